@@ -1,0 +1,176 @@
+/**
+ * The one error catalogue. Every failure regpush reports is a RegpushError with a stable `code`;
+ * the CLI maps the code to one line on stderr and an exit code (see EXIT_CODES and the README).
+ */
+
+/** Stable error codes. Never rename one: deploy scripts match on them. */
+export type ErrorCode =
+  | 'E_USAGE' // bad flags or arguments
+  | 'E_REFERENCE' // malformed image reference
+  | 'E_INPUT' // bad local input: app directory, --env/--port/--label syntax, config file
+  | 'E_AUTH' // credentials missing or refused, token service failure
+  | 'E_DENIED' // authenticated but not allowed (push denied)
+  | 'E_NOT_FOUND' // repository, tag, manifest or blob unknown
+  | 'E_NETWORK' // DNS, connection refused/reset, timeouts
+  | 'E_TLS' // certificate or TLS handshake failure
+  | 'E_REGISTRY' // the registry answered something we cannot use (5xx after retries, odd status)
+  | 'E_PROTOCOL' // malformed answer: bad JSON, bad challenge, bad Location, oversized body
+  | 'E_UNSUPPORTED' // a manifest/media type regpush does not handle (e.g. schema 1)
+  | 'E_DIGEST_MISMATCH' // bytes do not match their digest or size
+  | 'E_TOO_MANY_REQUESTS' // 429 after all retries
+  | 'E_EXISTS' // target tag exists and --no-clobber was given
+  | 'E_PARTIAL' // some targets of a multi-target operation failed
+  | 'E_ABORTED' // cancelled (SIGINT/SIGTERM or AbortSignal)
+  | 'E_INTERNAL'; // a bug
+
+/** Exit code for each error code; 0 is success, 1 an unexpected crash. */
+export const EXIT_CODES: Record<ErrorCode, number> = {
+  E_USAGE: 2,
+  E_REFERENCE: 2,
+  E_INPUT: 2,
+  E_EXISTS: 2,
+  E_AUTH: 3,
+  E_DENIED: 3,
+  E_NOT_FOUND: 4,
+  E_NETWORK: 5,
+  E_TLS: 5,
+  E_REGISTRY: 5,
+  E_PROTOCOL: 5,
+  E_TOO_MANY_REQUESTS: 5,
+  E_UNSUPPORTED: 6,
+  E_DIGEST_MISMATCH: 7,
+  E_PARTIAL: 8,
+  E_ABORTED: 130,
+  E_INTERNAL: 1,
+};
+
+/** Extra facts attached to an error; never contains secrets. */
+export interface ErrorDetails {
+  /** Registry host the error concerns, e.g. "ghcr.io" or "127.0.0.1:5000". */
+  registry?: string;
+  /** HTTP status, when the error comes from a response. */
+  status?: number;
+  /** Error codes from an OCI error body, e.g. ["MANIFEST_UNKNOWN"]. */
+  registryCodes?: string[];
+  /** Method and redacted URL of the request that failed. */
+  request?: string;
+  [key: string]: unknown;
+}
+
+/** Base class of every error regpush throws. */
+export class RegpushError extends Error {
+  readonly code: ErrorCode;
+  readonly details: ErrorDetails;
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: ErrorDetails } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.details = options.details ?? {};
+  }
+  /** Exit code the CLI uses for this error. */
+  get exitCode(): number {
+    return EXIT_CODES[this.code];
+  }
+}
+
+/** Bad flags or arguments. */
+export class UsageError extends RegpushError {
+  constructor(message: string, options?: { cause?: unknown; details?: ErrorDetails }) {
+    super('E_USAGE', message, options);
+  }
+}
+/** Malformed image reference. */
+export class InvalidReferenceError extends RegpushError {
+  constructor(message: string, options?: { cause?: unknown; details?: ErrorDetails }) {
+    super('E_REFERENCE', message, options);
+  }
+}
+/** Bad local input (directories, key=value flags, config files). */
+export class InputError extends RegpushError {
+  constructor(message: string, options?: { cause?: unknown; details?: ErrorDetails }) {
+    super('E_INPUT', message, options);
+  }
+}
+/** Authentication failed or no usable credentials. */
+export class AuthError extends RegpushError {
+  constructor(message: string, options?: { cause?: unknown; details?: ErrorDetails }) {
+    super('E_AUTH', message, options);
+  }
+}
+/** Authenticated, but the registry refuses the operation. */
+export class DeniedError extends RegpushError {
+  constructor(message: string, options?: { cause?: unknown; details?: ErrorDetails }) {
+    super('E_DENIED', message, options);
+  }
+}
+/** Repository, tag, manifest or blob not found. */
+export class NotFoundError extends RegpushError {
+  constructor(message: string, options?: { cause?: unknown; details?: ErrorDetails }) {
+    super('E_NOT_FOUND', message, options);
+  }
+}
+/** Connection-level failure. */
+export class NetworkError extends RegpushError {
+  constructor(message: string, options?: { cause?: unknown; details?: ErrorDetails }) {
+    super('E_NETWORK', message, options);
+  }
+}
+/** TLS failure (unknown CA, bad certificate, handshake). */
+export class TlsError extends RegpushError {
+  constructor(message: string, options?: { cause?: unknown; details?: ErrorDetails }) {
+    super('E_TLS', message, options);
+  }
+}
+/** The registry answered with a status or error regpush cannot continue from. */
+export class RegistryError extends RegpushError {
+  constructor(message: string, options?: { cause?: unknown; details?: ErrorDetails }) {
+    super('E_REGISTRY', message, options);
+  }
+}
+/** A malformed or oversized answer (JSON, challenge, Location header). */
+export class ProtocolError extends RegpushError {
+  constructor(message: string, options?: { cause?: unknown; details?: ErrorDetails }) {
+    super('E_PROTOCOL', message, options);
+  }
+}
+/** Content regpush does not handle, e.g. a schema 1 manifest. */
+export class UnsupportedError extends RegpushError {
+  constructor(message: string, options?: { cause?: unknown; details?: ErrorDetails }) {
+    super('E_UNSUPPORTED', message, options);
+  }
+}
+/** Bytes that do not match their digest or declared size. */
+export class DigestMismatchError extends RegpushError {
+  constructor(message: string, options?: { cause?: unknown; details?: ErrorDetails }) {
+    super('E_DIGEST_MISMATCH', message, options);
+  }
+}
+/** Still rate-limited (429) after every retry. */
+export class TooManyRequestsError extends RegpushError {
+  constructor(message: string, options?: { cause?: unknown; details?: ErrorDetails }) {
+    super('E_TOO_MANY_REQUESTS', message, options);
+  }
+}
+/** The target tag exists and the caller asked not to overwrite it. */
+export class ExistsError extends RegpushError {
+  constructor(message: string, options?: { cause?: unknown; details?: ErrorDetails }) {
+    super('E_EXISTS', message, options);
+  }
+}
+/** Some targets of a multi-target operation failed; `details.failed` lists them. */
+export class PartialFailureError extends RegpushError {
+  constructor(message: string, options?: { cause?: unknown; details?: ErrorDetails }) {
+    super('E_PARTIAL', message, options);
+  }
+}
+/** The operation was cancelled. */
+export class AbortedError extends RegpushError {
+  constructor(message = 'aborted', options?: { cause?: unknown; details?: ErrorDetails }) {
+    super('E_ABORTED', message, options);
+  }
+}
+
+/** True for errors regpush raised itself (as opposed to bugs). */
+export function isRegpushError(err: unknown): err is RegpushError {
+  return err instanceof RegpushError;
+}

@@ -1,0 +1,183 @@
+/**
+ * The bottom of the transport stack and the only importer of axios. Streams both ways, never
+ * follows redirects (axios' follower buffers request bodies in memory; see PERFORMANCE-NOTES),
+ * never decompresses, and turns socket failures into typed errors.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import { Transform, type Readable } from 'node:stream';
+import axios, { AxiosError } from 'axios';
+import { NetworkError, TlsError, AbortedError, RegpushError } from '../errors.js';
+import { redactUrl } from '../redact.js';
+import type { HttpRequest, HttpResponse, Send } from './types.js';
+import { watchIdle } from './idle.js';
+
+/** Options of the socket-level client. */
+export interface AxiosSendOptions {
+  /** Sent as User-Agent on every request. */
+  userAgent: string;
+  /** A socket with no traffic for this long fails the request (ms). */
+  idleTimeoutMs?: number;
+  /** Parallel sockets per origin. */
+  maxSockets?: number;
+}
+
+const TLS_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'ERR_SSL_WRONG_VERSION_NUMBER',
+  'EPROTO',
+]);
+
+const CODE_TEXT: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'DNS lookup failed',
+  ECONNRESET: 'connection reset',
+  ETIMEDOUT: 'timed out',
+  ECONNABORTED: 'timed out',
+  EPIPE: 'connection closed while sending',
+  ERR_SOCKET_CONNECTION_TIMEOUT: 'connect timed out',
+};
+
+/** Maps a socket/axios failure to a NetworkError or TlsError naming the host. */
+export function transportError(err: unknown, req: HttpRequest): RegpushError {
+  if (err instanceof RegpushError) return err;
+  // A body stream that failed with our own error (digest mismatch, abort) surfaces as the cause.
+  if ((err as { cause?: unknown })?.cause instanceof RegpushError) return (err as { cause: RegpushError }).cause;
+  const e = err as AxiosError & { cause?: { code?: string } };
+  const code = e.code ?? e.cause?.code ?? 'UNKNOWN';
+  const host = safeHost(req.url);
+  const request = `${req.method} ${redactUrl(req.url)}`;
+  if (code === 'ERR_CANCELED' || e.name === 'CanceledError' || e.name === 'AbortError') {
+    return new AbortedError(`aborted: ${request}`, { details: { request } });
+  }
+  const errno = (e.cause as { code?: string } | undefined)?.code ?? code;
+  if (TLS_CODES.has(errno) || /certificate|SSL|TLS/i.test(e.message ?? '')) {
+    return new TlsError(`TLS failure talking to ${host}: ${e.message} (${errno}); for a private CA set NODE_EXTRA_CA_CERTS`, {
+      details: { registry: host, request, errno },
+    });
+  }
+  const text = CODE_TEXT[errno] ?? e.message ?? String(err);
+  return new NetworkError(`cannot reach ${host}: ${text} (${errno})`, { details: { registry: host, request, errno } });
+}
+
+function safeHost(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return url;
+  }
+}
+
+/** Creates the axios-backed Send with keep-alive agents shared by every request of this transport. */
+export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void } {
+  const idle = opts.idleTimeoutMs ?? 60_000;
+  const agentOpts = { keepAlive: true, maxSockets: opts.maxSockets ?? 16, scheduling: 'lifo' as const };
+  const httpAgent = new http.Agent(agentOpts);
+  const httpsAgent = new https.Agent(agentOpts);
+  const client = axios.create({
+    maxRedirects: 0,
+    decompress: false,
+    responseType: 'stream',
+    validateStatus: () => true,
+    // -1 = unlimited without axios' byte-counting Transform in the body path.
+    maxBodyLength: -1,
+    maxContentLength: -1,
+    transformRequest: [(data: unknown) => data],
+    transformResponse: [(data: unknown) => data],
+    httpAgent,
+    httpsAgent,
+    // Proxy environment variables are honoured by axios (proxy-from-env) for plain-HTTP targets.
+  });
+
+  const send = async (req: HttpRequest): Promise<HttpResponse> => {
+    if (req.signal?.aborted) throw new AbortedError(`aborted: ${req.method} ${redactUrl(req.url)}`);
+    const headers: Record<string, string> = { 'user-agent': opts.userAgent, ...(req.headers ?? {}) };
+    let data: Buffer | Readable | undefined;
+    if (req.body !== undefined) data = typeof req.body === 'function' ? req.body() : req.body;
+    // Our own idle watchdog: axios' `timeout` is a wall clock until the response headers, which
+    // would kill a long upload. Here any byte sent resets the clock.
+    const ctl = new AbortController();
+    let timedOut = false;
+    let timer: NodeJS.Timeout | undefined;
+    const arm = () => {
+      if (timer) clearTimeout(timer);
+      timer = setTimeout(() => {
+        timedOut = true;
+        ctl.abort();
+      }, idle);
+    };
+    const onAbort = () => ctl.abort();
+    req.signal?.addEventListener('abort', onAbort, { once: true });
+    arm();
+    if (data && !Buffer.isBuffer(data)) {
+      const src = data;
+      const counted = new Transform({
+        highWaterMark: 1 << 16,
+        transform(chunk, _enc, cb) {
+          arm();
+          cb(null, chunk);
+        },
+      });
+      src.on('error', (e) => counted.destroy(e));
+      src.pipe(counted);
+      data = counted;
+    }
+    if (Buffer.isBuffer(data) && headers['content-length'] === undefined) headers['content-length'] = String(data.length);
+    if (data === undefined && (req.method === 'PUT' || req.method === 'POST' || req.method === 'PATCH')) {
+      headers['content-length'] ??= '0';
+    }
+    let res;
+    try {
+      res = await client.request({
+        method: req.method,
+        url: req.url,
+        headers,
+        data,
+        signal: ctl.signal,
+      });
+    } catch (err) {
+      if (data && !Buffer.isBuffer(data)) data.destroy();
+      if (timedOut) {
+        throw new NetworkError(`cannot reach ${safeHost(req.url)}: no progress for ${idle} ms (ETIMEDOUT)`, {
+          details: { registry: safeHost(req.url), request: `${req.method} ${redactUrl(req.url)}`, errno: 'ETIMEDOUT' },
+        });
+      }
+      throw transportError(err, req);
+    } finally {
+      clearTimeout(timer);
+      req.signal?.removeEventListener('abort', onAbort);
+    }
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(res.headers ?? {})) {
+      if (v === undefined || v === null) continue;
+      out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : String(v);
+    }
+    const body = res.data as Readable;
+    if (req.signal) {
+      const signal = req.signal;
+      const onCancel = () => body.destroy(new AbortedError(`aborted: ${req.method} ${redactUrl(req.url)}`));
+      signal.addEventListener('abort', onCancel, { once: true });
+      body.once('close', () => signal.removeEventListener('abort', onCancel));
+    }
+    watchIdle(body, idle, () => new NetworkError(`cannot reach ${safeHost(req.url)}: response stalled for ${idle} ms (ETIMEDOUT)`, {
+      details: { registry: safeHost(req.url), request: `${req.method} ${redactUrl(req.url)}`, errno: 'ETIMEDOUT' },
+    }));
+    return { status: res.status, headers: out, url: req.url, body };
+  };
+  return Object.assign(send, {
+    close() {
+      httpAgent.destroy();
+      httpsAgent.destroy();
+    },
+  });
+}

@@ -1,0 +1,50 @@
+/**
+ * Follows redirects by hand (axios runs with maxRedirects: 0). Registries send blob GETs to S3/CDN
+ * storage; the Authorization header must never follow to another origin (ECR, ACR and Docker Hub
+ * storage reject it — Azure/acr#217), and https must never be downgraded to http.
+ */
+import { ProtocolError } from '../errors.js';
+import { redactUrl } from '../redact.js';
+import type { HttpRequest, Middleware } from './types.js';
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+/** Hops after which we give up (a loop or a misconfigured CDN). */
+export const MAX_REDIRECTS = 5;
+
+/** Middleware following redirects of body-less requests; strips credentials across origins. */
+export function redirectMiddleware(): Middleware {
+  return (next) => async (req) => {
+    let current: HttpRequest = req;
+    for (let hop = 0; ; hop++) {
+      const res = await next(current);
+      if (!REDIRECTS.has(res.status) || (current.method !== 'GET' && current.method !== 'HEAD')) return res;
+      const location = res.headers['location'];
+      if (!location) return res;
+      res.body.resume();
+      if (hop >= MAX_REDIRECTS) {
+        throw new ProtocolError(`too many redirects (more than ${MAX_REDIRECTS}) starting at ${redactUrl(req.url)}`);
+      }
+      current = nextHop(current, location);
+    }
+  };
+}
+
+/** Builds the request for the next hop: resolves relative Locations, drops auth across origins. */
+export function nextHop(req: HttpRequest, location: string): HttpRequest {
+  let target: URL;
+  try {
+    target = new URL(location, req.url);
+  } catch {
+    throw new ProtocolError(`invalid redirect Location from ${redactUrl(req.url)}`);
+  }
+  const from = new URL(req.url);
+  if (target.protocol !== 'http:' && target.protocol !== 'https:') {
+    throw new ProtocolError(`refusing redirect to a ${target.protocol} URL from ${from.host}`);
+  }
+  if (from.protocol === 'https:' && target.protocol === 'http:') {
+    throw new ProtocolError(`refusing redirect from https to plain http (${from.host} → ${target.host})`);
+  }
+  const headers = { ...(req.headers ?? {}) };
+  if (target.origin !== from.origin) delete headers['authorization'];
+  return { ...req, url: target.toString(), headers };
+}

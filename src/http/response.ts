@@ -1,0 +1,108 @@
+/**
+ * Reading small bodies safely and turning failed responses into typed errors that keep the
+ * registry's OCI error codes. Blob bodies are never read here: they stay streams.
+ */
+import {
+  AuthError,
+  DeniedError,
+  DigestMismatchError,
+  NotFoundError,
+  ProtocolError,
+  RegistryError,
+  RegpushError,
+  TooManyRequestsError,
+  type ErrorDetails,
+} from '../errors.js';
+import { redactText } from '../redact.js';
+import type { HttpResponse } from './types.js';
+
+/** Cap for manifests and configs (distribution itself refuses manifests over 4 MiB). */
+export const MANIFEST_CAP = 4 * 1024 * 1024;
+/** Cap for configs, which can carry long histories. */
+export const CONFIG_CAP = 8 * 1024 * 1024;
+/** Cap for error bodies and token replies. */
+export const SMALL_CAP = 64 * 1024;
+
+/** Reads a whole body up to `cap` bytes; beyond that it destroys the stream and throws ProtocolError. */
+export async function readBody(res: HttpResponse, cap: number, what: string): Promise<Buffer> {
+  const declared = Number(res.headers['content-length']);
+  if (Number.isFinite(declared) && declared > cap) {
+    res.body.destroy();
+    throw new ProtocolError(`${what} is too large: ${declared} bytes (limit ${cap})`, { details: { size: declared, cap } });
+  }
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of res.body) {
+    const b = chunk as Buffer;
+    total += b.length;
+    if (total > cap) {
+      res.body.destroy();
+      throw new ProtocolError(`${what} is too large: more than ${cap} bytes`, { details: { cap } });
+    }
+    chunks.push(b);
+  }
+  return Buffer.concat(chunks, total);
+}
+
+/** Reads and parses a JSON body (capped); malformed JSON is a ProtocolError naming `what`. */
+export async function readJson<T = unknown>(res: HttpResponse, cap: number, what: string): Promise<T> {
+  const buf = await readBody(res, cap, what);
+  try {
+    return JSON.parse(buf.toString('utf8')) as T;
+  } catch {
+    throw new ProtocolError(`${what} is not valid JSON`);
+  }
+}
+
+/** Discards a body we do not need, so the socket can be reused. */
+export function drain(res: HttpResponse): void {
+  res.body.resume();
+  res.body.on('error', () => {});
+}
+
+interface OciErrorBody {
+  errors?: { code?: string; message?: string; detail?: unknown }[];
+}
+
+/** Context of a failed response, for the error message. */
+export interface FailureContext {
+  /** What we were doing, e.g. "GET manifest 127.0.0.1:5000/app:1". */
+  what: string;
+  /** Registry host. */
+  registry: string;
+}
+
+/** Builds the typed error for a failed response, reading its OCI error body (capped). */
+export async function errorFromResponse(res: HttpResponse, ctx: FailureContext): Promise<RegpushError> {
+  let codes: string[] = [];
+  let messages: string[] = [];
+  try {
+    const buf = await readBody(res, SMALL_CAP, 'error body');
+    const parsed = JSON.parse(buf.toString('utf8')) as OciErrorBody;
+    if (Array.isArray(parsed.errors)) {
+      codes = parsed.errors.map((e) => String(e.code ?? '')).filter(Boolean);
+      messages = parsed.errors.map((e) => String(e.message ?? '')).filter(Boolean);
+    }
+  } catch {
+    res.body.destroy();
+  }
+  const details: ErrorDetails = { registry: ctx.registry, status: res.status, registryCodes: codes };
+  const said = codes.length ? ` ${codes.join(', ')}${messages.length ? `: ${messages.join('; ')}` : ''}` : '';
+  const base = redactText(`${ctx.what}: ${ctx.registry} answered ${res.status}${said}`);
+  if (codes.includes('DIGEST_INVALID') || codes.includes('SIZE_INVALID')) return new DigestMismatchError(base, { details });
+  switch (res.status) {
+    case 401:
+      return new AuthError(`${base} (check the credentials for ${ctx.registry})`, { details });
+    case 403:
+      return new DeniedError(`${base} (access denied)`, { details });
+    case 404:
+      return new NotFoundError(base, { details });
+    case 429:
+      return new TooManyRequestsError(`${base} (rate limited; retries exhausted)`, { details });
+    default:
+      if (codes.includes('DENIED')) return new DeniedError(base, { details });
+      if (codes.includes('UNAUTHORIZED')) return new AuthError(base, { details });
+      if (codes.some((c) => c.endsWith('_UNKNOWN')) && res.status < 500) return new NotFoundError(base, { details });
+      return new RegistryError(base, { details });
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * Retry policy, in one place. A pure delay function decides; the middleware only sleeps and
+ * replays. Only replayable requests are retried here; whole blob transfers (whose bodies are
+ * streams read once) are retried by the transfer pipeline, which can re-open its source.
+ */
+import { AbortedError, RegpushError } from '../errors.js';
+import type { HttpRequest, HttpResponse, Middleware } from './types.js';
+
+/** Statuses worth another try. */
+export const RETRY_STATUSES = new Set([408, 429, 500, 502, 503, 504]);
+/** Socket errors worth another try (refused/unknown hosts are not: they do not heal in seconds). */
+export const RETRY_ERRNOS = new Set(['ECONNRESET', 'ETIMEDOUT', 'ECONNABORTED', 'EPIPE', 'ESOCKETTIMEDOUT', 'ERR_STREAM_PREMATURE_CLOSE', 'UND_ERR_SOCKET', 'EAI_AGAIN']);
+
+/** Tunables of the retry policy. */
+export interface RetryPolicy {
+  /** Retries after the first attempt. */
+  retries: number;
+  /** First backoff (ms); doubles per attempt. */
+  baseDelayMs: number;
+  /** Upper bound of the exponential backoff (ms). */
+  maxDelayMs: number;
+  /** Upper bound for a server's Retry-After (ms); longer waits fail instead of hanging a job. */
+  maxRetryAfterMs: number;
+  /** Returns [0,1); injectable for tests. */
+  random: () => number;
+  /** Current time (ms); for HTTP-date Retry-After. */
+  now: () => number;
+}
+
+/** The default policy: 5 retries, 0.5 s doubling to 20 s, Retry-After honoured up to 60 s. */
+export const DEFAULT_RETRY_POLICY: RetryPolicy = {
+  retries: 5,
+  baseDelayMs: 500,
+  maxDelayMs: 20_000,
+  maxRetryAfterMs: 60_000,
+  random: Math.random,
+  now: Date.now,
+};
+
+/** What happened on one attempt. */
+export interface AttemptOutcome {
+  status?: number;
+  retryAfter?: string;
+  errno?: string;
+}
+
+/** Parses Retry-After (delta seconds or HTTP-date) into ms, or undefined when absent/invalid. */
+export function parseRetryAfter(value: string | undefined, now: number): number | undefined {
+  if (!value) return undefined;
+  const v = value.trim();
+  if (/^\d+$/.test(v)) return Number(v) * 1000;
+  const t = Date.parse(v);
+  if (Number.isNaN(t)) return undefined;
+  return Math.max(0, t - now);
+}
+
+/**
+ * Delay before retry number `attempt` (1-based), or null when the outcome is not retryable or
+ * retries are used up. Backoff is exponential with "equal jitter" (half fixed, half random);
+ * a Retry-After wins when present, up to the cap; beyond the cap we give up rather than wait.
+ */
+export function retryDelay(attempt: number, outcome: AttemptOutcome, policy: RetryPolicy = DEFAULT_RETRY_POLICY): number | null {
+  if (attempt > policy.retries) return null;
+  const retryable =
+    (outcome.status !== undefined && RETRY_STATUSES.has(outcome.status)) ||
+    (outcome.errno !== undefined && RETRY_ERRNOS.has(outcome.errno));
+  if (!retryable) return null;
+  const after = parseRetryAfter(outcome.retryAfter, policy.now());
+  if (after !== undefined) return after > policy.maxRetryAfterMs ? null : after;
+  const exp = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
+  return Math.round(exp / 2 + policy.random() * (exp / 2));
+}
+
+/** Sleeps `ms`, rejecting with AbortedError when `signal` fires. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new AbortedError());
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(new AbortedError());
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** True when the request can be sent again with the same bytes. */
+export function isReplayable(req: HttpRequest): boolean {
+  return req.body === undefined || Buffer.isBuffer(req.body) || req.replayable !== false;
+}
+
+/** Called before each retry (for logs and the JSON report's retry count). */
+export type RetryListener = (info: { request: HttpRequest; attempt: number; delayMs: number; outcome: AttemptOutcome }) => void;
+
+/** Middleware retrying replayable requests per `policy`; returns the last response when retries run out. */
+export function retryMiddleware(policy: RetryPolicy, onRetry?: RetryListener): Middleware {
+  return (next) => async (req) => {
+    const replayable = isReplayable(req);
+    for (let attempt = 1; ; attempt++) {
+      let res: HttpResponse | undefined;
+      let outcome: AttemptOutcome;
+      try {
+        res = await next(req);
+        outcome = { status: res.status, retryAfter: res.headers['retry-after'] };
+      } catch (err) {
+        const errno = err instanceof RegpushError ? String(err.details.errno ?? '') : '';
+        if (!replayable || err instanceof AbortedError) throw err;
+        const delay = retryDelay(attempt, { errno }, policy);
+        if (delay === null) throw err;
+        onRetry?.({ request: req, attempt, delayMs: delay, outcome: { errno } });
+        await sleep(delay, req.signal);
+        continue;
+      }
+      if (!replayable) return res;
+      const delay = retryDelay(attempt, outcome, policy);
+      if (delay === null) return res;
+      res.body.destroy();
+      onRetry?.({ request: req, attempt, delayMs: delay, outcome });
+      await sleep(delay, req.signal);
+    }
+  };
+}

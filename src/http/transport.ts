@@ -1,0 +1,60 @@
+/**
+ * One transport per operation: keep-alive sockets, retry policy and debug logging shared by every
+ * registry the operation talks to. Authentication is added per registry on top (src/registry/),
+ * so the layering is auth → retry → redirect → debug → axios.
+ */
+import type { Logger } from '../log.js';
+import { silentLogger } from '../log.js';
+import { USER_AGENT } from '../version.js';
+import { createAxiosSend } from './axios-send.js';
+import { debugMiddleware } from './debug.js';
+import { redirectMiddleware } from './redirect.js';
+import { DEFAULT_RETRY_POLICY, retryMiddleware, type RetryListener, type RetryPolicy } from './retry.js';
+import { compose, type Middleware, type Send } from './types.js';
+
+/** Options of a transport. */
+export interface TransportOptions {
+  logger?: Logger;
+  /** Overrides of the retry policy (e.g. `{ retries: 2 }` from --retries). */
+  retry?: Partial<RetryPolicy>;
+  /** A socket silent this long fails (ms, default 60 000). */
+  idleTimeoutMs?: number;
+  /** Sockets per origin. */
+  maxSockets?: number;
+  /** Called before each retry. */
+  onRetry?: RetryListener;
+  /** Extra middlewares placed just above the socket (tests, fault injection, metrics). */
+  inner?: Middleware[];
+  userAgent?: string;
+}
+
+/** The shared HTTP machinery of one operation. */
+export class Transport {
+  /** Send without authentication: retry → redirect → debug → axios. */
+  readonly send: Send;
+  /** The retry policy in force. */
+  readonly retryPolicy: RetryPolicy;
+  readonly logger: Logger;
+  readonly userAgent: string;
+  private readonly closeBase: () => void;
+
+  constructor(opts: TransportOptions = {}) {
+    this.logger = opts.logger ?? silentLogger;
+    this.userAgent = opts.userAgent ?? USER_AGENT;
+    const base = createAxiosSend({ userAgent: this.userAgent, idleTimeoutMs: opts.idleTimeoutMs, maxSockets: opts.maxSockets });
+    this.closeBase = () => base.close();
+    this.retryPolicy = { ...DEFAULT_RETRY_POLICY, ...(opts.retry ?? {}) };
+    this.send = compose(
+      base,
+      retryMiddleware(this.retryPolicy, opts.onRetry),
+      redirectMiddleware(),
+      debugMiddleware(this.logger),
+      ...(opts.inner ?? []),
+    );
+  }
+
+  /** Closes idle keep-alive sockets so the process can exit. */
+  close(): void {
+    this.closeBase();
+  }
+}

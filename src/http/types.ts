@@ -1,0 +1,48 @@
+/**
+ * The transport's vocabulary. Every request regpush makes goes through one `Send` built of
+ * middlewares (auth → retry → redirect → axios); see src/http/stack.ts.
+ */
+import type { Readable } from 'node:stream';
+
+/** A request body. A function is a factory: calling it again re-produces the same bytes (replayable). */
+export type RequestBody = Buffer | (() => Readable | Buffer);
+
+/** One HTTP request. */
+export interface HttpRequest {
+  method: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  /** Absolute URL. */
+  url: string;
+  /** Header names in lower case. */
+  headers?: Record<string, string>;
+  /** Buffer or factory: replayable. A bare stream is not allowed, so retries always know. */
+  body?: RequestBody;
+  /** False when the body factory cannot be called twice (e.g. it wraps a stream that is read once). */
+  replayable?: boolean;
+  /** Cancels the request and the response stream. */
+  signal?: AbortSignal;
+  /** Repository scopes this request needs beyond the operation's (e.g. pull on a mount source). */
+  scopes?: string[];
+  /** Free-form label for logs and progress ("manifest GET", "blob PUT"). */
+  label?: string;
+}
+
+/** One HTTP response; the body is always a stream, consumed or destroyed by the caller. */
+export interface HttpResponse {
+  status: number;
+  /** Header names in lower case; repeated headers joined with ", " except set-cookie. */
+  headers: Record<string, string>;
+  /** The URL that produced this response (after redirects). */
+  url: string;
+  body: Readable;
+}
+
+/** Sends one request and resolves with the response (any status). Rejects only on transport failure. */
+export type Send = (req: HttpRequest) => Promise<HttpResponse>;
+
+/** Wraps a Send with one concern (auth, retry, redirect, logging). */
+export type Middleware = (next: Send) => Send;
+
+/** Composes middlewares; the first one listed is the outermost. */
+export function compose(base: Send, ...middlewares: Middleware[]): Send {
+  return middlewares.reduceRight<Send>((next, mw) => mw(next), base);
+}

@@ -1,0 +1,333 @@
+/**
+ * One method per Distribution API endpoint for one registry. Small JSON is read with a cap; blob
+ * bodies stay streams. Every non-success answer becomes a typed error keeping the registry's codes.
+ */
+import type { Readable } from 'node:stream';
+import { authMiddleware } from '../auth/middleware.js';
+import type { Credential } from '../auth/credentials.js';
+import { repositoryScope, mergeScopes } from '../auth/scope.js';
+import { ProtocolError, DigestMismatchError, RegpushError } from '../errors.js';
+import { compose, type HttpRequest, type HttpResponse, type RequestBody, type Send } from '../http/types.js';
+import { drain, errorFromResponse, readBody, MANIFEST_CAP } from '../http/response.js';
+import type { Transport } from '../http/transport.js';
+import { MANIFEST_ACCEPT } from '../image/mediatypes.js';
+import { sha256Digest, isValidDigest } from '../image/digest.js';
+import type { Logger } from '../log.js';
+import { endpointFor, type Endpoint } from './endpoint.js';
+
+/** How to reach and authenticate to one registry. */
+export interface RegistryClientOptions {
+  registry: string;
+  transport: Transport;
+  /** host[:port] entries that may be reached over plain http. */
+  insecure?: readonly string[];
+  /** Scopes requested up front for the whole operation, e.g. ["repository:app:pull,push"]. */
+  scopes?: string[];
+  /** Lazily resolves the credential (flags, env, docker config…). */
+  credential?: () => Promise<Credential | undefined>;
+  signal?: AbortSignal;
+}
+
+/** A manifest as fetched: exact bytes, media type, digest. */
+export interface FetchedManifest {
+  bytes: Buffer;
+  mediaType: string;
+  digest: string;
+}
+
+/** What a HEAD told us about a manifest. */
+export interface ManifestHead {
+  digest?: string;
+  mediaType?: string;
+  size?: number;
+}
+
+/** Outcome of a mount attempt. */
+export type MountResult = { mounted: true } | { mounted: false; uploadUrl: string };
+
+/** An upload session opened with POST. */
+export interface UploadSession {
+  url: string;
+  /** OCI-Chunk-Min-Length, when the registry announces one. */
+  minChunk?: number;
+}
+
+/** Client of one registry's Distribution API. */
+export class RegistryClient {
+  readonly registry: string;
+  readonly endpoint: Endpoint;
+  readonly logger: Logger;
+  private readonly send: Send;
+  private readonly signal?: AbortSignal;
+
+  constructor(opts: RegistryClientOptions) {
+    this.registry = opts.registry;
+    this.endpoint = endpointFor(opts.registry, opts.insecure ?? []);
+    this.logger = opts.transport.logger;
+    this.signal = opts.signal;
+    this.send = compose(
+      opts.transport.send,
+      authMiddleware({
+        registry: opts.registry,
+        scheme: this.endpoint.scheme,
+        scopes: mergeScopes(opts.scopes ?? []),
+        credential: opts.credential ?? (async () => undefined),
+        tokenSend: opts.transport.send,
+        logger: opts.transport.logger,
+        userAgent: opts.transport.userAgent,
+      }),
+    );
+  }
+
+  private url(path: string): string {
+    return this.endpoint.base + path;
+  }
+
+  private request(req: Omit<HttpRequest, 'signal'>): Promise<HttpResponse> {
+    return this.send({ ...req, signal: this.signal });
+  }
+
+  private async fail(res: HttpResponse, what: string): Promise<never> {
+    throw await errorFromResponse(res, { what, registry: this.registry });
+  }
+
+  /** GET /v2/: checks reachability and authenticates early. */
+  async ping(): Promise<void> {
+    const res = await this.request({ method: 'GET', url: this.url(''), label: 'ping' });
+    if (res.status === 200) return drain(res);
+    if (res.status === 404) {
+      drain(res);
+      throw new ProtocolError(`${this.registry} does not speak the registry API (GET /v2/ answered 404)`, { details: { registry: this.registry } });
+    }
+    return this.fail(res, `ping ${this.registry}`);
+  }
+
+  /** HEAD a manifest; undefined when it does not exist. */
+  async headManifest(repo: string, ref: string): Promise<ManifestHead | undefined> {
+    const res = await this.request({ method: 'HEAD', url: this.url(`${repo}/manifests/${ref}`), headers: { accept: MANIFEST_ACCEPT } });
+    drain(res);
+    if (res.status === 404) return undefined;
+    if (res.status !== 200) return this.fail(res, `HEAD manifest ${this.registry}/${repo}:${ref}`);
+    const size = Number(res.headers['content-length']);
+    return {
+      digest: res.headers['docker-content-digest'],
+      mediaType: res.headers['content-type']?.split(';')[0]?.trim(),
+      size: Number.isFinite(size) ? size : undefined,
+    };
+  }
+
+  /** GET a manifest's exact bytes; the digest is verified when `ref` is a digest or the registry states one. */
+  async getManifest(repo: string, ref: string): Promise<FetchedManifest> {
+    const what = `GET manifest ${this.registry}/${repo}${ref.includes(':') ? '@' : ':'}${ref}`;
+    const res = await this.request({ method: 'GET', url: this.url(`${repo}/manifests/${ref}`), headers: { accept: MANIFEST_ACCEPT } });
+    if (res.status !== 200) return this.fail(res, what);
+    const bytes = await readBody(res, MANIFEST_CAP, `manifest ${this.registry}/${repo}:${ref}`);
+    const digest = sha256Digest(bytes);
+    if (isValidDigest(ref) && ref.startsWith('sha256:') && ref !== digest) {
+      throw new DigestMismatchError(`manifest ${this.registry}/${repo}@${ref} has digest ${digest}`, { details: { registry: this.registry } });
+    }
+    const stated = res.headers['docker-content-digest'];
+    if (stated && stated.startsWith('sha256:') && stated !== digest) {
+      throw new DigestMismatchError(`manifest ${this.registry}/${repo}:${ref}: registry says ${stated} but the bytes hash to ${digest}`, {
+        details: { registry: this.registry },
+      });
+    }
+    const mediaType = res.headers['content-type']?.split(';')[0]?.trim() ?? '';
+    return { bytes, mediaType, digest };
+  }
+
+  /** PUT a manifest under a tag or digest; returns the digest, checked against the registry's. */
+  async putManifest(repo: string, ref: string, bytes: Buffer, mediaType: string): Promise<string> {
+    const digest = sha256Digest(bytes);
+    const res = await this.request({
+      method: 'PUT',
+      url: this.url(`${repo}/manifests/${ref}`),
+      headers: { 'content-type': mediaType },
+      body: bytes,
+    });
+    if (res.status !== 201 && res.status !== 200 && res.status !== 202) return this.fail(res, `PUT manifest ${this.registry}/${repo}:${ref}`);
+    drain(res);
+    const stated = res.headers['docker-content-digest'];
+    if (stated && stated.startsWith('sha256:') && stated !== digest) {
+      throw new DigestMismatchError(`PUT manifest ${this.registry}/${repo}:${ref}: registry stored ${stated}, expected ${digest}`, {
+        details: { registry: this.registry },
+      });
+    }
+    return digest;
+  }
+
+  /** HEAD a blob; its size when present, undefined when not. */
+  async headBlob(repo: string, digest: string): Promise<number | undefined> {
+    const res = await this.request({ method: 'HEAD', url: this.url(`${repo}/blobs/${digest}`) });
+    drain(res);
+    if (res.status === 404) return undefined;
+    if (res.status !== 200) return this.fail(res, `HEAD blob ${this.registry}/${repo}@${digest}`);
+    const size = Number(res.headers['content-length']);
+    return Number.isFinite(size) ? size : -1;
+  }
+
+  /**
+   * GET a blob as a stream (redirects to storage followed without credentials). With `start`, asks
+   * for the remaining bytes with Range; `partial` says whether the registry honoured it.
+   */
+  async getBlob(repo: string, digest: string, start = 0): Promise<{ body: Readable; size?: number; partial: boolean }> {
+    const headers: Record<string, string> = {};
+    if (start > 0) headers['range'] = `bytes=${start}-`;
+    const res = await this.request({ method: 'GET', url: this.url(`${repo}/blobs/${digest}`), headers, label: 'blob GET' });
+    if (res.status !== 200 && res.status !== 206) return this.fail(res, `GET blob ${this.registry}/${repo}@${digest}`);
+    const len = Number(res.headers['content-length']);
+    return { body: res.body, size: Number.isFinite(len) ? len : undefined, partial: res.status === 206 };
+  }
+
+  /** GET a small blob (a config) whole, capped, digest verified. */
+  async getBlobBytes(repo: string, digest: string, cap: number): Promise<Buffer> {
+    const { body, size } = await this.getBlob(repo, digest);
+    const bytes = await readBody({ status: 200, headers: size === undefined ? {} : { 'content-length': String(size) }, url: '', body }, cap, `blob ${digest}`);
+    if (digest.startsWith('sha256:') && sha256Digest(bytes) !== digest) {
+      throw new DigestMismatchError(`blob ${this.registry}/${repo}@${digest} does not match its digest (got ${sha256Digest(bytes)})`, {
+        details: { registry: this.registry },
+      });
+    }
+    return bytes;
+  }
+
+  /** Cross-repository mount: 201 = mounted; 202 = the registry opened an upload instead. */
+  async mountBlob(repo: string, digest: string, fromRepo: string): Promise<MountResult> {
+    const url = this.url(`${repo}/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(fromRepo)}`);
+    const res = await this.request({ method: 'POST', url, scopes: [repositoryScope(fromRepo, ['pull'])] });
+    if (res.status === 201) {
+      drain(res);
+      return { mounted: true };
+    }
+    if (res.status === 202) {
+      drain(res);
+      return { mounted: false, uploadUrl: this.location(res, url) };
+    }
+    return this.fail(res, `mount ${digest} from ${fromRepo} into ${this.registry}/${repo}`);
+  }
+
+  /** POST to open an upload session. */
+  async startUpload(repo: string): Promise<UploadSession> {
+    const url = this.url(`${repo}/blobs/uploads/`);
+    const res = await this.request({ method: 'POST', url });
+    if (res.status !== 202) return this.fail(res, `start upload to ${this.registry}/${repo}`);
+    drain(res);
+    const min = Number(res.headers['oci-chunk-min-length']);
+    return { url: this.location(res, url), minChunk: Number.isFinite(min) && min > 0 ? min : undefined };
+  }
+
+  /** Monolithic upload: one PUT with the whole body, its digest and length known. */
+  async putUpload(session: string, digest: string, size: number, body: RequestBody, replayable: boolean): Promise<void> {
+    const url = withQuery(session, 'digest', digest);
+    const res = await this.request({
+      method: 'PUT',
+      url,
+      headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
+      body,
+      replayable,
+      label: 'blob PUT',
+    });
+    await this.checkUploadDone(res, digest);
+  }
+
+  /** Streamed upload, one PATCH with a body of unknown length; returns the next Location. */
+  async patchUpload(session: string, body: RequestBody, replayable: boolean, range?: { start: number; end: number }): Promise<string> {
+    const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
+    if (range) {
+      headers['content-range'] = `${range.start}-${range.end}`;
+      headers['content-length'] = String(range.end - range.start + 1);
+    }
+    const res = await this.request({ method: 'PATCH', url: session, headers, body, replayable, label: 'blob PATCH' });
+    // ECR answers 201 to a PATCH (aws/containers-roadmap#2831).
+    if (res.status !== 202 && res.status !== 201 && res.status !== 204) return this.fail(res, `PATCH upload to ${this.registry}`);
+    drain(res);
+    return this.location(res, session);
+  }
+
+  /** Closes a streamed upload with an empty `PUT ?digest=`; the registry verifies the digest. */
+  async completeUpload(session: string, digest: string): Promise<void> {
+    const res = await this.request({ method: 'PUT', url: withQuery(session, 'digest', digest), headers: { 'content-length': '0' } });
+    await this.checkUploadDone(res, digest);
+  }
+
+  /** Cancels an upload session; errors ignored (best effort cleanup). */
+  async cancelUpload(session: string): Promise<void> {
+    try {
+      const res = await this.send({ method: 'DELETE', url: session });
+      drain(res);
+    } catch {
+      /* best effort */
+    }
+  }
+
+  /** Lists tags, following Link pagination. */
+  async listTags(repo: string, pageSize = 1000): Promise<string[]> {
+    const tags: string[] = [];
+    let url: string | undefined = this.url(`${repo}/tags/list?n=${pageSize}`);
+    for (let page = 0; url && page < 10_000; page++) {
+      const res: HttpResponse = await this.request({ method: 'GET', url });
+      if (res.status !== 200) return this.fail(res, `list tags of ${this.registry}/${repo}`);
+      const buf = await readBody(res, MANIFEST_CAP, 'tag list');
+      let parsed: { tags?: unknown };
+      try {
+        parsed = JSON.parse(buf.toString('utf8')) as { tags?: unknown };
+      } catch {
+        throw new ProtocolError(`tag list of ${this.registry}/${repo} is not valid JSON`);
+      }
+      if (Array.isArray(parsed.tags)) tags.push(...parsed.tags.map(String));
+      url = nextLink(res.headers['link'], url);
+    }
+    return tags;
+  }
+
+  private async checkUploadDone(res: HttpResponse, digest: string): Promise<void> {
+    if (res.status !== 201 && res.status !== 200 && res.status !== 204) return this.fail(res, `upload of ${digest} to ${this.registry}`);
+    drain(res);
+    const stated = res.headers['docker-content-digest'];
+    if (stated && stated.split(':')[0] === digest.split(':')[0] && stated !== digest) {
+      throw new DigestMismatchError(`upload of ${digest} to ${this.registry}: registry stored ${stated}`, { details: { registry: this.registry } });
+    }
+  }
+
+  private location(res: HttpResponse, requestUrl: string): string {
+    const loc = res.headers['location'];
+    if (!loc) throw new ProtocolError(`${this.registry} opened an upload without a Location header`, { details: { registry: this.registry } });
+    let url: URL;
+    try {
+      url = new URL(loc, requestUrl);
+    } catch {
+      throw new ProtocolError(`${this.registry} sent an invalid upload Location`, { details: { registry: this.registry } });
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new ProtocolError(`${this.registry} sent an upload Location with scheme ${url.protocol}`, { details: { registry: this.registry } });
+    }
+    if (new URL(requestUrl).protocol === 'https:' && url.protocol === 'http:') {
+      throw new ProtocolError(`${this.registry} sent an upload Location that downgrades to http`, { details: { registry: this.registry } });
+    }
+    return url.toString();
+  }
+}
+
+/** Adds or replaces one query parameter, keeping the upload state parameters the registry put there. */
+export function withQuery(url: string, key: string, value: string): string {
+  const u = new URL(url);
+  u.searchParams.set(key, value);
+  return u.toString();
+}
+
+/** The next page from an RFC 5988 Link header (`<url>; rel="next"`), resolved against `current`. */
+export function nextLink(link: string | undefined, current: string): string | undefined {
+  if (!link) return undefined;
+  for (const part of link.split(/,(?=\s*<)/)) {
+    const m = /<([^>]*)>\s*;(.*)/.exec(part.trim());
+    if (m && /rel="?next"?/i.test(m[2] ?? '')) return new URL(m[1] ?? '', current).toString();
+  }
+  return undefined;
+}
+
+/** True when an error means "try the next strategy" rather than "stop the job". */
+export function isFallbackable(err: unknown): boolean {
+  if (!(err instanceof RegpushError)) return false;
+  const s = err.details.status;
+  return s === 400 || s === 401 || s === 403 || s === 404 || s === 405;
+}

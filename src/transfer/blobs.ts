@@ -1,0 +1,138 @@
+/**
+ * Moving one blob from a source repository to a target repository, the cheapest way the protocol
+ * allows: skip when the target has it, cross-repository mount within one registry, otherwise a
+ * stream GET → PUT. Push and copy both use this; nothing here buffers a blob.
+ */
+import type { Readable } from 'node:stream';
+import { AbortedError, RegpushError } from '../errors.js';
+import { retryDelay, sleep, RETRY_ERRNOS } from '../http/retry.js';
+import type { Descriptor } from '../image/types.js';
+import { isForeignLayer } from '../image/mediatypes.js';
+import { isFallbackable, type RegistryClient } from '../registry/client.js';
+import type { Transport } from '../http/transport.js';
+import { resumableRead } from './resumable-read.js';
+
+/** A repository on a registry, with the client that reaches it. */
+export interface RepoEndpoint {
+  client: RegistryClient;
+  repo: string;
+}
+
+/** What happened to one blob at one target. */
+export type BlobAction = 'skipped' | 'mounted' | 'streamed' | 'uploaded' | 'foreign' | 'planned-mount' | 'planned-stream' | 'planned-upload';
+
+/** Per-blob line of the report. */
+export interface BlobReport {
+  digest: string;
+  size: number;
+  mediaType: string;
+  action: BlobAction;
+  /** Bytes that crossed the wire to the target for this blob. */
+  bytes: number;
+  /** Whole-transfer retries and source resumes. */
+  retries: number;
+  resumes: number;
+}
+
+/** What the plan decided for one blob. */
+export type PlanAction = 'skip' | 'mount' | 'stream' | 'foreign';
+
+/** Progress events, for the terminal display. */
+export interface BlobEvents {
+  start?(digest: string, action: BlobAction, size: number): void;
+  bytes?(digest: string, n: number): void;
+  end?(report: BlobReport): void;
+}
+
+/** Shared context of one transfer run. */
+export interface TransferContext {
+  transport: Transport;
+  signal?: AbortSignal;
+  events?: BlobEvents;
+}
+
+/** Decides what to do with one blob: skip if present, mount within a registry, else stream. */
+export async function planBlob(desc: Descriptor, source: RepoEndpoint, target: RepoEndpoint): Promise<PlanAction> {
+  if (isForeignLayer(desc)) return 'foreign';
+  const have = await target.client.headBlob(target.repo, desc.digest);
+  if (have !== undefined) return 'skip';
+  return source.client.registry === target.client.registry ? 'mount' : 'stream';
+}
+
+/** Moves one blob per `action` (from planBlob); falls back from mount to stream when mounting fails. */
+export async function moveBlob(desc: Descriptor, action: PlanAction, source: RepoEndpoint, target: RepoEndpoint, ctx: TransferContext): Promise<BlobReport> {
+  const report: BlobReport = { digest: desc.digest, size: desc.size, mediaType: desc.mediaType, action: 'skipped', bytes: 0, retries: 0, resumes: 0 };
+  if (action === 'skip' || action === 'foreign') {
+    report.action = action === 'skip' ? 'skipped' : 'foreign';
+    ctx.events?.start?.(desc.digest, report.action, desc.size);
+    ctx.events?.end?.(report);
+    return report;
+  }
+  let session: string | undefined;
+  if (action === 'mount') {
+    ctx.events?.start?.(desc.digest, 'mounted', desc.size);
+    try {
+      const res = await target.client.mountBlob(target.repo, desc.digest, source.repo);
+      if (res.mounted) {
+        report.action = 'mounted';
+        ctx.events?.end?.(report);
+        return report;
+      }
+      // 202: distribution opens a normal upload when it cannot mount; use it rather than waste it.
+      session = res.uploadUrl;
+    } catch (err) {
+      // Harbor answers 401 and Docker Hub 400 to mounts they will not do: fall back to streaming.
+      if (!isFallbackable(err)) throw err;
+      ctx.transport.logger.debug(`mount of ${desc.digest} refused (${(err as Error).message}); streaming instead`);
+    }
+  } else {
+    ctx.events?.start?.(desc.digest, 'streamed', desc.size);
+  }
+  await streamBlob(desc, source, target, ctx, report, session);
+  report.action = 'streamed';
+  ctx.events?.end?.(report);
+  return report;
+}
+
+function transientUpload(err: unknown): boolean {
+  if (err instanceof AbortedError) return false;
+  if (!(err instanceof RegpushError)) return false;
+  const errno = String(err.details.errno ?? '');
+  const s = err.details.status;
+  return RETRY_ERRNOS.has(errno) || s === 408 || s === 429 || (typeof s === 'number' && s >= 500);
+}
+
+/** Streams GET → PUT with a known digest and length; the whole transfer is retried on transient failures. */
+async function streamBlob(desc: Descriptor, source: RepoEndpoint, target: RepoEndpoint, ctx: TransferContext, report: BlobReport, session?: string): Promise<void> {
+  const policy = ctx.transport.retryPolicy;
+  const what = `blob ${desc.digest} from ${source.client.registry}/${source.repo}`;
+  for (let attempt = 1; ; attempt++) {
+    const url = session ?? (await target.client.startUpload(target.repo)).url;
+    session = undefined;
+    const body: Readable = resumableRead({
+      open: (start) => source.client.getBlob(source.repo, desc.digest, start),
+      size: desc.size,
+      what,
+      policy,
+      logger: ctx.transport.logger,
+      signal: ctx.signal,
+      onResume: () => report.resumes++,
+      onBytes: (n) => {
+        report.bytes += n;
+        ctx.events?.bytes?.(desc.digest, n);
+      },
+    });
+    try {
+      await target.client.putUpload(url, desc.digest, desc.size, () => body, false);
+      return;
+    } catch (err) {
+      body.destroy();
+      await target.client.cancelUpload(url);
+      const delay = transientUpload(err) ? retryDelay(attempt, { errno: 'ECONNRESET' }, policy) : null;
+      if (delay === null) throw err;
+      report.retries++;
+      ctx.transport.logger.warn(`${what}: upload failed (${(err as Error).message}); retrying the whole blob in ${delay} ms`);
+      await sleep(delay, ctx.signal);
+    }
+  }
+}
