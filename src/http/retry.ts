@@ -49,6 +49,7 @@ export function parseRetryAfter(value: string | undefined, now: number): number 
   if (!value) return undefined;
   const v = value.trim();
   if (/^\d+$/.test(v)) return Number(v) * 1000;
+  if (/^[-+]?\d+(\.\d+)?$/.test(v)) return undefined; // negative or fractional: not a valid delta
   const t = Date.parse(v);
   if (Number.isNaN(t)) return undefined;
   return Math.max(0, t - now);

@@ -1,0 +1,182 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
+import { Transport } from '../../src/http/transport.js';
+import { readBody, errorFromResponse } from '../../src/http/response.js';
+import { nextHop } from '../../src/http/redirect.js';
+import { AuthError, DeniedError, DigestMismatchError, NetworkError, NotFoundError, ProtocolError, RegistryError, TooManyRequestsError } from '../../src/errors.js';
+
+type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
+const servers: http.Server[] = [];
+async function serve(handler: Handler): Promise<string> {
+  const s = http.createServer(handler);
+  servers.push(s);
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  return `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
+}
+after(() => servers.forEach((s) => s.close()));
+
+const fast = { retries: 3, baseDelayMs: 5, maxDelayMs: 20, maxRetryAfterMs: 5000 };
+
+test('redirects are followed by hand and Authorization never crosses origins', async () => {
+  const seen: (string | undefined)[] = [];
+  const storage = await serve((req, res) => {
+    seen.push(req.headers.authorization);
+    res.end('blob-bytes');
+  });
+  const reg = await serve((req, res) => {
+    if (req.url === '/same') {
+      res.writeHead(307, { location: '/final' });
+      return res.end();
+    }
+    if (req.url === '/final') {
+      seen.push(req.headers.authorization);
+      return res.end('same-origin');
+    }
+    res.writeHead(307, { location: `${storage}/data?X-Amz-Signature=abc` });
+    res.end();
+  });
+  const t = new Transport({ retry: fast });
+  const r1 = await t.send({ method: 'GET', url: `${reg}/v2/x/blobs/sha256:1`, headers: { authorization: 'Bearer secret-token' } });
+  assert.equal((await readBody(r1, 100, 'b')).toString(), 'blob-bytes');
+  const r2 = await t.send({ method: 'GET', url: `${reg}/same`, headers: { authorization: 'Bearer secret-token' } });
+  assert.equal((await readBody(r2, 100, 'b')).toString(), 'same-origin');
+  assert.deepEqual(seen, [undefined, 'Bearer secret-token']);
+  t.close();
+});
+
+test('redirect hops refuse https→http downgrades and non-http schemes', () => {
+  const req = { method: 'GET' as const, url: 'https://reg.example/v2/a/blobs/x', headers: { authorization: 'Bearer t' } };
+  assert.throws(() => nextHop(req, 'http://cdn.example/x'), ProtocolError);
+  assert.throws(() => nextHop(req, 'file:///etc/passwd'), ProtocolError);
+  const ok = nextHop(req, '/v2/other');
+  assert.equal(ok.url, 'https://reg.example/v2/other');
+  assert.equal(ok.headers?.authorization, 'Bearer t');
+  assert.equal(nextHop(req, 'https://cdn.example/x').headers?.authorization, undefined);
+});
+
+test('5xx and 429 are retried for replayable requests, honouring Retry-After', async () => {
+  let n = 0;
+  const url = await serve((_req, res) => {
+    n++;
+    if (n === 1) {
+      res.writeHead(503);
+      return res.end('busy');
+    }
+    if (n === 2) {
+      res.writeHead(429, { 'retry-after': '0' });
+      return res.end();
+    }
+    res.end('ok');
+  });
+  const retries: number[] = [];
+  const t = new Transport({ retry: fast, onRetry: (i) => retries.push(i.outcome.status ?? 0) });
+  const res = await t.send({ method: 'PUT', url, body: Buffer.from('x') });
+  assert.equal(res.status, 200);
+  assert.equal((await readBody(res, 10, 'x')).toString(), 'ok');
+  assert.deepEqual(retries, [503, 429]);
+  t.close();
+});
+
+test('a non-replayable (streamed) body is not retried by the transport', async () => {
+  let n = 0;
+  const url = await serve((req, res) => {
+    n++;
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(503);
+      res.end();
+    });
+  });
+  const t = new Transport({ retry: fast });
+  const res = await t.send({ method: 'PUT', url, body: () => Readable.from([Buffer.from('abc')]), replayable: false });
+  assert.equal(res.status, 503);
+  assert.equal(n, 1);
+  res.body.resume();
+  t.close();
+});
+
+test('retries run out and the last response is returned', async () => {
+  let n = 0;
+  const url = await serve((_req, res) => {
+    n++;
+    res.writeHead(500);
+    res.end();
+  });
+  const t = new Transport({ retry: { ...fast, retries: 2 } });
+  const res = await t.send({ method: 'GET', url });
+  assert.equal(res.status, 500);
+  assert.equal(n, 3);
+  res.body.resume();
+  t.close();
+});
+
+test('a stalled response body fails with a NetworkError instead of hanging', async () => {
+  const url = await serve((_req, res) => {
+    res.writeHead(200, { 'content-length': '100' });
+    res.write('partial');
+  });
+  const t = new Transport({ retry: fast, idleTimeoutMs: 200 });
+  const res = await t.send({ method: 'GET', url });
+  await assert.rejects(readBody(res, 1000, 'x'), (e: unknown) => e instanceof NetworkError && /stalled/.test(e.message));
+  t.close();
+});
+
+test('a server that never answers fails with ETIMEDOUT after the idle timeout', async () => {
+  const url = await serve(() => {});
+  const t = new Transport({ retry: { ...fast, retries: 0 }, idleTimeoutMs: 200 });
+  await assert.rejects(t.send({ method: 'GET', url }), (e: unknown) => e instanceof NetworkError && e.details.errno === 'ETIMEDOUT');
+  t.close();
+});
+
+test('connection refused is a one-line NetworkError naming the host', async () => {
+  const s = http.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  const t = new Transport({ retry: fast });
+  await assert.rejects(t.send({ method: 'GET', url: `http://127.0.0.1:${port}/v2/` }), (e: unknown) => {
+    assert.ok(e instanceof NetworkError);
+    assert.match(e.message, new RegExp(`127\\.0\\.0\\.1:${port}: connection refused`));
+    return true;
+  });
+  t.close();
+});
+
+test('readBody enforces the cap by header and by bytes', async () => {
+  const url = await serve((req, res) => {
+    if (req.url === '/declared') {
+      res.writeHead(200, { 'content-length': '5000' });
+      return res.end(Buffer.alloc(5000));
+    }
+    res.writeHead(200, { 'transfer-encoding': 'chunked' });
+    res.end(Buffer.alloc(5000));
+  });
+  const t = new Transport({ retry: fast });
+  await assert.rejects(readBody(await t.send({ method: 'GET', url: `${url}/declared` }), 1000, 'manifest'), ProtocolError);
+  await assert.rejects(readBody(await t.send({ method: 'GET', url: `${url}/chunked` }), 1000, 'manifest'), /too large/);
+  t.close();
+});
+
+test('errorFromResponse keeps OCI error codes and picks the typed error', async () => {
+  const cases: [number, string, new (...a: never[]) => Error][] = [
+    [401, 'UNAUTHORIZED', AuthError],
+    [403, 'DENIED', DeniedError],
+    [404, 'MANIFEST_UNKNOWN', NotFoundError],
+    [429, 'TOOMANYREQUESTS', TooManyRequestsError],
+    [400, 'DIGEST_INVALID', DigestMismatchError],
+    [500, 'UNKNOWN', RegistryError],
+    [400, 'MANIFEST_BLOB_UNKNOWN', NotFoundError],
+  ];
+  for (const [status, code, cls] of cases) {
+    const body = Readable.from([Buffer.from(JSON.stringify({ errors: [{ code, message: 'msg' }] }))]);
+    const err = await errorFromResponse({ status, headers: {}, url: 'x', body }, { what: 'GET manifest r/x:1', registry: 'r' });
+    assert.ok(err instanceof cls, `${status} ${code} → ${err.constructor.name}`);
+    assert.deepEqual(err.details.registryCodes, [code]);
+    assert.match(err.message, new RegExp(`r answered ${status} ${code}`));
+  }
+  const garbage = await errorFromResponse({ status: 502, headers: {}, url: 'x', body: Readable.from([Buffer.from('<html>')]) }, { what: 'w', registry: 'r' });
+  assert.ok(garbage instanceof RegistryError);
+});

@@ -1,0 +1,41 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { retryDelay, parseRetryAfter, DEFAULT_RETRY_POLICY, type RetryPolicy } from '../../src/http/retry.js';
+
+const fixed: RetryPolicy = { ...DEFAULT_RETRY_POLICY, random: () => 0.5, now: () => Date.parse('2026-01-01T00:00:00Z') };
+
+test('retryDelay: retryable statuses back off exponentially with jitter, capped', () => {
+  // exp = base * 2^(n-1); delay = exp/2 + 0.5 * exp/2
+  assert.equal(retryDelay(1, { status: 503 }, fixed), 375);
+  assert.equal(retryDelay(2, { status: 502 }, fixed), 750);
+  assert.equal(retryDelay(3, { status: 500 }, fixed), 1500);
+  const capped = retryDelay(5, { status: 504 }, { ...fixed, retries: 10, maxDelayMs: 2000 });
+  assert.equal(capped, 1500);
+});
+
+test('retryDelay: non-retryable outcomes and exhausted retries give null', () => {
+  for (const status of [200, 201, 400, 401, 403, 404, 405, 416]) assert.equal(retryDelay(1, { status }, fixed), null, String(status));
+  assert.equal(retryDelay(1, { errno: 'ECONNREFUSED' }, fixed), null);
+  assert.equal(retryDelay(1, { errno: 'ENOTFOUND' }, fixed), null);
+  assert.equal(retryDelay(6, { status: 503 }, fixed), null);
+  assert.equal(retryDelay(3, { status: 503 }, { ...fixed, retries: 2 }), null);
+});
+
+test('retryDelay: network errors are retryable', () => {
+  for (const errno of ['ECONNRESET', 'ETIMEDOUT', 'EPIPE']) assert.notEqual(retryDelay(1, { errno }, fixed), null, errno);
+});
+
+test('retryDelay: Retry-After in seconds and as HTTP-date wins, beyond the cap gives up', () => {
+  assert.equal(retryDelay(1, { status: 429, retryAfter: '3' }, fixed), 3000);
+  assert.equal(retryDelay(1, { status: 503, retryAfter: 'Thu, 01 Jan 2026 00:00:07 GMT' }, fixed), 7000);
+  assert.equal(retryDelay(1, { status: 429, retryAfter: '3600' }, fixed), null);
+  assert.equal(retryDelay(1, { status: 429, retryAfter: 'soon' }, fixed), 375);
+});
+
+test('parseRetryAfter handles absent, past and malformed values', () => {
+  const now = Date.parse('2026-01-01T00:00:10Z');
+  assert.equal(parseRetryAfter(undefined, now), undefined);
+  assert.equal(parseRetryAfter('0', now), 0);
+  assert.equal(parseRetryAfter('Thu, 01 Jan 2026 00:00:00 GMT', now), 0);
+  assert.equal(parseRetryAfter('-5', now), undefined);
+});
