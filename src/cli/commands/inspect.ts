@@ -1,0 +1,96 @@
+/** `regpush inspect REF`: describe an image or index without pulling layers. */
+import type { Argv } from 'yargs';
+import { UsageError } from '../../errors.js';
+import { inspect, type InspectResult } from '../../inspect/inspect.js';
+import { commonContext, commonFlags, credentialFromFlags, readStdin, retriesOption, type CommonArgs } from '../common.js';
+import type { CliIO } from '../io.js';
+
+interface InspectArgs extends CommonArgs {
+  ref: string;
+  raw?: boolean;
+  config?: boolean;
+  platform?: string;
+  user?: string;
+  password?: string;
+}
+
+/** Registers the inspect command. */
+export function inspectCommand(y: Argv, io: CliIO, done: (code: number) => void): Argv {
+  return y.command(
+    'inspect <ref>',
+    'Show what an image reference resolves to: digest, media type, platforms, config, layers',
+    (c) =>
+      commonFlags(c)
+        .positional('ref', { type: 'string', demandOption: true, describe: 'Image reference, e.g. alpine:3 or ghcr.io/org/app@sha256:…' })
+        .option('raw', { type: 'boolean', describe: 'Print the exact manifest bytes' })
+        .option('config', { type: 'boolean', describe: 'Print the exact config bytes' })
+        .option('platform', { type: 'string', describe: 'Pick os/arch[/variant] from an index' })
+        .option('user', { type: 'string', describe: 'Registry user name', group: 'Credentials:' })
+        .option('password', { type: 'string', describe: 'Registry password (prefer --password-stdin)', group: 'Credentials:' })
+        .conflicts('raw', 'config')
+        .example('$0 inspect 127.0.0.1:5000/base/busybox:v2s2', 'Summary of an image in a local registry')
+        .example('$0 inspect --platform linux/arm64 --json ghcr.io/org/app:1', 'One child of a multi-arch index, as JSON'),
+    async (argv) => {
+      const a = argv as unknown as InspectArgs;
+      const ctx = commonContext(a, io);
+      const password = a['password-stdin'] ? await readStdin(io) : a.password;
+      const from = credentialFromFlags(a.user, password, 'from', ctx.secrets);
+      const result = await inspect(a.ref, {
+        platform: a.platform,
+        logger: ctx.logger,
+        env: io.env,
+        insecureRegistries: a['insecure-registry'],
+        credentials: { from },
+        retries: retriesOption(a),
+        signal: io.signal,
+      });
+      if (a.raw) io.stdout.write(result.raw);
+      else if (a.config) {
+        if (!result.configRaw) {
+          throw new UsageError(`${result.reference} is an index; add --platform to pick an image whose config to print`);
+        }
+        io.stdout.write(result.configRaw);
+      } else if (a.json) io.stdout.write(JSON.stringify(inspectJson(result), null, 2) + '\n');
+      else io.stdout.write(inspectText(result));
+      done(0);
+    },
+  );
+}
+
+/** The JSON shape of `inspect --json` (raw bytes left out). */
+export function inspectJson(r: InspectResult): Record<string, unknown> {
+  const { raw: _raw, configRaw: _configRaw, ...rest } = r;
+  return rest;
+}
+
+/** Human-readable summary. */
+export function inspectText(r: InspectResult): string {
+  const lines: string[] = [];
+  const kv = (k: string, v: unknown) => lines.push(`${(k + ':').padEnd(14)}${v}`);
+  kv('Reference', r.reference);
+  kv('Digest', r.digest);
+  kv('MediaType', r.mediaType);
+  if (r.indexDigest) kv('Index', r.indexDigest);
+  if (r.manifests) {
+    lines.push('Manifests:');
+    for (const m of r.manifests) lines.push(`  ${m.digest}  ${(m.platformName ?? '-').padEnd(16)} ${m.size}  ${m.mediaType}`);
+  }
+  if (r.config) {
+    const c = r.config;
+    kv('Platform', [c.os, c.architecture, c.variant].filter(Boolean).join('/'));
+    kv('Config', `${c.digest} (${c.size} bytes)`);
+    if (c.created) kv('Created', c.created);
+    lines.push('Layers:');
+    for (const l of r.layers ?? []) lines.push(`  ${l.digest}  ${String(l.size).padStart(12)}  ${l.mediaType}`);
+    kv('Entrypoint', JSON.stringify(c.Entrypoint ?? null));
+    kv('Cmd', JSON.stringify(c.Cmd ?? null));
+    kv('WorkingDir', c.WorkingDir ?? '');
+    kv('User', c.User ?? '');
+    kv('ExposedPorts', Object.keys(c.ExposedPorts ?? {}).join(' '));
+    lines.push('Env:');
+    for (const e of c.Env ?? []) lines.push(`  ${e}`);
+    lines.push('Labels:');
+    for (const [k, v] of Object.entries(c.Labels ?? {})) lines.push(`  ${k}=${v}`);
+  }
+  return lines.join('\n') + '\n';
+}

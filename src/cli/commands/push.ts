@@ -1,0 +1,125 @@
+/** `regpush push`: base image + app directory → image in the target registry. */
+import type { Argv } from 'yargs';
+import { UsageError } from '../../errors.js';
+import { parseAppFlag } from '../../layer/index.js';
+import { push } from '../../push/push.js';
+import type { PushResult } from '../../push/options.js';
+import { commonContext, commonFlags, credentialFromFlags, readStdin, retriesOption, type CommonArgs } from '../common.js';
+import { configChangesFromFlags, many, parseChown, type ConfigFlags } from '../flags.js';
+import type { CliIO } from '../io.js';
+import { createProgress } from '../progress.js';
+
+interface PushArgs extends CommonArgs, ConfigFlags {
+  from: string;
+  to: string;
+  tag?: unknown;
+  app?: unknown;
+  'app-dest'?: string;
+  platform?: string;
+  'base-labels'?: boolean;
+  jobs?: number;
+  'gzip-level'?: number;
+  chown?: string;
+  'dry-run'?: boolean;
+  'from-user'?: string;
+  'from-password'?: string;
+  'to-user'?: string;
+  'to-password'?: string;
+  'layer-upload'?: 'patch' | 'put';
+}
+
+/** Report schema version of `push --json`. */
+export const PUSH_REPORT_VERSION = 1;
+
+/** Registers the push command. */
+export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void): Argv {
+  return y.command(
+    'push',
+    'Build an image from a base image and an app directory, straight into the target registry',
+    (c) =>
+      commonFlags(c)
+        .option('from', { type: 'string', demandOption: true, describe: 'Base image (tag or digest), or "scratch"', group: 'Image:' })
+        .option('to', { type: 'string', demandOption: true, describe: 'Target image, e.g. registry.example.com/app:1.0', group: 'Image:' })
+        .option('tag', { type: 'string', describe: 'Extra tag for the same digest; repeatable', group: 'Image:' })
+        .option('platform', { type: 'string', describe: 'os/arch[/variant] to pick from a multi-arch base (default linux/amd64), or "all"', group: 'Image:' })
+        .option('app', { type: 'string', describe: 'Directory (or file) for the new layer, SRC or SRC:DEST; repeatable', group: 'Layer:' })
+        .option('app-dest', { type: 'string', describe: 'Where --app SRC goes in the image (default: --workdir, else /app)', group: 'Layer:' })
+        .option('chown', { type: 'string', describe: 'UID:GID owning the new files (default 0:0)', group: 'Layer:' })
+        .option('gzip-level', { type: 'number', describe: 'gzip level 1-9 for the new layer', group: 'Layer:' })
+        .option('entrypoint', { type: 'string', describe: 'Entrypoint, one argument per flag (exec form); "" clears', group: 'Config:' })
+        .option('cmd', { type: 'string', describe: 'Cmd, one argument per flag (exec form); "" clears', group: 'Config:' })
+        .option('env', { type: 'string', describe: 'KEY=VALUE; repeatable; replaces the same key', group: 'Config:' })
+        .option('port', { type: 'string', describe: 'Exposed port, 80 or 80/tcp or 53/udp; repeatable', group: 'Config:' })
+        .option('workdir', { type: 'string', describe: 'Working directory (absolute)', group: 'Config:' })
+        .option('volume', { type: 'string', describe: 'Volume path; repeatable', group: 'Config:' })
+        .option('label', { type: 'string', describe: 'KEY=VALUE label; repeatable', group: 'Config:' })
+        .option('user', { type: 'string', describe: 'USER or USER:GROUP to run as', group: 'Config:' })
+        .option('base-labels', { type: 'boolean', describe: 'Also record the base image name and digest as labels', group: 'Config:' })
+        .option('from-user', { type: 'string', describe: 'User for the base image registry', group: 'Credentials:' })
+        .option('from-password', { type: 'string', describe: 'Password for the base image registry', group: 'Credentials:' })
+        .option('to-user', { type: 'string', describe: 'User for the target registry', group: 'Credentials:' })
+        .option('to-password', { type: 'string', describe: 'Password for the target registry (prefer --password-stdin)', group: 'Credentials:' })
+        .option('jobs', { type: 'number', describe: 'Parallel blob transfers (default 4)', group: 'Connection:' })
+        .option('layer-upload', { choices: ['patch', 'put'] as const, describe: 'Force the new layer\'s upload method (default: streamed PATCH, PUT as fallback)', group: 'Connection:' })
+        .option('dry-run', { type: 'boolean', describe: 'Resolve and plan; write nothing to the target', group: 'Output:' })
+        .example('$0 push --from mcr.microsoft.com/dotnet/core/aspnet:2.2 --to registry.example.com/app:1.0 --app ./publish --workdir /app --entrypoint dotnet --entrypoint App.dll', 'A .NET app on the aspnet base')
+        .example('$0 push --from node:20-slim --to ghcr.io/acme/web:1 --app ./dist --entrypoint node --entrypoint /app/server.js', 'To GitHub Container Registry (token via --password-stdin)')
+        .example('$0 push --from alpine:3 --to 123456789012.dkr.ecr.eu-west-1.amazonaws.com/web:1 --app ./out', 'To Amazon ECR (credentials from a docker-credential-ecr-login helper)')
+        .example('$0 push --from registry.cn-hangzhou.aliyuncs.com/acme/base:1 --to ccr.ccs.tencentyun.com/acme/app:1 --app ./out', 'Aliyun ACR → Tencent TCR')
+        .example('$0 push --from 127.0.0.1:5000/base:1 --to 127.0.0.1:5000/app:1 --app ./out --platform all', 'Every platform of a multi-arch base, private registry'),
+    async (argv) => {
+      const a = argv as unknown as PushArgs;
+      const ctx = commonContext(a, io);
+      const config = configChangesFromFlags(a);
+      const defaultDest = a['app-dest'] ?? a.workdir ?? '/app';
+      const app = (many(a.app) ?? []).map((v) => parseAppFlag(v, defaultDest));
+      if (a['gzip-level'] !== undefined && !(Number.isInteger(a['gzip-level']) && a['gzip-level'] >= 1 && a['gzip-level'] <= 9)) {
+        throw new UsageError(`--gzip-level must be a whole number from 1 to 9 (got ${a['gzip-level']})`);
+      }
+      const stdinPassword = a['password-stdin'] ? await readStdin(io) : undefined;
+      const from = credentialFromFlags(a['from-user'], a['from-password'], 'from', ctx.secrets);
+      const to = credentialFromFlags(a['to-user'], stdinPassword ?? a['to-password'], 'to', ctx.secrets);
+      const progress = createProgress(io, ctx.verbosity, !!a.json);
+      const result = await push({
+        from: a.from,
+        to: a.to,
+        tags: many(a.tag),
+        app,
+        platform: a.platform,
+        config,
+        baseLabels: a['base-labels'],
+        jobs: a.jobs,
+        gzipLevel: a['gzip-level'],
+        chown: parseChown(a.chown),
+        dryRun: a['dry-run'],
+        layerUpload: a['layer-upload'],
+        logger: ctx.logger,
+        events: progress.events,
+        env: io.env,
+        insecureRegistries: a['insecure-registry'],
+        credentials: { from, to },
+        retries: retriesOption(a),
+        signal: io.signal,
+      }).finally(() => progress.stop());
+      if (a.json) io.stdout.write(JSON.stringify(pushReport(result), null, 2) + '\n');
+      else if (result.dryRun) io.stdout.write(dryRunText(result));
+      else io.stdout.write(result.reference + '\n');
+      done(0);
+    },
+  );
+}
+
+/** The versioned JSON report of push. */
+export function pushReport(r: PushResult): Record<string, unknown> {
+  return { reportVersion: PUSH_REPORT_VERSION, command: 'push', ...r };
+}
+
+/** The human plan printed by --dry-run. */
+export function dryRunText(r: PushResult): string {
+  const lines = [`plan: push ${r.base.reference}${r.base.digest ? '@' + r.base.digest : ''} → ${r.reference}:${r.tags.join(',')}`];
+  for (const b of r.blobs) lines.push(`  ${b.action.replace('planned-', '').padEnd(8)} ${b.digest}  ${b.size} bytes`);
+  if (r.layer) lines.push(`  ${(r.layer.action === 'reused' ? 'reuse' : 'upload').padEnd(8)} ${r.layer.digest}  ${r.layer.size} bytes (app layer)`);
+  lines.push('config:');
+  lines.push(JSON.stringify(r.configs?.[0] ?? {}, null, 2));
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,67 @@
+/** Flags every command shares, and turning them into library options. */
+import type { Argv } from 'yargs';
+import type { Credential } from '../auth/credentials.js';
+import { UsageError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { CliIO } from './io.js';
+import { createCliLogger, type Verbosity } from './logger.js';
+
+/** Parsed values of the shared flags. */
+export interface CommonArgs {
+  'insecure-registry'?: string[];
+  debug?: boolean;
+  quiet?: boolean;
+  json?: boolean;
+  retries?: number;
+  'password-stdin'?: boolean;
+}
+
+/** Adds the shared flags to a command. */
+export function commonFlags<T>(y: Argv<T>): Argv<T & CommonArgs> {
+  return y
+    .option('insecure-registry', { type: 'string', array: true, describe: 'Registry (HOST[:PORT]) to reach over plain HTTP; repeatable. Also REGPUSH_INSECURE_REGISTRIES.', group: 'Connection:' })
+    .option('retries', { type: 'number', describe: 'Retries for transient registry failures (5xx, 429, resets)', group: 'Connection:' })
+    .option('json', { type: 'boolean', describe: 'Print one JSON object on stdout instead of text', group: 'Output:' })
+    .option('quiet', { alias: 'q', type: 'boolean', describe: 'Print only the result', group: 'Output:' })
+    .option('debug', { type: 'boolean', describe: 'Log every HTTP request (redacted) to stderr', group: 'Output:' })
+    .option('password-stdin', { type: 'boolean', describe: 'Read the password (the target\'s for push/copy) from standard input', group: 'Credentials:' }) as Argv<T & CommonArgs>;
+}
+
+/** What a command needs from the shared flags. */
+export interface CommonContext {
+  logger: Logger;
+  secrets: string[];
+  verbosity: Verbosity;
+}
+
+/** Builds the logger and secret list of a run. */
+export function commonContext(args: CommonArgs, io: CliIO): CommonContext {
+  const secrets: string[] = [];
+  const verbosity: Verbosity = args.debug ? 'debug' : args.quiet ? 'quiet' : 'normal';
+  return { secrets, verbosity, logger: createCliLogger(io, verbosity, () => secrets) };
+}
+
+/** Reads all of stdin (a password) and trims the final newline. */
+export async function readStdin(io: CliIO): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of io.stdin) chunks.push(Buffer.from(c as Buffer));
+  const s = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  if (!s) throw new UsageError('--password-stdin: standard input was empty');
+  return s;
+}
+
+/** A credential from a user/password flag pair; both or neither. */
+export function credentialFromFlags(user: string | undefined, password: string | undefined, flag: string, secrets: string[]): Credential | undefined {
+  if (user === undefined && password === undefined) return undefined;
+  if (!user) throw new UsageError(`--${flag}-password was given without --${flag}-user`);
+  if (password === undefined) throw new UsageError(`--${flag}-user was given without --${flag}-password (or --password-stdin)`);
+  secrets.push(password);
+  return { username: user, password };
+}
+
+/** The retries option as the library wants it. */
+export function retriesOption(args: CommonArgs): number | undefined {
+  if (args.retries === undefined) return undefined;
+  if (!Number.isInteger(args.retries) || args.retries < 0 || args.retries > 20) throw new UsageError(`--retries must be a whole number from 0 to 20 (got ${args.retries})`);
+  return args.retries;
+}

@@ -1,0 +1,12 @@
+/** The CLI's contact with the outside world, passed in so tests can run the CLI in-process. */
+import type { Readable, Writable } from 'node:stream';
+
+/** Streams and environment of one CLI run. */
+export interface CliIO {
+  stdout: Writable & { isTTY?: boolean };
+  stderr: Writable & { isTTY?: boolean; columns?: number };
+  stdin: Readable;
+  env: Record<string, string | undefined>;
+  /** Aborted on SIGINT/SIGTERM by the binary. */
+  signal?: AbortSignal;
+}

@@ -1,0 +1,58 @@
+/**
+ * The CLI: a thin shell over the library. A fresh yargs instance per run (no global state), the
+ * result alone on stdout, logs on stderr, and every failure one line with a stable exit code.
+ */
+import yargs from 'yargs';
+import { EXIT_CODES, RegpushError, UsageError } from '../errors.js';
+import { redactText } from '../redact.js';
+import { VERSION } from '../version.js';
+import type { CliIO } from './io.js';
+import { inspectCommand } from './commands/inspect.js';
+import { pushCommand } from './commands/push.js';
+
+/** Formats an error as the one line the CLI prints. */
+export function errorLine(err: unknown): string {
+  if (err instanceof RegpushError) return `regpush: error: ${redactText(err.message.split('\n')[0] ?? '')} [${err.code}]`;
+  const msg = err instanceof Error ? err.message : String(err);
+  return `regpush: internal error: ${redactText(msg.split('\n')[0] ?? '')} [E_INTERNAL]`;
+}
+
+/** Runs the CLI with `argv` (without node and script) and returns the exit code. */
+export async function main(argv: string[], io: CliIO): Promise<number> {
+  let code = 0;
+  let usageFailure: string | undefined;
+  const done = (c: number) => {
+    code = c;
+  };
+  let y = yargs(argv)
+    .scriptName('regpush')
+    .version(VERSION)
+    .help()
+    .alias('h', 'help')
+    .strict()
+    .recommendCommands()
+    .demandCommand(1, 'Name a command: push, copy, inspect, login or logout (see regpush --help)')
+    .wrap(Math.min(110, io.stderr.columns ?? 100))
+    .exitProcess(false)
+    .showHelpOnFail(false)
+    .fail((msg, err) => {
+      if (err) throw err;
+      usageFailure = msg;
+    })
+    .epilogue('Exit codes: 0 ok, 2 usage/bad input, 3 auth, 4 not found, 5 network/registry, 6 unsupported, 7 digest mismatch, 8 partial failure, 130 aborted.');
+  y = pushCommand(y, io, done);
+  y = inspectCommand(y, io, done);
+  try {
+    await y.parseAsync(argv, {}, (err, _parsed, output) => {
+      if (output && !err) io.stdout.write(output + '\n');
+    });
+  } catch (err) {
+    io.stderr.write(errorLine(err) + '\n');
+    return err instanceof RegpushError ? err.exitCode : 1;
+  }
+  if (usageFailure !== undefined) {
+    io.stderr.write(errorLine(new UsageError(usageFailure)) + '\n');
+    return EXIT_CODES.E_USAGE;
+  }
+  return code;
+}

@@ -1,0 +1,20 @@
+/**
+ * regpush as a library: build and publish container images registry to registry.
+ *
+ *   import { push } from 'regpush';
+ *   const r = await push({ from: 'alpine:3', to: 'registry.example.com/app:1', app: [{ src: './out', dest: '/app' }],
+ *                          config: { entrypoint: ['/app/run'] }, env: process.env });
+ *   console.log(r.reference);
+ */
+export { push, DEFAULT_JOBS } from './push/push.js';
+export type { PushOptions, PushResult, PushedPlatform } from './push/options.js';
+export { inspect } from './inspect/inspect.js';
+export type { InspectOptions, InspectResult, ConfigSummary } from './inspect/inspect.js';
+export { parseReference, formatReference, type ImageReference } from './ref/reference.js';
+export type { ConfigChanges } from './image/config.js';
+export type { LayerSource } from './layer/index.js';
+export type { Credential } from './auth/credentials.js';
+export type { ConnectionOptions } from './registry/connect.js';
+export type { BlobReport, BlobAction, BlobEvents } from './transfer/blobs.js';
+export type { Logger } from './log.js';
+export * from './errors.js';

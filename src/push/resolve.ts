@@ -1,0 +1,90 @@
+/** Resolving the base image: the manifest(s) and config(s) the new image is built on. */
+import { NotFoundError, ProtocolError } from '../errors.js';
+import { CONFIG_CAP } from '../http/response.js';
+import { scratchConfig } from '../image/config.js';
+import { parseManifest } from '../image/manifest.js';
+import { MediaType, type MediaFamily } from '../image/mediatypes.js';
+import { formatPlatform, imagePlatforms, platformMatches, selectPlatform } from '../image/platform.js';
+import type { Descriptor, ImageConfig, ImageIndex, ImageManifest, Platform } from '../image/types.js';
+import { manifestRef, type ImageReference } from '../ref/reference.js';
+import type { RegistryClient } from '../registry/client.js';
+
+/** One platform image of the base. */
+export interface BasePlatformImage {
+  /** The platform from the index entry, or from the config. */
+  platform: Platform;
+  /** The child manifest's digest (or the manifest's own for a single image; '' for scratch). */
+  digest: string;
+  /** The index entry, when the base is an index (kept to preserve its annotations). */
+  indexEntry?: Descriptor;
+  manifest: ImageManifest;
+  config: ImageConfig;
+}
+
+/** The resolved base: one or more platform images, and the index when there was one. */
+export interface ResolvedBase {
+  /** Digest the reference resolved to (the index's for a multi-arch base; '' for scratch). */
+  digest: string;
+  family: MediaFamily;
+  index?: ImageIndex;
+  images: BasePlatformImage[];
+}
+
+/** Reads the base named by `ref` and picks `platform` ("all" = every image child). */
+export async function resolveBase(client: RegistryClient, ref: ImageReference, platform: Platform | 'all', platformGiven: boolean): Promise<ResolvedBase> {
+  const top = await client.getManifest(ref.repository, manifestRef(ref));
+  const parsed = parseManifest(top.bytes, top.mediaType);
+  if (parsed.kind === 'image') {
+    const image = await readImage(client, ref.repository, top.digest, parsed.manifest);
+    if (platformGiven && platform !== 'all' && !platformMatches(platform, image.platform)) {
+      throw new NotFoundError(`base ${ref.registry}/${ref.repository} is a single ${formatPlatform(image.platform)} image, not ${formatPlatform(platform)}`);
+    }
+    return { digest: top.digest, family: familyOf(parsed.mediaType), images: [image] };
+  }
+  const children = platform === 'all' ? imagePlatforms(parsed.index) : [selectPlatform(parsed.index, platform)];
+  if (children.length === 0) throw new NotFoundError(`index ${ref.registry}/${ref.repository}@${top.digest} has no image children`);
+  const images = await Promise.all(
+    children.map(async (d) => {
+      const m = await client.getManifest(ref.repository, d.digest);
+      const p = parseManifest(m.bytes, m.mediaType);
+      if (p.kind !== 'image') throw new ProtocolError(`index ${top.digest} lists ${d.digest}, which is not an image manifest`);
+      const img = await readImage(client, ref.repository, m.digest, p.manifest);
+      return { ...img, platform: d.platform ?? img.platform, indexEntry: d };
+    }),
+  );
+  return { digest: top.digest, family: familyOf(parsed.mediaType), index: parsed.index, images };
+}
+
+/** An empty base for `--from scratch`. */
+export function scratchBase(platforms: Platform[], family: MediaFamily): ResolvedBase {
+  return {
+    digest: '',
+    family,
+    images: platforms.map((p) => ({
+      platform: p,
+      digest: '',
+      manifest: { schemaVersion: 2, mediaType: family === 'oci' ? MediaType.OCI_MANIFEST : MediaType.DOCKER_MANIFEST, config: { mediaType: '', digest: '', size: 0 }, layers: [] },
+      config: scratchConfig(p),
+    })),
+  };
+}
+
+function familyOf(mediaType: string): MediaFamily {
+  return mediaType.includes('docker') ? 'docker' : 'oci';
+}
+
+async function readImage(client: RegistryClient, repo: string, digest: string, manifest: ImageManifest): Promise<BasePlatformImage> {
+  const bytes = await client.getBlobBytes(repo, manifest.config.digest, CONFIG_CAP);
+  let config: ImageConfig;
+  try {
+    config = JSON.parse(bytes.toString('utf8')) as ImageConfig;
+  } catch {
+    throw new ProtocolError(`config ${manifest.config.digest} of ${client.registry}/${repo} is not valid JSON`);
+  }
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) {
+    throw new ProtocolError(`config ${manifest.config.digest} of ${client.registry}/${repo} is not a JSON object`);
+  }
+  const platform: Platform = { os: config.os ?? 'linux', architecture: config.architecture ?? 'amd64' };
+  if (config.variant) platform.variant = config.variant;
+  return { platform, digest, manifest, config };
+}

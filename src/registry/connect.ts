@@ -1,0 +1,55 @@
+/**
+ * Building authenticated registry clients for an operation: which credential, which scopes, which
+ * scheme. Push, copy and inspect all come through here, so there is one way in.
+ */
+import os from 'node:os';
+import { resolveCredential, type Credential } from '../auth/credentials.js';
+import { repositoryScope } from '../auth/scope.js';
+import type { Transport } from '../http/transport.js';
+import { RegistryClient } from './client.js';
+import { parseInsecureList } from './endpoint.js';
+
+/** Options every command shares, as the library receives them (the CLI fills them from flags and env). */
+export interface ConnectionOptions {
+  /** Environment to read credentials and settings from; the library never reads process.env itself. */
+  env?: Record<string, string | undefined>;
+  /** Home directory for ~/.docker/config.json and containers auth files. */
+  homeDir?: string;
+  /** host[:port] entries reachable over plain http (also REGPUSH_INSECURE_REGISTRIES in env). */
+  insecureRegistries?: string[];
+  /** Explicit credentials for the source (from) and target (to) registries. */
+  credentials?: { from?: Credential; to?: Credential };
+  signal?: AbortSignal;
+}
+
+/** The insecure list from options and env together. */
+export function insecureList(opts: ConnectionOptions): string[] {
+  return [...(opts.insecureRegistries ?? []), ...parseInsecureList(opts.env?.REGPUSH_INSECURE_REGISTRIES)];
+}
+
+/** A client for `registry` with credentials for `role` and the operation's scopes. */
+export function connect(
+  transport: Transport,
+  registry: string,
+  role: 'from' | 'to',
+  scopes: { repo: string; actions: ('pull' | 'push')[] }[],
+  opts: ConnectionOptions,
+): RegistryClient {
+  let cached: Promise<Credential | undefined> | undefined;
+  const explicit = role === 'from' ? opts.credentials?.from : opts.credentials?.to;
+  return new RegistryClient({
+    registry,
+    transport,
+    insecure: insecureList(opts),
+    signal: opts.signal,
+    scopes: scopes.map((s) => repositoryScope(s.repo, s.actions)),
+    credential: () =>
+      (cached ??= resolveCredential(registry, {
+        role,
+        explicit,
+        env: opts.env ?? {},
+        homeDir: opts.homeDir ?? opts.env?.HOME ?? os.homedir(),
+        logger: transport.logger,
+      })),
+  });
+}
