@@ -3,7 +3,7 @@
  * allows: skip when the target has it, cross-repository mount within one registry, otherwise a
  * stream GET → PUT. Push and copy both use this; nothing here buffers a blob.
  */
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { AbortedError, RegpushError } from '../errors.js';
 import { retryDelay, sleep, RETRY_ERRNOS } from '../http/retry.js';
 import type { Descriptor } from '../image/types.js';
@@ -135,4 +135,94 @@ async function streamBlob(desc: Descriptor, source: RepoEndpoint, target: RepoEn
       await sleep(delay, ctx.signal);
     }
   }
+}
+
+/**
+ * One read, many writes: moves a blob to several targets, reading the source once for all the
+ * targets that need a stream. Back-pressure comes from pipe(): the source pauses until every
+ * target has drained, so a slow target slows the read and nothing piles up in memory. A target
+ * that fails mid-way is detached (the others go on) and then retried on its own.
+ */
+export async function moveBlobToMany(
+  desc: Descriptor,
+  source: RepoEndpoint,
+  targets: RepoEndpoint[],
+  ctx: TransferContext,
+): Promise<PromiseSettledResult<BlobReport>[]> {
+  const plans = await Promise.allSettled(targets.map((t) => planBlob(desc, source, t)));
+  const results: (PromiseSettledResult<BlobReport> | undefined)[] = targets.map(() => undefined);
+  const streamers: number[] = [];
+  await Promise.all(
+    targets.map(async (t, i) => {
+      const p = plans[i]!;
+      if (p.status === 'rejected') {
+        results[i] = p;
+        return;
+      }
+      if (p.value !== 'stream' || targets.length === 1) {
+        results[i] = await settle(moveBlob(desc, p.value, source, t, ctx));
+        return;
+      }
+      streamers.push(i);
+    }),
+  );
+  if (streamers.length) {
+    const shared = await teeUpload(desc, source, streamers.map((i) => targets[i]!), ctx);
+    for (const [k, i] of streamers.entries()) {
+      const r = shared[k]!;
+      // A target that failed in the shared pass gets its own pass (with retries) before we give up.
+      results[i] = r.status === 'fulfilled' || !transientUpload(r.reason) ? r : await settle(moveBlob(desc, 'stream', source, targets[i]!, ctx));
+    }
+  }
+  return results as PromiseSettledResult<BlobReport>[];
+}
+
+function settle<T>(p: Promise<T>): Promise<PromiseSettledResult<T>> {
+  return p.then(
+    (value) => ({ status: 'fulfilled', value }) as const,
+    (reason: unknown) => ({ status: 'rejected', reason }) as const,
+  );
+}
+
+async function teeUpload(desc: Descriptor, source: RepoEndpoint, targets: RepoEndpoint[], ctx: TransferContext): Promise<PromiseSettledResult<BlobReport>[]> {
+  const what = `blob ${desc.digest} from ${source.client.registry}/${source.repo}`;
+  const reports: BlobReport[] = targets.map(() => ({ digest: desc.digest, size: desc.size, mediaType: desc.mediaType, action: 'streamed', bytes: 0, retries: 0, resumes: 0 }));
+  const sessions = await Promise.allSettled(targets.map((t) => t.client.startUpload(t.repo)));
+  const live = sessions.map((s) => s.status === 'fulfilled');
+  if (!live.some(Boolean)) return sessions.map((s) => s as PromiseRejectedResult);
+  const body = resumableRead({
+    open: (start) => source.client.getBlob(source.repo, desc.digest, start),
+    size: desc.size,
+    what,
+    policy: ctx.transport.retryPolicy,
+    logger: ctx.transport.logger,
+    signal: ctx.signal,
+    onResume: () => reports.forEach((r) => r.resumes++),
+    onBytes: (n) => ctx.events?.bytes?.(desc.digest, n),
+  });
+  ctx.events?.start?.(desc.digest, 'streamed', desc.size);
+  const uploads = targets.map(async (t, i): Promise<BlobReport> => {
+    const s = sessions[i]!;
+    if (s.status === 'rejected') throw s.reason;
+    const branch = new PassThrough({ highWaterMark: 1 << 16 });
+    branch.on('data', (c: Buffer) => (reports[i]!.bytes += c.length));
+    branch.pause();
+    body.pipe(branch);
+    try {
+      await t.client.putUpload(s.value.url, desc.digest, desc.size, () => branch, false);
+      return reports[i]!;
+    } catch (err) {
+      body.unpipe(branch);
+      branch.destroy();
+      // If every branch is gone the source must stop too, or it would wait forever on back-pressure.
+      live[i] = false;
+      if (!live.some(Boolean)) body.destroy();
+      else body.resume();
+      await t.client.cancelUpload(s.value.url);
+      throw err;
+    }
+  });
+  const settled = await Promise.allSettled(uploads);
+  for (const r of settled) if (r.status === 'fulfilled') ctx.events?.end?.(r.value);
+  return settled;
 }

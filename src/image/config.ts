@@ -1,0 +1,176 @@
+/**
+ * Image config rewriting: the user's --entrypoint/--cmd/--env/… flags applied to a base config,
+ * plus the bookkeeping for the new layer (rootfs.diff_ids, history, created). Pure functions on
+ * copies; fields regpush does not know are carried over untouched.
+ */
+import { InputError } from '../errors.js';
+import { assertDigest } from './digest.js';
+import type { ContainerConfig, HistoryEntry, ImageConfig, Platform } from './types.js';
+
+/** What the user asked to change in the config; undefined means "keep the base's value". */
+export interface ConfigChanges {
+  /** Exec-form entrypoint; [] clears it. */
+  entrypoint?: string[];
+  /** Exec-form command; [] clears it. */
+  cmd?: string[];
+  /** "K=V" each; replaces the same key in place, appends new keys, keeps order. */
+  env?: string[];
+  /** "80", "80/tcp", "53/udp". */
+  ports?: string[];
+  workdir?: string;
+  volumes?: string[];
+  labels?: Record<string, string>;
+  user?: string;
+}
+
+/** The new layer's facts, as recorded in the config. */
+export interface LayerRecord {
+  /** sha256 of the uncompressed tar. */
+  diffId: string;
+  /** RFC 3339 timestamp; also becomes the config's `created`. */
+  created: string;
+  /** What regpush did, shown by `docker history`. */
+  createdBy: string;
+  comment?: string;
+}
+
+/** History facts for a config-only change (no layer): timestamp and description of the empty_layer entry. */
+export interface HistoryRecord {
+  created: string;
+  createdBy: string;
+  comment?: string;
+}
+
+/** Splits "K=V" at the first "="; the value may be empty or contain "=". InputError on "", "=V" or no "=". */
+export function parseEnvFlag(s: string): [string, string] {
+  const eq = s.indexOf('=');
+  if (eq < 0) throw new InputError(`invalid --env ${JSON.stringify(s)}: expected KEY=VALUE`);
+  if (eq === 0) throw new InputError(`invalid --env ${JSON.stringify(s)}: the variable name is empty`);
+  return [s.slice(0, eq), s.slice(eq + 1)];
+}
+
+/** Normalises "80", "80/tcp", "53/UDP", "132/sctp" to "<port>/<proto>"; InputError on port 0, >65535 or another protocol. */
+export function parsePortFlag(s: string): string {
+  const m = /^(\d+)(?:\/([A-Za-z]+))?$/.exec(s.trim());
+  if (!m) throw new InputError(`invalid --port ${JSON.stringify(s)}: expected PORT[/tcp|/udp|/sctp], e.g. 80 or 53/udp`);
+  const port = Number(m[1]);
+  if (port < 1 || port > 65535) throw new InputError(`invalid --port ${JSON.stringify(s)}: port must be 1-65535`);
+  const proto = (m[2] ?? 'tcp').toLowerCase();
+  if (proto !== 'tcp' && proto !== 'udp' && proto !== 'sctp') {
+    throw new InputError(`invalid --port ${JSON.stringify(s)}: protocol must be tcp, udp or sctp`);
+  }
+  return `${port}/${proto}`;
+}
+
+/** Splits "K=V" at the first "="; the value may be empty. InputError on a missing key or "=". */
+export function parseLabelFlag(s: string): [string, string] {
+  const eq = s.indexOf('=');
+  if (eq < 0) throw new InputError(`invalid --label ${JSON.stringify(s)}: expected KEY=VALUE`);
+  if (eq === 0) throw new InputError(`invalid --label ${JSON.stringify(s)}: the label key is empty`);
+  return [s.slice(0, eq), s.slice(eq + 1)];
+}
+
+/** Env entries with the same key replaced in place and new keys appended, in order. */
+function mergeEnv(base: readonly string[], changes: readonly string[]): string[] {
+  const out = [...base];
+  const keyOf = (e: string) => (e.includes('=') ? e.slice(0, e.indexOf('=')) : e);
+  for (const entry of changes) {
+    const [key] = parseEnvFlag(entry);
+    const i = out.findIndex((e) => keyOf(e) === key);
+    if (i >= 0) out[i] = entry;
+    else out.push(entry);
+  }
+  return out;
+}
+
+/** True when the changes touch anything at all. */
+function hasChanges(c: ConfigChanges): boolean {
+  return Object.values(c).some((v) => v !== undefined);
+}
+
+/**
+ * Applies `changes` to a copy of `config` and records the new layer (diff_id, history entry,
+ * `created`). Docker semantics: setting the entrypoint without a cmd resets Cmd to null, and []
+ * clears. With no layer, a config-only change gets an empty_layer history entry (from `history`
+ * when given). History is left alone when the base has layers but no history, so the count of
+ * non-empty history entries keeps matching diff_ids.
+ */
+export function applyConfigChanges(
+  config: ImageConfig,
+  changes: ConfigChanges,
+  layer: LayerRecord | undefined,
+  history?: HistoryRecord,
+): ImageConfig {
+  const out = structuredClone(config);
+  const cc: ContainerConfig = out.config ?? {};
+  out.config = cc;
+
+  if (changes.entrypoint !== undefined) {
+    cc.Entrypoint = changes.entrypoint.length ? [...changes.entrypoint] : null;
+    // As in a Dockerfile: a new ENTRYPOINT makes the base's CMD (its arguments) meaningless.
+    if (changes.cmd === undefined) cc.Cmd = null;
+  }
+  if (changes.cmd !== undefined) cc.Cmd = changes.cmd.length ? [...changes.cmd] : null;
+  if (changes.env !== undefined) cc.Env = mergeEnv(cc.Env ?? [], changes.env);
+  if (changes.ports !== undefined) {
+    const ports: Record<string, object> = { ...(cc.ExposedPorts ?? {}) };
+    for (const p of changes.ports) ports[parsePortFlag(p)] = {};
+    cc.ExposedPorts = ports;
+  }
+  if (changes.workdir !== undefined) cc.WorkingDir = changes.workdir;
+  if (changes.volumes !== undefined) {
+    const volumes: Record<string, object> = { ...(cc.Volumes ?? {}) };
+    for (const v of changes.volumes) {
+      if (v === '') throw new InputError('invalid --volume "": the path is empty');
+      volumes[v] = {};
+    }
+    cc.Volumes = volumes;
+  }
+  if (changes.labels !== undefined) {
+    for (const k of Object.keys(changes.labels)) if (k === '') throw new InputError('invalid --label: the label key is empty');
+    cc.Labels = { ...(cc.Labels ?? {}), ...changes.labels };
+  }
+  if (changes.user !== undefined) cc.User = changes.user;
+
+  if (!out.rootfs || !Array.isArray(out.rootfs.diff_ids)) out.rootfs = { ...(out.rootfs ?? {}), type: 'layers', diff_ids: [] };
+  const baseLayers = out.rootfs.diff_ids.length;
+  const keepHistory = Array.isArray(out.history) || baseLayers === 0;
+  const addHistory = (entry: HistoryEntry) => {
+    if (keepHistory) out.history = [...(out.history ?? []), entry];
+  };
+
+  if (layer !== undefined) {
+    assertDigest(layer.diffId, 'new layer diff_id');
+    out.rootfs.diff_ids.push(layer.diffId);
+    addHistory({ created: layer.created, created_by: layer.createdBy, ...(layer.comment ? { comment: layer.comment } : {}) });
+    out.created = layer.created;
+  } else if (hasChanges(changes)) {
+    const entry: HistoryEntry = {};
+    if (history?.created) entry.created = history.created;
+    entry.created_by = history?.createdBy ?? 'regpush: config change';
+    if (history?.comment) entry.comment = history.comment;
+    entry.empty_layer = true;
+    addHistory(entry);
+    if (history?.created) out.created = history.created;
+  }
+  return out;
+}
+
+/** The exact bytes to hash and upload: compact JSON, keys in their existing order. */
+export function serializeConfig(config: ImageConfig): Buffer {
+  return Buffer.from(JSON.stringify(config), 'utf8');
+}
+
+/** A minimal config for `--from scratch`: the platform, no layers, empty run-time config and history. */
+export function scratchConfig(platform: Platform): ImageConfig {
+  return {
+    architecture: platform.architecture,
+    os: platform.os,
+    ...(platform.variant ? { variant: platform.variant } : {}),
+    ...(platform['os.version'] ? { 'os.version': platform['os.version'] } : {}),
+    ...(platform['os.features']?.length ? { 'os.features': [...platform['os.features']] } : {}),
+    rootfs: { type: 'layers', diff_ids: [] },
+    config: {},
+    history: [],
+  };
+}

@@ -1,0 +1,50 @@
+/**
+ * The pieces of the Docker reference grammar (distribution/reference), as anchored regular
+ * expressions. Kept apart from the parser so the parser reads as a sequence of decisions and each
+ * rule can be checked on its own.
+ */
+
+/** One path component: lower-case alphanumerics joined by ".", "_", "__" or runs of "-". */
+export const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+
+/** A tag: a word character, then up to 127 word characters, dots or dashes. */
+export const TAG = /^[\w][\w.-]{0,127}$/;
+
+/** One DNS label: alphanumerics with inner dashes (host names may be mixed case). */
+const DOMAIN_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
+
+/** A registry host: DNS name (which covers dotted IPv4) or a bracketed IPv6 literal, then an optional port. */
+export const HOST = new RegExp(
+  `^(?:${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*|\\[[a-fA-F0-9:.]+\\])(?::([0-9]+))?$`,
+);
+
+/** Digest algorithms we accept, with the exact number of lower-case hex characters each needs. */
+export const DIGEST_HEX_LENGTH: Readonly<Record<string, number>> = { sha256: 64, sha512: 128 };
+
+/** Longest accepted "host/path" name, as in distribution (NameTotalLengthMax). */
+export const NAME_TOTAL_LENGTH_MAX = 255;
+
+/** Why `digest` is not an accepted digest, or undefined when it is one. */
+export function digestProblem(digest: string): string | undefined {
+  const colon = digest.indexOf(':');
+  if (colon < 0) return 'digest must look like "sha256:<64 hex characters>"';
+  const algorithm = digest.slice(0, colon);
+  const hex = digest.slice(colon + 1);
+  const want = DIGEST_HEX_LENGTH[algorithm];
+  if (want === undefined) return `unsupported digest algorithm "${algorithm}" (sha256 or sha512 expected)`;
+  if (!/^[a-f0-9]*$/.test(hex)) {
+    return /^[a-fA-F0-9]*$/.test(hex)
+      ? 'digest hex must be lower-case'
+      : 'digest must contain only hex characters after the algorithm';
+  }
+  if (hex.length !== want) return `${algorithm} digest must have ${want} hex characters, got ${hex.length}`;
+  return undefined;
+}
+
+/** Why `tag` is not an accepted tag, or undefined when it is one. */
+export function tagProblem(tag: string): string | undefined {
+  if (tag === '') return 'tag is empty';
+  if (tag.length > 128) return `tag is longer than 128 characters (${tag.length})`;
+  if (!TAG.test(tag)) return `tag "${tag}" may only contain letters, digits, "_", "." and "-", and must not start with "." or "-"`;
+  return undefined;
+}

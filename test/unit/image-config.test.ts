@@ -1,0 +1,241 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { InputError } from '../../src/errors.js';
+import {
+  applyConfigChanges,
+  parseEnvFlag,
+  parseLabelFlag,
+  parsePortFlag,
+  scratchConfig,
+  serializeConfig,
+  type ConfigChanges,
+} from '../../src/image/config.js';
+import type { ImageConfig } from '../../src/image/types.js';
+
+const DIFF = `sha256:${'d'.repeat(64)}`;
+const LAYER = { diffId: DIFF, created: '1970-01-01T00:00:00Z', createdBy: 'regpush: COPY ./publish /app' };
+
+/** A Docker-style base config with fields regpush does not model. */
+function base(): ImageConfig {
+  return {
+    architecture: 'amd64',
+    os: 'linux',
+    created: '2019-01-01T00:00:00Z',
+    config: {
+      Hostname: '',
+      Env: ['PATH=/usr/bin', 'ASPNETCORE_URLS=http://+:8080', 'DOTNET_VERSION=2.2'],
+      Entrypoint: ['/docker-entrypoint.sh'],
+      Cmd: ['nginx', '-g', 'daemon off;'],
+      ExposedPorts: { '8080/tcp': {} },
+      Labels: { maintainer: 'someone' },
+      StopSignal: 'SIGQUIT',
+    },
+    container_config: { Cmd: ['/bin/sh'] },
+    rootfs: { type: 'layers', diff_ids: [`sha256:${'1'.repeat(64)}`] },
+    history: [
+      { created: '2019-01-01T00:00:00Z', created_by: 'ADD rootfs' },
+      { created: '2019-01-01T00:00:00Z', created_by: 'ENV X=1', empty_layer: true },
+    ],
+    'x-unknown': [1, 2, 3],
+  };
+}
+
+describe('flag parsers', () => {
+  const ENV: Array<[string, [string, string] | null]> = [
+    ['K=V', ['K', 'V']],
+    ['K=', ['K', '']],
+    ['K=a=b', ['K', 'a=b']],
+    ['URLS=http://+:80', ['URLS', 'http://+:80']],
+    ['=V', null],
+    ['', null],
+    ['K', null],
+  ];
+  for (const [input, want] of ENV) {
+    it(`parseEnvFlag ${JSON.stringify(input)}`, () => {
+      if (want) assert.deepEqual(parseEnvFlag(input), want);
+      else assert.throws(() => parseEnvFlag(input), (e: unknown) => e instanceof InputError && e.message.includes('--env'));
+    });
+  }
+
+  const PORTS: Array<[string, string | null]> = [
+    ['80', '80/tcp'],
+    ['80/tcp', '80/tcp'],
+    ['53/udp', '53/udp'],
+    ['53/UDP', '53/udp'],
+    ['132/sctp', '132/sctp'],
+    ['65535', '65535/tcp'],
+    ['080', '80/tcp'],
+    ['0', null],
+    ['65536', null],
+    ['80/icmp', null],
+    ['http', null],
+    ['', null],
+    ['80-90', null],
+    ['-1', null],
+  ];
+  for (const [input, want] of PORTS) {
+    it(`parsePortFlag ${JSON.stringify(input)}`, () => {
+      if (want) assert.equal(parsePortFlag(input), want);
+      else assert.throws(() => parsePortFlag(input), (e: unknown) => e instanceof InputError && e.message.includes('--port'));
+    });
+  }
+
+  const LABELS: Array<[string, [string, string] | null]> = [
+    ['org.opencontainers.image.source=https://x', ['org.opencontainers.image.source', 'https://x']],
+    ['k=', ['k', '']],
+    ['k=a=b', ['k', 'a=b']],
+    ['=v', null],
+    ['k', null],
+    ['', null],
+  ];
+  for (const [input, want] of LABELS) {
+    it(`parseLabelFlag ${JSON.stringify(input)}`, () => {
+      if (want) assert.deepEqual(parseLabelFlag(input), want);
+      else assert.throws(() => parseLabelFlag(input), (e: unknown) => e instanceof InputError && e.message.includes('--label'));
+    });
+  }
+});
+
+describe('applyConfigChanges', () => {
+  it('is pure and keeps unknown fields', () => {
+    const b = base();
+    const before = structuredClone(b);
+    const out = applyConfigChanges(b, { env: ['A=1'], labels: { x: 'y' } }, LAYER);
+    assert.deepEqual(b, before, 'input not mutated');
+    assert.deepEqual(out['x-unknown'], [1, 2, 3]);
+    assert.deepEqual(out.container_config, { Cmd: ['/bin/sh'] });
+    assert.equal(out.config?.Hostname, '');
+    assert.equal(out.config?.StopSignal, 'SIGQUIT');
+    out.config!.Env!.push('MUT=1');
+    assert.equal(b.config!.Env!.length, 3, 'output does not share arrays with input');
+  });
+
+  it('records the layer: diff_id, history entry, created', () => {
+    const out = applyConfigChanges(base(), {}, { ...LAYER, comment: 'app' });
+    assert.deepEqual(out.rootfs.diff_ids, [`sha256:${'1'.repeat(64)}`, DIFF]);
+    assert.equal(out.history!.length, 3);
+    assert.deepEqual(out.history![2], { created: LAYER.created, created_by: LAYER.createdBy, comment: 'app' });
+    assert.equal(out.created, LAYER.created);
+  });
+
+  it('config-only change adds an empty_layer history entry', () => {
+    const out = applyConfigChanges(base(), { user: 'app' }, undefined, { created: '2024-01-01T00:00:00Z', createdBy: 'regpush: USER app' });
+    assert.equal(out.rootfs.diff_ids.length, 1);
+    assert.deepEqual(out.history![2], { created: '2024-01-01T00:00:00Z', created_by: 'regpush: USER app', empty_layer: true });
+    assert.equal(out.created, '2024-01-01T00:00:00Z');
+    const plain = applyConfigChanges(base(), { user: 'app' }, undefined);
+    assert.equal(plain.history![2]!.empty_layer, true);
+    assert.equal(plain.created, '2019-01-01T00:00:00Z');
+  });
+
+  it('no changes and no layer leave the config as it was', () => {
+    assert.deepEqual(applyConfigChanges(base(), {}, undefined), base());
+  });
+
+  it('does not invent history when the base has layers but no history', () => {
+    const b = base();
+    delete b.history;
+    const out = applyConfigChanges(b, {}, LAYER);
+    assert.equal(out.history, undefined);
+    assert.equal(out.rootfs.diff_ids.length, 2);
+  });
+
+  it('env replaces the same key in place and appends new keys in order', () => {
+    const out = applyConfigChanges(base(), { env: ['NEW1=a', 'ASPNETCORE_URLS=http://+:80', 'NEW2=b', 'NEW1=c'] }, undefined);
+    assert.deepEqual(out.config!.Env, ['PATH=/usr/bin', 'ASPNETCORE_URLS=http://+:80', 'DOTNET_VERSION=2.2', 'NEW1=c', 'NEW2=b']);
+  });
+
+  it('env rejects malformed entries', () => {
+    assert.throws(() => applyConfigChanges(base(), { env: ['=x'] }, undefined), InputError);
+  });
+
+  const ENTRY_CMD: Array<[string, ConfigChanges, string[] | null, string[] | null]> = [
+    // [name, changes, Entrypoint, Cmd]
+    ['entrypoint without cmd resets Cmd', { entrypoint: ['dotnet', 'App.dll'] }, ['dotnet', 'App.dll'], null],
+    ['entrypoint with cmd sets both', { entrypoint: ['dotnet'], cmd: ['App.dll'] }, ['dotnet'], ['App.dll']],
+    ['cmd alone keeps Entrypoint', { cmd: ['run'] }, ['/docker-entrypoint.sh'], ['run']],
+    ['entrypoint [] clears it and resets Cmd', { entrypoint: [] }, null, null],
+    ['cmd [] clears it', { cmd: [] }, ['/docker-entrypoint.sh'], null],
+    ['entrypoint [] with cmd', { entrypoint: [], cmd: ['/app/run'] }, null, ['/app/run']],
+    ['nothing keeps both', {}, ['/docker-entrypoint.sh'], ['nginx', '-g', 'daemon off;']],
+  ];
+  for (const [name, changes, entrypoint, cmd] of ENTRY_CMD) {
+    it(name, () => {
+      const out = applyConfigChanges(base(), changes, LAYER);
+      assert.deepEqual(out.config!.Entrypoint, entrypoint);
+      assert.deepEqual(out.config!.Cmd, cmd);
+    });
+  }
+
+  it('ports, volumes, labels, workdir, user merge into the base', () => {
+    const out = applyConfigChanges(
+      base(),
+      { ports: ['80', '53/udp', '8080'], volumes: ['/data'], labels: { maintainer: 'us', v: '1' }, workdir: '/app', user: '1000:1000' },
+      LAYER,
+    );
+    assert.deepEqual(out.config!.ExposedPorts, { '8080/tcp': {}, '80/tcp': {}, '53/udp': {} });
+    assert.deepEqual(out.config!.Volumes, { '/data': {} });
+    assert.deepEqual(out.config!.Labels, { maintainer: 'us', v: '1' });
+    assert.equal(out.config!.WorkingDir, '/app');
+    assert.equal(out.config!.User, '1000:1000');
+  });
+
+  it('rejects a bad port, an empty volume and an empty label key', () => {
+    assert.throws(() => applyConfigChanges(base(), { ports: ['99999'] }, undefined), InputError);
+    assert.throws(() => applyConfigChanges(base(), { volumes: [''] }, undefined), InputError);
+    assert.throws(() => applyConfigChanges(base(), { labels: { '': 'x' } }, undefined), InputError);
+  });
+
+  it('creates the config object when the base has none (or null)', () => {
+    for (const cfg of [undefined, null]) {
+      const b: ImageConfig = { architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } };
+      if (cfg === null) b.config = null;
+      const out = applyConfigChanges(b, { env: ['A=1'], ports: ['80'], labels: { a: 'b' }, volumes: ['/v'] }, LAYER);
+      assert.deepEqual(out.config, { Env: ['A=1'], ExposedPorts: { '80/tcp': {} }, Volumes: { '/v': {} }, Labels: { a: 'b' } });
+      assert.deepEqual(out.history, [{ created: LAYER.created, created_by: LAYER.createdBy }]);
+    }
+  });
+
+  it('handles null Env/Labels/ExposedPorts in the base', () => {
+    const b = base();
+    b.config = { Env: null, Labels: null, ExposedPorts: null, Volumes: null };
+    const out = applyConfigChanges(b, { env: ['A=1'], labels: { a: 'b' }, ports: ['1'], volumes: ['/x'] }, undefined);
+    assert.deepEqual(out.config, { Env: ['A=1'], Labels: { a: 'b' }, ExposedPorts: { '1/tcp': {} }, Volumes: { '/x': {} } });
+  });
+
+  it('rejects an invalid diff_id', () => {
+    assert.throws(() => applyConfigChanges(base(), {}, { ...LAYER, diffId: 'sha256:nope' }), /diff_id/);
+  });
+});
+
+describe('serializeConfig / scratchConfig', () => {
+  it('serializes compactly in key order', () => {
+    const bytes = serializeConfig({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, z: 1, a: 2 });
+    assert.equal(bytes.toString(), '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]},"z":1,"a":2}');
+  });
+
+  it('scratchConfig is minimal and carries the platform', () => {
+    assert.deepEqual(scratchConfig({ os: 'linux', architecture: 'arm64', variant: 'v8' }), {
+      architecture: 'arm64',
+      os: 'linux',
+      variant: 'v8',
+      rootfs: { type: 'layers', diff_ids: [] },
+      config: {},
+      history: [],
+    });
+    assert.deepEqual(scratchConfig({ os: 'linux', architecture: 'amd64' }), {
+      architecture: 'amd64',
+      os: 'linux',
+      rootfs: { type: 'layers', diff_ids: [] },
+      config: {},
+      history: [],
+    });
+  });
+
+  it('a scratch config plus one layer is consistent', () => {
+    const out = applyConfigChanges(scratchConfig({ os: 'linux', architecture: 'amd64' }), { cmd: ['/app/run'] }, LAYER);
+    assert.deepEqual(out.rootfs.diff_ids, [DIFF]);
+    assert.equal(out.history!.filter((h) => !h.empty_layer).length, out.rootfs.diff_ids.length);
+    assert.deepEqual(out.config, { Cmd: ['/app/run'] });
+  });
+});

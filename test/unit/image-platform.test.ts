@@ -1,0 +1,143 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { InputError, NotFoundError } from '../../src/errors.js';
+import { MediaType } from '../../src/image/mediatypes.js';
+import {
+  formatPlatform,
+  imagePlatforms,
+  isAttestation,
+  parsePlatform,
+  platformMatches,
+  selectPlatform,
+} from '../../src/image/platform.js';
+import type { Descriptor, ImageIndex, Platform } from '../../src/image/types.js';
+
+describe('parsePlatform / formatPlatform', () => {
+  const VALID: Array<[string, Platform, string]> = [
+    ['linux/amd64', { os: 'linux', architecture: 'amd64' }, 'linux/amd64'],
+    ['linux/arm64/v8', { os: 'linux', architecture: 'arm64', variant: 'v8' }, 'linux/arm64/v8'],
+    ['linux/arm/v7', { os: 'linux', architecture: 'arm', variant: 'v7' }, 'linux/arm/v7'],
+    ['windows/amd64', { os: 'windows', architecture: 'amd64' }, 'windows/amd64'],
+    ['Linux/AMD64', { os: 'linux', architecture: 'amd64' }, 'linux/amd64'],
+    ['linux/x86_64', { os: 'linux', architecture: 'amd64' }, 'linux/amd64'],
+    ['linux/aarch64', { os: 'linux', architecture: 'arm64' }, 'linux/arm64'],
+    ['linux/ppc64le', { os: 'linux', architecture: 'ppc64le' }, 'linux/ppc64le'],
+  ];
+  for (const [input, want, formatted] of VALID) {
+    it(`parses ${input}`, () => {
+      assert.deepEqual(parsePlatform(input), want);
+      assert.equal(formatPlatform(parsePlatform(input)), formatted);
+    });
+  }
+
+  const INVALID = ['', 'linux', 'linux/', '/amd64', 'linux/amd64/', 'linux/arm/v7/extra', 'linux amd64', 'linux/am d64', 'all'];
+  for (const input of INVALID) {
+    it(`rejects ${JSON.stringify(input)}`, () => {
+      assert.throws(() => parsePlatform(input), (e: unknown) => e instanceof InputError && e.code === 'E_INPUT' && e.message.includes(JSON.stringify(input)));
+    });
+  }
+});
+
+describe('platformMatches', () => {
+  const p = (s: string): Platform => {
+    const [os, architecture, variant] = s.split('/') as [string, string, string | undefined];
+    return variant ? { os, architecture, variant } : { os, architecture };
+  };
+  const CASES: Array<[string, string, boolean]> = [
+    // [want, have, match]
+    ['linux/amd64', 'linux/amd64', true],
+    ['linux/amd64', 'linux/arm64', false],
+    ['linux/amd64', 'windows/amd64', false],
+    ['linux/amd64', 'linux/amd64/v2', true],
+    ['linux/amd64/v1', 'linux/amd64', true],
+    ['linux/amd64/v2', 'linux/amd64', false],
+    ['linux/arm64', 'linux/arm64/v8', true],
+    ['linux/arm64', 'linux/arm64', true],
+    ['linux/arm64/v8', 'linux/arm64', true],
+    ['linux/arm64/v8', 'linux/arm64/v8', true],
+    ['linux/arm64/8', 'linux/arm64/v8', true],
+    ['linux/arm64/v9', 'linux/arm64', false],
+    ['linux/arm/v7', 'linux/arm', true],
+    ['linux/arm/v6', 'linux/arm/v7', false],
+    ['linux/arm', 'linux/arm/v6', true],
+    ['linux/x86_64', 'linux/amd64', true],
+    ['linux/aarch64', 'linux/arm64/v8', true],
+  ];
+  for (const [want, have, match] of CASES) {
+    it(`${want} vs ${have} -> ${match}`, () => assert.equal(platformMatches(p(want), p(have)), match));
+  }
+});
+
+const child = (c: string, platform: Platform, annotations?: Record<string, string>): Descriptor => ({
+  mediaType: MediaType.OCI_MANIFEST,
+  digest: `sha256:${c.repeat(64)}`,
+  size: 100,
+  platform,
+  ...(annotations ? { annotations } : {}),
+});
+
+const amd64 = child('1', { os: 'linux', architecture: 'amd64' });
+const arm64 = child('2', { os: 'linux', architecture: 'arm64', variant: 'v8' });
+const armv6 = child('3', { os: 'linux', architecture: 'arm', variant: 'v6' });
+const armv7 = child('4', { os: 'linux', architecture: 'arm', variant: 'v7' });
+const attestUnknown = child('5', { os: 'unknown', architecture: 'unknown' }, {
+  'vnd.docker.reference.digest': amd64.digest,
+  'vnd.docker.reference.type': 'attestation-manifest',
+});
+const attestAnnotated = child('6', { os: 'linux', architecture: 'amd64' }, { 'vnd.docker.reference.type': 'attestation-manifest' });
+const unknownOnly = child('7', { os: 'unknown', architecture: 'unknown' });
+const index: ImageIndex = {
+  schemaVersion: 2,
+  mediaType: MediaType.OCI_INDEX,
+  manifests: [attestAnnotated, amd64, armv6, armv7, arm64, attestUnknown, unknownOnly],
+};
+
+describe('attestations', () => {
+  it('isAttestation', () => {
+    assert.equal(isAttestation(attestUnknown), true);
+    assert.equal(isAttestation(attestAnnotated), true);
+    assert.equal(isAttestation(unknownOnly), true);
+    assert.equal(isAttestation(amd64), false);
+    assert.equal(isAttestation({ mediaType: MediaType.OCI_MANIFEST, digest: amd64.digest, size: 1 }), false);
+  });
+
+  it('imagePlatforms keeps image children in order', () => {
+    assert.deepEqual(imagePlatforms(index), [amd64, armv6, armv7, arm64]);
+  });
+});
+
+describe('selectPlatform', () => {
+  const CASES: Array<[string, Descriptor]> = [
+    ['linux/amd64', amd64],
+    ['linux/arm64', arm64],
+    ['linux/arm64/v8', arm64],
+    ['linux/arm/v6', armv6],
+    ['linux/arm/v7', armv7],
+    // No variant asked: the architecture's default variant (v7 for arm) wins over index order.
+    ['linux/arm', armv7],
+  ];
+  for (const [want, expected] of CASES) {
+    it(`${want} -> ${expected.digest.slice(7, 8)}`, () => assert.equal(selectPlatform(index, parsePlatform(want)), expected));
+  }
+
+  it('never picks an attestation that claims a real platform', () => {
+    const onlyAttest: ImageIndex = { schemaVersion: 2, manifests: [attestAnnotated] };
+    assert.throws(() => selectPlatform(onlyAttest, parsePlatform('linux/amd64')), /available: none/);
+  });
+
+  it('lists the available platforms when nothing matches', () => {
+    assert.throws(
+      () => selectPlatform(index, parsePlatform('linux/s390x')),
+      (e: unknown) => {
+        assert.ok(e instanceof NotFoundError);
+        assert.equal(e.message, 'platform linux/s390x is not in the index; available: linux/amd64, linux/arm/v6, linux/arm/v7, linux/arm64/v8');
+        return true;
+      },
+    );
+  });
+
+  it('matches a variant-less child when v8 is asked for', () => {
+    const plain = child('8', { os: 'linux', architecture: 'arm64' });
+    assert.equal(selectPlatform({ schemaVersion: 2, manifests: [amd64, plain] }, parsePlatform('linux/arm64/v8')), plain);
+  });
+});

@@ -1,0 +1,203 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { InvalidReferenceError } from '../../src/errors.js';
+import {
+  apiHost,
+  formatReference,
+  isDockerHub,
+  isLoopbackHost,
+  manifestRef,
+  parseReference,
+  repositoryName,
+  withDigest,
+  withTag,
+  type ImageReference,
+} from '../../src/ref/reference.js';
+
+const D256 = `sha256:${'a'.repeat(64)}`;
+const D512 = `sha512:${'0123456789abcdef'.repeat(8)}`;
+
+/** [input, expected parse result, expected formatReference output]. */
+const VALID: Array<[string, ImageReference, string]> = [
+  ['aspnet:2.2', { registry: 'docker.io', repository: 'library/aspnet', tag: '2.2' }, 'docker.io/library/aspnet:2.2'],
+  ['nginx', { registry: 'docker.io', repository: 'library/nginx', tag: 'latest' }, 'docker.io/library/nginx:latest'],
+  ['library/nginx', { registry: 'docker.io', repository: 'library/nginx', tag: 'latest' }, 'docker.io/library/nginx:latest'],
+  ['bitnami/redis:7', { registry: 'docker.io', repository: 'bitnami/redis', tag: '7' }, 'docker.io/bitnami/redis:7'],
+  ['docker.io/nginx', { registry: 'docker.io', repository: 'library/nginx', tag: 'latest' }, 'docker.io/library/nginx:latest'],
+  ['docker.io/library/nginx:1', { registry: 'docker.io', repository: 'library/nginx', tag: '1' }, 'docker.io/library/nginx:1'],
+  ['index.docker.io/nginx', { registry: 'docker.io', repository: 'library/nginx', tag: 'latest' }, 'docker.io/library/nginx:latest'],
+  ['index.docker.io/foo/bar:x', { registry: 'docker.io', repository: 'foo/bar', tag: 'x' }, 'docker.io/foo/bar:x'],
+  ['registry-1.docker.io/alpine:3', { registry: 'docker.io', repository: 'library/alpine', tag: '3' }, 'docker.io/library/alpine:3'],
+  ['Docker.IO/alpine', { registry: 'docker.io', repository: 'library/alpine', tag: 'latest' }, 'docker.io/library/alpine:latest'],
+  ['mcr.microsoft.com/dotnet/core/aspnet:2.2', { registry: 'mcr.microsoft.com', repository: 'dotnet/core/aspnet', tag: '2.2' }, 'mcr.microsoft.com/dotnet/core/aspnet:2.2'],
+  ['ghcr.io/o/r', { registry: 'ghcr.io', repository: 'o/r', tag: 'latest' }, 'ghcr.io/o/r:latest'],
+  ['quay.io/single', { registry: 'quay.io', repository: 'single', tag: 'latest' }, 'quay.io/single:latest'],
+  ['Registry.Example.COM/app:1.0', { registry: 'registry.example.com', repository: 'app', tag: '1.0' }, 'registry.example.com/app:1.0'],
+  ['localhost/app', { registry: 'localhost', repository: 'app', tag: 'latest' }, 'localhost/app:latest'],
+  ['localhost:5000/app:dev', { registry: 'localhost:5000', repository: 'app', tag: 'dev' }, 'localhost:5000/app:dev'],
+  ['localhost:5000/a/b/c', { registry: 'localhost:5000', repository: 'a/b/c', tag: 'latest' }, 'localhost:5000/a/b/c:latest'],
+  ['myhost:5000/app', { registry: 'myhost:5000', repository: 'app', tag: 'latest' }, 'myhost:5000/app:latest'],
+  ['127.0.0.1:5000/app:1', { registry: '127.0.0.1:5000', repository: 'app', tag: '1' }, '127.0.0.1:5000/app:1'],
+  ['10.1.2.3/team/app', { registry: '10.1.2.3', repository: 'team/app', tag: 'latest' }, '10.1.2.3/team/app:latest'],
+  ['[::1]:5000/app', { registry: '[::1]:5000', repository: 'app', tag: 'latest' }, '[::1]:5000/app:latest'],
+  ['[2001:DB8::1]/app:v', { registry: '[2001:db8::1]', repository: 'app', tag: 'v' }, '[2001:db8::1]/app:v'],
+  [`nginx@${D256}`, { registry: 'docker.io', repository: 'library/nginx', digest: D256 }, `docker.io/library/nginx@${D256}`],
+  [`nginx:1.25@${D256}`, { registry: 'docker.io', repository: 'library/nginx', tag: '1.25', digest: D256 }, `docker.io/library/nginx:1.25@${D256}`],
+  [`localhost:5000/app@${D512}`, { registry: 'localhost:5000', repository: 'app', digest: D512 }, `localhost:5000/app@${D512}`],
+  ['a/b_c/d__e/f-g/h--i/j.k:T_a.g-1', { registry: 'docker.io', repository: 'a/b_c/d__e/f-g/h--i/j.k', tag: 'T_a.g-1' }, 'docker.io/a/b_c/d__e/f-g/h--i/j.k:T_a.g-1'],
+  ['app:_under', { registry: 'docker.io', repository: 'library/app', tag: '_under' }, 'docker.io/library/app:_under'],
+  [`app:${'t'.repeat(128)}`, { registry: 'docker.io', repository: 'library/app', tag: 't'.repeat(128) }, `docker.io/library/app:${'t'.repeat(128)}`],
+  // Docker does the same: without a "/", "localhost:5000" is the name "localhost" with tag "5000".
+  ['localhost:5000', { registry: 'docker.io', repository: 'library/localhost', tag: '5000' }, 'docker.io/library/localhost:5000'],
+  // Docker reads a lone dotted name as a Docker Hub repository, not a host.
+  ['registry.example.com', { registry: 'docker.io', repository: 'library/registry.example.com', tag: 'latest' }, 'docker.io/library/registry.example.com:latest'],
+  ['0/app', { registry: 'docker.io', repository: '0/app', tag: 'latest' }, 'docker.io/0/app:latest'],
+];
+
+/** [input, a fragment the error message must contain]. */
+const INVALID: Array<[string, string]> = [
+  ['', 'empty'],
+  [' nginx', 'whitespace'],
+  ['nginx ', 'whitespace'],
+  ['ngi nx', 'whitespace'],
+  ['https://registry.example.com/app', 'scheme'],
+  ['docker://nginx', 'scheme'],
+  ['Nginx', 'lowercase'],
+  ['docker.io/Library/nginx', 'lowercase'],
+  ['MyOrg/app', 'lowercase'],
+  ['nginx:', 'tag is empty'],
+  ['nginx:-dash', 'tag'],
+  ['nginx:.dot', 'tag'],
+  ['nginx:a/b', 'invalid registry host'],
+  [`nginx:${'t'.repeat(129)}`, 'longer than 128'],
+  ['nginx@', 'empty'],
+  ['nginx@sha256:abc', '64 hex'],
+  [`nginx@sha256:${'A'.repeat(64)}`, 'lower-case'],
+  [`nginx@sha256:${'g'.repeat(64)}`, 'hex'],
+  [`nginx@md5:${'a'.repeat(32)}`, 'unsupported digest algorithm'],
+  [`nginx@sha512:${'a'.repeat(64)}`, '128 hex'],
+  [`nginx@${'a'.repeat(64)}`, 'sha256:'],
+  [`nginx@${D256}@${D256}`, 'more than one "@"'],
+  [`@${D256}`, 'empty'],
+  ['/nginx', 'empty path component'],
+  ['nginx/', 'empty path component'],
+  ['a//b', 'empty path component'],
+  ['registry.example.com/', 'empty path component'],
+  ['-app', 'invalid repository path component'],
+  ['app-', 'invalid repository path component'],
+  ['a..b', 'invalid repository path component'],
+  ['a___b', 'invalid repository path component'],
+  ['a_-b', 'invalid repository path component'],
+  ['localhost:port/app', 'invalid registry host'],
+  ['localhost:99999/app', 'out of range'],
+  ['localhost:0/app', 'out of range'],
+  ['-bad.host/app', 'invalid registry host'],
+  ['::1/app', 'invalid registry host'],
+  [':5000/app', 'invalid registry host'],
+  ['[::1/app', 'invalid registry host'],
+  [`example.com/${'a'.repeat(250)}`, 'longer than 255'],
+  [`${'a'.repeat(250)}`, 'longer than 255'],
+];
+
+describe('parseReference: valid references', () => {
+  for (const [input, want, formatted] of VALID) {
+    it(`${input.length > 80 ? input.slice(0, 77) + '...' : input}`, () => {
+      const got = parseReference(input);
+      assert.deepEqual(got, want);
+      assert.equal(formatReference(got), formatted);
+      // Formatting is canonical: parsing the formatted form gives the same reference back.
+      assert.deepEqual(parseReference(formatted), want);
+    });
+  }
+});
+
+describe('parseReference: invalid references', () => {
+  for (const [input, fragment] of INVALID) {
+    it(`${JSON.stringify(input.length > 80 ? input.slice(0, 77) + '...' : input)} -> ${fragment}`, () => {
+      assert.throws(
+        () => parseReference(input),
+        (err: unknown) => {
+          assert.ok(err instanceof InvalidReferenceError, `wrong error type: ${String(err)}`);
+          assert.equal(err.code, 'E_REFERENCE');
+          assert.ok(err.message.includes(JSON.stringify(input)), `message does not quote the input: ${err.message}`);
+          assert.ok(err.message.includes(fragment), `message lacks "${fragment}": ${err.message}`);
+          return true;
+        },
+      );
+    });
+  }
+});
+
+describe('reference helpers', () => {
+  it('repositoryName drops tag and digest', () => {
+    assert.equal(repositoryName(parseReference(`nginx:1@${D256}`)), 'docker.io/library/nginx');
+    assert.equal(repositoryName(parseReference('[::1]:5000/a/b:c')), '[::1]:5000/a/b');
+  });
+
+  it('manifestRef prefers the digest, then the tag', () => {
+    assert.equal(manifestRef(parseReference(`nginx:1@${D256}`)), D256);
+    assert.equal(manifestRef(parseReference('nginx:1')), '1');
+    assert.equal(manifestRef(parseReference('nginx')), 'latest');
+    assert.equal(manifestRef({ registry: 'r.io', repository: 'x' }), 'latest');
+  });
+
+  it('withDigest drops the tag and validates the digest', () => {
+    const ref = parseReference('ghcr.io/o/r:1');
+    assert.deepEqual(withDigest(ref, D512), { registry: 'ghcr.io', repository: 'o/r', digest: D512 });
+    assert.equal(ref.tag, '1', 'input is not mutated');
+    assert.throws(() => withDigest(ref, 'sha256:nope'), InvalidReferenceError);
+  });
+
+  it('withTag drops the digest and validates the tag', () => {
+    const ref = parseReference(`ghcr.io/o/r@${D256}`);
+    assert.deepEqual(withTag(ref, 'v2'), { registry: 'ghcr.io', repository: 'o/r', tag: 'v2' });
+    assert.equal(ref.digest, D256, 'input is not mutated');
+    assert.throws(() => withTag(ref, '.bad'), InvalidReferenceError);
+    assert.throws(() => withTag(ref, ''), InvalidReferenceError);
+  });
+
+  const HOSTS: Array<[string, boolean, string]> = [
+    ['docker.io', true, 'registry-1.docker.io'],
+    ['index.docker.io', true, 'registry-1.docker.io'],
+    ['registry-1.docker.io', true, 'registry-1.docker.io'],
+    ['ghcr.io', false, 'ghcr.io'],
+    ['localhost:5000', false, 'localhost:5000'],
+    ['docker.io.evil.com', false, 'docker.io.evil.com'],
+  ];
+  for (const [host, hub, api] of HOSTS) {
+    it(`isDockerHub/apiHost ${host}`, () => {
+      assert.equal(isDockerHub(host), hub);
+      assert.equal(apiHost(host), api);
+    });
+  }
+
+  const LOOPBACK: Array<[string, boolean]> = [
+    ['localhost', true],
+    ['localhost:5000', true],
+    ['LOCALHOST:5000', true],
+    ['127.0.0.1', true],
+    ['127.0.0.1:5000', true],
+    ['127.255.10.1:443', true],
+    ['[::1]:5000', true],
+    ['[::1]', true],
+    ['::1', true],
+    ['[0:0:0:0:0:0:0:1]:5000', true],
+    ['128.0.0.1:5000', false],
+    ['127.0.0.256', false],
+    ['10.0.0.1', false],
+    ['[::2]:5000', false],
+    ['[::]:5000', false],
+    ['localhost.example.com', false],
+    ['127.0.0.1.nip.io', false],
+    ['registry.example.com:5000', false],
+  ];
+  for (const [host, want] of LOOPBACK) {
+    it(`isLoopbackHost ${host} -> ${want}`, () => assert.equal(isLoopbackHost(host), want));
+  }
+
+  it('parsed loopback registries are recognised', () => {
+    assert.equal(isLoopbackHost(parseReference('[::1]:5000/app').registry), true);
+    assert.equal(isLoopbackHost(parseReference('127.0.0.1:5000/app').registry), true);
+    assert.equal(isLoopbackHost(parseReference('app').registry), false);
+  });
+});
