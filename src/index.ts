@@ -18,3 +18,5 @@ export type { ConnectionOptions } from './registry/connect.js';
 export type { BlobReport, BlobAction, BlobEvents } from './transfer/blobs.js';
 export type { Logger } from './log.js';
 export * from './errors.js';
+export { copy } from './copy/copy.js';
+export type { CopyOptions, CopyResult, CopyTargetResult } from './copy/copy.js';

@@ -9,6 +9,7 @@ import { VERSION } from '../version.js';
 import type { CliIO } from './io.js';
 import { inspectCommand } from './commands/inspect.js';
 import { pushCommand } from './commands/push.js';
+import { copyCommand } from './commands/copy.js';
 
 /** Formats an error as the one line the CLI prints. */
 export function errorLine(err: unknown): string {
@@ -41,6 +42,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     })
     .epilogue('Exit codes: 0 ok, 2 usage/bad input, 3 auth, 4 not found, 5 network/registry, 6 unsupported, 7 digest mismatch, 8 partial failure, 130 aborted.');
   y = pushCommand(y, io, done);
+  y = copyCommand(y, io, done);
   y = inspectCommand(y, io, done);
   try {
     await y.parseAsync(argv, {}, (err, _parsed, output) => {

@@ -280,6 +280,26 @@ export class RegistryClient {
     return tags;
   }
 
+  /** OCI 1.1 referrers API; undefined when the registry does not offer it (404/405/400). */
+  async referrers(repo: string, digest: string): Promise<{ manifests: { digest: string; mediaType: string; artifactType?: string }[] } | undefined> {
+    const res = await this.request({ method: 'GET', url: this.url(`${repo}/referrers/${digest}`), headers: { accept: 'application/vnd.oci.image.index.v1+json' } });
+    if (res.status === 404 || res.status === 405 || res.status === 400) {
+      drain(res);
+      return undefined;
+    }
+    if (res.status !== 200) return this.fail(res, `referrers of ${this.registry}/${repo}@${digest}`);
+    const ct = res.headers['content-type'] ?? '';
+    const buf = await readBody(res, MANIFEST_CAP, 'referrers index');
+    if (!ct.includes('json')) return undefined;
+    try {
+      const parsed = JSON.parse(buf.toString('utf8')) as { manifests?: unknown };
+      if (!Array.isArray(parsed.manifests)) return undefined;
+      return { manifests: parsed.manifests as { digest: string; mediaType: string }[] };
+    } catch {
+      throw new ProtocolError(`referrers index of ${this.registry}/${repo}@${digest} is not valid JSON`);
+    }
+  }
+
   private async checkUploadDone(res: HttpResponse, digest: string): Promise<void> {
     if (res.status !== 201 && res.status !== 200 && res.status !== 204) return this.fail(res, `upload of ${digest} to ${this.registry}`);
     drain(res);

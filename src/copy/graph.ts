@@ -1,0 +1,78 @@
+/**
+ * What a copy must move: every manifest (children before parents, exact bytes) and every blob
+ * they name. Reading this graph touches only small JSON; blobs are moved later, each once.
+ */
+import { ProtocolError } from '../errors.js';
+import { buildIndex, serializeManifest } from '../image/build.js';
+import { sha256Digest } from '../image/digest.js';
+import { parseManifest } from '../image/manifest.js';
+import { isForeignLayer } from '../image/mediatypes.js';
+import { selectPlatform } from '../image/platform.js';
+import type { Descriptor, Platform } from '../image/types.js';
+import type { RegistryClient } from '../registry/client.js';
+
+/** One manifest to write, with its exact bytes. */
+export interface ManifestNode {
+  digest: string;
+  mediaType: string;
+  bytes: Buffer;
+}
+
+/** Everything one source reference needs at a target. */
+export interface CopyGraph {
+  /** The top manifest (what tags point at). */
+  top: ManifestNode;
+  /** Child manifests, in the order they must be PUT (before the top). */
+  children: ManifestNode[];
+  /** Distinct blobs (configs and layers), foreign layers left out. */
+  blobs: Descriptor[];
+  /** True when a platform subset made a new index (the digest differs from the source's). */
+  rewritten: boolean;
+  /** Digest the source reference resolved to. */
+  sourceDigest: string;
+}
+
+const MAX_DEPTH = 4;
+
+/** Reads the graph of `ref` in `repo`; with `platforms`, keeps only those children in a new index. */
+export async function readGraph(client: RegistryClient, repo: string, ref: string, platforms?: Platform[]): Promise<CopyGraph> {
+  const fetched = await client.getManifest(repo, ref);
+  const blobs = new Map<string, Descriptor>();
+  const children: ManifestNode[] = [];
+  const seen = new Set<string>();
+  const parsed = parseManifest(fetched.bytes, fetched.mediaType);
+  let top: ManifestNode = { digest: fetched.digest, mediaType: parsed.mediaType, bytes: fetched.bytes };
+  let rewritten = false;
+
+  async function visit(bytes: Buffer, mediaType: string, digest: string, depth: number): Promise<void> {
+    if (depth > MAX_DEPTH) throw new ProtocolError(`index nesting deeper than ${MAX_DEPTH} at ${digest}`);
+    const p = parseManifest(bytes, mediaType);
+    if (p.kind === 'image') {
+      addBlob(p.manifest.config);
+      for (const l of p.manifest.layers) if (!isForeignLayer(l)) addBlob(l);
+      return;
+    }
+    for (const d of p.index.manifests) {
+      if (seen.has(d.digest)) continue;
+      seen.add(d.digest);
+      const child = await client.getManifest(repo, d.digest);
+      const cp = parseManifest(child.bytes, child.mediaType || d.mediaType);
+      await visit(child.bytes, cp.mediaType, child.digest, depth + 1);
+      children.push({ digest: child.digest, mediaType: cp.mediaType, bytes: child.bytes });
+    }
+  }
+  function addBlob(d: Descriptor) {
+    if (!blobs.has(d.digest)) blobs.set(d.digest, d);
+  }
+
+  if (parsed.kind === 'index' && platforms && platforms.length) {
+    const picked = platforms.map((p) => selectPlatform(parsed.index, p));
+    const unique = [...new Map(picked.map((d) => [d.digest, d])).values()];
+    const index = buildIndex(parsed.index, unique);
+    const bytes = serializeManifest(index);
+    top = { digest: sha256Digest(bytes), mediaType: parsed.mediaType, bytes };
+    rewritten = true;
+  }
+  await visit(top.bytes, top.mediaType, top.digest, 0);
+  return { top, children, blobs: [...blobs.values()], rewritten, sourceDigest: fetched.digest };
+}
