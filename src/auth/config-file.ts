@@ -1,0 +1,107 @@
+/**
+ * Reading and writing credential files (Docker config.json, containers auth.json).
+ * These files hold secrets: errors name the file but never quote its content (V8's JSON.parse
+ * messages include a snippet of the input, so they are not passed on).
+ */
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { AuthError } from '../errors.js';
+
+/** One entry of `auths` in config.json / auth.json. */
+export interface AuthEntry {
+  auth?: string;
+  username?: string;
+  password?: string;
+  identitytoken?: string;
+  registrytoken?: string;
+  [key: string]: unknown;
+}
+
+/** The parts of Docker's config.json (and containers' auth.json) regpush reads; others are kept. */
+export interface CredentialFile {
+  auths?: Record<string, AuthEntry>;
+  credHelpers?: Record<string, string>;
+  credsStore?: string;
+  [key: string]: unknown;
+}
+
+/** Reads and checks a credential file; undefined when it does not exist; AuthError naming it when malformed. */
+export async function readCredentialFile(file: string): Promise<CredentialFile | undefined> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw new AuthError(`cannot read credential file ${file}: ${code ?? 'read error'}`, { details: { file } });
+  }
+  if (text.trim() === '') return {};
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    const pos = /position (\d+)/.exec(String((err as Error).message))?.[1];
+    throw malformed(file, pos ? `not valid JSON (at position ${pos})` : 'not valid JSON');
+  }
+  if (!isObject(data)) throw malformed(file, 'not a JSON object');
+  if (data.auths !== undefined) {
+    if (!isObject(data.auths)) throw malformed(file, '"auths" is not an object');
+    for (const [k, v] of Object.entries(data.auths)) {
+      if (!isObject(v)) throw malformed(file, `auths["${k}"] is not an object`);
+      for (const f of ['auth', 'username', 'password', 'identitytoken', 'registrytoken']) {
+        if (v[f] !== undefined && typeof v[f] !== 'string') throw malformed(file, `auths["${k}"].${f} is not a string`);
+      }
+    }
+  }
+  if (data.credHelpers !== undefined) {
+    if (!isObject(data.credHelpers)) throw malformed(file, '"credHelpers" is not an object');
+    for (const [k, v] of Object.entries(data.credHelpers)) {
+      if (typeof v !== 'string') throw malformed(file, `credHelpers["${k}"] is not a string`);
+    }
+  }
+  if (data.credsStore !== undefined && typeof data.credsStore !== 'string') {
+    throw malformed(file, '"credsStore" is not a string');
+  }
+  return data as CredentialFile;
+}
+
+/**
+ * Writes `data` atomically with mode 0600: a temp file in the same directory, then rename, so a
+ * crash never leaves a half-written config. A symlinked config is written at its target.
+ */
+export async function writeCredentialFile(file: string, data: CredentialFile): Promise<void> {
+  let target = file;
+  try {
+    target = await fs.realpath(file);
+  } catch {
+    // does not exist yet
+  }
+  const dir = path.dirname(target);
+  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+  const tmp = path.join(dir, `.${path.basename(target)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  const handle = await fs.open(tmp, 'wx', 0o600);
+  try {
+    try {
+      await handle.writeFile(`${JSON.stringify(data, null, '\t')}\n`, 'utf8');
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await fs.chmod(tmp, 0o600); // the umask may have narrowed open()'s mode; make it exact
+    await fs.rename(tmp, target);
+  } catch (err) {
+    await fs.rm(tmp, { force: true });
+    throw new AuthError(`cannot write credential file ${file}: ${(err as NodeJS.ErrnoException).code ?? 'write error'}`, {
+      details: { file },
+    });
+  }
+}
+
+function malformed(file: string, why: string): AuthError {
+  return new AuthError(`malformed credential file ${file}: ${why}`, { details: { file } });
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}

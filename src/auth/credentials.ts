@@ -1,0 +1,314 @@
+/**
+ * Where credentials come from, in order: explicit (flags/stdin) → env → Docker config.json
+ * (credHelpers, auths, credsStore) → Podman/containers auth.json files. Also writes them for
+ * `regpush login`/`logout`. Secrets never reach a log line or an error message.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { AuthError } from '../errors.js';
+import { silentLogger, type Logger } from '../log.js';
+import { readCredentialFile, writeCredentialFile, type AuthEntry, type CredentialFile } from './config-file.js';
+import {
+  checkHelperName,
+  helperError,
+  IDENTITY_TOKEN_USERNAME,
+  isNotFound,
+  spawnHelper,
+  type HelperExec,
+} from './helper.js';
+import { dockerConfigKey, findByRegistry, registryHostOf } from './registry-host.js';
+
+/** What regpush may authenticate with. `identityToken` is an OAuth2 refresh token; `registryToken` a ready Bearer token. */
+export interface Credential {
+  username?: string;
+  password?: string;
+  identityToken?: string;
+  registryToken?: string;
+}
+
+/** Inputs of resolveCredential. */
+export interface CredentialOptions {
+  /** Which env vars to read: REGPUSH_FROM_* or REGPUSH_TO_*. */
+  role: 'from' | 'to';
+  /** From flags / stdin; wins over everything else. */
+  explicit?: Credential;
+  /** The environment; the library never reads process.env. */
+  env: Record<string, string | undefined>;
+  /** Default os.homedir(). */
+  homeDir?: string;
+  logger?: Logger;
+  /** Runs `docker-credential-<name> get` with `serverUrl` on stdin; injectable for tests. */
+  runHelper?: (helperName: string, serverUrl: string) => Promise<string>;
+}
+
+/** Inputs of storeCredential / eraseCredential (`regpush login` / `logout`). */
+export interface CredentialStoreOptions {
+  env: Record<string, string | undefined>;
+  homeDir?: string;
+  logger?: Logger;
+  /** Runs a helper action; default spawns `docker-credential-<name> <action>` using env.PATH. */
+  execHelper?: HelperExec;
+}
+
+/** Env var names for a role, e.g. REGPUSH_TO_USER. Exported so the CLI's help can list them. */
+export function credentialEnvVars(role: 'from' | 'to'): {
+  user: string;
+  password: string;
+  token: string;
+  identityToken: string;
+} {
+  const p = `REGPUSH_${role.toUpperCase()}_`;
+  return { user: `${p}USER`, password: `${p}PASSWORD`, token: `${p}TOKEN`, identityToken: `${p}IDENTITY_TOKEN` };
+}
+
+/** Finds the credential for `registry` (a host such as "ghcr.io" or "docker.io"); undefined = anonymous. */
+export async function resolveCredential(registry: string, opts: CredentialOptions): Promise<Credential | undefined> {
+  const log = opts.logger ?? silentLogger;
+  const host = registryHostOf(registry) ?? registry;
+
+  const explicit = opts.explicit ? clean(opts.explicit) : undefined;
+  if (explicit && Object.keys(explicit).length > 0) {
+    // A user name without a password (or the reverse) is a mistake to report, not to paper over.
+    if (!isUsable(explicit)) throw new AuthError(`incomplete credentials given for ${host}: a username needs a password`);
+    log.debug(`auth: credentials for ${host} from explicit options`);
+    return explicit;
+  }
+
+  const fromEnv = credentialFromEnv(opts.role, opts.env);
+  if (fromEnv) {
+    log.debug(`auth: credentials for ${host} from ${credentialEnvVars(opts.role).user.replace(/_USER$/, '_*')} env vars`);
+    return fromEnv;
+  }
+
+  const exec = helperExecFromOptions(opts);
+  const dockerFile = dockerConfigPath(opts.env, opts.homeDir);
+  const docker = await readCredentialFile(dockerFile);
+  if (docker) {
+    const found = await fromCredentialFile(docker, dockerFile, registry, exec, log);
+    if (found) return found;
+  }
+
+  for (const file of containersAuthFiles(opts.env, opts.homeDir)) {
+    const data = await readCredentialFile(file);
+    if (!data) continue;
+    const found = await fromCredentialFile(data, file, registry, exec, log);
+    if (found) return found;
+  }
+  log.debug(`auth: no credentials found for ${host}; trying anonymous access`);
+  return undefined;
+}
+
+/** Saves a credential for `registry` in Docker's format (a credential helper when one applies). */
+export async function storeCredential(registry: string, cred: Credential, opts: CredentialStoreOptions): Promise<void> {
+  const log = opts.logger ?? silentLogger;
+  const secret = cred.identityToken ?? cred.password;
+  const username = cred.identityToken ? IDENTITY_TOKEN_USERNAME : cred.username;
+  if (!secret || !username) {
+    throw new AuthError(`nothing to store for ${registry}: a username and password (or an identity token) are needed`);
+  }
+  const file = dockerConfigPath(opts.env, opts.homeDir);
+  const data: CredentialFile = (await readCredentialFile(file)) ?? {};
+  const key = findByRegistry(data.auths, registry)?.[0] ?? dockerConfigKey(registry);
+  const helper = helperFor(data, registry);
+  if (helper) {
+    checkHelperName(helper.name);
+    const exec = opts.execHelper ?? spawnHelper(opts.env);
+    const input = JSON.stringify({ ServerURL: key, Username: username, Secret: secret });
+    try {
+      await exec(helper.name, 'store', input);
+    } catch (err) {
+      throw helperError(helper.name, 'store', err, [secret]);
+    }
+    log.debug(`auth: stored credentials for ${key} in docker-credential-${helper.name}`);
+    if (helper.viaStore && !data.auths?.[key]) {
+      // Docker leaves an empty entry so tools listing logins (and our exact-key lookup) see it.
+      data.auths = { ...(data.auths ?? {}), [key]: {} };
+      await writeCredentialFile(file, data);
+    }
+    return;
+  }
+  const entry: AuthEntry = {};
+  if (cred.identityToken) {
+    if (cred.username) entry.auth = Buffer.from(`${cred.username}:`).toString('base64');
+    entry.identitytoken = cred.identityToken;
+  } else {
+    entry.auth = Buffer.from(`${cred.username}:${cred.password}`).toString('base64');
+  }
+  data.auths = { ...(data.auths ?? {}), [key]: entry };
+  await writeCredentialFile(file, data);
+  log.debug(`auth: stored credentials for ${key} in ${file}`);
+}
+
+/** Removes the credential for `registry` (helper erase and/or config entries); true when something was removed. */
+export async function eraseCredential(registry: string, opts: CredentialStoreOptions): Promise<boolean> {
+  const log = opts.logger ?? silentLogger;
+  const file = dockerConfigPath(opts.env, opts.homeDir);
+  const data = await readCredentialFile(file);
+  if (!data) return false;
+  let removed = false;
+  const helper = helperFor(data, registry);
+  const key = findByRegistry(data.auths, registry)?.[0] ?? dockerConfigKey(registry);
+  if (helper) {
+    checkHelperName(helper.name);
+    const exec = opts.execHelper ?? spawnHelper(opts.env);
+    try {
+      await exec(helper.name, 'erase', key);
+      removed = true;
+    } catch (err) {
+      if (!isNotFound(err)) throw helperError(helper.name, 'erase', err);
+    }
+  }
+  const want = registryHostOf(registry);
+  if (data.auths && want) {
+    const keep: Record<string, AuthEntry> = {};
+    for (const [k, v] of Object.entries(data.auths)) {
+      if (registryHostOf(k) === want) removed = true;
+      else keep[k] = v;
+    }
+    if (Object.keys(keep).length !== Object.keys(data.auths).length) {
+      data.auths = keep;
+      await writeCredentialFile(file, data);
+    }
+  }
+  log.debug(`auth: ${removed ? 'removed' : 'found no'} credentials for ${key}`);
+  return removed;
+}
+
+/** `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`. */
+export function dockerConfigPath(env: Record<string, string | undefined>, homeDir?: string): string {
+  const dir = env.DOCKER_CONFIG || path.join(homeDir ?? os.homedir(), '.docker');
+  return path.join(dir, 'config.json');
+}
+
+/** Podman/containers auth files in lookup order (see containers-auth.json(5)). */
+export function containersAuthFiles(env: Record<string, string | undefined>, homeDir?: string): string[] {
+  const files: string[] = [];
+  if (env.REGISTRY_AUTH_FILE) files.push(env.REGISTRY_AUTH_FILE);
+  if (env.XDG_RUNTIME_DIR) files.push(path.join(env.XDG_RUNTIME_DIR, 'containers', 'auth.json'));
+  files.push(path.join(homeDir ?? os.homedir(), '.config', 'containers', 'auth.json'));
+  return files;
+}
+
+/**
+ * REGPUSH_<ROLE>_USER + REGPUSH_<ROLE>_PASSWORD → Basic/token-exchange credentials;
+ * REGPUSH_<ROLE>_TOKEN → a registry (Bearer) token sent as is;
+ * REGPUSH_<ROLE>_IDENTITY_TOKEN → an OAuth2 refresh token exchanged at the realm.
+ * Half a pair is an error: silently falling through to another source would be confusing.
+ */
+function credentialFromEnv(role: 'from' | 'to', env: Record<string, string | undefined>): Credential | undefined {
+  const names = credentialEnvVars(role);
+  const username = env[names.user] || undefined;
+  const password = env[names.password] || undefined;
+  const registryToken = env[names.token] || undefined;
+  const identityToken = env[names.identityToken] || undefined;
+  if (registryToken) return { registryToken };
+  if (identityToken) return clean({ username, identityToken });
+  if (username && password) return { username, password };
+  if (username) throw new AuthError(`${names.user} is set but ${names.password} is not`);
+  if (password) throw new AuthError(`${names.password} is set but ${names.user} is not`);
+  return undefined;
+}
+
+/** Looks `registry` up in one parsed file: credHelpers → auths → credsStore. */
+async function fromCredentialFile(
+  data: CredentialFile,
+  file: string,
+  registry: string,
+  exec: HelperExec,
+  log: Logger,
+): Promise<Credential | undefined> {
+  const entry = findByRegistry(data.auths, registry);
+  const serverUrl = entry?.[0] ?? dockerConfigKey(registry);
+
+  const perRegistry = findByRegistry(data.credHelpers, registry);
+  if (perRegistry) {
+    const cred = await fromHelper(perRegistry[1], serverUrl, exec, log);
+    if (cred) return cred;
+  }
+  if (entry) {
+    const cred = decodeEntry(entry[1], file, entry[0]);
+    if (cred) {
+      log.debug(`auth: credentials for ${serverUrl} from ${file}`);
+      return cred;
+    }
+  }
+  if (data.credsStore) return fromHelper(data.credsStore, serverUrl, exec, log);
+  return undefined;
+}
+
+/** Asks a helper; "credentials not found" → undefined, other failures → AuthError naming it. */
+async function fromHelper(name: string, serverUrl: string, exec: HelperExec, log: Logger): Promise<Credential | undefined> {
+  checkHelperName(name);
+  let out: string;
+  try {
+    out = await exec(name, 'get', serverUrl);
+  } catch (err) {
+    if (isNotFound(err)) {
+      log.debug(`auth: docker-credential-${name} has no credentials for ${serverUrl}`);
+      return undefined;
+    }
+    throw helperError(name, 'get', err);
+  }
+  let reply: unknown;
+  try {
+    reply = JSON.parse(out);
+  } catch {
+    throw new AuthError(`credential helper docker-credential-${name} get returned invalid JSON`, { details: { helper: name } });
+  }
+  const r = reply as { Username?: unknown; Secret?: unknown };
+  if (typeof reply !== 'object' || reply === null || typeof r.Secret !== 'string' || (r.Username !== undefined && typeof r.Username !== 'string')) {
+    throw new AuthError(`credential helper docker-credential-${name} get returned an unexpected reply`, { details: { helper: name } });
+  }
+  if (!r.Secret) return undefined;
+  log.debug(`auth: credentials for ${serverUrl} from docker-credential-${name}`);
+  if (r.Username === IDENTITY_TOKEN_USERNAME) return { identityToken: r.Secret };
+  return clean({ username: r.Username as string | undefined, password: r.Secret });
+}
+
+/** Decodes an `auths` entry; undefined for Docker's empty placeholder entries. */
+function decodeEntry(e: AuthEntry, file: string, key: string): Credential | undefined {
+  let username = e.username || undefined;
+  let password = e.password || undefined;
+  if (e.auth) {
+    const decoded = Buffer.from(e.auth, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon < 0) throw new AuthError(`malformed credential file ${file}: auths["${key}"].auth is not base64 of user:password`, { details: { file } });
+    username = decoded.slice(0, colon) || undefined;
+    password = decoded.slice(colon + 1) || undefined;
+  }
+  const cred = clean({ username, password, identityToken: e.identitytoken || undefined, registryToken: e.registrytoken || undefined });
+  if (cred.identityToken) delete cred.password; // docker stores "user:" beside an identity token
+  return isUsable(cred) ? cred : undefined;
+}
+
+function helperFor(data: CredentialFile, registry: string): { name: string; viaStore: boolean } | undefined {
+  const per = findByRegistry(data.credHelpers, registry);
+  if (per) return { name: per[1], viaStore: false };
+  if (data.credsStore) return { name: data.credsStore, viaStore: true };
+  return undefined;
+}
+
+function helperExecFromOptions(opts: CredentialOptions): HelperExec {
+  const run = opts.runHelper;
+  if (run) {
+    return (name, action, input) => {
+      if (action !== 'get') throw new Error(`runHelper only supports get (asked: ${action})`);
+      return run(name, input);
+    };
+  }
+  return spawnHelper(opts.env);
+}
+
+function isUsable(c: Credential): boolean {
+  return Boolean((c.username && c.password) || c.identityToken || c.registryToken);
+}
+
+function clean(c: Credential): Credential {
+  // Empty strings count as absent: an unset flag often arrives as "".
+  const out: Credential = {};
+  if (c.username) out.username = c.username;
+  if (c.password) out.password = c.password;
+  if (c.identityToken) out.identityToken = c.identityToken;
+  if (c.registryToken) out.registryToken = c.registryToken;
+  return out;
+}

@@ -1,0 +1,249 @@
+/**
+ * The auth middleware: outermost in the stack (auth → retry → redirect → transport). It reacts to
+ * 401 challenges, caches what it learns for the rest of the operation, and attaches
+ * Authorization up front once the scheme is known, so later requests (and non-replayable
+ * upload bodies) do not pay for a 401 round trip.
+ */
+import { AuthError } from '../errors.js';
+import type { HttpRequest, HttpResponse, Middleware, Send } from '../http/types.js';
+import { silentLogger, type Logger } from '../log.js';
+import { findChallenge, parseChallenges, type Challenge } from './challenge.js';
+import type { Credential } from './credentials.js';
+import { apiHostOf, registryHostOf } from './registry-host.js';
+import { mergeScopes, scopeKey, scopesCover } from './scope.js';
+import { TokenCache } from './token-cache.js';
+import { discard, fetchToken } from './token.js';
+
+/** Re-exported so tests and pipelines can share a cache between middlewares. */
+export { TokenCache } from './token-cache.js';
+
+/** Options of authMiddleware; one middleware per registry per operation. */
+export interface AuthOptions {
+  /** Registry host, e.g. "ghcr.io", "docker.io", "127.0.0.1:5000". */
+  registry: string;
+  /** How the registry is reached; an https registry never gets an http token realm (loopback aside). */
+  scheme: 'http' | 'https';
+  /** Scopes for the whole operation, e.g. repository:<target>:pull,push and repository:<source>:pull. */
+  scopes: string[];
+  /** Resolves the credential; called at most once, on the first challenge. */
+  credential: () => Promise<Credential | undefined>;
+  /** Send used for token requests (the realm is often another host); not wrapped by this middleware. */
+  tokenSend: Send;
+  logger?: Logger;
+  userAgent?: string;
+  /** Clock in ms; injectable for tests. */
+  now?: () => number;
+  /** Shared token cache; default one per middleware. Keys include registry and user, so sharing is safe. */
+  cache?: TokenCache;
+}
+
+type Mode = 'unknown' | 'bearer' | 'basic' | 'registry-token';
+
+/** Per-request bookkeeping of what was sent, so a second 401 can be told apart from a stale token. */
+interface Attempt {
+  sent?: { kind: 'bearer'; key: string; scopes: string[]; token: string; fresh: boolean } | { kind: 'basic' | 'registry-token' };
+  tokenFetches: number;
+}
+
+/** Builds the auth middleware for one registry. */
+export function authMiddleware(opts: AuthOptions): Middleware {
+  const log = opts.logger ?? silentLogger;
+  const now = opts.now ?? Date.now;
+  const cache = opts.cache ?? new TokenCache();
+  const origins = new Set(
+    [registryHostOf(opts.registry) ?? opts.registry, apiHostOf(opts.registry)].map((h) => originOf(`${opts.scheme}://${h}/`)),
+  );
+  let mode: Mode = 'unknown';
+  let learned: Challenge | undefined;
+  const learnedScopes = new Set<string>();
+  let credPromise: Promise<Credential | undefined> | undefined;
+
+  const getCredential = (): Promise<Credential | undefined> => {
+    if (!credPromise) {
+      credPromise = opts.credential().catch((err: unknown) => {
+        credPromise = undefined; // let a later request try again (e.g. a helper that timed out)
+        throw err;
+      });
+    }
+    return credPromise;
+  };
+
+  const tokenKey = (cred: Credential | undefined, scopes: string[]): string =>
+    `${registryHostOf(opts.registry) ?? opts.registry}|${who(cred)}|${scopeKey(scopes)}`;
+
+  const bearer = async (cred: Credential | undefined, scopes: string[], challenge: Challenge, attempt: Attempt): Promise<string> => {
+    const key = tokenKey(cred, scopes);
+    const got = await cache.getOrFetch(key, now, () => {
+      log.debug(`auth: fetching a token for ${opts.registry} scopes=${scopes.join(' ') || '-'}`);
+      return fetchToken(opts.tokenSend, challenge, scopes, cred, {
+        registry: opts.registry,
+        scheme: opts.scheme,
+        logger: log,
+        userAgent: opts.userAgent,
+        now,
+      });
+    });
+    if (got.fresh) attempt.tokenFetches++;
+    attempt.sent = { kind: 'bearer', key, scopes, token: got.token, fresh: got.fresh };
+    return `Bearer ${got.token}`;
+  };
+
+  /** The Authorization value to send before any challenge for this request, if the scheme is known. */
+  const proactive = async (scopes: string[], attempt: Attempt): Promise<string | undefined> => {
+    if (mode === 'unknown') return undefined;
+    const cred = await getCredential();
+    if (cred?.registryToken) {
+      mode = 'registry-token';
+      attempt.sent = { kind: 'registry-token' };
+      return `Bearer ${cred.registryToken}`;
+    }
+    if (mode === 'basic' && cred?.username && cred.password) {
+      attempt.sent = { kind: 'basic' };
+      return basicHeader(cred);
+    }
+    if (mode === 'bearer' && learned) return bearer(cred, scopes, learned, attempt);
+    return undefined;
+  };
+
+  /** Decides the Authorization for a replay after a 401; undefined = give the 401 to the caller. */
+  const answer401 = async (res: HttpResponse, req: HttpRequest, scopes: string[], attempt: Attempt): Promise<string | undefined> => {
+    const header = res.headers['www-authenticate'];
+    let challenge: Challenge | undefined;
+    let fromThisResponse = false;
+    if (header && header.trim()) {
+      const list = parseChallenges(header);
+      challenge = findChallenge(list, 'bearer') ?? findChallenge(list, 'basic');
+      if (!challenge) {
+        log.debug(`auth: ${opts.registry} offers no supported auth scheme (${list.map((c) => c.scheme).join(', ')})`);
+        return undefined;
+      }
+      fromThisResponse = true;
+      learned = challenge;
+    } else {
+      // gcr.io and Harbor answer some requests with a bare 401: reuse the challenge from the ping.
+      challenge = learned;
+      if (!challenge) return undefined;
+      log.debug(`auth: ${opts.registry} sent 401 without a challenge; reusing the one seen earlier`);
+    }
+    const extra = fromThisResponse && challenge.params.scope ? mergeScopes([challenge.params.scope]) : [];
+    if (!canReplay(req)) {
+      // Learn what we can so the caller's retry of the whole transfer authenticates up front:
+      // the scheme, the scopes asked for, and that a stored token went stale.
+      if (mode === 'unknown') mode = challenge.scheme === 'basic' ? 'basic' : 'bearer';
+      for (const s of extra) learnedScopes.add(s);
+      if (attempt.sent?.kind === 'bearer' && !attempt.sent.fresh) cache.invalidate(attempt.sent.key, attempt.sent.token);
+      log.debug(`auth: 401 on ${req.method} ${req.label ?? 'request'} with a body that cannot be replayed; returning it`);
+      return undefined;
+    }
+    const cred = await getCredential();
+
+    if (cred?.registryToken) {
+      if (attempt.sent?.kind === 'registry-token') throw rejected(cred, undefined);
+      mode = 'registry-token';
+      attempt.sent = { kind: 'registry-token' };
+      return `Bearer ${cred.registryToken}`;
+    }
+
+    if (challenge.scheme === 'basic') {
+      if (!cred?.username || !cred.password) {
+        throw new AuthError(`authentication to ${opts.registry} failed: it requires a username and password and none were found`, {
+          details: { registry: opts.registry, status: 401 },
+        });
+      }
+      if (attempt.sent?.kind === 'basic') throw rejected(cred, undefined);
+      mode = 'basic';
+      attempt.sent = { kind: 'basic' };
+      return basicHeader(cred);
+    }
+
+    mode = 'bearer';
+    const want = mergeScopes([...scopes, ...extra]);
+    const sent = attempt.sent;
+    if (sent?.kind === 'bearer') {
+      const widened = !scopesCover(sent.scopes, want);
+      if (!widened) {
+        // Same scopes: a stored token may simply have gone stale; a fresh one being refused is final.
+        if (sent.fresh || attempt.tokenFetches >= 2) throw rejected(cred, challenge.params.error === 'insufficient_scope' ? want : undefined);
+        cache.invalidate(sent.key, sent.token);
+      } else {
+        if (attempt.tokenFetches >= 2) throw rejected(cred, want);
+        log.debug(`auth: ${opts.registry} needs wider scopes (${challenge.params.error ?? 'no error given'}); asking again`);
+      }
+    } else if (sent) {
+      throw rejected(cred, undefined);
+    }
+    for (const s of extra) learnedScopes.add(s);
+    return bearer(cred, want, challenge, attempt);
+  };
+
+  const rejected = (cred: Credential | undefined, scopes: string[] | undefined): AuthError => {
+    const subject = cred?.username
+      ? `the credentials for user ${cred.username}`
+      : cred?.identityToken
+        ? 'the identity token'
+        : cred?.registryToken
+          ? 'the registry token'
+          : 'anonymous access (no credentials were found)';
+    const scopeNote = scopes?.length ? ` for ${scopes.join(' ')} (the repository may not exist, or access is not granted)` : '';
+    return new AuthError(`authentication to ${opts.registry} failed: the registry rejected ${subject}${scopeNote}`, {
+      details: { registry: opts.registry, status: 401 },
+    });
+  };
+
+  return (next: Send): Send =>
+    async (req: HttpRequest): Promise<HttpResponse> => {
+      // Never attach credentials for another origin (storage redirects, absolute Locations) or
+      // override an Authorization header the caller chose itself.
+      if (!origins.has(originOf(req.url)) || hasAuthorization(req)) return next(req);
+      const attempt: Attempt = { tokenFetches: 0 };
+      const scopes = mergeScopes([...opts.scopes, ...(req.scopes ?? []), ...learnedScopes]);
+      let res = await next(withAuthorization(req, await proactive(scopes, attempt)));
+      // At most: stale token → fresh token → widened scopes.
+      for (let round = 0; round < 3 && res.status === 401; round++) {
+        let authorization: string | undefined;
+        try {
+          authorization = await answer401(res, req, scopes, attempt);
+        } catch (err) {
+          discard(res.body); // free the connection before reporting
+          throw err;
+        }
+        if (authorization === undefined) return res;
+        discard(res.body);
+        res = await next(withAuthorization(req, authorization));
+      }
+      return res;
+    };
+}
+
+function who(cred: Credential | undefined): string {
+  if (!cred) return 'anonymous';
+  if (cred.registryToken) return '<registry-token>';
+  if (cred.username) return `user:${cred.username}`;
+  return '<identity-token>';
+}
+
+function basicHeader(cred: Credential): string {
+  return `Basic ${Buffer.from(`${cred.username}:${cred.password}`, 'utf8').toString('base64')}`;
+}
+
+function canReplay(req: HttpRequest): boolean {
+  if (req.body === undefined || Buffer.isBuffer(req.body)) return true;
+  return req.replayable !== false;
+}
+
+function hasAuthorization(req: HttpRequest): boolean {
+  return Object.keys(req.headers ?? {}).some((k) => k.toLowerCase() === 'authorization');
+}
+
+function withAuthorization(req: HttpRequest, authorization: string | undefined): HttpRequest {
+  if (authorization === undefined) return req;
+  return { ...req, headers: { ...(req.headers ?? {}), authorization } };
+}
+
+function originOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return '';
+  }
+}

@@ -1,0 +1,186 @@
+/**
+ * Bearer token exchange (distribution "token" and "oauth" specs). The realm named in a
+ * challenge is untrusted input: it must be http(s), must not downgrade an https registry to
+ * http (loopback excepted, for local test registries), and its reply is size-capped.
+ */
+import type { Readable } from 'node:stream';
+import { AuthError, ProtocolError } from '../errors.js';
+import type { HttpResponse, Send } from '../http/types.js';
+import { silentLogger, type Logger } from '../log.js';
+import { redactUrl } from '../redact.js';
+import type { Challenge } from './challenge.js';
+import type { Credential } from './credentials.js';
+import { IDENTITY_TOKEN_USERNAME } from './helper.js';
+import { mergeScopes } from './scope.js';
+
+/** Largest token reply regpush reads (JWTs are a few KiB; anything bigger is hostile or broken). */
+export const TOKEN_REPLY_CAP = 64 * 1024;
+
+/** Lifetime assumed when the reply has no `expires_in` (the token spec's default). */
+export const DEFAULT_TOKEN_LIFETIME_S = 60;
+
+/** OAuth2 client_id regpush identifies itself with (required by the oauth spec). */
+export const OAUTH_CLIENT_ID = 'regpush';
+
+/** Options of fetchToken. */
+export interface FetchTokenOptions {
+  /** Registry host the token is for (used in messages). */
+  registry: string;
+  /** How the registry itself was reached; an http realm for an https registry is a downgrade. Default 'https'. */
+  scheme?: 'http' | 'https';
+  logger?: Logger;
+  signal?: AbortSignal;
+  userAgent?: string;
+  /** Clock in ms; injectable for tests. */
+  now?: () => number;
+}
+
+/** A token and the time (ms since epoch) it stops being valid. */
+export interface FetchedToken {
+  token: string;
+  expiresAt: number;
+}
+
+/** Exchanges credentials (or nothing: anonymous) for a Bearer token at the challenge's realm. */
+export async function fetchToken(
+  send: Send,
+  challenge: Challenge,
+  scopes: string[],
+  cred: Credential | undefined,
+  opts: FetchTokenOptions,
+): Promise<FetchedToken> {
+  const log = opts.logger ?? silentLogger;
+  const realm = checkRealm(challenge, opts);
+  const service = challenge.params.service;
+  const merged = mergeScopes(scopes);
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (opts.userAgent) headers['user-agent'] = opts.userAgent;
+
+  let basicUser: string | undefined;
+  let basicSecret: string | undefined;
+  if (cred?.identityToken) {
+    const form = new URLSearchParams();
+    form.set('grant_type', 'refresh_token');
+    form.set('refresh_token', cred.identityToken);
+    if (service) form.set('service', service);
+    if (merged.length) form.set('scope', merged.join(' '));
+    form.set('client_id', OAUTH_CLIENT_ID);
+    log.debug(`auth: POST ${redactUrl(realm.href)} (oauth2 refresh_token) scopes=${merged.join(' ') || '-'}`);
+    const res = await send({
+      method: 'POST',
+      url: realm.href,
+      headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded' },
+      body: Buffer.from(form.toString()),
+      signal: opts.signal,
+      label: 'token POST',
+    });
+    // Not every token server speaks oauth2; the spec says to use GET when POST is a 404.
+    if (res.status !== 404 && res.status !== 405) return readReply(res, realm, cred, opts);
+    discard(res.body);
+    log.debug(`auth: ${realm.host} answered ${res.status} to the oauth2 POST; falling back to GET`);
+    basicUser = cred.username ?? IDENTITY_TOKEN_USERNAME;
+    basicSecret = cred.identityToken;
+  } else if (cred?.username && cred.password) {
+    basicUser = cred.username;
+    basicSecret = cred.password;
+  }
+
+  const url = new URL(realm.href);
+  if (service) url.searchParams.set('service', service);
+  for (const s of merged) url.searchParams.append('scope', s);
+  if (basicUser && basicUser !== IDENTITY_TOKEN_USERNAME) url.searchParams.set('account', basicUser);
+  if (basicUser !== undefined && basicSecret !== undefined) {
+    headers.authorization = `Basic ${Buffer.from(`${basicUser}:${basicSecret}`, 'utf8').toString('base64')}`;
+  }
+  log.debug(`auth: GET ${redactUrl(url.href)}${basicUser ? ` as ${basicUser}` : ' (anonymous)'}`);
+  const res = await send({ method: 'GET', url: url.href, headers, signal: opts.signal, label: 'token GET' });
+  return readReply(res, realm, cred, opts);
+}
+
+/** True for hosts that never leave the machine (plain http to them is not a downgrade worth refusing). */
+export function isLoopbackHost(hostname: string): boolean {
+  const h = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h.endsWith('.localhost') || /^127\.\d+\.\d+\.\d+$/.test(h) || h === '::1';
+}
+
+function checkRealm(challenge: Challenge, opts: FetchTokenOptions): URL {
+  const raw = challenge.params.realm;
+  if (!raw) throw new ProtocolError(`Bearer challenge from ${opts.registry} has no realm`, { details: { registry: opts.registry } });
+  let realm: URL;
+  try {
+    realm = new URL(raw);
+  } catch {
+    throw new ProtocolError(`token realm from ${opts.registry} is not a URL: ${redactUrl(raw).slice(0, 200)}`, {
+      details: { registry: opts.registry },
+    });
+  }
+  if (realm.protocol !== 'https:' && realm.protocol !== 'http:') {
+    throw new ProtocolError(`refusing token realm ${redactUrl(realm.href)} from ${opts.registry}: only http(s) realms are allowed`, {
+      details: { registry: opts.registry },
+    });
+  }
+  if (realm.username || realm.password) {
+    throw new ProtocolError(`refusing token realm from ${opts.registry}: it carries user information`, {
+      details: { registry: opts.registry },
+    });
+  }
+  if (realm.protocol === 'http:' && (opts.scheme ?? 'https') === 'https' && !isLoopbackHost(realm.hostname)) {
+    throw new ProtocolError(
+      `refusing token realm ${redactUrl(realm.href)}: ${opts.registry} is reached over https and credentials must not be sent over plain http`,
+      { details: { registry: opts.registry } },
+    );
+  }
+  return realm;
+}
+
+async function readReply(res: HttpResponse, realm: URL, cred: Credential | undefined, opts: FetchTokenOptions): Promise<FetchedToken> {
+  const details = { registry: opts.registry, status: res.status, realm: realm.host };
+  if (res.status === 401 || res.status === 403) {
+    discard(res.body);
+    const who = cred?.username ? `for user ${cred.username}` : cred ? 'for the given token' : 'for anonymous access';
+    throw new AuthError(`authentication to ${opts.registry} failed: ${realm.host} rejected the credentials ${who}`, { details });
+  }
+  if (res.status < 200 || res.status > 299) {
+    discard(res.body);
+    throw new AuthError(`authentication to ${opts.registry} failed: token service ${realm.host} answered HTTP ${res.status}`, { details });
+  }
+  const bytes = await readCapped(res.body, TOKEN_REPLY_CAP);
+  if (!bytes) throw new ProtocolError(`token reply from ${realm.host} is larger than ${TOKEN_REPLY_CAP / 1024} KiB`, { details });
+  let reply: unknown;
+  try {
+    reply = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    throw new ProtocolError(`token service ${realm.host} returned a reply that is not JSON`, { details });
+  }
+  const r = (typeof reply === 'object' && reply !== null ? reply : {}) as Record<string, unknown>;
+  const token = typeof r.token === 'string' && r.token ? r.token : typeof r.access_token === 'string' ? r.access_token : '';
+  if (!token) throw new ProtocolError(`token service ${realm.host} returned no token`, { details });
+  const now = (opts.now ?? Date.now)();
+  const lifetime = typeof r.expires_in === 'number' && r.expires_in > 0 ? r.expires_in : DEFAULT_TOKEN_LIFETIME_S;
+  const issued = typeof r.issued_at === 'string' ? Date.parse(r.issued_at) : NaN;
+  // A server clock ahead of ours must not stretch the lifetime; one behind only shortens it (safe).
+  const base = Number.isFinite(issued) ? Math.min(issued, now) : now;
+  return { token, expiresAt: base + lifetime * 1000 };
+}
+
+/** Reads a stream up to `cap` bytes; undefined (stream destroyed) when it is longer. */
+async function readCapped(body: Readable, cap: number): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    const b = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+    size += b.length;
+    if (size > cap) {
+      body.destroy();
+      return undefined;
+    }
+    chunks.push(b);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Lets a response body go without leaving the connection stuck or an error unhandled. */
+export function discard(body: Readable): void {
+  body.on('error', () => {});
+  body.resume();
+}

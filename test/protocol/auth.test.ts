@@ -1,0 +1,718 @@
+/**
+ * Protocol tests for src/auth: scripted in-process registries and token services (on separate
+ * ports, like Docker Hub's auth host) exercised through the auth middleware and fetchToken.
+ * The Send here is a tiny test-only transport over node:http; the real one lives in src/http/.
+ */
+import { after, afterEach, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
+import { authMiddleware, TokenCache, type AuthOptions } from '../../src/auth/middleware.js';
+import { fetchToken } from '../../src/auth/token.js';
+import { parseChallenges } from '../../src/auth/challenge.js';
+import { scopesCover } from '../../src/auth/scope.js';
+import type { Credential } from '../../src/auth/credentials.js';
+import { AuthError, ProtocolError, RegpushError } from '../../src/errors.js';
+import type { HttpRequest, HttpResponse, Send } from '../../src/http/types.js';
+import type { Logger } from '../../src/log.js';
+
+// ---------------------------------------------------------------------------------------------
+// Test-only transport and servers
+
+/** Minimal Send over node:http: streamed bodies both ways, lower-case headers. */
+const send: Send = (req: HttpRequest) =>
+  new Promise<HttpResponse>((resolve, reject) => {
+    const r = http.request(req.url, { method: req.method, headers: req.headers ?? {}, signal: req.signal }, (res) => {
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+      resolve({ status: res.statusCode ?? 0, headers, url: req.url, body: res });
+    });
+    r.on('error', reject);
+    const body = typeof req.body === 'function' ? req.body() : req.body;
+    if (body === undefined) r.end();
+    else if (Buffer.isBuffer(body)) r.end(body);
+    else body.pipe(r);
+  });
+
+async function readBody(res: HttpResponse): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of res.body) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+interface Recorded {
+  method: string;
+  url: URL;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+interface Server {
+  base: string;
+  host: string;
+  requests: Recorded[];
+  close(): Promise<void>;
+}
+
+const open: Server[] = [];
+afterEach(async () => {
+  while (open.length) await open.pop()!.close();
+});
+
+async function serve(handler: (req: Recorded, res: http.ServerResponse) => void | Promise<void>): Promise<Server> {
+  const requests: Recorded[] = [];
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const rec: Recorded = { method: req.method ?? '', url: new URL(req.url ?? '/', 'http://x'), headers: req.headers, body: Buffer.concat(chunks).toString('utf8') };
+      requests.push(rec);
+      Promise.resolve(handler(rec, res)).catch((err) => {
+        res.statusCode = 500;
+        res.end(String(err));
+      });
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  const s: Server = {
+    base: `http://127.0.0.1:${port}`,
+    host: `127.0.0.1:${port}`,
+    requests,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+  open.push(s);
+  return s;
+}
+
+const PASSWORD = 'correct-horse-Battery-9';
+const WRONG = 'wrong-Password-77';
+const REFRESH = 'refresh-TOKEN-abc123';
+const REGISTRY_TOKEN = 'static-REGISTRY-token-xyz';
+const SERVICE = 'test-registry';
+/** Every secret used in these tests: none may appear in an error message or a log line. */
+const SECRETS = [PASSWORD, WRONG, REFRESH, REGISTRY_TOKEN, Buffer.from(`alice:${PASSWORD}`).toString('base64'), Buffer.from(`alice:${WRONG}`).toString('base64')];
+const issuedTokens: string[] = [];
+const logLines: string[] = [];
+const errorMessages: string[] = [];
+const log: Logger = { debug: (m) => logLines.push(m), info: (m) => logLines.push(m), warn: (m) => logLines.push(m) };
+
+after(() => {
+  const all = [...logLines, ...errorMessages].join('\n');
+  for (const s of [...SECRETS, ...issuedTokens]) assert.ok(!all.includes(s), `a secret leaked into a log line or error: ${s.slice(0, 4)}…`);
+  assert.ok(errorMessages.length >= 8, 'the leak check saw the error messages');
+});
+
+/** Records an expected rejection's message for the global leak check, then returns the error. */
+async function failure(p: Promise<unknown>): Promise<RegpushError> {
+  try {
+    await p;
+  } catch (err) {
+    errorMessages.push(String((err as Error).message), JSON.stringify((err as RegpushError).details ?? {}));
+    assert.ok(err instanceof RegpushError, `not a RegpushError: ${String(err)}`);
+    return err;
+  }
+  assert.fail('expected a rejection');
+}
+
+interface TokenServerOptions {
+  /** How oauth2 POSTs are answered: normally, or with a status (404/405 → client falls back to GET). */
+  postStatus?: number;
+  /** Which reply field carries the token. */
+  field?: 'token' | 'access_token';
+  expiresIn?: number;
+  issuedAt?: string;
+  /** Replace the whole reply. */
+  raw?: { status: number; body: string; contentType?: string };
+  delayMs?: number;
+}
+
+interface TokenServer extends Server {
+  /** token → granted scopes */
+  grants: Map<string, string[]>;
+  realm: string;
+}
+
+/** A token service following the distribution token spec (GET) and oauth spec (POST). */
+async function tokenServer(o: TokenServerOptions = {}): Promise<TokenServer> {
+  const grants = new Map<string, string[]>();
+  let n = 0;
+  const issue = (res: http.ServerResponse, user: string | undefined, scopes: string[]) => {
+    // Anonymous callers only ever get pull.
+    const granted = user ? scopes : scopes.map((s) => s.replace(/:[^:]*$/, ':pull'));
+    const token = `tok${++n}-${Math.random().toString(36).slice(2)}`;
+    issuedTokens.push(token);
+    grants.set(token, granted);
+    const body: Record<string, unknown> = { [o.field ?? 'token']: token };
+    if (o.expiresIn !== undefined) body.expires_in = o.expiresIn;
+    if (o.issuedAt) body.issued_at = o.issuedAt;
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify(body));
+  };
+  const s = await serve(async (req, res) => {
+    if (o.delayMs) await new Promise((r) => setTimeout(r, o.delayMs));
+    if (o.raw) {
+      res.statusCode = o.raw.status;
+      res.setHeader('content-type', o.raw.contentType ?? 'application/json');
+      res.end(o.raw.body);
+      return;
+    }
+    if (req.method === 'POST') {
+      if (o.postStatus) {
+        res.statusCode = o.postStatus;
+        res.end('no oauth here');
+        return;
+      }
+      const form = new URLSearchParams(req.body);
+      if (form.get('grant_type') !== 'refresh_token' || form.get('refresh_token') !== REFRESH || form.get('client_id') !== 'regpush') {
+        res.statusCode = 401;
+        res.end('{"error":"invalid_grant"}');
+        return;
+      }
+      issue(res, 'alice', (form.get('scope') ?? '').split(' ').filter(Boolean));
+      return;
+    }
+    const auth = req.headers.authorization;
+    let user: string | undefined;
+    if (auth) {
+      const [u, p] = Buffer.from(auth.replace(/^Basic /, ''), 'base64').toString().split(/:(.*)/s);
+      if (!((u === 'alice' && p === PASSWORD) || (u === '<token>' && p === REFRESH))) {
+        res.statusCode = 401;
+        res.end('{"details":"incorrect username or password"}');
+        return;
+      }
+      user = u;
+    }
+    issue(res, user, req.url.searchParams.getAll('scope'));
+  });
+  return Object.assign(s, { grants, realm: `${s.base}/token` });
+}
+
+interface RegistryOptions {
+  tokens?: TokenServer;
+  /** Scopes a request needs (default: pull on /v2/<repo>/…, push for PUT/POST/PATCH). */
+  need?: (req: Recorded) => string[];
+  /** Answer 401 without any WWW-Authenticate header (gcr.io quirk) for these requests. */
+  bareChallenge?: (req: Recorded) => boolean;
+  /** Basic auth instead of Bearer. */
+  basic?: boolean;
+  /** Tokens the registry no longer accepts. */
+  revoked?: Set<string>;
+  realmOverride?: string;
+}
+
+function defaultNeed(req: Recorded): string[] {
+  const m = /^\/v2\/(.+?)\/(manifests|blobs|tags)\//.exec(req.url.pathname);
+  if (!m) return [];
+  const action = req.method === 'GET' || req.method === 'HEAD' ? 'pull' : 'pull,push';
+  const scopes = [`repository:${m[1]}:${action}`];
+  const from = req.url.searchParams.get('from');
+  if (from) scopes.push(`repository:${from}:pull`);
+  return scopes;
+}
+
+/** A registry that checks Bearer tokens against the token server's grants (or Basic creds). */
+async function registry(o: RegistryOptions = {}): Promise<Server> {
+  return serve((req, res) => {
+    const need = (o.need ?? defaultNeed)(req);
+    const auth = req.headers.authorization ?? '';
+    const challenge = (extra: string) => {
+      res.statusCode = 401;
+      if (!o.bareChallenge?.(req)) {
+        if (o.basic) res.setHeader('www-authenticate', 'Basic realm="test registry"');
+        else {
+          const scope = need.length ? `,scope="${need.join(' ')}"` : '';
+          res.setHeader('www-authenticate', `Bearer realm="${o.realmOverride ?? o.tokens!.realm}",service="${SERVICE}"${scope}${extra}`);
+        }
+      }
+      res.setHeader('content-type', 'application/json');
+      res.end('{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}');
+    };
+    if (o.basic) {
+      if (auth !== `Basic ${Buffer.from(`alice:${PASSWORD}`).toString('base64')}`) return challenge('');
+    } else if (auth === `Bearer ${REGISTRY_TOKEN}`) {
+      // a pre-issued registry token grants everything
+    } else if (auth.startsWith('Bearer ')) {
+      const token = auth.slice(7);
+      const granted = o.tokens?.grants.get(token);
+      if (!granted || o.revoked?.has(token)) return challenge(',error="invalid_token"');
+      if (!scopesCover(granted, need)) return challenge(',error="insufficient_scope"');
+    } else if (auth) {
+      return challenge('');
+    } else {
+      return challenge('');
+    }
+    res.setHeader('content-type', 'text/plain');
+    res.end(`ok ${req.method} ${req.url.pathname} body=${req.body.length}`);
+  });
+}
+
+function middleware(reg: Server, cred: Credential | undefined, extra: Partial<AuthOptions> = {}): Send {
+  const mw = authMiddleware({
+    registry: reg.host,
+    scheme: 'http',
+    scopes: ['repository:app:pull,push'],
+    credential: async () => cred,
+    tokenSend: send,
+    logger: log,
+    userAgent: 'regpush/test',
+    ...extra,
+  });
+  return mw(send);
+}
+
+const alice: Credential = { username: 'alice', password: PASSWORD };
+const get = (reg: Server, p: string, more: Partial<HttpRequest> = {}): HttpRequest => ({ method: 'GET', url: `${reg.base}${p}`, ...more });
+const tokenCalls = (t: Server) => t.requests.length;
+
+// ---------------------------------------------------------------------------------------------
+
+describe('bearer flow', () => {
+  it('401 challenge → token GET with Basic creds, service and scopes → replay with Bearer', async () => {
+    const tokens = await tokenServer();
+    const reg = await registry({ tokens });
+    const client = middleware(reg, alice);
+    const res = await client(get(reg, '/v2/app/manifests/latest', { scopes: ['repository:base:pull'] }));
+    assert.equal(res.status, 200);
+    assert.equal(await readBody(res), 'ok GET /v2/app/manifests/latest body=0');
+    assert.equal(tokenCalls(tokens), 1);
+    const t = tokens.requests[0]!;
+    assert.equal(t.method, 'GET');
+    assert.equal(t.headers.authorization, `Basic ${Buffer.from(`alice:${PASSWORD}`).toString('base64')}`);
+    assert.equal(t.headers['user-agent'], 'regpush/test');
+    assert.equal(t.url.searchParams.get('service'), SERVICE);
+    assert.equal(t.url.searchParams.get('account'), 'alice');
+    // operation scopes ∪ request scopes ∪ challenge scope, merged and sorted
+    assert.deepEqual(t.url.searchParams.getAll('scope'), ['repository:app:pull,push', 'repository:base:pull']);
+    assert.equal(reg.requests.length, 2);
+    assert.equal(reg.requests[0]!.headers.authorization, undefined);
+    assert.match(String(reg.requests[1]!.headers.authorization), /^Bearer tok1-/);
+  });
+
+  it('caches the token: a second request goes out with Bearer at once, no token call', async () => {
+    const tokens = await tokenServer();
+    const reg = await registry({ tokens });
+    const client = middleware(reg, alice);
+    await readBody(await client(get(reg, '/v2/app/manifests/a')));
+    const res = await client(get(reg, '/v2/app/blobs/sha256:abc'));
+    assert.equal(res.status, 200);
+    await readBody(res);
+    assert.equal(tokenCalls(tokens), 1);
+    assert.equal(reg.requests.length, 3);
+    assert.match(String(reg.requests[2]!.headers.authorization), /^Bearer /);
+  });
+
+  it('10 concurrent requests share one token request', async () => {
+    const tokens = await tokenServer({ delayMs: 50 });
+    const reg = await registry({ tokens });
+    const client = middleware(reg, alice);
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => client(get(reg, `/v2/app/blobs/sha256:${i}`))));
+    for (const r of results) {
+      assert.equal(r.status, 200);
+      await readBody(r);
+    }
+    assert.equal(tokenCalls(tokens), 1);
+  });
+
+  it('the /v2/ ping learns the challenge; later requests fetch their token up front', async () => {
+    const tokens = await tokenServer();
+    const reg = await registry({ tokens });
+    const client = middleware(reg, alice);
+    const ping = await client(get(reg, '/v2/'));
+    assert.equal(ping.status, 200);
+    await readBody(ping);
+    const res = await client(get(reg, '/v2/app/manifests/x'));
+    assert.equal(res.status, 200);
+    await readBody(res);
+    assert.equal(tokenCalls(tokens), 1, 'operation scopes were requested on the ping already');
+    assert.equal(reg.requests.length, 3);
+  });
+
+  it('anonymous: token GET without Authorization', async () => {
+    const tokens = await tokenServer();
+    const reg = await registry({ tokens });
+    const client = middleware(reg, undefined, { scopes: ['repository:app:pull'] });
+    const res = await client(get(reg, '/v2/app/manifests/latest'));
+    assert.equal(res.status, 200);
+    await readBody(res);
+    assert.equal(tokens.requests[0]!.headers.authorization, undefined);
+    assert.equal(tokens.requests[0]!.url.searchParams.get('account'), null);
+  });
+
+  it('access_token is accepted as well as token', async () => {
+    const tokens = await tokenServer({ field: 'access_token' });
+    const reg = await registry({ tokens });
+    const res = await middleware(reg, alice)(get(reg, '/v2/app/manifests/latest'));
+    assert.equal(res.status, 200);
+    await readBody(res);
+  });
+
+  it('a registry token credential is sent as Bearer directly, with no token request', async () => {
+    const tokens = await tokenServer();
+    const reg = await registry({ tokens });
+    const client = middleware(reg, { registryToken: REGISTRY_TOKEN });
+    const res = await client(get(reg, '/v2/app/manifests/latest'));
+    assert.equal(res.status, 200);
+    await readBody(res);
+    const again = await client(get(reg, '/v2/app/manifests/latest'));
+    await readBody(again);
+    assert.equal(tokenCalls(tokens), 0);
+    assert.equal(reg.requests.length, 3, 'second request authenticated up front');
+  });
+
+  it('401 without a challenge (gcr.io) reuses the challenge from the ping', async () => {
+    const tokens = await tokenServer();
+    const revoked = new Set<string>();
+    const reg = await registry({ tokens, revoked, bareChallenge: (r) => r.url.pathname !== '/v2/' });
+    const client = middleware(reg, alice, { scopes: ['repository:app:pull'] });
+    await readBody(await client(get(reg, '/v2/')));
+    // The stored token goes stale server-side; the registry's 401 then carries no challenge.
+    for (const t of tokens.grants.keys()) revoked.add(t);
+    const res = await client(get(reg, '/v2/app/manifests/x'));
+    assert.equal(res.status, 200);
+    await readBody(res);
+    assert.equal(tokenCalls(tokens), 2);
+    assert.equal(reg.requests.length, 4); // ping, ping replay, stale 401, replay
+  });
+
+  it('401 without a challenge and none learned → the 401 goes back to the caller', async () => {
+    const tokens = await tokenServer();
+    const reg = await registry({ tokens, bareChallenge: () => true });
+    const res = await middleware(reg, alice)(get(reg, '/v2/app/manifests/x'));
+    assert.equal(res.status, 401);
+    await readBody(res);
+    assert.equal(tokenCalls(tokens), 0);
+  });
+
+  it('403 is left to the caller', async () => {
+    const reg = await serve((_req, res) => {
+      res.statusCode = 403;
+      res.end('{"errors":[{"code":"DENIED"}]}');
+    });
+    const res = await middleware(reg, alice)(get(reg, '/v2/app/manifests/x'));
+    assert.equal(res.status, 403);
+    assert.match(await readBody(res), /DENIED/);
+  });
+
+  it('a stored token the registry no longer accepts is refreshed once', async () => {
+    const tokens = await tokenServer();
+    const revoked = new Set<string>();
+    const reg = await registry({ tokens, revoked });
+    const client = middleware(reg, alice);
+    await readBody(await client(get(reg, '/v2/app/manifests/a')));
+    for (const t of tokens.grants.keys()) revoked.add(t);
+    const res = await client(get(reg, '/v2/app/manifests/b'));
+    assert.equal(res.status, 200);
+    await readBody(res);
+    assert.equal(tokenCalls(tokens), 2);
+  });
+
+  it('a fresh token the registry still refuses → AuthError naming registry and user, status 401', async () => {
+    const tokens = await tokenServer();
+    const revoked = { has: () => true } as unknown as Set<string>;
+    const reg = await registry({ tokens, revoked });
+    const err = await failure(middleware(reg, alice)(get(reg, '/v2/app/manifests/a')));
+    assert.ok(err instanceof AuthError);
+    assert.equal(err.details.status, 401);
+    assert.match(err.message, new RegExp(`authentication to ${reg.host} failed: .*user alice`));
+    assert.ok(tokenCalls(tokens) <= 2);
+  });
+
+  it('malformed challenge on a 401 → ProtocolError', async () => {
+    const reg = await serve((_req, res) => {
+      res.statusCode = 401;
+      res.setHeader('www-authenticate', 'Bearer realm="unterminated');
+      res.end();
+    });
+    const err = await failure(middleware(reg, alice)(get(reg, '/v2/')));
+    assert.ok(err instanceof ProtocolError);
+  });
+
+  it('never attaches Authorization to another origin, even once the scheme is known', async () => {
+    const tokens = await tokenServer();
+    const reg = await registry({ tokens });
+    const storage = await serve((_req, res) => {
+      res.end('blob bytes');
+    });
+    const client = middleware(reg, alice);
+    await readBody(await client(get(reg, '/v2/app/manifests/a')));
+    const res = await client({ method: 'GET', url: `${storage.base}/bucket/blob?sig=1` });
+    await readBody(res);
+    assert.equal(storage.requests[0]!.headers.authorization, undefined);
+  });
+
+  it("leaves a caller's own Authorization header alone", async () => {
+    const reg = await serve((_req, res) => {
+      res.end('ok');
+    });
+    const res = await middleware(reg, alice)(get(reg, '/v2/', { headers: { authorization: 'Bearer mine' } }));
+    await readBody(res);
+    assert.equal(reg.requests[0]!.headers.authorization, 'Bearer mine');
+  });
+});
+
+describe('scopes and insufficient_scope', () => {
+  it('insufficient_scope with a new scope → one more token fetch with the widened set', async () => {
+    const tokens = await tokenServer();
+    // The registry insists on pull of the mount source even though the caller forgot request.scopes.
+    const reg = await registry({ tokens });
+    const client = middleware(reg, alice);
+    await readBody(await client(get(reg, '/v2/app/manifests/a')));
+    const res = await client({ method: 'POST', url: `${reg.base}/v2/app/blobs/uploads/?mount=sha256:1&from=base`, body: Buffer.alloc(0) });
+    assert.equal(res.status, 200);
+    await readBody(res);
+    assert.equal(tokenCalls(tokens), 2);
+    assert.deepEqual(tokens.requests[1]!.url.searchParams.getAll('scope'), ['repository:app:pull,push', 'repository:base:pull']);
+    const insufficient = reg.requests.find((r) => r.url.search.includes('mount') && r.headers.authorization);
+    assert.ok(insufficient);
+  });
+
+  it('insufficient_scope for a scope the token service will not grant → AuthError (bounded token fetches)', async () => {
+    const tokens = await tokenServer();
+    const reg = await registry({ tokens, need: () => ['repository:app:pull,push'] });
+    const err = await failure(middleware(reg, undefined)(get(reg, '/v2/app/manifests/a')));
+    assert.ok(err instanceof AuthError);
+    assert.equal(err.details.status, 401);
+    assert.match(err.message, /anonymous/);
+    assert.ok(tokenCalls(tokens) <= 2, `token calls: ${tokenCalls(tokens)}`);
+  });
+
+  it('request.scopes are requested with the operation scopes', async () => {
+    const tokens = await tokenServer();
+    const reg = await registry({ tokens });
+    const client = middleware(reg, alice, { scopes: ['repository:app:push', 'repository:app:pull'] });
+    const res = await client({ method: 'POST', url: `${reg.base}/v2/app/blobs/uploads/?mount=sha256:1&from=base`, scopes: ['repository:base:pull'] });
+    assert.equal(res.status, 200);
+    await readBody(res);
+    assert.equal(tokenCalls(tokens), 1);
+    assert.deepEqual(tokens.requests[0]!.url.searchParams.getAll('scope'), ['repository:app:pull,push', 'repository:base:pull']);
+  });
+});
+
+describe('expiry', () => {
+  it('expires_in is honoured (injected clock)', async () => {
+    let now = 1_000_000;
+    const tokens = await tokenServer({ expiresIn: 120 });
+    const reg = await registry({ tokens });
+    const client = middleware(reg, alice, { now: () => now });
+    await readBody(await client(get(reg, '/v2/app/manifests/a')));
+    now += 100_000;
+    await readBody(await client(get(reg, '/v2/app/manifests/a')));
+    assert.equal(tokenCalls(tokens), 1, 'still valid at +100 s');
+    now += 15_000;
+    await readBody(await client(get(reg, '/v2/app/manifests/a')));
+    assert.equal(tokenCalls(tokens), 2, 'refreshed within the margin before +120 s');
+  });
+
+  it('no expires_in → 60 s default; issued_at is used when present', async () => {
+    const now = Date.parse('2030-01-01T00:00:00Z');
+    const t1 = await tokenServer();
+    const ch = parseChallenges(`Bearer realm="${t1.realm}",service="${SERVICE}"`)[0]!;
+    const a = await fetchToken(send, ch, ['repository:app:pull'], alice, { registry: 'r', scheme: 'http', now: () => now });
+    assert.equal(a.expiresAt, now + 60_000);
+    const t2 = await tokenServer({ expiresIn: 300, issuedAt: '2029-12-31T23:59:00Z' });
+    const ch2 = parseChallenges(`Bearer realm="${t2.realm}"`)[0]!;
+    const b = await fetchToken(send, ch2, [], alice, { registry: 'r', scheme: 'http', now: () => now });
+    assert.equal(b.expiresAt, now - 60_000 + 300_000);
+    // A token service clock ahead of ours must not extend the lifetime.
+    const t3 = await tokenServer({ expiresIn: 300, issuedAt: '2030-01-01T01:00:00Z' });
+    const c = await fetchToken(send, parseChallenges(`Bearer realm="${t3.realm}"`)[0]!, [], alice, { registry: 'r', scheme: 'http', now: () => now });
+    assert.equal(c.expiresAt, now + 300_000);
+  });
+});
+
+describe('identity tokens (oauth2 refresh_token)', () => {
+  it('POSTs grant_type=refresh_token form-encoded, gets access_token', async () => {
+    const tokens = await tokenServer({ field: 'access_token' });
+    const reg = await registry({ tokens });
+    const res = await middleware(reg, { identityToken: REFRESH })(get(reg, '/v2/app/manifests/latest'));
+    assert.equal(res.status, 200);
+    await readBody(res);
+    assert.equal(tokenCalls(tokens), 1);
+    const t = tokens.requests[0]!;
+    assert.equal(t.method, 'POST');
+    assert.equal(t.headers['content-type'], 'application/x-www-form-urlencoded');
+    const form = new URLSearchParams(t.body);
+    assert.equal(form.get('grant_type'), 'refresh_token');
+    assert.equal(form.get('refresh_token'), REFRESH);
+    assert.equal(form.get('service'), SERVICE);
+    assert.equal(form.get('client_id'), 'regpush');
+    assert.equal(form.get('scope'), 'repository:app:pull,push');
+  });
+
+  for (const status of [404, 405]) {
+    it(`POST ${status} → falls back to GET`, async () => {
+      const tokens = await tokenServer({ postStatus: status });
+      const reg = await registry({ tokens });
+      const res = await middleware(reg, { identityToken: REFRESH })(get(reg, '/v2/app/manifests/latest'));
+      assert.equal(res.status, 200);
+      await readBody(res);
+      assert.deepEqual(tokens.requests.map((r) => r.method), ['POST', 'GET']);
+      assert.equal(tokens.requests[1]!.headers.authorization, `Basic ${Buffer.from(`<token>:${REFRESH}`).toString('base64')}`);
+    });
+  }
+
+  it('a refused refresh token → AuthError without the token', async () => {
+    const tokens = await tokenServer();
+    const reg = await registry({ tokens });
+    const err = await failure(middleware(reg, { identityToken: 'not-the-REFRESH-token' })(get(reg, '/v2/app/manifests/latest')));
+    assert.ok(err instanceof AuthError);
+    assert.ok(!err.message.includes('not-the-REFRESH-token'));
+  });
+});
+
+describe('basic auth', () => {
+  it('Basic challenge → Basic credentials; later requests send Basic up front', async () => {
+    const reg = await registry({ basic: true });
+    const client = middleware(reg, alice);
+    const res = await client(get(reg, '/v2/app/manifests/latest'));
+    assert.equal(res.status, 200);
+    await readBody(res);
+    await readBody(await client(get(reg, '/v2/app/manifests/latest')));
+    assert.equal(reg.requests.length, 3);
+    assert.match(String(reg.requests[2]!.headers.authorization), /^Basic /);
+  });
+
+  it('Basic challenge and no credentials → AuthError', async () => {
+    const reg = await registry({ basic: true });
+    const err = await failure(middleware(reg, undefined)(get(reg, '/v2/')));
+    assert.ok(err instanceof AuthError);
+    assert.match(err.message, /requires a username and password/);
+  });
+
+  it('wrong password on Basic → AuthError naming registry and user, status 401, no password', async () => {
+    const reg = await registry({ basic: true });
+    const err = await failure(middleware(reg, { username: 'alice', password: WRONG })(get(reg, '/v2/')));
+    assert.ok(err instanceof AuthError);
+    assert.equal(err.code, 'E_AUTH');
+    assert.equal(err.details.status, 401);
+    assert.ok(err.message.includes(reg.host) && err.message.includes('alice'));
+    assert.ok(!err.message.includes(WRONG));
+  });
+});
+
+describe('token service failures', () => {
+  it('wrong password at the realm → AuthError "<realm host> rejected the credentials for user alice", no password', async () => {
+    const tokens = await tokenServer();
+    const reg = await registry({ tokens });
+    const err = await failure(middleware(reg, { username: 'alice', password: WRONG })(get(reg, '/v2/app/manifests/x')));
+    assert.ok(err instanceof AuthError);
+    assert.equal(err.message, `authentication to ${reg.host} failed: ${tokens.host} rejected the credentials for user alice`);
+    assert.equal(err.details.status, 401);
+  });
+
+  it('realm answering garbage → ProtocolError naming the realm host', async () => {
+    const tokens = await tokenServer({ raw: { status: 200, body: '<html>login</html>', contentType: 'text/html' } });
+    const reg = await registry({ tokens });
+    const err = await failure(middleware(reg, alice)(get(reg, '/v2/app/manifests/x')));
+    assert.ok(err instanceof ProtocolError);
+    assert.ok(err.message.includes(tokens.host));
+  });
+
+  it('realm answering JSON without a token → ProtocolError', async () => {
+    const tokens = await tokenServer({ raw: { status: 200, body: '{"expires_in": 60}' } });
+    const reg = await registry({ tokens });
+    const err = await failure(middleware(reg, alice)(get(reg, '/v2/app/manifests/x')));
+    assert.ok(err instanceof ProtocolError);
+    assert.match(err.message, /returned no token/);
+  });
+
+  it('token reply over 64 KiB → ProtocolError', async () => {
+    const tokens = await tokenServer({ raw: { status: 200, body: JSON.stringify({ token: 'x'.repeat(70 * 1024) }) } });
+    const reg = await registry({ tokens });
+    const err = await failure(middleware(reg, alice)(get(reg, '/v2/app/manifests/x')));
+    assert.ok(err instanceof ProtocolError);
+    assert.match(err.message, /64 KiB/);
+  });
+
+  it('realm answering 500 → AuthError with the status', async () => {
+    const tokens = await tokenServer({ raw: { status: 500, body: 'oops' } });
+    const reg = await registry({ tokens });
+    const err = await failure(middleware(reg, alice)(get(reg, '/v2/app/manifests/x')));
+    assert.ok(err instanceof AuthError);
+    assert.equal(err.details.status, 500);
+  });
+
+  it('ftp: realm is refused before any request', async () => {
+    const reg = await registry({ realmOverride: 'ftp://evil.example.com/token' });
+    const err = await failure(middleware(reg, alice)(get(reg, '/v2/app/manifests/x')));
+    assert.ok(err instanceof ProtocolError);
+    assert.match(err.message, /only http\(s\) realms/);
+  });
+
+  it('an http realm for an https registry is refused (downgrade); loopback realms are allowed', async () => {
+    const ch = parseChallenges('Bearer realm="http://auth.example.com/token",service="s"')[0]!;
+    let called = false;
+    const spy: Send = async (r) => {
+      called = true;
+      return send(r);
+    };
+    const err = await failure(fetchToken(spy, ch, [], alice, { registry: 'reg.example.com', scheme: 'https' }));
+    assert.ok(err instanceof ProtocolError);
+    assert.match(err.message, /plain http/);
+    assert.equal(called, false);
+    const tokens = await tokenServer();
+    const ok = await fetchToken(send, parseChallenges(`Bearer realm="${tokens.realm}"`)[0]!, [], alice, { registry: 'reg.example.com', scheme: 'https' });
+    assert.match(ok.token, /^tok/);
+  });
+
+  it('a challenge without realm, or with a non-URL realm → ProtocolError', async () => {
+    for (const h of ['Bearer service="s"', 'Bearer realm="not a url"', 'Bearer realm="http://u:p@127.0.0.1/token"']) {
+      const err = await failure(fetchToken(send, parseChallenges(h)[0]!, [], alice, { registry: 'r', scheme: 'http' }));
+      assert.ok(err instanceof ProtocolError, h);
+    }
+  });
+});
+
+describe('request bodies', () => {
+  it('a Buffer body is replayed after the 401', async () => {
+    const tokens = await tokenServer();
+    const reg = await registry({ tokens });
+    const res = await middleware(reg, alice)({ method: 'PUT', url: `${reg.base}/v2/app/manifests/v1`, body: Buffer.from('{"m":1}') });
+    assert.equal(await readBody(res), 'ok PUT /v2/app/manifests/v1 body=7');
+  });
+
+  it('a replayable factory body is produced again for the replay', async () => {
+    const tokens = await tokenServer();
+    const reg = await registry({ tokens });
+    let made = 0;
+    const body = () => {
+      made++;
+      return Readable.from([Buffer.from('layer-bytes')]);
+    };
+    const res = await middleware(reg, alice)({ method: 'PATCH', url: `${reg.base}/v2/app/blobs/uploads/u1`, body });
+    assert.equal(await readBody(res), 'ok PATCH /v2/app/blobs/uploads/u1 body=11');
+    assert.equal(made, 2);
+  });
+
+  it('a non-replayable body gets the 401 back; the next attempt authenticates up front', async () => {
+    const tokens = await tokenServer();
+    const reg = await registry({ tokens });
+    const client = middleware(reg, alice);
+    const body = () => Readable.from([Buffer.from('once')]);
+    const first = await client({ method: 'PATCH', url: `${reg.base}/v2/app/blobs/uploads/u1`, body, replayable: false });
+    assert.equal(first.status, 401);
+    await readBody(first);
+    const second = await client({ method: 'PATCH', url: `${reg.base}/v2/app/blobs/uploads/u1`, body, replayable: false });
+    assert.equal(second.status, 200);
+    assert.equal(await readBody(second), 'ok PATCH /v2/app/blobs/uploads/u1 body=4');
+    assert.equal(reg.requests.length, 2);
+  });
+});
+
+describe('shared cache', () => {
+  it('keys include the user, so one cache can serve two credentials', async () => {
+    const tokens = await tokenServer();
+    const reg = await registry({ tokens });
+    const cache = new TokenCache();
+    await readBody(await middleware(reg, alice, { cache })(get(reg, '/v2/app/manifests/a')));
+    await readBody(await middleware(reg, undefined, { cache, scopes: ['repository:app:pull,push'] })(get(reg, '/v2/app/manifests/a')));
+    assert.equal(tokenCalls(tokens), 2);
+    assert.equal(cache.size, 2);
+  });
+});

@@ -1,0 +1,457 @@
+/**
+ * Credential resolution order, Docker config.json variants, credential helpers (fake and one
+ * real script on PATH), Podman auth.json, malformed files, and login/logout writes.
+ * Every test runs in a temp HOME; process.env is never read by the code under test.
+ */
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  eraseCredential,
+  resolveCredential,
+  storeCredential,
+  type CredentialOptions,
+} from '../../src/auth/credentials.js';
+import { AuthError } from '../../src/errors.js';
+import type { Logger } from '../../src/log.js';
+
+const SECRET = 's3cr3t-Pa55word';
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+const roots: string[] = [];
+after(async () => {
+  for (const r of roots) await fs.rm(r, { recursive: true, force: true });
+});
+
+async function tempHome(): Promise<string> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'regpush-auth-'));
+  roots.push(dir);
+  return dir;
+}
+
+async function writeJson(file: string, data: unknown): Promise<void> {
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  await fs.writeFile(file, typeof data === 'string' ? data : JSON.stringify(data));
+}
+
+function capture(): Logger & { lines: string[] } {
+  const lines: string[] = [];
+  return { lines, debug: (m) => lines.push(m), info: (m) => lines.push(m), warn: (m) => lines.push(m) };
+}
+
+/** Options with a temp HOME, an empty env, and a helper that fails the test if called. */
+async function setup(extra: Partial<CredentialOptions> = {}): Promise<CredentialOptions & { home: string; log: ReturnType<typeof capture> }> {
+  const home = await tempHome();
+  const log = capture();
+  return {
+    home,
+    log,
+    role: 'to',
+    env: {},
+    homeDir: home,
+    logger: log,
+    runHelper: async (name) => assert.fail(`unexpected helper call: ${name}`),
+    ...extra,
+  };
+}
+
+const dockerConfig = (home: string) => path.join(home, '.docker', 'config.json');
+
+describe('resolveCredential: order', () => {
+  it('explicit credentials win over env and config', async () => {
+    const o = await setup();
+    await writeJson(dockerConfig(o.home), { auths: { 'ghcr.io': { auth: b64('fileuser:filepass') } } });
+    o.env = { REGPUSH_TO_USER: 'envuser', REGPUSH_TO_PASSWORD: 'envpass' };
+    o.explicit = { username: 'flaguser', password: SECRET };
+    assert.deepEqual(await resolveCredential('ghcr.io', o), { username: 'flaguser', password: SECRET });
+  });
+
+  it('an explicit username without password is an error, not a fallthrough', async () => {
+    const o = await setup({ explicit: { username: 'flaguser' } });
+    await assert.rejects(resolveCredential('ghcr.io', o), AuthError);
+  });
+
+  it('empty explicit fields are ignored', async () => {
+    const o = await setup({ explicit: { username: '', password: '' } });
+    assert.equal(await resolveCredential('ghcr.io', o), undefined);
+  });
+
+  it('env vars of the role win over the config file', async () => {
+    const o = await setup();
+    await writeJson(dockerConfig(o.home), { auths: { 'ghcr.io': { auth: b64('fileuser:filepass') } } });
+    o.env = { REGPUSH_TO_USER: 'envuser', REGPUSH_TO_PASSWORD: SECRET, REGPUSH_FROM_USER: 'other', REGPUSH_FROM_PASSWORD: 'x' };
+    assert.deepEqual(await resolveCredential('ghcr.io', o), { username: 'envuser', password: SECRET });
+    o.role = 'from';
+    assert.deepEqual(await resolveCredential('ghcr.io', o), { username: 'other', password: 'x' });
+  });
+
+  it('env vars of the other role are ignored', async () => {
+    const o = await setup({ env: { REGPUSH_FROM_USER: 'u', REGPUSH_FROM_PASSWORD: 'p' } });
+    assert.equal(await resolveCredential('ghcr.io', o), undefined);
+  });
+
+  it('REGPUSH_<ROLE>_TOKEN is a registry token; _IDENTITY_TOKEN an identity token', async () => {
+    const o = await setup({ env: { REGPUSH_TO_TOKEN: 'tok' } });
+    assert.deepEqual(await resolveCredential('ghcr.io', o), { registryToken: 'tok' });
+    o.env = { REGPUSH_TO_IDENTITY_TOKEN: 'refresh', REGPUSH_TO_USER: 'u' };
+    assert.deepEqual(await resolveCredential('ghcr.io', o), { username: 'u', identityToken: 'refresh' });
+  });
+
+  it('half an env pair is an error naming the missing variable', async () => {
+    const o = await setup({ env: { REGPUSH_TO_USER: 'u' } });
+    await assert.rejects(resolveCredential('ghcr.io', o), /REGPUSH_TO_PASSWORD is not/);
+    o.env = { REGPUSH_TO_PASSWORD: SECRET };
+    await assert.rejects(resolveCredential('ghcr.io', o), (err: Error) => /REGPUSH_TO_USER is not/.test(err.message) && !err.message.includes(SECRET));
+  });
+
+  it('docker config wins over podman auth.json', async () => {
+    const o = await setup();
+    await writeJson(dockerConfig(o.home), { auths: { 'ghcr.io': { auth: b64('docker:d') } } });
+    await writeJson(path.join(o.home, '.config', 'containers', 'auth.json'), { auths: { 'ghcr.io': { auth: b64('podman:p') } } });
+    assert.deepEqual(await resolveCredential('ghcr.io', o), { username: 'docker', password: 'd' });
+  });
+
+  it('nothing anywhere → undefined (anonymous)', async () => {
+    const o = await setup();
+    assert.equal(await resolveCredential('ghcr.io', o), undefined);
+    assert.ok(o.log.lines.some((l) => /no credentials found for ghcr.io/.test(l)));
+  });
+});
+
+describe('resolveCredential: docker config.json', () => {
+  const keys = ['https://reg.example.com', 'http://reg.example.com/v2/', 'reg.example.com', 'https://reg.example.com/v1/', 'REG.example.com'];
+  for (const key of keys) {
+    it(`auths key "${key}" matches reg.example.com`, async () => {
+      const o = await setup();
+      await writeJson(dockerConfig(o.home), { auths: { [key]: { auth: b64(`user:${SECRET}`) } } });
+      assert.deepEqual(await resolveCredential('reg.example.com', o), { username: 'user', password: SECRET });
+    });
+  }
+
+  it('a key with a port only matches that port', async () => {
+    const o = await setup();
+    await writeJson(dockerConfig(o.home), { auths: { 'localhost:5000': { auth: b64('u:p') } } });
+    assert.deepEqual(await resolveCredential('localhost:5000', o), { username: 'u', password: 'p' });
+    assert.equal(await resolveCredential('localhost:5001', o), undefined);
+  });
+
+  it('the exact key wins over a normalised match', async () => {
+    const o = await setup();
+    await writeJson(dockerConfig(o.home), { auths: { 'https://ghcr.io': { auth: b64('a:1') }, 'ghcr.io': { auth: b64('b:2') } } });
+    assert.deepEqual(await resolveCredential('ghcr.io', o), { username: 'b', password: '2' });
+  });
+
+  it('username/password fields', async () => {
+    const o = await setup();
+    await writeJson(dockerConfig(o.home), { auths: { 'ghcr.io': { username: 'u', password: SECRET } } });
+    assert.deepEqual(await resolveCredential('ghcr.io', o), { username: 'u', password: SECRET });
+  });
+
+  it('a password containing ":" survives base64 decoding', async () => {
+    const o = await setup();
+    await writeJson(dockerConfig(o.home), { auths: { 'ghcr.io': { auth: b64('u:pa:ss') } } });
+    assert.deepEqual(await resolveCredential('ghcr.io', o), { username: 'u', password: 'pa:ss' });
+  });
+
+  it('identitytoken', async () => {
+    const o = await setup();
+    await writeJson(dockerConfig(o.home), { auths: { 'myreg.azurecr.io': { auth: b64('00000000-0000-0000-0000-000000000000:'), identitytoken: 'refresh-tok' } } });
+    assert.deepEqual(await resolveCredential('myreg.azurecr.io', o), {
+      username: '00000000-0000-0000-0000-000000000000',
+      identityToken: 'refresh-tok',
+    });
+  });
+
+  for (const name of ['docker.io', 'registry-1.docker.io', 'index.docker.io']) {
+    it(`Docker Hub (${name}) is looked up under https://index.docker.io/v1/`, async () => {
+      const o = await setup();
+      await writeJson(dockerConfig(o.home), { auths: { 'https://index.docker.io/v1/': { auth: b64('hubuser:hubpass') } } });
+      assert.deepEqual(await resolveCredential(name, o), { username: 'hubuser', password: 'hubpass' });
+    });
+  }
+
+  it('$DOCKER_CONFIG replaces ~/.docker', async () => {
+    const o = await setup();
+    const dir = path.join(o.home, 'elsewhere');
+    await writeJson(path.join(dir, 'config.json'), { auths: { 'ghcr.io': { auth: b64('dc:1') } } });
+    await writeJson(dockerConfig(o.home), { auths: { 'ghcr.io': { auth: b64('home:2') } } });
+    o.env = { DOCKER_CONFIG: dir };
+    assert.deepEqual(await resolveCredential('ghcr.io', o), { username: 'dc', password: '1' });
+  });
+
+  it('credHelpers[registry] runs that helper with the server URL', async () => {
+    const calls: string[] = [];
+    const o = await setup({
+      runHelper: async (name, url) => {
+        calls.push(`${name} ${url}`);
+        return JSON.stringify({ ServerURL: url, Username: 'AWS', Secret: SECRET });
+      },
+    });
+    const host = '123456789012.dkr.ecr.eu-west-1.amazonaws.com';
+    await writeJson(dockerConfig(o.home), { credHelpers: { [host]: 'ecr-login' }, auths: { [host]: { auth: b64('stale:x') } } });
+    assert.deepEqual(await resolveCredential(host, o), { username: 'AWS', password: SECRET });
+    assert.deepEqual(calls, [`ecr-login ${host}`]);
+    assert.ok(!o.log.lines.join('\n').includes(SECRET));
+  });
+
+  it('a helper answering Username "<token>" gives an identity token', async () => {
+    const o = await setup({ runHelper: async () => JSON.stringify({ ServerURL: 'x', Username: '<token>', Secret: 'idtok' }) });
+    await writeJson(dockerConfig(o.home), { credHelpers: { 'myreg.azurecr.io': 'acr' } });
+    assert.deepEqual(await resolveCredential('myreg.azurecr.io', o), { identityToken: 'idtok' });
+  });
+
+  it('credsStore is used when the auths entry is an empty placeholder, with the entry key as server URL', async () => {
+    const calls: string[] = [];
+    const o = await setup({
+      runHelper: async (name, url) => {
+        calls.push(`${name} ${url}`);
+        return JSON.stringify({ ServerURL: url, Username: 'hub', Secret: SECRET });
+      },
+    });
+    await writeJson(dockerConfig(o.home), { credsStore: 'desktop', auths: { 'https://index.docker.io/v1/': {} } });
+    assert.deepEqual(await resolveCredential('docker.io', o), { username: 'hub', password: SECRET });
+    assert.deepEqual(calls, ['desktop https://index.docker.io/v1/']);
+  });
+
+  it('an auths entry with credentials wins over credsStore', async () => {
+    const o = await setup();
+    await writeJson(dockerConfig(o.home), { credsStore: 'desktop', auths: { 'ghcr.io': { auth: b64('u:p') } } });
+    assert.deepEqual(await resolveCredential('ghcr.io', o), { username: 'u', password: 'p' });
+  });
+
+  it('helper "credentials not found" → not an error; lookup continues (podman file)', async () => {
+    const o = await setup({
+      runHelper: async () => {
+        throw new Error('credentials not found in native keychain');
+      },
+    });
+    await writeJson(dockerConfig(o.home), { credsStore: 'osxkeychain' });
+    assert.equal(await resolveCredential('ghcr.io', o), undefined);
+    await writeJson(path.join(o.home, '.config', 'containers', 'auth.json'), { auths: { 'ghcr.io': { auth: b64('pod:man') } } });
+    assert.deepEqual(await resolveCredential('ghcr.io', o), { username: 'pod', password: 'man' });
+  });
+
+  it('any other helper failure → AuthError naming the helper, without the secret', async () => {
+    const o = await setup({
+      runHelper: async () => {
+        throw new Error('error getting credentials - err: exit status 1, out: `keychain locked`');
+      },
+    });
+    await writeJson(dockerConfig(o.home), { credHelpers: { 'ghcr.io': 'pass' } });
+    await assert.rejects(resolveCredential('ghcr.io', o), (err: unknown) => {
+      assert.ok(err instanceof AuthError);
+      assert.match(err.message, /docker-credential-pass get failed/);
+      return true;
+    });
+  });
+
+  it('a helper replying invalid JSON → AuthError that does not quote the reply', async () => {
+    const o = await setup({ runHelper: async () => `{"Secret": "${SECRET}"` });
+    await writeJson(dockerConfig(o.home), { credHelpers: { 'ghcr.io': 'broken' } });
+    await assert.rejects(resolveCredential('ghcr.io', o), (err: Error) => err instanceof AuthError && !err.message.includes(SECRET) && /docker-credential-broken/.test(err.message));
+  });
+
+  it('a helper name that could escape docker-credential-* is refused', async () => {
+    const o = await setup();
+    await writeJson(dockerConfig(o.home), { credsStore: '../../bin/sh' });
+    await assert.rejects(resolveCredential('ghcr.io', o), /invalid credential helper name/);
+  });
+});
+
+describe('resolveCredential: malformed files', () => {
+  it('malformed config.json → AuthError naming the file, not quoting its content', async () => {
+    const o = await setup();
+    await writeJson(dockerConfig(o.home), `{"auths": {"ghcr.io": {"auth": "${b64(`u:${SECRET}`)}"}}`);
+    await assert.rejects(resolveCredential('ghcr.io', o), (err: unknown) => {
+      assert.ok(err instanceof AuthError);
+      assert.equal(err.code, 'E_AUTH');
+      assert.ok(err.message.includes(dockerConfig(o.home)), err.message);
+      assert.ok(!err.message.includes(b64(`u:${SECRET}`)) && !err.message.includes(SECRET), err.message);
+      return true;
+    });
+  });
+
+  it('wrongly typed fields → AuthError naming the file', async () => {
+    const o = await setup();
+    for (const bad of [[], { auths: [] }, { auths: { x: 'y' } }, { auths: { x: { auth: 5 } } }, { credHelpers: { x: 1 } }, { credsStore: true }]) {
+      await writeJson(dockerConfig(o.home), bad);
+      await assert.rejects(resolveCredential('ghcr.io', o), (err: Error) => err instanceof AuthError && err.message.includes('config.json'), JSON.stringify(bad));
+    }
+  });
+
+  it('an auth field that is not base64 of user:password → AuthError, secret not quoted', async () => {
+    const o = await setup();
+    await writeJson(dockerConfig(o.home), { auths: { 'ghcr.io': { auth: b64(SECRET) } } });
+    await assert.rejects(resolveCredential('ghcr.io', o), (err: Error) => err instanceof AuthError && !err.message.includes(SECRET) && !err.message.includes(b64(SECRET)));
+  });
+
+  it('malformed podman auth.json → AuthError naming it', async () => {
+    const o = await setup();
+    const file = path.join(o.home, 'auth.json');
+    await writeJson(file, 'not json');
+    o.env = { REGISTRY_AUTH_FILE: file };
+    await assert.rejects(resolveCredential('quay.io', o), (err: Error) => err instanceof AuthError && err.message.includes(file));
+  });
+
+  it('an empty config.json is treated as empty', async () => {
+    const o = await setup();
+    await writeJson(dockerConfig(o.home), '');
+    assert.equal(await resolveCredential('ghcr.io', o), undefined);
+  });
+});
+
+describe('resolveCredential: podman / containers auth.json', () => {
+  it('REGISTRY_AUTH_FILE', async () => {
+    const o = await setup();
+    const file = path.join(o.home, 'custom-auth.json');
+    await writeJson(file, { auths: { 'quay.io': { auth: b64('q:1') } } });
+    o.env = { REGISTRY_AUTH_FILE: file };
+    assert.deepEqual(await resolveCredential('quay.io', o), { username: 'q', password: '1' });
+  });
+
+  it('$XDG_RUNTIME_DIR/containers/auth.json before ~/.config/containers/auth.json', async () => {
+    const o = await setup();
+    const run = path.join(o.home, 'run');
+    await writeJson(path.join(run, 'containers', 'auth.json'), { auths: { 'quay.io': { auth: b64('xdg:1') } } });
+    await writeJson(path.join(o.home, '.config', 'containers', 'auth.json'), { auths: { 'quay.io': { auth: b64('home:2') } } });
+    o.env = { XDG_RUNTIME_DIR: run };
+    assert.deepEqual(await resolveCredential('quay.io', o), { username: 'xdg', password: '1' });
+    o.env = {};
+    assert.deepEqual(await resolveCredential('quay.io', o), { username: 'home', password: '2' });
+  });
+
+  it('docker.io key (podman style) serves Docker Hub; namespaced keys do not serve the whole registry', async () => {
+    const o = await setup();
+    await writeJson(path.join(o.home, '.config', 'containers', 'auth.json'), {
+      auths: { 'docker.io': { auth: b64('hub:1') }, 'quay.io/someorg': { auth: b64('ns:2') } },
+    });
+    assert.deepEqual(await resolveCredential('registry-1.docker.io', o), { username: 'hub', password: '1' });
+    assert.equal(await resolveCredential('quay.io', o), undefined);
+  });
+});
+
+describe('credential helper: real process', () => {
+  it('runs docker-credential-<name> from env.PATH, writing the server URL to stdin', async () => {
+    const o = await setup();
+    delete o.runHelper;
+    const bin = path.join(o.home, 'bin');
+    await fs.mkdir(bin);
+    const script = path.join(bin, 'docker-credential-regpushtest');
+    // Echoes the URL it read back as the user name, so the test sees stdin arrived.
+    await fs.writeFile(
+      script,
+      [
+        '#!/bin/sh',
+        'read url',
+        'if [ "$1" != get ]; then echo "unexpected action" >&2; exit 2; fi',
+        'case "$url" in',
+        `  ghcr.io) printf '{"ServerURL":"%s","Username":"%s","Secret":"${SECRET}"}' "$url" "from-$url" ;;`,
+        '  *) echo "credentials not found in native keychain"; exit 1 ;;',
+        'esac',
+        '',
+      ].join('\n'),
+      { mode: 0o755 },
+    );
+    const broken = path.join(bin, 'docker-credential-broken');
+    await fs.writeFile(broken, '#!/bin/sh\necho "keychain is locked" >&2\nexit 3\n', { mode: 0o755 });
+    o.env = { PATH: `${bin}:/usr/bin:/bin` };
+    await writeJson(dockerConfig(o.home), { credHelpers: { 'ghcr.io': 'regpushtest', 'quay.io': 'regpushtest', 'x.io': 'broken', 'y.io': 'missing' } });
+    assert.deepEqual(await resolveCredential('ghcr.io', o), { username: 'from-ghcr.io', password: SECRET });
+    assert.equal(await resolveCredential('quay.io', o), undefined);
+    await assert.rejects(resolveCredential('x.io', o), (err: Error) => err instanceof AuthError && /docker-credential-broken get failed: keychain is locked/.test(err.message));
+    await assert.rejects(resolveCredential('y.io', o), (err: Error) => err instanceof AuthError && /docker-credential-missing not found on PATH/.test(err.message));
+    assert.ok(!o.log.lines.join('\n').includes(SECRET));
+  });
+});
+
+describe('storeCredential / eraseCredential', () => {
+  it('writes the Docker config format atomically with mode 0600, keeping other fields', async () => {
+    const home = await tempHome();
+    const file = dockerConfig(home);
+    await writeJson(file, { auths: { 'quay.io': { auth: b64('q:1') } }, psFormat: 'table', HttpHeaders: { a: 'b' } });
+    await storeCredential('ghcr.io', { username: 'me', password: SECRET }, { env: {}, homeDir: home });
+    const data = JSON.parse(await fs.readFile(file, 'utf8'));
+    assert.deepEqual(data.auths['ghcr.io'], { auth: b64(`me:${SECRET}`) });
+    assert.deepEqual(data.auths['quay.io'], { auth: b64('q:1') });
+    assert.equal(data.psFormat, 'table');
+    assert.equal((await fs.stat(file)).mode & 0o777, 0o600);
+    assert.deepEqual((await fs.readdir(path.dirname(file))).sort(), ['config.json']);
+    assert.deepEqual(await resolveCredential('ghcr.io', { role: 'to', env: {}, homeDir: home }), { username: 'me', password: SECRET });
+  });
+
+  it('creates ~/.docker/config.json when missing; Docker Hub under its v1 key; updates an existing key form', async () => {
+    const home = await tempHome();
+    await storeCredential('docker.io', { username: 'hub', password: 'p' }, { env: {}, homeDir: home });
+    let data = JSON.parse(await fs.readFile(dockerConfig(home), 'utf8'));
+    assert.deepEqual(Object.keys(data.auths), ['https://index.docker.io/v1/']);
+    await writeJson(dockerConfig(home), { auths: { 'https://ghcr.io': { auth: b64('old:x') } } });
+    await storeCredential('ghcr.io', { username: 'new', password: 'y' }, { env: {}, homeDir: home });
+    data = JSON.parse(await fs.readFile(dockerConfig(home), 'utf8'));
+    assert.deepEqual(data.auths, { 'https://ghcr.io': { auth: b64('new:y') } });
+  });
+
+  it('stores an identity token as identitytoken', async () => {
+    const home = await tempHome();
+    await storeCredential('r.azurecr.io', { username: 'u', identityToken: 'idt' }, { env: {}, homeDir: home });
+    const data = JSON.parse(await fs.readFile(dockerConfig(home), 'utf8'));
+    assert.deepEqual(data.auths['r.azurecr.io'], { auth: b64('u:'), identitytoken: 'idt' });
+  });
+
+  it('uses the credential helper store/erase when credHelpers or credsStore applies', async () => {
+    const home = await tempHome();
+    await writeJson(dockerConfig(home), { credsStore: 'desktop', credHelpers: { 'ghcr.io': 'gh' } });
+    const calls: Array<[string, string, string]> = [];
+    const execHelper = async (name: string, action: 'get' | 'store' | 'erase', input: string) => {
+      calls.push([name, action, input]);
+      return '';
+    };
+    await storeCredential('ghcr.io', { username: 'me', password: SECRET }, { env: {}, homeDir: home, execHelper });
+    await storeCredential('docker.io', { identityToken: 'idt' }, { env: {}, homeDir: home, execHelper });
+    assert.deepEqual(calls[0], ['gh', 'store', JSON.stringify({ ServerURL: 'ghcr.io', Username: 'me', Secret: SECRET })]);
+    assert.deepEqual(calls[1], ['desktop', 'store', JSON.stringify({ ServerURL: 'https://index.docker.io/v1/', Username: '<token>', Secret: 'idt' })]);
+    const data = JSON.parse(await fs.readFile(dockerConfig(home), 'utf8'));
+    assert.deepEqual(data.auths, { 'https://index.docker.io/v1/': {} }); // placeholder only, no secret
+    assert.ok(!(await fs.readFile(dockerConfig(home), 'utf8')).includes(SECRET));
+    assert.equal(await eraseCredential('docker.io', { env: {}, homeDir: home, execHelper }), true);
+    assert.deepEqual(calls[2], ['desktop', 'erase', 'https://index.docker.io/v1/']);
+    assert.deepEqual(JSON.parse(await fs.readFile(dockerConfig(home), 'utf8')).auths, {});
+  });
+
+  it('a failing helper store → AuthError naming the helper, never the secret', async () => {
+    const home = await tempHome();
+    await writeJson(dockerConfig(home), { credsStore: 'pass' });
+    const execHelper = async () => {
+      throw new Error(`could not store ${SECRET}`);
+    };
+    await assert.rejects(
+      storeCredential('ghcr.io', { username: 'me', password: SECRET }, { env: {}, homeDir: home, execHelper }),
+      (err: Error) => err instanceof AuthError && /docker-credential-pass store failed/.test(err.message) && !err.message.includes(SECRET),
+    );
+  });
+
+  it('erase removes every key form of the registry and reports whether anything was removed', async () => {
+    const home = await tempHome();
+    await writeJson(dockerConfig(home), { auths: { 'https://ghcr.io': { auth: b64('a:1') }, 'ghcr.io': { auth: b64('b:2') }, 'quay.io': {} } });
+    assert.equal(await eraseCredential('ghcr.io', { env: {}, homeDir: home }), true);
+    assert.deepEqual(JSON.parse(await fs.readFile(dockerConfig(home), 'utf8')).auths, { 'quay.io': {} });
+    assert.equal(await eraseCredential('ghcr.io', { env: {}, homeDir: home }), false);
+    assert.equal(await eraseCredential('ghcr.io', { env: {}, homeDir: await tempHome() }), false);
+  });
+
+  it('refuses to store an incomplete credential', async () => {
+    const home = await tempHome();
+    await assert.rejects(storeCredential('ghcr.io', { username: 'me' }, { env: {}, homeDir: home }), AuthError);
+  });
+
+  it('writes through a symlinked config.json to its target', async () => {
+    const home = await tempHome();
+    const real = path.join(home, 'dotfiles', 'docker-config.json');
+    await writeJson(real, { auths: {} });
+    await fs.mkdir(path.join(home, '.docker'));
+    await fs.symlink(real, dockerConfig(home));
+    await storeCredential('ghcr.io', { username: 'me', password: 'p' }, { env: {}, homeDir: home });
+    assert.ok((await fs.lstat(dockerConfig(home))).isSymbolicLink());
+    assert.deepEqual(JSON.parse(await fs.readFile(real, 'utf8')).auths['ghcr.io'], { auth: b64('me:p') });
+  });
+});

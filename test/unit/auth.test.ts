@@ -1,0 +1,283 @@
+/**
+ * Unit tests for src/auth: WWW-Authenticate parsing (including the spots where
+ * www-authenticate@0.6.3 alone fails), scopes, token cache, registry-name normalisation.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { findChallenge, parseChallenges } from '../../src/auth/challenge.js';
+import { mergeScopes, parseScope, repositoryScope, scopeKey, scopesCover } from '../../src/auth/scope.js';
+import { TokenCache } from '../../src/auth/token-cache.js';
+import { apiHostOf, dockerConfigKey, registryHostOf } from '../../src/auth/registry-host.js';
+import { isLoopbackHost } from '../../src/auth/token.js';
+import { ProtocolError } from '../../src/errors.js';
+
+describe('parseChallenges', () => {
+  const cases: Array<[string, string, Array<{ scheme: string; params: Record<string, string>; token68?: string }>]> = [
+    [
+      'Docker Hub bearer challenge',
+      'Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/ubuntu:pull"',
+      [{ scheme: 'bearer', params: { realm: 'https://auth.docker.io/token', service: 'registry.docker.io', scope: 'repository:library/ubuntu:pull' } }],
+    ],
+    [
+      'weak spot: two challenges in one header',
+      'Basic realm="x", Bearer realm="y",service="z"',
+      [
+        { scheme: 'basic', params: { realm: 'x' } },
+        { scheme: 'bearer', params: { realm: 'y', service: 'z' } },
+      ],
+    ],
+    [
+      'weak spot: commas and spaces inside a quoted scope',
+      'Bearer realm="https://a/token",scope="repository:a:pull,push repository:b:pull",service="s"',
+      [{ scheme: 'bearer', params: { realm: 'https://a/token', scope: 'repository:a:pull,push repository:b:pull', service: 's' } }],
+    ],
+    [
+      'weak spot: quoted commas in the first of two challenges',
+      'Bearer realm="r",scope="repository:a:pull,push", Basic realm="b,c"',
+      [
+        { scheme: 'bearer', params: { realm: 'r', scope: 'repository:a:pull,push' } },
+        { scheme: 'basic', params: { realm: 'b,c' } },
+      ],
+    ],
+    [
+      'weak spot: backslash-escaped quotes',
+      'Basic realm="say \\"hi\\", please"',
+      [{ scheme: 'basic', params: { realm: 'say "hi", please' } }],
+    ],
+    ['weak spot: escaped backslash', 'Basic realm="a\\\\b"', [{ scheme: 'basic', params: { realm: 'a\\b' } }]],
+    ['weak spot: token68', 'Negotiate YWJjZGVm==', [{ scheme: 'negotiate', params: {}, token68: 'YWJjZGVm==' }]],
+    [
+      'weak spot: token68 then another challenge',
+      'Negotiate abc/+def=, Bearer realm="r"',
+      [
+        { scheme: 'negotiate', params: {}, token68: 'abc/+def=' },
+        { scheme: 'bearer', params: { realm: 'r' } },
+      ],
+    ],
+    [
+      'weak spot: scheme-only challenge (library throws on it)',
+      'Negotiate, Basic realm="x"',
+      [
+        { scheme: 'negotiate', params: {} },
+        { scheme: 'basic', params: { realm: 'x' } },
+      ],
+    ],
+    [
+      'unquoted values',
+      'Bearer realm=https://auth.example.com/token,service=registry.example.com',
+      [{ scheme: 'bearer', params: { realm: 'https://auth.example.com/token', service: 'registry.example.com' } }],
+    ],
+    [
+      'weak spot: scheme and parameter names are case-insensitive',
+      'BEARER Realm="r", SERVICE="s", Scope="repository:x:pull"',
+      [{ scheme: 'bearer', params: { realm: 'r', service: 's', scope: 'repository:x:pull' } }],
+    ],
+    [
+      'weak spot: whitespace around "="',
+      'Bearer realm = "r" ,service= s',
+      [{ scheme: 'bearer', params: { realm: 'r', service: 's' } }],
+    ],
+    [
+      'empty list elements are ignored',
+      ', Bearer realm="r",, service="s",',
+      [{ scheme: 'bearer', params: { realm: 'r', service: 's' } }],
+    ],
+    [
+      'weak spot: scheme containing "-" (library picks a later word)',
+      'AWS4-HMAC-SHA256 realm="x"',
+      [{ scheme: 'aws4-hmac-sha256', params: { realm: 'x' } }],
+    ],
+    ['empty quoted value', 'Bearer realm="",service="s"', [{ scheme: 'bearer', params: { realm: '', service: 's' } }]],
+    [
+      '"=" and "&" inside a quoted value',
+      'Bearer realm="https://a/t?x=1&y=2"',
+      [{ scheme: 'bearer', params: { realm: 'https://a/t?x=1&y=2' } }],
+    ],
+    [
+      'insufficient_scope error',
+      'Bearer realm="r",service="s",scope="repository:b:pull",error="insufficient_scope"',
+      [{ scheme: 'bearer', params: { realm: 'r', service: 's', scope: 'repository:b:pull', error: 'insufficient_scope' } }],
+    ],
+    [
+      'tabs and several spaces after the scheme',
+      'Bearer \t  realm="r"',
+      [{ scheme: 'bearer', params: { realm: 'r' } }],
+    ],
+    [
+      'three challenges, the last with an unquoted and a quoted param',
+      'Digest realm="d", nonce="n,1", Basic realm="b", Bearer realm=r, scope="a b"',
+      [
+        { scheme: 'digest', params: { realm: 'd', nonce: 'n,1' } },
+        { scheme: 'basic', params: { realm: 'b' } },
+        { scheme: 'bearer', params: { realm: 'r', scope: 'a b' } },
+      ],
+    ],
+    ['empty header', '', []],
+    ['whitespace-only header', '   ', []],
+  ];
+  for (const [name, header, want] of cases) {
+    it(name, () => {
+      const got = parseChallenges(header).map((c) => ({ ...c, params: { ...c.params } }));
+      assert.deepEqual(got, want);
+    });
+  }
+
+  const bad: Array<[string, string]> = [
+    ['unterminated quoted string', 'Bearer realm="https://a'],
+    ['auth-param before any scheme', 'realm="x", Bearer realm="y"'],
+    ['text glued to a quoted string', 'Bearer realm="x"junk'],
+    ['two quoted strings glued together', 'Bearer realm="a""b"'],
+    ['duplicate parameter', 'Bearer realm="a", realm="b"'],
+    ['space inside an unquoted value', 'Bearer realm=a b'],
+    ['auth-param after token68', 'Negotiate abc==, realm="x"'],
+    ['empty value', 'Bearer realm=, service="s"'],
+    ['trailing backslash in a quoted string', 'Bearer realm="abc\\'],
+    ['no scheme at all', '="x"'],
+    ['control character in a value', 'Bearer realm="a\u0001b"'],
+  ];
+  for (const [name, header] of bad) {
+    it(`malformed: ${name} → ProtocolError`, () => {
+      assert.throws(() => parseChallenges(header), (err: unknown) => {
+        assert.ok(err instanceof ProtocolError);
+        assert.equal(err.code, 'E_PROTOCOL');
+        assert.match(err.message, /malformed WWW-Authenticate/);
+        return true;
+      });
+    });
+  }
+
+  it('truncates a very long malformed header in the message', () => {
+    const header = `Bearer realm="${'x'.repeat(5000)}`;
+    assert.throws(() => parseChallenges(header), (err: Error) => err.message.length < 400);
+  });
+
+  it('findChallenge picks by scheme, case-insensitively', () => {
+    const list = parseChallenges('Basic realm="x", Bearer realm="y"');
+    assert.equal(findChallenge(list, 'Bearer')?.params.realm, 'y');
+    assert.equal(findChallenge(list, 'basic')?.params.realm, 'x');
+    assert.equal(findChallenge(list, 'digest'), undefined);
+  });
+});
+
+describe('scopes', () => {
+  it('repositoryScope sorts and de-duplicates actions', () => {
+    assert.equal(repositoryScope('library/ubuntu', ['push', 'pull', 'push']), 'repository:library/ubuntu:pull,push');
+    assert.equal(repositoryScope('a', ['pull', '*']), 'repository:a:*');
+    assert.throws(() => repositoryScope('', ['pull']));
+    assert.throws(() => repositoryScope('a', []));
+  });
+
+  it('parseScope splits at the first and last colon (names may hold host:port)', () => {
+    assert.deepEqual(parseScope('repository:localhost:5000/app:pull,push'), {
+      type: 'repository',
+      name: 'localhost:5000/app',
+      actions: ['pull', 'push'],
+    });
+    assert.deepEqual(parseScope('repository(plugin):x/y:pull'), { type: 'repository(plugin)', name: 'x/y', actions: ['pull'] });
+    assert.deepEqual(parseScope('registry:catalog:*'), { type: 'registry', name: 'catalog', actions: ['*'] });
+    assert.equal(parseScope('nonsense'), undefined);
+    assert.equal(parseScope('repository:a:'), undefined);
+    assert.equal(parseScope(':a:pull'), undefined);
+    assert.equal(parseScope('repository:a'), undefined);
+  });
+
+  it('mergeScopes unites actions per resource and sorts the result', () => {
+    assert.deepEqual(mergeScopes(['repository:b:push', 'repository:a:pull', 'repository:b:pull', 'repository:a:pull']), [
+      'repository:a:pull',
+      'repository:b:pull,push',
+    ]);
+  });
+
+  it('mergeScopes splits space-separated entries (a challenge scope param) and keeps opaque scopes', () => {
+    assert.deepEqual(mergeScopes(['repository:a:pull,push repository:b:pull', 'aud:x', 'repository:a:delete']), [
+      'aud:x',
+      'repository:a:delete,pull,push',
+      'repository:b:pull',
+    ]);
+  });
+
+  it("mergeScopes lets '*' absorb other actions", () => {
+    assert.deepEqual(mergeScopes(['repository:a:pull', 'repository:a:*']), ['repository:a:*']);
+  });
+
+  it('mergeScopes is order-independent and scopeKey is stable', () => {
+    const x = ['repository:b:pull', 'repository:a:push,pull'];
+    const y = ['repository:a:pull', 'repository:a:push', 'repository:b:pull'];
+    assert.deepEqual(mergeScopes(x), mergeScopes(y));
+    assert.equal(scopeKey(x), scopeKey(y));
+    assert.equal(scopeKey(x), 'repository:a:pull,push repository:b:pull');
+    assert.equal(scopeKey([]), '');
+  });
+
+  it('scopesCover checks resources and actions', () => {
+    assert.ok(scopesCover(['repository:a:pull,push'], ['repository:a:pull']));
+    assert.ok(scopesCover(['repository:a:*'], ['repository:a:delete']));
+    assert.ok(!scopesCover(['repository:a:pull'], ['repository:a:push']));
+    assert.ok(!scopesCover(['repository:a:pull'], ['repository:b:pull']));
+    assert.ok(scopesCover(['repository:a:pull'], []));
+  });
+});
+
+describe('TokenCache', () => {
+  it('expires tokens before their expiry by a margin', () => {
+    const c = new TokenCache();
+    c.set('k', { token: 't', expiresAt: 120_000 }, 0);
+    assert.equal(c.get('k', 100_000), 't');
+    assert.equal(c.get('k', 111_000), undefined);
+  });
+
+  it('keeps the margin under half of a short lifetime', () => {
+    const c = new TokenCache();
+    c.set('k', { token: 't', expiresAt: 4_000 }, 0);
+    assert.equal(c.get('k', 1_500), 't');
+    assert.equal(c.get('k', 2_500), undefined);
+  });
+
+  it('shares one in-flight fetch and forgets failures', async () => {
+    const c = new TokenCache();
+    let calls = 0;
+    const fetch = async () => {
+      calls++;
+      await new Promise((r) => setTimeout(r, 10));
+      return { token: `t${calls}`, expiresAt: 1e12 };
+    };
+    const got = await Promise.all(Array.from({ length: 5 }, () => c.getOrFetch('k', () => 0, fetch)));
+    assert.equal(calls, 1);
+    assert.ok(got.every((g) => g.token === 't1' && g.fresh));
+    assert.deepEqual(await c.getOrFetch('k', () => 0, fetch), { token: 't1', fresh: false });
+    await assert.rejects(c.getOrFetch('other', () => 0, async () => Promise.reject(new Error('boom'))));
+    assert.equal((await c.getOrFetch('other', () => 0, fetch)).token, 't2');
+  });
+
+  it('invalidate only drops the token it was told about', () => {
+    const c = new TokenCache();
+    c.set('k', { token: 'new', expiresAt: 1e12 }, 0);
+    c.invalidate('k', 'old');
+    assert.equal(c.get('k', 0), 'new');
+    c.invalidate('k', 'new');
+    assert.equal(c.get('k', 0), undefined);
+  });
+});
+
+describe('registry names', () => {
+  it('normalises config keys to hosts', () => {
+    assert.equal(registryHostOf('https://ghcr.io'), 'ghcr.io');
+    assert.equal(registryHostOf('http://Registry.Example.com:5000/v2/'), 'registry.example.com:5000');
+    assert.equal(registryHostOf('https://index.docker.io/v1/'), 'docker.io');
+    assert.equal(registryHostOf('registry-1.docker.io'), 'docker.io');
+    assert.equal(registryHostOf('quay.io/org'), undefined);
+  });
+
+  it('maps Docker Hub to its config key and API host', () => {
+    for (const h of ['docker.io', 'index.docker.io', 'registry-1.docker.io']) {
+      assert.equal(dockerConfigKey(h), 'https://index.docker.io/v1/');
+      assert.equal(apiHostOf(h), 'registry-1.docker.io');
+    }
+    assert.equal(dockerConfigKey('ghcr.io'), 'ghcr.io');
+  });
+
+  it('recognises loopback hosts', () => {
+    for (const h of ['localhost', '127.0.0.1', '127.1.2.3', '[::1]', '::1', 'app.localhost']) assert.ok(isLoopbackHost(h), h);
+    for (const h of ['example.com', '10.0.0.1', '128.0.0.1', 'localhost.example.com']) assert.ok(!isLoopbackHost(h), h);
+  });
+});
