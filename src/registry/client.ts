@@ -6,11 +6,11 @@ import type { Readable } from 'node:stream';
 import { authMiddleware } from '../auth/middleware.js';
 import type { Credential } from '../auth/credentials.js';
 import { repositoryScope, mergeScopes } from '../auth/scope.js';
-import { ProtocolError, DigestMismatchError, RegpushError } from '../errors.js';
+import { ProtocolError, DigestMismatchError, RegpushError, UnsupportedError } from '../errors.js';
 import { compose, type HttpRequest, type HttpResponse, type RequestBody, type Send } from '../http/types.js';
 import { drain, errorFromResponse, readBody, MANIFEST_CAP } from '../http/response.js';
 import type { Transport } from '../http/transport.js';
-import { MANIFEST_ACCEPT } from '../image/mediatypes.js';
+import { MANIFEST_ACCEPT, isSchema1MediaType } from '../image/mediatypes.js';
 import { sha256Digest, isValidDigest } from '../image/digest.js';
 import type { Logger } from '../log.js';
 import { endpointFor, type Endpoint } from './endpoint.js';
@@ -122,6 +122,13 @@ export class RegistryClient {
     const res = await this.request({ method: 'GET', url: this.url(`${repo}/manifests/${ref}`), headers: { accept: MANIFEST_ACCEPT } });
     if (res.status !== 200) return this.fail(res, what);
     const bytes = await readBody(res, MANIFEST_CAP, `manifest ${this.registry}/${repo}:${ref}`);
+    const contentType = res.headers['content-type']?.split(';')[0]?.trim() ?? '';
+    // Signed schema 1 is hashed without its signatures, so check the type before the digest.
+    if (isSchema1MediaType(contentType)) {
+      throw new UnsupportedError(`${this.registry}/${repo}:${ref} is a Docker schema 1 manifest, which regpush does not support; re-push it as schema 2 or OCI (e.g. skopeo copy --format v2s2)`, {
+        details: { registry: this.registry },
+      });
+    }
     const digest = sha256Digest(bytes);
     if (isValidDigest(ref) && ref.startsWith('sha256:') && ref !== digest) {
       throw new DigestMismatchError(`manifest ${this.registry}/${repo}@${ref} has digest ${digest}`, { details: { registry: this.registry } });

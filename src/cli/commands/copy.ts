@@ -1,6 +1,6 @@
 /** `regpush copy SRC DST [DST…]`: promote an image byte for byte to one or more registries. */
 import type { Argv } from 'yargs';
-import { copy, type CopyResult } from '../../copy/copy.js';
+import type { CopyResult } from '../../copy/copy.js';
 import { PartialFailureError } from '../../errors.js';
 import { commonContext, commonFlags, credentialFromFlags, readStdin, retriesOption, type CommonArgs } from '../common.js';
 import { many } from '../flags.js';
@@ -51,6 +51,7 @@ export function copyCommand(y: Argv, io: CliIO, done: (code: number) => void): A
         .example('$0 copy --referrers ghcr.io/acme/app:1 harbor.example.com/acme/app:1', 'With cosign signatures and SBOMs'),
     async (argv) => {
       const a = argv as unknown as CopyArgs;
+      const { copy } = await import('../../copy/copy.js');
       const ctx = commonContext(a, io);
       const stdinPassword = a['password-stdin'] ? await readStdin(io) : undefined;
       const from = credentialFromFlags(a['from-user'], a['from-password'], 'from', ctx.secrets);

@@ -1,7 +1,7 @@
 /** `regpush inspect REF`: describe an image or index without pulling layers. */
 import type { Argv } from 'yargs';
 import { UsageError } from '../../errors.js';
-import { inspect, type InspectResult } from '../../inspect/inspect.js';
+import type { InspectResult } from '../../inspect/inspect.js';
 import { commonContext, commonFlags, credentialFromFlags, readStdin, retriesOption, type CommonArgs } from '../common.js';
 import type { CliIO } from '../io.js';
 
@@ -32,6 +32,7 @@ export function inspectCommand(y: Argv, io: CliIO, done: (code: number) => void)
         .example('$0 inspect --platform linux/arm64 --json ghcr.io/org/app:1', 'One child of a multi-arch index, as JSON'),
     async (argv) => {
       const a = argv as unknown as InspectArgs;
+      const { inspect } = await import('../../inspect/inspect.js');
       const ctx = commonContext(a, io);
       const password = a['password-stdin'] ? await readStdin(io) : a.password;
       const from = credentialFromFlags(a.user, password, 'from', ctx.secrets);

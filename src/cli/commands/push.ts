@@ -1,8 +1,6 @@
 /** `regpush push`: base image + app directory → image in the target registry. */
 import type { Argv } from 'yargs';
 import { UsageError } from '../../errors.js';
-import { parseAppFlag } from '../../layer/index.js';
-import { push } from '../../push/push.js';
 import type { PushResult } from '../../push/options.js';
 import { commonContext, commonFlags, credentialFromFlags, readStdin, retriesOption, type CommonArgs } from '../common.js';
 import { configChangesFromFlags, many, parseChown, type ConfigFlags } from '../flags.js';
@@ -69,6 +67,8 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void): A
         .example('$0 push --from 127.0.0.1:5000/base:1 --to 127.0.0.1:5000/app:1 --app ./out --platform all', 'Every platform of a multi-arch base, private registry'),
     async (argv) => {
       const a = argv as unknown as PushArgs;
+      // Loaded on demand: `regpush --help` and `--version` should not pay for the pipeline's modules.
+      const [{ parseAppFlag }, { push }] = await Promise.all([import('../../layer/index.js'), import('../../push/push.js')]);
       const ctx = commonContext(a, io);
       const config = configChangesFromFlags(a);
       const defaultDest = a['app-dest'] ?? a.workdir ?? '/app';
