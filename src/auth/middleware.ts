@@ -22,7 +22,8 @@ export interface AuthOptions {
   /** Registry host, e.g. "ghcr.io", "docker.io", "127.0.0.1:5000". */
   registry: string;
   /** How the registry is reached; an https registry never gets an http token realm (loopback aside). */
-  scheme: 'http' | 'https';
+  /** 'auto': a loopback registry whose scheme is probed (https first, then http). */
+  scheme: 'http' | 'https' | 'auto';
   /** Scopes for the whole operation, e.g. repository:<target>:pull,push and repository:<source>:pull. */
   scopes: string[];
   /** Resolves the credential; called at most once, on the first challenge. */
@@ -50,8 +51,9 @@ export function authMiddleware(opts: AuthOptions): Middleware {
   const log = opts.logger ?? silentLogger;
   const now = opts.now ?? Date.now;
   const cache = opts.cache ?? new TokenCache();
+  const schemes = opts.scheme === 'auto' ? ['https', 'http'] : [opts.scheme];
   const origins = new Set(
-    [registryHostOf(opts.registry) ?? opts.registry, apiHostOf(opts.registry)].map((h) => originOf(`${opts.scheme}://${h}/`)),
+    [registryHostOf(opts.registry) ?? opts.registry, apiHostOf(opts.registry)].flatMap((h) => schemes.map((s) => originOf(`${s}://${h}/`))),
   );
   let mode: Mode = 'unknown';
   let learned: Challenge | undefined;
@@ -77,7 +79,7 @@ export function authMiddleware(opts: AuthOptions): Middleware {
       log.debug(`auth: fetching a token for ${opts.registry} scopes=${scopes.join(' ') || '-'}`);
       return fetchToken(opts.tokenSend, challenge, scopes, cred, {
         registry: opts.registry,
-        scheme: opts.scheme,
+        scheme: opts.scheme === 'auto' ? 'http' : opts.scheme,
         logger: log,
         userAgent: opts.userAgent,
         now,

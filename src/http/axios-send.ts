@@ -62,7 +62,7 @@ export function transportError(err: unknown, req: HttpRequest): RegpushError {
   }
   const errno = (e.cause as { code?: string } | undefined)?.code ?? code;
   if (TLS_CODES.has(errno) || /certificate|SSL|TLS/i.test(e.message ?? '')) {
-    return new TlsError(`TLS failure talking to ${host}: ${e.message} (${errno}); for a private CA set NODE_EXTRA_CA_CERTS`, {
+    return new TlsError(`TLS failure talking to ${host}: ${(e.message ?? '').split('\n')[0]} (${errno}); for a private CA set NODE_EXTRA_CA_CERTS`, {
       details: { registry: host, request, errno },
     });
   }

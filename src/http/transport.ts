@@ -32,6 +32,8 @@ export interface TransportOptions {
 export class Transport {
   /** Send without authentication: retry → redirect → debug → axios. */
   readonly send: Send;
+  /** Send without authentication or retries (for probes whose failure is an answer). */
+  readonly sendOnce: Send;
   /** The retry policy in force. */
   readonly retryPolicy: RetryPolicy;
   readonly logger: Logger;
@@ -44,13 +46,9 @@ export class Transport {
     const base = createAxiosSend({ userAgent: this.userAgent, idleTimeoutMs: opts.idleTimeoutMs, maxSockets: opts.maxSockets });
     this.closeBase = () => base.close();
     this.retryPolicy = { ...DEFAULT_RETRY_POLICY, ...(opts.retry ?? {}) };
-    this.send = compose(
-      base,
-      retryMiddleware(this.retryPolicy, opts.onRetry),
-      redirectMiddleware(),
-      debugMiddleware(this.logger),
-      ...(opts.inner ?? []),
-    );
+    const inner = [redirectMiddleware(), debugMiddleware(this.logger), ...(opts.inner ?? [])];
+    this.send = compose(base, retryMiddleware(this.retryPolicy, opts.onRetry), ...inner);
+    this.sendOnce = compose(base, ...inner);
   }
 
   /** Closes idle keep-alive sockets so the process can exit. */

@@ -65,6 +65,7 @@ export class RegistryClient {
     this.endpoint = endpointFor(opts.registry, opts.insecure ?? []);
     this.logger = opts.transport.logger;
     this.signal = opts.signal;
+    this.probe = opts.transport.sendOnce;
     this.send = compose(
       opts.transport.send,
       authMiddleware({
@@ -79,8 +80,32 @@ export class RegistryClient {
     );
   }
 
-  private url(path: string): string {
-    return this.endpoint.base + path;
+  private baseUrl?: Promise<string>;
+  private readonly probe: Send;
+
+  /** The API base URL; for a loopback registry, probed once (TLS first, plain HTTP if it does not speak TLS). */
+  private base(): Promise<string> {
+    const { scheme, host } = this.endpoint;
+    if (scheme !== 'auto') return Promise.resolve(`${scheme}://${host}/v2/`);
+    return (this.baseUrl ??= this.probe({ method: 'GET', url: `https://${host}/v2/`, signal: this.signal }).then(
+      (res) => {
+        drain(res);
+        return `https://${host}/v2/`;
+      },
+      (err: unknown) => {
+        const errno = err instanceof RegpushError ? String(err.details.errno ?? '') : '';
+        // A plain-HTTP server answers a TLS hello with bytes that are not TLS (EPROTO) or hangs up.
+        if (errno === 'EPROTO' || errno === 'ERR_SSL_WRONG_VERSION_NUMBER' || errno === 'ECONNRESET') {
+          this.logger.debug(`${host} does not speak TLS; using plain http (loopback)`);
+          return `http://${host}/v2/`;
+        }
+        throw err;
+      },
+    ));
+  }
+
+  private async url(path: string): Promise<string> {
+    return (await this.base()) + path;
   }
 
   private request(req: Omit<HttpRequest, 'signal'>): Promise<HttpResponse> {
@@ -93,7 +118,7 @@ export class RegistryClient {
 
   /** GET /v2/: checks reachability and authenticates early. */
   async ping(): Promise<void> {
-    const res = await this.request({ method: 'GET', url: this.url(''), label: 'ping' });
+    const res = await this.request({ method: 'GET', url: await this.url(''), label: 'ping' });
     if (res.status === 200) return drain(res);
     if (res.status === 404) {
       drain(res);
@@ -104,7 +129,7 @@ export class RegistryClient {
 
   /** HEAD a manifest; undefined when it does not exist. */
   async headManifest(repo: string, ref: string): Promise<ManifestHead | undefined> {
-    const res = await this.request({ method: 'HEAD', url: this.url(`${repo}/manifests/${ref}`), headers: { accept: MANIFEST_ACCEPT } });
+    const res = await this.request({ method: 'HEAD', url: await this.url(`${repo}/manifests/${ref}`), headers: { accept: MANIFEST_ACCEPT } });
     drain(res);
     if (res.status === 404) return undefined;
     if (res.status !== 200) return this.fail(res, `HEAD manifest ${this.registry}/${repo}:${ref}`);
@@ -119,7 +144,7 @@ export class RegistryClient {
   /** GET a manifest's exact bytes; the digest is verified when `ref` is a digest or the registry states one. */
   async getManifest(repo: string, ref: string): Promise<FetchedManifest> {
     const what = `GET manifest ${this.registry}/${repo}${ref.includes(':') ? '@' : ':'}${ref}`;
-    const res = await this.request({ method: 'GET', url: this.url(`${repo}/manifests/${ref}`), headers: { accept: MANIFEST_ACCEPT } });
+    const res = await this.request({ method: 'GET', url: await this.url(`${repo}/manifests/${ref}`), headers: { accept: MANIFEST_ACCEPT } });
     if (res.status !== 200) return this.fail(res, what);
     const bytes = await readBody(res, MANIFEST_CAP, `manifest ${this.registry}/${repo}:${ref}`);
     const contentType = res.headers['content-type']?.split(';')[0]?.trim() ?? '';
@@ -148,7 +173,7 @@ export class RegistryClient {
     const digest = sha256Digest(bytes);
     const res = await this.request({
       method: 'PUT',
-      url: this.url(`${repo}/manifests/${ref}`),
+      url: await this.url(`${repo}/manifests/${ref}`),
       headers: { 'content-type': mediaType },
       body: bytes,
     });
@@ -165,7 +190,7 @@ export class RegistryClient {
 
   /** HEAD a blob; its size when present, undefined when not. */
   async headBlob(repo: string, digest: string): Promise<number | undefined> {
-    const res = await this.request({ method: 'HEAD', url: this.url(`${repo}/blobs/${digest}`) });
+    const res = await this.request({ method: 'HEAD', url: await this.url(`${repo}/blobs/${digest}`) });
     drain(res);
     if (res.status === 404) return undefined;
     if (res.status !== 200) return this.fail(res, `HEAD blob ${this.registry}/${repo}@${digest}`);
@@ -180,7 +205,7 @@ export class RegistryClient {
   async getBlob(repo: string, digest: string, start = 0): Promise<{ body: Readable; size?: number; partial: boolean }> {
     const headers: Record<string, string> = {};
     if (start > 0) headers['range'] = `bytes=${start}-`;
-    const res = await this.request({ method: 'GET', url: this.url(`${repo}/blobs/${digest}`), headers, label: 'blob GET' });
+    const res = await this.request({ method: 'GET', url: await this.url(`${repo}/blobs/${digest}`), headers, label: 'blob GET' });
     if (res.status !== 200 && res.status !== 206) return this.fail(res, `GET blob ${this.registry}/${repo}@${digest}`);
     const len = Number(res.headers['content-length']);
     return { body: res.body, size: Number.isFinite(len) ? len : undefined, partial: res.status === 206 };
@@ -200,7 +225,7 @@ export class RegistryClient {
 
   /** Cross-repository mount: 201 = mounted; 202 = the registry opened an upload instead. */
   async mountBlob(repo: string, digest: string, fromRepo: string): Promise<MountResult> {
-    const url = this.url(`${repo}/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(fromRepo)}`);
+    const url = await this.url(`${repo}/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(fromRepo)}`);
     const res = await this.request({ method: 'POST', url, scopes: [repositoryScope(fromRepo, ['pull'])] });
     if (res.status === 201) {
       drain(res);
@@ -215,7 +240,7 @@ export class RegistryClient {
 
   /** POST to open an upload session. */
   async startUpload(repo: string): Promise<UploadSession> {
-    const url = this.url(`${repo}/blobs/uploads/`);
+    const url = await this.url(`${repo}/blobs/uploads/`);
     const res = await this.request({ method: 'POST', url });
     if (res.status !== 202) return this.fail(res, `start upload to ${this.registry}/${repo}`);
     drain(res);
@@ -270,7 +295,7 @@ export class RegistryClient {
   /** Lists tags, following Link pagination. */
   async listTags(repo: string, pageSize = 1000): Promise<string[]> {
     const tags: string[] = [];
-    let url: string | undefined = this.url(`${repo}/tags/list?n=${pageSize}`);
+    let url: string | undefined = await this.url(`${repo}/tags/list?n=${pageSize}`);
     for (let page = 0; url && page < 10_000; page++) {
       const res: HttpResponse = await this.request({ method: 'GET', url });
       if (res.status !== 200) return this.fail(res, `list tags of ${this.registry}/${repo}`);
@@ -289,7 +314,7 @@ export class RegistryClient {
 
   /** OCI 1.1 referrers API; undefined when the registry does not offer it (404/405/400). */
   async referrers(repo: string, digest: string): Promise<{ manifests: { digest: string; mediaType: string; artifactType?: string }[] } | undefined> {
-    const res = await this.request({ method: 'GET', url: this.url(`${repo}/referrers/${digest}`), headers: { accept: 'application/vnd.oci.image.index.v1+json' } });
+    const res = await this.request({ method: 'GET', url: await this.url(`${repo}/referrers/${digest}`), headers: { accept: 'application/vnd.oci.image.index.v1+json' } });
     if (res.status === 404 || res.status === 405 || res.status === 400) {
       drain(res);
       return undefined;

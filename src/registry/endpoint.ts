@@ -1,13 +1,14 @@
-/** Where a registry's API lives: scheme and host. Plain HTTP only for loopback or hosts named insecure. */
+/** Where a registry's API lives: scheme and host. Plain HTTP only for hosts named insecure, or loopback hosts that do not speak TLS. */
 import { apiHost, isLoopbackHost } from '../ref/reference.js';
 
 /** Scheme and base URL of one registry's Distribution API. */
 export interface Endpoint {
   /** Canonical registry name as in references ("docker.io", "127.0.0.1:5000"). */
   registry: string;
-  scheme: 'http' | 'https';
-  /** e.g. "https://registry-1.docker.io/v2/". */
-  base: string;
+  /** 'auto' for loopback hosts: https when the server speaks TLS, else http (as Docker does). */
+  scheme: 'http' | 'https' | 'auto';
+  /** API host[:port], e.g. "registry-1.docker.io". */
+  host: string;
 }
 
 /** Parses REGPUSH_INSECURE_REGISTRIES-style lists ("a:5000, b") into host[:port] entries. */
@@ -22,7 +23,7 @@ export function parseInsecureList(value: string | undefined): string[] {
 export function endpointFor(registry: string, insecure: readonly string[] = []): Endpoint {
   const host = apiHost(registry);
   const hostOnly = host.replace(/:\d+$/, '');
-  const plain = isLoopbackHost(host) || insecure.includes(host) || insecure.includes(registry) || insecure.includes(hostOnly);
-  const scheme = plain ? 'http' : 'https';
-  return { registry, scheme, base: `${scheme}://${host}/v2/` };
+  const named = insecure.includes(host) || insecure.includes(registry) || insecure.includes(hostOnly);
+  const scheme = named ? 'http' : isLoopbackHost(host) ? 'auto' : 'https';
+  return { registry, scheme, host };
 }

@@ -1,0 +1,51 @@
+/**
+ * Public shapes of the layer builder. Kept apart from the code so the push pipeline and the CLI
+ * can import the types without loading tar-stream.
+ */
+import type { Logger } from '../log.js';
+
+/** One local directory (or single file) and the absolute path it lands at inside the image. */
+export interface LayerSource {
+  /** Local directory or regular file, e.g. `./publish`. */
+  src: string;
+  /** Absolute path inside the image, e.g. `/app`. For a file, a trailing `/` means "into this directory". */
+  dest: string;
+}
+
+/** How to build the layer; every field but `sources` has a reproducible default. */
+export interface LayerOptions {
+  /** Everything that goes into the one new layer, in this order. */
+  sources: LayerSource[];
+  /** Seconds since the epoch written as every entry's mtime; default SOURCE_DATE_EPOCH from `env`, else 0. */
+  mtime?: number;
+  /** Environment to read SOURCE_DATE_EPOCH from; the library never reads process.env itself. */
+  env?: Record<string, string | undefined>;
+  /** Owner of the destination directory and everything copied into it; default 0:0. */
+  chown?: { uid: number; gid: number };
+  /** gzip level 0–9; default DEFAULT_GZIP_LEVEL (see gzip.ts for the measurements behind it). */
+  gzipLevel?: number;
+  /** Block size of the block-parallel gzip, in bytes; default 1 MiB. */
+  blockSize?: number;
+  /** `parallel` (default): independent gzip members per block on the thread pool; `single`: one zlib stream. */
+  gzipMode?: 'parallel' | 'single';
+  /** Blocks compressing at once in `parallel` mode; default min(max(2, cores), 3) to leave thread-pool room for file reads. */
+  gzipConcurrency?: number;
+  /** Cancels the walk and the stream with AbortedError. */
+  signal?: AbortSignal;
+  /** Receives warnings about skipped entries (sockets, fifos, devices). */
+  logger?: Logger;
+}
+
+/** What the layer is, known once its stream has ended. */
+export interface LayerResult {
+  /** `sha256:…` of the gzip bytes (the blob digest). */
+  digest: string;
+  /** `sha256:…` of the uncompressed tar (the config's rootfs.diff_ids entry). */
+  diffId: string;
+  /** Bytes of gzip. */
+  size: number;
+  /** Bytes of tar. */
+  uncompressedSize: number;
+  /** Tar entries written (directories, files and symlinks). */
+  entries: number;
+}
