@@ -2,14 +2,18 @@
  * The CLI: a thin shell over the library. A fresh yargs instance per run (no global state), the
  * result alone on stdout, logs on stderr, and every failure one line with a stable exit code.
  */
-import yargs from 'yargs';
-import { EXIT_CODES, RegpushError, UsageError } from '../errors.js';
+import yargs, { type Argv } from 'yargs';
+import { RegpushError, UsageError } from '../errors.js';
+import { knownWords, withSuggestion } from './suggest.js';
 import { redactText } from '../redact.js';
 import { VERSION } from '../version.js';
 import type { CliIO } from './io.js';
 import { inspectCommand } from './commands/inspect.js';
 import { pushCommand } from './commands/push.js';
 import { copyCommand } from './commands/copy.js';
+
+/** Command names, for suggestions. */
+const COMMANDS = ['push', 'copy', 'inspect', 'login', 'logout'];
 
 /** Formats an error as the one line the CLI prints. */
 export function errorLine(err: unknown): string {
@@ -21,11 +25,10 @@ export function errorLine(err: unknown): string {
 /** Runs the CLI with `argv` (without node and script) and returns the exit code. */
 export async function main(argv: string[], io: CliIO): Promise<number> {
   let code = 0;
-  let usageFailure: string | undefined;
   const done = (c: number) => {
     code = c;
   };
-  let y = yargs(argv)
+  let y: Argv = yargs(argv)
     .scriptName('regpush')
     .version(VERSION)
     .help()
@@ -37,8 +40,9 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     .exitProcess(false)
     .showHelpOnFail(false)
     .fail((msg, err) => {
+      // Throwing stops yargs from running the handler with half-parsed arguments.
       if (err) throw err;
-      usageFailure = msg;
+      throw new UsageError(withSuggestion(msg, argv, knownWords(y, COMMANDS)));
     })
     .epilogue('Exit codes: 0 ok, 2 usage/bad input, 3 auth, 4 not found, 5 network/registry, 6 unsupported, 7 digest mismatch, 8 partial failure, 130 aborted.');
   y = pushCommand(y, io, done);
@@ -51,10 +55,6 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
   } catch (err) {
     io.stderr.write(errorLine(err) + '\n');
     return err instanceof RegpushError ? err.exitCode : 1;
-  }
-  if (usageFailure !== undefined) {
-    io.stderr.write(errorLine(new UsageError(usageFailure)) + '\n');
-    return EXIT_CODES.E_USAGE;
   }
   return code;
 }

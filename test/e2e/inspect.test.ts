@@ -1,0 +1,190 @@
+// regpush inspect against real registries in every auth mode, checked against skopeo; and the
+// bad inputs of the foundation issue, each a one-line error with its exit code.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test, after } from 'node:test';
+import { credsOf, exec, imageRef, loadState, runCli, skopeoInspect, tempDir, type SeededRegistry } from './harness.js';
+
+const state = loadState();
+const R = state.registries;
+const modes: SeededRegistry[] = ['anon', 'basic', 'token'];
+const credArgs = (name: SeededRegistry) => {
+  const c = credsOf(R[name]);
+  return c ? ['--user', c.user, '--password', c.password] : [];
+};
+const sha = (b: string | Buffer) => 'sha256:' + createHash('sha256').update(b).digest('hex');
+
+/** Asserts a failed CLI run: exit code, one line on stderr with the code, nothing on stdout. */
+function assertOneLineError(r: { code: number; stdout: string; stderr: string }, exit: number, code: string, pattern: RegExp) {
+  assert.equal(r.code, exit, `exit code; stderr: ${r.stderr}`);
+  assert.equal(r.stdout, '');
+  const lines = r.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, `one line expected, got: ${r.stderr}`);
+  assert.match(lines[0]!, new RegExp(`\\[${code}\\]$`));
+  assert.match(lines[0]!, pattern);
+}
+
+for (const mode of modes) {
+  for (const image of ['base/busybox:v2s2', 'base/busybox:oci'] as const) {
+    test(`inspect ${image} through ${mode} agrees with skopeo`, async () => {
+      const ref = imageRef(R[mode], image);
+      const r = await runCli(['inspect', '--json', ref, ...credArgs(mode)]);
+      assert.equal(r.code, 0, r.stderr);
+      const mine = JSON.parse(r.stdout);
+      const raw = await skopeoInspect(ref, { raw: true, creds: credsOf(R[mode]) });
+      const summary = await skopeoInspect(ref, { creds: credsOf(R[mode]) });
+      const cfg = await skopeoInspect(ref, { raw: true, config: true, creds: credsOf(R[mode]) });
+      assert.equal(mine.digest, raw.digest);
+      assert.equal(mine.digest, state.images[mode][image].digest);
+      assert.equal(mine.mediaType, raw.json.mediaType ?? 'application/vnd.oci.image.manifest.v1+json');
+      assert.deepEqual(mine.layers.map((l: { digest: string }) => l.digest), summary.json.Layers);
+      assert.equal(mine.config.digest, cfg.digest);
+      assert.deepEqual(mine.config.Env, summary.json.Env);
+      assert.equal(mine.config.architecture, summary.json.Architecture);
+      // --raw and --config print the exact bytes
+      const rawOut = await runCli(['inspect', '--raw', ref, ...credArgs(mode)]);
+      assert.equal(sha(rawOut.stdout), raw.digest);
+      const cfgOut = await runCli(['inspect', '--config', ref, ...credArgs(mode)]);
+      assert.equal(sha(cfgOut.stdout), cfg.digest);
+    });
+  }
+
+  test(`inspect a multi-arch index through ${mode}: children, and --platform picks like skopeo`, async () => {
+    for (const image of ['base/multi:oci', 'base/multi:v2s2'] as const) {
+      const ref = imageRef(R[mode], image);
+      const r = await runCli(['inspect', '--json', ref, ...credArgs(mode)]);
+      assert.equal(r.code, 0, r.stderr);
+      const mine = JSON.parse(r.stdout);
+      const raw = await skopeoInspect(ref, { raw: true, creds: credsOf(R[mode]) });
+      assert.equal(mine.digest, raw.digest);
+      assert.deepEqual(mine.manifests.map((m: { digest: string }) => m.digest), raw.json.manifests.map((m: { digest: string }) => m.digest));
+      for (const arch of ['arm64', 'amd64']) {
+        const p = await runCli(['inspect', '--json', '--platform', `linux/${arch}`, ref, ...credArgs(mode)]);
+        assert.equal(p.code, 0, p.stderr);
+        const pick = JSON.parse(p.stdout);
+        const sk = await skopeoInspect(ref, { arch, creds: credsOf(R[mode]) });
+        assert.deepEqual(pick.layers.map((l: { digest: string }) => l.digest), sk.json.Layers, `${image} ${arch}`);
+        assert.equal(pick.indexDigest, raw.digest);
+        assert.ok(pick.config.Env.includes(`ARCH_MARKER=${arch}`));
+      }
+    }
+  });
+}
+
+test('human output names digest, layers and config fields', async () => {
+  const r = await runCli(['inspect', imageRef(R.anon, 'base/busybox:v2s2')]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, new RegExp(`Digest: +${state.images.anon['base/busybox:v2s2'].digest}`));
+  assert.match(r.stdout, /Layers:\n  sha256:/);
+  assert.match(r.stdout, /Cmd: +\["\/bin\/sh"\]/);
+  assert.match(r.stdout, /PATH=\/bin/);
+});
+
+// ---------------------------------------------------------------- bad input
+
+for (const bad of ['Foo/bar:1', 'UPPER', 'a//b', 'repo:tag:extra', 'repo@sha256:123', ':tag', 'https://reg.example/x', 'x'.repeat(260), 'repo:' + 't'.repeat(129), '']) {
+  test(`malformed reference ${JSON.stringify(bad.slice(0, 30))} → E_REFERENCE`, async () => {
+    assertOneLineError(await runCli(['inspect', bad]), 2, 'E_REFERENCE', /invalid image reference|reference/);
+  });
+}
+
+test('unknown repository and unknown tag → E_NOT_FOUND naming the registry', async () => {
+  assertOneLineError(await runCli(['inspect', imageRef(R.anon, 'no/such-repo:1')]), 4, 'E_NOT_FOUND', new RegExp(`${R.anon.host}.*404`));
+  assertOneLineError(await runCli(['inspect', imageRef(R.anon, 'base/busybox:no-such-tag')]), 4, 'E_NOT_FOUND', /MANIFEST_UNKNOWN/);
+});
+
+test('a registry that refuses the connection → E_NETWORK', async () => {
+  const s = http.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  assertOneLineError(await runCli(['inspect', `127.0.0.1:${port}/a:1`]), 5, 'E_NETWORK', /connection refused/);
+});
+
+test('an unknown host → E_NETWORK', async () => {
+  assertOneLineError(await runCli(['inspect', '--retries', '0', 'no-such-host.invalid/a:1']), 5, 'E_NETWORK', /no-such-host\.invalid/);
+});
+
+test('wrong credentials → E_AUTH naming the registry, and the password never appears', async () => {
+  for (const mode of ['basic', 'token'] as const) {
+    const pw = `wrong-pw-${mode}-7731`;
+    const r = await runCli(['inspect', '--debug', imageRef(R[mode], 'base/busybox:v2s2'), '--user', 'alice', '--password', pw]);
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(r.stderr.trim().split('\n').at(-1)!, new RegExp(`${R[mode].host}.*\\[E_AUTH\\]$`));
+    assert.ok(!r.stderr.includes(pw) && !r.stdout.includes(pw), 'password leaked');
+    assert.ok(!r.stderr.includes(Buffer.from(`alice:${pw}`).toString('base64')), 'basic header leaked');
+  }
+});
+
+test('no credentials for a token registry → E_AUTH', async () => {
+  assertOneLineError(await runCli(['inspect', imageRef(R.token, 'base/busybox:v2s2')]), 3, 'E_AUTH', new RegExp(R.token.host));
+});
+
+test('a token realm that answers garbage → E_PROTOCOL naming the realm', async () => {
+  const r = await runCli(['inspect', imageRef(R.tokenbad, 'base/busybox:v2s2'), '--user', 'alice', '--password', R.token.password!]);
+  assertOneLineError(r, 5, 'E_PROTOCOL', /127\.0\.0\.1/);
+});
+
+test('a schema 1 manifest → E_UNSUPPORTED', async () => {
+  assertOneLineError(await runCli(['inspect', imageRef(R.anon, 'base/schema1:1')]), 6, 'E_UNSUPPORTED', /schema 1/);
+});
+
+test('a platform missing from the index → E_NOT_FOUND listing what is there', async () => {
+  assertOneLineError(await runCli(['inspect', '--platform', 'linux/s390x', imageRef(R.anon, 'base/multi:oci')]), 4, 'E_NOT_FOUND', /linux\/amd64/);
+});
+
+const servers: { close(): void }[] = [];
+after(() => servers.forEach((s) => s.close()));
+
+test('a manifest bigger than the cap → E_PROTOCOL, not a crash or a huge read', async () => {
+  const s = http.createServer((req, res) => {
+    if (req.url === '/v2/') return res.end('{}');
+    res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' });
+    // 6 MiB streamed without a length: the cap must stop reading.
+    const chunk = Buffer.alloc(64 * 1024, 0x20);
+    let n = 0;
+    const write = () => {
+      while (n < 96) {
+        n++;
+        if (!res.write(chunk)) return res.once('drain', write);
+      }
+      res.end();
+    };
+    write();
+  });
+  servers.push(s);
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as AddressInfo).port;
+  assertOneLineError(await runCli(['inspect', `127.0.0.1:${port}/big:1`]), 5, 'E_PROTOCOL', /too large/);
+});
+
+test('an HTTPS registry with an unknown CA → E_TLS, and NODE_EXTRA_CA_CERTS fixes it', async () => {
+  const dir = tempDir();
+  const gen = await exec('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2',
+    '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')]);
+  assert.equal(gen.code, 0, gen.stderr);
+  const s = https.createServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }, (req, res) => {
+    if (req.url === '/v2/') return res.end('{}');
+    res.writeHead(404, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ errors: [{ code: 'MANIFEST_UNKNOWN', message: 'manifest unknown' }] }));
+  });
+  servers.push(s);
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const ref = `127.0.0.1:${(s.address() as AddressInfo).port}/a:1`;
+  assertOneLineError(await runCli(['inspect', ref]), 5, 'E_TLS', /TLS failure.*NODE_EXTRA_CA_CERTS/);
+  // Trusting the CA turns it into a normal answer from the registry.
+  const trusted = await runCli(['inspect', ref], { env: { NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem') } });
+  assertOneLineError(trusted, 4, 'E_NOT_FOUND', /MANIFEST_UNKNOWN/);
+});
+
+test('usage errors: unknown command and flags → E_USAGE exit 2', async () => {
+  assertOneLineError(await runCli(['inspekt', 'x']), 2, 'E_USAGE', /did you mean inspect/i);
+  assertOneLineError(await runCli(['push', '--form', 'a', '--to', 'b']), 2, 'E_USAGE', /did you mean --from/);
+  assertOneLineError(await runCli(['inspect', '--nope', 'a:1']), 2, 'E_USAGE', /nope/);
+  assertOneLineError(await runCli([]), 2, 'E_USAGE', /command/);
+});
