@@ -15,7 +15,7 @@ interface CopyArgs extends CommonArgs {
   platform?: string;
   referrers?: boolean;
   'all-tags'?: boolean;
-  'no-clobber'?: boolean;
+  clobber?: boolean;
   jobs?: number;
   'from-user'?: string;
   'from-password'?: string;
@@ -40,7 +40,7 @@ export function copyCommand(y: Argv, io: CliIO, done: (code: number) => void): A
         .option('platform', { type: 'string', describe: '"all" (default, digest kept) or os/arch[,os/arch…] for a new index (digest changes)' })
         .option('referrers', { type: 'boolean', describe: 'Also copy signatures, attestations and SBOMs referring to the image' })
         .option('all-tags', { type: 'boolean', describe: 'Copy every tag of the source repository' })
-        .option('no-clobber', { type: 'boolean', describe: 'Refuse to move a target tag that points at another digest' })
+        .option('clobber', { type: 'boolean', default: true, describe: 'Move target tags that point elsewhere; --no-clobber refuses instead' })
         .option('jobs', { type: 'number', describe: 'Parallel blob transfers (default 4)', group: 'Connection:' })
         .option('from-user', { type: 'string', describe: 'User for the source registry', group: 'Credentials:' })
         .option('from-password', { type: 'string', describe: 'Password for the source registry', group: 'Credentials:' })
@@ -67,7 +67,7 @@ export function copyCommand(y: Argv, io: CliIO, done: (code: number) => void): A
           platform: a.platform,
           referrers: a.referrers,
           allTags: a['all-tags'],
-          noClobber: a['no-clobber'],
+          noClobber: a.clobber === false,
           jobs: a.jobs,
           logger: ctx.logger,
           events: progress.events,

@@ -1,0 +1,182 @@
+// regpush copy against real registries: exact digests, multi-arch, two targets from one read,
+// referrers by tag scheme, same-registry mounts, and the refusals.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { test } from 'node:test';
+import { credsOf, exec, imageRef, loadState, logMark, registryLogSince, runCli, skopeoInspect, tempDir, type SeedImage } from './harness.js';
+
+const state = loadState();
+const R = state.registries;
+const fromToken = ['--from-user', R.token.user!, '--from-password', R.token.password!];
+const toBasic = ['--to-user', R.basic.user!, '--to-password', R.basic.password!];
+const run = `c${Date.now().toString(36)}`;
+const sha = (b: string | Buffer) => 'sha256:' + createHash('sha256').update(b).digest('hex');
+
+for (const image of ['base/busybox:v2s2', 'base/busybox:oci', 'base/multi:v2s2', 'base/multi:oci'] as SeedImage[]) {
+  test(`copy ${image} token → basic keeps the digest, and skopeo copy --all of the target works`, async () => {
+    const src = imageRef(R.token, image);
+    const dst = imageRef(R.basic, `${run}/${image.replace(/[/:]/g, '-')}:promoted`);
+    const r = await runCli(['copy', '--json', src, dst, ...fromToken, ...toBasic]);
+    assert.equal(r.code, 0, r.stderr);
+    const report = JSON.parse(r.stdout);
+    const want = state.images.token[image].digest;
+    assert.equal(report.digest, want);
+    assert.equal(report.targets[0].reference, `${dst.replace(/:promoted$/, '')}@${want}`);
+    const raw = await skopeoInspect(dst, { raw: true, creds: credsOf(R.basic) });
+    assert.equal(raw.digest, want, 'skopeo inspect --raw | sha256sum equals the source digest');
+    const layout = tempDir();
+    const cp = await exec('skopeo', ['copy', '--all', '--src-tls-verify=false', '--src-creds', `${R.basic.user}:${R.basic.password}`, `docker://${dst}`, `oci:${layout}/l:img`]);
+    assert.equal(cp.code, 0, cp.stderr);
+    // Text mode prints exactly one line: the target with its digest.
+    const again = await runCli(['copy', src, dst, ...fromToken, ...toBasic]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(again.stdout, `${dst.replace(/:promoted$/, '')}@${want}\n`);
+  });
+}
+
+test('copy to two targets reads each source blob once and completes both', async () => {
+  const src = imageRef(R.anon, 'base/busybox:v2s2');
+  const t1 = imageRef(R.anon2, `${run}/two-a:1`);
+  const t2 = imageRef(R.basic, `${run}/two-b:1`);
+  const mark = logMark('anon');
+  const r = await runCli(['copy', '--json', src, t1, t2, ...toBasic]);
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  assert.equal(report.targets.length, 2);
+  for (const t of report.targets) assert.ok(t.ok, JSON.stringify(t));
+  const seeded = state.images.anon['base/busybox:v2s2'];
+  const blobGets = (await registryLogSince('anon', mark)).filter((q) => q.method === 'GET' && q.uri.includes('/blobs/sha256:'));
+  const perBlob = new Map<string, number>();
+  for (const q of blobGets) perBlob.set(q.uri, (perBlob.get(q.uri) ?? 0) + 1);
+  for (const d of [seeded.config!, ...seeded.layers!]) {
+    const hits = [...perBlob.entries()].filter(([u]) => u.endsWith(d)).reduce((a, [, n]) => a + n, 0);
+    assert.equal(hits, 1, `source blob ${d} read ${hits} times`);
+  }
+  assert.equal((await skopeoInspect(t1, { raw: true })).digest, seeded.digest);
+  assert.equal((await skopeoInspect(t2, { raw: true, creds: credsOf(R.basic) })).digest, seeded.digest);
+});
+
+test('same-registry copy mounts every blob and streams no bytes', async () => {
+  const src = imageRef(R.anon, 'base/busybox:oci');
+  const dst = imageRef(R.anon, `${run}/mounted:1`);
+  const mark = logMark('anon');
+  const r = await runCli(['copy', '--json', src, dst]);
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  const blobs = report.targets[0].blobs as { action: string; bytes: number }[];
+  assert.ok(blobs.length >= 4);
+  for (const b of blobs) assert.deepEqual([b.action, b.bytes], ['mounted', 0]);
+  const reqs = await registryLogSince('anon', mark);
+  const mounts = reqs.filter((q) => q.method === 'POST' && q.uri.includes('mount=') && q.status === 201);
+  assert.equal(mounts.length, blobs.length);
+  assert.equal(reqs.filter((q) => q.method === 'GET' && q.uri.includes('/blobs/')).length, 0, 'no blob read');
+});
+
+test('a second copy skips every blob', async () => {
+  const src = imageRef(R.anon, 'base/multi:oci');
+  const dst = imageRef(R.anon2, `${run}/skip:1`);
+  assert.equal((await runCli(['copy', src, dst])).code, 0);
+  const r = await runCli(['copy', '--json', src, dst]);
+  assert.equal(r.code, 0, r.stderr);
+  for (const b of JSON.parse(r.stdout).targets[0].blobs) assert.equal(b.action, 'skipped');
+});
+
+/** Pushes a small "signature" manifest under the cosign tag scheme, next to `digest`. */
+async function pushSignature(host: string, repo: string, digest: string): Promise<string> {
+  const put = async (body: Buffer) => {
+    const d = sha(body);
+    const start = await fetch(`http://${host}/v2/${repo}/blobs/uploads/`, { method: 'POST' });
+    const loc = new URL(start.headers.get('location')!, `http://${host}`);
+    loc.searchParams.set('digest', d);
+    const done = await fetch(loc, { method: "PUT", body: new Uint8Array(body), headers: { "content-type": "application/octet-stream" } });
+    assert.equal(done.status, 201);
+    return { digest: d, size: body.length };
+  };
+  const config = await put(Buffer.from('{"architecture":"","os":""}'));
+  const layer = await put(Buffer.from(JSON.stringify({ critical: { image: { 'docker-manifest-digest': digest } } })));
+  const manifest = Buffer.from(JSON.stringify({
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
+    layers: [{ mediaType: 'application/vnd.dev.cosign.simplesigning.v1+json', ...layer, annotations: { 'dev.cosignproject.cosign/signature': 'MEUCIQ==' } }],
+  }));
+  const tag = `${digest.replace(':', '-')}.sig`;
+  const res = await fetch(`http://${host}/v2/${repo}/manifests/${tag}`, { method: "PUT", body: new Uint8Array(manifest), headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' } });
+  assert.equal(res.status, 201);
+  return tag;
+}
+
+test('--referrers copies a signature stored under the sha256-<hex>.sig tag', async () => {
+  const repo = `${run}/signed`;
+  const seedRef = imageRef(R.anon, 'base/busybox:v2s2');
+  assert.equal((await runCli(['copy', seedRef, imageRef(R.anon, `${repo}:1`)])).code, 0);
+  const digest = state.images.anon['base/busybox:v2s2'].digest;
+  const tag = await pushSignature(R.anon.host, repo, digest);
+  const dst = imageRef(R.anon2, `${run}/signed-copy:1`);
+  const r = await runCli(['copy', '--json', '--referrers', imageRef(R.anon, `${repo}:1`), dst]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(JSON.parse(r.stdout).targets[0].referrers, 1);
+  const sig = await skopeoInspect(imageRef(R.anon2, `${run}/signed-copy:${tag}`), { raw: true });
+  assert.equal(sig.digest, (await skopeoInspect(imageRef(R.anon, `${repo}:${tag}`), { raw: true })).digest);
+  // Without --referrers the signature stays behind.
+  const plain = imageRef(R.anon2, `${run}/unsigned-copy:1`);
+  assert.equal((await runCli(['copy', imageRef(R.anon, `${repo}:1`), plain])).code, 0);
+  const missing = await fetch(`http://${R.anon2.host}/v2/${run}/unsigned-copy/manifests/${tag}`, { method: 'HEAD' });
+  assert.equal(missing.status, 404);
+});
+
+test('--platform makes a new index with the listed children and says the digest changed', async () => {
+  const src = imageRef(R.anon, 'base/multi:oci');
+  const dst = imageRef(R.anon2, `${run}/arm-only:1`);
+  const r = await runCli(['copy', '--json', '--platform', 'linux/arm64', src, dst]);
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  assert.equal(report.digestChanged, true);
+  assert.notEqual(report.digest, state.images.anon['base/multi:oci'].digest);
+  const raw = await skopeoInspect(dst, { raw: true });
+  assert.equal(raw.digest, report.digest);
+  assert.deepEqual(raw.json.manifests.map((m: { platform: { architecture: string } }) => m.platform.architecture), ['arm64']);
+  const text = await runCli(['copy', '--platform', 'linux/arm64', src, dst]);
+  assert.match(text.stderr, /digest .* differs from the source/);
+});
+
+test('--all-tags copies every tag of a repository', async () => {
+  const srcRepo = `${run}/alltags`;
+  for (const t of ['a', 'b']) assert.equal((await runCli(['copy', imageRef(R.anon, 'base/busybox:oci'), imageRef(R.anon, `${srcRepo}:${t}`)])).code, 0);
+  const r = await runCli(['copy', '--all-tags', imageRef(R.anon, srcRepo), imageRef(R.anon2, `${run}/alltags-copy`)]);
+  assert.equal(r.code, 0, r.stderr);
+  const tags = await (await fetch(`http://${R.anon2.host}/v2/${run}/alltags-copy/tags/list`)).json() as { tags: string[] };
+  assert.deepEqual(tags.tags.sort(), ['a', 'b']);
+});
+
+test('--no-clobber refuses to move a tag that points elsewhere; without it the tag moves', async () => {
+  const dst = imageRef(R.anon2, `${run}/clobber:1`);
+  assert.equal((await runCli(['copy', imageRef(R.anon, 'base/busybox:v2s2'), dst])).code, 0);
+  const r = await runCli(['copy', '--no-clobber', imageRef(R.anon, 'base/busybox:oci'), dst]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr.trim(), /already points at sha256:.*--no-clobber.*\[E_EXISTS\]$/);
+  assert.equal((await skopeoInspect(dst, { raw: true })).digest, state.images.anon['base/busybox:v2s2'].digest, 'tag unchanged');
+  // Same digest is fine with --no-clobber, and without it tags move.
+  assert.equal((await runCli(['copy', '--no-clobber', imageRef(R.anon, 'base/busybox:v2s2'), dst])).code, 0);
+  assert.equal((await runCli(['copy', imageRef(R.anon, 'base/busybox:oci'), dst])).code, 0);
+  assert.equal((await skopeoInspect(dst, { raw: true })).digest, state.images.anon['base/busybox:oci'].digest);
+});
+
+test('unknown source → E_NOT_FOUND; denied target → E_DENIED/E_AUTH and no manifest', async () => {
+  const nf = await runCli(['copy', imageRef(R.anon, 'base/none:1'), imageRef(R.anon2, `${run}/x:1`)]);
+  assert.equal(nf.code, 4);
+  assert.match(nf.stderr.trim(), /\[E_NOT_FOUND\]$/);
+  const denied = await runCli(['copy', imageRef(R.anon, 'base/busybox:oci'), imageRef(R.token, `readonly/${run}:1`), '--to-user', R.token.user!, '--to-password', R.token.password!]);
+  assert.equal(denied.code, 3, denied.stderr);
+  assert.match(denied.stderr.trim(), /\[E_(DENIED|AUTH)\]$/);
+  assert.ok(!denied.stderr.includes(R.token.password!));
+});
+
+test('one good target and one denied target: exit 8, the good one printed and complete', async () => {
+  const good = imageRef(R.anon2, `${run}/partial-ok:1`);
+  const bad = imageRef(R.token, `readonly/${run}-p:1`);
+  const r = await runCli(['copy', imageRef(R.anon, 'base/busybox:oci'), good, bad, '--to-user', R.token.user!, '--to-password', R.token.password!]);
+  assert.equal(r.code, 8, r.stderr);
+  assert.equal(r.stdout, `${good.replace(/:1$/, '')}@${state.images.anon['base/busybox:oci'].digest}\n`);
+  assert.match(r.stderr.trim().split('\n').at(-1)!, /1 of 2 targets failed: .*readonly.*\[E_PARTIAL\]$/);
+});
