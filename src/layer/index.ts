@@ -1,0 +1,96 @@
+/**
+ * One new image layer from local directories: walk → tar → gzip, streamed in one pass with the
+ * digest, diffID and sizes known when the stream ends. Nothing touches the disk, memory stays flat
+ * whatever the file sizes, and the same inputs give the same bytes (so a hash pass and an upload
+ * pass agree).
+ */
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { AbortedError } from '../errors.js';
+import { parallelGzip, singleGzip } from './gzip.js';
+import { resolveLayerOptions, type LayerConfig } from './options.js';
+import { tarBlocks, type TarStats } from './tar.js';
+import type { LayerOptions, LayerResult } from './types.js';
+
+export type { LayerOptions, LayerResult, LayerSource } from './types.js';
+export { parseAppFlag, validateSources } from './sources.js';
+export { DEFAULT_BLOCK_SIZE, DEFAULT_GZIP_LEVEL } from './gzip.js';
+export { epochFromEnv } from './options.js';
+
+const noop = (): void => {};
+
+/** The gzip bytes as an async generator, filling `done` with the result just before it returns. */
+async function* layerBytes(cfg: LayerConfig, signal: AbortSignal, done: (r: LayerResult) => void): AsyncGenerator<Buffer, void, undefined> {
+  const stats: TarStats = { bytes: 0, entries: 0, diffId: '' };
+  const blocks = tarBlocks(cfg, signal, stats);
+  const members = cfg.mode === 'single' ? singleGzip(blocks, cfg.level) : parallelGzip(blocks, cfg.level, cfg.concurrency);
+  const hash = createHash('sha256');
+  let size = 0;
+  for await (const chunk of members) {
+    hash.update(chunk);
+    size += chunk.length;
+    yield chunk;
+  }
+  done({ digest: `sha256:${hash.digest('hex')}`, diffId: stats.diffId, size, uncompressedSize: stats.bytes, entries: stats.entries });
+}
+
+/** Builds the layer as a stream of gzip bytes; `result` resolves when the stream has ended, and rejects if it fails or is destroyed first. */
+export function createLayerStream(opts: LayerOptions): { stream: Readable; result: Promise<LayerResult> } {
+  let cfg: LayerConfig;
+  try {
+    cfg = resolveLayerOptions(opts);
+  } catch (err) {
+    const stream = new Readable({ read() {} });
+    const result = Promise.reject(err);
+    result.catch(noop);
+    process.nextTick(() => stream.destroy(err as Error));
+    return { stream, result };
+  }
+  const teardown = new AbortController();
+  const signal = cfg.signal ? AbortSignal.any([cfg.signal, teardown.signal]) : teardown.signal;
+  let final: LayerResult | undefined;
+  const stream = Readable.from(
+    layerBytes(cfg, signal, (r) => (final = r)),
+    // Byte mode with a small high-water mark: one gzip member is pulled ahead, not sixteen.
+    { objectMode: false, highWaterMark: 64 * 1024 },
+  );
+  const onUserAbort = (): void => {
+    stream.destroy(new AbortedError('layer build aborted', { cause: cfg.signal?.reason }));
+  };
+  cfg.signal?.addEventListener('abort', onUserAbort, { once: true });
+  const result = new Promise<LayerResult>((resolve, reject) => {
+    let ended = false;
+    stream.once('end', () => {
+      ended = true;
+      if (final) resolve(final);
+      else reject(new AbortedError('layer stream ended without a result'));
+    });
+    stream.once('error', reject);
+    stream.once('close', () => {
+      cfg.signal?.removeEventListener('abort', onUserAbort);
+      teardown.abort(); // a destroyed stream stops the walk and closes any open file
+      if (!ended) reject(new AbortedError('layer stream closed before its end'));
+    });
+  });
+  // Callers that only watch the stream must not crash on an unhandled rejection; awaiting still sees it.
+  result.catch(noop);
+  return { stream, result };
+}
+
+/** Computes the layer exactly as createLayerStream would and discards the bytes (a hash pass before a byte-identical upload pass). */
+export async function hashLayer(opts: LayerOptions): Promise<LayerResult> {
+  const cfg = resolveLayerOptions(opts);
+  let final: LayerResult | undefined;
+  const signal = cfg.signal ?? new AbortController().signal;
+  for await (const chunk of layerBytes(cfg, signal, (r) => (final = r))) void chunk;
+  return final!;
+}
+
+/** The diffID and tar size only, without gzip: enough to tell whether the layer changed. */
+export async function computeDiffId(opts: LayerOptions): Promise<{ diffId: string; uncompressedSize: number }> {
+  const cfg = resolveLayerOptions(opts);
+  const stats: TarStats = { bytes: 0, entries: 0, diffId: '' };
+  const signal = cfg.signal ?? new AbortController().signal;
+  for await (const block of tarBlocks(cfg, signal, stats)) void block;
+  return { diffId: stats.diffId, uncompressedSize: stats.bytes };
+}

@@ -1,0 +1,67 @@
+/**
+ * LayerOptions → checked, defaulted settings. Everything that changes the layer's bytes is decided
+ * here once, so the hash pass and the upload pass cannot disagree.
+ */
+import { availableParallelism } from 'node:os';
+import { InputError } from '../errors.js';
+import { silentLogger, type Logger } from '../log.js';
+import { DEFAULT_BLOCK_SIZE, DEFAULT_GZIP_LEVEL } from './gzip.js';
+import type { LayerOptions, LayerSource } from './types.js';
+
+/** The options with every default applied. */
+export interface LayerConfig {
+  sources: LayerSource[];
+  mtime: Date;
+  uid: number;
+  gid: number;
+  level: number;
+  blockSize: number;
+  mode: 'parallel' | 'single';
+  concurrency: number;
+  signal?: AbortSignal;
+  logger: Logger;
+}
+
+/** Largest id a ustar header holds (6 octal digits); tar-stream would silently write 777777 above it. */
+const MAX_ID = 0o777777;
+/** tar-stream writes mtime through `| 0`, so anything past 2038-01-19 would wrap. */
+const MAX_MTIME = 2 ** 31 - 1;
+
+/** SOURCE_DATE_EPOCH as seconds, or undefined when unset/empty; InputError when malformed (reproducible-builds.org says fail). */
+export function epochFromEnv(value: string | undefined): number | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  if (!/^\d+$/.test(value.trim())) throw new InputError(`SOURCE_DATE_EPOCH must be a non-negative integer, got "${value}"`);
+  return Number(value.trim());
+}
+
+function intIn(name: string, v: number, min: number, max: number): number {
+  if (!Number.isInteger(v) || v < min || v > max) throw new InputError(`${name} must be an integer from ${min} to ${max}, got ${v}`);
+  return v;
+}
+
+/** Applies defaults and checks ranges; InputError on anything out of range. */
+export function resolveLayerOptions(opts: LayerOptions): LayerConfig {
+  const mtime = opts.mtime ?? epochFromEnv(opts.env?.SOURCE_DATE_EPOCH) ?? 0;
+  intIn('layer mtime', mtime, 0, MAX_MTIME);
+  const uid = intIn('chown uid', opts.chown?.uid ?? 0, 0, MAX_ID);
+  const gid = intIn('chown gid', opts.chown?.gid ?? 0, 0, MAX_ID);
+  const level = intIn('gzip level', opts.gzipLevel ?? DEFAULT_GZIP_LEVEL, 0, 9);
+  const blockSize = intIn('gzip block size', opts.blockSize ?? DEFAULT_BLOCK_SIZE, 16 * 1024, 64 * 1024 * 1024);
+  // Two blocks keep two cores busy; a third hides the main thread's hashing. More would take
+  // every libuv thread (4 by default) and starve the file reads feeding the tar.
+  const concurrency = intIn('gzip concurrency', opts.gzipConcurrency ?? Math.min(Math.max(2, availableParallelism()), 3), 1, 64);
+  const mode = opts.gzipMode ?? 'parallel';
+  if (mode !== 'parallel' && mode !== 'single') throw new InputError(`gzip mode must be "parallel" or "single", got "${String(mode)}"`);
+  return {
+    sources: opts.sources,
+    mtime: new Date(mtime * 1000),
+    uid,
+    gid,
+    level,
+    blockSize,
+    mode,
+    concurrency,
+    signal: opts.signal,
+    logger: opts.logger ?? silentLogger,
+  };
+}

@@ -1,0 +1,86 @@
+/**
+ * Parsing and checking `--app SRC[:DEST]` before anything is built, so a bad path fails in one
+ * clear line before any network traffic instead of halfway through an upload.
+ */
+import { constants } from 'node:fs';
+import { access, opendir, stat } from 'node:fs/promises';
+import { posix, resolve } from 'node:path';
+import { InputError } from '../errors.js';
+import type { LayerSource } from './types.js';
+
+/** `./publish` → {src, dest: defaultDest}; `SRC:DEST` → both. InputError on an empty value or a relative DEST. */
+export function parseAppFlag(value: string, defaultDest: string): LayerSource {
+  if (value.trim() === '') throw new InputError('--app: empty value; expected DIR or DIR:/absolute/dest');
+  let src = value;
+  let dest = defaultDest;
+  // A lone Windows drive prefix (C:\publish) is a path, not SRC:DEST.
+  const colon = /^[A-Za-z]:[\\/][^:]*$/.test(value) ? -1 : value.lastIndexOf(':');
+  if (colon >= 0) {
+    src = value.slice(0, colon);
+    dest = value.slice(colon + 1);
+    if (dest === '') throw new InputError(`--app ${value}: empty destination after ":"`);
+  }
+  if (src === '') throw new InputError(`--app ${value}: empty source before ":"`);
+  checkDest(dest, `--app ${value}`);
+  return { src, dest };
+}
+
+/** InputError unless dest is an absolute image path. */
+export function checkDest(dest: string, what: string): void {
+  if (!dest.startsWith('/')) throw new InputError(`${what}: destination "${dest}" must be an absolute path inside the image`);
+  if (dest.includes('\0')) throw new InputError(`${what}: destination contains a NUL byte`);
+}
+
+/** The image path as a tar name without the leading `/` ('' for the root); trailing slash kept as a flag. */
+export function normaliseDest(dest: string): { name: string; intoDir: boolean } {
+  const intoDir = dest.endsWith('/');
+  const n = posix.normalize(dest); // absolute, so `..` cannot climb above `/`
+  return { name: n.replace(/^\/+/, '').replace(/\/+$/, ''), intoDir };
+}
+
+function describe(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  if (code === 'ENOENT') return 'not found';
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
+  if (code === 'ENOTDIR') return 'a path component is not a directory';
+  if (code === 'ELOOP') return 'too many levels of symbolic links';
+  return code ?? (err as Error)?.message ?? String(err);
+}
+
+/** One-line InputError for a filesystem failure on `path`, keeping the original error as cause. */
+export function fsInputError(path: string, err: unknown, what = 'cannot read'): InputError {
+  return new InputError(`${what} ${path}: ${describe(err)}`, { cause: err, details: { path } });
+}
+
+/** InputError naming the path when a src is missing, not a directory or regular file, or unreadable; dest must be absolute. */
+export async function validateSources(sources: LayerSource[]): Promise<void> {
+  if (sources.length === 0) throw new InputError('no app source given');
+  for (const s of sources) {
+    if (typeof s.src !== 'string' || s.src === '') throw new InputError('app source: empty path');
+    checkDest(s.dest, `app source ${s.src}`);
+    const abs = resolve(s.src);
+    let st;
+    try {
+      st = await stat(abs); // follows a symlinked root on purpose: the user named it
+    } catch (err) {
+      throw fsInputError(s.src, err, 'app source');
+    }
+    if (st.isDirectory()) {
+      try {
+        await access(abs, constants.R_OK | constants.X_OK);
+        const dir = await opendir(abs);
+        await dir.close();
+      } catch (err) {
+        throw fsInputError(s.src, err, 'app directory');
+      }
+    } else if (st.isFile()) {
+      try {
+        await access(abs, constants.R_OK);
+      } catch (err) {
+        throw fsInputError(s.src, err, 'app file');
+      }
+    } else {
+      throw new InputError(`app source ${s.src}: not a directory or regular file`, { details: { path: s.src } });
+    }
+  }
+}

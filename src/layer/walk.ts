@@ -1,0 +1,175 @@
+/**
+ * The deterministic walk: every source in the order given, each directory's names sorted by their
+ * bytes, directories before their contents, `.dockerignore` applied, symlinks reported as links
+ * (never followed), and only names that readdir returned (so nothing outside a source can appear).
+ */
+import { lstat, readdir, readFile, readlink, stat } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import { AbortedError, InputError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { IgnoreMatcher, parseDockerignore } from './dockerignore.js';
+import { fsInputError, normaliseDest } from './sources.js';
+import type { LayerSource } from './types.js';
+
+/** One thing to put in the tar; `name` is relative, directories end with `/`. */
+export type WalkEntry =
+  | { kind: 'directory'; name: string; mode: number; /** false for parents of a destination: they keep root ownership */ owned: boolean }
+  | { kind: 'file'; name: string; mode: number; path: string }
+  | { kind: 'symlink'; name: string; target: string };
+
+/** What the walk needs besides the sources. */
+export interface WalkContext {
+  signal?: AbortSignal;
+  logger: Logger;
+}
+
+const DIR_MODE = 0o755;
+const FILE_MODE = 0o644;
+const EXEC_MODE = 0o755;
+/**
+ * Parents of a destination overwrite the base image's directory metadata when the layer is applied,
+ * so the two world-writable sticky directories every Linux base has keep their usual mode
+ * (a `/tmp` reset to 0755 breaks any non-root process in the image).
+ */
+const WELL_KNOWN_DIR_MODES: Record<string, number> = { 'tmp/': 0o1777, 'var/tmp/': 0o1777 };
+const MAX_DOCKERIGNORE = 1024 * 1024;
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Throws AbortedError when the signal has fired (the walk checks between entries). */
+export function checkAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new AbortedError('layer build aborted', { cause: signal.reason });
+}
+
+function decodeName(raw: Buffer, where: string): string {
+  try {
+    return utf8.decode(raw);
+  } catch {
+    // tar-stream writes names as UTF-8 strings; other bytes could not be stored faithfully.
+    throw new InputError(`${where}: file name is not valid UTF-8 (hex ${raw.toString('hex')})`, { details: { path: where } });
+  }
+}
+
+/** Mode bits of a regular file in the layer: 0755 if any execute bit is set, else 0644. */
+export function fileMode(mode: number): number {
+  return mode & 0o111 ? EXEC_MODE : FILE_MODE;
+}
+
+async function loadIgnore(dir: string): Promise<IgnoreMatcher> {
+  const file = join(dir, '.dockerignore');
+  let text: string;
+  try {
+    const st = await stat(file);
+    if (!st.isFile()) return new IgnoreMatcher([]);
+    if (st.size > MAX_DOCKERIGNORE) throw new InputError(`${file}: larger than ${MAX_DOCKERIGNORE} bytes`);
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new IgnoreMatcher([]);
+    if (err instanceof InputError) throw err;
+    throw fsInputError(file, err);
+  }
+  try {
+    return new IgnoreMatcher(parseDockerignore(text));
+  } catch (err) {
+    if (err instanceof InputError) throw new InputError(`${file}: ${err.message.replace(/^\.dockerignore: /, '')}`, { cause: err });
+    throw err;
+  }
+}
+
+/** Walks every source and calls `visit` for each entry in layer order, awaiting it (back-pressure). */
+export async function walkSources(sources: LayerSource[], ctx: WalkContext, visit: (e: WalkEntry) => Promise<void>): Promise<void> {
+  const seenDirs = new Set<string>();
+
+  const emitDir = async (name: string, owned: boolean, ancestor: boolean): Promise<void> => {
+    if (seenDirs.has(name)) return; // several sources may share parents (/app and /app/config)
+    seenDirs.add(name);
+    await visit({ kind: 'directory', name, mode: ancestor ? (WELL_KNOWN_DIR_MODES[name] ?? DIR_MODE) : DIR_MODE, owned });
+  };
+  const emitAncestors = async (name: string): Promise<void> => {
+    const parts = name.split('/');
+    for (let i = 1; i < parts.length; i++) await emitDir(`${parts.slice(0, i).join('/')}/`, false, true);
+  };
+
+  for (const source of sources) {
+    checkAborted(ctx.signal);
+    const abs = resolve(source.src);
+    let st;
+    try {
+      st = await stat(abs);
+    } catch (err) {
+      throw fsInputError(source.src, err, 'app source');
+    }
+    const { name: destName, intoDir } = normaliseDest(source.dest);
+    if (st.isDirectory()) {
+      if (destName !== '') {
+        await emitAncestors(destName);
+        await emitDir(`${destName}/`, true, true);
+      }
+      const matcher = await loadIgnore(abs);
+      await walkDir(abs, '', destName === '' ? '' : `${destName}/`, matcher, []);
+    } else if (st.isFile()) {
+      const name = intoDir || destName === '' ? (destName === '' ? basename(abs) : `${destName}/${basename(abs)}`) : destName;
+      await emitAncestors(name);
+      await visit({ kind: 'file', name, mode: fileMode(st.mode), path: abs });
+    } else {
+      throw new InputError(`app source ${source.src}: not a directory or regular file`, { details: { path: source.src } });
+    }
+  }
+
+  /** `pending`: excluded directories entered only because an exception may re-include something below. */
+  async function walkDir(absDir: string, rel: string, tarPrefix: string, matcher: IgnoreMatcher, pending: string[]): Promise<void> {
+    let names: Buffer[];
+    try {
+      names = await readdir(absDir, { encoding: 'buffer' });
+    } catch (err) {
+      throw fsInputError(absDir, err);
+    }
+    names.sort(Buffer.compare);
+    const flushPending = async (): Promise<void> => {
+      // Emit the skipped parents first so every re-included file has its directory entries.
+      for (const d of pending) await emitDir(d, true, false);
+      pending.length = 0;
+    };
+    for (const raw of names) {
+      checkAborted(ctx.signal);
+      const name = decodeName(raw, absDir);
+      const childAbs = join(absDir, name);
+      const childRel = rel === '' ? name : `${rel}/${name}`;
+      const tarName = tarPrefix + childRel;
+      let st;
+      try {
+        st = await lstat(childAbs);
+      } catch (err) {
+        throw fsInputError(childAbs, err);
+      }
+      const excluded = !matcher.empty && matcher.isExcluded(childRel);
+      if (st.isDirectory()) {
+        if (!excluded) {
+          await flushPending();
+          await emitDir(`${tarName}/`, true, false);
+          await walkDir(childAbs, childRel, tarPrefix, matcher, pending);
+        } else if (matcher.mayReincludeBelow(childRel)) {
+          pending.push(`${tarName}/`);
+          await walkDir(childAbs, childRel, tarPrefix, matcher, pending);
+          if (pending[pending.length - 1] === `${tarName}/`) pending.pop();
+        }
+        continue;
+      }
+      if (excluded) continue;
+      if (st.isFile()) {
+        await flushPending();
+        await visit({ kind: 'file', name: tarName, mode: fileMode(st.mode), path: childAbs });
+      } else if (st.isSymbolicLink()) {
+        let target: Buffer;
+        try {
+          target = await readlink(childAbs, { encoding: 'buffer' });
+        } catch (err) {
+          throw fsInputError(childAbs, err);
+        }
+        await flushPending();
+        await visit({ kind: 'symlink', name: tarName, target: decodeName(target, childAbs) });
+      } else {
+        ctx.logger.warn(`layer: skipping ${childAbs}: not a regular file, directory or symlink`);
+      }
+    }
+  }
+}
