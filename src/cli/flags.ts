@@ -1,6 +1,6 @@
 /** Turning repeatable key=value flags into the library's config changes; each bad value is E_INPUT naming the flag. */
 import { parseEnvFlag, parseLabelFlag, parsePortFlag, type ConfigChanges } from '../image/config.js';
-import { InputError } from '../errors.js';
+import { InputError, UsageError } from '../errors.js';
 
 /** A repeatable flag's values as an array (yargs gives a string for one, an array for several). */
 export function many(v: unknown): string[] | undefined {
@@ -62,4 +62,11 @@ export function parseChown(v: string | undefined): { uid: number; gid: number } 
   const m = /^(\d{1,10}):(\d{1,10})$/.exec(v);
   if (!m) throw new InputError(`--chown must be UID:GID in numbers (got "${v}")`);
   return { uid: Number(m[1]), gid: Number(m[2]) };
+}
+
+/** Rejects a single-valued flag given more than once (yargs would pass an array along). */
+export function single(args: Record<string, unknown>, names: string[]): void {
+  for (const n of names) {
+    if (Array.isArray(args[n])) throw new UsageError(`--${n} was given ${(args[n] as unknown[]).length} times; give it once`);
+  }
 }

@@ -3,7 +3,7 @@ import type { Argv } from 'yargs';
 import { UsageError } from '../../errors.js';
 import type { PushResult } from '../../push/options.js';
 import { commonContext, commonFlags, credentialFromFlags, readStdin, retriesOption, type CommonArgs } from '../common.js';
-import { configChangesFromFlags, many, parseChown, type ConfigFlags } from '../flags.js';
+import { configChangesFromFlags, many, parseChown, single, type ConfigFlags } from '../flags.js';
 import type { CliIO } from '../io.js';
 import { createProgress } from '../progress.js';
 
@@ -69,6 +69,7 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void): A
       const a = argv as unknown as PushArgs;
       // Loaded on demand: `regpush --help` and `--version` should not pay for the pipeline's modules.
       const [{ parseAppFlag }, { push }] = await Promise.all([import('../../layer/index.js'), import('../../push/push.js')]);
+      single(argv, ['from', 'to', 'app-dest', 'platform', 'workdir', 'user', 'chown', 'jobs', 'gzip-level', 'from-user', 'from-password', 'to-user', 'to-password', 'layer-upload']);
       const ctx = commonContext(a, io);
       const config = configChangesFromFlags(a);
       const defaultDest = a['app-dest'] ?? a.workdir ?? '/app';

@@ -1,0 +1,290 @@
+// regpush push against real registries: the product's main job, checked by skopeo, umoci and a
+// real run with crun; mounts, multi-arch, warm re-push, no local writes, and the bad inputs.
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { chmodSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync, lstatSync, readlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import {
+  credsOf, exec, imageRef, loadState, logMark, registryLogSince, runCli, runImage, runtimeUnavailable,
+  skopeoCopyToLayout, skopeoInspect, tempDir, umociUnpack,
+} from './harness.js';
+
+const state = loadState();
+const R = state.registries;
+const run = `p${Date.now().toString(36)}`;
+const fromToken = ['--from-user', R.token.user!, '--from-password', R.token.password!];
+const toBasic = ['--to-user', R.basic.user!, '--to-password', R.basic.password!];
+
+/** A small app: an executable script, a data file in a subdirectory, a symlink, and ignored files. */
+function makeApp(): string {
+  const dir = tempDir('regpush-app-');
+  writeFileSync(join(dir, 'hello.sh'), '#!/bin/sh\necho "app says: $GREETING $*"\ncat /app/data/message.txt\n');
+  chmodSync(join(dir, 'hello.sh'), 0o755);
+  mkdirSync(join(dir, 'data'));
+  writeFileSync(join(dir, 'data', 'message.txt'), 'message-from-layer\n');
+  symlinkSync('data/message.txt', join(dir, 'link.txt'));
+  writeFileSync(join(dir, 'debug.log'), 'ignored\n');
+  mkdirSync(join(dir, 'node_modules'));
+  writeFileSync(join(dir, 'node_modules', 'x.js'), 'ignored\n');
+  writeFileSync(join(dir, '.dockerignore'), '*.log\nnode_modules\n');
+  return dir;
+}
+
+const appArgs = (app: string) => [
+  '--app', app, '--workdir', '/app', '--entrypoint', '/bin/sh', '--entrypoint', '/app/hello.sh', '--cmd', 'world',
+  '--env', 'GREETING=hi-from-env', '--env', 'PATH=/bin:/app', '--port', '8080', '--port', '53/udp', '--label', 'org.example.team=platform',
+  '--user', '0:0', '--volume', '/data',
+];
+
+test('cross-registry push (token source → basic target) of a 3-layer Docker v2 base: layers, config, files, and it runs', async (t) => {
+  const app = makeApp();
+  const to = imageRef(R.basic, `${run}/app:1.0`);
+  const r = await runCli(['push', '--json', '--from', imageRef(R.token, 'base/busybox:v2s2'), '--to', to, ...fromToken, ...toBasic, ...appArgs(app), '--tag', 'latest']);
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  const base = state.images.token['base/busybox:v2s2'];
+  assert.equal(report.base.digest, base.digest);
+  assert.deepEqual(report.tags, ['1.0', 'latest']);
+  assert.deepEqual(report.blobs.map((b: { action: string }) => b.action), ['streamed', 'streamed', 'streamed']);
+  const creds = credsOf(R.basic);
+  const raw = await skopeoInspect(to, { raw: true, creds });
+  assert.equal(raw.digest, report.digest);
+  assert.equal(raw.json.mediaType, 'application/vnd.docker.distribution.manifest.v2+json');
+  const layers = raw.json.layers as { digest: string; mediaType: string }[];
+  assert.deepEqual(layers.slice(0, -1).map((l) => l.digest), base.layers, 'base layers unchanged');
+  assert.equal(layers.length, base.layers!.length + 1);
+  assert.equal(layers.at(-1)!.mediaType, 'application/vnd.docker.image.rootfs.diff.tar.gzip');
+  assert.equal(raw.json.config.mediaType, 'application/vnd.docker.container.image.v1+json');
+  const cfg = (await skopeoInspect(to, { raw: true, config: true, creds })).json;
+  assert.deepEqual(cfg.config.Entrypoint, ['/bin/sh', '/app/hello.sh']);
+  assert.deepEqual(cfg.config.Cmd, ['world']);
+  assert.deepEqual(cfg.config.Env, ['PATH=/bin:/app', 'GREETING=hi-from-env']);
+  assert.deepEqual(cfg.config.ExposedPorts, { '8080/tcp': {}, '53/udp': {} });
+  assert.equal(cfg.config.WorkingDir, '/app');
+  assert.equal(cfg.config.User, '0:0');
+  assert.deepEqual(cfg.config.Volumes, { '/data': {} });
+  assert.equal(cfg.config.Labels['org.example.team'], 'platform');
+  assert.equal(cfg.config.Labels['org.regpush.test.seed'], 'busybox', 'base labels kept');
+  assert.equal(cfg.rootfs.diff_ids.length, 4);
+  assert.equal(cfg.rootfs.diff_ids.at(-1), report.layer.diffId);
+  assert.match(cfg.history.at(-1).created_by, /regpush/);
+  // The other tag points at the same digest.
+  assert.equal((await skopeoInspect(imageRef(R.basic, `${run}/app:latest`), { raw: true, creds })).digest, report.digest);
+
+  const bundle = await umociUnpack(await skopeoCopyToLayout(to, creds));
+  const rootfs = join(bundle, 'rootfs');
+  assert.equal(statSync(join(rootfs, 'app', 'hello.sh')).mode & 0o777, 0o755);
+  assert.equal(statSync(join(rootfs, 'app', 'data', 'message.txt')).mode & 0o777, 0o644);
+  assert.equal(readFileSync(join(rootfs, 'app', 'data', 'message.txt'), 'utf8'), 'message-from-layer\n');
+  assert.ok(lstatSync(join(rootfs, 'app', 'link.txt')).isSymbolicLink());
+  assert.equal(readlinkSync(join(rootfs, 'app', 'link.txt')), 'data/message.txt');
+  assert.deepEqual(readdirSync(join(rootfs, 'app')).sort(), ['.dockerignore', 'data', 'hello.sh', 'link.txt'], '.dockerignore honoured');
+  assert.equal(statSync(join(rootfs, 'app', 'hello.sh')).uid, 0);
+  const why = await runtimeUnavailable();
+  if (why) return t.skip(`cannot run images here: ${why}`);
+  const ran = await runImage(bundle);
+  assert.equal(ran.code, 0, ran.stderr);
+  assert.equal(ran.stdout, 'app says: hi-from-env world\nmessage-from-layer\n');
+});
+
+test('same-registry push mounts every base blob (201) and moves no base bytes', async () => {
+  const mark = logMark('anon');
+  const r = await runCli(['push', '--json', '--from', imageRef(R.anon, 'base/busybox:v2s2'), '--to', imageRef(R.anon, `${run}/mounted:1`), '--app', makeApp()]);
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  for (const b of report.blobs) assert.deepEqual([b.action, b.bytes], ['mounted', 0]);
+  const reqs = await registryLogSince('anon', mark);
+  const mounts = reqs.filter((q) => q.method === 'POST' && q.uri.includes('mount=') && q.status === 201);
+  assert.equal(mounts.length, state.images.anon['base/busybox:v2s2'].layers!.length);
+  assert.equal(reqs.filter((q) => q.method === 'GET' && q.uri.includes('/blobs/sha256:') && !q.uri.includes(report.layer.digest)).length > 0 ? 'config only' : 'none', 'config only');
+  const baseBlobGets = reqs.filter((q) => q.method === 'GET' && state.images.anon['base/busybox:v2s2'].layers!.some((l) => q.uri.endsWith(l)));
+  assert.equal(baseBlobGets.length, 0, 'no base layer read');
+});
+
+test('re-running the same push uploads nothing but the manifest, digest unchanged', async () => {
+  const app = makeApp();
+  const args = ['push', '--json', '--from', imageRef(R.anon, 'base/busybox:oci'), '--to', imageRef(R.anon2, `${run}/warm:1`), '--app', app, '--entrypoint', '/app/hello.sh'];
+  const first = await runCli(args);
+  assert.equal(first.code, 0, first.stderr);
+  const mark = logMark('anon2');
+  const second = await runCli(args);
+  assert.equal(second.code, 0, second.stderr);
+  const a = JSON.parse(first.stdout);
+  const b = JSON.parse(second.stdout);
+  assert.equal(b.digest, a.digest);
+  assert.equal(b.layer.action, 'reused');
+  for (const blob of b.blobs) assert.equal(blob.action, 'skipped');
+  const writes = (await registryLogSince('anon2', mark)).filter((q) => ['POST', 'PATCH', 'PUT'].includes(q.method));
+  assert.deepEqual(writes.map((q) => `${q.method} ${q.uri}`), [`PUT /v2/${run}/warm/manifests/1`]);
+});
+
+test('OCI base: OCI media types throughout and base annotations', async () => {
+  const to = imageRef(R.anon2, `${run}/oci:1`);
+  const r = await runCli(['push', '--json', '--from', imageRef(R.anon, 'base/busybox:oci'), '--to', to, '--app', makeApp()]);
+  assert.equal(r.code, 0, r.stderr);
+  const raw = (await skopeoInspect(to, { raw: true })).json;
+  assert.equal(raw.mediaType, 'application/vnd.oci.image.manifest.v1+json');
+  assert.equal(raw.config.mediaType, 'application/vnd.oci.image.config.v1+json');
+  for (const l of raw.layers) assert.equal(l.mediaType, 'application/vnd.oci.image.layer.v1.tar+gzip');
+  assert.equal(raw.annotations['org.opencontainers.image.base.name'], imageRef(R.anon, 'base/busybox:oci'));
+  assert.equal(raw.annotations['org.opencontainers.image.base.digest'], state.images.anon['base/busybox:oci'].digest);
+  await umociUnpack(await skopeoCopyToLayout(to));
+});
+
+test('multi-arch base: --platform linux/arm64 picks that child; --platform all rebuilds every child into a new index', async () => {
+  const arm = imageRef(R.anon2, `${run}/multi-arm:1`);
+  const r1 = await runCli(['push', '--json', '--from', imageRef(R.anon, 'base/multi:oci'), '--to', arm, '--app', makeApp(), '--platform', 'linux/arm64']);
+  assert.equal(r1.code, 0, r1.stderr);
+  const armCfg = (await skopeoInspect(arm, { raw: true, config: true })).json;
+  assert.equal(armCfg.architecture, 'arm64');
+  assert.ok(armCfg.config.Env.includes('ARCH_MARKER=arm64'));
+
+  for (const image of ['base/multi:oci', 'base/multi:v2s2'] as const) {
+    const all = imageRef(R.anon2, `${run}/multi-all-${image.split(':')[1]}:1`);
+    const r = await runCli(['push', '--json', '--from', imageRef(R.anon, image), '--to', all, '--app', makeApp(), '--platform', 'all']);
+    assert.equal(r.code, 0, r.stderr);
+    const report = JSON.parse(r.stdout);
+    const idx = (await skopeoInspect(all, { raw: true })).json;
+    assert.equal(idx.mediaType, image.endsWith('oci') ? 'application/vnd.oci.image.index.v1+json' : 'application/vnd.docker.distribution.manifest.list.v2+json');
+    const archs = idx.manifests.map((m: { platform: { architecture: string } }) => m.platform.architecture).sort();
+    assert.deepEqual(archs, ['amd64', 'arm64'], 'attestation child dropped');
+    assert.equal(report.platforms.length, 2);
+    const layerDigests = new Set<string>();
+    for (const arch of ['amd64', 'arm64']) {
+      const m = (await skopeoInspect(all, { arch })).json;
+      assert.ok(m.Env.includes(`ARCH_MARKER=${arch}`));
+      layerDigests.add(m.Layers.at(-1));
+    }
+    assert.equal(layerDigests.size, 1, 'one app layer shared by every child');
+    const cp = await exec('skopeo', ['copy', '--all', '--src-tls-verify=false', `docker://${all}`, `oci:${tempDir()}/l:img`]);
+    assert.equal(cp.code, 0, cp.stderr);
+  }
+});
+
+test('--from scratch builds an image with only the app layer', async () => {
+  const to = imageRef(R.anon2, `${run}/scratch:1`);
+  const r = await runCli(['push', '--from', 'scratch', '--to', to, '--app', makeApp(), '--entrypoint', '/app/hello.sh']);
+  assert.equal(r.code, 0, r.stderr);
+  const raw = (await skopeoInspect(to, { raw: true })).json;
+  assert.equal(raw.layers.length, 1);
+  const cfg = (await skopeoInspect(to, { raw: true, config: true })).json;
+  assert.deepEqual([cfg.os, cfg.architecture], ['linux', 'amd64']);
+  await umociUnpack(await skopeoCopyToLayout(to));
+});
+
+test('a push writes no file: strace sees no open for writing outside /dev and /proc', async (t) => {
+  if ((await exec('sh', ['-c', 'command -v strace'])).code !== 0) return t.skip('strace not installed');
+  const app = makeApp();
+  const traceDir = tempDir('regpush-strace-');
+  const trace = join(traceDir, 'trace');
+  const { cliBin } = await import('./harness.js');
+  const r = await exec('strace', ['-f', '-qq', '-e', 'trace=open,openat,creat,rename,renameat,renameat2,unlink,unlinkat,mkdir,mkdirat', '-o', trace,
+    process.execPath, cliBin, 'push', '--from', imageRef(R.anon, 'base/busybox:v2s2'), '--to', imageRef(R.anon2, `${run}/strace:1`), '--app', app], { env: { ...process.env, DOCKER_CONFIG: traceDir + '/none' } });
+  assert.equal(r.code, 0, r.stderr);
+  const lines = readFileSync(trace, 'utf8').split('\n');
+  const writes = lines.filter((l) => {
+    if (/\b(creat|rename\w*|unlink\w*|mkdir\w*)\(/.test(l)) return !/= -1 /.test(l);
+    if (!/\bopen(at)?\(/.test(l) || /= -1 /.test(l)) return false;
+    if (!/O_WRONLY|O_RDWR|O_CREAT|O_TRUNC|O_APPEND/.test(l)) return false;
+    return !/"\/(dev|proc)\//.test(l);
+  });
+  assert.deepEqual(writes, [], 'no local writes');
+  assert.ok(lines.some((l) => l.includes(join(app, 'hello.sh'))), 'trace is real: the app file was opened');
+});
+
+test('same inputs, same digest: two pushes of the same app to different repos agree', async () => {
+  const app = makeApp();
+  const a = await runCli(['push', '--json', '--from', imageRef(R.anon, 'base/busybox:oci'), '--to', imageRef(R.anon2, `${run}/det-a:1`), '--app', app]);
+  const b = await runCli(['push', '--json', '--from', imageRef(R.anon, 'base/busybox:oci'), '--to', imageRef(R.anon2, `${run}/det-b:1`), '--app', app]);
+  assert.equal(a.code, 0, a.stderr);
+  assert.equal(JSON.parse(a.stdout).digest, JSON.parse(b.stdout).digest);
+  assert.equal(JSON.parse(a.stdout).layer.digest, JSON.parse(b.stdout).layer.digest);
+  const c = await runCli(['push', '--json', '--from', imageRef(R.anon, 'base/busybox:oci'), '--to', imageRef(R.anon2, `${run}/det-c:1`), '--app', app], { env: { SOURCE_DATE_EPOCH: '1700000000' } });
+  assert.notEqual(JSON.parse(c.stdout).layer.digest, JSON.parse(a.stdout).layer.digest, 'SOURCE_DATE_EPOCH changes the timestamps');
+});
+
+// ---------------------------------------------------------------- bad input: nothing written
+
+async function tagAbsent(host: string, repo: string, tag: string): Promise<void> {
+  const res = await fetch(`http://${host}/v2/${repo}/manifests/${tag}`, { method: 'HEAD', headers: { accept: 'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json' } });
+  assert.equal(res.status, 404, `${repo}:${tag} must not exist`);
+}
+
+function assertFails(r: { code: number; stdout: string; stderr: string }, exit: number, code: string, pattern: RegExp) {
+  assert.equal(r.code, exit, r.stderr);
+  assert.equal(r.stdout, '');
+  const last = r.stderr.trim().split('\n').at(-1)!;
+  assert.match(last, new RegExp(`\\[${code}\\]$`));
+  assert.match(last, pattern);
+}
+
+const badCases: [string, string[], number, string, RegExp][] = [
+  ['missing --app dir', ['--app', '/nonexistent/regpush-app'], 2, 'E_INPUT', /\/nonexistent\/regpush-app/],
+  ['malformed --env', ['--env', '=value'], 2, 'E_INPUT', /env/i],
+  ['malformed --env without =', ['--env', 'JUSTKEY'], 2, 'E_INPUT', /JUSTKEY/],
+  ['malformed --port', ['--port', '99999'], 2, 'E_INPUT', /99999/],
+  ['malformed --port protocol', ['--port', '80/sctpx'], 2, 'E_INPUT', /80\/sctpx/],
+  ['malformed --label', ['--label', 'novalue'], 2, 'E_INPUT', /novalue/],
+  ['relative --workdir', ['--workdir', 'app'], 2, 'E_INPUT', /workdir/],
+  ['bad --chown', ['--chown', 'root'], 2, 'E_INPUT', /chown/],
+  ['bad --tag', ['--tag', 'bad!tag'], 2, 'E_REFERENCE', /bad!tag/],
+  ['--from given twice', ['--from', 'x:1'], 2, 'E_USAGE', /--from was given 2 times/],
+  ['platform not in the index', ['--platform', 'linux/s390x', '--from', '__MULTI__'], 4, 'E_NOT_FOUND', /s390x/],
+  ['--from not found', ['--from', '__MISSING__'], 4, 'E_NOT_FOUND', /404/],
+];
+for (const [name, extra, exit, code, pattern] of badCases) {
+  test(`bad input: ${name} → ${code}, nothing written`, async () => {
+    const repo = `${run}/bad-${name.replace(/[^a-z0-9]+/g, '-')}`;
+    const from = extra.includes('__MULTI__') ? imageRef(R.anon, 'base/multi:oci') : extra.includes('__MISSING__') ? imageRef(R.anon, 'base/missing:1') : imageRef(R.anon, 'base/busybox:v2s2');
+    const rest = extra.filter((a, i) => !(a === '--from' && extra[i + 1]?.startsWith('__')) && !a.startsWith('__'));
+    const args = ['push', '--from', from, '--to', imageRef(R.anon2, `${repo}:1`), '--app', makeApp(), ...rest];
+    assertFails(await runCli(args), exit, code, pattern);
+    await tagAbsent(R.anon2.host, repo, '1');
+  });
+}
+
+test('bad input: unreadable --app dir → E_INPUT (as a non-root user)', async (t) => {
+  if (process.getuid?.() !== 0) return t.skip('needs root to switch user');
+  const app = makeApp();
+  chmodSync(app, 0o700);
+  const { cliBin } = await import('./harness.js');
+  const r = await exec('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, cliBin, 'push', '--from', imageRef(R.anon, 'base/busybox:v2s2'), '--to', imageRef(R.anon2, `${run}/unreadable:1`), '--app', app], { env: { PATH: process.env.PATH, HOME: '/tmp' } });
+  assertFails(r, 2, 'E_INPUT', new RegExp(app.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+  await tagAbsent(R.anon2.host, `${run}/unreadable`, '1');
+});
+
+test('bad input: target push denied → E_DENIED/E_AUTH, nothing written', async () => {
+  const r = await runCli(['push', '--from', imageRef(R.anon, 'base/busybox:v2s2'), '--to', imageRef(R.token, `readonly/${run}:1`), '--to-user', R.token.user!, '--to-password', R.token.password!, '--app', makeApp()]);
+  assert.equal(r.code, 3, r.stderr);
+  assert.match(r.stderr.trim().split('\n').at(-1)!, /\[E_(DENIED|AUTH)\]$/);
+  assert.ok(!r.stderr.includes(R.token.password!));
+});
+
+test('bad input: a source blob whose bytes do not match its digest → E_DIGEST_MISMATCH, no manifest', async () => {
+  // A private base with a unique layer, corrupted on the registry's disk.
+  const repo = `${run}/corrupt-base`;
+  const layer = randomBytes(64 * 1024);
+  const layerDigest = 'sha256:' + createHash('sha256').update(layer).digest('hex');
+  const up = async (body: Buffer) => {
+    const d = 'sha256:' + createHash('sha256').update(body).digest('hex');
+    const s = await fetch(`http://${R.anon.host}/v2/${repo}/blobs/uploads/`, { method: 'POST' });
+    const loc = new URL(s.headers.get('location')!, `http://${R.anon.host}`);
+    loc.searchParams.set('digest', d);
+    assert.equal((await fetch(loc, { method: 'PUT', body: new Uint8Array(body) })).status, 201);
+    return d;
+  };
+  await up(layer);
+  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [layerDigest] }, config: {} }));
+  const configDigest = await up(config);
+  const manifest = { schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: config.length }, layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: layerDigest, size: layer.length }] };
+  assert.equal((await fetch(`http://${R.anon.host}/v2/${repo}/manifests/1`, { method: 'PUT', body: JSON.stringify(manifest), headers: { 'content-type': manifest.mediaType } })).status, 201);
+  const hex = layerDigest.slice(7);
+  const dataFile = join(R.anon.storageDir, 'docker/registry/v2/blobs/sha256', hex.slice(0, 2), hex, 'data');
+  const bytes = readFileSync(dataFile);
+  bytes[1000] = bytes[1000]! ^ 0xff;
+  writeFileSync(dataFile, bytes);
+  const r = await runCli(['push', '--from', imageRef(R.anon, `${repo}:1`), '--to', imageRef(R.anon2, `${run}/from-corrupt:1`), '--app', makeApp()]);
+  assertFails(r, 7, 'E_DIGEST_MISMATCH', /./);
+  await tagAbsent(R.anon2.host, `${run}/from-corrupt`, '1');
+});
