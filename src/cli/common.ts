@@ -4,7 +4,7 @@ import type { Credential } from '../auth/credentials.js';
 import { UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { CliIO } from './io.js';
-import { createCliLogger, type Verbosity } from './logger.js';
+import { createCliLogger, type LineSink, type Verbosity } from './logger.js';
 
 /** Parsed values of the shared flags. */
 export interface CommonArgs {
@@ -32,13 +32,16 @@ export interface CommonContext {
   logger: Logger;
   secrets: string[];
   verbosity: Verbosity;
+  /** Where the logger's lines go (stderr; the TTY progress display redirects it above its frame). */
+  logSink: LineSink;
 }
 
 /** Builds the logger and secret list of a run. */
 export function commonContext(args: CommonArgs, io: CliIO): CommonContext {
   const secrets: string[] = [];
   const verbosity: Verbosity = args.debug ? 'debug' : args.quiet ? 'quiet' : 'normal';
-  return { secrets, verbosity, logger: createCliLogger(io, verbosity, () => secrets) };
+  const logSink: LineSink = { write: (text) => io.stderr.write(text) };
+  return { secrets, verbosity, logSink, logger: createCliLogger(io, verbosity, () => secrets, logSink) };
 }
 
 /** Reads all of stdin (a password) and trims the final newline. */
@@ -64,4 +67,26 @@ export function retriesOption(args: CommonArgs): number | undefined {
   if (args.retries === undefined) return undefined;
   if (!Number.isInteger(args.retries) || args.retries < 0 || args.retries > 20) throw new UsageError(`--retries must be a whole number from 0 to 20 (got ${args.retries})`);
   return args.retries;
+}
+
+const SIZE_UNITS: Record<string, number> = { '': 1, k: 1024, kib: 1024, m: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gib: 1024 ** 3 };
+
+/** Parses --chunk-size: bytes, or a number with K/KiB/M/MiB/G/GiB (binary units); 1 KiB to 1 GiB. */
+export function chunkSizeOption(v: unknown): number | undefined {
+  if (v === undefined) return undefined;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(String(v));
+  const unit = m ? SIZE_UNITS[m[2]!.toLowerCase()] : undefined;
+  const n = m && unit ? Math.floor(Number(m[1]) * unit) : NaN;
+  if (!(n >= 1024 && n <= 1024 ** 3)) throw new UsageError(`--chunk-size must be a size from 1KiB to 1GiB, e.g. 5MiB or 5242880 (got "${String(v)}")`);
+  return n;
+}
+
+/** The idle timeout from REGPUSH_IDLE_TIMEOUT_MS (ms a connection may stay silent), validated. */
+export function idleTimeoutOption(env: Record<string, string | undefined>): number | undefined {
+  const v = env.REGPUSH_IDLE_TIMEOUT_MS;
+  if (v === undefined || v === '') return undefined;
+  if (!/^\d+$/.test(v) || Number(v) < 100 || Number(v) > 3_600_000) {
+    throw new UsageError(`REGPUSH_IDLE_TIMEOUT_MS must be milliseconds from 100 to 3600000 (got "${v}")`);
+  }
+  return Number(v);
 }

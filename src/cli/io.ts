@@ -4,9 +4,11 @@ import type { Readable, Writable } from 'node:stream';
 /** Streams and environment of one CLI run. */
 export interface CliIO {
   stdout: Writable & { isTTY?: boolean };
-  stderr: Writable & { isTTY?: boolean; columns?: number };
+  stderr: Writable & { isTTY?: boolean; columns?: number; rows?: number };
   stdin: Readable;
   env: Record<string, string | undefined>;
+  /** Working directory for relative paths and regpush.json (default process.cwd()). */
+  cwd?: string;
   /** Aborted on SIGINT/SIGTERM by the binary. */
   signal?: AbortSignal;
 }

@@ -6,9 +6,18 @@ import type { CliIO } from './io.js';
 /** Verbosity chosen on the command line. */
 export type Verbosity = 'quiet' | 'normal' | 'debug';
 
-/** A logger writing to stderr that removes the given secrets from every line. */
-export function createCliLogger(io: CliIO, verbosity: Verbosity, secrets: () => string[]): Logger {
-  const write = (prefix: string, msg: string) => io.stderr.write(`${prefix}${redactText(msg, secrets())}\n`);
+/** Where log lines go; the TTY progress display swaps `write` so lines land above its frame. */
+export interface LineSink {
+  write(text: string): void;
+}
+
+/** A logger writing to stderr (or `sink`) that removes the given secrets from every line. */
+export function createCliLogger(io: CliIO, verbosity: Verbosity, secrets: () => string[], sink?: LineSink): Logger {
+  const write = (prefix: string, msg: string) => {
+    const line = `${prefix}${redactText(msg, secrets())}\n`;
+    if (sink) sink.write(line);
+    else io.stderr.write(line);
+  };
   return {
     debug: (m) => {
       if (verbosity === 'debug') write('debug: ', m);

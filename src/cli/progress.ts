@@ -1,44 +1,132 @@
 /**
- * Progress on stderr. Without a TTY (CI): one plain line when a blob starts and when it ends,
- * never cursor codes. (The redrawn TTY display is issue #6.)
+ * Progress on stderr. On a terminal: one line per blob (action, bytes done of total, rate) and a
+ * total line, redrawn in place by log-update (log lines are printed above the frame). Without a
+ * terminal (CI, pipes, TERM=dumb): one plain line when a blob starts and when it ends, and a
+ * summary; never a cursor code. Silent with --quiet and --json.
  */
 import type { BlobEvents } from '../transfer/blobs.js';
+import type { CommonContext } from './common.js';
 import type { CliIO } from './io.js';
-import type { Verbosity } from './logger.js';
+import { formatBytes, formatDuration, formatRate, LAYER_KEY, ProgressModel, shortDigest, displayAction } from './progress-model.js';
+
+export { formatBytes } from './progress-model.js';
 
 /** A progress sink and its cleanup. */
 export interface Progress {
   events: BlobEvents & { phase?(name: string): void };
-  stop(): void;
+  /** Ends the display; `ok` false leaves the last frame as it was (it shows where a failure stopped). */
+  stop(ok?: boolean): void;
 }
 
-/** Human-readable byte count. */
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(1)} ${units[i]}`;
+/** How often the terminal frame is redrawn (ms). */
+export const REDRAW_MS = 100;
+
+/** True when stderr is a terminal that understands cursor movement. */
+export function isInteractive(io: CliIO): boolean {
+  return io.stderr.isTTY === true && io.env.TERM !== 'dumb';
 }
 
-/** Creates the progress display for this run (silent with --quiet or --json). */
-export function createProgress(io: CliIO, verbosity: Verbosity, json: boolean): Progress {
-  if (verbosity === 'quiet' || json) return { events: {}, stop() {} };
-  const short = (d: string) => d.replace(/^sha256:/, '').slice(0, 12);
+/** Creates the progress display for this run. */
+export async function createProgress(io: CliIO, ctx: Pick<CommonContext, 'verbosity' | 'logSink'>, json: boolean): Promise<Progress> {
+  if (ctx.verbosity === 'quiet' || json) return { events: {}, stop() {} };
+  if (isInteractive(io)) return terminalProgress(io, ctx);
+  return plainProgress(io);
+}
+
+/** CI mode: a line per blob start and end, a summary at the end. */
+function plainProgress(io: CliIO): Progress {
+  const model = new ProgressModel();
+  const write = (s: string) => io.stderr.write(s + '\n');
   return {
     events: {
       start(digest, action, size) {
+        model.start(digest, action, size);
         if (action === 'skipped') return;
-        io.stderr.write(`${action.padEnd(8)} ${short(digest)} ${formatBytes(size)}\n`);
+        write(`${displayAction(action).padEnd(7)} ${shortDigest(digest)} ${formatBytes(size)}`);
+      },
+      bytes(digest, n) {
+        const first = digest === LAYER_KEY && !model.entries.some((e) => e.digest === LAYER_KEY);
+        model.bytes(digest, n);
+        if (first) write(`build   ${shortDigest(LAYER_KEY)}`);
       },
       end(report) {
-        io.stderr.write(`${report.action.padEnd(8)} ${short(report.digest)} done${report.bytes ? ` (${formatBytes(report.bytes)})` : ''}\n`);
+        const e = model.end(report);
+        const ms = e?.ended !== undefined ? e.ended - e.started : 0;
+        const moved = report.bytes ? ` (${formatBytes(report.bytes)}, ${formatRate(report.bytes, ms)})` : '';
+        write(`${displayAction(report.action).padEnd(7)} ${shortDigest(report.digest)} done${moved}`);
+      },
+      phase(name) {
+        const open = model.entries.find((e) => e.digest === LAYER_KEY && e.ended === undefined);
+        model.phase(name);
+        if (open) write(`build   ${shortDigest(LAYER_KEY)} done (${formatBytes(open.bytes)})`);
       },
     },
-    stop() {},
+    stop(ok = true) {
+      model.finish(ok);
+      if (!ok || model.entries.length === 0) return;
+      const t = model.totals();
+      const counts = new Map<string, number>();
+      for (const e of model.entries) counts.set(e.action, (counts.get(e.action) ?? 0) + 1);
+      const parts = [...counts].map(([a, n]) => `${n} ${a}`).join(', ');
+      write(`total   ${t.blobs} blobs (${parts}), ${formatBytes(t.bytes)} sent in ${formatDuration(t.elapsed)} (${formatRate(t.bytes, t.elapsed)})`);
+    },
+  };
+}
+
+/** Terminal mode: the frame is redrawn every REDRAW_MS while something changed. */
+async function terminalProgress(io: CliIO, ctx: Pick<CommonContext, 'logSink'>): Promise<Progress> {
+  const { createLogUpdate } = await import('log-update');
+  // showCursor: nothing to restore if the process is killed mid-push.
+  const frame = createLogUpdate(io.stderr as NodeJS.WriteStream, { showCursor: true });
+  const model = new ProgressModel();
+  let dirty = true;
+  const draw = () => {
+    frame(model.render(io.stderr.columns ?? 80, io.stderr.rows ?? 24).join('\n'));
+    dirty = false;
+  };
+  const timer = setInterval(() => {
+    // The bouncing bar of the app layer moves even when no byte arrived.
+    if (dirty || model.entries.some((e) => e.ended === undefined)) draw();
+  }, REDRAW_MS);
+  timer.unref();
+  const previous = ctx.logSink.write;
+  ctx.logSink.write = (text) => {
+    // A log line goes above the frame and stays in the scrollback; the frame is drawn again below.
+    frame.persist(text.replace(/\n$/, ''));
+    draw();
+  };
+  let stopped = false;
+  return {
+    events: {
+      start(digest, action, size) {
+        model.start(digest, action, size);
+        dirty = true;
+      },
+      bytes(digest, n) {
+        model.bytes(digest, n);
+        dirty = true;
+      },
+      end(report) {
+        model.end(report);
+        dirty = true;
+      },
+      phase(name) {
+        model.phase(name);
+        dirty = true;
+      },
+    },
+    stop(ok = true) {
+      if (stopped) return;
+      stopped = true;
+      clearInterval(timer);
+      ctx.logSink.write = previous;
+      model.finish(ok);
+      if (model.entries.length === 0) {
+        frame.clear();
+      } else {
+        draw();
+      }
+      frame.done();
+    },
   };
 }

@@ -46,7 +46,7 @@ export function withSuggestion(msg: string, argv: string[], known: { commands: s
     const unknown = argv.filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=')[0]!).filter((f) => f && !known.flags.includes(f) && !f.startsWith('no-'));
     for (const f of unknown) {
       const hit = closest(f, known.flags);
-      if (hit) hints.push(`--${f} → did you mean --${hit}?`);
+      hints.push(hit ? `--${f} → did you mean --${hit}?` : `unknown flag --${f}`);
     }
     return hints.length ? `${msg} (${hints.join('; ')})` : msg;
   }

@@ -2,7 +2,7 @@
 import type { Argv } from 'yargs';
 import type { CopyResult } from '../../copy/copy.js';
 import { PartialFailureError } from '../../errors.js';
-import { commonContext, commonFlags, credentialFromFlags, readStdin, retriesOption, type CommonArgs } from '../common.js';
+import { chunkSizeOption, commonContext, commonFlags, credentialFromFlags, idleTimeoutOption, readStdin, retriesOption, type CommonArgs } from '../common.js';
 import { many } from '../flags.js';
 import type { CliIO } from '../io.js';
 import { createProgress } from '../progress.js';
@@ -17,6 +17,7 @@ interface CopyArgs extends CommonArgs {
   'all-tags'?: boolean;
   clobber?: boolean;
   jobs?: number;
+  'chunk-size'?: string;
   'from-user'?: string;
   'from-password'?: string;
   'to-user'?: string;
@@ -42,6 +43,7 @@ export function copyCommand(y: Argv, io: CliIO, done: (code: number) => void): A
         .option('all-tags', { type: 'boolean', describe: 'Copy every tag of the source repository' })
         .option('clobber', { type: 'boolean', default: true, describe: 'Move target tags that point elsewhere; --no-clobber refuses instead' })
         .option('jobs', { type: 'number', describe: 'Parallel blob transfers (default 4)', group: 'Connection:' })
+        .option('chunk-size', { type: 'string', describe: 'Bytes per PATCH for registries that need chunked uploads, e.g. 5MiB (never below the registry\'s OCI-Chunk-Min-Length)', group: 'Connection:' })
         .option('from-user', { type: 'string', describe: 'User for the source registry', group: 'Credentials:' })
         .option('from-password', { type: 'string', describe: 'Password for the source registry', group: 'Credentials:' })
         .option('to-user', { type: 'string', describe: 'User for the target registries', group: 'Credentials:' })
@@ -75,6 +77,8 @@ export function copyCommand(y: Argv, io: CliIO, done: (code: number) => void): A
           insecureRegistries: a['insecure-registry'],
           credentials: { from, to },
           retries: retriesOption(a),
+          chunkSize: chunkSizeOption(a['chunk-size']),
+          idleTimeoutMs: idleTimeoutOption(io.env),
           signal: io.signal,
         });
       } catch (err) {

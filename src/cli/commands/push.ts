@@ -2,14 +2,16 @@
 import type { Argv } from 'yargs';
 import { UsageError } from '../../errors.js';
 import type { PushResult } from '../../push/options.js';
-import { commonContext, commonFlags, credentialFromFlags, readStdin, retriesOption, type CommonArgs } from '../common.js';
+import { chunkSizeOption, commonContext, commonFlags, credentialFromFlags, idleTimeoutOption, readStdin, retriesOption, type CommonArgs } from '../common.js';
 import { configChangesFromFlags, many, parseChown, single, type ConfigFlags } from '../flags.js';
 import type { CliIO } from '../io.js';
 import { createProgress } from '../progress.js';
+import { loadProjectConfig, mergeWithFlags } from '../project-config.js';
+import { pushReport, startClock, writeDigestFile } from '../report.js';
 
 interface PushArgs extends CommonArgs, ConfigFlags {
-  from: string;
-  to: string;
+  from?: string;
+  to?: string;
   tag?: unknown;
   app?: unknown;
   'app-dest'?: string;
@@ -23,11 +25,11 @@ interface PushArgs extends CommonArgs, ConfigFlags {
   'from-password'?: string;
   'to-user'?: string;
   'to-password'?: string;
-  'layer-upload'?: 'patch' | 'put';
+  'layer-upload'?: 'patch' | 'put' | 'chunked';
+  'chunk-size'?: string;
+  'config-file'?: string;
+  'digest-file'?: string;
 }
-
-/** Report schema version of `push --json`. */
-export const PUSH_REPORT_VERSION = 1;
 
 /** Registers the push command. */
 export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void): Argv {
@@ -36,8 +38,8 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void): A
     'Build an image from a base image and an app directory, straight into the target registry',
     (c) =>
       commonFlags(c)
-        .option('from', { type: 'string', demandOption: true, describe: 'Base image (tag or digest), or "scratch"', group: 'Image:' })
-        .option('to', { type: 'string', demandOption: true, describe: 'Target image, e.g. registry.example.com/app:1.0', group: 'Image:' })
+        .option('from', { type: 'string', describe: 'Base image (tag or digest), or "scratch" [required: here or in regpush.json]', group: 'Image:' })
+        .option('to', { type: 'string', describe: 'Target image, e.g. registry.example.com/app:1.0 [required: here or in regpush.json]', group: 'Image:' })
         .option('tag', { type: 'string', describe: 'Extra tag for the same digest; repeatable', group: 'Image:' })
         .option('platform', { type: 'string', describe: 'os/arch[/variant] to pick from a multi-arch base (default linux/amd64), or "all"', group: 'Image:' })
         .option('app', { type: 'string', describe: 'Directory (or file) for the new layer, SRC or SRC:DEST; repeatable', group: 'Layer:' })
@@ -58,19 +60,29 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void): A
         .option('to-user', { type: 'string', describe: 'User for the target registry', group: 'Credentials:' })
         .option('to-password', { type: 'string', describe: 'Password for the target registry (prefer --password-stdin)', group: 'Credentials:' })
         .option('jobs', { type: 'number', describe: 'Parallel blob transfers (default 4)', group: 'Connection:' })
-        .option('layer-upload', { choices: ['patch', 'put'] as const, describe: 'Force the new layer\'s upload method (default: streamed PATCH, PUT as fallback)', group: 'Connection:' })
-        .option('dry-run', { type: 'boolean', describe: 'Resolve and plan; write nothing to the target', group: 'Output:' })
+        .option('layer-upload', { choices: ['patch', 'put', 'chunked'] as const, describe: 'Force the new layer\'s upload method (default: streamed PATCH, then PUT, then chunked as the registry refuses them)', group: 'Connection:' })
+        .option('chunk-size', { type: 'string', describe: 'Bytes per PATCH for registries that need chunked uploads, e.g. 5MiB (never below the registry\'s OCI-Chunk-Min-Length)', group: 'Connection:' })
+        .option('config-file', { type: 'string', describe: 'Project defaults from this JSON file instead of ./regpush.json (or package.json "regpush"); flags override them', group: 'Image:' })
+        .option('dry-run', { type: 'boolean', describe: 'Resolve, HEAD the target, print the plan and the config; write nothing', group: 'Output:' })
+        .option('digest-file', { type: 'string', describe: 'Also write the pushed digest (sha256:…) to this file', group: 'Output:' })
         .example('$0 push --from mcr.microsoft.com/dotnet/core/aspnet:2.2 --to registry.example.com/app:1.0 --app ./publish --workdir /app --entrypoint dotnet --entrypoint App.dll', 'A .NET app on the aspnet base')
         .example('$0 push --from node:20-slim --to ghcr.io/acme/web:1 --app ./dist --entrypoint node --entrypoint /app/server.js', 'To GitHub Container Registry (token via --password-stdin)')
         .example('$0 push --from alpine:3 --to 123456789012.dkr.ecr.eu-west-1.amazonaws.com/web:1 --app ./out', 'To Amazon ECR (credentials from a docker-credential-ecr-login helper)')
         .example('$0 push --from registry.cn-hangzhou.aliyuncs.com/acme/base:1 --to ccr.ccs.tencentyun.com/acme/app:1 --app ./out', 'Aliyun ACR → Tencent TCR')
         .example('$0 push --from 127.0.0.1:5000/base:1 --to 127.0.0.1:5000/app:1 --app ./out --platform all', 'Every platform of a multi-arch base, private registry'),
     async (argv) => {
-      const a = argv as unknown as PushArgs;
+      const clock = startClock();
       // Loaded on demand: `regpush --help` and `--version` should not pay for the pipeline's modules.
       const [{ parseAppFlag }, { push }] = await Promise.all([import('../../layer/index.js'), import('../../push/push.js')]);
-      single(argv, ['from', 'to', 'app-dest', 'platform', 'workdir', 'user', 'chown', 'jobs', 'gzip-level', 'from-user', 'from-password', 'to-user', 'to-password', 'layer-upload']);
+      single(argv, ['from', 'to', 'app-dest', 'platform', 'workdir', 'user', 'chown', 'jobs', 'gzip-level', 'from-user', 'from-password', 'to-user', 'to-password', 'layer-upload', 'chunk-size', 'config-file', 'digest-file']);
+      const cwd = io.cwd ?? process.cwd();
+      const project = await loadProjectConfig(cwd, (argv as PushArgs)['config-file']);
+      const a = mergeWithFlags(argv as unknown as PushArgs & Record<string, unknown>, project?.values);
+      const where = project ? ` (or "$KEY" in ${project.source})` : ' (or "$KEY" in regpush.json)';
+      if (!a.from) throw new UsageError(`Missing required argument: --from${where.replace('$KEY', 'from')}`);
+      if (!a.to) throw new UsageError(`Missing required argument: --to${where.replace('$KEY', 'to')}`);
       const ctx = commonContext(a, io);
+      if (project) ctx.logger.debug(`defaults from ${project.file}`);
       const config = configChangesFromFlags(a);
       const defaultDest = a['app-dest'] ?? a.workdir ?? '/app';
       const app = (many(a.app) ?? []).map((v) => parseAppFlag(v, defaultDest));
@@ -80,7 +92,7 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void): A
       const stdinPassword = a['password-stdin'] ? await readStdin(io) : undefined;
       const from = credentialFromFlags(a['from-user'], a['from-password'], 'from', ctx.secrets);
       const to = credentialFromFlags(a['to-user'], stdinPassword ?? a['to-password'], 'to', ctx.secrets);
-      const progress = createProgress(io, ctx.verbosity, !!a.json);
+      const progress = await createProgress(io, ctx, !!a.json);
       const result = await push({
         from: a.from,
         to: a.to,
@@ -100,27 +112,48 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void): A
         insecureRegistries: a['insecure-registry'],
         credentials: { from, to },
         retries: retriesOption(a),
+        chunkSize: chunkSizeOption(a['chunk-size']),
+        idleTimeoutMs: idleTimeoutOption(io.env),
         signal: io.signal,
-      }).finally(() => progress.stop());
-      if (a.json) io.stdout.write(JSON.stringify(pushReport(result), null, 2) + '\n');
+      }).then(
+        (r) => {
+          progress.stop(true);
+          return r;
+        },
+        (err: unknown) => {
+          progress.stop(false);
+          throw err;
+        },
+      );
+      if (a.json) io.stdout.write(JSON.stringify(pushReport(result, clock), null, 2) + '\n');
       else if (result.dryRun) io.stdout.write(dryRunText(result));
       else io.stdout.write(result.reference + '\n');
+      if (a['digest-file']) {
+        if (result.dryRun) ctx.logger.warn(`--dry-run pushed nothing; ${a['digest-file']} not written`);
+        else await writeDigestFile(a['digest-file'], result.digest, cwd);
+      }
       done(0);
     },
   );
 }
 
-/** The versioned JSON report of push. */
-export function pushReport(r: PushResult): Record<string, unknown> {
-  return { reportVersion: PUSH_REPORT_VERSION, command: 'push', ...r };
-}
-
-/** The human plan printed by --dry-run. */
+/** The human plan printed by --dry-run: one line per blob (the verbs of the real run) and the config. */
 export function dryRunText(r: PushResult): string {
   const lines = [`plan: push ${r.base.reference}${r.base.digest ? '@' + r.base.digest : ''} → ${r.reference}:${r.tags.join(',')}`];
-  for (const b of r.blobs) lines.push(`  ${b.action.replace('planned-', '').padEnd(8)} ${b.digest}  ${b.size} bytes`);
-  if (r.layer) lines.push(`  ${(r.layer.action === 'reused' ? 'reuse' : 'upload').padEnd(8)} ${r.layer.digest}  ${r.layer.size} bytes (app layer)`);
-  lines.push('config:');
-  lines.push(JSON.stringify(r.configs?.[0] ?? {}, null, 2));
+  let toSend = 0;
+  for (const b of r.blobs) {
+    const verb = b.action.replace('planned-', '');
+    if (verb === 'stream') toSend += b.size;
+    lines.push(`  ${verb.padEnd(8)} ${b.digest}  ${b.size} bytes`);
+  }
+  if (r.layer) {
+    if (r.layer.action !== 'reused') toSend += r.layer.size;
+    lines.push(`  ${(r.layer.action === 'reused' ? 'reuse' : 'upload').padEnd(8)} ${r.layer.digest}  ${r.layer.size} bytes (app layer)`);
+  }
+  lines.push(`  ${r.blobs.length + (r.layer ? 1 : 0)} blobs, ${toSend} bytes to send; then ${r.platforms.length} config(s) and manifest(s), tags: ${r.tags.join(', ')}`);
+  r.configs?.forEach((c, i) => {
+    lines.push(`config${r.configs!.length > 1 ? ` (${r.platforms[i]?.platform ?? i})` : ''}:`);
+    lines.push(JSON.stringify(c, null, 2));
+  });
   return lines.join('\n') + '\n';
 }

@@ -1,0 +1,236 @@
+/**
+ * What the progress display knows and how it looks, without any terminal: blob events in, lines
+ * out. Pure apart from the clock it is given, so the layout is unit-tested.
+ */
+import type { BlobAction, BlobReport } from '../transfer/blobs.js';
+
+/** The verb shown for a blob. */
+export type DisplayAction = 'skip' | 'mount' | 'stream' | 'upload' | 'build' | 'foreign';
+
+/** One line of the display: a blob (or the app layer) at one or more targets. */
+export interface ProgressEntry {
+  digest: string;
+  action: DisplayAction;
+  /** Declared size; undefined for the app layer while it is being built. */
+  size?: number;
+  /** Bytes sent so far. */
+  bytes: number;
+  started: number;
+  ended?: number;
+  /** Targets still working on this blob (copy to several targets). */
+  pending: number;
+}
+
+/** Key under which push reports the app layer's bytes. */
+export const LAYER_KEY = 'layer';
+
+const VERB: Record<BlobAction, DisplayAction> = {
+  skipped: 'skip',
+  mounted: 'mount',
+  streamed: 'stream',
+  uploaded: 'upload',
+  foreign: 'foreign',
+  'planned-mount': 'mount',
+  'planned-stream': 'stream',
+  'planned-upload': 'upload',
+};
+
+/** The display verb of a library blob action. */
+export function displayAction(a: BlobAction): DisplayAction {
+  return VERB[a];
+}
+
+/** "1.0 MiB" style byte count. */
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(1)} ${units[i]}`;
+}
+
+/** "2.5 MiB/s"; "-" before there is anything to measure. */
+export function formatRate(bytes: number, ms: number): string {
+  if (bytes <= 0 || ms <= 0) return '-';
+  return `${formatBytes(Math.round((bytes * 1000) / ms))}/s`;
+}
+
+/** "0.4s", "1m05s". */
+export function formatDuration(ms: number): string {
+  const s = ms / 1000;
+  if (s < 60) return `${s.toFixed(1)}s`;
+  const m = Math.floor(s / 60);
+  return `${m}m${String(Math.round(s - m * 60)).padStart(2, '0')}s`;
+}
+
+/** Short form of a digest for the display: 12 hex characters. */
+export function shortDigest(d: string): string {
+  return d === LAYER_KEY ? 'app layer' : d.replace(/^sha256:/, '').slice(0, 12);
+}
+
+/** What the pipeline is doing after each phase it reports as finished. */
+const AFTER_PHASE: Record<string, string> = {
+  resolve: 'checking the target',
+  plan: 'moving blobs',
+  transfer: 'writing config',
+  config: 'confirming blobs',
+  confirm: 'writing manifest',
+  manifest: 'done',
+};
+
+/** The progress state of one run. */
+export class ProgressModel {
+  readonly entries: ProgressEntry[] = [];
+  private firstStart?: number;
+  private status = 'resolving';
+  private finished?: number;
+
+  constructor(private readonly now: () => number = () => performance.now()) {}
+
+  /** A blob starts (at one target). */
+  start(digest: string, action: BlobAction, size: number): ProgressEntry {
+    const t = this.now();
+    this.firstStart ??= t;
+    const verb = displayAction(action);
+    const same = this.entries.find((e) => e.digest === digest && e.action === verb && e.ended === undefined);
+    if (same) {
+      same.pending++;
+      return same;
+    }
+    const e: ProgressEntry = { digest, action: verb, size, bytes: 0, started: t, pending: 1 };
+    this.entries.push(e);
+    return e;
+  }
+
+  /** Bytes of a blob went out (the app layer's come without a start). */
+  bytes(digest: string, n: number): void {
+    let e = this.entries.find((x) => x.digest === digest && x.ended === undefined);
+    if (!e && digest === LAYER_KEY) {
+      const t = this.now();
+      this.firstStart ??= t;
+      e = { digest, action: 'build', bytes: 0, started: t, pending: 1 };
+      this.entries.push(e);
+    }
+    if (e) e.bytes += n;
+  }
+
+  /** A blob is done at one target; a mount that fell back to streaming shows as a stream. */
+  end(report: BlobReport): ProgressEntry | undefined {
+    const verb = displayAction(report.action);
+    const open = this.entries.filter((x) => x.digest === report.digest && x.ended === undefined);
+    const e = open.find((x) => x.action === verb) ?? open[0];
+    if (!e) {
+      // Several targets fed by one stream end one by one after a single start.
+      const earlier = this.entries.find((x) => x.digest === report.digest && x.action === verb);
+      if (earlier) return earlier;
+      this.start(report.digest, report.action, report.size);
+      return this.end(report);
+    }
+    e.action = verb;
+    if (--e.pending <= 0) e.ended = this.now();
+    return e;
+  }
+
+  /** A pipeline phase finished (push reports resolve, plan, transfer, config, confirm, manifest). */
+  phase(name: string): void {
+    this.status = AFTER_PHASE[name] ?? name;
+    if (name === 'transfer') this.closeLayer();
+  }
+
+  /** Marks the run finished; open entries stay open (a failure shows where it stopped). */
+  finish(ok: boolean): void {
+    this.closeLayer();
+    this.finished = this.now();
+    this.status = ok ? 'done' : 'stopped';
+  }
+
+  private closeLayer(): void {
+    const layer = this.entries.find((e) => e.digest === LAYER_KEY && e.ended === undefined);
+    if (layer) {
+      layer.ended = this.now();
+      layer.size = layer.bytes;
+    }
+  }
+
+  /** Totals over every entry. */
+  totals(): { blobs: number; done: number; bytes: number; toSend?: number; elapsed: number } {
+    const t = this.finished ?? this.now();
+    let bytes = 0;
+    let toSend = 0;
+    let unknown = false;
+    for (const e of this.entries) {
+      bytes += e.bytes;
+      if (e.action === 'stream' || e.action === 'upload' || e.action === 'build') {
+        if (e.size === undefined) unknown = true;
+        else toSend += e.size;
+      }
+    }
+    return {
+      blobs: this.entries.length,
+      done: this.entries.filter((e) => e.ended !== undefined).length,
+      bytes,
+      toSend: unknown ? undefined : toSend,
+      elapsed: this.firstStart === undefined ? 0 : t - this.firstStart,
+    };
+  }
+
+  /** The display: one line per blob and a total line, at most `rows` lines of at most `width` columns. */
+  render(width = 100, rows = 24): string[] {
+    const now = this.finished ?? this.now();
+    const maxBlobLines = Math.max(1, rows - 2);
+    let shown = this.entries;
+    let hidden = 0;
+    if (shown.length > maxBlobLines) {
+      // Too many for the screen: keep every running blob, fold the oldest finished ones into one line.
+      const running = shown.filter((e) => e.ended === undefined);
+      const done = shown.filter((e) => e.ended !== undefined);
+      const keepDone = Math.max(0, maxBlobLines - 1 - running.length);
+      const kept = new Set([...running, ...done.slice(done.length - keepDone)]);
+      hidden = shown.length - kept.size;
+      shown = shown.filter((e) => kept.has(e));
+    }
+    const lines: string[] = [];
+    if (hidden > 0) lines.push(`...     ${hidden} more blob${hidden === 1 ? '' : 's'} done`);
+    for (const e of shown) lines.push(entryLine(e, now));
+    lines.push(this.totalLine());
+    return lines.map((l) => (l.length > width ? l.slice(0, Math.max(1, width - 1)) : l));
+  }
+
+  /** "total   3/4 blobs  1.0 MiB / 1.1 MiB  2.5 MiB/s  0.4s  moving blobs". */
+  totalLine(): string {
+    const t = this.totals();
+    const sent = t.toSend !== undefined ? `${formatBytes(t.bytes)} / ${formatBytes(t.toSend)}` : formatBytes(t.bytes);
+    return `total   ${t.done}/${t.blobs} blobs  ${sent}  ${formatRate(t.bytes, t.elapsed)}  ${formatDuration(t.elapsed)}  ${this.status}`;
+  }
+}
+
+const BAR = 20;
+
+function bar(done: number, total: number | undefined, running: boolean, now: number): string {
+  if (total === undefined || total <= 0) {
+    if (!running) return `[${'='.repeat(BAR)}]`;
+    // Unknown total (the app layer while it is built): a bouncing marker.
+    const pos = Math.floor(now / 120) % (2 * (BAR - 3));
+    const at = pos < BAR - 3 ? pos : 2 * (BAR - 3) - pos;
+    return `[${' '.repeat(at)}<=>${' '.repeat(BAR - 3 - at)}]`;
+  }
+  const filled = Math.min(BAR, Math.floor((done / total) * BAR));
+  const head = filled < BAR && running ? '>' : '';
+  return `[${'='.repeat(filled)}${head}${' '.repeat(BAR - filled - head.length)}]`;
+}
+
+function entryLine(e: ProgressEntry, now: number): string {
+  const running = e.ended === undefined;
+  const head = `${e.action.padEnd(7)} ${shortDigest(e.digest).padEnd(12)}  `;
+  const state = running ? '' : '  done';
+  if (e.action === 'skip') return `${head}already at the target  ${formatBytes(e.size ?? 0)}${state}`;
+  if (e.action === 'foreign') return `${head}foreign layer, not copied  ${formatBytes(e.size ?? 0)}${state}`;
+  if (e.action === 'mount') return `${head}${running ? 'mounting' : 'mounted'} (no bytes sent)  ${formatBytes(e.size ?? 0)}${state}`;
+  const elapsed = (e.ended ?? now) - e.started;
+  const amount = e.size !== undefined && (e.action !== 'build' || !running) ? `${formatBytes(e.bytes)} / ${formatBytes(e.size)}` : formatBytes(e.bytes);
+  return `${head}${bar(e.bytes, e.action === 'build' && running ? undefined : e.size, running, now)}  ${amount}  ${formatRate(e.bytes, elapsed)}${state}`;
+}

@@ -1,0 +1,226 @@
+/**
+ * A project's push defaults: `regpush.json` in the working directory, else a `regpush` key in its
+ * package.json, else the file named by `--config-file`. Flags override the file: a scalar or list
+ * flag replaces the file's value; `--env`, `--label` and `--port` add to the file's (same key: the
+ * flag wins). Every value is checked here with the flags' own parsers, and a bad one is E_INPUT
+ * naming the file and the key. Relative `app` paths are relative to the file's directory.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { InputError, RegpushError } from '../errors.js';
+import { parseEnvFlag, parseLabelFlag, parsePortFlag } from '../image/config.js';
+import { closest } from './suggest.js';
+
+/** The name looked for in the working directory. */
+export const CONFIG_FILE_NAME = 'regpush.json';
+
+/** Keys a project file may set, and how each is checked. */
+const KEYS = {
+  from: 'string',
+  to: 'string',
+  tags: 'strings',
+  platform: 'string',
+  app: 'strings',
+  appDest: 'string',
+  workdir: 'string',
+  entrypoint: 'array',
+  cmd: 'array',
+  env: 'pairs',
+  ports: 'ports',
+  labels: 'pairs',
+  volumes: 'strings',
+  user: 'string',
+} as const;
+
+type Key = keyof typeof KEYS;
+
+/** Push defaults as flag values (what yargs would have produced), checked. */
+export interface ProjectDefaults {
+  from?: string;
+  to?: string;
+  tag?: string[];
+  platform?: string;
+  app?: string[];
+  'app-dest'?: string;
+  workdir?: string;
+  entrypoint?: string[];
+  cmd?: string[];
+  env?: string[];
+  port?: string[];
+  label?: string[];
+  volume?: string[];
+  user?: string;
+}
+
+/** A loaded project file. */
+export interface ProjectConfig {
+  /** Absolute path of the file the values came from. */
+  file: string;
+  /** "regpush.json", "package.json#regpush" or the --config-file path, for messages. */
+  source: string;
+  values: ProjectDefaults;
+}
+
+/**
+ * Finds and reads the project file: `explicit` (from --config-file) must exist; otherwise
+ * regpush.json, then package.json's `regpush` key, in `cwd`. Undefined when there is none.
+ */
+export async function loadProjectConfig(cwd: string, explicit?: string): Promise<ProjectConfig | undefined> {
+  if (explicit !== undefined) {
+    const file = path.resolve(cwd, explicit);
+    const text = await readText(file, true);
+    return { file, source: explicit, values: checkProjectConfig(parse(text!, explicit), explicit, path.dirname(file)) };
+  }
+  const own = path.join(cwd, CONFIG_FILE_NAME);
+  const text = await readText(own, false);
+  if (text !== undefined) return { file: own, source: CONFIG_FILE_NAME, values: checkProjectConfig(parse(text, CONFIG_FILE_NAME), CONFIG_FILE_NAME, cwd) };
+  const pkgFile = path.join(cwd, 'package.json');
+  const pkgText = await readText(pkgFile, false);
+  if (pkgText === undefined) return undefined;
+  const pkg = parse(pkgText, 'package.json');
+  if (!isObject(pkg) || pkg.regpush === undefined) return undefined;
+  const source = 'package.json ("regpush" key)';
+  return { file: pkgFile, source, values: checkProjectConfig(pkg.regpush, source, cwd) };
+}
+
+/** Checks a parsed project object and turns it into flag values. Pure; `baseDir` anchors relative app paths. */
+export function checkProjectConfig(data: unknown, source: string, baseDir: string): ProjectDefaults {
+  const bad = (key: string, why: string) => new InputError(`${source}: "${key}" ${why}`, { details: { file: source, key } });
+  if (!isObject(data)) throw new InputError(`${source}: the regpush settings must be a JSON object`, { details: { file: source } });
+  const out: ProjectDefaults = {};
+  for (const [key, value] of Object.entries(data)) {
+    if (key === '$schema' || key === '//') continue;
+    if (!(key in KEYS)) {
+      const hint = closest(key, Object.keys(KEYS));
+      throw new InputError(`${source}: unknown key "${key}"${hint ? ` (did you mean "${hint}"?)` : ''}; known keys: ${Object.keys(KEYS).join(', ')}`, { details: { file: source, key } });
+    }
+    const k = key as Key;
+    try {
+      switch (k) {
+        case 'from':
+        case 'to':
+        case 'platform':
+        case 'user':
+          out[k] = str(value, () => bad(k, 'must be a string'));
+          break;
+        case 'appDest':
+        case 'workdir': {
+          const v = str(value, () => bad(k, 'must be a string'));
+          if (!v.startsWith('/')) throw bad(k, `must be an absolute path inside the image (got "${v}")`);
+          out[k === 'appDest' ? 'app-dest' : 'workdir'] = v;
+          break;
+        }
+        case 'tags':
+          out.tag = strings(value, () => bad(k, 'must be a string or a list of strings'));
+          break;
+        case 'volumes': {
+          const vs = strings(value, () => bad(k, 'must be a string or a list of strings'));
+          for (const v of vs) if (!v.startsWith('/')) throw bad(k, `entries must be absolute paths (got "${v}")`);
+          out.volume = vs;
+          break;
+        }
+        case 'app':
+          out.app = strings(value, () => bad(k, 'must be a string or a list of strings ("DIR" or "DIR:/dest")')).map((v) => anchorApp(v, baseDir, () => bad(k, 'entries must not be empty')));
+          break;
+        case 'entrypoint':
+        case 'cmd': {
+          if (!Array.isArray(value) || !value.every((x) => typeof x === 'string')) {
+            throw bad(k, 'must be a list of strings (exec form, e.g. ["node", "server.js"]); [] clears it');
+          }
+          out[k] = value.length === 0 ? [''] : (value as string[]);
+          break;
+        }
+        case 'env':
+        case 'labels': {
+          const flag = k === 'env' ? 'env' : 'label';
+          const list = pairs(value, () => bad(k, 'must be an object {"KEY": "VALUE"} or a list of "KEY=VALUE" strings'));
+          for (const p of list) (flag === 'env' ? parseEnvFlag : parseLabelFlag)(p);
+          out[flag] = list;
+          break;
+        }
+        case 'ports': {
+          const list = Array.isArray(value) ? value : [value];
+          if (!list.every((p) => typeof p === 'string' || (typeof p === 'number' && Number.isInteger(p)))) {
+            throw bad(k, 'must be a list of ports (80, "80/tcp", "53/udp")');
+          }
+          out.port = list.map((p) => parsePortFlag(String(p)));
+          break;
+        }
+      }
+    } catch (err) {
+      if (err instanceof RegpushError && !err.message.startsWith(source)) {
+        // The flag parsers say "invalid --env …"; name the file and key instead.
+        throw bad(k, `is invalid: ${err.message.replace(/^invalid --\w+ /, '')}`);
+      }
+      throw err;
+    }
+  }
+  return out;
+}
+
+/** Flag values after the project file: what the command line gave wins. */
+export function mergeWithFlags<T extends Record<string, unknown>>(flags: T, project: ProjectDefaults | undefined): T {
+  if (!project) return flags;
+  const out: Record<string, unknown> = { ...flags };
+  for (const [k, v] of Object.entries(project)) {
+    const given = out[k];
+    if (given === undefined) out[k] = v;
+    else if (k === 'env' || k === 'label' || k === 'port') out[k] = [...(v as string[]), ...toList(given)];
+  }
+  return out as T;
+}
+
+function toList(v: unknown): string[] {
+  return (Array.isArray(v) ? v : [v]).map(String);
+}
+
+/** "./dist:/app" in a file at /p → "/p/dist:/app". */
+function anchorApp(v: string, baseDir: string, empty: () => Error): string {
+  if (v.trim() === '') throw empty();
+  const colon = v.lastIndexOf(':');
+  const src = colon > 0 ? v.slice(0, colon) : v;
+  const rest = colon > 0 ? v.slice(colon) : '';
+  return path.resolve(baseDir, src) + rest;
+}
+
+async function readText(file: string, mustExist: boolean): Promise<string | undefined> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (!mustExist && (code === 'ENOENT' || code === 'ENOTDIR')) return undefined;
+    throw new InputError(`cannot read config file ${file}: ${code === 'ENOENT' ? 'no such file' : code ?? 'read error'}`, { details: { file } });
+  }
+}
+
+function parse(text: string, source: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    const pos = /position (\d+)/.exec(String((err as Error).message))?.[1];
+    throw new InputError(`${source}: not valid JSON${pos ? ` (at position ${pos})` : ''}`, { details: { file: source } });
+  }
+}
+
+function str(v: unknown, fail: () => Error): string {
+  if (typeof v !== 'string') throw fail();
+  return v;
+}
+
+function strings(v: unknown, fail: () => Error): string[] {
+  if (typeof v === 'string') return [v];
+  if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v as string[];
+  throw fail();
+}
+
+function pairs(v: unknown, fail: () => Error): string[] {
+  if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v as string[];
+  if (isObject(v) && Object.values(v).every((x) => typeof x === 'string' || typeof x === 'number' || typeof x === 'boolean')) {
+    return Object.entries(v).map(([k, x]) => `${k}=${String(x)}`);
+  }
+  throw fail();
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}

@@ -1,0 +1,57 @@
+/**
+ * The JSON reports of `push --json` and `copy --json`, and `--digest-file`. The shape is
+ * documented in docs/report.schema.json (JSON Schema 2020-12); a test validates real output
+ * against it. Within one reportVersion fields are only ever added: consumers ignore unknown ones.
+ */
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { CopyResult } from '../copy/copy.js';
+import { InputError } from '../errors.js';
+import type { PushResult } from '../push/options.js';
+import { VERSION } from '../version.js';
+
+/** Version of the report format; bumped only when a field changes meaning or goes away. */
+export const REPORT_VERSION = 1;
+
+/** When the command ran, for the report. */
+export interface RunClock {
+  startedAt: Date;
+  /** Milliseconds since an arbitrary origin (performance.now()). */
+  t0: number;
+}
+
+/** Starts the clock of a command. */
+export function startClock(): RunClock {
+  return { startedAt: new Date(), t0: performance.now() };
+}
+
+function envelope(command: 'push' | 'copy', clock: RunClock): Record<string, unknown> {
+  return {
+    reportVersion: REPORT_VERSION,
+    command,
+    regpushVersion: VERSION,
+    startedAt: clock.startedAt.toISOString(),
+    durationMs: Math.round(performance.now() - clock.t0),
+  };
+}
+
+/** The versioned JSON report of push. */
+export function pushReport(r: PushResult, clock: RunClock): Record<string, unknown> {
+  return { ...envelope('push', clock), ...r };
+}
+
+/** The versioned JSON report of copy (also printed for a partial failure). */
+export function copyReport(r: CopyResult, clock: RunClock): Record<string, unknown> {
+  return { ...envelope('copy', clock), ...r };
+}
+
+/** `--digest-file PATH`: writes "sha256:…\n" (the one file regpush writes, and only when asked). */
+export async function writeDigestFile(file: string, digest: string, cwd: string): Promise<void> {
+  const target = path.resolve(cwd, file);
+  try {
+    await writeFile(target, digest + '\n', { mode: 0o644 });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'write error';
+    throw new InputError(`--digest-file ${file}: cannot write (${code}); the image was pushed as ${digest}`, { details: { file: target } });
+  }
+}
