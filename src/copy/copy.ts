@@ -4,14 +4,15 @@
  * does not stop or corrupt the others, and no target gets a manifest before all its blobs.
  */
 import pLimit from 'p-limit';
-import { ExistsError, PartialFailureError, RegistryError, RegpushError, UsageError } from '../errors.js';
-import { Transport } from '../http/transport.js';
-import { parsePlatform } from '../image/platform.js';
-import type { Platform } from '../image/types.js';
+import { abortedOr, ExistsError, PartialFailureError, RegistryError, RegpushError, UsageError } from '../errors.js';
+import { formatPlatform, parsePlatform } from '../image/platform.js';
+import type { Descriptor, Platform } from '../image/types.js';
 import { silentLogger, type Logger } from '../log.js';
 import { formatReference, manifestRef, parseReference, type ImageReference } from '../ref/reference.js';
-import { connect, type ConnectionOptions } from '../registry/connect.js';
-import { moveBlobToMany, type BlobEvents, type BlobReport, type RepoEndpoint, type TransferContext } from '../transfer/blobs.js';
+import { connect, transportFor, type ConnectionOptions } from '../registry/connect.js';
+import { moveBlobToMany, planBlob, type BlobEvents, type BlobReport, type PlanAction, type RepoEndpoint, type TransferContext } from '../transfer/blobs.js';
+import type { HttpStats } from '../http/stats.js';
+import { parseManifest } from '../image/manifest.js';
 import { readGraph, type CopyGraph } from './graph.js';
 import { findReferrers } from './referrers.js';
 import { checkTag } from '../push/tags.js';
@@ -32,6 +33,8 @@ export interface CopyOptions extends ConnectionOptions {
   allTags?: boolean;
   /** Refuse to move a target tag that points at another digest. */
   noClobber?: boolean;
+  /** Resolve and HEAD each blob at each target, report the plan; write nothing. */
+  dryRun?: boolean;
   jobs?: number;
   logger?: Logger;
   events?: BlobEvents;
@@ -59,7 +62,13 @@ export interface CopyResult {
   /** True when --platform made a new index, so the digest differs from the source's. */
   digestChanged: boolean;
   targets: CopyTargetResult[];
+  /** For an index: each child's platform and digest (the same at every target). */
+  platforms?: { platform: string; digest: string; mediaType: string }[];
+  /** True when nothing was written (blob actions are `planned-*` or `skipped`). */
+  dryRun: boolean;
   timings: Record<string, number>;
+  /** Requests, retries and registry rate-limit headers (Docker Hub's `ratelimit-remaining`) seen. */
+  http?: HttpStats;
 }
 
 interface Target {
@@ -81,7 +90,7 @@ export async function copy(opts: CopyOptions): Promise<CopyResult> {
     !opts.platform || opts.platform === 'all' ? undefined : opts.platform.split(',').map((p) => parsePlatform(p.trim()));
   const jobs = opts.jobs ?? 4;
   const t0 = performance.now();
-  const transport = new Transport({ logger, retry: opts.retries === undefined ? undefined : { retries: opts.retries } });
+  const transport = transportFor({ ...opts, logger });
   try {
     const source: RepoEndpoint = { repo: srcRef.repository, client: connect(transport, srcRef.registry, 'from', [{ repo: srcRef.repository, actions: ['pull'] }], opts) };
     const targets: Target[] = dstRefs.map((ref) => ({
@@ -95,7 +104,7 @@ export async function copy(opts: CopyOptions): Promise<CopyResult> {
       },
       result: { reference: '', target: formatReference(ref), digest: '', tags: [], ok: false, blobs: [], referrers: 0 },
     }));
-    const ctx: TransferContext = { transport, signal: opts.signal, events: opts.events };
+    const ctx: TransferContext = { transport, signal: opts.signal, events: opts.events, chunkSize: opts.chunkSize };
 
     const refs = opts.allTags ? (await source.client.listTags(srcRef.repository)).sort() : [manifestRef(srcRef)];
     if (opts.allTags && refs.length === 0) throw new RegistryError(`${srcRef.registry}/${srcRef.repository} has no tags`);
@@ -113,7 +122,10 @@ export async function copy(opts: CopyOptions): Promise<CopyResult> {
       mediaType: first!.top.mediaType,
       digestChanged: first!.rewritten,
       targets: targets.map((t) => t.result),
+      platforms: platformsOf(first!),
+      dryRun: !!opts.dryRun,
       timings: { total: Math.round(performance.now() - t0) },
+      http: transport.stats.snapshot(),
     };
     const failed = targets.filter((t) => t.failed);
     if (failed.length === targets.length) throw failed[0]!.failed;
@@ -124,6 +136,8 @@ export async function copy(opts: CopyOptions): Promise<CopyResult> {
       );
     }
     return result;
+  } catch (err) {
+    throw abortedOr(err, opts.signal);
   } finally {
     transport.close();
   }
@@ -158,6 +172,32 @@ async function copyGraph(graph: CopyGraph, source: RepoEndpoint, targets: Target
     );
   }
   const limit = pLimit(jobs);
+  if (opts.dryRun) {
+    // The plan only: HEAD every blob at every target; no POST, PATCH or PUT anywhere.
+    await Promise.all(
+      graph.blobs.map((d) =>
+        limit(() =>
+          Promise.all(
+            live().map(async (t) => {
+              try {
+                t.result.blobs.push(plannedReport(d, await planBlob(d, source, t.ep)));
+              } catch (err) {
+                markFailed(t, err);
+              }
+            }),
+          ),
+        ),
+      ),
+    );
+    if (!record) return;
+    for (const t of live()) {
+      t.result.ok = true;
+      t.result.digest = graph.top.digest;
+      t.result.reference = `${t.ref.registry}/${t.ref.repository}@${graph.top.digest}`;
+      t.result.tags.push(...tagsFor(t));
+    }
+    return;
+  }
   await Promise.all(
     graph.blobs.map((d) =>
       limit(async () => {
@@ -210,5 +250,21 @@ async function copyReferrers(graph: CopyGraph, source: RepoEndpoint, targets: Ta
     const live = targets.filter((t) => !t.failed);
     await copyGraph(g, source, live, ctx, jobs, { ...opts, noClobber: false }, [], r.kind === 'tag' ? [r.tag] : [], false);
     for (const t of live) if (!t.failed) t.result.referrers++;
+  }
+}
+
+function plannedReport(d: Descriptor, plan: PlanAction): BlobReport {
+  const action = plan === 'skip' ? 'skipped' : plan === 'foreign' ? 'foreign' : plan === 'mount' ? 'planned-mount' : 'planned-stream';
+  return { digest: d.digest, size: d.size, mediaType: d.mediaType, action, bytes: 0, retries: 0, resumes: 0 };
+}
+
+/** Platforms of an index's children, for the report; undefined for a single image. */
+function platformsOf(graph: CopyGraph): CopyResult['platforms'] {
+  try {
+    const p = parseManifest(graph.top.bytes, graph.top.mediaType);
+    if (p.kind !== 'index') return undefined;
+    return p.index.manifests.map((m) => ({ platform: m.platform ? formatPlatform(m.platform) : 'unknown', digest: m.digest, mediaType: m.mediaType }));
+  } catch {
+    return undefined;
   }
 }

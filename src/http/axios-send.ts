@@ -3,7 +3,7 @@
  * follows redirects (axios' follower buffers request bodies in memory; see PERFORMANCE-NOTES),
  * never decompresses, and turns socket failures into typed errors.
  */
-import http from 'node:http';
+import http, { type Agent } from 'node:http';
 import https from 'node:https';
 import { Transform, type Readable } from 'node:stream';
 import axios, { AxiosError } from 'axios';
@@ -11,6 +11,7 @@ import { NetworkError, TlsError, AbortedError, RegpushError } from '../errors.js
 import { redactUrl } from '../redact.js';
 import type { HttpRequest, HttpResponse, Send } from './types.js';
 import { watchIdle } from './idle.js';
+import { ProxyAgents, type ProxySettings } from './proxy.js';
 
 /** Options of the socket-level client. */
 export interface AxiosSendOptions {
@@ -20,6 +21,8 @@ export interface AxiosSendOptions {
   idleTimeoutMs?: number;
   /** Parallel sockets per origin. */
   maxSockets?: number;
+  /** Proxy settings (HTTPS_PROXY, HTTP_PROXY, NO_PROXY) from the caller's environment. */
+  proxy?: ProxySettings;
 }
 
 const TLS_CODES = new Set([
@@ -78,12 +81,20 @@ function safeHost(url: string): string {
   }
 }
 
+function proxyAgentOption(proxies: ProxyAgents, url: string): { httpAgent?: Agent; httpsAgent?: Agent } {
+  const u = new URL(url);
+  const agent = proxies.agentFor(u);
+  if (!agent) return {};
+  return u.protocol === 'https:' ? { httpsAgent: agent } : { httpAgent: agent };
+}
+
 /** Creates the axios-backed Send with keep-alive agents shared by every request of this transport. */
 export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void } {
   const idle = opts.idleTimeoutMs ?? 60_000;
   const agentOpts = { keepAlive: true, maxSockets: opts.maxSockets ?? 16, scheduling: 'lifo' as const };
   const httpAgent = new http.Agent(agentOpts);
   const httpsAgent = new https.Agent(agentOpts);
+  const proxies = new ProxyAgents(opts.proxy ?? {});
   const client = axios.create({
     maxRedirects: 0,
     decompress: false,
@@ -96,7 +107,8 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void 
     transformResponse: [(data: unknown) => data],
     httpAgent,
     httpsAgent,
-    // Proxy environment variables are honoured by axios (proxy-from-env) for plain-HTTP targets.
+    // axios would read proxy variables from process.env itself; proxies come from ProxyAgents.
+    proxy: false,
   });
 
   const send = async (req: HttpRequest): Promise<HttpResponse> => {
@@ -109,9 +121,13 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void 
     const ctl = new AbortController();
     let timedOut = false;
     let timer: NodeJS.Timeout | undefined;
+    // True while a streamed body is still being produced and nothing waits for the socket: the
+    // source is slow (a stalled blob GET being resumed), not the server; its own watchdog handles it.
+    let waitingOnBody = (): boolean => false;
     const arm = () => {
       if (timer) clearTimeout(timer);
       timer = setTimeout(() => {
+        if (waitingOnBody()) return arm();
         timedOut = true;
         ctl.abort();
       }, idle);
@@ -130,6 +146,9 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void 
       });
       src.on('error', (e) => counted.destroy(e));
       src.pipe(counted);
+      let bodyEnded = false;
+      counted.once('end', () => (bodyEnded = true));
+      waitingOnBody = () => !bodyEnded && !counted.destroyed && counted.readableLength === 0 && !counted.isPaused();
       data = counted;
     }
     if (Buffer.isBuffer(data) && headers['content-length'] === undefined) headers['content-length'] = String(data.length);
@@ -144,6 +163,7 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void 
         headers,
         data,
         signal: ctl.signal,
+        ...proxyAgentOption(proxies, req.url),
       });
     } catch (err) {
       if (data && !Buffer.isBuffer(data)) data.destroy();
@@ -178,6 +198,7 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void 
     close() {
       httpAgent.destroy();
       httpsAgent.destroy();
+      proxies.destroy();
     },
   });
 }

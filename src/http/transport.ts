@@ -8,8 +8,10 @@ import { silentLogger } from '../log.js';
 import { USER_AGENT } from '../version.js';
 import { createAxiosSend } from './axios-send.js';
 import { debugMiddleware } from './debug.js';
+import type { ProxySettings } from './proxy.js';
 import { redirectMiddleware } from './redirect.js';
 import { DEFAULT_RETRY_POLICY, retryMiddleware, type RetryListener, type RetryPolicy } from './retry.js';
+import { statsMiddleware, TransportStats } from './stats.js';
 import { compose, type Middleware, type Send } from './types.js';
 
 /** Options of a transport. */
@@ -26,6 +28,8 @@ export interface TransportOptions {
   /** Extra middlewares placed just above the socket (tests, fault injection, metrics). */
   inner?: Middleware[];
   userAgent?: string;
+  /** Proxy settings; see proxySettingsFromEnv. */
+  proxy?: ProxySettings;
 }
 
 /** The shared HTTP machinery of one operation. */
@@ -38,16 +42,22 @@ export class Transport {
   readonly retryPolicy: RetryPolicy;
   readonly logger: Logger;
   readonly userAgent: string;
+  /** Requests, retries and rate-limit headers seen (for the JSON report). */
+  readonly stats = new TransportStats();
   private readonly closeBase: () => void;
 
   constructor(opts: TransportOptions = {}) {
     this.logger = opts.logger ?? silentLogger;
     this.userAgent = opts.userAgent ?? USER_AGENT;
-    const base = createAxiosSend({ userAgent: this.userAgent, idleTimeoutMs: opts.idleTimeoutMs, maxSockets: opts.maxSockets });
+    const base = createAxiosSend({ userAgent: this.userAgent, idleTimeoutMs: opts.idleTimeoutMs, maxSockets: opts.maxSockets, proxy: opts.proxy });
     this.closeBase = () => base.close();
     this.retryPolicy = { ...DEFAULT_RETRY_POLICY, ...(opts.retry ?? {}) };
-    const inner = [redirectMiddleware(), debugMiddleware(this.logger), ...(opts.inner ?? [])];
-    this.send = compose(base, retryMiddleware(this.retryPolicy, opts.onRetry), ...inner);
+    const inner = [redirectMiddleware(), debugMiddleware(this.logger), statsMiddleware(this.stats), ...(opts.inner ?? [])];
+    const onRetry: RetryListener = (info) => {
+      this.stats.retried();
+      opts.onRetry?.(info);
+    };
+    this.send = compose(base, retryMiddleware(this.retryPolicy, onRetry), ...inner);
     this.sendOnce = compose(base, ...inner);
   }
 

@@ -1,13 +1,12 @@
 /** `inspect`: what an image reference resolves to, read from the registry without pulling layers. */
 import { ProtocolError } from '../errors.js';
-import { Transport } from '../http/transport.js';
 import { CONFIG_CAP } from '../http/response.js';
 import { parseReference, formatReference, manifestRef, type ImageReference } from '../ref/reference.js';
 import { parseManifest } from '../image/manifest.js';
 import { parsePlatform, selectPlatform, formatPlatform } from '../image/platform.js';
 import type { Descriptor, ImageConfig, Platform } from '../image/types.js';
 import { silentLogger, type Logger } from '../log.js';
-import { connect, type ConnectionOptions } from '../registry/connect.js';
+import { connect, transportFor, type ConnectionOptions } from '../registry/connect.js';
 
 /** Options of inspect(). */
 export interface InspectOptions extends ConnectionOptions {
@@ -60,7 +59,7 @@ export interface InspectResult {
 export async function inspect(reference: string | ImageReference, opts: InspectOptions = {}): Promise<InspectResult> {
   const ref = typeof reference === 'string' ? parseReference(reference) : reference;
   const want = opts.platform ? parsePlatform(opts.platform) : undefined;
-  const transport = new Transport({ logger: opts.logger ?? silentLogger, retry: opts.retries === undefined ? undefined : { retries: opts.retries } });
+  const transport = transportFor({ ...opts, logger: opts.logger ?? silentLogger });
   try {
     const client = connect(transport, ref.registry, 'from', [{ repo: ref.repository, actions: ['pull'] }], opts);
     let fetched = await client.getManifest(ref.repository, manifestRef(ref));

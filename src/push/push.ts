@@ -7,9 +7,8 @@
  * Nothing reaches the local disk; no manifest is written unless every blob it names is in place.
  */
 import pLimit from 'p-limit';
-import { AbortedError, RegistryError, UsageError } from '../errors.js';
+import { abortedOr, AbortedError, RegistryError, UsageError } from '../errors.js';
 import { sha256Digest } from '../image/digest.js';
-import { Transport } from '../http/transport.js';
 import { applyConfigChanges, serializeConfig, type LayerRecord } from '../image/config.js';
 import { appendLayerToManifest, buildIndex, scratchManifest, serializeManifest } from '../image/build.js';
 import { configMediaTypeFor, isForeignLayer, layerMediaTypeFor, MediaType } from '../image/mediatypes.js';
@@ -18,7 +17,7 @@ import type { Descriptor, ImageConfig, ImageIndex, ImageManifest, Platform } fro
 import { validateSources, type LayerOptions } from '../layer/index.js';
 import { silentLogger } from '../log.js';
 import { formatReference, parseReference, type ImageReference } from '../ref/reference.js';
-import { connect } from '../registry/connect.js';
+import { connect, transportFor } from '../registry/connect.js';
 import { moveBlob, planBlob, type BlobReport, type PlanAction, type RepoEndpoint, type TransferContext } from '../transfer/blobs.js';
 import { ensureBytesBlob } from '../transfer/bytes-blob.js';
 import { uploadLayer } from './layer-upload.js';
@@ -65,7 +64,7 @@ export async function push(opts: PushOptions): Promise<PushResult> {
   const onOuterAbort = () => abort.abort();
   opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
   const conn = { ...opts, signal: abort.signal };
-  const transport = new Transport({ logger, retry: opts.retries === undefined ? undefined : { retries: opts.retries } });
+  const transport = transportFor({ ...opts, logger });
   const retriesSeen = { n: 0 };
   try {
     const sameRegistry = fromRef !== undefined && fromRef.registry === toRef.registry;
@@ -97,7 +96,7 @@ export async function push(opts: PushOptions): Promise<PushResult> {
     const reusable = layerOpts ? await findReusableLayer(target, toRef, base, layerOpts, family) : undefined;
     phase('plan');
 
-    const ctx: TransferContext = { transport, signal: abort.signal, events: opts.events };
+    const ctx: TransferContext = { transport, signal: abort.signal, events: opts.events, chunkSize: opts.chunkSize };
     const created = new Date(mtime * 1000).toISOString();
     const createdBy = sources.length ? `regpush: added ${sources.map((s) => s.dest).join(' ')}` : 'regpush: config change';
 
@@ -126,6 +125,7 @@ export async function push(opts: PushOptions): Promise<PushResult> {
         dryRun: true,
         timings,
         configs,
+        http: transport.stats.snapshot(),
       };
     }
 
@@ -163,7 +163,7 @@ export async function push(opts: PushOptions): Promise<PushResult> {
       base.images.map(async (img) => {
         const config = rewriteConfig(img.config, opts, record, fromRef, base);
         const bytes = serializeConfig(config);
-        const { digest: configDigest } = await ensureBytesBlob(target, bytes);
+        const { digest: configDigest } = await ensureBytesBlob(target, bytes, ctx);
         const configDesc: Descriptor = { mediaType: configMediaTypeFor(family), digest: configDigest, size: bytes.length };
         const manifest = composeManifest(img.manifest, configDesc, layerDesc, annotations, family, scratch);
         return { img, configDigest, manifest, bytes: serializeManifest(manifest) };
@@ -231,7 +231,10 @@ export async function push(opts: PushOptions): Promise<PushResult> {
       retries: retriesSeen.n,
       dryRun: false,
       timings,
+      http: transport.stats.snapshot(),
     };
+  } catch (err) {
+    throw abortedOr(err, opts.signal);
   } finally {
     opts.signal?.removeEventListener('abort', onOuterAbort);
     transport.close();

@@ -5,7 +5,9 @@
 import os from 'node:os';
 import { resolveCredential, type Credential } from '../auth/credentials.js';
 import { repositoryScope } from '../auth/scope.js';
-import type { Transport } from '../http/transport.js';
+import { Transport } from '../http/transport.js';
+import { proxySettingsFromEnv } from '../http/proxy.js';
+import { silentLogger, type Logger } from '../log.js';
 import { RegistryClient } from './client.js';
 import { parseInsecureList } from './endpoint.js';
 
@@ -20,6 +22,27 @@ export interface ConnectionOptions {
   /** Explicit credentials for the source (from) and target (to) registries. */
   credentials?: { from?: Credential; to?: Credential };
   signal?: AbortSignal;
+  /** A connection silent this long fails and is retried (ms; default 60 000). The CLI reads REGPUSH_IDLE_TIMEOUT_MS. */
+  idleTimeoutMs?: number;
+  /** Bytes per PATCH when a registry needs chunked uploads (default per registry, see registry/quirks.ts). */
+  chunkSize?: number;
+}
+
+/** Transport tunables an operation takes from its options. */
+export interface TransportChoices extends ConnectionOptions {
+  logger?: Logger;
+  retries?: number;
+  idleTimeoutMs?: number;
+}
+
+/** The one way an operation builds its transport: logger, retries, idle timeout, proxies from env. */
+export function transportFor(opts: TransportChoices): Transport {
+  return new Transport({
+    logger: opts.logger ?? silentLogger,
+    idleTimeoutMs: opts.idleTimeoutMs,
+    retry: opts.retries === undefined ? undefined : { retries: opts.retries },
+    proxy: proxySettingsFromEnv(opts.env ?? {}),
+  });
 }
 
 /** The insecure list from options and env together. */

@@ -1,0 +1,76 @@
+/**
+ * Proxy choice from the usual variables (HTTPS_PROXY, HTTP_PROXY, NO_PROXY, lower-case too), read
+ * from the env the caller passes — never from process.env. Loopback hosts are never proxied (as
+ * Go's net/http, and so docker, skopeo and crane, behave). HTTPS goes through the proxy with
+ * CONNECT (https-proxy-agent), plain HTTP with absolute-URI requests (http-proxy-agent).
+ */
+import type { Agent } from 'node:http';
+import { HttpProxyAgent } from 'http-proxy-agent';
+import { HttpsProxyAgent } from 'https-proxy-agent';
+
+/** Proxy settings, as read from an environment. */
+export interface ProxySettings {
+  httpProxy?: string;
+  httpsProxy?: string;
+  noProxy?: string;
+}
+
+/** Reads proxy settings from `env` (upper-case wins over lower-case). */
+export function proxySettingsFromEnv(env: Record<string, string | undefined>): ProxySettings {
+  const pick = (name: string) => env[name] || env[name.toLowerCase()] || undefined;
+  return { httpProxy: pick('HTTP_PROXY'), httpsProxy: pick('HTTPS_PROXY'), noProxy: pick('NO_PROXY') };
+}
+
+function isLoopbackName(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h.endsWith('.localhost') || /^127\.\d+\.\d+\.\d+$/.test(h) || h === '::1';
+}
+
+/** True when NO_PROXY (or loopback) says `url` goes direct. */
+export function bypassesProxy(url: URL, noProxy: string | undefined): boolean {
+  const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  if (isLoopbackName(host)) return true;
+  const port = url.port || (url.protocol === 'https:' ? '443' : '80');
+  for (const raw of (noProxy ?? '').split(/[,\s]+/)) {
+    const entry = raw.trim().toLowerCase();
+    if (!entry) continue;
+    if (entry === '*') return true;
+    const m = /^(.*?)(?::(\d+))?$/.exec(entry.replace(/^\[|\]$/g, ''))!;
+    const name = m[1]!.replace(/^\*?\./, '.');
+    if (m[2] && m[2] !== port) continue;
+    if (host === name.replace(/^\./, '') || (name.startsWith('.') ? host.endsWith(name) : host.endsWith('.' + name))) return true;
+  }
+  return false;
+}
+
+/** The proxy URL for `url`, or undefined to go direct. */
+export function proxyFor(url: URL, s: ProxySettings): string | undefined {
+  const proxy = url.protocol === 'https:' ? s.httpsProxy : s.httpProxy;
+  if (!proxy || bypassesProxy(url, s.noProxy)) return undefined;
+  return proxy;
+}
+
+/** Caches one keep-alive proxy agent per proxy URL and scheme. */
+export class ProxyAgents {
+  private readonly agents = new Map<string, Agent>();
+  constructor(private readonly settings: ProxySettings) {}
+
+  /** The agent for `url`, or undefined when it goes direct. */
+  agentFor(url: URL): Agent | undefined {
+    const proxy = proxyFor(url, this.settings);
+    if (!proxy) return undefined;
+    const key = `${url.protocol}${proxy}`;
+    let agent = this.agents.get(key);
+    if (!agent) {
+      agent = url.protocol === 'https:' ? new HttpsProxyAgent(proxy, { keepAlive: true }) : new HttpProxyAgent(proxy, { keepAlive: true });
+      this.agents.set(key, agent);
+    }
+    return agent;
+  }
+
+  /** Closes idle proxy sockets. */
+  destroy(): void {
+    for (const a of this.agents.values()) a.destroy();
+    this.agents.clear();
+  }
+}
