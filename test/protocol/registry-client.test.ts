@@ -1,0 +1,158 @@
+// RegistryClient against scripted in-process servers: the exchanges real registries vary on.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { createHash } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
+import { Transport } from '../../src/http/transport.js';
+import { RegistryClient, nextLink, withQuery } from '../../src/registry/client.js';
+import { endpointFor, parseInsecureList } from '../../src/registry/endpoint.js';
+import { DigestMismatchError, NotFoundError, ProtocolError, UnsupportedError } from '../../src/errors.js';
+
+type Handler = (req: http.IncomingMessage, body: Buffer, res: http.ServerResponse) => void;
+const servers: http.Server[] = [];
+after(() => servers.forEach((s) => s.close()));
+const sha = (b: Buffer | string) => 'sha256:' + createHash('sha256').update(b).digest('hex');
+
+async function registry(handler: Handler): Promise<{ host: string; client: RegistryClient; transport: Transport; log: string[] }> {
+  const log: string[] = [];
+  const s = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      log.push(`${req.method} ${req.url}`);
+      handler(req, Buffer.concat(chunks), res);
+    });
+  });
+  servers.push(s);
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const host = `127.0.0.1:${(s.address() as AddressInfo).port}`;
+  const transport = new Transport({ retry: { retries: 1, baseDelayMs: 1, maxDelayMs: 2 } });
+  // Named insecure: no TLS probe, so the scripted exchange is exactly what the test lists.
+  return { host, client: new RegistryClient({ registry: host, transport, insecure: [host] }), transport, log };
+}
+
+test('uploads follow relative and absolute Location headers and keep the state query', async () => {
+  const blob = Buffer.from('hello blob');
+  const d = sha(blob);
+  for (const style of ['relative', 'absolute'] as const) {
+    let host = '';
+    const r = await registry((req, body, res) => {
+      const u = new URL(req.url!, 'http://x');
+      if (req.method === 'POST') {
+        const loc = `/v2/app/blobs/uploads/abc?_state=s1`;
+        res.writeHead(202, { location: style === 'relative' ? loc : `http://${host}${loc}` });
+        return res.end();
+      }
+      if (req.method === 'PUT') {
+        assert.equal(u.searchParams.get('_state'), 's1');
+        assert.equal(u.searchParams.get('digest'), d);
+        assert.deepEqual(body, blob);
+        assert.equal(req.headers['content-type'], 'application/octet-stream');
+        res.writeHead(201, { 'docker-content-digest': d });
+        return res.end();
+      }
+      res.writeHead(500).end();
+    });
+    host = r.host;
+    const session = await r.client.startUpload('app');
+    await r.client.putUpload(session.url, d, blob.length, blob, true);
+    assert.deepEqual(r.log.map((l) => l.split('?')[0]), ['POST /v2/app/blobs/uploads/', 'PUT /v2/app/blobs/uploads/abc']);
+    r.transport.close();
+  }
+});
+
+test('streamed upload: PATCH then empty PUT ?digest=, each Location carrying the new state', async () => {
+  const r = await registry((req, body, res) => {
+    if (req.method === 'POST') return res.writeHead(202, { location: '/v2/app/blobs/uploads/u?_state=1' }).end();
+    if (req.method === 'PATCH') {
+      assert.equal(req.headers['transfer-encoding'], 'chunked');
+      assert.equal(body.toString(), 'abcdef');
+      return res.writeHead(202, { location: '/v2/app/blobs/uploads/u?_state=2', range: '0-5' }).end();
+    }
+    if (req.method === 'PUT') {
+      assert.match(req.url!, /_state=2/);
+      assert.equal(body.length, 0);
+      return res.writeHead(201).end();
+    }
+  });
+  const s = await r.client.startUpload('app');
+  const next = await r.client.patchUpload(s.url, () => Readable.from([Buffer.from('abc'), Buffer.from('def')]), false);
+  await r.client.completeUpload(next, sha('abcdef'));
+  r.transport.close();
+});
+
+test('mount: 201 mounted; 202 gives the upload URL to use instead', async () => {
+  let mode = 201;
+  const r = await registry((req, _b, res) => {
+    assert.match(req.url!, /mount=sha256%3A|mount=sha256:/);
+    assert.match(req.url!, /from=base%2Fimg|from=base\/img/);
+    res.writeHead(mode, mode === 202 ? { location: '/v2/app/blobs/uploads/x' } : {}).end();
+  });
+  assert.deepEqual(await r.client.mountBlob('app', sha('x'), 'base/img'), { mounted: true });
+  mode = 202;
+  const res = await r.client.mountBlob('app', sha('x'), 'base/img');
+  assert.equal(res.mounted, false);
+  assert.equal(!res.mounted && new URL(res.uploadUrl).pathname, '/v2/app/blobs/uploads/x');
+  r.transport.close();
+});
+
+test('manifests: digest checked against the bytes and Docker-Content-Digest; schema 1 refused', async () => {
+  const m = Buffer.from('{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"x","digest":"sha256:' + 'a'.repeat(64) + '","size":1},"layers":[]}');
+  let header = sha(m);
+  let type = 'application/vnd.oci.image.manifest.v1+json';
+  const r = await registry((req, _b, res) => {
+    assert.match(String(req.headers.accept), /oci\.image\.index.*oci\.image\.manifest.*manifest\.list.*manifest\.v2/);
+    res.writeHead(200, { 'content-type': type, 'docker-content-digest': header }).end(m);
+  });
+  const got = await r.client.getManifest('app', 'v1');
+  assert.equal(got.digest, sha(m));
+  await assert.rejects(r.client.getManifest('app', 'sha256:' + 'b'.repeat(64)), DigestMismatchError);
+  header = 'sha256:' + 'c'.repeat(64);
+  await assert.rejects(r.client.getManifest('app', 'v1'), DigestMismatchError);
+  type = 'application/vnd.docker.distribution.manifest.v1+prettyjws';
+  await assert.rejects(r.client.getManifest('app', 'v1'), UnsupportedError);
+  r.transport.close();
+});
+
+test('OCI error bodies become typed errors keeping the registry codes', async () => {
+  const r = await registry((_req, _b, res) => {
+    res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: [{ code: 'BLOB_UNKNOWN', message: 'blob unknown to registry' }] }));
+  });
+  await assert.rejects(r.client.getBlob('app', sha('x')), (e: unknown) => e instanceof NotFoundError && e.details.registryCodes?.[0] === 'BLOB_UNKNOWN');
+  assert.equal(await r.client.headBlob('app', sha('x')), undefined);
+  r.transport.close();
+});
+
+test('an upload without Location, or with a non-http Location, is a ProtocolError', async () => {
+  let loc: string | undefined;
+  const r = await registry((_req, _b, res) => res.writeHead(202, loc ? { location: loc } : {}).end());
+  await assert.rejects(r.client.startUpload('app'), ProtocolError);
+  loc = 'ftp://elsewhere/upload';
+  await assert.rejects(r.client.startUpload('app'), ProtocolError);
+  r.transport.close();
+});
+
+test('tag list follows Link pagination', async () => {
+  const r = await registry((req, _b, res) => {
+    if (!req.url!.includes('last=')) {
+      return res.writeHead(200, { link: '</v2/app/tags/list?n=2&last=b>; rel="next"', 'content-type': 'application/json' }).end('{"tags":["a","b"]}');
+    }
+    res.writeHead(200, { 'content-type': 'application/json' }).end('{"tags":["c"]}');
+  });
+  assert.deepEqual(await r.client.listTags('app', 2), ['a', 'b', 'c']);
+  r.transport.close();
+});
+
+test('helpers: withQuery keeps state, nextLink resolves, insecure lists and endpoints', () => {
+  assert.equal(withQuery('http://h/v2/u?_state=x', 'digest', 'sha256:1'), 'http://h/v2/u?_state=x&digest=sha256%3A1');
+  assert.equal(nextLink('</v2/a/tags/list?n=1&last=x>; rel="next"', 'https://r.io/v2/a/tags/list'), 'https://r.io/v2/a/tags/list?n=1&last=x');
+  assert.equal(nextLink(undefined, 'x'), undefined);
+  assert.deepEqual(parseInsecureList(' a:5000, http://b/ ,,c '), ['a:5000', 'b', 'c']);
+  assert.equal(endpointFor('reg.corp:5000', ['reg.corp:5000']).scheme, 'http');
+  assert.equal(endpointFor('reg.corp:5000', ['reg.corp']).scheme, 'http');
+  assert.equal(endpointFor('reg.corp:5000', []).scheme, 'https');
+  assert.equal(endpointFor('localhost:5000', []).scheme, 'auto');
+  assert.equal(endpointFor('docker.io', []).host, 'registry-1.docker.io');
+});
