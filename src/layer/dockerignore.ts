@@ -143,7 +143,9 @@ function compilePattern(pattern: string): (path: string) => boolean {
         if (c === '\\') {
           if (k >= chars.length) bad('trailing "\\" in a character class');
           cls += escapeClassChar(chars[k++]);
-        } else if (c === '-' && items > 0 && chars[k] !== ']') {
+        } else if (c === '-') {
+          // filepath.Match rejects a class that starts or ends with '-'.
+          if (items === 0 || chars[k] === ']') bad('"-" at the edge of a character class');
           cls += '-';
         } else {
           cls += escapeClassChar(c);
@@ -152,7 +154,10 @@ function compilePattern(pattern: string): (path: string) => boolean {
       }
       re += `${cls}]`;
     } else if (ch === ']') {
-      bad('unmatched "]"');
+      // Literal, as in filepath.Match; moby still switches to its regexp for it.
+      re += '\\]';
+      literal += ']';
+      kind = 'regexp';
     } else {
       re += escapeRegexChar(ch);
       literal += ch;

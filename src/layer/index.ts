@@ -9,12 +9,17 @@ import { Readable } from 'node:stream';
 import { AbortedError } from '../errors.js';
 import { parallelGzip, singleGzip } from './gzip.js';
 import { resolveLayerOptions, type LayerConfig } from './options.js';
+import { BufferPool } from './pool.js';
 import { tarBlocks, type TarStats } from './tar.js';
 import type { LayerOptions, LayerResult } from './types.js';
 
+/** The option and result shapes (see types.ts). */
 export type { LayerOptions, LayerResult, LayerSource } from './types.js';
+/** `--app SRC[:DEST]` parsing and the up-front source check, for the CLI and the push pipeline. */
 export { parseAppFlag, validateSources } from './sources.js';
+/** The defaults the layer uses when an option is omitted, for help texts and reports. */
 export { DEFAULT_BLOCK_SIZE, DEFAULT_GZIP_LEVEL } from './gzip.js';
+/** SOURCE_DATE_EPOCH parsing exactly as the layer applies it, so config `created` can match the layer's mtime. */
 export { epochFromEnv } from './options.js';
 
 const noop = (): void => {};
@@ -22,8 +27,11 @@ const noop = (): void => {};
 /** The gzip bytes as an async generator, filling `done` with the result just before it returns. */
 async function* layerBytes(cfg: LayerConfig, signal: AbortSignal, done: (r: LayerResult) => void): AsyncGenerator<Buffer, void, undefined> {
   const stats: TarStats = { bytes: 0, entries: 0, diffId: '' };
-  const blocks = tarBlocks(cfg, signal, stats);
-  const members = cfg.mode === 'single' ? singleGzip(blocks, cfg.level) : parallelGzip(blocks, cfg.level, cfg.concurrency);
+  // One block filling, `concurrency` compressing, one spare.
+  const pool = new BufferPool(cfg.blockSize, cfg.concurrency + 2);
+  const blocks = tarBlocks(cfg, signal, stats, pool);
+  const release = (b: Buffer): void => pool.release(b);
+  const members = cfg.mode === 'single' ? singleGzip(blocks, cfg.level, release) : parallelGzip(blocks, cfg.level, cfg.concurrency, release);
   const hash = createHash('sha256');
   let size = 0;
   for await (const chunk of members) {
@@ -91,6 +99,7 @@ export async function computeDiffId(opts: LayerOptions): Promise<{ diffId: strin
   const cfg = resolveLayerOptions(opts);
   const stats: TarStats = { bytes: 0, entries: 0, diffId: '' };
   const signal = cfg.signal ?? new AbortController().signal;
-  for await (const block of tarBlocks(cfg, signal, stats)) void block;
+  const pool = new BufferPool(cfg.blockSize, 2);
+  for await (const block of tarBlocks(cfg, signal, stats, pool)) pool.release(block);
   return { diffId: stats.diffId, uncompressedSize: stats.bytes };
 }

@@ -3,7 +3,7 @@
  * bytes, directories before their contents, `.dockerignore` applied, symlinks reported as links
  * (never followed), and only names that readdir returned (so nothing outside a source can appear).
  */
-import { lstat, readdir, readFile, readlink, stat } from 'node:fs/promises';
+import { lstat, readdir, readFile, readlink, realpath, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { AbortedError, InputError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -109,7 +109,14 @@ export async function walkSources(sources: LayerSource[], ctx: WalkContext, visi
     } else if (st.isFile()) {
       const name = intoDir || destName === '' ? (destName === '' ? basename(abs) : `${destName}/${basename(abs)}`) : destName;
       await emitAncestors(name);
-      await visit({ kind: 'file', name, mode: fileMode(st.mode), path: abs });
+      // The user named this path, so a symlink here is followed (the reader refuses symlinks).
+      let real: string;
+      try {
+        real = await realpath(abs);
+      } catch (err) {
+        throw fsInputError(source.src, err, 'app source');
+      }
+      await visit({ kind: 'file', name, mode: fileMode(st.mode), path: real });
     } else {
       throw new InputError(`app source ${source.src}: not a directory or regular file`, { details: { path: source.src } });
     }

@@ -1,0 +1,666 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { appendFileSync, chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import zlib from 'node:zlib';
+import { extract, type Header } from 'tar-stream';
+import { AbortedError, InputError } from '../../src/errors.js';
+import { parallelGzip, singleGzip } from '../../src/layer/gzip.js';
+import { computeDiffId, createLayerStream, hashLayer, parseAppFlag, validateSources, type LayerOptions } from '../../src/layer/index.js';
+import type { Logger } from '../../src/log.js';
+import { resolveLayerOptions } from '../../src/layer/options.js';
+import { BufferPool } from '../../src/layer/pool.js';
+import { tarBlocks, type TarStats } from '../../src/layer/tar.js';
+
+const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+
+let root: string;
+before(() => {
+  root = mkdtempSync(join(tmpdir(), 'regpush-layer-'));
+});
+after(() => {
+  rmSync(root, { recursive: true, force: true });
+});
+
+let counter = 0;
+/** A fresh directory under the test root, filled from {relative path: content | {link} | {dir}}. */
+function tree(spec: Record<string, string | Buffer | { link: string } | { dir: true } | { mode: number; data: string }>): string {
+  const dir = join(root, `t${counter++}`);
+  mkdirSync(dir);
+  for (const [rel, v] of Object.entries(spec)) {
+    const p = join(dir, rel);
+    if (typeof v === 'object' && 'dir' in v) {
+      mkdirSync(p, { recursive: true });
+      continue;
+    }
+    mkdirSync(join(p, '..'), { recursive: true });
+    if (typeof v === 'string' || Buffer.isBuffer(v)) writeFileSync(p, v);
+    else if ('link' in v) symlinkSync(v.link, p);
+    else {
+      writeFileSync(p, v.data);
+      chmodSync(p, v.mode);
+    }
+  }
+  return dir;
+}
+
+async function collect(stream: Readable): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of stream) parts.push(c as Buffer);
+  return Buffer.concat(parts);
+}
+
+async function build(opts: LayerOptions): Promise<{ bytes: Buffer; result: Awaited<ReturnType<typeof hashLayer>> }> {
+  const { stream, result } = createLayerStream(opts);
+  const bytes = await collect(stream);
+  return { bytes, result: await result };
+}
+
+/** Runs a command with `input` on stdin; resolves with stdout, rejects on a non-zero exit. */
+function run(cmd: string, args: string[], input: Buffer): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${err}`))));
+    child.stdin.on('error', () => {});
+    child.stdin.end(input);
+  });
+}
+
+interface TarEntry {
+  header: Header;
+  data: Buffer;
+}
+/** Parses an uncompressed tar with tar-stream, keeping raw header fields. */
+async function entries(tar: Buffer): Promise<TarEntry[]> {
+  const out: TarEntry[] = [];
+  const ex = extract();
+  const done = (async () => {
+    for await (const entry of ex) {
+      const parts: Buffer[] = [];
+      for await (const c of entry) parts.push(c as Buffer);
+      out.push({ header: entry.header, data: Buffer.concat(parts) });
+    }
+  })();
+  ex.end(tar);
+  await done;
+  return out;
+}
+
+/** The 512-byte headers of a tar as written (pax headers included), for checks tar-stream's parser hides. */
+function rawHeaders(tar: Buffer): { name: string; type: string; uname: string; gname: string; body: Buffer }[] {
+  const out = [];
+  let off = 0;
+  while (off + 512 <= tar.length) {
+    const h = tar.subarray(off, off + 512);
+    if (h.every((b) => b === 0)) break;
+    const str = (a: number, n: number): string => h.subarray(a, a + n).toString('latin1').replace(/\0.*$/s, '');
+    const size = parseInt(str(124, 12).trim() || '0', 8);
+    out.push({ name: str(0, 100), type: String.fromCharCode(h[156]), uname: str(265, 32), gname: str(297, 32), body: tar.subarray(off + 512, off + 512 + size) });
+    off += 512 + Math.ceil(size / 512) * 512;
+  }
+  return out;
+}
+
+/** Byte length of the first gzip member in `gz`: 10-byte header (zlib writes no optional fields), deflate data, 8-byte trailer. */
+function memberLength(gz: Buffer): number {
+  assert.equal(gz[3], 0, 'no optional header fields');
+  // Gunzip would run on into the next member; raw inflate stops at the end of this one's deflate data.
+  const r = zlib.inflateRawSync(gz.subarray(10), { info: true }) as unknown as { engine: { bytesWritten: number } };
+  return 10 + r.engine.bytesWritten + 8;
+}
+
+function gzipMembers(gz: Buffer): number {
+  let n = 0;
+  for (let off = 0; off < gz.length; off += memberLength(gz.subarray(off))) n++;
+  return n;
+}
+
+const warnings: string[] = [];
+const logger: Logger = { debug() {}, info() {}, warn: (m) => warnings.push(m) };
+
+describe('layer: reproducibility and hashes', () => {
+  it('builds byte-identical layers twice; hashLayer and computeDiffId agree with the stream', async () => {
+    const src = tree({ 'a.txt': 'hello', 'bin/run': { mode: 0o755, data: '#!/bin/sh\n' }, 'sub/deep/x.json': '{}', 'link': { link: 'a.txt' } });
+    const opts: LayerOptions = { sources: [{ src, dest: '/app' }] };
+    const one = await build(opts);
+    const two = await build(opts);
+    assert.ok(one.bytes.equals(two.bytes));
+    assert.equal(one.result.digest, two.result.digest);
+    assert.deepEqual(await hashLayer(opts), one.result);
+    assert.deepEqual(await computeDiffId(opts), { diffId: one.result.diffId, uncompressedSize: one.result.uncompressedSize });
+  });
+
+  it('digest is sha256 of the gzip bytes, diffID sha256 of the gunzipped tar, sizes match', async () => {
+    const src = tree({ 'a.txt': 'x'.repeat(5000), 'b.bin': randomBytes(3000) });
+    const { bytes, result } = await build({ sources: [{ src, dest: '/app' }] });
+    const tar = zlib.gunzipSync(bytes);
+    assert.equal(result.digest, sha256(bytes));
+    assert.equal(result.diffId, sha256(tar));
+    assert.equal(result.size, bytes.length);
+    assert.equal(result.uncompressedSize, tar.length);
+    assert.equal(result.entries, 3); // app/, app/a.txt, app/b.bin
+    assert.match(result.digest, /^sha256:[0-9a-f]{64}$/);
+  });
+
+  it('a different mtime gives a different digest; SOURCE_DATE_EPOCH is honoured; mtime overrides it', async () => {
+    const src = tree({ 'a.txt': 'hello' });
+    const base = { sources: [{ src, dest: '/app' }] };
+    const zero = await build(base);
+    const later = await build({ ...base, mtime: 1700000000 });
+    assert.notEqual(zero.result.digest, later.result.digest);
+    const fromEnv = await build({ ...base, env: { SOURCE_DATE_EPOCH: '1700000000' } });
+    assert.equal(fromEnv.result.digest, later.result.digest);
+    for (const e of await entries(zlib.gunzipSync(fromEnv.bytes))) assert.equal(e.header.mtime.getTime(), 1700000000 * 1000);
+    const explicit = await build({ ...base, mtime: 0, env: { SOURCE_DATE_EPOCH: '1700000000' } });
+    assert.equal(explicit.result.digest, zero.result.digest);
+    const empty = await build({ ...base, env: { SOURCE_DATE_EPOCH: '' } });
+    assert.equal(empty.result.digest, zero.result.digest);
+    await assert.rejects(hashLayer({ ...base, env: { SOURCE_DATE_EPOCH: 'yesterday' } }), InputError);
+    await assert.rejects(hashLayer({ ...base, mtime: -1 }), InputError);
+  });
+
+  it('the same tree at another path on disk gives the same digest', async () => {
+    const spec = { 'a.txt': 'same', 'd/e.txt': 'same too' };
+    const a = await hashLayer({ sources: [{ src: tree(spec), dest: '/app' }] });
+    const b = await hashLayer({ sources: [{ src: tree(spec), dest: '/app' }] });
+    assert.equal(a.digest, b.digest);
+  });
+});
+
+describe('layer: tar contents (checked with GNU tar)', () => {
+  it('lists names, modes, owners, symlinks and parents as expected; nothing outside the source', async () => {
+    const outside = tree({ 'secret.txt': 'do not ship' });
+    const src = tree({
+      'a.txt': 'hello',
+      'run.sh': { mode: 0o744, data: '#!/bin/sh\n' },
+      'setuid': { mode: 0o4750, data: 'x' },
+      'private.txt': { mode: 0o600, data: 'p' },
+      'sub/b.txt': 'b',
+      'emptydir': { dir: true },
+      'rel-link': { link: 'a.txt' },
+      'escape': { link: outside },
+      'up': { link: '../../..' },
+    });
+    const { bytes } = await build({ sources: [{ src, dest: '/srv/www/app' }], mtime: 1700000000 });
+    const listing = await run('tar', ['-tvzf', '-', '--numeric-owner'], bytes);
+    const lines = listing.trim().split('\n').map((l) => {
+      const f = l.split(/\s+/);
+      return { mode: f[0], owner: f[1], name: f[5], target: f[7] };
+    });
+    assert.deepEqual(
+      lines.map((l) => l.name),
+      [
+        'srv/', 'srv/www/', 'srv/www/app/',
+        'srv/www/app/a.txt', 'srv/www/app/emptydir/', 'srv/www/app/escape', 'srv/www/app/private.txt',
+        'srv/www/app/rel-link', 'srv/www/app/run.sh', 'srv/www/app/setuid', 'srv/www/app/sub/', 'srv/www/app/sub/b.txt', 'srv/www/app/up',
+      ],
+    );
+    const by = Object.fromEntries(lines.map((l) => [l.name, l]));
+    assert.equal(by['srv/'].mode, 'drwxr-xr-x');
+    assert.equal(by['srv/www/app/'].mode, 'drwxr-xr-x');
+    assert.equal(by['srv/www/app/emptydir/'].mode, 'drwxr-xr-x');
+    assert.equal(by['srv/www/app/a.txt'].mode, '-rw-r--r--');
+    assert.equal(by['srv/www/app/private.txt'].mode, '-rw-r--r--');
+    assert.equal(by['srv/www/app/run.sh'].mode, '-rwxr-xr-x'); // any exec bit → 0755
+    assert.equal(by['srv/www/app/setuid'].mode, '-rwxr-xr-x'); // setuid dropped
+    assert.equal(by['srv/www/app/rel-link'].mode, 'lrwxrwxrwx');
+    assert.equal(by['srv/www/app/rel-link'].target, 'a.txt');
+    assert.equal(by['srv/www/app/escape'].target, outside); // kept as a link, not followed
+    assert.equal(by['srv/www/app/up'].target, '../../..');
+    for (const l of lines) assert.equal(l.owner, '0/0');
+    assert.ok(!listing.includes('secret.txt'));
+  });
+
+  it('headers carry no uname/gname, fixed mtime, ustar magic, and pax only for long names', async () => {
+    const long = `${'d'.repeat(120)}/${'f'.repeat(110)}.txt`;
+    const src = tree({ 'a.txt': 'a', [long]: 'long', 'link': { link: `${'t'.repeat(150)}` } });
+    const { bytes } = await build({ sources: [{ src, dest: '/app' }], mtime: 1234567890 });
+    const tar = zlib.gunzipSync(bytes);
+    const raw = rawHeaders(tar);
+    for (const h of raw) {
+      assert.equal(h.uname, '');
+      assert.equal(h.gname, '');
+    }
+    const pax = raw.filter((h) => h.type === 'x');
+    assert.ok(pax.length >= 2, 'long path and long link target use pax records');
+    for (const p of pax) {
+      const keys = p.body.toString().split('\n').filter(Boolean).map((r) => r.split(' ')[1].split('=')[0]);
+      for (const k of keys) assert.ok(k === 'path' || k === 'linkpath', `unexpected pax key ${k}`);
+    }
+    for (let off = 0; off < tar.length - 1024; off += 512) {
+      // every header block: magic "ustar\0" "00"
+      const h = tar.subarray(off, off + 512);
+      if (h.subarray(257, 263).toString('latin1') === 'ustar\0') assert.equal(h.subarray(263, 265).toString(), '00');
+    }
+    const es = await entries(tar);
+    for (const e of es) assert.equal(e.header.mtime.getTime(), 1234567890 * 1000);
+    // GNU tar extracts the long names and the long link target.
+    const out = join(root, `x${counter++}`);
+    mkdirSync(out);
+    await run('tar', ['-xzf', '-', '-C', out], bytes);
+    assert.equal(readFileSync(join(out, 'app', long), 'utf8'), 'long');
+    assert.equal(readlinkSync(join(out, 'app', 'link')), 't'.repeat(150));
+  });
+
+  it('chown applies to the destination and its contents; parents stay 0:0', async () => {
+    const src = tree({ 'a.txt': 'a', 'd/b': 'b', 'l': { link: 'a.txt' } });
+    const { bytes } = await build({ sources: [{ src, dest: '/home/app/site' }], chown: { uid: 1000, gid: 2000 } });
+    const es = await entries(zlib.gunzipSync(bytes));
+    const owner = Object.fromEntries(es.map((e) => [e.header.name, `${e.header.uid}:${e.header.gid}`]));
+    assert.deepEqual(owner, {
+      'home/': '0:0', 'home/app/': '0:0', 'home/app/site/': '1000:2000',
+      'home/app/site/a.txt': '1000:2000', 'home/app/site/d/': '1000:2000', 'home/app/site/d/b': '1000:2000', 'home/app/site/l': '1000:2000',
+    });
+    await assert.rejects(hashLayer({ sources: [{ src, dest: '/app' }], chown: { uid: -1, gid: 0 } }), InputError);
+    await assert.rejects(hashLayer({ sources: [{ src, dest: '/app' }], chown: { uid: 0o1000000, gid: 0 } }), InputError);
+  });
+
+  it('keeps /tmp and /var/tmp sticky and world-writable when they are parents of the destination', async () => {
+    const src = tree({ 'a.txt': 'a' });
+    const es = await entries(zlib.gunzipSync((await build({ sources: [{ src, dest: '/var/tmp/app' }] })).bytes));
+    const mode = Object.fromEntries(es.map((e) => [e.header.name, e.header.mode.toString(8)]));
+    assert.deepEqual(mode, { 'var/': '755', 'var/tmp/': '1777', 'var/tmp/app/': '755', 'var/tmp/app/a.txt': '644' });
+  });
+
+  it('skips sockets, fifos and devices with a warning', async () => {
+    const src = tree({ 'a.txt': 'a' });
+    await run('mkfifo', [join(src, 'pipe')], Buffer.alloc(0));
+    warnings.length = 0;
+    const { bytes } = await build({ sources: [{ src, dest: '/app' }], logger });
+    const names = (await entries(zlib.gunzipSync(bytes))).map((e) => e.header.name);
+    assert.deepEqual(names, ['app/', 'app/a.txt']);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0], /pipe/);
+  });
+
+  it('stores hard links as regular files', async () => {
+    const src = tree({ 'a.txt': 'shared' });
+    await run('ln', [join(src, 'a.txt'), join(src, 'b.txt')], Buffer.alloc(0));
+    const es = await entries(zlib.gunzipSync((await build({ sources: [{ src, dest: '/app' }] })).bytes));
+    const b = es.find((e) => e.header.name === 'app/b.txt')!;
+    assert.equal(b.header.type, 'file');
+    assert.equal(b.data.toString(), 'shared');
+  });
+
+  it('sorts names by their bytes, directories before their contents', async () => {
+    const src = tree({ 'b': 'b', 'B': 'B', 'a.txt': 'a', 'a/z': 'z', 'é': 'e', 'ab': 'ab', '_': '_' });
+    const names = (await entries(zlib.gunzipSync((await build({ sources: [{ src, dest: '/' }] })).bytes))).map((e) => e.header.name);
+    assert.deepEqual(names, ['B', '_', 'a/', 'a/z', 'a.txt', 'ab', 'b', 'é']);
+  });
+
+  it('refuses a file name that is not valid UTF-8', async () => {
+    const src = tree({});
+    writeFileSync(Buffer.concat([Buffer.from(`${src}/bad-`), Buffer.from([0xff, 0xfe])]), 'x');
+    await assert.rejects(hashLayer({ sources: [{ src, dest: '/app' }] }), (err: unknown) => err instanceof InputError && /UTF-8/.test(err.message));
+  });
+});
+
+describe('layer: gzip', () => {
+  it('emits several gzip members that gunzip, gzip -t and tar all read', async () => {
+    const src = tree({ 'big.bin': randomBytes(200_000), 'text.txt': 'lorem ipsum '.repeat(20_000) });
+    const { bytes, result } = await build({ sources: [{ src, dest: '/app' }], blockSize: 64 * 1024 });
+    assert.ok(gzipMembers(bytes) > 3, 'one member per 64 KiB block');
+    assert.equal(sha256(zlib.gunzipSync(bytes)), result.diffId);
+    await run('gzip', ['-t'], bytes);
+    const listing = await run('tar', ['-tzf', '-'], bytes);
+    assert.deepEqual(listing.trim().split('\n'), ['app/', 'app/big.bin', 'app/text.txt']);
+    for (let off = 0; off < bytes.length; ) {
+      // every member header: mtime 0 and OS byte 3 (Unix), whatever host built it
+      assert.deepEqual([...bytes.subarray(off, off + 10)], [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, bytes[off + 8], 3]);
+      off += memberLength(bytes.subarray(off));
+    }
+  });
+
+  it('umoci (Go compress/gzip) unpacks a multi-member layer with the expected files and modes', async (t) => {
+    const which = spawn('umoci', ['--version'], { stdio: 'ignore' });
+    const found = await new Promise<boolean>((r) => {
+      which.on('error', () => r(false));
+      which.on('close', (code) => r(code === 0));
+    });
+    if (!found) {
+      t.skip('umoci not installed');
+      return;
+    }
+    const src = tree({ 'big.bin': randomBytes(300_000), 'run.sh': { mode: 0o755, data: '#!/bin/sh\necho hi\n' }, 'l': { link: 'run.sh' } });
+    const { bytes, result } = await build({ sources: [{ src, dest: '/app' }], blockSize: 64 * 1024 });
+    assert.ok(gzipMembers(bytes) > 3);
+    const layout = join(root, `oci${counter++}`);
+    mkdirSync(join(layout, 'blobs', 'sha256'), { recursive: true });
+    const put = (data: Buffer): string => {
+      const d = sha256(data);
+      writeFileSync(join(layout, 'blobs', 'sha256', d.slice(7)), data);
+      return d;
+    };
+    const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: [result.diffId] } }));
+    const manifest = Buffer.from(JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: put(config), size: config.length },
+      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: put(bytes), size: bytes.length }],
+    }));
+    writeFileSync(join(layout, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+    writeFileSync(join(layout, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: put(manifest), size: manifest.length, annotations: { 'org.opencontainers.image.ref.name': 'test' } }] }));
+    const bundle = join(layout, 'bundle');
+    const args = ['unpack', ...(process.getuid?.() === 0 ? [] : ['--rootless']), '--image', `${layout}:test`, bundle];
+    await run('umoci', args, Buffer.alloc(0)); // umoci checks the diffID against the uncompressed bytes
+    const rootfs = join(bundle, 'rootfs', 'app');
+    assert.ok(readFileSync(join(rootfs, 'big.bin')).equals(readFileSync(join(src, 'big.bin'))));
+    assert.equal(statSync(join(rootfs, 'run.sh')).mode & 0o777, 0o755);
+    assert.equal(readlinkSync(join(rootfs, 'l')), 'run.sh');
+  });
+
+  it('each member equals zlib.gzip of its block, in order', async () => {
+    const blocks = [randomBytes(70_000), Buffer.alloc(70_000, 7), Buffer.from('tail')];
+    const released: Buffer[] = [];
+    const out: Buffer[] = [];
+    for await (const c of parallelGzip(Readable.from(blocks), 6, 2, (b) => released.push(b))) out.push(c);
+    const expected = blocks.map((b) => {
+      const m = zlib.gzipSync(b, { level: 6 });
+      m[9] = 3;
+      return m;
+    });
+    assert.ok(Buffer.concat(out).equals(Buffer.concat(expected)));
+    assert.equal(released.length, 3);
+  });
+
+  it('single-stream mode makes the same tar, one member, and is deterministic too', async () => {
+    const src = tree({ 'big.bin': randomBytes(300_000), 'a.txt': 'a'.repeat(10_000) });
+    const opts: LayerOptions = { sources: [{ src, dest: '/app' }], blockSize: 64 * 1024 };
+    const par = await build(opts);
+    const one = await build({ ...opts, gzipMode: 'single' });
+    const two = await build({ ...opts, gzipMode: 'single' });
+    assert.equal(one.result.diffId, par.result.diffId);
+    assert.equal(one.result.digest, two.result.digest);
+    assert.notEqual(one.result.digest, par.result.digest);
+    assert.equal(gzipMembers(one.bytes), 1);
+    assert.equal(one.bytes[9], 3);
+    await run('gzip', ['-t'], one.bytes);
+    const direct: Buffer[] = [];
+    for await (const c of singleGzip(Readable.from([Buffer.from('abc')]), 6, () => {})) direct.push(c);
+    assert.equal(zlib.gunzipSync(Buffer.concat(direct)).toString(), 'abc');
+  });
+
+  it('gzip level changes the bytes but not the diffID; level 0 works', async () => {
+    const src = tree({ 'a.txt': 'compressible '.repeat(5000) });
+    const l1 = await hashLayer({ sources: [{ src, dest: '/app' }], gzipLevel: 1 });
+    const l9 = await hashLayer({ sources: [{ src, dest: '/app' }], gzipLevel: 9 });
+    const l0 = await build({ sources: [{ src, dest: '/app' }], gzipLevel: 0 });
+    assert.equal(l1.diffId, l9.diffId);
+    assert.equal(l0.result.diffId, l1.diffId);
+    assert.notEqual(l1.digest, l9.digest);
+    assert.equal(sha256(zlib.gunzipSync(l0.bytes)), l0.result.diffId);
+    await assert.rejects(hashLayer({ sources: [{ src, dest: '/app' }], gzipLevel: 10 }), InputError);
+  });
+});
+
+describe('layer: .dockerignore', () => {
+  async function names(src: string): Promise<string[]> {
+    const { bytes } = await build({ sources: [{ src, dest: '/app' }] });
+    return (await entries(zlib.gunzipSync(bytes))).map((e) => e.header.name);
+  }
+
+  it('applies *.log, !keep.log, **/node_modules, /build and directory exclusion', async () => {
+    const src = tree({
+      '.dockerignore': '# comment\n*.log\n!keep.log\n**/node_modules\n/build\ndocs/\n',
+      'a.log': 'x', 'keep.log': 'k', 'sub/nested.log': 'stays: *.log is root-only',
+      'node_modules/m/index.js': 'x', 'sub/node_modules/n.js': 'x',
+      'build/out.o': 'x', 'sub/build/kept.o': 'k', 'docs/a.md': 'x', 'docs/deep/b.md': 'x',
+      'main.js': 'm',
+    });
+    assert.deepEqual(await names(src), ['app/', 'app/.dockerignore', 'app/keep.log', 'app/main.js', 'app/sub/', 'app/sub/build/', 'app/sub/build/kept.o', 'app/sub/nested.log']);
+  });
+
+  it('re-includes a file inside an excluded directory, with its parent directory entries', async () => {
+    const src = tree({ '.dockerignore': 'vendor\n!vendor/lib/LICENSE\n', 'vendor/lib/LICENSE': 'l', 'vendor/lib/code.c': 'c', 'vendor/other/x': 'x', 'a': 'a' });
+    assert.deepEqual(await names(src), ['app/', 'app/.dockerignore', 'app/a', 'app/vendor/', 'app/vendor/lib/', 'app/vendor/lib/LICENSE']);
+  });
+
+  it('supports an allow-list and can exclude .dockerignore itself', async () => {
+    const src = tree({ '.dockerignore': '*\n!dist\n', 'dist/app.js': 'a', 'dist/sub/b.js': 'b', 'src/app.ts': 's', 'README.md': 'r', 'Dockerfile': 'FROM x' });
+    assert.deepEqual(await names(src), ['app/', 'app/dist/', 'app/dist/app.js', 'app/dist/sub/', 'app/dist/sub/b.js']);
+  });
+
+  it('keeps Dockerfile and .dockerignore unless a pattern matches them', async () => {
+    const src = tree({ '.dockerignore': 'x', 'Dockerfile': 'FROM x', 'x': 'x' });
+    assert.deepEqual(await names(src), ['app/', 'app/.dockerignore', 'app/Dockerfile']);
+  });
+
+  it('reports a malformed pattern as InputError naming the file', async () => {
+    const src = tree({ '.dockerignore': '[oops\n', 'a': 'a' });
+    await assert.rejects(hashLayer({ sources: [{ src, dest: '/app' }] }), (err: unknown) => err instanceof InputError && err.message.includes('.dockerignore') && err.message.includes('[oops'));
+  });
+});
+
+describe('layer: sources', () => {
+  it('puts several sources into one layer without duplicate parents; file sources too', async () => {
+    const app = tree({ 'a.txt': 'a', 'config/base.json': '{}' });
+    const cfg = tree({ 'extra.json': '{"x":1}' });
+    const file = tree({ 'tool.sh': { mode: 0o755, data: '#!/bin/sh\n' } });
+    const { bytes } = await build({
+      sources: [
+        { src: app, dest: '/app' },
+        { src: cfg, dest: '/app/config' },
+        { src: join(file, 'tool.sh'), dest: '/usr/local/bin/' },
+        { src: join(file, 'tool.sh'), dest: '/opt/renamed' },
+      ],
+    });
+    const es = await entries(zlib.gunzipSync(bytes));
+    assert.deepEqual(
+      es.map((e) => e.header.name),
+      ['app/', 'app/a.txt', 'app/config/', 'app/config/base.json', 'app/config/extra.json', 'usr/', 'usr/local/', 'usr/local/bin/', 'usr/local/bin/tool.sh', 'opt/', 'opt/renamed'],
+    );
+    assert.equal(es.find((e) => e.header.name === 'opt/renamed')!.header.mode, 0o755);
+  });
+
+  it('follows a symlink given as the source itself (file or directory), not the ones inside', async () => {
+    const real = tree({ 'dir/a.txt': 'a', 'dir/l': { link: 'a.txt' }, 'f.txt': 'file' });
+    const links = tree({ 'to-dir': { link: join(real, 'dir') }, 'to-file': { link: join(real, 'f.txt') } });
+    const { bytes } = await build({ sources: [{ src: join(links, 'to-dir'), dest: '/app' }, { src: join(links, 'to-file'), dest: '/etc/f.txt' }] });
+    const es = await entries(zlib.gunzipSync(bytes));
+    assert.deepEqual(es.map((e) => `${e.header.name} ${e.header.type}`), ['app/ directory', 'app/a.txt file', 'app/l symlink', 'etc/ directory', 'etc/f.txt file']);
+    assert.equal(es[4].data.toString(), 'file');
+  });
+
+  it('a source at / puts its contents at the image root', async () => {
+    const src = tree({ 'etc/motd': 'hi' });
+    const es = await entries(zlib.gunzipSync((await build({ sources: [{ src, dest: '/' }] })).bytes));
+    assert.deepEqual(es.map((e) => e.header.name), ['etc/', 'etc/motd']);
+  });
+
+  it('normalises the destination; .. cannot climb above /', async () => {
+    const src = tree({ 'a': 'a' });
+    const es = await entries(zlib.gunzipSync((await build({ sources: [{ src, dest: '/x/../../app//' }] })).bytes));
+    assert.deepEqual(es.map((e) => e.header.name), ['app/', 'app/a']);
+  });
+
+  it('validateSources: missing, not a dir/file, relative dest → one-line InputError naming the path', async () => {
+    const src = tree({ 'a': 'a' });
+    const missing = join(root, 'does-not-exist');
+    await assert.rejects(validateSources([{ src: missing, dest: '/app' }]), (err: unknown) => err instanceof InputError && err.message.includes(missing) && !err.message.includes('\n'));
+    await run('mkfifo', [join(src, 'fifo')], Buffer.alloc(0));
+    await assert.rejects(validateSources([{ src: join(src, 'fifo'), dest: '/app' }]), (err: unknown) => err instanceof InputError && /not a directory or regular file/.test(err.message));
+    await assert.rejects(validateSources([{ src, dest: 'app' }]), (err: unknown) => err instanceof InputError && /absolute/.test(err.message));
+    await assert.rejects(validateSources([]), InputError);
+    await validateSources([{ src, dest: '/app' }, { src: join(src, 'a'), dest: '/a' }]);
+    // The layer functions check the same things before building.
+    const { stream, result } = createLayerStream({ sources: [{ src: missing, dest: '/app' }] });
+    stream.resume();
+    await assert.rejects(result, InputError);
+  });
+
+  it('an unreadable source or subdirectory is an InputError (checked as an unprivileged user)', async (t) => {
+    if (process.getuid?.() !== 0) {
+      // Not root: permissions apply to us directly.
+      const src = tree({ 'locked/x': 'x' });
+      chmodSync(join(src, 'locked'), 0);
+      try {
+        await assert.rejects(validateSources([{ src: join(src, 'locked'), dest: '/app' }]), InputError);
+        await assert.rejects(hashLayer({ sources: [{ src, dest: '/app' }] }), InputError);
+      } finally {
+        chmodSync(join(src, 'locked'), 0o755);
+      }
+      return;
+    }
+    // Root reads everything, so run the check in a child process as nobody.
+    const base = mkdtempSync(join(tmpdir(), 'regpush-layer-perm-'));
+    try {
+      chmodSync(base, 0o755);
+      mkdirSync(join(base, 'locked'), { mode: 0o700 });
+      writeFileSync(join(base, 'locked', 'x'), 'x');
+      mkdirSync(join(base, 'open', 'inner'), { recursive: true, mode: 0o755 });
+      chmodSync(join(base, 'open', 'inner'), 0o700);
+      const mod = new URL('../../src/layer/index.js', import.meta.url).href;
+      const script = `
+        const { validateSources, hashLayer } = await import(${JSON.stringify(mod)});
+        const out = [];
+        for (const f of [() => validateSources([{ src: ${JSON.stringify(join(base, 'locked'))}, dest: '/app' }]),
+                         () => hashLayer({ sources: [{ src: ${JSON.stringify(join(base, 'open'))}, dest: '/app' }] })]) {
+          try { await f(); out.push('no error'); } catch (e) { out.push(e.code + ' ' + e.message); }
+        }
+        console.log(JSON.stringify(out));`;
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script], { uid: 65534, gid: 65534, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (c: Buffer) => (out += c));
+      child.stderr.on('data', (c: Buffer) => (err += c));
+      const code = await new Promise<number | null>((r) => child.on('close', r));
+      if (code !== 0 && /EPERM|EACCES/.test(err)) {
+        t.skip('cannot switch to nobody here');
+        return;
+      }
+      const [v, h] = JSON.parse(out) as string[];
+      assert.match(v, /^E_INPUT app directory .*locked: permission denied$/);
+      assert.match(h, /^E_INPUT cannot read .*inner: permission denied$/);
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
+  });
+
+  it('parseAppFlag: DIR, DIR:DEST, and errors for empty or relative DEST', () => {
+    assert.deepEqual(parseAppFlag('./publish', '/app'), { src: './publish', dest: '/app' });
+    assert.deepEqual(parseAppFlag('./publish:/srv/www', '/app'), { src: './publish', dest: '/srv/www' });
+    assert.deepEqual(parseAppFlag('a:b:/c', '/app'), { src: 'a:b', dest: '/c' });
+    assert.deepEqual(parseAppFlag('C:\\publish', '/app'), { src: 'C:\\publish', dest: '/app' });
+    assert.deepEqual(parseAppFlag('./tool.sh:/usr/bin/', '/app'), { src: './tool.sh', dest: '/usr/bin/' });
+    for (const bad of ['', '   ', './publish:', './publish:app', ':/app']) assert.throws(() => parseAppFlag(bad, '/app'), InputError, bad);
+    assert.throws(() => parseAppFlag('./publish', 'relative'), InputError);
+  });
+});
+
+describe('layer: streaming, failures and cancellation', () => {
+  it('streams a 50 MB sparse-ish file with RSS growth well under 100 MB', async (t) => {
+    const src = tree({});
+    const file = join(src, 'big.bin');
+    const fd = openSync(file, 'w');
+    // 1 MiB of random data every 5 MiB, holes in between: both cheap and incompressible parts.
+    for (let off = 0; off < 50 * 1024 * 1024; off += 5 * 1024 * 1024) writeSync(fd, randomBytes(1024 * 1024), 0, 1024 * 1024, off);
+    closeSync(fd);
+    truncateSync(file, 50 * 1024 * 1024);
+    const before = process.memoryUsage().rss;
+    let peak = before;
+    const { stream, result } = createLayerStream({ sources: [{ src, dest: '/app' }] });
+    let total = 0;
+    for await (const c of stream) {
+      total += (c as Buffer).length;
+      peak = Math.max(peak, process.memoryUsage().rss);
+      await new Promise((r) => setImmediate(r)); // a consumer slower than the producer
+    }
+    const r = await result;
+    assert.equal(r.size, total);
+    assert.ok(r.uncompressedSize > 50 * 1024 * 1024);
+    const growth = (peak - before) / 1024 / 1024;
+    t.diagnostic(`RSS growth ${growth.toFixed(1)} MB for a 50 MB file`);
+    assert.ok(growth < 60, `RSS grew by ${growth.toFixed(1)} MB`);
+  });
+
+  it('fails with InputError, not a corrupt tar, when a file shrinks while being read', async () => {
+    const src = tree({ 'big.bin': randomBytes(16 * 1024 * 1024) });
+    const { stream, result } = createLayerStream({ sources: [{ src, dest: '/app' }] });
+    let first = true;
+    const done = (async () => {
+      for await (const c of stream) {
+        void c;
+        if (first) {
+          first = false;
+          truncateSync(join(src, 'big.bin'), 1000);
+        }
+      }
+    })();
+    await assert.rejects(done, (err: unknown) => err instanceof InputError && /shrank|changed size/.test(err.message));
+    await assert.rejects(result, InputError);
+  });
+
+  it('fails with InputError when a file grows while being read', async () => {
+    const src = tree({ 'big.bin': randomBytes(16 * 1024 * 1024) });
+    const { stream, result } = createLayerStream({ sources: [{ src, dest: '/app' }] });
+    let first = true;
+    stream.on('data', () => {
+      if (first) {
+        first = false;
+        appendFileSync(join(src, 'big.bin'), 'more');
+      }
+    });
+    await assert.rejects(result, (err: unknown) => err instanceof InputError && /changed size/.test(err.message));
+  });
+
+  it('an AbortSignal stops the stream and the result with AbortedError', async () => {
+    const src = tree({ 'big.bin': randomBytes(8 * 1024 * 1024) });
+    const ac = new AbortController();
+    const { stream, result } = createLayerStream({ sources: [{ src, dest: '/app' }], signal: ac.signal });
+    const errored = new Promise<unknown>((r) => stream.on('error', r));
+    stream.once('data', () => ac.abort());
+    stream.resume();
+    assert.ok((await errored) instanceof AbortedError);
+    await assert.rejects(result, AbortedError);
+    const pre = new AbortController();
+    pre.abort();
+    await assert.rejects(hashLayer({ sources: [{ src, dest: '/app' }], signal: pre.signal }), AbortedError);
+    await assert.rejects(computeDiffId({ sources: [{ src, dest: '/app' }], signal: pre.signal }), AbortedError);
+  });
+
+  it('destroying the stream early rejects the result and closes every file', async () => {
+    const fds = (): number => readdirSync('/proc/self/fd').length;
+    const src = tree({ 'a.bin': randomBytes(4 * 1024 * 1024), 'b.bin': randomBytes(4 * 1024 * 1024) });
+    const before = fds();
+    const { stream, result } = createLayerStream({ sources: [{ src, dest: '/app' }] });
+    await new Promise<void>((r) => stream.once('data', () => r()));
+    stream.destroy();
+    await assert.rejects(result, AbortedError);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(fds(), before);
+  });
+
+  it('bad options fail the stream and the result', async () => {
+    const src = tree({ 'a': 'a' });
+    const { stream, result } = createLayerStream({ sources: [{ src, dest: '/app' }], blockSize: 1 });
+    const err = await new Promise<unknown>((r) => stream.on('error', r));
+    assert.ok(err instanceof InputError);
+    await assert.rejects(result, InputError);
+  });
+
+  it('a stalled consumer stops the walk, however many header-only entries there are', async () => {
+    const src = tree({});
+    for (let i = 0; i < 3000; i++) mkdirSync(join(src, `d${String(i).padStart(5, '0')}`));
+    const cfg = resolveLayerOptions({ sources: [{ src, dest: '/app' }], blockSize: 16 * 1024 });
+    const stats: TarStats = { bytes: 0, entries: 0, diffId: '' };
+    const pool = new BufferPool(cfg.blockSize, 2);
+    const blocks = tarBlocks(cfg, new AbortController().signal, stats, pool);
+    await blocks.next(); // take one 16 KiB block (32 headers), then stall
+    await new Promise((r) => setTimeout(r, 300));
+    assert.ok(stats.entries < 200, `walk ran ahead by ${stats.entries} entries`);
+    let n = 1;
+    while (!(await blocks.next()).done) n++;
+    assert.equal(stats.entries, 3001);
+    assert.ok(n > 90);
+  });
+});
+
