@@ -170,6 +170,15 @@ export class AbortedError extends RegpushError {
   }
 }
 
+/**
+ * What an operation reports once the caller's signal has fired (Ctrl-C): an AbortedError, whatever
+ * failure the abort caused further down (a destroyed stream, a cancelled request). Else `err` as is.
+ */
+export function abortedOr(err: unknown, signal: AbortSignal | undefined): unknown {
+  if (!signal?.aborted) return err;
+  return new AbortedError('interrupted: started uploads were cancelled and no tag was written after the interruption', { cause: err });
+}
+
 /** True for errors regpush raised itself (as opposed to bugs). */
 export function isRegpushError(err: unknown): err is RegpushError {
   return err instanceof RegpushError;

@@ -17,6 +17,7 @@ export type { Credential } from './auth/credentials.js';
 export type { ConnectionOptions } from './registry/connect.js';
 export type { BlobReport, BlobAction, BlobEvents } from './transfer/blobs.js';
 export type { Logger } from './log.js';
+export type { HttpStats, RateLimitSeen } from './http/stats.js';
 export * from './errors.js';
 export { copy } from './copy/copy.js';
 export type { CopyOptions, CopyResult, CopyTargetResult } from './copy/copy.js';

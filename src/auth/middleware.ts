@@ -201,7 +201,7 @@ export function authMiddleware(opts: AuthOptions): Middleware {
       const scopes = mergeScopes([...opts.scopes, ...(req.scopes ?? []), ...learnedScopes]);
       let res = await next(withAuthorization(req, await proactive(scopes, attempt)));
       // At most: stale token → fresh token → widened scopes.
-      for (let round = 0; round < 3 && res.status === 401; round++) {
+      for (let round = 0; round < 3 && isChallenge(res); round++) {
         let authorization: string | undefined;
         try {
           authorization = await answer401(res, req, scopes, attempt);
@@ -215,6 +215,14 @@ export function authMiddleware(opts: AuthOptions): Middleware {
       }
       return res;
     };
+}
+
+/**
+ * A 401, or a 400 that carries a challenge: Nexus answers 400 where a 401 is due
+ * (GoogleContainerTools/jib#2898; see registry/quirks.ts). A 400 without a challenge is a real 400.
+ */
+function isChallenge(res: HttpResponse): boolean {
+  return res.status === 401 || (res.status === 400 && !!res.headers['www-authenticate']?.trim());
 }
 
 function who(cred: Credential | undefined): string {

@@ -11,15 +11,23 @@ import type { CliIO } from './io.js';
 import { inspectCommand } from './commands/inspect.js';
 import { pushCommand } from './commands/push.js';
 import { copyCommand } from './commands/copy.js';
+import { loginCommands } from './commands/login.js';
 
 /** Command names, for suggestions. */
 const COMMANDS = ['push', 'copy', 'inspect', 'login', 'logout'];
 
 /** Formats an error as the one line the CLI prints. */
 export function errorLine(err: unknown): string {
-  if (err instanceof RegpushError) return `regpush: error: ${redactText(err.message.split('\n')[0] ?? '')} [${err.code}]`;
+  if (err instanceof RegpushError) return `regpush: error: ${redactText(withHint(err.message.split('\n')[0] ?? '', err))} [${err.code}]`;
   const msg = err instanceof Error ? err.message : String(err);
   return `regpush: internal error: ${redactText(msg.split('\n')[0] ?? '')} [E_INTERNAL]`;
+}
+
+/** Adds what to do next to an auth failure that does not say it yet (token realm refusals, helpers). */
+function withHint(line: string, err: RegpushError): string {
+  if (err.code !== 'E_AUTH' || /regpush login|login to|credential helper|credential file|REGPUSH_/.test(line)) return line;
+  const host = typeof err.details.registry === 'string' ? err.details.registry : 'REGISTRY';
+  return `${line}; check the credentials or run \`regpush login ${host}\``;
 }
 
 /** Runs the CLI with `argv` (without node and script) and returns the exit code. */
@@ -42,12 +50,19 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     .fail((msg, err) => {
       // Throwing stops yargs from running the handler with half-parsed arguments.
       if (err) throw err;
-      throw new UsageError(withSuggestion(msg, argv, knownWords(y, COMMANDS)));
+      // yargs puts the details of some messages on later lines ("Invalid values:\n  Argument: …"),
+      // and the CLI prints one line: join them.
+      throw new UsageError(withSuggestion(msg.replace(/\s*\n\s*/g, ' ').trim(), argv, knownWords(y, COMMANDS)));
     })
-    .epilogue('Exit codes: 0 ok, 2 usage/bad input, 3 auth, 4 not found, 5 network/registry, 6 unsupported, 7 digest mismatch, 8 partial failure, 130 aborted.');
+    .epilogue(
+      'Credentials: flags, REGPUSH_FROM_*/REGPUSH_TO_* env vars, `regpush login` (Docker config.json, credential helpers), Podman auth.json.\n' +
+        'Project defaults for push: ./regpush.json or a "regpush" key in package.json (flags override).\n' +
+        'Exit codes: 0 ok, 1 internal error, 2 usage/bad input, 3 auth/denied, 4 not found, 5 network/registry, 6 unsupported, 7 digest mismatch, 8 partial failure (some copy targets failed), 130 aborted.',
+    );
   y = pushCommand(y, io, done);
   y = copyCommand(y, io, done);
   y = inspectCommand(y, io, done);
+  y = loginCommands(y, io, done);
   try {
     await y.parseAsync(argv, {}, (err, _parsed, output) => {
       if (output && !err) io.stdout.write(output + '\n');

@@ -195,7 +195,10 @@ export class ProgressModel {
     }
     const lines: string[] = [];
     if (hidden > 0) lines.push(`...     ${hidden} more blob${hidden === 1 ? '' : 's'} done`);
-    for (const e of shown) lines.push(entryLine(e, now));
+    for (const e of shown) {
+      const full = entryLine(e, now, true);
+      lines.push(full.length <= width ? full : entryLine(e, now, false));
+    }
     lines.push(this.totalLine());
     return lines.map((l) => (l.length > width ? l.slice(0, Math.max(1, width - 1)) : l));
   }
@@ -223,7 +226,7 @@ function bar(done: number, total: number | undefined, running: boolean, now: num
   return `[${'='.repeat(filled)}${head}${' '.repeat(BAR - filled - head.length)}]`;
 }
 
-function entryLine(e: ProgressEntry, now: number): string {
+function entryLine(e: ProgressEntry, now: number, withBar: boolean): string {
   const running = e.ended === undefined;
   const head = `${e.action.padEnd(7)} ${shortDigest(e.digest).padEnd(12)}  `;
   const state = running ? '' : '  done';
@@ -232,5 +235,8 @@ function entryLine(e: ProgressEntry, now: number): string {
   if (e.action === 'mount') return `${head}${running ? 'mounting' : 'mounted'} (no bytes sent)  ${formatBytes(e.size ?? 0)}${state}`;
   const elapsed = (e.ended ?? now) - e.started;
   const amount = e.size !== undefined && (e.action !== 'build' || !running) ? `${formatBytes(e.bytes)} / ${formatBytes(e.size)}` : formatBytes(e.bytes);
-  return `${head}${bar(e.bytes, e.action === 'build' && running ? undefined : e.size, running, now)}  ${amount}  ${formatRate(e.bytes, elapsed)}${state}`;
+  const drawn = withBar ? `${bar(e.bytes, e.action === 'build' && running ? undefined : e.size, running, now)}  ` : '';
+  // Columns line up when there is room; a narrow terminal gets the compact form.
+  if (!withBar) return `${head}${amount}  ${formatRate(e.bytes, elapsed)}${state}`;
+  return `${head}${drawn}${amount.padStart(21)}  ${formatRate(e.bytes, elapsed).padStart(12)}${state}`;
 }

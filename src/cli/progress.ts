@@ -76,12 +76,25 @@ function plainProgress(io: CliIO): Progress {
 /** Terminal mode: the frame is redrawn every REDRAW_MS while something changed. */
 async function terminalProgress(io: CliIO, ctx: Pick<CommonContext, 'logSink'>): Promise<Progress> {
   const { createLogUpdate } = await import('log-update');
+  // A pseudo-terminal without a size (script(1), some CI runners) reports 0 columns and 0 rows.
+  const width = () => io.stderr.columns || 80;
+  const height = () => io.stderr.rows || 24;
+  const terminal = {
+    isTTY: true,
+    get columns() {
+      return width();
+    },
+    get rows() {
+      return height();
+    },
+    write: (text: string) => io.stderr.write(text),
+  } as unknown as NodeJS.WriteStream;
   // showCursor: nothing to restore if the process is killed mid-push.
-  const frame = createLogUpdate(io.stderr as NodeJS.WriteStream, { showCursor: true });
+  const frame = createLogUpdate(terminal, { showCursor: true });
   const model = new ProgressModel();
   let dirty = true;
   const draw = () => {
-    frame(model.render(io.stderr.columns ?? 80, io.stderr.rows ?? 24).join('\n'));
+    frame(model.render(width(), height()).join('\n'));
     dirty = false;
   };
   const timer = setInterval(() => {

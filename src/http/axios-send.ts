@@ -51,6 +51,16 @@ const CODE_TEXT: Record<string, string> = {
   ERR_SOCKET_CONNECTION_TIMEOUT: 'connect timed out',
 };
 
+/** What to check next, per socket error. */
+const NETWORK_HINT: Record<string, string> = {
+  ECONNREFUSED: 'check the host and port, and that the registry is running',
+  ENOTFOUND: 'check the registry name for typos, and DNS',
+  EAI_AGAIN: 'check DNS and the network connection',
+  ETIMEDOUT: 'check the network, firewall and proxy settings (HTTPS_PROXY, NO_PROXY)',
+  ECONNABORTED: 'check the network, firewall and proxy settings (HTTPS_PROXY, NO_PROXY)',
+  ERR_SOCKET_CONNECTION_TIMEOUT: 'check the network, firewall and proxy settings (HTTPS_PROXY, NO_PROXY)',
+};
+
 /** Maps a socket/axios failure to a NetworkError or TlsError naming the host. */
 export function transportError(err: unknown, req: HttpRequest): RegpushError {
   if (err instanceof RegpushError) return err;
@@ -65,12 +75,14 @@ export function transportError(err: unknown, req: HttpRequest): RegpushError {
   }
   const errno = (e.cause as { code?: string } | undefined)?.code ?? code;
   if (TLS_CODES.has(errno) || /certificate|SSL|TLS/i.test(e.message ?? '')) {
-    return new TlsError(`TLS failure talking to ${host}: ${(e.message ?? '').split('\n')[0]} (${errno}); for a private CA set NODE_EXTRA_CA_CERTS`, {
+    const plain = errno === 'ERR_SSL_WRONG_VERSION_NUMBER' || errno === 'EPROTO' ? `; if ${host} serves plain HTTP, add --insecure-registry ${host}` : '';
+    return new TlsError(`TLS failure talking to ${host}: ${(e.message ?? '').split('\n')[0]} (${errno}); for a private CA set NODE_EXTRA_CA_CERTS${plain}`, {
       details: { registry: host, request, errno },
     });
   }
   const text = CODE_TEXT[errno] ?? e.message ?? String(err);
-  return new NetworkError(`cannot reach ${host}: ${text} (${errno})`, { details: { registry: host, request, errno } });
+  const hint = NETWORK_HINT[errno] ?? 'check the network and proxy settings (HTTPS_PROXY, NO_PROXY)';
+  return new NetworkError(`cannot reach ${host}: ${text} (${errno}); ${hint}`, { details: { registry: host, request, errno } });
 }
 
 function safeHost(url: string): string {

@@ -72,6 +72,14 @@ export interface FailureContext {
   registry: string;
 }
 
+/** What to do next, appended to the errors users meet most. */
+const HINT = {
+  auth: (registry: string) => `check the credentials for ${registry}: \`regpush login ${registry}\`, --to-user/--from-user with --password-stdin, or REGPUSH_TO_*/REGPUSH_FROM_* env vars`,
+  denied: 'access denied: the credentials were accepted but lack permission on this repository; check its name and your pull/push rights',
+  notFound: 'check the repository name and tag or digest; `regpush inspect REF` shows what a reference resolves to',
+  rateLimited: 'wait and retry, lower --jobs, or log in (Docker Hub allows authenticated users more pulls)',
+};
+
 /** Builds the typed error for a failed response, reading its OCI error body (capped). */
 export async function errorFromResponse(res: HttpResponse, ctx: FailureContext): Promise<RegpushError> {
   let codes: string[] = [];
@@ -87,22 +95,24 @@ export async function errorFromResponse(res: HttpResponse, ctx: FailureContext):
     res.body.destroy();
   }
   const details: ErrorDetails = { registry: ctx.registry, status: res.status, registryCodes: codes };
+  // Kept so a retry above the request level (a whole blob transfer) can still honour it.
+  if (res.headers['retry-after']) details.retryAfter = res.headers['retry-after'];
   const said = codes.length ? ` ${codes.join(', ')}${messages.length ? `: ${messages.join('; ')}` : ''}` : '';
   const base = redactText(`${ctx.what}: ${ctx.registry} answered ${res.status}${said}`);
   if (codes.includes('DIGEST_INVALID') || codes.includes('SIZE_INVALID')) return new DigestMismatchError(base, { details });
   switch (res.status) {
     case 401:
-      return new AuthError(`${base} (check the credentials for ${ctx.registry})`, { details });
+      return new AuthError(`${base} (${HINT.auth(ctx.registry)})`, { details });
     case 403:
-      return new DeniedError(`${base} (access denied)`, { details });
+      return new DeniedError(`${base} (${HINT.denied})`, { details });
     case 404:
-      return new NotFoundError(base, { details });
+      return new NotFoundError(`${base} (${HINT.notFound})`, { details });
     case 429:
-      return new TooManyRequestsError(`${base} (rate limited; retries exhausted)`, { details });
+      return new TooManyRequestsError(`${base} (rate limited; retries exhausted: ${HINT.rateLimited})`, { details });
     default:
-      if (codes.includes('DENIED')) return new DeniedError(base, { details });
-      if (codes.includes('UNAUTHORIZED')) return new AuthError(base, { details });
-      if (codes.some((c) => c.endsWith('_UNKNOWN')) && res.status < 500) return new NotFoundError(base, { details });
-      return new RegistryError(base, { details });
+      if (codes.includes('DENIED')) return new DeniedError(`${base} (${HINT.denied})`, { details });
+      if (codes.includes('UNAUTHORIZED')) return new AuthError(`${base} (${HINT.auth(ctx.registry)})`, { details });
+      if (codes.some((c) => c.endsWith('_UNKNOWN')) && res.status < 500) return new NotFoundError(`${base} (${HINT.notFound})`, { details });
+      return new RegistryError(res.status >= 500 ? `${base} (the registry failed; retry later or check its status page)` : base, { details });
   }
 }

@@ -72,6 +72,49 @@ export function retryDelay(attempt: number, outcome: AttemptOutcome, policy: Ret
   return Math.round(exp / 2 + policy.random() * (exp / 2));
 }
 
+/**
+ * The retry outcome an error stands for, or undefined when it is not worth retrying (aborts,
+ * 4xx answers, digest mismatches, bugs). Used by the levels above single requests: whole blob
+ * transfers and resumed reads.
+ */
+export function outcomeOfError(err: unknown): AttemptOutcome | undefined {
+  if (err instanceof AbortedError) return undefined;
+  if (err instanceof RegpushError) {
+    const errno = String(err.details.errno ?? '');
+    if (RETRY_ERRNOS.has(errno)) return { errno };
+    const status = err.details.status;
+    if (typeof status === 'number' && RETRY_STATUSES.has(status)) {
+      const retryAfter = err.details.retryAfter;
+      return { status, retryAfter: typeof retryAfter === 'string' ? retryAfter : undefined };
+    }
+    return undefined;
+  }
+  const code = String((err as { code?: unknown } | undefined)?.code ?? '');
+  if (RETRY_ERRNOS.has(code)) return { errno: code };
+  // Node's own stream errors for a connection lost mid-body.
+  if (/aborted|socket hang up|premature/i.test(String((err as Error | undefined)?.message))) return { errno: 'ECONNRESET' };
+  return undefined;
+}
+
+/**
+ * Retries shared by every level of one blob transfer (resumed reads and whole-transfer restarts),
+ * so that `--retries N` bounds their sum instead of their product.
+ */
+export class RetryBudget {
+  private used = 0;
+  constructor(readonly policy: RetryPolicy) {}
+  /** Delay before the next retry, or null when the outcome is not retryable or the budget is spent. */
+  next(outcome: AttemptOutcome): number | null {
+    const delay = retryDelay(this.used + 1, outcome, this.policy);
+    if (delay !== null) this.used++;
+    return delay;
+  }
+  /** Retries taken so far. */
+  get spent(): number {
+    return this.used;
+  }
+}
+
 /** Sleeps `ms`, rejecting with AbortedError when `signal` fires. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {

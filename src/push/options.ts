@@ -1,6 +1,7 @@
 /** The push operation's inputs and report, as the library exposes them. */
 import type { ConfigChanges } from '../image/config.js';
 import type { LayerSource } from '../layer/index.js';
+import type { HttpStats } from '../http/stats.js';
 import type { Logger } from '../log.js';
 import type { ConnectionOptions } from '../registry/connect.js';
 import type { BlobEvents, BlobReport } from '../transfer/blobs.js';
@@ -32,7 +33,7 @@ export interface PushOptions extends ConnectionOptions {
   /** Resolve, authenticate and plan, but write nothing to the target. */
   dryRun?: boolean;
   /** Force an upload method for the new layer (default: streamed PATCH, PUT as fallback). */
-  layerUpload?: 'patch' | 'put';
+  layerUpload?: 'patch' | 'put' | 'chunked';
   logger?: Logger;
   /** Progress callbacks. */
   events?: BlobEvents & { phase?(name: string): void };
@@ -65,4 +66,6 @@ export interface PushResult {
   timings: Record<string, number>;
   /** The config each platform gets (dry run shows it without writing). */
   configs?: unknown[];
+  /** Requests, retries and registry rate-limit headers (Docker Hub's `ratelimit-remaining`) seen. */
+  http?: HttpStats;
 }

@@ -6,6 +6,7 @@
  *
  * Nothing reaches the local disk; no manifest is written unless every blob it names is in place.
  */
+import { setMaxListeners } from 'node:events';
 import pLimit from 'p-limit';
 import { abortedOr, AbortedError, RegistryError, UsageError } from '../errors.js';
 import { sha256Digest } from '../image/digest.js';
@@ -14,7 +15,7 @@ import { appendLayerToManifest, buildIndex, scratchManifest, serializeManifest }
 import { configMediaTypeFor, isForeignLayer, layerMediaTypeFor, MediaType } from '../image/mediatypes.js';
 import { formatPlatform, parsePlatform } from '../image/platform.js';
 import type { Descriptor, ImageConfig, ImageIndex, ImageManifest, Platform } from '../image/types.js';
-import { validateSources, type LayerOptions } from '../layer/index.js';
+import { epochFromEnv, validateSources, type LayerOptions } from '../layer/index.js';
 import { silentLogger } from '../log.js';
 import { formatReference, parseReference, type ImageReference } from '../ref/reference.js';
 import { connect, transportFor } from '../registry/connect.js';
@@ -53,7 +54,7 @@ export async function push(opts: PushOptions): Promise<PushResult> {
   const jobs = opts.jobs ?? DEFAULT_JOBS;
   if (!Number.isInteger(jobs) || jobs < 1 || jobs > 64) throw new UsageError(`--jobs must be a whole number from 1 to 64 (got ${opts.jobs})`);
   const env = opts.env ?? {};
-  const mtime = opts.mtime ?? epochFromEnv(env.SOURCE_DATE_EPOCH);
+  const mtime = opts.mtime ?? epochFromEnv(env.SOURCE_DATE_EPOCH) ?? 0;
   const sources = opts.app ?? [];
   if (sources.length) await validateSources(sources);
   const layerOpts: LayerOptions | undefined = sources.length
@@ -61,6 +62,8 @@ export async function push(opts: PushOptions): Promise<PushResult> {
     : undefined;
 
   const abort = new AbortController();
+  // Every in-flight request and open body listens on it; the default of 10 would warn falsely.
+  setMaxListeners(1000, abort.signal);
   const onOuterAbort = () => abort.abort();
   opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
   const conn = { ...opts, signal: abort.signal };
@@ -242,11 +245,6 @@ export async function push(opts: PushOptions): Promise<PushResult> {
 }
 
 
-function epochFromEnv(v: string | undefined): number {
-  if (v === undefined || v === '') return 0;
-  if (!/^\d+$/.test(v)) throw new UsageError(`SOURCE_DATE_EPOCH must be whole seconds since 1970 (got "${v}")`);
-  return Number(v);
-}
 
 function rewriteConfig(config: ImageConfig, opts: PushOptions, record: LayerRecord | undefined, fromRef: ImageReference | undefined, base: ResolvedBase): ImageConfig {
   const changes = { ...(opts.config ?? {}) };

@@ -282,10 +282,13 @@ export class RegistryClient {
     await this.checkUploadDone(res, digest);
   }
 
-  /** Cancels an upload session; errors ignored (best effort cleanup). */
+  /**
+   * Cancels an upload session; errors ignored (best effort cleanup). Not tied to the operation's
+   * signal, so it still runs after Ctrl-C, but bounded in time so it cannot hold up the exit.
+   */
   async cancelUpload(session: string): Promise<void> {
     try {
-      const res = await this.send({ method: 'DELETE', url: session });
+      const res = await this.send({ method: 'DELETE', url: session, signal: AbortSignal.timeout(CANCEL_TIMEOUT_MS), label: 'upload DELETE' });
       drain(res);
     } catch {
       /* best effort */
@@ -359,6 +362,9 @@ export class RegistryClient {
     return url.toString();
   }
 }
+
+/** How long cancelling an upload session may take (ms). */
+export const CANCEL_TIMEOUT_MS = 5_000;
 
 /** Adds or replaces one query parameter, keeping the upload state parameters the registry put there. */
 export function withQuery(url: string, key: string, value: string): string {

@@ -4,13 +4,17 @@
  * stream GET → PUT. Push and copy both use this; nothing here buffers a blob.
  */
 import { PassThrough, type Readable } from 'node:stream';
-import { AbortedError, RegpushError } from '../errors.js';
-import { retryDelay, sleep, RETRY_ERRNOS } from '../http/retry.js';
+import { outcomeOfError, RetryBudget, sleep } from '../http/retry.js';
 import type { Descriptor } from '../image/types.js';
 import { isForeignLayer } from '../image/mediatypes.js';
 import { isFallbackable, type RegistryClient } from '../registry/client.js';
 import type { Transport } from '../http/transport.js';
 import { resumableRead } from './resumable-read.js';
+import { isUploadRefusal, uploadBlob } from './upload.js';
+import { pickUploadMethod, uploadQuirks, type UploadMethod } from '../registry/quirks.js';
+
+/** Upload methods for a blob whose digest and size are known (a source blob), best first. */
+export const KNOWN_BLOB_METHODS: readonly UploadMethod[] = ['put', 'patch', 'chunked'];
 
 /** A repository on a registry, with the client that reaches it. */
 export interface RepoEndpoint {
@@ -49,6 +53,8 @@ export interface TransferContext {
   transport: Transport;
   signal?: AbortSignal;
   events?: BlobEvents;
+  /** Bytes per PATCH when a registry needs chunked uploads (--chunk-size). */
+  chunkSize?: number;
 }
 
 /** Decides what to do with one blob: skip if present, mount within a registry, else stream. */
@@ -95,40 +101,54 @@ export async function moveBlob(desc: Descriptor, action: PlanAction, source: Rep
 }
 
 function transientUpload(err: unknown): boolean {
-  if (err instanceof AbortedError) return false;
-  if (!(err instanceof RegpushError)) return false;
-  const errno = String(err.details.errno ?? '');
-  const s = err.details.status;
-  return RETRY_ERRNOS.has(errno) || s === 408 || s === 429 || (typeof s === 'number' && s >= 500);
+  return outcomeOfError(err) !== undefined;
 }
 
-/** Streams GET → PUT with a known digest and length; the whole transfer is retried on transient failures. */
+/**
+ * Streams GET → upload with a known digest and length; on a transient failure of the upload the
+ * whole transfer starts again on a new session. Resumed reads and whole restarts share one
+ * RetryBudget, so --retries bounds their sum; a source that fails after its own retries is final.
+ */
 async function streamBlob(desc: Descriptor, source: RepoEndpoint, target: RepoEndpoint, ctx: TransferContext, report: BlobReport, session?: string): Promise<void> {
-  const policy = ctx.transport.retryPolicy;
+  const budget = new RetryBudget(ctx.transport.retryPolicy);
   const what = `blob ${desc.digest} from ${source.client.registry}/${source.repo}`;
-  for (let attempt = 1; ; attempt++) {
-    const url = session ?? (await target.client.startUpload(target.repo)).url;
-    session = undefined;
-    const body: Readable = resumableRead({
-      open: (start) => source.client.getBlob(source.repo, desc.digest, start),
-      size: desc.size,
-      what,
-      policy,
-      logger: ctx.transport.logger,
-      signal: ctx.signal,
-      onResume: () => report.resumes++,
-      onBytes: (n) => {
-        report.bytes += n;
-        ctx.events?.bytes?.(desc.digest, n);
-      },
-    });
+  for (;;) {
+    let sourceError: unknown;
     try {
-      await target.client.putUpload(url, desc.digest, desc.size, () => body, false);
+      await uploadBlob(
+        target,
+        {
+          methods: KNOWN_BLOB_METHODS,
+          session,
+          what: `blob ${desc.digest}`,
+          open: () => {
+            const body: Readable = resumableRead({
+              open: (start) => source.client.getBlob(source.repo, desc.digest, start),
+              size: desc.size,
+              what,
+              policy: ctx.transport.retryPolicy,
+              budget,
+              logger: ctx.transport.logger,
+              signal: ctx.signal,
+              onResume: () => report.resumes++,
+              onBytes: (n) => {
+                report.bytes += n;
+                ctx.events?.bytes?.(desc.digest, n);
+              },
+            });
+            body.once('error', (e) => (sourceError ??= e));
+            return { data: body, digest: desc.digest, size: desc.size };
+          },
+        },
+        ctx,
+      );
       return;
     } catch (err) {
-      body.destroy();
-      await target.client.cancelUpload(url);
-      const delay = transientUpload(err) ? retryDelay(attempt, { errno: 'ECONNRESET' }, policy) : null;
+      session = undefined;
+      // The source already spent its retries (requests and resumes): report its own error.
+      if (sourceError !== undefined) throw sourceError;
+      const outcome = outcomeOfError(err);
+      const delay = outcome ? budget.next(outcome) : null;
       if (delay === null) throw err;
       report.retries++;
       ctx.transport.logger.warn(`${what}: upload failed (${(err as Error).message}); retrying the whole blob in ${delay} ms`);
@@ -167,11 +187,17 @@ export async function moveBlobToMany(
     }),
   );
   if (streamers.length) {
-    const shared = await teeUpload(desc, source, streamers.map((i) => targets[i]!), ctx);
+    const { settled: shared, sourceFailed } = await teeUpload(desc, source, streamers.map((i) => targets[i]!), ctx);
     for (const [k, i] of streamers.entries()) {
       const r = shared[k]!;
+      if (sourceFailed) {
+        // The source gave up after its own retries: reading it again per target would only multiply them.
+        results[i] = r;
+        continue;
+      }
       // A target that failed in the shared pass gets its own pass (with retries) before we give up.
-      results[i] = r.status === 'fulfilled' || !transientUpload(r.reason) ? r : await settle(moveBlob(desc, 'stream', source, targets[i]!, ctx));
+      // So does one that refused the shared pass's upload method (moveBlob falls back to another).
+      results[i] = r.status === 'fulfilled' || !(transientUpload(r.reason) || isUploadRefusal(r.reason)) ? r : await settle(moveBlob(desc, 'stream', source, targets[i]!, ctx));
     }
   }
   return results as PromiseSettledResult<BlobReport>[];
@@ -184,32 +210,43 @@ function settle<T>(p: Promise<T>): Promise<PromiseSettledResult<T>> {
   );
 }
 
-async function teeUpload(desc: Descriptor, source: RepoEndpoint, targets: RepoEndpoint[], ctx: TransferContext): Promise<PromiseSettledResult<BlobReport>[]> {
+async function teeUpload(desc: Descriptor, source: RepoEndpoint, targets: RepoEndpoint[], ctx: TransferContext): Promise<{ settled: PromiseSettledResult<BlobReport>[]; sourceFailed: boolean }> {
   const what = `blob ${desc.digest} from ${source.client.registry}/${source.repo}`;
   const reports: BlobReport[] = targets.map(() => ({ digest: desc.digest, size: desc.size, mediaType: desc.mediaType, action: 'streamed', bytes: 0, retries: 0, resumes: 0 }));
   const sessions = await Promise.allSettled(targets.map((t) => t.client.startUpload(t.repo)));
   const live = sessions.map((s) => s.status === 'fulfilled');
-  if (!live.some(Boolean)) return sessions.map((s) => s as PromiseRejectedResult);
+  if (!live.some(Boolean)) return { settled: sessions.map((s) => s as PromiseRejectedResult), sourceFailed: false };
   const body = resumableRead({
     open: (start) => source.client.getBlob(source.repo, desc.digest, start),
     size: desc.size,
     what,
     policy: ctx.transport.retryPolicy,
+    budget: new RetryBudget(ctx.transport.retryPolicy),
     logger: ctx.transport.logger,
     signal: ctx.signal,
     onResume: () => reports.forEach((r) => r.resumes++),
     onBytes: (n) => ctx.events?.bytes?.(desc.digest, n),
   });
   ctx.events?.start?.(desc.digest, 'streamed', desc.size);
+  // pipe() does not pass a source error on: fail every branch with it, or their uploads would
+  // wait for bytes that never come until the idle timeout.
+  let sourceError: unknown;
+  const branches: PassThrough[] = [];
+  body.once('error', (e) => {
+    sourceError = e;
+    for (const b of branches) b.destroy(e);
+  });
   const uploads = targets.map(async (t, i): Promise<BlobReport> => {
     const s = sessions[i]!;
     if (s.status === 'rejected') throw s.reason;
     const branch = new PassThrough({ highWaterMark: 1 << 16 });
+    branches.push(branch);
     branch.on('data', (c: Buffer) => (reports[i]!.bytes += c.length));
     branch.pause();
     body.pipe(branch);
     try {
-      await t.client.putUpload(s.value.url, desc.digest, desc.size, () => branch, false);
+      const method = pickUploadMethod(uploadQuirks(ctx.transport, t.client.registry, { chunkSize: ctx.chunkSize }), KNOWN_BLOB_METHODS);
+      await uploadBlob(t, { methods: method ? [method] : [], once: true, session: s.value, what: `blob ${desc.digest}`, open: () => ({ data: branch, digest: desc.digest, size: desc.size }) }, ctx);
       return reports[i]!;
     } catch (err) {
       body.unpipe(branch);
@@ -218,11 +255,11 @@ async function teeUpload(desc: Descriptor, source: RepoEndpoint, targets: RepoEn
       live[i] = false;
       if (!live.some(Boolean)) body.destroy();
       else body.resume();
-      await t.client.cancelUpload(s.value.url);
-      throw err;
+      // (uploadBlob has cancelled the session.)
+      throw sourceError ?? err;
     }
   });
   const settled = await Promise.allSettled(uploads);
   for (const r of settled) if (r.status === 'fulfilled') ctx.events?.end?.(r.value);
-  return settled;
+  return { settled, sourceFailed: sourceError !== undefined };
 }

@@ -1,14 +1,22 @@
-/** Uploading a small blob we hold in memory (a config): HEAD first, then one monolithic PUT. */
+/** Uploading a small blob we hold in memory (a config): HEAD first, then the registry's upload method. */
 import { sha256Digest } from '../image/digest.js';
-import type { RepoEndpoint } from './blobs.js';
+import { KNOWN_BLOB_METHODS, type RepoEndpoint, type TransferContext } from './blobs.js';
+import { uploadBlob } from './upload.js';
 
-/** Ensures the target has `bytes` as a blob; returns its digest and whether bytes were sent. */
-export async function ensureBytesBlob(target: RepoEndpoint, bytes: Buffer): Promise<{ digest: string; uploaded: boolean }> {
+/**
+ * Ensures the target has `bytes` as a blob; returns its digest and whether bytes were sent. With
+ * `ctx`, the upload follows what the run learned about the registry (a refused monolithic PUT
+ * falls back to PATCH); the Buffer body is replayable, so the transport retries it on its own.
+ */
+export async function ensureBytesBlob(target: RepoEndpoint, bytes: Buffer, ctx?: TransferContext): Promise<{ digest: string; uploaded: boolean }> {
   const digest = sha256Digest(bytes);
   if ((await target.client.headBlob(target.repo, digest)) !== undefined) return { digest, uploaded: false };
+  if (ctx) {
+    await uploadBlob(target, { methods: KNOWN_BLOB_METHODS, what: `blob ${digest}`, open: () => ({ data: bytes, digest, size: bytes.length }) }, ctx);
+    return { digest, uploaded: true };
+  }
   const session = await target.client.startUpload(target.repo);
   try {
-    // A Buffer body is replayable, so the transport may retry this PUT on its own.
     await target.client.putUpload(session.url, digest, bytes.length, bytes, true);
   } catch (err) {
     await target.client.cancelUpload(session.url);

@@ -6,8 +6,8 @@
  * than the descriptor says is a DigestMismatchError at once, fewer is one at the end.
  */
 import { Readable } from 'node:stream';
-import { AbortedError, DigestMismatchError, RegpushError } from '../errors.js';
-import { RETRY_ERRNOS, sleep, retryDelay, type RetryPolicy } from '../http/retry.js';
+import { AbortedError, DigestMismatchError, NetworkError, RegpushError } from '../errors.js';
+import { outcomeOfError, RetryBudget, sleep, type RetryPolicy } from '../http/retry.js';
 import type { Logger } from '../log.js';
 
 /** Opens the blob from byte `start`; `partial` is false when the server sent the whole blob anyway. */
@@ -21,6 +21,8 @@ export interface ResumableReadOptions {
   /** What to call it in messages ("blob sha256:… from host/repo"). */
   what: string;
   policy: RetryPolicy;
+  /** Shared with the whole-transfer retries of the same blob (default: a budget of its own). */
+  budget?: RetryBudget;
   logger?: Logger;
   signal?: AbortSignal;
   /** Called on each resume (for the report). */
@@ -29,28 +31,28 @@ export interface ResumableReadOptions {
   onBytes?: (n: number) => void;
 }
 
-function isTransient(err: unknown): boolean {
-  if (err instanceof AbortedError) return false;
-  if (err instanceof RegpushError) {
-    const errno = String(err.details.errno ?? '');
-    if (RETRY_ERRNOS.has(errno)) return true;
-    const s = err.details.status;
-    return s === 408 || s === 429 || (typeof s === 'number' && s >= 500);
-  }
-  const code = (err as { code?: string }).code ?? '';
-  return RETRY_ERRNOS.has(code) || code === 'ERR_STREAM_PREMATURE_CLOSE' || /aborted|socket hang up|premature/i.test(String((err as Error)?.message));
-}
-
-/** Returns a Readable of exactly `size` bytes of the blob, resuming with Range after transient failures. */
+/**
+ * Returns a Readable of exactly `size` bytes of the blob, resuming with Range when the body
+ * breaks off. A failing open() is final: the request it makes has had the transport's retries.
+ */
 export function resumableRead(opts: ResumableReadOptions): Readable {
   let done = 0;
-  let attempt = 0;
+  const budget = opts.budget ?? new RetryBudget(opts.policy);
+  // `out.destroyed` turns true when the consumer destroys the output (an upload that failed or
+  // switched method): the read must stop there, not resume in the background.
+  let current: Readable | undefined;
   async function* generate(): AsyncGenerator<Buffer> {
     while (true) {
       if (opts.signal?.aborted) throw new AbortedError();
+      if (out.destroyed) return;
       let skip = 0;
+      const { body, partial, size } = await opts.open(done);
+      current = body;
+      if (out.destroyed) {
+        body.destroy();
+        return;
+      }
       try {
-        const { body, partial, size } = await opts.open(done);
         const expected = partial ? opts.size - done : opts.size;
         if (size !== undefined && size !== expected) {
           body.destroy();
@@ -81,19 +83,31 @@ export function resumableRead(opts: ResumableReadOptions): Readable {
         }
         if (done === opts.size) return;
         // The stream ended early without an error: treat as a dropped connection.
-        throw Object.assign(new Error(`premature end of ${opts.what} at ${done}/${opts.size}`), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
+        throw Object.assign(new Error(`premature end of ${opts.what} at ${done}/${opts.size}`), { code: 'ERR_STREAM_PREMATURE_CLOSE', shortBody: true });
       } catch (err) {
-        if (!isTransient(err)) throw err;
-        attempt++;
-        const delay = retryDelay(attempt, { errno: 'ECONNRESET' }, opts.policy);
+        body.destroy();
+        if (out.destroyed) return;
+        const outcome = outcomeOfError(err);
+        if (!outcome) throw err;
+        const delay = budget.next(outcome);
         if (delay === null) {
-          if (err instanceof RegpushError) throw err;
-          throw new DigestMismatchError(`${opts.what}: got ${done} of ${opts.size} bytes after ${attempt} attempts (${(err as Error).message})`);
+          const why = (err as Error).message;
+          if ((err as { shortBody?: boolean }).shortBody) {
+            throw new DigestMismatchError(`${opts.what}: the source sent ${done} of ${opts.size} bytes and then ended, also after ${budget.spent} retries`);
+          }
+          if (err instanceof RegpushError && err.code !== 'E_NETWORK') throw err;
+          const errno = err instanceof RegpushError ? String(err.details.errno ?? 'ECONNRESET') : String((err as { code?: string }).code ?? 'ECONNRESET');
+          throw new NetworkError(`${opts.what}: connection lost at byte ${done} of ${opts.size} (${why}), also after ${budget.spent} retries`, {
+            cause: err,
+            details: { ...(err instanceof RegpushError ? err.details : {}), errno },
+          });
         }
         opts.logger?.warn(`${opts.what}: ${(err as Error).message}; retrying from byte ${done} in ${delay} ms`);
         await sleep(delay, opts.signal);
       }
     }
   }
-  return Readable.from(generate(), { objectMode: false, highWaterMark: 1 << 16 });
+  const out = Readable.from(generate(), { objectMode: false, highWaterMark: 1 << 16 });
+  out.once('close', () => current?.destroy());
+  return out;
 }

@@ -6,6 +6,7 @@ import { chunkSizeOption, commonContext, commonFlags, credentialFromFlags, idleT
 import { many } from '../flags.js';
 import type { CliIO } from '../io.js';
 import { createProgress } from '../progress.js';
+import { copyReport, startClock, writeDigestFile, type RunClock } from '../report.js';
 
 interface CopyArgs extends CommonArgs {
   src: string;
@@ -22,10 +23,9 @@ interface CopyArgs extends CommonArgs {
   'from-password'?: string;
   'to-user'?: string;
   'to-password'?: string;
+  'dry-run'?: boolean;
+  'digest-file'?: string;
 }
-
-/** Report schema version of `copy --json`. */
-export const COPY_REPORT_VERSION = 1;
 
 /** Registers the copy command. */
 export function copyCommand(y: Argv, io: CliIO, done: (code: number) => void): Argv {
@@ -38,6 +38,8 @@ export function copyCommand(y: Argv, io: CliIO, done: (code: number) => void): A
         .positional('dst', { type: 'string', array: true, describe: 'Target image(s)' })
         .option('to', { type: 'string', describe: 'Another target; repeatable (same as extra DST arguments)' })
         .option('tag', { type: 'string', describe: 'Extra tag at every target; repeatable' })
+        .option('dry-run', { type: 'boolean', describe: 'Read the source, HEAD every blob at every target and print the plan; write nothing', group: 'Output:' })
+        .option('digest-file', { type: 'string', describe: 'Also write the copied digest (sha256:…) to this file', group: 'Output:' })
         .option('platform', { type: 'string', describe: '"all" (default, digest kept) or os/arch[,os/arch…] for a new index (digest changes)' })
         .option('referrers', { type: 'boolean', describe: 'Also copy signatures, attestations and SBOMs referring to the image' })
         .option('all-tags', { type: 'boolean', describe: 'Copy every tag of the source repository' })
@@ -50,8 +52,12 @@ export function copyCommand(y: Argv, io: CliIO, done: (code: number) => void): A
         .option('to-password', { type: 'string', describe: 'Password for the target registries (prefer --password-stdin)', group: 'Credentials:' })
         .example('$0 copy staging.example.com/app:1.4 prod.example.com/app:1.4', 'Promote from staging to prod, digest unchanged')
         .example('$0 copy ghcr.io/acme/app:1 registry.cn-hangzhou.aliyuncs.com/acme/app:1 ccr.ccs.tencentyun.com/acme/app:1', 'One read, two targets')
-        .example('$0 copy --referrers ghcr.io/acme/app:1 harbor.example.com/acme/app:1', 'With cosign signatures and SBOMs'),
+        .example('$0 copy --referrers ghcr.io/acme/app:1 harbor.example.com/acme/app:1', 'With cosign signatures and SBOMs')
+        .example('$0 copy docker.io/library/nginx:1.27 123456789012.dkr.ecr.eu-west-1.amazonaws.com/mirror/nginx:1.27', 'Docker Hub → Amazon ECR (a mirror, every platform, same digest)')
+        .example('$0 copy --dry-run --json ghcr.io/acme/app:1 registry.example.com:5000/acme/app:1', 'GHCR → a private registry: the plan only, nothing written')
+        .example('$0 copy --json --digest-file app.digest staging.example.com/app:1 prod-eu.example.com/app:1 prod-us.example.com/app:1', 'Exit code 8 if some targets failed; the report says which'),
     async (argv) => {
+      const clock = startClock();
       const a = argv as unknown as CopyArgs;
       const { copy } = await import('../../copy/copy.js');
       const ctx = commonContext(a, io);
@@ -59,7 +65,7 @@ export function copyCommand(y: Argv, io: CliIO, done: (code: number) => void): A
       const from = credentialFromFlags(a['from-user'], a['from-password'], 'from', ctx.secrets);
       const to = credentialFromFlags(a['to-user'], stdinPassword ?? a['to-password'], 'to', ctx.secrets);
       const targets = [...(a.dst ?? []), ...(many(a.to) ?? [])];
-      const progress = createProgress(io, ctx.verbosity, !!a.json);
+      const progress = await createProgress(io, ctx, !!a.json);
       let result: CopyResult;
       try {
         result = await copy({
@@ -70,6 +76,7 @@ export function copyCommand(y: Argv, io: CliIO, done: (code: number) => void): A
           referrers: a.referrers,
           allTags: a['all-tags'],
           noClobber: a.clobber === false,
+          dryRun: a['dry-run'],
           jobs: a.jobs,
           logger: ctx.logger,
           events: progress.events,
@@ -81,21 +88,41 @@ export function copyCommand(y: Argv, io: CliIO, done: (code: number) => void): A
           idleTimeoutMs: idleTimeoutOption(io.env),
           signal: io.signal,
         });
+        progress.stop(true);
       } catch (err) {
-        // Partial failure: the targets that succeeded are still printed, then the error line.
-        if (err instanceof PartialFailureError) printResult(io, a, err.details.result as CopyResult);
+        progress.stop(false);
+        // Partial failure: the targets that succeeded are still printed (and the digest file
+        // written for them), then the error line; exit code 8.
+        if (err instanceof PartialFailureError) {
+          const partial = err.details.result as CopyResult;
+          printResult(io, a, partial, clock);
+          if (a['digest-file'] && !partial.dryRun) await writeDigestFile(a['digest-file'], partial.digest, io.cwd ?? process.cwd());
+        }
         throw err;
-      } finally {
-        progress.stop();
       }
       if (result.digestChanged && !a.json) ctx.logger.warn(`--platform made a new index: digest ${result.digest} differs from the source's ${result.source.digest}`);
-      printResult(io, a, result);
+      printResult(io, a, result, clock);
+      if (a['digest-file']) {
+        if (result.dryRun) ctx.logger.warn(`--dry-run copied nothing; ${a['digest-file']} not written`);
+        else await writeDigestFile(a['digest-file'], result.digest, io.cwd ?? process.cwd());
+      }
       done(0);
     },
   );
 }
 
-function printResult(io: CliIO, a: CopyArgs, result: CopyResult): void {
-  if (a.json) io.stdout.write(JSON.stringify({ reportVersion: COPY_REPORT_VERSION, command: 'copy', ...result }, null, 2) + '\n');
+function printResult(io: CliIO, a: CopyArgs, result: CopyResult, clock: RunClock): void {
+  if (a.json) io.stdout.write(JSON.stringify(copyReport(result, clock), null, 2) + '\n');
+  else if (result.dryRun) io.stdout.write(copyPlanText(result));
   else for (const t of result.targets) if (t.ok) io.stdout.write(t.reference + '\n');
+}
+
+/** The human plan printed by `copy --dry-run`: per target, one line per blob. */
+export function copyPlanText(r: CopyResult): string {
+  const lines = [`plan: copy ${r.source.reference}@${r.source.digest}${r.digestChanged ? ` (new index ${r.digest})` : ''}`];
+  for (const t of r.targets) {
+    lines.push(`→ ${t.target}${t.ok ? `  tags: ${t.tags.join(', ')}` : `  FAILS: ${t.error?.code} ${t.error?.message}`}`);
+    for (const b of t.blobs) lines.push(`  ${b.action.replace('planned-', '').padEnd(8)} ${b.digest}  ${b.size} bytes`);
+  }
+  return lines.join('\n') + '\n';
 }

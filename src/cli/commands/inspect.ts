@@ -2,7 +2,7 @@
 import type { Argv } from 'yargs';
 import { UsageError } from '../../errors.js';
 import type { InspectResult } from '../../inspect/inspect.js';
-import { commonContext, commonFlags, credentialFromFlags, readStdin, retriesOption, type CommonArgs } from '../common.js';
+import { commonContext, commonFlags, credentialFromFlags, idleTimeoutOption, readStdin, retriesOption, type CommonArgs } from '../common.js';
 import type { CliIO } from '../io.js';
 
 interface InspectArgs extends CommonArgs {
@@ -29,7 +29,11 @@ export function inspectCommand(y: Argv, io: CliIO, done: (code: number) => void)
         .option('password', { type: 'string', describe: 'Registry password (prefer --password-stdin)', group: 'Credentials:' })
         .conflicts('raw', 'config')
         .example('$0 inspect 127.0.0.1:5000/base/busybox:v2s2', 'Summary of an image in a local registry')
-        .example('$0 inspect --platform linux/arm64 --json ghcr.io/org/app:1', 'One child of a multi-arch index, as JSON'),
+        .example('$0 inspect --platform linux/arm64 --json ghcr.io/org/app:1', 'One child of a multi-arch index, as JSON')
+        .example('$0 inspect nginx:1.27', 'Docker Hub (docker.io/library/nginx:1.27)')
+        .example('$0 inspect --raw registry.cn-hangzhou.aliyuncs.com/acme/app:1 | sha256sum', 'The exact manifest bytes (their sha256 is the digest)')
+        .example('$0 inspect --config ccr.ccs.tencentyun.com/acme/app:1', 'The exact config of an image in Tencent TCR')
+        .example('$0 inspect 123456789012.dkr.ecr.eu-west-1.amazonaws.com/web:1', 'Amazon ECR (credentials from docker-credential-ecr-login)'),
     async (argv) => {
       const a = argv as unknown as InspectArgs;
       const { inspect } = await import('../../inspect/inspect.js');
@@ -43,6 +47,7 @@ export function inspectCommand(y: Argv, io: CliIO, done: (code: number) => void)
         insecureRegistries: a['insecure-registry'],
         credentials: { from },
         retries: retriesOption(a),
+        idleTimeoutMs: idleTimeoutOption(io.env),
         signal: io.signal,
       });
       if (a.raw) io.stdout.write(result.raw);

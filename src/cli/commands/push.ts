@@ -68,8 +68,14 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void): A
         .example('$0 push --from mcr.microsoft.com/dotnet/core/aspnet:2.2 --to registry.example.com/app:1.0 --app ./publish --workdir /app --entrypoint dotnet --entrypoint App.dll', 'A .NET app on the aspnet base')
         .example('$0 push --from node:20-slim --to ghcr.io/acme/web:1 --app ./dist --entrypoint node --entrypoint /app/server.js', 'To GitHub Container Registry (token via --password-stdin)')
         .example('$0 push --from alpine:3 --to 123456789012.dkr.ecr.eu-west-1.amazonaws.com/web:1 --app ./out', 'To Amazon ECR (credentials from a docker-credential-ecr-login helper)')
-        .example('$0 push --from registry.cn-hangzhou.aliyuncs.com/acme/base:1 --to ccr.ccs.tencentyun.com/acme/app:1 --app ./out', 'Aliyun ACR → Tencent TCR')
-        .example('$0 push --from 127.0.0.1:5000/base:1 --to 127.0.0.1:5000/app:1 --app ./out --platform all', 'Every platform of a multi-arch base, private registry'),
+        .example('echo "$DOCKERHUB_TOKEN" | $0 push --from node:20-alpine --to docker.io/acme/web:1 --to-user acme --password-stdin --app ./dist --cmd node --cmd /app/server.js', 'To Docker Hub (node:20-alpine means docker.io/library/node)')
+        .example('$0 push --from registry.cn-hangzhou.aliyuncs.com/acme/base:1 --to registry.cn-hangzhou.aliyuncs.com/acme/app:1 --app ./out', 'Within Aliyun ACR: base layers are mounted, not copied (after regpush login)')
+        .example('$0 push --from ccr.ccs.tencentyun.com/acme/base:1 --to ccr.ccs.tencentyun.com/acme/app:1 --app ./out --port 8080', 'Within Tencent TCR')
+        .example('$0 push --from registry.cn-hangzhou.aliyuncs.com/acme/base:1 --to ccr.ccs.tencentyun.com/acme/app:1 --app ./out', 'Aliyun ACR → Tencent TCR (base layers streamed, nothing on disk)')
+        .example('$0 push --from registry.example.com:5000/base:1 --to registry.example.com:5000/app:1 --app ./out --platform all', 'Every platform of a multi-arch base, private registry')
+        .example('$0 push --insecure-registry 10.0.0.5:5000 --from 10.0.0.5:5000/base:1 --to 10.0.0.5:5000/app:1 --app ./out', 'A private registry on plain HTTP')
+        .example('$0 push --dry-run --json', 'With from/to/app in ./regpush.json: the plan as JSON, nothing written')
+        .example('$0 push --from alpine:3 --to ghcr.io/acme/app:1 --app ./out --digest-file app.digest', 'Write the digest for a later step (signing, deploy)'),
     async (argv) => {
       const clock = startClock();
       // Loaded on demand: `regpush --help` and `--version` should not pay for the pipeline's modules.

@@ -1,0 +1,222 @@
+// What the bench runs. Each scenario builds one command line for one run and checks its outcome
+// (a run that did not do what the row claims — a "cold" push that skipped blobs, a same-registry
+// push that streamed — is marked invalid instead of being counted).
+//
+// Registries (see env.mjs): SRC = `token` (token auth; holds bench/base:1), COLD = `anon2` (wiped
+// before every cold run, so it holds no blob at all), WARM = `anon` (holds the warm targets).
+
+import { join } from 'node:path';
+
+/** `--app` etc. shared by every regpush push, like the issue's aspnet example. */
+const PUSH_CONFIG = (app) => ['--app', `${app}:/app`, '--workdir', '/app', '--entrypoint', 'dotnet', '--entrypoint', 'App.dll', '--env', 'ASPNETCORE_URLS=http://+:80', '--port', '80'];
+
+/** Environment of every regpush run: credentials via env, an empty docker config, no colour. */
+export function regpushEnv(ctx, { toSrc = false } = {}) {
+  const env = {
+    ...process.env,
+    DOCKER_CONFIG: ctx.dockerConfig,
+    NO_COLOR: '1',
+    REGPUSH_FROM_USER: ctx.src.user,
+    REGPUSH_FROM_PASSWORD: ctx.src.password,
+  };
+  if (toSrc) Object.assign(env, { REGPUSH_TO_USER: ctx.src.user, REGPUSH_TO_PASSWORD: ctx.src.password });
+  else { delete env.REGPUSH_TO_USER; delete env.REGPUSH_TO_PASSWORD; }
+  return env;
+}
+
+function parseJson(s) {
+  try { return JSON.parse(s); } catch { return undefined; }
+}
+
+/** Checks a push --json report; returns undefined when fine, else why the run does not count. */
+function checkPush(r, want) {
+  const rep = parseJson(r.stdout);
+  if (!rep) return 'no JSON report on stdout';
+  const blobs = rep.blobs ?? [];
+  const wrong = blobs.filter((b) => b.action !== want.blob);
+  if (wrong.length) return `expected every base blob ${want.blob}, got ${[...new Set(blobs.map((b) => b.action))].join('/')}`;
+  if (want.layer && !want.layer.includes(rep.layer?.action)) return `expected the app layer ${want.layer.join(' or ')}, got ${rep.layer?.action}`;
+  return undefined;
+}
+
+/** Base bytes that crossed the wire in a push --json report. */
+export function baseBytesMoved(stdout) {
+  const rep = parseJson(stdout);
+  return rep ? (rep.blobs ?? []).reduce((a, b) => a + (b.bytes ?? 0), 0) : undefined;
+}
+
+/** The regpush --json report's timings (phase → ms), for the profile notes. */
+export function reportTimings(stdout) {
+  return parseJson(stdout)?.timings;
+}
+
+/**
+ * The scenarios, in run order within a round. Fields: id, label, group ('regpush' | 'peer' | 'floor' | 'startup'),
+ * cold (target wiped before the run), cmd(ctx, round) → { cmd, args, env }, check(result, ctx) → reason | undefined,
+ * needs(ctx) → reason it cannot run | undefined.
+ */
+export function scenarios(ctx) {
+  const node = process.execPath;
+  const cli = ctx.cli;
+  const srcRef = `${ctx.src.host}/${ctx.base.repo}:${ctx.base.tag}`;
+  const pushNeeds = () => ctx.pushBroken;
+  const copyNeeds = () => ctx.copyBroken;
+  const cfyNeeds = () => (ctx.containerify ? undefined : ctx.containerifyError ?? 'containerify not installed');
+  const cfyArgs = (toRegistry, toImage) => [
+    '--fromRegistry', `${ctx.src.url}/v2/`, '--fromImage', `${ctx.base.repo}:${ctx.base.tag}`,
+    '--toRegistry', `${toRegistry}/v2/`, '--toImage', toImage, '--allowNoPushAuth',
+    '--folder', ctx.appParent, '--customContent', `${ctx.appName}:/app`,
+    '--workdir', '/app', '--entrypoint', 'dotnet App.dll', '--setTimeStamp', '2020-01-01T00:00:00Z',
+  ];
+  // containerify takes a ready bearer token: fetch it with curl inside the timed command, as a CI job would.
+  const cfyCmd = (toRegistry, toImage) => ({
+    cmd: 'bash',
+    args: ['-c', 'set -e; T=$(curl -sf -u "$SRC_USER:$SRC_PASSWORD" "$REALM?service=$SERVICE&scope=repository:$REPO:pull" | sed -E \'s/.*"token":"([^"]+)".*/\\1/\'); exec "$NODE" "$CFY" --fromToken "$T" "$@"', 'containerify', ...cfyArgs(toRegistry, toImage)],
+    env: {
+      ...process.env, TMPDIR: ctx.cfyTmp, NODE: node, CFY: ctx.containerify, SRC_USER: ctx.src.user, SRC_PASSWORD: ctx.src.password,
+      REALM: ctx.src.realm, SERVICE: ctx.src.service, REPO: ctx.base.repo,
+    },
+  });
+  const cfyCheck = (r) => (/Done!/.test(r.stdout + r.stderr) ? undefined : 'containerify did not print Done!');
+  const levelArgs = ctx.gzipLevelFlag ? ['--gzip-level', String(ctx.gzipLevelFlag)] : [];
+
+  const list = [
+    {
+      id: 'push-cold', group: 'regpush', cold: true, needs: pushNeeds,
+      label: 'regpush push, cold (token source → other registry)',
+      cmd: (c, round) => ({ cmd: node, args: [cli, 'push', '--from', srcRef, '--to', `${c.cold.host}/bench/push-cold-${round}:1`, ...PUSH_CONFIG(c.app), ...levelArgs, '--json', '--quiet'], env: regpushEnv(c) }),
+      check: (r) => checkPush(r, { blob: 'streamed', layer: ['uploaded'] }),
+    },
+    {
+      id: 'push-warm', group: 'regpush', cold: false, needs: pushNeeds,
+      label: 'regpush push, warm (target has everything)',
+      cmd: (c) => ({ cmd: node, args: [cli, 'push', '--from', srcRef, '--to', `${c.warm.host}/bench/push-warm:1`, ...PUSH_CONFIG(c.app), ...levelArgs, '--json', '--quiet'], env: regpushEnv(c) }),
+      check: (r) => checkPush(r, { blob: 'skipped', layer: ['reused', 'skipped'] }),
+    },
+    {
+      id: 'push-same', group: 'regpush', cold: false, needs: pushNeeds,
+      label: 'regpush push, same registry (mount)',
+      cmd: (c, round) => ({ cmd: node, args: [cli, 'push', '--from', srcRef, '--to', `${c.src.host}/bench/push-same-${round}:1`, ...PUSH_CONFIG(c.app), ...levelArgs, '--json', '--quiet'], env: regpushEnv(c, { toSrc: true }) }),
+      check: (r) => checkPush(r, { blob: 'mounted', layer: ['uploaded'] }) ?? (baseBytesMoved(r.stdout) ? `moved ${baseBytesMoved(r.stdout)} base bytes` : undefined),
+    },
+    {
+      id: 'copy-cold', group: 'regpush', cold: true, needs: copyNeeds,
+      label: 'regpush copy, cold',
+      cmd: (c, round) => ({ cmd: node, args: [cli, 'copy', srcRef, `${c.cold.host}/bench/copy-cold-${round}:1`, '--json', '--quiet'], env: regpushEnv(c) }),
+      check: (r) => {
+        const rep = parseJson(r.stdout);
+        const t = rep?.targets?.[0];
+        if (!t?.ok) return 'copy report has no successful target';
+        const bad = (t.blobs ?? []).filter((b) => b.action !== 'streamed' && b.action !== 'uploaded');
+        return bad.length ? `expected every blob streamed, got ${bad.map((b) => b.action).join('/')}` : undefined;
+      },
+    },
+    {
+      id: 'skopeo-cold', group: 'peer', cold: true,
+      label: 'skopeo copy, cold',
+      needs: (c) => (c.tools.skopeo ? undefined : 'skopeo not installed'),
+      cmd: (c, round) => ({
+        cmd: 'skopeo',
+        args: ['copy', '--src-tls-verify=false', '--dest-tls-verify=false', '--src-creds', `${c.src.user}:${c.src.password}`,
+          `docker://${srcRef}`, `docker://${c.cold.host}/bench/skopeo-cold-${round}:1`],
+        env: process.env,
+      }),
+      check: (r) => (/already exists/.test(r.stdout + r.stderr) ? 'skopeo skipped a blob (target not cold)' : undefined),
+    },
+    {
+      id: 'curl-pipe', group: 'floor', cold: true,
+      label: 'curl GET | curl PUT per blob, in parallel (wire floor)',
+      cmd: (c, round) => ({ cmd: 'bash', args: [c.curlPipe, `bench/curl-cold-${round}`], env: { ...process.env, SRC_USER: c.src.user, SRC_PASSWORD: c.src.password } }),
+      check: () => undefined,
+    },
+    {
+      id: 'gzip6', group: 'floor', cold: false,
+      label: '`tar | gzip -6` of the app (to /dev/null)',
+      cmd: (c) => ({ cmd: 'bash', args: ['-c', 'tar --sort=name -C "$APP" -cf - . | gzip -6 > /dev/null'], env: { ...process.env, APP: c.app } }),
+      check: () => undefined,
+    },
+    {
+      id: 'gzip1', group: 'floor', cold: false,
+      label: '`tar | gzip -1` of the app (to /dev/null)',
+      cmd: (c) => ({ cmd: 'bash', args: ['-c', 'tar --sort=name -C "$APP" -cf - . | gzip -1 > /dev/null'], env: { ...process.env, APP: c.app } }),
+      check: () => undefined,
+    },
+    {
+      id: 'cfy-cold', group: 'peer', cold: true, needs: cfyNeeds,
+      label: 'containerify, cold',
+      cmd: (c, round) => cfyCmd(c.cold.url, `bench/cfy-cold-${round}:1`),
+      check: cfyCheck,
+    },
+    {
+      id: 'cfy-warm', group: 'peer', cold: false, needs: cfyNeeds,
+      label: 'containerify, warm (target has everything)',
+      cmd: (c) => cfyCmd(c.warm.url, 'bench/cfy-warm:1'),
+      check: cfyCheck,
+    },
+    {
+      id: 'node-empty', group: 'startup', cold: false,
+      label: '`node empty.mjs` (start-up reference)',
+      cmd: (c) => ({ cmd: node, args: [join(c.tmp, 'empty.mjs')], env: process.env }),
+      check: () => undefined,
+    },
+    {
+      id: 'regpush-version', group: 'startup', cold: false, needs: () => (ctx.cliMissing ? 'dist/src/cli/bin.js missing' : undefined),
+      label: '`regpush --version`',
+      cmd: (c) => ({ cmd: node, args: [cli, '--version'], env: regpushEnv(c) }),
+      check: (r) => (r.stdout.trim() ? undefined : 'no version printed'),
+    },
+  ];
+  if (ctx.gzipLevel !== 6 && ctx.gzipLevel !== 1) {
+    list.splice(list.findIndex((s) => s.id === 'gzip1') + 1, 0, {
+      id: `gzip${ctx.gzipLevel}`, group: 'floor', cold: false,
+      label: `\`tar | gzip -${ctx.gzipLevel}\` of the app (regpush's level)`,
+      cmd: (c) => ({ cmd: 'bash', args: ['-c', `tar --sort=name -C "$APP" -cf - . | gzip -${ctx.gzipLevel} > /dev/null`], env: { ...process.env, APP: c.app } }),
+      check: () => undefined,
+    });
+  }
+  if (ctx.tools.pigz) {
+    list.splice(list.findIndex((s) => s.id === 'gzip1') + 1, 0, {
+      id: 'pigz', group: 'floor', cold: false,
+      label: `\`tar | pigz -p2 -${ctx.gzipLevel}\` of the app (2-core reference)`,
+      cmd: (c) => ({ cmd: 'bash', args: ['-c', `tar --sort=name -C "$APP" -cf - . | pigz -p2 -${ctx.gzipLevel} > /dev/null`], env: { ...process.env, APP: c.app } }),
+      check: () => undefined,
+    });
+  }
+  return list;
+}
+
+/** The 1 GiB scenarios (--large): run once per --large-runs, in this order. */
+export function largeScenarios(ctx) {
+  const node = process.execPath;
+  const cli = ctx.cli;
+  const srcRef = `${ctx.src.host}/${ctx.large.repo}:${ctx.large.tag}`;
+  const cfg = (app) => ['--app', `${app}:/app`, '--workdir', '/app', '--json', '--quiet'];
+  const list = [
+    {
+      id: 'large-push-cold', group: 'regpush', cold: true, needs: () => ctx.pushBroken,
+      label: 'regpush push, cold, 1 GiB base layer + 1 GiB app file',
+      cmd: (c, round) => ({ cmd: node, args: [cli, 'push', '--from', srcRef, '--to', `${c.cold.host}/bench/large-${round}:1`, ...cfg(c.largeApp)], env: regpushEnv(c) }),
+      check: (r) => checkPush(r, { blob: 'streamed', layer: ['uploaded'] }),
+    },
+    {
+      id: 'large-push-warm', group: 'regpush', cold: false, needs: () => ctx.pushBroken,
+      label: 'regpush push, warm, same 1 GiB inputs (diffID pass only)',
+      cmd: (c, round) => ({ cmd: node, args: [cli, 'push', '--from', srcRef, '--to', `${c.cold.host}/bench/large-${round}:1`, ...cfg(c.largeApp)], env: regpushEnv(c) }),
+      check: (r) => checkPush(r, { blob: 'skipped', layer: ['reused', 'skipped'] }),
+    },
+    {
+      id: 'large-push-same', group: 'regpush', cold: false, needs: () => ctx.pushBroken,
+      label: 'regpush push, same registry, 1 GiB app file',
+      cmd: (c, round) => ({ cmd: node, args: [cli, 'push', '--from', srcRef, '--to', `${c.src.host}/bench/large-same-${round}:1`, ...cfg(c.largeApp)], env: regpushEnv(c, { toSrc: true }) }),
+      check: (r) => checkPush(r, { blob: 'mounted', layer: ['uploaded'] }),
+    },
+    {
+      id: 'large-copy-cold', group: 'regpush', cold: true, needs: () => ctx.copyBroken,
+      label: 'regpush copy, cold, 1 GiB base layer',
+      cmd: (c, round) => ({ cmd: node, args: [cli, 'copy', srcRef, `${c.cold.host}/bench/large-copy-${round}:1`, '--json', '--quiet'], env: regpushEnv(c) }),
+      check: (r) => (parseJson(r.stdout)?.targets?.[0]?.ok ? undefined : 'copy report has no successful target'),
+    },
+  ];
+  for (const s of list) s.minTimeoutMs = 600_000; // a GiB through a loaded 2-core machine takes a while
+  return list;
+}

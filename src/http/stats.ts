@@ -1,0 +1,102 @@
+/**
+ * What the transport saw, for the JSON report: requests sent, requests retried, and the rate-limit
+ * headers registries returned. Docker Hub answers manifest requests with
+ * `ratelimit-limit: 100;w=21600` and `ratelimit-remaining: 76;w=21600`
+ * (https://docs.docker.com/docker-hub/usage/pulls/); other registries may send the same IETF
+ * draft headers (draft-ietf-httpapi-ratelimit-headers). Only numbers are kept, never other headers.
+ */
+import type { Middleware } from './types.js';
+
+/** The last rate-limit headers one registry host sent. */
+export interface RateLimitSeen {
+  /** Host (and port) that sent the headers, e.g. "registry-1.docker.io". */
+  registry: string;
+  /** Requests allowed per window (`ratelimit-limit`). */
+  limit?: number;
+  /** Requests left in the window (`ratelimit-remaining`); the last value seen. */
+  remaining?: number;
+  /** Window length in seconds (the `w=` parameter), when given. */
+  windowSeconds?: number;
+  /** Smallest `remaining` seen during the operation. */
+  lowestRemaining?: number;
+}
+
+/** Counters of one transport, as they appear in the report. */
+export interface HttpStats {
+  /** HTTP requests sent (every hop: redirects and retries count). */
+  requests: number;
+  /** Requests sent again after a transient failure (5xx, 429, resets). */
+  retries: number;
+  /** Rate-limit headers seen, one entry per registry host that sent any. */
+  rateLimits: RateLimitSeen[];
+}
+
+/** Parses `100;w=21600` (or a bare `100`) into the number and the window. */
+export function parseRateLimitHeader(value: string | undefined): { value: number; window?: number } | undefined {
+  if (value === undefined) return undefined;
+  // Repeated headers arrive joined with ", "; the first one counts.
+  const first = value.split(',')[0]!.trim();
+  const m = /^(\d{1,12})\s*(?:;(.*))?$/.exec(first);
+  if (!m) return undefined;
+  const w = /(?:^|;)\s*w\s*=\s*(\d{1,12})\s*(?:;|$)/.exec(m[2] ?? '');
+  return { value: Number(m[1]), ...(w ? { window: Number(w[1]) } : {}) };
+}
+
+/** Accumulates what a transport saw. */
+export class TransportStats {
+  private requests = 0;
+  private retries = 0;
+  private readonly limits = new Map<string, RateLimitSeen>();
+
+  /** Counts one request and records its rate-limit headers, if any. */
+  response(url: string, headers: Record<string, string>): void {
+    this.requests++;
+    const limit = parseRateLimitHeader(headers['ratelimit-limit']);
+    const remaining = parseRateLimitHeader(headers['ratelimit-remaining']);
+    if (!limit && !remaining) return;
+    let host: string;
+    try {
+      host = new URL(url).host;
+    } catch {
+      return;
+    }
+    const seen = this.limits.get(host) ?? { registry: host };
+    if (limit) seen.limit = limit.value;
+    if (remaining) {
+      seen.remaining = remaining.value;
+      seen.lowestRemaining = Math.min(seen.lowestRemaining ?? Infinity, remaining.value);
+    }
+    const w = limit?.window ?? remaining?.window;
+    if (w !== undefined) seen.windowSeconds = w;
+    this.limits.set(host, seen);
+  }
+
+  /** Counts a request that failed at the socket (no response). */
+  failed(): void {
+    this.requests++;
+  }
+
+  /** Counts one retry. */
+  retried(): void {
+    this.retries++;
+  }
+
+  /** A copy of the counters. */
+  snapshot(): HttpStats {
+    return { requests: this.requests, retries: this.retries, rateLimits: [...this.limits.values()].map((l) => ({ ...l })) };
+  }
+}
+
+/** Middleware feeding `stats` with every response (place it just above the socket). */
+export function statsMiddleware(stats: TransportStats): Middleware {
+  return (next) => async (req) => {
+    try {
+      const res = await next(req);
+      stats.response(res.url || req.url, res.headers);
+      return res;
+    } catch (err) {
+      stats.failed();
+      throw err;
+    }
+  };
+}

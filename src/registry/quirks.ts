@@ -1,0 +1,157 @@
+/**
+ * Registry quirks, in one place: what public issue trackers report about registries regpush
+ * cannot reach from CI, and the per-run memory of how each registry accepts uploads.
+ *
+ * Upload methods (see src/transfer/upload.ts):
+ *   put      POST → one PUT ?digest= carrying the whole blob (digest and length known up front)
+ *   patch    POST → one streamed PATCH (no length) → PUT ?digest=
+ *   chunked  POST → PATCH chunks with Content-Range (at least OCI-Chunk-Min-Length) → PUT ?digest=
+ * A registry that refuses one gets the next; the refusal is remembered for the rest of the run,
+ * so the other blobs of the run start with the method that works.
+ */
+
+/** How a blob is sent. */
+export type UploadMethod = 'put' | 'patch' | 'chunked';
+
+/** Default size of one PATCH chunk (GHCR refuses more than 4 MiB). */
+export const DEFAULT_CHUNK_SIZE = 4 * 1024 * 1024;
+/** Smallest chunk we shrink to after a registry refuses a chunk as too large. */
+export const MIN_CHUNK_SIZE = 64 * 1024;
+
+/** One known behaviour: which registry, what it does, where regpush deals with it, and the source. */
+export interface KnownQuirk {
+  /** Registry as people name it. */
+  registry: string;
+  /** Hosts it applies to; absent when the behaviour is recognised by the answer, not the host. */
+  host?: RegExp;
+  /** What the registry does. */
+  behaviour: string;
+  /** Where regpush copes with it. */
+  handledIn: string;
+  /** Public issue(s) the fact comes from. */
+  source: string;
+  /** Upload methods to skip from the start on this host. */
+  refuse?: UploadMethod[];
+  /** Chunk size to use on this host (unless --chunk-size says otherwise). */
+  chunkSize?: number;
+}
+
+const MiB = 1024 * 1024;
+
+/** The table. Host-matched entries change upload behaviour; the others document a run-time fallback. */
+export const KNOWN_QUIRKS: readonly KnownQuirk[] = [
+  {
+    registry: 'GHCR',
+    host: /^ghcr\.io$/,
+    behaviour: 'PATCH chunks over 4 MiB are answered 416',
+    handledIn: 'chunk size 4 MiB; chunked uploads halve the chunk on 413/416 (transfer/upload.ts)',
+    source: 'oras-project/rust-oci-client#35',
+    chunkSize: 4 * MiB,
+  },
+  {
+    registry: 'Amazon ECR',
+    host: /\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$/,
+    behaviour: 'PATCH answers 201; upload parts must be 5–10 MiB (at most 1000); later PATCH bodies after the first have been reported discarded',
+    handledIn: '201 accepted in RegistryClient.patchUpload; 8 MiB chunks; chunked is the last resort',
+    source: 'aws/containers-roadmap#2831, google/go-containerregistry#1091, containerd/containerd#10447',
+    chunkSize: 8 * MiB,
+  },
+  {
+    registry: 'Google Artifact Registry / GCR',
+    host: /(^|\.)gcr\.io$|-docker\.pkg\.dev$/,
+    behaviour: 'no chunked uploads',
+    handledIn: 'chunked never tried on these hosts',
+    source: 'dotnet/sdk-container-builds#287',
+    refuse: ['chunked'],
+  },
+  {
+    registry: 'Azure ACR',
+    host: /\.azurecr\.(io|cn|us)$/,
+    behaviour: 'strict Content-Range format on chunks ("<start>-<end>", no "bytes " prefix)',
+    handledIn: 'RegistryClient.patchUpload always sends that form',
+    source: 'dotnet/sdk (comments on chunked uploads to ACR)',
+  },
+  {
+    registry: 'Artifactory',
+    behaviour: 'historically requires PATCH uploads; refuses mounts',
+    handledIn: 'a refused monolithic PUT falls back to streamed PATCH (transfer/upload.ts); a refused mount streams (transfer/blobs.ts)',
+    source: 'containerd/containerd#3533',
+  },
+  {
+    registry: 'Nexus',
+    behaviour: 'answers 400 instead of 401 to a request that needs credentials',
+    handledIn: 'auth/middleware.ts treats a 400 carrying a WWW-Authenticate challenge like a 401',
+    source: 'GoogleContainerTools/jib#2898',
+  },
+  {
+    registry: 'Harbor / Docker Hub',
+    behaviour: 'a mount the registry will not do is answered 401 (Harbor) or 400 (Docker Hub, foreign `from`)',
+    handledIn: 'transfer/blobs.ts falls back to streaming',
+    source: 'goharbor/harbor#17097, google/go-containerregistry#1741',
+  },
+  {
+    registry: 'GHCR / Docker Hub / ECR / ACR',
+    behaviour: '429 with Retry-After under throttling, also on manifest PUT',
+    handledIn: 'http/retry.ts honours Retry-After up to a cap; whole-blob retries keep it (RetryBudget)',
+    source: 'dependabot/cli#380, containers/container-libs#42',
+  },
+];
+
+/** What one run has learned about one registry's uploads. */
+export interface UploadQuirks {
+  registry: string;
+  /** Methods this registry refused (or is known to refuse); never tried again in this run. */
+  refused: Set<UploadMethod>;
+  /** The method of the last successful upload. */
+  working?: UploadMethod;
+  /** Chunk size for chunked uploads (bytes). */
+  chunkSize: number;
+  /** Largest OCI-Chunk-Min-Length the registry announced in this run. */
+  minChunk?: number;
+  /** Known quirks matched by host (for logs). */
+  known: KnownQuirk[];
+}
+
+/** Options that shape the quirks of a run. */
+export interface QuirkOptions {
+  /** --chunk-size: overrides the table's and the default chunk size. */
+  chunkSize?: number;
+}
+
+/** Known quirks for a registry host ("ghcr.io", "123.dkr.ecr.eu-west-1.amazonaws.com"). */
+export function knownQuirksFor(registry: string): KnownQuirk[] {
+  const host = registry.replace(/:\d+$/, '').toLowerCase();
+  return KNOWN_QUIRKS.filter((q) => q.host?.test(host));
+}
+
+// Keyed by the run (its Transport or any object that lives as long as the operation): the memory
+// dies with the run, and two runs never share what they learned.
+const memory = new WeakMap<object, Map<string, UploadQuirks>>();
+
+/** The upload memory of `registry` for the run identified by `run`; created from the table on first use. */
+export function uploadQuirks(run: object, registry: string, opts: QuirkOptions = {}): UploadQuirks {
+  let perRun = memory.get(run);
+  if (!perRun) memory.set(run, (perRun = new Map()));
+  let q = perRun.get(registry);
+  if (!q) {
+    const known = knownQuirksFor(registry);
+    q = {
+      registry,
+      refused: new Set(known.flatMap((k) => k.refuse ?? [])),
+      chunkSize: opts.chunkSize ?? known.find((k) => k.chunkSize)?.chunkSize ?? DEFAULT_CHUNK_SIZE,
+      known,
+    };
+    perRun.set(registry, q);
+  }
+  return q;
+}
+
+/** The first method of `preferred` this registry has not refused, if any. */
+export function pickUploadMethod(q: UploadQuirks, preferred: readonly UploadMethod[]): UploadMethod | undefined {
+  return preferred.find((m) => !q.refused.has(m));
+}
+
+/** Chunk size for a session: the run's size, raised to the registry's announced minimum. */
+export function chunkSizeFor(q: UploadQuirks, sessionMin?: number): number {
+  return Math.max(q.chunkSize, sessionMin ?? 0, q.minChunk ?? 0);
+}

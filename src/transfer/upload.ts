@@ -1,0 +1,177 @@
+/**
+ * Uploading one blob with a method the target registry accepts (put, patch or chunked; see
+ * registry/quirks.ts). A method the registry refuses is remembered for the run and the next one
+ * is tried on a fresh session; every session that fails is cancelled (DELETE), so a failed or
+ * interrupted transfer leaves no upload behind. Transient failures are not retried here: the
+ * callers own the retry budget, because only they can re-open the bytes.
+ */
+import type { Readable } from 'node:stream';
+import { RegpushError, UnsupportedError } from '../errors.js';
+import type { RegistryClient, UploadSession } from '../registry/client.js';
+import { chunkSizeFor, MIN_CHUNK_SIZE, pickUploadMethod, uploadQuirks, type UploadMethod, type UploadQuirks } from '../registry/quirks.js';
+import type { RepoEndpoint, TransferContext } from './blobs.js';
+
+/** The bytes of one upload attempt. */
+export interface BlobBody {
+  /** A Buffer (replayable) or a stream read once. */
+  data: Buffer | Readable;
+  /** Digest and size when known up front (a monolithic PUT needs both). */
+  digest?: string;
+  size?: number;
+  /** The digest once `data` has been read to its end, when it is not known up front. */
+  digestAtEnd?: () => Promise<string>;
+}
+
+/** One blob to upload. */
+export interface UploadRequest {
+  /** Methods this blob can use, best first. */
+  methods: readonly UploadMethod[];
+  /** A fresh body for an attempt with `method`; undefined when the target turned out to have the blob already. */
+  open(method: UploadMethod): Promise<BlobBody | undefined> | BlobBody | undefined;
+  /** A session opened earlier (a mount answered 202, a tee), used by the first attempt. */
+  session?: string | UploadSession;
+  /** The body can be opened once (a tee branch): after a refusal, remember it and give up; the caller retries on its own. */
+  once?: boolean;
+  /** What to call the blob in logs. */
+  what: string;
+}
+
+/** How the blob got there. */
+export interface UploadOutcome {
+  method: UploadMethod;
+  /** False when open() said the target already had it. */
+  sent: boolean;
+}
+
+/** Statuses with which a registry says "not this way" to an upload method. */
+const REFUSALS = new Set([400, 405, 411, 413, 415, 416, 501]);
+
+/** True when `err` is a registry refusing the upload method (not a digest error, not auth, not a transient failure). */
+export function isUploadRefusal(err: unknown): boolean {
+  if (!(err instanceof RegpushError) || err.code === 'E_DIGEST_MISMATCH') return false;
+  const s = err.details.status;
+  return typeof s === 'number' && REFUSALS.has(s);
+}
+
+/** Uploads one blob, falling back through `req.methods` as the registry refuses them. */
+export async function uploadBlob(target: RepoEndpoint, req: UploadRequest, ctx: TransferContext): Promise<UploadOutcome> {
+  const q = uploadQuirks(ctx.transport, target.client.registry, { chunkSize: ctx.chunkSize });
+  const log = ctx.transport.logger;
+  let session = typeof req.session === 'string' ? { url: req.session } : req.session;
+  let refusal: unknown;
+  // Bounded: each round either refuses a method for good or halves the chunk size.
+  for (let round = 0; round < req.methods.length + 8; round++) {
+    const method = pickUploadMethod(q, req.methods);
+    if (!method) break;
+    let body: BlobBody | undefined;
+    if (session?.minChunk) q.minChunk = Math.max(q.minChunk ?? 0, session.minChunk);
+    const state = { url: session?.url };
+    session = undefined;
+    const chunkAtStart = q.chunkSize;
+    try {
+      body = await req.open(method);
+      if (!body) {
+        if (state.url) await target.client.cancelUpload(state.url);
+        return { method, sent: false };
+      }
+      if (!state.url) {
+        const s = await target.client.startUpload(target.repo);
+        state.url = s.url;
+        if (s.minChunk) q.minChunk = Math.max(q.minChunk ?? 0, s.minChunk);
+      }
+      await sendWith(target.client, state as { url: string }, method, body, q);
+      q.working = method;
+      return { method, sent: true };
+    } catch (err) {
+      if (body && !Buffer.isBuffer(body.data)) body.data.destroy();
+      if (state.url) await target.client.cancelUpload(state.url);
+      if (!isUploadRefusal(err)) throw err;
+      refusal = err;
+      if (req.once) {
+        q.refused.add(method);
+        throw err;
+      }
+      const status = (err as RegpushError).details.status;
+      const floor = Math.max(MIN_CHUNK_SIZE, q.minChunk ?? 0);
+      if (method === 'chunked' && (status === 413 || status === 416) && chunkAtStart / 2 >= floor) {
+        // Concurrent uploads may hit the same limit: the first one halves, the others just retry.
+        if (q.chunkSize === chunkAtStart) {
+          q.chunkSize = Math.floor(chunkAtStart / 2);
+          log.info(`${q.registry} refused a chunk of ${chunkAtStart} bytes (answered ${status}); using ${q.chunkSize}-byte chunks`);
+        }
+        continue;
+      }
+      const news = !q.refused.has(method); // concurrent uploads learn the same thing; say it once
+      q.refused.add(method);
+      if (q.working === method) q.working = undefined;
+      const next = pickUploadMethod(q, req.methods);
+      if (news) log.info(`${q.registry} refused ${describe(method)} (answered ${status})${next ? `; using ${describe(next)} for the rest of this run` : ''}`);
+      log.debug(`${req.what}: ${(err as Error).message}`);
+    }
+  }
+  // A session handed in but never used (every method refused before this upload started).
+  if (session?.url) await target.client.cancelUpload(session.url);
+  const tried = req.methods.map(describe).join(', ');
+  const last = refusal instanceof Error ? `; last answer: ${refusal.message}` : '';
+  throw new UnsupportedError(`${q.registry} refused every upload method regpush has for ${req.what} (${tried})${last}`, {
+    cause: refusal,
+    details: { registry: q.registry },
+  });
+}
+
+function describe(m: UploadMethod): string {
+  return m === 'put' ? 'a monolithic PUT' : m === 'patch' ? 'a streamed PATCH' : 'chunked PATCH uploads';
+}
+
+/** One attempt with one method on an open session; `state.url` follows the registry's Location. */
+async function sendWith(client: RegistryClient, state: { url: string }, method: UploadMethod, body: BlobBody, q: UploadQuirks): Promise<void> {
+  const replayable = Buffer.isBuffer(body.data);
+  const data = body.data;
+  const payload = Buffer.isBuffer(data) ? data : () => data;
+  if (method === 'put') {
+    if (body.digest === undefined || body.size === undefined) throw new RegpushError('E_INTERNAL', 'a monolithic PUT needs the digest and size up front');
+    await client.putUpload(state.url, body.digest, body.size, payload, replayable);
+    return;
+  }
+  if (method === 'patch') {
+    state.url = await client.patchUpload(state.url, payload, replayable);
+  } else {
+    const size = chunkSizeFor(q);
+    let offset = 0;
+    for await (const chunk of chunks(data, size)) {
+      // Not replayable: a chunk half-taken by the registry cannot be sent again as it was; the
+      // whole transfer restarts on a new session instead.
+      state.url = await client.patchUpload(state.url, () => chunk, false, { start: offset, end: offset + chunk.length - 1 });
+      offset += chunk.length;
+    }
+  }
+  const digest = body.digest ?? (await body.digestAtEnd?.());
+  if (!digest) throw new RegpushError('E_INTERNAL', 'upload finished without a digest');
+  await client.completeUpload(state.url, digest);
+}
+
+/** Cuts a Buffer or a stream into Buffers of exactly `size` bytes (the last one shorter). */
+export async function* chunks(data: Buffer | Readable, size: number): AsyncGenerator<Buffer> {
+  if (Buffer.isBuffer(data)) {
+    for (let i = 0; i < data.length; i += size) yield data.subarray(i, i + size);
+    return;
+  }
+  let parts: Buffer[] = [];
+  let have = 0;
+  for await (const c of data as AsyncIterable<Buffer>) {
+    let chunk = c;
+    while (have + chunk.length >= size) {
+      const take = size - have;
+      parts.push(chunk.subarray(0, take));
+      yield Buffer.concat(parts, size);
+      chunk = chunk.subarray(take);
+      parts = [];
+      have = 0;
+    }
+    if (chunk.length) {
+      parts.push(chunk);
+      have += chunk.length;
+    }
+  }
+  if (have) yield Buffer.concat(parts, have);
+}

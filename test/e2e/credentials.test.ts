@@ -1,0 +1,248 @@
+// Credentials from every place users keep them, each in its own test against the real Basic and
+// token registries: flags, env, docker config `auths`, a `credHelpers` entry (a helper script on
+// PATH), a `credsStore`, an `identitytoken`, Podman's auth.json (REGISTRY_AUTH_FILE and
+// $XDG_RUNTIME_DIR), and `regpush login` / `logout` writing Docker's format (helper or file).
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { test } from 'node:test';
+import { fetchToken, imageRef, loadState, runCli, tempDir } from './harness.js';
+
+const state = loadState();
+const R = state.registries;
+const run = `k${process.pid}${Date.now().toString(36)}`;
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+const SOURCE = imageRef(R.token, 'base/busybox:v2s2'); // token auth: needs alice's credentials to read
+let seq = 0;
+const target = () => imageRef(R.basic, `${run}/creds-${++seq}:1`); // Basic auth: needs credentials to write
+
+/** A home of its own: no host credential can leak in (docker config, podman files, env). */
+function isolatedEnv(extra: Record<string, string | undefined> = {}): Record<string, string | undefined> {
+  const home = tempDir('regpush-home-');
+  return {
+    HOME: home,
+    DOCKER_CONFIG: join(home, '.docker'),
+    REGISTRY_AUTH_FILE: undefined,
+    XDG_RUNTIME_DIR: undefined,
+    REGPUSH_FROM_USER: undefined,
+    REGPUSH_FROM_PASSWORD: undefined,
+    REGPUSH_TO_USER: undefined,
+    REGPUSH_TO_PASSWORD: undefined,
+    REGPUSH_FROM_TOKEN: undefined,
+    REGPUSH_TO_TOKEN: undefined,
+    REGPUSH_FROM_IDENTITY_TOKEN: undefined,
+    REGPUSH_TO_IDENTITY_TOKEN: undefined,
+    ...extra,
+  };
+}
+
+function writeJson(file: string, data: unknown): void {
+  mkdirSync(join(file, '..'), { recursive: true });
+  writeFileSync(file, JSON.stringify(data, null, 2));
+}
+
+/** Both registries' credentials as an `auths` object. */
+function auths(): Record<string, { auth: string }> {
+  return {
+    [R.token.host]: { auth: b64(`${R.token.user}:${R.token.password}`) },
+    [R.basic.host]: { auth: b64(`${R.basic.user}:${R.basic.password}`) },
+  };
+}
+
+/** Copies the token-auth source to a Basic-auth target and checks it worked. */
+async function copyWorks(env: Record<string, string | undefined>, extraArgs: string[] = []): Promise<void> {
+  const dst = target();
+  const r = await runCli(['copy', SOURCE, dst, ...extraArgs], { env });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, `${dst.replace(/:1$/, '')}@${state.images.token['base/busybox:v2s2'].digest}\n`);
+}
+
+/**
+ * Installs `docker-credential-regpushtest` (a small node script) in a temp dir: `get` answers
+ * from a JSON store, `store`/`erase` change it; every call is logged as "<action> <server>".
+ */
+function installHelper(initial: Record<string, { Username: string; Secret: string }>): { binDir: string; log: () => string[]; store: () => Record<string, { Username: string; Secret: string }> } {
+  const dir = tempDir('regpush-helper-');
+  const storeFile = join(dir, 'store.json');
+  const logFile = join(dir, 'calls.log');
+  writeFileSync(storeFile, JSON.stringify(initial));
+  writeFileSync(logFile, '');
+  const script = `#!${process.execPath}
+const fs = require('node:fs');
+const action = process.argv[2];
+let input = '';
+process.stdin.on('data', (c) => (input += c));
+process.stdin.on('end', () => {
+  const db = JSON.parse(fs.readFileSync(${JSON.stringify(storeFile)}, 'utf8'));
+  const server = action === 'store' ? JSON.parse(input).ServerURL : input.trim();
+  fs.appendFileSync(${JSON.stringify(logFile)}, action + ' ' + server + '\\n');
+  if (action === 'get') {
+    const e = db[server];
+    if (!e) { process.stdout.write('credentials not found in native keychain\\n'); process.exit(1); }
+    process.stdout.write(JSON.stringify({ ServerURL: server, Username: e.Username, Secret: e.Secret }));
+  } else if (action === 'store') {
+    const j = JSON.parse(input);
+    db[j.ServerURL] = { Username: j.Username, Secret: j.Secret };
+    fs.writeFileSync(${JSON.stringify(storeFile)}, JSON.stringify(db));
+  } else if (action === 'erase') {
+    if (!db[server]) { process.stdout.write('credentials not found in native keychain\\n'); process.exit(1); }
+    delete db[server];
+    fs.writeFileSync(${JSON.stringify(storeFile)}, JSON.stringify(db));
+  } else { process.stdout.write('unknown action\\n'); process.exit(1); }
+});
+`;
+  writeFileSync(join(dir, 'docker-credential-regpushtest'), script, { mode: 0o755 });
+  return {
+    binDir: dir,
+    log: () => readFileSync(logFile, 'utf8').split('\n').filter(Boolean),
+    store: () => JSON.parse(readFileSync(storeFile, 'utf8')),
+  };
+}
+
+const helperCreds = () => ({
+  [R.token.host]: { Username: R.token.user!, Secret: R.token.password! },
+  [R.basic.host]: { Username: R.basic.user!, Secret: R.basic.password! },
+});
+
+test('without credentials the token source refuses: exit 3 with a hint (the baseline for the tests below)', async () => {
+  const r = await runCli(['copy', SOURCE, target()], { env: isolatedEnv() });
+  assert.equal(r.code, 3, r.stderr);
+  assert.match(r.stderr, /regpush login 127\.0\.0\.1:\d+/);
+});
+
+test('credentials from flags (--from-user/--from-password, --to-user + --password-stdin)', async () => {
+  await copyWorks(isolatedEnv(), ['--from-user', R.token.user!, '--from-password', R.token.password!, '--to-user', R.basic.user!, '--to-password', R.basic.password!]);
+  const dst = target();
+  const r = await runCli(['copy', SOURCE, dst, '--from-user', R.token.user!, '--from-password', R.token.password!, '--to-user', R.basic.user!, '--password-stdin'], {
+    env: isolatedEnv(),
+    input: `${R.basic.password}\n`,
+  });
+  assert.equal(r.code, 0, r.stderr);
+});
+
+test('credentials from env (REGPUSH_FROM_* and REGPUSH_TO_*)', async () => {
+  await copyWorks(isolatedEnv({
+    REGPUSH_FROM_USER: R.token.user,
+    REGPUSH_FROM_PASSWORD: R.token.password,
+    REGPUSH_TO_USER: R.basic.user,
+    REGPUSH_TO_PASSWORD: R.basic.password,
+  }));
+});
+
+test('credentials from docker config.json "auths" ($DOCKER_CONFIG)', async () => {
+  const env = isolatedEnv();
+  writeJson(join(env.DOCKER_CONFIG!, 'config.json'), { auths: auths() });
+  await copyWorks(env);
+});
+
+test('credentials from ~/.docker/config.json when DOCKER_CONFIG is not set, username/password form', async () => {
+  const env = isolatedEnv({ DOCKER_CONFIG: undefined });
+  writeJson(join(env.HOME!, '.docker', 'config.json'), {
+    auths: {
+      [`https://${R.token.host}`]: { username: R.token.user, password: R.token.password },
+      [`http://${R.basic.host}/v2/`]: { username: R.basic.user, password: R.basic.password },
+    },
+  });
+  await copyWorks(env);
+});
+
+test('credentials from a "credHelpers" entry (docker-credential-regpushtest on PATH)', async () => {
+  const helper = installHelper(helperCreds());
+  const env = isolatedEnv();
+  env.PATH = `${helper.binDir}${delimiter}${process.env.PATH}`;
+  writeJson(join(env.DOCKER_CONFIG!, 'config.json'), { credHelpers: { [R.token.host]: 'regpushtest', [R.basic.host]: 'regpushtest' } });
+  await copyWorks(env);
+  assert.deepEqual(new Set(helper.log()), new Set([`get ${R.token.host}`, `get ${R.basic.host}`]));
+});
+
+test('credentials from "credsStore" (the default helper for every registry)', async () => {
+  const helper = installHelper(helperCreds());
+  const env = isolatedEnv();
+  env.PATH = `${helper.binDir}${delimiter}${process.env.PATH}`;
+  writeJson(join(env.DOCKER_CONFIG!, 'config.json'), { credsStore: 'regpushtest' });
+  await copyWorks(env);
+  assert.ok(helper.log().includes(`get ${R.token.host}`), helper.log().join('\n'));
+  assert.ok(helper.log().includes(`get ${R.basic.host}`), helper.log().join('\n'));
+});
+
+test('an "identitytoken" (OAuth2 refresh token) in docker config.json for the token registry', async () => {
+  const got = await fetchToken({ scopes: [], creds: { user: R.token.user!, password: R.token.password! }, offline: true });
+  assert.equal(got.status, 200);
+  const refresh = got.body.refresh_token as string;
+  assert.ok(refresh, JSON.stringify(got.body));
+  const env = isolatedEnv();
+  writeJson(join(env.DOCKER_CONFIG!, 'config.json'), {
+    auths: { [R.token.host]: { auth: b64(`${R.token.user}:`), identitytoken: refresh }, [R.basic.host]: auths()[R.basic.host] },
+  });
+  await copyWorks(env);
+});
+
+test('credentials from a Podman auth.json named by REGISTRY_AUTH_FILE', async () => {
+  const dir = tempDir('regpush-podman-');
+  const file = join(dir, 'auth.json');
+  writeJson(file, { auths: auths() });
+  await copyWorks(isolatedEnv({ REGISTRY_AUTH_FILE: file }));
+});
+
+test('credentials from $XDG_RUNTIME_DIR/containers/auth.json (Podman\'s default)', async () => {
+  const runtime = tempDir('regpush-xdg-');
+  writeJson(join(runtime, 'containers', 'auth.json'), { auths: auths() });
+  await copyWorks(isolatedEnv({ XDG_RUNTIME_DIR: runtime }));
+});
+
+test('regpush login checks the credentials, writes config.json auths; logout removes them', async () => {
+  const env = isolatedEnv();
+  const config = join(env.DOCKER_CONFIG!, 'config.json');
+  const wrong = await runCli(['login', '-u', R.token.user!, '--password-stdin', R.token.host], { env, input: 'not-the-password\n' });
+  assert.equal(wrong.code, 3, wrong.stderr);
+  assert.match(wrong.stderr, /login to 127\.0\.0\.1:\d+ failed: .*nothing was stored\) \[E_AUTH\]/);
+  assert.ok(!existsSync(config), 'a refused login stored something');
+
+  for (const reg of [R.token, R.basic]) {
+    const ok = await runCli(['login', '--username', reg.user!, '--password-stdin', reg.host], { env, input: `${reg.password}\n` });
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(ok.stdout, `Login Succeeded: ${reg.host}\n`);
+    assert.ok(!ok.stderr.includes(reg.password!));
+  }
+  const written = JSON.parse(readFileSync(config, 'utf8'));
+  assert.deepEqual(written.auths, auths());
+  await copyWorks(env);
+
+  const out = await runCli(['logout', R.basic.host], { env });
+  assert.equal(out.code, 0, out.stderr);
+  assert.equal(out.stdout, `Removed login credentials for ${R.basic.host}\n`);
+  assert.deepEqual(Object.keys(JSON.parse(readFileSync(config, 'utf8')).auths), [R.token.host]);
+  const denied = await runCli(['copy', SOURCE, target()], { env });
+  assert.equal(denied.code, 3, denied.stderr);
+  const again = await runCli(['logout', R.basic.host], { env });
+  assert.equal(again.code, 0, again.stderr);
+  assert.equal(again.stdout, '');
+  assert.match(again.stderr, /Not logged in/);
+});
+
+test('regpush login stores through the configured credential helper, not in the file; logout erases there', async () => {
+  const helper = installHelper({});
+  const env = isolatedEnv();
+  env.PATH = `${helper.binDir}${delimiter}${process.env.PATH}`;
+  const config = join(env.DOCKER_CONFIG!, 'config.json');
+  writeJson(config, { credHelpers: { [R.basic.host]: 'regpushtest' }, credsStore: 'regpushtest', experimental: 'enabled' });
+  for (const reg of [R.basic, R.token]) {
+    const r = await runCli(['login', '-u', reg.user!, '--password-stdin', reg.host], { env, input: reg.password! });
+    assert.equal(r.code, 0, r.stderr);
+  }
+  assert.deepEqual(helper.store(), helperCreds());
+  const file = JSON.parse(readFileSync(config, 'utf8'));
+  assert.equal(file.experimental, 'enabled', 'other settings are kept');
+  assert.ok(!JSON.stringify(file).includes(R.basic.password!) && !JSON.stringify(file).includes(R.token.password!), 'no secret in the file');
+  await copyWorks(env);
+  const out = await runCli(['logout', R.basic.host], { env });
+  assert.equal(out.code, 0, out.stderr);
+  assert.ok(helper.log().includes(`erase ${R.basic.host}`), helper.log().join('\n'));
+  assert.deepEqual(Object.keys(helper.store()), [R.token.host]);
+});
+
+test('login without a password and without a terminal says how to give one (exit 2)', async () => {
+  const r = await runCli(['login', '-u', 'alice', R.basic.host], { env: isolatedEnv() });
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /--password-stdin/);
+});

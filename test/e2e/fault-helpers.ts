@@ -1,0 +1,141 @@
+// Helpers shared by the fault-injection e2e files (faults, upload fallbacks, abort, resume):
+// running the CLI with every byte of output captured, checking that no secret leaked, that an
+// image at a target validates, and that no upload session was left behind.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import type { FaultProxy, ProxiedRequest } from '../fixtures/fault-proxy.js';
+import { cliBin, skopeoCopyToLayout, skopeoInspect, tempDir, umociUnpack, type Creds, type ExecResult, type RegistryInfo } from './harness.js';
+
+/** Idle timeout for fault runs: a stall is noticed after this long (REGPUSH_IDLE_TIMEOUT_MS). */
+export const FAST_IDLE_MS = '1500';
+
+/** Basic header value for creds. */
+export function basicAuth(c: Creds): string {
+  return `Basic ${Buffer.from(`${c.user}:${c.password}`).toString('base64')}`;
+}
+
+/** Every credential a run could leak: passwords given, and every Authorization value the proxies forwarded. */
+export function secretsOf(passwords: string[], proxies: FaultProxy[]): string[] {
+  const out = new Set(passwords.filter(Boolean));
+  for (const p of proxies) {
+    for (const r of p.requests) {
+      const a = r.headers.authorization;
+      if (!a) continue;
+      const value = a.replace(/^(Bearer|Basic)\s+/i, '');
+      out.add(value);
+      if (/^basic/i.test(a)) {
+        const decoded = Buffer.from(value, 'base64').toString('utf8');
+        out.add(decoded.slice(decoded.indexOf(':') + 1));
+      }
+    }
+  }
+  return [...out].filter((s) => s.length >= 6);
+}
+
+/** Fails when any secret appears in the output of a run. */
+export function assertNoSecrets(r: ExecResult, secrets: string[]): void {
+  const all = r.stdout + r.stderr;
+  for (const s of secrets) assert.ok(!all.includes(s), `a secret (${s.slice(0, 3)}…, ${s.length} chars) appears in the CLI output`);
+}
+
+/** The one error line of a failed run: exit code, exactly one stderr line, ending in [code]. */
+export function assertOneErrorLine(r: ExecResult, exit: number, code: string, pattern?: RegExp): string {
+  assert.equal(r.code, exit, `exit code; stderr:\n${r.stderr}`);
+  const lines = r.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, `one line expected on stderr, got:\n${r.stderr}`);
+  assert.match(lines[0]!, new RegExp(`^regpush: error: .*\\[${code}\\]$`));
+  if (pattern) assert.match(lines[0]!, pattern);
+  return lines[0]!;
+}
+
+/** skopeo inspect --raw at the target gives `digest`, and skopeo copy + umoci unpack of it succeed; returns the bundle dir. */
+export async function assertValidImage(ref: string, digest: string, creds?: Creds): Promise<string> {
+  const raw = await skopeoInspect(ref, { raw: true, creds });
+  assert.equal(raw.digest, digest, `manifest digest at ${ref}`);
+  const layout = await skopeoCopyToLayout(ref, creds);
+  return umociUnpack(layout);
+}
+
+/** Status of a manifest HEAD directly at the registry (404 = tag absent). */
+export async function manifestStatus(reg: RegistryInfo, repo: string, tag: string, creds?: Creds): Promise<{ status: number; digest?: string }> {
+  const headers: Record<string, string> = {
+    accept: 'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json',
+  };
+  if (creds) headers.authorization = basicAuth(creds);
+  const res = await fetch(`${reg.url}/v2/${repo}/manifests/${tag}`, { method: 'HEAD', headers });
+  return { status: res.status, digest: res.headers.get('docker-content-digest') ?? undefined };
+}
+
+/** Upload sessions the proxy saw opened (POST answered 202), by their Location. */
+export function sessionsOpened(p: FaultProxy): URL[] {
+  return p.requests.filter((r) => r.method === 'POST' && r.status === 202 && r.location).map((r) => new URL(r.location!));
+}
+
+const uuidOf = (u: URL) => u.pathname.split('/').pop()!;
+
+/**
+ * Every upload session opened through `p` was completed (PUT 201) or cancelled (DELETE), and the
+ * registry itself no longer knows it (GET on the session answers 404).
+ */
+export async function assertNoSessionLeft(p: FaultProxy, reg: RegistryInfo, creds?: Creds): Promise<{ opened: number; cancelled: number }> {
+  const opened = sessionsOpened(p);
+  let cancelled = 0;
+  const touching = (uuid: string, pred: (r: ProxiedRequest) => boolean) => p.requests.some((r) => r.url.includes(uuid) && pred(r));
+  for (const u of opened) {
+    const uuid = uuidOf(u);
+    const completed = touching(uuid, (r) => r.method === 'PUT' && r.status === 201);
+    const deleted = touching(uuid, (r) => r.method === 'DELETE');
+    if (deleted) cancelled++;
+    assert.ok(completed || deleted, `upload session ${uuid} was neither completed nor cancelled`);
+    const res = await fetch(`${reg.url}${u.pathname}${u.search}`, { headers: creds ? { authorization: basicAuth(creds) } : {} });
+    await res.arrayBuffer();
+    assert.equal(res.status, 404, `upload session ${uuid} still known to the registry (${res.status})`);
+  }
+  return { opened: opened.length, cancelled };
+}
+
+/** A running CLI child that can be signalled; `result` resolves when it exits. */
+export interface CliChild {
+  pid: number;
+  signal(sig: NodeJS.Signals): void;
+  result: Promise<ExecResult & { signal?: string | null }>;
+  /** Output so far. */
+  output(): string;
+}
+
+/** Starts the CLI like harness.runCli does (empty DOCKER_CONFIG), but returns at once so the test can signal it. */
+export function startCli(args: string[], env: Record<string, string | undefined> = {}, timeoutMs = 60_000): CliChild {
+  const e: NodeJS.ProcessEnv = { ...process.env, DOCKER_CONFIG: tempDir('regpush-dockercfg-') };
+  for (const [k, v] of Object.entries(env)) {
+    if (v === undefined) delete e[k];
+    else e[k] = v;
+  }
+  const child = spawn(process.execPath, [cliBin, ...args], { env: e, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const result = new Promise<ExecResult & { signal?: string | null }>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? 128, signal, stdout, stderr });
+    });
+  });
+  return { pid: child.pid!, signal: (sig) => child.kill(sig), result, output: () => stdout + stderr };
+}
+
+/** Polls `cond` every 25 ms for at most `ms`; fails the test when it never holds. */
+export async function waitFor(what: string, cond: () => boolean, ms = 15_000): Promise<void> {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > ms) assert.fail(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** Requests through `p` whose path contains `needle`, with `method`. */
+export function requestsFor(p: FaultProxy, method: string, needle: string | RegExp): ProxiedRequest[] {
+  return p.requests.filter((r) => r.method === method && (typeof needle === 'string' ? r.url.includes(needle) : needle.test(r.url)));
+}

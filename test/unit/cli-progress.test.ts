@@ -1,0 +1,104 @@
+// The progress display's model and layout (pure: a fake clock, no terminal).
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { formatBytes, formatDuration, formatRate, LAYER_KEY, ProgressModel, shortDigest } from '../../src/cli/progress-model.js';
+import type { BlobReport } from '../../src/transfer/blobs.js';
+
+const D1 = `sha256:${'a'.repeat(64)}`;
+const D2 = `sha256:${'b'.repeat(64)}`;
+const D3 = `sha256:${'c'.repeat(64)}`;
+const report = (digest: string, action: BlobReport['action'], size: number, bytes = 0): BlobReport => ({ digest, size, mediaType: 'x', action, bytes, retries: 0, resumes: 0 });
+
+function clock() {
+  let t = 0;
+  return { now: () => t, advance: (ms: number) => (t += ms) };
+}
+
+describe('formatting', () => {
+  it('bytes, rates, durations, digests', () => {
+    assert.equal(formatBytes(512), '512 B');
+    assert.equal(formatBytes(1536), '1.5 KiB');
+    assert.equal(formatBytes(5 * 1024 * 1024), '5.0 MiB');
+    assert.equal(formatRate(0, 100), '-');
+    assert.equal(formatRate(1024 * 1024, 500), '2.0 MiB/s');
+    assert.equal(formatDuration(1234), '1.2s');
+    assert.equal(formatDuration(65_000), '1m05s');
+    assert.equal(shortDigest(D1), 'aaaaaaaaaaaa');
+    assert.equal(shortDigest(LAYER_KEY), 'app layer');
+  });
+});
+
+describe('ProgressModel', () => {
+  it('one line per blob with action, bytes of total and rate, then a total line', () => {
+    const c = clock();
+    const m = new ProgressModel(c.now);
+    m.phase('resolve');
+    m.start(D1, 'streamed', 2048);
+    m.start(D2, 'mounted', 4096);
+    m.start(D3, 'skipped', 100);
+    m.end(report(D3, 'skipped', 100));
+    c.advance(1000);
+    m.bytes(D1, 1024);
+    const lines = m.render(120, 24);
+    assert.equal(lines.length, 4);
+    assert.match(lines[0]!, /^stream  aaaaaaaaaaaa  \[==========>\s*\]\s+1\.0 KiB \/ 2\.0 KiB\s+1\.0 KiB\/s$/);
+    assert.match(lines[1]!, /^mount   bbbbbbbbbbbb  mounting \(no bytes sent\)  4\.0 KiB$/);
+    assert.match(lines[2]!, /^skip    cccccccccccc  already at the target  100 B  done$/);
+    assert.match(lines[3]!, /^total   1\/3 blobs  1\.0 KiB \/ 2\.0 KiB  1\.0 KiB\/s  1\.0s  checking the target$/);
+    m.bytes(D1, 1024);
+    m.end(report(D1, 'streamed', 2048, 2048));
+    m.bytes(D1, 1024); // late bytes after the end are ignored
+    m.end(report(D2, 'mounted', 4096));
+    m.finish(true);
+    const final = m.render(120, 24);
+    assert.match(final[0]!, /\[====================\]\s+2\.0 KiB \/ 2\.0 KiB .* done$/);
+    assert.match(final.at(-1)!, /^total   3\/3 blobs .* done$/);
+  });
+
+  it('a mount that falls back to streaming ends as a stream; several targets share a line', () => {
+    const m = new ProgressModel(clock().now);
+    m.start(D1, 'mounted', 10);
+    m.bytes(D1, 10);
+    m.end(report(D1, 'streamed', 10, 10));
+    assert.equal(m.entries.length, 1);
+    assert.equal(m.entries[0]!.action, 'stream');
+    // Copy to two targets: one start (the shared stream), two ends.
+    m.start(D2, 'streamed', 5);
+    m.end(report(D2, 'streamed', 5, 5));
+    m.end(report(D2, 'streamed', 5, 5));
+    assert.equal(m.entries.filter((e) => e.digest === D2).length, 1);
+    // Two mounts of the same blob (two targets on one registry): done after both.
+    m.start(D3, 'mounted', 1);
+    m.start(D3, 'mounted', 1);
+    m.end(report(D3, 'mounted', 1));
+    assert.equal(m.entries.find((e) => e.digest === D3)!.ended, undefined);
+    m.end(report(D3, 'mounted', 1));
+    assert.notEqual(m.entries.find((e) => e.digest === D3)!.ended, undefined);
+  });
+
+  it('the app layer appears with its first bytes as "build" and closes after the transfer phase', () => {
+    const c = clock();
+    const m = new ProgressModel(c.now);
+    m.bytes(LAYER_KEY, 3000);
+    c.advance(500);
+    assert.match(m.render(120)[0]!, /^build   app layer     \[\s*<=>\s*\]\s+2\.9 KiB/);
+    m.phase('transfer');
+    assert.match(m.render(120)[0]!, /2\.9 KiB \/ 2\.9 KiB .* done$/);
+    assert.match(m.totalLine(), /writing config$/);
+  });
+
+  it('fits the terminal: narrow lines lose the bar, many blobs fold finished ones', () => {
+    const m = new ProgressModel(clock().now);
+    for (let i = 0; i < 30; i++) {
+      const d = `sha256:${i.toString(16).padStart(64, '0')}`;
+      m.start(d, 'streamed', 100);
+      if (i < 25) m.end(report(d, 'streamed', 100, 100));
+    }
+    const lines = m.render(60, 10);
+    assert.equal(lines.length, 9, 'one row stays free for the cursor');
+    assert.match(lines[0]!, /^\.\.\.\s+\d+ more blobs done$/);
+    assert.equal(lines.filter((l) => !l.includes('done') && l.startsWith('stream')).length, 5, 'every running blob stays visible');
+    for (const l of lines) assert.ok(l.length <= 60, l);
+    assert.ok(!lines.slice(1, -1).some((l) => l.includes('[')), 'no bar at 60 columns');
+  });
+});

@@ -1,0 +1,47 @@
+// regpush.json checking and merging with flags (pure parts).
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { RegpushError } from '../../src/errors.js';
+import { checkProjectConfig, mergeWithFlags } from '../../src/cli/project-config.js';
+
+const check = (data: unknown) => checkProjectConfig(data, 'regpush.json', '/proj');
+function fails(data: unknown, pattern: RegExp) {
+  assert.throws(() => check(data), (e: unknown) => e instanceof RegpushError && e.code === 'E_INPUT' && pattern.test(e.message));
+}
+
+describe('checkProjectConfig', () => {
+  it('turns every key into the flag values yargs would produce', () => {
+    assert.deepEqual(
+      check({
+        from: 'alpine:3', to: 'r.example.com/app:1', tags: ['latest'], platform: 'linux/arm64', app: ['./dist', 'static:/www'], appDest: '/opt',
+        workdir: '/srv', entrypoint: ['node'], cmd: [], env: { A: '1', B: 2 }, ports: [80, '53/udp'], labels: ['k=v'], volumes: '/data', user: 'node',
+      }),
+      {
+        from: 'alpine:3', to: 'r.example.com/app:1', tag: ['latest'], platform: 'linux/arm64', app: ['/proj/dist', '/proj/static:/www'], 'app-dest': '/opt',
+        workdir: '/srv', entrypoint: ['node'], cmd: [''], env: ['A=1', 'B=2'], port: ['80/tcp', '53/udp'], label: ['k=v'], volume: ['/data'], user: 'node',
+      },
+    );
+  });
+  it('names the file and the key for each kind of mistake', () => {
+    fails([], /^regpush\.json: the regpush settings must be a JSON object/);
+    fails({ form: 'x' }, /unknown key "form" \(did you mean "from"\?\)/);
+    fails({ from: 3 }, /"from" must be a string/);
+    fails({ env: ['=x'] }, /"env" is invalid: .*name is empty/);
+    fails({ labels: { a: { nested: 1 } } }, /"labels" must be an object/);
+    fails({ ports: ['80/icmp'] }, /"ports" is invalid: .*tcp, udp or sctp/);
+    fails({ volumes: ['data'] }, /"volumes" entries must be absolute paths/);
+    fails({ app: [''] }, /"app" entries must not be empty/);
+    fails({ cmd: 'npm start' }, /"cmd" must be a list of strings/);
+  });
+});
+
+describe('mergeWithFlags', () => {
+  it('flags win; env, label and port add to the file (flag last, so it wins per key)', () => {
+    const merged = mergeWithFlags({ to: 'flag/app:2', env: 'A=flag', port: ['9090'], cmd: undefined } as Record<string, unknown>, check({ to: 'file/app:1', from: 'alpine:3', env: { A: 'file', B: 'file' }, ports: [80], cmd: ['x'] }));
+    assert.equal(merged.to, 'flag/app:2');
+    assert.equal(merged.from, 'alpine:3');
+    assert.deepEqual(merged.env, ['A=file', 'B=file', 'A=flag']);
+    assert.deepEqual(merged.port, ['80/tcp', '9090']);
+    assert.deepEqual(merged.cmd, ['x']);
+  });
+});

@@ -1,0 +1,44 @@
+// Rate-limit header parsing and the transport statistics middleware.
+import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
+import { describe, it } from 'node:test';
+import { parseRateLimitHeader, statsMiddleware, TransportStats } from '../../src/http/stats.js';
+import type { HttpResponse } from '../../src/http/types.js';
+
+describe('parseRateLimitHeader', () => {
+  it('reads Docker Hub\'s "100;w=21600" and bare numbers; refuses junk', () => {
+    assert.deepEqual(parseRateLimitHeader('100;w=21600'), { value: 100, window: 21600 });
+    assert.deepEqual(parseRateLimitHeader('76'), { value: 76 });
+    assert.deepEqual(parseRateLimitHeader('5;w=60, 10;w=3600'), { value: 5, window: 60 });
+    assert.deepEqual(parseRateLimitHeader('42; comment="x"'), { value: 42 });
+    assert.equal(parseRateLimitHeader('lots'), undefined);
+    assert.equal(parseRateLimitHeader(undefined), undefined);
+  });
+});
+
+describe('statsMiddleware', () => {
+  it('counts requests and keeps the last and lowest remaining per host', async () => {
+    const stats = new TransportStats();
+    const replies = ['80', '79', '81'];
+    const send = statsMiddleware(stats)(async (req) => {
+      const headers: Record<string, string> = req.url.includes('hub') ? { 'ratelimit-limit': '100;w=21600', 'ratelimit-remaining': `${replies.shift()};w=21600` } : {};
+      return { status: 200, headers, url: req.url, body: Readable.from([]) } as HttpResponse;
+    });
+    for (let i = 0; i < 3; i++) await send({ method: 'GET', url: 'https://hub.example/v2/x/manifests/1' });
+    await send({ method: 'GET', url: 'https://other.example/v2/' });
+    stats.retried();
+    assert.deepEqual(stats.snapshot(), {
+      requests: 4,
+      retries: 1,
+      rateLimits: [{ registry: 'hub.example', limit: 100, remaining: 81, lowestRemaining: 79, windowSeconds: 21600 }],
+    });
+  });
+  it('counts failed requests too', async () => {
+    const stats = new TransportStats();
+    const send = statsMiddleware(stats)(async () => {
+      throw new Error('reset');
+    });
+    await assert.rejects(send({ method: 'GET', url: 'https://x/v2/' }));
+    assert.equal(stats.snapshot().requests, 1);
+  });
+});
