@@ -211,7 +211,8 @@ export class ProgressModel {
   }
 }
 
-const BAR = 20;
+/** Bar width: with the paddings below a typical line fits 80 columns. */
+const BAR = 15;
 
 function bar(done: number, total: number | undefined, running: boolean, now: number): string {
   if (total === undefined || total <= 0) {
@@ -238,5 +239,5 @@ function entryLine(e: ProgressEntry, now: number, withBar: boolean): string {
   const drawn = withBar ? `${bar(e.bytes, e.action === 'build' && running ? undefined : e.size, running, now)}  ` : '';
   // Columns line up when there is room; a narrow terminal gets the compact form.
   if (!withBar) return `${head}${amount}  ${formatRate(e.bytes, elapsed)}${state}`;
-  return `${head}${drawn}${amount.padStart(21)}  ${formatRate(e.bytes, elapsed).padStart(12)}${state}`;
+  return `${head}${drawn}${amount.padStart(19)}  ${formatRate(e.bytes, elapsed).padStart(11)}${state}`;
 }

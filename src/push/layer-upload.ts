@@ -26,9 +26,15 @@ export interface LayerUploadOutcome {
 
 /** Methods for the layer, best first: its digest is only known once it has been produced. */
 export const LAYER_METHODS: readonly UploadMethod[] = ['patch', 'put', 'chunked'];
+/** Methods once the digest is known: one PUT with a length is the cheapest. */
+export const KNOWN_LAYER_METHODS: readonly UploadMethod[] = ['put', 'patch', 'chunked'];
 
 /** Builds and uploads the layer; `method` forces one strategy (else streamed PATCH, then PUT, then chunked on refusal). */
-export async function uploadLayer(target: RepoEndpoint, layer: LayerOptions, ctx: TransferContext, method?: UploadMethod): Promise<LayerUploadOutcome> {
+/**
+ * Builds and uploads the layer. `known`: the layer was already produced once (for another target),
+ * so its digest and size are known and a monolithic PUT needs no hash pass.
+ */
+export async function uploadLayer(target: RepoEndpoint, layer: LayerOptions, ctx: TransferContext, method?: UploadMethod, known?: LayerResult): Promise<LayerUploadOutcome> {
   const budget = new RetryBudget(ctx.transport.retryPolicy);
   const label = 'app layer';
   for (;;) {
@@ -39,12 +45,12 @@ export async function uploadLayer(target: RepoEndpoint, layer: LayerOptions, ctx
       const out = await uploadBlob(
         target,
         {
-          methods: method ? [method] : LAYER_METHODS,
+          methods: method ? [method] : known ? KNOWN_LAYER_METHODS : LAYER_METHODS,
           what: label,
           open: async (m): Promise<BlobBody | undefined> => {
             if (m === 'put') {
               // A monolithic PUT needs the digest and size first: hash pass, then the same bytes again.
-              hashed = await hashLayer({ ...layer, signal: ctx.signal });
+              hashed = known ?? (await hashLayer({ ...layer, signal: ctx.signal }));
               if ((await target.client.headBlob(target.repo, hashed.digest)) !== undefined) return undefined;
             }
             const { stream, result } = createLayerStream({ ...layer, signal: ctx.signal });

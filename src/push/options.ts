@@ -10,8 +10,8 @@ import type { BlobEvents, BlobReport } from '../transfer/blobs.js';
 export interface PushOptions extends ConnectionOptions {
   /** Base image reference, or "scratch". */
   from: string;
-  /** Target reference (tag or digest-less name; default tag "latest"). */
-  to: string;
+  /** Target reference (a tag; default "latest"), or several: each base blob is then read once for all. */
+  to: string | string[];
   /** Extra tags pointing at the same digest. */
   tags?: string[];
   /** Directories (or files) put into the one new layer. Empty: config-only change. */
@@ -47,6 +47,26 @@ export interface PushedPlatform {
   configDigest: string;
 }
 
+/** What push() wrote at one target. */
+export interface PushTargetResult {
+  reference: string;
+  digest: string;
+  mediaType: string;
+  tags: string[];
+  platforms: PushedPlatform[];
+}
+
+/** One target of a multi-target push, in the report. */
+export interface PushTargetReport {
+  reference: string;
+  target: string;
+  digest: string;
+  tags: string[];
+  ok: boolean;
+  blobs: BlobReport[];
+  error?: { code: string; message: string };
+}
+
 /** What push() did. */
 export interface PushResult {
   /** "<target repo>@sha256:…" — the one line the CLI prints. */
@@ -66,6 +86,8 @@ export interface PushResult {
   timings: Record<string, number>;
   /** The config each platform gets (dry run shows it without writing). */
   configs?: unknown[];
+  /** With several targets: each one's outcome (the top-level fields describe the first that succeeded). */
+  targets?: PushTargetReport[];
   /** Requests, retries and registry rate-limit headers (Docker Hub's `ratelimit-remaining`) seen. */
   http?: HttpStats;
 }

@@ -8,21 +8,21 @@
  */
 import { setMaxListeners } from 'node:events';
 import pLimit from 'p-limit';
-import { abortedOr, AbortedError, RegistryError, UsageError } from '../errors.js';
+import { abortedOr, AbortedError, PartialFailureError, RegistryError, RegpushError, UsageError } from '../errors.js';
 import { sha256Digest } from '../image/digest.js';
 import { applyConfigChanges, serializeConfig, type LayerRecord } from '../image/config.js';
 import { appendLayerToManifest, buildIndex, scratchManifest, serializeManifest } from '../image/build.js';
 import { configMediaTypeFor, isForeignLayer, layerMediaTypeFor, MediaType } from '../image/mediatypes.js';
 import { formatPlatform, parsePlatform } from '../image/platform.js';
 import type { Descriptor, ImageConfig, ImageIndex, ImageManifest, Platform } from '../image/types.js';
-import { epochFromEnv, validateSources, type LayerOptions } from '../layer/index.js';
+import { epochFromEnv, validateSources, type LayerOptions, type LayerResult } from '../layer/index.js';
 import { silentLogger } from '../log.js';
 import { formatReference, parseReference, type ImageReference } from '../ref/reference.js';
 import { connect, transportFor } from '../registry/connect.js';
-import { moveBlob, planBlob, type BlobReport, type PlanAction, type RepoEndpoint, type TransferContext } from '../transfer/blobs.js';
+import { moveBlobToMany, planBlob, type BlobReport, type PlanAction, type RepoEndpoint, type TransferContext } from '../transfer/blobs.js';
 import { ensureBytesBlob } from '../transfer/bytes-blob.js';
-import { uploadLayer } from './layer-upload.js';
-import type { PushOptions, PushResult, PushedPlatform } from './options.js';
+import { uploadLayer, type LayerUploadOutcome } from './layer-upload.js';
+import type { PushOptions, PushResult, PushedPlatform, PushTargetResult } from './options.js';
 import { resolveBase, scratchBase, type ResolvedBase } from './resolve.js';
 import { findReusableLayer } from './reuse.js';
 import { checkTag } from './tags.js';
@@ -30,7 +30,24 @@ import { checkTag } from './tags.js';
 /** Default parallel blob transfers. */
 export const DEFAULT_JOBS = 4;
 
-/** Builds and pushes an image; see PushOptions. Resolves with the report, rejects with a RegpushError. */
+/** One target of a push and what happened there. */
+interface Target {
+  ref: ImageReference;
+  ep: RepoEndpoint;
+  tags: string[];
+  plans: PlanAction[];
+  reusable?: LayerResult;
+  blobs: BlobReport[];
+  layer?: LayerUploadOutcome;
+  failed?: unknown;
+  result?: PushTargetResult;
+}
+
+/**
+ * Builds and pushes an image; see PushOptions. With several targets (`to` as a list) each base
+ * blob is read once and streamed to every target that lacks it, the app layer is built once per
+ * registry that needs it, and one failing target does not stop the others (E_PARTIAL).
+ */
 export async function push(opts: PushOptions): Promise<PushResult> {
   const logger = opts.logger ?? silentLogger;
   const timings: Record<string, number> = {};
@@ -43,10 +60,12 @@ export async function push(opts: PushOptions): Promise<PushResult> {
   };
 
   // ---- inputs: everything checked before the first request
-  const toRef = parseReference(opts.to);
-  if (toRef.digest) throw new UsageError(`--to must name a tag, not a digest: ${opts.to}`);
-  const tags = [toRef.tag ?? 'latest', ...(opts.tags ?? [])].map((t) => checkTag(t));
-  const uniqueTags = [...new Set(tags)];
+  const toList = Array.isArray(opts.to) ? opts.to : [opts.to];
+  if (toList.length === 0) throw new UsageError('push needs a target (--to)');
+  const toRefs = toList.map((t) => parseReference(t));
+  for (const [i, r] of toRefs.entries()) if (r.digest) throw new UsageError(`--to must name a tag, not a digest: ${toList[i]}`);
+  const extraTags = (opts.tags ?? []).map((t) => checkTag(t));
+  const tagsOf = (r: ImageReference) => [...new Set([checkTag(r.tag ?? 'latest'), ...extraTags])];
   const scratch = opts.from === 'scratch';
   const fromRef: ImageReference | undefined = scratch ? undefined : parseReference(opts.from);
   const platformArg = opts.platform ?? 'linux/amd64';
@@ -68,19 +87,30 @@ export async function push(opts: PushOptions): Promise<PushResult> {
   opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
   const conn = { ...opts, signal: abort.signal };
   const transport = transportFor({ ...opts, logger });
-  const retriesSeen = { n: 0 };
+  const single = toRefs.length === 1;
   try {
-    const sameRegistry = fromRef !== undefined && fromRef.registry === toRef.registry;
-    const target: RepoEndpoint = {
-      repo: toRef.repository,
-      client: connect(transport, toRef.registry, 'to', [
-        { repo: toRef.repository, actions: ['pull', 'push'] },
-        ...(sameRegistry && fromRef ? [{ repo: fromRef.repository, actions: ['pull' as const] }] : []),
-      ], conn),
-    };
+    const targets: Target[] = toRefs.map((ref) => ({
+      ref,
+      tags: tagsOf(ref),
+      plans: [],
+      blobs: [],
+      ep: {
+        repo: ref.repository,
+        client: connect(transport, ref.registry, 'to', [
+          { repo: ref.repository, actions: ['pull', 'push'] },
+          ...(fromRef && fromRef.registry === ref.registry ? [{ repo: fromRef.repository, actions: ['pull' as const] }] : []),
+        ], conn),
+      },
+    }));
     const source: RepoEndpoint | undefined = fromRef
       ? { repo: fromRef.repository, client: connect(transport, fromRef.registry, 'from', [{ repo: fromRef.repository, actions: ['pull'] }], conn) }
       : undefined;
+    // In a multi-target push a failing target is set aside; with one target its failure is the push's.
+    const setAside = (t: Target, err: unknown) => {
+      if (single) throw err;
+      t.failed ??= err;
+    };
+    const live = () => targets.filter((t) => !t.failed);
 
     // ---- resolve
     const base: ResolvedBase =
@@ -90,13 +120,21 @@ export async function push(opts: PushOptions): Promise<PushResult> {
     const family = base.family;
     phase('resolve');
 
-    // ---- plan: every distinct base layer once
+    // ---- plan: every distinct base layer once, per target
     const distinct = new Map<string, Descriptor>();
     for (const img of base.images) for (const l of img.manifest.layers) if (!distinct.has(l.digest)) distinct.set(l.digest, l);
     const baseBlobs = [...distinct.values()];
     const planLimit = pLimit(Math.max(jobs, 8));
-    const plans: PlanAction[] = source ? await Promise.all(baseBlobs.map((d) => planLimit(() => planBlob(d, source, target)))) : [];
-    const reusable = layerOpts ? await findReusableLayer(target, toRef, base, layerOpts, family) : undefined;
+    await Promise.all(
+      targets.map(async (t) => {
+        try {
+          t.plans = source ? await Promise.all(baseBlobs.map((d) => planLimit(() => planBlob(d, source, t.ep)))) : [];
+          t.reusable = layerOpts ? await findReusableLayer(t.ep, t.ref, base, layerOpts, family) : undefined;
+        } catch (err) {
+          setAside(t, err);
+        }
+      }),
+    );
     phase('plan');
 
     const ctx: TransferContext = { transport, signal: abort.signal, events: opts.events, chunkSize: opts.chunkSize };
@@ -104,18 +142,13 @@ export async function push(opts: PushOptions): Promise<PushResult> {
     const createdBy = sources.length ? `regpush: added ${sources.map((s) => s.dest).join(' ')}` : 'regpush: config change';
 
     if (opts.dryRun) {
+      const first = targets[0]!;
+      if (first.failed) throw first.failed;
       const { hashLayer } = await import('../layer/index.js');
-      const lr = reusable ?? (layerOpts ? await hashLayer({ ...layerOpts, signal: abort.signal }) : undefined);
+      const lr = first.reusable ?? (layerOpts ? await hashLayer({ ...layerOpts, signal: abort.signal }) : undefined);
       const configs = base.images.map((img) => rewriteConfig(img.config, opts, lr ? { diffId: lr.diffId, created, createdBy } : undefined, fromRef, base));
-      return {
-        reference: `${toRef.registry}/${toRef.repository}`,
-        digest: '',
-        mediaType: '',
-        tags: uniqueTags,
-        base: { reference: fromRef ? formatReference(fromRef) : 'scratch', digest: base.digest },
-        platforms: base.images.map((i) => ({ platform: formatPlatform(i.platform), digest: '', configDigest: '' })),
-        layer: lr ? { digest: lr.digest, diffId: lr.diffId, size: lr.size, action: reusable ? 'reused' : 'planned' } : undefined,
-        blobs: baseBlobs.map((d, i) => ({
+      const planned = (plans: PlanAction[]): BlobReport[] =>
+        baseBlobs.map((d, i) => ({
           digest: d.digest,
           size: d.size,
           mediaType: d.mediaType,
@@ -123,119 +156,124 @@ export async function push(opts: PushOptions): Promise<PushResult> {
           bytes: 0,
           retries: 0,
           resumes: 0,
-        })),
+        }));
+      return {
+        reference: `${first.ref.registry}/${first.ref.repository}`,
+        digest: '',
+        mediaType: '',
+        tags: first.tags,
+        base: { reference: fromRef ? formatReference(fromRef) : 'scratch', digest: base.digest },
+        platforms: base.images.map((i) => ({ platform: formatPlatform(i.platform), digest: '', configDigest: '' })),
+        layer: lr ? { digest: lr.digest, diffId: lr.diffId, size: lr.size, action: first.reusable ? 'reused' : 'planned' } : undefined,
+        blobs: planned(first.plans),
         retries: 0,
         dryRun: true,
         timings,
         configs,
         http: transport.stats.snapshot(),
+        ...(single ? {} : { targets: targets.map((t) => ({ reference: `${t.ref.registry}/${t.ref.repository}`, target: formatReference(t.ref), digest: '', tags: t.tags, ok: !t.failed, blobs: planned(t.plans) })) }),
       };
     }
 
-    // ---- transfer: base blobs and the new layer at the same time; the first failure stops the rest
+    // ---- transfer: base blobs and the new layer at the same time
     const moveLimit = pLimit(jobs);
-    const fail = (err: unknown) => {
-      if (!abort.signal.aborted) abort.abort();
+    // With one target, the first failure stops everything at once (its uploads are cancelled).
+    const stopAll = (err: unknown) => {
+      if (single && !abort.signal.aborted) abort.abort();
       throw err;
     };
-    const layerTask = layerOpts
-      ? reusable
-        ? Promise.resolve({ result: reusable, action: 'skipped' as const, bytes: 0, retries: 0, method: 'reused' })
-        : uploadLayer(target, layerOpts, ctx, opts.layerUpload).catch(fail)
-      : Promise.resolve(undefined);
-    const blobTasks = source ? baseBlobs.map((d, i) => moveLimit(() => moveBlob(d, plans[i] ?? 'stream', source, target, ctx)).catch(fail)) : [];
+    const layerTask = layerOpts ? uploadLayerEverywhere(targets, layerOpts, ctx, opts.layerUpload, setAside).catch(stopAll) : Promise.resolve(undefined);
+    const blobTasks = source
+      ? baseBlobs.map((d, i) =>
+          moveLimit(async () => {
+            const ts = live();
+            if (!ts.length) return;
+            const results = await moveBlobToMany(d, source, ts.map((t) => t.ep), ctx, ts.map((t) => t.plans[i]));
+            results.forEach((r, k) => {
+              if (r.status === 'fulfilled') ts[k]!.blobs.push(r.value);
+              else setAside(ts[k]!, r.reason);
+            });
+          }).catch(stopAll),
+        )
+      : [];
     const settled = await Promise.allSettled([layerTask, ...blobTasks]);
     const firstFailure = settled.find((s) => s.status === 'rejected' && !(s.reason instanceof AbortedError && !opts.signal?.aborted)) ??
       settled.find((s) => s.status === 'rejected');
     if (firstFailure && firstFailure.status === 'rejected') throw firstFailure.reason;
-    const layerOut = (settled[0] as PromiseFulfilledResult<Awaited<typeof layerTask>>).value;
-    const blobs = settled.slice(1).map((s) => (s as PromiseFulfilledResult<BlobReport>).value);
-    retriesSeen.n = blobs.reduce((a, b) => a + b.retries, 0) + (layerOut?.retries ?? 0);
+    const layerResult = (settled[0] as PromiseFulfilledResult<LayerResult | undefined>).value;
     phase('transfer');
 
-    const layerDesc: Descriptor | undefined = layerOut
-      ? { mediaType: layerMediaTypeFor(family), digest: layerOut.result.digest, size: layerOut.result.size }
+    const layerDesc: Descriptor | undefined = layerResult
+      ? { mediaType: layerMediaTypeFor(family), digest: layerResult.digest, size: layerResult.size }
       : undefined;
 
-    // ---- configs and manifests (pure), configs uploaded
-    const record: LayerRecord | undefined = layerOut ? { diffId: layerOut.result.diffId, created, createdBy } : undefined;
+    // ---- configs and manifests (pure; the same bytes for every target)
+    const record: LayerRecord | undefined = layerResult ? { diffId: layerResult.diffId, created, createdBy } : undefined;
     const annotations = fromRef && family === 'oci'
       ? { 'org.opencontainers.image.base.name': formatReference(fromRef), 'org.opencontainers.image.base.digest': base.digest }
       : undefined;
-    const built = await Promise.all(
-      base.images.map(async (img) => {
-        const config = rewriteConfig(img.config, opts, record, fromRef, base);
-        const bytes = serializeConfig(config);
-        const { digest: configDigest } = await ensureBytesBlob(target, bytes, ctx);
-        const configDesc: Descriptor = { mediaType: configMediaTypeFor(family), digest: configDigest, size: bytes.length };
-        const manifest = composeManifest(img.manifest, configDesc, layerDesc, annotations, family, scratch);
-        return { img, configDigest, manifest, bytes: serializeManifest(manifest) };
+    const built = base.images.map((img) => {
+      const configBytes = serializeConfig(rewriteConfig(img.config, opts, record, fromRef, base));
+      const configDesc: Descriptor = { mediaType: configMediaTypeFor(family), digest: sha256Digest(configBytes), size: configBytes.length };
+      const manifest = composeManifest(img.manifest, configDesc, layerDesc, annotations, family, scratch);
+      return { img, configBytes, configDigest: configDesc.digest, manifest, bytes: serializeManifest(manifest) };
+    });
+    const index = built.length === 1 && !(platform === 'all' && base.index) ? undefined : composeIndex(base, built);
+
+    // ---- per target: configs, confirm every blob, then manifests and tags
+    await Promise.all(
+      live().map(async (t) => {
+        try {
+          await Promise.all(built.map((b) => ensureBytesBlob(t.ep, b.configBytes, ctx)));
+          await confirmBlobs(t, built.map((b) => b.manifest), jobs);
+          t.result = await writeManifests(t, built, index);
+        } catch (err) {
+          setAside(t, err);
+        }
       }),
     );
-    phase('config');
-
-    // ---- confirm: every blob the manifests name must be at the target before any manifest is PUT
-    const referenced = new Set<string>();
-    for (const b of built) for (const l of b.manifest.layers) if (!isForeignLayer(l)) referenced.add(l.digest);
-    const confirmLimit = pLimit(Math.max(jobs, 8));
-    const skipped = new Set(blobs.filter((b) => b.action === 'skipped').map((b) => b.digest));
-    await Promise.all(
-      [...referenced].filter((d) => !skipped.has(d)).map((d) =>
-        confirmLimit(async () => {
-          if ((await target.client.headBlob(target.repo, d)) === undefined) {
-            throw new RegistryError(`blob ${d} is missing at ${toRef.registry}/${toRef.repository} after upload; no manifest written`);
-          }
-        }),
-      ),
-    );
-    phase('confirm');
-
-    // ---- manifests and tags
-    const mediaTypeOf = (m: ImageManifest) => m.mediaType ?? MediaType.OCI_MANIFEST;
-    let digest: string;
-    let mediaType: string;
-    const platforms: PushedPlatform[] = [];
-    if (base.images.length === 1 && !(platform === 'all' && base.index)) {
-      const b = built[0]!;
-      mediaType = mediaTypeOf(b.manifest);
-      digest = '';
-      for (const tag of uniqueTags) digest = await target.client.putManifest(target.repo, tag, b.bytes, mediaType);
-      platforms.push({ platform: formatPlatform(b.img.platform), digest, configDigest: b.configDigest });
-    } else {
-      const children: Descriptor[] = [];
-      for (const b of built) {
-        const mt = mediaTypeOf(b.manifest);
-        const d = await target.client.putManifest(target.repo, sha256Digest(b.bytes), b.bytes, mt);
-        const entry: Descriptor = { mediaType: mt, digest: d, size: b.bytes.length, platform: b.img.indexEntry?.platform ?? b.img.platform };
-        if (b.img.indexEntry?.annotations) entry.annotations = b.img.indexEntry.annotations;
-        children.push(entry);
-        platforms.push({ platform: formatPlatform(b.img.platform), digest: d, configDigest: b.configDigest });
-      }
-      const baseIndex: ImageIndex = base.index ?? { schemaVersion: 2, mediaType: MediaType.OCI_INDEX, manifests: [] };
-      const index = buildIndex(baseIndex, children);
-      const bytes = serializeManifest(index);
-      mediaType = index.mediaType ?? MediaType.OCI_INDEX;
-      digest = '';
-      for (const tag of uniqueTags) digest = await target.client.putManifest(target.repo, tag, bytes, mediaType);
-    }
     phase('manifest');
 
-    return {
-      reference: `${toRef.registry}/${toRef.repository}@${digest}`,
-      digest,
-      mediaType,
-      tags: uniqueTags,
+    const results = targets.map((t) => t.result);
+    const ok = targets.filter((t) => t.result);
+    const primary = ok[0];
+    if (!primary) throw targets[0]!.failed;
+    const retries = targets.reduce((a, t) => a + t.blobs.reduce((x, b) => x + b.retries, 0) + (t.layer?.retries ?? 0), 0);
+    const report: PushResult = {
+      ...primary.result!,
       base: { reference: fromRef ? formatReference(fromRef) : 'scratch', digest: base.digest },
-      platforms,
-      layer: layerOut
-        ? { digest: layerOut.result.digest, diffId: layerOut.result.diffId, size: layerOut.result.size, action: reusable ? 'reused' : layerOut.action, method: layerOut.method }
+      layer: layerResult
+        ? {
+            digest: layerResult.digest,
+            diffId: layerResult.diffId,
+            size: layerResult.size,
+            action: primary.reusable ? 'reused' : primary.layer?.action ?? 'uploaded',
+            method: primary.reusable ? 'reused' : primary.layer?.method,
+          }
         : undefined,
-      blobs,
-      retries: retriesSeen.n,
+      blobs: primary.blobs,
+      retries,
       dryRun: false,
       timings,
       http: transport.stats.snapshot(),
+      ...(single
+        ? {}
+        : {
+            targets: targets.map((t, i) =>
+              results[i]
+                ? { ...results[i]!, target: formatReference(t.ref), ok: true, blobs: t.blobs }
+                : { reference: '', target: formatReference(t.ref), digest: '', tags: t.tags, ok: false, blobs: t.blobs, error: errorSummary(t.failed) },
+            ),
+          }),
     };
+    const failed = targets.filter((t) => t.failed);
+    if (failed.length) {
+      throw new PartialFailureError(
+        `${failed.length} of ${targets.length} targets failed: ${failed.map((t) => `${formatReference(t.ref)} (${errorSummary(t.failed).code}: ${errorSummary(t.failed).message})`).join('; ')}`,
+        { details: { result: report, failed: failed.map((t) => formatReference(t.ref)) } },
+      );
+    }
+    return report;
   } catch (err) {
     throw abortedOr(err, opts.signal);
   } finally {
@@ -244,7 +282,106 @@ export async function push(opts: PushOptions): Promise<PushResult> {
   }
 }
 
+/** What a failed target's error was, for the report. */
+function errorSummary(err: unknown): { code: string; message: string } {
+  return err instanceof RegpushError ? { code: err.code, message: err.message } : { code: 'E_INTERNAL', message: String((err as Error)?.message ?? err) };
+}
 
+/**
+ * Gets the app layer to every live target: built and streamed once to the first target that needs
+ * it; others reuse, skip (present), mount (same registry) or get a byte-identical re-production
+ * sent as one PUT with the digest already known. Resolves with the layer's facts.
+ */
+async function uploadLayerEverywhere(
+  targets: Target[],
+  layer: LayerOptions,
+  ctx: TransferContext,
+  method: PushOptions['layerUpload'],
+  setAside: (t: Target, err: unknown) => void,
+): Promise<LayerResult | undefined> {
+  let known: LayerResult | undefined = targets.find((t) => t.reusable)?.reusable;
+  const holders: Target[] = targets.filter((t) => t.reusable);
+  for (const t of targets) {
+    if (t.failed || t.reusable) continue;
+    try {
+      if (known && (await t.ep.client.headBlob(t.ep.repo, known.digest)) !== undefined) {
+        t.layer = { result: known, action: 'skipped', bytes: 0, retries: 0, method: 'none' };
+      } else if (known && holders.some((h) => h.ref.registry === t.ref.registry)) {
+        const from = holders.find((h) => h.ref.registry === t.ref.registry)!;
+        const m = await t.ep.client.mountBlob(t.ep.repo, known.digest, from.ep.repo).catch(() => undefined);
+        if (m?.mounted) t.layer = { result: known, action: 'skipped', bytes: 0, retries: 0, method: 'none' };
+        else {
+          if (m && !m.mounted) await t.ep.client.cancelUpload(m.uploadUrl);
+          t.layer = await uploadLayer(t.ep, layer, ctx, method, known);
+        }
+      } else {
+        t.layer = await uploadLayer(t.ep, layer, ctx, method, known);
+      }
+      known ??= t.layer.result;
+      holders.push(t);
+    } catch (err) {
+      setAside(t, err);
+    }
+  }
+  return known;
+}
+
+/** HEADs every non-foreign blob the manifests name that this target did not already skip. */
+async function confirmBlobs(t: Target, manifests: ImageManifest[], jobs: number): Promise<void> {
+  const skipped = new Set(t.blobs.filter((b) => b.action === 'skipped').map((b) => b.digest));
+  const referenced = new Set<string>();
+  for (const m of manifests) for (const l of m.layers) if (!isForeignLayer(l) && !skipped.has(l.digest)) referenced.add(l.digest);
+  const limit = pLimit(Math.max(jobs, 8));
+  await Promise.all(
+    [...referenced].map((d) =>
+      limit(async () => {
+        if ((await t.ep.client.headBlob(t.ep.repo, d)) === undefined) {
+          throw new RegistryError(`blob ${d} is missing at ${t.ref.registry}/${t.ref.repository} after upload; no manifest written`);
+        }
+      }),
+    ),
+  );
+}
+
+interface BuiltImage {
+  img: ResolvedBase['images'][number];
+  configDigest: string;
+  manifest: ImageManifest;
+  bytes: Buffer;
+}
+
+/** The new index for a multi-platform push (same family as the base's, attestations dropped). */
+function composeIndex(base: ResolvedBase, built: BuiltImage[]): { bytes: Buffer; mediaType: string } {
+  const children: Descriptor[] = built.map((b) => {
+    const entry: Descriptor = { mediaType: b.manifest.mediaType ?? MediaType.OCI_MANIFEST, digest: sha256Digest(b.bytes), size: b.bytes.length, platform: b.img.indexEntry?.platform ?? b.img.platform };
+    if (b.img.indexEntry?.annotations) entry.annotations = b.img.indexEntry.annotations;
+    return entry;
+  });
+  const baseIndex: ImageIndex = base.index ?? { schemaVersion: 2, mediaType: MediaType.OCI_INDEX, manifests: [] };
+  const index = buildIndex(baseIndex, children);
+  return { bytes: serializeManifest(index), mediaType: index.mediaType ?? MediaType.OCI_INDEX };
+}
+
+/** PUTs the manifest(s) and every tag at one target; children by digest before the index. */
+async function writeManifests(t: Target, built: BuiltImage[], index: { bytes: Buffer; mediaType: string } | undefined): Promise<PushTargetResult> {
+  const platforms: PushedPlatform[] = [];
+  let digest = '';
+  let mediaType: string;
+  if (!index) {
+    const b = built[0]!;
+    mediaType = b.manifest.mediaType ?? MediaType.OCI_MANIFEST;
+    for (const tag of t.tags) digest = await t.ep.client.putManifest(t.ep.repo, tag, b.bytes, mediaType);
+    platforms.push({ platform: formatPlatform(b.img.platform), digest, configDigest: b.configDigest });
+  } else {
+    for (const b of built) {
+      const d = await t.ep.client.putManifest(t.ep.repo, sha256Digest(b.bytes), b.bytes, b.manifest.mediaType ?? MediaType.OCI_MANIFEST);
+      platforms.push({ platform: formatPlatform(b.img.platform), digest: d, configDigest: b.configDigest });
+    }
+    mediaType = index.mediaType;
+    for (const tag of t.tags) digest = await t.ep.client.putManifest(t.ep.repo, tag, index.bytes, mediaType);
+  }
+  return { reference: `${t.ref.registry}/${t.ref.repository}@${digest}`, digest, mediaType, tags: t.tags, platforms };
+}
 
 function rewriteConfig(config: ImageConfig, opts: PushOptions, record: LayerRecord | undefined, fromRef: ImageReference | undefined, base: ResolvedBase): ImageConfig {
   const changes = { ...(opts.config ?? {}) };

@@ -168,8 +168,10 @@ export async function moveBlobToMany(
   source: RepoEndpoint,
   targets: RepoEndpoint[],
   ctx: TransferContext,
+  knownPlans?: (PlanAction | undefined)[],
 ): Promise<PromiseSettledResult<BlobReport>[]> {
-  const plans = await Promise.allSettled(targets.map((t) => planBlob(desc, source, t)));
+  // Plans made earlier (push HEADs every blob while planning) are not asked for again.
+  const plans = await Promise.allSettled(targets.map((t, i) => (knownPlans?.[i] ? Promise.resolve(knownPlans[i]!) : planBlob(desc, source, t))));
   const results: (PromiseSettledResult<BlobReport> | undefined)[] = targets.map(() => undefined);
   const streamers: number[] = [];
   await Promise.all(

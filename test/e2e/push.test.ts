@@ -288,3 +288,33 @@ test('bad input: a source blob whose bytes do not match its digest → E_DIGEST_
   assertFails(r, 7, 'E_DIGEST_MISMATCH', /./);
   await tagAbsent(R.anon2.host, `${run}/from-corrupt`, '1');
 });
+
+test('push to two registries at once: each base blob read once, both targets complete with the same digest', async () => {
+  const t1 = imageRef(R.anon2, `${run}/multi-target:1`);
+  const t2 = imageRef(R.basic, `${run}/multi-target:1`);
+  const mark = logMark('token');
+  const r = await runCli(['push', '--from', imageRef(R.token, 'base/busybox:v2s2'), '--to', t1, '--to', t2, ...fromToken, ...toBasic, '--app', makeApp(), '--entrypoint', '/app/hello.sh']);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n');
+  assert.equal(lines.length, 2);
+  const d1 = lines[0]!.split('@')[1];
+  assert.equal(lines[1]!.split('@')[1], d1, 'same image at both targets');
+  assert.equal((await skopeoInspect(t1, { raw: true })).digest, d1);
+  assert.equal((await skopeoInspect(t2, { raw: true, creds: credsOf(R.basic) })).digest, d1);
+  await umociUnpack(await skopeoCopyToLayout(t2, credsOf(R.basic)));
+  const gets = (await registryLogSince('token', mark)).filter((q) => q.method === 'GET' && q.uri.includes('/blobs/sha256:'));
+  for (const layer of state.images.token['base/busybox:v2s2'].layers!) {
+    assert.equal(gets.filter((q) => q.uri.endsWith(layer)).length, 1, `base layer ${layer} read once`);
+  }
+});
+
+test('push to a good and a denied target: exit 8, the good one printed and complete', async () => {
+  const good = imageRef(R.anon2, `${run}/partial-push:1`);
+  const bad = imageRef(R.token, `readonly/${run}-push:1`);
+  const r = await runCli(['push', '--from', imageRef(R.anon, 'base/busybox:v2s2'), '--to', good, '--to', bad, '--to-user', R.token.user!, '--to-password', R.token.password!, '--app', makeApp()]);
+  assert.equal(r.code, 8, r.stderr);
+  const line = r.stdout.trim();
+  assert.match(line, new RegExp(`^${good.replace(/:1$/, '').replace(/[.]/g, '\\.')}@sha256:[0-9a-f]{64}$`));
+  assert.equal((await skopeoInspect(good, { raw: true })).digest, line.split('@')[1]);
+  assert.match(r.stderr.trim().split('\n').at(-1)!, /1 of 2 targets failed: .*readonly.*\[E_PARTIAL\]$/);
+});

@@ -41,7 +41,7 @@ describe('ProgressModel', () => {
     m.bytes(D1, 1024);
     const lines = m.render(120, 24);
     assert.equal(lines.length, 4);
-    assert.match(lines[0]!, /^stream  aaaaaaaaaaaa  \[==========>\s*\]\s+1\.0 KiB \/ 2\.0 KiB\s+1\.0 KiB\/s$/);
+    assert.match(lines[0]!, /^stream  aaaaaaaaaaaa  \[=======>\s*\]\s+1\.0 KiB \/ 2\.0 KiB\s+1\.0 KiB\/s$/);
     assert.match(lines[1]!, /^mount   bbbbbbbbbbbb  mounting \(no bytes sent\)  4\.0 KiB$/);
     assert.match(lines[2]!, /^skip    cccccccccccc  already at the target  100 B  done$/);
     assert.match(lines[3]!, /^total   1\/3 blobs  1\.0 KiB \/ 2\.0 KiB  1\.0 KiB\/s  1\.0s  checking the target$/);
@@ -51,7 +51,7 @@ describe('ProgressModel', () => {
     m.end(report(D2, 'mounted', 4096));
     m.finish(true);
     const final = m.render(120, 24);
-    assert.match(final[0]!, /\[====================\]\s+2\.0 KiB \/ 2\.0 KiB .* done$/);
+    assert.match(final[0]!, /\[===============\]\s+2\.0 KiB \/ 2\.0 KiB .* done$/);
     assert.match(final.at(-1)!, /^total   3\/3 blobs .* done$/);
   });
 
@@ -94,10 +94,16 @@ describe('ProgressModel', () => {
       m.start(d, 'streamed', 100);
       if (i < 25) m.end(report(d, 'streamed', 100, 100));
     }
+    // A typical line fits 80 columns with its bar.
+    m.start(`sha256:${'f'.repeat(64)}`, 'streamed', 1024 * 1024);
+    m.bytes(`sha256:${'f'.repeat(64)}`, 512 * 1024);
+    const wide = m.render(80, 50).find((l) => l.startsWith('stream  ffffffffffff'))!;
+    assert.match(wide, /\[.*\].*512\.0 KiB \/ 1\.0 MiB/);
+    assert.ok(wide.length <= 80, wide);
     const lines = m.render(60, 10);
     assert.equal(lines.length, 9, 'one row stays free for the cursor');
     assert.match(lines[0]!, /^\.\.\.\s+\d+ more blobs done$/);
-    assert.equal(lines.filter((l) => !l.includes('done') && l.startsWith('stream')).length, 5, 'every running blob stays visible');
+    assert.equal(lines.filter((l) => !l.includes('done') && l.startsWith('stream')).length, 6, 'every running blob stays visible');
     for (const l of lines) assert.ok(l.length <= 60, l);
     assert.ok(!lines.slice(1, -1).some((l) => l.includes('[')), 'no bar at 60 columns');
   });

@@ -1,6 +1,6 @@
 /** `regpush push`: base image + app directory → image in the target registry. */
 import type { Argv } from 'yargs';
-import { UsageError } from '../../errors.js';
+import { PartialFailureError, UsageError } from '../../errors.js';
 import type { PushResult } from '../../push/options.js';
 import { chunkSizeOption, commonContext, commonFlags, credentialFromFlags, idleTimeoutOption, readStdin, retriesOption, type CommonArgs } from '../common.js';
 import { configChangesFromFlags, many, parseChown, single, type ConfigFlags } from '../flags.js';
@@ -80,7 +80,7 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void): A
       const clock = startClock();
       // Loaded on demand: `regpush --help` and `--version` should not pay for the pipeline's modules.
       const [{ parseAppFlag }, { push }] = await Promise.all([import('../../layer/index.js'), import('../../push/push.js')]);
-      single(argv, ['from', 'to', 'app-dest', 'platform', 'workdir', 'user', 'chown', 'jobs', 'gzip-level', 'from-user', 'from-password', 'to-user', 'to-password', 'layer-upload', 'chunk-size', 'config-file', 'digest-file']);
+      single(argv, ['from', 'app-dest', 'platform', 'workdir', 'user', 'chown', 'jobs', 'gzip-level', 'from-user', 'from-password', 'to-user', 'to-password', 'layer-upload', 'chunk-size', 'config-file', 'digest-file']);
       const cwd = io.cwd ?? process.cwd();
       const project = await loadProjectConfig(cwd, (argv as PushArgs)['config-file']);
       const a = mergeWithFlags(argv as unknown as PushArgs & Record<string, unknown>, project?.values);
@@ -101,7 +101,7 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void): A
       const progress = await createProgress(io, ctx, !!a.json);
       const result = await push({
         from: a.from,
-        to: a.to,
+        to: targetList(a.to),
         tags: many(a.tag),
         app,
         platform: a.platform,
@@ -128,12 +128,12 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void): A
         },
         (err: unknown) => {
           progress.stop(false);
+          // Some targets failed: the ones that succeeded are still printed, then the error line.
+          if (err instanceof PartialFailureError) printResult(io, !!a.json, err.details.result as PushResult, clock);
           throw err;
         },
       );
-      if (a.json) io.stdout.write(JSON.stringify(pushReport(result, clock), null, 2) + '\n');
-      else if (result.dryRun) io.stdout.write(dryRunText(result));
-      else io.stdout.write(result.reference + '\n');
+      printResult(io, !!a.json, result, clock);
       if (a['digest-file']) {
         if (result.dryRun) ctx.logger.warn(`--dry-run pushed nothing; ${a['digest-file']} not written`);
         else await writeDigestFile(a['digest-file'], result.digest, cwd);
@@ -141,6 +141,21 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void): A
       done(0);
     },
   );
+}
+
+/** --to once gives one target, repeated gives several. */
+function targetList(v: unknown): string | string[] {
+  const list = many(v) ?? [];
+  return list.length === 1 ? list[0]! : list;
+}
+
+/** The result on stdout: the JSON report, the dry-run plan, or one `repo@digest` line per target. */
+function printResult(io: CliIO, json: boolean, result: PushResult, clock: ReturnType<typeof startClock>): void {
+  if (json) io.stdout.write(JSON.stringify(pushReport(result, clock), null, 2) + '\n');
+  else if (result.dryRun) io.stdout.write(dryRunText(result));
+  else if (result.targets) {
+    for (const t of result.targets) if (t.ok) io.stdout.write(t.reference + '\n');
+  } else io.stdout.write(result.reference + '\n');
 }
 
 /** The human plan printed by --dry-run: one line per blob (the verbs of the real run) and the config. */
