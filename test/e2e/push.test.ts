@@ -318,3 +318,17 @@ test('push to a good and a denied target: exit 8, the good one printed and compl
   assert.equal((await skopeoInspect(good, { raw: true })).digest, line.split('@')[1]);
   assert.match(r.stderr.trim().split('\n').at(-1)!, /1 of 2 targets failed: .*readonly.*\[E_PARTIAL\]$/);
 });
+
+test('multi-target push --json: per-target outcomes, valid against the documented schema', async () => {
+  const { assertValidReport } = await import('./report-schema.js');
+  const t1 = imageRef(R.anon2, `${run}/mt-json:1`);
+  const t2 = imageRef(R.anon, `${run}/mt-json:1`);
+  const r = await runCli(['push', '--json', '--from', imageRef(R.anon, 'base/busybox:oci'), '--to', t1, '--to', t2, '--app', makeApp()]);
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  assertValidReport(report, 'multi-target push');
+  assert.equal(report.targets.length, 2);
+  assert.ok(report.targets.every((t: { ok: boolean; digest: string }) => t.ok && t.digest === report.digest));
+  // The second target is the source registry itself: base blobs mounted there.
+  assert.ok(report.targets[1].blobs.every((b: { action: string }) => b.action === 'mounted'));
+});
