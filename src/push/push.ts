@@ -221,17 +221,25 @@ export async function push(opts: PushOptions): Promise<PushResult> {
     const index = built.length === 1 && !(platform === 'all' && base.index) ? undefined : composeIndex(base, built);
 
     // ---- per target: configs, confirm every blob, then manifests and tags
-    await Promise.all(
-      live().map(async (t) => {
-        try {
-          await Promise.all(built.map((b) => ensureBytesBlob(t.ep, b.configBytes, ctx)));
-          await confirmBlobs(t, built.map((b) => b.manifest), jobs);
-          t.result = await writeManifests(t, built, index);
-        } catch (err) {
-          setAside(t, err);
-        }
-      }),
-    );
+    const eachTarget = (step: (t: Target) => Promise<void>) =>
+      Promise.all(
+        live().map(async (t) => {
+          try {
+            await step(t);
+          } catch (err) {
+            setAside(t, err);
+          }
+        }),
+      );
+    await eachTarget(async (t) => {
+      await Promise.all(built.map((b) => ensureBytesBlob(t.ep, b.configBytes, ctx)));
+    });
+    phase('config');
+    await eachTarget((t) => confirmBlobs(t, built.map((b) => b.manifest), jobs));
+    phase('confirm');
+    await eachTarget(async (t) => {
+      t.result = await writeManifests(t, built, index);
+    });
     phase('manifest');
 
     const results = targets.map((t) => t.result);
