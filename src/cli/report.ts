@@ -1,6 +1,6 @@
 /**
  * The JSON reports of `push --json` and `copy --json`, and `--digest-file`. The shape is
- * documented in docs/report.schema.json (JSON Schema 2020-12); a test validates real output
+ * documented in src/cli/report.schema.json (JSON Schema 2020-12); a test validates real output
  * against it. Within one reportVersion fields are only ever added: consumers ignore unknown ones.
  */
 import { writeFile } from 'node:fs/promises';

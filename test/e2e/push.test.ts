@@ -332,3 +332,28 @@ test('multi-target push --json: per-target outcomes, valid against the documente
   // The second target is the source registry itself: base blobs mounted there.
   assert.ok(report.targets[1].blobs.every((b: { action: string }) => b.action === 'mounted'));
 });
+
+test('--base-labels records the base name and digest as labels on a Docker v2 image', async () => {
+  const to = imageRef(R.anon2, `${run}/base-labels:1`);
+  const r = await runCli(['push', '--from', imageRef(R.anon, 'base/busybox:v2s2'), '--to', to, '--app', makeApp(), '--base-labels']);
+  assert.equal(r.code, 0, r.stderr);
+  const cfg = (await skopeoInspect(to, { raw: true, config: true })).json;
+  assert.equal(cfg.config.Labels['org.opencontainers.image.base.name'], imageRef(R.anon, 'base/busybox:v2s2'));
+  assert.equal(cfg.config.Labels['org.opencontainers.image.base.digest'], state.images.anon['base/busybox:v2s2'].digest);
+  const raw = (await skopeoInspect(to, { raw: true })).json;
+  assert.equal(raw.annotations, undefined, 'Docker v2 manifests carry no annotations');
+});
+
+test('--layer-upload put (hash pass + monolithic PUT) gives the same layer as the streamed PATCH', async () => {
+  const app = makeApp();
+  const a = await runCli(['push', '--json', '--from', imageRef(R.anon, 'base/busybox:oci'), '--to', imageRef(R.anon2, `${run}/lu-patch:1`), '--app', app]);
+  const b = await runCli(['push', '--json', '--layer-upload', 'put', '--from', imageRef(R.anon, 'base/busybox:oci'), '--to', imageRef(R.basic, `${run}/lu-put:1`), ...toBasic, '--app', app]);
+  assert.equal(a.code, 0, a.stderr);
+  assert.equal(b.code, 0, b.stderr);
+  const ra = JSON.parse(a.stdout);
+  const rb = JSON.parse(b.stdout);
+  assert.equal(ra.layer.method, 'patch');
+  assert.equal(rb.layer.method, 'put');
+  assert.equal(rb.layer.digest, ra.layer.digest);
+  assert.equal(rb.digest, ra.digest);
+});

@@ -1,4 +1,4 @@
-// Validating `--json` reports against docs/report.schema.json with ajv (devDependency), twice:
+// Validating `--json` reports against src/cli/report.schema.json with ajv (devDependency), twice:
 // as published (unknown fields allowed, as promised to consumers) and strictly (every field the
 // CLI prints must be declared in the schema, so the document cannot fall behind the code).
 import assert from 'node:assert/strict';
@@ -18,7 +18,7 @@ const Ajv2020 = require('ajv/dist/2020').default as new (opts: Record<string, un
 
 /** The published schema, parsed. */
 export function reportSchema(): Record<string, any> {
-  return JSON.parse(readFileSync(join(repoRoot, 'docs', 'report.schema.json'), 'utf8'));
+  return JSON.parse(readFileSync(join(repoRoot, 'src', 'cli', 'report.schema.json'), 'utf8'));
 }
 
 /** Adds additionalProperties: false to every object schema that lists properties (except the shared envelope). */
@@ -45,6 +45,6 @@ export function assertValidReport(report: unknown, what = 'report'): void {
   validators ??= { published: compile(reportSchema()), strict: compile(strictCopy(reportSchema())) };
   for (const [name, v] of Object.entries(validators)) {
     const ok = v(report);
-    assert.ok(ok, `${what} does not match docs/report.schema.json (${name}): ${JSON.stringify(v.errors, null, 1)?.slice(0, 3000)}`);
+    assert.ok(ok, `${what} does not match src/cli/report.schema.json (${name}): ${JSON.stringify(v.errors, null, 1)?.slice(0, 3000)}`);
   }
 }

@@ -1,4 +1,4 @@
-// --json reports validated against docs/report.schema.json, --dry-run writing nothing (the
+// --json reports validated against src/cli/report.schema.json, --dry-run writing nothing (the
 // target registry's own log) and planning what the real run then does, --digest-file, the
 // Docker Hub rate-limit headers in the report, and the partial-failure report (exit 8).
 import assert from 'node:assert/strict';
