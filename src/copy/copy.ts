@@ -14,7 +14,7 @@ import { moveBlobToMany, planBlob, type BlobEvents, type BlobReport, type PlanAc
 import type { HttpStats } from '../http/stats.js';
 import { parseManifest } from '../image/manifest.js';
 import { readGraph, type CopyGraph } from './graph.js';
-import { findReferrers } from './referrers.js';
+import { findReferrers, listInFallbackIndex } from './referrers.js';
 import { checkTag } from '../push/tags.js';
 
 /** Options of copy(). */
@@ -249,7 +249,12 @@ async function copyReferrers(graph: CopyGraph, source: RepoEndpoint, targets: Ta
     const g = await readGraph(source.client, source.repo, ref);
     const live = targets.filter((t) => !t.failed);
     await copyGraph(g, source, live, ctx, jobs, { ...opts, noClobber: false }, [], r.kind === 'tag' ? [r.tag] : [], false);
-    for (const t of live) if (!t.failed) t.result.referrers++;
+    for (const t of live) {
+      if (t.failed) continue;
+      // Found through the referrers API: a target without that API needs the fallback tag index.
+      if (r.kind === 'digest') await listInFallbackIndex(t.ep, graph.sourceDigest, g.top).catch((e: unknown) => markFailed(t, e));
+      if (!t.failed) t.result.referrers++;
+    }
   }
 }
 

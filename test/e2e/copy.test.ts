@@ -180,3 +180,58 @@ test('one good target and one denied target: exit 8, the good one printed and co
   assert.equal(r.stdout, `${good.replace(/:1$/, '')}@${state.images.anon['base/busybox:oci'].digest}\n`);
   assert.match(r.stderr.trim().split('\n').at(-1)!, /1 of 2 targets failed: .*readonly.*\[E_PARTIAL\]$/);
 });
+
+test('--referrers through the OCI referrers API: copied by digest and listed in the fallback tag index at a target without the API', async () => {
+  const http = await import('node:http');
+  const repo = `${run}/api-signed`;
+  assert.equal((await runCli(['copy', imageRef(R.anon, 'base/busybox:oci'), imageRef(R.anon, `${repo}:1`)])).code, 0);
+  const subject = state.images.anon['base/busybox:oci'].digest;
+  // An SBOM-like artifact manifest with a subject, stored by digest only (no tag).
+  const put = async (body: Buffer) => {
+    const d = sha(body);
+    const s = await fetch(`http://${R.anon.host}/v2/${repo}/blobs/uploads/`, { method: 'POST' });
+    const loc = new URL(s.headers.get('location')!, `http://${R.anon.host}`);
+    loc.searchParams.set('digest', d);
+    assert.equal((await fetch(loc, { method: 'PUT', body: new Uint8Array(body) })).status, 201);
+    return { digest: d, size: body.length };
+  };
+  const empty = await put(Buffer.from('{}'));
+  const sbom = await put(Buffer.from('{"spdxVersion":"SPDX-2.3"}'));
+  const artifact = Buffer.from(JSON.stringify({
+    schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', artifactType: 'application/spdx+json',
+    config: { mediaType: 'application/vnd.oci.empty.v1+json', ...empty },
+    layers: [{ mediaType: 'application/spdx+json', ...sbom }],
+    subject: { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: subject, size: 1 },
+  }));
+  const artifactDigest = sha(artifact);
+  const stored = await fetch(`http://${R.anon.host}/v2/${repo}/manifests/${artifactDigest}`, { method: 'PUT', body: new Uint8Array(artifact), headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' } });
+  assert.equal(stored.status, 201);
+  // The source answers the referrers API (distribution 2.8 does not, so a front adds it).
+  const front = http.createServer((req, res) => {
+    if (req.url === `/v2/${repo}/referrers/${subject}`) {
+      res.writeHead(200, { 'content-type': 'application/vnd.oci.image.index.v1+json' });
+      return res.end(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: artifactDigest, size: artifact.length, artifactType: 'application/spdx+json' }] }));
+    }
+    const up = http.request({ host: '127.0.0.1', port: R.anon.port, path: req.url, method: req.method, headers: req.headers }, (r) => {
+      res.writeHead(r.statusCode ?? 502, r.headers);
+      r.pipe(res);
+    });
+    req.pipe(up);
+  });
+  await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
+  try {
+    const port = (front.address() as { port: number }).port;
+    const dst = imageRef(R.anon2, `${run}/api-signed-copy:1`);
+    const r = await runCli(['copy', '--json', '--referrers', `127.0.0.1:${port}/${repo}:1`, dst]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).targets[0].referrers, 1);
+    const byDigest = await fetch(`http://${R.anon2.host}/v2/${run}/api-signed-copy/manifests/${artifactDigest}`, { method: 'HEAD', headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } });
+    assert.equal(byDigest.status, 200, 'referrer stored by digest');
+    const fallback = await fetch(`http://${R.anon2.host}/v2/${run}/api-signed-copy/manifests/${subject.replace(':', '-')}`, { headers: { accept: 'application/vnd.oci.image.index.v1+json' } });
+    assert.equal(fallback.status, 200, 'fallback tag index written');
+    const index = await fallback.json() as { manifests: { digest: string; artifactType?: string }[] };
+    assert.deepEqual(index.manifests.map((m) => [m.digest, m.artifactType]), [[artifactDigest, 'application/spdx+json']]);
+  } finally {
+    front.close();
+  }
+});
