@@ -90,3 +90,30 @@ export function idleTimeoutOption(env: Record<string, string | undefined>): numb
   }
   return Number(v);
 }
+
+/** Credential flags of commands that read from one registry and write to another. */
+export interface TransferCredentialArgs {
+  'from-user'?: string;
+  'from-password'?: string;
+  'to-user'?: string;
+  'to-password'?: string;
+  'password-stdin'?: boolean;
+}
+
+/** Adds --from-user/--from-password/--to-user/--to-password (push and copy share them). */
+export function transferCredentialFlags<T>(y: Argv<T>, source: string, target: string): Argv<T & TransferCredentialArgs> {
+  return y
+    .option('from-user', { type: 'string', describe: `User for ${source}`, group: 'Credentials:' })
+    .option('from-password', { type: 'string', describe: `Password for ${source}`, group: 'Credentials:' })
+    .option('to-user', { type: 'string', describe: `User for ${target}`, group: 'Credentials:' })
+    .option('to-password', { type: 'string', describe: `Password for ${target} (prefer --password-stdin)`, group: 'Credentials:' }) as Argv<T & TransferCredentialArgs>;
+}
+
+/** The source and target credentials from those flags; --password-stdin gives the target's password. */
+export async function transferCredentials(a: TransferCredentialArgs, io: CliIO, secrets: string[]): Promise<{ from?: Credential; to?: Credential }> {
+  const stdinPassword = a['password-stdin'] ? await readStdin(io) : undefined;
+  return {
+    from: credentialFromFlags(a['from-user'], a['from-password'], 'from', secrets),
+    to: credentialFromFlags(a['to-user'], stdinPassword ?? a['to-password'], 'to', secrets),
+  };
+}

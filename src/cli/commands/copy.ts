@@ -2,13 +2,13 @@
 import type { Argv } from 'yargs';
 import type { CopyResult } from '../../copy/copy.js';
 import { PartialFailureError } from '../../errors.js';
-import { chunkSizeOption, commonContext, commonFlags, credentialFromFlags, idleTimeoutOption, readStdin, retriesOption, type CommonArgs } from '../common.js';
+import { chunkSizeOption, commonContext, commonFlags, idleTimeoutOption, retriesOption, type CommonArgs, transferCredentialFlags, transferCredentials, type TransferCredentialArgs } from '../common.js';
 import { many } from '../flags.js';
 import type { CliIO } from '../io.js';
 import { createProgress } from '../progress.js';
 import { copyReport, startClock, writeDigestFile, type RunClock } from '../report.js';
 
-interface CopyArgs extends CommonArgs {
+interface CopyArgs extends CommonArgs, TransferCredentialArgs {
   src: string;
   dst: string[];
   to?: unknown;
@@ -19,10 +19,6 @@ interface CopyArgs extends CommonArgs {
   clobber?: boolean;
   jobs?: number;
   'chunk-size'?: string;
-  'from-user'?: string;
-  'from-password'?: string;
-  'to-user'?: string;
-  'to-password'?: string;
   'dry-run'?: boolean;
   'digest-file'?: string;
 }
@@ -33,7 +29,7 @@ export function copyCommand(y: Argv, io: CliIO, done: (code: number) => void): A
     'copy <src> [dst..]',
     'Copy an image or index exactly (same digest) to one or more registries, reading each blob once',
     (c) =>
-      commonFlags(c)
+      transferCredentialFlags(commonFlags(c), 'the source registry', 'the target registries')
         .positional('src', { type: 'string', demandOption: true, describe: 'Source image (tag or digest); a repository with --all-tags' })
         .positional('dst', { type: 'string', array: true, describe: 'Target image(s)' })
         .option('to', { type: 'string', describe: 'Another target; repeatable (same as extra DST arguments)' })
@@ -46,10 +42,6 @@ export function copyCommand(y: Argv, io: CliIO, done: (code: number) => void): A
         .option('clobber', { type: 'boolean', default: true, describe: 'Move target tags that point elsewhere; --no-clobber refuses instead' })
         .option('jobs', { type: 'number', describe: 'Parallel blob transfers (default 4)', group: 'Connection:' })
         .option('chunk-size', { type: 'string', describe: 'Bytes per PATCH for registries that need chunked uploads, e.g. 5MiB (never below the registry\'s OCI-Chunk-Min-Length)', group: 'Connection:' })
-        .option('from-user', { type: 'string', describe: 'User for the source registry', group: 'Credentials:' })
-        .option('from-password', { type: 'string', describe: 'Password for the source registry', group: 'Credentials:' })
-        .option('to-user', { type: 'string', describe: 'User for the target registries', group: 'Credentials:' })
-        .option('to-password', { type: 'string', describe: 'Password for the target registries (prefer --password-stdin)', group: 'Credentials:' })
         .example('$0 copy staging.example.com/app:1.4 prod.example.com/app:1.4', 'Promote from staging to prod, digest unchanged')
         .example('$0 copy ghcr.io/acme/app:1 registry.cn-hangzhou.aliyuncs.com/acme/app:1 ccr.ccs.tencentyun.com/acme/app:1', 'One read, two targets')
         .example('$0 copy --referrers ghcr.io/acme/app:1 harbor.example.com/acme/app:1', 'With cosign signatures and SBOMs')
@@ -61,9 +53,7 @@ export function copyCommand(y: Argv, io: CliIO, done: (code: number) => void): A
       const a = argv as unknown as CopyArgs;
       const { copy } = await import('../../copy/copy.js');
       const ctx = commonContext(a, io);
-      const stdinPassword = a['password-stdin'] ? await readStdin(io) : undefined;
-      const from = credentialFromFlags(a['from-user'], a['from-password'], 'from', ctx.secrets);
-      const to = credentialFromFlags(a['to-user'], stdinPassword ?? a['to-password'], 'to', ctx.secrets);
+      const { from, to } = await transferCredentials(a, io, ctx.secrets);
       const targets = [...(a.dst ?? []), ...(many(a.to) ?? [])];
       const progress = await createProgress(io, ctx, !!a.json);
       let result: CopyResult;

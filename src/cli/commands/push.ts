@@ -2,14 +2,14 @@
 import type { Argv } from 'yargs';
 import { PartialFailureError, UsageError } from '../../errors.js';
 import type { PushResult } from '../../push/options.js';
-import { chunkSizeOption, commonContext, commonFlags, credentialFromFlags, idleTimeoutOption, readStdin, retriesOption, type CommonArgs } from '../common.js';
+import { chunkSizeOption, commonContext, commonFlags, idleTimeoutOption, retriesOption, type CommonArgs, transferCredentialFlags, transferCredentials, type TransferCredentialArgs } from '../common.js';
 import { configChangesFromFlags, many, parseChown, single, type ConfigFlags } from '../flags.js';
 import type { CliIO } from '../io.js';
 import { createProgress } from '../progress.js';
 import { loadProjectConfig, mergeWithFlags } from '../project-config.js';
 import { pushReport, startClock, writeDigestFile } from '../report.js';
 
-interface PushArgs extends CommonArgs, ConfigFlags {
+interface PushArgs extends CommonArgs, TransferCredentialArgs, ConfigFlags {
   from?: string;
   to?: string;
   tag?: unknown;
@@ -21,10 +21,6 @@ interface PushArgs extends CommonArgs, ConfigFlags {
   'gzip-level'?: number;
   chown?: string;
   'dry-run'?: boolean;
-  'from-user'?: string;
-  'from-password'?: string;
-  'to-user'?: string;
-  'to-password'?: string;
   'layer-upload'?: 'patch' | 'put' | 'chunked';
   'chunk-size'?: string;
   'config-file'?: string;
@@ -37,7 +33,7 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void): A
     'push',
     'Build an image from a base image and an app directory, straight into the target registry',
     (c) =>
-      commonFlags(c)
+      transferCredentialFlags(commonFlags(c), 'the base image registry', 'the target registry')
         .option('from', { type: 'string', describe: 'Base image (tag or digest), or "scratch" [required: here or in regpush.json]', group: 'Image:' })
         .option('to', { type: 'string', describe: 'Target image, e.g. registry.example.com/app:1.0 [required: here or in regpush.json]', group: 'Image:' })
         .option('tag', { type: 'string', describe: 'Extra tag for the same digest; repeatable', group: 'Image:' })
@@ -55,10 +51,6 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void): A
         .option('label', { type: 'string', describe: 'KEY=VALUE label; repeatable', group: 'Config:' })
         .option('user', { type: 'string', describe: 'USER or USER:GROUP to run as', group: 'Config:' })
         .option('base-labels', { type: 'boolean', describe: 'Also record the base image name and digest as labels', group: 'Config:' })
-        .option('from-user', { type: 'string', describe: 'User for the base image registry', group: 'Credentials:' })
-        .option('from-password', { type: 'string', describe: 'Password for the base image registry', group: 'Credentials:' })
-        .option('to-user', { type: 'string', describe: 'User for the target registry', group: 'Credentials:' })
-        .option('to-password', { type: 'string', describe: 'Password for the target registry (prefer --password-stdin)', group: 'Credentials:' })
         .option('jobs', { type: 'number', describe: 'Parallel blob transfers (default 4)', group: 'Connection:' })
         .option('layer-upload', { choices: ['patch', 'put', 'chunked'] as const, describe: 'Force the new layer\'s upload method (default: streamed PATCH, then PUT, then chunked as the registry refuses them)', group: 'Connection:' })
         .option('chunk-size', { type: 'string', describe: 'Bytes per PATCH for registries that need chunked uploads, e.g. 5MiB (never below the registry\'s OCI-Chunk-Min-Length)', group: 'Connection:' })
@@ -95,9 +87,7 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void): A
       if (a['gzip-level'] !== undefined && !(Number.isInteger(a['gzip-level']) && a['gzip-level'] >= 1 && a['gzip-level'] <= 9)) {
         throw new UsageError(`--gzip-level must be a whole number from 1 to 9 (got ${a['gzip-level']})`);
       }
-      const stdinPassword = a['password-stdin'] ? await readStdin(io) : undefined;
-      const from = credentialFromFlags(a['from-user'], a['from-password'], 'from', ctx.secrets);
-      const to = credentialFromFlags(a['to-user'], stdinPassword ?? a['to-password'], 'to', ctx.secrets);
+      const { from, to } = await transferCredentials(a, io, ctx.secrets);
       const progress = await createProgress(io, ctx, !!a.json);
       const result = await push({
         from: a.from,
