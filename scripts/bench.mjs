@@ -264,13 +264,19 @@ async function bench(opt, tools, tmp, cleanup, started) {
   if (opt.large) {
     log('large: streaming a 1 GiB base layer into the source registry and writing a 1 GiB app file');
     const tl = Date.now();
-    const lb = await pushLargeBase(srcReg, ctx.large.repo, ctx.large.tag);
     ctx.largeApp = join(tmp, 'large-app');
-    await makeLargeAppDir(ctx.largeApp);
-    primeAtime([ctx.largeApp]);
-    log(`large: base layer ${mbs(lb.layer.size)}, app file 1 GiB (${sec(Date.now() - tl)})`);
+    let setupError;
+    try {
+      const lb = await pushLargeBase(srcReg, ctx.large.repo, ctx.large.tag);
+      await makeLargeAppDir(ctx.largeApp);
+      primeAtime([ctx.largeApp]);
+      log(`large: base layer ${mbs(lb.layer.size)}, app file 1 GiB (${sec(Date.now() - tl)})`);
+    } catch (e) {
+      setupError = `1 GiB inputs could not be made: ${firstLine(e.message)}`;
+      log(setupError);
+    }
     largeDefs = largeScenarios(ctx);
-    for (const s of largeDefs) { s.skipReason = s.id.includes('copy') ? ctx.copyBroken : ctx.pushBroken; results[s.id] = []; }
+    for (const s of largeDefs) { s.skipReason = setupError ?? (s.id.includes('copy') ? ctx.copyBroken : ctx.pushBroken); results[s.id] = []; }
     for (let round = 1; round <= opt.largeRuns; round++) {
       for (const s of largeDefs) if (!s.skipReason) await runOne(s, `l${round}`, true);
     }
