@@ -1,27 +1,36 @@
 #!/usr/bin/env node
 /** The `regpush` executable: wires process streams and signals into main(). */
 import { setMaxListeners } from 'node:events';
-import { main } from './main.js';
+import type { Readable } from 'node:stream';
 
-const controller = new AbortController();
-// Every in-flight request and open response body listens on this signal (jobs × targets × 2 and
-// more): Node's default of 10 would print a false "memory leak" warning in the middle of the output.
-setMaxListeners(1000, controller.signal);
-let signals = 0;
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(sig, () => {
-    signals++;
-    // First signal: abort cleanly (cancel uploads, tag nothing). Second: leave at once.
-    if (signals > 1) process.exit(130);
-    controller.abort();
+const argv = process.argv.slice(2);
+if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {
+  // Fast path: printing the version should not load yargs, axios and the pipelines.
+  const { VERSION } = await import('../version.js');
+  process.stdout.write(VERSION + '\n');
+} else {
+  const { main } = await import('./main.js');
+  const controller = new AbortController();
+  // Every in-flight request and open response body listens on this signal (jobs × targets × 2 and
+  // more): Node's default of 10 would print a false "memory leak" warning in the middle of the output.
+  setMaxListeners(1000, controller.signal);
+  let signals = 0;
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(sig, () => {
+      signals++;
+      // First signal: abort cleanly (cancel uploads, tag nothing). Second: leave at once.
+      if (signals > 1) process.exit(130);
+      controller.abort();
+    });
+  }
+  process.exitCode = await main(argv, {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    // process.stdin is created on first access (a TTY or pipe handle); only --password-stdin needs it.
+    get stdin(): Readable {
+      return process.stdin;
+    },
+    env: process.env,
+    signal: controller.signal,
   });
 }
-
-const code = await main(process.argv.slice(2), {
-  stdout: process.stdout,
-  stderr: process.stderr,
-  stdin: process.stdin,
-  env: process.env,
-  signal: controller.signal,
-});
-process.exitCode = code;
