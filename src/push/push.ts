@@ -27,7 +27,12 @@ import { resolveBase, scratchBase, type ResolvedBase } from './resolve.js';
 import { findReusableLayer } from './reuse.js';
 import { checkTag } from './tags.js';
 
-/** Default parallel blob transfers. */
+/**
+ * Default parallel blob transfers. Measured (2026-11-27, 2 vCPU, cold cross-registry push of a
+ * 322 MB four-layer base between two local registries, 3 interleaved rounds): --jobs 1/2/4/8 took
+ * 3.18/2.83/2.88/3.13 s (medians). 2 and 4 are equal within noise; 4 keeps every layer of a
+ * typical base in flight, and more only adds contention with the registries for the two cores.
+ */
 export const DEFAULT_JOBS = 4;
 
 /** One target of a push and what happened there. */
