@@ -30,6 +30,22 @@ function withHint(line: string, err: RegpushError): string {
   return `${line}; check the credentials or run \`regpush login ${host}\``;
 }
 
+/**
+ * yargs lays out the whole help text (string-width over every line) each time a command runs, in
+ * case the handler fails and help must be shown: ~100 ms of the main thread before the first
+ * request of a push. regpush never shows help on a failure (showHelpOnFail(false)), so unless help
+ * was asked for, that cache is skipped. Guarded: if yargs' internals change, nothing breaks.
+ */
+function skipHelpCache(y: Argv, argv: string[]): void {
+  if (argv.some((a) => a === '--help' || a === '-h' || a === 'help')) return;
+  try {
+    const usage = (y as unknown as { getInternalMethods(): { getUsageInstance(): { cacheHelpMessage?: () => void } } }).getInternalMethods().getUsageInstance();
+    if (typeof usage.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => {};
+  } catch {
+    /* a yargs without these internals: keep its default */
+  }
+}
+
 /** Runs the CLI with `argv` (without node and script) and returns the exit code. */
 export async function main(argv: string[], io: CliIO): Promise<number> {
   let code = 0;
@@ -59,6 +75,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
         'Project defaults for push: ./regpush.json or a "regpush" key in package.json (flags override).\n' +
         'Exit codes: 0 ok, 1 internal error, 2 usage/bad input, 3 auth/denied, 4 not found, 5 network/registry, 6 unsupported, 7 digest mismatch, 8 partial failure (some copy targets failed), 130 aborted.',
     );
+  skipHelpCache(y, argv);
   y = pushCommand(y, io, done);
   y = copyCommand(y, io, done);
   y = inspectCommand(y, io, done);
