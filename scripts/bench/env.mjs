@@ -1,40 +1,13 @@
 // Machine set-up for the bench: tools (apt-get when root), the registries (scripts/registries.mjs
 // with the bench's own port base and state dir), containerify in a temp folder, the curl pipe script.
 
-import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, lstatSync, openSync, readdirSync, readSync, rmSync, writeFileSync, chmodSync, readFileSync } from 'node:fs';
+import { closeSync, lstatSync, openSync, readdirSync, readSync, rmSync, writeFileSync, chmodSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pidAlive, readState, run, which } from '../lib/test-env.mjs';
+import { ensureTools, pidAlive, readState, run, which } from '../lib/test-env.mjs';
 
-/** Debian packages for the tools the bench itself needs (the registries' own are installed by registries.mjs). */
-const PKGS = { '/usr/bin/time': 'time', skopeo: 'skopeo', curl: 'curl', gzip: 'gzip', tar: 'tar', 'docker-registry': 'docker-registry', htpasswd: 'apache2-utils', openssl: 'openssl' };
-
-const have = (t) => (t.startsWith('/') ? existsSync(t) : !!which(t));
-
-/** Installs missing tools with apt-get when root; returns which optional ones exist. */
+/** Installs missing tools with apt-get when root (scripts/lib/test-env.mjs); returns which optional ones exist. */
 export function ensureBenchTools(log) {
-  const missing = Object.keys(PKGS).filter((t) => !have(t));
-  if (missing.length) {
-    const pkgs = [...new Set(missing.map((t) => PKGS[t]))];
-    const root = typeof process.getuid === 'function' && process.getuid() === 0;
-    if (!root || !which('apt-get')) throw new Error(`missing tools ${missing.join(', ')}; install: apt-get install -y ${pkgs.join(' ')}`);
-    log(`installing ${pkgs.join(' ')} with apt-get`);
-    const policy = '/usr/sbin/policy-rc.d';
-    const ownPolicy = !existsSync(policy);
-    // docker-registry's package would start a system registry on :5000; keep services down.
-    if (ownPolicy) writeFileSync(policy, '#!/bin/sh\nexit 101\n', { mode: 0o755 });
-    try {
-      const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-      for (const args of [['update'], ['install', '-y', '--no-install-recommends', ...pkgs]]) {
-        const r = spawnSync('apt-get', args, { stdio: ['ignore', 2, 2], env });
-        if (r.status !== 0) throw new Error(`apt-get ${args.join(' ')} failed (${r.status})`);
-      }
-    } finally {
-      if (ownPolicy) rmSync(policy, { force: true });
-    }
-    const still = Object.keys(PKGS).filter((t) => !have(t));
-    if (still.length) throw new Error(`still missing after apt-get: ${still.join(', ')}`);
-  }
+  ensureTools(['time', 'skopeo', 'curl', 'gzip', 'tar', 'docker-registry', 'htpasswd', 'openssl'], { log });
   return { skopeo: !!which('skopeo'), pigz: !!which('pigz') };
 }
 

@@ -98,6 +98,10 @@ export const TOOLS = {
   busybox: { pkg: 'busybox-static', check: () => staticBusybox() },
   crun: { pkg: 'crun', check: () => which('crun') },
   jq: { pkg: 'jq', check: () => which('jq') },
+  // The bench's own tools.
+  time: { pkg: 'time', check: () => existsSync('/usr/bin/time') },
+  curl: { pkg: 'curl', check: () => which('curl') },
+  gzip: { pkg: 'gzip', check: () => which('gzip') },
 };
 
 /**
