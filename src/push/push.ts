@@ -15,7 +15,7 @@ import { appendLayerToManifest, buildIndex, scratchManifest, serializeManifest }
 import { configMediaTypeFor, isForeignLayer, layerMediaTypeFor, MediaType } from '../image/mediatypes.js';
 import { formatPlatform, parsePlatform } from '../image/platform.js';
 import type { Descriptor, ImageConfig, ImageIndex, ImageManifest, Platform } from '../image/types.js';
-import { epochFromEnv, validateSources, type LayerOptions, type LayerResult } from '../layer/index.js';
+import { computeDiffId, epochFromEnv, validateSources, type LayerOptions, type LayerResult } from '../layer/index.js';
 import { silentLogger } from '../log.js';
 import { formatReference, parseReference, type ImageReference } from '../ref/reference.js';
 import { connect, transportFor } from '../registry/connect.js';
@@ -24,7 +24,7 @@ import { ensureBytesBlob } from '../transfer/bytes-blob.js';
 import { uploadLayer, type LayerUploadOutcome } from './layer-upload.js';
 import type { PushOptions, PushResult, PushedPlatform, PushTargetResult } from './options.js';
 import { resolveBase, scratchBase, type ResolvedBase } from './resolve.js';
-import { findReusableLayer } from './reuse.js';
+import { findReusableLayer, once } from './reuse.js';
 import { checkTag } from './tags.js';
 
 /**
@@ -117,11 +117,15 @@ export async function push(opts: PushOptions): Promise<PushResult> {
     };
     const live = () => targets.filter((t) => !t.failed);
 
-    // ---- resolve
-    const base: ResolvedBase =
+    // ---- resolve, and (warm path) look at what each target tag holds at the same time
+    const basePromise: Promise<ResolvedBase> =
       source && fromRef
-        ? await resolveBase(source.client, fromRef, platform, opts.platform !== undefined)
-        : scratchBase(platform === 'all' ? [{ os: 'linux', architecture: 'amd64' }] : [platform], 'oci');
+        ? resolveBase(source.client, fromRef, platform, opts.platform !== undefined)
+        : Promise.resolve(scratchBase(platform === 'all' ? [{ os: 'linux', architecture: 'amd64' }] : [platform], 'oci'));
+    basePromise.catch(() => undefined); // awaited just below; the probes must not make it "unhandled" first
+    const diffIdOf = layerOpts ? once(() => computeDiffId({ ...layerOpts, signal: abort.signal })) : undefined;
+    const reuseProbes = targets.map((t) => (diffIdOf ? findReusableLayer(t.ep, t.ref, basePromise, diffIdOf) : Promise.resolve(undefined)));
+    const base = await basePromise;
     const family = base.family;
     phase('resolve');
 
@@ -131,10 +135,10 @@ export async function push(opts: PushOptions): Promise<PushResult> {
     const baseBlobs = [...distinct.values()];
     const planLimit = pLimit(Math.max(jobs, 8));
     await Promise.all(
-      targets.map(async (t) => {
+      targets.map(async (t, i) => {
         try {
           t.plans = source ? await Promise.all(baseBlobs.map((d) => planLimit(() => planBlob(d, source, t.ep)))) : [];
-          t.reusable = layerOpts ? await findReusableLayer(t.ep, t.ref, base, layerOpts, family) : undefined;
+          t.reusable = await reuseProbes[i]; // never rejects: any doubt means "build the layer"
         } catch (err) {
           setAside(t, err);
         }
@@ -291,6 +295,7 @@ export async function push(opts: PushOptions): Promise<PushResult> {
     throw abortedOr(err, opts.signal);
   } finally {
     opts.signal?.removeEventListener('abort', onOuterAbort);
+    abort.abort(); // stops work nobody waits for any more (a diffID pass after a failed resolve)
     transport.close();
   }
 }
