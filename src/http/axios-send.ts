@@ -5,7 +5,7 @@
  */
 import http, { type Agent } from 'node:http';
 import https from 'node:https';
-import { Transform, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import axios, { AxiosError } from 'axios';
 import { NetworkError, TlsError, AbortedError, RegpushError } from '../errors.js';
 import { redactUrl } from '../redact.js';
@@ -148,20 +148,15 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void 
     req.signal?.addEventListener('abort', onAbort, { once: true });
     arm();
     if (data && !Buffer.isBuffer(data)) {
+      // A listener, not a Transform in the body's path: one stream hop less for every uploaded
+      // byte. axios pipes the body into the request and fails the request on a body error.
       const src = data;
-      const counted = new Transform({
-        highWaterMark: 1 << 16,
-        transform(chunk, _enc, cb) {
-          arm();
-          cb(null, chunk);
-        },
-      });
-      src.on('error', (e) => counted.destroy(e));
-      src.pipe(counted);
       let bodyEnded = false;
-      counted.once('end', () => (bodyEnded = true));
-      waitingOnBody = () => !bodyEnded && !counted.destroyed && counted.readableLength === 0 && !counted.isPaused();
-      data = counted;
+      // Attached once axios has piped the body (pipe() resumes it): a 'data' listener added
+      // earlier would start the flow before the request is there to receive it.
+      src.once('resume', () => src.on('data', arm));
+      src.once('end', () => (bodyEnded = true));
+      waitingOnBody = () => !bodyEnded && !src.destroyed && src.readableLength === 0 && !src.isPaused();
     }
     if (Buffer.isBuffer(data) && headers['content-length'] === undefined) headers['content-length'] = String(data.length);
     if (data === undefined && (req.method === 'PUT' || req.method === 'POST' || req.method === 'PATCH')) {

@@ -34,80 +34,143 @@ export interface ResumableReadOptions {
 /**
  * Returns a Readable of exactly `size` bytes of the blob, resuming with Range when the body
  * breaks off. A failing open() is final: the request it makes has had the transport's retries.
+ *
+ * Written as a plain push/pause Readable (not an async generator behind Readable.from): every
+ * base-layer byte of a push or copy passes through here, and the generator's promise per chunk
+ * was a visible share of a cold push's CPU.
  */
 export function resumableRead(opts: ResumableReadOptions): Readable {
   let done = 0;
+  let skip = 0;
   const budget = opts.budget ?? new RetryBudget(opts.policy);
-  // `out.destroyed` turns true when the consumer destroys the output (an upload that failed or
-  // switched method): the read must stop there, not resume in the background.
   let current: Readable | undefined;
-  async function* generate(): AsyncGenerator<Buffer> {
-    while (true) {
+  let opening = false;
+
+  const out = new Readable({
+    highWaterMark: 1 << 16,
+    read() {
+      if (current) current.resume();
+      else if (!opening) void openNext();
+    },
+    destroy(err, cb) {
+      // The consumer destroyed the output (an upload that failed or switched method): the read
+      // stops here, it does not resume in the background.
+      opts.signal?.removeEventListener('abort', onAbort);
+      detach()?.destroy();
+      cb(err);
+    },
+  });
+  const onAbort = (): void => {
+    out.destroy(new AbortedError());
+  };
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+
+  function detach(): Readable | undefined {
+    const body = current;
+    current = undefined;
+    if (body) {
+      body.off('data', onData);
+      body.off('end', onEnd);
+      body.off('error', onError);
+      body.on('error', noop); // a late socket error on a body we let go of is not ours to report
+    }
+    return body;
+  }
+
+  function onData(chunk: Buffer): void {
+    let c = chunk;
+    if (skip > 0) {
+      if (c.length <= skip) {
+        skip -= c.length;
+        return;
+      }
+      c = c.subarray(skip);
+      skip = 0;
+    }
+    if (done + c.length > opts.size) {
+      detach()?.destroy();
+      out.destroy(new DigestMismatchError(`${opts.what}: source sent more than the ${opts.size} bytes its descriptor declares`));
+      return;
+    }
+    done += c.length;
+    opts.onBytes?.(c.length);
+    if (!out.push(c)) current?.pause();
+  }
+
+  function onEnd(): void {
+    detach();
+    if (done === opts.size) {
+      opts.signal?.removeEventListener('abort', onAbort);
+      out.push(null);
+      return;
+    }
+    // The stream ended early without an error: treat it as a dropped connection.
+    void failed(Object.assign(new Error(`premature end of ${opts.what} at ${done}/${opts.size}`), { code: 'ERR_STREAM_PREMATURE_CLOSE', shortBody: true }));
+  }
+
+  function onError(err: Error): void {
+    detach()?.destroy();
+    void failed(err);
+  }
+
+  async function openNext(): Promise<void> {
+    opening = true;
+    try {
       if (opts.signal?.aborted) throw new AbortedError();
-      if (out.destroyed) return;
-      let skip = 0;
       const { body, partial, size } = await opts.open(done);
-      current = body;
       if (out.destroyed) {
         body.destroy();
         return;
       }
-      try {
-        const expected = partial ? opts.size - done : opts.size;
-        if (size !== undefined && size !== expected) {
-          body.destroy();
-          throw new DigestMismatchError(`${opts.what}: source declares ${size} bytes where ${expected} were expected (descriptor size ${opts.size})`);
-        }
-        if (done > 0) {
-          opts.onResume?.(done);
-          opts.logger?.info(`resuming ${opts.what} at byte ${done}${partial ? '' : ' (server ignored Range; skipping)'}`);
-          if (!partial) skip = done;
-        }
-        for await (const chunk of body as AsyncIterable<Buffer>) {
-          let c = chunk;
-          if (skip > 0) {
-            if (c.length <= skip) {
-              skip -= c.length;
-              continue;
-            }
-            c = c.subarray(skip);
-            skip = 0;
-          }
-          if (done + c.length > opts.size) {
-            body.destroy();
-            throw new DigestMismatchError(`${opts.what}: source sent more than the ${opts.size} bytes its descriptor declares`);
-          }
-          done += c.length;
-          opts.onBytes?.(c.length);
-          yield c;
-        }
-        if (done === opts.size) return;
-        // The stream ended early without an error: treat as a dropped connection.
-        throw Object.assign(new Error(`premature end of ${opts.what} at ${done}/${opts.size}`), { code: 'ERR_STREAM_PREMATURE_CLOSE', shortBody: true });
-      } catch (err) {
+      const expected = partial ? opts.size - done : opts.size;
+      if (size !== undefined && size !== expected) {
         body.destroy();
-        if (out.destroyed) return;
-        const outcome = outcomeOfError(err);
-        if (!outcome) throw err;
-        const delay = budget.next(outcome);
-        if (delay === null) {
-          const why = (err as Error).message;
-          if ((err as { shortBody?: boolean }).shortBody) {
-            throw new DigestMismatchError(`${opts.what}: the source sent ${done} of ${opts.size} bytes and then ended, also after ${budget.spent} retries`);
-          }
-          if (err instanceof RegpushError && err.code !== 'E_NETWORK') throw err;
-          const errno = err instanceof RegpushError ? String(err.details.errno ?? 'ECONNRESET') : String((err as { code?: string }).code ?? 'ECONNRESET');
-          throw new NetworkError(`${opts.what}: connection lost at byte ${done} of ${opts.size} (${why}), also after ${budget.spent} retries`, {
-            cause: err,
-            details: { ...(err instanceof RegpushError ? err.details : {}), errno },
-          });
-        }
-        opts.logger?.warn(`${opts.what}: ${(err as Error).message}; retrying from byte ${done} in ${delay} ms`);
-        await sleep(delay, opts.signal);
+        throw new DigestMismatchError(`${opts.what}: source declares ${size} bytes where ${expected} were expected (descriptor size ${opts.size})`);
       }
+      if (done > 0) {
+        opts.onResume?.(done);
+        opts.logger?.info(`resuming ${opts.what} at byte ${done}${partial ? '' : ' (server ignored Range; skipping)'}`);
+        skip = partial ? 0 : done;
+      }
+      current = body;
+      body.on('data', onData);
+      body.once('end', onEnd);
+      body.once('error', onError);
+    } catch (err) {
+      // open() has had the transport's retries already: its failure is final.
+      if (!out.destroyed) out.destroy(err as Error);
+    } finally {
+      opening = false;
     }
   }
-  const out = Readable.from(generate(), { objectMode: false, highWaterMark: 1 << 16 });
-  out.once('close', () => current?.destroy());
+
+  async function failed(err: unknown): Promise<void> {
+    if (out.destroyed) return;
+    try {
+      const outcome = outcomeOfError(err);
+      if (!outcome) throw err;
+      const delay = budget.next(outcome);
+      if (delay === null) {
+        const why = (err as Error).message;
+        if ((err as { shortBody?: boolean }).shortBody) {
+          throw new DigestMismatchError(`${opts.what}: the source sent ${done} of ${opts.size} bytes and then ended, also after ${budget.spent} retries`);
+        }
+        if (err instanceof RegpushError && err.code !== 'E_NETWORK') throw err;
+        const errno = err instanceof RegpushError ? String(err.details.errno ?? 'ECONNRESET') : String((err as { code?: string }).code ?? 'ECONNRESET');
+        throw new NetworkError(`${opts.what}: connection lost at byte ${done} of ${opts.size} (${why}), also after ${budget.spent} retries`, {
+          cause: err,
+          details: { ...(err instanceof RegpushError ? err.details : {}), errno },
+        });
+      }
+      opts.logger?.warn(`${opts.what}: ${(err as Error).message}; retrying from byte ${done} in ${delay} ms`);
+      await sleep(delay, opts.signal);
+      if (!out.destroyed) await openNext();
+    } catch (e) {
+      if (!out.destroyed) out.destroy(e as Error);
+    }
+  }
+
   return out;
 }
+
+function noop(): void {}

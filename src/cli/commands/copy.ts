@@ -5,6 +5,7 @@ import { PartialFailureError } from '../../errors.js';
 import { chunkSizeOption, commonContext, commonFlags, idleTimeoutOption, retriesOption, type CommonArgs, transferCredentialFlags, transferCredentials, type TransferCredentialArgs } from '../common.js';
 import { many } from '../flags.js';
 import type { CliIO } from '../io.js';
+import { withGcPacing } from '../gc-pacing.js';
 import { createProgress } from '../progress.js';
 import { copyReport, startClock, writeDigestFile, type RunClock } from '../report.js';
 
@@ -69,7 +70,7 @@ export function copyCommand(y: Argv, io: CliIO, done: (code: number) => void): A
           dryRun: a['dry-run'],
           jobs: a.jobs,
           logger: ctx.logger,
-          events: progress.events,
+          events: withGcPacing(progress.events),
           env: io.env,
           insecureRegistries: a['insecure-registry'],
           credentials: { from, to },

@@ -5,6 +5,7 @@ import type { PushResult } from '../../push/options.js';
 import { chunkSizeOption, commonContext, commonFlags, idleTimeoutOption, retriesOption, type CommonArgs, transferCredentialFlags, transferCredentials, type TransferCredentialArgs } from '../common.js';
 import { configChangesFromFlags, many, parseChown, single, type ConfigFlags } from '../flags.js';
 import type { CliIO } from '../io.js';
+import { withGcPacing } from '../gc-pacing.js';
 import { createProgress } from '../progress.js';
 import { loadProjectConfig, mergeWithFlags } from '../project-config.js';
 import { pushReport, startClock, writeDigestFile } from '../report.js';
@@ -103,7 +104,7 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void): A
         dryRun: a['dry-run'],
         layerUpload: a['layer-upload'],
         logger: ctx.logger,
-        events: progress.events,
+        events: withGcPacing(progress.events),
         env: io.env,
         insecureRegistries: a['insecure-registry'],
         credentials: { from, to },
