@@ -7,12 +7,13 @@
 // the CLI itself loads lazily: each command, the progress display) removes that per-file cost.
 // The library entry (dist/src/index.js) stays plain tsc output for programs that import regpush.
 //
-// Three modules of axios are replaced by stubs here, because the CLI never uses them and loading
-// them costs ~60 ms per start: form-data (and mime-db behind it; regpush never sends multipart
-// bodies), follow-redirects (the transport always sets maxRedirects: 0 and follows redirects
-// itself), and axios' fetch adapter (the transport always uses the http adapter; merely probing
-// for fetch makes Node load its internal undici). The e2e suite runs this bundle, so a change in
-// axios that needs one of them fails the tests, not a user's deploy.
+// Some dependency code the CLI never runs is replaced here, because loading it costs ~100 ms per
+// start: axios' form-data (and mime-db behind it; regpush never sends multipart bodies),
+// follow-redirects (the transport always sets maxRedirects: 0 and follows redirects itself), its
+// fetch adapter and FormData probe (the transport always uses the http adapter; merely touching
+// globalThis.fetch or FormData makes Node load its internal undici), and yargs' help-layout
+// modules, which become lazy. The e2e suite runs this bundle, so a dependency update that needs
+// one of them fails the tests, not a user's deploy; a text edit that no longer matches fails the build.
 import { build } from 'esbuild';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -24,7 +25,27 @@ const STUBS = {
   'form-data': 'export default class FormData {}',
   'follow-redirects': "import http from 'node:http'; import https from 'node:https'; export default { http, https };",
   'axios-fetch-adapter': 'export const getFetch = () => undefined; export default undefined;',
+  // yargs needs these two only to lay out help text; evaluating them (Intl.Segmenter, Unicode
+  // property regexps) cost ~35 ms of every start. A require() makes esbuild initialise the real
+  // module on first call instead of at load.
+  'lazy-cliui': "export default function cliui(opts) { return require('cliui').default(opts); }",
+  'lazy-string-width': "export default function stringWidth(text, opts) { return require('string-width').default(text, opts); }",
 };
+
+/** Source edits in dependencies: [file suffix, exact text, replacement, why]. The build fails when a text is not found. */
+const EDITS = [
+  [
+    '/axios/lib/utils.js',
+    "const FormDataCtor = typeof G.FormData !== 'undefined' ? G.FormData : undefined;",
+    'const FormDataCtor = undefined;',
+    // Reading globalThis.FormData makes Node load its internal undici (~15 ms); regpush never sends FormData.
+    'FormData probe',
+  ],
+];
+
+const isYargsShim = (importer) => /[\\/]yargs[\\/]lib[\\/]platform-shims[\\/]/.test(importer) || /[\\/]yargs[\\/]build[\\/]/.test(importer);
+
+const applied = new Set();
 
 /** @type {import('esbuild').Plugin} */
 const unusedModules = {
@@ -34,13 +55,24 @@ const unusedModules = {
     b.onResolve({ filter: /^\.\/fetch\.js$/ }, (a) =>
       /[\\/]axios[\\/]lib[\\/]adapters$/.test(a.resolveDir) ? { path: 'axios-fetch-adapter', namespace: 'regpush-stub' } : undefined,
     );
+    b.onResolve({ filter: /^(cliui|string-width)$/ }, (a) => (isYargsShim(a.importer) ? { path: `lazy-${a.path}`, namespace: 'regpush-stub' } : undefined));
     b.onLoad({ filter: /.*/, namespace: 'regpush-stub' }, (a) => ({ contents: STUBS[a.path], loader: 'js', resolveDir: REPO_ROOT }));
+    for (const [suffix, text, replacement, what] of EDITS) {
+      const filter = new RegExp(`${suffix.replace(/[.*+?^${}()|[\]\\/]/g, (c) => (c === '/' ? '[\\\\/]' : `\\${c}`))}$`);
+      b.onLoad({ filter }, (a) => {
+        const src = readFileSync(a.path, 'utf8');
+        if (!src.includes(text)) throw new Error(`bundle: ${what}: the expected text is gone from ${a.path}; review scripts/bundle.mjs for this dependency version`);
+        applied.add(what);
+        return { contents: src.replace(text, replacement), loader: 'js' };
+      });
+    }
   },
 };
 
-export async function bundle({ outdir = join(REPO_ROOT, 'dist', 'cli'), minify = false } = {}) {
+export async function bundle({ outdir = join(REPO_ROOT, 'dist', 'cli'), minify = true } = {}) {
   rmSync(outdir, { recursive: true, force: true }); // chunk names carry hashes: old ones would pile up
-  return build({
+  applied.clear();
+  const result = await build({
     entryPoints: { regpush: join(REPO_ROOT, 'src', 'cli', 'bin.ts') },
     outdir,
     bundle: true,
@@ -48,7 +80,10 @@ export async function bundle({ outdir = join(REPO_ROOT, 'dist', 'cli'), minify =
     format: 'esm',
     platform: 'node',
     target: 'node20',
+    // Minified: less source to read, decode and compile at every start (~20 ms). The linked source
+    // maps make stack traces readable with NODE_OPTIONS=--enable-source-maps and cost nothing otherwise.
     minify,
+    sourcemap: 'linked',
     legalComments: 'linked',
     logLevel: 'warning',
     plugins: [unusedModules],
@@ -57,6 +92,9 @@ export async function bundle({ outdir = join(REPO_ROOT, 'dist', 'cli'), minify =
     banner: { js: "import { createRequire as __regpushCreateRequire } from 'node:module';\nconst require = __regpushCreateRequire(import.meta.url);" },
     chunkNames: 'chunks/[name]-[hash]',
   });
+  const missed = EDITS.filter(([, , , what]) => !applied.has(what)).map(([file, , , what]) => `${what} (${file})`);
+  if (missed.length) throw new Error(`bundle: source edits not applied: ${missed.join(', ')}; the file moved in this dependency version`);
+  return result;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
