@@ -44,6 +44,8 @@ export class Transport {
   readonly userAgent: string;
   /** Requests, retries and rate-limit headers seen (for the JSON report). */
   readonly stats = new TransportStats();
+  /** API base URL per loopback host, as probed once for every client of this transport (push's source and target may share a registry). */
+  readonly baseUrls = new Map<string, Promise<string>>();
   private readonly closeBase: () => void;
 
   constructor(opts: TransportOptions = {}) {

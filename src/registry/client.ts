@@ -66,6 +66,7 @@ export class RegistryClient {
     this.logger = opts.transport.logger;
     this.signal = opts.signal;
     this.probe = opts.transport.sendOnce;
+    this.baseUrls = opts.transport.baseUrls;
     this.send = compose(
       opts.transport.send,
       authMiddleware({
@@ -82,12 +83,16 @@ export class RegistryClient {
 
   private baseUrl?: Promise<string>;
   private readonly probe: Send;
+  private readonly baseUrls: Map<string, Promise<string>>;
 
   /** The API base URL; for a loopback registry, probed once (TLS first, plain HTTP if it does not speak TLS). */
   private base(): Promise<string> {
     const { scheme, host } = this.endpoint;
     if (scheme !== 'auto') return Promise.resolve(`${scheme}://${host}/v2/`);
-    return (this.baseUrl ??= this.probe({ method: 'GET', url: `https://${host}/v2/`, signal: this.signal }).then(
+    if (this.baseUrl) return this.baseUrl;
+    const shared = this.baseUrls.get(host);
+    if (shared) return (this.baseUrl = shared);
+    this.baseUrl = this.probe({ method: 'GET', url: `https://${host}/v2/`, signal: this.signal }).then(
       (res) => {
         drain(res);
         return `https://${host}/v2/`;
@@ -101,7 +106,14 @@ export class RegistryClient {
         }
         throw err;
       },
-    ));
+    );
+    const mine = this.baseUrl;
+    this.baseUrls.set(host, mine);
+    // A failed probe (aborted, refused) is not an answer for the next client.
+    mine.catch(() => {
+      if (this.baseUrls.get(host) === mine) this.baseUrls.delete(host);
+    });
+    return mine;
   }
 
   private async url(path: string): Promise<string> {
