@@ -133,7 +133,7 @@ async function serve(ctx, all, opt) {
 }
 
 async function bench(opt, tools, tmp, cleanup, started) {
-  const cli = join(opt.dist, 'cli', 'regpush.js'); // the bundle package.json's bin points at
+  const cli = join(opt.dist, 'cli', 'regpush.cjs'); // the bundle package.json's bin points at
   // ---- registries (own port base and state dir, so a test run elsewhere is never touched)
   process.env.REGPUSH_TEST_PORT_BASE = String(opt.portBase);
   process.env.REGPUSH_TEST_STATE = join(tmp, 'registries');

@@ -13,7 +13,7 @@ import { REPO_ROOT, testEnv } from './lib/test-env.mjs';
 import { start, stop } from './registries.mjs';
 
 const keep = process.argv.includes('--keep');
-const cli = join(REPO_ROOT, 'dist', 'cli', 'regpush.js');
+const cli = join(REPO_ROOT, 'dist', 'cli', 'regpush.cjs');
 const say = (m) => process.stdout.write(`\n\x1b[1m== ${m}\x1b[0m\n`);
 function run(cmd, args, opts = {}) {
   process.stdout.write(`$ ${[cmd, ...args].map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(' ')}\n`);

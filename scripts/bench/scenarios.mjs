@@ -160,7 +160,7 @@ export function scenarios(ctx) {
       check: () => undefined,
     },
     {
-      id: 'regpush-version', group: 'startup', cold: false, needs: () => (ctx.cliMissing ? 'dist/cli/regpush.js missing' : undefined),
+      id: 'regpush-version', group: 'startup', cold: false, needs: () => (ctx.cliMissing ? 'dist/cli/regpush.cjs missing' : undefined),
       label: '`regpush --version`',
       cmd: (c) => ({ cmd: node, args: [cli, '--version'], env: regpushEnv(c) }),
       check: (r) => (r.stdout.trim() ? undefined : 'no version printed'),

@@ -4,11 +4,15 @@ import { setMaxListeners } from 'node:events';
 import type { Readable } from 'node:stream';
 
 const argv = process.argv.slice(2);
-if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {
-  // Fast path: printing the version should not load yargs, axios and the pipelines.
-  const { VERSION } = await import('../version.js');
-  process.stdout.write(VERSION + '\n');
-} else {
+
+/** No top-level await: the bundle (scripts/bundle.mjs) may be emitted as CommonJS. */
+async function run(): Promise<void> {
+  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {
+    // Fast path: printing the version should not load yargs, axios and the pipelines.
+    const { VERSION } = await import('../version.js');
+    process.stdout.write(VERSION + '\n');
+    return;
+  }
   const { main } = await import('./main.js');
   const controller = new AbortController();
   // Every in-flight request and open response body listens on this signal (jobs × targets × 2 and
@@ -34,3 +38,5 @@ if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {
     signal: controller.signal,
   });
 }
+
+void run();

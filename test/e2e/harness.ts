@@ -84,7 +84,7 @@ export interface ExecResult { code: number; stdout: string; stderr: string }
 /** Repository root (dist/test/e2e/harness.js → ../../..). */
 export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url)).replace(/\/$/, '');
 /** The compiled CLI entry point. */
-export const cliBin = fileURLToPath(new URL('../../cli/regpush.js', import.meta.url));
+export const cliBin = fileURLToPath(new URL('../../cli/regpush.cjs', import.meta.url));
 
 /** Directory of state.json: $REGPUSH_TEST_STATE, else the same default as scripts/lib/test-env.mjs. */
 export function stateDir(): string {
@@ -162,7 +162,7 @@ export function exec(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEn
 }
 
 /**
- * Runs `node dist/cli/regpush.js ...args` (the bundled CLI that `bin` points at). env is merged onto process.env (undefined deletes a
+ * Runs `node dist/cli/regpush.cjs ...args` (the bundled CLI that `bin` points at). env is merged onto process.env (undefined deletes a
  * key); DOCKER_CONFIG points at an empty temp dir unless opts.env sets it, so host credentials
  * never leak into a test.
  */

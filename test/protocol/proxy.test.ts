@@ -84,7 +84,7 @@ test('HTTPS through HTTPS_PROXY uses CONNECT and still verifies the registry cer
   await assert.rejects(t.send({ method: 'GET', url: `https://${name}:${regPort}/v2/` }), (e: Error & { code?: string }) => e.code === 'E_TLS');
   t.close();
   // Trusting the CA (NODE_EXTRA_CA_CERTS is read at process start, so through the CLI): the registry answers.
-  const cli = fileURLToPath(new URL('../../cli/regpush.js', import.meta.url));
+  const cli = fileURLToPath(new URL('../../cli/regpush.cjs', import.meta.url));
   // Asynchronously: the proxy and the registry live in this process.
   const r = await execFileP(process.execPath, [cli, 'inspect', `${name}:${regPort}/app:1`], {
     env: { PATH: process.env.PATH, HOME: dir, DOCKER_CONFIG: dir, HTTPS_PROXY: proxyUrl, NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem') },
