@@ -93,6 +93,7 @@ export async function push(opts: PushOptions): Promise<PushResult> {
   const conn = { ...opts, signal: abort.signal };
   const transport = transportFor({ ...opts, logger });
   const single = toRefs.length === 1;
+  let stoppedBy: unknown; // the failure that made a single-target push abort its other work
   try {
     const targets: Target[] = toRefs.map((ref) => ({
       ref,
@@ -125,6 +126,29 @@ export async function push(opts: PushOptions): Promise<PushResult> {
     basePromise.catch(() => undefined); // awaited just below; the probes must not make it "unhandled" first
     const diffIdOf = layerOpts ? once(() => computeDiffId({ ...layerOpts, signal: abort.signal })) : undefined;
     const reuseProbes = targets.map((t) => (diffIdOf ? findReusableLayer(t.ep, t.ref, basePromise, diffIdOf) : Promise.resolve(undefined)));
+
+    const ctx: TransferContext = { transport, signal: abort.signal, events: opts.events, chunkSize: opts.chunkSize };
+    // With one target, the first failure stops everything at once (its uploads are cancelled).
+    const stopAll = (err: unknown) => {
+      if (single && !abort.signal.aborted) {
+        stoppedBy = err;
+        abort.abort();
+      }
+      throw err;
+    };
+    // The new layer needs nothing from the base (its bytes do not depend on it), so it is built and
+    // uploaded as soon as every target has said whether it already holds it: on a first push that
+    // is one 404, and the layer's gzip then overlaps the base resolve and the blob plan instead of
+    // following them. (A failed resolve aborts it; at worst an unreferenced blob remains, never a manifest.)
+    let layerTask: Promise<LayerResult | undefined> = Promise.resolve(undefined);
+    const layerStarted = layerOpts && !opts.dryRun
+      ? Promise.all(reuseProbes).then((found) => {
+          found.forEach((r, i) => (targets[i]!.reusable = r));
+          if (abort.signal.aborted) return;
+          layerTask = uploadLayerEverywhere(targets, layerOpts, ctx, opts.layerUpload, setAside).catch(stopAll);
+          layerTask.catch(() => undefined); // awaited with the blobs below; an early failure elsewhere must not leave it unhandled
+        })
+      : Promise.resolve();
     const base = await basePromise;
     const family = base.family;
     phase('resolve');
@@ -146,7 +170,6 @@ export async function push(opts: PushOptions): Promise<PushResult> {
     );
     phase('plan');
 
-    const ctx: TransferContext = { transport, signal: abort.signal, events: opts.events, chunkSize: opts.chunkSize };
     const created = new Date(mtime * 1000).toISOString();
     const createdBy = sources.length ? `regpush: added ${sources.map((s) => s.dest).join(' ')}` : 'regpush: config change';
 
@@ -186,12 +209,7 @@ export async function push(opts: PushOptions): Promise<PushResult> {
 
     // ---- transfer: base blobs and the new layer at the same time
     const moveLimit = pLimit(jobs);
-    // With one target, the first failure stops everything at once (its uploads are cancelled).
-    const stopAll = (err: unknown) => {
-      if (single && !abort.signal.aborted) abort.abort();
-      throw err;
-    };
-    const layerTask = layerOpts ? uploadLayerEverywhere(targets, layerOpts, ctx, opts.layerUpload, setAside).catch(stopAll) : Promise.resolve(undefined);
+    await layerStarted;
     const blobTasks = source
       ? baseBlobs.map((d, i) =>
           moveLimit(async () => {
@@ -292,7 +310,8 @@ export async function push(opts: PushOptions): Promise<PushResult> {
     }
     return report;
   } catch (err) {
-    throw abortedOr(err, opts.signal);
+    // A step that failed because another one stopped the push reports that one's error.
+    throw abortedOr(err instanceof AbortedError && stoppedBy !== undefined && !opts.signal?.aborted ? stoppedBy : err, opts.signal);
   } finally {
     opts.signal?.removeEventListener('abort', onOuterAbort);
     abort.abort(); // stops work nobody waits for any more (a diffID pass after a failed resolve)
