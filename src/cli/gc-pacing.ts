@@ -16,7 +16,7 @@ import type { BlobEvents } from '../transfer/blobs.js';
 type Gc = (options?: { type?: 'minor' | 'major' }) => void;
 
 /** V8's collector, obtained without a command-line flag (`--expose-gc` applies to contexts created after it is set). */
-function obtainGc(): Gc | undefined {
+export function obtainGc(): Gc | undefined {
   try {
     setFlagsFromString('--expose-gc');
     const gc = runInNewContext('gc') as Gc | undefined;
@@ -31,8 +31,8 @@ function obtainGc(): Gc | undefined {
 export const GC_PACING_BYTES = 4 * 1024 * 1024;
 
 /** Wraps `events` so that every `everyBytes` bytes reported run a minor GC. */
-export function withGcPacing<E extends BlobEvents>(events: E, everyBytes = GC_PACING_BYTES): E {
-  let gc: Gc | undefined | null = null; // null: not asked for yet (a warm push never needs it)
+export function withGcPacing<E extends BlobEvents>(events: E, everyBytes = GC_PACING_BYTES, collector?: Gc): E {
+  let gc: Gc | undefined | null = collector ?? null; // null: not asked for yet (a warm push never needs it)
   let since = 0;
   return {
     ...events,

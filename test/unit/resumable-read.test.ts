@@ -1,0 +1,139 @@
+// resumableRead against scripted source bodies (no sockets): resume offsets, a server that ignores
+// Range, byte-count enforcement, retries exhausted, and a consumer that gives up.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
+import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../../src/http/retry.js';
+import { resumableRead, type OpenAt } from '../../src/transfer/resumable-read.js';
+
+const policy = (retries: number): RetryPolicy => ({ ...DEFAULT_RETRY_POLICY, retries, baseDelayMs: 1, maxDelayMs: 2 });
+const blob = Buffer.from(Array.from({ length: 1000 }, (_, i) => i % 251));
+
+/** A body that sends `bytes` in 100-byte chunks, then ends, or fails with `fail` (an errno) instead of ending. */
+function body(bytes: Buffer, fail?: string): Readable {
+  const parts: Buffer[] = [];
+  for (let i = 0; i < bytes.length; i += 100) parts.push(bytes.subarray(i, i + 100));
+  let i = 0;
+  return new Readable({
+    read() {
+      if (i < parts.length) this.push(parts[i++]);
+      else if (fail) this.destroy(Object.assign(new Error(`read ${fail}`), { code: fail }));
+      else this.push(null);
+    },
+  });
+}
+
+async function readAll(r: Readable): Promise<Buffer> {
+  const out: Buffer[] = [];
+  for await (const c of r) out.push(c as Buffer);
+  return Buffer.concat(out);
+}
+
+test('a clean read passes the bytes through and reports them', async () => {
+  let reported = 0;
+  const opens: number[] = [];
+  const open: OpenAt = async (start) => (opens.push(start), { body: body(blob), partial: false, size: blob.length });
+  const got = await readAll(resumableRead({ open, size: blob.length, what: 'blob', policy: policy(3), onBytes: (n) => (reported += n) }));
+  assert.deepEqual(got, blob);
+  assert.equal(reported, blob.length);
+  assert.deepEqual(opens, [0]);
+});
+
+test('a connection lost mid-body resumes with the byte offset reached (206)', async () => {
+  const opens: number[] = [];
+  const resumes: number[] = [];
+  const open: OpenAt = async (start) => {
+    opens.push(start);
+    if (opens.length === 1) return { body: body(blob.subarray(0, 300), 'ECONNRESET'), partial: false, size: blob.length };
+    return { body: body(blob.subarray(start)), partial: true, size: blob.length - start };
+  };
+  const got = await readAll(resumableRead({ open, size: blob.length, what: 'blob', policy: policy(3), onResume: (o) => resumes.push(o) }));
+  assert.deepEqual(got, blob);
+  assert.deepEqual(opens, [0, 300]);
+  assert.deepEqual(resumes, [300]);
+});
+
+test('a server that ignores Range (200 with the whole blob) is read again and the first bytes skipped', async () => {
+  let n = 0;
+  const open: OpenAt = async () => (++n === 1 ? { body: body(blob.subarray(0, 450), 'ECONNRESET'), partial: false } : { body: body(blob), partial: false, size: blob.length });
+  const got = await readAll(resumableRead({ open, size: blob.length, what: 'blob', policy: policy(3) }));
+  assert.deepEqual(got, blob);
+  assert.equal(n, 2);
+});
+
+test('a body that ends early without an error counts as a dropped connection', async () => {
+  let n = 0;
+  const open: OpenAt = async (start) => (++n === 1 ? { body: body(blob.subarray(0, 200)), partial: false } : { body: body(blob.subarray(start)), partial: true });
+  const got = await readAll(resumableRead({ open, size: blob.length, what: 'blob', policy: policy(3) }));
+  assert.deepEqual(got, blob);
+});
+
+test('more bytes than the descriptor says → E_DIGEST_MISMATCH at once, no retry', async () => {
+  let n = 0;
+  const open: OpenAt = async () => (n++, { body: body(Buffer.concat([blob, Buffer.alloc(50)])), partial: false });
+  await assert.rejects(readAll(resumableRead({ open, size: blob.length, what: 'blob X', policy: policy(3) })), (e: Error & { code?: string }) => {
+    assert.equal(e.code, 'E_DIGEST_MISMATCH');
+    assert.match(e.message, /blob X: source sent more than the 1000 bytes/);
+    return true;
+  });
+  assert.equal(n, 1);
+});
+
+test('a declared length that disagrees with the descriptor → E_DIGEST_MISMATCH', async () => {
+  const open: OpenAt = async () => ({ body: body(blob), partial: false, size: 999 });
+  await assert.rejects(readAll(resumableRead({ open, size: blob.length, what: 'blob', policy: policy(3) })), { code: 'E_DIGEST_MISMATCH' });
+});
+
+test('always short, retries spent → E_DIGEST_MISMATCH naming the bytes received; 1 + retries opens', async () => {
+  let n = 0;
+  const open: OpenAt = async (start) => (n++, { body: body(blob.subarray(start, Math.min(start + 100, blob.length))), partial: start > 0 });
+  await assert.rejects(readAll(resumableRead({ open, size: blob.length, what: 'blob', policy: policy(2) })), (e: Error & { code?: string }) => {
+    assert.equal(e.code, 'E_DIGEST_MISMATCH');
+    assert.match(e.message, /sent 300 of 1000 bytes and then ended, also after 2 retries/);
+    return true;
+  });
+  assert.equal(n, 3);
+});
+
+test('always reset, retries spent → E_NETWORK with the offset reached', async () => {
+  const open: OpenAt = async (start) => ({ body: body(blob.subarray(start, start + 100), 'ECONNRESET'), partial: start > 0 });
+  await assert.rejects(readAll(resumableRead({ open, size: blob.length, what: 'blob', policy: policy(1) })), (e: Error & { code?: string }) => {
+    assert.equal(e.code, 'E_NETWORK');
+    assert.match(e.message, /connection lost at byte 200 of 1000/);
+    return true;
+  });
+});
+
+test('a failing open() is final (it has had the transport retries)', async () => {
+  let n = 0;
+  const open: OpenAt = async () => {
+    n++;
+    throw Object.assign(new Error('refused'), { code: 'ECONNRESET' });
+  };
+  await assert.rejects(readAll(resumableRead({ open, size: blob.length, what: 'blob', policy: policy(3) })), /refused/);
+  assert.equal(n, 1);
+});
+
+test('a consumer that destroys the output stops the source and opens nothing more', async () => {
+  let opens = 0;
+  let src: Readable | undefined;
+  const open: OpenAt = async () => {
+    opens++;
+    src = body(blob);
+    return { body: src, partial: false };
+  };
+  const r = resumableRead({ open, size: blob.length, what: 'blob', policy: policy(3) });
+  await new Promise<void>((resolve) => r.once('data', () => resolve()));
+  r.destroy();
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(src!.destroyed, true);
+  assert.equal(opens, 1);
+});
+
+test('an aborted signal fails the read with E_ABORTED', async () => {
+  const ac = new AbortController();
+  const open: OpenAt = async () => ({ body: new Readable({ read() {} }), partial: false }); // never sends
+  const r = resumableRead({ open, size: blob.length, what: 'blob', policy: policy(3), signal: ac.signal });
+  setTimeout(() => ac.abort(), 10);
+  await assert.rejects(readAll(r), { code: 'E_ABORTED' });
+});
