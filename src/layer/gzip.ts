@@ -20,8 +20,15 @@ import zlib from 'node:zlib';
  * of the image downloads less.
  */
 export const DEFAULT_GZIP_LEVEL = 6;
-/** Default block size of the parallel mode: big enough that the per-member overhead (~20 bytes, lost dictionary) is ~0.2 %. */
-export const DEFAULT_BLOCK_SIZE = 1024 * 1024;
+/**
+ * Default block size of the parallel mode. Each member starts with an empty dictionary, so smaller
+ * blocks compress a little worse: measured against 1 MiB blocks, 512 KiB costs +0.16 % bytes and
+ * 256 KiB +0.45 % (bench app and /usr/lib alike), at the same speed. 256 KiB because of memory: each
+ * block's output is a fresh buffer that lives until the upload has written it, and with 1 MiB
+ * outputs a push of a 1 GiB app file next to a 1 GiB base layer peaked at 112–144 MB RSS (7 runs)
+ * against 98–109 MB with 256 KiB (5 runs).
+ */
+export const DEFAULT_BLOCK_SIZE = 256 * 1024;
 
 /** Gzip header byte 9 (OS). zlib writes its build's OS_CODE (3 on Linux, 19 on macOS); fixing it keeps digests equal across hosts. */
 const OS_UNIX = 3;
