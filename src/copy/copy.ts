@@ -10,7 +10,7 @@ import type { Descriptor, Platform } from '../image/types.js';
 import { silentLogger, type Logger } from '../log.js';
 import { formatReference, manifestRef, parseReference, type ImageReference } from '../ref/reference.js';
 import { connect, transportFor, type ConnectionOptions } from '../registry/connect.js';
-import { moveBlobToMany, planBlob, type BlobEvents, type BlobReport, type PlanAction, type RepoEndpoint, type TransferContext } from '../transfer/blobs.js';
+import { largestFirst, moveBlobToMany, planBlob, type BlobEvents, type BlobReport, type PlanAction, type RepoEndpoint, type TransferContext } from '../transfer/blobs.js';
 import type { HttpStats } from '../http/stats.js';
 import { parseManifest } from '../image/manifest.js';
 import { readGraph, type CopyGraph } from './graph.js';
@@ -108,6 +108,9 @@ export async function copy(opts: CopyOptions): Promise<CopyResult> {
 
     const refs = opts.allTags ? (await source.client.listTags(srcRef.repository)).sort() : [manifestRef(srcRef)];
     if (opts.allTags && refs.length === 0) throw new RegistryError(`${srcRef.registry}/${srcRef.repository} has no tags`);
+    // A loopback target's scheme probe overlaps reading the source graph instead of delaying the
+    // first blob. Its failure is not handled here: the first real request reports it.
+    for (const t of targets) t.ep.client.ready().catch(() => undefined);
     let first: CopyGraph | undefined;
     for (const ref of refs) {
       const graph = await readGraph(source.client, srcRef.repository, ref, platforms);
@@ -199,7 +202,7 @@ async function copyGraph(graph: CopyGraph, source: RepoEndpoint, targets: Target
     return;
   }
   await Promise.all(
-    graph.blobs.map((d) =>
+    largestFirst(graph.blobs).map((d) =>
       limit(async () => {
         const ts = live();
         if (!ts.length) return;

@@ -19,7 +19,7 @@ import { computeDiffId, epochFromEnv, validateSources, type LayerOptions, type L
 import { silentLogger } from '../log.js';
 import { formatReference, parseReference, type ImageReference } from '../ref/reference.js';
 import { connect, transportFor } from '../registry/connect.js';
-import { moveBlobToMany, planBlob, type BlobReport, type PlanAction, type RepoEndpoint, type TransferContext } from '../transfer/blobs.js';
+import { largestFirst, moveBlobToMany, planBlob, type BlobReport, type PlanAction, type RepoEndpoint, type TransferContext } from '../transfer/blobs.js';
 import { ensureBytesBlob } from '../transfer/bytes-blob.js';
 import { uploadLayer, type LayerUploadOutcome } from './layer-upload.js';
 import type { PushOptions, PushResult, PushedPlatform, PushTargetResult } from './options.js';
@@ -156,7 +156,7 @@ export async function push(opts: PushOptions): Promise<PushResult> {
     // ---- plan: every distinct base layer once, per target
     const distinct = new Map<string, Descriptor>();
     for (const img of base.images) for (const l of img.manifest.layers) if (!distinct.has(l.digest)) distinct.set(l.digest, l);
-    const baseBlobs = [...distinct.values()];
+    const baseBlobs = largestFirst([...distinct.values()]);
     const planLimit = pLimit(Math.max(jobs, 8));
     await Promise.all(
       targets.map(async (t, i) => {

@@ -85,6 +85,11 @@ export class RegistryClient {
   private readonly probe: Send;
   private readonly baseUrls: Map<string, Promise<string>>;
 
+  /** Settles once the client knows its base URL (a loopback registry's TLS probe; at once for others). */
+  async ready(): Promise<void> {
+    await this.base();
+  }
+
   /** The API base URL; for a loopback registry, probed once (TLS first, plain HTTP if it does not speak TLS). */
   private base(): Promise<string> {
     const { scheme, host } = this.endpoint;

@@ -57,6 +57,15 @@ export interface TransferContext {
   chunkSize?: number;
 }
 
+/**
+ * The order to start transfers in: largest first. With --jobs slots, the biggest blob is the
+ * critical path; started last (manifest order puts the big runtime layer at the end, and copy adds
+ * the config in front) it began only when a slot freed up and ran on alone at the end.
+ */
+export function largestFirst<T extends { size: number }>(blobs: readonly T[]): T[] {
+  return [...blobs].sort((a, b) => b.size - a.size); // stable: equal sizes keep their order
+}
+
 /** Decides what to do with one blob: skip if present, mount within a registry, else stream. */
 export async function planBlob(desc: Descriptor, source: RepoEndpoint, target: RepoEndpoint): Promise<PlanAction> {
   if (isForeignLayer(desc)) return 'foreign';
