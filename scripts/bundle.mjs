@@ -10,7 +10,7 @@
 // start: axios' form-data (and mime-db behind it; regpush never sends multipart bodies),
 // follow-redirects (the transport always sets maxRedirects: 0 and follows redirects itself), its
 // fetch adapter and FormData probe (the transport always uses the http adapter; merely touching
-// globalThis.fetch or FormData makes Node load its internal undici), and yargs' help-layout
+// globalThis.fetch or FormData makes Node load its internal undici), its HTTP/2 module, and yargs' help-layout
 // modules, which become lazy. The e2e suite runs this bundle, so a dependency update that needs
 // one of them fails the tests, not a user's deploy; a text edit that no longer matches fails the build.
 import { build } from 'esbuild';
@@ -24,6 +24,9 @@ const STUBS = {
   'form-data': 'export default class FormData {}',
   'follow-redirects': "import http from 'node:http'; import https from 'node:https'; export default { http, https };",
   'axios-fetch-adapter': 'export const getFetch = () => undefined; export default undefined;',
+  // axios imports node:http2 at load for its HTTP/2 transport, used only with httpVersion: 2,
+  // which regpush never sets; loading the module costs ~8 ms.
+  'axios-http2': "const unused = () => { throw new Error('regpush does not use HTTP/2'); }; export default { connect: unused, constants: {} };",
   // yargs needs these two only to lay out help text; evaluating them (Intl.Segmenter, Unicode
   // property regexps) cost ~35 ms of every start. A require() makes esbuild initialise the real
   // module on first call instead of at load.
@@ -54,6 +57,7 @@ const unusedModules = {
     b.onResolve({ filter: /^\.\/fetch\.js$/ }, (a) =>
       /[\\/]axios[\\/]lib[\\/]adapters$/.test(a.resolveDir) ? { path: 'axios-fetch-adapter', namespace: 'regpush-stub' } : undefined,
     );
+    b.onResolve({ filter: /^(node:)?http2$/ }, (a) => (/[\\/]axios[\\/]/.test(a.importer) ? { path: 'axios-http2', namespace: 'regpush-stub' } : undefined));
     b.onResolve({ filter: /^(cliui|string-width)$/ }, (a) => (isYargsShim(a.importer) ? { path: `lazy-${a.path}`, namespace: 'regpush-stub' } : undefined));
     b.onLoad({ filter: /.*/, namespace: 'regpush-stub' }, (a) => ({ contents: STUBS[a.path], loader: 'js', resolveDir: REPO_ROOT }));
     for (const [suffix, text, replacement, what] of EDITS) {
@@ -114,7 +118,16 @@ export async function bundle({ outdir = join(REPO_ROOT, 'dist', 'cli'), minify =
       // export names first (cjs-module-lexer, ~20 ms for the CLI bundle).
       supported: { 'dynamic-import': false },
     }),
-    build({ ...common(minify), entryPoints: { 'regpush-main': join(REPO_ROOT, 'src', 'cli', 'main.ts') }, outdir, outExtension: { '.js': '.cjs' }, plugins: [unusedModules] }),
+    build({
+      ...common(minify),
+      entryPoints: { 'regpush-main': join(REPO_ROOT, 'src', 'cli', 'main.ts') },
+      outdir,
+      outExtension: { '.js': '.cjs' },
+      plugins: [unusedModules],
+      // A lazy import() of a Node built-in (child_process for credential helpers) as require():
+      // through import() Node would build an ES-module facade over it first.
+      supported: { 'dynamic-import': false },
+    }),
   ]);
   const missed = EDITS.filter(([, , , what]) => !applied.has(what)).map(([file, , , what]) => `${what} (${file})`);
   if (missed.length) throw new Error(`bundle: source edits not applied: ${missed.join(', ')}; the file moved in this dependency version`);

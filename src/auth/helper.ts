@@ -4,7 +4,6 @@
  * `{"ServerURL","Username","Secret"}`; `store` takes that JSON; `erase` takes the server URL.
  * A failing helper prints its error message on stdout and exits non-zero.
  */
-import { spawn } from 'node:child_process';
 import { AuthError } from '../errors.js';
 import { redactText } from '../redact.js';
 
@@ -44,9 +43,11 @@ export function checkHelperName(name: string): void {
 export function spawnHelper(env: Record<string, string | undefined>): HelperExec {
   const childEnv: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) if (v !== undefined) childEnv[k] = v;
-  return (helperName, action, input) =>
-    new Promise<string>((resolve, reject) => {
-      checkHelperName(helperName);
+  return async (helperName, action, input) => {
+    checkHelperName(helperName);
+    // Loaded here: child_process (and dgram behind it) costs every start, and most runs use no helper.
+    const { spawn } = await import('node:child_process');
+    return new Promise<string>((resolve, reject) => {
       const child = spawn(`docker-credential-${helperName}`, [action], {
         env: childEnv,
         stdio: ['pipe', 'pipe', 'pipe'],
@@ -93,6 +94,7 @@ export function spawnHelper(env: Record<string, string | undefined>): HelperExec
       });
       child.stdin.end(input);
     });
+  };
 }
 
 /** Builds the AuthError for a failed helper: names the helper, never echoes input or secrets. */
