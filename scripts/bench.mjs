@@ -129,6 +129,9 @@ async function serve(ctx, all, opt) {
     process.stdout.write(`# ${s.id}${s.cold ? ` (cold: wipe ${ctx.cold.storageDir}/* first)` : ''}\nenv ${vars.join(' ')} ${q(cmd)} ${args.map(q).join(' ')}\n`);
   }
   log('serving; Ctrl-C stops the registries');
+  // A pending promise alone does not keep Node running; the timer does, until SIGINT/SIGTERM
+  // (handled in main(): stop the registries, remove the temp dir, exit).
+  setInterval(() => {}, 1 << 30);
   await new Promise(() => {});
 }
 
