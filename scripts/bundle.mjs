@@ -14,6 +14,7 @@
 // modules, which become lazy. The e2e suite runs this bundle, so a dependency update that needs
 // one of them fails the tests, not a user's deploy; a text edit that no longer matches fails the build.
 import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from './lib/test-env.mjs';
@@ -95,15 +96,26 @@ function common(minify) {
   };
 }
 
-/** bin.ts loads the CLI proper from its own file, so `regpush --version` reads a few hundred bytes, not the whole CLI. */
+const MAIN_LOADER = join(REPO_ROOT, 'scripts', 'bundle-main-loader.cjs');
+const CODE_CACHE = join(REPO_ROOT, 'scripts', 'bundle-code-cache.cjs');
+
+/**
+ * bin.ts loads the CLI proper from its own file, so `regpush --version` reads a few hundred bytes,
+ * not the whole CLI; it loads it through scripts/bundle-main-loader.cjs, with the V8 code cache.
+ */
 const mainApart = {
   name: 'regpush-main-apart',
   setup(b) {
-    b.onResolve({ filter: /^\.\/main\.js$/ }, (a) => (/[\\/]src[\\/]cli[\\/]bin\.ts$/.test(a.importer) ? { path: './regpush-main.cjs', external: true } : undefined));
+    b.onResolve({ filter: /^\.\/main\.js$/ }, (a) => (/[\\/]src[\\/]cli[\\/]bin\.ts$/.test(a.importer) ? { path: 'main-loader', namespace: 'regpush-main' } : undefined));
+    b.onLoad({ filter: /.*/, namespace: 'regpush-main' }, () => ({
+      contents: `module.exports = require(${JSON.stringify(MAIN_LOADER)}).load(__dirname);`,
+      loader: 'js',
+      resolveDir: REPO_ROOT,
+    }));
   },
 };
 
-/** Writes dist/cli/regpush.cjs (the executable: argv, signals, --version) and dist/cli/regpush-main.cjs (the CLI), each with .map and .LEGAL.txt. */
+/** Writes dist/cli/regpush.cjs (the executable: argv, signals, --version) and dist/cli/regpush-main.cjs (the CLI), each with .map and .LEGAL.txt, and the CLI's code cache. */
 export async function bundle({ outdir = join(REPO_ROOT, 'dist', 'cli'), minify = true } = {}) {
   rmSync(outdir, { recursive: true, force: true });
   applied.clear();
@@ -129,6 +141,8 @@ export async function bundle({ outdir = join(REPO_ROOT, 'dist', 'cli'), minify =
       supported: { 'dynamic-import': false },
     }),
   ]);
+  // V8's code cache for regpush-main.cjs, made (and checked) in fresh processes of this Node.
+  execFileSync(process.execPath, [CODE_CACHE, outdir], { stdio: 'inherit' });
   const missed = EDITS.filter(([, , , what]) => !applied.has(what)).map(([file, , , what]) => `${what} (${file})`);
   if (missed.length) throw new Error(`bundle: source edits not applied: ${missed.join(', ')}; the file moved in this dependency version`);
   return { launcher, cli };

@@ -20,7 +20,8 @@ export function createCliLogger(io: CliIO, verbosity: Verbosity, secrets: () => 
   };
   return {
     debug: (m) => {
-      if (verbosity === 'debug') write('debug: ', m);
+      // Milliseconds since the process started: lines from concurrent requests can be put on one timeline.
+      if (verbosity === 'debug') write(`debug: ${Math.round(performance.now())} ms: `, m);
     },
     info: (m) => {
       if (verbosity !== 'quiet') write('', m);

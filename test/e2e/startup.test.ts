@@ -3,34 +3,67 @@
 // fetch/FormData, child_process without a credential helper) nor anything it did not need before.
 // Structure, not timing: the speed itself is measured by `npm run bench`.
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { imageRef, loadState, runCli, tempDir } from './harness.js';
+import { VERSION } from '../../src/version.js';
+import { exec, imageRef, loadState, repoRoot, runCli, tempDir } from './harness.js';
 
 const R = loadState().registries;
 const MARK = 'REGPUSH-TEST-LOADED ';
 
-/** A --require preload that reports, at exit, the bundle files and Node built-ins the process loaded. */
+/**
+ * A --require preload that reports, at exit, the dist/cli files the process read (through Node's
+ * module loader or, for the CLI bundle and its code cache, the launcher's own reads), the files
+ * in Node's require cache, and the Node built-ins it loaded.
+ */
 function preload(): string {
   const file = join(tempDir('regpush-startup-'), 'report-loaded.cjs');
   writeFileSync(
     file,
-    `process.on('exit', () => {
-  const files = Object.keys(require.cache).filter((f) => /[\\\\/]dist[\\\\/]cli[\\\\/]/.test(f)).map((f) => require('node:path').basename(f));
+    `const fs = require('node:fs');
+const path = require('node:path');
+const inCli = (f) => /[\\/]dist[\\/]cli[\\/]/.test(String(f));
+const read = new Set();
+const readFileSync = fs.readFileSync;
+fs.readFileSync = function (f, ...rest) {
+  if (inCli(f)) read.add(path.basename(String(f)));
+  return readFileSync.call(this, f, ...rest);
+};
+process.on('exit', () => {
+  const required = Object.keys(require.cache).filter(inCli).map((f) => path.basename(f));
   const builtins = process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice(13));
-  process.stderr.write('\\n${MARK}' + JSON.stringify({ files, builtins }) + '\\n');
+  process.stderr.write('\\n${MARK}' + JSON.stringify({ files: [...new Set([...read, ...required])].sort(), required: required.sort(), builtins }) + '\\n');
 });
 `,
   );
   return file;
 }
 
-async function loaded(args: string[]): Promise<{ code: number; stdout: string; stderr: string; files: string[]; builtins: string[] }> {
-  const r = await runCli(args, { env: { NODE_OPTIONS: `--require ${preload()}` } });
+interface Loaded {
+  code: number;
+  stdout: string;
+  stderr: string;
+  files: string[];
+  required: string[];
+  builtins: string[];
+}
+
+async function loaded(args: string[], nodeOptions = ''): Promise<Loaded> {
+  const r = await runCli(args, { env: { NODE_OPTIONS: `${nodeOptions} --require ${preload()}`.trim() } });
   const line = r.stderr.split('\n').find((l) => l.startsWith(MARK));
   assert.ok(line, `no load report in stderr:\n${r.stderr}`);
-  return { ...r, ...(JSON.parse(line.slice(MARK.length)) as { files: string[]; builtins: string[] }) };
+  return { ...r, ...(JSON.parse(line.slice(MARK.length)) as Pick<Loaded, 'files' | 'required' | 'builtins'>) };
+}
+
+interface MainLoader {
+  compile(dir: string): { cached: boolean; script: { cachedDataRejected?: boolean } };
+}
+
+/** scripts/bundle-main-loader.cjs, the code the launcher bundles to load the CLI. */
+function loader(): MainLoader {
+  return createRequire(import.meta.url)(join(repoRoot, 'scripts', 'bundle-main-loader.cjs')) as MainLoader;
 }
 
 const LEFT_OUT = ['http2', 'child_process', 'internal/deps/undici/undici'];
@@ -46,8 +79,36 @@ test('--version loads the launcher only: no CLI bundle, no http, no zlib', async
 test(`inspect loads the CLI bundle but none of ${LEFT_OUT.join(', ')}`, async () => {
   const r = await loaded(['inspect', imageRef(R.anon, 'base/busybox:v2s2')]);
   assert.equal(r.code, 0, r.stderr);
-  assert.deepEqual(r.files.sort(), ['regpush-main.cjs', 'regpush.cjs']);
+  assert.deepEqual(r.files, ['regpush-main.cjs', 'regpush-main.cjs.cache', 'regpush.cjs']);
   for (const m of LEFT_OUT) assert.ok(!r.builtins.includes(m), `inspect loaded ${m}`);
+});
+
+test('the CLI bundle is compiled from the V8 code cache the build made, and V8 accepts it', () => {
+  const r = loader().compile(join(repoRoot, 'dist', 'cli'));
+  assert.equal(r.cached, true);
+  assert.equal(r.script.cachedDataRejected, false);
+});
+
+test('a code cache made for other source is not used, even when the source keeps its length', async () => {
+  // V8 itself compares only the source length: a stale cache would run the old code. The launcher
+  // compares a SHA-256 of the source, so an edit of the same length (here the version string) runs the edit.
+  const dir = tempDir('regpush-stale-cache-');
+  for (const f of ['regpush.cjs', 'regpush-main.cjs', 'regpush-main.cjs.cache']) copyFileSync(join(repoRoot, 'dist', 'cli', f), join(dir, f));
+  const main = readFileSync(join(dir, 'regpush-main.cjs'), 'utf8');
+  const version = JSON.stringify(VERSION);
+  assert.equal(main.split(version).length, 2, `the bundle holds ${version} once`);
+  const edited = JSON.stringify(VERSION.replace(/\d/g, (d) => String((Number(d) + 1) % 10)));
+  writeFileSync(join(dir, 'regpush-main.cjs'), main.replace(version, edited));
+  assert.equal(loader().compile(dir).cached, false);
+  const r = await exec(process.execPath, [join(dir, 'regpush.cjs'), '--version', '--quiet']);
+  assert.equal(r.stdout.trim(), JSON.parse(edited));
+});
+
+test('with --enable-source-maps the CLI bundle goes through Node\'s own loader (mapped stack traces)', async () => {
+  const r = await loaded(['inspect', imageRef(R.anon, 'base/busybox:v2s2')], '--enable-source-maps');
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(r.required, ['regpush-main.cjs', 'regpush.cjs']);
+  assert.ok(!r.files.includes('regpush-main.cjs.cache'));
 });
 
 test(`a push (dry run, with an app directory) loads none of ${LEFT_OUT.join(', ')}`, async () => {
