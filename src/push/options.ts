@@ -53,6 +53,8 @@ export interface PushTargetResult {
   digest: string;
   mediaType: string;
   tags: string[];
+  /** Tags that already pointed at this manifest (seen by the warm path), so were not written again. */
+  tagsUnchanged?: string[];
   platforms: PushedPlatform[];
 }
 

@@ -24,7 +24,7 @@ import { ensureBytesBlob } from '../transfer/bytes-blob.js';
 import { uploadLayer, type LayerUploadOutcome } from './layer-upload.js';
 import type { PushOptions, PushResult, PushedPlatform, PushTargetResult } from './options.js';
 import { resolveBase, scratchBase, type ResolvedBase } from './resolve.js';
-import { findReusableLayer, once } from './reuse.js';
+import { findReusableLayer, once, type ReuseFound } from './reuse.js';
 import { checkTag } from './tags.js';
 
 /**
@@ -42,6 +42,10 @@ interface Target {
   tags: string[];
   plans: PlanAction[];
   reusable?: LayerResult;
+  /** Blobs this run has already seen at the target (the warm path's layer and config): not HEADed again. */
+  present: Set<string>;
+  /** Digest of the manifest (or index) the --to tag held, when the warm path fetched it. */
+  tagDigest?: string;
   blobs: BlobReport[];
   layer?: LayerUploadOutcome;
   failed?: unknown;
@@ -99,6 +103,7 @@ export async function push(opts: PushOptions): Promise<PushResult> {
       ref,
       tags: tagsOf(ref),
       plans: [],
+      present: new Set(),
       blobs: [],
       ep: {
         repo: ref.repository,
@@ -143,7 +148,7 @@ export async function push(opts: PushOptions): Promise<PushResult> {
     let layerTask: Promise<LayerResult | undefined> = Promise.resolve(undefined);
     const layerStarted = layerOpts && !opts.dryRun
       ? Promise.all(reuseProbes).then((found) => {
-          found.forEach((r, i) => (targets[i]!.reusable = r));
+          found.forEach((r, i) => noteReuse(targets[i]!, r));
           if (abort.signal.aborted) return;
           layerTask = uploadLayerEverywhere(targets, layerOpts, ctx, opts.layerUpload, setAside).catch(stopAll);
           layerTask.catch(() => undefined); // awaited with the blobs below; an early failure elsewhere must not leave it unhandled
@@ -162,7 +167,7 @@ export async function push(opts: PushOptions): Promise<PushResult> {
       targets.map(async (t, i) => {
         try {
           t.plans = source ? await Promise.all(baseBlobs.map((d) => planLimit(() => planBlob(d, source, t.ep)))) : [];
-          t.reusable = await reuseProbes[i]; // never rejects: any doubt means "build the layer"
+          noteReuse(t, await reuseProbes[i]); // never rejects: any doubt means "build the layer"
         } catch (err) {
           setAside(t, err);
         }
@@ -259,13 +264,15 @@ export async function push(opts: PushOptions): Promise<PushResult> {
         }),
       );
     await eachTarget(async (t) => {
-      await Promise.all(built.map((b) => ensureBytesBlob(t.ep, b.configBytes, ctx)));
+      // An unchanged config is the one the warm path has just fetched from this repository.
+      await Promise.all(built.filter((b) => !t.present.has(b.configDigest)).map((b) => ensureBytesBlob(t.ep, b.configBytes, ctx)));
     });
     phase('config');
     await eachTarget((t) => confirmBlobs(t, built.map((b) => b.manifest), jobs));
     phase('confirm');
     await eachTarget(async (t) => {
       t.result = await writeManifests(t, built, index);
+      for (const tag of t.result.tagsUnchanged ?? []) logger.info(`${t.ref.registry}/${t.ref.repository}:${tag} already holds ${t.result.digest}; not written again`);
     });
     phase('manifest');
 
@@ -363,9 +370,16 @@ async function uploadLayerEverywhere(
   return known;
 }
 
-/** HEADs every non-foreign blob the manifests name that this target did not already skip. */
+/** Records what the warm path found at a target. */
+function noteReuse(t: Target, found: ReuseFound | undefined): void {
+  t.reusable = found?.layer;
+  t.tagDigest = found?.tagDigest;
+  for (const d of found?.present ?? []) t.present.add(d);
+}
+
+/** HEADs every non-foreign blob the manifests name that this target did not already skip or see in this run. */
 async function confirmBlobs(t: Target, manifests: ImageManifest[], jobs: number): Promise<void> {
-  const skipped = new Set(t.blobs.filter((b) => b.action === 'skipped').map((b) => b.digest));
+  const skipped = new Set([...t.present, ...t.blobs.filter((b) => b.action === 'skipped').map((b) => b.digest)]);
   const referenced = new Set<string>();
   for (const m of manifests) for (const l of m.layers) if (!isForeignLayer(l) && !skipped.has(l.digest)) referenced.add(l.digest);
   const limit = pLimit(Math.max(jobs, 8));
@@ -399,25 +413,53 @@ function composeIndex(base: ResolvedBase, built: BuiltImage[]): { bytes: Buffer;
   return { bytes: serializeManifest(index), mediaType: index.mediaType ?? MediaType.OCI_INDEX };
 }
 
-/** PUTs the manifest(s) and every tag at one target; children by digest before the index. */
+/**
+ * PUTs the manifest(s) and every tag at one target; children by digest before the index. A tag
+ * seen in this run to hold these very bytes already is not written again (as crane does): the
+ * result is the same, one request is saved, and a registry with immutable tags does not refuse
+ * a re-push that changes nothing.
+ */
 async function writeManifests(t: Target, built: BuiltImage[], index: { bytes: Buffer; mediaType: string } | undefined): Promise<PushTargetResult> {
   const platforms: PushedPlatform[] = [];
+  const top = index ?? { bytes: built[0]!.bytes, mediaType: built[0]!.manifest.mediaType ?? MediaType.OCI_MANIFEST };
+  const topDigest = sha256Digest(top.bytes);
+  const held = t.tagDigest === topDigest ? t.tags[0] : undefined; // the warm path fetched the first tag, the one in --to
+  const unchanged: string[] = [];
   let digest = '';
-  let mediaType: string;
   if (!index) {
     const b = built[0]!;
-    mediaType = b.manifest.mediaType ?? MediaType.OCI_MANIFEST;
-    for (const tag of t.tags) digest = await t.ep.client.putManifest(t.ep.repo, tag, b.bytes, mediaType);
+    for (const tag of t.tags) {
+      if (tag === held) {
+        unchanged.push(tag);
+        digest = topDigest;
+      } else {
+        digest = await t.ep.client.putManifest(t.ep.repo, tag, b.bytes, top.mediaType);
+      }
+    }
     platforms.push({ platform: formatPlatform(b.img.platform), digest, configDigest: b.configDigest });
   } else {
     for (const b of built) {
-      const d = await t.ep.client.putManifest(t.ep.repo, sha256Digest(b.bytes), b.bytes, b.manifest.mediaType ?? MediaType.OCI_MANIFEST);
+      // Children of an index the tag already holds are in the repository: the registry checked them when that index was written.
+      const d = held ? sha256Digest(b.bytes) : await t.ep.client.putManifest(t.ep.repo, sha256Digest(b.bytes), b.bytes, b.manifest.mediaType ?? MediaType.OCI_MANIFEST);
       platforms.push({ platform: formatPlatform(b.img.platform), digest: d, configDigest: b.configDigest });
     }
-    mediaType = index.mediaType;
-    for (const tag of t.tags) digest = await t.ep.client.putManifest(t.ep.repo, tag, index.bytes, mediaType);
+    for (const tag of t.tags) {
+      if (tag === held) {
+        unchanged.push(tag);
+        digest = topDigest;
+      } else {
+        digest = await t.ep.client.putManifest(t.ep.repo, tag, index.bytes, top.mediaType);
+      }
+    }
   }
-  return { reference: `${t.ref.registry}/${t.ref.repository}@${digest}`, digest, mediaType, tags: t.tags, platforms };
+  return {
+    reference: `${t.ref.registry}/${t.ref.repository}@${digest}`,
+    digest,
+    mediaType: top.mediaType,
+    tags: t.tags,
+    ...(unchanged.length ? { tagsUnchanged: unchanged } : {}),
+    platforms,
+  };
 }
 
 function rewriteConfig(config: ImageConfig, opts: PushOptions, record: LayerRecord | undefined, fromRef: ImageReference | undefined, base: ResolvedBase): ImageConfig {

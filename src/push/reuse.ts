@@ -18,6 +18,16 @@ import type { ImageReference } from '../ref/reference.js';
 import type { RepoEndpoint } from '../transfer/blobs.js';
 import type { ResolvedBase } from './resolve.js';
 
+/** What the warm path found at a target whose top layer can be reused. */
+export interface ReuseFound {
+  /** The existing top layer, as the new image's layer. */
+  layer: LayerResult;
+  /** Blobs this run has just seen in the target repository (the layer by HEAD, the existing config by GET): no need to ask again. */
+  present: string[];
+  /** Digest of what the target tag held (its manifest, or index), computed from the bytes fetched. */
+  tagDigest: string;
+}
+
 /** The layer's diffID and tar size; callers share one computation between targets. */
 export type DiffIdOf = () => Promise<{ diffId: string; uncompressedSize: number }>;
 
@@ -31,7 +41,7 @@ export function once<T>(f: () => Promise<T>): () => Promise<T> {
  * The existing top layer of the target tag, when it equals what the layer would produce.
  * `base` may still be resolving; a failed resolve is the push's error, not this check's.
  */
-export async function findReusableLayer(target: RepoEndpoint, toRef: ImageReference, base: Promise<ResolvedBase>, diffIdOf: DiffIdOf): Promise<LayerResult | undefined> {
+export async function findReusableLayer(target: RepoEndpoint, toRef: ImageReference, base: Promise<ResolvedBase>, diffIdOf: DiffIdOf): Promise<ReuseFound | undefined> {
   const log = target.client.logger;
   try {
     let top;
@@ -60,7 +70,11 @@ export async function findReusableLayer(target: RepoEndpoint, toRef: ImageRefere
     if (diffId !== lastDiff) return undefined;
     if ((await target.client.headBlob(target.repo, last.digest)) === undefined) return undefined;
     log.info(`app layer unchanged (diffID ${diffId}); reusing ${last.digest}`);
-    return { digest: last.digest, diffId, size: last.size, uncompressedSize, entries: 0 };
+    return {
+      layer: { digest: last.digest, diffId, size: last.size, uncompressedSize, entries: 0 },
+      present: [last.digest, parsed.manifest.config.digest],
+      tagDigest: top.digest,
+    };
   } catch (err) {
     log.debug(`layer reuse check skipped: ${(err as Error).message}`);
     return undefined;

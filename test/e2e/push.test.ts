@@ -102,21 +102,58 @@ test('same-registry push mounts every base blob (201) and moves no base bytes', 
   assert.equal(baseBlobGets.length, 0, 'no base layer read');
 });
 
-test('re-running the same push uploads nothing but the manifest, digest unchanged', async () => {
+test('re-running the same push writes nothing, asks for no blob twice, and reports the tag unchanged', async () => {
   const app = makeApp();
   const args = ['push', '--json', '--from', imageRef(R.anon, 'base/busybox:oci'), '--to', imageRef(R.anon2, `${run}/warm:1`), '--app', app, '--entrypoint', '/app/hello.sh'];
   const first = await runCli(args);
   assert.equal(first.code, 0, first.stderr);
+  const a = JSON.parse(first.stdout);
+  assert.equal(a.tagsUnchanged, undefined, 'a first push writes its tag');
   const mark = logMark('anon2');
   const second = await runCli(args);
   assert.equal(second.code, 0, second.stderr);
-  const a = JSON.parse(first.stdout);
   const b = JSON.parse(second.stdout);
   assert.equal(b.digest, a.digest);
   assert.equal(b.layer.action, 'reused');
+  assert.deepEqual(b.tagsUnchanged, ['1']);
   for (const blob of b.blobs) assert.equal(blob.action, 'skipped');
-  const writes = (await registryLogSince('anon2', mark)).filter((q) => ['POST', 'PATCH', 'PUT'].includes(q.method));
-  assert.deepEqual(writes.map((q) => `${q.method} ${q.uri}`), [`PUT /v2/${run}/warm/manifests/1`]);
+  const reqs = await registryLogSince('anon2', mark);
+  assert.deepEqual(reqs.filter((q) => ['POST', 'PATCH', 'PUT', 'DELETE'].includes(q.method)).map((q) => `${q.method} ${q.uri}`), []);
+  // The layer (HEAD) and the config (GET) seen by the warm path are not asked for again before the manifest decision.
+  const blobAsks = reqs.filter((q) => q.uri.includes('/blobs/sha256:')).map((q) => q.uri.slice(q.uri.indexOf('sha256:')));
+  assert.deepEqual(blobAsks.filter((d, i) => blobAsks.indexOf(d) !== i), [], `a blob asked for twice: ${blobAsks.join(', ')}`);
+  assert.equal((await skopeoInspect(imageRef(R.anon2, `${run}/warm:1`), { raw: true })).digest, a.digest);
+});
+
+test('a re-push with an extra tag writes only that tag; a changed config writes the manifest', async () => {
+  const app = makeApp();
+  const to = imageRef(R.anon2, `${run}/warm-tags:1`);
+  const args = ['push', '--json', '--from', imageRef(R.anon, 'base/busybox:v2s2'), '--to', to, '--app', app];
+  const first = await runCli(args);
+  assert.equal(first.code, 0, first.stderr);
+  const digest = JSON.parse(first.stdout).digest;
+
+  let mark = logMark('anon2');
+  const tagged = await runCli([...args, '--tag', 'extra']);
+  assert.equal(tagged.code, 0, tagged.stderr);
+  const t = JSON.parse(tagged.stdout);
+  assert.equal(t.digest, digest);
+  assert.deepEqual([t.tags, t.tagsUnchanged], [['1', 'extra'], ['1']]);
+  let writes = (await registryLogSince('anon2', mark)).filter((q) => q.method !== 'GET' && q.method !== 'HEAD');
+  assert.deepEqual(writes.map((q) => `${q.method} ${q.uri}`), [`PUT /v2/${run}/warm-tags/manifests/extra`]);
+  assert.equal((await skopeoInspect(imageRef(R.anon2, `${run}/warm-tags:extra`), { raw: true })).digest, digest);
+
+  mark = logMark('anon2');
+  const changed = await runCli([...args, '--env', 'CHANGED=1']);
+  assert.equal(changed.code, 0, changed.stderr);
+  const c = JSON.parse(changed.stdout);
+  assert.notEqual(c.digest, digest);
+  assert.equal(c.layer.action, 'reused', 'same app, so the layer is reused');
+  assert.equal(c.tagsUnchanged, undefined);
+  writes = (await registryLogSince('anon2', mark)).filter((q) => q.method === 'PUT');
+  assert.ok(writes.some((q) => q.uri === `/v2/${run}/warm-tags/manifests/1`), 'the manifest is written');
+  assert.ok(writes.some((q) => q.uri.includes('/blobs/uploads/')), 'the new config is uploaded');
+  assert.equal((await skopeoInspect(to, { raw: true })).digest, c.digest);
 });
 
 test('OCI base: OCI media types throughout and base annotations', async () => {
@@ -160,6 +197,25 @@ test('multi-arch base: --platform linux/arm64 picks that child; --platform all r
     const cp = await exec('skopeo', ['copy', '--all', '--src-tls-verify=false', `docker://${all}`, `oci:${tempDir()}/l:img`]);
     assert.equal(cp.code, 0, cp.stderr);
   }
+});
+
+test('re-pushing an unchanged multi-platform image writes neither the index nor its children', async () => {
+  const app = makeApp();
+  const to = imageRef(R.anon2, `${run}/multi-warm:1`);
+  const args = ['push', '--json', '--from', imageRef(R.anon, 'base/multi:oci'), '--to', to, '--app', app, '--platform', 'all'];
+  const first = await runCli(args);
+  assert.equal(first.code, 0, first.stderr);
+  const mark = logMark('anon2');
+  const second = await runCli(args);
+  assert.equal(second.code, 0, second.stderr);
+  const [a, b] = [JSON.parse(first.stdout), JSON.parse(second.stdout)];
+  assert.equal(b.digest, a.digest);
+  assert.deepEqual(b.tagsUnchanged, ['1']);
+  assert.deepEqual(b.platforms, a.platforms);
+  const writes = (await registryLogSince('anon2', mark)).filter((q) => q.method !== 'GET' && q.method !== 'HEAD');
+  assert.deepEqual(writes.map((q) => `${q.method} ${q.uri}`), []);
+  const cp = await exec('skopeo', ['copy', '--all', '--src-tls-verify=false', `docker://${to}`, `oci:${tempDir()}/l:img`]);
+  assert.equal(cp.code, 0, cp.stderr);
 });
 
 test('--from scratch builds an image with only the app layer', async () => {
