@@ -135,6 +135,24 @@ async function serve(ctx, all, opt) {
   await new Promise(() => {});
 }
 
+/** The 1 GiB inputs (--large): a 1 GiB base layer streamed into the source registry, a 1 GiB app file. Returns an error text, or undefined. */
+async function setupLarge(ctx, tmp, srcReg) {
+  log('large: streaming a 1 GiB base layer into the source registry and writing a 1 GiB app file');
+  const tl = Date.now();
+  ctx.largeApp = join(tmp, 'large-app');
+  try {
+    const lb = await pushLargeBase(srcReg, ctx.large.repo, ctx.large.tag);
+    await makeLargeAppDir(ctx.largeApp);
+    primeAtime([ctx.largeApp]);
+    log(`large: base layer ${mbs(lb.layer.size)}, app file 1 GiB (${sec(Date.now() - tl)})`);
+    return undefined;
+  } catch (e) {
+    const err = `1 GiB inputs could not be made: ${firstLine(e.message)}`;
+    log(err);
+    return err;
+  }
+}
+
 async function bench(opt, tools, tmp, cleanup, started) {
   const cli = join(opt.dist, 'cli', 'regpush.cjs'); // the bundle package.json's bin points at
   // ---- registries (own port base and state dir, so a test run elsewhere is never touched)
@@ -232,7 +250,13 @@ async function bench(opt, tools, tmp, cleanup, started) {
     if (err) { ctx.containerifyError = err; ctx.containerify = undefined; log(err); }
   }
 
-  if (opt.serve) return serve(ctx, all, opt);
+  if (opt.serve) {
+    if (opt.large) {
+      const err = await setupLarge(ctx, tmp, srcReg);
+      if (err) throw new Error(err);
+    }
+    return serve(ctx, opt.large ? [...all, ...largeScenarios(ctx)] : all, opt);
+  }
 
   // ---- the rounds
   const chosen = all.filter((s) => !opt.only || opt.only.includes(s.id));
@@ -282,19 +306,7 @@ async function bench(opt, tools, tmp, cleanup, started) {
   // ---- 1 GiB scenarios
   let largeDefs = [];
   if (opt.large) {
-    log('large: streaming a 1 GiB base layer into the source registry and writing a 1 GiB app file');
-    const tl = Date.now();
-    ctx.largeApp = join(tmp, 'large-app');
-    let setupError;
-    try {
-      const lb = await pushLargeBase(srcReg, ctx.large.repo, ctx.large.tag);
-      await makeLargeAppDir(ctx.largeApp);
-      primeAtime([ctx.largeApp]);
-      log(`large: base layer ${mbs(lb.layer.size)}, app file 1 GiB (${sec(Date.now() - tl)})`);
-    } catch (e) {
-      setupError = `1 GiB inputs could not be made: ${firstLine(e.message)}`;
-      log(setupError);
-    }
+    const setupError = await setupLarge(ctx, tmp, srcReg);
     largeDefs = largeScenarios(ctx);
     for (const s of largeDefs) { s.skipReason = setupError ?? (s.id.includes('copy') ? ctx.copyBroken : ctx.pushBroken); results[s.id] = []; }
     for (let round = 1; round <= opt.largeRuns; round++) {
