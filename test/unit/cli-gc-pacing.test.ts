@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { obtainGc, withGcPacing } from '../../src/cli/gc-pacing.js';
+import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
+import { GC_MAJOR_BYTES, GC_MINOR_BYTES, obtainGc, withGcPacing } from '../../src/cli/gc-pacing.js';
 import type { BlobEvents, BlobReport } from '../../src/transfer/blobs.js';
 
 test('obtainGc returns V8 collector without --expose-gc, and a minor collection runs', () => {
@@ -11,9 +12,29 @@ test('obtainGc returns V8 collector without --expose-gc, and a minor collection 
   assert.equal((globalThis as { gc?: unknown }).gc, undefined);
 });
 
-test('withGcPacing collects once per N bytes reported and passes every event on unchanged', () => {
+test('obtainGc: a call without options is a full collection, { type: "minor" } a scavenge (what withGcPacing relies on)', async () => {
+  const gc = obtainGc()!;
+  const kinds: number[] = [];
+  const obs = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) kinds.push((e as unknown as { detail: { kind: number } }).detail.kind);
+  });
+  obs.observe({ entryTypes: ['gc'] });
+  try {
+    gc();
+    await new Promise((r) => setTimeout(r, 20)); // entries are delivered asynchronously
+    assert.ok(kinds.includes(perfConstants.NODE_PERFORMANCE_GC_MAJOR), `full collection expected, saw kinds ${kinds.join(',')}`);
+    kinds.length = 0;
+    gc({ type: 'minor' });
+    await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(kinds, [perfConstants.NODE_PERFORMANCE_GC_MINOR]);
+  } finally {
+    obs.disconnect();
+  }
+});
+
+test('withGcPacing runs a minor collection per minorEvery bytes and a full one per majorEvery, and passes every event on', () => {
   const seen: string[] = [];
-  let collections = 0;
+  const calls: string[] = [];
   const report: BlobReport = { digest: 'sha256:a', size: 1, mediaType: 'x', action: 'streamed', bytes: 1, retries: 0, resumes: 0 };
   const original: BlobEvents & { phase(name: string): void } = {
     start: (d) => void seen.push(`start ${d}`),
@@ -21,23 +42,29 @@ test('withGcPacing collects once per N bytes reported and passes every event on 
     end: (r) => void seen.push(`end ${r.digest}`),
     phase: (name) => void seen.push(`phase ${name}`),
   };
-  const events = withGcPacing(
-    original,
-    100,
-    () => collections++,
-  );
+  const events = withGcPacing(original, { minorEvery: 100, majorEvery: 250 }, (opts) => void calls.push(opts ? opts.type ?? 'options' : 'full'));
   events.start!('d1', 'streamed', 10);
-  for (let i = 0; i < 10; i++) events.bytes!('d1', 30); // 300 bytes: collections at 120, 240 → after 4th and 8th
+  // 20 × 30 = 600 bytes: a collection at every 4th report (120, 240, 360, 480, 600 bytes); the
+  // first one at or past 250 bytes since the last full collection is full (360), the count restarts.
+  for (let i = 0; i < 20; i++) events.bytes!('d1', 30);
   events.end!(report);
   events.phase('transfer');
-  assert.equal(collections, 2);
-  assert.equal(seen.filter((s) => s.startsWith('bytes d1 30')).length, 10);
+  assert.deepEqual(calls, ['minor', 'minor', 'full', 'minor', 'minor']);
+  assert.equal(seen.filter((s) => s.startsWith('bytes d1 30')).length, 20);
   assert.deepEqual([seen[0], seen.at(-2), seen.at(-1)], ['start d1', 'end sha256:a', 'phase transfer']);
 });
 
 test('withGcPacing works without a progress display (the --json / --quiet case)', () => {
   let collections = 0;
-  const events = withGcPacing({} as BlobEvents, 10, () => collections++);
+  const events = withGcPacing({} as BlobEvents, { minorEvery: 10, majorEvery: 1000 }, () => collections++);
   events.bytes!('d', 25);
   assert.equal(collections, 1);
+});
+
+test('withGcPacing defaults: minor every 2 MiB, full every 32 MiB', () => {
+  const calls: string[] = [];
+  const events = withGcPacing({} as BlobEvents, undefined, (opts) => void calls.push(opts ? 'minor' : 'full'));
+  for (let i = 0; i < 32; i++) events.bytes!('d', 1024 * 1024);
+  assert.deepEqual([GC_MINOR_BYTES, GC_MAJOR_BYTES], [2 * 1024 * 1024, 32 * 1024 * 1024]);
+  assert.deepEqual(calls, [...Array(15).fill('minor'), 'full']);
 });
