@@ -85,19 +85,49 @@ export class RegistryClient {
   private readonly probe: Send;
   private readonly baseUrls: Map<string, Promise<string>>;
 
-  /** Settles once the client knows its base URL (a loopback registry's TLS probe; at once for others). */
+  /** Settles once the client knows its base URL (a loopback registry's scheme probe; at once for others). */
   async ready(): Promise<void> {
     await this.base();
   }
 
-  /** The API base URL; for a loopback registry, probed once (TLS first, plain HTTP if it does not speak TLS). */
+  /** The API base URL; for a loopback registry, probed once (plain HTTP or TLS, whichever the port speaks). */
   private base(): Promise<string> {
     const { scheme, host } = this.endpoint;
     if (scheme !== 'auto') return Promise.resolve(`${scheme}://${host}/v2/`);
     if (this.baseUrl) return this.baseUrl;
     const shared = this.baseUrls.get(host);
     if (shared) return (this.baseUrl = shared);
-    this.baseUrl = this.probe({ method: 'GET', url: `https://${host}/v2/`, signal: this.signal }).then(
+    this.baseUrl = this.probeScheme(host);
+    const mine = this.baseUrl;
+    this.baseUrls.set(host, mine);
+    // A failed probe (aborted, refused) is not an answer for the next client.
+    mine.catch(() => {
+      if (this.baseUrls.get(host) === mine) this.baseUrls.delete(host);
+    });
+    return mine;
+  }
+
+  /**
+   * Which protocol a loopback port speaks. A port speaks one of them, so the answer is the same as
+   * Docker's "TLS first": asking in plain HTTP first (no credentials in it) spares the common case,
+   * a local registry:2 in CI, the TLS machinery (measured: ~20 ms of a 0.35 s warm push). A TLS
+   * server refuses a plain request (Go answers 400 "HTTP request to an HTTPS server", OpenSSL-based
+   * servers hang up), and then the TLS probe decides as before.
+   */
+  private async probeScheme(host: string): Promise<string> {
+    try {
+      const res = await this.probe({ method: 'GET', url: `http://${host}/v2/`, signal: this.signal });
+      drain(res);
+      if (res.status !== 400) {
+        this.logger.debug(`${host} answers plain HTTP; using http (loopback)`);
+        return `http://${host}/v2/`;
+      }
+    } catch (err) {
+      const errno = err instanceof RegpushError ? String(err.details.errno ?? '') : '';
+      // Nothing listening, or the operation was cancelled: a TLS attempt cannot answer otherwise.
+      if (errno === 'ECONNREFUSED' || this.signal?.aborted) throw err;
+    }
+    return this.probe({ method: 'GET', url: `https://${host}/v2/`, signal: this.signal }).then(
       (res) => {
         drain(res);
         return `https://${host}/v2/`;
@@ -112,13 +142,6 @@ export class RegistryClient {
         throw err;
       },
     );
-    const mine = this.baseUrl;
-    this.baseUrls.set(host, mine);
-    // A failed probe (aborted, refused) is not an answer for the next client.
-    mine.catch(() => {
-      if (this.baseUrls.get(host) === mine) this.baseUrls.delete(host);
-    });
-    return mine;
   }
 
   private async url(path: string): Promise<string> {

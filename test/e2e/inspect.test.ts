@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, after } from 'node:test';
@@ -180,6 +180,42 @@ test('an HTTPS registry with an unknown CA → E_TLS, and NODE_EXTRA_CA_CERTS fi
   // Trusting the CA turns it into a normal answer from the registry.
   const trusted = await runCli(['inspect', ref], { env: { NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem') } });
   assertOneLineError(trusted, 4, 'E_NOT_FOUND', /MANIFEST_UNKNOWN/);
+});
+
+test('a loopback TLS registry that answers plain HTTP the way Go does (400) is reached over TLS', async () => {
+  // The scheme probe asks in plain HTTP first; a Go TLS server (distribution's) answers such a
+  // request with 400 "Client sent an HTTP request to an HTTPS server". This port does the same
+  // for plain requests and hands TLS hellos (first byte 0x16) to an HTTPS server.
+  const dir = tempDir();
+  const gen = await exec('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2',
+    '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')]);
+  assert.equal(gen.code, 0, gen.stderr);
+  const seen: string[] = [];
+  const tlsSide = https.createServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }, (req, res) => {
+    seen.push(`tls ${req.method} ${req.url}`);
+    if (req.url === '/v2/') return res.end('{}');
+    res.writeHead(404, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ errors: [{ code: 'MANIFEST_UNKNOWN', message: 'manifest unknown' }] }));
+  });
+  const port = net.createServer((sock) => {
+    sock.once('data', (first: Buffer) => {
+      sock.pause();
+      if (first[0] === 0x16) {
+        sock.unshift(first);
+        tlsSide.emit('connection', sock);
+      } else {
+        seen.push(`plain ${first.toString('latin1').split(' ', 2).join(' ')}`);
+        sock.end('HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n');
+      }
+    });
+  });
+  servers.push(port, tlsSide);
+  await new Promise<void>((r) => port.listen(0, '127.0.0.1', r));
+  const ref = `127.0.0.1:${(port.address() as AddressInfo).port}/a:1`;
+  const r = await runCli(['inspect', ref], { env: { NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem') } });
+  assertOneLineError(r, 4, 'E_NOT_FOUND', /MANIFEST_UNKNOWN/);
+  assert.deepEqual(seen.filter((x) => x.startsWith('plain')), ['plain GET /v2/'], 'one plain probe, without credentials');
+  assert.ok(seen.includes('tls GET /v2/a/manifests/1'), seen.join(', '));
 });
 
 test('usage errors: unknown command and flags → E_USAGE exit 2', async () => {
