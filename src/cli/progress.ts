@@ -7,7 +7,10 @@
 import type { BlobEvents } from '../transfer/blobs.js';
 import type { CommonContext } from './common.js';
 import type { CliIO } from './io.js';
-import { formatBytes, formatDuration, formatRate, LAYER_KEY, ProgressModel, shortDigest, displayAction } from './progress-model.js';
+import { formatBytes, formatDuration, formatRate, LAYER_KEY, ProgressModel, shortDigest, displayAction, type DisplayAction } from './progress-model.js';
+
+/** Order of the actions in the total line. */
+const TOTAL_ORDER: readonly string[] = ['foreign', 'skip', 'mount', 'stream', 'upload', 'build'] satisfies DisplayAction[];
 
 export { formatBytes } from './progress-model.js';
 
@@ -67,7 +70,8 @@ function plainProgress(io: CliIO): Progress {
       const t = model.totals();
       const counts = new Map<string, number>();
       for (const e of model.entries) counts.set(e.action, (counts.get(e.action) ?? 0) + 1);
-      const parts = [...counts].map(([a, n]) => `${n} ${a}`).join(', ');
+      // A fixed order, base blobs before the app layer: which one started first is a race.
+      const parts = [...counts].sort(([a], [b]) => TOTAL_ORDER.indexOf(a) - TOTAL_ORDER.indexOf(b)).map(([a, n]) => `${n} ${a}`).join(', ');
       write(`total   ${t.blobs} blobs (${parts}), ${formatBytes(t.bytes)} sent in ${formatDuration(t.elapsed)} (${formatRate(t.bytes, t.elapsed)})`);
     },
   };

@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { formatBytes, formatDuration, formatRate, LAYER_KEY, ProgressModel, shortDigest } from '../../src/cli/progress-model.js';
 import type { BlobReport } from '../../src/transfer/blobs.js';
+import type { CliIO } from '../../src/cli/io.js';
+import { createProgress } from '../../src/cli/progress.js';
 
 const D1 = `sha256:${'a'.repeat(64)}`;
 const D2 = `sha256:${'b'.repeat(64)}`;
@@ -106,5 +108,24 @@ describe('ProgressModel', () => {
     assert.equal(lines.filter((l) => !l.includes('done') && l.startsWith('stream')).length, 6, 'every running blob stays visible');
     for (const l of lines) assert.ok(l.length <= 60, l);
     assert.ok(!lines.slice(1, -1).some((l) => l.includes('[')), 'no bar at 60 columns');
+  });
+});
+
+describe('plain progress (no terminal)', () => {
+  it('the total line lists actions in a fixed order, whichever blob started first', async () => {
+    const lines: string[] = [];
+    const io = { stderr: { write: (s: string) => (lines.push(s), true), isTTY: false }, stdout: { write: () => true }, env: {} } as unknown as CliIO;
+    const p = await createProgress(io, { verbosity: 'normal', logSink: { write: (s: string) => void lines.push(s) } }, false);
+    // The app layer starts before the base blobs (it is built while they are still being planned).
+    p.events.bytes!(LAYER_KEY, 10);
+    for (const d of ['sha256:' + 'a'.repeat(64), 'sha256:' + 'b'.repeat(64)]) {
+      p.events.start!(d, 'streamed', 100);
+      p.events.end!({ digest: d, size: 100, mediaType: 'x', action: 'streamed', bytes: 100, retries: 0, resumes: 0 });
+    }
+    p.events.start!('sha256:' + 'c'.repeat(64), 'skipped', 5);
+    p.events.end!({ digest: 'sha256:' + 'c'.repeat(64), size: 5, mediaType: 'x', action: 'skipped', bytes: 0, retries: 0, resumes: 0 });
+    p.events.phase!('transfer');
+    p.stop(true);
+    assert.match(lines.at(-1)!, /^total {3}4 blobs \(1 skip, 2 stream, 1 build\), /);
   });
 });
