@@ -154,6 +154,11 @@ function markFailed(t: Target, err: unknown): void {
   t.result.error = { code: e.code, message: e.message };
 }
 
+/** Throws E_REGISTRY when the target does not have `digest`, which it has just accepted. */
+async function confirmBlob(ep: RepoEndpoint, digest: string, target: string): Promise<void> {
+  if ((await ep.client.headBlob(ep.repo, digest)) === undefined) throw new RegistryError(`blob ${digest} missing at ${target} after upload; no manifest written`);
+}
+
 async function copyGraph(graph: CopyGraph, source: RepoEndpoint, targets: Target[], ctx: TransferContext, jobs: number, opts: CopyOptions, extraTags: string[], tagsOverride?: string[], record = true): Promise<void> {
   const live = () => targets.filter((t) => !t.failed);
   const tagsFor = (t: Target) => tagsOverride ?? [...new Set([...(t.ref.tag ? [t.ref.tag] : ['latest']), ...extraTags])];
@@ -207,27 +212,27 @@ async function copyGraph(graph: CopyGraph, source: RepoEndpoint, targets: Target
         const ts = live();
         if (!ts.length) return;
         const results = await moveBlobToMany(d, source, ts.map((t) => t.ep), ctx);
-        results.forEach((r, i) => {
-          const t = ts[i]!;
-          if (r.status === 'fulfilled') t.result.blobs.push(r.value);
-          else markFailed(t, r.reason);
-        });
+        await Promise.all(
+          results.map(async (r, i) => {
+            const t = ts[i]!;
+            if (r.status !== 'fulfilled') return markFailed(t, r.reason);
+            t.result.blobs.push(r.value);
+            try {
+              // Every blob this target did not skip must be there before any manifest is written
+              // (REGISTRY-QUIRKS: Aliyun). Confirmed as soon as it lands, so the HEADs overlap the
+              // blobs still moving instead of following the last one.
+              if (r.value.action !== 'skipped') await confirmBlob(t.ep, d.digest, t.result.target);
+            } catch (err) {
+              markFailed(t, err);
+            }
+          }),
+        );
       }),
     ),
   );
   await Promise.all(
     live().map(async (t) => {
       try {
-        // Confirm before writing any manifest: every blob this target did not skip must be there.
-        const toCheck = t.result.blobs.filter((b) => b.action !== 'skipped').map((b) => b.digest);
-        const confirm = pLimit(8);
-        await Promise.all(
-          toCheck.map((d) =>
-            confirm(async () => {
-              if ((await t.ep.client.headBlob(t.ep.repo, d)) === undefined) throw new RegistryError(`blob ${d} missing at ${t.result.target} after upload; no manifest written`);
-            }),
-          ),
-        );
         for (const c of graph.children) await t.ep.client.putManifest(t.ep.repo, c.digest, c.bytes, c.mediaType);
         const tags = tagsFor(t);
         for (const tag of tags) await t.ep.client.putManifest(t.ep.repo, tag, graph.top.bytes, graph.top.mediaType);

@@ -221,10 +221,15 @@ export async function push(opts: PushOptions): Promise<PushResult> {
             const ts = live();
             if (!ts.length) return;
             const results = await moveBlobToMany(d, source, ts.map((t) => t.ep), ctx, ts.map((t) => t.plans[i]));
-            results.forEach((r, k) => {
-              if (r.status === 'fulfilled') ts[k]!.blobs.push(r.value);
-              else setAside(ts[k]!, r.reason);
-            });
+            await Promise.all(
+              results.map(async (r, k) => {
+                const t = ts[k]!;
+                if (r.status !== 'fulfilled') return setAside(t, r.reason);
+                t.blobs.push(r.value);
+                // Confirmed as soon as it lands (see confirmBlobs), overlapping the blobs still moving.
+                if (r.value.action !== 'skipped') await confirmBlob(t, d.digest).catch((err: unknown) => setAside(t, err));
+              }),
+            );
           }).catch(stopAll),
         )
       : [];
@@ -362,6 +367,8 @@ async function uploadLayerEverywhere(
         t.layer = await uploadLayer(t.ep, layer, ctx, method, known);
       }
       known ??= t.layer.result;
+      if (t.layer.action === 'skipped') t.present.add(known.digest); // its HEAD just answered 200
+      else await confirmBlob(t, known.digest);
       holders.push(t);
     } catch (err) {
       setAside(t, err);
@@ -377,7 +384,19 @@ function noteReuse(t: Target, found: ReuseFound | undefined): void {
   for (const d of found?.present ?? []) t.present.add(d);
 }
 
-/** HEADs every non-foreign blob the manifests name that this target did not already skip or see in this run. */
+/** HEADs `digest`, which the target has just accepted, and records it as present; E_REGISTRY when it is not there. */
+async function confirmBlob(t: Target, digest: string): Promise<void> {
+  if ((await t.ep.client.headBlob(t.ep.repo, digest)) === undefined) {
+    throw new RegistryError(`blob ${digest} is missing at ${t.ref.registry}/${t.ref.repository} after upload; no manifest written`);
+  }
+  t.present.add(digest);
+}
+
+/**
+ * Before any manifest: every non-foreign blob the manifests name must be at the target
+ * (REGISTRY-QUIRKS: Aliyun). Blobs are confirmed as they land (confirmBlob); this HEADs the rest,
+ * which this target neither skipped nor saw in this run — normally none.
+ */
 async function confirmBlobs(t: Target, manifests: ImageManifest[], jobs: number): Promise<void> {
   const skipped = new Set([...t.present, ...t.blobs.filter((b) => b.action === 'skipped').map((b) => b.digest)]);
   const referenced = new Set<string>();
@@ -385,11 +404,7 @@ async function confirmBlobs(t: Target, manifests: ImageManifest[], jobs: number)
   const limit = pLimit(Math.max(jobs, 8));
   await Promise.all(
     [...referenced].map((d) =>
-      limit(async () => {
-        if ((await t.ep.client.headBlob(t.ep.repo, d)) === undefined) {
-          throw new RegistryError(`blob ${d} is missing at ${t.ref.registry}/${t.ref.repository} after upload; no manifest written`);
-        }
-      }),
+      limit(() => confirmBlob(t, d)),
     ),
   );
 }
