@@ -1,4 +1,5 @@
 /** Flags every command shares, and turning them into library options. */
+import { VERSION } from '../version.js';
 import type { Argv } from 'yargs';
 import type { Credential } from '../auth/credentials.js';
 import { UsageError } from '../errors.js';
@@ -41,7 +42,10 @@ export function commonContext(args: CommonArgs, io: CliIO): CommonContext {
   const secrets: string[] = [];
   const verbosity: Verbosity = args.debug ? 'debug' : args.quiet ? 'quiet' : 'normal';
   const logSink: LineSink = { write: (text) => io.stderr.write(text) };
-  return { secrets, verbosity, logSink, logger: createCliLogger(io, verbosity, () => secrets, logSink) };
+  const logger = createCliLogger(io, verbosity, () => secrets, logSink);
+  // The first debug line: what runs, and (in its time stamp) what start-up and parsing cost.
+  logger.debug(`regpush ${VERSION}, Node ${process.version} ${process.platform}/${process.arch}: arguments parsed`);
+  return { secrets, verbosity, logSink, logger };
 }
 
 /** Reads all of stdin (a password) and trims the final newline. */
