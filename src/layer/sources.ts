@@ -3,7 +3,7 @@
  * clear line before any network traffic instead of halfway through an upload.
  */
 import { constants } from 'node:fs';
-import { access, opendir, stat } from 'node:fs/promises';
+import { accessSync, opendirSync, statSync } from 'node:fs';
 import { posix, resolve } from 'node:path';
 import { InputError } from '../errors.js';
 import type { LayerSource } from './types.js';
@@ -60,22 +60,22 @@ export async function validateSources(sources: LayerSource[]): Promise<void> {
     checkDest(s.dest, `app source ${s.src}`);
     const abs = resolve(s.src);
     let st;
+    // Synchronous: a few metadata calls per source, each a thread-pool round trip when async.
     try {
-      st = await stat(abs); // follows a symlinked root on purpose: the user named it
+      st = statSync(abs); // follows a symlinked root on purpose: the user named it
     } catch (err) {
       throw fsInputError(s.src, err, 'app source');
     }
     if (st.isDirectory()) {
       try {
-        await access(abs, constants.R_OK | constants.X_OK);
-        const dir = await opendir(abs);
-        await dir.close();
+        accessSync(abs, constants.R_OK | constants.X_OK);
+        opendirSync(abs).closeSync();
       } catch (err) {
         throw fsInputError(s.src, err, 'app directory');
       }
     } else if (st.isFile()) {
       try {
-        await access(abs, constants.R_OK);
+        accessSync(abs, constants.R_OK);
       } catch (err) {
         throw fsInputError(s.src, err, 'app file');
       }
