@@ -51,6 +51,28 @@ class Gate {
   }
 }
 
+/**
+ * Gives the event loop a turn every few hundred KiB or entries. The reads are synchronous and
+ * every other wait here (the gate, tar-stream's drain) settles through microtasks, so without
+ * this a diffID pass — no gzip, nothing on the thread pool — would hold the loop until it ends:
+ * measured on a warm push, a token response waited 80 ms behind 15 MB of hashing.
+ */
+class EventLoopTurn {
+  private bytes = 0;
+  private entries = 0;
+  /** Call after each read (`n` bytes) or entry (0); now and then it awaits a macrotask. */
+  async after(n: number): Promise<void> {
+    this.bytes += n;
+    if (n === 0) this.entries++;
+    if (this.bytes < TURN_BYTES && this.entries < TURN_ENTRIES) return;
+    this.bytes = 0;
+    this.entries = 0;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}
+const TURN_BYTES = 1024 * 1024;
+const TURN_ENTRIES = 64;
+
 type Sink = ReturnType<Pack['entry']>;
 /** What `pack.entry()` accepts: any header fields plus the name. */
 type Headers = Partial<Header> & { name: string };
@@ -85,7 +107,7 @@ function waitDrain(sink: Sink): Promise<void> {
   });
 }
 
-async function addFile(p: Pack, e: Extract<WalkEntry, { kind: 'file' }>, base: Headers, signal: AbortSignal, reads: BufferPool): Promise<void> {
+async function addFile(p: Pack, e: Extract<WalkEntry, { kind: 'file' }>, base: Headers, signal: AbortSignal, reads: BufferPool, turn: EventLoopTurn): Promise<void> {
   // Synchronous open/stat/read: an app directory is many small files, and each async call is a
   // thread-pool round trip (measured: ~0.5 ms of overhead per file, 3-4x the read itself). Reads
   // are bounded to READ_CHUNK, so the event loop is never held for long.
@@ -120,6 +142,7 @@ async function addFile(p: Pack, e: Extract<WalkEntry, { kind: 'file' }>, base: H
       }
       pos += bytesRead;
       if (!sink.write(buf.subarray(0, bytesRead))) await waitDrain(sink);
+      await turn.after(bytesRead);
     }
     // Same digest on a second pass needs the same bytes: a file still being written is an error.
     // (A one-byte read at the end is the cheap check: a shrunk file already failed above, and an
@@ -148,6 +171,7 @@ async function addHeaderOnly(p: Pack, header: Headers): Promise<void> {
 
 /** Walks the sources into the pack, then finalizes it. */
 async function writeTar(p: Pack, cfg: LayerConfig, signal: AbortSignal, gate: Gate, stats: TarStats, reads: BufferPool): Promise<void> {
+  const turn = new EventLoopTurn();
   await validateSources(cfg.sources);
   await walkSources(cfg.sources, { signal, logger: cfg.logger }, async (e) => {
     await gate.pass();
@@ -158,7 +182,8 @@ async function writeTar(p: Pack, cfg: LayerConfig, signal: AbortSignal, gate: Ga
     const base: Headers = { name: e.name, mtime: cfg.mtime, uid: owned ? cfg.uid : 0, gid: owned ? cfg.gid : 0 };
     if (e.kind === 'directory') await addHeaderOnly(p, { ...base, type: 'directory', mode: e.mode });
     else if (e.kind === 'symlink') await addHeaderOnly(p, { ...base, type: 'symlink', mode: SYMLINK_MODE, linkname: e.target });
-    else await addFile(p, e, base, signal, reads);
+    else await addFile(p, e, base, signal, reads, turn);
+    await turn.after(0);
   });
   p.finalize();
 }
