@@ -116,6 +116,8 @@ test('re-running the same push writes nothing, asks for no blob twice, and repor
   assert.equal(b.digest, a.digest);
   assert.equal(b.layer.action, 'reused');
   assert.deepEqual(b.tagsUnchanged, ['1']);
+  const { assertValidReport } = await import('./report-schema.js');
+  assertValidReport(b, 'unchanged re-push');
   for (const blob of b.blobs) assert.equal(blob.action, 'skipped');
   const reqs = await registryLogSince('anon2', mark);
   assert.deepEqual(reqs.filter((q) => ['POST', 'PATCH', 'PUT', 'DELETE'].includes(q.method)).map((q) => `${q.method} ${q.uri}`), []);
