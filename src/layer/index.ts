@@ -10,7 +10,7 @@ import { AbortedError } from '../errors.js';
 import { parallelGzip, singleGzip } from './gzip.js';
 import { resolveLayerOptions, type LayerConfig } from './options.js';
 import { BufferPool } from './pool.js';
-import { tarBlocks, type TarStats } from './tar.js';
+import { hashTar, tarBlocks, type TarStats } from './tar.js';
 import type { LayerOptions, LayerResult } from './types.js';
 
 /** The option and result shapes (see types.ts). */
@@ -97,9 +97,6 @@ export async function hashLayer(opts: LayerOptions): Promise<LayerResult> {
 /** The diffID and tar size only, without gzip: enough to tell whether the layer changed. */
 export async function computeDiffId(opts: LayerOptions): Promise<{ diffId: string; uncompressedSize: number }> {
   const cfg = resolveLayerOptions(opts);
-  const stats: TarStats = { bytes: 0, entries: 0, diffId: '' };
-  const signal = cfg.signal ?? new AbortController().signal;
-  const pool = new BufferPool(cfg.blockSize, 2);
-  for await (const block of tarBlocks(cfg, signal, stats, pool)) pool.release(block);
-  return { diffId: stats.diffId, uncompressedSize: stats.bytes };
+  const { diffId, uncompressedSize } = await hashTar(cfg, cfg.signal ?? new AbortController().signal);
+  return { diffId, uncompressedSize };
 }

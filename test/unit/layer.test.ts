@@ -139,6 +139,41 @@ describe('layer: reproducibility and hashes', () => {
     assert.deepEqual(await computeDiffId(opts), { diffId: one.result.diffId, uncompressedSize: one.result.uncompressedSize });
   });
 
+  it('computeDiffId (headers written by regpush) equals the diffID of the tar tar-stream writes, on awkward trees', async () => {
+    const seg = (c: string, n: number) => c.repeat(n);
+    const src = tree({
+      [`${seg('d', 60)}/${seg('e', 60)}/split-into-prefix.txt`]: 'ustar prefix',
+      [`${seg('n', 120)}.txt`]: 'a single name over 100 bytes: pax',
+      [`${seg('x', 92)}.txt`]: 'under /app the tar name is exactly 100 bytes: fits the name field',
+      'répertoire/fïle-ü.txt': 'non-ASCII: pax',
+      '日本語.txt': 'pax',
+      'long-link': { link: `${seg('t', 150)}/target` },
+      'utf8-link': { link: 'ü' },
+      'plain-link': { link: 'empty' },
+      empty: '',
+      'one.bin': Buffer.alloc(1, 7),
+      'b511.bin': randomBytes(511),
+      'b512.bin': randomBytes(512),
+      'b513.bin': randomBytes(513),
+      'two-reads.bin': randomBytes(2 * 512 * 1024 + 1),
+      'run.sh': { mode: 0o755, data: '#!/bin/sh\n' },
+      [`${seg('p', 40)}/${seg('q', 40)}/${seg('r', 40)}/${seg('s', 40)}/deep.txt`]: 'several splits',
+      'emptydir/sub': { dir: true },
+    });
+    for (const opts of [
+      { sources: [{ src, dest: '/app' }] },
+      { sources: [{ src, dest: '/opt/some/deeper/place' }], chown: { uid: 1000, gid: 2000 }, mtime: 1_700_000_000 },
+      { sources: [{ src, dest: '/' }] },
+    ] satisfies LayerOptions[]) {
+      const built = await build(opts);
+      const tarBytes = zlib.gunzipSync(built.bytes);
+      assert.equal(built.result.diffId, `sha256:${createHash('sha256').update(tarBytes).digest('hex')}`);
+      assert.deepEqual(await computeDiffId(opts), { diffId: built.result.diffId, uncompressedSize: tarBytes.length }, `dest ${opts.sources[0]!.dest}`);
+      // The tree did exercise pax headers (names and link targets) and ustar prefixes.
+      for (const marker of [' path=', ' linkpath=', 'PaxHeader', `${seg('p', 40)}/${seg('q', 40)}`]) assert.ok(tarBytes.includes(marker), marker);
+    }
+  });
+
   it('digest is sha256 of the gzip bytes, diffID sha256 of the gunzipped tar, sizes match', async () => {
     const src = tree({ 'a.txt': 'x'.repeat(5000), 'b.bin': randomBytes(3000) });
     const { bytes, result } = await build({ sources: [{ src, dest: '/app' }] });

@@ -1,0 +1,107 @@
+/**
+ * Tar headers byte for byte as tar-stream's `pack()` writes them for the entries regpush makes
+ * (file, directory, symlink; no uname/gname, no device numbers). The layer itself is always
+ * written by tar-stream; these bytes serve only the diffID pass of the warm path (diffid.ts),
+ * which hashes the tar without building it. A unit test compares both on awkward trees (long
+ * and non-ASCII names, long link targets, sizes on block boundaries); and should they ever differ,
+ * the only effect is a missed reuse (the layer is built and uploaded), never a wrong image.
+ *
+ * The format (POSIX ustar, pax for what does not fit), as tar-stream applies it:
+ * - names of ASCII only, split at a `/` into prefix (≤ 155 bytes) and name (≤ 100 bytes);
+ * - numeric fields octal, zero-padded, ending in a space; sizes past 11 octal digits in base 256;
+ * - otherwise (non-ASCII name, no split possible, link target over 100 bytes) a pax header named
+ *   `PaxHeader` with `path` and `linkpath` records, and the entry's own header also named `PaxHeader`.
+ */
+
+/** The fields of one entry. */
+export interface TarEntryHeader {
+  name: string;
+  type: 'file' | 'directory' | 'symlink';
+  mode: number;
+  uid: number;
+  gid: number;
+  /** Bytes of file data (0 for directories and symlinks). */
+  size: number;
+  mtime: Date;
+  linkname?: string;
+}
+
+const BLOCK = 512;
+const TYPEFLAG = { file: 0, symlink: 2, directory: 5, 'pax-header': 72 } as const;
+const MAGIC = Buffer.from('ustar\x0000', 'latin1'); // magic "ustar\0", version "00"
+
+/** `value` in `digits` octal digits and a space; all sevens when it does not fit. */
+function octal(value: number, digits: number): string {
+  const s = value.toString(8);
+  return s.length > digits ? `${'7'.repeat(digits)} ` : `${s.padStart(digits, '0')} `;
+}
+
+/** One 512-byte ustar header, or undefined when the entry needs a pax header. */
+function ustar(h: Omit<TarEntryHeader, 'type'>, type: keyof typeof TYPEFLAG): Buffer | undefined {
+  let name = h.name;
+  let prefix = '';
+  if (Buffer.byteLength(name) !== name.length) return undefined; // not ASCII
+  while (name.length > 100) {
+    const i = name.indexOf('/');
+    if (i === -1) return undefined;
+    prefix += prefix ? `/${name.slice(0, i)}` : name.slice(0, i);
+    name = name.slice(i + 1);
+  }
+  if (name.length > 100 || prefix.length > 155) return undefined;
+  if (h.linkname && Buffer.byteLength(h.linkname) > 100) return undefined;
+  const b = Buffer.alloc(BLOCK);
+  b.write(name, 0);
+  b.write(octal(h.mode & 0o7777, 6), 100);
+  b.write(octal(h.uid, 6), 108);
+  b.write(octal(h.gid, 6), 116);
+  if (h.size.toString(8).length > 11) {
+    // base 256: a marker byte, then the size big-endian in 11 bytes
+    b[124] = 0x80;
+    let n = h.size;
+    for (let i = 11; i > 0; i--) {
+      b[124 + i] = n & 0xff;
+      n = Math.floor(n / 0x100);
+    }
+  } else {
+    b.write(octal(h.size, 11), 124);
+  }
+  b.write(octal((h.mtime.getTime() / 1000) | 0, 11), 136);
+  b[156] = 0x30 + TYPEFLAG[type];
+  if (h.linkname) b.write(h.linkname, 157);
+  MAGIC.copy(b, 257);
+  b.write(octal(0, 6), 329); // devmajor
+  b.write(octal(0, 6), 337); // devminor
+  if (prefix) b.write(prefix, 345);
+  // Checksum: every byte, the checksum field itself counted as eight spaces.
+  let sum = 8 * 0x20;
+  for (let i = 0; i < 148; i++) sum += b[i]!;
+  for (let i = 156; i < BLOCK; i++) sum += b[i]!;
+  b.write(octal(sum, 6), 148);
+  return b;
+}
+
+/** A pax record: its own decimal length, then the text. */
+function paxRecord(text: string): string {
+  const len = Buffer.byteLength(text);
+  let digits = Math.floor(Math.log(len) / Math.log(10)) + 1;
+  if (len + digits >= Math.pow(10, digits)) digits++;
+  return `${len + digits}${text}`;
+}
+
+/** Zero bytes that complete `size` bytes of data to whole blocks. */
+export function padding(size: number): Buffer {
+  const rest = size % BLOCK;
+  return Buffer.alloc(rest ? BLOCK - rest : 0);
+}
+
+/** The bytes before an entry's data: its header, or a pax header, its records and the entry header. */
+export function entryHeaderBytes(h: TarEntryHeader): Buffer[] {
+  const plain = ustar(h, h.type);
+  if (plain) return [plain];
+  const records = Buffer.from(paxRecord(` path=${h.name}\n`) + (h.linkname ? paxRecord(` linkpath=${h.linkname}\n`) : ''));
+  const renamed = { ...h, name: 'PaxHeader', linkname: h.linkname && 'PaxHeader' };
+  return [ustar({ ...renamed, size: records.length }, 'pax-header')!, records, padding(records.length), ustar(renamed, h.type)!];
+}
+
+/** The end of an archive: two zero blocks. */
+export const END_OF_ARCHIVE = Buffer.alloc(2 * BLOCK);
