@@ -38,10 +38,16 @@ export function assertNoSecrets(r: ExecResult, secrets: string[]): void {
   for (const s of secrets) assert.ok(!all.includes(s), `a secret (${s.slice(0, 3)}…, ${s.length} chars) appears in the CLI output`);
 }
 
-/** The one error line of a failed run: exit code, exactly one stderr line, ending in [code]. */
+/** A line of the plain (no terminal) progress display: an action, a blob or "app layer", sizes. */
+const PROGRESS_LINE = /^(skip|mount|stream|upload|build|foreign|total) {1,4}\S/;
+
+/**
+ * The one error line of a failed run: exit code, exactly one stderr line besides progress lines
+ * (the app layer may start building before a bad base is noticed), ending in [code].
+ */
 export function assertOneErrorLine(r: ExecResult, exit: number, code: string, pattern?: RegExp): string {
   assert.equal(r.code, exit, `exit code; stderr:\n${r.stderr}`);
-  const lines = r.stderr.trim().split('\n');
+  const lines = r.stderr.trim().split('\n').filter((l) => !PROGRESS_LINE.test(l));
   assert.equal(lines.length, 1, `one line expected on stderr, got:\n${r.stderr}`);
   assert.match(lines[0]!, new RegExp(`^regpush: error: .*\\[${code}\\]$`));
   if (pattern) assert.match(lines[0]!, pattern);
