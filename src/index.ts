@@ -6,7 +6,8 @@
  *                          config: { entrypoint: ['/app/run'] }, env: process.env });
  *   console.log(r.reference);
  */
-export { push, DEFAULT_JOBS } from './push/push.js';
+export { push } from './push/push.js';
+export { DEFAULT_JOBS } from './transfer/engine.js';
 export type { PushOptions, PushResult, PushedPlatform } from './push/options.js';
 export { inspect } from './inspect/inspect.js';
 export type { InspectOptions, InspectResult, ConfigSummary } from './inspect/inspect.js';
@@ -15,7 +16,7 @@ export type { ConfigChanges } from './image/config.js';
 export type { LayerSource } from './layer/index.js';
 export type { Credential } from './auth/credentials.js';
 export type { ConnectionOptions } from './registry/connect.js';
-export type { BlobReport, BlobAction, BlobEvents } from './transfer/blobs.js';
+export type { BlobReport, BlobAction, BlobEvents } from './transfer/types.js';
 export type { Logger } from './log.js';
 export type { HttpStats, RateLimitSeen } from './http/stats.js';
 export * from './errors.js';

@@ -12,7 +12,7 @@
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import type { BlobEvents } from '../transfer/blobs.js';
+import type { BlobEvents } from '../transfer/types.js';
 
 /** V8's gc(): a full collection without options; Node 20's V8 treats any options object, { type: 'major' } too, as a scavenge. */
 type Gc = (options?: { type: 'minor' }) => void;

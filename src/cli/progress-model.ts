@@ -2,7 +2,7 @@
  * What the progress display knows and how it looks, without any terminal: blob events in, lines
  * out. Pure apart from the clock it is given, so the layout is unit-tested.
  */
-import type { BlobAction, BlobReport } from '../transfer/blobs.js';
+import type { BlobAction, BlobReport } from '../transfer/types.js';
 
 /** The verb shown for a blob. */
 export type DisplayAction = 'skip' | 'mount' | 'stream' | 'upload' | 'build' | 'foreign';

@@ -4,7 +4,7 @@
  * terminal (CI, pipes, TERM=dumb): one plain line when a blob starts and when it ends, and a
  * summary; never a cursor code. Silent with --quiet and --json.
  */
-import type { BlobEvents } from '../transfer/blobs.js';
+import type { BlobEvents } from '../transfer/types.js';
 import type { CommonContext } from './common.js';
 import type { CliIO } from './io.js';
 import { formatBytes, formatDuration, formatRate, LAYER_KEY, ProgressModel, shortDigest, displayAction, type DisplayAction } from './progress-model.js';

@@ -1,7 +1,13 @@
 /**
  * Retry policy, in one place. A pure delay function decides; the middleware only sleeps and
  * replays. Only replayable requests are retried here; whole blob transfers (whose bodies are
- * streams read once) are retried by the transfer pipeline, which can re-open its source.
+ * streams read once) are retried by the transfer engine, which can re-open its source.
+ *
+ * One retry level: a request is retried by the transport or by the level above, never by both.
+ * The middleware marks what it owned (`retriedByTransport` on the answer, the same detail on the
+ * error), and `restartOutcome` refuses a whole-transfer restart for such a failure: with
+ * `--retries N` and a registry answering 500 to every upload request, each request is sent at
+ * most N+1 times per blob, instead of (N+1)² when the two levels multiplied.
  */
 import { AbortedError, RegpushError } from '../errors.js';
 import type { HttpRequest, HttpResponse, Middleware } from './types.js';
@@ -97,6 +103,15 @@ export function outcomeOfError(err: unknown): AttemptOutcome | undefined {
 }
 
 /**
+ * The outcome for a restart above the request level (a whole blob transfer): as outcomeOfError,
+ * but undefined when the failing request was one the transport had already retried.
+ */
+export function restartOutcome(err: unknown): AttemptOutcome | undefined {
+  if (err instanceof RegpushError && err.details.transportRetried === true) return undefined;
+  return outcomeOfError(err);
+}
+
+/**
  * Retries shared by every level of one blob transfer (resumed reads and whole-transfer restarts),
  * so that `--retries N` bounds their sum instead of their product.
  */
@@ -153,14 +168,20 @@ export function retryMiddleware(policy: RetryPolicy, onRetry?: RetryListener): M
         const errno = err instanceof RegpushError ? String(err.details.errno ?? '') : '';
         if (!replayable || err instanceof AbortedError) throw err;
         const delay = retryDelay(attempt, { errno }, policy);
-        if (delay === null) throw err;
+        if (delay === null) {
+          if (err instanceof RegpushError) err.details.transportRetried = true;
+          throw err;
+        }
         onRetry?.({ request: req, attempt, delayMs: delay, outcome: { errno } });
         await sleep(delay, req.signal);
         continue;
       }
       if (!replayable) return res;
       const delay = retryDelay(attempt, outcome, policy);
-      if (delay === null) return res;
+      if (delay === null) {
+        res.retriedByTransport = true;
+        return res;
+      }
       res.body.destroy();
       onRetry?.({ request: req, attempt, delayMs: delay, outcome });
       await sleep(delay, req.signal);

@@ -34,6 +34,11 @@ export interface HttpResponse {
   /** The URL that produced this response (after redirects). */
   url: string;
   body: Readable;
+  /**
+   * True when the transport owned the retries of this request (its body was replayable): a final
+   * failing answer has had every retry the policy allows, and no level above may retry it again.
+   */
+  retriedByTransport?: boolean;
 }
 
 /** Sends one request and resolves with the response (any status). Rejects only on transport failure. */

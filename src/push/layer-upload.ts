@@ -7,10 +7,10 @@
  * a transient failure re-produces the layer from the directory and starts again, within --retries.
  */
 import { RegpushError } from '../errors.js';
-import { outcomeOfError, RetryBudget, sleep } from '../http/retry.js';
+import { restartOutcome, RetryBudget, sleep } from '../http/retry.js';
 import { createLayerStream, hashLayer, type LayerOptions, type LayerResult } from '../layer/index.js';
 import type { UploadMethod } from '../registry/quirks.js';
-import type { RepoEndpoint, TransferContext } from '../transfer/blobs.js';
+import type { RepoEndpoint, TransferContext } from '../transfer/types.js';
 import { uploadBlob, type BlobBody } from '../transfer/upload.js';
 
 /** How the layer got to the target. */
@@ -29,10 +29,12 @@ export const LAYER_METHODS: readonly UploadMethod[] = ['patch', 'put', 'chunked'
 /** Methods once the digest is known: one PUT with a length is the cheapest. */
 export const KNOWN_LAYER_METHODS: readonly UploadMethod[] = ['put', 'patch', 'chunked'];
 
-/** Builds and uploads the layer; `method` forces one strategy (else streamed PATCH, then PUT, then chunked on refusal). */
 /**
  * Builds and uploads the layer. `known`: the layer was already produced once (for another target),
- * so its digest and size are known and a monolithic PUT needs no hash pass.
+ * so its digest and size are known and a monolithic PUT needs no hash pass. `method` forces one
+ * strategy (else streamed PATCH, then PUT, then chunked on refusal). A transient failure of the
+ * streamed body re-produces the layer and starts again, within the layer's one retry budget; a
+ * failure the transport has already retried (the POST, the closing PUT) is final.
  */
 export async function uploadLayer(target: RepoEndpoint, layer: LayerOptions, ctx: TransferContext, method?: UploadMethod, known?: LayerResult): Promise<LayerUploadOutcome> {
   const budget = new RetryBudget(ctx.transport.retryPolicy);
@@ -73,7 +75,7 @@ export async function uploadLayer(target: RepoEndpoint, layer: LayerOptions, ctx
       }
       return { result, action: 'uploaded', bytes, retries: budget.spent, method: out.method };
     } catch (err) {
-      const outcome = outcomeOfError(err);
+      const outcome = restartOutcome(err);
       const delay = outcome ? budget.next(outcome) : null;
       if (delay === null) throw err;
       ctx.transport.logger.warn(`${label}: upload failed (${(err as Error).message}); rebuilding and retrying in ${delay} ms`);

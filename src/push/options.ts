@@ -4,7 +4,7 @@ import type { LayerSource } from '../layer/index.js';
 import type { HttpStats } from '../http/stats.js';
 import type { Logger } from '../log.js';
 import type { ConnectionOptions } from '../registry/connect.js';
-import type { BlobEvents, BlobReport } from '../transfer/blobs.js';
+import type { BlobEvents, BlobReport } from '../transfer/types.js';
 
 /** Options of push(). */
 export interface PushOptions extends ConnectionOptions {

@@ -15,7 +15,7 @@ import { mediaFamily } from '../image/mediatypes.js';
 import { selectPlatform } from '../image/platform.js';
 import type { ImageConfig } from '../image/types.js';
 import type { ImageReference } from '../ref/reference.js';
-import type { RepoEndpoint } from '../transfer/blobs.js';
+import type { RepoEndpoint } from '../transfer/types.js';
 import type { ResolvedBase } from './resolve.js';
 
 /** What the warm path found at a target whose top layer can be reused. */

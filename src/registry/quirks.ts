@@ -124,26 +124,30 @@ export function knownQuirksFor(registry: string): KnownQuirk[] {
   return KNOWN_QUIRKS.filter((q) => q.host?.test(host));
 }
 
-// Keyed by the run (its Transport or any object that lives as long as the operation): the memory
-// dies with the run, and two runs never share what they learned.
-const memory = new WeakMap<object, Map<string, UploadQuirks>>();
+/**
+ * What one run has learned about how each registry takes uploads. A run (push, copy, sync) makes
+ * one and carries it on its transfer context: the memory dies with the run, and two runs never
+ * share what they learned.
+ */
+export class UploadMemory {
+  private readonly byRegistry = new Map<string, UploadQuirks>();
+  constructor(private readonly opts: QuirkOptions = {}) {}
 
-/** The upload memory of `registry` for the run identified by `run`; created from the table on first use. */
-export function uploadQuirks(run: object, registry: string, opts: QuirkOptions = {}): UploadQuirks {
-  let perRun = memory.get(run);
-  if (!perRun) memory.set(run, (perRun = new Map()));
-  let q = perRun.get(registry);
-  if (!q) {
-    const known = knownQuirksFor(registry);
-    q = {
-      registry,
-      refused: new Set(known.flatMap((k) => k.refuse ?? [])),
-      chunkSize: opts.chunkSize ?? known.find((k) => k.chunkSize)?.chunkSize ?? DEFAULT_CHUNK_SIZE,
-      known,
-    };
-    perRun.set(registry, q);
+  /** The memory of `registry`, created from the known-quirks table on first use. */
+  of(registry: string): UploadQuirks {
+    let q = this.byRegistry.get(registry);
+    if (!q) {
+      const known = knownQuirksFor(registry);
+      q = {
+        registry,
+        refused: new Set(known.flatMap((k) => k.refuse ?? [])),
+        chunkSize: this.opts.chunkSize ?? known.find((k) => k.chunkSize)?.chunkSize ?? DEFAULT_CHUNK_SIZE,
+        known,
+      };
+      this.byRegistry.set(registry, q);
+    }
+    return q;
   }
-  return q;
 }
 
 /** The first method of `preferred` this registry has not refused, if any. */

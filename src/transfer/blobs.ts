@@ -1,61 +1,23 @@
 /**
- * Moving one blob from a source repository to a target repository, the cheapest way the protocol
- * allows: skip when the target has it, cross-repository mount within one registry, otherwise a
- * stream GET → PUT. Push and copy both use this; nothing here buffers a blob.
+ * Moving one blob from a source repository to one or more target repositories, the cheapest way
+ * the protocol allows: skip when the target has it, cross-repository mount within one registry,
+ * otherwise a stream GET → upload. Nothing here buffers a blob. The engine (engine.ts) decides
+ * what to move where; this file moves one blob.
+ *
+ * Retries: each request is retried by the transport; a stream upload that breaks (its body cannot
+ * be replayed) restarts the whole blob within the blob's RetryBudget, which the source's Range
+ * resumes share — and a failure the transport has already retried is never restarted
+ * (restartOutcome), so retries do not multiply.
  */
 import { PassThrough, type Readable } from 'node:stream';
-import { outcomeOfError, RetryBudget, sleep } from '../http/retry.js';
+import { restartOutcome, RetryBudget, sleep } from '../http/retry.js';
 import type { Descriptor } from '../image/types.js';
 import { isForeignLayer } from '../image/mediatypes.js';
-import { isFallbackable, type RegistryClient } from '../registry/client.js';
-import type { Transport } from '../http/transport.js';
+import { isFallbackable } from '../registry/client.js';
 import { resumableRead } from './resumable-read.js';
-import { isUploadRefusal, uploadBlob } from './upload.js';
-import { pickUploadMethod, uploadQuirks, type UploadMethod } from '../registry/quirks.js';
-
-/** Upload methods for a blob whose digest and size are known (a source blob), best first. */
-export const KNOWN_BLOB_METHODS: readonly UploadMethod[] = ['put', 'patch', 'chunked'];
-
-/** A repository on a registry, with the client that reaches it. */
-export interface RepoEndpoint {
-  client: RegistryClient;
-  repo: string;
-}
-
-/** What happened to one blob at one target. */
-export type BlobAction = 'skipped' | 'mounted' | 'streamed' | 'uploaded' | 'foreign' | 'planned-mount' | 'planned-stream' | 'planned-upload';
-
-/** Per-blob line of the report. */
-export interface BlobReport {
-  digest: string;
-  size: number;
-  mediaType: string;
-  action: BlobAction;
-  /** Bytes that crossed the wire to the target for this blob. */
-  bytes: number;
-  /** Whole-transfer retries and source resumes. */
-  retries: number;
-  resumes: number;
-}
-
-/** What the plan decided for one blob. */
-export type PlanAction = 'skip' | 'mount' | 'stream' | 'foreign';
-
-/** Progress events, for the terminal display. */
-export interface BlobEvents {
-  start?(digest: string, action: BlobAction, size: number): void;
-  bytes?(digest: string, n: number): void;
-  end?(report: BlobReport): void;
-}
-
-/** Shared context of one transfer run. */
-export interface TransferContext {
-  transport: Transport;
-  signal?: AbortSignal;
-  events?: BlobEvents;
-  /** Bytes per PATCH when a registry needs chunked uploads (--chunk-size). */
-  chunkSize?: number;
-}
+import type { BlobReport, PlanAction, RepoEndpoint, TransferContext } from './types.js';
+import { isUploadRefusal, KNOWN_BLOB_METHODS, uploadBlob } from './upload.js';
+import { pickUploadMethod } from '../registry/quirks.js';
 
 /**
  * The order to start transfers in: largest first. With --jobs slots, the biggest blob is the
@@ -66,7 +28,11 @@ export function largestFirst<T extends { size: number }>(blobs: readonly T[]): T
   return [...blobs].sort((a, b) => b.size - a.size); // stable: equal sizes keep their order
 }
 
-/** Decides what to do with one blob: skip if present, mount within a registry, else stream. */
+/**
+ * Decides what to do with one blob: skip if present, mount within a registry, else stream. (The
+ * engine turns a stream into a mount from another repository when this run has landed the blob
+ * in the same registry already.)
+ */
 export async function planBlob(desc: Descriptor, source: RepoEndpoint, target: RepoEndpoint): Promise<PlanAction> {
   if (isForeignLayer(desc)) return 'foreign';
   const have = await target.client.headBlob(target.repo, desc.digest);
@@ -74,8 +40,17 @@ export async function planBlob(desc: Descriptor, source: RepoEndpoint, target: R
   return source.client.registry === target.client.registry ? 'mount' : 'stream';
 }
 
-/** Moves one blob per `action` (from planBlob); falls back from mount to stream when mounting fails. */
-export async function moveBlob(desc: Descriptor, action: PlanAction, source: RepoEndpoint, target: RepoEndpoint, ctx: TransferContext): Promise<BlobReport> {
+/** The repository a 'mount' plan mounts from: the source's within one registry, else where this run landed the blob. */
+async function mountSource(desc: Descriptor, source: RepoEndpoint, target: RepoEndpoint, ctx: TransferContext): Promise<string | undefined> {
+  if (source.client.registry === target.client.registry) return source.repo;
+  return ctx.landed?.find(target.client.registry, desc.digest);
+}
+
+/**
+ * Moves one blob per `action` (from planBlob); falls back from mount to stream when mounting
+ * fails. `budget`: the blob's retries at this target, when an earlier pass has spent some.
+ */
+export async function moveBlob(desc: Descriptor, action: PlanAction, source: RepoEndpoint, target: RepoEndpoint, ctx: TransferContext, budget?: RetryBudget): Promise<BlobReport> {
   const report: BlobReport = { digest: desc.digest, size: desc.size, mediaType: desc.mediaType, action: 'skipped', bytes: 0, retries: 0, resumes: 0 };
   if (action === 'skip' || action === 'foreign') {
     report.action = action === 'skip' ? 'skipped' : 'foreign';
@@ -84,12 +59,14 @@ export async function moveBlob(desc: Descriptor, action: PlanAction, source: Rep
     return report;
   }
   let session: string | undefined;
-  if (action === 'mount') {
+  const from = action === 'mount' ? await mountSource(desc, source, target, ctx) : undefined;
+  if (from !== undefined) {
     ctx.events?.start?.(desc.digest, 'mounted', desc.size);
     try {
-      const res = await target.client.mountBlob(target.repo, desc.digest, source.repo);
+      const res = await target.client.mountBlob(target.repo, desc.digest, from);
       if (res.mounted) {
         report.action = 'mounted';
+        if (from !== source.repo || source.client.registry !== target.client.registry) report.mountedFrom = from;
         ctx.events?.end?.(report);
         return report;
       }
@@ -103,23 +80,18 @@ export async function moveBlob(desc: Descriptor, action: PlanAction, source: Rep
   } else {
     ctx.events?.start?.(desc.digest, 'streamed', desc.size);
   }
-  await streamBlob(desc, source, target, ctx, report, session);
+  await streamBlob(desc, source, target, ctx, report, budget ?? new RetryBudget(ctx.transport.retryPolicy), session);
   report.action = 'streamed';
   ctx.events?.end?.(report);
   return report;
 }
 
-function transientUpload(err: unknown): boolean {
-  return outcomeOfError(err) !== undefined;
-}
-
 /**
- * Streams GET → upload with a known digest and length; on a transient failure of the upload the
- * whole transfer starts again on a new session. Resumed reads and whole restarts share one
- * RetryBudget, so --retries bounds their sum; a source that fails after its own retries is final.
+ * Streams GET → upload with a known digest and length; when the upload breaks, the whole transfer
+ * starts again on a new session. Resumed reads and whole restarts share `budget`, so --retries
+ * bounds their sum; a source that fails after its own retries is final.
  */
-async function streamBlob(desc: Descriptor, source: RepoEndpoint, target: RepoEndpoint, ctx: TransferContext, report: BlobReport, session?: string): Promise<void> {
-  const budget = new RetryBudget(ctx.transport.retryPolicy);
+async function streamBlob(desc: Descriptor, source: RepoEndpoint, target: RepoEndpoint, ctx: TransferContext, report: BlobReport, budget: RetryBudget, session?: string): Promise<void> {
   const what = `blob ${desc.digest} from ${source.client.registry}/${source.repo}`;
   for (;;) {
     let sourceError: unknown;
@@ -156,7 +128,7 @@ async function streamBlob(desc: Descriptor, source: RepoEndpoint, target: RepoEn
       session = undefined;
       // The source already spent its retries (requests and resumes): report its own error.
       if (sourceError !== undefined) throw sourceError;
-      const outcome = outcomeOfError(err);
+      const outcome = restartOutcome(err);
       const delay = outcome ? budget.next(outcome) : null;
       if (delay === null) throw err;
       report.retries++;
@@ -170,7 +142,8 @@ async function streamBlob(desc: Descriptor, source: RepoEndpoint, target: RepoEn
  * One read, many writes: moves a blob to several targets, reading the source once for all the
  * targets that need a stream. Back-pressure comes from pipe(): the source pauses until every
  * target has drained, so a slow target slows the read and nothing piles up in memory. A target
- * that fails mid-way is detached (the others go on) and then retried on its own.
+ * that fails mid-way is detached (the others go on) and then retried on its own, within the same
+ * per-target budget.
  */
 export async function moveBlobToMany(
   desc: Descriptor,
@@ -198,17 +171,25 @@ export async function moveBlobToMany(
     }),
   );
   if (streamers.length) {
+    const budgets = streamers.map(() => new RetryBudget(ctx.transport.retryPolicy));
     const { settled: shared, sourceFailed } = await teeUpload(desc, source, streamers.map((i) => targets[i]!), ctx);
     for (const [k, i] of streamers.entries()) {
       const r = shared[k]!;
-      if (sourceFailed) {
-        // The source gave up after its own retries: reading it again per target would only multiply them.
+      if (r.status === 'fulfilled' || sourceFailed) {
+        // A source that gave up after its own retries: reading it again per target would only multiply them.
         results[i] = r;
         continue;
       }
-      // A target that failed in the shared pass gets its own pass (with retries) before we give up.
-      // So does one that refused the shared pass's upload method (moveBlob falls back to another).
-      results[i] = r.status === 'fulfilled' || !(transientUpload(r.reason) || isUploadRefusal(r.reason)) ? r : await settle(moveBlob(desc, 'stream', source, targets[i]!, ctx));
+      // A target whose shared upload broke (or refused the method) gets its own pass from the same budget.
+      const outcome = isUploadRefusal(r.reason) ? undefined : restartOutcome(r.reason);
+      const delay = outcome ? budgets[k]!.next(outcome) : isUploadRefusal(r.reason) ? 0 : null;
+      if (delay === null) {
+        results[i] = r;
+        continue;
+      }
+      if (delay > 0) await sleep(delay, ctx.signal);
+      results[i] = await settle(moveBlob(desc, 'stream', source, targets[i]!, ctx, budgets[k]));
+      if (results[i]!.status === 'fulfilled' && outcome) (results[i] as PromiseFulfilledResult<BlobReport>).value.retries++;
     }
   }
   return results as PromiseSettledResult<BlobReport>[];
@@ -256,7 +237,7 @@ async function teeUpload(desc: Descriptor, source: RepoEndpoint, targets: RepoEn
     branch.pause();
     body.pipe(branch);
     try {
-      const method = pickUploadMethod(uploadQuirks(ctx.transport, t.client.registry, { chunkSize: ctx.chunkSize }), KNOWN_BLOB_METHODS);
+      const method = pickUploadMethod(ctx.uploads.of(t.client.registry), KNOWN_BLOB_METHODS);
       await uploadBlob(t, { methods: method ? [method] : [], once: true, session: s.value, what: `blob ${desc.digest}`, open: () => ({ data: branch, digest: desc.digest, size: desc.size }) }, ctx);
       return reports[i]!;
     } catch (err) {

@@ -1,7 +1,7 @@
 /** Uploading a small blob we hold in memory (a config): HEAD first, then the registry's upload method. */
 import { sha256Digest } from '../image/digest.js';
-import { KNOWN_BLOB_METHODS, type RepoEndpoint, type TransferContext } from './blobs.js';
-import { uploadBlob } from './upload.js';
+import type { RepoEndpoint, TransferContext } from './types.js';
+import { KNOWN_BLOB_METHODS, uploadBlob } from './upload.js';
 
 /**
  * Ensures the target has `bytes` as a blob; returns its digest and whether bytes were sent. With

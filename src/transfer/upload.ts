@@ -2,14 +2,18 @@
  * Uploading one blob with a method the target registry accepts (put, patch or chunked; see
  * registry/quirks.ts). A method the registry refuses is remembered for the run and the next one
  * is tried on a fresh session; every session that fails is cancelled (DELETE), so a failed or
- * interrupted transfer leaves no upload behind. Transient failures are not retried here: the
- * callers own the retry budget, because only they can re-open the bytes.
+ * interrupted transfer leaves no upload behind. Transient failures are not retried here: each
+ * request has had the transport's retries, and a broken stream body is restarted by the caller,
+ * which alone can re-open the bytes (within the blob's one budget).
  */
 import type { Readable } from 'node:stream';
 import { RegpushError, UnsupportedError } from '../errors.js';
 import type { RegistryClient, UploadSession } from '../registry/client.js';
-import { chunkSizeFor, MIN_CHUNK_SIZE, pickUploadMethod, uploadQuirks, type UploadMethod, type UploadQuirks } from '../registry/quirks.js';
-import type { RepoEndpoint, TransferContext } from './blobs.js';
+import { chunkSizeFor, MIN_CHUNK_SIZE, pickUploadMethod, type UploadMethod, type UploadQuirks } from '../registry/quirks.js';
+import type { RepoEndpoint, TransferContext } from './types.js';
+
+/** Upload methods for a blob whose digest and size are known (a source blob, a config), best first. */
+export const KNOWN_BLOB_METHODS: readonly UploadMethod[] = ['put', 'patch', 'chunked'];
 
 /** The bytes of one upload attempt. */
 export interface BlobBody {
@@ -55,7 +59,7 @@ export function isUploadRefusal(err: unknown): boolean {
 
 /** Uploads one blob, falling back through `req.methods` as the registry refuses them. */
 export async function uploadBlob(target: RepoEndpoint, req: UploadRequest, ctx: TransferContext): Promise<UploadOutcome> {
-  const q = uploadQuirks(ctx.transport, target.client.registry, { chunkSize: ctx.chunkSize });
+  const q = ctx.uploads.of(target.client.registry);
   const log = ctx.transport.logger;
   let session = typeof req.session === 'string' ? { url: req.session } : req.session;
   let refusal: unknown;

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
 import { GC_MAJOR_BYTES, GC_MINOR_BYTES, obtainGc, withGcPacing } from '../../src/cli/gc-pacing.js';
-import type { BlobEvents, BlobReport } from '../../src/transfer/blobs.js';
+import type { BlobEvents, BlobReport } from '../../src/transfer/types.js';
 
 test('obtainGc returns V8 collector without --expose-gc, and a minor collection runs', () => {
   const gc = obtainGc();

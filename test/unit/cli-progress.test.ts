@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { formatBytes, formatDuration, formatRate, LAYER_KEY, ProgressModel, shortDigest } from '../../src/cli/progress-model.js';
-import type { BlobReport } from '../../src/transfer/blobs.js';
+import type { BlobReport } from '../../src/transfer/types.js';
 import type { CliIO } from '../../src/cli/io.js';
 import { createProgress } from '../../src/cli/progress.js';
 

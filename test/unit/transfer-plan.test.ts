@@ -1,7 +1,9 @@
 // The transfer plan, with fake registry endpoints that record what they are asked.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { moveBlob, planBlob, type RepoEndpoint, type TransferContext } from '../../src/transfer/blobs.js';
+import { moveBlob, planBlob } from '../../src/transfer/blobs.js';
+import type { RepoEndpoint, TransferContext } from '../../src/transfer/types.js';
+import { UploadMemory } from '../../src/registry/quirks.js';
 import { Transport } from '../../src/http/transport.js';
 import type { RegistryClient } from '../../src/registry/client.js';
 
@@ -43,7 +45,7 @@ test('foreign / non-distributable layers are referenced as they are: no HEAD, no
     { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: d('5'), size: 10, urls: ['https://cdn.example/layer'] },
   ];
   const transport = new Transport();
-  const ctx: TransferContext = { transport };
+  const ctx: TransferContext = { transport, uploads: new UploadMemory() };
   for (const desc of foreign) {
     assert.equal(await planBlob(desc, src, dst), 'foreign', desc.mediaType);
     const report = await moveBlob(desc, 'foreign', src, dst, ctx);
@@ -59,7 +61,7 @@ test('a mount that succeeds moves no bytes', async () => {
   const src = fakeEndpoint('a.example', 'base', new Set(), calls);
   const dst = fakeEndpoint('a.example', 'app', new Set(), calls);
   const transport = new Transport();
-  const report = await moveBlob({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: d('6'), size: 99 }, 'mount', src, dst, { transport });
+  const report = await moveBlob({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: d('6'), size: 99 }, 'mount', src, dst, { transport, uploads: new UploadMemory() });
   transport.close();
   assert.deepEqual([report.action, report.bytes], ['mounted', 0]);
   assert.deepEqual(calls, [`MOUNT a.example/app@${d('6')} from base`]);

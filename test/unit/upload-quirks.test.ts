@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { AbortedError, DigestMismatchError, NetworkError, RegistryError, TooManyRequestsError } from '../../src/errors.js';
 import { DEFAULT_RETRY_POLICY, outcomeOfError, RetryBudget } from '../../src/http/retry.js';
-import { chunkSizeFor, DEFAULT_CHUNK_SIZE, KNOWN_QUIRKS, knownQuirksFor, pickUploadMethod, uploadQuirks } from '../../src/registry/quirks.js';
+import { chunkSizeFor, DEFAULT_CHUNK_SIZE, KNOWN_QUIRKS, knownQuirksFor, pickUploadMethod, UploadMemory } from '../../src/registry/quirks.js';
 import { chunks, isUploadRefusal } from '../../src/transfer/upload.js';
 import { chunkSizeOption, idleTimeoutOption } from '../../src/cli/common.js';
 
@@ -54,22 +54,22 @@ test('isUploadRefusal: 400/405/411/413/415/416/501 without a digest error', () =
 });
 
 test('quirks: one memory per run and registry, seeded from the table', () => {
-  const run1 = {};
-  const run2 = {};
-  const q = uploadQuirks(run1, '127.0.0.1:5000');
+  const run1 = new UploadMemory();
+  const run2 = new UploadMemory();
+  const q = run1.of('127.0.0.1:5000');
   assert.equal(q.chunkSize, DEFAULT_CHUNK_SIZE);
   q.refused.add('put');
-  assert.equal(uploadQuirks(run1, '127.0.0.1:5000'), q, 'remembered within the run');
-  assert.equal(uploadQuirks(run2, '127.0.0.1:5000').refused.size, 0, 'never shared between runs');
+  assert.equal(run1.of('127.0.0.1:5000'), q, 'remembered within the run');
+  assert.equal(run2.of('127.0.0.1:5000').refused.size, 0, 'never shared between runs');
   assert.equal(pickUploadMethod(q, ['put', 'patch', 'chunked']), 'patch');
   assert.equal(pickUploadMethod(q, ['put']), undefined);
-  const gar = uploadQuirks(run1, 'europe-docker.pkg.dev');
+  const gar = run1.of('europe-docker.pkg.dev');
   assert.deepEqual([...gar.refused], ['chunked']);
   assert.equal(pickUploadMethod(gar, ['chunked']), undefined);
-  assert.equal(uploadQuirks(run1, 'ghcr.io').chunkSize, 4 * 1024 * 1024);
-  assert.equal(uploadQuirks(run1, '123456789012.dkr.ecr.eu-west-1.amazonaws.com').chunkSize, 8 * 1024 * 1024);
-  assert.equal(uploadQuirks({}, 'ghcr.io', { chunkSize: 1024 * 1024 }).chunkSize, 1024 * 1024, '--chunk-size wins');
-  assert.equal(chunkSizeFor(uploadQuirks({}, 'x', { chunkSize: 1000 }), 5000), 5000, 'OCI-Chunk-Min-Length wins');
+  assert.equal(run1.of('ghcr.io').chunkSize, 4 * 1024 * 1024);
+  assert.equal(run1.of('123456789012.dkr.ecr.eu-west-1.amazonaws.com').chunkSize, 8 * 1024 * 1024);
+  assert.equal(new UploadMemory({ chunkSize: 1024 * 1024 }).of('ghcr.io').chunkSize, 1024 * 1024, '--chunk-size wins');
+  assert.equal(chunkSizeFor(new UploadMemory({ chunkSize: 1000 }).of('x'), 5000), 5000, 'OCI-Chunk-Min-Length wins');
   assert.deepEqual(knownQuirksFor('gcr.io').map((k) => k.registry), ['Google Artifact Registry / GCR']);
   assert.deepEqual(knownQuirksFor('example.com'), []);
 });

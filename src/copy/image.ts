@@ -1,0 +1,120 @@
+/**
+ * Copying one image (a source tag or digest) to the targets of a TargetSet, as it is: same
+ * manifest bytes, same digests. Used by copy() for each source reference and by sync() for each
+ * image of its file.
+ *
+ *   unchanged? → HEAD the source and every target tag: targets that already hold the source
+ *                digest under every tag are left alone (no manifest GET at the source, no write)
+ *   graph      → the manifests (exact bytes) and the blobs they name
+ *   clobber    → with noClobber, a tag pointing elsewhere sets its target aside
+ *   blobs      → the transfer engine (one read for all targets, confirmed on landing)
+ *   manifests  → children by digest, then the tags
+ *   referrers  → signatures, attestations, SBOMs, each by the same steps
+ */
+import { ExistsError } from '../errors.js';
+import type { Platform } from '../image/types.js';
+import type { TargetSet, TransferTarget } from '../transfer/engine.js';
+import type { RepoEndpoint } from '../transfer/types.js';
+import { readGraph, type CopyGraph } from './graph.js';
+import { findReferrers, listInFallbackIndex } from './referrers.js';
+
+/** How to copy one image. */
+export interface ImageCopyOptions {
+  /** Keep only these platforms of an index (a new index, a new digest). */
+  platforms?: Platform[];
+  /** Also copy what refers to the image. */
+  referrers?: boolean;
+  /** Refuse to move a target tag that points at another digest. */
+  noClobber?: boolean;
+  /** Plan only: HEADs, no writes. */
+  dryRun?: boolean;
+  /** Tags to write at every target instead of each target's own; [] stores the image by digest only. */
+  tags?: string[];
+}
+
+/** What happened to one image at its targets. */
+export interface ImageCopyOutcome {
+  /** The digest the source reference resolved to. */
+  sourceDigest: string;
+  /** The digest written (differs from the source's when platforms made a new index). */
+  digest: string;
+  mediaType: string;
+  /** The graph, when it was read (not when every target already held the image). */
+  graph?: CopyGraph;
+  /** Targets that already held the image under every tag: nothing written there. */
+  unchanged: Set<TransferTarget>;
+  /** Referrers copied, per target. */
+  referrers: Map<TransferTarget, number>;
+}
+
+/** Copies the image `ref` of `source` to every live target of `set` (tags: each target's own). */
+export async function copyImage(set: TargetSet, source: RepoEndpoint, ref: string, opts: ImageCopyOptions): Promise<ImageCopyOutcome> {
+  const outcome: ImageCopyOutcome = { sourceDigest: '', digest: '', mediaType: '', unchanged: new Set(), referrers: new Map() };
+  // The no-op check: a HEAD does not count against Docker Hub's pull limit, a manifest GET does.
+  const head = opts.platforms ? undefined : await source.client.headManifest(source.repo, ref);
+  const headDigest = head?.digest;
+  if (headDigest) {
+    outcome.sourceDigest = outcome.digest = headDigest;
+    outcome.mediaType = head?.mediaType ?? '';
+    await set.each(async (t) => {
+      if (await holdsEverywhere(t, opts.tags ?? t.tags, headDigest)) outcome.unchanged.add(t);
+    });
+  }
+  const need = set.subset(set.live.filter((t) => !outcome.unchanged.has(t)));
+  if (need.live.length > 0) {
+    const graph = await readGraph(source.client, source.repo, ref, opts.platforms);
+    outcome.graph = graph;
+    outcome.sourceDigest = graph.sourceDigest;
+    outcome.digest = graph.top.digest;
+    outcome.mediaType = graph.top.mediaType;
+    if (opts.noClobber) await refuseClobber(need, graph.top.digest);
+    await copyGraph(need, source, graph, opts);
+  }
+  if (opts.referrers && outcome.sourceDigest) await copyReferrers(set, source, outcome, opts.dryRun);
+  return outcome;
+}
+
+/** True when every tag of `t` already points at `digest`. */
+async function holdsEverywhere(t: TransferTarget, tags: readonly string[], digest: string): Promise<boolean> {
+  if (tags.length === 0) return (await t.ep.client.headManifest(t.ep.repo, digest))?.digest === digest;
+  for (const tag of tags) if ((await t.ep.client.headManifest(t.ep.repo, tag))?.digest !== digest) return false;
+  return true;
+}
+
+/** --no-clobber: a tag that exists and points elsewhere sets its target aside before any write. */
+async function refuseClobber(set: TargetSet, digest: string): Promise<void> {
+  await set.each(async (t) => {
+    for (const tag of t.tags) {
+      const head = await t.ep.client.headManifest(t.ep.repo, tag);
+      if (head?.digest && head.digest !== digest) throw new ExistsError(`${t.ref.registry}/${t.ref.repository}:${tag} already points at ${head.digest} (--no-clobber)`);
+    }
+  });
+}
+
+/** Blobs, then manifests (children first); in a dry run, the plan only. */
+async function copyGraph(set: TargetSet, source: RepoEndpoint, graph: CopyGraph, opts: ImageCopyOptions): Promise<void> {
+  if (opts.dryRun) {
+    await set.plan(source, graph.blobs);
+    for (const t of set.live) t.blobs.push(...set.plannedReports(t, graph.blobs));
+    return;
+  }
+  await set.plan(source, graph.blobs);
+  await set.transfer(source, graph.blobs);
+  await set.each(async (t) => {
+    await set.commitManifests(t, graph.top, graph.children, new Set(), opts.tags ?? t.tags);
+  });
+}
+
+/** Copies every referrer of the image (each with its own no-op check) and lists it where the target lacks the referrers API. */
+async function copyReferrers(set: TargetSet, source: RepoEndpoint, outcome: ImageCopyOutcome, dryRun: boolean | undefined): Promise<void> {
+  for (const r of await findReferrers(source.client, source.repo, outcome.sourceDigest)) {
+    const ref = r.kind === 'digest' ? r.digest : r.tag;
+    // A referrer found by the API is stored by digest (found through its subject); one found by tag keeps its tag.
+    const copied = await copyImage(set, source, ref, { dryRun, tags: r.kind === 'tag' ? [r.tag] : [] });
+    if (r.kind === 'digest' && !dryRun && copied.graph) {
+      const node = copied.graph.top;
+      await set.each((t) => listInFallbackIndex(t.ep, outcome.sourceDigest, node));
+    }
+    for (const t of set.live) outcome.referrers.set(t, (outcome.referrers.get(t) ?? 0) + 1);
+  }
+}
