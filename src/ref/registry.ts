@@ -70,6 +70,20 @@ export function isLoopbackHost(registry: string): boolean {
   return v6.slice(0, 5).every((g) => g === 0) && v6[5] === 0xffff && v6[6]! >> 8 === 127;
 }
 
+/**
+ * The host part of a registry name, lower case, without its ":port": "Reg.Example.com:5000" →
+ * "reg.example.com", "[::1]:5000" → "[::1]" (brackets kept, so it is still a valid host); a bare
+ * IPv6 literal (several ":" and no brackets) is returned whole.
+ */
+export function withoutPort(registry: string): string {
+  const host = registry.toLowerCase();
+  if (host.startsWith('[')) {
+    const close = host.indexOf(']');
+    return close < 0 ? host : host.slice(0, close + 1);
+  }
+  return host.split(':').length === 2 ? host.slice(0, host.indexOf(':')) : host;
+}
+
 /** Drops a ":port" suffix and IPv6 brackets; a bare IPv6 literal (several ":") is returned whole. */
 function hostWithoutPort(registry: string): string {
   if (registry.startsWith('[')) {

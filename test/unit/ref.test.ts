@@ -11,7 +11,7 @@ import {
   withTag,
   type ImageReference,
 } from '../../src/ref/reference.js';
-import { apiHost, canonicalRegistry, DOCKER_HUB, DOCKER_HUB_API_HOST, isDockerHub, isLoopbackHost, registryHostOf } from '../../src/ref/registry.js';
+import { apiHost, canonicalRegistry, DOCKER_HUB, DOCKER_HUB_API_HOST, isDockerHub, isLoopbackHost, registryHostOf, withoutPort } from '../../src/ref/registry.js';
 import { endpointFor } from '../../src/registry/endpoint.js';
 import { bypassesProxy } from '../../src/http/proxy.js';
 
@@ -301,12 +301,25 @@ describe('registry names', () => {
     it(`registryHostOf ${JSON.stringify(input)} -> ${want}`, () => assert.equal(registryHostOf(input), want));
   }
 
+  const WITHOUT_PORT: Array<[string, string]> = [
+    ['Reg.Example.com:5000', 'reg.example.com'],
+    ['ghcr.io', 'ghcr.io'],
+    ['[::1]:5000', '[::1]'],
+    ['[::1]', '[::1]'],
+    ['::1', '::1'],
+    ['127.0.0.1:5000', '127.0.0.1'],
+  ];
+  for (const [input, want] of WITHOUT_PORT) {
+    it(`withoutPort ${input} -> ${want}`, () => assert.equal(withoutPort(input), want));
+  }
+
   it('insecure entries match in any spelling of the registry', () => {
     assert.equal(endpointFor('reg.example.com:5000', ['Reg.Example.COM:5000']).scheme, 'http');
     assert.equal(endpointFor('reg.example.com:5000', ['reg.example.com']).scheme, 'http');
     assert.equal(endpointFor('reg.example.com:5000', ['reg.example.com:6000']).scheme, 'https');
     assert.equal(endpointFor('docker.io', ['index.docker.io']).scheme, 'http');
     assert.equal(endpointFor('ghcr.io', []).scheme, 'https');
+    assert.equal(endpointFor('[::1]:5000', ['[::1]']).scheme, 'http');
   });
 });
 
