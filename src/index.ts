@@ -21,4 +21,6 @@ export type { Logger } from './log.js';
 export type { HttpStats, RateLimitSeen } from './http/stats.js';
 export * from './errors.js';
 export { copy } from './copy/copy.js';
+export { login, logout } from './login/login.js';
+export type { LoginOptions, LoginResult, LogoutOptions, LogoutResult } from './login/login.js';
 export type { CopyOptions, CopyResult, CopyTargetResult } from './copy/copy.js';

@@ -16,7 +16,8 @@ import {
   spawnHelper,
   type HelperExec,
 } from './helper.js';
-import { dockerConfigKey, findByRegistry, registryHostOf } from './registry-host.js';
+import { registryHostOf } from '../ref/registry.js';
+import { dockerConfigKey, findByRegistry } from './registry-host.js';
 
 /** What regpush may authenticate with. `identityToken` is an OAuth2 refresh token; `registryToken` a ready Bearer token. */
 export interface Credential {

@@ -12,7 +12,7 @@ export {
   type CredentialOptions,
   type CredentialStoreOptions,
 } from './credentials.js';
-export { fetchToken, isLoopbackHost, TOKEN_REPLY_CAP, DEFAULT_TOKEN_LIFETIME_S, OAUTH_CLIENT_ID, type FetchTokenOptions, type FetchedToken } from './token.js';
+export { fetchToken, TOKEN_REPLY_CAP, DEFAULT_TOKEN_LIFETIME_S, OAUTH_CLIENT_ID, type FetchTokenOptions, type FetchedToken } from './token.js';
 export { authMiddleware, type AuthOptions } from './middleware.js';
 export { TokenCache, TOKEN_EXPIRY_MARGIN_MS, type CachedToken } from './token-cache.js';
-export { DOCKER_HUB_CONFIG_KEY, DOCKER_HUB_API_HOST, isDockerHub, registryHostOf, dockerConfigKey, apiHostOf } from './registry-host.js';
+export { DOCKER_HUB_CONFIG_KEY, dockerConfigKey } from './registry-host.js';

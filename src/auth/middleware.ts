@@ -9,7 +9,7 @@ import type { HttpRequest, HttpResponse, Middleware, Send } from '../http/types.
 import { silentLogger, type Logger } from '../log.js';
 import { findChallenge, parseChallenges, type Challenge } from './challenge.js';
 import type { Credential } from './credentials.js';
-import { apiHostOf, registryHostOf } from './registry-host.js';
+import { apiHost, canonicalRegistry, registryHostOf } from '../ref/registry.js';
 import { mergeScopes, scopeKey, scopesCover } from './scope.js';
 import { TokenCache } from './token-cache.js';
 import { discard, fetchToken } from './token.js';
@@ -52,9 +52,8 @@ export function authMiddleware(opts: AuthOptions): Middleware {
   const now = opts.now ?? Date.now;
   const cache = opts.cache ?? new TokenCache();
   const schemes = opts.scheme === 'auto' ? ['https', 'http'] : [opts.scheme];
-  const origins = new Set(
-    [registryHostOf(opts.registry) ?? opts.registry, apiHostOf(opts.registry)].flatMap((h) => schemes.map((s) => originOf(`${s}://${h}/`))),
-  );
+  const registryHost = registryHostOf(opts.registry) ?? canonicalRegistry(opts.registry);
+  const origins = new Set([registryHost, apiHost(registryHost)].flatMap((h) => schemes.map((s) => originOf(`${s}://${h}/`))));
   let mode: Mode = 'unknown';
   let learned: Challenge | undefined;
   const learnedScopes = new Set<string>();
@@ -71,7 +70,7 @@ export function authMiddleware(opts: AuthOptions): Middleware {
   };
 
   const tokenKey = (cred: Credential | undefined, scopes: string[]): string =>
-    `${registryHostOf(opts.registry) ?? opts.registry}|${who(cred)}|${scopeKey(scopes)}`;
+    `${registryHost}|${who(cred)}|${scopeKey(scopes)}`;
 
   const bearer = async (cred: Credential | undefined, scopes: string[], challenge: Challenge, attempt: Attempt): Promise<string> => {
     const key = tokenKey(cred, scopes);

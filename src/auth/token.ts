@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream';
 import { AuthError, ProtocolError } from '../errors.js';
 import type { HttpResponse, Send } from '../http/types.js';
 import { silentLogger, type Logger } from '../log.js';
+import { isLoopbackHost } from '../ref/registry.js';
 import { redactUrl } from '../redact.js';
 import type { Challenge } from './challenge.js';
 import type { Credential } from './credentials.js';
@@ -95,12 +96,6 @@ export async function fetchToken(
   log.debug(`auth: GET ${redactUrl(url.href)}${basicUser ? ` as ${basicUser}` : ' (anonymous)'}`);
   const res = await send({ method: 'GET', url: url.href, headers, signal: opts.signal, label: 'token GET' });
   return readReply(res, realm, cred, opts);
-}
-
-/** True for hosts that never leave the machine (plain http to them is not a downgrade worth refusing). */
-export function isLoopbackHost(hostname: string): boolean {
-  const h = hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  return h === 'localhost' || h.endsWith('.localhost') || /^127\.\d+\.\d+\.\d+$/.test(h) || h === '::1';
 }
 
 function checkRealm(challenge: Challenge, opts: FetchTokenOptions): URL {

@@ -1,12 +1,15 @@
 /**
  * Proxy choice from the usual variables (HTTPS_PROXY, HTTP_PROXY, NO_PROXY, lower-case too), read
- * from the env the caller passes — never from process.env. Loopback hosts are never proxied (as
- * Go's net/http, and so docker, skopeo and crane, behave). HTTPS goes through the proxy with
+ * from the env the caller passes — never from process.env. Loopback hosts are never proxied, as
+ * Go's net/http (and so docker, skopeo and crane) does for localhost and loopback addresses; what
+ * counts as loopback (names under .localhost too) is src/ref/registry.ts's one answer, the same
+ * one the endpoint and token-realm checks use. HTTPS goes through the proxy with
  * CONNECT (https-proxy-agent), plain HTTP with absolute-URI requests (http-proxy-agent).
  */
 import type { Agent } from 'node:http';
 import { HttpProxyAgent } from 'http-proxy-agent';
 import { HttpsProxyAgent } from 'https-proxy-agent';
+import { isLoopbackHost } from '../ref/registry.js';
 
 /** Proxy settings, as read from an environment. */
 export interface ProxySettings {
@@ -21,15 +24,10 @@ export function proxySettingsFromEnv(env: Record<string, string | undefined>): P
   return { httpProxy: pick('HTTP_PROXY'), httpsProxy: pick('HTTPS_PROXY'), noProxy: pick('NO_PROXY') };
 }
 
-function isLoopbackName(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
-  return h === 'localhost' || h.endsWith('.localhost') || /^127\.\d+\.\d+\.\d+$/.test(h) || h === '::1';
-}
-
 /** True when NO_PROXY (or loopback) says `url` goes direct. */
 export function bypassesProxy(url: URL, noProxy: string | undefined): boolean {
   const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  if (isLoopbackName(host)) return true;
+  if (isLoopbackHost(host)) return true;
   const port = url.port || (url.protocol === 'https:' ? '443' : '80');
   for (const raw of (noProxy ?? '').split(/[,\s]+/)) {
     const entry = raw.trim().toLowerCase();

@@ -5,6 +5,7 @@
  */
 import { InvalidReferenceError } from '../errors.js';
 import { HOST, NAME_TOTAL_LENGTH_MAX, PATH_COMPONENT, digestProblem, tagProblem } from './grammar.js';
+import { DOCKER_HUB, canonicalRegistry } from './registry.js';
 
 /** A parsed, normalised image reference. */
 export interface ImageReference {
@@ -17,13 +18,6 @@ export interface ImageReference {
   /** "sha256:<64 hex>" or "sha512:<128 hex>". */
   digest?: string;
 }
-
-/** The name Docker Hub goes by in references. */
-const DOCKER_HUB = 'docker.io';
-/** The host that actually serves Docker Hub's Distribution API. */
-const DOCKER_HUB_API = 'registry-1.docker.io';
-/** Every spelling of Docker Hub; all normalise to "docker.io" (Docker treats index.docker.io as legacy). */
-const DOCKER_HUB_ALIASES = new Set([DOCKER_HUB, 'index.docker.io', DOCKER_HUB_API]);
 
 /** Throws the one error type of this module, always quoting the input so the user sees what was wrong. */
 function fail(input: string, problem: string): never {
@@ -101,9 +95,7 @@ function splitHost(input: string, name: string): { registry: string; path: strin
     const n = Number(port);
     if (n < 1 || n > 65535) fail(input, `registry port ${port} is out of range (1-65535)`);
   }
-  // Host names are case-insensitive; one spelling keeps credential and token caches from splitting.
-  const host = first.toLowerCase();
-  return { registry: DOCKER_HUB_ALIASES.has(host) ? DOCKER_HUB : host, path: name.slice(slash + 1) };
+  return { registry: canonicalRegistry(first), path: name.slice(slash + 1) };
 }
 
 /** Formats a reference in full canonical form: "host/repo:tag", "host/repo@digest" or "host/repo:tag@digest". */
@@ -126,55 +118,18 @@ export function withDigest(ref: ImageReference, digest: string): ImageReference 
   return { registry: ref.registry, repository: ref.repository, digest };
 }
 
+/** Returns `tag` when it is a valid tag, else throws InvalidReferenceError saying what is wrong with it. */
+export function checkTag(tag: string): string {
+  const problem = tagProblem(tag);
+  if (problem) throw new InvalidReferenceError(`invalid tag ${JSON.stringify(tag)}: ${problem}`);
+  return tag;
+}
+
 /** The same repository at `tag`; the digest is dropped so the new reference names what the tag points to. */
 export function withTag(ref: ImageReference, tag: string): ImageReference {
   const problem = tagProblem(tag);
   if (problem) throw new InvalidReferenceError(`invalid tag ${JSON.stringify(tag)} for ${repositoryName(ref)}: ${problem}`);
   return { registry: ref.registry, repository: ref.repository, tag };
-}
-
-/** The host to send API requests to: Docker Hub's names map to registry-1.docker.io, others are unchanged. */
-export function apiHost(registry: string): string {
-  return isDockerHub(registry) ? DOCKER_HUB_API : registry;
-}
-
-/** True for any of Docker Hub's names (docker.io, index.docker.io, registry-1.docker.io). */
-export function isDockerHub(registry: string): boolean {
-  return DOCKER_HUB_ALIASES.has(registry.toLowerCase());
-}
-
-/** True for localhost, 127.0.0.0/8 and ::1, with or without port: the hosts where plain HTTP is allowed. */
-export function isLoopbackHost(registry: string): boolean {
-  const host = hostWithoutPort(registry.toLowerCase());
-  if (host === 'localhost') return true;
-  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(host);
-  if (v4) return v4.slice(1).every((o) => Number(o) <= 255) && Number(v4[1]) === 127;
-  return isIpv6Loopback(host);
-}
-
-/** Drops a ":port" suffix and IPv6 brackets; a bare IPv6 literal (several ":") is returned whole. */
-function hostWithoutPort(registry: string): string {
-  if (registry.startsWith('[')) {
-    const close = registry.indexOf(']');
-    return close < 0 ? registry : registry.slice(1, close);
-  }
-  const colons = registry.split(':').length - 1;
-  return colons === 1 ? registry.slice(0, registry.indexOf(':')) : registry;
-}
-
-/** True for "::1" in any spelling ("0:0:0:0:0:0:0:1", "::0:1"). */
-function isIpv6Loopback(host: string): boolean {
-  if (!/^[0-9a-f:]+$/.test(host) || !host.includes(':')) return false;
-  const halves = host.split('::');
-  if (halves.length > 2) return false;
-  const groups = (s: string) => (s === '' ? [] : s.split(':'));
-  const head = groups(halves[0]!);
-  const tail = halves.length === 2 ? groups(halves[1]!) : [];
-  const fill = halves.length === 2 ? 8 - head.length - tail.length : 0;
-  if (fill < 0 || (halves.length === 1 && head.length !== 8)) return false;
-  const all = [...head, ...Array<string>(fill).fill('0'), ...tail];
-  if (all.length !== 8 || all.some((g) => g === '' || g.length > 4)) return false;
-  return all.slice(0, 7).every((g) => parseInt(g, 16) === 0) && parseInt(all[7]!, 16) === 1;
 }
 
 /** What goes after /manifests/: the digest when present (it wins over a tag), else the tag. */

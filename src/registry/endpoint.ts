@@ -1,5 +1,5 @@
 /** Where a registry's API lives: scheme and host. Plain HTTP only for hosts named insecure, or loopback hosts that do not speak TLS. */
-import { apiHost, isLoopbackHost } from '../ref/reference.js';
+import { apiHost, canonicalRegistry, isLoopbackHost, withoutPort } from '../ref/registry.js';
 
 /** Scheme and base URL of one registry's Distribution API. */
 export interface Endpoint {
@@ -22,8 +22,10 @@ export function parseInsecureList(value: string | undefined): string[] {
 /** Resolves a registry name to its endpoint; `insecure` lists host[:port] entries allowed over http. */
 export function endpointFor(registry: string, insecure: readonly string[] = []): Endpoint {
   const host = apiHost(registry);
-  const hostOnly = host.replace(/:\d+$/, '');
-  const named = insecure.includes(host) || insecure.includes(registry) || insecure.includes(hostOnly);
+  const hostOnly = withoutPort(host);
+  // Entries are compared in canonical spelling, so "Reg.Example.com:5000" or "index.docker.io" match too.
+  const listed = new Set(insecure.map(canonicalRegistry));
+  const named = [host, registry, hostOnly].some((h) => listed.has(canonicalRegistry(h)));
   const scheme = named ? 'http' : isLoopbackHost(host) ? 'auto' : 'https';
   return { registry, scheme, host };
 }

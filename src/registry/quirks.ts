@@ -9,6 +9,7 @@
  * A registry that refuses one gets the next; the refusal is remembered for the rest of the run,
  * so the other blobs of the run start with the method that works.
  */
+import { withoutPort } from '../ref/registry.js';
 
 /** How a blob is sent. */
 export type UploadMethod = 'put' | 'patch' | 'chunked';
@@ -120,7 +121,7 @@ export interface QuirkOptions {
 
 /** Known quirks for a registry host ("ghcr.io", "123.dkr.ecr.eu-west-1.amazonaws.com"). */
 export function knownQuirksFor(registry: string): KnownQuirk[] {
-  const host = registry.replace(/:\d+$/, '').toLowerCase();
+  const host = withoutPort(registry);
   return KNOWN_QUIRKS.filter((q) => q.host?.test(host));
 }
 

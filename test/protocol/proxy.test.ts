@@ -6,11 +6,13 @@ import net from 'node:net';
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { bypassesProxy, proxyFor, proxySettingsFromEnv } from '../../src/http/proxy.js';
+import { login, logout } from '../../src/login/login.js';
+import { AuthError } from '../../src/errors.js';
 import { Transport } from '../../src/http/transport.js';
 import { readBody } from '../../src/http/response.js';
 
@@ -45,22 +47,33 @@ const execFileP = promisify(execFile);
 const closers: (() => void)[] = [];
 after(() => closers.forEach((c) => c()));
 
-test('HTTPS through HTTPS_PROXY uses CONNECT and still verifies the registry certificate', async () => {
+/** Runs the built CLI asynchronously (the proxy and the registry live in this process). */
+async function runCli(args: string[], env: Record<string, string | undefined>, input?: string): Promise<{ status?: number; stdout: string; stderr: string }> {
+  const cli = fileURLToPath(new URL('../../cli/regpush.cjs', import.meta.url));
+  const child = execFileP(process.execPath, [cli, ...args], { env, encoding: 'utf8', timeout: 30_000 });
+  child.child.stdin?.end(input ?? '');
+  return child.then(
+    (r) => ({ status: 0, stdout: r.stdout, stderr: r.stderr }),
+    (e: { code?: number; stdout?: string; stderr?: string }) => ({ status: e.code, stdout: e.stdout ?? '', stderr: e.stderr ?? '' }),
+  );
+}
+
+/**
+ * An HTTPS registry under a name that does not resolve (so it can only be reached through the
+ * proxy), its self-signed certificate in `dir`, and a CONNECT proxy that resolves that name to
+ * 127.0.0.1 itself and records every CONNECT target.
+ */
+async function tlsRegistryBehindProxy(handler: http.RequestListener) {
   const dir = mkdtempSync(join(tmpdir(), 'regpush-proxy-'));
   closers.push(() => rmSync(dir, { recursive: true, force: true }));
   const name = 'registry.proxy-test.invalid';
   execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2', '-subj', `/CN=${name}`,
     '-addext', `subjectAltName=DNS:${name}`, '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
   const ca = readFileSync(join(dir, 'cert.pem'));
-  const registry = https.createServer({ key: readFileSync(join(dir, 'key.pem')), cert: ca }, (req, res) => {
-    if (req.url === '/v2/') return res.end('{}');
-    res.writeHead(404, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ errors: [{ code: 'MANIFEST_UNKNOWN', message: 'manifest unknown' }] }));
-  });
+  const registry = https.createServer({ key: readFileSync(join(dir, 'key.pem')), cert: ca }, handler);
   await new Promise<void>((r) => registry.listen(0, '127.0.0.1', r));
   closers.push(() => registry.close());
   const regPort = (registry.address() as AddressInfo).port;
-  // A CONNECT proxy that resolves the (unresolvable) registry name to 127.0.0.1 itself.
   const connects: string[] = [];
   const proxy = http.createServer();
   proxy.on('connect', (req, client, head) => {
@@ -78,6 +91,15 @@ test('HTTPS through HTTPS_PROXY uses CONNECT and still verifies the registry cer
   await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
   closers.push(() => proxy.close());
   const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+  return { dir, name, regPort, connects, proxyUrl, certFile: join(dir, 'cert.pem') };
+}
+
+test('HTTPS through HTTPS_PROXY uses CONNECT and still verifies the registry certificate', async () => {
+  const { dir, name, regPort, connects, proxyUrl } = await tlsRegistryBehindProxy((req, res) => {
+    if (req.url === '/v2/') return res.end('{}');
+    res.writeHead(404, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ errors: [{ code: 'MANIFEST_UNKNOWN', message: 'manifest unknown' }] }));
+  });
 
   const t = new Transport({ proxy: { httpsProxy: proxyUrl }, retry: { retries: 0 } });
   // Unknown CA: the TLS check happens end to end through the tunnel.
@@ -94,6 +116,112 @@ test('HTTPS through HTTPS_PROXY uses CONNECT and still verifies the registry cer
   assert.equal(r.status, 4, r.stderr);
   assert.match(r.stderr, /MANIFEST_UNKNOWN.*\[E_NOT_FOUND\]/);
   assert.ok(connects.length >= 2 && connects.every((c) => c === `${name}:${regPort}`), connects.join(','));
+});
+
+/** A registry that accepts one user with Basic auth on /v2/ and records every request it gets. */
+function basicAuthRegistry(user: string, password: string, seen: string[]): http.RequestListener {
+  const want = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+  return (req, res) => {
+    seen.push(`${req.method} ${req.url} ${req.headers.authorization ? 'auth' : 'anonymous'}`);
+    if (req.url !== '/v2/') {
+      res.writeHead(404).end();
+      return;
+    }
+    if (req.headers.authorization !== want) {
+      res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Basic realm="proxy-test"' });
+      res.end(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'authentication required' }] }));
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json', 'docker-distribution-api-version': 'registry/2.0' });
+    res.end('{}');
+  };
+}
+
+test('regpush login goes through HTTPS_PROXY (CONNECT), checks the password there, stores only an accepted login', async () => {
+  const seen: string[] = [];
+  const { dir, name, regPort, connects, proxyUrl, certFile } = await tlsRegistryBehindProxy(basicAuthRegistry('alice', 's3cret', seen));
+  const host = `${name}:${regPort}`;
+  const config = join(dir, 'config.json');
+  // The registry name does not resolve: the only way to it is the proxy from HTTPS_PROXY.
+  const env = { PATH: process.env.PATH, HOME: dir, DOCKER_CONFIG: dir, HTTPS_PROXY: proxyUrl, NODE_EXTRA_CA_CERTS: certFile };
+
+  const wrong = await runCli(['login', '-u', 'alice', '--password-stdin', host], env, 'not-the-password\n');
+  assert.equal(wrong.status, 3, wrong.stderr);
+  assert.match(wrong.stderr, /login to registry\.proxy-test\.invalid:\d+ failed: the registry refused user alice .*nothing was stored\) \[E_AUTH\]/);
+  assert.ok(!existsSync(config), 'a refused login stored something');
+  assert.ok(connects.length >= 1, 'the refused login never reached the proxy');
+  const before = seen.length;
+
+  const ok = await runCli(['login', '-u', 'alice', '--password-stdin', host], env, 's3cret\n');
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.equal(ok.stdout, `Login Succeeded: ${host}\n`);
+  assert.ok(!ok.stderr.includes('s3cret'), ok.stderr);
+  const stored = JSON.parse(readFileSync(config, 'utf8')) as { auths: Record<string, { auth: string }> };
+  assert.deepEqual(Object.keys(stored.auths), [host]);
+  assert.equal(Buffer.from(stored.auths[host]!.auth, 'base64').toString(), 'alice:s3cret');
+  // The registry saw the challenge round and the authenticated ping, all through CONNECT tunnels to it.
+  assert.deepEqual(seen.slice(before), ['GET /v2/ anonymous', 'GET /v2/ auth']);
+  assert.ok(connects.every((c) => c === host), connects.join(','));
+
+  const out = await runCli(['logout', host], env);
+  assert.equal(out.status, 0, out.stderr);
+  assert.equal(out.stdout, `Removed login credentials for ${host}\n`);
+  assert.deepEqual(JSON.parse(readFileSync(config, 'utf8')).auths, {});
+});
+
+test('login() and logout() in the library use the common transport: HTTP_PROXY, insecure registries, canonical names', async () => {
+  const seen: string[] = [];
+  const registry = http.createServer(basicAuthRegistry('bob', 'pw', seen));
+  await new Promise<void>((r) => registry.listen(0, '127.0.0.1', r));
+  closers.push(() => registry.close());
+  const regPort = (registry.address() as AddressInfo).port;
+  // A forwarding HTTP proxy: absolute-URI requests for the (unresolvable) corporate name go to the registry above.
+  const proxied: string[] = [];
+  const proxy = http.createServer((req, res) => {
+    proxied.push(`${req.method} ${req.url}`);
+    const u = new URL(req.url ?? '');
+    if (u.host !== 'reg.corp.example:5000') return void res.writeHead(502).end();
+    const up = http.request({ host: '127.0.0.1', port: regPort, method: req.method, path: u.pathname + u.search, headers: req.headers }, (r) => {
+      res.writeHead(r.statusCode ?? 502, r.headers);
+      r.pipe(res);
+    });
+    up.on('error', () => res.destroy());
+    req.pipe(up);
+  });
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+  closers.push(() => proxy.close());
+  const home = mkdtempSync(join(tmpdir(), 'regpush-login-'));
+  closers.push(() => rmSync(home, { recursive: true, force: true }));
+  const config = join(home, '.docker', 'config.json');
+  const common = {
+    env: { HTTP_PROXY: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}` },
+    homeDir: home,
+    insecureRegistries: ['reg.corp.example:5000'],
+    retries: 0,
+  };
+
+  await assert.rejects(login({ ...common, registry: 'reg.corp.example:5000', username: 'bob', password: 'wrong' }), (e: unknown) =>
+    e instanceof AuthError && e.code === 'E_AUTH' && /login to reg\.corp\.example:5000 failed: .*nothing was stored/.test(e.message));
+  assert.ok(!existsSync(config), 'a refused login stored something');
+
+  // A URL or config-key spelling of the registry is reduced to its canonical host.
+  const r = await login({ ...common, registry: 'http://Reg.Corp.Example:5000/v2/', username: 'bob', password: 'pw' });
+  assert.deepEqual(r, { registry: 'reg.corp.example:5000' });
+  const stored = JSON.parse(readFileSync(config, 'utf8')) as { auths: Record<string, { auth: string }> };
+  assert.equal(Buffer.from(stored.auths['reg.corp.example:5000']!.auth, 'base64').toString(), 'bob:pw');
+  assert.ok(proxied.length >= 4 && proxied.every((p) => p === 'GET http://reg.corp.example:5000/v2/'), proxied.join(','));
+  assert.equal(seen.length, proxied.length, 'every request went through the proxy');
+
+  for (const [bad, msg] of [['quay.io/org', /not a registry host/], ['', /not a registry host/]] as const) {
+    await assert.rejects(login({ ...common, registry: bad, username: 'bob', password: 'pw' }), (e: unknown) => e instanceof Error && (e as { code?: string }).code === 'E_USAGE' && msg.test(e.message));
+  }
+  await assert.rejects(login({ ...common, registry: 'reg.corp.example:5000', username: 'bob', password: '' }), /password is empty/);
+  await assert.rejects(login({ ...common, registry: 'reg.corp.example:5000', username: '', password: 'pw' }), /user name is empty/);
+  assert.equal(seen.length, proxied.length);
+
+  assert.deepEqual(await logout({ registry: 'reg.corp.example:5000', homeDir: home, env: {} }), { registry: 'reg.corp.example:5000', removed: true });
+  assert.deepEqual(JSON.parse(readFileSync(config, 'utf8')).auths, {});
+  assert.deepEqual(await logout({ registry: 'reg.corp.example:5000', homeDir: home, env: {} }), { registry: 'reg.corp.example:5000', removed: false });
 });
 
 test('plain HTTP through HTTP_PROXY sends absolute-URI requests; NO_PROXY goes direct', async () => {

@@ -1,14 +1,14 @@
 /**
  * Unit tests for src/auth: WWW-Authenticate parsing (including the spots where
- * www-authenticate@0.6.3 alone fails), scopes, token cache, registry-name normalisation.
+ * www-authenticate@0.6.3 alone fails), scopes, token cache, credential-store keys (the registry
+ * names themselves are tested with src/ref in ref.test.ts).
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { findChallenge, parseChallenges } from '../../src/auth/challenge.js';
 import { mergeScopes, parseScope, repositoryScope, scopeKey, scopesCover } from '../../src/auth/scope.js';
 import { TokenCache } from '../../src/auth/token-cache.js';
-import { apiHostOf, dockerConfigKey, registryHostOf } from '../../src/auth/registry-host.js';
-import { isLoopbackHost } from '../../src/auth/token.js';
+import { dockerConfigKey, findByRegistry } from '../../src/auth/registry-host.js';
 import { ProtocolError } from '../../src/errors.js';
 
 describe('parseChallenges', () => {
@@ -259,25 +259,20 @@ describe('TokenCache', () => {
   });
 });
 
-describe('registry names', () => {
-  it('normalises config keys to hosts', () => {
-    assert.equal(registryHostOf('https://ghcr.io'), 'ghcr.io');
-    assert.equal(registryHostOf('http://Registry.Example.com:5000/v2/'), 'registry.example.com:5000');
-    assert.equal(registryHostOf('https://index.docker.io/v1/'), 'docker.io');
-    assert.equal(registryHostOf('registry-1.docker.io'), 'docker.io');
-    assert.equal(registryHostOf('quay.io/org'), undefined);
-  });
-
-  it('maps Docker Hub to its config key and API host', () => {
-    for (const h of ['docker.io', 'index.docker.io', 'registry-1.docker.io']) {
-      assert.equal(dockerConfigKey(h), 'https://index.docker.io/v1/');
-      assert.equal(apiHostOf(h), 'registry-1.docker.io');
+describe('credential-store keys', () => {
+  it('maps every Docker Hub alias to its config key, other hosts to themselves', () => {
+    for (const h of ['docker.io', 'index.docker.io', 'registry-1.docker.io', 'Docker.IO', 'https://index.docker.io/v1/']) {
+      assert.equal(dockerConfigKey(h), 'https://index.docker.io/v1/', h);
     }
     assert.equal(dockerConfigKey('ghcr.io'), 'ghcr.io');
+    assert.equal(dockerConfigKey('https://GHCR.io/v2/'), 'ghcr.io');
   });
 
-  it('recognises loopback hosts', () => {
-    for (const h of ['localhost', '127.0.0.1', '127.1.2.3', '[::1]', '::1', 'app.localhost']) assert.ok(isLoopbackHost(h), h);
-    for (const h of ['example.com', '10.0.0.1', '128.0.0.1', 'localhost.example.com']) assert.ok(!isLoopbackHost(h), h);
+  it('finds an entry under any spelling of the same registry, never under a namespace key', () => {
+    const auths = { 'https://index.docker.io/v1/': 1, 'http://Reg.Example.com:5000/v2/': 2, 'quay.io/org': 3 };
+    assert.deepEqual(findByRegistry(auths, 'registry-1.docker.io'), ['https://index.docker.io/v1/', 1]);
+    assert.deepEqual(findByRegistry(auths, 'reg.example.com:5000'), ['http://Reg.Example.com:5000/v2/', 2]);
+    assert.equal(findByRegistry(auths, 'quay.io'), undefined);
+    assert.equal(findByRegistry(auths, 'reg.example.com'), undefined, 'the port is part of the registry');
   });
 });

@@ -2,10 +2,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { InvalidReferenceError } from '../../src/errors.js';
 import {
-  apiHost,
+  checkTag,
   formatReference,
-  isDockerHub,
-  isLoopbackHost,
   manifestRef,
   parseReference,
   repositoryName,
@@ -13,6 +11,9 @@ import {
   withTag,
   type ImageReference,
 } from '../../src/ref/reference.js';
+import { apiHost, canonicalRegistry, DOCKER_HUB, DOCKER_HUB_API_HOST, isDockerHub, isLoopbackHost, registryHostOf, withoutPort } from '../../src/ref/registry.js';
+import { endpointFor } from '../../src/registry/endpoint.js';
+import { bypassesProxy } from '../../src/http/proxy.js';
 
 const D256 = `sha256:${'a'.repeat(64)}`;
 const D512 = `sha512:${'0123456789abcdef'.repeat(8)}`;
@@ -190,14 +191,153 @@ describe('reference helpers', () => {
     ['localhost.example.com', false],
     ['127.0.0.1.nip.io', false],
     ['registry.example.com:5000', false],
+    // RFC 6761 §6.3: every name under .localhost is loopback, in every caller alike.
+    ['app.localhost', true],
+    ['app.localhost:5000', true],
+    ['a.b.LOCALHOST:443', true],
+    ['notlocalhost', false],
+    ['notlocalhost:5000', false],
+    ['localhost.', false],
+    ['127.0.0.1:5000', true],
+    ['0.0.0.0:5000', false],
+    ['::ffff:127.0.0.1', true],
+    ['[::ffff:127.0.0.1]:5000', true],
+    ['[::ffff:7f00:1]:5000', true],
+    ['[::ffff:10.0.0.1]:5000', false],
+    ['[0:0:0:0:0:0:0:0:1]', false],
+    ['[::1::]', false],
+    ['[1::1]', false],
+    ['[fe80::1]:5000', false],
   ];
   for (const [host, want] of LOOPBACK) {
     it(`isLoopbackHost ${host} -> ${want}`, () => assert.equal(isLoopbackHost(host), want));
   }
+
+  it('the endpoint, the proxy bypass and the name model agree on every loopback case', () => {
+    for (const [host, want] of LOOPBACK) {
+      const url = tryUrl(`https://${host}/v2/`);
+      // Hosts a URL can carry: the proxy must bypass exactly the loopback ones.
+      if (url) assert.equal(bypassesProxy(url, undefined), want, `proxy bypass ${host}`);
+      if (/^\[.*\](:\d+)?$|^[^:]+(:\d+)?$/.test(host)) {
+        // Loopback registries may fall back to plain http ('auto'); others are https unless named insecure.
+        assert.equal(endpointFor(host).scheme, want ? 'auto' : 'https', `endpoint ${host}`);
+      }
+    }
+  });
 
   it('parsed loopback registries are recognised', () => {
     assert.equal(isLoopbackHost(parseReference('[::1]:5000/app').registry), true);
     assert.equal(isLoopbackHost(parseReference('127.0.0.1:5000/app').registry), true);
     assert.equal(isLoopbackHost(parseReference('app').registry), false);
   });
+
+  it('a parsed .localhost registry is a host, not a Docker Hub namespace, and is loopback', () => {
+    const ref = parseReference('App.Localhost:5000/team/app:1');
+    assert.deepEqual(ref, { registry: 'app.localhost:5000', repository: 'team/app', tag: '1' });
+    assert.equal(isLoopbackHost(ref.registry), true);
+  });
+});
+
+function tryUrl(s: string): URL | undefined {
+  try {
+    return new URL(s);
+  } catch {
+    return undefined;
+  }
+}
+
+describe('registry names', () => {
+  it('Docker Hub constants', () => {
+    assert.equal(DOCKER_HUB, 'docker.io');
+    assert.equal(DOCKER_HUB_API_HOST, 'registry-1.docker.io');
+  });
+
+  const CANONICAL: Array<[string, string]> = [
+    ['docker.io', 'docker.io'],
+    ['Docker.IO', 'docker.io'],
+    ['index.docker.io', 'docker.io'],
+    ['registry-1.docker.io', 'docker.io'],
+    ['REGISTRY-1.DOCKER.IO', 'docker.io'],
+    ['GHCR.io', 'ghcr.io'],
+    ['Reg.Example.com:5000', 'reg.example.com:5000'],
+    ['docker.io:443', 'docker.io:443'],
+    ['hub.docker.io', 'hub.docker.io'],
+  ];
+  for (const [input, want] of CANONICAL) {
+    it(`canonicalRegistry ${input} -> ${want}`, () => assert.equal(canonicalRegistry(input), want));
+  }
+
+  it('every Docker Hub alias, in any spelling, parses to the same registry and API host', () => {
+    for (const alias of ['docker.io', 'index.docker.io', 'registry-1.docker.io', 'Index.Docker.IO']) {
+      const ref = parseReference(`${alias}/nginx:1`);
+      assert.deepEqual(ref, { registry: 'docker.io', repository: 'library/nginx', tag: '1' }, alias);
+      assert.equal(apiHost(ref.registry), 'registry-1.docker.io');
+      assert.equal(registryHostOf(alias), 'docker.io');
+      assert.equal(isDockerHub(alias), true);
+      assert.equal(endpointFor(ref.registry).host, 'registry-1.docker.io');
+    }
+  });
+
+  const HOST_OF: Array<[string, string | undefined]> = [
+    ['ghcr.io', 'ghcr.io'],
+    ['https://ghcr.io', 'ghcr.io'],
+    ['https://ghcr.io/', 'ghcr.io'],
+    ['http://Registry.Example.com:5000/v2/', 'registry.example.com:5000'],
+    ['https://index.docker.io/v1/', 'docker.io'],
+    ['registry-1.docker.io', 'docker.io'],
+    ['  docker.io  ', 'docker.io'],
+    ['[::1]:5000', '[::1]:5000'],
+    ['app.localhost:5000', 'app.localhost:5000'],
+    ['quay.io/org', undefined],
+    ['https://quay.io/org/', undefined],
+    ['user@ghcr.io', undefined],
+    ['', undefined],
+    ['https://', undefined],
+    ['reg example.com', undefined],
+    ['-bad.example.com', undefined],
+    ['ghcr.io:port', undefined],
+  ];
+  for (const [input, want] of HOST_OF) {
+    it(`registryHostOf ${JSON.stringify(input)} -> ${want}`, () => assert.equal(registryHostOf(input), want));
+  }
+
+  const WITHOUT_PORT: Array<[string, string]> = [
+    ['Reg.Example.com:5000', 'reg.example.com'],
+    ['ghcr.io', 'ghcr.io'],
+    ['[::1]:5000', '[::1]'],
+    ['[::1]', '[::1]'],
+    ['::1', '::1'],
+    ['127.0.0.1:5000', '127.0.0.1'],
+  ];
+  for (const [input, want] of WITHOUT_PORT) {
+    it(`withoutPort ${input} -> ${want}`, () => assert.equal(withoutPort(input), want));
+  }
+
+  it('insecure entries match in any spelling of the registry', () => {
+    assert.equal(endpointFor('reg.example.com:5000', ['Reg.Example.COM:5000']).scheme, 'http');
+    assert.equal(endpointFor('reg.example.com:5000', ['reg.example.com']).scheme, 'http');
+    assert.equal(endpointFor('reg.example.com:5000', ['reg.example.com:6000']).scheme, 'https');
+    assert.equal(endpointFor('docker.io', ['index.docker.io']).scheme, 'http');
+    assert.equal(endpointFor('ghcr.io', []).scheme, 'https');
+    assert.equal(endpointFor('[::1]:5000', ['[::1]']).scheme, 'http');
+  });
+});
+
+describe('checkTag', () => {
+  for (const tag of ['latest', 'v1.2.3', '_x', 'A-b_c.d', 'x'.repeat(128)]) {
+    it(`accepts ${tag.slice(0, 20)}`, () => assert.equal(checkTag(tag), tag));
+  }
+  const BAD: Array<[string, RegExp]> = [
+    ['', /tag is empty/],
+    ['.hidden', /may only contain/],
+    ['-dash', /may only contain/],
+    ['bad!tag', /"bad!tag"/],
+    ['a/b', /may only contain/],
+    ['x'.repeat(129), /longer than 128/],
+    ['tag with space', /may only contain/],
+  ];
+  for (const [tag, why] of BAD) {
+    it(`rejects ${JSON.stringify(tag.slice(0, 20))}`, () =>
+      assert.throws(() => checkTag(tag), (e: unknown) => e instanceof InvalidReferenceError && e.code === 'E_REFERENCE' && why.test(e.message)));
+  }
 });

@@ -1,26 +1,18 @@
 /**
- * `regpush login REGISTRY` and `regpush logout REGISTRY`: the Docker config format
- * ($DOCKER_CONFIG/config.json or ~/.docker/config.json), through the credential helper when the
- * file names one (credHelpers entry or credsStore), so Docker, Podman, crane and regpush share
- * one login. Login checks the credentials against the registry (GET /v2/) before storing them.
+ * `regpush login REGISTRY` and `regpush logout REGISTRY`: the flags, the password from stdin or a
+ * terminal prompt, and the result line. The work (checking the credentials over the common
+ * transport, storing them in the Docker config or its credential helper) is the library's
+ * login()/logout() in src/login/login.ts.
  */
 import type { Argv } from 'yargs';
-import { AuthError, UsageError } from '../../errors.js';
-import { commonContext, commonFlags, readStdin, retriesOption, type CommonArgs } from '../common.js';
+import { UsageError } from '../../errors.js';
+import { commonContext, commonFlags, idleTimeoutOption, readStdin, retriesOption, type CommonArgs } from '../common.js';
 import type { CliIO } from '../io.js';
 
 interface LoginArgs extends CommonArgs {
   registry: string;
   username?: string;
   password?: string;
-}
-
-/** The registry host a login argument names: "ghcr.io", "https://index.docker.io/v1/" → "docker.io". */
-async function hostArg(value: string): Promise<string> {
-  const { registryHostOf } = await import('../../auth/registry-host.js');
-  const host = registryHostOf(value);
-  if (!host) throw new UsageError(`"${value}" is not a registry host; give the host only, e.g. ghcr.io or registry.example.com:5000`);
-  return host;
 }
 
 /** Registers login and logout. */
@@ -42,7 +34,8 @@ export function loginCommands(y: Argv, io: CliIO, done: (code: number) => void):
           .example('echo "$REG_PASSWORD" | $0 login -u ci --password-stdin registry.example.com:5000', 'A private registry'),
       async (argv) => {
         const a = argv as unknown as LoginArgs;
-        const host = await hostArg(a.registry);
+        const { login, loginHost } = await import('../../login/login.js');
+        const host = loginHost(a.registry);
         const ctx = commonContext(a, io);
         if (a.password !== undefined && a['password-stdin']) throw new UsageError('give either --password or --password-stdin, not both');
         let password = a['password-stdin'] ? await readStdin(io) : a.password;
@@ -58,36 +51,19 @@ export function loginCommands(y: Argv, io: CliIO, done: (code: number) => void):
         if (!password) throw new UsageError('the password is empty');
         ctx.secrets.push(password);
         if (a.password !== undefined) ctx.logger.warn('--password is visible to other users of this machine; use --password-stdin');
-        const cred = { username, password };
-
-        const [{ Transport }, { RegistryClient }, { insecureList }, { storeCredential }] = await Promise.all([
-          import('../../http/transport.js'),
-          import('../../registry/client.js'),
-          import('../../registry/connect.js'),
-          import('../../auth/credentials.js'),
-        ]);
-        const transport = new Transport({ logger: ctx.logger, retry: retriesOption(a) === undefined ? undefined : { retries: retriesOption(a)! } });
-        try {
-          const client = new RegistryClient({
-            registry: host,
-            transport,
-            insecure: insecureList({ env: io.env, insecureRegistries: a['insecure-registry'] }),
-            credential: async () => cred,
-            signal: io.signal,
-          });
-          try {
-            await client.ping();
-          } catch (err) {
-            if (err instanceof AuthError) {
-              throw new AuthError(`login to ${host} failed: the registry refused user ${username} (check the user name and password or token; nothing was stored)`, { cause: err, details: err.details });
-            }
-            throw err;
-          }
-        } finally {
-          transport.close();
-        }
-        await storeCredential(host, cred, { env: io.env, homeDir: io.env.HOME, logger: ctx.logger });
-        io.stdout.write(`Login Succeeded: ${host}\n`);
+        const r = await login({
+          registry: host,
+          username,
+          password,
+          logger: ctx.logger,
+          env: io.env,
+          homeDir: io.env.HOME,
+          insecureRegistries: a['insecure-registry'],
+          retries: retriesOption(a),
+          idleTimeoutMs: idleTimeoutOption(io.env),
+          signal: io.signal,
+        });
+        io.stdout.write(`Login Succeeded: ${r.registry}\n`);
         done(0);
       },
     )
@@ -101,12 +77,12 @@ export function loginCommands(y: Argv, io: CliIO, done: (code: number) => void):
           .example('$0 logout docker.io', 'Forget the Docker Hub login (stored under https://index.docker.io/v1/)'),
       async (argv) => {
         const a = argv as unknown as LoginArgs;
-        const host = await hostArg(a.registry);
+        const { logout, loginHost } = await import('../../login/login.js');
+        const host = loginHost(a.registry);
         const ctx = commonContext(a, io);
-        const { eraseCredential } = await import('../../auth/credentials.js');
-        const removed = await eraseCredential(host, { env: io.env, homeDir: io.env.HOME, logger: ctx.logger });
-        if (removed) io.stdout.write(`Removed login credentials for ${host}\n`);
-        else ctx.logger.info(`Not logged in to ${host}`);
+        const r = await logout({ registry: host, logger: ctx.logger, env: io.env, homeDir: io.env.HOME });
+        if (r.removed) io.stdout.write(`Removed login credentials for ${r.registry}\n`);
+        else ctx.logger.info(`Not logged in to ${r.registry}`);
         done(0);
       },
     );

@@ -1,0 +1,108 @@
+/**
+ * `login` and `logout`: Docker's credential format ($DOCKER_CONFIG/config.json or
+ * ~/.docker/config.json), through the credential helper when the file names one (credHelpers entry
+ * or credsStore), so Docker, Podman, crane and regpush share one login. Login checks the
+ * credentials against the registry (GET /v2/) before storing anything, over the same transport
+ * every other operation builds (proxies, insecure registries, idle timeout, retries).
+ */
+import os from 'node:os';
+import { eraseCredential, storeCredential, type Credential } from '../auth/credentials.js';
+import { AuthError, UsageError } from '../errors.js';
+import { silentLogger, type Logger } from '../log.js';
+import { registryHostOf } from '../ref/registry.js';
+import { RegistryClient } from '../registry/client.js';
+import { insecureList, transportFor, type ConnectionOptions } from '../registry/connect.js';
+
+/** Options of login(). */
+export interface LoginOptions extends ConnectionOptions {
+  /** Registry host[:port] ("ghcr.io", "registry.example.com:5000"); a URL or Docker config key such as "https://index.docker.io/v1/" also works. */
+  registry: string;
+  username: string;
+  /** Password or access token. */
+  password: string;
+  logger?: Logger;
+  retries?: number;
+}
+
+/** What login() did. */
+export interface LoginResult {
+  /** The canonical registry host the credentials were checked against and stored for ("docker.io" for Docker Hub). */
+  registry: string;
+}
+
+/** Options of logout(). */
+export interface LogoutOptions extends Pick<ConnectionOptions, 'env' | 'homeDir'> {
+  /** Registry host, as given to login. */
+  registry: string;
+  logger?: Logger;
+}
+
+/** What logout() did. */
+export interface LogoutResult {
+  registry: string;
+  /** False when nothing was stored for the registry. */
+  removed: boolean;
+}
+
+/**
+ * The registry host a login argument names: "ghcr.io", "https://index.docker.io/v1/" → "docker.io".
+ * Throws UsageError for anything else (exported so the CLI can refuse a bad argument before it
+ * prompts for a password).
+ */
+export function loginHost(value: string): string {
+  const host = typeof value === 'string' ? registryHostOf(value) : undefined;
+  if (!host) throw new UsageError(`"${String(value)}" is not a registry host; give the host only, e.g. ghcr.io or registry.example.com:5000`);
+  return host;
+}
+
+/** Where the credential store lives, from the options only (the library never reads process.env). */
+function storeOptions(opts: { env?: Record<string, string | undefined>; homeDir?: string; logger?: Logger }) {
+  const env = opts.env ?? {};
+  return { env, homeDir: opts.homeDir ?? env.HOME ?? os.homedir(), logger: opts.logger ?? silentLogger };
+}
+
+/**
+ * Checks `username`/`password` against the registry and, when it accepts them, stores them in the
+ * Docker config (or its credential helper). Throws AuthError when the registry refuses them; then
+ * nothing is stored.
+ */
+export async function login(opts: LoginOptions): Promise<LoginResult> {
+  const registry = loginHost(opts.registry);
+  if (!opts.username) throw new UsageError('the user name is empty');
+  if (!opts.password) throw new UsageError('the password is empty');
+  const cred: Credential = { username: opts.username, password: opts.password };
+  const logger = opts.logger ?? silentLogger;
+  const transport = transportFor({ ...opts, logger });
+  try {
+    const client = new RegistryClient({
+      registry,
+      transport,
+      insecure: insecureList(opts),
+      // Only the credentials being tested: a stored login must not make a wrong password look right.
+      credential: async () => cred,
+      signal: opts.signal,
+    });
+    try {
+      await client.ping();
+    } catch (err) {
+      if (err instanceof AuthError) {
+        throw new AuthError(
+          `login to ${registry} failed: the registry refused user ${opts.username} (check the user name and password or token; nothing was stored)`,
+          { cause: err, details: err.details },
+        );
+      }
+      throw err;
+    }
+  } finally {
+    transport.close();
+  }
+  await storeCredential(registry, cred, storeOptions({ ...opts, logger }));
+  return { registry };
+}
+
+/** Removes the stored credentials for a registry from the Docker config and its credential helper. */
+export async function logout(opts: LogoutOptions): Promise<LogoutResult> {
+  const registry = loginHost(opts.registry);
+  const removed = await eraseCredential(registry, storeOptions(opts));
+  return { registry, removed };
+}

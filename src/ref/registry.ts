@@ -1,0 +1,131 @@
+/**
+ * Registry names: the one place that decides how a registry host is spelled, which names are
+ * Docker Hub and where its API lives, and which hosts never leave the machine. References, the
+ * credential stores, the endpoint choice, token realms and the proxy bypass all ask here, so a
+ * host cannot be loopback for one of them and remote for another. Pure: no I/O, no globals.
+ */
+import { HOST } from './grammar.js';
+
+/** The name Docker Hub goes by in references and credential lookups. */
+export const DOCKER_HUB = 'docker.io';
+
+/** The host that actually serves Docker Hub's Distribution API. */
+export const DOCKER_HUB_API_HOST = 'registry-1.docker.io';
+
+/**
+ * Every spelling of Docker Hub. All of them normalise to "docker.io": Docker still stores Hub
+ * logins under index.docker.io (a v1 leftover) and the API answers on registry-1.docker.io.
+ */
+const DOCKER_HUB_ALIASES: ReadonlySet<string> = new Set([DOCKER_HUB, 'index.docker.io', DOCKER_HUB_API_HOST]);
+
+/** True for any of Docker Hub's names (docker.io, index.docker.io, registry-1.docker.io), any case. */
+export function isDockerHub(registry: string): boolean {
+  return DOCKER_HUB_ALIASES.has(registry.toLowerCase());
+}
+
+/**
+ * The canonical spelling of a registry host[:port]: lower case (host names are case-insensitive,
+ * and one spelling keeps credential and token caches from splitting), every Docker Hub alias as
+ * "docker.io".
+ */
+export function canonicalRegistry(registry: string): string {
+  const host = registry.toLowerCase();
+  return DOCKER_HUB_ALIASES.has(host) ? DOCKER_HUB : host;
+}
+
+/** The host to send API requests to: Docker Hub's names map to registry-1.docker.io, others are unchanged. */
+export function apiHost(registry: string): string {
+  return isDockerHub(registry) ? DOCKER_HUB_API_HOST : registry;
+}
+
+/**
+ * Reduces what a user or a credential store names a registry by ("ghcr.io", "https://ghcr.io",
+ * "http://Reg.Example.com:5000/v2/", "https://index.docker.io/v1/") to its canonical host[:port].
+ * Undefined when the value is not a registry host: a key naming a namespace inside a registry
+ * (Podman's "quay.io/org") must not stand for the registry as a whole.
+ */
+export function registryHostOf(value: string): string | undefined {
+  let s = value.trim().replace(/^[a-z][a-z0-9+.-]*:\/\//i, '');
+  s = s.replace(/\/+(v1|v2)\/*$/i, '').replace(/\/+$/, '');
+  if (!HOST.test(s)) return undefined;
+  return canonicalRegistry(s);
+}
+
+/**
+ * True for hosts that never leave the machine, with or without a port: "localhost" and any name
+ * under it ("app.localhost", which RFC 6761 §6.3 reserves for loopback), 127.0.0.0/8, and ::1 in
+ * any spelling (also as the IPv4-mapped ::ffff:127.x.y.z). These are the hosts where plain HTTP is
+ * allowed without being named insecure, an http token realm is no downgrade, and a proxy is never
+ * used. Accepts "host", "host:port", "[v6]", "[v6]:port" and a bare IPv6 literal.
+ */
+export function isLoopbackHost(registry: string): boolean {
+  const host = hostWithoutPort(registry.toLowerCase());
+  if (host === 'localhost' || host.endsWith('.localhost')) return true;
+  const v4 = ipv4Octets(host);
+  if (v4) return v4[0] === 127;
+  const v6 = ipv6Groups(host);
+  if (!v6) return false;
+  if (v6.slice(0, 7).every((g) => g === 0) && v6[7] === 1) return true;
+  // IPv4-mapped (::ffff:a.b.c.d): loopback when the mapped address is.
+  return v6.slice(0, 5).every((g) => g === 0) && v6[5] === 0xffff && v6[6]! >> 8 === 127;
+}
+
+/**
+ * The host part of a registry name, lower case, without its ":port": "Reg.Example.com:5000" →
+ * "reg.example.com", "[::1]:5000" → "[::1]" (brackets kept, so it is still a valid host); a bare
+ * IPv6 literal (several ":" and no brackets) is returned whole.
+ */
+export function withoutPort(registry: string): string {
+  const host = registry.toLowerCase();
+  if (host.startsWith('[')) {
+    const close = host.indexOf(']');
+    return close < 0 ? host : host.slice(0, close + 1);
+  }
+  return host.split(':').length === 2 ? host.slice(0, host.indexOf(':')) : host;
+}
+
+/** Drops a ":port" suffix and IPv6 brackets; a bare IPv6 literal (several ":") is returned whole. */
+function hostWithoutPort(registry: string): string {
+  if (registry.startsWith('[')) {
+    const close = registry.indexOf(']');
+    return close < 0 ? registry : registry.slice(1, close);
+  }
+  const colons = registry.split(':').length - 1;
+  return colons === 1 ? registry.slice(0, registry.indexOf(':')) : registry;
+}
+
+/** The four octets of a dotted-quad IPv4 address, or undefined when `host` is not one. */
+function ipv4Octets(host: string): number[] | undefined {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(host);
+  if (!m) return undefined;
+  const octets = m.slice(1).map(Number);
+  return octets.every((o) => o <= 255) ? octets : undefined;
+}
+
+/** The eight 16-bit groups of an IPv6 literal ("::1", "0:0:0:0:0:0:0:1", "::ffff:127.0.0.1"), or undefined. */
+function ipv6Groups(host: string): number[] | undefined {
+  if (!host.includes(':') || !/^[0-9a-f:.]+$/.test(host)) return undefined;
+  let text = host;
+  let tail: number[] = [];
+  // A dotted IPv4 address may stand for the last two groups.
+  const lastColon = text.lastIndexOf(':');
+  const last = text.slice(lastColon + 1);
+  if (last.includes('.')) {
+    const v4 = ipv4Octets(last);
+    if (!v4) return undefined;
+    tail = [(v4[0]! << 8) | v4[1]!, (v4[2]! << 8) | v4[3]!];
+    text = text.slice(0, lastColon + 1);
+    if (!text.endsWith('::')) text = text.slice(0, -1);
+  }
+  const halves = text.split('::');
+  if (halves.length > 2) return undefined;
+  const split = (s: string) => (s === '' ? [] : s.split(':'));
+  const head = split(halves[0]!);
+  const rest = halves.length === 2 ? split(halves[1]!) : [];
+  if ([...head, ...rest].some((g) => !/^[0-9a-f]{1,4}$/.test(g))) return undefined;
+  const explicit = head.length + rest.length + tail.length;
+  // "::" stands for at least one zero group; without it all eight must be written.
+  const fill = halves.length === 2 ? 8 - explicit : 0;
+  if (halves.length === 2 ? fill < 1 : explicit !== 8) return undefined;
+  return [...head, ...Array<string>(fill).fill('0'), ...rest].map((g) => parseInt(g, 16)).concat(tail);
+}
