@@ -119,20 +119,6 @@ export function repositoryName(ref: ImageReference): string {
   return `${ref.registry}/${ref.repository}`;
 }
 
-/** The same repository pinned to `digest`; the tag is dropped because the digest alone identifies the content. */
-export function withDigest(ref: ImageReference, digest: string): ImageReference {
-  const problem = digestProblem(digest);
-  if (problem) throw new InvalidReferenceError(`invalid digest ${JSON.stringify(digest)} for ${repositoryName(ref)}: ${problem}`);
-  return { registry: ref.registry, repository: ref.repository, digest };
-}
-
-/** The same repository at `tag`; the digest is dropped so the new reference names what the tag points to. */
-export function withTag(ref: ImageReference, tag: string): ImageReference {
-  const problem = tagProblem(tag);
-  if (problem) throw new InvalidReferenceError(`invalid tag ${JSON.stringify(tag)} for ${repositoryName(ref)}: ${problem}`);
-  return { registry: ref.registry, repository: ref.repository, tag };
-}
-
 /** The host to send API requests to: Docker Hub's names map to registry-1.docker.io, others are unchanged. */
 export function apiHost(registry: string): string {
   return isDockerHub(registry) ? DOCKER_HUB_API : registry;
