@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run bench — regpush against its peers and the physical limit (issue 7).
+// npm run bench — regpush against its peers and the physical limit (goals: docs/performance.md).
 //
 //   node scripts/bench.mjs [--runs N] [--warmup N] [--large] [--large-runs N] [--json-out FILE]
 //                          [--only id,id] [--port-base P] [--profile DIR] [--keep] [--timeout S] [--dist DIR]
@@ -9,7 +9,7 @@
 // (scripts/bench/fixtures.mjs), installs containerify into a temp folder, then runs every scenario
 // (scripts/bench/scenarios.mjs) interleaved — round 1: A B C …, round 2: A B C … — measuring wall
 // time, CPU, peak RSS of the process tree and bytes written to disk (scripts/bench/measure.mjs).
-// Prints a markdown table, the goals of issue 7 with PASS/FAIL, and a JSON summary (stdout after
+// Prints a markdown table, the performance goals with PASS/FAIL, and a JSON summary (stdout after
 // the tables, or --json-out FILE). Stops what it started and removes its temp dir (unless --keep).
 // Progress goes to stderr. Linux only (uses /proc and GNU time).
 

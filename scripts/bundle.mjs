@@ -2,8 +2,8 @@
 // Bundles the CLI into dist/cli/regpush.cjs + regpush-main.cjs (run by `npm run build` / `prepare` after tsc).
 //
 // Why: a deploy job starts regpush once per push, and a warm push does ~0.1 s of real work. With
-// the plain tsc output, Node resolves, reads and compiles ~300 module files first (~0.3 s here,
-// see PERFORMANCE-NOTES.md and the README's performance section). One bundle removes that per-file cost.
+// the plain tsc output, Node resolves, reads and compiles ~300 module files first (~0.3 s here;
+// docs/performance.md, "Start-up" and "What made it faster"). One bundle removes that per-file cost.
 // The library entry (dist/src/index.js) stays plain tsc output for programs that import regpush.
 //
 // Some dependency code the CLI never runs is replaced here, because loading it costs ~100 ms per

@@ -163,6 +163,12 @@ export class PartialFailureError extends RegpushError {
     super('E_PARTIAL', message, options);
   }
 }
+/** A bug in regpush: a state its own code should never reach (exit code 1, like an unexpected crash). */
+export class InternalError extends RegpushError {
+  constructor(message: string, options?: { cause?: unknown; details?: ErrorDetails }) {
+    super('E_INTERNAL', message, options);
+  }
+}
 /** The operation was cancelled. */
 export class AbortedError extends RegpushError {
   constructor(message = 'aborted', options?: { cause?: unknown; details?: ErrorDetails }) {
@@ -177,9 +183,4 @@ export class AbortedError extends RegpushError {
 export function abortedOr(err: unknown, signal: AbortSignal | undefined): unknown {
   if (!signal?.aborted) return err;
   return new AbortedError('interrupted: started uploads were cancelled and no tag was written after the interruption', { cause: err });
-}
-
-/** True for errors regpush raised itself (as opposed to bugs). */
-export function isRegpushError(err: unknown): err is RegpushError {
-  return err instanceof RegpushError;
 }

@@ -1,4 +1,4 @@
-// Statistics, the markdown table, the goals of issue 7 and the JSON summary.
+// Statistics, the markdown table, the performance goals (docs/performance.md) and the JSON summary.
 
 export const RSS_BOUND = 100e6; // bytes: "peak RSS ≤ 100 MB" (decimal MB, the stricter reading)
 
@@ -54,7 +54,7 @@ export function table(sums) {
 }
 
 /**
- * The goals of issue 7, each { goal, value, bound, pass (true/false/undefined = n/a), detail, paired, cpu }.
+ * The performance goals (docs/performance.md), each { goal, value, bound, pass (true/false/undefined = n/a), detail, paired, cpu }.
  * `value` (what PASS/FAIL uses) is the ratio of the wall-time medians. Two views that suffer less
  * from a machine shared with other work are added: `paired`, the median over rounds of the ratio
  * within the round (the interleaving makes neighbours comparable), and `cpu`, the same ratio of
@@ -106,7 +106,7 @@ export function goals(byId, results, { gzipLevel, sameBaseBytes, large }) {
 export function goalsTable(gs) {
   const f = (x) => (x === undefined ? '–' : Number.isInteger(x) ? String(x) : x.toFixed(2));
   const rows = [
-    '| goal (issue 7) | measured (ratio of medians) | bound | result | per-round ratio (median) | CPU-time ratio |',
+    '| goal | measured (ratio of medians) | bound | result | per-round ratio (median) | CPU-time ratio |',
     '|---|---:|---:|---|---:|---:|',
   ];
   for (const g of gs) {

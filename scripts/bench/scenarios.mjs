@@ -7,7 +7,7 @@
 
 import { join } from 'node:path';
 
-/** `--app` etc. shared by every regpush push, like the issue's aspnet example. */
+/** `--app` etc. shared by every regpush push, like the README's aspnet example. */
 const PUSH_CONFIG = (app) => ['--app', `${app}:/app`, '--workdir', '/app', '--entrypoint', 'dotnet', '--entrypoint', 'App.dll', '--env', 'ASPNETCORE_URLS=http://+:80', '--port', '80'];
 
 /** Environment of every regpush run: credentials via env, an empty docker config, no colour. */

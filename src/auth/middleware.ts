@@ -21,8 +21,11 @@ export { TokenCache } from './token-cache.js';
 export interface AuthOptions {
   /** Registry host, e.g. "ghcr.io", "docker.io", "127.0.0.1:5000". */
   registry: string;
-  /** How the registry is reached; an https registry never gets an http token realm (loopback aside). */
-  /** 'auto': a loopback registry whose scheme is probed (https first, then http). */
+  /**
+   * How the registry is reached; an https registry never gets an http token realm (loopback aside).
+   * 'auto': a loopback registry whose scheme is probed, plain HTTP first, then TLS if the port
+   * refuses plain HTTP (RegistryClient.probeScheme).
+   */
   scheme: 'http' | 'https' | 'auto';
   /** Scopes for the whole operation, e.g. repository:<target>:pull,push and repository:<source>:pull. */
   scopes: string[];

@@ -1,32 +1,24 @@
 /** Flags every command shares, and turning them into library options. */
 import { VERSION } from '../version.js';
-import type { Argv } from 'yargs';
 import type { Credential } from '../auth/credentials.js';
 import { UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { defineFlags, type InferredArgs } from './flag-table.js';
 import type { CliIO } from './io.js';
 import { createCliLogger, type LineSink, type Verbosity } from './logger.js';
 
-/** Parsed values of the shared flags. */
-export interface CommonArgs {
-  'insecure-registry'?: string[];
-  debug?: boolean;
-  quiet?: boolean;
-  json?: boolean;
-  retries?: number;
-  'password-stdin'?: boolean;
-}
+/** Flags every command shares. */
+export const commonFlags = defineFlags({
+  'insecure-registry': { type: 'string', array: true, describe: 'Registry (HOST[:PORT]) to reach over plain HTTP; repeatable. Also REGPUSH_INSECURE_REGISTRIES.', group: 'Connection:' },
+  retries: { type: 'number', describe: 'Retries for transient registry failures (5xx, 429, resets)', group: 'Connection:' },
+  json: { type: 'boolean', describe: 'Print one JSON object on stdout instead of text', group: 'Output:' },
+  quiet: { alias: 'q', type: 'boolean', describe: 'Print only the result', group: 'Output:' },
+  debug: { type: 'boolean', describe: 'Log every HTTP request (redacted) to stderr', group: 'Output:' },
+  'password-stdin': { type: 'boolean', describe: 'Read the password (the target\'s for push/copy) from standard input', group: 'Credentials:' },
+});
 
-/** Adds the shared flags to a command. */
-export function commonFlags<T>(y: Argv<T>): Argv<T & CommonArgs> {
-  return y
-    .option('insecure-registry', { type: 'string', array: true, describe: 'Registry (HOST[:PORT]) to reach over plain HTTP; repeatable. Also REGPUSH_INSECURE_REGISTRIES.', group: 'Connection:' })
-    .option('retries', { type: 'number', describe: 'Retries for transient registry failures (5xx, 429, resets)', group: 'Connection:' })
-    .option('json', { type: 'boolean', describe: 'Print one JSON object on stdout instead of text', group: 'Output:' })
-    .option('quiet', { alias: 'q', type: 'boolean', describe: 'Print only the result', group: 'Output:' })
-    .option('debug', { type: 'boolean', describe: 'Log every HTTP request (redacted) to stderr', group: 'Output:' })
-    .option('password-stdin', { type: 'boolean', describe: 'Read the password (the target\'s for push/copy) from standard input', group: 'Credentials:' }) as Argv<T & CommonArgs>;
-}
+/** Parsed values of the shared flags. */
+export type CommonArgs = InferredArgs<typeof commonFlags>;
 
 /** What a command needs from the shared flags. */
 export interface CommonContext {
@@ -95,23 +87,23 @@ export function idleTimeoutOption(env: Record<string, string | undefined>): numb
   return Number(v);
 }
 
-/** Credential flags of commands that read from one registry and write to another. */
-export interface TransferCredentialArgs {
-  'from-user'?: string;
-  'from-password'?: string;
-  'to-user'?: string;
-  'to-password'?: string;
-  'password-stdin'?: boolean;
+/**
+ * --from-user/--from-password/--to-user/--to-password (push and copy share them); `source` and
+ * `target` name the registries in the help. `givenOnce`: giving one twice is a usage error (push
+ * checks this; copy has never checked it, and keeps its behaviour).
+ */
+export function transferCredentialFlags(source: string, target: string, givenOnce: boolean) {
+  const once = givenOnce ? ({ once: true } as const) : {};
+  return defineFlags({
+    'from-user': { type: 'string', ...once, describe: `User for ${source}`, group: 'Credentials:' },
+    'from-password': { type: 'string', ...once, describe: `Password for ${source}`, group: 'Credentials:' },
+    'to-user': { type: 'string', ...once, describe: `User for ${target}`, group: 'Credentials:' },
+    'to-password': { type: 'string', ...once, describe: `Password for ${target} (prefer --password-stdin)`, group: 'Credentials:' },
+  });
 }
 
-/** Adds --from-user/--from-password/--to-user/--to-password (push and copy share them). */
-export function transferCredentialFlags<T>(y: Argv<T>, source: string, target: string): Argv<T & TransferCredentialArgs> {
-  return y
-    .option('from-user', { type: 'string', describe: `User for ${source}`, group: 'Credentials:' })
-    .option('from-password', { type: 'string', describe: `Password for ${source}`, group: 'Credentials:' })
-    .option('to-user', { type: 'string', describe: `User for ${target}`, group: 'Credentials:' })
-    .option('to-password', { type: 'string', describe: `Password for ${target} (prefer --password-stdin)`, group: 'Credentials:' }) as Argv<T & TransferCredentialArgs>;
-}
+/** Parsed values of the transfer credential flags (and --password-stdin, which gives the target's password). */
+export type TransferCredentialArgs = InferredArgs<ReturnType<typeof transferCredentialFlags>> & Pick<CommonArgs, 'password-stdin'>;
 
 /** The source and target credentials from those flags; --password-stdin gives the target's password. */
 export async function transferCredentials(a: TransferCredentialArgs, io: CliIO, secrets: string[]): Promise<{ from?: Credential; to?: Credential }> {

@@ -1,6 +1,7 @@
 /** Turning repeatable key=value flags into the library's config changes; each bad value is E_INPUT naming the flag. */
 import { parseEnvFlag, parseLabelFlag, parsePortFlag, type ConfigChanges } from '../image/config.js';
-import { InputError, UsageError } from '../errors.js';
+import { InputError } from '../errors.js';
+import { defineFlags, type InferredArgs } from './flag-table.js';
 
 /** A repeatable flag's values as an array (yargs gives a string for one, an array for several). */
 export function many(v: unknown): string[] | undefined {
@@ -15,17 +16,20 @@ export function execForm(v: unknown): string[] | undefined {
   return a.length === 1 && a[0] === '' ? [] : a;
 }
 
-/** Raw config flags as yargs delivers them. */
-export interface ConfigFlags {
-  entrypoint?: unknown;
-  cmd?: unknown;
-  env?: unknown;
-  port?: unknown;
-  workdir?: string;
-  volume?: unknown;
-  label?: unknown;
-  user?: string;
-}
+/** The image config flags of `push` (help group "Config:"). */
+export const configFlags = defineFlags({
+  entrypoint: { type: 'string', repeatable: true, describe: 'Entrypoint, one argument per flag (exec form); "" clears', group: 'Config:' },
+  cmd: { type: 'string', repeatable: true, describe: 'Cmd, one argument per flag (exec form); "" clears', group: 'Config:' },
+  env: { type: 'string', repeatable: true, describe: 'KEY=VALUE; repeatable; replaces the same key', group: 'Config:' },
+  port: { type: 'string', repeatable: true, describe: 'Exposed port, 80 or 80/tcp or 53/udp; repeatable', group: 'Config:' },
+  workdir: { type: 'string', once: true, describe: 'Working directory (absolute)', group: 'Config:' },
+  volume: { type: 'string', repeatable: true, describe: 'Volume path; repeatable', group: 'Config:' },
+  label: { type: 'string', repeatable: true, describe: 'KEY=VALUE label; repeatable', group: 'Config:' },
+  user: { type: 'string', once: true, describe: 'USER or USER:GROUP to run as', group: 'Config:' },
+});
+
+/** The config flags as yargs delivers them. */
+export type ConfigFlags = InferredArgs<typeof configFlags>;
 
 /** Validates the config flags and builds ConfigChanges. */
 export function configChangesFromFlags(f: ConfigFlags): ConfigChanges {
@@ -62,11 +66,4 @@ export function parseChown(v: string | undefined): { uid: number; gid: number } 
   const m = /^(\d{1,10}):(\d{1,10})$/.exec(v);
   if (!m) throw new InputError(`--chown must be UID:GID in numbers (got "${v}")`);
   return { uid: Number(m[1]), gid: Number(m[2]) };
-}
-
-/** Rejects a single-valued flag given more than once (yargs would pass an array along). */
-export function single(args: Record<string, unknown>, names: string[]): void {
-  for (const n of names) {
-    if (Array.isArray(args[n])) throw new UsageError(`--${n} was given ${(args[n] as unknown[]).length} times; give it once`);
-  }
 }

@@ -1,6 +1,7 @@
 /**
  * The bottom of the transport stack and the only importer of axios. Streams both ways, never
- * follows redirects (axios' follower buffers request bodies in memory; see PERFORMANCE-NOTES),
+ * follows redirects (axios' follower keeps a copy of each request body, so memory grows with the
+ * blob; docs/performance.md, "HTTP client for blobs"),
  * never decompresses, and turns socket failures into typed errors.
  */
 import http, { type Agent } from 'node:http';

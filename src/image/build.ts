@@ -3,7 +3,7 @@
  * the base's media-type family, unknown fields kept. The caller hashes the exact bytes that
  * serializeManifest returns and uploads those same bytes.
  */
-import { RegpushError } from '../errors.js';
+import { InternalError } from '../errors.js';
 import { MediaType, indexMediaTypeFor, manifestMediaTypeFor, mediaFamily, type MediaFamily } from './mediatypes.js';
 import { isAttestation } from './platform.js';
 import type { Descriptor, ImageIndex, ImageManifest } from './types.js';
@@ -21,7 +21,7 @@ export interface ManifestAddition {
 /** Throws an internal error when a descriptor we built is of the other family: a bug, never user input. */
 function checkFamily(family: MediaFamily, desc: Descriptor, what: string): void {
   if (mediaFamily(desc.mediaType) !== family) {
-    throw new RegpushError('E_INTERNAL', `${what} media type ${desc.mediaType} does not belong in a ${family} manifest`);
+    throw new InternalError(`${what} media type ${desc.mediaType} does not belong in a ${family} manifest`);
   }
 }
 

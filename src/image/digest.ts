@@ -1,11 +1,12 @@
 /**
- * Content digests: computing them over buffers and streams, and checking bytes against them.
- * Every blob regpush reads or moves goes through one of these, so a registry (or a proxy) that
- * hands back the wrong bytes is caught before anything points at them.
+ * Content digests: computing them over buffers and streams, and checking that a digest is well
+ * formed. Bytes are checked against their digest where they are read (manifests and configs in
+ * registry/client.ts); streamed base blobs are counted on the way and checked by the target
+ * registry's `PUT ?digest=` (see docs/architecture.md, "Who checks which bytes").
  */
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import { DigestMismatchError, ProtocolError, RegpushError } from '../errors.js';
+import { InternalError, ProtocolError } from '../errors.js';
 
 /** Hash algorithms regpush computes and accepts in digests. */
 export type DigestAlgorithm = 'sha256' | 'sha512';
@@ -38,18 +39,6 @@ export function digestAlgorithm(digest: string): DigestAlgorithm {
   return digest.slice(0, digest.indexOf(':')) as DigestAlgorithm;
 }
 
-/** Throws DigestMismatchError naming `what` unless `buf` hashes to `expected` (in expected's algorithm). */
-export function verifyDigest(buf: Buffer | string, expected: string, what: string): void {
-  assertDigest(expected, what);
-  const algorithm = digestAlgorithm(expected);
-  const actual = `${algorithm}:${createHash(algorithm).update(buf).digest('hex')}`;
-  if (actual !== expected) {
-    throw new DigestMismatchError(`${what}: digest mismatch: expected ${expected}, got ${actual}`, {
-      details: { expected, actual },
-    });
-  }
-}
-
 /** A pass-through stream that hashes and counts what flows through it; digest() is available after the end. */
 export class DigestStream extends Transform {
   /** Bytes seen so far. */
@@ -61,7 +50,7 @@ export class DigestStream extends Transform {
 
   constructor(algorithm: DigestAlgorithm = 'sha256') {
     super();
-    if (!(algorithm in HEX_LENGTH)) throw new RegpushError('E_INTERNAL', `unsupported digest algorithm ${algorithm}`);
+    if (!(algorithm in HEX_LENGTH)) throw new InternalError(`unsupported digest algorithm ${algorithm}`);
     this.algorithm = algorithm;
     this.hash = createHash(algorithm);
   }
@@ -79,58 +68,7 @@ export class DigestStream extends Transform {
 
   /** "algorithm:hex" of everything that passed; throws if the stream has not ended yet. */
   digest(): string {
-    if (this.result === undefined) throw new RegpushError('E_INTERNAL', 'DigestStream.digest() called before the stream ended');
+    if (this.result === undefined) throw new InternalError('DigestStream.digest() called before the stream ended');
     return this.result;
   }
-}
-
-/** A DigestStream that fails with DigestMismatchError when the bytes do not match their descriptor. */
-class VerifyingStream extends DigestStream {
-  constructor(
-    private readonly expectedDigest: string,
-    private readonly expectedSize: number | undefined,
-    private readonly what: string,
-  ) {
-    super(digestAlgorithm(expectedDigest));
-  }
-
-  override _transform(chunk: Buffer, encoding: BufferEncoding, callback: TransformCallback): void {
-    // Fail as soon as the size is exceeded: a runaway body must not be streamed to the end first.
-    if (this.expectedSize !== undefined && this.size + chunk.length > this.expectedSize) {
-      callback(this.mismatch(`expected ${this.expectedSize} bytes, got more than that`));
-      return;
-    }
-    super._transform(chunk, encoding, callback);
-  }
-
-  override _flush(callback: TransformCallback): void {
-    super._flush((err) => {
-      if (err) return callback(err);
-      if (this.expectedSize !== undefined && this.size !== this.expectedSize) {
-        return callback(this.mismatch(`expected ${this.expectedSize} bytes, got ${this.size}`));
-      }
-      const actual = this.digest();
-      if (actual !== this.expectedDigest) return callback(this.mismatch(`digest mismatch: got ${actual}`));
-      callback();
-    });
-  }
-
-  private mismatch(problem: string): DigestMismatchError {
-    return new DigestMismatchError(`${this.what} ${this.expectedDigest}: ${problem}`, {
-      details: { expected: this.expectedDigest, expectedSize: this.expectedSize, size: this.size },
-    });
-  }
-}
-
-/**
- * A pass-through stream that hashes what flows and errors with DigestMismatchError at the end
- * (or as soon as more than expectedSize bytes arrive) when digest or size differ. `what` names
- * the content in the message, e.g. "layer" or "config".
- */
-export function verifyingStream(expectedDigest: string, expectedSize?: number, what = 'blob'): DigestStream {
-  assertDigest(expectedDigest, what);
-  if (expectedSize !== undefined && !(Number.isSafeInteger(expectedSize) && expectedSize >= 0)) {
-    throw new ProtocolError(`${what} ${expectedDigest}: invalid size ${String(expectedSize)}`);
-  }
-  return new VerifyingStream(expectedDigest, expectedSize, what);
 }

@@ -17,8 +17,6 @@ import type { LayerOptions, LayerResult } from './types.js';
 export type { LayerOptions, LayerResult, LayerSource } from './types.js';
 /** `--app SRC[:DEST]` parsing and the up-front source check, for the CLI and the push pipeline. */
 export { parseAppFlag, validateSources } from './sources.js';
-/** The defaults the layer uses when an option is omitted, for help texts and reports. */
-export { DEFAULT_BLOCK_SIZE, DEFAULT_GZIP_LEVEL } from './gzip.js';
 /** SOURCE_DATE_EPOCH parsing exactly as the layer applies it, so config `created` can match the layer's mtime. */
 export { epochFromEnv } from './options.js';
 

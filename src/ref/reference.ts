@@ -111,25 +111,11 @@ export function repositoryName(ref: ImageReference): string {
   return `${ref.registry}/${ref.repository}`;
 }
 
-/** The same repository pinned to `digest`; the tag is dropped because the digest alone identifies the content. */
-export function withDigest(ref: ImageReference, digest: string): ImageReference {
-  const problem = digestProblem(digest);
-  if (problem) throw new InvalidReferenceError(`invalid digest ${JSON.stringify(digest)} for ${repositoryName(ref)}: ${problem}`);
-  return { registry: ref.registry, repository: ref.repository, digest };
-}
-
 /** Returns `tag` when it is a valid tag, else throws InvalidReferenceError saying what is wrong with it. */
 export function checkTag(tag: string): string {
   const problem = tagProblem(tag);
   if (problem) throw new InvalidReferenceError(`invalid tag ${JSON.stringify(tag)}: ${problem}`);
   return tag;
-}
-
-/** The same repository at `tag`; the digest is dropped so the new reference names what the tag points to. */
-export function withTag(ref: ImageReference, tag: string): ImageReference {
-  const problem = tagProblem(tag);
-  if (problem) throw new InvalidReferenceError(`invalid tag ${JSON.stringify(tag)} for ${repositoryName(ref)}: ${problem}`);
-  return { registry: ref.registry, repository: ref.repository, tag };
 }
 
 /** What goes after /manifests/: the digest when present (it wins over a tag), else the tag. */

@@ -8,7 +8,7 @@ import type { Credential } from '../auth/credentials.js';
 import { repositoryScope, mergeScopes } from '../auth/scope.js';
 import { ProtocolError, DigestMismatchError, RegpushError, UnsupportedError } from '../errors.js';
 import { compose, type HttpRequest, type HttpResponse, type RequestBody, type Send } from '../http/types.js';
-import { drain, errorFromResponse, readBody, MANIFEST_CAP } from '../http/response.js';
+import { drain, errorFromResponse, readBody, readJson, MANIFEST_CAP } from '../http/response.js';
 import type { Transport } from '../http/transport.js';
 import { MANIFEST_ACCEPT, isSchema1MediaType } from '../image/mediatypes.js';
 import { sha256Digest, isValidDigest } from '../image/digest.js';
@@ -342,13 +342,7 @@ export class RegistryClient {
     for (let page = 0; url && page < 10_000; page++) {
       const res: HttpResponse = await this.request({ method: 'GET', url });
       if (res.status !== 200) return this.fail(res, `list tags of ${this.registry}/${repo}`);
-      const buf = await readBody(res, MANIFEST_CAP, 'tag list');
-      let parsed: { tags?: unknown };
-      try {
-        parsed = JSON.parse(buf.toString('utf8')) as { tags?: unknown };
-      } catch {
-        throw new ProtocolError(`tag list of ${this.registry}/${repo} is not valid JSON`);
-      }
+      const parsed = await readJson<{ tags?: unknown }>(res, MANIFEST_CAP, `tag list of ${this.registry}/${repo}`);
       if (Array.isArray(parsed.tags)) tags.push(...parsed.tags.map(String));
       url = nextLink(res.headers['link'], url);
     }

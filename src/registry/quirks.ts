@@ -1,6 +1,8 @@
 /**
  * Registry quirks, in one place: what public issue trackers report about registries regpush
  * cannot reach from CI, and the per-run memory of how each registry accepts uploads.
+ * docs/registry-quirks.md explains every quirk regpush copes with, including those recognised
+ * from a registry's answer rather than its host (which are not in this table's host entries).
  *
  * Upload methods (see src/transfer/upload.ts):
  *   put      POST → one PUT ?digest= carrying the whole blob (digest and length known up front)

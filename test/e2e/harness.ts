@@ -226,7 +226,7 @@ export async function umociUnpack(layoutDir: string, tag = LAYOUT_TAG): Promise<
 // ---------- running an image with crun ----------
 
 // Private mount namespace without the cgroup2 mount at /sys/fs/cgroup/unified: crun refuses
-// hybrid cgroups otherwise (see shared/validate/README.md). Nothing outside the namespace changes.
+// hybrid cgroups otherwise (docs/running-images.md). Nothing outside the namespace changes.
 const NS_SCRIPT = 'if grep -qs " /sys/fs/cgroup/unified " /proc/self/mounts; then umount /sys/fs/cgroup/unified || exit 125; fi; exec "$@"';
 let runSeq = 0;
 

@@ -3,8 +3,8 @@
 // regpush must carry on with `Range: bytes=<offset>-` (the proxy sees it; the source registry's
 // access log shows the 206) reading less than 1.6 GiB from the source in total.
 // The 1 GiB run takes ~35 s here (the registry writing 2 GiB to disk dominates) and is the default,
-// as the issue asks; REGPUSH_TEST_LARGE_MIB=<n> picks another size for a quick local run and
-// REGPUSH_TEST_LARGE=0 skips it.
+// so that a layer of a realistic large size is what is tested; REGPUSH_TEST_LARGE_MIB=<n> picks
+// another size for a quick local run and REGPUSH_TEST_LARGE=0 skips it.
 import assert from 'node:assert/strict';
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';

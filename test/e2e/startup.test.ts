@@ -1,6 +1,7 @@
-// What the bundled CLI loads (issue 7, start-up): `--version` reads only the small launcher, and a
-// command loads neither the Node modules the bundle leaves out on purpose (http2, undici behind
-// fetch/FormData, child_process without a credential helper) nor anything it did not need before.
+// What the bundled CLI loads (start-up cost, docs/performance.md): `--version` reads only the small
+// launcher, and a command loads neither the Node modules the bundle leaves out on purpose (http2,
+// undici behind fetch/FormData, child_process without a credential helper) nor anything it did not
+// need before.
 // Structure, not timing: the speed itself is measured by `npm run bench`.
 import assert from 'node:assert/strict';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';

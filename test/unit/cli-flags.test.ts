@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { configChangesFromFlags, execForm, many, parseChown, single } from '../../src/cli/flags.js';
+import { configChangesFromFlags, execForm, many, parseChown } from '../../src/cli/flags.js';
+import { single } from '../../src/cli/flag-table.js';
 import { closest, withSuggestion } from '../../src/cli/suggest.js';
 import { InputError, UsageError } from '../../src/errors.js';
 

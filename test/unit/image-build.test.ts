@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { RegpushError } from '../../src/errors.js';
+import { InternalError, RegpushError } from '../../src/errors.js';
 import { appendLayerToManifest, buildIndex, scratchManifest, serializeManifest } from '../../src/image/build.js';
 import { parseManifest } from '../../src/image/manifest.js';
 import { MediaType, configMediaTypeFor, layerMediaTypeFor } from '../../src/image/mediatypes.js';
@@ -50,7 +50,7 @@ describe('appendLayerToManifest', () => {
   it('refuses to mix families', () => {
     assert.throws(
       () => appendLayerToManifest(dockerBase, { config: d(MediaType.DOCKER_CONFIG, 'e'), layer: d(MediaType.OCI_LAYER_GZIP, 'f') }),
-      (e: unknown) => e instanceof RegpushError && e.code === 'E_INTERNAL',
+      (e: unknown) => e instanceof InternalError && e instanceof RegpushError && e.code === 'E_INTERNAL' && e.exitCode === 1,
     );
     assert.throws(() => appendLayerToManifest(ociBase, { config: d(MediaType.DOCKER_CONFIG, 'e'), layer: d(MediaType.OCI_LAYER_GZIP, 'f') }), RegpushError);
   });

@@ -7,8 +7,6 @@ import {
   manifestRef,
   parseReference,
   repositoryName,
-  withDigest,
-  withTag,
   type ImageReference,
 } from '../../src/ref/reference.js';
 import { apiHost, canonicalRegistry, DOCKER_HUB, DOCKER_HUB_API_HOST, isDockerHub, isLoopbackHost, registryHostOf, withoutPort } from '../../src/ref/registry.js';
@@ -140,21 +138,6 @@ describe('reference helpers', () => {
     assert.equal(manifestRef(parseReference('nginx:1')), '1');
     assert.equal(manifestRef(parseReference('nginx')), 'latest');
     assert.equal(manifestRef({ registry: 'r.io', repository: 'x' }), 'latest');
-  });
-
-  it('withDigest drops the tag and validates the digest', () => {
-    const ref = parseReference('ghcr.io/o/r:1');
-    assert.deepEqual(withDigest(ref, D512), { registry: 'ghcr.io', repository: 'o/r', digest: D512 });
-    assert.equal(ref.tag, '1', 'input is not mutated');
-    assert.throws(() => withDigest(ref, 'sha256:nope'), InvalidReferenceError);
-  });
-
-  it('withTag drops the digest and validates the tag', () => {
-    const ref = parseReference(`ghcr.io/o/r@${D256}`);
-    assert.deepEqual(withTag(ref, 'v2'), { registry: 'ghcr.io', repository: 'o/r', tag: 'v2' });
-    assert.equal(ref.digest, D256, 'input is not mutated');
-    assert.throws(() => withTag(ref, '.bad'), InvalidReferenceError);
-    assert.throws(() => withTag(ref, ''), InvalidReferenceError);
   });
 
   const HOSTS: Array<[string, boolean, string]> = [

@@ -2,27 +2,34 @@
 import type { Argv } from 'yargs';
 import type { CopyResult } from '../../copy/copy.js';
 import { PartialFailureError } from '../../errors.js';
-import { chunkSizeOption, commonContext, commonFlags, idleTimeoutOption, retriesOption, type CommonArgs, transferCredentialFlags, transferCredentials, type TransferCredentialArgs } from '../common.js';
+import { chunkSizeOption, commonContext, commonFlags, idleTimeoutOption, retriesOption, transferCredentialFlags, transferCredentials } from '../common.js';
+import { defineFlags, withFlags, type InferredArgs } from '../flag-table.js';
 import { many } from '../flags.js';
 import type { CliIO } from '../io.js';
 import { withGcPacing } from '../gc-pacing.js';
 import { createProgress } from '../progress.js';
 import { copyReport, startClock, writeDigestFile, type RunClock } from '../report.js';
 
-interface CopyArgs extends CommonArgs, TransferCredentialArgs {
-  src: string;
-  dst: string[];
-  to?: unknown;
-  tag?: unknown;
-  platform?: string;
-  referrers?: boolean;
-  'all-tags'?: boolean;
-  clobber?: boolean;
-  jobs?: number;
-  'chunk-size'?: string;
-  'dry-run'?: boolean;
-  'digest-file'?: string;
-}
+/** Every flag and positional of `regpush copy`, in help order. */
+export const copyFlags = defineFlags({
+  ...commonFlags,
+  ...transferCredentialFlags('the source registry', 'the target registries', false),
+  src: { positional: true, type: 'string', demandOption: true, describe: 'Source image (tag or digest); a repository with --all-tags' },
+  dst: { positional: true, type: 'string', array: true, describe: 'Target image(s)' },
+  to: { type: 'string', repeatable: true, describe: 'Another target; repeatable (same as extra DST arguments)' },
+  tag: { type: 'string', repeatable: true, describe: 'Extra tag at every target; repeatable' },
+  'dry-run': { type: 'boolean', describe: 'Read the source, HEAD every blob at every target and print the plan; write nothing', group: 'Output:' },
+  'digest-file': { type: 'string', describe: 'Also write the copied digest (sha256:…) to this file', group: 'Output:' },
+  platform: { type: 'string', describe: '"all" (default, digest kept) or os/arch[,os/arch…] for a new index (digest changes)' },
+  referrers: { type: 'boolean', describe: 'Also copy signatures, attestations and SBOMs referring to the image' },
+  'all-tags': { type: 'boolean', describe: 'Copy every tag of the source repository' },
+  clobber: { type: 'boolean', default: true, describe: 'Move target tags that point elsewhere; --no-clobber refuses instead' },
+  jobs: { type: 'number', describe: 'Parallel blob transfers (default 4)', group: 'Connection:' },
+  'chunk-size': { type: 'string', describe: 'Bytes per PATCH for registries that need chunked uploads, e.g. 5MiB (never below the registry\'s OCI-Chunk-Min-Length)', group: 'Connection:' },
+});
+
+/** The parsed arguments of `regpush copy`. */
+type CopyArgs = InferredArgs<typeof copyFlags>;
 
 /** Registers the copy command. */
 export function copyCommand(y: Argv, io: CliIO, done: (code: number) => void): Argv {
@@ -30,19 +37,7 @@ export function copyCommand(y: Argv, io: CliIO, done: (code: number) => void): A
     'copy <src> [dst..]',
     'Copy an image or index exactly (same digest) to one or more registries, reading each blob once',
     (c) =>
-      transferCredentialFlags(commonFlags(c), 'the source registry', 'the target registries')
-        .positional('src', { type: 'string', demandOption: true, describe: 'Source image (tag or digest); a repository with --all-tags' })
-        .positional('dst', { type: 'string', array: true, describe: 'Target image(s)' })
-        .option('to', { type: 'string', describe: 'Another target; repeatable (same as extra DST arguments)' })
-        .option('tag', { type: 'string', describe: 'Extra tag at every target; repeatable' })
-        .option('dry-run', { type: 'boolean', describe: 'Read the source, HEAD every blob at every target and print the plan; write nothing', group: 'Output:' })
-        .option('digest-file', { type: 'string', describe: 'Also write the copied digest (sha256:…) to this file', group: 'Output:' })
-        .option('platform', { type: 'string', describe: '"all" (default, digest kept) or os/arch[,os/arch…] for a new index (digest changes)' })
-        .option('referrers', { type: 'boolean', describe: 'Also copy signatures, attestations and SBOMs referring to the image' })
-        .option('all-tags', { type: 'boolean', describe: 'Copy every tag of the source repository' })
-        .option('clobber', { type: 'boolean', default: true, describe: 'Move target tags that point elsewhere; --no-clobber refuses instead' })
-        .option('jobs', { type: 'number', describe: 'Parallel blob transfers (default 4)', group: 'Connection:' })
-        .option('chunk-size', { type: 'string', describe: 'Bytes per PATCH for registries that need chunked uploads, e.g. 5MiB (never below the registry\'s OCI-Chunk-Min-Length)', group: 'Connection:' })
+      withFlags(c, copyFlags)
         .example('$0 copy staging.example.com/app:1.4 prod.example.com/app:1.4', 'Promote from staging to prod, digest unchanged')
         .example('$0 copy ghcr.io/acme/app:1 registry.cn-hangzhou.aliyuncs.com/acme/app:1 ccr.ccs.tencentyun.com/acme/app:1', 'One read, two targets')
         .example('$0 copy --referrers ghcr.io/acme/app:1 harbor.example.com/acme/app:1', 'With cosign signatures and SBOMs')
@@ -51,7 +46,7 @@ export function copyCommand(y: Argv, io: CliIO, done: (code: number) => void): A
         .example('$0 copy --json --digest-file app.digest staging.example.com/app:1 prod-eu.example.com/app:1 prod-us.example.com/app:1', 'Exit code 8 if some targets failed; the report says which'),
     async (argv) => {
       const clock = startClock();
-      const a = argv as unknown as CopyArgs;
+      const a = argv;
       const { copy } = await import('../../copy/copy.js');
       const ctx = commonContext(a, io);
       const { from, to } = await transferCredentials(a, io, ctx.secrets);

@@ -2,17 +2,20 @@
 import type { Argv } from 'yargs';
 import { UsageError } from '../../errors.js';
 import type { InspectResult } from '../../inspect/inspect.js';
-import { commonContext, commonFlags, credentialFromFlags, idleTimeoutOption, readStdin, retriesOption, type CommonArgs } from '../common.js';
+import { commonContext, commonFlags, credentialFromFlags, idleTimeoutOption, readStdin, retriesOption } from '../common.js';
+import { defineFlags, withFlags } from '../flag-table.js';
 import type { CliIO } from '../io.js';
 
-interface InspectArgs extends CommonArgs {
-  ref: string;
-  raw?: boolean;
-  config?: boolean;
-  platform?: string;
-  user?: string;
-  password?: string;
-}
+/** Every flag and positional of `regpush inspect`, in help order. */
+export const inspectFlags = defineFlags({
+  ...commonFlags,
+  ref: { positional: true, type: 'string', demandOption: true, describe: 'Image reference, e.g. alpine:3 or ghcr.io/org/app@sha256:…' },
+  raw: { type: 'boolean', describe: 'Print the exact manifest bytes' },
+  config: { type: 'boolean', describe: 'Print the exact config bytes' },
+  platform: { type: 'string', describe: 'Pick os/arch[/variant] from an index' },
+  user: { type: 'string', describe: 'Registry user name', group: 'Credentials:' },
+  password: { type: 'string', describe: 'Registry password (prefer --password-stdin)', group: 'Credentials:' },
+});
 
 /** Registers the inspect command. */
 export function inspectCommand(y: Argv, io: CliIO, done: (code: number) => void): Argv {
@@ -20,13 +23,7 @@ export function inspectCommand(y: Argv, io: CliIO, done: (code: number) => void)
     'inspect <ref>',
     'Show what an image reference resolves to: digest, media type, platforms, config, layers',
     (c) =>
-      commonFlags(c)
-        .positional('ref', { type: 'string', demandOption: true, describe: 'Image reference, e.g. alpine:3 or ghcr.io/org/app@sha256:…' })
-        .option('raw', { type: 'boolean', describe: 'Print the exact manifest bytes' })
-        .option('config', { type: 'boolean', describe: 'Print the exact config bytes' })
-        .option('platform', { type: 'string', describe: 'Pick os/arch[/variant] from an index' })
-        .option('user', { type: 'string', describe: 'Registry user name', group: 'Credentials:' })
-        .option('password', { type: 'string', describe: 'Registry password (prefer --password-stdin)', group: 'Credentials:' })
+      withFlags(c, inspectFlags)
         .conflicts('raw', 'config')
         .example('$0 inspect 127.0.0.1:5000/base/busybox:v2s2', 'Summary of an image in a local registry')
         .example('$0 inspect --platform linux/arm64 --json ghcr.io/org/app:1', 'One child of a multi-arch index, as JSON')
@@ -35,7 +32,7 @@ export function inspectCommand(y: Argv, io: CliIO, done: (code: number) => void)
         .example('$0 inspect --config ccr.ccs.tencentyun.com/acme/app:1', 'The exact config of an image in Tencent TCR')
         .example('$0 inspect 123456789012.dkr.ecr.eu-west-1.amazonaws.com/web:1', 'Amazon ECR (credentials from docker-credential-ecr-login)'),
     async (argv) => {
-      const a = argv as unknown as InspectArgs;
+      const a = argv;
       const { inspect } = await import('../../inspect/inspect.js');
       const ctx = commonContext(a, io);
       const password = a['password-stdin'] ? await readStdin(io) : a.password;

@@ -6,14 +6,26 @@
  */
 import type { Argv } from 'yargs';
 import { UsageError } from '../../errors.js';
-import { commonContext, commonFlags, idleTimeoutOption, readStdin, retriesOption, type CommonArgs } from '../common.js';
+import { commonContext, commonFlags, idleTimeoutOption, readStdin, retriesOption } from '../common.js';
+import { defineFlags, withFlags, type InferredArgs } from '../flag-table.js';
 import type { CliIO } from '../io.js';
 
-interface LoginArgs extends CommonArgs {
-  registry: string;
-  username?: string;
-  password?: string;
-}
+/** Every flag and positional of `regpush login`, in help order. */
+export const loginFlags = defineFlags({
+  ...commonFlags,
+  registry: { positional: true, type: 'string', demandOption: true, describe: 'Registry host, e.g. ghcr.io, docker.io, registry.example.com:5000' },
+  username: { alias: 'u', type: 'string', describe: 'User name', group: 'Credentials:' },
+  password: { alias: 'p', type: 'string', describe: 'Password or token (visible in the process list: prefer --password-stdin)', group: 'Credentials:' },
+});
+
+/** Every flag and positional of `regpush logout`. */
+export const logoutFlags = defineFlags({
+  ...commonFlags,
+  registry: { positional: true, type: 'string', demandOption: true, describe: 'Registry host, as given to login' },
+});
+
+/** The parsed arguments of `regpush login`. */
+type LoginArgs = InferredArgs<typeof loginFlags>;
 
 /** Registers login and logout. */
 export function loginCommands(y: Argv, io: CliIO, done: (code: number) => void): Argv {
@@ -22,10 +34,7 @@ export function loginCommands(y: Argv, io: CliIO, done: (code: number) => void):
       'login <registry>',
       'Check credentials against a registry and store them in the Docker config (or its credential helper)',
       (c) =>
-        commonFlags(c)
-          .positional('registry', { type: 'string', demandOption: true, describe: 'Registry host, e.g. ghcr.io, docker.io, registry.example.com:5000' })
-          .option('username', { alias: 'u', type: 'string', describe: 'User name', group: 'Credentials:' })
-          .option('password', { alias: 'p', type: 'string', describe: 'Password or token (visible in the process list: prefer --password-stdin)', group: 'Credentials:' })
+        withFlags(c, loginFlags)
           .example('echo "$DOCKERHUB_TOKEN" | $0 login -u acme --password-stdin docker.io', 'Docker Hub with an access token')
           .example('echo "$GITHUB_TOKEN" | $0 login -u USERNAME --password-stdin ghcr.io', 'GitHub Container Registry with a token (write:packages)')
           .example('aws ecr get-login-password --region eu-west-1 | $0 login -u AWS --password-stdin 123456789012.dkr.ecr.eu-west-1.amazonaws.com', 'Amazon ECR (12-hour token; or configure docker-credential-ecr-login as a credHelper)')
@@ -33,7 +42,7 @@ export function loginCommands(y: Argv, io: CliIO, done: (code: number) => void):
           .example('echo "$TCR_PASSWORD" | $0 login -u 100012345678 --password-stdin ccr.ccs.tencentyun.com', 'Tencent TCR (account ID as user name)')
           .example('echo "$REG_PASSWORD" | $0 login -u ci --password-stdin registry.example.com:5000', 'A private registry'),
       async (argv) => {
-        const a = argv as unknown as LoginArgs;
+        const a = argv;
         const { login, loginHost } = await import('../../login/login.js');
         const host = loginHost(a.registry);
         const ctx = commonContext(a, io);
@@ -71,12 +80,11 @@ export function loginCommands(y: Argv, io: CliIO, done: (code: number) => void):
       'logout <registry>',
       'Remove stored credentials for a registry (Docker config and its credential helper)',
       (c) =>
-        commonFlags(c)
-          .positional('registry', { type: 'string', demandOption: true, describe: 'Registry host, as given to login' })
+        withFlags(c, logoutFlags)
           .example('$0 logout ghcr.io', 'Forget the GHCR login')
           .example('$0 logout docker.io', 'Forget the Docker Hub login (stored under https://index.docker.io/v1/)'),
       async (argv) => {
-        const a = argv as unknown as LoginArgs;
+        const a = argv;
         const { logout, loginHost } = await import('../../login/login.js');
         const host = loginHost(a.registry);
         const ctx = commonContext(a, io);

@@ -2,31 +2,36 @@
 import type { Argv } from 'yargs';
 import { PartialFailureError, UsageError } from '../../errors.js';
 import type { PushResult } from '../../push/options.js';
-import { chunkSizeOption, commonContext, commonFlags, idleTimeoutOption, retriesOption, type CommonArgs, transferCredentialFlags, transferCredentials, type TransferCredentialArgs } from '../common.js';
-import { configChangesFromFlags, many, parseChown, single, type ConfigFlags } from '../flags.js';
+import { chunkSizeOption, commonContext, commonFlags, idleTimeoutOption, retriesOption, transferCredentialFlags, transferCredentials } from '../common.js';
+import { checkGivenOnce, defineFlags, withFlags } from '../flag-table.js';
+import { configChangesFromFlags, configFlags, many, parseChown } from '../flags.js';
 import type { CliIO } from '../io.js';
 import { withGcPacing } from '../gc-pacing.js';
 import { createProgress } from '../progress.js';
 import { loadProjectConfig, mergeWithFlags } from '../project-config.js';
 import { pushReport, startClock, writeDigestFile } from '../report.js';
 
-interface PushArgs extends CommonArgs, TransferCredentialArgs, ConfigFlags {
-  from?: string;
-  to?: string;
-  tag?: unknown;
-  app?: unknown;
-  'app-dest'?: string;
-  platform?: string;
-  'base-labels'?: boolean;
-  jobs?: number;
-  'gzip-level'?: number;
-  chown?: string;
-  'dry-run'?: boolean;
-  'layer-upload'?: 'patch' | 'put' | 'chunked';
-  'chunk-size'?: string;
-  'config-file'?: string;
-  'digest-file'?: string;
-}
+/** Every flag of `regpush push`, in help order. */
+export const pushFlags = defineFlags({
+  ...commonFlags,
+  ...transferCredentialFlags('the base image registry', 'the target registry', true),
+  from: { type: 'string', once: true, describe: 'Base image (tag or digest), or "scratch" [required: here or in regpush.json]', group: 'Image:' },
+  to: { type: 'string', repeatable: true, describe: 'Target image, e.g. registry.example.com/app:1.0 [required: here or in regpush.json]', group: 'Image:' },
+  tag: { type: 'string', repeatable: true, describe: 'Extra tag for the same digest; repeatable', group: 'Image:' },
+  platform: { type: 'string', once: true, describe: 'os/arch[/variant] to pick from a multi-arch base (default linux/amd64), or "all"', group: 'Image:' },
+  app: { type: 'string', repeatable: true, describe: 'Directory (or file) for the new layer, SRC or SRC:DEST; repeatable', group: 'Layer:' },
+  'app-dest': { type: 'string', once: true, describe: 'Where --app SRC goes in the image (default: --workdir, else /app)', group: 'Layer:' },
+  chown: { type: 'string', once: true, describe: 'UID:GID owning the new files (default 0:0)', group: 'Layer:' },
+  'gzip-level': { type: 'number', once: true, describe: 'gzip level 1-9 for the new layer', group: 'Layer:' },
+  ...configFlags,
+  'base-labels': { type: 'boolean', describe: 'Also record the base image name and digest as labels', group: 'Config:' },
+  jobs: { type: 'number', once: true, describe: 'Parallel blob transfers (default 4)', group: 'Connection:' },
+  'layer-upload': { choices: ['patch', 'put', 'chunked'], once: true, describe: 'Force the new layer\'s upload method (default: streamed PATCH, then PUT, then chunked as the registry refuses them)', group: 'Connection:' },
+  'chunk-size': { type: 'string', once: true, describe: 'Bytes per PATCH for registries that need chunked uploads, e.g. 5MiB (never below the registry\'s OCI-Chunk-Min-Length)', group: 'Connection:' },
+  'config-file': { type: 'string', once: true, describe: 'Project defaults from this JSON file instead of ./regpush.json (or package.json "regpush"); flags override them', group: 'Image:' },
+  'dry-run': { type: 'boolean', describe: 'Resolve, HEAD the target, print the plan and the config; write nothing', group: 'Output:' },
+  'digest-file': { type: 'string', once: true, describe: 'Also write the pushed digest (sha256:…) to this file', group: 'Output:' },
+});
 
 /** Registers the push command. */
 export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void): Argv {
@@ -34,30 +39,7 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void): A
     'push',
     'Build an image from a base image and an app directory, straight into the target registry',
     (c) =>
-      transferCredentialFlags(commonFlags(c), 'the base image registry', 'the target registry')
-        .option('from', { type: 'string', describe: 'Base image (tag or digest), or "scratch" [required: here or in regpush.json]', group: 'Image:' })
-        .option('to', { type: 'string', describe: 'Target image, e.g. registry.example.com/app:1.0 [required: here or in regpush.json]', group: 'Image:' })
-        .option('tag', { type: 'string', describe: 'Extra tag for the same digest; repeatable', group: 'Image:' })
-        .option('platform', { type: 'string', describe: 'os/arch[/variant] to pick from a multi-arch base (default linux/amd64), or "all"', group: 'Image:' })
-        .option('app', { type: 'string', describe: 'Directory (or file) for the new layer, SRC or SRC:DEST; repeatable', group: 'Layer:' })
-        .option('app-dest', { type: 'string', describe: 'Where --app SRC goes in the image (default: --workdir, else /app)', group: 'Layer:' })
-        .option('chown', { type: 'string', describe: 'UID:GID owning the new files (default 0:0)', group: 'Layer:' })
-        .option('gzip-level', { type: 'number', describe: 'gzip level 1-9 for the new layer', group: 'Layer:' })
-        .option('entrypoint', { type: 'string', describe: 'Entrypoint, one argument per flag (exec form); "" clears', group: 'Config:' })
-        .option('cmd', { type: 'string', describe: 'Cmd, one argument per flag (exec form); "" clears', group: 'Config:' })
-        .option('env', { type: 'string', describe: 'KEY=VALUE; repeatable; replaces the same key', group: 'Config:' })
-        .option('port', { type: 'string', describe: 'Exposed port, 80 or 80/tcp or 53/udp; repeatable', group: 'Config:' })
-        .option('workdir', { type: 'string', describe: 'Working directory (absolute)', group: 'Config:' })
-        .option('volume', { type: 'string', describe: 'Volume path; repeatable', group: 'Config:' })
-        .option('label', { type: 'string', describe: 'KEY=VALUE label; repeatable', group: 'Config:' })
-        .option('user', { type: 'string', describe: 'USER or USER:GROUP to run as', group: 'Config:' })
-        .option('base-labels', { type: 'boolean', describe: 'Also record the base image name and digest as labels', group: 'Config:' })
-        .option('jobs', { type: 'number', describe: 'Parallel blob transfers (default 4)', group: 'Connection:' })
-        .option('layer-upload', { choices: ['patch', 'put', 'chunked'] as const, describe: 'Force the new layer\'s upload method (default: streamed PATCH, then PUT, then chunked as the registry refuses them)', group: 'Connection:' })
-        .option('chunk-size', { type: 'string', describe: 'Bytes per PATCH for registries that need chunked uploads, e.g. 5MiB (never below the registry\'s OCI-Chunk-Min-Length)', group: 'Connection:' })
-        .option('config-file', { type: 'string', describe: 'Project defaults from this JSON file instead of ./regpush.json (or package.json "regpush"); flags override them', group: 'Image:' })
-        .option('dry-run', { type: 'boolean', describe: 'Resolve, HEAD the target, print the plan and the config; write nothing', group: 'Output:' })
-        .option('digest-file', { type: 'string', describe: 'Also write the pushed digest (sha256:…) to this file', group: 'Output:' })
+      withFlags(c, pushFlags)
         .example('$0 push --from mcr.microsoft.com/dotnet/core/aspnet:2.2 --to registry.example.com/app:1.0 --app ./publish --workdir /app --entrypoint dotnet --entrypoint App.dll', 'A .NET app on the aspnet base')
         .example('$0 push --from node:20-slim --to ghcr.io/acme/web:1 --app ./dist --entrypoint node --entrypoint /app/server.js', 'To GitHub Container Registry (token via --password-stdin)')
         .example('$0 push --from alpine:3 --to 123456789012.dkr.ecr.eu-west-1.amazonaws.com/web:1 --app ./out', 'To Amazon ECR (credentials from a docker-credential-ecr-login helper)')
@@ -73,10 +55,10 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void): A
       const clock = startClock();
       // Loaded on demand: `regpush --help` and `--version` should not pay for the pipeline's modules.
       const [{ parseAppFlag }, { push }] = await Promise.all([import('../../layer/index.js'), import('../../push/push.js')]);
-      single(argv, ['from', 'app-dest', 'platform', 'workdir', 'user', 'chown', 'jobs', 'gzip-level', 'from-user', 'from-password', 'to-user', 'to-password', 'layer-upload', 'chunk-size', 'config-file', 'digest-file']);
+      checkGivenOnce(pushFlags, argv);
       const cwd = io.cwd ?? process.cwd();
-      const project = await loadProjectConfig(cwd, (argv as PushArgs)['config-file']);
-      const a = mergeWithFlags(argv as unknown as PushArgs & Record<string, unknown>, project?.values);
+      const project = await loadProjectConfig(cwd, argv['config-file']);
+      const a = mergeWithFlags(argv, project?.values);
       const where = project ? ` (or "$KEY" in ${project.source})` : ' (or "$KEY" in regpush.json)';
       if (!a.from) throw new UsageError(`Missing required argument: --from${where.replace('$KEY', 'from')}`);
       if (!a.to) throw new UsageError(`Missing required argument: --to${where.replace('$KEY', 'to')}`);
