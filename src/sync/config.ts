@@ -164,7 +164,8 @@ function image(p: Problems, raw: unknown, i: number, base: { targets: TargetPref
   const entry0 = `images[${i}]`;
   if (!isObject(raw)) throw p.at(entry0, undefined, 'must be a mapping with at least "source" and "tags"');
   const written = raw.source;
-  const label = typeof written === 'string' && written !== '' ? `${entry0} (${written})` : entry0;
+  // A digest is cut to 12 hex characters in the label: enough to recognise, short enough to read.
+  const label = typeof written === 'string' && written !== '' ? `${entry0} (${written.replace(/(@[a-z0-9]+:[a-f0-9]{12})[a-f0-9]{13,}$/, '$1…')})` : entry0;
   unknownKeys(p, raw, IMAGE_KEYS, label);
   if (written === undefined || written === null) throw p.at(label, 'source', 'is missing: give the image to copy, e.g. docker.io/library/nginx');
   if (typeof written !== 'string') throw p.at(label, 'source', 'must be a string (an image reference)');
@@ -225,11 +226,11 @@ function imageDestinations(
     if (repositoryName(out) === repositoryName(source)) throw p.at(label, 'target', 'is the source repository itself');
     return [{ kind: 'reference', ref: out }];
   }
-  const prefixes = raw.targets === undefined ? defaultTargets : targetPrefixes(p, label, 'targets', raw.targets);
-  if (prefixes.length === 0) throw p.at(label, 'targets', 'is missing: give "targets" (here or in defaults) or a full "target"');
   if (source.digest !== undefined && pinnedTag === undefined) {
     throw p.at(label, 'target', 'is missing: a source pinned by digest needs a full "target" with a tag, or the tag in "source" (repo:tag@sha256:…)');
   }
+  const prefixes = raw.targets === undefined ? defaultTargets : targetPrefixes(p, label, 'targets', raw.targets);
+  if (prefixes.length === 0) throw p.at(label, 'targets', 'is missing: give "targets" (here or in defaults) or a full "target"');
   return prefixes.map((prefix, n) => {
     // Long prefix + long source path can break the registry's 255-character name limit.
     const repo = targetRepository(prefix, source);

@@ -233,7 +233,8 @@ describe('parseSyncFile: every mistake is one E_INPUT line naming file, entry an
   });
 
   it('target: a digest source without one, a digest in it, a tag with several tags, both target and targets', () => {
-    fails(`defaults: {targets: [r.io/m]}\nimages:\n  - source: registry.example.com/acme/job@${DIGEST}\n`, /images\[0\] \(registry\.example\.com\/acme\/job@sha256:ab.*\): "target" is missing: a source pinned by digest needs a full "target" with a tag/);
+    fails(`images:\n  - source: a.io/job@${DIGEST}\n`, /"target" is missing: a source pinned by digest/);
+    fails(`defaults: {targets: [r.io/m]}\nimages:\n  - source: registry.example.com/acme/job@${DIGEST}\n`, /images\[0\] \(registry\.example\.com\/acme\/job@sha256:abababababab…\): "target" is missing: a source pinned by digest needs a full "target" with a tag/);
     fails(`images:\n  - {source: "a.io/job@${DIGEST}", target: r.io/job}\n`, /"target" needs a tag for a source pinned by digest/);
     fails(`images:\n  - {source: a.io/job, tags: ["1"], target: "r.io/job@${DIGEST}"}\n`, /"target" must not carry a digest/);
     fails(`images:\n  - {source: a.io/job, tags: ["1"], target: "r.io/job:1@${DIGEST}"}\n`, /"target" must not carry a digest/);
