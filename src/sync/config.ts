@@ -1,0 +1,376 @@
+/**
+ * The sync file (`regpush sync FILE`): YAML or JSON text in, a checked SyncSpec out, with every
+ * default applied per image. Pure: the caller reads the file. Every mistake is one E_INPUT line
+ * naming the file, the entry and the key, so a bad file fails before any request is sent.
+ * docs/sync.md is the reference for the format; keep the two in step.
+ */
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import semver from 'semver';
+import { InputError, RegpushError } from '../errors.js';
+import { formatPlatform, parsePlatform } from '../image/platform.js';
+import { tagProblem } from '../ref/grammar.js';
+import { formatReference, parseReference, repositoryName, type ImageReference } from '../ref/reference.js';
+import { formatTargetPrefix, parseTargetPrefix, targetRepository, type TargetPrefix } from './target.js';
+
+/** Which tags of a source repository to copy. */
+export type TagRule =
+  /** Exactly these tags, in this order; the source is not listed, a missing tag fails at the source. */
+  | { kind: 'list'; tags: string[] }
+  /** Every tag the source lists. */
+  | { kind: 'all' }
+  /** The listed tags that pass every filter given (see selectTags). */
+  | TagFilter;
+
+/** `tags: {regex, semver, newest, prerelease}`: at least one of regex, semver, newest is set. */
+export interface TagFilter {
+  kind: 'filter';
+  /** JavaScript regular expression source, unanchored (use ^ and $ to anchor). */
+  regex?: string;
+  /** A node-semver range such as ">=2.0.0 <3.0.0". */
+  semver?: string;
+  /** Keep only the N highest versions that pass the other filters. */
+  newest?: number;
+  /** Whether semver pre-release tags (1.2.3-rc.1, also 1.2.3-alpine) take part in semver and newest. */
+  prerelease: boolean;
+}
+
+/** Where an image is written: the target rule under a prefix, or one explicit reference. */
+export type SyncDestination =
+  /** `<registry>/<path>/<source repository>:<tag>` (path may be empty). */
+  | { kind: 'prefix'; prefix: TargetPrefix }
+  /**
+   * The `target` key: this repository; with `ref.tag` set, exactly that tag (a rename or the tag
+   * of a pinned digest), else each source tag keeps its name. `ref.digest` is never set.
+   */
+  | { kind: 'reference'; ref: ImageReference };
+
+/** One entry of `images`, normalised: defaults applied, every value checked. */
+export interface SyncImage {
+  /** Position in the file's `images` list, from 0. */
+  index: number;
+  /** `images[3] (ghcr.io/acme/app)`: how messages and reports name the entry. */
+  label: string;
+  /** Canonical source repository (`docker.io/library/nginx`): the shard key (see inShard). */
+  key: string;
+  /** Source registry and repository; `digest` set for a pinned source; `tag` never set. */
+  source: ImageReference;
+  /** Which tags to copy; undefined exactly when the source is pinned by digest. */
+  tags?: TagRule;
+  /** For a pinned source written `repo:tag@sha256:…`: the tag its prefix targets get. */
+  pinnedTag?: string;
+  /** Where to write; never empty, no duplicates. */
+  destinations: SyncDestination[];
+  /** "all" (every platform, digest kept) or canonical "os/arch[/variant]" strings. */
+  platforms: 'all' | string[];
+  /** Also copy signatures, attestations and SBOMs that refer to each image. */
+  referrers: boolean;
+}
+
+/** A checked sync file. */
+export interface SyncSpec {
+  /** The file name as given, for messages. */
+  file: string;
+  images: SyncImage[];
+}
+
+/** Image keys that `defaults` may set too. */
+const DEFAULT_KEYS = ['targets', 'platforms', 'referrers'] as const;
+/** Keys of one `images` entry. */
+const IMAGE_KEYS = ['source', 'tags', 'targets', 'target', 'platforms', 'referrers'] as const;
+const TOP_KEYS = ['defaults', 'images'] as const;
+const FILTER_KEYS = ['regex', 'semver', 'newest', 'prerelease'] as const;
+
+/** Values `defaults` gives an image that does not set the key itself. */
+const BUILT_IN = { platforms: 'all' as const, referrers: false };
+
+type Raw = Record<string, unknown>;
+
+/** Builds errors that all start "<file>: <entry>: ". */
+class Problems {
+  constructor(readonly file: string) {}
+  at(entry: string | undefined, key: string | undefined, why: string): InputError {
+    const where = [this.file, entry, key === undefined ? undefined : `"${key}"`].filter((x) => x !== undefined).join(': ');
+    return new InputError(`${where} ${why}`, { details: { file: this.file, entry, key } });
+  }
+}
+
+/**
+ * Parses and checks a sync file. `fileName` names the file in messages; a name ending in ".json"
+ * is read as JSON (exact error positions), anything else as YAML 1.2.
+ */
+export function parseSyncFile(text: string, fileName: string): SyncSpec {
+  const p = new Problems(fileName);
+  const data = /\.json$/i.test(fileName) ? readJson(text, fileName) : readYaml(text, fileName);
+  if (!isObject(data)) throw new InputError(`${fileName}: a sync file is a mapping with an "images" list (and optional "defaults")`, { details: { file: fileName } });
+  unknownKeys(p, data, TOP_KEYS, undefined, undefined);
+  const defaults = data.defaults === undefined || data.defaults === null ? {} : data.defaults;
+  if (!isObject(defaults)) throw p.at(undefined, 'defaults', 'must be a mapping of targets, platforms, referrers');
+  unknownKeys(p, defaults, DEFAULT_KEYS, undefined, 'defaults.');
+  const base = {
+    targets: defaults.targets === undefined ? [] : targetPrefixes(p, undefined, 'defaults.targets', defaults.targets),
+    platforms: defaults.platforms === undefined ? BUILT_IN.platforms : platforms(p, undefined, 'defaults.platforms', defaults.platforms),
+    referrers: defaults.referrers === undefined ? BUILT_IN.referrers : bool(p, undefined, 'defaults.referrers', defaults.referrers),
+  };
+  if (data.images === undefined || data.images === null) throw p.at(undefined, 'images', 'is missing: list the images to sync');
+  if (!Array.isArray(data.images)) throw p.at(undefined, 'images', 'must be a list of entries, each with a "source"');
+  if (data.images.length === 0) throw p.at(undefined, 'images', 'is empty: list at least one image');
+  const images = data.images.map((raw, i) => image(p, raw, i, base));
+  checkCollisions(p, images);
+  return { file: fileName, images };
+}
+
+function readJson(text: string, file: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    const msg = String((err as Error).message);
+    const pos = /position (\d+)/.exec(msg)?.[1];
+    const where = pos === undefined ? '' : ` at ${lineCol(text, Number(pos))}`;
+    const why = msg.replace(/ in JSON at position.*$/, '').replace(/^Unexpected end of JSON input$/, 'unexpected end of input');
+    throw new InputError(`${file}: not valid JSON${where}: ${why}`, { details: { file } });
+  }
+}
+
+function lineCol(text: string, pos: number): string {
+  const before = text.slice(0, pos);
+  const line = before.split('\n').length;
+  return `line ${line}, column ${pos - before.lastIndexOf('\n')}`;
+}
+
+/**
+ * YAML 1.2 core schema without its number types: every plain scalar that is not true/false/null
+ * stays the string it was written as, so `tags: [1.20]` means tag "1.20" and not the number 1.2
+ * (the classic YAML trap for version tags). `newest` accepts such a digit string.
+ */
+function readYaml(text: string, file: string): unknown {
+  try {
+    return parseYaml(text, { customTags: (tags) => tags.filter((t) => !/(^|:)(int|float)/.test(typeof t === 'string' ? t : t.tag)) });
+  } catch (err) {
+    if (!(err instanceof YAMLParseError)) throw err;
+    const pos = err.linePos?.[0];
+    const where = pos ? ` at line ${pos.line}, column ${pos.col}` : '';
+    const why = err.code === 'MULTIPLE_DOCS' ? 'a sync file holds one YAML document (remove the second "---")' : err.message.split(/ at line \d+, column \d+:/)[0]!.trim();
+    throw new InputError(`${file}: not valid YAML${where}: ${why}`, { details: { file } });
+  }
+}
+
+function unknownKeys(p: Problems, obj: Raw, known: readonly string[], entry: string | undefined, prefix = ''): void {
+  for (const key of Object.keys(obj)) {
+    if (!known.includes(key)) throw p.at(entry, `${prefix}${key}`, `is not a known key (known: ${known.join(', ')})`);
+  }
+}
+
+function image(p: Problems, raw: unknown, i: number, base: { targets: TargetPrefix[]; platforms: 'all' | string[]; referrers: boolean }): SyncImage {
+  const entry0 = `images[${i}]`;
+  if (!isObject(raw)) throw p.at(entry0, undefined, 'must be a mapping with at least "source" and "tags"');
+  const written = raw.source;
+  // A digest is cut to 12 hex characters in the label: enough to recognise, short enough to read.
+  const label = typeof written === 'string' && written !== '' ? `${entry0} (${written.replace(/(@[a-z0-9]+:[a-f0-9]{12})[a-f0-9]{13,}$/, '$1…')})` : entry0;
+  unknownKeys(p, raw, IMAGE_KEYS, label);
+  if (written === undefined || written === null) throw p.at(label, 'source', 'is missing: give the image to copy, e.g. docker.io/library/nginx');
+  if (typeof written !== 'string') throw p.at(label, 'source', 'must be a string (an image reference)');
+  const src = reference(p, label, 'source', written);
+  const source: ImageReference = { registry: src.registry, repository: src.repository };
+  const sourceTag = hasWrittenTag(written) ? src.tag : undefined;
+
+  let tags: TagRule | undefined;
+  let pinnedTag: string | undefined;
+  if (src.digest !== undefined) {
+    source.digest = src.digest;
+    if (raw.tags !== undefined) throw p.at(label, 'tags', 'cannot be used with a source pinned by digest (the digest is what is copied)');
+    pinnedTag = sourceTag;
+  } else if (raw.tags !== undefined) {
+    if (sourceTag !== undefined) throw p.at(label, 'tags', `cannot be used with a tag in "source" (":${sourceTag}"); give the tags in one place`);
+    tags = tagRule(p, label, raw.tags);
+  } else if (sourceTag !== undefined) {
+    tags = { kind: 'list', tags: [sourceTag] };
+  } else {
+    throw p.at(label, 'tags', 'is missing: give a list of tags, "all", or a filter {regex, semver, newest} (or write the tag in "source")');
+  }
+
+  const destinations = imageDestinations(p, label, raw, base.targets, source, tags, pinnedTag);
+  return {
+    index: i,
+    label,
+    key: repositoryName(source),
+    source,
+    ...(tags !== undefined ? { tags } : {}),
+    ...(pinnedTag !== undefined ? { pinnedTag } : {}),
+    destinations,
+    platforms: raw.platforms === undefined ? base.platforms : platforms(p, label, 'platforms', raw.platforms),
+    referrers: raw.referrers === undefined ? base.referrers : bool(p, label, 'referrers', raw.referrers),
+  };
+}
+
+function imageDestinations(
+  p: Problems,
+  label: string,
+  raw: Raw,
+  defaultTargets: TargetPrefix[],
+  source: ImageReference,
+  tags: TagRule | undefined,
+  pinnedTag: string | undefined,
+): SyncDestination[] {
+  if (raw.target !== undefined) {
+    if (raw.targets !== undefined) throw p.at(label, 'target', 'cannot be combined with "targets" in one entry: "target" is the one full destination, "targets" are prefixes');
+    if (typeof raw.target !== 'string') throw p.at(label, 'target', 'must be a string (a full image reference, e.g. prod.example.com/acme/job:pinned)');
+    const ref = reference(p, label, 'target', raw.target);
+    if (ref.digest !== undefined) throw p.at(label, 'target', 'must not carry a digest: the target is written by tag (the digest stays the source\'s)');
+    const out: ImageReference = { registry: ref.registry, repository: ref.repository };
+    if (hasWrittenTag(raw.target)) out.tag = ref.tag!;
+    if (out.tag === undefined) {
+      if (source.digest !== undefined && pinnedTag === undefined) throw p.at(label, 'target', `needs a tag for a source pinned by digest (e.g. ${formatReference({ ...out, tag: 'pinned' })})`);
+    } else if (tags !== undefined && !(tags.kind === 'list' && tags.tags.length === 1)) {
+      throw p.at(label, 'target', 'may carry a tag only when exactly one tag is copied; drop the tag so each source tag keeps its name');
+    }
+    if (repositoryName(out) === repositoryName(source)) throw p.at(label, 'target', 'is the source repository itself');
+    return [{ kind: 'reference', ref: out }];
+  }
+  if (source.digest !== undefined && pinnedTag === undefined) {
+    throw p.at(label, 'target', 'is missing: a source pinned by digest needs a full "target" with a tag, or the tag in "source" (repo:tag@sha256:…)');
+  }
+  const prefixes = raw.targets === undefined ? defaultTargets : targetPrefixes(p, label, 'targets', raw.targets);
+  if (prefixes.length === 0) throw p.at(label, 'targets', 'is missing: give "targets" (here or in defaults) or a full "target"');
+  return prefixes.map((prefix, n) => {
+    // Long prefix + long source path can break the registry's 255-character name limit.
+    const repo = targetRepository(prefix, source);
+    const key = raw.targets === undefined ? `defaults.targets[${n}]` : `targets[${n}]`;
+    try {
+      parseReference(`${prefix.registry}/${repo}`);
+    } catch (err) {
+      throw p.at(label, key, `gives an invalid target for this source: ${(err as Error).message}`);
+    }
+    if (prefix.registry === source.registry && repo === source.repository) throw p.at(label, key, `puts the image back onto its source (${formatTargetPrefix(prefix)})`);
+    return { kind: 'prefix', prefix };
+  });
+}
+
+/** True when the reference as written has ":tag" (parseReference fills in "latest" otherwise). */
+function hasWrittenTag(written: string): boolean {
+  const name = written.split('@')[0]!;
+  return name.lastIndexOf(':') > name.lastIndexOf('/');
+}
+
+function reference(p: Problems, label: string, key: string, text: string): ImageReference {
+  try {
+    return parseReference(text);
+  } catch (err) {
+    if (err instanceof RegpushError) throw p.at(label, key, `is not a valid image reference: ${err.message.replace(/^invalid image reference /, '')}`);
+    throw err;
+  }
+}
+
+function targetPrefixes(p: Problems, entry: string | undefined, key: string, value: unknown): TargetPrefix[] {
+  const list = typeof value === 'string' ? [value] : value;
+  if (!Array.isArray(list)) throw p.at(entry, key, 'must be a registry prefix or a list of them (e.g. [prod.example.com/mirror])');
+  const seen = new Set<string>();
+  const out: TargetPrefix[] = [];
+  list.forEach((item, n) => {
+    if (typeof item !== 'string') throw p.at(entry, `${key}[${n}]`, 'must be a string (registry or registry/path)');
+    let prefix: TargetPrefix;
+    try {
+      prefix = parseTargetPrefix(item);
+    } catch (err) {
+      if (err instanceof RegpushError) throw p.at(entry, `${key}[${n}]`, `is not a valid target prefix (${JSON.stringify(item)}): ${err.message.replace(/^invalid target prefix "[^"]*": /, '')}`);
+      throw err;
+    }
+    const id = formatTargetPrefix(prefix);
+    if (!seen.has(id)) out.push(prefix);
+    seen.add(id);
+  });
+  return out;
+}
+
+function platforms(p: Problems, entry: string | undefined, key: string, value: unknown): 'all' | string[] {
+  if (value === 'all') return 'all';
+  const list = typeof value === 'string' ? value.split(',').map((s) => s.trim()) : value;
+  if (!Array.isArray(list) || list.length === 0) throw p.at(entry, key, 'must be "all" or a list such as [linux/amd64, linux/arm64]');
+  const out: string[] = [];
+  list.forEach((item, n) => {
+    if (typeof item !== 'string') throw p.at(entry, `${key}[${n}]`, 'must be a string such as linux/amd64');
+    if (item === 'all') throw p.at(entry, key, '"all" cannot be mixed with single platforms');
+    let canonical: string;
+    try {
+      canonical = formatPlatform(parsePlatform(item));
+    } catch (err) {
+      if (err instanceof RegpushError) throw p.at(entry, `${key}[${n}]`, `is invalid: ${err.message.replace(/^invalid platform /, '')}`);
+      throw err;
+    }
+    if (!out.includes(canonical)) out.push(canonical);
+  });
+  return out;
+}
+
+function bool(p: Problems, entry: string | undefined, key: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') throw p.at(entry, key, `must be true or false (got ${JSON.stringify(value)})`);
+  return value;
+}
+
+function tagRule(p: Problems, label: string, value: unknown): TagRule {
+  if (value === 'all') return { kind: 'all' };
+  if (typeof value === 'string' || Array.isArray(value)) {
+    const list = typeof value === 'string' ? [value] : value;
+    if (list.length === 0) throw p.at(label, 'tags', 'is an empty list: give at least one tag, "all", or a filter');
+    const tags: string[] = [];
+    list.forEach((t, n) => {
+      if (typeof t !== 'string') throw p.at(label, `tags[${n}]`, `must be a string (quote numbers: "${String(t)}")`);
+      const problem = tagProblem(t);
+      if (problem) throw p.at(label, `tags[${n}]`, `is not a valid tag: ${problem}`);
+      if (!tags.includes(t)) tags.push(t);
+    });
+    return { kind: 'list', tags };
+  }
+  if (!isObject(value)) throw p.at(label, 'tags', 'must be a list of tags, "all", or a filter {regex, semver, newest}');
+  unknownKeys(p, value, FILTER_KEYS, label, 'tags.');
+  const rule: TagFilter = { kind: 'filter', prerelease: false };
+  if (value.regex !== undefined) {
+    if (typeof value.regex !== 'string' || value.regex === '') throw p.at(label, 'tags.regex', 'must be a non-empty string (a JavaScript regular expression)');
+    try {
+      new RegExp(value.regex);
+    } catch (err) {
+      throw p.at(label, 'tags.regex', `is not a valid regular expression: ${(err as Error).message}`);
+    }
+    rule.regex = value.regex;
+  }
+  if (value.semver !== undefined) {
+    if (typeof value.semver !== 'string' || value.semver.trim() === '') throw p.at(label, 'tags.semver', 'must be a non-empty string (a semver range such as ">=2.0.0 <3.0.0")');
+    if (semver.validRange(value.semver) === null) throw p.at(label, 'tags.semver', `is not a valid semver range: ${JSON.stringify(value.semver)} (e.g. ">=2.0.0 <3.0.0", "^1.4", "~2.1.0")`);
+    rule.semver = value.semver;
+  }
+  if (value.newest !== undefined) {
+    const n = typeof value.newest === 'string' && /^\d+$/.test(value.newest) ? Number(value.newest) : value.newest;
+    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1) throw p.at(label, 'tags.newest', `must be a positive integer (got ${JSON.stringify(value.newest)})`);
+    rule.newest = n;
+  }
+  if (value.prerelease !== undefined) rule.prerelease = bool(p, label, 'tags.prerelease', value.prerelease);
+  if (rule.regex === undefined && rule.semver === undefined && rule.newest === undefined) {
+    throw p.at(label, 'tags', 'filter needs at least one of regex, semver, newest');
+  }
+  return rule;
+}
+
+/**
+ * Two entries that would write the same target tag race each other; where the tags are known
+ * before any request (tag lists, pinned digests), that is refused here.
+ */
+function checkCollisions(p: Problems, images: SyncImage[]): void {
+  const writer = new Map<string, string>();
+  for (const img of images) {
+    const known = img.tags === undefined ? [img.pinnedTag] : img.tags.kind === 'list' ? img.tags.tags : [];
+    for (const dest of img.destinations) {
+      for (const tag of known) {
+        let target: string;
+        if (dest.kind === 'reference') target = formatReference({ ...dest.ref, tag: dest.ref.tag ?? tag! });
+        else if (tag === undefined) continue;
+        else target = formatReference({ registry: dest.prefix.registry, repository: targetRepository(dest.prefix, img.source), tag });
+        const other = writer.get(target);
+        if (other !== undefined && other !== img.label) throw p.at(img.label, undefined, `writes ${target}, which ${other} writes too`);
+        writer.set(target, img.label);
+      }
+    }
+  }
+}
+
+function isObject(v: unknown): v is Raw {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}

@@ -1,0 +1,73 @@
+/**
+ * Sharding a sync across processes: `--shard I/N` keeps the images whose key hashes to shard I
+ * of N, so N machines (a Kubernetes Indexed Job, a CI matrix) split one file without talking to
+ * each other.
+ *
+ * The hash is rendezvous (highest-random-weight) hashing: each shard j scores a key with the
+ * first 64 bits of sha256("j" NUL key) and the highest score wins. So each key is in exactly one
+ * shard; a key's shard depends only on the key and N, never on the rest of the file (adding or
+ * removing images moves no other image); and going from N to N+1 shards moves only the ~1/(N+1)
+ * of the keys that the new shard wins, all of them into it. Indexes count from 0, like
+ * JOB_COMPLETION_INDEX. Pure: the environment is passed in.
+ */
+import { createHash } from 'node:crypto';
+import { UsageError } from '../errors.js';
+
+/** One share of the work: shard `index` of `count` (0 ≤ index < count). */
+export interface Shard {
+  index: number;
+  count: number;
+}
+
+/** Upper bound on N: far above any useful fan-out, low enough that scoring stays cheap. */
+export const MAX_SHARDS = 1000;
+
+/** The variable a Kubernetes Indexed Job sets to the pod's completion index. */
+export const SHARD_INDEX_ENV = 'JOB_COMPLETION_INDEX';
+
+/**
+ * Parses the `--shard` value: "I/N", or "/N" to take I from JOB_COMPLETION_INDEX in `env`.
+ * Throws UsageError (E_USAGE) saying what is wrong.
+ */
+export function parseShard(text: string, env: Readonly<Record<string, string | undefined>>): Shard {
+  const m = /^\s*(\d*)\s*\/\s*(\d+)\s*$/.exec(text);
+  if (!m) throw new UsageError(`invalid --shard ${JSON.stringify(text)}: expected I/N (e.g. 0/3), or /N to take I from ${SHARD_INDEX_ENV}`);
+  const count = Number(m[2]);
+  if (count < 1 || count > MAX_SHARDS) throw new UsageError(`invalid --shard ${JSON.stringify(text)}: the shard count must be 1 to ${MAX_SHARDS}`);
+  let index: number;
+  if (m[1] !== '') {
+    index = Number(m[1]);
+  } else {
+    const fromEnv = env[SHARD_INDEX_ENV];
+    if (fromEnv === undefined || fromEnv === '') {
+      throw new UsageError(`--shard ${JSON.stringify(text)} takes the index from ${SHARD_INDEX_ENV}, which is not set (give I/N instead)`);
+    }
+    if (!/^\d+$/.test(fromEnv.trim())) throw new UsageError(`${SHARD_INDEX_ENV}=${JSON.stringify(fromEnv)} is not a shard index (a whole number from 0)`);
+    index = Number(fromEnv.trim());
+  }
+  if (index >= count) {
+    throw new UsageError(`invalid --shard: index ${index} is out of range for ${count} shard${count === 1 ? '' : 's'} (0 to ${count - 1}; indexes count from 0 like ${SHARD_INDEX_ENV})`);
+  }
+  return { index, count };
+}
+
+/** The shard (0 to count-1) that `key` belongs to; `key` is SyncImage.key, the canonical source repository. */
+export function shardOf(key: string, count: number): number {
+  if (!Number.isSafeInteger(count) || count < 1) throw new UsageError(`invalid shard count ${count}`);
+  let best = 0;
+  let bestScore = -1n;
+  for (let j = 0; j < count; j++) {
+    const score = createHash('sha256').update(`${j}\0${key}`).digest().readBigUInt64BE(0);
+    // Strictly greater: a tie (2^-64) goes to the lower index, so the result stays deterministic.
+    if (score > bestScore) {
+      best = j;
+      bestScore = score;
+    }
+  }
+  return best;
+}
+
+/** True when `key` is in `shard`. */
+export function inShard(key: string, shard: Shard): boolean {
+  return shardOf(key, shard.count) === shard.index;
+}

@@ -1,0 +1,100 @@
+/**
+ * Where a synced image lands. The rule: `<prefix>/<source repository path>:<tag>`, so
+ * docker.io/library/nginx:1.27 under prod.example.com/mirror becomes
+ * prod.example.com/mirror/library/nginx:1.27; the source registry's name is dropped and the whole
+ * repository path kept, so two sources only collide when their paths are equal. An explicit
+ * `target` replaces the rule for its entry. Pure.
+ */
+import { InputError, RegpushError } from '../errors.js';
+import { parseReference, withTag, type ImageReference } from '../ref/reference.js';
+import type { SyncDestination, SyncImage } from './config.js';
+
+/** A target prefix: a registry host[:port], optionally followed by a repository path. */
+export interface TargetPrefix {
+  /** Canonical host[:port] as parseReference spells it (lower-case, Docker Hub is "docker.io"). */
+  registry: string;
+  /** Path under the registry, "" for a bare registry, never with a leading or trailing "/". */
+  path: string;
+}
+
+/** One manifest to copy: what to read and every reference to write it to. */
+export interface SyncUnit {
+  /** The source at one tag, or pinned by digest. */
+  source: ImageReference;
+  /** Full target references, each with a tag; as many as the image's destinations. */
+  targets: ImageReference[];
+}
+
+/**
+ * Parses "registry[:port][/path]" such as "prod.example.com/mirror", "localhost:5000" or
+ * "docker.io/acme". The first component must be a host (it has a "." or ":", or is
+ * "localhost"), because a prefix without one is ambiguous. Trailing "/" are ignored. Throws
+ * InputError.
+ */
+export function parseTargetPrefix(text: string): TargetPrefix {
+  const fail = (why: string): never => {
+    throw new InputError(`invalid target prefix ${JSON.stringify(text)}: ${why}`);
+  };
+  if (typeof text !== 'string' || text.trim() === '') fail('it is empty');
+  const trimmed = text.replace(/\/+$/, '');
+  if (trimmed.includes('@')) fail('a prefix has no digest (the rule appends the source path and tag)');
+  const slash = trimmed.indexOf('/');
+  const host = slash < 0 ? trimmed : trimmed.slice(0, slash);
+  const path = slash < 0 ? '' : trimmed.slice(slash + 1);
+  if (path.includes(':')) fail('a prefix has no tag (the rule appends the source path and tag)');
+  if (!(host.includes('.') || host.includes(':') || host === 'localhost' || host.startsWith('['))) {
+    fail(`it must start with a registry host ("${host}" is not one), e.g. prod.example.com/mirror, localhost:5000 or docker.io/acme`);
+  }
+  let ref: ImageReference;
+  try {
+    // A probe repository under the path: parseReference checks host, port and path components,
+    // and adding two components keeps Docker Hub's "library/" rule from touching the path.
+    ref = parseReference(`${host}/${path === '' ? '' : `${path}/`}probe/x`);
+  } catch (err) {
+    if (err instanceof RegpushError) fail(err.message.replace(/^invalid image reference "[^"]*": /, ''));
+    throw err;
+  }
+  return { registry: ref!.registry, path: ref!.repository.replace(/\/?probe\/x$/, '') };
+}
+
+/** "registry/path" or "registry". */
+export function formatTargetPrefix(prefix: TargetPrefix): string {
+  return prefix.path === '' ? prefix.registry : `${prefix.registry}/${prefix.path}`;
+}
+
+/** The repository the rule gives under `prefix`: "<path>/<source repository>". */
+export function targetRepository(prefix: TargetPrefix, source: ImageReference): string {
+  return prefix.path === '' ? source.repository : `${prefix.path}/${source.repository}`;
+}
+
+/**
+ * The full target reference for one destination: the rule for a prefix, the explicit reference
+ * otherwise (its own tag when it has one, else `tag`). Throws when no tag is known.
+ */
+export function targetReference(dest: SyncDestination, source: ImageReference, tag: string | undefined): ImageReference {
+  if (dest.kind === 'reference') {
+    const t = dest.ref.tag ?? tag;
+    if (t === undefined) throw new RegpushError('E_INTERNAL', `no tag for target ${dest.ref.registry}/${dest.ref.repository}`);
+    return withTag(dest.ref, t);
+  }
+  if (tag === undefined) throw new RegpushError('E_INTERNAL', `no tag for the targets of ${source.registry}/${source.repository}`);
+  return withTag({ registry: dest.prefix.registry, repository: targetRepository(dest.prefix, source) }, tag);
+}
+
+/**
+ * What to copy for one image once its tags are chosen (selectTags): one unit per tag, each to
+ * every destination; a pinned image is one unit whatever `tags` holds.
+ */
+export function syncUnits(image: SyncImage, tags: readonly string[]): SyncUnit[] {
+  if (image.source.digest !== undefined) {
+    return [{ source: image.source, targets: image.destinations.map((d) => targetReference(d, image.source, image.pinnedTag)) }];
+  }
+  const renamed = image.destinations.some((d) => d.kind === 'reference' && d.ref.tag !== undefined);
+  if (renamed && tags.length > 1) {
+    throw new RegpushError('E_INTERNAL', `${image.label}: a target with a fixed tag cannot take ${tags.length} tags`);
+  }
+  return tags.map((tag) => ({
+    source: withTag(image.source, tag),
+    targets: image.destinations.map((d) => targetReference(d, image.source, tag)),
+  }));
+}

@@ -1,0 +1,283 @@
+// The sync file: YAML/JSON parsing, defaults per image, and one E_INPUT line per mistake.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { RegpushError } from '../../src/errors.js';
+import { parseSyncFile } from '../../src/sync/config.js';
+
+const DIGEST = `sha256:${'ab'.repeat(32)}`;
+
+/** Parses YAML text named sync.yaml. */
+const yaml = (text: string) => parseSyncFile(text, 'sync.yaml');
+
+/** Asserts an E_INPUT whose one-line message matches every pattern. */
+function fails(text: string, ...patterns: RegExp[]) {
+  failsAs('sync.yaml', text, ...patterns);
+}
+function failsAs(file: string, text: string, ...patterns: RegExp[]) {
+  assert.throws(
+    () => parseSyncFile(text, file),
+    (e: unknown) => {
+      assert.ok(e instanceof RegpushError, `not a RegpushError: ${String(e)}`);
+      assert.equal(e.code, 'E_INPUT');
+      assert.ok(!e.message.includes('\n'), `message has several lines: ${e.message}`);
+      assert.ok(e.message.startsWith(`${file}: `), e.message);
+      for (const p of patterns) assert.match(e.message, p);
+      return true;
+    },
+  );
+}
+
+const ISSUE_EXAMPLE = `
+defaults:
+  targets: [prod.example.com/mirror, backup.example.com/mirror]
+  platforms: all
+  referrers: true
+images:
+  - source: docker.io/library/nginx
+    tags: ["1.27", "1.26"]
+  - source: ghcr.io/acme/app
+    tags: { regex: '^v2\\.', semver: '>=2.0.0 <3.0.0', newest: 5 }
+    targets: [prod-eu.example.com/acme]
+  - source: quay.io/acme/tool
+    tags: all
+  - source: registry.example.com/acme/job@${DIGEST}
+    target: prod.example.com/acme/job:pinned
+`;
+
+describe('parseSyncFile: the accepted shape', () => {
+  it('reads the example of the format reference, with every default applied per image', () => {
+    const spec = yaml(ISSUE_EXAMPLE);
+    assert.equal(spec.file, 'sync.yaml');
+    assert.equal(spec.images.length, 4);
+    const [nginx, app, tool, job] = spec.images;
+    const mirrors = [
+      { kind: 'prefix', prefix: { registry: 'prod.example.com', path: 'mirror' } },
+      { kind: 'prefix', prefix: { registry: 'backup.example.com', path: 'mirror' } },
+    ];
+    assert.deepEqual(nginx, {
+      index: 0,
+      label: 'images[0] (docker.io/library/nginx)',
+      key: 'docker.io/library/nginx',
+      source: { registry: 'docker.io', repository: 'library/nginx' },
+      tags: { kind: 'list', tags: ['1.27', '1.26'] },
+      destinations: mirrors,
+      platforms: 'all',
+      referrers: true,
+    });
+    assert.deepEqual(app!.tags, { kind: 'filter', regex: '^v2\\.', semver: '>=2.0.0 <3.0.0', newest: 5, prerelease: false });
+    assert.deepEqual(app!.destinations, [{ kind: 'prefix', prefix: { registry: 'prod-eu.example.com', path: 'acme' } }]);
+    assert.equal(app!.referrers, true, 'defaults still apply to keys the entry does not set');
+    assert.deepEqual(tool!.tags, { kind: 'all' });
+    assert.deepEqual(tool!.destinations, mirrors);
+    assert.deepEqual(job!.source, { registry: 'registry.example.com', repository: 'acme/job', digest: DIGEST });
+    assert.equal(job!.tags, undefined);
+    assert.equal(job!.key, 'registry.example.com/acme/job');
+    assert.deepEqual(job!.destinations, [{ kind: 'reference', ref: { registry: 'prod.example.com', repository: 'acme/job', tag: 'pinned' } }]);
+  });
+
+  it('reads the same file written as JSON', () => {
+    const json = JSON.stringify({
+      defaults: { targets: ['prod.example.com/mirror', 'backup.example.com/mirror'], platforms: 'all', referrers: true },
+      images: [
+        { source: 'docker.io/library/nginx', tags: ['1.27', '1.26'] },
+        { source: 'ghcr.io/acme/app', tags: { regex: '^v2\\.', semver: '>=2.0.0 <3.0.0', newest: 5 }, targets: ['prod-eu.example.com/acme'] },
+        { source: 'quay.io/acme/tool', tags: 'all' },
+        { source: `registry.example.com/acme/job@${DIGEST}`, target: 'prod.example.com/acme/job:pinned' },
+      ],
+    }, null, 2);
+    assert.deepEqual({ ...parseSyncFile(json, 'sync.json'), file: 'x' }, { ...yaml(ISSUE_EXAMPLE), file: 'x' });
+  });
+
+  it('uses the built-in defaults (every platform, no referrers) when defaults leave them out', () => {
+    const spec = yaml('images:\n  - source: alpine\n    tags: ["3.20"]\n    targets: localhost:5000\n');
+    const img = spec.images[0]!;
+    assert.equal(img.platforms, 'all');
+    assert.equal(img.referrers, false);
+    assert.deepEqual(img.source, { registry: 'docker.io', repository: 'library/alpine' });
+    assert.deepEqual(img.destinations, [{ kind: 'prefix', prefix: { registry: 'localhost:5000', path: '' } }]);
+  });
+
+  it('keeps version-like tags exactly as written (YAML would make 1.20 the number 1.2)', () => {
+    const img = yaml('images:\n  - source: nginx\n    tags: [1.20, 007, 22, 1.26.0]\n    targets: [r.example.com]\n').images[0]!;
+    assert.deepEqual(img.tags, { kind: 'list', tags: ['1.20', '007', '22', '1.26.0'] });
+    assert.deepEqual(yaml('images:\n  - {source: nginx, tags: {newest: 3}, targets: r.example.com}\n').images[0]!.tags, { kind: 'filter', newest: 3, prerelease: false });
+  });
+
+  it('overrides defaults per image and normalises platforms, prefixes and duplicates', () => {
+    const spec = yaml(`
+defaults:
+  targets: [prod.example.com/mirror/, PROD.example.com/mirror]
+  platforms: [linux/amd64]
+  referrers: true
+images:
+  - source: ghcr.io/acme/a
+    tags: [x, x, y]
+    platforms: [linux/x86_64, linux/arm64/v8, linux/amd64]
+    referrers: false
+  - source: ghcr.io/acme/b:2.0
+    platforms: linux/arm64,linux/arm/v7
+`);
+    const [a, b] = spec.images;
+    assert.deepEqual(a!.destinations, [{ kind: 'prefix', prefix: { registry: 'prod.example.com', path: 'mirror' } }]);
+    assert.deepEqual(a!.tags, { kind: 'list', tags: ['x', 'y'] });
+    assert.deepEqual(a!.platforms, ['linux/amd64', 'linux/arm64/v8']);
+    assert.equal(a!.referrers, false);
+    assert.deepEqual(b!.tags, { kind: 'list', tags: ['2.0'] }, 'a tag in source is a one-tag list');
+    assert.deepEqual(b!.platforms, ['linux/arm64', 'linux/arm/v7']);
+    assert.deepEqual(b!.source, { registry: 'ghcr.io', repository: 'acme/b' }, 'the source never keeps a tag');
+  });
+
+  it('accepts a pinned source written repo:tag@digest with prefix targets, and an explicit target without a tag', () => {
+    const spec = yaml(`
+defaults: { targets: [r.example.com/m] }
+images:
+  - source: ghcr.io/acme/job:1.4@${DIGEST}
+  - source: ghcr.io/acme/api
+    tags: all
+    target: prod.example.com/services/api
+  - source: ghcr.io/acme/web
+    tags: ["3.1"]
+    target: prod.example.com/web:stable
+`);
+    const [job, api, web] = spec.images;
+    assert.equal(job!.pinnedTag, '1.4');
+    assert.equal(job!.source.digest, DIGEST);
+    assert.deepEqual(api!.destinations, [{ kind: 'reference', ref: { registry: 'prod.example.com', repository: 'services/api' } }]);
+    assert.deepEqual(web!.destinations, [{ kind: 'reference', ref: { registry: 'prod.example.com', repository: 'web', tag: 'stable' } }]);
+  });
+
+  it('accepts a filter with prerelease: true', () => {
+    const img = yaml("images:\n  - {source: a.io/x, targets: b.io, tags: {semver: '^1', prerelease: true}}\n").images[0]!;
+    assert.deepEqual(img.tags, { kind: 'filter', semver: '^1', prerelease: true });
+  });
+});
+
+describe('parseSyncFile: every mistake is one E_INPUT line naming file, entry and key', () => {
+  const ok = 'images:\n  - source: ghcr.io/acme/app\n    tags: ["1"]\n    targets: [r.example.com]\n';
+
+  it('syntax errors give the position', () => {
+    fails('images:\n  - source: a\n - tags: [1\n', /^sync\.yaml: not valid YAML at line \d+, column \d+: /);
+    fails('images: []\nimages: []\n', /not valid YAML at line 2, column 1: Map keys must be unique/);
+    fails(`${ok}---\n${ok}`, /one YAML document/);
+    fails('images: "unterminated\n', /not valid YAML at line \d+, column \d+: Missing closing "quote/);
+    failsAs('sync.json', '{\n  "images": [\n    {"source": "a",}\n  ]\n}', /^sync\.json: not valid JSON at line 3, column \d+/);
+    failsAs('sync.json', '{"images": [', /^sync\.json: not valid JSON/);
+  });
+
+  it('the file itself must be a mapping with a non-empty images list', () => {
+    fails('', /a sync file is a mapping/);
+    fails('- a\n- b\n', /a sync file is a mapping/);
+    fails('defaults: {}\n', /"images" is missing/);
+    fails('images: {source: a}\n', /"images" must be a list/);
+    fails('images: []\n', /"images" is empty/);
+    fails('defaults: [a]\nimages: [{source: a, tags: all, targets: r.io}]\n', /"defaults" must be a mapping/);
+  });
+
+  it('unknown keys anywhere, with the known ones listed', () => {
+    fails(`${ok}image: x\n`, /^sync\.yaml: "image" is not a known key \(known: defaults, images\)$/);
+    fails(`defaults: {target: r.io}\n${ok}`, /"defaults\.target" is not a known key \(known: targets, platforms, referrers\)/);
+    fails('images:\n  - source: ghcr.io/acme/app\n    tag: "1"\n', /^sync\.yaml: images\[0\] \(ghcr\.io\/acme\/app\): "tag" is not a known key \(known: source, tags, targets, target, platforms, referrers\)$/);
+    fails('images:\n  - {source: a.io/x, targets: r.io, tags: {regexp: "^v"}}\n', /images\[0\] \(a\.io\/x\): "tags\.regexp" is not a known key \(known: regex, semver, newest, prerelease\)/);
+  });
+
+  it('entries: not a mapping, no source, a source that does not parse', () => {
+    fails('images:\n  - ghcr.io/acme/app\n', /^sync\.yaml: images\[0\] must be a mapping/);
+    fails('images:\n  - tags: all\n    targets: r.io\n', /images\[0\]: "source" is missing/);
+    fails('images:\n  - {source: [a], tags: all, targets: r.io}\n', /images\[0\]: "source" must be a string/);
+    fails(`${ok}  - source: ghcr.io/Acme/App\n    tags: all\n`, /images\[1\] \(ghcr\.io\/Acme\/App\): "source" is not a valid image reference: .*lowercase/);
+    fails(`${ok}  - source: https://ghcr.io/acme/app\n    tags: all\n`, /images\[1\] \(https:\/\/ghcr\.io\/acme\/app\): "source" is not a valid image reference: .*scheme/);
+  });
+
+  it('tags: missing, empty, not strings, invalid, combined with a tag in source', () => {
+    fails('images:\n  - {source: a.io/x, targets: r.io}\n', /images\[0\] \(a\.io\/x\): "tags" is missing/);
+    fails('images:\n  - {source: a.io/x, targets: r.io, tags: []}\n', /"tags" is an empty list/);
+    fails('images:\n  - {source: a.io/x, targets: r.io, tags: [true]}\n', /"tags\[0\]" must be a string/);
+    fails('images:\n  - {source: a.io/x, targets: r.io, tags: [ok, "-bad"]}\n', /"tags\[1\]" is not a valid tag/);
+    fails('images:\n  - {source: a.io/x, targets: r.io, tags: true}\n', /"tags" must be a list of tags, "all", or a filter/);
+    fails('images:\n  - {source: "a.io/x:1", targets: r.io, tags: ["2"]}\n', /"tags" cannot be used with a tag in "source" \(":1"\)/);
+    fails(`images:\n  - {source: "a.io/x@${DIGEST}", target: "r.io/x:1", tags: ["2"]}\n`, /"tags" cannot be used with a source pinned by digest/);
+    failsAs('s.json', '{"images": [{"source": "a.io/x", "targets": "r.io", "tags": [1.2]}]}', /"tags\[0\]" must be a string \(quote numbers: "1\.2"\)/);
+  });
+
+  it('tag filters: invalid regex, invalid semver range, newest not a positive integer, empty filter', () => {
+    const img = (tags: string) => `images:\n  - source: ghcr.io/acme/app\n    targets: r.io\n    tags: ${tags}\n`;
+    fails(img("{regex: '^(v2'}"), /images\[0\] \(ghcr\.io\/acme\/app\): "tags\.regex" is not a valid regular expression/);
+    fails(img("{regex: ''}"), /"tags\.regex" must be a non-empty string/);
+    fails(img("{semver: '>=2.0.0 <<3'}"), /"tags\.semver" is not a valid semver range: ">=2\.0\.0 <<3"/);
+    fails(img("{semver: 'latest'}"), /"tags\.semver" is not a valid semver range/);
+    fails(img("{semver: ''}"), /"tags\.semver" must be a non-empty string/);
+    fails(img('{newest: 0}'), /"tags\.newest" must be a positive integer \(got "0"\)/);
+    fails(img('{newest: -2}'), /"tags\.newest" must be a positive integer/);
+    fails(img('{newest: 2.5}'), /"tags\.newest" must be a positive integer \(got "2\.5"\)/);
+    fails(img('{newest: many}'), /"tags\.newest" must be a positive integer/);
+    fails(img('{newest: 3, prerelease: yes}'), /"tags\.prerelease" must be true or false \(got "yes"\)/);
+    fails(img('{prerelease: true}'), /filter needs at least one of regex, semver, newest/);
+    fails(img('{}'), /filter needs at least one of regex, semver, newest/);
+    failsAs('s.json', '{"images": [{"source": "a.io/x", "targets": "r.io", "tags": {"newest": 1.5}}]}', /"tags\.newest" must be a positive integer \(got 1\.5\)/);
+  });
+
+  it('targets: none at all, not a prefix, a tag or digest in a prefix, a name too long', () => {
+    fails('images:\n  - {source: ghcr.io/acme/app, tags: all}\n', /images\[0\] \(ghcr\.io\/acme\/app\): "targets" is missing/);
+    fails('defaults: {targets: []}\nimages:\n  - {source: ghcr.io/acme/app, tags: all}\n', /"targets" is missing/);
+    fails('images:\n  - {source: a.io/x, tags: all, targets: [mirror]}\n', /"targets\[0\]" is not a valid target prefix \("mirror"\): it must start with a registry host/);
+    fails('images:\n  - {source: a.io/x, tags: all, targets: ["r.io/m:1"]}\n', /"targets\[0\]" is not a valid target prefix .*no tag/);
+    fails(`images:\n  - {source: a.io/x, tags: all, targets: ["r.io/m@${DIGEST}"]}\n`, /"targets\[0\]" is not a valid target prefix .*no digest/);
+    fails('images:\n  - {source: a.io/x, tags: all, targets: ["r.io/Mirror"]}\n', /"targets\[0\]" is not a valid target prefix .*lowercase/);
+    fails('images:\n  - {source: a.io/x, tags: all, targets: ["r.io:99999"]}\n', /"targets\[0\]" is not a valid target prefix .*port 99999/);
+    fails('images:\n  - {source: a.io/x, tags: all, targets: [r.io, true]}\n', /"targets\[1\]" must be a string/);
+    fails('images:\n  - {source: a.io/x, tags: all, targets: {r: 1}}\n', /"targets" must be a registry prefix or a list/);
+    fails('defaults: {targets: [mirror]}\nimages:\n  - {source: a.io/x, tags: all}\n', /^sync\.yaml: "defaults\.targets\[0\]" is not a valid target prefix/);
+    const longPath = Array.from({ length: 20 }, () => 'abcdefghij').join('/');
+    fails(`defaults: {targets: [r.example.com/${longPath}]}\nimages:\n  - {source: a.io/${longPath.slice(0, 40)}, tags: all}\n`, /images\[0\] \(.*\): "defaults\.targets\[0\]" gives an invalid target for this source: .*longer than 255/);
+    fails('images:\n  - {source: ghcr.io/acme/app, tags: all, targets: [ghcr.io]}\n', /"targets\[0\]" puts the image back onto its source/);
+  });
+
+  it('target: a digest source without one, a digest in it, a tag with several tags, both target and targets', () => {
+    fails(`images:\n  - source: a.io/job@${DIGEST}\n`, /"target" is missing: a source pinned by digest/);
+    fails(`defaults: {targets: [r.io/m]}\nimages:\n  - source: registry.example.com/acme/job@${DIGEST}\n`, /images\[0\] \(registry\.example\.com\/acme\/job@sha256:abababababab…\): "target" is missing: a source pinned by digest needs a full "target" with a tag/);
+    fails(`images:\n  - {source: "a.io/job@${DIGEST}", target: r.io/job}\n`, /"target" needs a tag for a source pinned by digest/);
+    fails(`images:\n  - {source: a.io/job, tags: ["1"], target: "r.io/job@${DIGEST}"}\n`, /"target" must not carry a digest/);
+    fails(`images:\n  - {source: a.io/job, tags: ["1"], target: "r.io/job:1@${DIGEST}"}\n`, /"target" must not carry a digest/);
+    fails('images:\n  - {source: a.io/job, tags: ["1", "2"], target: "r.io/job:x"}\n', /"target" may carry a tag only when exactly one tag is copied/);
+    fails('images:\n  - {source: a.io/job, tags: all, target: "r.io/job:x"}\n', /"target" may carry a tag only when exactly one tag is copied/);
+    fails('images:\n  - {source: a.io/job, tags: all, target: "r.io/job", targets: [b.io]}\n', /"target" cannot be combined with "targets"/);
+    fails('images:\n  - {source: a.io/job, tags: all, target: [r.io/job]}\n', /"target" must be a string/);
+    fails('images:\n  - {source: a.io/job, tags: all, target: "R.io/Job"}\n', /"target" is not a valid image reference: .*lowercase/);
+    fails('images:\n  - {source: a.io/job, tags: all, target: "a.io/job"}\n', /"target" is the source repository itself/);
+  });
+
+  it('platforms and referrers values', () => {
+    const img = (extra: string) => `images:\n  - {source: a.io/x, tags: all, targets: r.io, ${extra}}\n`;
+    fails(img('platforms: [linux]'), /images\[0\] \(a\.io\/x\): "platforms\[0\]" is invalid: "linux": expected os\/arch/);
+    fails(img('platforms: [all, linux/amd64]'), /"platforms" "all" cannot be mixed/);
+    fails(img('platforms: []'), /"platforms" must be "all" or a list/);
+    fails(img('platforms: [false]'), /"platforms\[0\]" must be a string/);
+    fails(img('referrers: "yes"'), /"referrers" must be true or false \(got "yes"\)/);
+    fails('defaults: {referrers: 1}\nimages:\n  - {source: a.io/x, tags: all, targets: r.io}\n', /^sync\.yaml: "defaults\.referrers" must be true or false \(got "1"\)/);
+    fails(`defaults: {platforms: linux/amd64/v1/x}\nimages:\n  - {source: a.io/x, tags: all, targets: r.io}\n`, /^sync\.yaml: "defaults\.platforms\[0\]" is invalid/);
+  });
+
+  it('two entries writing the same known target tag', () => {
+    fails(
+      'defaults: {targets: [r.io/m]}\nimages:\n  - {source: a.io/x, tags: ["1", "2"]}\n  - {source: "b.io/x:2"}\n',
+      /images\[1\] \(b\.io\/x:2\) writes r\.io\/m\/x:2, which images\[0\] \(a\.io\/x\) writes too/,
+    );
+    fails(
+      `images:\n  - {source: "a.io/x@${DIGEST}", target: "r.io/job:p"}\n  - {source: "b.io/y", tags: ["1"], target: "r.io/job:p"}\n`,
+      /images\[1\] \(b\.io\/y\) writes r\.io\/job:p, which images\[0\] .* writes too/,
+    );
+    // Different tags into one repository are fine.
+    assert.equal(yaml('defaults: {targets: [r.io/m]}\nimages:\n  - {source: a.io/x, tags: ["1"]}\n  - {source: "b.io/x:2"}\n').images.length, 2);
+  });
+
+  it('the error carries file, entry and key as details', () => {
+    try {
+      yaml('images:\n  - {source: a.io/x, tags: {newest: 0}, targets: r.io}\n');
+      assert.fail('no error');
+    } catch (e) {
+      assert.ok(e instanceof RegpushError);
+      assert.deepEqual(e.details, { file: 'sync.yaml', entry: 'images[0] (a.io/x)', key: 'tags.newest' });
+      assert.equal(e.exitCode, 2);
+    }
+  });
+});

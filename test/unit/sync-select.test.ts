@@ -1,0 +1,90 @@
+// Tag selection: explicit list, all, and the regex / semver / newest filters together.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { RegpushError } from '../../src/errors.js';
+import type { TagFilter } from '../../src/sync/config.js';
+import { needsTagList, selectTags, tagVersion } from '../../src/sync/select.js';
+
+const filter = (f: Omit<TagFilter, 'kind' | 'prerelease'> & { prerelease?: boolean }): TagFilter => ({ kind: 'filter', prerelease: false, ...f });
+
+/** A realistic tag list, deliberately unsorted, with duplicates, partial versions and variants. */
+const TAGS = [
+  'latest', 'v2.10.0', 'v2.9.1', 'v2.9.0', '2.9.1', 'v1.8.3', 'v3.0.0-rc.1', 'v2.11.0-rc.2', 'v2.10.1',
+  'v2', '2.10', 'stable', 'v2.10.0-alpine', 'sha-1234567', 'v2.9.1', 'v10.0.0', 'v2.0.0',
+];
+
+describe('selectTags', () => {
+  it('an explicit list is returned as written, in its order, without looking at the listing', () => {
+    const rule = { kind: 'list' as const, tags: ['1.27', '1.26', 'missing-at-source'] };
+    assert.deepEqual(selectTags(['1.26', '1.27'], rule), ['1.27', '1.26', 'missing-at-source']);
+    assert.deepEqual(selectTags([], rule), ['1.27', '1.26', 'missing-at-source']);
+    assert.equal(needsTagList(rule), false);
+    const out = selectTags([], rule);
+    out.push('x');
+    assert.deepEqual(rule.tags, ['1.27', '1.26', 'missing-at-source'], 'the rule is not changed through the result');
+  });
+
+  it('all: every listed tag once, in code-point order whatever the listing order', () => {
+    const rule = { kind: 'all' as const };
+    assert.equal(needsTagList(rule), true);
+    const a = selectTags(TAGS, rule);
+    assert.deepEqual(a, [...new Set(TAGS)].sort());
+    assert.deepEqual(selectTags([...TAGS].reverse(), rule), a);
+    assert.equal(a.length, TAGS.length - 1, 'the duplicate v2.9.1 counts once');
+    assert.deepEqual(selectTags(['b', 'B', 'a', '_'], rule), ['B', '_', 'a', 'b'], 'code points, not locale');
+  });
+
+  it('regex alone: unanchored match, code-point order, non-versions kept', () => {
+    assert.deepEqual(selectTags(TAGS, filter({ regex: 'rc' })), ['v2.11.0-rc.2', 'v3.0.0-rc.1']);
+    assert.deepEqual(selectTags(TAGS, filter({ regex: '^v2\\.10' })), ['v2.10.0', 'v2.10.0-alpine', 'v2.10.1']);
+    assert.deepEqual(selectTags(TAGS, filter({ regex: '^s' })), ['sha-1234567', 'stable']);
+    assert.equal(needsTagList(filter({ regex: 'x' })), true);
+  });
+
+  it('semver: a range over loosely parsed versions, highest first; partial versions and words left out', () => {
+    assert.deepEqual(selectTags(TAGS, filter({ semver: '>=2.0.0 <3.0.0' })), ['v2.10.1', 'v2.10.0', '2.9.1', 'v2.9.1', 'v2.9.0', 'v2.0.0']);
+    assert.deepEqual(selectTags(TAGS, filter({ semver: '^1' })), ['v1.8.3']);
+    assert.deepEqual(selectTags(TAGS, filter({ semver: '>=10' })), ['v10.0.0'], 'numeric, not string, comparison');
+    assert.deepEqual(selectTags(TAGS, filter({ semver: '*' })).includes('v2'), false, '"v2" is not a full version');
+    assert.deepEqual(selectTags(TAGS, filter({ semver: '*' })).includes('2.10'), false);
+  });
+
+  it('pre-releases (and -variant suffixes) only with prerelease: true', () => {
+    assert.deepEqual(selectTags(TAGS, filter({ semver: '>=2.10.0' })), ['v10.0.0', 'v2.10.1', 'v2.10.0']);
+    assert.deepEqual(selectTags(TAGS, filter({ semver: '>=2.10.0', prerelease: true })), ['v10.0.0', 'v3.0.0-rc.1', 'v2.11.0-rc.2', 'v2.10.1', 'v2.10.0']);
+    assert.deepEqual(selectTags(TAGS, filter({ regex: '-alpine$', newest: 2 })), []);
+    assert.deepEqual(selectTags(TAGS, filter({ regex: '-alpine$', newest: 2, prerelease: true })), ['v2.10.0-alpine']);
+  });
+
+  it('newest: the N highest versions, after the other filters', () => {
+    assert.deepEqual(selectTags(TAGS, filter({ newest: 3 })), ['v10.0.0', 'v2.10.1', 'v2.10.0']);
+    assert.deepEqual(selectTags(TAGS, filter({ newest: 100 })).length, 8, 'fewer versions than N: all of them');
+    assert.deepEqual(selectTags(TAGS, filter({ regex: '^v2\\.', semver: '>=2.0.0 <3.0.0', newest: 5 })), ['v2.10.1', 'v2.10.0', 'v2.9.1', 'v2.9.0', 'v2.0.0']);
+    assert.deepEqual(selectTags(TAGS, filter({ semver: '~2.9', newest: 1 })), ['2.9.1'], 'equal versions: code-point order decides');
+  });
+
+  it('is deterministic: any listing order gives the same result', () => {
+    const rule = filter({ semver: '>=1', newest: 4 });
+    const want = selectTags(TAGS, rule);
+    for (let seed = 1; seed < 20; seed++) {
+      const shuffled = [...TAGS].sort((a, b) => ((a.length * seed + a.charCodeAt(a.length - 1)) % 7) - ((b.length * seed + b.charCodeAt(b.length - 1)) % 7));
+      assert.deepEqual(selectTags(shuffled, rule), want);
+    }
+  });
+
+  it('an invalid rule built by a library caller is an E_INPUT, not a crash', () => {
+    assert.throws(() => selectTags(TAGS, filter({ regex: '(' })), (e: unknown) => e instanceof RegpushError && e.code === 'E_INPUT' && /invalid tag regex/.test(e.message));
+    assert.throws(() => selectTags(TAGS, filter({ semver: '>>1' })), (e: unknown) => e instanceof RegpushError && e.code === 'E_INPUT' && /invalid semver range/.test(e.message));
+  });
+});
+
+describe('tagVersion', () => {
+  it('reads v-prefixed and plain full versions, not partial ones or words', () => {
+    assert.equal(tagVersion('v1.2.3')?.version, '1.2.3');
+    assert.equal(tagVersion('1.2.3-rc.1')?.version, '1.2.3-rc.1');
+    assert.deepEqual(tagVersion('1.27.3-alpine')?.prerelease, ['alpine']);
+    assert.equal(tagVersion('1.27'), undefined);
+    assert.equal(tagVersion('latest'), undefined);
+    assert.equal(tagVersion('sha-1234567'), undefined);
+  });
+});

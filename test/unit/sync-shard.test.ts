@@ -1,0 +1,89 @@
+// --shard I/N: parsing (with JOB_COMPLETION_INDEX) and the rendezvous hash's guarantees.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { RegpushError } from '../../src/errors.js';
+import { inShard, parseShard, shardOf } from '../../src/sync/shard.js';
+
+const usage = (fn: () => unknown, why: RegExp) => assert.throws(fn, (e: unknown) => e instanceof RegpushError && e.code === 'E_USAGE' && why.test(e.message) && !e.message.includes('\n'));
+
+/** 1000 realistic, distinct source repositories. */
+const REFS = Array.from({ length: 1000 }, (_, i) => ['docker.io/library', 'ghcr.io/acme', 'quay.io/team-x', 'registry.example.com:5000/a/b'][i % 4] + `/image-${i}`);
+
+describe('parseShard', () => {
+  it('reads I/N, counting from 0', () => {
+    assert.deepEqual(parseShard('0/3', {}), { index: 0, count: 3 });
+    assert.deepEqual(parseShard('2/3', {}), { index: 2, count: 3 });
+    assert.deepEqual(parseShard(' 0 / 1 ', {}), { index: 0, count: 1 });
+  });
+
+  it('takes I from JOB_COMPLETION_INDEX with /N, and only then', () => {
+    assert.deepEqual(parseShard('/4', { JOB_COMPLETION_INDEX: '3' }), { index: 3, count: 4 });
+    assert.deepEqual(parseShard('1/4', { JOB_COMPLETION_INDEX: '3' }), { index: 1, count: 4 }, 'an explicit index wins');
+    usage(() => parseShard('/4', {}), /takes the index from JOB_COMPLETION_INDEX, which is not set/);
+    usage(() => parseShard('/4', { JOB_COMPLETION_INDEX: '' }), /not set/);
+    usage(() => parseShard('/4', { JOB_COMPLETION_INDEX: 'x1' }), /JOB_COMPLETION_INDEX="x1" is not a shard index/);
+    usage(() => parseShard('/4', { JOB_COMPLETION_INDEX: '4' }), /index 4 is out of range for 4 shards \(0 to 3/);
+  });
+
+  it('refuses malformed and out-of-range values', () => {
+    usage(() => parseShard('', {}), /expected I\/N/);
+    usage(() => parseShard('3', {}), /expected I\/N/);
+    usage(() => parseShard('1/2/3', {}), /expected I\/N/);
+    usage(() => parseShard('-1/3', {}), /expected I\/N/);
+    usage(() => parseShard('a/b', {}), /expected I\/N/);
+    usage(() => parseShard('1.5/3', {}), /expected I\/N/);
+    usage(() => parseShard('0/0', {}), /shard count must be 1 to 1000/);
+    usage(() => parseShard('0/1001', {}), /shard count must be 1 to 1000/);
+    usage(() => parseShard('3/3', {}), /index 3 is out of range for 3 shards \(0 to 2; indexes count from 0/);
+    usage(() => parseShard('1/1', {}), /out of range for 1 shard \(0 to 0/);
+  });
+});
+
+describe('shardOf / inShard', () => {
+  it('puts every image in exactly one shard', () => {
+    for (const n of [1, 2, 3, 7]) {
+      for (const ref of REFS.slice(0, 200)) {
+        const owners = Array.from({ length: n }, (_, i) => i).filter((i) => inShard(ref, { index: i, count: n }));
+        assert.deepEqual(owners, [shardOf(ref, n)], `${ref} with ${n} shards`);
+      }
+    }
+  });
+
+  it('spreads 1000 images roughly evenly', () => {
+    for (const n of [2, 3, 5, 10]) {
+      const counts = new Array<number>(n).fill(0);
+      for (const ref of REFS) counts[shardOf(ref, n)]!++;
+      const expected = REFS.length / n;
+      for (const c of counts) assert.ok(Math.abs(c - expected) < expected * 0.2, `${n} shards: ${counts.join(', ')}`);
+      assert.equal(counts.reduce((a, b) => a + b, 0), REFS.length);
+    }
+  });
+
+  it('is stable: adding images moves none of the others', () => {
+    const before = new Map(REFS.map((r) => [r, shardOf(r, 3)]));
+    const grown = [...REFS, ...Array.from({ length: 300 }, (_, i) => `ghcr.io/new/thing-${i}`)];
+    for (const r of grown) if (before.has(r)) assert.equal(shardOf(r, 3), before.get(r));
+  });
+
+  it('going from N to N+1 shards moves only about 1/(N+1) of the images, all into the new shard', () => {
+    for (const n of [3, 5]) {
+      let moved = 0;
+      for (const ref of REFS) {
+        const a = shardOf(ref, n);
+        const b = shardOf(ref, n + 1);
+        if (a !== b) {
+          moved++;
+          assert.equal(b, n, `${ref} moved from ${a} to ${b}, not to the new shard`);
+        }
+      }
+      const share = moved / REFS.length;
+      assert.ok(share > 0.5 / (n + 1) && share < 1.5 / (n + 1), `${n}→${n + 1}: ${moved} moved`);
+    }
+  });
+
+  it('depends on the key only: the same key gives the same shard every time, one shard is everything', () => {
+    assert.equal(shardOf('docker.io/library/nginx', 3), shardOf('docker.io/library/nginx', 3));
+    assert.ok(REFS.every((r) => shardOf(r, 1) === 0));
+    usage(() => shardOf('x', 0), /invalid shard count/);
+  });
+});
