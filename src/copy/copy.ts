@@ -9,12 +9,11 @@ import { formatPlatform, parsePlatform } from '../image/platform.js';
 import type { Platform } from '../image/types.js';
 import { parseManifest } from '../image/manifest.js';
 import type { Logger } from '../log.js';
-import { formatReference, manifestRef, parseReference } from '../ref/reference.js';
+import { checkTag, formatReference, manifestRef, parseReference } from '../ref/reference.js';
 import type { ConnectionOptions } from '../registry/connect.js';
 import type { HttpStats } from '../http/stats.js';
 import { TargetSet, TransferRun, type TransferTarget } from '../transfer/engine.js';
 import type { BlobEvents, BlobReport } from '../transfer/types.js';
-import { checkTag } from '../push/tags.js';
 import type { CopyGraph } from './graph.js';
 import { copyImage, type ImageCopyOutcome } from './image.js';
 

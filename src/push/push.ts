@@ -23,7 +23,7 @@ import { formatPlatform, parsePlatform } from '../image/platform.js';
 import type { Descriptor, ImageManifest, Platform } from '../image/types.js';
 import { computeDiffId, epochFromEnv, hashLayer, validateSources, type LayerOptions, type LayerResult } from '../layer/index.js';
 import { silentLogger } from '../log.js';
-import { formatReference, parseReference, type ImageReference } from '../ref/reference.js';
+import { checkTag, formatReference, parseReference, type ImageReference } from '../ref/reference.js';
 import { ensureBytesBlob } from '../transfer/bytes-blob.js';
 import { checkJobs, TargetSet, TransferRun, type ManifestToWrite, type TransferTarget } from '../transfer/engine.js';
 import type { BlobReport, RepoEndpoint } from '../transfer/types.js';
@@ -31,7 +31,6 @@ import { uploadLayerEverywhere, type LayerState } from './layer-everywhere.js';
 import type { PushOptions, PushResult, PushTargetReport, PushTargetResult } from './options.js';
 import { resolveBase, scratchBase, type BasePlatformImage, type ResolvedBase } from './resolve.js';
 import { findReusableLayer, once, type DiffIdOf } from './reuse.js';
-import { checkTag } from './tags.js';
 
 /** push()'s inputs, checked. */
 interface PushInputs {

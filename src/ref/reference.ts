@@ -111,6 +111,13 @@ export function repositoryName(ref: ImageReference): string {
   return `${ref.registry}/${ref.repository}`;
 }
 
+/** The same repository at `tag`; the digest is dropped so the new reference names what the tag points to. */
+export function withTag(ref: ImageReference, tag: string): ImageReference {
+  const problem = tagProblem(tag);
+  if (problem) throw new InvalidReferenceError(`invalid tag ${JSON.stringify(tag)} for ${repositoryName(ref)}: ${problem}`);
+  return { registry: ref.registry, repository: ref.repository, tag };
+}
+
 /** Returns `tag` when it is a valid tag, else throws InvalidReferenceError saying what is wrong with it. */
 export function checkTag(tag: string): string {
   const problem = tagProblem(tag);

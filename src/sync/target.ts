@@ -5,7 +5,7 @@
  * repository path kept, so two sources only collide when their paths are equal. An explicit
  * `target` replaces the rule for its entry. Pure.
  */
-import { InputError, RegpushError } from '../errors.js';
+import { InputError, InternalError } from '../errors.js';
 import { parseReference, withTag, type ImageReference } from '../ref/reference.js';
 import type { SyncDestination, SyncImage } from './config.js';
 
@@ -74,10 +74,10 @@ export function targetRepository(prefix: TargetPrefix, source: ImageReference): 
 export function targetReference(dest: SyncDestination, source: ImageReference, tag: string | undefined): ImageReference {
   if (dest.kind === 'reference') {
     const t = dest.ref.tag ?? tag;
-    if (t === undefined) throw new RegpushError('E_INTERNAL', `no tag for target ${dest.ref.registry}/${dest.ref.repository}`);
+    if (t === undefined) throw new InternalError(`no tag for target ${dest.ref.registry}/${dest.ref.repository}`);
     return withTag(dest.ref, t);
   }
-  if (tag === undefined) throw new RegpushError('E_INTERNAL', `no tag for the targets of ${source.registry}/${source.repository}`);
+  if (tag === undefined) throw new InternalError(`no tag for the targets of ${source.registry}/${source.repository}`);
   return withTag({ registry: dest.prefix.registry, repository: targetRepository(dest.prefix, source) }, tag);
 }
 
@@ -91,7 +91,7 @@ export function syncUnits(image: SyncImage, tags: readonly string[]): SyncUnit[]
   }
   const renamed = image.destinations.some((d) => d.kind === 'reference' && d.ref.tag !== undefined);
   if (renamed && tags.length > 1) {
-    throw new RegpushError('E_INTERNAL', `${image.label}: a target with a fixed tag cannot take ${tags.length} tags`);
+    throw new InternalError(`${image.label}: a target with a fixed tag cannot take ${tags.length} tags`);
   }
   return tags.map((tag) => ({
     source: withTag(image.source, tag),

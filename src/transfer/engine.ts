@@ -14,7 +14,7 @@
  */
 import { setMaxListeners } from 'node:events';
 import pLimit, { type LimitFunction } from 'p-limit';
-import { abortedOr, AbortedError, PartialFailureError, RegistryError, RegpushError, UsageError } from '../errors.js';
+import { abortedOr, AbortedError, InternalError, PartialFailureError, RegistryError, RegpushError, UsageError } from '../errors.js';
 import { isForeignLayer } from '../image/mediatypes.js';
 import type { Descriptor } from '../image/types.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -367,8 +367,9 @@ export class TargetSet {
   }
 
   /**
-   * Before any manifest: every non-foreign blob the manifests name must be at the target (some
-   * registries accept a blob before it is readable; see docs/registry-quirks.md). Blobs are
+   * Before any manifest: every non-foreign blob the manifests name must be at the target (Aliyun
+   * ACR has accepted a blob it could not serve yet: GoogleContainerTools/jib#2868,
+   * GoogleContainerTools/kaniko#3164; docs/registry-quirks.md). Blobs are
    * confirmed as they land; this HEADs the rest, which the target neither skipped nor had
    * confirmed in this run — normally none.
    */
@@ -434,5 +435,5 @@ function landingKey(t: TransferTarget, digest: string): string {
 
 /** Any error as a RegpushError (a bug's error keeps its message, code E_INTERNAL). */
 export function asRegpushError(err: unknown): RegpushError {
-  return err instanceof RegpushError ? err : new RegpushError('E_INTERNAL', String((err as Error)?.message ?? err), { cause: err });
+  return err instanceof RegpushError ? err : new InternalError(String((err as Error)?.message ?? err), { cause: err });
 }

@@ -7,7 +7,7 @@
  * which alone can re-open the bytes (within the blob's one budget).
  */
 import type { Readable } from 'node:stream';
-import { RegpushError, UnsupportedError } from '../errors.js';
+import { InternalError, RegpushError, UnsupportedError } from '../errors.js';
 import type { RegistryClient, UploadSession } from '../registry/client.js';
 import { chunkSizeFor, MIN_CHUNK_SIZE, pickUploadMethod, type UploadMethod, type UploadQuirks } from '../registry/quirks.js';
 import type { RepoEndpoint, TransferContext } from './types.js';
@@ -133,7 +133,7 @@ async function sendWith(client: RegistryClient, state: { url: string }, method: 
   const data = body.data;
   const payload = Buffer.isBuffer(data) ? data : () => data;
   if (method === 'put') {
-    if (body.digest === undefined || body.size === undefined) throw new RegpushError('E_INTERNAL', 'a monolithic PUT needs the digest and size up front');
+    if (body.digest === undefined || body.size === undefined) throw new InternalError('a monolithic PUT needs the digest and size up front');
     await client.putUpload(state.url, body.digest, body.size, payload, replayable);
     return;
   }
@@ -150,7 +150,7 @@ async function sendWith(client: RegistryClient, state: { url: string }, method: 
     }
   }
   const digest = body.digest ?? (await body.digestAtEnd?.());
-  if (!digest) throw new RegpushError('E_INTERNAL', 'upload finished without a digest');
+  if (!digest) throw new InternalError('upload finished without a digest');
   await client.completeUpload(state.url, digest);
 }
 
