@@ -5,7 +5,7 @@
  * repository path kept, so two sources only collide when their paths are equal. An explicit
  * `target` replaces the rule for its entry. Pure.
  */
-import { InputError, InternalError } from '../errors.js';
+import { InputError, InternalError, RegpushError } from '../errors.js';
 import { parseReference, withTag, type ImageReference } from '../ref/reference.js';
 import type { SyncDestination, SyncImage } from './config.js';
 
