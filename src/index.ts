@@ -24,3 +24,8 @@ export { copy } from './copy/copy.js';
 export { login, logout } from './login/login.js';
 export type { LoginOptions, LoginResult, LogoutOptions, LogoutResult } from './login/login.js';
 export type { CopyOptions, CopyResult, CopyTargetResult } from './copy/copy.js';
+export { sync, DEFAULT_IMAGES } from './sync/sync.js';
+export type { SyncOptions, SyncResult, SyncUnitResult, SyncTargetResult, SyncEvents } from './sync/sync.js';
+export { parseSyncFile } from './sync/config.js';
+export type { SyncSpec, SyncImage } from './sync/config.js';
+export { parseShard, inShard, type Shard } from './sync/shard.js';

@@ -12,9 +12,10 @@ import { inspectCommand } from './commands/inspect.js';
 import { pushCommand } from './commands/push.js';
 import { copyCommand } from './commands/copy.js';
 import { loginCommands } from './commands/login.js';
+import { syncCommand } from './commands/sync.js';
 
 /** Command names, for suggestions. */
-const COMMANDS = ['push', 'copy', 'inspect', 'login', 'logout'];
+const COMMANDS = ['push', 'copy', 'sync', 'inspect', 'login', 'logout'];
 
 /** Formats an error as the one line the CLI prints. */
 export function errorLine(err: unknown): string {
@@ -59,7 +60,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     .alias('h', 'help')
     .strict()
     .recommendCommands()
-    .demandCommand(1, 'Name a command: push, copy, inspect, login or logout (see regpush --help)')
+    .demandCommand(1, 'Name a command: push, copy, sync, inspect, login or logout (see regpush --help)')
     .wrap(Math.min(110, io.stderr.columns ?? 100))
     .exitProcess(false)
     .showHelpOnFail(false)
@@ -73,11 +74,12 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     .epilogue(
       'Credentials: flags, REGPUSH_FROM_*/REGPUSH_TO_* env vars, `regpush login` (Docker config.json, credential helpers), Podman auth.json.\n' +
         'Project defaults for push: ./regpush.json or a "regpush" key in package.json (flags override).\n' +
-        'Exit codes: 0 ok, 1 internal error, 2 usage/bad input, 3 auth/denied, 4 not found, 5 network/registry, 6 unsupported, 7 digest mismatch, 8 partial failure (some copy targets failed), 130 aborted.',
+        'Exit codes: 0 ok, 1 internal error, 2 usage/bad input, 3 auth/denied, 4 not found, 5 network/registry, 6 unsupported, 7 digest mismatch, 8 partial failure (some copy targets or sync images failed), 130 aborted.',
     );
   skipHelpCache(y, argv);
   y = pushCommand(y, io, done);
   y = copyCommand(y, io, done);
+  y = syncCommand(y, io, done);
   y = inspectCommand(y, io, done);
   y = loginCommands(y, io, done);
   try {

@@ -6,6 +6,7 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { CopyResult } from '../copy/copy.js';
+import type { SyncResult } from '../sync/sync.js';
 import { InputError } from '../errors.js';
 import type { PushResult } from '../push/options.js';
 import { VERSION } from '../version.js';
@@ -25,7 +26,7 @@ export function startClock(): RunClock {
   return { startedAt: new Date(), t0: performance.now() };
 }
 
-function envelope(command: 'push' | 'copy', clock: RunClock): Record<string, unknown> {
+function envelope(command: 'push' | 'copy' | 'sync', clock: RunClock): Record<string, unknown> {
   return {
     reportVersion: REPORT_VERSION,
     command,
@@ -43,6 +44,11 @@ export function pushReport(r: PushResult, clock: RunClock): Record<string, unkno
 /** The versioned JSON report of copy (also printed for a partial failure). */
 export function copyReport(r: CopyResult, clock: RunClock): Record<string, unknown> {
   return { ...envelope('copy', clock), ...r };
+}
+
+/** The versioned JSON report of sync (also printed for a partial failure). */
+export function syncReport(r: SyncResult, clock: RunClock): Record<string, unknown> {
+  return { ...envelope('sync', clock), ...r };
 }
 
 /** `--digest-file PATH`: writes "sha256:…\n" (the one file regpush writes, and only when asked). */

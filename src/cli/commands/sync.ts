@@ -1,0 +1,171 @@
+/** `regpush sync FILE`: promote and mirror every image of a YAML or JSON file (library: sync()). */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Argv } from 'yargs';
+import { InputError, PartialFailureError, RegpushError, UsageError } from '../../errors.js';
+import type { SyncEvents, SyncResult, SyncUnitResult } from '../../sync/sync.js';
+import { chunkSizeOption, commonContext, commonFlags, idleTimeoutOption, retriesOption } from '../common.js';
+import { defineFlags, withFlags, type InferredArgs } from '../flag-table.js';
+import type { CliIO } from '../io.js';
+import { isInteractive } from '../progress.js';
+import { startClock, syncReport, type RunClock } from '../report.js';
+
+/** Every flag and positional of `regpush sync`, in help order. */
+export const syncFlags = defineFlags({
+  ...commonFlags,
+  file: { positional: true, type: 'string', demandOption: true, describe: 'The sync file (YAML, or JSON when it ends in .json); see docs/sync.md' },
+  shard: { type: 'string', describe: 'Take share I of N (I from 0): "I/N", or "/N" to read I from JOB_COMPLETION_INDEX (Kubernetes Indexed Job)' },
+  'dry-run': { type: 'boolean', describe: 'HEAD sources and targets, print what would be copied, skipped or mounted; write nothing', group: 'Output:' },
+  images: { type: 'number', describe: 'Images (source tags) in flight at once (default 4)', group: 'Connection:' },
+  jobs: { type: 'number', describe: 'Blob transfers per image (default 4)', group: 'Connection:' },
+  'min-ratelimit': { type: 'number', describe: 'Do not start an image while the source\'s ratelimit-remaining (Docker Hub) is below N', group: 'Connection:' },
+  'max-wait': { type: 'string', describe: 'With --min-ratelimit: how long to wait for the limit to recover before stopping, e.g. 10m (default 0: stop at once)', group: 'Connection:' },
+  'chunk-size': { type: 'string', describe: 'Bytes per PATCH for registries that need chunked uploads, e.g. 5MiB', group: 'Connection:' },
+});
+
+/** The parsed arguments of `regpush sync`. */
+type SyncArgs = InferredArgs<typeof syncFlags>;
+
+/** Registers the sync command. */
+export function syncCommand(y: Argv, io: CliIO, done: (code: number) => void): Argv {
+  return y.command(
+    'sync <file>',
+    'Copy every image of a sync file to its targets: incremental, each blob read once per run, shardable',
+    (c) =>
+      withFlags(c, syncFlags)
+        .example('$0 sync mirror.yaml', 'Mirror the images listed in mirror.yaml; unchanged ones cost HEADs only')
+        .example('$0 sync --dry-run mirror.yaml', 'What would be copied, skipped or mounted')
+        .example('$0 sync --json mirror.yaml', 'Per image and target: copied, skipped or failed; exit 8 if some failed')
+        .example('$0 sync --shard 0/3 mirror.yaml', 'This machine takes one third of the images')
+        .example('$0 sync --shard /3 mirror.yaml', 'Share from JOB_COMPLETION_INDEX')
+        .example('$0 sync --min-ratelimit 20 --max-wait 30m hub.yaml', 'Keep 20 Docker Hub pulls in reserve'),
+    async (argv) => {
+      const clock = startClock();
+      const a = argv;
+      const ctx = commonContext(a, io);
+      const [{ sync }, { parseSyncFile }, { parseShard }] = await Promise.all([import('../../sync/sync.js'), import('../../sync/config.js'), import('../../sync/shard.js')]);
+      const spec = parseSyncFile(await readSyncFile(a.file, io), a.file);
+      const shard = a.shard === undefined ? undefined : parseShard(a.shard, io.env);
+      const display = unitDisplay(io, ctx.verbosity === 'quiet' || !!a.json, ctx.logger);
+      let result: SyncResult;
+      try {
+        result = await sync({
+          spec,
+          shard,
+          images: a.images,
+          jobs: a.jobs,
+          dryRun: a['dry-run'],
+          minRateLimit: a['min-ratelimit'],
+          maxWaitMs: a['max-wait'] === undefined ? undefined : durationMs(a['max-wait'], '--max-wait'),
+          logger: ctx.logger,
+          events: display,
+          env: io.env,
+          insecureRegistries: a['insecure-registry'],
+          retries: retriesOption(a),
+          chunkSize: chunkSizeOption(a['chunk-size']),
+          idleTimeoutMs: idleTimeoutOption(io.env),
+          signal: io.signal,
+        });
+        display.close();
+      } catch (err) {
+        display.close();
+        // A partial failure (or a stop by the rate-limit gate) still reports what was done, then the error line.
+        const partial = err instanceof RegpushError ? (err.details.result as SyncResult | undefined) : undefined;
+        if (partial && (err instanceof PartialFailureError || (err as RegpushError).code === 'E_TOO_MANY_REQUESTS')) printResult(io, a, partial, clock);
+        throw err;
+      }
+      printResult(io, a, result, clock);
+      done(0);
+    },
+  );
+}
+
+async function readSyncFile(file: string, io: CliIO): Promise<string> {
+  try {
+    return await readFile(path.resolve(io.cwd ?? process.cwd(), file), 'utf8');
+  } catch (err) {
+    throw new InputError(`${file}: cannot read the sync file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+}
+
+/** "90s", "10m", "1h", "500ms" or a number of seconds → ms. */
+export function durationMs(text: string, flag: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(text);
+  if (!m) throw new UsageError(`${flag} must be a duration such as 90s, 10m or 1h (got "${text}")`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
+  const ms = Math.round(Number(m[1]) * unit);
+  if (ms > 24 * 3_600_000) throw new UsageError(`${flag} must be at most 24h (got "${text}")`);
+  return ms;
+}
+
+/**
+ * Progress on stderr, unless quiet or --json. In CI logs: a line when an image starts and one when
+ * it ends. On a terminal: one status line redrawn in place (images done, in flight, failed), and
+ * a permanent line only for a failure.
+ */
+function unitDisplay(io: CliIO, silent: boolean, logger: { info(m: string): void }): SyncEvents & { close(): void } {
+  if (silent) return { close: () => undefined };
+  if (!isInteractive(io)) {
+    return {
+      unitStart: (source, i, total) => logger.info(`sync [${i}/${total}] ${source}`),
+      unitEnd: (u) => io.stderr.write(unitLine(u) + '\n'),
+      close: () => undefined,
+    };
+  }
+  let total = 0;
+  let started = 0;
+  let done = 0;
+  let failed = 0;
+  let shown = false;
+  const draw = (last: string) => {
+    const line = `sync: ${done}/${total} images done, ${started - done} in flight, ${failed} failed  ${last}`;
+    io.stderr.write(`\r\x1b[K${line.slice(0, Math.max(20, (io.stderr.columns || 80) - 1))}`);
+    shown = true;
+  };
+  return {
+    unitStart: (source, i, n) => {
+      total = n;
+      started = i;
+      draw(source);
+    },
+    unitEnd: (u) => {
+      done++;
+      if (!u.ok) {
+        failed++;
+        io.stderr.write(`\r\x1b[K${unitLine(u)}\n`);
+      }
+      draw(u.source);
+    },
+    close: () => {
+      if (shown) io.stderr.write('\r\x1b[K');
+    },
+  };
+}
+
+/** "docker.io/library/nginx:1.27 → prod/mirror/library/nginx:1.27 copied (2 mounted, 3 streamed, 12.3 MB); …" */
+export function unitLine(u: SyncUnitResult): string {
+  if (u.error) return `sync: ${u.source}: FAILED ${u.error.code}: ${u.error.message}`;
+  const parts = u.targets.map((t) => {
+    if (t.action === 'failed') return `${t.target} FAILED ${t.error?.code}: ${t.error?.message}`;
+    const moved = t.mounted || t.streamed ? ` (${t.mounted} mounted, ${t.streamed} streamed, ${mb(t.bytes)})` : '';
+    return `${t.target} ${t.action}${moved}`;
+  });
+  return `sync: ${u.source}${u.sourceDigest ? `@${u.sourceDigest.slice(0, 19)}` : ''} → ${parts.join('; ')}`;
+}
+
+function mb(n: number): string {
+  return `${(n / 1e6).toFixed(1)} MB`;
+}
+
+function printResult(io: CliIO, a: SyncArgs, r: SyncResult, clock: RunClock): void {
+  if (a.json) {
+    io.stdout.write(JSON.stringify(syncReport(r, clock), null, 2) + '\n');
+    return;
+  }
+  const t = r.totals;
+  io.stdout.write(
+    `${r.dryRun ? 'plan' : 'synced'}: ${t.units} images (${t.entries} entries${r.shard ? `, shard ${r.shard.index}/${r.shard.count}` : ''}): ` +
+      `${r.dryRun ? `${t.planned} to copy` : `${t.copied} copied`}, ${t.skipped} up to date, ${t.failed} failed; ` +
+      `${mb(t.bytesRead)} read, ${t.mounted} blobs mounted, ${t.streamed} streamed\n`,
+  );
+}

@@ -1,0 +1,349 @@
+/**
+ * sync(): promote and mirror the images of a sync file, on the transfer engine.
+ *
+ *   shard    → this process's share of the file's images (stable hash of the source repository)
+ *   tags     → the explicit list, or the source's tag list through the entry's filters
+ *   units    → one source reference (tag or digest) and its targets each
+ *   copy     → copyImage per unit, --images units at a time, each with --jobs blob transfers:
+ *              a unit whose targets already hold the source digest is skipped after HEADs only
+ *              (HEADs do not count against Docker Hub's pull limit); a blob this run has landed
+ *              in one repository of a registry is mounted into the next; one failing unit is
+ *              reported and the others go on
+ *   gate     → with minRateLimit, no new unit starts while the source's ratelimit-remaining is
+ *              below it; after maxWait the sync stops with E_TOO_MANY_REQUESTS
+ *
+ * One TransferRun for the whole sync: one transport (keep-alive sockets, token caches), one
+ * upload memory per registry, one record of where blobs landed.
+ */
+import pLimit from 'p-limit';
+import { PartialFailureError, RegpushError, TooManyRequestsError, UsageError } from '../errors.js';
+import { sleep } from '../http/retry.js';
+import type { HttpStats } from '../http/stats.js';
+import { parsePlatform } from '../image/platform.js';
+import { silentLogger, type Logger } from '../log.js';
+import { formatReference, manifestRef, type ImageReference } from '../ref/reference.js';
+import { apiHost } from '../ref/registry.js';
+import type { ConnectionOptions } from '../registry/connect.js';
+import { asRegpushError, TransferRun, type TransferTarget } from '../transfer/engine.js';
+import type { BlobEvents, BlobReport } from '../transfer/types.js';
+import { copyImage } from '../copy/image.js';
+import type { SyncImage, SyncSpec } from './config.js';
+import { needsTagList, selectTags } from './select.js';
+import { inShard, type Shard } from './shard.js';
+import { syncUnits, type SyncUnit } from './target.js';
+
+/**
+ * Default images in flight. Each holds up to --jobs blob transfers; 4 × 4 keeps two cores and a
+ * registry busy without one slow image holding up the rest (measured with the bench's sync
+ * scenario: docs/performance.md).
+ */
+export const DEFAULT_IMAGES = 4;
+
+/** How often the rate-limit gate asks the source again (a HEAD, which Docker Hub does not count). */
+const DEFAULT_RATE_POLL_MS = 30_000;
+
+/** Progress of a sync, for the CLI's display. */
+export interface SyncEvents extends BlobEvents {
+  /** A unit starts (`index` of `total` in this shard). */
+  unitStart?(source: string, index: number, total: number): void;
+  /** A unit is done. */
+  unitEnd?(result: SyncUnitResult): void;
+  /** The rate-limit gate holds new units back. */
+  waiting?(registry: string, remaining: number, min: number): void;
+}
+
+/** Options of sync(). */
+export interface SyncOptions extends ConnectionOptions {
+  /** The checked sync file (parseSyncFile). */
+  spec: SyncSpec;
+  /** Take only this share of the images. */
+  shard?: Shard;
+  /** Units (one source reference each) in flight at once (default 4). */
+  images?: number;
+  /** Blob transfers per unit (default 4). */
+  jobs?: number;
+  /** HEADs and plans only; nothing written. */
+  dryRun?: boolean;
+  /** Do not start a unit while the source's ratelimit-remaining is below this. */
+  minRateLimit?: number;
+  /** How long the gate may hold (ms, default 0: stop at once). */
+  maxWaitMs?: number;
+  /** Between the gate's checks (ms, default 30 000). */
+  rateLimitPollMs?: number;
+  logger?: Logger;
+  events?: SyncEvents;
+  retries?: number;
+}
+
+/** What happened to one unit at one target. */
+export interface SyncTargetResult {
+  target: string;
+  /** copied: written; skipped: already held the source digest under the tag; planned: dry run; failed. */
+  action: 'copied' | 'skipped' | 'planned' | 'failed';
+  error?: { code: string; message: string };
+  /** Blobs mounted (from the source repository or from a repository this run landed them in). */
+  mounted: number;
+  /** Blobs streamed from the source, and their bytes. */
+  streamed: number;
+  bytes: number;
+}
+
+/** What happened to one unit: one source reference and its targets. */
+export interface SyncUnitResult {
+  /** The file entry it comes from (`images[2] (ghcr.io/acme/app)`). */
+  entry: string;
+  /** The source reference copied (`ghcr.io/acme/app:v2.1.0` or `…@sha256:…`). */
+  source: string;
+  /** The digest it resolved to ('' when it could not be read). */
+  sourceDigest: string;
+  ok: boolean;
+  /** Why the unit failed before reaching its targets (tag list or source manifest). */
+  error?: { code: string; message: string };
+  targets: SyncTargetResult[];
+  /** Bytes read from the source for this unit (each blob once, whatever the number of targets). */
+  bytesRead: number;
+}
+
+/** What sync() did. */
+export interface SyncResult {
+  file: string;
+  shard?: Shard;
+  dryRun: boolean;
+  units: SyncUnitResult[];
+  totals: {
+    /** Entries of the file in this shard. */
+    entries: number;
+    units: number;
+    /** Per target: written, already up to date, planned, failed. */
+    copied: number;
+    skipped: number;
+    planned: number;
+    failed: number;
+    bytesRead: number;
+    mounted: number;
+    streamed: number;
+  };
+  timings: Record<string, number>;
+  http: HttpStats;
+}
+
+/** One unit of work, with the entry it comes from. */
+interface Work {
+  image: SyncImage;
+  unit: SyncUnit;
+}
+
+/** Syncs the file's images; rejects with E_PARTIAL (the result in its details) when some failed. */
+export async function sync(opts: SyncOptions): Promise<SyncResult> {
+  const images = checkCount(opts.images ?? DEFAULT_IMAGES, '--images');
+  if (opts.minRateLimit !== undefined && !(Number.isInteger(opts.minRateLimit) && opts.minRateLimit >= 0)) {
+    throw new UsageError(`--min-ratelimit must be a whole number (got ${opts.minRateLimit})`);
+  }
+  const platformsOf = (img: SyncImage) => (img.platforms === 'all' ? undefined : img.platforms.map((p) => parsePlatform(p)));
+  const entries = opts.spec.images.filter((img) => !opts.shard || inShard(img.key, opts.shard));
+  const logger = opts.logger ?? silentLogger;
+  const t0 = performance.now();
+  const run = new TransferRun({ ...opts, logger, trackLanded: true });
+  const units: SyncUnitResult[] = [];
+  let stopped: RegpushError | undefined;
+  try {
+    const work = await expandEntries(run, entries, units);
+    const gate = new RateGate(run, opts, logger);
+    const limit = pLimit(images);
+    let started = 0;
+    await Promise.all(
+      work.map((w) =>
+        limit(async () => {
+          if (stopped) return;
+          try {
+            await gate.pass(w.unit.source);
+          } catch (err) {
+            stopped ??= asRegpushError(err);
+            return;
+          }
+          if (stopped) return;
+          opts.events?.unitStart?.(formatReference(w.unit.source), ++started, work.length);
+          const r = await syncUnit(run, w, platformsOf(w.image), opts);
+          units.push(r);
+          opts.events?.unitEnd?.(r);
+        }),
+      ),
+    );
+    const result = report(opts, entries.length, units, run, t0);
+    if (stopped) throw Object.assign(stopped, { details: { ...stopped.details, result } });
+    const failed = units.filter((u) => !u.ok);
+    if (failed.length === 1 && units.length === 1 && failed[0]!.error) throw new RegpushError(failed[0]!.error.code as RegpushError['code'], failed[0]!.error.message, { details: { result } });
+    if (failed.length) {
+      throw new PartialFailureError(`${failed.length} of ${units.length} images failed: ${failed.map((u) => `${u.source} (${failureLine(u)})`).join('; ')}`, {
+        details: { result, failed: failed.map((u) => u.source) },
+      });
+    }
+    return result;
+  } catch (err) {
+    throw run.failure(err);
+  } finally {
+    run.close();
+  }
+}
+
+function checkCount(n: number, flag: string): number {
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new UsageError(`${flag} must be a whole number from 1 to 64 (got ${n})`);
+  return n;
+}
+
+function failureLine(u: SyncUnitResult): string {
+  if (u.error) return `${u.error.code}: ${u.error.message}`;
+  const t = u.targets.find((x) => x.error);
+  return t?.error ? `${t.target}: ${t.error.code}: ${t.error.message}` : 'failed';
+}
+
+/**
+ * Each entry's units: the explicit tags, or the source's tag list through its filters. An entry
+ * whose tag list cannot be read becomes one failed unit; the others go on.
+ */
+async function expandEntries(run: TransferRun, entries: readonly SyncImage[], units: SyncUnitResult[]): Promise<Work[]> {
+  const lists = pLimit(4);
+  const expanded = await Promise.all(
+    entries.map((image) =>
+      lists(async (): Promise<Work[]> => {
+        try {
+          let tags: string[] = [];
+          if (image.tags) {
+            const available = needsTagList(image.tags) ? await run.source(image.source).client.listTags(image.source.repository) : [];
+            tags = selectTags(available, image.tags);
+            if (tags.length === 0) run.logger.warn(`${image.label}: no tag of ${image.source.registry}/${image.source.repository} matches; nothing to copy`);
+          }
+          return syncUnits(image, tags).map((unit) => ({ image, unit }));
+        } catch (err) {
+          const e = asRegpushError(err);
+          units.push({ entry: image.label, source: `${image.source.registry}/${image.source.repository}`, sourceDigest: '', ok: false, error: { code: e.code, message: e.message }, targets: [], bytesRead: 0 });
+          return [];
+        }
+      }),
+    ),
+  );
+  return expanded.flat();
+}
+
+/** Copies one unit; never rejects (its failure is in the result). */
+async function syncUnit(run: TransferRun, w: Work, platforms: ReturnType<typeof parsePlatform>[] | undefined, opts: SyncOptions): Promise<SyncUnitResult> {
+  const source = formatReference(w.unit.source);
+  const set = run.targets(w.unit.targets.map((ref) => ({ ref, tags: ref.tag ? [ref.tag] : [] })), w.unit.source, { failFast: false });
+  const result: SyncUnitResult = { entry: w.image.label, source, sourceDigest: '', ok: false, targets: [], bytesRead: 0 };
+  try {
+    const outcome = await copyImage(set, run.source(w.unit.source), manifestRef(w.unit.source), { platforms, referrers: w.image.referrers, dryRun: opts.dryRun });
+    result.sourceDigest = outcome.sourceDigest;
+    result.targets = set.list.map((t) => targetResult(t, outcome.unchanged.has(t), !!opts.dryRun));
+    result.bytesRead = bytesRead(set.list);
+    result.ok = result.targets.every((t) => t.action !== 'failed');
+  } catch (err) {
+    const e = asRegpushError(run.failure(err));
+    result.error = { code: e.code, message: e.message };
+    result.targets = set.list.map((t) => ({ ...targetResult(t, false, false), action: 'failed', error: t.failed ? { code: t.failed.code, message: t.failed.message } : { code: e.code, message: e.message } }));
+  } finally {
+    set.finish();
+  }
+  return result;
+}
+
+function targetResult(t: TransferTarget, unchanged: boolean, dryRun: boolean): SyncTargetResult {
+  const moved = (a: BlobReport['action']) => t.blobs.filter((b) => b.action === a);
+  const streamed = moved('streamed');
+  const r: SyncTargetResult = {
+    target: formatReference(t.ref),
+    action: t.failed ? 'failed' : unchanged ? 'skipped' : dryRun ? 'planned' : 'copied',
+    mounted: moved('mounted').length,
+    streamed: streamed.length,
+    bytes: streamed.reduce((a, b) => a + b.bytes, 0),
+  };
+  if (t.failed) r.error = { code: t.failed.code, message: t.failed.message };
+  return r;
+}
+
+/** Bytes read from the source: each streamed blob once (the tee reads once for all targets). */
+function bytesRead(targets: readonly TransferTarget[]): number {
+  const read = new Map<string, number>();
+  for (const t of targets) for (const b of t.blobs) if (b.action === 'streamed') read.set(b.digest, Math.max(read.get(b.digest) ?? 0, b.bytes));
+  return [...read.values()].reduce((a, b) => a + b, 0);
+}
+
+function report(opts: SyncOptions, entries: number, units: SyncUnitResult[], run: TransferRun, t0: number): SyncResult {
+  const all = units.flatMap((u) => u.targets);
+  const count = (a: SyncTargetResult['action']) => all.filter((t) => t.action === a).length;
+  units.sort((a, b) => a.entry.localeCompare(b.entry, 'en', { numeric: true }) || a.source.localeCompare(b.source));
+  return {
+    file: opts.spec.file,
+    ...(opts.shard ? { shard: opts.shard } : {}),
+    dryRun: !!opts.dryRun,
+    units,
+    totals: {
+      entries,
+      units: units.length,
+      copied: count('copied'),
+      skipped: count('skipped'),
+      planned: count('planned'),
+      failed: count('failed') + units.filter((u) => u.targets.length === 0 && !u.ok).length,
+      bytesRead: units.reduce((a, u) => a + u.bytesRead, 0),
+      mounted: all.reduce((a, t) => a + t.mounted, 0),
+      streamed: all.reduce((a, t) => a + t.streamed, 0),
+    },
+    timings: { total: Math.round(performance.now() - t0) },
+    http: run.transport.stats.snapshot(),
+  };
+}
+
+/**
+ * Docker Hub's pull limit, kept: the last `ratelimit-remaining` the source's registry sent is
+ * compared with minRateLimit before each unit starts. Below it, new units wait (units in flight
+ * go on), and the gate asks again with a manifest HEAD — which returns the headers without
+ * counting as a pull — every poll interval, until the count is back or maxWait has passed.
+ */
+class RateGate {
+  private holding: Promise<void> | undefined;
+
+  constructor(
+    private readonly run: TransferRun,
+    private readonly opts: SyncOptions,
+    private readonly logger: Logger,
+  ) {}
+
+  async pass(source: ImageReference): Promise<void> {
+    const min = this.opts.minRateLimit;
+    if (min === undefined) return;
+    while (this.holding) await this.holding;
+    const remaining = this.remaining(source.registry);
+    if (remaining === undefined || remaining >= min) return;
+    this.holding = this.wait(source, min).finally(() => (this.holding = undefined));
+    await this.holding;
+  }
+
+  private remaining(registry: string): number | undefined {
+    const host = apiHost(registry);
+    return this.run.transport.stats.snapshot().rateLimits.find((r) => r.registry === host)?.remaining;
+  }
+
+  private async wait(source: ImageReference, min: number): Promise<void> {
+    const maxWait = this.opts.maxWaitMs ?? 0;
+    const poll = Math.max(1, this.opts.rateLimitPollMs ?? DEFAULT_RATE_POLL_MS);
+    const deadline = performance.now() + maxWait;
+    let remaining = this.remaining(source.registry)!;
+    this.opts.events?.waiting?.(source.registry, remaining, min);
+    this.logger.warn(`${source.registry}: ratelimit-remaining is ${remaining}, below --min-ratelimit ${min}; not starting new images${maxWait ? ` (waiting up to ${Math.round(maxWait / 1000)} s)` : ''}`);
+    for (;;) {
+      const left = deadline - performance.now();
+      if (left <= 0) {
+        throw new TooManyRequestsError(
+          `${source.registry}: ratelimit-remaining stayed below --min-ratelimit ${min} (last ${remaining})${maxWait ? ` for ${Math.round(maxWait / 1000)} s (--max-wait)` : ''}; stopped before ${formatReference(source)}; a re-run copies what is missing`,
+          { details: { registry: source.registry, remaining } },
+        );
+      }
+      await sleep(Math.min(poll, left), this.run.signal);
+      await this.run.source(source).client.headManifest(source.repository, manifestRef(source)).catch(() => undefined);
+      remaining = this.remaining(source.registry) ?? remaining;
+      if (remaining >= min) {
+        this.logger.info(`${source.registry}: ratelimit-remaining is ${remaining} again; going on`);
+        return;
+      }
+    }
+  }
+}
