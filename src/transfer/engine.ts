@@ -200,13 +200,13 @@ export class TargetSet {
     private readonly limit: LimitFunction = pLimit(run.jobs),
     /** Landings this set announced (for mounts by other images of the run), settled as blobs land or at finish(). */
     private readonly landings = new Map<string, (ok: boolean) => void>(),
-    /** "registry digest" of every landing this set announced. */
-    private readonly announced = new Set<string>(),
+    /** Targets waiting for another image's landing of a blob (in their own repository, or one to mount from). */
+    private readonly waits = new Map<string, { sameRepo: boolean; landing: Promise<string | undefined> }>(),
   ) {}
 
   /** A set over some of these targets (the same objects: a target set aside there is set aside here). */
   subset(list: TransferTarget[]): TargetSet {
-    return new TargetSet(list, this.run, this.mode, this.limit, this.landings, this.announced);
+    return new TargetSet(list, this.run, this.mode, this.limit, this.landings, this.waits);
   }
 
   /** The run's transfer context (transport, signal, upload memory). */
@@ -269,38 +269,46 @@ export class TargetSet {
     });
   }
 
-  /** The plan of `d` at `t`, made once. */
+  /**
+   * The plan of `d` at `t`, made once. With the run's record of landed blobs: a blob another
+   * image is landing in this very repository is waited for and skipped; one landed (or landing)
+   * in another repository of the registry is mounted from there; otherwise this target claims
+   * the landing, for the images after it.
+   */
   private async planOne(t: TransferTarget, source: RepoEndpoint, d: Descriptor): Promise<PlanAction> {
     let plan = t.plans.get(d.digest);
     if (plan) return plan;
     plan = await planBlob(d, source, t.ep);
     const landed = this.run.ctx.landed;
-    if (landed) {
-      const registry = t.ep.client.registry;
-      const key = `${registry} ${d.digest}`;
-      if (plan === 'skip') landed.note(registry, d.digest, t.ep.repo, Promise.resolve());
-      else if (plan === 'stream' && landed.find(registry, d.digest) && !this.announced.has(key)) plan = 'mount';
-      else if (plan === 'stream' || plan === 'mount') this.announce(t, d.digest, key);
+    const registry = t.ep.client.registry;
+    const key = landingKey(t, d.digest);
+    if (landed && plan === 'skip') landed.note(registry, d.digest, t.ep.repo, Promise.resolve());
+    else if (landed && (plan === 'stream' || plan === 'mount') && !this.landings.has(key)) {
+      const here = landed.claimed(registry, t.ep.repo, d.digest);
+      const elsewhere = registry === source.client.registry ? undefined : landed.find(registry, d.digest);
+      if (here) {
+        this.waits.set(key, { sameRepo: true, landing: here.then((ok) => (ok ? t.ep.repo : undefined)) });
+        plan = 'mount';
+      } else {
+        if (elsewhere && plan === 'stream') {
+          this.waits.set(key, { sameRepo: false, landing: elsewhere });
+          plan = 'mount';
+        }
+        this.claim(t, d.digest, key);
+      }
     }
     t.plans.set(d.digest, plan);
     if (plan === 'skip') t.present.add(d.digest);
     return plan;
   }
 
-  /**
-   * Tells the run that `t` is about to land `digest`, so another image of the same run mounts it
-   * from there instead of reading the source again. Settled when the blob is confirmed, or
-   * withdrawn by finish(). (Targets of this same set share the one read instead: `announced`.)
-   */
-  private announce(t: TransferTarget, digest: string, key: string): void {
-    const landed = this.run.ctx.landed!;
-    if (landed.find(t.ep.client.registry, digest)) return;
+  /** Records that `t` is about to land `digest` in its repository; settled when confirmed, or withdrawn by finish(). */
+  private claim(t: TransferTarget, digest: string, key: string): void {
     let settle!: (ok: boolean) => void;
     const landing = new Promise<void>((resolve, reject) => (settle = (ok) => (ok ? resolve() : reject(new Error('not landed')))));
     landing.catch(() => undefined);
-    landed.note(t.ep.client.registry, digest, t.ep.repo, landing);
-    this.announced.add(key);
-    this.landings.set(landingKey(t, digest), settle);
+    this.run.ctx.landed!.note(t.ep.client.registry, digest, t.ep.repo, landing);
+    this.landings.set(key, settle);
   }
 
   /** The dry-run report of the plan at `t`. */
@@ -319,27 +327,43 @@ export class TargetSet {
    * have settled; in a fail-fast set, rejects with the first failure.
    */
   async transfer(source: RepoEndpoint, blobs: readonly Descriptor[]): Promise<void> {
-    const settled = await Promise.allSettled(largestFirst(blobs).map((d) => this.awaitMountSources(d).then(() => this.limit(() => this.moveOne(source, d)))));
-    const failure = this.run.firstFailure(settled);
+    await this.plan(source, blobs); // made once: a no-op for blobs planned already
+    const tasks: Promise<void>[] = [];
+    for (const d of largestFirst(blobs)) {
+      const waiting = this.live.filter((t) => this.waits.has(landingKey(t, d.digest)));
+      const ready = this.live.filter((t) => !waiting.includes(t));
+      if (ready.length) tasks.push(this.limit(() => this.moveOne(source, d, ready)));
+      // A target that needs another image's landing waits for it without holding a transfer slot,
+      // and on its own: its set's other targets go on (one of them may be the landing another
+      // image waits for), so images waiting on each other's blobs cannot deadlock.
+      for (const t of waiting) tasks.push(this.afterLanding(source, d, t));
+    }
+    const failure = this.run.firstFailure(await Promise.allSettled(tasks));
     if (failure !== undefined) throw failure;
   }
 
-  /**
-   * Waits, without holding a transfer slot, for the blobs another image of the run is landing and
-   * this set will mount: the slots stay with transfers that can progress, so two images waiting
-   * on each other's blobs cannot deadlock.
-   */
-  private async awaitMountSources(d: Descriptor): Promise<void> {
-    const landed = this.run.ctx.landed;
-    if (!landed) return;
-    await Promise.all(this.live.map((t) => (t.plans.get(d.digest) === 'mount' ? landed.find(t.ep.client.registry, d.digest) : undefined)));
+  /** Moves `d` to `t` once the landing it waits for has settled: skipped (same repository), mounted, or streamed after all. */
+  private async afterLanding(source: RepoEndpoint, d: Descriptor, t: TransferTarget): Promise<void> {
+    const key = landingKey(t, d.digest);
+    const wait = this.waits.get(key)!;
+    const from = await wait.landing;
+    this.waits.delete(key);
+    if (t.failed) return;
+    if (wait.sameRepo && from !== undefined) {
+      t.blobs.push({ digest: d.digest, size: d.size, mediaType: d.mediaType, action: 'skipped', bytes: 0, retries: 0, resumes: 0 });
+      t.present.add(d.digest);
+      return;
+    }
+    if (from === undefined) {
+      // The landing failed: this target moves the blob itself, and claims it for the others.
+      t.plans.set(d.digest, 'stream');
+      if (wait.sameRepo) this.claim(t, d.digest, key);
+    }
+    await this.limit(() => this.moveOne(source, d, [t]));
   }
 
-  private async moveOne(source: RepoEndpoint, d: Descriptor): Promise<void> {
-    const live = this.live;
-    const planned = await Promise.allSettled(live.map((t) => this.planOne(t, source, d)));
-    planned.forEach((p, k) => p.status === 'rejected' && this.setAside(live[k]!, p.reason));
-    const ts = this.live.filter((t) => t.plans.has(d.digest));
+  private async moveOne(source: RepoEndpoint, d: Descriptor, targets: TransferTarget[]): Promise<void> {
+    const ts = targets.filter((t) => !t.failed && t.plans.has(d.digest));
     if (!ts.length) return;
     const results = await moveBlobToMany(d, source, ts.map((t) => t.ep), this.run.ctx, ts.map((t) => t.plans.get(d.digest)));
     await Promise.all(

@@ -41,34 +41,50 @@ export interface BlobEvents {
 }
 
 /**
- * Blobs this run has landed in some repository of a registry, so a later repository of the same
- * registry can mount them instead of reading the source again (sync of many images that share
- * base layers). A blob still in flight is a promise: the next image waits for it to land.
+ * Blobs this run has landed (or is landing) in repositories of a registry. Two uses in a sync of
+ * many images:
+ * - a blob landed in one repository is mounted into the next that needs it, instead of being
+ *   read from the source again (`find`);
+ * - a blob is written into one repository once: an image that needs it in a repository where
+ *   another image of the run is landing it waits and skips it (`claimed`). Writing it again at
+ *   the same time is not only wasted: CNCF distribution rewrites the repository's link file in
+ *   place, and a manifest PUT that reads it meanwhile fails with DIGEST_INVALID /
+ *   MANIFEST_BLOB_UNKNOWN (seen here with two tags of one repository synced at once).
+ * An entry is a promise: in flight until the blob is confirmed; one that fails is withdrawn.
  */
 export class LandedBlobs {
-  private readonly where = new Map<string, Promise<string | undefined>>();
+  /** "registry digest" → a repository holding it. */
+  private readonly anyRepo = new Map<string, Promise<string | undefined>>();
+  /** "registry repo digest" → whether it landed there. */
+  private readonly perRepo = new Map<string, Promise<boolean>>();
 
-  private static key(registry: string, digest: string): string {
-    return `${registry} ${digest}`;
-  }
-
-  /** A repository of `registry` that holds (or is receiving) `digest`, once it has landed; undefined when none. */
+  /** A repository of `registry` that holds (or is receiving) `digest`; resolves undefined if that landing failed. */
   find(registry: string, digest: string): Promise<string | undefined> | undefined {
-    return this.where.get(LandedBlobs.key(registry, digest));
+    return this.anyRepo.get(`${registry} ${digest}`);
   }
 
-  /** Records that `landing` brings `digest` into `repo` of `registry`; resolves with the repo, or undefined if it failed. */
+  /** The landing of `digest` into `repo` of `registry` this run has started, if any. */
+  claimed(registry: string, repo: string, digest: string): Promise<boolean> | undefined {
+    return this.perRepo.get(`${registry} ${repo} ${digest}`);
+  }
+
+  /** Records that `landing` brings `digest` into `repo` (first claim of that repository wins). */
   note(registry: string, digest: string, repo: string, landing: Promise<unknown>): void {
-    const k = LandedBlobs.key(registry, digest);
-    if (this.where.has(k)) return;
-    const p = landing.then(
-      () => repo,
-      () => {
-        if (this.where.get(k) === p) this.where.delete(k); // a failed landing is no mount source
-        return undefined;
-      },
+    const rk = `${registry} ${repo} ${digest}`;
+    if (this.perRepo.has(rk)) return;
+    const ok = landing.then(
+      () => true,
+      () => false,
     );
-    this.where.set(k, p);
+    this.perRepo.set(rk, ok);
+    const k = `${registry} ${digest}`;
+    if (this.anyRepo.has(k)) return;
+    const where: Promise<string | undefined> = ok.then((landed) => {
+      if (landed) return repo;
+      if (this.anyRepo.get(k) === where) this.anyRepo.delete(k); // a failed landing is no mount source
+      return undefined;
+    });
+    this.anyRepo.set(k, where);
   }
 }
 

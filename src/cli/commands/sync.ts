@@ -150,7 +150,7 @@ export function unitLine(u: SyncUnitResult): string {
     const moved = t.mounted || t.streamed ? ` (${t.mounted} mounted, ${t.streamed} streamed, ${mb(t.bytes)})` : '';
     return `${t.target} ${t.action}${moved}`;
   });
-  return `sync: ${u.source}${u.sourceDigest ? `@${u.sourceDigest.slice(0, 19)}` : ''} → ${parts.join('; ')}`;
+  return `sync: ${u.source}${u.sourceDigest && !u.source.includes('@') ? `@${u.sourceDigest.slice(0, 19)}` : ''} → ${parts.join('; ')}`;
 }
 
 function mb(n: number): string {

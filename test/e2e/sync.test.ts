@@ -1,0 +1,333 @@
+// regpush sync against real registries: a file of many images to two targets with different
+// auth, checked with skopeo; an unchanged re-run that reads and writes nothing (registry logs);
+// shared base layers read once and mounted (201); three shards at once; a failing source image;
+// the rate-limit gate; bad files. Counts come from the registries' own logs.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { startFaultProxy, type FaultProxy } from '../fixtures/fault-proxy.js';
+import { assertOneErrorLine } from './fault-helpers.js';
+import { credsOf, exec, imageRef, loadState, logMark, registryLogSince, runCli, skopeoInspect, tempDir, type LoggedRequest } from './harness.js';
+import { assertValidReport } from './report-schema.js';
+import { parseSyncFile, sync, type SyncResult } from '../../src/index.js';
+
+const state = loadState();
+const R = state.registries;
+const run = `s${Date.now().toString(36)}`;
+const sha = (b: string | Buffer) => 'sha256:' + createHash('sha256').update(b).digest('hex');
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+const proxies: FaultProxy[] = [];
+after(async () => {
+  for (const p of proxies) await p.close();
+});
+
+/** A home whose docker config holds both target registries' (different) credentials, and nothing else. */
+function syncEnv(): Record<string, string | undefined> {
+  const home = tempDir('regpush-sync-home-');
+  mkdirSync(join(home, '.docker'), { recursive: true });
+  writeFileSync(
+    join(home, '.docker', 'config.json'),
+    JSON.stringify({ auths: { [R.basic.host]: { auth: b64(`${R.basic.user}:${R.basic.password}`) }, [R.token.host]: { auth: b64(`${R.token.user}:${R.token.password}`) } } }),
+  );
+  return { HOME: home, DOCKER_CONFIG: join(home, '.docker'), REGISTRY_AUTH_FILE: undefined, REGPUSH_FROM_USER: undefined, REGPUSH_FROM_PASSWORD: undefined, REGPUSH_TO_USER: undefined, REGPUSH_TO_PASSWORD: undefined };
+}
+const env = syncEnv();
+
+function writeFile(name: string, text: string): string {
+  const dir = tempDir('regpush-sync-');
+  const file = join(dir, name);
+  writeFileSync(file, text);
+  return file;
+}
+
+async function copyOk(args: string[]): Promise<void> {
+  const r = await runCli(['copy', ...args], { env });
+  assert.equal(r.code, 0, r.stderr);
+}
+
+/** A cosign-style signature of `digest` in `repo`, under the `sha256-<hex>.sig` tag. */
+async function pushSignature(host: string, repo: string, digest: string): Promise<string> {
+  const put = async (body: Buffer) => {
+    const d = sha(body);
+    const start = await fetch(`http://${host}/v2/${repo}/blobs/uploads/`, { method: 'POST' });
+    const loc = new URL(start.headers.get('location')!, `http://${host}`);
+    loc.searchParams.set('digest', d);
+    const done = await fetch(loc, { method: 'PUT', body: new Uint8Array(body), headers: { 'content-type': 'application/octet-stream' } });
+    assert.equal(done.status, 201);
+    return { digest: d, size: body.length };
+  };
+  const config = await put(Buffer.from('{"architecture":"","os":""}'));
+  const layer = await put(Buffer.from(JSON.stringify({ critical: { image: { 'docker-manifest-digest': digest } } })));
+  const manifest = Buffer.from(JSON.stringify({
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
+    layers: [{ mediaType: 'application/vnd.dev.cosign.simplesigning.v1+json', ...layer }],
+  }));
+  const tag = `${digest.replace(':', '-')}.sig`;
+  const res = await fetch(`http://${host}/v2/${repo}/manifests/${tag}`, { method: 'PUT', body: new Uint8Array(manifest), headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' } });
+  assert.equal(res.status, 201);
+  return tag;
+}
+
+const src = (path: string) => `${R.anon.host}/${path}`;
+const seeded = state.images.anon;
+let sigTag = '';
+
+before(async () => {
+  // Source repositories in the anonymous registry: a versioned app, an index with an attestation,
+  // a signed image, a repository copied with all its tags, and one pinned by digest.
+  await copyOk([imageRef(R.anon, 'base/busybox:v2s2'), src(`${run}/app:v1.0.0`), '--tag', 'v2.0.0', '--tag', 'latest']);
+  await copyOk([imageRef(R.anon, 'base/busybox:oci'), src(`${run}/app:v1.1.0`), '--tag', 'v2.1.0', '--tag', 'v3.0.0']);
+  await copyOk([imageRef(R.anon, 'base/multi:oci'), src(`${run}/multi:1`)]);
+  await copyOk([imageRef(R.anon, 'base/busybox:v2s2'), src(`${run}/signed:1`)]);
+  sigTag = await pushSignature(R.anon.host, `${run}/signed`, seeded['base/busybox:v2s2'].digest);
+  await copyOk([imageRef(R.anon, 'base/busybox:oci'), src(`${run}/tool:a`), '--tag', 'b']);
+  await copyOk([imageRef(R.anon, 'base/busybox:oci'), src(`${run}/job:build-7`)]);
+});
+
+/** The nine-entry file: tags, filters, an index with an attestation, a signature, all tags, a pinned digest. */
+function nineImages(prefix: string): string {
+  return [
+    'defaults:',
+    `  targets: [${R.basic.host}/${prefix}, ${R.token.host}/${prefix}]`,
+    'images:',
+    `  - source: ${src(`${run}/app`)}`,
+    `    tags: { semver: '>=2.0.0 <3.0.0' }`,
+    `  - source: ${src(`${run}/app`)}`,
+    `    tags: { regex: '^v1\\.' }`,
+    `  - source: ${src(`${run}/multi`)}`,
+    `    tags: ["1"]`,
+    `  - source: ${src(`${run}/signed`)}`,
+    `    tags: ["1"]`,
+    `    referrers: true`,
+    `  - source: ${src(`${run}/tool`)}`,
+    `    tags: all`,
+    `  - source: ${src(`${run}/job`)}@${seeded['base/busybox:oci'].digest}`,
+    `    target: ${R.basic.host}/${prefix}/job:pinned`,
+    `  - source: ${src('base/busybox')}`,
+    `    tags: [v2s2]`,
+    `  - source: ${src('base/busybox')}`,
+    `    tags: [oci]`,
+    `  - source: ${src('base/multi')}`,
+    `    tags: [v2s2]`,
+    '',
+  ].join('\n');
+}
+
+function report(stdout: string): SyncResult & Record<string, unknown> {
+  const r = JSON.parse(stdout);
+  assertValidReport(r, 'sync report');
+  return r;
+}
+
+const isRead = (q: LoggedRequest) => q.method === 'GET' && /\/(manifests|blobs)\//.test(q.uri);
+const isWrite = (q: LoggedRequest) => ['PUT', 'POST', 'PATCH', 'DELETE'].includes(q.method);
+
+test('sync: nine images to two targets with different auth; every digest equals the source; re-run reads and writes nothing', async () => {
+  const prefix = `${run}m`;
+  const file = writeFile('mirror.yaml', nineImages(prefix));
+  const r = await runCli(['sync', '--json', file], { env });
+  assert.equal(r.code, 0, r.stderr);
+  const rep = report(r.stdout);
+  const want: Record<string, string> = {
+    [`${run}/app:v2.0.0`]: seeded['base/busybox:v2s2'].digest,
+    [`${run}/app:v2.1.0`]: seeded['base/busybox:oci'].digest,
+    [`${run}/app:v1.0.0`]: seeded['base/busybox:v2s2'].digest,
+    [`${run}/app:v1.1.0`]: seeded['base/busybox:oci'].digest,
+    [`${run}/multi:1`]: seeded['base/multi:oci'].digest,
+    [`${run}/signed:1`]: seeded['base/busybox:v2s2'].digest,
+    [`${run}/tool:a`]: seeded['base/busybox:oci'].digest,
+    [`${run}/tool:b`]: seeded['base/busybox:oci'].digest,
+    'base/busybox:v2s2': seeded['base/busybox:v2s2'].digest,
+    'base/busybox:oci': seeded['base/busybox:oci'].digest,
+    'base/multi:v2s2': seeded['base/multi:v2s2'].digest,
+  };
+  // v3.0.0 is outside the semver range, latest is not a version: neither is copied.
+  assert.equal(rep.totals.units, Object.keys(want).length + 1, JSON.stringify(rep.units.map((u) => u.source)));
+  assert.equal(rep.totals.failed, 0);
+  for (const u of rep.units) assert.ok(u.ok, JSON.stringify(u));
+  for (const [path, digest] of Object.entries(want)) {
+    for (const reg of [R.basic, R.token]) {
+      const got = await skopeoInspect(`${reg.host}/${prefix}/${path}`, { raw: true, creds: credsOf(reg) });
+      assert.equal(got.digest, digest, `${reg.name}: ${path}`);
+    }
+  }
+  assert.equal((await skopeoInspect(`${R.basic.host}/${prefix}/job:pinned`, { raw: true, creds: credsOf(R.basic) })).digest, seeded['base/busybox:oci'].digest);
+  for (const reg of [R.basic, R.token]) {
+    const missing = await runCli(['inspect', `${reg.host}/${prefix}/${run}/app:v3.0.0`], { env: { ...env, REGPUSH_FROM_USER: reg.user, REGPUSH_FROM_PASSWORD: reg.password } });
+    assert.equal(missing.code, 4, 'v3.0.0 is outside the semver range');
+    // The signature came along under its tag; the attestation inside the index too (skopeo copy --all).
+    const sig = await skopeoInspect(`${reg.host}/${prefix}/${run}/signed:${sigTag}`, { raw: true, creds: credsOf(reg) });
+    assert.equal(sig.digest, (await skopeoInspect(src(`${run}/signed:${sigTag}`), { raw: true })).digest);
+    const layout = tempDir();
+    const cp = await exec('skopeo', ['copy', '--all', '--src-tls-verify=false', '--src-creds', `${reg.user}:${reg.password}`, `docker://${reg.host}/${prefix}/${run}/multi:1`, `oci:${layout}/l:img`]);
+    assert.equal(cp.code, 0, cp.stderr);
+  }
+
+  // Nothing changed: HEADs only at the source (no manifest or blob GET), no write at either target.
+  const marks = { anon: logMark('anon'), basic: logMark('basic'), token: logMark('token') };
+  const again = await runCli(['sync', '--json', file], { env });
+  assert.equal(again.code, 0, again.stderr);
+  const rep2 = report(again.stdout);
+  assert.equal(rep2.totals.copied, 0);
+  assert.equal(rep2.totals.skipped, rep.totals.copied);
+  const reads = (await registryLogSince('anon', marks.anon)).filter(isRead);
+  assert.deepEqual(reads.map((q) => q.uri), [], 'no manifest or blob GET at the source');
+  for (const name of ['basic', 'token'] as const) {
+    const writes = (await registryLogSince(name, marks[name])).filter(isWrite);
+    assert.deepEqual(writes.map((q) => `${q.method} ${q.uri}`), [], `no write at ${name}`);
+  }
+});
+
+test('sync: three images sharing base layers, one target — each shared blob read once, the others mounted (201)', async () => {
+  const app = tempDir('regpush-sync-app-');
+  const names = ['svc1', 'svc2', 'svc3'];
+  for (const n of names) {
+    mkdirSync(join(app, n), { recursive: true });
+    writeFileSync(join(app, n, 'main.txt'), `service ${n}\n`);
+    const p = await runCli(['push', '--from', imageRef(R.anon, 'base/busybox:oci'), '--to', src(`${run}/${n}:1`), '--app', `${join(app, n)}:/srv`], { env });
+    assert.equal(p.code, 0, p.stderr);
+  }
+  const prefix = `${run}d`;
+  const file = writeFile('dedup.yaml', ['defaults:', `  targets: [${R.anon2.host}/${prefix}]`, 'images:', ...names.map((n) => `  - source: ${src(`${run}/${n}:1`)}`), ''].join('\n'));
+  const marks = { anon: logMark('anon'), anon2: logMark('anon2') };
+  const r = await runCli(['sync', '--json', file], { env });
+  assert.equal(r.code, 0, r.stderr);
+  const rep = report(r.stdout);
+  assert.equal(rep.totals.copied, 3);
+  const baseLayers = seeded['base/busybox:oci'].layers!;
+  const srcLog = await registryLogSince('anon', marks.anon);
+  for (const d of baseLayers) {
+    const gets = srcLog.filter((q) => q.method === 'GET' && q.uri.endsWith(`/blobs/${d}`));
+    assert.equal(gets.length, 1, `shared layer ${d} read ${gets.length} times from the source`);
+  }
+  const mounts = (await registryLogSince('anon2', marks.anon2)).filter((q) => q.method === 'POST' && q.uri.includes('mount=') && q.status === 201);
+  for (const d of baseLayers) {
+    const m = mounts.filter((q) => q.uri.includes(`mount=${d}`) || q.uri.includes(`mount=${encodeURIComponent(d)}`));
+    assert.equal(m.length, 2, `shared layer ${d} mounted into the two other repositories (got ${m.length})`);
+  }
+  assert.ok(rep.totals.mounted >= 2 * baseLayers.length);
+  for (const n of names) {
+    assert.equal((await skopeoInspect(`${R.anon2.host}/${prefix}/${run}/${n}:1`, { raw: true })).digest, (await skopeoInspect(src(`${run}/${n}:1`), { raw: true })).digest);
+  }
+});
+
+test('sync: three --shard i/3 processes at once copy every image exactly once', async () => {
+  const prefix = `${run}sh`;
+  const sources = [`${run}/app`, `${run}/multi`, `${run}/signed`, `${run}/tool`, 'base/busybox', 'base/multi', `${run}/job`];
+  const tagOf: Record<string, string> = { [`${run}/app`]: 'v1.0.0', [`${run}/multi`]: '1', [`${run}/signed`]: '1', [`${run}/tool`]: 'a', 'base/busybox': 'oci', 'base/multi': 'oci', [`${run}/job`]: 'build-7' };
+  const file = writeFile('shards.yaml', ['defaults:', `  targets: [${R.anon2.host}/${prefix}]`, 'images:', ...sources.map((s) => `  - source: ${src(`${s}:${tagOf[s]}`)}`), ''].join('\n'));
+  const mark = logMark('anon');
+  const results = await Promise.all([0, 1, 2].map((i) => runCli(['sync', '--json', '--shard', `${i}/3`, file], { env })));
+  const seen: string[] = [];
+  for (const r of results) {
+    assert.equal(r.code, 0, r.stderr);
+    const rep = report(r.stdout);
+    for (const u of rep.units) {
+      assert.ok(u.ok, JSON.stringify(u));
+      seen.push(u.source);
+    }
+  }
+  assert.deepEqual([...seen].sort(), sources.map((s) => src(`${s}:${tagOf[s]}`)).sort(), 'each image in exactly one shard');
+  const gets = (await registryLogSince('anon', mark)).filter((q) => q.method === 'GET' && /\/manifests\/[^s]/.test(q.uri) && !/\/manifests\/sha256:/.test(q.uri));
+  for (const s of sources) {
+    const n = gets.filter((q) => q.uri.includes(`/v2/${s}/manifests/${tagOf[s]}`)).length;
+    assert.equal(n, 1, `${s}:${tagOf[s]} read ${n} times at the source`);
+  }
+  // The same share from JOB_COMPLETION_INDEX: every image is now up to date, nothing copied.
+  const viaEnv = await runCli(['sync', '--json', '--shard', '/3', file], { env: { ...env, JOB_COMPLETION_INDEX: '1' } });
+  assert.equal(viaEnv.code, 0, viaEnv.stderr);
+  const rep = report(viaEnv.stdout);
+  assert.equal(rep.totals.copied, 0);
+  assert.deepEqual(rep.shard, { index: 1, count: 3 });
+});
+
+test('sync: a source image that answers 500 fails alone (exit 8); the next run copies only that one', async () => {
+  const proxy = await startFaultProxy(R.anon.url);
+  proxies.push(proxy);
+  const prefix = `${run}f`;
+  proxy.rule({ method: 'GET', path: new RegExp(`/v2/${run}/tool/manifests/`), fault: { kind: 'status', status: 500 }, name: 'broken' });
+  const sources = [`${run}/tool:a`, `${run}/multi:1`, 'base/busybox:v2s2'];
+  const file = writeFile('fail.yaml', ['defaults:', `  targets: [${R.anon2.host}/${prefix}]`, 'images:', ...sources.map((s) => `  - source: ${proxy.host}/${s}`), ''].join('\n'));
+  const r = await runCli(['sync', '--json', '--retries', '0', file], { env });
+  const line = assertOneErrorLine(r, 8, 'E_PARTIAL', /1 of 3 images failed/);
+  assert.match(line, new RegExp(`${run}/tool:a`));
+  const rep = report(r.stdout);
+  assert.equal(rep.totals.copied, 2);
+  assert.equal(rep.units.find((u) => u.source.endsWith(`${run}/tool:a`))!.ok, false);
+  assert.ok(proxy.hits('broken').length >= 1);
+  assert.equal((await fetch(`http://${R.anon2.host}/v2/${prefix}/${run}/tool/manifests/a`, { method: 'HEAD' })).status, 404, 'no manifest for the failed image');
+  proxy.clearRules();
+  const again = await runCli(['sync', '--json', file], { env });
+  assert.equal(again.code, 0, again.stderr);
+  const rep2 = report(again.stdout);
+  assert.deepEqual(rep2.units.filter((u) => u.targets.some((t) => t.action === 'copied')).map((u) => u.source), [`${proxy.host}/${run}/tool:a`]);
+  assert.equal(rep2.totals.skipped, 2);
+});
+
+test('sync --dry-run writes nothing and says what it would do', async () => {
+  const prefix = `${run}dry`;
+  const file = writeFile('dry.yaml', ['images:', `  - source: ${src('base/busybox:v2s2')}`, `    targets: [${R.anon2.host}/${prefix}]`, ''].join('\n'));
+  const mark = logMark('anon2');
+  const r = await runCli(['sync', '--json', '--dry-run', file], { env });
+  assert.equal(r.code, 0, r.stderr);
+  const rep = report(r.stdout);
+  assert.equal(rep.dryRun, true);
+  assert.equal(rep.totals.planned, 1);
+  assert.deepEqual((await registryLogSince('anon2', mark)).filter(isWrite), []);
+  const text = await runCli(['sync', '--dry-run', file], { env });
+  assert.equal(text.code, 0, text.stderr);
+  assert.match(text.stdout, /^plan: 1 images \(1 entries\): 1 to copy, 0 up to date, 0 failed/);
+});
+
+test('sync: bad files and flags are one error line before any request', async () => {
+  const mark = logMark('anon');
+  const cases: [string, string, number, string, RegExp][] = [
+    ['unknown-key.yaml', `images:\n  - source: ${src('base/busybox')}\n    tags: [v2s2]\n    targest: [${R.anon2.host}/x]\n`, 2, 'E_INPUT', /unknown-key\.yaml: images\[0\].*targest/],
+    ['bad-regex.yaml', `defaults:\n  targets: [${R.anon2.host}/x]\nimages:\n  - source: ${src('base/busybox')}\n    tags: { regex: '(' }\n`, 2, 'E_INPUT', /bad-regex\.yaml: images\[0\].*regex/],
+    ['no-target.yaml', `images:\n  - source: ${src('base/busybox')}\n    tags: [v2s2]\n`, 2, 'E_INPUT', /no-target\.yaml: images\[0\]/],
+  ];
+  for (const [name, text, code, ecode, re] of cases) {
+    const r = await runCli(['sync', writeFile(name, text)], { env });
+    assertOneErrorLine(r, code, ecode, re);
+  }
+  const ok = writeFile('ok.yaml', `images:\n  - source: ${src('base/busybox')}\n    tags: [v2s2]\n    targets: [${R.anon2.host}/x]\n`);
+  assertOneErrorLine(await runCli(['sync', '--shard', '3/3', ok], { env }), 2, 'E_USAGE', /--shard/);
+  assertOneErrorLine(await runCli(['sync', '--images', '0', ok], { env }), 2, 'E_USAGE', /--images/);
+  assertOneErrorLine(await runCli(['sync', '--max-wait', 'soon', '--min-ratelimit', '5', ok], { env }), 2, 'E_USAGE', /--max-wait/);
+  assertOneErrorLine(await runCli(['sync', join(tempDir(), 'missing.yaml')], { env }), 2, 'E_INPUT', /missing\.yaml: cannot read/);
+  assert.deepEqual(await registryLogSince('anon', mark), [], 'no request for a bad file or flag');
+});
+
+test('sync --min-ratelimit: below the limit no new image starts; it stops with E_TOO_MANY_REQUESTS, or goes on once the count recovers', async () => {
+  const proxy = await startFaultProxy(R.anon.url);
+  proxies.push(proxy);
+  const low = { kind: 'setHeaders' as const, headers: { 'ratelimit-limit': '100;w=21600', 'ratelimit-remaining': '3;w=21600' } };
+  proxy.rule({ fault: low, name: 'low' });
+  const prefix = `${run}rl`;
+  const sources = ['base/busybox:v2s2', 'base/busybox:oci', 'base/multi:oci'];
+  const text = ['defaults:', `  targets: [${R.anon2.host}/${prefix}]`, 'images:', ...sources.map((s) => `  - source: ${proxy.host}/${s}`), ''].join('\n');
+  const r = await runCli(['sync', '--json', '--images', '1', '--min-ratelimit', '10', writeFile('rl.yaml', text)], { env });
+  assert.equal(r.code, 5, r.stderr);
+  const lines = r.stderr.trim().split('\n');
+  assert.match(lines[0]!, /ratelimit-remaining is 3, below --min-ratelimit 10; not starting new images/, 'says why it holds back');
+  assert.match(lines.at(-1)!, /^regpush: error: .*ratelimit-remaining stayed below --min-ratelimit 10 \(last 3\).*\[E_TOO_MANY_REQUESTS\]$/);
+  assert.equal(lines.length, 2, r.stderr);
+  const rep = report(r.stdout);
+  assert.equal(rep.totals.units, 1, 'the first image ran (nothing was known before it), the others did not start');
+  assert.equal(rep.http.rateLimits[0]!.remaining, 3);
+
+  // Library: the gate waits, asks again with a HEAD (not counted as a pull), and goes on once the count is back.
+  const spec = parseSyncFile(text.replace(prefix, `${prefix}2`), 'rl.yaml');
+  setTimeout(() => {
+    proxy.clearRules();
+    proxy.rule({ fault: { kind: 'setHeaders', headers: { 'ratelimit-remaining': '80;w=21600' } } });
+  }, 300);
+  const waited: number[] = [];
+  const res = await sync({ spec, images: 1, minRateLimit: 10, maxWaitMs: 20_000, rateLimitPollMs: 100, env, events: { waiting: (_r, remaining) => waited.push(remaining) } });
+  assert.equal(res.totals.copied, 3);
+  assert.deepEqual(waited, [3]);
+});
