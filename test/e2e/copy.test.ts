@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
-import { credsOf, exec, imageRef, loadState, logMark, registryLogSince, runCli, skopeoInspect, tempDir, type SeedImage } from './harness.js';
+import { credsOf, exec, imageRef, loadState, logMark, registryLogSince, runCli, settledLogMark, skopeoInspect, tempDir, type SeedImage } from './harness.js';
 
 const state = loadState();
 const R = state.registries;
@@ -234,4 +234,39 @@ test('--referrers through the OCI referrers API: copied by digest and listed in 
   } finally {
     front.close();
   }
+});
+
+test('an unchanged re-copy: HEADs only — no manifest or blob GET at the source, nothing written at the targets', async () => {
+  const src = imageRef(R.anon, 'base/multi:oci');
+  const t1 = imageRef(R.anon2, `${run}/noop-a:1`);
+  const t2 = imageRef(R.basic, `${run}/noop-b:1`);
+  const first = await runCli(['copy', '--json', src, t1, t2, ...toBasic]);
+  assert.equal(first.code, 0, first.stderr);
+  const marks = { anon: await settledLogMark('anon'), anon2: await settledLogMark('anon2'), basic: await settledLogMark('basic') };
+  const again = await runCli(['copy', '--json', src, t1, t2, ...toBasic]);
+  assert.equal(again.code, 0, again.stderr);
+  const report = JSON.parse(again.stdout);
+  for (const t of report.targets) {
+    assert.ok(t.ok);
+    assert.deepEqual(t.tagsUnchanged, ['1']);
+    assert.deepEqual(t.blobs, []);
+  }
+  assert.equal(report.digest, state.images.anon['base/multi:oci'].digest);
+  const reads = (await registryLogSince('anon', marks.anon)).filter((q) => q.method === 'GET' && /\/(manifests|blobs)\//.test(q.uri));
+  assert.deepEqual(reads, [], 'no GET at the source');
+  for (const name of ['anon2', 'basic'] as const) {
+    const writes = (await registryLogSince(name, marks[name])).filter((q) => ['PUT', 'POST', 'PATCH', 'DELETE'].includes(q.method));
+    assert.deepEqual(writes, [], `no write at ${name}`);
+  }
+  // One target changed (its tag moved elsewhere): only that one is written.
+  const moved = await runCli(['copy', imageRef(R.anon, 'base/busybox:oci'), t1]);
+  assert.equal(moved.code, 0, moved.stderr);
+  const mark2 = await settledLogMark('basic');
+  const third = await runCli(['copy', '--json', src, t1, t2, ...toBasic]);
+  assert.equal(third.code, 0, third.stderr);
+  const r3 = JSON.parse(third.stdout);
+  assert.equal(r3.targets[0].tagsUnchanged, undefined);
+  assert.deepEqual(r3.targets[1].tagsUnchanged, ['1']);
+  assert.deepEqual((await registryLogSince('basic', mark2)).filter((q) => q.method !== 'HEAD' && q.method !== 'GET'), []);
+  assert.equal((await skopeoInspect(t1, { raw: true })).digest, state.images.anon['base/multi:oci'].digest);
 });

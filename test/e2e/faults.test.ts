@@ -235,6 +235,37 @@ test('persistent, two targets: a source that always drops is read 1 + --retries 
   await assertNoSessionLeft(dst, R.basic, basicCreds);
 });
 
+test('one retry level: every upload request answered 500 → each request sent 1 + --retries times, never (1 + --retries)²', async () => {
+  // POST (open a session) is replayable: the transport retries it; the whole-blob restart must not retry it again.
+  dst.rule({ ...match.uploadStart, fault: { kind: 'status', status: 500 } });
+  const r = await runCli(['copy', '--quiet', '--jobs', '1', '--retries', '2', srcRef(), dstRef('one-level-post'), ...fromArgs, ...toArgs], { env });
+  assertOneErrorLine(r, 5, 'E_REGISTRY', /start upload.*answered 500/);
+  assert.equal(requestsFor(dst, 'POST', '/blobs/uploads/').length, 3, 'one blob, its POST sent 1 + 2 times');
+  dst.clearRules();
+  dst.clearRecords();
+  // The upload PUT carries a stream (not replayable): the transport does not retry it; the blob restarts, 1 + 2 times in all.
+  dst.rule({ method: 'PUT', path: /\/blobs\/uploads\//, fault: { kind: 'status', status: 500 } });
+  const r2 = await runCli(['copy', '--quiet', '--jobs', '1', '--retries', '2', srcRef(), dstRef('one-level-put'), ...fromArgs, ...toArgs], { env });
+  assertOneErrorLine(r2, 5, 'E_REGISTRY', /answered 500/);
+  const puts = requestsFor(dst, 'PUT', '/blobs/uploads/');
+  const perBlob = new Map<string, number>();
+  for (const q of puts) perBlob.set(/digest=([^&]+)/.exec(q.url)![1]!, (perBlob.get(/digest=([^&]+)/.exec(q.url)![1]!) ?? 0) + 1);
+  assert.deepEqual([...perBlob.values()], [3], 'one blob, its PUT sent 1 + 2 times');
+  assert.equal(requestsFor(dst, 'POST', '/blobs/uploads/').length, 3, 'one session per attempt');
+  await assertNoSessionLeft(dst, R.basic, basicCreds);
+});
+
+test('one retry level, two targets: a target refusing every session is tried 1 + --retries times, the other completes', async () => {
+  dst.rule({ ...match.uploadStart, fault: { kind: 'status', status: 500 } });
+  const other = `${R.anon2.host}/${run}/one-level-other:1`;
+  const r = await runCli(['copy', '--json', '--jobs', '1', '--retries', '2', srcRef(), dstRef('one-level-tee'), other, ...fromArgs, ...toArgs], { env });
+  assert.equal(r.code, 8, r.stderr);
+  const report = JSON.parse(r.stdout);
+  assert.deepEqual(report.targets.map((t: { ok: boolean }) => t.ok), [false, true]);
+  assert.equal(requestsFor(dst, 'POST', '/blobs/uploads/').length, 3, 'the shared pass and the solo pass share one budget: 1 + 2 POSTs');
+  assert.equal((await skopeoInspect(other, { raw: true })).digest, seeded.digest);
+});
+
 test('--retries 0: one 503 is final; --retries 1 rides it out', async () => {
   src.rule({ ...match.manifestGet, nth: 1, fault: { kind: 'status', status: 503 } });
   const r = await runCli(['copy', '--quiet', '--retries', '0', srcRef(), dstRef('retries-0'), ...fromArgs, ...toArgs], { env });

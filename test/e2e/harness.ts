@@ -314,6 +314,25 @@ export function logMark(name: RegistryName | 'tokenService'): number {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
+ * Like logMark, after the file has stopped growing: the registry writes a request's line just
+ * after its response, so a mark taken right after a command may still see that command's last
+ * lines arrive after it. Use it before asserting that a second command made no request of a kind.
+ */
+export async function settledLogMark(name: RegistryName | 'tokenService'): Promise<number> {
+  const file = logFileOf(name);
+  let size = statSync(file).size;
+  const deadline = Date.now() + 2000;
+  await sleep(100);
+  while (Date.now() < deadline) {
+    const now = statSync(file).size;
+    if (now === size) break;
+    size = now;
+    await sleep(50);
+  }
+  return size;
+}
+
+/**
  * Lines appended to a log since `mark`, after the file stops growing (the registry writes its
  * line just after the response). Registry logs mix JSON lines (fields http.request.method,
  * http.request.uri, http.response.status, err.code; "&" appears as \u0026) and access-log lines;

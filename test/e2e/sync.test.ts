@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { startFaultProxy, type FaultProxy } from '../fixtures/fault-proxy.js';
 import { assertOneErrorLine } from './fault-helpers.js';
-import { credsOf, exec, imageRef, loadState, logMark, registryLogSince, runCli, skopeoInspect, tempDir, type LoggedRequest } from './harness.js';
+import { credsOf, exec, imageRef, loadState, logMark, registryLogSince, runCli, settledLogMark, skopeoInspect, tempDir, type LoggedRequest } from './harness.js';
 import { assertValidReport } from './report-schema.js';
 import { parseSyncFile, sync, type SyncResult } from '../../src/index.js';
 
@@ -168,7 +168,7 @@ test('sync: nine images to two targets with different auth; every digest equals 
   }
 
   // Nothing changed: HEADs only at the source (no manifest or blob GET), no write at either target.
-  const marks = { anon: logMark('anon'), basic: logMark('basic'), token: logMark('token') };
+  const marks = { anon: await settledLogMark('anon'), basic: await settledLogMark('basic'), token: await settledLogMark('token') };
   const again = await runCli(['sync', '--json', file], { env });
   assert.equal(again.code, 0, again.stderr);
   const rep2 = report(again.stdout);
@@ -193,7 +193,7 @@ test('sync: three images sharing base layers, one target — each shared blob re
   }
   const prefix = `${run}d`;
   const file = writeFile('dedup.yaml', ['defaults:', `  targets: [${R.anon2.host}/${prefix}]`, 'images:', ...names.map((n) => `  - source: ${src(`${run}/${n}:1`)}`), ''].join('\n'));
-  const marks = { anon: logMark('anon'), anon2: logMark('anon2') };
+  const marks = { anon: await settledLogMark('anon'), anon2: await settledLogMark('anon2') };
   const r = await runCli(['sync', '--json', file], { env });
   assert.equal(r.code, 0, r.stderr);
   const rep = report(r.stdout);
@@ -220,7 +220,7 @@ test('sync: three --shard i/3 processes at once copy every image exactly once', 
   const sources = [`${run}/app`, `${run}/multi`, `${run}/signed`, `${run}/tool`, 'base/busybox', 'base/multi', `${run}/job`];
   const tagOf: Record<string, string> = { [`${run}/app`]: 'v1.0.0', [`${run}/multi`]: '1', [`${run}/signed`]: '1', [`${run}/tool`]: 'a', 'base/busybox': 'oci', 'base/multi': 'oci', [`${run}/job`]: 'build-7' };
   const file = writeFile('shards.yaml', ['defaults:', `  targets: [${R.anon2.host}/${prefix}]`, 'images:', ...sources.map((s) => `  - source: ${src(`${s}:${tagOf[s]}`)}`), ''].join('\n'));
-  const mark = logMark('anon');
+  const mark = await settledLogMark('anon');
   const results = await Promise.all([0, 1, 2].map((i) => runCli(['sync', '--json', '--shard', `${i}/3`, file], { env })));
   const seen: string[] = [];
   for (const r of results) {
@@ -271,7 +271,7 @@ test('sync: a source image that answers 500 fails alone (exit 8); the next run c
 test('sync --dry-run writes nothing and says what it would do', async () => {
   const prefix = `${run}dry`;
   const file = writeFile('dry.yaml', ['images:', `  - source: ${src('base/busybox:v2s2')}`, `    targets: [${R.anon2.host}/${prefix}]`, ''].join('\n'));
-  const mark = logMark('anon2');
+  const mark = await settledLogMark('anon2');
   const r = await runCli(['sync', '--json', '--dry-run', file], { env });
   assert.equal(r.code, 0, r.stderr);
   const rep = report(r.stdout);
@@ -284,7 +284,7 @@ test('sync --dry-run writes nothing and says what it would do', async () => {
 });
 
 test('sync: bad files and flags are one error line before any request', async () => {
-  const mark = logMark('anon');
+  const mark = await settledLogMark('anon');
   const cases: [string, string, number, string, RegExp][] = [
     ['unknown-key.yaml', `images:\n  - source: ${src('base/busybox')}\n    tags: [v2s2]\n    targest: [${R.anon2.host}/x]\n`, 2, 'E_INPUT', /unknown-key\.yaml: images\[0\].*targest/],
     ['bad-regex.yaml', `defaults:\n  targets: [${R.anon2.host}/x]\nimages:\n  - source: ${src('base/busybox')}\n    tags: { regex: '(' }\n`, 2, 'E_INPUT', /bad-regex\.yaml: images\[0\].*regex/],
