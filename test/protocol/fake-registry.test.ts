@@ -135,6 +135,12 @@ test('uploads: monolithic POST, POST+PUT, streamed PATCH, chunks with Content-Ra
   assert.equal(res.status, 202);
   assert.equal((await fetch(withDigest(loc, d), { method: 'PUT' })).status, 201);
   assert.deepEqual(reg.blob('app', d), data);
+  // The session's requests are attributed to the digest its PUT named.
+  const id = reg.requests({ method: 'PUT', digest: d }).at(-1)!.session;
+  assert.deepEqual(
+    reg.uploadsFor(d).filter((r) => r.session === id).map((r) => `${r.method} ${r.status}`),
+    ['POST 202', 'PATCH 202', 'PATCH 416', 'PATCH 416', 'PATCH 202', 'PUT 201'],
+  );
 
   // Status and cancel.
   loc = await start();
