@@ -5,6 +5,10 @@
 // status. REGPUSH_TEST_STATE is passed to the tests.
 //
 //   node scripts/test.mjs [FILE_OR_DIR ...]   (default: dist/test; *.test.js files only)
+//   node scripts/test.mjs --no-registries [FILE_OR_DIR ...]
+//       (`npm run test:unit`) starts no registry and runs the tiers that need none, by default
+//       dist/test/unit and dist/test/protocol (in-process servers and the fake registry only).
+//       Nothing is shared between those files, so node --test runs them in parallel.
 //
 // Only *.test.js files are handed to node --test: node 20 would otherwise also run every .js
 // file under a directory named `test` (the harness, fixtures) as a test file.
@@ -28,8 +32,15 @@ function findTests(p, out = []) {
 }
 
 async function main() {
-  const targets = process.argv.slice(2).map((a) => resolve(a));
-  if (targets.length === 0) targets.push(join(REPO_ROOT, 'dist', 'test'));
+  const args = process.argv.slice(2);
+  const noRegistries = args.includes('--no-registries');
+  const unknown = args.filter((a) => a.startsWith('--') && a !== '--no-registries');
+  if (unknown.length) throw new Error(`unknown option ${unknown[0]} (known: --no-registries)`);
+  const targets = args.filter((a) => !a.startsWith('--')).map((a) => resolve(a));
+  if (targets.length === 0) {
+    if (noRegistries) targets.push(join(REPO_ROOT, 'dist', 'test', 'unit'), join(REPO_ROOT, 'dist', 'test', 'protocol'));
+    else targets.push(join(REPO_ROOT, 'dist', 'test'));
+  }
   for (const t of targets) if (!existsSync(t)) throw new Error(`${t} does not exist (did tsc run?)`);
   // Skip stale compiled tests whose TypeScript source is gone (tsc never deletes outputs).
   const distDir = join(REPO_ROOT, 'dist') + '/';
@@ -55,7 +66,9 @@ async function main() {
     });
   }
 
-  if (process.env.REGPUSH_TEST_EXTERNAL === '1') {
+  if (noRegistries) {
+    process.stderr.write('test: --no-registries, starting none\n');
+  } else if (process.env.REGPUSH_TEST_EXTERNAL === '1') {
     process.stderr.write(`test: REGPUSH_TEST_EXTERNAL=1, using the running registries (${stateDir})\n`);
   } else {
     started = true; // set before start() so a signal during start stops what is there
@@ -64,8 +77,10 @@ async function main() {
   }
 
   const code = await new Promise((res) => {
-    child = spawn(process.execPath, ['--test', '--test-concurrency=1', ...files], {
-      stdio: 'inherit', cwd: REPO_ROOT, env: { ...process.env, REGPUSH_TEST_STATE: stateDir },
+    // Test files share the registries (and their logs), so those runs take one file at a time.
+    const concurrency = noRegistries ? [] : ['--test-concurrency=1'];
+    child = spawn(process.execPath, ['--test', ...concurrency, ...files], {
+      stdio: 'inherit', cwd: REPO_ROOT, env: noRegistries ? process.env : { ...process.env, REGPUSH_TEST_STATE: stateDir },
     });
     child.on('exit', (c, s) => res(c ?? (s ? 1 : 0)));
     child.on('error', (e) => { process.stderr.write(`test: ${e.message}\n`); res(1); });

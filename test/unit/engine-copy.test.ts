@@ -1,0 +1,155 @@
+// copy() orchestration against in-process fake registries (test/fixtures/fake-registry.ts): which
+// requests each target sees, set-aside of a failing target, mounts, and what reaches a target
+// when something is wrong. The real-registry e2e tier stays the judge of the bytes themselves.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { copy, type CopyResult, type RegpushError } from '../../src/index.js';
+import { fakeLibraryOptions, startFakeRegistry, type FakeRegistry, type FakeRegistryOptions } from '../fixtures/fake-registry.js';
+
+const open: FakeRegistry[] = [];
+after(() => Promise.all(open.map((r) => r.close())));
+async function fake(opts?: FakeRegistryOptions): Promise<FakeRegistry> {
+  const r = await startFakeRegistry(opts);
+  open.push(r);
+  return r;
+}
+/** Every upload request answered 500 (Retry-After: 0 keeps the client's retries immediate). */
+const failUploads = (reg: FakeRegistry) => reg.fault({ kind: 'upload' }, { kind: 'status', status: 500, retryAfter: 0 });
+const partialResult = (err: unknown): CopyResult => (err as RegpushError).details.result as CopyResult;
+
+test('two targets, one answering 500 to every upload: set aside, E_PARTIAL, the other complete, no manifest at the failing one', async () => {
+  const [src, good, bad] = [await fake(), await fake(), await fake()];
+  const img = src.seedImage('base/app', { tags: ['1'] });
+  failUploads(bad);
+  let caught: unknown;
+  await copy({ from: src.ref('base/app:1'), to: [good.ref('app:1'), bad.ref('app:1')], retries: 1, ...fakeLibraryOptions(src, good, bad) }).catch((e: unknown) => (caught = e));
+  assert.equal((caught as RegpushError)?.code, 'E_PARTIAL', String(caught));
+  const [g, b] = partialResult(caught).targets;
+  assert.equal(g!.ok, true);
+  assert.equal(g!.digest, img.digest);
+  assert.equal(b!.ok, false);
+  assert.match(b!.error!.message, /answered 500/);
+
+  assert.equal(good.manifest('app', '1')?.digest, img.digest, 'the good target got the image');
+  for (const d of [img.config, ...img.layers]) assert.ok(good.hasBlob('app', d.digest), d.digest);
+  assert.ok(bad.count({ kind: 'upload', status: 500 }) > 0, 'the uploads were tried');
+  assert.equal(bad.manifest('app', '1'), undefined);
+  assert.equal(bad.count({ kind: 'manifest', method: 'PUT' }), 0, 'no manifest PUT at a target whose blobs did not land');
+  assert.equal(bad.openUploads(), 0);
+});
+
+test('same-registry copy mounts every blob (201) and reads none', async () => {
+  const reg = await fake();
+  const img = reg.seedImage('base/app', { tags: ['1'] });
+  const r = await copy({ from: reg.ref('base/app:1'), to: [reg.ref('team/app:2')], ...fakeLibraryOptions(reg) });
+  assert.equal(r.digest, img.digest);
+  assert.deepEqual(r.targets[0]!.blobs.map((b) => b.action).sort(), ['mounted', 'mounted', 'mounted']);
+  const mounts = reg.requests({ kind: 'upload', method: 'POST', repo: 'team/app', query: { mount: true, from: 'base/app' } });
+  assert.deepEqual(mounts.map((m) => m.status), [201, 201, 201]);
+  assert.deepEqual(new Set(mounts.map((m) => m.digest)), new Set([img.config.digest, ...img.layers.map((l) => l.digest)]));
+  assert.equal(reg.count({ kind: 'blob', method: 'GET' }), 0, 'no blob read');
+  assert.equal(reg.count({ kind: 'upload', method: ['PATCH', 'PUT'] }), 0, 'nothing streamed');
+  assert.equal(reg.manifest('team/app', '2')?.digest, img.digest);
+});
+
+test('a registry that will not mount (202) gets the blob streamed on the session it opened', async () => {
+  const reg = await fake({ mounts: false });
+  const img = reg.seedImage('base/app', { tags: ['1'] });
+  const r = await copy({ from: reg.ref('base/app:1'), to: [reg.ref('team/app:1')], ...fakeLibraryOptions(reg) });
+  assert.deepEqual(r.targets[0]!.blobs.map((b) => b.action), ['streamed', 'streamed', 'streamed']);
+  const posts = reg.requests({ kind: 'upload', method: 'POST', repo: 'team/app' });
+  assert.equal(posts.length, 3, 'one POST per blob: the 202 session is used, not wasted');
+  assert.ok(posts.every((p) => p.status === 202 && p.query.mount));
+  assert.equal(reg.openUploads(), 0);
+  assert.equal(reg.manifest('team/app', '1')?.digest, img.digest);
+});
+
+test('a target already holding every blob: all skipped, nothing read from the source, nothing uploaded', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const img = src.seedImage('base/app', { tags: ['1'] });
+  for (const d of [img.config, ...img.layers]) dst.putBlob('app', src.blob('base/app', d.digest)!);
+  const r = await copy({ from: src.ref('base/app:1'), to: [dst.ref('app:1')], ...fakeLibraryOptions(src, dst) });
+  assert.ok(r.targets[0]!.blobs.every((b) => b.action === 'skipped'));
+  assert.equal(src.count({ kind: 'blob', method: 'GET' }), 0);
+  assert.equal(dst.count({ kind: 'upload' }), 0);
+  assert.equal(dst.count({ kind: 'blob', method: 'HEAD' }), 3, 'one HEAD per blob');
+  assert.equal(dst.manifest('app', '1')?.digest, img.digest);
+});
+
+test('a target whose HEAD says "present" but which lacks the blob answers MANIFEST_BLOB_UNKNOWN: that target fails, the other completes', async () => {
+  const [src, liar, good] = [await fake(), await fake(), await fake()];
+  const img = src.seedImage('base/app', { tags: ['1'] });
+  const layer = img.layers[0]!.digest;
+  liar.fault({ kind: 'blob', method: 'HEAD', digest: layer }, { kind: 'status', status: 200, headers: { 'content-length': String(img.layers[0]!.size) } });
+  let caught: unknown;
+  await copy({ from: src.ref('base/app:1'), to: [liar.ref('app:1'), good.ref('app:1')], ...fakeLibraryOptions(src, liar, good) }).catch((e: unknown) => (caught = e));
+  assert.equal((caught as RegpushError)?.code, 'E_PARTIAL', String(caught));
+  const [l, g] = partialResult(caught).targets;
+  assert.equal(l!.ok, false);
+  assert.equal(l!.error!.code, 'E_NOT_FOUND');
+  assert.match(l!.error!.message, /MANIFEST_BLOB_UNKNOWN/);
+  assert.deepEqual(liar.requests({ kind: 'manifest', method: 'PUT' }).map((r) => r.status), [400]);
+  assert.equal(liar.manifest('app', '1'), undefined);
+  assert.equal(g!.ok, true);
+  assert.equal(good.manifest('app', '1')?.digest, img.digest);
+});
+
+test('a target that loses a blob it accepted: caught by the HEAD after landing, no manifest PUT', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const img = src.seedImage('base/app', { tags: ['1'] });
+  const lost = img.layers[1]!.digest;
+  dst.fault({ kind: 'upload', method: 'PUT', digest: lost }, { kind: 'forget' });
+  await assert.rejects(
+    copy({ from: src.ref('base/app:1'), to: [dst.ref('app:1')], ...fakeLibraryOptions(src, dst) }),
+    (e: RegpushError) => e.code === 'E_REGISTRY' && e.message.includes(lost) && /no manifest written/.test(e.message),
+  );
+  assert.equal(dst.count({ kind: 'manifest', method: 'PUT' }), 0);
+  assert.ok(dst.count({ kind: 'blob', method: 'HEAD', digest: lost, status: 404 }) >= 1);
+});
+
+test('an index with its children crosses registries unchanged (same digest, every child and blob)', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const amd = src.seedImage('base/multi', { platform: { os: 'linux', architecture: 'amd64' } });
+  const arm = src.seedImage('base/multi', { platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } });
+  const index = src.seedIndex('base/multi', [arm, amd], { tags: ['1'] });
+  const r = await copy({ from: src.ref('base/multi:1'), to: [dst.ref('multi:1')], ...fakeLibraryOptions(src, dst) });
+  assert.equal(r.digest, index.digest);
+  assert.equal(r.digestChanged, false);
+  assert.deepEqual(r.platforms?.map((p) => p.platform), ['linux/arm64/v8', 'linux/amd64']);
+  assert.deepEqual(dst.manifest('multi', '1')?.bytes, index.bytes);
+  for (const img of [amd, arm]) {
+    assert.deepEqual(dst.manifest('multi', img.digest)?.bytes, img.bytes);
+    for (const d of [img.config, ...img.layers]) assert.ok(dst.hasBlob('multi', d.digest));
+  }
+  // Children before the index: the fake refuses an index whose children are missing, so the
+  // order is checked by the successful PUT itself; the index is the last manifest written.
+  assert.equal(dst.requests({ kind: 'manifest', method: 'PUT' }).at(-1)!.tag, '1');
+});
+
+test('--all-tags follows tag-list pagination and copies every tag', async () => {
+  const [src, dst] = [await fake({ maxTagPage: 2 }), await fake()];
+  const a = src.seedImage('base/app', { tags: ['a', 'b'] });
+  const c = src.seedImage('base/app', { tags: ['c', 'd', 'e'] });
+  await copy({ from: src.ref('base/app'), to: [dst.ref('app')], allTags: true, ...fakeLibraryOptions(src, dst) });
+  assert.ok(src.count({ kind: 'tags' }) >= 3, 'paged');
+  assert.deepEqual(dst.tags('app'), ['a', 'b', 'c', 'd', 'e']);
+  assert.equal(dst.manifest('app', 'b')?.digest, a.digest);
+  assert.equal(dst.manifest('app', 'e')?.digest, c.digest);
+});
+
+test('auth: a Bearer source and a Basic target, with credentials; a wrong password is E_AUTH', async () => {
+  const src = await fake({ auth: { scheme: 'bearer', user: 'reader', password: 'r-pw' } });
+  const dst = await fake({ auth: { scheme: 'basic', user: 'writer', password: 'w-pw' } });
+  const img = src.seedImage('base/app', { tags: ['1'] });
+  const credentials = { from: { username: 'reader', password: 'r-pw' }, to: { username: 'writer', password: 'w-pw' } };
+  const r = await copy({ from: src.ref('base/app:1'), to: [dst.ref('app:1')], credentials, ...fakeLibraryOptions(src, dst) });
+  assert.equal(r.targets[0]!.ok, true);
+  assert.equal(dst.manifest('app', '1')?.digest, img.digest);
+  assert.ok(src.count({ kind: 'token', status: 200 }) >= 1);
+  assert.ok(src.count({ kind: 'blob', method: 'GET', status: 200 }) >= 1, 'blobs read with the token');
+  await assert.rejects(
+    copy({ from: src.ref('base/app:1'), to: [dst.ref('app:2')], credentials: { ...credentials, to: { username: 'writer', password: 'nope' } }, ...fakeLibraryOptions(src, dst) }),
+    (e: RegpushError) => e.code === 'E_AUTH',
+  );
+  assert.equal(dst.manifest('app', '2'), undefined);
+});

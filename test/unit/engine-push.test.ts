@@ -1,0 +1,105 @@
+// push() orchestration against in-process fake registries: the blob plan per target, mounts,
+// set-aside of a failing target, dry runs. Only what the request log and the stored state show.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { push, type PushResult, type RegpushError } from '../../src/index.js';
+import { fakeLibraryOptions, startFakeRegistry, type FakeRegistry, type FakeRegistryOptions } from '../fixtures/fake-registry.js';
+
+const open: FakeRegistry[] = [];
+const dirs: string[] = [];
+after(async () => {
+  await Promise.all(open.map((r) => r.close()));
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+async function fake(opts?: FakeRegistryOptions): Promise<FakeRegistry> {
+  const r = await startFakeRegistry(opts);
+  open.push(r);
+  return r;
+}
+/** A directory with one file, for the app layer. */
+function appDir(content = 'console.log("hi")\n'): { src: string; dest: string }[] {
+  const d = mkdtempSync(join(tmpdir(), 'regpush-engine-push-'));
+  dirs.push(d);
+  writeFileSync(join(d, 'server.js'), content);
+  return [{ src: d, dest: '/app' }];
+}
+const manifestLayers = (reg: FakeRegistry, repo: string, ref: string) =>
+  (JSON.parse(reg.manifest(repo, ref)!.bytes.toString('utf8')) as { layers: { digest: string }[] }).layers.map((l) => l.digest);
+
+test('a target that already has every base blob: plan all skipped, no base blob read at the source', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const base = src.seedImage('base/node', { tags: ['20'] });
+  for (const l of base.layers) dst.putBlob('app', src.blob('base/node', l.digest)!);
+  const r = await push({ from: src.ref('base/node:20'), to: dst.ref('app:1'), app: appDir(), ...fakeLibraryOptions(src, dst) });
+  // (Reported largest first, the order transfers start in.)
+  assert.deepEqual(r.blobs.map((b) => [b.digest, b.action]).sort(), base.layers.map((l) => [l.digest, 'skipped']).sort());
+  for (const l of base.layers) {
+    assert.equal(src.count({ kind: 'blob', method: 'GET', digest: l.digest }), 0, 'a skipped layer is not read');
+    assert.equal(dst.count({ kind: 'blob', method: 'HEAD', digest: l.digest }), 1, 'and asked for once');
+  }
+  assert.equal(src.count({ kind: 'blob', method: 'GET' }), 1, 'only the base config is read');
+  assert.equal(r.layer?.action, 'uploaded');
+  const layers = manifestLayers(dst, 'app', '1');
+  assert.deepEqual(layers, [...base.layers.map((l) => l.digest), r.layer!.digest]);
+  assert.equal(dst.manifest('app', '1')?.digest, r.digest);
+});
+
+test('same-registry push mounts the base layers (201) and streams none of them', async () => {
+  const reg = await fake();
+  const base = reg.seedImage('base/node', { tags: ['20'] });
+  const r = await push({ from: reg.ref('base/node:20'), to: reg.ref('team/app:1'), app: appDir(), ...fakeLibraryOptions(reg) });
+  assert.deepEqual(r.blobs.map((b) => b.action), ['mounted', 'mounted']);
+  for (const l of base.layers) {
+    assert.deepEqual(reg.requests({ kind: 'upload', method: 'POST', digest: l.digest }).map((p) => [p.status, p.query.from]), [[201, 'base/node']]);
+    assert.equal(reg.count({ kind: 'blob', method: 'GET', digest: l.digest }), 0);
+  }
+  assert.equal(reg.manifest('team/app', '1')?.digest, r.digest);
+});
+
+test('two targets, one answering 500 to every upload: E_PARTIAL, the good one complete, no manifest at the bad one', async () => {
+  const [src, good, bad] = [await fake(), await fake(), await fake()];
+  const base = src.seedImage('base/node', { tags: ['20'] });
+  bad.fault({ kind: 'upload' }, { kind: 'status', status: 500, retryAfter: 0 });
+  let caught: unknown;
+  await push({ from: src.ref('base/node:20'), to: [good.ref('app:1'), bad.ref('app:1')], app: appDir(), retries: 1, ...fakeLibraryOptions(src, good, bad) }).catch(
+    (e: unknown) => (caught = e),
+  );
+  assert.equal((caught as RegpushError)?.code, 'E_PARTIAL', String(caught));
+  const result = (caught as RegpushError).details.result as PushResult;
+  const [g, b] = result.targets!;
+  assert.equal(g!.ok, true);
+  assert.equal(b!.ok, false);
+  assert.match(b!.error!.message, /answered 500/);
+  assert.equal(good.manifest('app', '1')?.digest, g!.digest);
+  assert.deepEqual(manifestLayers(good, 'app', '1').slice(0, 2), base.layers.map((l) => l.digest));
+  assert.ok(bad.count({ kind: 'upload', status: 500 }) > 0);
+  assert.equal(bad.count({ kind: 'manifest', method: 'PUT' }), 0);
+  assert.equal(bad.manifest('app', '1'), undefined);
+  assert.equal(bad.openUploads(), 0);
+});
+
+test('dry run: HEADs at the target, no POST, PATCH or PUT, and the plan per blob', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const base = src.seedImage('base/node', { tags: ['20'] });
+  dst.putBlob('app', src.blob('base/node', base.layers[0]!.digest)!);
+  const r = await push({ from: src.ref('base/node:20'), to: dst.ref('app:1'), app: appDir(), dryRun: true, ...fakeLibraryOptions(src, dst) });
+  assert.equal(r.dryRun, true);
+  assert.deepEqual(r.blobs.map((b) => b.action).sort(), ['planned-stream', 'skipped']);
+  assert.equal(dst.count({ method: ['POST', 'PATCH', 'PUT', 'DELETE'] }), 0);
+  assert.equal(dst.manifest('app', '1'), undefined);
+});
+
+test('an unchanged re-push writes nothing: the tag already holds the very manifest', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base/node', { tags: ['20'] });
+  const app = appDir('same\n');
+  const first = await push({ from: src.ref('base/node:20'), to: dst.ref('app:1'), app, ...fakeLibraryOptions(src, dst) });
+  dst.clearLog();
+  const again = await push({ from: src.ref('base/node:20'), to: dst.ref('app:1'), app, ...fakeLibraryOptions(src, dst) });
+  assert.equal(again.digest, first.digest);
+  assert.equal(again.layer?.action, 'reused');
+  assert.equal(dst.count({ method: ['POST', 'PATCH', 'PUT', 'DELETE'] }), 0, dst.requests({ method: ['POST', 'PATCH', 'PUT'] }).map((r) => `${r.method} ${r.path}`).join('\n'));
+});
