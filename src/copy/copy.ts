@@ -14,8 +14,8 @@ import type { ConnectionOptions } from '../registry/connect.js';
 import type { HttpStats } from '../http/stats.js';
 import { TargetSet, TransferRun, type TransferTarget } from '../transfer/engine.js';
 import type { BlobEvents, BlobReport } from '../transfer/types.js';
-import type { CopyGraph } from './graph.js';
-import { copyImage, type ImageCopyOutcome } from './image.js';
+import type { CopyGraph } from '../transfer/graph.js';
+import { copyImage, type ImageCopyOutcome } from '../transfer/image-copy.js';
 
 /** Options of copy(). */
 export interface CopyOptions extends ConnectionOptions {

@@ -10,7 +10,9 @@ import { InputError, RegpushError } from '../errors.js';
 import { formatPlatform, parsePlatform } from '../image/platform.js';
 import { tagProblem } from '../ref/grammar.js';
 import { formatReference, parseReference, repositoryName, type ImageReference } from '../ref/reference.js';
-import { formatTargetPrefix, parseTargetPrefix, targetRepository, type TargetPrefix } from './target.js';
+import { formatTargetPrefix, parseTargetPrefix, targetRepository, type SyncDestination, type TargetPrefix } from './target.js';
+
+export type { SyncDestination } from './target.js';
 
 /** Which tags of a source repository to copy. */
 export type TagRule =
@@ -33,16 +35,6 @@ export interface TagFilter {
   /** Whether semver pre-release tags (1.2.3-rc.1, also 1.2.3-alpine) take part in semver and newest. */
   prerelease: boolean;
 }
-
-/** Where an image is written: the target rule under a prefix, or one explicit reference. */
-export type SyncDestination =
-  /** `<registry>/<path>/<source repository>:<tag>` (path may be empty). */
-  | { kind: 'prefix'; prefix: TargetPrefix }
-  /**
-   * The `target` key: this repository; with `ref.tag` set, exactly that tag (a rename or the tag
-   * of a pinned digest), else each source tag keeps its name. `ref.digest` is never set.
-   */
-  | { kind: 'reference'; ref: ImageReference };
 
 /** One entry of `images`, normalised: defaults applied, every value checked. */
 export interface SyncImage {

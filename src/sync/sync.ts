@@ -26,7 +26,7 @@ import { apiHost } from '../ref/registry.js';
 import type { ConnectionOptions } from '../registry/connect.js';
 import { asRegpushError, TransferRun, type TransferTarget } from '../transfer/engine.js';
 import type { BlobEvents, BlobReport } from '../transfer/types.js';
-import { copyImage } from '../copy/image.js';
+import { copyImage } from '../transfer/image-copy.js';
 import type { SyncImage, SyncSpec } from './config.js';
 import { needsTagList, selectTags } from './select.js';
 import { inShard, type Shard } from './shard.js';

@@ -7,7 +7,24 @@
  */
 import { InputError, InternalError, RegpushError } from '../errors.js';
 import { parseReference, withTag, type ImageReference } from '../ref/reference.js';
-import type { SyncDestination, SyncImage } from './config.js';
+
+/** Where an image is written: the target rule under a prefix, or one explicit reference. */
+export type SyncDestination =
+  /** `<registry>/<path>/<source repository>:<tag>` (path may be empty). */
+  | { kind: 'prefix'; prefix: TargetPrefix }
+  /**
+   * The `target` key: this repository; with `ref.tag` set, exactly that tag (a rename or the tag
+   * of a pinned digest), else each source tag keeps its name. `ref.digest` is never set.
+   */
+  | { kind: 'reference'; ref: ImageReference };
+
+/** What syncUnits needs of a sync file entry (SyncImage in config.ts has these fields). */
+export interface UnitSource {
+  label: string;
+  source: ImageReference;
+  pinnedTag?: string;
+  destinations: SyncDestination[];
+}
 
 /** A target prefix: a registry host[:port], optionally followed by a repository path. */
 export interface TargetPrefix {
@@ -85,7 +102,7 @@ export function targetReference(dest: SyncDestination, source: ImageReference, t
  * What to copy for one image once its tags are chosen (selectTags): one unit per tag, each to
  * every destination; a pinned image is one unit whatever `tags` holds.
  */
-export function syncUnits(image: SyncImage, tags: readonly string[]): SyncUnit[] {
+export function syncUnits(image: UnitSource, tags: readonly string[]): SyncUnit[] {
   if (image.source.digest !== undefined) {
     return [{ source: image.source, targets: image.destinations.map((d) => targetReference(d, image.source, image.pinnedTag)) }];
   }

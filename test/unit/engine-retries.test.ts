@@ -47,7 +47,6 @@ const fail500 = { kind: 'status', status: 500, retryAfter: 0 } as const;
 
 test(
   `copy: every upload request answered 500 → at most N+1 attempts of each request kind per blob (N = ${RETRIES})`,
-  { todo: 'one retry level: lands with the transfer engine' },
   async () => {
     const { src, dst, layer } = await oneBlobCopy();
     dst.fault({ kind: 'upload' }, fail500);
@@ -63,7 +62,6 @@ test(
 
 test(
   `push: every upload request answered 500 → the app layer is tried at most N+1 times per request kind (N = ${RETRIES})`,
-  { todo: 'one retry level: lands with the transfer engine' },
   async () => {
     const dst = await fake();
     const d = mkdtempSync(join(tmpdir(), 'regpush-engine-retries-'));

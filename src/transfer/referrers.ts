@@ -9,7 +9,7 @@ import { parseManifest } from '../image/manifest.js';
 import { MediaType } from '../image/mediatypes.js';
 import type { Descriptor, ImageIndex } from '../image/types.js';
 import type { RegistryClient } from '../registry/client.js';
-import type { RepoEndpoint } from '../transfer/types.js';
+import type { RepoEndpoint } from './types.js';
 import type { ManifestNode } from './graph.js';
 
 /** A referrer found at the source: by digest (referrers API) or by tag (fallback scheme). */

@@ -1,7 +1,7 @@
 /**
  * Copying one image (a source tag or digest) to the targets of a TargetSet, as it is: same
- * manifest bytes, same digests. Used by copy() for each source reference and by sync() for each
- * image of its file.
+ * manifest bytes, same digests. The engine's image-level operation: copy() runs it for each
+ * source reference, sync() for each image of its file.
  *
  *   unchanged? → HEAD the source and every target tag: targets that already hold the source
  *                digest under every tag are left alone (no manifest GET at the source, no write)
@@ -13,8 +13,8 @@
  */
 import { ExistsError } from '../errors.js';
 import type { Platform } from '../image/types.js';
-import type { TargetSet, TransferTarget } from '../transfer/engine.js';
-import type { RepoEndpoint } from '../transfer/types.js';
+import type { TargetSet, TransferTarget } from './engine.js';
+import type { RepoEndpoint } from './types.js';
 import { readGraph, type CopyGraph } from './graph.js';
 import { findReferrers, listInFallbackIndex } from './referrers.js';
 
