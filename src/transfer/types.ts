@@ -49,7 +49,9 @@ export interface BlobEvents {
  *   another image of the run is landing it waits and skips it (`claimed`). Writing it again at
  *   the same time is not only wasted: CNCF distribution rewrites the repository's link file in
  *   place, and a manifest PUT that reads it meanwhile fails with DIGEST_INVALID /
- *   MANIFEST_BLOB_UNKNOWN (seen here with two tags of one repository synced at once).
+ *   MANIFEST_BLOB_UNKNOWN (seen here with two tags of one repository synced at once; empty link
+ *   files: distribution/distribution#4489; the same failure in a concurrent syncer:
+ *   AliyunContainerService/image-syncer#7).
  * An entry is a promise: in flight until the blob is confirmed; one that fails is withdrawn.
  */
 export class LandedBlobs {
