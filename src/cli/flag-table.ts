@@ -27,6 +27,8 @@ export interface FlagSpec {
   readonly repeatable?: true;
   /** Giving it more than once is a usage error (see `checkGivenOnce`), not an array passed along. */
   readonly once?: true;
+  /** Left out of --help (a flag declared only to answer it with a better error). */
+  readonly hidden?: true;
   /** A positional of the command string (`copy <src> [dst..]`) rather than a `--flag`. */
   readonly positional?: true;
 }

@@ -10,6 +10,7 @@ import type { Agent } from 'node:http';
 import { HttpProxyAgent } from 'http-proxy-agent';
 import { HttpsProxyAgent } from 'https-proxy-agent';
 import { isLoopbackHost } from '../ref/registry.js';
+import { tlsConnectOptions, type TlsSettings } from './tls.js';
 
 /** Proxy settings, as read from an environment. */
 export interface ProxySettings {
@@ -48,19 +49,23 @@ export function proxyFor(url: URL, s: ProxySettings): string | undefined {
   return proxy;
 }
 
-/** Caches one keep-alive proxy agent per proxy URL and scheme. */
+/**
+ * Caches one keep-alive proxy agent per proxy URL, scheme and TLS settings. A CONNECT tunnel's
+ * TLS session is with the registry, so the registry host's CA, client certificate and
+ * verification go into the agent (https-proxy-agent hands its options to tls.connect).
+ */
 export class ProxyAgents {
   private readonly agents = new Map<string, Agent>();
   constructor(private readonly settings: ProxySettings) {}
 
   /** The agent for `url`, or undefined when it goes direct. */
-  agentFor(url: URL): Agent | undefined {
+  agentFor(url: URL, tls?: TlsSettings): Agent | undefined {
     const proxy = proxyFor(url, this.settings);
     if (!proxy) return undefined;
-    const key = `${url.protocol}${proxy}`;
+    const key = `${url.protocol}${proxy}${tls ? `|${tls.id}` : ''}`;
     let agent = this.agents.get(key);
     if (!agent) {
-      agent = url.protocol === 'https:' ? new HttpsProxyAgent(proxy, { keepAlive: true }) : new HttpProxyAgent(proxy, { keepAlive: true });
+      agent = url.protocol === 'https:' ? new HttpsProxyAgent(proxy, { keepAlive: true, ...tlsConnectOptions(tls) }) : new HttpProxyAgent(proxy, { keepAlive: true });
       this.agents.set(key, agent);
     }
     return agent;
@@ -72,3 +77,4 @@ export class ProxyAgents {
     this.agents.clear();
   }
 }
+
