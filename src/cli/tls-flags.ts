@@ -16,7 +16,7 @@ export const tlsFlags = defineFlags({
   'ca-cert': {
     type: 'string',
     repeatable: true,
-    describe: `REGISTRY=PATH: trust the CA certificate(s) in PATH (PEM) for REGISTRY, besides the system CAs; repeatable. Also read: ${DEFAULT_CERTS_DIRS.join(' and ')}/REGISTRY/ (*.crt CAs, client.cert + client.key), or the dirs in REGPUSH_CERTS_DIRS`,
+    describe: `REGISTRY=PATH: trust the CA certificate(s) in PATH (PEM) for REGISTRY, besides the system CAs; repeatable. Also read: DIR/REGISTRY/*.crt (CAs) and DIR/REGISTRY/client.cert + client.key, DIR being ${DEFAULT_CERTS_DIRS.join(' or ')} (or the DIR:DIR… of REGPUSH_CERTS_DIRS)`,
     group: 'Connection:',
   },
   'client-cert': {
@@ -30,9 +30,16 @@ export const tlsFlags = defineFlags({
     repeatable: true,
     describe: 'REGISTRY=false: HTTPS to REGISTRY without verifying its certificate (prints a warning); repeatable',
     group: 'Connection:',
+    check: (v) => verifyFlags(v),
   },
   // Not a regpush flag: declared (hidden) so that it gets the per-registry hint instead of "Unknown argument".
-  insecure: { type: 'string', hidden: true, describe: 'Refused: name the registry (--insecure-registry, --tls-verify REGISTRY=false)' },
+  // Boolean, so `--insecure REF` leaves REF a positional; any value is refused.
+  insecure: {
+    type: 'boolean',
+    hidden: true,
+    describe: 'Refused: name the registry (--insecure-registry, --tls-verify REGISTRY=false)',
+    check: () => refuseInsecure(),
+  },
 });
 
 /** The flag values as yargs delivers them. */
@@ -40,7 +47,7 @@ export interface TlsFlagArgs {
   'ca-cert'?: string | string[];
   'client-cert'?: string | string[];
   'tls-verify'?: string | string[];
-  insecure?: string;
+  insecure?: boolean;
 }
 
 const PER_REGISTRY =
@@ -63,6 +70,25 @@ function registryPair(flag: string, raw: unknown, valueName: string): { registry
   return { registry, value };
 }
 
+function refuseInsecure(): never {
+  throw new UsageError(`--insecure would apply to every registry; ${PER_REGISTRY}`);
+}
+
+/** --tls-verify values as registry → verify (true/false). */
+function verifyFlags(v: unknown): Map<string, boolean> {
+  const verify = new Map<string, boolean>();
+  for (const raw of list(v)) {
+    // `--tls-verify`, `--tls-verify=false`, `--no-tls-verify`: no registry named.
+    if (typeof raw !== 'string' || !raw.includes('=')) throw new UsageError(`--tls-verify needs a registry; ${PER_REGISTRY}`);
+    const { registry, value } = registryPair('tls-verify', raw, 'false');
+    const on = value === 'true' ? true : value === 'false' ? false : undefined;
+    if (on === undefined) throw new UsageError(`--tls-verify ${registry}= takes true or false (got "${value}")`);
+    if (verify.has(registry) && verify.get(registry) !== on) throw new UsageError(`--tls-verify says both true and false for ${registry}`);
+    verify.set(registry, on);
+  }
+  return verify;
+}
+
 /** The colon-separated certs.d roots of REGPUSH_CERTS_DIRS, or undefined for the defaults. */
 export function certsDirsFromEnv(env: Record<string, string | undefined>, cwd: string): string[] | undefined {
   const v = env.REGPUSH_CERTS_DIRS;
@@ -75,7 +101,7 @@ export function certsDirsFromEnv(env: Record<string, string | undefined>, cwd: s
  * `cwd` but not opened: the files are read when the registry is first contacted.
  */
 export function tlsOptionsFromFlags(a: TlsFlagArgs, env: Record<string, string | undefined>, cwd: string): RegistryTlsOptions {
-  if (a.insecure !== undefined) throw new UsageError(`--insecure applies to every registry; ${PER_REGISTRY}`);
+  if (a.insecure !== undefined) refuseInsecure();
   const caCerts: Record<string, string[]> = {};
   for (const raw of list(a['ca-cert'])) {
     const { registry, value } = registryPair('ca-cert', raw, 'PATH');
@@ -89,16 +115,7 @@ export function tlsOptionsFromFlags(a: TlsFlagArgs, env: Record<string, string |
     if (clientCerts[registry]) throw new UsageError(`--client-cert was given twice for ${registry}; give one certificate per registry`);
     clientCerts[registry] = { cert: resolve(cwd, parts[0]), key: resolve(cwd, parts[1]) };
   }
-  const verify = new Map<string, boolean>();
-  for (const raw of list(a['tls-verify'])) {
-    // `--tls-verify`, `--tls-verify=false`, `--no-tls-verify`: no registry named.
-    if (typeof raw !== 'string' || !raw.includes('=')) throw new UsageError(`--tls-verify needs a registry; ${PER_REGISTRY}`);
-    const { registry, value } = registryPair('tls-verify', raw, 'false');
-    const on = value === 'true' ? true : value === 'false' ? false : undefined;
-    if (on === undefined) throw new UsageError(`--tls-verify ${registry}= takes true or false (got "${value}")`);
-    if (verify.has(registry) && verify.get(registry) !== on) throw new UsageError(`--tls-verify says both true and false for ${registry}`);
-    verify.set(registry, on);
-  }
+  const verify = verifyFlags(a['tls-verify']);
   const out: RegistryTlsOptions = {};
   const dirs = certsDirsFromEnv(env, cwd);
   if (dirs) out.certsDirs = dirs;

@@ -95,9 +95,10 @@ export function transportError(err: unknown, req: HttpRequest, tls?: TlsResolver
     const message = (e.message ?? '').split('\n')[0]!;
     const kind = tlsFailureKind(errno, e.message ?? '');
     const plain = errno === 'ERR_SSL_WRONG_VERSION_NUMBER' || errno === 'EPROTO' ? `; if ${host} serves plain HTTP, add --insecure-registry ${host}` : '';
-    const fix = tls ? tls.hint(host, kind) : 'for a private CA add --ca-cert';
+    const fix = tls ? tls.hint(host, kind) : `for a private CA add --ca-cert ${host}=PATH`;
     const text = kind === 'client-certificate' ? 'the server refused the handshake without a client certificate it accepts' : message;
-    return new TlsError(`TLS failure talking to ${host}: ${text} (${errno}); ${fix} (NODE_EXTRA_CA_CERTS trusts a CA for every registry)${plain}`, {
+    const everywhere = kind === 'untrusted' ? '; NODE_EXTRA_CA_CERTS=PATH trusts a CA for every registry' : '';
+    return new TlsError(`TLS failure talking to ${host}: ${text} (${errno}); ${fix}${everywhere}${plain}`, {
       details: { registry: host, request, errno, tlsFailure: kind },
     });
   }
