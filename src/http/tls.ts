@@ -191,15 +191,16 @@ export function tlsResolver(opts: RegistryTlsOptions, logger: Logger = silentLog
     },
     hint(host: string, kind: TlsFailureKind) {
       const name = tlsName(host);
-      const dir = join(roots[0] ?? DEFAULT_CERTS_DIRS[0]!, certsDirNames(host)[0]!);
+      // The directory the first root would hold for this host (none when no root is read).
+      const dir = roots.length ? `${join(roots[0]!, certsDirNames(host)[0]!)}/` : undefined;
       const others = roots.length > 1 ? ` (or under ${roots.slice(1).join(', ')})` : '';
       if (kind === 'client-certificate') {
-        return `${name} asks for a client certificate: add --client-cert ${name}=CERT,KEY or put client.cert and client.key in ${dir}/${others}`;
+        return `${name} asks for a client certificate: add --client-cert ${name}=CERT,KEY${dir ? ` or put client.cert and client.key in ${dir}${others}` : ''}`;
       }
       if (kind === 'hostname') {
-        return `the certificate of ${name} is not for that name; reach it by a name the certificate lists, or (not recommended) --tls-verify ${name}=false; a private CA goes in --ca-cert ${name}=PATH or ${dir}/*.crt${others}`;
+        return `the certificate of ${name} is not for that name; reach it by a name the certificate lists, or (not recommended) --tls-verify ${name}=false; a private CA goes in --ca-cert ${name}=PATH${dir ? ` or ${dir}*.crt${others}` : ''}`;
       }
-      return `to trust its CA add --ca-cert ${name}=PATH or put the CA as a .crt file in ${dir}/${others}`;
+      return `to trust its CA add --ca-cert ${name}=PATH${dir ? ` or put the CA as a .crt file in ${dir}${others}` : ''}`;
     },
   };
 }
