@@ -162,6 +162,7 @@ export function tlsResolver(opts: RegistryTlsOptions, logger: Logger = silentLog
     if (!verify) logger.warn(`TLS verification is off for ${name} (--tls-verify ${name}=false): the connection is encrypted, but the server is not authenticated`);
     if (verify && caFiles.length === 0 && !client) return undefined;
     const sources = [...caFiles, ...(client ? [client.cert, client.key] : [])];
+    logger.debug(`TLS for ${name}: ${sources.length ? sources.join(', ') : 'default trust'}${verify ? '' : ', verification off'}`);
     const extra = await Promise.all(caFiles.map((f) => readPem(f, 'CA certificate')));
     let ca: string[] | undefined;
     if (extra.length) {
