@@ -115,7 +115,6 @@ function safeHost(url: string): string {
   }
 }
 
-
 /** Creates the axios-backed Send with keep-alive agents shared by every request of this transport. */
 export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void } {
   const idle = opts.idleTimeoutMs ?? 60_000;
@@ -158,7 +157,7 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void 
 
   const send = async (req: HttpRequest): Promise<HttpResponse> => {
     if (req.signal?.aborted) throw new AbortedError(`aborted: ${req.method} ${redactUrl(req.url)}`);
-    // Before the body is touched: a certificate file that cannot be read fails the request here.
+    // Before the body is produced (a factory): a certificate file that cannot be read fails here.
     const agents = await agentsFor(req.url);
     const headers: Record<string, string> = { 'user-agent': opts.userAgent, ...(req.headers ?? {}) };
     let data: Buffer | Readable | undefined;
