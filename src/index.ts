@@ -16,6 +16,7 @@ export type { ConfigChanges } from './image/config.js';
 export type { LayerSource } from './layer/index.js';
 export type { Credential } from './auth/credentials.js';
 export type { ConnectionOptions } from './registry/connect.js';
+export { DEFAULT_CERTS_DIRS, type RegistryTlsOptions } from './http/tls.js';
 export type { BlobReport, BlobAction, BlobEvents } from './transfer/types.js';
 export type { Logger } from './log.js';
 export type { HttpStats, RateLimitSeen } from './http/stats.js';

@@ -6,6 +6,8 @@ import type { Logger } from '../log.js';
 import { defineFlags, type InferredArgs } from './flag-table.js';
 import type { CliIO } from './io.js';
 import { createCliLogger, type LineSink, type Verbosity } from './logger.js';
+import type { RegistryTlsOptions } from '../http/tls.js';
+import { tlsFlags, tlsOptionsFromFlags } from './tls-flags.js';
 
 /** Flags every command shares. */
 export const commonFlags = defineFlags({
@@ -15,6 +17,7 @@ export const commonFlags = defineFlags({
   quiet: { alias: 'q', type: 'boolean', describe: 'Print only the result', group: 'Output:' },
   debug: { type: 'boolean', describe: 'Log every HTTP request (redacted) to stderr', group: 'Output:' },
   'password-stdin': { type: 'boolean', describe: 'Read the password (the target\'s for push/copy) from standard input', group: 'Credentials:' },
+  ...tlsFlags,
 });
 
 /** Parsed values of the shared flags. */
@@ -27,6 +30,8 @@ export interface CommonContext {
   verbosity: Verbosity;
   /** Where the logger's lines go (stderr; the TTY progress display redirects it above its frame). */
   logSink: LineSink;
+  /** TLS per registry from --ca-cert, --client-cert, --tls-verify and REGPUSH_CERTS_DIRS (the library's `tls` option). */
+  tls: RegistryTlsOptions;
 }
 
 /** Builds the logger and secret list of a run. */
@@ -37,7 +42,9 @@ export function commonContext(args: CommonArgs, io: CliIO): CommonContext {
   const logger = createCliLogger(io, verbosity, () => secrets, logSink);
   // The first debug line: what runs, and (in its time stamp) what start-up and parsing cost.
   logger.debug(`regpush ${VERSION}, Node ${process.version} ${process.platform}/${process.arch}: arguments parsed`);
-  return { secrets, verbosity, logSink, logger };
+  // Here, so every command refuses a bare --insecure / --tls-verify=false the same way.
+  const tls = tlsOptionsFromFlags(args, io.env, io.cwd ?? process.cwd());
+  return { secrets, verbosity, logSink, logger, tls };
 }
 
 /** Reads all of stdin (a password) and trims the final newline. */

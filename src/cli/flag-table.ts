@@ -27,6 +27,14 @@ export interface FlagSpec {
   readonly repeatable?: true;
   /** Giving it more than once is a usage error (see `checkGivenOnce`), not an array passed along. */
   readonly once?: true;
+  /** Left out of --help (a flag declared only to answer it with a better error). */
+  readonly hidden?: true;
+  /**
+   * Called with the value when the flag is given, before yargs checks positionals and arity, so a
+   * flag that swallowed the next word still gets its own error rather than "Not enough arguments".
+   * Throws a UsageError to refuse the value.
+   */
+  readonly check?: (value: unknown) => void;
   /** A positional of the command string (`copy <src> [dst..]`) rather than a `--flag`. */
   readonly positional?: true;
 }
@@ -69,7 +77,7 @@ export function defineFlags<const T extends FlagTable>(table: T): T {
 
 /** The yargs option object for a flag: the spec without the table's own keys. */
 function yargsOptions(spec: FlagSpec): Options & PositionalOptions {
-  const { once: _once, repeatable: _repeatable, positional: _positional, ...rest } = spec;
+  const { once: _once, repeatable: _repeatable, positional: _positional, check: _check, ...rest } = spec;
   return rest as Options & PositionalOptions;
 }
 
@@ -79,6 +87,12 @@ export function withFlags<A, T extends FlagTable>(y: Argv<A>, table: T): Argv<A 
   for (const [name, spec] of Object.entries(table)) {
     const opts = yargsOptions(spec);
     out = spec.positional ? out.positional(name, opts) : out.option(name, opts);
+  }
+  const checked = Object.entries(table).filter(([, spec]) => spec.check);
+  if (checked.length) {
+    out = out.middleware((argv) => {
+      for (const [name, spec] of checked) if (argv[name] !== undefined) spec.check!(argv[name]);
+    }, true);
   }
   // yargs' typings add one option at a time; a loop over a table cannot show the checker that,
   // so the table's type is stated here, once, for all commands.

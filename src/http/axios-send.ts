@@ -13,6 +13,7 @@ import { redactUrl } from '../redact.js';
 import type { HttpRequest, HttpResponse, Send } from './types.js';
 import { watchIdle } from './idle.js';
 import { ProxyAgents, type ProxySettings } from './proxy.js';
+import { tlsConnectOptions, type TlsFailureKind, type TlsResolver } from './tls.js';
 
 /** Options of the socket-level client. */
 export interface AxiosSendOptions {
@@ -24,6 +25,8 @@ export interface AxiosSendOptions {
   maxSockets?: number;
   /** Proxy settings (HTTPS_PROXY, HTTP_PROXY, NO_PROXY) from the caller's environment. */
   proxy?: ProxySettings;
+  /** Per-host TLS trust, client certificates and verification (certs.d, --ca-cert, …); default trust when absent. */
+  tls?: TlsResolver;
 }
 
 const TLS_CODES = new Set([
@@ -62,8 +65,21 @@ const NETWORK_HINT: Record<string, string> = {
   ERR_SOCKET_CONNECTION_TIMEOUT: 'check the network, firewall and proxy settings (HTTPS_PROXY, NO_PROXY)',
 };
 
-/** Maps a socket/axios failure to a NetworkError or TlsError naming the host. */
-export function transportError(err: unknown, req: HttpRequest): RegpushError {
+/** Which handshake failure an error code stands for, to say what would fix it. */
+function tlsFailureKind(errno: string, message: string): TlsFailureKind {
+  if (errno === 'ERR_TLS_CERT_ALTNAME_INVALID') return 'hostname';
+  // A server that requires a client certificate ends the handshake with an alert: "bad
+  // certificate" (TLS 1.2) or "certificate required" (TLS 1.3), or "handshake failure".
+  if (/ALERT_(BAD_CERTIFICATE|CERTIFICATE_REQUIRED|HANDSHAKE_FAILURE)/.test(errno) || /alert (bad certificate|certificate required)/i.test(message)) return 'client-certificate';
+  if (TLS_CODES.has(errno) && errno !== 'EPROTO' && errno !== 'ERR_SSL_WRONG_VERSION_NUMBER') return 'untrusted';
+  return 'other';
+}
+
+/**
+ * Maps a socket/axios failure to a NetworkError or TlsError naming the host. `tls` (the
+ * transport's resolver) words the fix for a TLS failure: the flag and the certs.d path for that host.
+ */
+export function transportError(err: unknown, req: HttpRequest, tls?: TlsResolver): RegpushError {
   if (err instanceof RegpushError) return err;
   // A body stream that failed with our own error (digest mismatch, abort) surfaces as the cause.
   if ((err as { cause?: unknown })?.cause instanceof RegpushError) return (err as { cause: RegpushError }).cause;
@@ -76,9 +92,14 @@ export function transportError(err: unknown, req: HttpRequest): RegpushError {
   }
   const errno = (e.cause as { code?: string } | undefined)?.code ?? code;
   if (TLS_CODES.has(errno) || /certificate|SSL|TLS/i.test(e.message ?? '')) {
+    const message = (e.message ?? '').split('\n')[0]!;
+    const kind = tlsFailureKind(errno, e.message ?? '');
     const plain = errno === 'ERR_SSL_WRONG_VERSION_NUMBER' || errno === 'EPROTO' ? `; if ${host} serves plain HTTP, add --insecure-registry ${host}` : '';
-    return new TlsError(`TLS failure talking to ${host}: ${(e.message ?? '').split('\n')[0]} (${errno}); for a private CA set NODE_EXTRA_CA_CERTS${plain}`, {
-      details: { registry: host, request, errno },
+    const fix = tls ? tls.hint(host, kind) : `for a private CA add --ca-cert ${host}=PATH`;
+    const text = kind === 'client-certificate' ? 'the server refused the handshake without a client certificate it accepts' : message;
+    const everywhere = kind === 'untrusted' ? '; NODE_EXTRA_CA_CERTS=PATH trusts a CA for every registry' : '';
+    return new TlsError(`TLS failure talking to ${host}: ${text} (${errno}); ${fix}${everywhere}${plain}`, {
+      details: { registry: host, request, errno, tlsFailure: kind },
     });
   }
   const text = CODE_TEXT[errno] ?? e.message ?? String(err);
@@ -94,13 +115,6 @@ function safeHost(url: string): string {
   }
 }
 
-function proxyAgentOption(proxies: ProxyAgents, url: string): { httpAgent?: Agent; httpsAgent?: Agent } {
-  const u = new URL(url);
-  const agent = proxies.agentFor(u);
-  if (!agent) return {};
-  return u.protocol === 'https:' ? { httpsAgent: agent } : { httpAgent: agent };
-}
-
 /** Creates the axios-backed Send with keep-alive agents shared by every request of this transport. */
 export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void } {
   const idle = opts.idleTimeoutMs ?? 60_000;
@@ -108,6 +122,23 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void 
   const httpAgent = new http.Agent(agentOpts);
   const httpsAgent = new https.Agent(agentOpts);
   const proxies = new ProxyAgents(opts.proxy ?? {});
+  // One keep-alive agent per distinct TLS settings (hosts with their own CA, client certificate
+  // or verification off); every other HTTPS host shares httpsAgent.
+  const tlsAgents = new Map<string, https.Agent>();
+  /** The agents for `url`: through a proxy, with the host's own TLS settings, or the shared ones. */
+  const agentsFor = async (url: string): Promise<{ httpAgent?: Agent; httpsAgent?: Agent }> => {
+    const u = new URL(url);
+    const settings = u.protocol === 'https:' && opts.tls ? await opts.tls.settingsFor(u.host) : undefined;
+    const viaProxy = proxies.agentFor(u, settings);
+    if (viaProxy) return u.protocol === 'https:' ? { httpsAgent: viaProxy } : { httpAgent: viaProxy };
+    if (!settings) return {};
+    let agent = tlsAgents.get(settings.id);
+    if (!agent) {
+      agent = new https.Agent({ ...agentOpts, ...tlsConnectOptions(settings) });
+      tlsAgents.set(settings.id, agent);
+    }
+    return { httpsAgent: agent };
+  };
   const client = axios.create({
     maxRedirects: 0,
     decompress: false,
@@ -126,6 +157,8 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void 
 
   const send = async (req: HttpRequest): Promise<HttpResponse> => {
     if (req.signal?.aborted) throw new AbortedError(`aborted: ${req.method} ${redactUrl(req.url)}`);
+    // Before the body is produced (a factory): a certificate file that cannot be read fails here.
+    const agents = await agentsFor(req.url);
     const headers: Record<string, string> = { 'user-agent': opts.userAgent, ...(req.headers ?? {}) };
     let data: Buffer | Readable | undefined;
     if (req.body !== undefined) data = typeof req.body === 'function' ? req.body() : req.body;
@@ -171,7 +204,7 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void 
         headers,
         data,
         signal: ctl.signal,
-        ...proxyAgentOption(proxies, req.url),
+        ...agents,
       });
     } catch (err) {
       if (data && !Buffer.isBuffer(data)) data.destroy();
@@ -180,7 +213,7 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void 
           details: { registry: safeHost(req.url), request: `${req.method} ${redactUrl(req.url)}`, errno: 'ETIMEDOUT' },
         });
       }
-      throw transportError(err, req);
+      throw transportError(err, req, opts.tls);
     } finally {
       clearTimeout(timer);
       req.signal?.removeEventListener('abort', onAbort);
@@ -206,6 +239,8 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void 
     close() {
       httpAgent.destroy();
       httpsAgent.destroy();
+      for (const a of tlsAgents.values()) a.destroy();
+      tlsAgents.clear();
       proxies.destroy();
     },
   });

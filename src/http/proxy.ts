@@ -6,10 +6,11 @@
  * one the endpoint and token-realm checks use. HTTPS goes through the proxy with
  * CONNECT (https-proxy-agent), plain HTTP with absolute-URI requests (http-proxy-agent).
  */
-import type { Agent } from 'node:http';
+import type { Agent, ClientRequest } from 'node:http';
 import { HttpProxyAgent } from 'http-proxy-agent';
 import { HttpsProxyAgent } from 'https-proxy-agent';
 import { isLoopbackHost } from '../ref/registry.js';
+import { tlsConnectOptions, type TlsSettings } from './tls.js';
 
 /** Proxy settings, as read from an environment. */
 export interface ProxySettings {
@@ -48,19 +49,41 @@ export function proxyFor(url: URL, s: ProxySettings): string | undefined {
   return proxy;
 }
 
-/** Caches one keep-alive proxy agent per proxy URL and scheme. */
+/**
+ * A CONNECT agent whose TLS session inside the tunnel carries the registry host's settings.
+ * https-proxy-agent upgrades the tunnel with the request's own options only (what it is constructed
+ * with goes to the connection to the proxy itself), so they are added to each connect here.
+ */
+class TunnelAgent extends HttpsProxyAgent<string> {
+  constructor(
+    proxy: string,
+    private readonly tls: ReturnType<typeof tlsConnectOptions>,
+  ) {
+    super(proxy, { keepAlive: true });
+  }
+
+  override connect(req: ClientRequest, opts: Parameters<HttpsProxyAgent<string>['connect']>[1]): ReturnType<HttpsProxyAgent<string>['connect']> {
+    return super.connect(req, { ...opts, ...this.tls });
+  }
+}
+
+/**
+ * Caches one keep-alive proxy agent per proxy URL, scheme and TLS settings: a CONNECT tunnel's
+ * TLS session is with the registry, so it uses the registry host's CA, client certificate and
+ * verification.
+ */
 export class ProxyAgents {
   private readonly agents = new Map<string, Agent>();
   constructor(private readonly settings: ProxySettings) {}
 
   /** The agent for `url`, or undefined when it goes direct. */
-  agentFor(url: URL): Agent | undefined {
+  agentFor(url: URL, tls?: TlsSettings): Agent | undefined {
     const proxy = proxyFor(url, this.settings);
     if (!proxy) return undefined;
-    const key = `${url.protocol}${proxy}`;
+    const key = `${url.protocol}${proxy}${tls ? `|${tls.id}` : ''}`;
     let agent = this.agents.get(key);
     if (!agent) {
-      agent = url.protocol === 'https:' ? new HttpsProxyAgent(proxy, { keepAlive: true }) : new HttpProxyAgent(proxy, { keepAlive: true });
+      agent = url.protocol === 'https:' ? new TunnelAgent(proxy, tlsConnectOptions(tls)) : new HttpProxyAgent(proxy, { keepAlive: true });
       this.agents.set(key, agent);
     }
     return agent;
@@ -72,3 +95,4 @@ export class ProxyAgents {
     this.agents.clear();
   }
 }
+

@@ -12,6 +12,7 @@ import type { ProxySettings } from './proxy.js';
 import { redirectMiddleware } from './redirect.js';
 import { DEFAULT_RETRY_POLICY, retryMiddleware, type RetryListener, type RetryPolicy } from './retry.js';
 import { statsMiddleware, TransportStats } from './stats.js';
+import type { TlsResolver } from './tls.js';
 import { compose, type Middleware, type Send } from './types.js';
 
 /** Options of a transport. */
@@ -30,6 +31,8 @@ export interface TransportOptions {
   userAgent?: string;
   /** Proxy settings; see proxySettingsFromEnv. */
   proxy?: ProxySettings;
+  /** TLS per host (certs.d, extra CAs, client certificates, verification off); see tlsResolver. */
+  tls?: TlsResolver;
 }
 
 /** The shared HTTP machinery of one operation. */
@@ -51,7 +54,7 @@ export class Transport {
   constructor(opts: TransportOptions = {}) {
     this.logger = opts.logger ?? silentLogger;
     this.userAgent = opts.userAgent ?? USER_AGENT;
-    const base = createAxiosSend({ userAgent: this.userAgent, idleTimeoutMs: opts.idleTimeoutMs, maxSockets: opts.maxSockets, proxy: opts.proxy });
+    const base = createAxiosSend({ userAgent: this.userAgent, idleTimeoutMs: opts.idleTimeoutMs, maxSockets: opts.maxSockets, proxy: opts.proxy, tls: opts.tls });
     this.closeBase = () => base.close();
     this.retryPolicy = { ...DEFAULT_RETRY_POLICY, ...(opts.retry ?? {}) };
     const inner = [redirectMiddleware(), debugMiddleware(this.logger), statsMiddleware(this.stats), ...(opts.inner ?? [])];

@@ -7,6 +7,7 @@ import { resolveCredential, type Credential } from '../auth/credentials.js';
 import { repositoryScope } from '../auth/scope.js';
 import { Transport } from '../http/transport.js';
 import { proxySettingsFromEnv } from '../http/proxy.js';
+import { tlsResolver, type RegistryTlsOptions } from '../http/tls.js';
 import { silentLogger, type Logger } from '../log.js';
 import { RegistryClient } from './client.js';
 import { parseInsecureList } from './endpoint.js';
@@ -26,6 +27,11 @@ export interface ConnectionOptions {
   idleTimeoutMs?: number;
   /** Bytes per PATCH when a registry needs chunked uploads (default per registry, see registry/quirks.ts). */
   chunkSize?: number;
+  /**
+   * TLS per registry: certs.d directories (default /etc/containers/certs.d, /etc/docker/certs.d),
+   * extra CAs, client certificates, verification off. NODE_EXTRA_CA_CERTS is taken from `env`.
+   */
+  tls?: RegistryTlsOptions;
 }
 
 /** Transport tunables an operation takes from its options. */
@@ -35,13 +41,15 @@ export interface TransportChoices extends ConnectionOptions {
   idleTimeoutMs?: number;
 }
 
-/** The one way an operation builds its transport: logger, retries, idle timeout, proxies from env. */
+/** The one way an operation builds its transport: logger, retries, idle timeout, proxies from env, TLS per registry. */
 export function transportFor(opts: TransportChoices): Transport {
+  const logger = opts.logger ?? silentLogger;
   return new Transport({
-    logger: opts.logger ?? silentLogger,
+    logger,
     idleTimeoutMs: opts.idleTimeoutMs,
     retry: opts.retries === undefined ? undefined : { retries: opts.retries },
     proxy: proxySettingsFromEnv(opts.env ?? {}),
+    tls: tlsResolver({ nodeExtraCaCerts: opts.env?.NODE_EXTRA_CA_CERTS || undefined, ...(opts.tls ?? {}) }, logger),
   });
 }
 

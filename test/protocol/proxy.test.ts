@@ -15,6 +15,7 @@ import { login, logout } from '../../src/login/login.js';
 import { AuthError } from '../../src/errors.js';
 import { Transport } from '../../src/http/transport.js';
 import { readBody } from '../../src/http/response.js';
+import { tlsResolver } from '../../src/http/tls.js';
 
 test('proxy settings: upper case wins, lower case works, empty means none', () => {
   assert.deepEqual(proxySettingsFromEnv({ HTTPS_PROXY: 'http://a:1', https_proxy: 'http://b:2', no_proxy: 'x' }), { httpProxy: undefined, httpsProxy: 'http://a:1', noProxy: 'x' });
@@ -248,4 +249,33 @@ test('plain HTTP through HTTP_PROXY sends absolute-URI requests; NO_PROXY goes d
   const res2 = await t.send({ method: 'GET', url: `http://127.0.0.1:${port}/v2/` });
   assert.equal((await readBody(res2, 100, 'x')).toString(), 'direct', 'loopback is never proxied');
   t.close();
+});
+
+test('per-registry TLS through HTTPS_PROXY: --ca-cert and --tls-verify REGISTRY=false apply inside the CONNECT tunnel', async () => {
+  const { name, regPort, connects, proxyUrl, certFile } = await tlsRegistryBehindProxy((_req, res) => res.end('registry'));
+  const host = `${name}:${regPort}`;
+  const url = `https://${host}/v2/`;
+  const get = async (t: Transport) => {
+    try {
+      return (await readBody(await t.send({ method: 'GET', url }), 100, 'x')).toString();
+    } finally {
+      t.close();
+    }
+  };
+  // The CA for this registry only, from the per-registry table: verified end to end through the tunnel.
+  assert.equal(await get(new Transport({ proxy: { httpsProxy: proxyUrl }, retry: { retries: 0 }, tls: tlsResolver({ certsDirs: [], caCerts: { [host]: [certFile] } }) })), 'registry');
+  // The same CA in a certs.d directory for the host.
+  const root = mkdtempSync(join(tmpdir(), 'regpush-certsd-'));
+  closers.push(() => rmSync(root, { recursive: true, force: true }));
+  execFileSync('mkdir', ['-p', join(root, host)]);
+  execFileSync('cp', [certFile, join(root, host, 'ca.crt')]);
+  assert.equal(await get(new Transport({ proxy: { httpsProxy: proxyUrl }, retry: { retries: 0 }, tls: tlsResolver({ certsDirs: [root] }) })), 'registry');
+  // Verification off for this registry.
+  assert.equal(await get(new Transport({ proxy: { httpsProxy: proxyUrl }, retry: { retries: 0 }, tls: tlsResolver({ certsDirs: [], verifyOff: [host] }) })), 'registry');
+  // A CA given for another registry does not help this one; the error names the flag for this host.
+  await assert.rejects(
+    get(new Transport({ proxy: { httpsProxy: proxyUrl }, retry: { retries: 0 }, tls: tlsResolver({ certsDirs: [], caCerts: { 'other.example': [certFile] } }) })),
+    (e: Error & { code?: string }) => e.code === 'E_TLS' && e.message.includes(`--ca-cert ${host}=PATH`),
+  );
+  assert.ok(connects.length >= 4 && connects.every((c) => c === host), connects.join(','));
 });

@@ -42,6 +42,7 @@ export function inspectCommand(y: Argv, io: CliIO, done: (code: number) => void)
         logger: ctx.logger,
         env: io.env,
         insecureRegistries: a['insecure-registry'],
+        tls: ctx.tls,
         credentials: { from },
         retries: retriesOption(a),
         idleTimeoutMs: idleTimeoutOption(io.env),

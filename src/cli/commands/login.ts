@@ -68,6 +68,7 @@ export function loginCommands(y: Argv, io: CliIO, done: (code: number) => void):
           env: io.env,
           homeDir: io.env.HOME,
           insecureRegistries: a['insecure-registry'],
+          tls: ctx.tls,
           retries: retriesOption(a),
           idleTimeoutMs: idleTimeoutOption(io.env),
           signal: io.signal,

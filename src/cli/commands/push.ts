@@ -89,6 +89,7 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void): A
         events: withGcPacing(progress.events),
         env: io.env,
         insecureRegistries: a['insecure-registry'],
+        tls: ctx.tls,
         credentials: { from, to },
         retries: retriesOption(a),
         chunkSize: chunkSizeOption(a['chunk-size']),

@@ -61,6 +61,7 @@ export function syncCommand(y: Argv, io: CliIO, done: (code: number) => void): A
           events: display,
           env: io.env,
           insecureRegistries: a['insecure-registry'],
+          tls: ctx.tls,
           retries: retriesOption(a),
           chunkSize: chunkSizeOption(a['chunk-size']),
           idleTimeoutMs: idleTimeoutOption(io.env),

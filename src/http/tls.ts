@@ -1,0 +1,207 @@
+/**
+ * TLS per registry host, laid out the way Docker and Podman read it: a `certs.d` directory per
+ * host[:port] (`*.crt` are CAs added to the default trust, `NAME.cert` + `NAME.key` a client
+ * certificate for mutual TLS), plus CA files, client certificates and "verification off" named
+ * per registry by the caller (the CLI's --ca-cert, --client-cert, --tls-verify HOST=false).
+ *
+ * Files are read where they are, when a host is first contacted, and kept in memory for the
+ * operation only; nothing is copied. The answer is per URL host, as Docker's is: a token server or
+ * blob store on another host gets its own entry.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { rootCertificates } from 'node:tls';
+import { join } from 'node:path';
+import { InputError, TlsError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { silentLogger } from '../log.js';
+import { canonicalRegistry, isDockerHub, DOCKER_HUB, DOCKER_HUB_API_HOST } from '../ref/registry.js';
+
+/** Docker's and Podman's system-wide per-registry certificate directories (Podman's first, as Podman reads them). */
+export const DEFAULT_CERTS_DIRS: readonly string[] = ['/etc/containers/certs.d', '/etc/docker/certs.d'];
+
+/** TLS choices for registries, as a library caller gives them. Keys are registry host[:port] names. */
+export interface RegistryTlsOptions {
+  /**
+   * certs.d roots, searched in order; the first holding a `<host[:port]>` directory is used (as
+   * Podman does). Default DEFAULT_CERTS_DIRS; `[]` reads none.
+   */
+  certsDirs?: readonly string[];
+  /** Extra CA files (PEM, one or more certificates each) per registry, added to the default trust. */
+  caCerts?: Readonly<Record<string, readonly string[]>>;
+  /** A client certificate and its key (PEM files) per registry, for mutual TLS; wins over certs.d. */
+  clientCerts?: Readonly<Record<string, { cert: string; key: string }>>;
+  /** Registries reached over HTTPS without verifying the server's certificate (Docker's insecure registries). */
+  verifyOff?: readonly string[];
+  /**
+   * File of NODE_EXTRA_CA_CERTS. Giving extra CAs replaces Node's default trust for that host, so
+   * this file is added back with them; the caller passes it from its environment.
+   */
+  nodeExtraCaCerts?: string;
+}
+
+/** What a host's TLS connections use, read from files. */
+export interface TlsSettings {
+  /** Identity of these settings: agents with the same id share sockets. */
+  id: string;
+  /** Full trust list (defaults + extra CAs) when extra CAs were given; undefined keeps Node's default. */
+  ca?: string[];
+  /** Client certificate and key (PEM) for mutual TLS. */
+  clientCert?: Buffer;
+  clientKey?: Buffer;
+  /** false: the server certificate is not verified. */
+  verify: boolean;
+  /** Files read, for debug lines. */
+  sources: string[];
+}
+
+/** The tls.connect options of a host's settings (none for the defaults), for https agents and CONNECT tunnels. */
+export function tlsConnectOptions(s: TlsSettings | undefined): { ca?: string[]; cert?: Buffer; key?: Buffer; rejectUnauthorized?: boolean } {
+  if (!s) return {};
+  return { ...(s.ca ? { ca: s.ca } : {}), ...(s.clientCert ? { cert: s.clientCert, key: s.clientKey } : {}), rejectUnauthorized: s.verify };
+}
+
+/** Resolves the TLS settings of a host, and says what to do when a handshake with it fails. */
+export interface TlsResolver {
+  /** Settings for `host` (URL host[:port]); undefined when the defaults apply. Cached per host. */
+  settingsFor(host: string): Promise<TlsSettings | undefined>;
+  /** What to add to a TLS error line about `host`: the flags and the certs.d path that would be read. */
+  hint(host: string, kind: TlsFailureKind): string;
+}
+
+/** What kind of handshake failure a TLS error is, for the hint. */
+export type TlsFailureKind = 'untrusted' | 'hostname' | 'client-certificate' | 'other';
+
+/** The names a URL host is known by for TLS lookups: canonical, without a default :443. */
+function tlsName(host: string): string {
+  return canonicalRegistry(host).replace(/:443$/, '');
+}
+
+/** certs.d directory names to try for a URL host, most specific first (Docker names it as written in references). */
+export function certsDirNames(host: string): string[] {
+  const h = host.toLowerCase();
+  const names = [h];
+  if (!/:\d+$/.test(h) || h.endsWith(']')) names.push(`${h}:443`);
+  if (isDockerHub(withoutDefaultPort(h))) names.push(DOCKER_HUB, DOCKER_HUB_API_HOST);
+  return [...new Set(names)];
+}
+
+function withoutDefaultPort(h: string): string {
+  return h.replace(/:443$/, '');
+}
+
+/** The files of one certs.d host directory, as Docker reads them. */
+export interface CertsDirContents {
+  dir: string;
+  cas: string[];
+  client?: { cert: string; key: string };
+}
+
+/**
+ * Reads the listing of `<root>/<name>` for the first root and name that exist; undefined when none
+ * does. A `NAME.cert` without `NAME.key` (or the reverse) is an error, as it is for Docker: a CA
+ * saved as .cert would otherwise be silently ignored.
+ */
+export async function findCertsDir(roots: readonly string[], host: string): Promise<CertsDirContents | undefined> {
+  for (const root of roots) {
+    for (const name of certsDirNames(host)) {
+      const dir = join(root, name);
+      let entries: string[];
+      try {
+        entries = (await readdir(dir, { withFileTypes: true })).filter((e) => e.isFile() || e.isSymbolicLink()).map((e) => e.name).sort();
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' || code === 'ENOTDIR') continue;
+        throw new InputError(`cannot read the certificate directory ${dir}: ${(err as Error).message}`, { cause: err });
+      }
+      const cas = entries.filter((n) => n.endsWith('.crt')).map((n) => join(dir, n));
+      const certs = entries.filter((n) => n.endsWith('.cert'));
+      const keys = entries.filter((n) => n.endsWith('.key'));
+      for (const c of certs) {
+        if (!keys.includes(c.replace(/\.cert$/, '.key'))) throw new InputError(`${join(dir, c)} has no matching key ${c.replace(/\.cert$/, '.key')} (CA certificates must end in .crt)`);
+      }
+      for (const k of keys) {
+        if (!certs.includes(k.replace(/\.key$/, '.cert'))) throw new InputError(`${join(dir, k)} has no matching client certificate ${k.replace(/\.key$/, '.cert')}`);
+      }
+      // Node takes one certificate per key type; the first pair (by name) is the one presented.
+      const first = certs[0];
+      const client = first ? { cert: join(dir, first), key: join(dir, first.replace(/\.cert$/, '.key')) } : undefined;
+      return { dir, cas, client };
+    }
+  }
+  return undefined;
+}
+
+/** Looks a URL host up in a per-registry table whose keys are registry names as users write them. */
+function lookup<T>(table: Readonly<Record<string, T>> | undefined, host: string): T | undefined {
+  if (!table) return undefined;
+  const want = tlsName(host);
+  for (const [k, v] of Object.entries(table)) if (tlsName(k) === want) return v;
+  return undefined;
+}
+
+async function readPem(path: string, what: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (err) {
+    throw new InputError(`cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+  }
+}
+
+/** Builds the resolver for an operation; `logger` gets a warning per host whose verification is off. */
+export function tlsResolver(opts: RegistryTlsOptions, logger: Logger = silentLogger): TlsResolver {
+  const roots = opts.certsDirs ?? DEFAULT_CERTS_DIRS;
+  const off = new Set((opts.verifyOff ?? []).map(tlsName));
+  const cache = new Map<string, Promise<TlsSettings | undefined>>();
+
+  const resolve = async (host: string): Promise<TlsSettings | undefined> => {
+    const name = tlsName(host);
+    const verify = !off.has(name);
+    const found = await findCertsDir(roots, host);
+    const caFiles = [...(found?.cas ?? []), ...(lookup(opts.caCerts, host) ?? [])];
+    const client = lookup(opts.clientCerts, host) ?? found?.client;
+    if (!verify) logger.warn(`TLS verification is off for ${name} (--tls-verify ${name}=false): the connection is encrypted, but the server is not authenticated`);
+    if (verify && caFiles.length === 0 && !client) return undefined;
+    const sources = [...caFiles, ...(client ? [client.cert, client.key] : [])];
+    logger.debug(`TLS for ${name}: ${sources.length ? sources.join(', ') : 'default trust'}${verify ? '' : ', verification off'}`);
+    const extra = await Promise.all(caFiles.map((f) => readPem(f, 'CA certificate')));
+    let ca: string[] | undefined;
+    if (extra.length) {
+      // Node's `ca` replaces its default trust; Docker adds certs.d CAs to the system pool, so the
+      // defaults (and NODE_EXTRA_CA_CERTS, which Node would otherwise add itself) go back in.
+      const nodeExtra = opts.nodeExtraCaCerts ? [(await readPem(opts.nodeExtraCaCerts, 'NODE_EXTRA_CA_CERTS file')).toString('utf8')] : [];
+      ca = [...rootCertificates, ...nodeExtra, ...extra.map((b) => b.toString('utf8'))];
+    }
+    const [clientCert, clientKey] = client ? await Promise.all([readPem(client.cert, 'client certificate'), readPem(client.key, 'client key')]) : [undefined, undefined];
+    if (client && !/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(clientKey!.toString('utf8'))) {
+      throw new TlsError(`${client.key} is not a PEM private key (the client key for ${name})`, { details: { registry: name } });
+    }
+    return { id: `${name}|${verify}|${sources.join('|')}`, ca, clientCert, clientKey, verify, sources };
+  };
+
+  return {
+    settingsFor(host: string) {
+      const name = tlsName(host);
+      let p = cache.get(name);
+      if (!p) {
+        p = resolve(host);
+        cache.set(name, p);
+        // A failed read is reported once per request that needs it, not remembered forever.
+        p.catch(() => cache.delete(name));
+      }
+      return p;
+    },
+    hint(host: string, kind: TlsFailureKind) {
+      const name = tlsName(host);
+      // The directory the first root would hold for this host (none when no root is read).
+      const dir = roots.length ? `${join(roots[0]!, certsDirNames(host)[0]!)}/` : undefined;
+      const others = roots.length > 1 ? ` (or under ${roots.slice(1).join(', ')})` : '';
+      if (kind === 'client-certificate') {
+        return `${name} asks for a client certificate: add --client-cert ${name}=CERT,KEY${dir ? ` or put client.cert and client.key in ${dir}${others}` : ''}`;
+      }
+      if (kind === 'hostname') {
+        return `the certificate of ${name} is not for that name; reach it by a name the certificate lists, or (not recommended) --tls-verify ${name}=false; a private CA goes in --ca-cert ${name}=PATH${dir ? ` or ${dir}*.crt${others}` : ''}`;
+      }
+      return `to trust its CA add --ca-cert ${name}=PATH${dir ? ` or put the CA as a .crt file in ${dir}${others}` : ''}`;
+    },
+  };
+}

@@ -1,0 +1,228 @@
+// TLS per registry against real registries: CNCF distribution serving HTTPS with a CA made here by
+// openssl (one registry with server TLS only, one that also requires client certificates through
+// http.tls.clientcas), reached through certs.d directories, --ca-cert, --client-cert and
+// --tls-verify REGISTRY=false; and the E_TLS / E_USAGE / E_INPUT lines when something is missing.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
+import net, { type AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { exec, imageRef, loadState, runCli, tempDir } from './harness.js';
+
+const state = loadState();
+const source = imageRef(state.registries.anon, 'base/busybox:v2s2');
+const sourceDigest = state.images.anon['base/busybox:v2s2'].digest;
+
+const dir = tempDir('regpush-tls-');
+const pki = join(dir, 'pki');
+/** An empty certs.d root: what regpush reads when nothing is configured for the registry. */
+const emptyRoot = join(dir, 'certs-empty');
+const children: ChildProcess[] = [];
+const servers: { close(): void }[] = [];
+let tlsHost = '';
+let mtlsHost = '';
+let wrongNameHost = '';
+
+after(() => {
+  for (const c of children) c.kill('SIGTERM');
+  for (const s of servers) s.close();
+});
+
+async function openssl(args: string[]): Promise<void> {
+  const r = await exec('openssl', args);
+  assert.equal(r.code, 0, `openssl ${args.join(' ')}: ${r.stderr}`);
+}
+
+/** A key and a certificate signed by the test CA, with the given subjectAltName and extended key usage. */
+async function issue(name: string, san: string | undefined, usage: 'serverAuth' | 'clientAuth'): Promise<void> {
+  await openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', `/CN=${name}`,
+    '-keyout', join(pki, `${name}.key`), '-out', join(pki, `${name}.csr`)]);
+  writeFileSync(join(pki, `${name}.ext`), `${san ? `subjectAltName=${san}\n` : ''}extendedKeyUsage=${usage}\n`);
+  await openssl(['x509', '-req', '-in', join(pki, `${name}.csr`), '-CA', join(pki, 'ca.crt'), '-CAkey', join(pki, 'ca.key'),
+    '-CAcreateserial', '-days', '2', '-extfile', join(pki, `${name}.ext`), '-out', join(pki, `${name}.crt`)]);
+}
+
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+/** Starts `docker-registry serve` on HTTPS; resolves with host:port once it completes TLS handshakes. */
+async function startTlsRegistry(name: string, clientCas: boolean): Promise<string> {
+  const port = await freePort();
+  const root = join(dir, name);
+  mkdirSync(join(root, 'storage'), { recursive: true });
+  const config = join(root, 'config.yml');
+  writeFileSync(config, `version: 0.1
+log:
+  level: info
+storage:
+  filesystem:
+    rootdirectory: ${join(root, 'storage')}
+http:
+  addr: 127.0.0.1:${port}
+  secret: tls-test-${name}
+  tls:
+    certificate: ${join(pki, 'server.crt')}
+    key: ${join(pki, 'server.key')}
+${clientCas ? `    clientcas:\n      - ${join(pki, 'ca.crt')}\n` : ''}`);
+  const child = spawn('docker-registry', ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+  children.push(child);
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const up = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); });
+      s.on('error', () => resolve(false));
+    });
+    if (up) return `127.0.0.1:${port}`;
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`${name} registry did not start: ${log}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** A certs.d root holding `files` (name → source path) for `host`. */
+function certsRoot(name: string, host: string, files: Record<string, string>): string {
+  const root = join(dir, name);
+  mkdirSync(join(root, host), { recursive: true });
+  for (const [to, from] of Object.entries(files)) copyFileSync(from, join(root, host, to));
+  return root;
+}
+
+/** Asserts a failed CLI run: exit code, one line on stderr ending in the code, nothing on stdout. */
+function assertOneLineError(r: { code: number; stdout: string; stderr: string }, exit: number, code: string, ...patterns: RegExp[]) {
+  assert.equal(r.code, exit, `exit code; stderr: ${r.stderr}`);
+  assert.equal(r.stdout, '');
+  const lines = r.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, `one line expected, got: ${r.stderr}`);
+  assert.match(lines[0]!, new RegExp(`\\[${code}\\]$`));
+  for (const p of patterns) assert.match(lines[0]!, p);
+}
+
+const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/** The env of a run: certs.d roots from REGPUSH_CERTS_DIRS (the empty one unless told), no global CA. */
+const env = (...roots: string[]) => ({ REGPUSH_CERTS_DIRS: (roots.length ? roots : [emptyRoot]).join(':'), NODE_EXTRA_CA_CERTS: undefined });
+
+async function digestOf(ref: string, args: string[], runEnv: Record<string, string | undefined>): Promise<string> {
+  const r = await runCli(['inspect', '--json', ...args, ref], { env: runEnv });
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout).digest;
+}
+
+before(async () => {
+  mkdirSync(pki, { recursive: true });
+  mkdirSync(emptyRoot, { recursive: true });
+  await openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2', '-subj', '/CN=regpush test CA',
+    '-keyout', join(pki, 'ca.key'), '-out', join(pki, 'ca.crt')]);
+  await issue('server', 'IP:127.0.0.1', 'serverAuth');
+  await issue('wrongname', 'DNS:registry.elsewhere.test', 'serverAuth');
+  await issue('client', undefined, 'clientAuth');
+  [tlsHost, mtlsHost] = await Promise.all([startTlsRegistry('tls', false), startTlsRegistry('mtls', true)]);
+  // A server whose certificate (from the same CA) is for another name.
+  const s = https.createServer({ key: readFileSync(join(pki, 'wrongname.key')), cert: readFileSync(join(pki, 'wrongname.crt')) }, (_req, res) => res.end('{}'));
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  servers.push(s);
+  wrongNameHost = `127.0.0.1:${(s.address() as AddressInfo).port}`;
+});
+
+test('an unknown CA → E_TLS naming the registry, --ca-cert and the certs.d path that would be read', async () => {
+  const r = await runCli(['copy', source, `${tlsHost}/app:unknown-ca`], { env: env() });
+  assertOneLineError(r, 5, 'E_TLS', new RegExp(`TLS failure talking to ${esc(tlsHost)}`), new RegExp(`--ca-cert ${esc(tlsHost)}=PATH`),
+    new RegExp(esc(join(emptyRoot, tlsHost) + '/')));
+});
+
+test('--ca-cert REGISTRY=PATH trusts the CA for that registry: copy succeeds, same digest', async () => {
+  const args = ['--ca-cert', `${tlsHost}=${join(pki, 'ca.crt')}`];
+  const r = await runCli(['copy', ...args, source, `${tlsHost}/app:ca-flag`], { env: env() });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(await digestOf(`${tlsHost}/app:ca-flag`, args, env()), sourceDigest);
+});
+
+test('--ca-cert with a relative path is read from the working directory', async () => {
+  const r = await runCli(['inspect', '--ca-cert', `${tlsHost}=pki/ca.crt`, `${tlsHost}/app:ca-flag`], { env: env(), cwd: dir });
+  assert.equal(r.code, 0, r.stderr);
+});
+
+test('a certs.d directory with the CA as *.crt is read: copy and inspect succeed', async () => {
+  const root = certsRoot('certs-ca', tlsHost, { 'my-ca.crt': join(pki, 'ca.crt') });
+  const r = await runCli(['copy', source, `${tlsHost}/app:certs-d`], { env: env(emptyRoot, root) });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(await digestOf(`${tlsHost}/app:certs-d`, [], env(root)), sourceDigest);
+});
+
+test('--tls-verify REGISTRY=false reaches the registry over HTTPS without verification, with a warning', async () => {
+  const r = await runCli(['copy', '--tls-verify', `${tlsHost}=false`, source, `${tlsHost}/app:no-verify`], { env: env() });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, new RegExp(`warning: TLS verification is off for ${esc(tlsHost)}`));
+  const i = await runCli(['inspect', '--json', `--tls-verify=${tlsHost}=false`, `${tlsHost}/app:no-verify`], { env: env() });
+  assert.equal(i.code, 0, i.stderr);
+  assert.equal(JSON.parse(i.stdout).digest, sourceDigest);
+  assert.equal(i.stderr.trim().split('\n').length, 1, `one warning line: ${i.stderr}`);
+  // Only the named registry: another one keeps verification on.
+  const other = await runCli(['inspect', '--tls-verify', '127.0.0.9:1=false', `${tlsHost}/app:no-verify`], { env: env() });
+  assertOneLineError(other, 5, 'E_TLS', /--ca-cert/);
+});
+
+test('a certificate for another name → E_TLS that says so, naming --ca-cert and the certs.d path', async () => {
+  const r = await runCli(['inspect', '--ca-cert', `${wrongNameHost}=${join(pki, 'ca.crt')}`, `${wrongNameHost}/a:1`], { env: env() });
+  assertOneLineError(r, 5, 'E_TLS', /ERR_TLS_CERT_ALTNAME_INVALID/, /not for that name/, /--ca-cert/, new RegExp(esc(join(emptyRoot, wrongNameHost))));
+});
+
+test('mutual TLS: certs.d client.cert + client.key are presented; without them E_TLS names --client-cert and the path', async () => {
+  const caOnly = ['--ca-cert', `${mtlsHost}=${join(pki, 'ca.crt')}`];
+  const without = await runCli(['copy', ...caOnly, source, `${mtlsHost}/app:mtls`], { env: env() });
+  assertOneLineError(without, 5, 'E_TLS', new RegExp(`TLS failure talking to ${esc(mtlsHost)}`), /client certificate/,
+    new RegExp(`--client-cert ${esc(mtlsHost)}=CERT,KEY`), new RegExp(`client\\.cert and client\\.key in ${esc(join(emptyRoot, mtlsHost))}/`));
+
+  const root = certsRoot('certs-mtls', mtlsHost, { 'ca.crt': join(pki, 'ca.crt'), 'client.cert': join(pki, 'client.crt'), 'client.key': join(pki, 'client.key') });
+  const ok = await runCli(['copy', source, `${mtlsHost}/app:mtls`], { env: env(root) });
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal(await digestOf(`${mtlsHost}/app:mtls`, [], env(root)), sourceDigest);
+});
+
+test('mutual TLS with --client-cert REGISTRY=CERT,KEY', async () => {
+  const args = ['--ca-cert', `${mtlsHost}=${join(pki, 'ca.crt')}`, '--client-cert', `${mtlsHost}=${join(pki, 'client.crt')},${join(pki, 'client.key')}`];
+  const r = await runCli(['copy', ...args, source, `${mtlsHost}/app:client-flag`], { env: env() });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(await digestOf(`${mtlsHost}/app:client-flag`, args, env()), sourceDigest);
+});
+
+test('a certs.d client.cert without its client.key → E_INPUT naming the file', async () => {
+  const root = certsRoot('certs-halfpair', mtlsHost, { 'ca.crt': join(pki, 'ca.crt'), 'client.cert': join(pki, 'client.crt') });
+  const r = await runCli(['inspect', `${mtlsHost}/app:mtls`], { env: env(root) });
+  assertOneLineError(r, 2, 'E_INPUT', new RegExp(`${esc(join(root, mtlsHost, 'client.cert'))} has no matching key client\\.key`));
+});
+
+test('a --ca-cert file that does not exist → E_INPUT naming it', async () => {
+  const r = await runCli(['inspect', '--ca-cert', `${tlsHost}=${join(dir, 'nope.crt')}`, `${tlsHost}/app:ca-flag`], { env: env() });
+  assertOneLineError(r, 2, 'E_INPUT', new RegExp(`cannot read CA certificate ${esc(join(dir, 'nope.crt'))}: ENOENT`));
+});
+
+test('--insecure and --tls-verify without a registry → E_USAGE naming the per-registry flags', async () => {
+  for (const args of [['--insecure'], ['--tls-verify=false'], ['--tls-verify', 'false'], ['--no-tls-verify'], ['--insecure=true']]) {
+    const r = await runCli(['copy', ...args, source, `${tlsHost}/app:never`], { env: env() });
+    assertOneLineError(r, 2, 'E_USAGE', /--tls-verify REGISTRY=false/, /--ca-cert REGISTRY=PATH/, /--client-cert REGISTRY=CERT,KEY/, /--insecure-registry REGISTRY/);
+  }
+  const i = await runCli(['inspect', '--insecure', `${tlsHost}/app:never`], { env: env() });
+  assertOneLineError(i, 2, 'E_USAGE', /--insecure would apply to every registry/);
+});
+
+test('bad per-registry TLS flag values → E_USAGE', async () => {
+  const cases: [string[], RegExp][] = [
+    [['--ca-cert', 'ca.crt'], /--ca-cert takes REGISTRY=PATH/],
+    [['--ca-cert', `${tlsHost}=`], /--ca-cert takes REGISTRY=PATH/],
+    [['--client-cert', `${tlsHost}=only.cert`], /--client-cert takes REGISTRY=CERT,KEY/],
+    [['--tls-verify', `${tlsHost}=maybe`], /takes true or false/],
+    [['--tls-verify', `${tlsHost}=false`, '--tls-verify', `${tlsHost}=true`], /both true and false/],
+  ];
+  for (const [args, msg] of cases) {
+    const r = await runCli(['inspect', ...args, `${tlsHost}/app:never`], { env: env() });
+    assertOneLineError(r, 2, 'E_USAGE', msg);
+  }
+});

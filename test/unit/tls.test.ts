@@ -1,0 +1,173 @@
+// TLS per registry without a network: the CLI flag parsing (--ca-cert, --client-cert,
+// --tls-verify, --insecure, REGPUSH_CERTS_DIRS) and the certs.d lookup and resolver.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { rootCertificates } from 'node:tls';
+import { certsDirsFromEnv, tlsOptionsFromFlags } from '../../src/cli/tls-flags.js';
+import { certsDirNames, DEFAULT_CERTS_DIRS, findCertsDir, tlsConnectOptions, tlsResolver } from '../../src/http/tls.js';
+import { InputError, UsageError } from '../../src/errors.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'regpush-tls-unit-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+// Not real certificates: the resolver reads and passes PEM text on, Node parses it at connect time.
+const PEM_CA = '-----BEGIN CERTIFICATE-----\nTUlJQ0FDQQ==\n-----END CERTIFICATE-----\n';
+const PEM_KEY = '-----BEGIN PRIVATE KEY-----\nS0VZ\n-----END PRIVATE KEY-----\n';
+
+function files(root: string, host: string, names: Record<string, string>): string {
+  mkdirSync(join(root, host), { recursive: true });
+  for (const [n, text] of Object.entries(names)) writeFileSync(join(root, host, n), text);
+  return join(root, host);
+}
+
+const usage = (fn: () => unknown, msg: RegExp) => assert.throws(fn, (e: unknown) => e instanceof UsageError && msg.test((e as Error).message));
+
+test('--ca-cert / --client-cert / --tls-verify parse per registry; paths resolve against cwd, registry names are canonical', () => {
+  const o = tlsOptionsFromFlags(
+    {
+      'ca-cert': ['Reg.Example.com:5000=ca.pem', 'reg.example.com:5000=/abs/two.pem', 'https://index.docker.io/v1/=hub.pem'],
+      'client-cert': 'reg.example.com:5000=c.pem,k.pem',
+      'tls-verify': ['lab.local=false', 'other.local=true'],
+    },
+    {},
+    '/work',
+  );
+  assert.deepEqual(o, {
+    caCerts: { 'reg.example.com:5000': ['/work/ca.pem', '/abs/two.pem'], 'docker.io': ['/work/hub.pem'] },
+    clientCerts: { 'reg.example.com:5000': { cert: '/work/c.pem', key: '/work/k.pem' } },
+    verifyOff: ['lab.local'],
+  });
+  assert.deepEqual(tlsOptionsFromFlags({}, {}, '/work'), {});
+  assert.deepEqual(tlsOptionsFromFlags({ 'ca-cert': 'r=a=b.pem' }, {}, '/'), { caCerts: { r: ['/a=b.pem'] } }, 'only the first = splits');
+});
+
+test('--insecure and --tls-verify without a registry are refused, naming the per-registry flags', () => {
+  const all = /--tls-verify REGISTRY=false.*--ca-cert REGISTRY=PATH.*--client-cert REGISTRY=CERT,KEY.*--insecure-registry REGISTRY/;
+  usage(() => tlsOptionsFromFlags({ insecure: true }, {}, '/'), all);
+  usage(() => tlsOptionsFromFlags({ insecure: false }, {}, '/'), all);
+  for (const v of ['false', '', 'true', ['reg=false', 'false']]) usage(() => tlsOptionsFromFlags({ 'tls-verify': v }, {}, '/'), all);
+  // --no-tls-verify: yargs delivers a boolean.
+  usage(() => tlsOptionsFromFlags({ 'tls-verify': false as unknown as string }, {}, '/'), all);
+});
+
+test('bad per-registry TLS values are E_USAGE naming the flag', () => {
+  usage(() => tlsOptionsFromFlags({ 'ca-cert': 'ca.pem' }, {}, '/'), /--ca-cert takes REGISTRY=PATH.*"ca\.pem"/);
+  usage(() => tlsOptionsFromFlags({ 'ca-cert': 'reg=' }, {}, '/'), /--ca-cert takes REGISTRY=PATH/);
+  usage(() => tlsOptionsFromFlags({ 'ca-cert': '=x.pem' }, {}, '/'), /--ca-cert takes REGISTRY=PATH/);
+  usage(() => tlsOptionsFromFlags({ 'ca-cert': 'quay.io/org=x.pem' }, {}, '/'), /--ca-cert takes REGISTRY=PATH/);
+  usage(() => tlsOptionsFromFlags({ 'client-cert': 'reg=c.pem' }, {}, '/'), /--client-cert takes REGISTRY=CERT,KEY/);
+  usage(() => tlsOptionsFromFlags({ 'client-cert': 'reg=c.pem,k.pem,x' }, {}, '/'), /two files/);
+  usage(() => tlsOptionsFromFlags({ 'client-cert': 'reg=c.pem,' }, {}, '/'), /two files/);
+  usage(() => tlsOptionsFromFlags({ 'client-cert': ['reg=a,b', 'REG=c,d'] }, {}, '/'), /given twice for reg/);
+  usage(() => tlsOptionsFromFlags({ 'tls-verify': 'reg=no' }, {}, '/'), /takes true or false \(got "no"\)/);
+  usage(() => tlsOptionsFromFlags({ 'tls-verify': ['reg=false', 'reg=true'] }, {}, '/'), /both true and false for reg/);
+});
+
+test('REGPUSH_CERTS_DIRS: colon-separated, relative to cwd; unset or empty keeps the defaults', () => {
+  assert.deepEqual(certsDirsFromEnv({ REGPUSH_CERTS_DIRS: '/a/certs.d:rel::/b' }, '/cwd'), ['/a/certs.d', '/cwd/rel', '/b']);
+  assert.equal(certsDirsFromEnv({}, '/'), undefined);
+  assert.equal(certsDirsFromEnv({ REGPUSH_CERTS_DIRS: ' ' }, '/'), undefined);
+  assert.deepEqual(tlsOptionsFromFlags({}, { REGPUSH_CERTS_DIRS: '/x' }, '/'), { certsDirs: ['/x'] });
+  assert.deepEqual(DEFAULT_CERTS_DIRS, ['/etc/containers/certs.d', '/etc/docker/certs.d']);
+});
+
+test('certs.d directory names: host[:port] as written, host:443 for the default port, Docker Hub by its names', () => {
+  assert.deepEqual(certsDirNames('reg.example.com:5000'), ['reg.example.com:5000']);
+  assert.deepEqual(certsDirNames('Reg.Example.com'), ['reg.example.com', 'reg.example.com:443']);
+  assert.deepEqual(certsDirNames('registry-1.docker.io'), ['registry-1.docker.io', 'registry-1.docker.io:443', 'docker.io']);
+  assert.deepEqual(certsDirNames('[::1]:5000'), ['[::1]:5000']);
+  assert.deepEqual(certsDirNames('[::1]'), ['[::1]', '[::1]:443']);
+});
+
+test('findCertsDir: the first root holding the host wins; *.crt are CAs, NAME.cert + NAME.key the client pair', async () => {
+  const a = join(tmp, 'find-a');
+  const b = join(tmp, 'find-b');
+  files(b, 'reg:5000', { 'z.crt': PEM_CA, 'a.crt': PEM_CA, 'client.cert': 'c', 'client.key': 'k', 'README': 'ignored' });
+  files(b, 'other', { 'x.crt': PEM_CA });
+  assert.deepEqual(await findCertsDir([a, b], 'reg:5000'), {
+    dir: join(b, 'reg:5000'),
+    cas: [join(b, 'reg:5000', 'a.crt'), join(b, 'reg:5000', 'z.crt')],
+    client: { cert: join(b, 'reg:5000', 'client.cert'), key: join(b, 'reg:5000', 'client.key') },
+  });
+  files(a, 'reg:5000', {});
+  assert.deepEqual(await findCertsDir([a, b], 'reg:5000'), { dir: join(a, 'reg:5000'), cas: [], client: undefined }, 'an empty directory in the first root still wins (as in Podman)');
+  assert.equal(await findCertsDir([a, b], 'none:1'), undefined);
+  assert.equal(await findCertsDir([], 'reg:5000'), undefined);
+  files(a, 'reg.example.com:443', { 'ca.crt': PEM_CA });
+  assert.equal((await findCertsDir([a], 'reg.example.com'))?.dir, join(a, 'reg.example.com:443'));
+});
+
+test('findCertsDir: a client certificate without its key (or a key alone) is E_INPUT naming the file', async () => {
+  const root = join(tmp, 'half');
+  files(root, 'nokey', { 'client.cert': 'c' });
+  files(root, 'nocert', { 'client.key': 'k' });
+  await assert.rejects(findCertsDir([root], 'nokey'), (e: unknown) => e instanceof InputError && /nokey\/client\.cert has no matching key client\.key \(CA certificates must end in \.crt\)/.test((e as Error).message));
+  await assert.rejects(findCertsDir([root], 'nocert'), (e: unknown) => e instanceof InputError && /nocert\/client\.key has no matching client certificate client\.cert/.test((e as Error).message));
+});
+
+test('tlsResolver: nothing configured → default trust; CAs are added to the defaults; flags win over certs.d for the client pair', async () => {
+  const root = join(tmp, 'resolve');
+  const dir = files(root, 'reg:5000', { 'ca.crt': PEM_CA, 'client.cert': 'dir-cert', 'client.key': PEM_KEY });
+  writeFileSync(join(tmp, 'flag.crt'), PEM_CA.replace('TUlJ', 'RkxB'));
+  writeFileSync(join(tmp, 'flag.cert'), 'flag-cert');
+  writeFileSync(join(tmp, 'flag.key'), PEM_KEY);
+  writeFileSync(join(tmp, 'extra.pem'), 'EXTRA');
+  const r = tlsResolver({ certsDirs: [root], caCerts: { 'REG:5000': [join(tmp, 'flag.crt')] }, nodeExtraCaCerts: join(tmp, 'extra.pem') });
+  assert.equal(await r.settingsFor('elsewhere:1'), undefined);
+  const s = (await r.settingsFor('reg:5000'))!;
+  assert.equal(s.verify, true);
+  assert.deepEqual(s.ca, [...rootCertificates, 'EXTRA', PEM_CA, PEM_CA.replace('TUlJ', 'RkxB')]);
+  assert.equal(s.clientCert?.toString(), 'dir-cert');
+  assert.deepEqual(s.sources, [join(dir, 'ca.crt'), join(tmp, 'flag.crt'), join(dir, 'client.cert'), join(dir, 'client.key')]);
+  assert.equal(await r.settingsFor('reg:5000'), s, 'cached per host');
+  assert.deepEqual(tlsConnectOptions(s), { ca: s.ca, cert: s.clientCert, key: s.clientKey, rejectUnauthorized: true });
+
+  const flagged = tlsResolver({ certsDirs: [root], clientCerts: { 'reg:5000': { cert: join(tmp, 'flag.cert'), key: join(tmp, 'flag.key') } } });
+  assert.equal((await flagged.settingsFor('reg:5000'))!.clientCert?.toString(), 'flag-cert');
+
+  // A client pair alone keeps Node's default trust (no `ca`).
+  const clientOnly = tlsResolver({ certsDirs: [], clientCerts: { other: { cert: join(tmp, 'flag.cert'), key: join(tmp, 'flag.key') } } });
+  const c = (await clientOnly.settingsFor('other'))!;
+  assert.equal(c.ca, undefined);
+  assert.equal('ca' in tlsConnectOptions(c), false);
+  assert.equal(tlsConnectOptions(undefined).rejectUnauthorized, undefined);
+});
+
+test('tlsResolver: verification off for the named registry only, with one warning per host', async () => {
+  const warnings: string[] = [];
+  const logger = { debug() {}, info() {}, warn: (m: string) => warnings.push(m) };
+  const r = tlsResolver({ certsDirs: [], verifyOff: ['lab.local:5000', 'docker.io'] }, logger);
+  const s = (await r.settingsFor('lab.local:5000'))!;
+  assert.equal(s.verify, false);
+  assert.equal(tlsConnectOptions(s).rejectUnauthorized, false);
+  await r.settingsFor('lab.local:5000');
+  assert.equal((await r.settingsFor('registry-1.docker.io'))?.verify, false, 'docker.io names the Hub API host');
+  assert.equal(await r.settingsFor('lab.local:5001'), undefined);
+  assert.deepEqual(warnings, [
+    'TLS verification is off for lab.local:5000 (--tls-verify lab.local:5000=false): the connection is encrypted, but the server is not authenticated',
+    'TLS verification is off for docker.io (--tls-verify docker.io=false): the connection is encrypted, but the server is not authenticated',
+  ]);
+});
+
+test('tlsResolver: unreadable files are E_INPUT, a key that is not PEM is E_TLS; a failed read is tried again', async () => {
+  const missing = tlsResolver({ certsDirs: [], caCerts: { reg: [join(tmp, 'missing.crt')] } });
+  await assert.rejects(missing.settingsFor('reg'), (e: unknown) => e instanceof InputError && /cannot read CA certificate .*missing\.crt: ENOENT/.test((e as Error).message));
+  writeFileSync(join(tmp, 'missing.crt'), PEM_CA);
+  assert.ok(await missing.settingsFor('reg'), 'the file appeared: read now');
+  writeFileSync(join(tmp, 'bad.key'), 'not a key');
+  const badKey = tlsResolver({ certsDirs: [], clientCerts: { reg: { cert: join(tmp, 'flag.cert'), key: join(tmp, 'bad.key') } } });
+  await assert.rejects(badKey.settingsFor('reg'), (e: unknown) => (e as { code?: string }).code === 'E_TLS' && /bad\.key is not a PEM private key \(the client key for reg\)/.test((e as Error).message));
+});
+
+test('tlsResolver hints name the flag and the certs.d path for the host', () => {
+  const r = tlsResolver({ certsDirs: ['/etc/containers/certs.d', '/etc/docker/certs.d'] });
+  assert.equal(r.hint('reg:5000', 'untrusted'), 'to trust its CA add --ca-cert reg:5000=PATH or put the CA as a .crt file in /etc/containers/certs.d/reg:5000/ (or under /etc/docker/certs.d)');
+  assert.match(r.hint('reg:5000', 'client-certificate'), /^reg:5000 asks for a client certificate: add --client-cert reg:5000=CERT,KEY or put client\.cert and client\.key in \/etc\/containers\/certs\.d\/reg:5000\//);
+  assert.match(r.hint('reg', 'hostname'), /not for that name.*--tls-verify reg=false.*--ca-cert reg=PATH or \/etc\/containers\/certs\.d\/reg\/\*\.crt/);
+  // No certs.d root read: no directory to point at.
+  assert.equal(tlsResolver({ certsDirs: [] }).hint('reg', 'other'), 'to trust its CA add --ca-cert reg=PATH');
+  assert.match(tlsResolver({}).hint('reg', 'untrusted'), /\/etc\/containers\/certs\.d\/reg\/ \(or under \/etc\/docker\/certs\.d\)$/, 'the defaults');
+});
