@@ -228,6 +228,24 @@ export class RegistryClient {
     return digest;
   }
 
+  /**
+   * DELETE a manifest by digest (the Distribution API deletes by digest only; every tag pointing at
+   * it goes with it). A registry that does not allow deletes answers 405 with UNSUPPORTED
+   * (distribution with `storage.delete.enabled: false`): that is E_UNSUPPORTED, not a registry failure.
+   */
+  async deleteManifest(repo: string, digest: string): Promise<void> {
+    const what = `DELETE manifest ${this.registry}/${repo}@${digest}`;
+    const res = await this.request({ method: 'DELETE', url: await this.url(`${repo}/manifests/${digest}`) });
+    if (res.status === 202 || res.status === 200 || res.status === 204) return drain(res);
+    const err = await errorFromResponse(res, { what, registry: this.registry });
+    if (res.status === 405 || err.details.registryCodes?.includes('UNSUPPORTED')) {
+      throw new UnsupportedError(`${err.message} (this registry does not allow deleting manifests; on CNCF distribution an operator enables it with storage.delete.enabled)`, {
+        details: err.details,
+      });
+    }
+    throw err;
+  }
+
   /** HEAD a blob; its size when present, undefined when not. */
   async headBlob(repo: string, digest: string): Promise<number | undefined> {
     const res = await this.request({ method: 'HEAD', url: await this.url(`${repo}/blobs/${digest}`) });
