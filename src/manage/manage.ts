@@ -3,7 +3,7 @@
  * to an image, delete a manifest. Each is one or two Distribution API calls, made through the same
  * transport, credentials and error catalogue as push and copy (`transportFor` + `connect`).
  */
-import { InvalidReferenceError, NotFoundError, UsageError } from '../errors.js';
+import { AuthError, DeniedError, InvalidReferenceError, NotFoundError, UsageError } from '../errors.js';
 import { isValidDigest } from '../image/digest.js';
 import { parseManifest } from '../image/manifest.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -114,6 +114,23 @@ function notFound(ref: ImageReference): NotFoundError {
   });
 }
 
+/**
+ * A write refused with 401 after a read with the same credentials succeeded: the credentials are
+ * good, the permission is missing (a token service grants only the actions a user may have, and
+ * the registry then answers 401 insufficient_scope rather than 403). That is E_DENIED.
+ */
+async function refusedWrite<T>(write: () => Promise<T>, action: string, what: string): Promise<T> {
+  try {
+    return await write();
+  } catch (err) {
+    if (!(err instanceof AuthError)) throw err;
+    throw new DeniedError(`${action} ${what} refused: the credentials were accepted for reading but not for ${action === 'delete' ? 'deleting' : 'writing'}; check your rights on the repository`, {
+      cause: err,
+      details: err.details,
+    });
+  }
+}
+
 /** Every tag of a repository, following Link pagination. Credentials: the `from` role. */
 export async function listTags(repository: string | ImageReference, opts: ListTagsOptions = {}): Promise<TagList> {
   const ref = typeof repository === 'string' ? parseRepository(repository) : repository;
@@ -171,7 +188,7 @@ export async function tagImage(reference: string | ImageReference, newTags: stri
         tagsUnchanged.push(tag);
         continue;
       }
-      await client.putManifest(ref.repository, tag, got.bytes, mediaType);
+      await refusedWrite(() => client.putManifest(ref.repository, tag, got.bytes, mediaType), 'tag', `${repositoryName(ref)}:${tag}`);
     }
     return {
       source: formatReference(ref),
@@ -208,9 +225,10 @@ export async function deleteImage(reference: string | ImageReference, opts: Dele
         `${formatReference(ref)} is a tag; deleting removes manifest ${digest} and every tag that points at it. Delete by digest (${byDigest}) or add --force`,
       );
     }
-    if (ref.digest === undefined) log.warn(`deleting ${byDigest}, which tag ${ref.tag} points at: every tag pointing at this manifest goes with it`);
-    else log.info(`deleting ${byDigest}: every tag pointing at this manifest goes with it`);
-    await client.deleteManifest(ref.repository, digest);
+    await refusedWrite(() => client.deleteManifest(ref.repository, digest), 'delete', byDigest);
+    // Said after the DELETE, so that a refusal stays the one line a failure prints.
+    if (ref.digest === undefined) log.warn(`deleted ${byDigest}, which tag ${ref.tag} pointed at: every tag pointing at this manifest is gone with it`);
+    else log.info(`deleted ${byDigest}: every tag pointing at this manifest is gone with it`);
     return { reference: byDigest, digest, ...(ref.digest === undefined ? { resolvedFrom: ref.tag } : {}) };
   });
 }
