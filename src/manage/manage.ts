@@ -151,15 +151,20 @@ export async function listTags(repository: string | ImageReference, opts: ListTa
  */
 export async function digestOf(reference: string | ImageReference, opts: ManageOptions = {}): Promise<DigestResult> {
   const ref = typeof reference === 'string' ? parseReference(reference) : reference;
-  return withClient(ref, 'from', ['pull'], opts, async (client) => {
-    const head = await client.headManifest(ref.repository, manifestRef(ref));
-    if (!head) throw notFound(ref);
-    const base = { reference: formatReference(ref), mediaType: head.mediaType, size: head.size };
-    if (head.digest && isValidDigest(head.digest)) return { ...base, digest: head.digest };
-    opts.logger?.debug(`${ref.registry} sent no Docker-Content-Digest with HEAD; reading the manifest to compute it`);
-    const got = await client.getManifest(ref.repository, manifestRef(ref));
-    return { ...base, digest: got.digest, mediaType: got.mediaType || base.mediaType, size: got.bytes.length };
-  });
+  return withClient(ref, 'from', ['pull'], opts, (client) => resolveDigest(client, ref, opts.logger ?? silentLogger));
+}
+
+/** HEAD, and GET only when the HEAD answer names no digest; a 404 is E_NOT_FOUND. */
+async function resolveDigest(client: RegistryClient, ref: ImageReference, log: Logger): Promise<DigestResult> {
+  const head = await client.headManifest(ref.repository, manifestRef(ref));
+  if (!head) throw notFound(ref);
+  const base = { reference: formatReference(ref), mediaType: head.mediaType, size: head.size };
+  // A digest reference that exists is its own answer.
+  const stated = head.digest && isValidDigest(head.digest) ? head.digest : ref.digest;
+  if (stated) return { ...base, digest: stated };
+  log.debug(`${ref.registry} sent no Docker-Content-Digest with HEAD; reading the manifest to compute the digest`);
+  const got = await client.getManifest(ref.repository, manifestRef(ref));
+  return { ...base, digest: got.digest, mediaType: got.mediaType || base.mediaType, size: got.bytes.length };
 }
 
 /**
@@ -211,14 +216,9 @@ export async function deleteImage(reference: string | ImageReference, opts: Dele
   const ref = typeof reference === 'string' ? parseReference(reference) : reference;
   const log = opts.logger ?? silentLogger;
   return withClient(ref, 'to', ['pull', 'delete'], opts, async (client) => {
-    const head = await client.headManifest(ref.repository, manifestRef(ref));
-    if (!head) throw notFound(ref);
-    const digest = ref.digest ?? head.digest;
-    if (!digest || !isValidDigest(digest)) {
-      throw new NotFoundError(`${formatReference(ref)}: ${ref.registry} did not say which digest the tag points at (no Docker-Content-Digest); delete by digest instead`, {
-        details: { registry: ref.registry },
-      });
-    }
+    // By digest too: a missing manifest is then E_NOT_FOUND, whatever a registry answers to DELETE.
+    const resolved = await resolveDigest(client, ref, log);
+    const digest = ref.digest ?? resolved.digest;
     const byDigest = `${repositoryName(ref)}@${digest}`;
     if (ref.digest === undefined && !opts.force) {
       throw new UsageError(

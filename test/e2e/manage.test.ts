@@ -254,6 +254,22 @@ test('a registry answering 403 DENIED to DELETE → E_DENIED, exit 3', async () 
   assert.equal(proxy.hits().length, 1);
 });
 
+test('a registry whose HEAD names no digest: digest and delete --force read the manifest to compute it', async () => {
+  const proxy: FaultProxy = await startFaultProxy(R.anon.url);
+  cleanups.push(() => proxy.close());
+  proxy.rule({ method: 'HEAD', path: /\/manifests\//, fault: { kind: 'setHeaders', headers: { 'docker-content-digest': '' } } });
+  const manifestGets = () => proxy.requests.filter((q) => q.method === 'GET' && q.url.includes('/manifests/')).length;
+  const r = await runCli(['digest', `${proxy.host}/base/multi:oci`]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, `${state.images.anon['base/multi:oci'].digest}\n`);
+  assert.equal(manifestGets(), 1);
+  const { digest } = await freshImage(R.anon.host, R.anon.host, undefined, `manage/nohead-${stamp}`);
+  const del = await runCli(['delete', '--force', `${proxy.host}/manage/nohead-${stamp}:src`]);
+  assert.equal(del.code, 0, del.stderr);
+  assert.equal(del.stdout, `${proxy.host}/manage/nohead-${stamp}@${digest}\n`);
+  assert.equal(manifestGets(), 2);
+});
+
 test('wrong credentials → E_AUTH, and the password never appears', async () => {
   const pw = 'wrong-pw-manage-5521';
   const r = await runCli(['tags', `${R.basic.host}/base/busybox`, '--user', 'alice', '--password', pw]);
