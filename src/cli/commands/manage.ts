@@ -12,16 +12,18 @@ import { commonContext, commonFlags, idleTimeoutOption, readStdin, retriesOption
 import { defineFlags, withFlags } from '../flag-table.js';
 import type { CliIO } from '../io.js';
 
-/** --user/--password, shared by the four commands. */
-const userFlags = defineFlags({
-  user: { type: 'string', describe: 'Registry user name (else REGPUSH_FROM_*/REGPUSH_TO_* env vars, then the Docker config)', group: 'Credentials:' },
-  password: { type: 'string', describe: 'Registry password (prefer --password-stdin)', group: 'Credentials:' },
-});
+/** --user/--password, shared by the four commands; `role` names the env vars read without them. */
+function userFlags(role: 'FROM' | 'TO') {
+  return defineFlags({
+    user: { type: 'string', describe: `Registry user name (else REGPUSH_${role}_USER/_PASSWORD, then the Docker config)`, group: 'Credentials:' },
+    password: { type: 'string', describe: 'Registry password (prefer --password-stdin)', group: 'Credentials:' },
+  });
+}
 
 /** Flags of `regpush tags`. */
 export const tagsFlags = defineFlags({
   ...commonFlags,
-  ...userFlags,
+  ...userFlags('FROM'),
   repo: { positional: true, type: 'string', demandOption: true, describe: 'Repository, e.g. ghcr.io/acme/app (no tag)' },
   'page-size': { type: 'number', describe: 'Tags asked for per request; the registry\'s Link header leads to the next page (default 1000)', group: 'Connection:' },
 });
@@ -29,14 +31,14 @@ export const tagsFlags = defineFlags({
 /** Flags of `regpush digest`. */
 export const digestFlags = defineFlags({
   ...commonFlags,
-  ...userFlags,
+  ...userFlags('FROM'),
   ref: { positional: true, type: 'string', demandOption: true, describe: 'Image reference, e.g. ghcr.io/acme/app:1' },
 });
 
 /** Flags of `regpush tag`. */
 export const tagFlags = defineFlags({
   ...commonFlags,
-  ...userFlags,
+  ...userFlags('TO'),
   ref: { positional: true, type: 'string', demandOption: true, describe: 'Image to tag (tag or digest)' },
   'new-tags': { positional: true, type: 'string', array: true, describe: 'New tag(s) in the same repository' },
 });
@@ -44,7 +46,7 @@ export const tagFlags = defineFlags({
 /** Flags of `regpush delete`. */
 export const deleteFlags = defineFlags({
   ...commonFlags,
-  ...userFlags,
+  ...userFlags('TO'),
   ref: { positional: true, type: 'string', demandOption: true, describe: 'Image to delete: REPO@sha256:… (a tag only with --force)' },
   force: { type: 'boolean', describe: 'Accept a tag: delete the manifest it points at, and with it every tag pointing there' },
 });
