@@ -117,13 +117,14 @@ function notFound(ref: ImageReference): NotFoundError {
 /**
  * A write refused with 401 after a read with the same credentials succeeded: the credentials are
  * good, the permission is missing (a token service grants only the actions a user may have, and
- * the registry then answers 401 insufficient_scope rather than 403). That is E_DENIED.
+ * the registry then answers 401 insufficient_scope rather than 403). That is E_DENIED. Without
+ * credentials (a public repository read anonymously) it stays E_AUTH: logging in is the answer.
  */
 async function refusedWrite<T>(write: () => Promise<T>, action: string, what: string): Promise<T> {
   try {
     return await write();
   } catch (err) {
-    if (!(err instanceof AuthError)) throw err;
+    if (!(err instanceof AuthError) || err.details.anonymous === true) throw err;
     throw new DeniedError(`${action} ${what} refused: the credentials were accepted for reading but not for ${action === 'delete' ? 'deleting' : 'writing'}; check your rights on the repository`, {
       cause: err,
       details: err.details,

@@ -270,6 +270,14 @@ test('a registry whose HEAD names no digest: digest and delete --force read the 
   assert.equal(manifestGets(), 2);
 });
 
+test('anonymous read, but DELETE needs a login (401 Basic challenge) → E_AUTH with the login hint, not E_DENIED', async () => {
+  const proxy: FaultProxy = await startFaultProxy(R.anon.url);
+  cleanups.push(() => proxy.close());
+  proxy.rule({ method: 'DELETE', path: /\/manifests\//, fault: { kind: 'status', status: 401, code: 'UNAUTHORIZED', headers: { 'www-authenticate': 'Basic realm="regpush-test"' } } });
+  const digest = state.images.anon['base/busybox:v2s2'].digest;
+  assertOneLineError(await runCli(['delete', `${proxy.host}/base/busybox@${digest}`]), 3, 'E_AUTH', /none were found|regpush login/);
+});
+
 test('wrong credentials → E_AUTH, and the password never appears', async () => {
   const pw = 'wrong-pw-manage-5521';
   const r = await runCli(['tags', `${R.basic.host}/base/busybox`, '--user', 'alice', '--password', pw]);
