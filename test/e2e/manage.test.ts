@@ -285,7 +285,7 @@ test('wrong credentials → E_AUTH, and the password never appears', async () =>
   assert.ok(!r.stderr.includes(pw));
 });
 
-test('credentials by role: tags reads REGPUSH_FROM_*, tag writes with REGPUSH_TO_*', async () => {
+test('credentials by role: tags reads REGPUSH_FROM_*, tag writes with REGPUSH_TO_*; --password-stdin; Docker config', async () => {
   const c = credsOf(R.basic)!;
   const env = { REGPUSH_FROM_USER: c.user, REGPUSH_FROM_PASSWORD: c.password };
   assert.equal((await runCli(['tags', `${R.basic.host}/base/busybox`], { env })).code, 0);
@@ -296,6 +296,13 @@ test('credentials by role: tags reads REGPUSH_FROM_*, tag writes with REGPUSH_TO
   assert.equal(r.code, 0, r.stderr);
   const pw = await runCli(['tags', '--user', c.user, '--password-stdin', `${R.basic.host}/manage/env-${stamp}`], { input: `${c.password}\n` });
   assert.deepEqual(pw.stdout.trim().split('\n').sort(), ['env', 'src']);
+  // The Docker config serves both roles.
+  const dockerConfig = tempDir('regpush-manage-dockercfg-');
+  writeFileSync(join(dockerConfig, 'config.json'), JSON.stringify({ auths: { [R.basic.host]: { auth: Buffer.from(`${c.user}:${c.password}`).toString('base64') } } }));
+  const fromConfig = await runCli(['tag', ref, 'cfg'], { env: { DOCKER_CONFIG: dockerConfig } });
+  assert.equal(fromConfig.code, 0, fromConfig.stderr);
+  const listed = await runCli(['tags', `${R.basic.host}/manage/env-${stamp}`], { env: { DOCKER_CONFIG: dockerConfig } });
+  assert.deepEqual(listed.stdout.trim().split('\n').sort(), ['cfg', 'env', 'src']);
 });
 
 // ---------------------------------------------------------------- bad input
