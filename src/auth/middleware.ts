@@ -151,7 +151,7 @@ export function authMiddleware(opts: AuthOptions): Middleware {
     if (challenge.scheme === 'basic') {
       if (!cred?.username || !cred.password) {
         throw new AuthError(`authentication to ${opts.registry} failed: it requires a username and password and none were found`, {
-          details: { registry: opts.registry, status: 401 },
+          details: { registry: opts.registry, status: 401, anonymous: true },
         });
       }
       if (attempt.sent?.kind === 'basic') throw rejected(cred, undefined);
@@ -189,8 +189,9 @@ export function authMiddleware(opts: AuthOptions): Middleware {
           ? 'the registry token'
           : 'anonymous access (no credentials were found)';
     const scopeNote = scopes?.length ? ` for ${scopes.join(' ')} (the repository may not exist, or access is not granted)` : '';
+    // `anonymous` lets a caller tell "no credentials" from "credentials without this right".
     return new AuthError(`authentication to ${opts.registry} failed: the registry rejected ${subject}${scopeNote}`, {
-      details: { registry: opts.registry, status: 401 },
+      details: { registry: opts.registry, status: 401, ...(cred ? {} : { anonymous: true }) },
     });
   };
 

@@ -13,9 +13,10 @@ import { pushCommand } from './commands/push.js';
 import { copyCommand } from './commands/copy.js';
 import { loginCommands } from './commands/login.js';
 import { syncCommand } from './commands/sync.js';
+import { manageCommands } from './commands/manage.js';
 
 /** Command names, for suggestions. */
-const COMMANDS = ['push', 'copy', 'sync', 'inspect', 'login', 'logout'];
+const COMMANDS = ['push', 'copy', 'sync', 'inspect', 'tags', 'digest', 'tag', 'delete', 'login', 'logout'];
 
 /** Formats an error as the one line the CLI prints. */
 export function errorLine(err: unknown): string {
@@ -60,7 +61,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     .alias('h', 'help')
     .strict()
     .recommendCommands()
-    .demandCommand(1, 'Name a command: push, copy, sync, inspect, login or logout (see regpush --help)')
+    .demandCommand(1, 'Name a command: push, copy, sync, inspect, tags, digest, tag, delete, login or logout (see regpush --help)')
     .wrap(Math.min(110, io.stderr.columns ?? 100))
     .exitProcess(false)
     .showHelpOnFail(false)
@@ -81,6 +82,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
   y = copyCommand(y, io, done);
   y = syncCommand(y, io, done);
   y = inspectCommand(y, io, done);
+  y = manageCommands(y, io, done);
   y = loginCommands(y, io, done);
   try {
     await y.parseAsync(argv, {}, (err, _parsed, output) => {

@@ -228,6 +228,24 @@ export class RegistryClient {
     return digest;
   }
 
+  /**
+   * DELETE a manifest by digest (the Distribution API deletes by digest only; every tag pointing at
+   * it goes with it). A registry that does not allow deletes answers 405 with UNSUPPORTED
+   * (distribution with `storage.delete.enabled: false`): that is E_UNSUPPORTED, not a registry failure.
+   */
+  async deleteManifest(repo: string, digest: string): Promise<void> {
+    const what = `DELETE manifest ${this.registry}/${repo}@${digest}`;
+    const res = await this.request({ method: 'DELETE', url: await this.url(`${repo}/manifests/${digest}`) });
+    if (res.status === 202 || res.status === 200 || res.status === 204) return drain(res);
+    const err = await errorFromResponse(res, { what, registry: this.registry });
+    if (res.status === 405 || err.details.registryCodes?.includes('UNSUPPORTED')) {
+      throw new UnsupportedError(`${err.message} (this registry does not allow deleting manifests; on CNCF distribution an operator enables it with storage.delete.enabled)`, {
+        details: err.details,
+      });
+    }
+    throw err;
+  }
+
   /** HEAD a blob; its size when present, undefined when not. */
   async headBlob(repo: string, digest: string): Promise<number | undefined> {
     const res = await this.request({ method: 'HEAD', url: await this.url(`${repo}/blobs/${digest}`) });
@@ -335,16 +353,22 @@ export class RegistryClient {
     }
   }
 
-  /** Lists tags, following Link pagination. */
-  async listTags(repo: string, pageSize = 1000): Promise<string[]> {
+  /** Lists tags, following Link pagination (`pageSize` tags asked for per page, at most `maxPages` pages). */
+  async listTags(repo: string, pageSize = 1000, maxPages = MAX_TAG_PAGES): Promise<string[]> {
     const tags: string[] = [];
     let url: string | undefined = await this.url(`${repo}/tags/list?n=${pageSize}`);
-    for (let page = 0; url && page < 10_000; page++) {
+    for (let page = 0; url && page < maxPages; page++) {
       const res: HttpResponse = await this.request({ method: 'GET', url });
       if (res.status !== 200) return this.fail(res, `list tags of ${this.registry}/${repo}`);
       const parsed = await readJson<{ tags?: unknown }>(res, MANIFEST_CAP, `tag list of ${this.registry}/${repo}`);
       if (Array.isArray(parsed.tags)) tags.push(...parsed.tags.map(String));
       url = nextLink(res.headers['link'], url);
+    }
+    // A partial list passed off as the whole one would mislead (copy --all-tags, tags), so say it.
+    if (url) {
+      throw new ProtocolError(`tag list of ${this.registry}/${repo} goes on past ${maxPages} pages of ${pageSize}; ask for bigger pages`, {
+        details: { registry: this.registry },
+      });
     }
     return tags;
   }
@@ -396,6 +420,9 @@ export class RegistryClient {
     return url.toString();
   }
 }
+
+/** Most tag-list pages followed (a registry whose Link never ends would otherwise loop forever). */
+export const MAX_TAG_PAGES = 10_000;
 
 /** How long cancelling an upload session may take (ms). */
 export const CANCEL_TIMEOUT_MS = 5_000;

@@ -4,7 +4,7 @@
  */
 import os from 'node:os';
 import { resolveCredential, type Credential } from '../auth/credentials.js';
-import { repositoryScope } from '../auth/scope.js';
+import { repositoryScope, type ScopeAction } from '../auth/scope.js';
 import { Transport } from '../http/transport.js';
 import { proxySettingsFromEnv } from '../http/proxy.js';
 import { tlsResolver, type RegistryTlsOptions } from '../http/tls.js';
@@ -63,7 +63,7 @@ export function connect(
   transport: Transport,
   registry: string,
   role: 'from' | 'to',
-  scopes: { repo: string; actions: ('pull' | 'push')[] }[],
+  scopes: { repo: string; actions: ScopeAction[] }[],
   opts: ConnectionOptions,
 ): RegistryClient {
   let cached: Promise<Credential | undefined> | undefined;

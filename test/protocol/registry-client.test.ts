@@ -6,9 +6,9 @@ import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { Transport } from '../../src/http/transport.js';
-import { RegistryClient, nextLink, withQuery } from '../../src/registry/client.js';
+import { MAX_TAG_PAGES, RegistryClient, nextLink, withQuery } from '../../src/registry/client.js';
 import { endpointFor, parseInsecureList } from '../../src/registry/endpoint.js';
-import { DigestMismatchError, NotFoundError, ProtocolError, UnsupportedError } from '../../src/errors.js';
+import { DeniedError, DigestMismatchError, NotFoundError, ProtocolError, UnsupportedError } from '../../src/errors.js';
 
 type Handler = (req: http.IncomingMessage, body: Buffer, res: http.ServerResponse) => void;
 const servers: http.Server[] = [];
@@ -142,6 +142,41 @@ test('tag list follows Link pagination', async () => {
     res.writeHead(200, { 'content-type': 'application/json' }).end('{"tags":["c"]}');
   });
   assert.deepEqual(await r.client.listTags('app', 2), ['a', 'b', 'c']);
+  r.transport.close();
+});
+
+test('a tag list whose Link never ends fails with E_PROTOCOL instead of looping or returning a partial list', async () => {
+  let n = 0;
+  const r = await registry((_req, _b, res) => {
+    n++;
+    res.writeHead(200, { link: '</v2/app/tags/list?n=1&last=a>; rel="next"', 'content-type': 'application/json' }).end('{"tags":["a"]}');
+  });
+  await assert.rejects(r.client.listTags('app', 1, 25), (err: unknown) => err instanceof ProtocolError && /past 25 pages of 1/.test(err.message));
+  assert.equal(n, 25);
+  assert.equal(MAX_TAG_PAGES, 10_000);
+  r.transport.close();
+});
+
+test('deleteManifest: 202 is done; 405 (deletes disabled) is E_UNSUPPORTED; 404 E_NOT_FOUND; 403 E_DENIED', async () => {
+  const d = sha('m');
+  const answers: [number, string][] = [];
+  const r = await registry((req, _b, res) => {
+    assert.equal(req.method, 'DELETE');
+    assert.equal(req.url, `/v2/app/manifests/${d}`);
+    const [status, body] = answers.shift()!;
+    res.writeHead(status, { 'content-type': 'application/json' }).end(body);
+  });
+  const oci = (code: string) => JSON.stringify({ errors: [{ code, message: code.toLowerCase() }] });
+  answers.push([202, '']);
+  await r.client.deleteManifest('app', d);
+  answers.push([405, oci('UNSUPPORTED')]);
+  await assert.rejects(r.client.deleteManifest('app', d), (e: unknown) => e instanceof UnsupportedError && /405 UNSUPPORTED.*does not allow deleting/.test(e.message));
+  answers.push([405, '']);
+  await assert.rejects(r.client.deleteManifest('app', d), UnsupportedError);
+  answers.push([404, oci('MANIFEST_UNKNOWN')]);
+  await assert.rejects(r.client.deleteManifest('app', d), NotFoundError);
+  answers.push([403, oci('DENIED')]);
+  await assert.rejects(r.client.deleteManifest('app', d), DeniedError);
   r.transport.close();
 });
 

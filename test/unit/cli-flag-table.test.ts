@@ -6,6 +6,7 @@ import yargs, { type Argv } from 'yargs';
 import { copyCommand, copyFlags } from '../../src/cli/commands/copy.js';
 import { inspectCommand, inspectFlags } from '../../src/cli/commands/inspect.js';
 import { loginCommands, loginFlags, logoutFlags } from '../../src/cli/commands/login.js';
+import { deleteFlags, digestFlags, manageCommands, tagFlags, tagsFlags } from '../../src/cli/commands/manage.js';
 import { pushCommand, pushFlags } from '../../src/cli/commands/push.js';
 import { checkGivenOnce, defineFlags, flagsGivenOnce, withFlags, type FlagSpec, type FlagTable, type InferredArgs } from '../../src/cli/flag-table.js';
 import type { CliIO } from '../../src/cli/io.js';
@@ -127,6 +128,10 @@ const commands: [string, string[], FlagTable, (y: Argv) => Argv][] = [
   ['inspect', ['some-ref'], inspectFlags, (y) => inspectCommand(y, io, none)],
   ['login', ['reg.example.com'], loginFlags, (y) => loginCommands(y, io, none)],
   ['logout', ['reg.example.com'], logoutFlags, (y) => loginCommands(y, io, none)],
+  ['tags', ['reg.example.com/app'], tagsFlags, (y) => manageCommands(y, io, none)],
+  ['digest', ['reg.example.com/app:1'], digestFlags, (y) => manageCommands(y, io, none)],
+  ['tag', ['reg.example.com/app:1', 'a', 'b'], tagFlags, (y) => manageCommands(y, io, none)],
+  ['delete', ['reg.example.com/app@sha256:1'], deleteFlags, (y) => manageCommands(y, io, none)],
 ];
 
 describe('the commands use their tables', () => {

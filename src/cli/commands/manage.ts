@@ -1,0 +1,157 @@
+/**
+ * `regpush tags`, `regpush digest`, `regpush tag` and `regpush delete`: the everyday registry
+ * commands, thin shells over listTags()/digestOf()/tagImage()/deleteImage() in src/manage/.
+ * Read-only commands use the source (`from`) credentials, writing commands the target (`to`)
+ * ones; `--user/--password` (or --password-stdin) fill that role.
+ */
+import type { Argv } from 'yargs';
+import type { Credential } from '../../auth/credentials.js';
+import { UsageError } from '../../errors.js';
+import type { ManageOptions } from '../../manage/manage.js';
+import { commonContext, commonFlags, idleTimeoutOption, readStdin, retriesOption, type CommonArgs, type CommonContext } from '../common.js';
+import { defineFlags, withFlags } from '../flag-table.js';
+import type { CliIO } from '../io.js';
+
+/** --user/--password, shared by the four commands; `role` names the env vars read without them. */
+function userFlags(role: 'FROM' | 'TO') {
+  return defineFlags({
+    user: { type: 'string', describe: `Registry user name (else REGPUSH_${role}_USER/_PASSWORD, then the Docker config)`, group: 'Credentials:' },
+    password: { type: 'string', describe: 'Registry password (prefer --password-stdin)', group: 'Credentials:' },
+  });
+}
+
+/** Flags of `regpush tags`. */
+export const tagsFlags = defineFlags({
+  ...commonFlags,
+  ...userFlags('FROM'),
+  repo: { positional: true, type: 'string', demandOption: true, describe: 'Repository, e.g. ghcr.io/acme/app (no tag)' },
+  'page-size': { type: 'number', describe: 'Tags asked for per request; the registry\'s Link header leads to the next page (default 1000)', group: 'Connection:' },
+});
+
+/** Flags of `regpush digest`. */
+export const digestFlags = defineFlags({
+  ...commonFlags,
+  ...userFlags('FROM'),
+  ref: { positional: true, type: 'string', demandOption: true, describe: 'Image reference, e.g. ghcr.io/acme/app:1' },
+});
+
+/** Flags of `regpush tag`. */
+export const tagFlags = defineFlags({
+  ...commonFlags,
+  ...userFlags('TO'),
+  ref: { positional: true, type: 'string', demandOption: true, describe: 'Image to tag (tag or digest)' },
+  'new-tags': { positional: true, type: 'string', array: true, describe: 'New tag(s) in the same repository' },
+});
+
+/** Flags of `regpush delete`. */
+export const deleteFlags = defineFlags({
+  ...commonFlags,
+  ...userFlags('TO'),
+  ref: { positional: true, type: 'string', demandOption: true, describe: 'Image to delete: REPO@sha256:… (a tag only with --force)' },
+  force: { type: 'boolean', describe: 'Accept a tag: delete the manifest it points at, and with it every tag pointing there' },
+});
+
+type UserArgs = CommonArgs & { user?: string; password?: string };
+
+/** The context, credential and connection options every one of the four commands builds. */
+async function setUp(a: UserArgs, io: CliIO, role: 'from' | 'to'): Promise<{ ctx: CommonContext; opts: ManageOptions }> {
+  const ctx = commonContext(a, io);
+  if (a.password !== undefined && a['password-stdin']) throw new UsageError('give either --password or --password-stdin, not both');
+  const password = a['password-stdin'] ? await readStdin(io) : a.password;
+  let cred: Credential | undefined;
+  if (a.user !== undefined || password !== undefined) {
+    if (!a.user) throw new UsageError('--password was given without --user');
+    if (password === undefined) throw new UsageError('--user was given without --password (or --password-stdin)');
+    ctx.secrets.push(password);
+    cred = { username: a.user, password };
+  }
+  return {
+    ctx,
+    opts: {
+      logger: ctx.logger,
+      env: io.env,
+      insecureRegistries: a['insecure-registry'],
+      credentials: role === 'from' ? { from: cred } : { to: cred },
+      retries: retriesOption(a),
+      idleTimeoutMs: idleTimeoutOption(io.env),
+      tls: ctx.tls,
+      signal: io.signal,
+    },
+  };
+}
+
+const json = (io: CliIO, value: unknown) => io.stdout.write(JSON.stringify(value, null, 2) + '\n');
+
+/** Registers tags, digest, tag and delete. */
+export function manageCommands(y: Argv, io: CliIO, done: (code: number) => void): Argv {
+  return y
+    .command(
+      'tags <repo>',
+      'List the tags of a repository (every page)',
+      (c) =>
+        withFlags(c, tagsFlags)
+          .example('$0 tags ghcr.io/acme/app', 'One tag per line')
+          .example('$0 tags --json registry.example.com:5000/acme/app | jq -r \'.tags[]\'', '{"repository", "tags"} as JSON')
+          .example('$0 tags nginx', 'Docker Hub (docker.io/library/nginx)'),
+      async (argv) => {
+        const { listTags } = await import('../../manage/manage.js');
+        const { opts } = await setUp(argv, io, 'from');
+        const result = await listTags(argv.repo, { ...opts, pageSize: argv['page-size'] });
+        if (argv.json) json(io, result);
+        else io.stdout.write(result.tags.map((t) => t + '\n').join(''));
+        done(0);
+      },
+    )
+    .command(
+      'digest <ref>',
+      'Print the digest (sha256:…) a reference resolves to, from a manifest HEAD',
+      (c) =>
+        withFlags(c, digestFlags)
+          .example('$0 digest ghcr.io/acme/app:1', 'sha256:… of the tag (the index\'s digest for a multi-platform image)')
+          .example('echo "$REG_PASSWORD" | $0 digest --user ci --password-stdin registry.example.com/app:1', 'With credentials')
+          .example('$0 digest --json nginx:1.27', '{"reference", "digest", "mediaType", "size"}'),
+      async (argv) => {
+        const { digestOf } = await import('../../manage/manage.js');
+        const { opts } = await setUp(argv, io, 'from');
+        const result = await digestOf(argv.ref, opts);
+        if (argv.json) json(io, result);
+        else io.stdout.write(result.digest + '\n');
+        done(0);
+      },
+    )
+    .command(
+      'tag <ref> <new-tags..>',
+      'Add tags to an image in its repository (manifest GET, then PUT of the same bytes; no blob is read)',
+      (c) =>
+        withFlags(c, tagFlags)
+          .example('$0 tag ghcr.io/acme/app:1.4.2 1.4 1 latest', 'Move 1.4, 1 and latest to the image of 1.4.2')
+          .example('$0 tag registry.example.com/app@sha256:… release', 'Tag a digest')
+          .example('$0 tag --json registry.example.com/app:rc stable', '{"source", "digest", "tags", "tagsUnchanged", "references"}'),
+      async (argv) => {
+        const { tagImage } = await import('../../manage/manage.js');
+        const { opts } = await setUp(argv, io, 'to');
+        const result = await tagImage(argv.ref, argv['new-tags'] ?? [], opts);
+        if (argv.json) json(io, result);
+        else io.stdout.write(result.references.map((r) => `${r}@${result.digest}\n`).join(''));
+        done(0);
+      },
+    )
+    .command(
+      'delete <ref>',
+      'Delete a manifest by digest (every tag pointing at it goes with it)',
+      (c) =>
+        withFlags(c, deleteFlags)
+          .example('$0 delete registry.example.com/app@sha256:…', 'Delete by digest')
+          .example('$0 delete --force registry.example.com/app:old', 'Resolve the tag, then delete its manifest (and every tag on it)')
+          .example('$0 delete registry.example.com/app@$($0 digest registry.example.com/app:old)', 'The same, in two steps')
+          .example('$0 delete --json ghcr.io/acme/app@sha256:…', 'Exit 6 (E_UNSUPPORTED) if the registry does not allow deletes, 3 if denied'),
+      async (argv) => {
+        const { deleteImage } = await import('../../manage/manage.js');
+        const { opts } = await setUp(argv, io, 'to');
+        const result = await deleteImage(argv.ref, { ...opts, force: argv.force });
+        if (argv.json) json(io, result);
+        else io.stdout.write(result.reference + '\n');
+        done(0);
+      },
+    );
+}

@@ -1,0 +1,235 @@
+/**
+ * The everyday registry commands: list a repository's tags, print a reference's digest, add tags
+ * to an image, delete a manifest. Each is one or two Distribution API calls, made through the same
+ * transport, credentials and error catalogue as push and copy (`transportFor` + `connect`).
+ */
+import { AuthError, DeniedError, InvalidReferenceError, NotFoundError, UsageError } from '../errors.js';
+import { isValidDigest } from '../image/digest.js';
+import { parseManifest } from '../image/manifest.js';
+import { silentLogger, type Logger } from '../log.js';
+import { checkTag, formatReference, manifestRef, parseReference, repositoryName, type ImageReference } from '../ref/reference.js';
+import type { RegistryClient } from '../registry/client.js';
+import { connect, transportFor, type ConnectionOptions } from '../registry/connect.js';
+import type { ScopeAction } from '../auth/scope.js';
+
+/** Options every registry command takes. */
+export interface ManageOptions extends ConnectionOptions {
+  logger?: Logger;
+  retries?: number;
+}
+
+/** Options of listTags(). */
+export interface ListTagsOptions extends ManageOptions {
+  /** Tags asked for per page (`?n=`); the Link header leads to the next page. Default 1000. */
+  pageSize?: number;
+}
+
+/** What listTags() found. */
+export interface TagList {
+  /** "host/repo", normalised (Docker Hub names get docker.io/library/). */
+  repository: string;
+  /** Every tag, in the registry's order, over all pages. */
+  tags: string[];
+}
+
+/** What digestOf() found. */
+export interface DigestResult {
+  /** The reference as normalised. */
+  reference: string;
+  /** sha256:… of the manifest (of the index, for a multi-platform image). */
+  digest: string;
+  mediaType?: string;
+  size?: number;
+}
+
+/** What tagImage() did. */
+export interface TagImageResult {
+  /** The source reference as normalised. */
+  source: string;
+  /** Digest of the manifest now under every new tag. */
+  digest: string;
+  mediaType: string;
+  /** Every new tag, in the order given (duplicates removed). */
+  tags: string[];
+  /** Tags that already pointed at this digest, so nothing was written for them. */
+  tagsUnchanged: string[];
+  /** "host/repo:tag" for each new tag. */
+  references: string[];
+}
+
+/** Options of deleteImage(). */
+export interface DeleteOptions extends ManageOptions {
+  /**
+   * Allow a tag as the reference: it is resolved to its digest and that manifest is deleted, which
+   * removes every other tag pointing at it too. Without it, only a digest reference is accepted.
+   */
+  force?: boolean;
+}
+
+/** What deleteImage() deleted. */
+export interface DeleteResult {
+  /** "host/repo@sha256:…" of the deleted manifest. */
+  reference: string;
+  digest: string;
+  /** The tag the digest was resolved from (with force), if a tag was given. */
+  resolvedFrom?: string;
+}
+
+/** Most tags asked for on one page (distribution caps `n` itself; this keeps a typo from asking for millions). */
+export const MAX_PAGE_SIZE = 10_000;
+
+/**
+ * Parses a repository name for `tags`: a tag or digest there is a mistake (the command lists the
+ * tags of the whole repository), reported rather than ignored.
+ */
+export function parseRepository(input: string): ImageReference {
+  const ref = parseReference(input);
+  const lastPart = input.slice(input.lastIndexOf('/') + 1);
+  if (ref.digest !== undefined || lastPart.includes(':')) {
+    throw new InvalidReferenceError(`${JSON.stringify(input)} names an image, not a repository; give the repository alone, e.g. ${repositoryName(ref)}`);
+  }
+  return { registry: ref.registry, repository: ref.repository };
+}
+
+/** Runs `fn` with a client for `ref`'s registry, closing the transport afterwards. */
+async function withClient<T>(
+  ref: ImageReference,
+  role: 'from' | 'to',
+  actions: ScopeAction[],
+  opts: ManageOptions,
+  fn: (client: RegistryClient) => Promise<T>,
+): Promise<T> {
+  const transport = transportFor({ ...opts, logger: opts.logger ?? silentLogger });
+  try {
+    return await fn(connect(transport, ref.registry, role, [{ repo: ref.repository, actions }], opts));
+  } finally {
+    transport.close();
+  }
+}
+
+/** The "not found" of a HEAD, which carries no error body to quote. */
+function notFound(ref: ImageReference): NotFoundError {
+  return new NotFoundError(`${formatReference(ref)} not found: ${ref.registry} answered 404 (check the repository name and the tag or digest)`, {
+    details: { registry: ref.registry, status: 404 },
+  });
+}
+
+/**
+ * A write refused with 401 after a read with the same credentials succeeded: the credentials are
+ * good, the permission is missing (a token service grants only the actions a user may have, and
+ * the registry then answers 401 insufficient_scope rather than 403). That is E_DENIED. Without
+ * credentials (a public repository read anonymously) it stays E_AUTH: logging in is the answer.
+ */
+async function refusedWrite<T>(write: () => Promise<T>, action: string, what: string): Promise<T> {
+  try {
+    return await write();
+  } catch (err) {
+    if (!(err instanceof AuthError) || err.details.anonymous === true) throw err;
+    throw new DeniedError(`${action} ${what} refused: the credentials were accepted for reading but not for ${action === 'delete' ? 'deleting' : 'writing'}; check your rights on the repository`, {
+      cause: err,
+      details: err.details,
+    });
+  }
+}
+
+/** Every tag of a repository, following Link pagination. Credentials: the `from` role. */
+export async function listTags(repository: string | ImageReference, opts: ListTagsOptions = {}): Promise<TagList> {
+  const ref = typeof repository === 'string' ? parseRepository(repository) : repository;
+  const pageSize = opts.pageSize ?? 1000;
+  if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > MAX_PAGE_SIZE) {
+    throw new UsageError(`page size must be a whole number from 1 to ${MAX_PAGE_SIZE} (got ${pageSize})`);
+  }
+  return withClient(ref, 'from', ['pull'], opts, async (client) => ({
+    repository: repositoryName(ref),
+    tags: await client.listTags(ref.repository, pageSize),
+  }));
+}
+
+/**
+ * The digest a reference resolves to, from a manifest HEAD (no body read). A registry that leaves
+ * `Docker-Content-Digest` out of its HEAD answer gets a GET, and the digest is computed from the
+ * bytes. Credentials: the `from` role.
+ */
+export async function digestOf(reference: string | ImageReference, opts: ManageOptions = {}): Promise<DigestResult> {
+  const ref = typeof reference === 'string' ? parseReference(reference) : reference;
+  return withClient(ref, 'from', ['pull'], opts, (client) => resolveDigest(client, ref, opts.logger ?? silentLogger));
+}
+
+/** HEAD, and GET only when the HEAD answer names no digest; a 404 is E_NOT_FOUND. */
+async function resolveDigest(client: RegistryClient, ref: ImageReference, log: Logger): Promise<DigestResult> {
+  const head = await client.headManifest(ref.repository, manifestRef(ref));
+  if (!head) throw notFound(ref);
+  const base = { reference: formatReference(ref), mediaType: head.mediaType, size: head.size };
+  // A digest reference that exists is its own answer.
+  const stated = head.digest && isValidDigest(head.digest) ? head.digest : ref.digest;
+  if (stated) return { ...base, digest: stated };
+  log.debug(`${ref.registry} sent no Docker-Content-Digest with HEAD; reading the manifest to compute the digest`);
+  const got = await client.getManifest(ref.repository, manifestRef(ref));
+  return { ...base, digest: got.digest, mediaType: got.mediaType || base.mediaType, size: got.bytes.length };
+}
+
+/**
+ * Adds tags to an image in its own repository: GET the manifest once, PUT the exact bytes under
+ * each new tag (no blob is read: they are in the repository already). A tag that already points
+ * at the digest is left alone. Credentials: the `to` role (pull and push).
+ */
+export async function tagImage(reference: string | ImageReference, newTags: string[], opts: ManageOptions = {}): Promise<TagImageResult> {
+  const ref = typeof reference === 'string' ? parseReference(reference) : reference;
+  if (newTags.length === 0) throw new UsageError('name at least one new tag');
+  for (const t of newTags) {
+    if (/[/@]/.test(t) || t.includes(':')) {
+      throw new UsageError(`new tag ${JSON.stringify(t)} is not a plain tag: tag adds tags in ${repositoryName(ref)} only; to put the image in another repository use \`regpush copy\``);
+    }
+    checkTag(t);
+  }
+  const tags = [...new Set(newTags)];
+  return withClient(ref, 'to', ['pull', 'push'], opts, async (client) => {
+    const got = await client.getManifest(ref.repository, manifestRef(ref));
+    // The manifest's own media type decides when the registry's Content-Type is missing.
+    const mediaType = got.mediaType || parseManifest(got.bytes).mediaType;
+    const tagsUnchanged: string[] = [];
+    for (const tag of tags) {
+      const head = await client.headManifest(ref.repository, tag);
+      if (head?.digest === got.digest) {
+        tagsUnchanged.push(tag);
+        continue;
+      }
+      await refusedWrite(() => client.putManifest(ref.repository, tag, got.bytes, mediaType), 'tag', `${repositoryName(ref)}:${tag}`);
+    }
+    return {
+      source: formatReference(ref),
+      digest: got.digest,
+      mediaType,
+      tags,
+      tagsUnchanged,
+      references: tags.map((t) => `${repositoryName(ref)}:${t}`),
+    };
+  });
+}
+
+/**
+ * Deletes a manifest by digest. Deleting a manifest removes every tag pointing at it, so a tag is
+ * accepted only with `force` (it is resolved to its digest first). The manifest is looked up with
+ * a HEAD before the DELETE, so a missing one is E_NOT_FOUND whatever the registry answers to
+ * DELETE. Credentials: the `to` role (pull and delete).
+ */
+export async function deleteImage(reference: string | ImageReference, opts: DeleteOptions = {}): Promise<DeleteResult> {
+  const ref = typeof reference === 'string' ? parseReference(reference) : reference;
+  const log = opts.logger ?? silentLogger;
+  return withClient(ref, 'to', ['pull', 'delete'], opts, async (client) => {
+    // By digest too: a missing manifest is then E_NOT_FOUND, whatever a registry answers to DELETE.
+    const resolved = await resolveDigest(client, ref, log);
+    const digest = ref.digest ?? resolved.digest;
+    const byDigest = `${repositoryName(ref)}@${digest}`;
+    if (ref.digest === undefined && !opts.force) {
+      throw new UsageError(
+        `${formatReference(ref)} is a tag; deleting removes manifest ${digest} and every tag that points at it. Delete by digest (${byDigest}) or add --force`,
+      );
+    }
+    await refusedWrite(() => client.deleteManifest(ref.repository, digest), 'delete', byDigest);
+    // Said after the DELETE, so that a refusal stays the one line a failure prints.
+    if (ref.digest === undefined) log.warn(`deleted ${byDigest}, which tag ${ref.tag} pointed at: every tag pointing at this manifest is gone with it`);
+    else log.info(`deleted ${byDigest}: every tag pointing at this manifest is gone with it`);
+    return { reference: byDigest, digest, ...(ref.digest === undefined ? { resolvedFrom: ref.tag } : {}) };
+  });
+}

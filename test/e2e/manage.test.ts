@@ -1,0 +1,342 @@
+// regpush tags / digest / tag / delete against the real registries in every auth mode, checked
+// against skopeo and the registries' access logs; a registry with deletes disabled; refusals; and
+// the bad inputs, each one error line with its documented exit code.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test, after } from 'node:test';
+import { startFaultProxy, type FaultProxy } from '../fixtures/fault-proxy.js';
+import { credsOf, imageRef, loadState, registryLogSince, logMark, runCli, skopeoInspect, tempDir, type Creds, type ExecResult, type SeededRegistry } from './harness.js';
+
+const state = loadState();
+const R = state.registries;
+const modes: SeededRegistry[] = ['anon', 'basic', 'token'];
+const userArgs = (c?: Creds) => (c ? ['--user', c.user, '--password', c.password] : []);
+const stamp = `${process.pid.toString(36)}${Date.now().toString(36)}`;
+
+/** Asserts a failed CLI run: exit code, one line on stderr ending in [code], nothing on stdout. */
+function assertOneLineError(r: ExecResult, exit: number, code: string, pattern?: RegExp): string {
+  assert.equal(r.code, exit, `exit code; stderr: ${r.stderr}`);
+  assert.equal(r.stdout, '');
+  const lines = r.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, `one line expected, got: ${r.stderr}`);
+  assert.match(lines[0]!, new RegExp(`^regpush: error: .*\\[${code}\\]$`));
+  if (pattern) assert.match(lines[0]!, pattern);
+  return lines[0]!;
+}
+
+/** Copies a seeded image into a fresh repository of `host` (same registry: blobs are mounted); returns its reference and digest. */
+async function freshImage(host: string, fromHost: string, creds: Creds | undefined, repo: string, image = 'base/busybox:oci'): Promise<{ ref: string; digest: string }> {
+  const ref = `${host}/${repo}:src`;
+  const cred = creds ? ['--from-user', creds.user, '--from-password', creds.password, '--to-user', creds.user, '--to-password', creds.password] : [];
+  const r = await runCli(['copy', '--json', ...cred, `${fromHost}/${image}`, ref]);
+  assert.equal(r.code, 0, r.stderr);
+  return { ref, digest: JSON.parse(r.stdout).digest as string };
+}
+
+/**
+ * A registry front that pages the tag list. The test registries are distribution 2.8, which
+ * answers the whole tag list whatever `n` asks for; distribution 3, Docker Hub, GHCR and others
+ * page it (`?n=&last=` with a `Link: <…>; rel="next"` header). This proxy forwards every request
+ * and, for a successful tag list, answers the page `n`/`last` ask for with the Link to the next
+ * one, so the client's pagination runs against real auth and real tags.
+ */
+async function pagingProxy(upstream: string): Promise<{ host: string; pages: string[]; close(): Promise<void> }> {
+  const up = new URL(upstream);
+  const pages: string[] = [];
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const tagList = req.method === 'GET' && /^\/v2\/.+\/tags\/list$/.test(url.pathname);
+    const headers = { ...req.headers, host: up.host };
+    const fwd = http.request({ host: up.hostname, port: up.port, method: req.method, path: tagList ? url.pathname : req.url, headers, agent: false }, (ur) => {
+      if (!tagList || ur.statusCode !== 200) {
+        res.writeHead(ur.statusCode ?? 502, ur.headers);
+        ur.pipe(res);
+        return;
+      }
+      const chunks: Buffer[] = [];
+      ur.on('data', (c: Buffer) => chunks.push(c));
+      ur.on('end', () => {
+        const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { name: string; tags: string[] };
+        const all = [...body.tags].sort();
+        const n = Number(url.searchParams.get('n') ?? all.length);
+        const last = url.searchParams.get('last');
+        const rest = last === null ? all : all.filter((t) => t > last);
+        const page = rest.slice(0, n);
+        pages.push(req.url ?? '');
+        const out: http.OutgoingHttpHeaders = { 'content-type': 'application/json' };
+        if (rest.length > n) out.link = `<${url.pathname}?n=${n}&last=${encodeURIComponent(page.at(-1)!)}>; rel="next"`;
+        res.writeHead(200, out);
+        res.end(JSON.stringify({ name: body.name, tags: page }));
+      });
+    });
+    fwd.on('error', () => res.destroy());
+    req.pipe(fwd);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    host: `127.0.0.1:${port}`,
+    pages,
+    close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+  };
+}
+
+/** A free loopback port (the OS picks one; it is closed again at once). */
+async function freePort(): Promise<number> {
+  const s = http.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+/** An anonymous CNCF distribution registry with `storage.delete.enabled: false`, started for this file. */
+async function registryWithoutDeletes(): Promise<{ host: string; child: ChildProcess }> {
+  const dir = tempDir('regpush-nodelete-');
+  const port = await freePort();
+  const config = join(dir, 'config.yml');
+  writeFileSync(config, [
+    'version: 0.1',
+    'log:',
+    '  level: error',
+    'storage:',
+    '  filesystem:',
+    `    rootdirectory: ${join(dir, 'storage')}`,
+    '  delete:',
+    '    enabled: false',
+    'http:',
+    `  addr: 127.0.0.1:${port}`,
+    '',
+  ].join('\n'));
+  const child = spawn('docker-registry', ['serve', config], { stdio: 'ignore' });
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`docker-registry exited (${child.exitCode})`);
+    const ok = await fetch(`http://127.0.0.1:${port}/v2/`).then((r) => r.status === 200, () => false);
+    if (ok) return { host: `127.0.0.1:${port}`, child };
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  child.kill('SIGKILL');
+  throw new Error('docker-registry without deletes did not start');
+}
+
+const cleanups: (() => Promise<void> | void)[] = [];
+after(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
+
+// ---------------------------------------------------------------- every auth mode
+
+for (const mode of modes) {
+  const reg = R[mode];
+  const creds = credsOf(reg);
+  const repo = `manage/${mode}-${stamp}`;
+
+  test(`${mode}: tag adds tags skopeo sees at the same digest, without reading a blob`, async () => {
+    const { ref, digest } = await freshImage(reg.host, reg.host, creds, repo);
+    const newTags = ['t1', 't2', 't3', 't4', 't5', 't6', 't7'];
+    const mark = logMark(mode);
+    const r = await runCli(['tag', ref, ...newTags, ...userArgs(creds)]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.stdout.trim().split('\n'), newTags.map((t) => `${reg.host}/${repo}:${t}@${digest}`));
+    const reqs = await registryLogSince(mode, mark);
+    assert.equal(reqs.filter((q) => q.uri.includes('/blobs/')).length, 0, 'tag read or wrote a blob');
+    assert.equal(reqs.filter((q) => q.method === 'PUT' && q.status === 201).length, newTags.length);
+    for (const t of newTags) assert.equal((await skopeoInspect(`${reg.host}/${repo}:${t}`, { raw: true, creds })).digest, digest, t);
+    // Again: every tag already points there, so nothing is written.
+    const again = await runCli(['tag', '--json', ref, 't1', 't2', ...userArgs(creds)]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.deepEqual(JSON.parse(again.stdout).tagsUnchanged, ['t1', 't2']);
+  });
+
+  test(`${mode}: tags lists every tag, over several pages when the registry pages`, async () => {
+    const direct = await runCli(['tags', '--json', `${reg.host}/${repo}`, ...userArgs(creds)]);
+    assert.equal(direct.code, 0, direct.stderr);
+    const want = ['src', 't1', 't2', 't3', 't4', 't5', 't6', 't7'];
+    // distribution 2.8 lists tags in storage order, not sorted.
+    const listed = JSON.parse(direct.stdout) as { repository: string; tags: string[] };
+    assert.deepEqual({ ...listed, tags: [...listed.tags].sort() }, { repository: `${reg.host}/${repo}`, tags: want });
+    const proxy = await pagingProxy(reg.url);
+    try {
+      const paged = await runCli(['tags', '--page-size', '3', `${proxy.host}/${repo}`, ...userArgs(creds)]);
+      assert.equal(paged.code, 0, paged.stderr);
+      assert.deepEqual(paged.stdout.trim().split('\n'), want);
+      assert.deepEqual(proxy.pages, [
+        `/v2/${repo}/tags/list?n=3`,
+        `/v2/${repo}/tags/list?n=3&last=t2`,
+        `/v2/${repo}/tags/list?n=3&last=t5`,
+      ]);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  test(`${mode}: digest equals skopeo's, from a HEAD (no manifest GET)`, async () => {
+    for (const image of [`${repo}:t3`, 'base/multi:oci', 'base/busybox:v2s2']) {
+      const ref = imageRef(reg, image);
+      const mark = logMark(mode);
+      const r = await runCli(['digest', ref, ...userArgs(creds)]);
+      assert.equal(r.code, 0, r.stderr);
+      const reqs = await registryLogSince(mode, mark);
+      assert.equal(reqs.filter((q) => q.method === 'GET' && q.uri.includes('/manifests/')).length, 0, 'digest read a manifest body');
+      assert.equal(r.stdout, `${(await skopeoInspect(ref, { raw: true, creds })).digest}\n`, image);
+    }
+    const j = await runCli(['digest', '--json', imageRef(reg, 'base/multi:oci'), ...userArgs(creds)]);
+    assert.equal(j.code, 0, j.stderr);
+    assert.equal(JSON.parse(j.stdout).digest, state.images[mode]['base/multi:oci'].digest);
+    assert.equal(JSON.parse(j.stdout).mediaType, 'application/vnd.oci.image.index.v1+json');
+  });
+
+  test(`${mode}: delete by digest removes the manifest and every tag on it; a tag needs --force`, async () => {
+    const ref = `${reg.host}/${repo}:t1`;
+    const digest = (await runCli(['digest', ref, ...userArgs(creds)])).stdout.trim();
+    // A tag without --force: refused before anything is deleted, the digest named.
+    assertOneLineError(await runCli(['delete', ref, ...userArgs(creds)]), 2, 'E_USAGE', new RegExp(`is a tag; .*${digest}.*--force`));
+    assert.equal((await runCli(['digest', ref, ...userArgs(creds)])).code, 0);
+    const r = await runCli(['delete', `${reg.host}/${repo}@${digest}`, ...userArgs(creds)]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, `${reg.host}/${repo}@${digest}\n`);
+    for (const t of ['src', 't1', 't7']) {
+      assertOneLineError(await runCli(['digest', `${reg.host}/${repo}:${t}`, ...userArgs(creds)]), 4, 'E_NOT_FOUND', /404/);
+      await assert.rejects(skopeoInspect(`${reg.host}/${repo}:${t}`, { raw: true, creds }), /manifest unknown|not found/i);
+    }
+    const direct = await runCli(['tags', `${reg.host}/${repo}`, ...userArgs(creds)]);
+    assert.equal(direct.code, 0, direct.stderr);
+    assert.equal(direct.stdout, '');
+    // Deleting it again: not found.
+    assertOneLineError(await runCli(['delete', `${reg.host}/${repo}@${digest}`, ...userArgs(creds)]), 4, 'E_NOT_FOUND', new RegExp(digest));
+  });
+
+  test(`${mode}: delete --force resolves a tag and says every tag on it goes`, async () => {
+    const { ref, digest } = await freshImage(reg.host, reg.host, creds, `${repo}-force`, 'base/busybox:v2s2');
+    assert.equal((await runCli(['tag', ref, 'also', ...userArgs(creds)])).code, 0);
+    const r = await runCli(['delete', '--force', '--json', ref, ...userArgs(creds)]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), { reference: `${reg.host}/${repo}-force@${digest}`, digest, resolvedFrom: 'src' });
+    assert.match(r.stderr, /every tag pointing at this manifest is gone with it/);
+    assertOneLineError(await runCli(['digest', `${reg.host}/${repo}-force:also`, ...userArgs(creds)]), 4, 'E_NOT_FOUND');
+  });
+}
+
+// ---------------------------------------------------------------- refusals
+
+test('a registry with deletes disabled → E_UNSUPPORTED, exit 6, and the image stays', async () => {
+  const reg = await registryWithoutDeletes();
+  cleanups.push(() => { reg.child.kill('SIGTERM'); });
+  const { ref, digest } = await freshImage(reg.host, R.anon.host, undefined, 'nodelete/app');
+  const byDigest = `${reg.host}/nodelete/app@${digest}`;
+  assertOneLineError(await runCli(['delete', byDigest]), 6, 'E_UNSUPPORTED', /DELETE manifest .* answered 405 UNSUPPORTED.*does not allow deleting/);
+  const still = await runCli(['digest', ref]);
+  assert.equal(still.stdout, `${digest}\n`);
+});
+
+test('token registry, a pull-only user: delete and tag → E_DENIED, exit 3, nothing changed', async () => {
+  const alice = credsOf(R.token)!;
+  const { ref, digest } = await freshImage(R.token.host, R.token.host, alice, `manage/denied-${stamp}`);
+  const reader = { user: 'reader', password: state.users.token.reader! };
+  assertOneLineError(await runCli(['delete', `${R.token.host}/manage/denied-${stamp}@${digest}`, ...userArgs(reader)]), 3, 'E_DENIED', /not for deleting/);
+  assertOneLineError(await runCli(['tag', ref, 'nope', ...userArgs(reader)]), 3, 'E_DENIED', /not for writing/);
+  assert.equal((await runCli(['digest', ref, ...userArgs(reader)])).stdout, `${digest}\n`);
+  assertOneLineError(await runCli(['digest', `${R.token.host}/manage/denied-${stamp}:nope`, ...userArgs(alice)]), 4, 'E_NOT_FOUND');
+});
+
+test('a registry answering 403 DENIED to DELETE → E_DENIED, exit 3', async () => {
+  const proxy: FaultProxy = await startFaultProxy(R.basic.url);
+  cleanups.push(() => proxy.close());
+  proxy.rule({ method: 'DELETE', path: /\/manifests\//, fault: { kind: 'status', status: 403, code: 'DENIED' } });
+  const creds = credsOf(R.basic)!;
+  const digest = state.images.basic['base/busybox:v2s2'].digest;
+  assertOneLineError(await runCli(['delete', `${proxy.host}/base/busybox@${digest}`, ...userArgs(creds)]), 3, 'E_DENIED', /403 DENIED/);
+  assert.equal(proxy.hits().length, 1);
+});
+
+test('a registry whose HEAD names no digest: digest and delete --force read the manifest to compute it', async () => {
+  const proxy: FaultProxy = await startFaultProxy(R.anon.url);
+  cleanups.push(() => proxy.close());
+  proxy.rule({ method: 'HEAD', path: /\/manifests\//, fault: { kind: 'setHeaders', headers: { 'docker-content-digest': '' } } });
+  const manifestGets = () => proxy.requests.filter((q) => q.method === 'GET' && q.url.includes('/manifests/')).length;
+  const r = await runCli(['digest', `${proxy.host}/base/multi:oci`]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, `${state.images.anon['base/multi:oci'].digest}\n`);
+  assert.equal(manifestGets(), 1);
+  const { digest } = await freshImage(R.anon.host, R.anon.host, undefined, `manage/nohead-${stamp}`);
+  const del = await runCli(['delete', '--force', `${proxy.host}/manage/nohead-${stamp}:src`]);
+  assert.equal(del.code, 0, del.stderr);
+  assert.equal(del.stdout, `${proxy.host}/manage/nohead-${stamp}@${digest}\n`);
+  assert.equal(manifestGets(), 2);
+});
+
+test('anonymous read, but DELETE needs a login (401 Basic challenge) → E_AUTH with the login hint, not E_DENIED', async () => {
+  const proxy: FaultProxy = await startFaultProxy(R.anon.url);
+  cleanups.push(() => proxy.close());
+  proxy.rule({ method: 'DELETE', path: /\/manifests\//, fault: { kind: 'status', status: 401, code: 'UNAUTHORIZED', headers: { 'www-authenticate': 'Basic realm="regpush-test"' } } });
+  const digest = state.images.anon['base/busybox:v2s2'].digest;
+  assertOneLineError(await runCli(['delete', `${proxy.host}/base/busybox@${digest}`]), 3, 'E_AUTH', /none were found|regpush login/);
+});
+
+test('wrong credentials → E_AUTH, and the password never appears', async () => {
+  const pw = 'wrong-pw-manage-5521';
+  const r = await runCli(['tags', `${R.basic.host}/base/busybox`, '--user', 'alice', '--password', pw]);
+  assertOneLineError(r, 3, 'E_AUTH', new RegExp(R.basic.host));
+  assert.ok(!r.stderr.includes(pw));
+});
+
+test('credentials by role: tags reads REGPUSH_FROM_*, tag writes with REGPUSH_TO_*; --password-stdin; Docker config', async () => {
+  const c = credsOf(R.basic)!;
+  const env = { REGPUSH_FROM_USER: c.user, REGPUSH_FROM_PASSWORD: c.password };
+  assert.equal((await runCli(['tags', `${R.basic.host}/base/busybox`], { env })).code, 0);
+  assertOneLineError(await runCli(['tag', imageRef(R.basic, 'base/busybox:v2s2'), 'x'], { env }), 3, 'E_AUTH');
+  const { ref } = await freshImage(R.basic.host, R.basic.host, c, `manage/env-${stamp}`);
+  const toEnv = { REGPUSH_TO_USER: c.user, REGPUSH_TO_PASSWORD: c.password };
+  const r = await runCli(['tag', ref, 'env'], { env: toEnv });
+  assert.equal(r.code, 0, r.stderr);
+  const pw = await runCli(['tags', '--user', c.user, '--password-stdin', `${R.basic.host}/manage/env-${stamp}`], { input: `${c.password}\n` });
+  assert.deepEqual(pw.stdout.trim().split('\n').sort(), ['env', 'src']);
+  // The Docker config serves both roles.
+  const dockerConfig = tempDir('regpush-manage-dockercfg-');
+  writeFileSync(join(dockerConfig, 'config.json'), JSON.stringify({ auths: { [R.basic.host]: { auth: Buffer.from(`${c.user}:${c.password}`).toString('base64') } } }));
+  const fromConfig = await runCli(['tag', ref, 'cfg'], { env: { DOCKER_CONFIG: dockerConfig } });
+  assert.equal(fromConfig.code, 0, fromConfig.stderr);
+  const listed = await runCli(['tags', `${R.basic.host}/manage/env-${stamp}`], { env: { DOCKER_CONFIG: dockerConfig } });
+  assert.deepEqual(listed.stdout.trim().split('\n').sort(), ['cfg', 'env', 'src']);
+});
+
+// ---------------------------------------------------------------- bad input
+
+const anon = R.anon.host;
+const badInputs: [string, string[], number, string, RegExp][] = [
+  ['tags of an image, not a repository', ['tags', `${anon}/base/busybox:v2s2`], 2, 'E_REFERENCE', /names an image, not a repository/],
+  ['tags of a digest', ['tags', `${anon}/base/busybox@${'sha256:' + 'a'.repeat(64)}`], 2, 'E_REFERENCE', /not a repository/],
+  ['tags of an unknown repository', ['tags', `${anon}/no/such-repo`], 4, 'E_NOT_FOUND', /NAME_UNKNOWN/],
+  ['tags --page-size 0', ['tags', '--page-size', '0', `${anon}/base/busybox`], 2, 'E_USAGE', /page size/],
+  ['tags without a repository', ['tags'], 2, 'E_USAGE', /Not enough/],
+  ['digest of a malformed digest', ['digest', `${anon}/base/busybox@sha256:123`], 2, 'E_REFERENCE', /64 hex/],
+  ['digest of an upper-case digest', ['digest', `${anon}/base/busybox@sha256:${'A'.repeat(64)}`], 2, 'E_REFERENCE', /lower-case/],
+  ['digest of an unknown tag', ['digest', `${anon}/base/busybox:no-such-tag`], 4, 'E_NOT_FOUND', /404/],
+  ['digest of an unknown repository', ['digest', `${anon}/no/such-repo:1`], 4, 'E_NOT_FOUND', /404/],
+  ['tag without a new tag', ['tag', `${anon}/base/busybox:v2s2`], 2, 'E_USAGE', /Not enough/],
+  ['tag into another repository', ['tag', `${anon}/base/busybox:v2s2`, `${anon}/other/repo:1`], 2, 'E_USAGE', /regpush copy/],
+  ['tag with an invalid tag', ['tag', `${anon}/base/busybox:v2s2`, 'bad!tag'], 2, 'E_REFERENCE', /invalid tag/],
+  ['tag of an unknown image', ['tag', `${anon}/base/busybox:no-such-tag`, 'x'], 4, 'E_NOT_FOUND', /MANIFEST_UNKNOWN/],
+  ['delete of a malformed digest', ['delete', `${anon}/base/busybox@sha256:xyz`], 2, 'E_REFERENCE', /hex/],
+  ['delete of an unknown digest', ['delete', `${anon}/base/busybox@sha256:${'0'.repeat(64)}`], 4, 'E_NOT_FOUND', /not found/],
+  ['delete of an unknown repository', ['delete', '--force', `${anon}/no/such-repo:1`], 4, 'E_NOT_FOUND', /not found/],
+  ['delete with --password but no --user', ['delete', '--password', 'pw-only-1234', `${anon}/base/busybox@sha256:${'0'.repeat(64)}`], 2, 'E_USAGE', /without --user/],
+];
+for (const [name, args, exit, code, pattern] of badInputs) {
+  test(`bad input: ${name} → ${code}, exit ${exit}`, async () => {
+    assertOneLineError(await runCli(args), exit, code, pattern);
+  });
+}
+
+test('help of each command has examples', async () => {
+  for (const cmd of ['tags', 'digest', 'tag', 'delete']) {
+    const r = await runCli([cmd, '--help']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /Examples:/, cmd);
+  }
+});
