@@ -9,6 +9,7 @@ import { withGcPacing } from '../gc-pacing.js';
 import { createProgress } from '../progress.js';
 import { loadProjectConfig, mergeWithFlags } from '../project-config.js';
 import { pushReport, startClock, writeDigestFile } from '../report.js';
+import { gzipJobsOption } from '../threadpool.js';
 
 interface PushArgs extends CommonArgs, TransferCredentialArgs, ConfigFlags {
   from?: string;
@@ -43,6 +44,7 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void): A
         .option('app-dest', { type: 'string', describe: 'Where --app SRC goes in the image (default: --workdir, else /app)', group: 'Layer:' })
         .option('chown', { type: 'string', describe: 'UID:GID owning the new files (default 0:0)', group: 'Layer:' })
         .option('gzip-level', { type: 'number', describe: 'gzip level 1-9 for the new layer', group: 'Layer:' })
+        .option('gzip-jobs', { type: 'number', describe: 'Blocks of the new layer gzipped in parallel, 1-64 (default: one per usable core; or REGPUSH_GZIP_JOBS); never changes the bytes', group: 'Layer:' })
         .option('entrypoint', { type: 'string', describe: 'Entrypoint, one argument per flag (exec form); "" clears', group: 'Config:' })
         .option('cmd', { type: 'string', describe: 'Cmd, one argument per flag (exec form); "" clears', group: 'Config:' })
         .option('env', { type: 'string', describe: 'KEY=VALUE; repeatable; replaces the same key', group: 'Config:' })
@@ -88,6 +90,7 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void): A
       if (a['gzip-level'] !== undefined && !(Number.isInteger(a['gzip-level']) && a['gzip-level'] >= 1 && a['gzip-level'] <= 9)) {
         throw new UsageError(`--gzip-level must be a whole number from 1 to 9 (got ${a['gzip-level']})`);
       }
+      const gzipJobs = gzipJobsOption(a['gzip-jobs'], io.env); // { gzipJobs?: number }: --gzip-jobs, else REGPUSH_GZIP_JOBS
       const { from, to } = await transferCredentials(a, io, ctx.secrets);
       const progress = await createProgress(io, ctx, !!a.json);
       const result = await push({
@@ -100,6 +103,7 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void): A
         baseLabels: a['base-labels'],
         jobs: a.jobs,
         gzipLevel: a['gzip-level'],
+        ...gzipJobs,
         chown: parseChown(a.chown),
         dryRun: a['dry-run'],
         layerUpload: a['layer-upload'],
