@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { AbortedError } from '../errors.js';
 import { parallelGzip, singleGzip } from './gzip.js';
+import { HASH_WORKER_MIN_LANES } from './hash-worker.js';
 import { resolveLayerOptions, type LayerConfig } from './options.js';
 import { BufferPool } from './pool.js';
 import { hashTar, tarBlocks, type TarStats } from './tar.js';
@@ -41,7 +42,7 @@ function once(logger: Logger, level: 'debug' | 'warn', line: string): void {
 function reportLanes(cfg: LayerConfig): void {
   if (cfg.mode === 'single') return once(cfg.logger, 'debug', 'layer: single-stream gzip (one lane)');
   const l = cfg.lanes;
-  once(cfg.logger, 'debug', `layer: ${l.reason}`);
+  once(cfg.logger, 'debug', `layer: ${l.reason}${l.lanes >= HASH_WORKER_MIN_LANES ? '; diffID hashed on a worker thread' : ''}`);
   if (l.capped) {
     once(cfg.logger, 'warn', `layer: ${l.capped.requested} gzip jobs asked for, but the thread pool has ${l.poolSize} threads: using ${l.lanes} (start the process with UV_THREADPOOL_SIZE=${l.capped.requested + 1} for more)`);
   }

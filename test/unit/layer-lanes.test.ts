@@ -5,7 +5,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import zlib from 'node:zlib';
-import { InputError } from '../../src/errors.js';
+import { AbortedError, InputError } from '../../src/errors.js';
+import { HASH_WORKER_MIN_LANES } from '../../src/layer/hash-worker.js';
 import { createLayerStream, DEFAULT_BLOCK_SIZE, DEFAULT_GZIP_LEVEL, hashLayer, type LayerOptions } from '../../src/layer/index.js';
 import { chooseLanes, defaultLanes, MAX_DEFAULT_LANES, poolSizeFor, poolSizeFromEnv } from '../../src/layer/lanes.js';
 import { resolveLayerOptions } from '../../src/layer/options.js';
@@ -29,12 +30,12 @@ before(() => {
 });
 after(() => rmSync(root, { recursive: true, force: true }));
 
-async function build(opts: LayerOptions): Promise<{ bytes: Buffer; digest: string }> {
+async function build(opts: LayerOptions): Promise<{ bytes: Buffer; digest: string; diffId: string }> {
   const { stream, result } = createLayerStream(opts);
   const parts: Buffer[] = [];
   for await (const c of stream) parts.push(c as Buffer);
   const r = await result;
-  return { bytes: Buffer.concat(parts), digest: r.digest };
+  return { bytes: Buffer.concat(parts), digest: r.digest, diffId: r.diffId };
 }
 
 /** A recording logger. */
@@ -46,7 +47,7 @@ function recorder(): Logger & { lines: { level: string; line: string }[] } {
 describe('layer lanes: the bytes never depend on them', () => {
   it('1, 2, 3, 8 and 16 lanes give identical bytes: every block gzipped on its own, in order', async () => {
     const base: LayerOptions = { sources: [{ src: app, dest: '/app' }], threadPoolSize: 17 };
-    const builds = new Map<number, { bytes: Buffer; digest: string }>();
+    const builds = new Map<number, { bytes: Buffer; digest: string; diffId: string }>();
     for (const lanes of [1, 2, 3, 8, 16]) {
       const b = await build({ ...base, gzipConcurrency: lanes });
       assert.equal(resolveLayerOptions({ ...base, gzipConcurrency: lanes }).concurrency, lanes, 'not capped');
@@ -60,6 +61,8 @@ describe('layer lanes: the bytes never depend on them', () => {
     // DEFAULT_BLOCK_SIZE bytes, each block one gzip member of zlib at the default level, OS byte
     // set to Unix. Nothing here depends on the number of cores of the machine running the test.
     const tar = zlib.gunzipSync(one.bytes);
+    // The diffID is the tar's SHA-256 whether hashed on the main thread or (16 lanes) on a worker.
+    for (const [lanes, b] of builds) assert.equal(b.diffId, sha256(tar), `diffID, ${lanes} lanes`);
     assert.ok(tar.length > 12 * DEFAULT_BLOCK_SIZE, `${tar.length} bytes of tar: more blocks than 12 lanes`);
     const members: Buffer[] = [];
     for (let off = 0; off < tar.length; off += DEFAULT_BLOCK_SIZE) {
@@ -75,6 +78,25 @@ describe('layer lanes: the bytes never depend on them', () => {
     const ref = await build({ ...base, gzipConcurrency: 1 });
     assert.equal((await build(base)).digest, ref.digest);
     assert.equal((await build({ ...base, gzipConcurrency: 16, threadPoolSize: 2 })).digest, ref.digest);
+  });
+});
+
+describe('layer lanes: the diffID on a worker thread', () => {
+  it(`from ${HASH_WORKER_MIN_LANES} lanes; a stream destroyed early stops the worker (the test process would not end otherwise)`, async () => {
+    const opts: LayerOptions = { sources: [{ src: app, dest: '/app' }], gzipConcurrency: HASH_WORKER_MIN_LANES, threadPoolSize: 64 };
+    const log = recorder();
+    const full = await build({ ...opts, logger: log });
+    assert.match(log.lines[0]!.line, /; diffID hashed on a worker thread$/);
+    assert.equal(full.diffId, sha256(zlib.gunzipSync(full.bytes)));
+    for (let i = 0; i < 3; i++) {
+      const { stream, result } = createLayerStream(opts);
+      await new Promise<void>((r) => stream.once('data', () => r()));
+      stream.destroy();
+      await assert.rejects(result, AbortedError);
+    }
+    const one = recorder();
+    await build({ ...opts, gzipConcurrency: HASH_WORKER_MIN_LANES - 1, logger: one });
+    assert.doesNotMatch(one.lines[0]!.line, /worker/);
   });
 });
 
