@@ -42,7 +42,7 @@ function once(logger: Logger, level: 'debug' | 'warn', line: string): void {
 function reportLanes(cfg: LayerConfig): void {
   if (cfg.mode === 'single') return once(cfg.logger, 'debug', 'layer: single-stream gzip (one lane)');
   const l = cfg.lanes;
-  once(cfg.logger, 'debug', `layer: ${l.reason}${l.lanes >= HASH_WORKER_MIN_LANES ? '; diffID hashed on a worker thread' : ''}`);
+  once(cfg.logger, 'debug', `layer: ${l.reason}${l.lanes >= HASH_WORKER_MIN_LANES ? '; diffID hashed on a worker thread past 4 MiB of tar' : ''}`);
   if (l.capped) {
     once(cfg.logger, 'warn', `layer: ${l.capped.requested} gzip jobs asked for, but the thread pool has ${l.poolSize} threads: using ${l.lanes} (start the process with UV_THREADPOOL_SIZE=${l.capped.requested + 1} for more)`);
   }

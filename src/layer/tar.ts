@@ -17,7 +17,7 @@ import { BufferPool } from './pool.js';
 import { fsInputError, validateSources } from './sources.js';
 import { checkAborted, fileMode, walkSources, type WalkEntry } from './walk.js';
 import { END_OF_ARCHIVE, entryHeaderBytes, padding } from './tar-header.js';
-import { HASH_WORKER_MIN_LANES, WorkerHash } from './hash-worker.js';
+import { DiffIdHash, HASH_WORKER_MIN_LANES } from './hash-worker.js';
 
 /** What the tar stage learned; complete once its generator has returned. */
 export interface TarStats {
@@ -290,7 +290,7 @@ export async function* tarBlocks(cfg: LayerConfig, signal: AbortSignal, stats: T
   producer.catch(noop);
 
   // With many lanes the main thread is the limit; the diffID then hashes on its own thread (hash-worker.ts).
-  const offThread = cfg.mode === 'parallel' && cfg.concurrency >= HASH_WORKER_MIN_LANES ? new WorkerHash() : undefined;
+  const offThread = cfg.mode === 'parallel' && cfg.concurrency >= HASH_WORKER_MIN_LANES ? new DiffIdHash() : undefined;
   const hash = createHash('sha256');
   let block = blocks.take();
   let fill = 0;

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import zlib from 'node:zlib';
 import { AbortedError, InputError } from '../../src/errors.js';
-import { HASH_WORKER_MIN_LANES } from '../../src/layer/hash-worker.js';
+import { DiffIdHash, HASH_WORKER_MIN_LANES, START_AFTER } from '../../src/layer/hash-worker.js';
 import { createLayerStream, DEFAULT_BLOCK_SIZE, DEFAULT_GZIP_LEVEL, hashLayer, type LayerOptions } from '../../src/layer/index.js';
 import { chooseLanes, defaultLanes, MAX_DEFAULT_LANES, poolSizeFor, poolSizeFromEnv } from '../../src/layer/lanes.js';
 import { resolveLayerOptions } from '../../src/layer/options.js';
@@ -20,9 +20,10 @@ before(() => {
   root = mkdtempSync(join(tmpdir(), 'regpush-lanes-'));
   app = join(root, 'app');
   mkdirSync(join(app, 'lib'), { recursive: true });
-  // ~3.4 MB: 13+ blocks of 256 KiB, so 16 lanes are all busy at once; text, random and
-  // file sizes that put block boundaries in the middle of headers and file data.
-  writeFileSync(join(app, 'lib', 'big.bin'), randomBytes(1_300_000));
+  // ~4.7 MB: 18 blocks of 256 KiB, so 16 lanes are all busy at once and the diffID's worker
+  // starts (past 4 MiB); text, random and file sizes that put block boundaries in the middle of
+  // headers and file data.
+  writeFileSync(join(app, 'lib', 'big.bin'), randomBytes(2_600_000));
   const words = 'const lane = block => deflate(block); // app-like text\n';
   writeFileSync(join(app, 'main.js'), words.repeat(30_000));
   for (let i = 0; i < 40; i++) writeFileSync(join(app, 'lib', `mod${i}.json`), JSON.stringify({ i, pad: 'x'.repeat(i * 977) }));
@@ -86,7 +87,7 @@ describe('layer lanes: the diffID on a worker thread', () => {
     const opts: LayerOptions = { sources: [{ src: app, dest: '/app' }], gzipConcurrency: HASH_WORKER_MIN_LANES, threadPoolSize: 64 };
     const log = recorder();
     const full = await build({ ...opts, logger: log });
-    assert.match(log.lines[0]!.line, /; diffID hashed on a worker thread$/);
+    assert.match(log.lines[0]!.line, /; diffID hashed on a worker thread past 4 MiB of tar$/);
     assert.equal(full.diffId, sha256(zlib.gunzipSync(full.bytes)));
     for (let i = 0; i < 3; i++) {
       const { stream, result } = createLayerStream(opts);
@@ -97,6 +98,22 @@ describe('layer lanes: the diffID on a worker thread', () => {
     const one = recorder();
     await build({ ...opts, gzipConcurrency: HASH_WORKER_MIN_LANES - 1, logger: one });
     assert.doesNotMatch(one.lines[0]!.line, /worker/);
+  });
+
+  it('DiffIdHash: the main thread up to 4 MiB, a worker past it; the digest of createHash either way', async () => {
+    const data = randomBytes(START_AFTER + 3 * DEFAULT_BLOCK_SIZE + 17);
+    for (const [size, offThread] of [[START_AFTER, false], [data.length, true], [0, false]] as const) {
+      const h = new DiffIdHash();
+      const block = Buffer.alloc(DEFAULT_BLOCK_SIZE);
+      for (let off = 0; off < size; off += DEFAULT_BLOCK_SIZE) {
+        const n = data.copy(block, 0, off, Math.min(size, off + DEFAULT_BLOCK_SIZE));
+        await h.update(block.subarray(0, n));
+        block.fill(0xee); // reused at once, as the tar's block pool does
+      }
+      assert.equal(h.offThread, offThread, `${size} bytes`);
+      assert.equal(`sha256:${await h.digest()}`, sha256(data.subarray(0, size)), `${size} bytes`);
+      h.close();
+    }
   });
 });
 
