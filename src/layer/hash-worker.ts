@@ -72,15 +72,21 @@ export class WorkerHash {
     this.finish?.reject(this.failure);
   }
 
-  /** Hashes a copy of `bytes`; the caller may reuse `bytes` as soon as this returns. Waits while MAX_IN_FLIGHT copies are queued. */
-  async update(bytes: Uint8Array): Promise<void> {
+  /**
+   * Hashes a copy of `bytes`; the caller may reuse `bytes` as soon as this returns. Waits while
+   * MAX_IN_FLIGHT copies are queued. `owned`: `bytes` is a copy nobody else holds, sent as it is.
+   */
+  async update(bytes: Uint8Array, owned = false): Promise<void> {
     while (this.inFlight >= MAX_IN_FLIGHT && !this.failure) await new Promise<void>((r) => (this.wake = r));
     this.wake = undefined;
     if (this.failure) throw this.failure;
-    let copy = this.spare.pop();
-    if (copy === undefined || copy.buffer.byteLength < bytes.length) copy = new Uint8Array(bytes.length);
-    else copy = new Uint8Array(copy.buffer, 0, bytes.length);
-    copy.set(bytes);
+    let copy: Uint8Array;
+    if (owned && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength) copy = bytes;
+    else {
+      const spare = this.spare.pop();
+      copy = spare !== undefined && spare.buffer.byteLength >= bytes.length ? new Uint8Array(spare.buffer, 0, bytes.length) : new Uint8Array(bytes.length);
+      copy.set(bytes);
+    }
     this.inFlight++;
     this.worker.postMessage(copy, [copy.buffer as ArrayBuffer]);
   }
@@ -127,7 +133,7 @@ export class DiffIdHash {
     this.main = undefined;
     const early = this.early;
     this.early = [];
-    for (const c of early) await this.worker.update(c);
+    for (const c of early) await this.worker.update(c, true); // become the worker's reusable copies
   }
 
   /** The hex digest; stops the worker if one ran. */
