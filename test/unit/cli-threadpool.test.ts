@@ -96,6 +96,24 @@ describe('cli: the bundled launcher sizes the real thread pool', () => {
     return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as [boolean, boolean];
   }
 
+  it('regpush push refuses a bad --gzip-jobs or REGPUSH_GZIP_JOBS with one E_USAGE line, exit 2, before any request', (t) => {
+    if (!existsSync(BIN)) return t.skip('dist/cli/regpush.cjs not built (npm run build)');
+    // Port 9 (discard) on loopback: nothing listens there; the usage check comes first.
+    const push = ['push', '--from', 'scratch', '--to', '127.0.0.1:9/x/app:1', '--app', dir];
+    const cases: [string[], Record<string, string>, RegExp][] = [
+      [['--gzip-jobs', '0'], {}, /^regpush: error: --gzip-jobs must be a whole number from 1 to 64 \(got 0\) \[E_USAGE\]\n$/],
+      [['--gzip-jobs', 'many'], {}, /^regpush: error: --gzip-jobs must be a whole number from 1 to 64 \(got NaN\) \[E_USAGE\]\n$/],
+      [['--gzip-jobs', '2', '--gzip-jobs', '3'], {}, /^regpush: error: --gzip-jobs was given 2 times; give it once \[E_USAGE\]\n$/],
+      [[], { REGPUSH_GZIP_JOBS: '99' }, /^regpush: error: REGPUSH_GZIP_JOBS must be a whole number from 1 to 64 \(got "99"\) \[E_USAGE\]\n$/],
+    ];
+    for (const [args, env, want] of cases) {
+      const r = spawnSync(process.execPath, [BIN, ...push, ...args], { cwd: dir, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 20_000 });
+      assert.equal(r.status, 2, `${args.join(' ')} ${JSON.stringify(env)}: ${r.stderr}`);
+      assert.match(r.stderr, want);
+      assert.equal(r.stdout, '');
+    }
+  });
+
   it('--gzip-jobs 9 gives 10 threads; a user-set UV_THREADPOOL_SIZE is kept', (t) => {
     if (!existsSync(BIN)) return t.skip('dist/cli/regpush.cjs not built (npm run build)');
     if (spawnSync('mkfifo', ['--version']).status !== 0) return t.skip('no mkfifo');
