@@ -3,6 +3,7 @@
 //
 //   node scripts/bench.mjs [--runs N] [--warmup N] [--large] [--large-runs N] [--json-out FILE]
 //                          [--only id,id] [--port-base P] [--profile DIR] [--keep] [--timeout S] [--dist DIR]
+//                          [--layer] [--layer-runs N] [--layer-lanes N,N]
 //
 // Starts real registries (scripts/registries.mjs, port base 18000 unless --port-base /
 // REGPUSH_BENCH_PORT_BASE), generates the base image and the app directory in a temp dir
@@ -10,11 +11,13 @@
 // (scripts/bench/scenarios.mjs) interleaved — round 1: A B C …, round 2: A B C … — measuring wall
 // time, CPU, peak RSS of the process tree and bytes written to disk (scripts/bench/measure.mjs).
 // Prints a markdown table, the performance goals with PASS/FAIL, and a JSON summary (stdout after
-// the tables, or --json-out FILE). Stops what it started and removes its temp dir (unless --keep).
+// the tables, or --json-out FILE). Then the layer build's MB/s at 1, 2, 4 and all cores
+// (scripts/bench/layer.mjs); `--layer` runs only those rows, without registries.
+// Stops what it started and removes its temp dir (unless --keep).
 // Progress goes to stderr. Linux only (uses /proc and GNU time).
 
 import { spawnSync } from 'node:child_process';
-import { cpus, totalmem, release } from 'node:os';
+import { availableParallelism, cpus, totalmem, release } from 'node:os';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -25,6 +28,7 @@ import { fetchToken, Registry } from './bench/http.mjs';
 import { killCurrent, measure } from './bench/measure.mjs';
 import { goals, goalsTable, summarize, table } from './bench/report.mjs';
 import { baseBytesMoved, largeScenarios, reportTimings, scenarios } from './bench/scenarios.mjs';
+import { laneCounts, layerBench, makeLayerInput } from './bench/layer.mjs';
 
 const CONTAINERIFY_VERSION = '4.1.0';
 
@@ -43,6 +47,9 @@ function usage(msg) {
     '  --timeout S       per-run limit in seconds (default 180)',
     '  --keep            keep the temp dir (fixtures, containerify, registry logs)',
     '  --serve           set everything up, print the commands of every scenario, and wait (Ctrl-C stops) — for profiling by hand',
+    '  --layer           only the layer build rows: MB/s at 1, 2, 4 and all cores (no registries; quick)',
+    '  --layer-runs N    interleaved rounds of the layer rows (default 3; 0 leaves them out of a full run)',
+    '  --layer-lanes N,N more lane counts for the layer rows (e.g. 8,16 for the memory per lane)',
     '',
   ].join('\n'));
   process.exit(msg ? 2 : 0);
@@ -50,6 +57,7 @@ function usage(msg) {
 
 function parseArgs(argv) {
   const o = { runs: 5, warmup: 1, large: false, largeRuns: 1, jsonOut: undefined, only: undefined, keep: false, timeoutS: 180, profile: undefined, dist: join(REPO_ROOT, 'dist'),
+    layerOnly: false, layerRuns: 3, layerLanes: [],
     portBase: Number(process.env.REGPUSH_BENCH_PORT_BASE || 18000) };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -67,6 +75,9 @@ function parseArgs(argv) {
     else if (a === '--keep') o.keep = true;
     else if (a === '--serve') o.serve = true;
     else if (a === '--dist') o.dist = resolve(val());
+    else if (a === '--layer') o.layerOnly = true;
+    else if (a === '--layer-runs') o.layerRuns = num();
+    else if (a === '--layer-lanes') o.layerLanes = val().split(',').map((x) => { const n = Number(x); if (!Number.isInteger(n) || n < 1 || n > 64) usage('--layer-lanes needs whole numbers from 1 to 64'); return n; });
     else if (a === '--help' || a === '-h') usage();
     else usage(`unknown argument ${a}`);
   }
@@ -88,6 +99,7 @@ async function main() {
   const opt = parseArgs(process.argv.slice(2));
   if (process.platform !== 'linux') throw new Error('the bench needs Linux (/proc, GNU time)');
   const started = Date.now();
+  if (opt.layerOnly) return layerOnly(opt, started);
   const tools = ensureBenchTools(log);
   const tmp = mkdtempSync('/tmp/regpush-bench-');
   const cleanup = new Cleanup(tmp, opt.keep);
@@ -315,6 +327,10 @@ async function bench(opt, tools, tmp, cleanup, started) {
     rmSync(ctx.largeApp, { recursive: true, force: true });
   }
 
+  // ---- layer build by lanes
+  let layer;
+  if (opt.layerRuns > 0) layer = await runLayerRows(opt, tmp);
+
   // ---- report
   const sums = [...chosen, ...largeDefs].map((s) => summarize(s, results[s.id] ?? []));
   const byId = Object.fromEntries(sums.map((s) => [s.id, s]));
@@ -345,6 +361,7 @@ async function bench(opt, tools, tmp, cleanup, started) {
   if (ctx.pushBroken) md.push(`regpush push did not run: ${ctx.pushBroken}`, '');
   if (ctx.copyBroken && ctx.copyBroken !== ctx.pushBroken) md.push(`regpush copy did not run: ${ctx.copyBroken}`, '');
   if (profile) md.push(profile.markdown, '');
+  if (layer) md.push(layer.markdown, '');
   const summary = {
     tool: 'regpush-bench', schema: 1, startedAt: new Date(started).toISOString(), durationS: Math.round((Date.now() - started) / 1000),
     machine, regpush: regpushVersion, containerify: ctx.containerifyVersion ?? null,
@@ -359,6 +376,7 @@ async function bench(opt, tools, tmp, cleanup, started) {
     scenarios: sums.map((s) => ({ ...s, runs: results[s.id] ?? [] })),
     goals: gs.map((g) => ({ ...g, value: g.value ?? null, pass: g.pass ?? null, paired: g.paired ?? null, cpu: g.cpu ?? null })),
     profile: profile?.top ?? null,
+    layer: layer ? { rows: layer.rows, digest: layer.digest, problems: layer.problems } : null,
   };
   process.stdout.write(md.join('\n') + '\n');
   if (opt.jsonOut) {
@@ -368,6 +386,35 @@ async function bench(opt, tools, tmp, cleanup, started) {
     process.stdout.write('```json\n' + JSON.stringify(summary) + '\n```\n');
   }
   log(`done in ${sec(Date.now() - started)}`);
+}
+
+/** The layer rows (scripts/bench/layer.mjs) on an input made under `tmp`. */
+async function runLayerRows(opt, tmp) {
+  log('layer build by lanes: making the input');
+  const input = makeLayerInput(tmp, REPO_ROOT);
+  primeAtime([input]);
+  return layerBench({ dist: opt.dist, input, lanes: laneCounts(opt.layerLanes), runs: Math.max(1, opt.layerRuns), log, timeoutMs: opt.timeoutS * 1000 });
+}
+
+/** --layer: only the layer rows, no registries and no peers. */
+async function layerOnly(opt, started) {
+  if (!existsSync('/usr/bin/time')) throw new Error('the bench needs GNU time (/usr/bin/time): apt-get install time');
+  const tmp = mkdtempSync('/tmp/regpush-bench-');
+  const cleanup = new Cleanup(tmp, opt.keep);
+  process.on('SIGINT', () => cleanup.abort('SIGINT'));
+  process.on('SIGTERM', () => cleanup.abort('SIGTERM'));
+  try {
+    const layer = await runLayerRows(opt, tmp);
+    const machine = { cpus: cpus().length, usable: availableParallelism(), model: cpus()[0]?.model, node: process.version, shaNi: /\bsha_ni\b/.test(readFileSync('/proc/cpuinfo', 'utf8')) };
+    process.stdout.write(`## regpush layer bench — ${new Date().toISOString().slice(0, 19)}Z\n\n${machine.cpus} × ${machine.model} (${machine.usable} usable), Node ${machine.node}, SHA extensions: ${machine.shaNi ? 'yes' : 'no'}; ${opt.dist}.\n\n${layer.markdown}\n`);
+    const summary = { tool: 'regpush-bench', schema: 1, mode: 'layer', startedAt: new Date(started).toISOString(), durationS: Math.round((Date.now() - started) / 1000), machine, layer: { rows: layer.rows, digest: layer.digest, problems: layer.problems } };
+    if (opt.jsonOut) writeFileSync(opt.jsonOut, JSON.stringify(summary, null, 2) + '\n');
+    else process.stdout.write('```json\n' + JSON.stringify(summary) + '\n```\n');
+    if (layer.problems.length) process.exitCode = 1;
+    log(`done in ${sec(Date.now() - started)}`);
+  } finally {
+    await cleanup.run();
+  }
 }
 
 /** A warning when other processes on the machine used a noticeable share of the CPU during the runs. */

@@ -2,8 +2,14 @@
 /** The `regpush` executable: wires process streams and signals into main(). */
 import { setMaxListeners } from 'node:events';
 import type { Readable } from 'node:stream';
+import { sizeThreadPool } from './threadpool.js';
 
 const argv = process.argv.slice(2);
+// First, before anything uses libuv's thread pool: it reads UV_THREADPOOL_SIZE once, at first use,
+// and every gzip lane of the layer build runs on one of its threads (4 unless set). A value the
+// user set is kept. This file is loaded synchronously (the bundle is CommonJS), so nothing has
+// touched the pool yet.
+sizeThreadPool(process.env, argv);
 
 /** No top-level await: the bundle (scripts/bundle.mjs) may be emitted as CommonJS. */
 async function run(): Promise<void> {

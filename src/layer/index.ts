@@ -8,10 +8,12 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { AbortedError } from '../errors.js';
 import { parallelGzip, singleGzip } from './gzip.js';
+import { HASH_WORKER_MIN_LANES } from './hash-worker.js';
 import { resolveLayerOptions, type LayerConfig } from './options.js';
 import { BufferPool } from './pool.js';
 import { hashTar, tarBlocks, type TarStats } from './tar.js';
 import type { LayerOptions, LayerResult } from './types.js';
+import type { Logger } from '../log.js';
 
 /** The option and result shapes (see types.ts). */
 export type { LayerOptions, LayerResult, LayerSource } from './types.js';
@@ -19,11 +21,34 @@ export type { LayerOptions, LayerResult, LayerSource } from './types.js';
 export { parseAppFlag, validateSources } from './sources.js';
 /** SOURCE_DATE_EPOCH parsing exactly as the layer applies it, so config `created` can match the layer's mtime. */
 export { epochFromEnv } from './options.js';
+/** Lane defaults and thread-pool sizing, for a host program that sizes UV_THREADPOOL_SIZE itself (as the CLI does). */
+export { chooseLanes, defaultLanes, MAX_LANES, poolSizeFor, poolSizeFromEnv, type LaneChoice } from './lanes.js';
 
 const noop = (): void => {};
 
+/** Lines already logged per logger: a push builds the layer up to twice per target, and says so once. */
+const said = new WeakMap<Logger, Set<string>>();
+function once(logger: Logger, level: 'debug' | 'warn', line: string): void {
+  let lines = said.get(logger);
+  if (!lines) said.set(logger, (lines = new Set()));
+  if (lines.has(line)) return;
+  lines.add(line);
+  logger[level](line);
+}
+
+/** --debug: the lanes and pool chosen and why; a warning when an explicit request was cut to the pool. */
+function reportLanes(cfg: LayerConfig): void {
+  if (cfg.mode === 'single') return once(cfg.logger, 'debug', 'layer: single-stream gzip (one lane)');
+  const l = cfg.lanes;
+  once(cfg.logger, 'debug', `layer: ${l.reason}${l.lanes >= HASH_WORKER_MIN_LANES ? '; diffID hashed on a worker thread past 4 MiB of tar' : ''}`);
+  if (l.capped) {
+    once(cfg.logger, 'warn', `layer: ${l.capped.requested} gzip jobs asked for, but the thread pool has ${l.poolSize} threads: using ${l.lanes} (start the process with UV_THREADPOOL_SIZE=${l.capped.requested + 1} for more)`);
+  }
+}
+
 /** The gzip bytes as an async generator, filling `done` with the result just before it returns. */
 async function* layerBytes(cfg: LayerConfig, signal: AbortSignal, done: (r: LayerResult) => void): AsyncGenerator<Buffer, void, undefined> {
+  reportLanes(cfg);
   const stats: TarStats = { bytes: 0, entries: 0, diffId: '' };
   // One block filling, `concurrency` compressing, one spare.
   const pool = new BufferPool(cfg.blockSize, cfg.concurrency + 2);

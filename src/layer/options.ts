@@ -2,10 +2,10 @@
  * LayerOptions → checked, defaulted settings. Everything that changes the layer's bytes is decided
  * here once, so the hash pass and the upload pass cannot disagree.
  */
-import { availableParallelism } from 'node:os';
 import { InputError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { DEFAULT_BLOCK_SIZE, DEFAULT_GZIP_LEVEL } from './gzip.js';
+import { chooseLanes, LIBUV_MAX_POOL, MAX_LANES, type LaneChoice } from './lanes.js';
 import type { LayerOptions, LayerSource } from './types.js';
 
 /** The options with every default applied. */
@@ -17,7 +17,10 @@ export interface LayerConfig {
   level: number;
   blockSize: number;
   mode: 'parallel' | 'single';
+  /** Gzip lanes: blocks compressing at once in parallel mode. */
   concurrency: number;
+  /** How the lanes were chosen (pool size, and why), for --debug and the cap warning. */
+  lanes: LaneChoice;
   signal?: AbortSignal;
   logger: Logger;
 }
@@ -47,9 +50,10 @@ export function resolveLayerOptions(opts: LayerOptions): LayerConfig {
   const gid = intIn('chown gid', opts.chown?.gid ?? 0, 0, MAX_ID);
   const level = intIn('gzip level', opts.gzipLevel ?? DEFAULT_GZIP_LEVEL, 0, 9);
   const blockSize = intIn('gzip block size', opts.blockSize ?? DEFAULT_BLOCK_SIZE, 16 * 1024, 64 * 1024 * 1024);
-  // Two blocks keep two cores busy; a third hides the main thread's hashing. More would take
-  // every libuv thread (4 by default) and starve the file reads feeding the tar.
-  const concurrency = intIn('gzip concurrency', opts.gzipConcurrency ?? Math.min(Math.max(2, availableParallelism()), 3), 1, 64);
+  if (opts.gzipConcurrency !== undefined) intIn('gzip jobs', opts.gzipConcurrency, 1, MAX_LANES);
+  if (opts.threadPoolSize !== undefined) intIn('thread pool size', opts.threadPoolSize, 1, LIBUV_MAX_POOL);
+  // One lane per usable core, capped at the thread pool's threads (see lanes.ts).
+  const lanes = chooseLanes({ requested: opts.gzipConcurrency, threadPoolSize: opts.threadPoolSize, env: opts.env });
   const mode = opts.gzipMode ?? 'parallel';
   if (mode !== 'parallel' && mode !== 'single') throw new InputError(`gzip mode must be "parallel" or "single", got "${String(mode)}"`);
   return {
@@ -60,7 +64,8 @@ export function resolveLayerOptions(opts: LayerOptions): LayerConfig {
     level,
     blockSize,
     mode,
-    concurrency,
+    concurrency: lanes.lanes,
+    lanes,
     signal: opts.signal,
     logger: opts.logger ?? silentLogger,
   };

@@ -17,6 +17,7 @@ import { BufferPool } from './pool.js';
 import { fsInputError, validateSources } from './sources.js';
 import { checkAborted, fileMode, walkSources, type WalkEntry } from './walk.js';
 import { END_OF_ARCHIVE, entryHeaderBytes, padding } from './tar-header.js';
+import { DiffIdHash, HASH_WORKER_MIN_LANES } from './hash-worker.js';
 
 /** What the tar stage learned; complete once its generator has returned. */
 export interface TarStats {
@@ -288,6 +289,8 @@ export async function* tarBlocks(cfg: LayerConfig, signal: AbortSignal, stats: T
   });
   producer.catch(noop);
 
+  // With many lanes the main thread is the limit; the diffID then hashes on its own thread (hash-worker.ts).
+  const offThread = cfg.mode === 'parallel' && cfg.concurrency >= HASH_WORKER_MIN_LANES ? new DiffIdHash() : undefined;
   const hash = createHash('sha256');
   let block = blocks.take();
   let fill = 0;
@@ -302,7 +305,9 @@ export async function* tarBlocks(cfg: LayerConfig, signal: AbortSignal, stats: T
         off += n;
         if (fill === block.length) {
           const out = block;
-          hash.update(out); // 1 MiB updates: ~15 % faster than the pack's small chunks
+          // Whole-block updates: ~15 % faster than the pack's small chunks.
+          if (offThread) await offThread.update(out);
+          else hash.update(out);
           stats.bytes += out.length;
           block = blocks.take();
           fill = 0;
@@ -316,13 +321,15 @@ export async function* tarBlocks(cfg: LayerConfig, signal: AbortSignal, stats: T
     await producer; // the pack ended: make sure it was by finalize(), not by a swallowed failure
     if (fill > 0) {
       const out = block.subarray(0, fill);
-      hash.update(out);
+      if (offThread) await offThread.update(out);
+      else hash.update(out);
       stats.bytes += out.length;
       yield out;
     }
-    stats.diffId = `sha256:${hash.digest('hex')}`;
+    stats.diffId = `sha256:${offThread ? await offThread.digest() : hash.digest('hex')}`;
     completed = true;
   } finally {
+    offThread?.close();
     signal.removeEventListener('abort', onAbort);
     if (!completed) {
       // Early return or failure: stop the producer and wait for it so no file handle outlives us.

@@ -18,21 +18,34 @@ export interface LayerOptions {
   sources: LayerSource[];
   /** Seconds since the epoch written as every entry's mtime; default SOURCE_DATE_EPOCH from `env`, else 0. */
   mtime?: number;
-  /** Environment to read SOURCE_DATE_EPOCH from; the library never reads process.env itself. */
+  /** Environment to read SOURCE_DATE_EPOCH and UV_THREADPOOL_SIZE from; the library never reads process.env itself. */
   env?: Record<string, string | undefined>;
   /** Owner of the destination directory and everything copied into it; default 0:0. */
   chown?: { uid: number; gid: number };
   /** gzip level 0–9; default DEFAULT_GZIP_LEVEL (see gzip.ts for the measurements behind it). */
   gzipLevel?: number;
-  /** Block size of the block-parallel gzip, in bytes; default 1 MiB. */
+  /** Block size of the block-parallel gzip, in bytes; default DEFAULT_BLOCK_SIZE (256 KiB). */
   blockSize?: number;
   /** `parallel` (default): independent gzip members per block on the thread pool; `single`: one zlib stream. */
   gzipMode?: 'parallel' | 'single';
-  /** Blocks compressing at once in `parallel` mode; default min(max(2, cores), 3) to leave thread-pool room for file reads. */
+  /**
+   * Gzip lanes: blocks compressing at once in `parallel` mode (1–64; the CLI's `--gzip-jobs`).
+   * Default: one per core the process may use (`os.availableParallelism()`), at least 2, at most 32.
+   * Never more than the thread pool's threads (see `threadPoolSize`): a larger value is cut to it
+   * with one warning. The lanes never change the layer's bytes.
+   */
   gzipConcurrency?: number;
+  /**
+   * Threads in libuv's thread pool in this process, where zlib runs every lane. libuv fixes it at
+   * first use from UV_THREADPOOL_SIZE (default 4), and Node cannot report it, so a host program that
+   * wants N lanes sets UV_THREADPOOL_SIZE ≥ N + 1 before its first fs, dns, crypto or zlib call
+   * (in practice: in the environment of the process, or first thing in its entry script) and passes
+   * the value here or in `env`. Default: UV_THREADPOOL_SIZE from `env`, else 4.
+   */
+  threadPoolSize?: number;
   /** Cancels the walk and the stream with AbortedError. */
   signal?: AbortSignal;
-  /** Receives warnings about skipped entries (sockets, fifos, devices). */
+  /** Receives warnings about skipped entries (sockets, fifos, devices) and lanes cut to the thread pool; debug: the lanes chosen and why. */
   logger?: Logger;
 }
 

@@ -120,7 +120,7 @@ async function checkInputs(opts: PushOptions): Promise<PushInputs> {
   const mtime = opts.mtime ?? epochFromEnv(env.SOURCE_DATE_EPOCH) ?? 0;
   const sources = opts.app ?? [];
   if (sources.length) await validateSources(sources);
-  const layer: LayerOptions | undefined = sources.length ? { sources, mtime, env, chown: opts.chown, gzipLevel: opts.gzipLevel, logger: opts.logger ?? silentLogger } : undefined;
+  const layer: LayerOptions | undefined = sources.length ? { sources, mtime, env, chown: opts.chown, gzipLevel: opts.gzipLevel, gzipConcurrency: opts.gzipJobs, logger: opts.logger ?? silentLogger } : undefined;
   const createdBy = sources.length ? `regpush: added ${sources.map((s) => s.dest).join(' ')}` : 'regpush: config change';
   return { toRefs, fromRef, platform, jobs, mtime, layer, createdBy };
 }

@@ -10,6 +10,7 @@ import { withGcPacing } from '../gc-pacing.js';
 import { createProgress } from '../progress.js';
 import { loadProjectConfig, mergeWithFlags } from '../project-config.js';
 import { pushReport, startClock, writeDigestFile } from '../report.js';
+import { gzipJobsOption } from '../threadpool.js';
 
 /** Every flag of `regpush push`, in help order. */
 export const pushFlags = defineFlags({
@@ -23,6 +24,7 @@ export const pushFlags = defineFlags({
   'app-dest': { type: 'string', once: true, describe: 'Where --app SRC goes in the image (default: --workdir, else /app)', group: 'Layer:' },
   chown: { type: 'string', once: true, describe: 'UID:GID owning the new files (default 0:0)', group: 'Layer:' },
   'gzip-level': { type: 'number', once: true, describe: 'gzip level 1-9 for the new layer', group: 'Layer:' },
+  'gzip-jobs': { type: 'number', once: true, describe: 'Blocks of the new layer gzipped in parallel, 1-64 (default: one per usable core; or REGPUSH_GZIP_JOBS); never changes the bytes', group: 'Layer:' },
   ...configFlags,
   'base-labels': { type: 'boolean', describe: 'Also record the base image name and digest as labels', group: 'Config:' },
   jobs: { type: 'number', once: true, describe: 'Parallel blob transfers (default 4)', group: 'Connection:' },
@@ -70,6 +72,7 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void): A
       if (a['gzip-level'] !== undefined && !(Number.isInteger(a['gzip-level']) && a['gzip-level'] >= 1 && a['gzip-level'] <= 9)) {
         throw new UsageError(`--gzip-level must be a whole number from 1 to 9 (got ${a['gzip-level']})`);
       }
+      const gzipJobs = gzipJobsOption(a['gzip-jobs'], io.env); // { gzipJobs?: number }: --gzip-jobs, else REGPUSH_GZIP_JOBS
       const { from, to } = await transferCredentials(a, io, ctx.secrets);
       const progress = await createProgress(io, ctx, !!a.json);
       const result = await push({
@@ -82,6 +85,7 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void): A
         baseLabels: a['base-labels'],
         jobs: a.jobs,
         gzipLevel: a['gzip-level'],
+        ...gzipJobs,
         chown: parseChown(a.chown),
         dryRun: a['dry-run'],
         layerUpload: a['layer-upload'],

@@ -1,0 +1,177 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import zlib from 'node:zlib';
+import { AbortedError, InputError } from '../../src/errors.js';
+import { DiffIdHash, HASH_WORKER_MIN_LANES, START_AFTER } from '../../src/layer/hash-worker.js';
+import { createLayerStream, DEFAULT_BLOCK_SIZE, DEFAULT_GZIP_LEVEL, hashLayer, type LayerOptions } from '../../src/layer/index.js';
+import { chooseLanes, defaultLanes, MAX_DEFAULT_LANES, poolSizeFor, poolSizeFromEnv } from '../../src/layer/lanes.js';
+import { resolveLayerOptions } from '../../src/layer/options.js';
+import type { Logger } from '../../src/log.js';
+
+const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+
+let root: string;
+let app: string;
+before(() => {
+  root = mkdtempSync(join(tmpdir(), 'regpush-lanes-'));
+  app = join(root, 'app');
+  mkdirSync(join(app, 'lib'), { recursive: true });
+  // ~4.7 MB: 18 blocks of 256 KiB, so 16 lanes are all busy at once and the diffID's worker
+  // starts (past 4 MiB); text, random and file sizes that put block boundaries in the middle of
+  // headers and file data.
+  writeFileSync(join(app, 'lib', 'big.bin'), randomBytes(2_600_000));
+  const words = 'const lane = block => deflate(block); // app-like text\n';
+  writeFileSync(join(app, 'main.js'), words.repeat(30_000));
+  for (let i = 0; i < 40; i++) writeFileSync(join(app, 'lib', `mod${i}.json`), JSON.stringify({ i, pad: 'x'.repeat(i * 977) }));
+  writeFileSync(join(app, 'tail.bin'), randomBytes(DEFAULT_BLOCK_SIZE + 123));
+});
+after(() => rmSync(root, { recursive: true, force: true }));
+
+async function build(opts: LayerOptions): Promise<{ bytes: Buffer; digest: string; diffId: string }> {
+  const { stream, result } = createLayerStream(opts);
+  const parts: Buffer[] = [];
+  for await (const c of stream) parts.push(c as Buffer);
+  const r = await result;
+  return { bytes: Buffer.concat(parts), digest: r.digest, diffId: r.diffId };
+}
+
+/** A recording logger. */
+function recorder(): Logger & { lines: { level: string; line: string }[] } {
+  const lines: { level: string; line: string }[] = [];
+  return { lines, debug: (line) => lines.push({ level: 'debug', line }), info: (line) => lines.push({ level: 'info', line }), warn: (line) => lines.push({ level: 'warn', line }) };
+}
+
+describe('layer lanes: the bytes never depend on them', () => {
+  it('1, 2, 3, 8 and 16 lanes give identical bytes: every block gzipped on its own, in order', async () => {
+    const base: LayerOptions = { sources: [{ src: app, dest: '/app' }], threadPoolSize: 17 };
+    const builds = new Map<number, { bytes: Buffer; digest: string; diffId: string }>();
+    for (const lanes of [1, 2, 3, 8, 16]) {
+      const b = await build({ ...base, gzipConcurrency: lanes });
+      assert.equal(resolveLayerOptions({ ...base, gzipConcurrency: lanes }).concurrency, lanes, 'not capped');
+      assert.equal(b.digest, sha256(b.bytes));
+      assert.equal((await hashLayer({ ...base, gzipConcurrency: lanes })).digest, b.digest, `hash pass, ${lanes} lanes`);
+      builds.set(lanes, b);
+    }
+    const one = builds.get(1)!;
+    for (const [lanes, b] of builds) assert.ok(b.bytes.equals(one.bytes), `${lanes} lanes`);
+    // The expected bytes computed without the lane machinery: the tar cut at every
+    // DEFAULT_BLOCK_SIZE bytes, each block one gzip member of zlib at the default level, OS byte
+    // set to Unix. Nothing here depends on the number of cores of the machine running the test.
+    const tar = zlib.gunzipSync(one.bytes);
+    // The diffID is the tar's SHA-256 whether hashed on the main thread or (16 lanes) on a worker.
+    for (const [lanes, b] of builds) assert.equal(b.diffId, sha256(tar), `diffID, ${lanes} lanes`);
+    assert.ok(tar.length > 12 * DEFAULT_BLOCK_SIZE, `${tar.length} bytes of tar: more blocks than 12 lanes`);
+    const members: Buffer[] = [];
+    for (let off = 0; off < tar.length; off += DEFAULT_BLOCK_SIZE) {
+      const m = zlib.gzipSync(tar.subarray(off, off + DEFAULT_BLOCK_SIZE), { level: DEFAULT_GZIP_LEVEL });
+      m[9] = 3;
+      members.push(m);
+    }
+    assert.ok(Buffer.concat(members).equals(one.bytes));
+  });
+
+  it('the default lanes, and lanes cut to a small pool, give those same bytes', async () => {
+    const base: LayerOptions = { sources: [{ src: app, dest: '/app' }] };
+    const ref = await build({ ...base, gzipConcurrency: 1 });
+    assert.equal((await build(base)).digest, ref.digest);
+    assert.equal((await build({ ...base, gzipConcurrency: 16, threadPoolSize: 2 })).digest, ref.digest);
+  });
+});
+
+describe('layer lanes: the diffID on a worker thread', () => {
+  it(`from ${HASH_WORKER_MIN_LANES} lanes; a stream destroyed early stops the worker (the test process would not end otherwise)`, async () => {
+    const opts: LayerOptions = { sources: [{ src: app, dest: '/app' }], gzipConcurrency: HASH_WORKER_MIN_LANES, threadPoolSize: 64 };
+    const log = recorder();
+    const full = await build({ ...opts, logger: log });
+    assert.match(log.lines[0]!.line, /; diffID hashed on a worker thread past 4 MiB of tar$/);
+    assert.equal(full.diffId, sha256(zlib.gunzipSync(full.bytes)));
+    for (let i = 0; i < 3; i++) {
+      const { stream, result } = createLayerStream(opts);
+      await new Promise<void>((r) => stream.once('data', () => r()));
+      stream.destroy();
+      await assert.rejects(result, AbortedError);
+    }
+    const one = recorder();
+    await build({ ...opts, gzipConcurrency: HASH_WORKER_MIN_LANES - 1, logger: one });
+    assert.doesNotMatch(one.lines[0]!.line, /worker/);
+  });
+
+  it('DiffIdHash: the main thread up to 4 MiB, a worker past it; the digest of createHash either way', async () => {
+    const data = randomBytes(START_AFTER + 3 * DEFAULT_BLOCK_SIZE + 17);
+    for (const [size, offThread] of [[START_AFTER, false], [data.length, true], [0, false]] as const) {
+      const h = new DiffIdHash();
+      const block = Buffer.alloc(DEFAULT_BLOCK_SIZE);
+      for (let off = 0; off < size; off += DEFAULT_BLOCK_SIZE) {
+        const n = data.copy(block, 0, off, Math.min(size, off + DEFAULT_BLOCK_SIZE));
+        await h.update(block.subarray(0, n));
+        block.fill(0xee); // reused at once, as the tar's block pool does
+      }
+      assert.equal(h.offThread, offThread, `${size} bytes`);
+      assert.equal(`sha256:${await h.digest()}`, sha256(data.subarray(0, size)), `${size} bytes`);
+      h.close();
+    }
+  });
+});
+
+describe('layer lanes: choice, thread pool and --debug', () => {
+  it('default: one lane per usable core, at least 2, at most MAX_DEFAULT_LANES', () => {
+    assert.deepEqual([1, 2, 3, 4, 16, 32, 33, 128].map((c) => defaultLanes(c)), [2, 2, 3, 4, 16, 32, 32, 32]);
+    assert.equal(MAX_DEFAULT_LANES, 32);
+    const c16 = chooseLanes({ cores: 16, threadPoolSize: 17 });
+    assert.equal(c16.lanes, 16);
+    assert.match(c16.reason, /^16 gzip lanes \(default: one per usable core\), thread pool 17 \(threadPoolSize option\)$/);
+    const c1 = chooseLanes({ cores: 1, env: { UV_THREADPOOL_SIZE: '4' } });
+    assert.equal(c1.lanes, 2);
+    assert.match(c1.reason, /1 core usable, at least 2.*thread pool 4 \(UV_THREADPOOL_SIZE\)/);
+  });
+
+  it('the pool caps the lanes: option over env over libuv default 4', () => {
+    // No pool size passed in: libuv's default is assumed, so 16 cores get 4 lanes, silently.
+    const assumed = chooseLanes({ cores: 16 });
+    assert.deepEqual([assumed.lanes, assumed.poolSize, assumed.poolSource, assumed.capped], [4, 4, 'libuv default', undefined]);
+    assert.match(assumed.reason, /16 cores usable, capped to the pool.*libuv's default/);
+    const env = chooseLanes({ cores: 16, env: { UV_THREADPOOL_SIZE: '9' } });
+    assert.deepEqual([env.lanes, env.poolSize, env.poolSource], [9, 9, 'UV_THREADPOOL_SIZE']);
+    const opt = chooseLanes({ cores: 16, env: { UV_THREADPOOL_SIZE: '9' }, threadPoolSize: 32 });
+    assert.deepEqual([opt.lanes, opt.poolSize, opt.poolSource], [16, 32, 'option']);
+    // An explicit request above the pool is cut and flagged (for the warning).
+    const cut = chooseLanes({ requested: 16, env: { UV_THREADPOOL_SIZE: '6' } });
+    assert.deepEqual([cut.lanes, cut.capped], [6, { requested: 16 }]);
+    assert.deepEqual(chooseLanes({ requested: 6, env: { UV_THREADPOOL_SIZE: '6' } }).capped, undefined);
+    assert.equal(resolveLayerOptions({ sources: [], gzipConcurrency: 16, env: { UV_THREADPOOL_SIZE: '3' } }).concurrency, 3);
+  });
+
+  it('UV_THREADPOOL_SIZE is read as libuv reads it; the CLI sizes the pool one above the lanes, never below 4', () => {
+    const cases: [string | undefined, number | undefined][] = [[undefined, undefined], ['', undefined], ['8', 8], [' 8x', 8], ['+5', 5], ['abc', 1], ['0', 1], ['-3', 1024], ['5000', 1024], ['1024', 1024]];
+    for (const [v, want] of cases) assert.equal(poolSizeFromEnv(v), want, JSON.stringify(v));
+    assert.deepEqual([1, 2, 3, 4, 16, 64, 2000].map(poolSizeFor), [4, 4, 4, 5, 17, 65, 1024]);
+  });
+
+  it('bad lanes or pool sizes are InputError', () => {
+    for (const bad of [0, -1, 1.5, 65, Number.NaN]) assert.throws(() => resolveLayerOptions({ sources: [], gzipConcurrency: bad }), InputError, String(bad));
+    for (const bad of [0, 1.5, 1025]) assert.throws(() => resolveLayerOptions({ sources: [], threadPoolSize: bad }), InputError, String(bad));
+    assert.equal(resolveLayerOptions({ sources: [], gzipConcurrency: 64, threadPoolSize: 1024 }).concurrency, 64);
+  });
+
+  it('debug names the lanes and the pool once per logger; a request cut to the pool warns once', async () => {
+    const log = recorder();
+    const opts: LayerOptions = { sources: [{ src: app, dest: '/app' }], gzipConcurrency: 12, env: { UV_THREADPOOL_SIZE: '3' }, logger: log };
+    const a = await build(opts);
+    const b = await hashLayer(opts);
+    assert.equal(a.digest, b.digest);
+    assert.deepEqual(log.lines, [
+      { level: 'debug', line: 'layer: 3 gzip lanes (12 asked for, capped to the pool: lanes beyond its threads add memory, not speed), thread pool 3 (UV_THREADPOOL_SIZE)' },
+      { level: 'warn', line: 'layer: 12 gzip jobs asked for, but the thread pool has 3 threads: using 3 (start the process with UV_THREADPOOL_SIZE=13 for more)' },
+    ]);
+    const quiet = recorder();
+    await hashLayer({ ...opts, gzipConcurrency: 2, logger: quiet });
+    assert.deepEqual(quiet.lines, [{ level: 'debug', line: 'layer: 2 gzip lanes (asked for), thread pool 3 (UV_THREADPOOL_SIZE)' }]);
+    const single = recorder();
+    await hashLayer({ ...opts, gzipMode: 'single', logger: single });
+    assert.deepEqual(single.lines, [{ level: 'debug', line: 'layer: single-stream gzip (one lane)' }]);
+  });
+});
