@@ -10,7 +10,7 @@ import { eraseCredential, storeCredential, type Credential } from '../auth/crede
 import { AuthError, UsageError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { registryHostOf } from '../ref/registry.js';
-import { RegistryClient } from '../registry/client.js';
+import { HttpRegistryClient } from '../registry/client.js';
 import { insecureList, transportFor, type ConnectionOptions } from '../registry/connect.js';
 
 /** Options of login(). */
@@ -74,7 +74,7 @@ export async function login(opts: LoginOptions): Promise<LoginResult> {
   const logger = opts.logger ?? silentLogger;
   const transport = transportFor({ ...opts, logger });
   try {
-    const client = new RegistryClient({
+    const client = new HttpRegistryClient({
       registry,
       transport,
       insecure: insecureList(opts),

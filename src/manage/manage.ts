@@ -8,7 +8,7 @@ import { isValidDigest } from '../image/digest.js';
 import { parseManifest } from '../image/manifest.js';
 import { silentLogger, type Logger } from '../log.js';
 import { checkTag, formatReference, manifestRef, parseReference, repositoryName, type ImageReference } from '../ref/reference.js';
-import type { RegistryClient } from '../registry/client.js';
+import type { RegistryClient } from '../registry/registry-client.js';
 import { connect, transportFor, type ConnectionOptions } from '../registry/connect.js';
 import type { ScopeAction } from '../auth/scope.js';
 

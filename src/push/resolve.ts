@@ -7,7 +7,7 @@ import { MediaType, type MediaFamily } from '../image/mediatypes.js';
 import { formatPlatform, imagePlatforms, platformMatches, selectPlatform } from '../image/platform.js';
 import type { Descriptor, ImageConfig, ImageIndex, ImageManifest, Platform } from '../image/types.js';
 import { manifestRef, type ImageReference } from '../ref/reference.js';
-import type { RegistryClient } from '../registry/client.js';
+import type { RegistryClient } from '../registry/registry-client.js';
 
 /** One platform image of the base. */
 export interface BasePlatformImage {

@@ -14,6 +14,7 @@ import { MANIFEST_ACCEPT, isSchema1MediaType } from '../image/mediatypes.js';
 import { sha256Digest, isValidDigest } from '../image/digest.js';
 import type { Logger } from '../log.js';
 import { endpointFor, type Endpoint } from './endpoint.js';
+import type { FetchedManifest, ManifestHead, MountResult, RegistryClient, UploadSession } from './registry-client.js';
 
 /** How to reach and authenticate to one registry. */
 export interface RegistryClientOptions {
@@ -28,32 +29,8 @@ export interface RegistryClientOptions {
   signal?: AbortSignal;
 }
 
-/** A manifest as fetched: exact bytes, media type, digest. */
-export interface FetchedManifest {
-  bytes: Buffer;
-  mediaType: string;
-  digest: string;
-}
-
-/** What a HEAD told us about a manifest. */
-export interface ManifestHead {
-  digest?: string;
-  mediaType?: string;
-  size?: number;
-}
-
-/** Outcome of a mount attempt. */
-export type MountResult = { mounted: true } | { mounted: false; uploadUrl: string };
-
-/** An upload session opened with POST. */
-export interface UploadSession {
-  url: string;
-  /** OCI-Chunk-Min-Length, when the registry announces one. */
-  minChunk?: number;
-}
-
-/** Client of one registry's Distribution API. */
-export class RegistryClient {
+/** The RegistryClient of a real registry: HTTP through the operation's transport, with auth. */
+export class HttpRegistryClient implements RegistryClient {
   readonly registry: string;
   readonly endpoint: Endpoint;
   readonly logger: Logger;

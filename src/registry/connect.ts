@@ -9,7 +9,8 @@ import { Transport } from '../http/transport.js';
 import { proxySettingsFromEnv } from '../http/proxy.js';
 import { tlsResolver, type RegistryTlsOptions } from '../http/tls.js';
 import { silentLogger, type Logger } from '../log.js';
-import { RegistryClient } from './client.js';
+import { HttpRegistryClient } from './client.js';
+import type { RegistryClient } from './registry-client.js';
 import { parseInsecureList } from './endpoint.js';
 
 /** Options every command shares, as the library receives them (the CLI fills them from flags and env). */
@@ -68,7 +69,7 @@ export function connect(
 ): RegistryClient {
   let cached: Promise<Credential | undefined> | undefined;
   const explicit = role === 'from' ? opts.credentials?.from : opts.credentials?.to;
-  return new RegistryClient({
+  return new HttpRegistryClient({
     registry,
     transport,
     insecure: insecureList(opts),

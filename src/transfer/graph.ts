@@ -9,7 +9,7 @@ import { parseManifest } from '../image/manifest.js';
 import { isForeignLayer } from '../image/mediatypes.js';
 import { selectPlatform } from '../image/platform.js';
 import type { Descriptor, Platform } from '../image/types.js';
-import type { RegistryClient } from '../registry/client.js';
+import type { RegistryClient } from '../registry/registry-client.js';
 
 /** One manifest to write, with its exact bytes. */
 export interface ManifestNode {

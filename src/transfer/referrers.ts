@@ -8,7 +8,7 @@ import { serializeManifest } from '../image/build.js';
 import { parseManifest } from '../image/manifest.js';
 import { MediaType } from '../image/mediatypes.js';
 import type { Descriptor, ImageIndex } from '../image/types.js';
-import type { RegistryClient } from '../registry/client.js';
+import type { RegistryClient } from '../registry/registry-client.js';
 import type { RepoEndpoint } from './types.js';
 import type { ManifestNode } from './graph.js';
 

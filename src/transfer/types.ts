@@ -3,7 +3,7 @@
  * (blobs.ts), the upload methods (upload.ts) and the pipelines that report on them.
  */
 import type { Transport } from '../http/transport.js';
-import type { RegistryClient } from '../registry/client.js';
+import type { RegistryClient } from '../registry/registry-client.js';
 import type { UploadMemory } from '../registry/quirks.js';
 
 /** A repository on a registry, with the client that reaches it. */

@@ -8,7 +8,7 @@
  */
 import type { Readable } from 'node:stream';
 import { InternalError, RegpushError, UnsupportedError } from '../errors.js';
-import type { RegistryClient, UploadSession } from '../registry/client.js';
+import type { RegistryClient, UploadSession } from '../registry/registry-client.js';
 import { chunkSizeFor, MIN_CHUNK_SIZE, pickUploadMethod, type UploadMethod, type UploadQuirks } from '../registry/quirks.js';
 import type { RepoEndpoint, TransferContext } from './types.js';
 

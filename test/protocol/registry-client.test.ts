@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { Transport } from '../../src/http/transport.js';
-import { MAX_TAG_PAGES, RegistryClient, nextLink, withQuery } from '../../src/registry/client.js';
+import { MAX_TAG_PAGES, HttpRegistryClient, nextLink, withQuery } from '../../src/registry/client.js';
 import { endpointFor, parseInsecureList } from '../../src/registry/endpoint.js';
 import { DeniedError, DigestMismatchError, NotFoundError, ProtocolError, UnsupportedError } from '../../src/errors.js';
 
@@ -15,7 +15,7 @@ const servers: http.Server[] = [];
 after(() => servers.forEach((s) => s.close()));
 const sha = (b: Buffer | string) => 'sha256:' + createHash('sha256').update(b).digest('hex');
 
-async function registry(handler: Handler): Promise<{ host: string; client: RegistryClient; transport: Transport; log: string[] }> {
+async function registry(handler: Handler): Promise<{ host: string; client: HttpRegistryClient; transport: Transport; log: string[] }> {
   const log: string[] = [];
   const s = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -30,7 +30,7 @@ async function registry(handler: Handler): Promise<{ host: string; client: Regis
   const host = `127.0.0.1:${(s.address() as AddressInfo).port}`;
   const transport = new Transport({ retry: { retries: 1, baseDelayMs: 1, maxDelayMs: 2 } });
   // Named insecure: no TLS probe, so the scripted exchange is exactly what the test lists.
-  return { host, client: new RegistryClient({ registry: host, transport, insecure: [host] }), transport, log };
+  return { host, client: new HttpRegistryClient({ registry: host, transport, insecure: [host] }), transport, log };
 }
 
 test('uploads follow relative and absolute Location headers and keep the state query', async () => {

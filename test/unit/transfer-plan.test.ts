@@ -5,7 +5,7 @@ import { moveBlob, planBlob } from '../../src/transfer/blobs.js';
 import type { RepoEndpoint, TransferContext } from '../../src/transfer/types.js';
 import { UploadMemory } from '../../src/registry/quirks.js';
 import { Transport } from '../../src/http/transport.js';
-import type { RegistryClient } from '../../src/registry/client.js';
+import type { RegistryClient } from '../../src/registry/registry-client.js';
 
 function fakeEndpoint(registry: string, repo: string, has: Set<string>, calls: string[]): RepoEndpoint {
   const client = {

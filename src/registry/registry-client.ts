@@ -1,0 +1,74 @@
+/**
+ * What the pipelines and the transfer engine need of a registry: one method per Distribution API
+ * call they make, with the exact bytes of manifests and streams for blobs. HttpRegistryClient
+ * (client.ts) is the one implementation that talks HTTP; the engine and the pipelines depend on
+ * this interface only, so a test or another transport can stand in for it.
+ */
+import type { Readable } from 'node:stream';
+import type { RequestBody } from '../http/types.js';
+import type { Logger } from '../log.js';
+
+/** A manifest as fetched: exact bytes, media type, digest. */
+export interface FetchedManifest {
+  bytes: Buffer;
+  mediaType: string;
+  digest: string;
+}
+
+/** What a HEAD told us about a manifest. */
+export interface ManifestHead {
+  digest?: string;
+  mediaType?: string;
+  size?: number;
+}
+
+/** Outcome of a mount attempt. */
+export type MountResult = { mounted: true } | { mounted: false; uploadUrl: string };
+
+/** An upload session opened with POST. */
+export interface UploadSession {
+  url: string;
+  /** OCI-Chunk-Min-Length, when the registry announces one. */
+  minChunk?: number;
+}
+
+/** One registry (host[:port]) as the engine and the pipelines use it. */
+export interface RegistryClient {
+  /** host[:port] as the references name it. */
+  readonly registry: string;
+  readonly logger: Logger;
+  /** Resolves once the scheme (http/https) of a loopback registry is known; a no-op elsewhere. */
+  ready(): Promise<void>;
+  /** GET /v2/: reachability and early authentication. */
+  ping(): Promise<void>;
+  /** HEAD a manifest by tag or digest; undefined when absent. A HEAD is not a pull on Docker Hub. */
+  headManifest(repo: string, ref: string): Promise<ManifestHead | undefined>;
+  /** GET a manifest's exact bytes. */
+  getManifest(repo: string, ref: string): Promise<FetchedManifest>;
+  /** PUT a manifest under a tag or digest; resolves with its digest (checked against the registry's). */
+  putManifest(repo: string, ref: string, bytes: Buffer, mediaType: string): Promise<string>;
+  /** DELETE a manifest by digest. */
+  deleteManifest(repo: string, digest: string): Promise<void>;
+  /** HEAD a blob; its size when present, undefined when not. */
+  headBlob(repo: string, digest: string): Promise<number | undefined>;
+  /** GET a blob as a stream from byte `start` (Range); `partial` false when the registry sent it whole. */
+  getBlob(repo: string, digest: string, start?: number): Promise<{ body: Readable; size?: number; partial: boolean }>;
+  /** GET a small blob (a config) whole, at most `cap` bytes, digest checked. */
+  getBlobBytes(repo: string, digest: string, cap: number): Promise<Buffer>;
+  /** Cross-repository mount; a registry that cannot mount may open an upload session instead. */
+  mountBlob(repo: string, digest: string, fromRepo: string): Promise<MountResult>;
+  /** POST: opens an upload session. */
+  startUpload(repo: string): Promise<UploadSession>;
+  /** Monolithic upload: one PUT with the whole body. */
+  putUpload(session: string, digest: string, size: number, body: RequestBody, replayable: boolean): Promise<void>;
+  /** One PATCH (streamed, or a chunk with `range`); resolves with the next session URL. */
+  patchUpload(session: string, body: RequestBody, replayable: boolean, range?: { start: number; end: number }): Promise<string>;
+  /** Closes an upload with `PUT ?digest=`. */
+  completeUpload(session: string, digest: string): Promise<void>;
+  /** Cancels an upload session (best effort, bounded in time, also after an abort). */
+  cancelUpload(session: string): Promise<void>;
+  /** Every tag of a repository, following pagination. */
+  listTags(repo: string, pageSize?: number): Promise<string[]>;
+  /** The OCI referrers API's answer, or undefined when the registry has no such API. */
+  referrers(repo: string, digest: string): Promise<{ manifests: { digest: string; mediaType: string; artifactType?: string }[] } | undefined>;
+}
