@@ -353,7 +353,11 @@ export class HttpRegistryClient implements RegistryClient {
   /** OCI 1.1 referrers API; undefined when the registry does not offer it (404/405/400). */
   async referrers(repo: string, digest: string): Promise<{ manifests: { digest: string; mediaType: string; artifactType?: string }[] } | undefined> {
     const res = await this.request({ method: 'GET', url: await this.url(`${repo}/referrers/${digest}`), headers: { accept: 'application/vnd.oci.image.index.v1+json' } });
-    if (res.status === 404 || res.status === 405 || res.status === 400) {
+    // Harbor answers 401 without a challenge where it has no referrers API for the repository
+    // (goharbor/harbor#18305, oras-project/oras#1892): that is "no API" (use the tag scheme), not
+    // a login problem. A 401 with a challenge is one the auth layer could not satisfy: an error.
+    const noApi = res.status === 404 || res.status === 405 || res.status === 400 || (res.status === 401 && !res.headers['www-authenticate']);
+    if (noApi) {
       drain(res);
       return undefined;
     }

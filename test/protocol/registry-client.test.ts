@@ -191,3 +191,19 @@ test('helpers: withQuery keeps state, nextLink resolves, insecure lists and endp
   assert.equal(endpointFor('localhost:5000', []).scheme, 'auto');
   assert.equal(endpointFor('docker.io', []).host, 'registry-1.docker.io');
 });
+
+test('referrers: 404/405/400 and a 401 without a challenge (Harbor) mean "no API"; a 401 with a challenge is an auth error', async () => {
+  const d = sha('subject');
+  for (const status of [404, 405, 400, 401]) {
+    const { client } = await registry((_req, _body, res) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end('{"errors":[{"code":"UNAUTHORIZED","message":"unauthorized"}]}');
+    });
+    assert.equal(await client.referrers('app', d), undefined, String(status));
+  }
+  const { client } = await registry((_req, _body, res) => {
+    res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Basic realm="x"' });
+    res.end('{"errors":[{"code":"UNAUTHORIZED","message":"unauthorized"}]}');
+  });
+  await assert.rejects(client.referrers('app', d), (e: { code?: string }) => e.code === 'E_AUTH');
+});
