@@ -6,6 +6,7 @@ import { UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { CliIO } from './io.js';
 import { createCliLogger, type LineSink, type Verbosity } from './logger.js';
+import type { SecretSet } from '../redact.js';
 
 /** Parsed values of the shared flags. */
 export interface CommonArgs {
@@ -31,18 +32,18 @@ export function commonFlags<T>(y: Argv<T>): Argv<T & CommonArgs> {
 /** What a command needs from the shared flags. */
 export interface CommonContext {
   logger: Logger;
-  secrets: string[];
+  /** The run's secrets: every line the CLI prints is scrubbed of them. */
+  secrets: SecretSet;
   verbosity: Verbosity;
   /** Where the logger's lines go (stderr; the TTY progress display redirects it above its frame). */
   logSink: LineSink;
 }
 
-/** Builds the logger and secret list of a run. */
-export function commonContext(args: CommonArgs, io: CliIO): CommonContext {
-  const secrets: string[] = [];
+/** Builds the logger of a run around its secret set (created by main, which scrubs the error line with it). */
+export function commonContext(args: CommonArgs, io: CliIO, secrets: SecretSet): CommonContext {
   const verbosity: Verbosity = args.debug ? 'debug' : args.quiet ? 'quiet' : 'normal';
   const logSink: LineSink = { write: (text) => io.stderr.write(text) };
-  const logger = createCliLogger(io, verbosity, () => secrets, logSink);
+  const logger = createCliLogger(io, verbosity, secrets, logSink);
   // The first debug line: what runs, and (in its time stamp) what start-up and parsing cost.
   logger.debug(`regpush ${VERSION}, Node ${process.version} ${process.platform}/${process.arch}: arguments parsed`);
   return { secrets, verbosity, logSink, logger };
@@ -58,12 +59,13 @@ export async function readStdin(io: CliIO): Promise<string> {
 }
 
 /** A credential from a user/password flag pair; both or neither. */
-export function credentialFromFlags(user: string | undefined, password: string | undefined, flag: string, secrets: string[]): Credential | undefined {
+export function credentialFromFlags(user: string | undefined, password: string | undefined, flag: string, secrets: SecretSet): Credential | undefined {
   if (user === undefined && password === undefined) return undefined;
   if (!user) throw new UsageError(`--${flag}-password was given without --${flag}-user`);
   if (password === undefined) throw new UsageError(`--${flag}-user was given without --${flag}-password (or --password-stdin)`);
-  secrets.push(password);
-  return { username: user, password };
+  const cred = { username: user, password };
+  secrets.addCredential(cred);
+  return cred;
 }
 
 /** The retries option as the library wants it. */
@@ -95,6 +97,16 @@ export function idleTimeoutOption(env: Record<string, string | undefined>): numb
   return Number(v);
 }
 
+/** REGPUSH_CREDENTIAL_HELPER_TIMEOUT_MS: how long a credential helper may take (ms), validated. */
+export function credentialHelperTimeoutOption(env: Record<string, string | undefined>): number | undefined {
+  const v = env.REGPUSH_CREDENTIAL_HELPER_TIMEOUT_MS;
+  if (v === undefined || v === '') return undefined;
+  if (!/^\d+$/.test(v) || Number(v) < 100 || Number(v) > 3_600_000) {
+    throw new UsageError(`REGPUSH_CREDENTIAL_HELPER_TIMEOUT_MS must be milliseconds from 100 to 3600000 (got "${v}")`);
+  }
+  return Number(v);
+}
+
 /** Credential flags of commands that read from one registry and write to another. */
 export interface TransferCredentialArgs {
   'from-user'?: string;
@@ -114,7 +126,7 @@ export function transferCredentialFlags<T>(y: Argv<T>, source: string, target: s
 }
 
 /** The source and target credentials from those flags; --password-stdin gives the target's password. */
-export async function transferCredentials(a: TransferCredentialArgs, io: CliIO, secrets: string[]): Promise<{ from?: Credential; to?: Credential }> {
+export async function transferCredentials(a: TransferCredentialArgs, io: CliIO, secrets: SecretSet): Promise<{ from?: Credential; to?: Credential }> {
   const stdinPassword = a['password-stdin'] ? await readStdin(io) : undefined;
   return {
     from: credentialFromFlags(a['from-user'], a['from-password'], 'from', secrets),

@@ -4,7 +4,7 @@
  */
 import type { Readable } from 'node:stream';
 import { authMiddleware } from '../auth/middleware.js';
-import type { Credential } from '../auth/credentials.js';
+import type { Credential, SecretSink } from '../auth/credentials.js';
 import { repositoryScope, mergeScopes } from '../auth/scope.js';
 import { ProtocolError, DigestMismatchError, RegpushError, UnsupportedError } from '../errors.js';
 import { compose, type HttpRequest, type HttpResponse, type RequestBody, type Send } from '../http/types.js';
@@ -26,6 +26,8 @@ export interface RegistryClientOptions {
   /** Lazily resolves the credential (flags, env, docker config…). */
   credential?: () => Promise<Credential | undefined>;
   signal?: AbortSignal;
+  /** The run's secrets; bearer tokens this client receives are added. */
+  secrets?: SecretSink;
 }
 
 /** A manifest as fetched: exact bytes, media type, digest. */
@@ -77,6 +79,7 @@ export class RegistryClient {
         tokenSend: opts.transport.send,
         logger: opts.transport.logger,
         userAgent: opts.transport.userAgent,
+        secrets: opts.secrets,
       }),
     );
   }

@@ -3,7 +3,7 @@
  * scheme. Push, copy and inspect all come through here, so there is one way in.
  */
 import os from 'node:os';
-import { resolveCredential, type Credential } from '../auth/credentials.js';
+import { resolveCredential, type Credential, type SecretSink } from '../auth/credentials.js';
 import { repositoryScope } from '../auth/scope.js';
 import { Transport } from '../http/transport.js';
 import { proxySettingsFromEnv } from '../http/proxy.js';
@@ -26,6 +26,13 @@ export interface ConnectionOptions {
   idleTimeoutMs?: number;
   /** Bytes per PATCH when a registry needs chunked uploads (default per registry, see registry/quirks.ts). */
   chunkSize?: number;
+  /** Milliseconds a credential helper may take (default 30 s). The CLI reads REGPUSH_CREDENTIAL_HELPER_TIMEOUT_MS. */
+  credentialHelperTimeoutMs?: number;
+  /**
+   * The run's secrets (a SecretSet of src/redact.ts): the credentials and tokens this operation
+   * resolves or receives are added, so the caller can scrub them from whatever it prints.
+   */
+  secrets?: SecretSink;
 }
 
 /** Transport tunables an operation takes from its options. */
@@ -66,6 +73,7 @@ export function connect(
     insecure: insecureList(opts),
     signal: opts.signal,
     scopes: scopes.map((s) => repositoryScope(s.repo, s.actions)),
+    secrets: opts.secrets,
     credential: () =>
       (cached ??= resolveCredential(registry, {
         role,
@@ -73,6 +81,8 @@ export function connect(
         env: opts.env ?? {},
         homeDir: opts.homeDir ?? opts.env?.HOME ?? os.homedir(),
         logger: transport.logger,
+        helperTimeoutMs: opts.credentialHelperTimeoutMs,
+        secrets: opts.secrets,
       })),
   });
 }

@@ -2,8 +2,9 @@
 import type { Argv } from 'yargs';
 import { UsageError } from '../../errors.js';
 import type { InspectResult } from '../../inspect/inspect.js';
-import { commonContext, commonFlags, credentialFromFlags, idleTimeoutOption, readStdin, retriesOption, type CommonArgs } from '../common.js';
+import { commonContext, commonFlags, credentialFromFlags, idleTimeoutOption, credentialHelperTimeoutOption, readStdin, retriesOption, type CommonArgs } from '../common.js';
 import type { CliIO } from '../io.js';
+import type { SecretSet } from '../../redact.js';
 
 interface InspectArgs extends CommonArgs {
   ref: string;
@@ -15,7 +16,7 @@ interface InspectArgs extends CommonArgs {
 }
 
 /** Registers the inspect command. */
-export function inspectCommand(y: Argv, io: CliIO, done: (code: number) => void): Argv {
+export function inspectCommand(y: Argv, io: CliIO, done: (code: number) => void, secrets: SecretSet): Argv {
   return y.command(
     'inspect <ref>',
     'Show what an image reference resolves to: digest, media type, platforms, config, layers',
@@ -37,7 +38,7 @@ export function inspectCommand(y: Argv, io: CliIO, done: (code: number) => void)
     async (argv) => {
       const a = argv as unknown as InspectArgs;
       const { inspect } = await import('../../inspect/inspect.js');
-      const ctx = commonContext(a, io);
+      const ctx = commonContext(a, io, secrets);
       const password = a['password-stdin'] ? await readStdin(io) : a.password;
       const from = credentialFromFlags(a.user, password, 'from', ctx.secrets);
       const result = await inspect(a.ref, {
@@ -48,6 +49,8 @@ export function inspectCommand(y: Argv, io: CliIO, done: (code: number) => void)
         credentials: { from },
         retries: retriesOption(a),
         idleTimeoutMs: idleTimeoutOption(io.env),
+        credentialHelperTimeoutMs: credentialHelperTimeoutOption(io.env),
+        secrets,
         signal: io.signal,
       });
       if (a.raw) io.stdout.write(result.raw);

@@ -6,8 +6,9 @@
  */
 import type { Argv } from 'yargs';
 import { AuthError, UsageError } from '../../errors.js';
-import { commonContext, commonFlags, readStdin, retriesOption, type CommonArgs } from '../common.js';
+import { commonContext, commonFlags, credentialHelperTimeoutOption, readStdin, retriesOption, type CommonArgs } from '../common.js';
 import type { CliIO } from '../io.js';
+import type { SecretSet } from '../../redact.js';
 
 interface LoginArgs extends CommonArgs {
   registry: string;
@@ -24,7 +25,7 @@ async function hostArg(value: string): Promise<string> {
 }
 
 /** Registers login and logout. */
-export function loginCommands(y: Argv, io: CliIO, done: (code: number) => void): Argv {
+export function loginCommands(y: Argv, io: CliIO, done: (code: number) => void, secrets: SecretSet): Argv {
   return y
     .command(
       'login <registry>',
@@ -43,7 +44,7 @@ export function loginCommands(y: Argv, io: CliIO, done: (code: number) => void):
       async (argv) => {
         const a = argv as unknown as LoginArgs;
         const host = await hostArg(a.registry);
-        const ctx = commonContext(a, io);
+        const ctx = commonContext(a, io, secrets);
         if (a.password !== undefined && a['password-stdin']) throw new UsageError('give either --password or --password-stdin, not both');
         let password = a['password-stdin'] ? await readStdin(io) : a.password;
         let username = a.username;
@@ -56,7 +57,7 @@ export function loginCommands(y: Argv, io: CliIO, done: (code: number) => void):
         }
         if (!username) throw new UsageError('--username is empty');
         if (!password) throw new UsageError('the password is empty');
-        ctx.secrets.push(password);
+        ctx.secrets.addCredential({ username, password });
         if (a.password !== undefined) ctx.logger.warn('--password is visible to other users of this machine; use --password-stdin');
         const cred = { username, password };
 
@@ -73,6 +74,7 @@ export function loginCommands(y: Argv, io: CliIO, done: (code: number) => void):
             transport,
             insecure: insecureList({ env: io.env, insecureRegistries: a['insecure-registry'] }),
             credential: async () => cred,
+            secrets,
             signal: io.signal,
           });
           try {
@@ -86,7 +88,7 @@ export function loginCommands(y: Argv, io: CliIO, done: (code: number) => void):
         } finally {
           transport.close();
         }
-        await storeCredential(host, cred, { env: io.env, homeDir: io.env.HOME, logger: ctx.logger });
+        await storeCredential(host, cred, { env: io.env, homeDir: io.env.HOME, logger: ctx.logger, helperTimeoutMs: credentialHelperTimeoutOption(io.env) });
         io.stdout.write(`Login Succeeded: ${host}\n`);
         done(0);
       },
@@ -102,9 +104,9 @@ export function loginCommands(y: Argv, io: CliIO, done: (code: number) => void):
       async (argv) => {
         const a = argv as unknown as LoginArgs;
         const host = await hostArg(a.registry);
-        const ctx = commonContext(a, io);
+        const ctx = commonContext(a, io, secrets);
         const { eraseCredential } = await import('../../auth/credentials.js');
-        const removed = await eraseCredential(host, { env: io.env, homeDir: io.env.HOME, logger: ctx.logger });
+        const removed = await eraseCredential(host, { env: io.env, homeDir: io.env.HOME, logger: ctx.logger, helperTimeoutMs: credentialHelperTimeoutOption(io.env) });
         if (removed) io.stdout.write(`Removed login credentials for ${host}\n`);
         else ctx.logger.info(`Not logged in to ${host}`);
         done(0);
