@@ -170,12 +170,17 @@ export class RegistryClient {
     return this.fail(res, `ping ${this.registry}`);
   }
 
+  /** `host/repo:tag` or `host/repo@sha256:…` (a tag never contains a colon, a digest always does). */
+  private manifestName(repo: string, ref: string): string {
+    return `${this.registry}/${repo}${ref.includes(':') ? '@' : ':'}${ref}`;
+  }
+
   /** HEAD a manifest; undefined when it does not exist. */
   async headManifest(repo: string, ref: string): Promise<ManifestHead | undefined> {
     const res = await this.request({ method: 'HEAD', url: await this.url(`${repo}/manifests/${ref}`), headers: { accept: MANIFEST_ACCEPT } });
     drain(res);
     if (res.status === 404) return undefined;
-    if (res.status !== 200) return this.fail(res, `HEAD manifest ${this.registry}/${repo}:${ref}`);
+    if (res.status !== 200) return this.fail(res, `HEAD manifest ${this.manifestName(repo, ref)}`);
     const size = Number(res.headers['content-length']);
     return {
       digest: res.headers['docker-content-digest'],
@@ -186,14 +191,14 @@ export class RegistryClient {
 
   /** GET a manifest's exact bytes; the digest is verified when `ref` is a digest or the registry states one. */
   async getManifest(repo: string, ref: string): Promise<FetchedManifest> {
-    const what = `GET manifest ${this.registry}/${repo}${ref.includes(':') ? '@' : ':'}${ref}`;
+    const what = `GET manifest ${this.manifestName(repo, ref)}`;
     const res = await this.request({ method: 'GET', url: await this.url(`${repo}/manifests/${ref}`), headers: { accept: MANIFEST_ACCEPT } });
     if (res.status !== 200) return this.fail(res, what);
-    const bytes = await readBody(res, MANIFEST_CAP, `manifest ${this.registry}/${repo}:${ref}`);
+    const bytes = await readBody(res, MANIFEST_CAP, `manifest ${this.manifestName(repo, ref)}`);
     const contentType = res.headers['content-type']?.split(';')[0]?.trim() ?? '';
     // Signed schema 1 is hashed without its signatures, so check the type before the digest.
     if (isSchema1MediaType(contentType)) {
-      throw new UnsupportedError(`${this.registry}/${repo}:${ref} is a Docker schema 1 manifest, which regpush does not support; re-push it as schema 2 or OCI (e.g. skopeo copy --format v2s2)`, {
+      throw new UnsupportedError(`${this.manifestName(repo, ref)} is a Docker schema 1 manifest, which regpush does not support; re-push it as schema 2 or OCI (e.g. skopeo copy --format v2s2)`, {
         details: { registry: this.registry },
       });
     }
@@ -203,7 +208,7 @@ export class RegistryClient {
     }
     const stated = res.headers['docker-content-digest'];
     if (stated && stated.startsWith('sha256:') && stated !== digest) {
-      throw new DigestMismatchError(`manifest ${this.registry}/${repo}:${ref}: registry says ${stated} but the bytes hash to ${digest}`, {
+      throw new DigestMismatchError(`manifest ${this.manifestName(repo, ref)}: registry says ${stated} but the bytes hash to ${digest}`, {
         details: { registry: this.registry },
       });
     }
@@ -220,11 +225,11 @@ export class RegistryClient {
       headers: { 'content-type': mediaType },
       body: bytes,
     });
-    if (res.status !== 201 && res.status !== 200 && res.status !== 202) return this.fail(res, `PUT manifest ${this.registry}/${repo}:${ref}`);
+    if (res.status !== 201 && res.status !== 200 && res.status !== 202) return this.fail(res, `PUT manifest ${this.manifestName(repo, ref)}`);
     drain(res);
     const stated = res.headers['docker-content-digest'];
     if (stated && stated.startsWith('sha256:') && stated !== digest) {
-      throw new DigestMismatchError(`PUT manifest ${this.registry}/${repo}:${ref}: registry stored ${stated}, expected ${digest}`, {
+      throw new DigestMismatchError(`PUT manifest ${this.manifestName(repo, ref)}: registry stored ${stated}, expected ${digest}`, {
         details: { registry: this.registry },
       });
     }

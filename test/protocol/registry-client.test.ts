@@ -156,3 +156,25 @@ test('helpers: withQuery keeps state, nextLink resolves, insecure lists and endp
   assert.equal(endpointFor('localhost:5000', []).scheme, 'auto');
   assert.equal(endpointFor('docker.io', []).host, 'registry-1.docker.io');
 });
+
+test('a manifest named by digest is written host/repo@sha256:… in errors (never repo:sha256:…)', async () => {
+  const bytes = Buffer.from('{"schemaVersion":2}');
+  const d = sha(bytes);
+  const r = await registry((req, _body, res) => {
+    if (req.method === 'PUT') {
+      res.writeHead(400, { 'content-type': 'application/json' });
+      return res.end(JSON.stringify({ errors: [{ code: 'MANIFEST_INVALID', message: 'no' }] }));
+    }
+    if (req.method === 'HEAD') return res.writeHead(403).end();
+    // GET: a schema 1 manifest, refused by type
+    res.writeHead(200, { 'content-type': 'application/vnd.docker.distribution.manifest.v1+prettyjws' });
+    res.end('{"schemaVersion":1}');
+  });
+  const named = (e: Error) => e.message.includes(`${r.host}/app@${d}`) && !e.message.includes(`app:${d}`);
+  await assert.rejects(r.client.putManifest('app', d, bytes, 'application/vnd.oci.image.manifest.v1+json'), (e: Error) => named(e) && /PUT manifest/.test(e.message));
+  await assert.rejects(r.client.headManifest('app', d), (e: Error) => named(e) && /HEAD manifest/.test(e.message));
+  await assert.rejects(r.client.getManifest('app', d), (e: Error) => e instanceof UnsupportedError && named(e));
+  // A tag keeps the colon.
+  await assert.rejects(r.client.headManifest('app', 'v1'), (e: Error) => e.message.includes(`${r.host}/app:v1`));
+  r.transport.close();
+});
