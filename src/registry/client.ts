@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 import { authMiddleware } from '../auth/middleware.js';
 import type { Credential, SecretSink } from '../auth/credentials.js';
 import { repositoryScope, mergeScopes } from '../auth/scope.js';
-import { ProtocolError, DigestMismatchError, RegpushError, UnsupportedError } from '../errors.js';
+import { AbortedError, ProtocolError, DigestMismatchError, RegpushError, UnsupportedError } from '../errors.js';
 import { compose, type HttpRequest, type HttpResponse, type RequestBody, type Send } from '../http/types.js';
 import { drain, errorFromResponse, readBody, MANIFEST_CAP } from '../http/response.js';
 import type { Transport } from '../http/transport.js';
@@ -289,11 +289,39 @@ export class RegistryClient {
   /** POST to open an upload session. */
   async startUpload(repo: string): Promise<UploadSession> {
     const url = await this.url(`${repo}/blobs/uploads/`);
-    const res = await this.request({ method: 'POST', url });
-    if (res.status !== 202) return this.fail(res, `start upload to ${this.registry}/${repo}`);
+    const op = this.signal;
+    if (op?.aborted) throw new AbortedError(`aborted: POST ${url}`);
+    // Not cut by the operation's signal: a POST interrupted after the registry opened the session
+    // would leave that session behind with nobody knowing its URL. Once interrupted, the POST gets
+    // CANCEL_TIMEOUT_MS to answer; a session it opened is then cancelled here and the abort reported.
+    const bounded = new AbortController();
+    let grace: NodeJS.Timeout | undefined;
+    const onAbort = (): void => {
+      grace = setTimeout(() => bounded.abort(), CANCEL_TIMEOUT_MS);
+    };
+    op?.addEventListener('abort', onAbort, { once: true });
+    let res: HttpResponse;
+    try {
+      res = await this.send({ method: 'POST', url, signal: bounded.signal });
+    } finally {
+      op?.removeEventListener('abort', onAbort);
+      clearTimeout(grace);
+    }
+    if (res.status !== 202) {
+      if (op?.aborted) {
+        drain(res);
+        throw new AbortedError(`aborted: POST ${url}`);
+      }
+      return this.fail(res, `start upload to ${this.registry}/${repo}`);
+    }
     drain(res);
     const min = Number(res.headers['oci-chunk-min-length']);
-    return { url: this.location(res, url), minChunk: Number.isFinite(min) && min > 0 ? min : undefined };
+    const session = { url: this.location(res, url), minChunk: Number.isFinite(min) && min > 0 ? min : undefined };
+    if (op?.aborted) {
+      await this.cancelUpload(session.url);
+      throw new AbortedError(`aborted: POST ${url}`);
+    }
+    return session;
   }
 
   /** Monolithic upload: one PUT with the whole body, its digest and length known. */

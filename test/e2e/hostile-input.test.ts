@@ -1,12 +1,14 @@
 // Hostile input, second round: indexes with more children than regpush follows (served by a
-// scripted registry), a label key that is not one line, and a digest reference in an error.
+// scripted registry), a label key that is not one line, and a local input error met while the app
+// layer streams into an open upload.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { startHostileRegistry, type HostileRegistry, type HostileReply } from '../fixtures/hostile-registry.js';
-import { assertOneErrorLine } from './fault-helpers.js';
+import { startFaultProxy } from '../fixtures/fault-proxy.js';
+import { assertNoSessionLeft, assertOneErrorLine } from './fault-helpers.js';
 import { imageRef, loadState, runCli, tempDir } from './harness.js';
 
 const state = loadState();
@@ -116,4 +118,32 @@ test('a label key with a line break → E_INPUT (from --label and from regpush.j
   writeFileSync(join(cwd, 'regpush.json'), JSON.stringify({ from: src, to: dst, app: 'app', labels: { 'x\r\ny': 'v' } }));
   const file = await runCli(['push', '--dry-run'], { cwd });
   assertOneErrorLine(file, 2, 'E_INPUT', /a key must be one line/);
+});
+
+test('a file name that is not UTF-8, met while the app layer streams into an open PATCH: E_INPUT at once, not retried, session cancelled', async () => {
+  const app = tempDir('regpush-app-');
+  // A large file first, so the bad name is met mid-stream on one run and right away on the other.
+  writeFileSync(join(app, 'a-large.bin'), Buffer.alloc(8 * 1024 * 1024, 7));
+  mkdirSync(join(app, 'sub'));
+  writeFileSync(Buffer.concat([Buffer.from(join(app, 'sub', 'bad')), Buffer.from([0xff]), Buffer.from('.txt')]), 'x');
+  const small = tempDir('regpush-app-');
+  writeFileSync(Buffer.concat([Buffer.from(join(small, 'bad')), Buffer.from([0xfe])]), 'x');
+  const proxy = await startFaultProxy(R.anon2.url);
+  closers.push(() => proxy.close());
+  // The base is there already, so the app layer is the only upload: what is checked is its session.
+  const seeded = await runCli(['copy', imageRef(R.anon, 'base/busybox:v2s2'), `${proxy.host}/${run}/utf8:base`]);
+  assert.equal(seeded.code, 0, seeded.stderr);
+  for (const dir of [app, small]) {
+    for (const method of [[], ['--layer-upload', 'chunked']]) {
+      const t0 = Date.now();
+      const r = await runCli(['push', '--from', imageRef(R.anon, 'base/busybox:v2s2'), '--to', `${proxy.host}/${run}/utf8:1`, '--app', dir, ...method], {
+        // Before the fix the upload waited for the idle timeout (and was then retried as a network failure).
+        env: { REGPUSH_IDLE_TIMEOUT_MS: '20000' },
+      });
+      assertOneErrorLine(r, 2, 'E_INPUT', /file name is not valid UTF-8/);
+      assert.ok(Date.now() - t0 < 15_000, `took ${Date.now() - t0} ms`);
+      assert.doesNotMatch(r.stderr, /retrying/);
+    }
+  }
+  await assertNoSessionLeft(proxy, R.anon2);
 });

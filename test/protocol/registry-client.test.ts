@@ -178,3 +178,30 @@ test('a manifest named by digest is written host/repo@sha256:… in errors (neve
   await assert.rejects(r.client.headManifest('app', 'v1'), (e: Error) => e.message.includes(`${r.host}/app:v1`));
   r.transport.close();
 });
+
+test('an upload POST interrupted while the registry opens the session: the session it opened is cancelled, then AbortedError', async () => {
+  const deleted: string[] = [];
+  const r = await registry((req, _body, res) => {
+    if (req.method === 'POST') {
+      // The registry has opened the session; its answer is on the way when the operation is interrupted.
+      setTimeout(() => res.writeHead(202, { location: '/v2/app/blobs/uploads/u1?_state=s0', 'content-length': '0' }).end(), 150);
+      return;
+    }
+    if (req.method === 'DELETE') {
+      deleted.push(req.url!);
+      return res.writeHead(204).end();
+    }
+    res.writeHead(500).end();
+  });
+  const op = new AbortController();
+  const client = new RegistryClient({ registry: r.host, transport: r.transport, insecure: [r.host], signal: op.signal });
+  const started = client.startUpload('app');
+  setTimeout(() => op.abort(), 30);
+  await assert.rejects(started, (e: Error) => e.name === 'AbortedError');
+  assert.deepEqual(deleted, ['/v2/app/blobs/uploads/u1?_state=s0']);
+  // Already interrupted: no POST at all.
+  const before = r.log.length;
+  await assert.rejects(client.startUpload('app'), (e: Error) => e.name === 'AbortedError');
+  assert.equal(r.log.length, before);
+  r.transport.close();
+});
