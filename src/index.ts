@@ -17,6 +17,8 @@ export type { Credential } from './auth/credentials.js';
 export type { ConnectionOptions } from './registry/connect.js';
 export type { BlobReport, BlobAction, BlobEvents } from './transfer/blobs.js';
 export type { Logger } from './log.js';
+/** The run's secrets (ConnectionOptions.secrets): what the auth layer learns, for scrubbing what a caller prints. */
+export { SecretSet } from './redact.js';
 export type { HttpStats, RateLimitSeen } from './http/stats.js';
 export * from './errors.js';
 export { copy } from './copy/copy.js';
