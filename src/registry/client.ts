@@ -2,7 +2,7 @@
  * One method per Distribution API endpoint for one registry. Small JSON is read with a cap; blob
  * bodies stay streams. Every non-success answer becomes a typed error keeping the registry's codes.
  */
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { authMiddleware } from '../auth/middleware.js';
 import type { Credential, SecretSink } from '../auth/credentials.js';
 import { repositoryScope, mergeScopes } from '../auth/scope.js';
@@ -345,11 +345,78 @@ export class RegistryClient {
       headers['content-range'] = `${range.start}-${range.end}`;
       headers['content-length'] = String(range.end - range.start + 1);
     }
+    if (!range && !replayable && typeof body === 'function' && this.signal) return this.interruptiblePatch(session, headers, body, this.signal);
     const res = await this.request({ method: 'PATCH', url: session, headers, body, replayable, label: 'blob PATCH' });
+    return this.patchDone(res, session);
+  }
+
+  private async patchDone(res: HttpResponse, session: string): Promise<string> {
     // ECR answers 201 to a PATCH (aws/containers-roadmap#2831).
     if (res.status !== 202 && res.status !== 201 && res.status !== 204) return this.fail(res, `PATCH upload to ${this.registry}`);
     drain(res);
     return this.location(res, session);
+  }
+
+  /**
+   * A streamed PATCH (no length, chunked transfer encoding) that an interruption ends instead of
+   * cutting: the upload URL carries the session state (distribution's `_state` holds the offset),
+   * so after a cut PATCH the URL from before it no longer matches the bytes the registry kept, and
+   * a DELETE to it is answered 404 ("upload resumed at wrong offset") while the bytes stay. Ended
+   * early instead, the PATCH is answered with the current URL, which is cancelled here; then the
+   * abort is reported. The registry gets CANCEL_TIMEOUT_MS to answer after the interruption.
+   */
+  private async interruptiblePatch(session: string, headers: Record<string, string>, body: () => Readable | Buffer, op: AbortSignal): Promise<string> {
+    if (op.aborted) throw new AbortedError(`aborted: PATCH upload to ${this.registry}`);
+    const made = body();
+    const source = Buffer.isBuffer(made) ? null : made;
+    if (!source) {
+      const res = await this.request({ method: 'PATCH', url: session, headers, body: made as Buffer, replayable: false, label: 'blob PATCH' });
+      return this.patchDone(res, session);
+    }
+    // The request reads from a relay this method owns, so it can end the body where the source stopped.
+    const relay = new PassThrough({ highWaterMark: 64 * 1024 });
+    let interrupted = false;
+    const bounded = new AbortController();
+    let grace: NodeJS.Timeout | undefined;
+    const onAbort = (): void => {
+      interrupted = true;
+      source.unpipe(relay);
+      relay.end();
+      grace = setTimeout(() => bounded.abort(), CANCEL_TIMEOUT_MS);
+    };
+    // The source's own failure (a local input error) fails the request with it, unless the
+    // interruption already ended the body (the source is then destroyed by the same abort).
+    const onSourceError = (err: Error): void => {
+      if (!interrupted) relay.destroy(err);
+    };
+    // A source that failed already (a local input error met while the session opened) is the answer.
+    if (source.errored) throw source.errored;
+    source.on('error', onSourceError);
+    source.pipe(relay);
+    op.addEventListener('abort', onAbort, { once: true });
+    let res: HttpResponse;
+    try {
+      res = await this.send({ method: 'PATCH', url: session, headers, body: () => relay, replayable: false, label: 'blob PATCH', signal: bounded.signal });
+    } catch (err) {
+      if (interrupted) throw new AbortedError(`aborted: PATCH upload to ${this.registry}`, { cause: err });
+      throw err;
+    } finally {
+      op.removeEventListener('abort', onAbort);
+      source.off('error', onSourceError);
+      clearTimeout(grace);
+    }
+    if (!interrupted) return this.patchDone(res, session);
+    drain(res);
+    if (res.status === 202 || res.status === 201 || res.status === 204) {
+      let next: string | undefined;
+      try {
+        next = this.location(res, session);
+      } catch {
+        /* no Location: nothing more to cancel with */
+      }
+      if (next) await this.cancelUpload(next);
+    }
+    throw new AbortedError(`aborted: PATCH upload to ${this.registry}`);
   }
 
   /** Closes a streamed upload with an empty `PUT ?digest=`; the registry verifies the digest. */

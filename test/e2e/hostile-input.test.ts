@@ -1,14 +1,15 @@
 // Hostile input, second round: indexes with more children than regpush follows (served by a
 // scripted registry), a label key that is not one line, and a local input error met while the app
-// layer streams into an open upload.
+// layer streams into an open upload, and an interruption in the middle of the layer's PATCH.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { startHostileRegistry, type HostileRegistry, type HostileReply } from '../fixtures/hostile-registry.js';
 import { startFaultProxy } from '../fixtures/fault-proxy.js';
-import { assertNoSessionLeft, assertOneErrorLine } from './fault-helpers.js';
+import { assertNoSessionLeft, assertOneErrorLine, requestsFor, startCli, waitFor } from './fault-helpers.js';
 import { imageRef, loadState, runCli, tempDir } from './harness.js';
 
 const state = loadState();
@@ -146,4 +147,28 @@ test('a file name that is not UTF-8, met while the app layer streams into an ope
     }
   }
   await assertNoSessionLeft(proxy, R.anon2);
+});
+
+test('SIGINT in the middle of the app layer\'s streamed PATCH: the session is cancelled with its current state, its bytes leave the registry', async () => {
+  const app = tempDir('regpush-app-');
+  writeFileSync(join(app, 'big.bin'), randomBytes(96 * 1024 * 1024)); // incompressible: the PATCH lasts a while
+  const proxy = await startFaultProxy(R.anon2.url);
+  closers.push(() => proxy.close());
+  const repo = `${run}/sigint`;
+  // The base is there already, so the app layer's PATCH is the upload in flight.
+  const seeded = await runCli(['copy', imageRef(R.anon, 'base/busybox:v2s2'), `${proxy.host}/${repo}:base`]);
+  assert.equal(seeded.code, 0, seeded.stderr);
+  const cli = startCli(['push', '--from', imageRef(R.anon, 'base/busybox:v2s2'), '--to', `${proxy.host}/${repo}:1`, '--app', app]);
+  await waitFor('the PATCH to be streaming', () => requestsFor(proxy, 'PATCH', `/v2/${repo}/blobs/uploads/`).some((r) => r.bytesIn > 512 * 1024), 60_000);
+  cli.signal('SIGINT');
+  const r = await cli.result;
+  assert.equal(r.code, 130, r.stderr);
+  const patch = requestsFor(proxy, 'PATCH', `/v2/${repo}/blobs/uploads/`)[0]!;
+  const uuid = new URL(patch.url, 'http://x').pathname.split('/').pop()!;
+  // Ended rather than cut, the PATCH was answered; the DELETE that followed used the state it returned.
+  assert.equal(patch.status, 202);
+  assert.ok(requestsFor(proxy, 'DELETE', uuid).some((d) => d.status === 204), 'a DELETE of the session answered 204');
+  // distribution removes the data (a few hundred bytes of hash state stay, as with any client's DELETE).
+  const dir = join(R.anon2.storageDir, 'docker/registry/v2/repositories', repo, '_uploads', uuid);
+  assert.equal(existsSync(join(dir, 'data')), false, `${dir}/data is still there`);
 });
