@@ -381,7 +381,7 @@ export class RegistryClient {
     const onAbort = (): void => {
       interrupted = true;
       source.unpipe(relay);
-      relay.end();
+      if (!relay.destroyed) relay.end();
       grace = setTimeout(() => bounded.abort(), CANCEL_TIMEOUT_MS);
     };
     // The source's own failure (a local input error) fails the request with it, unless the
