@@ -205,3 +205,38 @@ test('an upload POST interrupted while the registry opens the session: the sessi
   assert.equal(r.log.length, before);
   r.transport.close();
 });
+
+test('a streamed PATCH interrupted mid-body is ended, not cut: the session is DELETEd with the state the registry answered', async () => {
+  const deleted: string[] = [];
+  let received = 0;
+  const r = await registry((req, body, res) => {
+    if (req.method === 'PATCH') {
+      received = body.length;
+      return res.writeHead(202, { location: `/v2/app/blobs/uploads/u1?_state=offset-${body.length}`, 'content-length': '0' }).end();
+    }
+    if (req.method === 'DELETE') {
+      deleted.push(req.url!);
+      return res.writeHead(204).end();
+    }
+    res.writeHead(500).end();
+  });
+  const op = new AbortController();
+  const client = new RegistryClient({ registry: r.host, transport: r.transport, insecure: [r.host], signal: op.signal });
+  // A source that sends 3 chunks and then waits, as a layer still being built does; the interruption comes then.
+  let sent = 0;
+  const source = new Readable({
+    read() {
+      if (sent < 3) {
+        sent++;
+        this.push(Buffer.alloc(1000, sent));
+        if (sent === 3) setTimeout(() => op.abort(), 50);
+      }
+    },
+  });
+  // The pipeline destroys its source on the same abort (as the layer stream does).
+  op.signal.addEventListener('abort', () => source.destroy(new Error('layer build aborted')), { once: true });
+  await assert.rejects(client.patchUpload('http://' + r.host + '/v2/app/blobs/uploads/u1?_state=offset-0', () => source, false), (e: Error) => e.name === 'AbortedError');
+  assert.equal(received, 3000);
+  assert.deepEqual(deleted, ['/v2/app/blobs/uploads/u1?_state=offset-3000']);
+  r.transport.close();
+});
