@@ -19,6 +19,8 @@ export type { ConnectionOptions } from './registry/connect.js';
 export { DEFAULT_CERTS_DIRS, type RegistryTlsOptions } from './http/tls.js';
 export type { BlobReport, BlobAction, BlobEvents } from './transfer/types.js';
 export type { Logger } from './log.js';
+/** The run's secrets (ConnectionOptions.secrets): what the auth layer learns, for scrubbing what a caller prints. */
+export { SecretSet } from './redact.js';
 export type { HttpStats, RateLimitSeen } from './http/stats.js';
 export * from './errors.js';
 export { copy } from './copy/copy.js';

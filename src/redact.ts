@@ -9,11 +9,59 @@ export function redactUrl(url: string): string {
   return out;
 }
 
-/** Redacts every occurrence of the given secrets and any Authorization header value in `text`. */
+/** JSON members whose value is a secret whatever its source: a helper's reply, a token service's reply. */
+const JSON_SECRET = /("(?:Secret|password|token|access_token|refresh_token|identitytoken|registrytoken|auth)"\s*:\s*")(?:[^"\\]|\\.)*"/gi;
+
+/** A JSON Web Token (what most token services issue): never meant for a terminal, even one the run did not see issued. */
+const JWT = /\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g;
+
+/** Redacts every occurrence of the given secrets, any Authorization header value, JWT and secret JSON member in `text`. */
 export function redactText(text: string, secrets: Iterable<string> = []): string {
   let out = text.replace(/(authorization\s*[:=]\s*)(basic|bearer)\s+[^\s,"']+/gi, '$1$2 ***');
   for (const s of secrets) {
     if (s && s.length >= 4) out = out.split(s).join('***');
   }
-  return out;
+  return out.replace(JSON_SECRET, '$1***"').replace(JWT, '***');
+}
+
+/**
+ * The secrets one run knows, with the forms they travel in, so every line it prints can be scrubbed.
+ * Run-scoped and passed along (never global): the CLI creates one per command and scrubs its output
+ * (log lines, the error line, the JSON report) with it; the auth layer adds what it resolves or
+ * receives (passwords, identity and registry tokens, bearer tokens from token services).
+ * Scrubbing at the output boundary rather than where text is made catches relayed text whatever its
+ * source: a registry's error body, a helper's output, an exception from a dependency.
+ */
+export class SecretSet {
+  private readonly values = new Set<string>();
+
+  /** Adds one secret and its derived forms (URL- and JSON-escaped). Values under 4 characters are too common to scrub. */
+  add(value: string | undefined): void {
+    if (!value || value.length < 4) return;
+    for (const form of [value, encodeURIComponent(value), JSON.stringify(value).slice(1, -1)]) this.values.add(form);
+  }
+
+  /** Adds a credential's secrets and the base64 `user:secret` of its Basic header. */
+  addCredential(cred: { username?: string; password?: string; identityToken?: string; registryToken?: string } | undefined): void {
+    if (!cred) return;
+    this.add(cred.password);
+    this.add(cred.identityToken);
+    this.add(cred.registryToken);
+    for (const secret of [cred.password, cred.identityToken]) {
+      if (!secret) continue;
+      for (const user of [cred.username ?? '', '<token>']) this.add(Buffer.from(`${user}:${secret}`, 'utf8').toString('base64'));
+    }
+  }
+
+  /** How many forms are known (for tests). */
+  get size(): number {
+    return this.values.size;
+  }
+
+  /** The text without any known secret, Authorization value, JWT or secret JSON member. */
+  scrub(text: string): string {
+    // Longest first: a secret that contains another must go whole.
+    const known = [...this.values].sort((a, b) => b.length - a.length);
+    return redactText(text, known);
+  }
 }

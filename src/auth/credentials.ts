@@ -40,6 +40,16 @@ export interface CredentialOptions {
   logger?: Logger;
   /** Runs `docker-credential-<name> get` with `serverUrl` on stdin; injectable for tests. */
   runHelper?: (helperName: string, serverUrl: string) => Promise<string>;
+  /** Milliseconds a credential helper may take (default DEFAULT_HELPER_TIMEOUT_MS, 30 s). */
+  helperTimeoutMs?: number;
+  /** The run's secrets: what is resolved here (and a secret a failing helper printed) is added. */
+  secrets?: SecretSink;
+}
+
+/** Where the auth layer reports secrets it learns (a SecretSet of src/redact.ts). */
+export interface SecretSink {
+  add(value: string | undefined): void;
+  addCredential(cred: Credential | undefined): void;
 }
 
 /** Inputs of storeCredential / eraseCredential (`regpush login` / `logout`). */
@@ -49,6 +59,8 @@ export interface CredentialStoreOptions {
   logger?: Logger;
   /** Runs a helper action; default spawns `docker-credential-<name> <action>` using env.PATH. */
   execHelper?: HelperExec;
+  /** Milliseconds a credential helper may take (default 30 s). */
+  helperTimeoutMs?: number;
 }
 
 /** Env var names for a role, e.g. REGPUSH_TO_USER. Exported so the CLI's help can list them. */
@@ -64,6 +76,12 @@ export function credentialEnvVars(role: 'from' | 'to'): {
 
 /** Finds the credential for `registry` (a host such as "ghcr.io" or "docker.io"); undefined = anonymous. */
 export async function resolveCredential(registry: string, opts: CredentialOptions): Promise<Credential | undefined> {
+  const cred = await findCredential(registry, opts);
+  opts.secrets?.addCredential(cred);
+  return cred;
+}
+
+async function findCredential(registry: string, opts: CredentialOptions): Promise<Credential | undefined> {
   const log = opts.logger ?? silentLogger;
   const host = registryHostOf(registry) ?? registry;
 
@@ -85,14 +103,14 @@ export async function resolveCredential(registry: string, opts: CredentialOption
   const dockerFile = dockerConfigPath(opts.env, opts.homeDir);
   const docker = await readCredentialFile(dockerFile);
   if (docker) {
-    const found = await fromCredentialFile(docker, dockerFile, registry, exec, log);
+    const found = await fromCredentialFile(docker, dockerFile, registry, exec, log, opts.secrets);
     if (found) return found;
   }
 
   for (const file of containersAuthFiles(opts.env, opts.homeDir)) {
     const data = await readCredentialFile(file);
     if (!data) continue;
-    const found = await fromCredentialFile(data, file, registry, exec, log);
+    const found = await fromCredentialFile(data, file, registry, exec, log, opts.secrets);
     if (found) return found;
   }
   log.debug(`auth: no credentials found for ${host}; trying anonymous access`);
@@ -113,12 +131,12 @@ export async function storeCredential(registry: string, cred: Credential, opts: 
   const helper = helperFor(data, registry);
   if (helper) {
     checkHelperName(helper.name);
-    const exec = opts.execHelper ?? spawnHelper(opts.env);
+    const exec = opts.execHelper ?? spawnHelper(opts.env, { timeoutMs: opts.helperTimeoutMs });
     const input = JSON.stringify({ ServerURL: key, Username: username, Secret: secret });
     try {
       await exec(helper.name, 'store', input);
     } catch (err) {
-      throw helperError(helper.name, 'store', err, [secret]);
+      throw helperError(helper.name, 'store', err, [secret], key);
     }
     log.debug(`auth: stored credentials for ${key} in docker-credential-${helper.name}`);
     if (helper.viaStore && !data.auths?.[key]) {
@@ -151,12 +169,12 @@ export async function eraseCredential(registry: string, opts: CredentialStoreOpt
   const key = findByRegistry(data.auths, registry)?.[0] ?? dockerConfigKey(registry);
   if (helper) {
     checkHelperName(helper.name);
-    const exec = opts.execHelper ?? spawnHelper(opts.env);
+    const exec = opts.execHelper ?? spawnHelper(opts.env, { timeoutMs: opts.helperTimeoutMs });
     try {
       await exec(helper.name, 'erase', key);
       removed = true;
     } catch (err) {
-      if (!isNotFound(err)) throw helperError(helper.name, 'erase', err);
+      if (!isNotFound(err)) throw helperError(helper.name, 'erase', err, [], key);
     }
   }
   const want = registryHostOf(registry);
@@ -217,13 +235,14 @@ async function fromCredentialFile(
   registry: string,
   exec: HelperExec,
   log: Logger,
+  secrets?: SecretSink,
 ): Promise<Credential | undefined> {
   const entry = findByRegistry(data.auths, registry);
   const serverUrl = entry?.[0] ?? dockerConfigKey(registry);
 
   const perRegistry = findByRegistry(data.credHelpers, registry);
   if (perRegistry) {
-    const cred = await fromHelper(perRegistry[1], serverUrl, exec, log);
+    const cred = await fromHelper(perRegistry[1], serverUrl, exec, log, secrets);
     if (cred) return cred;
   }
   if (entry) {
@@ -233,12 +252,12 @@ async function fromCredentialFile(
       return cred;
     }
   }
-  if (data.credsStore) return fromHelper(data.credsStore, serverUrl, exec, log);
+  if (data.credsStore) return fromHelper(data.credsStore, serverUrl, exec, log, secrets);
   return undefined;
 }
 
 /** Asks a helper; "credentials not found" → undefined, other failures → AuthError naming it. */
-async function fromHelper(name: string, serverUrl: string, exec: HelperExec, log: Logger): Promise<Credential | undefined> {
+async function fromHelper(name: string, serverUrl: string, exec: HelperExec, log: Logger, secrets?: SecretSink): Promise<Credential | undefined> {
   checkHelperName(name);
   let out: string;
   try {
@@ -248,7 +267,7 @@ async function fromHelper(name: string, serverUrl: string, exec: HelperExec, log
       log.debug(`auth: docker-credential-${name} has no credentials for ${serverUrl}`);
       return undefined;
     }
-    throw helperError(name, 'get', err);
+    throw helperError(name, 'get', err, [], serverUrl, secrets);
   }
   let reply: unknown;
   try {
@@ -297,7 +316,7 @@ function helperExecFromOptions(opts: CredentialOptions): HelperExec {
       return run(name, input);
     };
   }
-  return spawnHelper(opts.env);
+  return spawnHelper(opts.env, { timeoutMs: opts.helperTimeoutMs });
 }
 
 function isUsable(c: Credential): boolean {

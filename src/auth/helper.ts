@@ -10,9 +10,9 @@ import { redactText } from '../redact.js';
 /** Runs one helper action and resolves with its stdout; rejects with HelperFailure on exit ≠ 0. */
 export type HelperExec = (helperName: string, action: 'get' | 'store' | 'erase', input: string) => Promise<string>;
 
-/** A helper exited non-zero; `message` is its (non-secret) error output. */
+/** A helper exited non-zero (`message` is its error output, scrubbed before it is shown), or timed out. */
 export class HelperFailure extends Error {
-  constructor(message: string, readonly exitCode: number | null) {
+  constructor(message: string, readonly exitCode: number | null, readonly timedOut = false) {
     super(message);
     this.name = 'HelperFailure';
   }
@@ -23,7 +23,19 @@ export const IDENTITY_TOKEN_USERNAME = '<token>';
 
 const HELPER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const OUTPUT_CAP = 1024 * 1024;
-const TIMEOUT_MS = 120_000;
+/**
+ * How long a helper may take by default. The slow helpers (gcloud, ecr-login) answer within a few
+ * seconds even on a cold start; one that takes longer is usually waiting on a keychain prompt or a
+ * login nobody will answer in CI, where a run should fail soon with a line saying so.
+ * Callers raise it with `helperTimeoutMs` (the CLI reads REGPUSH_CREDENTIAL_HELPER_TIMEOUT_MS).
+ */
+export const DEFAULT_HELPER_TIMEOUT_MS = 30_000;
+
+/** Options of spawnHelper. */
+export interface SpawnHelperOptions {
+  /** Milliseconds a helper may run before it is killed (default DEFAULT_HELPER_TIMEOUT_MS). */
+  timeoutMs?: number;
+}
 
 /** The helper protocol's way of saying "no credential here": not an error for us. */
 export function isNotFound(err: unknown): boolean {
@@ -40,7 +52,8 @@ export function checkHelperName(name: string): void {
  * Spawns `docker-credential-<name>`; PATH (and everything else the helper sees) comes from
  * `env`, never from process.env, so tests and the library's callers control it.
  */
-export function spawnHelper(env: Record<string, string | undefined>): HelperExec {
+export function spawnHelper(env: Record<string, string | undefined>, opts: SpawnHelperOptions = {}): HelperExec {
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_HELPER_TIMEOUT_MS;
   const childEnv: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) if (v !== undefined) childEnv[k] = v;
   return async (helperName, action, input) => {
@@ -64,16 +77,25 @@ export function spawnHelper(env: Record<string, string | undefined>): HelperExec
         fn();
       };
       // A helper waiting on a keychain prompt nobody answers must not hang a CI job forever.
+      // Not unref'd: while a helper runs, this timer is what ends the wait.
       const timer = setTimeout(() => {
-        child.kill('SIGTERM');
-        settle(() => reject(new HelperFailure(`timed out after ${TIMEOUT_MS / 1000} s`, null)));
-      }, TIMEOUT_MS);
-      timer.unref();
+        settle(() => reject(new HelperFailure(`timed out after ${formatMs(timeoutMs)}`, null, true)));
+        abandon();
+      }, timeoutMs);
+      // Kills the helper and lets go of it: a grandchild (a shell script's `sleep`) may hold the pipes
+      // open after the helper itself died, and must not keep regpush's event loop alive.
+      const abandon = (): void => {
+        child.kill('SIGKILL');
+        child.stdout.destroy();
+        child.stderr.destroy();
+        child.stdin.destroy();
+        child.unref();
+      };
       const collect = (into: Buffer[]) => (chunk: Buffer) => {
         size += chunk.length;
         if (size > OUTPUT_CAP) {
-          child.kill('SIGTERM');
           settle(() => reject(new HelperFailure('output larger than 1 MiB', null)));
+          abandon();
           return;
         }
         into.push(chunk);
@@ -88,7 +110,8 @@ export function spawnHelper(env: Record<string, string | undefined>): HelperExec
       child.on('close', (code) => {
         const stdout = Buffer.concat(out).toString('utf8');
         if (code === 0) return settle(() => resolve(stdout));
-        // On failure stdout holds the helper's error message, never a secret; stderr may add detail.
+        // On failure stdout holds the helper's error message; stderr may add detail. A broken helper
+        // may also have printed its JSON reply first: helperError scrubs the secret out of it.
         const text = `${stdout.trim()} ${Buffer.concat(err).toString('utf8').trim()}`.trim();
         settle(() => reject(new HelperFailure(text || `exit code ${code}`, code)));
       });
@@ -97,11 +120,46 @@ export function spawnHelper(env: Record<string, string | undefined>): HelperExec
   };
 }
 
-/** Builds the AuthError for a failed helper: names the helper, never echoes input or secrets. */
-export function helperError(helperName: string, action: string, err: unknown, secrets: string[] = []): AuthError {
+/** "30 s", "1.5 s", "500 ms". */
+function formatMs(ms: number): string {
+  return ms >= 1000 ? `${ms / 1000} s` : `${ms} ms`;
+}
+
+/**
+ * Builds the AuthError for a failed helper: names the helper and the registry, and never echoes input
+ * or secrets. A helper that printed its JSON reply and then failed has its Secret scrubbed (by value
+ * wherever it appears, and as the JSON member); the secret is also added to `found`, so the run can
+ * scrub it from anything else it prints.
+ */
+export function helperError(
+  helperName: string,
+  action: string,
+  err: unknown,
+  secrets: string[] = [],
+  registry?: string,
+  found?: { add(value: string | undefined): void },
+): AuthError {
   const raw = err instanceof Error ? err.message : String(err);
-  const firstLine = redactText(raw.split('\n')[0] ?? '', secrets).slice(0, 200);
-  return new AuthError(`credential helper docker-credential-${helperName} ${action} failed: ${firstLine}`, {
-    details: { helper: helperName },
+  const leaked = secretsInReply(raw);
+  for (const s of leaked) found?.add(s);
+  const firstLine = redactText(raw.split('\n')[0] ?? '', [...secrets, ...leaked]).slice(0, 200);
+  const what = `credential helper docker-credential-${helperName} ${action}${registry ? ` for ${registry}` : ''}`;
+  const hint = err instanceof HelperFailure && err.timedOut ? ' (a helper waiting for input? raise the limit with REGPUSH_CREDENTIAL_HELPER_TIMEOUT_MS)' : '';
+  return new AuthError(`${what} failed: ${firstLine}${hint}`, {
+    details: { helper: helperName, ...(registry ? { registry } : {}) },
   });
+}
+
+/** Secret values of any `{"Secret": …}` JSON object in a helper's output (a reply printed before the helper failed). */
+function secretsInReply(text: string): string[] {
+  const out: string[] = [];
+  for (const m of text.matchAll(/"Secret"\s*:\s*("(?:[^"\\]|\\.)*")/g)) {
+    try {
+      const v = JSON.parse(m[1]!) as unknown;
+      if (typeof v === 'string' && v) out.push(v);
+    } catch {
+      /* not a JSON string after all: the member pattern of redactText still hides it */
+    }
+  }
+  return out;
 }

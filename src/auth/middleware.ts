@@ -8,7 +8,7 @@ import { AuthError } from '../errors.js';
 import type { HttpRequest, HttpResponse, Middleware, Send } from '../http/types.js';
 import { silentLogger, type Logger } from '../log.js';
 import { findChallenge, parseChallenges, type Challenge } from './challenge.js';
-import type { Credential } from './credentials.js';
+import type { Credential, SecretSink } from './credentials.js';
 import { apiHost, canonicalRegistry, registryHostOf } from '../ref/registry.js';
 import { mergeScopes, scopeKey, scopesCover } from './scope.js';
 import { TokenCache } from './token-cache.js';
@@ -39,6 +39,8 @@ export interface AuthOptions {
   now?: () => number;
   /** Shared token cache; default one per middleware. Keys include registry and user, so sharing is safe. */
   cache?: TokenCache;
+  /** The run's secrets: the credential and every bearer token received are added. */
+  secrets?: SecretSink;
 }
 
 type Mode = 'unknown' | 'bearer' | 'basic' | 'registry-token';
@@ -64,7 +66,10 @@ export function authMiddleware(opts: AuthOptions): Middleware {
 
   const getCredential = (): Promise<Credential | undefined> => {
     if (!credPromise) {
-      credPromise = opts.credential().catch((err: unknown) => {
+      credPromise = opts.credential().then((cred) => {
+        opts.secrets?.addCredential(cred);
+        return cred;
+      }, (err: unknown) => {
         credPromise = undefined; // let a later request try again (e.g. a helper that timed out)
         throw err;
       });
@@ -87,6 +92,7 @@ export function authMiddleware(opts: AuthOptions): Middleware {
         now,
       });
     });
+    opts.secrets?.add(got.token);
     if (got.fresh) attempt.tokenFetches++;
     attempt.sent = { kind: 'bearer', key, scopes, token: got.token, fresh: got.fresh };
     return `Bearer ${got.token}`;

@@ -5,6 +5,7 @@ import { UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { defineFlags, type InferredArgs } from './flag-table.js';
 import type { CliIO } from './io.js';
+import type { SecretSet } from '../redact.js';
 import { createCliLogger, type LineSink, type Verbosity } from './logger.js';
 import type { RegistryTlsOptions } from '../http/tls.js';
 import { tlsFlags, tlsOptionsFromFlags } from './tls-flags.js';
@@ -26,7 +27,8 @@ export type CommonArgs = InferredArgs<typeof commonFlags>;
 /** What a command needs from the shared flags. */
 export interface CommonContext {
   logger: Logger;
-  secrets: string[];
+  /** The run's secrets: every line the CLI prints is scrubbed of them. */
+  secrets: SecretSet;
   verbosity: Verbosity;
   /** Where the logger's lines go (stderr; the TTY progress display redirects it above its frame). */
   logSink: LineSink;
@@ -35,11 +37,10 @@ export interface CommonContext {
 }
 
 /** Builds the logger and secret list of a run. */
-export function commonContext(args: CommonArgs, io: CliIO): CommonContext {
-  const secrets: string[] = [];
+export function commonContext(args: CommonArgs, io: CliIO, secrets: SecretSet): CommonContext {
   const verbosity: Verbosity = args.debug ? 'debug' : args.quiet ? 'quiet' : 'normal';
   const logSink: LineSink = { write: (text) => io.stderr.write(text) };
-  const logger = createCliLogger(io, verbosity, () => secrets, logSink);
+  const logger = createCliLogger(io, verbosity, secrets, logSink);
   // The first debug line: what runs, and (in its time stamp) what start-up and parsing cost.
   logger.debug(`regpush ${VERSION}, Node ${process.version} ${process.platform}/${process.arch}: arguments parsed`);
   // Here, so every command refuses a bare --insecure / --tls-verify=false the same way.
@@ -57,12 +58,23 @@ export async function readStdin(io: CliIO): Promise<string> {
 }
 
 /** A credential from a user/password flag pair; both or neither. */
-export function credentialFromFlags(user: string | undefined, password: string | undefined, flag: string, secrets: string[]): Credential | undefined {
+export function credentialFromFlags(user: string | undefined, password: string | undefined, flag: string, secrets: SecretSet): Credential | undefined {
   if (user === undefined && password === undefined) return undefined;
   if (!user) throw new UsageError(`--${flag}-password was given without --${flag}-user`);
   if (password === undefined) throw new UsageError(`--${flag}-user was given without --${flag}-password (or --password-stdin)`);
-  secrets.push(password);
-  return { username: user, password };
+  const cred = { username: user, password };
+  secrets.addCredential(cred);
+  return cred;
+}
+
+/** REGPUSH_CREDENTIAL_HELPER_TIMEOUT_MS: how long a credential helper may take (ms), validated. */
+export function credentialHelperTimeoutOption(env: Record<string, string | undefined>): number | undefined {
+  const v = env.REGPUSH_CREDENTIAL_HELPER_TIMEOUT_MS;
+  if (v === undefined || v === '') return undefined;
+  if (!/^\d+$/.test(v) || Number(v) < 100 || Number(v) > 3_600_000) {
+    throw new UsageError(`REGPUSH_CREDENTIAL_HELPER_TIMEOUT_MS must be milliseconds from 100 to 3600000 (got "${v}")`);
+  }
+  return Number(v);
 }
 
 /** The retries option as the library wants it. */
@@ -113,7 +125,7 @@ export function transferCredentialFlags(source: string, target: string, givenOnc
 export type TransferCredentialArgs = InferredArgs<ReturnType<typeof transferCredentialFlags>> & Pick<CommonArgs, 'password-stdin'>;
 
 /** The source and target credentials from those flags; --password-stdin gives the target's password. */
-export async function transferCredentials(a: TransferCredentialArgs, io: CliIO, secrets: string[]): Promise<{ from?: Credential; to?: Credential }> {
+export async function transferCredentials(a: TransferCredentialArgs, io: CliIO, secrets: SecretSet): Promise<{ from?: Credential; to?: Credential }> {
   const stdinPassword = a['password-stdin'] ? await readStdin(io) : undefined;
   return {
     from: credentialFromFlags(a['from-user'], a['from-password'], 'from', secrets),

@@ -1,6 +1,6 @@
 /** The CLI's logger: stderr, levels chosen by --quiet/--debug, every line redacted. */
 import type { Logger } from '../log.js';
-import { redactText } from '../redact.js';
+import type { SecretSet } from '../redact.js';
 import type { CliIO } from './io.js';
 
 /** Verbosity chosen on the command line. */
@@ -12,9 +12,9 @@ export interface LineSink {
 }
 
 /** A logger writing to stderr (or `sink`) that removes the given secrets from every line. */
-export function createCliLogger(io: CliIO, verbosity: Verbosity, secrets: () => string[], sink?: LineSink): Logger {
+export function createCliLogger(io: CliIO, verbosity: Verbosity, secrets: SecretSet, sink?: LineSink): Logger {
   const write = (prefix: string, msg: string) => {
-    const line = `${prefix}${redactText(msg, secrets())}\n`;
+    const line = `${prefix}${secrets.scrub(msg)}\n`;
     if (sink) sink.write(line);
     else io.stderr.write(line);
   };

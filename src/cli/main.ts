@@ -5,7 +5,7 @@
 import yargs, { type Argv } from 'yargs';
 import { RegpushError, UsageError } from '../errors.js';
 import { knownWords, withSuggestion } from './suggest.js';
-import { redactText } from '../redact.js';
+import { SecretSet } from '../redact.js';
 import { VERSION } from '../version.js';
 import type { CliIO } from './io.js';
 import { inspectCommand } from './commands/inspect.js';
@@ -18,11 +18,11 @@ import { manageCommands } from './commands/manage.js';
 /** Command names, for suggestions. */
 const COMMANDS = ['push', 'copy', 'sync', 'inspect', 'tags', 'digest', 'tag', 'delete', 'login', 'logout'];
 
-/** Formats an error as the one line the CLI prints. */
-export function errorLine(err: unknown): string {
-  if (err instanceof RegpushError) return `regpush: error: ${redactText(withHint(err.message.split('\n')[0] ?? '', err))} [${err.code}]`;
+/** Formats an error as the one line the CLI prints, scrubbed of the run's secrets. */
+export function errorLine(err: unknown, secrets: SecretSet = new SecretSet()): string {
+  if (err instanceof RegpushError) return `regpush: error: ${secrets.scrub(withHint(err.message.split('\n')[0] ?? '', err))} [${err.code}]`;
   const msg = err instanceof Error ? err.message : String(err);
-  return `regpush: internal error: ${redactText(msg.split('\n')[0] ?? '')} [E_INTERNAL]`;
+  return `regpush: internal error: ${secrets.scrub(msg.split('\n')[0] ?? '')} [E_INTERNAL]`;
 }
 
 /** Adds what to do next to an auth failure that does not say it yet (token realm refusals, helpers). */
@@ -78,18 +78,20 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
         'Exit codes: 0 ok, 1 internal error, 2 usage/bad input, 3 auth/denied, 4 not found, 5 network/registry, 6 unsupported, 7 digest mismatch, 8 partial failure (some copy targets or sync images failed), 130 aborted.',
     );
   skipHelpCache(y, argv);
-  y = pushCommand(y, io, done);
-  y = copyCommand(y, io, done);
-  y = syncCommand(y, io, done);
-  y = inspectCommand(y, io, done);
-  y = manageCommands(y, io, done);
-  y = loginCommands(y, io, done);
+  // One per run, passed along: what the run learns (credentials, tokens) is scrubbed from all it prints.
+  const secrets = new SecretSet();
+  y = pushCommand(y, io, done, secrets);
+  y = copyCommand(y, io, done, secrets);
+  y = syncCommand(y, io, done, secrets);
+  y = inspectCommand(y, io, done, secrets);
+  y = manageCommands(y, io, done, secrets);
+  y = loginCommands(y, io, done, secrets);
   try {
     await y.parseAsync(argv, {}, (err, _parsed, output) => {
       if (output && !err) io.stdout.write(output + '\n');
     });
   } catch (err) {
-    io.stderr.write(errorLine(err) + '\n');
+    io.stderr.write(errorLine(err, secrets) + '\n');
     return err instanceof RegpushError ? err.exitCode : 1;
   }
   return code;

@@ -107,6 +107,11 @@ export function transportError(err: unknown, req: HttpRequest, tls?: TlsResolver
   return new NetworkError(`cannot reach ${host}: ${text} (${errno}); ${hint}`, { details: { registry: host, request, errno } });
 }
 
+/** The error a request fails with when its body stream failed: the body's own typed error (never retried as a network failure unless it is one). */
+function bodyFailure(err: unknown, req: HttpRequest): RegpushError {
+  return err instanceof RegpushError ? err : transportError(err, req);
+}
+
 function safeHost(url: string): string {
   try {
     return new URL(url).host;
@@ -181,9 +186,21 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void 
     const onAbort = () => ctl.abort();
     req.signal?.addEventListener('abort', onAbort, { once: true });
     arm();
+    let bodyError: Error | undefined;
     if (data && !Buffer.isBuffer(data)) {
+      // A body that has already failed (a local input error met while the upload session was being
+      // opened: a file name that is not UTF-8, an unreadable directory) emits no further event, so
+      // axios, which listens for the body's 'error', would wait on it until the idle timeout and
+      // report a network failure that then gets retried. Its own error is the answer, at once.
+      if (data.errored) {
+        clearTimeout(timer);
+        req.signal?.removeEventListener('abort', onAbort);
+        throw bodyFailure(data.errored, req);
+      }
       // A listener, not a Transform in the body's path: one stream hop less for every uploaded
-      // byte. axios pipes the body into the request and fails the request on a body error.
+      // byte. axios pipes the body into the request and fails the request on a body error; the
+      // error is kept so the body's own (typed) error is what the request fails with.
+      data.once('error', (e: Error) => (bodyError = e));
       const src = data;
       let bodyEnded = false;
       // Attached once axios has piped the body (pipe() resumes it): a 'data' listener added
@@ -208,6 +225,7 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void 
       });
     } catch (err) {
       if (data && !Buffer.isBuffer(data)) data.destroy();
+      if (bodyError) throw bodyFailure(bodyError, req);
       if (timedOut) {
         throw new NetworkError(`cannot reach ${safeHost(req.url)}: no progress for ${idle} ms (ETIMEDOUT)`, {
           details: { registry: safeHost(req.url), request: `${req.method} ${redactUrl(req.url)}`, errno: 'ETIMEDOUT' },

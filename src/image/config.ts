@@ -62,12 +62,26 @@ export function parsePortFlag(s: string): string {
   return `${port}/${proto}`;
 }
 
-/** Splits "K=V" at the first "="; the value may be empty. InputError on a missing key or "=". */
+/** Splits "K=V" at the first "="; the value may be empty. InputError on a missing key or "=", or a key that is not one line. */
 export function parseLabelFlag(s: string): [string, string] {
   const eq = s.indexOf('=');
   if (eq < 0) throw new InputError(`invalid --label ${JSON.stringify(s)}: expected KEY=VALUE`);
   if (eq === 0) throw new InputError(`invalid --label ${JSON.stringify(s)}: the label key is empty`);
+  checkLabelKey(s.slice(0, eq));
   return [s.slice(0, eq), s.slice(eq + 1)];
+}
+
+/** Line breaks and other control characters: a value may hold them (multi-line labels exist), a key may not. */
+const NOT_ONE_LINE = /[\u0000-\u001f\u007f\u2028\u2029]/;
+
+/**
+ * A label key is one line of printable text: every tool that lists labels (`docker inspect`,
+ * registries' UIs, `KEY=VALUE` dumps) shows one key per line, and a newline in a key would let a
+ * label pass for two.
+ */
+function checkLabelKey(key: string): void {
+  if (key === '') throw new InputError('invalid --label: the label key is empty');
+  if (NOT_ONE_LINE.test(key)) throw new InputError(`invalid --label key ${JSON.stringify(key)}: a key must be one line without control characters`);
 }
 
 /** Env entries with the same key replaced in place and new keys appended, in order. */
@@ -127,7 +141,7 @@ export function applyConfigChanges(
     cc.Volumes = volumes;
   }
   if (changes.labels !== undefined) {
-    for (const k of Object.keys(changes.labels)) if (k === '') throw new InputError('invalid --label: the label key is empty');
+    for (const k of Object.keys(changes.labels)) checkLabelKey(k);
     cc.Labels = { ...(cc.Labels ?? {}), ...changes.labels };
   }
   if (changes.user !== undefined) cc.User = changes.user;

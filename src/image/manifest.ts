@@ -97,3 +97,53 @@ export function parseManifest(bytes: Buffer, contentType?: string): ParsedManife
   if (doc.subject !== undefined) checkDescriptor(doc.subject, 'subject');
   return { kind: 'image', mediaType, manifest: doc as ImageManifest };
 }
+
+/**
+ * Most children one index may list. Real multi-platform indexes list a few dozen (platforms plus
+ * their attestations); an index of thousands is a hostile or broken registry, and following it
+ * would mean a GET per child and every child held in memory. Refused before any child is fetched.
+ */
+export const MAX_INDEX_CHILDREN = 1000;
+
+/**
+ * Most bytes of child manifests and configs one image graph may hold at once (they are kept whole
+ * to be re-pushed byte for byte). A thousand real children take a few megabytes; the cap keeps a
+ * hostile index of huge children within the memory goal.
+ */
+export const MAX_GRAPH_BYTES = 32 * 1024 * 1024;
+
+/** UnsupportedError when `index` (named `name`, e.g. "host/repo@sha256:…") lists more than MAX_INDEX_CHILDREN manifests. */
+export function checkIndexChildren(index: ImageIndex, name: string): void {
+  const n = index.manifests.length;
+  if (n > MAX_INDEX_CHILDREN) {
+    throw new UnsupportedError(`index ${name} lists ${n} manifests; regpush follows at most ${MAX_INDEX_CHILDREN} per index`, {
+      details: { children: n, limit: MAX_INDEX_CHILDREN },
+    });
+  }
+}
+
+/** Counts the children and bytes one graph holds; UnsupportedError past MAX_INDEX_CHILDREN distinct children or MAX_GRAPH_BYTES. */
+export class GraphBudget {
+  private children = 0;
+  private bytes = 0;
+  constructor(private readonly name: string) {}
+
+  /** Counts one more distinct child manifest (nested indexes count every level). */
+  child(): void {
+    if (++this.children > MAX_INDEX_CHILDREN) {
+      throw new UnsupportedError(`${this.name} has more than ${MAX_INDEX_CHILDREN} manifests in all (nested indexes included); regpush follows at most ${MAX_INDEX_CHILDREN}`, {
+        details: { limit: MAX_INDEX_CHILDREN },
+      });
+    }
+  }
+
+  /** Counts bytes held (a child manifest, a config). */
+  hold(n: number): void {
+    this.bytes += n;
+    if (this.bytes > MAX_GRAPH_BYTES) {
+      throw new UnsupportedError(`${this.name}: its manifests and configs take more than ${MAX_GRAPH_BYTES / 1024 / 1024} MiB; regpush holds at most that much of one image graph`, {
+        details: { limit: MAX_GRAPH_BYTES },
+      });
+    }
+  }
+}

@@ -20,12 +20,24 @@ import { InputError } from '../errors.js';
 /** How one pattern is tested; the first three are moby's fast paths and differ from the regexp in corners (`**.log`). */
 type MatchKind = 'exact' | 'prefix' | 'suffix' | 'regexp';
 
+/** A compiled pattern: tests a path itself, or the path and each of its parent directories in one pass. */
+interface Compiled {
+  test: (path: string) => boolean;
+  /** True when the path or one of its parents (`a` and `a/b` for `a/b/c`) matches. */
+  testSelfOrParent: (path: string) => boolean;
+}
+
+/** Counts the state visits of the automaton matcher, so a test can bound the work without timing it. */
+export interface MatchCounter {
+  steps: number;
+}
+
 interface Rule {
   exclusion: boolean;
   /** Cleaned pattern without the `!`, as written after cleaning; kept for error messages and pruning. */
   pattern: string;
   segments: string[];
-  test: (path: string) => boolean;
+  compiled: Compiled;
   /** Per-segment matchers, compiled on first use by mayReincludeBelow. */
   segmentTests?: ((name: string) => boolean)[];
 }
@@ -60,29 +72,88 @@ export function parseDockerignore(text: string): string[] {
   return out;
 }
 
-/** Escapes a literal outside a character class (the `u` flag rejects escapes of non-syntax characters such as `-`). */
-function escapeRegexChar(ch: string): string {
-  return /[\\^$.*+?()[\]{}|/]/.test(ch) ? `\\${ch}` : ch;
-}
-
 /** Escapes a literal inside a character class. */
 function escapeClassChar(ch: string): string {
   return /[\\^\]\[-]/.test(ch) ? `\\${ch}` : ch;
 }
 
 /**
+ * One state of the pattern automaton. The pattern is a chain of states; state `i` either consumes one
+ * character (`one`), loops on characters (`loop`), or is the entry of `**` + `/` (`split`: skip it,
+ * or go to the loop state that may leave on a `/`). The last state (`accept`) is the match.
+ */
+type State =
+  | { kind: 'one'; test: (ch: string) => boolean }
+  | { kind: 'loop'; test: (ch: string) => boolean; exitOnSlash: boolean }
+  | { kind: 'split' }
+  | { kind: 'accept' };
+
+/** What `.` matches in the JavaScript regexp this matcher replaced: anything but a line terminator. */
+const notLineTerminator = (ch: string): boolean => ch !== '\n' && ch !== '\r' && ch !== '\u2028' && ch !== '\u2029';
+const notSlash = (ch: string): boolean => ch !== '/';
+
+/**
+ * Runs the automaton over the path by simulating every state at once (Thompson's construction):
+ * each character costs at most one visit per state, so matching is linear in the path length
+ * whatever the pattern (`**` + `/` + `**` + `/` + `*a*b*c*` backtracks super-linearly in a regexp engine).
+ * With `atSlash`, also reports a match of any prefix that ends just before a `/`: the parent directories.
+ */
+function runAutomaton(states: State[], path: string, atSlash: boolean, counter: MatchCounter): boolean {
+  const n = states.length;
+  const mark = new Int32Array(n).fill(-1);
+  let gen = 0;
+  let current: number[] = [];
+  let next: number[] = [];
+  // Adds a state and those it reaches without consuming: a `*` loop may be left, a `**` + `/` skipped or entered.
+  const add = (list: number[], i: number): void => {
+    if (i >= n || mark[i] === gen) return;
+    mark[i] = gen;
+    list.push(i);
+    counter.steps++;
+    const st = states[i];
+    if (st.kind === 'split') {
+      add(list, i + 2); // skip: the loop state is i + 1, what follows the `/` is i + 2
+      add(list, i + 1); // enter the loop, which is left only by consuming a `/`
+    } else if (st.kind === 'loop' && !st.exitOnSlash) {
+      add(list, i + 1);
+    }
+  };
+  add(current, 0);
+  const accept = n - 1;
+  for (const ch of path) {
+    if (atSlash && ch === '/' && mark[accept] === gen) return true;
+    if (current.length === 0) return false;
+    gen++;
+    next.length = 0;
+    for (const i of current) {
+      counter.steps++;
+      const st = states[i];
+      if (st.kind === 'one') {
+        if (st.test(ch)) add(next, i + 1);
+      } else if (st.kind === 'loop') {
+        if (st.test(ch)) add(next, i);
+        if (st.exitOnSlash && ch === '/') add(next, i + 1);
+      }
+    }
+    [current, next] = [next, current];
+  }
+  return mark[accept] === gen;
+}
+
+/**
  * Compiles one cleaned pattern (without `!`) the way moby's Pattern.compile classifies it.
  * Throws InputError for a pattern Go's filepath.Match would reject (unclosed `[`, trailing `\` in a class).
  */
-function compilePattern(pattern: string): (path: string) => boolean {
+function compilePattern(pattern: string, counter: MatchCounter): Compiled {
   const chars = Array.from(pattern); // code points, so `?` matches one character, not half a surrogate pair
-  let re = '';
+  const states: State[] = [];
   let kind: MatchKind = 'exact';
   let literal = ''; // the unescaped literal text for the exact/prefix/suffix fast paths
   let k = 0;
   const bad = (why: string): never => {
     throw new InputError(`.dockerignore: bad pattern "${pattern}": ${why}`);
   };
+  const literalState = (c: string): State => ({ kind: 'one', test: (ch) => ch === c });
   for (let iter = 0; k < chars.length; iter++) {
     const ch = chars[k++];
     if (ch === '*') {
@@ -96,11 +167,12 @@ function compilePattern(pattern: string): (path: string) => boolean {
         if (k >= chars.length) {
           if (kind === 'exact') kind = 'prefix';
           else {
-            re += '.*';
+            states.push({ kind: 'loop', test: notLineTerminator, exitOnSlash: false });
             kind = 'regexp';
           }
         } else {
-          re += '(?:.*/)?';
+          // `(?:.*/)?`: skip, or any run of characters that ends with a `/`.
+          states.push({ kind: 'split' }, { kind: 'loop', test: notLineTerminator, exitOnSlash: true });
           kind = 'regexp';
         }
         // A leading `**` followed only by literal text is moby's suffix match: `**/foo`, `**.log`.
@@ -109,20 +181,20 @@ function compilePattern(pattern: string): (path: string) => boolean {
           literal = ateSlash ? '/' : '';
         }
       } else {
-        re += '[^/]*';
+        states.push({ kind: 'loop', test: notSlash, exitOnSlash: false });
         kind = 'regexp';
       }
     } else if (ch === '?') {
-      re += '[^/]';
+      states.push({ kind: 'one', test: notSlash });
       kind = 'regexp';
     } else if (ch === '\\') {
       if (k < chars.length) {
         const next = chars[k++];
-        re += escapeRegexChar(next);
+        states.push(literalState(next));
         literal += next;
         kind = 'regexp';
       } else {
-        re += '\\\\';
+        states.push(literalState('\\'));
         literal += '\\';
       }
     } else if (ch === '[') {
@@ -152,42 +224,66 @@ function compilePattern(pattern: string): (path: string) => boolean {
         }
         items++;
       }
-      re += `${cls}]`;
-    } else if (ch === ']') {
-      // Literal, as in filepath.Match; moby still switches to its regexp for it.
-      re += '\\]';
-      literal += ']';
-      kind = 'regexp';
-    } else {
-      re += escapeRegexChar(ch);
-      literal += ch;
-    }
-  }
-
-  switch (kind) {
-    case 'exact':
-      return (path) => path === literal;
-    case 'prefix':
-      return (path) => path.startsWith(literal);
-    case 'suffix':
-      return (path) => path.endsWith(literal) || (literal.startsWith('/') && path === literal.slice(1));
-    case 'regexp': {
+      // A single-character class is a constant-time regexp; building it also rejects a reversed range.
       let rx: RegExp;
       try {
-        rx = new RegExp(`^${re}$`, 'u');
+        rx = new RegExp(`^${cls}]$`, 'u');
       } catch (err) {
         return bad((err as Error).message);
       }
-      return (path) => rx.test(path);
+      states.push({ kind: 'one', test: (c) => rx.test(c) });
+    } else if (ch === ']') {
+      // Literal, as in filepath.Match; moby still switches to its regexp for it.
+      states.push(literalState(']'));
+      literal += ']';
+      kind = 'regexp';
+    } else {
+      states.push(literalState(ch));
+      literal += ch;
     }
+  }
+  states.push({ kind: 'accept' });
+
+  // Offsets just past each parent directory of a path: the indexes of its `/`.
+  const slashes = (path: string): number[] => {
+    const out: number[] = [];
+    for (let i = path.indexOf('/'); i >= 0; i = path.indexOf('/', i + 1)) out.push(i);
+    return out;
+  };
+  switch (kind) {
+    case 'exact':
+      return {
+        test: (path) => path === literal,
+        testSelfOrParent: (path) => path === literal || (path.startsWith(literal) && path[literal.length] === '/'),
+      };
+    case 'prefix':
+      return {
+        test: (path) => path.startsWith(literal),
+        // A parent that starts with the literal is a prefix of the path, so the path starts with it too.
+        testSelfOrParent: (path) => path.startsWith(literal),
+      };
+    case 'suffix': {
+      const test = (path: string): boolean => path.endsWith(literal) || (literal.startsWith('/') && path === literal.slice(1));
+      return {
+        test,
+        testSelfOrParent: (path) =>
+          test(path) ||
+          slashes(path).some((j) => (j >= literal.length && path.startsWith(literal, j - literal.length)) || (literal.startsWith('/') && j === literal.length - 1 && path.startsWith(literal.slice(1)))),
+      };
+    }
+    case 'regexp':
+      return {
+        test: (path) => runAutomaton(states, path, false, counter),
+        testSelfOrParent: (path) => runAutomaton(states, path, true, counter),
+      };
   }
 }
 
 /** Matcher of one segment of a rule; a segment that does not compile alone (`[/]` split in two) matches anything, to stay conservative. */
-function segmentTest(rule: Rule, i: number): (name: string) => boolean {
+function segmentTest(rule: Rule, i: number, counter: MatchCounter): (name: string) => boolean {
   rule.segmentTests ??= rule.segments.map((seg) => {
     try {
-      return compilePattern(seg);
+      return compilePattern(seg, counter).test;
     } catch {
       return () => true;
     }
@@ -199,6 +295,8 @@ function segmentTest(rule: Rule, i: number): (name: string) => boolean {
 export class IgnoreMatcher {
   private readonly rules: Rule[];
   private readonly exclusions: Rule[];
+  /** Automaton state visits so far, for a test that bounds matching work by counting instead of timing. */
+  readonly counter: MatchCounter = { steps: 0 };
 
   /** Compiles patterns as returned by parseDockerignore; InputError on a malformed one. */
   constructor(patterns: string[]) {
@@ -213,7 +311,7 @@ export class IgnoreMatcher {
         p = p.slice(1);
       }
       p = cleanPath(p);
-      this.rules.push({ exclusion, pattern: p, segments: p.split('/'), test: compilePattern(p) });
+      this.rules.push({ exclusion, pattern: p, segments: p.split('/'), compiled: compilePattern(p, this.counter) });
     }
     this.exclusions = this.rules.filter((r) => r.exclusion);
   }
@@ -226,22 +324,11 @@ export class IgnoreMatcher {
   /** Docker's MatchesOrParentMatches: true when the path, or one of its parent directories, is ignored. */
   isExcluded(path: string): boolean {
     if (this.rules.length === 0) return false;
-    const parts = path.split('/');
-    const parents: string[] = [];
-    for (let i = 1; i < parts.length; i++) parents.push(parts.slice(0, i).join('/'));
     let matched = false;
     for (const rule of this.rules) {
       // An inclusion cannot change an already-excluded path, nor an exception an included one.
       if (rule.exclusion !== matched) continue;
-      let hit = rule.test(path);
-      if (!hit) {
-        for (const parent of parents) {
-          if (rule.test(parent)) {
-            hit = true;
-            break;
-          }
-        }
-      }
+      const hit = rule.compiled.testSelfOrParent(path);
       if (hit) matched = !rule.exclusion;
     }
     return matched;
@@ -260,7 +347,7 @@ export class IgnoreMatcher {
         if (i >= rule.segments.length) return false;
         const seg = rule.segments[i];
         if (seg.includes('**')) return true;
-        if (!segmentTest(rule, i)(dirSegs[i])) return false;
+        if (!segmentTest(rule, i, this.counter)(dirSegs[i])) return false;
       }
       return rule.segments.length > dirSegs.length;
     });

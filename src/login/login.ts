@@ -31,7 +31,7 @@ export interface LoginResult {
 }
 
 /** Options of logout(). */
-export interface LogoutOptions extends Pick<ConnectionOptions, 'env' | 'homeDir'> {
+export interface LogoutOptions extends Pick<ConnectionOptions, 'env' | 'homeDir' | 'credentialHelperTimeoutMs'> {
   /** Registry host, as given to login. */
   registry: string;
   logger?: Logger;
@@ -56,9 +56,9 @@ export function loginHost(value: string): string {
 }
 
 /** Where the credential store lives, from the options only (the library never reads process.env). */
-function storeOptions(opts: { env?: Record<string, string | undefined>; homeDir?: string; logger?: Logger }) {
+function storeOptions(opts: { env?: Record<string, string | undefined>; homeDir?: string; logger?: Logger; credentialHelperTimeoutMs?: number }) {
   const env = opts.env ?? {};
-  return { env, homeDir: opts.homeDir ?? env.HOME ?? os.homedir(), logger: opts.logger ?? silentLogger };
+  return { env, homeDir: opts.homeDir ?? env.HOME ?? os.homedir(), logger: opts.logger ?? silentLogger, helperTimeoutMs: opts.credentialHelperTimeoutMs };
 }
 
 /**

@@ -2,7 +2,8 @@
 import { NotFoundError, ProtocolError } from '../errors.js';
 import { CONFIG_CAP } from '../http/response.js';
 import { scratchConfig } from '../image/config.js';
-import { parseManifest } from '../image/manifest.js';
+import pLimit from 'p-limit';
+import { checkIndexChildren, GraphBudget, parseManifest } from '../image/manifest.js';
 import { MediaType, type MediaFamily } from '../image/mediatypes.js';
 import { formatPlatform, imagePlatforms, platformMatches, selectPlatform } from '../image/platform.js';
 import type { Descriptor, ImageConfig, ImageIndex, ImageManifest, Platform } from '../image/types.js';
@@ -41,19 +42,39 @@ export async function resolveBase(client: RegistryClient, ref: ImageReference, p
     }
     return { digest: top.digest, family: familyOf(parsed.mediaType), images: [image] };
   }
+  const name = `${ref.registry}/${ref.repository}@${top.digest}`;
+  // Bounded before any child is fetched: a hostile index must not turn into thousands of GETs.
+  checkIndexChildren(parsed.index, name);
   const children = platform === 'all' ? imagePlatforms(parsed.index) : [selectPlatform(parsed.index, platform)];
-  if (children.length === 0) throw new NotFoundError(`index ${ref.registry}/${ref.repository}@${top.digest} has no image children`);
+  if (children.length === 0) throw new NotFoundError(`index ${name} has no image children`);
+  const budget = new GraphBudget(`base ${name}`);
+  // A few at a time, and none started after a failure: each child is a manifest and a config GET.
+  const limit = pLimit(CHILD_FETCHES);
+  let failed = false;
   const images = await Promise.all(
-    children.map(async (d) => {
-      const m = await client.getManifest(ref.repository, d.digest);
-      const p = parseManifest(m.bytes, m.mediaType);
-      if (p.kind !== 'image') throw new ProtocolError(`index ${top.digest} lists ${d.digest}, which is not an image manifest`);
-      const img = await readImage(client, ref.repository, m.digest, p.manifest);
-      return { ...img, platform: d.platform ?? img.platform, indexEntry: d };
-    }),
+    children.map((d) =>
+      limit(async () => {
+        if (failed) throw new Error('stopped'); // never seen: Promise.all already rejected with the first failure
+        try {
+          const m = await client.getManifest(ref.repository, d.digest);
+          budget.child();
+          budget.hold(m.bytes.length);
+          const p = parseManifest(m.bytes, m.mediaType);
+          if (p.kind !== 'image') throw new ProtocolError(`index ${top.digest} lists ${d.digest}, which is not an image manifest`);
+          const img = await readImage(client, ref.repository, m.digest, p.manifest, budget);
+          return { ...img, platform: d.platform ?? img.platform, indexEntry: d };
+        } catch (err) {
+          failed = true;
+          throw err;
+        }
+      }),
+    ),
   );
   return { digest: top.digest, family: familyOf(parsed.mediaType), index: parsed.index, images };
 }
+
+/** Child manifests (and their configs) of a multi-platform base fetched at once. */
+const CHILD_FETCHES = 8;
 
 /** An empty base for `--from scratch`. */
 export function scratchBase(platforms: Platform[], family: MediaFamily): ResolvedBase {
@@ -73,8 +94,9 @@ function familyOf(mediaType: string): MediaFamily {
   return mediaType.includes('docker') ? 'docker' : 'oci';
 }
 
-async function readImage(client: RegistryClient, repo: string, digest: string, manifest: ImageManifest): Promise<BasePlatformImage> {
+async function readImage(client: RegistryClient, repo: string, digest: string, manifest: ImageManifest, budget?: GraphBudget): Promise<BasePlatformImage> {
   const bytes = await client.getBlobBytes(repo, manifest.config.digest, CONFIG_CAP);
+  budget?.hold(bytes.length);
   let config: ImageConfig;
   try {
     config = JSON.parse(bytes.toString('utf8')) as ImageConfig;

@@ -2,11 +2,11 @@
  * One method per Distribution API endpoint for one registry. Small JSON is read with a cap; blob
  * bodies stay streams. Every non-success answer becomes a typed error keeping the registry's codes.
  */
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { authMiddleware } from '../auth/middleware.js';
-import type { Credential } from '../auth/credentials.js';
+import type { Credential, SecretSink } from '../auth/credentials.js';
 import { repositoryScope, mergeScopes } from '../auth/scope.js';
-import { ProtocolError, DigestMismatchError, RegpushError, UnsupportedError } from '../errors.js';
+import { AbortedError, ProtocolError, DigestMismatchError, RegpushError, UnsupportedError } from '../errors.js';
 import { compose, type HttpRequest, type HttpResponse, type RequestBody, type Send } from '../http/types.js';
 import { drain, errorFromResponse, readBody, readJson, MANIFEST_CAP } from '../http/response.js';
 import type { Transport } from '../http/transport.js';
@@ -27,6 +27,8 @@ export interface RegistryClientOptions {
   /** Lazily resolves the credential (flags, env, docker config…). */
   credential?: () => Promise<Credential | undefined>;
   signal?: AbortSignal;
+  /** The run's secrets; bearer tokens this client receives are added. */
+  secrets?: SecretSink;
 }
 
 /** The RegistryClient of a real registry: HTTP through the operation's transport, with auth. */
@@ -54,6 +56,7 @@ export class HttpRegistryClient implements RegistryClient {
         tokenSend: opts.transport.send,
         logger: opts.transport.logger,
         userAgent: opts.transport.userAgent,
+        secrets: opts.secrets,
       }),
     );
   }
@@ -144,12 +147,17 @@ export class HttpRegistryClient implements RegistryClient {
     return this.fail(res, `ping ${this.registry}`);
   }
 
+  /** `host/repo:tag` or `host/repo@sha256:…` (a tag never contains a colon, a digest always does). */
+  private manifestName(repo: string, ref: string): string {
+    return `${this.registry}/${repo}${ref.includes(':') ? '@' : ':'}${ref}`;
+  }
+
   /** HEAD a manifest; undefined when it does not exist. */
   async headManifest(repo: string, ref: string): Promise<ManifestHead | undefined> {
     const res = await this.request({ method: 'HEAD', url: await this.url(`${repo}/manifests/${ref}`), headers: { accept: MANIFEST_ACCEPT } });
     drain(res);
     if (res.status === 404) return undefined;
-    if (res.status !== 200) return this.fail(res, `HEAD manifest ${this.registry}/${repo}:${ref}`);
+    if (res.status !== 200) return this.fail(res, `HEAD manifest ${this.manifestName(repo, ref)}`);
     const size = Number(res.headers['content-length']);
     return {
       digest: res.headers['docker-content-digest'],
@@ -160,14 +168,14 @@ export class HttpRegistryClient implements RegistryClient {
 
   /** GET a manifest's exact bytes; the digest is verified when `ref` is a digest or the registry states one. */
   async getManifest(repo: string, ref: string): Promise<FetchedManifest> {
-    const what = `GET manifest ${this.registry}/${repo}${ref.includes(':') ? '@' : ':'}${ref}`;
+    const what = `GET manifest ${this.manifestName(repo, ref)}`;
     const res = await this.request({ method: 'GET', url: await this.url(`${repo}/manifests/${ref}`), headers: { accept: MANIFEST_ACCEPT } });
     if (res.status !== 200) return this.fail(res, what);
-    const bytes = await readBody(res, MANIFEST_CAP, `manifest ${this.registry}/${repo}:${ref}`);
+    const bytes = await readBody(res, MANIFEST_CAP, `manifest ${this.manifestName(repo, ref)}`);
     const contentType = res.headers['content-type']?.split(';')[0]?.trim() ?? '';
     // Signed schema 1 is hashed without its signatures, so check the type before the digest.
     if (isSchema1MediaType(contentType)) {
-      throw new UnsupportedError(`${this.registry}/${repo}:${ref} is a Docker schema 1 manifest, which regpush does not support; re-push it as schema 2 or OCI (e.g. skopeo copy --format v2s2)`, {
+      throw new UnsupportedError(`${this.manifestName(repo, ref)} is a Docker schema 1 manifest, which regpush does not support; re-push it as schema 2 or OCI (e.g. skopeo copy --format v2s2)`, {
         details: { registry: this.registry },
       });
     }
@@ -177,7 +185,7 @@ export class HttpRegistryClient implements RegistryClient {
     }
     const stated = res.headers['docker-content-digest'];
     if (stated && stated.startsWith('sha256:') && stated !== digest) {
-      throw new DigestMismatchError(`manifest ${this.registry}/${repo}:${ref}: registry says ${stated} but the bytes hash to ${digest}`, {
+      throw new DigestMismatchError(`manifest ${this.manifestName(repo, ref)}: registry says ${stated} but the bytes hash to ${digest}`, {
         details: { registry: this.registry },
       });
     }
@@ -194,11 +202,11 @@ export class HttpRegistryClient implements RegistryClient {
       headers: { 'content-type': mediaType },
       body: bytes,
     });
-    if (res.status !== 201 && res.status !== 200 && res.status !== 202) return this.fail(res, `PUT manifest ${this.registry}/${repo}:${ref}`);
+    if (res.status !== 201 && res.status !== 200 && res.status !== 202) return this.fail(res, `PUT manifest ${this.manifestName(repo, ref)}`);
     drain(res);
     const stated = res.headers['docker-content-digest'];
     if (stated && stated.startsWith('sha256:') && stated !== digest) {
-      throw new DigestMismatchError(`PUT manifest ${this.registry}/${repo}:${ref}: registry stored ${stated}, expected ${digest}`, {
+      throw new DigestMismatchError(`PUT manifest ${this.manifestName(repo, ref)}: registry stored ${stated}, expected ${digest}`, {
         details: { registry: this.registry },
       });
     }
@@ -276,11 +284,39 @@ export class HttpRegistryClient implements RegistryClient {
   /** POST to open an upload session. */
   async startUpload(repo: string): Promise<UploadSession> {
     const url = await this.url(`${repo}/blobs/uploads/`);
-    const res = await this.request({ method: 'POST', url });
-    if (res.status !== 202) return this.fail(res, `start upload to ${this.registry}/${repo}`);
+    const op = this.signal;
+    if (op?.aborted) throw new AbortedError(`aborted: POST ${url}`);
+    // Not cut by the operation's signal: a POST interrupted after the registry opened the session
+    // would leave that session behind with nobody knowing its URL. Once interrupted, the POST gets
+    // CANCEL_TIMEOUT_MS to answer; a session it opened is then cancelled here and the abort reported.
+    const bounded = new AbortController();
+    let grace: NodeJS.Timeout | undefined;
+    const onAbort = (): void => {
+      grace = setTimeout(() => bounded.abort(), CANCEL_TIMEOUT_MS);
+    };
+    op?.addEventListener('abort', onAbort, { once: true });
+    let res: HttpResponse;
+    try {
+      res = await this.send({ method: 'POST', url, signal: bounded.signal });
+    } finally {
+      op?.removeEventListener('abort', onAbort);
+      clearTimeout(grace);
+    }
+    if (res.status !== 202) {
+      if (op?.aborted) {
+        drain(res);
+        throw new AbortedError(`aborted: POST ${url}`);
+      }
+      return this.fail(res, `start upload to ${this.registry}/${repo}`);
+    }
     drain(res);
     const min = Number(res.headers['oci-chunk-min-length']);
-    return { url: this.location(res, url), minChunk: Number.isFinite(min) && min > 0 ? min : undefined };
+    const session = { url: this.location(res, url), minChunk: Number.isFinite(min) && min > 0 ? min : undefined };
+    if (op?.aborted) {
+      await this.cancelUpload(session.url);
+      throw new AbortedError(`aborted: POST ${url}`);
+    }
+    return session;
   }
 
   /** Monolithic upload: one PUT with the whole body, its digest and length known. */
@@ -304,11 +340,78 @@ export class HttpRegistryClient implements RegistryClient {
       headers['content-range'] = `${range.start}-${range.end}`;
       headers['content-length'] = String(range.end - range.start + 1);
     }
+    if (!range && !replayable && typeof body === 'function' && this.signal) return this.interruptiblePatch(session, headers, body, this.signal);
     const res = await this.request({ method: 'PATCH', url: session, headers, body, replayable, label: 'blob PATCH' });
+    return this.patchDone(res, session);
+  }
+
+  private async patchDone(res: HttpResponse, session: string): Promise<string> {
     // ECR answers 201 to a PATCH (aws/containers-roadmap#2831).
     if (res.status !== 202 && res.status !== 201 && res.status !== 204) return this.fail(res, `PATCH upload to ${this.registry}`);
     drain(res);
     return this.location(res, session);
+  }
+
+  /**
+   * A streamed PATCH (no length, chunked transfer encoding) that an interruption ends instead of
+   * cutting: the upload URL carries the session state (distribution's `_state` holds the offset),
+   * so after a cut PATCH the URL from before it no longer matches the bytes the registry kept, and
+   * a DELETE to it is answered 404 ("upload resumed at wrong offset") while the bytes stay. Ended
+   * early instead, the PATCH is answered with the current URL, which is cancelled here; then the
+   * abort is reported. The registry gets CANCEL_TIMEOUT_MS to answer after the interruption.
+   */
+  private async interruptiblePatch(session: string, headers: Record<string, string>, body: () => Readable | Buffer, op: AbortSignal): Promise<string> {
+    if (op.aborted) throw new AbortedError(`aborted: PATCH upload to ${this.registry}`);
+    const made = body();
+    const source = Buffer.isBuffer(made) ? null : made;
+    if (!source) {
+      const res = await this.request({ method: 'PATCH', url: session, headers, body: made as Buffer, replayable: false, label: 'blob PATCH' });
+      return this.patchDone(res, session);
+    }
+    // The request reads from a relay this method owns, so it can end the body where the source stopped.
+    const relay = new PassThrough({ highWaterMark: 64 * 1024 });
+    let interrupted = false;
+    const bounded = new AbortController();
+    let grace: NodeJS.Timeout | undefined;
+    const onAbort = (): void => {
+      interrupted = true;
+      source.unpipe(relay);
+      if (!relay.destroyed) relay.end();
+      grace = setTimeout(() => bounded.abort(), CANCEL_TIMEOUT_MS);
+    };
+    // The source's own failure (a local input error) fails the request with it, unless the
+    // interruption already ended the body (the source is then destroyed by the same abort).
+    const onSourceError = (err: Error): void => {
+      if (!interrupted) relay.destroy(err);
+    };
+    // A source that failed already (a local input error met while the session opened) is the answer.
+    if (source.errored) throw source.errored;
+    source.on('error', onSourceError);
+    source.pipe(relay);
+    op.addEventListener('abort', onAbort, { once: true });
+    let res: HttpResponse;
+    try {
+      res = await this.send({ method: 'PATCH', url: session, headers, body: () => relay, replayable: false, label: 'blob PATCH', signal: bounded.signal });
+    } catch (err) {
+      if (interrupted) throw new AbortedError(`aborted: PATCH upload to ${this.registry}`, { cause: err });
+      throw err;
+    } finally {
+      op.removeEventListener('abort', onAbort);
+      source.off('error', onSourceError);
+      clearTimeout(grace);
+    }
+    if (!interrupted) return this.patchDone(res, session);
+    drain(res);
+    if (res.status === 202 || res.status === 201 || res.status === 204) {
+      let next: string | undefined;
+      try {
+        next = this.location(res, session);
+      } catch {
+        /* no Location: nothing more to cancel with */
+      }
+      if (next) await this.cancelUpload(next);
+    }
+    throw new AbortedError(`aborted: PATCH upload to ${this.registry}`);
   }
 
   /** Closes a streamed upload with an empty `PUT ?digest=`; the registry verifies the digest. */

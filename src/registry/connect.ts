@@ -3,7 +3,7 @@
  * scheme. Push, copy and inspect all come through here, so there is one way in.
  */
 import os from 'node:os';
-import { resolveCredential, type Credential } from '../auth/credentials.js';
+import { resolveCredential, type Credential, type SecretSink } from '../auth/credentials.js';
 import { repositoryScope, type ScopeAction } from '../auth/scope.js';
 import { Transport } from '../http/transport.js';
 import { proxySettingsFromEnv } from '../http/proxy.js';
@@ -33,6 +33,13 @@ export interface ConnectionOptions {
    * extra CAs, client certificates, verification off. NODE_EXTRA_CA_CERTS is taken from `env`.
    */
   tls?: RegistryTlsOptions;
+  /** Milliseconds a credential helper may take (default 30 s). The CLI reads REGPUSH_CREDENTIAL_HELPER_TIMEOUT_MS. */
+  credentialHelperTimeoutMs?: number;
+  /**
+   * The run's secrets (a SecretSet of src/redact.ts): the credentials and tokens this operation
+   * resolves or receives are added, so the caller can scrub them from whatever it prints.
+   */
+  secrets?: SecretSink;
 }
 
 /** Transport tunables an operation takes from its options. */
@@ -75,6 +82,7 @@ export function connect(
     insecure: insecureList(opts),
     signal: opts.signal,
     scopes: scopes.map((s) => repositoryScope(s.repo, s.actions)),
+    secrets: opts.secrets,
     credential: () =>
       (cached ??= resolveCredential(registry, {
         role,
@@ -82,6 +90,8 @@ export function connect(
         env: opts.env ?? {},
         homeDir: opts.homeDir ?? opts.env?.HOME ?? os.homedir(),
         logger: transport.logger,
+        helperTimeoutMs: opts.credentialHelperTimeoutMs,
+        secrets: opts.secrets,
       })),
   });
 }

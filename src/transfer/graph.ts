@@ -5,7 +5,7 @@
 import { ProtocolError } from '../errors.js';
 import { buildIndex, serializeManifest } from '../image/build.js';
 import { sha256Digest } from '../image/digest.js';
-import { parseManifest } from '../image/manifest.js';
+import { checkIndexChildren, GraphBudget, parseManifest } from '../image/manifest.js';
 import { isForeignLayer } from '../image/mediatypes.js';
 import { selectPlatform } from '../image/platform.js';
 import type { Descriptor, Platform } from '../image/types.js';
@@ -43,6 +43,10 @@ export async function readGraph(client: RegistryClient, repo: string, ref: strin
   const parsed = parseManifest(fetched.bytes, fetched.mediaType);
   let top: ManifestNode = { digest: fetched.digest, mediaType: parsed.mediaType, bytes: fetched.bytes };
   let rewritten = false;
+  const name = `${client.registry}/${repo}@${fetched.digest}`;
+  // Every distinct child, at every nesting level, counts against one budget for the whole graph.
+  const budget = new GraphBudget(name);
+  if (parsed.kind === 'index') checkIndexChildren(parsed.index, name);
 
   async function visit(bytes: Buffer, mediaType: string, digest: string, depth: number): Promise<void> {
     if (depth > MAX_DEPTH) throw new ProtocolError(`index nesting deeper than ${MAX_DEPTH} at ${digest}`);
@@ -52,10 +56,13 @@ export async function readGraph(client: RegistryClient, repo: string, ref: strin
       for (const l of p.manifest.layers) if (!isForeignLayer(l)) addBlob(l);
       return;
     }
+    checkIndexChildren(p.index, depth === 0 ? name : `${client.registry}/${repo}@${digest}`);
     for (const d of p.index.manifests) {
       if (seen.has(d.digest)) continue;
       seen.add(d.digest);
+      budget.child();
       const child = await client.getManifest(repo, d.digest);
+      budget.hold(child.bytes.length);
       const cp = parseManifest(child.bytes, child.mediaType || d.mediaType);
       await visit(child.bytes, cp.mediaType, child.digest, depth + 1);
       children.push({ digest: child.digest, mediaType: cp.mediaType, bytes: child.bytes });

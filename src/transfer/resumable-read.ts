@@ -146,6 +146,10 @@ export function resumableRead(opts: ResumableReadOptions): Readable {
 
   async function failed(err: unknown): Promise<void> {
     if (out.destroyed) return;
+    // From the drop until the next body is attached, no body is current: without this mark a
+    // consumer's read() during the retry delay would open a second Range request, and the two
+    // bodies would then be judged against each other's offsets (a false E_DIGEST_MISMATCH).
+    opening = true;
     try {
       const outcome = outcomeOfError(err);
       if (!outcome) throw err;
@@ -166,6 +170,7 @@ export function resumableRead(opts: ResumableReadOptions): Readable {
       await sleep(delay, opts.signal);
       if (!out.destroyed) await openNext();
     } catch (e) {
+      opening = false;
       if (!out.destroyed) out.destroy(e as Error);
     }
   }

@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { Transport } from '../../src/http/transport.js';
 import { readBody, errorFromResponse } from '../../src/http/response.js';
 import { nextHop } from '../../src/http/redirect.js';
-import { AuthError, DeniedError, DigestMismatchError, NetworkError, NotFoundError, ProtocolError, RegistryError, TooManyRequestsError } from '../../src/errors.js';
+import { AuthError, DeniedError, DigestMismatchError, InputError, NetworkError, NotFoundError, ProtocolError, RegistryError, TooManyRequestsError } from '../../src/errors.js';
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 const servers: http.Server[] = [];
@@ -179,4 +179,33 @@ test('errorFromResponse keeps OCI error codes and picks the typed error', async 
   }
   const garbage = await errorFromResponse({ status: 502, headers: {}, url: 'x', body: Readable.from([Buffer.from('<html>')]) }, { what: 'w', registry: 'r' });
   assert.ok(garbage instanceof RegistryError);
+});
+
+test('a streamed body that fails (before or during the request) fails the request with its own error at once, not after the idle timeout', async () => {
+  const reg = await serve((req, res) => {
+    req.resume();
+    req.on('end', () => res.writeHead(202).end());
+  });
+  const t = new Transport({ retry: fast, idleTimeoutMs: 20_000 });
+  const failure = () => new InputError('file name is not valid UTF-8 (hex 6162ff)');
+  // Failed before the request was made (the layer met the bad name while the session was opening).
+  const early = new Readable({ read() {} });
+  early.on('error', () => {});
+  early.destroy(failure());
+  await new Promise((r) => setImmediate(r));
+  let t0 = Date.now();
+  await assert.rejects(t.send({ method: 'PATCH', url: `${reg}/v2/x/blobs/uploads/1`, body: () => early }), (e: Error) => e instanceof InputError);
+  assert.ok(Date.now() - t0 < 5000);
+  // Failed while it streamed.
+  let n = 0;
+  const late = new Readable({
+    read() {
+      if (n++ < 3) this.push(Buffer.alloc(64 * 1024, 1));
+      else this.destroy(failure());
+    },
+  });
+  t0 = Date.now();
+  await assert.rejects(t.send({ method: 'PATCH', url: `${reg}/v2/x/blobs/uploads/2`, body: () => late }), (e: Error) => e instanceof InputError);
+  assert.ok(Date.now() - t0 < 5000);
+  t.close();
 });

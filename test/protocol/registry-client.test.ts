@@ -207,3 +207,87 @@ test('referrers: 404/405/400 and a 401 without a challenge (Harbor) mean "no API
   });
   await assert.rejects(client.referrers('app', d), (e: { code?: string }) => e.code === 'E_AUTH');
 });
+
+test('a manifest named by digest is written host/repo@sha256:… in errors (never repo:sha256:…)', async () => {
+  const bytes = Buffer.from('{"schemaVersion":2}');
+  const d = sha(bytes);
+  const r = await registry((req, _body, res) => {
+    if (req.method === 'PUT') {
+      res.writeHead(400, { 'content-type': 'application/json' });
+      return res.end(JSON.stringify({ errors: [{ code: 'MANIFEST_INVALID', message: 'no' }] }));
+    }
+    if (req.method === 'HEAD') return res.writeHead(403).end();
+    // GET: a schema 1 manifest, refused by type
+    res.writeHead(200, { 'content-type': 'application/vnd.docker.distribution.manifest.v1+prettyjws' });
+    res.end('{"schemaVersion":1}');
+  });
+  const named = (e: Error) => e.message.includes(`${r.host}/app@${d}`) && !e.message.includes(`app:${d}`);
+  await assert.rejects(r.client.putManifest('app', d, bytes, 'application/vnd.oci.image.manifest.v1+json'), (e: Error) => named(e) && /PUT manifest/.test(e.message));
+  await assert.rejects(r.client.headManifest('app', d), (e: Error) => named(e) && /HEAD manifest/.test(e.message));
+  await assert.rejects(r.client.getManifest('app', d), (e: Error) => e instanceof UnsupportedError && named(e));
+  // A tag keeps the colon.
+  await assert.rejects(r.client.headManifest('app', 'v1'), (e: Error) => e.message.includes(`${r.host}/app:v1`));
+  r.transport.close();
+});
+
+test('an upload POST interrupted while the registry opens the session: the session it opened is cancelled, then AbortedError', async () => {
+  const deleted: string[] = [];
+  const r = await registry((req, _body, res) => {
+    if (req.method === 'POST') {
+      // The registry has opened the session; its answer is on the way when the operation is interrupted.
+      setTimeout(() => res.writeHead(202, { location: '/v2/app/blobs/uploads/u1?_state=s0', 'content-length': '0' }).end(), 150);
+      return;
+    }
+    if (req.method === 'DELETE') {
+      deleted.push(req.url!);
+      return res.writeHead(204).end();
+    }
+    res.writeHead(500).end();
+  });
+  const op = new AbortController();
+  const client = new HttpRegistryClient({ registry: r.host, transport: r.transport, insecure: [r.host], signal: op.signal });
+  const started = client.startUpload('app');
+  setTimeout(() => op.abort(), 30);
+  await assert.rejects(started, (e: Error) => e.name === 'AbortedError');
+  assert.deepEqual(deleted, ['/v2/app/blobs/uploads/u1?_state=s0']);
+  // Already interrupted: no POST at all.
+  const before = r.log.length;
+  await assert.rejects(client.startUpload('app'), (e: Error) => e.name === 'AbortedError');
+  assert.equal(r.log.length, before);
+  r.transport.close();
+});
+
+test('a streamed PATCH interrupted mid-body is ended, not cut: the session is DELETEd with the state the registry answered', async () => {
+  const deleted: string[] = [];
+  let received = 0;
+  const r = await registry((req, body, res) => {
+    if (req.method === 'PATCH') {
+      received = body.length;
+      return res.writeHead(202, { location: `/v2/app/blobs/uploads/u1?_state=offset-${body.length}`, 'content-length': '0' }).end();
+    }
+    if (req.method === 'DELETE') {
+      deleted.push(req.url!);
+      return res.writeHead(204).end();
+    }
+    res.writeHead(500).end();
+  });
+  const op = new AbortController();
+  const client = new HttpRegistryClient({ registry: r.host, transport: r.transport, insecure: [r.host], signal: op.signal });
+  // A source that sends 3 chunks and then waits, as a layer still being built does; the interruption comes then.
+  let sent = 0;
+  const source = new Readable({
+    read() {
+      if (sent < 3) {
+        sent++;
+        this.push(Buffer.alloc(1000, sent));
+        if (sent === 3) setTimeout(() => op.abort(), 50);
+      }
+    },
+  });
+  // The pipeline destroys its source on the same abort (as the layer stream does).
+  op.signal.addEventListener('abort', () => source.destroy(new Error('layer build aborted')), { once: true });
+  await assert.rejects(client.patchUpload('http://' + r.host + '/v2/app/blobs/uploads/u1?_state=offset-0', () => source, false), (e: Error) => e.name === 'AbortedError');
+  assert.equal(received, 3000);
+  assert.deepEqual(deleted, ['/v2/app/blobs/uploads/u1?_state=offset-3000']);
+  r.transport.close();
+});

@@ -14,7 +14,9 @@ import {
   storeCredential,
   type CredentialOptions,
 } from '../../src/auth/credentials.js';
+import { DEFAULT_HELPER_TIMEOUT_MS } from '../../src/auth/helper.js';
 import { AuthError } from '../../src/errors.js';
+import { SecretSet } from '../../src/redact.js';
 import type { Logger } from '../../src/log.js';
 
 const SECRET = 's3cr3t-Pa55word';
@@ -241,7 +243,7 @@ describe('resolveCredential: docker config.json', () => {
     await writeJson(dockerConfig(o.home), { credHelpers: { 'ghcr.io': 'pass' } });
     await assert.rejects(resolveCredential('ghcr.io', o), (err: unknown) => {
       assert.ok(err instanceof AuthError);
-      assert.match(err.message, /docker-credential-pass get failed/);
+      assert.match(err.message, /docker-credential-pass get for ghcr.io failed/);
       return true;
     });
   });
@@ -359,9 +361,60 @@ describe('credential helper: real process', () => {
     await writeJson(dockerConfig(o.home), { credHelpers: { 'ghcr.io': 'regpushtest', 'quay.io': 'regpushtest', 'x.io': 'broken', 'y.io': 'missing' } });
     assert.deepEqual(await resolveCredential('ghcr.io', o), { username: 'from-ghcr.io', password: SECRET });
     assert.equal(await resolveCredential('quay.io', o), undefined);
-    await assert.rejects(resolveCredential('x.io', o), (err: Error) => err instanceof AuthError && /docker-credential-broken get failed: keychain is locked/.test(err.message));
+    await assert.rejects(resolveCredential('x.io', o), (err: Error) => err instanceof AuthError && /docker-credential-broken get for x.io failed: keychain is locked/.test(err.message));
     await assert.rejects(resolveCredential('y.io', o), (err: Error) => err instanceof AuthError && /docker-credential-missing not found on PATH/.test(err.message));
     assert.ok(!o.log.lines.join('\n').includes(SECRET));
+  });
+
+  it('a helper that hangs is killed after helperTimeoutMs: AuthError naming helper and registry (default 30 s)', async () => {
+    assert.equal(DEFAULT_HELPER_TIMEOUT_MS, 30_000);
+    const o = await setup();
+    delete o.runHelper;
+    const bin = path.join(o.home, 'bin');
+    await fs.mkdir(bin);
+    await fs.writeFile(path.join(bin, 'docker-credential-sleepy'), '#!/bin/sh\nsleep 30\n', { mode: 0o755 });
+    o.env = { PATH: `${bin}:/usr/bin:/bin` };
+    o.helperTimeoutMs = 300;
+    await writeJson(dockerConfig(o.home), { credHelpers: { 'ghcr.io': 'sleepy' } });
+    const t0 = Date.now();
+    await assert.rejects(
+      resolveCredential('ghcr.io', o),
+      (err: Error) => err instanceof AuthError && /docker-credential-sleepy get for ghcr.io failed: timed out after 300 ms/.test(err.message),
+    );
+    assert.ok(Date.now() - t0 < 10_000);
+  });
+
+  it('a helper that prints its reply and then fails: the Secret is scrubbed and reported to the run\'s secret set', async () => {
+    const o = await setup();
+    delete o.runHelper;
+    const bin = path.join(o.home, 'bin');
+    await fs.mkdir(bin);
+    await fs.writeFile(
+      path.join(bin, 'docker-credential-leaky'),
+      `#!/bin/sh\nprintf '{"ServerURL":"ghcr.io","Username":"u","Secret":"${SECRET}"}'\necho "then ${SECRET} broke" >&2\nexit 1\n`,
+      { mode: 0o755 },
+    );
+    o.env = { PATH: `${bin}:/usr/bin:/bin` };
+    const secrets = new SecretSet();
+    o.secrets = secrets;
+    await writeJson(dockerConfig(o.home), { credHelpers: { 'ghcr.io': 'leaky' } });
+    await assert.rejects(resolveCredential('ghcr.io', o), (err: Error) => err instanceof AuthError && !err.message.includes(SECRET) && /"Secret":"\*\*\*"/.test(err.message));
+    assert.equal(secrets.scrub(`x ${SECRET} y`), 'x *** y');
+  });
+});
+
+describe('SecretSet', () => {
+  it('scrubs a credential in every form it travels in, and whatever JWT or secret JSON member it meets', () => {
+    const s = new SecretSet();
+    const password = 'p@ss "word"/1';
+    s.addCredential({ username: 'bob', password });
+    s.add('tok-123456');
+    s.add('abc'); // too short to scrub: it would eat ordinary words
+    const b64basic = Buffer.from(`bob:${password}`).toString('base64');
+    const text = `a ${password} b ${encodeURIComponent(password)} c ${JSON.stringify(password)} d Basic ${b64basic} e tok-123456 abc`;
+    assert.equal(s.scrub(text), 'a *** b *** c "***" d Basic *** e *** abc');
+    assert.equal(s.scrub('{"token": "zzz", "Secret":"q\\"w"} eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig-nature'), '{"token": "***", "Secret":"***"} ***');
+    assert.equal(new SecretSet().scrub('authorization: Bearer abc.def'), 'authorization: Bearer ***');
   });
 });
 
@@ -426,7 +479,7 @@ describe('storeCredential / eraseCredential', () => {
     };
     await assert.rejects(
       storeCredential('ghcr.io', { username: 'me', password: SECRET }, { env: {}, homeDir: home, execHelper }),
-      (err: Error) => err instanceof AuthError && /docker-credential-pass store failed/.test(err.message) && !err.message.includes(SECRET),
+      (err: Error) => err instanceof AuthError && /docker-credential-pass store for ghcr.io failed/.test(err.message) && !err.message.includes(SECRET),
     );
   });
 

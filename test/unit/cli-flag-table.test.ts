@@ -9,6 +9,7 @@ import { loginCommands, loginFlags, logoutFlags } from '../../src/cli/commands/l
 import { deleteFlags, digestFlags, manageCommands, tagFlags, tagsFlags } from '../../src/cli/commands/manage.js';
 import { pushCommand, pushFlags } from '../../src/cli/commands/push.js';
 import { checkGivenOnce, defineFlags, flagsGivenOnce, withFlags, type FlagSpec, type FlagTable, type InferredArgs } from '../../src/cli/flag-table.js';
+import { SecretSet } from '../../src/redact.js';
 import type { CliIO } from '../../src/cli/io.js';
 import { main } from '../../src/cli/main.js';
 import { UsageError } from '../../src/errors.js';
@@ -121,17 +122,18 @@ function sampleArgs(table: FlagTable): { argv: string[]; expected: Record<string
 }
 
 const io = {} as CliIO;
+
 const none = () => {};
 const commands: [string, string[], FlagTable, (y: Argv) => Argv][] = [
-  ['push', [], pushFlags, (y) => pushCommand(y, io, none)],
-  ['copy', ['src-image', 'dst-image'], copyFlags, (y) => copyCommand(y, io, none)],
-  ['inspect', ['some-ref'], inspectFlags, (y) => inspectCommand(y, io, none)],
-  ['login', ['reg.example.com'], loginFlags, (y) => loginCommands(y, io, none)],
-  ['logout', ['reg.example.com'], logoutFlags, (y) => loginCommands(y, io, none)],
-  ['tags', ['reg.example.com/app'], tagsFlags, (y) => manageCommands(y, io, none)],
-  ['digest', ['reg.example.com/app:1'], digestFlags, (y) => manageCommands(y, io, none)],
-  ['tag', ['reg.example.com/app:1', 'a', 'b'], tagFlags, (y) => manageCommands(y, io, none)],
-  ['delete', ['reg.example.com/app@sha256:1'], deleteFlags, (y) => manageCommands(y, io, none)],
+  ['push', [], pushFlags, (y) => pushCommand(y, io, none, new SecretSet())],
+  ['copy', ['src-image', 'dst-image'], copyFlags, (y) => copyCommand(y, io, none, new SecretSet())],
+  ['inspect', ['some-ref'], inspectFlags, (y) => inspectCommand(y, io, none, new SecretSet())],
+  ['login', ['reg.example.com'], loginFlags, (y) => loginCommands(y, io, none, new SecretSet())],
+  ['logout', ['reg.example.com'], logoutFlags, (y) => loginCommands(y, io, none, new SecretSet())],
+  ['tags', ['reg.example.com/app'], tagsFlags, (y) => manageCommands(y, io, none, new SecretSet())],
+  ['digest', ['reg.example.com/app:1'], digestFlags, (y) => manageCommands(y, io, none, new SecretSet())],
+  ['tag', ['reg.example.com/app:1', 'a', 'b'], tagFlags, (y) => manageCommands(y, io, none, new SecretSet())],
+  ['delete', ['reg.example.com/app@sha256:1'], deleteFlags, (y) => manageCommands(y, io, none, new SecretSet())],
 ];
 
 describe('the commands use their tables', () => {

@@ -87,6 +87,11 @@ describe('flag parsers', () => {
     ['=v', null],
     ['k', null],
     ['', null],
+    ['a\nb=v', null],
+    ['a\r=v', null],
+    ['a\tb=v', null],
+    ['a\u2028b=v', null],
+    ['k=line1\nline2', ['k', 'line1\nline2']],
   ];
   for (const [input, want] of LABELS) {
     it(`parseLabelFlag ${JSON.stringify(input)}`, () => {
@@ -184,6 +189,8 @@ describe('applyConfigChanges', () => {
     assert.throws(() => applyConfigChanges(base(), { ports: ['99999'] }, undefined), InputError);
     assert.throws(() => applyConfigChanges(base(), { volumes: [''] }, undefined), InputError);
     assert.throws(() => applyConfigChanges(base(), { labels: { '': 'x' } }, undefined), InputError);
+    // From regpush.json a key arrives without going through parseLabelFlag.
+    assert.throws(() => applyConfigChanges(base(), { labels: { 'a\nb': 'x' } }, undefined), (e: unknown) => e instanceof InputError && /one line/.test((e as Error).message));
   });
 
   it('creates the config object when the base has none (or null)', () => {

@@ -144,3 +144,36 @@ describe('IgnoreMatcher (moby patternmatcher semantics)', () => {
     assert.throws(() => matcher('[z-a]'), InputError);
   });
 });
+
+describe('IgnoreMatcher work is linear in the path length', () => {
+  // A 40-deep path of long names: the regexp this matcher replaced backtracked over every way of
+  // splitting the path among the four `**` and the letters among the `*`, for minutes on such a path.
+  // (That regexp takes about 0.4 s on a 20-deep path with an 160-character `abab…` name, growing with the cube of each.)
+  const longName = 'ab'.repeat(120);
+  const deep = (depth: number, leaf: string): string => Array.from({ length: depth }, (_, i) => `dir${i}-${'y'.repeat(50)}`).concat(leaf).join('/');
+
+  for (const pattern of ['**/**/**/**/*a*b*c*', '**/**/**/**/*a*b*c*/**', 'dir0*/**/**/*a*b*c*', '!**/**/*a*b*c*']) {
+    it(`${pattern}: at most states × characters automaton steps on a 40-deep path`, () => {
+      const m = matcher(pattern.startsWith('!') ? `**\n${pattern}` : pattern);
+      const path = deep(40, longName);
+      const before = m.counter.steps;
+      const excluded = m.isExcluded(path);
+      const steps = m.counter.steps - before;
+      // The path has no `c` after its `b`, so nothing matches (or, with `**` first, the exception does not re-include).
+      assert.equal(excluded, pattern.startsWith('!'));
+      // Each character visits each automaton state at most twice (once added, once stepped); 40 states is generous.
+      const bound = 2 * 40 * (path.length + 1);
+      assert.ok(steps <= bound, `${steps} steps for a ${path.length}-character path (bound ${bound})`);
+      // And it grows linearly: a path twice as deep costs at most about twice as much.
+      const before2 = m.counter.steps;
+      m.isExcluded(deep(80, longName + longName));
+      const steps2 = m.counter.steps - before2;
+      assert.ok(steps2 <= 2.5 * steps + 100, `${steps2} steps at twice the length vs ${steps}`);
+    });
+  }
+
+  it('still matches such a pattern where it should (self and parent directory)', () => {
+    const hit = 'x'.repeat(100) + 'a' + 'x'.repeat(100) + 'b' + 'c';
+    check('**/**/**/**/*a*b*c*', [deep(40, hit), `${deep(10, hit)}/child/leaf`], [deep(40, 'abx')]);
+  });
+});

@@ -137,3 +137,58 @@ test('an aborted signal fails the read with E_ABORTED', async () => {
   setTimeout(() => ac.abort(), 10);
   await assert.rejects(readAll(r), { code: 'E_ABORTED' });
 });
+
+test('a read() while a dropped read waits for its retry delay opens no second request (the resume race)', async () => {
+  const size = 100_000;
+  const data = Buffer.from(Array.from({ length: size }, (_, i) => i % 253));
+  // More than the output's 64 KiB high-water mark: the push that fills it pauses the source, so the
+  // consumer still has bytes to take (and asks for more) while the read waits to resume.
+  const first = 70_000;
+  const opens: number[] = [];
+  const open: OpenAt = async (start) => {
+    opens.push(start);
+    if (opens.length === 1) {
+      let sent = false;
+      const b = new Readable({
+        read() {
+          if (sent) return;
+          sent = true;
+          this.push(data.subarray(0, first));
+          setImmediate(() => this.destroy(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })));
+        },
+      });
+      return { body: b, partial: false, size };
+    }
+    return { body: body(data.subarray(start)), partial: true, size: size - start };
+  };
+  const chunks: Buffer[] = [];
+  let drained!: () => void;
+  let opensWhileWaiting = -1;
+  const drainedDuringDelay = new Promise<void>((resolve) => (drained = resolve));
+  const out = resumableRead({
+    open,
+    size,
+    what: 'blob',
+    policy: { ...DEFAULT_RETRY_POLICY, retries: 3, baseDelayMs: 200, maxDelayMs: 200, random: () => 0.99 },
+    logger: {
+      debug() {},
+      info() {},
+      // Logged just before the retry delay starts: the consumer drains the output during it.
+      warn() {
+        setTimeout(() => {
+          for (let c = out.read() as Buffer | null; c !== null; c = out.read() as Buffer | null) chunks.push(c);
+          // out.read() has just asked for more (a call to the stream's read()); an open it caused has been called by now.
+          opensWhileWaiting = opens.length;
+          drained();
+        }, 20);
+      },
+    },
+  });
+  out.read(0); // start reading without consuming
+  await drainedDuringDelay;
+  assert.equal(chunks.length, 1, 'the first body\'s bytes were taken during the delay');
+  assert.equal(opensWhileWaiting, 1, 'no Range request may open while the retry delay runs');
+  for await (const c of out) chunks.push(c as Buffer);
+  assert.deepEqual(opens, [0, first], 'exactly one resume request, at the offset reached');
+  assert.ok(Buffer.concat(chunks).equals(data));
+});

@@ -1,8 +1,9 @@
 /** `regpush copy SRC DST [DST…]`: promote an image byte for byte to one or more registries. */
 import type { Argv } from 'yargs';
+import type { SecretSet } from '../../redact.js';
 import type { CopyResult } from '../../copy/copy.js';
 import { PartialFailureError } from '../../errors.js';
-import { chunkSizeOption, commonContext, commonFlags, idleTimeoutOption, retriesOption, transferCredentialFlags, transferCredentials } from '../common.js';
+import { chunkSizeOption, commonContext, commonFlags, idleTimeoutOption, retriesOption, transferCredentialFlags, transferCredentials, credentialHelperTimeoutOption } from '../common.js';
 import { defineFlags, withFlags, type InferredArgs } from '../flag-table.js';
 import { many } from '../flags.js';
 import type { CliIO } from '../io.js';
@@ -32,7 +33,7 @@ export const copyFlags = defineFlags({
 type CopyArgs = InferredArgs<typeof copyFlags>;
 
 /** Registers the copy command. */
-export function copyCommand(y: Argv, io: CliIO, done: (code: number) => void): Argv {
+export function copyCommand(y: Argv, io: CliIO, done: (code: number) => void, secrets: SecretSet): Argv {
   return y.command(
     'copy <src> [dst..]',
     'Copy an image or index exactly (same digest) to one or more registries, reading each blob once',
@@ -48,7 +49,7 @@ export function copyCommand(y: Argv, io: CliIO, done: (code: number) => void): A
       const clock = startClock();
       const a = argv;
       const { copy } = await import('../../copy/copy.js');
-      const ctx = commonContext(a, io);
+      const ctx = commonContext(a, io, secrets);
       const { from, to } = await transferCredentials(a, io, ctx.secrets);
       const targets = [...(a.dst ?? []), ...(many(a.to) ?? [])];
       const progress = await createProgress(io, ctx, !!a.json);
@@ -69,6 +70,8 @@ export function copyCommand(y: Argv, io: CliIO, done: (code: number) => void): A
           env: io.env,
           insecureRegistries: a['insecure-registry'],
           tls: ctx.tls,
+          credentialHelperTimeoutMs: credentialHelperTimeoutOption(io.env),
+          secrets,
           credentials: { from, to },
           retries: retriesOption(a),
           chunkSize: chunkSizeOption(a['chunk-size']),
@@ -82,13 +85,13 @@ export function copyCommand(y: Argv, io: CliIO, done: (code: number) => void): A
         // written for them), then the error line; exit code 8.
         if (err instanceof PartialFailureError) {
           const partial = err.details.result as CopyResult;
-          printResult(io, a, partial, clock);
+          printResult(io, a, partial, clock, secrets);
           if (a['digest-file'] && !partial.dryRun) await writeDigestFile(a['digest-file'], partial.digest, io.cwd ?? process.cwd());
         }
         throw err;
       }
       if (result.digestChanged && !a.json) ctx.logger.warn(`--platform made a new index: digest ${result.digest} differs from the source's ${result.source.digest}`);
-      printResult(io, a, result, clock);
+      printResult(io, a, result, clock, secrets);
       if (a['digest-file']) {
         if (result.dryRun) ctx.logger.warn(`--dry-run copied nothing; ${a['digest-file']} not written`);
         else await writeDigestFile(a['digest-file'], result.digest, io.cwd ?? process.cwd());
@@ -98,8 +101,8 @@ export function copyCommand(y: Argv, io: CliIO, done: (code: number) => void): A
   );
 }
 
-function printResult(io: CliIO, a: CopyArgs, result: CopyResult, clock: RunClock): void {
-  if (a.json) io.stdout.write(JSON.stringify(copyReport(result, clock), null, 2) + '\n');
+function printResult(io: CliIO, a: CopyArgs, result: CopyResult, clock: RunClock, secrets: SecretSet): void {
+  if (a.json) io.stdout.write(secrets.scrub(JSON.stringify(copyReport(result, clock), null, 2)) + '\n');
   else if (result.dryRun) io.stdout.write(copyPlanText(result));
   else for (const t of result.targets) if (t.ok) io.stdout.write(t.reference + '\n');
 }

@@ -1,8 +1,9 @@
 /** `regpush inspect REF`: describe an image or index without pulling layers. */
 import type { Argv } from 'yargs';
+import type { SecretSet } from '../../redact.js';
 import { UsageError } from '../../errors.js';
 import type { InspectResult } from '../../inspect/inspect.js';
-import { commonContext, commonFlags, credentialFromFlags, idleTimeoutOption, readStdin, retriesOption } from '../common.js';
+import { commonContext, commonFlags, credentialFromFlags, idleTimeoutOption, readStdin, retriesOption, credentialHelperTimeoutOption } from '../common.js';
 import { defineFlags, withFlags } from '../flag-table.js';
 import type { CliIO } from '../io.js';
 
@@ -18,7 +19,7 @@ export const inspectFlags = defineFlags({
 });
 
 /** Registers the inspect command. */
-export function inspectCommand(y: Argv, io: CliIO, done: (code: number) => void): Argv {
+export function inspectCommand(y: Argv, io: CliIO, done: (code: number) => void, secrets: SecretSet): Argv {
   return y.command(
     'inspect <ref>',
     'Show what an image reference resolves to: digest, media type, platforms, config, layers',
@@ -34,7 +35,7 @@ export function inspectCommand(y: Argv, io: CliIO, done: (code: number) => void)
     async (argv) => {
       const a = argv;
       const { inspect } = await import('../../inspect/inspect.js');
-      const ctx = commonContext(a, io);
+      const ctx = commonContext(a, io, secrets);
       const password = a['password-stdin'] ? await readStdin(io) : a.password;
       const from = credentialFromFlags(a.user, password, 'from', ctx.secrets);
       const result = await inspect(a.ref, {
@@ -43,6 +44,8 @@ export function inspectCommand(y: Argv, io: CliIO, done: (code: number) => void)
         env: io.env,
         insecureRegistries: a['insecure-registry'],
         tls: ctx.tls,
+        credentialHelperTimeoutMs: credentialHelperTimeoutOption(io.env),
+        secrets,
         credentials: { from },
         retries: retriesOption(a),
         idleTimeoutMs: idleTimeoutOption(io.env),

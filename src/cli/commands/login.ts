@@ -5,8 +5,9 @@
  * login()/logout() in src/login/login.ts.
  */
 import type { Argv } from 'yargs';
+import type { SecretSet } from '../../redact.js';
 import { UsageError } from '../../errors.js';
-import { commonContext, commonFlags, idleTimeoutOption, readStdin, retriesOption } from '../common.js';
+import { commonContext, commonFlags, idleTimeoutOption, readStdin, retriesOption, credentialHelperTimeoutOption } from '../common.js';
 import { defineFlags, withFlags, type InferredArgs } from '../flag-table.js';
 import type { CliIO } from '../io.js';
 
@@ -28,7 +29,7 @@ export const logoutFlags = defineFlags({
 type LoginArgs = InferredArgs<typeof loginFlags>;
 
 /** Registers login and logout. */
-export function loginCommands(y: Argv, io: CliIO, done: (code: number) => void): Argv {
+export function loginCommands(y: Argv, io: CliIO, done: (code: number) => void, secrets: SecretSet): Argv {
   return y
     .command(
       'login <registry>',
@@ -45,7 +46,7 @@ export function loginCommands(y: Argv, io: CliIO, done: (code: number) => void):
         const a = argv;
         const { login, loginHost } = await import('../../login/login.js');
         const host = loginHost(a.registry);
-        const ctx = commonContext(a, io);
+        const ctx = commonContext(a, io, secrets);
         if (a.password !== undefined && a['password-stdin']) throw new UsageError('give either --password or --password-stdin, not both');
         let password = a['password-stdin'] ? await readStdin(io) : a.password;
         let username = a.username;
@@ -58,7 +59,7 @@ export function loginCommands(y: Argv, io: CliIO, done: (code: number) => void):
         }
         if (!username) throw new UsageError('--username is empty');
         if (!password) throw new UsageError('the password is empty');
-        ctx.secrets.push(password);
+        ctx.secrets.addCredential({ username, password });
         if (a.password !== undefined) ctx.logger.warn('--password is visible to other users of this machine; use --password-stdin');
         const r = await login({
           registry: host,
@@ -69,6 +70,8 @@ export function loginCommands(y: Argv, io: CliIO, done: (code: number) => void):
           homeDir: io.env.HOME,
           insecureRegistries: a['insecure-registry'],
           tls: ctx.tls,
+          credentialHelperTimeoutMs: credentialHelperTimeoutOption(io.env),
+          secrets,
           retries: retriesOption(a),
           idleTimeoutMs: idleTimeoutOption(io.env),
           signal: io.signal,
@@ -88,7 +91,7 @@ export function loginCommands(y: Argv, io: CliIO, done: (code: number) => void):
         const a = argv;
         const { logout, loginHost } = await import('../../login/login.js');
         const host = loginHost(a.registry);
-        const ctx = commonContext(a, io);
+        const ctx = commonContext(a, io, secrets);
         const r = await logout({ registry: host, logger: ctx.logger, env: io.env, homeDir: io.env.HOME });
         if (r.removed) io.stdout.write(`Removed login credentials for ${r.registry}\n`);
         else ctx.logger.info(`Not logged in to ${r.registry}`);

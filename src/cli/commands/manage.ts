@@ -5,10 +5,11 @@
  * ones; `--user/--password` (or --password-stdin) fill that role.
  */
 import type { Argv } from 'yargs';
+import type { SecretSet } from '../../redact.js';
 import type { Credential } from '../../auth/credentials.js';
 import { UsageError } from '../../errors.js';
 import type { ManageOptions } from '../../manage/manage.js';
-import { commonContext, commonFlags, idleTimeoutOption, readStdin, retriesOption, type CommonArgs, type CommonContext } from '../common.js';
+import { commonContext, commonFlags, idleTimeoutOption, readStdin, retriesOption, type CommonArgs, type CommonContext, credentialHelperTimeoutOption } from '../common.js';
 import { defineFlags, withFlags } from '../flag-table.js';
 import type { CliIO } from '../io.js';
 
@@ -54,16 +55,16 @@ export const deleteFlags = defineFlags({
 type UserArgs = CommonArgs & { user?: string; password?: string };
 
 /** The context, credential and connection options every one of the four commands builds. */
-async function setUp(a: UserArgs, io: CliIO, role: 'from' | 'to'): Promise<{ ctx: CommonContext; opts: ManageOptions }> {
-  const ctx = commonContext(a, io);
+async function setUp(a: UserArgs, io: CliIO, role: 'from' | 'to', secrets: SecretSet): Promise<{ ctx: CommonContext; opts: ManageOptions }> {
+  const ctx = commonContext(a, io, secrets);
   if (a.password !== undefined && a['password-stdin']) throw new UsageError('give either --password or --password-stdin, not both');
   const password = a['password-stdin'] ? await readStdin(io) : a.password;
   let cred: Credential | undefined;
   if (a.user !== undefined || password !== undefined) {
     if (!a.user) throw new UsageError('--password was given without --user');
     if (password === undefined) throw new UsageError('--user was given without --password (or --password-stdin)');
-    ctx.secrets.push(password);
     cred = { username: a.user, password };
+    ctx.secrets.addCredential(cred);
   }
   return {
     ctx,
@@ -75,6 +76,8 @@ async function setUp(a: UserArgs, io: CliIO, role: 'from' | 'to'): Promise<{ ctx
       retries: retriesOption(a),
       idleTimeoutMs: idleTimeoutOption(io.env),
       tls: ctx.tls,
+      credentialHelperTimeoutMs: credentialHelperTimeoutOption(io.env),
+      secrets,
       signal: io.signal,
     },
   };
@@ -83,7 +86,7 @@ async function setUp(a: UserArgs, io: CliIO, role: 'from' | 'to'): Promise<{ ctx
 const json = (io: CliIO, value: unknown) => io.stdout.write(JSON.stringify(value, null, 2) + '\n');
 
 /** Registers tags, digest, tag and delete. */
-export function manageCommands(y: Argv, io: CliIO, done: (code: number) => void): Argv {
+export function manageCommands(y: Argv, io: CliIO, done: (code: number) => void, secrets: SecretSet): Argv {
   return y
     .command(
       'tags <repo>',
@@ -95,7 +98,7 @@ export function manageCommands(y: Argv, io: CliIO, done: (code: number) => void)
           .example('$0 tags nginx', 'Docker Hub (docker.io/library/nginx)'),
       async (argv) => {
         const { listTags } = await import('../../manage/manage.js');
-        const { opts } = await setUp(argv, io, 'from');
+        const { opts } = await setUp(argv, io, 'from', secrets);
         const result = await listTags(argv.repo, { ...opts, pageSize: argv['page-size'] });
         if (argv.json) json(io, result);
         else io.stdout.write(result.tags.map((t) => t + '\n').join(''));
@@ -112,7 +115,7 @@ export function manageCommands(y: Argv, io: CliIO, done: (code: number) => void)
           .example('$0 digest --json nginx:1.27', '{"reference", "digest", "mediaType", "size"}'),
       async (argv) => {
         const { digestOf } = await import('../../manage/manage.js');
-        const { opts } = await setUp(argv, io, 'from');
+        const { opts } = await setUp(argv, io, 'from', secrets);
         const result = await digestOf(argv.ref, opts);
         if (argv.json) json(io, result);
         else io.stdout.write(result.digest + '\n');
@@ -129,7 +132,7 @@ export function manageCommands(y: Argv, io: CliIO, done: (code: number) => void)
           .example('$0 tag --json registry.example.com/app:rc stable', '{"source", "digest", "tags", "tagsUnchanged", "references"}'),
       async (argv) => {
         const { tagImage } = await import('../../manage/manage.js');
-        const { opts } = await setUp(argv, io, 'to');
+        const { opts } = await setUp(argv, io, 'to', secrets);
         const result = await tagImage(argv.ref, argv['new-tags'] ?? [], opts);
         if (argv.json) json(io, result);
         else io.stdout.write(result.references.map((r) => `${r}@${result.digest}\n`).join(''));
@@ -147,7 +150,7 @@ export function manageCommands(y: Argv, io: CliIO, done: (code: number) => void)
           .example('$0 delete --json ghcr.io/acme/app@sha256:…', 'Exit 6 (E_UNSUPPORTED) if the registry does not allow deletes, 3 if denied'),
       async (argv) => {
         const { deleteImage } = await import('../../manage/manage.js');
-        const { opts } = await setUp(argv, io, 'to');
+        const { opts } = await setUp(argv, io, 'to', secrets);
         const result = await deleteImage(argv.ref, { ...opts, force: argv.force });
         if (argv.json) json(io, result);
         else io.stdout.write(result.reference + '\n');

@@ -1,8 +1,9 @@
 /** `regpush push`: base image + app directory → image in the target registry. */
 import type { Argv } from 'yargs';
+import type { SecretSet } from '../../redact.js';
 import { PartialFailureError, UsageError } from '../../errors.js';
 import type { PushResult } from '../../push/options.js';
-import { chunkSizeOption, commonContext, commonFlags, idleTimeoutOption, retriesOption, transferCredentialFlags, transferCredentials } from '../common.js';
+import { chunkSizeOption, commonContext, commonFlags, idleTimeoutOption, retriesOption, transferCredentialFlags, transferCredentials, credentialHelperTimeoutOption } from '../common.js';
 import { checkGivenOnce, defineFlags, withFlags } from '../flag-table.js';
 import { configChangesFromFlags, configFlags, many, parseChown } from '../flags.js';
 import type { CliIO } from '../io.js';
@@ -36,7 +37,7 @@ export const pushFlags = defineFlags({
 });
 
 /** Registers the push command. */
-export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void): Argv {
+export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void, secrets: SecretSet): Argv {
   return y.command(
     'push',
     'Build an image from a base image and an app directory, straight into the target registry',
@@ -64,7 +65,7 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void): A
       const where = project ? ` (or "$KEY" in ${project.source})` : ' (or "$KEY" in regpush.json)';
       if (!a.from) throw new UsageError(`Missing required argument: --from${where.replace('$KEY', 'from')}`);
       if (!a.to) throw new UsageError(`Missing required argument: --to${where.replace('$KEY', 'to')}`);
-      const ctx = commonContext(a, io);
+      const ctx = commonContext(a, io, secrets);
       if (project) ctx.logger.debug(`defaults from ${project.file}`);
       const config = configChangesFromFlags(a);
       const defaultDest = a['app-dest'] ?? a.workdir ?? '/app';
@@ -94,6 +95,8 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void): A
         env: io.env,
         insecureRegistries: a['insecure-registry'],
         tls: ctx.tls,
+        credentialHelperTimeoutMs: credentialHelperTimeoutOption(io.env),
+        secrets,
         credentials: { from, to },
         retries: retriesOption(a),
         chunkSize: chunkSizeOption(a['chunk-size']),
@@ -107,11 +110,11 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void): A
         (err: unknown) => {
           progress.stop(false);
           // Some targets failed: the ones that succeeded are still printed, then the error line.
-          if (err instanceof PartialFailureError) printResult(io, !!a.json, err.details.result as PushResult, clock);
+          if (err instanceof PartialFailureError) printResult(io, !!a.json, err.details.result as PushResult, clock, secrets);
           throw err;
         },
       );
-      printResult(io, !!a.json, result, clock);
+      printResult(io, !!a.json, result, clock, secrets);
       if (a['digest-file']) {
         if (result.dryRun) ctx.logger.warn(`--dry-run pushed nothing; ${a['digest-file']} not written`);
         else await writeDigestFile(a['digest-file'], result.digest, cwd);
@@ -128,8 +131,9 @@ function targetList(v: unknown): string | string[] {
 }
 
 /** The result on stdout: the JSON report, the dry-run plan, or one `repo@digest` line per target. */
-function printResult(io: CliIO, json: boolean, result: PushResult, clock: ReturnType<typeof startClock>): void {
-  if (json) io.stdout.write(JSON.stringify(pushReport(result, clock), null, 2) + '\n');
+function printResult(io: CliIO, json: boolean, result: PushResult, clock: ReturnType<typeof startClock>, secrets: SecretSet): void {
+  // The report relays registries' error messages for failed targets: scrubbed like every other line.
+  if (json) io.stdout.write(secrets.scrub(JSON.stringify(pushReport(result, clock), null, 2)) + '\n');
   else if (result.dryRun) io.stdout.write(dryRunText(result));
   else if (result.targets) {
     for (const t of result.targets) if (t.ok) io.stdout.write(t.reference + '\n');

@@ -1,10 +1,11 @@
 /** `regpush sync FILE`: promote and mirror every image of a YAML or JSON file (library: sync()). */
 import { readFile } from 'node:fs/promises';
+import type { SecretSet } from '../../redact.js';
 import path from 'node:path';
 import type { Argv } from 'yargs';
 import { InputError, PartialFailureError, RegpushError, UsageError } from '../../errors.js';
 import type { SyncEvents, SyncResult, SyncUnitResult } from '../../sync/sync.js';
-import { chunkSizeOption, commonContext, commonFlags, idleTimeoutOption, retriesOption } from '../common.js';
+import { chunkSizeOption, commonContext, commonFlags, idleTimeoutOption, retriesOption, credentialHelperTimeoutOption } from '../common.js';
 import { defineFlags, withFlags, type InferredArgs } from '../flag-table.js';
 import type { CliIO } from '../io.js';
 import { isInteractive } from '../progress.js';
@@ -27,7 +28,7 @@ export const syncFlags = defineFlags({
 type SyncArgs = InferredArgs<typeof syncFlags>;
 
 /** Registers the sync command. */
-export function syncCommand(y: Argv, io: CliIO, done: (code: number) => void): Argv {
+export function syncCommand(y: Argv, io: CliIO, done: (code: number) => void, secrets: SecretSet): Argv {
   return y.command(
     'sync <file>',
     'Copy every image of a sync file to its targets: incremental, each blob read once per run, shardable',
@@ -42,7 +43,7 @@ export function syncCommand(y: Argv, io: CliIO, done: (code: number) => void): A
     async (argv) => {
       const clock = startClock();
       const a = argv;
-      const ctx = commonContext(a, io);
+      const ctx = commonContext(a, io, secrets);
       const [{ sync }, { parseSyncFile }, { parseShard }] = await Promise.all([import('../../sync/sync.js'), import('../../sync/config.js'), import('../../sync/shard.js')]);
       const spec = parseSyncFile(await readSyncFile(a.file, io), a.file);
       const shard = a.shard === undefined ? undefined : parseShard(a.shard, io.env);
@@ -62,6 +63,8 @@ export function syncCommand(y: Argv, io: CliIO, done: (code: number) => void): A
           env: io.env,
           insecureRegistries: a['insecure-registry'],
           tls: ctx.tls,
+          credentialHelperTimeoutMs: credentialHelperTimeoutOption(io.env),
+          secrets,
           retries: retriesOption(a),
           chunkSize: chunkSizeOption(a['chunk-size']),
           idleTimeoutMs: idleTimeoutOption(io.env),
@@ -72,10 +75,10 @@ export function syncCommand(y: Argv, io: CliIO, done: (code: number) => void): A
         display.close();
         // A partial failure (or a stop by the rate-limit gate) still reports what was done, then the error line.
         const partial = err instanceof RegpushError ? (err.details.result as SyncResult | undefined) : undefined;
-        if (partial && (err instanceof PartialFailureError || (err as RegpushError).code === 'E_TOO_MANY_REQUESTS')) printResult(io, a, partial, clock);
+        if (partial && (err instanceof PartialFailureError || (err as RegpushError).code === 'E_TOO_MANY_REQUESTS')) printResult(io, a, partial, clock, secrets);
         throw err;
       }
-      printResult(io, a, result, clock);
+      printResult(io, a, result, clock, secrets);
       done(0);
     },
   );
@@ -158,9 +161,9 @@ function mb(n: number): string {
   return `${(n / 1e6).toFixed(1)} MB`;
 }
 
-function printResult(io: CliIO, a: SyncArgs, r: SyncResult, clock: RunClock): void {
+function printResult(io: CliIO, a: SyncArgs, r: SyncResult, clock: RunClock, secrets: SecretSet): void {
   if (a.json) {
-    io.stdout.write(JSON.stringify(syncReport(r, clock), null, 2) + '\n');
+    io.stdout.write(secrets.scrub(JSON.stringify(syncReport(r, clock), null, 2)) + '\n');
     return;
   }
   const t = r.totals;
