@@ -424,12 +424,13 @@ export class HttpRegistryClient implements RegistryClient {
    * Cancels an upload session; errors ignored (best effort cleanup). Not tied to the operation's
    * signal, so it still runs after Ctrl-C, but bounded in time so it cannot hold up the exit.
    */
-  async cancelUpload(session: string): Promise<void> {
+  async cancelUpload(session: string): Promise<boolean> {
     try {
       const res = await this.send({ method: 'DELETE', url: session, signal: AbortSignal.timeout(CANCEL_TIMEOUT_MS), label: 'upload DELETE' });
       drain(res);
+      return res.status >= 200 && res.status < 300;
     } catch {
-      /* best effort */
+      return false; // best effort: the caller says so
     }
   }
 

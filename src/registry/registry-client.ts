@@ -65,8 +65,11 @@ export interface RegistryClient {
   patchUpload(session: string, body: RequestBody, replayable: boolean, range?: { start: number; end: number }): Promise<string>;
   /** Closes an upload with `PUT ?digest=`. */
   completeUpload(session: string, digest: string): Promise<void>;
-  /** Cancels an upload session (best effort, bounded in time, also after an abort). */
-  cancelUpload(session: string): Promise<void>;
+  /**
+   * Cancels an upload session (best effort, bounded in time, also after an abort); false when the
+   * registry did not confirm it (the session then stays until the registry purges stale uploads).
+   */
+  cancelUpload(session: string): Promise<boolean>;
   /** Every tag of a repository, following pagination. */
   listTags(repo: string, pageSize?: number): Promise<string[]>;
   /** The OCI referrers API's answer, or undefined when the registry has no such API. */

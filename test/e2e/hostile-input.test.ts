@@ -69,7 +69,7 @@ async function serve(top: Buffer, manifests: Map<string, Buffer>, blobs: Map<str
     return undefined;
   });
   closers.push(h.close);
-  return Object.assign(h, { manifestGets: () => h.requests.filter((r) => r.url.includes('/manifests/')).length });
+  return Object.assign(h, { manifestGets: () => h.requests.filter((r) => r.method === 'GET' && r.url.includes('/manifests/')).length });
 }
 
 test('an index with more than 1000 children: push and copy refuse it with E_UNSUPPORTED before fetching any child', async () => {

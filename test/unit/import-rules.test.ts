@@ -27,6 +27,7 @@ const LAYERS: Record<string, number> = {
   inspect: 4,
   sync: 4,
   login: 4,
+  manage: 4,
   transfer: 3,
   registry: 3,
   auth: 2,
@@ -36,7 +37,7 @@ const LAYERS: Record<string, number> = {
   layer: 0,
   leaf: -1,
 };
-const PIPELINES = new Set(['push', 'copy', 'inspect', 'sync', 'login']);
+const PIPELINES = new Set(['push', 'copy', 'inspect', 'sync', 'login', 'manage']);
 /** What each pure group may import besides leaves. */
 const PURE: Record<string, string[]> = { image: ['image', 'ref'], ref: ['ref', 'image'], layer: ['layer', 'image', 'ref'] };
 const LEAVES = new Set(['src/errors.ts', 'src/log.ts', 'src/redact.ts', 'src/version.ts']);
