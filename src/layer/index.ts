@@ -19,6 +19,8 @@ export type { LayerOptions, LayerResult, LayerSource } from './types.js';
 export { parseAppFlag, validateSources } from './sources.js';
 /** SOURCE_DATE_EPOCH parsing exactly as the layer applies it, so config `created` can match the layer's mtime. */
 export { epochFromEnv } from './options.js';
+/** Whether sources hold anything once .dockerignore is applied (an empty --layer is refused). */
+export { hasContent } from './content.js';
 
 const noop = (): void => {};
 
