@@ -8,6 +8,7 @@
  */
 import { InputError, UnsupportedError } from '../errors.js';
 import { MediaType, baseMediaType, indexMediaTypeFor, manifestMediaTypeFor, mediaFamily, type MediaFamily } from './mediatypes.js';
+import { isAttestation } from './platform.js';
 import type { Descriptor, ImageIndex, ImageManifest } from './types.js';
 
 /** Layer media types with a counterpart in the other family (gzip, and the foreign/non-distributable gzip). */
@@ -93,4 +94,34 @@ export function parseFormat(v: string): MediaFamily {
   const f = v.trim().toLowerCase();
   if (f === 'oci' || f === 'docker') return f;
   throw new InputError(`--format must be "oci" or "docker" (got ${JSON.stringify(v)})`);
+}
+
+/** A converted child manifest, as its parent index must now name it. */
+export interface ConvertedChild {
+  digest: string;
+  mediaType: string;
+  size: number;
+}
+
+/**
+ * The index in `family` with each child entry pointing at its converted child (`children` by the
+ * child's old digest). Attestation children are dropped: they describe the old digests.
+ */
+export function convertIndexTo(index: ImageIndex, family: MediaFamily, children: ReadonlyMap<string, ConvertedChild>, dropped?: (what: string) => void): ImageIndex {
+  const base = convertIndex(index, family, dropped);
+  const manifests: Descriptor[] = [];
+  for (const d of index.manifests) {
+    if (isAttestation(d)) {
+      dropped?.(`attestation ${d.digest} (it names the old digests)`);
+      continue;
+    }
+    const c = children.get(d.digest);
+    const entry: Descriptor = { ...structuredClone(d), ...(c ? { mediaType: c.mediaType, digest: c.digest, size: c.size } : { mediaType: convertChildType(d.mediaType, family) }) };
+    if (family === 'docker') {
+      delete entry.annotations;
+      delete entry.artifactType;
+    }
+    manifests.push(entry);
+  }
+  return { ...base, mediaType: indexMediaTypeFor(family), manifests };
 }
