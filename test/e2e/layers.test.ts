@@ -350,3 +350,39 @@ test('regpush.json "layers", "format" and "annotations" act like the flags', asy
   const cp = await exec('skopeo', ['inspect', '--tls-verify=false', `docker://${to}`]);
   assert.equal(cp.code, 0, cp.stderr);
 });
+
+test('copy --format oci of a Docker manifest list: a valid OCI index (children converted, blobs mounted), reported as a digest change', async () => {
+  const src = imageRef(R.anon, 'base/multi:v2s2');
+  const dst = imageRef(R.anon, `${run}/copied-oci:1`);
+  const json = await runCli(['copy', '--json', '--format', 'oci', src, dst]);
+  assert.equal(json.code, 0, json.stderr);
+  const report = JSON.parse(json.stdout);
+  assertValidReport(report, 'copy --format oci');
+  assert.equal(report.digestChanged, true);
+  assert.notEqual(report.digest, state.images.anon['base/multi:v2s2'].digest);
+  for (const b of report.targets[0].blobs) assert.ok(['mounted', 'skipped'].includes(b.action), `${b.digest}: ${b.action}`);
+  const idx = await skopeoInspect(dst, { raw: true });
+  assert.equal(idx.digest, report.digest);
+  assert.equal(idx.json.mediaType, 'application/vnd.oci.image.index.v1+json');
+  for (const arch of ['amd64', 'arm64']) {
+    const child = (await childOf(dst, arch)).json;
+    assert.equal(child.mediaType, 'application/vnd.oci.image.manifest.v1+json');
+    assert.equal(child.config.mediaType, 'application/vnd.oci.image.config.v1+json');
+    assert.ok(child.layers.every((l: { mediaType: string }) => l.mediaType === 'application/vnd.oci.image.layer.v1.tar+gzip'));
+  }
+  const all = await exec('skopeo', ['copy', '--all', '-q', '--src-tls-verify=false', `docker://${dst}`, `oci:${tempDir()}/l:img`]);
+  assert.equal(all.code, 0, all.stderr);
+  await umociUnpack(await skopeoCopyToLayout(dst, undefined, { arch: 'amd64' }));
+  // Without --json the change is said on stderr.
+  const plain = await runCli(['copy', '--format', 'oci', src, imageRef(R.anon, `${run}/copied-oci2:1`)]);
+  assert.equal(plain.code, 0, plain.stderr);
+  assert.match(plain.stderr, /--format oci converted the manifests: digest sha256:\w+ differs from the source's/);
+  // And back: the OCI index with an attestation, as a Docker list (the attestation left out).
+  const back = imageRef(R.anon, `${run}/copied-docker:1`);
+  const r = await runCli(['copy', '--json', '--format', 'docker', imageRef(R.anon, 'base/multi:oci'), back]);
+  assert.equal(r.code, 0, r.stderr);
+  const list = (await skopeoInspect(back, { raw: true })).json;
+  assert.equal(list.mediaType, 'application/vnd.docker.distribution.manifest.list.v2+json');
+  assert.deepEqual(list.manifests.map((m: { platform: { architecture: string } }) => m.platform.architecture).sort(), ['amd64', 'arm64']);
+  assert.ok(list.manifests.every((m: { mediaType: string }) => m.mediaType === 'application/vnd.docker.distribution.manifest.v2+json'));
+});
