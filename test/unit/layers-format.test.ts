@@ -191,3 +191,19 @@ test('hasContent: files count, a source .dockerignore alone does not, everything
   writeFileSync(file, 'x');
   assert.equal(await hasContent([{ src: file, dest: '/srv/' }]), true);
 });
+
+test('progress: each layer being built is its own line, named "layer N" or "app layer", and all close at the transfer phase', async () => {
+  const { ProgressModel, shortDigest, isLayerKey } = await import('../../src/cli/progress-model.js');
+  assert.equal(shortDigest('layer:2'), 'layer 2');
+  assert.equal(shortDigest('layer'), 'app layer');
+  assert.ok(isLayerKey('layer:1') && isLayerKey('layer') && !isLayerKey('sha256:abc'));
+  let now = 0;
+  const m = new ProgressModel(() => now);
+  m.bytes('layer:1', 1000);
+  m.bytes('layer', 10);
+  m.bytes('layer:1', 500);
+  assert.deepEqual(m.entries.map((e) => [e.digest, e.bytes, e.action]), [['layer:1', 1500, 'build'], ['layer', 10, 'build']]);
+  now = 5;
+  m.phase('transfer');
+  assert.deepEqual(m.entries.map((e) => [e.ended, e.size]), [[5, 1500], [5, 10]]);
+});
