@@ -227,6 +227,23 @@ test('--annotation on a multi-platform push goes into every child and the index'
   }
 });
 
+test('--format docker of a multi-platform OCI base: a Docker list of Docker manifests, attestation left out', async () => {
+  const to = imageRef(R.anon2, `${run}/multi-docker:1`);
+  const r = await runCli(['push', '--json', '--from', imageRef(R.anon, 'base/multi:oci'), '--to', to, '--app', oneFile('a.txt', 'a\n'), '--platform', 'all', '--format', 'docker']);
+  assert.equal(r.code, 0, r.stderr);
+  const list = (await skopeoInspect(to, { raw: true })).json;
+  assert.equal(list.mediaType, 'application/vnd.docker.distribution.manifest.list.v2+json');
+  assert.deepEqual(list.manifests.map((m: { platform: { architecture: string } }) => m.platform.architecture).sort(), ['amd64', 'arm64']);
+  for (const arch of ['amd64', 'arm64']) {
+    const child = (await childOf(to, arch)).json;
+    assert.equal(child.mediaType, 'application/vnd.docker.distribution.manifest.v2+json');
+    assert.ok([child.config, ...child.layers].every((x: { mediaType: string }) => DOCKER.test(x.mediaType)));
+    assert.equal(child.annotations, undefined);
+  }
+  const cp = await exec('skopeo', ['copy', '--all', '-q', '--src-tls-verify=false', `docker://${to}`, `oci:${tempDir()}/l:img`]);
+  assert.equal(cp.code, 0, cp.stderr);
+});
+
 test('--annotation with Docker output is refused with the --format oci hint, nothing written', async () => {
   const app = oneFile('a.txt', 'a\n');
   const r1 = await runCli(['push', '--from', imageRef(R.anon, 'base/busybox:v2s2'), '--to', imageRef(R.anon2, `${run}/ann-docker:1`), '--app', app, '--annotation', 'a=b']);
@@ -265,6 +282,13 @@ test('per-platform layers: one index whose amd64 and arm64 children each carry t
     const bundle = await umociUnpack(await skopeoCopyToLayout(to, undefined, { arch }));
     assert.equal(readFileSync(join(bundle, 'rootfs', 'srv', 'bin', 'arch.txt'), 'utf8'), `built-for-${arch}\n`);
   }
+  // Re-push with only the arm64 output changed: the shared and amd64 layers are reused from the index's children.
+  writeFileSync(join(arm, 'arch.txt'), 'built-for-arm64 v2\n');
+  const again = await runCli(['push', '--json', '--from', imageRef(R.anon, 'base/multi:oci'), '--to', to,
+    '--layer', `${shared}:/srv`, '--layer', `linux/amd64=${amd}:/srv/bin`, '--layer', `linux/arm64=${arm}:/srv/bin`,
+    '--entrypoint', '["/bin/sh","-c"]', '--cmd', 'cat /srv/bin/arch.txt /srv/shared.txt']);
+  assert.equal(again.code, 0, again.stderr);
+  assert.deepEqual(JSON.parse(again.stdout).layers.map((l: { action: string }) => l.action), ['reused', 'reused', 'uploaded']);
   const why = await runtimeUnavailable();
   if (why) return t.skip(`cannot run images here: ${why}`);
   if (process.arch !== 'x64') return t.skip('amd64 images run only on an x64 host');
