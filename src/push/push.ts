@@ -1,12 +1,15 @@
 /**
- * push(): base image + one new layer + rewritten config → one or more targets.
+ * push(): base image + new layers (each --layer, then the app layer) + rewritten config → one or
+ * more targets, in the base's media-type family or the one --format names.
  *
- *   inputs   → every flag checked before the first request
- *   resolve  → the base manifest(s) and config(s); meanwhile each target says what its tag holds
- *              (the warm path) and the app layer starts uploading as soon as that is known
+ *   inputs   → every flag checked before the first request (an empty --layer included)
+ *   resolve  → the base manifest(s) and config(s), converted to the output family; meanwhile each
+ *              target says what its tag holds (the warm path: per layer, reuse by diffID) and
+ *              the layers that changed start uploading as soon as that is known
  *   plan     → per base blob and target: skip / mount / stream / foreign (the transfer engine)
- *   transfer → base blobs moved (one read for all targets) while the layer finishes
- *   compose  → configs, manifests and the index (pure, the same bytes for every target)
+ *   transfer → base blobs moved (one read for all targets) while the layers finish
+ *   compose  → configs, manifests and the index (pure, the same bytes for every target); each
+ *              platform gets the shared layers and those qualified for it
  *   commit   → configs uploaded, every blob confirmed, then manifests and tags
  *
  * Nothing reaches the local disk; no manifest is written unless every blob it names is in place.
