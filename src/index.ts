@@ -8,7 +8,7 @@
  */
 export { push } from './push/push.js';
 export { DEFAULT_JOBS } from './transfer/engine.js';
-export type { PushOptions, PushResult, PushedPlatform } from './push/options.js';
+export type { PushLayerReport, PushLayerSpec, PushOptions, PushResult, PushedPlatform } from './push/options.js';
 export { inspect } from './inspect/inspect.js';
 export type { InspectOptions, InspectResult, ConfigSummary } from './inspect/inspect.js';
 export { parseReference, formatReference, type ImageReference } from './ref/reference.js';

@@ -1,6 +1,6 @@
 /** Turning repeatable key=value flags into the library's config changes; each bad value is E_INPUT naming the flag. */
-import { parseEnvFlag, parseLabelFlag, parsePortFlag, type ConfigChanges } from '../image/config.js';
-import { InputError } from '../errors.js';
+import { parseEnvFlag, parseLabelFlag, parsePortFlag, type ConfigChanges, type HealthcheckChange } from '../image/config.js';
+import { InputError, UsageError } from '../errors.js';
 import { defineFlags, type InferredArgs } from './flag-table.js';
 
 /** A repeatable flag's values as an array (yargs gives a string for one, an array for several). */
@@ -9,11 +9,58 @@ export function many(v: unknown): string[] | undefined {
   return (Array.isArray(v) ? v : [v]).map(String);
 }
 
-/** Exec-form list where a single empty value means "clear". */
-export function execForm(v: unknown): string[] | undefined {
+/**
+ * Exec-form list: one argument per flag; a single empty value means "clear"; a single value that
+ * is a JSON array ('["dotnet","App.dll"]') is the whole list, as in a Dockerfile. A single value
+ * with whitespace in it is almost always a command line meant to be split, which the runtime would
+ * look up as one executable named with spaces: `warn` is told the two forms that work.
+ */
+export function execForm(v: unknown, flag = 'entrypoint', warn?: (msg: string) => void): string[] | undefined {
   const a = many(v);
   if (a === undefined) return undefined;
-  return a.length === 1 && a[0] === '' ? [] : a;
+  if (a.length === 1 && a[0] === '') return [];
+  if (a.length === 1 && a[0]!.trimStart().startsWith('[')) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(a[0]!);
+    } catch {
+      throw new InputError(`--${flag} ${JSON.stringify(a[0])}: starts with "[" but is not a JSON array of strings`);
+    }
+    if (!Array.isArray(parsed) || !parsed.every((x) => typeof x === 'string')) throw new InputError(`--${flag}: a JSON value must be an array of strings, e.g. ["node","server.js"]`);
+    return parsed as string[];
+  }
+  if (a.length === 1 && /\s/.test(a[0]!.trim())) {
+    const words = a[0]!.trim().split(/\s+/);
+    warn?.(
+      `--${flag} ${JSON.stringify(a[0])} is one argument containing spaces: the runtime will look for an executable named exactly that. ` +
+        `For separate arguments repeat the flag (${words.map((w) => `--${flag} ${w}`).join(' ')}) or give a JSON array (--${flag} '${JSON.stringify(words)}'); ` +
+        `for a shell command use --${flag}-shell`,
+    );
+  }
+  return a;
+}
+
+/** `--entrypoint-shell CMD`: the Dockerfile shell form. */
+export function shellForm(cmd: string, flag: string): string[] {
+  if (cmd.trim() === '') throw new InputError(`--${flag}: empty command`);
+  return ['/bin/sh', '-c', cmd];
+}
+
+/** "30s", "1m30s", "500ms", "2h" → nanoseconds (Docker's unit for healthcheck durations). */
+export function parseDuration(v: string, flag: string): number {
+  const units: Record<string, number> = { ns: 1, us: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+  const s = v.trim();
+  if (s === '0') return 0;
+  const re = /(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)/gy;
+  let total = 0;
+  let m: RegExpExecArray | null;
+  let end = 0;
+  while ((m = re.exec(s)) !== null) {
+    total += Number(m[1]) * units[m[2]!]!;
+    end = re.lastIndex;
+  }
+  if (s === '' || end !== s.length) throw new InputError(`--${flag} ${JSON.stringify(v)}: expected a duration such as 30s, 1m30s or 500ms`);
+  return Math.round(total);
 }
 
 /** The image config flags of `push` (help group "Config:"). */
@@ -26,18 +73,35 @@ export const configFlags = defineFlags({
   volume: { type: 'string', repeatable: true, describe: 'Volume path; repeatable', group: 'Config:' },
   label: { type: 'string', repeatable: true, describe: 'KEY=VALUE label; repeatable', group: 'Config:' },
   user: { type: 'string', once: true, describe: 'USER or USER:GROUP to run as', group: 'Config:' },
+  'entrypoint-shell': { type: 'string', once: true, describe: 'Entrypoint in shell form: CMD becomes ["/bin/sh","-c",CMD]', group: 'Config:' },
+  'cmd-shell': { type: 'string', once: true, describe: 'Cmd in shell form: CMD becomes ["/bin/sh","-c",CMD]', group: 'Config:' },
+  healthcheck: { type: 'string', once: true, describe: 'Health check: a shell command (CMD-SHELL), a JSON array (exec form, CMD), or NONE to turn off the base\'s', group: 'Config:' },
+  'healthcheck-interval': { type: 'string', once: true, describe: 'Time between health checks, e.g. 30s', group: 'Config:' },
+  'healthcheck-timeout': { type: 'string', once: true, describe: 'Time a health check may take, e.g. 5s', group: 'Config:' },
+  'healthcheck-start-period': { type: 'string', once: true, describe: 'Start-up time during which failures do not count, e.g. 1m', group: 'Config:' },
+  'healthcheck-retries': { type: 'number', once: true, describe: 'Consecutive failures before unhealthy', group: 'Config:' },
+  'stop-signal': { type: 'string', once: true, describe: 'Signal that stops the container, e.g. SIGTERM, SIGQUIT or 15', group: 'Config:' },
 });
 
 /** The config flags as yargs delivers them. */
 export type ConfigFlags = InferredArgs<typeof configFlags>;
 
 /** Validates the config flags and builds ConfigChanges. */
-export function configChangesFromFlags(f: ConfigFlags): ConfigChanges {
+export function configChangesFromFlags(f: ConfigFlags, warn?: (msg: string) => void): ConfigChanges {
   const out: ConfigChanges = {};
-  const entrypoint = execForm(f.entrypoint);
+  if (f['entrypoint-shell'] !== undefined && f.entrypoint !== undefined) throw new UsageError('give --entrypoint or --entrypoint-shell, not both');
+  if (f['cmd-shell'] !== undefined && f.cmd !== undefined) throw new UsageError('give --cmd or --cmd-shell, not both');
+  const entrypoint = f['entrypoint-shell'] !== undefined ? shellForm(f['entrypoint-shell'], 'entrypoint-shell') : execForm(f.entrypoint, 'entrypoint', warn);
   if (entrypoint) out.entrypoint = entrypoint;
-  const cmd = execForm(f.cmd);
+  const cmd = f['cmd-shell'] !== undefined ? shellForm(f['cmd-shell'], 'cmd-shell') : execForm(f.cmd, 'cmd', warn);
   if (cmd) out.cmd = cmd;
+  const hc = healthcheckFromFlags(f);
+  if (hc) out.healthcheck = hc;
+  if (f['stop-signal'] !== undefined) {
+    const sig = f['stop-signal'].trim();
+    if (!/^(SIG[A-Z0-9+-]+|[A-Z][A-Z0-9+-]*|\d{1,2})$/.test(sig)) throw new InputError(`--stop-signal must be a signal name (SIGTERM) or number (15) (got ${JSON.stringify(f['stop-signal'])})`);
+    out.stopSignal = sig;
+  }
   const env = many(f.env);
   if (env) out.env = env.map((e) => parseEnvFlag(e).join('='));
   const ports = many(f.port);
@@ -56,6 +120,43 @@ export function configChangesFromFlags(f: ConfigFlags): ConfigChanges {
   if (f.user !== undefined) {
     if (!/^[^:\s]+(:[^:\s]+)?$/.test(f.user)) throw new InputError(`--user must be USER or USER:GROUP (got "${f.user}")`);
     out.user = f.user;
+  }
+  return out;
+}
+
+/** --healthcheck and its timing flags → the config's Healthcheck (timing flags alone are refused: they need a check). */
+function healthcheckFromFlags(f: ConfigFlags): HealthcheckChange | undefined {
+  const timing = { interval: f['healthcheck-interval'], timeout: f['healthcheck-timeout'], startPeriod: f['healthcheck-start-period'] };
+  const anyTiming = Object.values(timing).some((v) => v !== undefined) || f['healthcheck-retries'] !== undefined;
+  if (f.healthcheck === undefined) {
+    if (anyTiming) throw new UsageError('--healthcheck-interval/-timeout/-start-period/-retries need --healthcheck');
+    return undefined;
+  }
+  const v = f.healthcheck.trim();
+  let test: string[];
+  if (v === '') throw new InputError('--healthcheck: empty command (NONE turns the base\'s check off)');
+  if (v.toUpperCase() === 'NONE') {
+    if (anyTiming) throw new UsageError('--healthcheck NONE takes no timing flags');
+    return { test: ['NONE'] };
+  }
+  if (v.startsWith('[')) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(v);
+    } catch {
+      throw new InputError(`--healthcheck ${JSON.stringify(v)}: starts with "[" but is not a JSON array of strings`);
+    }
+    if (!Array.isArray(parsed) || parsed.length === 0 || !parsed.every((x) => typeof x === 'string')) throw new InputError('--healthcheck: a JSON value must be a non-empty array of strings');
+    test = ['CMD', ...(parsed as string[])];
+  } else test = ['CMD-SHELL', f.healthcheck];
+  const out: HealthcheckChange = { test };
+  if (timing.interval !== undefined) out.interval = parseDuration(timing.interval, 'healthcheck-interval');
+  if (timing.timeout !== undefined) out.timeout = parseDuration(timing.timeout, 'healthcheck-timeout');
+  if (timing.startPeriod !== undefined) out.startPeriod = parseDuration(timing.startPeriod, 'healthcheck-start-period');
+  if (f['healthcheck-retries'] !== undefined) {
+    const r = f['healthcheck-retries'];
+    if (!Number.isInteger(r) || r < 0) throw new InputError(`--healthcheck-retries must be a whole number ≥ 0 (got ${r})`);
+    out.retries = r;
   }
   return out;
 }

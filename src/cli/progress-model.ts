@@ -24,6 +24,11 @@ export interface ProgressEntry {
 /** Key under which push reports the app layer's bytes. */
 export const LAYER_KEY = 'layer';
 
+/** True for the key of a layer being built: the app layer's, or "layer:N" for the N-th --layer. */
+export function isLayerKey(d: string): boolean {
+  return d === LAYER_KEY || d.startsWith(`${LAYER_KEY}:`);
+}
+
 const VERB: Record<BlobAction, DisplayAction> = {
   skipped: 'skip',
   mounted: 'mount',
@@ -69,6 +74,7 @@ export function formatDuration(ms: number): string {
 
 /** Short form of a digest for the display: 12 hex characters. */
 export function shortDigest(d: string): string {
+  if (d.startsWith(`${LAYER_KEY}:`)) return `layer ${d.slice(LAYER_KEY.length + 1)}`;
   return d === LAYER_KEY ? 'app layer' : d.replace(/^sha256:/, '').slice(0, 12);
 }
 
@@ -109,7 +115,7 @@ export class ProgressModel {
   /** Bytes of a blob went out (the app layer's come without a start). */
   bytes(digest: string, n: number): void {
     let e = this.entries.find((x) => x.digest === digest && x.ended === undefined);
-    if (!e && digest === LAYER_KEY) {
+    if (!e && isLayerKey(digest)) {
       const t = this.now();
       this.firstStart ??= t;
       e = { digest, action: 'build', bytes: 0, started: t, pending: 1 };
@@ -149,8 +155,7 @@ export class ProgressModel {
   }
 
   private closeLayer(): void {
-    const layer = this.entries.find((e) => e.digest === LAYER_KEY && e.ended === undefined);
-    if (layer) {
+    for (const layer of this.entries.filter((e) => isLayerKey(e.digest) && e.ended === undefined)) {
       layer.ended = this.now();
       layer.size = layer.bytes;
     }

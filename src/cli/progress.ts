@@ -7,7 +7,7 @@
 import type { BlobEvents } from '../transfer/types.js';
 import type { CommonContext } from './common.js';
 import type { CliIO } from './io.js';
-import { formatBytes, formatDuration, formatRate, LAYER_KEY, ProgressModel, shortDigest, displayAction, type DisplayAction } from './progress-model.js';
+import { formatBytes, formatDuration, formatRate, isLayerKey, ProgressModel, shortDigest, displayAction, type DisplayAction } from './progress-model.js';
 
 /** Order of the actions in the total line. */
 const TOTAL_ORDER: readonly string[] = ['foreign', 'skip', 'mount', 'stream', 'upload', 'build'] satisfies DisplayAction[];
@@ -48,9 +48,9 @@ function plainProgress(io: CliIO): Progress {
         write(`${displayAction(action).padEnd(7)} ${shortDigest(digest)} ${formatBytes(size)}`);
       },
       bytes(digest, n) {
-        const first = digest === LAYER_KEY && !model.entries.some((e) => e.digest === LAYER_KEY);
+        const first = isLayerKey(digest) && !model.entries.some((e) => e.digest === digest);
         model.bytes(digest, n);
-        if (first) write(`build   ${shortDigest(LAYER_KEY)}`);
+        if (first) write(`build   ${shortDigest(digest)}`);
       },
       end(report) {
         const e = model.end(report);
@@ -59,9 +59,9 @@ function plainProgress(io: CliIO): Progress {
         write(`${displayAction(report.action).padEnd(7)} ${shortDigest(report.digest)} done${moved}`);
       },
       phase(name) {
-        const open = model.entries.find((e) => e.digest === LAYER_KEY && e.ended === undefined);
+        const open = model.entries.filter((e) => isLayerKey(e.digest) && e.ended === undefined);
         model.phase(name);
-        if (open) write(`build   ${shortDigest(LAYER_KEY)} done (${formatBytes(open.bytes)})`);
+        for (const e of open) if (e.ended !== undefined) write(`build   ${shortDigest(e.digest)} done (${formatBytes(e.bytes)})`);
       },
     },
     stop(ok = true) {

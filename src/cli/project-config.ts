@@ -21,6 +21,9 @@ const KEYS = {
   tags: 'strings',
   platform: 'string',
   app: 'strings',
+  layers: 'strings',
+  format: 'string',
+  annotations: 'pairs',
   appDest: 'string',
   workdir: 'string',
   entrypoint: 'array',
@@ -41,6 +44,9 @@ export interface ProjectDefaults {
   tag?: string[];
   platform?: string;
   app?: string[];
+  layer?: string[];
+  format?: 'oci' | 'docker';
+  annotation?: string[];
   'app-dest'?: string;
   workdir?: string;
   entrypoint?: string[];
@@ -122,6 +128,25 @@ export function checkProjectConfig(data: unknown, source: string, baseDir: strin
         case 'app':
           out.app = strings(value, () => bad(k, 'must be a string or a list of strings ("DIR" or "DIR:/dest")')).map((v) => anchorApp(v, baseDir, () => bad(k, 'entries must not be empty')));
           break;
+        case 'layers':
+          // Each entry as on the command line: "[OS/ARCH=]DIR[:DEST]", DIR relative to this file.
+          out.layer = strings(value, () => bad(k, 'must be a list of strings ("DIR", "DIR:/dest" or "os/arch=DIR:/dest")')).map((v) => {
+            const q = /^([A-Za-z0-9][A-Za-z0-9_-]*\/[A-Za-z0-9][A-Za-z0-9_-]*(?:\/[A-Za-z0-9]+)?=)(.*)$/.exec(v);
+            return q ? q[1]! + anchorApp(q[2]!, baseDir, () => bad(k, 'entries must not be empty')) : anchorApp(v, baseDir, () => bad(k, 'entries must not be empty'));
+          });
+          break;
+        case 'format': {
+          const v = str(value, () => bad(k, 'must be "oci" or "docker"'));
+          if (v !== 'oci' && v !== 'docker') throw bad(k, `must be "oci" or "docker" (got "${v}")`);
+          out.format = v;
+          break;
+        }
+        case 'annotations': {
+          const list = pairs(value, () => bad(k, 'must be an object {"KEY": "VALUE"} or a list of "KEY=VALUE" strings'));
+          for (const p of list) if (p.indexOf('=') <= 0) throw bad(k, `entries must be KEY=VALUE (got "${p}")`);
+          out.annotation = list;
+          break;
+        }
         case 'entrypoint':
         case 'cmd': {
           if (!Array.isArray(value) || !value.every((x) => typeof x === 'string')) {
@@ -165,7 +190,7 @@ export function mergeWithFlags<T extends Record<string, unknown>>(flags: T, proj
   for (const [k, v] of Object.entries(project)) {
     const given = out[k];
     if (given === undefined) out[k] = v;
-    else if (k === 'env' || k === 'label' || k === 'port') out[k] = [...(v as string[]), ...toList(given)];
+    else if (k === 'env' || k === 'label' || k === 'port' || k === 'annotation') out[k] = [...(v as string[]), ...toList(given)];
   }
   return out as T;
 }

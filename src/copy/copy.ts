@@ -5,6 +5,7 @@
  * target that already holds the image under every tag is not written at all.
  */
 import { RegistryError, UsageError } from '../errors.js';
+import { parseFormat } from '../image/convert.js';
 import { formatPlatform, parsePlatform } from '../image/platform.js';
 import type { Platform } from '../image/types.js';
 import { parseManifest } from '../image/manifest.js';
@@ -27,6 +28,8 @@ export interface CopyOptions extends ConnectionOptions {
   tags?: string[];
   /** "all" (default: keep the index and its digest) or a comma list of os/arch[/variant] for a new index. */
   platform?: string;
+  /** Convert manifests and indexes to "oci" or "docker" media types (new digests, the same blobs). */
+  format?: 'oci' | 'docker';
   /** Also copy signatures, attestations and SBOMs that refer to the image. */
   referrers?: boolean;
   /** Copy every tag of the source repository. */
@@ -62,7 +65,7 @@ export interface CopyResult {
   source: { reference: string; digest: string };
   digest: string;
   mediaType: string;
-  /** True when --platform made a new index, so the digest differs from the source's. */
+  /** True when --platform made a new index or --format converted a manifest, so the digest differs from the source's. */
   digestChanged: boolean;
   targets: CopyTargetResult[];
   /** For an index: each child's platform and digest (the same at every target). */
@@ -83,6 +86,7 @@ export async function copy(opts: CopyOptions): Promise<CopyResult> {
   const extraTags = (opts.tags ?? []).map(checkTag);
   const platforms: Platform[] | undefined =
     !opts.platform || opts.platform === 'all' ? undefined : opts.platform.split(',').map((p) => parsePlatform(p.trim()));
+  const format = opts.format === undefined ? undefined : parseFormat(opts.format);
   const t0 = performance.now();
   const run = new TransferRun(opts);
   const set = run.targets(dstRefs.map((ref) => ({ ref, tags: [...new Set([ref.tag ?? 'latest', ...extraTags])] })), srcRef);
@@ -97,7 +101,7 @@ export async function copy(opts: CopyOptions): Promise<CopyResult> {
     let first: ImageCopyOutcome | undefined;
     for (const ref of refs) {
       const tags = opts.allTags ? [ref] : undefined;
-      const outcome = await copyImage(set, source, ref, { platforms, referrers: opts.referrers, noClobber: opts.noClobber, dryRun: opts.dryRun, tags });
+      const outcome = await copyImage(set, source, ref, { platforms, format, log: (m) => opts.logger?.info(m), referrers: opts.referrers, noClobber: opts.noClobber, dryRun: opts.dryRun, tags });
       first ??= outcome;
       for (const t of set.live) record(results.get(t)!, t, outcome, tags ?? t.tags);
     }

@@ -13,7 +13,9 @@ export interface ManifestAddition {
   /** The rewritten config's descriptor (replaces the base's). */
   config: Descriptor;
   /** The new layer's descriptor (appended after the base layers). */
-  layer: Descriptor;
+  layer?: Descriptor;
+  /** Several new layers, appended in this order after `layer` (if any). */
+  layers?: readonly Descriptor[];
   /** Manifest annotations, e.g. org.opencontainers.image.base.name; Docker v2 has no place for them. */
   annotations?: Record<string, string>;
 }
@@ -26,21 +28,22 @@ function checkFamily(family: MediaFamily, desc: Descriptor, what: string): void 
 }
 
 /**
- * The base manifest with the config replaced and `layer` appended. Keeps the base's family and
+ * The base manifest with the config replaced and the new layer(s) appended. Keeps the base's family and
  * unknown fields; writes `mediaType` explicitly (OCI allows omitting it, but registries and tools
  * are more reliable with it); annotations go only into OCI manifests.
  */
 export function appendLayerToManifest(manifest: ImageManifest, add: ManifestAddition): ImageManifest {
   const family = mediaFamily(manifest.mediaType ?? MediaType.OCI_MANIFEST);
   checkFamily(family, add.config, 'config');
-  checkFamily(family, add.layer, 'layer');
+  const added = [...(add.layer ? [add.layer] : []), ...(add.layers ?? [])];
+  for (const l of added) checkFamily(family, l, 'layer');
   const base = structuredClone(manifest);
   // Leading keys fix the position of a mediaType the base lacked; the spread keeps the rest in order.
   const out: ImageManifest = {
     mediaType: base.mediaType ?? manifestMediaTypeFor(family),
     ...base,
     config: structuredClone(add.config),
-    layers: [...base.layers, structuredClone(add.layer)],
+    layers: [...base.layers, ...added.map((l) => structuredClone(l))],
   };
   if (family === 'oci' && add.annotations && Object.keys(add.annotations).length > 0) {
     out.annotations = { ...(base.annotations ?? {}), ...add.annotations };

@@ -6,7 +6,8 @@
 import { applyConfigChanges, type ConfigChanges, type LayerRecord } from './config.js';
 import { appendLayerToManifest, buildIndex, scratchManifest, serializeManifest } from './build.js';
 import { sha256Digest } from './digest.js';
-import { MediaType, type MediaFamily } from './mediatypes.js';
+import { InternalError } from '../errors.js';
+import { MediaType, indexMediaTypeFor, mediaFamily, type MediaFamily } from './mediatypes.js';
 import type { Descriptor, ImageConfig, ImageIndex, ImageManifest, Platform } from './types.js';
 
 /** The base an image was built on, as recorded in labels and annotations. */
@@ -24,7 +25,7 @@ const CONFIG_CHANGE_HISTORY = { created: new Date(0).toISOString(), createdBy: '
  * The base config with the user's changes, the new layer's diffID and history entry, and (with
  * `baseLabels`) the base's name and digest as labels — Docker v2 manifests have no annotations.
  */
-export function rewriteConfig(config: ImageConfig, changes: ConfigChanges | undefined, layer: LayerRecord | undefined, baseLabels?: BaseName): ImageConfig {
+export function rewriteConfig(config: ImageConfig, changes: ConfigChanges | undefined, layer: LayerRecord | readonly LayerRecord[] | undefined, baseLabels?: BaseName): ImageConfig {
   const all = { ...(changes ?? {}) };
   if (baseLabels) {
     all.labels = {
@@ -33,7 +34,8 @@ export function rewriteConfig(config: ImageConfig, changes: ConfigChanges | unde
       'org.opencontainers.image.base.digest': baseLabels.digest,
     };
   }
-  return applyConfigChanges(config, all, layer, layer ? undefined : CONFIG_CHANGE_HISTORY);
+  const any = Array.isArray(layer) ? layer.length > 0 : layer !== undefined;
+  return applyConfigChanges(config, all, any ? layer : undefined, any ? undefined : CONFIG_CHANGE_HISTORY);
 }
 
 /** The OCI annotations naming the base (none for Docker v2 or scratch). */
@@ -43,18 +45,24 @@ export function baseAnnotations(base: BaseName | undefined, family: MediaFamily)
 }
 
 /**
- * The new manifest: the base's with `config` in place and `layer` appended (or, from scratch, a
- * fresh manifest of the family). Without a layer only the config changes.
+ * The new manifest: the base's with `config` in place and `layers` appended in order (or, from
+ * scratch, a fresh manifest of the family). Without layers only the config changes. The base
+ * must already be of `family` (see convert.ts).
  */
 export function composeManifest(
   base: ImageManifest | undefined,
   config: Descriptor,
-  layer: Descriptor | undefined,
+  layer: Descriptor | readonly Descriptor[] | undefined,
   annotations: Record<string, string> | undefined,
   family: MediaFamily,
 ): ImageManifest {
-  if (!base) return scratchManifest(family, config, layer ? [layer] : []);
-  if (layer) return appendLayerToManifest(base, { config, layer, annotations });
+  const layers: readonly Descriptor[] = layer === undefined ? [] : Array.isArray(layer) ? layer : [layer as Descriptor];
+  if (!base) {
+    const m = scratchManifest(family, config, [...layers]);
+    if (annotations && family === 'oci' && Object.keys(annotations).length) m.annotations = { ...annotations };
+    return m;
+  }
+  if (layers.length) return appendLayerToManifest(base, { config, layers, annotations });
   const m = structuredClone(base);
   m.config = config;
   if (annotations && family === 'oci') m.annotations = { ...(m.annotations ?? {}), ...annotations };
@@ -72,12 +80,16 @@ export interface IndexChild {
 }
 
 /** The new index for a multi-platform image: the base index's family and fields, our children (attestations dropped). */
-export function composeIndex(baseIndex: ImageIndex | undefined, children: readonly IndexChild[]): { bytes: Buffer; mediaType: string } {
+export function composeIndex(baseIndex: ImageIndex | undefined, children: readonly IndexChild[], annotations?: Record<string, string>, family: MediaFamily = 'oci'): { bytes: Buffer; mediaType: string } {
   const entries: Descriptor[] = children.map((c) => {
     const entry: Descriptor = { mediaType: c.manifest.mediaType ?? MediaType.OCI_MANIFEST, digest: sha256Digest(c.bytes), size: c.bytes.length, platform: c.platform };
     if (c.annotations) entry.annotations = c.annotations;
     return entry;
   });
-  const index = buildIndex(baseIndex ?? { schemaVersion: 2, mediaType: MediaType.OCI_INDEX, manifests: [] }, entries);
+  const index = buildIndex(baseIndex ?? { schemaVersion: 2, mediaType: indexMediaTypeFor(family), manifests: [] }, entries);
+  if (annotations && Object.keys(annotations).length) {
+    if (mediaFamily(index.mediaType ?? MediaType.OCI_INDEX) !== 'oci') throw new InternalError('annotations on a Docker manifest list');
+    index.annotations = { ...(index.annotations ?? {}), ...annotations };
+  }
   return { bytes: serializeManifest(index), mediaType: index.mediaType ?? MediaType.OCI_INDEX };
 }

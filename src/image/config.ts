@@ -21,6 +21,20 @@ export interface ConfigChanges {
   volumes?: string[];
   labels?: Record<string, string>;
   user?: string;
+  /** Docker's config Healthcheck (OCI configs carry it too; runtimes that know it use it). */
+  healthcheck?: HealthcheckChange;
+  /** Signal that stops the container, e.g. SIGTERM or 15. */
+  stopSignal?: string;
+}
+
+/** A health check as Docker's config stores it; durations in nanoseconds, 0/absent = the runtime's default. */
+export interface HealthcheckChange {
+  /** ["CMD", arg…] (exec), ["CMD-SHELL", "cmd"] (shell) or ["NONE"] (turn off the base's check). */
+  test: string[];
+  interval?: number;
+  timeout?: number;
+  startPeriod?: number;
+  retries?: number;
 }
 
 /** The new layer's facts, as recorded in the config. */
@@ -112,9 +126,10 @@ function hasChanges(c: ConfigChanges): boolean {
 export function applyConfigChanges(
   config: ImageConfig,
   changes: ConfigChanges,
-  layer: LayerRecord | undefined,
+  layer: LayerRecord | readonly LayerRecord[] | undefined,
   history?: HistoryRecord,
 ): ImageConfig {
+  const added: readonly LayerRecord[] = layer === undefined ? [] : Array.isArray(layer) ? layer : [layer as LayerRecord];
   const out = structuredClone(config);
   const cc: ContainerConfig = out.config ?? {};
   out.config = cc;
@@ -145,6 +160,8 @@ export function applyConfigChanges(
     cc.Labels = { ...(cc.Labels ?? {}), ...changes.labels };
   }
   if (changes.user !== undefined) cc.User = changes.user;
+  if (changes.healthcheck !== undefined) cc.Healthcheck = healthcheckConfig(changes.healthcheck);
+  if (changes.stopSignal !== undefined) cc.StopSignal = changes.stopSignal;
 
   if (!out.rootfs || !Array.isArray(out.rootfs.diff_ids)) out.rootfs = { ...(out.rootfs ?? {}), type: 'layers', diff_ids: [] };
   const baseLayers = out.rootfs.diff_ids.length;
@@ -153,11 +170,13 @@ export function applyConfigChanges(
     if (keepHistory) out.history = [...(out.history ?? []), entry];
   };
 
-  if (layer !== undefined) {
-    assertDigest(layer.diffId, 'new layer diff_id');
-    out.rootfs.diff_ids.push(layer.diffId);
-    addHistory({ created: layer.created, created_by: layer.createdBy, ...(layer.comment ? { comment: layer.comment } : {}) });
-    out.created = layer.created;
+  if (added.length > 0) {
+    for (const l of added) {
+      assertDigest(l.diffId, 'new layer diff_id');
+      out.rootfs.diff_ids.push(l.diffId);
+      addHistory({ created: l.created, created_by: l.createdBy, ...(l.comment ? { comment: l.comment } : {}) });
+      out.created = l.created;
+    }
   } else if (hasChanges(changes)) {
     const entry: HistoryEntry = {};
     if (history?.created) entry.created = history.created;
@@ -166,6 +185,27 @@ export function applyConfigChanges(
     entry.empty_layer = true;
     addHistory(entry);
     if (history?.created) out.created = history.created;
+  }
+  return out;
+}
+
+/** Docker's Healthcheck object: Test always, the other fields only when set (Docker omits zero values). */
+function healthcheckConfig(h: HealthcheckChange): Record<string, unknown> {
+  const kind = h.test[0];
+  if (kind !== 'NONE' && kind !== 'CMD' && kind !== 'CMD-SHELL') throw new InputError(`healthcheck test must start with NONE, CMD or CMD-SHELL (got ${JSON.stringify(kind)})`);
+  if (kind !== 'NONE' && h.test.length < 2) throw new InputError(`healthcheck ${kind} needs a command`);
+  const out: Record<string, unknown> = { Test: [...h.test] };
+  const dur = (name: string, v: number | undefined, key: string): void => {
+    if (v === undefined) return;
+    if (!Number.isSafeInteger(v) || v < 0) throw new InputError(`healthcheck ${name} must be a non-negative duration`);
+    if (v > 0) out[key] = v;
+  };
+  dur('interval', h.interval, 'Interval');
+  dur('timeout', h.timeout, 'Timeout');
+  dur('start period', h.startPeriod, 'StartPeriod');
+  if (h.retries !== undefined) {
+    if (!Number.isInteger(h.retries) || h.retries < 0) throw new InputError(`healthcheck retries must be a whole number ≥ 0 (got ${h.retries})`);
+    if (h.retries > 0) out.Retries = h.retries;
   }
   return out;
 }

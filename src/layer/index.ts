@@ -23,6 +23,8 @@ export { parseAppFlag, validateSources } from './sources.js';
 export { epochFromEnv } from './options.js';
 /** Lane defaults and thread-pool sizing, for a host program that sizes UV_THREADPOOL_SIZE itself (as the CLI does). */
 export { chooseLanes, defaultLanes, MAX_LANES, poolSizeFor, poolSizeFromEnv, type LaneChoice } from './lanes.js';
+/** Whether sources hold anything once .dockerignore is applied (an empty --layer is refused). */
+export { hasContent } from './content.js';
 
 const noop = (): void => {};
 

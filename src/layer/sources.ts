@@ -9,8 +9,8 @@ import { InputError } from '../errors.js';
 import type { LayerSource } from './types.js';
 
 /** `./publish` → {src, dest: defaultDest}; `SRC:DEST` → both. InputError on an empty value or a relative DEST. */
-export function parseAppFlag(value: string, defaultDest: string): LayerSource {
-  if (value.trim() === '') throw new InputError('--app: empty value; expected DIR or DIR:/absolute/dest');
+export function parseAppFlag(value: string, defaultDest: string, flag = '--app'): LayerSource {
+  if (value.trim() === '') throw new InputError(`${flag}: empty value; expected DIR or DIR:/absolute/dest`);
   let src = value;
   let dest = defaultDest;
   // A lone Windows drive prefix (C:\publish) is a path, not SRC:DEST.
@@ -18,10 +18,10 @@ export function parseAppFlag(value: string, defaultDest: string): LayerSource {
   if (colon >= 0) {
     src = value.slice(0, colon);
     dest = value.slice(colon + 1);
-    if (dest === '') throw new InputError(`--app ${value}: empty destination after ":"`);
+    if (dest === '') throw new InputError(`${flag} ${value}: empty destination after ":"`);
   }
-  if (src === '') throw new InputError(`--app ${value}: empty source before ":"`);
-  checkDest(dest, `--app ${value}`);
+  if (src === '') throw new InputError(`${flag} ${value}: empty source before ":"`);
+  checkDest(dest, `${flag} ${value}`);
   return { src, dest };
 }
 

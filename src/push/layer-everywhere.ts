@@ -1,39 +1,64 @@
 /**
- * Getting the app layer to every target of a push: built and streamed once to the first target
+ * Getting each new layer to every target of a push: built and streamed once to the first target
  * that needs it; the others reuse it (the warm path found it), skip it (present), mount it (same
  * registry as a target that has it) or get a byte-identical re-production sent as one PUT with
- * the digest already known.
+ * the digest already known. Layers are independent: each goes through this on its own, a few at
+ * a time.
  */
 import type { LayerOptions, LayerResult } from '../layer/index.js';
 import type { UploadMethod } from '../registry/quirks.js';
 import type { TargetSet, TransferTarget } from '../transfer/engine.js';
 import type { TransferContext } from '../transfer/types.js';
-import { uploadLayer, type LayerUploadOutcome } from './layer-upload.js';
+import { uploadLayer, type LayerLabel, type LayerUploadOutcome } from './layer-upload.js';
 import type { PushTargetResult } from './options.js';
 
-/** What push knows of the app layer (and the result) at one target. */
-export interface LayerState {
-  /** The warm path found this layer at the target tag: nothing to build or send. */
-  reusable?: LayerResult;
+/** What push knows of the new layers (and the result) at one target. */
+export interface TargetState {
+  /** Per layer: the warm path found it at the target tag, so there is nothing to build or send. */
+  reusable: (LayerResult | undefined)[];
   /** Digest of the manifest (or index) the --to tag held, when the warm path fetched it. */
   tagDigest?: string;
-  /** How the layer got there. */
-  layer?: LayerUploadOutcome;
+  /** Per layer: how it got there. */
+  outcomes: (LayerUploadOutcome | undefined)[];
   /** What was written at the target. */
   result?: PushTargetResult;
 }
 
-/** Uploads the layer wherever it is missing; resolves with its facts (undefined when every target failed first). */
-export async function uploadLayerEverywhere(set: TargetSet, states: Map<TransferTarget, LayerState>, layer: LayerOptions, ctx: TransferContext, method?: UploadMethod): Promise<LayerResult | undefined> {
-  const holders: TransferTarget[] = set.list.filter((t) => states.get(t)!.reusable);
-  let known: LayerResult | undefined = holders.length ? states.get(holders[0]!)!.reusable : undefined;
+/** One layer to build, as uploadLayerEverywhere needs it. */
+export interface LayerJob {
+  options: LayerOptions;
+  label: LayerLabel;
+}
+
+/** Layers built at once: each one's gzip already uses several cores, so two keep the pipes full without oversubscribing. */
+const LAYERS_AT_ONCE = 2;
+
+/** Every layer to every target; per layer its facts (undefined when every target failed first). */
+export async function uploadLayersEverywhere(set: TargetSet, states: Map<TransferTarget, TargetState>, jobs: readonly LayerJob[], ctx: TransferContext, method?: UploadMethod): Promise<(LayerResult | undefined)[]> {
+  const out: (LayerResult | undefined)[] = new Array(jobs.length).fill(undefined);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < jobs.length && !ctx.signal?.aborted) {
+      const i = next++;
+      out[i] = await uploadLayerEverywhere(set, states, i, jobs[i]!, ctx, method);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(LAYERS_AT_ONCE, jobs.length) }, worker));
+  return out;
+}
+
+/** Uploads layer `i` wherever it is missing; resolves with its facts (undefined when every target failed first). */
+export async function uploadLayerEverywhere(set: TargetSet, states: Map<TransferTarget, TargetState>, i: number, job: LayerJob, ctx: TransferContext, method?: UploadMethod): Promise<LayerResult | undefined> {
+  const holders: TransferTarget[] = set.list.filter((t) => states.get(t)!.reusable[i]);
+  let known: LayerResult | undefined = holders.length ? states.get(holders[0]!)!.reusable[i] : undefined;
   for (const t of set.list) {
     const state = states.get(t)!;
-    if (t.failed || state.reusable) continue;
+    if (t.failed || state.reusable[i]) continue;
     try {
-      state.layer = await layerTo(t, holders, layer, ctx, method, known);
-      known ??= state.layer.result;
-      if (state.layer.action === 'skipped') t.present.add(known.digest); // its HEAD (or mount) just answered
+      const outcome = await layerTo(t, holders, job, ctx, method, known);
+      state.outcomes[i] = outcome;
+      known ??= outcome.result;
+      if (outcome.action !== 'uploaded') t.present.add(known.digest); // its HEAD (or mount) just answered
       else await set.confirm(t, known.digest);
       holders.push(t);
     } catch (err) {
@@ -44,15 +69,15 @@ export async function uploadLayerEverywhere(set: TargetSet, states: Map<Transfer
 }
 
 /** The layer at one target: present, mounted from a holder in the same registry, or uploaded. */
-async function layerTo(t: TransferTarget, holders: TransferTarget[], layer: LayerOptions, ctx: TransferContext, method: UploadMethod | undefined, known: LayerResult | undefined): Promise<LayerUploadOutcome> {
-  const skipped = (result: LayerResult): LayerUploadOutcome => ({ result, action: 'skipped', bytes: 0, retries: 0, method: 'none' });
-  if (!known) return uploadLayer(t.ep, layer, ctx, method);
-  if ((await t.ep.client.headBlob(t.ep.repo, known.digest)) !== undefined) return skipped(known);
+async function layerTo(t: TransferTarget, holders: TransferTarget[], job: LayerJob, ctx: TransferContext, method: UploadMethod | undefined, known: LayerResult | undefined): Promise<LayerUploadOutcome> {
+  const done = (result: LayerResult, action: 'skipped' | 'mounted'): LayerUploadOutcome => ({ result, action, bytes: 0, retries: 0, method: 'none' });
+  if (!known) return uploadLayer(t.ep, job.options, ctx, method, undefined, job.label);
+  if ((await t.ep.client.headBlob(t.ep.repo, known.digest)) !== undefined) return done(known, 'skipped');
   const from = holders.find((h) => h.ref.registry === t.ref.registry);
   if (from) {
     const m = await t.ep.client.mountBlob(t.ep.repo, known.digest, from.ep.repo).catch(() => undefined);
-    if (m?.mounted) return skipped(known);
+    if (m?.mounted) return done(known, 'mounted');
     if (m && !m.mounted) await t.ep.client.cancelUpload(m.uploadUrl);
   }
-  return uploadLayer(t.ep, layer, ctx, method, known);
+  return uploadLayer(t.ep, job.options, ctx, method, known, job.label);
 }

@@ -16,13 +16,25 @@ import { uploadBlob, type BlobBody } from '../transfer/upload.js';
 /** How the layer got to the target. */
 export interface LayerUploadOutcome {
   result: LayerResult;
-  action: 'uploaded' | 'skipped';
+  /** skipped: the target had it; mounted: from another repository of the same registry. */
+  action: 'uploaded' | 'skipped' | 'mounted';
   /** Bytes sent to the target. */
   bytes: number;
   retries: number;
   /** Which upload method worked. */
   method: UploadMethod | 'none';
 }
+
+/** How a layer is named in messages and progress events. */
+export interface LayerLabel {
+  /** "app layer", "layer 2". */
+  name: string;
+  /** Key of its byte events ("layer" for the app layer, "layer:2" for others). */
+  key: string;
+}
+
+/** The app layer's label, as before there were several layers. */
+export const APP_LAYER: LayerLabel = { name: 'app layer', key: 'layer' };
 
 /** Methods for the layer, best first: its digest is only known once it has been produced. */
 export const LAYER_METHODS: readonly UploadMethod[] = ['patch', 'put', 'chunked'];
@@ -36,9 +48,9 @@ export const KNOWN_LAYER_METHODS: readonly UploadMethod[] = ['put', 'patch', 'ch
  * streamed body re-produces the layer and starts again, within the layer's one retry budget; a
  * failure the transport has already retried (the POST, the closing PUT) is final.
  */
-export async function uploadLayer(target: RepoEndpoint, layer: LayerOptions, ctx: TransferContext, method?: UploadMethod, known?: LayerResult): Promise<LayerUploadOutcome> {
+export async function uploadLayer(target: RepoEndpoint, layer: LayerOptions, ctx: TransferContext, method?: UploadMethod, known?: LayerResult, name: LayerLabel = APP_LAYER): Promise<LayerUploadOutcome> {
   const budget = new RetryBudget(ctx.transport.retryPolicy);
-  const label = 'app layer';
+  const label = name.name;
   for (;;) {
     let bytes = 0;
     let produced: Promise<LayerResult> | undefined;
@@ -60,7 +72,7 @@ export async function uploadLayer(target: RepoEndpoint, layer: LayerOptions, ctx
             bytes = 0;
             stream.on('data', (c: Buffer) => {
               bytes += c.length;
-              ctx.events?.bytes?.('layer', c.length);
+              ctx.events?.bytes?.(name.key, c.length);
             });
             stream.pause();
             return m === 'put' ? { data: stream, digest: hashed!.digest, size: hashed!.size } : { data: stream, digestAtEnd: async () => (await result).digest };
@@ -71,7 +83,7 @@ export async function uploadLayer(target: RepoEndpoint, layer: LayerOptions, ctx
       if (!out.sent) return { result: hashed!, action: 'skipped', bytes: 0, retries: budget.spent, method: 'none' };
       const result = await produced!;
       if (hashed && result.digest !== hashed.digest) {
-        throw new RegpushError('E_INPUT', `the app directory changed while it was being uploaded (layer digest ${hashed.digest} became ${result.digest})`);
+        throw new RegpushError('E_INPUT', `${label}: its source changed while it was being uploaded (layer digest ${hashed.digest} became ${result.digest})`);
       }
       return { result, action: 'uploaded', bytes, retries: budget.spent, method: out.method };
     } catch (err) {

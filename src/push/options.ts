@@ -14,8 +14,19 @@ export interface PushOptions extends ConnectionOptions {
   to: string | string[];
   /** Extra tags pointing at the same digest. */
   tags?: string[];
-  /** Directories (or files) put into the one new layer. Empty: config-only change. */
+  /** Directories (or files) put into one new layer, on top of the `layers`. Empty: no app layer. */
   app?: LayerSource[];
+  /**
+   * Further layers, each one its own, in this order after the base layers and below the app
+   * layer: split what changes rarely (dependencies) from what changes often (the app), so a
+   * re-push compresses and sends only the layers whose content changed. `platform` limits a layer
+   * to that platform's image (per-architecture build outputs).
+   */
+  layers?: PushLayerSpec[];
+  /** Output family: "oci" or "docker" (default: the base's; scratch: oci). Blobs are the same in both. */
+  format?: 'oci' | 'docker';
+  /** OCI annotations for the manifest(s) and, for a multi-platform push, the index. Refused for Docker v2 output. */
+  annotations?: Record<string, string>;
   /** "os/arch[/variant]" (default linux/amd64) or "all" to rebuild every platform of an index. */
   platform?: string;
   /** Config edits (entrypoint, cmd, env, ports, workdir, volumes, labels, user). */
@@ -40,6 +51,28 @@ export interface PushOptions extends ConnectionOptions {
   /** Progress callbacks. */
   events?: BlobEvents & { phase?(name: string): void };
   retries?: number;
+}
+
+/** One `--layer`: its sources, and optionally the one platform it belongs to ("linux/arm64"). */
+export interface PushLayerSpec {
+  sources: LayerSource[];
+  platform?: string;
+}
+
+/** One new layer in the report. */
+export interface PushLayerReport {
+  /** "layer 1", …, "app layer". */
+  name: string;
+  /** Where its sources land in the image. */
+  dest: string[];
+  /** Only with a platform qualifier. */
+  platform?: string;
+  digest: string;
+  diffId: string;
+  size: number;
+  /** reused: found at the target tag, not compressed or sent; skipped: already in the repository; mounted; uploaded; planned (dry run). */
+  action: 'uploaded' | 'skipped' | 'mounted' | 'reused' | 'planned';
+  method?: string;
 }
 
 /** One platform image written by push(). */
@@ -81,7 +114,12 @@ export interface PushResult {
   tags: string[];
   base: { reference: string; digest: string };
   platforms: PushedPlatform[];
+  /** The top new layer (the app layer when there is one); kept for older consumers, `layers` lists them all. */
   layer?: { digest: string; diffId: string; size: number; action: 'uploaded' | 'skipped' | 'reused' | 'planned'; method?: string };
+  /** Every new layer, bottom to top. */
+  layers?: PushLayerReport[];
+  /** Set when the output family differs from the base's (every manifest digest then differs from a same-family build). */
+  format?: { from: string; to: string };
   blobs: BlobReport[];
   /** Whole-transfer retries summed over blobs and the layer. */
   retries: number;

@@ -1,36 +1,50 @@
 /**
- * push(): base image + one new layer + rewritten config → one or more targets.
+ * push(): base image + new layers (each --layer, then the app layer) + rewritten config → one or
+ * more targets, in the base's media-type family or the one --format names.
  *
- *   inputs   → every flag checked before the first request
- *   resolve  → the base manifest(s) and config(s); meanwhile each target says what its tag holds
- *              (the warm path) and the app layer starts uploading as soon as that is known
+ *   inputs   → every flag checked before the first request (an empty --layer included)
+ *   resolve  → the base manifest(s) and config(s), converted to the output family; meanwhile each
+ *              target says what its tag holds (the warm path: per layer, reuse by diffID) and
+ *              the layers that changed start uploading as soon as that is known
  *   plan     → per base blob and target: skip / mount / stream / foreign (the transfer engine)
- *   transfer → base blobs moved (one read for all targets) while the layer finishes
- *   compose  → configs, manifests and the index (pure, the same bytes for every target)
+ *   transfer → base blobs moved (one read for all targets) while the layers finish
+ *   compose  → configs, manifests and the index (pure, the same bytes for every target); each
+ *              platform gets the shared layers and those qualified for it
  *   commit   → configs uploaded, every blob confirmed, then manifests and tags
  *
  * Nothing reaches the local disk; no manifest is written unless every blob it names is in place.
  * What is not push's own decision (targets, plans, moves, confirmation, set-aside, partial
  * failure) lives in the transfer engine (src/transfer/engine.ts), shared with copy and sync.
  */
-import { UsageError } from '../errors.js';
+import { InputError, UsageError } from '../errors.js';
 import { type LayerRecord, serializeConfig } from '../image/config.js';
 import { serializeManifest } from '../image/build.js';
 import { baseAnnotations, composeIndex, composeManifest, rewriteConfig, type BaseName } from '../image/compose.js';
 import { sha256Digest } from '../image/digest.js';
-import { configMediaTypeFor, layerMediaTypeFor, MediaType } from '../image/mediatypes.js';
-import { formatPlatform, parsePlatform } from '../image/platform.js';
+import { convertIndex, convertManifest, parseFormat } from '../image/convert.js';
+import { configMediaTypeFor, layerMediaTypeFor, manifestMediaTypeFor, MediaType, type MediaFamily } from '../image/mediatypes.js';
+import { formatPlatform, parsePlatform, platformMatches } from '../image/platform.js';
 import type { Descriptor, ImageManifest, Platform } from '../image/types.js';
-import { computeDiffId, epochFromEnv, hashLayer, validateSources, type LayerOptions, type LayerResult } from '../layer/index.js';
-import { silentLogger } from '../log.js';
+import { computeDiffId, epochFromEnv, hasContent, hashLayer, validateSources, type LayerResult } from '../layer/index.js';
+import { silentLogger, type Logger } from '../log.js';
 import { checkTag, formatReference, parseReference, type ImageReference } from '../ref/reference.js';
 import { ensureBytesBlob } from '../transfer/bytes-blob.js';
 import { checkJobs, TargetSet, TransferRun, type ManifestToWrite, type TransferTarget } from '../transfer/engine.js';
 import type { BlobReport, RepoEndpoint } from '../transfer/types.js';
-import { uploadLayerEverywhere, type LayerState } from './layer-everywhere.js';
-import type { PushOptions, PushResult, PushTargetReport, PushTargetResult } from './options.js';
+import { uploadLayersEverywhere, type LayerJob, type TargetState } from './layer-everywhere.js';
+import { APP_LAYER } from './layer-upload.js';
+import type { PushLayerReport, PushOptions, PushResult, PushTargetReport, PushTargetResult } from './options.js';
 import { resolveBase, scratchBase, type BasePlatformImage, type ResolvedBase } from './resolve.js';
-import { findReusableLayer, once, type DiffIdOf } from './reuse.js';
+import { findReusableLayers, once, type DiffIdOf } from './reuse.js';
+
+/** One new layer to build, checked. */
+interface LayerPlan extends LayerJob {
+  /** The history line of the layer. */
+  createdBy: string;
+  /** Only this platform's image gets it. */
+  platform?: Platform;
+  dest: string[];
+}
 
 /** push()'s inputs, checked. */
 interface PushInputs {
@@ -39,18 +53,22 @@ interface PushInputs {
   platform: Platform | 'all';
   jobs: number;
   mtime: number;
-  layer?: LayerOptions;
-  /** The history line of the new layer. */
-  createdBy: string;
+  /** The new layers, bottom to top: every --layer in order, then the app layer. */
+  layers: LayerPlan[];
+  format?: MediaFamily;
+  annotations?: Record<string, string>;
 }
 
 /** What resolve found, and the warm-path facts per target. */
 interface Resolved {
+  /** The base, already in the output family. */
   base: ResolvedBase;
+  /** The base's own family (before --format). */
+  baseFamily: MediaFamily;
   /** Distinct base layers, in manifest order. */
   baseBlobs: Descriptor[];
-  /** The app layer's upload, started as soon as every target said what its tag holds. */
-  layerUpload: Promise<LayerResult | undefined>;
+  /** The new layers' uploads, started as soon as every target said what its tag holds. */
+  layerUploads: Promise<(LayerResult | undefined)[]>;
 }
 
 /** One platform image of the new image. */
@@ -71,7 +89,7 @@ interface Composed {
 
 /**
  * Builds and pushes an image; see PushOptions. With several targets (`to` as a list) each base
- * blob is read once and streamed to every target that lacks it, the app layer is built once per
+ * blob is read once and streamed to every target that lacks it, each new layer is built once per
  * registry that needs it, and one failing target does not stop the others (E_PARTIAL).
  */
 export async function push(opts: PushOptions): Promise<PushResult> {
@@ -82,20 +100,20 @@ export async function push(opts: PushOptions): Promise<PushResult> {
   const tagsOf = tagRule(opts.tags);
   // One target: its first failure stops the push at once (the layer upload is cancelled).
   const set = run.targets(inputs.toRefs.map((ref) => ({ ref, tags: tagsOf(ref) })), inputs.fromRef, { stopRun: true });
-  const layers = new Map<TransferTarget, LayerState>(set.list.map((t) => [t, {}]));
+  const states = new Map<TransferTarget, TargetState>(set.list.map((t) => [t, { reusable: [], outcomes: [] }]));
   try {
     const source = inputs.fromRef ? run.source(inputs.fromRef) : undefined;
-    const resolved = await resolveStage(run, set, layers, source, inputs, opts);
+    const resolved = await resolveStage(run, set, states, source, inputs, opts);
     clock('resolve');
     if (source) await set.plan(source, resolved.baseBlobs);
     clock('plan');
-    if (opts.dryRun) return await dryRunReport(run, set, layers, resolved, inputs, opts, timings);
+    if (opts.dryRun) return await dryRunReport(run, set, states, resolved, inputs, opts, timings);
 
-    const layer = await transferStage(run, set, source, resolved);
+    const layers = await transferStage(run, set, source, resolved);
     clock('transfer');
-    const composed = composeStage(resolved.base, layer, inputs, opts);
-    await commitStage(set, layers, composed, clock);
-    return finalReport(run, set, layers, resolved.base, layer, inputs, timings);
+    const composed = composeStage(resolved.base, layers, inputs, opts);
+    await commitStage(set, states, composed, clock);
+    return finalReport(run, set, states, resolved, layers, inputs, timings);
   } catch (err) {
     throw run.failure(err);
   } finally {
@@ -113,16 +131,51 @@ async function checkInputs(opts: PushOptions): Promise<PushInputs> {
   for (const t of opts.tags ?? []) checkTag(t);
   for (const r of toRefs) checkTag(r.tag ?? 'latest');
   const fromRef = opts.from === 'scratch' ? undefined : parseReference(opts.from);
-  const platformArg = opts.platform ?? 'linux/amd64';
-  const platform: Platform | 'all' = platformArg === 'all' ? 'all' : parsePlatform(platformArg);
   const jobs = checkJobs(opts.jobs);
   const env = opts.env ?? {};
   const mtime = opts.mtime ?? epochFromEnv(env.SOURCE_DATE_EPOCH) ?? 0;
+  const logger = opts.logger ?? silentLogger;
+  const common = { mtime, env, chown: opts.chown, gzipLevel: opts.gzipLevel, gzipConcurrency: opts.gzipJobs, logger };
+  const layers: LayerPlan[] = [];
+  for (const [i, spec] of (opts.layers ?? []).entries()) {
+    const what = `--layer ${spec.platform ? spec.platform + '=' : ''}${spec.sources.map((s) => `${s.src}:${s.dest}`).join(' ')}`;
+    if (spec.sources.length === 0) throw new InputError(`${what}: no source`);
+    await validateSources(spec.sources);
+    // An empty layer is a wrong path or an over-broad .dockerignore far more often than intent.
+    if (!(await hasContent(spec.sources, logger))) throw new InputError(`${what}: nothing to put in the layer (empty, or everything excluded by .dockerignore)`);
+    const n = i + 1;
+    const dest = spec.sources.map((s) => s.dest);
+    layers.push({
+      options: { sources: spec.sources, ...common },
+      label: { name: `layer ${n}`, key: `layer:${n}` },
+      createdBy: `regpush: layer ${dest.join(' ')}${spec.platform ? ` (${spec.platform})` : ''}`,
+      platform: spec.platform === undefined ? undefined : parsePlatform(spec.platform),
+      dest,
+    });
+  }
   const sources = opts.app ?? [];
-  if (sources.length) await validateSources(sources);
-  const layer: LayerOptions | undefined = sources.length ? { sources, mtime, env, chown: opts.chown, gzipLevel: opts.gzipLevel, gzipConcurrency: opts.gzipJobs, logger: opts.logger ?? silentLogger } : undefined;
-  const createdBy = sources.length ? `regpush: added ${sources.map((s) => s.dest).join(' ')}` : 'regpush: config change';
-  return { toRefs, fromRef, platform, jobs, mtime, layer, createdBy };
+  if (sources.length) {
+    await validateSources(sources);
+    // The app layer goes on top: its files win over a --layer's at the same path, and with --app alone the image is what it always was.
+    layers.push({ options: { sources, ...common }, label: APP_LAYER, createdBy: `regpush: added ${sources.map((s) => s.dest).join(' ')}`, dest: sources.map((s) => s.dest) });
+  }
+  const qualified = layers.filter((l) => l.platform).map((l) => l.platform!);
+  // Per-platform layers build every platform of the base unless --platform says otherwise.
+  const platformArg = opts.platform ?? (qualified.length ? 'all' : 'linux/amd64');
+  const platform: Platform | 'all' = platformArg === 'all' ? 'all' : parsePlatform(platformArg);
+  const format = opts.format === undefined ? undefined : parseFormat(opts.format);
+  const annotations = opts.annotations && Object.keys(opts.annotations).length ? checkAnnotations(opts.annotations) : undefined;
+  if (annotations && format === 'docker') throw new UsageError('--annotation cannot go into a Docker v2 manifest (it has no annotations); use --format oci');
+  return { toRefs, fromRef, platform, jobs, mtime, layers, format, annotations };
+}
+
+/** Annotation keys must be non-empty; values are strings. */
+function checkAnnotations(a: Record<string, string>): Record<string, string> {
+  for (const [k, v] of Object.entries(a)) {
+    if (k.trim() === '') throw new InputError('--annotation: the key is empty (expected KEY=VALUE)');
+    if (typeof v !== 'string') throw new InputError(`--annotation ${k}: the value must be a string`);
+  }
+  return { ...a };
 }
 
 /** The tags each target gets: the one in its reference (default latest), then the extra ones. */
@@ -144,46 +197,93 @@ function phaseClock(timings: Record<string, number>, announce?: (name: string) =
 
 /**
  * Resolves the base and, at the same time, asks each target what its tag holds (the warm path:
- * an unchanged app layer is reused without compressing or uploading it). The new layer needs
- * nothing from the base, so its upload starts as soon as every target has answered: on a first
- * push that is one 404, and the layer's gzip overlaps the base resolve and the blob plan. A
- * failed resolve aborts it; at worst an unreferenced blob remains, never a manifest.
+ * an unchanged layer is reused without compressing or uploading it). The new layers need nothing
+ * from the base, so their uploads start as soon as every target has answered: on a first push
+ * that is one 404, and the layers' gzip overlaps the base resolve and the blob plan. A failed
+ * resolve aborts them; at worst an unreferenced blob remains, never a manifest.
  */
-async function resolveStage(run: TransferRun, set: TargetSet, layers: Map<TransferTarget, LayerState>, source: RepoEndpoint | undefined, inputs: PushInputs, opts: PushOptions): Promise<Resolved> {
-  const { platform, fromRef, layer } = inputs;
-  const basePromise: Promise<ResolvedBase> =
-    source && fromRef
-      ? resolveBase(source.client, fromRef, platform, opts.platform !== undefined)
-      : Promise.resolve(scratchBase(platform === 'all' ? [{ os: 'linux', architecture: 'amd64' }] : [platform], 'oci'));
+async function resolveStage(run: TransferRun, set: TargetSet, states: Map<TransferTarget, TargetState>, source: RepoEndpoint | undefined, inputs: PushInputs, opts: PushOptions): Promise<Resolved> {
+  const { platform, fromRef, layers } = inputs;
+  const scratchPlatforms = (): Platform[] => {
+    if (platform !== 'all') return [platform];
+    const q = uniquePlatforms(layers.flatMap((l) => (l.platform ? [l.platform] : [])));
+    return q.length ? q : [{ os: 'linux', architecture: 'amd64' }];
+  };
+  const checkedPromise = (
+    source && fromRef ? resolveBase(source.client, fromRef, platform, opts.platform !== undefined) : Promise.resolve(scratchBase(scratchPlatforms(), 'oci'))
+  ).then((b) => checkBase(b, inputs, set.logger));
+  const basePromise: Promise<ResolvedBase> = checkedPromise.then((c) => c.base);
   basePromise.catch(() => undefined); // awaited below; the probes must not make it "unhandled" first
-  const diffIdOf: DiffIdOf | undefined = layer ? once(() => computeDiffId({ ...layer, signal: run.signal })) : undefined;
+  const diffIdsOf: DiffIdOf[] = layers.map((l) => once(() => computeDiffId({ ...l.options, signal: run.signal })));
   const probes = Promise.all(
     set.list.map(async (t) => {
-      const found = diffIdOf ? await findReusableLayer(t.ep, t.ref, basePromise, diffIdOf) : undefined; // never rejects
-      const state = layers.get(t)!;
-      state.reusable = found?.layer;
+      const found = diffIdsOf.length ? await findReusableLayers(t.ep, t.ref, basePromise, diffIdsOf) : undefined; // never rejects
+      const state = states.get(t)!;
+      state.reusable = found?.layers ?? [];
       state.tagDigest = found?.tagDigest;
       for (const d of found?.present ?? []) t.present.add(d);
     }),
   );
-  const layerUpload: Promise<LayerResult | undefined> =
-    layer && !opts.dryRun
-      ? probes.then(() => (run.signal.aborted ? undefined : uploadLayerEverywhere(set, layers, layer, run.ctx, opts.layerUpload)))
-      : Promise.resolve(undefined);
-  layerUpload.catch(() => undefined); // awaited with the blobs; an early failure elsewhere must not leave it unhandled
-  const base = await basePromise;
+  const layerUploads: Promise<(LayerResult | undefined)[]> =
+    layers.length && !opts.dryRun
+      ? probes.then(() => (run.signal.aborted ? [] : uploadLayersEverywhere(set, states, layers, run.ctx, opts.layerUpload)))
+      : Promise.resolve([]);
+  layerUploads.catch(() => undefined); // awaited with the blobs; an early failure elsewhere must not leave it unhandled
+  const checked = await checkedPromise;
   await probes;
   const distinct = new Map<string, Descriptor>();
-  for (const img of base.images) for (const l of img.manifest.layers) if (!distinct.has(l.digest)) distinct.set(l.digest, l);
-  return { base, baseBlobs: [...distinct.values()], layerUpload };
+  for (const img of checked.base.images) for (const l of img.manifest.layers) if (!distinct.has(l.digest)) distinct.set(l.digest, l);
+  return { base: checked.base, baseFamily: checked.family, baseBlobs: [...distinct.values()], layerUploads };
 }
 
-/** Moves the base blobs while the app layer finishes; resolves with the layer's facts. */
-async function transferStage(run: TransferRun, set: TargetSet, source: RepoEndpoint | undefined, resolved: Resolved): Promise<LayerResult | undefined> {
-  const settled = await Promise.allSettled([resolved.layerUpload, source ? set.transfer(source, resolved.baseBlobs) : Promise.resolve()]);
+/** Distinct platforms, first spelling kept. */
+function uniquePlatforms(list: Platform[]): Platform[] {
+  const out: Platform[] = [];
+  for (const p of list) if (!out.some((q) => platformMatches(p, q) && platformMatches(q, p))) out.push(p);
+  return out;
+}
+
+/**
+ * The base in the output family (--format), after the checks that need it: every platform named
+ * by a --layer qualifier is one we build, and annotations have an OCI manifest to go into.
+ */
+function checkBase(base: ResolvedBase, inputs: PushInputs, logger: Logger): { base: ResolvedBase; family: MediaFamily } {
+  for (const l of inputs.layers) {
+    if (l.platform && !base.images.some((i) => platformMatches(l.platform!, i.platform))) {
+      const have = base.images.map((i) => formatPlatform(i.platform)).join(', ');
+      throw new InputError(`--layer ${formatPlatform(l.platform)}=…: the image being built has no ${formatPlatform(l.platform)} platform (it has ${have || 'none'})`);
+    }
+  }
+  const to = inputs.format ?? base.family;
+  if (inputs.annotations && to === 'docker') {
+    throw new UsageError('--annotation needs an OCI manifest, and the base is Docker v2 (which has no annotations): add --format oci');
+  }
+  if (to === base.family) return { base, family: base.family };
+  const dropped = (what: string): void => logger.info(`--format ${to}: the base's ${what} have no place in Docker v2 and are left out`);
+  return {
+    family: base.family,
+    base: {
+      ...base,
+      family: to,
+      index: base.index ? convertIndex(base.index, to, dropped) : undefined,
+      images: base.images.map((img) => ({ ...img, manifest: convertManifest(img.manifest, to, dropped), indexEntry: img.indexEntry ? convertEntry(img.indexEntry, to) : undefined })),
+    },
+  };
+}
+
+/** An index entry of the base, as the converted index would carry it (its annotations only in OCI). */
+function convertEntry(d: Descriptor, family: MediaFamily): Descriptor {
+  const out = { ...d, mediaType: manifestMediaTypeFor(family) };
+  if (family === 'docker') delete out.annotations;
+  return out;
+}
+
+/** Moves the base blobs while the new layers finish; resolves with the layers' facts. */
+async function transferStage(run: TransferRun, set: TargetSet, source: RepoEndpoint | undefined, resolved: Resolved): Promise<(LayerResult | undefined)[]> {
+  const settled = await Promise.allSettled([resolved.layerUploads, source ? set.transfer(source, resolved.baseBlobs) : Promise.resolve()]);
   const failure = run.firstFailure(settled);
   if (failure !== undefined) throw failure;
-  return (settled[0] as PromiseFulfilledResult<LayerResult | undefined>).value;
+  return (settled[0] as PromiseFulfilledResult<(LayerResult | undefined)[]>).value;
 }
 
 /** The base's name and digest, as labels and annotations record them. */
@@ -192,26 +292,34 @@ function baseName(inputs: PushInputs, base: ResolvedBase): BaseName | undefined 
 }
 
 /** Configs, manifests and the index: pure, the same bytes for every target. */
-function composeStage(base: ResolvedBase, layer: LayerResult | undefined, inputs: PushInputs, opts: PushOptions): Composed {
-  const record: LayerRecord | undefined = layer ? { diffId: layer.diffId, created: new Date(inputs.mtime * 1000).toISOString(), createdBy: inputs.createdBy } : undefined;
-  const layerDesc: Descriptor | undefined = layer ? { mediaType: layerMediaTypeFor(base.family), digest: layer.digest, size: layer.size } : undefined;
+function composeStage(base: ResolvedBase, results: readonly (LayerResult | undefined)[], inputs: PushInputs, opts: PushOptions): Composed {
+  const created = new Date(inputs.mtime * 1000).toISOString();
   const name = baseName(inputs, base);
-  const annotations = baseAnnotations(name, base.family);
+  const annotations = base.family === 'oci' ? { ...(baseAnnotations(name, base.family) ?? {}), ...(inputs.annotations ?? {}) } : undefined;
   const images = base.images.map((img): BuiltImage => {
-    const configBytes = serializeConfig(rewriteConfig(img.config, opts.config, record, opts.baseLabels ? name : undefined));
+    // This platform's layers, bottom to top: the shared ones and those qualified for it.
+    const mine = inputs.layers.flatMap((l, i) => (results[i] && (!l.platform || platformMatches(l.platform, img.platform)) ? [{ plan: l, result: results[i]! }] : []));
+    const records: LayerRecord[] = mine.map((m) => ({ diffId: m.result.diffId, created, createdBy: m.plan.createdBy }));
+    const descs: Descriptor[] = mine.map((m) => ({ mediaType: layerMediaTypeFor(base.family), digest: m.result.digest, size: m.result.size }));
+    const configBytes = serializeConfig(rewriteConfig(img.config, opts.config, records, opts.baseLabels ? name : undefined));
     const configDesc: Descriptor = { mediaType: configMediaTypeFor(base.family), digest: sha256Digest(configBytes), size: configBytes.length };
-    const manifest = composeManifest(inputs.fromRef ? img.manifest : undefined, configDesc, layerDesc, annotations, base.family);
+    const manifest = composeManifest(inputs.fromRef ? img.manifest : undefined, configDesc, descs, annotations && Object.keys(annotations).length ? annotations : undefined, base.family);
     return { base: img, configBytes, configDigest: configDesc.digest, manifest, bytes: serializeManifest(manifest) };
   });
   const multi = images.length > 1 || (inputs.platform === 'all' && base.index !== undefined);
   const index = multi
-    ? composeIndex(base.index, images.map((b) => ({ manifest: b.manifest, bytes: b.bytes, platform: b.base.indexEntry?.platform ?? b.base.platform, annotations: b.base.indexEntry?.annotations })))
+    ? composeIndex(
+        base.index,
+        images.map((b) => ({ manifest: b.manifest, bytes: b.bytes, platform: b.base.indexEntry?.platform ?? b.base.platform, annotations: b.base.indexEntry?.annotations })),
+        inputs.annotations,
+        base.family,
+      )
     : undefined;
   return { images, index };
 }
 
 /** Per target: configs, then every blob confirmed, then manifests and tags. */
-async function commitStage(set: TargetSet, layers: Map<TransferTarget, LayerState>, composed: Composed, clock: (name: string) => void): Promise<void> {
+async function commitStage(set: TargetSet, layers: Map<TransferTarget, TargetState>, composed: Composed, clock: (name: string) => void): Promise<void> {
   await set.each(async (t) => {
     // An unchanged config is the one the warm path has just fetched from this repository.
     await Promise.all(composed.images.filter((b) => !t.present.has(b.configDigest)).map((b) => ensureBytesBlob(t.ep, b.configBytes, set.ctx)));
@@ -244,24 +352,59 @@ async function commitStage(set: TargetSet, layers: Map<TransferTarget, LayerStat
   clock('manifest');
 }
 
+/** Each new layer in the report, as it went to target `t`. */
+function layerReports(inputs: PushInputs, results: readonly (LayerResult | undefined)[], state: TargetState | undefined, planned: boolean): PushLayerReport[] {
+  return inputs.layers.flatMap((l, i): PushLayerReport[] => {
+    const r = results[i];
+    if (!r) return [];
+    const reused = state?.reusable[i] !== undefined;
+    const o = state?.outcomes[i];
+    const action: PushLayerReport['action'] = reused ? 'reused' : planned ? 'planned' : o?.action ?? 'uploaded';
+    return [{
+      name: l.label.name,
+      dest: l.dest,
+      ...(l.platform ? { platform: formatPlatform(l.platform) } : {}),
+      digest: r.digest,
+      diffId: r.diffId,
+      size: r.size,
+      action,
+      ...(planned ? {} : { method: reused ? 'reused' : o?.method ?? 'none' }),
+    }];
+  });
+}
+
+/** The old single `layer` field: the top new layer (mounted reads as skipped there, as before). */
+function topLayer(list: PushLayerReport[]): PushResult['layer'] {
+  const top = list.at(-1);
+  if (!top) return undefined;
+  return { digest: top.digest, diffId: top.diffId, size: top.size, action: top.action === 'mounted' ? 'skipped' : top.action, ...(top.method ? { method: top.method } : {}) };
+}
+
+/** The family change, when --format made one. */
+function formatChange(resolved: Resolved): PushResult['format'] {
+  return resolved.base.family !== resolved.baseFamily ? { from: resolved.baseFamily, to: resolved.base.family } : undefined;
+}
+
 /** The report; E_PARTIAL (with the report in its details) when some targets failed. */
-function finalReport(run: TransferRun, set: TargetSet, layers: Map<TransferTarget, LayerState>, base: ResolvedBase, layer: LayerResult | undefined, inputs: PushInputs, timings: Record<string, number>): PushResult {
-  const primary = set.list.find((t) => layers.get(t)!.result);
+function finalReport(run: TransferRun, set: TargetSet, states: Map<TransferTarget, TargetState>, resolved: Resolved, results: readonly (LayerResult | undefined)[], inputs: PushInputs, timings: Record<string, number>): PushResult {
+  const primary = set.list.find((t) => states.get(t)!.result);
   if (!primary) throw set.list[0]!.failed;
-  const p = layers.get(primary)!;
-  const retries = set.list.reduce((a, t) => a + t.blobs.reduce((x, b) => x + b.retries, 0) + (layers.get(t)!.layer?.retries ?? 0), 0);
+  const p = states.get(primary)!;
+  const retries = set.list.reduce((a, t) => a + t.blobs.reduce((x, b) => x + b.retries, 0) + states.get(t)!.outcomes.reduce((x, o) => x + (o?.retries ?? 0), 0), 0);
+  const layers = layerReports(inputs, results, p, false);
+  const format = formatChange(resolved);
   const report: PushResult = {
     ...p.result!,
-    base: { reference: inputs.fromRef ? formatReference(inputs.fromRef) : 'scratch', digest: base.digest },
-    layer: layer
-      ? { digest: layer.digest, diffId: layer.diffId, size: layer.size, action: p.reusable ? 'reused' : p.layer?.action ?? 'uploaded', method: p.reusable ? 'reused' : p.layer?.method }
-      : undefined,
+    base: { reference: inputs.fromRef ? formatReference(inputs.fromRef) : 'scratch', digest: resolved.base.digest },
+    layer: topLayer(layers),
+    ...(layers.length ? { layers } : {}),
+    ...(format ? { format } : {}),
     blobs: primary.blobs,
     retries,
     dryRun: false,
     timings,
     http: run.transport.stats.snapshot(),
-    ...(set.failFast ? {} : { targets: set.list.map((t) => targetReport(t, layers.get(t)!.result)) }),
+    ...(set.failFast ? {} : { targets: set.list.map((t) => targetReport(t, states.get(t)!.result)) }),
   };
   const failure = set.outcome('targets', report);
   if (failure) throw failure;
@@ -274,14 +417,16 @@ function targetReport(t: TransferTarget, result: PushTargetResult | undefined): 
     : { reference: '', target: formatReference(t.ref), digest: '', tags: t.tags, ok: false, blobs: t.blobs, error: TargetSet.summary(t) };
 }
 
-/** The plan, the configs and the layer's digest; nothing written. */
-async function dryRunReport(run: TransferRun, set: TargetSet, layers: Map<TransferTarget, LayerState>, resolved: Resolved, inputs: PushInputs, opts: PushOptions, timings: Record<string, number>): Promise<PushResult> {
+/** The plan, the configs and the layers' digests; nothing written. */
+async function dryRunReport(run: TransferRun, set: TargetSet, states: Map<TransferTarget, TargetState>, resolved: Resolved, inputs: PushInputs, opts: PushOptions, timings: Record<string, number>): Promise<PushResult> {
   const first = set.list[0]!;
   if (first.failed) throw first.failed;
-  const reusable = layers.get(first)!.reusable;
-  const lr = reusable ?? (inputs.layer ? await hashLayer({ ...inputs.layer, signal: run.signal }) : undefined);
-  const composed = composeStage(resolved.base, lr, inputs, opts);
+  const state = states.get(first)!;
+  const results = await Promise.all(inputs.layers.map((l, i) => state.reusable[i] ?? hashLayer({ ...l.options, signal: run.signal })));
+  const composed = composeStage(resolved.base, results, inputs, opts);
   const planned = (t: TransferTarget): BlobReport[] => set.plannedReports(t, resolved.baseBlobs);
+  const layers = layerReports(inputs, results, state, true);
+  const format = formatChange(resolved);
   return {
     reference: `${first.ref.registry}/${first.ref.repository}`,
     digest: '',
@@ -289,7 +434,9 @@ async function dryRunReport(run: TransferRun, set: TargetSet, layers: Map<Transf
     tags: first.tags,
     base: { reference: inputs.fromRef ? formatReference(inputs.fromRef) : 'scratch', digest: resolved.base.digest },
     platforms: resolved.base.images.map((i) => ({ platform: formatPlatform(i.platform), digest: '', configDigest: '' })),
-    layer: lr ? { digest: lr.digest, diffId: lr.diffId, size: lr.size, action: reusable ? 'reused' : 'planned' } : undefined,
+    layer: topLayer(layers),
+    ...(layers.length ? { layers } : {}),
+    ...(format ? { format } : {}),
     blobs: planned(first),
     retries: 0,
     dryRun: true,

@@ -1,34 +1,41 @@
 /**
- * The warm path: when the target tag already holds an image whose top layer has the same diffID
- * as the layer we would build, reuse that layer's descriptor — no gzip, no upload. Computing the
- * diffID needs only tar + sha256, far cheaper than gzip. Best effort: any doubt means "build".
+ * The warm path: when the target tag already holds an image containing a layer with the same
+ * diffID as one we would build, that layer's descriptor is reused — no gzip, no upload. Each of
+ * our layers is checked on its own, so after a one-file change only the layer holding that file is
+ * compressed and sent. Computing a diffID needs only tar + sha256, far cheaper than gzip. Best
+ * effort: any doubt means "build".
  *
- * It starts before the base is resolved: the target's manifest is fetched, and the diffID pass
- * begins as soon as the tag turns out to exist, while the base manifest and config are still on
- * their way. So a warm push costs about max(resolve, diffID) instead of their sum.
+ * A layer is matched by its diffID anywhere in the tag's image (every platform child of an
+ * index), not only at the same position: equal diffIDs mean equal content, and the blob is
+ * checked to be in the repository before it is named. So a moved layer, or one built on an
+ * updated base, is reused too.
+ *
+ * It starts before the base is resolved: the target's manifest is fetched, and the diffID passes
+ * (all layers at once) begin as soon as the tag turns out to exist, while the base manifest and
+ * config are still on their way. So a warm push costs about max(resolve, diffID) instead of their sum.
  */
 import type { LayerResult } from '../layer/index.js';
 import { CONFIG_CAP } from '../http/response.js';
 import { NotFoundError } from '../errors.js';
 import { parseManifest } from '../image/manifest.js';
-import { mediaFamily } from '../image/mediatypes.js';
-import { selectPlatform } from '../image/platform.js';
-import type { ImageConfig } from '../image/types.js';
+import { baseMediaType, MediaType } from '../image/mediatypes.js';
+import { imagePlatforms, platformMatches } from '../image/platform.js';
+import type { Descriptor, ImageConfig, ImageManifest } from '../image/types.js';
 import type { ImageReference } from '../ref/reference.js';
 import type { RepoEndpoint } from '../transfer/types.js';
 import type { ResolvedBase } from './resolve.js';
 
-/** What the warm path found at a target whose top layer can be reused. */
+/** What the warm path found at a target. */
 export interface ReuseFound {
-  /** The existing top layer, as the new image's layer. */
-  layer: LayerResult;
-  /** Blobs this run has just seen in the target repository (the layer by HEAD, the existing config by GET): no need to ask again. */
+  /** Per layer of ours (same order): the existing layer with its diffID, or undefined when it must be built. */
+  layers: (LayerResult | undefined)[];
+  /** Blobs this run has just seen in the target repository (layers by HEAD, configs by GET): no need to ask again. */
   present: string[];
   /** Digest of what the target tag held (its manifest, or index), computed from the bytes fetched. */
   tagDigest: string;
 }
 
-/** The layer's diffID and tar size; callers share one computation between targets. */
+/** A layer's diffID and tar size; callers share one computation between targets. */
 export type DiffIdOf = () => Promise<{ diffId: string; uncompressedSize: number }>;
 
 /** Memoises `f`: the first call starts it, later calls share its promise. */
@@ -37,11 +44,14 @@ export function once<T>(f: () => Promise<T>): () => Promise<T> {
   return () => (p ??= f());
 }
 
+/** gzip layers: the same bytes serve an OCI and a Docker v2 manifest (see image/convert.ts). */
+const REUSABLE_TYPES: ReadonlySet<string> = new Set([MediaType.OCI_LAYER_GZIP, MediaType.DOCKER_LAYER_GZIP]);
+
 /**
- * The existing top layer of the target tag, when it equals what the layer would produce.
- * `base` may still be resolving; a failed resolve is the push's error, not this check's.
+ * The existing layers of the target tag that equal what our layers would produce. `base` may
+ * still be resolving; a failed resolve is the push's error, not this check's. Never rejects.
  */
-export async function findReusableLayer(target: RepoEndpoint, toRef: ImageReference, base: Promise<ResolvedBase>, diffIdOf: DiffIdOf): Promise<ReuseFound | undefined> {
+export async function findReusableLayers(target: RepoEndpoint, toRef: ImageReference, base: Promise<ResolvedBase>, diffIdsOf: readonly DiffIdOf[]): Promise<ReuseFound | undefined> {
   const log = target.client.logger;
   try {
     let top;
@@ -51,30 +61,55 @@ export async function findReusableLayer(target: RepoEndpoint, toRef: ImageRefere
       if (err instanceof NotFoundError) return undefined; // a first push: nothing to reuse
       throw err;
     }
-    const mine = diffIdOf(); // the tag exists: start hashing now, alongside the requests below
-    mine.catch(() => undefined); // awaited below; an early return must not leave it unhandled
+    // The tag exists: start every diffID pass now, alongside the requests below.
+    const mine = diffIdsOf.map((f) => f());
+    for (const m of mine) m.catch(() => undefined); // awaited below; an early return must not leave them unhandled
     const resolved = await base;
-    let parsed = parseManifest(top.bytes, top.mediaType);
+    const parsed = parseManifest(top.bytes, top.mediaType);
+    let images: ImageManifest[];
     if (parsed.kind === 'index') {
-      const child = selectPlatform(parsed.index, resolved.images[0]!.platform);
-      const m = await target.client.getManifest(target.repo, child.digest);
-      parsed = parseManifest(m.bytes, m.mediaType);
-    }
-    if (parsed.kind !== 'image') return undefined;
-    const last = parsed.manifest.layers.at(-1);
-    if (!last || mediaFamily(last.mediaType) !== resolved.family) return undefined;
-    const cfg = JSON.parse((await target.client.getBlobBytes(target.repo, parsed.manifest.config.digest, CONFIG_CAP)).toString('utf8')) as ImageConfig;
-    const lastDiff = cfg.rootfs?.diff_ids?.at(-1);
-    if (!lastDiff) return undefined;
-    const { diffId, uncompressedSize } = await mine;
-    if (diffId !== lastDiff) return undefined;
-    if ((await target.client.headBlob(target.repo, last.digest)) === undefined) return undefined;
-    log.info(`app layer unchanged (diffID ${diffId}); reusing ${last.digest}`);
-    return {
-      layer: { digest: last.digest, diffId, size: last.size, uncompressedSize, entries: 0 },
-      present: [last.digest, parsed.manifest.config.digest],
-      tagDigest: top.digest,
+      // The children of the platforms we build (their layers are the candidates).
+      const children = imagePlatforms(parsed.index).filter((d) => d.platform && resolved.images.some((i) => platformMatches(i.platform, d.platform!)));
+      images = await Promise.all(
+        children.map(async (d) => {
+          const m = await target.client.getManifest(target.repo, d.digest);
+          const p = parseManifest(m.bytes, m.mediaType);
+          if (p.kind !== 'image') throw new Error(`${d.digest} is not an image manifest`);
+          return p.manifest;
+        }),
+      );
+    } else images = [parsed.manifest];
+    const byDiffId = new Map<string, Descriptor>();
+    const present: string[] = [];
+    await Promise.all(
+      images.map(async (m) => {
+        const cfg = JSON.parse((await target.client.getBlobBytes(target.repo, m.config.digest, CONFIG_CAP)).toString('utf8')) as ImageConfig;
+        present.push(m.config.digest);
+        const ids = cfg.rootfs?.diff_ids ?? [];
+        if (ids.length !== m.layers.length) return; // layers and diffIDs do not line up: trust neither
+        ids.forEach((id, i) => {
+          const l = m.layers[i]!;
+          if (REUSABLE_TYPES.has(baseMediaType(l.mediaType)) && !l.urls?.length && !byDiffId.has(id)) byDiffId.set(id, l);
+        });
+      }),
+    );
+    const heads = new Map<string, Promise<boolean>>();
+    const inRepo = (digest: string): Promise<boolean> => {
+      let p = heads.get(digest);
+      if (!p) heads.set(digest, (p = target.client.headBlob(target.repo, digest).then((h) => h !== undefined)));
+      return p;
     };
+    const layers = await Promise.all(
+      mine.map(async (m, i): Promise<LayerResult | undefined> => {
+        const { diffId, uncompressedSize } = await m;
+        const found = byDiffId.get(diffId);
+        if (!found || !(await inRepo(found.digest))) return undefined;
+        log.info(`layer ${i + 1} unchanged (diffID ${diffId}); reusing ${found.digest}`);
+        present.push(found.digest);
+        return { digest: found.digest, diffId, size: found.size, uncompressedSize, entries: 0 };
+      }),
+    );
+    return { layers, present, tagDigest: top.digest };
   } catch (err) {
     log.debug(`layer reuse check skipped: ${(err as Error).message}`);
     return undefined;

@@ -3,11 +3,12 @@
  * they name. Reading this graph touches only small JSON; blobs are moved later, each once.
  */
 import { ProtocolError } from '../errors.js';
+import { convertIndexTo, convertManifest, type ConvertedChild } from '../image/convert.js';
 import { buildIndex, serializeManifest } from '../image/build.js';
 import { sha256Digest } from '../image/digest.js';
 import { checkIndexChildren, GraphBudget, parseManifest } from '../image/manifest.js';
-import { isForeignLayer } from '../image/mediatypes.js';
-import { selectPlatform } from '../image/platform.js';
+import { isForeignLayer, type MediaFamily } from '../image/mediatypes.js';
+import { isAttestation, selectPlatform } from '../image/platform.js';
 import type { Descriptor, Platform } from '../image/types.js';
 import type { RegistryClient } from '../registry/registry-client.js';
 
@@ -34,8 +35,12 @@ export interface CopyGraph {
 
 const MAX_DEPTH = 4;
 
-/** Reads the graph of `ref` in `repo`; with `platforms`, keeps only those children in a new index. */
-export async function readGraph(client: RegistryClient, repo: string, ref: string, platforms?: Platform[]): Promise<CopyGraph> {
+/**
+ * Reads the graph of `ref` in `repo`; with `platforms`, keeps only those children in a new index;
+ * with `format`, every manifest and index is converted to that family (new bytes, new digests,
+ * the same blobs).
+ */
+export async function readGraph(client: RegistryClient, repo: string, ref: string, platforms?: Platform[], format?: MediaFamily, log?: (msg: string) => void): Promise<CopyGraph> {
   const fetched = await client.getManifest(repo, ref);
   const blobs = new Map<string, Descriptor>();
   const children: ManifestNode[] = [];
@@ -81,5 +86,45 @@ export async function readGraph(client: RegistryClient, repo: string, ref: strin
     rewritten = true;
   }
   await visit(top.bytes, top.mediaType, top.digest, 0);
+  if (format) {
+    const converted = convertNodes(top, children, format, (what) => log?.(`--format ${format}: ${what} left out`));
+    const changed = converted.top.digest !== top.digest;
+    return { top: converted.top, children: converted.children, blobs: [...blobs.values()], rewritten: rewritten || changed, sourceDigest: fetched.digest };
+  }
   return { top, children, blobs: [...blobs.values()], rewritten, sourceDigest: fetched.digest };
+}
+
+/** Every node in `family`, children first (the order they are written), parents naming the new child digests. */
+function convertNodes(top: ManifestNode, children: ManifestNode[], family: MediaFamily, dropped: (what: string) => void): { top: ManifestNode; children: ManifestNode[] } {
+  const done = new Map<string, ConvertedChild>();
+  const convert = (n: ManifestNode): ManifestNode => {
+    const p = parseManifest(n.bytes, n.mediaType);
+    if (p.kind === 'image') {
+      const m = convertManifest(p.manifest, family, dropped);
+      if (m === p.manifest) return n;
+      const bytes = serializeManifest(m);
+      return { digest: sha256Digest(bytes), mediaType: m.mediaType!, bytes };
+    }
+    const idx = convertIndexTo(p.index, family, done, dropped);
+    const bytes = serializeManifest(idx);
+    const out = { digest: sha256Digest(bytes), mediaType: idx.mediaType!, bytes };
+    return out.digest === sha256Digest(n.bytes) && n.mediaType === out.mediaType ? n : out;
+  };
+  // Attestations (in-toto layers) have no Docker v2 form and name the old digests: they are left out.
+  const attestations = new Set<string>();
+  for (const n of [top, ...children]) {
+    const p = parseManifest(n.bytes, n.mediaType);
+    if (p.kind === 'index') for (const d of p.index.manifests) if (isAttestation(d)) attestations.add(d.digest);
+  }
+  const outChildren: ManifestNode[] = [];
+  for (const c of children) {
+    const n = attestations.has(c.digest) ? undefined : convert(c);
+    if (!n) {
+      dropped(`attestation ${c.digest}`);
+      continue;
+    }
+    done.set(c.digest, { digest: n.digest, mediaType: n.mediaType, size: n.bytes.length });
+    outChildren.push(n);
+  }
+  return { top: convert(top), children: outChildren };
 }

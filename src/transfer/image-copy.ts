@@ -12,6 +12,7 @@
  *   referrers  → signatures, attestations, SBOMs, each by the same steps
  */
 import { ExistsError } from '../errors.js';
+import type { MediaFamily } from '../image/mediatypes.js';
 import type { Platform } from '../image/types.js';
 import type { TargetSet, TransferTarget } from './engine.js';
 import type { RepoEndpoint } from './types.js';
@@ -28,6 +29,10 @@ export interface ImageCopyOptions {
   noClobber?: boolean;
   /** Plan only: HEADs, no writes. */
   dryRun?: boolean;
+  /** Convert every manifest to this family (new digests, same blobs). */
+  format?: MediaFamily;
+  /** Where conversion notes go. */
+  log?: (msg: string) => void;
   /** Tags to write at every target instead of each target's own; [] stores the image by digest only. */
   tags?: string[];
 }
@@ -51,7 +56,7 @@ export interface ImageCopyOutcome {
 export async function copyImage(set: TargetSet, source: RepoEndpoint, ref: string, opts: ImageCopyOptions): Promise<ImageCopyOutcome> {
   const outcome: ImageCopyOutcome = { sourceDigest: '', digest: '', mediaType: '', unchanged: new Set(), referrers: new Map() };
   // The no-op check: a HEAD does not count against Docker Hub's pull limit, a manifest GET does.
-  const head = opts.platforms ? undefined : await source.client.headManifest(source.repo, ref);
+  const head = opts.platforms || opts.format ? undefined : await source.client.headManifest(source.repo, ref);
   const headDigest = head?.digest;
   if (headDigest) {
     outcome.sourceDigest = outcome.digest = headDigest;
@@ -62,7 +67,7 @@ export async function copyImage(set: TargetSet, source: RepoEndpoint, ref: strin
   }
   const need = set.subset(set.live.filter((t) => !outcome.unchanged.has(t)));
   if (need.live.length > 0) {
-    const graph = await readGraph(source.client, source.repo, ref, opts.platforms);
+    const graph = await readGraph(source.client, source.repo, ref, opts.platforms, opts.format, opts.log);
     outcome.graph = graph;
     outcome.sourceDigest = graph.sourceDigest;
     outcome.digest = graph.top.digest;

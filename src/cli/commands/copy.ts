@@ -21,6 +21,7 @@ export const copyFlags = defineFlags({
   tag: { type: 'string', repeatable: true, describe: 'Extra tag at every target; repeatable' },
   'dry-run': { type: 'boolean', describe: 'Read the source, HEAD every blob at every target and print the plan; write nothing', group: 'Output:' },
   'digest-file': { type: 'string', describe: 'Also write the copied digest (sha256:…) to this file', group: 'Output:' },
+  format: { choices: ['oci', 'docker'], once: true, describe: 'Convert manifests and indexes to OCI or Docker media types (the digest changes; blobs are the same, so still skipped or mounted)' },
   platform: { type: 'string', describe: '"all" (default, digest kept) or os/arch[,os/arch…] for a new index (digest changes)' },
   referrers: { type: 'boolean', describe: 'Also copy signatures, attestations and SBOMs referring to the image' },
   'all-tags': { type: 'boolean', describe: 'Copy every tag of the source repository' },
@@ -60,6 +61,7 @@ export function copyCommand(y: Argv, io: CliIO, done: (code: number) => void, se
           to: targets,
           tags: many(a.tag),
           platform: a.platform,
+          format: a.format,
           referrers: a.referrers,
           allTags: a['all-tags'],
           noClobber: a.clobber === false,
@@ -90,7 +92,7 @@ export function copyCommand(y: Argv, io: CliIO, done: (code: number) => void, se
         }
         throw err;
       }
-      if (result.digestChanged && !a.json) ctx.logger.warn(`--platform made a new index: digest ${result.digest} differs from the source's ${result.source.digest}`);
+      if (result.digestChanged && !a.json) ctx.logger.warn(`${a.format ? `--format ${a.format} converted the manifests` : '--platform made a new index'}: digest ${result.digest} differs from the source's ${result.source.digest}`);
       printResult(io, a, result, clock, secrets);
       if (a['digest-file']) {
         if (result.dryRun) ctx.logger.warn(`--dry-run copied nothing; ${a['digest-file']} not written`);

@@ -1,8 +1,9 @@
 /** `regpush push`: base image + app directory → image in the target registry. */
 import type { Argv } from 'yargs';
 import type { SecretSet } from '../../redact.js';
-import { PartialFailureError, UsageError } from '../../errors.js';
-import type { PushResult } from '../../push/options.js';
+import { InputError, PartialFailureError, UsageError } from '../../errors.js';
+import type { LayerSource } from '../../layer/types.js';
+import type { PushLayerSpec, PushResult } from '../../push/options.js';
 import { chunkSizeOption, commonContext, commonFlags, idleTimeoutOption, retriesOption, transferCredentialFlags, transferCredentials, credentialHelperTimeoutOption } from '../common.js';
 import { checkGivenOnce, defineFlags, withFlags } from '../flag-table.js';
 import { configChangesFromFlags, configFlags, many, parseChown } from '../flags.js';
@@ -22,11 +23,14 @@ export const pushFlags = defineFlags({
   tag: { type: 'string', repeatable: true, describe: 'Extra tag for the same digest; repeatable', group: 'Image:' },
   platform: { type: 'string', once: true, describe: 'os/arch[/variant] to pick from a multi-arch base (default linux/amd64), or "all"', group: 'Image:' },
   app: { type: 'string', repeatable: true, describe: 'Directory (or file) for the new layer, SRC or SRC:DEST; repeatable', group: 'Layer:' },
+  layer: { type: 'string', repeatable: true, describe: 'One more layer of its own, [OS/ARCH=]SRC[:DEST]; repeatable, in order, below the --app layer. Split what changes rarely (dependencies) from what changes often: a re-push sends only changed layers. OS/ARCH= puts it only into that platform\'s image', group: 'Layer:' },
   'app-dest': { type: 'string', once: true, describe: 'Where --app SRC goes in the image (default: --workdir, else /app)', group: 'Layer:' },
   chown: { type: 'string', once: true, describe: 'UID:GID owning the new files (default 0:0)', group: 'Layer:' },
   'gzip-level': { type: 'number', once: true, describe: 'gzip level 1-9 for the new layer', group: 'Layer:' },
   'gzip-jobs': { type: 'number', once: true, describe: 'Blocks of the new layer gzipped in parallel, 1-64 (default: one per usable core; or REGPUSH_GZIP_JOBS); never changes the bytes', group: 'Layer:' },
   ...configFlags,
+  annotation: { type: 'string', repeatable: true, describe: 'KEY=VALUE OCI annotation on the manifest (and the index of a multi-platform push); repeatable; needs OCI output', group: 'Config:' },
+  format: { choices: ['oci', 'docker'], once: true, describe: 'Output media types: oci or docker (default: the base\'s); blobs are the same, so they are still skipped or mounted', group: 'Image:' },
   'base-labels': { type: 'boolean', describe: 'Also record the base image name and digest as labels', group: 'Config:' },
   jobs: { type: 'number', once: true, describe: 'Parallel blob transfers (default 4)', group: 'Connection:' },
   'layer-upload': { choices: ['patch', 'put', 'chunked'], once: true, describe: 'Force the new layer\'s upload method (default: streamed PATCH, then PUT, then chunked as the registry refuses them)', group: 'Connection:' },
@@ -67,9 +71,11 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void, se
       if (!a.to) throw new UsageError(`Missing required argument: --to${where.replace('$KEY', 'to')}`);
       const ctx = commonContext(a, io, secrets);
       if (project) ctx.logger.debug(`defaults from ${project.file}`);
-      const config = configChangesFromFlags(a);
+      const config = configChangesFromFlags(a, (m) => ctx.logger.warn(m));
       const defaultDest = a['app-dest'] ?? a.workdir ?? '/app';
       const app = (many(a.app) ?? []).map((v) => parseAppFlag(v, defaultDest));
+      const layers = (many(a.layer) ?? []).map((v) => parseLayerFlag(v, defaultDest, parseAppFlag));
+      const annotations = parseAnnotations(many(a.annotation));
       if (a['gzip-level'] !== undefined && !(Number.isInteger(a['gzip-level']) && a['gzip-level'] >= 1 && a['gzip-level'] <= 9)) {
         throw new UsageError(`--gzip-level must be a whole number from 1 to 9 (got ${a['gzip-level']})`);
       }
@@ -81,6 +87,9 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void, se
         to: targetList(a.to),
         tags: many(a.tag),
         app,
+        layers,
+        format: a.format,
+        annotations,
         platform: a.platform,
         config,
         baseLabels: a['base-labels'],
@@ -124,6 +133,25 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void, se
   );
 }
 
+/** `[OS/ARCH[/VARIANT]=]SRC[:DEST]`: a leading platform (it has a "/" and no "." or leading "/") qualifies the layer. */
+export function parseLayerFlag(v: string, defaultDest: string, parseSource: (value: string, dest: string, flag: string) => LayerSource): PushLayerSpec {
+  const m = /^([A-Za-z0-9][A-Za-z0-9_-]*\/[A-Za-z0-9][A-Za-z0-9_-]*(?:\/[A-Za-z0-9]+)?)=(.*)$/.exec(v);
+  if (!m) return { sources: [parseSource(v, defaultDest, '--layer')] };
+  return { platform: m[1]!, sources: [parseSource(m[2]!, defaultDest, '--layer')] };
+}
+
+/** `--annotation KEY=VALUE` values → an object (later wins); E_INPUT on a missing key or "=". */
+export function parseAnnotations(list: string[] | undefined): Record<string, string> | undefined {
+  if (!list?.length) return undefined;
+  const out: Record<string, string> = {};
+  for (const a of list) {
+    const eq = a.indexOf('=');
+    if (eq <= 0) throw new InputError(`invalid --annotation ${JSON.stringify(a)}: expected KEY=VALUE`);
+    out[a.slice(0, eq)] = a.slice(eq + 1);
+  }
+  return out;
+}
+
 /** --to once gives one target, repeated gives several. */
 function targetList(v: unknown): string | string[] {
   const list = many(v) ?? [];
@@ -149,11 +177,13 @@ export function dryRunText(r: PushResult): string {
     if (verb === 'stream') toSend += b.size;
     lines.push(`  ${verb.padEnd(8)} ${b.digest}  ${b.size} bytes`);
   }
-  if (r.layer) {
-    if (r.layer.action !== 'reused') toSend += r.layer.size;
-    lines.push(`  ${(r.layer.action === 'reused' ? 'reuse' : 'upload').padEnd(8)} ${r.layer.digest}  ${r.layer.size} bytes (app layer)`);
+  const layers = r.layers ?? (r.layer ? [{ ...r.layer, name: 'app layer', dest: [] as string[] }] : []);
+  for (const l of layers) {
+    if (l.action !== 'reused') toSend += l.size;
+    const where = [l.dest.join(' '), 'platform' in l && l.platform ? String(l.platform) : ''].filter(Boolean).join(', ');
+    lines.push(`  ${(l.action === 'reused' ? 'reuse' : 'upload').padEnd(8)} ${l.digest}  ${l.size} bytes (${l.name}${where ? ': ' + where : ''})`);
   }
-  lines.push(`  ${r.blobs.length + (r.layer ? 1 : 0)} blobs, ${toSend} bytes to send; then ${r.platforms.length} config(s) and manifest(s), tags: ${r.tags.join(', ')}`);
+  lines.push(`  ${r.blobs.length + layers.length} blobs, ${toSend} bytes to send; then ${r.platforms.length} config(s) and manifest(s), tags: ${r.tags.join(', ')}`);
   r.configs?.forEach((c, i) => {
     lines.push(`config${r.configs!.length > 1 ? ` (${r.platforms[i]?.platform ?? i})` : ''}:`);
     lines.push(JSON.stringify(c, null, 2));

@@ -1,0 +1,38 @@
+/**
+ * Whether a layer's sources hold anything once `.dockerignore` has been applied. A `--layer`
+ * that ends up empty is almost always a wrong path or an over-broad ignore pattern, and an empty
+ * layer would be pushed and kept for ever, so push refuses it before any request.
+ */
+import { silentLogger, type Logger } from '../log.js';
+import type { LayerSource } from './types.js';
+import { walkSources } from './walk.js';
+
+/** Stops the walk at the first entry found. */
+class Found extends Error {}
+
+/** True when the walk yields a file, symlink or directory of the sources' own (their `.dockerignore` files do not count). */
+export async function hasContent(sources: LayerSource[], logger: Logger = silentLogger, signal?: AbortSignal): Promise<boolean> {
+  try {
+    await walkSources(sources, { logger, signal }, async (e) => {
+      if (e.kind === 'directory') {
+        // The destination and its parents are made by the layer itself; a directory found inside a source counts.
+        if (e.owned && !isDestination(e.name, sources)) throw new Found();
+        return;
+      }
+      if (e.kind === 'file' && /(^|\/)\.dockerignore$/.test(e.name)) {
+        const dir = e.name.slice(0, e.name.lastIndexOf('/') + 1);
+        if (dir === '' || isDestination(dir, sources)) return; // a source's own ignore file
+      }
+      throw new Found();
+    });
+  } catch (err) {
+    if (err instanceof Found) return true;
+    throw err;
+  }
+  return false;
+}
+
+/** True when `name` ("app/") is the destination directory of one of the sources ("" is the root). */
+function isDestination(name: string, sources: LayerSource[]): boolean {
+  return sources.some((s) => `${s.dest.replace(/^\/+/, '').replace(/\/+$/, '')}/` === name);
+}

@@ -1,0 +1,412 @@
+// Builds beyond one layer, against real registries and checked with skopeo, umoci and crun:
+// --layer (each its own layer) with per-layer reuse on re-push, --format oci|docker, --annotation,
+// per-platform layers, healthcheck/stop signal and the exec-form checks.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import {
+  exec, imageRef, loadState, logMark, registryLogSince, runCli, runImage, runtimeUnavailable,
+  skopeoCopyToLayout, skopeoInspect, tempDir, umociUnpack,
+} from './harness.js';
+import { assertValidReport } from './report-schema.js';
+
+const state = loadState();
+const R = state.registries;
+const run = `l${Date.now().toString(36)}`;
+
+const OCI = /^application\/vnd\.oci\./;
+const DOCKER = /^application\/vnd\.docker\./;
+
+/** Deterministic, incompressible bytes (so the layer is as big as the tree). */
+function bytes(seed: string, n: number): Buffer {
+  const out = Buffer.alloc(n);
+  let block = createHash('sha256').update(seed).digest();
+  for (let off = 0; off < n; off += block.length) {
+    block.copy(out, off);
+    block = createHash('sha256').update(block).digest();
+  }
+  return out;
+}
+
+/** A ~10 MB dependency tree: 40 packages of 256 KiB each. */
+function makeDeps(): string {
+  const dir = tempDir('regpush-deps-');
+  for (let i = 0; i < 40; i++) {
+    mkdirSync(join(dir, `pkg${i}`));
+    writeFileSync(join(dir, `pkg${i}`, 'index.js'), bytes(`dep${i}`, 256 * 1024));
+  }
+  return dir;
+}
+
+/** A ~200 KB app: a script that prints its version file, and some data. */
+function makeCode(version: string): string {
+  const dir = tempDir('regpush-code-');
+  writeFileSync(join(dir, 'run.sh'), '#!/bin/sh\ncat /srv/app/version.txt\nls /srv/deps | wc -l\n', { mode: 0o755 });
+  writeFileSync(join(dir, 'version.txt'), `${version}\n`);
+  writeFileSync(join(dir, 'data.bin'), bytes('code', 200 * 1024));
+  return dir;
+}
+
+/** A directory with one file saying `text`. */
+function oneFile(name: string, text: string): string {
+  const dir = tempDir('regpush-one-');
+  writeFileSync(join(dir, name), text);
+  return dir;
+}
+
+function assertFails(r: { code: number; stdout: string; stderr: string }, exit: number, code: string, pattern: RegExp): void {
+  assert.equal(r.code, exit, r.stderr);
+  assert.equal(r.stdout, '');
+  const last = r.stderr.trim().split('\n').at(-1)!;
+  assert.match(last, new RegExp(`\\[${code}\\]$`));
+  assert.match(last, pattern);
+}
+
+/** The child manifest of `arch` in the index at `ref` (skopeo's --raw ignores --override-arch). */
+async function childOf(ref: string, arch: string): Promise<{ ref: string; json: any }> {
+  const idx = (await skopeoInspect(ref, { raw: true })).json;
+  const d = idx.manifests.find((m: { platform?: { architecture: string } }) => m.platform?.architecture === arch);
+  assert.ok(d, `${ref} has a ${arch} child`);
+  const child = `${ref.slice(0, ref.lastIndexOf(':'))}@${d.digest}`;
+  return { ref: child, json: (await skopeoInspect(child, { raw: true })).json };
+}
+
+async function tagAbsent(host: string, repo: string, tag: string): Promise<void> {
+  const res = await fetch(`http://${host}/v2/${repo}/manifests/${tag}`, { method: 'HEAD', headers: { accept: 'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json' } });
+  assert.equal(res.status, 404, `${repo}:${tag} must not exist`);
+}
+
+test('two --layers: each its own layer in order; after a one-file change the re-push sends one layer blob + config + manifest and reuses the dependency layer', async (t) => {
+  const deps = makeDeps();
+  const code = makeCode('v1');
+  const to = imageRef(R.anon2, `${run}/split:1`);
+  const args = (dir: string) => ['push', '--json', '--from', imageRef(R.anon, 'base/busybox:oci'), '--to', to,
+    '--layer', `${deps}:/srv/deps`, '--layer', `${dir}:/srv/app`, '--entrypoint', '/srv/app/run.sh'];
+  const first = await runCli(args(code));
+  assert.equal(first.code, 0, first.stderr);
+  const a = JSON.parse(first.stdout);
+  assertValidReport(a, 'split first push');
+  assert.deepEqual(a.layers.map((l: { name: string; action: string }) => [l.name, l.action]), [['layer 1', 'uploaded'], ['layer 2', 'uploaded']]);
+  assert.ok(a.layers[0].size > 10_000_000, `dependency layer is ~10 MB (${a.layers[0].size})`);
+  assert.ok(a.layers[1].size < 400_000, `app layer is small (${a.layers[1].size})`);
+  assert.equal(a.layer.digest, a.layers[1].digest, 'the old `layer` field is the top layer');
+  const base = state.images.anon['base/busybox:oci'];
+  const m1 = (await skopeoInspect(to, { raw: true })).json;
+  assert.deepEqual(m1.layers.map((l: { digest: string }) => l.digest), [...base.layers!, a.layers[0].digest, a.layers[1].digest]);
+  const cfg1 = (await skopeoInspect(to, { raw: true, config: true })).json;
+  assert.deepEqual(cfg1.rootfs.diff_ids.slice(-2), [a.layers[0].diffId, a.layers[1].diffId]);
+  assert.deepEqual(cfg1.history.slice(-2).map((h: { created_by: string }) => h.created_by), ['regpush: layer /srv/deps', 'regpush: layer /srv/app']);
+
+  // One file of the app changes.
+  writeFileSync(join(code, 'version.txt'), 'v2\n');
+  const mark = logMark('anon2');
+  const second = await runCli(args(code));
+  assert.equal(second.code, 0, second.stderr);
+  const b = JSON.parse(second.stdout);
+  assertValidReport(b, 'split re-push');
+  assert.deepEqual(b.layers.map((l: { action: string }) => l.action), ['reused', 'uploaded']);
+  assert.equal(b.layers[0].digest, a.layers[0].digest, 'dependency layer reused as is');
+  assert.equal(b.layers[0].method, 'reused');
+  assert.notEqual(b.layers[1].digest, a.layers[1].digest);
+  const reqs = await registryLogSince('anon2', mark);
+  const writes = reqs.filter((q) => ['POST', 'PATCH', 'PUT'].includes(q.method));
+  const closedBlobs = writes.filter((q) => q.method === 'PUT' && q.uri.includes('/blobs/uploads/'));
+  assert.equal(closedBlobs.length, 2, `one layer + the config: ${writes.map((q) => `${q.method} ${q.uri}`).join('\n')}`);
+  assert.ok(closedBlobs.some((q) => q.uri.includes(b.layers[1].digest.replace(':', '%3A')) || q.uri.includes(b.layers[1].digest)), 'the new app layer was uploaded');
+  assert.ok(!writes.some((q) => q.uri.includes(a.layers[0].digest)), 'the dependency layer was not sent');
+  assert.equal(writes.filter((q) => q.method === 'PUT' && q.uri.includes('/manifests/')).length, 1, `one manifest: ${writes.map((q) => `${q.method} ${q.uri} ${q.status}`).join('\n')}`);
+  const patched = writes.filter((q) => q.method === 'PATCH').length;
+  assert.ok(patched <= 1, `at most the app layer streamed (${patched} PATCH)`);
+  // Less than the dependency layer went out at all.
+  assert.ok(b.layers[1].size < 400_000);
+
+  const bundle = await umociUnpack(await skopeoCopyToLayout(to));
+  assert.equal(readFileSync(join(bundle, 'rootfs', 'srv', 'app', 'version.txt'), 'utf8'), 'v2\n');
+  assert.equal(readFileSync(join(bundle, 'rootfs', 'srv', 'deps', 'pkg7', 'index.js')).length, 256 * 1024);
+  const why = await runtimeUnavailable();
+  if (why) return t.skip(`cannot run images here: ${why}`);
+  const ran = await runImage(bundle);
+  assert.equal(ran.code, 0, ran.stderr);
+  assert.equal(ran.stdout.replace(/ +/g, ''), 'v2\n40\n');
+});
+
+test('--layer and --app: --layers first, in order, the --app layer on top (its files win); dry run lists every layer', async () => {
+  const lower = oneFile('who.txt', 'from-layer\n');
+  const upper = oneFile('who.txt', 'from-app\n');
+  const extra = oneFile('extra.txt', 'extra\n');
+  const to = imageRef(R.anon, `${run}/mixed:1`);
+  const args = ['--from', imageRef(R.anon, 'base/busybox:v2s2'), '--to', to, '--app', `${upper}:/srv`, '--layer', `${lower}:/srv`, '--layer', `${extra}:/opt/extra`];
+  const dry = await runCli(['push', '--dry-run', ...args]);
+  assert.equal(dry.code, 0, dry.stderr);
+  assert.match(dry.stdout, /upload +sha256:\w+ +\d+ bytes \(layer 1: \/srv\)/);
+  assert.match(dry.stdout, /upload +sha256:\w+ +\d+ bytes \(layer 2: \/opt\/extra\)/);
+  assert.match(dry.stdout, /upload +sha256:\w+ +\d+ bytes \(app layer: \/srv\)/);
+  assert.match(dry.stdout, /6 blobs/);
+  const dryJson = await runCli(['push', '--dry-run', '--json', ...args]);
+  const plan = JSON.parse(dryJson.stdout);
+  assertValidReport(plan, 'dry run with layers');
+  assert.deepEqual(plan.layers.map((l: { action: string }) => l.action), ['planned', 'planned', 'planned']);
+  await tagAbsent(R.anon.host, `${run}/mixed`, '1');
+
+  const r = await runCli(['push', '--json', ...args]);
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  assertValidReport(report, 'layers + app');
+  assert.deepEqual(report.layers.map((l: { name: string }) => l.name), ['layer 1', 'layer 2', 'app layer']);
+  assert.deepEqual(report.layers.map((l: { digest: string }) => l.digest), plan.layers.map((l: { digest: string }) => l.digest), 'the plan names the same layers');
+  const m = (await skopeoInspect(to, { raw: true })).json;
+  assert.ok(m.layers.every((l: { mediaType: string }) => DOCKER.test(l.mediaType)));
+  assert.deepEqual(m.layers.slice(-3).map((l: { digest: string }) => l.digest), report.layers.map((l: { digest: string }) => l.digest));
+  const bundle = await umociUnpack(await skopeoCopyToLayout(to));
+  assert.equal(readFileSync(join(bundle, 'rootfs', 'srv', 'who.txt'), 'utf8'), 'from-app\n');
+  assert.equal(readFileSync(join(bundle, 'rootfs', 'opt', 'extra', 'extra.txt'), 'utf8'), 'extra\n');
+
+  // Same inputs, same digest (reproducible).
+  const again = await runCli(['push', '--json', ...args.map((x) => (x === to ? imageRef(R.anon, `${run}/mixed-again:1`) : x))]);
+  assert.equal(JSON.parse(again.stdout).digest, report.digest);
+});
+
+test('--format oci from a Docker v2 base: OCI types throughout, base blobs mounted, skopeo and umoci accept it', async () => {
+  const to = imageRef(R.anon, `${run}/to-oci:1`);
+  const mark = logMark('anon');
+  const r = await runCli(['push', '--json', '--from', imageRef(R.anon, 'base/busybox:v2s2'), '--to', to, '--app', oneFile('a.txt', 'a\n'), '--format', 'oci', '--annotation', 'org.example.build=42']);
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  assertValidReport(report, '--format oci');
+  assert.deepEqual(report.format, { from: 'docker', to: 'oci' });
+  assert.equal(report.mediaType, 'application/vnd.oci.image.manifest.v1+json');
+  for (const b of report.blobs) assert.deepEqual([b.action, b.bytes], ['mounted', 0]);
+  const reqs = await registryLogSince('anon', mark);
+  const base = state.images.anon['base/busybox:v2s2'];
+  assert.equal(reqs.filter((q) => q.method === 'GET' && base.layers!.some((l) => q.uri.endsWith(l))).length, 0, 'no base layer read');
+  const raw = await skopeoInspect(to, { raw: true });
+  assert.equal(raw.json.mediaType, 'application/vnd.oci.image.manifest.v1+json');
+  assert.equal(raw.json.config.mediaType, 'application/vnd.oci.image.config.v1+json');
+  assert.ok(raw.json.layers.every((l: { mediaType: string }) => l.mediaType === 'application/vnd.oci.image.layer.v1.tar+gzip'));
+  assert.deepEqual(raw.json.layers.slice(0, -1).map((l: { digest: string }) => l.digest), base.layers, 'same base blobs');
+  assert.equal(raw.json.annotations['org.example.build'], '42');
+  assert.equal(raw.json.annotations['org.opencontainers.image.base.digest'], base.digest);
+  await umociUnpack(await skopeoCopyToLayout(to));
+});
+
+test('--format docker from an OCI base: Docker types throughout, base blobs skipped on re-push, skopeo and umoci accept it', async () => {
+  const to = imageRef(R.anon2, `${run}/to-docker:1`);
+  const args = ['push', '--json', '--from', imageRef(R.anon, 'base/busybox:oci'), '--to', to, '--app', oneFile('a.txt', 'a\n'), '--format', 'docker'];
+  const r = await runCli(args);
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  assertValidReport(report, '--format docker');
+  assert.deepEqual(report.format, { from: 'oci', to: 'docker' });
+  const raw = await skopeoInspect(to, { raw: true });
+  assert.equal(raw.json.mediaType, 'application/vnd.docker.distribution.manifest.v2+json');
+  assert.equal(raw.json.config.mediaType, 'application/vnd.docker.container.image.v1+json');
+  assert.ok(raw.json.layers.every((l: { mediaType: string }) => l.mediaType === 'application/vnd.docker.image.rootfs.diff.tar.gzip'));
+  assert.equal(raw.json.annotations, undefined);
+  await umociUnpack(await skopeoCopyToLayout(to));
+  // The same push again: every base blob is already there, the app layer is reused.
+  const again = JSON.parse((await runCli(args)).stdout);
+  for (const b of again.blobs) assert.equal(b.action, 'skipped');
+  assert.equal(again.layers[0].action, 'reused');
+  assert.equal(again.digest, report.digest);
+});
+
+test('--annotation on a multi-platform push goes into every child and the index', async () => {
+  const to = imageRef(R.anon2, `${run}/annotated:1`);
+  const r = await runCli(['push', '--json', '--from', imageRef(R.anon, 'base/multi:oci'), '--to', to, '--app', oneFile('a.txt', 'a\n'), '--platform', 'all', '--annotation', 'org.opencontainers.image.source=https://example.com/app', '--annotation', 'x=y=z']);
+  assert.equal(r.code, 0, r.stderr);
+  const idx = (await skopeoInspect(to, { raw: true })).json;
+  assert.equal(idx.mediaType, 'application/vnd.oci.image.index.v1+json');
+  assert.deepEqual(idx.annotations, { 'org.opencontainers.image.source': 'https://example.com/app', x: 'y=z' });
+  for (const arch of ['amd64', 'arm64']) {
+    const child = (await childOf(to, arch)).json;
+    assert.equal(child.mediaType, 'application/vnd.oci.image.manifest.v1+json');
+    assert.equal(child.annotations['org.opencontainers.image.source'], 'https://example.com/app');
+    assert.equal(child.annotations.x, 'y=z');
+  }
+});
+
+test('--format docker of a multi-platform OCI base: a Docker list of Docker manifests, attestation left out', async () => {
+  const to = imageRef(R.anon2, `${run}/multi-docker:1`);
+  const r = await runCli(['push', '--json', '--from', imageRef(R.anon, 'base/multi:oci'), '--to', to, '--app', oneFile('a.txt', 'a\n'), '--platform', 'all', '--format', 'docker']);
+  assert.equal(r.code, 0, r.stderr);
+  const list = (await skopeoInspect(to, { raw: true })).json;
+  assert.equal(list.mediaType, 'application/vnd.docker.distribution.manifest.list.v2+json');
+  assert.deepEqual(list.manifests.map((m: { platform: { architecture: string } }) => m.platform.architecture).sort(), ['amd64', 'arm64']);
+  for (const arch of ['amd64', 'arm64']) {
+    const child = (await childOf(to, arch)).json;
+    assert.equal(child.mediaType, 'application/vnd.docker.distribution.manifest.v2+json');
+    assert.ok([child.config, ...child.layers].every((x: { mediaType: string }) => DOCKER.test(x.mediaType)));
+    assert.equal(child.annotations, undefined);
+  }
+  const cp = await exec('skopeo', ['copy', '--all', '-q', '--src-tls-verify=false', `docker://${to}`, `oci:${tempDir()}/l:img`]);
+  assert.equal(cp.code, 0, cp.stderr);
+});
+
+test('--annotation with Docker output is refused with the --format oci hint, nothing written', async () => {
+  const app = oneFile('a.txt', 'a\n');
+  const r1 = await runCli(['push', '--from', imageRef(R.anon, 'base/busybox:v2s2'), '--to', imageRef(R.anon2, `${run}/ann-docker:1`), '--app', app, '--annotation', 'a=b']);
+  assertFails(r1, 2, 'E_USAGE', /--format oci/);
+  await tagAbsent(R.anon2.host, `${run}/ann-docker`, '1');
+  const r2 = await runCli(['push', '--from', imageRef(R.anon, 'base/busybox:oci'), '--to', imageRef(R.anon2, `${run}/ann-docker2:1`), '--app', app, '--annotation', 'a=b', '--format', 'docker']);
+  assertFails(r2, 2, 'E_USAGE', /--format oci/);
+  await tagAbsent(R.anon2.host, `${run}/ann-docker2`, '1');
+  assertFails(await runCli(['push', '--from', imageRef(R.anon, 'base/busybox:oci'), '--to', imageRef(R.anon2, `${run}/ann-bad:1`), '--app', app, '--annotation', 'novalue']), 2, 'E_INPUT', /novalue/);
+});
+
+test('per-platform layers: one index whose amd64 and arm64 children each carry their own layer (and the shared one); amd64 runs', async (t) => {
+  const amd = oneFile('arch.txt', 'built-for-amd64\n');
+  const arm = oneFile('arch.txt', 'built-for-arm64\n');
+  const shared = oneFile('shared.txt', 'shared\n');
+  const to = imageRef(R.anon2, `${run}/per-arch:1`);
+  const r = await runCli(['push', '--json', '--from', imageRef(R.anon, 'base/multi:oci'), '--to', to,
+    '--layer', `${shared}:/srv`, '--layer', `linux/amd64=${amd}:/srv/bin`, '--layer', `linux/arm64=${arm}:/srv/bin`,
+    '--entrypoint', '["/bin/sh","-c"]', '--cmd', 'cat /srv/bin/arch.txt /srv/shared.txt']);
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  assertValidReport(report, 'per-platform layers');
+  assert.deepEqual(report.layers.map((l: { platform?: string }) => l.platform ?? ''), ['', 'linux/amd64', 'linux/arm64']);
+  const idx = (await skopeoInspect(to, { raw: true })).json;
+  assert.equal(idx.mediaType, 'application/vnd.oci.image.index.v1+json');
+  assert.deepEqual(idx.manifests.map((m: { platform: { architecture: string } }) => m.platform.architecture).sort(), ['amd64', 'arm64']);
+  const [sharedL, amdL, armL] = report.layers as { digest: string }[];
+  for (const [arch, own, other] of [['amd64', amdL!, armL!], ['arm64', armL!, amdL!]] as const) {
+    const c = await childOf(to, arch);
+    const child = c.json;
+    const digests = child.layers.map((l: { digest: string }) => l.digest);
+    assert.deepEqual(digests.slice(-2), [sharedL!.digest, own.digest], `${arch}: shared layer then its own`);
+    assert.ok(!digests.includes(other.digest), `${arch} lacks the other platform's layer`);
+    const cfg = (await skopeoInspect(c.ref, { raw: true, config: true })).json;
+    assert.equal(cfg.architecture, arch);
+    const bundle = await umociUnpack(await skopeoCopyToLayout(to, undefined, { arch }));
+    assert.equal(readFileSync(join(bundle, 'rootfs', 'srv', 'bin', 'arch.txt'), 'utf8'), `built-for-${arch}\n`);
+  }
+  // Re-push with only the arm64 output changed: the shared and amd64 layers are reused from the index's children.
+  writeFileSync(join(arm, 'arch.txt'), 'built-for-arm64 v2\n');
+  const again = await runCli(['push', '--json', '--from', imageRef(R.anon, 'base/multi:oci'), '--to', to,
+    '--layer', `${shared}:/srv`, '--layer', `linux/amd64=${amd}:/srv/bin`, '--layer', `linux/arm64=${arm}:/srv/bin`,
+    '--entrypoint', '["/bin/sh","-c"]', '--cmd', 'cat /srv/bin/arch.txt /srv/shared.txt']);
+  assert.equal(again.code, 0, again.stderr);
+  assert.deepEqual(JSON.parse(again.stdout).layers.map((l: { action: string }) => l.action), ['reused', 'reused', 'uploaded']);
+  const why = await runtimeUnavailable();
+  if (why) return t.skip(`cannot run images here: ${why}`);
+  if (process.arch !== 'x64') return t.skip('amd64 images run only on an x64 host');
+  const ran = await runImage(await umociUnpack(await skopeoCopyToLayout(to, undefined, { arch: 'amd64' })));
+  assert.equal(ran.code, 0, ran.stderr);
+  assert.equal(ran.stdout, 'built-for-amd64\nshared\n');
+});
+
+test('per-platform layers from scratch build an index of the qualified platforms', async () => {
+  const to = imageRef(R.anon2, `${run}/scratch-arch:1`);
+  const r = await runCli(['push', '--json', '--from', 'scratch', '--to', to, '--layer', `linux/amd64=${oneFile('a', 'amd\n')}:/`, '--layer', `linux/arm64=${oneFile('a', 'arm\n')}:/`]);
+  assert.equal(r.code, 0, r.stderr);
+  const idx = (await skopeoInspect(to, { raw: true })).json;
+  assert.deepEqual(idx.manifests.map((m: { platform: { architecture: string } }) => m.platform.architecture), ['amd64', 'arm64']);
+  for (const arch of ['amd64', 'arm64']) {
+    const child = (await childOf(to, arch)).json;
+    assert.equal(child.layers.length, 1);
+  }
+});
+
+test('healthcheck, stop signal and exec-form JSON land in the config; a spaced single value warns; shell forms', async () => {
+  const to = imageRef(R.anon2, `${run}/hc:1`);
+  const r = await runCli(['push', '--json', '--from', imageRef(R.anon, 'base/busybox:oci'), '--to', to, '--app', oneFile('a.txt', 'a\n'),
+    '--entrypoint', '["/bin/sh","-c"]', '--cmd', 'echo hi',
+    '--healthcheck', 'wget -qO- http://localhost:8080/health || exit 1', '--healthcheck-interval', '30s', '--healthcheck-timeout', '1m30s',
+    '--healthcheck-start-period', '500ms', '--healthcheck-retries', '3', '--stop-signal', 'SIGQUIT']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /--cmd "echo hi" is one argument containing spaces/);
+  assert.match(r.stderr, /--cmd echo --cmd hi/);
+  assert.match(r.stderr, /--cmd '\["echo","hi"\]'/);
+  const cfg = (await skopeoInspect(to, { raw: true, config: true })).json;
+  assert.deepEqual(cfg.config.Entrypoint, ['/bin/sh', '-c']);
+  assert.deepEqual(cfg.config.Cmd, ['echo hi']);
+  assert.deepEqual(cfg.config.Healthcheck, { Test: ['CMD-SHELL', 'wget -qO- http://localhost:8080/health || exit 1'], Interval: 30e9, Timeout: 90e9, StartPeriod: 500e6, Retries: 3 });
+  assert.equal(cfg.config.StopSignal, 'SIGQUIT');
+
+  const to2 = imageRef(R.anon2, `${run}/hc2:1`);
+  const r2 = await runCli(['push', '--from', imageRef(R.anon, 'base/busybox:oci'), '--to', to2, '--entrypoint-shell', 'exec /bin/echo "$0" done', '--healthcheck', '["/bin/true"]']);
+  assert.equal(r2.code, 0, r2.stderr);
+  assert.doesNotMatch(r2.stderr, /containing spaces/);
+  const cfg2 = (await skopeoInspect(to2, { raw: true, config: true })).json;
+  assert.deepEqual(cfg2.config.Entrypoint, ['/bin/sh', '-c', 'exec /bin/echo "$0" done']);
+  assert.deepEqual(cfg2.config.Healthcheck, { Test: ['CMD', '/bin/true'] });
+});
+
+const badCases: [string, () => string[], number, string, RegExp][] = [
+  ['empty --layer after .dockerignore', () => { const d = oneFile('x.log', 'x'); writeFileSync(join(d, '.dockerignore'), '*.log\n'); return ['--layer', `${d}:/srv`]; }, 2, 'E_INPUT', /nothing to put in the layer/],
+  ['empty --layer directory', () => ['--layer', `${tempDir('regpush-empty-')}:/srv`], 2, 'E_INPUT', /nothing to put in the layer/],
+  ['missing --layer dir', () => ['--layer', '/nonexistent/regpush-layer:/srv'], 2, 'E_INPUT', /\/nonexistent\/regpush-layer/],
+  ['relative --layer dest', () => ['--layer', `${oneFile('a', 'a')}:srv`], 2, 'E_INPUT', /--layer .*absolute/],
+  ['qualified platform absent from the base', () => ['--layer', `linux/s390x=${oneFile('a', 'a')}:/srv`], 2, 'E_INPUT', /no linux\/s390x platform/],
+  ['--entrypoint JSON that is not an array of strings', () => ['--entrypoint', '["a",1]'], 2, 'E_INPUT', /array of strings/],
+  ['--entrypoint and --entrypoint-shell', () => ['--entrypoint', 'a', '--entrypoint-shell', 'b'], 2, 'E_USAGE', /not both/],
+  ['bad --healthcheck-interval', () => ['--healthcheck', 'true', '--healthcheck-interval', 'soon'], 2, 'E_INPUT', /soon/],
+  ['--healthcheck-retries without --healthcheck', () => ['--healthcheck-retries', '3'], 2, 'E_USAGE', /need --healthcheck/],
+  ['bad --stop-signal', () => ['--stop-signal', 'sig term'], 2, 'E_INPUT', /stop-signal/],
+  ['bad --format', () => ['--format', 'v2s1'], 2, 'E_USAGE', /format/],
+];
+for (const [name, extra, exit, code, pattern] of badCases) {
+  test(`bad input: ${name} → ${code}, nothing written`, async () => {
+    const repo = `${run}/bad-${name.replace(/[^a-z0-9]+/g, '-')}`;
+    const r = await runCli(['push', '--from', imageRef(R.anon, 'base/multi:oci'), '--to', imageRef(R.anon2, `${repo}:1`), ...extra()]);
+    assertFails(r, exit, code, pattern);
+    await tagAbsent(R.anon2.host, repo, '1');
+  });
+}
+
+test('regpush.json "layers", "format" and "annotations" act like the flags', async () => {
+  const dir = tempDir('regpush-proj-');
+  mkdirSync(join(dir, 'deps'));
+  writeFileSync(join(dir, 'deps', 'd.txt'), 'd\n');
+  mkdirSync(join(dir, 'out'));
+  writeFileSync(join(dir, 'out', 'o.txt'), 'o\n');
+  const to = imageRef(R.anon2, `${run}/proj:1`);
+  writeFileSync(join(dir, 'regpush.json'), JSON.stringify({ from: imageRef(R.anon, 'base/busybox:v2s2'), to, layers: ['deps:/srv/deps', 'out:/srv/out'], format: 'oci', annotations: { team: 'web' } }));
+  const r = await runCli(['push', '--json'], { cwd: dir });
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  assert.deepEqual(report.layers.map((l: { dest: string[] }) => l.dest[0]), ['/srv/deps', '/srv/out']);
+  const raw = (await skopeoInspect(to, { raw: true })).json;
+  assert.match(raw.mediaType, OCI);
+  assert.equal(raw.annotations.team, 'web');
+  const cp = await exec('skopeo', ['inspect', '--tls-verify=false', `docker://${to}`]);
+  assert.equal(cp.code, 0, cp.stderr);
+});
+
+test('copy --format oci of a Docker manifest list: a valid OCI index (children converted, blobs mounted), reported as a digest change', async () => {
+  const src = imageRef(R.anon, 'base/multi:v2s2');
+  const dst = imageRef(R.anon, `${run}/copied-oci:1`);
+  const json = await runCli(['copy', '--json', '--format', 'oci', src, dst]);
+  assert.equal(json.code, 0, json.stderr);
+  const report = JSON.parse(json.stdout);
+  assertValidReport(report, 'copy --format oci');
+  assert.equal(report.digestChanged, true);
+  assert.notEqual(report.digest, state.images.anon['base/multi:v2s2'].digest);
+  for (const b of report.targets[0].blobs) assert.ok(['mounted', 'skipped'].includes(b.action), `${b.digest}: ${b.action}`);
+  const idx = await skopeoInspect(dst, { raw: true });
+  assert.equal(idx.digest, report.digest);
+  assert.equal(idx.json.mediaType, 'application/vnd.oci.image.index.v1+json');
+  for (const arch of ['amd64', 'arm64']) {
+    const child = (await childOf(dst, arch)).json;
+    assert.equal(child.mediaType, 'application/vnd.oci.image.manifest.v1+json');
+    assert.equal(child.config.mediaType, 'application/vnd.oci.image.config.v1+json');
+    assert.ok(child.layers.every((l: { mediaType: string }) => l.mediaType === 'application/vnd.oci.image.layer.v1.tar+gzip'));
+  }
+  const all = await exec('skopeo', ['copy', '--all', '-q', '--src-tls-verify=false', `docker://${dst}`, `oci:${tempDir()}/l:img`]);
+  assert.equal(all.code, 0, all.stderr);
+  await umociUnpack(await skopeoCopyToLayout(dst, undefined, { arch: 'amd64' }));
+  // Without --json the change is said on stderr.
+  const plain = await runCli(['copy', '--format', 'oci', src, imageRef(R.anon, `${run}/copied-oci2:1`)]);
+  assert.equal(plain.code, 0, plain.stderr);
+  assert.match(plain.stderr, /--format oci converted the manifests: digest sha256:\w+ differs from the source's/);
+  // And back: the OCI index with an attestation, as a Docker list (the attestation left out).
+  const back = imageRef(R.anon, `${run}/copied-docker:1`);
+  const r = await runCli(['copy', '--json', '--format', 'docker', imageRef(R.anon, 'base/multi:oci'), back]);
+  assert.equal(r.code, 0, r.stderr);
+  const list = (await skopeoInspect(back, { raw: true })).json;
+  assert.equal(list.mediaType, 'application/vnd.docker.distribution.manifest.list.v2+json');
+  assert.deepEqual(list.manifests.map((m: { platform: { architecture: string } }) => m.platform.architecture).sort(), ['amd64', 'arm64']);
+  assert.ok(list.manifests.every((m: { mediaType: string }) => m.mediaType === 'application/vnd.docker.distribution.manifest.v2+json'));
+});

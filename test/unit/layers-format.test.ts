@@ -1,0 +1,209 @@
+// The pure pieces behind several layers, --format, annotations, healthcheck and the exec-form
+// checks: media-type conversion, multi-layer composition, flag parsing and the empty-layer check.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { configChangesFromFlags, execForm, parseDuration, shellForm } from '../../src/cli/flags.js';
+import { parseAnnotations, parseLayerFlag } from '../../src/cli/commands/push.js';
+import { checkProjectConfig } from '../../src/cli/project-config.js';
+import { InputError, UnsupportedError, UsageError } from '../../src/errors.js';
+import { composeIndex, composeManifest, rewriteConfig } from '../../src/image/compose.js';
+import { applyConfigChanges, scratchConfig } from '../../src/image/config.js';
+import { convertIndex, convertIndexTo, convertLayerMediaType, convertManifest, parseFormat } from '../../src/image/convert.js';
+import { MediaType } from '../../src/image/mediatypes.js';
+import type { Descriptor, ImageIndex, ImageManifest } from '../../src/image/types.js';
+import { hasContent } from '../../src/layer/content.js';
+import { parseAppFlag } from '../../src/layer/sources.js';
+
+const hex = (c: string) => `sha256:${c.repeat(64)}`;
+const d = (mediaType: string, c: string, extra: Partial<Descriptor> = {}): Descriptor => ({ mediaType, digest: hex(c), size: 10, ...extra });
+
+const dockerManifest: ImageManifest = {
+  schemaVersion: 2,
+  mediaType: MediaType.DOCKER_MANIFEST,
+  config: d(MediaType.DOCKER_CONFIG, 'a'),
+  layers: [d(MediaType.DOCKER_LAYER_GZIP, 'b'), d(MediaType.DOCKER_FOREIGN_LAYER, 'c', { urls: ['https://example.com/c'] })],
+};
+const ociManifest: ImageManifest = {
+  schemaVersion: 2,
+  mediaType: MediaType.OCI_MANIFEST,
+  config: d(MediaType.OCI_CONFIG, 'a'),
+  layers: [d(MediaType.OCI_LAYER_GZIP, 'b', { annotations: { k: 'v' } })],
+  annotations: { 'org.opencontainers.image.base.name': 'x' },
+};
+
+test('convertManifest: Docker v2 → OCI keeps digests, converts every type (foreign → non-distributable, urls kept)', () => {
+  const out = convertManifest(dockerManifest, 'oci');
+  assert.equal(out.mediaType, MediaType.OCI_MANIFEST);
+  assert.equal(out.config.mediaType, MediaType.OCI_CONFIG);
+  assert.deepEqual(out.layers.map((l) => l.mediaType), [MediaType.OCI_LAYER_GZIP, MediaType.OCI_LAYER_NONDIST_GZIP]);
+  assert.deepEqual(out.layers.map((l) => l.digest), dockerManifest.layers.map((l) => l.digest));
+  assert.deepEqual(out.layers[1]!.urls, ['https://example.com/c']);
+  assert.equal(dockerManifest.mediaType, MediaType.DOCKER_MANIFEST, 'input untouched');
+  assert.equal(convertManifest(dockerManifest, 'docker'), dockerManifest, 'same family: same object');
+});
+
+test('convertManifest: OCI → Docker drops annotations (and says so); zstd and subjects are refused with a reason', () => {
+  const dropped: string[] = [];
+  const out = convertManifest(ociManifest, 'docker', (w) => dropped.push(w));
+  assert.equal(out.mediaType, MediaType.DOCKER_MANIFEST);
+  assert.equal(out.config.mediaType, MediaType.DOCKER_CONFIG);
+  assert.equal(out.layers[0]!.mediaType, MediaType.DOCKER_LAYER_GZIP);
+  assert.equal(out.layers[0]!.annotations, undefined);
+  assert.equal(out.annotations, undefined);
+  assert.match(dropped.join(), /org\.opencontainers\.image\.base\.name/);
+  const zstd = { ...ociManifest, layers: [d(MediaType.OCI_LAYER_ZSTD, 'e')] };
+  assert.throws(() => convertManifest(zstd, 'docker'), (e: unknown) => e instanceof UnsupportedError && /zstd.*no Docker v2 equivalent/.test((e as Error).message));
+  assert.throws(() => convertManifest({ ...ociManifest, subject: d(MediaType.OCI_MANIFEST, 'f') }, 'docker'), /subject/);
+  assert.throws(() => convertLayerMediaType(MediaType.OCI_LAYER, 'docker'), UnsupportedError);
+  assert.equal(convertLayerMediaType(MediaType.DOCKER_LAYER_GZIP, 'docker'), MediaType.DOCKER_LAYER_GZIP);
+});
+
+test('convertIndex / convertIndexTo: list ↔ index, children re-pointed, attestations dropped', () => {
+  const index: ImageIndex = {
+    schemaVersion: 2,
+    mediaType: MediaType.OCI_INDEX,
+    manifests: [
+      d(MediaType.OCI_MANIFEST, '1', { platform: { os: 'linux', architecture: 'amd64' }, annotations: { a: 'b' } }),
+      d(MediaType.OCI_MANIFEST, '2', { platform: { os: 'unknown', architecture: 'unknown' }, annotations: { 'vnd.docker.reference.type': 'attestation-manifest' } }),
+    ],
+    annotations: { x: 'y' },
+  };
+  const list = convertIndex(index, 'docker');
+  assert.equal(list.mediaType, MediaType.DOCKER_LIST);
+  assert.equal(list.annotations, undefined);
+  assert.ok(list.manifests.every((m) => m.mediaType === MediaType.DOCKER_MANIFEST && m.annotations === undefined));
+  const dropped: string[] = [];
+  const re = convertIndexTo(index, 'docker', new Map([[hex('1'), { digest: hex('9'), mediaType: MediaType.DOCKER_MANIFEST, size: 77 }]]), (w) => dropped.push(w));
+  assert.deepEqual(re.manifests.map((m) => [m.digest, m.size, m.mediaType]), [[hex('9'), 77, MediaType.DOCKER_MANIFEST]]);
+  assert.equal(re.manifests[0]!.platform!.architecture, 'amd64');
+  assert.ok(dropped.some((w) => /attestation/.test(w)));
+  assert.equal(parseFormat('OCI'), 'oci');
+  assert.throws(() => parseFormat('v2s2'), InputError);
+});
+
+test('composeManifest/rewriteConfig with several layers: appended in order, one diff_id and history entry each', () => {
+  const layers = [d(MediaType.OCI_LAYER_GZIP, '3'), d(MediaType.OCI_LAYER_GZIP, '4')];
+  const m = composeManifest(ociManifest, d(MediaType.OCI_CONFIG, '5'), layers, { build: '42' }, 'oci');
+  assert.deepEqual(m.layers.map((l) => l.digest), [hex('b'), hex('3'), hex('4')]);
+  assert.deepEqual(m.annotations, { 'org.opencontainers.image.base.name': 'x', build: '42' });
+  const scratch = composeManifest(undefined, d(MediaType.OCI_CONFIG, '5'), layers, { build: '42' }, 'oci');
+  assert.deepEqual(scratch.annotations, { build: '42' });
+  const records = [
+    { diffId: hex('6'), created: '2024-01-01T00:00:00.000Z', createdBy: 'regpush: layer /deps' },
+    { diffId: hex('7'), created: '2024-01-01T00:00:00.000Z', createdBy: 'regpush: layer /app' },
+  ];
+  const cfg = rewriteConfig(scratchConfig({ os: 'linux', architecture: 'amd64' }), undefined, records);
+  assert.deepEqual(cfg.rootfs.diff_ids, [hex('6'), hex('7')]);
+  assert.deepEqual(cfg.history!.map((h) => h.created_by), ['regpush: layer /deps', 'regpush: layer /app']);
+  const none = rewriteConfig(scratchConfig({ os: 'linux', architecture: 'amd64' }), { user: 'x' }, []);
+  assert.equal(none.history!.at(-1)!.empty_layer, true, 'no layers: a config-change entry');
+  const idx = JSON.parse(composeIndex(undefined, [{ manifest: m, bytes: Buffer.from(JSON.stringify(m)), platform: { os: 'linux', architecture: 'amd64' } }], { a: 'b' }, 'oci').bytes.toString());
+  assert.deepEqual(idx.annotations, { a: 'b' });
+  const dockerIdx = JSON.parse(composeIndex(undefined, [{ manifest: { ...dockerManifest }, bytes: Buffer.from('{}'), platform: { os: 'linux', architecture: 'amd64' } }], undefined, 'docker').bytes.toString());
+  assert.equal(dockerIdx.mediaType, MediaType.DOCKER_LIST);
+});
+
+test('healthcheck and stop signal in the config: Docker field names, zero durations left out, bad tests refused', () => {
+  const base = scratchConfig({ os: 'linux', architecture: 'amd64' });
+  const out = applyConfigChanges(base, { healthcheck: { test: ['CMD-SHELL', 'true'], interval: 30e9, timeout: 0, retries: 3 }, stopSignal: 'SIGQUIT' }, undefined);
+  assert.deepEqual(out.config!.Healthcheck, { Test: ['CMD-SHELL', 'true'], Interval: 30e9, Retries: 3 });
+  assert.equal(out.config!.StopSignal, 'SIGQUIT');
+  assert.throws(() => applyConfigChanges(base, { healthcheck: { test: ['RUN', 'x'] } }, undefined), InputError);
+  assert.throws(() => applyConfigChanges(base, { healthcheck: { test: ['CMD'] } }, undefined), /needs a command/);
+});
+
+test('exec form: JSON array value, the whitespace warning naming both forms, shell forms, and the refusals', () => {
+  assert.deepEqual(execForm('["dotnet","App.dll"]'), ['dotnet', 'App.dll']);
+  assert.deepEqual(execForm(['["a b"]']), ['a b']);
+  assert.throws(() => execForm('[not json'), /not a JSON array/);
+  assert.throws(() => execForm('[1,2]'), /array of strings/);
+  const warnings: string[] = [];
+  assert.deepEqual(execForm('/bin/sh /srv/app/server.sh', 'entrypoint', (m) => warnings.push(m)), ['/bin/sh /srv/app/server.sh']);
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0]!, /--entrypoint \/bin\/sh --entrypoint \/srv\/app\/server\.sh/);
+  assert.match(warnings[0]!, /--entrypoint '\["\/bin\/sh","\/srv\/app\/server\.sh"\]'/);
+  assert.match(warnings[0]!, /--entrypoint-shell/);
+  execForm(['/bin/sh', '-c', 'echo a b'], 'entrypoint', (m) => warnings.push(m));
+  assert.equal(warnings.length, 1, 'several values: no warning (spaces inside one argument are intended)');
+  assert.deepEqual(shellForm('echo $HOME', 'cmd-shell'), ['/bin/sh', '-c', 'echo $HOME']);
+  assert.throws(() => shellForm(' ', 'cmd-shell'), InputError);
+  assert.deepEqual(configChangesFromFlags({ 'cmd-shell': 'node server.js' }).cmd, ['/bin/sh', '-c', 'node server.js']);
+  assert.throws(() => configChangesFromFlags({ cmd: 'a', 'cmd-shell': 'b' }), UsageError);
+});
+
+test('healthcheck flags: shell, JSON exec form, NONE, durations; timing without a check refused', () => {
+  assert.deepEqual(configChangesFromFlags({ healthcheck: 'curl -f http://localhost/ || exit 1', 'healthcheck-interval': '1m30s', 'healthcheck-retries': 2 }).healthcheck, {
+    test: ['CMD-SHELL', 'curl -f http://localhost/ || exit 1'], interval: 90e9, retries: 2,
+  });
+  assert.deepEqual(configChangesFromFlags({ healthcheck: '["/bin/check","--quick"]' }).healthcheck, { test: ['CMD', '/bin/check', '--quick'] });
+  assert.deepEqual(configChangesFromFlags({ healthcheck: 'none' }).healthcheck, { test: ['NONE'] });
+  assert.throws(() => configChangesFromFlags({ 'healthcheck-timeout': '5s' }), UsageError);
+  assert.throws(() => configChangesFromFlags({ healthcheck: 'NONE', 'healthcheck-retries': 1 }), UsageError);
+  assert.throws(() => configChangesFromFlags({ healthcheck: 'x', 'healthcheck-retries': -1 }), InputError);
+  assert.equal(parseDuration('500ms', 'x'), 500e6);
+  assert.equal(parseDuration('2h', 'x'), 7200e9);
+  assert.equal(parseDuration('0', 'x'), 0);
+  for (const bad of ['', '30', '5 s', '1x', 's']) assert.throws(() => parseDuration(bad, 'healthcheck-interval'), InputError, bad);
+  assert.equal(configChangesFromFlags({ 'stop-signal': '15' }).stopSignal, '15');
+  assert.throws(() => configChangesFromFlags({ 'stop-signal': 'kill me' }), InputError);
+});
+
+test('--layer parsing: platform qualifier, SRC[:DEST], messages name --layer; --annotation parsing', () => {
+  assert.deepEqual(parseLayerFlag('./deps:/srv/deps', '/app', parseAppFlag), { sources: [{ src: './deps', dest: '/srv/deps' }] });
+  assert.deepEqual(parseLayerFlag('./out', '/app', parseAppFlag), { sources: [{ src: './out', dest: '/app' }] });
+  assert.deepEqual(parseLayerFlag('linux/arm64=./out/arm64:/app', '/x', parseAppFlag), { platform: 'linux/arm64', sources: [{ src: './out/arm64', dest: '/app' }] });
+  assert.deepEqual(parseLayerFlag('linux/arm/v7=out', '/x', parseAppFlag), { platform: 'linux/arm/v7', sources: [{ src: 'out', dest: '/x' }] });
+  assert.deepEqual(parseLayerFlag('./a/b=c', '/x', parseAppFlag), { sources: [{ src: './a/b=c', dest: '/x' }] }, 'a path with "=" stays a path');
+  assert.throws(() => parseLayerFlag('out:rel', '/x', parseAppFlag), /--layer out:rel: destination "rel" must be an absolute path/);
+  assert.deepEqual(parseAnnotations(['a=1', 'b=x=y', 'a=2']), { a: '2', b: 'x=y' });
+  assert.equal(parseAnnotations([]), undefined);
+  assert.throws(() => parseAnnotations(['=v']), InputError);
+  assert.throws(() => parseAnnotations(['k']), InputError);
+});
+
+test('regpush.json layers/format/annotations: checked and anchored like the flags', () => {
+  const v = checkProjectConfig({ layers: ['deps:/srv/deps', 'linux/arm64=out/arm64:/app'], format: 'oci', annotations: { team: 'web' } }, 'regpush.json', '/p');
+  assert.deepEqual(v.layer, ['/p/deps:/srv/deps', 'linux/arm64=/p/out/arm64:/app']);
+  assert.equal(v.format, 'oci');
+  assert.deepEqual(v.annotation, ['team=web']);
+  assert.throws(() => checkProjectConfig({ format: 'v2s2' }, 'regpush.json', '/p'), /"format" must be "oci" or "docker"/);
+  assert.throws(() => checkProjectConfig({ layers: [1] }, 'regpush.json', '/p'), /"layers"/);
+});
+
+test('hasContent: files count, a source .dockerignore alone does not, everything ignored is empty', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'regpush-content-'));
+  const empty = join(root, 'empty');
+  mkdirSync(empty);
+  assert.equal(await hasContent([{ src: empty, dest: '/srv' }]), false);
+  const ignored = join(root, 'ignored');
+  mkdirSync(ignored);
+  writeFileSync(join(ignored, 'a.log'), 'x');
+  writeFileSync(join(ignored, '.dockerignore'), '*.log\n');
+  assert.equal(await hasContent([{ src: ignored, dest: '/srv' }]), false);
+  assert.equal(await hasContent([{ src: ignored, dest: '/' }]), false, 'at the image root too');
+  const sub = join(root, 'sub');
+  mkdirSync(join(sub, 'd'), { recursive: true });
+  assert.equal(await hasContent([{ src: sub, dest: '/srv' }]), true, 'a directory of its own counts');
+  const file = join(root, 'one.txt');
+  writeFileSync(file, 'x');
+  assert.equal(await hasContent([{ src: file, dest: '/srv/' }]), true);
+});
+
+test('progress: each layer being built is its own line, named "layer N" or "app layer", and all close at the transfer phase', async () => {
+  const { ProgressModel, shortDigest, isLayerKey } = await import('../../src/cli/progress-model.js');
+  assert.equal(shortDigest('layer:2'), 'layer 2');
+  assert.equal(shortDigest('layer'), 'app layer');
+  assert.ok(isLayerKey('layer:1') && isLayerKey('layer') && !isLayerKey('sha256:abc'));
+  let now = 0;
+  const m = new ProgressModel(() => now);
+  m.bytes('layer:1', 1000);
+  m.bytes('layer', 10);
+  m.bytes('layer:1', 500);
+  assert.deepEqual(m.entries.map((e) => [e.digest, e.bytes, e.action]), [['layer:1', 1500, 'build'], ['layer', 10, 'build']]);
+  now = 5;
+  m.phase('transfer');
+  assert.deepEqual(m.entries.map((e) => [e.ended, e.size]), [[5, 1500], [5, 10]]);
+});
