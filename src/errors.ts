@@ -182,5 +182,5 @@ export class AbortedError extends RegpushError {
  */
 export function abortedOr(err: unknown, signal: AbortSignal | undefined): unknown {
   if (!signal?.aborted) return err;
-  return new AbortedError('interrupted: no tag was written after the interruption; started uploads were cancelled (a warning names any the registry did not confirm)', { cause: err });
+  return new AbortedError('interrupted: started uploads were cancelled and no tag was written after the interruption', { cause: err });
 }

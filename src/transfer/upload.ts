@@ -88,7 +88,7 @@ export async function uploadBlob(target: RepoEndpoint, req: UploadRequest, ctx: 
       return { method, sent: true };
     } catch (err) {
       if (body && !Buffer.isBuffer(body.data)) body.data.destroy();
-      if (state.url) await cancel(target, state.url, ctx);
+      if (state.url) await target.client.cancelUpload(state.url);
       if (!isUploadRefusal(err)) throw err;
       refusal = err;
       if (req.once) {
@@ -121,17 +121,6 @@ export async function uploadBlob(target: RepoEndpoint, req: UploadRequest, ctx: 
     cause: refusal,
     details: { registry: q.registry },
   });
-}
-
-/**
- * Cancels a failed attempt's session and says so when the registry does not confirm it: a request
- * cut mid-body (an interrupted monolithic PUT or chunk) leaves the registry's session state ahead
- * of the URL we hold, and distribution then refuses the DELETE; the bytes stay until it purges
- * stale uploads (by default after a week).
- */
-async function cancel(target: RepoEndpoint, url: string, ctx: TransferContext): Promise<void> {
-  if (await target.client.cancelUpload(url)) return;
-  ctx.transport.logger.warn(`an upload session at ${target.client.registry}/${target.repo} could not be cancelled; the registry will purge it with its stale uploads`);
 }
 
 function describe(m: UploadMethod): string {
