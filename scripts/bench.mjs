@@ -2,7 +2,7 @@
 // npm run bench — regpush against its peers and the physical limit (goals: docs/performance.md).
 //
 //   node scripts/bench.mjs [--runs N] [--warmup N] [--large] [--large-runs N] [--json-out FILE]
-//                          [--only id,id] [--port-base P] [--profile DIR] [--keep] [--timeout S] [--dist DIR]
+//                          [--only id,id] [--no-sync] [--port-base P] [--profile DIR] [--keep] [--timeout S] [--dist DIR]
 //                          [--layer] [--layer-runs N] [--layer-lanes N,N]
 //
 // Starts real registries (scripts/registries.mjs, port base 18000 unless --port-base /
@@ -29,6 +29,7 @@ import { killCurrent, measure } from './bench/measure.mjs';
 import { goals, goalsTable, summarize, table } from './bench/report.mjs';
 import { baseBytesMoved, largeScenarios, reportTimings, scenarios } from './bench/scenarios.mjs';
 import { laneCounts, layerBench, makeLayerInput } from './bench/layer.mjs';
+import { expandOnly, seedSync, seedSyncTargets, syncFixtureSummary, wantsSync, withSync } from './bench/sync.mjs';
 
 const CONTAINERIFY_VERSION = '4.1.0';
 
@@ -40,7 +41,8 @@ function usage(msg) {
     '  --warmup N        unrecorded rounds first (default 1)',
     '  --large           also the 1 GiB scenarios (1 GiB base layer, 1 GiB app file); --large-runs N (default 1)',
     '  --json-out FILE   write the JSON summary there (default: on stdout after the tables)',
-    '  --only ID,ID      run only these scenarios (push-cold, push-warm, push-same, copy-cold, skopeo-cold, curl-pipe, gzip6, gzip1, cfy-cold, cfy-warm, node-empty, regpush-version)',
+    '  --only ID,ID      run only these scenarios (push-cold, push-warm, push-same, copy-cold, skopeo-cold, sync-cold, skopeo-sync-cold, sync-rerun, skopeo-sync-rerun, curl-pipe, gzip6, gzip1, cfy-cold, cfy-warm, node-empty, regpush-version; "sync" = the four sync ones)',
+    '  --no-sync         leave out the sync scenarios (12 images, regpush sync vs skopeo sync; included by default)',
     '  --profile DIR     one extra cold push under node --cpu-prof; prints where the main thread spends its time',
     '  --dist DIR        the compiled regpush to measure (default: dist/ of this repo; another build must resolve node_modules)',
     '  --port-base P     first registry port (default 18000 or REGPUSH_BENCH_PORT_BASE; uses P..P+5)',
@@ -68,7 +70,8 @@ function parseArgs(argv) {
     else if (a === '--large') o.large = true;
     else if (a === '--large-runs') { o.largeRuns = Math.max(1, num()); o.large = true; }
     else if (a === '--json-out') o.jsonOut = val();
-    else if (a === '--only') o.only = val().split(',');
+    else if (a === '--only') o.only = expandOnly(val().split(','));
+    else if (a === '--no-sync') o.sync = false;
     else if (a === '--port-base') o.portBase = num();
     else if (a === '--timeout') o.timeoutS = Math.max(10, num());
     else if (a === '--profile') o.profile = val();
@@ -231,6 +234,9 @@ async function bench(opt, tools, tmp, cleanup, started) {
   });
   const baseTotal = layers.reduce((a, l) => a + l.size, 0);
   log(`base ${ctx.src.host}/${ctx.base.repo}:${ctx.base.tag} ${pushed.digest}: ${layers.map((l) => mbs(l.size)).join(' + ')} = ${mbs(baseTotal)} (fixtures in ${sec(Date.now() - t0)})`);
+  if (wantsSync(opt)) {
+    try { ctx.sync = await seedSync(ctx, layers, log); } catch (e) { ctx.syncBroken = `sync fixtures could not be made: ${firstLine(e.message)}`; log(ctx.syncBroken); }
+  }
 
   // ---- containerify
   const cfy = await cfyPromise;
@@ -240,7 +246,7 @@ async function bench(opt, tools, tmp, cleanup, started) {
   primeAtime([opt.dist, resolve(opt.dist, '..', 'package.json'), join(REPO_ROOT, 'node_modules'), join(REPO_ROOT, 'package.json'), ctx.app, join(tmp, 'empty.mjs'), ctx.curlPipe, peers]);
 
   // ---- seed the warm targets (also tells whether push/copy work at all)
-  const all = scenarios(ctx);
+  const all = withSync(scenarios(ctx), ctx, opt);
   const byIdDef = Object.fromEntries(all.map((s) => [s.id, s]));
   const probe = async (s, why) => {
     if (s.needs?.(ctx)) return s.needs(ctx);
@@ -257,6 +263,7 @@ async function bench(opt, tools, tmp, cleanup, started) {
     ctx.copyBroken = await probe(byIdDef['copy-cold'], 'regpush copy');
     if (ctx.copyBroken) log(`regpush copy does not work; its rows are skipped: ${ctx.copyBroken}`);
   }
+  await seedSyncTargets(ctx, byIdDef, probe, log);
   if (ctx.containerify) {
     const err = await probe(byIdDef['cfy-warm'], 'containerify');
     if (err) { ctx.containerifyError = err; ctx.containerify = undefined; log(err); }
@@ -351,6 +358,7 @@ async function bench(opt, tools, tmp, cleanup, started) {
     `${machine.cpus} × ${machine.model}, ${machine.memGB} GiB, Linux ${machine.kernel}, Node ${machine.node}; ${machine.registry ?? 'docker-registry'}; ${machine.skopeo ?? ''}; containerify ${ctx.containerifyVersion ?? 'n/a'}; regpush ${regpushVersion ?? 'n/a'}.`,
     `Base: ${layers.length} gzip layers ${layers.map((l) => mbs(l.size)).join(' + ')} = ${mbs(baseTotal)} (Docker v2). App: ${app.files} files, ${mbs(app.bytes)}. ` +
       `Interleaved rounds: ${opt.runs} (+${opt.warmup} warm-up). regpush gzip level: ${ctx.gzipLevel}. Peak RSS = whole process tree; disk = write_bytes of the tree (see scripts/bench/measure.mjs).`,
+    ...(ctx.sync ? [`Sync: ${ctx.sync.images.length} images on 2 bases sharing a rootfs layer, ${mbs(ctx.sync.uniqueBytes)} of distinct blobs (${mbs(ctx.sync.sumBytes)} summed over the images); skopeo sync reads the same list from its own YAML.`] : []),
     '',
     table(sums),
     '',
@@ -360,6 +368,8 @@ async function bench(opt, tools, tmp, cleanup, started) {
   ];
   if (ctx.pushBroken) md.push(`regpush push did not run: ${ctx.pushBroken}`, '');
   if (ctx.copyBroken && ctx.copyBroken !== ctx.pushBroken) md.push(`regpush copy did not run: ${ctx.copyBroken}`, '');
+  if (ctx.syncBroken) md.push(`regpush sync did not run: ${ctx.syncBroken}`, '');
+  if (ctx.skopeoSyncBroken) md.push(`skopeo sync did not run: ${ctx.skopeoSyncBroken}`, '');
   if (profile) md.push(profile.markdown, '');
   if (layer) md.push(layer.markdown, '');
   const summary = {
@@ -371,8 +381,9 @@ async function bench(opt, tools, tmp, cleanup, started) {
       base: { reference: `${ctx.base.repo}:${ctx.base.tag}`, digest: pushed.digest, mediaType: MT.manifest, total: baseTotal,
         layers: layers.map((l, i) => ({ name: BASE_LAYERS[i].name, digest: l.digest, size: l.size, uncompressedSize: l.uncompressedSize, files: l.files })) },
       app,
+      sync: syncFixtureSummary(ctx.sync),
     },
-    problems: { push: ctx.pushBroken ?? null, copy: ctx.copyBroken ?? null, containerify: ctx.containerifyError ?? null },
+    problems: { push: ctx.pushBroken ?? null, copy: ctx.copyBroken ?? null, containerify: ctx.containerifyError ?? null, sync: ctx.syncBroken ?? ctx.skopeoSyncBroken ?? null },
     scenarios: sums.map((s) => ({ ...s, runs: results[s.id] ?? [] })),
     goals: gs.map((g) => ({ ...g, value: g.value ?? null, pass: g.pass ?? null, paired: g.paired ?? null, cpu: g.cpu ?? null })),
     profile: profile?.top ?? null,

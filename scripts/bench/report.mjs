@@ -1,5 +1,7 @@
 // Statistics, the markdown table, the performance goals (docs/performance.md) and the JSON summary.
 
+import { syncGoals } from './sync.mjs';
+
 export const RSS_BOUND = 100e6; // bytes: "peak RSS ≤ 100 MB" (decimal MB, the stricter reading)
 
 const median = (xs) => {
@@ -88,6 +90,7 @@ export function goals(byId, results, { gzipLevel, sameBaseBytes, large }) {
   ratioGoal(`same-registry push / app gzip -${gzipLevel}`, 'push-same', [gz], 1.2);
   out.push({ goal: 'same-registry push: base bytes moved', value: sameBaseBytes, bound: 0, pass: sameBaseBytes === undefined ? undefined : sameBaseBytes === 0, detail: 'sum over all runs' });
   ratioGoal('copy cold / skopeo copy cold', 'copy-cold', ['skopeo-cold'], 1.1);
+  const syncFootprint = syncGoals(byId, ratioGoal, { rssBound: RSS_BOUND, mb });
 
   const regpush = Object.values(byId).filter((s) => s.group === 'regpush' && !s.skipped && s.runs);
   const rssMax = regpush.length ? Math.max(...regpush.map((s) => s.peakRss.max ?? 0)) : undefined;
@@ -98,6 +101,7 @@ export function goals(byId, results, { gzipLevel, sameBaseBytes, large }) {
   const diskWorst = regpush.filter((s) => s.diskWrite.max).map((s) => `${s.id} ${mb(s.diskWrite.max)}`);
   out.push({ goal: `bytes written to disk by any regpush run${large ? ' (incl. 1 GiB)' : ''}`, value: diskMax, bound: 0,
     pass: diskMax === undefined ? undefined : diskMax === 0, detail: diskWorst.join(', ') });
+  out.push(...syncFootprint);
   if (!large) out.push({ goal: 'peak RSS ≤ 100 MB with a 1 GiB base layer and a 1 GiB app file', value: undefined, bound: 100, pass: undefined, detail: 'run with --large' });
   return out;
 }
