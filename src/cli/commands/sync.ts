@@ -8,6 +8,7 @@ import type { SyncEvents, SyncResult, SyncUnitResult } from '../../sync/sync.js'
 import { chunkSizeOption, commonContext, commonFlags, idleTimeoutOption, retriesOption, credentialHelperTimeoutOption } from '../common.js';
 import { defineFlags, withFlags, type InferredArgs } from '../flag-table.js';
 import type { CliIO } from '../io.js';
+import { withGcPacing } from '../gc-pacing.js';
 import { isInteractive } from '../progress.js';
 import { startClock, syncReport, type RunClock } from '../report.js';
 
@@ -59,7 +60,7 @@ export function syncCommand(y: Argv, io: CliIO, done: (code: number) => void, se
           minRateLimit: a['min-ratelimit'],
           maxWaitMs: a['max-wait'] === undefined ? undefined : durationMs(a['max-wait'], '--max-wait'),
           logger: ctx.logger,
-          events: display,
+          events: withGcPacing(display),
           env: io.env,
           insecureRegistries: a['insecure-registry'],
           tls: ctx.tls,
