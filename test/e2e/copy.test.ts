@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
-import { credsOf, exec, imageRef, loadState, logMark, registryLogSince, runCli, settledLogMark, skopeoInspect, tempDir, type SeedImage } from './harness.js';
+import { credsOf, exec, imageRef, loadState, logMark, pushCosignSignature, registryLogSince, runCli, settledLogMark, skopeoInspect, tempDir, type SeedImage } from './harness.js';
 
 const state = loadState();
 const R = state.registries;
@@ -82,36 +82,13 @@ test('a second copy skips every blob', async () => {
 });
 
 /** Pushes a small "signature" manifest under the cosign tag scheme, next to `digest`. */
-async function pushSignature(host: string, repo: string, digest: string): Promise<string> {
-  const put = async (body: Buffer) => {
-    const d = sha(body);
-    const start = await fetch(`http://${host}/v2/${repo}/blobs/uploads/`, { method: 'POST' });
-    const loc = new URL(start.headers.get('location')!, `http://${host}`);
-    loc.searchParams.set('digest', d);
-    const done = await fetch(loc, { method: "PUT", body: new Uint8Array(body), headers: { "content-type": "application/octet-stream" } });
-    assert.equal(done.status, 201);
-    return { digest: d, size: body.length };
-  };
-  const config = await put(Buffer.from('{"architecture":"","os":""}'));
-  const layer = await put(Buffer.from(JSON.stringify({ critical: { image: { 'docker-manifest-digest': digest } } })));
-  const manifest = Buffer.from(JSON.stringify({
-    schemaVersion: 2,
-    mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
-    layers: [{ mediaType: 'application/vnd.dev.cosign.simplesigning.v1+json', ...layer, annotations: { 'dev.cosignproject.cosign/signature': 'MEUCIQ==' } }],
-  }));
-  const tag = `${digest.replace(':', '-')}.sig`;
-  const res = await fetch(`http://${host}/v2/${repo}/manifests/${tag}`, { method: "PUT", body: new Uint8Array(manifest), headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' } });
-  assert.equal(res.status, 201);
-  return tag;
-}
 
 test('--referrers copies a signature stored under the sha256-<hex>.sig tag', async () => {
   const repo = `${run}/signed`;
   const seedRef = imageRef(R.anon, 'base/busybox:v2s2');
   assert.equal((await runCli(['copy', seedRef, imageRef(R.anon, `${repo}:1`)])).code, 0);
   const digest = state.images.anon['base/busybox:v2s2'].digest;
-  const tag = await pushSignature(R.anon.host, repo, digest);
+  const tag = await pushCosignSignature(R.anon.host, repo, digest);
   const dst = imageRef(R.anon2, `${run}/signed-copy:1`);
   const r = await runCli(['copy', '--json', '--referrers', imageRef(R.anon, `${repo}:1`), dst]);
   assert.equal(r.code, 0, r.stderr);

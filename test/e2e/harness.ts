@@ -1,6 +1,7 @@
 // Shared helpers for e2e tests against the real registries started by scripts/registries.mjs.
 // Compiled to dist/test/e2e/harness.js. node: builtins only.
 
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, openSync, readSync, closeSync } from 'node:fs';
@@ -388,4 +389,29 @@ export async function fetchToken(opts: { scopes: string[]; creds?: Creds; servic
   let body: any = text;
   try { body = JSON.parse(text); } catch { /* not JSON */ }
   return { status: res.status, body, token: typeof body === 'object' && body ? (body.token ?? body.access_token) : undefined };
+}
+
+/** A cosign-style signature of `digest` in `repo` of an anonymous registry, under the `sha256-<hex>.sig` tag; returns the tag. */
+export async function pushCosignSignature(host: string, repo: string, digest: string): Promise<string> {
+  const put = async (body: Buffer) => {
+    const d = 'sha256:' + createHash('sha256').update(body).digest('hex');
+    const start = await fetch(`http://${host}/v2/${repo}/blobs/uploads/`, { method: 'POST' });
+    const loc = new URL(start.headers.get('location')!, `http://${host}`);
+    loc.searchParams.set('digest', d);
+    const done = await fetch(loc, { method: "PUT", body: new Uint8Array(body), headers: { "content-type": "application/octet-stream" } });
+    assert.equal(done.status, 201);
+    return { digest: d, size: body.length };
+  };
+  const config = await put(Buffer.from('{"architecture":"","os":""}'));
+  const layer = await put(Buffer.from(JSON.stringify({ critical: { image: { 'docker-manifest-digest': digest } } })));
+  const manifest = Buffer.from(JSON.stringify({
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
+    layers: [{ mediaType: 'application/vnd.dev.cosign.simplesigning.v1+json', ...layer, annotations: { 'dev.cosignproject.cosign/signature': 'MEUCIQ==' } }],
+  }));
+  const tag = `${digest.replace(':', '-')}.sig`;
+  const res = await fetch(`http://${host}/v2/${repo}/manifests/${tag}`, { method: "PUT", body: new Uint8Array(manifest), headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' } });
+  assert.equal(res.status, 201);
+  return tag;
 }

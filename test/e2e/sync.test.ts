@@ -3,20 +3,18 @@
 // shared base layers read once and mounted (201); three shards at once; a failing source image;
 // the rate-limit gate; bad files. Counts come from the registries' own logs.
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { startFaultProxy, type FaultProxy } from '../fixtures/fault-proxy.js';
 import { assertOneErrorLine } from './fault-helpers.js';
-import { credsOf, exec, imageRef, loadState, logMark, registryLogSince, runCli, settledLogMark, skopeoInspect, tempDir, type LoggedRequest } from './harness.js';
+import { credsOf, exec, imageRef, loadState, logMark, pushCosignSignature, registryLogSince, runCli, settledLogMark, skopeoInspect, tempDir, type LoggedRequest } from './harness.js';
 import { assertValidReport } from './report-schema.js';
 import { parseSyncFile, sync, type SyncResult } from '../../src/index.js';
 
 const state = loadState();
 const R = state.registries;
 const run = `s${Date.now().toString(36)}`;
-const sha = (b: string | Buffer) => 'sha256:' + createHash('sha256').update(b).digest('hex');
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 const proxies: FaultProxy[] = [];
 after(async () => {
@@ -47,30 +45,6 @@ async function copyOk(args: string[]): Promise<void> {
   assert.equal(r.code, 0, r.stderr);
 }
 
-/** A cosign-style signature of `digest` in `repo`, under the `sha256-<hex>.sig` tag. */
-async function pushSignature(host: string, repo: string, digest: string): Promise<string> {
-  const put = async (body: Buffer) => {
-    const d = sha(body);
-    const start = await fetch(`http://${host}/v2/${repo}/blobs/uploads/`, { method: 'POST' });
-    const loc = new URL(start.headers.get('location')!, `http://${host}`);
-    loc.searchParams.set('digest', d);
-    const done = await fetch(loc, { method: 'PUT', body: new Uint8Array(body), headers: { 'content-type': 'application/octet-stream' } });
-    assert.equal(done.status, 201);
-    return { digest: d, size: body.length };
-  };
-  const config = await put(Buffer.from('{"architecture":"","os":""}'));
-  const layer = await put(Buffer.from(JSON.stringify({ critical: { image: { 'docker-manifest-digest': digest } } })));
-  const manifest = Buffer.from(JSON.stringify({
-    schemaVersion: 2,
-    mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
-    layers: [{ mediaType: 'application/vnd.dev.cosign.simplesigning.v1+json', ...layer }],
-  }));
-  const tag = `${digest.replace(':', '-')}.sig`;
-  const res = await fetch(`http://${host}/v2/${repo}/manifests/${tag}`, { method: 'PUT', body: new Uint8Array(manifest), headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' } });
-  assert.equal(res.status, 201);
-  return tag;
-}
 
 const src = (path: string) => `${R.anon.host}/${path}`;
 const seeded = state.images.anon;
@@ -83,7 +57,7 @@ before(async () => {
   await copyOk([imageRef(R.anon, 'base/busybox:oci'), src(`${run}/app:v1.1.0`), '--tag', 'v2.1.0', '--tag', 'v3.0.0']);
   await copyOk([imageRef(R.anon, 'base/multi:oci'), src(`${run}/multi:1`)]);
   await copyOk([imageRef(R.anon, 'base/busybox:v2s2'), src(`${run}/signed:1`)]);
-  sigTag = await pushSignature(R.anon.host, `${run}/signed`, seeded['base/busybox:v2s2'].digest);
+  sigTag = await pushCosignSignature(R.anon.host, `${run}/signed`, seeded['base/busybox:v2s2'].digest);
   await copyOk([imageRef(R.anon, 'base/busybox:oci'), src(`${run}/tool:a`), '--tag', 'b']);
   await copyOk([imageRef(R.anon, 'base/busybox:oci'), src(`${run}/job:build-7`)]);
 });
