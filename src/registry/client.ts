@@ -25,6 +25,8 @@ export interface RegistryClientOptions {
   scopes?: string[];
   /** Lazily resolves the credential (flags, env, docker config…). */
   credential?: () => Promise<Credential | undefined>;
+  /** Where `credential` looks, for the error when none fit (see credentialSources). */
+  credentialSources?: string;
   signal?: AbortSignal;
 }
 
@@ -74,6 +76,7 @@ export class RegistryClient {
         scheme: this.endpoint.scheme,
         scopes: mergeScopes(opts.scopes ?? []),
         credential: opts.credential ?? (async () => undefined),
+        lookedAt: opts.credentialSources,
         tokenSend: opts.transport.send,
         logger: opts.transport.logger,
         userAgent: opts.transport.userAgent,
