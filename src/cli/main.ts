@@ -5,6 +5,7 @@
 import yargs, { type Argv } from 'yargs';
 import { RegpushError, UsageError } from '../errors.js';
 import { knownWords, withSuggestion } from './suggest.js';
+import { copyableExamples } from './help-layout.js';
 import { redactText } from '../redact.js';
 import { VERSION } from '../version.js';
 import type { CliIO } from './io.js';
@@ -53,6 +54,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
   const done = (c: number) => {
     code = c;
   };
+  const wrap = Math.min(110, io.stderr.columns || 100);
   let y: Argv = yargs(argv)
     .scriptName('regpush')
     .version(VERSION)
@@ -61,7 +63,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     .strict()
     .recommendCommands()
     .demandCommand(1, 'Name a command: push, copy, sync, inspect, login or logout (see regpush --help)')
-    .wrap(Math.min(110, io.stderr.columns ?? 100))
+    .wrap(wrap)
     .exitProcess(false)
     .showHelpOnFail(false)
     .fail((msg, err) => {
@@ -77,6 +79,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
         'Exit codes: 0 ok, 1 internal error, 2 usage/bad input, 3 auth/denied, 4 not found, 5 network/registry, 6 unsupported, 7 digest mismatch, 8 partial failure (some copy targets or sync images failed), 130 aborted.',
     );
   skipHelpCache(y, argv);
+  y = copyableExamples(y, wrap);
   y = pushCommand(y, io, done);
   y = copyCommand(y, io, done);
   y = syncCommand(y, io, done);
