@@ -71,7 +71,7 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void): A
         throw new UsageError(`--gzip-level must be a whole number from 1 to 9 (got ${a['gzip-level']})`);
       }
       const { from, to } = await transferCredentials(a, io, ctx.secrets);
-      const progress = await createProgress(io, ctx, !!a.json);
+      const progress = await createProgress(io, ctx, !!a.json, (many(a.to) ?? []).length);
       const result = await push({
         from: a.from,
         to: targetList(a.to),
