@@ -268,14 +268,14 @@ const HELP = `Local registries for trying regpush and for its tests: real CNCF d
 usage: node scripts/registries.mjs <command> [options]
 
 commands:
-  start [--no-seed] [--env-file FILE]
+  start [--no-seed] [--write-env FILE]
           start everything (does nothing if it already runs), wait until it answers, and push
           small seed images (base/busybox:v2s2, base/busybox:oci, base/multi:oci, …) unless
-          --no-seed; prints the path of state.json. --env-file FILE writes shell exports
+          --no-seed; prints the path of state.json. --write-env FILE writes shell exports
           (registry addresses and credentials) to FILE, to be sourced: . ./FILE
   stop    stop every process this tool started (recorded in state.json)
   status  what runs, with ports and log files (exit 1 when not running)
-  env     print the same shell exports as --env-file, for eval "$(… env)"
+  env     print the same shell exports as --write-env, for eval "$(… env)"
 
 registries (ports relative to REGPUSH_TEST_PORT_BASE, default ${DEFAULT_PORT_BASE}):
   base+0  anon      no auth                                          seeded
@@ -292,7 +292,7 @@ environment:
 
 These passwords are test fixtures: the registries listen on 127.0.0.1 only.
 Example:
-  node scripts/registries.mjs start --env-file regpush-local.env && . ./regpush-local.env
+  node scripts/registries.mjs start --write-env regpush-local.env && . ./regpush-local.env
   regpush inspect $DST/base/busybox:v2s2
   node scripts/registries.mjs stop
 `;
@@ -326,9 +326,9 @@ function fail(e) {
 
 async function main() {
   const [cmd, ...rest] = process.argv.slice(2);
-  const envFile = rest.includes('--env-file') ? rest[rest.indexOf('--env-file') + 1] : undefined;
+  const envFile = rest.includes('--write-env') ? rest[rest.indexOf('--write-env') + 1] : undefined;
   if (cmd === 'start') {
-    if (rest.includes('--env-file') && !envFile) throw new Error('--env-file needs a file name');
+    if (rest.includes('--write-env') && !envFile) throw new Error('--write-env needs a file name');
     const { state } = await start({ seed: !rest.includes('--no-seed') });
     if (envFile) {
       writeFileSync(envFile, envExports(state));
@@ -346,7 +346,7 @@ async function main() {
   } else if (cmd === 'help' || cmd === '--help' || cmd === '-h') {
     process.stdout.write(HELP);
   } else {
-    process.stderr.write(`${cmd ? `unknown command "${cmd}"; ` : ''}usage: node scripts/registries.mjs start [--no-seed] [--env-file FILE] | stop | status | env | --help\n`);
+    process.stderr.write(`${cmd ? `unknown command "${cmd}"; ` : ''}usage: node scripts/registries.mjs start [--no-seed] [--write-env FILE] | stop | status | env | --help\n`);
     process.exitCode = 2;
   }
 }
