@@ -85,7 +85,7 @@ export function credentialSources(role: CredentialRole, explicitFlags?: string):
     const n = credentialEnvVars(r);
     return `${n.user}/${n.password}`;
   });
-  return [...(explicitFlags ? [explicitFlags] : []), ...vars, 'Docker config.json (regpush login)', 'containers auth.json'].join(', ');
+  return [...(explicitFlags ? [explicitFlags] : []), ...vars, 'Docker config.json', 'containers auth.json'].join(', ');
 }
 
 /** Finds the credential for `registry` (a host such as "ghcr.io" or "docker.io"); undefined = anonymous. */

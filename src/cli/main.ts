@@ -27,7 +27,7 @@ export function errorLine(err: unknown): string {
 
 /** Adds what to do next to an auth failure that does not say it yet (token realm refusals, helpers). */
 function withHint(line: string, err: RegpushError): string {
-  if (err.code !== 'E_AUTH' || /regpush login|login to|credential helper|credential file|REGPUSH_/.test(line)) return line;
+  if (err.code !== 'E_AUTH' || /regpush login|login to|credential helper|credential file|REGPUSH_\w+ is set/.test(line)) return line;
   const host = typeof err.details.registry === 'string' ? err.details.registry : 'REGISTRY';
   return `${line}; check the credentials or run \`regpush login ${host}\``;
 }

@@ -118,7 +118,7 @@ describe('resolveCredential: order', () => {
   });
 
   it('credentialSources names the variables each role reads, in order', () => {
-    assert.equal(credentialSources('to'), 'REGPUSH_TO_USER/REGPUSH_TO_PASSWORD, Docker config.json (regpush login), containers auth.json');
+    assert.equal(credentialSources('to'), 'REGPUSH_TO_USER/REGPUSH_TO_PASSWORD, Docker config.json, containers auth.json');
     assert.match(credentialSources('read'), /^REGPUSH_USER\/REGPUSH_PASSWORD, REGPUSH_TO_USER\/REGPUSH_TO_PASSWORD, REGPUSH_FROM_USER\/REGPUSH_FROM_PASSWORD, /);
   });
 
