@@ -80,6 +80,7 @@ export interface PushResult {
   base: { reference: string; digest: string };
   platforms: PushedPlatform[];
   layer?: { digest: string; diffId: string; size: number; action: 'uploaded' | 'skipped' | 'reused' | 'planned'; method?: string };
+  /** The base image's layers and what happened to each (skipped, mounted, streamed); the app layer is `layer`. */
   blobs: BlobReport[];
   /** Whole-transfer retries summed over blobs and the layer. */
   retries: number;
