@@ -99,7 +99,11 @@ export function withSuggestion(msg: string, argv: string[], known: { commands: s
   // yargs' recommendCommands answers an unknown command with only "Did you mean push?".
   const recommended = /^Did you mean (\S+)\?$/.exec(msg);
   const first = argv.find((a) => !a.startsWith('-'));
-  if (recommended) return `unknown command "${first ?? ''}": did you mean ${recommended[1]}?`;
+  if (recommended) {
+    // yargs suggests even a far-off name ("ls" → push); keep only what looks like a typo.
+    const near = first !== undefined && closest(first, [recommended[1]!]);
+    return near ? `unknown command "${first}": did you mean ${near}?` : `unknown command "${first ?? ''}" (commands: ${known.commands.join(', ')})`;
+  }
   const m = /^Unknown arguments?: (.*)$/.exec(msg);
   const hints: string[] = [];
   if (!m) {

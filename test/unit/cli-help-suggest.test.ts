@@ -71,6 +71,8 @@ describe('unknown commands and flags', () => {
   const cases: [string[], RegExp][] = [
     [['pussh'], /^regpush: error: unknown command "pussh": did you mean push\? \[E_USAGE\]$/],
     [['frobnicate', 'x'], /unknown command "frobnicate" \(commands: push, copy, sync, inspect, login, logout\)/],
+    [['ls'], /unknown command "ls" \(commands: push, copy, sync, inspect, login, logout\)/],
+    [['inspekt', 'x'], /unknown command "inspekt": did you mean inspect\?/],
     [['push', '--enviroment', 'A=1', '--from', 'a', '--to', 'b'], /unknown flag --enviroment: did you mean --env\?/],
     [['push', '--environment', 'A=1', '--from', 'a', '--to', 'b'], /unknown flag --environment: did you mean --env\?/],
     [['push', '--insecure', '--from', 'a', '--to', 'b'], /unknown flag --insecure: use --insecure-registry HOST\[:PORT\]/],
