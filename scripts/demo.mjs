@@ -84,8 +84,10 @@ try {
   say(`done: ${ref}`);
   if (keep) {
     const envFile = join(stateDir, 'regpush.env');
-    // The demo's own pairs last: they win over the file's defaults (which read and write DST).
-    writeFileSync(envFile, `${envExports(state)}${Object.entries(env).map(([k, v]) => `export ${k}=${quote(v)}`).join('\n')}\n`);
+    // The demo's own pairs instead of the defaults (which read and write DST): its source is the token registry.
+    const addresses = envExports(state).split('\n').filter((l) => !l.startsWith('export REGPUSH_TO_') && !l.startsWith('export REGPUSH_FROM_'));
+    const pairs = Object.entries(env).map(([k, v]) => `export ${k}=${quote(v)}`);
+    writeFileSync(envFile, [...addresses.filter(Boolean), "# the demo's credentials: source $TOKEN_REGISTRY (token auth), target $DST (Basic auth)", ...pairs, ''].join('\n'));
     process.stdout.write(`registries left running. Load their addresses and credentials into your shell with:\n  . ${envFile}\n` +
       `then try e.g.: node dist/cli/regpush.cjs inspect ${to}\nstop them with: node scripts/registries.mjs stop\n`);
   } else {
