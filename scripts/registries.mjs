@@ -23,7 +23,7 @@ import { get } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ensureTools, pidAlive, readState, REPO_ROOT, testEnv, writeState } from './lib/test-env.mjs';
+import { DEFAULT_PORT_BASE, ensureTools, pidAlive, readState, REPO_ROOT, testEnv, writeState } from './lib/test-env.mjs';
 
 const HOST = '127.0.0.1';
 const SERVICE = 'regpush-test-registry';
@@ -136,7 +136,7 @@ export async function start({ seed = true } = {}) {
   const port = (i) => portBase + i;
   for (let i = 0; i <= 5; i++) {
     if (await portInUse(port(i))) {
-      throw new Error(`port ${HOST}:${port(i)} is already in use; pick another REGPUSH_TEST_PORT_BASE (now ${portBase})`);
+      throw new Error(`port ${HOST}:${port(i)} is already in use by another program; choose other ports with REGPUSH_TEST_PORT_BASE=<n> (now ${portBase}; ports base..base+5 must be free)`);
     }
   }
 
@@ -262,21 +262,95 @@ export async function status() {
   return ok;
 }
 
+const HELP = `Local registries for trying regpush and for its tests: real CNCF distribution registries
+(Debian package docker-registry) and a token service, all on 127.0.0.1, nothing else touched.
+
+usage: node scripts/registries.mjs <command> [options]
+
+commands:
+  start [--no-seed] [--write-env FILE]
+          start everything (does nothing if it already runs), wait until it answers, and push
+          small seed images (base/busybox:v2s2, base/busybox:oci, base/multi:oci, …) unless
+          --no-seed; prints the path of state.json. --write-env FILE writes shell exports
+          (registry addresses and credentials) to FILE, to be sourced: . ./FILE
+  stop    stop every process this tool started (recorded in state.json)
+  status  what runs, with ports and log files (exit 1 when not running)
+  env     print the same shell exports as --write-env, for eval "$(… env)"
+
+registries (ports relative to REGPUSH_TEST_PORT_BASE, default ${DEFAULT_PORT_BASE}):
+  base+0  anon      no auth                                          seeded
+  base+1  basic     Basic auth: alice / ${BASIC_USERS.alice}, bob / ${BASIC_USERS.bob}   seeded
+  base+2  token     Bearer tokens from the token service:
+                    alice / ${TOKEN_USERS.alice} (pull+push), reader / ${TOKEN_USERS.reader} (pull)   seeded
+  base+3  token service (realm http://127.0.0.1:<base+3>/token)
+  base+4  anon2     no auth, second registry                         seeded
+  base+5  tokenbad  a token realm that answers garbage (for tests)
+
+environment:
+  REGPUSH_TEST_PORT_BASE  first port (default ${DEFAULT_PORT_BASE}); use another when a port is taken
+  REGPUSH_TEST_STATE      state directory (default /tmp/regpush-test, or /tmp/regpush-test-<base>)
+
+These passwords are test fixtures: the registries listen on 127.0.0.1 only.
+Example:
+  node scripts/registries.mjs start --write-env regpush-local.env && . ./regpush-local.env
+  regpush inspect $DST/base/busybox:v2s2
+  node scripts/registries.mjs stop
+`;
+
+/**
+ * Shell exports for a human: the anonymous seeded registry as SRC, the Basic-auth one as DST
+ * (with its credentials as both the REGPUSH_TO_* and REGPUSH_FROM_* pairs, so regpush can push to
+ * it and copy or inspect from it), the second anonymous one as MIRROR, and the token registry.
+ */
+export function envExports(state) {
+  const r = state.registries;
+  const q = (v) => `'${String(v).replace(/'/g, `'\\''`)}'`;
+  return [
+    `# regpush local registries; stop them with: node scripts/registries.mjs stop`,
+    `export REGPUSH_TEST_PORT_BASE=${state.portBase}  # which registries scripts/registries.mjs stop and status mean`,
+    `export SRC=${r.anon.host}      # no auth, seeded with base/busybox:v2s2 and others`,
+    `export DST=${r.basic.host}     # Basic auth, user ${r.basic.user}`,
+    `export MIRROR=${r.anon2.host}  # no auth`,
+    `export TOKEN_REGISTRY=${r.token.host}  # token auth, user ${r.token.user} (password ${r.token.password})`,
+    `export REGPUSH_TO_USER=${q(r.basic.user)} REGPUSH_TO_PASSWORD=${q(r.basic.password)}`,
+    `export REGPUSH_FROM_USER=${q(r.basic.user)} REGPUSH_FROM_PASSWORD=${q(r.basic.password)}`,
+    '',
+  ].join('\n');
+}
+
+/** One line for a human instead of a stack trace. */
+function fail(e) {
+  log(e.message.split('\n')[0]);
+  process.exit(1);
+}
+
 async function main() {
   const [cmd, ...rest] = process.argv.slice(2);
+  const envFile = rest.includes('--write-env') ? rest[rest.indexOf('--write-env') + 1] : undefined;
   if (cmd === 'start') {
+    if (rest.includes('--write-env') && !envFile) throw new Error('--write-env needs a file name');
     const { state } = await start({ seed: !rest.includes('--no-seed') });
+    if (envFile) {
+      writeFileSync(envFile, envExports(state));
+      log(`wrote ${envFile}; load it with: . ${envFile.includes('/') ? envFile : `./${envFile}`}`);
+    }
     process.stdout.write(`${state.stateFile}\n`);
   } else if (cmd === 'stop') {
     await stop();
   } else if (cmd === 'status') {
     process.exitCode = (await status()) ? 0 : 1;
+  } else if (cmd === 'env') {
+    const state = readState(testEnv().stateFile);
+    if (!state || !(await isRunning(state))) throw new Error('not running; start them with: node scripts/registries.mjs start');
+    process.stdout.write(envExports(state));
+  } else if (cmd === 'help' || cmd === '--help' || cmd === '-h') {
+    process.stdout.write(HELP);
   } else {
-    process.stderr.write('usage: node scripts/registries.mjs start [--no-seed] | stop | status\n');
+    process.stderr.write(`${cmd ? `unknown command "${cmd}"; ` : ''}usage: node scripts/registries.mjs start [--no-seed] [--write-env FILE] | stop | status | env | --help\n`);
     process.exitCode = 2;
   }
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((e) => { log(e.message); process.exit(1); });
+  main().catch(fail);
 }

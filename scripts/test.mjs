@@ -86,6 +86,12 @@ async function main() {
     child.on('error', (e) => { process.stderr.write(`test: ${e.message}\n`); res(1); });
   });
   await stopOnce();
+  if (code !== 0) {
+    // What a newcomer needs to tell a flaky test from a broken product.
+    process.stderr.write('test: some tests failed; each "not ok" above names its file and assertion. Run one file alone:\n' +
+      '  node scripts/test.mjs dist/test/<unit|protocol|e2e>/<name>.test.js\n' +
+      'A failure that repeats alone is a defect; one that passes alone failed only under load (report it too).\n');
+  }
   return code;
 }
 

@@ -1,3 +1,7 @@
+// Node's types (Buffer, streams) appear in regpush's declarations; this directive, kept in the
+// emitted index.d.ts, loads them for a user's strict project even when its tsconfig names other
+// "types". @types/node is a dependency for the same reason.
+/// <reference types="node" preserve="true" />
 /**
  * regpush as a library: build and publish container images registry to registry.
  *

@@ -19,6 +19,9 @@ import {
 import { registryHostOf } from '../ref/registry.js';
 import { dockerConfigKey, findByRegistry } from './registry-host.js';
 
+/** Whose credentials: a source, a target, or the one registry of a read-only command. */
+export type CredentialRole = 'from' | 'to' | 'read';
+
 /** What regpush may authenticate with. `identityToken` is an OAuth2 refresh token; `registryToken` a ready Bearer token. */
 export interface Credential {
   username?: string;
@@ -29,8 +32,12 @@ export interface Credential {
 
 /** Inputs of resolveCredential. */
 export interface CredentialOptions {
-  /** Which env vars to read: REGPUSH_FROM_* or REGPUSH_TO_*. */
-  role: 'from' | 'to';
+  /**
+   * Which env vars to read: REGPUSH_FROM_* (a source), REGPUSH_TO_* (a target), or for a
+   * read-only command ('read': inspect and the like) REGPUSH_* first, then REGPUSH_TO_*, then
+   * REGPUSH_FROM_* — see credentialEnvPrefixes.
+   */
+  role: CredentialRole;
   /** From flags / stdin; wins over everything else. */
   explicit?: Credential;
   /** The environment; the library never reads process.env. */
@@ -63,15 +70,34 @@ export interface CredentialStoreOptions {
   helperTimeoutMs?: number;
 }
 
-/** Env var names for a role, e.g. REGPUSH_TO_USER. Exported so the CLI's help can list them. */
-export function credentialEnvVars(role: 'from' | 'to'): {
+/** Env var names for a role, e.g. REGPUSH_TO_USER ('read' gives the plain REGPUSH_USER set). Exported so the CLI's help can list them. */
+export function credentialEnvVars(role: CredentialRole): {
   user: string;
   password: string;
   token: string;
   identityToken: string;
 } {
-  const p = `REGPUSH_${role.toUpperCase()}_`;
+  const p = role === 'read' ? 'REGPUSH_' : `REGPUSH_${role.toUpperCase()}_`;
   return { user: `${p}USER`, password: `${p}PASSWORD`, token: `${p}TOKEN`, identityToken: `${p}IDENTITY_TOKEN` };
+}
+
+/**
+ * The env var sets a role reads, in order. A read-only command talks to one registry, which is
+ * usually the one just pushed to or pulled from, so besides its own REGPUSH_USER/REGPUSH_PASSWORD
+ * it takes the REGPUSH_TO_* set, then the REGPUSH_FROM_* set (the first set that is present wins;
+ * the env vars name no registry, so regpush cannot match them by host).
+ */
+export function credentialEnvRoles(role: CredentialRole): ('from' | 'to' | 'read')[] {
+  return role === 'read' ? ['read', 'to', 'from'] : [role];
+}
+
+/** Where resolveCredential looks for a role, for error messages: "REGPUSH_USER/REGPUSH_PASSWORD, …, Docker config.json, containers auth.json". */
+export function credentialSources(role: CredentialRole, explicitFlags?: string): string {
+  const vars = credentialEnvRoles(role).map((r) => {
+    const n = credentialEnvVars(r);
+    return `${n.user}/${n.password}`;
+  });
+  return [...(explicitFlags ? [explicitFlags] : []), ...vars, 'Docker config.json', 'containers auth.json'].join(', ');
 }
 
 /** Finds the credential for `registry` (a host such as "ghcr.io" or "docker.io"); undefined = anonymous. */
@@ -93,10 +119,12 @@ async function findCredential(registry: string, opts: CredentialOptions): Promis
     return explicit;
   }
 
-  const fromEnv = credentialFromEnv(opts.role, opts.env);
-  if (fromEnv) {
-    log.debug(`auth: credentials for ${host} from ${credentialEnvVars(opts.role).user.replace(/_USER$/, '_*')} env vars`);
-    return fromEnv;
+  for (const role of credentialEnvRoles(opts.role)) {
+    const fromEnv = credentialFromEnv(role, opts.env);
+    if (fromEnv) {
+      log.debug(`auth: credentials for ${host} from ${credentialEnvVars(role).user.replace(/_USER$/, '_*')} env vars`);
+      return fromEnv;
+    }
   }
 
   const exec = helperExecFromOptions(opts);
@@ -214,7 +242,7 @@ export function containersAuthFiles(env: Record<string, string | undefined>, hom
  * REGPUSH_<ROLE>_IDENTITY_TOKEN → an OAuth2 refresh token exchanged at the realm.
  * Half a pair is an error: silently falling through to another source would be confusing.
  */
-function credentialFromEnv(role: 'from' | 'to', env: Record<string, string | undefined>): Credential | undefined {
+function credentialFromEnv(role: CredentialRole, env: Record<string, string | undefined>): Credential | undefined {
   const names = credentialEnvVars(role);
   const username = env[names.user] || undefined;
   const password = env[names.password] || undefined;

@@ -37,6 +37,8 @@ export interface AuthOptions {
   userAgent?: string;
   /** Clock in ms; injectable for tests. */
   now?: () => number;
+  /** Where credentials were looked for (e.g. "REGPUSH_TO_USER/REGPUSH_TO_PASSWORD, Docker config.json"), named when none fit. */
+  lookedAt?: string;
   /** Shared token cache; default one per middleware. Keys include registry and user, so sharing is safe. */
   cache?: TokenCache;
   /** The run's secrets: the credential and every bearer token received are added. */
@@ -63,6 +65,8 @@ export function authMiddleware(opts: AuthOptions): Middleware {
   let learned: Challenge | undefined;
   const learnedScopes = new Set<string>();
   let credPromise: Promise<Credential | undefined> | undefined;
+  const lookedAt = opts.lookedAt ? ` (looked at ${opts.lookedAt})` : '';
+  const takenFrom = opts.lookedAt ? ` (taken from the first of: ${opts.lookedAt})` : '';
 
   const getCredential = (): Promise<Credential | undefined> => {
     if (!credPromise) {
@@ -156,7 +160,7 @@ export function authMiddleware(opts: AuthOptions): Middleware {
 
     if (challenge.scheme === 'basic') {
       if (!cred?.username || !cred.password) {
-        throw new AuthError(`authentication to ${opts.registry} failed: it requires a username and password and none were found`, {
+        throw new AuthError(`authentication to ${opts.registry} failed: it requires a username and password and none were found${lookedAt}`, {
           details: { registry: opts.registry, status: 401, anonymous: true },
         });
       }
@@ -196,7 +200,7 @@ export function authMiddleware(opts: AuthOptions): Middleware {
           : 'anonymous access (no credentials were found)';
     const scopeNote = scopes?.length ? ` for ${scopes.join(' ')} (the repository may not exist, or access is not granted)` : '';
     // `anonymous` lets a caller tell "no credentials" from "credentials without this right".
-    return new AuthError(`authentication to ${opts.registry} failed: the registry rejected ${subject}${scopeNote}`, {
+    return new AuthError(`authentication to ${opts.registry} failed: the registry rejected ${subject}${scopeNote}${cred ? takenFrom : lookedAt}`, {
       details: { registry: opts.registry, status: 401, ...(cred ? {} : { anonymous: true }) },
     });
   };

@@ -6,6 +6,7 @@ import yargs, { type Argv } from 'yargs';
 import { RegpushError, UsageError } from '../errors.js';
 import { knownWords, withSuggestion } from './suggest.js';
 import { SecretSet } from '../redact.js';
+import { copyableExamples } from './help-layout.js';
 import { VERSION } from '../version.js';
 import type { CliIO } from './io.js';
 import { inspectCommand } from './commands/inspect.js';
@@ -27,7 +28,7 @@ export function errorLine(err: unknown, secrets: SecretSet = new SecretSet()): s
 
 /** Adds what to do next to an auth failure that does not say it yet (token realm refusals, helpers). */
 function withHint(line: string, err: RegpushError): string {
-  if (err.code !== 'E_AUTH' || /regpush login|login to|credential helper|credential file|REGPUSH_/.test(line)) return line;
+  if (err.code !== 'E_AUTH' || /regpush login|login to|credential helper|credential file|REGPUSH_\w+ is set/.test(line)) return line;
   const host = typeof err.details.registry === 'string' ? err.details.registry : 'REGISTRY';
   return `${line}; check the credentials or run \`regpush login ${host}\``;
 }
@@ -54,6 +55,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
   const done = (c: number) => {
     code = c;
   };
+  const wrap = Math.min(110, io.stderr.columns || 100);
   let y: Argv = yargs(argv)
     .scriptName('regpush')
     .version(VERSION)
@@ -62,7 +64,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     .strict()
     .recommendCommands()
     .demandCommand(1, 'Name a command: push, copy, sync, inspect, tags, digest, tag, delete, login or logout (see regpush --help)')
-    .wrap(Math.min(110, io.stderr.columns ?? 100))
+    .wrap(wrap)
     .exitProcess(false)
     .showHelpOnFail(false)
     .fail((msg, err) => {
@@ -78,6 +80,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
         'Exit codes: 0 ok, 1 internal error, 2 usage/bad input, 3 auth/denied, 4 not found, 5 network/registry, 6 unsupported, 7 digest mismatch, 8 partial failure (some copy targets or sync images failed), 130 aborted.',
     );
   skipHelpCache(y, argv);
+  y = copyableExamples(y, wrap);
   // One per run, passed along: what the run learns (credentials, tokens) is scrubbed from all it prints.
   const secrets = new SecretSet();
   y = pushCommand(y, io, done, secrets);

@@ -29,43 +29,60 @@ export function isInteractive(io: CliIO): boolean {
   return io.stderr.isTTY === true && io.env.TERM !== 'dumb';
 }
 
-/** Creates the progress display for this run. */
-export async function createProgress(io: CliIO, ctx: Pick<CommonContext, 'verbosity' | 'logSink'>, json: boolean): Promise<Progress> {
+/** Creates the progress display for this run; `targets` > 1 makes plain lines name their target. */
+export async function createProgress(io: CliIO, ctx: Pick<CommonContext, 'verbosity' | 'logSink'>, json: boolean, targets = 1): Promise<Progress> {
   if (ctx.verbosity === 'quiet' || json) return { events: {}, stop() {} };
   if (isInteractive(io)) return terminalProgress(io, ctx);
-  return plainProgress(io);
+  return plainProgress(io, targets > 1);
 }
 
-/** CI mode: a line per blob start and end, a summary at the end. */
-function plainProgress(io: CliIO): Progress {
+/**
+ * CI mode: one line when a blob starts and one when it is done (per target, named when there are
+ * several), a summary at the end. A log is read top to bottom: every line is said once.
+ */
+export function plainProgress(io: Pick<CliIO, 'stderr'>, nameTargets = false): Progress {
   const model = new ProgressModel();
   const write = (s: string) => io.stderr.write(s + '\n');
+  const said = new Set<string>();
+  const once = (key: string, line: string) => {
+    if (said.has(key)) return;
+    said.add(key);
+    write(line);
+  };
+  const at = (target: string | undefined) => (nameTargets && target ? ` → ${target}` : '');
+  /** Each new layer is built and sent once per target registry; its lines are said once. */
+  const layerDone = () => {
+    for (const e of model.entries) {
+      if (isLayerKey(e.digest) && e.ended !== undefined) once(`layer done ${e.digest}`, `build   ${shortDigest(e.digest)} done (${formatBytes(e.bytes)})`);
+    }
+  };
   return {
     events: {
-      start(digest, action, size) {
+      start(digest, action, size, target) {
         model.start(digest, action, size);
         if (action === 'skipped') return;
-        write(`${displayAction(action).padEnd(7)} ${shortDigest(digest)} ${formatBytes(size)}`);
+        const verb = displayAction(action);
+        once(`start ${verb} ${digest} ${target ?? ''}`, `${verb.padEnd(7)} ${shortDigest(digest)} ${formatBytes(size)}${at(target)}`);
       },
       bytes(digest, n) {
-        const first = isLayerKey(digest) && !model.entries.some((e) => e.digest === digest);
         model.bytes(digest, n);
-        if (first) write(`build   ${shortDigest(digest)}`);
+        if (isLayerKey(digest)) once(`layer start ${digest}`, `build   ${shortDigest(digest)}`);
       },
-      end(report) {
+      end(report, target) {
         const e = model.end(report);
         const ms = e?.ended !== undefined ? e.ended - e.started : 0;
         const moved = report.bytes ? ` (${formatBytes(report.bytes)}, ${formatRate(report.bytes, ms)})` : '';
-        write(`${displayAction(report.action).padEnd(7)} ${shortDigest(report.digest)} done${moved}`);
+        const verb = displayAction(report.action);
+        once(`end ${verb} ${report.digest} ${target ?? ''}`, `${verb.padEnd(7)} ${shortDigest(report.digest)} done${moved}${at(target)}`);
       },
       phase(name) {
-        const open = model.entries.filter((e) => isLayerKey(e.digest) && e.ended === undefined);
         model.phase(name);
-        for (const e of open) if (e.ended !== undefined) write(`build   ${shortDigest(e.digest)} done (${formatBytes(e.bytes)})`);
+        layerDone();
       },
     },
     stop(ok = true) {
       model.finish(ok);
+      if (ok) layerDone();
       if (!ok || model.entries.length === 0) return;
       const t = model.totals();
       const counts = new Map<string, number>();

@@ -37,24 +37,92 @@ export function knownWords(y: Argv | undefined, commands: string[]): { commands:
   return { commands, flags };
 }
 
+/**
+ * Flags of other tools (docker, podman, skopeo, crane) and long spellings people type from habit,
+ * with regpush's equivalent. Misspellings of these keys are matched too (`--enviroment`).
+ */
+const FOREIGN_FLAGS: Record<string, (flags: string[]) => string> = {
+  insecure: insecureHint,
+  'tls-verify': insecureHint,
+  'src-tls-verify': insecureHint,
+  'dest-tls-verify': insecureHint,
+  'insecure-skip-tls-verify': insecureHint,
+  'skip-tls-verify': insecureHint,
+  creds: (f) => (f.includes('to-user') ? 'use --to-user/--to-password (target) and --from-user/--from-password (source), REGPUSH_TO_*/REGPUSH_FROM_* env vars or regpush login' : credsHint(f)),
+  'src-creds': (f) => (f.includes('from-user') ? 'use --from-user/--from-password (or REGPUSH_FROM_USER/REGPUSH_FROM_PASSWORD)' : credsHint(f)),
+  'dest-creds': (f) => (f.includes('to-user') ? 'use --to-user/--to-password (or REGPUSH_TO_USER/REGPUSH_TO_PASSWORD)' : credsHint(f)),
+  username: credsHint,
+  environment: (f) => sameAs(f, 'env', 'KEY=VALUE, repeatable'),
+  'working-dir': (f) => sameAs(f, 'workdir'),
+  expose: (f) => sameAs(f, 'port'),
+  'build-arg': (f) => sameAs(f, 'env', 'regpush builds no Dockerfile; --env sets the image environment'),
+  dest: (f) => sameAs(f, 'to'),
+  destination: (f) => sameAs(f, 'to'),
+  target: (f) => sameAs(f, 'to'),
+  source: (f) => sameAs(f, 'from'),
+  base: (f) => sameAs(f, 'from'),
+};
+
+function insecureHint(flags: string[]): string {
+  const plain = flags.includes('insecure-registry') ? 'use --insecure-registry HOST[:PORT] for a registry on plain HTTP; ' : '';
+  return `${plain}TLS settings: README "Connections, TLS, proxies"`;
+}
+
+function credsHint(flags: string[]): string {
+  if (flags.includes('to-user')) return 'use --to-user/--to-password or --from-user/--from-password (or regpush login)';
+  if (flags.includes('user')) return 'use --user/--password (or REGPUSH_USER/REGPUSH_PASSWORD, or regpush login)';
+  return 'use regpush login or the REGPUSH_* credential env vars';
+}
+
+function sameAs(flags: string[], flag: string, note?: string): string {
+  if (!flags.includes(flag)) return 'this command has no such flag (see --help)';
+  return `did you mean --${flag}?${note ? ` (${note})` : ''}`;
+}
+
+/** "unknown flag --x: <hint>": a foreign flag's equivalent, else the closest known flag. */
+export function flagHint(word: string, flags: string[]): string {
+  const w = word.replace(/^--?/, '');
+  const foreign = FOREIGN_FLAGS[w] ?? (closest(w, flags) ? undefined : FOREIGN_FLAGS[closest(w, Object.keys(FOREIGN_FLAGS)) ?? '']);
+  if (foreign) return `unknown flag --${w}: ${foreign(flags)}`;
+  const hit = closest(w, flags);
+  return hit ? `unknown flag --${w}: did you mean --${hit}?` : `unknown flag --${w}`;
+}
+
+/** yargs names an unknown flag twice ("dest-creds, destCreds"); keep the spelling the user typed. */
+function typedWords(words: string[], argv: string[]): string[] {
+  const kebab = (w: string) => w.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+  return words.filter((w) => !(/[A-Z]/.test(w) && words.includes(kebab(w)) && !argv.some((a) => a === `--${w}` || a.startsWith(`--${w}=`))));
+}
+
 /** Adds "did you mean" hints for each unknown argument named in a yargs message. */
 export function withSuggestion(msg: string, argv: string[], known: { commands: string[]; flags: string[] }): string {
+  // yargs' recommendCommands answers an unknown command with only "Did you mean push?".
+  const recommended = /^Did you mean (\S+)\?$/.exec(msg);
+  const first = argv.find((a) => !a.startsWith('-'));
+  if (recommended) {
+    // yargs suggests even a far-off name ("ls" → push); keep only what looks like a typo.
+    const near = first !== undefined && closest(first, [recommended[1]!]);
+    return near ? `unknown command "${first}": did you mean ${near}?` : `unknown command "${first ?? ''}" (commands: ${known.commands.join(', ')})`;
+  }
   const m = /^Unknown arguments?: (.*)$/.exec(msg);
   const hints: string[] = [];
   if (!m) {
     // yargs may complain about a missing flag first when the real problem is a misspelt one.
     const unknown = argv.filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=')[0]!).filter((f) => f && !known.flags.includes(f) && !f.startsWith('no-'));
-    for (const f of unknown) {
-      const hit = closest(f, known.flags);
-      hints.push(hit ? `--${f} → did you mean --${hit}?` : `unknown flag --${f}`);
-    }
+    for (const f of unknown) hints.push(flagHint(f, known.flags));
     return hints.length ? `${msg} (${hints.join('; ')})` : msg;
   }
-  const words = m[1]!.split(',').map((w) => w.trim()).filter(Boolean);
+  const words = typedWords(m[1]!.split(',').map((w) => w.trim()).filter(Boolean), argv);
+  // The first word of the command line is the command: an unknown one is named as such.
+  if (first !== undefined && words.includes(first) && !known.commands.includes(first)) {
+    const hit = closest(first, known.commands);
+    return `unknown command "${first}"${hit ? `: did you mean ${hit}?` : ` (commands: ${known.commands.join(', ')})`}`;
+  }
   for (const w of words) {
     const asFlag = argv.some((a) => a === `--${w}` || a.startsWith(`--${w}=`));
-    const hit = asFlag ? closest(w, known.flags) : closest(w, known.commands);
-    if (hit) hints.push(asFlag ? `--${w} → did you mean --${hit}?` : `${w} → did you mean ${hit}?`);
+    const cmd = closest(w, known.commands);
+    hints.push(asFlag ? flagHint(w, known.flags) : `unknown argument ${w}${cmd ? `: did you mean ${cmd}?` : ''}`);
   }
-  return hints.length ? `${msg} (${hints.join('; ')})` : `${msg} (see regpush --help)`;
+  const helped = hints.some((h) => h.includes(':'));
+  return `${hints.join('; ')}${helped ? '' : ' (see regpush --help)'}`;
 }

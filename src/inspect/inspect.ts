@@ -61,7 +61,7 @@ export async function inspect(reference: string | ImageReference, opts: InspectO
   const want = opts.platform ? parsePlatform(opts.platform) : undefined;
   const transport = transportFor({ ...opts, logger: opts.logger ?? silentLogger });
   try {
-    const client = connect(transport, ref.registry, 'from', [{ repo: ref.repository, actions: ['pull'] }], opts);
+    const client = connect(transport, ref.registry, 'read', [{ repo: ref.repository, actions: ['pull'] }], opts);
     let fetched = await client.getManifest(ref.repository, manifestRef(ref));
     let parsed = parseManifest(fetched.bytes, fetched.mediaType);
     let indexDigest: string | undefined;

@@ -26,6 +26,8 @@ export interface RegistryClientOptions {
   scopes?: string[];
   /** Lazily resolves the credential (flags, env, docker config…). */
   credential?: () => Promise<Credential | undefined>;
+  /** Where `credential` looks, for the error when none fit (see credentialSources). */
+  credentialSources?: string;
   signal?: AbortSignal;
   /** The run's secrets; bearer tokens this client receives are added. */
   secrets?: SecretSink;
@@ -53,6 +55,7 @@ export class HttpRegistryClient implements RegistryClient {
         scheme: this.endpoint.scheme,
         scopes: mergeScopes(opts.scopes ?? []),
         credential: opts.credential ?? (async () => undefined),
+        lookedAt: opts.credentialSources,
         tokenSend: opts.transport.send,
         logger: opts.transport.logger,
         userAgent: opts.transport.userAgent,

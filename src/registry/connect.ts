@@ -3,7 +3,7 @@
  * scheme. Push, copy and inspect all come through here, so there is one way in.
  */
 import os from 'node:os';
-import { resolveCredential, type Credential, type SecretSink } from '../auth/credentials.js';
+import { credentialSources, resolveCredential, type Credential, type CredentialRole, type SecretSink } from '../auth/credentials.js';
 import { repositoryScope, type ScopeAction } from '../auth/scope.js';
 import { Transport } from '../http/transport.js';
 import { proxySettingsFromEnv } from '../http/proxy.js';
@@ -66,16 +66,20 @@ export function insecureList(opts: ConnectionOptions): string[] {
   return [...(opts.insecureRegistries ?? []), ...parseInsecureList(opts.env?.REGPUSH_INSECURE_REGISTRIES)];
 }
 
-/** A client for `registry` with credentials for `role` and the operation's scopes. */
+/**
+ * A client for `registry` with credentials for `role` and the operation's scopes. `read` is for
+ * read-only commands (inspect): explicit `credentials.from`, then REGPUSH_*, REGPUSH_TO_*,
+ * REGPUSH_FROM_* env vars (see credentialEnvRoles).
+ */
 export function connect(
   transport: Transport,
   registry: string,
-  role: 'from' | 'to',
+  role: CredentialRole,
   scopes: { repo: string; actions: ScopeAction[] }[],
   opts: ConnectionOptions,
 ): RegistryClient {
   let cached: Promise<Credential | undefined> | undefined;
-  const explicit = role === 'from' ? opts.credentials?.from : opts.credentials?.to;
+  const explicit = role === 'to' ? opts.credentials?.to : opts.credentials?.from;
   return new HttpRegistryClient({
     registry,
     transport,
@@ -83,6 +87,7 @@ export function connect(
     signal: opts.signal,
     scopes: scopes.map((s) => repositoryScope(s.repo, s.actions)),
     secrets: opts.secrets,
+    credentialSources: hasExplicit(explicit) ? 'the credentials given explicitly (flags or options)' : credentialSources(role),
     credential: () =>
       (cached ??= resolveCredential(registry, {
         role,
@@ -94,4 +99,8 @@ export function connect(
         secrets: opts.secrets,
       })),
   });
+}
+
+function hasExplicit(c: Credential | undefined): boolean {
+  return Boolean(c && (c.username || c.password || c.identityToken || c.registryToken));
 }

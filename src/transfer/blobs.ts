@@ -52,22 +52,23 @@ async function mountSource(desc: Descriptor, source: RepoEndpoint, target: RepoE
  */
 export async function moveBlob(desc: Descriptor, action: PlanAction, source: RepoEndpoint, target: RepoEndpoint, ctx: TransferContext, budget?: RetryBudget): Promise<BlobReport> {
   const report: BlobReport = { digest: desc.digest, size: desc.size, mediaType: desc.mediaType, action: 'skipped', bytes: 0, retries: 0, resumes: 0 };
+  const at = targetName(target);
   if (action === 'skip' || action === 'foreign') {
     report.action = action === 'skip' ? 'skipped' : 'foreign';
-    ctx.events?.start?.(desc.digest, report.action, desc.size);
-    ctx.events?.end?.(report);
+    ctx.events?.start?.(desc.digest, report.action, desc.size, at);
+    ctx.events?.end?.(report, at);
     return report;
   }
   let session: string | undefined;
   const from = action === 'mount' ? await mountSource(desc, source, target, ctx) : undefined;
   if (from !== undefined) {
-    ctx.events?.start?.(desc.digest, 'mounted', desc.size);
+    ctx.events?.start?.(desc.digest, 'mounted', desc.size, at);
     try {
       const res = await target.client.mountBlob(target.repo, desc.digest, from);
       if (res.mounted) {
         report.action = 'mounted';
         if (from !== source.repo || source.client.registry !== target.client.registry) report.mountedFrom = from;
-        ctx.events?.end?.(report);
+        ctx.events?.end?.(report, at);
         return report;
       }
       // 202: distribution opens a normal upload when it cannot mount; use it rather than waste it.
@@ -78,12 +79,17 @@ export async function moveBlob(desc: Descriptor, action: PlanAction, source: Rep
       ctx.transport.logger.debug(`mount of ${desc.digest} refused (${(err as Error).message}); streaming instead`);
     }
   } else {
-    ctx.events?.start?.(desc.digest, 'streamed', desc.size);
+    ctx.events?.start?.(desc.digest, 'streamed', desc.size, at);
   }
   await streamBlob(desc, source, target, ctx, report, budget ?? new RetryBudget(ctx.transport.retryPolicy), session);
   report.action = 'streamed';
-  ctx.events?.end?.(report);
+  ctx.events?.end?.(report, at);
   return report;
+}
+
+/** "registry/repo", how progress names a target. */
+function targetName(t: RepoEndpoint): string {
+  return `${t.client.registry}/${t.repo}`;
 }
 
 /**
@@ -252,6 +258,8 @@ async function teeUpload(desc: Descriptor, source: RepoEndpoint, targets: RepoEn
     }
   });
   const settled = await Promise.allSettled(uploads);
-  for (const r of settled) if (r.status === 'fulfilled') ctx.events?.end?.(r.value);
+  settled.forEach((r, i) => {
+    if (r.status === 'fulfilled') ctx.events?.end?.(r.value, targetName(targets[i]!));
+  });
   return { settled, sourceFailed: sourceError !== undefined };
 }

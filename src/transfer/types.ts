@@ -35,9 +35,11 @@ export type PlanAction = 'skip' | 'mount' | 'stream' | 'foreign';
 
 /** Progress events, for the terminal display. */
 export interface BlobEvents {
-  start?(digest: string, action: BlobAction, size: number): void;
+  /** `target` ("registry/repo") when one target is meant; absent for one read that feeds several. */
+  start?(digest: string, action: BlobAction, size: number, target?: string): void;
   bytes?(digest: string, n: number): void;
-  end?(report: BlobReport): void;
+  /** `target`: the "registry/repo" this blob is done at. */
+  end?(report: BlobReport, target?: string): void;
 }
 
 /**

@@ -125,6 +125,30 @@ test('no credentials for a token registry → E_AUTH', async () => {
   assertOneLineError(await runCli(['inspect', imageRef(R.token, 'base/busybox:v2s2')]), 3, 'E_AUTH', new RegExp(R.token.host));
 });
 
+test('inspect takes REGPUSH_USER/PASSWORD, else the REGPUSH_TO_* pair one pushed with, else REGPUSH_FROM_*', async () => {
+  const ref = imageRef(R.basic, 'base/busybox:v2s2');
+  const c = credsOf(R.basic)!;
+  const want = state.images.basic['base/busybox:v2s2']!.digest;
+  for (const env of [
+    { REGPUSH_USER: c.user, REGPUSH_PASSWORD: c.password },
+    { REGPUSH_TO_USER: c.user, REGPUSH_TO_PASSWORD: c.password },
+    { REGPUSH_FROM_USER: c.user, REGPUSH_FROM_PASSWORD: c.password },
+    // REGPUSH_USER wins over a wrong REGPUSH_TO_* pair.
+    { REGPUSH_USER: c.user, REGPUSH_PASSWORD: c.password, REGPUSH_TO_USER: c.user, REGPUSH_TO_PASSWORD: 'wrong-1' },
+  ]) {
+    const r = await runCli(['inspect', '--json', ref], { env });
+    assert.equal(r.code, 0, `${Object.keys(env).join(',')}: ${r.stderr}`);
+    assert.equal(JSON.parse(r.stdout).digest, want);
+  }
+  // None set: the error lists every variable it looked at.
+  const none = await runCli(['inspect', ref], { env: { REGPUSH_USER: undefined, REGPUSH_TO_USER: undefined, REGPUSH_FROM_USER: undefined } });
+  assertOneLineError(none, 3, 'E_AUTH', /looked at REGPUSH_USER\/REGPUSH_PASSWORD, REGPUSH_TO_USER\/REGPUSH_TO_PASSWORD, REGPUSH_FROM_USER\/REGPUSH_FROM_PASSWORD, Docker config\.json/);
+  // A refused pair says where credentials were taken from, never the password.
+  const bad = await runCli(['inspect', ref], { env: { REGPUSH_TO_USER: c.user, REGPUSH_TO_PASSWORD: 'wrong-pw-5521' } });
+  assertOneLineError(bad, 3, 'E_AUTH', /rejected the credentials for user alice \(taken from the first of: REGPUSH_USER/);
+  assert.ok(!bad.stderr.includes('wrong-pw-5521'));
+});
+
 test('a token realm that answers garbage → E_PROTOCOL naming the realm', async () => {
   const r = await runCli(['inspect', imageRef(R.tokenbad, 'base/busybox:v2s2'), '--user', 'alice', '--password', R.token.password!]);
   assertOneLineError(r, 5, 'E_PROTOCOL', /127\.0\.0\.1/);

@@ -95,6 +95,42 @@ test('without a terminal: plain start and end lines per blob, a total line, and 
   assert.ok(lines.some((l) => /^build   app layer done \(3\.\d MiB\)$/.test(l)));
   assert.match(lines.at(-1)!, /^total   4 blobs \(3 stream, 1 build\), \d+\.\d MiB sent in \d+\.\ds \(.+\/s\)$/);
   assert.equal(r.stdout.split('\n').filter(Boolean).length, 1, 'stdout holds only the result');
+  // A CI log says everything once; one target is not named on every line.
+  assert.deepEqual(lines.filter((l, i) => lines.indexOf(l) !== i), [], `repeated lines:\n${r.stderr}`);
+  assert.ok(!r.stderr.includes('→'), r.stderr);
+});
+
+/** Plain lines of a run to two targets: each blob's start and end once per target, the target named. */
+function assertNamedOnce(stderr: string, blobs: string[], targets: string[]): void {
+  const lines = stderr.trim().split('\n');
+  assert.deepEqual(lines.filter((l, i) => lines.indexOf(l) !== i), [], `repeated lines:\n${stderr}`);
+  for (const d of blobs) {
+    for (const t of targets) {
+      const done = lines.filter((l) => l.includes(short(d)) && / done/.test(l) && l.endsWith(`→ ${t}`));
+      assert.equal(done.length, 1, `one done line for ${short(d)} at ${t}:\n${stderr}`);
+    }
+    // Started once per target, or once for a read that feeds both (that line names no target).
+    const starts = lines.filter((l) => l.includes(short(d)) && !/ done/.test(l));
+    assert.ok(starts.length >= 1 && starts.length <= targets.length, `starts of ${short(d)}:\n${stderr}`);
+  }
+}
+
+test('without a terminal, copy to two targets: every line once, each done line names its target', async () => {
+  const targets = [`${R.anon2.host}/${run}/two-a`, `${R.anon.host}/${run}/two-b`];
+  const r = await runCli(['copy', imageRef(R.anon, 'base/busybox:v2s2'), ...targets.map((t) => `${t}:1`)]);
+  assert.equal(r.code, 0, r.stderr);
+  assertNamedOnce(r.stderr, [...base.layers!, base.config!], targets);
+});
+
+test('without a terminal, push to two targets: the app layer is built and done once, base blobs named per target', async () => {
+  const targets = [`${R.anon2.host}/${run}/push-a`, `${R.anon.host}/${run}/push-b`];
+  const app = pushArgs('unused').slice(-2);
+  const r = await runCli(['push', '--from', imageRef(R.anon, 'base/busybox:v2s2'), ...targets.flatMap((t) => ['--to', `${t}:1`]), ...app]);
+  assert.equal(r.code, 0, r.stderr);
+  assertNamedOnce(r.stderr, base.layers!, targets);
+  const lines = r.stderr.trim().split('\n');
+  assert.equal(lines.filter((l) => l === 'build   app layer').length, 1, r.stderr);
+  assert.equal(lines.filter((l) => l.startsWith('build   app layer done')).length, 1, r.stderr);
 });
 
 test('--quiet prints only the result, also in a terminal', async (t) => {

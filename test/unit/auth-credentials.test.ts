@@ -9,6 +9,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
+  credentialSources,
   eraseCredential,
   resolveCredential,
   storeCredential,
@@ -98,6 +99,29 @@ describe('resolveCredential: order', () => {
     assert.deepEqual(await resolveCredential('ghcr.io', o), { registryToken: 'tok' });
     o.env = { REGPUSH_TO_IDENTITY_TOKEN: 'refresh', REGPUSH_TO_USER: 'u' };
     assert.deepEqual(await resolveCredential('ghcr.io', o), { username: 'u', identityToken: 'refresh' });
+  });
+
+  it("role 'read' (inspect) takes REGPUSH_USER/PASSWORD, then the REGPUSH_TO_* pair, then REGPUSH_FROM_*", async () => {
+    const o = await setup({ role: 'read' });
+    await writeJson(dockerConfig(o.home), { auths: { 'ghcr.io': { auth: b64('fileuser:filepass') } } });
+    const all = { REGPUSH_USER: 'plain', REGPUSH_PASSWORD: '1', REGPUSH_TO_USER: 'to', REGPUSH_TO_PASSWORD: '2', REGPUSH_FROM_USER: 'from', REGPUSH_FROM_PASSWORD: '3' };
+    o.env = { ...all };
+    assert.deepEqual(await resolveCredential('ghcr.io', o), { username: 'plain', password: '1' });
+    o.env = { ...all, REGPUSH_USER: undefined, REGPUSH_PASSWORD: undefined };
+    assert.deepEqual(await resolveCredential('ghcr.io', o), { username: 'to', password: '2' });
+    o.env = { REGPUSH_FROM_USER: 'from', REGPUSH_FROM_PASSWORD: '3' };
+    assert.deepEqual(await resolveCredential('ghcr.io', o), { username: 'from', password: '3' });
+    o.env = { REGPUSH_TOKEN: 'tok' };
+    assert.deepEqual(await resolveCredential('ghcr.io', o), { registryToken: 'tok' });
+    o.env = {};
+    assert.deepEqual(await resolveCredential('ghcr.io', o), { username: 'fileuser', password: 'filepass' });
+    o.env = { REGPUSH_USER: 'plain' };
+    await assert.rejects(resolveCredential('ghcr.io', o), /REGPUSH_PASSWORD is set|REGPUSH_PASSWORD is not/);
+  });
+
+  it('credentialSources names the variables each role reads, in order', () => {
+    assert.equal(credentialSources('to'), 'REGPUSH_TO_USER/REGPUSH_TO_PASSWORD, Docker config.json, containers auth.json');
+    assert.match(credentialSources('read'), /^REGPUSH_USER\/REGPUSH_PASSWORD, REGPUSH_TO_USER\/REGPUSH_TO_PASSWORD, REGPUSH_FROM_USER\/REGPUSH_FROM_PASSWORD, /);
   });
 
   it('half an env pair is an error naming the missing variable', async () => {

@@ -48,6 +48,6 @@ test('suggestions for typos, none for unrelated words', () => {
   assert.equal(closest('zzzzzzzz', ['from', 'to']), undefined);
   const known = { commands: ['push', 'copy', 'inspect'], flags: ['from', 'to', 'entrypoint'] };
   assert.match(withSuggestion('Unknown argument: entrypiont', ['push', '--entrypiont', 'x'], known), /did you mean --entrypoint/);
-  assert.match(withSuggestion('Missing required argument: from', ['push', '--form', 'x'], known), /--form → did you mean --from/);
+  assert.match(withSuggestion('Missing required argument: from', ['push', '--form', 'x'], known), /unknown flag --form: did you mean --from\?/);
   assert.match(withSuggestion('Missing required argument: from', ['push', '--qqqqqq'], known), /unknown flag --qqqqqq/);
 });

@@ -4,7 +4,8 @@ import { describe, it } from 'node:test';
 import { formatBytes, formatDuration, formatRate, LAYER_KEY, ProgressModel, shortDigest } from '../../src/cli/progress-model.js';
 import type { BlobReport } from '../../src/transfer/types.js';
 import type { CliIO } from '../../src/cli/io.js';
-import { createProgress } from '../../src/cli/progress.js';
+import { createProgress, plainProgress } from '../../src/cli/progress.js';
+import { PassThrough } from 'node:stream';
 
 const D1 = `sha256:${'a'.repeat(64)}`;
 const D2 = `sha256:${'b'.repeat(64)}`;
@@ -128,4 +129,31 @@ describe('plain progress (no terminal)', () => {
     p.stop(true);
     assert.match(lines.at(-1)!, /^total {3}4 blobs \(1 skip, 2 stream, 1 build\), /);
   });
+});
+
+it('plain progress: every line once, the app layer done once however many phases pass, targets named when several', async () => {
+  const out: string[] = [];
+  const stderr = new PassThrough().on('data', (d) => out.push(String(d)));
+  const p = plainProgress({ stderr }, true);
+  const d = 'sha256:' + 'ab'.repeat(32);
+  const report = { digest: d, size: 10, mediaType: 'x', action: 'streamed' as const, bytes: 10, retries: 0, resumes: 0 };
+  p.events.bytes!('layer', 100);
+  for (const ph of ['resolve', 'plan']) p.events.phase!(ph);
+  p.events.bytes!('layer', 100);
+  p.events.start!(d, 'streamed', 10); // one read feeding two targets
+  p.events.bytes!(d, 10);
+  p.events.end!(report, 'reg-a/app');
+  p.events.end!(report, 'reg-b/app');
+  p.events.end!(report, 'reg-b/app'); // a repeated event is not a repeated line
+  for (const ph of ['transfer', 'config', 'confirm', 'manifest']) p.events.phase!(ph);
+  p.stop(true);
+  const lines = out.join('').trim().split('\n');
+  assert.deepEqual(lines.slice(0, -1).map((l) => l.replace(/\(.*\)/, '(…)')), [
+    'build   app layer',
+    'stream  abababababab 10 B',
+    'stream  abababababab done (…) → reg-a/app',
+    'stream  abababababab done (…) → reg-b/app',
+    'build   app layer done (…)',
+  ]);
+  assert.match(lines.at(-1)!, /^total   2 blobs \(1 stream, 1 build\)/);
 });

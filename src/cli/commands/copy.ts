@@ -53,7 +53,7 @@ export function copyCommand(y: Argv, io: CliIO, done: (code: number) => void, se
       const ctx = commonContext(a, io, secrets);
       const { from, to } = await transferCredentials(a, io, ctx.secrets);
       const targets = [...(a.dst ?? []), ...(many(a.to) ?? [])];
-      const progress = await createProgress(io, ctx, !!a.json);
+      const progress = await createProgress(io, ctx, !!a.json, targets.length);
       let result: CopyResult;
       try {
         result = await copy({

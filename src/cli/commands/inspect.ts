@@ -14,7 +14,7 @@ export const inspectFlags = defineFlags({
   raw: { type: 'boolean', describe: 'Print the exact manifest bytes' },
   config: { type: 'boolean', describe: 'Print the exact config bytes' },
   platform: { type: 'string', describe: 'Pick os/arch[/variant] from an index' },
-  user: { type: 'string', describe: 'Registry user name', group: 'Credentials:' },
+  user: { type: 'string', describe: 'Registry user name (without it: REGPUSH_USER/REGPUSH_PASSWORD, else the REGPUSH_TO_* pair, else REGPUSH_FROM_*, else regpush login)', group: 'Credentials:' },
   password: { type: 'string', describe: 'Registry password (prefer --password-stdin)', group: 'Credentials:' },
 });
 

@@ -47,7 +47,7 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void, se
     'Build an image from a base image and an app directory, straight into the target registry',
     (c) =>
       withFlags(c, pushFlags)
-        .example('$0 push --from mcr.microsoft.com/dotnet/core/aspnet:2.2 --to registry.example.com/app:1.0 --app ./publish --workdir /app --entrypoint dotnet --entrypoint App.dll', 'A .NET app on the aspnet base')
+        .example('$0 push --from mcr.microsoft.com/dotnet/aspnet:8.0 --to registry.example.com/app:1.0 --app ./publish --workdir /app --entrypoint dotnet --entrypoint App.dll', "A .NET 8 app on Microsoft's ASP.NET base (on MCR, not Docker Hub)")
         .example('$0 push --from node:20-slim --to ghcr.io/acme/web:1 --app ./dist --entrypoint node --entrypoint /app/server.js', 'To GitHub Container Registry (token via --password-stdin)')
         .example('$0 push --from alpine:3 --to 123456789012.dkr.ecr.eu-west-1.amazonaws.com/web:1 --app ./out', 'To Amazon ECR (credentials from a docker-credential-ecr-login helper)')
         .example('echo "$DOCKERHUB_TOKEN" | $0 push --from node:20-alpine --to docker.io/acme/web:1 --to-user acme --password-stdin --app ./dist --cmd node --cmd /app/server.js', 'To Docker Hub (node:20-alpine means docker.io/library/node)')
@@ -81,7 +81,7 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void, se
       }
       const gzipJobs = gzipJobsOption(a['gzip-jobs'], io.env); // { gzipJobs?: number }: --gzip-jobs, else REGPUSH_GZIP_JOBS
       const { from, to } = await transferCredentials(a, io, ctx.secrets);
-      const progress = await createProgress(io, ctx, !!a.json);
+      const progress = await createProgress(io, ctx, !!a.json, (many(a.to) ?? []).length);
       const result = await push({
         from: a.from,
         to: targetList(a.to),

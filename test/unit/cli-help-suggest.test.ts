@@ -1,0 +1,101 @@
+/**
+ * What a newcomer sees when typing: help that can be copied at 80 and 120 columns (no reference
+ * broken across lines), "unknown command" with a suggestion, and hints for flags of other tools.
+ * The CLI runs in-process through main() with a terminal width of our choosing.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { PassThrough } from 'node:stream';
+import { main } from '../../src/cli/main.js';
+import { exampleRows, wrapWords } from '../../src/cli/help-layout.js';
+
+async function run(argv: string[], columns = 100): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const stdout = new PassThrough().on('data', (d) => out.push(String(d)));
+  const stderr = Object.assign(new PassThrough(), { columns }).on('data', (d) => err.push(String(d)));
+  const stdin = new PassThrough();
+  stdin.end();
+  const code = await main(argv, { stdout, stderr, stdin, env: {}, cwd: '/nonexistent-regpush-dir' });
+  return { code, stdout: out.join(''), stderr: err.join('') };
+}
+
+/** The words of the Examples section, with the ` \` continuations and `#` comment marks left out. */
+function exampleWords(help: string): string[] {
+  const start = help.indexOf('\nExamples:\n');
+  if (start < 0) return [];
+  const section = help.slice(start + 11).split('\n\n')[0]!;
+  return section.split(/\s+/).filter((w) => w && w !== '\\' && w !== '#').sort();
+}
+
+const COMMANDS = ['push', 'copy', 'sync', 'inspect', 'login', 'logout'];
+
+describe('help at 80 and 120 columns', () => {
+  for (const cmd of COMMANDS) {
+    it(`${cmd} --help: no line wider than the terminal, no example word broken`, async () => {
+      // 110 columns is the widest regpush lays out; nothing of the examples is broken there.
+      const wide = await run([cmd, '--help'], 110);
+      assert.equal(wide.code, 0);
+      const reference = exampleWords(wide.stdout);
+      assert.ok(reference.length > 0, `${cmd} has examples`);
+      for (const columns of [80, 120]) {
+        const r = await run([cmd, '--help'], columns);
+        assert.equal(r.code, 0);
+        for (const line of r.stdout.split('\n')) assert.ok(line.length <= columns, `${cmd} at ${columns}: ${JSON.stringify(line)}`);
+        // The same words, whole: a host split in two would show up as two unknown pieces.
+        assert.deepEqual(exampleWords(r.stdout), reference, `${cmd} at ${columns}`);
+        // Every line of a command wrapped onto several lines ends with a shell continuation.
+        const section = r.stdout.slice(r.stdout.indexOf('\nExamples:\n'));
+        const lines = section.split('\n');
+        lines.forEach((l, i) => {
+          if (/\\$/.test(l)) assert.ok(lines[i + 1]!.trim().length > 0 && !lines[i + 1]!.trim().startsWith('#'), `continuation after ${l}`);
+        });
+      }
+    });
+  }
+
+  it('a long example becomes a comment line and a command wrapped at spaces', () => {
+    const cmd = '$0 copy docker.io/library/nginx:1.27 123456789012.dkr.ecr.eu-west-1.amazonaws.com/mirror/nginx:1.27';
+    const rows = exampleRows(cmd, 'Docker Hub → Amazon ECR', 80);
+    assert.deepEqual(rows, [
+      ['# Docker Hub → Amazon ECR', ''],
+      ['regpush copy docker.io/library/nginx:1.27 \\\n123456789012.dkr.ecr.eu-west-1.amazonaws.com/mirror/nginx:1.27', ''],
+    ]);
+    assert.deepEqual(exampleRows('$0 inspect nginx:1.27', 'Docker Hub', 80), [['regpush inspect nginx:1.27', 'Docker Hub']]);
+    // Quoted words are never split.
+    assert.deepEqual(wrapWords(['a', '"b c d"', 'e'], 9, '', '', ' \\'), ['a \\', '"b c d" \\', 'e']);
+  });
+});
+
+describe('unknown commands and flags', () => {
+  const cases: [string[], RegExp][] = [
+    [['pussh'], /^regpush: error: unknown command "pussh": did you mean push\? \[E_USAGE\]$/],
+    [['frobnicate', 'x'], /unknown command "frobnicate" \(commands: push, copy, sync, inspect, login, logout\)/],
+    [['ls'], /unknown command "ls" \(commands: push, copy, sync, inspect, login, logout\)/],
+    [['inspekt', 'x'], /unknown command "inspekt": did you mean inspect\?/],
+    [['push', '--enviroment', 'A=1', '--from', 'a', '--to', 'b'], /unknown flag --enviroment: did you mean --env\?/],
+    [['push', '--environment', 'A=1', '--from', 'a', '--to', 'b'], /unknown flag --environment: did you mean --env\?/],
+    [['push', '--insecure', '--from', 'a', '--to', 'b'], /unknown flag --insecure: use --insecure-registry HOST\[:PORT\]/],
+    [['copy', '--tls-verify=false', 'a', 'b'], /unknown flag --tls-verify: use --insecure-registry/],
+    [['copy', '--src-tls-verify=false', 'a', 'b'], /unknown flag --src-tls-verify: use --insecure-registry/],
+    [['push', '--creds', 'u:p', '--from', 'a', '--to', 'b'], /unknown flag --creds: use --to-user\/--to-password .*--from-user\/--from-password/],
+    [['copy', '--dest-creds', 'u:p', 'a', 'b'], /unknown flag --dest-creds: use --to-user\/--to-password/],
+    [['copy', '--src-creds', 'u:p', 'a', 'b'], /unknown flag --src-creds: use --from-user\/--from-password/],
+    [['inspect', '--creds', 'u:p', 'a:1'], /unknown flag --creds: use --user\/--password/],
+    [['push', '--form', 'a', '--to', 'b'], /unknown flag --form: did you mean --from\?/],
+    [['push', '--from', 'a', '--to', 'b', 'stray'], /unknown argument stray \(see regpush --help\)/],
+  ];
+  for (const [argv, want] of cases) {
+    it(`regpush ${argv.join(' ')}`, async () => {
+      const r = await run(argv);
+      assert.equal(r.code, 2, r.stderr);
+      assert.equal(r.stdout, '');
+      const lines = r.stderr.trim().split('\n');
+      assert.equal(lines.length, 1, r.stderr);
+      assert.match(lines[0]!, want);
+      assert.match(lines[0]!, /\[E_USAGE\]$/);
+      // yargs' camelCase twin of a flag (destCreds) is never shown.
+      assert.doesNotMatch(lines[0]!, /[a-z][A-Z]\w*(,|\))/);
+    });
+  }
+});
