@@ -39,13 +39,47 @@ export interface AuthOptions {
   now?: () => number;
   /** Where credentials were looked for (e.g. "REGPUSH_TO_USER/REGPUSH_TO_PASSWORD, Docker config.json"), named when none fit. */
   lookedAt?: string;
-  /** Shared token cache; default one per middleware. Keys include registry and user, so sharing is safe. */
+  /** Shared token cache; default the memory's, else one per middleware. Keys include registry and user, so sharing is safe. */
   cache?: TokenCache;
+  /** What the operation has learned of each registry's auth, shared by its clients (see AuthMemory). */
+  memory?: AuthMemory;
   /** The run's secrets: the credential and every bearer token received are added. */
   secrets?: SecretSink;
 }
 
 type Mode = 'unknown' | 'bearer' | 'basic' | 'registry-token';
+
+/**
+ * What one operation has learned about each registry's authentication (its scheme and challenge)
+ * and the tokens it holds, shared by every client the operation makes. A sync of many images makes
+ * a client per image and repository; without this each one would start with a request that the
+ * registry answers 401, and only then fetch its token: one round trip per image and registry for
+ * nothing. With it, a client of a known registry fetches the token for its own scopes first.
+ * Token cache keys hold the registry, the user and the scopes, so sharing is safe across roles.
+ */
+export class AuthMemory {
+  readonly tokens = new TokenCache();
+  private readonly schemes = new Map<string, { mode: 'bearer' | 'basic'; challenge: Challenge }>();
+
+  /** What is known of `registry`'s scheme, if anything. */
+  known(registry: string): { mode: 'bearer' | 'basic'; challenge: Challenge } | undefined {
+    return this.schemes.get(registry);
+  }
+
+  private readonly credentials = new Map<string, Promise<Credential | undefined>>();
+
+  /** The credential for `key` ("<role> <registry>"), looked up once per operation. */
+  credential(key: string, lookup: () => Promise<Credential | undefined>): Promise<Credential | undefined> {
+    let c = this.credentials.get(key);
+    if (!c) this.credentials.set(key, (c = lookup()));
+    return c;
+  }
+
+  /** Records `registry`'s scheme and challenge (first seen wins: a registry has one). */
+  learn(registry: string, mode: 'bearer' | 'basic', challenge: Challenge): void {
+    if (!this.schemes.has(registry)) this.schemes.set(registry, { mode, challenge });
+  }
+}
 
 /** Per-request bookkeeping of what was sent, so a second 401 can be told apart from a stale token. */
 interface Attempt {
@@ -57,12 +91,13 @@ interface Attempt {
 export function authMiddleware(opts: AuthOptions): Middleware {
   const log = opts.logger ?? silentLogger;
   const now = opts.now ?? Date.now;
-  const cache = opts.cache ?? new TokenCache();
+  const cache = opts.cache ?? opts.memory?.tokens ?? new TokenCache();
   const schemes = opts.scheme === 'auto' ? ['https', 'http'] : [opts.scheme];
   const registryHost = registryHostOf(opts.registry) ?? canonicalRegistry(opts.registry);
   const origins = new Set([registryHost, apiHost(registryHost)].flatMap((h) => schemes.map((s) => originOf(`${s}://${h}/`))));
-  let mode: Mode = 'unknown';
-  let learned: Challenge | undefined;
+  const known = opts.memory?.known(registryHost);
+  let mode: Mode = known?.mode ?? 'unknown';
+  let learned: Challenge | undefined = known?.challenge;
   const learnedScopes = new Set<string>();
   let credPromise: Promise<Credential | undefined> | undefined;
   const lookedAt = opts.lookedAt ? ` (looked at ${opts.lookedAt})` : '';
@@ -166,11 +201,13 @@ export function authMiddleware(opts: AuthOptions): Middleware {
       }
       if (attempt.sent?.kind === 'basic') throw rejected(cred, undefined);
       mode = 'basic';
+      opts.memory?.learn(registryHost, 'basic', challenge);
       attempt.sent = { kind: 'basic' };
       return basicHeader(cred);
     }
 
     mode = 'bearer';
+    opts.memory?.learn(registryHost, 'bearer', challenge);
     const want = mergeScopes([...scopes, ...extra]);
     const sent = attempt.sent;
     if (sent?.kind === 'bearer') {

@@ -3,7 +3,7 @@
  * bodies stay streams. Every non-success answer becomes a typed error keeping the registry's codes.
  */
 import { PassThrough, type Readable } from 'node:stream';
-import { authMiddleware } from '../auth/middleware.js';
+import { authMiddleware, type AuthMemory } from '../auth/middleware.js';
 import type { Credential, SecretSink } from '../auth/credentials.js';
 import { repositoryScope, mergeScopes } from '../auth/scope.js';
 import { AbortedError, ProtocolError, DigestMismatchError, RegpushError, UnsupportedError } from '../errors.js';
@@ -31,6 +31,8 @@ export interface RegistryClientOptions {
   signal?: AbortSignal;
   /** The run's secrets; bearer tokens this client receives are added. */
   secrets?: SecretSink;
+  /** What the operation learned of each registry's auth, shared with its other clients. */
+  authMemory?: AuthMemory;
 }
 
 /** The RegistryClient of a real registry: HTTP through the operation's transport, with auth. */
@@ -60,6 +62,7 @@ export class HttpRegistryClient implements RegistryClient {
         logger: opts.transport.logger,
         userAgent: opts.transport.userAgent,
         secrets: opts.secrets,
+        memory: opts.authMemory,
       }),
     );
   }

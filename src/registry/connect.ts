@@ -9,6 +9,7 @@ import { Transport } from '../http/transport.js';
 import { proxySettingsFromEnv } from '../http/proxy.js';
 import { tlsResolver, type RegistryTlsOptions } from '../http/tls.js';
 import { silentLogger, type Logger } from '../log.js';
+import type { AuthMemory } from '../auth/middleware.js';
 import { HttpRegistryClient } from './client.js';
 import type { RegistryClient } from './registry-client.js';
 import { parseInsecureList } from './endpoint.js';
@@ -77,27 +78,31 @@ export function connect(
   role: CredentialRole,
   scopes: { repo: string; actions: ScopeAction[] }[],
   opts: ConnectionOptions,
+  memory?: AuthMemory,
 ): RegistryClient {
   let cached: Promise<Credential | undefined> | undefined;
   const explicit = role === 'to' ? opts.credentials?.to : opts.credentials?.from;
+  const resolve = () =>
+    resolveCredential(registry, {
+      role,
+      explicit,
+      env: opts.env ?? {},
+      homeDir: opts.homeDir ?? opts.env?.HOME ?? os.homedir(),
+      logger: transport.logger,
+      helperTimeoutMs: opts.credentialHelperTimeoutMs,
+      secrets: opts.secrets,
+    });
   return new HttpRegistryClient({
     registry,
     transport,
+    authMemory: memory,
     insecure: insecureList(opts),
     signal: opts.signal,
     scopes: scopes.map((s) => repositoryScope(s.repo, s.actions)),
     secrets: opts.secrets,
     credentialSources: hasExplicit(explicit) ? 'the credentials given explicitly (flags or options)' : credentialSources(role),
-    credential: () =>
-      (cached ??= resolveCredential(registry, {
-        role,
-        explicit,
-        env: opts.env ?? {},
-        homeDir: opts.homeDir ?? opts.env?.HOME ?? os.homedir(),
-        logger: transport.logger,
-        helperTimeoutMs: opts.credentialHelperTimeoutMs,
-        secrets: opts.secrets,
-      })),
+    // With the operation's memory, one credential lookup (helper runs included) per registry and role.
+    credential: () => (cached ??= memory ? memory.credential(`${role} ${registry}`, resolve) : resolve()),
   });
 }
 

@@ -19,6 +19,7 @@ import { isForeignLayer } from '../image/mediatypes.js';
 import type { Descriptor } from '../image/types.js';
 import { silentLogger, type Logger } from '../log.js';
 import { formatReference, type ImageReference } from '../ref/reference.js';
+import { AuthMemory } from '../auth/middleware.js';
 import { connect, transportFor, type ConnectionOptions } from '../registry/connect.js';
 import { UploadMemory } from '../registry/quirks.js';
 import type { Transport } from '../http/transport.js';
@@ -62,6 +63,8 @@ export class TransferRun {
   readonly logger: Logger;
   private readonly abort = new AbortController();
   private readonly conn: ConnectionOptions;
+  /** Schemes, tokens and credentials learned once for every client of the run. */
+  private readonly auth = new AuthMemory();
   private readonly onOuterAbort = () => this.abort.abort();
   /** The failure that made a fail-fast set stop the run, reported instead of the aborts it caused. */
   private stoppedBy: unknown;
@@ -90,7 +93,7 @@ export class TransferRun {
 
   /** A source repository, read with pull scope and the `from` credentials. */
   source(ref: ImageReference): RepoEndpoint {
-    return { repo: ref.repository, client: connect(this.transport, ref.registry, 'from', [{ repo: ref.repository, actions: ['pull'] }], this.conn) };
+    return { repo: ref.repository, client: connect(this.transport, ref.registry, 'from', [{ repo: ref.repository, actions: ['pull'] }], this.conn, this.auth) };
   }
 
   /**
@@ -109,7 +112,7 @@ export class TransferRun {
         client: connect(this.transport, ref.registry, 'to', [
           { repo: ref.repository, actions: ['pull', 'push'] },
           ...(sourceRef && sourceRef.registry === ref.registry && sourceRef.repository !== ref.repository ? [{ repo: sourceRef.repository, actions: ['pull' as const] }] : []),
-        ], this.conn),
+        ], this.conn, this.auth),
       },
     }));
     return new TargetSet(list, this, { failFast: mode.failFast ?? list.length === 1, stopRun: mode.stopRun ?? false });
