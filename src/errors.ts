@@ -182,5 +182,5 @@ export class AbortedError extends RegpushError {
  */
 export function abortedOr(err: unknown, signal: AbortSignal | undefined): unknown {
   if (!signal?.aborted) return err;
-  return new AbortedError('interrupted: started uploads were cancelled and no tag was written after the interruption', { cause: err });
+  return new AbortedError('interrupted: no tag was written after the interruption; open upload sessions were cancelled, except any cut in the middle of a monolithic PUT or a chunk, which the registry purges with its stale uploads', { cause: err });
 }
