@@ -12,9 +12,13 @@ import { withGcPacing } from '../gc-pacing.js';
 import { isInteractive } from '../progress.js';
 import { startClock, syncReport, type RunClock } from '../report.js';
 
+// A sync reads and writes many registries: credentials come from `regpush login` / the Docker
+// config per registry, so the one-password flag of the other commands has no meaning here.
+const { 'password-stdin': _noPasswordStdin, ...syncCommonFlags } = commonFlags;
+
 /** Every flag and positional of `regpush sync`, in help order. */
 export const syncFlags = defineFlags({
-  ...commonFlags,
+  ...syncCommonFlags,
   file: { positional: true, type: 'string', demandOption: true, describe: 'The sync file (YAML, or JSON when it ends in .json); see docs/sync.md' },
   shard: { type: 'string', describe: 'Take share I of N (I from 0): "I/N", or "/N" to read I from JOB_COMPLETION_INDEX (Kubernetes Indexed Job)' },
   'dry-run': { type: 'boolean', describe: 'HEAD sources and targets, print what would be copied, skipped or mounted; write nothing', group: 'Output:' },
