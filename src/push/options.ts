@@ -79,7 +79,8 @@ export interface PushResult {
   mediaType: string;
   /** Every tag written. */
   tags: string[];
-  base: { reference: string; digest: string };
+  /** `mirror`: the registry mirror the base manifest was read from (absent: the registry itself). */
+  base: { reference: string; digest: string; mirror?: string };
   platforms: PushedPlatform[];
   layer?: { digest: string; diffId: string; size: number; action: 'uploaded' | 'skipped' | 'reused' | 'planned'; method?: string };
   blobs: BlobReport[];

@@ -252,7 +252,7 @@ function finalReport(run: TransferRun, set: TargetSet, layers: Map<TransferTarge
   const retries = set.list.reduce((a, t) => a + t.blobs.reduce((x, b) => x + b.retries, 0) + (layers.get(t)!.layer?.retries ?? 0), 0);
   const report: PushResult = {
     ...p.result!,
-    base: { reference: inputs.fromRef ? formatReference(inputs.fromRef) : 'scratch', digest: base.digest },
+    base: { reference: inputs.fromRef ? formatReference(inputs.fromRef) : 'scratch', digest: base.digest, ...(base.mirror ? { mirror: base.mirror } : {}) },
     layer: layer
       ? { digest: layer.digest, diffId: layer.diffId, size: layer.size, action: p.reusable ? 'reused' : p.layer?.action ?? 'uploaded', method: p.reusable ? 'reused' : p.layer?.method }
       : undefined,

@@ -12,6 +12,9 @@ import { silentLogger, type Logger } from '../log.js';
 import { HttpRegistryClient } from './client.js';
 import type { RegistryClient } from './registry-client.js';
 import { parseInsecureList } from './endpoint.js';
+import { checkMirrorMap, mirrorsFor, MirrorConfigError, type MirrorMap } from './mirror-config.js';
+import { MirroredClient, MirrorHealth, type MirrorRoute } from './mirrors.js';
+import { UsageError } from '../errors.js';
 
 /** Options every command shares, as the library receives them (the CLI fills them from flags and env). */
 export interface ConnectionOptions {
@@ -40,6 +43,13 @@ export interface ConnectionOptions {
    * resolves or receives are added, so the caller can scrub them from whatever it prints.
    */
   secrets?: SecretSink;
+  /**
+   * Read-only mirrors tried before a registry, in order: keys are a registry or registry/namespace
+   * ("docker.io", "docker.io/library"), values host[:port][/path] ("http://" for plain HTTP). Only
+   * source reads use them; writes never go to a mirror. See registry/mirror-config.ts for parsing
+   * registries.conf and daemon.json into this shape.
+   */
+  mirrors?: MirrorMap;
 }
 
 /** Transport tunables an operation takes from its options. */
@@ -68,6 +78,56 @@ export function insecureList(opts: ConnectionOptions): string[] {
 
 /** A client for `registry` with credentials for `role` and the operation's scopes. */
 export function connect(
+  transport: Transport,
+  registry: string,
+  role: 'from' | 'to',
+  scopes: { repo: string; actions: ScopeAction[] }[],
+  opts: ConnectionOptions,
+): RegistryClient {
+  const upstream = connectOne(transport, registry, role, scopes, opts);
+  // Writes never go to a mirror: a target is always the registry itself.
+  if (role !== 'from' || !opts.mirrors || Object.keys(opts.mirrors).length === 0) return upstream;
+  const map = checkedMirrors(opts.mirrors);
+  const clients = new Map<string, RegistryClient>();
+  const mirrorClient = (registryHost: string, plainHttp: boolean): RegistryClient => {
+    const key = `${plainHttp ? 'http' : 'https'}://${registryHost}`;
+    let c = clients.get(key);
+    if (!c) {
+      // Pull scope on the repositories the operation reads, as they are named at the mirror.
+      const mirrorScopes = scopes.flatMap((s) => mirrorsFor(map, registry, s.repo).filter((m) => m.registry === registryHost).map((m) => ({ repo: m.repo, actions: ['pull' as const] })));
+      // The source's explicit credentials are for the source registry: a mirror gets its own (config, helpers, env), never those.
+      const mirrorOpts: ConnectionOptions = {
+        ...opts,
+        credentials: {},
+        insecureRegistries: plainHttp ? [...(opts.insecureRegistries ?? []), registryHost] : opts.insecureRegistries,
+      };
+      c = connectOne(transport, registryHost, 'from', mirrorScopes, mirrorOpts);
+      clients.set(key, c);
+    }
+    return c;
+  };
+  const routes = (repo: string): MirrorRoute[] => mirrorsFor(map, registry, repo).map((m) => ({ ...m, client: mirrorClient(m.registry, m.plainHttp) }));
+  if (scopes.every((s) => mirrorsFor(map, registry, s.repo).length === 0) && !Object.keys(map).some((k) => k.split('/')[0] === registry)) return upstream;
+  let health = healthOf.get(transport);
+  if (!health) healthOf.set(transport, (health = new MirrorHealth()));
+  return new MirroredClient(upstream, routes, health);
+}
+
+/** What each run (one transport) has learnt about its mirrors. */
+const healthOf = new WeakMap<Transport, MirrorHealth>();
+
+/** The mirrors option checked, canonical keys (a bad one is a usage error of the caller). */
+function checkedMirrors(mirrors: MirrorMap): MirrorMap {
+  try {
+    return checkMirrorMap(mirrors);
+  } catch (err) {
+    if (err instanceof MirrorConfigError) throw new UsageError(err.message);
+    throw err;
+  }
+}
+
+/** The client of one registry itself. */
+function connectOne(
   transport: Transport,
   registry: string,
   role: 'from' | 'to',

@@ -30,6 +30,8 @@ export interface CopyGraph {
   rewritten: boolean;
   /** Digest the source reference resolved to. */
   sourceDigest: string;
+  /** The mirror the top manifest was read from, when it was read through one. */
+  sourceMirror?: string;
 }
 
 const MAX_DEPTH = 4;
@@ -81,5 +83,5 @@ export async function readGraph(client: RegistryClient, repo: string, ref: strin
     rewritten = true;
   }
   await visit(top.bytes, top.mediaType, top.digest, 0);
-  return { top, children, blobs: [...blobs.values()], rewritten, sourceDigest: fetched.digest };
+  return { top, children, blobs: [...blobs.values()], rewritten, sourceDigest: fetched.digest, ...(fetched.mirror ? { sourceMirror: fetched.mirror } : {}) };
 }
