@@ -49,7 +49,8 @@ export function parseMirrorLocation(value: string): { registry: string; path: st
 
 /** A prefix key in its canonical spelling ("Docker.IO/library" → "docker.io/library"); undefined when not one. */
 export function canonicalPrefix(value: string): string | undefined {
-  const loc = parseMirrorLocation(value);
+  // Repository names are lower case, so a prefix spelled otherwise can only mean the lower-case one.
+  const loc = parseMirrorLocation(value.toLowerCase());
   if (!loc || /^[a-z]+:\/\//i.test(value.trim())) return undefined;
   return loc.path ? `${loc.registry}/${loc.path}` : loc.registry;
 }
