@@ -73,8 +73,11 @@ export class MirroredClient implements RegistryClient {
    * here" (a HEAD's undefined). The upstream's answer or error is the result.
    */
   private async read<T>(repo: string, what: string, read: (c: RegistryClient, repo: string) => Promise<T>, found: (v: T) => boolean = () => true): Promise<{ value: T; mirror?: MirrorRoute }> {
-    for (const m of this.routes(repo)) {
+    const routes = this.routes(repo);
+    for (const [i, m] of routes.entries()) {
       if (this.health.isDown(m.name)) continue;
+      const next = routes.slice(i + 1).find((n) => !this.health.isDown(n.name));
+      const then = next ? `trying mirror ${next.name}` : `reading from upstream ${this.registry}`;
       let why: string;
       try {
         const value = await read(m.client, m.repo);
@@ -86,15 +89,15 @@ export class MirroredClient implements RegistryClient {
         if (err.code === 'E_DIGEST_MISMATCH') {
           // Wrong content for a digest is not a cache miss: the mirror is not trusted again this run.
           this.health.markDown(m.name, why);
-          this.logger.warn(`mirror ${m.name} served content that does not match its digest (${err.message}); not using it again, reading from ${this.registry}`);
+          this.logger.warn(`mirror ${m.name} served content that does not match its digest (${err.message}); not using it again, ${then}`);
           continue;
         }
         if (MIRROR_BROKEN.has(err.code)) this.health.markDown(m.name, why);
       }
       // A cache miss is ordinary for a pull-through cache: only logged in debug. Failures once, as a warning.
-      if (why === 'not found' || /^E_NOT_FOUND/.test(why)) this.logger.debug(`mirror ${m.name}: ${what} not found; trying the next source`);
-      else if (this.health.firstFailure(m.name)) this.logger.warn(`mirror ${m.name} failed (${why}); reading from upstream ${this.registry}`);
-      else this.logger.debug(`mirror ${m.name}: ${what} failed (${why}); reading from upstream`);
+      if (why === 'not found' || /^E_NOT_FOUND/.test(why)) this.logger.debug(`mirror ${m.name}: ${what} not found; ${then}`);
+      else if (this.health.firstFailure(m.name)) this.logger.warn(`mirror ${m.name} failed (${why}); ${then}`);
+      else this.logger.debug(`mirror ${m.name}: ${what} failed (${why}); ${then}`);
     }
     return { value: await read(this.upstream, repo) };
   }
