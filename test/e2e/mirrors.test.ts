@@ -4,14 +4,13 @@
 // shows the GETs), the push validates with skopeo; a mirror serving a wrong manifest for a digest
 // is rejected; with the mirror stopped, the push reads from the upstream and says so.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import net, { type AddressInfo } from 'node:net';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { credsOf, imageRef, loadState, runCli, skopeoCopyToLayout, skopeoInspect, tempDir } from './harness.js';
 import { assertValidReport } from './report-schema.js';
 import { startFaultProxy, type FaultProxy } from '../fixtures/fault-proxy.js';
+import { startExtraRegistry, type ExtraRegistry } from '../fixtures/extra-registry.js';
 
 const state = loadState();
 const R = state.registries;
@@ -26,63 +25,18 @@ const emptyDaemon = join(dir, 'empty-daemon.json');
 /** No mirrors from the machine's own files: every test names its configuration. */
 const isolated = { REGISTRIES_CONFIG_PATH: emptyConf, REGPUSH_DOCKER_DAEMON_JSON: emptyDaemon };
 
-let mirror: ChildProcess | undefined;
+let mirror: ExtraRegistry | undefined;
 let mirrorHost = '';
-let mirrorLog = '';
 let evil: FaultProxy | undefined;
 
 after(async () => {
-  mirror?.kill('SIGTERM');
+  await mirror?.stop();
   await evil?.close();
 });
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-/** `docker-registry serve` as a pull-through cache of the anon registry; resolves with host:port once it listens. */
-async function startMirror(): Promise<string> {
-  const port = await freePort();
-  const root = join(dir, 'mirror');
-  mkdirSync(join(root, 'storage'), { recursive: true });
-  const config = join(root, 'config.yml');
-  writeFileSync(config, `version: 0.1
-log:
-  level: info
-  accesslog:
-    disabled: false
-storage:
-  filesystem:
-    rootdirectory: ${join(root, 'storage')}
-http:
-  addr: 127.0.0.1:${port}
-  secret: mirror-test
-proxy:
-  remoteurl: ${R.anon.url}
-`);
-  const child = spawn('docker-registry', ['serve', config], { stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout!.on('data', (d: Buffer) => (mirrorLog += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (mirrorLog += d.toString()));
-  mirror = child;
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const up = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); });
-      s.on('error', () => resolve(false));
-    });
-    if (up) return `127.0.0.1:${port}`;
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`mirror registry did not start: ${mirrorLog}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 /** The mirror's access-log requests since `mark` (an offset into its log) as "METHOD URI". */
 function mirrorRequestsSince(mark: number): string[] {
-  return [...mirrorLog.slice(mark).matchAll(/"(GET|HEAD) (\/v2\/\S+) HTTP[^"]*" (\d{3})/g)].map((m) => `${m[1]} ${m[2]} ${m[3]}`);
+  return [...mirror!.log().slice(mark).matchAll(/"(GET|HEAD) (\/v2\/\S+) HTTP[^"]*" (\d{3})/g)].map((m) => `${m[1]} ${m[2]} ${m[3]}`);
 }
 
 function makeApp(): string {
@@ -93,7 +47,7 @@ function makeApp(): string {
 
 /** The push reads the base through `mirror`: report, log line, the mirror's access log, and the image validates. */
 async function pushThrough(args: string[], env: Record<string, string | undefined>, expectMirror: string, to: string, from = fromRef) {
-  const mark = mirrorLog.length;
+  const mark = mirror!.log().length;
   const r = await runCli(['push', '--json', '--from', from, '--to', to, ...toBasic, '--app', makeApp(), ...args], { env });
   assert.equal(r.code, 0, r.stderr);
   const report = JSON.parse(r.stdout);
@@ -118,14 +72,16 @@ async function pushThrough(args: string[], env: Record<string, string | undefine
 before(async () => {
   writeFileSync(emptyConf, '# no mirrors\n');
   writeFileSync(emptyDaemon, '{}\n');
-  mirrorHost = await startMirror();
+  // A pull-through cache of the anonymous test registry.
+  mirror = await startExtraRegistry(dir, 'mirror', `proxy:\n  remoteurl: ${R.anon.url}\n`);
+  mirrorHost = mirror.host;
 });
 
 test('--registry-mirror: the base is read through the pull-through cache, writes go to the target only', async () => {
   const to = imageRef(R.basic, `${run}/flag:1`);
   await pushThrough(['--registry-mirror', `${R.anon.host}=${mirrorHost}`], isolated, mirrorHost, to);
   // Nothing was written to the mirror.
-  assert.deepEqual([...mirrorLog.matchAll(/"(PUT|POST|PATCH|DELETE) \/v2\//g)].map((m) => m[0]), []);
+  assert.deepEqual([...mirror!.log().matchAll(/"(PUT|POST|PATCH|DELETE) \/v2\//g)].map((m) => m[0]), []);
 });
 
 test('copy --registry-mirror reports the mirror for the source and its blobs', async () => {
@@ -168,6 +124,17 @@ test('daemon.json registry-mirrors serve Docker Hub references (Docker Hub itsel
   await pushThrough([], { ...isolated, REGPUSH_DOCKER_DAEMON_JSON: daemon }, mirrorHost, to, 'base/busybox:v2s2');
 });
 
+test('regpush.json "mirrors" (push): the base is read through the mirror', async () => {
+  const project = tempDir('regpush-mirror-project-');
+  const to = imageRef(R.basic, `${run}/project:1`);
+  writeFileSync(join(project, 'regpush.json'), JSON.stringify({ from: fromRef, to, app: [makeApp()], mirrors: { [R.anon.host]: [mirrorHost] } }));
+  const r = await runCli(['push', '--json', ...toBasic], { env: isolated, cwd: project });
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  assert.equal(report.base.mirror, mirrorHost);
+  assert.equal(report.base.digest, base.digest);
+});
+
 test('a mirror serving a wrong manifest for a digest is rejected: read from the upstream, with a warning', async () => {
   evil = await startFaultProxy(R.anon.url);
   // Every manifest GET by digest gets one bit flipped: same length, another digest.
@@ -207,8 +174,7 @@ test('bad mirror settings: one error line each', async () => {
 });
 
 test('with the mirror stopped, the push reads from the upstream and says so', async () => {
-  mirror!.kill('SIGTERM');
-  await new Promise((r) => mirror!.once('exit', r));
+  await mirror!.stop();
   const to = imageRef(R.basic, `${run}/stopped:1`);
   const r = await runCli(['push', '--json', '--registry-mirror', `${R.anon.host}=${mirrorHost}`, '--from', fromRef, '--to', to, ...toBasic, '--app', makeApp()], { env: isolated });
   assert.equal(r.code, 0, r.stderr);
