@@ -57,6 +57,8 @@ const NO_FALLBACK = new Set(['E_ABORTED', 'E_INTERNAL', 'E_USAGE']);
 export class MirroredClient implements RegistryClient {
   readonly registry: string;
   readonly logger: Logger;
+  /** Tags whose resolution through a mirror was already said (a HEAD then a GET say it once). */
+  private readonly told = new Set<string>();
 
   constructor(
     private readonly upstream: RegistryClient,
@@ -102,6 +104,14 @@ export class MirroredClient implements RegistryClient {
     return { value: await read(this.upstream, repo) };
   }
 
+  /** Says once per tag, mirror and digest that a mirror resolved the tag. */
+  private tell(repo: string, tag: string, mirror: string, digest: string): void {
+    const line = `${this.registry}/${repo}:${tag} resolved through mirror ${mirror} to ${digest}`;
+    if (this.told.has(line)) return;
+    this.told.add(line);
+    this.logger.info(line);
+  }
+
   ready(): Promise<void> {
     return this.upstream.ready();
   }
@@ -114,7 +124,7 @@ export class MirroredClient implements RegistryClient {
   async headManifest(repo: string, ref: string): Promise<ManifestHead | undefined> {
     const r = await this.read(repo, `manifest ${ref}`, (c, rp) => c.headManifest(rp, ref), (v) => v !== undefined);
     if (!r.mirror || !r.value) return r.value;
-    if (!ref.includes(':')) this.logger.info(`${this.registry}/${repo}:${ref} resolved through mirror ${r.mirror.name} to ${r.value.digest ?? '(no digest stated)'}`);
+    if (!ref.includes(':')) this.tell(repo, ref, r.mirror.name, r.value.digest ?? '(no digest stated)');
     return { ...r.value, mirror: r.mirror.name };
   }
 
@@ -122,7 +132,7 @@ export class MirroredClient implements RegistryClient {
     const r = await this.read(repo, `manifest ${ref}`, (c, rp) => c.getManifest(rp, ref));
     if (!r.mirror) return r.value;
     // A digest is checked by the client; a tag is the mirror's word, so say whose word it is.
-    if (!ref.includes(':')) this.logger.info(`${this.registry}/${repo}:${ref} resolved through mirror ${r.mirror.name} to ${r.value.digest}`);
+    if (!ref.includes(':')) this.tell(repo, ref, r.mirror.name, r.value.digest);
     else this.logger.debug(`${this.registry}/${repo}@${ref} read from mirror ${r.mirror.name}`);
     return { ...r.value, mirror: r.mirror.name };
   }

@@ -91,6 +91,8 @@ test('copy --registry-mirror reports the mirror for the source and its blobs', a
   const report = JSON.parse(r.stdout);
   assertValidReport(report, 'copy report');
   assert.equal(report.source.mirror, mirrorHost);
+  // The HEAD (unchanged check) and the GET both went to the mirror; the tag's resolution is said once.
+  assert.equal(r.stderr.match(/resolved through mirror/g)?.length, 1, r.stderr);
   assert.equal(report.digest, base.digest);
   for (const b of report.targets[0].blobs) assert.equal(b.mirror, mirrorHost, JSON.stringify(b));
 });
