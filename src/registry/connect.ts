@@ -3,7 +3,7 @@
  * scheme. Push, copy and inspect all come through here, so there is one way in.
  */
 import os from 'node:os';
-import { resolveCredential, type Credential, type SecretSink } from '../auth/credentials.js';
+import { credentialEnvVars, resolveCredential, type Credential, type SecretSink } from '../auth/credentials.js';
 import { repositoryScope, type ScopeAction } from '../auth/scope.js';
 import { Transport } from '../http/transport.js';
 import { proxySettingsFromEnv } from '../http/proxy.js';
@@ -95,9 +95,13 @@ export function connect(
     if (!c) {
       // Pull scope on the repositories the operation reads, as they are named at the mirror.
       const mirrorScopes = scopes.flatMap((s) => mirrorsFor(map, registry, s.repo).filter((m) => m.registry === registryHost).map((m) => ({ repo: m.repo, actions: ['pull' as const] })));
-      // The source's explicit credentials are for the source registry: a mirror gets its own (config, helpers, env), never those.
+      // The source's credentials (--from-user, REGPUSH_FROM_*) are for the source registry: a
+      // mirror gets its own from the stores (docker config, helpers, auth.json), never those.
+      const env = { ...(opts.env ?? {}) };
+      for (const name of Object.values(credentialEnvVars('from'))) delete env[name];
       const mirrorOpts: ConnectionOptions = {
         ...opts,
+        env,
         credentials: {},
         insecureRegistries: plainHttp ? [...(opts.insecureRegistries ?? []), registryHost] : opts.insecureRegistries,
       };

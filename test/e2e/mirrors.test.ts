@@ -156,6 +156,31 @@ test('a mirror serving a wrong manifest for a digest is rejected: read from the 
   assert.equal((await skopeoInspect(to, { raw: true, creds: credsOf(R.basic) })).digest, report.digest);
 });
 
+test('a mirror gets its own credentials, never the source\'s: refused without them (fallback), used with them', async () => {
+  // The "mirror" is the Basic-auth registry (it holds the seeded base too), behind a proxy that records headers.
+  const guarded = await startFaultProxy(R.basic.url);
+  try {
+    const sourceCreds = { REGPUSH_FROM_USER: R.basic.user!, REGPUSH_FROM_PASSWORD: R.basic.password! };
+    let to = imageRef(R.basic, `${run}/creds:1`);
+    let r = await runCli(['push', '--json', '--registry-mirror', `${R.anon.host}=${guarded.host}`, '--from', fromRef, '--to', to, ...toBasic, '--app', makeApp()], { env: { ...isolated, ...sourceCreds } });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, new RegExp(`mirror ${guarded.host} failed \\(E_AUTH: .*\\); reading from upstream`));
+    assert.ok(guarded.requests.length > 0);
+    assert.deepEqual(guarded.requests.filter((q) => q.headers.authorization), [], 'the source credentials never reached the mirror');
+    assert.equal(JSON.parse(r.stdout).base.mirror, undefined);
+    // With a login for the mirror's own host (docker config), the mirror is used.
+    const dockerConfig = tempDir('regpush-mirror-dockercfg-');
+    const auth = Buffer.from(`${R.basic.user}:${R.basic.password}`).toString('base64');
+    writeFileSync(join(dockerConfig, 'config.json'), JSON.stringify({ auths: { [guarded.host]: { auth } } }));
+    to = imageRef(R.basic, `${run}/creds:2`);
+    r = await runCli(['push', '--json', '--registry-mirror', `${R.anon.host}=${guarded.host}`, '--from', fromRef, '--to', to, ...toBasic, '--app', makeApp()], { env: { ...isolated, DOCKER_CONFIG: dockerConfig } });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).base.mirror, guarded.host);
+  } finally {
+    await guarded.close();
+  }
+});
+
 test('bad mirror settings: one error line each', async () => {
   let r = await runCli(['push', '--registry-mirror', 'docker.io', '--from', fromRef, '--to', imageRef(R.basic, `${run}/x:1`), '--app', makeApp()], { env: isolated });
   assert.equal(r.code, 2, r.stderr);
