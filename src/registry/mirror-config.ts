@@ -10,6 +10,7 @@
  * is appended to it, as registries.conf(5) describes. "http://" before a mirror means it is
  * reached over plain HTTP (registries.conf's `insecure = true`, daemon.json's http:// mirrors).
  */
+import { InputError } from '../errors.js';
 import { HOST } from '../ref/grammar.js';
 import { canonicalRegistry, DOCKER_HUB } from '../ref/registry.js';
 
@@ -28,8 +29,8 @@ export interface MirrorTarget {
   plainHttp: boolean;
 }
 
-/** A bad mirror setting: the message says what and where; the caller turns it into its error. */
-export class MirrorConfigError extends Error {}
+/** A bad mirror setting (E_INPUT): the message says what and where; the CLI makes a bad flag E_USAGE. */
+export class MirrorConfigError extends InputError {}
 
 /** Splits "host[:port][/path]" (scheme optional: http:// or https://) into its parts; undefined when not one. */
 export function parseMirrorLocation(value: string): { registry: string; path: string; plainHttp: boolean } | undefined {
