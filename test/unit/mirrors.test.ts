@@ -20,6 +20,8 @@ import type { RegistryClient } from '../../src/registry/registry-client.js';
 import { mirrorsFromFlags } from '../../src/cli/mirror-flags.js';
 import { checkProjectConfig } from '../../src/cli/project-config.js';
 import { sha256Digest } from '../../src/image/digest.js';
+import { connect, transportFor } from '../../src/registry/connect.js';
+import { HttpRegistryClient } from '../../src/registry/client.js';
 
 const bad = (f: () => unknown, re: RegExp) => assert.throws(f, (e: unknown) => e instanceof MirrorConfigError && re.test(e.message));
 
@@ -343,5 +345,28 @@ describe('MirroredClient', () => {
     const { upstream, client } = setup([new Map()], [() => new AbortedError('aborted')]);
     await assert.rejects(client.getManifest('app', '1'), (e: unknown) => e instanceof AbortedError);
     assert.deepEqual(upstream.calls, []);
+  });
+});
+
+describe('connect', () => {
+  const mirrors = { 'docker.io': ['mirror.example.com'] };
+  it('wraps the mirrors for reads (role from) of a registry that has some, never for a target', () => {
+    const transport = transportFor({});
+    try {
+      assert.ok(connect(transport, 'docker.io', 'from', [{ repo: 'library/node', actions: ['pull'] }], { mirrors }) instanceof MirroredClient);
+      assert.ok(connect(transport, 'docker.io', 'to', [{ repo: 'acme/web', actions: ['pull', 'push'] }], { mirrors }) instanceof HttpRegistryClient);
+      assert.ok(connect(transport, 'ghcr.io', 'from', [{ repo: 'acme/web', actions: ['pull'] }], { mirrors }) instanceof HttpRegistryClient);
+      assert.ok(connect(transport, 'docker.io', 'from', [{ repo: 'library/node', actions: ['pull'] }], {}) instanceof HttpRegistryClient);
+    } finally {
+      transport.close();
+    }
+  });
+  it('a bad mirrors option is E_USAGE', () => {
+    const transport = transportFor({});
+    try {
+      assert.throws(() => connect(transport, 'docker.io', 'from', [], { mirrors: { 'docker.io': ['not a host'] } }), (e: unknown) => e instanceof RegpushError && e.code === 'E_USAGE');
+    } finally {
+      transport.close();
+    }
   });
 });
