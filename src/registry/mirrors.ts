@@ -48,8 +48,12 @@ export class MirrorHealth {
   }
 }
 
-/** Error codes after which a mirror is not asked again in this run. */
-const MIRROR_BROKEN = new Set(['E_NETWORK', 'E_TLS', 'E_REGISTRY', 'E_PROTOCOL', 'E_TOO_MANY_REQUESTS', 'E_DIGEST_MISMATCH']);
+/**
+ * Error codes after which a mirror is not asked again in this run: it cannot be reached, fails,
+ * serves wrong content, or refuses the credentials (which do not change during a run). A 403 or
+ * a 404 may concern one repository only, so the next read asks again.
+ */
+const MIRROR_BROKEN = new Set(['E_NETWORK', 'E_TLS', 'E_REGISTRY', 'E_PROTOCOL', 'E_TOO_MANY_REQUESTS', 'E_DIGEST_MISMATCH', 'E_AUTH']);
 /** Error codes that stop the read instead of falling back: the operation was cancelled, or a bug. */
 const NO_FALLBACK = new Set(['E_ABORTED', 'E_INTERNAL', 'E_USAGE']);
 

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { AbortedError, DigestMismatchError, NetworkError, NotFoundError, RegpushError, AuthError } from '../../src/errors.js';
+import { AbortedError, AuthError, DeniedError, DigestMismatchError, NetworkError, NotFoundError, RegpushError } from '../../src/errors.js';
 import {
   checkMirrorMap,
   mergeMirrorMaps,
@@ -321,13 +321,30 @@ describe('MirroredClient', () => {
     assert.deepEqual(lines, ['warn mirror m0.example/ns failed (E_NETWORK: connect ECONNREFUSED 127.0.0.1:1); reading from upstream up.example']);
   });
 
-  it('an auth refusal falls back but the mirror is asked again for the next read (warned once)', async () => {
+  it('refused credentials: fallback, and the mirror is not asked again in the run', async () => {
     const { upstream, mirrors, lines, client } = setup([new Map()], [() => new AuthError('401 at mirror')]);
+    await client.getManifest('app', '1');
+    await client.headBlob('app', 'sha256:b');
+    assert.equal(mirrors[0]!.calls.length, 1);
+    assert.equal(upstream.calls.length, 2);
+    assert.deepEqual(lines, ['warn mirror m0.example/ns failed (E_AUTH: 401 at mirror); reading from upstream up.example']);
+  });
+
+  it('a 403 may concern one repository: fallback, asked again for the next read, warned once', async () => {
+    const { upstream, mirrors, lines, client } = setup([new Map()], [() => new DeniedError('403 at mirror')]);
     await client.getManifest('app', '1');
     await client.headBlob('app', 'sha256:b');
     assert.equal(mirrors[0]!.calls.length, 2);
     assert.equal(upstream.calls.length, 2);
     assert.equal(lines.filter((l) => l.startsWith('warn')).length, 1);
+  });
+
+  it('a failing mirror: the next mirror is tried before the upstream', async () => {
+    const { upstream, mirrors, lines, client } = setup([new Map(), new Map([['ns/app:1', manifest]])], [() => new NetworkError('refused')]);
+    assert.equal((await client.getManifest('app', '1')).mirror, 'm1.example/ns');
+    assert.deepEqual(upstream.calls, []);
+    assert.deepEqual(lines.filter((l) => l.startsWith('warn')), ['warn mirror m0.example/ns failed (E_NETWORK: refused); trying mirror m1.example/ns']);
+    assert.equal(mirrors[0]!.calls.length, 1);
   });
 
   it('a mirror serving another manifest for a digest is rejected: upstream read, mirror distrusted', async () => {
