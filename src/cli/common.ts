@@ -9,6 +9,8 @@ import type { SecretSet } from '../redact.js';
 import { createCliLogger, type LineSink, type Verbosity } from './logger.js';
 import type { RegistryTlsOptions } from '../http/tls.js';
 import { tlsFlags, tlsOptionsFromFlags } from './tls-flags.js';
+import { mirrorFlags, mirrorOptions } from './mirror-flags.js';
+import type { MirrorMap } from '../registry/mirror-config.js';
 
 /** Flags every command shares. */
 export const commonFlags = defineFlags({
@@ -19,6 +21,7 @@ export const commonFlags = defineFlags({
   debug: { type: 'boolean', describe: 'Log every HTTP request (redacted) to stderr', group: 'Output:' },
   'password-stdin': { type: 'boolean', describe: 'Read the password (the target\'s for push/copy) from standard input', group: 'Credentials:' },
   ...tlsFlags,
+  ...mirrorFlags,
 });
 
 /** Parsed values of the shared flags. */
@@ -34,6 +37,8 @@ export interface CommonContext {
   logSink: LineSink;
   /** TLS per registry from --ca-cert, --client-cert, --tls-verify and REGPUSH_CERTS_DIRS (the library's `tls` option). */
   tls: RegistryTlsOptions;
+  /** Read mirrors from --registry-mirror, registries.conf and daemon.json (the library's `mirrors` option). */
+  mirrors: MirrorMap;
 }
 
 /** Builds the logger and secret list of a run. */
@@ -45,7 +50,8 @@ export function commonContext(args: CommonArgs, io: CliIO, secrets: SecretSet): 
   logger.debug(`regpush ${VERSION}, Node ${process.version} ${process.platform}/${process.arch}: arguments parsed`);
   // Here, so every command refuses a bare --insecure / --tls-verify=false the same way.
   const tls = tlsOptionsFromFlags(args, io.env, io.cwd ?? process.cwd());
-  return { secrets, verbosity, logSink, logger, tls };
+  const mirrors = mirrorOptions(args['registry-mirror'], io.env, io.cwd ?? process.cwd(), logger);
+  return { secrets, verbosity, logSink, logger, tls, mirrors };
 }
 
 /** Reads all of stdin (a password) and trims the final newline. */

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { InputError, RegpushError } from '../errors.js';
 import { parseEnvFlag, parseLabelFlag, parsePortFlag } from '../image/config.js';
 import { closest } from './suggest.js';
+import { MirrorConfigError, parseMirrorFlag } from '../registry/mirror-config.js';
 
 /** The name looked for in the working directory. */
 export const CONFIG_FILE_NAME = 'regpush.json';
@@ -33,6 +34,7 @@ const KEYS = {
   labels: 'pairs',
   volumes: 'strings',
   user: 'string',
+  mirrors: 'mirrors',
 } as const;
 
 type Key = keyof typeof KEYS;
@@ -56,6 +58,8 @@ export interface ProjectDefaults {
   label?: string[];
   volume?: string[];
   user?: string;
+  /** `mirrors` as --registry-mirror REGISTRY=MIRROR values. */
+  'registry-mirror'?: string[];
 }
 
 /** A loaded project file. */
@@ -169,6 +173,25 @@ export function checkProjectConfig(data: unknown, source: string, baseDir: strin
             throw bad(k, 'must be a list of ports (80, "80/tcp", "53/udp")');
           }
           out.port = list.map((p) => parsePortFlag(String(p)));
+          break;
+        }
+        case 'mirrors': {
+          // {"docker.io": ["mirror.example.com", …]}: the mirrors of each registry, tried in order.
+          const shape = 'must be an object {"REGISTRY": ["MIRROR", …]}, e.g. {"docker.io": ["mirror.example.com"]}';
+          if (!isObject(value)) throw bad(k, shape);
+          const flags: string[] = [];
+          for (const [reg, list] of Object.entries(value)) {
+            for (const m of strings(list, () => bad(k, shape))) {
+              try {
+                parseMirrorFlag(`${reg}=${m}`);
+              } catch (err) {
+                if (err instanceof MirrorConfigError) throw bad(k, `has "${reg}": "${m}", which is not a registry and a mirror host[:port][/path]`);
+                throw err;
+              }
+              flags.push(`${reg}=${m}`);
+            }
+          }
+          out['registry-mirror'] = flags;
           break;
         }
       }

@@ -62,7 +62,8 @@ export interface CopyTargetResult {
 
 /** What copy() did. */
 export interface CopyResult {
-  source: { reference: string; digest: string };
+  /** `mirror`: the registry mirror the source reference was resolved through (absent: the registry itself). */
+  source: { reference: string; digest: string; mirror?: string };
   digest: string;
   mediaType: string;
   /** True when --platform made a new index or --format converted a manifest, so the digest differs from the source's. */
@@ -106,7 +107,7 @@ export async function copy(opts: CopyOptions): Promise<CopyResult> {
       for (const t of set.live) record(results.get(t)!, t, outcome, tags ?? t.tags);
     }
     const result: CopyResult = {
-      source: { reference: formatReference(srcRef), digest: first!.sourceDigest },
+      source: { reference: formatReference(srcRef), digest: first!.sourceDigest, ...(first!.sourceMirror ? { mirror: first!.sourceMirror } : {}) },
       digest: first!.digest,
       mediaType: first!.mediaType,
       digestChanged: first!.graph?.rewritten ?? false,

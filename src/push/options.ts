@@ -112,7 +112,8 @@ export interface PushResult {
   mediaType: string;
   /** Every tag written. */
   tags: string[];
-  base: { reference: string; digest: string };
+  /** `mirror`: the registry mirror the base manifest was read from (absent: the registry itself). */
+  base: { reference: string; digest: string; mirror?: string };
   platforms: PushedPlatform[];
   /** The top new layer (the app layer when there is one); kept for older consumers, `layers` lists them all. */
   layer?: { digest: string; diffId: string; size: number; action: 'uploaded' | 'skipped' | 'reused' | 'planned'; method?: string };

@@ -395,7 +395,7 @@ function finalReport(run: TransferRun, set: TargetSet, states: Map<TransferTarge
   const format = formatChange(resolved);
   const report: PushResult = {
     ...p.result!,
-    base: { reference: inputs.fromRef ? formatReference(inputs.fromRef) : 'scratch', digest: resolved.base.digest },
+    base: { reference: inputs.fromRef ? formatReference(inputs.fromRef) : 'scratch', digest: resolved.base.digest, ...(resolved.base.mirror ? { mirror: resolved.base.mirror } : {}) },
     layer: topLayer(layers),
     ...(layers.length ? { layers } : {}),
     ...(format ? { format } : {}),

@@ -26,6 +26,8 @@ export interface BasePlatformImage {
 export interface ResolvedBase {
   /** Digest the reference resolved to (the index's for a multi-arch base; '' for scratch). */
   digest: string;
+  /** The mirror the base's manifest was read from, when it was read through one. */
+  mirror?: string;
   family: MediaFamily;
   index?: ImageIndex;
   images: BasePlatformImage[];
@@ -40,7 +42,7 @@ export async function resolveBase(client: RegistryClient, ref: ImageReference, p
     if (platformGiven && platform !== 'all' && !platformMatches(platform, image.platform)) {
       throw new NotFoundError(`base ${ref.registry}/${ref.repository} is a single ${formatPlatform(image.platform)} image, not ${formatPlatform(platform)}`);
     }
-    return { digest: top.digest, family: familyOf(parsed.mediaType), images: [image] };
+    return { digest: top.digest, ...(top.mirror ? { mirror: top.mirror } : {}), family: familyOf(parsed.mediaType), images: [image] };
   }
   const name = `${ref.registry}/${ref.repository}@${top.digest}`;
   // Bounded before any child is fetched: a hostile index must not turn into thousands of GETs.
@@ -70,7 +72,7 @@ export async function resolveBase(client: RegistryClient, ref: ImageReference, p
       }),
     ),
   );
-  return { digest: top.digest, family: familyOf(parsed.mediaType), index: parsed.index, images };
+  return { digest: top.digest, ...(top.mirror ? { mirror: top.mirror } : {}), family: familyOf(parsed.mediaType), index: parsed.index, images };
 }
 
 /** Child manifests (and their configs) of a multi-platform base fetched at once. */

@@ -3,16 +3,19 @@
  * scheme. Push, copy and inspect all come through here, so there is one way in.
  */
 import os from 'node:os';
-import { credentialSources, resolveCredential, type Credential, type CredentialRole, type SecretSink } from '../auth/credentials.js';
+import { credentialEnvVars, credentialSources, resolveCredential, type Credential, type CredentialRole, type SecretSink } from '../auth/credentials.js';
 import { repositoryScope, type ScopeAction } from '../auth/scope.js';
 import { Transport } from '../http/transport.js';
 import { proxySettingsFromEnv } from '../http/proxy.js';
 import { tlsResolver, type RegistryTlsOptions } from '../http/tls.js';
 import { silentLogger, type Logger } from '../log.js';
-import type { AuthMemory } from '../auth/middleware.js';
+import { AuthMemory } from '../auth/middleware.js';
 import { HttpRegistryClient } from './client.js';
 import type { RegistryClient } from './registry-client.js';
 import { parseInsecureList } from './endpoint.js';
+import { checkMirrorMap, mirrorsFor, MirrorConfigError, type MirrorMap } from './mirror-config.js';
+import { MirroredClient, MirrorHealth, type MirrorRoute } from './mirrors.js';
+import { UsageError } from '../errors.js';
 
 /** Options every command shares, as the library receives them (the CLI fills them from flags and env). */
 export interface ConnectionOptions {
@@ -41,6 +44,13 @@ export interface ConnectionOptions {
    * resolves or receives are added, so the caller can scrub them from whatever it prints.
    */
   secrets?: SecretSink;
+  /**
+   * Read-only mirrors tried before a registry, in order: keys are a registry or registry/namespace
+   * ("docker.io", "docker.io/library"), values host[:port][/path] ("http://" for plain HTTP). Only
+   * source reads use them; writes never go to a mirror. See registry/mirror-config.ts for parsing
+   * registries.conf and daemon.json into this shape.
+   */
+  mirrors?: MirrorMap;
 }
 
 /** Transport tunables an operation takes from its options. */
@@ -70,9 +80,70 @@ export function insecureList(opts: ConnectionOptions): string[] {
 /**
  * A client for `registry` with credentials for `role` and the operation's scopes. `read` is for
  * read-only commands (inspect): explicit `credentials.from`, then REGPUSH_*, REGPUSH_TO_*,
- * REGPUSH_FROM_* env vars (see credentialEnvRoles).
+ * REGPUSH_FROM_* env vars (see credentialEnvRoles). `memory`: the operation's ClientMemory, so its
+ * clients share schemes, tokens, credential lookups and what they learnt of mirrors.
  */
 export function connect(
+  transport: Transport,
+  registry: string,
+  role: CredentialRole,
+  scopes: { repo: string; actions: ScopeAction[] }[],
+  opts: ConnectionOptions,
+  memory?: ClientMemory,
+): RegistryClient {
+  const upstream = connectOne(transport, registry, role, scopes, opts, memory?.auth);
+  // Writes never go to a mirror: a target is always the registry itself.
+  if (role !== 'from' || !opts.mirrors || Object.keys(opts.mirrors).length === 0) return upstream;
+  const map = checkedMirrors(opts.mirrors);
+  const clients = new Map<string, RegistryClient>();
+  const mirrorClient = (registryHost: string, plainHttp: boolean): RegistryClient => {
+    const key = `${plainHttp ? 'http' : 'https'}://${registryHost}`;
+    let c = clients.get(key);
+    if (!c) {
+      // Pull scope on the repositories the operation reads, as they are named at the mirror.
+      const mirrorScopes = scopes.flatMap((s) => mirrorsFor(map, registry, s.repo).filter((m) => m.registry === registryHost).map((m) => ({ repo: m.repo, actions: ['pull' as const] })));
+      // The source's credentials (--from-user, REGPUSH_FROM_*) are for the source registry: a
+      // mirror gets its own from the stores (docker config, helpers, auth.json), never those.
+      const env = { ...(opts.env ?? {}) };
+      for (const name of Object.values(credentialEnvVars('from'))) delete env[name];
+      const mirrorOpts: ConnectionOptions = {
+        ...opts,
+        env,
+        credentials: {},
+        insecureRegistries: plainHttp ? [...(opts.insecureRegistries ?? []), registryHost] : opts.insecureRegistries,
+      };
+      c = connectOne(transport, registryHost, 'from', mirrorScopes, mirrorOpts, memory?.auth);
+      clients.set(key, c);
+    }
+    return c;
+  };
+  const routes = (repo: string): MirrorRoute[] => mirrorsFor(map, registry, repo).map((m) => ({ ...m, client: mirrorClient(m.registry, m.plainHttp) }));
+  if (scopes.every((s) => mirrorsFor(map, registry, s.repo).length === 0) && !Object.keys(map).some((k) => k.split('/')[0] === registry)) return upstream;
+  return new MirroredClient(upstream, routes, memory?.mirrors ?? new MirrorHealth());
+}
+
+/**
+ * What an operation learns once for all the clients it makes: each registry's auth (scheme,
+ * tokens, credential lookups) and which mirrors failed. Run state, carried by the operation
+ * (TransferRun), never a module-level map.
+ */
+export class ClientMemory {
+  readonly auth = new AuthMemory();
+  readonly mirrors = new MirrorHealth();
+}
+
+/** The mirrors option checked, canonical keys (a bad one is a usage error of the caller). */
+function checkedMirrors(mirrors: MirrorMap): MirrorMap {
+  try {
+    return checkMirrorMap(mirrors);
+  } catch (err) {
+    if (err instanceof MirrorConfigError) throw new UsageError(err.message);
+    throw err;
+  }
+}
+
+/** The client of one registry itself. */
+function connectOne(
   transport: Transport,
   registry: string,
   role: CredentialRole,

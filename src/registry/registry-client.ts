@@ -13,6 +13,8 @@ export interface FetchedManifest {
   bytes: Buffer;
   mediaType: string;
   digest: string;
+  /** The mirror (host[:port][/path]) that served it, when it was read through one (registry/mirrors.ts). */
+  mirror?: string;
 }
 
 /** What a HEAD told us about a manifest. */
@@ -20,6 +22,8 @@ export interface ManifestHead {
   digest?: string;
   mediaType?: string;
   size?: number;
+  /** The mirror that answered, when read through one. */
+  mirror?: string;
 }
 
 /** Outcome of a mount attempt. */
@@ -51,8 +55,8 @@ export interface RegistryClient {
   deleteManifest(repo: string, digest: string): Promise<void>;
   /** HEAD a blob; its size when present, undefined when not. */
   headBlob(repo: string, digest: string): Promise<number | undefined>;
-  /** GET a blob as a stream from byte `start` (Range); `partial` false when the registry sent it whole. */
-  getBlob(repo: string, digest: string, start?: number): Promise<{ body: Readable; size?: number; partial: boolean }>;
+  /** GET a blob as a stream from byte `start` (Range); `partial` false when the registry sent it whole; `mirror` when a mirror served it. */
+  getBlob(repo: string, digest: string, start?: number): Promise<{ body: Readable; size?: number; partial: boolean; mirror?: string }>;
   /** GET a small blob (a config) whole, at most `cap` bytes, digest checked. */
   getBlobBytes(repo: string, digest: string, cap: number): Promise<Buffer>;
   /** Cross-repository mount; a registry that cannot mount may open an upload session instead. */

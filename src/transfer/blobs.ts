@@ -110,7 +110,7 @@ async function streamBlob(desc: Descriptor, source: RepoEndpoint, target: RepoEn
           what: `blob ${desc.digest}`,
           open: () => {
             const body: Readable = resumableRead({
-              open: (start) => source.client.getBlob(source.repo, desc.digest, start),
+              open: (start) => fromMirror(source.client.getBlob(source.repo, desc.digest, start), [report]),
               size: desc.size,
               what,
               policy: ctx.transport.retryPolicy,
@@ -215,7 +215,7 @@ async function teeUpload(desc: Descriptor, source: RepoEndpoint, targets: RepoEn
   const live = sessions.map((s) => s.status === 'fulfilled');
   if (!live.some(Boolean)) return { settled: sessions.map((s) => s as PromiseRejectedResult), sourceFailed: false };
   const body = resumableRead({
-    open: (start) => source.client.getBlob(source.repo, desc.digest, start),
+    open: (start) => fromMirror(source.client.getBlob(source.repo, desc.digest, start), reports),
     size: desc.size,
     what,
     policy: ctx.transport.retryPolicy,
@@ -262,4 +262,14 @@ async function teeUpload(desc: Descriptor, source: RepoEndpoint, targets: RepoEn
     if (r.status === 'fulfilled') ctx.events?.end?.(r.value, targetName(targets[i]!));
   });
   return { settled, sourceFailed: sourceError !== undefined };
+}
+
+/** Records in the reports which mirror served a blob's bytes (the last one, if a resume went elsewhere). */
+async function fromMirror<T extends { mirror?: string }>(opened: Promise<T>, reports: BlobReport[]): Promise<T> {
+  const r = await opened;
+  for (const rep of reports) {
+    if (r.mirror) rep.mirror = r.mirror;
+    else delete rep.mirror;
+  }
+  return r;
 }

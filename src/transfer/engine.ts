@@ -19,8 +19,7 @@ import { isForeignLayer } from '../image/mediatypes.js';
 import type { Descriptor } from '../image/types.js';
 import { silentLogger, type Logger } from '../log.js';
 import { formatReference, type ImageReference } from '../ref/reference.js';
-import { AuthMemory } from '../auth/middleware.js';
-import { connect, transportFor, type ConnectionOptions } from '../registry/connect.js';
+import { ClientMemory, connect, transportFor, type ConnectionOptions } from '../registry/connect.js';
 import { UploadMemory } from '../registry/quirks.js';
 import type { Transport } from '../http/transport.js';
 import { largestFirst, moveBlobToMany, planBlob } from './blobs.js';
@@ -63,8 +62,8 @@ export class TransferRun {
   readonly logger: Logger;
   private readonly abort = new AbortController();
   private readonly conn: ConnectionOptions;
-  /** Schemes, tokens and credentials learned once for every client of the run. */
-  private readonly auth = new AuthMemory();
+  /** Schemes, tokens, credentials and mirror health learned once for every client of the run. */
+  private readonly auth = new ClientMemory();
   private readonly onOuterAbort = () => this.abort.abort();
   /** The failure that made a fail-fast set stop the run, reported instead of the aborts it caused. */
   private stoppedBy: unknown;

@@ -31,6 +31,8 @@ export interface CopyGraph {
   rewritten: boolean;
   /** Digest the source reference resolved to. */
   sourceDigest: string;
+  /** The mirror the top manifest was read from, when it was read through one. */
+  sourceMirror?: string;
 }
 
 const MAX_DEPTH = 4;
@@ -89,9 +91,9 @@ export async function readGraph(client: RegistryClient, repo: string, ref: strin
   if (format) {
     const converted = convertNodes(top, children, format, (what) => log?.(`--format ${format}: ${what} left out`));
     const changed = converted.top.digest !== top.digest;
-    return { top: converted.top, children: converted.children, blobs: [...blobs.values()], rewritten: rewritten || changed, sourceDigest: fetched.digest };
+    return { top: converted.top, children: converted.children, blobs: [...blobs.values()], rewritten: rewritten || changed, sourceDigest: fetched.digest, ...(fetched.mirror ? { sourceMirror: fetched.mirror } : {}) };
   }
-  return { top, children, blobs: [...blobs.values()], rewritten, sourceDigest: fetched.digest };
+  return { top, children, blobs: [...blobs.values()], rewritten, sourceDigest: fetched.digest, ...(fetched.mirror ? { sourceMirror: fetched.mirror } : {}) };
 }
 
 /** Every node in `family`, children first (the order they are written), parents naming the new child digests. */

@@ -41,6 +41,8 @@ export interface ImageCopyOptions {
 export interface ImageCopyOutcome {
   /** The digest the source reference resolved to. */
   sourceDigest: string;
+  /** The mirror the source reference was resolved through (absent: the registry itself). */
+  sourceMirror?: string;
   /** The digest written (differs from the source's when platforms made a new index). */
   digest: string;
   mediaType: string;
@@ -60,6 +62,7 @@ export async function copyImage(set: TargetSet, source: RepoEndpoint, ref: strin
   const headDigest = head?.digest;
   if (headDigest) {
     outcome.sourceDigest = outcome.digest = headDigest;
+    if (head?.mirror) outcome.sourceMirror = head.mirror;
     outcome.mediaType = head?.mediaType ?? '';
     await set.each(async (t) => {
       if (await holdsEverywhere(t, opts.tags ?? t.tags, headDigest)) outcome.unchanged.add(t);
@@ -70,6 +73,7 @@ export async function copyImage(set: TargetSet, source: RepoEndpoint, ref: strin
     const graph = await readGraph(source.client, source.repo, ref, opts.platforms, opts.format, opts.log);
     outcome.graph = graph;
     outcome.sourceDigest = graph.sourceDigest;
+    if (graph.sourceMirror) outcome.sourceMirror = graph.sourceMirror;
     outcome.digest = graph.top.digest;
     outcome.mediaType = graph.top.mediaType;
     if (opts.noClobber) await refuseClobber(need, graph.top.digest);

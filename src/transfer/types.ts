@@ -28,6 +28,8 @@ export interface BlobReport {
   resumes: number;
   /** Mounted from this repository of the target registry (a blob an earlier image of the run landed there). */
   mountedFrom?: string;
+  /** The registry mirror the bytes were read from (absent: the source registry itself). */
+  mirror?: string;
 }
 
 /** What the plan decided for one blob at one target. */

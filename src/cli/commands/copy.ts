@@ -72,6 +72,7 @@ export function copyCommand(y: Argv, io: CliIO, done: (code: number) => void, se
           env: io.env,
           insecureRegistries: a['insecure-registry'],
           tls: ctx.tls,
+          mirrors: ctx.mirrors,
           credentialHelperTimeoutMs: credentialHelperTimeoutOption(io.env),
           secrets,
           credentials: { from, to },

@@ -76,6 +76,7 @@ async function setUp(a: UserArgs, io: CliIO, role: 'from' | 'to', secrets: Secre
       retries: retriesOption(a),
       idleTimeoutMs: idleTimeoutOption(io.env),
       tls: ctx.tls,
+      mirrors: ctx.mirrors,
       credentialHelperTimeoutMs: credentialHelperTimeoutOption(io.env),
       secrets,
       signal: io.signal,

@@ -104,6 +104,7 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void, se
         env: io.env,
         insecureRegistries: a['insecure-registry'],
         tls: ctx.tls,
+        mirrors: ctx.mirrors,
         credentialHelperTimeoutMs: credentialHelperTimeoutOption(io.env),
         secrets,
         credentials: { from, to },

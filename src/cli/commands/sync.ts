@@ -68,6 +68,7 @@ export function syncCommand(y: Argv, io: CliIO, done: (code: number) => void, se
           env: io.env,
           insecureRegistries: a['insecure-registry'],
           tls: ctx.tls,
+          mirrors: ctx.mirrors,
           credentialHelperTimeoutMs: credentialHelperTimeoutOption(io.env),
           secrets,
           retries: retriesOption(a),

@@ -1,0 +1,115 @@
+/**
+ * Registry mirrors for the CLI: `--registry-mirror REGISTRY=MIRROR` (repeatable), then the
+ * configuration users already have: containers' registries.conf (REGISTRIES_CONFIG_PATH, else
+ * ~/.config/containers/registries.conf, else /etc/containers/registries.conf) and Docker's
+ * daemon.json `registry-mirrors` (REGPUSH_DOCKER_DAEMON_JSON, else /etc/docker/daemon.json).
+ * The default files are read only when they exist, and a broken one that nobody named is a
+ * warning, not a failure; a file named in the environment must exist and parse. The library gets
+ * the merged map (its `mirrors` option) and never reads these files itself.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { InputError, UsageError } from '../errors.js';
+import type { Logger } from '../log.js';
+import {
+  addMirrors,
+  mergeMirrorMaps,
+  MirrorConfigError,
+  mirrorsFromDaemonJson,
+  mirrorsFromRegistriesConf,
+  parseMirrorFlag,
+  type MirrorMap,
+} from '../registry/mirror-config.js';
+import { defineFlags } from './flag-table.js';
+
+/** The default places of the two files (read only when they exist). */
+export const DEFAULT_REGISTRIES_CONF = '/etc/containers/registries.conf';
+export const DEFAULT_DAEMON_JSON = '/etc/docker/daemon.json';
+
+/** The mirror flag (spread into commonFlags). */
+export const mirrorFlags = defineFlags({
+  'registry-mirror': {
+    type: 'string',
+    repeatable: true,
+    describe: `REGISTRY=MIRROR: read images of REGISTRY (or REGISTRY/NAMESPACE) through MIRROR first (a pull-through cache, host[:port][/path]; http:// for plain HTTP), falling back to REGISTRY; repeatable, tried in order. Also read: registries.conf mirrors (REGISTRIES_CONFIG_PATH, else ${DEFAULT_REGISTRIES_CONF}) and Docker Hub mirrors of daemon.json (REGPUSH_DOCKER_DAEMON_JSON, else ${DEFAULT_DAEMON_JSON})`,
+    group: 'Connection:',
+  },
+});
+
+function list(v: unknown): unknown[] {
+  if (v === undefined) return [];
+  return Array.isArray(v) ? v : [v];
+}
+
+/** --registry-mirror values as a map (flag order kept). */
+export function mirrorsFromFlags(v: unknown): MirrorMap {
+  const map: MirrorMap = {};
+  for (const raw of list(v)) {
+    try {
+      const [prefix, mirror] = parseMirrorFlag(typeof raw === 'string' ? raw : '');
+      addMirrors(map, prefix, [mirror]);
+    } catch (err) {
+      if (err instanceof MirrorConfigError) throw new UsageError(err.message);
+      throw err;
+    }
+  }
+  return map;
+}
+
+/** A file named by the environment (must exist), else the first default that exists. */
+function pick(named: string | undefined, defaults: string[], cwd: string): { file: string; named: boolean } | undefined {
+  if (named !== undefined && named.trim() !== '') return { file: isAbsolute(named) ? named : resolve(cwd, named), named: true };
+  const found = defaults.find((f) => existsSync(f));
+  return found ? { file: found, named: false } : undefined;
+}
+
+function readConfig(file: string, named: boolean, envName: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'read error';
+    if (!named) return undefined;
+    throw new InputError(`${envName}=${file}: cannot read it (${code === 'ENOENT' ? 'no such file' : code})`, { details: { file } });
+  }
+}
+
+/**
+ * Every mirror the run uses: the flags' first, then registries.conf's, then daemon.json's (for a
+ * registry several give mirrors for, they are tried in that order).
+ */
+export function mirrorOptions(flagValues: unknown, env: Record<string, string | undefined>, cwd: string, logger: Logger): MirrorMap {
+  const maps: MirrorMap[] = [mirrorsFromFlags(flagValues)];
+  const home = env.HOME;
+  const conf = pick(env.REGISTRIES_CONFIG_PATH, [...(home ? [join(home, '.config/containers/registries.conf')] : []), DEFAULT_REGISTRIES_CONF], cwd);
+  if (conf) {
+    const text = readConfig(conf.file, conf.named, 'REGISTRIES_CONFIG_PATH');
+    if (text !== undefined) {
+      try {
+        const r = mirrorsFromRegistriesConf(text, conf.file);
+        for (const n of r.notes) (conf.named ? logger.warn : logger.debug).call(logger, n);
+        if (Object.keys(r.mirrors).length) logger.debug(`mirrors from ${conf.file}: ${JSON.stringify(r.mirrors)}`);
+        maps.push(r.mirrors);
+      } catch (err) {
+        if (!(err instanceof MirrorConfigError)) throw err;
+        if (conf.named) throw new InputError(err.message, { details: { file: conf.file } });
+        logger.warn(`${err.message}; its mirrors are not used (REGISTRIES_CONFIG_PATH names another file)`);
+      }
+    }
+  }
+  const daemon = pick(env.REGPUSH_DOCKER_DAEMON_JSON, [DEFAULT_DAEMON_JSON], cwd);
+  if (daemon) {
+    const text = readConfig(daemon.file, daemon.named, 'REGPUSH_DOCKER_DAEMON_JSON');
+    if (text !== undefined) {
+      try {
+        const m = mirrorsFromDaemonJson(text, daemon.file);
+        if (Object.keys(m).length) logger.debug(`Docker Hub mirrors from ${daemon.file}: ${JSON.stringify(m)}`);
+        maps.push(m);
+      } catch (err) {
+        if (!(err instanceof MirrorConfigError)) throw err;
+        if (daemon.named) throw new InputError(err.message, { details: { file: daemon.file } });
+        logger.warn(`${err.message}; its mirrors are not used (REGPUSH_DOCKER_DAEMON_JSON names another file)`);
+      }
+    }
+  }
+  return mergeMirrorMaps(...maps);
+}

@@ -1,0 +1,363 @@
+/**
+ * Registry mirrors as configured: `--registry-mirror REGISTRY=MIRROR`, containers'
+ * registries.conf (v2, TOML) and Docker's daemon.json `registry-mirrors`. Pure: the callers pass
+ * the files' text in; nothing here reads a file or the environment.
+ *
+ * The one shape everything turns into is a map from a prefix (a registry, or a registry and a
+ * repository namespace: "docker.io", "docker.io/library", "registry.example.com:5000/team") to the
+ * mirrors tried, in order, before that prefix's registry. A mirror is a host[:port] with an
+ * optional namespace path ("mirror.example.com/hub"): the part of the repository under the prefix
+ * is appended to it, as registries.conf(5) describes. "http://" before a mirror means it is
+ * reached over plain HTTP (registries.conf's `insecure = true`, daemon.json's http:// mirrors).
+ */
+import { InputError } from '../errors.js';
+import { HOST } from '../ref/grammar.js';
+import { canonicalRegistry, DOCKER_HUB } from '../ref/registry.js';
+
+/** Prefix → mirrors in the order they are tried (the library's `mirrors` option). */
+export type MirrorMap = Record<string, string[]>;
+
+/** One mirror as a read uses it. */
+export interface MirrorTarget {
+  /** The mirror as configured, without scheme: host[:port][/path]. */
+  name: string;
+  /** host[:port] of the mirror. */
+  registry: string;
+  /** The repository at the mirror. */
+  repo: string;
+  /** Reached over plain HTTP (configured with http://). */
+  plainHttp: boolean;
+}
+
+/** A bad mirror setting (E_INPUT): the message says what and where; the CLI makes a bad flag E_USAGE. */
+export class MirrorConfigError extends InputError {}
+
+/** Splits "host[:port][/path]" (scheme optional: http:// or https://) into its parts; undefined when not one. */
+export function parseMirrorLocation(value: string): { registry: string; path: string; plainHttp: boolean } | undefined {
+  let s = value.trim();
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(s);
+  if (scheme && !/^https?$/i.test(scheme[1]!)) return undefined;
+  const plainHttp = !!scheme && scheme[1]!.toLowerCase() === 'http';
+  s = s.slice(scheme ? scheme[0].length : 0).replace(/\/+(v1|v2)\/*$/i, '').replace(/\/+$/, '');
+  const slash = s.indexOf('/');
+  const host = slash < 0 ? s : s.slice(0, slash);
+  const path = slash < 0 ? '' : s.slice(slash + 1);
+  if (!HOST.test(host)) return undefined;
+  // A path is a repository namespace: lower-case components, no empty ones (a URL's /v2/ API root is dropped above).
+  if (path && (!/^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/.test(path))) return undefined;
+  return { registry: canonicalRegistry(host), path, plainHttp };
+}
+
+/** A prefix key in its canonical spelling ("Docker.IO/library" → "docker.io/library"); undefined when not one. */
+export function canonicalPrefix(value: string): string | undefined {
+  // Repository names are lower case, so a prefix spelled otherwise can only mean the lower-case one.
+  const loc = parseMirrorLocation(value.toLowerCase());
+  if (!loc || /^[a-z]+:\/\//i.test(value.trim())) return undefined;
+  return loc.path ? `${loc.registry}/${loc.path}` : loc.registry;
+}
+
+/** Adds `mirrors` after those already known for `prefix` (duplicates dropped); returns `map`. */
+export function addMirrors(map: MirrorMap, prefix: string, mirrors: string[]): MirrorMap {
+  const list = (map[prefix] ??= []);
+  for (const m of mirrors) if (!list.includes(m)) list.push(m);
+  return map;
+}
+
+/** Several maps in order of precedence: the first map's mirrors for a prefix are tried first. */
+export function mergeMirrorMaps(...maps: (MirrorMap | undefined)[]): MirrorMap {
+  const out: MirrorMap = {};
+  for (const m of maps) for (const [k, v] of Object.entries(m ?? {})) addMirrors(out, k, v);
+  return out;
+}
+
+/** Checks a whole map (the library's input) and returns it with canonical keys. */
+export function checkMirrorMap(map: MirrorMap | undefined): MirrorMap {
+  const out: MirrorMap = {};
+  for (const [key, list] of Object.entries(map ?? {})) {
+    const prefix = canonicalPrefix(key);
+    if (!prefix) throw new MirrorConfigError(`mirrors: "${key}" is not a registry (host[:port]) or registry/namespace`);
+    if (!Array.isArray(list)) throw new MirrorConfigError(`mirrors: the mirrors of ${key} must be a list`);
+    for (const m of list) {
+      if (typeof m !== 'string' || !parseMirrorLocation(m)) throw new MirrorConfigError(`mirrors: "${String(m)}" (a mirror of ${key}) is not a host[:port][/path]`);
+    }
+    addMirrors(out, prefix, list);
+  }
+  return out;
+}
+
+/**
+ * The mirrors to try for `registry/repo`, in order: those of the longest prefix that matches at a
+ * path boundary (registries.conf's rule), each with the repository it has at the mirror.
+ */
+export function mirrorsFor(map: MirrorMap, registry: string, repo: string): MirrorTarget[] {
+  const full = `${canonicalRegistry(registry)}/${repo}`;
+  let best: string | undefined;
+  for (const key of Object.keys(map)) {
+    if ((full === key || full.startsWith(key + '/')) && (!best || key.length > best.length)) best = key;
+  }
+  if (!best) return [];
+  const rest = full.slice(best.length + 1);
+  const out: MirrorTarget[] = [];
+  for (const m of map[best]!) {
+    const loc = parseMirrorLocation(m);
+    if (!loc) continue;
+    const mirrorRepo = loc.path ? (rest ? `${loc.path}/${rest}` : loc.path) : rest;
+    if (!mirrorRepo) continue;
+    out.push({ name: (loc.path ? `${loc.registry}/${loc.path}` : loc.registry), registry: loc.registry, repo: mirrorRepo, plainHttp: loc.plainHttp });
+  }
+  return out;
+}
+
+/** `--registry-mirror REGISTRY=MIRROR` → [prefix, mirror]. */
+export function parseMirrorFlag(raw: string): [string, string] {
+  const eq = raw.indexOf('=');
+  const prefix = eq > 0 ? canonicalPrefix(raw.slice(0, eq)) : undefined;
+  const mirror = eq > 0 ? raw.slice(eq + 1).trim() : '';
+  if (!prefix || !mirror || !parseMirrorLocation(mirror)) {
+    throw new MirrorConfigError(`--registry-mirror takes REGISTRY=MIRROR, e.g. --registry-mirror docker.io=mirror.example.com (got "${raw}")`);
+  }
+  return [prefix, mirror];
+}
+
+/**
+ * Docker's daemon.json: `registry-mirrors` (URLs) are mirrors of Docker Hub only, as in dockerd.
+ * Other keys are ignored.
+ */
+export function mirrorsFromDaemonJson(text: string, source: string): MirrorMap {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new MirrorConfigError(`${source}: not valid JSON (${(err as Error).message})`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new MirrorConfigError(`${source}: must be a JSON object`);
+  const list = (parsed as Record<string, unknown>)['registry-mirrors'];
+  if (list === undefined) return {};
+  if (!Array.isArray(list)) throw new MirrorConfigError(`${source}: "registry-mirrors" must be a list of URLs`);
+  const mirrors = list.map((v) => {
+    const loc = typeof v === 'string' ? parseMirrorLocation(v) : undefined;
+    if (!loc) throw new MirrorConfigError(`${source}: "registry-mirrors" entry ${JSON.stringify(v)} is not a registry URL`);
+    const name = loc.path ? `${loc.registry}/${loc.path}` : loc.registry;
+    return loc.plainHttp ? `http://${name}` : name;
+  });
+  return mirrors.length ? { [DOCKER_HUB]: mirrors } : {};
+}
+
+/** What registries.conf gave: the mirrors, and settings read but not applied (the caller logs them). */
+export interface RegistriesConfMirrors {
+  mirrors: MirrorMap;
+  notes: string[];
+}
+
+/**
+ * containers' registries.conf, version 2: every `[[registry]]` with `prefix` (or `location`) and
+ * its `[[registry.mirror]]` tables. A mirror with `insecure = true` is reached over plain HTTP.
+ * Only mirrors are taken: a `location` that differs from the prefix (a rewrite of the registry
+ * itself) and `pull-from-mirror` other than "all" are not applied; such a mirror is left out (a
+ * note says so) rather than used for more than the file allows.
+ */
+export function mirrorsFromRegistriesConf(text: string, source: string): RegistriesConfMirrors {
+  const doc = parseToml(text, source);
+  const mirrors: MirrorMap = {};
+  const notes: string[] = [];
+  const registries = doc['registry'];
+  if (registries === undefined) return { mirrors, notes };
+  if (!Array.isArray(registries)) throw new MirrorConfigError(`${source}: "registry" must be an array of tables ([[registry]])`);
+  registries.forEach((r, i) => {
+    const where = `${source}: [[registry]] #${i + 1}`;
+    if (typeof r !== 'object' || r === null || Array.isArray(r)) throw new MirrorConfigError(`${where} is not a table`);
+    const reg = r as TomlTable;
+    const location = optString(reg, 'location', where);
+    const prefixRaw = optString(reg, 'prefix', where) ?? location;
+    if (!prefixRaw) throw new MirrorConfigError(`${where} has neither prefix nor location`);
+    // "*.example.com" prefixes (wildcard subdomains) are a registries.conf feature regpush does not match on.
+    if (prefixRaw.startsWith('*.')) {
+      notes.push(`${where}: wildcard prefix ${prefixRaw} is not supported; its mirrors are not used`);
+      return;
+    }
+    const prefix = canonicalPrefix(prefixRaw);
+    if (!prefix) throw new MirrorConfigError(`${where}: "${prefixRaw}" is not a registry or registry/namespace`);
+    if (location !== undefined && canonicalPrefix(location) !== prefix) {
+      notes.push(`${where}: location ${location} differs from prefix ${prefixRaw}; regpush does not rewrite registries, so ${prefixRaw} is read as named`);
+    }
+    const list = reg['mirror'];
+    if (list === undefined) return;
+    if (!Array.isArray(list)) throw new MirrorConfigError(`${where}: "mirror" must be an array of tables ([[registry.mirror]])`);
+    list.forEach((m, j) => {
+      const mw = `${where} mirror #${j + 1}`;
+      if (typeof m !== 'object' || m === null || Array.isArray(m)) throw new MirrorConfigError(`${mw} is not a table`);
+      const mt = m as TomlTable;
+      const loc = optString(mt, 'location', mw);
+      if (!loc) throw new MirrorConfigError(`${mw} has no location`);
+      const parsed = parseMirrorLocation(loc);
+      if (!parsed || /^[a-z]+:\/\//i.test(loc)) throw new MirrorConfigError(`${mw}: location "${loc}" is not a host[:port][/path]`);
+      const pull = optString(mt, 'pull-from-mirror', mw) ?? optString(reg, 'pull-from-mirror', where);
+      if (pull !== undefined && pull !== 'all') {
+        notes.push(`${mw}: pull-from-mirror = "${pull}" is not supported; mirror ${loc} is not used`);
+        return;
+      }
+      const insecure = mt['insecure'];
+      if (insecure !== undefined && typeof insecure !== 'boolean') throw new MirrorConfigError(`${mw}: insecure must be true or false`);
+      addMirrors(mirrors, prefix, [insecure ? `http://${loc}` : loc]);
+    });
+  });
+  return { mirrors, notes };
+}
+
+function optString(t: TomlTable, key: string, where: string): string | undefined {
+  const v = t[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string') throw new MirrorConfigError(`${where}: ${key} must be a string`);
+  return v;
+}
+
+// ---- The TOML subset registries.conf files use -------------------------------------------------
+//
+// Tables ([a.b]), arrays of tables ([[a.b]]), key = value with bare or quoted keys (dotted keys
+// too), basic and literal strings, booleans, integers, and arrays of those (over several lines,
+// trailing commas allowed), comments. Inline tables and multi-line strings are refused with a
+// clear message instead of being misread.
+
+type TomlValue = string | number | boolean | TomlValue[] | TomlTable;
+interface TomlTable {
+  [key: string]: TomlValue;
+}
+
+/** Parses the TOML subset above; throws MirrorConfigError naming `source` and the line. */
+export function parseToml(text: string, source: string): TomlTable {
+  const root: TomlTable = {};
+  let current = root;
+  const p = { s: text, i: 0, line: 1 };
+  const fail = (msg: string): never => {
+    throw new MirrorConfigError(`${source}:${p.line}: ${msg}`);
+  };
+  const skipSpace = (newlines: boolean): void => {
+    while (p.i < p.s.length) {
+      const c = p.s[p.i]!;
+      if (c === ' ' || c === '\t' || c === '\r') p.i++;
+      else if (c === '#') while (p.i < p.s.length && p.s[p.i] !== '\n') p.i++;
+      else if (c === '\n' && newlines) {
+        p.line++;
+        p.i++;
+      } else break;
+    }
+  };
+  const endOfLine = (): void => {
+    skipSpace(false);
+    if (p.i < p.s.length && p.s[p.i] !== '\n') fail(`unexpected "${p.s[p.i]}"`);
+  };
+  const key = (): string[] => {
+    const parts: string[] = [];
+    for (;;) {
+      skipSpace(false);
+      const c = p.s[p.i];
+      if (c === '"' || c === "'") parts.push(str());
+      else {
+        const m = /^[A-Za-z0-9_-]+/.exec(p.s.slice(p.i));
+        if (!m) fail('expected a key');
+        parts.push(m![0]);
+        p.i += m![0].length;
+      }
+      skipSpace(false);
+      if (p.s[p.i] !== '.') return parts;
+      p.i++;
+    }
+  };
+  const str = (): string => {
+    const q = p.s[p.i]!;
+    if (p.s.startsWith(q.repeat(3), p.i)) fail('multi-line strings are not supported here');
+    p.i++;
+    let out = '';
+    for (;;) {
+      const c = p.s[p.i];
+      if (c === undefined || c === '\n') fail('unterminated string');
+      p.i++;
+      if (c === q) return out;
+      if (q === '"' && c === '\\') {
+        const e = p.s[p.i++];
+        const simple: Record<string, string> = { '"': '"', '\\': '\\', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
+        if (e !== undefined && simple[e] !== undefined) out += simple[e];
+        else if (e === 'u' || e === 'U') {
+          const len = e === 'u' ? 4 : 8;
+          const hex = p.s.slice(p.i, p.i + len);
+          if (!/^[0-9a-fA-F]+$/.test(hex) || hex.length !== len) fail('bad unicode escape');
+          out += String.fromCodePoint(parseInt(hex, 16));
+          p.i += len;
+        } else fail(`bad escape \\${e ?? ''}`);
+      } else out += c;
+    }
+  };
+  const value = (): TomlValue => {
+    skipSpace(false);
+    const c = p.s[p.i];
+    if (c === '"' || c === "'") return str();
+    if (c === '[') {
+      p.i++;
+      const arr: TomlValue[] = [];
+      for (;;) {
+        skipSpace(true);
+        if (p.s[p.i] === ']') {
+          p.i++;
+          return arr;
+        }
+        arr.push(value());
+        skipSpace(true);
+        if (p.s[p.i] === ',') p.i++;
+        else if (p.s[p.i] !== ']') fail('expected , or ] in an array');
+      }
+    }
+    if (c === '{') fail('inline tables are not supported here');
+    const m = /^(true|false|[+-]?\d[\d_]*)(?=[\s,\]#]|$)/.exec(p.s.slice(p.i));
+    if (!m) fail('expected a value (string, boolean, integer or array)');
+    p.i += m![0].length;
+    return m![1] === 'true' ? true : m![1] === 'false' ? false : Number(m![1]!.replace(/_/g, ''));
+  };
+  /** Walks `path` from the root, through the last table of arrays of tables. */
+  const walk = (path: string[], from: TomlTable): TomlTable => {
+    let t = from;
+    for (const k of path) {
+      let next = t[k];
+      if (next === undefined) next = t[k] = {};
+      if (Array.isArray(next)) next = next[next.length - 1]!;
+      if (typeof next !== 'object' || next === null || Array.isArray(next)) fail(`${k} is not a table`);
+      t = next as TomlTable;
+    }
+    return t;
+  };
+  for (;;) {
+    skipSpace(true);
+    if (p.i >= p.s.length) return root;
+    if (p.s[p.i] === '[') {
+      const arrayOfTables = p.s[p.i + 1] === '[';
+      p.i += arrayOfTables ? 2 : 1;
+      const path = key();
+      if (p.s[p.i] !== ']' || (arrayOfTables && p.s[p.i + 1] !== ']')) fail(`expected ${arrayOfTables ? ']]' : ']'}`);
+      p.i += arrayOfTables ? 2 : 1;
+      endOfLine();
+      const parent = walk(path.slice(0, -1), root);
+      const last = path[path.length - 1]!;
+      if (arrayOfTables) {
+        const existing = parent[last];
+        if (existing !== undefined && !Array.isArray(existing)) fail(`${path.join('.')} is already a table`);
+        const arr = (existing as TomlValue[] | undefined) ?? (parent[last] = []);
+        const t: TomlTable = {};
+        (arr as TomlValue[]).push(t);
+        current = t;
+      } else {
+        const existing = parent[last];
+        if (existing !== undefined && (typeof existing !== 'object' || Array.isArray(existing))) fail(`${path.join('.')} is already defined`);
+        current = (existing as TomlTable | undefined) ?? (parent[last] = {});
+      }
+      continue;
+    }
+    const path = key();
+    if (p.s[p.i] !== '=') fail('expected =');
+    p.i++;
+    const v = value();
+    endOfLine();
+    const t = walk(path.slice(0, -1), current);
+    const last = path[path.length - 1]!;
+    if (t[last] !== undefined) fail(`${path.join('.')} is defined twice`);
+    t[last] = v;
+  }
+}

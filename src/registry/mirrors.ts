@@ -1,0 +1,192 @@
+/**
+ * Reading through registry mirrors (pull-through caches): a RegistryClient that tries each mirror
+ * of a repository in order and falls back to the registry itself (the upstream) when a mirror
+ * does not have the content, refuses us, fails or cannot be reached, as dockerd and
+ * containers/image do. Writes (manifests, uploads, mounts, deletes) only ever go to the upstream.
+ *
+ * Content is trusted by digest only: a manifest fetched by digest is hashed and compared by the
+ * client; a blob's digest is checked by the target registry when it lands and by getBlobBytes
+ * for configs. A mirror that serves bytes not matching their digest is not asked again in this
+ * run. A tag is the one thing a mirror answers on trust (that is what a mirror is for), so a tag
+ * resolved through a mirror is logged with the mirror's name and reported (`mirror` on the
+ * fetched manifest).
+ *
+ * Tag lists are read from the upstream only: a pull-through cache lists what it has cached, and a
+ * partial list passed off as the whole one would make `copy --all-tags` skip tags silently.
+ */
+import type { Readable } from 'node:stream';
+import { RegpushError } from '../errors.js';
+import type { RequestBody } from '../http/types.js';
+import type { Logger } from '../log.js';
+import type { MirrorTarget } from './mirror-config.js';
+import type { FetchedManifest, ManifestHead, MountResult, RegistryClient, UploadSession } from './registry-client.js';
+
+/** A mirror of one repository, with the client that reaches it. */
+export interface MirrorRoute extends MirrorTarget {
+  client: RegistryClient;
+}
+
+/**
+ * What a run has learnt about its mirrors: the ones not to ask again (unreachable, failing,
+ * serving wrong content) and those whose failure was already logged. Shared by every client of
+ * the run, so a dead mirror costs one failed request, not one per blob.
+ */
+export class MirrorHealth {
+  private readonly down = new Map<string, string>();
+  private readonly logged = new Set<string>();
+  isDown(name: string): boolean {
+    return this.down.has(name);
+  }
+  markDown(name: string, why: string): void {
+    if (!this.down.has(name)) this.down.set(name, why);
+  }
+  /** True the first time for `name`: the caller logs then. */
+  firstFailure(name: string): boolean {
+    if (this.logged.has(name)) return false;
+    this.logged.add(name);
+    return true;
+  }
+}
+
+/**
+ * Error codes after which a mirror is not asked again in this run: it cannot be reached, fails,
+ * serves wrong content, or refuses the credentials (which do not change during a run). A 403 or
+ * a 404 may concern one repository only, so the next read asks again.
+ */
+const MIRROR_BROKEN = new Set(['E_NETWORK', 'E_TLS', 'E_REGISTRY', 'E_PROTOCOL', 'E_TOO_MANY_REQUESTS', 'E_DIGEST_MISMATCH', 'E_AUTH']);
+/** Error codes that stop the read instead of falling back: the operation was cancelled, or a bug. */
+const NO_FALLBACK = new Set(['E_ABORTED', 'E_INTERNAL', 'E_USAGE']);
+
+/** A source registry read through its mirrors first. */
+export class MirroredClient implements RegistryClient {
+  readonly registry: string;
+  readonly logger: Logger;
+  /** Tags whose resolution through a mirror was already said (a HEAD then a GET say it once). */
+  private readonly told = new Set<string>();
+
+  constructor(
+    private readonly upstream: RegistryClient,
+    /** The mirrors of a repository of this registry, in order (empty: read the upstream). */
+    private readonly routes: (repo: string) => MirrorRoute[],
+    private readonly health: MirrorHealth,
+  ) {
+    this.registry = upstream.registry;
+    this.logger = upstream.logger;
+  }
+
+  /**
+   * Runs `read` at each usable mirror, then at the upstream. `found` tells an answer from "not
+   * here" (a HEAD's undefined). The upstream's answer or error is the result.
+   */
+  private async read<T>(repo: string, what: string, read: (c: RegistryClient, repo: string) => Promise<T>, found: (v: T) => boolean = () => true): Promise<{ value: T; mirror?: MirrorRoute }> {
+    const routes = this.routes(repo);
+    for (const [i, m] of routes.entries()) {
+      if (this.health.isDown(m.name)) continue;
+      const next = routes.slice(i + 1).find((n) => !this.health.isDown(n.name));
+      const then = next ? `trying mirror ${next.name}` : `reading from upstream ${this.registry}`;
+      let why: string;
+      try {
+        const value = await read(m.client, m.repo);
+        if (found(value)) return { value, mirror: m };
+        why = 'not found';
+      } catch (err) {
+        if (!(err instanceof RegpushError) || NO_FALLBACK.has(err.code)) throw err;
+        why = `${err.code}: ${err.message}`;
+        if (err.code === 'E_DIGEST_MISMATCH') {
+          // Wrong content for a digest is not a cache miss: the mirror is not trusted again this run.
+          this.health.markDown(m.name, why);
+          this.logger.warn(`mirror ${m.name} served content that does not match its digest (${err.message}); not using it again, ${then}`);
+          continue;
+        }
+        if (MIRROR_BROKEN.has(err.code)) this.health.markDown(m.name, why);
+      }
+      // A cache miss is ordinary for a pull-through cache: only logged in debug. Failures once, as a warning.
+      if (why === 'not found' || /^E_NOT_FOUND/.test(why)) this.logger.debug(`mirror ${m.name}: ${what} not found; ${then}`);
+      else if (this.health.firstFailure(m.name)) this.logger.warn(`mirror ${m.name} failed (${why}); ${then}`);
+      else this.logger.debug(`mirror ${m.name}: ${what} failed (${why}); ${then}`);
+    }
+    return { value: await read(this.upstream, repo) };
+  }
+
+  /** Says once per tag, mirror and digest that a mirror resolved the tag. */
+  private tell(repo: string, tag: string, mirror: string, digest: string): void {
+    const line = `${this.registry}/${repo}:${tag} resolved through mirror ${mirror} to ${digest}`;
+    if (this.told.has(line)) return;
+    this.told.add(line);
+    this.logger.info(line);
+  }
+
+  ready(): Promise<void> {
+    return this.upstream.ready();
+  }
+
+  /** Reachability of the registry itself (what login and early checks mean by it). */
+  ping(): Promise<void> {
+    return this.upstream.ping();
+  }
+
+  async headManifest(repo: string, ref: string): Promise<ManifestHead | undefined> {
+    const r = await this.read(repo, `manifest ${ref}`, (c, rp) => c.headManifest(rp, ref), (v) => v !== undefined);
+    if (!r.mirror || !r.value) return r.value;
+    if (!ref.includes(':')) this.tell(repo, ref, r.mirror.name, r.value.digest ?? '(no digest stated)');
+    return { ...r.value, mirror: r.mirror.name };
+  }
+
+  async getManifest(repo: string, ref: string): Promise<FetchedManifest> {
+    const r = await this.read(repo, `manifest ${ref}`, (c, rp) => c.getManifest(rp, ref));
+    if (!r.mirror) return r.value;
+    // A digest is checked by the client; a tag is the mirror's word, so say whose word it is.
+    if (!ref.includes(':')) this.tell(repo, ref, r.mirror.name, r.value.digest);
+    else this.logger.debug(`${this.registry}/${repo}@${ref} read from mirror ${r.mirror.name}`);
+    return { ...r.value, mirror: r.mirror.name };
+  }
+
+  async headBlob(repo: string, digest: string): Promise<number | undefined> {
+    return (await this.read(repo, `blob ${digest}`, (c, rp) => c.headBlob(rp, digest), (v) => v !== undefined)).value;
+  }
+
+  async getBlob(repo: string, digest: string, start?: number): Promise<{ body: Readable; size?: number; partial: boolean; mirror?: string }> {
+    const r = await this.read(repo, `blob ${digest}`, (c, rp) => c.getBlob(rp, digest, start));
+    return r.mirror ? { ...r.value, mirror: r.mirror.name } : r.value;
+  }
+
+  async getBlobBytes(repo: string, digest: string, cap: number): Promise<Buffer> {
+    return (await this.read(repo, `blob ${digest}`, (c, rp) => c.getBlobBytes(rp, digest, cap))).value;
+  }
+
+  async referrers(repo: string, digest: string): Promise<{ manifests: { digest: string; mediaType: string; artifactType?: string }[] } | undefined> {
+    // A mirror without the referrers API answers "no API"; the upstream may have one.
+    return (await this.read(repo, `referrers of ${digest}`, (c, rp) => c.referrers(rp, digest), (v) => v !== undefined)).value;
+  }
+
+  /** The upstream's list (see the module comment). */
+  listTags(repo: string, pageSize?: number): Promise<string[]> {
+    return this.upstream.listTags(repo, pageSize);
+  }
+
+  // Writes: the upstream only.
+  putManifest(repo: string, ref: string, bytes: Buffer, mediaType: string): Promise<string> {
+    return this.upstream.putManifest(repo, ref, bytes, mediaType);
+  }
+  deleteManifest(repo: string, digest: string): Promise<void> {
+    return this.upstream.deleteManifest(repo, digest);
+  }
+  mountBlob(repo: string, digest: string, fromRepo: string): Promise<MountResult> {
+    return this.upstream.mountBlob(repo, digest, fromRepo);
+  }
+  startUpload(repo: string): Promise<UploadSession> {
+    return this.upstream.startUpload(repo);
+  }
+  putUpload(session: string, digest: string, size: number, body: RequestBody, replayable: boolean): Promise<void> {
+    return this.upstream.putUpload(session, digest, size, body, replayable);
+  }
+  patchUpload(session: string, body: RequestBody, replayable: boolean, range?: { start: number; end: number }): Promise<string> {
+    return this.upstream.patchUpload(session, body, replayable, range);
+  }
+  completeUpload(session: string, digest: string): Promise<void> {
+    return this.upstream.completeUpload(session, digest);
+  }
+  cancelUpload(session: string): Promise<boolean> {
+    return this.upstream.cancelUpload(session);
+  }
+}

@@ -1,0 +1,216 @@
+// Registry mirrors against real registries: a CNCF distribution pull-through cache
+// (`proxy: remoteurl:`) in front of the anonymous source registry, named by --registry-mirror, by
+// a registries.conf and by a daemon.json. The base is read through the mirror (its access log
+// shows the GETs), the push validates with skopeo; a mirror serving a wrong manifest for a digest
+// is rejected; with the mirror stopped, the push reads from the upstream and says so.
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { credsOf, imageRef, loadState, runCli, skopeoCopyToLayout, skopeoInspect, tempDir } from './harness.js';
+import { assertValidReport } from './report-schema.js';
+import { startFaultProxy, type FaultProxy } from '../fixtures/fault-proxy.js';
+import { startExtraRegistry, type ExtraRegistry } from '../fixtures/extra-registry.js';
+
+const state = loadState();
+const R = state.registries;
+const run = `m${Date.now().toString(36)}`;
+const base = state.images.anon['base/busybox:v2s2'];
+const fromRef = imageRef(R.anon, 'base/busybox:v2s2');
+const toBasic = ['--to-user', R.basic.user!, '--to-password', R.basic.password!];
+
+const dir = tempDir('regpush-mirrors-');
+const emptyConf = join(dir, 'empty-registries.conf');
+const emptyDaemon = join(dir, 'empty-daemon.json');
+/** No mirrors from the machine's own files: every test names its configuration. */
+const isolated = { REGISTRIES_CONFIG_PATH: emptyConf, REGPUSH_DOCKER_DAEMON_JSON: emptyDaemon };
+
+let mirror: ExtraRegistry | undefined;
+let mirrorHost = '';
+let evil: FaultProxy | undefined;
+
+after(async () => {
+  await mirror?.stop();
+  await evil?.close();
+});
+
+/** The mirror's access-log requests since `mark` (an offset into its log) as "METHOD URI". */
+function mirrorRequestsSince(mark: number): string[] {
+  return [...mirror!.log().slice(mark).matchAll(/"(GET|HEAD) (\/v2\/\S+) HTTP[^"]*" (\d{3})/g)].map((m) => `${m[1]} ${m[2]} ${m[3]}`);
+}
+
+function makeApp(): string {
+  const app = tempDir('regpush-mirror-app-');
+  writeFileSync(join(app, 'hello.txt'), `mirror test ${run}\n`);
+  return app;
+}
+
+/** The push reads the base through `mirror`: report, log line, the mirror's access log, and the image validates. */
+async function pushThrough(args: string[], env: Record<string, string | undefined>, expectMirror: string, to: string, from = fromRef) {
+  const mark = mirror!.log().length;
+  const r = await runCli(['push', '--json', '--from', from, '--to', to, ...toBasic, '--app', makeApp(), ...args], { env });
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  assertValidReport(report, 'push report');
+  assert.equal(report.base.digest, base.digest);
+  assert.equal(report.base.mirror, expectMirror);
+  assert.match(r.stderr, new RegExp(`resolved through mirror ${expectMirror.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} to ${base.digest}`));
+  // Every base blob was streamed from the mirror, and the mirror served them (its own log).
+  const baseBlobs = report.blobs.filter((b: { digest: string }) => base.layers!.includes(b.digest));
+  assert.equal(baseBlobs.length, base.layers!.length);
+  for (const b of baseBlobs) assert.equal(b.mirror, expectMirror, JSON.stringify(b));
+  const seen = mirrorRequestsSince(mark);
+  assert.ok(seen.some((l) => /^GET \/v2\/base\/busybox\/manifests\/v2s2 200$/.test(l)), seen.join('\n'));
+  for (const l of base.layers!) assert.ok(seen.some((s) => s === `GET /v2/base/busybox/blobs/${l} 200`), `${l} not GET from the mirror:\n${seen.join('\n')}`);
+  // The result is a valid image at the target (skopeo verifies every blob's digest).
+  const raw = await skopeoInspect(to, { raw: true, creds: credsOf(R.basic) });
+  assert.equal(raw.digest, report.digest);
+  await skopeoCopyToLayout(to, credsOf(R.basic));
+  return { r, report };
+}
+
+before(async () => {
+  writeFileSync(emptyConf, '# no mirrors\n');
+  writeFileSync(emptyDaemon, '{}\n');
+  // A pull-through cache of the anonymous test registry.
+  mirror = await startExtraRegistry(dir, 'mirror', `proxy:\n  remoteurl: ${R.anon.url}\n`);
+  mirrorHost = mirror.host;
+});
+
+test('--registry-mirror: the base is read through the pull-through cache, writes go to the target only', async () => {
+  const to = imageRef(R.basic, `${run}/flag:1`);
+  await pushThrough(['--registry-mirror', `${R.anon.host}=${mirrorHost}`], isolated, mirrorHost, to);
+  // Nothing was written to the mirror.
+  assert.deepEqual([...mirror!.log().matchAll(/"(PUT|POST|PATCH|DELETE) \/v2\//g)].map((m) => m[0]), []);
+});
+
+test('copy --registry-mirror reports the mirror for the source and its blobs', async () => {
+  const to = imageRef(R.basic, `${run}/copy:1`);
+  const r = await runCli(['copy', '--json', '--registry-mirror', `${R.anon.host}=${mirrorHost}`, fromRef, to, ...toBasic], { env: isolated });
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  assertValidReport(report, 'copy report');
+  assert.equal(report.source.mirror, mirrorHost);
+  // The HEAD (unchanged check) and the GET both went to the mirror; the tag's resolution is said once.
+  assert.equal(r.stderr.match(/resolved through mirror/g)?.length, 1, r.stderr);
+  assert.equal(report.digest, base.digest);
+  for (const b of report.targets[0].blobs) assert.equal(b.mirror, mirrorHost, JSON.stringify(b));
+});
+
+test('registries.conf (REGISTRIES_CONFIG_PATH): a [[registry.mirror]] for a namespace prefix', async () => {
+  const conf = join(dir, 'registries.conf');
+  writeFileSync(conf, `unqualified-search-registries = ["docker.io"]
+
+[[registry]]
+prefix = "${R.anon.host}/base"
+location = "${R.anon.host}/base"
+
+[[registry.mirror]]
+location = "127.0.0.1:1"   # nothing listens: skipped, with a warning
+
+[[registry.mirror]]
+location = "${mirrorHost}/base"
+insecure = true
+`);
+  const to = imageRef(R.basic, `${run}/conf:1`);
+  const { r } = await pushThrough([], { ...isolated, REGISTRIES_CONFIG_PATH: conf }, `${mirrorHost}/base`, to);
+  assert.match(r.stderr, new RegExp(`mirror 127\\.0\\.0\\.1:1 failed \\(E_NETWORK: .*\\); trying mirror ${mirrorHost}/base\n`));
+  assert.equal(r.stderr.match(/mirror 127\.0\.0\.1:1 failed/g)?.length, 1, 'warned once');
+});
+
+test('daemon.json registry-mirrors serve Docker Hub references (Docker Hub itself is never reached)', async () => {
+  const daemon = join(dir, 'daemon.json');
+  writeFileSync(daemon, JSON.stringify({ 'registry-mirrors': [`http://${mirrorHost}`], 'log-level': 'warn' }));
+  const to = imageRef(R.basic, `${run}/daemon:1`);
+  // base/busybox is docker.io/base/busybox: only the mirror (a cache of the anon registry) has it here.
+  await pushThrough([], { ...isolated, REGPUSH_DOCKER_DAEMON_JSON: daemon }, mirrorHost, to, 'base/busybox:v2s2');
+});
+
+test('regpush.json "mirrors" (push): the base is read through the mirror', async () => {
+  const project = tempDir('regpush-mirror-project-');
+  const to = imageRef(R.basic, `${run}/project:1`);
+  writeFileSync(join(project, 'regpush.json'), JSON.stringify({ from: fromRef, to, app: [makeApp()], mirrors: { [R.anon.host]: [mirrorHost] } }));
+  const r = await runCli(['push', '--json', ...toBasic], { env: isolated, cwd: project });
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  assert.equal(report.base.mirror, mirrorHost);
+  assert.equal(report.base.digest, base.digest);
+});
+
+test('a mirror serving a wrong manifest for a digest is rejected: read from the upstream, with a warning', async () => {
+  evil = await startFaultProxy(R.anon.url);
+  // Every manifest GET by digest gets one bit flipped: same length, another digest.
+  evil.rule({ method: 'GET', path: /\/manifests\/sha256:/, fault: { kind: 'corrupt', at: 20 } });
+  const to = imageRef(R.basic, `${run}/evil:1`);
+  const r = await runCli(['push', '--json', '--registry-mirror', `${R.anon.host}=${evil.host}`, '--from', `${R.anon.host}/base/busybox@${base.digest}`, '--to', to, ...toBasic, '--app', makeApp()], { env: isolated });
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(evil.hits('corrupt').length >= 1, 'the mirror was asked');
+  assert.match(r.stderr, new RegExp(`mirror ${evil.host} served content that does not match its digest .*; not using it again, reading from upstream ${R.anon.host}`));
+  const report = JSON.parse(r.stdout);
+  assertValidReport(report, 'push report');
+  assert.equal(report.base.digest, base.digest);
+  assert.equal(report.base.mirror, undefined, 'the base was read from the registry itself');
+  // Distrusted for the rest of the run: no blob was read from it.
+  assert.deepEqual(evil.requests.filter((q) => /\/blobs\//.test(q.url)).map((q) => q.url), []);
+  for (const b of report.blobs) assert.equal(b.mirror, undefined);
+  assert.equal((await skopeoInspect(to, { raw: true, creds: credsOf(R.basic) })).digest, report.digest);
+});
+
+test('a mirror gets its own credentials, never the source\'s: refused without them (fallback), used with them', async () => {
+  // The "mirror" is the Basic-auth registry (it holds the seeded base too), behind a proxy that records headers.
+  const guarded = await startFaultProxy(R.basic.url);
+  try {
+    const sourceCreds = { REGPUSH_FROM_USER: R.basic.user!, REGPUSH_FROM_PASSWORD: R.basic.password! };
+    let to = imageRef(R.basic, `${run}/creds:1`);
+    let r = await runCli(['push', '--json', '--registry-mirror', `${R.anon.host}=${guarded.host}`, '--from', fromRef, '--to', to, ...toBasic, '--app', makeApp()], { env: { ...isolated, ...sourceCreds } });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, new RegExp(`mirror ${guarded.host} failed \\(E_AUTH: .*\\); reading from upstream`));
+    assert.ok(guarded.requests.length > 0);
+    assert.deepEqual(guarded.requests.filter((q) => q.headers.authorization), [], 'the source credentials never reached the mirror');
+    assert.equal(JSON.parse(r.stdout).base.mirror, undefined);
+    // With a login for the mirror's own host (docker config), the mirror is used.
+    const dockerConfig = tempDir('regpush-mirror-dockercfg-');
+    const auth = Buffer.from(`${R.basic.user}:${R.basic.password}`).toString('base64');
+    writeFileSync(join(dockerConfig, 'config.json'), JSON.stringify({ auths: { [guarded.host]: { auth } } }));
+    to = imageRef(R.basic, `${run}/creds:2`);
+    r = await runCli(['push', '--json', '--registry-mirror', `${R.anon.host}=${guarded.host}`, '--from', fromRef, '--to', to, ...toBasic, '--app', makeApp()], { env: { ...isolated, DOCKER_CONFIG: dockerConfig } });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).base.mirror, guarded.host);
+  } finally {
+    await guarded.close();
+  }
+});
+
+test('bad mirror settings: one error line each', async () => {
+  let r = await runCli(['push', '--registry-mirror', 'docker.io', '--from', fromRef, '--to', imageRef(R.basic, `${run}/x:1`), '--app', makeApp()], { env: isolated });
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr.trim(), /^.*--registry-mirror takes REGISTRY=MIRROR.*\[E_USAGE\]$/);
+  const badDaemon = join(dir, 'bad-daemon.json');
+  writeFileSync(badDaemon, '{"registry-mirrors": "https://m.example"}');
+  r = await runCli(['inspect', fromRef], { env: { ...isolated, REGPUSH_DOCKER_DAEMON_JSON: badDaemon } });
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr.trim(), /bad-daemon\.json: "registry-mirrors" must be a list of URLs.*\[E_INPUT\]$/);
+  r = await runCli(['inspect', fromRef], { env: { ...isolated, REGISTRIES_CONFIG_PATH: join(dir, 'missing.conf') } });
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr.trim(), /REGISTRIES_CONFIG_PATH=.*missing\.conf: cannot read it \(no such file\).*\[E_INPUT\]$/);
+  const badConf = join(dir, 'bad.conf');
+  writeFileSync(badConf, '[[registry]]\nlocation = "q.example"\n[[registry.mirror]]\nlocation = {a = 1}\n');
+  r = await runCli(['inspect', fromRef], { env: { ...isolated, REGISTRIES_CONFIG_PATH: badConf } });
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr.trim(), /bad\.conf:4: inline tables are not supported.*\[E_INPUT\]$/);
+});
+
+test('with the mirror stopped, the push reads from the upstream and says so', async () => {
+  await mirror!.stop();
+  const to = imageRef(R.basic, `${run}/stopped:1`);
+  const r = await runCli(['push', '--json', '--registry-mirror', `${R.anon.host}=${mirrorHost}`, '--from', fromRef, '--to', to, ...toBasic, '--app', makeApp()], { env: isolated });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, new RegExp(`mirror ${mirrorHost.replace(/\./g, '\\.')} failed \\(E_NETWORK: .*\\); reading from upstream ${R.anon.host.replace(/\./g, '\\.')}`));
+  assert.equal(r.stderr.match(/mirror \S+ failed/g)?.length, 1, 'said once');
+  const report = JSON.parse(r.stdout);
+  assertValidReport(report, 'push report');
+  assert.equal(report.base.digest, base.digest);
+  assert.equal(report.base.mirror, undefined);
+  for (const b of report.blobs) assert.equal(b.mirror, undefined);
+  assert.equal((await skopeoInspect(to, { raw: true, creds: credsOf(R.basic) })).digest, report.digest);
+});

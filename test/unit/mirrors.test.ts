@@ -1,0 +1,390 @@
+// Registry mirrors: parsing --registry-mirror, registries.conf (v2) and daemon.json into the one
+// map; which mirrors a repository gets; the MirroredClient's order, fallback and write routing.
+import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
+import { describe, it } from 'node:test';
+import { AbortedError, AuthError, DeniedError, DigestMismatchError, NetworkError, NotFoundError, RegpushError } from '../../src/errors.js';
+import {
+  checkMirrorMap,
+  mergeMirrorMaps,
+  MirrorConfigError,
+  mirrorsFor,
+  mirrorsFromDaemonJson,
+  mirrorsFromRegistriesConf,
+  parseMirrorFlag,
+  parseMirrorLocation,
+  parseToml,
+} from '../../src/registry/mirror-config.js';
+import { MirroredClient, MirrorHealth, type MirrorRoute } from '../../src/registry/mirrors.js';
+import type { RegistryClient } from '../../src/registry/registry-client.js';
+import { mirrorsFromFlags } from '../../src/cli/mirror-flags.js';
+import { checkProjectConfig } from '../../src/cli/project-config.js';
+import { sha256Digest } from '../../src/image/digest.js';
+import { connect, transportFor } from '../../src/registry/connect.js';
+import { HttpRegistryClient } from '../../src/registry/client.js';
+
+const bad = (f: () => unknown, re: RegExp) => assert.throws(f, (e: unknown) => e instanceof MirrorConfigError && re.test(e.message));
+
+describe('mirror locations and the flag', () => {
+  it('splits host, path and scheme; canonical Docker Hub', () => {
+    assert.deepEqual(parseMirrorLocation('mirror.example.com:5000/hub'), { registry: 'mirror.example.com:5000', path: 'hub', plainHttp: false });
+    assert.deepEqual(parseMirrorLocation('http://10.0.0.5:5000/'), { registry: '10.0.0.5:5000', path: '', plainHttp: true });
+    assert.deepEqual(parseMirrorLocation('https://mirror.gcr.io/v2/'), { registry: 'mirror.gcr.io', path: '', plainHttp: false });
+    assert.deepEqual(parseMirrorLocation('index.docker.io'), { registry: 'docker.io', path: '', plainHttp: false });
+    assert.equal(parseMirrorLocation('ftp://x.example'), undefined);
+    assert.equal(parseMirrorLocation('m.example/Upper'), undefined);
+    assert.equal(parseMirrorLocation('m.example//x'), undefined);
+    assert.equal(parseMirrorLocation(''), undefined);
+  });
+  it('--registry-mirror REGISTRY=MIRROR, in order, duplicates dropped', () => {
+    assert.deepEqual(parseMirrorFlag('Docker.IO=mirror.example.com'), ['docker.io', 'mirror.example.com']);
+    assert.deepEqual(mirrorsFromFlags(['docker.io=a.example', 'docker.io=b.example', 'docker.io=a.example', 'r.example:5000/team=http://c.example:80']), {
+      'docker.io': ['a.example', 'b.example'],
+      'r.example:5000/team': ['http://c.example:80'],
+    });
+  });
+  it('refuses malformed flags with E_USAGE naming the shape', () => {
+    for (const v of ['docker.io', '=m.example', 'docker.io=', 'docker.io=ftp://m', 'https://docker.io=m.example', 'bad host=m.example']) {
+      assert.throws(() => mirrorsFromFlags([v]), (e: unknown) => e instanceof RegpushError && e.code === 'E_USAGE' && /REGISTRY=MIRROR/.test(e.message), v);
+    }
+  });
+  it('checks the library option', () => {
+    assert.deepEqual(checkMirrorMap({ 'Docker.io/Library': ['m.example'] }), { 'docker.io/library': ['m.example'] });
+    bad(() => checkMirrorMap({ 'not a host': ['m'] }), /is not a registry/);
+    bad(() => checkMirrorMap({ 'docker.io': 'm.example' as unknown as string[] }), /must be a list/);
+    bad(() => checkMirrorMap({ 'docker.io': ['bad host'] }), /is not a host/);
+  });
+});
+
+describe('mirrorsFor', () => {
+  const map = mergeMirrorMaps(
+    { 'docker.io': ['hub-mirror.example'], 'docker.io/library': ['lib.example/official', 'http://127.0.0.1:5001'] },
+    { 'docker.io': ['second.example'] },
+  );
+  it('takes the longest prefix at a path boundary and maps the repository under it', () => {
+    assert.deepEqual(mirrorsFor(map, 'docker.io', 'library/nginx').map((m) => [m.name, m.repo, m.plainHttp]), [
+      ['lib.example/official', 'official/nginx', false],
+      // The prefix is replaced by the mirror's location (registries.conf(5)): library/ goes with it.
+      ['127.0.0.1:5001', 'nginx', true],
+    ]);
+    assert.deepEqual(mirrorsFor(map, 'index.docker.io', 'acme/web').map((m) => [m.name, m.repo]), [
+      ['hub-mirror.example', 'acme/web'],
+      ['second.example', 'acme/web'],
+    ]);
+    // "docker.io/lib" is not a prefix of docker.io/library/…; other registries get nothing.
+    assert.deepEqual(mirrorsFor({ 'docker.io/lib': ['x.example'] }, 'docker.io', 'library/nginx'), []);
+    assert.deepEqual(mirrorsFor(map, 'ghcr.io', 'acme/web'), []);
+  });
+});
+
+describe('daemon.json', () => {
+  it('registry-mirrors are Docker Hub mirrors; http:// kept for plain HTTP', () => {
+    assert.deepEqual(mirrorsFromDaemonJson('{"registry-mirrors": ["https://mirror.gcr.io", "http://10.0.0.5:5000/"], "debug": true}', 'd.json'), {
+      'docker.io': ['mirror.gcr.io', 'http://10.0.0.5:5000'],
+    });
+    assert.deepEqual(mirrorsFromDaemonJson('{}', 'd.json'), {});
+    assert.deepEqual(mirrorsFromDaemonJson('{"registry-mirrors": []}', 'd.json'), {});
+  });
+  it('names the file and the mistake', () => {
+    bad(() => mirrorsFromDaemonJson('{', 'd.json'), /^d\.json: not valid JSON/);
+    bad(() => mirrorsFromDaemonJson('[]', 'd.json'), /must be a JSON object/);
+    bad(() => mirrorsFromDaemonJson('{"registry-mirrors": "https://m"}', 'd.json'), /must be a list/);
+    bad(() => mirrorsFromDaemonJson('{"registry-mirrors": [3]}', 'd.json'), /entry 3 is not a registry URL/);
+  });
+});
+
+describe('registries.conf', () => {
+  const conf = `
+# mirrors of Docker Hub's official images
+unqualified-search-registries = ["docker.io", 'quay.io',
+  ]
+short-name-mode = "enforcing"
+
+[[registry]]
+prefix = "docker.io/library"
+location = "docker.io/library"
+  [[registry.mirror]]
+  location = "mirror-a.example:5000/hub"   # first
+  [[registry.mirror]]
+  location = "127.0.0.1:5001"
+  insecure = true
+
+[[registry]]
+location = "quay.io"
+[[registry.mirror]]
+location = "quay-mirror.example"
+pull-from-mirror = "digest-only"
+[[registry.mirror]]
+location = "quay-mirror2.example"
+
+[[registry]]
+prefix = "example.com/foo"
+location = "internal.example/bar"
+
+[[registry]]
+prefix = "*.example.org"
+[[registry.mirror]]
+location = "wild.example"
+
+[aliases]
+"alpine" = "docker.io/library/alpine"
+"\\u0061b" = "x"
+`;
+  it('collects the mirrors of each prefix in order; notes what it does not apply', () => {
+    const r = mirrorsFromRegistriesConf(conf, 'registries.conf');
+    assert.deepEqual(r.mirrors, {
+      'docker.io/library': ['mirror-a.example:5000/hub', 'http://127.0.0.1:5001'],
+      'quay.io': ['quay-mirror2.example'],
+    });
+    assert.equal(r.notes.length, 3);
+    assert.match(r.notes[0]!, /pull-from-mirror = "digest-only" is not supported; mirror quay-mirror\.example is not used/);
+    assert.match(r.notes[1]!, /location internal\.example\/bar differs from prefix example\.com\/foo/);
+    assert.match(r.notes[2]!, /wildcard prefix \*\.example\.org is not supported/);
+  });
+  it('a file with no [[registry]] has no mirrors (the Debian default)', () => {
+    assert.deepEqual(mirrorsFromRegistriesConf('# nothing\n[aliases]\n  "a" = "docker.io/library/a"\n', 'r.conf'), { mirrors: {}, notes: [] });
+  });
+  it('names the file, the line or the table of a mistake', () => {
+    bad(() => mirrorsFromRegistriesConf('[[registry]]\nprefix = "docker.io"\n[[registry.mirror]]\ninsecure = true\n', 'r.conf'), /r\.conf: \[\[registry\]\] #1 mirror #1 has no location/);
+    bad(() => mirrorsFromRegistriesConf('[[registry]]\nprefix = "docker.io"\n[[registry.mirror]]\nlocation = "https://m.example"\n', 'r.conf'), /location "https:\/\/m\.example" is not a host/);
+    bad(() => mirrorsFromRegistriesConf('[[registry]]\n[[registry.mirror]]\nlocation = "m.example"\n', 'r.conf'), /#1 has neither prefix nor location/);
+    bad(() => mirrorsFromRegistriesConf('[[registry]]\nprefix = 3\n', 'r.conf'), /prefix must be a string/);
+    bad(() => mirrorsFromRegistriesConf('[[registry]]\nlocation = "q.example"\n[[registry.mirror]]\nlocation = "m.example"\ninsecure = "yes"\n', 'r.conf'), /insecure must be true or false/);
+    bad(() => mirrorsFromRegistriesConf('registry = "x"\n', 'r.conf'), /"registry" must be an array of tables/);
+    bad(() => mirrorsFromRegistriesConf('[[registry]]\nlocation = "q.example"\nmirror = [1]\n', 'r.conf'), /mirror #1 is not a table/);
+  });
+  it('the TOML reader refuses what it does not read instead of misreading it', () => {
+    bad(() => parseToml('a = {b = 1}\n', 'r.conf'), /^r\.conf:1: inline tables are not supported/);
+    bad(() => parseToml('\n\na = """x"""\n', 'r.conf'), /^r\.conf:3: multi-line strings/);
+    bad(() => parseToml('a = "x\n', 'r.conf'), /unterminated string/);
+    bad(() => parseToml('a = 1\na = 2\n', 'r.conf'), /^r\.conf:2: a is defined twice/);
+    bad(() => parseToml('a = 1 b\n', 'r.conf'), /unexpected "b"/);
+    bad(() => parseToml('[a\n', 'r.conf'), /expected \]/);
+    bad(() => parseToml('a = [1 2]\n', 'r.conf'), /expected , or \]/);
+    bad(() => parseToml('a = "\\q"\n', 'r.conf'), /bad escape/);
+    bad(() => parseToml('a = 1\n[a]\n', 'r.conf'), /already defined/);
+    bad(() => parseToml('= 1\n', 'r.conf'), /expected a key/);
+    bad(() => parseToml('a = nope\n', 'r.conf'), /expected a value/);
+    assert.deepEqual(parseToml("a.b = 'lit\\eral'\n\"q k\" = -1_000\nt = true\n[x.y]\nz = [[1], []]\n", 'r.conf'), {
+      a: { b: 'lit\\eral' }, 'q k': -1000, t: true, x: { y: { z: [[1], []] } },
+    });
+  });
+});
+
+describe('regpush.json mirrors', () => {
+  it('become --registry-mirror values; bad ones name the key', () => {
+    assert.deepEqual(checkProjectConfig({ mirrors: { 'docker.io': ['a.example', 'b.example'], 'r.example:5000': 'c.example' } }, 'regpush.json', '/p'), {
+      'registry-mirror': ['docker.io=a.example', 'docker.io=b.example', 'r.example:5000=c.example'],
+    });
+    for (const v of [['x'], { 'docker.io': [3] }, { 'bad host': ['m.example'] }]) {
+      assert.throws(() => checkProjectConfig({ mirrors: v }, 'regpush.json', '/p'), (e: unknown) => e instanceof RegpushError && e.code === 'E_INPUT' && /regpush\.json: "mirrors"/.test(e.message));
+    }
+  });
+});
+
+/** An in-memory registry: manifests and blobs by repo, every call recorded. */
+class MemoryClient implements RegistryClient {
+  readonly calls: string[] = [];
+  readonly logger = { debug() {}, info() {}, warn() {} };
+  constructor(
+    readonly registry: string,
+    private readonly content: Map<string, Buffer>,
+    private readonly fail?: () => Error,
+  ) {}
+  private get(what: string, key: string): Buffer {
+    this.calls.push(what);
+    if (this.fail) throw this.fail();
+    const b = this.content.get(key);
+    if (!b) throw new NotFoundError(`${key} not found at ${this.registry}`, { details: { status: 404 } });
+    return b;
+  }
+  async ready() {}
+  async ping() {
+    this.calls.push('ping');
+  }
+  async headManifest(repo: string, ref: string) {
+    try {
+      const b = this.get(`HEAD ${repo}:${ref}`, `${repo}:${ref}`);
+      return { digest: sha256Digest(b), size: b.length };
+    } catch (e) {
+      if (e instanceof NotFoundError) return undefined;
+      throw e;
+    }
+  }
+  async getManifest(repo: string, ref: string) {
+    const b = this.get(`GET ${repo}:${ref}`, `${repo}:${ref}`);
+    const digest = sha256Digest(b);
+    if (ref.startsWith('sha256:') && ref !== digest) throw new DigestMismatchError(`manifest ${repo}@${ref} has digest ${digest}`);
+    return { bytes: b, mediaType: 'application/vnd.oci.image.manifest.v1+json', digest };
+  }
+  async headBlob(repo: string, digest: string) {
+    try {
+      return this.get(`HEAD blob ${repo}`, `${repo}:${digest}`).length;
+    } catch (e) {
+      if (e instanceof NotFoundError) return undefined;
+      throw e;
+    }
+  }
+  async getBlob(repo: string, digest: string) {
+    const b = this.get(`GET blob ${repo}`, `${repo}:${digest}`);
+    return { body: Readable.from([b]), size: b.length, partial: false };
+  }
+  async getBlobBytes(repo: string, digest: string) {
+    return this.get(`GET blob ${repo}`, `${repo}:${digest}`);
+  }
+  async listTags(repo: string) {
+    this.calls.push(`tags ${repo}`);
+    return ['t'];
+  }
+  async referrers() {
+    this.calls.push('referrers');
+    return undefined;
+  }
+  async putManifest(repo: string, ref: string) {
+    this.calls.push(`PUT ${repo}:${ref}`);
+    return 'sha256:x';
+  }
+  async deleteManifest(repo: string) {
+    this.calls.push(`DELETE ${repo}`);
+  }
+  async mountBlob(repo: string) {
+    this.calls.push(`mount ${repo}`);
+    return { mounted: true as const };
+  }
+  async startUpload(repo: string) {
+    this.calls.push(`POST ${repo}`);
+    return { url: 'u' };
+  }
+  async putUpload() {
+    this.calls.push('PUT upload');
+  }
+  async patchUpload() {
+    this.calls.push('PATCH');
+    return 'u';
+  }
+  async completeUpload() {
+    this.calls.push('complete');
+  }
+  async cancelUpload() {
+    this.calls.push('cancel');
+    return true;
+  }
+}
+
+describe('MirroredClient', () => {
+  const manifest = Buffer.from('{"schemaVersion":2}');
+  const digest = sha256Digest(manifest);
+  const other = Buffer.from('{"schemaVersion":2,"evil":true}');
+  function setup(mirrorContent: Map<string, Buffer>[], fail: ((() => Error) | undefined)[] = []) {
+    const upstream = new MemoryClient('up.example', new Map([['app:1', manifest], [`app:${digest}`, manifest], ['app:sha256:b', Buffer.from('blob')]]));
+    const mirrors = mirrorContent.map((c, i) => new MemoryClient(`m${i}.example`, c, fail[i]));
+    const lines: string[] = [];
+    const logger = { debug: () => {}, info: (m: string) => lines.push(`info ${m}`), warn: (m: string) => lines.push(`warn ${m}`) };
+    Object.assign(upstream, { logger });
+    const routes = (repo: string): MirrorRoute[] => mirrors.map((c, i) => ({ name: `m${i}.example/ns`, registry: c.registry, repo: `ns/${repo}`, plainHttp: false, client: c }));
+    return { upstream, mirrors, lines, client: new MirroredClient(upstream, routes, new MirrorHealth()) };
+  }
+
+  it('reads from the first mirror that has the content, names the mirror for a tag, writes upstream only', async () => {
+    const { upstream, mirrors, lines, client } = setup([new Map(), new Map([['ns/app:1', manifest], ['ns/app:sha256:b', Buffer.from('blob')]])]);
+    const m = await client.getManifest('app', '1');
+    assert.equal(m.digest, digest);
+    assert.equal(m.mirror, 'm1.example/ns');
+    assert.deepEqual(mirrors[0]!.calls, ['GET ns/app:1']);
+    assert.deepEqual(upstream.calls, []);
+    assert.ok(lines.some((l) => l === `info up.example/app:1 resolved through mirror m1.example/ns to ${digest}`), lines.join('\n'));
+    assert.equal((await client.headManifest('app', '1'))?.mirror, 'm1.example/ns');
+    assert.equal(await client.headBlob('app', 'sha256:b'), 4);
+    assert.equal((await client.getBlob('app', 'sha256:b')).mirror, 'm1.example/ns');
+    await client.putManifest('app', '2', manifest, 'x');
+    await client.startUpload('app');
+    await client.mountBlob('app', 'sha256:b', 'base');
+    await client.deleteManifest('app', digest);
+    assert.deepEqual(await client.listTags('app'), ['t']);
+    assert.deepEqual(upstream.calls, ['PUT app:2', 'POST app', 'mount app', 'DELETE app', 'tags app']);
+    assert.ok(!mirrors.some((c) => c.calls.some((x) => /PUT|POST|mount|DELETE|tags/.test(x))));
+  });
+
+  it('falls back to the upstream when no mirror has it, without a warning', async () => {
+    const { upstream, lines, client } = setup([new Map()]);
+    const m = await client.getManifest('app', '1');
+    assert.equal(m.mirror, undefined);
+    assert.deepEqual(upstream.calls, ['GET app:1']);
+    assert.deepEqual(lines, []);
+  });
+
+  it('an unreachable mirror is warned about once and not asked again in the run', async () => {
+    const { upstream, mirrors, lines, client } = setup([new Map([['ns/app:1', manifest]])], [() => new NetworkError('connect ECONNREFUSED 127.0.0.1:1')]);
+    await client.getManifest('app', '1');
+    await client.getManifest('app', digest);
+    assert.deepEqual(mirrors[0]!.calls, ['GET ns/app:1']);
+    assert.deepEqual(upstream.calls, ['GET app:1', `GET app:${digest}`]);
+    assert.deepEqual(lines, ['warn mirror m0.example/ns failed (E_NETWORK: connect ECONNREFUSED 127.0.0.1:1); reading from upstream up.example']);
+  });
+
+  it('refused credentials: fallback, and the mirror is not asked again in the run', async () => {
+    const { upstream, mirrors, lines, client } = setup([new Map()], [() => new AuthError('401 at mirror')]);
+    await client.getManifest('app', '1');
+    await client.headBlob('app', 'sha256:b');
+    assert.equal(mirrors[0]!.calls.length, 1);
+    assert.equal(upstream.calls.length, 2);
+    assert.deepEqual(lines, ['warn mirror m0.example/ns failed (E_AUTH: 401 at mirror); reading from upstream up.example']);
+  });
+
+  it('a 403 may concern one repository: fallback, asked again for the next read, warned once', async () => {
+    const { upstream, mirrors, lines, client } = setup([new Map()], [() => new DeniedError('403 at mirror')]);
+    await client.getManifest('app', '1');
+    await client.headBlob('app', 'sha256:b');
+    assert.equal(mirrors[0]!.calls.length, 2);
+    assert.equal(upstream.calls.length, 2);
+    assert.equal(lines.filter((l) => l.startsWith('warn')).length, 1);
+  });
+
+  it('a failing mirror: the next mirror is tried before the upstream', async () => {
+    const { upstream, mirrors, lines, client } = setup([new Map(), new Map([['ns/app:1', manifest]])], [() => new NetworkError('refused')]);
+    assert.equal((await client.getManifest('app', '1')).mirror, 'm1.example/ns');
+    assert.deepEqual(upstream.calls, []);
+    assert.deepEqual(lines.filter((l) => l.startsWith('warn')), ['warn mirror m0.example/ns failed (E_NETWORK: refused); trying mirror m1.example/ns']);
+    assert.equal(mirrors[0]!.calls.length, 1);
+  });
+
+  it('a mirror serving another manifest for a digest is rejected: upstream read, mirror distrusted', async () => {
+    const { upstream, mirrors, lines, client } = setup([new Map([[`ns/app:${digest}`, other], ['ns/app:1', manifest]])]);
+    const m = await client.getManifest('app', digest);
+    assert.equal(m.digest, digest);
+    assert.equal(m.mirror, undefined);
+    assert.deepEqual(upstream.calls, [`GET app:${digest}`]);
+    assert.ok(lines.some((l) => /^warn mirror m0\.example\/ns served content that does not match its digest/.test(l)), lines.join('\n'));
+    await client.getManifest('app', '1');
+    assert.equal(mirrors[0]!.calls.length, 1, 'not asked again');
+  });
+
+  it('an abort is not a reason to fall back', async () => {
+    const { upstream, client } = setup([new Map()], [() => new AbortedError('aborted')]);
+    await assert.rejects(client.getManifest('app', '1'), (e: unknown) => e instanceof AbortedError);
+    assert.deepEqual(upstream.calls, []);
+  });
+});
+
+describe('connect', () => {
+  const mirrors = { 'docker.io': ['mirror.example.com'] };
+  it('wraps the mirrors for reads (role from) of a registry that has some, never for a target', () => {
+    const transport = transportFor({});
+    try {
+      assert.ok(connect(transport, 'docker.io', 'from', [{ repo: 'library/node', actions: ['pull'] }], { mirrors }) instanceof MirroredClient);
+      assert.ok(connect(transport, 'docker.io', 'to', [{ repo: 'acme/web', actions: ['pull', 'push'] }], { mirrors }) instanceof HttpRegistryClient);
+      assert.ok(connect(transport, 'ghcr.io', 'from', [{ repo: 'acme/web', actions: ['pull'] }], { mirrors }) instanceof HttpRegistryClient);
+      assert.ok(connect(transport, 'docker.io', 'from', [{ repo: 'library/node', actions: ['pull'] }], {}) instanceof HttpRegistryClient);
+    } finally {
+      transport.close();
+    }
+  });
+  it('a bad mirrors option is E_USAGE', () => {
+    const transport = transportFor({});
+    try {
+      assert.throws(() => connect(transport, 'docker.io', 'from', [], { mirrors: { 'docker.io': ['not a host'] } }), (e: unknown) => e instanceof RegpushError && e.code === 'E_USAGE');
+    } finally {
+      transport.close();
+    }
+  });
+});
