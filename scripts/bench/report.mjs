@@ -31,7 +31,7 @@ export function summarize(s, runs) {
     diskWrite: { max: runs.length ? Math.max(...runs.map((r) => r.diskWrite ?? 0)) : undefined, median: median(valid.map((r) => r.diskWrite)) },
     diskCancelled: { max: runs.length ? Math.max(...runs.map((r) => r.diskCancelled ?? 0)) : undefined },
     problems: [...new Set(runs.filter((r) => !r.ok || r.invalid).map((r) => r.invalid ?? r.error ?? `exit ${r.code}`))],
-    extra: s.summaryExtra?.(valid),
+    extra: s.summaryExtra?.(valid, median),
   };
 }
 

@@ -128,8 +128,8 @@ export function splitScenarios(ctx) {
         layerActions: layers.map((l) => `${l.name}:${l.action}:${l.size}`),
       };
     },
-    summaryExtra: (valid) => {
-      const med = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length ? (s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2) : undefined; };
+    // report.mjs's summarize() hands its median over
+    summaryExtra: (valid, med) => {
       return {
         uploadedLayerBytes: med(valid.map((r) => r.uploadedLayerBytes).filter((x) => x !== undefined)),
         newBlobBytes: med(valid.map((r) => r.newBlobBytes).filter((x) => x !== undefined)),
