@@ -2,7 +2,7 @@
 // npm run bench — regpush against its peers and the physical limit (goals: docs/performance.md).
 //
 //   node scripts/bench.mjs [--runs N] [--warmup N] [--large] [--large-runs N] [--json-out FILE]
-//                          [--only id,id] [--no-sync] [--port-base P] [--profile DIR] [--keep] [--timeout S] [--dist DIR]
+//                          [--only id,id] [--no-sync] [--no-split] [--port-base P] [--profile DIR] [--keep] [--timeout S] [--dist DIR]
 //                          [--layer] [--layer-runs N] [--layer-lanes N,N]
 //
 // Starts real registries (scripts/registries.mjs, port base 18000 unless --port-base /
@@ -30,6 +30,7 @@ import { goals, goalsTable, summarize, table } from './bench/report.mjs';
 import { baseBytesMoved, largeScenarios, reportTimings, scenarios } from './bench/scenarios.mjs';
 import { laneCounts, layerBench, makeLayerInput } from './bench/layer.mjs';
 import { expandOnly, seedSync, seedSyncTargets, syncFixtureSummary, wantsSync, withSync } from './bench/sync.mjs';
+import { seedSplit, splitTable, withSplit } from './bench/split-layers.mjs';
 
 const CONTAINERIFY_VERSION = '4.1.0';
 
@@ -41,8 +42,9 @@ function usage(msg) {
     '  --warmup N        unrecorded rounds first (default 1)',
     '  --large           also the 1 GiB scenarios (1 GiB base layer, 1 GiB app file); --large-runs N (default 1)',
     '  --json-out FILE   write the JSON summary there (default: on stdout after the tables)',
-    '  --only ID,ID      run only these scenarios (push-cold, push-warm, push-same, copy-cold, skopeo-cold, sync-cold, skopeo-sync-cold, sync-rerun, skopeo-sync-rerun, curl-pipe, gzip6, gzip1, cfy-cold, cfy-warm, node-empty, regpush-version; "sync" = the four sync ones)',
+    '  --only ID,ID      run only these scenarios (push-cold, push-warm, push-same, copy-cold, skopeo-cold, sync-cold, skopeo-sync-cold, sync-rerun, skopeo-sync-rerun, push-onechange-1layer, push-onechange-split, curl-pipe, gzip6, gzip1, cfy-cold, cfy-warm, node-empty, regpush-version; "sync" = the four sync ones)',
     '  --no-sync         leave out the sync scenarios (12 images, regpush sync vs skopeo sync; included by default)',
+    '  --no-split        leave out the one-file-change pushes (one layer vs --layer deps + --app code; included by default)',
     '  --profile DIR     one extra cold push under node --cpu-prof; prints where the main thread spends its time',
     '  --dist DIR        the compiled regpush to measure (default: dist/ of this repo; another build must resolve node_modules)',
     '  --port-base P     first registry port (default 18000 or REGPUSH_BENCH_PORT_BASE; uses P..P+5)',
@@ -72,6 +74,7 @@ function parseArgs(argv) {
     else if (a === '--json-out') o.jsonOut = val();
     else if (a === '--only') o.only = expandOnly(val().split(','));
     else if (a === '--no-sync') o.sync = false;
+    else if (a === '--no-split') o.split = false;
     else if (a === '--port-base') o.portBase = num();
     else if (a === '--timeout') o.timeoutS = Math.max(10, num());
     else if (a === '--profile') o.profile = val();
@@ -193,7 +196,7 @@ async function bench(opt, tools, tmp, cleanup, started) {
     cliMissing: !existsSync(cli),
     src: { host: R.token.host, url: R.token.url, user: R.token.user, password: R.token.password, realm: R.token.realm, service: R.token.service },
     cold: { host: R.anon2.host, url: R.anon2.url, storageDir: R.anon2.storageDir },
-    warm: { host: R.anon.host, url: R.anon.url },
+    warm: { host: R.anon.host, url: R.anon.url, storageDir: R.anon.storageDir },
     base: { repo: 'bench/base', tag: '1' },
     large: { repo: 'bench/large', tag: '1' },
     dockerConfig: join(tmp, 'docker-config'),
@@ -246,7 +249,7 @@ async function bench(opt, tools, tmp, cleanup, started) {
   primeAtime([opt.dist, resolve(opt.dist, '..', 'package.json'), join(REPO_ROOT, 'node_modules'), join(REPO_ROOT, 'package.json'), ctx.app, join(tmp, 'empty.mjs'), ctx.curlPipe, peers]);
 
   // ---- seed the warm targets (also tells whether push/copy work at all)
-  const all = withSync(scenarios(ctx), ctx, opt);
+  const all = withSplit(withSync(scenarios(ctx), ctx, opt), ctx, opt);
   const byIdDef = Object.fromEntries(all.map((s) => [s.id, s]));
   const probe = async (s, why) => {
     if (s.needs?.(ctx)) return s.needs(ctx);
@@ -264,6 +267,7 @@ async function bench(opt, tools, tmp, cleanup, started) {
     if (ctx.copyBroken) log(`regpush copy does not work; its rows are skipped: ${ctx.copyBroken}`);
   }
   await seedSyncTargets(ctx, byIdDef, probe, log);
+  await seedSplit(ctx, opt, byIdDef, probe, makeAppDir, REPO_ROOT, log);
   if (ctx.containerify) {
     const err = await probe(byIdDef['cfy-warm'], 'containerify');
     if (err) { ctx.containerifyError = err; ctx.containerify = undefined; log(err); }
@@ -287,6 +291,7 @@ async function bench(opt, tools, tmp, cleanup, started) {
   const runOne = async (s, round, record) => {
     if (s.cold) wipeStorage(ctx.cold.storageDir);
     const { cmd, args, env } = s.cmd(ctx, round);
+    s.before?.(ctx);
     holding = true;
     let r;
     try { r = await measure(cmd, args, { env, timeoutMs: Math.max(timeoutMs, s.minTimeoutMs ?? 0), watch }); } finally { if (!aborting) flush(); }
@@ -299,6 +304,7 @@ async function bench(opt, tools, tmp, cleanup, started) {
     };
     if (!r.ok) rec.error = `exit ${r.code}${r.timedOut ? ' (timed out)' : ''}: ${firstLine(r.stderr || r.stdout)}`;
     else rec.invalid = s.check(r, ctx);
+    if (r.ok && s.runExtra) Object.assign(rec, s.runExtra(r, ctx));
     if (s.group === 'regpush' && r.ok) {
       rec.timings = reportTimings(r.stdout);
       if (s.id.startsWith('push') || s.id.startsWith('large-push')) rec.baseBytes = baseBytesMoved(r.stdout);
@@ -365,6 +371,7 @@ async function bench(opt, tools, tmp, cleanup, started) {
     ...loadWarning(sums),
     goalsTable(gs),
     '',
+    ...splitTable(sums, ctx),
   ];
   if (ctx.pushBroken) md.push(`regpush push did not run: ${ctx.pushBroken}`, '');
   if (ctx.copyBroken && ctx.copyBroken !== ctx.pushBroken) md.push(`regpush copy did not run: ${ctx.copyBroken}`, '');
