@@ -70,13 +70,14 @@ describe('help at 80 and 120 columns', () => {
 describe('unknown commands and flags', () => {
   const cases: [string[], RegExp][] = [
     [['pussh'], /^regpush: error: unknown command "pussh": did you mean push\? \[E_USAGE\]$/],
-    [['frobnicate', 'x'], /unknown command "frobnicate" \(commands: push, copy, sync, inspect, login, logout\)/],
-    [['ls'], /unknown command "ls" \(commands: push, copy, sync, inspect, login, logout\)/],
+    [['frobnicate', 'x'], /unknown command "frobnicate" \(commands: push, copy, sync, inspect, tags, digest, tag, delete, login, logout\)/],
+    [['ls'], /unknown command "ls" \(commands: push, copy, sync, inspect, tags, digest, tag, delete, login, logout\)/],
     [['inspekt', 'x'], /unknown command "inspekt": did you mean inspect\?/],
     [['push', '--enviroment', 'A=1', '--from', 'a', '--to', 'b'], /unknown flag --enviroment: did you mean --env\?/],
     [['push', '--environment', 'A=1', '--from', 'a', '--to', 'b'], /unknown flag --environment: did you mean --env\?/],
-    [['push', '--insecure', '--from', 'a', '--to', 'b'], /unknown flag --insecure: use --insecure-registry HOST\[:PORT\]/],
-    [['copy', '--tls-verify=false', 'a', 'b'], /unknown flag --tls-verify: use --insecure-registry/],
+    // The per-registry TLS flags exist: a global --insecure / --tls-verify=false names them.
+    [['push', '--insecure', '--from', 'a', '--to', 'b'], /--insecure would apply to every registry; name the registry: --tls-verify REGISTRY=false .*--insecure-registry REGISTRY/],
+    [['copy', '--tls-verify=false', 'a', 'b'], /--tls-verify REGISTRY=false|name the registry/],
     [['copy', '--src-tls-verify=false', 'a', 'b'], /unknown flag --src-tls-verify: use --insecure-registry/],
     [['push', '--creds', 'u:p', '--from', 'a', '--to', 'b'], /unknown flag --creds: use --to-user\/--to-password .*--from-user\/--from-password/],
     [['copy', '--dest-creds', 'u:p', 'a', 'b'], /unknown flag --dest-creds: use --to-user\/--to-password/],
