@@ -320,7 +320,7 @@ export class HttpRegistryClient implements RegistryClient {
   }
 
   /** Monolithic upload: one PUT with the whole body, its digest and length known. */
-  async putUpload(session: string, digest: string, size: number, body: RequestBody, replayable: boolean): Promise<void> {
+  async putUpload(session: string, digest: string, size: number, body: RequestBody, replayable: boolean): Promise<boolean> {
     const url = withQuery(session, 'digest', digest);
     const res = await this.request({
       method: 'PUT',
@@ -330,7 +330,7 @@ export class HttpRegistryClient implements RegistryClient {
       replayable,
       label: 'blob PUT',
     });
-    await this.checkUploadDone(res, digest);
+    return this.checkUploadDone(res, digest);
   }
 
   /** Streamed upload, one PATCH with a body of unknown length; returns the next Location. */
@@ -415,9 +415,9 @@ export class HttpRegistryClient implements RegistryClient {
   }
 
   /** Closes a streamed upload with an empty `PUT ?digest=`; the registry verifies the digest. */
-  async completeUpload(session: string, digest: string): Promise<void> {
+  async completeUpload(session: string, digest: string): Promise<boolean> {
     const res = await this.request({ method: 'PUT', url: withQuery(session, 'digest', digest), headers: { 'content-length': '0' } });
-    await this.checkUploadDone(res, digest);
+    return this.checkUploadDone(res, digest);
   }
 
   /**
@@ -477,13 +477,15 @@ export class HttpRegistryClient implements RegistryClient {
     }
   }
 
-  private async checkUploadDone(res: HttpResponse, digest: string): Promise<void> {
+  /** Checks an upload's closing answer; true when it is a 201 naming exactly `digest`. */
+  private async checkUploadDone(res: HttpResponse, digest: string): Promise<boolean> {
     if (res.status !== 201 && res.status !== 200 && res.status !== 204) return this.fail(res, `upload of ${digest} to ${this.registry}`);
     drain(res);
     const stated = res.headers['docker-content-digest'];
     if (stated && stated.split(':')[0] === digest.split(':')[0] && stated !== digest) {
       throw new DigestMismatchError(`upload of ${digest} to ${this.registry}: registry stored ${stated}`, { details: { registry: this.registry } });
     }
+    return res.status === 201 && stated === digest;
   }
 
   private location(res: HttpResponse, requestUrl: string): string {
