@@ -157,9 +157,14 @@ async function resolveStage(run: TransferRun, set: TargetSet, layers: Map<Transf
       : Promise.resolve(scratchBase(platform === 'all' ? [{ os: 'linux', architecture: 'amd64' }] : [platform], 'oci'));
   basePromise.catch(() => undefined); // awaited below; the probes must not make it "unhandled" first
   const diffIdOf: DiffIdOf | undefined = layer ? once(() => computeDiffId({ ...layer, signal: run.signal })) : undefined;
+  // What this push would write with a given app layer: the warm path compares it with the tag.
+  const predictTop = (base: ResolvedBase, l: LayerResult): string => {
+    const c = composeStage(base, l, inputs, opts);
+    return sha256Digest(c.index ? c.index.bytes : c.images[0]!.bytes);
+  };
   const probes = Promise.all(
     set.list.map(async (t) => {
-      const found = diffIdOf ? await findReusableLayer(t.ep, t.ref, basePromise, diffIdOf) : undefined; // never rejects
+      const found = diffIdOf ? await findReusableLayer(t.ep, t.ref, basePromise, diffIdOf, predictTop) : undefined; // never rejects
       const state = layers.get(t)!;
       state.reusable = found?.layer;
       state.tagDigest = found?.tagDigest;

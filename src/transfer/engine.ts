@@ -281,7 +281,8 @@ export class TargetSet {
   private async planOne(t: TransferTarget, source: RepoEndpoint, d: Descriptor): Promise<PlanAction> {
     let plan = t.plans.get(d.digest);
     if (plan) return plan;
-    plan = await planBlob(d, source, t.ep);
+    // Known present (the warm path saw a manifest there that names it): no HEAD.
+    plan = t.present.has(d.digest) ? 'skip' : await planBlob(d, source, t.ep);
     const landed = this.run.ctx.landed;
     const registry = t.ep.client.registry;
     const key = landingKey(t, d.digest);
