@@ -3,7 +3,7 @@
 //
 //   node scripts/bench.mjs [--runs N] [--warmup N] [--large] [--large-runs N] [--json-out FILE]
 //                          [--only id,id] [--port-base P] [--profile DIR] [--keep] [--timeout S] [--dist DIR]
-//                          [--layer] [--layer-runs N] [--layer-lanes N,N] [--wan [--wan-profile 80ms,…]]
+//                          [--layer] [--layer-runs N] [--layer-lanes N,N]
 //
 // Starts real registries (scripts/registries.mjs, port base 18000 unless --port-base /
 // REGPUSH_BENCH_PORT_BASE), generates the base image and the app directory in a temp dir

@@ -91,7 +91,7 @@ export async function push(opts: PushOptions): Promise<PushResult> {
     clock('plan');
     if (opts.dryRun) return await dryRunReport(run, set, layers, resolved, inputs, opts, timings);
 
-    const layer = await transferStage(run, set, source, resolved, (l) => sendConfigs(set, composeStage(resolved.base, l, inputs, opts)));
+    const layer = await transferStage(run, set, source, resolved);
     clock('transfer');
     const composed = composeStage(resolved.base, layer, inputs, opts);
     await commitStage(set, layers, composed, clock);
@@ -157,14 +157,9 @@ async function resolveStage(run: TransferRun, set: TargetSet, layers: Map<Transf
       : Promise.resolve(scratchBase(platform === 'all' ? [{ os: 'linux', architecture: 'amd64' }] : [platform], 'oci'));
   basePromise.catch(() => undefined); // awaited below; the probes must not make it "unhandled" first
   const diffIdOf: DiffIdOf | undefined = layer ? once(() => computeDiffId({ ...layer, signal: run.signal })) : undefined;
-  // What this push would write with a given app layer: the warm path compares it with the tag.
-  const predictTop = (base: ResolvedBase, l: LayerResult): string => {
-    const c = composeStage(base, l, inputs, opts);
-    return sha256Digest(c.index ? c.index.bytes : c.images[0]!.bytes);
-  };
   const probes = Promise.all(
     set.list.map(async (t) => {
-      const found = diffIdOf ? await findReusableLayer(t.ep, t.ref, basePromise, diffIdOf, predictTop) : undefined; // never rejects
+      const found = diffIdOf ? await findReusableLayer(t.ep, t.ref, basePromise, diffIdOf) : undefined; // never rejects
       const state = layers.get(t)!;
       state.reusable = found?.layer;
       state.tagDigest = found?.tagDigest;
@@ -183,17 +178,9 @@ async function resolveStage(run: TransferRun, set: TargetSet, layers: Map<Transf
   return { base, baseBlobs: [...distinct.values()], layerUpload };
 }
 
-/**
- * Moves the base blobs while the app layer finishes; resolves with the layer's facts. The config
- * needs only the base config and the layer's diffID, so `configs` sends it as soon as the layer
- * is done, while the base blobs are still moving, instead of after the last of them.
- */
-async function transferStage(run: TransferRun, set: TargetSet, source: RepoEndpoint | undefined, resolved: Resolved, configs: (layer: LayerResult | undefined) => Promise<void>): Promise<LayerResult | undefined> {
-  const layerThenConfig = resolved.layerUpload.then(async (layer) => {
-    if (!run.signal.aborted) await configs(layer);
-    return layer;
-  });
-  const settled = await Promise.allSettled([layerThenConfig, source ? set.transfer(source, resolved.baseBlobs) : Promise.resolve()]);
+/** Moves the base blobs while the app layer finishes; resolves with the layer's facts. */
+async function transferStage(run: TransferRun, set: TargetSet, source: RepoEndpoint | undefined, resolved: Resolved): Promise<LayerResult | undefined> {
+  const settled = await Promise.allSettled([resolved.layerUpload, source ? set.transfer(source, resolved.baseBlobs) : Promise.resolve()]);
   const failure = run.firstFailure(settled);
   if (failure !== undefined) throw failure;
   return (settled[0] as PromiseFulfilledResult<LayerResult | undefined>).value;
@@ -223,17 +210,13 @@ function composeStage(base: ResolvedBase, layer: LayerResult | undefined, inputs
   return { images, index };
 }
 
-/** Each live target gets the configs it does not hold yet (an unchanged one is what the warm path has just seen there). */
-async function sendConfigs(set: TargetSet, composed: Composed): Promise<void> {
+/** Per target: configs, then every blob confirmed, then manifests and tags. */
+async function commitStage(set: TargetSet, layers: Map<TransferTarget, LayerState>, composed: Composed, clock: (name: string) => void): Promise<void> {
   await set.each(async (t) => {
+    // An unchanged config is the one the warm path has just fetched from this repository.
     await Promise.all(composed.images.filter((b) => !t.present.has(b.configDigest)).map((b) => ensureBytesBlob(t.ep, b.configBytes, set.ctx)));
     for (const b of composed.images) t.present.add(b.configDigest);
   });
-}
-
-/** Per target: configs (normally sent during the transfer already), then every blob confirmed, then manifests and tags. */
-async function commitStage(set: TargetSet, layers: Map<TransferTarget, LayerState>, composed: Composed, clock: (name: string) => void): Promise<void> {
-  await sendConfigs(set, composed);
   clock('config');
   await set.confirmAll(composed.images.flatMap((b) => b.manifest.layers));
   clock('confirm');

@@ -13,7 +13,7 @@ import { NotFoundError } from '../errors.js';
 import { parseManifest } from '../image/manifest.js';
 import { mediaFamily } from '../image/mediatypes.js';
 import { selectPlatform } from '../image/platform.js';
-import type { ImageConfig, ImageManifest } from '../image/types.js';
+import type { ImageConfig } from '../image/types.js';
 import type { ImageReference } from '../ref/reference.js';
 import type { RepoEndpoint } from '../transfer/types.js';
 import type { ResolvedBase } from './resolve.js';
@@ -28,9 +28,6 @@ export interface ReuseFound {
   tagDigest: string;
 }
 
-/** The digest of the manifest (or index) the push would write with `layer` as its app layer. */
-export type PredictTop = (base: ResolvedBase, layer: LayerResult) => string;
-
 /** The layer's diffID and tar size; callers share one computation between targets. */
 export type DiffIdOf = () => Promise<{ diffId: string; uncompressedSize: number }>;
 
@@ -44,7 +41,7 @@ export function once<T>(f: () => Promise<T>): () => Promise<T> {
  * The existing top layer of the target tag, when it equals what the layer would produce.
  * `base` may still be resolving; a failed resolve is the push's error, not this check's.
  */
-export async function findReusableLayer(target: RepoEndpoint, toRef: ImageReference, base: Promise<ResolvedBase>, diffIdOf: DiffIdOf, predict?: PredictTop): Promise<ReuseFound | undefined> {
+export async function findReusableLayer(target: RepoEndpoint, toRef: ImageReference, base: Promise<ResolvedBase>, diffIdOf: DiffIdOf): Promise<ReuseFound | undefined> {
   const log = target.client.logger;
   try {
     let top;
@@ -58,7 +55,6 @@ export async function findReusableLayer(target: RepoEndpoint, toRef: ImageRefere
     mine.catch(() => undefined); // awaited below; an early return must not leave it unhandled
     const resolved = await base;
     let parsed = parseManifest(top.bytes, top.mediaType);
-    const first = parsed;
     if (parsed.kind === 'index') {
       const child = selectPlatform(parsed.index, resolved.images[0]!.platform);
       const m = await target.client.getManifest(target.repo, child.digest);
@@ -67,13 +63,6 @@ export async function findReusableLayer(target: RepoEndpoint, toRef: ImageRefere
     if (parsed.kind !== 'image') return undefined;
     const last = parsed.manifest.layers.at(-1);
     if (!last || mediaFamily(last.mediaType) !== resolved.family) return undefined;
-    if (predict && parsed === first) {
-      const same = await unchangedImage(top.digest, parsed.manifest, resolved, mine, predict);
-      if (same) {
-        log.info(`${toRef.tag ?? 'latest'} already holds the image this push makes (${top.digest}); nothing to send`);
-        return same;
-      }
-    }
     const cfg = JSON.parse((await target.client.getBlobBytes(target.repo, parsed.manifest.config.digest, CONFIG_CAP)).toString('utf8')) as ImageConfig;
     const lastDiff = cfg.rootfs?.diff_ids?.at(-1);
     if (!lastDiff) return undefined;
@@ -90,18 +79,4 @@ export async function findReusableLayer(target: RepoEndpoint, toRef: ImageRefere
     log.debug(`layer reuse check skipped: ${(err as Error).message}`);
     return undefined;
   }
-}
-
-/**
- * The whole image unchanged: with the tag's top layer as the app layer (its diffID being the one
- * just computed), the push would write exactly the manifest the tag holds. Then the config names
- * that diffID, and every blob the manifest names is in the repository (the registry checked them
- * when it took the manifest): no config GET, no HEADs, nothing to write.
- */
-async function unchangedImage(tagDigest: string, manifest: ImageManifest, resolved: ResolvedBase, mine: ReturnType<DiffIdOf>, predict: PredictTop): Promise<ReuseFound | undefined> {
-  const last = manifest.layers.at(-1)!;
-  const { diffId, uncompressedSize } = await mine;
-  const layer: LayerResult = { digest: last.digest, diffId, size: last.size, uncompressedSize, entries: 0 };
-  if (predict(resolved, layer) !== tagDigest) return undefined;
-  return { layer, present: [manifest.config.digest, ...manifest.layers.map((l) => l.digest)], tagDigest };
 }

