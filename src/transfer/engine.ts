@@ -20,10 +20,12 @@ import type { Descriptor } from '../image/types.js';
 import { silentLogger, type Logger } from '../log.js';
 import { formatReference, type ImageReference } from '../ref/reference.js';
 import { connect, transportFor, type ConnectionOptions } from '../registry/connect.js';
-import { headsAfterUpload, UploadMemory } from '../registry/quirks.js';
+import { UploadMemory } from '../registry/quirks.js';
 import type { Transport } from '../http/transport.js';
 import { largestFirst, moveBlobToMany, planBlob } from './blobs.js';
 import { LandedBlobs, statedKey, type BlobEvents, type BlobReport, type PlanAction, type RepoEndpoint, type TransferContext } from './types.js';
+// A 201 is not an upload's confirmation on every registry (Aliyun ACR; docs/registry-quirks.md).
+import { headsAfterUpload } from '../registry/quirks.js';
 
 /**
  * Default parallel blob transfers. Measured (2026-11-27, 2 vCPU, cold cross-registry push of a
