@@ -54,6 +54,8 @@ function usage(msg) {
     '  --layer           only the layer build rows: MB/s at 1, 2, 4 and all cores (no registries; quick)',
     '  --layer-runs N    interleaved rounds of the layer rows (default 3; 0 leaves them out of a full run)',
     '  --layer-lanes N,N more lane counts for the layer rows (e.g. 8,16 for the memory per lane)',
+    '  --wan             only the WAN rows: every registry behind an emulated link (scripts/bench/wan.mjs)',
+    '  --wan-profile P,P the link profiles of --wan (20ms, 80ms, 150ms; default all)',
     '',
   ].join('\n'));
   process.exit(msg ? 2 : 0);
@@ -84,6 +86,8 @@ function parseArgs(argv) {
     else if (a === '--layer') o.layerOnly = true;
     else if (a === '--layer-runs') o.layerRuns = num();
     else if (a === '--layer-lanes') o.layerLanes = val().split(',').map((x) => { const n = Number(x); if (!Number.isInteger(n) || n < 1 || n > 64) usage('--layer-lanes needs whole numbers from 1 to 64'); return n; });
+    else if (a === '--wan') o.wan = true;
+    else if (a === '--wan-profile') { o.wan = true; o.wanProfiles = val().split(','); }
     else if (a === '--help' || a === '-h') usage();
     else usage(`unknown argument ${a}`);
   }
@@ -231,10 +235,8 @@ async function bench(opt, tools, tmp, cleanup, started) {
   const { createHash } = await import('node:crypto');
   const cfgDigest = `sha256:${createHash('sha256').update(cfgBytes).digest('hex')}`;
   ctx.curlPipe = join(tmp, 'curl-pipe.sh');
-  writeCurlPipe(ctx.curlPipe, {
-    src: ctx.src, dst: ctx.cold, repo: ctx.base.repo, tag: ctx.base.tag, manifestType: MT.manifest,
-    blobs: [...layers.map((l) => ({ digest: l.digest, size: l.size })), { digest: cfgDigest, size: cfgBytes.length }],
-  });
+  ctx.baseBlobs = [...layers.map((l) => ({ digest: l.digest, size: l.size })), { digest: cfgDigest, size: cfgBytes.length }];
+  writeCurlPipe(ctx.curlPipe, { src: ctx.src, dst: ctx.cold, repo: ctx.base.repo, tag: ctx.base.tag, manifestType: MT.manifest, blobs: ctx.baseBlobs });
   const baseTotal = layers.reduce((a, l) => a + l.size, 0);
   log(`base ${ctx.src.host}/${ctx.base.repo}:${ctx.base.tag} ${pushed.digest}: ${layers.map((l) => mbs(l.size)).join(' + ')} = ${mbs(baseTotal)} (fixtures in ${sec(Date.now() - t0)})`);
   if (wantsSync(opt)) {
@@ -272,6 +274,8 @@ async function bench(opt, tools, tmp, cleanup, started) {
     const err = await probe(byIdDef['cfy-warm'], 'containerify');
     if (err) { ctx.containerifyError = err; ctx.containerify = undefined; log(err); }
   }
+
+  if (opt.wan) return wanOnly(ctx, opt, R, state.tokenService, started);
 
   if (opt.serve) {
     if (opt.large) {
@@ -403,6 +407,18 @@ async function bench(opt, tools, tmp, cleanup, started) {
   } else {
     process.stdout.write('```json\n' + JSON.stringify(summary) + '\n```\n');
   }
+  log(`done in ${sec(Date.now() - started)}`);
+}
+
+/** --wan: the WAN rows only (scripts/bench/wan.mjs), after the loopback set-up. */
+async function wanOnly(ctx, opt, R, tokenService, started) {
+  if (ctx.pushBroken || ctx.copyBroken) throw new Error(`regpush does not work: ${ctx.pushBroken ?? ctx.copyBroken}`);
+  const { wanBench } = await import('./bench/wan.mjs');
+  const wan = await wanBench({ ctx, opt, R, tokenService, log, blobs: ctx.baseBlobs });
+  process.stdout.write(`## regpush WAN bench — ${new Date().toISOString().slice(0, 19)}Z\n\n${cpus().length} × ${cpus()[0]?.model}, Node ${process.version}; rounds: ${opt.runs} (+${opt.warmup} warm-up).\n\n${wan.markdown}\n`);
+  const summary = { tool: 'regpush-bench', schema: 1, mode: 'wan', startedAt: new Date(started).toISOString(), durationS: Math.round((Date.now() - started) / 1000), wan: { startupMs: wan.startupMs, variants: wan.variants } };
+  if (opt.jsonOut) writeFileSync(opt.jsonOut, JSON.stringify(summary, null, 2) + '\n');
+  else process.stdout.write('```json\n' + JSON.stringify(summary) + '\n```\n');
   log(`done in ${sec(Date.now() - started)}`);
 }
 

@@ -177,13 +177,13 @@ export class MirroredClient implements RegistryClient {
   startUpload(repo: string): Promise<UploadSession> {
     return this.upstream.startUpload(repo);
   }
-  putUpload(session: string, digest: string, size: number, body: RequestBody, replayable: boolean): Promise<void> {
+  putUpload(session: string, digest: string, size: number, body: RequestBody, replayable: boolean): Promise<boolean> {
     return this.upstream.putUpload(session, digest, size, body, replayable);
   }
   patchUpload(session: string, body: RequestBody, replayable: boolean, range?: { start: number; end: number }): Promise<string> {
     return this.upstream.patchUpload(session, body, replayable, range);
   }
-  completeUpload(session: string, digest: string): Promise<void> {
+  completeUpload(session: string, digest: string): Promise<boolean> {
     return this.upstream.completeUpload(session, digest);
   }
   cancelUpload(session: string): Promise<boolean> {

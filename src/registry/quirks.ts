@@ -37,6 +37,8 @@ export interface KnownQuirk {
   refuse?: UploadMethod[];
   /** Chunk size to use on this host (unless --chunk-size says otherwise). */
   chunkSize?: number;
+  /** A 201 naming the blob's digest is not proof it can be read yet: HEAD every blob after its upload. */
+  headAfterUpload?: boolean;
 }
 
 const MiB = 1024 * 1024;
@@ -73,6 +75,14 @@ export const KNOWN_QUIRKS: readonly KnownQuirk[] = [
     behaviour: 'strict Content-Range format on chunks ("<start>-<end>", no "bytes " prefix)',
     handledIn: 'RegistryClient.patchUpload always sends that form',
     source: 'dotnet/sdk (comments on chunked uploads to ACR)',
+  },
+  {
+    registry: 'Aliyun ACR',
+    host: /(^|\.)aliyuncs\.com$/,
+    behaviour: 'has accepted a blob (201) that a manifest PUT right after did not find (MANIFEST_BLOB_UNKNOWN, "manifest invalid")',
+    handledIn: 'every blob is HEADed after its upload on these hosts (TargetSet.confirm); elsewhere a manifest PUT answered MANIFEST_BLOB_UNKNOWN is retried once after HEADs',
+    source: 'GoogleContainerTools/jib#2868, GoogleContainerTools/kaniko#3164',
+    headAfterUpload: true,
   },
   {
     registry: 'Artifactory',
@@ -125,6 +135,11 @@ export interface QuirkOptions {
 export function knownQuirksFor(registry: string): KnownQuirk[] {
   const host = withoutPort(registry);
   return KNOWN_QUIRKS.filter((q) => q.host?.test(host));
+}
+
+/** True when a blob uploaded to `registry` must be HEADed before a manifest names it (a 201 is not enough there). */
+export function headsAfterUpload(registry: string): boolean {
+  return knownQuirksFor(registry).some((q) => q.headAfterUpload);
 }
 
 /**

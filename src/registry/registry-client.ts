@@ -63,12 +63,15 @@ export interface RegistryClient {
   mountBlob(repo: string, digest: string, fromRepo: string): Promise<MountResult>;
   /** POST: opens an upload session. */
   startUpload(repo: string): Promise<UploadSession>;
-  /** Monolithic upload: one PUT with the whole body. */
-  putUpload(session: string, digest: string, size: number, body: RequestBody, replayable: boolean): Promise<void>;
+  /**
+   * Monolithic upload: one PUT with the whole body. Resolves true when the registry answered 201
+   * with a `Docker-Content-Digest` equal to `digest` (it says it stored exactly that blob).
+   */
+  putUpload(session: string, digest: string, size: number, body: RequestBody, replayable: boolean): Promise<boolean>;
   /** One PATCH (streamed, or a chunk with `range`); resolves with the next session URL. */
   patchUpload(session: string, body: RequestBody, replayable: boolean, range?: { start: number; end: number }): Promise<string>;
-  /** Closes an upload with `PUT ?digest=`. */
-  completeUpload(session: string, digest: string): Promise<void>;
+  /** Closes an upload with `PUT ?digest=`; true as for putUpload. */
+  completeUpload(session: string, digest: string): Promise<boolean>;
   /**
    * Cancels an upload session (best effort, bounded in time, also after an abort); false when the
    * registry did not confirm it (the session then stays until the registry purges stale uploads).

@@ -23,7 +23,9 @@ import { ClientMemory, connect, transportFor, type ConnectionOptions } from '../
 import { UploadMemory } from '../registry/quirks.js';
 import type { Transport } from '../http/transport.js';
 import { largestFirst, moveBlobToMany, planBlob } from './blobs.js';
-import { LandedBlobs, type BlobEvents, type BlobReport, type PlanAction, type RepoEndpoint, type TransferContext } from './types.js';
+import { LandedBlobs, statedKey, type BlobEvents, type BlobReport, type PlanAction, type RepoEndpoint, type TransferContext } from './types.js';
+// A 201 is not an upload's confirmation on every registry (Aliyun ACR; docs/registry-quirks.md).
+import { headsAfterUpload } from '../registry/quirks.js';
 
 /**
  * Default parallel blob transfers. Measured (2026-11-27, 2 vCPU, cold cross-registry push of a
@@ -82,6 +84,7 @@ export class TransferRun {
       events: opts.events,
       uploads: new UploadMemory({ chunkSize: opts.chunkSize }),
       landed: opts.trackLanded ? new LandedBlobs() : undefined,
+      stated: new Set(),
     };
   }
 
@@ -204,11 +207,13 @@ export class TargetSet {
     private readonly landings = new Map<string, (ok: boolean) => void>(),
     /** Targets waiting for another image's landing of a blob (in their own repository, or one to mount from). */
     private readonly waits = new Map<string, { sameRepo: boolean; landing: Promise<string | undefined> }>(),
+    /** Blobs each target confirmed by its upload's 201 alone (no HEAD): checked again on MANIFEST_BLOB_UNKNOWN. */
+    private readonly takenOnWord = new Map<TransferTarget, Set<string>>(),
   ) {}
 
   /** A set over some of these targets (the same objects: a target set aside there is set aside here). */
   subset(list: TransferTarget[]): TargetSet {
-    return new TargetSet(list, this.run, this.mode, this.limit, this.landings, this.waits);
+    return new TargetSet(list, this.run, this.mode, this.limit, this.landings, this.waits, this.takenOnWord);
   }
 
   /** The run's transfer context (transport, signal, upload memory). */
@@ -280,7 +285,8 @@ export class TargetSet {
   private async planOne(t: TransferTarget, source: RepoEndpoint, d: Descriptor): Promise<PlanAction> {
     let plan = t.plans.get(d.digest);
     if (plan) return plan;
-    plan = await planBlob(d, source, t.ep);
+    // Known present (the warm path saw a manifest there that names it): no HEAD.
+    plan = t.present.has(d.digest) ? 'skip' : await planBlob(d, source, t.ep);
     const landed = this.run.ctx.landed;
     const registry = t.ep.client.registry;
     const key = landingKey(t, d.digest);
@@ -384,8 +390,25 @@ export class TargetSet {
     );
   }
 
-  /** HEADs `digest`, which `t` has just accepted, and records it as present; E_REGISTRY when it is not there. */
+  /**
+   * Records `digest`, which `t` has just accepted, as present. The registry's 201 naming the
+   * digest is the confirmation; without one (200/204, no digest header, a mount), or on a
+   * registry known to answer 201 before the blob can be read (headsAfterUpload), a HEAD is.
+   * E_REGISTRY when the HEAD does not find it.
+   */
   async confirm(t: TransferTarget, digest: string): Promise<void> {
+    const registry = t.ep.client.registry;
+    if (this.run.ctx.stated?.has(statedKey(registry, t.ep.repo, digest)) && !headsAfterUpload(registry)) {
+      t.present.add(digest);
+      let word = this.takenOnWord.get(t);
+      if (!word) this.takenOnWord.set(t, (word = new Set()));
+      word.add(digest);
+      return;
+    }
+    await this.headConfirm(t, digest);
+  }
+
+  private async headConfirm(t: TransferTarget, digest: string): Promise<void> {
     if ((await t.ep.client.headBlob(t.ep.repo, digest)) === undefined) {
       throw new RegistryError(`blob ${digest} is missing at ${t.ref.registry}/${t.ref.repository} after upload; no manifest written`);
     }
@@ -417,16 +440,35 @@ export class TargetSet {
   async commitManifests(t: TransferTarget, top: ManifestToWrite, children: readonly ManifestToWrite[] = [], held: ReadonlySet<string> = new Set(), tags: readonly string[] = t.tags): Promise<CommitResult> {
     const unchanged = tags.filter((tag) => held.has(tag));
     if (unchanged.length === 0 || children.length === 0) {
-      for (const c of unchanged.length ? [] : children) await t.ep.client.putManifest(t.ep.repo, c.digest, c.bytes, c.mediaType);
+      for (const c of unchanged.length ? [] : children) await this.putManifest(t, c.digest, c);
     }
     const written: string[] = [];
     for (const tag of tags) {
       if (held.has(tag)) continue;
-      await t.ep.client.putManifest(t.ep.repo, tag, top.bytes, top.mediaType); // checks the registry's digest
+      await this.putManifest(t, tag, top); // checks the registry's digest
       written.push(tag);
     }
-    if (tags.length === 0) await t.ep.client.putManifest(t.ep.repo, top.digest, top.bytes, top.mediaType);
+    if (tags.length === 0) await this.putManifest(t, top.digest, top);
     return { digest: top.digest, written, unchanged };
+  }
+
+  /**
+   * PUTs a manifest. When the registry answers MANIFEST_BLOB_UNKNOWN and some blob of `t` was
+   * taken on its 201's word, those blobs are HEADed (E_REGISTRY when one is missing) and the PUT
+   * is sent once more: a registry whose 201 came before the blob was readable gets that time.
+   */
+  private async putManifest(t: TransferTarget, ref: string, m: ManifestToWrite): Promise<void> {
+    try {
+      await t.ep.client.putManifest(t.ep.repo, ref, m.bytes, m.mediaType);
+    } catch (err) {
+      const word = this.takenOnWord.get(t);
+      if (!word?.size || !(err instanceof RegpushError) || !err.details.registryCodes?.includes('MANIFEST_BLOB_UNKNOWN')) throw err;
+      t.ep.client.logger.info(`${t.ref.registry} did not find a blob of ${formatReference(t.ref)} it had accepted; checking ${word.size} blob(s) and writing the manifest once more`);
+      const heads = pLimit(Math.max(this.run.jobs, MIN_PLAN_CONCURRENCY));
+      await Promise.all([...word].map((d) => heads(() => this.headConfirm(t, d))));
+      word.clear();
+      await t.ep.client.putManifest(t.ep.repo, ref, m.bytes, m.mediaType);
+    }
   }
 
   /** The per-target error line of a report. */

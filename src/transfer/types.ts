@@ -103,4 +103,14 @@ export interface TransferContext {
   uploads: UploadMemory;
   /** Where this run has landed blobs (for mounts across repositories); absent: not tracked. */
   landed?: LandedBlobs;
+  /**
+   * Uploads the registry closed with a 201 naming the blob's digest (`registry/repo digest`,
+   * see statedKey): the engine takes that answer as the blob's confirmation instead of a HEAD.
+   */
+  stated?: Set<string>;
+}
+
+/** The key of an upload in TransferContext.stated. */
+export function statedKey(registry: string, repo: string, digest: string): string {
+  return `${registry}/${repo} ${digest}`;
 }

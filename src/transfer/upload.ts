@@ -10,7 +10,7 @@ import type { Readable } from 'node:stream';
 import { InternalError, RegpushError, UnsupportedError } from '../errors.js';
 import type { RegistryClient, UploadSession } from '../registry/registry-client.js';
 import { chunkSizeFor, MIN_CHUNK_SIZE, pickUploadMethod, type UploadMethod, type UploadQuirks } from '../registry/quirks.js';
-import type { RepoEndpoint, TransferContext } from './types.js';
+import { statedKey, type RepoEndpoint, type TransferContext } from './types.js';
 
 /** Upload methods for a blob whose digest and size are known (a source blob, a config), best first. */
 export const KNOWN_BLOB_METHODS: readonly UploadMethod[] = ['put', 'patch', 'chunked'];
@@ -83,7 +83,8 @@ export async function uploadBlob(target: RepoEndpoint, req: UploadRequest, ctx: 
         state.url = s.url;
         if (s.minChunk) q.minChunk = Math.max(q.minChunk ?? 0, s.minChunk);
       }
-      await sendWith(target.client, state as { url: string }, method, body, q);
+      const stated = await sendWith(target.client, state as { url: string }, method, body, q);
+      if (stated) ctx.stated?.add(statedKey(target.client.registry, target.repo, stated));
       q.working = method;
       return { method, sent: true };
     } catch (err) {
@@ -127,15 +128,17 @@ function describe(m: UploadMethod): string {
   return m === 'put' ? 'a monolithic PUT' : m === 'patch' ? 'a streamed PATCH' : 'chunked PATCH uploads';
 }
 
-/** One attempt with one method on an open session; `state.url` follows the registry's Location. */
-async function sendWith(client: RegistryClient, state: { url: string }, method: UploadMethod, body: BlobBody, q: UploadQuirks): Promise<void> {
+/**
+ * One attempt with one method on an open session; `state.url` follows the registry's Location.
+ * Resolves with the digest when the registry's 201 named it, else undefined.
+ */
+async function sendWith(client: RegistryClient, state: { url: string }, method: UploadMethod, body: BlobBody, q: UploadQuirks): Promise<string | undefined> {
   const replayable = Buffer.isBuffer(body.data);
   const data = body.data;
   const payload = Buffer.isBuffer(data) ? data : () => data;
   if (method === 'put') {
     if (body.digest === undefined || body.size === undefined) throw new InternalError('a monolithic PUT needs the digest and size up front');
-    await client.putUpload(state.url, body.digest, body.size, payload, replayable);
-    return;
+    return (await client.putUpload(state.url, body.digest, body.size, payload, replayable)) ? body.digest : undefined;
   }
   if (method === 'patch') {
     state.url = await client.patchUpload(state.url, payload, replayable);
@@ -151,7 +154,7 @@ async function sendWith(client: RegistryClient, state: { url: string }, method: 
   }
   const digest = body.digest ?? (await body.digestAtEnd?.());
   if (!digest) throw new InternalError('upload finished without a digest');
-  await client.completeUpload(state.url, digest);
+  return (await client.completeUpload(state.url, digest)) ? digest : undefined;
 }
 
 /** Cuts a Buffer or a stream into Buffers of exactly `size` bytes (the last one shorter). */

@@ -162,6 +162,38 @@ for (const c of pushOnceCases) {
   });
 }
 
+// A registry whose 201 came before the blob was readable (reported of Aliyun ACR; docs/registry-quirks.md):
+// the first manifest PUT is answered MANIFEST_BLOB_UNKNOWN after every blob was accepted with a 201.
+test('MANIFEST_BLOB_UNKNOWN once after 201s: the blobs taken on the 201 are HEADed and the manifest PUT is sent once more', async () => {
+  dst.rule({ ...match.manifestPut, nth: 1, fault: { kind: 'status', status: 400, code: 'MANIFEST_BLOB_UNKNOWN' } });
+  const name = 'push-blob-unknown-once';
+  const r = await runCli(['push', '--debug', '--from', srcRef(), '--to', dstRef(name), '--app', `${appDir}:/app`, '--cmd', '/app/bin/run.sh', ...fromArgs, ...toArgs], { env });
+  assertNoSecrets(r, secretsOf([tokenCreds.password, basicCreds.password], [src, dst]));
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /did not find a blob .* it had accepted; checking \d+ blob\(s\) and writing the manifest once more/);
+  const puts = requestsFor(dst, 'PUT', '/manifests/');
+  assert.equal(puts.length, 2, 'the manifest PUT was sent once more');
+  assert.equal(puts[0]!.status, 400);
+  assert.equal(puts[1]!.status, 201);
+  const bigHeads = requestsFor(dst, 'HEAD', `/blobs/${big}`);
+  const bigUpload = requestsFor(dst, 'PUT', `digest=sha256%3A${bigHex}`).at(-1)!;
+  assert.equal(bigUpload.status, 201);
+  // The 201 was the confirmation: no HEAD of the big blob between its upload and the first manifest PUT …
+  assert.deepEqual(bigHeads.filter((h) => h.seq > bigUpload.seq && h.seq < puts[0]!.seq), []);
+  // … and after MANIFEST_BLOB_UNKNOWN it was HEADed before the second PUT.
+  assert.ok(bigHeads.some((h) => h.seq > puts[0]!.seq && h.seq < puts[1]!.seq && h.status === 200), 'the blob was HEADed before the retry');
+  const digest = r.stdout.trim().split('@')[1]!;
+  await assertValidImage(atTarget(name), digest, basicCreds);
+});
+
+test('MANIFEST_BLOB_UNKNOWN every time: one retry only, then the registry\'s answer as the error (E_NOT_FOUND)', async () => {
+  dst.rule({ ...match.manifestPut, fault: { kind: 'status', status: 400, code: 'MANIFEST_BLOB_UNKNOWN' } });
+  const r = await runCli(['push', '--quiet', '--from', srcRef(), '--to', dstRef('push-blob-unknown-always'), '--app', `${appDir}:/app`, ...fromArgs, ...toArgs], { env });
+  assertOneErrorLine(r, 4, 'E_NOT_FOUND', /PUT manifest.*MANIFEST_BLOB_UNKNOWN/);
+  assert.equal(requestsFor(dst, 'PUT', '/manifests/').length, 2, 'one PUT and one retry');
+  assert.equal((await manifestStatus(R.basic, `${run}/push-blob-unknown-always`, '1', basicCreds)).status, 404);
+});
+
 // ---------------------------------------------------------------- persistent faults
 
 /** A failing run under persistent faults: bounded time, one error line, exit code, tag absent or unchanged, sessions cancelled. */

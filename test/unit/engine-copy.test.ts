@@ -76,6 +76,17 @@ test('a target already holding every blob: all skipped, nothing read from the so
   assert.equal(dst.manifest('app', '1')?.digest, img.digest);
 });
 
+test('a 201 naming the blob\'s digest confirms the upload: one HEAD per blob (the plan\'s), none after it lands', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const img = src.seedImage('base/app', { tags: ['1'] });
+  await copy({ from: src.ref('base/app:1'), to: [dst.ref('app:1')], ...fakeLibraryOptions(src, dst) });
+  for (const d of [img.config, ...img.layers]) {
+    assert.equal(dst.count({ kind: 'blob', method: 'HEAD', digest: d.digest }), 1, d.digest);
+    assert.deepEqual(dst.requests({ kind: 'blob', method: 'HEAD', digest: d.digest }).map((r) => r.status), [404]);
+  }
+  assert.equal(dst.manifest('app', '1')?.digest, img.digest);
+});
+
 test('a target whose HEAD says "present" but which lacks the blob answers MANIFEST_BLOB_UNKNOWN: that target fails, the other completes', async () => {
   const [src, liar, good] = [await fake(), await fake(), await fake()];
   const img = src.seedImage('base/app', { tags: ['1'] });
@@ -88,13 +99,14 @@ test('a target whose HEAD says "present" but which lacks the blob answers MANIFE
   assert.equal(l!.ok, false);
   assert.equal(l!.error!.code, 'E_NOT_FOUND');
   assert.match(l!.error!.message, /MANIFEST_BLOB_UNKNOWN/);
-  assert.deepEqual(liar.requests({ kind: 'manifest', method: 'PUT' }).map((r) => r.status), [400]);
+  // Sent once more after the blobs taken on their 201 were HEADed (they were there; the skipped one lies): refused again.
+  assert.deepEqual(liar.requests({ kind: 'manifest', method: 'PUT' }).map((r) => r.status), [400, 400]);
   assert.equal(liar.manifest('app', '1'), undefined);
   assert.equal(g!.ok, true);
   assert.equal(good.manifest('app', '1')?.digest, img.digest);
 });
 
-test('a target that loses a blob it accepted: caught by the HEAD after landing, no manifest PUT', async () => {
+test('a target that loses a blob it accepted with a 201: the manifest PUT is refused, the HEAD after it names the blob, no manifest', async () => {
   const [src, dst] = [await fake(), await fake()];
   const img = src.seedImage('base/app', { tags: ['1'] });
   const lost = img.layers[1]!.digest;
@@ -103,7 +115,9 @@ test('a target that loses a blob it accepted: caught by the HEAD after landing, 
     copy({ from: src.ref('base/app:1'), to: [dst.ref('app:1')], ...fakeLibraryOptions(src, dst) }),
     (e: RegpushError) => e.code === 'E_REGISTRY' && e.message.includes(lost) && /no manifest written/.test(e.message),
   );
-  assert.equal(dst.count({ kind: 'manifest', method: 'PUT' }), 0);
+  // The 201 naming the digest was taken as the confirmation; the refused manifest PUT made the HEAD.
+  assert.deepEqual(dst.requests({ kind: 'manifest', method: 'PUT' }).map((r) => r.status), [400]);
+  assert.equal(dst.manifest('app', '1'), undefined);
   assert.ok(dst.count({ kind: 'blob', method: 'HEAD', digest: lost, status: 404 }) >= 1);
 });
 

@@ -257,6 +257,7 @@ class MemoryClient implements RegistryClient {
   }
   async putUpload() {
     this.calls.push('PUT upload');
+    return true;
   }
   async patchUpload() {
     this.calls.push('PATCH');
@@ -264,6 +265,7 @@ class MemoryClient implements RegistryClient {
   }
   async completeUpload() {
     this.calls.push('complete');
+    return true;
   }
   async cancelUpload() {
     this.calls.push('cancel');

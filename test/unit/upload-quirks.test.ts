@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { AbortedError, DigestMismatchError, NetworkError, RegistryError, TooManyRequestsError } from '../../src/errors.js';
 import { DEFAULT_RETRY_POLICY, outcomeOfError, RetryBudget } from '../../src/http/retry.js';
-import { chunkSizeFor, DEFAULT_CHUNK_SIZE, KNOWN_QUIRKS, knownQuirksFor, pickUploadMethod, UploadMemory } from '../../src/registry/quirks.js';
+import { chunkSizeFor, DEFAULT_CHUNK_SIZE, headsAfterUpload, KNOWN_QUIRKS, knownQuirksFor, pickUploadMethod, UploadMemory } from '../../src/registry/quirks.js';
 import { chunks, isUploadRefusal } from '../../src/transfer/upload.js';
 import { chunkSizeOption, idleTimeoutOption } from '../../src/cli/common.js';
 
@@ -80,6 +80,11 @@ test('quirks table: every entry names its source issue and where regpush handles
     assert.match(k.source, /#\d+|comments/, `${k.registry} cites an issue`);
     assert.ok(k.behaviour && k.handledIn, k.registry);
   }
+});
+
+test('headsAfterUpload: Aliyun ACR hosts keep the HEAD after an upload, others take the 201', () => {
+  for (const h of ['registry.cn-hangzhou.aliyuncs.com', 'crpi-abc.cn-shanghai.personal.cr.aliyuncs.com:443', 'aliyuncs.com']) assert.equal(headsAfterUpload(h), true, h);
+  for (const h of ['ghcr.io', '127.0.0.1:5000', 'aliyuncs.com.example.org', 'notaliyuncs.com']) assert.equal(headsAfterUpload(h), false, h);
 });
 
 test('CLI size and timeout parsing', () => {

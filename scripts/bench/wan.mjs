@@ -1,0 +1,360 @@
+// The WAN scenario (`node scripts/bench.mjs --wan [--wan-profile 80ms]`): the push, copy and peer
+// rows again, each registry behind an emulated wide-area link, with the network floor of each
+// scenario, the requests and new connections the emulator saw, and regpush's critical path.
+//
+// The kernel of the bench machines has no netem, so the links are emulated in user space: a TCP
+// proxy on 127.0.0.1 in front of each registry (and the token service), in this process.
+//  - one-way delay: every chunk, in both directions, is delivered `rtt / 2` after it left the
+//    link (chunks of one connection never overtake each other);
+//  - handshake: a new connection's first bytes wait one more RTT (TCP's SYN / SYN-ACK); plain
+//    HTTP, so no TLS round trips (a real registry over https adds one or two per connection);
+//  - bandwidth: one FIFO per link and direction, shared by every connection of that link — a
+//    token bucket without burst: a chunk leaves when the bytes before it have left, at `mbit`;
+//  - no slow start, no loss, no window limit (the floor below assumes the same);
+//  - a reader whose connection has more than 2 bandwidth-delay products (at least 1 MB) queued
+//    is paused, so a fast sender cannot pour a whole blob into the emulator.
+// The token registry's challenge names its token service's port; the source link rewrites that
+// port (same length) to the token service's proxy, so the token round trips cross the link too.
+//
+// Floor of a scenario = process start-up (median `regpush --version`, loopback) + k × RTT + B / bw,
+// where B = the bytes that crossed the busiest link direction in that run (blob bodies dominate;
+// headers are a few kB) and k = the round trips no client can avoid:
+//   push cold, copy cold: 5 — connect, manifest GET, blob GET → PUT (request out, first byte
+//     back, body forwarded, 201 back: 2 RTT), manifest PUT;
+//   push same-registry: 4 — connect, manifest GET, app layer PUT (its POST overlaps), manifest PUT;
+//   push warm: 3 — connect, source manifest GET, source config GET (the target manifest GET runs
+//     alongside), nothing to write;
+//   + 2 per token registry on the path (401 challenge, token GET).
+
+import net from 'node:net';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { measure } from './measure.mjs';
+import { wipeStorage, writeCurlPipe } from './env.mjs';
+import { MT } from './fixtures.mjs';
+import { regpushEnv, scenarios } from './scenarios.mjs';
+
+/** The link profiles: round-trip time and bandwidth per direction. */
+export const WAN_PROFILES = [
+  { id: '20ms', rttMs: 20, mbit: 1000 },
+  { id: '80ms', rttMs: 80, mbit: 200 },
+  { id: '150ms', rttMs: 150, mbit: 50 },
+];
+
+/** Round trips on the critical path of each scenario (anonymous registries), see the header. */
+export const FLOOR_RTTS = { 'push-cold': 5, 'copy-cold': 5, 'push-same': 4, 'push-warm': 3 };
+
+const METHOD = /^(GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS) (\S+) HTTP\/1\.[01]\r\n/;
+
+/** One emulated link: a delay and two bandwidth FIFOs, shared by the proxies on it. */
+export class Link {
+  constructor({ rttMs, mbit, name }) {
+    this.name = name;
+    this.oneWay = rttMs / 2;
+    this.rtt = rttMs;
+    this.bytesPerMs = (mbit * 1e6) / 8 / 1000;
+    this.freeAt = { up: 0, down: 0 };
+    this.highWater = Math.max(1 << 20, Math.round(2 * this.bytesPerMs * rttMs));
+    this.proxies = [];
+    this.reset();
+  }
+
+  reset() {
+    this.stats = { connections: 0, requests: [], bytes: { up: 0, down: 0 } };
+  }
+
+  /** When a chunk of `len` bytes sent now in `dir` arrives at the other end. */
+  schedule(dir, len) {
+    const now = performance.now();
+    const start = Math.max(now, this.freeAt[dir]);
+    this.freeAt[dir] = start + len / this.bytesPerMs;
+    this.stats.bytes[dir] += len;
+    return this.freeAt[dir] + this.oneWay;
+  }
+
+  /** A proxy on 127.0.0.1:`listenPort` (0: any) to 127.0.0.1:`targetPort`; `rewrite` [from, to] applies to response heads. */
+  async proxy(listenPort, targetPort, rewrite) {
+    const server = net.createServer({ allowHalfOpen: true }, (client) => this.connection(client, targetPort, rewrite));
+    const sockets = new Set();
+    server.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
+    await new Promise((res, rej) => { server.once('error', rej); server.listen(listenPort, '127.0.0.1', res); });
+    const p = { port: server.address().port, close: () => { for (const s of sockets) s.destroy(); return new Promise((r) => server.close(r)); } };
+    this.proxies.push(p);
+    return p;
+  }
+
+  connection(client, targetPort, rewrite) {
+    this.stats.connections++;
+    const accepted = performance.now();
+    const upstream = net.connect({ port: targetPort, host: '127.0.0.1', allowHalfOpen: true });
+    const kill = () => { client.destroy(); upstream.destroy(); };
+    client.on('error', kill);
+    upstream.on('error', kill);
+    client.setNoDelay(true);
+    upstream.setNoDelay(true);
+    // The client's first bytes wait for the handshake: SYN out, SYN-ACK back, then the data.
+    this.pipe(client, upstream, 'up', accepted + this.rtt + this.oneWay);
+    this.pipe(upstream, client, 'down', 0, rewrite);
+  }
+
+  /** Moves `from` → `to` through the link's `dir` FIFO, in order, not before `notBefore`. */
+  pipe(from, to, dir, notBefore, rewrite) {
+    const queue = [];
+    let queued = 0;
+    let timer;
+    let last = notBefore;
+    const drain = () => {
+      timer = undefined;
+      const now = performance.now();
+      while (queue.length && queue[0].at <= now + 0.5) {
+        const item = queue.shift();
+        if (item.end) { to.end(); return; }
+        queued -= item.chunk.length;
+        if (!to.destroyed) to.write(item.chunk);
+      }
+      if (queued < this.highWater && from.isPaused()) from.resume();
+      if (queue.length) timer = setTimeout(drain, Math.max(0, queue[0].at - performance.now()));
+    };
+    const push = (item) => {
+      queue.push(item);
+      if (!timer) timer = setTimeout(drain, Math.max(0, item.at - performance.now()));
+    };
+    from.on('data', (chunk) => {
+      if (dir === 'up') {
+        const m = METHOD.exec(chunk.subarray(0, 2048).toString('latin1'));
+        if (m) this.stats.requests.push(`${m[1]} ${m[2]}`);
+      } else if (rewrite && chunk.subarray(0, 5).toString('latin1') === 'HTTP/') {
+        chunk = replaceAll(chunk, rewrite[0], rewrite[1]);
+      }
+      last = Math.max(last, this.schedule(dir, chunk.length));
+      queued += chunk.length;
+      push({ at: last, chunk });
+      if (queued >= this.highWater) from.pause();
+    });
+    from.on('end', () => push({ at: last, end: true }));
+    from.on('close', () => { if (!queue.length && !to.destroyed) to.end(); });
+  }
+
+  async close() {
+    await Promise.all(this.proxies.map((p) => p.close()));
+  }
+}
+
+function replaceAll(buf, from, to) {
+  let i = buf.indexOf(from);
+  if (i < 0) return buf;
+  const out = Buffer.from(buf);
+  while (i >= 0) { to.copy(out, i); i = out.indexOf(from, i + to.length); }
+  return out;
+}
+
+const median = (xs) => {
+  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (!s.length) return undefined;
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+/**
+ * regpush's `--debug` request lines (`debug: <end> ms: http METHOD url → status (<dur> ms)`) →
+ * the critical path: from the request that ended last, back through the latest request that had
+ * ended when it started. Returns { requests, ms, chain: ['GET manifests', …] }.
+ */
+export function criticalPath(stderr) {
+  const reqs = [];
+  for (const line of stderr.split('\n')) {
+    const m = /debug: (\d+) ms: http (\w+) (\S+) → .*\((\d+) ms\)\s*$/.exec(line);
+    if (!m) continue;
+    const end = Number(m[1]);
+    const dur = Number(m[4]);
+    const path = m[3].replace(/^https?:\/\/[^/]+/, '');
+    const what = path === '/v2/' ? '/v2/' : /\/token\b/.test(path) ? 'token' : /\/manifests\//.test(path) ? 'manifest' : /\/blobs\/uploads\//.test(path) ? 'upload' : /\/blobs\//.test(path) ? 'blob' : path.split('?')[0];
+    reqs.push({ start: end - dur, end, dur, label: `${m[2]} ${what}` });
+  }
+  if (!reqs.length) return undefined;
+  let cur = reqs.reduce((a, b) => (b.end > a.end ? b : a));
+  const chain = [cur];
+  for (;;) {
+    const before = reqs.filter((r) => r.end <= cur.start + 1 && r !== cur);
+    if (!before.length) break;
+    cur = before.reduce((a, b) => (b.end > a.end ? b : a));
+    chain.unshift(cur);
+  }
+  return { requests: reqs.length, ms: chain.reduce((a, r) => a + r.dur, 0), first: chain[0].start, last: chain.at(-1).end, chain: chain.map((r) => r.label) };
+}
+
+/** The row ids the WAN scenario runs, in round order. */
+const ROWS = ['push-cold', 'push-warm', 'push-same', 'copy-cold', 'skopeo-cold', 'curl-pipe', 'cfy-cold'];
+
+/**
+ * Runs the WAN rows for each chosen profile. `ctx` is the loopback bench's (registries, fixtures,
+ * warm target seeded); `R` the registries of state.json; `reg` = { src, anonSrc } fixtures info.
+ */
+export async function wanBench({ ctx, opt, R, tokenService, log, blobs }) {
+  const profiles = opt.wanProfiles?.length ? WAN_PROFILES.filter((p) => opt.wanProfiles.includes(p.id)) : WAN_PROFILES;
+  if (!profiles.length) throw new Error(`--wan-profile: one of ${WAN_PROFILES.map((p) => p.id).join(', ')}`);
+  // The anonymous source: the base copied (loopback) into `anon`, which is also the warm target.
+  const seed = spawnSync(process.execPath, [ctx.cli, 'copy', `${ctx.src.host}/${ctx.base.repo}:${ctx.base.tag}`, `${ctx.warm.host}/${ctx.base.repo}:${ctx.base.tag}`, '--quiet'], { env: regpushEnv(ctx), encoding: 'utf8' });
+  if (seed.status !== 0) throw new Error(`seeding the anonymous source failed: ${seed.stderr}`);
+  const startup = await startupMs(ctx, opt);
+  log(`wan: regpush start-up (median --version, loopback) ${startup.toFixed(0)} ms`);
+
+  const variants = [];
+  for (const p of profiles) {
+    variants.push({ profile: p, auth: 'anon' });
+    if (p.id === '80ms' || profiles.length === 1) variants.push({ profile: p, auth: 'token' });
+  }
+  const out = [];
+  for (const v of variants) out.push(await runVariant(v, { ctx, opt, R, tokenService, log, blobs, startup }));
+  return { startupMs: startup, variants: out, markdown: markdown(out, startup) };
+}
+
+async function startupMs(ctx, opt) {
+  const walls = [];
+  for (let i = 0; i < Math.max(3, opt.runs); i++) {
+    const r = await measure(process.execPath, [ctx.cli, '--version'], { env: regpushEnv(ctx) });
+    if (r.ok) walls.push(r.wallMs);
+  }
+  return median(walls) ?? 0;
+}
+
+async function runVariant({ profile, auth }, { ctx, opt, R, tokenService, log, blobs, startup }) {
+  const base = opt.portBase + 10;
+  const links = {};
+  const mk = (name) => (links[name] = new Link({ ...profile, name }));
+  const wctx = { ...ctx };
+  const cold = await mk('cold').proxy(base + 0, R.anon2.port);
+  wctx.cold = { ...ctx.cold, host: `127.0.0.1:${cold.port}`, url: `http://127.0.0.1:${cold.port}` };
+  const warmPort = base + 1;
+  const warm = await mk('warm').proxy(warmPort, R.anon.port);
+  wctx.warm = { ...ctx.warm, host: `127.0.0.1:${warm.port}`, url: `http://127.0.0.1:${warm.port}` };
+  if (auth === 'token') {
+    const src = mk('src');
+    const tsPort = base + 3;
+    const from = Buffer.from(`127.0.0.1:${tokenService.port}`);
+    const to = Buffer.from(`127.0.0.1:${tsPort}`);
+    if (from.length !== to.length) throw new Error('the token service and its proxy need ports of the same length');
+    const reg = await src.proxy(base + 2, R.token.port, [from, to]);
+    await src.proxy(tsPort, tokenService.port);
+    wctx.src = { ...ctx.src, host: `127.0.0.1:${reg.port}`, url: `http://127.0.0.1:${reg.port}`, realm: `http://127.0.0.1:${tsPort}/token` };
+  } else {
+    // The anonymous source is the warm registry, so it shares that link.
+    wctx.src = { host: wctx.warm.host, url: wctx.warm.url };
+  }
+  wctx.curlPipe = join(ctx.tmp, `curl-pipe-${profile.id}-${auth}.sh`);
+  writeCurlPipe(wctx.curlPipe, { src: { realm: 'http://unused', service: '', ...wctx.src }, dst: wctx.cold, repo: ctx.base.repo, tag: ctx.base.tag, manifestType: MT.manifest, blobs });
+  if (auth === 'anon') {
+    const { readFileSync } = await import('node:fs');
+    writeFileSync(wctx.curlPipe, readFileSync(wctx.curlPipe, 'utf8').replace(/^TOKEN=.*$/m, 'TOKEN=anonymous'));
+  }
+
+  const defs = scenarios(wctx).filter((s) => ROWS.includes(s.id) && !(auth === 'anon' && s.id === 'cfy-cold'));
+  const results = Object.fromEntries(defs.map((s) => [s.id, []]));
+  const linkList = Object.values(links);
+  const runOne = async (s, round, record) => {
+    const skip = s.needs?.(wctx);
+    if (skip) return;
+    if (s.cold) wipeStorage(ctx.cold.storageDir);
+    const { cmd, args, env } = s.cmd(wctx, `${profile.id}-${auth}-${round}`);
+    const a = s.group === 'regpush' ? args.map((x) => (x === '--quiet' ? '--debug' : x)) : args;
+    for (const l of linkList) l.reset();
+    const r = await measure(cmd, a, { env, timeoutMs: Math.max(opt.timeoutS * 1000, 300_000) });
+    const conns = linkList.reduce((n, l) => n + l.stats.connections, 0);
+    const reqs = linkList.flatMap((l) => l.stats.requests);
+    const busiest = Math.max(...linkList.flatMap((l) => [l.stats.bytes.up, l.stats.bytes.down]));
+    const rec = { round, ok: r.ok, wallMs: r.wallMs, cpuMs: r.cpuMs, connections: conns, requests: reqs.length, busiestBytes: busiest, requestKinds: countKinds(reqs) };
+    if (!r.ok) rec.error = `exit ${r.code}: ${(r.stderr || r.stdout).split('\n').filter(Boolean).slice(-2).join(' ⏎ ').slice(0, 300)}`;
+    else rec.invalid = s.check(r, wctx);
+    if (s.group === 'regpush' && r.ok) rec.critical = criticalPath(r.stderr);
+    const flag = rec.error ? `  FAILED ${rec.error}` : rec.invalid ? `  INVALID ${rec.invalid}` : '';
+    log(`wan ${profile.id} ${auth.padEnd(5)} ${String(round).padEnd(3)} ${s.id.padEnd(12)} ${(r.wallMs / 1000).toFixed(2).padStart(7)} s  ${String(reqs.length).padStart(3)} req  ${String(conns).padStart(3)} conn${rec.critical ? `  path ${rec.critical.chain.length} req ${rec.critical.ms} ms` : ''}${flag}`);
+    if (record) results[s.id].push(rec);
+  };
+  try {
+    for (let w = 1; w <= opt.warmup; w++) for (const s of defs) await runOne(s, `w${w}`, false);
+    for (let round = 1; round <= opt.runs; round++) for (const s of defs) await runOne(s, `r${round}`, true);
+  } finally {
+    await Promise.all(linkList.map((l) => l.close()));
+  }
+  const rows = defs.map((s) => {
+    const runs = results[s.id];
+    const valid = runs.filter((r) => r.ok && !r.invalid);
+    const k = FLOOR_RTTS[s.id];
+    const tokenRtts = auth === 'token' ? 2 : 0;
+    const bytes = median(valid.map((r) => r.busiestBytes));
+    const floorMs = k === undefined || bytes === undefined ? undefined : startup + (k + tokenRtts) * profile.rttMs + bytes / (profile.mbit * 1e6 / 8 / 1000);
+    const mid = valid.length ? [...valid].sort((a, b) => a.wallMs - b.wallMs)[valid.length >> 1] : undefined;
+    return {
+      id: s.id, label: s.label, group: s.group, runs: runs.length, valid: valid.length, skipped: s.needs?.(wctx),
+      wallMs: median(valid.map((r) => r.wallMs)), floorMs, floorRtts: k === undefined ? undefined : k + tokenRtts, busiestBytes: bytes,
+      requests: median(valid.map((r) => r.requests)), connections: median(valid.map((r) => r.connections)),
+      critical: mid?.critical, requestKinds: mid?.requestKinds,
+      problems: [...new Set(runs.filter((r) => !r.ok || r.invalid).map((r) => r.invalid ?? r.error))],
+      runsDetail: runs,
+    };
+  });
+  return { profile, auth, rows, goals: wanGoals(rows, profile, auth, startup) };
+}
+
+function countKinds(reqs) {
+  const k = {};
+  for (const r of reqs) {
+    const [m, path] = r.split(' ');
+    const what = path === '/v2/' ? '/v2/' : /\/token\b/.test(path) ? 'token' : /\/manifests\//.test(path) ? 'manifest' : /\/blobs\/uploads\//.test(path) ? 'upload' : /\/blobs\//.test(path) ? 'blob' : 'other';
+    const key = `${m} ${what}`;
+    k[key] = (k[key] ?? 0) + 1;
+  }
+  return k;
+}
+
+/** The issue's goals at 80 ms / 200 Mbit (anonymous; token: 2 RTT more each). Other profiles: informative. */
+function wanGoals(rows, profile, auth, startup) {
+  const by = Object.fromEntries(rows.map((r) => [r.id, r]));
+  const extra = auth === 'token' ? 2 * profile.rttMs : 0;
+  const floorAnon = (r) => (r?.floorMs === undefined ? undefined : r.floorMs - (auth === 'token' ? 2 * profile.rttMs : 0));
+  const g = [];
+  const add = (name, row, limit, formula) => {
+    const value = row?.wallMs;
+    g.push({ name, value, limit, pass: value === undefined || limit === undefined ? undefined : value <= limit, formula });
+  };
+  const c = by['push-cold'];
+  add('push cold ≤ 1.05 × floor', c, floorAnon(c) && 1.05 * floorAnon(c) + extra, '1.05 × (start-up + 5 RTT + B/bw)');
+  add('push warm ≤ 3 RTT + start-up + 50 ms', by['push-warm'], 3 * profile.rttMs + startup + 50 + extra, '3 RTT + start-up + 50 ms');
+  const cp = by['copy-cold'];
+  add('copy ≤ 1.05 × floor', cp, floorAnon(cp) && 1.05 * floorAnon(cp) + extra, '1.05 × (start-up + 5 RTT + B/bw)');
+  const s = by['push-same'];
+  add('push same-registry ≤ 1.2 × floor', s, floorAnon(s) && 1.2 * floorAnon(s) + extra, '1.2 × (start-up + 4 RTT + B/bw)');
+  return g;
+}
+
+const sec = (ms) => (ms === undefined ? '–' : `${(ms / 1000).toFixed(2)} s`);
+
+function markdown(variants, startup) {
+  const md = [`### Over an emulated WAN (user-space link per registry; start-up = ${startup.toFixed(0)} ms)`, ''];
+  md.push('Floor = start-up + k × RTT + B / bandwidth; k: push cold 5, copy 5, push same-registry 4, push warm 3, + 2 with the token source; B = bytes over the busiest link direction in that run.', '');
+  for (const v of variants) {
+    md.push(`#### ${v.profile.rttMs} ms RTT / ${v.profile.mbit} Mbit/s, ${v.auth === 'token' ? 'token-auth source' : 'anonymous registries'}`, '');
+    md.push('| scenario | median | floor (k RTT + B) | × floor | requests | new conns | critical path (regpush --debug) |', '|---|---:|---:|---:|---:|---:|---|');
+    for (const r of v.rows) {
+      const status = r.skipped ? ` (skipped: ${r.skipped})` : r.valid < r.runs ? ` (${r.runs - r.valid} invalid: ${r.problems.join('; ').slice(0, 120)})` : '';
+      const crit = r.critical ? `${r.critical.chain.length} req, ${r.critical.ms} ms: ${compress(r.critical.chain)}` : '';
+      md.push(`| ${r.id}${status} | ${sec(r.wallMs)} | ${r.floorMs === undefined ? '–' : `${sec(r.floorMs)} (${r.floorRtts} + ${(r.busiestBytes / 1e6).toFixed(1)} MB)`} | ${r.floorMs && r.wallMs ? (r.wallMs / r.floorMs).toFixed(2) : '–'} | ${r.requests ?? '–'} | ${r.connections ?? '–'} | ${crit} |`);
+    }
+    md.push('', '| goal | value | limit | result |', '|---|---:|---:|---|');
+    for (const g of v.goals) md.push(`| ${g.name}${v.auth === 'token' ? ' (+2 RTT, token)' : ''} | ${sec(g.value)} | ${sec(g.limit)} | ${g.pass === undefined ? 'n/a' : g.pass ? 'PASS' : 'FAIL'} |`);
+    md.push('');
+  }
+  return md.join('\n');
+}
+
+/** `GET manifest → GET manifest → HEAD blob ×3` style. */
+function compress(chain) {
+  const out = [];
+  for (const c of chain) {
+    const last = out.at(-1);
+    if (last && last.c === c) last.n++;
+    else out.push({ c, n: 1 });
+  }
+  return out.map((x) => (x.n > 1 ? `${x.c} ×${x.n}` : x.c)).join(' → ');
+}

@@ -1,0 +1,105 @@
+// The bench's WAN link emulator (scripts/bench/wan.mjs): delay, handshake and bandwidth as the
+// floors assume them, request and connection counts, and the critical path read from --debug lines.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url)); // dist/test/unit/ → repository root
+
+interface LinkLike {
+  stats: { connections: number; requests: string[]; bytes: { up: number; down: number } };
+  proxy(listenPort: number, targetPort: number, rewrite?: [Buffer, Buffer]): Promise<{ port: number }>;
+  close(): Promise<void>;
+}
+interface WanModule {
+  Link: new (o: { rttMs: number; mbit: number; name: string }) => LinkLike;
+  criticalPath(stderr: string): { requests: number; ms: number; chain: string[] } | undefined;
+}
+const wan = (): Promise<WanModule> => import(`${ROOT}scripts/bench/wan.mjs`) as Promise<WanModule>;
+
+/** A server answering every request line with `size` bytes of body (and the realm header `realm`). */
+async function server(size: number, realm = ''): Promise<{ port: number; close: () => void }> {
+  const srv = net.createServer((s) => {
+    s.on('data', () => {
+      s.write(`HTTP/1.1 200 OK\r\nContent-Length: ${size}\r\nWww-Authenticate: ${realm}\r\n\r\n`);
+      s.write(Buffer.alloc(size, 1));
+    });
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  return { port: (srv.address() as net.AddressInfo).port, close: () => srv.close() };
+}
+
+/** One request on a new connection through `port`: ms to the first byte and to the last of `size` + head, and the head. */
+function ask(port: number, size: number): Promise<{ first: number; last: number; head: string }> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    let first = 0;
+    let got = 0;
+    let head = '';
+    const c = net.connect(port, '127.0.0.1', () => c.write('GET /v2/x/manifests/1 HTTP/1.1\r\nHost: x\r\n\r\n'));
+    c.on('data', (d: Buffer) => {
+      if (!first) {
+        first = performance.now() - t0;
+        head = d.toString('latin1').split('\r\n\r\n')[0]!;
+      }
+      got += d.length;
+      if (got >= size + head.length + 4) {
+        c.destroy();
+        resolve({ first, last: performance.now() - t0, head });
+      }
+    });
+    c.on('error', reject);
+  });
+}
+
+test('a new connection pays the handshake and one RTT before its first byte; the body crosses at the bandwidth', async () => {
+  const { Link } = await wan();
+  const s = await server(250_000);
+  const link = new Link({ rttMs: 100, mbit: 10, name: 't' }); // 10 Mbit/s = 1.25 MB/s: 250 kB ≈ 200 ms
+  const p = await link.proxy(0, s.port);
+  try {
+    const r = await ask(p.port, 250_000);
+    assert.ok(r.first >= 195, `first byte after handshake + RTT (${r.first.toFixed(0)} ms)`);
+    assert.ok(r.first < 400, `…and not much later (${r.first.toFixed(0)} ms)`);
+    // handshake 100 + request 50 + 250 kB at 10 Mbit/s 200 + answer 50
+    assert.ok(r.last >= 390, `the last byte after ≥ 390 ms (${r.last.toFixed(0)} ms)`);
+    assert.equal(link.stats.connections, 1);
+    assert.deepEqual(link.stats.requests, ['GET /v2/x/manifests/1']);
+    assert.ok(link.stats.bytes.down >= 250_000);
+  } finally {
+    await link.close();
+    s.close();
+  }
+});
+
+test('the token realm port is rewritten in response heads, keeping their length', async () => {
+  const { Link } = await wan();
+  const s = await server(10, 'Bearer realm="http://127.0.0.1:15003/token"');
+  const link = new Link({ rttMs: 2, mbit: 1000, name: 't' });
+  const p = await link.proxy(0, s.port, [Buffer.from('127.0.0.1:15003'), Buffer.from('127.0.0.1:15013')]);
+  try {
+    const r = await ask(p.port, 10);
+    assert.match(r.head, /realm="http:\/\/127\.0\.0\.1:15013\/token"/);
+  } finally {
+    await link.close();
+    s.close();
+  }
+});
+
+test('criticalPath: the chain of requests back from the last one, from --debug lines', async () => {
+  const { criticalPath } = await wan();
+  const lines = [
+    'debug: 200 ms: http GET http://h/v2/ → 200 (100 ms)',
+    'debug: 300 ms: http GET http://h/v2/a/manifests/1 → 200 (100 ms)',
+    'debug: 290 ms: http HEAD http://h/v2/a/blobs/sha256:1 → 404 (80 ms)', // overlaps the manifest GET: not on the path
+    'debug: 900 ms: http PUT http://h/v2/a/blobs/uploads/x?digest=sha256:2 → 201 (590 ms)',
+    'something else',
+    'debug: 1000 ms: http PUT http://h/v2/a/manifests/1 → 201 (95 ms)',
+  ].join('\n');
+  const c = criticalPath(lines)!;
+  assert.equal(c.requests, 5, 'every request line counted');
+  assert.deepEqual(c.chain, ['GET /v2/', 'GET manifest', 'PUT upload', 'PUT manifest']);
+  assert.equal(c.ms, 100 + 100 + 590 + 95);
+  assert.equal(criticalPath('no debug lines'), undefined);
+});
