@@ -57,23 +57,32 @@ export function withGcPacing<E extends BlobEvents>(events: E, pacing: GcPacing =
   let gc: Gc | undefined | null = collector ?? null; // null: not asked for yet (a warm push never needs it)
   let sinceMinor = 0;
   let sinceMajor = 0;
+  const pace = (n: number): void => {
+    sinceMinor += n;
+    sinceMajor += n;
+    if (sinceMinor >= pacing.minorEvery) {
+      if (gc === null) gc = obtainGc();
+      // A full collection includes the young generation, so it also counts as the minor one.
+      sinceMinor = 0;
+      if (sinceMajor >= pacing.majorEvery) {
+        sinceMajor = 0;
+        gc?.(); // no options: see Gc
+      } else {
+        gc?.({ type: 'minor' });
+      }
+    }
+  };
+  const withWork = events as E & { work?(n: number): void };
   return {
     ...events,
     bytes(digest: string, n: number) {
-      sinceMinor += n;
-      sinceMajor += n;
-      if (sinceMinor >= pacing.minorEvery) {
-        if (gc === null) gc = obtainGc();
-        // A full collection includes the young generation, so it also counts as the minor one.
-        sinceMinor = 0;
-        if (sinceMajor >= pacing.majorEvery) {
-          sinceMajor = 0;
-          gc?.(); // no options: see Gc
-        } else {
-          gc?.({ type: 'minor' });
-        }
-      }
+      pace(n);
       events.bytes?.(digest, n);
+    },
+    // Local work (tar produced before gzip): many small files make garbage without many bytes sent.
+    work(n: number) {
+      pace(n);
+      withWork.work?.(n);
     },
   };
 }

@@ -59,9 +59,14 @@ async function* layerBytes(cfg: LayerConfig, signal: AbortSignal, done: (r: Laye
   const members = cfg.mode === 'single' ? singleGzip(blocks, cfg.level, release) : parallelGzip(blocks, cfg.level, cfg.concurrency, release);
   const hash = createHash('sha256');
   let size = 0;
+  let tarSeen = 0;
   for await (const chunk of members) {
     hash.update(chunk);
     size += chunk.length;
+    if (cfg.onTarBytes && stats.bytes > tarSeen) {
+      cfg.onTarBytes(stats.bytes - tarSeen);
+      tarSeen = stats.bytes;
+    }
     yield chunk;
   }
   done({ digest: `sha256:${hash.digest('hex')}`, diffId: stats.diffId, size, uncompressedSize: stats.bytes, entries: stats.entries });

@@ -23,6 +23,7 @@ export interface LayerConfig {
   lanes: LaneChoice;
   signal?: AbortSignal;
   logger: Logger;
+  onTarBytes?: (n: number) => void;
 }
 
 /** Largest id a ustar header holds (6 octal digits); tar-stream would silently write 777777 above it. */
@@ -68,5 +69,6 @@ export function resolveLayerOptions(opts: LayerOptions): LayerConfig {
     lanes,
     signal: opts.signal,
     logger: opts.logger ?? silentLogger,
+    onTarBytes: opts.onTarBytes,
   };
 }

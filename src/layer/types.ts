@@ -45,6 +45,13 @@ export interface LayerOptions {
   threadPoolSize?: number;
   /** Cancels the walk and the stream with AbortedError. */
   signal?: AbortSignal;
+  /**
+   * Called with the tar bytes produced since the last call (before gzip). A host uses it to pace
+   * its memory on local work: 50,000 small files make ~50 MB of short-lived garbage but only a
+   * few MB of gzip, so pacing on the uploaded bytes alone lets the heap grow (the CLI runs its GC
+   * pacing on both).
+   */
+  onTarBytes?: (n: number) => void;
   /** Receives warnings about skipped entries (sockets, fifos, devices) and lanes cut to the thread pool; debug: the lanes chosen and why. */
   logger?: Logger;
 }

@@ -49,7 +49,11 @@ export interface PushOptions extends ConnectionOptions {
   layerUpload?: 'patch' | 'put' | 'chunked';
   logger?: Logger;
   /** Progress callbacks. */
-  events?: BlobEvents & { phase?(name: string): void };
+  events?: BlobEvents & {
+    phase?(name: string): void;
+    /** Bytes of local work done (tar produced before gzip), for a host that paces its memory on it. */
+    work?(bytes: number): void;
+  };
   retries?: number;
 }
 

@@ -135,7 +135,8 @@ async function checkInputs(opts: PushOptions): Promise<PushInputs> {
   const env = opts.env ?? {};
   const mtime = opts.mtime ?? epochFromEnv(env.SOURCE_DATE_EPOCH) ?? 0;
   const logger = opts.logger ?? silentLogger;
-  const common = { mtime, env, chown: opts.chown, gzipLevel: opts.gzipLevel, gzipConcurrency: opts.gzipJobs, logger };
+  const work = opts.events?.work;
+  const common = { mtime, env, chown: opts.chown, gzipLevel: opts.gzipLevel, gzipConcurrency: opts.gzipJobs, logger, ...(work ? { onTarBytes: (n: number) => work(n) } : {}) };
   const layers: LayerPlan[] = [];
   for (const [i, spec] of (opts.layers ?? []).entries()) {
     const what = `--layer ${spec.platform ? spec.platform + '=' : ''}${spec.sources.map((s) => `${s.src}:${s.dest}`).join(' ')}`;

@@ -72,3 +72,15 @@ test('withGcPacing defaults: minor every 2 MiB, full every 32 MiB', () => {
   assert.deepEqual([GC_MINOR_BYTES, GC_MAJOR_BYTES], [2 * 1024 * 1024, 32 * 1024 * 1024]);
   assert.deepEqual(calls, [...Array(15).fill('minor'), 'full']);
 });
+
+test('withGcPacing also paces on local work (tar bytes before gzip), counted with the bytes sent, and passes it on', () => {
+  const calls: string[] = [];
+  const worked: number[] = [];
+  const original = { work: (n: number) => void worked.push(n) } as BlobEvents & { work(n: number): void };
+  const events = withGcPacing(original, { minorEvery: 100, majorEvery: 1000 }, (opts) => void calls.push(opts ? 'minor' : 'full')) as typeof original;
+  events.work(60);
+  events.bytes!('d', 50); // 110 bytes in all since the last collection
+  events.work(100);
+  assert.deepEqual(calls, ['minor', 'minor']);
+  assert.deepEqual(worked, [60, 100]);
+});
