@@ -403,8 +403,8 @@ export async function makeLargeAppDir(dir, size = 1 << 30) {
   utimesSync(dir, EPOCH, EPOCH);
 }
 
-/** A ustar header for one regular file. */
-function tarHeader(name, size) {
+/** A ustar header for one regular file (mode 0644, owner 0:0, mtime EPOCH). */
+export function tarHeader(name, size) {
   const h = Buffer.alloc(512);
   h.write(name, 0, 100, 'utf8');
   h.write('0000644\0', 100);

@@ -21,7 +21,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import zlib from 'node:zlib';
 import { primeAtime } from './env.mjs';
-import { manifestBytes, MT, pseudoRandom } from './fixtures.mjs';
+import { manifestBytes, MT, pseudoRandom, tarHeader } from './fixtures.mjs';
 import { fetchToken, http } from './http.mjs';
 import { regpushEnv } from './scenarios.mjs';
 
@@ -42,25 +42,6 @@ export function expandOnly(ids) {
 /** Whether this bench run includes any sync scenario. */
 export function wantsSync(opt) {
   return opt.only ? opt.only.some((id) => SYNC_IDS.includes(id)) : opt.sync !== false;
-}
-
-/** One ustar header for a regular file. */
-function tarHeader(name, size) {
-  const h = Buffer.alloc(512);
-  h.write(name, 0, 100, 'utf8');
-  h.write('0000644\0', 100);
-  h.write('0000000\0', 108);
-  h.write('0000000\0', 116);
-  h.write(size.toString(8).padStart(11, '0') + '\0', 124);
-  h.write(EPOCH.toString(8).padStart(11, '0') + '\0', 136);
-  h.write('        ', 148);
-  h.write('0', 156);
-  h.write('ustar\0', 257);
-  h.write('00', 263);
-  let sum = 0;
-  for (const b of h) sum += b;
-  h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148);
-  return h;
 }
 
 /** A service's own layer: a tar of app.bin (half pseudo-random, half text) and appsettings.json, gzip -6. */

@@ -73,6 +73,25 @@ export function credentialFromFlags(user: string | undefined, password: string |
   return cred;
 }
 
+/**
+ * The connection options every command hands the library, from the shared flags, the context and
+ * the environment: one place, so a new shared setting reaches every command.
+ */
+export function connectionOptions(a: CommonArgs, io: CliIO, ctx: CommonContext) {
+  return {
+    logger: ctx.logger,
+    env: io.env,
+    insecureRegistries: a['insecure-registry'],
+    tls: ctx.tls,
+    mirrors: ctx.mirrors,
+    credentialHelperTimeoutMs: credentialHelperTimeoutOption(io.env),
+    secrets: ctx.secrets,
+    retries: retriesOption(a),
+    idleTimeoutMs: idleTimeoutOption(io.env),
+    signal: io.signal,
+  };
+}
+
 /** REGPUSH_CREDENTIAL_HELPER_TIMEOUT_MS: how long a credential helper may take (ms), validated. */
 export function credentialHelperTimeoutOption(env: Record<string, string | undefined>): number | undefined {
   const v = env.REGPUSH_CREDENTIAL_HELPER_TIMEOUT_MS;

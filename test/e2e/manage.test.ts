@@ -2,13 +2,13 @@
 // against skopeo and the registries' access logs; a registry with deletes disabled; refusals; and
 // the bad inputs, each one error line with its documented exit code.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, after } from 'node:test';
 import { startFaultProxy, type FaultProxy } from '../fixtures/fault-proxy.js';
+import { startExtraRegistry } from '../fixtures/extra-registry.js';
 import { credsOf, imageRef, loadState, registryLogSince, logMark, runCli, skopeoInspect, tempDir, type Creds, type ExecResult, type SeededRegistry } from './harness.js';
 
 const state = loadState();
@@ -85,44 +85,6 @@ async function pagingProxy(upstream: string): Promise<{ host: string; pages: str
   };
 }
 
-/** A free loopback port (the OS picks one; it is closed again at once). */
-async function freePort(): Promise<number> {
-  const s = http.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-/** An anonymous CNCF distribution registry with `storage.delete.enabled: false`, started for this file. */
-async function registryWithoutDeletes(): Promise<{ host: string; child: ChildProcess }> {
-  const dir = tempDir('regpush-nodelete-');
-  const port = await freePort();
-  const config = join(dir, 'config.yml');
-  writeFileSync(config, [
-    'version: 0.1',
-    'log:',
-    '  level: error',
-    'storage:',
-    '  filesystem:',
-    `    rootdirectory: ${join(dir, 'storage')}`,
-    '  delete:',
-    '    enabled: false',
-    'http:',
-    `  addr: 127.0.0.1:${port}`,
-    '',
-  ].join('\n'));
-  const child = spawn('docker-registry', ['serve', config], { stdio: 'ignore' });
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`docker-registry exited (${child.exitCode})`);
-    const ok = await fetch(`http://127.0.0.1:${port}/v2/`).then((r) => r.status === 200, () => false);
-    if (ok) return { host: `127.0.0.1:${port}`, child };
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  child.kill('SIGKILL');
-  throw new Error('docker-registry without deletes did not start');
-}
 
 const cleanups: (() => Promise<void> | void)[] = [];
 after(async () => {
@@ -225,8 +187,9 @@ for (const mode of modes) {
 // ---------------------------------------------------------------- refusals
 
 test('a registry with deletes disabled → E_UNSUPPORTED, exit 6, and the image stays', async () => {
-  const reg = await registryWithoutDeletes();
-  cleanups.push(() => { reg.child.kill('SIGTERM'); });
+  // CNCF distribution's default is storage.delete.enabled: false, which the extra registry keeps.
+  const reg = await startExtraRegistry(tempDir('regpush-nodelete-'), 'nodelete');
+  cleanups.push(() => { void reg.stop(); });
   const { ref, digest } = await freshImage(reg.host, R.anon.host, undefined, 'nodelete/app');
   const byDigest = `${reg.host}/nodelete/app@${digest}`;
   assertOneLineError(await runCli(['delete', byDigest]), 6, 'E_UNSUPPORTED', /DELETE manifest .* answered 405 UNSUPPORTED.*does not allow deleting/);

@@ -3,12 +3,12 @@
 // http.tls.clientcas), reached through certs.d directories, --ca-cert, --client-cert and
 // --tls-verify REGISTRY=false; and the E_TLS / E_USAGE / E_INPUT lines when something is missing.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
-import net, { type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { startExtraRegistry, type ExtraRegistry } from '../fixtures/extra-registry.js';
 import { exec, imageRef, loadState, runCli, tempDir } from './harness.js';
 
 const state = loadState();
@@ -19,14 +19,14 @@ const dir = tempDir('regpush-tls-');
 const pki = join(dir, 'pki');
 /** An empty certs.d root: what regpush reads when nothing is configured for the registry. */
 const emptyRoot = join(dir, 'certs-empty');
-const children: ChildProcess[] = [];
+const registries: ExtraRegistry[] = [];
 const servers: { close(): void }[] = [];
 let tlsHost = '';
 let mtlsHost = '';
 let wrongNameHost = '';
 
 after(() => {
-  for (const c of children) c.kill('SIGTERM');
+  for (const r of registries) void r.stop();
   for (const s of servers) s.close();
 });
 
@@ -44,47 +44,14 @@ async function issue(name: string, san: string | undefined, usage: 'serverAuth' 
     '-CAcreateserial', '-days', '2', '-extfile', join(pki, `${name}.ext`), '-out', join(pki, `${name}.crt`)]);
 }
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-/** Starts `docker-registry serve` on HTTPS; resolves with host:port once it completes TLS handshakes. */
+/** Starts `docker-registry serve` on HTTPS (with client certificates required when `clientCas`); resolves with host:port. */
 async function startTlsRegistry(name: string, clientCas: boolean): Promise<string> {
-  const port = await freePort();
-  const root = join(dir, name);
-  mkdirSync(join(root, 'storage'), { recursive: true });
-  const config = join(root, 'config.yml');
-  writeFileSync(config, `version: 0.1
-log:
-  level: info
-storage:
-  filesystem:
-    rootdirectory: ${join(root, 'storage')}
-http:
-  addr: 127.0.0.1:${port}
-  secret: tls-test-${name}
-  tls:
+  const reg = await startExtraRegistry(dir, name, `  tls:
     certificate: ${join(pki, 'server.crt')}
     key: ${join(pki, 'server.key')}
 ${clientCas ? `    clientcas:\n      - ${join(pki, 'ca.crt')}\n` : ''}`);
-  const child = spawn('docker-registry', ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-  children.push(child);
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const up = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); });
-      s.on('error', () => resolve(false));
-    });
-    if (up) return `127.0.0.1:${port}`;
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`${name} registry did not start: ${log}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  registries.push(reg);
+  return reg.host;
 }
 
 /** A certs.d root holding `files` (name → source path) for `host`. */

@@ -3,7 +3,7 @@ import type { Argv } from 'yargs';
 import type { SecretSet } from '../../redact.js';
 import type { CopyResult } from '../../copy/copy.js';
 import { PartialFailureError } from '../../errors.js';
-import { chunkSizeOption, commonContext, commonFlags, idleTimeoutOption, retriesOption, transferCredentialFlags, transferCredentials, credentialHelperTimeoutOption } from '../common.js';
+import { chunkSizeOption, commonContext, commonFlags, transferCredentialFlags, transferCredentials, connectionOptions } from '../common.js';
 import { defineFlags, withFlags, type InferredArgs } from '../flag-table.js';
 import { many } from '../flags.js';
 import type { CliIO } from '../io.js';
@@ -67,19 +67,10 @@ export function copyCommand(y: Argv, io: CliIO, done: (code: number) => void, se
           noClobber: a.clobber === false,
           dryRun: a['dry-run'],
           jobs: a.jobs,
-          logger: ctx.logger,
+          ...connectionOptions(a, io, ctx),
           events: withGcPacing(progress.events),
-          env: io.env,
-          insecureRegistries: a['insecure-registry'],
-          tls: ctx.tls,
-          mirrors: ctx.mirrors,
-          credentialHelperTimeoutMs: credentialHelperTimeoutOption(io.env),
-          secrets,
           credentials: { from, to },
-          retries: retriesOption(a),
           chunkSize: chunkSizeOption(a['chunk-size']),
-          idleTimeoutMs: idleTimeoutOption(io.env),
-          signal: io.signal,
         });
         progress.stop(true);
       } catch (err) {

@@ -3,7 +3,7 @@ import type { Argv } from 'yargs';
 import type { SecretSet } from '../../redact.js';
 import { UsageError } from '../../errors.js';
 import type { InspectResult } from '../../inspect/inspect.js';
-import { commonContext, commonFlags, credentialFromFlags, idleTimeoutOption, readStdin, retriesOption, credentialHelperTimeoutOption } from '../common.js';
+import { commonContext, commonFlags, credentialFromFlags, readStdin, connectionOptions } from '../common.js';
 import { defineFlags, withFlags } from '../flag-table.js';
 import type { CliIO } from '../io.js';
 
@@ -40,17 +40,8 @@ export function inspectCommand(y: Argv, io: CliIO, done: (code: number) => void,
       const from = credentialFromFlags(a.user, password, 'from', ctx.secrets);
       const result = await inspect(a.ref, {
         platform: a.platform,
-        logger: ctx.logger,
-        env: io.env,
-        insecureRegistries: a['insecure-registry'],
-        tls: ctx.tls,
-        mirrors: ctx.mirrors,
-        credentialHelperTimeoutMs: credentialHelperTimeoutOption(io.env),
-        secrets,
+        ...connectionOptions(a, io, ctx),
         credentials: { from },
-        retries: retriesOption(a),
-        idleTimeoutMs: idleTimeoutOption(io.env),
-        signal: io.signal,
       });
       if (a.raw) io.stdout.write(result.raw);
       else if (a.config) {

@@ -7,7 +7,7 @@
 import type { Argv } from 'yargs';
 import type { SecretSet } from '../../redact.js';
 import { UsageError } from '../../errors.js';
-import { commonContext, commonFlags, idleTimeoutOption, readStdin, retriesOption, credentialHelperTimeoutOption } from '../common.js';
+import { commonContext, commonFlags, readStdin, connectionOptions } from '../common.js';
 import { defineFlags, withFlags, type InferredArgs } from '../flag-table.js';
 import type { CliIO } from '../io.js';
 
@@ -65,16 +65,8 @@ export function loginCommands(y: Argv, io: CliIO, done: (code: number) => void, 
           registry: host,
           username,
           password,
-          logger: ctx.logger,
-          env: io.env,
+          ...connectionOptions(a, io, ctx),
           homeDir: io.env.HOME,
-          insecureRegistries: a['insecure-registry'],
-          tls: ctx.tls,
-          credentialHelperTimeoutMs: credentialHelperTimeoutOption(io.env),
-          secrets,
-          retries: retriesOption(a),
-          idleTimeoutMs: idleTimeoutOption(io.env),
-          signal: io.signal,
         });
         io.stdout.write(`Login Succeeded: ${r.registry}\n`);
         done(0);

@@ -9,7 +9,7 @@ import type { SecretSet } from '../../redact.js';
 import type { Credential } from '../../auth/credentials.js';
 import { UsageError } from '../../errors.js';
 import type { ManageOptions } from '../../manage/manage.js';
-import { commonContext, commonFlags, idleTimeoutOption, readStdin, retriesOption, type CommonArgs, type CommonContext, credentialHelperTimeoutOption } from '../common.js';
+import { commonContext, commonFlags, readStdin, type CommonArgs, type CommonContext, connectionOptions } from '../common.js';
 import { defineFlags, withFlags } from '../flag-table.js';
 import type { CliIO } from '../io.js';
 
@@ -69,17 +69,8 @@ async function setUp(a: UserArgs, io: CliIO, role: 'from' | 'to', secrets: Secre
   return {
     ctx,
     opts: {
-      logger: ctx.logger,
-      env: io.env,
-      insecureRegistries: a['insecure-registry'],
+      ...connectionOptions(a, io, ctx),
       credentials: role === 'from' ? { from: cred } : { to: cred },
-      retries: retriesOption(a),
-      idleTimeoutMs: idleTimeoutOption(io.env),
-      tls: ctx.tls,
-      mirrors: ctx.mirrors,
-      credentialHelperTimeoutMs: credentialHelperTimeoutOption(io.env),
-      secrets,
-      signal: io.signal,
     },
   };
 }

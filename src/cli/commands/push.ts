@@ -4,7 +4,7 @@ import type { SecretSet } from '../../redact.js';
 import { InputError, PartialFailureError, UsageError } from '../../errors.js';
 import type { LayerSource } from '../../layer/types.js';
 import type { PushLayerSpec, PushResult } from '../../push/options.js';
-import { chunkSizeOption, commonContext, commonFlags, idleTimeoutOption, retriesOption, transferCredentialFlags, transferCredentials, credentialHelperTimeoutOption } from '../common.js';
+import { chunkSizeOption, commonContext, commonFlags, transferCredentialFlags, transferCredentials, connectionOptions } from '../common.js';
 import { checkGivenOnce, defineFlags, withFlags } from '../flag-table.js';
 import { configChangesFromFlags, configFlags, many, parseChown } from '../flags.js';
 import type { CliIO } from '../io.js';
@@ -99,19 +99,10 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void, se
         chown: parseChown(a.chown),
         dryRun: a['dry-run'],
         layerUpload: a['layer-upload'],
-        logger: ctx.logger,
+        ...connectionOptions(a, io, ctx),
         events: withGcPacing(progress.events),
-        env: io.env,
-        insecureRegistries: a['insecure-registry'],
-        tls: ctx.tls,
-        mirrors: ctx.mirrors,
-        credentialHelperTimeoutMs: credentialHelperTimeoutOption(io.env),
-        secrets,
         credentials: { from, to },
-        retries: retriesOption(a),
         chunkSize: chunkSizeOption(a['chunk-size']),
-        idleTimeoutMs: idleTimeoutOption(io.env),
-        signal: io.signal,
       }).then(
         (r) => {
           progress.stop(true);

@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { Argv } from 'yargs';
 import { InputError, PartialFailureError, RegpushError, UsageError } from '../../errors.js';
 import type { SyncEvents, SyncResult, SyncUnitResult } from '../../sync/sync.js';
-import { chunkSizeOption, commonContext, commonFlags, idleTimeoutOption, retriesOption, credentialHelperTimeoutOption } from '../common.js';
+import { chunkSizeOption, commonContext, commonFlags, connectionOptions } from '../common.js';
 import { defineFlags, withFlags, type InferredArgs } from '../flag-table.js';
 import type { CliIO } from '../io.js';
 import { withGcPacing } from '../gc-pacing.js';
@@ -63,18 +63,9 @@ export function syncCommand(y: Argv, io: CliIO, done: (code: number) => void, se
           dryRun: a['dry-run'],
           minRateLimit: a['min-ratelimit'],
           maxWaitMs: a['max-wait'] === undefined ? undefined : durationMs(a['max-wait'], '--max-wait'),
-          logger: ctx.logger,
+          ...connectionOptions(a, io, ctx),
           events: withGcPacing(display),
-          env: io.env,
-          insecureRegistries: a['insecure-registry'],
-          tls: ctx.tls,
-          mirrors: ctx.mirrors,
-          credentialHelperTimeoutMs: credentialHelperTimeoutOption(io.env),
-          secrets,
-          retries: retriesOption(a),
           chunkSize: chunkSizeOption(a['chunk-size']),
-          idleTimeoutMs: idleTimeoutOption(io.env),
-          signal: io.signal,
         });
         display.close();
       } catch (err) {
