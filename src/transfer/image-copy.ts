@@ -58,14 +58,18 @@ export interface ImageCopyOutcome {
 export async function copyImage(set: TargetSet, source: RepoEndpoint, ref: string, opts: ImageCopyOptions): Promise<ImageCopyOutcome> {
   const outcome: ImageCopyOutcome = { sourceDigest: '', digest: '', mediaType: '', unchanged: new Set(), referrers: new Map() };
   // The no-op check: a HEAD does not count against Docker Hub's pull limit, a manifest GET does.
-  const head = opts.platforms || opts.format ? undefined : await source.client.headManifest(source.repo, ref);
+  // The source's and the targets' tags are asked at once: one round trip, not two.
+  const check = !(opts.platforms || opts.format);
+  const held = new Map(check ? set.live.map((t) => [t, tagDigests(t, opts.tags ?? t.tags)] as const) : []);
+  for (const p of held.values()) p.catch(() => undefined); // awaited below, inside set.each
+  const head = check ? await source.client.headManifest(source.repo, ref) : undefined;
   const headDigest = head?.digest;
   if (headDigest) {
     outcome.sourceDigest = outcome.digest = headDigest;
     if (head?.mirror) outcome.sourceMirror = head.mirror;
     outcome.mediaType = head?.mediaType ?? '';
     await set.each(async (t) => {
-      if (await holdsEverywhere(t, opts.tags ?? t.tags, headDigest)) outcome.unchanged.add(t);
+      if (await holdsEverywhere(t, opts.tags ?? t.tags, headDigest, held.get(t))) outcome.unchanged.add(t);
     });
   }
   const need = set.subset(set.live.filter((t) => !outcome.unchanged.has(t)));
@@ -83,11 +87,15 @@ export async function copyImage(set: TargetSet, source: RepoEndpoint, ref: strin
   return outcome;
 }
 
-/** True when every tag of `t` already points at `digest`. */
-async function holdsEverywhere(t: TransferTarget, tags: readonly string[], digest: string): Promise<boolean> {
+/** What each tag of `t` points at now (HEADs, in parallel); none for an image stored by digest only. */
+function tagDigests(t: TransferTarget, tags: readonly string[]): Promise<(string | undefined)[]> {
+  return Promise.all(tags.map(async (tag) => (await t.ep.client.headManifest(t.ep.repo, tag))?.digest));
+}
+
+/** True when every tag of `t` already points at `digest` (by digest only: the manifest is there). */
+async function holdsEverywhere(t: TransferTarget, tags: readonly string[], digest: string, held: Promise<(string | undefined)[]> | undefined): Promise<boolean> {
   if (tags.length === 0) return (await t.ep.client.headManifest(t.ep.repo, digest))?.digest === digest;
-  for (const tag of tags) if ((await t.ep.client.headManifest(t.ep.repo, tag))?.digest !== digest) return false;
-  return true;
+  return (await (held ?? tagDigests(t, tags))).every((d) => d === digest);
 }
 
 /** --no-clobber: a tag that exists and points elsewhere sets its target aside before any write. */
