@@ -56,6 +56,7 @@ function usage(msg) {
     '  --layer-lanes N,N more lane counts for the layer rows (e.g. 8,16 for the memory per lane)',
     '  --wan             only the WAN rows: every registry behind an emulated link (scripts/bench/wan.mjs)',
     '  --wan-profile P,P the link profiles of --wan (20ms, 80ms, 150ms; default all)',
+    '  --wan-auth A      only the anon or the token variant of --wan (default both where run)',
     '',
   ].join('\n'));
   process.exit(msg ? 2 : 0);
@@ -88,6 +89,7 @@ function parseArgs(argv) {
     else if (a === '--layer-lanes') o.layerLanes = val().split(',').map((x) => { const n = Number(x); if (!Number.isInteger(n) || n < 1 || n > 64) usage('--layer-lanes needs whole numbers from 1 to 64'); return n; });
     else if (a === '--wan') o.wan = true;
     else if (a === '--wan-profile') { o.wan = true; o.wanProfiles = val().split(','); }
+    else if (a === '--wan-auth') { o.wan = true; o.wanAuth = val(); }
     else if (a === '--help' || a === '-h') usage();
     else usage(`unknown argument ${a}`);
   }

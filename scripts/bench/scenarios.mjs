@@ -19,6 +19,8 @@ export function regpushEnv(ctx, { toSrc = false } = {}) {
     REGPUSH_FROM_USER: ctx.src.user,
     REGPUSH_FROM_PASSWORD: ctx.src.password,
   };
+  // The WAN rows' registries stand for remote ones, which are never probed for their scheme.
+  if (ctx.plainHttp?.length) env.REGPUSH_INSECURE_REGISTRIES = ctx.plainHttp.join(',');
   if (toSrc) Object.assign(env, { REGPUSH_TO_USER: ctx.src.user, REGPUSH_TO_PASSWORD: ctx.src.password });
   else { delete env.REGPUSH_TO_USER; delete env.REGPUSH_TO_PASSWORD; }
   return env;

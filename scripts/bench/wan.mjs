@@ -181,7 +181,7 @@ export function criticalPath(stderr) {
     cur = before.reduce((a, b) => (b.end > a.end ? b : a));
     chain.unshift(cur);
   }
-  return { requests: reqs.length, ms: chain.reduce((a, r) => a + r.dur, 0), first: chain[0].start, last: chain.at(-1).end, chain: chain.map((r) => r.label) };
+  return { requests: reqs.length, ms: chain.reduce((a, r) => a + r.dur, 0), first: chain[0].start, last: chain.at(-1).end, chain: chain.map((r) => r.label), chainMs: chain.map((r) => r.dur) };
 }
 
 /** The row ids the WAN scenario runs, in round order. */
@@ -206,7 +206,8 @@ export async function wanBench({ ctx, opt, R, tokenService, log, blobs }) {
     if (p.id === '80ms' || profiles.length === 1) variants.push({ profile: p, auth: 'token' });
   }
   const out = [];
-  for (const v of variants) out.push(await runVariant(v, { ctx, opt, R, tokenService, log, blobs, startup }));
+  if (opt.wanAuth && !['anon', 'token'].includes(opt.wanAuth)) throw new Error('--wan-auth: anon or token');
+  for (const v of variants.filter((x) => !opt.wanAuth || x.auth === opt.wanAuth)) out.push(await runVariant(v, { ctx, opt, R, tokenService, log, blobs, startup }));
   return { startupMs: startup, variants: out, markdown: markdown(out, startup) };
 }
 
@@ -242,6 +243,11 @@ async function runVariant({ profile, auth }, { ctx, opt, R, tokenService, log, b
     // The anonymous source is the warm registry, so it shares that link.
     wctx.src = { host: wctx.warm.host, url: wctx.warm.url };
   }
+  // Each link stands for a registry 40–150 ms away, not on this machine: regpush probes the scheme
+  // (plain HTTP or TLS) of a loopback port only, so the emulated registries are named as plain-HTTP
+  // ones, as a remote plain-HTTP registry must be — else every run would pay a probe no real
+  // remote registry costs. (Over https a real registry costs TLS handshakes instead; see above.)
+  wctx.plainHttp = [wctx.cold.host, wctx.warm.host, wctx.src.host];
   wctx.curlPipe = join(ctx.tmp, `curl-pipe-${profile.id}-${auth}.sh`);
   writeCurlPipe(wctx.curlPipe, { src: { realm: 'http://unused', service: '', ...wctx.src }, dst: wctx.cold, repo: ctx.base.repo, tag: ctx.base.tag, manifestType: MT.manifest, blobs });
   if (auth === 'anon') {
@@ -249,7 +255,7 @@ async function runVariant({ profile, auth }, { ctx, opt, R, tokenService, log, b
     writeFileSync(wctx.curlPipe, readFileSync(wctx.curlPipe, 'utf8').replace(/^TOKEN=.*$/m, 'TOKEN=anonymous'));
   }
 
-  const defs = scenarios(wctx).filter((s) => ROWS.includes(s.id) && !(auth === 'anon' && s.id === 'cfy-cold'));
+  const defs = scenarios(wctx).filter((s) => ROWS.includes(s.id) && !(auth === 'anon' && s.id === 'cfy-cold') && (!opt.only || opt.only.includes(s.id)));
   const results = Object.fromEntries(defs.map((s) => [s.id, []]));
   const linkList = Object.values(links);
   const runOne = async (s, round, record) => {
