@@ -35,7 +35,7 @@ import { uploadLayersEverywhere, type LayerJob, type TargetState } from './layer
 import { APP_LAYER } from './layer-upload.js';
 import type { PushLayerReport, PushOptions, PushResult, PushTargetReport, PushTargetResult } from './options.js';
 import { resolveBase, scratchBase, type BasePlatformImage, type ResolvedBase } from './resolve.js';
-import { findReusableLayers, once, type DiffIdOf } from './reuse.js';
+import { findReusableLayers, once, type DiffIdOf, type SameImageCheck } from './reuse.js';
 
 /** One new layer to build, checked. */
 interface LayerPlan extends LayerJob {
@@ -215,10 +215,15 @@ async function resolveStage(run: TransferRun, set: TargetSet, states: Map<Transf
   ).then((b) => checkBase(b, inputs, set.logger));
   const basePromise: Promise<ResolvedBase> = checkedPromise.then((c) => c.base);
   basePromise.catch(() => undefined); // awaited below; the probes must not make it "unhandled" first
+  // What this push would write with given layers: the warm path compares it with the tag's digest.
+  const same: SameImageCheck = {
+    layersOf: (p) => layers.flatMap((l, i) => (!l.platform || platformMatches(l.platform, p) ? [i] : [])),
+    topDigest: (base, results) => topDigestOf(composeStage(base, results, inputs, opts)),
+  };
   const diffIdsOf: DiffIdOf[] = layers.map((l) => once(() => computeDiffId({ ...l.options, signal: run.signal })));
   const probes = Promise.all(
     set.list.map(async (t) => {
-      const found = diffIdsOf.length ? await findReusableLayers(t.ep, t.ref, basePromise, diffIdsOf) : undefined; // never rejects
+      const found = diffIdsOf.length ? await findReusableLayers(t.ep, t.ref, basePromise, diffIdsOf, same) : undefined; // never rejects
       const state = states.get(t)!;
       state.reusable = found?.layers ?? [];
       state.tagDigest = found?.tagDigest;
@@ -317,6 +322,11 @@ function composeStage(base: ResolvedBase, results: readonly (LayerResult | undef
       )
     : undefined;
   return { images, index };
+}
+
+/** The digest of what is written at the tag: the index, or the one manifest. */
+function topDigestOf(composed: Composed): string {
+  return sha256Digest(composed.index ? composed.index.bytes : composed.images[0]!.bytes);
 }
 
 /** Per target: configs, then every blob confirmed, then manifests and tags. */

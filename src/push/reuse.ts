@@ -20,7 +20,7 @@ import { NotFoundError } from '../errors.js';
 import { parseManifest } from '../image/manifest.js';
 import { baseMediaType, MediaType } from '../image/mediatypes.js';
 import { imagePlatforms, platformMatches } from '../image/platform.js';
-import type { Descriptor, ImageConfig, ImageManifest } from '../image/types.js';
+import type { Descriptor, ImageConfig, ImageManifest, Platform } from '../image/types.js';
 import type { ImageReference } from '../ref/reference.js';
 import type { RepoEndpoint } from '../transfer/types.js';
 import type { ResolvedBase } from './resolve.js';
@@ -33,6 +33,16 @@ export interface ReuseFound {
   present: string[];
   /** Digest of what the target tag held (its manifest, or index), computed from the bytes fetched. */
   tagDigest: string;
+}
+
+/**
+ * What the push would write, as far as the warm path needs it: `layersOf(platform)` are the
+ * indexes of our layers (bottom to top) that the image of `platform` gets; `topDigest(layers)` is
+ * the digest of the manifest (or index) push would write with these layers.
+ */
+export interface SameImageCheck {
+  layersOf(platform: Platform): number[];
+  topDigest(base: ResolvedBase, layers: readonly LayerResult[]): string;
 }
 
 /** A layer's diffID and tar size; callers share one computation between targets. */
@@ -51,7 +61,7 @@ const REUSABLE_TYPES: ReadonlySet<string> = new Set([MediaType.OCI_LAYER_GZIP, M
  * The existing layers of the target tag that equal what our layers would produce. `base` may
  * still be resolving; a failed resolve is the push's error, not this check's. Never rejects.
  */
-export async function findReusableLayers(target: RepoEndpoint, toRef: ImageReference, base: Promise<ResolvedBase>, diffIdsOf: readonly DiffIdOf[]): Promise<ReuseFound | undefined> {
+export async function findReusableLayers(target: RepoEndpoint, toRef: ImageReference, base: Promise<ResolvedBase>, diffIdsOf: readonly DiffIdOf[], same?: SameImageCheck): Promise<ReuseFound | undefined> {
   const log = target.client.logger;
   try {
     let top;
@@ -67,9 +77,11 @@ export async function findReusableLayers(target: RepoEndpoint, toRef: ImageRefer
     const resolved = await base;
     const parsed = parseManifest(top.bytes, top.mediaType);
     let images: ImageManifest[];
+    let platforms: (Platform | undefined)[];
     if (parsed.kind === 'index') {
       // The children of the platforms we build (their layers are the candidates).
       const children = imagePlatforms(parsed.index).filter((d) => d.platform && resolved.images.some((i) => platformMatches(i.platform, d.platform!)));
+      platforms = children.map((d) => d.platform);
       images = await Promise.all(
         children.map(async (d) => {
           const m = await target.client.getManifest(target.repo, d.digest);
@@ -78,7 +90,17 @@ export async function findReusableLayers(target: RepoEndpoint, toRef: ImageRefer
           return p.manifest;
         }),
       );
-    } else images = [parsed.manifest];
+    } else {
+      images = [parsed.manifest];
+      platforms = [undefined];
+    }
+    if (same) {
+      const whole = await sameImage(resolved, images, platforms, mine, top.digest, same);
+      if (whole) {
+        log.info(`${target.client.registry}/${target.repo}:${toRef.tag ?? 'latest'} already holds this very image (${top.digest}); nothing to build or send`);
+        return whole;
+      }
+    }
     const byDiffId = new Map<string, Descriptor>();
     const present: string[] = [];
     await Promise.all(
@@ -114,4 +136,42 @@ export async function findReusableLayers(target: RepoEndpoint, toRef: ImageRefer
     log.debug(`layer reuse check skipped: ${(err as Error).message}`);
     return undefined;
   }
+}
+
+/**
+ * The warm path's shortcut: when the tag's image is the one push would write — our layers taken,
+ * by position, from the top of the tag's manifests, and the manifest or index composed from them
+ * has the very digest the tag holds — nothing is fetched or checked further: the configs are
+ * equal (a manifest names its config by digest) and every blob is named by the manifest the tag
+ * points at, so the registry has it. This spares the target's config GETs and a HEAD per layer:
+ * an unchanged push costs the manifest GETs and the base config GET. Any difference (base
+ * updated, a file changed, another regpush version's gzip) falls back to the per-layer check.
+ */
+async function sameImage(
+  resolved: ResolvedBase,
+  images: readonly ImageManifest[],
+  platforms: readonly (Platform | undefined)[],
+  mine: readonly Promise<{ diffId: string; uncompressedSize: number }>[],
+  tagDigest: string,
+  same: SameImageCheck,
+): Promise<ReuseFound | undefined> {
+  const ids = await Promise.all(mine);
+  const layers: (LayerResult | undefined)[] = new Array(ids.length).fill(undefined);
+  for (const b of resolved.images) {
+    // A single manifest at the tag can only be the image of a one-platform push.
+    const at = platforms.findIndex((p) => (p === undefined ? resolved.images.length === 1 : platformMatches(b.platform, p)));
+    const m = images[at];
+    if (!m) return undefined;
+    const ours = same.layersOf(b.platform);
+    if (m.layers.length !== b.manifest.layers.length + ours.length) return undefined;
+    for (const [k, i] of ours.entries()) {
+      const d = m.layers[b.manifest.layers.length + k]!;
+      if (layers[i] && layers[i]!.digest !== d.digest) return undefined;
+      layers[i] = { digest: d.digest, diffId: ids[i]!.diffId, size: d.size, uncompressedSize: ids[i]!.uncompressedSize, entries: 0 };
+    }
+  }
+  if (layers.some((l) => l === undefined)) return undefined;
+  if (same.topDigest(resolved, layers as LayerResult[]) !== tagDigest) return undefined;
+  const present = images.flatMap((m) => [m.config.digest, ...m.layers.map((l) => l.digest)]);
+  return { layers, present, tagDigest };
 }

@@ -92,6 +92,49 @@ test('dry run: HEADs at the target, no POST, PATCH or PUT, and the plan per blob
   assert.equal(dst.manifest('app', '1'), undefined);
 });
 
+test('an unchanged re-push asks the target for its manifest only: no config GET, no blob HEAD', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base/node', { tags: ['20'] });
+  const app = appDir('same\n');
+  const first = await push({ from: src.ref('base/node:20'), to: dst.ref('app:1'), app, ...fakeLibraryOptions(src, dst) });
+  dst.clearLog();
+  src.clearLog();
+  const again = await push({ from: src.ref('base/node:20'), to: dst.ref('app:1'), app, ...fakeLibraryOptions(src, dst) });
+  assert.equal(again.digest, first.digest);
+  assert.equal(again.layer?.action, 'reused');
+  assert.deepEqual(again.blobs.map((b) => b.action), ['skipped', 'skipped']);
+  assert.deepEqual(dst.requests().map((r) => `${r.method} ${r.kind}`), ['GET manifest'], 'the target is asked for its tag and nothing else');
+  // The source: its manifest and config (to compose the image), never a layer.
+  assert.equal(src.count({ kind: 'blob', method: 'GET' }), 1);
+  assert.equal(src.count({ method: 'HEAD' }), 0);
+});
+
+test('a re-push with a changed file falls back to the per-layer check and sends only what changed', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const base = src.seedImage('base/node', { tags: ['20'] });
+  await push({ from: src.ref('base/node:20'), to: dst.ref('app:1'), app: appDir('v1\n'), ...fakeLibraryOptions(src, dst) });
+  dst.clearLog();
+  const again = await push({ from: src.ref('base/node:20'), to: dst.ref('app:1'), app: appDir('v2\n'), ...fakeLibraryOptions(src, dst) });
+  assert.equal(again.layer?.action, 'uploaded');
+  assert.deepEqual(manifestLayers(dst, 'app', '1').slice(0, 2), base.layers.map((l) => l.digest));
+  assert.equal(dst.count({ kind: 'blob', method: 'GET' }), 1, 'the tag\'s config is read to match layers by diffID');
+  assert.equal(dst.manifest('app', '1')!.digest, again.digest);
+});
+
+test('an unchanged multi-platform re-push: the index and its children, nothing else at the target', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const amd = src.seedImage('base/multi', { platform: { os: 'linux', architecture: 'amd64' } });
+  const arm = src.seedImage('base/multi', { platform: { os: 'linux', architecture: 'arm64' } });
+  src.seedIndex('base/multi', [amd, arm], { tags: ['1'] });
+  const app = appDir('multi\n');
+  const opts = { from: src.ref('base/multi:1'), to: dst.ref('app:m'), app, platform: 'all', ...fakeLibraryOptions(src, dst) };
+  const first = await push(opts);
+  dst.clearLog();
+  const again = await push(opts);
+  assert.equal(again.digest, first.digest);
+  assert.deepEqual(dst.requests().map((r) => `${r.method} ${r.kind}`).sort(), ['GET manifest', 'GET manifest', 'GET manifest']);
+});
+
 test('an unchanged re-push writes nothing: the tag already holds the very manifest', async () => {
   const [src, dst] = [await fake(), await fake()];
   src.seedImage('base/node', { tags: ['20'] });
