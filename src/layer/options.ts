@@ -24,6 +24,7 @@ export interface LayerConfig {
   signal?: AbortSignal;
   logger: Logger;
   onTarBytes?: (n: number) => void;
+  onDiffId?: (diffId: string) => void;
 }
 
 /** Largest id a ustar header holds (6 octal digits); tar-stream would silently write 777777 above it. */
@@ -70,5 +71,6 @@ export function resolveLayerOptions(opts: LayerOptions): LayerConfig {
     signal: opts.signal,
     logger: opts.logger ?? silentLogger,
     onTarBytes: opts.onTarBytes,
+    onDiffId: opts.onDiffId,
   };
 }

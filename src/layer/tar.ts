@@ -328,6 +328,7 @@ export async function* tarBlocks(cfg: LayerConfig, signal: AbortSignal, stats: T
     }
     stats.diffId = `sha256:${offThread ? await offThread.digest() : hash.digest('hex')}`;
     completed = true;
+    cfg.onDiffId?.(stats.diffId);
   } finally {
     offThread?.close();
     signal.removeEventListener('abort', onAbort);

@@ -52,6 +52,12 @@ export interface LayerOptions {
    * pacing on both).
    */
   onTarBytes?: (n: number) => void;
+  /**
+   * Called with the diffID as soon as the tar has ended, while the last blocks are still being
+   * compressed and sent: everything a config needs is known then, so a push can send it while the
+   * layer's upload finishes. Called once per pass (a retried or second upload calls it again).
+   */
+  onDiffId?: (diffId: string) => void;
   /** Receives warnings about skipped entries (sockets, fifos, devices) and lanes cut to the thread pool; debug: the lanes chosen and why. */
   logger?: Logger;
 }

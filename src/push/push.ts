@@ -103,15 +103,17 @@ export async function push(opts: PushOptions): Promise<PushResult> {
   const states = new Map<TransferTarget, TargetState>(set.list.map((t) => [t, { reusable: [], outcomes: [] }]));
   try {
     const source = inputs.fromRef ? run.source(inputs.fromRef) : undefined;
-    const resolved = await resolveStage(run, set, states, source, inputs, opts);
+    const board = new DiffIdBoard(inputs.layers.length);
+    const resolved = await resolveStage(run, set, states, source, withDiffIdBoard(inputs, board), opts, board);
     clock('resolve');
     if (source) await set.plan(source, resolved.baseBlobs);
     clock('plan');
     if (opts.dryRun) return await dryRunReport(run, set, states, resolved, inputs, opts, timings);
 
-    const layers = await transferStage(run, set, source, resolved);
+    const early = sendConfigsEarly(set, resolved, board, inputs, opts);
+    const layers = await transferStage(run, set, source, resolved, early.sent);
     clock('transfer');
-    const composed = composeStage(resolved.base, layers, inputs, opts);
+    const composed = composeStage(resolved.base, layers, inputs, opts, await early.configs);
     await commitStage(set, states, composed, clock);
     return finalReport(run, set, states, resolved, layers, inputs, timings);
   } catch (err) {
@@ -203,7 +205,7 @@ function phaseClock(timings: Record<string, number>, announce?: (name: string) =
  * that is one 404, and the layers' gzip overlaps the base resolve and the blob plan. A failed
  * resolve aborts them; at worst an unreferenced blob remains, never a manifest.
  */
-async function resolveStage(run: TransferRun, set: TargetSet, states: Map<TransferTarget, TargetState>, source: RepoEndpoint | undefined, inputs: PushInputs, opts: PushOptions): Promise<Resolved> {
+async function resolveStage(run: TransferRun, set: TargetSet, states: Map<TransferTarget, TargetState>, source: RepoEndpoint | undefined, inputs: PushInputs, opts: PushOptions, board: DiffIdBoard): Promise<Resolved> {
   const { platform, fromRef, layers } = inputs;
   const scratchPlatforms = (): Platform[] => {
     if (platform !== 'all') return [platform];
@@ -220,7 +222,14 @@ async function resolveStage(run: TransferRun, set: TargetSet, states: Map<Transf
     layersOf: (p) => layers.flatMap((l, i) => (!l.platform || platformMatches(l.platform, p) ? [i] : [])),
     topDigest: (base, results) => topDigestOf(composeStage(base, results, inputs, opts)),
   };
-  const diffIdsOf: DiffIdOf[] = layers.map((l) => once(() => computeDiffId({ ...l.options, signal: run.signal })));
+  const diffIdsOf: DiffIdOf[] = layers.map((l, i) =>
+    once(() =>
+      computeDiffId({ ...l.options, signal: run.signal }).then((r) => {
+        board.set(i, r.diffId);
+        return r;
+      }),
+    ),
+  );
   const probes = Promise.all(
     set.list.map(async (t) => {
       const found = diffIdsOf.length ? await findReusableLayers(t.ep, t.ref, basePromise, diffIdsOf, same) : undefined; // never rejects
@@ -284,9 +293,75 @@ function convertEntry(d: Descriptor, family: MediaFamily): Descriptor {
   return out;
 }
 
-/** Moves the base blobs while the new layers finish; resolves with the layers' facts. */
-async function transferStage(run: TransferRun, set: TargetSet, source: RepoEndpoint | undefined, resolved: Resolved): Promise<(LayerResult | undefined)[]> {
-  const settled = await Promise.allSettled([resolved.layerUploads, source ? set.transfer(source, resolved.baseBlobs) : Promise.resolve()]);
+/**
+ * Per new layer, its diffID as soon as anything has learnt it: the warm path's diffID pass, the
+ * end of the layer's tar (before its last blocks are compressed and sent), or its final result.
+ * The first answer stands; composeStage checks the final results against it.
+ */
+class DiffIdBoard {
+  private readonly slots: { promise: Promise<string | undefined>; set: (id: string | undefined) => void }[];
+
+  constructor(n: number) {
+    this.slots = Array.from({ length: n }, () => {
+      let set!: (id: string | undefined) => void;
+      const promise = new Promise<string | undefined>((r) => (set = r));
+      return { promise, set };
+    });
+  }
+
+  /** Layer `i`'s diffID (undefined: the layer was not produced). Later calls are ignored. */
+  set(i: number, id: string | undefined): void {
+    this.slots[i]!.set(id);
+  }
+
+  all(): Promise<(string | undefined)[]> {
+    return Promise.all(this.slots.map((s) => s.promise));
+  }
+}
+
+/** The inputs with each layer announcing its diffID on the board as soon as its tar has ended. */
+function withDiffIdBoard(inputs: PushInputs, board: DiffIdBoard): PushInputs {
+  return { ...inputs, layers: inputs.layers.map((l, i) => ({ ...l, options: { ...l.options, onDiffId: (id: string) => board.set(i, id) } })) };
+}
+
+/** The configs composed from the announced diffIDs, and the diffIDs they were made from. */
+interface EarlyConfigs {
+  diffIds: string[];
+  list: BuiltConfig[];
+}
+
+/**
+ * Sends the configs as soon as the base and every new layer's diffID are known — while base blobs
+ * still move and the last layer's upload is closing — instead of after them: on a long round trip
+ * that takes the config's requests off the critical path. No HEAD first: a config is a few kB and
+ * new whenever anything changed, so asking costs more than sending it again (the unchanged case
+ * never gets here: the warm path knows the tag's config is there). Settles even when a layer
+ * fails: its end settles every diffID still open, and without all of them nothing is sent.
+ */
+function sendConfigsEarly(set: TargetSet, resolved: Resolved, board: DiffIdBoard, inputs: PushInputs, opts: PushOptions): { configs: Promise<EarlyConfigs | undefined>; sent: Promise<void> } {
+  resolved.layerUploads.then(
+    (results) => results.forEach((r, i) => board.set(i, r?.diffId)),
+    () => inputs.layers.forEach((_, i) => board.set(i, undefined)),
+  );
+  const configs = board.all().then((ids): EarlyConfigs | undefined => {
+    if (ids.some((d) => d === undefined)) return undefined;
+    const diffIds = ids as string[];
+    return { diffIds, list: composeConfigs(resolved.base, diffIds, inputs, opts) };
+  });
+  configs.catch(() => undefined); // awaited by `sent` and after the transfer
+  const sent = configs.then(async (c) => {
+    if (!c) return;
+    await set.each(async (t) => {
+      await Promise.all(c.list.filter((x) => !t.present.has(x.digest)).map((x) => ensureBytesBlob(t.ep, x.bytes, set.ctx, { head: false })));
+      for (const x of c.list) t.present.add(x.digest);
+    });
+  });
+  return { configs, sent };
+}
+
+/** Moves the base blobs while the new layers finish (and the configs go out); resolves with the layers' facts. */
+async function transferStage(run: TransferRun, set: TargetSet, source: RepoEndpoint | undefined, resolved: Resolved, configsSent: Promise<void>): Promise<(LayerResult | undefined)[]> {
+  const settled = await Promise.allSettled([resolved.layerUploads, source ? set.transfer(source, resolved.baseBlobs) : Promise.resolve(), configsSent]);
   const failure = run.firstFailure(settled);
   if (failure !== undefined) throw failure;
   return (settled[0] as PromiseFulfilledResult<(LayerResult | undefined)[]>).value;
@@ -297,20 +372,47 @@ function baseName(inputs: PushInputs, base: ResolvedBase): BaseName | undefined 
   return inputs.fromRef ? { name: formatReference(inputs.fromRef), digest: base.digest } : undefined;
 }
 
-/** Configs, manifests and the index: pure, the same bytes for every target. */
-function composeStage(base: ResolvedBase, results: readonly (LayerResult | undefined)[], inputs: PushInputs, opts: PushOptions): Composed {
+/** One platform image's config: bytes and digest. */
+interface BuiltConfig {
+  bytes: Buffer;
+  digest: string;
+}
+
+/** This platform's new layers, bottom to top: the shared ones and those qualified for it (by index). */
+function layersFor(inputs: PushInputs, platform: Platform, have: (i: number) => boolean): number[] {
+  return inputs.layers.flatMap((l, i) => (have(i) && (!l.platform || platformMatches(l.platform, platform)) ? [i] : []));
+}
+
+/** The configs, one per platform image: they need the base and the new layers' diffIDs only (pure). */
+function composeConfigs(base: ResolvedBase, diffIds: readonly (string | undefined)[], inputs: PushInputs, opts: PushOptions): BuiltConfig[] {
   const created = new Date(inputs.mtime * 1000).toISOString();
   const name = baseName(inputs, base);
+  return base.images.map((img) => {
+    const records: LayerRecord[] = layersFor(inputs, img.platform, (i) => diffIds[i] !== undefined).map((i) => ({ diffId: diffIds[i]!, created, createdBy: inputs.layers[i]!.createdBy }));
+    const bytes = serializeConfig(rewriteConfig(img.config, opts.config, records, opts.baseLabels ? name : undefined));
+    return { bytes, digest: sha256Digest(bytes) };
+  });
+}
+
+/**
+ * Configs, manifests and the index: pure, the same bytes for every target. `configs`: composed
+ * earlier from the diffIDs the layers announced; the layers' final facts must agree with them.
+ */
+function composeStage(base: ResolvedBase, results: readonly (LayerResult | undefined)[], inputs: PushInputs, opts: PushOptions, configs?: EarlyConfigs): Composed {
+  const ids = results.map((r) => r?.diffId);
+  if (configs && configs.diffIds.some((d, i) => d !== ids[i])) {
+    const i = configs.diffIds.findIndex((d, k) => d !== ids[k]);
+    throw new InputError(`${inputs.layers[i]!.label.name}: its source changed while it was being pushed (diffID ${configs.diffIds[i]} became ${ids[i]})`);
+  }
+  const built = configs?.list ?? composeConfigs(base, ids, inputs, opts);
+  const name = baseName(inputs, base);
   const annotations = base.family === 'oci' ? { ...(baseAnnotations(name, base.family) ?? {}), ...(inputs.annotations ?? {}) } : undefined;
-  const images = base.images.map((img): BuiltImage => {
-    // This platform's layers, bottom to top: the shared ones and those qualified for it.
-    const mine = inputs.layers.flatMap((l, i) => (results[i] && (!l.platform || platformMatches(l.platform, img.platform)) ? [{ plan: l, result: results[i]! }] : []));
-    const records: LayerRecord[] = mine.map((m) => ({ diffId: m.result.diffId, created, createdBy: m.plan.createdBy }));
-    const descs: Descriptor[] = mine.map((m) => ({ mediaType: layerMediaTypeFor(base.family), digest: m.result.digest, size: m.result.size }));
-    const configBytes = serializeConfig(rewriteConfig(img.config, opts.config, records, opts.baseLabels ? name : undefined));
-    const configDesc: Descriptor = { mediaType: configMediaTypeFor(base.family), digest: sha256Digest(configBytes), size: configBytes.length };
+  const images = base.images.map((img, k): BuiltImage => {
+    const descs: Descriptor[] = layersFor(inputs, img.platform, (i) => results[i] !== undefined).map((i) => ({ mediaType: layerMediaTypeFor(base.family), digest: results[i]!.digest, size: results[i]!.size }));
+    const { bytes: configBytes, digest: configDigest } = built[k]!;
+    const configDesc: Descriptor = { mediaType: configMediaTypeFor(base.family), digest: configDigest, size: configBytes.length };
     const manifest = composeManifest(inputs.fromRef ? img.manifest : undefined, configDesc, descs, annotations && Object.keys(annotations).length ? annotations : undefined, base.family);
-    return { base: img, configBytes, configDigest: configDesc.digest, manifest, bytes: serializeManifest(manifest) };
+    return { base: img, configBytes, configDigest, manifest, bytes: serializeManifest(manifest) };
   });
   const multi = images.length > 1 || (inputs.platform === 'all' && base.index !== undefined);
   const index = multi

@@ -8,9 +8,10 @@ import { KNOWN_BLOB_METHODS, uploadBlob } from './upload.js';
  * `ctx`, the upload follows what the run learned about the registry (a refused monolithic PUT
  * falls back to PATCH); the Buffer body is replayable, so the transport retries it on its own.
  */
-export async function ensureBytesBlob(target: RepoEndpoint, bytes: Buffer, ctx?: TransferContext): Promise<{ digest: string; uploaded: boolean }> {
+export async function ensureBytesBlob(target: RepoEndpoint, bytes: Buffer, ctx?: TransferContext, opts: { head?: boolean } = {}): Promise<{ digest: string; uploaded: boolean }> {
   const digest = sha256Digest(bytes);
-  if ((await target.client.headBlob(target.repo, digest)) !== undefined) return { digest, uploaded: false };
+  // `head: false`: the caller knows the blob is new (or small enough that sending it again costs less than asking).
+  if (opts.head !== false && (await target.client.headBlob(target.repo, digest)) !== undefined) return { digest, uploaded: false };
   if (ctx) {
     await uploadBlob(target, { methods: KNOWN_BLOB_METHODS, what: `blob ${digest}`, open: () => ({ data: bytes, digest, size: bytes.length }) }, ctx);
     return { digest, uploaded: true };

@@ -135,6 +135,22 @@ test('an unchanged multi-platform re-push: the index and its children, nothing e
   assert.deepEqual(dst.requests().map((r) => `${r.method} ${r.kind}`).sort(), ['GET manifest', 'GET manifest', 'GET manifest']);
 });
 
+test('the config goes out while base blobs still move: it lands before the slowest base blob', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const base = src.seedImage('base/node', { tags: ['20'] });
+  const slow = base.layers[1]!.digest;
+  src.fault({ kind: 'blob', method: 'GET', digest: slow }, { kind: 'delay', ms: 400 });
+  const r = await push({ from: src.ref('base/node:20'), to: dst.ref('app:1'), app: appDir(), ...fakeLibraryOptions(src, dst) });
+  const configDigest = r.platforms[0]!.configDigest;
+  const landed = (digest: string) => dst.requests({ kind: 'upload', method: 'PUT', digest }).find((q) => q.status === 201);
+  assert.ok(landed(configDigest) && landed(slow), 'both uploaded');
+  assert.ok(landed(configDigest)!.seq < landed(slow)!.seq, 'the config was sent before the slow base blob landed');
+  assert.equal(dst.count({ method: 'HEAD', digest: configDigest }), 0, 'a new config is sent without asking first');
+  // And the manifest came last, after every blob it names.
+  const manifestPut = dst.requests({ kind: 'manifest', method: 'PUT' })[0]!;
+  assert.ok(manifestPut.seq > landed(slow)!.seq);
+});
+
 test('an unchanged re-push writes nothing: the tag already holds the very manifest', async () => {
   const [src, dst] = [await fake(), await fake()];
   src.seedImage('base/node', { tags: ['20'] });
