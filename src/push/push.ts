@@ -71,6 +71,15 @@ interface Resolved {
   layerUploads: Promise<(LayerResult | undefined)[]>;
 }
 
+/**
+ * What the transfer starts with: the base blobs, known from the base manifest before its config has
+ * been read (a single-image base), and every target's answer about its tag. The rest follows.
+ */
+interface Front {
+  baseBlobs: Descriptor[];
+  resolved: Promise<Resolved>;
+}
+
 /** One platform image of the new image. */
 interface BuiltImage {
   base: BasePlatformImage;
@@ -104,14 +113,18 @@ export async function push(opts: PushOptions): Promise<PushResult> {
   try {
     const source = inputs.fromRef ? run.source(inputs.fromRef) : undefined;
     const board = new DiffIdBoard(inputs.layers.length);
-    const resolved = await resolveStage(run, set, states, source, withDiffIdBoard(inputs, board), opts, board);
+    const front = await resolveStage(run, set, states, source, withDiffIdBoard(inputs, board), opts, board);
     clock('resolve');
-    if (source) await set.plan(source, resolved.baseBlobs);
+    // Planned and started while the base config may still be on its way: the blobs need only the manifest.
+    if (source) await set.plan(source, front.baseBlobs);
     clock('plan');
-    if (opts.dryRun) return await dryRunReport(run, set, states, resolved, inputs, opts, timings);
+    if (opts.dryRun) return await dryRunReport(run, set, states, await front.resolved, inputs, opts, timings);
 
+    const moving = source && !run.signal.aborted ? set.transfer(source, front.baseBlobs) : Promise.resolve();
+    moving.catch(() => undefined); // awaited in transferStage; a failed resolve must not leave it unhandled
+    const resolved = await front.resolved;
     const early = sendConfigsEarly(set, resolved, board, inputs, opts);
-    const layers = await transferStage(run, set, source, resolved, early.sent);
+    const layers = await transferStage(run, moving, resolved, early.sent);
     clock('transfer');
     const composed = composeStage(resolved.base, layers, inputs, opts, await early.configs);
     await commitStage(set, states, composed, clock);
@@ -205,15 +218,23 @@ function phaseClock(timings: Record<string, number>, announce?: (name: string) =
  * that is one 404, and the layers' gzip overlaps the base resolve and the blob plan. A failed
  * resolve aborts them; at worst an unreferenced blob remains, never a manifest.
  */
-async function resolveStage(run: TransferRun, set: TargetSet, states: Map<TransferTarget, TargetState>, source: RepoEndpoint | undefined, inputs: PushInputs, opts: PushOptions, board: DiffIdBoard): Promise<Resolved> {
+async function resolveStage(run: TransferRun, set: TargetSet, states: Map<TransferTarget, TargetState>, source: RepoEndpoint | undefined, inputs: PushInputs, opts: PushOptions, board: DiffIdBoard): Promise<Front> {
   const { platform, fromRef, layers } = inputs;
   const scratchPlatforms = (): Platform[] => {
     if (platform !== 'all') return [platform];
     const q = uniquePlatforms(layers.flatMap((l) => (l.platform ? [l.platform] : [])));
     return q.length ? q : [{ os: 'linux', architecture: 'amd64' }];
   };
+  let layersKnown!: (blobs: Descriptor[]) => void;
+  const blobsEarly = new Promise<Descriptor[]>((r) => (layersKnown = r));
+  // Only where nothing read later can refuse the push: no conversion, no per-platform layer or
+  // --platform to check against the config, no annotations for a Docker manifest.
+  const onManifest = (m: ImageManifest, family: MediaFamily): void => {
+    const refusable = (inputs.format !== undefined && inputs.format !== family) || opts.platform !== undefined || layers.some((l) => l.platform) || (inputs.annotations !== undefined && family === 'docker');
+    if (!refusable) layersKnown(distinctLayers([m]));
+  };
   const checkedPromise = (
-    source && fromRef ? resolveBase(source.client, fromRef, platform, opts.platform !== undefined) : Promise.resolve(scratchBase(scratchPlatforms(), 'oci'))
+    source && fromRef ? resolveBase(source.client, fromRef, platform, opts.platform !== undefined, onManifest) : Promise.resolve(scratchBase(scratchPlatforms(), 'oci'))
   ).then((b) => checkBase(b, inputs, set.logger));
   const basePromise: Promise<ResolvedBase> = checkedPromise.then((c) => c.base);
   basePromise.catch(() => undefined); // awaited below; the probes must not make it "unhandled" first
@@ -244,11 +265,23 @@ async function resolveStage(run: TransferRun, set: TargetSet, states: Map<Transf
       ? probes.then(() => (run.signal.aborted ? [] : uploadLayersEverywhere(set, states, layers, run.ctx, opts.layerUpload)))
       : Promise.resolve([]);
   layerUploads.catch(() => undefined); // awaited with the blobs; an early failure elsewhere must not leave it unhandled
-  const checked = await checkedPromise;
+  const resolved = checkedPromise.then(async (checked): Promise<Resolved> => {
+    await probes;
+    return { base: checked.base, baseFamily: checked.family, baseBlobs: distinctLayers(checked.base.images.map((i) => i.manifest)), layerUploads };
+  });
+  resolved.catch(() => undefined); // awaited by the caller once the transfer has started
+  // The blob list, as soon as it is known: the one manifest of a single-image base, unless --format
+  // converts it (then its descriptors change, and the checked base is waited for).
+  const blobs = await Promise.race([blobsEarly, resolved.then((r) => r.baseBlobs)]);
   await probes;
+  return { baseBlobs: blobs, resolved };
+}
+
+/** Distinct layers of the manifests, in order. */
+function distinctLayers(manifests: readonly ImageManifest[]): Descriptor[] {
   const distinct = new Map<string, Descriptor>();
-  for (const img of checked.base.images) for (const l of img.manifest.layers) if (!distinct.has(l.digest)) distinct.set(l.digest, l);
-  return { base: checked.base, baseFamily: checked.family, baseBlobs: [...distinct.values()], layerUploads };
+  for (const m of manifests) for (const l of m.layers) if (!distinct.has(l.digest)) distinct.set(l.digest, l);
+  return [...distinct.values()];
 }
 
 /** Distinct platforms, first spelling kept. */
@@ -360,8 +393,8 @@ function sendConfigsEarly(set: TargetSet, resolved: Resolved, board: DiffIdBoard
 }
 
 /** Moves the base blobs while the new layers finish (and the configs go out); resolves with the layers' facts. */
-async function transferStage(run: TransferRun, set: TargetSet, source: RepoEndpoint | undefined, resolved: Resolved, configsSent: Promise<void>): Promise<(LayerResult | undefined)[]> {
-  const settled = await Promise.allSettled([resolved.layerUploads, source ? set.transfer(source, resolved.baseBlobs) : Promise.resolve(), configsSent]);
+async function transferStage(run: TransferRun, moving: Promise<void>, resolved: Resolved, configsSent: Promise<void>): Promise<(LayerResult | undefined)[]> {
+  const settled = await Promise.allSettled([resolved.layerUploads, moving, configsSent]);
   const failure = run.firstFailure(settled);
   if (failure !== undefined) throw failure;
   return (settled[0] as PromiseFulfilledResult<(LayerResult | undefined)[]>).value;

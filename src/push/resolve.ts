@@ -33,11 +33,16 @@ export interface ResolvedBase {
   images: BasePlatformImage[];
 }
 
-/** Reads the base named by `ref` and picks `platform` ("all" = every image child). */
-export async function resolveBase(client: RegistryClient, ref: ImageReference, platform: Platform | 'all', platformGiven: boolean): Promise<ResolvedBase> {
+/**
+ * Reads the base named by `ref` and picks `platform` ("all" = every image child). `onManifest`
+ * hears of a single-image base's manifest before its config is read, so blob work can start a
+ * round trip earlier (the platform check that needs the config may still fail the push after).
+ */
+export async function resolveBase(client: RegistryClient, ref: ImageReference, platform: Platform | 'all', platformGiven: boolean, onManifest?: (m: ImageManifest, family: MediaFamily) => void): Promise<ResolvedBase> {
   const top = await client.getManifest(ref.repository, manifestRef(ref));
   const parsed = parseManifest(top.bytes, top.mediaType);
   if (parsed.kind === 'image') {
+    onManifest?.(parsed.manifest, familyOf(parsed.mediaType));
     const image = await readImage(client, ref.repository, top.digest, parsed.manifest);
     if (platformGiven && platform !== 'all' && !platformMatches(platform, image.platform)) {
       throw new NotFoundError(`base ${ref.registry}/${ref.repository} is a single ${formatPlatform(image.platform)} image, not ${formatPlatform(platform)}`);

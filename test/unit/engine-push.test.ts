@@ -151,6 +151,20 @@ test('the config goes out while base blobs still move: it lands before the slowe
   assert.ok(manifestPut.seq > landed(slow)!.seq);
 });
 
+test('base blobs are planned and started from the base manifest, while its config is still on its way', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const base = src.seedImage('base/node', { tags: ['20'] });
+  src.fault({ kind: 'blob', method: 'GET', digest: base.config.digest }, { kind: 'delay', ms: 1000 });
+  await push({ from: src.ref('base/node:20'), to: dst.ref('app:1'), app: appDir(), ...fakeLibraryOptions(src, dst) });
+  const configAsked = src.requests({ kind: 'blob', method: 'GET', digest: base.config.digest })[0]!.at;
+  for (const l of base.layers) {
+    const read = src.requests({ kind: 'blob', method: 'GET', digest: l.digest })[0]!;
+    // Well inside the config's 1 s delay: the blob did not wait for the config.
+    assert.ok(read.at - configAsked < 500, `base layer ${l.digest} was read ${read.at - configAsked} ms after the config was asked for`);
+  }
+  assert.deepEqual(manifestLayers(dst, 'app', '1').slice(0, 2), base.layers.map((l) => l.digest));
+});
+
 test('an unchanged re-push writes nothing: the tag already holds the very manifest', async () => {
   const [src, dst] = [await fake(), await fake()];
   src.seedImage('base/node', { tags: ['20'] });
