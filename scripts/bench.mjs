@@ -57,6 +57,7 @@ function usage(msg) {
     '  --wan             only the WAN rows: every registry behind an emulated link (scripts/bench/wan.mjs)',
     '  --wan-profile P,P the link profiles of --wan (20ms, 80ms, 150ms; default all)',
     '  --wan-auth A      only the anon or the token variant of --wan (default both where run)',
+    '  --wan-log DIR     keep each regpush run\'s --debug output of --wan in DIR (one file per run)',
     '',
   ].join('\n'));
   process.exit(msg ? 2 : 0);
@@ -90,6 +91,7 @@ function parseArgs(argv) {
     else if (a === '--wan') o.wan = true;
     else if (a === '--wan-profile') { o.wan = true; o.wanProfiles = val().split(','); }
     else if (a === '--wan-auth') { o.wan = true; o.wanAuth = val(); }
+    else if (a === '--wan-log') { o.wanLog = resolve(val()); mkdirSync(o.wanLog, { recursive: true }); }
     else if (a === '--help' || a === '-h') usage();
     else usage(`unknown argument ${a}`);
   }

@@ -273,6 +273,7 @@ async function runVariant({ profile, auth }, { ctx, opt, R, tokenService, log, b
     if (!r.ok) rec.error = `exit ${r.code}: ${(r.stderr || r.stdout).split('\n').filter(Boolean).slice(-2).join(' ⏎ ').slice(0, 300)}`;
     else rec.invalid = s.check(r, wctx);
     if (s.group === 'regpush' && r.ok) rec.critical = criticalPath(r.stderr);
+    if (opt.wanLog && s.group === 'regpush') writeFileSync(join(opt.wanLog, `${profile.id}-${auth}-${s.id}-${round}.log`), r.stderr);
     const flag = rec.error ? `  FAILED ${rec.error}` : rec.invalid ? `  INVALID ${rec.invalid}` : '';
     log(`wan ${profile.id} ${auth.padEnd(5)} ${String(round).padEnd(3)} ${s.id.padEnd(12)} ${(r.wallMs / 1000).toFixed(2).padStart(7)} s  ${String(reqs.length).padStart(3)} req  ${String(conns).padStart(3)} conn${rec.critical ? `  path ${rec.critical.chain.length} req ${rec.critical.ms} ms` : ''}${flag}`);
     if (record) results[s.id].push(rec);
