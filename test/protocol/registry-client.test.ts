@@ -319,3 +319,40 @@ test('a chunk PATCH interrupted mid-body is let finish: the AbortedError carries
   assert.equal(r.log.length, before);
   r.transport.close();
 });
+
+test('an interrupted monolithic PUT: a body in memory is let finish (the blob is stored), a streamed one is cut', async () => {
+  const blob = Buffer.alloc(128 * 1024, 3);
+  const d = sha(blob);
+  const received: number[] = [];
+  const r = await registry((req, body, res) => {
+    received.push(body.length);
+    if (req.method === 'PUT') return res.writeHead(201, { 'docker-content-digest': d, location: `/v2/app/blobs/${d}`, 'content-length': '0' }).end();
+    res.writeHead(500).end();
+  });
+  const op = new AbortController();
+  const client = new HttpRegistryClient({ registry: r.host, transport: r.transport, insecure: [r.host], signal: op.signal });
+  const put = client.putUpload(`http://${r.host}/v2/app/blobs/uploads/u1?_state=s0`, d, blob.length, blob, true);
+  op.abort();
+  assert.equal(await put, true);
+  assert.deepEqual(received, [blob.length]);
+
+  // A stream (a layer being built): cut with the interruption, never answered.
+  const op2 = new AbortController();
+  const client2 = new HttpRegistryClient({ registry: r.host, transport: r.transport, insecure: [r.host], signal: op2.signal });
+  let pushed = 0;
+  const source = new Readable({
+    read() {
+      // Two pieces, then the layer is still being built when the interruption comes.
+      pushed++;
+      if (pushed <= 2) this.push(Buffer.alloc(1000));
+      else if (pushed === 3) setTimeout(() => op2.abort(), 20);
+    },
+  });
+  op2.signal.addEventListener('abort', () => source.destroy(new Error('layer build aborted')), { once: true });
+  const t0 = Date.now();
+  await assert.rejects(client2.putUpload(`http://${r.host}/v2/app/blobs/uploads/u2?_state=s0`, d, blob.length, () => source, false), (e: Error) => /layer build aborted/.test(e.message));
+  assert.equal(pushed, 3);
+  assert.ok(Date.now() - t0 < 2_000, 'cut at once, not after a grace');
+  assert.equal(received.length, 1, 'the cut PUT was never complete at the registry');
+  r.transport.close();
+});
