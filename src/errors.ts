@@ -179,8 +179,10 @@ export class AbortedError extends RegpushError {
 /**
  * What an operation reports once the caller's signal has fired (Ctrl-C): an AbortedError, whatever
  * failure the abort caused further down (a destroyed stream, a cancelled request). Else `err` as is.
+ * `sessionsLeft` names the upload sessions the registry did not let the run cancel (none: absent).
  */
-export function abortedOr(err: unknown, signal: AbortSignal | undefined): unknown {
+export function abortedOr(err: unknown, signal: AbortSignal | undefined, sessionsLeft?: string): unknown {
   if (!signal?.aborted) return err;
-  return new AbortedError('interrupted: no tag was written after the interruption; open upload sessions were cancelled, except any cut in the middle of a monolithic PUT or a chunk, which the registry purges with its stale uploads', { cause: err });
+  const sessions = sessionsLeft ?? 'every upload session that was open was completed or cancelled';
+  return new AbortedError(`interrupted: no tag was written after the interruption; ${sessions}`, { cause: err });
 }

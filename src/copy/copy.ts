@@ -121,6 +121,7 @@ export async function copy(opts: CopyOptions): Promise<CopyResult> {
     if (failure) throw failure;
     return result;
   } catch (err) {
+    await run.settle();
     throw run.failure(err);
   } finally {
     set.finish();

@@ -130,6 +130,7 @@ export async function push(opts: PushOptions): Promise<PushResult> {
     await commitStage(set, states, composed, clock);
     return finalReport(run, set, states, resolved, layers, inputs, timings);
   } catch (err) {
+    await run.settle();
     throw run.failure(err);
   } finally {
     set.finish();

@@ -14,7 +14,7 @@ import { MANIFEST_ACCEPT, isSchema1MediaType } from '../image/mediatypes.js';
 import { sha256Digest, isValidDigest } from '../image/digest.js';
 import type { Logger } from '../log.js';
 import { endpointFor, type Endpoint } from './endpoint.js';
-import type { FetchedManifest, ManifestHead, MountResult, RegistryClient, UploadSession } from './registry-client.js';
+import { UPLOAD_LOCATION, type FetchedManifest, type ManifestHead, type MountResult, type RegistryClient, type UploadSession } from './registry-client.js';
 
 /** How to reach and authenticate to one registry. */
 export interface RegistryClientOptions {
@@ -295,24 +295,11 @@ export class HttpRegistryClient implements RegistryClient {
     const url = await this.url(`${repo}/blobs/uploads/`);
     const op = this.signal;
     if (op?.aborted) throw new AbortedError(`aborted: POST ${url}`);
-    // Not cut by the operation's signal: a POST interrupted after the registry opened the session
-    // would leave that session behind with nobody knowing its URL. Once interrupted, the POST gets
-    // CANCEL_TIMEOUT_MS to answer; a session it opened is then cancelled here and the abort reported.
-    const bounded = new AbortController();
-    let grace: NodeJS.Timeout | undefined;
-    const onAbort = (): void => {
-      grace = setTimeout(() => bounded.abort(), CANCEL_TIMEOUT_MS);
-    };
-    op?.addEventListener('abort', onAbort, { once: true });
-    let res: HttpResponse;
-    try {
-      res = await this.send({ method: 'POST', url, signal: bounded.signal });
-    } finally {
-      op?.removeEventListener('abort', onAbort);
-      clearTimeout(grace);
-    }
+    // Not cut by the interruption: a POST cut after the registry opened the session would leave
+    // that session behind with nobody knowing its URL. One it opened is cancelled here.
+    const { res, interrupted } = await this.sendWithGrace({ method: 'POST', url }, `aborted: POST ${url}`);
     if (res.status !== 202) {
-      if (op?.aborted) {
+      if (interrupted) {
         drain(res);
         throw new AbortedError(`aborted: POST ${url}`);
       }
@@ -321,36 +308,103 @@ export class HttpRegistryClient implements RegistryClient {
     drain(res);
     const min = Number(res.headers['oci-chunk-min-length']);
     const session = { url: this.location(res, url), minChunk: Number.isFinite(min) && min > 0 ? min : undefined };
-    if (op?.aborted) {
+    if (interrupted) {
       await this.cancelUpload(session.url);
       throw new AbortedError(`aborted: POST ${url}`);
     }
     return session;
   }
 
+  /**
+   * Sends an upload request that an interruption does not cut at once: the registry keeps the
+   * state of a session in its URL (distribution signs the offset into `_state`), so a request cut
+   * in the middle of its body leaves a session that no URL we hold can cancel any more (every
+   * later request on it is answered 404 BLOB_UPLOAD_INVALID, "upload resumed at wrong offset").
+   * Once the operation is interrupted the request gets CANCEL_TIMEOUT_MS to be answered, and
+   * `onInterrupt` may end its body early; past that it is cut. Without an operation signal the
+   * request is sent as any other.
+   */
+  private async sendWithGrace(req: Omit<HttpRequest, 'signal'>, abortMessage: string, onInterrupt?: () => void): Promise<{ res: HttpResponse; interrupted: boolean }> {
+    const op = this.signal;
+    if (!op) return { res: await this.request(req), interrupted: false };
+    if (op.aborted) throw new AbortedError(abortMessage, { details: { registry: this.registry } });
+    let interrupted = false;
+    const bounded = new AbortController();
+    let grace: NodeJS.Timeout | undefined;
+    const onAbort = (): void => {
+      interrupted = true;
+      onInterrupt?.();
+      grace = setTimeout(() => bounded.abort(), CANCEL_TIMEOUT_MS);
+    };
+    op.addEventListener('abort', onAbort, { once: true });
+    try {
+      return { res: await this.send({ ...req, signal: bounded.signal }), interrupted };
+    } catch (err) {
+      if (interrupted) throw new AbortedError(abortMessage, { cause: err, details: { registry: this.registry } });
+      throw err;
+    } finally {
+      op.removeEventListener('abort', onAbort);
+      clearTimeout(grace);
+    }
+  }
+
+  /**
+   * The end of an upload request that the interruption let finish: its answer's Location is the
+   * session's state now, handed to the caller (uploadLocationOf) so that it cancels with it.
+   */
+  private interruptedUpload(res: HttpResponse, session: string, what: string): never {
+    drain(res);
+    let next: string | undefined;
+    if (res.status === 202 || res.status === 201 || res.status === 204) {
+      try {
+        next = this.location(res, session);
+      } catch {
+        /* no Location: the caller has only the URL it held */
+      }
+    }
+    throw new AbortedError(`aborted: ${what} to ${this.registry}`, { details: { registry: this.registry, ...(next ? { [UPLOAD_LOCATION]: next } : {}) } });
+  }
+
   /** Monolithic upload: one PUT with the whole body, its digest and length known. */
   async putUpload(session: string, digest: string, size: number, body: RequestBody, replayable: boolean): Promise<boolean> {
-    const url = withQuery(session, 'digest', digest);
-    const res = await this.request({
+    const req: Omit<HttpRequest, 'signal'> = {
       method: 'PUT',
-      url,
+      url: withQuery(session, 'digest', digest),
       headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
       body,
       replayable,
       label: 'blob PUT',
-    });
-    return this.checkUploadDone(res, digest);
+    };
+    // A body in memory is let finish after an interruption (the blob is then stored, no session
+    // stays). A streamed one is cut: its source stops with the same interruption, and a length
+    // once announced cannot be ended early, so that session stays until the registry purges it.
+    if (!Buffer.isBuffer(body)) return this.checkUploadDone(await this.request(req), digest);
+    return this.closingAnswer(await this.sendWithGrace(req, `aborted: PUT upload to ${this.registry}`), digest);
   }
 
-  /** Streamed upload, one PATCH with a body of unknown length; returns the next Location. */
+  /**
+   * One PATCH: streamed (no length, chunked transfer encoding) or a chunk with `range`; returns the
+   * next Location. Interrupted, a chunk held in memory is let finish and a streamed body is ended
+   * where its source stopped (sendWithGrace); the AbortedError then carries the Location answered.
+   */
   async patchUpload(session: string, body: RequestBody, replayable: boolean, range?: { start: number; end: number }): Promise<string> {
     const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
     if (range) {
       headers['content-range'] = `${range.start}-${range.end}`;
       headers['content-length'] = String(range.end - range.start + 1);
     }
-    if (!range && !replayable && typeof body === 'function' && this.signal) return this.interruptiblePatch(session, headers, body, this.signal);
-    const res = await this.request({ method: 'PATCH', url: session, headers, body, replayable, label: 'blob PATCH' });
+    const op = this.signal;
+    if (!op) return this.patchDone(await this.request({ method: 'PATCH', url: session, headers, body, replayable, label: 'blob PATCH' }), session);
+    if (op.aborted) throw new AbortedError(`aborted: PATCH upload to ${this.registry}`);
+    let payload = body;
+    if (typeof body === 'function' && !replayable && !range) {
+      const made = body();
+      if (!Buffer.isBuffer(made)) return this.streamedPatch(session, headers, made);
+      payload = made;
+    }
+    // A body in memory (a chunk): let it finish, so that the session's state stays one we know.
+    const { res, interrupted } = await this.sendWithGrace({ method: 'PATCH', url: session, headers, body: payload, replayable, label: 'blob PATCH' }, `aborted: PATCH upload to ${this.registry}`);
+    if (interrupted) this.interruptedUpload(res, session, 'PATCH upload');
     return this.patchDone(res, session);
   }
 
@@ -363,31 +417,13 @@ export class HttpRegistryClient implements RegistryClient {
 
   /**
    * A streamed PATCH (no length, chunked transfer encoding) that an interruption ends instead of
-   * cutting: the upload URL carries the session state (distribution's `_state` holds the offset),
-   * so after a cut PATCH the URL from before it no longer matches the bytes the registry kept, and
-   * a DELETE to it is answered 404 ("upload resumed at wrong offset") while the bytes stay. Ended
-   * early instead, the PATCH is answered with the current URL, which is cancelled here; then the
-   * abort is reported. The registry gets CANCEL_TIMEOUT_MS to answer after the interruption.
+   * cutting: the request reads from a relay this method owns, so it can end the body where the
+   * source stopped; the registry then answers 202 with the session's current Location (and Range),
+   * which the caller cancels. Cut instead, the session could not be cancelled (sendWithGrace).
    */
-  private async interruptiblePatch(session: string, headers: Record<string, string>, body: () => Readable | Buffer, op: AbortSignal): Promise<string> {
-    if (op.aborted) throw new AbortedError(`aborted: PATCH upload to ${this.registry}`);
-    const made = body();
-    const source = Buffer.isBuffer(made) ? null : made;
-    if (!source) {
-      const res = await this.request({ method: 'PATCH', url: session, headers, body: made as Buffer, replayable: false, label: 'blob PATCH' });
-      return this.patchDone(res, session);
-    }
-    // The request reads from a relay this method owns, so it can end the body where the source stopped.
+  private async streamedPatch(session: string, headers: Record<string, string>, source: Readable): Promise<string> {
     const relay = new PassThrough({ highWaterMark: 64 * 1024 });
     let interrupted = false;
-    const bounded = new AbortController();
-    let grace: NodeJS.Timeout | undefined;
-    const onAbort = (): void => {
-      interrupted = true;
-      source.unpipe(relay);
-      if (!relay.destroyed) relay.end();
-      grace = setTimeout(() => bounded.abort(), CANCEL_TIMEOUT_MS);
-    };
     // The source's own failure (a local input error) fails the request with it, unless the
     // interruption already ended the body (the source is then destroyed by the same abort).
     const onSourceError = (err: Error): void => {
@@ -397,35 +433,33 @@ export class HttpRegistryClient implements RegistryClient {
     if (source.errored) throw source.errored;
     source.on('error', onSourceError);
     source.pipe(relay);
-    op.addEventListener('abort', onAbort, { once: true });
-    let res: HttpResponse;
+    const end = (): void => {
+      interrupted = true;
+      source.unpipe(relay);
+      if (!relay.destroyed) relay.end();
+    };
     try {
-      res = await this.send({ method: 'PATCH', url: session, headers, body: () => relay, replayable: false, label: 'blob PATCH', signal: bounded.signal });
-    } catch (err) {
-      if (interrupted) throw new AbortedError(`aborted: PATCH upload to ${this.registry}`, { cause: err });
-      throw err;
+      const sent = await this.sendWithGrace({ method: 'PATCH', url: session, headers, body: () => relay, replayable: false, label: 'blob PATCH' }, `aborted: PATCH upload to ${this.registry}`, end);
+      if (sent.interrupted) this.interruptedUpload(sent.res, session, 'PATCH upload');
+      return await this.patchDone(sent.res, session);
     } finally {
-      op.removeEventListener('abort', onAbort);
       source.off('error', onSourceError);
-      clearTimeout(grace);
     }
-    if (!interrupted) return this.patchDone(res, session);
-    drain(res);
-    if (res.status === 202 || res.status === 201 || res.status === 204) {
-      let next: string | undefined;
-      try {
-        next = this.location(res, session);
-      } catch {
-        /* no Location: nothing more to cancel with */
-      }
-      if (next) await this.cancelUpload(next);
-    }
-    throw new AbortedError(`aborted: PATCH upload to ${this.registry}`);
   }
 
   /** Closes a streamed upload with an empty `PUT ?digest=`; the registry verifies the digest. */
   async completeUpload(session: string, digest: string): Promise<boolean> {
-    const res = await this.request({ method: 'PUT', url: withQuery(session, 'digest', digest), headers: { 'content-length': '0' } });
+    // Let finish after an interruption: it has no body to cut, and once answered no session stays.
+    const sent = await this.sendWithGrace({ method: 'PUT', url: withQuery(session, 'digest', digest), headers: { 'content-length': '0' } }, `aborted: PUT upload to ${this.registry}`);
+    return this.closingAnswer(sent, digest);
+  }
+
+  /** The answer to a closing PUT let finish by sendWithGrace: a stored blob is a success even after an interruption. */
+  private async closingAnswer({ res, interrupted }: { res: HttpResponse; interrupted: boolean }, digest: string): Promise<boolean> {
+    if (interrupted && res.status !== 201 && res.status !== 200 && res.status !== 204) {
+      drain(res);
+      throw new AbortedError(`aborted: PUT upload to ${this.registry}`, { details: { registry: this.registry } });
+    }
     return this.checkUploadDone(res, digest);
   }
 
@@ -520,7 +554,7 @@ export class HttpRegistryClient implements RegistryClient {
 /** Most tag-list pages followed (a registry whose Link never ends would otherwise loop forever). */
 export const MAX_TAG_PAGES = 10_000;
 
-/** How long cancelling an upload session may take (ms). */
+/** How long cancelling an upload session may take, and how long an interrupted upload request gets to be answered (ms). */
 export const CANCEL_TIMEOUT_MS = 5_000;
 
 /** Adds or replaces one query parameter, keeping the upload state parameters the registry put there. */

@@ -36,6 +36,20 @@ export interface UploadSession {
   minChunk?: number;
 }
 
+/**
+ * The key, in an upload request's AbortedError details, of the session URL (Location) the
+ * registry answered after the interruption: the state the registry expects now, which the caller
+ * must cancel with (the URL it held before the request no longer matches the bytes stored).
+ */
+export const UPLOAD_LOCATION = 'uploadLocation';
+
+/** The session URL an interrupted upload request was answered with, if any (see UPLOAD_LOCATION). */
+export function uploadLocationOf(err: unknown): string | undefined {
+  const details = (err as { details?: Record<string, unknown> } | undefined)?.details;
+  const v = details?.[UPLOAD_LOCATION];
+  return typeof v === 'string' ? v : undefined;
+}
+
 /** One registry (host[:port]) as the engine and the pipelines use it. */
 export interface RegistryClient {
   /** host[:port] as the references name it. */
@@ -68,7 +82,11 @@ export interface RegistryClient {
    * with a `Docker-Content-Digest` equal to `digest` (it says it stored exactly that blob).
    */
   putUpload(session: string, digest: string, size: number, body: RequestBody, replayable: boolean): Promise<boolean>;
-  /** One PATCH (streamed, or a chunk with `range`); resolves with the next session URL. */
+  /**
+   * One PATCH (streamed, or a chunk with `range`); resolves with the next session URL. After an
+   * interruption it is ended or let finish rather than cut where it can be, and rejects with an
+   * AbortedError whose uploadLocationOf() is the session URL the registry answered.
+   */
   patchUpload(session: string, body: RequestBody, replayable: boolean, range?: { start: number; end: number }): Promise<string>;
   /** Closes an upload with `PUT ?digest=`; true as for putUpload. */
   completeUpload(session: string, digest: string): Promise<boolean>;

@@ -180,6 +180,7 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
     }
     return result;
   } catch (err) {
+    await run.settle();
     throw run.failure(err);
   } finally {
     run.close();

@@ -20,6 +20,8 @@ import type { Descriptor } from '../image/types.js';
 import { silentLogger, type Logger } from '../log.js';
 import { formatReference, type ImageReference } from '../ref/reference.js';
 import { ClientMemory, connect, transportFor, type ConnectionOptions } from '../registry/connect.js';
+import { CANCEL_TIMEOUT_MS } from '../registry/client.js';
+import { UploadSessions } from './sessions.js';
 import { UploadMemory } from '../registry/quirks.js';
 import type { Transport } from '../http/transport.js';
 import { largestFirst, moveBlobToMany, planBlob } from './blobs.js';
@@ -34,6 +36,9 @@ import { headsAfterUpload } from '../registry/quirks.js';
  * typical base in flight, and more only adds contention with the registries for the two cores.
  */
 export const DEFAULT_JOBS = 4;
+
+/** The longest settle() waits: an interrupted upload request's grace, then the DELETE of its session. */
+const SETTLE_MS = 2 * CANCEL_TIMEOUT_MS + 1_000;
 
 /** HEADs in flight while planning: cheap requests, so more than --jobs. */
 const MIN_PLAN_CONCURRENCY = 8;
@@ -85,6 +90,7 @@ export class TransferRun {
       uploads: new UploadMemory({ chunkSize: opts.chunkSize }),
       landed: opts.trackLanded ? new LandedBlobs() : undefined,
       stated: new Set(),
+      sessions: new UploadSessions(),
     };
   }
 
@@ -132,7 +138,21 @@ export class TransferRun {
    * failure that stopped it; a caller's abort is E_ABORTED.
    */
   failure(err: unknown): unknown {
-    return abortedOr(err instanceof AbortedError && this.stoppedBy !== undefined && !this.opts.signal?.aborted ? this.stoppedBy : err, this.opts.signal);
+    const sessions = this.ctx.sessions!;
+    const left = sessions.describeLeft();
+    if (this.opts.signal?.aborted) return abortedOr(err, this.opts.signal, left ?? (sessions.pending ? `${sessions.pending} upload session(s) were still being cancelled` : undefined));
+    const e = err instanceof AbortedError && this.stoppedBy !== undefined ? this.stoppedBy : err;
+    // The failure's one line also names what it left in the registry (once: a sync reports per image).
+    if (left && e instanceof RegpushError && !e.message.includes(left)) e.message = `${e.message}; ${left}`;
+    return e;
+  }
+
+  /**
+   * Waits (bounded) until every upload session of the run is completed, cancelled or known to be
+   * left, so that failure() can say which stay: an interrupted request's grace, then its DELETE.
+   */
+  async settle(): Promise<void> {
+    await this.ctx.sessions!.settled(SETTLE_MS);
   }
 
   /** The first rejection among `settled` that is not an abort this run caused itself. */

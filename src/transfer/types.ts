@@ -5,6 +5,7 @@
 import type { Transport } from '../http/transport.js';
 import type { RegistryClient } from '../registry/registry-client.js';
 import type { UploadMemory } from '../registry/quirks.js';
+import type { UploadSessions } from './sessions.js';
 
 /** A repository on a registry, with the client that reaches it. */
 export interface RepoEndpoint {
@@ -108,6 +109,8 @@ export interface TransferContext {
    * see statedKey): the engine takes that answer as the blob's confirmation instead of a HEAD.
    */
   stated?: Set<string>;
+  /** The upload sessions open in this run, with the state the registry last answered (sessions.ts). */
+  sessions?: UploadSessions;
 }
 
 /** The key of an upload in TransferContext.stated. */

@@ -1,15 +1,17 @@
 /**
  * Uploading one blob with a method the target registry accepts (put, patch or chunked; see
  * registry/quirks.ts). A method the registry refuses is remembered for the run and the next one
- * is tried on a fresh session; every session that fails is cancelled (DELETE), so a failed or
- * interrupted transfer leaves no upload behind. Transient failures are not retried here: each
+ * is tried on a fresh session; every session that fails is cancelled (DELETE) with the state the
+ * registry last answered, and the run's UploadSessions (sessions.ts) keeps the ones it could not
+ * cancel, for the run's error to name. Transient failures are not retried here: each
  * request has had the transport's retries, and a broken stream body is restarted by the caller,
  * which alone can re-open the bytes (within the blob's one budget).
  */
 import type { Readable } from 'node:stream';
 import { InternalError, RegpushError, UnsupportedError } from '../errors.js';
-import type { RegistryClient, UploadSession } from '../registry/registry-client.js';
+import { uploadLocationOf, type RegistryClient, type UploadSession } from '../registry/registry-client.js';
 import { chunkSizeFor, MIN_CHUNK_SIZE, pickUploadMethod, type UploadMethod, type UploadQuirks } from '../registry/quirks.js';
+import type { TrackedSession } from './sessions.js';
 import { statedKey, type RepoEndpoint, type TransferContext } from './types.js';
 
 /** Upload methods for a blob whose digest and size are known (a source blob, a config), best first. */
@@ -69,27 +71,35 @@ export async function uploadBlob(target: RepoEndpoint, req: UploadRequest, ctx: 
     if (!method) break;
     let body: BlobBody | undefined;
     if (session?.minChunk) q.minChunk = Math.max(q.minChunk ?? 0, session.minChunk);
-    const state = { url: session?.url };
+    const state: TrackedSession = { registry: target.client.registry, repo: target.repo, url: session?.url, sent: 0 };
+    if (state.url) ctx.sessions?.track(state);
     session = undefined;
     const chunkAtStart = q.chunkSize;
     try {
       body = await req.open(method);
       if (!body) {
-        if (state.url) await target.client.cancelUpload(state.url);
+        if (state.url) await cancel(target, state, ctx);
         return { method, sent: false };
       }
       if (!state.url) {
         const s = await target.client.startUpload(target.repo);
         state.url = s.url;
+        ctx.sessions?.track(state);
         if (s.minChunk) q.minChunk = Math.max(q.minChunk ?? 0, s.minChunk);
       }
-      const stated = await sendWith(target.client, state as { url: string }, method, body, q);
+      const stated = await sendWith(target.client, state as TrackedSession & { url: string }, method, body, q);
+      ctx.sessions?.closed(state);
       if (stated) ctx.stated?.add(statedKey(target.client.registry, target.repo, stated));
       q.working = method;
       return { method, sent: true };
     } catch (err) {
       if (body && !Buffer.isBuffer(body.data)) body.data.destroy();
-      if (state.url) await target.client.cancelUpload(state.url);
+      // A request the interruption ended or let finish was answered with the session's new state;
+      // one the registry answered (even with an error) was not cut in the middle of its body.
+      const answered = uploadLocationOf(err);
+      if (answered) state.url = answered;
+      if (answered || (err instanceof RegpushError && typeof err.details.status === 'number')) state.doing = undefined;
+      if (state.url) await cancel(target, state, ctx);
       if (!isUploadRefusal(err)) throw err;
       refusal = err;
       if (req.once) {
@@ -115,7 +125,7 @@ export async function uploadBlob(target: RepoEndpoint, req: UploadRequest, ctx: 
     }
   }
   // A session handed in but never used (every method refused before this upload started).
-  if (session?.url) await target.client.cancelUpload(session.url);
+  if (session?.url) await cancel(target, { registry: target.client.registry, repo: target.repo, url: session.url, sent: 0 }, ctx);
   const tried = req.methods.map(describe).join(', ');
   const last = refusal instanceof Error ? `; last answer: ${refusal.message}` : '';
   throw new UnsupportedError(`${q.registry} refused every upload method regpush has for ${req.what} (${tried})${last}`, {
@@ -124,31 +134,63 @@ export async function uploadBlob(target: RepoEndpoint, req: UploadRequest, ctx: 
   });
 }
 
+/**
+ * Cancels a session with the state the registry last answered. One it does not confirm (a request
+ * was cut in the middle of its body, so the state we hold is behind the bytes it stored) stays
+ * until the registry purges stale uploads; the run keeps it to name it (sessions.ts).
+ */
+async function cancel(target: RepoEndpoint, state: TrackedSession, ctx: TransferContext): Promise<void> {
+  ctx.sessions?.track(state);
+  if (await target.client.cancelUpload(state.url!)) {
+    ctx.sessions?.closed(state);
+    return;
+  }
+  ctx.transport.logger.debug(`upload session at ${state.registry}/${state.repo}: the registry did not confirm its cancel`);
+  ctx.sessions?.abandoned(state);
+}
+
 function describe(m: UploadMethod): string {
   return m === 'put' ? 'a monolithic PUT' : m === 'patch' ? 'a streamed PATCH' : 'chunked PATCH uploads';
 }
 
 /**
- * One attempt with one method on an open session; `state.url` follows the registry's Location.
+ * One attempt with one method on an open session; `state.url` follows the registry's Location,
+ * `state.sent` counts the body bytes handed over and `state.doing` names the request in flight.
  * Resolves with the digest when the registry's 201 named it, else undefined.
  */
-async function sendWith(client: RegistryClient, state: { url: string }, method: UploadMethod, body: BlobBody, q: UploadQuirks): Promise<string | undefined> {
+async function sendWith(client: RegistryClient, state: TrackedSession & { url: string }, method: UploadMethod, body: BlobBody, q: UploadQuirks): Promise<string | undefined> {
   const replayable = Buffer.isBuffer(body.data);
   const data = body.data;
+  if (method !== 'chunked') {
+    if (Buffer.isBuffer(data)) state.sent += data.length;
+    else {
+      // Counted as the request reads it (the listen-then-pause the layer's progress uses too).
+      data.on('data', (c: Buffer) => (state.sent += c.length));
+      data.pause();
+    }
+  }
   const payload = Buffer.isBuffer(data) ? data : () => data;
   if (method === 'put') {
     if (body.digest === undefined || body.size === undefined) throw new InternalError('a monolithic PUT needs the digest and size up front');
-    return (await client.putUpload(state.url, body.digest, body.size, payload, replayable)) ? body.digest : undefined;
+    state.doing = 'a monolithic PUT';
+    const done = await client.putUpload(state.url, body.digest, body.size, payload, replayable);
+    state.doing = undefined;
+    return done ? body.digest : undefined;
   }
   if (method === 'patch') {
+    state.doing = 'a streamed PATCH';
     state.url = await client.patchUpload(state.url, payload, replayable);
+    state.doing = undefined;
   } else {
     const size = chunkSizeFor(q);
     let offset = 0;
     for await (const chunk of chunks(data, size)) {
       // Not replayable: a chunk half-taken by the registry cannot be sent again as it was; the
       // whole transfer restarts on a new session instead.
+      state.doing = 'a chunk PATCH';
+      state.sent = offset + chunk.length;
       state.url = await client.patchUpload(state.url, () => chunk, false, { start: offset, end: offset + chunk.length - 1 });
+      state.doing = undefined;
       offset += chunk.length;
     }
   }

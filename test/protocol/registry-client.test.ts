@@ -8,6 +8,7 @@ import { Readable } from 'node:stream';
 import { Transport } from '../../src/http/transport.js';
 import { MAX_TAG_PAGES, HttpRegistryClient, nextLink, withQuery } from '../../src/registry/client.js';
 import { endpointFor, parseInsecureList } from '../../src/registry/endpoint.js';
+import { uploadLocationOf } from '../../src/registry/registry-client.js';
 import { DeniedError, DigestMismatchError, NotFoundError, ProtocolError, UnsupportedError } from '../../src/errors.js';
 
 type Handler = (req: http.IncomingMessage, body: Buffer, res: http.ServerResponse) => void;
@@ -257,7 +258,7 @@ test('an upload POST interrupted while the registry opens the session: the sessi
   r.transport.close();
 });
 
-test('a streamed PATCH interrupted mid-body is ended, not cut: the session is DELETEd with the state the registry answered', async () => {
+test('a streamed PATCH interrupted mid-body is ended, not cut: the AbortedError carries the state the registry answered, to cancel with', async () => {
   const deleted: string[] = [];
   let received = 0;
   const r = await registry((req, body, res) => {
@@ -286,8 +287,72 @@ test('a streamed PATCH interrupted mid-body is ended, not cut: the session is DE
   });
   // The pipeline destroys its source on the same abort (as the layer stream does).
   op.signal.addEventListener('abort', () => source.destroy(new Error('layer build aborted')), { once: true });
-  await assert.rejects(client.patchUpload('http://' + r.host + '/v2/app/blobs/uploads/u1?_state=offset-0', () => source, false), (e: Error) => e.name === 'AbortedError');
+  await assert.rejects(
+    client.patchUpload('http://' + r.host + '/v2/app/blobs/uploads/u1?_state=offset-0', () => source, false),
+    (e: Error) => e.name === 'AbortedError' && uploadLocationOf(e) === `http://${r.host}/v2/app/blobs/uploads/u1?_state=offset-3000`,
+  );
   assert.equal(received, 3000);
-  assert.deepEqual(deleted, ['/v2/app/blobs/uploads/u1?_state=offset-3000']);
+  // The client leaves the cancel to the upload's owner (transfer/upload.ts), which tracks the session.
+  assert.deepEqual(deleted, []);
+  r.transport.close();
+});
+
+test('a chunk PATCH interrupted mid-body is let finish: the AbortedError carries the state answered after the whole chunk', async () => {
+  let received = -1;
+  const r = await registry((req, body, res) => {
+    if (req.method === 'PATCH') {
+      received = body.length;
+      return res.writeHead(202, { location: `/v2/app/blobs/uploads/u1?_state=offset-${body.length}`, range: `0-${body.length - 1}`, 'content-length': '0' }).end();
+    }
+    res.writeHead(500).end();
+  });
+  const op = new AbortController();
+  const client = new HttpRegistryClient({ registry: r.host, transport: r.transport, insecure: [r.host], signal: op.signal });
+  const chunk = Buffer.alloc(256 * 1024, 7);
+  const patched = client.patchUpload(`http://${r.host}/v2/app/blobs/uploads/u1?_state=offset-0`, () => chunk, false, { start: 0, end: chunk.length - 1 });
+  op.abort(); // the request has started (its body is on the way) when the interruption comes
+  await assert.rejects(patched, (e: Error) => e.name === 'AbortedError' && uploadLocationOf(e) === `http://${r.host}/v2/app/blobs/uploads/u1?_state=offset-${chunk.length}`);
+  assert.equal(received, chunk.length);
+  // Interrupted before it starts: no request at all.
+  const before = r.log.length;
+  await assert.rejects(client.patchUpload(`http://${r.host}/v2/app/blobs/uploads/u1?_state=x`, () => chunk, false, { start: 0, end: chunk.length - 1 }), (e: Error) => e.name === 'AbortedError');
+  assert.equal(r.log.length, before);
+  r.transport.close();
+});
+
+test('an interrupted monolithic PUT: a body in memory is let finish (the blob is stored), a streamed one is cut', async () => {
+  const blob = Buffer.alloc(128 * 1024, 3);
+  const d = sha(blob);
+  const received: number[] = [];
+  const r = await registry((req, body, res) => {
+    received.push(body.length);
+    if (req.method === 'PUT') return res.writeHead(201, { 'docker-content-digest': d, location: `/v2/app/blobs/${d}`, 'content-length': '0' }).end();
+    res.writeHead(500).end();
+  });
+  const op = new AbortController();
+  const client = new HttpRegistryClient({ registry: r.host, transport: r.transport, insecure: [r.host], signal: op.signal });
+  const put = client.putUpload(`http://${r.host}/v2/app/blobs/uploads/u1?_state=s0`, d, blob.length, blob, true);
+  op.abort();
+  assert.equal(await put, true);
+  assert.deepEqual(received, [blob.length]);
+
+  // A stream (a layer being built): cut with the interruption, never answered.
+  const op2 = new AbortController();
+  const client2 = new HttpRegistryClient({ registry: r.host, transport: r.transport, insecure: [r.host], signal: op2.signal });
+  let pushed = 0;
+  const source = new Readable({
+    read() {
+      // Two pieces, then the layer is still being built when the interruption comes.
+      pushed++;
+      if (pushed <= 2) this.push(Buffer.alloc(1000));
+      else if (pushed === 3) setTimeout(() => op2.abort(), 20);
+    },
+  });
+  op2.signal.addEventListener('abort', () => source.destroy(new Error('layer build aborted')), { once: true });
+  const t0 = Date.now();
+  await assert.rejects(client2.putUpload(`http://${r.host}/v2/app/blobs/uploads/u2?_state=s0`, d, blob.length, () => source, false), (e: Error) => /layer build aborted/.test(e.message));
+  assert.equal(pushed, 3);
+  assert.ok(Date.now() - t0 < 2_000, 'cut at once, not after a grace');
+  assert.equal(received.length, 1, 'the cut PUT was never complete at the registry');
   r.transport.close();
 });

@@ -1,0 +1,105 @@
+/**
+ * The upload sessions a run has open, each with the state the registry expects now: the Location
+ * it last answered. uploadBlob (upload.ts) records every session it opens or is handed, moves it
+ * to each new Location, and closes it when the blob is stored or the session cancelled. A session
+ * whose cancel the registry did not confirm is kept as "left": distribution signs the offset into
+ * the upload URL (`_state`), so after a request cut in the middle of its body (a monolithic PUT, a
+ * chunk past its grace) no URL the client holds matches the bytes stored, and every request on the
+ * session, the DELETE included, is answered 404 BLOB_UPLOAD_INVALID. The bytes then stay until the
+ * registry purges stale uploads (distribution: `storage.maintenance.uploadpurging`, by default
+ * uploads older than 168 h, checked every 24 h). The run's error names those sessions.
+ */
+
+/** One upload session as the run tracks it. */
+export interface TrackedSession {
+  registry: string;
+  repo: string;
+  /** The session URL with the state the registry last answered. */
+  url?: string;
+  /** Body bytes handed to requests on this session so far. */
+  sent: number;
+  /** The request in flight, in words ("a monolithic PUT"), while there is one. */
+  doing?: string;
+}
+
+/** A session the registry did not let us cancel. */
+export interface LeftSession {
+  registry: string;
+  repo: string;
+  sent: number;
+  /** Why it could not be cancelled, in words. */
+  why: string;
+}
+
+export class UploadSessions {
+  private readonly open = new Set<TrackedSession>();
+  private readonly waiters = new Set<() => void>();
+  /** Sessions whose cancel the registry did not confirm, in the order met. */
+  readonly left: LeftSession[] = [];
+
+  /** Starts tracking `s` (idempotent). */
+  track(s: TrackedSession): void {
+    this.open.add(s);
+  }
+
+  /** `s` is over: its blob was stored, or the registry confirmed its cancel. */
+  closed(s: TrackedSession): void {
+    this.open.delete(s);
+    this.wake();
+  }
+
+  /** The registry refused or did not answer the cancel of `s`: its bytes stay until it purges them. */
+  abandoned(s: TrackedSession): void {
+    if (!this.open.delete(s)) return;
+    this.left.push({ registry: s.registry, repo: s.repo, sent: s.sent, why: s.doing ? `cut in the middle of ${s.doing}` : 'the registry did not confirm the cancel' });
+    this.wake();
+  }
+
+  /** Sessions still open. */
+  get pending(): number {
+    return this.open.size;
+  }
+
+  /**
+   * Resolves once every open session is closed or left, or after `ms`: sessions still open then
+   * (their cancel still running) are counted as left.
+   */
+  async settled(ms: number): Promise<void> {
+    if (this.open.size) {
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        const check = (): void => {
+          if (this.open.size) return;
+          this.waiters.delete(check);
+          resolve();
+        };
+        this.waiters.add(check);
+        timer = setTimeout(() => {
+          this.waiters.delete(check);
+          resolve();
+        }, ms);
+      });
+      clearTimeout(timer);
+    }
+    for (const s of [...this.open]) {
+      this.open.delete(s);
+      this.left.push({ registry: s.registry, repo: s.repo, sent: s.sent, why: 'its cancel did not finish in time' });
+    }
+  }
+
+  /** The sessions left behind, in one clause for an error line; undefined when none. */
+  describeLeft(): string | undefined {
+    const n = this.left.length;
+    if (!n) return undefined;
+    const each = this.left.map((s) => `${s.registry}/${s.repo} (${bytesText(s.sent)} sent, ${s.why})`).join('; ');
+    return `${n === 1 ? '1 upload session' : `${n} upload sessions`} could not be cancelled and ${n === 1 ? 'stays' : 'stay'} in the registry's upload area until it purges stale uploads: ${each}`;
+  }
+
+  private wake(): void {
+    for (const w of [...this.waiters]) w();
+  }
+}
+
+function bytesText(n: number): string {
+  return n >= 1_000_000 ? `${(n / 1_000_000).toFixed(1)} MB` : `${n} bytes`;
+}
