@@ -8,6 +8,7 @@
 import type { LayerOptions, LayerResult } from '../layer/index.js';
 import type { UploadMethod } from '../registry/quirks.js';
 import type { TargetSet, TransferTarget } from '../transfer/engine.js';
+import type { SpareSession } from '../transfer/spare-session.js';
 import type { TransferContext } from '../transfer/types.js';
 import { uploadLayer, type LayerLabel, type LayerUploadOutcome } from './layer-upload.js';
 import type { PushTargetResult } from './options.js';
@@ -22,6 +23,8 @@ export interface TargetState {
   outcomes: (LayerUploadOutcome | undefined)[];
   /** What was written at the target. */
   result?: PushTargetResult;
+  /** An upload session opened while the tag was being asked about, for the first layer built here. */
+  spare?: SpareSession;
 }
 
 /** One layer to build, as uploadLayerEverywhere needs it. */
@@ -55,7 +58,7 @@ export async function uploadLayerEverywhere(set: TargetSet, states: Map<Transfer
     const state = states.get(t)!;
     if (t.failed || state.reusable[i]) continue;
     try {
-      const outcome = await layerTo(t, holders, job, ctx, method, known);
+      const outcome = await layerTo(t, holders, job, ctx, method, known, state.spare);
       state.outcomes[i] = outcome;
       known ??= outcome.result;
       if (outcome.action !== 'uploaded') t.present.add(known.digest); // its HEAD (or mount) just answered
@@ -69,9 +72,9 @@ export async function uploadLayerEverywhere(set: TargetSet, states: Map<Transfer
 }
 
 /** The layer at one target: present, mounted from a holder in the same registry, or uploaded. */
-async function layerTo(t: TransferTarget, holders: TransferTarget[], job: LayerJob, ctx: TransferContext, method: UploadMethod | undefined, known: LayerResult | undefined): Promise<LayerUploadOutcome> {
+async function layerTo(t: TransferTarget, holders: TransferTarget[], job: LayerJob, ctx: TransferContext, method: UploadMethod | undefined, known: LayerResult | undefined, spare: SpareSession | undefined): Promise<LayerUploadOutcome> {
   const done = (result: LayerResult, action: 'skipped' | 'mounted'): LayerUploadOutcome => ({ result, action, bytes: 0, retries: 0, method: 'none' });
-  if (!known) return uploadLayer(t.ep, job.options, ctx, method, undefined, job.label);
+  if (!known) return uploadLayer(t.ep, job.options, ctx, method, undefined, job.label, spare);
   if ((await t.ep.client.headBlob(t.ep.repo, known.digest)) !== undefined) return done(known, 'skipped');
   const from = holders.find((h) => h.ref.registry === t.ref.registry);
   if (from) {

@@ -11,6 +11,7 @@ import { restartOutcome, RetryBudget, sleep } from '../http/retry.js';
 import { createLayerStream, hashLayer, type LayerOptions, type LayerResult } from '../layer/index.js';
 import type { UploadMethod } from '../registry/quirks.js';
 import type { RepoEndpoint, TransferContext } from '../transfer/types.js';
+import type { SpareSession } from '../transfer/spare-session.js';
 import { uploadBlob, type BlobBody } from '../transfer/upload.js';
 
 /** How the layer got to the target. */
@@ -48,9 +49,11 @@ export const KNOWN_LAYER_METHODS: readonly UploadMethod[] = ['put', 'patch', 'ch
  * streamed body re-produces the layer and starts again, within the layer's one retry budget; a
  * failure the transport has already retried (the POST, the closing PUT) is final.
  */
-export async function uploadLayer(target: RepoEndpoint, layer: LayerOptions, ctx: TransferContext, method?: UploadMethod, known?: LayerResult, name: LayerLabel = APP_LAYER): Promise<LayerUploadOutcome> {
+export async function uploadLayer(target: RepoEndpoint, layer: LayerOptions, ctx: TransferContext, method?: UploadMethod, known?: LayerResult, name: LayerLabel = APP_LAYER, spare?: SpareSession): Promise<LayerUploadOutcome> {
   const budget = new RetryBudget(ctx.transport.retryPolicy);
   const label = name.name;
+  // A session opened while the target was asked about its tag: the first attempt starts on it.
+  let session = await spare?.take();
   for (;;) {
     let bytes = 0;
     let produced: Promise<LayerResult> | undefined;
@@ -61,6 +64,7 @@ export async function uploadLayer(target: RepoEndpoint, layer: LayerOptions, ctx
         {
           methods: method ? [method] : known ? KNOWN_LAYER_METHODS : LAYER_METHODS,
           what: label,
+          session,
           open: async (m): Promise<BlobBody | undefined> => {
             if (m === 'put') {
               // A monolithic PUT needs the digest and size first: hash pass, then the same bytes again.
@@ -80,6 +84,7 @@ export async function uploadLayer(target: RepoEndpoint, layer: LayerOptions, ctx
         },
         ctx,
       );
+      session = undefined;
       if (!out.sent) return { result: hashed!, action: 'skipped', bytes: 0, retries: budget.spent, method: 'none' };
       const result = await produced!;
       if (hashed && result.digest !== hashed.digest) {
@@ -87,6 +92,7 @@ export async function uploadLayer(target: RepoEndpoint, layer: LayerOptions, ctx
       }
       return { result, action: 'uploaded', bytes, retries: budget.spent, method: out.method };
     } catch (err) {
+      session = undefined; // uploadBlob used it (or cancelled it)
       const outcome = restartOutcome(err);
       const delay = outcome ? budget.next(outcome) : null;
       if (delay === null) throw err;

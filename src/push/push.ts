@@ -29,6 +29,7 @@ import { computeDiffId, epochFromEnv, hasContent, hashLayer, validateSources, ty
 import { silentLogger, type Logger } from '../log.js';
 import { checkTag, formatReference, parseReference, type ImageReference } from '../ref/reference.js';
 import { ensureBytesBlob } from '../transfer/bytes-blob.js';
+import { SpareSession } from '../transfer/spare-session.js';
 import { checkJobs, TargetSet, TransferRun, type ManifestToWrite, type TransferTarget } from '../transfer/engine.js';
 import type { BlobReport, RepoEndpoint } from '../transfer/types.js';
 import { uploadLayersEverywhere, type LayerJob, type TargetState } from './layer-everywhere.js';
@@ -125,11 +126,13 @@ export async function push(opts: PushOptions): Promise<PushResult> {
     const resolved = await front.resolved;
     const early = sendConfigsEarly(set, resolved, board, inputs, opts);
     const layers = await transferStage(run, moving, resolved, early.sent);
+    await releaseSpares(states); // a spare nobody took (a layer mounted from another target) is cancelled
     clock('transfer');
     const composed = composeStage(resolved.base, layers, inputs, opts, await early.configs);
     await commitStage(set, states, composed, clock);
     return finalReport(run, set, states, resolved, layers, inputs, timings);
   } catch (err) {
+    await releaseSpares(states);
     await run.settle();
     throw run.failure(err);
   } finally {
@@ -254,8 +257,14 @@ async function resolveStage(run: TransferRun, set: TargetSet, states: Map<Transf
   );
   const probes = Promise.all(
     set.list.map(async (t) => {
-      const found = diffIdsOf.length ? await findReusableLayers(t.ep, t.ref, basePromise, diffIdsOf, same) : undefined; // never rejects
       const state = states.get(t)!;
+      // Where the new layer is what the push waits for (the base is mounted in the same registry,
+      // or there is no base), a first push of the tag opens its session alongside the tag's GET,
+      // a round trip before it would otherwise. A tag that exists may hold every layer already:
+      // its spare is given back at once, while the warm path's other requests run.
+      const layerBound = !source || source.client.registry === t.ep.client.registry;
+      if (layers.length && !opts.dryRun && layerBound) state.spare = new SpareSession(t.ep, run.ctx);
+      const found = diffIdsOf.length ? await findReusableLayers(t.ep, t.ref, basePromise, diffIdsOf, same, () => void state.spare?.release()) : undefined; // never rejects
       state.reusable = found?.layers ?? [];
       state.tagDigest = found?.tagDigest;
       for (const d of found?.present ?? []) t.present.add(d);
@@ -276,6 +285,11 @@ async function resolveStage(run: TransferRun, set: TargetSet, states: Map<Transf
   const blobs = await Promise.race([blobsEarly, resolved.then((r) => r.baseBlobs)]);
   await probes;
   return { baseBlobs: blobs, resolved };
+}
+
+/** Cancels every spare upload session nobody took; resolves when the registries have answered. */
+async function releaseSpares(states: Map<TransferTarget, TargetState>): Promise<void> {
+  await Promise.all([...states.values()].map((s) => s.spare?.release()));
 }
 
 /** Distinct layers of the manifests, in order. */

@@ -61,7 +61,7 @@ const REUSABLE_TYPES: ReadonlySet<string> = new Set([MediaType.OCI_LAYER_GZIP, M
  * The existing layers of the target tag that equal what our layers would produce. `base` may
  * still be resolving; a failed resolve is the push's error, not this check's. Never rejects.
  */
-export async function findReusableLayers(target: RepoEndpoint, toRef: ImageReference, base: Promise<ResolvedBase>, diffIdsOf: readonly DiffIdOf[], same?: SameImageCheck): Promise<ReuseFound | undefined> {
+export async function findReusableLayers(target: RepoEndpoint, toRef: ImageReference, base: Promise<ResolvedBase>, diffIdsOf: readonly DiffIdOf[], same?: SameImageCheck, onTagFound?: () => void): Promise<ReuseFound | undefined> {
   const log = target.client.logger;
   try {
     let top;
@@ -72,6 +72,7 @@ export async function findReusableLayers(target: RepoEndpoint, toRef: ImageRefer
       throw err;
     }
     // The tag exists: start every diffID pass now, alongside the requests below.
+    onTagFound?.();
     const mine = diffIdsOf.map((f) => f());
     for (const m of mine) m.catch(() => undefined); // awaited below; an early return must not leave them unhandled
     const resolved = await base;

@@ -139,7 +139,7 @@ export async function uploadBlob(target: RepoEndpoint, req: UploadRequest, ctx: 
  * was cut in the middle of its body, so the state we hold is behind the bytes it stored) stays
  * until the registry purges stale uploads; the run keeps it to name it (sessions.ts).
  */
-async function cancel(target: RepoEndpoint, state: TrackedSession, ctx: TransferContext): Promise<void> {
+export async function cancel(target: RepoEndpoint, state: TrackedSession, ctx: TransferContext): Promise<void> {
   ctx.sessions?.track(state);
   if (await target.client.cancelUpload(state.url!)) {
     ctx.sessions?.closed(state);

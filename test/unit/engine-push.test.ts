@@ -165,6 +165,47 @@ test('base blobs are planned and started from the base manifest, while its confi
   assert.deepEqual(manifestLayers(dst, 'app', '1').slice(0, 2), base.layers.map((l) => l.digest));
 });
 
+test("same registry, first push of a tag: the layer's upload session is opened alongside the tag's GET, and used", async () => {
+  const reg = await fake();
+  reg.seedImage('base/node', { tags: ['20'] });
+  reg.fault({ kind: 'manifest', method: 'GET', repo: 'app' }, { kind: 'delay', ms: 1000 });
+  await push({ from: reg.ref('base/node:20'), to: reg.ref('app:1'), app: appDir(), ...fakeLibraryOptions(reg) });
+  const tagAsked = reg.requests({ kind: 'manifest', method: 'GET', repo: 'app' })[0]!.at;
+  const posts = reg.requests({ kind: 'upload', method: 'POST', repo: 'app' }).filter((p) => !p.query.mount);
+  assert.ok(posts[0]!.at - tagAsked < 500, `the first session was opened ${posts[0]!.at - tagAsked} ms after the tag was asked for`);
+  const patch = reg.requests({ kind: 'upload', method: 'PATCH', repo: 'app' })[0]!;
+  assert.equal(patch.session, posts[0]!.session, 'the layer streamed into the session opened first');
+  assert.equal(reg.count({ kind: 'upload', method: 'DELETE' }), 0);
+  assert.equal(reg.openUploads(), 0);
+});
+
+test('same registry, re-push of an existing tag: the spare session is cancelled, nothing else written', async () => {
+  const reg = await fake();
+  reg.seedImage('base/node', { tags: ['20'] });
+  const app = appDir('same\n');
+  const first = await push({ from: reg.ref('base/node:20'), to: reg.ref('app:1'), app, ...fakeLibraryOptions(reg) });
+  reg.clearLog();
+  const again = await push({ from: reg.ref('base/node:20'), to: reg.ref('app:1'), app, ...fakeLibraryOptions(reg) });
+  assert.equal(again.digest, first.digest);
+  const posts = reg.requests({ kind: 'upload', method: 'POST' });
+  assert.equal(posts.length, 1);
+  assert.deepEqual(reg.requests({ kind: 'upload', method: 'DELETE' }).map((d) => [d.session, d.status]), [[posts[0]!.session, 204]]);
+  assert.equal(reg.count({ method: ['PATCH', 'PUT'] }), 0);
+  assert.equal(reg.openUploads(), 0);
+});
+
+test('a push that fails after its spare session was opened cancels it', async () => {
+  const reg = await fake();
+  reg.seedImage('base/node', { tags: ['20'] });
+  // The base config cannot be read: the push fails after the target's session was opened.
+  const base = JSON.parse(reg.manifest('base/node', '20')!.bytes.toString('utf8')) as { config: { digest: string } };
+  reg.fault({ kind: 'blob', method: 'GET', digest: base.config.digest }, { kind: 'status', status: 404, code: 'BLOB_UNKNOWN' });
+  await assert.rejects(push({ from: reg.ref('base/node:20'), to: reg.ref('app:1'), app: appDir(), ...fakeLibraryOptions(reg) }));
+  assert.ok(reg.count({ kind: 'upload', method: 'POST', repo: 'app' }) >= 1);
+  assert.equal(reg.openUploads('app'), 0, 'no session left open');
+  assert.equal(reg.manifest('app', '1'), undefined);
+});
+
 test('an unchanged re-push writes nothing: the tag already holds the very manifest', async () => {
   const [src, dst] = [await fake(), await fake()];
   src.seedImage('base/node', { tags: ['20'] });

@@ -1,0 +1,54 @@
+/**
+ * An upload session opened ahead of need: its POST goes out alongside requests that would
+ * otherwise come first (a push asks the target what its tag holds before it builds a layer), so
+ * the first upload that wants a session finds one open instead of waiting a round trip for it.
+ * Taken once; when nobody takes it (the layer turned out to be reused) it is cancelled. The run's
+ * UploadSessions tracks it meanwhile, so an interruption names it if its cancel fails.
+ */
+import type { UploadSession } from '../registry/registry-client.js';
+import type { TrackedSession } from './sessions.js';
+import type { RepoEndpoint, TransferContext } from './types.js';
+import { cancel } from './upload.js';
+
+export class SpareSession {
+  private readonly opened: Promise<{ session: UploadSession; state: TrackedSession } | { error: unknown }>;
+  private used = false;
+
+  constructor(
+    private readonly target: RepoEndpoint,
+    private readonly ctx: TransferContext,
+  ) {
+    this.opened = target.client.startUpload(target.repo).then(
+      (session) => {
+        const state: TrackedSession = { registry: target.client.registry, repo: target.repo, url: session.url, sent: 0 };
+        ctx.sessions?.track(state);
+        return { session, state };
+      },
+      // Its POST is the taker's POST (already retried by the transport): the taker gets its failure.
+      (error: unknown) => ({ error }),
+    );
+  }
+
+  /**
+   * The open session for the first caller (undefined for later ones, or once released); rejects
+   * with the POST's failure, as the caller's own POST would have.
+   */
+  async take(): Promise<UploadSession | undefined> {
+    if (this.used) return undefined;
+    this.used = true;
+    const o = await this.opened;
+    if ('error' in o) throw o.error;
+    // uploadBlob tracks the session it is handed under its own record from here on.
+    this.ctx.sessions?.closed(o.state);
+    return o.session;
+  }
+
+  /** Cancels the session unless someone took it; resolves once the registry has answered (every call the same). */
+  release(): Promise<void> {
+    if (this.used && !this.releasing) return Promise.resolve();
+    this.used = true;
+    return (this.releasing ??= this.opened.then((o) => ('error' in o ? undefined : cancel(this.target, o.state, this.ctx))));
+  }
+
+  private releasing?: Promise<void>;
+}
