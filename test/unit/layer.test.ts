@@ -365,10 +365,28 @@ describe('layer: tar contents (checked with GNU tar)', () => {
     assert.deepEqual(names, ['B', '_', 'a/', 'a/z', 'a.txt', 'ab', 'b', 'é']);
   });
 
+  it('sorts by UTF-8 bytes where UTF-16 order differs (surrogate pairs), and keeps a genuine U+FFFD', async () => {
+    // UTF-16 puts 😀 (D83D DE00) before ｚ (FF5A); UTF-8 bytes put it after (F0… > EF…), and U+FFFD (EF BF BD) between.
+    const src = tree({ '😀': '1', 'ｚ': '2', '\uFFFD': '3', 'é': '4', 'a': '5', 'd/😀': '6', 'd/ｚ': '7' });
+    const built = await build({ sources: [{ src, dest: '/' }] });
+    const names = (await entries(zlib.gunzipSync(built.bytes))).map((e) => e.header.name);
+    assert.deepEqual(names, ['a', 'd/', 'd/ｚ', 'd/😀', 'é', 'ｚ', '\uFFFD', '😀']);
+    assert.equal((await computeDiffId({ sources: [{ src, dest: '/' }] })).diffId, built.result.diffId); // the warm pass walks in the same order
+  });
+
   it('refuses a file name that is not valid UTF-8', async () => {
     const src = tree({});
     writeFileSync(Buffer.concat([Buffer.from(`${src}/bad-`), Buffer.from([0xff, 0xfe])]), 'x');
     await assert.rejects(hashLayer({ sources: [{ src, dest: '/app' }] }), (err: unknown) => err instanceof InputError && /UTF-8/.test(err.message));
+  });
+
+  it('refuses a name that is not valid UTF-8 next to a genuine U+FFFD, in a subdirectory, in every pass', async () => {
+    const src = tree({ 'ok-\uFFFD.txt': 'fine', 'sub/a.txt': 'a' });
+    writeFileSync(Buffer.concat([Buffer.from(`${src}/sub/bad-`), Buffer.from([0xc3, 0x28])]), 'x');
+    const isUtf8Error = (err: unknown): boolean => err instanceof InputError && /sub: file name is not valid UTF-8 \(hex 6261642dc328\)/.test(err.message);
+    await assert.rejects(hashLayer({ sources: [{ src, dest: '/app' }] }), isUtf8Error);
+    await assert.rejects(computeDiffId({ sources: [{ src, dest: '/app' }] }), isUtf8Error);
+    await assert.rejects(build({ sources: [{ src, dest: '/app' }] }), isUtf8Error);
   });
 });
 
