@@ -137,7 +137,7 @@ export async function hashTar(cfg: LayerConfig, signal: AbortSignal): Promise<{ 
     hash.update(b);
     bytes += b.length;
   };
-  const reads = new BufferPool(READ_CHUNK, 1);
+  const buf = Buffer.allocUnsafeSlow(READ_CHUNK); // one for the whole pass: hashed before the next read
   const scratch = Buffer.alloc(512);
   const turn = new EventLoopTurn();
   await validateSources(cfg.sources);
@@ -150,25 +150,20 @@ export async function hashTar(cfg: LayerConfig, signal: AbortSignal): Promise<{ 
       const file = openRegular(e);
       try {
         for (const b of entryHeaderBytes(headerOf(cfg, e, file), scratch)) feed(b);
-        const buf = reads.take();
         let pos = 0;
-        try {
-          while (pos < file.size) {
-            checkAborted(signal);
-            let n: number;
-            try {
-              n = readSync(file.fd, buf, 0, Math.min(READ_CHUNK, file.size - pos), pos);
-            } catch (err) {
-              throw fsInputError(e.path, err);
-            }
-            if (n === 0) throw shrank(e, pos, file.size);
-            pos += n;
-            feed(n === buf.length ? buf : buf.subarray(0, n));
-            const t = turn.after(n);
-            if (t) await t;
+        while (pos < file.size) {
+          checkAborted(signal);
+          let n: number;
+          try {
+            n = readSync(file.fd, buf, 0, Math.min(READ_CHUNK, file.size - pos), pos);
+          } catch (err) {
+            throw fsInputError(e.path, err);
           }
-        } finally {
-          reads.release(buf);
+          if (n === 0) throw shrank(e, pos, file.size);
+          pos += n;
+          feed(n === buf.length ? buf : buf.subarray(0, n));
+          const t = turn.after(n);
+          if (t) await t;
         }
         checkNotGrown(e, file.fd, file.size);
       } finally {
