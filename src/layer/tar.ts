@@ -360,7 +360,7 @@ async function writeTar(cfg: LayerConfig, signal: AbortSignal, w: BlockWriter, s
     if (e.kind === 'file') return writeFile(cfg, e, w, scratch, signal, turn).then(() => turn.after(0));
     let wait: Promise<void> | undefined;
     for (const b of entryHeaderBytes(headerOf(cfg, e), scratch)) {
-      // A header never spans more than one handover: the next one is written after it.
+      // A pax header comes in pieces: each goes in after the previous one's handover, if it needed one.
       wait = wait ? wait.then(() => w.write(b)) : w.write(b);
     }
     const t = turn.after(0);
