@@ -31,6 +31,7 @@ import { baseBytesMoved, largeScenarios, reportTimings, scenarios } from './benc
 import { laneCounts, layerBench, makeLayerInput } from './bench/layer.mjs';
 import { expandOnly, seedSync, seedSyncTargets, syncFixtureSummary, wantsSync, withSync } from './bench/sync.mjs';
 import { seedSplit, splitTable, withSplit } from './bench/split-layers.mjs';
+import { makeManyFiles, MANY_FILES } from './bench/many-files.mjs';
 
 const CONTAINERIFY_VERSION = '4.1.0';
 
@@ -42,7 +43,7 @@ function usage(msg) {
     '  --warmup N        unrecorded rounds first (default 1)',
     '  --large           also the 1 GiB scenarios (1 GiB base layer, 1 GiB app file); --large-runs N (default 1)',
     '  --json-out FILE   write the JSON summary there (default: on stdout after the tables)',
-    '  --only ID,ID      run only these scenarios (push-cold, push-warm, push-same, copy-cold, skopeo-cold, sync-cold, skopeo-sync-cold, sync-rerun, skopeo-sync-rerun, push-onechange-1layer, push-onechange-split, curl-pipe, gzip6, gzip1, cfy-cold, cfy-warm, node-empty, regpush-version; "sync" = the four sync ones)',
+    '  --only ID,ID      run only these scenarios (push-cold, push-warm, push-same, push-50k, copy-cold, skopeo-cold, sync-cold, skopeo-sync-cold, sync-rerun, skopeo-sync-rerun, push-onechange-1layer, push-onechange-split, curl-pipe, gzip6, gzip1, cfy-cold, cfy-warm, node-empty, regpush-version; "sync" = the four sync ones)',
     '  --no-sync         leave out the sync scenarios (12 images, regpush sync vs skopeo sync; included by default)',
     '  --no-split        leave out the one-file-change pushes (one layer vs --layer deps + --app code; included by default)',
     '  --profile DIR     one extra cold push under node --cpu-prof; prints where the main thread spends its time',
@@ -243,6 +244,10 @@ async function bench(opt, tools, tmp, cleanup, started) {
   writeCurlPipe(ctx.curlPipe, { src: ctx.src, dst: ctx.cold, repo: ctx.base.repo, tag: ctx.base.tag, manifestType: MT.manifest, blobs: ctx.baseBlobs });
   const baseTotal = layers.reduce((a, l) => a + l.size, 0);
   log(`base ${ctx.src.host}/${ctx.base.repo}:${ctx.base.tag} ${pushed.digest}: ${layers.map((l) => mbs(l.size)).join(' + ')} = ${mbs(baseTotal)} (fixtures in ${sec(Date.now() - t0)})`);
+  if (!opt.only || opt.only.includes('push-50k')) {
+    const t1 = Date.now();
+    try { ctx.manyFiles = makeManyFiles(join(tmp, 'many-files')); log(`many-files app: ${MANY_FILES} files (${sec(Date.now() - t1)})`); } catch (e) { ctx.manyFilesError = `50,000-file app could not be made: ${firstLine(e.message)}`; log(ctx.manyFilesError); }
+  }
   if (wantsSync(opt)) {
     try { ctx.sync = await seedSync(ctx, layers, log); } catch (e) { ctx.syncBroken = `sync fixtures could not be made: ${firstLine(e.message)}`; log(ctx.syncBroken); }
   }
@@ -252,7 +257,7 @@ async function bench(opt, tools, tmp, cleanup, started) {
   if (cfy.error) { ctx.containerifyError = cfy.error; log(cfy.error); } else { ctx.containerify = cfy.cli; ctx.containerifyVersion = cfy.version; }
 
   // ---- atime: first reads after a write are charged as disk writes; take them now, unmeasured
-  primeAtime([opt.dist, resolve(opt.dist, '..', 'package.json'), join(REPO_ROOT, 'node_modules'), join(REPO_ROOT, 'package.json'), ctx.app, join(tmp, 'empty.mjs'), ctx.curlPipe, peers]);
+  primeAtime([opt.dist, resolve(opt.dist, '..', 'package.json'), join(REPO_ROOT, 'node_modules'), join(REPO_ROOT, 'package.json'), ctx.app, join(tmp, 'empty.mjs'), ctx.curlPipe, peers, ...(ctx.manyFiles ? [ctx.manyFiles] : [])]);
 
   // ---- seed the warm targets (also tells whether push/copy work at all)
   const all = withSplit(withSync(scenarios(ctx), ctx, opt), ctx, opt);

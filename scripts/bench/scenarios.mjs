@@ -102,6 +102,14 @@ export function scenarios(ctx) {
       check: (r) => checkPush(r, { blob: 'mounted', layer: ['uploaded'] }) ?? (baseBytesMoved(r.stdout) ? `moved ${baseBytesMoved(r.stdout)} base bytes` : undefined),
     },
     {
+      // The memory limit with many app files (README, "Memory with many app files"): 50,000 small
+      // files (many-files.mjs) pushed cold; its peak RSS is a goal of its own (report.mjs).
+      id: 'push-50k', group: 'regpush', cold: true, needs: () => ctx.pushBroken ?? (ctx.manyFiles ? undefined : ctx.manyFilesError ?? 'no 50,000-file app'),
+      label: 'regpush push, cold, app of 50,000 small files',
+      cmd: (c, round) => ({ cmd: node, args: [cli, 'push', '--from', srcRef, '--to', `${c.cold.host}/bench/push-50k-${round}:1`, '--app', `${c.manyFiles}:/app`, ...levelArgs, '--json', '--quiet'], env: regpushEnv(c) }),
+      check: (r) => checkPush(r, { blob: 'streamed', layer: ['uploaded'] }),
+    },
+    {
       id: 'copy-cold', group: 'regpush', cold: true, needs: copyNeeds,
       label: 'regpush copy, cold',
       cmd: (c, round) => ({ cmd: node, args: [cli, 'copy', srcRef, `${c.cold.host}/bench/copy-cold-${round}:1`, '--json', '--quiet'], env: regpushEnv(c) }),

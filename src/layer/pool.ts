@@ -5,7 +5,7 @@
  * few buffers alive at once, so a small pool removes that garbage entirely.
  *
  * Safety over cleverness: a buffer goes back to the pool only when its last user calls release();
- * anything unknown (tar-stream's header buffers, views of other memory) is ignored, and when the
+ * anything unknown (buffers of other origins, views of other memory) is ignored, and when the
  * pool is empty a new buffer is allocated rather than waiting.
  */
 

@@ -1,10 +1,12 @@
 /**
  * Tar headers byte for byte as tar-stream's `pack()` writes them for the entries regpush makes
- * (file, directory, symlink; no uname/gname, no device numbers). The layer itself is always
- * written by tar-stream; these bytes serve only the diffID pass of the warm path (diffid.ts),
- * which hashes the tar without building it. A unit test compares both on awkward trees (long
- * and non-ASCII names, long link targets, sizes on block boundaries); and should they ever differ,
- * the only effect is a missed reuse (the layer is built and uploaded), never a wrong image.
+ * (file, directory, symlink; no uname/gname, no device numbers). Layers were first written by
+ * tar-stream, and every layer regpush builds must keep the bytes (and so the digests) it gave:
+ * a unit test compares the tar built here with tar-stream's on awkward trees (long and non-ASCII
+ * names, long link targets, sizes on block boundaries). Both the layer build (tar.ts) and the
+ * diffID pass of the warm path write their headers here; writing them straight into the tar's
+ * blocks, without tar-stream's per-entry streams and buffers, is what keeps an app of 50,000
+ * small files within the memory goal (docs/performance.md, "Many small files").
  *
  * The format (POSIX ustar, pax for what does not fit), as tar-stream applies it:
  * - names of ASCII only, split at a `/` into prefix (≤ 155 bytes) and name (≤ 100 bytes);
@@ -36,8 +38,8 @@ function octal(value: number, digits: number): string {
   return s.length > digits ? `${'7'.repeat(digits)} ` : `${s.padStart(digits, '0')} `;
 }
 
-/** One 512-byte ustar header, or undefined when the entry needs a pax header. */
-function ustar(h: Omit<TarEntryHeader, 'type'>, type: keyof typeof TYPEFLAG): Buffer | undefined {
+/** One 512-byte ustar header (in `into` when given, else a new buffer), or undefined when the entry needs a pax header. */
+function ustar(h: Omit<TarEntryHeader, 'type'>, type: keyof typeof TYPEFLAG, into?: Buffer): Buffer | undefined {
   let name = h.name;
   let prefix = '';
   if (Buffer.byteLength(name) !== name.length) return undefined; // not ASCII
@@ -49,7 +51,7 @@ function ustar(h: Omit<TarEntryHeader, 'type'>, type: keyof typeof TYPEFLAG): Bu
   }
   if (name.length > 100 || prefix.length > 155) return undefined;
   if (h.linkname && Buffer.byteLength(h.linkname) > 100) return undefined;
-  const b = Buffer.alloc(BLOCK);
+  const b = into ? into.fill(0, 0, BLOCK) : Buffer.alloc(BLOCK);
   b.write(name, 0);
   b.write(octal(h.mode & 0o7777, 6), 100);
   b.write(octal(h.uid, 6), 108);
@@ -94,9 +96,13 @@ export function padding(size: number): Buffer {
   return Buffer.alloc(rest ? BLOCK - rest : 0);
 }
 
-/** The bytes before an entry's data: its header, or a pax header, its records and the entry header. */
-export function entryHeaderBytes(h: TarEntryHeader): Buffer[] {
-  const plain = ustar(h, h.type);
+/**
+ * The bytes before an entry's data: its header, or a pax header, its records and the entry header.
+ * With `scratch` (a 512-byte buffer), a plain header is written into it and returned as its only
+ * element, so the common entry allocates no buffer; the caller must use it before the next call.
+ */
+export function entryHeaderBytes(h: TarEntryHeader, scratch?: Buffer): Buffer[] {
+  const plain = ustar(h, h.type, scratch);
   if (plain) return [plain];
   const records = Buffer.from(paxRecord(` path=${h.name}\n`) + (h.linkname ? paxRecord(` linkpath=${h.linkname}\n`) : ''));
   const renamed = { ...h, name: 'PaxHeader', linkname: h.linkname && 'PaxHeader' };

@@ -1,22 +1,25 @@
 /**
- * The walk written as a reproducible tar (tar-stream `pack()`), cut into fixed-size blocks and
- * hashed (diffID) as it goes. Headers carry only what must be there: fixed mtime, uid/gid, a
- * normalised mode; no uname/gname, no atime/ctime, pax records only for long or non-ASCII names.
+ * The walk written as a reproducible tar, cut into fixed-size blocks and hashed (diffID) as it
+ * goes. Headers carry only what must be there: fixed mtime, uid/gid, a normalised mode; no
+ * uname/gname, no atime/ctime, pax records only for long or non-ASCII names (tar-header.ts, which
+ * writes exactly the bytes tar-stream's `pack()` wrote for the same entries).
  *
- * Back-pressure: file data waits on the pack's buffer, and header-only entries (directories,
- * symlinks, empty files) wait on a gate that is closed while a block sits unconsumed downstream,
- * so a slow upload stalls the walk instead of filling memory, whatever the number of entries.
+ * Headers and file data are written straight into the block being filled (file reads land in it,
+ * no copy), and a full block is handed to the consumer only when it asks for one: a slow upload
+ * stalls the walk instead of filling memory, whatever the number of entries. Going through
+ * tar-stream cost ~15 KB of short-lived objects per entry (a stream per entry, its header buffer,
+ * promises and ticks per chunk): 50,000 small files made ~750 MB of garbage, much of it promoted
+ * to the old generation, and peaked at ~135 MB RSS (docs/performance.md, "Many small files").
  */
 import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { pack, type Header, type Pack } from 'tar-stream';
 import { AbortedError, InputError } from '../errors.js';
 import type { LayerConfig } from './options.js';
 import { BufferPool } from './pool.js';
 import { fsInputError, validateSources } from './sources.js';
 import { checkAborted, fileMode, walkSources, type WalkEntry } from './walk.js';
-import { END_OF_ARCHIVE, entryHeaderBytes, padding } from './tar-header.js';
+import { END_OF_ARCHIVE, entryHeaderBytes, padding, type TarEntryHeader } from './tar-header.js';
 import { DiffIdHash, HASH_WORKER_MIN_LANES } from './hash-worker.js';
 
 /** What the tar stage learned; complete once its generator has returned. */
@@ -26,7 +29,7 @@ export interface TarStats {
   diffId: string;
 }
 
-/** Bytes read from a file per step: large enough for few round trips to the thread pool, small enough to keep memory flat. */
+/** Bytes read from a file per step in the diffID pass: large enough for few round trips, small enough to keep memory flat. */
 const READ_CHUNK = 512 * 1024;
 const SYMLINK_MODE = 0o777;
 // O_NOFOLLOW: a file swapped for a symlink after the walk saw it is refused, not followed out of the source.
@@ -34,97 +37,43 @@ const SYMLINK_MODE = 0o777;
 const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
 const noop = (): void => {};
 
-/** Lets the producer run only while the consumer is pulling. */
-class Gate {
-  private isOpen = true;
-  private waiters: (() => void)[] = [];
-  /** Called while a block waits downstream. */
-  close(): void {
-    this.isOpen = false;
-  }
-  /** Called when the consumer pulls again; releases a waiting producer. */
-  open(): void {
-    this.isOpen = true;
-    for (const w of this.waiters.splice(0)) w();
-  }
-  /** Resolves once the gate is open. */
-  async pass(): Promise<void> {
-    while (!this.isOpen) await new Promise<void>((r) => this.waiters.push(r));
-  }
-}
-
 /**
  * Gives the event loop a turn every few hundred KiB or entries. The reads are synchronous and
- * every other wait here (the gate, tar-stream's drain) settles through microtasks, so without
- * this a diffID pass — no gzip, nothing on the thread pool — would hold the loop until it ends:
- * measured on a warm push, a token response waited 80 ms behind 15 MB of hashing.
+ * every other wait here (a block handed over, the consumer's next pull) settles through
+ * microtasks, so without this a diffID pass — no gzip, nothing on the thread pool — would hold
+ * the loop until it ends: measured on a warm push, a token response waited 80 ms behind 15 MB of
+ * hashing. after() returns a promise only when it is time for a turn, so the common call
+ * allocates nothing.
  */
 class EventLoopTurn {
   private bytes = 0;
   private entries = 0;
-  /** Call after each read (`n` bytes) or entry (0); now and then it awaits a macrotask. */
-  async after(n: number): Promise<void> {
+  /** Call after each read (`n` bytes) or entry (0); now and then it returns a macrotask to await. */
+  after(n: number): Promise<void> | undefined {
     this.bytes += n;
     if (n === 0) this.entries++;
-    if (this.bytes < TURN_BYTES && this.entries < TURN_ENTRIES) return;
+    if (this.bytes < TURN_BYTES && this.entries < TURN_ENTRIES) return undefined;
     this.bytes = 0;
     this.entries = 0;
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    return new Promise<void>((resolve) => setImmediate(resolve));
   }
 }
 const TURN_BYTES = 1024 * 1024;
 const TURN_ENTRIES = 64;
 
-type Sink = ReturnType<Pack['entry']>;
-/** What `pack.entry()` accepts: any header fields plus the name. */
-type Headers = Partial<Header> & { name: string };
-
-/** Starts an entry and returns its sink and a promise settled when tar-stream is done with it. */
-function startEntry(p: Pack, header: Headers): { sink: Sink; done: Promise<void> } {
-  let sink!: Sink;
-  const done = new Promise<void>((resolve, reject) => {
-    sink = p.entry(header, (err) => (err ? reject(err) : resolve()));
-  });
-  done.catch(noop); // awaited on the success path; on failure the pack's own error is what surfaces
-  sink.on('error', noop); // errors reach us through the entry callback and the pack
-  return { sink, done };
-}
-
-function waitDrain(sink: Sink): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const cleanup = (): void => {
-      sink.off('drain', onDrain);
-      sink.off('close', onClose);
-    };
-    const onDrain = (): void => {
-      cleanup();
-      resolve();
-    };
-    const onClose = (): void => {
-      cleanup();
-      reject(new AbortedError('layer tar stream closed'));
-    };
-    sink.on('drain', onDrain);
-    sink.on('close', onClose);
-  });
+/** A regular file opened for the tar: its descriptor, size and layer mode. */
+interface OpenFile {
+  fd: number;
+  size: number;
+  mode: number;
 }
 
 /**
- * Reads one regular file for the tar: `begin` gets its size and mode, `chunk` each read (and owns
- * the buffer, taken from `reads`, from then on). Fails with InputError when the file is swapped,
- * shrinks or grows meanwhile: the same digest on a second pass needs the same bytes.
+ * Opens one regular file of the walk. Synchronous open/stat/read: an app directory is many small
+ * files, and each async call is a thread-pool round trip (measured: ~0.5 ms of overhead per file,
+ * 3-4x the read itself). InputError when the file was swapped for a symlink or a non-file.
  */
-async function readRegularFile(
-  e: Extract<WalkEntry, { kind: 'file' }>,
-  signal: AbortSignal,
-  reads: BufferPool,
-  turn: EventLoopTurn,
-  begin: (size: number, mode: number) => void,
-  chunk: (buf: Buffer, n: number) => Promise<void> | void,
-): Promise<void> {
-  // Synchronous open/stat/read: an app directory is many small files, and each async call is a
-  // thread-pool round trip (measured: ~0.5 ms of overhead per file, 3-4x the read itself). Reads
-  // are bounded to READ_CHUNK, and EventLoopTurn gives the loop its turns.
+function openRegular(e: Extract<WalkEntry, { kind: 'file' }>): OpenFile {
   let fd: number;
   try {
     fd = openSync(e.path, OPEN_FLAGS);
@@ -135,67 +84,50 @@ async function readRegularFile(
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) throw new InputError(`${e.path} changed while the layer was being built (no longer a regular file)`);
-    const size = st.size;
-    begin(size, fileMode(st.mode));
-    let pos = 0;
-    while (pos < size) {
-      checkAborted(signal);
-      const want = Math.min(READ_CHUNK, size - pos);
-      const buf = reads.take();
-      let bytesRead: number;
-      try {
-        bytesRead = readSync(fd, buf, 0, want, pos);
-      } catch (err) {
-        reads.release(buf);
-        throw fsInputError(e.path, err);
-      }
-      if (bytesRead === 0) {
-        reads.release(buf);
-        throw new InputError(`${e.path} shrank while being read (${pos} of ${size} bytes)`, { details: { path: e.path } });
-      }
-      pos += bytesRead;
-      await chunk(buf, bytesRead);
-      await turn.after(bytesRead);
-    }
-    // A one-byte read at the end tells a file that grew (a shrunk one failed above); an fstat per
-    // file cost ~20 µs, 3 ms of a 167-file app.
-    const probe = reads.take();
-    let grew: number;
-    try {
-      grew = readSync(fd, probe, 0, 1, size);
-    } catch (err) {
-      throw fsInputError(e.path, err);
-    } finally {
-      reads.release(probe);
-    }
-    if (grew > 0) throw new InputError(`${e.path} changed size while being read (grew past ${size} bytes)`, { details: { path: e.path } });
-  } finally {
+    return { fd, size: st.size, mode: fileMode(st.mode) };
+  } catch (err) {
     closeSync(fd);
+    throw err;
   }
 }
 
-async function addFile(p: Pack, e: Extract<WalkEntry, { kind: 'file' }>, base: Headers, signal: AbortSignal, reads: BufferPool, turn: EventLoopTurn): Promise<void> {
-  let entry: { sink: Sink; done: Promise<void> } | undefined;
-  await readRegularFile(
-    e,
-    signal,
-    reads,
-    turn,
-    (size, mode) => (entry = startEntry(p, { ...base, type: 'file', mode, size })),
-    // tar-stream holds the buffer until the consumer has copied it; the consumer then releases it.
-    async (buf, n) => {
-      if (!entry!.sink.write(buf.subarray(0, n))) await waitDrain(entry!.sink);
-    },
-  );
-  entry!.sink.end(undefined);
-  await entry!.done;
+/** One byte, for the end-of-file probe. */
+const probeByte = Buffer.alloc(1);
+
+/**
+ * Fails when the file grew past `size` while it was read (a shrunk one fails at its short read).
+ * A one-byte read at the end tells it; an fstat per file cost ~20 µs, 3 ms of a 167-file app.
+ */
+function checkNotGrown(e: Extract<WalkEntry, { kind: 'file' }>, fd: number, size: number): void {
+  let grew: number;
+  try {
+    grew = readSync(fd, probeByte, 0, 1, size);
+  } catch (err) {
+    throw fsInputError(e.path, err);
+  }
+  if (grew > 0) throw new InputError(`${e.path} changed size while being read (grew past ${size} bytes)`, { details: { path: e.path } });
+}
+
+function shrank(e: Extract<WalkEntry, { kind: 'file' }>, pos: number, size: number): InputError {
+  return new InputError(`${e.path} shrank while being read (${pos} of ${size} bytes)`, { details: { path: e.path } });
+}
+
+/** The header fields of a walk entry (mode and size of a file come from its open descriptor). */
+function headerOf(cfg: LayerConfig, e: WalkEntry, file?: OpenFile): TarEntryHeader {
+  // No uname/gname: names would be resolved against the build host's passwd, not the image's.
+  const owned = e.kind !== 'directory' || e.owned;
+  const uid = owned ? cfg.uid : 0;
+  const gid = owned ? cfg.gid : 0;
+  if (e.kind === 'directory') return { name: e.name, type: 'directory', mode: e.mode, uid, gid, size: 0, mtime: cfg.mtime };
+  if (e.kind === 'symlink') return { name: e.name, type: 'symlink', mode: SYMLINK_MODE, uid, gid, size: 0, mtime: cfg.mtime, linkname: e.target };
+  return { name: e.name, type: 'file', mode: file!.mode, uid, gid, size: file!.size, mtime: cfg.mtime };
 }
 
 /**
  * The diffID and tar size of the layer without building it: the same walk and the same bytes as
- * tarBlocks, hashed as they are read instead of passing through tar-stream (tar-header.ts writes
- * the headers tar-stream would). Measured on a warm push of the bench's 167-file app: the pass
- * through tar-stream cost ~80 ms of the main thread in a fresh process, this one ~20 ms.
+ * tarBlocks, hashed as they are read, without cutting blocks. Measured on a warm push of the
+ * bench's 167-file app: the pass through tar-stream cost ~80 ms of the main thread in a fresh
+ * process, this one ~20 ms.
  */
 export async function hashTar(cfg: LayerConfig, signal: AbortSignal): Promise<{ diffId: string; uncompressedSize: number; entries: number }> {
   const hash = createHash('sha256');
@@ -205,62 +137,237 @@ export async function hashTar(cfg: LayerConfig, signal: AbortSignal): Promise<{ 
     hash.update(b);
     bytes += b.length;
   };
-  const reads = new BufferPool(READ_CHUNK, 2);
+  const buf = Buffer.allocUnsafeSlow(READ_CHUNK); // one for the whole pass: hashed before the next read
+  const scratch = Buffer.alloc(512);
   const turn = new EventLoopTurn();
   await validateSources(cfg.sources);
   await walkSources(cfg.sources, { signal, logger: cfg.logger }, async (e) => {
     checkAborted(signal);
     entries++;
-    const owned = e.kind !== 'directory' || e.owned;
-    const base = { name: e.name, mtime: cfg.mtime, uid: owned ? cfg.uid : 0, gid: owned ? cfg.gid : 0 };
-    if (e.kind === 'directory') entryHeaderBytes({ ...base, type: 'directory', mode: e.mode, size: 0 }).forEach(feed);
-    else if (e.kind === 'symlink') entryHeaderBytes({ ...base, type: 'symlink', mode: SYMLINK_MODE, size: 0, linkname: e.target }).forEach(feed);
-    else {
-      let size = 0;
-      await readRegularFile(
-        e,
-        signal,
-        reads,
-        turn,
-        (n, mode) => {
-          size = n;
-          entryHeaderBytes({ ...base, type: 'file', mode, size: n }).forEach(feed);
-        },
-        (buf, n) => {
-          feed(buf.subarray(0, n));
-          reads.release(buf);
-        },
-      );
-      feed(padding(size));
+    if (e.kind !== 'file') {
+      for (const b of entryHeaderBytes(headerOf(cfg, e), scratch)) feed(b);
+    } else {
+      const file = openRegular(e);
+      try {
+        for (const b of entryHeaderBytes(headerOf(cfg, e, file), scratch)) feed(b);
+        let pos = 0;
+        while (pos < file.size) {
+          checkAborted(signal);
+          let n: number;
+          try {
+            n = readSync(file.fd, buf, 0, Math.min(READ_CHUNK, file.size - pos), pos);
+          } catch (err) {
+            throw fsInputError(e.path, err);
+          }
+          if (n === 0) throw shrank(e, pos, file.size);
+          pos += n;
+          feed(n === buf.length ? buf : buf.subarray(0, n));
+          const t = turn.after(n);
+          if (t) await t;
+        }
+        checkNotGrown(e, file.fd, file.size);
+      } finally {
+        closeSync(file.fd);
+      }
+      feed(padding(file.size));
     }
-    await turn.after(0);
+    const t = turn.after(0);
+    if (t) await t;
   });
   feed(END_OF_ARCHIVE);
   return { diffId: `sha256:${hash.digest('hex')}`, uncompressedSize: bytes, entries };
 }
 
-async function addHeaderOnly(p: Pack, header: Headers): Promise<void> {
-  const { done } = startEntry(p, header);
-  await done;
+/**
+ * Hands full blocks from the tar writer to the consumer, one at a time. The writer fills a block
+ * only while the consumer is waiting for one: after handing a block over it parks until the
+ * consumer asks again, so at most one block is filled ahead of what the consumer took.
+ */
+class BlockHandoff {
+  private taker: { resolve: (b: Buffer | undefined) => void; reject: (err: unknown) => void } | undefined;
+  private parked: (() => void) | undefined;
+  private ready: Buffer | undefined;
+  private ended = false;
+  private failure: { err: unknown } | undefined;
+
+  /** Writer: hands `block` over; resolves when the consumer asks for the next one (or the handoff failed). */
+  put(block: Buffer): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure.err);
+    const t = this.taker;
+    if (t) {
+      this.taker = undefined;
+      t.resolve(block);
+    } else {
+      this.ready = block;
+    }
+    return new Promise<void>((resolve) => (this.parked = resolve));
+  }
+
+  /** Writer: no more blocks. */
+  end(): void {
+    this.ended = true;
+    const t = this.taker;
+    this.taker = undefined;
+    t?.resolve(undefined);
+  }
+
+  /** Either side: stops the handoff; the consumer's pending or next take() rejects with `err`, a parked writer resumes (and fails at its next check). */
+  fail(err: unknown): void {
+    this.failure ??= { err };
+    const t = this.taker;
+    this.taker = undefined;
+    t?.reject(this.failure.err);
+    this.resume();
+  }
+
+  /** Consumer: the next full block, or undefined once the writer has ended. */
+  take(): Promise<Buffer | undefined> {
+    if (this.failure) return Promise.reject(this.failure.err);
+    this.resume();
+    const b = this.ready;
+    if (b) {
+      this.ready = undefined;
+      return Promise.resolve(b);
+    }
+    if (this.ended) return Promise.resolve(undefined);
+    return new Promise((resolve, reject) => (this.taker = { resolve, reject }));
+  }
+
+  private resume(): void {
+    const p = this.parked;
+    this.parked = undefined;
+    p?.();
+  }
 }
 
-/** Walks the sources into the pack, then finalizes it. */
-async function writeTar(p: Pack, cfg: LayerConfig, signal: AbortSignal, gate: Gate, stats: TarStats, reads: BufferPool): Promise<void> {
+/**
+ * Writes tar bytes into blocks of the pool and hands each full one over. Every method returns a
+ * promise only when a block had to be handed over, so an entry that fits in the current block
+ * costs no promise.
+ */
+class BlockWriter {
+  private block: Buffer;
+  private fill = 0;
+
+  constructor(
+    private readonly blocks: BufferPool,
+    private readonly handoff: BlockHandoff,
+  ) {
+    this.block = blocks.take();
+  }
+
+  /** Copies `src` into the tar. */
+  write(src: Buffer): Promise<void> | undefined {
+    return this.copy(src, 0);
+  }
+
+  private copy(src: Buffer, from: number): Promise<void> | undefined {
+    let off = from;
+    while (off < src.length) {
+      const n = Math.min(src.length - off, this.block.length - this.fill);
+      src.copy(this.block, this.fill, off, off + n);
+      this.fill += n;
+      off += n;
+      if (this.fill === this.block.length) {
+        const rest = off;
+        return this.flush().then(() => this.copy(src, rest));
+      }
+    }
+    return undefined;
+  }
+
+  /** Appends `n` zero bytes (padding, the end of the archive). */
+  zeros(n: number): Promise<void> | undefined {
+    let left = n;
+    while (left > 0) {
+      const k = Math.min(left, this.block.length - this.fill);
+      this.block.fill(0, this.fill, this.fill + k);
+      this.fill += k;
+      left -= k;
+      if (this.fill === this.block.length) {
+        const rest = left;
+        return this.flush().then(() => this.zeros(rest));
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * Reads up to `max` bytes of `fd` at `pos` straight into the block; returns the bytes read and,
+   * when that filled the block, the handover to await before the next call.
+   */
+  read(fd: number, pos: number, max: number): { n: number; wait: Promise<void> | undefined } {
+    const n = readSync(fd, this.block, this.fill, Math.min(max, this.block.length - this.fill), pos);
+    this.fill += n;
+    return { n, wait: this.fill === this.block.length ? this.flush() : undefined };
+  }
+
+  /** The last, partial block (undefined when the tar ended on a block boundary). */
+  last(): Buffer | undefined {
+    return this.fill > 0 ? this.block.subarray(0, this.fill) : undefined;
+  }
+
+  private flush(): Promise<void> {
+    const out = this.block;
+    this.block = this.blocks.take();
+    this.fill = 0;
+    return this.handoff.put(out);
+  }
+}
+
+/** Writes one regular file (header, data, padding) into the tar. */
+async function writeFile(cfg: LayerConfig, e: Extract<WalkEntry, { kind: 'file' }>, w: BlockWriter, scratch: Buffer, signal: AbortSignal, turn: EventLoopTurn): Promise<void> {
+  const file = openRegular(e);
+  try {
+    for (const b of entryHeaderBytes(headerOf(cfg, e, file), scratch)) {
+      const p = w.write(b);
+      if (p) await p;
+    }
+    let pos = 0;
+    while (pos < file.size) {
+      checkAborted(signal);
+      let r: { n: number; wait: Promise<void> | undefined };
+      try {
+        r = w.read(file.fd, pos, file.size - pos);
+      } catch (err) {
+        throw fsInputError(e.path, err);
+      }
+      if (r.n === 0) throw shrank(e, pos, file.size);
+      pos += r.n;
+      if (r.wait) await r.wait;
+      const t = turn.after(r.n);
+      if (t) await t;
+    }
+    checkNotGrown(e, file.fd, file.size);
+  } finally {
+    closeSync(file.fd);
+  }
+  const rest = file.size % 512;
+  if (rest) {
+    const p = w.zeros(512 - rest);
+    if (p) await p;
+  }
+}
+
+/** Walks the sources into the writer, then writes the end of the archive. */
+async function writeTar(cfg: LayerConfig, signal: AbortSignal, w: BlockWriter, stats: TarStats): Promise<void> {
   const turn = new EventLoopTurn();
+  const scratch = Buffer.alloc(512);
   await validateSources(cfg.sources);
-  await walkSources(cfg.sources, { signal, logger: cfg.logger }, async (e) => {
-    await gate.pass();
+  await walkSources(cfg.sources, { signal, logger: cfg.logger }, (e) => {
     checkAborted(signal);
     stats.entries++;
-    const owned = e.kind !== 'directory' || e.owned;
-    // No uname/gname: names would be resolved against the build host's passwd, not the image's.
-    const base: Headers = { name: e.name, mtime: cfg.mtime, uid: owned ? cfg.uid : 0, gid: owned ? cfg.gid : 0 };
-    if (e.kind === 'directory') await addHeaderOnly(p, { ...base, type: 'directory', mode: e.mode });
-    else if (e.kind === 'symlink') await addHeaderOnly(p, { ...base, type: 'symlink', mode: SYMLINK_MODE, linkname: e.target });
-    else await addFile(p, e, base, signal, reads, turn);
-    await turn.after(0);
+    if (e.kind === 'file') return writeFile(cfg, e, w, scratch, signal, turn).then(() => turn.after(0));
+    let wait: Promise<void> | undefined;
+    for (const b of entryHeaderBytes(headerOf(cfg, e), scratch)) {
+      // A pax header comes in pieces: each goes in after the previous one's handover, if it needed one.
+      wait = wait ? wait.then(() => w.write(b)) : w.write(b);
+    }
+    const t = turn.after(0);
+    return wait && t ? wait.then(() => t) : (wait ?? t);
   });
-  p.finalize();
+  const p = w.zeros(END_OF_ARCHIVE.length);
+  if (p) await p;
 }
 
 /**
@@ -269,58 +376,37 @@ async function writeTar(p: Pack, cfg: LayerConfig, signal: AbortSignal, gate: Ga
  * `signal` (the caller's, possibly combined with a teardown signal) stops everything.
  */
 export async function* tarBlocks(cfg: LayerConfig, signal: AbortSignal, stats: TarStats, blocks: BufferPool): AsyncGenerator<Buffer, void, undefined> {
-  const p = pack();
-  p.on('error', noop); // surfaced by the async iterator below
-  const gate = new Gate();
+  const handoff = new BlockHandoff();
   const stop = new AbortController();
   const producerSignal = AbortSignal.any([signal, stop.signal]);
-  const onAbort = (): void => {
-    p.destroy(new AbortedError('layer build aborted', { cause: signal.reason }));
-    gate.open();
-  };
+  const onAbort = (): void => handoff.fail(new AbortedError('layer build aborted', { cause: signal.reason }));
   if (signal.aborted) onAbort();
   else signal.addEventListener('abort', onAbort, { once: true });
-  // About two reads are between producer and consumer at a time (sink + pack buffer). The pool only
-  // reuses what the consumer hands back, so its size bounds reuse, never correctness.
-  const reads = new BufferPool(READ_CHUNK, 4);
-  const producer = writeTar(p, cfg, producerSignal, gate, stats, reads).catch((err: unknown) => {
-    p.destroy(err as Error);
-    throw err;
-  });
+  const writer = new BlockWriter(blocks, handoff);
+  const producer = writeTar(cfg, producerSignal, writer, stats).then(
+    () => handoff.end(),
+    (err: unknown) => {
+      handoff.fail(err);
+      throw err;
+    },
+  );
   producer.catch(noop);
 
   // With many lanes the main thread is the limit; the diffID then hashes on its own thread (hash-worker.ts).
   const offThread = cfg.mode === 'parallel' && cfg.concurrency >= HASH_WORKER_MIN_LANES ? new DiffIdHash() : undefined;
   const hash = createHash('sha256');
-  let block = blocks.take();
-  let fill = 0;
   let completed = false;
   try {
-    for await (const chunk of p as AsyncIterable<Buffer>) {
-      let off = 0;
-      while (off < chunk.length) {
-        const n = Math.min(chunk.length - off, block.length - fill);
-        chunk.copy(block, fill, off, off + n);
-        fill += n;
-        off += n;
-        if (fill === block.length) {
-          const out = block;
-          // Whole-block updates: ~15 % faster than the pack's small chunks.
-          if (offThread) await offThread.update(out);
-          else hash.update(out);
-          stats.bytes += out.length;
-          block = blocks.take();
-          fill = 0;
-          gate.close();
-          yield out;
-          gate.open();
-        }
-      }
-      reads.release(chunk); // copied: the file reader may fill it again
+    for (let out = await handoff.take(); out; out = await handoff.take()) {
+      // Whole-block updates: ~15 % faster than small chunks.
+      if (offThread) await offThread.update(out);
+      else hash.update(out);
+      stats.bytes += out.length;
+      yield out;
     }
-    await producer; // the pack ended: make sure it was by finalize(), not by a swallowed failure
-    if (fill > 0) {
-      const out = block.subarray(0, fill);
+    await producer; // the writer ended: make sure it was by finishing, not by a swallowed failure
+    const out = writer.last();
+    if (out) {
       if (offThread) await offThread.update(out);
       else hash.update(out);
       stats.bytes += out.length;
@@ -333,10 +419,9 @@ export async function* tarBlocks(cfg: LayerConfig, signal: AbortSignal, stats: T
     offThread?.close();
     signal.removeEventListener('abort', onAbort);
     if (!completed) {
-      // Early return or failure: stop the producer and wait for it so no file handle outlives us.
+      // Early return or failure: stop the writer and wait for it so no file handle outlives us.
       stop.abort();
-      gate.open();
-      p.destroy();
+      handoff.fail(new AbortedError('layer build stopped'));
       await producer.catch(noop);
     }
   }

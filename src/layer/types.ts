@@ -1,6 +1,6 @@
 /**
  * Public shapes of the layer builder. Kept apart from the code so the push pipeline and the CLI
- * can import the types without loading tar-stream.
+ * can import the types without loading the layer code.
  */
 import type { Logger } from '../log.js';
 
@@ -47,9 +47,8 @@ export interface LayerOptions {
   signal?: AbortSignal;
   /**
    * Called with the tar bytes produced since the last call (before gzip). A host uses it to pace
-   * its memory on local work: 50,000 small files make ~50 MB of short-lived garbage but only a
-   * few MB of gzip, so pacing on the uploaded bytes alone lets the heap grow (the CLI runs its GC
-   * pacing on both).
+   * its memory on local work: 50,000 small files make ~50 MB of tar but only a few MB of gzip,
+   * so pacing on the uploaded bytes alone lets the heap grow (the CLI runs its GC pacing on both).
    */
   onTarBytes?: (n: number) => void;
   /**

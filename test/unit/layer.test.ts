@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import zlib from 'node:zlib';
-import { extract, type Header } from 'tar-stream';
+import { extract, pack, type Header } from 'tar-stream';
 import { AbortedError, InputError } from '../../src/errors.js';
 import { parallelGzip, singleGzip } from '../../src/layer/gzip.js';
 import { computeDiffId, createLayerStream, hashLayer, parseAppFlag, validateSources, type LayerOptions } from '../../src/layer/index.js';
@@ -15,6 +15,7 @@ import type { Logger } from '../../src/log.js';
 import { resolveLayerOptions } from '../../src/layer/options.js';
 import { BufferPool } from '../../src/layer/pool.js';
 import { tarBlocks, type TarStats } from '../../src/layer/tar.js';
+import { fileMode, walkSources } from '../../src/layer/walk.js';
 
 const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
@@ -58,6 +59,34 @@ async function build(opts: LayerOptions): Promise<{ bytes: Buffer; result: Await
   const { stream, result } = createLayerStream(opts);
   const bytes = await collect(stream);
   return { bytes, result: await result };
+}
+
+/**
+ * The tar tar-stream's pack() writes for the same walk, with the header fields regpush used when
+ * it built layers with tar-stream: the reference the layer's bytes (and so the digests of layers
+ * already pushed) must keep.
+ */
+async function tarStreamReference(opts: LayerOptions): Promise<Buffer> {
+  const cfg = resolveLayerOptions(opts);
+  const p = pack();
+  const out = collect(Readable.from(p));
+  const add = (header: Parameters<typeof p.entry>[0], data?: Buffer): Promise<void> =>
+    new Promise((resolve, reject) => {
+      if (data) p.entry(header, data, (err) => (err ? reject(err) : resolve()));
+      else p.entry(header, (err) => (err ? reject(err) : resolve())).end(undefined);
+    });
+  await walkSources(cfg.sources, { logger }, async (e) => {
+    const owned = e.kind !== 'directory' || e.owned;
+    const base = { name: e.name, mtime: cfg.mtime, uid: owned ? cfg.uid : 0, gid: owned ? cfg.gid : 0 };
+    if (e.kind === 'directory') await add({ ...base, type: 'directory', mode: e.mode });
+    else if (e.kind === 'symlink') await add({ ...base, type: 'symlink', mode: 0o777, linkname: e.target });
+    else {
+      const data = readFileSync(e.path);
+      await add({ ...base, type: 'file', mode: fileMode(statSync(e.path).mode), size: data.length }, data);
+    }
+  });
+  p.finalize();
+  return out;
 }
 
 /** Runs a command with `input` on stdin; resolves with stdout, rejects on a non-zero exit. */
@@ -139,7 +168,7 @@ describe('layer: reproducibility and hashes', () => {
     assert.deepEqual(await computeDiffId(opts), { diffId: one.result.diffId, uncompressedSize: one.result.uncompressedSize });
   });
 
-  it('computeDiffId (headers written by regpush) equals the diffID of the tar tar-stream writes, on awkward trees', async () => {
+  it('the layer tar is byte for byte the tar tar-stream writes, and computeDiffId agrees, on awkward trees', async () => {
     const seg = (c: string, n: number) => c.repeat(n);
     const src = tree({
       [`${seg('d', 60)}/${seg('e', 60)}/split-into-prefix.txt`]: 'ustar prefix',
@@ -164,9 +193,13 @@ describe('layer: reproducibility and hashes', () => {
       { sources: [{ src, dest: '/app' }] },
       { sources: [{ src, dest: '/opt/some/deeper/place' }], chown: { uid: 1000, gid: 2000 }, mtime: 1_700_000_000 },
       { sources: [{ src, dest: '/' }] },
+      // Blocks that are no multiple of 512: headers, file data and padding straddle block ends.
+      { sources: [{ src, dest: '/app' }], blockSize: 16 * 1024 + 100 },
     ] satisfies LayerOptions[]) {
       const built = await build(opts);
       const tarBytes = zlib.gunzipSync(built.bytes);
+      // Byte for byte what tar-stream wrote when it built the layers: the same digests as before.
+      assert.ok(tarBytes.equals(await tarStreamReference(opts)), `dest ${opts.sources[0]!.dest}: the tar differs from tar-stream's`);
       assert.equal(built.result.diffId, `sha256:${createHash('sha256').update(tarBytes).digest('hex')}`);
       assert.deepEqual(await computeDiffId(opts), { diffId: built.result.diffId, uncompressedSize: tarBytes.length }, `dest ${opts.sources[0]!.dest}`);
       // The tree did exercise pax headers (names and link targets) and ustar prefixes.
@@ -332,10 +365,28 @@ describe('layer: tar contents (checked with GNU tar)', () => {
     assert.deepEqual(names, ['B', '_', 'a/', 'a/z', 'a.txt', 'ab', 'b', 'é']);
   });
 
+  it('sorts by UTF-8 bytes where UTF-16 order differs (surrogate pairs), and keeps a genuine U+FFFD', async () => {
+    // UTF-16 puts 😀 (D83D DE00) before ｚ (FF5A); UTF-8 bytes put it after (F0… > EF…), and U+FFFD (EF BF BD) between.
+    const src = tree({ '😀': '1', 'ｚ': '2', '\uFFFD': '3', 'é': '4', 'a': '5', 'd/😀': '6', 'd/ｚ': '7' });
+    const built = await build({ sources: [{ src, dest: '/' }] });
+    const names = (await entries(zlib.gunzipSync(built.bytes))).map((e) => e.header.name);
+    assert.deepEqual(names, ['a', 'd/', 'd/ｚ', 'd/😀', 'é', 'ｚ', '\uFFFD', '😀']);
+    assert.equal((await computeDiffId({ sources: [{ src, dest: '/' }] })).diffId, built.result.diffId); // the warm pass walks in the same order
+  });
+
   it('refuses a file name that is not valid UTF-8', async () => {
     const src = tree({});
     writeFileSync(Buffer.concat([Buffer.from(`${src}/bad-`), Buffer.from([0xff, 0xfe])]), 'x');
     await assert.rejects(hashLayer({ sources: [{ src, dest: '/app' }] }), (err: unknown) => err instanceof InputError && /UTF-8/.test(err.message));
+  });
+
+  it('refuses a name that is not valid UTF-8 next to a genuine U+FFFD, in a subdirectory, in every pass', async () => {
+    const src = tree({ 'ok-\uFFFD.txt': 'fine', 'sub/a.txt': 'a' });
+    writeFileSync(Buffer.concat([Buffer.from(`${src}/sub/bad-`), Buffer.from([0xc3, 0x28])]), 'x');
+    const isUtf8Error = (err: unknown): boolean => err instanceof InputError && /sub: file name is not valid UTF-8 \(hex 6261642dc328\)/.test(err.message);
+    await assert.rejects(hashLayer({ sources: [{ src, dest: '/app' }] }), isUtf8Error);
+    await assert.rejects(computeDiffId({ sources: [{ src, dest: '/app' }] }), isUtf8Error);
+    await assert.rejects(build({ sources: [{ src, dest: '/app' }] }), isUtf8Error);
   });
 });
 
