@@ -36,6 +36,7 @@ import { uploadLayersEverywhere, type LayerJob, type TargetState } from './layer
 import { APP_LAYER } from './layer-upload.js';
 import type { PushLayerReport, PushOptions, PushResult, PushTargetReport, PushTargetResult } from './options.js';
 import { resolveBase, scratchBase, type BasePlatformImage, type ResolvedBase } from './resolve.js';
+import { DiffIdBoard } from './diffid-board.js';
 import { findReusableLayers, once, type DiffIdOf, type SameImageCheck } from './reuse.js';
 
 /** One new layer to build, checked. */
@@ -339,32 +340,6 @@ function convertEntry(d: Descriptor, family: MediaFamily): Descriptor {
   const out = { ...d, mediaType: manifestMediaTypeFor(family) };
   if (family === 'docker') delete out.annotations;
   return out;
-}
-
-/**
- * Per new layer, its diffID as soon as anything has learnt it: the warm path's diffID pass, the
- * end of the layer's tar (before its last blocks are compressed and sent), or its final result.
- * The first answer stands; composeStage checks the final results against it.
- */
-class DiffIdBoard {
-  private readonly slots: { promise: Promise<string | undefined>; set: (id: string | undefined) => void }[];
-
-  constructor(n: number) {
-    this.slots = Array.from({ length: n }, () => {
-      let set!: (id: string | undefined) => void;
-      const promise = new Promise<string | undefined>((r) => (set = r));
-      return { promise, set };
-    });
-  }
-
-  /** Layer `i`'s diffID (undefined: the layer was not produced). Later calls are ignored. */
-  set(i: number, id: string | undefined): void {
-    this.slots[i]!.set(id);
-  }
-
-  all(): Promise<(string | undefined)[]> {
-    return Promise.all(this.slots.map((s) => s.promise));
-  }
 }
 
 /** The inputs with each layer announcing its diffID on the board as soon as its tar has ended. */
