@@ -249,7 +249,7 @@ async function runVariant({ profile, auth }, { ctx, opt, R, tokenService, log, b
     writeFileSync(wctx.curlPipe, readFileSync(wctx.curlPipe, 'utf8').replace(/^TOKEN=.*$/m, 'TOKEN=anonymous'));
   }
 
-  const defs = scenarios(wctx).filter((s) => ROWS.includes(s.id) && !(auth === 'anon' && s.id === 'cfy-cold'));
+  const defs = scenarios(wctx).filter((s) => ROWS.includes(s.id) && !(auth === 'anon' && s.id === 'cfy-cold') && (!opt.only || opt.only.includes(s.id)));
   const results = Object.fromEntries(defs.map((s) => [s.id, []]));
   const linkList = Object.values(links);
   const runOne = async (s, round, record) => {
@@ -260,6 +260,8 @@ async function runVariant({ profile, auth }, { ctx, opt, R, tokenService, log, b
     const a = s.group === 'regpush' ? args.map((x) => (x === '--quiet' ? '--debug' : x)) : args;
     for (const l of linkList) l.reset();
     const r = await measure(cmd, a, { env, timeoutMs: Math.max(opt.timeoutS * 1000, 300_000) });
+    // --keep: each regpush run's --debug log stays in the temp dir, for reading its request chain.
+    if (opt.keep && s.group === 'regpush') writeFileSync(join(ctx.tmp, `wan-${profile.id}-${auth}-${round}-${s.id}.log`), r.stderr ?? '');
     const conns = linkList.reduce((n, l) => n + l.stats.connections, 0);
     const reqs = linkList.flatMap((l) => l.stats.requests);
     const busiest = Math.max(...linkList.flatMap((l) => [l.stats.bytes.up, l.stats.bytes.down]));

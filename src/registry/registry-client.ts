@@ -45,6 +45,11 @@ export interface RegistryClient {
   ready(): Promise<void>;
   /** GET /v2/: reachability and early authentication. */
   ping(): Promise<void>;
+  /**
+   * What this client has seen of `repo`'s tags in this run (optional): "absent" while every tag it
+   * looked up there was missing, "present" once one existed or was written, undefined before any.
+   */
+  tagsState?(repo: string): 'absent' | 'present' | undefined;
   /** HEAD a manifest by tag or digest; undefined when absent. A HEAD is not a pull on Docker Hub. */
   headManifest(repo: string, ref: string): Promise<ManifestHead | undefined>;
   /** GET a manifest's exact bytes. */

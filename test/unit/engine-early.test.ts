@@ -1,0 +1,101 @@
+// The speculative start of the transfer engine (TargetSet.startEarly): on a first copy or push to a
+// tag, the largest layer's upload session (POST) and its source GET go out together with the
+// plan's HEAD, not after it; a HEAD that finds the blob cancels the session and drops the GET
+// unread; an update (the tag exists) plans HEAD first; nothing is left open. Fake registries
+// (test/fixtures/fake-registry.ts) log every request with its arrival time.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { copy } from '../../src/index.js';
+import { bytesOf, fakeLibraryOptions, startFakeRegistry, type FakeRegistry } from '../fixtures/fake-registry.js';
+
+const open: FakeRegistry[] = [];
+after(() => Promise.all(open.map((r) => r.close())));
+async function fake(): Promise<FakeRegistry> {
+  const r = await startFakeRegistry();
+  open.push(r);
+  return r;
+}
+
+/** Server-side connections still open at `reg` (polled: a closed client socket takes a tick to be seen). */
+async function openConnections(reg: FakeRegistry): Promise<number> {
+  const sockets = (reg as unknown as { sockets: Set<unknown> }).sockets;
+  for (let i = 0; i < 50 && sockets.size > 0; i++) await new Promise((r) => setTimeout(r, 20));
+  return sockets.size;
+}
+
+const HEAD_DELAY_MS = 400;
+
+test('cold copy: the largest layer\'s POST and source GET are sent before its HEAD is answered; it streams on them; nothing left open', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const img = src.seedImage('base/app', { tags: ['1'], layers: [bytesOf('small', 2000), bytesOf('large', 300_000)] });
+  const large = img.layers[1]!;
+  dst.fault({ kind: 'blob', method: 'HEAD', digest: large.digest }, { kind: 'delay', ms: HEAD_DELAY_MS });
+  const r = await copy({ from: src.ref('base/app:1'), to: [dst.ref('app:1')], ...fakeLibraryOptions(src, dst) });
+  assert.equal(dst.manifest('app', '1')?.digest, img.digest);
+  assert.equal(r.targets[0]!.blobs.find((b) => b.digest === large.digest)?.action, 'streamed');
+
+  const head = dst.requests({ kind: 'blob', method: 'HEAD', digest: large.digest });
+  assert.equal(head.length, 1);
+  const answeredAt = head[0]!.at + HEAD_DELAY_MS;
+  const uploads = dst.uploadsFor(large.digest);
+  const post = uploads.find((u) => u.method === 'POST');
+  assert.ok(post, 'the blob was uploaded on a session');
+  assert.ok(post.at < answeredAt - HEAD_DELAY_MS / 2, `the POST (at +${post.at - head[0]!.at} ms) went out with the HEAD, not after its answer`);
+  const gets = src.requests({ kind: 'blob', method: 'GET', digest: large.digest });
+  assert.equal(gets.length, 1, 'one read of the source');
+  assert.ok(gets[0]!.at < answeredAt - HEAD_DELAY_MS / 2, `the source GET (at +${gets[0]!.at - head[0]!.at} ms) went out with the HEAD`);
+  assert.equal(dst.count({ kind: 'upload', method: 'POST' }), 3, 'one session per blob: the early one is the one used');
+  // The smaller blobs are not started early: their POST follows their HEAD's answer.
+  const small = img.layers[0]!;
+  const smallHead = dst.requests({ kind: 'blob', method: 'HEAD', digest: small.digest })[0]!;
+  const smallGet = src.requests({ kind: 'blob', method: 'GET', digest: small.digest })[0]!;
+  assert.ok(smallGet.seq > 0 && smallGet.at >= smallHead.at);
+
+  assert.equal(dst.openUploads(), 0);
+  assert.equal(await openConnections(src), 0, 'no connection left open at the source');
+  assert.equal(await openConnections(dst), 0, 'no connection left open at the target');
+});
+
+test('a present largest layer under a new tag: its early session is cancelled and its GET dropped unread; the rest of the run plans HEAD first', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const big = bytesOf('big layer', 1 << 20);
+  const img = src.seedImage('base/app', { tags: ['1', '2'], layers: [bytesOf('small', 2000), big] });
+  dst.putBlob('app', big); // the target repository holds the large layer, under no tag
+  const r = await copy({ from: `${src.host}/base/app`, to: [`${dst.host}/app`], allTags: true, ...fakeLibraryOptions(src, dst) });
+  assert.deepEqual(r.targets[0]!.tags, ['1', '2']);
+  const large = img.layers[1]!;
+  const report = r.targets[0]!.blobs.filter((b) => b.digest === large.digest);
+  assert.ok(report.length >= 1 && report.every((b) => b.action === 'skipped' && b.bytes === 0));
+  const gets = src.requests({ kind: 'blob', method: 'GET', digest: large.digest });
+  assert.equal(gets.length, 1, 'one speculative GET, for the first image only');
+  const sessions = dst.uploadsFor(large.digest);
+  assert.equal(sessions.length, 0, 'nothing was uploaded for the present layer');
+  assert.equal(dst.count({ kind: 'upload', method: 'DELETE', status: 204 }), 1, 'the early session was cancelled');
+  assert.equal(dst.openUploads(), 0);
+  assert.equal(await openConnections(src), 0);
+  assert.equal(await openConnections(dst), 0);
+});
+
+test('dry run: no speculative start (HEADs only)', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base/app', { tags: ['1'] });
+  const r = await copy({ from: src.ref('base/app:1'), to: [dst.ref('app:1')], dryRun: true, ...fakeLibraryOptions(src, dst) });
+  assert.ok(r.targets[0]!.blobs.every((b) => b.action === 'planned-stream'));
+  assert.equal(dst.count({ kind: 'upload' }), 0);
+  assert.equal(src.count({ kind: 'blob', method: 'GET' }), 0);
+});
+
+test('two targets, one holding the largest layer: one early GET feeds the other through the tee; the holder\'s session is cancelled', async () => {
+  const [src, a, b] = [await fake(), await fake(), await fake()];
+  const img = src.seedImage('base/app', { tags: ['1'], layers: [bytesOf('small', 2000), bytesOf('large', 200_000)] });
+  const large = img.layers[1]!;
+  b.putBlob('app', src.blob('base/app', large.digest)!);
+  const r = await copy({ from: src.ref('base/app:1'), to: [a.ref('app:1'), b.ref('app:1')], ...fakeLibraryOptions(src, a, b) });
+  assert.ok(r.targets.every((t) => t.ok));
+  assert.equal(src.count({ kind: 'blob', method: 'GET', digest: large.digest }), 1, 'one read of the source');
+  assert.equal(r.targets[0]!.blobs.find((x) => x.digest === large.digest)?.action, 'streamed');
+  assert.equal(r.targets[1]!.blobs.find((x) => x.digest === large.digest)?.action, 'skipped');
+  assert.ok(a.hasBlob('app', large.digest));
+  assert.equal(b.count({ kind: 'upload', method: 'DELETE', status: 204 }), 1);
+  assert.equal(a.openUploads() + b.openUploads(), 0);
+});
