@@ -325,15 +325,16 @@ export class TargetSet {
    * bounds what a wrong guess costs (one POST, one DELETE, one aborted GET per image).
    *
    * When: only at a target where every tag this run looked up was absent and none has been written
-   * yet (a first push or copy to that tag, where the blobs are usually missing); never in a dry run, never for a blob the run knows
-   * present there or that another image of the run is landing in that registry (sync), and no more
-   * in a repository where a speculative start once found its blob present (a new tag in a
+   * yet (a first push or copy to that tag, where the blobs are usually missing); never in a dry
+   * run or a sync (below), never for a blob the run knows present there, and no more in a repository where a speculative start once found its blob present (a new tag in a
    * repository that holds the base already: from then on, HEAD first there). A tag that exists
    * means an update, where most blobs are present: there the plan stays HEAD first, so an
    * unchanged or incremental push, copy or sync costs what it did.
    */
   private startEarly(source: RepoEndpoint, blobs: readonly Descriptor[]): void {
-    if (this.run.dryRun) return;
+    // Not in a run that tracks landings (sync): its images plan at the same time, and each would
+    // start the shared largest layer before any of them had claimed it (one read per image).
+    if (this.run.dryRun || this.run.ctx.landed) return;
     const d = largestFirst(blobs).find((b) => !isForeignLayer(b) && !isConfigLike(b));
     if (!d || this.early.has(d.digest)) return;
     const ts = this.live.filter((t) => this.speculates(t, source, d));
