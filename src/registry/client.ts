@@ -49,6 +49,7 @@ export class HttpRegistryClient implements RegistryClient {
     this.logger = opts.transport.logger;
     this.signal = opts.signal;
     this.probe = opts.transport.sendOnce;
+    this.transport = opts.transport;
     this.baseUrls = opts.transport.baseUrls;
     this.send = compose(
       opts.transport.send,
@@ -69,6 +70,25 @@ export class HttpRegistryClient implements RegistryClient {
 
   private baseUrl?: Promise<string>;
   private readonly probe: Send;
+  private readonly transport: Transport;
+  private readonly onAbsent: (() => void)[] = [];
+
+  /**
+   * Opens connections to this registry until `n` are open, once its base URL is known, sending
+   * nothing on them (Transport.preconnect): the burst of requests that starts a transfer then
+   * skips the handshakes. Never fails.
+   */
+  warm(n: number): void {
+    this.base().then(
+      (b) => this.transport.preconnect(b, n),
+      () => undefined,
+    );
+  }
+
+  /** Calls `fn` once, when this client first sees a tag absent in a repository with no tag seen present. */
+  whenTagAbsent(fn: () => void): void {
+    this.onAbsent.push(fn);
+  }
   private readonly baseUrls: Map<string, Promise<string>>;
 
   /** Settles once the client knows its base URL (a loopback registry's scheme probe; at once for others). */
@@ -176,7 +196,10 @@ export class HttpRegistryClient implements RegistryClient {
   private sawTag(repo: string, ref: string, present: boolean): void {
     if (ref.includes(':')) return; // a digest, not a tag
     if (present) this.tagsSeen.set(repo, 'present');
-    else if (!this.tagsSeen.has(repo)) this.tagsSeen.set(repo, 'absent');
+    else if (!this.tagsSeen.has(repo)) {
+      this.tagsSeen.set(repo, 'absent');
+      for (const fn of this.onAbsent.splice(0)) fn();
+    }
   }
 
   /** HEAD a manifest; undefined when it does not exist. */

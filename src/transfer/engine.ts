@@ -23,7 +23,7 @@ import { ClientMemory, connect, transportFor, type ConnectionOptions } from '../
 import { UploadMemory } from '../registry/quirks.js';
 import type { Transport } from '../http/transport.js';
 import { Early, largestFirst, moveBlobToMany, planBlob, type OpenedBlob } from './blobs.js';
-import type { MountResult, UploadSession } from '../registry/registry-client.js';
+import type { MountResult, RegistryClient, UploadSession } from '../registry/registry-client.js';
 import { LandedBlobs, statedKey, type BlobEvents, type BlobReport, type PlanAction, type RepoEndpoint, type TransferContext } from './types.js';
 // A 201 is not an upload's confirmation on every registry (Aliyun ACR; docs/registry-quirks.md).
 import { headsAfterUpload } from '../registry/quirks.js';
@@ -103,9 +103,27 @@ export class TransferRun {
     return this.abort.signal;
   }
 
+  /** The run's source clients (warmed with a cold target, see warmFor). */
+  private readonly sources: RegistryClient[] = [];
+
   /** A source repository, read with pull scope and the `from` credentials. */
   source(ref: ImageReference): RepoEndpoint {
-    return { repo: ref.repository, client: connect(this.transport, ref.registry, 'from', [{ repo: ref.repository, actions: ['pull'] }], this.conn, this.auth) };
+    const client = connect(this.transport, ref.registry, 'from', [{ repo: ref.repository, actions: ['pull'] }], this.conn, this.auth);
+    this.sources.push(client);
+    return { repo: ref.repository, client };
+  }
+
+  /**
+   * Connections opened ahead (--jobs per registry, nothing sent on them) once a target turns out
+   * to lack its tag — a first push or copy there, which will write blobs to that target and read
+   * them from the source — so the requests that start the transfer skip the handshake. They open
+   * while the source's manifest request is in flight. An update or an unchanged re-run (the tag
+   * exists), or a dry run, opens none; a spare nobody uses closes after a few seconds or at close().
+   */
+  private warmFor(target: RegistryClient): void {
+    if (this.dryRun) return;
+    target.warm?.(this.jobs);
+    for (const s of this.sources) if (s.registry !== target.registry) s.warm?.(this.jobs);
   }
 
   /**
@@ -113,20 +131,14 @@ export class TransferRun {
    * source's registry, pull on the source repository (a cross-repository mount needs both).
    */
   targets(specs: { ref: ImageReference; tags: string[] }[], sourceRef?: ImageReference, mode: TargetSetMode = {}): TargetSet {
-    const list = specs.map(({ ref, tags }): TransferTarget => ({
-      ref,
-      tags,
-      plans: new Map(),
-      present: new Set(),
-      blobs: [],
-      ep: {
-        repo: ref.repository,
-        client: connect(this.transport, ref.registry, 'to', [
-          { repo: ref.repository, actions: ['pull', 'push'] },
-          ...(sourceRef && sourceRef.registry === ref.registry && sourceRef.repository !== ref.repository ? [{ repo: sourceRef.repository, actions: ['pull' as const] }] : []),
-        ], this.conn, this.auth),
-      },
-    }));
+    const list = specs.map(({ ref, tags }): TransferTarget => {
+      const client = connect(this.transport, ref.registry, 'to', [
+        { repo: ref.repository, actions: ['pull', 'push'] },
+        ...(sourceRef && sourceRef.registry === ref.registry && sourceRef.repository !== ref.repository ? [{ repo: sourceRef.repository, actions: ['pull' as const] }] : []),
+      ], this.conn, this.auth);
+      client.whenTagAbsent?.(() => this.warmFor(client));
+      return { ref, tags, plans: new Map(), present: new Set(), blobs: [], ep: { repo: ref.repository, client } };
+    });
     return new TargetSet(list, this, { failFast: mode.failFast ?? list.length === 1, stopRun: mode.stopRun ?? false });
   }
 
@@ -241,11 +253,13 @@ export class TargetSet {
     private readonly takenOnWord = new Map<TransferTarget, Set<string>>(),
     /** Per blob digest: the requests sent with its plan's HEAD (speculative start), until a transfer takes them or they are released. */
     private readonly early = new Map<string, EarlyBlob>(),
+    /** Per blob digest: the move of a blob started early, begun by plan() (transfer() waits for it). */
+    private readonly moving = new Map<string, Promise<void>>(),
   ) {}
 
   /** A set over some of these targets (the same objects: a target set aside there is set aside here). */
   subset(list: TransferTarget[]): TargetSet {
-    return new TargetSet(list, this.run, this.mode, this.limit, this.landings, this.waits, this.takenOnWord, this.early);
+    return new TargetSet(list, this.run, this.mode, this.limit, this.landings, this.waits, this.takenOnWord, this.early, this.moving);
   }
 
   /** The run's transfer context (transport, signal, upload memory). */
@@ -303,11 +317,25 @@ export class TargetSet {
    */
   async plan(source: RepoEndpoint, blobs: readonly Descriptor[]): Promise<void> {
     const heads = pLimit(Math.max(this.run.jobs, MIN_PLAN_CONCURRENCY));
-    this.startEarly(source, blobs);
-    try {
-      await this.each(async (t) => {
-        await Promise.all(blobs.map((d) => heads(() => this.planOne(t, source, d))));
+    const first = this.startEarly(source, blobs);
+    // The blob started early moves as soon as its own HEADs have answered, not after every
+    // blob's: transfer() then waits for that move instead of starting it.
+    const own = first ? this.each(async (t) => void (await this.planOne(t, source, first))) : undefined;
+    if (first && own) {
+      const moving = own.then(() => {
+        this.releaseUnneeded([first]);
+        return this.limit(() => this.moveOne(source, first, this.live));
       });
+      moving.catch(() => undefined); // awaited by transfer(); an error before it must not go unhandled
+      this.moving.set(first.digest, moving);
+    }
+    try {
+      await Promise.all([
+        own,
+        this.each(async (t) => {
+          await Promise.all(blobs.filter((d) => d !== first).map((d) => heads(() => this.planOne(t, source, d))));
+        }),
+      ]);
     } finally {
       this.releaseUnneeded(blobs);
     }
@@ -331,14 +359,14 @@ export class TargetSet {
    * means an update, where most blobs are present: there the plan stays HEAD first, so an
    * unchanged or incremental push, copy or sync costs what it did.
    */
-  private startEarly(source: RepoEndpoint, blobs: readonly Descriptor[]): void {
+  private startEarly(source: RepoEndpoint, blobs: readonly Descriptor[]): Descriptor | undefined {
     // Not in a run that tracks landings (sync): its images plan at the same time, and each would
     // start the shared largest layer before any of them had claimed it (one read per image).
-    if (this.run.dryRun || this.run.ctx.landed) return;
+    if (this.run.dryRun || this.run.ctx.landed) return undefined;
     const d = largestFirst(blobs).find((b) => !isForeignLayer(b) && !isConfigLike(b));
-    if (!d || this.early.has(d.digest)) return;
+    if (!d || this.early.has(d.digest) || this.moving.has(d.digest)) return undefined;
     const ts = this.live.filter((t) => this.speculates(t, source, d));
-    if (!ts.length) return;
+    if (!ts.length) return undefined;
     const e: EarlyBlob = { sessions: new Map(), mounts: new Map() };
     for (const t of ts) {
       const { client, repo } = t.ep;
@@ -356,6 +384,7 @@ export class TargetSet {
     }
     this.early.set(d.digest, e);
     this.run.logger.debug(`${d.digest}: ${e.read ? 'upload session and source GET' : 'mount'} sent with the plan's HEAD (${ts.length} target(s))`);
+    return d;
   }
 
   /** Whether `d` starts speculatively at `t` (see startEarly). */
@@ -480,6 +509,12 @@ export class TargetSet {
     // Blobs started early go first (their GET is open and waiting), each group largest first.
     const order = largestFirst(blobs).sort((a, b) => Number(this.early.has(b.digest)) - Number(this.early.has(a.digest)));
     for (const d of order) {
+      const started = this.moving.get(d.digest);
+      if (started) {
+        this.moving.delete(d.digest);
+        tasks.push(started);
+        continue;
+      }
       const waiting = this.live.filter((t) => this.waits.has(landingKey(t, d.digest)));
       const ready = this.live.filter((t) => !waiting.includes(t));
       if (ready.length) tasks.push(this.limit(() => this.moveOne(source, d, ready)));

@@ -1,0 +1,73 @@
+// Transport.preconnect: connections opened ahead of the requests (nothing sent on them) are the
+// ones the next requests use, are not more than asked for, and are closed by close().
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { Transport } from '../../src/http/transport.js';
+
+async function server(): Promise<{ url: string; connections: () => number; open: () => number; requests: string[]; close: () => Promise<void> }> {
+  let connections = 0;
+  const sockets = new Set<Socket>();
+  const requests: string[] = [];
+  const srv = http.createServer((req, res) => {
+    requests.push(`${req.method} ${req.url}`);
+    setTimeout(() => res.end('ok'), 20); // concurrent requests overlap
+  });
+  srv.on('connection', (s: Socket) => {
+    connections++;
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(srv.address() as AddressInfo).port}/`,
+    connections: () => connections,
+    open: () => sockets.size,
+    requests,
+    close: () => new Promise<void>((r) => srv.close(() => r())),
+  };
+}
+
+async function until(cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 100 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
+}
+
+async function get(t: Transport, url: string): Promise<number> {
+  const res = await t.send({ method: 'GET', url });
+  res.body.resume();
+  await new Promise((r) => res.body.once('end', r));
+  return res.status;
+}
+
+test('preconnect opens n connections and sends nothing; the next n concurrent requests use them', async () => {
+  const s = await server();
+  const t = new Transport();
+  await t.preconnect(s.url, 3);
+  await until(() => s.connections() === 3);
+  assert.equal(s.connections(), 3);
+  assert.deepEqual(s.requests, [], 'nothing sent on a spare');
+  assert.deepEqual(await Promise.all([1, 2, 3].map((i) => get(t, `${s.url}v2/${i}`))), [200, 200, 200]);
+  assert.equal(s.connections(), 3, 'the requests went out on the spares: no new connection');
+  // Asked again: the pool already has 3, so nothing more is opened.
+  await t.preconnect(s.url, 3);
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(s.connections(), 3);
+  t.close();
+  await until(() => s.open() === 0);
+  assert.equal(s.open(), 0, 'close() closes every connection');
+  await s.close();
+});
+
+test('spares nobody used are closed by close(), and do not keep the process alive', async () => {
+  const s = await server();
+  const t = new Transport();
+  await t.preconnect(s.url, 2);
+  await until(() => s.open() === 2);
+  assert.equal(s.open(), 2);
+  t.close();
+  await until(() => s.open() === 0);
+  assert.equal(s.open(), 0);
+  assert.deepEqual(s.requests, []);
+  await s.close();
+});
