@@ -71,3 +71,42 @@ test('spares nobody used are closed by close(), and do not keep the process aliv
   assert.deepEqual(s.requests, []);
   await s.close();
 });
+
+test('https with a registry CA: the spares are TLS connections made with that CA, and the requests use them', async (t) => {
+  const { execFileSync } = await import('node:child_process');
+  const { mkdtempSync, readFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const https = await import('node:https');
+  const { tlsResolver } = await import('../../src/http/tls.js');
+  const dir = mkdtempSync(join(tmpdir(), 'regpush-preconnect-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  try {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+  } catch {
+    t.skip('openssl not available');
+    return;
+  }
+  let connections = 0;
+  let handshakes = 0;
+  const sockets = new Set<Socket>();
+  const srv = https.createServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }, (_req, res) => setTimeout(() => res.end('ok'), 20));
+  srv.on('connection', (s: Socket) => {
+    connections++;
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  srv.on('secureConnection', () => handshakes++);
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const host = `localhost:${(srv.address() as AddressInfo).port}`;
+  const tr = new Transport({ tls: tlsResolver({ certsDirs: [], caCerts: { [host]: [join(dir, 'cert.pem')] } }) });
+  await tr.preconnect(`https://${host}/v2/`, 2);
+  await until(() => handshakes === 2);
+  assert.equal(handshakes, 2, 'the spares completed their TLS handshake with the registry CA');
+  assert.deepEqual(await Promise.all([1, 2].map((i) => get(tr, `https://${host}/v2/${i}`))), [200, 200]);
+  assert.equal(connections, 2, 'the requests went out on the spares');
+  tr.close();
+  await until(() => sockets.size === 0);
+  assert.equal(sockets.size, 0);
+  await new Promise<void>((r) => srv.close(() => r()));
+});
