@@ -354,8 +354,9 @@ export class TargetSet {
    *
    * When: only at a target where every tag this run looked up was absent and none has been written
    * yet (a first push or copy to that tag, where the blobs are usually missing); never in a dry
-   * run or a sync (below), never for a blob the run knows present there, and no more in a repository where a speculative start once found its blob present (a new tag in a
-   * repository that holds the base already: from then on, HEAD first there). A tag that exists
+   * run or a sync (below), never for a blob the run knows present there, and no more in a
+   * repository where a speculative start once found its blob present (a new tag in a repository
+   * that holds the base already: from then on, HEAD first there). A tag that exists
    * means an update, where most blobs are present: there the plan stays HEAD first, so an
    * unchanged or incremental push, copy or sync costs what it did.
    */
