@@ -15,7 +15,7 @@
 import { setMaxListeners } from 'node:events';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { abortedOr, AbortedError, InternalError, PartialFailureError, RegistryError, RegpushError, UsageError } from '../errors.js';
-import { isForeignLayer } from '../image/mediatypes.js';
+import { isForeignLayer, isIndexMediaType } from '../image/mediatypes.js';
 import type { Descriptor } from '../image/types.js';
 import { silentLogger, type Logger } from '../log.js';
 import { formatReference, type ImageReference } from '../ref/reference.js';
@@ -255,11 +255,13 @@ export class TargetSet {
     private readonly early = new Map<string, EarlyBlob>(),
     /** Per blob digest: the move of a blob started early, begun by plan() (transfer() waits for it). */
     private readonly moving = new Map<string, Promise<void>>(),
+    /** Per target: the check of the blobs taken on their 201's word after a MANIFEST_BLOB_UNKNOWN. */
+    private readonly rechecks = new Map<TransferTarget, Promise<void>>(),
   ) {}
 
   /** A set over some of these targets (the same objects: a target set aside there is set aside here). */
   subset(list: TransferTarget[]): TargetSet {
-    return new TargetSet(list, this.run, this.mode, this.limit, this.landings, this.waits, this.takenOnWord, this.early, this.moving);
+    return new TargetSet(list, this.run, this.mode, this.limit, this.landings, this.waits, this.takenOnWord, this.early, this.moving, this.rechecks);
   }
 
   /** The run's transfer context (transport, signal, upload memory). */
@@ -628,8 +630,13 @@ export class TargetSet {
    */
   async commitManifests(t: TransferTarget, top: ManifestToWrite, children: readonly ManifestToWrite[] = [], held: ReadonlySet<string> = new Set(), tags: readonly string[] = t.tags): Promise<CommitResult> {
     const unchanged = tags.filter((tag) => held.has(tag));
-    if (unchanged.length === 0 || children.length === 0) {
-      for (const c of unchanged.length ? [] : children) await this.putManifest(t, c.digest, c);
+    if (unchanged.length === 0 && children.length) {
+      // Image manifests need only their blobs, all in place by now: they go out together (one
+      // round trip, not one per platform). An index child names manifests listed before it, so
+      // the indexes follow, one by one, in order.
+      const puts = pLimit(Math.max(this.run.jobs, MIN_PLAN_CONCURRENCY));
+      await Promise.all(children.filter((c) => !isIndexMediaType(c.mediaType)).map((c) => puts(() => this.putManifest(t, c.digest, c))));
+      for (const c of children.filter((c) => isIndexMediaType(c.mediaType))) await this.putManifest(t, c.digest, c);
     }
     const written: string[] = [];
     for (const tag of tags) {
@@ -650,12 +657,21 @@ export class TargetSet {
     try {
       await t.ep.client.putManifest(t.ep.repo, ref, m.bytes, m.mediaType);
     } catch (err) {
-      const word = this.takenOnWord.get(t);
-      if (!word?.size || !(err instanceof RegpushError) || !err.details.registryCodes?.includes('MANIFEST_BLOB_UNKNOWN')) throw err;
-      t.ep.client.logger.info(`${t.ref.registry} did not find a blob of ${formatReference(t.ref)} it had accepted; checking ${word.size} blob(s) and writing the manifest once more`);
-      const heads = pLimit(Math.max(this.run.jobs, MIN_PLAN_CONCURRENCY));
-      await Promise.all([...word].map((d) => heads(() => this.headConfirm(t, d))));
-      word.clear();
+      if (!(err instanceof RegpushError) || !err.details.registryCodes?.includes('MANIFEST_BLOB_UNKNOWN')) throw err;
+      // One check per target, shared by the manifest PUTs refused while it runs (an index's
+      // children go out together); each of them is then sent once more.
+      let check = this.rechecks.get(t);
+      if (!check) {
+        const word = this.takenOnWord.get(t);
+        if (!word?.size) throw err;
+        t.ep.client.logger.info(`${t.ref.registry} did not find a blob of ${formatReference(t.ref)} it had accepted; checking ${word.size} blob(s) and writing the manifest once more`);
+        const heads = pLimit(Math.max(this.run.jobs, MIN_PLAN_CONCURRENCY));
+        const digests = [...word];
+        word.clear();
+        check = Promise.all(digests.map((d) => heads(() => this.headConfirm(t, d)))).then(() => undefined);
+        this.rechecks.set(t, check);
+      }
+      await check;
       await t.ep.client.putManifest(t.ep.repo, ref, m.bytes, m.mediaType);
     }
   }

@@ -99,3 +99,25 @@ test('two targets, one holding the largest layer: one early GET feeds the other 
   assert.equal(b.count({ kind: 'upload', method: 'DELETE', status: 204 }), 1);
   assert.equal(a.openUploads() + b.openUploads(), 0);
 });
+
+test('an index: its image manifests are PUT together (one round trip, not one per platform), then the index', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const amd = src.seedImage('base/multi', { platform: { os: 'linux', architecture: 'amd64' } });
+  const arm = src.seedImage('base/multi', { platform: { os: 'linux', architecture: 'arm64' } });
+  const s390 = src.seedImage('base/multi', { platform: { os: 'linux', architecture: 's390x' } });
+  const idx = src.seedIndex('base/multi', [amd, arm, s390], { tags: ['1'] });
+  const PUT_DELAY_MS = 300;
+  dst.fault({ kind: 'manifest', method: 'PUT' }, { kind: 'delay', ms: PUT_DELAY_MS });
+  const r = await copy({ from: src.ref('base/multi:1'), to: [dst.ref('multi:1')], ...fakeLibraryOptions(src, dst) });
+  assert.equal(r.digest, idx.digest);
+  const puts = dst.requests({ kind: 'manifest', method: 'PUT' });
+  const children = puts.filter((p) => p.digest);
+  const top = puts.filter((p) => p.tag === '1');
+  assert.deepEqual(new Set(children.map((c) => c.digest)), new Set([amd.digest, arm.digest, s390.digest]));
+  assert.equal(top.length, 1);
+  const first = Math.min(...children.map((c) => c.at));
+  const last = Math.max(...children.map((c) => c.at));
+  assert.ok(last - first < PUT_DELAY_MS / 2, `the children went out together (spread ${last - first} ms)`);
+  assert.ok(top[0]!.at >= last + PUT_DELAY_MS - 20, 'the index after every child was answered');
+  assert.equal(dst.manifest('multi', '1')?.digest, idx.digest);
+});
