@@ -5,11 +5,26 @@
 // (test/fixtures/fake-registry.ts) log every request with its arrival time.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copy } from '../../src/index.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { copy, push } from '../../src/index.js';
 import { bytesOf, fakeLibraryOptions, startFakeRegistry, type FakeRegistry } from '../fixtures/fake-registry.js';
 
 const open: FakeRegistry[] = [];
-after(() => Promise.all(open.map((r) => r.close())));
+const dirs: string[] = [];
+after(async () => {
+  await Promise.all(open.map((r) => r.close()));
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+function appDir(): { src: string; dest: string }[] {
+  const d = mkdtempSync(join(tmpdir(), 'regpush-engine-early-'));
+  dirs.push(d);
+  writeFileSync(join(d, 'server.js'), 'console.log("hi")\n');
+  return [{ src: d, dest: '/app' }];
+}
+const configOf = (reg: FakeRegistry, repo: string, ref: string): string =>
+  (JSON.parse(reg.manifest(repo, ref)!.bytes.toString('utf8')) as { config: { digest: string } }).config.digest;
 async function fake(): Promise<FakeRegistry> {
   const r = await startFakeRegistry();
   open.push(r);
@@ -120,4 +135,27 @@ test('an index: its image manifests are PUT together (one round trip, not one pe
   assert.ok(last - first < PUT_DELAY_MS / 2, `the children went out together (spread ${last - first} ms)`);
   assert.ok(top[0]!.at >= last + PUT_DELAY_MS - 20, 'the index after every child was answered');
   assert.equal(dst.manifest('multi', '1')?.digest, idx.digest);
+});
+
+test('push: the config\'s upload session goes out with its HEAD (HEAD ‖ POST → PUT); a config already there cancels it', async () => {
+  const dst = await fake();
+  const HEAD_DELAY = 300;
+  dst.fault({ kind: 'blob', method: 'HEAD' }, { kind: 'delay', ms: HEAD_DELAY });
+  const app = appDir();
+  const r = await push({ from: 'scratch', to: dst.ref('app:1'), app, ...fakeLibraryOptions(dst) });
+  const config = configOf(dst, 'app', '1');
+  const head = dst.requests({ kind: 'blob', method: 'HEAD', digest: config });
+  assert.equal(head.length, 1);
+  const post = dst.uploadsFor(config).find((u) => u.method === 'POST');
+  assert.ok(post && post.at < head[0]!.at + HEAD_DELAY / 2, 'the POST went out before the HEAD was answered');
+  assert.equal(dst.manifest('app', '1')?.digest, r.digest);
+
+  // The same image under a new tag: the config is there; its early session is cancelled.
+  dst.clearFaults();
+  dst.clearLog();
+  const again = await push({ from: 'scratch', to: dst.ref('app:2'), app, ...fakeLibraryOptions(dst) });
+  assert.equal(again.digest, r.digest);
+  assert.equal(dst.uploadsFor(config).filter((u) => u.method === 'PUT').length, 0, 'the config is not sent again');
+  assert.equal(dst.openUploads(), 0, 'every session opened early was cancelled');
+  assert.equal(await openConnections(dst), 0);
 });
