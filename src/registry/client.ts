@@ -70,6 +70,7 @@ export class HttpRegistryClient implements RegistryClient {
 
   private baseUrl?: Promise<string>;
   private readonly probe: Send;
+  private readonly baseUrls: Map<string, Promise<string>>;
   private readonly transport: Transport;
   private readonly onAbsent: (() => void)[] = [];
 
@@ -89,7 +90,6 @@ export class HttpRegistryClient implements RegistryClient {
   whenTagAbsent(fn: () => void): void {
     this.onAbsent.push(fn);
   }
-  private readonly baseUrls: Map<string, Promise<string>>;
 
   /** Settles once the client knows its base URL (a loopback registry's scheme probe; at once for others). */
   async ready(): Promise<void> {
