@@ -159,3 +159,21 @@ test('push: the config\'s upload session goes out with its HEAD (HEAD â€– POST â
   assert.equal(dst.openUploads(), 0, 'every session opened early was cancelled');
   assert.equal(await openConnections(dst), 0);
 });
+
+test('an index whose children are refused with MANIFEST_BLOB_UNKNOWN at once: one check of the blobs serves both, each child is sent once more', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const amd = src.seedImage('base/multi', { platform: { os: 'linux', architecture: 'amd64' } });
+  const arm = src.seedImage('base/multi', { platform: { os: 'linux', architecture: 'arm64' } });
+  const idx = src.seedIndex('base/multi', [amd, arm], { tags: ['1'] });
+  const refuse = dst.fault({ kind: 'manifest', method: 'PUT', when: (r) => r.tag === undefined }, { kind: 'status', status: 400, code: 'MANIFEST_BLOB_UNKNOWN' }, { times: 2 });
+  const r = await copy({ from: src.ref('base/multi:1'), to: [dst.ref('multi:1')], ...fakeLibraryOptions(src, dst) });
+  assert.equal(r.digest, idx.digest);
+  assert.equal(refuse.hits, 2, 'both children refused once');
+  const blobs = new Set([amd.config.digest, ...amd.layers.map((l) => l.digest), arm.config.digest, ...arm.layers.map((l) => l.digest)]);
+  for (const d of blobs) {
+    // The plan's HEAD, and one check after the refusals (not one per refused child).
+    assert.equal(dst.count({ kind: 'blob', method: 'HEAD', digest: d }), 2, d);
+  }
+  assert.equal(dst.requests({ kind: 'manifest', method: 'PUT' }).filter((p) => p.digest).length, 4, 'each child sent twice');
+  assert.equal(dst.manifest('multi', '1')?.digest, idx.digest);
+});
