@@ -356,21 +356,23 @@ export class TargetSet {
    *
    * When: only at a target where every tag this run looked up was absent and none has been written
    * yet (a first push or copy to that tag, where the blobs are usually missing); never in a dry
-   * run or a sync (below), never for a blob the run knows present there, and no more in a
+   * run, never for a blob the run knows present there or that another image of the run is landing
+   * in that registry (a sync claims the landing at once, see below), and no more in a
    * repository where a speculative start once found its blob present (a new tag in a repository
    * that holds the base already: from then on, HEAD first there). A tag that exists
    * means an update, where most blobs are present: there the plan stays HEAD first, so an
    * unchanged or incremental push, copy or sync costs what it did.
    */
   private startEarly(source: RepoEndpoint, blobs: readonly Descriptor[]): Descriptor | undefined {
-    // Not in a run that tracks landings (sync): its images plan at the same time, and each would
-    // start the shared largest layer before any of them had claimed it (one read per image).
-    if (this.run.dryRun || this.run.ctx.landed) return undefined;
+    if (this.run.dryRun) return undefined;
     const d = largestFirst(blobs).find((b) => !isForeignLayer(b) && !isConfigLike(b));
     if (!d || this.early.has(d.digest) || this.moving.has(d.digest)) return undefined;
     const ts = this.live.filter((t) => this.speculates(t, source, d));
     if (!ts.length) return undefined;
     const e: EarlyBlob = { sessions: new Map(), mounts: new Map() };
+    // In a sync the run's other images plan at the same time: the landing is claimed now, so they
+    // wait for it (and mount from it) instead of starting the same blob themselves.
+    if (this.run.ctx.landed) for (const t of ts) this.claim(t, d.digest, landingKey(t, d.digest));
     for (const t of ts) {
       const { client, repo } = t.ep;
       if (client.registry === source.client.registry) {
@@ -462,7 +464,10 @@ export class TargetSet {
     const landed = this.run.ctx.landed;
     const registry = t.ep.client.registry;
     const key = landingKey(t, d.digest);
-    if (landed && plan === 'skip') landed.note(registry, d.digest, t.ep.repo, Promise.resolve());
+    if (landed && plan === 'skip') {
+      this.landings.get(key)?.(true); // claimed by a speculative start: it is there
+      landed.note(registry, d.digest, t.ep.repo, Promise.resolve());
+    }
     else if (landed && (plan === 'stream' || plan === 'mount') && !this.landings.has(key)) {
       const here = landed.claimed(registry, t.ep.repo, d.digest);
       const elsewhere = registry === source.client.registry ? undefined : landed.find(registry, d.digest);

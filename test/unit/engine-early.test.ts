@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { copy, push } from '../../src/index.js';
+import { copy, parseSyncFile, push, sync } from '../../src/index.js';
 import { bytesOf, fakeLibraryOptions, startFakeRegistry, type FakeRegistry } from '../fixtures/fake-registry.js';
 
 const open: FakeRegistry[] = [];
@@ -176,4 +176,24 @@ test('an index whose children are refused with MANIFEST_BLOB_UNKNOWN at once: on
   }
   assert.equal(dst.requests({ kind: 'manifest', method: 'PUT' }).filter((p) => p.digest).length, 4, 'each child sent twice');
   assert.equal(dst.manifest('multi', '1')?.digest, idx.digest);
+});
+
+test('sync, three new images sharing their largest layer: one starts it early and claims it; the others wait and mount it; it is read once', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const shared = bytesOf('shared base layer', 400_000);
+  const names = ['svc1', 'svc2', 'svc3'];
+  for (const n of names) src.seedImage(n, { tags: ['1'], layers: [shared, bytesOf(n, 3000)] });
+  const spec = parseSyncFile(['defaults:', `  targets: [${dst.host}/mirror]`, 'images:', ...names.map((n) => `  - source: ${src.ref(`${n}:1`)}`), ''].join('\n'), 'sync.yaml');
+  const lines: string[] = [];
+  const logger = { debug: (m: string) => lines.push(m), info: () => {}, warn: () => {}, error: () => {} };
+  const r = await sync({ spec, logger, ...fakeLibraryOptions(src, dst) } as Parameters<typeof sync>[0]);
+  assert.equal(r.units.filter((u) => u.ok).length, 3);
+  assert.equal(r.totals.copied, 3);
+  const sharedDigest = src.requests({ kind: 'blob', method: 'GET' }).map((g) => g.digest!).find((d) => src.blob('svc1', d)?.length === shared.length)!;
+  assert.equal(src.count({ kind: 'blob', method: 'GET', digest: sharedDigest }), 1, 'the shared layer is read once');
+  assert.equal(lines.filter((l) => l.startsWith(`${sharedDigest}: upload session and source GET sent with the plan's HEAD`)).length, 1, 'one image started it early');
+  assert.equal(dst.requests({ kind: 'upload', method: 'POST', query: { mount: true } }).filter((m) => m.digest === sharedDigest && m.status === 201).length, 2, 'and mounted into the two other repositories');
+  for (const n of names) assert.ok(dst.manifest(`mirror/${n}`, '1'));
+  assert.equal(dst.openUploads(), 0);
+  assert.equal(await openConnections(dst), 0);
 });
