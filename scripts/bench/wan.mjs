@@ -266,6 +266,8 @@ async function runVariant({ profile, auth }, { ctx, opt, R, tokenService, log, b
     const a = s.group === 'regpush' ? args.map((x) => (x === '--quiet' ? '--debug' : x)) : args;
     for (const l of linkList) l.reset();
     const r = await measure(cmd, a, { env, timeoutMs: Math.max(opt.timeoutS * 1000, 300_000) });
+    // --keep: each regpush run's --debug log stays in the temp dir, for reading its request chain.
+    if (opt.keep && s.group === 'regpush') writeFileSync(join(ctx.tmp, `wan-${profile.id}-${auth}-${round}-${s.id}.log`), r.stderr ?? '');
     const conns = linkList.reduce((n, l) => n + l.stats.connections, 0);
     const reqs = linkList.flatMap((l) => l.stats.requests);
     const busiest = Math.max(...linkList.flatMap((l) => [l.stats.bytes.up, l.stats.bytes.down]));

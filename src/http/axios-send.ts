@@ -6,6 +6,7 @@
  */
 import http, { type Agent } from 'node:http';
 import https from 'node:https';
+import { isIP, type Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import axios, { AxiosError } from 'axios';
 import { NetworkError, TlsError, AbortedError, RegpushError } from '../errors.js';
@@ -120,16 +121,113 @@ function safeHost(url: string): string {
   }
 }
 
+/** How long a connection opened ahead (preconnect) waits for a request before it is closed (ms). */
+export const SPARE_IDLE_MS = 4_000;
+
+/** What an agent passes createConnection (Node sets `_agentKey` to the pool name it files the socket under). */
+type ConnectOptions = Record<string, unknown> & { _agentKey?: string };
+
+/**
+ * Connections opened before any request needs them, per agent pool name: the agent hands one out
+ * where it would otherwise connect (createConnection, the documented hook for custom agents). The
+ * name is the agent's own getName() of the options it would build for a request to that origin
+ * (host, port, and for TLS the agent's trust and client-certificate settings), so a spare is only
+ * ever used where the agent would have made the same connection itself; if the names ever
+ * differed, the spare would just go unused and close after SPARE_IDLE_MS.
+ */
+class Spares {
+  private readonly byKey = new Map<string, Set<Socket>>();
+  private readonly timers = new Map<Socket, NodeJS.Timeout>();
+
+  constructor(
+    private readonly agent: Agent,
+    private readonly connect: (o: ConnectOptions) => Socket,
+  ) {}
+
+  /** Opens connections to `url`'s origin until the pool there (busy, idle and spare) has `n`. */
+  open(url: URL, n: number): void {
+    const tls = url.protocol === 'https:';
+    const host = url.hostname.replace(/^\[|\]$/g, '');
+    const options: ConnectOptions = {
+      ...(this.agent as unknown as { options: Record<string, unknown> }).options,
+      host,
+      port: Number(url.port || (tls ? 443 : 80)),
+      // As the agent names a request's socket: SNI from the host name, none for an IP address.
+      ...(tls ? { servername: isIP(host) ? '' : host } : {}),
+    };
+    delete options.keepAlive;
+    delete options.maxSockets;
+    delete options.scheduling;
+    const key = this.agent.getName(options as unknown as http.AgentOptions & { host: string; port: number });
+    const set = this.byKey.get(key) ?? new Set<Socket>();
+    this.byKey.set(key, set);
+    const pooled = (this.agent.sockets[key]?.length ?? 0) + (this.agent.freeSockets[key]?.length ?? 0);
+    for (let have = pooled + set.size; have < n; have++) {
+      const socket = this.connect({ ...options, _agentKey: key });
+      socket.unref(); // a spare never keeps the process alive
+      const drop = (): void => {
+        if (set.delete(socket)) this.forget(socket);
+      };
+      socket.once('close', drop);
+      socket.once('error', () => socket.destroy());
+      this.timers.set(
+        socket,
+        setTimeout(() => {
+          drop();
+          socket.destroy();
+        }, SPARE_IDLE_MS).unref(),
+      );
+      set.add(socket);
+    }
+  }
+
+  /** A spare for the pool `key`, still open; undefined when there is none. */
+  take(key: string | undefined): Socket | undefined {
+    const set = key === undefined ? undefined : this.byKey.get(key);
+    if (!set) return undefined;
+    for (const socket of set) {
+      set.delete(socket);
+      this.forget(socket);
+      if (socket.destroyed || socket.readyState === 'closed') continue;
+      socket.removeAllListeners('close');
+      socket.removeAllListeners('error');
+      socket.ref();
+      return socket;
+    }
+    return undefined;
+  }
+
+  private forget(socket: Socket): void {
+    clearTimeout(this.timers.get(socket));
+    this.timers.delete(socket);
+  }
+
+  destroy(): void {
+    for (const set of this.byKey.values()) for (const socket of set) socket.destroy();
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.byKey.clear();
+    this.timers.clear();
+  }
+}
+
+/** A keep-alive agent that can open connections ahead of its requests (see Spares). */
+function withSpares<A extends Agent>(agent: A): A & { spares: Spares } {
+  const own = agent.createConnection.bind(agent) as unknown as (o: ConnectOptions, cb?: unknown) => Socket;
+  const spares = new Spares(agent, (o) => own(o));
+  (agent as unknown as { createConnection: (o: ConnectOptions, cb?: unknown) => Socket }).createConnection = (o, cb) => spares.take(o._agentKey) ?? own(o, cb);
+  return Object.assign(agent, { spares });
+}
+
 /** Creates the axios-backed Send with keep-alive agents shared by every request of this transport. */
-export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void } {
+export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void; preconnect(url: string, n: number): Promise<void> } {
   const idle = opts.idleTimeoutMs ?? 60_000;
   const agentOpts = { keepAlive: true, maxSockets: opts.maxSockets ?? 16, scheduling: 'lifo' as const };
-  const httpAgent = new http.Agent(agentOpts);
-  const httpsAgent = new https.Agent(agentOpts);
+  const httpAgent = withSpares(new http.Agent(agentOpts));
+  const httpsAgent = withSpares(new https.Agent(agentOpts));
   const proxies = new ProxyAgents(opts.proxy ?? {});
   // One keep-alive agent per distinct TLS settings (hosts with their own CA, client certificate
   // or verification off); every other HTTPS host shares httpsAgent.
-  const tlsAgents = new Map<string, https.Agent>();
+  const tlsAgents = new Map<string, https.Agent & { spares: Spares }>();
   /** The agents for `url`: through a proxy, with the host's own TLS settings, or the shared ones. */
   const agentsFor = async (url: string): Promise<{ httpAgent?: Agent; httpsAgent?: Agent }> => {
     const u = new URL(url);
@@ -139,7 +237,7 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void 
     if (!settings) return {};
     let agent = tlsAgents.get(settings.id);
     if (!agent) {
-      agent = new https.Agent({ ...agentOpts, ...tlsConnectOptions(settings) });
+      agent = withSpares(new https.Agent({ ...agentOpts, ...tlsConnectOptions(settings) }));
       tlsAgents.set(settings.id, agent);
     }
     return { httpsAgent: agent };
@@ -254,7 +352,27 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void 
     return { status: res.status, headers: out, url: req.url, body };
   };
   return Object.assign(send, {
+    /**
+     * Opens connections to `url`'s origin until `n` are open there, without sending anything: the
+     * requests that follow skip the TCP (and TLS) handshake. Not through a proxy (the proxy agent
+     * connects on its own). Never rejects; a failed connection is just not there.
+     */
+    async preconnect(url: string, n: number): Promise<void> {
+      try {
+        const u = new URL(url);
+        const agents = await agentsFor(url);
+        // A proxy's agent has no spares: nothing is opened through a proxy.
+        const agent = u.protocol === 'https:' ? (agents.httpsAgent ?? httpsAgent) : (agents.httpAgent ?? httpAgent);
+        const spares = (agent as Partial<{ spares: Spares }>).spares;
+        spares?.open(u, n);
+      } catch {
+        /* best effort */
+      }
+    },
     close() {
+      httpAgent.spares.destroy();
+      httpsAgent.spares.destroy();
+      for (const a of tlsAgents.values()) a.spares.destroy();
       httpAgent.destroy();
       httpsAgent.destroy();
       for (const a of tlsAgents.values()) a.destroy();

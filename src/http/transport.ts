@@ -50,12 +50,14 @@ export class Transport {
   /** API base URL per loopback host, as probed once for every client of this transport (push's source and target may share a registry). */
   readonly baseUrls = new Map<string, Promise<string>>();
   private readonly closeBase: () => void;
+  private readonly preconnectBase: (url: string, n: number) => Promise<void>;
 
   constructor(opts: TransportOptions = {}) {
     this.logger = opts.logger ?? silentLogger;
     this.userAgent = opts.userAgent ?? USER_AGENT;
     const base = createAxiosSend({ userAgent: this.userAgent, idleTimeoutMs: opts.idleTimeoutMs, maxSockets: opts.maxSockets, proxy: opts.proxy, tls: opts.tls });
     this.closeBase = () => base.close();
+    this.preconnectBase = (url, n) => base.preconnect(url, n);
     this.retryPolicy = { ...DEFAULT_RETRY_POLICY, ...(opts.retry ?? {}) };
     const inner = [redirectMiddleware(), debugMiddleware(this.logger), statsMiddleware(this.stats), ...(opts.inner ?? [])];
     const onRetry: RetryListener = (info) => {
@@ -64,6 +66,15 @@ export class Transport {
     };
     this.send = compose(base, retryMiddleware(this.retryPolicy, onRetry), ...inner);
     this.sendOnce = compose(base, ...inner);
+  }
+
+  /**
+   * Opens connections to `url`'s origin until `n` are open there (busy, idle or spare), sending
+   * nothing: requests that follow skip the handshake. A spare nobody uses closes after
+   * SPARE_IDLE_MS, or at close(). Never rejects.
+   */
+  preconnect(url: string, n: number): Promise<void> {
+    return this.preconnectBase(url, n);
   }
 
   /** Closes idle keep-alive sockets so the process can exit. */

@@ -49,6 +49,7 @@ export class HttpRegistryClient implements RegistryClient {
     this.logger = opts.transport.logger;
     this.signal = opts.signal;
     this.probe = opts.transport.sendOnce;
+    this.transport = opts.transport;
     this.baseUrls = opts.transport.baseUrls;
     this.send = compose(
       opts.transport.send,
@@ -70,6 +71,25 @@ export class HttpRegistryClient implements RegistryClient {
   private baseUrl?: Promise<string>;
   private readonly probe: Send;
   private readonly baseUrls: Map<string, Promise<string>>;
+  private readonly transport: Transport;
+  private readonly onAbsent: (() => void)[] = [];
+
+  /**
+   * Opens connections to this registry until `n` are open, once its base URL is known, sending
+   * nothing on them (Transport.preconnect): the burst of requests that starts a transfer then
+   * skips the handshakes. Never fails.
+   */
+  warm(n: number): void {
+    this.base().then(
+      (b) => this.transport.preconnect(b, n),
+      () => undefined,
+    );
+  }
+
+  /** Calls `fn` once, when this client first sees a tag absent in a repository with no tag seen present. */
+  whenTagAbsent(fn: () => void): void {
+    this.onAbsent.push(fn);
+  }
 
   /** Settles once the client knows its base URL (a loopback registry's scheme probe; at once for others). */
   async ready(): Promise<void> {
@@ -161,13 +181,41 @@ export class HttpRegistryClient implements RegistryClient {
     return `${this.registry}/${repo}${ref.includes(':') ? '@' : ':'}${ref}`;
   }
 
+  /**
+   * What this client has seen of each repository's tags in this run: "absent" while every tag it
+   * looked up there was missing, "present" once one existed or was written. The transfer engine
+   * reads it to tell a first push or copy into a tag (its largest blob starts speculatively) from
+   * an update (HEAD first).
+   */
+  private readonly tagsSeen = new Map<string, 'absent' | 'present'>();
+
+  tagsState(repo: string): 'absent' | 'present' | undefined {
+    return this.tagsSeen.get(repo);
+  }
+
+  private sawTag(repo: string, ref: string, present: boolean): void {
+    if (ref.includes(':')) return; // a digest, not a tag
+    if (present) this.tagsSeen.set(repo, 'present');
+    else if (!this.tagsSeen.has(repo)) {
+      this.tagsSeen.set(repo, 'absent');
+      for (const fn of this.onAbsent.splice(0)) fn();
+    }
+  }
+
   /** HEAD a manifest; undefined when it does not exist. */
   async headManifest(repo: string, ref: string): Promise<ManifestHead | undefined> {
     const res = await this.request({ method: 'HEAD', url: await this.url(`${repo}/manifests/${ref}`), headers: { accept: MANIFEST_ACCEPT } });
-    drain(res);
-    if (res.status === 404) return undefined;
+    // Ended before the answer is used: its connection is back in the keep-alive pool when the
+    // request that follows (copy's manifest GET right after this HEAD) goes out, instead of that
+    // one opening a new connection (a handshake more where the round trip is long).
+    await drained(res, PROBE_DRAIN_MS);
+    if (res.status === 404) {
+      this.sawTag(repo, ref, false);
+      return undefined;
+    }
     if (res.status !== 200) return this.fail(res, `HEAD manifest ${this.manifestName(repo, ref)}`);
     const size = Number(res.headers['content-length']);
+    this.sawTag(repo, ref, true);
     return {
       digest: res.headers['docker-content-digest'],
       mediaType: res.headers['content-type']?.split(';')[0]?.trim(),
@@ -179,6 +227,7 @@ export class HttpRegistryClient implements RegistryClient {
   async getManifest(repo: string, ref: string): Promise<FetchedManifest> {
     const what = `GET manifest ${this.manifestName(repo, ref)}`;
     const res = await this.request({ method: 'GET', url: await this.url(`${repo}/manifests/${ref}`), headers: { accept: MANIFEST_ACCEPT } });
+    if (res.status === 404) this.sawTag(repo, ref, false);
     if (res.status !== 200) return this.fail(res, what);
     const bytes = await readBody(res, MANIFEST_CAP, `manifest ${this.manifestName(repo, ref)}`);
     const contentType = res.headers['content-type']?.split(';')[0]?.trim() ?? '';
@@ -199,6 +248,7 @@ export class HttpRegistryClient implements RegistryClient {
       });
     }
     const mediaType = res.headers['content-type']?.split(';')[0]?.trim() ?? '';
+    this.sawTag(repo, ref, true);
     return { bytes, mediaType, digest };
   }
 
@@ -219,6 +269,7 @@ export class HttpRegistryClient implements RegistryClient {
         details: { registry: this.registry },
       });
     }
+    this.sawTag(repo, ref, true);
     return digest;
   }
 

@@ -59,6 +59,15 @@ export interface RegistryClient {
   ready(): Promise<void>;
   /** GET /v2/: reachability and early authentication. */
   ping(): Promise<void>;
+  /**
+   * What this client has seen of `repo`'s tags in this run (optional): "absent" while every tag it
+   * looked up there was missing, "present" once one existed or was written, undefined before any.
+   */
+  tagsState?(repo: string): 'absent' | 'present' | undefined;
+  /** Opens up to `n` connections ahead of the requests (optional; nothing is sent on them). */
+  warm?(n: number): void;
+  /** Calls `fn` once, when a tag is first seen absent where none was seen present (optional). */
+  whenTagAbsent?(fn: () => void): void;
   /** HEAD a manifest by tag or digest; undefined when absent. A HEAD is not a pull on Docker Hub. */
   headManifest(repo: string, ref: string): Promise<ManifestHead | undefined>;
   /** GET a manifest's exact bytes. */

@@ -18,6 +18,78 @@ import { resumableRead } from './resumable-read.js';
 import type { BlobReport, PlanAction, RepoEndpoint, TransferContext } from './types.js';
 import { isUploadRefusal, KNOWN_BLOB_METHODS, uploadBlob } from './upload.js';
 import { pickUploadMethod } from '../registry/quirks.js';
+import type { MountResult, UploadSession } from '../registry/registry-client.js';
+
+/** A source blob opened for reading (getBlob's answer). */
+export type OpenedBlob = Awaited<ReturnType<RepoEndpoint['client']['getBlob']>>;
+
+/**
+ * A request sent before the plan knew it was needed (the engine's speculative start: an upload
+ * session, a mount or a source GET sent together with the plan's HEAD). Either one transfer takes
+ * it, or it is released: `undo` cancels what it opened (DELETE of a session, abort of a read).
+ */
+export class Early<T> {
+  private taken = false;
+  constructor(
+    private readonly value: Promise<T>,
+    private readonly undo: (v: T) => Promise<unknown> | void,
+  ) {
+    value.catch(() => undefined); // taken (and awaited) or released; never unhandled
+  }
+
+  /** The request's answer, for the one transfer that uses it; undefined once taken or released. */
+  take(): Promise<T> | undefined {
+    if (this.taken) return undefined;
+    this.taken = true;
+    return this.value;
+  }
+
+  /** The answer without taking it; undefined when the request failed. */
+  peek(): Promise<T | undefined> {
+    return this.value.catch(() => undefined);
+  }
+
+  /** Undoes the request if nobody took it; never rejects. */
+  release(): Promise<void> {
+    if (this.taken) return Promise.resolve();
+    this.taken = true;
+    return this.value.then((v) => this.undo(v)).then(
+      () => undefined,
+      () => undefined,
+    );
+  }
+}
+
+/** What the engine started early for one blob at one target. */
+export interface EarlyStart {
+  /** The source GET from byte 0: the first read of the blob uses it. */
+  read?: Early<OpenedBlob>;
+  /** An upload session at the target. */
+  session?: Early<UploadSession>;
+  /** A mount POST at the target (same registry). */
+  mount?: Early<MountResult>;
+}
+
+/** The first read at byte 0 takes the early GET when there is one; every other read asks the source. */
+function opener(desc: Descriptor, source: RepoEndpoint, read: Early<OpenedBlob> | undefined): (start: number) => Promise<OpenedBlob> {
+  return (start) => (start === 0 ? read?.take() : undefined) ?? source.client.getBlob(source.repo, desc.digest, start);
+}
+
+/**
+ * The session opened early, when there is one. A refusal (the registry will not take an upload
+ * that way) leaves it to uploadBlob, which opens its own and falls back through the methods as
+ * before; any other failure is final (the POST had the transport's retries).
+ */
+async function earlySession(early: EarlyStart | undefined): Promise<UploadSession | undefined> {
+  const p = early?.session?.take();
+  if (!p) return undefined;
+  try {
+    return await p;
+  } catch (err) {
+    if (isUploadRefusal(err)) return undefined;
+    throw err;
+  }
+}
 
 /**
  * The order to start transfers in: largest first. With --jobs slots, the biggest blob is the
@@ -50,7 +122,7 @@ async function mountSource(desc: Descriptor, source: RepoEndpoint, target: RepoE
  * Moves one blob per `action` (from planBlob); falls back from mount to stream when mounting
  * fails. `budget`: the blob's retries at this target, when an earlier pass has spent some.
  */
-export async function moveBlob(desc: Descriptor, action: PlanAction, source: RepoEndpoint, target: RepoEndpoint, ctx: TransferContext, budget?: RetryBudget): Promise<BlobReport> {
+export async function moveBlob(desc: Descriptor, action: PlanAction, source: RepoEndpoint, target: RepoEndpoint, ctx: TransferContext, budget?: RetryBudget, early?: EarlyStart): Promise<BlobReport> {
   const report: BlobReport = { digest: desc.digest, size: desc.size, mediaType: desc.mediaType, action: 'skipped', bytes: 0, retries: 0, resumes: 0 };
   const at = targetName(target);
   if (action === 'skip' || action === 'foreign') {
@@ -59,12 +131,13 @@ export async function moveBlob(desc: Descriptor, action: PlanAction, source: Rep
     ctx.events?.end?.(report, at);
     return report;
   }
-  let session: string | undefined;
+  let session: string | UploadSession | undefined;
   const from = action === 'mount' ? await mountSource(desc, source, target, ctx) : undefined;
   if (from !== undefined) {
     ctx.events?.start?.(desc.digest, 'mounted', desc.size, at);
     try {
-      const res = await target.client.mountBlob(target.repo, desc.digest, from);
+      // The early mount was sent from the source repository: only that one is taken.
+      const res = await ((from === source.repo ? early?.mount?.take() : undefined) ?? target.client.mountBlob(target.repo, desc.digest, from));
       if (res.mounted) {
         report.action = 'mounted';
         if (from !== source.repo || source.client.registry !== target.client.registry) report.mountedFrom = from;
@@ -80,8 +153,9 @@ export async function moveBlob(desc: Descriptor, action: PlanAction, source: Rep
     }
   } else {
     ctx.events?.start?.(desc.digest, 'streamed', desc.size, at);
+    session = await earlySession(early);
   }
-  await streamBlob(desc, source, target, ctx, report, budget ?? new RetryBudget(ctx.transport.retryPolicy), session);
+  await streamBlob(desc, source, target, ctx, report, budget ?? new RetryBudget(ctx.transport.retryPolicy), session, early?.read);
   report.action = 'streamed';
   ctx.events?.end?.(report, at);
   return report;
@@ -97,8 +171,9 @@ function targetName(t: RepoEndpoint): string {
  * starts again on a new session. Resumed reads and whole restarts share `budget`, so --retries
  * bounds their sum; a source that fails after its own retries is final.
  */
-async function streamBlob(desc: Descriptor, source: RepoEndpoint, target: RepoEndpoint, ctx: TransferContext, report: BlobReport, budget: RetryBudget, session?: string): Promise<void> {
+async function streamBlob(desc: Descriptor, source: RepoEndpoint, target: RepoEndpoint, ctx: TransferContext, report: BlobReport, budget: RetryBudget, session?: string | UploadSession, read?: Early<OpenedBlob>): Promise<void> {
   const what = `blob ${desc.digest} from ${source.client.registry}/${source.repo}`;
+  const open = opener(desc, source, read);
   for (;;) {
     let sourceError: unknown;
     try {
@@ -110,7 +185,7 @@ async function streamBlob(desc: Descriptor, source: RepoEndpoint, target: RepoEn
           what: `blob ${desc.digest}`,
           open: () => {
             const body: Readable = resumableRead({
-              open: (start) => fromMirror(source.client.getBlob(source.repo, desc.digest, start), [report]),
+              open: (start) => fromMirror(open(start), [report]),
               size: desc.size,
               what,
               policy: ctx.transport.retryPolicy,
@@ -157,6 +232,7 @@ export async function moveBlobToMany(
   targets: RepoEndpoint[],
   ctx: TransferContext,
   knownPlans?: (PlanAction | undefined)[],
+  early?: { read?: Early<OpenedBlob>; at?: (Omit<EarlyStart, 'read'> | undefined)[] },
 ): Promise<PromiseSettledResult<BlobReport>[]> {
   // Plans made earlier (push HEADs every blob while planning) are not asked for again.
   const plans = await Promise.allSettled(targets.map((t, i) => (knownPlans?.[i] ? Promise.resolve(knownPlans[i]!) : planBlob(desc, source, t))));
@@ -170,7 +246,9 @@ export async function moveBlobToMany(
         return;
       }
       if (p.value !== 'stream' || targets.length === 1) {
-        results[i] = await settle(moveBlob(desc, p.value, source, t, ctx));
+        // The early read goes to the one target that streams (the only one, when it is alone).
+        const read = p.value === 'stream' ? early?.read : undefined;
+        results[i] = await settle(moveBlob(desc, p.value, source, t, ctx, undefined, { ...early?.at?.[i], read }));
         return;
       }
       streamers.push(i);
@@ -178,7 +256,7 @@ export async function moveBlobToMany(
   );
   if (streamers.length) {
     const budgets = streamers.map(() => new RetryBudget(ctx.transport.retryPolicy));
-    const { settled: shared, sourceFailed } = await teeUpload(desc, source, streamers.map((i) => targets[i]!), ctx);
+    const { settled: shared, sourceFailed } = await teeUpload(desc, source, streamers.map((i) => targets[i]!), ctx, early?.read, streamers.map((i) => early?.at?.[i]?.session));
     for (const [k, i] of streamers.entries()) {
       const r = shared[k]!;
       if (r.status === 'fulfilled' || sourceFailed) {
@@ -208,14 +286,23 @@ function settle<T>(p: Promise<T>): Promise<PromiseSettledResult<T>> {
   );
 }
 
-async function teeUpload(desc: Descriptor, source: RepoEndpoint, targets: RepoEndpoint[], ctx: TransferContext): Promise<{ settled: PromiseSettledResult<BlobReport>[]; sourceFailed: boolean }> {
+async function teeUpload(
+  desc: Descriptor,
+  source: RepoEndpoint,
+  targets: RepoEndpoint[],
+  ctx: TransferContext,
+  read?: Early<OpenedBlob>,
+  early?: (Early<UploadSession> | undefined)[],
+): Promise<{ settled: PromiseSettledResult<BlobReport>[]; sourceFailed: boolean }> {
   const what = `blob ${desc.digest} from ${source.client.registry}/${source.repo}`;
   const reports: BlobReport[] = targets.map(() => ({ digest: desc.digest, size: desc.size, mediaType: desc.mediaType, action: 'streamed', bytes: 0, retries: 0, resumes: 0 }));
-  const sessions = await Promise.allSettled(targets.map((t) => t.client.startUpload(t.repo)));
+  // A session opened early that was refused fails its branch here; the target then gets its own pass (below in moveBlobToMany), as a refused POST always did.
+  const sessions = await Promise.allSettled(targets.map((t, i) => early?.[i]?.take() ?? t.client.startUpload(t.repo)));
   const live = sessions.map((s) => s.status === 'fulfilled');
   if (!live.some(Boolean)) return { settled: sessions.map((s) => s as PromiseRejectedResult), sourceFailed: false };
+  const open = opener(desc, source, read);
   const body = resumableRead({
-    open: (start) => fromMirror(source.client.getBlob(source.repo, desc.digest, start), reports),
+    open: (start) => fromMirror(open(start), reports),
     size: desc.size,
     what,
     policy: ctx.transport.retryPolicy,

@@ -1,7 +1,7 @@
-/** Uploading a small blob we hold in memory (a config): HEAD first, then the registry's upload method. */
+/** Uploading a small blob we hold in memory (a config): HEAD and upload session together (or no HEAD at all), then the registry's upload method. */
 import { sha256Digest } from '../image/digest.js';
 import type { RepoEndpoint, TransferContext } from './types.js';
-import { KNOWN_BLOB_METHODS, uploadBlob } from './upload.js';
+import { cancel, isUploadRefusal, KNOWN_BLOB_METHODS, uploadBlob } from './upload.js';
 
 /**
  * Ensures the target has `bytes` as a blob; returns its digest and whether bytes were sent. With
@@ -10,12 +10,33 @@ import { KNOWN_BLOB_METHODS, uploadBlob } from './upload.js';
  */
 export async function ensureBytesBlob(target: RepoEndpoint, bytes: Buffer, ctx?: TransferContext, opts: { head?: boolean } = {}): Promise<{ digest: string; uploaded: boolean }> {
   const digest = sha256Digest(bytes);
-  // `head: false`: the caller knows the blob is new (or small enough that sending it again costs less than asking).
-  if (opts.head !== false && (await target.client.headBlob(target.repo, digest)) !== undefined) return { digest, uploaded: false };
-  if (ctx) {
+  if (ctx && opts.head === false) {
+    // The caller knows the blob is new, or that sending it again costs less than asking.
     await uploadBlob(target, { methods: KNOWN_BLOB_METHODS, what: `blob ${digest}`, open: () => ({ data: bytes, digest, size: bytes.length }) }, ctx);
     return { digest, uploaded: true };
   }
+  if (ctx) {
+    // The HEAD and the upload session go out together: a blob held in memory here is a config
+    // just composed, nearly always new at the target, so the upload starts a round trip sooner
+    // (HEAD ‖ POST → PUT instead of HEAD → POST → PUT). When the HEAD finds it after all, the
+    // session is cancelled before this returns.
+    const [have, session] = await Promise.allSettled([target.client.headBlob(target.repo, digest), target.client.startUpload(target.repo)]);
+    if (have.status === 'rejected' || have.value !== undefined) {
+      if (session.status === 'fulfilled') await cancel(target, { registry: target.client.registry, repo: target.repo, url: session.value.url, sent: 0 }, ctx);
+      if (have.status === 'rejected') throw have.reason;
+      return { digest, uploaded: false };
+    }
+    // A refused POST is left to uploadBlob, which opens its own session and falls back through the
+    // methods as it always did; any other failure of the POST is final (it had the transport's retries).
+    if (session.status === 'rejected' && !isUploadRefusal(session.reason)) throw session.reason;
+    await uploadBlob(
+      target,
+      { methods: KNOWN_BLOB_METHODS, what: `blob ${digest}`, session: session.status === 'fulfilled' ? session.value : undefined, open: () => ({ data: bytes, digest, size: bytes.length }) },
+      ctx,
+    );
+    return { digest, uploaded: true };
+  }
+  if ((await target.client.headBlob(target.repo, digest)) !== undefined) return { digest, uploaded: false };
   const session = await target.client.startUpload(target.repo);
   try {
     await target.client.putUpload(session.url, digest, bytes.length, bytes, true);

@@ -15,7 +15,7 @@
 import { setMaxListeners } from 'node:events';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { abortedOr, AbortedError, InternalError, PartialFailureError, RegistryError, RegpushError, UsageError } from '../errors.js';
-import { isForeignLayer } from '../image/mediatypes.js';
+import { isForeignLayer, isIndexMediaType } from '../image/mediatypes.js';
 import type { Descriptor } from '../image/types.js';
 import { silentLogger, type Logger } from '../log.js';
 import { formatReference, type ImageReference } from '../ref/reference.js';
@@ -24,7 +24,8 @@ import { CANCEL_TIMEOUT_MS } from '../registry/client.js';
 import { UploadSessions } from './sessions.js';
 import { UploadMemory } from '../registry/quirks.js';
 import type { Transport } from '../http/transport.js';
-import { largestFirst, moveBlobToMany, planBlob } from './blobs.js';
+import { Early, largestFirst, moveBlobToMany, planBlob, type OpenedBlob } from './blobs.js';
+import type { MountResult, RegistryClient, UploadSession } from '../registry/registry-client.js';
 import { LandedBlobs, statedKey, type BlobEvents, type BlobReport, type PlanAction, type RepoEndpoint, type TransferContext } from './types.js';
 // A 201 is not an upload's confirmation on every registry (Aliyun ACR; docs/registry-quirks.md).
 import { headsAfterUpload } from '../registry/quirks.js';
@@ -59,6 +60,8 @@ export interface TransferRunOptions extends ConnectionOptions {
   jobs?: number;
   /** Track where blobs land so later repositories of a registry mount them (sync). */
   trackLanded?: boolean;
+  /** Plan only, write nothing: no speculative start (no upload session is opened while planning). */
+  dryRun?: boolean;
 }
 
 /** One operation's transfer state. */
@@ -74,6 +77,13 @@ export class TransferRun {
   private readonly onOuterAbort = () => this.abort.abort();
   /** The failure that made a fail-fast set stop the run, reported instead of the aborts it caused. */
   private stoppedBy: unknown;
+  /** Clean-ups still running (a speculative session's DELETE): close() lets them finish first. */
+  private readonly cleanups = new Set<Promise<void>>();
+  /**
+   * Repositories ("registry/repo") where a speculative start found a blob present: a new tag in a
+   * repository that already holds the base. The rest of the run plans there with a HEAD first.
+   */
+  readonly warmRepos = new Set<string>();
 
   constructor(private readonly opts: TransferRunOptions) {
     this.jobs = checkJobs(opts.jobs);
@@ -99,9 +109,27 @@ export class TransferRun {
     return this.abort.signal;
   }
 
+  /** The run's source clients (warmed with a cold target, see warmFor). */
+  private readonly sources: RegistryClient[] = [];
+
   /** A source repository, read with pull scope and the `from` credentials. */
   source(ref: ImageReference): RepoEndpoint {
-    return { repo: ref.repository, client: connect(this.transport, ref.registry, 'from', [{ repo: ref.repository, actions: ['pull'] }], this.conn, this.auth) };
+    const client = connect(this.transport, ref.registry, 'from', [{ repo: ref.repository, actions: ['pull'] }], this.conn, this.auth);
+    this.sources.push(client);
+    return { repo: ref.repository, client };
+  }
+
+  /**
+   * Connections opened ahead (--jobs per registry, nothing sent on them) once a target turns out
+   * to lack its tag — a first push or copy there, which will write blobs to that target and read
+   * them from the source — so the requests that start the transfer skip the handshake. They open
+   * while the source's manifest request is in flight. An update or an unchanged re-run (the tag
+   * exists), or a dry run, opens none; a spare nobody uses closes after a few seconds or at close().
+   */
+  private warmFor(target: RegistryClient): void {
+    if (this.dryRun) return;
+    target.warm?.(this.jobs);
+    for (const s of this.sources) if (s.registry !== target.registry) s.warm?.(this.jobs);
   }
 
   /**
@@ -109,20 +137,14 @@ export class TransferRun {
    * source's registry, pull on the source repository (a cross-repository mount needs both).
    */
   targets(specs: { ref: ImageReference; tags: string[] }[], sourceRef?: ImageReference, mode: TargetSetMode = {}): TargetSet {
-    const list = specs.map(({ ref, tags }): TransferTarget => ({
-      ref,
-      tags,
-      plans: new Map(),
-      present: new Set(),
-      blobs: [],
-      ep: {
-        repo: ref.repository,
-        client: connect(this.transport, ref.registry, 'to', [
-          { repo: ref.repository, actions: ['pull', 'push'] },
-          ...(sourceRef && sourceRef.registry === ref.registry && sourceRef.repository !== ref.repository ? [{ repo: sourceRef.repository, actions: ['pull' as const] }] : []),
-        ], this.conn, this.auth),
-      },
-    }));
+    const list = specs.map(({ ref, tags }): TransferTarget => {
+      const client = connect(this.transport, ref.registry, 'to', [
+        { repo: ref.repository, actions: ['pull', 'push'] },
+        ...(sourceRef && sourceRef.registry === ref.registry && sourceRef.repository !== ref.repository ? [{ repo: sourceRef.repository, actions: ['pull' as const] }] : []),
+      ], this.conn, this.auth);
+      client.whenTagAbsent?.(() => this.warmFor(client));
+      return { ref, tags, plans: new Map(), present: new Set(), blobs: [], ep: { repo: ref.repository, client } };
+    });
     return new TargetSet(list, this, { failFast: mode.failFast ?? list.length === 1, stopRun: mode.stopRun ?? false });
   }
 
@@ -162,11 +184,31 @@ export class TransferRun {
     return f && f.status === 'rejected' ? f.reason : undefined;
   }
 
-  /** Stops work nobody waits for any more and closes idle sockets. */
+  /** True when the run plans only (dry run): nothing may be opened at a target. */
+  get dryRun(): boolean {
+    return this.opts.dryRun === true;
+  }
+
+  /** Keeps `p` (a clean-up that never rejects) until it settles; close() waits for it. */
+  track(p: Promise<void>): void {
+    this.cleanups.add(p);
+    void p.finally(() => this.cleanups.delete(p));
+  }
+
+  /** Settles when every clean-up started so far has (never rejects). */
+  async cleanedUp(): Promise<void> {
+    while (this.cleanups.size) await Promise.all([...this.cleanups]);
+  }
+
+  /**
+   * Stops work nobody waits for any more and closes idle sockets. Clean-ups still running (a
+   * session DELETE, bounded by CANCEL_TIMEOUT_MS) finish first, so no upload session is left behind.
+   */
   close(): void {
     this.opts.signal?.removeEventListener('abort', this.onOuterAbort);
     this.abort.abort();
-    this.transport.close();
+    if (!this.cleanups.size) return this.transport.close();
+    void this.cleanedUp().then(() => this.transport.close());
   }
 }
 
@@ -229,11 +271,17 @@ export class TargetSet {
     private readonly waits = new Map<string, { sameRepo: boolean; landing: Promise<string | undefined> }>(),
     /** Blobs each target confirmed by its upload's 201 alone (no HEAD): checked again on MANIFEST_BLOB_UNKNOWN. */
     private readonly takenOnWord = new Map<TransferTarget, Set<string>>(),
+    /** Per blob digest: the requests sent with its plan's HEAD (speculative start), until a transfer takes them or they are released. */
+    private readonly early = new Map<string, EarlyBlob>(),
+    /** Per blob digest: the move of a blob started early, begun by plan() (transfer() waits for it). */
+    private readonly moving = new Map<string, Promise<void>>(),
+    /** Per target: the check of the blobs taken on their 201's word after a MANIFEST_BLOB_UNKNOWN. */
+    private readonly rechecks = new Map<TransferTarget, Promise<void>>(),
   ) {}
 
   /** A set over some of these targets (the same objects: a target set aside there is set aside here). */
   subset(list: TransferTarget[]): TargetSet {
-    return new TargetSet(list, this.run, this.mode, this.limit, this.landings, this.waits, this.takenOnWord);
+    return new TargetSet(list, this.run, this.mode, this.limit, this.landings, this.waits, this.takenOnWord, this.early, this.moving, this.rechecks);
   }
 
   /** The run's transfer context (transport, signal, upload memory). */
@@ -291,9 +339,132 @@ export class TargetSet {
    */
   async plan(source: RepoEndpoint, blobs: readonly Descriptor[]): Promise<void> {
     const heads = pLimit(Math.max(this.run.jobs, MIN_PLAN_CONCURRENCY));
-    await this.each(async (t) => {
-      await Promise.all(blobs.map((d) => heads(() => this.planOne(t, source, d))));
-    });
+    const first = this.startEarly(source, blobs);
+    // The blob started early moves as soon as its own HEADs have answered, not after every
+    // blob's: transfer() then waits for that move instead of starting it.
+    const own = first ? this.each(async (t) => void (await this.planOne(t, source, first))) : undefined;
+    if (first && own) {
+      const moving = own.then(() => {
+        this.releaseUnneeded([first]);
+        return this.limit(() => this.moveOne(source, first, this.live));
+      });
+      moving.catch(() => undefined); // awaited by transfer(); an error before it must not go unhandled
+      this.moving.set(first.digest, moving);
+    }
+    try {
+      await Promise.all([
+        own,
+        this.each(async (t) => {
+          await Promise.all(blobs.filter((d) => d !== first).map((d) => heads(() => this.planOne(t, source, d))));
+        }),
+      ]);
+    } finally {
+      this.releaseUnneeded(blobs);
+    }
+  }
+
+  /**
+   * The speculative start: for the largest layer, the requests that begin its transfer go out
+   * together with the plan's HEAD instead of after it — the upload session (POST) at each target
+   * and one source GET for all of them, or the mount POST within one registry. If the HEAD finds
+   * the blob present, its session is cancelled (DELETE, off the critical path) and its GET
+   * aborted. Before the first byte moves that is one round trip where HEAD → POST → GET took three.
+   *
+   * Which blob: the largest layer only. Every blob shares the same links, so once one flows the
+   * link is busy and the others, started a round trip or two later, finish no later; one blob also
+   * bounds what a wrong guess costs (one POST, one DELETE, one aborted GET per image).
+   *
+   * When: only at a target where every tag this run looked up was absent and none has been written
+   * yet (a first push or copy to that tag, where the blobs are usually missing); never in a dry
+   * run, never for a blob the run knows present there or that another image of the run is landing
+   * in that registry (a sync claims the landing at once, see below), and no more in a
+   * repository where a speculative start once found its blob present (a new tag in a repository
+   * that holds the base already: from then on, HEAD first there). A tag that exists
+   * means an update, where most blobs are present: there the plan stays HEAD first, so an
+   * unchanged or incremental push, copy or sync costs what it did.
+   */
+  private startEarly(source: RepoEndpoint, blobs: readonly Descriptor[]): Descriptor | undefined {
+    if (this.run.dryRun) return undefined;
+    const d = largestFirst(blobs).find((b) => !isForeignLayer(b) && !isConfigLike(b));
+    if (!d || this.early.has(d.digest) || this.moving.has(d.digest)) return undefined;
+    const ts = this.live.filter((t) => this.speculates(t, source, d));
+    if (!ts.length) return undefined;
+    const e: EarlyBlob = { sessions: new Map(), mounts: new Map() };
+    // In a sync the run's other images plan at the same time: the landing is claimed now, so they
+    // wait for it (and mount from it) instead of starting the same blob themselves.
+    if (this.run.ctx.landed) for (const t of ts) this.claim(t, d.digest, landingKey(t, d.digest));
+    for (const t of ts) {
+      const { client, repo } = t.ep;
+      if (client.registry === source.client.registry) {
+        e.mounts.set(t, new Early(client.mountBlob(repo, d.digest, source.repo), (r) => (r.mounted ? undefined : client.cancelUpload(r.uploadUrl))));
+      } else {
+        e.sessions.set(t, new Early(client.startUpload(repo), (s) => client.cancelUpload(s.url)));
+      }
+    }
+    if (e.sessions.size) {
+      // Paused at once: the transport's idle watch listens for 'data', which would set the body
+      // flowing with nobody reading it yet; the reader resumes it (resumable-read.ts).
+      const opened = source.client.getBlob(source.repo, d.digest).then((r) => (r.body.pause(), r));
+      e.read = new Early(opened, (r) => void r.body.destroy());
+    }
+    this.early.set(d.digest, e);
+    this.run.logger.debug(`${d.digest}: ${e.read ? 'upload session and source GET' : 'mount'} sent with the plan's HEAD (${ts.length} target(s))`);
+    return d;
+  }
+
+  /** Whether `d` starts speculatively at `t` (see startEarly). */
+  private speculates(t: TransferTarget, source: RepoEndpoint, d: Descriptor): boolean {
+    if (t.plans.has(d.digest) || t.present.has(d.digest)) return false;
+    const { client, repo } = t.ep;
+    if (this.run.warmRepos.has(`${client.registry}/${repo}`)) return false;
+    if (client.tagsState?.(repo) !== 'absent') return false;
+    const landed = this.run.ctx.landed;
+    if (landed && (landed.claimed(client.registry, repo, d.digest) || (client.registry !== source.client.registry && landed.find(client.registry, d.digest)))) return false;
+    return true;
+  }
+
+  /** Releases what was started early for `blobs` and the plan made useless: a present blob's session, a read no target streams. */
+  private releaseUnneeded(blobs: readonly Descriptor[]): void {
+    for (const d of blobs) {
+      const e = this.early.get(d.digest);
+      if (!e) continue;
+      const uses = (t: TransferTarget, want: PlanAction): boolean => !t.failed && t.plans.get(d.digest) === want && !this.waits.has(landingKey(t, d.digest));
+      for (const [t, s] of e.sessions) {
+        if (t.plans.get(d.digest) === 'skip') this.noteWarm(t, d);
+        if (!uses(t, 'stream')) this.release(e.sessions, t, s);
+      }
+      for (const [t, m] of e.mounts) {
+        if (t.plans.get(d.digest) === 'skip') this.noteWarm(t, d);
+        if (!uses(t, 'mount')) this.release(e.mounts, t, m);
+      }
+      if (e.read && e.sessions.size === 0) {
+        this.run.track(e.read.release());
+        e.read = undefined;
+      }
+      if (!e.read && !e.sessions.size && !e.mounts.size) this.early.delete(d.digest);
+    }
+  }
+
+  private release<T>(m: Map<TransferTarget, Early<T>>, t: TransferTarget, e: Early<T>): void {
+    m.delete(t);
+    this.run.track(e.release());
+  }
+
+  private noteWarm(t: TransferTarget, d: Descriptor): void {
+    const key = `${t.ep.client.registry}/${t.ep.repo}`;
+    if (this.run.warmRepos.has(key)) return;
+    this.run.warmRepos.add(key);
+    this.run.logger.debug(`${key} already holds ${d.digest} although its tag is new: planning with a HEAD first there for the rest of this run`);
+  }
+
+  /** Releases everything still held for `digest` (its transfer is over, or will never run). */
+  private releaseBlob(digest: string): void {
+    const e = this.early.get(digest);
+    if (!e) return;
+    this.early.delete(digest);
+    for (const s of e.sessions.values()) this.run.track(s.release());
+    for (const m of e.mounts.values()) this.run.track(m.release());
+    if (e.read) this.run.track(e.read.release());
   }
 
   /**
@@ -307,10 +478,16 @@ export class TargetSet {
     if (plan) return plan;
     // Known present (the warm path saw a manifest there that names it): no HEAD.
     plan = t.present.has(d.digest) ? 'skip' : await planBlob(d, source, t.ep);
+    // A mount sent with the HEAD may have linked the blob before the HEAD looked: it was mounted.
+    const mount = this.early.get(d.digest)?.mounts.get(t);
+    if (plan === 'skip' && mount && (await mount.peek())?.mounted) plan = 'mount';
     const landed = this.run.ctx.landed;
     const registry = t.ep.client.registry;
     const key = landingKey(t, d.digest);
-    if (landed && plan === 'skip') landed.note(registry, d.digest, t.ep.repo, Promise.resolve());
+    if (landed && plan === 'skip') {
+      this.landings.get(key)?.(true); // claimed by a speculative start: it is there
+      landed.note(registry, d.digest, t.ep.repo, Promise.resolve());
+    }
     else if (landed && (plan === 'stream' || plan === 'mount') && !this.landings.has(key)) {
       const here = landed.claimed(registry, t.ep.repo, d.digest);
       const elsewhere = registry === source.client.registry ? undefined : landed.find(registry, d.digest);
@@ -357,7 +534,15 @@ export class TargetSet {
   async transfer(source: RepoEndpoint, blobs: readonly Descriptor[]): Promise<void> {
     await this.plan(source, blobs); // made once: a no-op for blobs planned already
     const tasks: Promise<void>[] = [];
-    for (const d of largestFirst(blobs)) {
+    // Blobs started early go first (their GET is open and waiting), each group largest first.
+    const order = largestFirst(blobs).sort((a, b) => Number(this.early.has(b.digest)) - Number(this.early.has(a.digest)));
+    for (const d of order) {
+      const started = this.moving.get(d.digest);
+      if (started) {
+        this.moving.delete(d.digest);
+        tasks.push(started);
+        continue;
+      }
       const waiting = this.live.filter((t) => this.waits.has(landingKey(t, d.digest)));
       const ready = this.live.filter((t) => !waiting.includes(t));
       if (ready.length) tasks.push(this.limit(() => this.moveOne(source, d, ready)));
@@ -366,7 +551,11 @@ export class TargetSet {
       // image waits for), so images waiting on each other's blobs cannot deadlock.
       for (const t of waiting) tasks.push(this.afterLanding(source, d, t));
     }
-    const failure = this.run.firstFailure(await Promise.allSettled(tasks));
+    const settled = await Promise.allSettled(tasks);
+    for (const d of blobs) this.releaseBlob(d.digest);
+    // A present blob's DELETE ran alongside the transfers; it is over before the manifests.
+    await this.run.cleanedUp();
+    const failure = this.run.firstFailure(settled);
     if (failure !== undefined) throw failure;
   }
 
@@ -392,8 +581,15 @@ export class TargetSet {
 
   private async moveOne(source: RepoEndpoint, d: Descriptor, targets: TransferTarget[]): Promise<void> {
     const ts = targets.filter((t) => !t.failed && t.plans.has(d.digest));
-    if (!ts.length) return;
-    const results = await moveBlobToMany(d, source, ts.map((t) => t.ep), this.run.ctx, ts.map((t) => t.plans.get(d.digest)));
+    if (!ts.length) return this.releaseBlob(d.digest);
+    const e = this.early.get(d.digest);
+    const early = e && { read: e.read, at: ts.map((t) => ({ session: e.sessions.get(t), mount: e.mounts.get(t) })) };
+    let results;
+    try {
+      results = await moveBlobToMany(d, source, ts.map((t) => t.ep), this.run.ctx, ts.map((t) => t.plans.get(d.digest)), early);
+    } finally {
+      this.releaseBlob(d.digest); // what the moves did not take (a target that failed first)
+    }
     await Promise.all(
       results.map(async (r, k) => {
         const t = ts[k]!;
@@ -459,8 +655,13 @@ export class TargetSet {
    */
   async commitManifests(t: TransferTarget, top: ManifestToWrite, children: readonly ManifestToWrite[] = [], held: ReadonlySet<string> = new Set(), tags: readonly string[] = t.tags): Promise<CommitResult> {
     const unchanged = tags.filter((tag) => held.has(tag));
-    if (unchanged.length === 0 || children.length === 0) {
-      for (const c of unchanged.length ? [] : children) await this.putManifest(t, c.digest, c);
+    if (unchanged.length === 0 && children.length) {
+      // Image manifests need only their blobs, all in place by now: they go out together (one
+      // round trip, not one per platform). An index child names manifests listed before it, so
+      // the indexes follow, one by one, in order.
+      const puts = pLimit(Math.max(this.run.jobs, MIN_PLAN_CONCURRENCY));
+      await Promise.all(children.filter((c) => !isIndexMediaType(c.mediaType)).map((c) => puts(() => this.putManifest(t, c.digest, c))));
+      for (const c of children.filter((c) => isIndexMediaType(c.mediaType))) await this.putManifest(t, c.digest, c);
     }
     const written: string[] = [];
     for (const tag of tags) {
@@ -481,12 +682,21 @@ export class TargetSet {
     try {
       await t.ep.client.putManifest(t.ep.repo, ref, m.bytes, m.mediaType);
     } catch (err) {
-      const word = this.takenOnWord.get(t);
-      if (!word?.size || !(err instanceof RegpushError) || !err.details.registryCodes?.includes('MANIFEST_BLOB_UNKNOWN')) throw err;
-      t.ep.client.logger.info(`${t.ref.registry} did not find a blob of ${formatReference(t.ref)} it had accepted; checking ${word.size} blob(s) and writing the manifest once more`);
-      const heads = pLimit(Math.max(this.run.jobs, MIN_PLAN_CONCURRENCY));
-      await Promise.all([...word].map((d) => heads(() => this.headConfirm(t, d))));
-      word.clear();
+      if (!(err instanceof RegpushError) || !err.details.registryCodes?.includes('MANIFEST_BLOB_UNKNOWN')) throw err;
+      // One check per target, shared by the manifest PUTs refused while it runs (an index's
+      // children go out together); each of them is then sent once more.
+      let check = this.rechecks.get(t);
+      if (!check) {
+        const word = this.takenOnWord.get(t);
+        if (!word?.size) throw err;
+        t.ep.client.logger.info(`${t.ref.registry} did not find a blob of ${formatReference(t.ref)} it had accepted; checking ${word.size} blob(s) and writing the manifest once more`);
+        const heads = pLimit(Math.max(this.run.jobs, MIN_PLAN_CONCURRENCY));
+        const digests = [...word];
+        word.clear();
+        check = Promise.all(digests.map((d) => heads(() => this.headConfirm(t, d)))).then(() => undefined);
+        this.rechecks.set(t, check);
+      }
+      await check;
       await t.ep.client.putManifest(t.ep.repo, ref, m.bytes, m.mediaType);
     }
   }
@@ -510,11 +720,25 @@ export class TargetSet {
     );
   }
 
-  /** Withdraws the landings this set announced but did not confirm (a failed target, a dry run, an error). */
+  /** Withdraws the landings this set announced but did not confirm (a failed target, a dry run, an error), and releases what was started early and never used. */
   finish(): void {
     for (const settle of this.landings.values()) settle(false); // a settled promise ignores a second call
     this.landings.clear();
+    for (const digest of [...this.early.keys()]) this.releaseBlob(digest);
   }
+}
+
+/** A config (or other small JSON blob): never the one a transfer waits for. */
+function isConfigLike(d: Descriptor): boolean {
+  return /json$/.test(d.mediaType.split(';')[0]!.trim());
+}
+
+/** What was started early for one blob (see TargetSet.startEarly). */
+interface EarlyBlob {
+  /** The source GET, shared by every target that streams the blob (the tee reads it once). */
+  read?: Early<OpenedBlob>;
+  sessions: Map<TransferTarget, Early<UploadSession>>;
+  mounts: Map<TransferTarget, Early<MountResult>>;
 }
 
 function landingKey(t: TransferTarget, digest: string): string {

@@ -136,6 +136,9 @@ export function resumableRead(opts: ResumableReadOptions): Readable {
       body.on('data', onData);
       body.once('end', onEnd);
       body.once('error', onError);
+      // A body opened ahead of its reader (the engine's speculative start) was paused explicitly,
+      // and a 'data' listener does not start such a stream: it flows from here.
+      body.resume();
     } catch (err) {
       // open() has had the transport's retries already: its failure is final.
       if (!out.destroyed) out.destroy(err as Error);

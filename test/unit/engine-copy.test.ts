@@ -64,10 +64,28 @@ test('a registry that will not mount (202) gets the blob streamed on the session
   assert.equal(reg.manifest('team/app', '1')?.digest, img.digest);
 });
 
-test('a target already holding every blob: all skipped, nothing read from the source, nothing uploaded', async () => {
+test('a target already holding every blob under a new tag: all skipped, nothing uploaded; only the speculative start of the largest layer, undone', async () => {
   const [src, dst] = [await fake(), await fake()];
   const img = src.seedImage('base/app', { tags: ['1'] });
   for (const d of [img.config, ...img.layers]) dst.putBlob('app', src.blob('base/app', d.digest)!);
+  const r = await copy({ from: src.ref('base/app:1'), to: [dst.ref('app:1')], ...fakeLibraryOptions(src, dst) });
+  assert.ok(r.targets[0]!.blobs.every((b) => b.action === 'skipped'));
+  assert.ok(r.targets[0]!.blobs.every((b) => b.bytes === 0));
+  // The tag was absent, so the largest layer's session and GET went out with its HEAD; the HEAD
+  // found it, so the session was cancelled and the GET dropped. Nothing else was started.
+  const largest = [...img.layers].sort((a, b) => b.size - a.size)[0]!;
+  assert.deepEqual(src.requests({ kind: 'blob', method: 'GET' }).map((g) => g.digest), [largest.digest]);
+  assert.deepEqual(dst.requests({ kind: 'upload' }).map((u) => [u.method, u.status]), [['POST', 202], ['DELETE', 204]]);
+  assert.equal(dst.openUploads(), 0);
+  assert.equal(dst.count({ kind: 'blob', method: 'HEAD' }), 3, 'one HEAD per blob');
+  assert.equal(dst.manifest('app', '1')?.digest, img.digest);
+});
+
+test('a target whose tag exists (an update) is planned HEAD first: nothing read from the source, nothing uploaded', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const img = src.seedImage('base/app', { tags: ['1'] });
+  for (const d of [img.config, ...img.layers]) dst.putBlob('app', src.blob('base/app', d.digest)!);
+  dst.seedImage('app', { tags: ['1'] }); // the tag points at something else: an update
   const r = await copy({ from: src.ref('base/app:1'), to: [dst.ref('app:1')], ...fakeLibraryOptions(src, dst) });
   assert.ok(r.targets[0]!.blobs.every((b) => b.action === 'skipped'));
   assert.equal(src.count({ kind: 'blob', method: 'GET' }), 0);

@@ -1,0 +1,199 @@
+// The speculative start of the transfer engine (TargetSet.startEarly): on a first copy or push to a
+// tag, the largest layer's upload session (POST) and its source GET go out together with the
+// plan's HEAD, not after it; a HEAD that finds the blob cancels the session and drops the GET
+// unread; an update (the tag exists) plans HEAD first; nothing is left open. Fake registries
+// (test/fixtures/fake-registry.ts) log every request with its arrival time.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { copy, parseSyncFile, push, sync } from '../../src/index.js';
+import { bytesOf, fakeLibraryOptions, startFakeRegistry, type FakeRegistry } from '../fixtures/fake-registry.js';
+
+const open: FakeRegistry[] = [];
+const dirs: string[] = [];
+after(async () => {
+  await Promise.all(open.map((r) => r.close()));
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+function appDir(): { src: string; dest: string }[] {
+  const d = mkdtempSync(join(tmpdir(), 'regpush-engine-early-'));
+  dirs.push(d);
+  writeFileSync(join(d, 'server.js'), 'console.log("hi")\n');
+  return [{ src: d, dest: '/app' }];
+}
+const configOf = (reg: FakeRegistry, repo: string, ref: string): string =>
+  (JSON.parse(reg.manifest(repo, ref)!.bytes.toString('utf8')) as { config: { digest: string } }).config.digest;
+async function fake(): Promise<FakeRegistry> {
+  const r = await startFakeRegistry();
+  open.push(r);
+  return r;
+}
+
+/** Server-side connections still open at `reg` (polled: a closed client socket takes a tick to be seen). */
+async function openConnections(reg: FakeRegistry): Promise<number> {
+  const sockets = (reg as unknown as { sockets: Set<unknown> }).sockets;
+  for (let i = 0; i < 50 && sockets.size > 0; i++) await new Promise((r) => setTimeout(r, 20));
+  return sockets.size;
+}
+
+const HEAD_DELAY_MS = 400;
+
+test('cold copy: the largest layer\'s POST and source GET are sent before its HEAD is answered; it streams on them; nothing left open', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const img = src.seedImage('base/app', { tags: ['1'], layers: [bytesOf('small', 2000), bytesOf('large', 300_000)] });
+  const large = img.layers[1]!;
+  dst.fault({ kind: 'blob', method: 'HEAD', digest: large.digest }, { kind: 'delay', ms: HEAD_DELAY_MS });
+  const r = await copy({ from: src.ref('base/app:1'), to: [dst.ref('app:1')], ...fakeLibraryOptions(src, dst) });
+  assert.equal(dst.manifest('app', '1')?.digest, img.digest);
+  assert.equal(r.targets[0]!.blobs.find((b) => b.digest === large.digest)?.action, 'streamed');
+
+  const head = dst.requests({ kind: 'blob', method: 'HEAD', digest: large.digest });
+  assert.equal(head.length, 1);
+  const answeredAt = head[0]!.at + HEAD_DELAY_MS;
+  const uploads = dst.uploadsFor(large.digest);
+  const post = uploads.find((u) => u.method === 'POST');
+  assert.ok(post, 'the blob was uploaded on a session');
+  assert.ok(post.at < answeredAt - HEAD_DELAY_MS / 2, `the POST (at +${post.at - head[0]!.at} ms) went out with the HEAD, not after its answer`);
+  const gets = src.requests({ kind: 'blob', method: 'GET', digest: large.digest });
+  assert.equal(gets.length, 1, 'one read of the source');
+  assert.ok(gets[0]!.at < answeredAt - HEAD_DELAY_MS / 2, `the source GET (at +${gets[0]!.at - head[0]!.at} ms) went out with the HEAD`);
+  assert.equal(dst.count({ kind: 'upload', method: 'POST' }), 3, 'one session per blob: the early one is the one used');
+  // The smaller blobs are not started early: their POST follows their HEAD's answer.
+  const small = img.layers[0]!;
+  const smallHead = dst.requests({ kind: 'blob', method: 'HEAD', digest: small.digest })[0]!;
+  const smallGet = src.requests({ kind: 'blob', method: 'GET', digest: small.digest })[0]!;
+  assert.ok(smallGet.seq > 0 && smallGet.at >= smallHead.at);
+
+  assert.equal(dst.openUploads(), 0);
+  assert.equal(await openConnections(src), 0, 'no connection left open at the source');
+  assert.equal(await openConnections(dst), 0, 'no connection left open at the target');
+});
+
+test('a present largest layer under a new tag: its early session is cancelled and its GET dropped unread; the rest of the run plans HEAD first', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const big = bytesOf('big layer', 1 << 20);
+  const img = src.seedImage('base/app', { tags: ['1', '2'], layers: [bytesOf('small', 2000), big] });
+  dst.putBlob('app', big); // the target repository holds the large layer, under no tag
+  const r = await copy({ from: `${src.host}/base/app`, to: [`${dst.host}/app`], allTags: true, ...fakeLibraryOptions(src, dst) });
+  assert.deepEqual(r.targets[0]!.tags, ['1', '2']);
+  const large = img.layers[1]!;
+  const report = r.targets[0]!.blobs.filter((b) => b.digest === large.digest);
+  assert.ok(report.length >= 1 && report.every((b) => b.action === 'skipped' && b.bytes === 0));
+  const gets = src.requests({ kind: 'blob', method: 'GET', digest: large.digest });
+  assert.equal(gets.length, 1, 'one speculative GET, for the first image only');
+  const sessions = dst.uploadsFor(large.digest);
+  assert.equal(sessions.length, 0, 'nothing was uploaded for the present layer');
+  assert.equal(dst.count({ kind: 'upload', method: 'DELETE', status: 204 }), 1, 'the early session was cancelled');
+  assert.equal(dst.openUploads(), 0);
+  assert.equal(await openConnections(src), 0);
+  assert.equal(await openConnections(dst), 0);
+});
+
+test('dry run: no speculative start (HEADs only)', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base/app', { tags: ['1'] });
+  const r = await copy({ from: src.ref('base/app:1'), to: [dst.ref('app:1')], dryRun: true, ...fakeLibraryOptions(src, dst) });
+  assert.ok(r.targets[0]!.blobs.every((b) => b.action === 'planned-stream'));
+  assert.equal(dst.count({ kind: 'upload' }), 0);
+  assert.equal(src.count({ kind: 'blob', method: 'GET' }), 0);
+});
+
+test('two targets, one holding the largest layer: one early GET feeds the other through the tee; the holder\'s session is cancelled', async () => {
+  const [src, a, b] = [await fake(), await fake(), await fake()];
+  const img = src.seedImage('base/app', { tags: ['1'], layers: [bytesOf('small', 2000), bytesOf('large', 200_000)] });
+  const large = img.layers[1]!;
+  b.putBlob('app', src.blob('base/app', large.digest)!);
+  const r = await copy({ from: src.ref('base/app:1'), to: [a.ref('app:1'), b.ref('app:1')], ...fakeLibraryOptions(src, a, b) });
+  assert.ok(r.targets.every((t) => t.ok));
+  assert.equal(src.count({ kind: 'blob', method: 'GET', digest: large.digest }), 1, 'one read of the source');
+  assert.equal(r.targets[0]!.blobs.find((x) => x.digest === large.digest)?.action, 'streamed');
+  assert.equal(r.targets[1]!.blobs.find((x) => x.digest === large.digest)?.action, 'skipped');
+  assert.ok(a.hasBlob('app', large.digest));
+  assert.equal(b.count({ kind: 'upload', method: 'DELETE', status: 204 }), 1);
+  assert.equal(a.openUploads() + b.openUploads(), 0);
+});
+
+test('an index: its image manifests are PUT together (one round trip, not one per platform), then the index', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const amd = src.seedImage('base/multi', { platform: { os: 'linux', architecture: 'amd64' } });
+  const arm = src.seedImage('base/multi', { platform: { os: 'linux', architecture: 'arm64' } });
+  const s390 = src.seedImage('base/multi', { platform: { os: 'linux', architecture: 's390x' } });
+  const idx = src.seedIndex('base/multi', [amd, arm, s390], { tags: ['1'] });
+  const PUT_DELAY_MS = 300;
+  dst.fault({ kind: 'manifest', method: 'PUT' }, { kind: 'delay', ms: PUT_DELAY_MS });
+  const r = await copy({ from: src.ref('base/multi:1'), to: [dst.ref('multi:1')], ...fakeLibraryOptions(src, dst) });
+  assert.equal(r.digest, idx.digest);
+  const puts = dst.requests({ kind: 'manifest', method: 'PUT' });
+  const children = puts.filter((p) => p.digest);
+  const top = puts.filter((p) => p.tag === '1');
+  assert.deepEqual(new Set(children.map((c) => c.digest)), new Set([amd.digest, arm.digest, s390.digest]));
+  assert.equal(top.length, 1);
+  const first = Math.min(...children.map((c) => c.at));
+  const last = Math.max(...children.map((c) => c.at));
+  assert.ok(last - first < PUT_DELAY_MS / 2, `the children went out together (spread ${last - first} ms)`);
+  assert.ok(top[0]!.at >= last + PUT_DELAY_MS - 20, 'the index after every child was answered');
+  assert.equal(dst.manifest('multi', '1')?.digest, idx.digest);
+});
+
+test('push: the config\'s upload session goes out with its HEAD (HEAD ‖ POST → PUT); a config already there cancels it', async () => {
+  const dst = await fake();
+  const HEAD_DELAY = 300;
+  dst.fault({ kind: 'blob', method: 'HEAD' }, { kind: 'delay', ms: HEAD_DELAY });
+  const app = appDir();
+  const r = await push({ from: 'scratch', to: dst.ref('app:1'), app, ...fakeLibraryOptions(dst) });
+  const config = configOf(dst, 'app', '1');
+  const head = dst.requests({ kind: 'blob', method: 'HEAD', digest: config });
+  assert.equal(head.length, 1);
+  const post = dst.uploadsFor(config).find((u) => u.method === 'POST');
+  assert.ok(post && post.at < head[0]!.at + HEAD_DELAY / 2, 'the POST went out before the HEAD was answered');
+  assert.equal(dst.manifest('app', '1')?.digest, r.digest);
+
+  // The same image under a new tag: the config is there; its early session is cancelled.
+  dst.clearFaults();
+  dst.clearLog();
+  const again = await push({ from: 'scratch', to: dst.ref('app:2'), app, ...fakeLibraryOptions(dst) });
+  assert.equal(again.digest, r.digest);
+  assert.equal(dst.uploadsFor(config).filter((u) => u.method === 'PUT').length, 0, 'the config is not sent again');
+  assert.equal(dst.openUploads(), 0, 'every session opened early was cancelled');
+  assert.equal(await openConnections(dst), 0);
+});
+
+test('an index whose children are refused with MANIFEST_BLOB_UNKNOWN at once: one check of the blobs serves both, each child is sent once more', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const amd = src.seedImage('base/multi', { platform: { os: 'linux', architecture: 'amd64' } });
+  const arm = src.seedImage('base/multi', { platform: { os: 'linux', architecture: 'arm64' } });
+  const idx = src.seedIndex('base/multi', [amd, arm], { tags: ['1'] });
+  const refuse = dst.fault({ kind: 'manifest', method: 'PUT', when: (r) => r.tag === undefined }, { kind: 'status', status: 400, code: 'MANIFEST_BLOB_UNKNOWN' }, { times: 2 });
+  const r = await copy({ from: src.ref('base/multi:1'), to: [dst.ref('multi:1')], ...fakeLibraryOptions(src, dst) });
+  assert.equal(r.digest, idx.digest);
+  assert.equal(refuse.hits, 2, 'both children refused once');
+  const blobs = new Set([amd.config.digest, ...amd.layers.map((l) => l.digest), arm.config.digest, ...arm.layers.map((l) => l.digest)]);
+  for (const d of blobs) {
+    // The plan's HEAD, and one check after the refusals (not one per refused child).
+    assert.equal(dst.count({ kind: 'blob', method: 'HEAD', digest: d }), 2, d);
+  }
+  assert.equal(dst.requests({ kind: 'manifest', method: 'PUT' }).filter((p) => p.digest).length, 4, 'each child sent twice');
+  assert.equal(dst.manifest('multi', '1')?.digest, idx.digest);
+});
+
+test('sync, three new images sharing their largest layer: one starts it early and claims it; the others wait and mount it; it is read once', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const shared = bytesOf('shared base layer', 400_000);
+  const names = ['svc1', 'svc2', 'svc3'];
+  for (const n of names) src.seedImage(n, { tags: ['1'], layers: [shared, bytesOf(n, 3000)] });
+  const spec = parseSyncFile(['defaults:', `  targets: [${dst.host}/mirror]`, 'images:', ...names.map((n) => `  - source: ${src.ref(`${n}:1`)}`), ''].join('\n'), 'sync.yaml');
+  const lines: string[] = [];
+  const logger = { debug: (m: string) => lines.push(m), info: () => {}, warn: () => {}, error: () => {} };
+  const r = await sync({ spec, logger, ...fakeLibraryOptions(src, dst) } as Parameters<typeof sync>[0]);
+  assert.equal(r.units.filter((u) => u.ok).length, 3);
+  assert.equal(r.totals.copied, 3);
+  const sharedDigest = src.requests({ kind: 'blob', method: 'GET' }).map((g) => g.digest!).find((d) => src.blob('svc1', d)?.length === shared.length)!;
+  assert.equal(src.count({ kind: 'blob', method: 'GET', digest: sharedDigest }), 1, 'the shared layer is read once');
+  assert.equal(lines.filter((l) => l.startsWith(`${sharedDigest}: upload session and source GET sent with the plan's HEAD`)).length, 1, 'one image started it early');
+  assert.equal(dst.requests({ kind: 'upload', method: 'POST', query: { mount: true } }).filter((m) => m.digest === sharedDigest && m.status === 201).length, 2, 'and mounted into the two other repositories');
+  for (const n of names) assert.ok(dst.manifest(`mirror/${n}`, '1'));
+  assert.equal(dst.openUploads(), 0);
+  assert.equal(await openConnections(dst), 0);
+});
