@@ -356,10 +356,8 @@ interface EarlyConfigs {
 /**
  * Sends the configs as soon as the base and every new layer's diffID are known — while base blobs
  * still move and the last layer's upload is closing — instead of after them: on a long round trip
- * that takes the config's requests off the critical path. No HEAD first: a config is a few kB and
- * new whenever anything changed, so asking costs more than sending it again (the unchanged case
- * never gets here: the warm path knows the tag's config is there). Settles even when a layer
- * fails: its end settles every diffID still open, and without all of them nothing is sent.
+ * that takes the config's requests (HEAD ‖ POST → PUT) off the critical path. Settles even when a
+ * layer fails: its end settles every diffID still open, and without all of them nothing is sent.
  */
 function sendConfigsEarly(set: TargetSet, resolved: Resolved, board: DiffIdBoard, inputs: PushInputs, opts: PushOptions): { configs: Promise<EarlyConfigs | undefined>; sent: Promise<void> } {
   resolved.layerUploads.then(
@@ -375,7 +373,7 @@ function sendConfigsEarly(set: TargetSet, resolved: Resolved, board: DiffIdBoard
   const sent = configs.then(async (c) => {
     if (!c) return;
     await set.each(async (t) => {
-      await Promise.all(c.list.filter((x) => !t.present.has(x.digest)).map((x) => ensureBytesBlob(t.ep, x.bytes, set.ctx, { head: false })));
+      await Promise.all(c.list.filter((x) => !t.present.has(x.digest)).map((x) => ensureBytesBlob(t.ep, x.bytes, set.ctx)));
       for (const x of c.list) t.present.add(x.digest);
     });
   });

@@ -1,4 +1,4 @@
-/** Uploading a small blob we hold in memory (a config): HEAD and upload session together (or no HEAD at all), then the registry's upload method. */
+/** Uploading a small blob we hold in memory (a config): HEAD and upload session together, then the registry's upload method. */
 import { sha256Digest } from '../image/digest.js';
 import type { RepoEndpoint, TransferContext } from './types.js';
 import { cancel, isUploadRefusal, KNOWN_BLOB_METHODS, uploadBlob } from './upload.js';
@@ -8,13 +8,8 @@ import { cancel, isUploadRefusal, KNOWN_BLOB_METHODS, uploadBlob } from './uploa
  * `ctx`, the upload follows what the run learned about the registry (a refused monolithic PUT
  * falls back to PATCH); the Buffer body is replayable, so the transport retries it on its own.
  */
-export async function ensureBytesBlob(target: RepoEndpoint, bytes: Buffer, ctx?: TransferContext, opts: { head?: boolean } = {}): Promise<{ digest: string; uploaded: boolean }> {
+export async function ensureBytesBlob(target: RepoEndpoint, bytes: Buffer, ctx?: TransferContext): Promise<{ digest: string; uploaded: boolean }> {
   const digest = sha256Digest(bytes);
-  if (ctx && opts.head === false) {
-    // The caller knows the blob is new, or that sending it again costs less than asking.
-    await uploadBlob(target, { methods: KNOWN_BLOB_METHODS, what: `blob ${digest}`, open: () => ({ data: bytes, digest, size: bytes.length }) }, ctx);
-    return { digest, uploaded: true };
-  }
   if (ctx) {
     // The HEAD and the upload session go out together: a blob held in memory here is a config
     // just composed, nearly always new at the target, so the upload starts a round trip sooner

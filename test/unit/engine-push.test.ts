@@ -149,7 +149,6 @@ test('the config goes out while base blobs still move: it lands before the slowe
   const landed = (digest: string) => dst.requests({ kind: 'upload', method: 'PUT', digest }).find((q) => q.status === 201);
   assert.ok(landed(configDigest) && landed(slow), 'both uploaded');
   assert.ok(landed(configDigest)!.seq < landed(slow)!.seq, 'the config was sent before the slow base blob landed');
-  assert.equal(dst.count({ method: 'HEAD', digest: configDigest }), 0, 'a new config is sent without asking first');
   // And the manifest came last, after every blob it names.
   const manifestPut = dst.requests({ kind: 'manifest', method: 'PUT' })[0]!;
   assert.ok(manifestPut.seq > landed(slow)!.seq);
