@@ -61,7 +61,19 @@ export async function copyImage(set: TargetSet, source: RepoEndpoint, ref: strin
   // The source's and the targets' tags are asked at once: one round trip, not two.
   const check = !(opts.platforms || opts.format);
   const held = new Map(check ? set.live.map((t) => [t, tagDigests(t, opts.tags ?? t.tags)] as const) : []);
-  for (const p of held.values()) p.catch(() => undefined); // awaited below, inside set.each
+  let graphRead: Promise<CopyGraph> | undefined;
+  const readOnce = (): Promise<CopyGraph> => (graphRead ??= readGraph(source.client, source.repo, ref, opts.platforms, opts.format, opts.log));
+  for (const p of held.values()) {
+    p.then(
+      // A target without one of its tags needs the image whatever the source HEAD says: its graph
+      // is read now, not after that HEAD (which behind a token registry waits for a 401 and a
+      // token first). An unchanged re-run has every tag, so it still reads no manifest.
+      (digests) => {
+        if (digests.some((d) => d === undefined)) readOnce().catch(() => undefined); // awaited below
+      },
+      () => undefined, // awaited below, inside set.each
+    );
+  }
   const head = check ? await source.client.headManifest(source.repo, ref) : undefined;
   const headDigest = head?.digest;
   if (headDigest) {
@@ -74,7 +86,7 @@ export async function copyImage(set: TargetSet, source: RepoEndpoint, ref: strin
   }
   const need = set.subset(set.live.filter((t) => !outcome.unchanged.has(t)));
   if (need.live.length > 0) {
-    const graph = await readGraph(source.client, source.repo, ref, opts.platforms, opts.format, opts.log);
+    const graph = await readOnce();
     outcome.graph = graph;
     outcome.sourceDigest = graph.sourceDigest;
     if (graph.sourceMirror) outcome.sourceMirror = graph.sourceMirror;

@@ -185,3 +185,19 @@ test('auth: a Bearer source and a Basic target, with credentials; a wrong passwo
   );
   assert.equal(dst.manifest('app', '2'), undefined);
 });
+
+test('a target without the tag: the source manifest is read as soon as the target says so, not after the source HEAD', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base/app', { tags: ['1'] });
+  src.fault({ kind: 'manifest', method: 'HEAD' }, { kind: 'delay', ms: 1000 });
+  await copy({ from: src.ref('base/app:1'), to: [dst.ref('app:1')], ...fakeLibraryOptions(src, dst) });
+  const head = src.requests({ kind: 'manifest', method: 'HEAD' })[0]!;
+  const get = src.requests({ kind: 'manifest', method: 'GET' })[0]!;
+  assert.ok(get.at - head.at < 500, `the manifest GET came ${get.at - head.at} ms after the HEAD, which took 1 s to answer`);
+  // The re-run: every tag held, so no manifest GET at the source at all.
+  src.clearFaults();
+  src.clearLog();
+  const again = await copy({ from: src.ref('base/app:1'), to: [dst.ref('app:1')], ...fakeLibraryOptions(src, dst) });
+  assert.deepEqual(again.targets[0]!.tagsUnchanged, ['1']);
+  assert.equal(src.count({ kind: 'manifest', method: 'GET' }), 0);
+});
