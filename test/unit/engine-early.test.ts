@@ -38,7 +38,8 @@ async function openConnections(reg: FakeRegistry): Promise<number> {
   return sockets.size;
 }
 
-const HEAD_DELAY_MS = 400;
+// Long enough that "went out with it" and "went out after its answer" stay apart on a loaded machine.
+const HEAD_DELAY_MS = 1000;
 
 test('cold copy: the largest layer\'s POST and source GET are sent before its HEAD is answered; it streams on them; nothing left open', async () => {
   const [src, dst] = [await fake(), await fake()];
@@ -121,7 +122,7 @@ test('an index: its image manifests are PUT together (one round trip, not one pe
   const arm = src.seedImage('base/multi', { platform: { os: 'linux', architecture: 'arm64' } });
   const s390 = src.seedImage('base/multi', { platform: { os: 'linux', architecture: 's390x' } });
   const idx = src.seedIndex('base/multi', [amd, arm, s390], { tags: ['1'] });
-  const PUT_DELAY_MS = 300;
+  const PUT_DELAY_MS = 1000;
   dst.fault({ kind: 'manifest', method: 'PUT' }, { kind: 'delay', ms: PUT_DELAY_MS });
   const r = await copy({ from: src.ref('base/multi:1'), to: [dst.ref('multi:1')], ...fakeLibraryOptions(src, dst) });
   assert.equal(r.digest, idx.digest);
@@ -139,7 +140,7 @@ test('an index: its image manifests are PUT together (one round trip, not one pe
 
 test('push: the config\'s upload session goes out with its HEAD (HEAD ‖ POST → PUT); a config already there cancels it', async () => {
   const dst = await fake();
-  const HEAD_DELAY = 300;
+  const HEAD_DELAY = 1000;
   dst.fault({ kind: 'blob', method: 'HEAD' }, { kind: 'delay', ms: HEAD_DELAY });
   const app = appDir();
   const r = await push({ from: 'scratch', to: dst.ref('app:1'), app, ...fakeLibraryOptions(dst) });
