@@ -475,6 +475,9 @@ export class TargetSet {
    */
   private async planOne(t: TransferTarget, source: RepoEndpoint, d: Descriptor): Promise<PlanAction> {
     let plan = t.plans.get(d.digest);
+    // Landed here since it was planned (by an earlier image of this set: copy --all-tags with two
+    // tags on one image): skipped now, not streamed a second time.
+    if (plan && plan !== 'skip' && t.present.has(d.digest)) t.plans.set(d.digest, (plan = 'skip'));
     if (plan) return plan;
     // Known present (the warm path saw a manifest there that names it): no HEAD.
     plan = t.present.has(d.digest) ? 'skip' : await planBlob(d, source, t.ep);

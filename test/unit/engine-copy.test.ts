@@ -201,3 +201,13 @@ test('a target without the tag: the source manifest is read as soon as the targe
   assert.deepEqual(again.targets[0]!.tagsUnchanged, ['1']);
   assert.equal(src.count({ kind: 'manifest', method: 'GET' }), 0);
 });
+
+test('--all-tags with two tags on one image: its blobs are read once, the second tag skips them', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const img = src.seedImage('base/app', { tags: ['1', 'latest'] });
+  const r = await copy({ from: src.ref('base/app'), to: [dst.ref('app')], allTags: true, ...fakeLibraryOptions(src, dst) });
+  assert.ok(r.targets[0]!.ok);
+  for (const l of img.layers) assert.equal(src.count({ kind: 'blob', method: 'GET', digest: l.digest }), 1, `layer ${l.digest} read once`);
+  assert.equal(dst.manifest('app', '1')?.digest, img.digest);
+  assert.equal(dst.manifest('app', 'latest')?.digest, img.digest);
+});
