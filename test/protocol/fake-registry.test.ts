@@ -1,17 +1,11 @@
 // The fake registry itself (test/fixtures/fake-registry.ts), spoken to with plain fetch: the API
 // subset, its checks, auth modes, the request log and the faults. Orchestration tests rely on
 // every one of these answers, so each is pinned here.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bytesOf, digestOf, MT, startFakeRegistry, type FakeRegistry, type FakeRegistryOptions } from '../fixtures/fake-registry.js';
+import { bytesOf, digestOf, fakeRegistryPool, MT } from '../fixtures/fake-registry.js';
 
-const open: FakeRegistry[] = [];
-after(() => Promise.all(open.map((r) => r.close())));
-async function fake(opts?: FakeRegistryOptions): Promise<FakeRegistry> {
-  const r = await startFakeRegistry(opts);
-  open.push(r);
-  return r;
-}
+const fake = fakeRegistryPool();
 // fetch's types take Uint8Array, not Buffer.
 const u8 = (b: Buffer): Uint8Array<ArrayBuffer> => Uint8Array.from(b);
 const errCode = async (res: Response) => ((await res.json()) as { errors: { code: string }[] }).errors[0]!.code;

@@ -1,18 +1,12 @@
 // copy() orchestration against in-process fake registries (test/fixtures/fake-registry.ts): which
 // requests each target sees, set-aside of a failing target, mounts, and what reaches a target
 // when something is wrong. The real-registry e2e tier stays the judge of the bytes themselves.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copy, type CopyResult, type RegpushError } from '../../src/index.js';
-import { fakeLibraryOptions, startFakeRegistry, type FakeRegistry, type FakeRegistryOptions } from '../fixtures/fake-registry.js';
+import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
 
-const open: FakeRegistry[] = [];
-after(() => Promise.all(open.map((r) => r.close())));
-async function fake(opts?: FakeRegistryOptions): Promise<FakeRegistry> {
-  const r = await startFakeRegistry(opts);
-  open.push(r);
-  return r;
-}
+const fake = fakeRegistryPool();
 /** Every upload request answered 500 (Retry-After: 0 keeps the client's retries immediate). */
 const failUploads = (reg: FakeRegistry) => reg.fault({ kind: 'upload' }, { kind: 'status', status: 500, retryAfter: 0 });
 const partialResult = (err: unknown): CopyResult => (err as RegpushError).details.result as CopyResult;

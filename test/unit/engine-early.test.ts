@@ -9,12 +9,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { copy, parseSyncFile, push, sync } from '../../src/index.js';
-import { bytesOf, fakeLibraryOptions, startFakeRegistry, type FakeRegistry } from '../fixtures/fake-registry.js';
+import { bytesOf, fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
 
-const open: FakeRegistry[] = [];
+const fake = fakeRegistryPool();
 const dirs: string[] = [];
-after(async () => {
-  await Promise.all(open.map((r) => r.close()));
+after(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 function appDir(): { src: string; dest: string }[] {
@@ -25,11 +24,6 @@ function appDir(): { src: string; dest: string }[] {
 }
 const configOf = (reg: FakeRegistry, repo: string, ref: string): string =>
   (JSON.parse(reg.manifest(repo, ref)!.bytes.toString('utf8')) as { config: { digest: string } }).config.digest;
-async function fake(): Promise<FakeRegistry> {
-  const r = await startFakeRegistry();
-  open.push(r);
-  return r;
-}
 
 /** Server-side connections still open at `reg` (polled: a closed client socket takes a tick to be seen). */
 async function openConnections(reg: FakeRegistry): Promise<number> {

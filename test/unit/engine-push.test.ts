@@ -6,19 +6,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { push, type PushResult, type RegpushError } from '../../src/index.js';
-import { fakeLibraryOptions, startFakeRegistry, type FakeRegistry, type FakeRegistryOptions } from '../fixtures/fake-registry.js';
+import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
 
-const open: FakeRegistry[] = [];
+const fake = fakeRegistryPool();
 const dirs: string[] = [];
-after(async () => {
-  await Promise.all(open.map((r) => r.close()));
+after(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
-async function fake(opts?: FakeRegistryOptions): Promise<FakeRegistry> {
-  const r = await startFakeRegistry(opts);
-  open.push(r);
-  return r;
-}
 /** A directory with one file, for the app layer. */
 function appDir(content = 'console.log("hi")\n'): { src: string; dest: string }[] {
   const d = mkdtempSync(join(tmpdir(), 'regpush-engine-push-'));

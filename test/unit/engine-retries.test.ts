@@ -8,20 +8,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { copy, push, type RegpushError } from '../../src/index.js';
-import { fakeLibraryOptions, startFakeRegistry, type FakeRegistry } from '../fixtures/fake-registry.js';
+import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
 
 const RETRIES = 2;
-const open: FakeRegistry[] = [];
+const fake = fakeRegistryPool();
 const dirs: string[] = [];
-after(async () => {
-  await Promise.all(open.map((r) => r.close()));
+after(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
-async function fake(): Promise<FakeRegistry> {
-  const r = await startFakeRegistry();
-  open.push(r);
-  return r;
-}
 
 /** A source image of one layer, and a target repository that already holds its config: one blob to move. */
 async function oneBlobCopy(): Promise<{ src: FakeRegistry; dst: FakeRegistry; layer: string }> {
