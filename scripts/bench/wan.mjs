@@ -266,8 +266,6 @@ async function runVariant({ profile, auth }, { ctx, opt, R, tokenService, log, b
     const a = s.group === 'regpush' ? args.map((x) => (x === '--quiet' ? '--debug' : x)) : args;
     for (const l of linkList) l.reset();
     const r = await measure(cmd, a, { env, timeoutMs: Math.max(opt.timeoutS * 1000, 300_000) });
-    // --keep: each regpush run's --debug log stays in the temp dir, for reading its request chain.
-    if (opt.keep && s.group === 'regpush') writeFileSync(join(ctx.tmp, `wan-${profile.id}-${auth}-${round}-${s.id}.log`), r.stderr ?? '');
     const conns = linkList.reduce((n, l) => n + l.stats.connections, 0);
     const reqs = linkList.flatMap((l) => l.stats.requests);
     const busiest = Math.max(...linkList.flatMap((l) => [l.stats.bytes.up, l.stats.bytes.down]));
@@ -275,7 +273,9 @@ async function runVariant({ profile, auth }, { ctx, opt, R, tokenService, log, b
     if (!r.ok) rec.error = `exit ${r.code}: ${(r.stderr || r.stdout).split('\n').filter(Boolean).slice(-2).join(' ⏎ ').slice(0, 300)}`;
     else rec.invalid = s.check(r, wctx);
     if (s.group === 'regpush' && r.ok) rec.critical = criticalPath(r.stderr);
-    if (opt.wanLog && s.group === 'regpush') writeFileSync(join(opt.wanLog, `${profile.id}-${auth}-${s.id}-${round}.log`), r.stderr);
+    // Each regpush run's --debug log, for reading its request chain: in --wan-log DIR, or with --keep in the temp dir.
+    const logDir = opt.wanLog ?? (opt.keep ? ctx.tmp : undefined);
+    if (logDir && s.group === 'regpush') writeFileSync(join(logDir, `wan-${profile.id}-${auth}-${s.id}-${round}.log`), r.stderr ?? '');
     const flag = rec.error ? `  FAILED ${rec.error}` : rec.invalid ? `  INVALID ${rec.invalid}` : '';
     log(`wan ${profile.id} ${auth.padEnd(5)} ${String(round).padEnd(3)} ${s.id.padEnd(12)} ${(r.wallMs / 1000).toFixed(2).padStart(7)} s  ${String(reqs.length).padStart(3)} req  ${String(conns).padStart(3)} conn${rec.critical ? `  path ${rec.critical.chain.length} req ${rec.critical.ms} ms` : ''}${flag}`);
     if (record) results[s.id].push(rec);
