@@ -265,7 +265,7 @@ async function resolveStage(run: TransferRun, set: TargetSet, states: Map<Transf
       // its spare is given back at once, while the warm path's other requests run.
       const layerBound = !source || source.client.registry === t.ep.client.registry;
       if (layers.length && !opts.dryRun && layerBound) state.spare = new SpareSession(t.ep, run.ctx);
-      const found = diffIdsOf.length ? await findReusableLayers(t.ep, t.ref, basePromise, diffIdsOf, same, () => void state.spare?.release()) : undefined; // never rejects
+      const found = diffIdsOf.length ? await findReusableLayers(t.ep, t.ref, basePromise, diffIdsOf, { same, onTagFound: () => void state.spare?.release() }) : undefined; // never rejects
       state.reusable = found?.layers ?? [];
       state.tagDigest = found?.tagDigest;
       for (const d of found?.present ?? []) t.present.add(d);

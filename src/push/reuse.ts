@@ -61,7 +61,19 @@ const REUSABLE_TYPES: ReadonlySet<string> = new Set([MediaType.OCI_LAYER_GZIP, M
  * The existing layers of the target tag that equal what our layers would produce. `base` may
  * still be resolving; a failed resolve is the push's error, not this check's. Never rejects.
  */
-export async function findReusableLayers(target: RepoEndpoint, toRef: ImageReference, base: Promise<ResolvedBase>, diffIdsOf: readonly DiffIdOf[], same?: SameImageCheck, onTagFound?: () => void): Promise<ReuseFound | undefined> {
+export async function findReusableLayers(
+  target: RepoEndpoint,
+  toRef: ImageReference,
+  base: Promise<ResolvedBase>,
+  diffIdsOf: readonly DiffIdOf[],
+  opts: {
+    /** The whole-image comparison (the shortcut); without it, layer by layer only. */
+    same?: SameImageCheck;
+    /** Told as soon as the tag turns out to exist. */
+    onTagFound?: () => void;
+  } = {},
+): Promise<ReuseFound | undefined> {
+  const { same, onTagFound } = opts;
   const log = target.client.logger;
   try {
     let top;
