@@ -60,6 +60,10 @@ export async function copyImage(set: TargetSet, source: RepoEndpoint, ref: strin
   // The no-op check: a HEAD does not count against Docker Hub's pull limit, a manifest GET does.
   // The source's and the targets' tags are asked at once: one round trip, not two.
   const check = !(opts.platforms || opts.format);
+  // One spare connection to the source beside the HEAD's: a target that lacks a tag has the source
+  // manifest read while that HEAD may still hold the first connection, and a new connection there
+  // would put a handshake on the critical path. Unused, it is closed with the run.
+  if (check && !opts.dryRun && set.live.length > 0) source.client.warm?.(2);
   const held = new Map(check ? set.live.map((t) => [t, tagDigests(t, opts.tags ?? t.tags)] as const) : []);
   let graphRead: Promise<CopyGraph> | undefined;
   const readOnce = (): Promise<CopyGraph> => (graphRead ??= readGraph(source.client, source.repo, ref, opts.platforms, opts.format, opts.log));

@@ -192,3 +192,31 @@ test('sync, three new images sharing their largest layer: one starts it early an
   assert.equal(dst.openUploads(), 0);
   assert.equal(await openConnections(dst), 0);
 });
+
+test('cold copy: a second connection to the source opens with its manifest HEAD, so the manifest GET a target\'s missing tag calls for does not wait for a handshake', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const img = src.seedImage('base/app', { tags: ['1'], layers: [bytesOf('one', 2000)] });
+  // The source's HEAD holds its first connection, and the target's answer comes late enough to
+  // tell a connection opened at the start from one opened when that answer asked for the GET.
+  src.fault({ kind: 'manifest', method: 'HEAD' }, { kind: 'delay', ms: HEAD_DELAY_MS });
+  dst.fault({ kind: 'manifest', method: 'HEAD' }, { kind: 'delay', ms: HEAD_DELAY_MS });
+  await copy({ from: src.ref('base/app:1'), to: [dst.ref('app:1')], ...fakeLibraryOptions(src, dst) });
+  assert.equal(dst.manifest('app', '1')?.digest, img.digest);
+  const head = src.requests({ kind: 'manifest', method: 'HEAD' })[0]!;
+  const get = src.requests({ kind: 'manifest', method: 'GET' })[0]!;
+  assert.ok(get.at >= head.at + HEAD_DELAY_MS / 2, 'the GET followed the target\'s answer');
+  const [, second] = src.connectionsAt;
+  assert.ok(second !== undefined && second < head.at + HEAD_DELAY_MS / 2, `the second source connection opened ${second! - head.at} ms after the HEAD, not when the GET needed it`);
+  assert.equal(await openConnections(src), 0, 'no connection left open at the source');
+});
+
+test('an unchanged copy (the target holds the tag): the spare source connection is closed at the end, nothing else is read', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base/app', { tags: ['1'], layers: [bytesOf('one', 2000)] });
+  await copy({ from: src.ref('base/app:1'), to: [dst.ref('app:1')], ...fakeLibraryOptions(src, dst) });
+  src.clearLog();
+  const r = await copy({ from: src.ref('base/app:1'), to: [dst.ref('app:1')], ...fakeLibraryOptions(src, dst) });
+  assert.deepEqual(r.targets[0]!.tagsUnchanged, ['1']);
+  assert.equal(src.count({ method: 'GET' }), 0, 'no manifest or blob GET at the source: HEADs only');
+  assert.equal(await openConnections(src), 0, 'the spare did not outlive the run');
+});
