@@ -11,6 +11,7 @@ import type { TargetSet, TransferTarget } from '../transfer/engine.js';
 import type { SpareSession } from '../transfer/spare-session.js';
 import type { TransferContext } from '../transfer/types.js';
 import { uploadLayer, type LayerLabel, type LayerUploadOutcome } from './layer-upload.js';
+import type { LayerHeadStart } from './layer-head-start.js';
 import type { PushTargetResult } from './options.js';
 
 /** What push knows of the new layers (and the result) at one target. */
@@ -31,10 +32,12 @@ export interface TargetState {
 export interface LayerJob {
   options: LayerOptions;
   label: LayerLabel;
+  /** Its build, started before the target answered (push.ts); the first upload of it sends it. */
+  headStart?: LayerHeadStart;
 }
 
 /** Layers built at once: each one's gzip already uses several cores, so two keep the pipes full without oversubscribing. */
-const LAYERS_AT_ONCE = 2;
+export const LAYERS_AT_ONCE = 2;
 
 /** Every layer to every target; per layer its facts (undefined when every target failed first). */
 export async function uploadLayersEverywhere(set: TargetSet, states: Map<TransferTarget, TargetState>, jobs: readonly LayerJob[], ctx: TransferContext, method?: UploadMethod): Promise<(LayerResult | undefined)[]> {
@@ -74,7 +77,7 @@ export async function uploadLayerEverywhere(set: TargetSet, states: Map<Transfer
 /** The layer at one target: present, mounted from a holder in the same registry, or uploaded. */
 async function layerTo(t: TransferTarget, holders: TransferTarget[], job: LayerJob, ctx: TransferContext, method: UploadMethod | undefined, known: LayerResult | undefined, spare: SpareSession | undefined): Promise<LayerUploadOutcome> {
   const done = (result: LayerResult, action: 'skipped' | 'mounted'): LayerUploadOutcome => ({ result, action, bytes: 0, retries: 0, method: 'none' });
-  if (!known) return uploadLayer(t.ep, job.options, ctx, method, undefined, job.label, spare);
+  if (!known) return uploadLayer(t.ep, job.options, ctx, { method, name: job.label, spare, headStart: job.headStart });
   if ((await t.ep.client.headBlob(t.ep.repo, known.digest)) !== undefined) return done(known, 'skipped');
   const from = holders.find((h) => h.ref.registry === t.ref.registry);
   if (from) {
@@ -82,5 +85,5 @@ async function layerTo(t: TransferTarget, holders: TransferTarget[], job: LayerJ
     if (m?.mounted) return done(known, 'mounted');
     if (m && !m.mounted) await t.ep.client.cancelUpload(m.uploadUrl);
   }
-  return uploadLayer(t.ep, job.options, ctx, method, known, job.label);
+  return uploadLayer(t.ep, job.options, ctx, { method, known, name: job.label });
 }

@@ -12,6 +12,7 @@ import { createLayerStream, hashLayer, type LayerOptions, type LayerResult } fro
 import type { UploadMethod } from '../registry/quirks.js';
 import type { RepoEndpoint, TransferContext } from '../transfer/types.js';
 import type { SpareSession } from '../transfer/spare-session.js';
+import type { LayerHeadStart } from './layer-head-start.js';
 import { uploadBlob, type BlobBody } from '../transfer/upload.js';
 
 /** How the layer got to the target. */
@@ -42,17 +43,29 @@ export const LAYER_METHODS: readonly UploadMethod[] = ['patch', 'put', 'chunked'
 /** Methods once the digest is known: one PUT with a length is the cheapest. */
 export const KNOWN_LAYER_METHODS: readonly UploadMethod[] = ['put', 'patch', 'chunked'];
 
+/** How to upload one layer (all optional). */
+export interface LayerUploadOptions {
+  /** Forces one strategy (else streamed PATCH, then PUT, then chunked on refusal). */
+  method?: UploadMethod;
+  /** The layer was already produced once (for another target): its digest and size are known, so a monolithic PUT needs no hash pass. */
+  known?: LayerResult;
+  /** How the layer is named in messages and progress events (default: the app layer). */
+  name?: LayerLabel;
+  /** An upload session opened while the target was asked about its tag: the first attempt starts on it. */
+  spare?: SpareSession;
+  /** The layer's build, already running: the first streamed attempt sends it. */
+  headStart?: LayerHeadStart;
+}
+
 /**
- * Builds and uploads the layer. `known`: the layer was already produced once (for another target),
- * so its digest and size are known and a monolithic PUT needs no hash pass. `method` forces one
- * strategy (else streamed PATCH, then PUT, then chunked on refusal). A transient failure of the
- * streamed body re-produces the layer and starts again, within the layer's one retry budget; a
- * failure the transport has already retried (the POST, the closing PUT) is final.
+ * Builds and uploads the layer. A transient failure of the streamed body re-produces the layer
+ * and starts again, within the layer's one retry budget; a failure the transport has already
+ * retried (the POST, the closing PUT) is final.
  */
-export async function uploadLayer(target: RepoEndpoint, layer: LayerOptions, ctx: TransferContext, method?: UploadMethod, known?: LayerResult, name: LayerLabel = APP_LAYER, spare?: SpareSession): Promise<LayerUploadOutcome> {
+export async function uploadLayer(target: RepoEndpoint, layer: LayerOptions, ctx: TransferContext, opts: LayerUploadOptions = {}): Promise<LayerUploadOutcome> {
+  const { method, known, name = APP_LAYER, spare, headStart } = opts;
   const budget = new RetryBudget(ctx.transport.retryPolicy);
   const label = name.name;
-  // A session opened while the target was asked about its tag: the first attempt starts on it.
   let session = await spare?.take();
   for (;;) {
     let bytes = 0;
@@ -68,10 +81,11 @@ export async function uploadLayer(target: RepoEndpoint, layer: LayerOptions, ctx
           open: async (m): Promise<BlobBody | undefined> => {
             if (m === 'put') {
               // A monolithic PUT needs the digest and size first: hash pass, then the same bytes again.
+              headStart?.drop();
               hashed = known ?? (await hashLayer({ ...layer, signal: ctx.signal }));
               if ((await target.client.headBlob(target.repo, hashed.digest)) !== undefined) return undefined;
             }
-            const { stream, result } = createLayerStream({ ...layer, signal: ctx.signal });
+            const { stream, result } = (m !== 'put' && headStart?.take()) || createLayerStream({ ...layer, signal: ctx.signal });
             produced = result;
             bytes = 0;
             stream.on('data', (c: Buffer) => {

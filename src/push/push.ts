@@ -32,7 +32,8 @@ import { ensureBytesBlob } from '../transfer/bytes-blob.js';
 import { SpareSession } from '../transfer/spare-session.js';
 import { checkJobs, TargetSet, TransferRun, type ManifestToWrite, type TransferTarget } from '../transfer/engine.js';
 import type { BlobReport, RepoEndpoint } from '../transfer/types.js';
-import { uploadLayersEverywhere, type LayerJob, type TargetState } from './layer-everywhere.js';
+import { LAYERS_AT_ONCE, uploadLayersEverywhere, type LayerJob, type TargetState } from './layer-everywhere.js';
+import { LayerHeadStart } from './layer-head-start.js';
 import { APP_LAYER } from './layer-upload.js';
 import type { PushLayerReport, PushOptions, PushResult, PushTargetReport, PushTargetResult } from './options.js';
 import { resolveBase, scratchBase, type BasePlatformImage, type ResolvedBase } from './resolve.js';
@@ -112,10 +113,13 @@ export async function push(opts: PushOptions): Promise<PushResult> {
   // One target: its first failure stops the push at once (the layer upload is cancelled).
   const set = run.targets(inputs.toRefs.map((ref) => ({ ref, tags: tagsOf(ref) })), inputs.fromRef, { stopRun: true });
   const states = new Map<TransferTarget, TargetState>(set.list.map((t) => [t, { reusable: [], outcomes: [] }]));
+  let started: PushInputs = inputs;
   try {
     const source = inputs.fromRef ? run.source(inputs.fromRef) : undefined;
     const board = new DiffIdBoard(inputs.layers.length);
-    const front = await resolveStage(run, set, states, source, withDiffIdBoard(inputs, board), opts, board);
+    const withBoard = withDiffIdBoard(inputs, board);
+    started = startLayersEarly(set, source, withBoard, run.signal, opts.dryRun);
+    const front = await resolveStage(run, set, states, source, started, opts, board);
     clock('resolve');
     // Planned and started while the base config may still be on its way: the blobs need only the manifest.
     if (source) await set.plan(source, front.baseBlobs);
@@ -137,9 +141,26 @@ export async function push(opts: PushOptions): Promise<PushResult> {
     await run.settle();
     throw run.failure(err);
   } finally {
+    for (const l of started.layers) l.headStart?.drop(); // a build nobody took (the tag held it, or the push failed)
     set.finish();
     run.close();
   }
+}
+
+/**
+ * Where a new layer is what the push waits for — a target in the base's registry (the base is
+ * mounted there) or no base at all — the first layers' builds start now, while the targets are
+ * asked about their tags, rather than once they have answered (LayerHeadStart). The tag holding
+ * the image drops them. Not in a dry run; not for a base in another registry, whose blobs are
+ * the longer path and need the cores for the transfer.
+ */
+function startLayersEarly(set: TargetSet, source: RepoEndpoint | undefined, inputs: PushInputs, signal: AbortSignal, dryRun: boolean | undefined): PushInputs {
+  const bound = set.list.some((t) => !source || source.client.registry === t.ep.client.registry);
+  if (dryRun || !bound || inputs.layers.length === 0) return inputs;
+  return {
+    ...inputs,
+    layers: inputs.layers.map((l, i) => (i < LAYERS_AT_ONCE ? { ...l, headStart: new LayerHeadStart(l.options, signal) } : l)),
+  };
 }
 
 /** Every input checked before the first request. */
@@ -265,7 +286,7 @@ async function resolveStage(run: TransferRun, set: TargetSet, states: Map<Transf
       // its spare is given back at once, while the warm path's other requests run.
       const layerBound = !source || source.client.registry === t.ep.client.registry;
       if (layers.length && !opts.dryRun && layerBound) state.spare = new SpareSession(t.ep, run.ctx);
-      const found = diffIdsOf.length ? await findReusableLayers(t.ep, t.ref, basePromise, diffIdsOf, { same, onTagFound: () => void state.spare?.release() }) : undefined; // never rejects
+      const found = diffIdsOf.length ? await findReusableLayers(t.ep, t.ref, basePromise, diffIdsOf, { same, onTagFound: () => tagFound(state, layers) }) : undefined; // never rejects
       state.reusable = found?.layers ?? [];
       state.tagDigest = found?.tagDigest;
       for (const d of found?.present ?? []) t.present.add(d);
@@ -286,6 +307,16 @@ async function resolveStage(run: TransferRun, set: TargetSet, states: Map<Transf
   const blobs = await Promise.race([blobsEarly, resolved.then((r) => r.baseBlobs)]);
   await probes;
   return { baseBlobs: blobs, resolved };
+}
+
+/**
+ * A target's tag exists: the push may have nothing to send there, so its spare session is given
+ * back and the early layer builds stop (a layer that did change is built again once the diffIDs
+ * have said so).
+ */
+function tagFound(state: TargetState, layers: readonly LayerPlan[]): void {
+  void state.spare?.release();
+  for (const l of layers) l.headStart?.drop();
 }
 
 /** Cancels every spare upload session nobody took; resolves when the registries have answered. */

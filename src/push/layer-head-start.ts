@@ -1,0 +1,84 @@
+/**
+ * A new layer's build started before anyone can send it. Where the layer is what a push waits for
+ * (its base is mounted in the same registry, or there is no base), the tar and gzip run while the
+ * target is asked about its tag and the layer's upload session is opened, instead of after: over
+ * a network those answers take a round trip or two, and the cores would otherwise sit idle. The
+ * gzip output is held up to a bound, then the build waits (backpressure) for the upload to read
+ * on. The upload reads the held bytes first and then the rest of the same stream, so the bytes,
+ * the digest and the requests are exactly those of a build started later. Dropped (the build
+ * aborted, nothing sent) when the tag turns out to exist or the push ends without it.
+ */
+import { Readable } from 'node:stream';
+import { createLayerStream, type LayerOptions, type LayerResult } from '../layer/index.js';
+
+/**
+ * Gzip output held while no upload reads it. Over 80 ms the head start lasts ~2 round trips, in
+ * which two cores compress a few MB; 8 MiB covers that with room and bounds the memory.
+ */
+export const HEAD_START_BYTES = 8 * 1024 * 1024;
+
+/** The layer stream an upload takes over: the held bytes come first. */
+export interface StartedLayer {
+  stream: Readable;
+  result: Promise<LayerResult>;
+}
+
+export class LayerHeadStart {
+  private readonly abort = new AbortController();
+  private readonly stream: Readable;
+  private readonly result: Promise<LayerResult>;
+  private held: Buffer[] = [];
+  private heldBytes = 0;
+  private ended = false;
+  private state: 'running' | 'taken' | 'dropped' = 'running';
+
+  constructor(options: LayerOptions, signal: AbortSignal | undefined, private readonly limit = HEAD_START_BYTES) {
+    const own = this.abort.signal;
+    const { stream, result } = createLayerStream({ ...options, signal: signal ? AbortSignal.any([signal, own]) : own });
+    this.stream = stream;
+    this.result = result;
+    stream.on('data', this.hold);
+    stream.once('end', () => (this.ended = true));
+  }
+
+  private readonly hold = (chunk: Buffer): void => {
+    this.held.push(chunk);
+    this.heldBytes += chunk.length;
+    if (this.heldBytes >= this.limit) this.stream.pause();
+  };
+
+  /** Bytes of gzip output held so far (for tests and --debug). */
+  get bytesHeld(): number {
+    return this.heldBytes;
+  }
+
+  /**
+   * The build, for the one upload that sends it; undefined once taken or dropped, or when the
+   * build failed (the upload then builds the layer itself and meets the failure there).
+   */
+  take(): StartedLayer | undefined {
+    if (this.state !== 'running') return undefined;
+    this.state = 'taken';
+    const held = this.held;
+    this.held = [];
+    const s = this.stream;
+    s.off('data', this.hold);
+    if (this.ended) return { stream: Readable.from(held, { objectMode: false }), result: this.result };
+    if (s.destroyed || s.errored) return undefined;
+    s.pause();
+    // Back to the front of the stream's buffer, last first, so the reader gets them in order.
+    for (let i = held.length - 1; i >= 0; i--) s.unshift(held[i]!);
+    return { stream: s, result: this.result };
+  }
+
+  /** Stops the build if nobody took it; frees what it held. */
+  drop(): void {
+    if (this.state !== 'running') return;
+    this.state = 'dropped';
+    this.held = [];
+    this.heldBytes = 0;
+    this.stream.off('data', this.hold);
+    this.abort.abort();
+    this.stream.destroy();
+  }
+}

@@ -1,0 +1,134 @@
+// LayerHeadStart (src/push/layer-head-start.ts): a layer build started before its upload can send
+// it. The upload that takes it must read exactly the bytes a build started then would give; the
+// bytes held while nobody reads stay within the bound; a dropped build stops and frees them. And
+// in push(): where the layer is the critical path (a scratch or same-registry push), its gzip
+// runs while the target's tag is still being asked about; a tag that exists stops it.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { AbortedError } from '../../src/errors.js';
+import { push } from '../../src/index.js';
+import { createLayerStream, hashLayer, type LayerOptions } from '../../src/layer/index.js';
+import { LayerHeadStart } from '../../src/push/layer-head-start.js';
+import { fakeLibraryOptions, fakeRegistryPool } from '../fixtures/fake-registry.js';
+
+const fake = fakeRegistryPool();
+const dirs: string[] = [];
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+/** A directory of `files` files of `size` random bytes each (random: gzip cannot shrink them). */
+function appDir(files: number, size: number): string {
+  const d = mkdtempSync(join(tmpdir(), 'regpush-head-start-'));
+  dirs.push(d);
+  for (let i = 0; i < files; i++) writeFileSync(join(d, `f${i}.bin`), randomBytes(size));
+  return d;
+}
+const layerOf = (dir: string): LayerOptions => ({ sources: [{ src: dir, dest: '/app' }], mtime: 0 });
+const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of stream) parts.push(c as Buffer);
+  return Buffer.concat(parts);
+}
+
+/** Resolves once `head` has held the same number of bytes for 100 ms (its build has ended or is waiting). */
+async function settled(head: LayerHeadStart): Promise<number> {
+  let last = -1;
+  while (head.bytesHeld !== last) {
+    last = head.bytesHeld;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return last;
+}
+
+test('taken after its build ended: the same bytes and result as a build started then', async () => {
+  const opts = layerOf(appDir(3, 20_000));
+  const expected = await hashLayer(opts);
+  const head = new LayerHeadStart(opts, undefined);
+  await settled(head);
+  const started = head.take();
+  assert.ok(started);
+  const bytes = await readAll(started.stream);
+  const result = await started.result;
+  assert.equal(sha256(bytes), expected.digest);
+  assert.deepEqual(result, expected);
+  assert.equal(head.take(), undefined, 'one upload takes it');
+});
+
+test('taken while waiting at its bound: held bytes stay within it; the held bytes then the rest make the whole layer', async () => {
+  const opts = layerOf(appDir(8, 512 * 1024)); // 4 MiB that gzip cannot shrink
+  const limit = 256 * 1024;
+  const fresh = createLayerStream(opts);
+  const whole = await readAll(fresh.stream);
+  const head = new LayerHeadStart(opts, undefined, limit);
+  const held = await settled(head);
+  assert.ok(held >= limit, `it held ${held} bytes before waiting`);
+  // One gzip member may land past the bound (the member that crossed it); never the whole layer.
+  assert.ok(held < whole.length / 2, `held ${held} of ${whole.length} bytes: the bound did not stop the build`);
+  const started = head.take();
+  assert.ok(started);
+  const bytes = await readAll(started.stream);
+  assert.equal(bytes.length, whole.length);
+  assert.ok(bytes.equals(whole), 'byte-identical to a build started later');
+  assert.equal((await started.result).digest, sha256(whole));
+});
+
+test('dropped: the build stops, its result rejects as aborted, and nothing can take it', async () => {
+  const opts = layerOf(appDir(8, 512 * 1024));
+  const head = new LayerHeadStart(opts, undefined, 128 * 1024);
+  await settled(head);
+  const result = (head as unknown as { result: Promise<unknown> }).result;
+  head.drop();
+  assert.equal(head.bytesHeld, 0, 'what it held is freed');
+  await assert.rejects(result, AbortedError);
+  assert.equal(head.take(), undefined);
+});
+
+test('a build that failed is not handed over: the upload builds the layer itself and meets the error there', async () => {
+  const head = new LayerHeadStart(layerOf(join(tmpdir(), 'regpush-head-start-missing-dir')), undefined);
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(head.take(), undefined);
+});
+
+test('the caller\'s abort stops a running build', async () => {
+  const ac = new AbortController();
+  const head = new LayerHeadStart(layerOf(appDir(8, 512 * 1024)), ac.signal, 128 * 1024);
+  const result = (head as unknown as { result: Promise<unknown> }).result;
+  ac.abort();
+  await assert.rejects(result, AbortedError);
+  assert.equal(head.take(), undefined);
+});
+
+// Long enough that "during the tag's GET" and "after its answer" stay apart on a loaded machine.
+const TAG_DELAY_MS = 1000;
+
+test('push onto scratch: the layer is built while the tag is asked about; the image is the one a late build gives', async () => {
+  const dst = await fake();
+  const dir = appDir(4, 100_000);
+  const tagGet = { kind: 'manifest' as const, method: 'GET', repo: 'app' };
+  dst.fault(tagGet, { kind: 'delay', ms: TAG_DELAY_MS });
+  let firstWork: number | undefined;
+  const r = await push({ from: 'scratch', to: dst.ref('app:1'), app: [{ src: dir, dest: '/app' }], events: { work: () => (firstWork ??= Date.now()) }, ...fakeLibraryOptions(dst) });
+  const asked = dst.requests(tagGet)[0]!;
+  assert.ok(firstWork !== undefined && firstWork < asked.at + TAG_DELAY_MS / 2, `the build began ${firstWork! - asked.at} ms after the tag's GET went out, not after its answer (${TAG_DELAY_MS} ms)`);
+  const expected = await hashLayer(layerOf(dir));
+  assert.equal(r.layer?.digest, expected.digest);
+  assert.ok(dst.blob('app', expected.digest), 'the layer is stored under its digest');
+  assert.equal(dst.manifest('app', '1')?.digest, r.digest);
+  assert.equal(dst.count({ kind: 'upload', method: 'PATCH' }), 1, 'one streamed PATCH, as without the head start');
+  assert.equal(dst.openUploads(), 0);
+
+  // The tag now holds the image: the early build stops, nothing is uploaded, the result is the same.
+  dst.clearLog();
+  const again = await push({ from: 'scratch', to: dst.ref('app:1'), app: [{ src: dir, dest: '/app' }], ...fakeLibraryOptions(dst) });
+  assert.equal(again.digest, r.digest);
+  assert.equal(dst.count({ kind: 'upload', method: ['PATCH', 'PUT'] }), 0, 'nothing sent');
+  assert.equal(dst.openUploads(), 0, 'the spare session was given back');
+});
