@@ -59,6 +59,7 @@ function usage(msg) {
     '  --wan-profile P,P the link profiles of --wan (20ms, 80ms, 150ms; default all)',
     '  --wan-auth A      only the anon or the token variant of --wan (default both where run)',
     '  --wan-log DIR     keep each regpush run\'s --debug output of --wan in DIR (one file per run)',
+    '  --gzip-level N    run every regpush row with --gzip-level N (default: regpush\'s own level); the gzip floor row follows it',
     '',
   ].join('\n'));
   process.exit(msg ? 2 : 0);
@@ -92,6 +93,7 @@ function parseArgs(argv) {
     else if (a === '--wan') o.wan = true;
     else if (a === '--wan-profile') { o.wan = true; o.wanProfiles = val().split(','); }
     else if (a === '--wan-auth') { o.wan = true; o.wanAuth = val(); }
+    else if (a === '--gzip-level') { o.gzipLevel = num(); if (o.gzipLevel > 9) usage('--gzip-level needs 0 to 9'); }
     else if (a === '--wan-log') { o.wanLog = resolve(val()); mkdirSync(o.wanLog, { recursive: true }); }
     else if (a === '--help' || a === '-h') usage();
     else usage(`unknown argument ${a}`);
@@ -225,6 +227,8 @@ async function bench(opt, tools, tmp, cleanup, started) {
   } catch (e) {
     log(`could not read DEFAULT_GZIP_LEVEL from dist/src/layer (${firstLine(e.message)}); assuming 6`);
   }
+  // --gzip-level: every regpush row passes it, and the gzip floor row compresses at that level.
+  if (opt.gzipLevel !== undefined) ctx.gzipLevel = ctx.gzipLevelFlag = opt.gzipLevel;
 
   // ---- fixtures
   const t0 = Date.now();

@@ -80,7 +80,7 @@ export function scenarios(ctx) {
     },
   });
   const cfyCheck = (r) => (/Done!/.test(r.stdout + r.stderr) ? undefined : 'containerify did not print Done!');
-  const levelArgs = ctx.gzipLevelFlag ? ['--gzip-level', String(ctx.gzipLevelFlag)] : [];
+  const levelArgs = ctx.gzipLevelFlag !== undefined ? ['--gzip-level', String(ctx.gzipLevelFlag)] : [];
 
   const list = [
     {
@@ -200,7 +200,7 @@ export function largeScenarios(ctx) {
   const node = process.execPath;
   const cli = ctx.cli;
   const srcRef = `${ctx.src.host}/${ctx.large.repo}:${ctx.large.tag}`;
-  const cfg = (app) => ['--app', `${app}:/app`, '--workdir', '/app', '--json', '--quiet'];
+  const cfg = (app) => ['--app', `${app}:/app`, '--workdir', '/app', ...levelArgs, '--json', '--quiet'];
   const list = [
     {
       id: 'large-push-cold', group: 'regpush', cold: true, needs: () => ctx.pushBroken,

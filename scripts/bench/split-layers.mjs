@@ -110,7 +110,8 @@ export function splitScenarios(ctx) {
     id, group: 'regpush', cold: false, needs, label,
     cmd: (c, round) => {
       if (round !== 'serve') change(c);
-      return { cmd: node, args: [c.cli, 'push', '--from', srcRef, '--to', `${c.warm.host}/bench/${id}:1`, ...layerArgs(c), ...rest], env: regpushEnv(c) };
+      const level = c.gzipLevelFlag !== undefined ? ['--gzip-level', String(c.gzipLevelFlag)] : [];
+      return { cmd: node, args: [c.cli, 'push', '--from', srcRef, '--to', `${c.warm.host}/bench/${id}:1`, ...layerArgs(c), ...level, ...rest], env: regpushEnv(c) };
     },
     before: (c) => { c.splitBlobsBefore = blobFiles(c.warm.storageDir); },
     check: (r) => checkReport(r.stdout, want),
