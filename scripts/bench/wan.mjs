@@ -34,6 +34,7 @@ import { measure } from './measure.mjs';
 import { wipeStorage, writeCurlPipe } from './env.mjs';
 import { MT } from './fixtures.mjs';
 import { regpushEnv, scenarios } from './scenarios.mjs';
+import { withSplit } from './split-layers.mjs';
 
 /** The link profiles: round-trip time and bandwidth per direction. */
 export const WAN_PROFILES = [
@@ -185,7 +186,7 @@ export function criticalPath(stderr) {
 }
 
 /** The row ids the WAN scenario runs, in round order. */
-const ROWS = ['push-cold', 'push-warm', 'push-same', 'copy-cold', 'skopeo-cold', 'curl-pipe', 'cfy-cold'];
+const ROWS = ['push-cold', 'push-warm', 'push-same', 'push-onechange-split', 'copy-cold', 'skopeo-cold', 'curl-pipe', 'cfy-cold'];
 
 /**
  * Runs the WAN rows for each chosen profile. `ctx` is the loopback bench's (registries, fixtures,
@@ -255,7 +256,7 @@ async function runVariant({ profile, auth }, { ctx, opt, R, tokenService, log, b
     writeFileSync(wctx.curlPipe, readFileSync(wctx.curlPipe, 'utf8').replace(/^TOKEN=.*$/m, 'TOKEN=anonymous'));
   }
 
-  const defs = scenarios(wctx).filter((s) => ROWS.includes(s.id) && !(auth === 'anon' && s.id === 'cfy-cold') && (!opt.only || opt.only.includes(s.id)));
+  const defs = withSplit(scenarios(wctx), wctx, opt).filter((s) => ROWS.includes(s.id) && !(auth === 'anon' && s.id === 'cfy-cold') && (!opt.only || opt.only.includes(s.id)));
   const results = Object.fromEntries(defs.map((s) => [s.id, []]));
   const linkList = Object.values(links);
   const runOne = async (s, round, record) => {

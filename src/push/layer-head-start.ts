@@ -32,20 +32,59 @@ export class LayerHeadStart {
   private ended = false;
   private state: 'running' | 'taken' | 'dropped' = 'running';
 
+  /** Wakes whole() when the build moved on (held more, ended, failed). */
+  private wake?: () => void;
+
   constructor(options: LayerOptions, signal: AbortSignal | undefined, private readonly limit = HEAD_START_BYTES) {
     const own = this.abort.signal;
     const { stream, result } = createLayerStream({ ...options, signal: signal ? AbortSignal.any([signal, own]) : own });
     this.stream = stream;
     this.result = result;
     stream.on('data', this.hold);
-    stream.once('end', () => (this.ended = true));
+    stream.once('end', () => {
+      this.ended = true;
+      this.wake?.();
+    });
+    stream.once('close', () => this.wake?.());
   }
 
   private readonly hold = (chunk: Buffer): void => {
     this.held.push(chunk);
     this.heldBytes += chunk.length;
     if (this.heldBytes >= this.limit) this.stream.pause();
+    this.wake?.();
   };
+
+  /**
+   * Waits until the build has ended — then takes it and gives its whole output, which a
+   * monolithic PUT can send with its digest — or holds `bytes` or more (undefined: take() the
+   * stream). Rejects with the build's failure; undefined once taken or dropped.
+   */
+  async whole(bytes: number): Promise<{ data: Buffer; result: LayerResult } | undefined> {
+    const enough = Math.min(bytes, this.limit); // it waits for a reader at `limit`
+    while (this.state === 'running') {
+      if (this.ended) {
+        this.state = 'taken';
+        this.stream.off('data', this.hold);
+        const data = Buffer.concat(this.held);
+        this.held = [];
+        return { data, result: await this.result };
+      }
+      if (this.stream.destroyed) {
+        await this.result; // rejects with the failure (a destroyed stream that has not ended never resolves it)
+        return undefined;
+      }
+      if (this.heldBytes >= enough) return undefined;
+      await new Promise<void>((resolve) => (this.wake = resolve));
+      this.wake = undefined;
+    }
+    return undefined;
+  }
+
+  /** True until it is taken or dropped. */
+  get running(): boolean {
+    return this.state === 'running';
+  }
 
   /** Bytes of gzip output held so far (for tests and --debug). */
   get bytesHeld(): number {

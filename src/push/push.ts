@@ -121,6 +121,9 @@ export async function push(opts: PushOptions): Promise<PushResult> {
     started = startLayersEarly(set, source, withBoard, run.signal, opts.dryRun);
     const front = await resolveStage(run, set, states, source, started, opts, board);
     clock('resolve');
+    // The configs go out as soon as they can be composed, whatever the base blobs' plan still asks.
+    const earlyConfigs = opts.dryRun ? undefined : front.resolved.then((r) => sendConfigsEarly(set, r, board, inputs, opts));
+    earlyConfigs?.catch(() => undefined); // awaited below; a failed plan must not leave it unhandled
     // Planned and started while the base config may still be on its way: the blobs need only the manifest.
     if (source) await set.plan(source, front.baseBlobs);
     clock('plan');
@@ -129,7 +132,7 @@ export async function push(opts: PushOptions): Promise<PushResult> {
     const moving = source && !run.signal.aborted ? set.transfer(source, front.baseBlobs) : Promise.resolve();
     moving.catch(() => undefined); // awaited in transferStage; a failed resolve must not leave it unhandled
     const resolved = await front.resolved;
-    const early = sendConfigsEarly(set, resolved, board, inputs, opts);
+    const early = (await earlyConfigs)!;
     const layers = await transferStage(run, moving, resolved, early.sent);
     await releaseSpares(states); // a spare nobody took (a layer mounted from another target) is cancelled
     clock('transfer');
@@ -137,6 +140,9 @@ export async function push(opts: PushOptions): Promise<PushResult> {
     await commitStage(set, states, composed, clock);
     return finalReport(run, set, states, resolved, layers, inputs, timings);
   } catch (err) {
+    // Everything still running stops now: a layer upload in the background would otherwise open
+    // a session after the spares were cancelled, and leave it.
+    run.stop(err);
     await releaseSpares(states);
     await run.settle();
     throw run.failure(err);
@@ -408,6 +414,7 @@ function sendConfigsEarly(set: TargetSet, resolved: Resolved, board: DiffIdBoard
       for (const x of c.list) t.present.add(x.digest);
     });
   });
+  sent.catch(() => undefined); // awaited in transferStage, which may come after the base blobs' plan
   return { configs, sent };
 }
 

@@ -6,9 +6,9 @@
  * effort: any doubt means "build".
  *
  * A layer is matched by its diffID anywhere in the tag's image (every platform child of an
- * index), not only at the same position: equal diffIDs mean equal content, and the blob is
- * checked to be in the repository before it is named. So a moved layer, or one built on an
- * updated base, is reused too.
+ * index), not only at the same position: equal diffIDs mean equal content, and a manifest the tag
+ * points at names only blobs the repository holds (no HEAD needed). So a moved layer, or one
+ * built on an updated base, is reused too.
  *
  * It starts before the base is resolved: the target's manifest is fetched, and the diffID passes
  * (all layers at once) begin as soon as the tag turns out to exist, while the base manifest and
@@ -115,11 +115,9 @@ export async function findReusableLayers(
       }
     }
     const byDiffId = new Map<string, Descriptor>();
-    const present: string[] = [];
     await Promise.all(
       images.map(async (m) => {
         const cfg = JSON.parse((await target.client.getBlobBytes(target.repo, m.config.digest, CONFIG_CAP)).toString('utf8')) as ImageConfig;
-        present.push(m.config.digest);
         const ids = cfg.rootfs?.diff_ids ?? [];
         if (ids.length !== m.layers.length) return; // layers and diffIDs do not line up: trust neither
         ids.forEach((id, i) => {
@@ -128,23 +126,16 @@ export async function findReusableLayers(
         });
       }),
     );
-    const heads = new Map<string, Promise<boolean>>();
-    const inRepo = (digest: string): Promise<boolean> => {
-      let p = heads.get(digest);
-      if (!p) heads.set(digest, (p = target.client.headBlob(target.repo, digest).then((h) => h !== undefined)));
-      return p;
-    };
     const layers = await Promise.all(
       mine.map(async (m, i): Promise<LayerResult | undefined> => {
         const { diffId, uncompressedSize } = await m;
         const found = byDiffId.get(diffId);
-        if (!found || !(await inRepo(found.digest))) return undefined;
+        if (!found) return undefined;
         log.info(`layer ${i + 1} unchanged (diffID ${diffId}); reusing ${found.digest}`);
-        present.push(found.digest);
         return { digest: found.digest, diffId, size: found.size, uncompressedSize, entries: 0 };
       }),
     );
-    return { layers, present, tagDigest: top.digest };
+    return { layers, present: namedBlobs(images), tagDigest: top.digest };
   } catch (err) {
     log.debug(`layer reuse check skipped: ${(err as Error).message}`);
     return undefined;
@@ -185,6 +176,15 @@ async function sameImage(
   }
   if (layers.some((l) => l === undefined)) return undefined;
   if (same.topDigest(resolved, layers as LayerResult[]) !== tagDigest) return undefined;
-  const present = images.flatMap((m) => [m.config.digest, ...m.layers.map((l) => l.digest)]);
-  return { layers, present, tagDigest };
+  return { layers, present: namedBlobs(images), tagDigest };
+}
+
+/**
+ * The blobs the tag's manifests name: the registry accepted each manifest only with every blob it
+ * names in this repository, and keeps them while a manifest names them, so no HEAD is needed to
+ * reuse one or to skip sending it (a base blob the tag already holds). Foreign layers (with
+ * `urls`) are left out: the registry need not hold those.
+ */
+function namedBlobs(images: readonly ImageManifest[]): string[] {
+  return images.flatMap((m) => [m.config.digest, ...m.layers.filter((l) => !l.urls?.length).map((l) => l.digest)]);
 }

@@ -6,6 +6,7 @@
 //   - no run's output contains a password or token.
 // Source: the token registry (a real Bearer token) behind `src`; target: the basic registry behind `dst`.
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, beforeEach, test } from 'node:test';
@@ -42,6 +43,8 @@ before(async () => {
   appDir = join(tempDir(), 'app');
   mkdirSync(join(appDir, 'bin'), { recursive: true });
   writeFileSync(join(appDir, 'hello.txt'), 'hello from the fault tests\n');
+  // Over SMALL_LAYER_BYTES (1 MiB) of gzip output, so the layer streams (PATCH) as a real app's does.
+  writeFileSync(join(appDir, 'noise.bin'), randomBytes(1536 * 1024));
   writeFileSync(join(appDir, 'bin', 'run.sh'), '#!/bin/sh\necho ok\n', { mode: 0o755 });
 });
 after(async () => {

@@ -402,16 +402,19 @@ test('--base-labels records the base name and digest as labels on a Docker v2 im
   assert.equal(raw.annotations, undefined, 'Docker v2 manifests carry no annotations');
 });
 
-test('--layer-upload put (hash pass + monolithic PUT) gives the same layer as the streamed PATCH', async () => {
+test('--layer-upload patch (streamed) and put (hash pass + monolithic PUT) give the same layer as the default, which holds a small layer and PUTs it', async () => {
   const app = makeApp();
-  const a = await runCli(['push', '--json', '--from', imageRef(R.anon, 'base/busybox:oci'), '--to', imageRef(R.anon2, `${run}/lu-patch:1`), '--app', app]);
+  const a = await runCli(['push', '--json', '--layer-upload', 'patch', '--from', imageRef(R.anon, 'base/busybox:oci'), '--to', imageRef(R.anon2, `${run}/lu-patch:1`), '--app', app]);
   const b = await runCli(['push', '--json', '--layer-upload', 'put', '--from', imageRef(R.anon, 'base/busybox:oci'), '--to', imageRef(R.basic, `${run}/lu-put:1`), ...toBasic, '--app', app]);
-  assert.equal(a.code, 0, a.stderr);
-  assert.equal(b.code, 0, b.stderr);
-  const ra = JSON.parse(a.stdout);
-  const rb = JSON.parse(b.stdout);
+  const c = await runCli(['push', '--json', '--from', imageRef(R.anon, 'base/busybox:oci'), '--to', imageRef(R.anon2, `${run}/lu-default:1`), '--app', app]);
+  for (const r of [a, b, c]) assert.equal(r.code, 0, r.stderr);
+  const [ra, rb, rc] = [a, b, c].map((r) => JSON.parse(r.stdout));
   assert.equal(ra.layer.method, 'patch');
   assert.equal(rb.layer.method, 'put');
+  assert.equal(rc.layer.method, 'put', 'a layer under 1 MiB of gzip output goes as one PUT by default');
   assert.equal(rb.layer.digest, ra.layer.digest);
+  assert.equal(rc.layer.digest, ra.layer.digest);
   assert.equal(rb.digest, ra.digest);
+  assert.equal(rc.digest, ra.digest);
+  assert.equal((await skopeoInspect(imageRef(R.anon2, `${run}/lu-default:1`))).json.Digest, rc.digest, 'skopeo reads the image the one-PUT layer is in');
 });

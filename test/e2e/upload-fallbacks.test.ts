@@ -21,9 +21,10 @@ let appDir = '';
 before(() => {
   appDir = join(tempDir(), 'app');
   mkdirSync(appDir, { recursive: true });
-  // ~600 KiB that gzip cannot shrink: the new layer needs several chunks too.
+  // ~1.5 MiB that gzip cannot shrink: the new layer needs several chunks too, and is over
+  // SMALL_LAYER_BYTES (1 MiB), so it streams (PATCH) by default rather than going as one PUT.
   let x = 0x2545f491;
-  const noise = Buffer.alloc(600 * 1024);
+  const noise = Buffer.alloc(1536 * 1024);
   for (let i = 0; i < noise.length; i++) {
     x ^= x << 13;
     x ^= x >>> 17;

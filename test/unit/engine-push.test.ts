@@ -119,6 +119,39 @@ test('a re-push with a changed file falls back to the per-layer check and sends 
   assert.equal(dst.manifest('app', '1')!.digest, again.digest);
 });
 
+test('a one-file change with split layers: the unchanged layer and the base blobs the tag names are reused without a HEAD; only the changed layer and the config are sent', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const base = src.seedImage('base/node', { tags: ['20'] });
+  const deps = appDir('dependencies\n');
+  const opts = { from: src.ref('base/node:20'), to: dst.ref('app:1'), layers: [{ sources: deps }], ...fakeLibraryOptions(src, dst) };
+  const first = await push({ ...opts, app: appDir('v1\n') });
+  dst.clearLog();
+  src.clearLog();
+  const again = await push({ ...opts, app: appDir('v2\n') });
+  assert.deepEqual(again.layers?.map((l) => l.action), ['reused', 'uploaded']);
+  assert.equal(again.layers![0]!.digest, first.layers![0]!.digest);
+  assert.equal(dst.count({ kind: 'blob', method: 'HEAD' }), 1, 'one HEAD: the new config (HEAD ‖ POST), none for what the tag names');
+  assert.deepEqual(dst.requests({ kind: 'blob', method: 'HEAD' }).map((r) => r.digest), [again.platforms[0]!.configDigest]);
+  assert.equal(dst.count({ kind: 'blob', method: 'GET' }), 1, 'the tag\'s config, to match layers by diffID');
+  for (const l of base.layers) assert.equal(dst.uploadsFor(l.digest).length, 0, 'no base blob sent again');
+  assert.equal(src.count({ kind: 'blob', method: 'GET' }), 1, 'the base config only: no base layer read');
+  assert.deepEqual(manifestLayers(dst, 'app', '1'), [...base.layers.map((l) => l.digest), first.layers![0]!.digest, again.layers![1]!.digest]);
+  assert.equal(dst.manifest('app', '1')!.digest, again.digest);
+});
+
+test('the config does not wait for the base blobs\' plan: its upload starts while their HEADs are unanswered', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const base = src.seedImage('base/node', { tags: ['20'] });
+  const HEAD_DELAY = 1000;
+  for (const l of base.layers) dst.fault({ kind: 'blob', method: 'HEAD', digest: l.digest }, { kind: 'delay', ms: HEAD_DELAY });
+  const r = await push({ from: src.ref('base/node:20'), to: dst.ref('app:1'), app: appDir(), ...fakeLibraryOptions(src, dst) });
+  const firstHead = Math.min(...base.layers.flatMap((l) => dst.requests({ kind: 'blob', method: 'HEAD', digest: l.digest }).map((q) => q.at)));
+  const configPut = dst.uploadsFor(r.platforms[0]!.configDigest).find((u) => u.method === 'PUT');
+  assert.ok(configPut, 'the config was uploaded');
+  assert.ok(configPut.at < firstHead + HEAD_DELAY / 2, `the config's PUT came ${configPut.at - firstHead} ms after the first base HEAD, before their answers (${HEAD_DELAY} ms)`);
+  assert.equal(dst.manifest('app', '1')!.digest, r.digest);
+});
+
 test('an unchanged multi-platform re-push: the index and its children, nothing else at the target', async () => {
   const [src, dst] = [await fake(), await fake()];
   const amd = src.seedImage('base/multi', { platform: { os: 'linux', architecture: 'amd64' } });
@@ -166,12 +199,13 @@ test("same registry, first push of a tag: the layer's upload session is opened a
   const reg = await fake();
   reg.seedImage('base/node', { tags: ['20'] });
   reg.fault({ kind: 'manifest', method: 'GET', repo: 'app' }, { kind: 'delay', ms: 1000 });
-  await push({ from: reg.ref('base/node:20'), to: reg.ref('app:1'), app: appDir(), ...fakeLibraryOptions(reg) });
+  const r = await push({ from: reg.ref('base/node:20'), to: reg.ref('app:1'), app: appDir(), ...fakeLibraryOptions(reg) });
   const tagAsked = reg.requests({ kind: 'manifest', method: 'GET', repo: 'app' })[0]!.at;
   const posts = reg.requests({ kind: 'upload', method: 'POST', repo: 'app' }).filter((p) => !p.query.mount);
   assert.ok(posts[0]!.at - tagAsked < 500, `the first session was opened ${posts[0]!.at - tagAsked} ms after the tag was asked for`);
-  const patch = reg.requests({ kind: 'upload', method: 'PATCH', repo: 'app' })[0]!;
-  assert.equal(patch.session, posts[0]!.session, 'the layer streamed into the session opened first');
+  // A layer this small goes as one PUT with its digest (SMALL_LAYER_BYTES), on that session.
+  const put = reg.uploadsFor(r.layer!.digest).find((u) => u.method === 'PUT')!;
+  assert.equal(put.session, posts[0]!.session, 'the layer went into the session opened first');
   assert.equal(reg.count({ kind: 'upload', method: 'DELETE' }), 0);
   assert.equal(reg.openUploads(), 0);
 });

@@ -14,6 +14,7 @@ import { AbortedError } from '../../src/errors.js';
 import { push } from '../../src/index.js';
 import { createLayerStream, hashLayer, type LayerOptions } from '../../src/layer/index.js';
 import { LayerHeadStart } from '../../src/push/layer-head-start.js';
+import { SMALL_LAYER_BYTES } from '../../src/push/layer-upload.js';
 import { fakeLibraryOptions, fakeRegistryPool } from '../fixtures/fake-registry.js';
 
 const fake = fakeRegistryPool();
@@ -122,7 +123,8 @@ test('push onto scratch: the layer is built while the tag is asked about; the im
   assert.equal(r.layer?.digest, expected.digest);
   assert.ok(dst.blob('app', expected.digest), 'the layer is stored under its digest');
   assert.equal(dst.manifest('app', '1')?.digest, r.digest);
-  assert.equal(dst.count({ kind: 'upload', method: 'PATCH' }), 1, 'one streamed PATCH, as without the head start');
+  assert.equal(dst.count({ kind: 'upload', method: 'PATCH' }), 0, 'a small layer (SMALL_LAYER_BYTES) goes as one PUT');
+  assert.equal(dst.uploadsFor(expected.digest).filter((u) => u.method === 'PUT').length, 1);
   assert.equal(dst.openUploads(), 0);
 
   // The tag now holds the image: the early build stops, nothing is uploaded, the result is the same.
@@ -131,4 +133,24 @@ test('push onto scratch: the layer is built while the tag is asked about; the im
   assert.equal(again.digest, r.digest);
   assert.equal(dst.count({ kind: 'upload', method: ['PATCH', 'PUT'] }), 0, 'nothing sent');
   assert.equal(dst.openUploads(), 0, 'the spare session was given back');
+});
+
+test('the layer upload by size: one that ends within SMALL_LAYER_BYTES goes as POST then one PUT with its digest; a larger one streams (POST, PATCH, PUT); both byte-exact', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base/os', { tags: ['1'] });
+  const smallDir = appDir(2, 100_000); // random bytes: ~200 kB of gzip output
+  const largeDir = appDir(3, SMALL_LAYER_BYTES); // ~3 MiB of gzip output
+  const opts = fakeLibraryOptions(src, dst);
+  for (const [dir, tag, wantPatch] of [[smallDir, 'small', false], [largeDir, 'large', true]] as const) {
+    dst.clearLog();
+    const r = await push({ from: src.ref('base/os:1'), to: dst.ref(`app:${tag}`), app: [{ src: dir, dest: '/app' }], ...opts });
+    const expected = await hashLayer(layerOf(dir));
+    assert.equal(r.layer?.digest, expected.digest, `${tag}: the digest of a build from scratch`);
+    assert.equal(sha256(dst.blob('app', expected.digest)!), expected.digest, `${tag}: the stored bytes hash to the digest`);
+    const steps = dst.uploadsFor(expected.digest).map((u) => u.method);
+    assert.deepEqual(steps, wantPatch ? ['POST', 'PATCH', 'PUT'] : ['POST', 'PUT'], `${tag}: ${steps.join(' → ')}`);
+    assert.equal(r.layer?.method, wantPatch ? 'patch' : 'put');
+    assert.equal(dst.manifest('app', tag)?.digest, r.digest);
+  }
+  assert.equal(dst.openUploads(), 0);
 });
