@@ -1,12 +1,13 @@
 /**
- * A new layer's build started before anyone can send it. Where the layer is what a push waits for
- * (its base is mounted in the same registry, or there is no base), the tar and gzip run while the
- * target is asked about its tag and the layer's upload session is opened, instead of after: over
- * a network those answers take a round trip or two, and the cores would otherwise sit idle. The
- * gzip output is held up to a bound, then the build waits (backpressure) for the upload to read
- * on. The upload reads the held bytes first and then the rest of the same stream, so the bytes,
- * the digest and the requests are exactly those of a build started later. Dropped (the build
- * aborted, nothing sent) when the tag turns out to exist or the push ends without it.
+ * A new layer's build started before anyone can send it: every layer upload builds ahead while its
+ * session opens (and learns whether the layer is small enough for one PUT, layer-upload.ts), and
+ * where the layer is what a push waits for (its base is mounted in the same registry, or there is
+ * no base) push starts it even earlier, while the target is asked about its tag: over a network
+ * those answers take a round trip or two, and the cores would otherwise sit idle. The gzip output
+ * is held up to a bound, then the build waits (backpressure) for the upload to read on. The
+ * upload reads the held bytes first and then the rest of the same stream, so the bytes and the
+ * digest are exactly those of a build started later. Dropped (the build aborted, nothing sent)
+ * when the tag turns out to exist or the push ends without it.
  */
 import { Readable } from 'node:stream';
 import { createLayerStream, type LayerOptions, type LayerResult } from '../layer/index.js';

@@ -88,10 +88,12 @@ export async function uploadLayer(target: RepoEndpoint, layer: LayerOptions, ctx
     // A failed build is left to the attempts below, which build the layer again and meet the failure there.
     whole = await build.whole(SMALL_LAYER_BYTES).catch(() => undefined);
   }
-  let started: StartedLayer | undefined = whole ? undefined : build?.take();
+  let started: StartedLayer | undefined;
   let session: UploadSession | undefined;
   try {
     session = await ahead?.take();
+    // Taken once the session is there: until then the build runs on (up to its bound), not paused.
+    if (!whole) started = build?.take();
     for (;;) {
       let bytes = 0;
       let produced: Promise<LayerResult> | undefined;
@@ -150,6 +152,8 @@ export async function uploadLayer(target: RepoEndpoint, layer: LayerOptions, ctx
       }
     }
   } finally {
-    started?.stream.destroy(); // a build no attempt read (the session's POST failed, every method was refused)
+    // A build no attempt read: the session's POST failed, or every method was refused.
+    build?.drop();
+    started?.stream.destroy();
   }
 }

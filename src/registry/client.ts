@@ -332,7 +332,7 @@ export class HttpRegistryClient implements RegistryClient {
     const res = await this.request({ method: 'POST', url, scopes: [repositoryScope(fromRepo, ['pull'])] });
     if (res.status === 201) {
       drain(res);
-      return { mounted: true };
+      return { mounted: true, stated: res.headers['docker-content-digest'] === digest };
     }
     if (res.status === 202) {
       drain(res);

@@ -27,7 +27,8 @@ export interface ManifestHead {
 }
 
 /** Outcome of a mount attempt. */
-export type MountResult = { mounted: true } | { mounted: false; uploadUrl: string };
+/** A mount's answer: done (`stated`: its 201 named the digest, which confirms it as an upload's would), or an upload session opened instead. */
+export type MountResult = { mounted: true; stated?: boolean } | { mounted: false; uploadUrl: string };
 
 /** An upload session opened with POST. */
 export interface UploadSession {

@@ -15,7 +15,7 @@ import type { Descriptor } from '../image/types.js';
 import { isForeignLayer } from '../image/mediatypes.js';
 import { isFallbackable } from '../registry/client.js';
 import { resumableRead } from './resumable-read.js';
-import type { BlobReport, PlanAction, RepoEndpoint, TransferContext } from './types.js';
+import { statedKey, type BlobReport, type PlanAction, type RepoEndpoint, type TransferContext } from './types.js';
 import { isUploadRefusal, KNOWN_BLOB_METHODS, uploadBlob } from './upload.js';
 import { pickUploadMethod } from '../registry/quirks.js';
 import type { MountResult, UploadSession } from '../registry/registry-client.js';
@@ -140,6 +140,8 @@ export async function moveBlob(desc: Descriptor, action: PlanAction, source: Rep
       const res = await ((from === source.repo ? early?.mount?.take() : undefined) ?? target.client.mountBlob(target.repo, desc.digest, from));
       if (res.mounted) {
         report.action = 'mounted';
+        // A 201 naming the digest confirms the mount as it confirms an upload (TargetSet.confirm).
+        if (res.stated) ctx.stated?.add(statedKey(target.client.registry, target.repo, desc.digest));
         if (from !== source.repo || source.client.registry !== target.client.registry) report.mountedFrom = from;
         ctx.events?.end?.(report, at);
         return report;

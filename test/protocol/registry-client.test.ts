@@ -89,9 +89,15 @@ test('mount: 201 mounted; 202 gives the upload URL to use instead', async () => 
   const r = await registry((req, _b, res) => {
     assert.match(req.url!, /mount=sha256%3A|mount=sha256:/);
     assert.match(req.url!, /from=base%2Fimg|from=base\/img/);
-    res.writeHead(mode, mode === 202 ? { location: '/v2/app/blobs/uploads/x' } : {}).end();
+    res.writeHead(mode, mode === 202 ? { location: '/v2/app/blobs/uploads/x' } : named ? { 'docker-content-digest': named } : {}).end();
   });
-  assert.deepEqual(await r.client.mountBlob('app', sha('x'), 'base/img'), { mounted: true });
+  let named: string | undefined;
+  // A 201 that names the digest confirms the mount; without the header (or naming another) it does not.
+  assert.deepEqual(await r.client.mountBlob('app', sha('x'), 'base/img'), { mounted: true, stated: false });
+  named = sha('x');
+  assert.deepEqual(await r.client.mountBlob('app', sha('x'), 'base/img'), { mounted: true, stated: true });
+  named = sha('y');
+  assert.deepEqual(await r.client.mountBlob('app', sha('x'), 'base/img'), { mounted: true, stated: false });
   mode = 202;
   const res = await r.client.mountBlob('app', sha('x'), 'base/img');
   assert.equal(res.mounted, false);

@@ -53,6 +53,8 @@ test('same-registry push mounts the base layers (201) and streams none of them',
   for (const l of base.layers) {
     assert.deepEqual(reg.requests({ kind: 'upload', method: 'POST', digest: l.digest }).map((p) => [p.status, p.query.from]), [[201, 'base/node']]);
     assert.equal(reg.count({ kind: 'blob', method: 'GET', digest: l.digest }), 0);
+    // The plan's HEAD only: the mount's 201 named the digest, which confirms it (no second HEAD).
+    assert.equal(reg.count({ kind: 'blob', method: 'HEAD', repo: 'team/app', digest: l.digest }), 1, 'one HEAD (the plan\'s), none to confirm the mount');
   }
   assert.equal(reg.manifest('team/app', '1')?.digest, r.digest);
 });
