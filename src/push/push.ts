@@ -113,13 +113,13 @@ export async function push(opts: PushOptions): Promise<PushResult> {
   // One target: its first failure stops the push at once (the layer upload is cancelled).
   const set = run.targets(inputs.toRefs.map((ref) => ({ ref, tags: tagsOf(ref) })), inputs.fromRef, { stopRun: true });
   const states = new Map<TransferTarget, TargetState>(set.list.map((t) => [t, { reusable: [], outcomes: [] }]));
-  let started: PushInputs = inputs;
+  const headStarts: LayerHeadStart[] = [];
   try {
     const source = inputs.fromRef ? run.source(inputs.fromRef) : undefined;
     const board = new DiffIdBoard(inputs.layers.length);
-    const withBoard = withDiffIdBoard(inputs, board);
-    started = startLayersEarly(set, source, withBoard, run.signal, opts.dryRun);
-    const front = await resolveStage(run, set, states, source, started, opts, board);
+    const layered = startLayersEarly(set, source, withDiffIdBoard(inputs, board), run.signal, opts.dryRun);
+    for (const l of layered.layers) if (l.headStart) headStarts.push(l.headStart);
+    const front = await resolveStage(run, set, states, source, layered, opts, board);
     clock('resolve');
     // The configs go out as soon as they can be composed, whatever the base blobs' plan still asks.
     const earlyConfigs = opts.dryRun ? undefined : front.resolved.then((r) => sendConfigsEarly(set, r, board, inputs, opts));
@@ -147,7 +147,7 @@ export async function push(opts: PushOptions): Promise<PushResult> {
     await run.settle();
     throw run.failure(err);
   } finally {
-    for (const l of started.layers) l.headStart?.drop(); // a build nobody took (the tag held it, or the push failed)
+    for (const h of headStarts) h.drop(); // a build nobody took (the tag held it, or the push failed)
     set.finish();
     run.close();
   }
