@@ -165,6 +165,27 @@ for (const c of pushOnceCases) {
   });
 }
 
+// A small layer (under SMALL_LAYER_BYTES) goes as one PUT of bytes held in memory: a 500 on it is
+// retried by the transport with the same bytes, not rebuilt, and the image is whole.
+test('push survives one fault: 500 on the one PUT of a small layer', async () => {
+  const small = join(tempDir(), 'small-app');
+  mkdirSync(small, { recursive: true });
+  writeFileSync(join(small, 'hello.txt'), 'hello from the fault tests\n');
+  writeFileSync(join(small, 'noise.bin'), randomBytes(200 * 1024)); // ~200 kB of gzip output: the config's PUT is a few kB
+  const layerPut = { ...match.monolithicPut, when: (r: { headers: Record<string, unknown> }) => Number(r.headers['content-length']) > 100_000 };
+  dst.rule({ ...layerPut, nth: 1, fault: { kind: 'status', status: 500 } });
+  const name = 'push-small-layer-500';
+  const r = await runCli(['push', '--json', '--from', srcRef(), '--to', dstRef(name), '--app', `${small}:/app`, ...fromArgs, ...toArgs], { env });
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout) as { digest: string; layer: { method: string; digest: string } };
+  assert.equal(report.layer.method, 'put', 'the small layer went as one PUT');
+  const puts = requestsFor(dst, 'PUT', `digest=${encodeURIComponent(report.layer.digest)}`);
+  assert.deepEqual(puts.map((p) => p.status), [500, 201], 'answered 500 once, then taken on the transport\'s retry');
+  const bundle = await assertValidImage(atTarget(name), report.digest, basicCreds);
+  assert.equal(readFileSync(join(bundle, 'rootfs', 'app', 'hello.txt'), 'utf8'), 'hello from the fault tests\n');
+  await assertNoSessionLeft(dst, R.basic, basicCreds);
+});
+
 // A registry whose 201 came before the blob was readable (reported of Aliyun ACR; docs/registry-quirks.md):
 // the first manifest PUT is answered MANIFEST_BLOB_UNKNOWN after every blob was accepted with a 201.
 test('MANIFEST_BLOB_UNKNOWN once after 201s: the blobs taken on the 201 are HEADed and the manifest PUT is sent once more', async () => {
