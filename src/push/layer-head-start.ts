@@ -57,13 +57,16 @@ export class LayerHeadStart {
   };
 
   /**
-   * Waits until the build has ended — then takes it and gives its whole output, which a
-   * monolithic PUT can send with its digest — or holds `bytes` or more (undefined: take() the
-   * stream). Rejects with the build's failure; undefined once taken or dropped.
+   * Waits until the build has ended within `bytes` — then takes it and gives its whole output,
+   * which a monolithic PUT can send with its digest — or holds more than `bytes` (undefined:
+   * take() the stream). Only the size decides, not how far the build got meanwhile, so the same
+   * layer is always sent the same way. Rejects with the build's failure; undefined once taken or
+   * dropped.
    */
   async whole(bytes: number): Promise<{ data: Buffer; result: LayerResult } | undefined> {
     const enough = Math.min(bytes, this.limit); // it waits for a reader at `limit`
     while (this.state === 'running') {
+      if (this.heldBytes > enough || this.heldBytes >= this.limit) return undefined;
       if (this.ended) {
         this.state = 'taken';
         this.stream.off('data', this.hold);
@@ -75,7 +78,6 @@ export class LayerHeadStart {
         await this.result; // rejects with the failure (a destroyed stream that has not ended never resolves it)
         return undefined;
       }
-      if (this.heldBytes >= enough) return undefined;
       await new Promise<void>((resolve) => (this.wake = resolve));
       this.wake = undefined;
     }

@@ -1,8 +1,8 @@
 /**
  * Uploading the new layer. Default: one pass — the tar is built, gzipped and hashed while it
  * streams into a single PATCH, and `PUT ?digest=` closes the upload with the digest learned at
- * the end; a layer small enough to end while its session opens goes as one PUT instead
- * (SMALL_LAYER_BYTES). For registries that refuse a streamed PATCH: a hash pass, then a byte-identical second
+ * the end; a layer of at most SMALL_LAYER_BYTES of gzip output, built while its session opens, goes
+ * as one PUT instead. For registries that refuse a streamed PATCH: a hash pass, then a byte-identical second
  * pass as one monolithic PUT (determinism makes the two passes agree); for registries that refuse
  * both, chunked PATCHes (see transfer/upload.ts; the choice is remembered for the run). Either way
  * a transient failure re-produces the layer from the directory and starts again, within --retries.
@@ -60,10 +60,11 @@ export interface LayerUploadOptions {
 }
 
 /**
- * A layer whose gzip output ends within this many bytes is sent as one PUT with its digest, on the
+ * A layer whose gzip output is at most this many bytes is sent as one PUT with its digest, on the
  * session opened while it was built, instead of a streamed PATCH and then the closing PUT: one
  * round trip less, the price of holding it (and of not overlapping its last bytes' compression with
- * their upload, ~30 ms for 1 MiB on two cores). The code layer of a split push is usually this small.
+ * their upload, ~30 ms for 1 MiB on two cores). The size alone decides (not how far a head start
+ * got), so a layer is always sent the same way. The code layer of a split push is usually this small.
  */
 export const SMALL_LAYER_BYTES = 1024 * 1024;
 
@@ -76,8 +77,8 @@ export async function uploadLayer(target: RepoEndpoint, layer: LayerOptions, ctx
   const { method, known, name = APP_LAYER, spare } = opts;
   const budget = new RetryBudget(ctx.transport.retryPolicy);
   const label = name.name;
-  // The first attempt: the session opens (POST) while the build makes its first bytes; a small
-  // layer ends meanwhile and goes as one PUT.
+  // The first attempt: the session opens (POST) while the build makes its first bytes; a layer
+  // of at most SMALL_LAYER_BYTES ends meanwhile and goes as one PUT.
   const streamed = method !== 'put' && !known;
   if (!streamed) opts.headStart?.drop();
   // A head start the tag's answer stopped (the push then found the layer changed) is replaced.

@@ -154,3 +154,35 @@ test('the layer upload by size: one that ends within SMALL_LAYER_BYTES goes as P
   }
   assert.equal(dst.openUploads(), 0);
 });
+
+test('whole(): a build that ended over the bound is still a stream (the size decides, not how far the build got); within it, its whole output', async () => {
+  const big = layerOf(appDir(2, 1024 * 1024)); // ~2 MiB of gzip output
+  const whole = await readAll(createLayerStream(big).stream);
+  const head = new LayerHeadStart(big, undefined);
+  await settled(head); // ended: everything held
+  assert.equal(head.bytesHeld, whole.length);
+  assert.equal(await head.whole(SMALL_LAYER_BYTES), undefined);
+  const started = head.take();
+  assert.ok(started);
+  assert.ok((await readAll(started.stream)).equals(whole));
+
+  const smallOpts = layerOf(appDir(2, 50_000));
+  const small = new LayerHeadStart(smallOpts, undefined);
+  const got = await small.whole(SMALL_LAYER_BYTES);
+  assert.ok(got, 'a layer within the bound is given whole');
+  assert.equal(sha256(got.data), (await hashLayer(smallOpts)).digest);
+  assert.equal(got.result.digest, sha256(got.data));
+  assert.equal(small.take(), undefined, 'taken by whole()');
+});
+
+test('push onto scratch whose tag answers late: a layer over SMALL_LAYER_BYTES still streams (PATCH), though its build ended before its session was there', async () => {
+  const dst = await fake();
+  const dir = appDir(2, 1024 * 1024);
+  dst.fault({ kind: 'manifest', method: 'GET', repo: 'app' }, { kind: 'delay', ms: TAG_DELAY_MS });
+  const r = await push({ from: 'scratch', to: dst.ref('app:big'), app: [{ src: dir, dest: '/app' }], ...fakeLibraryOptions(dst) });
+  const expected = await hashLayer(layerOf(dir));
+  assert.equal(r.layer?.digest, expected.digest);
+  assert.deepEqual(dst.uploadsFor(expected.digest).map((u) => u.method), ['POST', 'PATCH', 'PUT']);
+  assert.equal(r.layer?.method, 'patch');
+  assert.equal(dst.manifest('app', 'big')?.digest, r.digest);
+});
