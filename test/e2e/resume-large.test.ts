@@ -136,10 +136,15 @@ test(`a ${fileBytes / MiB} MiB blob cut at ~50 % resumes with Range and reads un
   const gets = requestsFor(proxy, 'GET', layer.digest);
   assert.equal(gets.length, 2, 'the cut GET and one ranged GET');
   assert.equal(gets[0]!.fault, 'cut');
-  assert.equal(gets[1]!.headers.range, `bytes=${cut}-`, 'resumed where the cut happened');
+  // The resume starts where the bytes regpush had taken in end. That is the cut itself, or a little
+  // before it: bytes that reached the client's socket but were still in the response stream's
+  // buffer when the connection closed are discarded with the stream (Node destroys a response
+  // that ends early) and read again. On a loaded machine that has been tens of kB.
+  const from = Number(/^bytes=(\d+)-$/.exec(String(gets[1]!.headers.range))?.[1]);
+  assert.ok(from <= cut && from > cut - 4 * MiB, `resumed at ${from}, at or just before the cut at ${cut}`);
   assert.equal(gets[1]!.status, 206);
   const read = gets.reduce((a, g) => a + g.bytesOut, 0);
-  assert.equal(read, layer.size, 'every byte read from the source exactly once');
+  assert.equal(read, layer.size + (cut - from), 'every byte read from the source once, but for those re-read before the cut');
   assert.ok(read < 1.6 * layer.size, `${read} bytes read from the source`);
   const logged = (await registryLogSince('anon', mark)).filter((q) => q.method === 'GET' && q.uri.includes(layer.digest));
   assert.deepEqual(logged.map((q) => q.status), [200, 206], 'the source registry served a 200 and then a 206');
