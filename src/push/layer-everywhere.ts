@@ -24,8 +24,18 @@ export interface TargetState {
   outcomes: (LayerUploadOutcome | undefined)[];
   /** What was written at the target. */
   result?: PushTargetResult;
-  /** An upload session opened while the tag was being asked about, for the first layer built here. */
-  spare?: SpareSession;
+  /**
+   * Upload sessions opened ahead for this target, oldest first: while the tag was being asked
+   * about, and again once the tag turned out to hold another image. The last one is for the first
+   * layer built here; every one nobody took is cancelled at the end (releaseSpares in push.ts).
+   */
+  spares: SpareSession[];
+  /**
+   * Settles once it is known whether the push writes here: true when the tag is absent or holds
+   * another image (as soon as that is known, before the tag's configs are read), false when the
+   * tag holds the very image. The configs go out on it.
+   */
+  writes?: Promise<boolean>;
 }
 
 /** One layer to build, as uploadLayerEverywhere needs it. */
@@ -61,7 +71,7 @@ export async function uploadLayerEverywhere(set: TargetSet, states: Map<Transfer
     const state = states.get(t)!;
     if (t.failed || state.reusable[i]) continue;
     try {
-      const outcome = await layerTo(t, holders, job, ctx, method, known, state.spare);
+      const outcome = await layerTo(t, holders, job, ctx, method, known, state.spares.at(-1));
       state.outcomes[i] = outcome;
       known ??= outcome.result;
       if (outcome.action !== 'uploaded') t.present.add(known.digest); // its HEAD (or mount) just answered

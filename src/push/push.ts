@@ -81,6 +81,8 @@ interface Resolved {
 interface Front {
   baseBlobs: Descriptor[];
   resolved: Promise<Resolved>;
+  /** The configs, sent per target as soon as the base, the diffIDs and the target's tag allow (none in a dry run). */
+  early?: EarlyConfigsSent;
 }
 
 /** One platform image of the new image. */
@@ -112,7 +114,7 @@ export async function push(opts: PushOptions): Promise<PushResult> {
   const tagsOf = tagRule(opts.tags);
   // One target: its first failure stops the push at once (the layer upload is cancelled).
   const set = run.targets(inputs.toRefs.map((ref) => ({ ref, tags: tagsOf(ref) })), inputs.fromRef, { stopRun: true });
-  const states = new Map<TransferTarget, TargetState>(set.list.map((t) => [t, { reusable: [], outcomes: [] }]));
+  const states = new Map<TransferTarget, TargetState>(set.list.map((t) => [t, { reusable: [], outcomes: [], spares: [] }]));
   const headStarts: LayerHeadStart[] = [];
   try {
     const source = inputs.fromRef ? run.source(inputs.fromRef) : undefined;
@@ -121,9 +123,6 @@ export async function push(opts: PushOptions): Promise<PushResult> {
     for (const l of layered.layers) if (l.headStart) headStarts.push(l.headStart);
     const front = await resolveStage(run, set, states, source, layered, opts, board);
     clock('resolve');
-    // The configs go out as soon as they can be composed, whatever the base blobs' plan still asks.
-    const earlyConfigs = opts.dryRun ? undefined : front.resolved.then((r) => sendConfigsEarly(set, r, board, inputs, opts));
-    earlyConfigs?.catch(() => undefined); // awaited below; a failed plan must not leave it unhandled
     // Planned and started while the base config may still be on its way: the blobs need only the manifest.
     if (source) await set.plan(source, front.baseBlobs);
     clock('plan');
@@ -132,12 +131,15 @@ export async function push(opts: PushOptions): Promise<PushResult> {
     const moving = source && !run.signal.aborted ? set.transfer(source, front.baseBlobs) : Promise.resolve();
     moving.catch(() => undefined); // awaited in transferStage; a failed resolve must not leave it unhandled
     const resolved = await front.resolved;
-    const early = (await earlyConfigs)!;
+    const early = front.early!;
     const layers = await transferStage(run, moving, resolved, early.sent);
-    await releaseSpares(states); // a spare nobody took (a layer mounted from another target) is cancelled
+    // A spare nobody took (every layer was reused, or mounted from another target) is cancelled
+    // while the manifests are written; the push ends once the registry has answered.
+    const released = releaseSpares(states);
     clock('transfer');
     const composed = composeStage(resolved.base, layers, inputs, opts, await early.configs);
     await commitStage(set, states, composed, clock);
+    await released;
     return finalReport(run, set, states, resolved, layers, inputs, timings);
   } catch (err) {
     // Everything still running stops now: a layer upload in the background would otherwise open
@@ -286,13 +288,22 @@ async function resolveStage(run: TransferRun, set: TargetSet, states: Map<Transf
   const probes = Promise.all(
     set.list.map(async (t) => {
       const state = states.get(t)!;
+      let decide!: (writes: boolean) => void;
+      state.writes = new Promise<boolean>((resolve) => (decide = resolve));
       // Where the new layer is what the push waits for (the base is mounted in the same registry,
       // or there is no base), a first push of the tag opens its session alongside the tag's GET,
       // a round trip before it would otherwise. A tag that exists may hold every layer already:
       // its spare is given back at once, while the warm path's other requests run.
       const layerBound = !source || source.client.registry === t.ep.client.registry;
-      if (layers.length && !opts.dryRun && layerBound) state.spare = new SpareSession(t.ep, run.ctx);
-      const found = diffIdsOf.length ? await findReusableLayers(t.ep, t.ref, basePromise, diffIdsOf, { same, onTagFound: () => tagFound(state, layers) }) : undefined; // never rejects
+      if (layers.length && !opts.dryRun && layerBound) state.spares.push(new SpareSession(t.ep, run.ctx));
+      // The tag holds another image: a changed layer will most likely be sent, so its session opens
+      // now, alongside the tag's config GET that tells which layers changed, not after it.
+      const onChanged = (): void => {
+        decide(true);
+        if (!opts.dryRun && !run.signal.aborted) state.spares.push(new SpareSession(t.ep, run.ctx));
+      };
+      const found = diffIdsOf.length ? await findReusableLayers(t.ep, t.ref, basePromise, diffIdsOf, { same, onTagFound: () => tagFound(t, state, layers), onChanged }) : undefined; // never rejects
+      decide(found?.same !== true);
       state.reusable = found?.layers ?? [];
       state.tagDigest = found?.tagDigest;
       for (const d of found?.present ?? []) t.present.add(d);
@@ -303,6 +314,7 @@ async function resolveStage(run: TransferRun, set: TargetSet, states: Map<Transf
       ? probes.then(() => (run.signal.aborted ? [] : uploadLayersEverywhere(set, states, layers, run.ctx, opts.layerUpload)))
       : Promise.resolve([]);
   layerUploads.catch(() => undefined); // awaited with the blobs; an early failure elsewhere must not leave it unhandled
+  const early = opts.dryRun ? undefined : sendConfigsEarly(set, states, basePromise, layerUploads, board, inputs, opts);
   const resolved = checkedPromise.then(async (checked): Promise<Resolved> => {
     await probes;
     return { base: checked.base, baseFamily: checked.family, baseBlobs: distinctLayers(checked.base.images.map((i) => i.manifest)), layerUploads };
@@ -312,22 +324,28 @@ async function resolveStage(run: TransferRun, set: TargetSet, states: Map<Transf
   // converts it (then its descriptors change, and the checked base is waited for).
   const blobs = await Promise.race([blobsEarly, resolved.then((r) => r.baseBlobs)]);
   await probes;
-  return { baseBlobs: blobs, resolved };
+  return { baseBlobs: blobs, resolved, early };
 }
 
 /**
  * A target's tag exists: the push may have nothing to send there, so its spare session is given
  * back and the early layer builds stop (a layer that did change is built again once the diffIDs
- * have said so).
+ * have said so). Two connections more open meanwhile (nothing sent on them): if the tag holds
+ * another image, its config GET, the changed layer's session and the config's HEAD ‖ POST all go
+ * out at once, a round trip later, and would otherwise wait for handshakes.
  */
-function tagFound(state: TargetState, layers: readonly LayerPlan[]): void {
-  void state.spare?.release();
+function tagFound(t: TransferTarget, state: TargetState, layers: readonly LayerPlan[]): void {
+  t.ep.client.warm?.(TAG_FOUND_CONNECTIONS);
+  for (const s of state.spares) void s.release();
   for (const l of layers) l.headStart?.drop();
 }
 
+/** Connections to a target whose tag exists, for the requests of a changed push (see tagFound). */
+const TAG_FOUND_CONNECTIONS = 5;
+
 /** Cancels every spare upload session nobody took; resolves when the registries have answered. */
 async function releaseSpares(states: Map<TransferTarget, TargetState>): Promise<void> {
-  await Promise.all([...states.values()].map((s) => s.spare?.release()));
+  await Promise.all([...states.values()].flatMap((s) => s.spares.map((x) => x.release())));
 }
 
 /** Distinct layers of the manifests, in order. */
@@ -390,26 +408,35 @@ interface EarlyConfigs {
   list: BuiltConfig[];
 }
 
+/** The configs composed early, and the sending of them to every target. */
+interface EarlyConfigsSent {
+  configs: Promise<EarlyConfigs | undefined>;
+  sent: Promise<void>;
+}
+
 /**
  * Sends the configs as soon as the base and every new layer's diffID are known — while base blobs
  * still move and the last layer's upload is closing — instead of after them: on a long round trip
- * that takes the config's requests (HEAD ‖ POST → PUT) off the critical path. Settles even when a
- * layer fails: its end settles every diffID still open, and without all of them nothing is sent.
+ * that takes the config's requests (HEAD ‖ POST → PUT) off the critical path. At each target they
+ * wait only until it is known that the push writes there (the tag absent or holding another image:
+ * `writes`), not for the tag's configs or the base blobs' plan. Settles even when a layer fails:
+ * its end settles every diffID still open, and without all of them nothing is sent.
  */
-function sendConfigsEarly(set: TargetSet, resolved: Resolved, board: DiffIdBoard, inputs: PushInputs, opts: PushOptions): { configs: Promise<EarlyConfigs | undefined>; sent: Promise<void> } {
-  resolved.layerUploads.then(
+function sendConfigsEarly(set: TargetSet, states: Map<TransferTarget, TargetState>, base: Promise<ResolvedBase>, layerUploads: Promise<(LayerResult | undefined)[]>, board: DiffIdBoard, inputs: PushInputs, opts: PushOptions): EarlyConfigsSent {
+  layerUploads.then(
     (results) => results.forEach((r, i) => board.set(i, r?.diffId)),
     () => inputs.layers.forEach((_, i) => board.set(i, undefined)),
   );
-  const configs = board.all().then((ids): EarlyConfigs | undefined => {
+  const configs = Promise.all([base, board.all()]).then(([b, ids]): EarlyConfigs | undefined => {
     if (ids.some((d) => d === undefined)) return undefined;
     const diffIds = ids as string[];
-    return { diffIds, list: composeConfigs(resolved.base, diffIds, inputs, opts) };
+    return { diffIds, list: composeConfigs(b, diffIds, inputs, opts) };
   });
   configs.catch(() => undefined); // awaited by `sent` and after the transfer
   const sent = configs.then(async (c) => {
     if (!c) return;
     await set.each(async (t) => {
+      if (!(await states.get(t)!.writes)) return; // the tag holds this very image: its config is there
       await Promise.all(c.list.filter((x) => !t.present.has(x.digest)).map((x) => ensureBytesBlob(t.ep, x.bytes, set.ctx)));
       for (const x of c.list) t.present.add(x.digest);
     });

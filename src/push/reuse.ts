@@ -29,10 +29,12 @@ import type { ResolvedBase } from './resolve.js';
 export interface ReuseFound {
   /** Per layer of ours (same order): the existing layer with its diffID, or undefined when it must be built. */
   layers: (LayerResult | undefined)[];
-  /** Blobs this run has just seen in the target repository (layers by HEAD, configs by GET): no need to ask again. */
+  /** Blobs the tag's manifests name, so the repository holds them: no need to ask again. */
   present: string[];
   /** Digest of what the target tag held (its manifest, or index), computed from the bytes fetched. */
   tagDigest: string;
+  /** True when the tag holds the very image the push would write (the whole-image comparison matched). */
+  same: boolean;
 }
 
 /**
@@ -71,9 +73,11 @@ export async function findReusableLayers(
     same?: SameImageCheck;
     /** Told as soon as the tag turns out to exist. */
     onTagFound?: () => void;
+    /** Told when the tag exists but holds another image (the whole-image comparison failed): a layer is likely to be sent. */
+    onChanged?: () => void;
   } = {},
 ): Promise<ReuseFound | undefined> {
-  const { same, onTagFound } = opts;
+  const { same, onTagFound, onChanged } = opts;
   const log = target.client.logger;
   try {
     let top;
@@ -114,6 +118,7 @@ export async function findReusableLayers(
         return whole;
       }
     }
+    onChanged?.();
     const byDiffId = new Map<string, Descriptor>();
     await Promise.all(
       images.map(async (m) => {
@@ -135,7 +140,7 @@ export async function findReusableLayers(
         return { digest: found.digest, diffId, size: found.size, uncompressedSize, entries: 0 };
       }),
     );
-    return { layers, present: namedBlobs(images), tagDigest: top.digest };
+    return { layers, present: namedBlobs(images), tagDigest: top.digest, same: false };
   } catch (err) {
     log.debug(`layer reuse check skipped: ${(err as Error).message}`);
     return undefined;
@@ -176,7 +181,7 @@ async function sameImage(
   }
   if (layers.some((l) => l === undefined)) return undefined;
   if (same.topDigest(resolved, layers as LayerResult[]) !== tagDigest) return undefined;
-  return { layers, present: namedBlobs(images), tagDigest };
+  return { layers, present: namedBlobs(images), tagDigest, same: true };
 }
 
 /**

@@ -250,3 +250,33 @@ test('an unchanged re-push writes nothing: the tag already holds the very manife
   assert.equal(again.layer?.action, 'reused');
   assert.equal(dst.count({ method: ['POST', 'PATCH', 'PUT', 'DELETE'] }), 0, dst.requests({ method: ['POST', 'PATCH', 'PUT'] }).map((r) => `${r.method} ${r.path}`).join('\n'));
 });
+
+test('a changed push: the config\'s upload and the changed layer\'s session go out with the tag\'s config GET, not after its answer; the tag holding the very image sends neither', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base/node', { tags: ['20'] });
+  const deps = appDir('dependencies\n');
+  const opts = { from: src.ref('base/node:20'), to: dst.ref('app:1'), layers: [{ sources: deps }], ...fakeLibraryOptions(src, dst) };
+  const first = await push({ ...opts, app: appDir('v1\n') });
+  const DELAY = 1000;
+  const tagConfig = first.platforms[0]!.configDigest;
+  dst.fault({ kind: 'blob', method: 'GET', digest: tagConfig }, { kind: 'delay', ms: DELAY });
+  dst.clearLog();
+  const again = await push({ ...opts, app: appDir('v2\n') });
+  const asked = dst.requests({ kind: 'blob', method: 'GET', digest: tagConfig })[0]!.at;
+  const configPost = dst.uploadsFor(again.platforms[0]!.configDigest).find((u) => u.method === 'POST');
+  assert.ok(configPost && configPost.at < asked + DELAY / 2, `the config's session opened ${configPost!.at - asked} ms after the tag's config GET, before its answer`);
+  const layerPut = dst.uploadsFor(again.layers![1]!.digest).find((u) => u.method === 'PUT')!;
+  const sessions = dst.requests({ kind: 'upload', method: 'POST' }).filter((p) => p.session === layerPut.session);
+  assert.equal(sessions.length, 1);
+  assert.ok(sessions[0]!.at < asked + DELAY / 2, 'the changed layer\'s session was opened before the tag\'s config answered');
+  assert.equal(dst.openUploads(), 0);
+
+  // Unchanged: no config upload at all, no session left.
+  dst.clearFaults();
+  dst.clearLog();
+  const same = await push({ ...opts, app: appDir('v2\n') });
+  assert.equal(same.digest, again.digest);
+  assert.equal(dst.count({ kind: 'upload', method: ['PUT', 'PATCH'] }), 0);
+  assert.equal(dst.count({ kind: 'blob', method: 'HEAD' }), 0);
+  assert.equal(dst.openUploads(), 0);
+});
