@@ -39,21 +39,20 @@ async function readAll(stream: Readable): Promise<Buffer> {
   return Buffer.concat(parts);
 }
 
-/** Resolves once `head` has held the same number of bytes for 100 ms (its build has ended or is waiting). */
-async function settled(head: LayerHeadStart): Promise<number> {
-  let last = -1;
-  while (head.bytesHeld !== last) {
-    last = head.bytesHeld;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return last;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Resolves once `head` holds at least `bytes` (polled; a loaded machine may take a while). */
+async function holding(head: LayerHeadStart, bytes: number): Promise<number> {
+  for (let i = 0; i < 600 && head.bytesHeld < bytes; i++) await sleep(25);
+  assert.ok(head.bytesHeld >= bytes, `held ${head.bytesHeld} of the ${bytes} bytes waited for`);
+  return head.bytesHeld;
 }
 
 test('taken after its build ended: the same bytes and result as a build started then', async () => {
   const opts = layerOf(appDir(3, 20_000));
   const expected = await hashLayer(opts);
   const head = new LayerHeadStart(opts, undefined);
-  await settled(head);
+  await holding(head, expected.size); // the whole layer: its build has ended
   const started = head.take();
   assert.ok(started);
   const bytes = await readAll(started.stream);
@@ -69,8 +68,9 @@ test('taken while waiting at its bound: held bytes stay within it; the held byte
   const fresh = createLayerStream(opts);
   const whole = await readAll(fresh.stream);
   const head = new LayerHeadStart(opts, undefined, limit);
-  const held = await settled(head);
-  assert.ok(held >= limit, `it held ${held} bytes before waiting`);
+  await holding(head, limit);
+  await sleep(300); // time to run on, were the bound not stopping it
+  const held = head.bytesHeld;
   // One gzip member may land past the bound (the member that crossed it); never the whole layer.
   assert.ok(held < whole.length / 2, `held ${held} of ${whole.length} bytes: the bound did not stop the build`);
   const started = head.take();
@@ -84,7 +84,7 @@ test('taken while waiting at its bound: held bytes stay within it; the held byte
 test('dropped: the build stops, its result rejects as aborted, and nothing can take it', async () => {
   const opts = layerOf(appDir(8, 512 * 1024));
   const head = new LayerHeadStart(opts, undefined, 128 * 1024);
-  await settled(head);
+  await holding(head, 128 * 1024);
   const result = (head as unknown as { result: Promise<unknown> }).result;
   head.drop();
   assert.equal(head.bytesHeld, 0, 'what it held is freed');
@@ -159,7 +159,8 @@ test('whole(): a build that ended over the bound is still a stream (the size dec
   const big = layerOf(appDir(2, 1024 * 1024)); // ~2 MiB of gzip output
   const whole = await readAll(createLayerStream(big).stream);
   const head = new LayerHeadStart(big, undefined);
-  await settled(head); // ended: everything held
+  await holding(head, whole.length); // ended: everything held
+  await sleep(50); // its 'end' follows the last bytes
   assert.equal(head.bytesHeld, whole.length);
   assert.equal(await head.whole(SMALL_LAYER_BYTES), undefined);
   const started = head.take();
