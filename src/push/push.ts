@@ -155,6 +155,11 @@ export async function push(opts: PushOptions): Promise<PushResult> {
   }
 }
 
+/** True where the new layers are what a push to `t` waits for: no base, or a base in t's registry (mounted, so no bytes move). */
+function layerBound(source: RepoEndpoint | undefined, t: TransferTarget): boolean {
+  return !source || source.client.registry === t.ep.client.registry;
+}
+
 /**
  * Where a new layer is what the push waits for — a target in the base's registry (the base is
  * mounted there) or no base at all — the first layers' builds start now, while the targets are
@@ -163,7 +168,7 @@ export async function push(opts: PushOptions): Promise<PushResult> {
  * the longer path and need the cores for the transfer.
  */
 function startLayersEarly(set: TargetSet, source: RepoEndpoint | undefined, inputs: PushInputs, signal: AbortSignal, dryRun: boolean | undefined): PushInputs {
-  const bound = set.list.some((t) => !source || source.client.registry === t.ep.client.registry);
+  const bound = set.list.some((t) => layerBound(source, t));
   if (dryRun || !bound || inputs.layers.length === 0) return inputs;
   return {
     ...inputs,
@@ -294,8 +299,7 @@ async function resolveStage(run: TransferRun, set: TargetSet, states: Map<Transf
       // or there is no base), a first push of the tag opens its session alongside the tag's GET,
       // a round trip before it would otherwise. A tag that exists may hold every layer already:
       // its spare is given back at once, while the warm path's other requests run.
-      const layerBound = !source || source.client.registry === t.ep.client.registry;
-      if (layers.length && !opts.dryRun && layerBound) state.spares.push(new SpareSession(t.ep, run.ctx));
+      if (layers.length && !opts.dryRun && layerBound(source, t)) state.spares.push(new SpareSession(t.ep, run.ctx));
       // The tag holds another image: a changed layer will most likely be sent, so its session opens
       // now, alongside the tag's config GET that tells which layers changed, not after it.
       const onChanged = (): void => {
@@ -436,7 +440,7 @@ function sendConfigsEarly(set: TargetSet, states: Map<TransferTarget, TargetStat
   const sent = configs.then(async (c) => {
     if (!c) return;
     await set.each(async (t) => {
-      if (!(await states.get(t)!.writes)) return; // the tag holds this very image: its config is there
+      if ((await states.get(t)!.writes) === false) return; // the tag holds this very image: its config is there
       await Promise.all(c.list.filter((x) => !t.present.has(x.digest)).map((x) => ensureBytesBlob(t.ep, x.bytes, set.ctx)));
       for (const x of c.list) t.present.add(x.digest);
     });
