@@ -2,6 +2,7 @@
 /** The `regpush` executable: wires process streams and signals into main(). */
 import { setMaxListeners } from 'node:events';
 import type { Readable } from 'node:stream';
+import { connectEarly } from './early-connect.js';
 import { sizeThreadPool } from './threadpool.js';
 
 const argv = process.argv.slice(2);
@@ -19,6 +20,9 @@ async function run(): Promise<void> {
     process.stdout.write(VERSION + '\n');
     return;
   }
+  // Before the pipelines load (~20–25 ms): the registries named in the arguments are connected to
+  // meanwhile, and the transport takes those connections (early-connect.ts).
+  const earlySockets = connectEarly(argv, process.env, process.cwd());
   const { main } = await import('./main.js');
   const controller = new AbortController();
   // Every in-flight request and open response body listens on this signal (jobs × targets × 2 and
@@ -42,7 +46,9 @@ async function run(): Promise<void> {
     },
     env: process.env,
     signal: controller.signal,
+    earlySockets,
   });
+  earlySockets?.close(); // the transport closes them too; this covers a command that never made one
 }
 
 void run();

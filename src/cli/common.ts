@@ -48,6 +48,7 @@ export function commonContext(args: CommonArgs, io: CliIO, secrets: SecretSet): 
   const logger = createCliLogger(io, verbosity, secrets, logSink);
   // The first debug line: what runs, and (in its time stamp) what start-up and parsing cost.
   logger.debug(`regpush ${VERSION}, Node ${process.version} ${process.platform}/${process.arch}: arguments parsed`);
+  if (io.earlySockets?.opened.length) logger.debug(`connections opened while loading: ${io.earlySockets.opened.join(', ')}`);
   // Here, so every command refuses a bare --insecure / --tls-verify=false the same way.
   const tls = tlsOptionsFromFlags(args, io.env, io.cwd ?? process.cwd());
   const mirrors = mirrorOptions(args['registry-mirror'], io.env, io.cwd ?? process.cwd(), logger);
@@ -89,6 +90,7 @@ export function connectionOptions(a: CommonArgs, io: CliIO, ctx: CommonContext) 
     retries: retriesOption(a),
     idleTimeoutMs: idleTimeoutOption(io.env),
     signal: io.signal,
+    earlySockets: io.earlySockets,
   };
 }
 

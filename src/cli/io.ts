@@ -1,5 +1,6 @@
 /** The CLI's contact with the outside world, passed in so tests can run the CLI in-process. */
 import type { Readable, Writable } from 'node:stream';
+import type { EarlySockets } from '../http/early-sockets.js';
 
 /** Streams and environment of one CLI run. */
 export interface CliIO {
@@ -11,4 +12,6 @@ export interface CliIO {
   cwd?: string;
   /** Aborted on SIGINT/SIGTERM by the binary. */
   signal?: AbortSignal;
+  /** Connections the binary opened to the registries in the arguments while the rest loaded (early-connect.ts). */
+  earlySockets?: EarlySockets;
 }

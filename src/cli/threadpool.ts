@@ -6,6 +6,7 @@
  */
 import { UsageError } from '../errors.js';
 import { defaultLanes, MAX_LANES, poolSizeFor, poolSizeFromEnv } from '../layer/lanes.js';
+import { rawFlagValues } from './raw-argv.js';
 
 export const GZIP_JOBS_ENV = 'REGPUSH_GZIP_JOBS';
 
@@ -42,14 +43,7 @@ export function gzipJobsOption(flag: unknown, env: Record<string, string | undef
 
 /** `--gzip-jobs N`, `--gzip-jobs=N` (or yargs' camel-case spelling) in raw argv, the last one; undefined when absent or not a valid count. */
 export function gzipJobsFromArgv(argv: readonly string[]): number | undefined {
-  let found: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--') break;
-    const m = /^--(?:gzip-jobs|gzipJobs)(?:=(.*))?$/.exec(a);
-    if (m) found = m[1] ?? argv[i + 1];
-  }
-  return wholeJobs(found);
+  return wholeJobs(rawFlagValues(argv, 'gzip-jobs').at(-1));
 }
 
 /**

@@ -12,8 +12,10 @@ import axios, { AxiosError } from 'axios';
 import { NetworkError, TlsError, AbortedError, RegpushError } from '../errors.js';
 import { redactUrl } from '../redact.js';
 import type { HttpRequest, HttpResponse, Send } from './types.js';
+import type { EarlySockets } from './early-sockets.js';
 import { watchIdle } from './idle.js';
-import { ProxyAgents, type ProxySettings } from './proxy.js';
+import { ProxyAgents } from './proxy.js';
+import type { ProxySettings } from './proxy-choice.js';
 import { tlsConnectOptions, type TlsFailureKind, type TlsResolver } from './tls.js';
 
 /** Options of the socket-level client. */
@@ -28,6 +30,8 @@ export interface AxiosSendOptions {
   proxy?: ProxySettings;
   /** Per-host TLS trust, client certificates and verification (certs.d, --ca-cert, …); default trust when absent. */
   tls?: TlsResolver;
+  /** Connections the CLI opened before loading (src/http/early-sockets.ts); taken where the agents would connect, closed with the rest. */
+  early?: EarlySockets;
 }
 
 const TLS_CODES = new Set([
@@ -210,11 +214,19 @@ class Spares {
   }
 }
 
-/** A keep-alive agent that can open connections ahead of its requests (see Spares). */
-function withSpares<A extends Agent>(agent: A): A & { spares: Spares } {
+/**
+ * A keep-alive agent that can open connections ahead of its requests (see Spares). Where it would
+ * connect, it takes a spare, else a connection the launcher opened early to that host and port
+ * (TLS agents put their TLS on top of it), else connects.
+ */
+function withSpares<A extends Agent>(agent: A, early: EarlySockets | undefined, tls: boolean): A & { spares: Spares } {
   const own = agent.createConnection.bind(agent) as unknown as (o: ConnectOptions, cb?: unknown) => Socket;
-  const spares = new Spares(agent, (o) => own(o));
-  (agent as unknown as { createConnection: (o: ConnectOptions, cb?: unknown) => Socket }).createConnection = (o, cb) => spares.take(o._agentKey) ?? own(o, cb);
+  const fromEarly = (o: ConnectOptions): Socket | undefined => {
+    const raw = early?.take(String(o.host), Number(o.port));
+    return raw && tls ? own({ ...o, socket: raw }) : raw;
+  };
+  const spares = new Spares(agent, (o) => fromEarly(o) ?? own(o));
+  (agent as unknown as { createConnection: (o: ConnectOptions, cb?: unknown) => Socket }).createConnection = (o, cb) => spares.take(o._agentKey) ?? fromEarly(o) ?? own(o, cb);
   return Object.assign(agent, { spares });
 }
 
@@ -222,8 +234,8 @@ function withSpares<A extends Agent>(agent: A): A & { spares: Spares } {
 export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void; preconnect(url: string, n: number): Promise<void> } {
   const idle = opts.idleTimeoutMs ?? 60_000;
   const agentOpts = { keepAlive: true, maxSockets: opts.maxSockets ?? 16, scheduling: 'lifo' as const };
-  const httpAgent = withSpares(new http.Agent(agentOpts));
-  const httpsAgent = withSpares(new https.Agent(agentOpts));
+  const httpAgent = withSpares(new http.Agent(agentOpts), opts.early, false);
+  const httpsAgent = withSpares(new https.Agent(agentOpts), opts.early, true);
   const proxies = new ProxyAgents(opts.proxy ?? {});
   // One keep-alive agent per distinct TLS settings (hosts with their own CA, client certificate
   // or verification off); every other HTTPS host shares httpsAgent.
@@ -237,7 +249,7 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void;
     if (!settings) return {};
     let agent = tlsAgents.get(settings.id);
     if (!agent) {
-      agent = withSpares(new https.Agent({ ...agentOpts, ...tlsConnectOptions(settings) }));
+      agent = withSpares(new https.Agent({ ...agentOpts, ...tlsConnectOptions(settings) }), opts.early, true);
       tlsAgents.set(settings.id, agent);
     }
     return { httpsAgent: agent };
@@ -370,6 +382,7 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void;
       }
     },
     close() {
+      opts.early?.close();
       httpAgent.spares.destroy();
       httpsAgent.spares.destroy();
       for (const a of tlsAgents.values()) a.spares.destroy();

@@ -8,7 +8,8 @@ import { silentLogger } from '../log.js';
 import { USER_AGENT } from '../version.js';
 import { createAxiosSend } from './axios-send.js';
 import { debugMiddleware } from './debug.js';
-import type { ProxySettings } from './proxy.js';
+import type { EarlySockets } from './early-sockets.js';
+import type { ProxySettings } from './proxy-choice.js';
 import { redirectMiddleware } from './redirect.js';
 import { DEFAULT_RETRY_POLICY, retryMiddleware, type RetryListener, type RetryPolicy } from './retry.js';
 import { statsMiddleware, TransportStats } from './stats.js';
@@ -33,6 +34,8 @@ export interface TransportOptions {
   proxy?: ProxySettings;
   /** TLS per host (certs.d, extra CAs, client certificates, verification off); see tlsResolver. */
   tls?: TlsResolver;
+  /** Connections opened before the operation started, taken where the agents would connect (early-sockets.ts). */
+  early?: EarlySockets;
 }
 
 /** The shared HTTP machinery of one operation. */
@@ -55,7 +58,7 @@ export class Transport {
   constructor(opts: TransportOptions = {}) {
     this.logger = opts.logger ?? silentLogger;
     this.userAgent = opts.userAgent ?? USER_AGENT;
-    const base = createAxiosSend({ userAgent: this.userAgent, idleTimeoutMs: opts.idleTimeoutMs, maxSockets: opts.maxSockets, proxy: opts.proxy, tls: opts.tls });
+    const base = createAxiosSend({ userAgent: this.userAgent, idleTimeoutMs: opts.idleTimeoutMs, maxSockets: opts.maxSockets, proxy: opts.proxy, tls: opts.tls, early: opts.early });
     this.closeBase = () => base.close();
     this.preconnectBase = (url, n) => base.preconnect(url, n);
     this.retryPolicy = { ...DEFAULT_RETRY_POLICY, ...(opts.retry ?? {}) };

@@ -5,8 +5,9 @@
 import os from 'node:os';
 import { credentialEnvVars, credentialSources, resolveCredential, type Credential, type CredentialRole, type SecretSink } from '../auth/credentials.js';
 import { repositoryScope, type ScopeAction } from '../auth/scope.js';
+import type { EarlySockets } from '../http/early-sockets.js';
 import { Transport } from '../http/transport.js';
-import { proxySettingsFromEnv } from '../http/proxy.js';
+import { proxySettingsFromEnv } from '../http/proxy-choice.js';
 import { tlsResolver, type RegistryTlsOptions } from '../http/tls.js';
 import { silentLogger, type Logger } from '../log.js';
 import { AuthMemory } from '../auth/middleware.js';
@@ -51,6 +52,12 @@ export interface ConnectionOptions {
    * registries.conf and daemon.json into this shape.
    */
   mirrors?: MirrorMap;
+  /**
+   * TCP connections opened before the operation started (the CLI's launcher opens them while the
+   * pipelines load; src/http/early-sockets.ts). The operation's transport takes them where it
+   * would connect to that host and port, and closes those it did not need when it closes.
+   */
+  earlySockets?: EarlySockets;
 }
 
 /** Transport tunables an operation takes from its options. */
@@ -69,6 +76,7 @@ export function transportFor(opts: TransportChoices): Transport {
     retry: opts.retries === undefined ? undefined : { retries: opts.retries },
     proxy: proxySettingsFromEnv(opts.env ?? {}),
     tls: tlsResolver({ nodeExtraCaCerts: opts.env?.NODE_EXTRA_CA_CERTS || undefined, ...(opts.tls ?? {}) }, logger),
+    early: opts.earlySockets,
   });
 }
 

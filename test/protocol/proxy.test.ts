@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { bypassesProxy, proxyFor, proxySettingsFromEnv } from '../../src/http/proxy.js';
+import { bypassesProxy, proxyFor, proxySettingsFromEnv } from '../../src/http/proxy-choice.js';
 import { login, logout } from '../../src/login/login.js';
 import { AuthError } from '../../src/errors.js';
 import { Transport } from '../../src/http/transport.js';

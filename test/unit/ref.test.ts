@@ -11,7 +11,7 @@ import {
 } from '../../src/ref/reference.js';
 import { apiHost, canonicalRegistry, DOCKER_HUB, DOCKER_HUB_API_HOST, isDockerHub, isLoopbackHost, registryHostOf, withoutPort } from '../../src/ref/registry.js';
 import { endpointFor } from '../../src/registry/endpoint.js';
-import { bypassesProxy } from '../../src/http/proxy.js';
+import { bypassesProxy } from '../../src/http/proxy-choice.js';
 
 const D256 = `sha256:${'a'.repeat(64)}`;
 const D512 = `sha512:${'0123456789abcdef'.repeat(8)}`;

@@ -1,0 +1,108 @@
+/**
+ * The launcher's head start on the network: before it loads the pipelines (~20–25 ms of every
+ * start: the bundle, Node's HTTP and crypto modules, the argument parser), it reads the registries
+ * out of the command line and opens TCP connections to them, so the first requests find their
+ * handshake under way or done. See src/http/early-sockets.ts for how they are handed over.
+ *
+ * This is a hint, not the parse: only the plainest spellings are read (`push --from REF --to REF`,
+ * `=` forms too; `copy SRC DST…` and `inspect REF` with the references before any flag; copy's
+ * `--to`), and anything unclear is skipped. Reading it wrong costs one unused connection, closed
+ * after a few seconds or when the command's transport closes; it never changes what the command
+ * does. Left out on purpose:
+ *   - any origin a proxy would be used for (HTTP(S)_PROXY and NO_PROXY, as the transport decides):
+ *     a direct connection there may be exactly what the network forbids;
+ *   - the source, when mirror configuration may apply (--registry-mirror, REGISTRIES_CONFIG_PATH,
+ *     REGPUSH_DOCKER_DAEMON_JSON, or a registries.conf / daemon.json in its default place) and no
+ *     target is in the same registry: its reads may go to a mirror, and a network with a mirror
+ *     often does not want the upstream contacted;
+ *   - every other command (login, sync, tag, …), and `--help` / `--version`.
+ */
+import { EarlySockets } from '../http/early-sockets.js';
+import { proxyFor, proxySettingsFromEnv } from '../http/proxy-choice.js';
+import { parseReference } from '../ref/reference.js';
+import { endpointFor, parseInsecureList } from '../registry/endpoint.js';
+import { mirrorFiles } from './mirror-files.js';
+import { leadingPositionals, rawFlagValues } from './raw-argv.js';
+
+/** Connections to open to one host and port. */
+export interface EarlyOrigin {
+  host: string;
+  port: number;
+  connections: number;
+}
+
+/** At most this many connections per origin: the engine opens the rest (--jobs) once it knows it needs them. */
+const MAX_PER_ORIGIN = 3;
+
+/**
+ * The origins a command line names, with how many connections each would use at once at its start:
+ * one per reference there, and one more per push target (its upload session may open alongside the
+ * tag's GET; see push.ts). Empty for anything this pre-scan does not read. `mirrorFilesPresent`:
+ * a registries.conf or daemon.json is named or in its default place (mirror-files.ts).
+ */
+export function earlyOrigins(argv: readonly string[], env: Record<string, string | undefined>, mirrorFilesPresent: boolean): EarlyOrigin[] {
+  const [command, ...rest] = argv;
+  if (rest.some((a) => a === '--help' || a === '-h' || a === '--version' || a === '--')) return [];
+  let sources: string[];
+  let targets: string[];
+  if (command === 'push') {
+    sources = rawFlagValues(rest, 'from').filter((r) => r !== 'scratch');
+    targets = rawFlagValues(rest, 'to');
+  } else if (command === 'copy') {
+    const [src, ...dst] = leadingPositionals(rest);
+    sources = src === undefined ? [] : [src];
+    targets = [...dst, ...rawFlagValues(rest, 'to')];
+  } else if (command === 'inspect') {
+    sources = leadingPositionals(rest).slice(0, 1);
+    targets = [];
+  } else {
+    return [];
+  }
+  const mirrored = mirrorFilesPresent || rest.some((a) => a === '--registry-mirror' || a.startsWith('--registry-mirror='));
+  const insecure = [...parseInsecureList(env.REGPUSH_INSECURE_REGISTRIES), ...rawFlagValues(rest, 'insecure-registry').flatMap((v) => parseInsecureList(v))];
+  const proxy = proxySettingsFromEnv(env);
+  const wanted = new Map<string, EarlyOrigin>();
+  const add = (ref: string, n: number, onlyWhereWanted = false): void => {
+    const origin = originOf(ref, insecure);
+    if (!origin || proxyFor(origin.url, proxy)) return;
+    const key = `${origin.host}:${origin.port}`;
+    if (onlyWhereWanted && !wanted.has(key)) return;
+    const o = wanted.get(key) ?? { host: origin.host, port: origin.port, connections: 0 };
+    o.connections = Math.min(MAX_PER_ORIGIN, o.connections + n);
+    wanted.set(key, o);
+  };
+  for (const t of targets) add(t, command === 'push' ? 2 : 1);
+  // Under mirror configuration a source counts only where a target already has the host contacted.
+  for (const s of sources) add(s, 1, mirrored);
+  return [...wanted.values()];
+}
+
+/** Opens the connections of earlyOrigins(); undefined when there are none to open. */
+export function connectEarly(argv: readonly string[], env: Record<string, string | undefined>, cwd: string): EarlySockets | undefined {
+  let origins: EarlyOrigin[];
+  try {
+    const files = mirrorFiles(env, cwd);
+    origins = earlyOrigins(argv, env, files.conf !== undefined || files.daemon !== undefined);
+  } catch {
+    return undefined; // a hint only: the command itself will say what is wrong with its arguments
+  }
+  if (origins.length === 0) return undefined;
+  const early = new EarlySockets();
+  for (const o of origins) early.open(o.host, o.port, o.connections);
+  return early;
+}
+
+/** Host and port a reference's requests go to, and the URL the proxy choice is asked about. */
+function originOf(ref: string, insecure: readonly string[]): { host: string; port: number; url: URL } | undefined {
+  let registry: string;
+  try {
+    registry = parseReference(ref).registry;
+  } catch {
+    return undefined;
+  }
+  const ep = endpointFor(registry, insecure);
+  // A loopback host without a scheme of its own is probed over plain HTTP first (client.ts).
+  const url = new URL(`${ep.scheme === 'https' ? 'https' : 'http'}://${ep.host}/`);
+  const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+  return { host: url.hostname.replace(/^\[|\]$/g, ''), port, url };
+}

@@ -1,0 +1,33 @@
+/**
+ * Reading a flag out of the raw command line, for the launcher's decisions made before yargs has
+ * loaded (the thread pool's size, the early connections). The command re-reads everything with
+ * yargs; these readings are only ever hints.
+ */
+
+/**
+ * The values of every `--name V` and `--name=V` (also yargs' camel-case spelling), in order, up to
+ * a `--`. The word after a bare `--name` is taken as its value whatever it looks like; a caller
+ * checks it.
+ */
+export function rawFlagValues(argv: readonly string[], name: string): string[] {
+  const camel = name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') break;
+    for (const spelling of new Set([name, camel])) {
+      if (a === `--${spelling}`) {
+        if (i + 1 < argv.length) out.push(argv[i + 1]!);
+      } else if (a.startsWith(`--${spelling}=`)) {
+        out.push(a.slice(spelling.length + 3));
+      }
+    }
+  }
+  return out;
+}
+
+/** The arguments before the first flag: positionals for certain, since no flag value can come before a flag. */
+export function leadingPositionals(argv: readonly string[]): string[] {
+  const end = argv.findIndex((a) => a.startsWith('-'));
+  return end === -1 ? [...argv] : argv.slice(0, end);
+}

@@ -1,0 +1,84 @@
+// The launcher's pre-scan (src/cli/early-connect.ts): which registries a command line names, how
+// many connections each gets, and what it leaves alone (proxies, mirrors, other commands).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { earlyOrigins } from '../../src/cli/early-connect.js';
+
+const none: Record<string, string | undefined> = {};
+const origins = (argv: string[], env = none, mirrors = false): string[] => earlyOrigins(argv, env, mirrors).map((o) => `${o.host}:${o.port} ×${o.connections}`);
+
+test('push: the target gets two connections (tag GET and upload session), the source one', () => {
+  assert.deepEqual(origins(['push', '--from', 'src.example:5000/base:1', '--to', 'dst.example/app:1', '--app', '.']), ['dst.example:443 ×2', 'src.example:5000 ×1']);
+  assert.deepEqual(origins(['push', '--from=src.example:5000/base:1', '--to=dst.example/app:1']), ['dst.example:443 ×2', 'src.example:5000 ×1'], '= forms');
+});
+
+test('push: source and target in one registry share its origin, at most three connections', () => {
+  assert.deepEqual(origins(['push', '--from', 'reg.example/base:1', '--to', 'reg.example/app:1']), ['reg.example:443 ×3']);
+  assert.deepEqual(origins(['push', '--from', 'reg.example/base:1', '--to', 'reg.example/a:1', '--to', 'reg.example/b:1']), ['reg.example:443 ×3']);
+});
+
+test('Docker Hub names go to its API host; insecure registries (env or flag) to port 80; scratch to nothing', () => {
+  assert.deepEqual(origins(['push', '--from', 'alpine:3', '--to', 'ghcr.io/o/app:1']), ['ghcr.io:443 ×2', 'registry-1.docker.io:443 ×1']);
+  assert.deepEqual(origins(['push', '--from', 'scratch', '--to', 'plain.example/app:1'], { REGPUSH_INSECURE_REGISTRIES: 'plain.example' }), ['plain.example:80 ×2']);
+  assert.deepEqual(origins(['push', '--from', 'scratch', '--to', 'plain.example/app:1', '--insecure-registry', 'plain.example']), ['plain.example:80 ×2']);
+  assert.deepEqual(origins(['push', '--from', 'scratch', '--to', '127.0.0.1:5000/app:1']), ['127.0.0.1:5000 ×2'], 'loopback: the probe is plain HTTP on that port');
+  assert.deepEqual(origins(['push', '--from', 'scratch', '--to', '[::1]:5000/app:1']), ['::1:5000 ×2'], 'IPv6 literal without brackets');
+});
+
+test('copy and inspect: references before the first flag, and copy --to', () => {
+  assert.deepEqual(origins(['copy', 'a.example/x:1', 'b.example/x:1', 'c.example/x:1', '--jobs', '4']), ['b.example:443 ×1', 'c.example:443 ×1', 'a.example:443 ×1']);
+  assert.deepEqual(origins(['copy', '--jobs', '4', 'a.example/x:1', 'b.example/x:1']), [], 'after a flag, a word may be its value: not read');
+  assert.deepEqual(origins(['copy', 'a.example/x:1', '--to', 'b.example/x:1']), ['b.example:443 ×1', 'a.example:443 ×1']);
+  assert.deepEqual(origins(['inspect', 'q.example/x:1', 'extra']), ['q.example:443 ×1']);
+});
+
+test('a proxy in the environment: no early connection where the transport would use it; loopback and NO_PROXY stay direct', () => {
+  assert.deepEqual(origins(['push', '--from', 'a.example/b:1', '--to', 'c.example/d:1'], { HTTPS_PROXY: 'http://proxy:3128' }), []);
+  assert.deepEqual(origins(['push', '--from', 'a.example/b:1', '--to', 'c.example/d:1'], { https_proxy: 'http://proxy:3128', NO_PROXY: 'c.example' }), ['c.example:443 ×2']);
+  assert.deepEqual(origins(['push', '--from', 'scratch', '--to', '127.0.0.1:5000/d:1'], { HTTP_PROXY: 'http://proxy:3128' }), ['127.0.0.1:5000 ×2']);
+});
+
+test('mirror configuration: the source is left out unless a target has its registry contacted anyway', () => {
+  assert.deepEqual(origins(['push', '--from', 'alpine:3', '--to', 'reg.example/app:1'], none, true), ['reg.example:443 ×2']);
+  assert.deepEqual(origins(['push', '--from', 'alpine:3', '--to', 'reg.example/app:1', '--registry-mirror', 'docker.io=m.example']), ['reg.example:443 ×2']);
+  assert.deepEqual(origins(['push', '--from', 'reg.example/base:1', '--to', 'reg.example/app:1'], none, true), ['reg.example:443 ×3']);
+});
+
+test('nothing for other commands, help, version, or references that do not parse', () => {
+  for (const argv of [['login', 'reg.example'], ['sync', '--config', 'x.yaml'], ['tag', 'reg.example/a:1', 'b'], ['--version'], [], ['push', '--help', '--to', 'reg.example/a:1'], ['inspect', 'UPPER/Case']]) {
+    assert.deepEqual(origins(argv), [], argv.join(' '));
+  }
+  assert.deepEqual(origins(['push', '--to', '--from', 'reg.example/a:1']), ['reg.example:443 ×1'], 'a flag is not a value');
+});
+
+test('regpush push: the launcher opens the connections, and the first requests use every one of them', async (t) => {
+  const http = await import('node:http');
+  const { spawn } = await import('node:child_process');
+  const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { fileURLToPath } = await import('node:url');
+  const dir = mkdtempSync(join(tmpdir(), 'regpush-early-cli-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'a.txt'), 'hello\n');
+  const ports: number[] = [];
+  const used = new Set<number>();
+  // Every answer is a late 404: the run fails on the base, after all its first requests are out.
+  const srv = http.createServer((req, res) => {
+    used.add(req.socket.remotePort!);
+    setTimeout(() => res.writeHead(404, { 'content-type': 'application/json' }).end('{"errors":[{"code":"MANIFEST_UNKNOWN","message":"no"}]}'), 300);
+  });
+  srv.on('connection', (s) => ports.push(s.remotePort!));
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise<void>((r) => srv.close(() => r())));
+  const reg = `127.0.0.1:${(srv.address() as import('node:net').AddressInfo).port}`;
+  const bin = fileURLToPath(new URL('../../cli/regpush.cjs', import.meta.url));
+  const child = spawn(process.execPath, [bin, 'push', '--debug', '--retries', '0', '--from', `${reg}/base:1`, '--to', `${reg}/app:1`, '--app', `${dir}:/app`], { env: { ...process.env, DOCKER_CONFIG: dir, REGPUSH_INSECURE_REGISTRIES: reg } });
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const code = await new Promise<number | null>((r) => child.on('close', r));
+  assert.notEqual(code, 0, 'the base does not exist');
+  assert.match(stderr, new RegExp(`connections opened while loading: ${reg.replace(/\./g, '\\.')} ×3`));
+  assert.equal(ports.length, 3, `three connections in all: ${stderr}`);
+  assert.deepEqual([...used].sort(), [...ports].sort(), 'each carried a request: the base GET, the tag GET and the upload session');
+});

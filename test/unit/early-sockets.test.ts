@@ -1,0 +1,139 @@
+// EarlySockets (src/http/early-sockets.ts) and the transport taking them: connections opened
+// before the transport existed are the ones its first requests use, over HTTP and HTTPS alike,
+// and whatever nobody took is closed with the transport.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import net, { type AddressInfo, type Socket } from 'node:net';
+import { EarlySockets } from '../../src/http/early-sockets.js';
+import { Transport } from '../../src/http/transport.js';
+
+interface Server {
+  port: number;
+  accepted: Socket[];
+  /** Per request: the index in `accepted` of the connection it came on. */
+  requestConn: number[];
+  open: () => number;
+  close: () => Promise<void>;
+}
+
+async function listen(srv: net.Server): Promise<Server> {
+  const accepted: Socket[] = [];
+  const requestConn: number[] = [];
+  const live = new Set<Socket>();
+  srv.on('connection', (s: Socket) => {
+    accepted.push(s);
+    live.add(s);
+    s.on('close', () => live.delete(s));
+  });
+  // By the client's port: under TLS the request's socket wraps the one 'connection' reported.
+  srv.on('request', (req: http.IncomingMessage) => requestConn.push(accepted.findIndex((s) => s.remotePort === req.socket.remotePort)));
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  return { port: (srv.address() as AddressInfo).port, accepted, requestConn, open: () => live.size, close: () => new Promise<void>((r) => srv.close(() => r())) };
+}
+
+async function until(cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
+}
+
+async function get(t: Transport, url: string): Promise<number> {
+  const res = await t.send({ method: 'GET', url });
+  res.body.resume();
+  await new Promise((r) => res.body.once('end', r));
+  return res.status;
+}
+
+test('open() connects n times; take() hands each over once; close() ends the rest', async () => {
+  const s = await listen(net.createServer());
+  const early = new EarlySockets();
+  early.open('127.0.0.1', s.port, 3);
+  assert.deepEqual(early.opened, [`127.0.0.1:${s.port} ×3`]);
+  await until(() => s.accepted.length === 3);
+  assert.equal(early.waiting, 3);
+  const a = early.take('127.0.0.1', s.port);
+  const b = early.take('127.0.0.1', s.port);
+  assert.ok(a && b && a !== b);
+  assert.equal(early.take('127.0.0.1', s.port + 1), undefined, 'another port: none');
+  assert.equal(early.waiting, 1);
+  early.close();
+  await until(() => s.open() === 2);
+  assert.equal(s.open(), 2, 'the one nobody took is closed; the taken ones are not the pool’s any more');
+  assert.equal(early.take('127.0.0.1', s.port), undefined);
+  a.destroy();
+  b.destroy();
+  await s.close();
+});
+
+test('a connection that fails is not handed over, and its error goes nowhere', async () => {
+  const s = await listen(net.createServer());
+  const port = s.port;
+  await s.close(); // nothing listens there now
+  const early = new EarlySockets();
+  early.open('127.0.0.1', port, 1);
+  await until(() => early.waiting === 0);
+  assert.equal(early.waiting, 0);
+  assert.equal(early.take('127.0.0.1', port), undefined);
+});
+
+test('the transport’s first requests go out on the early connections; more requests connect as usual', async () => {
+  const s = await listen(http.createServer((_req, res) => setTimeout(() => res.end('ok'), 20)));
+  const early = new EarlySockets();
+  early.open('127.0.0.1', s.port, 2);
+  await until(() => s.accepted.length === 2);
+  const t = new Transport({ early });
+  const url = `http://127.0.0.1:${s.port}/v2/`;
+  assert.deepEqual(await Promise.all([1, 2, 3].map((i) => get(t, `${url}${i}`))), [200, 200, 200]);
+  assert.equal(s.accepted.length, 3, 'two early connections and one new');
+  assert.deepEqual([...s.requestConn].sort(), [0, 1, 2], 'every connection carried a request: none wasted');
+  assert.equal(early.waiting, 0);
+  t.close();
+  await until(() => s.open() === 0);
+  assert.equal(s.open(), 0);
+  await s.close();
+});
+
+test('connections opened early and not needed are closed when the transport closes', async () => {
+  const s = await listen(http.createServer((_req, res) => res.end('ok')));
+  const early = new EarlySockets();
+  early.open('127.0.0.1', s.port, 3);
+  await until(() => s.accepted.length === 3);
+  const t = new Transport({ early });
+  assert.equal(await get(t, `http://127.0.0.1:${s.port}/v2/`), 200);
+  t.close();
+  await until(() => s.open() === 0);
+  assert.equal(s.open(), 0);
+  assert.equal(s.accepted.length, 3);
+  await s.close();
+});
+
+test('https: TLS goes on top of the early TCP connection, with the registry’s own CA', async (t) => {
+  const { execFileSync } = await import('node:child_process');
+  const { mkdtempSync, readFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const https = await import('node:https');
+  const { tlsResolver } = await import('../../src/http/tls.js');
+  const dir = mkdtempSync(join(tmpdir(), 'regpush-early-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  try {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+  } catch {
+    t.skip('openssl not available');
+    return;
+  }
+  let handshakes = 0;
+  const srv = https.createServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }, (_req, res) => res.end('ok'));
+  srv.on('secureConnection', () => handshakes++);
+  const s = await listen(srv);
+  const early = new EarlySockets();
+  early.open('localhost', s.port, 1);
+  await until(() => s.accepted.length === 1);
+  const host = `localhost:${s.port}`;
+  const tr = new Transport({ early, tls: tlsResolver({ certsDirs: [], caCerts: { [host]: [join(dir, 'cert.pem')] } }) });
+  assert.equal(await get(tr, `https://${host}/v2/`), 200);
+  assert.equal(s.accepted.length, 1, 'no second connection: the early one carried the TLS session');
+  assert.equal(handshakes, 1);
+  tr.close();
+  await until(() => s.open() === 0);
+  await s.close();
+});
