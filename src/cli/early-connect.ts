@@ -11,17 +11,20 @@
  * does. Left out on purpose:
  *   - any origin a proxy would be used for (HTTP(S)_PROXY and NO_PROXY, as the transport decides):
  *     a direct connection there may be exactly what the network forbids;
- *   - the source, when mirror configuration may apply (--registry-mirror, REGISTRIES_CONFIG_PATH,
- *     REGPUSH_DOCKER_DAEMON_JSON, or a registries.conf / daemon.json in its default place) and no
- *     target is in the same registry: its reads may go to a mirror, and a network with a mirror
- *     often does not want the upstream contacted;
+ *   - a source that has a mirror (--registry-mirror, registries.conf, daemon.json: the map the
+ *     command itself reads, mirror-flags.ts), unless a target is in its registry anyway: its reads
+ *     go to the mirror first, and a network with a mirror often does not want the upstream
+ *     contacted. Mirror configuration that does not read cleanly counts as a mirror for every
+ *     source (the command reports it);
  *   - every other command (login, sync, tag, …), and `--help` / `--version`.
  */
 import { EarlySockets } from '../http/early-sockets.js';
 import { proxyFor, proxySettingsFromEnv } from '../http/proxy-choice.js';
 import { parseReference } from '../ref/reference.js';
 import { endpointFor, parseInsecureList } from '../registry/endpoint.js';
-import { mirrorFiles } from './mirror-files.js';
+import { silentLogger } from '../log.js';
+import { mirrorsFor, type MirrorMap } from '../registry/mirror-config.js';
+import { mirrorOptions } from './mirror-flags.js';
 import { leadingPositionals, rawFlagValues } from './raw-argv.js';
 
 /** Connections to open to one host and port. */
@@ -37,10 +40,10 @@ const MAX_PER_ORIGIN = 3;
 /**
  * The origins a command line names, with how many connections each would use at once at its start:
  * one per reference there, and one more per push target (its upload session may open alongside the
- * tag's GET; see push.ts). Empty for anything this pre-scan does not read. `mirrorFilesPresent`:
- * a registries.conf or daemon.json is named or in its default place (mirror-files.ts).
+ * tag's GET; see push.ts). Empty for anything this pre-scan does not read. `mirrors`: the run's
+ * mirror map, or 'unknown' when it could not be read.
  */
-export function earlyOrigins(argv: readonly string[], env: Record<string, string | undefined>, mirrorFilesPresent: boolean): EarlyOrigin[] {
+export function earlyOrigins(argv: readonly string[], env: Record<string, string | undefined>, mirrors: MirrorMap | 'unknown'): EarlyOrigin[] {
   const [command, ...rest] = argv;
   if (rest.some((a) => a === '--help' || a === '-h' || a === '--version' || a === '--')) return [];
   let sources: string[];
@@ -58,22 +61,22 @@ export function earlyOrigins(argv: readonly string[], env: Record<string, string
   } else {
     return [];
   }
-  const mirrored = mirrorFilesPresent || rest.some((a) => a === '--registry-mirror' || a.startsWith('--registry-mirror='));
   const insecure = [...parseInsecureList(env.REGPUSH_INSECURE_REGISTRIES), ...rawFlagValues(rest, 'insecure-registry').flatMap((v) => parseInsecureList(v))];
   const proxy = proxySettingsFromEnv(env);
   const wanted = new Map<string, EarlyOrigin>();
-  const add = (ref: string, n: number, onlyWhereWanted = false): void => {
+  const add = (ref: string, n: number, source = false): void => {
     const origin = originOf(ref, insecure);
     if (!origin || proxyFor(origin.url, proxy)) return;
     const key = `${origin.host}:${origin.port}`;
-    if (onlyWhereWanted && !wanted.has(key)) return;
+    const mirrored = source && (mirrors === 'unknown' || mirrorsFor(mirrors, origin.registry, origin.repo).length > 0);
+    if (mirrored && !wanted.has(key)) return;
     const o = wanted.get(key) ?? { host: origin.host, port: origin.port, connections: 0 };
     o.connections = Math.min(MAX_PER_ORIGIN, o.connections + n);
     wanted.set(key, o);
   };
   for (const t of targets) add(t, command === 'push' ? 2 : 1);
-  // Under mirror configuration a source counts only where a target already has the host contacted.
-  for (const s of sources) add(s, 1, mirrored);
+  // A source with a mirror counts only where a target has its registry contacted anyway.
+  for (const s of sources) add(s, 1, true);
   return [...wanted.values()];
 }
 
@@ -81,8 +84,7 @@ export function earlyOrigins(argv: readonly string[], env: Record<string, string
 export function connectEarly(argv: readonly string[], env: Record<string, string | undefined>, cwd: string): EarlySockets | undefined {
   let origins: EarlyOrigin[];
   try {
-    const files = mirrorFiles(env, cwd);
-    origins = earlyOrigins(argv, env, files.conf !== undefined || files.daemon !== undefined);
+    origins = earlyOrigins(argv, env, mirrorMap(argv, env, cwd));
   } catch {
     return undefined; // a hint only: the command itself will say what is wrong with its arguments
   }
@@ -92,11 +94,21 @@ export function connectEarly(argv: readonly string[], env: Record<string, string
   return early;
 }
 
-/** Host and port a reference's requests go to, and the URL the proxy choice is asked about. */
-function originOf(ref: string, insecure: readonly string[]): { host: string; port: number; url: URL } | undefined {
-  let registry: string;
+/** The mirrors the command will use, read as it reads them; 'unknown' when that fails (it will say why). */
+function mirrorMap(argv: readonly string[], env: Record<string, string | undefined>, cwd: string): MirrorMap | 'unknown' {
   try {
-    registry = parseReference(ref).registry;
+    return mirrorOptions(rawFlagValues(argv, 'registry-mirror'), env, cwd, silentLogger);
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** Host and port a reference's requests go to, and the URL the proxy choice is asked about. */
+function originOf(ref: string, insecure: readonly string[]): { host: string; port: number; url: URL; registry: string; repo: string } | undefined {
+  let registry: string;
+  let repo: string;
+  try {
+    ({ registry, repository: repo } = parseReference(ref));
   } catch {
     return undefined;
   }
@@ -104,5 +116,5 @@ function originOf(ref: string, insecure: readonly string[]): { host: string; por
   // A loopback host without a scheme of its own is probed over plain HTTP first (client.ts).
   const url = new URL(`${ep.scheme === 'https' ? 'https' : 'http'}://${ep.host}/`);
   const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
-  return { host: url.hostname.replace(/^\[|\]$/g, ''), port, url };
+  return { host: url.hostname.replace(/^\[|\]$/g, ''), port, url, registry, repo };
 }

@@ -7,7 +7,8 @@
  * warning, not a failure; a file named in the environment must exist and parse. The library gets
  * the merged map (its `mirrors` option) and never reads these files itself.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
 import { InputError, UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
 import {
@@ -20,8 +21,10 @@ import {
   type MirrorMap,
 } from '../registry/mirror-config.js';
 import { defineFlags } from './flag-table.js';
-import { DEFAULT_DAEMON_JSON, DEFAULT_REGISTRIES_CONF, mirrorFiles } from './mirror-files.js';
 
+/** The default places of the two files (read only when they exist). */
+export const DEFAULT_REGISTRIES_CONF = '/etc/containers/registries.conf';
+export const DEFAULT_DAEMON_JSON = '/etc/docker/daemon.json';
 
 /** The mirror flag (spread into commonFlags). */
 export const mirrorFlags = defineFlags({
@@ -53,6 +56,13 @@ export function mirrorsFromFlags(v: unknown): MirrorMap {
   return map;
 }
 
+/** A file named by the environment (must exist), else the first default that exists. */
+function pick(named: string | undefined, defaults: string[], cwd: string): { file: string; named: boolean } | undefined {
+  if (named !== undefined && named.trim() !== '') return { file: isAbsolute(named) ? named : resolve(cwd, named), named: true };
+  const found = defaults.find((f) => existsSync(f));
+  return found ? { file: found, named: false } : undefined;
+}
+
 function readConfig(file: string, named: boolean, envName: string): string | undefined {
   try {
     return readFileSync(file, 'utf8');
@@ -69,7 +79,8 @@ function readConfig(file: string, named: boolean, envName: string): string | und
  */
 export function mirrorOptions(flagValues: unknown, env: Record<string, string | undefined>, cwd: string, logger: Logger): MirrorMap {
   const maps: MirrorMap[] = [mirrorsFromFlags(flagValues)];
-  const { conf, daemon } = mirrorFiles(env, cwd);
+  const home = env.HOME;
+  const conf = pick(env.REGISTRIES_CONFIG_PATH, [...(home ? [join(home, '.config/containers/registries.conf')] : []), DEFAULT_REGISTRIES_CONF], cwd);
   if (conf) {
     const text = readConfig(conf.file, conf.named, 'REGISTRIES_CONFIG_PATH');
     if (text !== undefined) {
@@ -85,6 +96,7 @@ export function mirrorOptions(flagValues: unknown, env: Record<string, string | 
       }
     }
   }
+  const daemon = pick(env.REGPUSH_DOCKER_DAEMON_JSON, [DEFAULT_DAEMON_JSON], cwd);
   if (daemon) {
     const text = readConfig(daemon.file, daemon.named, 'REGPUSH_DOCKER_DAEMON_JSON');
     if (text !== undefined) {

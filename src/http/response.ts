@@ -54,10 +54,28 @@ export async function readJson<T = unknown>(res: HttpResponse, cap: number, what
   }
 }
 
-/** Discards a body we do not need, so the socket can be reused. */
-export function drain(res: HttpResponse): void {
-  res.body.resume();
+/**
+ * Discards a body we do not need, so that its connection goes back to the keep-alive pool, and
+ * resolves once the body has ended — or, with `waitMs` 0, after this turn of the event loop when it
+ * has not (its bytes are still on their way: the caller does not wait for them). An empty body (a
+ * HEAD, a 201/202 without one) ends within the turn, and Node hands the connection back to the
+ * agent in the tick after 'end', before the caller's next request is made: that request reuses it
+ * instead of opening another, a handshake less where the round trip is long.
+ */
+export function drain(res: HttpResponse, waitMs = 0): Promise<void> {
   res.body.on('error', () => {});
+  if (res.body.readableEnded || res.body.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = waitMs > 0 ? setTimeout(done, waitMs) : setImmediate(done);
+    function done(): void {
+      if (waitMs > 0) clearTimeout(timer as NodeJS.Timeout);
+      else clearImmediate(timer as NodeJS.Immediate);
+      resolve();
+    }
+    if (waitMs > 0) (timer as NodeJS.Timeout).unref();
+    res.body.once('end', done).once('close', done).once('error', done);
+    res.body.resume();
+  });
 }
 
 interface OciErrorBody {

@@ -126,7 +126,7 @@ export class HttpRegistryClient implements RegistryClient {
       // The requests waiting for the scheme go out right after this: with the probe's body read to
       // its end first, its connection is back in the keep-alive pool and the first of them reuses
       // it instead of opening another (one handshake less where the round trip is long).
-      await drained(res, PROBE_DRAIN_MS);
+      await drain(res, PROBE_DRAIN_MS);
       if (res.status !== 400) {
         this.logger.debug(`${host} answers plain HTTP; using http (loopback)`);
         return `http://${host}/v2/`;
@@ -137,8 +137,8 @@ export class HttpRegistryClient implements RegistryClient {
       if (errno === 'ECONNREFUSED' || this.signal?.aborted) throw err;
     }
     return this.probe({ method: 'GET', url: `https://${host}/v2/`, signal: this.signal }).then(
-      (res) => {
-        drain(res);
+      async (res) => {
+        await drain(res);
         return `https://${host}/v2/`;
       },
       (err: unknown) => {
@@ -170,7 +170,7 @@ export class HttpRegistryClient implements RegistryClient {
     const res = await this.request({ method: 'GET', url: await this.url(''), label: 'ping' });
     if (res.status === 200) return drain(res);
     if (res.status === 404) {
-      drain(res);
+      await drain(res);
       throw new ProtocolError(`${this.registry} does not speak the registry API (GET /v2/ answered 404)`, { details: { registry: this.registry } });
     }
     return this.fail(res, `ping ${this.registry}`);
@@ -208,7 +208,7 @@ export class HttpRegistryClient implements RegistryClient {
     // Ended before the answer is used: its connection is back in the keep-alive pool when the
     // request that follows (copy's manifest GET right after this HEAD) goes out, instead of that
     // one opening a new connection (a handshake more where the round trip is long).
-    await drained(res, PROBE_DRAIN_MS);
+    await drain(res, PROBE_DRAIN_MS);
     if (res.status === 404) {
       this.sawTag(repo, ref, false);
       return undefined;
@@ -262,7 +262,7 @@ export class HttpRegistryClient implements RegistryClient {
       body: bytes,
     });
     if (res.status !== 201 && res.status !== 200 && res.status !== 202) return this.fail(res, `PUT manifest ${this.manifestName(repo, ref)}`);
-    drain(res);
+    await drain(res);
     const stated = res.headers['docker-content-digest'];
     if (stated && stated.startsWith('sha256:') && stated !== digest) {
       throw new DigestMismatchError(`PUT manifest ${this.manifestName(repo, ref)}: registry stored ${stated}, expected ${digest}`, {
@@ -294,7 +294,7 @@ export class HttpRegistryClient implements RegistryClient {
   /** HEAD a blob; its size when present, undefined when not. */
   async headBlob(repo: string, digest: string): Promise<number | undefined> {
     const res = await this.request({ method: 'HEAD', url: await this.url(`${repo}/blobs/${digest}`) });
-    drain(res);
+    await drain(res);
     if (res.status === 404) return undefined;
     if (res.status !== 200) return this.fail(res, `HEAD blob ${this.registry}/${repo}@${digest}`);
     const size = Number(res.headers['content-length']);
@@ -331,11 +331,11 @@ export class HttpRegistryClient implements RegistryClient {
     const url = await this.url(`${repo}/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(fromRepo)}`);
     const res = await this.request({ method: 'POST', url, scopes: [repositoryScope(fromRepo, ['pull'])] });
     if (res.status === 201) {
-      drain(res);
+      await drain(res);
       return { mounted: true, stated: res.headers['docker-content-digest'] === digest };
     }
     if (res.status === 202) {
-      drain(res);
+      await drain(res);
       return { mounted: false, uploadUrl: this.location(res, url) };
     }
     return this.fail(res, `mount ${digest} from ${fromRepo} into ${this.registry}/${repo}`);
@@ -351,12 +351,12 @@ export class HttpRegistryClient implements RegistryClient {
     const { res, interrupted } = await this.sendWithGrace({ method: 'POST', url }, `aborted: POST ${url}`);
     if (res.status !== 202) {
       if (interrupted) {
-        drain(res);
+        await drain(res);
         throw new AbortedError(`aborted: POST ${url}`);
       }
       return this.fail(res, `start upload to ${this.registry}/${repo}`);
     }
-    drain(res);
+    await drain(res);
     const min = Number(res.headers['oci-chunk-min-length']);
     const session = { url: this.location(res, url), minChunk: Number.isFinite(min) && min > 0 ? min : undefined };
     if (interrupted) {
@@ -404,7 +404,7 @@ export class HttpRegistryClient implements RegistryClient {
    * session's state now, handed to the caller (uploadLocationOf) so that it cancels with it.
    */
   private interruptedUpload(res: HttpResponse, session: string, what: string): never {
-    drain(res);
+    void drain(res); // the run is stopping: no request follows on this connection
     let next: string | undefined;
     if (res.status === 202 || res.status === 201 || res.status === 204) {
       try {
@@ -462,7 +462,7 @@ export class HttpRegistryClient implements RegistryClient {
   private async patchDone(res: HttpResponse, session: string): Promise<string> {
     // ECR answers 201 to a PATCH (aws/containers-roadmap#2831).
     if (res.status !== 202 && res.status !== 201 && res.status !== 204) return this.fail(res, `PATCH upload to ${this.registry}`);
-    drain(res);
+    await drain(res);
     return this.location(res, session);
   }
 
@@ -508,7 +508,7 @@ export class HttpRegistryClient implements RegistryClient {
   /** The answer to a closing PUT let finish by sendWithGrace: a stored blob is a success even after an interruption. */
   private async closingAnswer({ res, interrupted }: { res: HttpResponse; interrupted: boolean }, digest: string): Promise<boolean> {
     if (interrupted && res.status !== 201 && res.status !== 200 && res.status !== 204) {
-      drain(res);
+      await drain(res);
       throw new AbortedError(`aborted: PUT upload to ${this.registry}`, { details: { registry: this.registry } });
     }
     return this.checkUploadDone(res, digest);
@@ -521,7 +521,7 @@ export class HttpRegistryClient implements RegistryClient {
   async cancelUpload(session: string): Promise<boolean> {
     try {
       const res = await this.send({ method: 'DELETE', url: session, signal: AbortSignal.timeout(CANCEL_TIMEOUT_MS), label: 'upload DELETE' });
-      drain(res);
+      await drain(res);
       return res.status >= 200 && res.status < 300;
     } catch {
       return false; // best effort: the caller says so
@@ -556,7 +556,7 @@ export class HttpRegistryClient implements RegistryClient {
     // a login problem. A 401 with a challenge is one the auth layer could not satisfy: an error.
     const noApi = res.status === 404 || res.status === 405 || res.status === 400 || (res.status === 401 && !res.headers['www-authenticate']);
     if (noApi) {
-      drain(res);
+      await drain(res);
       return undefined;
     }
     if (res.status !== 200) return this.fail(res, `referrers of ${this.registry}/${repo}@${digest}`);
@@ -575,7 +575,7 @@ export class HttpRegistryClient implements RegistryClient {
   /** Checks an upload's closing answer; true when it is a 201 naming exactly `digest`. */
   private async checkUploadDone(res: HttpResponse, digest: string): Promise<boolean> {
     if (res.status !== 201 && res.status !== 200 && res.status !== 204) return this.fail(res, `upload of ${digest} to ${this.registry}`);
-    drain(res);
+    await drain(res);
     const stated = res.headers['docker-content-digest'];
     if (stated && stated.split(':')[0] === digest.split(':')[0] && stated !== digest) {
       throw new DigestMismatchError(`upload of ${digest} to ${this.registry}: registry stored ${stated}`, { details: { registry: this.registry } });
@@ -635,17 +635,3 @@ export function isFallbackable(err: unknown): boolean {
 /** How long the scheme probe waits for the rest of its (tiny) body before going on without it. */
 const PROBE_DRAIN_MS = 1000;
 
-/** Reads `res`'s body to its end (or an error, or `ms`), discarding it. */
-function drained(res: HttpResponse, ms: number): Promise<void> {
-  if (res.body.readableEnded || res.body.destroyed) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    timer.unref();
-    res.body.once('end', done).once('close', done).once('error', done);
-    res.body.resume();
-  });
-}

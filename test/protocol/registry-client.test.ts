@@ -362,3 +362,23 @@ test('an interrupted monolithic PUT: a body in memory is let finish (the blob is
   assert.equal(received.length, 1, 'the cut PUT was never complete at the registry');
   r.transport.close();
 });
+
+test('a request right after a bodiless answer (HEAD, 201, 202) goes out on that answer’s connection, not a new one', async () => {
+  let connections = 0;
+  const r = await registry((req, _body, res) => {
+    if (req.method === 'HEAD') return res.writeHead(404, { 'content-length': '0' }).end();
+    if (req.method === 'POST' && req.url!.includes('mount=')) return res.writeHead(201, { 'docker-content-digest': sha('x'), location: '/v2/app/blobs/' + sha('x'), 'content-length': '0' }).end();
+    if (req.method === 'POST') return res.writeHead(202, { location: '/v2/app/blobs/uploads/u1?_state=s', 'content-length': '0' }).end();
+    res.writeHead(500).end();
+  });
+  const srv = servers.at(-1)!;
+  srv.on('connection', () => connections++);
+  // Each call's continuation sends the next request at once: the connection must already be back in the pool.
+  assert.equal(await r.client.headBlob('app', sha('x')), undefined);
+  assert.deepEqual(await r.client.mountBlob('app', sha('x'), 'base'), { mounted: true, stated: true });
+  await r.client.startUpload('app');
+  assert.equal(await r.client.headBlob('app', sha('y')), undefined);
+  assert.deepEqual(r.log.map((l) => l.split(' ')[0]), ['HEAD', 'POST', 'POST', 'HEAD']);
+  assert.equal(connections, 1, 'one connection for the four requests');
+  r.transport.close();
+});

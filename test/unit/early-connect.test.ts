@@ -3,9 +3,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { earlyOrigins } from '../../src/cli/early-connect.js';
+import type { MirrorMap } from '../../src/registry/mirror-config.js';
 
 const none: Record<string, string | undefined> = {};
-const origins = (argv: string[], env = none, mirrors = false): string[] => earlyOrigins(argv, env, mirrors).map((o) => `${o.host}:${o.port} ×${o.connections}`);
+const origins = (argv: string[], env = none, mirrors: MirrorMap | 'unknown' = {}): string[] => earlyOrigins(argv, env, mirrors).map((o) => `${o.host}:${o.port} ×${o.connections}`);
 
 test('push: the target gets two connections (tag GET and upload session), the source one', () => {
   assert.deepEqual(origins(['push', '--from', 'src.example:5000/base:1', '--to', 'dst.example/app:1', '--app', '.']), ['dst.example:443 ×2', 'src.example:5000 ×1']);
@@ -38,10 +39,12 @@ test('a proxy in the environment: no early connection where the transport would 
   assert.deepEqual(origins(['push', '--from', 'scratch', '--to', '127.0.0.1:5000/d:1'], { HTTP_PROXY: 'http://proxy:3128' }), ['127.0.0.1:5000 ×2']);
 });
 
-test('mirror configuration: the source is left out unless a target has its registry contacted anyway', () => {
-  assert.deepEqual(origins(['push', '--from', 'alpine:3', '--to', 'reg.example/app:1'], none, true), ['reg.example:443 ×2']);
-  assert.deepEqual(origins(['push', '--from', 'alpine:3', '--to', 'reg.example/app:1', '--registry-mirror', 'docker.io=m.example']), ['reg.example:443 ×2']);
-  assert.deepEqual(origins(['push', '--from', 'reg.example/base:1', '--to', 'reg.example/app:1'], none, true), ['reg.example:443 ×3']);
+test('a source with a mirror is left out unless a target has its registry contacted anyway; other sources are not', () => {
+  const hub = { 'docker.io': ['mirror.example'] };
+  assert.deepEqual(origins(['push', '--from', 'alpine:3', '--to', 'reg.example/app:1'], none, hub), ['reg.example:443 ×2']);
+  assert.deepEqual(origins(['push', '--from', 'ghcr.io/o/base:1', '--to', 'reg.example/app:1'], none, hub), ['reg.example:443 ×2', 'ghcr.io:443 ×1'], 'no mirror for ghcr.io');
+  assert.deepEqual(origins(['push', '--from', 'reg.example/base:1', '--to', 'reg.example/app:1'], none, { 'reg.example': ['m.example'] }), ['reg.example:443 ×3']);
+  assert.deepEqual(origins(['push', '--from', 'ghcr.io/o/base:1', '--to', 'reg.example/app:1'], none, 'unknown'), ['reg.example:443 ×2'], 'unreadable mirror configuration: no source');
 });
 
 test('nothing for other commands, help, version, or references that do not parse', () => {
