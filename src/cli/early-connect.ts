@@ -41,9 +41,9 @@ const MAX_PER_ORIGIN = 3;
  * The origins a command line names, with how many connections each would use at once at its start:
  * one per reference there, and one more per push target (its upload session may open alongside the
  * tag's GET; see push.ts). Empty for anything this pre-scan does not read. `mirrors`: the run's
- * mirror map, or 'unknown' when it could not be read.
+ * mirror map, or 'unknown' when it could not be read; asked only when there is a source.
  */
-export function earlyOrigins(argv: readonly string[], env: Record<string, string | undefined>, mirrors: MirrorMap | 'unknown'): EarlyOrigin[] {
+export function earlyOrigins(argv: readonly string[], env: Record<string, string | undefined>, mirrors: () => MirrorMap | 'unknown'): EarlyOrigin[] {
   const [command, ...rest] = argv;
   if (rest.some((a) => a === '--help' || a === '-h' || a === '--version' || a === '--')) return [];
   let sources: string[];
@@ -68,7 +68,8 @@ export function earlyOrigins(argv: readonly string[], env: Record<string, string
     const origin = originOf(ref, insecure);
     if (!origin || proxyFor(origin.url, proxy)) return;
     const key = `${origin.host}:${origin.port}`;
-    const mirrored = source && (mirrors === 'unknown' || mirrorsFor(mirrors, origin.registry, origin.repo).length > 0);
+    const map = source ? mirrors() : undefined;
+    const mirrored = map !== undefined && (map === 'unknown' || mirrorsFor(map, origin.registry, origin.repo).length > 0);
     if (mirrored && !wanted.has(key)) return;
     const o = wanted.get(key) ?? { host: origin.host, port: origin.port, connections: 0 };
     o.connections = Math.min(MAX_PER_ORIGIN, o.connections + n);
@@ -84,7 +85,8 @@ export function earlyOrigins(argv: readonly string[], env: Record<string, string
 export function connectEarly(argv: readonly string[], env: Record<string, string | undefined>, cwd: string): EarlySockets | undefined {
   let origins: EarlyOrigin[];
   try {
-    origins = earlyOrigins(argv, env, mirrorMap(argv, env, cwd));
+    let map: MirrorMap | 'unknown' | undefined;
+    origins = earlyOrigins(argv, env, () => (map ??= mirrorMap(argv, env, cwd)));
   } catch {
     return undefined; // a hint only: the command itself will say what is wrong with its arguments
   }

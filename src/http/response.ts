@@ -66,13 +66,18 @@ export function drain(res: HttpResponse, waitMs = 0): Promise<void> {
   res.body.on('error', () => {});
   if (res.body.readableEnded || res.body.destroyed) return Promise.resolve();
   return new Promise((resolve) => {
-    const timer = waitMs > 0 ? setTimeout(done, waitMs) : setImmediate(done);
-    function done(): void {
-      if (waitMs > 0) clearTimeout(timer as NodeJS.Timeout);
-      else clearImmediate(timer as NodeJS.Immediate);
+    let stopWaiting = (): void => {};
+    const done = (): void => {
+      stopWaiting();
       resolve();
+    };
+    if (waitMs > 0) {
+      const timer = setTimeout(done, waitMs).unref();
+      stopWaiting = () => clearTimeout(timer);
+    } else {
+      const turn = setImmediate(done);
+      stopWaiting = () => clearImmediate(turn);
     }
-    if (waitMs > 0) (timer as NodeJS.Timeout).unref();
     res.body.once('end', done).once('close', done).once('error', done);
     res.body.resume();
   });

@@ -6,7 +6,7 @@ import { earlyOrigins } from '../../src/cli/early-connect.js';
 import type { MirrorMap } from '../../src/registry/mirror-config.js';
 
 const none: Record<string, string | undefined> = {};
-const origins = (argv: string[], env = none, mirrors: MirrorMap | 'unknown' = {}): string[] => earlyOrigins(argv, env, mirrors).map((o) => `${o.host}:${o.port} ×${o.connections}`);
+const origins = (argv: string[], env = none, mirrors: MirrorMap | 'unknown' = {}): string[] => earlyOrigins(argv, env, () => mirrors).map((o) => `${o.host}:${o.port} ×${o.connections}`);
 
 test('push: the target gets two connections (tag GET and upload session), the source one', () => {
   assert.deepEqual(origins(['push', '--from', 'src.example:5000/base:1', '--to', 'dst.example/app:1', '--app', '.']), ['dst.example:443 ×2', 'src.example:5000 ×1']);
