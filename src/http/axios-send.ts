@@ -14,6 +14,7 @@ import { redactUrl } from '../redact.js';
 import type { HttpRequest, HttpResponse, Send } from './types.js';
 import type { EarlySockets } from './early-sockets.js';
 import { watchIdle } from './idle.js';
+import { WaitingSockets } from './waiting-sockets.js';
 import { ProxyAgents } from './proxy.js';
 import type { ProxySettings } from './proxy-choice.js';
 import { tlsConnectOptions, type TlsFailureKind, type TlsResolver } from './tls.js';
@@ -125,9 +126,6 @@ function safeHost(url: string): string {
   }
 }
 
-/** How long a connection opened ahead (preconnect) waits for a request before it is closed (ms). */
-export const SPARE_IDLE_MS = 4_000;
-
 /** What an agent passes createConnection (Node sets `_agentKey` to the pool name it files the socket under). */
 type ConnectOptions = Record<string, unknown> & { _agentKey?: string };
 
@@ -137,11 +135,10 @@ type ConnectOptions = Record<string, unknown> & { _agentKey?: string };
  * name is the agent's own getName() of the options it would build for a request to that origin
  * (host, port, and for TLS the agent's trust and client-certificate settings), so a spare is only
  * ever used where the agent would have made the same connection itself; if the names ever
- * differed, the spare would just go unused and close after SPARE_IDLE_MS.
+ * differed, the spare would just go unused and close after WAITING_IDLE_MS (waiting-sockets.ts).
  */
 class Spares {
-  private readonly byKey = new Map<string, Set<Socket>>();
-  private readonly timers = new Map<Socket, NodeJS.Timeout>();
+  private readonly waiting = new WaitingSockets();
 
   constructor(
     private readonly agent: Agent,
@@ -163,54 +160,17 @@ class Spares {
     delete options.maxSockets;
     delete options.scheduling;
     const key = this.agent.getName(options as unknown as http.AgentOptions & { host: string; port: number });
-    const set = this.byKey.get(key) ?? new Set<Socket>();
-    this.byKey.set(key, set);
     const pooled = (this.agent.sockets[key]?.length ?? 0) + (this.agent.freeSockets[key]?.length ?? 0);
-    for (let have = pooled + set.size; have < n; have++) {
-      const socket = this.connect({ ...options, _agentKey: key });
-      socket.unref(); // a spare never keeps the process alive
-      const drop = (): void => {
-        if (set.delete(socket)) this.forget(socket);
-      };
-      socket.once('close', drop);
-      socket.once('error', () => socket.destroy());
-      this.timers.set(
-        socket,
-        setTimeout(() => {
-          drop();
-          socket.destroy();
-        }, SPARE_IDLE_MS).unref(),
-      );
-      set.add(socket);
-    }
+    for (let have = pooled + this.waiting.count(key); have < n; have++) this.waiting.add(key, this.connect({ ...options, _agentKey: key }));
   }
 
   /** A spare for the pool `key`, still open; undefined when there is none. */
   take(key: string | undefined): Socket | undefined {
-    const set = key === undefined ? undefined : this.byKey.get(key);
-    if (!set) return undefined;
-    for (const socket of set) {
-      set.delete(socket);
-      this.forget(socket);
-      if (socket.destroyed || socket.readyState === 'closed') continue;
-      socket.removeAllListeners('close');
-      socket.removeAllListeners('error');
-      socket.ref();
-      return socket;
-    }
-    return undefined;
-  }
-
-  private forget(socket: Socket): void {
-    clearTimeout(this.timers.get(socket));
-    this.timers.delete(socket);
+    return this.waiting.take(key);
   }
 
   destroy(): void {
-    for (const set of this.byKey.values()) for (const socket of set) socket.destroy();
-    for (const t of this.timers.values()) clearTimeout(t);
-    this.byKey.clear();
-    this.timers.clear();
+    this.waiting.destroy();
   }
 }
 

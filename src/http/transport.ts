@@ -74,7 +74,7 @@ export class Transport {
   /**
    * Opens connections to `url`'s origin until `n` are open there (busy, idle or spare), sending
    * nothing: requests that follow skip the handshake. A spare nobody uses closes after
-   * SPARE_IDLE_MS, or at close(). Never rejects.
+   * WAITING_IDLE_MS (waiting-sockets.ts), or at close(). Never rejects.
    */
   preconnect(url: string, n: number): Promise<void> {
     return this.preconnectBase(url, n);

@@ -7,6 +7,7 @@ import http from 'node:http';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import { EarlySockets } from '../../src/http/early-sockets.js';
 import { Transport } from '../../src/http/transport.js';
+import { localhostCert } from '../fixtures/localhost-cert.js';
 
 interface Server {
   port: number;
@@ -49,12 +50,12 @@ test('open() connects n times; take() hands each over once; close() ends the res
   early.open('127.0.0.1', s.port, 3);
   assert.deepEqual(early.opened, [`127.0.0.1:${s.port} ×3`]);
   await until(() => s.accepted.length === 3);
-  assert.equal(early.waiting, 3);
+  assert.equal(early.count, 3);
   const a = early.take('127.0.0.1', s.port);
   const b = early.take('127.0.0.1', s.port);
   assert.ok(a && b && a !== b);
   assert.equal(early.take('127.0.0.1', s.port + 1), undefined, 'another port: none');
-  assert.equal(early.waiting, 1);
+  assert.equal(early.count, 1);
   early.close();
   await until(() => s.open() === 2);
   assert.equal(s.open(), 2, 'the one nobody took is closed; the taken ones are not the pool’s any more');
@@ -70,8 +71,8 @@ test('a connection that fails is not handed over, and its error goes nowhere', a
   await s.close(); // nothing listens there now
   const early = new EarlySockets();
   early.open('127.0.0.1', port, 1);
-  await until(() => early.waiting === 0);
-  assert.equal(early.waiting, 0);
+  await until(() => early.count === 0);
+  assert.equal(early.count, 0);
   assert.equal(early.take('127.0.0.1', port), undefined);
 });
 
@@ -85,7 +86,7 @@ test('the transport’s first requests go out on the early connections; more req
   assert.deepEqual(await Promise.all([1, 2, 3].map((i) => get(t, `${url}${i}`))), [200, 200, 200]);
   assert.equal(s.accepted.length, 3, 'two early connections and one new');
   assert.deepEqual([...s.requestConn].sort(), [0, 1, 2], 'every connection carried a request: none wasted');
-  assert.equal(early.waiting, 0);
+  assert.equal(early.count, 0);
   t.close();
   await until(() => s.open() === 0);
   assert.equal(s.open(), 0);
@@ -107,29 +108,19 @@ test('connections opened early and not needed are closed when the transport clos
 });
 
 test('https: TLS goes on top of the early TCP connection, with the registry’s own CA', async (t) => {
-  const { execFileSync } = await import('node:child_process');
-  const { mkdtempSync, readFileSync, rmSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
-  const { join } = await import('node:path');
   const https = await import('node:https');
   const { tlsResolver } = await import('../../src/http/tls.js');
-  const dir = mkdtempSync(join(tmpdir(), 'regpush-early-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  try {
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
-  } catch {
-    t.skip('openssl not available');
-    return;
-  }
+  const pem = localhostCert(t);
+  if (!pem) return;
   let handshakes = 0;
-  const srv = https.createServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }, (_req, res) => res.end('ok'));
+  const srv = https.createServer({ key: pem.key, cert: pem.cert }, (_req, res) => res.end('ok'));
   srv.on('secureConnection', () => handshakes++);
   const s = await listen(srv);
   const early = new EarlySockets();
   early.open('localhost', s.port, 1);
   await until(() => s.accepted.length === 1);
   const host = `localhost:${s.port}`;
-  const tr = new Transport({ early, tls: tlsResolver({ certsDirs: [], caCerts: { [host]: [join(dir, 'cert.pem')] } }) });
+  const tr = new Transport({ early, tls: tlsResolver({ certsDirs: [], caCerts: { [host]: [pem.certFile] } }) });
   assert.equal(await get(tr, `https://${host}/v2/`), 200);
   assert.equal(s.accepted.length, 1, 'no second connection: the early one carried the TLS session');
   assert.equal(handshakes, 1);

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { Transport } from '../../src/http/transport.js';
+import { localhostCert } from '../fixtures/localhost-cert.js';
 
 async function server(): Promise<{ url: string; connections: () => number; open: () => number; requests: string[]; close: () => Promise<void> }> {
   let connections = 0;
@@ -73,24 +74,14 @@ test('spares nobody used are closed by close(), and do not keep the process aliv
 });
 
 test('https with a registry CA: the spares are TLS connections made with that CA, and the requests use them', async (t) => {
-  const { execFileSync } = await import('node:child_process');
-  const { mkdtempSync, readFileSync, rmSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
-  const { join } = await import('node:path');
   const https = await import('node:https');
   const { tlsResolver } = await import('../../src/http/tls.js');
-  const dir = mkdtempSync(join(tmpdir(), 'regpush-preconnect-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  try {
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
-  } catch {
-    t.skip('openssl not available');
-    return;
-  }
+  const pem = localhostCert(t);
+  if (!pem) return;
   let connections = 0;
   let handshakes = 0;
   const sockets = new Set<Socket>();
-  const srv = https.createServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }, (_req, res) => setTimeout(() => res.end('ok'), 20));
+  const srv = https.createServer({ key: pem.key, cert: pem.cert }, (_req, res) => setTimeout(() => res.end('ok'), 20));
   srv.on('connection', (s: Socket) => {
     connections++;
     sockets.add(s);
@@ -99,7 +90,7 @@ test('https with a registry CA: the spares are TLS connections made with that CA
   srv.on('secureConnection', () => handshakes++);
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
   const host = `localhost:${(srv.address() as AddressInfo).port}`;
-  const tr = new Transport({ tls: tlsResolver({ certsDirs: [], caCerts: { [host]: [join(dir, 'cert.pem')] } }) });
+  const tr = new Transport({ tls: tlsResolver({ certsDirs: [], caCerts: { [host]: [pem.certFile] } }) });
   await tr.preconnect(`https://${host}/v2/`, 2);
   await until(() => handshakes === 2);
   assert.equal(handshakes, 2, 'the spares completed their TLS handshake with the registry CA');
