@@ -2,8 +2,8 @@
  * TCP connections opened before the code that will use them has loaded. The CLI's launcher opens
  * them to the registries its arguments name (src/cli/early-connect.ts) and then loads the
  * pipelines, which takes ~20–25 ms of the start; the first requests find the handshake under way
- * or done instead of starting it then. On a registry 80 ms away that is a fifth of a round trip off
- * every command's first request, for the price of a connection that may go unused.
+ * or done instead of starting it then. On a registry 80 ms away that takes about a quarter of a
+ * round trip off every command's first request, for the price of a connection that may go unused.
  *
  * Plain TCP only: the transport's agents take a socket by host and port and put TLS, with their
  * own trust and client-certificate settings, on top of it (axios-send.ts). A socket nobody takes
