@@ -84,4 +84,11 @@ test('regpush push: the launcher opens the connections, and the first requests u
   assert.match(stderr, new RegExp(`connections opened while loading: ${reg.replace(/\./g, '\\.')} ×3`));
   assert.equal(ports.length, 3, `three connections in all: ${stderr}`);
   assert.deepEqual([...used].sort(), [...ports].sort(), 'each carried a request: the base GET, the tag GET and the upload session');
+
+  // The same push from another registry that has a mirror: the launcher leaves that source alone.
+  const mirrored = spawn(process.execPath, [bin, 'push', '--debug', '--retries', '0', '--from', 'src.invalid/base:1', '--to', `${reg}/app:1`, '--app', `${dir}:/app`, '--registry-mirror', `src.invalid=${reg}`], { env: { ...process.env, DOCKER_CONFIG: dir, REGPUSH_INSECURE_REGISTRIES: reg } });
+  let err2 = '';
+  mirrored.stderr.on('data', (c: Buffer) => (err2 += c.toString()));
+  await new Promise((r) => mirrored.on('close', r));
+  assert.match(err2, new RegExp(`connections opened while loading: ${reg.replace(/\./g, '\\.')} ×2\n`), err2);
 });
