@@ -170,7 +170,7 @@ export class HttpRegistryClient implements RegistryClient {
     const res = await this.request({ method: 'GET', url: await this.url(''), label: 'ping' });
     if (res.status === 200) return drain(res);
     if (res.status === 404) {
-      await drain(res);
+      void drain(res); // an error follows, not a request
       throw new ProtocolError(`${this.registry} does not speak the registry API (GET /v2/ answered 404)`, { details: { registry: this.registry } });
     }
     return this.fail(res, `ping ${this.registry}`);
@@ -351,7 +351,7 @@ export class HttpRegistryClient implements RegistryClient {
     const { res, interrupted } = await this.sendWithGrace({ method: 'POST', url }, `aborted: POST ${url}`);
     if (res.status !== 202) {
       if (interrupted) {
-        await drain(res);
+        void drain(res); // the run is stopping: no request follows on this connection
         throw new AbortedError(`aborted: POST ${url}`);
       }
       return this.fail(res, `start upload to ${this.registry}/${repo}`);

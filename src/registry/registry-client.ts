@@ -26,7 +26,6 @@ export interface ManifestHead {
   mirror?: string;
 }
 
-/** Outcome of a mount attempt. */
 /** A mount's answer: done (`stated`: its 201 named the digest, which confirms it as an upload's would), or an upload session opened instead. */
 export type MountResult = { mounted: true; stated?: boolean } | { mounted: false; uploadUrl: string };
 
