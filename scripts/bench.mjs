@@ -57,7 +57,7 @@ function usage(msg) {
     '  --layer-lanes N,N more lane counts for the layer rows (e.g. 8,16 for the memory per lane)',
     '  --wan             only the WAN rows: every registry behind an emulated link (scripts/bench/wan.mjs)',
     '  --wan-profile P,P the link profiles of --wan (20ms, 80ms, 150ms; default all)',
-    '  --wan-auth A      only the anon or the token variant of --wan (default both where run)',
+    '  --wan-auth A,…    only these variants of --wan: anon, token (token service on another host), token-same (on the registry host); default all where run',
     '  --wan-log DIR     keep each regpush run\'s --debug output of --wan in DIR (one file per run)',
     '  --gzip-level N    run every regpush row with --gzip-level N (default: regpush\'s own level); the gzip floor row follows it',
     '',

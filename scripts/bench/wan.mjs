@@ -14,7 +14,13 @@
 //  - a reader whose connection has more than 2 bandwidth-delay products (at least 1 MB) queued
 //    is paused, so a fast sender cannot pour a whole blob into the emulator.
 // The token registry's challenge names its token service's port; the source link rewrites that
-// port (same length) to the token service's proxy, so the token round trips cross the link too.
+// port (same length), so the token round trips cross the link too. Two topologies:
+//  - `token`: the token service behind a port of its own on the source's link, as Docker Hub's
+//    realm is another host (auth.docker.io): its first request pays a new connection's handshake;
+//  - `token-same`: the token service behind the registry's own port, as GHCR, Artifact Registry,
+//    ACR, Quay and Harbor serve their realm from the registry's host: a small HTTP router after the
+//    link sends `/token` to the token service and everything else to the registry, so the token
+//    GET can use a connection the client already has.
 //
 // Floor of a scenario = process start-up (median `regpush --version`, loopback) + k × RTT + B / bw,
 // where B = the bytes that crossed the busiest link direction in that run (blob bodies dominate;
@@ -27,6 +33,7 @@
 //   + 2 per token registry on the path (401 challenge, token GET).
 
 import net from 'node:net';
+import http from 'node:http';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -42,6 +49,13 @@ export const WAN_PROFILES = [
   { id: '80ms', rttMs: 80, mbit: 200 },
   { id: '150ms', rttMs: 150, mbit: 50 },
 ];
+
+/** The source registry's authentication in each variant, as the tables name it. */
+export const WAN_AUTHS = {
+  anon: 'anonymous registries',
+  token: 'token-auth source, token service on another host (as Docker Hub)',
+  'token-same': "token-auth source, token service on the registry's host (as GHCR, ACR, Harbor)",
+};
 
 /** Round trips on the critical path of each scenario (anonymous registries), see the header. */
 export const FLOOR_RTTS = { 'push-cold': 5, 'copy-cold': 5, 'push-same': 4, 'push-warm': 3 };
@@ -142,6 +156,31 @@ export class Link {
   }
 }
 
+/**
+ * An HTTP server on 127.0.0.1 that sends `/token…` to the token service and every other request to
+ * the registry, over keep-alive connections: the token-same topology's one origin for both. It
+ * sits after the link, so it adds no emulated delay, only a loopback hop.
+ */
+async function pathRouter(registryPort, tokenPort) {
+  const agent = new http.Agent({ keepAlive: true });
+  const server = http.createServer((req, res) => {
+    const port = req.url.startsWith('/token') ? tokenPort : registryPort;
+    const up = http.request({ host: '127.0.0.1', port, method: req.method, path: req.url, headers: req.headers, agent }, (r) => {
+      res.writeHead(r.statusCode, r.rawHeaders);
+      r.pipe(res);
+    });
+    up.on('error', () => res.destroy());
+    req.on('error', () => up.destroy());
+    req.pipe(up);
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise((res, rej) => { server.once('error', rej); server.listen(0, '127.0.0.1', res); });
+  return {
+    port: server.address().port,
+    close: () => { server.closeAllConnections(); agent.destroy(); return new Promise((r) => server.close(r)); },
+  };
+}
+
 function replaceAll(buf, from, to) {
   let i = buf.indexOf(from);
   if (i < 0) return buf;
@@ -204,11 +243,12 @@ export async function wanBench({ ctx, opt, R, tokenService, log, blobs }) {
   const variants = [];
   for (const p of profiles) {
     variants.push({ profile: p, auth: 'anon' });
-    if (p.id === '80ms' || profiles.length === 1) variants.push({ profile: p, auth: 'token' });
+    if (p.id === '80ms' || profiles.length === 1) variants.push({ profile: p, auth: 'token' }, { profile: p, auth: 'token-same' });
   }
   const out = [];
-  if (opt.wanAuth && !['anon', 'token'].includes(opt.wanAuth)) throw new Error('--wan-auth: anon or token');
-  for (const v of variants.filter((x) => !opt.wanAuth || x.auth === opt.wanAuth)) out.push(await runVariant(v, { ctx, opt, R, tokenService, log, blobs, startup }));
+  const auths = opt.wanAuth?.split(',');
+  if (auths?.some((a) => !WAN_AUTHS[a])) throw new Error(`--wan-auth: a comma list of ${Object.keys(WAN_AUTHS).join(', ')}`);
+  for (const v of variants.filter((x) => !auths || auths.includes(x.auth))) out.push(await runVariant(v, { ctx, opt, R, tokenService, log, blobs, startup }));
   return { startupMs: startup, variants: out, markdown: markdown(out, startup) };
 }
 
@@ -231,15 +271,23 @@ async function runVariant({ profile, auth }, { ctx, opt, R, tokenService, log, b
   const warmPort = base + 1;
   const warm = await mk('warm').proxy(warmPort, R.anon.port);
   wctx.warm = { ...ctx.warm, host: `127.0.0.1:${warm.port}`, url: `http://127.0.0.1:${warm.port}` };
-  if (auth === 'token') {
+  let router;
+  if (auth === 'token' || auth === 'token-same') {
     const src = mk('src');
-    const tsPort = base + 3;
+    const regPort = base + 2;
+    // token: the realm on a port (host) of its own; token-same: on the registry's port, routed by path.
+    const tsPort = auth === 'token' ? base + 3 : regPort;
     const from = Buffer.from(`127.0.0.1:${tokenService.port}`);
     const to = Buffer.from(`127.0.0.1:${tsPort}`);
     if (from.length !== to.length) throw new Error('the token service and its proxy need ports of the same length');
-    const reg = await src.proxy(base + 2, R.token.port, [from, to]);
-    await src.proxy(tsPort, tokenService.port);
-    wctx.src = { ...ctx.src, host: `127.0.0.1:${reg.port}`, url: `http://127.0.0.1:${reg.port}`, realm: `http://127.0.0.1:${tsPort}/token` };
+    if (auth === 'token') {
+      await src.proxy(regPort, R.token.port, [from, to]);
+      await src.proxy(tsPort, tokenService.port);
+    } else {
+      router = await pathRouter(R.token.port, tokenService.port);
+      await src.proxy(regPort, router.port, [from, to]);
+    }
+    wctx.src = { ...ctx.src, host: `127.0.0.1:${regPort}`, url: `http://127.0.0.1:${regPort}`, realm: `http://127.0.0.1:${tsPort}/token` };
   } else {
     // The anonymous source is the warm registry, so it shares that link.
     wctx.src = { host: wctx.warm.host, url: wctx.warm.url };
@@ -278,7 +326,7 @@ async function runVariant({ profile, auth }, { ctx, opt, R, tokenService, log, b
     const logDir = opt.wanLog ?? (opt.keep ? ctx.tmp : undefined);
     if (logDir && s.group === 'regpush') writeFileSync(join(logDir, `wan-${profile.id}-${auth}-${s.id}-${round}.log`), r.stderr ?? '');
     const flag = rec.error ? `  FAILED ${rec.error}` : rec.invalid ? `  INVALID ${rec.invalid}` : '';
-    log(`wan ${profile.id} ${auth.padEnd(5)} ${String(round).padEnd(3)} ${s.id.padEnd(12)} ${(r.wallMs / 1000).toFixed(2).padStart(7)} s  ${String(reqs.length).padStart(3)} req  ${String(conns).padStart(3)} conn${rec.critical ? `  path ${rec.critical.chain.length} req ${rec.critical.ms} ms` : ''}${flag}`);
+    log(`wan ${profile.id} ${auth.padEnd(10)} ${String(round).padEnd(3)} ${s.id.padEnd(12)} ${(r.wallMs / 1000).toFixed(2).padStart(7)} s  ${String(reqs.length).padStart(3)} req  ${String(conns).padStart(3)} conn${rec.critical ? `  path ${rec.critical.chain.length} req ${rec.critical.ms} ms` : ''}${flag}`);
     if (record) results[s.id].push(rec);
   };
   try {
@@ -286,12 +334,13 @@ async function runVariant({ profile, auth }, { ctx, opt, R, tokenService, log, b
     for (let round = 1; round <= opt.runs; round++) for (const s of defs) await runOne(s, `r${round}`, true);
   } finally {
     await Promise.all(linkList.map((l) => l.close()));
+    await router?.close();
   }
   const rows = defs.map((s) => {
     const runs = results[s.id];
     const valid = runs.filter((r) => r.ok && !r.invalid);
     const k = FLOOR_RTTS[s.id];
-    const tokenRtts = auth === 'token' ? 2 : 0;
+    const tokenRtts = auth === 'anon' ? 0 : 2;
     const bytes = median(valid.map((r) => r.busiestBytes));
     const floorMs = k === undefined || bytes === undefined ? undefined : startup + (k + tokenRtts) * profile.rttMs + bytes / (profile.mbit * 1e6 / 8 / 1000);
     const mid = valid.length ? [...valid].sort((a, b) => a.wallMs - b.wallMs)[valid.length >> 1] : undefined;
@@ -321,8 +370,8 @@ function countKinds(reqs) {
 /** The issue's goals at 80 ms / 200 Mbit (anonymous; token: 2 RTT more each). Other profiles: informative. */
 function wanGoals(rows, profile, auth, startup) {
   const by = Object.fromEntries(rows.map((r) => [r.id, r]));
-  const extra = auth === 'token' ? 2 * profile.rttMs : 0;
-  const floorAnon = (r) => (r?.floorMs === undefined ? undefined : r.floorMs - (auth === 'token' ? 2 * profile.rttMs : 0));
+  const extra = auth === 'anon' ? 0 : 2 * profile.rttMs;
+  const floorAnon = (r) => (r?.floorMs === undefined ? undefined : r.floorMs - extra);
   const g = [];
   const add = (name, row, limit, formula) => {
     const value = row?.wallMs;
@@ -344,7 +393,7 @@ function markdown(variants, startup) {
   const md = [`### Over an emulated WAN (user-space link per registry; start-up = ${startup.toFixed(0)} ms)`, ''];
   md.push('Floor = start-up + k × RTT + B / bandwidth; k: push cold 5, copy 5, push same-registry 4, push warm 3, + 2 with the token source; B = bytes over the busiest link direction in that run.', '');
   for (const v of variants) {
-    md.push(`#### ${v.profile.rttMs} ms RTT / ${v.profile.mbit} Mbit/s, ${v.auth === 'token' ? 'token-auth source' : 'anonymous registries'}`, '');
+    md.push(`#### ${v.profile.rttMs} ms RTT / ${v.profile.mbit} Mbit/s, ${WAN_AUTHS[v.auth]}`, '');
     md.push('| scenario | median | floor (k RTT + B) | × floor | requests | new conns | critical path (regpush --debug) |', '|---|---:|---:|---:|---:|---:|---|');
     for (const r of v.rows) {
       const status = r.skipped ? ` (skipped: ${r.skipped})` : r.valid < r.runs ? ` (${r.runs - r.valid} invalid: ${r.problems.join('; ').slice(0, 120)})` : '';
@@ -352,7 +401,7 @@ function markdown(variants, startup) {
       md.push(`| ${r.id}${status} | ${sec(r.wallMs)} | ${r.floorMs === undefined ? '–' : `${sec(r.floorMs)} (${r.floorRtts} + ${(r.busiestBytes / 1e6).toFixed(1)} MB)`} | ${r.floorMs && r.wallMs ? (r.wallMs / r.floorMs).toFixed(2) : '–'} | ${r.requests ?? '–'} | ${r.connections ?? '–'} | ${crit} |`);
     }
     md.push('', '| goal | value | limit | result |', '|---|---:|---:|---|');
-    for (const g of v.goals) md.push(`| ${g.name}${v.auth === 'token' ? ' (+2 RTT, token)' : ''} | ${sec(g.value)} | ${sec(g.limit)} | ${g.pass === undefined ? 'n/a' : g.pass ? 'PASS' : 'FAIL'} |`);
+    for (const g of v.goals) md.push(`| ${g.name}${v.auth === 'anon' ? '' : ' (+2 RTT, token)'} | ${sec(g.value)} | ${sec(g.limit)} | ${g.pass === undefined ? 'n/a' : g.pass ? 'PASS' : 'FAIL'} |`);
     md.push('');
   }
   return md.join('\n');

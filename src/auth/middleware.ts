@@ -5,6 +5,7 @@
  * upload bodies) do not pay for a 401 round trip.
  */
 import { AuthError } from '../errors.js';
+import { settleSmallBody } from '../http/response.js';
 import type { HttpRequest, HttpResponse, Middleware, Send } from '../http/types.js';
 import { silentLogger, type Logger } from '../log.js';
 import { findChallenge, parseChallenges, type Challenge } from './challenge.js';
@@ -252,6 +253,9 @@ export function authMiddleware(opts: AuthOptions): Middleware {
       let res = await next(withAuthorization(req, await proactive(scopes, attempt)));
       // At most: stale token → fresh token → widened scopes.
       for (let round = 0; round < 3 && isChallenge(res); round++) {
+        // The challenge's body is read first, so that its connection is free for the token GET
+        // (a realm on the registry's host) or the replay, rather than one opened beside it.
+        res = await settleSmallBody(res);
         let authorization: string | undefined;
         try {
           authorization = await answer401(res, req, scopes, attempt);

@@ -14,6 +14,7 @@ import {
   type ErrorDetails,
 } from '../errors.js';
 import { redactText } from '../redact.js';
+import { Readable } from 'node:stream';
 import type { HttpResponse } from './types.js';
 
 /** Cap for manifests and configs (distribution itself refuses manifests over 4 MiB). */
@@ -52,6 +53,26 @@ export async function readJson<T = unknown>(res: HttpResponse, cap: number, what
   } catch {
     throw new ProtocolError(`${what} is not valid JSON`);
   }
+}
+
+/**
+ * Reads a small body (an error or challenge answer) to its end and returns the response with those
+ * bytes as its body, so that its connection goes back to the keep-alive pool now while the caller
+ * can still read what the server said. The auth middleware does this with a 401 before it asks for
+ * a token: a realm on the registry's own host (GHCR, ACR, Harbor…) then gets the connection the
+ * 401 came on instead of a new one. A body declared larger than `cap` is left as it is; one that
+ * turns out larger, or fails, is replaced by an empty one (its connection is closed then).
+ */
+export async function settleSmallBody(res: HttpResponse, cap = SMALL_CAP): Promise<HttpResponse> {
+  const declared = Number(res.headers['content-length']);
+  if (Number.isFinite(declared) && declared > cap) return res;
+  let bytes: Buffer;
+  try {
+    bytes = await readBody(res, cap, 'response body');
+  } catch {
+    bytes = Buffer.alloc(0);
+  }
+  return { ...res, body: Readable.from(bytes.length ? [bytes] : [], { objectMode: false }) };
 }
 
 /**

@@ -31,6 +31,12 @@ export interface TargetState {
    */
   spares: SpareSession[];
   /**
+   * An upload session for the config, opened as soon as the push is known to write here (the tag
+   * is absent or holds another image): the config, composed once the base config has arrived, is
+   * then PUT at once instead of after a HEAD ‖ POST round trip. Cancelled at the end if unused.
+   */
+  configSpare?: SpareSession;
+  /**
    * Settles once it is known whether the push writes here: true when the tag is absent or holds
    * another image (as soon as that is known, before the tag's configs are read), false when the
    * tag holds the very image. The configs go out on it.

@@ -67,13 +67,7 @@ export class LayerHeadStart {
     const enough = Math.min(bytes, this.limit); // it waits for a reader at `limit`
     while (this.state === 'running') {
       if (this.heldBytes > enough || this.heldBytes >= this.limit) return undefined;
-      if (this.ended) {
-        this.state = 'taken';
-        this.stream.off('data', this.hold);
-        const data = Buffer.concat(this.held);
-        this.held = [];
-        return { data, result: await this.result };
-      }
+      if (this.ended) return this.takeWhole();
       if (this.stream.destroyed) {
         await this.result; // rejects with the failure (a destroyed stream that has not ended never resolves it)
         return undefined;
@@ -82,6 +76,25 @@ export class LayerHeadStart {
       this.wake = undefined;
     }
     return undefined;
+  }
+
+  /**
+   * The build's whole output if it has already ended (within the bound), taken for one PUT with its
+   * digest; undefined, and nothing taken, while it still runs. The upload asks when its session is
+   * ready: a layer that finished compressing while the session opened (a token round trip, a slow
+   * POST) then costs one request instead of a PATCH and the closing PUT after it.
+   */
+  async wholeIfEnded(): Promise<{ data: Buffer; result: LayerResult } | undefined> {
+    if (this.state !== 'running' || !this.ended) return undefined;
+    return this.takeWhole();
+  }
+
+  private async takeWhole(): Promise<{ data: Buffer; result: LayerResult }> {
+    this.state = 'taken';
+    this.stream.off('data', this.hold);
+    const data = Buffer.concat(this.held);
+    this.held = [];
+    return { data, result: await this.result };
   }
 
   /** True until it is taken or dropped. */

@@ -1,8 +1,8 @@
 /**
  * Uploading the new layer. Default: one pass — the tar is built, gzipped and hashed while it
  * streams into a single PATCH, and `PUT ?digest=` closes the upload with the digest learned at
- * the end; a layer of at most SMALL_LAYER_BYTES of gzip output, built while its session opens, goes
- * as one PUT instead. For registries that refuse a streamed PATCH: a hash pass, then a byte-identical second
+ * the end; a small layer, or one whose build ended while its session opened, goes as one PUT
+ * instead (SMALL_LAYER_BYTES). For registries that refuse a streamed PATCH: a hash pass, then a byte-identical second
  * pass as one monolithic PUT (determinism makes the two passes agree); for registries that refuse
  * both, chunked PATCHes (see transfer/upload.ts; the choice is remembered for the run). Either way
  * a transient failure re-produces the layer from the directory and starts again, within --retries.
@@ -63,8 +63,11 @@ export interface LayerUploadOptions {
  * A layer whose gzip output is at most this many bytes is sent as one PUT with its digest, on the
  * session opened while it was built, instead of a streamed PATCH and then the closing PUT: one
  * round trip less, the price of holding it (and of not overlapping its last bytes' compression with
- * their upload, ~30 ms for 1 MiB on two cores). The size alone decides (not how far a head start
- * got), so a layer is always sent the same way. The code layer of a split push is usually this small.
+ * their upload, ~30 ms for 1 MiB on two cores). The code layer of a split push is usually this
+ * small. A larger layer (up to the head start's bound, HEAD_START_BYTES) goes as one PUT only when
+ * its build has already ended by the time its session is ready, as it has after a token round trip
+ * on a network: nothing is waited for then, and the PATCH's round trip is saved. Otherwise it
+ * streams, its compression overlapping its upload. The bytes and the digest are the same either way.
  */
 export const SMALL_LAYER_BYTES = 1024 * 1024;
 
@@ -93,6 +96,8 @@ export async function uploadLayer(target: RepoEndpoint, layer: LayerOptions, ctx
   let session: UploadSession | undefined;
   try {
     session = await ahead?.take();
+    // A build that ended while the session opened goes as one PUT too (see SMALL_LAYER_BYTES).
+    if (!whole && build && method === undefined) whole = await build.wholeIfEnded().catch(() => undefined);
     // Taken once the session is there: until then the build runs on (up to its bound), not paused.
     if (!whole) started = build?.take();
     for (;;) {

@@ -302,12 +302,18 @@ async function resolveStage(run: TransferRun, set: TargetSet, states: Map<Transf
       if (layers.length && !opts.dryRun && layerBound(source, t)) state.spares.push(new SpareSession(t.ep, run.ctx));
       // The tag holds another image: a changed layer will most likely be sent, so its session opens
       // now, alongside the tag's config GET that tells which layers changed, not after it.
+      // The config will be written too: its session opens now as well (TargetState.configSpare).
+      const openConfigSpare = (): void => {
+        if (!opts.dryRun && !run.signal.aborted) state.configSpare ??= new SpareSession(t.ep, run.ctx);
+      };
       const onChanged = (): void => {
         decide(true);
+        openConfigSpare();
         if (!opts.dryRun && !run.signal.aborted) state.spares.push(new SpareSession(t.ep, run.ctx));
       };
       const found = diffIdsOf.length ? await findReusableLayers(t.ep, t.ref, basePromise, diffIdsOf, { same, onTagFound: () => tagFound(t, state, layers), onChanged }) : undefined; // never rejects
       decide(found?.same !== true);
+      if (found?.same !== true) openConfigSpare();
       state.reusable = found?.layers ?? [];
       state.tagDigest = found?.tagDigest;
       for (const d of found?.present ?? []) t.present.add(d);
@@ -349,7 +355,7 @@ const TAG_FOUND_CONNECTIONS = 5;
 
 /** Cancels every spare upload session nobody took; resolves when the registries have answered. */
 async function releaseSpares(states: Map<TransferTarget, TargetState>): Promise<void> {
-  await Promise.all([...states.values()].flatMap((s) => s.spares.map((x) => x.release())));
+  await Promise.all([...states.values()].flatMap((s) => [...s.spares, ...(s.configSpare ? [s.configSpare] : [])].map((x) => x.release())));
 }
 
 /** Distinct layers of the manifests, in order. */
@@ -441,7 +447,8 @@ function sendConfigsEarly(set: TargetSet, states: Map<TransferTarget, TargetStat
     if (!c) return;
     await set.each(async (t) => {
       if ((await states.get(t)!.writes) === false) return; // the tag holds this very image: its config is there
-      await Promise.all(c.list.filter((x) => !t.present.has(x.digest)).map((x) => ensureBytesBlob(t.ep, x.bytes, set.ctx)));
+      const spare = states.get(t)!.configSpare;
+      await Promise.all(c.list.filter((x) => !t.present.has(x.digest)).map((x) => ensureBytesBlob(t.ep, x.bytes, set.ctx, spare)));
       for (const x of c.list) t.present.add(x.digest);
     });
   });

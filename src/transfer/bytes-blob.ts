@@ -1,5 +1,6 @@
 /** Uploading a small blob we hold in memory (a config): HEAD and upload session together, then the registry's upload method. */
 import { sha256Digest } from '../image/digest.js';
+import type { SpareSession } from './spare-session.js';
 import type { RepoEndpoint, TransferContext } from './types.js';
 import { cancel, isUploadRefusal, KNOWN_BLOB_METHODS, uploadBlob } from './upload.js';
 
@@ -7,9 +8,18 @@ import { cancel, isUploadRefusal, KNOWN_BLOB_METHODS, uploadBlob } from './uploa
  * Ensures the target has `bytes` as a blob; returns its digest and whether bytes were sent. With
  * `ctx`, the upload follows what the run learned about the registry (a refused monolithic PUT
  * falls back to PATCH); the Buffer body is replayable, so the transport retries it on its own.
+ * `spare`: a session opened ahead for it (used with `ctx` only, by the first caller that takes it).
  */
-export async function ensureBytesBlob(target: RepoEndpoint, bytes: Buffer, ctx?: TransferContext): Promise<{ digest: string; uploaded: boolean }> {
+export async function ensureBytesBlob(target: RepoEndpoint, bytes: Buffer, ctx?: TransferContext, spare?: SpareSession): Promise<{ digest: string; uploaded: boolean }> {
   const digest = sha256Digest(bytes);
+  // A session opened while the blob was being composed (push opens one for its config once it
+  // knows the tag will change): the PUT goes at once, without a HEAD. The HEAD would only spare a
+  // few kB where the target happens to hold the blob already, at the price of a round trip.
+  const opened = ctx && spare ? await spare.take().catch((err: unknown) => (isUploadRefusal(err) ? undefined : Promise.reject(err))) : undefined;
+  if (ctx && opened) {
+    await uploadBlob(target, { methods: KNOWN_BLOB_METHODS, what: `blob ${digest}`, session: opened, open: () => ({ data: bytes, digest, size: bytes.length }) }, ctx);
+    return { digest, uploaded: true };
+  }
   if (ctx) {
     // The HEAD and the upload session go out together: a blob held in memory here is a config
     // just composed, nearly always new at the target, so the upload starts a round trip sooner

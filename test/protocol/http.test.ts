@@ -4,7 +4,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { Transport } from '../../src/http/transport.js';
-import { readBody, errorFromResponse } from '../../src/http/response.js';
+import { readBody, errorFromResponse, settleSmallBody } from '../../src/http/response.js';
 import { nextHop } from '../../src/http/redirect.js';
 import { AuthError, DeniedError, DigestMismatchError, InputError, NetworkError, NotFoundError, ProtocolError, RegistryError, TooManyRequestsError } from '../../src/errors.js';
 
@@ -208,4 +208,25 @@ test('a streamed body that fails (before or during the request) fails the reques
   await assert.rejects(t.send({ method: 'PATCH', url: `${reg}/v2/x/blobs/uploads/2`, body: () => late }), (e: Error) => e instanceof InputError);
   assert.ok(Date.now() - t0 < 5000);
   t.close();
+});
+
+test('settleSmallBody: the body is read to its end and given back whole; one declared over the cap is left as a stream; one that turns out over it becomes empty', async () => {
+  const res = (body: Readable, headers: Record<string, string> = {}) => ({ status: 401, headers, url: 'http://r/v2/', body });
+  const text = '{"errors":[{"code":"UNAUTHORIZED"}]}';
+  const source = Readable.from([Buffer.from(text.slice(0, 10)), Buffer.from(text.slice(10))], { objectMode: false });
+  const settled = await settleSmallBody(res(source));
+  assert.ok(source.readableEnded, 'the original body was read to its end');
+  assert.equal((await readBody(settled, 1024, 'error body')).toString(), text, 'and its bytes are still there');
+  assert.equal(settled.status, 401);
+
+  const big = Readable.from([Buffer.alloc(10)], { objectMode: false });
+  const declared = res(big, { 'content-length': String(100_000) });
+  assert.equal(await settleSmallBody(declared, 1024), declared, 'declared over the cap: untouched');
+  assert.ok(!big.readableEnded);
+  big.destroy();
+
+  const undeclared = Readable.from([Buffer.alloc(800), Buffer.alloc(800)], { objectMode: false });
+  const over = await settleSmallBody(res(undeclared), 1024);
+  assert.equal((await readBody(over, 1024, 'body')).length, 0, 'over the cap while read: an empty body');
+  assert.ok(undeclared.destroyed);
 });

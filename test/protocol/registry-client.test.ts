@@ -382,3 +382,26 @@ test('a request right after a bodiless answer (HEAD, 201, 202) goes out on that 
   assert.equal(connections, 1, 'one connection for the four requests');
   r.transport.close();
 });
+
+test('a 401 whose realm is on the registry\'s own host: the token GET and the replay go out on the 401\'s connection', async () => {
+  let connections = 0;
+  const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha('{}'), size: 2 }, layers: [] }));
+  let host = '';
+  const r = await registry((req, _body, res) => {
+    if (req.url!.startsWith('/token')) return res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token: 't1' }));
+    if (req.headers.authorization !== 'Bearer t1') {
+      // A body on the 401, as registries send: it must be read before the connection is free.
+      return res
+        .writeHead(401, { 'www-authenticate': `Bearer realm="http://${host}/token",service="reg",scope="repository:app:pull"`, 'content-type': 'application/json' })
+        .end(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'authentication required' }] }));
+    }
+    res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json', 'docker-content-digest': sha(manifest) }).end(manifest);
+  });
+  host = r.host;
+  servers.at(-1)!.on('connection', () => connections++);
+  const got = await r.client.getManifest('app', '1');
+  assert.equal(got.digest, sha(manifest));
+  assert.deepEqual(r.log.map((l) => l.split('?')[0]), ['GET /v2/app/manifests/1', 'GET /token', 'GET /v2/app/manifests/1']);
+  assert.equal(connections, 1, 'one connection for the 401, the token and the replay');
+  r.transport.close();
+});

@@ -19,11 +19,18 @@ test('push: source and target in one registry share its origin, at most three co
 });
 
 test('Docker Hub names go to its API host; insecure registries (env or flag) to port 80; scratch to nothing', () => {
-  assert.deepEqual(origins(['push', '--from', 'alpine:3', '--to', 'ghcr.io/o/app:1']), ['ghcr.io:443 ×2', 'registry-1.docker.io:443 ×1']);
+  assert.deepEqual(origins(['push', '--from', 'alpine:3', '--to', 'ghcr.io/o/app:1']), ['ghcr.io:443 ×2', 'registry-1.docker.io:443 ×1', 'auth.docker.io:443 ×1'], 'and its token service');
   assert.deepEqual(origins(['push', '--from', 'scratch', '--to', 'plain.example/app:1'], { REGPUSH_INSECURE_REGISTRIES: 'plain.example' }), ['plain.example:80 ×2']);
   assert.deepEqual(origins(['push', '--from', 'scratch', '--to', 'plain.example/app:1', '--insecure-registry', 'plain.example']), ['plain.example:80 ×2']);
   assert.deepEqual(origins(['push', '--from', 'scratch', '--to', '127.0.0.1:5000/app:1']), ['127.0.0.1:5000 ×2'], 'loopback: the probe is plain HTTP on that port');
   assert.deepEqual(origins(['push', '--from', 'scratch', '--to', '[::1]:5000/app:1']), ['::1:5000 ×2'], 'IPv6 literal without brackets');
+});
+
+test('Docker Hub\'s token service: one connection whenever Hub is contacted (source or target), none when it is not, or is mirrored, or its token host is behind a proxy', () => {
+  assert.deepEqual(origins(['copy', 'docker.io/library/alpine:3', 'index.docker.io/o/alpine:3']), ['registry-1.docker.io:443 ×2', 'auth.docker.io:443 ×1'], 'one for both ends');
+  assert.deepEqual(origins(['inspect', 'ghcr.io/o/x:1']), ['ghcr.io:443 ×1'], 'a realm on the registry\'s own host needs nothing more');
+  assert.deepEqual(origins(['push', '--from', 'alpine:3', '--to', 'reg.example/app:1'], none, { 'docker.io': ['mirror.example'] }), ['reg.example:443 ×2'], 'mirrored: Hub is not contacted');
+  assert.deepEqual(origins(['inspect', 'alpine:3'], { HTTPS_PROXY: 'http://proxy:3128', NO_PROXY: 'registry-1.docker.io' }), ['registry-1.docker.io:443 ×1'], 'the token host goes through the proxy');
 });
 
 test('copy and inspect: references before the first flag, and copy --to', () => {

@@ -132,26 +132,31 @@ test('an index: its image manifests are PUT together (one round trip, not one pe
   assert.equal(dst.manifest('multi', '1')?.digest, idx.digest);
 });
 
-test('push: the config\'s upload session goes out with its HEAD (HEAD ‖ POST → PUT); a config already there cancels it', async () => {
-  const dst = await fake();
-  const HEAD_DELAY = 1000;
-  dst.fault({ kind: 'blob', method: 'HEAD' }, { kind: 'delay', ms: HEAD_DELAY });
+test('push: the config\'s upload session opens once the tag is known to change, before the config can be composed; the config then goes as one PUT, no HEAD; nothing left open', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const base = src.seedImage('base/os', { tags: ['1'] });
+  // The base config is what the new config is composed from: answered late, it keeps the config waiting.
+  const BASE_CONFIG_DELAY = 1000;
+  src.fault({ kind: 'blob', method: 'GET', digest: base.config.digest }, { kind: 'delay', ms: BASE_CONFIG_DELAY });
   const app = appDir();
-  const r = await push({ from: 'scratch', to: dst.ref('app:1'), app, ...fakeLibraryOptions(dst) });
+  const r = await push({ from: src.ref('base/os:1'), to: dst.ref('app:1'), app, ...fakeLibraryOptions(src, dst) });
   const config = configOf(dst, 'app', '1');
-  const head = dst.requests({ kind: 'blob', method: 'HEAD', digest: config });
-  assert.equal(head.length, 1);
-  const post = dst.uploadsFor(config).find((u) => u.method === 'POST');
-  assert.ok(post && post.at < head[0]!.at + HEAD_DELAY / 2, 'the POST went out before the HEAD was answered');
+  assert.equal(dst.count({ kind: 'blob', method: 'HEAD', digest: config }), 0, 'no HEAD for the new config');
+  const steps = dst.uploadsFor(config);
+  assert.deepEqual(steps.map((u) => u.method), ['POST', 'PUT']);
+  const baseConfigAsked = src.requests({ kind: 'blob', method: 'GET', digest: base.config.digest })[0]!.at;
+  assert.ok(steps[0]!.at < baseConfigAsked + BASE_CONFIG_DELAY / 2, 'the POST went out while the base config was still on its way');
+  assert.ok(steps[1]!.at >= baseConfigAsked + BASE_CONFIG_DELAY - 20, 'the PUT once the config could be composed');
   assert.equal(dst.manifest('app', '1')?.digest, r.digest);
 
-  // The same image under a new tag: the config is there; its early session is cancelled.
-  dst.clearFaults();
+  // The same image under a new tag: the config is there already, and is sent again (a few kB) on
+  // the session opened for it rather than asked about first; no session is left open.
+  src.clearFaults();
   dst.clearLog();
-  const again = await push({ from: 'scratch', to: dst.ref('app:2'), app, ...fakeLibraryOptions(dst) });
+  const again = await push({ from: src.ref('base/os:1'), to: dst.ref('app:2'), app, ...fakeLibraryOptions(src, dst) });
   assert.equal(again.digest, r.digest);
-  assert.equal(dst.uploadsFor(config).filter((u) => u.method === 'PUT').length, 0, 'the config is not sent again');
-  assert.equal(dst.openUploads(), 0, 'every session opened early was cancelled');
+  assert.deepEqual(dst.uploadsFor(config).map((u) => u.method), ['POST', 'PUT']);
+  assert.equal(dst.openUploads(), 0, 'every session opened early was used or cancelled');
   assert.equal(await openConnections(dst), 0);
 });
 

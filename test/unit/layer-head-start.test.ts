@@ -13,7 +13,7 @@ import type { Readable } from 'node:stream';
 import { AbortedError } from '../../src/errors.js';
 import { push } from '../../src/index.js';
 import { createLayerStream, hashLayer, type LayerOptions } from '../../src/layer/index.js';
-import { LayerHeadStart } from '../../src/push/layer-head-start.js';
+import { HEAD_START_BYTES, LayerHeadStart } from '../../src/push/layer-head-start.js';
 import { SMALL_LAYER_BYTES } from '../../src/push/layer-upload.js';
 import { fakeLibraryOptions, fakeRegistryPool } from '../fixtures/fake-registry.js';
 
@@ -135,11 +135,12 @@ test('push onto scratch: the layer is built while the tag is asked about; the im
   assert.equal(dst.openUploads(), 0, 'the spare session was given back');
 });
 
-test('the layer upload by size: one that ends within SMALL_LAYER_BYTES goes as POST then one PUT with its digest; a larger one streams (POST, PATCH, PUT); both byte-exact', async () => {
+test('the layer upload by size: one that ends within SMALL_LAYER_BYTES goes as POST then one PUT with its digest; one over the head start bound streams (POST, PATCH, PUT); both byte-exact', async () => {
   const [src, dst] = [await fake(), await fake()];
   src.seedImage('base/os', { tags: ['1'] });
   const smallDir = appDir(2, 100_000); // random bytes: ~200 kB of gzip output
-  const largeDir = appDir(3, SMALL_LAYER_BYTES); // ~3 MiB of gzip output
+  // Over the head start's bound: it streams however early its session opens (wholeIfEnded never sees it end).
+  const largeDir = appDir(3, HEAD_START_BYTES / 2); // ~12 MiB of gzip output
   const opts = fakeLibraryOptions(src, dst);
   for (const [dir, tag, wantPatch] of [[smallDir, 'small', false], [largeDir, 'large', true]] as const) {
     dst.clearLog();
@@ -176,14 +177,36 @@ test('whole(): a build that ended over the bound is still a stream (the size dec
   assert.equal(small.take(), undefined, 'taken by whole()');
 });
 
-test('push onto scratch whose tag answers late: a layer over SMALL_LAYER_BYTES still streams (PATCH), though its build ended before its session was there', async () => {
+test('push onto scratch whose session opens late: a layer over SMALL_LAYER_BYTES whose build has ended by then goes as one PUT; the bytes are those of a streamed build', async () => {
   const dst = await fake();
-  const dir = appDir(2, 1024 * 1024);
-  dst.fault({ kind: 'manifest', method: 'GET', repo: 'app' }, { kind: 'delay', ms: TAG_DELAY_MS });
+  const dir = appDir(2, 1024 * 1024); // ~2 MiB of gzip output: over SMALL_LAYER_BYTES, within HEAD_START_BYTES
+  // The session's POST (sent alongside the tag's GET) is answered long after a 2 MiB build ends.
+  dst.fault({ kind: 'upload', method: 'POST' }, { kind: 'delay', ms: TAG_DELAY_MS });
   const r = await push({ from: 'scratch', to: dst.ref('app:big'), app: [{ src: dir, dest: '/app' }], ...fakeLibraryOptions(dst) });
   const expected = await hashLayer(layerOf(dir));
   assert.equal(r.layer?.digest, expected.digest);
-  assert.deepEqual(dst.uploadsFor(expected.digest).map((u) => u.method), ['POST', 'PATCH', 'PUT']);
-  assert.equal(r.layer?.method, 'patch');
+  assert.equal(sha256(dst.blob('app', expected.digest)!), expected.digest);
+  assert.deepEqual(dst.uploadsFor(expected.digest).map((u) => u.method), ['POST', 'PUT']);
+  assert.equal(r.layer?.method, 'put');
   assert.equal(dst.manifest('app', 'big')?.digest, r.digest);
+  assert.equal(dst.openUploads(), 0);
+});
+
+test('wholeIfEnded(): nothing while the build runs (it stays for take()), its whole output once it has ended', async () => {
+  const opts = layerOf(appDir(3, 1024 * 1024));
+  const expected = await hashLayer(opts);
+  const running = new LayerHeadStart(opts, undefined);
+  assert.equal(await running.wholeIfEnded(), undefined, 'a build that has just started is not waited for');
+  const started = running.take();
+  assert.ok(started, 'still there for the stream');
+  assert.equal(sha256(await readAll(started.stream)), expected.digest);
+
+  const ended = new LayerHeadStart(opts, undefined);
+  await holding(ended, expected.size);
+  await sleep(50); // its 'end' follows the last bytes
+  const got = await ended.wholeIfEnded();
+  assert.ok(got, 'an ended build is given whole');
+  assert.equal(sha256(got.data), expected.digest);
+  assert.equal(got.result.digest, expected.digest);
+  assert.equal(ended.take(), undefined, 'taken by wholeIfEnded()');
 });
