@@ -341,8 +341,8 @@ async function resolveStage(run: TransferRun, set: TargetSet, states: Map<Transf
  * A target's tag exists: the push may have nothing to send there, so its spare session is given
  * back and the early layer builds stop (a layer that did change is built again once the diffIDs
  * have said so). Two connections more open meanwhile (nothing sent on them): if the tag holds
- * another image, its config GET, the changed layer's session and the config's HEAD ‖ POST all go
- * out at once, a round trip later, and would otherwise wait for handshakes.
+ * another image, its config GET, the changed layer's session and the config's session all go out
+ * at once, a round trip later, and would otherwise wait for handshakes.
  */
 function tagFound(t: TransferTarget, state: TargetState, layers: readonly LayerPlan[]): void {
   t.ep.client.warm?.(TAG_FOUND_CONNECTIONS);
@@ -427,7 +427,8 @@ interface EarlyConfigsSent {
 /**
  * Sends the configs as soon as the base and every new layer's diffID are known — while base blobs
  * still move and the last layer's upload is closing — instead of after them: on a long round trip
- * that takes the config's requests (HEAD ‖ POST → PUT) off the critical path. At each target they
+ * that takes the config's requests off the critical path: its session opened as soon as the push
+ * was known to write there (TargetState.configSpare), so the config is one PUT. At each target they
  * wait only until it is known that the push writes there (the tag absent or holding another image:
  * `writes`), not for the tag's configs or the base blobs' plan. Settles even when a layer fails:
  * its end settles every diffID still open, and without all of them nothing is sent.

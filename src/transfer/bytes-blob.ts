@@ -1,4 +1,4 @@
-/** Uploading a small blob we hold in memory (a config): HEAD and upload session together, then the registry's upload method. */
+/** Uploading a small blob we hold in memory (a config): on a session opened ahead, or HEAD and upload session together; then the registry's upload method. */
 import { sha256Digest } from '../image/digest.js';
 import type { SpareSession } from './spare-session.js';
 import type { RepoEndpoint, TransferContext } from './types.js';
