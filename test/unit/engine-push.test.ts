@@ -227,14 +227,22 @@ test('same registry, re-push of an existing tag: the spare session is cancelled,
   assert.equal(reg.openUploads(), 0);
 });
 
-test('a push that fails after its spare session was opened cancels it', async () => {
+test('a push that fails after its spare sessions were opened (the layer\'s, the config\'s) cancels them', async () => {
   const reg = await fake();
   reg.seedImage('base/node', { tags: ['20'] });
   // The base config cannot be read: the push fails after the target's session was opened.
   const base = JSON.parse(reg.manifest('base/node', '20')!.bytes.toString('utf8')) as { config: { digest: string } };
   reg.fault({ kind: 'blob', method: 'GET', digest: base.config.digest }, { kind: 'status', status: 404, code: 'BLOB_UNKNOWN' });
   await assert.rejects(push({ from: reg.ref('base/node:20'), to: reg.ref('app:1'), app: appDir(), ...fakeLibraryOptions(reg) }));
-  assert.ok(reg.count({ kind: 'upload', method: 'POST', repo: 'app' }) >= 1);
+  // The layer's session opened with the tag's GET, the config's after its 404; the config was
+  // never composed, so its session was cancelled (the layer's was used or cancelled, as the race
+  // between its PUT and the failure went).
+  const opened = reg.requests({ kind: 'upload', method: 'POST', repo: 'app' }).filter((p) => !p.query.mount).map((p) => p.session);
+  assert.equal(opened.length, 2, 'the layer\'s session and the config\'s');
+  const closed = reg.requests({ kind: 'upload', method: ['PUT', 'DELETE'], repo: 'app' });
+  assert.deepEqual(new Set(closed.map((c) => c.session)), new Set(opened), 'each one completed or cancelled');
+  assert.equal(closed.length, opened.length, 'each closed once');
+  assert.ok(closed.filter((c) => c.method === 'PUT').length <= 1, 'at most the layer was sent, so the config\'s session was among those cancelled');
   assert.equal(reg.openUploads('app'), 0, 'no session left open');
   assert.equal(reg.manifest('app', '1'), undefined);
 });
