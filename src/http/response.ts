@@ -2,6 +2,7 @@
  * Reading small bodies safely and turning failed responses into typed errors that keep the
  * registry's OCI error codes. Blob bodies are never read here: they stay streams.
  */
+import { Readable } from 'node:stream';
 import {
   AuthError,
   DeniedError,
@@ -14,7 +15,6 @@ import {
   type ErrorDetails,
 } from '../errors.js';
 import { redactText } from '../redact.js';
-import { Readable } from 'node:stream';
 import type { HttpResponse } from './types.js';
 
 /** Cap for manifests and configs (distribution itself refuses manifests over 4 MiB). */

@@ -300,12 +300,12 @@ async function resolveStage(run: TransferRun, set: TargetSet, states: Map<Transf
       // a round trip before it would otherwise. A tag that exists may hold every layer already:
       // its spare is given back at once, while the warm path's other requests run.
       if (layers.length && !opts.dryRun && layerBound(source, t)) state.spares.push(new SpareSession(t.ep, run.ctx));
-      // The tag holds another image: a changed layer will most likely be sent, so its session opens
-      // now, alongside the tag's config GET that tells which layers changed, not after it.
-      // The config will be written too: its session opens now as well (TargetState.configSpare).
+      // Once the push is known to write here, the config's session opens (TargetState.configSpare).
       const openConfigSpare = (): void => {
         if (!opts.dryRun && !run.signal.aborted) state.configSpare ??= new SpareSession(t.ep, run.ctx);
       };
+      // The tag holds another image: a changed layer will most likely be sent, so its session opens
+      // now, alongside the tag's config GET that tells which layers changed, not after it.
       const onChanged = (): void => {
         decide(true);
         openConfigSpare();
@@ -313,7 +313,8 @@ async function resolveStage(run: TransferRun, set: TargetSet, states: Map<Transf
       };
       const found = diffIdsOf.length ? await findReusableLayers(t.ep, t.ref, basePromise, diffIdsOf, { same, onTagFound: () => tagFound(t, state, layers), onChanged }) : undefined; // never rejects
       decide(found?.same !== true);
-      if (found?.same !== true) openConfigSpare();
+      // Without new layers the tag is not compared (it may hold this very config): HEAD ‖ POST then.
+      if (diffIdsOf.length && found?.same !== true) openConfigSpare();
       state.reusable = found?.layers ?? [];
       state.tagDigest = found?.tagDigest;
       for (const d of found?.present ?? []) t.present.add(d);
