@@ -15,6 +15,7 @@ import {
   assertNoSecrets, assertNoSessionLeft, assertOneErrorLine, assertValidImage, FAST_IDLE_MS, manifestStatus, requestsFor, secretsOf,
 } from './fault-helpers.js';
 import { credsOf, loadState, runCli, skopeoInspect, tempDir, type ExecResult } from './harness.js';
+import { HEAD_START_BYTES } from '../../src/push/layer-head-start.js';
 
 const state = loadState();
 const R = state.registries;
@@ -43,8 +44,10 @@ before(async () => {
   appDir = join(tempDir(), 'app');
   mkdirSync(join(appDir, 'bin'), { recursive: true });
   writeFileSync(join(appDir, 'hello.txt'), 'hello from the fault tests\n');
-  // Over SMALL_LAYER_BYTES (1 MiB) of gzip output, so the layer streams (PATCH) as a real app's does.
-  writeFileSync(join(appDir, 'noise.bin'), randomBytes(1536 * 1024));
+  // Over the head start's bound (HEAD_START_BYTES, 8 MiB) of gzip output, so the layer always
+  // streams (PATCH) as a large app's does: a smaller one whose build ends before its session is
+  // ready would go as one PUT, and the PATCH faults below would find no PATCH.
+  writeFileSync(join(appDir, 'noise.bin'), randomBytes(HEAD_START_BYTES + 1024 * 1024));
   writeFileSync(join(appDir, 'bin', 'run.sh'), '#!/bin/sh\necho ok\n', { mode: 0o755 });
 });
 after(async () => {

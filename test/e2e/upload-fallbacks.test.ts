@@ -9,6 +9,7 @@ import { after, before, test } from 'node:test';
 import { match, startFaultProxy, type FaultProxy, type ProxiedRequest } from '../fixtures/fault-proxy.js';
 import { assertNoSecrets, assertNoSessionLeft, assertOneErrorLine, assertValidImage, manifestStatus, requestsFor } from './fault-helpers.js';
 import { loadState, runCli, tempDir } from './harness.js';
+import { HEAD_START_BYTES } from '../../src/push/layer-head-start.js';
 
 const state = loadState();
 const R = state.registries;
@@ -21,10 +22,11 @@ let appDir = '';
 before(() => {
   appDir = join(tempDir(), 'app');
   mkdirSync(appDir, { recursive: true });
-  // ~1.5 MiB that gzip cannot shrink: the new layer needs several chunks too, and is over
-  // SMALL_LAYER_BYTES (1 MiB), so it streams (PATCH) by default rather than going as one PUT.
+  // 9 MiB that gzip cannot shrink: the new layer needs several chunks too, and is over the head
+  // start's bound (HEAD_START_BYTES, 8 MiB), so it always streams (PATCH) by default: a smaller
+  // one whose build ended before its session was ready would go as one PUT.
   let x = 0x2545f491;
-  const noise = Buffer.alloc(1536 * 1024);
+  const noise = Buffer.alloc(HEAD_START_BYTES + 1024 * 1024);
   for (let i = 0; i < noise.length; i++) {
     x ^= x << 13;
     x ^= x >>> 17;
