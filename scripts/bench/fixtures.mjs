@@ -18,6 +18,7 @@ import { createWriteStream, existsSync, lstatSync, mkdirSync, readdirSync, readF
 import { basename, dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import zlib from 'node:zlib';
+import { ustarHeader } from '../lib/tar-header.mjs';
 
 export const MT = {
   manifest: 'application/vnd.docker.distribution.manifest.v2+json',
@@ -404,23 +405,7 @@ export async function makeLargeAppDir(dir, size = 1 << 30) {
 }
 
 /** A ustar header for one regular file (mode 0644, owner 0:0, mtime EPOCH). */
-export function tarHeader(name, size) {
-  const h = Buffer.alloc(512);
-  h.write(name, 0, 100, 'utf8');
-  h.write('0000644\0', 100);
-  h.write('0000000\0', 108);
-  h.write('0000000\0', 116);
-  h.write(size.toString(8).padStart(11, '0') + '\0', 124);
-  h.write(EPOCH.toString(8).padStart(11, '0') + '\0', 136);
-  h.write('        ', 148);
-  h.write('0', 156);
-  h.write('ustar\0', 257);
-  h.write('00', 263);
-  let sum = 0;
-  for (const b of h) sum += b;
-  h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148);
-  return h;
-}
+export const tarHeader = (name, size) => ustarHeader(name, size, EPOCH);
 
 /**
  * Streams a one-layer image with a `size`-byte incompressible file (gzip level 0 → a blob of about

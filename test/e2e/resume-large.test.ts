@@ -11,10 +11,11 @@ import { rmSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { pathToFileURL } from 'node:url';
 import { after, test } from 'node:test';
 import { startFaultProxy, type FaultProxy } from '../fixtures/fault-proxy.js';
 import { assertNoSessionLeft, requestsFor } from './fault-helpers.js';
-import { loadState, logMark, registryLogSince, runCli, skopeoInspect, type RegistryInfo } from './harness.js';
+import { loadState, logMark, registryLogSince, repoRoot, runCli, skopeoInspect, type RegistryInfo } from './harness.js';
 
 const state = loadState();
 const R = state.registries;
@@ -29,24 +30,8 @@ after(async () => {
   for (const c of cleanup.splice(0)) c();
 });
 
-/** A ustar header for one regular file. */
-function tarHeader(name: string, size: number): Buffer {
-  const h = Buffer.alloc(512);
-  h.write(name, 0, 'utf8');
-  h.write('0000644\0', 100);
-  h.write('0000000\0', 108);
-  h.write('0000000\0', 116);
-  h.write(size.toString(8).padStart(11, '0') + '\0', 124);
-  h.write('00000000000\0', 136);
-  h.write('        ', 148);
-  h.write('0', 156);
-  h.write('ustar\0', 257);
-  h.write('00', 263);
-  let sum = 0;
-  for (const b of h) sum += b;
-  h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148);
-  return h;
-}
+/** The tar header writer the bench fixtures use too (mtime 0 here). */
+const { ustarHeader } = (await import(pathToFileURL(join(repoRoot, 'scripts/lib/tar-header.mjs')).href)) as { ustarHeader: (name: string, size: number, mtime?: number) => Buffer };
 
 /**
  * The layer as a stream: a tar holding one file of `size` pseudo-random bytes (AES-CTR keystream
@@ -54,7 +39,7 @@ function tarHeader(name: string, size: number): Buffer {
  */
 function layerStream(key: Buffer, size: number): Readable {
   async function* gen(): AsyncGenerator<Buffer> {
-    yield tarHeader('big.bin', size);
+    yield ustarHeader('big.bin', size);
     const cipher = createCipheriv('aes-128-ctr', key, Buffer.alloc(16));
     const zeros = Buffer.alloc(4 * MiB);
     for (let left = size; left > 0; left -= zeros.length) yield cipher.update(left >= zeros.length ? zeros : zeros.subarray(0, left));
