@@ -60,6 +60,7 @@ async function* layerBytes(cfg: LayerConfig, signal: AbortSignal, done: (r: Laye
   const hash = createHash('sha256');
   let size = 0;
   let tarSeen = 0;
+  const started = performance.now();
   for await (const chunk of members) {
     hash.update(chunk);
     size += chunk.length;
@@ -69,6 +70,9 @@ async function* layerBytes(cfg: LayerConfig, signal: AbortSignal, done: (r: Laye
     }
     yield chunk;
   }
+  // When the last byte was produced, for reading a push's timings: a build that ended before its
+  // upload session was ready goes as one PUT (push/layer-upload.ts).
+  cfg.logger.debug(`layer: built ${stats.entries} entries, ${stats.bytes} bytes of tar, ${size} of gzip in ${Math.round(performance.now() - started)} ms`);
   done({ digest: `sha256:${hash.digest('hex')}`, diffId: stats.diffId, size, uncompressedSize: stats.bytes, entries: stats.entries });
 }
 
