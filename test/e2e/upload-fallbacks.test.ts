@@ -3,6 +3,7 @@
 // monolithic PUT → streamed PATCH → chunked PATCH (Content-Range, OCI-Chunk-Min-Length,
 // --chunk-size, smaller chunks after a 416), ECR's 201 on PATCH, and a registry that refuses all.
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -182,6 +183,29 @@ test('a registry that refuses every upload method → E_UNSUPPORTED, no tag, eve
   assert.equal((await manifestStatus(R.anon2, `${run}/refuses-all`, '1')).status, 404);
   const { opened, cancelled } = await assertNoSessionLeft(p, R.anon2);
   assert.ok(opened >= 3 && cancelled === opened, `${cancelled} of ${opened} sessions cancelled`);
+});
+
+test('push: an app layer over 1 MiB whose build has ended before its upload session opens goes as one PUT, the same bytes a streamed push sends', async () => {
+  // ~2 MiB of gzip output: over SMALL_LAYER_BYTES, within the head start's bound.
+  const dir = join(tempDir(), 'late-session-app');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'noise.bin'), randomBytes(2 * 1024 * 1024));
+  const p = await target();
+  // Every upload session opens 1.5 s late (as behind a token round trip on a long link): the build ends first.
+  p.rule({ ...match.uploadStart, fault: { kind: 'delay', ms: 1500 }, name: 'late' });
+  const r = await runCli(['push', '--json', '--from', `${R.anon.host}/${IMAGE}`, '--to', `${p.host}/${run}/late-session:1`, '--app', dir]);
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  assert.equal(report.layer.method, 'put');
+  assert.ok(p.hits('late').length >= 1);
+  assert.equal(requestsFor(p, 'PATCH', '/blobs/uploads/').length, 0, 'no PATCH: the layer went whole');
+  await assertValidImage(`${R.anon2.host}/${run}/late-session:1`, report.digest);
+  await assertNoSessionLeft(p, R.anon2);
+
+  const streamed = await runCli(['push', '--json', '--layer-upload', 'patch', '--from', `${R.anon.host}/${IMAGE}`, '--to', `${R.anon2.host}/${run}/late-session-patch:1`, '--app', dir]);
+  assert.equal(streamed.code, 0, streamed.stderr);
+  assert.equal(JSON.parse(streamed.stdout).layer.digest, report.layer.digest, 'the same layer as a streamed build');
+  assert.equal(JSON.parse(streamed.stdout).digest, report.digest);
 });
 
 test('--chunk-size rejects nonsense with a usage error', async () => {
