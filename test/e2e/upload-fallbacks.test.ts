@@ -1,7 +1,9 @@
 // Upload methods chosen per registry and remembered for the run (src/registry/quirks.ts,
 // src/transfer/upload.ts), against the real registry behind a proxy that refuses some methods:
 // monolithic PUT → streamed PATCH → chunked PATCH (Content-Range, OCI-Chunk-Min-Length,
-// --chunk-size, smaller chunks after a 416), ECR's 201 on PATCH, and a registry that refuses all.
+// --chunk-size, smaller chunks after a 416), ECR's 201 on PATCH, and a registry that refuses all;
+// and the one-PUT paths: a layer whose build ended before its session opened, a config on a
+// session opened ahead (sent again to a registry that holds it).
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -206,6 +208,28 @@ test('push: an app layer over 1 MiB whose build has ended before its upload sess
   assert.equal(streamed.code, 0, streamed.stderr);
   assert.equal(JSON.parse(streamed.stdout).layer.digest, report.layer.digest, 'the same layer as a streamed build');
   assert.equal(JSON.parse(streamed.stdout).digest, report.digest);
+});
+
+test('push: the config goes as one PUT on a session opened ahead, no HEAD; a push of the same image to a new tag sends it again, and the registry takes it', async () => {
+  const dir = join(tempDir(), 'config-app');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'hello.txt'), 'hello config\n');
+  const p = await target();
+  const first = await runCli(['push', '--json', '--from', `${R.anon.host}/${IMAGE}`, '--to', `${p.host}/${run}/config-ahead:1`, '--app', dir]);
+  assert.equal(first.code, 0, first.stderr);
+  const report = JSON.parse(first.stdout);
+  const config: string = report.platforms[0].configDigest.slice('sha256:'.length); // as it appears in a URL (a PUT's ?digest= is encoded)
+  assert.equal(requestsFor(p, 'HEAD', config).length, 0, 'no HEAD for the new config');
+  assert.deepEqual(requestsFor(p, 'PUT', config).map((q) => q.status), [201], 'one PUT ?digest= of the config');
+  await assertValidImage(`${R.anon2.host}/${run}/config-ahead:1`, report.digest);
+
+  p.clearRecords();
+  const again = await runCli(['push', '--json', '--from', `${R.anon.host}/${IMAGE}`, '--to', `${p.host}/${run}/config-ahead:2`, '--app', dir]);
+  assert.equal(again.code, 0, again.stderr);
+  assert.equal(JSON.parse(again.stdout).digest, report.digest);
+  assert.deepEqual(requestsFor(p, 'PUT', config).map((q) => q.status), [201], 'the config the repository holds, sent again and accepted');
+  await assertValidImage(`${R.anon2.host}/${run}/config-ahead:2`, report.digest);
+  await assertNoSessionLeft(p, R.anon2);
 });
 
 test('--chunk-size rejects nonsense with a usage error', async () => {
