@@ -508,7 +508,7 @@ export class HttpRegistryClient implements RegistryClient {
   /** The answer to a closing PUT let finish by sendWithGrace: a stored blob is a success even after an interruption. */
   private async closingAnswer({ res, interrupted }: { res: HttpResponse; interrupted: boolean }, digest: string): Promise<boolean> {
     if (interrupted && res.status !== 201 && res.status !== 200 && res.status !== 204) {
-      await drain(res);
+      void drain(res); // the run is stopping: no request follows on this connection
       throw new AbortedError(`aborted: PUT upload to ${this.registry}`, { details: { registry: this.registry } });
     }
     return this.checkUploadDone(res, digest);

@@ -1,5 +1,6 @@
 /** Uploading a small blob we hold in memory (a config): on a session opened ahead, or HEAD and upload session together; then the registry's upload method. */
 import { sha256Digest } from '../image/digest.js';
+import type { UploadSession } from '../registry/registry-client.js';
 import type { SpareSession } from './spare-session.js';
 import type { RepoEndpoint, TransferContext } from './types.js';
 import { cancel, isUploadRefusal, KNOWN_BLOB_METHODS, uploadBlob } from './upload.js';
@@ -12,15 +13,16 @@ import { cancel, isUploadRefusal, KNOWN_BLOB_METHODS, uploadBlob } from './uploa
  */
 export async function ensureBytesBlob(target: RepoEndpoint, bytes: Buffer, ctx?: TransferContext, spare?: SpareSession): Promise<{ digest: string; uploaded: boolean }> {
   const digest = sha256Digest(bytes);
-  // A session opened while the blob was being composed (push opens one for its config once it
-  // knows the tag will change): the PUT goes at once, without a HEAD. The HEAD would only spare a
-  // few kB where the target happens to hold the blob already, at the price of a round trip.
-  const opened = ctx && spare ? await spare.take().catch((err: unknown) => (isUploadRefusal(err) ? undefined : Promise.reject(err))) : undefined;
-  if (ctx && opened) {
-    await uploadBlob(target, { methods: KNOWN_BLOB_METHODS, what: `blob ${digest}`, session: opened, open: () => ({ data: bytes, digest, size: bytes.length }) }, ctx);
-    return { digest, uploaded: true };
-  }
   if (ctx) {
+    const upload = async (session: UploadSession | undefined): Promise<{ digest: string; uploaded: boolean }> => {
+      await uploadBlob(target, { methods: KNOWN_BLOB_METHODS, what: `blob ${digest}`, session, open: () => ({ data: bytes, digest, size: bytes.length }) }, ctx);
+      return { digest, uploaded: true };
+    };
+    // A session opened while the blob was being composed (push opens one for its config once it
+    // knows the tag will change): the PUT goes at once, without a HEAD. The HEAD would only spare a
+    // few kB where the target happens to hold the blob already, at the price of a round trip.
+    const opened = spare ? await spare.take().catch((err: unknown) => (isUploadRefusal(err) ? undefined : Promise.reject(err))) : undefined;
+    if (opened) return upload(opened);
     // The HEAD and the upload session go out together: a blob held in memory here is a config
     // just composed, nearly always new at the target, so the upload starts a round trip sooner
     // (HEAD ‖ POST → PUT instead of HEAD → POST → PUT). When the HEAD finds it after all, the
@@ -34,12 +36,7 @@ export async function ensureBytesBlob(target: RepoEndpoint, bytes: Buffer, ctx?:
     // A refused POST is left to uploadBlob, which opens its own session and falls back through the
     // methods as it always did; any other failure of the POST is final (it had the transport's retries).
     if (session.status === 'rejected' && !isUploadRefusal(session.reason)) throw session.reason;
-    await uploadBlob(
-      target,
-      { methods: KNOWN_BLOB_METHODS, what: `blob ${digest}`, session: session.status === 'fulfilled' ? session.value : undefined, open: () => ({ data: bytes, digest, size: bytes.length }) },
-      ctx,
-    );
-    return { digest, uploaded: true };
+    return upload(session.status === 'fulfilled' ? session.value : undefined);
   }
   if ((await target.client.headBlob(target.repo, digest)) !== undefined) return { digest, uploaded: false };
   const session = await target.client.startUpload(target.repo);
