@@ -37,12 +37,13 @@ export interface EarlyOrigin {
 }
 
 /** At most this many connections per origin: the engine opens the rest (--jobs) once it knows it needs them. */
-const MAX_PER_ORIGIN = 3;
+const MAX_PER_ORIGIN = 4;
 
 /**
  * The origins a command line names, with how many connections each would use at once at its start:
- * one per reference there, and one more per push target (its upload session may open alongside the
- * tag's GET; see push.ts). Empty for anything this pre-scan does not read. `mirrors`: the run's
+ * one per reference there, and two more per push target: its layer's upload session may open
+ * alongside the tag's GET, and its config's session as soon as the tag's answer is in, while the
+ * first requests still hold their connections (see push.ts). Empty for anything this pre-scan does not read. `mirrors`: the run's
  * mirror map, or 'unknown' when it could not be read; asked only when there is a source.
  */
 export function earlyOrigins(argv: readonly string[], env: Record<string, string | undefined>, mirrors: () => MirrorMap | 'unknown'): EarlyOrigin[] {
@@ -77,7 +78,7 @@ export function earlyOrigins(argv: readonly string[], env: Record<string, string
     o.connections = Math.min(MAX_PER_ORIGIN, o.connections + n);
     wanted.set(key, o);
   };
-  for (const t of targets) add(t, command === 'push' ? 2 : 1);
+  for (const t of targets) add(t, command === 'push' ? 3 : 1);
   // A source with a mirror counts only where a target has its registry contacted anyway.
   for (const s of sources) add(s, 1, true);
   // Docker Hub's tokens come from another host, known in advance: its first token GET (every Hub

@@ -32,6 +32,7 @@ export class LayerHeadStart {
   private heldBytes = 0;
   private ended = false;
   private state: 'running' | 'taken' | 'dropped' = 'running';
+  private facts?: LayerResult;
 
   /** Wakes whole() when the build moved on (held more, ended, failed). */
   private wake?: () => void;
@@ -41,6 +42,10 @@ export class LayerHeadStart {
     const { stream, result } = createLayerStream({ ...options, signal: signal ? AbortSignal.any([signal, own]) : own });
     this.stream = stream;
     this.result = result;
+    result.then(
+      (r) => (this.facts = r),
+      () => undefined, // the upload that takes the build meets its failure; a dropped one has none to report
+    );
     stream.on('data', this.hold);
     stream.once('end', () => {
       this.ended = true;
@@ -95,6 +100,14 @@ export class LayerHeadStart {
     const data = Buffer.concat(this.held);
     this.held = [];
     return { data, result: await this.result };
+  }
+
+  /**
+   * The digest, diffID and sizes of a build that has completed (kept after it is taken or dropped:
+   * they stay true of those bytes); undefined while it runs or when it failed or was stopped.
+   */
+  get built(): LayerResult | undefined {
+    return this.facts;
   }
 
   /** True until it is taken or dropped. */

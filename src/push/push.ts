@@ -282,13 +282,16 @@ async function resolveStage(run: TransferRun, set: TargetSet, states: Map<Transf
     layersOf: (p) => layers.flatMap((l, i) => (!l.platform || platformMatches(l.platform, p) ? [i] : [])),
     topDigest: (base, results) => topDigestOf(composeStage(base, results, inputs, opts)),
   };
+  // A layer whose build ahead has completed already knows its diffID: no second pass over its files.
   const diffIdsOf: DiffIdOf[] = layers.map((l, i) =>
-    once(() =>
-      computeDiffId({ ...l.options, signal: run.signal }).then((r) => {
+    once(() => {
+      const built = l.headStart?.built;
+      const pass = built ? Promise.resolve({ diffId: built.diffId, uncompressedSize: built.uncompressedSize }) : computeDiffId({ ...l.options, signal: run.signal });
+      return pass.then((r) => {
         board.set(i, r.diffId);
         return r;
-      }),
-    ),
+      });
+    }),
   );
   const probes = Promise.all(
     set.list.map(async (t) => {
@@ -304,14 +307,26 @@ async function resolveStage(run: TransferRun, set: TargetSet, states: Map<Transf
       const openConfigSpare = (): void => {
         if (!opts.dryRun && !run.signal.aborted) state.configSpare ??= new SpareSession(t.ep, run.ctx);
       };
+      const openLayerSpare = (): void => {
+        if (!opts.dryRun && !run.signal.aborted) state.spares.push(new SpareSession(t.ep, run.ctx));
+      };
+      // The tag exists. A layer built ahead that is not in its manifest means another image there
+      // (see tagFound): a layer's session (the one opened with the tag's GET, kept, or a new one) and
+      // the config's open once the tag's config has been asked for, so as not to take its connection.
+      let expected = false;
+      const onTagFound = (images: readonly ImageManifest[] | undefined): boolean => (expected = tagFound(t, state, layers, images));
+      const onChangeExpected = (): void => {
+        if (!state.spares.length) openLayerSpare();
+        openConfigSpare();
+      };
       // The tag holds another image: a changed layer will most likely be sent, so its session opens
       // now, alongside the tag's config GET that tells which layers changed, not after it.
       const onChanged = (): void => {
         decide(true);
         openConfigSpare();
-        if (!opts.dryRun && !run.signal.aborted) state.spares.push(new SpareSession(t.ep, run.ctx));
+        if (!expected) openLayerSpare();
       };
-      const found = diffIdsOf.length ? await findReusableLayers(t.ep, t.ref, basePromise, diffIdsOf, { same, onTagFound: () => tagFound(t, state, layers), onChanged }) : undefined; // never rejects
+      const found = diffIdsOf.length ? await findReusableLayers(t.ep, t.ref, basePromise, diffIdsOf, { same, onTagFound, onChangeExpected, onChanged }) : undefined; // never rejects
       decide(found?.same !== true);
       // Without new layers the tag is not compared (it may hold this very config): HEAD ‖ POST then.
       if (diffIdsOf.length && found?.same !== true) openConfigSpare();
@@ -344,11 +359,24 @@ async function resolveStage(run: TransferRun, set: TargetSet, states: Map<Transf
  * have said so). Two connections more open meanwhile (nothing sent on them): if the tag holds
  * another image, its config GET, the changed layer's session and the config's session all go out
  * at once, a round trip later, and would otherwise wait for handshakes.
+ *
+ * Except where the tag is one image manifest and a layer built ahead has already ended with a
+ * digest that manifest does not name: the same files always give the same bytes, so the tag
+ * holds another image — the everyday deploy after a code change, whose small layer was built
+ * before the tag's answer came back. Then the spare session and that build are kept for the
+ * upload, and true tells the caller to read the tag's configs at once: the changed layer goes
+ * out a round trip or two sooner. It is only an expectation, never the decision: which layers are
+ * reused is still decided by diffID, so the image pushed is the same either way, and what turns
+ * out unused (a layer present under another compression) is given back at the end.
  */
-function tagFound(t: TransferTarget, state: TargetState, layers: readonly LayerPlan[]): void {
+function tagFound(t: TransferTarget, state: TargetState, layers: readonly LayerPlan[], images: readonly ImageManifest[] | undefined): boolean {
   t.ep.client.warm?.(TAG_FOUND_CONNECTIONS);
+  const named = new Set(images?.flatMap((m) => m.layers.map((l) => l.digest)) ?? []);
+  const changed = images ? layers.filter((l) => l.headStart?.running && l.headStart.built && !named.has(l.headStart.built.digest)) : [];
+  for (const l of layers) if (!changed.includes(l)) l.headStart?.drop();
+  if (changed.length) return true;
   for (const s of state.spares) void s.release();
-  for (const l of layers) l.headStart?.drop();
+  return false;
 }
 
 /** Connections to a target whose tag exists, for the requests of a changed push (see tagFound). */

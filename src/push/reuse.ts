@@ -71,13 +71,24 @@ export async function findReusableLayers(
   opts: {
     /** The whole-image comparison (the shortcut); without it, layer by layer only. */
     same?: SameImageCheck;
-    /** Told as soon as the tag turns out to exist. */
-    onTagFound?: () => void;
+    /**
+     * Told as soon as the tag turns out to exist, with its manifest when it is a single image
+     * (undefined for an index, whose children are read later). True when the caller expects the
+     * tag to hold another image: the tag's configs, which say which layers changed, are then read
+     * at once, alongside the base, instead of after the whole-image comparison has failed.
+     */
+    onTagFound?: (images: readonly ImageManifest[] | undefined) => boolean | void;
+    /**
+     * Told once those configs have been asked for (only where onTagFound expected a change): a
+     * request the caller makes now, such as an upload session, comes after them and so cannot
+     * take the connection the configs' GET would use, which is on the critical path.
+     */
+    onChangeExpected?: () => void;
     /** Told when the tag exists but holds another image (the whole-image comparison failed): a layer is likely to be sent. */
     onChanged?: () => void;
   } = {},
 ): Promise<ReuseFound | undefined> {
-  const { same, onTagFound, onChanged } = opts;
+  const { same, onTagFound, onChangeExpected, onChanged } = opts;
   const log = target.client.logger;
   try {
     let top;
@@ -87,12 +98,17 @@ export async function findReusableLayers(
       if (err instanceof NotFoundError) return undefined; // a first push: nothing to reuse
       throw err;
     }
+    const parsed = parseManifest(top.bytes, top.mediaType);
+    const expectChange = onTagFound?.(parsed.kind === 'image' ? [parsed.manifest] : undefined) === true;
     // The tag exists: start every diffID pass now, alongside the requests below.
-    onTagFound?.();
     const mine = diffIdsOf.map((f) => f());
     for (const m of mine) m.catch(() => undefined); // awaited below; an early return must not leave them unhandled
+    let configs = expectChange && parsed.kind === 'image' ? readConfigs(target, [parsed.manifest]) : undefined;
+    if (configs) {
+      configs.catch(() => undefined); // awaited below, unless the whole image turns out the same
+      onChangeExpected?.();
+    }
     const resolved = await base;
-    const parsed = parseManifest(top.bytes, top.mediaType);
     let images: ImageManifest[];
     let platforms: (Platform | undefined)[];
     if (parsed.kind === 'index') {
@@ -119,18 +135,17 @@ export async function findReusableLayers(
       }
     }
     onChanged?.();
+    configs ??= readConfigs(target, images);
     const byDiffId = new Map<string, Descriptor>();
-    await Promise.all(
-      images.map(async (m) => {
-        const cfg = JSON.parse((await target.client.getBlobBytes(target.repo, m.config.digest, CONFIG_CAP)).toString('utf8')) as ImageConfig;
-        const ids = cfg.rootfs?.diff_ids ?? [];
-        if (ids.length !== m.layers.length) return; // layers and diffIDs do not line up: trust neither
-        ids.forEach((id, i) => {
-          const l = m.layers[i]!;
-          if (REUSABLE_TYPES.has(baseMediaType(l.mediaType)) && !l.urls?.length && !byDiffId.has(id)) byDiffId.set(id, l);
-        });
-      }),
-    );
+    (await configs).forEach((cfg, k) => {
+      const m = images[k]!;
+      const ids = cfg.rootfs?.diff_ids ?? [];
+      if (ids.length !== m.layers.length) return; // layers and diffIDs do not line up: trust neither
+      ids.forEach((id, i) => {
+        const l = m.layers[i]!;
+        if (REUSABLE_TYPES.has(baseMediaType(l.mediaType)) && !l.urls?.length && !byDiffId.has(id)) byDiffId.set(id, l);
+      });
+    });
     const layers = await Promise.all(
       mine.map(async (m, i): Promise<LayerResult | undefined> => {
         const { diffId, uncompressedSize } = await m;
@@ -145,6 +160,11 @@ export async function findReusableLayers(
     log.debug(`layer reuse check skipped: ${(err as Error).message}`);
     return undefined;
   }
+}
+
+/** The configs of the tag's image manifests, in their order (they list the layers' diffIDs). */
+function readConfigs(target: RepoEndpoint, images: readonly ImageManifest[]): Promise<ImageConfig[]> {
+  return Promise.all(images.map(async (m) => JSON.parse((await target.client.getBlobBytes(target.repo, m.config.digest, CONFIG_CAP)).toString('utf8')) as ImageConfig));
 }
 
 /**

@@ -288,3 +288,69 @@ test('a changed push: the config\'s upload and the changed layer\'s session go o
   assert.equal(dst.count({ kind: 'blob', method: 'HEAD' }), 0);
   assert.equal(dst.openUploads(), 0);
 });
+
+/** The base config's digest of `base/node:20` in `reg`. */
+const baseConfigOf = (reg: FakeRegistry): string => (JSON.parse(reg.manifest('base/node', '20')!.bytes.toString('utf8')) as { config: { digest: string } }).config.digest;
+
+test('same registry, a code change whose small layer was built before the tag answered: the session opened with the tag\'s GET is kept and used, the tag\'s config is asked for alongside the base config, and the image is the one a first push writes', async () => {
+  const reg = await fake();
+  reg.seedImage('base/node', { tags: ['20'] });
+  const deps = appDir('dependencies\n');
+  const opts = { from: reg.ref('base/node:20'), layers: [{ sources: deps }], ...fakeLibraryOptions(reg) };
+  const first = await push({ ...opts, to: reg.ref('app:1'), app: appDir('v1\n') });
+  const DELAY = 1000;
+  // The tag answers late enough for both small builds to end first; the base config later still.
+  reg.fault({ kind: 'manifest', method: 'GET', repo: 'app' }, { kind: 'delay', ms: 300 });
+  reg.fault({ kind: 'blob', method: 'GET', digest: baseConfigOf(reg) }, { kind: 'delay', ms: DELAY });
+  reg.clearLog();
+  const again = await push({ ...opts, to: reg.ref('app:1'), app: appDir('v2\n') });
+  assert.deepEqual(again.layers?.map((l) => l.action), ['reused', 'uploaded']);
+  const baseAsked = reg.requests({ kind: 'blob', method: 'GET', digest: baseConfigOf(reg) })[0]!.at;
+  const tagConfigAsked = reg.requests({ kind: 'blob', method: 'GET', repo: 'app', digest: first.platforms[0]!.configDigest })[0]!.at;
+  assert.ok(tagConfigAsked < baseAsked + DELAY / 2, `the tag's config was asked for ${tagConfigAsked - baseAsked} ms after the base config, before its answer`);
+  const posts = reg.requests({ kind: 'upload', method: 'POST', repo: 'app' }).filter((p) => !p.query.mount);
+  assert.equal(posts.length, 2, 'two sessions: the layer\'s, opened with the tag\'s GET, and the config\'s');
+  const layerPut = reg.uploadsFor(again.layers![1]!.digest).find((u) => u.method === 'PUT')!;
+  assert.equal(layerPut.session, posts[0]!.session, 'the changed layer went into the session opened with the tag\'s GET');
+  assert.equal(reg.count({ kind: 'upload', method: 'DELETE' }), 0, 'nothing opened in vain');
+  assert.equal(reg.openUploads(), 0);
+  // The same inputs pushed to a new tag, the usual way: the very same image.
+  reg.clearFaults();
+  const fresh = await push({ ...opts, to: reg.ref('other:1'), app: appDir('v2\n') });
+  assert.equal(again.digest, fresh.digest);
+  assert.equal(reg.manifest('app', '1')!.digest, again.digest);
+});
+
+test('same registry, an unchanged re-push whose small layer was built before the tag answered: no expectation, the spare is cancelled, the tag\'s config is not read', async () => {
+  const reg = await fake();
+  reg.seedImage('base/node', { tags: ['20'] });
+  const app = appDir('same\n');
+  const first = await push({ from: reg.ref('base/node:20'), to: reg.ref('app:1'), app, ...fakeLibraryOptions(reg) });
+  reg.fault({ kind: 'manifest', method: 'GET', repo: 'app' }, { kind: 'delay', ms: 300 });
+  reg.clearLog();
+  const again = await push({ from: reg.ref('base/node:20'), to: reg.ref('app:1'), app, ...fakeLibraryOptions(reg) });
+  assert.equal(again.digest, first.digest);
+  const posts = reg.requests({ kind: 'upload', method: 'POST' });
+  assert.equal(posts.length, 1, 'the layer\'s session only, opened with the tag\'s GET');
+  assert.deepEqual(reg.requests({ kind: 'upload', method: 'DELETE' }).map((d) => d.session), [posts[0]!.session]);
+  assert.equal(reg.count({ kind: 'blob', method: 'GET', repo: 'app' }), 0, 'the tag\'s config is not read');
+  assert.equal(reg.count({ method: ['PATCH', 'PUT'] }), 0);
+  assert.equal(reg.openUploads(), 0);
+});
+
+test('same registry, the tag holds the same files compressed otherwise: the expectation of a change is wrong, so its sessions are cancelled and nothing is written', async () => {
+  const reg = await fake();
+  reg.seedImage('base/node', { tags: ['20'] });
+  const app = appDir('same files\n');
+  const first = await push({ from: reg.ref('base/node:20'), to: reg.ref('app:1'), app, gzipLevel: 1, ...fakeLibraryOptions(reg) });
+  reg.fault({ kind: 'manifest', method: 'GET', repo: 'app' }, { kind: 'delay', ms: 300 });
+  reg.clearLog();
+  const again = await push({ from: reg.ref('base/node:20'), to: reg.ref('app:1'), app, gzipLevel: 9, ...fakeLibraryOptions(reg) });
+  assert.equal(again.layer?.action, 'reused', 'matched by diffID');
+  assert.equal(again.digest, first.digest, 'the tag already holds this image');
+  const posts = reg.requests({ kind: 'upload', method: 'POST' });
+  assert.equal(posts.length, 2, 'the layer\'s session and the config\'s, opened on the expectation');
+  assert.deepEqual(new Set(reg.requests({ kind: 'upload', method: 'DELETE' }).map((d) => d.session)), new Set(posts.map((p) => p.session)), 'both cancelled');
+  assert.equal(reg.count({ method: ['PATCH', 'PUT'] }), 0, 'nothing written');
+  assert.equal(reg.openUploads(), 0);
+});

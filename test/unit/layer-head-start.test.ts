@@ -210,3 +210,26 @@ test('wholeIfEnded(): nothing while the build runs (it stays for take()), its wh
   assert.equal(got.result.digest, expected.digest);
   assert.equal(ended.take(), undefined, 'taken by wholeIfEnded()');
 });
+
+test('built: nothing while the build runs or after it failed or was dropped unfinished; its facts once it has ended, kept after it is dropped', async () => {
+  const opts = layerOf(appDir(3, 1024 * 1024));
+  const expected = await hashLayer(opts);
+  const head = new LayerHeadStart(opts, undefined);
+  assert.equal(head.built, undefined, 'a build that has just started');
+  await holding(head, expected.size);
+  await sleep(50); // its 'end' follows the last bytes
+  const facts = (h: LayerHeadStart) => h.built; // read afresh: the getter changes under the test
+  const built = facts(head);
+  assert.deepEqual(built && { digest: built.digest, diffId: built.diffId, size: built.size }, { digest: expected.digest, diffId: expected.diffId, size: expected.size });
+  head.drop();
+  assert.equal(facts(head)?.digest, expected.digest, 'still true of those bytes');
+
+  const stopped = new LayerHeadStart(layerOf(appDir(8, 512 * 1024)), undefined, 128 * 1024);
+  await holding(stopped, 128 * 1024);
+  stopped.drop();
+  await sleep(20);
+  assert.equal(stopped.built, undefined, 'dropped before it ended');
+  const failed = new LayerHeadStart(layerOf(join(tmpdir(), 'regpush-head-start-missing-dir')), undefined);
+  await sleep(100);
+  assert.equal(failed.built, undefined, 'failed');
+});
