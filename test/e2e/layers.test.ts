@@ -1,6 +1,7 @@
 // Builds beyond one layer, against real registries and checked with skopeo, umoci and crun:
 // --layer (each its own layer) with per-layer reuse on re-push, --format oci|docker, --annotation,
-// per-platform layers, healthcheck/stop signal and the exec-form checks.
+// per-platform layers, healthcheck/stop signal and the exec-form checks; and a one-file change in
+// the base's registry whose code layer is built before the tag answers (its early session kept).
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -11,6 +12,8 @@ import {
   skopeoCopyToLayout, skopeoInspect, tempDir, umociUnpack,
 } from './harness.js';
 import { assertValidReport } from './report-schema.js';
+import { startFaultProxy } from '../fixtures/fault-proxy.js';
+import { assertNoSessionLeft, assertValidImage, requestsFor, sessionsOpened } from './fault-helpers.js';
 
 const state = loadState();
 const R = state.registries;
@@ -130,6 +133,52 @@ test('two --layers: each its own layer in order; after a one-file change the re-
   const ran = await runImage(bundle);
   assert.equal(ran.code, 0, ran.stderr);
   assert.equal(ran.stdout.replace(/ +/g, ''), 'v2\n40\n');
+});
+
+test('same registry, a one-file change whose code layer is built before the tag answers: the session opened with the tag\'s GET carries it, nothing is cancelled, and the image is the one a fresh push writes', async () => {
+  // The base in the target's registry, behind a proxy that answers the tag's GET late, as a
+  // registry far away does: the small code layer's build has ended by then.
+  const p = await startFaultProxy(R.anon2.url);
+  try {
+    const baseRef = `${p.host}/${run}/same-base:1`;
+    const seeded = await runCli(['copy', imageRef(R.anon, 'base/busybox:oci'), baseRef]);
+    assert.equal(seeded.code, 0, seeded.stderr);
+    const deps = makeDeps();
+    const code = makeCode('v1');
+    const args = (to: string) => ['push', '--json', '--from', baseRef, '--to', to, '--layer', `${deps}:/srv/deps`, '--layer', `${code}:/srv/app`, '--entrypoint', '/srv/app/run.sh'];
+    const to = `${p.host}/${run}/same-split:1`;
+    const first = await runCli(args(to));
+    assert.equal(first.code, 0, first.stderr);
+    const a = JSON.parse(first.stdout);
+
+    writeFileSync(join(code, 'version.txt'), 'v2\n');
+    p.clearRecords();
+    p.rule({ method: 'GET', path: new RegExp(`/v2/${run}/same-split/manifests/1$`), fault: { kind: 'delay', ms: 700 }, name: 'late-tag' });
+    const second = await runCli(args(to));
+    assert.equal(second.code, 0, second.stderr);
+    const b = JSON.parse(second.stdout);
+    assert.deepEqual(b.layers.map((l: { action: string }) => l.action), ['reused', 'uploaded']);
+    assert.equal(b.layers[0].digest, a.layers[0].digest);
+    assert.equal(p.hits('late-tag').length, 1);
+    const tagAnswered = p.hits('late-tag')[0]!.at + 700;
+    const opened = sessionsOpened(p);
+    assert.equal(opened.length, 2, `the code layer's session and the config's: ${opened.join(' ')}`);
+    const layerPut = requestsFor(p, 'PUT', b.layers[1].digest.replace(':', '%3A')).concat(requestsFor(p, 'PUT', b.layers[1].digest)).find((q) => q.status === 201);
+    assert.ok(layerPut, 'the code layer went as one PUT with its digest');
+    const early = p.requests.filter((q) => q.method === 'POST' && q.status === 202 && q.location && q.at < tagAnswered);
+    assert.equal(early.length, 1, 'one session opened while the tag was still being asked about');
+    assert.ok(layerPut.url.includes(new URL(early[0]!.location!).pathname.split('/').pop()!), 'and the code layer went into it');
+    assert.equal(requestsFor(p, 'DELETE', '/blobs/uploads/').length, 0, 'no session opened in vain');
+    await assertNoSessionLeft(p, R.anon2);
+    await assertValidImage(imageRef(R.anon2, `${run}/same-split:1`), b.digest);
+
+    // The same inputs to a new tag: the same image.
+    const fresh = await runCli(args(`${p.host}/${run}/same-split-fresh:1`));
+    assert.equal(fresh.code, 0, fresh.stderr);
+    assert.equal(JSON.parse(fresh.stdout).digest, b.digest);
+  } finally {
+    await p.close();
+  }
 });
 
 test('--layer and --app: --layers first, in order, the --app layer on top (its files win); dry run lists every layer', async () => {
