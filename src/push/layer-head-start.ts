@@ -37,7 +37,7 @@ export class LayerHeadStart {
   /** Wakes whole() when the build moved on (held more, ended, failed). */
   private wake?: () => void;
 
-  constructor(options: LayerOptions, signal: AbortSignal | undefined, private readonly limit = HEAD_START_BYTES) {
+  constructor(options: LayerOptions, signal: AbortSignal | undefined, private limit = HEAD_START_BYTES) {
     const own = this.abort.signal;
     const { stream, result } = createLayerStream({ ...options, signal: signal ? AbortSignal.any([signal, own]) : own });
     this.stream = stream;
@@ -108,6 +108,17 @@ export class LayerHeadStart {
    */
   get built(): LayerResult | undefined {
     return this.facts;
+  }
+
+  /**
+   * Raises the bound (never lowers it), and lets a build waiting at the old one go on: a build
+   * started with a small bound, to learn early whether a small layer changed, gets the usual one
+   * once an upload adopts it.
+   */
+  extend(limit: number): void {
+    if (limit <= this.limit) return;
+    this.limit = limit;
+    if (this.state === 'running' && this.heldBytes < limit && this.stream.isPaused()) this.stream.resume();
   }
 
   /** True until it is taken or dropped. */

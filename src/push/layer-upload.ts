@@ -14,7 +14,7 @@ import type { UploadMethod } from '../registry/quirks.js';
 import type { RepoEndpoint, TransferContext } from '../transfer/types.js';
 import type { UploadSession } from '../registry/registry-client.js';
 import { SpareSession } from '../transfer/spare-session.js';
-import { LayerHeadStart, type StartedLayer } from './layer-head-start.js';
+import { HEAD_START_BYTES, LayerHeadStart, type StartedLayer } from './layer-head-start.js';
 import { uploadBlob, type BlobBody } from '../transfer/upload.js';
 
 /** How the layer got to the target. */
@@ -84,7 +84,9 @@ export async function uploadLayer(target: RepoEndpoint, layer: LayerOptions, ctx
   // of at most SMALL_LAYER_BYTES ends meanwhile and goes as one PUT.
   const streamed = method !== 'put' && !known;
   if (!streamed) opts.headStart?.drop();
-  // A head start the tag's answer stopped (the push then found the layer changed) is replaced.
+  // A head start the tag's answer stopped (the push then found the layer changed) is replaced;
+  // one started with a small bound gets the usual one (see push.ts, startLayersEarly).
+  if (streamed && opts.headStart?.running) opts.headStart.extend(HEAD_START_BYTES);
   const build = streamed ? (opts.headStart?.running ? opts.headStart : new LayerHeadStart(layer, ctx.signal)) : undefined;
   const ahead = build ? (spare ?? new SpareSession(target, ctx)) : spare;
   let whole: { data: Buffer; result: LayerResult } | undefined;

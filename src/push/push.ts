@@ -33,8 +33,8 @@ import { SpareSession } from '../transfer/spare-session.js';
 import { checkJobs, TargetSet, TransferRun, type ManifestToWrite, type TransferTarget } from '../transfer/engine.js';
 import type { BlobReport, RepoEndpoint } from '../transfer/types.js';
 import { LAYERS_AT_ONCE, uploadLayersEverywhere, type LayerJob, type TargetState } from './layer-everywhere.js';
-import { LayerHeadStart } from './layer-head-start.js';
-import { APP_LAYER } from './layer-upload.js';
+import { HEAD_START_BYTES, LayerHeadStart } from './layer-head-start.js';
+import { APP_LAYER, SMALL_LAYER_BYTES } from './layer-upload.js';
 import type { PushLayerReport, PushOptions, PushResult, PushTargetReport, PushTargetResult } from './options.js';
 import { resolveBase, scratchBase, type BasePlatformImage, type ResolvedBase } from './resolve.js';
 import { DiffIdBoard } from './diffid-board.js';
@@ -161,18 +161,20 @@ function layerBound(source: RepoEndpoint | undefined, t: TransferTarget): boolea
 }
 
 /**
- * Where a new layer is what the push waits for — a target in the base's registry (the base is
- * mounted there) or no base at all — the first layers' builds start now, while the targets are
- * asked about their tags, rather than once they have answered (LayerHeadStart). The tag holding
- * the image drops them. Not in a dry run; not for a base in another registry, whose blobs are
- * the longer path and need the cores for the transfer.
+ * The first layers' builds start now, while the targets are asked about their tags, rather than
+ * once they have answered (LayerHeadStart). Where a new layer is what the push waits for — a
+ * target in the base's registry (the base is mounted there) or no base at all — each may hold up
+ * to the usual bound. For a base in another registry, whose blobs are the longer path and need
+ * the cores, only up to SMALL_LAYER_BYTES: enough for a small layer (a split push's code) to end
+ * before the tag answers, which tells a code change early (tagFound), while a large one stops
+ * there after a few ms of CPU. The tag holding the image drops them. Not in a dry run.
  */
 function startLayersEarly(set: TargetSet, source: RepoEndpoint | undefined, inputs: PushInputs, signal: AbortSignal, dryRun: boolean | undefined): PushInputs {
-  const bound = set.list.some((t) => layerBound(source, t));
-  if (dryRun || !bound || inputs.layers.length === 0) return inputs;
+  if (dryRun || inputs.layers.length === 0) return inputs;
+  const limit = set.list.some((t) => layerBound(source, t)) ? HEAD_START_BYTES : SMALL_LAYER_BYTES;
   return {
     ...inputs,
-    layers: inputs.layers.map((l, i) => (i < LAYERS_AT_ONCE ? { ...l, headStart: new LayerHeadStart(l.options, signal) } : l)),
+    layers: inputs.layers.map((l, i) => (i < LAYERS_AT_ONCE ? { ...l, headStart: new LayerHeadStart(l.options, signal, limit) } : l)),
   };
 }
 

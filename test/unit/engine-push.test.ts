@@ -354,3 +354,29 @@ test('same registry, the tag holds the same files compressed otherwise: the expe
   assert.equal(reg.count({ method: ['PATCH', 'PUT'] }), 0, 'nothing written');
   assert.equal(reg.openUploads(), 0);
 });
+
+test('base in another registry, a code change whose small layer was built before the tag answered: the layer\'s and the config\'s sessions open with the tag\'s config GET, before the base config answers; nothing opened in vain', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base/node', { tags: ['20'] });
+  const deps = appDir('dependencies\n');
+  const opts = { from: src.ref('base/node:20'), layers: [{ sources: deps }], ...fakeLibraryOptions(src, dst) };
+  const first = await push({ ...opts, to: dst.ref('app:1'), app: appDir('v1\n') });
+  const DELAY = 1000;
+  dst.fault({ kind: 'manifest', method: 'GET', repo: 'app' }, { kind: 'delay', ms: 300 });
+  src.fault({ kind: 'blob', method: 'GET', digest: baseConfigOf(src) }, { kind: 'delay', ms: DELAY });
+  src.clearLog();
+  dst.clearLog();
+  const again = await push({ ...opts, to: dst.ref('app:1'), app: appDir('v2\n') });
+  assert.deepEqual(again.layers?.map((l) => l.action), ['reused', 'uploaded']);
+  const baseAnswered = src.requests({ kind: 'blob', method: 'GET', digest: baseConfigOf(src) })[0]!.at + DELAY;
+  const tagConfigAsked = dst.requests({ kind: 'blob', method: 'GET', repo: 'app', digest: first.platforms[0]!.configDigest })[0]!.at;
+  assert.ok(tagConfigAsked < baseAnswered - DELAY / 2, 'the tag\'s config was asked for long before the base config answered');
+  const posts = dst.requests({ kind: 'upload', method: 'POST', repo: 'app' });
+  assert.equal(posts.length, 2, 'the layer\'s session and the config\'s');
+  for (const p of posts) assert.ok(p.at < baseAnswered - DELAY / 2, 'each opened before the base config answered');
+  const layerPut = dst.uploadsFor(again.layers![1]!.digest).find((u) => u.method === 'PUT')!;
+  assert.ok(posts.some((p) => p.session === layerPut.session), 'the changed layer went into one of them');
+  assert.equal(dst.count({ kind: 'upload', method: 'DELETE' }), 0);
+  assert.equal(dst.openUploads(), 0);
+  assert.equal(dst.manifest('app', '1')!.digest, again.digest);
+});

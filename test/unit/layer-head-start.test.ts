@@ -233,3 +233,23 @@ test('built: nothing while the build runs or after it failed or was dropped unfi
   await sleep(100);
   assert.equal(failed.built, undefined, 'failed');
 });
+
+test('extend(): a build waiting at a small bound goes on to the new one; the bytes are those of a build with the larger bound from the start', async () => {
+  const opts = layerOf(appDir(8, 512 * 1024)); // 4 MiB that gzip cannot shrink
+  const expected = await hashLayer(opts);
+  const head = new LayerHeadStart(opts, undefined, 256 * 1024);
+  await holding(head, 256 * 1024);
+  await sleep(300); // time to run on, were the bound not stopping it
+  const waiting = head.bytesHeld;
+  // One gzip member may land past the bound (the member that crossed it); never the whole layer.
+  assert.ok(waiting < expected.size / 2, `waits at its bound (${waiting} of ${expected.size} held)`);
+  head.extend(128 * 1024);
+  await sleep(100);
+  assert.equal(head.bytesHeld, waiting, 'a smaller bound changes nothing');
+  head.extend(expected.size + 1);
+  await holding(head, expected.size);
+  await sleep(50);
+  const got = await head.wholeIfEnded();
+  assert.ok(got, 'it ended within the new bound');
+  assert.equal(sha256(got.data), expected.digest);
+});
