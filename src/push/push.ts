@@ -161,20 +161,26 @@ function layerBound(source: RepoEndpoint | undefined, t: TransferTarget): boolea
 }
 
 /**
- * The first layers' builds start now, while the targets are asked about their tags, rather than
- * once they have answered (LayerHeadStart). Where a new layer is what the push waits for — a
- * target in the base's registry (the base is mounted there) or no base at all — each may hold up
- * to the usual bound. For a base in another registry, whose blobs are the longer path and need
- * the cores, only up to SMALL_LAYER_BYTES: enough for a small layer (a split push's code) to end
- * before the tag answers, which tells a code change early (tagFound), while a large one stops
- * there after a few ms of CPU. The tag holding the image drops them. Not in a dry run.
+ * Layer builds that start now, while the targets are asked about their tags, rather than once they
+ * have answered (LayerHeadStart). Where a new layer is what the push waits for — a target in the
+ * base's registry (the base is mounted there) or no base at all — the first layers' builds, each
+ * up to the usual bound. For a base in another registry, whose blobs are the longer path and need
+ * the cores, only a split push's top layer (its code: `--layer` deps, `--app` code), up to
+ * SMALL_LAYER_BYTES: enough for a small layer to end before the tag answers, which tells a code
+ * change early (tagFound), while a large one stops there after a few ms of CPU. A push of one
+ * layer starts none there: that layer is usually the whole app, too large to end in time, and its
+ * build would only take CPU from the warm path's diffID pass. The tag holding the image drops
+ * them. Not in a dry run.
  */
 function startLayersEarly(set: TargetSet, source: RepoEndpoint | undefined, inputs: PushInputs, signal: AbortSignal, dryRun: boolean | undefined): PushInputs {
   if (dryRun || inputs.layers.length === 0) return inputs;
-  const limit = set.list.some((t) => layerBound(source, t)) ? HEAD_START_BYTES : SMALL_LAYER_BYTES;
+  const bound = set.list.some((t) => layerBound(source, t));
+  const top = inputs.layers.length - 1;
+  const early = (i: number): boolean => (bound ? i < LAYERS_AT_ONCE : top > 0 && i === top);
+  const limit = bound ? HEAD_START_BYTES : SMALL_LAYER_BYTES;
   return {
     ...inputs,
-    layers: inputs.layers.map((l, i) => (i < LAYERS_AT_ONCE ? { ...l, headStart: new LayerHeadStart(l.options, signal, limit) } : l)),
+    layers: inputs.layers.map((l, i) => (early(i) ? { ...l, headStart: new LayerHeadStart(l.options, signal, limit) } : l)),
   };
 }
 
