@@ -43,8 +43,9 @@ const MAX_PER_ORIGIN = 4;
  * The origins a command line names, with how many connections each would use at once at its start:
  * one per reference there, and two more per push target: its layer's upload session may open
  * alongside the tag's GET, and its config's session as soon as the tag's answer is in, while the
- * first requests still hold their connections (see push.ts). Empty for anything this pre-scan does not read. `mirrors`: the run's
- * mirror map, or 'unknown' when it could not be read; asked only when there is a source.
+ * first requests still hold their connections (see push.ts). Empty for anything this pre-scan does
+ * not read. `mirrors`: the run's mirror map, or 'unknown' when it could not be read; asked only
+ * when there is a source.
  */
 export function earlyOrigins(argv: readonly string[], env: Record<string, string | undefined>, mirrors: () => MirrorMap | 'unknown'): EarlyOrigin[] {
   const [command, ...rest] = argv;
