@@ -2,7 +2,7 @@
 // checks: media-type conversion, multi-layer composition, flag parsing and the empty-layer check.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { configChangesFromFlags, execForm, parseDuration, shellForm } from '../../src/cli/flags.js';
@@ -173,8 +173,9 @@ test('regpush.json layers/format/annotations: checked and anchored like the flag
   assert.throws(() => checkProjectConfig({ layers: [1] }, 'regpush.json', '/p'), /"layers"/);
 });
 
-test('hasContent: files count, a source .dockerignore alone does not, everything ignored is empty', async () => {
+test('hasContent: files count, a source .dockerignore alone does not, everything ignored is empty', async (t) => {
   const root = mkdtempSync(join(tmpdir(), 'regpush-content-'));
+  t.after(() => rmSync(root, { recursive: true, force: true }));
   const empty = join(root, 'empty');
   mkdirSync(empty);
   assert.equal(await hasContent([{ src: empty, dest: '/srv' }]), false);
