@@ -364,9 +364,10 @@ async function resolveStage(run: TransferRun, set: TargetSet, states: Map<Transf
 /**
  * A target's tag exists: the push may have nothing to send there, so its spare session is given
  * back and the early layer builds stop (a layer that did change is built again once the diffIDs
- * have said so). Two connections more open meanwhile (nothing sent on them): if the tag holds
- * another image, its config GET, the changed layer's session and the config's session all go out
- * at once, a round trip later, and would otherwise wait for handshakes.
+ * have said so). Its connections are topped up to TAG_FOUND_CONNECTIONS meanwhile (nothing sent
+ * on them): if the tag holds another image, its config GET, the changed layer's session and the
+ * config's session all go out at once, a round trip later, and would otherwise wait for
+ * handshakes.
  *
  * Except where the tag is one image manifest and a layer built ahead has already ended with a
  * digest that manifest does not name: the same files always give the same bytes, so the tag
@@ -379,8 +380,8 @@ async function resolveStage(run: TransferRun, set: TargetSet, states: Map<Transf
  */
 function tagFound(t: TransferTarget, state: TargetState, layers: readonly LayerPlan[], images: readonly ImageManifest[] | undefined): boolean {
   t.ep.client.warm?.(TAG_FOUND_CONNECTIONS);
-  const named = new Set(images?.flatMap((m) => m.layers.map((l) => l.digest)) ?? []);
-  const changed = images ? layers.filter((l) => l.headStart?.running && l.headStart.built && !named.has(l.headStart.built.digest)) : [];
+  const named = images && new Set(images.flatMap((m) => m.layers.map((l) => l.digest)));
+  const changed = named ? layers.filter((l) => l.headStart?.running && l.headStart.built && !named.has(l.headStart.built.digest)) : [];
   for (const l of layers) if (!changed.includes(l)) l.headStart?.drop();
   if (changed.length) return true;
   for (const s of state.spares) void s.release();
