@@ -80,7 +80,7 @@ export function scenarios(ctx) {
     },
   });
   const cfyCheck = (r) => (/Done!/.test(r.stdout + r.stderr) ? undefined : 'containerify did not print Done!');
-  const levelArgs = ctx.gzipLevelFlag !== undefined ? ['--gzip-level', String(ctx.gzipLevelFlag)] : [];
+  const levelArgs = gzipLevelArgs(ctx);
 
   const list = [
     {
@@ -195,10 +195,16 @@ export function scenarios(ctx) {
   return list;
 }
 
+/** `--gzip-level N` for every regpush push row when the bench was given one, else nothing. */
+function gzipLevelArgs(ctx) {
+  return ctx.gzipLevelFlag !== undefined ? ['--gzip-level', String(ctx.gzipLevelFlag)] : [];
+}
+
 /** The 1 GiB scenarios (--large): run once per --large-runs, in this order. */
 export function largeScenarios(ctx) {
   const node = process.execPath;
   const cli = ctx.cli;
+  const levelArgs = gzipLevelArgs(ctx);
   const srcRef = `${ctx.src.host}/${ctx.large.repo}:${ctx.large.tag}`;
   const cfg = (app) => ['--app', `${app}:/app`, '--workdir', '/app', ...levelArgs, '--json', '--quiet'];
   const list = [

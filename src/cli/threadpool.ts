@@ -25,7 +25,7 @@ function wholeJobs(v: unknown): number | undefined {
 
 /**
  * The lanes asked for by `--gzip-jobs` (parsed by yargs) or else REGPUSH_GZIP_JOBS; undefined for
- * the library's default (one per usable core). UsageError on a bad value from either.
+ * the library's default (one per usable core plus 2). UsageError on a bad value from either.
  */
 export function gzipJobsOption(flag: unknown, env: Record<string, string | undefined>): { gzipJobs?: number } {
   if (Array.isArray(flag)) throw new UsageError(`--gzip-jobs was given ${flag.length} times; give it once`);
@@ -48,7 +48,7 @@ export function gzipJobsFromArgv(argv: readonly string[]): number | undefined {
 
 /**
  * Sets UV_THREADPOOL_SIZE in `env` (the process environment, before the pool exists) to fit the
- * lanes this run will use: `--gzip-jobs`, else REGPUSH_GZIP_JOBS, else one per usable core. A value
+ * lanes this run will use: `--gzip-jobs`, else REGPUSH_GZIP_JOBS, else one per usable core plus 2. A value
  * the user set is kept as it is; the layer then caps the lanes to it (with a warning if asked for more).
  * Invalid counts are left for the command to report; here they just mean the default.
  */

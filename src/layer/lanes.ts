@@ -39,9 +39,20 @@ export interface LaneChoice {
   capped?: { requested: number };
 }
 
-/** The default lanes for `cores` usable cores: one per core, at least 2 (one compressing while the main thread fills the next), at most MAX_DEFAULT_LANES. */
+/**
+ * Lanes the default adds beyond one per core. With exactly one lane per core, a core idles whenever
+ * its lane's next block is not dispatched yet: one main thread reads the files, writes the tar,
+ * hashes it and the output, and hands each member downstream before it starts the next block. Two
+ * queued blocks keep every core busy through those gaps. Measured on 2 cores (59.5 MB of tar, level
+ * 6, 5 interleaved rounds, 2026-12-05): 2 lanes 50 MB/s, 3 lanes 56, 4 lanes 59, 8 lanes 62, at the
+ * same CPU seconds (1.9 s), so the extra lanes fill idle time rather than add work; each costs
+ * ~1.3 MB of peak RSS.
+ */
+export const QUEUED_LANES = 2;
+
+/** The default lanes for `cores` usable cores: one per core plus QUEUED_LANES, at most MAX_DEFAULT_LANES. */
 export function defaultLanes(cores: number = availableParallelism()): number {
-  return Math.min(Math.max(2, cores), MAX_DEFAULT_LANES);
+  return Math.min(Math.max(1, cores) + QUEUED_LANES, MAX_DEFAULT_LANES);
 }
 
 /**
@@ -85,6 +96,7 @@ export function chooseLanes(input: { requested?: number; threadPoolSize?: number
   }
   const wanted = defaultLanes(cores);
   const lanes = Math.min(wanted, poolSize);
-  const why = lanes < wanted ? `${cores} cores usable, capped to the pool` : wanted === cores ? `one per usable core` : wanted > cores ? `${cores} core${cores === 1 ? '' : 's'} usable, at least 2` : `${cores} cores usable, at most ${MAX_DEFAULT_LANES} by default`;
+  const usable = `${cores} core${cores === 1 ? '' : 's'} usable`;
+  const why = lanes < wanted ? `${usable}, capped to the pool` : wanted === cores + QUEUED_LANES ? `${usable}, one per core and ${QUEUED_LANES} queued` : `${usable}, at most ${MAX_DEFAULT_LANES} by default`;
   return { lanes, poolSize, poolSource, reason: `${lanes} gzip lanes (default: ${why}), ${pool}` };
 }

@@ -30,7 +30,7 @@ export interface LayerOptions {
   gzipMode?: 'parallel' | 'single';
   /**
    * Gzip lanes: blocks compressing at once in `parallel` mode (1–64; the CLI's `--gzip-jobs`).
-   * Default: one per core the process may use (`os.availableParallelism()`), at least 2, at most 32.
+   * Default: one per core the process may use (`os.availableParallelism()`) plus 2, at most 32.
    * Never more than the thread pool's threads (see `threadPoolSize`): a larger value is cut to it
    * with one warning. The lanes never change the layer's bytes.
    */

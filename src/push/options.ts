@@ -37,7 +37,7 @@ export interface PushOptions extends ConnectionOptions {
   jobs?: number;
   /** gzip level of the new layer (default: the layer module's). */
   gzipLevel?: number;
-  /** Blocks of the new layer gzipped at once (default: one per usable core, capped at the thread pool). Never changes the bytes. */
+  /** Blocks of the new layer gzipped at once (default: one per usable core plus 2, capped at the thread pool). Never changes the bytes. */
   gzipJobs?: number;
   /** Layer timestamp in seconds; default SOURCE_DATE_EPOCH from env, else 0. */
   mtime?: number;

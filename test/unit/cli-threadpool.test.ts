@@ -43,16 +43,16 @@ describe('cli: --gzip-jobs and REGPUSH_GZIP_JOBS', () => {
 
   it('sizes UV_THREADPOOL_SIZE for the lanes, one spare, and keeps a value the user set', () => {
     const env: Record<string, string | undefined> = {};
-    assert.deepEqual(sizeThreadPool(env, ['push'], 16), { poolSize: 17, by: 'regpush', lanes: 16 });
-    assert.equal(env.UV_THREADPOOL_SIZE, '17');
+    assert.deepEqual(sizeThreadPool(env, ['push'], 16), { poolSize: 19, by: 'regpush', lanes: 18 });
+    assert.equal(env.UV_THREADPOOL_SIZE, '19');
     const two: Record<string, string | undefined> = {};
-    assert.deepEqual(sizeThreadPool(two, ['push'], 2), { poolSize: 4, by: 'regpush', lanes: 2 }, 'a 2-core machine keeps libuv\'s 4');
+    assert.deepEqual(sizeThreadPool(two, ['push'], 2), { poolSize: 5, by: 'regpush', lanes: 4 }, 'a 2-core machine: two lanes queued beyond its cores');
     const flag: Record<string, string | undefined> = { REGPUSH_GZIP_JOBS: '3' };
     assert.deepEqual(sizeThreadPool(flag, ['push', '--gzip-jobs', '12'], 2), { poolSize: 13, by: 'regpush', lanes: 12 });
     const fromEnv: Record<string, string | undefined> = { REGPUSH_GZIP_JOBS: '8' };
     assert.deepEqual(sizeThreadPool(fromEnv, ['push'], 2), { poolSize: 9, by: 'regpush', lanes: 8 });
     const badEnv: Record<string, string | undefined> = { REGPUSH_GZIP_JOBS: 'lots' };
-    assert.deepEqual(sizeThreadPool(badEnv, ['push'], 6), { poolSize: 7, by: 'regpush', lanes: 6 }, 'left for the command to report');
+    assert.deepEqual(sizeThreadPool(badEnv, ['push'], 6), { poolSize: 9, by: 'regpush', lanes: 8 }, 'left for the command to report');
     const user: Record<string, string | undefined> = { UV_THREADPOOL_SIZE: '3' };
     assert.deepEqual(sizeThreadPool(user, ['push', '--gzip-jobs', '12'], 16), { poolSize: 3, by: 'user' });
     assert.equal(user.UV_THREADPOOL_SIZE, '3');

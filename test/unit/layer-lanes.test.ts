@@ -119,15 +119,18 @@ describe('layer lanes: the diffID on a worker thread', () => {
 });
 
 describe('layer lanes: choice, thread pool and --debug', () => {
-  it('default: one lane per usable core, at least 2, at most MAX_DEFAULT_LANES', () => {
-    assert.deepEqual([1, 2, 3, 4, 16, 32, 33, 128].map((c) => defaultLanes(c)), [2, 2, 3, 4, 16, 32, 32, 32]);
+  it('default: one lane per usable core and two queued, at most MAX_DEFAULT_LANES', () => {
+    assert.deepEqual([1, 2, 3, 4, 16, 30, 31, 128].map((c) => defaultLanes(c)), [3, 4, 5, 6, 18, 32, 32, 32]);
     assert.equal(MAX_DEFAULT_LANES, 32);
-    const c16 = chooseLanes({ cores: 16, threadPoolSize: 17 });
-    assert.equal(c16.lanes, 16);
-    assert.match(c16.reason, /^16 gzip lanes \(default: one per usable core\), thread pool 17 \(threadPoolSize option\)$/);
+    const c16 = chooseLanes({ cores: 16, threadPoolSize: 19 });
+    assert.equal(c16.lanes, 18);
+    assert.match(c16.reason, /^18 gzip lanes \(default: 16 cores usable, one per core and 2 queued\), thread pool 19 \(threadPoolSize option\)$/);
     const c1 = chooseLanes({ cores: 1, env: { UV_THREADPOOL_SIZE: '4' } });
-    assert.equal(c1.lanes, 2);
-    assert.match(c1.reason, /1 core usable, at least 2.*thread pool 4 \(UV_THREADPOOL_SIZE\)/);
+    assert.equal(c1.lanes, 3);
+    assert.match(c1.reason, /^3 gzip lanes \(default: 1 core usable, one per core and 2 queued\), thread pool 4 \(UV_THREADPOOL_SIZE\)$/);
+    const c64 = chooseLanes({ cores: 64, threadPoolSize: 64 });
+    assert.equal(c64.lanes, 32);
+    assert.match(c64.reason, /^32 gzip lanes \(default: 64 cores usable, at most 32 by default\)/);
   });
 
   it('the pool caps the lanes: option over env over libuv default 4', () => {
@@ -138,7 +141,7 @@ describe('layer lanes: choice, thread pool and --debug', () => {
     const env = chooseLanes({ cores: 16, env: { UV_THREADPOOL_SIZE: '9' } });
     assert.deepEqual([env.lanes, env.poolSize, env.poolSource], [9, 9, 'UV_THREADPOOL_SIZE']);
     const opt = chooseLanes({ cores: 16, env: { UV_THREADPOOL_SIZE: '9' }, threadPoolSize: 32 });
-    assert.deepEqual([opt.lanes, opt.poolSize, opt.poolSource], [16, 32, 'option']);
+    assert.deepEqual([opt.lanes, opt.poolSize, opt.poolSource], [18, 32, 'option']);
     // An explicit request above the pool is cut and flagged (for the warning).
     const cut = chooseLanes({ requested: 16, env: { UV_THREADPOOL_SIZE: '6' } });
     assert.deepEqual([cut.lanes, cut.capped], [6, { requested: 16 }]);
