@@ -8,8 +8,8 @@
  * `=` forms too; `copy SRC DST…` and `inspect REF` with the references before any flag; copy's
  * `--to`), and anything unclear is skipped. Reading it wrong costs one unused connection, closed
  * after a few seconds or when the command's transport closes; it never changes what the command
- * does. Where Docker Hub is named, its token service (another host, known in advance) gets a
- * connection too. Left out on purpose:
+ * does. Where Docker Hub or an Aliyun regional registry is named, its token service (another host,
+ * known in advance) gets a connection too. Left out on purpose:
  *   - any origin a proxy would be used for (HTTP(S)_PROXY and NO_PROXY, as the transport decides):
  *     a direct connection there may be exactly what the network forbids;
  *   - a source that has a mirror (--registry-mirror, registries.conf, daemon.json: the map the
@@ -22,7 +22,7 @@
 import { EarlySockets } from '../http/early-sockets.js';
 import { proxyFor, proxySettingsFromEnv } from '../http/proxy-choice.js';
 import { parseReference } from '../ref/reference.js';
-import { DOCKER_HUB_API_HOST, DOCKER_HUB_TOKEN_HOST } from '../ref/registry.js';
+import { knownTokenHost } from '../ref/registry.js';
 import { endpointFor, parseInsecureList } from '../registry/endpoint.js';
 import { silentLogger } from '../log.js';
 import { mirrorsFor, type MirrorMap } from '../registry/mirror-config.js';
@@ -82,11 +82,14 @@ export function earlyOrigins(argv: readonly string[], env: Record<string, string
   for (const t of targets) add(t, command === 'push' ? 3 : 1);
   // A source with a mirror counts only where a target has its registry contacted anyway.
   for (const s of sources) add(s, 1, true);
-  // Docker Hub's tokens come from another host, known in advance: its first token GET (every Hub
-  // request needs one, anonymous pulls included) finds its connection open rather than opening it
-  // after the 401. Registries that serve their realm from their own host need nothing more.
-  const hubToken = new URL(`https://${DOCKER_HUB_TOKEN_HOST}/`);
-  if (wanted.has(`${DOCKER_HUB_API_HOST}:443`) && !proxyFor(hubToken, proxy)) wanted.set(`${DOCKER_HUB_TOKEN_HOST}:443`, { host: DOCKER_HUB_TOKEN_HOST, port: 443, connections: 1 });
+  // Docker Hub's and Aliyun's tokens come from another host, known in advance (knownTokenHost): the
+  // first token GET (every request there needs one, anonymous pulls included) finds its connection
+  // open rather than opening it after the 401. Registries that serve their realm from their own
+  // host need nothing more.
+  for (const o of [...wanted.values()]) {
+    const tokenHost = o.port === 443 ? knownTokenHost(o.host) : undefined;
+    if (tokenHost && !wanted.has(`${tokenHost}:443`) && !proxyFor(new URL(`https://${tokenHost}/`), proxy)) wanted.set(`${tokenHost}:443`, { host: tokenHost, port: 443, connections: 1 });
+  }
   return [...wanted.values()];
 }
 

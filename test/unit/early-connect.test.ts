@@ -33,6 +33,15 @@ test('Docker Hub\'s token service: one connection whenever Hub is contacted (sou
   assert.deepEqual(origins(['inspect', 'alpine:3'], { HTTPS_PROXY: 'http://proxy:3128', NO_PROXY: 'registry-1.docker.io' }), ['registry-1.docker.io:443 ×1'], 'the token host goes through the proxy');
 });
 
+test('Aliyun\'s regional registries: their token service (dockerauth.<region>.aliyuncs.com) gets one connection too', () => {
+  assert.deepEqual(origins(['push', '--from', 'registry.cn-hangzhou.aliyuncs.com/ns/base:1', '--to', 'registry.cn-hangzhou.aliyuncs.com/ns/app:1']), ['registry.cn-hangzhou.aliyuncs.com:443 ×4', 'dockerauth.cn-hangzhou.aliyuncs.com:443 ×1']);
+  assert.deepEqual(origins(['copy', 'registry.cn-beijing.aliyuncs.com/ns/x:1', 'registry.us-west-1.aliyuncs.com/ns/x:1']), ['registry.us-west-1.aliyuncs.com:443 ×1', 'registry.cn-beijing.aliyuncs.com:443 ×1', 'dockerauth.us-west-1.aliyuncs.com:443 ×1', 'dockerauth.cn-beijing.aliyuncs.com:443 ×1'], 'one per region');
+  assert.deepEqual(origins(['inspect', 'REGISTRY.CN-SHANGHAI.ALIYUNCS.COM/ns/x:1']), ['registry.cn-shanghai.aliyuncs.com:443 ×1', 'dockerauth.cn-shanghai.aliyuncs.com:443 ×1'], 'host names in any case');
+  assert.deepEqual(origins(['inspect', 'registry.cn-shanghai.aliyuncs.com:5000/ns/x:1']), ['registry.cn-shanghai.aliyuncs.com:5000 ×1'], 'another port: not the known API host');
+  assert.deepEqual(origins(['inspect', 'x.registry.cn-shanghai.aliyuncs.com/ns/x:1']), ['x.registry.cn-shanghai.aliyuncs.com:443 ×1'], 'other hosts under aliyuncs.com: no guess');
+  assert.deepEqual(origins(['inspect', 'registry.cn-shanghai.aliyuncs.com/ns/x:1'], { HTTPS_PROXY: 'http://proxy:3128', NO_PROXY: 'registry.cn-shanghai.aliyuncs.com' }), ['registry.cn-shanghai.aliyuncs.com:443 ×1'], 'the token host goes through the proxy');
+});
+
 test('copy and inspect: references before the first flag, and copy --to', () => {
   assert.deepEqual(origins(['copy', 'a.example/x:1', 'b.example/x:1', 'c.example/x:1', '--jobs', '4']), ['b.example:443 ×1', 'c.example:443 ×1', 'a.example:443 ×1']);
   assert.deepEqual(origins(['copy', '--jobs', '4', 'a.example/x:1', 'b.example/x:1']), [], 'after a flag, a word may be its value: not read');

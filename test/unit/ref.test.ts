@@ -9,7 +9,7 @@ import {
   repositoryName,
   type ImageReference,
 } from '../../src/ref/reference.js';
-import { apiHost, canonicalRegistry, DOCKER_HUB, DOCKER_HUB_API_HOST, isDockerHub, isLoopbackHost, registryHostOf, withoutPort } from '../../src/ref/registry.js';
+import { apiHost, canonicalRegistry, DOCKER_HUB, DOCKER_HUB_API_HOST, isDockerHub, isLoopbackHost, knownTokenHost, registryHostOf, withoutPort } from '../../src/ref/registry.js';
 import { endpointFor } from '../../src/registry/endpoint.js';
 import { bypassesProxy } from '../../src/http/proxy-choice.js';
 
@@ -154,6 +154,20 @@ describe('reference helpers', () => {
       assert.equal(apiHost(host), api);
     });
   }
+
+  it('knownTokenHost: Docker Hub and Aliyun regional API hosts only', () => {
+    const cases: Array<[string, string | undefined]> = [
+      ['registry-1.docker.io', 'auth.docker.io'],
+      ['docker.io', undefined], // a reference name, not the API host the requests go to
+      ['registry.cn-hangzhou.aliyuncs.com', 'dockerauth.cn-hangzhou.aliyuncs.com'],
+      ['Registry.AP-Southeast-1.aliyuncs.com', 'dockerauth.ap-southeast-1.aliyuncs.com'],
+      ['registry-vpc.cn-hangzhou.aliyuncs.com', undefined],
+      ['registry.aliyuncs.com.evil.com', undefined],
+      ['registry..aliyuncs.com', undefined],
+      ['ghcr.io', undefined],
+    ];
+    for (const [host, want] of cases) assert.equal(knownTokenHost(host), want, host);
+  });
 
   const LOOPBACK: Array<[string, boolean]> = [
     ['localhost', true],
