@@ -34,6 +34,8 @@ export interface EarlyOrigin {
   host: string;
   port: number;
   connections: number;
+  /** The registry is reached over https: the transport puts TLS on these connections as soon as it exists. */
+  tls: boolean;
 }
 
 /** At most this many connections per origin: the engine opens the rest (--jobs) once it knows it needs them. */
@@ -75,7 +77,7 @@ export function earlyOrigins(argv: readonly string[], env: Record<string, string
     const map = source ? mirrors() : undefined;
     const mirrored = map !== undefined && (map === 'unknown' || mirrorsFor(map, origin.registry, origin.repo).length > 0);
     if (mirrored && !wanted.has(key)) return;
-    const o = wanted.get(key) ?? { host: origin.host, port: origin.port, connections: 0 };
+    const o = wanted.get(key) ?? { host: origin.host, port: origin.port, connections: 0, tls: origin.url.protocol === 'https:' };
     o.connections = Math.min(MAX_PER_ORIGIN, o.connections + n);
     wanted.set(key, o);
   };
@@ -88,7 +90,7 @@ export function earlyOrigins(argv: readonly string[], env: Record<string, string
   // host need nothing more.
   for (const o of [...wanted.values()]) {
     const tokenHost = o.port === 443 ? knownTokenHost(o.host) : undefined;
-    if (tokenHost && !wanted.has(`${tokenHost}:443`) && !proxyFor(new URL(`https://${tokenHost}/`), proxy)) wanted.set(`${tokenHost}:443`, { host: tokenHost, port: 443, connections: 1 });
+    if (tokenHost && !wanted.has(`${tokenHost}:443`) && !proxyFor(new URL(`https://${tokenHost}/`), proxy)) wanted.set(`${tokenHost}:443`, { host: tokenHost, port: 443, connections: 1, tls: true });
   }
   return [...wanted.values()];
 }
@@ -104,7 +106,7 @@ export function connectEarly(argv: readonly string[], env: Record<string, string
   }
   if (origins.length === 0) return undefined;
   const early = new EarlySockets();
-  for (const o of origins) early.open(o.host, o.port, o.connections);
+  for (const o of origins) early.open(o.host, o.port, o.connections, o.tls);
   return early;
 }
 

@@ -323,24 +323,29 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void;
     }));
     return { status: res.status, headers: out, url: req.url, body };
   };
+  const preconnect = async (url: string, n: number): Promise<void> => {
+    try {
+      const u = new URL(url);
+      const agents = await agentsFor(url);
+      // A proxy's agent has no spares: nothing is opened through a proxy.
+      const agent = u.protocol === 'https:' ? (agents.httpsAgent ?? httpsAgent) : (agents.httpAgent ?? httpAgent);
+      const spares = (agent as Partial<{ spares: Spares }>).spares;
+      spares?.open(u, n);
+    } catch {
+      /* best effort */
+    }
+  };
+  // The launcher's connections to https origins get their TLS now, through the agent (and so the
+  // trust and client certificate) each origin's requests will use, and wait as that agent's
+  // spares: the first request on each, however late, skips both handshakes.
+  for (const o of opts.early?.tlsOrigins ?? []) void preconnect(`https://${o.host.includes(':') ? `[${o.host}]` : o.host}:${o.port}/`, o.connections);
   return Object.assign(send, {
     /**
      * Opens connections to `url`'s origin until `n` are open there, without sending anything: the
      * requests that follow skip the TCP (and TLS) handshake. Not through a proxy (the proxy agent
      * connects on its own). Never rejects; a failed connection is just not there.
      */
-    async preconnect(url: string, n: number): Promise<void> {
-      try {
-        const u = new URL(url);
-        const agents = await agentsFor(url);
-        // A proxy's agent has no spares: nothing is opened through a proxy.
-        const agent = u.protocol === 'https:' ? (agents.httpsAgent ?? httpsAgent) : (agents.httpAgent ?? httpAgent);
-        const spares = (agent as Partial<{ spares: Spares }>).spares;
-        spares?.open(u, n);
-      } catch {
-        /* best effort */
-      }
-    },
+    preconnect,
     close() {
       opts.early?.close();
       httpAgent.spares.destroy();

@@ -6,7 +6,10 @@
  * round trip off every command's first request, for the price of a connection that may go unused.
  *
  * Plain TCP only: the transport's agents take a socket by host and port and put TLS, with their
- * own trust and client-certificate settings, on top of it (axios-send.ts). A socket nobody takes
+ * own trust and client-certificate settings, on top of it (axios-send.ts). For an origin opened
+ * with `tls`, the transport does that as soon as it exists rather than at the socket's first
+ * request, so a connection first used a few round trips in (a token service's after the 401, an
+ * upload session's after the tag's answer) finds its TLS handshake done too. A socket nobody takes
  * closes after WAITING_IDLE_MS (waiting-sockets.ts) or at close().
  */
 import net, { type Socket } from 'node:net';
@@ -20,13 +23,16 @@ export class EarlySockets {
   private readonly waiting = new WaitingSockets();
   /** What was opened, for the debug log: "host:port ×n" per origin. */
   readonly opened: string[] = [];
+  /** The origins opened for TLS (https), with their connection counts: the transport puts TLS on them at once. */
+  readonly tlsOrigins: { host: string; port: number; connections: number }[] = [];
 
   constructor(private readonly connector: Connector = (port, host) => net.connect(port, host)) {}
 
-  /** Opens `n` connections to host:port (a host as in a URL; IPv6 with or without brackets). */
-  open(host: string, port: number, n: number): void {
+  /** Opens `n` connections to host:port (a host as in a URL; IPv6 with or without brackets); `tls`: the origin is https. */
+  open(host: string, port: number, n: number, tls = false): void {
     const key = originKey(host, port);
     this.opened.push(`${key} ×${n}`);
+    if (tls) this.tlsOrigins.push({ host: bare(host), port, connections: n });
     for (let i = 0; i < n; i++) {
       try {
         this.waiting.add(key, this.connector(port, bare(host)));

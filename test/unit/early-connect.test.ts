@@ -112,3 +112,9 @@ test('regpush push: the launcher opens the connections, and the first requests g
   await new Promise((r) => mirrored.on('close', r));
   assert.match(err2, new RegExp(`connections opened while loading: ${reg.replace(/\./g, '\\.')} ×3\n`), err2);
 });
+
+test('which origins are https: the transport puts TLS on those connections at once', () => {
+  const tls = (argv: string[], env = none): string[] => earlyOrigins(argv, env, () => ({})).map((o) => `${o.host}:${o.port} ${o.tls ? 'tls' : 'plain'}`);
+  assert.deepEqual(tls(['push', '--from', 'alpine:3', '--to', '127.0.0.1:5000/app:1']), ['127.0.0.1:5000 plain', 'registry-1.docker.io:443 tls', 'auth.docker.io:443 tls'], 'loopback is probed over plain HTTP first');
+  assert.deepEqual(tls(['copy', 'reg.example/x:1', 'plain.example/x:1', '--insecure-registry', 'plain.example']), ['plain.example:80 plain', 'reg.example:443 tls']);
+});

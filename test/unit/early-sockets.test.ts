@@ -128,3 +128,52 @@ test('https: TLS goes on top of the early TCP connection, with the registry’s 
   await until(() => s.open() === 0);
   await s.close();
 });
+
+test('https origins opened with tls: the transport completes their TLS handshakes at once, with the origin’s trust, and the first requests use them', async (t) => {
+  const https = await import('node:https');
+  const { tlsResolver } = await import('../../src/http/tls.js');
+  const pem = localhostCert(t);
+  if (!pem) return;
+  let handshakes = 0;
+  const srv = https.createServer({ key: pem.key, cert: pem.cert }, (_req, res) => res.end('ok'));
+  srv.on('secureConnection', () => handshakes++);
+  const s = await listen(srv);
+  const early = new EarlySockets();
+  early.open('localhost', s.port, 2, true);
+  assert.deepEqual(early.tlsOrigins, [{ host: 'localhost', port: s.port, connections: 2 }]);
+  await until(() => s.accepted.length === 2);
+  assert.equal(handshakes, 0, 'TCP only until the transport exists');
+  const host = `localhost:${s.port}`;
+  const tr = new Transport({ early, tls: tlsResolver({ certsDirs: [], caCerts: { [host]: [pem.certFile] } }) });
+  await until(() => handshakes === 2);
+  assert.equal(handshakes, 2, 'both handshakes done before any request was sent');
+  assert.equal(early.count, 0, 'the transport took both');
+  assert.deepEqual(await Promise.all([get(tr, `https://${host}/v2/a`), get(tr, `https://${host}/v2/b`)]), [200, 200]);
+  assert.equal(s.accepted.length, 2, 'no new connection');
+  assert.equal(handshakes, 2, 'no new handshake');
+  assert.deepEqual([...s.requestConn].sort(), [0, 1], 'each early connection carried one request');
+  tr.close();
+  await until(() => s.open() === 0);
+  assert.equal(s.open(), 0);
+  await s.close();
+});
+
+test('an early TLS handshake the origin’s trust refuses leaves nothing behind: the request connects again and reports the TLS error', async (t) => {
+  const https = await import('node:https');
+  const { tlsResolver } = await import('../../src/http/tls.js');
+  const pem = localhostCert(t);
+  if (!pem) return;
+  const srv = https.createServer({ key: pem.key, cert: pem.cert }, (_req, res) => res.end('ok'));
+  const s = await listen(srv);
+  const early = new EarlySockets();
+  early.open('localhost', s.port, 1, true);
+  await until(() => s.accepted.length === 1);
+  // No CA for this host: the self-signed certificate is not trusted.
+  const tr = new Transport({ early, tls: tlsResolver({ certsDirs: [] }), retry: { retries: 0 } });
+  await until(() => s.open() === 0);
+  assert.equal(s.open(), 0, 'the refused early connection is closed');
+  await assert.rejects(tr.send({ method: 'GET', url: `https://localhost:${s.port}/v2/` }), (err: Error & { code?: string }) => err.code === 'E_TLS');
+  tr.close();
+  await until(() => s.open() === 0);
+  await s.close();
+});
