@@ -1,12 +1,14 @@
 // EarlySockets (src/http/early-sockets.ts) and the transport taking them: connections opened
 // before the transport existed are the ones its first requests use, over HTTP and HTTPS alike,
 // and whatever nobody took is closed with the transport.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import https from 'node:https';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import { EarlySockets } from '../../src/http/early-sockets.js';
 import { Transport } from '../../src/http/transport.js';
+import { tlsResolver, type RegistryTlsOptions } from '../../src/http/tls.js';
 import { localhostCert } from '../fixtures/localhost-cert.js';
 
 interface Server {
@@ -107,50 +109,48 @@ test('connections opened early and not needed are closed when the transport clos
   await s.close();
 });
 
-test('https: TLS goes on top of the early TCP connection, with the registry’s own CA', async (t) => {
-  const https = await import('node:https');
-  const { tlsResolver } = await import('../../src/http/tls.js');
+/** An https server for "localhost" with a fresh self-signed certificate, counting TLS handshakes; undefined without openssl. */
+async function httpsServer(t: TestContext): Promise<(Server & { handshakes: () => number; host: string; trusting: RegistryTlsOptions; trustingNothing: RegistryTlsOptions }) | undefined> {
   const pem = localhostCert(t);
-  if (!pem) return;
+  if (!pem) return undefined;
   let handshakes = 0;
   const srv = https.createServer({ key: pem.key, cert: pem.cert }, (_req, res) => res.end('ok'));
   srv.on('secureConnection', () => handshakes++);
   const s = await listen(srv);
+  const host = `localhost:${s.port}`;
+  return { ...s, handshakes: () => handshakes, host, trusting: { certsDirs: [], caCerts: { [host]: [pem.certFile] } }, trustingNothing: { certsDirs: [] } };
+}
+
+test('https: TLS goes on top of the early TCP connection, with the registry’s own CA', async (t) => {
+  const s = await httpsServer(t);
+  if (!s) return;
   const early = new EarlySockets();
   early.open('localhost', s.port, 1);
   await until(() => s.accepted.length === 1);
-  const host = `localhost:${s.port}`;
-  const tr = new Transport({ early, tls: tlsResolver({ certsDirs: [], caCerts: { [host]: [pem.certFile] } }) });
-  assert.equal(await get(tr, `https://${host}/v2/`), 200);
+  const tr = new Transport({ early, tls: tlsResolver(s.trusting) });
+  assert.equal(await get(tr, `https://${s.host}/v2/`), 200);
   assert.equal(s.accepted.length, 1, 'no second connection: the early one carried the TLS session');
-  assert.equal(handshakes, 1);
+  assert.equal(s.handshakes(), 1);
   tr.close();
   await until(() => s.open() === 0);
   await s.close();
 });
 
 test('https origins opened with tls: the transport completes their TLS handshakes at once, with the origin’s trust, and the first requests use them', async (t) => {
-  const https = await import('node:https');
-  const { tlsResolver } = await import('../../src/http/tls.js');
-  const pem = localhostCert(t);
-  if (!pem) return;
-  let handshakes = 0;
-  const srv = https.createServer({ key: pem.key, cert: pem.cert }, (_req, res) => res.end('ok'));
-  srv.on('secureConnection', () => handshakes++);
-  const s = await listen(srv);
+  const s = await httpsServer(t);
+  if (!s) return;
   const early = new EarlySockets();
   early.open('localhost', s.port, 2, true);
   assert.deepEqual(early.tlsOrigins, [{ host: 'localhost', port: s.port, connections: 2 }]);
   await until(() => s.accepted.length === 2);
-  assert.equal(handshakes, 0, 'TCP only until the transport exists');
-  const host = `localhost:${s.port}`;
-  const tr = new Transport({ early, tls: tlsResolver({ certsDirs: [], caCerts: { [host]: [pem.certFile] } }) });
-  await until(() => handshakes === 2);
-  assert.equal(handshakes, 2, 'both handshakes done before any request was sent');
+  assert.equal(s.handshakes(), 0, 'TCP only until the transport exists');
+  const tr = new Transport({ early, tls: tlsResolver(s.trusting) });
+  await until(() => s.handshakes() === 2);
+  assert.equal(s.handshakes(), 2, 'both handshakes done before any request was sent');
   assert.equal(early.count, 0, 'the transport took both');
-  assert.deepEqual(await Promise.all([get(tr, `https://${host}/v2/a`), get(tr, `https://${host}/v2/b`)]), [200, 200]);
+  assert.deepEqual(await Promise.all([get(tr, `https://${s.host}/v2/a`), get(tr, `https://${s.host}/v2/b`)]), [200, 200]);
   assert.equal(s.accepted.length, 2, 'no new connection');
-  assert.equal(handshakes, 2, 'no new handshake');
+  assert.equal(s.handshakes(), 2, 'no new handshake');
   assert.deepEqual([...s.requestConn].sort(), [0, 1], 'each early connection carried one request');
   tr.close();
   await until(() => s.open() === 0);
@@ -159,20 +159,16 @@ test('https origins opened with tls: the transport completes their TLS handshake
 });
 
 test('an early TLS handshake the origin’s trust refuses leaves nothing behind: the request connects again and reports the TLS error', async (t) => {
-  const https = await import('node:https');
-  const { tlsResolver } = await import('../../src/http/tls.js');
-  const pem = localhostCert(t);
-  if (!pem) return;
-  const srv = https.createServer({ key: pem.key, cert: pem.cert }, (_req, res) => res.end('ok'));
-  const s = await listen(srv);
+  const s = await httpsServer(t);
+  if (!s) return;
   const early = new EarlySockets();
   early.open('localhost', s.port, 1, true);
   await until(() => s.accepted.length === 1);
   // No CA for this host: the self-signed certificate is not trusted.
-  const tr = new Transport({ early, tls: tlsResolver({ certsDirs: [] }), retry: { retries: 0 } });
+  const tr = new Transport({ early, tls: tlsResolver(s.trustingNothing), retry: { retries: 0 } });
   await until(() => s.open() === 0);
   assert.equal(s.open(), 0, 'the refused early connection is closed');
-  await assert.rejects(tr.send({ method: 'GET', url: `https://localhost:${s.port}/v2/` }), (err: Error & { code?: string }) => err.code === 'E_TLS');
+  await assert.rejects(tr.send({ method: 'GET', url: `https://${s.host}/v2/` }), (err: Error & { code?: string }) => err.code === 'E_TLS');
   tr.close();
   await until(() => s.open() === 0);
   await s.close();
