@@ -323,10 +323,13 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void;
     }));
     return { status: res.status, headers: out, url: req.url, body };
   };
+  let closed = false;
   const preconnect = async (url: string, n: number): Promise<void> => {
     try {
       const u = new URL(url);
       const agents = await agentsFor(url);
+      // Closed while the TLS settings were read: opening now would outlive the transport.
+      if (closed) return;
       // A proxy's agent has no spares: nothing is opened through a proxy.
       const agent = u.protocol === 'https:' ? (agents.httpsAgent ?? httpsAgent) : (agents.httpAgent ?? httpAgent);
       const spares = (agent as Partial<{ spares: Spares }>).spares;
@@ -347,6 +350,7 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void;
      */
     preconnect,
     close() {
+      closed = true;
       opts.early?.close();
       httpAgent.spares.destroy();
       httpsAgent.spares.destroy();

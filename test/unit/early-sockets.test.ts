@@ -173,3 +173,18 @@ test('an early TLS handshake the origin’s trust refuses leaves nothing behind:
   await until(() => s.open() === 0);
   await s.close();
 });
+
+test('a transport closed at once (a command that fails before any request) opens nothing after it closed', async (t) => {
+  const s = await httpsServer(t);
+  if (!s) return;
+  const early = new EarlySockets();
+  early.open('localhost', s.port, 2, true);
+  await until(() => s.accepted.length === 2);
+  const tr = new Transport({ early, tls: tlsResolver(s.trusting) });
+  tr.close();
+  await until(() => s.open() === 0);
+  await new Promise((r) => setTimeout(r, 100)); // time for a late preconnect to have connected
+  assert.equal(s.accepted.length, 2, 'no connection opened after close');
+  assert.equal(s.open(), 0);
+  await s.close();
+});
