@@ -117,6 +117,11 @@ async function httpsServer(t: TestContext): Promise<(Server & { handshakes: () =
   const srv = https.createServer({ key: pem.key, cert: pem.cert }, (_req, res) => res.end('ok'));
   srv.on('secureConnection', () => handshakes++);
   const s = await listen(srv);
+  // A failed assertion skips the test's own close: the server must not keep the process alive.
+  t.after(() => {
+    srv.closeAllConnections();
+    srv.close();
+  });
   const host = `localhost:${s.port}`;
   return { ...s, handshakes: () => handshakes, host, trusting: { certsDirs: [], caCerts: { [host]: [pem.certFile] } }, trustingNothing: { certsDirs: [] } };
 }
