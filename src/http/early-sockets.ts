@@ -21,18 +21,15 @@ export type Connector = (port: number, host: string) => Socket;
 /** The connections opened early, by "host:port". */
 export class EarlySockets {
   private readonly waiting = new WaitingSockets();
-  /** What was opened, for the debug log: "host:port ×n" per origin. */
-  readonly opened: string[] = [];
-  /** The origins opened for TLS (https), with their connection counts: the transport puts TLS on them at once. */
-  readonly tlsOrigins: { host: string; port: number; connections: number }[] = [];
+  /** Each open() call: the origin (host without brackets), how many connections, whether it is https. */
+  private readonly origins: { host: string; port: number; connections: number; tls: boolean }[] = [];
 
   constructor(private readonly connector: Connector = (port, host) => net.connect(port, host)) {}
 
   /** Opens `n` connections to host:port (a host as in a URL; IPv6 with or without brackets); `tls`: the origin is https. */
   open(host: string, port: number, n: number, tls = false): void {
     const key = originKey(host, port);
-    this.opened.push(`${key} ×${n}`);
-    if (tls) this.tlsOrigins.push({ host: bare(host), port, connections: n });
+    this.origins.push({ host: bare(host), port, connections: n, tls });
     for (let i = 0; i < n; i++) {
       try {
         this.waiting.add(key, this.connector(port, bare(host)));
@@ -40,6 +37,16 @@ export class EarlySockets {
         return; // an address net refuses outright: the transport will say what is wrong with it
       }
     }
+  }
+
+  /** What was opened, for the debug log: "host:port ×n" per origin. */
+  get opened(): string[] {
+    return this.origins.map((o) => `${originKey(o.host, o.port)} ×${o.connections}`);
+  }
+
+  /** The origins opened for TLS (https), with their connection counts: the transport puts TLS on them at once. */
+  get tlsOrigins(): { host: string; port: number; connections: number }[] {
+    return this.origins.filter((o) => o.tls).map(({ host, port, connections }) => ({ host, port, connections }));
   }
 
   /** A connection to host:port that is open or still connecting, handed over for good; undefined when none is left. */
