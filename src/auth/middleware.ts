@@ -10,6 +10,7 @@ import type { HttpRequest, HttpResponse, Middleware, Send } from '../http/types.
 import { silentLogger, type Logger } from '../log.js';
 import { findChallenge, parseChallenges, type Challenge } from './challenge.js';
 import type { Credential, SecretSink } from './credentials.js';
+import { presumedChallenge, sameTokenService } from './presumed-challenge.js';
 import { apiHost, canonicalRegistry, registryHostOf } from '../ref/registry.js';
 import { mergeScopes, scopeKey, scopesCover } from './scope.js';
 import { TokenCache } from './token-cache.js';
@@ -46,6 +47,11 @@ export interface AuthOptions {
   memory?: AuthMemory;
   /** The run's secrets: the credential and every bearer token received are added. */
   secrets?: SecretSink;
+  /**
+   * The challenge a registry is known to send before it has sent one (presumed-challenge.ts), so
+   * the first request carries a token; default presumedChallenge. Injectable for tests.
+   */
+  presume?: (registry: string) => Challenge | undefined;
 }
 
 type Mode = 'unknown' | 'bearer' | 'basic' | 'registry-token';
@@ -84,7 +90,7 @@ export class AuthMemory {
 
 /** Per-request bookkeeping of what was sent, so a second 401 can be told apart from a stale token. */
 interface Attempt {
-  sent?: { kind: 'bearer'; key: string; scopes: string[]; token: string; fresh: boolean } | { kind: 'basic' | 'registry-token' };
+  sent?: { kind: 'bearer'; key: string; scopes: string[]; token: string; fresh: boolean; presumed?: Challenge } | { kind: 'basic' | 'registry-token' };
   tokenFetches: number;
 }
 
@@ -97,8 +103,10 @@ export function authMiddleware(opts: AuthOptions): Middleware {
   const registryHost = registryHostOf(opts.registry) ?? canonicalRegistry(opts.registry);
   const origins = new Set([registryHost, apiHost(registryHost)].flatMap((h) => schemes.map((s) => originOf(`${s}://${h}/`))));
   const known = opts.memory?.known(registryHost);
-  let mode: Mode = known?.mode ?? 'unknown';
-  let learned: Challenge | undefined = known?.challenge;
+  // What the registry has not said yet may be known anyway; until it speaks, `presumed` is set.
+  let presumed: Challenge | undefined = known ? undefined : (opts.presume ?? presumedChallenge)(registryHost);
+  let mode: Mode = known?.mode ?? (presumed ? 'bearer' : 'unknown');
+  let learned: Challenge | undefined = known?.challenge ?? presumed;
   const learnedScopes = new Set<string>();
   let credPromise: Promise<Credential | undefined> | undefined;
   const lookedAt = opts.lookedAt ? ` (looked at ${opts.lookedAt})` : '';
@@ -121,6 +129,8 @@ export function authMiddleware(opts: AuthOptions): Middleware {
     `${registryHost}|${who(cred)}|${scopeKey(scopes)}`;
 
   const bearer = async (cred: Credential | undefined, scopes: string[], challenge: Challenge, attempt: Attempt): Promise<string> => {
+    // Decided before waiting: a concurrent 401 may drop the presumption while the token is fetched.
+    const fromPresumed = challenge === presumed ? challenge : undefined;
     const key = tokenKey(cred, scopes);
     const got = await cache.getOrFetch(key, now, () => {
       log.debug(`auth: fetching a token for ${opts.registry} scopes=${scopes.join(' ') || '-'}`);
@@ -134,12 +144,23 @@ export function authMiddleware(opts: AuthOptions): Middleware {
     });
     opts.secrets?.add(got.token);
     if (got.fresh) attempt.tokenFetches++;
-    attempt.sent = { kind: 'bearer', key, scopes, token: got.token, fresh: got.fresh };
+    attempt.sent = { kind: 'bearer', key, scopes, token: got.token, fresh: got.fresh, presumed: fromPresumed };
     return `Bearer ${got.token}`;
   };
 
+  /** Drops the presumed challenge: the registry's own 401 decides from now on. */
+  const forgetPresumed = (why: string): void => {
+    if (!presumed) return;
+    log.debug(`auth: ${why}; asking ${opts.registry} for its challenge`);
+    if (learned === presumed) {
+      learned = undefined;
+      mode = 'unknown';
+    }
+    presumed = undefined;
+  };
+
   /** The Authorization value to send before any challenge for this request, if the scheme is known. */
-  const proactive = async (scopes: string[], attempt: Attempt): Promise<string | undefined> => {
+  const proactive = async (scopes: string[], attempt: Attempt, signal: AbortSignal | undefined): Promise<string | undefined> => {
     if (mode === 'unknown') return undefined;
     const cred = await getCredential();
     if (cred?.registryToken) {
@@ -151,7 +172,20 @@ export function authMiddleware(opts: AuthOptions): Middleware {
       attempt.sent = { kind: 'basic' };
       return basicHeader(cred);
     }
-    if (mode === 'bearer' && learned) return bearer(cred, scopes, learned, attempt);
+    if (mode === 'bearer' && learned) {
+      const challenge = learned;
+      if (challenge !== presumed) return bearer(cred, scopes, challenge, attempt);
+      try {
+        return await bearer(cred, scopes, challenge, attempt);
+      } catch (err) {
+        // A presumption is a head start, not a requirement: the request goes out without a token
+        // and the registry's 401 names the realm to use (an error there is the one reported).
+        if (signal?.aborted) throw err;
+        forgetPresumed(`no token from the presumed realm ${challenge.params.realm} (${(err as Error).message})`);
+        attempt.sent = undefined;
+        return undefined;
+      }
+    }
     return undefined;
   };
 
@@ -174,6 +208,19 @@ export function authMiddleware(opts: AuthOptions): Middleware {
       challenge = learned;
       if (!challenge) return undefined;
       log.debug(`auth: ${opts.registry} sent 401 without a challenge; reusing the one seen earlier`);
+    }
+    if (fromThisResponse) {
+      // The registry has named its challenge: it replaces a presumed one. A token from a presumed
+      // realm that is not this challenge's was never the registry's to refuse, so its 401 says
+      // nothing about the credentials: ask again at the named realm.
+      if (presumed && !sameTokenService(challenge, presumed)) log.debug(`auth: ${opts.registry} names the realm ${challenge.params.realm}, not the presumed ${presumed.params.realm}`);
+      presumed = undefined;
+      const sent = attempt.sent;
+      if (sent?.kind === 'bearer' && sent.presumed && !sameTokenService(challenge, sent.presumed)) {
+        cache.invalidate(sent.key, sent.token);
+        attempt.sent = undefined;
+        attempt.tokenFetches = 0;
+      }
     }
     const extra = fromThisResponse && challenge.params.scope ? mergeScopes([challenge.params.scope]) : [];
     if (!canReplay(req)) {
@@ -250,7 +297,7 @@ export function authMiddleware(opts: AuthOptions): Middleware {
       if (!origins.has(originOf(req.url)) || hasAuthorization(req)) return next(req);
       const attempt: Attempt = { tokenFetches: 0 };
       const scopes = mergeScopes([...opts.scopes, ...(req.scopes ?? []), ...learnedScopes]);
-      let res = await next(withAuthorization(req, await proactive(scopes, attempt)));
+      let res = await next(withAuthorization(req, await proactive(scopes, attempt, req.signal)));
       // At most: stale token → fresh token → widened scopes.
       for (let round = 0; round < 3 && isChallenge(res); round++) {
         // The challenge's body is read first, so that its connection is free for the token GET

@@ -8,9 +8,9 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
-import { authMiddleware, TokenCache, type AuthOptions } from '../../src/auth/middleware.js';
+import { AuthMemory, authMiddleware, TokenCache, type AuthOptions } from '../../src/auth/middleware.js';
 import { fetchToken } from '../../src/auth/token.js';
-import { parseChallenges } from '../../src/auth/challenge.js';
+import { parseChallenges, type Challenge } from '../../src/auth/challenge.js';
 import { scopesCover } from '../../src/auth/scope.js';
 import type { Credential } from '../../src/auth/credentials.js';
 import { AuthError, ProtocolError, RegpushError } from '../../src/errors.js';
@@ -714,5 +714,126 @@ describe('shared cache', () => {
     await readBody(await middleware(reg, undefined, { cache, scopes: ['repository:app:pull,push'] })(get(reg, '/v2/app/manifests/a')));
     assert.equal(tokenCalls(tokens), 2);
     assert.equal(cache.size, 2);
+  });
+});
+
+describe('presumed challenges (a realm known before the first 401)', () => {
+  const presumeAt = (realm: string, service = SERVICE) => (): Challenge => ({ scheme: 'bearer', params: { realm, service } });
+
+  it('the first request carries a token: no 401, one token GET with the operation\'s scopes', async () => {
+    const tokens = await tokenServer();
+    const reg = await registry({ tokens });
+    const client = middleware(reg, alice, { presume: presumeAt(tokens.realm) });
+    const res = await client(get(reg, '/v2/app/manifests/latest'));
+    assert.equal(res.status, 200);
+    await readBody(res);
+    assert.equal(reg.requests.length, 1, 'no request answered 401');
+    assert.match(String(reg.requests[0]!.headers.authorization), /^Bearer tok1-/);
+    assert.equal(tokenCalls(tokens), 1);
+    assert.equal(tokens.requests[0]!.headers.authorization, `Basic ${Buffer.from(`alice:${PASSWORD}`).toString('base64')}`);
+    assert.equal(tokens.requests[0]!.url.searchParams.get('service'), SERVICE);
+    assert.deepEqual(tokens.requests[0]!.url.searchParams.getAll('scope'), ['repository:app:pull,push']);
+    await readBody(await client(get(reg, '/v2/app/blobs/sha256:abc')));
+    assert.equal(tokenCalls(tokens), 1, 'the token is reused');
+    assert.equal(reg.requests.length, 2);
+  });
+
+  it('concurrent first requests share one token GET', async () => {
+    const tokens = await tokenServer({ delayMs: 30 });
+    const reg = await registry({ tokens });
+    const client = middleware(reg, undefined, { presume: presumeAt(tokens.realm), scopes: ['repository:app:pull'] });
+    const results = await Promise.all(Array.from({ length: 5 }, (_, i) => client(get(reg, `/v2/app/blobs/sha256:${i}`))));
+    for (const r of results) {
+      assert.equal(r.status, 200);
+      await readBody(r);
+    }
+    assert.equal(tokenCalls(tokens), 1);
+    assert.equal(reg.requests.length, 5);
+  });
+
+  it('a registry naming another realm than presumed: its realm is used, and from then on only it', async () => {
+    const stale = await tokenServer();
+    const tokens = await tokenServer();
+    const reg = await registry({ tokens });
+    const before = logLines.length;
+    const client = middleware(reg, alice, { presume: presumeAt(stale.realm, 'old-service') });
+    const results = await Promise.all([client(get(reg, '/v2/app/manifests/a')), client(get(reg, '/v2/app/manifests/b'))]);
+    for (const r of results) {
+      assert.equal(r.status, 200, 'both concurrent requests recover, not only the first 401');
+      await readBody(r);
+    }
+    assert.equal(tokenCalls(stale), 1);
+    assert.equal(tokenCalls(tokens), 1);
+    await readBody(await client(get(reg, '/v2/app/manifests/c')));
+    assert.equal(tokenCalls(stale), 1, 'the presumed realm is not asked again');
+    assert.equal(reg.requests.length, 5, '2 refused, 2 replayed, 1 at once');
+    assert.ok(logLines.slice(before).some((l) => l.includes(`names the realm ${tokens.realm}, not the presumed ${stale.realm}`)));
+  });
+
+  it('a presumed realm that fails: the request goes out without a token and the 401 names the realm', async () => {
+    const broken = await tokenServer({ raw: { status: 404, body: 'not here' } });
+    const tokens = await tokenServer();
+    const reg = await registry({ tokens });
+    const before = logLines.length;
+    const client = middleware(reg, alice, { presume: presumeAt(broken.realm) });
+    const res = await client(get(reg, '/v2/app/manifests/a'));
+    assert.equal(res.status, 200);
+    await readBody(res);
+    assert.equal(tokenCalls(broken), 1);
+    assert.equal(tokenCalls(tokens), 1);
+    assert.equal(reg.requests[0]!.headers.authorization, undefined);
+    assert.equal(reg.requests.length, 2);
+    assert.ok(logLines.slice(before).some((l) => l.includes(`no token from the presumed realm ${broken.realm}`)));
+    await readBody(await client(get(reg, '/v2/app/manifests/b')));
+    assert.equal(tokenCalls(broken), 1, 'a failed presumption is forgotten');
+  });
+
+  it('a presumed realm that is unreachable is forgotten the same way', async () => {
+    const gone = await tokenServer();
+    const realm = gone.realm;
+    await gone.close();
+    open.splice(open.indexOf(gone), 1);
+    const tokens = await tokenServer();
+    const reg = await registry({ tokens });
+    const res = await middleware(reg, alice, { presume: presumeAt(realm) })(get(reg, '/v2/app/manifests/a'));
+    assert.equal(res.status, 200);
+    await readBody(res);
+    assert.equal(tokenCalls(tokens), 1);
+  });
+
+  it('wrong credentials at the right presumed realm: the same AuthError as without the presumption', async () => {
+    const tokens = await tokenServer();
+    const reg = await registry({ tokens });
+    const err = await failure(middleware(reg, { username: 'alice', password: WRONG }, { presume: presumeAt(tokens.realm) })(get(reg, '/v2/app/manifests/x')));
+    assert.ok(err instanceof AuthError);
+    assert.equal(err.message, `authentication to ${reg.host} failed: ${tokens.host} rejected the credentials for user alice`);
+    // The presumed GET, then the registry's own 401 and the GET at the realm it names: once each.
+    assert.equal(tokenCalls(tokens), 2);
+    assert.equal(reg.requests.length, 1);
+  });
+
+  it('a token from the right presumed realm that the registry refuses is a refusal, not a stale presumption', async () => {
+    const tokens = await tokenServer();
+    const reg = await registry({ tokens });
+    // Anonymous: the token service grants pull only, the POST needs push.
+    const client = middleware(reg, undefined, { presume: presumeAt(tokens.realm) });
+    const err = await failure(client({ method: 'POST', url: `${reg.base}/v2/app/blobs/uploads/`, body: Buffer.alloc(0) }));
+    assert.ok(err instanceof AuthError);
+    assert.match(err.message, /rejected anonymous access \(no credentials were found\) for repository:app:pull,push/);
+    assert.equal(tokenCalls(tokens), 1);
+    assert.equal(reg.requests.length, 1);
+  });
+
+  it('what the operation already learned of a registry wins over a presumption', async () => {
+    const stale = await tokenServer();
+    const tokens = await tokenServer();
+    const reg = await registry({ tokens });
+    const memory = new AuthMemory();
+    await readBody(await middleware(reg, alice, { memory, presume: () => undefined })(get(reg, '/v2/app/manifests/a')));
+    assert.equal(tokenCalls(tokens), 1);
+    const res = await middleware(reg, alice, { memory, presume: presumeAt(stale.realm) })(get(reg, '/v2/app/blobs/sha256:1'));
+    assert.equal(res.status, 200);
+    await readBody(res);
+    assert.equal(tokenCalls(stale), 0);
   });
 });

@@ -10,6 +10,10 @@ import { mergeScopes, parseScope, repositoryScope, scopeKey, scopesCover } from 
 import { TokenCache } from '../../src/auth/token-cache.js';
 import { dockerConfigKey, findByRegistry } from '../../src/auth/registry-host.js';
 import { ProtocolError } from '../../src/errors.js';
+import { presumedChallenge, sameTokenService } from '../../src/auth/presumed-challenge.js';
+import { authMiddleware } from '../../src/auth/middleware.js';
+import type { HttpRequest, HttpResponse } from '../../src/http/types.js';
+import { Readable } from 'node:stream';
 
 describe('parseChallenges', () => {
   const cases: Array<[string, string, Array<{ scheme: string; params: Record<string, string>; token68?: string }>]> = [
@@ -274,5 +278,54 @@ describe('credential-store keys', () => {
     assert.deepEqual(findByRegistry(auths, 'reg.example.com:5000'), ['http://Reg.Example.com:5000/v2/', 2]);
     assert.equal(findByRegistry(auths, 'quay.io'), undefined);
     assert.equal(findByRegistry(auths, 'reg.example.com'), undefined, 'the port is part of the registry');
+  });
+});
+
+describe('presumed challenges', () => {
+  it('Docker Hub under every name and GHCR are presumed; other registries are asked', () => {
+    const hub = { scheme: 'bearer', params: { realm: 'https://auth.docker.io/token', service: 'registry.docker.io' } };
+    for (const name of ['docker.io', 'index.docker.io', 'registry-1.docker.io', 'Docker.IO']) assert.deepEqual(presumedChallenge(name), hub, name);
+    assert.deepEqual(presumedChallenge('ghcr.io'), { scheme: 'bearer', params: { realm: 'https://ghcr.io/token', service: 'ghcr.io' } });
+    // MCR serves anonymous pulls without any token: a presumption there would cost a request for nothing.
+    for (const name of ['mcr.microsoft.com', 'quay.io', 'registry.example.com', '127.0.0.1:5000', 'ghcr.io:5000']) assert.equal(presumedChallenge(name), undefined, name);
+  });
+
+  it('hands out a copy: a caller cannot change the table', () => {
+    const c = presumedChallenge('ghcr.io')!;
+    c.params.realm = 'https://evil.example.com/token';
+    assert.equal(presumedChallenge('ghcr.io')!.params.realm, 'https://ghcr.io/token');
+  });
+
+  it('sameTokenService compares scheme, realm and service, not the scope', () => {
+    const a = { scheme: 'bearer', params: { realm: 'https://r/token', service: 's', scope: 'repository:a:pull' } };
+    assert.ok(sameTokenService(a, { scheme: 'bearer', params: { realm: 'https://r/token', service: 's' } }));
+    assert.ok(!sameTokenService(a, { scheme: 'bearer', params: { realm: 'https://r/token', service: 't' } }));
+    assert.ok(!sameTokenService(a, { scheme: 'bearer', params: { realm: 'https://q/token', service: 's' } }));
+    assert.ok(!sameTokenService(a, { scheme: 'basic', params: { realm: 'https://r/token', service: 's' } }));
+  });
+
+  it('by default a Docker Hub client asks auth.docker.io first and sends its first request with the token', async () => {
+    const sent: HttpRequest[] = [];
+    const reply = (status: number, body: string): HttpResponse => ({ status, headers: { 'content-type': 'application/json' }, url: '', body: Readable.from([Buffer.from(body)]) });
+    const mw = authMiddleware({
+      registry: 'docker.io',
+      scheme: 'https',
+      scopes: ['repository:library/nginx:pull'],
+      credential: async () => undefined,
+      tokenSend: async (req) => {
+        sent.push(req);
+        return reply(200, '{"token":"hub-token"}');
+      },
+    });
+    const res = await mw(async (req) => {
+      sent.push(req);
+      return reply(200, '{}');
+    })({ method: 'GET', url: 'https://registry-1.docker.io/v2/library/nginx/manifests/latest' });
+    assert.equal(res.status, 200);
+    assert.deepEqual(sent.map((r) => r.url.split('?')[0]), ['https://auth.docker.io/token', 'https://registry-1.docker.io/v2/library/nginx/manifests/latest']);
+    const q = new URL(sent[0]!.url).searchParams;
+    assert.equal(q.get('service'), 'registry.docker.io');
+    assert.equal(q.get('scope'), 'repository:library/nginx:pull');
+    assert.equal(sent[1]!.headers?.authorization, 'Bearer hub-token');
   });
 });
