@@ -183,7 +183,12 @@ function withSpares<A extends Agent>(agent: A, early: EarlySockets | undefined, 
   const own = agent.createConnection.bind(agent) as unknown as (o: ConnectOptions, cb?: unknown) => Socket;
   const fromEarly = (o: ConnectOptions): Socket | undefined => {
     const raw = early?.take(String(o.host), Number(o.port));
-    return raw && tls ? own({ ...o, socket: raw }) : raw;
+    if (!raw) return undefined;
+    // As the agent's own connections are (Node's agents default to noDelay): with Nagle's
+    // algorithm on, the last small segment of a request (a body's tail, a chunked upload's end)
+    // waits until all data in flight is acknowledged, a round trip on a remote registry.
+    raw.setNoDelay(true);
+    return tls ? own({ ...o, socket: raw }) : raw;
   };
   const spares = new Spares(agent, (o) => fromEarly(o) ?? own(o));
   (agent as unknown as { createConnection: (o: ConnectOptions, cb?: unknown) => Socket }).createConnection = (o, cb) => spares.take(o._agentKey) ?? fromEarly(o) ?? own(o, cb);

@@ -95,6 +95,45 @@ test('the transport’s first requests go out on the early connections; more req
   await s.close();
 });
 
+/** Whether Nagle's algorithm is off on `s` (TCP_NODELAY), as Node 20's net.Socket records it. */
+function noDelay(s: Socket): boolean {
+  const key = Object.getOwnPropertySymbols(s).find((k) => k.description === 'kSetNoDelay');
+  assert.ok(key, 'this Node records TCP_NODELAY on its sockets');
+  return (s as unknown as Record<symbol, boolean>)[key];
+}
+
+test('early connections get TCP_NODELAY when the transport takes them, as the ones it opens itself have', async (t) => {
+  const srv = http.createServer((_req, res) => setTimeout(() => res.end('ok'), 20));
+  const s = await listen(srv);
+  // A failed assertion skips the end of the test: nothing may keep the process alive then.
+  t.after(() => {
+    srv.closeAllConnections();
+    srv.close();
+  });
+  const made: Socket[] = [];
+  const early = new EarlySockets((port, host) => {
+    const sock = net.connect(port, host);
+    made.push(sock);
+    return sock;
+  });
+  early.open('127.0.0.1', s.port, 1);
+  await until(() => s.accepted.length === 1);
+  assert.equal(noDelay(made[0]!), false, 'a plain net.connect leaves Nagle on');
+  const tr = new Transport({ early });
+  t.after(() => tr.close());
+  const sockets: Socket[] = [];
+  const url = `http://127.0.0.1:${s.port}/v2/`;
+  await Promise.all([1, 2].map(async (i) => {
+    const res = await tr.send({ method: 'PUT', url: `${url}${i}`, body: Buffer.from('x') });
+    sockets.push((res.body as unknown as { socket: Socket }).socket);
+    res.body.resume();
+    await new Promise((r) => res.body.once('end', r));
+  }));
+  assert.equal(s.accepted.length, 2, 'one early connection and one the agent opened');
+  assert.ok(sockets.includes(made[0]!), 'the early connection carried a request');
+  for (const sock of sockets) assert.equal(noDelay(sock), true);
+});
+
 test('connections opened early and not needed are closed when the transport closes', async () => {
   const s = await listen(http.createServer((_req, res) => res.end('ok')));
   const early = new EarlySockets();
