@@ -19,7 +19,7 @@ class TunnelAgent extends HttpsProxyAgent<string> {
     proxy: string,
     private readonly tls: ReturnType<typeof tlsConnectOptions>,
   ) {
-    super(proxy, { keepAlive: true });
+    super(proxy, { keepAlive: true, noDelay: true });
   }
 
   override connect(req: ClientRequest, opts: Parameters<HttpsProxyAgent<string>['connect']>[1]): ReturnType<HttpsProxyAgent<string>['connect']> {
@@ -43,7 +43,10 @@ export class ProxyAgents {
     const key = `${url.protocol}${proxy}${tls ? `|${tls.id}` : ''}`;
     let agent = this.agents.get(key);
     if (!agent) {
-      agent = url.protocol === 'https:' ? new TunnelAgent(proxy, tlsConnectOptions(tls)) : new HttpProxyAgent(proxy, { keepAlive: true });
+      // noDelay: the connection to the proxy is made by these agents, not by Node's (which default
+      // to it); with Nagle's algorithm a request body's last small segment waits for the
+      // acknowledgement of everything in flight, a round trip to the proxy and beyond.
+      agent = url.protocol === 'https:' ? new TunnelAgent(proxy, tlsConnectOptions(tls)) : new HttpProxyAgent(proxy, { keepAlive: true, noDelay: true });
       this.agents.set(key, agent);
     }
     return agent;

@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import { noDelay } from '../fixtures/socket-options.js';
 import { bypassesProxy, proxyFor, proxySettingsFromEnv } from '../../src/http/proxy-choice.js';
 import { login, logout } from '../../src/login/login.js';
 import { AuthError } from '../../src/errors.js';
@@ -243,6 +244,7 @@ test('plain HTTP through HTTP_PROXY sends absolute-URI requests; NO_PROXY goes d
   const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
   const t = new Transport({ proxy: { httpProxy: proxyUrl, noProxy: 'direct.example' }, retry: { retries: 0 } });
   const res = await t.send({ method: 'GET', url: 'http://reg.corp.example:5000/v2/' });
+  assert.equal(noDelay((res.body as unknown as { socket: Socket }).socket), true, 'the connection to the proxy has Nagle off, as direct ones do');
   assert.equal((await readBody(res, 100, 'x')).toString(), 'via-proxy');
   assert.deepEqual(seen, ['http://reg.corp.example:5000/v2/']);
   const port = (target.address() as AddressInfo).port;
@@ -262,6 +264,14 @@ test('per-registry TLS through HTTPS_PROXY: --ca-cert and --tls-verify REGISTRY=
       t.close();
     }
   };
+  // The tunnel (TCP to the proxy, TLS with the registry inside) has Nagle off, as direct connections do.
+  const tunnelled = new Transport({ proxy: { httpsProxy: proxyUrl }, retry: { retries: 0 }, tls: tlsResolver({ certsDirs: [], caCerts: { [host]: [certFile] } }) });
+  const res = await tunnelled.send({ method: 'GET', url });
+  const tlsSocket = (res.body as unknown as { socket: Socket & { _parent?: Socket } }).socket;
+  assert.ok(tlsSocket._parent, 'the TLS session runs over the tunnel socket');
+  assert.equal(noDelay(tlsSocket._parent), true);
+  res.body.resume();
+  tunnelled.close();
   // The CA for this registry only, from the per-registry table: verified end to end through the tunnel.
   assert.equal(await get(new Transport({ proxy: { httpsProxy: proxyUrl }, retry: { retries: 0 }, tls: tlsResolver({ certsDirs: [], caCerts: { [host]: [certFile] } }) })), 'registry');
   // The same CA in a certs.d directory for the host.
@@ -279,3 +289,4 @@ test('per-registry TLS through HTTPS_PROXY: --ca-cert and --tls-verify REGISTRY=
   );
   assert.ok(connects.length >= 4 && connects.every((c) => c === host), connects.join(','));
 });
+

@@ -10,6 +10,7 @@ import { EarlySockets } from '../../src/http/early-sockets.js';
 import { Transport } from '../../src/http/transport.js';
 import { tlsResolver, type RegistryTlsOptions } from '../../src/http/tls.js';
 import { localhostCert } from '../fixtures/localhost-cert.js';
+import { noDelay } from '../fixtures/socket-options.js';
 
 interface Server {
   port: number;
@@ -95,12 +96,6 @@ test('the transport’s first requests go out on the early connections; more req
   await s.close();
 });
 
-/** Whether Nagle's algorithm is off on `s` (TCP_NODELAY), as Node 20's net.Socket records it. */
-function noDelay(s: Socket): boolean {
-  const key = Object.getOwnPropertySymbols(s).find((k) => k.description === 'kSetNoDelay');
-  assert.ok(key, 'this Node records TCP_NODELAY on its sockets');
-  return (s as unknown as Record<symbol, boolean>)[key];
-}
 
 test('early connections get TCP_NODELAY when the transport takes them, as the ones it opens itself have', async (t) => {
   const srv = http.createServer((_req, res) => setTimeout(() => res.end('ok'), 20));
