@@ -3,7 +3,7 @@
  * bodies stay streams. Every non-success answer becomes a typed error keeping the registry's codes.
  */
 import { PassThrough, type Readable } from 'node:stream';
-import { authMiddleware, type AuthMemory } from '../auth/middleware.js';
+import { authMiddleware, type AuthMemory, type AuthOptions } from '../auth/middleware.js';
 import type { Credential, SecretSink } from '../auth/credentials.js';
 import { repositoryScope, mergeScopes } from '../auth/scope.js';
 import { AbortedError, ProtocolError, DigestMismatchError, RegpushError, UnsupportedError } from '../errors.js';
@@ -33,6 +33,8 @@ export interface RegistryClientOptions {
   secrets?: SecretSink;
   /** What the operation learned of each registry's auth, shared with its other clients. */
   authMemory?: AuthMemory;
+  /** The challenge a registry is known to send before it sends one (AuthOptions.presume); tests only. */
+  presume?: AuthOptions['presume'];
 }
 
 /** The RegistryClient of a real registry: HTTP through the operation's transport, with auth. */
@@ -64,6 +66,7 @@ export class HttpRegistryClient implements RegistryClient {
         userAgent: opts.transport.userAgent,
         secrets: opts.secrets,
         memory: opts.authMemory,
+        presume: opts.presume,
       }),
     );
   }
