@@ -282,12 +282,17 @@ describe('credential-store keys', () => {
 });
 
 describe('presumed challenges', () => {
-  it('Docker Hub under every name and GHCR are presumed; other registries are asked', () => {
+  it('Docker Hub under every name, GHCR and ACR registries are presumed; other registries are asked', () => {
     const hub = { scheme: 'bearer', params: { realm: 'https://auth.docker.io/token', service: 'registry.docker.io' } };
     for (const name of ['docker.io', 'index.docker.io', 'registry-1.docker.io', 'Docker.IO']) assert.deepEqual(presumedChallenge(name), hub, name);
     assert.deepEqual(presumedChallenge('ghcr.io'), { scheme: 'bearer', params: { realm: 'https://ghcr.io/token', service: 'ghcr.io' } });
     // MCR serves anonymous pulls without any token: a presumption there would cost a request for nothing.
-    for (const name of ['mcr.microsoft.com', 'quay.io', 'registry.example.com', '127.0.0.1:5000', 'ghcr.io:5000']) assert.equal(presumedChallenge(name), undefined, name);
+    for (const name of ['mcr.microsoft.com', 'quay.io', 'registry.example.com', '127.0.0.1:5000', 'ghcr.io:5000', 'azurecr.io', 'x.azurecr.io.evil.example', 'a.b.azurecr.io', '-x.azurecr.io']) assert.equal(presumedChallenge(name), undefined, name);
+    // Each ACR registry's realm is on itself, after its name.
+    for (const name of ['contoso.azurecr.io', 'Contoso.AzureCR.io', 'contoso-abc123.azurecr.io']) {
+      const host = name.toLowerCase();
+      assert.deepEqual(presumedChallenge(name), { scheme: 'bearer', params: { realm: `https://${host}/oauth2/token`, service: host } }, name);
+    }
   });
 
   it('hands out a copy: a caller cannot change the table', () => {
