@@ -1,9 +1,9 @@
 /**
  * Challenges known before a registry sends one. Docker Hub and GHCR always want a bearer token,
  * even for anonymous pulls, and name the same realm and service in every 401; so does each Azure
- * Container Registry, after its own name. Asking that realm for
- * a token before the first request saves the round trip of a request the registry is sure to refuse:
- * 0.1 s per push or copy from a registry 100 ms away, cold or warm.
+ * Container Registry, after its own name. Asking that realm for a token before the first request
+ * saves the round trip of a request the registry is sure to refuse: 0.1 s per push or copy from a
+ * registry 100 ms away, cold or warm.
  *
  * A presumption is only a head start, never trusted over the registry (middleware.ts): a 401 that
  * names another realm or service replaces it, and a token service that fails is forgotten and the
