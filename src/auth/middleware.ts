@@ -35,6 +35,12 @@ export interface AuthOptions {
   credential: () => Promise<Credential | undefined>;
   /** Send used for token requests (the realm is often another host); not wrapped by this middleware. */
   tokenSend: Send;
+  /**
+   * Send for a token asked from a presumed realm (see `presume`), default tokenSend. Without
+   * retries where the caller has one: a failure there only means asking the registry instead,
+   * so it should cost one attempt, not a retry budget before the registry's own retries.
+   */
+  presumedTokenSend?: Send;
   logger?: Logger;
   userAgent?: string;
   /** Clock in ms; injectable for tests. */
@@ -134,7 +140,7 @@ export function authMiddleware(opts: AuthOptions): Middleware {
     const key = tokenKey(cred, scopes);
     const got = await cache.getOrFetch(key, now, () => {
       log.debug(`auth: fetching a token for ${opts.registry} scopes=${scopes.join(' ') || '-'}`);
-      return fetchToken(opts.tokenSend, challenge, scopes, cred, {
+      return fetchToken(fromPresumed ? (opts.presumedTokenSend ?? opts.tokenSend) : opts.tokenSend, challenge, scopes, cred, {
         registry: opts.registry,
         scheme: opts.scheme === 'auto' ? 'http' : opts.scheme,
         logger: log,

@@ -62,6 +62,7 @@ export class HttpRegistryClient implements RegistryClient {
         credential: opts.credential ?? (async () => undefined),
         lookedAt: opts.credentialSources,
         tokenSend: opts.transport.send,
+        presumedTokenSend: opts.transport.sendOnce,
         logger: opts.transport.logger,
         userAgent: opts.transport.userAgent,
         secrets: opts.secrets,

@@ -824,6 +824,23 @@ describe('presumed challenges (a realm known before the first 401)', () => {
     assert.equal(reg.requests.length, 1);
   });
 
+  it('a presumed realm is asked through presumedTokenSend (the client passes one without retries), the named one through tokenSend', async () => {
+    const stale = await tokenServer({ raw: { status: 503, body: 'busy' } });
+    const tokens = await tokenServer();
+    const reg = await registry({ tokens });
+    const once: string[] = [];
+    const retried: string[] = [];
+    const spy = (calls: string[]): Send => async (r) => {
+      calls.push(r.url.split('?')[0]!);
+      return send(r);
+    };
+    const res = await middleware(reg, alice, { presume: presumeAt(stale.realm), presumedTokenSend: spy(once), tokenSend: spy(retried) })(get(reg, '/v2/app/manifests/a'));
+    assert.equal(res.status, 200);
+    await readBody(res);
+    assert.deepEqual(once, [stale.realm], 'one attempt at the presumed realm');
+    assert.deepEqual(retried, [tokens.realm]);
+  });
+
   it('what the operation already learned of a registry wins over a presumption', async () => {
     const stale = await tokenServer();
     const tokens = await tokenServer();

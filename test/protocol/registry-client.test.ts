@@ -405,3 +405,27 @@ test('a 401 whose realm is on the registry\'s own host: the token GET and the re
   assert.equal(connections, 1, 'one connection for the 401, the token and the replay');
   r.transport.close();
 });
+
+test('a presumed realm that fails is asked once, without the retries the registry\'s own realm gets', async () => {
+  const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha('{}'), size: 2 }, layers: [] }));
+  let host = '';
+  let realmAnswers = 0;
+  const r = await registry((req, _body, res) => {
+    if (req.url!.startsWith('/presumed-token')) return res.writeHead(503, { 'content-type': 'text/plain' }).end('busy');
+    if (req.url!.startsWith('/token')) {
+      // The registry's own realm fails once too: that one is retried.
+      if (realmAnswers++ === 0) return res.writeHead(503, { 'content-type': 'text/plain' }).end('busy');
+      return res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token: 't1' }));
+    }
+    if (req.headers.authorization !== 'Bearer t1') {
+      return res.writeHead(401, { 'www-authenticate': `Bearer realm="http://${host}/token",service="reg"`, 'content-type': 'application/json' }).end('{}');
+    }
+    res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json', 'docker-content-digest': sha(manifest) }).end(manifest);
+  });
+  host = r.host;
+  const client = new HttpRegistryClient({ registry: host, transport: r.transport, insecure: [host], presume: () => ({ scheme: 'bearer', params: { realm: `http://${host}/presumed-token`, service: 'reg' } }) });
+  const got = await client.getManifest('app', '1');
+  assert.equal(got.digest, sha(manifest));
+  assert.deepEqual(r.log.map((l) => l.split('?')[0]), ['GET /presumed-token', 'GET /v2/app/manifests/1', 'GET /token', 'GET /token', 'GET /v2/app/manifests/1']);
+  r.transport.close();
+});
