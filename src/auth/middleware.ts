@@ -178,21 +178,19 @@ export function authMiddleware(opts: AuthOptions): Middleware {
       attempt.sent = { kind: 'basic' };
       return basicHeader(cred);
     }
-    if (mode === 'bearer' && learned) {
-      const challenge = learned;
-      if (challenge !== presumed) return bearer(cred, scopes, challenge, attempt);
-      try {
-        return await bearer(cred, scopes, challenge, attempt);
-      } catch (err) {
-        // A presumption is a head start, not a requirement: the request goes out without a token
-        // and the registry's 401 names the realm to use (an error there is the one reported).
-        if (signal?.aborted) throw err;
-        forgetPresumed(`no token from the presumed realm ${challenge.params.realm} (${(err as Error).message})`);
-        attempt.sent = undefined;
-        return undefined;
-      }
+    if (mode !== 'bearer' || !learned) return undefined;
+    const challenge = learned;
+    const wasPresumed = challenge === presumed;
+    try {
+      return await bearer(cred, scopes, challenge, attempt);
+    } catch (err) {
+      // A presumption is a head start, not a requirement: the request goes out without a token
+      // and the registry's 401 names the realm to use (an error there is the one reported).
+      if (!wasPresumed || signal?.aborted) throw err;
+      forgetPresumed(`no token from the presumed realm ${challenge.params.realm} (${(err as Error).message})`);
+      attempt.sent = undefined;
+      return undefined;
     }
-    return undefined;
   };
 
   /** Decides the Authorization for a replay after a 401; undefined = give the 401 to the caller. */
