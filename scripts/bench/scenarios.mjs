@@ -122,6 +122,18 @@ export function scenarios(ctx) {
       },
     },
     {
+      // Promotion within one registry (staging → release repository): every blob mounted, none read.
+      id: 'copy-same', group: 'regpush', cold: false, needs: copyNeeds,
+      label: 'regpush copy, same registry (mount)',
+      cmd: (c, round) => ({ cmd: node, args: [cli, 'copy', srcRef, `${c.src.host}/bench/copy-same-${round}:1`, '--json', '--quiet'], env: regpushEnv(c, { toSrc: true }) }),
+      check: (r) => {
+        const t = parseJson(r.stdout)?.targets?.[0];
+        if (!t?.ok) return 'copy report has no successful target';
+        const bad = (t.blobs ?? []).filter((b) => b.action !== 'mounted');
+        return bad.length ? `expected every blob mounted, got ${bad.map((b) => b.action).join('/')}` : undefined;
+      },
+    },
+    {
       id: 'skopeo-cold', group: 'peer', cold: true,
       label: 'skopeo copy, cold',
       needs: (c) => (c.tools.skopeo ? undefined : 'skopeo not installed'),

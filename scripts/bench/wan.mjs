@@ -30,6 +30,7 @@
 //   push same-registry: 4 — connect, manifest GET, app layer PUT (its POST overlaps), manifest PUT;
 //   push warm: 3 — connect, source manifest GET, source config GET (the target manifest GET runs
 //     alongside), nothing to write;
+//   copy same-registry: 4 — connect, manifest GET, the blobs' mounts (all at once), manifest PUT;
 //   + 2 per token registry on the path (401 challenge, token GET).
 
 import net from 'node:net';
@@ -58,7 +59,7 @@ export const WAN_AUTHS = {
 };
 
 /** Round trips on the critical path of each scenario (anonymous registries), see the header. */
-export const FLOOR_RTTS = { 'push-cold': 5, 'copy-cold': 5, 'push-same': 4, 'push-warm': 3 };
+export const FLOOR_RTTS = { 'push-cold': 5, 'copy-cold': 5, 'push-same': 4, 'push-warm': 3, 'copy-same': 4 };
 
 const METHOD = /^(GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS) (\S+) HTTP\/1\.[01]\r\n/;
 
@@ -225,7 +226,7 @@ export function criticalPath(stderr) {
 }
 
 /** The row ids the WAN scenario runs, in round order. */
-const ROWS = ['push-cold', 'push-warm', 'push-same', 'push-onechange-split', 'copy-cold', 'skopeo-cold', 'curl-pipe', 'cfy-cold'];
+const ROWS = ['push-cold', 'push-warm', 'push-same', 'push-onechange-split', 'copy-cold', 'copy-same', 'skopeo-cold', 'curl-pipe', 'cfy-cold'];
 
 /**
  * Runs the WAN rows for each chosen profile. `ctx` is the loopback bench's (registries, fixtures,
@@ -391,7 +392,7 @@ const sec = (ms) => (ms === undefined ? '–' : `${(ms / 1000).toFixed(2)} s`);
 
 function markdown(variants, startup) {
   const md = [`### Over an emulated WAN (user-space link per registry; start-up = ${startup.toFixed(0)} ms)`, ''];
-  md.push('Floor = start-up + k × RTT + B / bandwidth; k: push cold 5, copy 5, push same-registry 4, push warm 3, + 2 with the token source; B = bytes over the busiest link direction in that run.', '');
+  md.push('Floor = start-up + k × RTT + B / bandwidth; k: push cold 5, copy 5, push same-registry 4, copy same-registry 4, push warm 3, + 2 with the token source; B = bytes over the busiest link direction in that run.', '');
   for (const v of variants) {
     md.push(`#### ${v.profile.rttMs} ms RTT / ${v.profile.mbit} Mbit/s, ${WAN_AUTHS[v.auth]}`, '');
     md.push('| scenario | median | floor (k RTT + B) | × floor | requests | new conns | critical path (regpush --debug) |', '|---|---:|---:|---:|---:|---:|---|');
