@@ -13,54 +13,33 @@
  *   commit   → configs uploaded, every blob confirmed, then manifests and tags
  *
  * Nothing reaches the local disk; no manifest is written unless every blob it names is in place.
- * What is not push's own decision (targets, plans, moves, confirmation, set-aside, partial
- * failure) lives in the transfer engine (src/transfer/engine.ts), shared with copy and sync.
+ * The inputs are checked in inputs.ts, the compose stage is compose-stage.ts (pure), the report
+ * report.ts; this file runs the stages and decides what starts when. What is not push's own
+ * decision (targets, plans, moves, confirmation, set-aside, partial failure) lives in the
+ * transfer engine (src/transfer/engine.ts), shared with copy and sync.
  */
 import { InputError, UsageError } from '../errors.js';
-import { type LayerRecord, serializeConfig } from '../image/config.js';
-import { serializeManifest } from '../image/build.js';
-import { baseAnnotations, composeIndex, composeManifest, rewriteConfig, type BaseName } from '../image/compose.js';
 import { sha256Digest } from '../image/digest.js';
-import { convertIndex, convertManifest, parseFormat } from '../image/convert.js';
-import { configMediaTypeFor, layerMediaTypeFor, manifestMediaTypeFor, MediaType, type MediaFamily } from '../image/mediatypes.js';
-import { formatPlatform, parsePlatform, platformMatches } from '../image/platform.js';
+import { convertIndex, convertManifest } from '../image/convert.js';
+import { manifestMediaTypeFor, MediaType, type MediaFamily } from '../image/mediatypes.js';
+import { formatPlatform, platformMatches } from '../image/platform.js';
 import type { Descriptor, ImageManifest, Platform } from '../image/types.js';
-import { computeDiffId, epochFromEnv, hasContent, hashLayer, validateSources, type LayerResult } from '../layer/index.js';
+import { computeDiffId, type LayerResult } from '../layer/index.js';
 import { silentLogger, type Logger } from '../log.js';
-import { checkTag, formatReference, parseReference, type ImageReference } from '../ref/reference.js';
 import { ensureBytesBlob } from '../transfer/bytes-blob.js';
 import { SpareSession } from '../transfer/spare-session.js';
-import { checkJobs, TargetSet, TransferRun, type ManifestToWrite, type TransferTarget } from '../transfer/engine.js';
-import type { BlobReport, RepoEndpoint } from '../transfer/types.js';
-import { LAYERS_AT_ONCE, uploadLayersEverywhere, type LayerJob, type TargetState } from './layer-everywhere.js';
+import { TargetSet, TransferRun, type ManifestToWrite, type TransferTarget } from '../transfer/engine.js';
+import type { RepoEndpoint } from '../transfer/types.js';
+import { composeConfigs, composeStage, topDigestOf, type Composed, type EarlyConfigs } from './compose-stage.js';
+import { checkInputs, tagRule, type LayerPlan, type PushInputs } from './inputs.js';
+import { LAYERS_AT_ONCE, uploadLayersEverywhere, type TargetState } from './layer-everywhere.js';
 import { HEAD_START_BYTES, LayerHeadStart } from './layer-head-start.js';
-import { APP_LAYER, SMALL_LAYER_BYTES } from './layer-upload.js';
-import type { PushLayerReport, PushOptions, PushResult, PushTargetReport, PushTargetResult } from './options.js';
-import { resolveBase, scratchBase, type BasePlatformImage, type ResolvedBase } from './resolve.js';
+import { SMALL_LAYER_BYTES } from './layer-upload.js';
+import type { PushOptions, PushResult } from './options.js';
+import { dryRunReport, finalReport } from './report.js';
+import { resolveBase, scratchBase, type ResolvedBase } from './resolve.js';
 import { DiffIdBoard } from './diffid-board.js';
 import { findReusableLayers, once, type DiffIdOf, type SameImageCheck } from './reuse.js';
-
-/** One new layer to build, checked. */
-interface LayerPlan extends LayerJob {
-  /** The history line of the layer. */
-  createdBy: string;
-  /** Only this platform's image gets it. */
-  platform?: Platform;
-  dest: string[];
-}
-
-/** push()'s inputs, checked. */
-interface PushInputs {
-  toRefs: ImageReference[];
-  fromRef?: ImageReference;
-  platform: Platform | 'all';
-  jobs: number;
-  mtime: number;
-  /** The new layers, bottom to top: every --layer in order, then the app layer. */
-  layers: LayerPlan[];
-  format?: MediaFamily;
-  annotations?: Record<string, string>;
-}
 
 /** What resolve found, and the warm-path facts per target. */
 interface Resolved {
@@ -83,22 +62,6 @@ interface Front {
   resolved: Promise<Resolved>;
   /** The configs, sent per target as soon as the base, the diffIDs and the target's tag allow (none in a dry run). */
   early?: EarlyConfigsSent;
-}
-
-/** One platform image of the new image. */
-interface BuiltImage {
-  base: BasePlatformImage;
-  configBytes: Buffer;
-  configDigest: string;
-  manifest: ImageManifest;
-  bytes: Buffer;
-}
-
-/** The new image, the same for every target. */
-interface Composed {
-  images: BuiltImage[];
-  /** The index, for a multi-platform push. */
-  index?: { bytes: Buffer; mediaType: string };
 }
 
 /**
@@ -182,69 +145,6 @@ function startLayersEarly(set: TargetSet, source: RepoEndpoint | undefined, inpu
     ...inputs,
     layers: inputs.layers.map((l, i) => (early(i) ? { ...l, headStart: new LayerHeadStart(l.options, signal, limit) } : l)),
   };
-}
-
-/** Every input checked before the first request. */
-async function checkInputs(opts: PushOptions): Promise<PushInputs> {
-  const toList = Array.isArray(opts.to) ? opts.to : [opts.to];
-  if (toList.length === 0) throw new UsageError('push needs a target (--to)');
-  const toRefs = toList.map((t) => parseReference(t));
-  for (const [i, r] of toRefs.entries()) if (r.digest) throw new UsageError(`--to must name a tag, not a digest: ${toList[i]}`);
-  for (const t of opts.tags ?? []) checkTag(t);
-  for (const r of toRefs) checkTag(r.tag ?? 'latest');
-  const fromRef = opts.from === 'scratch' ? undefined : parseReference(opts.from);
-  const jobs = checkJobs(opts.jobs);
-  const env = opts.env ?? {};
-  const mtime = opts.mtime ?? epochFromEnv(env.SOURCE_DATE_EPOCH) ?? 0;
-  const logger = opts.logger ?? silentLogger;
-  const work = opts.events?.work;
-  const common = { mtime, env, chown: opts.chown, gzipLevel: opts.gzipLevel, gzipConcurrency: opts.gzipJobs, logger, ...(work ? { onTarBytes: (n: number) => work(n) } : {}) };
-  const layers: LayerPlan[] = [];
-  for (const [i, spec] of (opts.layers ?? []).entries()) {
-    const what = `--layer ${spec.platform ? spec.platform + '=' : ''}${spec.sources.map((s) => `${s.src}:${s.dest}`).join(' ')}`;
-    if (spec.sources.length === 0) throw new InputError(`${what}: no source`);
-    await validateSources(spec.sources);
-    // An empty layer is a wrong path or an over-broad .dockerignore far more often than intent.
-    if (!(await hasContent(spec.sources, logger))) throw new InputError(`${what}: nothing to put in the layer (empty, or everything excluded by .dockerignore)`);
-    const n = i + 1;
-    const dest = spec.sources.map((s) => s.dest);
-    layers.push({
-      options: { sources: spec.sources, ...common },
-      label: { name: `layer ${n}`, key: `layer:${n}` },
-      createdBy: `regpush: layer ${dest.join(' ')}${spec.platform ? ` (${spec.platform})` : ''}`,
-      platform: spec.platform === undefined ? undefined : parsePlatform(spec.platform),
-      dest,
-    });
-  }
-  const sources = opts.app ?? [];
-  if (sources.length) {
-    await validateSources(sources);
-    // The app layer goes on top: its files win over a --layer's at the same path, and with --app alone the image is what it always was.
-    layers.push({ options: { sources, ...common }, label: APP_LAYER, createdBy: `regpush: added ${sources.map((s) => s.dest).join(' ')}`, dest: sources.map((s) => s.dest) });
-  }
-  const qualified = layers.filter((l) => l.platform).map((l) => l.platform!);
-  // Per-platform layers build every platform of the base unless --platform says otherwise.
-  const platformArg = opts.platform ?? (qualified.length ? 'all' : 'linux/amd64');
-  const platform: Platform | 'all' = platformArg === 'all' ? 'all' : parsePlatform(platformArg);
-  const format = opts.format === undefined ? undefined : parseFormat(opts.format);
-  const annotations = opts.annotations && Object.keys(opts.annotations).length ? checkAnnotations(opts.annotations) : undefined;
-  if (annotations && format === 'docker') throw new UsageError('--annotation cannot go into a Docker v2 manifest (it has no annotations); use --format oci');
-  return { toRefs, fromRef, platform, jobs, mtime, layers, format, annotations };
-}
-
-/** Annotation keys must be non-empty; values are strings. */
-function checkAnnotations(a: Record<string, string>): Record<string, string> {
-  for (const [k, v] of Object.entries(a)) {
-    if (k.trim() === '') throw new InputError('--annotation: the key is empty (expected KEY=VALUE)');
-    if (typeof v !== 'string') throw new InputError(`--annotation ${k}: the value must be a string`);
-  }
-  return { ...a };
-}
-
-/** The tags each target gets: the one in its reference (default latest), then the extra ones. */
-function tagRule(extra: string[] | undefined): (ref: ImageReference) => string[] {
-  const extraTags = (extra ?? []).map(checkTag);
-  return (ref) => [...new Set([checkTag(ref.tag ?? 'latest'), ...extraTags])];
 }
 
 /** Milliseconds per phase, also announced to the progress display. */
@@ -450,12 +350,6 @@ function withDiffIdBoard(inputs: PushInputs, board: DiffIdBoard): PushInputs {
   return { ...inputs, layers: inputs.layers.map((l, i) => ({ ...l, options: { ...l.options, onDiffId: (id: string) => board.set(i, id) } })) };
 }
 
-/** The configs composed from the announced diffIDs, and the diffIDs they were made from. */
-interface EarlyConfigs {
-  diffIds: string[];
-  list: BuiltConfig[];
-}
-
 /** The configs composed early, and the sending of them to every target. */
 interface EarlyConfigsSent {
   configs: Promise<EarlyConfigs | undefined>;
@@ -503,70 +397,6 @@ async function transferStage(run: TransferRun, moving: Promise<void>, resolved: 
   return (settled[0] as PromiseFulfilledResult<(LayerResult | undefined)[]>).value;
 }
 
-/** The base's name and digest, as labels and annotations record them. */
-function baseName(inputs: PushInputs, base: ResolvedBase): BaseName | undefined {
-  return inputs.fromRef ? { name: formatReference(inputs.fromRef), digest: base.digest } : undefined;
-}
-
-/** One platform image's config: bytes and digest. */
-interface BuiltConfig {
-  bytes: Buffer;
-  digest: string;
-}
-
-/** This platform's new layers, bottom to top: the shared ones and those qualified for it (by index). */
-function layersFor(inputs: PushInputs, platform: Platform, have: (i: number) => boolean): number[] {
-  return inputs.layers.flatMap((l, i) => (have(i) && (!l.platform || platformMatches(l.platform, platform)) ? [i] : []));
-}
-
-/** The configs, one per platform image: they need the base and the new layers' diffIDs only (pure). */
-function composeConfigs(base: ResolvedBase, diffIds: readonly (string | undefined)[], inputs: PushInputs, opts: PushOptions): BuiltConfig[] {
-  const created = new Date(inputs.mtime * 1000).toISOString();
-  const name = baseName(inputs, base);
-  return base.images.map((img) => {
-    const records: LayerRecord[] = layersFor(inputs, img.platform, (i) => diffIds[i] !== undefined).map((i) => ({ diffId: diffIds[i]!, created, createdBy: inputs.layers[i]!.createdBy }));
-    const bytes = serializeConfig(rewriteConfig(img.config, opts.config, records, opts.baseLabels ? name : undefined));
-    return { bytes, digest: sha256Digest(bytes) };
-  });
-}
-
-/**
- * Configs, manifests and the index: pure, the same bytes for every target. `configs`: composed
- * earlier from the diffIDs the layers announced; the layers' final facts must agree with them.
- */
-function composeStage(base: ResolvedBase, results: readonly (LayerResult | undefined)[], inputs: PushInputs, opts: PushOptions, configs?: EarlyConfigs): Composed {
-  const ids = results.map((r) => r?.diffId);
-  if (configs && configs.diffIds.some((d, i) => d !== ids[i])) {
-    const i = configs.diffIds.findIndex((d, k) => d !== ids[k]);
-    throw new InputError(`${inputs.layers[i]!.label.name}: its source changed while it was being pushed (diffID ${configs.diffIds[i]} became ${ids[i]})`);
-  }
-  const built = configs?.list ?? composeConfigs(base, ids, inputs, opts);
-  const name = baseName(inputs, base);
-  const annotations = base.family === 'oci' ? { ...(baseAnnotations(name, base.family) ?? {}), ...(inputs.annotations ?? {}) } : undefined;
-  const images = base.images.map((img, k): BuiltImage => {
-    const descs: Descriptor[] = layersFor(inputs, img.platform, (i) => results[i] !== undefined).map((i) => ({ mediaType: layerMediaTypeFor(base.family), digest: results[i]!.digest, size: results[i]!.size }));
-    const { bytes: configBytes, digest: configDigest } = built[k]!;
-    const configDesc: Descriptor = { mediaType: configMediaTypeFor(base.family), digest: configDigest, size: configBytes.length };
-    const manifest = composeManifest(inputs.fromRef ? img.manifest : undefined, configDesc, descs, annotations && Object.keys(annotations).length ? annotations : undefined, base.family);
-    return { base: img, configBytes, configDigest, manifest, bytes: serializeManifest(manifest) };
-  });
-  const multi = images.length > 1 || (inputs.platform === 'all' && base.index !== undefined);
-  const index = multi
-    ? composeIndex(
-        base.index,
-        images.map((b) => ({ manifest: b.manifest, bytes: b.bytes, platform: b.base.indexEntry?.platform ?? b.base.platform, annotations: b.base.indexEntry?.annotations })),
-        inputs.annotations,
-        base.family,
-      )
-    : undefined;
-  return { images, index };
-}
-
-/** The digest of what is written at the tag: the index, or the one manifest. */
-function topDigestOf(composed: Composed): string {
-  return sha256Digest(composed.index ? composed.index.bytes : composed.images[0]!.bytes);
-}
-
 /** Per target: configs, then every blob confirmed, then manifests and tags. */
 async function commitStage(set: TargetSet, layers: Map<TransferTarget, TargetState>, composed: Composed, clock: (name: string) => void): Promise<void> {
   await set.each(async (t) => {
@@ -599,99 +429,4 @@ async function commitStage(set: TargetSet, layers: Map<TransferTarget, TargetSta
     };
   });
   clock('manifest');
-}
-
-/** Each new layer in the report, as it went to target `t`. */
-function layerReports(inputs: PushInputs, results: readonly (LayerResult | undefined)[], state: TargetState | undefined, planned: boolean): PushLayerReport[] {
-  return inputs.layers.flatMap((l, i): PushLayerReport[] => {
-    const r = results[i];
-    if (!r) return [];
-    const reused = state?.reusable[i] !== undefined;
-    const o = state?.outcomes[i];
-    const action: PushLayerReport['action'] = reused ? 'reused' : planned ? 'planned' : o?.action ?? 'uploaded';
-    return [{
-      name: l.label.name,
-      dest: l.dest,
-      ...(l.platform ? { platform: formatPlatform(l.platform) } : {}),
-      digest: r.digest,
-      diffId: r.diffId,
-      size: r.size,
-      action,
-      ...(planned ? {} : { method: reused ? 'reused' : o?.method ?? 'none' }),
-    }];
-  });
-}
-
-/** The old single `layer` field: the top new layer (mounted reads as skipped there, as before). */
-function topLayer(list: PushLayerReport[]): PushResult['layer'] {
-  const top = list.at(-1);
-  if (!top) return undefined;
-  return { digest: top.digest, diffId: top.diffId, size: top.size, action: top.action === 'mounted' ? 'skipped' : top.action, ...(top.method ? { method: top.method } : {}) };
-}
-
-/** The family change, when --format made one. */
-function formatChange(resolved: Resolved): PushResult['format'] {
-  return resolved.base.family !== resolved.baseFamily ? { from: resolved.baseFamily, to: resolved.base.family } : undefined;
-}
-
-/** The report; E_PARTIAL (with the report in its details) when some targets failed. */
-function finalReport(run: TransferRun, set: TargetSet, states: Map<TransferTarget, TargetState>, resolved: Resolved, results: readonly (LayerResult | undefined)[], inputs: PushInputs, timings: Record<string, number>): PushResult {
-  const primary = set.list.find((t) => states.get(t)!.result);
-  if (!primary) throw set.list[0]!.failed;
-  const p = states.get(primary)!;
-  const retries = set.list.reduce((a, t) => a + t.blobs.reduce((x, b) => x + b.retries, 0) + states.get(t)!.outcomes.reduce((x, o) => x + (o?.retries ?? 0), 0), 0);
-  const layers = layerReports(inputs, results, p, false);
-  const format = formatChange(resolved);
-  const report: PushResult = {
-    ...p.result!,
-    base: { reference: inputs.fromRef ? formatReference(inputs.fromRef) : 'scratch', digest: resolved.base.digest, ...(resolved.base.mirror ? { mirror: resolved.base.mirror } : {}) },
-    layer: topLayer(layers),
-    ...(layers.length ? { layers } : {}),
-    ...(format ? { format } : {}),
-    blobs: primary.blobs,
-    retries,
-    dryRun: false,
-    timings,
-    http: run.transport.stats.snapshot(),
-    ...(set.failFast ? {} : { targets: set.list.map((t) => targetReport(t, states.get(t)!.result)) }),
-  };
-  const failure = set.outcome('targets', report);
-  if (failure) throw failure;
-  return report;
-}
-
-function targetReport(t: TransferTarget, result: PushTargetResult | undefined): PushTargetReport {
-  return result
-    ? { ...result, target: formatReference(t.ref), ok: true, blobs: t.blobs }
-    : { reference: '', target: formatReference(t.ref), digest: '', tags: t.tags, ok: false, blobs: t.blobs, error: TargetSet.summary(t) };
-}
-
-/** The plan, the configs and the layers' digests; nothing written. */
-async function dryRunReport(run: TransferRun, set: TargetSet, states: Map<TransferTarget, TargetState>, resolved: Resolved, inputs: PushInputs, opts: PushOptions, timings: Record<string, number>): Promise<PushResult> {
-  const first = set.list[0]!;
-  if (first.failed) throw first.failed;
-  const state = states.get(first)!;
-  const results = await Promise.all(inputs.layers.map((l, i) => state.reusable[i] ?? hashLayer({ ...l.options, signal: run.signal })));
-  const composed = composeStage(resolved.base, results, inputs, opts);
-  const planned = (t: TransferTarget): BlobReport[] => set.plannedReports(t, resolved.baseBlobs);
-  const layers = layerReports(inputs, results, state, true);
-  const format = formatChange(resolved);
-  return {
-    reference: `${first.ref.registry}/${first.ref.repository}`,
-    digest: '',
-    mediaType: '',
-    tags: first.tags,
-    base: { reference: inputs.fromRef ? formatReference(inputs.fromRef) : 'scratch', digest: resolved.base.digest },
-    platforms: resolved.base.images.map((i) => ({ platform: formatPlatform(i.platform), digest: '', configDigest: '' })),
-    layer: topLayer(layers),
-    ...(layers.length ? { layers } : {}),
-    ...(format ? { format } : {}),
-    blobs: planned(first),
-    retries: 0,
-    dryRun: true,
-    timings,
-    configs: composed.images.map((b) => JSON.parse(b.configBytes.toString('utf8')) as unknown),
-    http: run.transport.stats.snapshot(),
-    ...(set.failFast ? {} : { targets: set.list.map((t) => ({ reference: `${t.ref.registry}/${t.ref.repository}`, target: formatReference(t.ref), digest: '', tags: t.tags, ok: !t.failed, blobs: planned(t) })) }),
-  };
 }

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { startFaultProxy, type FaultProxy } from '../fixtures/fault-proxy.js';
 import { assertOneErrorLine } from './fault-helpers.js';
-import { credsOf, exec, imageRef, loadState, logMark, pushCosignSignature, registryLogSince, runCli, settledLogMark, skopeoInspect, tempDir, type LoggedRequest } from './harness.js';
+import { credsOf, exec, imageRef, loadState, pushCosignSignature, registryLogSince, runCli, settledLogMark, skopeoInspect, tempDir, type LoggedRequest } from './harness.js';
 import { assertValidReport } from './report-schema.js';
 import { parseSyncFile, sync, type SyncResult } from '../../src/index.js';
 

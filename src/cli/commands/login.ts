@@ -8,7 +8,7 @@ import type { Argv } from 'yargs';
 import type { SecretSet } from '../../redact.js';
 import { UsageError } from '../../errors.js';
 import { commonContext, commonFlags, readStdin, connectionOptions } from '../common.js';
-import { defineFlags, withFlags, type InferredArgs } from '../flag-table.js';
+import { defineFlags, withFlags } from '../flag-table.js';
 import type { CliIO } from '../io.js';
 
 /** Every flag and positional of `regpush login`, in help order. */
@@ -24,9 +24,6 @@ export const logoutFlags = defineFlags({
   ...commonFlags,
   registry: { positional: true, type: 'string', demandOption: true, describe: 'Registry host, as given to login' },
 });
-
-/** The parsed arguments of `regpush login`. */
-type LoginArgs = InferredArgs<typeof loginFlags>;
 
 /** Registers login and logout. */
 export function loginCommands(y: Argv, io: CliIO, done: (code: number) => void, secrets: SecretSet): Argv {

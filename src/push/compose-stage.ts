@@ -1,0 +1,105 @@
+/**
+ * push()'s compose stage (pure): the configs, manifests and index of the new image, the same bytes
+ * for every target. The configs need only the base and the new layers' diffIDs, so push() composes
+ * them early (as soon as the diffIDs are announced) and the rest once the layers' digests are known;
+ * the warm path composes the same way to compare with what the tag holds.
+ */
+import { InputError } from '../errors.js';
+import { serializeManifest } from '../image/build.js';
+import { baseAnnotations, composeIndex, composeManifest, rewriteConfig, type BaseName } from '../image/compose.js';
+import { type LayerRecord, serializeConfig } from '../image/config.js';
+import { sha256Digest } from '../image/digest.js';
+import { configMediaTypeFor, layerMediaTypeFor } from '../image/mediatypes.js';
+import { platformMatches } from '../image/platform.js';
+import type { Descriptor, ImageManifest, Platform } from '../image/types.js';
+import type { LayerResult } from '../layer/index.js';
+import { formatReference } from '../ref/reference.js';
+import type { PushInputs } from './inputs.js';
+import type { PushOptions } from './options.js';
+import type { BasePlatformImage, ResolvedBase } from './resolve.js';
+
+/** One platform image of the new image. */
+export interface BuiltImage {
+  base: BasePlatformImage;
+  configBytes: Buffer;
+  configDigest: string;
+  manifest: ImageManifest;
+  bytes: Buffer;
+}
+
+/** The new image, the same for every target. */
+export interface Composed {
+  images: BuiltImage[];
+  /** The index, for a multi-platform push. */
+  index?: { bytes: Buffer; mediaType: string };
+}
+
+/** The configs composed from the announced diffIDs, and the diffIDs they were made from. */
+export interface EarlyConfigs {
+  diffIds: string[];
+  list: BuiltConfig[];
+}
+
+/** The base's name and digest, as labels and annotations record them. */
+export function baseName(inputs: PushInputs, base: ResolvedBase): BaseName | undefined {
+  return inputs.fromRef ? { name: formatReference(inputs.fromRef), digest: base.digest } : undefined;
+}
+
+/** One platform image's config: bytes and digest. */
+export interface BuiltConfig {
+  bytes: Buffer;
+  digest: string;
+}
+
+/** This platform's new layers, bottom to top: the shared ones and those qualified for it (by index). */
+export function layersFor(inputs: PushInputs, platform: Platform, have: (i: number) => boolean): number[] {
+  return inputs.layers.flatMap((l, i) => (have(i) && (!l.platform || platformMatches(l.platform, platform)) ? [i] : []));
+}
+
+/** The configs, one per platform image: they need the base and the new layers' diffIDs only (pure). */
+export function composeConfigs(base: ResolvedBase, diffIds: readonly (string | undefined)[], inputs: PushInputs, opts: PushOptions): BuiltConfig[] {
+  const created = new Date(inputs.mtime * 1000).toISOString();
+  const name = baseName(inputs, base);
+  return base.images.map((img) => {
+    const records: LayerRecord[] = layersFor(inputs, img.platform, (i) => diffIds[i] !== undefined).map((i) => ({ diffId: diffIds[i]!, created, createdBy: inputs.layers[i]!.createdBy }));
+    const bytes = serializeConfig(rewriteConfig(img.config, opts.config, records, opts.baseLabels ? name : undefined));
+    return { bytes, digest: sha256Digest(bytes) };
+  });
+}
+
+/**
+ * Configs, manifests and the index: pure, the same bytes for every target. `configs`: composed
+ * earlier from the diffIDs the layers announced; the layers' final facts must agree with them.
+ */
+export function composeStage(base: ResolvedBase, results: readonly (LayerResult | undefined)[], inputs: PushInputs, opts: PushOptions, configs?: EarlyConfigs): Composed {
+  const ids = results.map((r) => r?.diffId);
+  if (configs && configs.diffIds.some((d, i) => d !== ids[i])) {
+    const i = configs.diffIds.findIndex((d, k) => d !== ids[k]);
+    throw new InputError(`${inputs.layers[i]!.label.name}: its source changed while it was being pushed (diffID ${configs.diffIds[i]} became ${ids[i]})`);
+  }
+  const built = configs?.list ?? composeConfigs(base, ids, inputs, opts);
+  const name = baseName(inputs, base);
+  const annotations = base.family === 'oci' ? { ...(baseAnnotations(name, base.family) ?? {}), ...(inputs.annotations ?? {}) } : undefined;
+  const images = base.images.map((img, k): BuiltImage => {
+    const descs: Descriptor[] = layersFor(inputs, img.platform, (i) => results[i] !== undefined).map((i) => ({ mediaType: layerMediaTypeFor(base.family), digest: results[i]!.digest, size: results[i]!.size }));
+    const { bytes: configBytes, digest: configDigest } = built[k]!;
+    const configDesc: Descriptor = { mediaType: configMediaTypeFor(base.family), digest: configDigest, size: configBytes.length };
+    const manifest = composeManifest(inputs.fromRef ? img.manifest : undefined, configDesc, descs, annotations && Object.keys(annotations).length ? annotations : undefined, base.family);
+    return { base: img, configBytes, configDigest, manifest, bytes: serializeManifest(manifest) };
+  });
+  const multi = images.length > 1 || (inputs.platform === 'all' && base.index !== undefined);
+  const index = multi
+    ? composeIndex(
+        base.index,
+        images.map((b) => ({ manifest: b.manifest, bytes: b.bytes, platform: b.base.indexEntry?.platform ?? b.base.platform, annotations: b.base.indexEntry?.annotations })),
+        inputs.annotations,
+        base.family,
+      )
+    : undefined;
+  return { images, index };
+}
+
+/** The digest of what is written at the tag: the index, or the one manifest. */
+export function topDigestOf(composed: Composed): string {
+  return sha256Digest(composed.index ? composed.index.bytes : composed.images[0]!.bytes);
+}

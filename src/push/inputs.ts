@@ -1,0 +1,103 @@
+/**
+ * push()'s inputs, checked before the first request: the targets and tags, the base reference,
+ * every new layer (each --layer in order, then the app layer) with its sources validated and
+ * not empty, the platform, the format and the annotations. A bad flag fails here, with nothing
+ * sent to any registry.
+ */
+import { InputError, UsageError } from '../errors.js';
+import { parseFormat } from '../image/convert.js';
+import type { MediaFamily } from '../image/mediatypes.js';
+import { parsePlatform } from '../image/platform.js';
+import type { Platform } from '../image/types.js';
+import { epochFromEnv, hasContent, validateSources } from '../layer/index.js';
+import { silentLogger } from '../log.js';
+import { checkTag, parseReference, type ImageReference } from '../ref/reference.js';
+import { checkJobs } from '../transfer/engine.js';
+import type { LayerJob } from './layer-everywhere.js';
+import { APP_LAYER } from './layer-upload.js';
+import type { PushOptions } from './options.js';
+
+/** One new layer to build, checked. */
+export interface LayerPlan extends LayerJob {
+  /** The history line of the layer. */
+  createdBy: string;
+  /** Only this platform's image gets it. */
+  platform?: Platform;
+  dest: string[];
+}
+
+/** push()'s inputs, checked. */
+export interface PushInputs {
+  toRefs: ImageReference[];
+  fromRef?: ImageReference;
+  platform: Platform | 'all';
+  jobs: number;
+  mtime: number;
+  /** The new layers, bottom to top: every --layer in order, then the app layer. */
+  layers: LayerPlan[];
+  format?: MediaFamily;
+  annotations?: Record<string, string>;
+}
+
+/** Every input checked before the first request. */
+export async function checkInputs(opts: PushOptions): Promise<PushInputs> {
+  const toList = Array.isArray(opts.to) ? opts.to : [opts.to];
+  if (toList.length === 0) throw new UsageError('push needs a target (--to)');
+  const toRefs = toList.map((t) => parseReference(t));
+  for (const [i, r] of toRefs.entries()) if (r.digest) throw new UsageError(`--to must name a tag, not a digest: ${toList[i]}`);
+  for (const t of opts.tags ?? []) checkTag(t);
+  for (const r of toRefs) checkTag(r.tag ?? 'latest');
+  const fromRef = opts.from === 'scratch' ? undefined : parseReference(opts.from);
+  const jobs = checkJobs(opts.jobs);
+  const env = opts.env ?? {};
+  const mtime = opts.mtime ?? epochFromEnv(env.SOURCE_DATE_EPOCH) ?? 0;
+  const logger = opts.logger ?? silentLogger;
+  const work = opts.events?.work;
+  const common = { mtime, env, chown: opts.chown, gzipLevel: opts.gzipLevel, gzipConcurrency: opts.gzipJobs, logger, ...(work ? { onTarBytes: (n: number) => work(n) } : {}) };
+  const layers: LayerPlan[] = [];
+  for (const [i, spec] of (opts.layers ?? []).entries()) {
+    const what = `--layer ${spec.platform ? spec.platform + '=' : ''}${spec.sources.map((s) => `${s.src}:${s.dest}`).join(' ')}`;
+    if (spec.sources.length === 0) throw new InputError(`${what}: no source`);
+    await validateSources(spec.sources);
+    // An empty layer is a wrong path or an over-broad .dockerignore far more often than intent.
+    if (!(await hasContent(spec.sources, logger))) throw new InputError(`${what}: nothing to put in the layer (empty, or everything excluded by .dockerignore)`);
+    const n = i + 1;
+    const dest = spec.sources.map((s) => s.dest);
+    layers.push({
+      options: { sources: spec.sources, ...common },
+      label: { name: `layer ${n}`, key: `layer:${n}` },
+      createdBy: `regpush: layer ${dest.join(' ')}${spec.platform ? ` (${spec.platform})` : ''}`,
+      platform: spec.platform === undefined ? undefined : parsePlatform(spec.platform),
+      dest,
+    });
+  }
+  const sources = opts.app ?? [];
+  if (sources.length) {
+    await validateSources(sources);
+    // The app layer goes on top: its files win over a --layer's at the same path, and with --app alone the image is what it always was.
+    layers.push({ options: { sources, ...common }, label: APP_LAYER, createdBy: `regpush: added ${sources.map((s) => s.dest).join(' ')}`, dest: sources.map((s) => s.dest) });
+  }
+  const qualified = layers.filter((l) => l.platform).map((l) => l.platform!);
+  // Per-platform layers build every platform of the base unless --platform says otherwise.
+  const platformArg = opts.platform ?? (qualified.length ? 'all' : 'linux/amd64');
+  const platform: Platform | 'all' = platformArg === 'all' ? 'all' : parsePlatform(platformArg);
+  const format = opts.format === undefined ? undefined : parseFormat(opts.format);
+  const annotations = opts.annotations && Object.keys(opts.annotations).length ? checkAnnotations(opts.annotations) : undefined;
+  if (annotations && format === 'docker') throw new UsageError('--annotation cannot go into a Docker v2 manifest (it has no annotations); use --format oci');
+  return { toRefs, fromRef, platform, jobs, mtime, layers, format, annotations };
+}
+
+/** Annotation keys must be non-empty; values are strings. */
+export function checkAnnotations(a: Record<string, string>): Record<string, string> {
+  for (const [k, v] of Object.entries(a)) {
+    if (k.trim() === '') throw new InputError('--annotation: the key is empty (expected KEY=VALUE)');
+    if (typeof v !== 'string') throw new InputError(`--annotation ${k}: the value must be a string`);
+  }
+  return { ...a };
+}
+
+/** The tags each target gets: the one in its reference (default latest), then the extra ones. */
+export function tagRule(extra: string[] | undefined): (ref: ImageReference) => string[] {
+  const extraTags = (extra ?? []).map(checkTag);
+  return (ref) => [...new Set([checkTag(ref.tag ?? 'latest'), ...extraTags])];
+}

@@ -1,0 +1,120 @@
+/**
+ * push()'s report: per target the manifest written and each blob's fate, the new layers as they
+ * went (reused, skipped, mounted, uploaded), the base, the timings and the HTTP counts; E_PARTIAL
+ * when some targets failed. A dry run reports the plan and the configs instead, nothing written.
+ */
+import { formatPlatform } from '../image/platform.js';
+import type { MediaFamily } from '../image/mediatypes.js';
+import type { Descriptor } from '../image/types.js';
+import { hashLayer, type LayerResult } from '../layer/index.js';
+import { formatReference } from '../ref/reference.js';
+import { TargetSet, type TransferRun, type TransferTarget } from '../transfer/engine.js';
+import type { BlobReport } from '../transfer/types.js';
+import { composeStage } from './compose-stage.js';
+import type { PushInputs } from './inputs.js';
+import type { TargetState } from './layer-everywhere.js';
+import type { PushLayerReport, PushOptions, PushResult, PushTargetReport, PushTargetResult } from './options.js';
+import type { ResolvedBase } from './resolve.js';
+
+/** What the report needs of the resolved base: the base in the output family, its own family, its blobs. */
+export interface ReportedBase {
+  base: ResolvedBase;
+  baseFamily: MediaFamily;
+  baseBlobs: Descriptor[];
+}
+
+/** Each new layer in the report, as it went to target `t`. */
+export function layerReports(inputs: PushInputs, results: readonly (LayerResult | undefined)[], state: TargetState | undefined, planned: boolean): PushLayerReport[] {
+  return inputs.layers.flatMap((l, i): PushLayerReport[] => {
+    const r = results[i];
+    if (!r) return [];
+    const reused = state?.reusable[i] !== undefined;
+    const o = state?.outcomes[i];
+    const action: PushLayerReport['action'] = reused ? 'reused' : planned ? 'planned' : o?.action ?? 'uploaded';
+    return [{
+      name: l.label.name,
+      dest: l.dest,
+      ...(l.platform ? { platform: formatPlatform(l.platform) } : {}),
+      digest: r.digest,
+      diffId: r.diffId,
+      size: r.size,
+      action,
+      ...(planned ? {} : { method: reused ? 'reused' : o?.method ?? 'none' }),
+    }];
+  });
+}
+
+/** The old single `layer` field: the top new layer (mounted reads as skipped there, as before). */
+export function topLayer(list: PushLayerReport[]): PushResult['layer'] {
+  const top = list.at(-1);
+  if (!top) return undefined;
+  return { digest: top.digest, diffId: top.diffId, size: top.size, action: top.action === 'mounted' ? 'skipped' : top.action, ...(top.method ? { method: top.method } : {}) };
+}
+
+/** The family change, when --format made one. */
+export function formatChange(resolved: ReportedBase): PushResult['format'] {
+  return resolved.base.family !== resolved.baseFamily ? { from: resolved.baseFamily, to: resolved.base.family } : undefined;
+}
+
+/** The report; E_PARTIAL (with the report in its details) when some targets failed. */
+export function finalReport(run: TransferRun, set: TargetSet, states: Map<TransferTarget, TargetState>, resolved: ReportedBase, results: readonly (LayerResult | undefined)[], inputs: PushInputs, timings: Record<string, number>): PushResult {
+  const primary = set.list.find((t) => states.get(t)!.result);
+  if (!primary) throw set.list[0]!.failed;
+  const p = states.get(primary)!;
+  const retries = set.list.reduce((a, t) => a + t.blobs.reduce((x, b) => x + b.retries, 0) + states.get(t)!.outcomes.reduce((x, o) => x + (o?.retries ?? 0), 0), 0);
+  const layers = layerReports(inputs, results, p, false);
+  const format = formatChange(resolved);
+  const report: PushResult = {
+    ...p.result!,
+    base: { reference: inputs.fromRef ? formatReference(inputs.fromRef) : 'scratch', digest: resolved.base.digest, ...(resolved.base.mirror ? { mirror: resolved.base.mirror } : {}) },
+    layer: topLayer(layers),
+    ...(layers.length ? { layers } : {}),
+    ...(format ? { format } : {}),
+    blobs: primary.blobs,
+    retries,
+    dryRun: false,
+    timings,
+    http: run.transport.stats.snapshot(),
+    ...(set.failFast ? {} : { targets: set.list.map((t) => targetReport(t, states.get(t)!.result)) }),
+  };
+  const failure = set.outcome('targets', report);
+  if (failure) throw failure;
+  return report;
+}
+
+export function targetReport(t: TransferTarget, result: PushTargetResult | undefined): PushTargetReport {
+  return result
+    ? { ...result, target: formatReference(t.ref), ok: true, blobs: t.blobs }
+    : { reference: '', target: formatReference(t.ref), digest: '', tags: t.tags, ok: false, blobs: t.blobs, error: TargetSet.summary(t) };
+}
+
+/** The plan, the configs and the layers' digests; nothing written. */
+export async function dryRunReport(run: TransferRun, set: TargetSet, states: Map<TransferTarget, TargetState>, resolved: ReportedBase, inputs: PushInputs, opts: PushOptions, timings: Record<string, number>): Promise<PushResult> {
+  const first = set.list[0]!;
+  if (first.failed) throw first.failed;
+  const state = states.get(first)!;
+  const results = await Promise.all(inputs.layers.map((l, i) => state.reusable[i] ?? hashLayer({ ...l.options, signal: run.signal })));
+  const composed = composeStage(resolved.base, results, inputs, opts);
+  const planned = (t: TransferTarget): BlobReport[] => set.plannedReports(t, resolved.baseBlobs);
+  const layers = layerReports(inputs, results, state, true);
+  const format = formatChange(resolved);
+  return {
+    reference: `${first.ref.registry}/${first.ref.repository}`,
+    digest: '',
+    mediaType: '',
+    tags: first.tags,
+    base: { reference: inputs.fromRef ? formatReference(inputs.fromRef) : 'scratch', digest: resolved.base.digest },
+    platforms: resolved.base.images.map((i) => ({ platform: formatPlatform(i.platform), digest: '', configDigest: '' })),
+    layer: topLayer(layers),
+    ...(layers.length ? { layers } : {}),
+    ...(format ? { format } : {}),
+    blobs: planned(first),
+    retries: 0,
+    dryRun: true,
+    timings,
+    configs: composed.images.map((b) => JSON.parse(b.configBytes.toString('utf8')) as unknown),
+    http: run.transport.stats.snapshot(),
+    ...(set.failFast ? {} : { targets: set.list.map((t) => ({ reference: `${t.ref.registry}/${t.ref.repository}`, target: formatReference(t.ref), digest: '', tags: t.tags, ok: !t.failed, blobs: planned(t) })) }),
+  };
+}
+
