@@ -366,10 +366,9 @@ export class TargetSet {
   /**
    * The speculative start: for the largest layer, the requests that begin its transfer go out
    * together with the plan's HEAD instead of after it — the upload session (POST) at each target
-   * in another registry than the source, and one source GET for all of them. If the HEAD finds the
-   * blob present, its session is cancelled (DELETE, off the critical path) and its GET aborted.
-   * Before the first byte moves that is one round trip where HEAD → POST → GET took three. (Within
-   * the source's registry every blob is mounted that way, its mount being its plan: mountFirst.)
+   * and one source GET for all of them, or the mount POST within one registry. If the HEAD finds
+   * the blob present, its session is cancelled (DELETE, off the critical path) and its GET
+   * aborted. Before the first byte moves that is one round trip where HEAD → POST → GET took three.
    *
    * Which blob: the largest layer only. Every blob shares the same links, so once one flows the
    * link is busy and the others, started a round trip or two later, finish no later; one blob also
@@ -388,19 +387,28 @@ export class TargetSet {
     if (this.run.dryRun) return undefined;
     const d = largestFirst(blobs).find((b) => !isForeignLayer(b) && !isConfigLike(b));
     if (!d || this.early.has(d.digest) || this.moving.has(d.digest)) return undefined;
-    const ts = this.live.filter((t) => t.ep.client.registry !== source.client.registry && this.speculates(t, source, d));
+    const ts = this.live.filter((t) => this.speculates(t, source, d));
     if (!ts.length) return undefined;
     const e: EarlyBlob = { sessions: new Map(), mounts: new Map() };
     // In a sync the run's other images plan at the same time: the landing is claimed now, so they
     // wait for it (and mount from it) instead of starting the same blob themselves.
     if (this.run.ctx.landed) for (const t of ts) this.claim(t, d.digest, landingKey(t, d.digest));
-    for (const t of ts) e.sessions.set(t, new Early(t.ep.client.startUpload(t.ep.repo), (s) => t.ep.client.cancelUpload(s.url)));
-    // Paused at once: the transport's idle watch listens for 'data', which would set the body
-    // flowing with nobody reading it yet; the reader resumes it (resumable-read.ts).
-    const opened = source.client.getBlob(source.repo, d.digest).then((r) => (r.body.pause(), r));
-    e.read = new Early(opened, (r) => void r.body.destroy());
+    for (const t of ts) {
+      const { client, repo } = t.ep;
+      if (client.registry === source.client.registry) {
+        e.mounts.set(t, new Early(client.mountBlob(repo, d.digest, source.repo), (r) => (r.mounted ? undefined : client.cancelUpload(r.uploadUrl))));
+      } else {
+        e.sessions.set(t, new Early(client.startUpload(repo), (s) => client.cancelUpload(s.url)));
+      }
+    }
+    if (e.sessions.size) {
+      // Paused at once: the transport's idle watch listens for 'data', which would set the body
+      // flowing with nobody reading it yet; the reader resumes it (resumable-read.ts).
+      const opened = source.client.getBlob(source.repo, d.digest).then((r) => (r.body.pause(), r));
+      e.read = new Early(opened, (r) => void r.body.destroy());
+    }
     this.early.set(d.digest, e);
-    this.run.logger.debug(`${d.digest}: upload session and source GET sent with the plan's HEAD (${ts.length} target(s))`);
+    this.run.logger.debug(`${d.digest}: ${e.read ? 'upload session and source GET' : 'mount'} sent with the plan's HEAD (${ts.length} target(s))`);
     return d;
   }
 
@@ -471,11 +479,11 @@ export class TargetSet {
     // tags on one image): skipped now, not streamed a second time.
     if (plan && plan !== 'skip' && t.present.has(d.digest)) t.plans.set(d.digest, (plan = 'skip'));
     if (plan) return plan;
-    // Known present (the warm path saw a manifest there that names it): no HEAD. A mount that
-    // linked it needs none either; one that did not is followed by the HEAD (see mountFirst).
-    if (t.present.has(d.digest)) plan = 'skip';
-    else if (await this.mountFirst(t, source, d)) plan = 'mount';
-    else plan = await planBlob(d, source, t.ep);
+    // Known present (the warm path saw a manifest there that names it): no HEAD.
+    plan = t.present.has(d.digest) ? 'skip' : await planBlob(d, source, t.ep);
+    // A mount sent with the HEAD may have linked the blob before the HEAD looked: it was mounted.
+    const mount = this.early.get(d.digest)?.mounts.get(t);
+    if (plan === 'skip' && mount && (await mount.peek())?.mounted) plan = 'mount';
     const landed = this.run.ctx.landed;
     const registry = t.ep.client.registry;
     const key = landingKey(t, d.digest);
@@ -500,33 +508,6 @@ export class TargetSet {
     t.plans.set(d.digest, plan);
     if (plan === 'skip') t.present.add(d.digest);
     return plan;
-  }
-
-  /**
-   * Within one registry a mount is a plan in itself: its 201 says the blob is in this repository
-   * now, linked by it or there before, which is all the HEAD would have said. So where the
-   * speculative start applies (a new tag, see startEarly), each blob's mount goes out as its plan's
-   * request instead of after a HEAD, a round trip sooner, and the move takes its answer. True when
-   * it linked the blob. A mount that did not (202: a registry that will not mount, such as ECR
-   * unless it is enabled; refused: Harbor's 401 on a project the token cannot read) is kept for
-   * the move and the HEAD decides as before: present → skip, its session cancelled; absent → the
-   * move uploads on that session. The largest blob's mount, sent by startEarly, is taken here too.
-   */
-  private async mountFirst(t: TransferTarget, source: RepoEndpoint, d: Descriptor): Promise<boolean> {
-    const { client, repo } = t.ep;
-    if (client.registry !== source.client.registry || isForeignLayer(d)) return false;
-    let mount = this.early.get(d.digest)?.mounts.get(t);
-    if (!mount) {
-      if (this.run.dryRun || !this.speculates(t, source, d)) return false;
-      mount = new Early(client.mountBlob(repo, d.digest, source.repo), (r) => (r.mounted ? undefined : client.cancelUpload(r.uploadUrl)));
-      this.run.logger.debug(`${d.digest}: mounted into ${client.registry}/${repo} as its plan, no HEAD first`);
-      const e = this.early.get(d.digest) ?? { sessions: new Map(), mounts: new Map() };
-      e.mounts.set(t, mount);
-      this.early.set(d.digest, e);
-      // As in startEarly: in a sync the landing is claimed at once, so other images mount from it.
-      if (this.run.ctx.landed) this.claim(t, d.digest, landingKey(t, d.digest));
-    }
-    return (await mount.peek())?.mounted === true;
   }
 
   /** Records that `t` is about to land `digest` in its repository; settled when confirmed, or withdrawn by finish(). */
