@@ -6,6 +6,7 @@
  */
 import { AuthError } from '../errors.js';
 import { settleSmallBody } from '../http/response.js';
+import { untilAborted } from '../http/retry.js';
 import type { HttpRequest, HttpResponse, Middleware, Send } from '../http/types.js';
 import { silentLogger, type Logger } from '../log.js';
 import { findChallenge, parseChallenges, type Challenge } from './challenge.js';
@@ -131,14 +132,18 @@ export function authMiddleware(opts: AuthOptions): Middleware {
     return credPromise;
   };
 
-  const tokenKey = (cred: Credential | undefined, scopes: string[]): string =>
-    `${registryHost}|${who(cred)}|${scopeKey(scopes)}`;
+  // The realm and service are part of the key: a token from a presumed realm that turns out not to
+  // be the registry's must not be handed to a request that already knows the registry's own.
+  const tokenKey = (cred: Credential | undefined, scopes: string[], challenge: Challenge): string =>
+    `${registryHost}|${challenge.params.realm ?? ''}|${challenge.params.service ?? ''}|${who(cred)}|${scopeKey(scopes)}`;
 
-  const bearer = async (cred: Credential | undefined, scopes: string[], challenge: Challenge, attempt: Attempt): Promise<string> => {
+  const bearer = async (cred: Credential | undefined, scopes: string[], challenge: Challenge, attempt: Attempt, signal: AbortSignal | undefined): Promise<string> => {
     // Decided before waiting: a concurrent 401 may drop the presumption while the token is fetched.
     const fromPresumed = challenge === presumed ? challenge : undefined;
-    const key = tokenKey(cred, scopes);
-    const got = await cache.getOrFetch(key, now, () => {
+    const key = tokenKey(cred, scopes, challenge);
+    // The fetch is shared by every request that needs this token, so it is not cancelled with
+    // this one; but this request stops waiting for it when its own signal fires (Ctrl-C).
+    const got = await untilAborted(signal, cache.getOrFetch(key, now, () => {
       log.debug(`auth: fetching a token for ${opts.registry} scopes=${scopes.join(' ') || '-'}`);
       return fetchToken(fromPresumed ? (opts.presumedTokenSend ?? opts.tokenSend) : opts.tokenSend, challenge, scopes, cred, {
         registry: opts.registry,
@@ -147,7 +152,7 @@ export function authMiddleware(opts: AuthOptions): Middleware {
         userAgent: opts.userAgent,
         now,
       });
-    });
+    }));
     opts.secrets?.add(got.token);
     if (got.fresh) attempt.tokenFetches++;
     attempt.sent = { kind: 'bearer', key, scopes, token: got.token, fresh: got.fresh, presumed: fromPresumed };
@@ -182,7 +187,7 @@ export function authMiddleware(opts: AuthOptions): Middleware {
     const challenge = learned;
     const wasPresumed = challenge === presumed;
     try {
-      return await bearer(cred, scopes, challenge, attempt);
+      return await bearer(cred, scopes, challenge, attempt, signal);
     } catch (err) {
       // A presumption is a head start, not a requirement: the request goes out without a token
       // and the registry's 401 names the realm to use (an error there is the one reported).
@@ -265,8 +270,14 @@ export function authMiddleware(opts: AuthOptions): Middleware {
     if (sent?.kind === 'bearer') {
       const widened = !scopesCover(sent.scopes, want);
       if (!widened) {
-        // Same scopes: a stored token may simply have gone stale; a fresh one being refused is final.
-        if (sent.fresh || attempt.tokenFetches >= 2) throw rejected(cred, challenge.params.error === 'insufficient_scope' ? want : undefined);
+        // Same scopes: a stored token may simply have gone stale; a fresh one being refused is
+        // final. Refused without a challenge, it is the caller's to read: Harbor answers a bare
+        // 401 where a repository has no referrers API (goharbor/harbor#18305), which is no login
+        // problem; any other request reports the 401 as the registry's refusal.
+        if (sent.fresh || attempt.tokenFetches >= 2) {
+          if (!fromThisResponse) return undefined;
+          throw rejected(cred, challenge.params.error === 'insufficient_scope' ? want : undefined);
+        }
         cache.invalidate(sent.key, sent.token);
       } else {
         if (attempt.tokenFetches >= 2) throw rejected(cred, want);
@@ -276,7 +287,7 @@ export function authMiddleware(opts: AuthOptions): Middleware {
       throw rejected(cred, undefined);
     }
     for (const s of extra) learnedScopes.add(s);
-    return bearer(cred, want, challenge, attempt);
+    return bearer(cred, want, challenge, attempt, req.signal);
   };
 
   const rejected = (cred: Credential | undefined, scopes: string[] | undefined): AuthError => {
@@ -302,8 +313,10 @@ export function authMiddleware(opts: AuthOptions): Middleware {
       const attempt: Attempt = { tokenFetches: 0 };
       const scopes = mergeScopes([...opts.scopes, ...(req.scopes ?? []), ...learnedScopes]);
       let res = await next(withAuthorization(req, await proactive(scopes, attempt, req.signal)));
-      // At most: stale token → fresh token → widened scopes.
-      for (let round = 0; round < 3 && isChallenge(res); round++) {
+      // At most: stale token → fresh token → widened scopes. Only the registry's own answers
+      // count: a 401 from where a redirect led (blob storage, a CDN) is handed back as it is, so
+      // a challenge there can never draw the registry's credentials to another realm.
+      for (let round = 0; round < 3 && isChallenge(res) && origins.has(originOf(res.url)); round++) {
         // The challenge's body is read first, so that its connection is free for the token GET
         // (a realm on the registry's host) or the replay, rather than one opened beside it.
         res = await settleSmallBody(res);

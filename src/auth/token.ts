@@ -129,7 +129,9 @@ function checkRealm(challenge: Challenge, opts: FetchTokenOptions): URL {
 }
 
 async function readReply(res: HttpResponse, realm: URL, cred: Credential | undefined, opts: FetchTokenOptions): Promise<FetchedToken> {
-  const details = { registry: opts.registry, status: res.status, realm: realm.host };
+  // transportRetried: the token GET has had its retries; a blob transfer that fails on it must not
+  // start over and ask again (one retry level, see http/retry.ts). `anonymous`: no credentials sent.
+  const details = { registry: opts.registry, status: res.status, realm: realm.host, ...(res.retriedByTransport ? { transportRetried: true } : {}), ...(cred ? {} : { anonymous: true }) };
   if (res.status === 401 || res.status === 403) {
     discard(res.body);
     const who = cred?.username ? `for user ${cred.username}` : cred ? 'for the given token' : 'for anonymous access';

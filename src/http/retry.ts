@@ -146,6 +146,29 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
+/** `p`, or an AbortedError as soon as `signal` fires (`p` itself goes on). */
+export function untilAborted<T>(signal: AbortSignal | undefined, p: Promise<T>): Promise<T> {
+  if (!signal) return p;
+  if (signal.aborted) {
+    p.catch(() => undefined);
+    return Promise.reject(new AbortedError());
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(new AbortedError());
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
+}
+
 /** True when the request can be sent again with the same bytes. */
 export function isReplayable(req: HttpRequest): boolean {
   return req.body === undefined || Buffer.isBuffer(req.body) || req.replayable !== false;

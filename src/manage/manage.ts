@@ -124,7 +124,8 @@ async function refusedWrite<T>(write: () => Promise<T>, action: string, what: st
   try {
     return await write();
   } catch (err) {
-    if (!(err instanceof AuthError) || err.details.anonymous === true) throw err;
+    // A token service that failed (503) says nothing about rights: that stays E_AUTH.
+    if (!(err instanceof AuthError) || err.details.anonymous === true || (err.details.status !== undefined && err.details.status !== 401 && err.details.status !== 403)) throw err;
     throw new DeniedError(`${action} ${what} refused: the credentials were accepted for reading but not for ${action === 'delete' ? 'deleting' : 'writing'}; check your rights on the repository`, {
       cause: err,
       details: err.details,

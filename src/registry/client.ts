@@ -333,7 +333,15 @@ export class HttpRegistryClient implements RegistryClient {
   /** Cross-repository mount: 201 = mounted; 202 = the registry opened an upload instead. */
   async mountBlob(repo: string, digest: string, fromRepo: string): Promise<MountResult> {
     const url = await this.url(`${repo}/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(fromRepo)}`);
-    const res = await this.request({ method: 'POST', url, scopes: [repositoryScope(fromRepo, ['pull'])] });
+    const what = `aborted: mount ${digest} into ${this.registry}/${repo}`;
+    // Not cut by an interruption, as startUpload: a registry that cannot mount opens a session
+    // (202), and one opened while the run was stopping is cancelled here, not left behind unknown.
+    const { res, interrupted } = await this.sendWithGrace({ method: 'POST', url, scopes: [repositoryScope(fromRepo, ['pull'])] }, what);
+    if (interrupted) {
+      await drain(res);
+      if (res.status === 202) await this.cancelUpload(this.location(res, url));
+      throw new AbortedError(what, { details: { registry: this.registry } });
+    }
     if (res.status === 201) {
       await drain(res);
       return { mounted: true, stated: res.headers['docker-content-digest'] === digest };

@@ -770,6 +770,45 @@ describe('presumed challenges (a realm known before the first 401)', () => {
     assert.ok(logLines.slice(before).some((l) => l.includes(`names the realm ${tokens.realm}, not the presumed ${stale.realm}`)));
   });
 
+  it('a token from a wrong presumed realm, still on its way, is not handed to a request that knows the registry\'s realm', async () => {
+    let issued = 0;
+    // The presumed realm: its tokens mean nothing to the registry; those for "other" come slowly.
+    const stale = await serve(async (req, res) => {
+      if (req.url.searchParams.getAll('scope').some((x) => x.includes('other'))) await new Promise((r) => setTimeout(r, 500));
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token: `stale-${++issued}` }));
+    });
+    const tokens = await tokenServer();
+    const reg = await registry({ tokens });
+    const client = middleware(reg, alice, { presume: presumeAt(`${stale.base}/token`, 'old-service') });
+    const other = (p: string): HttpRequest => get(reg, p, { scopes: ['repository:other:pull'] });
+    // B asks the presumed realm for its token (slow); meanwhile A's 401 names the registry's realm.
+    const b = client(other('/v2/app/manifests/b'));
+    const a = await client(get(reg, '/v2/app/manifests/a'));
+    assert.equal(a.status, 200);
+    await readBody(a);
+    // C needs B's scopes and knows the registry's realm: it must not take B's token from the old one.
+    const c = await client(other('/v2/app/manifests/c'));
+    assert.equal(c.status, 200, 'C gets its token from the registry\'s realm');
+    await readBody(c);
+    const rb = await b;
+    assert.equal(rb.status, 200, 'B recovers from its presumed token\'s refusal');
+    await readBody(rb);
+  });
+
+  it('a request whose signal fires while its token is fetched stops waiting at once: E_ABORTED, nothing sent', { timeout: 10_000 }, async () => {
+    // A token service that never answers (until the test's servers are closed).
+    const silent = await serve(() => new Promise<void>(() => undefined));
+    const tokens = await tokenServer();
+    const reg = await registry({ tokens });
+    const client = middleware(reg, alice, { presume: presumeAt(`${silent.base}/token`) });
+    const ac = new AbortController();
+    const pending = client(get(reg, '/v2/app/manifests/a', { signal: ac.signal }));
+    setTimeout(() => ac.abort(), 50);
+    const err = await failure(pending);
+    assert.equal(err.code, 'E_ABORTED');
+    assert.equal(reg.requests.length, 0, 'the request itself was never sent');
+  });
+
   it('a presumed realm that fails: the request goes out without a token and the 401 names the realm', async () => {
     const broken = await tokenServer({ raw: { status: 404, body: 'not here' } });
     const tokens = await tokenServer();

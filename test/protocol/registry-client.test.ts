@@ -9,7 +9,8 @@ import { Transport } from '../../src/http/transport.js';
 import { MAX_TAG_PAGES, HttpRegistryClient, nextLink, withQuery } from '../../src/registry/client.js';
 import { endpointFor, parseInsecureList } from '../../src/registry/endpoint.js';
 import { uploadLocationOf } from '../../src/registry/registry-client.js';
-import { DeniedError, DigestMismatchError, NotFoundError, ProtocolError, UnsupportedError } from '../../src/errors.js';
+import { DeniedError, DigestMismatchError, NotFoundError, ProtocolError, RegpushError, UnsupportedError } from '../../src/errors.js';
+import { restartOutcome } from '../../src/http/retry.js';
 
 type Handler = (req: http.IncomingMessage, body: Buffer, res: http.ServerResponse) => void;
 const servers: http.Server[] = [];
@@ -427,5 +428,104 @@ test('a presumed realm that fails is asked once, without the retries the registr
   const got = await client.getManifest('app', '1');
   assert.equal(got.digest, sha(manifest));
   assert.deepEqual(r.log.map((l) => l.split('?')[0]), ['GET /presumed-token', 'GET /v2/app/manifests/1', 'GET /token', 'GET /token', 'GET /v2/app/manifests/1']);
+  r.transport.close();
+});
+
+test('Harbor: a bare 401 on referrers after the client has authenticated is "no referrers API", not a login failure', async () => {
+  const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha('{}'), size: 2 }, layers: [] }));
+  let host = '';
+  let tokens = 0;
+  const r = await registry((req, _body, res) => {
+    if (req.url!.startsWith('/token')) return res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token: `t${++tokens}` }));
+    // goharbor/harbor#18305: no referrers API for the repository → 401 without a challenge, token or not.
+    if (req.url!.includes('/referrers/')) return res.writeHead(401, { 'content-type': 'application/json' }).end('{"errors":[{"code":"UNAUTHORIZED","message":"unauthorized"}]}');
+    if (!req.headers.authorization?.startsWith('Bearer t')) {
+      return res.writeHead(401, { 'www-authenticate': `Bearer realm="http://${host}/token",service="harbor"`, 'content-type': 'application/json' }).end('{}');
+    }
+    res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json', 'docker-content-digest': sha(manifest) }).end(manifest);
+  });
+  host = r.host;
+  await r.client.getManifest('app', '1'); // learns the challenge, holds a token
+  assert.equal(await r.client.referrers('app', sha(manifest)), undefined);
+  // The stored token is tried, then one fresh token; then the 401 is the answer (no third token, no E_AUTH).
+  assert.deepEqual(r.log.filter((l) => l.includes('/referrers/')).length, 2);
+  assert.equal(tokens, 2);
+  r.transport.close();
+});
+
+test('a token service that keeps failing: its GET has the transport\'s retries, and the error says so (no blob restart asks again)', async () => {
+  let host = '';
+  let tokenGets = 0;
+  const r = await registry((req, _body, res) => {
+    if (req.url!.startsWith('/token')) {
+      tokenGets++;
+      return res.writeHead(503, { 'content-type': 'text/plain' }).end('busy');
+    }
+    res.writeHead(401, { 'www-authenticate': `Bearer realm="http://${host}/token",service="reg"`, 'content-type': 'application/json' }).end('{}');
+  });
+  host = r.host;
+  const err = await r.client.getManifest('app', '1').then(() => undefined, (e: unknown) => e);
+  assert.ok(err instanceof RegpushError && err.code === 'E_AUTH', String(err));
+  assert.equal(tokenGets, 2, 'the first try and the transport\'s one retry');
+  assert.equal(err.details.transportRetried, true);
+  assert.equal(restartOutcome(err), undefined, 'a whole-transfer restart would only multiply the retries');
+  r.transport.close();
+});
+
+test('a 401 with a challenge from where a redirect led (storage, a CDN) is handed back: no credentials go to its realm', async () => {
+  const blob = Buffer.from('blob bytes');
+  const d = sha(blob);
+  const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha('{}'), size: 2 }, layers: [] }));
+  const stolen: string[] = [];
+  const storage = http.createServer((req, res) => {
+    if (req.url!.startsWith('/evil-token')) {
+      stolen.push(req.headers.authorization ?? '(none)');
+      return res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token: 'evil' }));
+    }
+    res.writeHead(401, { 'www-authenticate': `Bearer realm="http://127.0.0.1:${(storage.address() as AddressInfo).port}/evil-token",service="cdn"`, 'content-type': 'text/plain' }).end('no');
+  });
+  servers.push(storage);
+  await new Promise<void>((ok) => storage.listen(0, '127.0.0.1', ok));
+  const storageBase = `http://127.0.0.1:${(storage.address() as AddressInfo).port}`;
+  let host = '';
+  const r = await registry((req, _body, res) => {
+    if (req.url!.startsWith('/token')) return res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token: 'good' }));
+    if (req.headers.authorization !== 'Bearer good') {
+      return res.writeHead(401, { 'www-authenticate': `Bearer realm="http://${host}/token",service="reg"`, 'content-type': 'application/json' }).end('{}');
+    }
+    if (req.url!.includes('/manifests/')) return res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json', 'docker-content-digest': sha(manifest) }).end(manifest);
+    res.writeHead(307, { location: `${storageBase}/blobs/${d}` }).end();
+  });
+  host = r.host;
+  const client = new HttpRegistryClient({ registry: host, transport: r.transport, insecure: [host], credential: async () => ({ username: 'alice', password: 'secret' }) });
+  // A stored token (not a fresh one) is what the blob GET carries: a refusal of a stored token
+  // would otherwise be answered by fetching a new one, at whatever realm the 401 names.
+  await client.getManifest('app', '1');
+  const err = await client.getBlob('app', d).then(() => undefined, (e: unknown) => e);
+  assert.ok(err instanceof RegpushError, String(err));
+  assert.deepEqual(stolen, [], 'the storage host\'s realm was never asked for a token');
+  r.transport.close();
+});
+
+test('a mount POST interrupted while the registry opens a session instead (202): that session is cancelled, then AbortedError', async () => {
+  const deleted: string[] = [];
+  const r = await registry((req, _body, res) => {
+    if (req.method === 'POST') {
+      // This registry does not mount: it opens a session, whose answer is on the way when the operation is interrupted.
+      setTimeout(() => res.writeHead(202, { location: '/v2/app/blobs/uploads/m1?_state=s0', 'content-length': '0' }).end(), 150);
+      return;
+    }
+    if (req.method === 'DELETE') {
+      deleted.push(req.url!);
+      return res.writeHead(204).end();
+    }
+    res.writeHead(500).end();
+  });
+  const op = new AbortController();
+  const client = new HttpRegistryClient({ registry: r.host, transport: r.transport, insecure: [r.host], signal: op.signal });
+  const mounting = client.mountBlob('app', sha('layer'), 'base');
+  setTimeout(() => op.abort(), 30);
+  await assert.rejects(mounting, (e: Error) => e.name === 'AbortedError');
+  assert.deepEqual(deleted, ['/v2/app/blobs/uploads/m1?_state=s0']);
   r.transport.close();
 });
