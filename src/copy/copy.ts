@@ -121,6 +121,9 @@ export async function copy(opts: CopyOptions): Promise<CopyResult> {
     if (failure) throw failure;
     return result;
   } catch (err) {
+    // Nothing still running serves the copy any more (a blob started early, while a later plan
+    // failed): it stops now and its session is cancelled, instead of landing a blob no manifest names.
+    run.stop(err);
     await run.settle();
     throw run.failure(err);
   } finally {

@@ -24,6 +24,7 @@ import { CANCEL_TIMEOUT_MS } from '../registry/client.js';
 import { UploadSessions } from './sessions.js';
 import { UploadMemory } from '../registry/quirks.js';
 import type { Transport } from '../http/transport.js';
+import { untilAborted } from '../http/retry.js';
 import { Early, largestFirst, moveBlobToMany, planBlob, type OpenedBlob } from './blobs.js';
 import type { MountResult, RegistryClient, UploadSession } from '../registry/registry-client.js';
 import { LandedBlobs, statedKey, type BlobEvents, type BlobReport, type PlanAction, type RepoEndpoint, type TransferContext } from './types.js';
@@ -312,6 +313,15 @@ export class TargetSet {
   setAside(t: TransferTarget, err: unknown): void {
     const first = !t.failed;
     t.failed ??= asRegpushError(err);
+    // What it was landing for the run's other images will not land: they stop waiting for it now
+    // (and move the blob themselves), not when this image ends, which may itself wait for one of
+    // theirs (two images of a sync failing at one registry would otherwise wait on each other).
+    const prefix = landingKey(t, '');
+    for (const [key, settle] of this.landings) {
+      if (!key.startsWith(prefix)) continue;
+      settle(false);
+      this.landings.delete(key);
+    }
     if (this.mode.failFast) {
       if (this.mode.stopRun) this.run.stop(err);
       throw err;
@@ -566,7 +576,7 @@ export class TargetSet {
   private async afterLanding(source: RepoEndpoint, d: Descriptor, t: TransferTarget): Promise<void> {
     const key = landingKey(t, d.digest);
     const wait = this.waits.get(key)!;
-    const from = await wait.landing;
+    const from = await untilAborted(this.run.signal, wait.landing);
     this.waits.delete(key);
     if (t.failed) return;
     if (wait.sameRepo && from !== undefined) {

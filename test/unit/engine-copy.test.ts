@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copy, type CopyResult, type RegpushError } from '../../src/index.js';
-import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
+import { bytesOf, fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
 
 const fake = fakeRegistryPool();
 /** Every upload request answered 500 (Retry-After: 0 keeps the client's retries immediate). */
@@ -204,4 +204,18 @@ test('--all-tags with two tags on one image: its blobs are read once, the second
   for (const l of img.layers) assert.equal(src.count({ kind: 'blob', method: 'GET', digest: l.digest }), 1, `layer ${l.digest} read once`);
   assert.equal(dst.manifest('app', '1')?.digest, img.digest);
   assert.equal(dst.manifest('app', 'latest')?.digest, img.digest);
+});
+
+test('a copy whose plan fails while its largest layer, started early, is still uploading: that upload is stopped and its session cancelled', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const img = src.seedImage('base/app', { tags: ['1'], layers: [bytesOf('large layer', 300_000), bytesOf('small layer', 2_000)] });
+  const [large, small] = img.layers;
+  // The large layer's upload takes a while to be answered; the small one's HEAD fails for good.
+  dst.fault({ kind: 'upload', method: ['PUT', 'PATCH'] }, { kind: 'delay', ms: 1500 });
+  dst.fault({ kind: 'blob', method: 'HEAD', digest: small!.digest }, { kind: 'status', status: 500, retryAfter: 0 });
+  const err = await copy({ from: src.ref('base/app:1'), to: [dst.ref('app:1')], retries: 0, ...fakeLibraryOptions(src, dst) }).then(() => undefined, (e: { code?: string }) => e);
+  assert.ok(err?.code && err.code !== 'E_INTERNAL', String(err));
+  assert.equal(dst.blob('app', large!.digest), undefined, 'the large layer did not land: no manifest would have named it');
+  assert.equal(dst.manifest('app', '1'), undefined);
+  assert.equal(dst.openUploads(), 0, 'its session was cancelled');
 });

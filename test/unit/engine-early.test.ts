@@ -225,3 +225,23 @@ test('an unchanged copy (the target holds the tag): the spare source connection 
   assert.equal(src.count({ method: 'GET' }), 0, 'no manifest or blob GET at the source: HEADs only');
   assert.equal(await openConnections(src), 0, 'the spare did not outlive the run');
 });
+
+test('sync: two images waiting on each other\'s blobs at a target that refuses every upload both fail, and the sync ends', { timeout: 30_000 }, async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const shared = [bytesOf('shared layer d', 50_000), bytesOf('shared layer e', 40_000)];
+  const a = src.seedImage('a', { tags: ['1'], layers: shared });
+  const b = src.seedImage('b', { tags: ['1'], layers: shared });
+  const [d, e] = a.layers.map((l) => l.digest);
+  assert.deepEqual(b.layers.map((l) => l.digest), [d, e], 'the two images share both layers');
+  // The tags exist at the target (an update): every blob is planned HEAD first. The HEADs are
+  // timed so that a lands d and b lands e, each waiting for the other's blob.
+  const before = { a: dst.seedImage('mirror/a', { tags: ['1'] }).digest, b: dst.seedImage('mirror/b', { tags: ['1'] }).digest };
+  dst.fault({ kind: 'blob', method: 'HEAD', repo: 'mirror/a', digest: e }, { kind: 'delay', ms: 300 });
+  dst.fault({ kind: 'blob', method: 'HEAD', repo: 'mirror/b', digest: d }, { kind: 'delay', ms: 300 });
+  dst.fault({ kind: 'upload' }, { kind: 'status', status: 500, retryAfter: 0 });
+  const spec = parseSyncFile(['defaults:', `  targets: [${dst.host}/mirror]`, 'images:', `  - source: ${src.ref('a:1')}`, `  - source: ${src.ref('b:1')}`, ''].join('\n'), 'sync.yaml');
+  const err = await sync({ spec, retries: 0, ...fakeLibraryOptions(src, dst) } as Parameters<typeof sync>[0]).then(() => undefined, (x: { code?: string }) => x);
+  assert.equal(err?.code, 'E_PARTIAL', String(err));
+  for (const n of ['a', 'b'] as const) assert.equal(dst.manifest(`mirror/${n}`, '1')?.digest, before[n], 'the tag still holds what it held');
+  assert.equal(dst.openUploads(), 0);
+});
