@@ -116,8 +116,14 @@ export function restartOutcome(err: unknown): AttemptOutcome | undefined {
  * so that `--retries N` bounds their sum instead of their product.
  */
 export class RetryBudget {
-  private used = 0;
-  constructor(readonly policy: RetryPolicy) {}
+  private used: number;
+  /** `spent`: retries already taken for the same blob at an earlier level (a read shared by several targets). */
+  constructor(
+    readonly policy: RetryPolicy,
+    spent = 0,
+  ) {
+    this.used = spent;
+  }
   /** Delay before the next retry, or null when the outcome is not retryable or the budget is spent. */
   next(outcome: AttemptOutcome): number | null {
     const delay = retryDelay(this.used + 1, outcome, this.policy);

@@ -257,8 +257,11 @@ export async function moveBlobToMany(
     }),
   );
   if (streamers.length) {
-    const budgets = streamers.map(() => new RetryBudget(ctx.transport.retryPolicy));
-    const { settled: shared, sourceFailed } = await teeUpload(desc, source, streamers.map((i) => targets[i]!), ctx, early?.read, streamers.map((i) => early?.at?.[i]?.session));
+    // The shared read's resumes count against every target it fed: a target that then gets a pass
+    // of its own has only what is left of --retries, so the sum stays bounded for each of them.
+    const readBudget = new RetryBudget(ctx.transport.retryPolicy);
+    const { settled: shared, sourceFailed } = await teeUpload(desc, source, streamers.map((i) => targets[i]!), ctx, readBudget, early?.read, streamers.map((i) => early?.at?.[i]?.session));
+    const budgets = streamers.map(() => new RetryBudget(ctx.transport.retryPolicy, readBudget.spent));
     for (const [k, i] of streamers.entries()) {
       const r = shared[k]!;
       if (r.status === 'fulfilled' || sourceFailed) {
@@ -293,6 +296,7 @@ async function teeUpload(
   source: RepoEndpoint,
   targets: RepoEndpoint[],
   ctx: TransferContext,
+  budget: RetryBudget,
   read?: Early<OpenedBlob>,
   early?: (Early<UploadSession> | undefined)[],
 ): Promise<{ settled: PromiseSettledResult<BlobReport>[]; sourceFailed: boolean }> {
@@ -308,7 +312,7 @@ async function teeUpload(
     size: desc.size,
     what,
     policy: ctx.transport.retryPolicy,
-    budget: new RetryBudget(ctx.transport.retryPolicy),
+    budget,
     logger: ctx.transport.logger,
     signal: ctx.signal,
     onResume: () => reports.forEach((r) => r.resumes++),

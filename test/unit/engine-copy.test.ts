@@ -219,3 +219,21 @@ test('a copy whose plan fails while its largest layer, started early, is still u
   assert.equal(dst.manifest('app', '1'), undefined);
   assert.equal(dst.openUploads(), 0, 'its session was cancelled');
 });
+
+test('--retries bounds each target\'s sum: resumes of the read shared by two targets count against the pass one of them then needs on its own', async () => {
+  const [src, a, b] = [await fake(), await fake(), await fake()];
+  const img = src.seedImage('base/app', { tags: ['1'], layers: [bytesOf('large layer', 400_000), bytesOf('small layer', 2_000)] });
+  const large = img.layers[0]!;
+  // The shared read breaks twice (two resumes: --retries 2 spent); then target a's upload of the
+  // layer breaks too. A pass of its own would be a third retry for a.
+  src.fault({ kind: 'blob', method: 'GET', digest: large.digest }, { kind: 'drop', afterBytes: 100_000 }, { times: 2 });
+  a.fault({ kind: 'upload', method: ['PUT', 'PATCH'], digest: large.digest }, { kind: 'drop' }, { times: 1 });
+  const err = await copy({ from: src.ref('base/app:1'), to: [a.ref('app:1'), b.ref('app:1')], retries: 2, ...fakeLibraryOptions(src, a, b) }).then(() => undefined, (e: RegpushError) => e);
+  assert.equal(err?.code, 'E_PARTIAL', String(err));
+  const r = err!.details.result as CopyResult;
+  assert.deepEqual(r.targets.map((t) => t.ok), [false, true], 'a is set aside, b completes');
+  assert.equal(src.count({ kind: 'blob', method: 'GET', digest: large.digest }), 3, 'one read and its two resumes: no read of its own for a');
+  assert.equal(a.manifest('app', '1'), undefined);
+  assert.equal(b.manifest('app', '1')?.digest, img.digest);
+  assert.equal(a.openUploads(), 0);
+});
