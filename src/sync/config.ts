@@ -138,6 +138,9 @@ function readYaml(text: string, file: string): unknown {
   try {
     return parseYaml(text, { customTags: (tags) => tags.filter((t) => !/(^|:)(int|float)/.test(typeof t === 'string' ? t : t.tag)) });
   } catch (err) {
+    // The yaml package reports an alias to an anchor never set, and its guard against alias
+    // expansion bombs, as ReferenceError: both are mistakes in the file.
+    if (err instanceof ReferenceError) throw new InputError(`${file}: not valid YAML: ${err.message}`, { details: { file } });
     if (!(err instanceof YAMLParseError)) throw err;
     const pos = err.linePos?.[0];
     const where = pos ? ` at line ${pos.line}, column ${pos.col}` : '';

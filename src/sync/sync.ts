@@ -300,7 +300,8 @@ function report(opts: SyncOptions, entries: number, units: SyncUnitResult[], run
  * counting as a pull — every poll interval, until the count is back or maxWait has passed.
  */
 class RateGate {
-  private holding: Promise<void> | undefined;
+  /** Per registry (its API host): a low count at Docker Hub holds no image from another registry. */
+  private readonly holding = new Map<string, Promise<void>>();
 
   constructor(
     private readonly run: TransferRun,
@@ -311,11 +312,13 @@ class RateGate {
   async pass(source: ImageReference): Promise<void> {
     const min = this.opts.minRateLimit;
     if (min === undefined) return;
-    while (this.holding) await this.holding;
+    const key = apiHost(source.registry);
+    for (let h = this.holding.get(key); h; h = this.holding.get(key)) await h;
     const remaining = this.remaining(source.registry);
     if (remaining === undefined || remaining >= min) return;
-    this.holding = this.wait(source, min).finally(() => (this.holding = undefined));
-    await this.holding;
+    const hold = this.wait(source, min).finally(() => this.holding.delete(key));
+    this.holding.set(key, hold);
+    await hold;
   }
 
   private remaining(registry: string): number | undefined {

@@ -305,3 +305,30 @@ test('sync --min-ratelimit: below the limit no new image starts; it stops with E
   assert.equal(res.totals.copied, 3);
   assert.deepEqual(waited, [3]);
 });
+
+test('sync --min-ratelimit holds back only the registry that is low: an image from another registry starts while it waits', async () => {
+  const proxy = await startFaultProxy(R.anon.url);
+  proxies.push(proxy);
+  proxy.rule({ fault: { kind: 'setHeaders', headers: { 'ratelimit-limit': '100;w=21600', 'ratelimit-remaining': '3;w=21600' } } });
+  const prefix = `${run}rl3`;
+  // Two slots: the first two images (the low registry) run blind; the third finds it low and
+  // waits there; the fourth, from another registry, starts in the other slot meanwhile.
+  const low = ['base/busybox:v2s2', 'base/busybox:oci', 'base/multi:oci'].map((s) => `  - source: ${proxy.host}/${s}`);
+  const text = ['defaults:', `  targets: [${R.anon2.host}/${prefix}]`, 'images:', ...low, `  - source: ${R.anon.host}/base/busybox:oci`, `    targets: [${R.anon2.host}/${prefix}/other]`, ''].join('\n');
+  const r = await runCli(['sync', '--json', '--images', '2', '--min-ratelimit', '10', '--max-wait', '3s', writeFile('rl3.yaml', text)], { env });
+  assert.equal(r.code, 5, r.stderr);
+  const rep = report(r.stdout);
+  const other = rep.units.find((u) => u.source.startsWith(`${R.anon.host}/`));
+  assert.ok(other?.ok, `the image from the other registry was copied: ${JSON.stringify(rep.units.map((u) => u.source))}`);
+  assert.equal(rep.units.filter((u) => u.source.startsWith(`${proxy.host}/`)).length, 2, 'the held image of the low registry did not start');
+});
+
+test('sync of a one-image file whose image fails: that error\'s exit code, and still the JSON report', async () => {
+  const text = ['images:', `  - source: ${R.anon.host}/${run}/no-such-image:1`, `    targets: [${R.anon2.host}/${run}one]`, ''].join('\n');
+  const r = await runCli(['sync', '--json', writeFile('one.yaml', text)], { env });
+  assert.equal(r.code, 4, r.stderr);
+  const rep = report(r.stdout);
+  assert.equal(rep.units.length, 1);
+  assert.equal(rep.units[0]!.ok, false);
+  assertOneErrorLine(r, 4, 'E_NOT_FOUND', /no-such-image/);
+});

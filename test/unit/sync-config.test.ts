@@ -160,6 +160,11 @@ describe('parseSyncFile: every mistake is one E_INPUT line naming file, entry an
     fails('images: []\nimages: []\n', /not valid YAML at line 2, column 1: Map keys must be unique/);
     fails(`${ok}---\n${ok}`, /one YAML document/);
     fails('images: "unterminated\n', /not valid YAML at line \d+, column \d+: Missing closing "quote/);
+    // An alias to an anchor never set (a typo), and an alias expansion bomb: the yaml package
+    // throws ReferenceError for both, which must still be the file's mistake, not an internal error.
+    fails('defaults:\n  targets: *defautls\nimages:\n  - source: a.io/x\n', /^sync\.yaml: not valid YAML: .*alias/i);
+    const bomb = ['a: &a [x, x, x, x, x, x, x, x, x, x]', ...'bcdefghij'.split('').map((c, i) => `${c}: &${c} [${Array(10).fill(`*${'abcdefghij'[i]}`).join(', ')}]`), 'images: [*j]', ''].join('\n');
+    fails(bomb, /^sync\.yaml: not valid YAML: /);
     failsAs('sync.json', '{\n  "images": [\n    {"source": "a",}\n  ]\n}', /^sync\.json: not valid JSON at line 3, column \d+/);
     failsAs('sync.json', '{"images": [', /^sync\.json: not valid JSON/);
   });

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import type { SecretSet } from '../../redact.js';
 import path from 'node:path';
 import type { Argv } from 'yargs';
-import { InputError, PartialFailureError, RegpushError, UsageError } from '../../errors.js';
+import { InputError, RegpushError, UsageError } from '../../errors.js';
 import type { SyncEvents, SyncResult, SyncUnitResult } from '../../sync/sync.js';
 import { chunkSizeOption, commonContext, commonFlags, connectionOptions } from '../common.js';
 import { defineFlags, withFlags, type InferredArgs } from '../flag-table.js';
@@ -70,9 +70,10 @@ export function syncCommand(y: Argv, io: CliIO, done: (code: number) => void, se
         display.close();
       } catch (err) {
         display.close();
-        // A partial failure (or a stop by the rate-limit gate) still reports what was done, then the error line.
+        // A failure that comes with what was done (some images failed, the rate-limit gate stopped
+        // the run, the one image of the file failed) still reports it, then the error line.
         const partial = err instanceof RegpushError ? (err.details.result as SyncResult | undefined) : undefined;
-        if (partial && (err instanceof PartialFailureError || (err as RegpushError).code === 'E_TOO_MANY_REQUESTS')) printResult(io, a, partial, clock, secrets);
+        if (partial) printResult(io, a, partial, clock, secrets);
         throw err;
       }
       printResult(io, a, result, clock, secrets);
