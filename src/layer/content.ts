@@ -4,6 +4,7 @@
  * layer would be pushed and kept for ever, so push refuses it before any request.
  */
 import { silentLogger, type Logger } from '../log.js';
+import { normaliseDest } from './sources.js';
 import type { LayerSource } from './types.js';
 import { walkSources } from './walk.js';
 
@@ -32,7 +33,7 @@ export async function hasContent(sources: LayerSource[], logger: Logger = silent
   return false;
 }
 
-/** True when `name` ("app/") is the destination directory of one of the sources ("" is the root). */
+/** True when `name` ("app/") is the destination directory of one of the sources, spelled as the walk spells it ("/srv/./" is "srv/"). */
 function isDestination(name: string, sources: LayerSource[]): boolean {
-  return sources.some((s) => `${s.dest.replace(/^\/+/, '').replace(/\/+$/, '')}/` === name);
+  return sources.some((s) => `${normaliseDest(s.dest).name}/` === name);
 }

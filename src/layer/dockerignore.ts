@@ -88,8 +88,11 @@ type State =
   | { kind: 'split' }
   | { kind: 'accept' };
 
-/** What `.` matches in the JavaScript regexp this matcher replaced: anything but a line terminator. */
-const notLineTerminator = (ch: string): boolean => ch !== '\n' && ch !== '\r' && ch !== '\u2028' && ch !== '\u2029';
+/**
+ * What `**` matches: Docker compiles it to `.*` in a Go regexp (moby/patternmatcher), and Go's `.`
+ * excludes only `\n` — a `\r` (macOS's `Icon\r` folder-icon file), U+2028 or U+2029 is matched.
+ */
+const notNewline = (ch: string): boolean => ch !== '\n';
 const notSlash = (ch: string): boolean => ch !== '/';
 
 /**
@@ -167,12 +170,12 @@ function compilePattern(pattern: string, counter: MatchCounter): Compiled {
         if (k >= chars.length) {
           if (kind === 'exact') kind = 'prefix';
           else {
-            states.push({ kind: 'loop', test: notLineTerminator, exitOnSlash: false });
+            states.push({ kind: 'loop', test: notNewline, exitOnSlash: false });
             kind = 'regexp';
           }
         } else {
           // `(?:.*/)?`: skip, or any run of characters that ends with a `/`.
-          states.push({ kind: 'split' }, { kind: 'loop', test: notLineTerminator, exitOnSlash: true });
+          states.push({ kind: 'split' }, { kind: 'loop', test: notNewline, exitOnSlash: true });
           kind = 'regexp';
         }
         // A leading `**` followed only by literal text is moby's suffix match: `**/foo`, `**.log`.

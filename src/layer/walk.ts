@@ -5,7 +5,7 @@
  */
 // Synchronous calls on purpose: an app directory is many small entries and each async call is a
 // thread-pool round trip (measured: the walk of a 167-file app spent ~30 ms idle waiting on them).
-import { readdirSync, readFileSync, readlinkSync, realpathSync, statSync, type Dirent } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync, type Dirent } from 'node:fs';
 import { basename, join, resolve, sep } from 'node:path';
 import { AbortedError, InputError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -143,15 +143,57 @@ async function loadIgnore(dir: string): Promise<IgnoreMatcher> {
 }
 
 /**
+ * Which directory source, if any, copies the layer directory `name` ("app/bin/"): as its
+ * destination, or as a directory inside it that exists in the source tree. Read from the sources
+ * themselves, so that the answer does not depend on which source the walk reaches first. A source
+ * that cannot be read is left to the walk to report.
+ */
+function copiedDirectories(sources: readonly LayerSource[]): (name: string) => 'destination' | 'inside' | undefined {
+  const dirs: { abs: string; prefix: string }[] = [];
+  for (const s of sources) {
+    try {
+      const abs = resolve(s.src);
+      if (!statSync(abs).isDirectory()) continue;
+      const { name } = normaliseDest(s.dest);
+      dirs.push({ abs, prefix: name === '' ? '' : `${name}/` });
+    } catch {
+      /* reported by the walk */
+    }
+  }
+  return (name) => {
+    let found: 'destination' | 'inside' | undefined;
+    for (const { abs, prefix } of dirs) {
+      if (prefix !== '' && name === prefix) return 'destination';
+      if (found || !name.startsWith(prefix)) continue;
+      try {
+        if (lstatSync(join(abs, name.slice(prefix.length))).isDirectory()) found = 'inside';
+      } catch {
+        /* not in this source */
+      }
+    }
+    return found;
+  };
+}
+
+/**
  * Walks every source and calls `visit` for each entry in layer order, awaiting what it returns
  * (back-pressure). A visit that has nothing to wait for may return nothing: no promise per entry.
  */
 export async function walkSources(sources: LayerSource[], ctx: WalkContext, visit: (e: WalkEntry) => Promise<void> | void): Promise<void> {
   const seenDirs = new Set<string>();
+  const copied = copiedDirectories(sources);
 
   const emitDir = async (name: string, owned: boolean, ancestor: boolean): Promise<void> => {
     if (seenDirs.has(name)) return; // several sources may share parents (/app and /app/config)
     seenDirs.add(name);
+    // A directory is written once, by whichever source reaches it first: one that another source
+    // copies (its destination, or a directory inside it) is that source's, owner and mode, even
+    // when an earlier source reached it first as a parent (--app ./tool:/app/bin/tool --app ./publish:/app).
+    if (!owned) {
+      const by = copied(name);
+      if (by === 'destination') owned = true;
+      else if (by === 'inside') [owned, ancestor] = [true, false];
+    }
     await visit({ kind: 'directory', name, mode: ancestor ? (WELL_KNOWN_DIR_MODES[name] ?? DIR_MODE) : DIR_MODE, owned });
   };
   const emitAncestors = async (name: string): Promise<void> => {

@@ -38,6 +38,10 @@ describe('IgnoreMatcher (moby patternmatcher semantics)', () => {
     check('*.log', ['a.log', 'x.log'], ['sub/a.log', 'a.log.txt', 'alog']);
   });
 
+  it('** matches every character but a newline, as Go\'s . in Docker\'s matcher: a \\r, U+2028 and U+2029 included', () => {
+    check('build*/**', ['build1/Icon\r', 'build1/a\u2028b', 'build2/x\u2029'], ['src/Icon\r']);
+  });
+
   it('**/*.log matches at any depth, including the root', () => {
     check('**/*.log', ['a.log', 'sub/a.log', 'a/b/c.log'], ['a.txt', 'sub/a.txt']);
   });

@@ -547,6 +547,20 @@ describe('layer: sources', () => {
     assert.equal(es.find((e) => e.header.name === 'opt/renamed')!.header.mode, 0o755);
   });
 
+  it('with chown, a directory a source copies is that source\'s even when another source reached it first as a parent (either order)', async () => {
+    const publish = tree({ 'a.txt': 'a', 'bin/x': 'x' });
+    const tool = tree({ 'tool.sh': { mode: 0o755, data: '#!/bin/sh\n' } });
+    const file = (dest: string) => ({ src: join(tool, 'tool.sh'), dest });
+    const owners = async (sources: { src: string; dest: string }[]) => {
+      const es = await entries(zlib.gunzipSync((await build({ sources, chown: { uid: 1000, gid: 2000 } })).bytes));
+      return Object.fromEntries(es.filter((e) => e.header.type === 'directory').map((e) => [e.header.name, `${e.header.uid}:${e.header.gid} ${e.header.mode!.toString(8)}`]));
+    };
+    const want = { 'app/': '1000:2000 755', 'app/bin/': '1000:2000 755', 'app/lib/': '0:0 755' };
+    // /app/lib is not in publish: only the file's parent, root's as every parent is.
+    assert.deepEqual(await owners([file('/app/bin/tool'), file('/app/lib/tool'), { src: publish, dest: '/app' }]), want);
+    assert.deepEqual(await owners([{ src: publish, dest: '/app' }, file('/app/bin/tool'), file('/app/lib/tool')]), want);
+  });
+
   it('follows a symlink given as the source itself (file or directory), not the ones inside', async () => {
     const real = tree({ 'dir/a.txt': 'a', 'dir/l': { link: 'a.txt' }, 'f.txt': 'file' });
     const links = tree({ 'to-dir': { link: join(real, 'dir') }, 'to-file': { link: join(real, 'f.txt') } });

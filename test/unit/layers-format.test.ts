@@ -185,6 +185,9 @@ test('hasContent: files count, a source .dockerignore alone does not, everything
   writeFileSync(join(ignored, '.dockerignore'), '*.log\n');
   assert.equal(await hasContent([{ src: ignored, dest: '/srv' }]), false);
   assert.equal(await hasContent([{ src: ignored, dest: '/' }]), false, 'at the image root too');
+  // Destinations as the walk spells them: still the source's own destination, still empty.
+  for (const dest of ['/srv/./', '/x/../srv', '//srv//', '/srv/sub/..']) assert.equal(await hasContent([{ src: empty, dest }]), false, dest);
+  assert.equal(await hasContent([{ src: ignored, dest: '/srv/./' }]), false, 'its .dockerignore alone, at /srv/./');
   const sub = join(root, 'sub');
   mkdirSync(join(sub, 'd'), { recursive: true });
   assert.equal(await hasContent([{ src: sub, dest: '/srv' }]), true, 'a directory of its own counts');
