@@ -88,7 +88,7 @@ export async function copyImage(set: TargetSet, source: RepoEndpoint, ref: strin
       if (await holdsEverywhere(t, opts.tags ?? t.tags, headDigest, held.get(t))) outcome.unchanged.add(t);
     });
   }
-  const need = set.subset(set.live.filter((t) => !outcome.unchanged.has(t)));
+  let need = set.subset(set.live.filter((t) => !outcome.unchanged.has(t)));
   if (need.live.length > 0) {
     const graph = await readOnce();
     outcome.graph = graph;
@@ -96,8 +96,17 @@ export async function copyImage(set: TargetSet, source: RepoEndpoint, ref: strin
     if (graph.sourceMirror) outcome.sourceMirror = graph.sourceMirror;
     outcome.digest = graph.top.digest;
     outcome.mediaType = graph.top.mediaType;
+    if (!check) {
+      // --platform or --format make a top manifest of their own, known only once the graph has been
+      // read: the targets' tags are compared with it now, so an unchanged image is not planned and
+      // written again (the source's manifests had to be read for it, which the HEAD check spares).
+      await need.each(async (t) => {
+        if (await holdsEverywhere(t, opts.tags ?? t.tags, graph.top.digest, undefined)) outcome.unchanged.add(t);
+      });
+      need = set.subset(need.live.filter((t) => !outcome.unchanged.has(t)));
+    }
     if (opts.noClobber) await refuseClobber(need, graph.top.digest);
-    await copyGraph(need, source, graph, opts);
+    if (need.live.length > 0) await copyGraph(need, source, graph, opts);
   }
   if (opts.referrers && outcome.sourceDigest) await copyReferrers(set, source, outcome, opts.dryRun);
   return outcome;

@@ -237,3 +237,21 @@ test('--retries bounds each target\'s sum: resumes of the read shared by two tar
   assert.equal(b.manifest('app', '1')?.digest, img.digest);
   assert.equal(a.openUploads(), 0);
 });
+
+test('a copy with --platform run again: the tag already holds the filtered image, so nothing is planned or written there', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const amd = src.seedImage('base/multi', { platform: { os: 'linux', architecture: 'amd64' } });
+  const arm = src.seedImage('base/multi', { platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } });
+  src.seedIndex('base/multi', [arm, amd], { tags: ['1'] });
+  const opts = { from: src.ref('base/multi:1'), to: [dst.ref('multi:1')], platform: 'linux/amd64', ...fakeLibraryOptions(src, dst) };
+  const first = await copy(opts);
+  assert.equal(first.digestChanged, true, 'one platform of two: a top manifest of its own');
+  assert.equal(first.targets[0]!.tagsUnchanged, undefined);
+  dst.clearLog();
+  const again = await copy(opts);
+  assert.equal(again.digest, first.digest);
+  assert.deepEqual(again.targets[0]!.tagsUnchanged, ['1']);
+  assert.deepEqual(again.targets[0]!.blobs, [], 'no blob planned');
+  assert.equal(dst.count({ kind: 'manifest', method: 'PUT' }), 0, 'nothing written');
+  assert.equal(dst.count({ kind: 'blob' }), 0, 'no blob asked about');
+});
