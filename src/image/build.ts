@@ -59,11 +59,12 @@ export function serializeManifest(m: ImageManifest | ImageIndex): Buffer {
 /**
  * A new index in the base's family listing `children` (our rewritten platform manifests).
  * Attestation children are dropped: they describe the old digests and would be wrong here.
+ * `anyFamily`: the children are entries of an existing index, kept whatever their family.
  */
-export function buildIndex(base: ImageIndex, children: Descriptor[]): ImageIndex {
+export function buildIndex(base: ImageIndex, children: Descriptor[], opts: { anyFamily?: boolean } = {}): ImageIndex {
   const family = mediaFamily(base.mediaType ?? MediaType.OCI_INDEX);
   const manifests = children.filter((d) => !isAttestation(d)).map((d) => structuredClone(d));
-  for (const d of manifests) checkFamily(family, d, `index child ${d.digest}`);
+  if (!opts.anyFamily) for (const d of manifests) checkFamily(family, d, `index child ${d.digest}`);
   const copy = structuredClone(base);
   return { mediaType: copy.mediaType ?? indexMediaTypeFor(family), ...copy, manifests };
 }

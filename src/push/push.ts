@@ -21,7 +21,7 @@
 import { InputError, UsageError } from '../errors.js';
 import { sha256Digest } from '../image/digest.js';
 import { convertIndex, convertManifest } from '../image/convert.js';
-import { manifestMediaTypeFor, MediaType, type MediaFamily } from '../image/mediatypes.js';
+import { manifestMediaTypeFor, mediaFamily, MediaType, type MediaFamily } from '../image/mediatypes.js';
 import { formatPlatform, platformMatches } from '../image/platform.js';
 import type { Descriptor, ImageManifest, Platform } from '../image/types.js';
 import { computeDiffId, type LayerResult } from '../layer/index.js';
@@ -325,8 +325,12 @@ function checkBase(base: ResolvedBase, inputs: PushInputs, logger: Logger): { ba
   if (inputs.annotations && to === 'docker') {
     throw new UsageError('--annotation needs an OCI manifest, and the base is Docker v2 (which has no annotations): add --format oci');
   }
-  if (to === base.family) return { base, family: base.family };
-  const dropped = (what: string): void => logger.info(`--format ${to}: the base's ${what} have no place in Docker v2 and are left out`);
+  // An index may list children of the other family (an OCI index over Docker v2 manifests): those
+  // are converted to the index's, since our config and layer go into every child we write.
+  const mixed = base.images.some((img) => mediaFamily(img.manifest.mediaType ?? MediaType.OCI_MANIFEST) !== to);
+  if (to === base.family && !mixed) return { base, family: base.family };
+  const why = inputs.format ? `--format ${to}` : `the base's index is Docker v2, and so is every child written under it`;
+  const dropped = (what: string): void => logger.info(`${why}: the base's ${what} have no place in Docker v2 and are left out`);
   return {
     family: base.family,
     base: {

@@ -7,7 +7,7 @@ import { convertIndexTo, convertManifest, type ConvertedChild } from '../image/c
 import { buildIndex, serializeManifest } from '../image/build.js';
 import { sha256Digest } from '../image/digest.js';
 import { checkIndexChildren, GraphBudget, parseManifest } from '../image/manifest.js';
-import { isForeignLayer, type MediaFamily } from '../image/mediatypes.js';
+import { isForeignLayer, mediaFamily, type MediaFamily } from '../image/mediatypes.js';
 import { isAttestation, selectPlatform } from '../image/platform.js';
 import type { Descriptor, Platform } from '../image/types.js';
 import type { RegistryClient } from '../registry/registry-client.js';
@@ -82,13 +82,17 @@ export async function readGraph(client: RegistryClient, repo: string, ref: strin
   if (parsed.kind === 'index' && platforms && platforms.length) {
     const picked = platforms.map((p) => selectPlatform(parsed.index, p));
     const unique = [...new Map(picked.map((d) => [d.digest, d])).values()];
-    const index = buildIndex(parsed.index, unique);
+    // The source's own entries, kept as they are: an index may list children of the other family
+    // (an OCI index over Docker v2 manifests, as `crane index append` makes).
+    const index = buildIndex(parsed.index, unique, { anyFamily: true });
     const bytes = serializeManifest(index);
     top = { digest: sha256Digest(bytes), mediaType: parsed.mediaType, bytes };
     rewritten = true;
   }
   await visit(top.bytes, top.mediaType, top.digest, 0);
-  if (format) {
+  // A graph already in that family is left as it is: converting nothing must not re-serialise the
+  // index or drop its attestations (which name digests that stay the same).
+  if (format && ![top, ...children].every((n) => mediaFamily(n.mediaType) === format)) {
     const converted = convertNodes(top, children, format, (what) => log?.(`--format ${format}: ${what} left out`));
     const changed = converted.top.digest !== top.digest;
     return { top: converted.top, children: converted.children, blobs: [...blobs.values()], rewritten: rewritten || changed, sourceDigest: fetched.digest, ...(fetched.mirror ? { sourceMirror: fetched.mirror } : {}) };

@@ -105,7 +105,7 @@ export async function copyImage(set: TargetSet, source: RepoEndpoint, ref: strin
       });
       need = set.subset(need.live.filter((t) => !outcome.unchanged.has(t)));
     }
-    if (opts.noClobber) await refuseClobber(need, graph.top.digest);
+    if (opts.noClobber) await refuseClobber(need, graph.top.digest, opts.tags);
     if (need.live.length > 0) await copyGraph(need, source, graph, opts);
   }
   if (opts.referrers && outcome.sourceDigest) await copyReferrers(set, source, outcome, opts.dryRun);
@@ -124,9 +124,10 @@ async function holdsEverywhere(t: TransferTarget, tags: readonly string[], diges
 }
 
 /** --no-clobber: a tag that exists and points elsewhere sets its target aside before any write. */
-async function refuseClobber(set: TargetSet, digest: string): Promise<void> {
+async function refuseClobber(set: TargetSet, digest: string, tags: readonly string[] | undefined): Promise<void> {
   await set.each(async (t) => {
-    for (const tag of t.tags) {
+    // The tags this image is written under: with --all-tags, the one being copied, not the target's own.
+    for (const tag of tags ?? t.tags) {
       const head = await t.ep.client.headManifest(t.ep.repo, tag);
       if (head?.digest && head.digest !== digest) throw new ExistsError(`${t.ref.registry}/${t.ref.repository}:${tag} already points at ${head.digest} (--no-clobber)`);
     }

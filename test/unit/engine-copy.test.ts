@@ -255,3 +255,43 @@ test('a copy with --platform run again: the tag already holds the filtered image
   assert.equal(dst.count({ kind: 'manifest', method: 'PUT' }), 0, 'nothing written');
   assert.equal(dst.count({ kind: 'blob' }), 0, 'no blob asked about');
 });
+
+test('--all-tags --no-clobber looks at the tag being copied, not at the target\'s own (latest)', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base/app', { tags: ['2.0'] });
+  dst.seedImage('app', { tags: ['latest'] }); // an unrelated latest at the target does not stand in the way
+  await copy({ from: src.ref('base/app'), to: [dst.ref('app')], allTags: true, noClobber: true, ...fakeLibraryOptions(src, dst) });
+  assert.equal(dst.manifest('app', '2.0')?.digest, src.manifest('base/app', '2.0')?.digest);
+  // A copied tag that points elsewhere at the target is refused and left as it is.
+  const [src2, dst2] = [await fake(), await fake()];
+  src2.seedImage('base/app', { tags: ['1.0'] });
+  const held = dst2.seedImage('app', { tags: ['1.0'] });
+  const err = await copy({ from: src2.ref('base/app'), to: [dst2.ref('app')], allTags: true, noClobber: true, ...fakeLibraryOptions(src2, dst2) }).then(() => undefined, (e: RegpushError) => e);
+  assert.equal(err?.code, 'E_EXISTS', String(err));
+  assert.equal(dst2.manifest('app', '1.0')?.digest, held.digest);
+});
+
+test('--format to the family the image already has changes nothing: same digest, attestations kept', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const amd = src.seedImage('base/multi', { platform: { os: 'linux', architecture: 'amd64' } });
+  const att = src.seedImage('base/multi', { platform: { os: 'unknown', architecture: 'unknown' } });
+  const index = src.seedIndex('base/multi', [amd, att], { tags: ['1'] });
+  const r = await copy({ from: src.ref('base/multi:1'), to: [dst.ref('multi:1')], format: 'oci', ...fakeLibraryOptions(src, dst) });
+  assert.equal(r.digest, index.digest);
+  assert.equal(r.digestChanged, false);
+  assert.deepEqual(dst.manifest('multi', '1')?.bytes, index.bytes);
+  assert.ok(dst.manifest('multi', att.digest), 'the attestation child is copied too');
+});
+
+test('an OCI index over Docker v2 manifests: copy --platform keeps the child as it is', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const amd = src.seedImage('base/mixed', { format: 'docker', platform: { os: 'linux', architecture: 'amd64' } });
+  const arm = src.seedImage('base/mixed', { format: 'docker', platform: { os: 'linux', architecture: 'arm64' } });
+  src.seedIndex('base/mixed', [amd, arm], { tags: ['1'] }); // an OCI index (as crane index append makes)
+  const r = await copy({ from: src.ref('base/mixed:1'), to: [dst.ref('mixed:1')], platform: 'linux/arm64', ...fakeLibraryOptions(src, dst) });
+  const top = JSON.parse(dst.manifest('mixed', '1')!.bytes.toString('utf8')) as { mediaType: string; manifests: { digest: string; mediaType: string }[] };
+  assert.equal(top.mediaType, 'application/vnd.oci.image.index.v1+json');
+  assert.deepEqual(top.manifests.map((m) => [m.digest, m.mediaType]), [[arm.digest, arm.mediaType]]);
+  assert.deepEqual(dst.manifest('mixed', arm.digest)?.bytes, arm.bytes);
+  assert.equal(r.digest, dst.manifest('mixed', '1')!.digest);
+});

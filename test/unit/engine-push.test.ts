@@ -380,3 +380,20 @@ test('base in another registry, a code change whose small layer was built before
   assert.equal(dst.openUploads(), 0);
   assert.equal(dst.manifest('app', '1')!.digest, again.digest);
 });
+
+test('a base that is an OCI index over Docker v2 manifests: the child is written in the index\'s family (was an internal error)', async () => {
+  const reg = await fake();
+  const amd = reg.seedImage('base/mixed', { format: 'docker', platform: { os: 'linux', architecture: 'amd64' } });
+  const arm = reg.seedImage('base/mixed', { format: 'docker', platform: { os: 'linux', architecture: 'arm64' } });
+  reg.seedIndex('base/mixed', [amd, arm], { tags: ['1'] }); // OCI index, Docker children (crane index append)
+  const r = await push({ from: reg.ref('base/mixed:1'), to: reg.ref('app:1'), app: appDir(), platform: 'all', ...fakeLibraryOptions(reg) });
+  const top = JSON.parse(reg.manifest('app', '1')!.bytes.toString('utf8')) as { mediaType: string; manifests: { digest: string; mediaType: string }[] };
+  assert.equal(top.mediaType, 'application/vnd.oci.image.index.v1+json');
+  for (const entry of top.manifests) {
+    assert.equal(entry.mediaType, 'application/vnd.oci.image.manifest.v1+json');
+    const child = JSON.parse(reg.manifest('app', entry.digest)!.bytes.toString('utf8')) as { config: { mediaType: string }; layers: { mediaType: string }[] };
+    assert.equal(child.config.mediaType, 'application/vnd.oci.image.config.v1+json');
+    assert.ok(child.layers.every((l) => l.mediaType === 'application/vnd.oci.image.layer.v1.tar+gzip'), JSON.stringify(child.layers));
+  }
+  assert.equal(r.digest, reg.manifest('app', '1')!.digest);
+});
