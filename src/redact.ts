@@ -1,6 +1,6 @@
 /** Removes anything secret from text that may reach a log, an error message or --debug output. */
 
-const QUERY_SECRET = /([?&](?:X-Amz-[A-Za-z-]+|sig|signature|se|sp|sv|token|access_token|refresh_token|password|Expires|Policy|Key-Pair-Id)=)[^&#\s]*/gi;
+const QUERY_SECRET = /([?&](?:X-Amz-[A-Za-z-]+|X-Goog-[A-Za-z-]+|sig|signature|se|sp|sv|token|access_token|refresh_token|password|Expires|Policy|Key-Pair-Id)=)[^&#\s]*/gi;
 
 /** Redacts userinfo and signed query parameters from a URL (storage redirects carry signatures). */
 export function redactUrl(url: string): string {

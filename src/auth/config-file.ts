@@ -78,9 +78,18 @@ export async function writeCredentialFile(file: string, data: CredentialFile): P
     // does not exist yet
   }
   const dir = path.dirname(target);
-  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
   const tmp = path.join(dir, `.${path.basename(target)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  const handle = await fs.open(tmp, 'wx', 0o600);
+  const cannot = (err: unknown): AuthError =>
+    new AuthError(`cannot write credential file ${file}: ${(err as NodeJS.ErrnoException).code ?? 'write error'}`, { details: { file } });
+  let handle: fs.FileHandle;
+  try {
+    // A folder that cannot be made or written (owned by root after `sudo docker login`, a
+    // read-only mount) is the same one-line error as a failed write, not an internal one.
+    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+    handle = await fs.open(tmp, 'wx', 0o600);
+  } catch (err) {
+    throw cannot(err);
+  }
   try {
     try {
       await handle.writeFile(`${JSON.stringify(data, null, '\t')}\n`, 'utf8');
@@ -92,9 +101,7 @@ export async function writeCredentialFile(file: string, data: CredentialFile): P
     await fs.rename(tmp, target);
   } catch (err) {
     await fs.rm(tmp, { force: true });
-    throw new AuthError(`cannot write credential file ${file}: ${(err as NodeJS.ErrnoException).code ?? 'write error'}`, {
-      details: { file },
-    });
+    throw cannot(err);
   }
 }
 

@@ -167,10 +167,16 @@ export async function storeCredential(registry: string, cred: Credential, opts: 
       throw helperError(helper.name, 'store', err, [secret], key);
     }
     log.debug(`auth: stored credentials for ${key} in docker-credential-${helper.name}`);
-    if (helper.viaStore && !data.auths?.[key]) {
-      // Docker leaves an empty entry so tools listing logins (and our exact-key lookup) see it.
-      data.auths = { ...(data.auths ?? {}), [key]: {} };
-      await writeCredentialFile(file, data);
+    if (helper.viaStore) {
+      // Docker leaves an entry without secrets so tools listing logins (and our exact-key lookup)
+      // see it. One that still holds secrets from before the store was set up would win over the
+      // store at lookup (auths comes first) and keep an old password in the file: they go.
+      const old = data.auths?.[key];
+      const { auth: _a, username: _u, password: _p, identitytoken: _i, registrytoken: _r, ...kept } = old ?? {};
+      if (!old || Object.keys(kept).length !== Object.keys(old).length) {
+        data.auths = { ...(data.auths ?? {}), [key]: kept };
+        await writeCredentialFile(file, data);
+      }
     }
     return;
   }

@@ -100,7 +100,7 @@ export function checkProjectConfig(data: unknown, source: string, baseDir: strin
   const out: ProjectDefaults = {};
   for (const [key, value] of Object.entries(data)) {
     if (key === '$schema' || key === '//') continue;
-    if (!(key in KEYS)) {
+    if (!Object.hasOwn(KEYS, key)) { // not `in`: "constructor" or "toString" are no keys of ours
       const hint = closest(key, Object.keys(KEYS));
       throw new InputError(`${source}: unknown key "${key}"${hint ? ` (did you mean "${hint}"?)` : ''}; known keys: ${Object.keys(KEYS).join(', ')}`, { details: { file: source, key } });
     }
@@ -211,6 +211,8 @@ export function mergeWithFlags<T extends Record<string, unknown>>(flags: T, proj
   if (!project) return flags;
   const out: Record<string, unknown> = { ...flags };
   for (const [k, v] of Object.entries(project)) {
+    // The shell form on the command line replaces the file's exec form of the same setting.
+    if ((k === 'entrypoint' || k === 'cmd') && out[`${k}-shell`] !== undefined) continue;
     const given = out[k];
     if (given === undefined) out[k] = v;
     else if (k === 'env' || k === 'label' || k === 'port' || k === 'annotation') out[k] = [...(v as string[]), ...toList(given)];

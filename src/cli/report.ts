@@ -51,7 +51,7 @@ export function syncReport(r: SyncResult, clock: RunClock): Record<string, unkno
   return { ...envelope('sync', clock), ...r };
 }
 
-/** `--digest-file PATH`: writes "sha256:…\n" (the one file regpush writes, and only when asked). */
+/** `--digest-file PATH`: writes "sha256:…\n" (the one file a push or copy writes, and only when asked; login writes the Docker config). */
 export async function writeDigestFile(file: string, digest: string, cwd: string): Promise<void> {
   const target = path.resolve(cwd, file);
   try {

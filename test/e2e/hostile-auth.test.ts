@@ -140,3 +140,11 @@ test('a registry whose error echoes the bearer token and the identity token it w
     assertNoSecrets(r, [identityToken, accessToken]);
   }
 });
+
+test('logout through a credential helper that hangs honours REGPUSH_CREDENTIAL_HELPER_TIMEOUT_MS too', async () => {
+  const bin = installScript('sleepy', 'cat >/dev/null\nsleep 60');
+  const env = helperEnv({ 'reg.example.com': 'sleepy' }, bin, { REGPUSH_CREDENTIAL_HELPER_TIMEOUT_MS: '800' });
+  const r = await runCli(['logout', 'reg.example.com'], { env, timeoutMs: 30_000 });
+  const line = assertOneErrorLine(r, 3, 'E_AUTH');
+  assert.match(line, /docker-credential-sleepy erase .*timed out after 800 ms/);
+});

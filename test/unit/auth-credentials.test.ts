@@ -495,6 +495,33 @@ describe('storeCredential / eraseCredential', () => {
     assert.deepEqual(JSON.parse(await fs.readFile(dockerConfig(home), 'utf8')).auths, {});
   });
 
+  it('a login through credsStore clears the secrets an older inline entry held, so the new login is the one used', async () => {
+    const home = await tempHome();
+    await writeJson(dockerConfig(home), { credsStore: 'pass', auths: { 'ghcr.io': { auth: b64('old:stale-Password-1'), email: 'me@example.com' } } });
+    const stored: string[] = [];
+    const execHelper = async (_name: string, action: 'get' | 'store' | 'erase', input: string) => {
+      if (action === 'store') stored.push(input);
+      return '';
+    };
+    await storeCredential('ghcr.io', { username: 'me', password: SECRET }, { env: {}, homeDir: home, execHelper });
+    assert.equal(stored.length, 1);
+    const text = await fs.readFile(dockerConfig(home), 'utf8');
+    assert.deepEqual(JSON.parse(text).auths, { 'ghcr.io': { email: 'me@example.com' } }, 'the entry stays, its secrets do not');
+    assert.ok(!text.includes(b64('old:stale-Password-1')));
+    const runHelper = async (_name: string, url: string) => JSON.stringify({ ServerURL: url, Username: 'me', Secret: SECRET });
+    assert.deepEqual(await resolveCredential('ghcr.io', { role: 'to', env: {}, homeDir: home, runHelper }), { username: 'me', password: SECRET });
+  });
+
+  it('a config folder that cannot be written (here: a file where the folder should be) is one AuthError, not an internal error', async () => {
+    const home = await tempHome();
+    const notADir = path.join(home, 'plain-file');
+    await fs.writeFile(notADir, 'x');
+    await assert.rejects(
+      storeCredential('ghcr.io', { username: 'me', password: SECRET }, { env: { DOCKER_CONFIG: path.join(notADir, 'docker') }, homeDir: home }),
+      (err: unknown) => err instanceof AuthError && /cannot write credential file .*: ENOTDIR/.test(err.message) && !err.message.includes(SECRET),
+    );
+  });
+
   it('a failing helper store → AuthError naming the helper, never the secret', async () => {
     const home = await tempHome();
     await writeJson(dockerConfig(home), { credsStore: 'pass' });

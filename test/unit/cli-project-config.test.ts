@@ -32,6 +32,8 @@ describe('checkProjectConfig', () => {
     fails({ volumes: ['data'] }, /"volumes" entries must be absolute paths/);
     fails({ app: [''] }, /"app" entries must not be empty/);
     fails({ cmd: 'npm start' }, /"cmd" must be a list of strings/);
+    // Names every object has are no keys of ours either.
+    for (const key of ['constructor', 'toString', 'hasOwnProperty']) fails({ [key]: 'x' }, new RegExp(`unknown key "${key}"`));
   });
 });
 
@@ -43,5 +45,12 @@ describe('mergeWithFlags', () => {
     assert.deepEqual(merged.env, ['A=file', 'B=file', 'A=flag']);
     assert.deepEqual(merged.port, ['80/tcp', '9090']);
     assert.deepEqual(merged.cmd, ['x']);
+  });
+
+  it('--entrypoint-shell / --cmd-shell replace the file\'s entrypoint / cmd (not "give one, not both" for a flag never given)', () => {
+    const merged = mergeWithFlags({ 'entrypoint-shell': 'node server.js', 'cmd-shell': 'echo hi' } as Record<string, unknown>, check({ entrypoint: ['node'], cmd: ['x'] }));
+    assert.equal(merged.entrypoint, undefined);
+    assert.equal(merged.cmd, undefined);
+    assert.equal(merged['entrypoint-shell'], 'node server.js');
   });
 });

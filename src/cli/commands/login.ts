@@ -7,7 +7,7 @@
 import type { Argv } from 'yargs';
 import type { SecretSet } from '../../redact.js';
 import { UsageError } from '../../errors.js';
-import { commonContext, commonFlags, readStdin, connectionOptions } from '../common.js';
+import { commonContext, commonFlags, credentialHelperTimeoutOption, readStdin, connectionOptions } from '../common.js';
 import { defineFlags, withFlags } from '../flag-table.js';
 import type { CliIO } from '../io.js';
 
@@ -81,7 +81,7 @@ export function loginCommands(y: Argv, io: CliIO, done: (code: number) => void, 
         const { logout, loginHost } = await import('../../login/login.js');
         const host = loginHost(a.registry);
         const ctx = commonContext(a, io, secrets);
-        const r = await logout({ registry: host, logger: ctx.logger, env: io.env, homeDir: io.env.HOME });
+        const r = await logout({ registry: host, logger: ctx.logger, env: io.env, homeDir: io.env.HOME, credentialHelperTimeoutMs: credentialHelperTimeoutOption(io.env) });
         if (r.removed) io.stdout.write(`Removed login credentials for ${r.registry}\n`);
         else ctx.logger.info(`Not logged in to ${r.registry}`);
         done(0);
