@@ -6,6 +6,7 @@
  * one the endpoint and token-realm checks use. Pure, and apart from the proxy agents (proxy.ts),
  * so that the CLI's launcher can ask it before anything else has loaded (early-connect.ts).
  */
+import { BlockList, isIP } from 'node:net';
 import { isLoopbackHost } from '../ref/registry.js';
 
 /** Proxy settings, as read from an environment. */
@@ -18,7 +19,35 @@ export interface ProxySettings {
 /** Reads proxy settings from `env` (upper-case wins over lower-case). */
 export function proxySettingsFromEnv(env: Record<string, string | undefined>): ProxySettings {
   const pick = (name: string) => env[name] || env[name.toLowerCase()] || undefined;
-  return { httpProxy: pick('HTTP_PROXY'), httpsProxy: pick('HTTPS_PROXY'), noProxy: pick('NO_PROXY') };
+  const proxy = (name: string) => withScheme(pick(name));
+  return { httpProxy: proxy('HTTP_PROXY'), httpsProxy: proxy('HTTPS_PROXY'), noProxy: pick('NO_PROXY') };
+}
+
+/** `proxy.corp:3128` means http://proxy.corp:3128, as Go's net/http reads it (a bare value was parsed with "proxy.corp:" as its scheme). */
+function withScheme(v: string | undefined): string | undefined {
+  return v === undefined || /^[a-z][a-z0-9+.-]*:\/\//i.test(v) ? v : `http://${v}`;
+}
+
+/** One NO_PROXY entry: a name (or IP) with an optional port, or an IP range. */
+type NoProxyEntry = { kind: 'name'; name: string; port?: string } | { kind: 'range'; list: BlockList };
+
+function parseNoProxyEntry(entry: string): NoProxyEntry | undefined {
+  const slash = entry.indexOf('/');
+  if (slash >= 0) {
+    // A CIDR range (10.0.0.0/8, fd00::/8), as Go's httpproxy honours them.
+    const addr = entry.slice(0, slash);
+    const bits = Number(entry.slice(slash + 1));
+    const family = isIP(addr);
+    if (!family || !Number.isInteger(bits) || bits < 0 || bits > (family === 4 ? 32 : 128)) return undefined;
+    const list = new BlockList();
+    list.addSubnet(addr, bits, family === 4 ? 'ipv4' : 'ipv6');
+    return { kind: 'range', list };
+  }
+  const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(entry);
+  if (bracketed) return { kind: 'name', name: bracketed[1]!, port: bracketed[2] };
+  if (isIP(entry) === 6) return { kind: 'name', name: entry }; // a bare IPv6 address has no port
+  const m = /^(.*?)(?::(\d+))?$/.exec(entry)!;
+  return { kind: 'name', name: m[1]!, port: m[2] };
 }
 
 /** True when NO_PROXY (or loopback) says `url` goes direct. */
@@ -26,13 +55,29 @@ export function bypassesProxy(url: URL, noProxy: string | undefined): boolean {
   const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
   if (isLoopbackHost(host)) return true;
   const port = url.port || (url.protocol === 'https:' ? '443' : '80');
+  const hostFamily = isIP(host);
   for (const raw of (noProxy ?? '').split(/[,\s]+/)) {
-    const entry = raw.trim().toLowerCase();
+    const text = raw.trim().toLowerCase();
+    if (!text) continue;
+    if (text === '*') return true;
+    const entry = parseNoProxyEntry(text);
     if (!entry) continue;
-    if (entry === '*') return true;
-    const m = /^(.*?)(?::(\d+))?$/.exec(entry.replace(/^\[|\]$/g, ''))!;
-    const name = m[1]!.replace(/^\*?\./, '.');
-    if (m[2] && m[2] !== port) continue;
+    if (entry.kind === 'range') {
+      if (hostFamily && entry.list.check(host, hostFamily === 4 ? 'ipv4' : 'ipv6')) return true;
+      continue;
+    }
+    if (entry.port && entry.port !== port) continue;
+    if (hostFamily) {
+      // An address matches the same address only (::1 and 0:0:0:0:0:0:0:1 are one).
+      const family = isIP(entry.name);
+      if (family === hostFamily) {
+        const one = new BlockList();
+        one.addAddress(entry.name, family === 4 ? 'ipv4' : 'ipv6');
+        if (one.check(host, family === 4 ? 'ipv4' : 'ipv6')) return true;
+      }
+      continue;
+    }
+    const name = entry.name.replace(/^\*?\./, '.');
     if (host === name.replace(/^\./, '') || (name.startsWith('.') ? host.endsWith(name) : host.endsWith('.' + name))) return true;
   }
   return false;

@@ -100,8 +100,9 @@ export function connect(
   memory?: ClientMemory,
 ): RegistryClient {
   const upstream = connectOne(transport, registry, role, scopes, opts, memory?.auth);
-  // Writes never go to a mirror: a target is always the registry itself.
-  if (role !== 'from' || !opts.mirrors || Object.keys(opts.mirrors).length === 0) return upstream;
+  // Writes never go to a mirror: a target is always the registry itself. Reads (a source, or
+  // inspect's `read`) try the mirrors first.
+  if (role === 'to' || !opts.mirrors || Object.keys(opts.mirrors).length === 0) return upstream;
   const map = checkedMirrors(opts.mirrors);
   const clients = new Map<string, RegistryClient>();
   const mirrorClient = (registryHost: string, plainHttp: boolean): RegistryClient => {

@@ -97,6 +97,14 @@ test('copy --registry-mirror reports the mirror for the source and its blobs', a
   for (const b of report.targets[0].blobs) assert.equal(b.mirror, mirrorHost, JSON.stringify(b));
 });
 
+test('inspect --registry-mirror reads through the mirror, as the README says', async () => {
+  const mark = mirror!.log().length;
+  const r = await runCli(['inspect', '--json', '--registry-mirror', `${R.anon.host}=${mirrorHost}`, fromRef], { env: isolated });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /resolved through mirror/);
+  assert.ok(mirrorRequestsSince(mark).some((q) => q.includes('/manifests/')), 'the mirror was asked for the manifest');
+});
+
 test('registries.conf (REGISTRIES_CONFIG_PATH): a [[registry.mirror]] for a namespace prefix', async () => {
   const conf = join(dir, 'registries.conf');
   writeFileSync(conf, `unqualified-search-registries = ["docker.io"]

@@ -22,6 +22,10 @@ test('proxy settings: upper case wins, lower case works, empty means none', () =
   assert.deepEqual(proxySettingsFromEnv({ HTTPS_PROXY: 'http://a:1', https_proxy: 'http://b:2', no_proxy: 'x' }), { httpProxy: undefined, httpsProxy: 'http://a:1', noProxy: 'x' });
   assert.deepEqual(proxySettingsFromEnv({ http_proxy: 'http://c:3' }), { httpProxy: 'http://c:3', httpsProxy: undefined, noProxy: undefined });
   assert.deepEqual(proxySettingsFromEnv({ HTTPS_PROXY: '' }), { httpProxy: undefined, httpsProxy: undefined, noProxy: undefined });
+  // Without a scheme, a proxy is http:// (as Go reads it): "proxy.corp:3128" is not scheme "proxy.corp:".
+  assert.deepEqual(proxySettingsFromEnv({ HTTPS_PROXY: 'proxy.corp:3128', HTTP_PROXY: 'proxy.corp' }), { httpProxy: 'http://proxy.corp', httpsProxy: 'http://proxy.corp:3128', noProxy: undefined });
+  assert.equal(proxySettingsFromEnv({ HTTPS_PROXY: 'https://p:443' }).httpsProxy, 'https://p:443');
+  assert.equal(proxySettingsFromEnv({ HTTPS_PROXY: 'socks5://p:1080' }).httpsProxy, 'socks5://p:1080');
 });
 
 test('NO_PROXY: exact hosts, domain suffixes, ports, wildcard; loopback always direct', () => {
@@ -39,6 +43,20 @@ test('NO_PROXY: exact hosts, domain suffixes, ports, wildcard; loopback always d
     ['http://127.0.0.1:5000/v2/', undefined, true],
     ['http://localhost:5000/v2/', undefined, true],
     ['http://[::1]:5000/v2/', undefined, true],
+    // IP addresses and ranges, as Go's httpproxy (and so docker, skopeo, crane) reads them.
+    ['https://10.1.2.3/v2/', '10.0.0.0/8', true],
+    ['https://10.1.2.3:5000/v2/', '10.0.0.0/8', true],
+    ['https://11.1.2.3/v2/', '10.0.0.0/8', false],
+    ['https://192.168.4.7/v2/', '192.168.4.7', true],
+    ['https://192.168.4.7:5000/v2/', '192.168.4.7:5000', true],
+    ['https://192.168.4.7:5000/v2/', '192.168.4.7:6000', false],
+    ['https://[2001:db8::10]/v2/', '2001:db8::10', true],
+    ['https://[2001:db8::10]:5000/v2/', '2001:db8:0:0:0:0:0:10', true],
+    ['https://[fd00::1]:5000/v2/', '[fd00::1]:5000', true],
+    ['https://[fd00::1]:5000/v2/', '[fd00::1]:6000', false],
+    ['https://[fd00::abcd]/v2/', 'fd00::/8', true],
+    ['https://[2001:db8::10]/v2/', 'fd00::/8', false],
+    ['https://reg.example.com/v2/', '10.0.0.0/8, 10.0.0.0/99, not/a/cidr', false],
   ];
   for (const [url, no, want] of cases) assert.equal(bypassesProxy(new URL(url), no), want, `${url} NO_PROXY=${no}`);
   assert.equal(proxyFor(new URL('https://ghcr.io/v2/'), { httpsProxy: 'http://p:3128' }), 'http://p:3128');
