@@ -180,6 +180,21 @@ export function mirrorsFromRegistriesConf(text: string, source: string): Registr
     if (location !== undefined && canonicalPrefix(location) !== prefix) {
       notes.push(`${where}: location ${location} differs from prefix ${prefixRaw}; regpush does not rewrite registries, so ${prefixRaw} is read as named`);
     }
+    // Every entry is a key of the map, with the mirrors it allows (none, maybe): as in
+    // registries.conf(5), the longest matching prefix decides alone, so an entry for
+    // docker.io/acme without mirrors keeps acme's images off a docker.io mirror.
+    addMirrors(mirrors, prefix, []);
+    const blocked = reg['blocked'];
+    if (blocked !== undefined && typeof blocked !== 'boolean') throw new MirrorConfigError(`${where}: blocked must be true or false`);
+    if (blocked) notes.push(`${where}: blocked = true for ${prefixRaw} is not enforced by regpush (it reads what it is told to)`);
+    const digestOnly = reg['mirror-by-digest-only'];
+    if (digestOnly !== undefined && typeof digestOnly !== 'boolean') throw new MirrorConfigError(`${where}: mirror-by-digest-only must be true or false`);
+    if (digestOnly) {
+      // Its mirrors may serve only references by digest; regpush reads tags and digests alike
+      // through a mirror, so it reads this prefix from the registry itself rather than trust a tag there.
+      notes.push(`${where}: mirror-by-digest-only = true: regpush does not split tag and digest reads, so ${prefixRaw} is read from the registry itself`);
+      return;
+    }
     const list = reg['mirror'];
     if (list === undefined) return;
     if (!Array.isArray(list)) throw new MirrorConfigError(`${where}: "mirror" must be an array of tables ([[registry.mirror]])`);

@@ -135,11 +135,29 @@ location = "wild.example"
     assert.deepEqual(r.mirrors, {
       'docker.io/library': ['mirror-a.example:5000/hub', 'http://127.0.0.1:5001'],
       'quay.io': ['quay-mirror2.example'],
+      'example.com/foo': [],
     });
     assert.equal(r.notes.length, 3);
     assert.match(r.notes[0]!, /pull-from-mirror = "digest-only" is not supported; mirror quay-mirror\.example is not used/);
     assert.match(r.notes[1]!, /location internal\.example\/bar differs from prefix example\.com\/foo/);
     assert.match(r.notes[2]!, /wildcard prefix \*\.example\.org is not supported/);
+  });
+  it('the longest prefix decides alone: one without mirrors (or mirror-by-digest-only) keeps its images off a shorter prefix\'s mirror', () => {
+    const text = [
+      '[[registry]]', 'prefix = "docker.io"', '[[registry.mirror]]', 'location = "hub-mirror.example"',
+      '[[registry]]', 'prefix = "docker.io/acme"',
+      '[[registry]]', 'prefix = "docker.io/pinned"', 'mirror-by-digest-only = true', '[[registry.mirror]]', 'location = "digest-mirror.example"',
+      '[[registry]]', 'prefix = "docker.io/blocked"', 'blocked = true',
+      '',
+    ].join('\n');
+    const r = mirrorsFromRegistriesConf(text, 'r.conf');
+    assert.deepEqual(mirrorsFor(r.mirrors, 'docker.io', 'library/nginx').map((m) => m.registry), ['hub-mirror.example']);
+    assert.deepEqual(mirrorsFor(r.mirrors, 'docker.io', 'acme/app'), [], 'an entry without mirrors: the registry itself');
+    assert.deepEqual(mirrorsFor(r.mirrors, 'docker.io', 'pinned/app'), [], 'digest-only mirrors: not trusted with tags, so not used');
+    assert.ok(r.notes.some((n) => /mirror-by-digest-only = true: .* docker\.io\/pinned is read from the registry itself/.test(n)), r.notes.join('\n'));
+    assert.ok(r.notes.some((n) => /blocked = true for docker\.io\/blocked is not enforced/.test(n)), r.notes.join('\n'));
+    bad(() => mirrorsFromRegistriesConf('[[registry]]\nprefix = "q.example"\nblocked = "yes"\n', 'r.conf'), /blocked must be true or false/);
+    bad(() => mirrorsFromRegistriesConf('[[registry]]\nprefix = "q.example"\nmirror-by-digest-only = 1\n', 'r.conf'), /mirror-by-digest-only must be true or false/);
   });
   it('a file with no [[registry]] has no mirrors (the Debian default)', () => {
     assert.deepEqual(mirrorsFromRegistriesConf('# nothing\n[aliases]\n  "a" = "docker.io/library/a"\n', 'r.conf'), { mirrors: {}, notes: [] });
