@@ -242,6 +242,27 @@ test('a loopback TLS registry that answers plain HTTP the way Go does (400) is r
   assert.ok(seen.includes('tls GET /v2/a/manifests/1'), seen.join(', '));
 });
 
+test('a loopback port that answers plain HTTP the way a TLS server does (400) but resets the TLS attempt: an error, never a switch to plain HTTP', async () => {
+  const seen: string[] = [];
+  const port = net.createServer((sock) => {
+    sock.once('data', (first: Buffer) => {
+      if (first[0] === 0x16) {
+        seen.push('tls hello');
+        sock.resetAndDestroy(); // a transient reset, or a client certificate demanded and missing
+        return;
+      }
+      seen.push(`plain ${first.toString('latin1').split(' ', 2).join(' ')}`);
+      sock.end('HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n');
+    });
+  });
+  servers.push(port);
+  await new Promise<void>((r) => port.listen(0, '127.0.0.1', r));
+  const r = await runCli(['inspect', '--retries', '0', `127.0.0.1:${(port.address() as AddressInfo).port}/a:1`]);
+  assert.notEqual(r.code, 0, r.stderr);
+  assert.ok(seen.includes('tls hello'), seen.join(', '));
+  assert.deepEqual(seen.filter((x) => x.startsWith('plain')), ['plain GET /v2/'], 'the probe only: no request sent in plain HTTP after it');
+});
+
 test('usage errors: unknown command and flags → E_USAGE exit 2', async () => {
   assertOneLineError(await runCli(['inspekt', 'x']), 2, 'E_USAGE', /did you mean inspect/i);
   assertOneLineError(await runCli(['push', '--form', 'a', '--to', 'b']), 2, 'E_USAGE', /did you mean --from/);
