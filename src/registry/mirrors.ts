@@ -15,7 +15,7 @@
  * partial list passed off as the whole one would make `copy --all-tags` skip tags silently.
  */
 import type { Readable } from 'node:stream';
-import { RegpushError } from '../errors.js';
+import { ProtocolError, RegpushError } from '../errors.js';
 import type { RequestBody } from '../http/types.js';
 import type { Logger } from '../log.js';
 import type { MirrorTarget } from './mirror-config.js';
@@ -133,7 +133,14 @@ export class MirroredClient implements RegistryClient {
   }
 
   async getManifest(repo: string, ref: string): Promise<FetchedManifest> {
-    const r = await this.read(repo, `manifest ${ref}`, (c, rp) => c.getManifest(rp, ref));
+    const r = await this.read(repo, `manifest ${ref}`, async (c, rp) => {
+      const m = await c.getManifest(rp, ref);
+      // A tag's answer is taken on a mirror's word, but it must at least be a JSON document: a
+      // proxy's or portal's HTML page answered 200 would otherwise pass for the manifest and fail
+      // later, where nothing falls back to the upstream.
+      if (c !== this.upstream && !isJsonObject(m.bytes)) throw new ProtocolError(`mirror answered manifest ${ref} with something that is not a manifest (${m.mediaType || 'no content type'})`);
+      return m;
+    });
     if (!r.mirror) return r.value;
     // A digest is checked by the client; a tag is the mirror's word, so say whose word it is.
     if (!ref.includes(':')) this.tell(repo, ref, r.mirror.name, r.value.digest);
@@ -188,5 +195,15 @@ export class MirroredClient implements RegistryClient {
   }
   cancelUpload(session: string): Promise<boolean> {
     return this.upstream.cancelUpload(session);
+  }
+}
+
+/** True when `bytes` hold a JSON object (what every manifest and index is). */
+function isJsonObject(bytes: Buffer): boolean {
+  try {
+    const v: unknown = JSON.parse(bytes.toString('utf8'));
+    return typeof v === 'object' && v !== null && !Array.isArray(v);
+  } catch {
+    return false;
   }
 }

@@ -325,6 +325,17 @@ describe('MirroredClient', () => {
     assert.ok(!mirrors.some((c) => c.calls.some((x) => /PUT|POST|mount|DELETE|tags/.test(x))));
   });
 
+  it('a mirror answering a tag with a page that is not JSON (a proxy\'s or portal\'s HTML): warned, not used again, the upstream read', async () => {
+    const { upstream, lines, client } = setup([new Map([['ns/app:1', Buffer.from('<html><body>Sign in to the network</body></html>')]])]);
+    const m = await client.getManifest('app', '1');
+    assert.equal(m.mirror, undefined);
+    assert.equal(m.digest, digest);
+    assert.deepEqual(upstream.calls, ['GET app:1']);
+    assert.ok(lines.some((l) => /^warn mirror m0\.example\/ns failed \(E_PROTOCOL: mirror answered manifest 1 with something that is not a manifest/.test(l)), lines.join('\n'));
+    await client.getManifest('app', '1');
+    assert.deepEqual(upstream.calls, ['GET app:1', 'GET app:1'], 'the mirror is not asked again');
+  });
+
   it('falls back to the upstream when no mirror has it, without a warning', async () => {
     const { upstream, lines, client } = setup([new Map()]);
     const m = await client.getManifest('app', '1');
