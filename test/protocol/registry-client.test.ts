@@ -238,31 +238,38 @@ test('a manifest named by digest is written host/repo@sha256:… in errors (neve
   r.transport.close();
 });
 
-test('an upload POST interrupted while the registry opens the session: the session it opened is cancelled, then AbortedError', async () => {
-  const deleted: string[] = [];
-  const r = await registry((req, _body, res) => {
-    if (req.method === 'POST') {
-      // The registry has opened the session; its answer is on the way when the operation is interrupted.
-      setTimeout(() => res.writeHead(202, { location: '/v2/app/blobs/uploads/u1?_state=s0', 'content-length': '0' }).end(), 150);
-      return;
-    }
-    if (req.method === 'DELETE') {
-      deleted.push(req.url!);
-      return res.writeHead(204).end();
-    }
-    res.writeHead(500).end();
-  });
-  const op = new AbortController();
-  const client = new HttpRegistryClient({ registry: r.host, transport: r.transport, insecure: [r.host], signal: op.signal });
-  const started = client.startUpload('app');
-  setTimeout(() => op.abort(), 30);
-  await assert.rejects(started, (e: Error) => e.name === 'AbortedError');
-  assert.deepEqual(deleted, ['/v2/app/blobs/uploads/u1?_state=s0']);
-  // Already interrupted: no POST at all.
-  const before = r.log.length;
-  await assert.rejects(client.startUpload('app'), (e: Error) => e.name === 'AbortedError');
-  assert.equal(r.log.length, before);
-  r.transport.close();
+test('an upload or mount POST interrupted while the registry opens a session: the session it opened is cancelled, then AbortedError', async () => {
+  const starts: [string, (c: HttpRegistryClient) => Promise<unknown>][] = [
+    ['upload', (c) => c.startUpload('app')],
+    // A registry that does not mount opens a session instead (202): the same must hold.
+    ['mount', (c) => c.mountBlob('app', sha('layer'), 'base')],
+  ];
+  for (const [what, start] of starts) {
+    const deleted: string[] = [];
+    const r = await registry((req, _body, res) => {
+      if (req.method === 'POST') {
+        // The registry has opened the session; its answer is on the way when the operation is interrupted.
+        setTimeout(() => res.writeHead(202, { location: '/v2/app/blobs/uploads/u1?_state=s0', 'content-length': '0' }).end(), 150);
+        return;
+      }
+      if (req.method === 'DELETE') {
+        deleted.push(req.url!);
+        return res.writeHead(204).end();
+      }
+      res.writeHead(500).end();
+    });
+    const op = new AbortController();
+    const client = new HttpRegistryClient({ registry: r.host, transport: r.transport, insecure: [r.host], signal: op.signal });
+    const started = start(client);
+    setTimeout(() => op.abort(), 30);
+    await assert.rejects(started, (e: Error) => e.name === 'AbortedError', what);
+    assert.deepEqual(deleted, ['/v2/app/blobs/uploads/u1?_state=s0'], what);
+    // Already interrupted: no POST at all.
+    const before = r.log.length;
+    await assert.rejects(start(client), (e: Error) => e.name === 'AbortedError', what);
+    assert.equal(r.log.length, before, what);
+    r.transport.close();
+  }
 });
 
 test('a streamed PATCH interrupted mid-body is ended, not cut: the AbortedError carries the state the registry answered, to cancel with', async () => {
@@ -504,28 +511,5 @@ test('a 401 with a challenge from where a redirect led (storage, a CDN) is hande
   const err = await client.getBlob('app', d).then(() => undefined, (e: unknown) => e);
   assert.ok(err instanceof RegpushError, String(err));
   assert.deepEqual(stolen, [], 'the storage host\'s realm was never asked for a token');
-  r.transport.close();
-});
-
-test('a mount POST interrupted while the registry opens a session instead (202): that session is cancelled, then AbortedError', async () => {
-  const deleted: string[] = [];
-  const r = await registry((req, _body, res) => {
-    if (req.method === 'POST') {
-      // This registry does not mount: it opens a session, whose answer is on the way when the operation is interrupted.
-      setTimeout(() => res.writeHead(202, { location: '/v2/app/blobs/uploads/m1?_state=s0', 'content-length': '0' }).end(), 150);
-      return;
-    }
-    if (req.method === 'DELETE') {
-      deleted.push(req.url!);
-      return res.writeHead(204).end();
-    }
-    res.writeHead(500).end();
-  });
-  const op = new AbortController();
-  const client = new HttpRegistryClient({ registry: r.host, transport: r.transport, insecure: [r.host], signal: op.signal });
-  const mounting = client.mountBlob('app', sha('layer'), 'base');
-  setTimeout(() => op.abort(), 30);
-  await assert.rejects(mounting, (e: Error) => e.name === 'AbortedError');
-  assert.deepEqual(deleted, ['/v2/app/blobs/uploads/m1?_state=s0']);
   r.transport.close();
 });
