@@ -15,13 +15,19 @@ import type { ManifestNode } from './graph.js';
 /** A referrer found at the source: by digest (referrers API) or by tag (fallback scheme). */
 export type Referrer = { kind: 'digest'; digest: string } | { kind: 'tag'; tag: string };
 
-/** Lists referrers of `digest` in `repo`. */
+/**
+ * Lists referrers of `digest` in `repo`: what the referrers API names, and the tags of cosign's
+ * scheme (`.sig`, `.att`, `.sbom`), which the API does not list (those manifests have no subject)
+ * and which most signatures still are, registries with the API included (Harbor, ACR, ECR).
+ * Without the API, also the OCI fallback index tagged `sha256-<hex>`; with it, that index only
+ * repeats what the API said.
+ */
 export async function findReferrers(client: RegistryClient, repo: string, digest: string): Promise<Referrer[]> {
   const api = await client.referrers(repo, digest);
-  if (api) return api.manifests.map((d) => ({ kind: 'digest', digest: d.digest }) as const);
   const prefix = digest.replace(':', '-');
-  const tags = await client.listTags(repo);
-  return tags.filter((t) => t === prefix || t.startsWith(prefix + '.')).map((tag) => ({ kind: 'tag', tag }) as const);
+  const tags = (await client.listTags(repo)).filter((t) => (api ? t.startsWith(prefix + '.') : t === prefix || t.startsWith(prefix + '.')));
+  const byDigest = (api?.manifests ?? []).map((d) => ({ kind: 'digest', digest: d.digest }) as const);
+  return [...byDigest, ...tags.map((tag) => ({ kind: 'tag', tag }) as const)];
 }
 
 /**

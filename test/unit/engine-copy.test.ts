@@ -295,3 +295,16 @@ test('an OCI index over Docker v2 manifests: copy --platform keeps the child as 
   assert.deepEqual(dst.manifest('mixed', arm.digest)?.bytes, arm.bytes);
   assert.equal(r.digest, dst.manifest('mixed', '1')!.digest);
 });
+
+test('copy --referrers at a source with the referrers API: what the API names and cosign\'s .sig tag, both', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const img = src.seedImage('app', { tags: ['1'] });
+  const subject = { mediaType: img.mediaType, digest: img.digest, size: img.size };
+  const sbom = src.seedImage('app', { artifactType: 'application/spdx+json', subject }); // found through the API
+  const sigTag = `${img.digest.replace(':', '-')}.sig`;
+  const sig = src.seedImage('app', { tags: [sigTag] }); // cosign's tag scheme: no subject, not in the API's answer
+  const r = await copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], referrers: true, ...fakeLibraryOptions(src, dst) });
+  assert.equal(r.targets[0]!.referrers, 2);
+  assert.ok(dst.manifest('app', sbom.digest), 'the API\'s referrer');
+  assert.equal(dst.manifest('app', sigTag)?.digest, sig.digest, 'the signature under its tag');
+});
