@@ -2,13 +2,14 @@
  * What a copy must move: every manifest (children before parents, exact bytes) and every blob
  * they name. Reading this graph touches only small JSON; blobs are moved later, each once.
  */
-import { ProtocolError } from '../errors.js';
+import { NotFoundError, ProtocolError } from '../errors.js';
+import { CONFIG_CAP } from '../http/response.js';
 import { convertIndexTo, convertManifest, type ConvertedChild } from '../image/convert.js';
 import { buildIndex, serializeManifest } from '../image/build.js';
 import { sha256Digest } from '../image/digest.js';
 import { checkIndexChildren, GraphBudget, parseManifest } from '../image/manifest.js';
 import { isForeignLayer, mediaFamily, type MediaFamily } from '../image/mediatypes.js';
-import { isAttestation, selectPlatform } from '../image/platform.js';
+import { formatPlatform, isAttestation, platformMatches, selectPlatform } from '../image/platform.js';
 import type { Descriptor, Platform } from '../image/types.js';
 import type { RegistryClient } from '../registry/registry-client.js';
 
@@ -79,6 +80,20 @@ export async function readGraph(client: RegistryClient, repo: string, ref: strin
     if (!blobs.has(d.digest)) blobs.set(d.digest, d);
   }
 
+  if (parsed.kind === 'image' && platforms && platforms.length) {
+    // One image, not an index: it is copied as it is, but only if it is what --platform asked for
+    // (push refuses the same way); copying amd64 for --platform linux/arm64 would say nothing.
+    const bytes = await client.getBlobBytes(repo, parsed.manifest.config.digest, CONFIG_CAP);
+    let config: { os?: unknown; architecture?: unknown; variant?: unknown };
+    try {
+      config = JSON.parse(bytes.toString('utf8')) as typeof config;
+    } catch {
+      throw new ProtocolError(`config ${parsed.manifest.config.digest} of ${name} is not valid JSON`);
+    }
+    const own: Platform = { os: String(config.os ?? 'linux'), architecture: String(config.architecture ?? 'amd64'), ...(typeof config.variant === 'string' ? { variant: config.variant } : {}) };
+    const missing = platforms.find((p) => !platformMatches(p, own));
+    if (missing) throw new NotFoundError(`${name} is a single ${formatPlatform(own)} image, not ${formatPlatform(missing)}`);
+  }
   if (parsed.kind === 'index' && platforms && platforms.length) {
     const picked = platforms.map((p) => selectPlatform(parsed.index, p));
     const unique = [...new Map(picked.map((d) => [d.digest, d])).values()];

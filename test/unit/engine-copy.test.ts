@@ -308,3 +308,15 @@ test('copy --referrers at a source with the referrers API: what the API names an
   assert.ok(dst.manifest('app', sbom.digest), 'the API\'s referrer');
   assert.equal(dst.manifest('app', sigTag)?.digest, sig.digest, 'the signature under its tag');
 });
+
+test('copy --platform of a single image: copied as it is when it is that platform, refused (E_NOT_FOUND) when it is not, as push does', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const img = src.seedImage('base/app', { tags: ['1'], platform: { os: 'linux', architecture: 'amd64' } });
+  const ok = await copy({ from: src.ref('base/app:1'), to: [dst.ref('app:1')], platform: 'linux/amd64', ...fakeLibraryOptions(src, dst) });
+  assert.equal(ok.digest, img.digest);
+  assert.equal(ok.digestChanged, false);
+  const err = await copy({ from: src.ref('base/app:1'), to: [dst.ref('app:2')], platform: 'linux/arm64', ...fakeLibraryOptions(src, dst) }).then(() => undefined, (e: RegpushError) => e);
+  assert.equal(err?.code, 'E_NOT_FOUND', String(err));
+  assert.match(err!.message, /is a single linux\/amd64 image, not linux\/arm64/);
+  assert.equal(dst.manifest('app', '2'), undefined);
+});
