@@ -125,9 +125,10 @@ export class HttpRegistryClient implements RegistryClient {
    * servers hang up), and then the TLS probe decides as before.
    */
   private async probeScheme(host: string): Promise<string> {
-    // A 400 to the plain request is a TLS server's answer (Go's): then a failing TLS attempt is a
-    // failure to report (a reset, a client certificate asked for), never a reason to send plain HTTP.
-    let speaksTls = false;
+    // A 400 to the plain request may be a TLS server's answer (Go's) — or Nexus's 400 in place of a
+    // 401 over plain HTTP. After it, a TLS attempt that is reset (transiently, or for a client
+    // certificate) is a failure to report, not a sign of plain HTTP; an answer that is not TLS still is.
+    let answered400 = false;
     try {
       const res = await this.probe({ method: 'GET', url: `http://${host}/v2/`, signal: this.signal });
       // The requests waiting for the scheme go out right after this: with the probe's body read to
@@ -138,7 +139,7 @@ export class HttpRegistryClient implements RegistryClient {
         this.logger.debug(`${host} answers plain HTTP; using http (loopback)`);
         return `http://${host}/v2/`;
       }
-      speaksTls = true;
+      answered400 = true;
     } catch (err) {
       const errno = err instanceof RegpushError ? String(err.details.errno ?? '') : '';
       // Nothing listening, or the operation was cancelled: a TLS attempt cannot answer otherwise.
@@ -152,7 +153,7 @@ export class HttpRegistryClient implements RegistryClient {
       (err: unknown) => {
         const errno = err instanceof RegpushError ? String(err.details.errno ?? '') : '';
         // A plain-HTTP server answers a TLS hello with bytes that are not TLS (EPROTO) or hangs up.
-        if (!speaksTls && (errno === 'EPROTO' || errno === 'ERR_SSL_WRONG_VERSION_NUMBER' || errno === 'ECONNRESET')) {
+        if (errno === 'EPROTO' || errno === 'ERR_SSL_WRONG_VERSION_NUMBER' || (errno === 'ECONNRESET' && !answered400)) {
           this.logger.debug(`${host} does not speak TLS; using plain http (loopback)`);
           return `http://${host}/v2/`;
         }
