@@ -286,7 +286,20 @@ async function fromCredentialFile(
       return cred;
     }
   }
-  if (data.credsStore) return fromHelper(data.credsStore, serverUrl, exec, log, secrets);
+  if (data.credsStore) {
+    checkHelperName(data.credsStore); // a name that could escape docker-credential-* is a broken file, not a store that failed
+    try {
+      return await fromHelper(data.credsStore, serverUrl, exec, log, secrets);
+    } catch (err) {
+      // credsStore is the default store for every registry, not a choice made for this one: as
+      // Docker does, a store that cannot answer (missing from PATH — a config copied from Docker
+      // Desktop —, a locked keychain) means no stored credentials, so a public image can still be
+      // read. A registry that needs them then says so (its 401), after this warning says why.
+      if (!(err instanceof AuthError)) throw err;
+      log.warn(`${err.message}; going on without stored credentials for ${serverUrl}`);
+      return undefined;
+    }
+  }
   return undefined;
 }
 

@@ -278,6 +278,18 @@ describe('resolveCredential: docker config.json', () => {
     await assert.rejects(resolveCredential('ghcr.io', o), (err: Error) => err instanceof AuthError && !err.message.includes(SECRET) && /docker-credential-broken/.test(err.message));
   });
 
+  it('a credsStore that cannot answer (missing from PATH, locked) means no stored credentials, with a warning, as Docker does; a credHelpers entry stays an error', async () => {
+    const o = await setup({
+      runHelper: async (name) => {
+        throw new Error(name === 'desktop' ? 'docker-credential-desktop not found on PATH' : 'error getting credentials - err: exit status 1, out: `keychain locked`');
+      },
+    });
+    await writeJson(dockerConfig(o.home), { credsStore: 'desktop', credHelpers: { 'ghcr.io': 'pass' } });
+    assert.equal(await resolveCredential('docker.io', o), undefined, 'a public image can still be read');
+    assert.ok(o.log.lines.some((l) => /docker-credential-desktop .*not found on PATH.*going on without stored credentials for https:\/\/index\.docker\.io\/v1\//.test(l)), o.log.lines.join('\n'));
+    await assert.rejects(resolveCredential('ghcr.io', o), (err: unknown) => err instanceof AuthError && /docker-credential-pass get for ghcr.io failed/.test(err.message));
+  });
+
   it('a helper name that could escape docker-credential-* is refused', async () => {
     const o = await setup();
     await writeJson(dockerConfig(o.home), { credsStore: '../../bin/sh' });
