@@ -28,8 +28,14 @@ function withScheme(v: string | undefined): string | undefined {
   return v === undefined || /^[a-z][a-z0-9+.-]*:\/\//i.test(v) ? v : `http://${v}`;
 }
 
-/** One NO_PROXY entry: a name (or IP) with an optional port, or an IP range. */
-type NoProxyEntry = { kind: 'name'; name: string; port?: string } | { kind: 'range'; list: BlockList };
+/** One NO_PROXY entry: a name with an optional port, or addresses (one IP with an optional port, or a range). */
+type NoProxyEntry = { kind: 'name'; name: string; port?: string } | { kind: 'ip'; list: BlockList; port?: string };
+
+/** 'ipv4' or 'ipv6' for an address, undefined for a name. */
+function ipFamily(s: string): 'ipv4' | 'ipv6' | undefined {
+  const f = isIP(s);
+  return f === 4 ? 'ipv4' : f === 6 ? 'ipv6' : undefined;
+}
 
 function parseNoProxyEntry(entry: string): NoProxyEntry | undefined {
   const slash = entry.indexOf('/');
@@ -37,17 +43,22 @@ function parseNoProxyEntry(entry: string): NoProxyEntry | undefined {
     // A CIDR range (10.0.0.0/8, fd00::/8), as Go's httpproxy honours them.
     const addr = entry.slice(0, slash);
     const bits = Number(entry.slice(slash + 1));
-    const family = isIP(addr);
-    if (!family || !Number.isInteger(bits) || bits < 0 || bits > (family === 4 ? 32 : 128)) return undefined;
+    const family = ipFamily(addr);
+    if (!family || !Number.isInteger(bits) || bits < 0 || bits > (family === 'ipv4' ? 32 : 128)) return undefined;
     const list = new BlockList();
-    list.addSubnet(addr, bits, family === 4 ? 'ipv4' : 'ipv6');
-    return { kind: 'range', list };
+    list.addSubnet(addr, bits, family);
+    return { kind: 'ip', list };
   }
-  const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(entry);
-  if (bracketed) return { kind: 'name', name: bracketed[1]!, port: bracketed[2] };
-  if (isIP(entry) === 6) return { kind: 'name', name: entry }; // a bare IPv6 address has no port
-  const m = /^(.*?)(?::(\d+))?$/.exec(entry)!;
-  return { kind: 'name', name: m[1]!, port: m[2] };
+  // [v6]:port, a bare IPv6 address (no port), or name-or-IPv4 with an optional :port.
+  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(entry) ?? (ipFamily(entry) === 'ipv6' ? [entry, entry] : /^(.*?)(?::(\d+))?$/.exec(entry)!);
+  const name = m[1]!;
+  const port = m[2];
+  const family = ipFamily(name);
+  if (!family) return { kind: 'name', name, port };
+  // An address matches the same address only, however it is spelled (::1 and 0:0:0:0:0:0:0:1 are one).
+  const list = new BlockList();
+  list.addAddress(name, family);
+  return { kind: 'ip', list, port };
 }
 
 /** True when NO_PROXY (or loopback) says `url` goes direct. */
@@ -55,28 +66,18 @@ export function bypassesProxy(url: URL, noProxy: string | undefined): boolean {
   const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
   if (isLoopbackHost(host)) return true;
   const port = url.port || (url.protocol === 'https:' ? '443' : '80');
-  const hostFamily = isIP(host);
+  const hostFamily = ipFamily(host);
   for (const raw of (noProxy ?? '').split(/[,\s]+/)) {
     const text = raw.trim().toLowerCase();
     if (!text) continue;
     if (text === '*') return true;
     const entry = parseNoProxyEntry(text);
-    if (!entry) continue;
-    if (entry.kind === 'range') {
-      if (hostFamily && entry.list.check(host, hostFamily === 4 ? 'ipv4' : 'ipv6')) return true;
+    if (!entry || (entry.port && entry.port !== port)) continue;
+    if (entry.kind === 'ip') {
+      if (hostFamily && entry.list.check(host, hostFamily)) return true;
       continue;
     }
-    if (entry.port && entry.port !== port) continue;
-    if (hostFamily) {
-      // An address matches the same address only (::1 and 0:0:0:0:0:0:0:1 are one).
-      const family = isIP(entry.name);
-      if (family === hostFamily) {
-        const one = new BlockList();
-        one.addAddress(entry.name, family === 4 ? 'ipv4' : 'ipv6');
-        if (one.check(host, family === 4 ? 'ipv4' : 'ipv6')) return true;
-      }
-      continue;
-    }
+    if (hostFamily) continue; // a name never matches an address
     const name = entry.name.replace(/^\*?\./, '.');
     if (host === name.replace(/^\./, '') || (name.startsWith('.') ? host.endsWith(name) : host.endsWith('.' + name))) return true;
   }

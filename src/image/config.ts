@@ -3,9 +3,28 @@
  * plus the bookkeeping for the new layer (rootfs.diff_ids, history, created). Pure functions on
  * copies; fields regpush does not know are carried over untouched.
  */
-import { InputError } from '../errors.js';
+import { InputError, ProtocolError } from '../errors.js';
 import { assertDigest } from './digest.js';
 import type { ContainerConfig, HistoryEntry, ImageConfig, Platform } from './types.js';
+
+/** An image config read from a registry: a JSON object, else ProtocolError naming `what` ("config sha256:… of reg/repo"). */
+export function parseConfig(bytes: Buffer, what: string): ImageConfig {
+  let config: unknown;
+  try {
+    config = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    throw new ProtocolError(`${what} is not valid JSON`);
+  }
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) throw new ProtocolError(`${what} is not a JSON object`);
+  return config as ImageConfig;
+}
+
+/** The platform a config describes (linux/amd64 where it says nothing, as Docker assumes). */
+export function configPlatform(config: ImageConfig): Platform {
+  const platform: Platform = { os: config.os ?? 'linux', architecture: config.architecture ?? 'amd64' };
+  if (config.variant) platform.variant = config.variant;
+  return platform;
+}
 
 /** What the user asked to change in the config; undefined means "keep the base's value". */
 export interface ConfigChanges {

@@ -1,7 +1,7 @@
 /** Resolving the base image: the manifest(s) and config(s) the new image is built on. */
 import { NotFoundError, ProtocolError } from '../errors.js';
 import { CONFIG_CAP } from '../http/response.js';
-import { scratchConfig } from '../image/config.js';
+import { configPlatform, parseConfig, scratchConfig } from '../image/config.js';
 import pLimit from 'p-limit';
 import { checkIndexChildren, GraphBudget, parseManifest } from '../image/manifest.js';
 import { MediaType, type MediaFamily } from '../image/mediatypes.js';
@@ -104,16 +104,6 @@ function familyOf(mediaType: string): MediaFamily {
 async function readImage(client: RegistryClient, repo: string, digest: string, manifest: ImageManifest, budget?: GraphBudget): Promise<BasePlatformImage> {
   const bytes = await client.getBlobBytes(repo, manifest.config.digest, CONFIG_CAP);
   budget?.hold(bytes.length);
-  let config: ImageConfig;
-  try {
-    config = JSON.parse(bytes.toString('utf8')) as ImageConfig;
-  } catch {
-    throw new ProtocolError(`config ${manifest.config.digest} of ${client.registry}/${repo} is not valid JSON`);
-  }
-  if (typeof config !== 'object' || config === null || Array.isArray(config)) {
-    throw new ProtocolError(`config ${manifest.config.digest} of ${client.registry}/${repo} is not a JSON object`);
-  }
-  const platform: Platform = { os: config.os ?? 'linux', architecture: config.architecture ?? 'amd64' };
-  if (config.variant) platform.variant = config.variant;
-  return { platform, digest, manifest, config };
+  const config = parseConfig(bytes, `config ${manifest.config.digest} of ${client.registry}/${repo}`);
+  return { platform: configPlatform(config), digest, manifest, config };
 }

@@ -4,6 +4,7 @@
  */
 import { NotFoundError, ProtocolError } from '../errors.js';
 import { CONFIG_CAP } from '../http/response.js';
+import { configPlatform, parseConfig } from '../image/config.js';
 import { convertIndexTo, convertManifest, type ConvertedChild } from '../image/convert.js';
 import { buildIndex, serializeManifest } from '../image/build.js';
 import { sha256Digest } from '../image/digest.js';
@@ -84,13 +85,7 @@ export async function readGraph(client: RegistryClient, repo: string, ref: strin
     // One image, not an index: it is copied as it is, but only if it is what --platform asked for
     // (push refuses the same way); copying amd64 for --platform linux/arm64 would say nothing.
     const bytes = await client.getBlobBytes(repo, parsed.manifest.config.digest, CONFIG_CAP);
-    let config: { os?: unknown; architecture?: unknown; variant?: unknown };
-    try {
-      config = JSON.parse(bytes.toString('utf8')) as typeof config;
-    } catch {
-      throw new ProtocolError(`config ${parsed.manifest.config.digest} of ${name} is not valid JSON`);
-    }
-    const own: Platform = { os: String(config.os ?? 'linux'), architecture: String(config.architecture ?? 'amd64'), ...(typeof config.variant === 'string' ? { variant: config.variant } : {}) };
+    const own = configPlatform(parseConfig(bytes, `config ${parsed.manifest.config.digest} of ${name}`));
     const missing = platforms.find((p) => !platformMatches(p, own));
     if (missing) throw new NotFoundError(`${name} is a single ${formatPlatform(own)} image, not ${formatPlatform(missing)}`);
   }

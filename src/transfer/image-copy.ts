@@ -65,6 +65,12 @@ export async function copyImage(set: TargetSet, source: RepoEndpoint, ref: strin
   // would put a handshake on the critical path. Unused, it is closed with the run.
   if (check && !opts.dryRun && set.live.length > 0) source.client.warm?.(2);
   const held = new Map(check ? set.live.map((t) => [t, tagDigests(t, opts.tags ?? t.tags)] as const) : []);
+  // What each target's tags point at, asked once: the unchanged check and --no-clobber both read it.
+  const heldAt = (t: TransferTarget): Promise<(string | undefined)[]> => {
+    let p = held.get(t);
+    if (!p) held.set(t, (p = tagDigests(t, opts.tags ?? t.tags)));
+    return p;
+  };
   let graphRead: Promise<CopyGraph> | undefined;
   const readOnce = (): Promise<CopyGraph> => (graphRead ??= readGraph(source.client, source.repo, ref, opts.platforms, opts.format, opts.log));
   for (const p of held.values()) {
@@ -101,11 +107,11 @@ export async function copyImage(set: TargetSet, source: RepoEndpoint, ref: strin
       // read: the targets' tags are compared with it now, so an unchanged image is not planned and
       // written again (the source's manifests had to be read for it, which the HEAD check spares).
       await need.each(async (t) => {
-        if (await holdsEverywhere(t, opts.tags ?? t.tags, graph.top.digest, undefined)) outcome.unchanged.add(t);
+        if (await holdsEverywhere(t, opts.tags ?? t.tags, graph.top.digest, heldAt(t))) outcome.unchanged.add(t);
       });
       need = set.subset(need.live.filter((t) => !outcome.unchanged.has(t)));
     }
-    if (opts.noClobber) await refuseClobber(need, graph.top.digest, opts.tags);
+    if (opts.noClobber) await refuseClobber(need, graph.top.digest, opts.tags, heldAt);
     if (need.live.length > 0) await copyGraph(need, source, graph, opts);
   }
   if (opts.referrers && outcome.sourceDigest) await copyReferrers(set, source, outcome, opts.dryRun);
@@ -124,13 +130,13 @@ async function holdsEverywhere(t: TransferTarget, tags: readonly string[], diges
 }
 
 /** --no-clobber: a tag that exists and points elsewhere sets its target aside before any write. */
-async function refuseClobber(set: TargetSet, digest: string, tags: readonly string[] | undefined): Promise<void> {
+async function refuseClobber(set: TargetSet, digest: string, tags: readonly string[] | undefined, heldAt: (t: TransferTarget) => Promise<(string | undefined)[]>): Promise<void> {
   await set.each(async (t) => {
     // The tags this image is written under: with --all-tags, the one being copied, not the target's own.
-    for (const tag of tags ?? t.tags) {
-      const head = await t.ep.client.headManifest(t.ep.repo, tag);
-      if (head?.digest && head.digest !== digest) throw new ExistsError(`${t.ref.registry}/${t.ref.repository}:${tag} already points at ${head.digest} (--no-clobber)`);
-    }
+    const names = tags ?? t.tags;
+    const digests = await heldAt(t);
+    const i = digests.findIndex((d) => d !== undefined && d !== digest);
+    if (i >= 0) throw new ExistsError(`${t.ref.registry}/${t.ref.repository}:${names[i]} already points at ${digests[i]} (--no-clobber)`);
   });
 }
 
