@@ -201,6 +201,7 @@ export function authMiddleware(opts: AuthOptions): Middleware {
   /** Decides the Authorization for a replay after a 401; undefined = give the 401 to the caller. */
   const answer401 = async (res: HttpResponse, req: HttpRequest, scopes: string[], attempt: Attempt): Promise<string | undefined> => {
     const header = res.headers['www-authenticate'];
+    const sentFirst = attempt.sent;
     let challenge: Challenge | undefined;
     let fromThisResponse = false;
     if (header && header.trim()) {
@@ -235,10 +236,19 @@ export function authMiddleware(opts: AuthOptions): Middleware {
     if (!canReplay(req)) {
       // Learn what we can so the caller's retry of the whole transfer authenticates up front:
       // the scheme, the scopes asked for, and that a stored token went stale.
-      if (mode === 'unknown') mode = challenge.scheme === 'basic' ? 'basic' : 'bearer';
+      const learnedScheme = mode === 'unknown';
+      if (learnedScheme) mode = challenge.scheme === 'basic' ? 'basic' : 'bearer';
       for (const s of extra) learnedScopes.add(s);
-      if (attempt.sent?.kind === 'bearer' && !attempt.sent.fresh) cache.invalidate(attempt.sent.key, attempt.sent.token);
-      log.debug(`auth: 401 on ${req.method} ${req.label ?? 'request'} with a body that cannot be replayed; returning it`);
+      const sent = attempt.sent;
+      const stale = sent?.kind === 'bearer' && !sent.fresh;
+      if (stale) cache.invalidate(sent.key, sent.token);
+      // One more attempt of the whole transfer is worth making only when this 401 taught something:
+      // a stored token went stale, a presumed realm was not the registry's (dropped above), or the
+      // scheme was unknown. A token fetched for this very request, or Basic credentials, would
+      // only be refused again.
+      const presumedDropped = sentFirst?.kind === 'bearer' && sent === undefined;
+      if (stale || presumedDropped || learnedScheme) res.authRenewed = true;
+      log.debug(`auth: 401 on ${req.method} ${req.label ?? 'request'} with a body that cannot be replayed; returning it${res.authRenewed ? ' (a new attempt authenticates afresh)' : ''}`);
       return undefined;
     }
     const cred = await getCredential();

@@ -142,6 +142,7 @@ export async function errorFromResponse(res: HttpResponse, ctx: FailureContext):
   // Kept so a retry above the request level (a whole blob transfer) can still honour it.
   if (res.headers['retry-after']) details.retryAfter = res.headers['retry-after'];
   if (res.retriedByTransport) details.transportRetried = true;
+  if (res.authRenewed) details.authRenewed = true;
   const said = codes.length ? ` ${codes.join(', ')}${messages.length ? `: ${messages.join('; ')}` : ''}` : '';
   const base = redactText(`${ctx.what}: ${ctx.registry} answered ${res.status}${said}`);
   if (codes.includes('DIGEST_INVALID') || codes.includes('SIZE_INVALID')) return new DigestMismatchError(base, { details });

@@ -48,6 +48,8 @@ export interface AttemptOutcome {
   status?: number;
   retryAfter?: string;
   errno?: string;
+  /** A 401 to a body that could not be replayed, after which the auth layer knows better (HttpResponse.authRenewed): retried at once. */
+  reauth?: boolean;
 }
 
 /** Parses Retry-After (delta seconds or HTTP-date) into ms, or undefined when absent/invalid. */
@@ -68,6 +70,7 @@ export function parseRetryAfter(value: string | undefined, now: number): number 
  */
 export function retryDelay(attempt: number, outcome: AttemptOutcome, policy: RetryPolicy = DEFAULT_RETRY_POLICY): number | null {
   if (attempt > policy.retries) return null;
+  if (outcome.reauth) return 0; // nothing to wait for: the fresh token is fetched before the attempt
   const retryable =
     (outcome.status !== undefined && RETRY_STATUSES.has(outcome.status)) ||
     (outcome.errno !== undefined && RETRY_ERRNOS.has(outcome.errno));
@@ -86,6 +89,7 @@ export function retryDelay(attempt: number, outcome: AttemptOutcome, policy: Ret
 export function outcomeOfError(err: unknown): AttemptOutcome | undefined {
   if (err instanceof AbortedError) return undefined;
   if (err instanceof RegpushError) {
+    if (err.details.authRenewed === true) return { reauth: true };
     const errno = String(err.details.errno ?? '');
     if (RETRY_ERRNOS.has(errno)) return { errno };
     const status = err.details.status;
@@ -124,8 +128,15 @@ export class RetryBudget {
   ) {
     this.used = spent;
   }
-  /** Delay before the next retry, or null when the outcome is not retryable or the budget is spent. */
+  private reauthed = false;
+  /**
+   * Delay before the next retry, or null when the outcome is not retryable or the budget is spent.
+   * A restart for new credentials (`reauth`) is made once: a token fetched for the restart is
+   * refused for good.
+   */
   next(outcome: AttemptOutcome): number | null {
+    if (outcome.reauth && this.reauthed) return null;
+    if (outcome.reauth) this.reauthed = true;
     const delay = retryDelay(this.used + 1, outcome, this.policy);
     if (delay !== null) this.used++;
     return delay;

@@ -39,6 +39,12 @@ export interface HttpResponse {
    * failing answer has had every retry the policy allows, and no level above may retry it again.
    */
   retriedByTransport?: boolean;
+  /**
+   * True when the auth layer handed back a 401 to a request whose body it could not replay, after
+   * dropping the stale token that was sent (or learning the scheme nothing was sent for): the same
+   * request made again, with its body opened again, authenticates with what is now known.
+   */
+  authRenewed?: boolean;
 }
 
 /** Sends one request and resolves with the response (any status). Rejects only on transport failure. */

@@ -4,6 +4,7 @@
 // Each scenario moves exactly one blob, so the per-blob count is the target's total.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -95,4 +96,67 @@ test('copy: two failures then success with retries: 2 → the blob lands and the
   assert.ok(dst.hasBlob('app', layer));
   assert.equal(dst.manifest('app', '1')?.digest, r.digest);
   assert.equal(r.targets[0]!.blobs.find((b) => b.digest === layer)?.retries, 2);
+});
+
+// A stored token that the registry stops accepting before it expires (revoked, or the registry
+// restarted with a new signing key) is found out on a streamed upload: the auth layer cannot
+// replay that body, so it drops the token and hands the 401 back; the blob is then moved again
+// once, with a new token, instead of failing the run with E_AUTH.
+test('copy: a 401 to a streamed upload whose stored token went stale → the blob starts again with a new token', async () => {
+  const auth = { scheme: 'bearer', user: 'writer', password: 'w-pw' } as const;
+  const [src, dst] = [await fake(), await fake({ auth })];
+  const img = src.seedImage('base/app', { tags: ['1'], layers: ['the only layer'] });
+  dst.putBlob('app', img.config.bytes);
+  const layer = img.layers[0]!.digest;
+  const challenge = `Bearer realm="${dst.url}/token",service="fake-registry",error="invalid_token"`;
+  // The request that carries the layer's bytes: a PATCH, or a PUT with a body.
+  const carriesBody = (r: { method: string; headers: Record<string, string | string[] | undefined> }): boolean =>
+    r.method === 'PATCH' || (r.method === 'PUT' && Number(r.headers['content-length'] ?? 1) > 0);
+  const stale = dst.fault({ kind: 'upload', when: carriesBody }, { kind: 'status', status: 401, code: 'UNAUTHORIZED', headers: { 'www-authenticate': challenge } }, { times: 1 });
+  const r = await copy({ from: src.ref('base/app:1'), to: [dst.ref('app:1')], retries: RETRIES, credentials: { to: { username: 'writer', password: 'w-pw' } }, ...fakeLibraryOptions(src, dst) });
+  assert.equal(stale.hits, 1, 'the fault met the body-carrying request');
+  assert.equal(r.targets[0]!.ok, true);
+  assert.equal(dst.manifest('app', '1')?.digest, img.digest);
+  assert.ok(dst.hasBlob('app', layer));
+  assert.equal(r.targets[0]!.blobs.find((b) => b.digest === layer)?.retries, 1);
+  const log = dst.requests();
+  const refusedAt = log.findIndex((q) => q.kind === 'upload' && q.status === 401);
+  assert.ok(refusedAt > 0 && log.slice(refusedAt).some((q) => q.kind === 'token' && q.status === 200), 'a new token, fetched after the stale one was dropped');
+});
+
+test('copy: a 401 to a streamed upload sent with a token fetched for it → E_AUTH, no second attempt', async () => {
+  const auth = { scheme: 'bearer', user: 'writer', password: 'w-pw' } as const;
+  const [src, dst] = [await fake(), await fake({ auth })];
+  const img = src.seedImage('base/app', { tags: ['1'], layers: ['the only layer'] });
+  dst.putBlob('app', img.config.bytes);
+  const challenge = `Bearer realm="${dst.url}/token",service="fake-registry",error="invalid_token"`;
+  const carriesBody = (r: { method: string; headers: Record<string, string | string[] | undefined> }): boolean =>
+    r.method === 'PATCH' || (r.method === 'PUT' && Number(r.headers['content-length'] ?? 1) > 0);
+  const refused = dst.fault({ kind: 'upload', when: carriesBody }, { kind: 'status', status: 401, code: 'UNAUTHORIZED', headers: { 'www-authenticate': challenge } });
+  await assert.rejects(
+    copy({ from: src.ref('base/app:1'), to: [dst.ref('app:1')], retries: RETRIES, credentials: { to: { username: 'writer', password: 'w-pw' } }, ...fakeLibraryOptions(src, dst) }),
+    (e: RegpushError) => e.code === 'E_AUTH',
+  );
+  // The stale-token restart happens once; the token fetched for it being refused too is final.
+  assert.equal(refused.hits, 2);
+  assert.equal(dst.manifest('app', '1'), undefined);
+});
+
+test('push: a 401 to the app layer\'s upload whose stored token went stale → the layer is built and sent again with a new token', async () => {
+  const dst = await fake({ auth: { scheme: 'bearer', user: 'writer', password: 'w-pw' } });
+  const d = mkdtempSync(join(tmpdir(), 'regpush-engine-retries-'));
+  dirs.push(d);
+  // Incompressible and over the head start's 8 MiB: the layer is streamed, a body read once.
+  writeFileSync(join(d, 'app.bin'), randomBytes(10 * 1024 * 1024));
+  const challenge = `Bearer realm="${dst.url}/token",service="fake-registry",error="invalid_token"`;
+  // The layer's bytes, not the config's (a buffer, which the auth layer replays by itself).
+  const carriesBody = (r: { method: string; headers: Record<string, string | string[] | undefined> }): boolean =>
+    (r.method === 'PATCH' || r.method === 'PUT') && Number(r.headers['content-length'] ?? Infinity) > 64 * 1024;
+  const stale = dst.fault({ kind: 'upload', when: carriesBody }, { kind: 'status', status: 401, code: 'UNAUTHORIZED', headers: { 'www-authenticate': challenge } }, { times: 1 });
+  const r = await push({ from: 'scratch', to: dst.ref('app:1'), app: [{ src: d, dest: '/app' }], retries: RETRIES, credentials: { to: { username: 'writer', password: 'w-pw' } }, ...fakeLibraryOptions(dst) });
+  assert.equal(stale.hits, 1);
+  assert.equal(dst.manifest('app', '1')?.digest, r.digest);
+  const manifest = JSON.parse(dst.manifest('app', '1')!.bytes.toString('utf8')) as { config: { digest: string }; layers: { digest: string }[] };
+  for (const b of [manifest.config, ...manifest.layers]) assert.ok(dst.hasBlob('app', b.digest), `${b.digest} is in place`);
+  assert.equal(r.layer?.action, 'uploaded');
 });
