@@ -105,20 +105,31 @@ async function prompt(io: CliIO, question: string, hidden: boolean): Promise<str
     stdin.resume();
     const finish = (err?: Error) => {
       stdin.off('data', onData);
+      stdin.off('end', onEnd);
       if (raw) stdin.setRawMode(false);
       stdin.pause();
-      if (hidden) io.stderr.write('\n');
+      if (hidden || err) io.stderr.write('\n');
       if (err) reject(err);
       else resolve(value);
     };
+    // Ctrl-D on an empty line ends the input (EOF in a cooked terminal; a raw 0x04 for the hidden
+    // password). Without an answer to wait for, the process would otherwise end with status 0 and
+    // nothing stored: a deploy script would read that as a successful login.
+    const eof = () => new UsageError(`login cancelled: the input ended before the ${question.replace(/: $/, '').toLowerCase()} was given`);
+    const onEnd = () => finish(eof());
     const onData = (chunk: string) => {
       for (const ch of chunk) {
         if (ch === '\r' || ch === '\n') return finish();
         if (ch === '\u0003') return finish(new UsageError('login cancelled'));
+        if (ch === '\u0004') {
+          if (value === '') return finish(eof());
+          continue; // as a terminal does: Ctrl-D within a line is no character
+        }
         if (ch === '\u007f' || ch === '\b') value = value.slice(0, -1);
         else value += ch;
       }
     };
     stdin.on('data', onData);
+    stdin.once('end', onEnd);
   });
 }
