@@ -276,8 +276,8 @@ export class TargetSet {
     private readonly early = new Map<string, EarlyBlob>(),
     /** Per blob digest: the move of a blob started early, begun by plan() (transfer() waits for it). */
     private readonly moving = new Map<string, Promise<void>>(),
-    /** Per target: the check of the blobs taken on their 201's word after a MANIFEST_BLOB_UNKNOWN. */
-    private readonly rechecks = new Map<TransferTarget, Promise<void>>(),
+    /** Per target: the check of the blobs taken on their 201's word after a MANIFEST_BLOB_UNKNOWN (`settled` once it has ended). */
+    private readonly rechecks = new Map<TransferTarget, { settled: boolean; done: Promise<void> }>(),
   ) {}
 
   /** A set over some of these targets (the same objects: a target set aside there is set aside here). */
@@ -696,20 +696,30 @@ export class TargetSet {
       await t.ep.client.putManifest(t.ep.repo, ref, m.bytes, m.mediaType);
     } catch (err) {
       if (!(err instanceof RegpushError) || !err.details.registryCodes?.includes('MANIFEST_BLOB_UNKNOWN')) throw err;
-      // One check per target, shared by the manifest PUTs refused while it runs (an index's
-      // children go out together); each of them is then sent once more.
+      // One check per target at a time, shared by the manifest PUTs refused while it runs (an
+      // index's children go out together); each of them is then sent once more. A refusal after
+      // that check has ended (the next image of a --all-tags copy, or of a sync unit) checks the
+      // blobs taken on their word since.
       let check = this.rechecks.get(t);
-      if (!check) {
-        const word = this.takenOnWord.get(t);
+      const word = this.takenOnWord.get(t);
+      if (!check || (check.settled && word?.size)) {
         if (!word?.size) throw err;
         t.ep.client.logger.info(`${t.ref.registry} did not find a blob of ${formatReference(t.ref)} it had accepted; checking ${word.size} blob(s) and writing the manifest once more`);
         const heads = pLimit(Math.max(this.run.jobs, MIN_PLAN_CONCURRENCY));
         const digests = [...word];
         word.clear();
-        check = Promise.all(digests.map((d) => heads(() => this.headConfirm(t, d)))).then(() => undefined);
+        const started: { settled: boolean; done: Promise<void> } = { settled: false, done: Promise.resolve() };
+        started.done = Promise.all(digests.map((d) => heads(() => this.headConfirm(t, d)))).then(
+          () => void (started.settled = true),
+          (e: unknown) => {
+            started.settled = true;
+            throw e;
+          },
+        );
+        check = started;
         this.rechecks.set(t, check);
       }
-      await check;
+      await check.done;
       await t.ep.client.putManifest(t.ep.repo, ref, m.bytes, m.mediaType);
     }
   }

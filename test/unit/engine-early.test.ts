@@ -245,3 +245,22 @@ test('sync: two images waiting on each other\'s blobs at a target that refuses e
   for (const n of ['a', 'b'] as const) assert.equal(dst.manifest(`mirror/${n}`, '1')?.digest, before[n], 'the tag still holds what it held');
   assert.equal(dst.openUploads(), 0);
 });
+
+test('--all-tags: a second image refused with MANIFEST_BLOB_UNKNOWN after the first one\'s check has ended gets a check of its own blobs', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const a = src.seedImage('base/app', { tags: ['a'], layers: ['layer of a'] });
+  const b = src.seedImage('base/app', { tags: ['b'], layers: ['layer of b'] });
+  const refuseA = dst.fault({ kind: 'manifest', method: 'PUT', when: (r) => r.tag === 'a' }, { kind: 'status', status: 400, code: 'MANIFEST_BLOB_UNKNOWN' }, { times: 1 });
+  const refuseB = dst.fault({ kind: 'manifest', method: 'PUT', when: (r) => r.tag === 'b' }, { kind: 'status', status: 400, code: 'MANIFEST_BLOB_UNKNOWN' }, { times: 1 });
+  await copy({ from: src.ref('base/app'), to: [dst.ref('app')], allTags: true, ...fakeLibraryOptions(src, dst) });
+  assert.equal(refuseA.hits, 1);
+  assert.equal(refuseB.hits, 1);
+  for (const img of [a, b]) {
+    for (const d of [img.config.digest, img.layers[0]!.digest]) {
+      // The plan's HEAD, and the check after its image's refusal.
+      assert.equal(dst.count({ kind: 'blob', method: 'HEAD', digest: d }), 2, `${d} of ${img === a ? 'a' : 'b'}`);
+    }
+  }
+  assert.equal(dst.manifest('app', 'a')?.digest, a.digest);
+  assert.equal(dst.manifest('app', 'b')?.digest, b.digest);
+});
