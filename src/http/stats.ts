@@ -47,6 +47,7 @@ export class TransportStats {
   private requests = 0;
   private retries = 0;
   private readonly limits = new Map<string, RateLimitSeen>();
+  private readonly watchers = new Set<(seen: RateLimitSeen) => void>();
 
   /** Counts one request and records its rate-limit headers, if any. */
   response(url: string, headers: Record<string, string>): void {
@@ -69,6 +70,13 @@ export class TransportStats {
     const w = limit?.window ?? remaining?.window;
     if (w !== undefined) seen.windowSeconds = w;
     this.limits.set(host, seen);
+    for (const w of this.watchers) w({ ...seen });
+  }
+
+  /** Calls `watcher` with each rate-limit record as headers update it; returns the way to stop. */
+  watch(watcher: (seen: RateLimitSeen) => void): () => void {
+    this.watchers.add(watcher);
+    return () => void this.watchers.delete(watcher);
   }
 
   /** Counts a request that failed at the socket (no response). */

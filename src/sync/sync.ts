@@ -9,8 +9,9 @@
  *              (HEADs do not count against Docker Hub's pull limit); a blob this run has landed
  *              in one repository of a registry is mounted into the next; one failing unit is
  *              reported and the others go on
- *   gate     → with minRateLimit, no new unit starts while the source's ratelimit-remaining is
- *              below it; after maxWait the sync stops with E_TOO_MANY_REQUESTS
+ *   gate     → with minRateLimit, a unit starts only while the source's ratelimit-remaining,
+ *              less one pull per unit of that registry in flight and one for itself, stays at
+ *              or above it; after maxWait the sync stops with E_TOO_MANY_REQUESTS
  *
  * One TransferRun for the whole sync: one transport (keep-alive sockets, token caches), one
  * upload memory per registry, one record of where blobs landed.
@@ -151,24 +152,35 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
     const gate = new RateGate(run, opts, logger);
     const limit = pLimit(images);
     let started = 0;
-    await Promise.all(
-      work.map((w) =>
-        limit(async () => {
-          if (stopped) return;
+    try {
+      await Promise.all(
+        work.map(async (w) => {
+          // The gate is passed before a slot is taken: images held back for one registry's
+          // count leave the slots to the other registries' images.
+          let ended: () => void;
           try {
-            await gate.pass(w.unit.source);
+            ended = await gate.pass(w.unit.source);
           } catch (err) {
             stopped ??= asRegpushError(err);
+            gate.stop(stopped);
             return;
           }
-          if (stopped) return;
-          opts.events?.unitStart?.(formatReference(w.unit.source), ++started, work.length);
-          const r = await syncUnit(run, w, platformsOf(w.image), opts);
-          units.push(r);
-          opts.events?.unitEnd?.(r);
+          try {
+            await limit(async () => {
+              if (stopped) return;
+              opts.events?.unitStart?.(formatReference(w.unit.source), ++started, work.length);
+              const r = await syncUnit(run, w, platformsOf(w.image), opts);
+              units.push(r);
+              opts.events?.unitEnd?.(r);
+            });
+          } finally {
+            ended();
+          }
         }),
-      ),
-    );
+      );
+    } finally {
+      gate.close();
+    }
     const result = report(opts, entries.length, units, run, t0);
     if (stopped) throw Object.assign(stopped, { details: { ...stopped.details, result } });
     const failed = units.filter((u) => !u.ok);
@@ -294,35 +306,95 @@ function report(opts: SyncOptions, entries: number, units: SyncUnitResult[], run
 }
 
 /**
- * Docker Hub's pull limit, kept: the last `ratelimit-remaining` the source's registry sent is
- * compared with minRateLimit before each unit starts. Below it, new units wait (units in flight
- * go on), and the gate asks again with a manifest HEAD — which returns the headers without
- * counting as a pull — every poll interval, until the count is back or maxWait has passed.
+ * Docker Hub's pull limit, kept, per source registry (its API host: a low count at Docker Hub
+ * holds no image from another registry). The last `ratelimit-remaining` the registry sent does
+ * not show the units started since: each reads at least one manifest (a pull), so a unit is let
+ * through only when that count, less one pull for every unit of the registry let through and not
+ * yet ended and one for itself, stays at or above minRateLimit. A unit counts until it ends (its
+ * pull may be in the count already: the gate errs on the side of the reserve). Before the
+ * registry has sent a count, one unit goes alone and the others wait for its first answer (its
+ * source HEAD, which Docker Hub answers with the count without counting a pull); a registry that
+ * has sent none by the time that unit ends is not held.
+ *
+ * Units wait in file order, one queue per registry. Held by units in flight, they wait for one to
+ * end or for a new count. With none in flight the count itself is too low: the gate asks again
+ * with a manifest HEAD — which returns the headers without counting as a pull — every poll
+ * interval, until the count is back or maxWait has passed (then every waiting unit fails with
+ * E_TOO_MANY_REQUESTS).
  */
 class RateGate {
-  /** Per registry (its API host): a low count at Docker Hub holds no image from another registry. */
-  private readonly holding = new Map<string, Promise<void>>();
+  private readonly registries = new Map<string, RegistryGate>();
+  private readonly unwatch: () => void;
+  private stopped?: unknown;
 
   constructor(
     private readonly run: TransferRun,
     private readonly opts: SyncOptions,
     private readonly logger: Logger,
-  ) {}
-
-  async pass(source: ImageReference): Promise<void> {
-    const min = this.opts.minRateLimit;
-    if (min === undefined) return;
-    const key = apiHost(source.registry);
-    for (let h = this.holding.get(key); h; h = this.holding.get(key)) await h;
-    const remaining = this.remaining(source.registry);
-    if (remaining === undefined || remaining >= min) return;
-    const hold = this.wait(source, min).finally(() => this.holding.delete(key));
-    this.holding.set(key, hold);
-    await hold;
+  ) {
+    // A new count may let waiting units through (the first count of a registry above all).
+    this.unwatch = run.transport.stats.watch((seen) => this.pump(seen.registry));
   }
 
-  private remaining(registry: string): number | undefined {
-    const host = apiHost(registry);
+  /** Stops listening for counts. */
+  close(): void {
+    this.unwatch();
+  }
+
+  /** Fails every unit still waiting, and those that come later, with `err` (the sync stops). */
+  stop(err: unknown): void {
+    this.stopped ??= err;
+    for (const g of this.registries.values()) for (const q of g.queue.splice(0)) q.reject(this.stopped);
+  }
+
+  /** Waits until a unit reading `source` may start; resolves with what to call once it has ended. */
+  pass(source: ImageReference): Promise<() => void> {
+    if (this.opts.minRateLimit === undefined) return Promise.resolve(() => undefined);
+    if (this.stopped !== undefined) return Promise.reject(this.stopped);
+    const key = apiHost(source.registry);
+    let g = this.registries.get(key);
+    if (!g) this.registries.set(key, (g = new RegistryGate()));
+    const gate = g;
+    const admitted = new Promise<() => void>((resolve, reject) => gate.queue.push({ source, resolve, reject }));
+    this.pump(key);
+    return admitted;
+  }
+
+  /** Lets through the units of `key` that the count allows, in order; holds the rest. */
+  private pump(key: string): void {
+    const g = this.registries.get(key);
+    const min = this.opts.minRateLimit!;
+    if (!g || g.holding || this.stopped !== undefined) return;
+    while (g.queue.length) {
+      const remaining = this.remaining(key);
+      const admit = remaining === undefined ? g.inFlight === 0 || g.ended : remaining - g.inFlight - 1 >= min;
+      if (!admit) {
+        // Units in flight will end (or bring a new count): pumped again then.
+        if (g.inFlight > 0) return;
+        g.holding = true;
+        this.wait(g.queue[0]!.source, min).then(
+          () => {
+            g.holding = false;
+            this.pump(key);
+          },
+          (err: unknown) => this.stop(err),
+        );
+        return;
+      }
+      const unit = g.queue.shift()!;
+      g.inFlight++;
+      let done = false;
+      unit.resolve(() => {
+        if (done) return;
+        done = true;
+        g.inFlight--;
+        g.ended = true;
+        this.pump(key);
+      });
+    }
+  }
+
+  private remaining(host: string): number | undefined {
     return this.run.transport.stats.snapshot().rateLimits.find((r) => r.registry === host)?.remaining;
   }
 
@@ -330,24 +402,39 @@ class RateGate {
     const maxWait = this.opts.maxWaitMs ?? 0;
     const poll = Math.max(1, this.opts.rateLimitPollMs ?? DEFAULT_RATE_POLL_MS);
     const deadline = performance.now() + maxWait;
-    let remaining = this.remaining(source.registry)!;
+    const key = apiHost(source.registry);
+    let remaining = this.remaining(key)!;
+    // "at": the count is the reserve itself, which one more pull would spend.
+    const where = () => (remaining < min ? 'below' : 'at');
     this.opts.events?.waiting?.(source.registry, remaining, min);
-    this.logger.warn(`${source.registry}: ratelimit-remaining is ${remaining}, below --min-ratelimit ${min}; not starting new images${maxWait ? ` (waiting up to ${Math.round(maxWait / 1000)} s)` : ''}`);
+    this.logger.warn(`${source.registry}: ratelimit-remaining is ${remaining}, ${where()} --min-ratelimit ${min}; not starting new images${maxWait ? ` (waiting up to ${Math.round(maxWait / 1000)} s)` : ''}`);
     for (;;) {
       const left = deadline - performance.now();
       if (left <= 0) {
         throw new TooManyRequestsError(
-          `${source.registry}: ratelimit-remaining stayed below --min-ratelimit ${min} (last ${remaining})${maxWait ? ` for ${Math.round(maxWait / 1000)} s (--max-wait)` : ''}; stopped before ${formatReference(source)}; a re-run copies what is missing`,
+          `${source.registry}: ratelimit-remaining stayed ${where()} --min-ratelimit ${min} (last ${remaining})${maxWait ? ` for ${Math.round(maxWait / 1000)} s (--max-wait)` : ''}; stopped before ${formatReference(source)}; a re-run copies what is missing`,
           { details: { registry: source.registry, remaining } },
         );
       }
       await sleep(Math.min(poll, left), this.run.signal);
       await this.run.source(source).client.headManifest(source.repository, manifestRef(source)).catch(() => undefined);
-      remaining = this.remaining(source.registry) ?? remaining;
-      if (remaining >= min) {
+      remaining = this.remaining(key) ?? remaining;
+      if (remaining > min) {
         this.logger.info(`${source.registry}: ratelimit-remaining is ${remaining} again; going on`);
         return;
       }
     }
   }
+}
+
+/** The gate's state for one registry. */
+class RegistryGate {
+  /** Units let through and not ended. */
+  inFlight = 0;
+  /** Some unit has ended (with no count sent by then, the registry sends none). */
+  ended = false;
+  /** The count was too low with nothing in flight: wait() is asking again. */
+  holding = false;
+  /** Units waiting, in order. */
+  readonly queue: { source: ImageReference; resolve: (ended: () => void) => void; reject: (err: unknown) => void }[] = [];
 }

@@ -351,12 +351,16 @@ export class TargetSet {
     const heads = pLimit(Math.max(this.run.jobs, MIN_PLAN_CONCURRENCY));
     const first = this.startEarly(source, blobs);
     // The blob started early moves as soon as its own HEADs have answered, not after every
-    // blob's: transfer() then waits for that move instead of starting it.
+    // blob's: transfer() then waits for that move instead of starting it. A target waiting for
+    // another image's landing of it is left out: inside the move it would wait in a --jobs slot
+    // (and hold the other targets' tee back), or mount into a repository still being written;
+    // transfer() moves it once that landing has settled (afterLanding).
     const own = first ? this.each(async (t) => void (await this.planOne(t, source, first))) : undefined;
     if (first && own) {
       const moving = own.then(() => {
         this.releaseUnneeded([first]);
-        return this.limit(() => this.moveOne(source, first, this.live));
+        const ready = this.live.filter((t) => !this.waits.has(landingKey(t, first.digest)));
+        return ready.length ? this.limit(() => this.moveOne(source, first, ready)) : undefined;
       });
       moving.catch(() => undefined); // awaited by transfer(); an error before it must not go unhandled
       this.moving.set(first.digest, moving);
@@ -551,14 +555,15 @@ export class TargetSet {
     const order = largestFirst(blobs).sort((a, b) => Number(this.early.has(b.digest)) - Number(this.early.has(a.digest)));
     for (const d of order) {
       const started = this.moving.get(d.digest);
+      const waiting = this.live.filter((t) => this.waits.has(landingKey(t, d.digest)));
       if (started) {
+        // Started by plan() for the targets not waiting; the waiting ones follow below.
         this.moving.delete(d.digest);
         tasks.push(started);
-        continue;
+      } else {
+        const ready = this.live.filter((t) => !waiting.includes(t));
+        if (ready.length) tasks.push(this.limit(() => this.moveOne(source, d, ready)));
       }
-      const waiting = this.live.filter((t) => this.waits.has(landingKey(t, d.digest)));
-      const ready = this.live.filter((t) => !waiting.includes(t));
-      if (ready.length) tasks.push(this.limit(() => this.moveOne(source, d, ready)));
       // A target that needs another image's landing waits for it without holding a transfer slot,
       // and on its own: its set's other targets go on (one of them may be the landing another
       // image waits for), so images waiting on each other's blobs cannot deadlock.

@@ -271,3 +271,41 @@ test('faults: a status N times, a dropped connection, a cut body, a delay, a for
   reg.clearLog();
   assert.equal(reg.count(), 0);
 });
+
+test('a hold fault answers once its promise settles; seen() resolves on arrival, or on the answer when a status is asked for', async () => {
+  const reg = await fake();
+  reg.seedImage('app', { tags: ['1'] });
+  let release!: () => void;
+  reg.fault({ kind: 'manifest', method: 'GET' }, { kind: 'hold', until: new Promise<void>((r) => (release = r)) }, { times: 1 });
+  const arrived = reg.seen({ kind: 'manifest', method: 'GET' });
+  const answered = reg.seen({ kind: 'manifest', method: 'GET', status: 200 });
+  let done = false;
+  const res = fetch(`${reg.url}/v2/app/manifests/1`).then((r) => ((done = true), r));
+  const entry = await arrived;
+  assert.equal(entry.status, undefined, 'arrived, not answered: held');
+  // A request that is not held goes through meanwhile.
+  assert.equal((await fetch(`${reg.url}/v2/`)).status, 200);
+  assert.equal(done, false, 'still held');
+  release();
+  assert.equal((await res).status, 200);
+  assert.equal((await answered).seq, entry.seq);
+  assert.equal((await reg.seen({ path: '/v2/' })).status, 200, 'a request already in the log');
+});
+
+test('rateLimit: every manifest answer says what is left; a GET spends one, a HEAD none; none left is 429 TOOMANYREQUESTS', async () => {
+  const reg = await fake({ rateLimit: { limit: 100, remaining: 2 } });
+  reg.seedImage('app', { tags: ['1'] });
+  const head = await fetch(`${reg.url}/v2/app/manifests/1`, { method: 'HEAD' });
+  assert.equal(head.headers.get('ratelimit-remaining'), '2;w=21600');
+  assert.equal(head.headers.get('ratelimit-limit'), '100;w=21600');
+  const seenLeft = [];
+  for (let i = 0; i < 3; i++) {
+    const res = await fetch(`${reg.url}/v2/app/manifests/1`);
+    seenLeft.push([res.status, res.headers.get('ratelimit-remaining')]);
+    if (res.status === 429) assert.equal(await errCode(res), 'TOOMANYREQUESTS');
+    else await res.arrayBuffer();
+  }
+  assert.deepEqual(seenLeft, [[200, '1;w=21600'], [200, '0;w=21600'], [429, '0;w=21600']]);
+  assert.equal(reg.rateLimitRemaining, 0);
+  assert.equal((await fake()).rateLimitRemaining, undefined, 'no limit unless asked for');
+});

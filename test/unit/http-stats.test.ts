@@ -33,6 +33,20 @@ describe('statsMiddleware', () => {
       rateLimits: [{ registry: 'hub.example', limit: 100, remaining: 81, lowestRemaining: 79, windowSeconds: 21600 }],
     });
   });
+  it('watch(): each rate-limit record as it changes, until stopped; responses without the headers say nothing', async () => {
+    const stats = new TransportStats();
+    const seen: [string, number | undefined][] = [];
+    const stop = stats.watch((r) => seen.push([r.registry, r.remaining]));
+    const send = statsMiddleware(stats)(async (req) => {
+      const headers: Record<string, string> = req.url.includes('hub') ? { 'ratelimit-remaining': '7;w=21600' } : {};
+      return { status: 200, headers, url: req.url, body: Readable.from([]) } as HttpResponse;
+    });
+    await send({ method: 'HEAD', url: 'https://hub.example/v2/x/manifests/1' });
+    await send({ method: 'GET', url: 'https://other.example/v2/' });
+    stop();
+    await send({ method: 'HEAD', url: 'https://hub.example/v2/x/manifests/1' });
+    assert.deepEqual(seen, [['hub.example', 7]]);
+  });
   it('counts failed requests too', async () => {
     const stats = new TransportStats();
     const send = statsMiddleware(stats)(async () => {

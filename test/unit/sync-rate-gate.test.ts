@@ -1,0 +1,116 @@
+// sync's pull-limit gate (--min-ratelimit), against fake registries that keep a Docker Hub style
+// pull limit (test/fixtures/fake-registry.ts, option rateLimit: a manifest GET spends one, a HEAD
+// none, every manifest answer says what is left). The gate must count the units it has let start
+// and not yet seen end, and let only one unit of a registry start before that registry has sent a
+// count; the tests order requests with hold faults, never with timings.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseSyncFile, sync, type SyncResult } from '../../src/index.js';
+import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
+
+const fake = fakeRegistryPool();
+
+type SyncOpts = Parameters<typeof sync>[0];
+
+/** A sync file copying `sources` (full references with a tag) under `dst`. */
+function specOf(dst: FakeRegistry, sources: string[]): SyncOpts['spec'] {
+  return parseSyncFile(['defaults:', `  targets: [${dst.host}/mirror]`, 'images:', ...sources.map((s) => `  - source: ${s}`), ''].join('\n'), 'sync.yaml');
+}
+
+/** Manifest requests `reg` has answered so far (each answer carries the count under rateLimit). */
+const answered = (reg: FakeRegistry) => reg.count({ kind: 'manifest', when: (r) => r.status !== undefined });
+
+test('--images 4 --jobs 2: one unit starts before the count is known; the units in flight are counted, so the reserve is never spent', async () => {
+  const src = await fake({ rateLimit: { limit: 100, remaining: 8 } });
+  const dst = await fake();
+  const names = ['svc1', 'svc2', 'svc3', 'svc4', 'svc5', 'svc6'];
+  for (const n of names) src.seedImage(n, { tags: ['1'] });
+  const startedBlind: string[] = [];
+  const err = await sync({
+    spec: specOf(dst, names.map((n) => src.ref(`${n}:1`))),
+    images: 4,
+    jobs: 2,
+    minRateLimit: 5,
+    events: { unitStart: (source) => void (answered(src) === 0 && startedBlind.push(source)) },
+    ...fakeLibraryOptions(src, dst),
+  } as SyncOpts).then(
+    () => undefined,
+    (e: { code?: string; message?: string; details?: { result?: SyncResult } }) => e,
+  );
+  assert.equal(startedBlind.length, 1, `units started before the registry sent a count: ${startedBlind.join(', ')}`);
+  assert.equal(err?.code, 'E_TOO_MANY_REQUESTS', String(err?.message));
+  assert.match(err.message!, /ratelimit-remaining stayed at --min-ratelimit 5 \(last 5\)/);
+  // 8 pulls left, 5 kept: three images (one manifest GET each) and no more.
+  assert.equal(err.details?.result?.totals.copied, 3);
+  assert.equal(src.rateLimitRemaining, 5, 'the reserve is intact');
+  assert.equal(src.count({ kind: 'manifest', method: 'GET' }), 3);
+});
+
+test('the first unit learns the count from its source HEAD; the next ones start while it is still copying', { timeout: 20_000 }, async () => {
+  const src = await fake({ rateLimit: { limit: 100, remaining: 50 } });
+  const dst = await fake();
+  const names = ['svc1', 'svc2', 'svc3'];
+  for (const n of names) src.seedImage(n, { tags: ['1'] });
+  // svc1's blobs are read only once another unit has started: a gate that waited for svc1 to end
+  // would never let one start.
+  let otherStarted!: () => void;
+  src.fault({ kind: 'blob', method: 'GET', repo: 'svc1' }, { kind: 'hold', until: new Promise<void>((r) => (otherStarted = r)) });
+  const order: string[] = [];
+  const r = await sync({
+    spec: specOf(dst, names.map((n) => src.ref(`${n}:1`))),
+    images: 3,
+    minRateLimit: 10,
+    events: {
+      unitStart: (source) => {
+        order.push(source);
+        if (!source.includes('/svc1:')) otherStarted();
+      },
+    },
+    ...fakeLibraryOptions(src, dst),
+  } as SyncOpts);
+  assert.equal(r.totals.copied, 3);
+  assert.ok(order[0]!.endsWith('/svc1:1'), `svc1 first: ${order.join(', ')}`);
+  assert.equal(src.rateLimitRemaining, 47);
+});
+
+test('the gate is per registry: each source registry starts one unit before its own count is known', async () => {
+  const [hub, other] = [await fake({ rateLimit: { limit: 100, remaining: 50 } }), await fake({ rateLimit: { limit: 100, remaining: 50 } })];
+  const dst = await fake();
+  for (const reg of [hub, other]) for (const n of ['a', 'b']) reg.seedImage(n, { tags: ['1'] });
+  const blind = new Map<string, number>();
+  const r = await sync({
+    spec: parseSyncFile(
+      ['images:', ...[hub, other].flatMap((reg) => ['a', 'b'].map((n) => `  - { source: "${reg.ref(`${n}:1`)}", targets: ["${dst.host}/${reg === hub ? 'hub' : 'other'}"] }`)), ''].join('\n'),
+      'sync.yaml',
+    ),
+    images: 4,
+    minRateLimit: 10,
+    events: {
+      unitStart: (source) => {
+        const reg = source.startsWith(hub.host) ? hub : other;
+        if (answered(reg) === 0) blind.set(reg.host, (blind.get(reg.host) ?? 0) + 1);
+      },
+    },
+    ...fakeLibraryOptions(hub, other, dst),
+  } as SyncOpts);
+  assert.equal(r.totals.copied, 4);
+  assert.deepEqual(Object.fromEntries(blind), { [hub.host]: 1, [other.host]: 1 });
+});
+
+test('a registry that sends no count: its first unit runs alone, then the others start as without the gate', async () => {
+  const src = await fake();
+  const dst = await fake();
+  const names = ['svc1', 'svc2', 'svc3'];
+  for (const n of names) src.seedImage(n, { tags: ['1'] });
+  const events: string[] = [];
+  const r = await sync({
+    spec: specOf(dst, names.map((n) => src.ref(`${n}:1`))),
+    images: 3,
+    minRateLimit: 10,
+    events: { unitStart: (s) => void events.push(`start ${s.split('/').at(-1)}`), unitEnd: (u) => void events.push(`end ${u.source.split('/').at(-1)}`) },
+    ...fakeLibraryOptions(src, dst),
+  } as SyncOpts);
+  assert.equal(r.totals.copied, 3);
+  assert.deepEqual(events.slice(0, 2), ['start svc1:1', 'end svc1:1'], events.join(', '));
+  assert.equal(events.filter((e) => e.startsWith('start')).length, 3);
+});
