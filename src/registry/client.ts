@@ -11,7 +11,7 @@ import { compose, type HttpRequest, type HttpResponse, type RequestBody, type Se
 import { drain, errorFromResponse, readBody, readJson, MANIFEST_CAP } from '../http/response.js';
 import type { Transport } from '../http/transport.js';
 import { MANIFEST_ACCEPT, isSchema1MediaType } from '../image/mediatypes.js';
-import { sha256Digest, isValidDigest } from '../image/digest.js';
+import { sha256Digest, isValidDigest, digestMismatch } from '../image/digest.js';
 import type { Logger } from '../log.js';
 import { endpointFor, type Endpoint } from './endpoint.js';
 import { UPLOAD_LOCATION, type FetchedManifest, type ManifestHead, type MountResult, type RegistryClient, type UploadSession } from './registry-client.js';
@@ -246,13 +246,17 @@ export class HttpRegistryClient implements RegistryClient {
         details: { registry: this.registry },
       });
     }
+    // Each digest is checked with its own algorithm (sha256 or sha512); the digest returned is the
+    // sha256 of the bytes, what regpush writes and compares everywhere else.
     const digest = sha256Digest(bytes);
-    if (isValidDigest(ref) && ref.startsWith('sha256:') && ref !== digest) {
-      throw new DigestMismatchError(`manifest ${this.registry}/${repo}@${ref} has digest ${digest}`, { details: { registry: this.registry } });
+    const wrong = isValidDigest(ref) ? digestMismatch(bytes, ref) : undefined;
+    if (wrong) {
+      throw new DigestMismatchError(`manifest ${this.registry}/${repo}@${ref} has digest ${wrong}`, { details: { registry: this.registry } });
     }
     const stated = res.headers['docker-content-digest'];
-    if (stated && stated.startsWith('sha256:') && stated !== digest) {
-      throw new DigestMismatchError(`manifest ${this.manifestName(repo, ref)}: registry says ${stated} but the bytes hash to ${digest}`, {
+    const wrongStated = stated && isValidDigest(stated) ? digestMismatch(bytes, stated) : undefined;
+    if (wrongStated) {
+      throw new DigestMismatchError(`manifest ${this.manifestName(repo, ref)}: registry says ${stated} but the bytes hash to ${wrongStated}`, {
         details: { registry: this.registry },
       });
     }
@@ -273,8 +277,9 @@ export class HttpRegistryClient implements RegistryClient {
     if (res.status !== 201 && res.status !== 200 && res.status !== 202) return this.fail(res, `PUT manifest ${this.manifestName(repo, ref)}`);
     await drain(res);
     const stated = res.headers['docker-content-digest'];
-    if (stated && stated.startsWith('sha256:') && stated !== digest) {
-      throw new DigestMismatchError(`PUT manifest ${this.manifestName(repo, ref)}: registry stored ${stated}, expected ${digest}`, {
+    const expected = stated && isValidDigest(stated) ? digestMismatch(bytes, stated) : undefined;
+    if (expected) {
+      throw new DigestMismatchError(`PUT manifest ${this.manifestName(repo, ref)}: registry stored ${stated}, expected ${expected}`, {
         details: { registry: this.registry },
       });
     }
@@ -327,8 +332,9 @@ export class HttpRegistryClient implements RegistryClient {
   async getBlobBytes(repo: string, digest: string, cap: number): Promise<Buffer> {
     const { body, size } = await this.getBlob(repo, digest);
     const bytes = await readBody({ status: 200, headers: size === undefined ? {} : { 'content-length': String(size) }, url: '', body }, cap, `blob ${digest}`);
-    if (digest.startsWith('sha256:') && sha256Digest(bytes) !== digest) {
-      throw new DigestMismatchError(`blob ${this.registry}/${repo}@${digest} does not match its digest (got ${sha256Digest(bytes)})`, {
+    const wrong = isValidDigest(digest) ? digestMismatch(bytes, digest) : undefined;
+    if (wrong) {
+      throw new DigestMismatchError(`blob ${this.registry}/${repo}@${digest} does not match its digest (got ${wrong})`, {
         details: { registry: this.registry },
       });
     }
