@@ -14,6 +14,7 @@ import { MANIFEST_ACCEPT, isSchema1MediaType } from '../image/mediatypes.js';
 import { sha256Digest, isValidDigest, digestMismatch } from '../image/digest.js';
 import type { Logger } from '../log.js';
 import { endpointFor, type Endpoint } from './endpoint.js';
+import { isLoopbackHost } from '../ref/registry.js';
 import { UPLOAD_LOCATION, type FetchedManifest, type ManifestHead, type MountResult, type RegistryClient, type UploadSession } from './registry-client.js';
 
 /** How to reach and authenticate to one registry. */
@@ -22,6 +23,8 @@ export interface RegistryClientOptions {
   transport: Transport;
   /** host[:port] entries that may be reached over plain http. */
   insecure?: readonly string[];
+  /** host[:port] entries tried over TLS (verification off in the transport), then plain http (registries.conf's insecure = true). */
+  insecureTls?: readonly string[];
   /** Scopes requested up front for the whole operation, e.g. ["repository:app:pull,push"]. */
   scopes?: string[];
   /** Lazily resolves the credential (flags, env, docker config…). */
@@ -47,7 +50,7 @@ export class HttpRegistryClient implements RegistryClient {
 
   constructor(opts: RegistryClientOptions) {
     this.registry = opts.registry;
-    this.endpoint = endpointFor(opts.registry, opts.insecure ?? []);
+    this.endpoint = endpointFor(opts.registry, opts.insecure ?? [], opts.insecureTls ?? []);
     this.logger = opts.transport.logger;
     this.signal = opts.signal;
     this.probe = opts.transport.sendOnce;
@@ -100,7 +103,33 @@ export class HttpRegistryClient implements RegistryClient {
     await this.base();
   }
 
-  /** The API base URL; for a loopback registry, probed once (plain HTTP or TLS, whichever the port speaks). */
+  /**
+   * The scheme of a host that is not loopback but may be reached either way (registries.conf's
+   * `insecure = true`): there https and http are usually two ports (443 and 80), not one port
+   * speaking one of them, so TLS (verification off in the transport) is asked first, as
+   * containers/image does, and any failure of it but a cancel tries plain HTTP. When both fail,
+   * the TLS failure is the one reported.
+   */
+  private async probeTlsFirst(host: string): Promise<string> {
+    try {
+      const res = await this.probe({ method: 'GET', url: `https://${host}/v2/`, signal: this.signal });
+      await drain(res, PROBE_DRAIN_MS);
+      return `https://${host}/v2/`;
+    } catch (err) {
+      if (this.signal?.aborted) throw err;
+      this.logger.debug(`${host} did not answer over TLS (${(err as Error).message}); trying plain http (insecure)`);
+      try {
+        const res = await this.probe({ method: 'GET', url: `http://${host}/v2/`, signal: this.signal });
+        await drain(res, PROBE_DRAIN_MS);
+        this.logger.debug(`${host} answers plain HTTP; using http (insecure)`);
+        return `http://${host}/v2/`;
+      } catch {
+        throw err;
+      }
+    }
+  }
+
+  /** The API base URL; probed once for a loopback or insecure-TLS registry (plain HTTP or TLS, whichever it speaks). */
   private base(): Promise<string> {
     const { scheme, host } = this.endpoint;
     if (scheme !== 'auto') return Promise.resolve(`${scheme}://${host}/v2/`);
@@ -125,6 +154,7 @@ export class HttpRegistryClient implements RegistryClient {
    * servers hang up), and then the TLS probe decides as before.
    */
   private async probeScheme(host: string): Promise<string> {
+    if (!isLoopbackHost(host)) return this.probeTlsFirst(host);
     // A 400 to the plain request may be a TLS server's answer (Go's) — or Nexus's 400 in place of a
     // 401 over plain HTTP. After it, a TLS attempt that is reset (transiently, or for a client
     // certificate) is a failure to report, not a sign of plain HTTP; an answer that is not TLS still is.
