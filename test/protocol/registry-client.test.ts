@@ -226,6 +226,10 @@ test('helpers: withQuery keeps state, nextLink resolves, insecure lists and endp
   assert.equal(endpointFor('reg.corp:5000', ['reg.corp']).scheme, 'http');
   assert.equal(endpointFor('reg.corp:5000', []).scheme, 'https');
   assert.equal(endpointFor('localhost:5000', []).scheme, 'auto');
+  // registries.conf's insecure = true: TLS (unverified) or plain HTTP, probed; plain-HTTP-only naming wins.
+  assert.equal(endpointFor('reg.corp:5000', [], ['reg.corp:5000']).scheme, 'auto');
+  assert.equal(endpointFor('reg.corp:5000', ['reg.corp:5000'], ['reg.corp:5000']).scheme, 'http');
+  assert.equal(endpointFor('other.corp', [], ['reg.corp:5000']).scheme, 'https');
   assert.equal(endpointFor('docker.io', []).host, 'registry-1.docker.io');
 });
 
