@@ -22,7 +22,7 @@ export type { Credential } from './auth/credentials.js';
 export type { ConnectionOptions } from './registry/connect.js';
 export { DEFAULT_CERTS_DIRS, type RegistryTlsOptions } from './http/tls.js';
 /** Registry mirrors (ConnectionOptions.mirrors) from the files users already have; the caller reads the files. */
-export { mirrorsFromRegistriesConf, mirrorsFromDaemonJson, mergeMirrorMaps, MirrorConfigError, type MirrorMap } from './registry/mirror-config.js';
+export { mirrorsFromRegistriesConf, mirrorsFromDaemonJson, mergeMirrorMaps, MirrorConfigError, type MirrorMap, type BlockedPrefixes, type InsecureHosts } from './registry/mirror-config.js';
 export type { BlobReport, BlobAction, BlobEvents } from './transfer/types.js';
 export type { Logger } from './log.js';
 /** The run's secrets (ConnectionOptions.secrets): what the auth layer learns, for scrubbing what a caller prints. */

@@ -9,8 +9,8 @@ import type { SecretSet } from '../redact.js';
 import { createCliLogger, type LineSink, type Verbosity } from './logger.js';
 import type { RegistryTlsOptions } from '../http/tls.js';
 import { tlsFlags, tlsOptionsFromFlags } from './tls-flags.js';
-import { mirrorFlags, mirrorOptions } from './mirror-flags.js';
-import type { MirrorMap } from '../registry/mirror-config.js';
+import { mirrorFlags, registryConfigOptions } from './mirror-flags.js';
+import type { BlockedPrefixes, InsecureHosts, MirrorMap } from '../registry/mirror-config.js';
 
 /** Flags every command shares. */
 export const commonFlags = defineFlags({
@@ -39,6 +39,10 @@ export interface CommonContext {
   tls: RegistryTlsOptions;
   /** Read mirrors from --registry-mirror, registries.conf and daemon.json (the library's `mirrors` option). */
   mirrors: MirrorMap;
+  /** registries.conf's blocked prefixes (the library's `blocked` option). */
+  blocked: BlockedPrefixes;
+  /** registries.conf's `insecure = true` hosts (the library's `insecureTlsRegistries` option). */
+  insecureTls: InsecureHosts;
 }
 
 /** Builds the logger and secret list of a run. */
@@ -51,8 +55,8 @@ export function commonContext(args: CommonArgs, io: CliIO, secrets: SecretSet): 
   if (io.earlySockets?.opened.length) logger.debug(`connections opened while loading: ${io.earlySockets.opened.join(', ')}`);
   // Here, so every command refuses a bare --insecure / --tls-verify=false the same way.
   const tls = tlsOptionsFromFlags(args, io.env, io.cwd ?? process.cwd());
-  const mirrors = mirrorOptions(args['registry-mirror'], io.env, io.cwd ?? process.cwd(), logger);
-  return { secrets, verbosity, logSink, logger, tls, mirrors };
+  const conf = registryConfigOptions(args['registry-mirror'], io.env, io.cwd ?? process.cwd(), logger);
+  return { secrets, verbosity, logSink, logger, tls, mirrors: conf.mirrors, blocked: conf.blocked, insecureTls: conf.insecure };
 }
 
 /** Reads all of stdin (a password) and trims the final newline. */
@@ -85,6 +89,8 @@ export function connectionOptions(a: CommonArgs, io: CliIO, ctx: CommonContext) 
     insecureRegistries: a['insecure-registry'],
     tls: ctx.tls,
     mirrors: ctx.mirrors,
+    blocked: ctx.blocked,
+    insecureTlsRegistries: ctx.insecureTls,
     credentialHelperTimeoutMs: credentialHelperTimeoutOption(io.env),
     secrets: ctx.secrets,
     retries: retriesOption(a),

@@ -5,7 +5,8 @@
  * daemon.json `registry-mirrors` (REGPUSH_DOCKER_DAEMON_JSON, else /etc/docker/daemon.json).
  * The default files are read only when they exist, and a broken one that nobody named is a
  * warning, not a failure; a file named in the environment must exist and parse. The library gets
- * the merged map (its `mirrors` option) and never reads these files itself.
+ * the merged map (its `mirrors` option), registries.conf's blocked prefixes and insecure hosts
+ * (`blocked`, `insecureTlsRegistries`), and never reads these files itself.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
@@ -18,6 +19,8 @@ import {
   mirrorsFromDaemonJson,
   mirrorsFromRegistriesConf,
   parseMirrorFlag,
+  type BlockedPrefixes,
+  type InsecureHosts,
   type MirrorMap,
 } from '../registry/mirror-config.js';
 import { defineFlags } from './flag-table.js';
@@ -73,12 +76,29 @@ function readConfig(file: string, named: boolean, envName: string): string | und
   }
 }
 
+/** What the mirror flag and the two files give the library. */
+export interface RegistryConfigOptions {
+  mirrors: MirrorMap;
+  /** registries.conf's entries and which of them are blocked (ConnectionOptions.blocked). */
+  blocked: BlockedPrefixes;
+  /** registries.conf's `insecure = true` hosts (ConnectionOptions.insecureTlsRegistries). */
+  insecure: InsecureHosts;
+}
+
+/** Every mirror the run uses (see registryConfigOptions). */
+export function mirrorOptions(flagValues: unknown, env: Record<string, string | undefined>, cwd: string, logger: Logger): MirrorMap {
+  return registryConfigOptions(flagValues, env, cwd, logger).mirrors;
+}
+
 /**
  * Every mirror the run uses: the flags' first, then registries.conf's, then daemon.json's (for a
- * registry several give mirrors for, they are tried in that order).
+ * registry several give mirrors for, they are tried in that order); and registries.conf's blocked
+ * prefixes and insecure hosts.
  */
-export function mirrorOptions(flagValues: unknown, env: Record<string, string | undefined>, cwd: string, logger: Logger): MirrorMap {
+export function registryConfigOptions(flagValues: unknown, env: Record<string, string | undefined>, cwd: string, logger: Logger): RegistryConfigOptions {
   const maps: MirrorMap[] = [mirrorsFromFlags(flagValues)];
+  let blocked: BlockedPrefixes = {};
+  let insecure: InsecureHosts = {};
   const home = env.HOME;
   const conf = pick(env.REGISTRIES_CONFIG_PATH, [...(home ? [join(home, '.config/containers/registries.conf')] : []), DEFAULT_REGISTRIES_CONF], cwd);
   if (conf) {
@@ -89,10 +109,12 @@ export function mirrorOptions(flagValues: unknown, env: Record<string, string | 
         for (const n of r.notes) (conf.named ? logger.warn : logger.debug).call(logger, n);
         if (Object.keys(r.mirrors).length) logger.debug(`mirrors from ${conf.file}: ${JSON.stringify(r.mirrors)}`);
         maps.push(r.mirrors);
+        blocked = r.blocked;
+        insecure = r.insecure;
       } catch (err) {
         if (!(err instanceof MirrorConfigError)) throw err;
         if (conf.named) throw new InputError(err.message, { details: { file: conf.file } });
-        logger.warn(`${err.message}; its mirrors are not used (REGISTRIES_CONFIG_PATH names another file)`);
+        logger.warn(`${err.message}; none of its settings are used (REGISTRIES_CONFIG_PATH names another file)`);
       }
     }
   }
@@ -111,5 +133,5 @@ export function mirrorOptions(flagValues: unknown, env: Record<string, string | 
       }
     }
   }
-  return mergeMirrorMaps(...maps);
+  return { mirrors: mergeMirrorMaps(...maps), blocked, insecure };
 }

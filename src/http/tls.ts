@@ -32,6 +32,8 @@ export interface RegistryTlsOptions {
   clientCerts?: Readonly<Record<string, { cert: string; key: string }>>;
   /** Registries reached over HTTPS without verifying the server's certificate (Docker's insecure registries). */
   verifyOff?: readonly string[];
+  /** What turned verification off for a registry of verifyOff, named in its warning (default "--tls-verify REGISTRY=false"). */
+  verifyOffBy?: Readonly<Record<string, string>>;
   /**
    * File of NODE_EXTRA_CA_CERTS. Giving extra CAs replaces Node's default trust for that host, so
    * this file is added back with them; the caller passes it from its environment.
@@ -159,7 +161,7 @@ export function tlsResolver(opts: RegistryTlsOptions, logger: Logger = silentLog
     const found = await findCertsDir(roots, host);
     const caFiles = [...(found?.cas ?? []), ...(lookup(opts.caCerts, host) ?? [])];
     const client = lookup(opts.clientCerts, host) ?? found?.client;
-    if (!verify) logger.warn(`TLS verification is off for ${name} (--tls-verify ${name}=false): the connection is encrypted, but the server is not authenticated`);
+    if (!verify) logger.warn(`TLS verification is off for ${name} (${lookup(opts.verifyOffBy, host) ?? `--tls-verify ${name}=false`}): the connection is encrypted, but the server is not authenticated`);
     if (verify && caFiles.length === 0 && !client) return undefined;
     const sources = [...caFiles, ...(client ? [client.cert, client.key] : [])];
     logger.debug(`TLS for ${name}: ${sources.length ? sources.join(', ') : 'default trust'}${verify ? '' : ', verification off'}`);

@@ -16,7 +16,22 @@ const HEX_LENGTH: Record<DigestAlgorithm, number> = { sha256: 64, sha512: 128 };
 
 /** "sha256:<hex>" of the given bytes (strings are hashed as UTF-8). */
 export function sha256Digest(buf: Buffer | string): string {
-  return `sha256:${createHash('sha256').update(buf).digest('hex')}`;
+  return digestWith('sha256', buf);
+}
+
+/** "<algorithm>:<hex>" of the given bytes. */
+export function digestWith(algorithm: DigestAlgorithm, buf: Buffer | string): string {
+  return `${algorithm}:${createHash(algorithm).update(buf).digest('hex')}`;
+}
+
+/**
+ * Undefined when `bytes` hash to `digest` with the digest's own algorithm, else what they hash to
+ * with it (for the error line). A sha512 reference is checked as sha512, not compared with the
+ * sha256 regpush computes everywhere else.
+ */
+export function digestMismatch(bytes: Buffer, digest: string): string | undefined {
+  const actual = digestWith(digestAlgorithm(digest), bytes);
+  return actual === digest ? undefined : actual;
 }
 
 /** True for "sha256:<64 lower hex>" and "sha512:<128 lower hex>". */

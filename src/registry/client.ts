@@ -11,9 +11,10 @@ import { compose, type HttpRequest, type HttpResponse, type RequestBody, type Se
 import { drain, errorFromResponse, readBody, readJson, MANIFEST_CAP } from '../http/response.js';
 import type { Transport } from '../http/transport.js';
 import { MANIFEST_ACCEPT, isSchema1MediaType } from '../image/mediatypes.js';
-import { sha256Digest, isValidDigest } from '../image/digest.js';
+import { sha256Digest, isValidDigest, digestMismatch } from '../image/digest.js';
 import type { Logger } from '../log.js';
 import { endpointFor, type Endpoint } from './endpoint.js';
+import { isLoopbackHost } from '../ref/registry.js';
 import { UPLOAD_LOCATION, type FetchedManifest, type ManifestHead, type MountResult, type RegistryClient, type UploadSession } from './registry-client.js';
 
 /** How to reach and authenticate to one registry. */
@@ -22,6 +23,8 @@ export interface RegistryClientOptions {
   transport: Transport;
   /** host[:port] entries that may be reached over plain http. */
   insecure?: readonly string[];
+  /** host[:port] entries tried over TLS (verification off in the transport), then plain http (registries.conf's insecure = true). */
+  insecureTls?: readonly string[];
   /** Scopes requested up front for the whole operation, e.g. ["repository:app:pull,push"]. */
   scopes?: string[];
   /** Lazily resolves the credential (flags, env, docker config…). */
@@ -47,7 +50,7 @@ export class HttpRegistryClient implements RegistryClient {
 
   constructor(opts: RegistryClientOptions) {
     this.registry = opts.registry;
-    this.endpoint = endpointFor(opts.registry, opts.insecure ?? []);
+    this.endpoint = endpointFor(opts.registry, opts.insecure ?? [], opts.insecureTls ?? []);
     this.logger = opts.transport.logger;
     this.signal = opts.signal;
     this.probe = opts.transport.sendOnce;
@@ -100,7 +103,33 @@ export class HttpRegistryClient implements RegistryClient {
     await this.base();
   }
 
-  /** The API base URL; for a loopback registry, probed once (plain HTTP or TLS, whichever the port speaks). */
+  /**
+   * The scheme of a host that is not loopback but may be reached either way (registries.conf's
+   * `insecure = true`): there https and http are usually two ports (443 and 80), not one port
+   * speaking one of them, so TLS (verification off in the transport) is asked first, as
+   * containers/image does, and any failure of it but a cancel tries plain HTTP. When both fail,
+   * the TLS failure is the one reported.
+   */
+  private async probeTlsFirst(host: string): Promise<string> {
+    try {
+      const res = await this.probe({ method: 'GET', url: `https://${host}/v2/`, signal: this.signal });
+      await drain(res, PROBE_DRAIN_MS);
+      return `https://${host}/v2/`;
+    } catch (err) {
+      if (this.signal?.aborted) throw err;
+      this.logger.debug(`${host} did not answer over TLS (${(err as Error).message}); trying plain http (insecure)`);
+      try {
+        const res = await this.probe({ method: 'GET', url: `http://${host}/v2/`, signal: this.signal });
+        await drain(res, PROBE_DRAIN_MS);
+        this.logger.debug(`${host} answers plain HTTP; using http (insecure)`);
+        return `http://${host}/v2/`;
+      } catch {
+        throw err;
+      }
+    }
+  }
+
+  /** The API base URL; probed once for a loopback or insecure-TLS registry (plain HTTP or TLS, whichever it speaks). */
   private base(): Promise<string> {
     const { scheme, host } = this.endpoint;
     if (scheme !== 'auto') return Promise.resolve(`${scheme}://${host}/v2/`);
@@ -125,6 +154,7 @@ export class HttpRegistryClient implements RegistryClient {
    * servers hang up), and then the TLS probe decides as before.
    */
   private async probeScheme(host: string): Promise<string> {
+    if (!isLoopbackHost(host)) return this.probeTlsFirst(host);
     // A 400 to the plain request may be a TLS server's answer (Go's) — or Nexus's 400 in place of a
     // 401 over plain HTTP. After it, a TLS attempt that is reset (transiently, or for a client
     // certificate) is a failure to report, not a sign of plain HTTP; an answer that is not TLS still is.
@@ -246,13 +276,17 @@ export class HttpRegistryClient implements RegistryClient {
         details: { registry: this.registry },
       });
     }
+    // Each digest is checked with its own algorithm (sha256 or sha512); the digest returned is the
+    // sha256 of the bytes, what regpush writes and compares everywhere else.
     const digest = sha256Digest(bytes);
-    if (isValidDigest(ref) && ref.startsWith('sha256:') && ref !== digest) {
-      throw new DigestMismatchError(`manifest ${this.registry}/${repo}@${ref} has digest ${digest}`, { details: { registry: this.registry } });
+    const wrong = isValidDigest(ref) ? digestMismatch(bytes, ref) : undefined;
+    if (wrong) {
+      throw new DigestMismatchError(`manifest ${this.registry}/${repo}@${ref} has digest ${wrong}`, { details: { registry: this.registry } });
     }
     const stated = res.headers['docker-content-digest'];
-    if (stated && stated.startsWith('sha256:') && stated !== digest) {
-      throw new DigestMismatchError(`manifest ${this.manifestName(repo, ref)}: registry says ${stated} but the bytes hash to ${digest}`, {
+    const wrongStated = stated && isValidDigest(stated) ? digestMismatch(bytes, stated) : undefined;
+    if (wrongStated) {
+      throw new DigestMismatchError(`manifest ${this.manifestName(repo, ref)}: registry says ${stated} but the bytes hash to ${wrongStated}`, {
         details: { registry: this.registry },
       });
     }
@@ -273,8 +307,9 @@ export class HttpRegistryClient implements RegistryClient {
     if (res.status !== 201 && res.status !== 200 && res.status !== 202) return this.fail(res, `PUT manifest ${this.manifestName(repo, ref)}`);
     await drain(res);
     const stated = res.headers['docker-content-digest'];
-    if (stated && stated.startsWith('sha256:') && stated !== digest) {
-      throw new DigestMismatchError(`PUT manifest ${this.manifestName(repo, ref)}: registry stored ${stated}, expected ${digest}`, {
+    const expected = stated && isValidDigest(stated) ? digestMismatch(bytes, stated) : undefined;
+    if (expected) {
+      throw new DigestMismatchError(`PUT manifest ${this.manifestName(repo, ref)}: registry stored ${stated}, expected ${expected}`, {
         details: { registry: this.registry },
       });
     }
@@ -327,8 +362,9 @@ export class HttpRegistryClient implements RegistryClient {
   async getBlobBytes(repo: string, digest: string, cap: number): Promise<Buffer> {
     const { body, size } = await this.getBlob(repo, digest);
     const bytes = await readBody({ status: 200, headers: size === undefined ? {} : { 'content-length': String(size) }, url: '', body }, cap, `blob ${digest}`);
-    if (digest.startsWith('sha256:') && sha256Digest(bytes) !== digest) {
-      throw new DigestMismatchError(`blob ${this.registry}/${repo}@${digest} does not match its digest (got ${sha256Digest(bytes)})`, {
+    const wrong = isValidDigest(digest) ? digestMismatch(bytes, digest) : undefined;
+    if (wrong) {
+      throw new DigestMismatchError(`blob ${this.registry}/${repo}@${digest} does not match its digest (got ${wrong})`, {
         details: { registry: this.registry },
       });
     }

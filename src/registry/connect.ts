@@ -14,9 +14,9 @@ import { AuthMemory } from '../auth/middleware.js';
 import { HttpRegistryClient } from './client.js';
 import type { RegistryClient } from './registry-client.js';
 import { parseInsecureList } from './endpoint.js';
-import { checkMirrorMap, mirrorsFor, MirrorConfigError, type MirrorMap } from './mirror-config.js';
-import { MirroredClient, MirrorHealth, type MirrorRoute } from './mirrors.js';
-import { UsageError } from '../errors.js';
+import { blockedBy, checkMirrorMap, mirrorsFor, MirrorConfigError, type BlockedPrefixes, type InsecureHosts, type MirrorMap } from './mirror-config.js';
+import { BlockedClient, MirroredClient, MirrorHealth, type MirrorRoute } from './mirrors.js';
+import { DeniedError, UsageError } from '../errors.js';
 
 /** Options every command shares, as the library receives them (the CLI fills them from flags and env). */
 export interface ConnectionOptions {
@@ -53,6 +53,20 @@ export interface ConnectionOptions {
    */
   mirrors?: MirrorMap;
   /**
+   * Prefixes no image may be read from or written to (registries.conf's `blocked = true`): prefix →
+   * where that is set, named in the error; false for an entry that does not block (the longest
+   * matching prefix decides). A client for a blocked repository is refused before any request
+   * (E_DENIED), as containers/image refuses it for pulls and pushes alike; a read whose prefix has
+   * mirrors still reads them, never the registry itself (containers/image does the same).
+   */
+  blocked?: BlockedPrefixes;
+  /**
+   * host[:port] → where it is set: reached over HTTPS without verifying the certificate, and over
+   * plain HTTP when it does not speak TLS (registries.conf's `insecure = true`). Compare
+   * insecureRegistries (plain HTTP only) and tls.verifyOff (HTTPS only).
+   */
+  insecureTlsRegistries?: InsecureHosts;
+  /**
    * TCP connections opened before the operation started (the CLI's launcher opens them while the
    * pipelines load; src/http/early-sockets.ts). The operation's transport takes them where it
    * would connect to that host and port, and closes those it did not need when it closes.
@@ -75,9 +89,21 @@ export function transportFor(opts: TransportChoices): Transport {
     idleTimeoutMs: opts.idleTimeoutMs,
     retry: opts.retries === undefined ? undefined : { retries: opts.retries },
     proxy: proxySettingsFromEnv(opts.env ?? {}),
-    tls: tlsResolver({ nodeExtraCaCerts: opts.env?.NODE_EXTRA_CA_CERTS || undefined, ...(opts.tls ?? {}) }, logger),
+    tls: tlsResolver(withInsecureTls(opts), logger),
     early: opts.earlySockets,
   });
+}
+
+/** The TLS options of a run: the caller's, with verification off for insecureTlsRegistries (and why, for the warning). */
+function withInsecureTls(opts: ConnectionOptions): RegistryTlsOptions {
+  const tls: RegistryTlsOptions = { nodeExtraCaCerts: opts.env?.NODE_EXTRA_CA_CERTS || undefined, ...(opts.tls ?? {}) };
+  const hosts = Object.entries(opts.insecureTlsRegistries ?? {});
+  if (hosts.length === 0) return tls;
+  return {
+    ...tls,
+    verifyOff: [...(tls.verifyOff ?? []), ...hosts.map(([h]) => h)],
+    verifyOffBy: { ...Object.fromEntries(hosts.map(([h, where]) => [h, `insecure = true in ${where}; plain HTTP if it does not speak TLS`])), ...(tls.verifyOffBy ?? {}) },
+  };
 }
 
 /** The insecure list from options and env together. */
@@ -99,7 +125,17 @@ export function connect(
   opts: ConnectionOptions,
   memory?: ClientMemory,
 ): RegistryClient {
-  const upstream = connectOne(transport, registry, role, scopes, opts, memory?.auth);
+  // A target is checked on the repositories it writes; a source on every one it reads.
+  const checked = role === 'to' ? scopes.filter((s) => s.actions.some((a) => a !== 'pull')) : scopes;
+  const blocked = checked.flatMap((s) => {
+    const by = blockedBy(opts.blocked, registry, s.repo);
+    return by ? [blockedError(registry, s.repo, role, by)] : [];
+  });
+  const mirrorMap = role !== 'to' && opts.mirrors && Object.keys(opts.mirrors).length > 0 ? checkedMirrors(opts.mirrors) : undefined;
+  const unmirrored = blocked.find((e) => !mirrorMap || mirrorsFor(mirrorMap, registry, String(e.details.repo)).length === 0);
+  if (unmirrored) throw unmirrored;
+  // A blocked source with mirrors: the mirrors are read, and where they fail the refusal is the answer.
+  const upstream = blocked[0] ? new BlockedClient(registry, transport.logger, blocked[0]) : connectOne(transport, registry, role, scopes, opts, memory?.auth);
   // Writes never go to a mirror: a target is always the registry itself. Reads (a source, or
   // inspect's `read`) try the mirrors first.
   if (role === 'to' || !opts.mirrors || Object.keys(opts.mirrors).length === 0) return upstream;
@@ -129,6 +165,14 @@ export function connect(
   const routes = (repo: string): MirrorRoute[] => mirrorsFor(map, registry, repo).map((m) => ({ ...m, client: mirrorClient(m.registry, m.plainHttp) }));
   if (scopes.every((s) => mirrorsFor(map, registry, s.repo).length === 0) && !Object.keys(map).some((k) => k.split('/')[0] === registry)) return upstream;
   return new MirroredClient(upstream, routes, memory?.mirrors ?? new MirrorHealth());
+}
+
+/** The one line for a repository under a blocked prefix (E_DENIED: configuration forbids it, as a registry's 403 would). */
+function blockedError(registry: string, repo: string, role: CredentialRole, by: { prefix: string; source: string }): DeniedError {
+  const verb = role === 'to' ? 'writing to' : 'reading from';
+  return new DeniedError(`${verb} ${registry}/${repo} is blocked: prefix ${by.prefix} has blocked = true in ${by.source}`, {
+    details: { registry, repo, prefix: by.prefix, file: by.source },
+  });
 }
 
 /**
@@ -177,6 +221,7 @@ function connectOne(
     transport,
     authMemory: memory,
     insecure: insecureList(opts),
+    insecureTls: Object.keys(opts.insecureTlsRegistries ?? {}),
     signal: opts.signal,
     scopes: scopes.map((s) => repositoryScope(s.repo, s.actions)),
     secrets: opts.secrets,

@@ -1,11 +1,18 @@
-/** Where a registry's API lives: scheme and host. Plain HTTP only for hosts named insecure, or loopback hosts that do not speak TLS. */
+/**
+ * Where a registry's API lives: scheme and host. Plain HTTP only for hosts named insecure, loopback
+ * hosts that do not speak TLS, and hosts named insecure-TLS (registries.conf's insecure = true) that
+ * do not speak TLS.
+ */
 import { apiHost, canonicalRegistry, isLoopbackHost, withoutPort } from '../ref/registry.js';
 
 /** Scheme and base URL of one registry's Distribution API. */
 export interface Endpoint {
   /** Canonical registry name as in references ("docker.io", "127.0.0.1:5000"). */
   registry: string;
-  /** 'auto' for loopback hosts: https when the server speaks TLS, else http (as Docker does). */
+  /**
+   * 'auto' for loopback hosts and insecure-TLS hosts: https when the server speaks TLS, else http
+   * (as Docker does for loopback, and containers/image for `insecure = true`).
+   */
   scheme: 'http' | 'https' | 'auto';
   /** API host[:port], e.g. "registry-1.docker.io". */
   host: string;
@@ -19,13 +26,17 @@ export function parseInsecureList(value: string | undefined): string[] {
     .filter(Boolean);
 }
 
-/** Resolves a registry name to its endpoint; `insecure` lists host[:port] entries allowed over http. */
-export function endpointFor(registry: string, insecure: readonly string[] = []): Endpoint {
+/**
+ * Resolves a registry name to its endpoint; `insecure` lists host[:port] entries allowed over http
+ * only, `insecureTls` those tried over TLS (verification off, set in the TLS options) then http.
+ */
+export function endpointFor(registry: string, insecure: readonly string[] = [], insecureTls: readonly string[] = []): Endpoint {
   const host = apiHost(registry);
-  const hostOnly = withoutPort(host);
-  // Entries are compared in canonical spelling, so "Reg.Example.com:5000" or "index.docker.io" match too.
-  const listed = new Set(insecure.map(canonicalRegistry));
-  const named = [host, registry, hostOnly].some((h) => listed.has(canonicalRegistry(h)));
-  const scheme = named ? 'http' : isLoopbackHost(host) ? 'auto' : 'https';
+  const named = (list: readonly string[]) => {
+    // Entries are compared in canonical spelling, so "Reg.Example.com:5000" or "index.docker.io" match too.
+    const listed = new Set(list.map(canonicalRegistry));
+    return [host, registry, withoutPort(host)].some((h) => listed.has(canonicalRegistry(h)));
+  };
+  const scheme = named(insecure) ? 'http' : isLoopbackHost(host) || named(insecureTls) ? 'auto' : 'https';
   return { registry, scheme, host };
 }

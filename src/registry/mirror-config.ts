@@ -8,7 +8,11 @@
  * mirrors tried, in order, before that prefix's registry. A mirror is a host[:port] with an
  * optional namespace path ("mirror.example.com/hub"): the part of the repository under the prefix
  * is appended to it, as registries.conf(5) describes. "http://" before a mirror means it is
- * reached over plain HTTP (registries.conf's `insecure = true`, daemon.json's http:// mirrors).
+ * reached over plain HTTP (daemon.json's http:// mirrors, --registry-mirror http://…).
+ *
+ * registries.conf also gives two per-name settings besides mirrors: `blocked = true` (a prefix no
+ * image is read from or written to: BlockedPrefixes) and `insecure = true` (a host reached over TLS
+ * without certificate verification, or over plain HTTP when it does not speak TLS: InsecureHosts).
  */
 import { InputError } from '../errors.js';
 import { HOST } from '../ref/grammar.js';
@@ -27,6 +31,34 @@ export interface MirrorTarget {
   repo: string;
   /** Reached over plain HTTP (configured with http://). */
   plainHttp: boolean;
+}
+
+/**
+ * registries.conf's `[[registry]]` entries by prefix: the file that sets `blocked = true` for it,
+ * or false for an entry that does not block. Every entry is listed because the longest matching
+ * prefix decides alone (registries.conf(5)): `docker.io/library` → false under a blocked
+ * `docker.io` lets library images through.
+ */
+export type BlockedPrefixes = Record<string, string | false>;
+
+/** host[:port] → where `insecure = true` was set for it (named in the warning line). */
+export type InsecureHosts = Record<string, string>;
+
+/** The blocking entry for `registry/repo`, if the longest matching prefix blocks it. */
+export function blockedBy(blocked: BlockedPrefixes | undefined, registry: string, repo: string): { prefix: string; source: string } | undefined {
+  if (!blocked) return undefined;
+  const best = longestPrefix(Object.keys(blocked), `${canonicalRegistry(registry)}/${repo}`);
+  const source = best === undefined ? false : blocked[best];
+  return best !== undefined && source ? { prefix: best, source } : undefined;
+}
+
+/** The longest of `keys` that `full` ("registry/repo") starts with at a path boundary. */
+function longestPrefix(keys: string[], full: string): string | undefined {
+  let best: string | undefined;
+  for (const key of keys) {
+    if ((full === key || full.startsWith(key + '/')) && (!best || key.length > best.length)) best = key;
+  }
+  return best;
 }
 
 /** A bad mirror setting (E_INPUT): the message says what and where; the CLI makes a bad flag E_USAGE. */
@@ -91,10 +123,7 @@ export function checkMirrorMap(map: MirrorMap | undefined): MirrorMap {
  */
 export function mirrorsFor(map: MirrorMap, registry: string, repo: string): MirrorTarget[] {
   const full = `${canonicalRegistry(registry)}/${repo}`;
-  let best: string | undefined;
-  for (const key of Object.keys(map)) {
-    if ((full === key || full.startsWith(key + '/')) && (!best || key.length > best.length)) best = key;
-  }
+  const best = longestPrefix(Object.keys(map), full);
   if (!best) return [];
   const rest = full.slice(best.length + 1);
   const out: MirrorTarget[] = [];
@@ -143,25 +172,33 @@ export function mirrorsFromDaemonJson(text: string, source: string): MirrorMap {
   return mirrors.length ? { [DOCKER_HUB]: mirrors } : {};
 }
 
-/** What registries.conf gave: the mirrors, and settings read but not applied (the caller logs them). */
+/** What registries.conf gave: mirrors, blocked prefixes, insecure hosts, and settings read but not applied (the caller logs them). */
 export interface RegistriesConfMirrors {
   mirrors: MirrorMap;
   notes: string[];
+  /** Every entry's prefix, with `source` where it is blocked (see BlockedPrefixes). */
+  blocked: BlockedPrefixes;
+  /** Hosts (mirrors, or a registry given as a whole) with `insecure = true`, each with `source`. */
+  insecure: InsecureHosts;
 }
 
 /**
  * containers' registries.conf, version 2: every `[[registry]]` with `prefix` (or `location`) and
- * its `[[registry.mirror]]` tables. A mirror with `insecure = true` is reached over plain HTTP.
- * Only mirrors are taken: a `location` that differs from the prefix (a rewrite of the registry
- * itself) and `pull-from-mirror` other than "all" are not applied; such a mirror is left out (a
- * note says so) rather than used for more than the file allows.
+ * its `[[registry.mirror]]` tables. `insecure = true` on a mirror, or on an entry whose prefix is a
+ * whole registry, puts that host in `insecure`: TLS without certificate verification, plain HTTP
+ * when it does not speak TLS, as registries.conf(5) allows. `blocked = true` is returned for the
+ * caller to enforce (the library's `blocked` option). A `location` that differs from the prefix (a
+ * rewrite of the registry itself) and `pull-from-mirror` other than "all" are not applied; such a
+ * mirror is left out (a note says so) rather than used for more than the file allows.
  */
 export function mirrorsFromRegistriesConf(text: string, source: string): RegistriesConfMirrors {
   const doc = parseToml(text, source);
   const mirrors: MirrorMap = {};
   const notes: string[] = [];
+  const blockedPrefixes: BlockedPrefixes = {};
+  const insecureHosts: InsecureHosts = {};
   const registries = doc['registry'];
-  if (registries === undefined) return { mirrors, notes };
+  if (registries === undefined) return { mirrors, notes, blocked: blockedPrefixes, insecure: insecureHosts };
   if (!Array.isArray(registries)) throw new MirrorConfigError(`${source}: "registry" must be an array of tables ([[registry]])`);
   registries.forEach((r, i) => {
     const where = `${source}: [[registry]] #${i + 1}`;
@@ -172,7 +209,7 @@ export function mirrorsFromRegistriesConf(text: string, source: string): Registr
     if (!prefixRaw) throw new MirrorConfigError(`${where} has neither prefix nor location`);
     // "*.example.com" prefixes (wildcard subdomains) are a registries.conf feature regpush does not match on.
     if (prefixRaw.startsWith('*.')) {
-      notes.push(`${where}: wildcard prefix ${prefixRaw} is not supported; its mirrors are not used`);
+      notes.push(`${where}: wildcard prefix ${prefixRaw} is not supported; its settings (mirrors, blocked, insecure) are not used`);
       return;
     }
     const prefix = canonicalPrefix(prefixRaw);
@@ -186,7 +223,15 @@ export function mirrorsFromRegistriesConf(text: string, source: string): Registr
     addMirrors(mirrors, prefix, []);
     const blocked = reg['blocked'];
     if (blocked !== undefined && typeof blocked !== 'boolean') throw new MirrorConfigError(`${where}: blocked must be true or false`);
-    if (blocked) notes.push(`${where}: blocked = true for ${prefixRaw} is not enforced by regpush (it reads what it is told to)`);
+    blockedPrefixes[prefix] = blocked ? source : false;
+    const insecure = reg['insecure'];
+    if (insecure !== undefined && typeof insecure !== 'boolean') throw new MirrorConfigError(`${where}: insecure must be true or false`);
+    if (insecure) {
+      // TLS settings go by host: for a namespace prefix that would loosen the whole registry, more
+      // than the entry asks for, so only an entry for a whole registry is applied.
+      if (prefix.includes('/')) notes.push(`${where}: insecure = true for the namespace ${prefixRaw} is not applied (regpush sets TLS per registry host); use --tls-verify HOST=false or --insecure-registry HOST`);
+      else insecureHosts[prefix] = source;
+    }
     const digestOnly = reg['mirror-by-digest-only'];
     if (digestOnly !== undefined && typeof digestOnly !== 'boolean') throw new MirrorConfigError(`${where}: mirror-by-digest-only must be true or false`);
     if (digestOnly) {
@@ -213,10 +258,11 @@ export function mirrorsFromRegistriesConf(text: string, source: string): Registr
       }
       const insecure = mt['insecure'];
       if (insecure !== undefined && typeof insecure !== 'boolean') throw new MirrorConfigError(`${mw}: insecure must be true or false`);
-      addMirrors(mirrors, prefix, [insecure ? `http://${loc}` : loc]);
+      if (insecure) insecureHosts[parsed.registry] = source;
+      addMirrors(mirrors, prefix, [loc]);
     });
   });
-  return { mirrors, notes };
+  return { mirrors, notes, blocked: blockedPrefixes, insecure: insecureHosts };
 }
 
 function optString(t: TomlTable, key: string, where: string): string | undefined {

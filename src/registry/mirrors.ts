@@ -83,7 +83,7 @@ export class MirroredClient implements RegistryClient {
     for (const [i, m] of routes.entries()) {
       if (this.health.isDown(m.name)) continue;
       const next = routes.slice(i + 1).find((n) => !this.health.isDown(n.name));
-      const then = next ? `trying mirror ${next.name}` : `reading from upstream ${this.registry}`;
+      const then = next ? `trying mirror ${next.name}` : this.upstream instanceof BlockedClient ? `no other mirror (${this.registry} itself is blocked)` : `reading from upstream ${this.registry}`;
       let why: string;
       try {
         const value = await read(m.client, m.repo);
@@ -196,6 +196,41 @@ export class MirroredClient implements RegistryClient {
   cancelUpload(session: string): Promise<boolean> {
     return this.upstream.cancelUpload(session);
   }
+}
+
+/**
+ * The registry itself where configuration blocks it (registries.conf's `blocked = true`) and only
+ * its mirrors may be read: every request is refused with the same error, and nothing is sent.
+ */
+export class BlockedClient implements RegistryClient {
+  constructor(
+    readonly registry: string,
+    readonly logger: Logger,
+    private readonly refusal: RegpushError,
+  ) {}
+  private refuse(): Promise<never> {
+    return Promise.reject(this.refusal);
+  }
+  /** Nothing to wait for: no scheme is probed. */
+  ready(): Promise<void> {
+    return Promise.resolve();
+  }
+  ping = (): Promise<never> => this.refuse();
+  headManifest = (): Promise<never> => this.refuse();
+  getManifest = (): Promise<never> => this.refuse();
+  putManifest = (): Promise<never> => this.refuse();
+  deleteManifest = (): Promise<never> => this.refuse();
+  headBlob = (): Promise<never> => this.refuse();
+  getBlob = (): Promise<never> => this.refuse();
+  getBlobBytes = (): Promise<never> => this.refuse();
+  mountBlob = (): Promise<never> => this.refuse();
+  startUpload = (): Promise<never> => this.refuse();
+  putUpload = (): Promise<never> => this.refuse();
+  patchUpload = (): Promise<never> => this.refuse();
+  completeUpload = (): Promise<never> => this.refuse();
+  cancelUpload = (): Promise<never> => this.refuse();
+  listTags = (): Promise<never> => this.refuse();
+  referrers = (): Promise<never> => this.refuse();
 }
 
 /** True when `bytes` hold a JSON object (what every manifest and index is). */

@@ -11,6 +11,7 @@ import { credsOf, imageRef, loadState, runCli, skopeoCopyToLayout, skopeoInspect
 import { assertValidReport } from './report-schema.js';
 import { startFaultProxy, type FaultProxy } from '../fixtures/fault-proxy.js';
 import { startExtraRegistry, type ExtraRegistry } from '../fixtures/extra-registry.js';
+import { localhostCert } from '../fixtures/localhost-cert.js';
 
 const state = loadState();
 const R = state.registries;
@@ -124,6 +125,60 @@ insecure = true
   const { r } = await pushThrough([], { ...isolated, REGISTRIES_CONFIG_PATH: conf }, `${mirrorHost}/base`, to);
   assert.match(r.stderr, new RegExp(`mirror 127\\.0\\.0\\.1:1 failed \\(E_NETWORK: .*\\); trying mirror ${mirrorHost}/base\n`));
   assert.equal(r.stderr.match(/mirror 127\.0\.0\.1:1 failed/g)?.length, 1, 'warned once');
+});
+
+test('registries.conf insecure = true: a TLS mirror with a self-signed certificate is read without verification (not plain HTTP only), with a warning', async (t) => {
+  const cert = localhostCert(t);
+  if (!cert) return;
+  const keyFile = join(dir, 'tls-mirror.key');
+  writeFileSync(keyFile, cert.key);
+  // A pull-through cache of the anonymous registry that speaks TLS only, with a certificate nobody trusts.
+  const tlsMirror = await startExtraRegistry(dir, 'tls-mirror', `  tls:\n    certificate: ${cert.certFile}\n    key: ${keyFile}\nproxy:\n  remoteurl: ${R.anon.url}\n`);
+  t.after(() => tlsMirror.stop());
+  const conf = join(dir, 'registries-tls.conf');
+  writeFileSync(conf, `[[registry]]\nprefix = "${R.anon.host}/base"\n\n[[registry.mirror]]\nlocation = "${tlsMirror.host}/base"\ninsecure = true\n`);
+  const to = imageRef(R.basic, `${run}/tls-mirror:1`);
+  const r = await runCli(['copy', '--json', fromRef, to, ...toBasic], { env: { ...isolated, REGISTRIES_CONFIG_PATH: conf, REGPUSH_CERTS_DIRS: join(dir, 'no-certs') } });
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  assert.equal(report.source.mirror, `${tlsMirror.host}/base`, r.stderr);
+  assert.equal(report.digest, base.digest);
+  for (const b of report.targets[0].blobs) assert.equal(b.mirror, `${tlsMirror.host}/base`, JSON.stringify(b));
+  assert.match(r.stderr, new RegExp(`warning: TLS verification is off for ${tlsMirror.host.replace(/\./g, '\\.')} \\(insecure = true in ${conf.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}; plain HTTP if it does not speak TLS\\)`));
+  // The mirror was read over TLS: its access log has the manifest and blob GETs.
+  assert.match(tlsMirror.log(), /"GET \/v2\/base\/busybox\/manifests\/v2s2 HTTP/);
+});
+
+test('registries.conf blocked = true: reading from (copy, inspect) or writing to a blocked prefix fails before any request, one E_DENIED line naming the prefix and the file', async () => {
+  const conf = join(dir, 'registries-blocked.conf');
+  const env = { ...isolated, REGISTRIES_CONFIG_PATH: conf };
+  const proxy = await startFaultProxy(R.anon.url);
+  try {
+    // Through a recording proxy: not one request reaches the registry.
+    const src = `${proxy.host}/base/busybox:v2s2`;
+    writeFileSync(conf, `[[registry]]\nprefix = "${proxy.host}/base"\nblocked = true\n`);
+    const blockedLine = (verb: string, name: string) => new RegExp(`^regpush: error: ${verb} ${name.replace(/\./g, '\\.')} is blocked: prefix ${proxy.host.replace(/\./g, '\\.')}/base has blocked = true in ${conf.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\[E_DENIED\\]$`);
+    let r = await runCli(['copy', src, imageRef(R.basic, `${run}/blocked:1`), ...toBasic], { env });
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(r.stderr.trim(), blockedLine('reading from', `${proxy.host}/base/busybox`));
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    r = await runCli(['inspect', src], { env });
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(r.stderr.trim(), blockedLine('reading from', `${proxy.host}/base/busybox`));
+    r = await runCli(['push', '--from', src, '--to', imageRef(R.basic, `${run}/blocked:2`), ...toBasic, '--app', makeApp()], { env });
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(r.stderr.trim(), blockedLine('reading from', `${proxy.host}/base/busybox`));
+    r = await runCli(['copy', fromRef, `${proxy.host}/base/copied:1`], { env });
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(r.stderr.trim(), blockedLine('writing to', `${proxy.host}/base/copied`));
+    assert.deepEqual(proxy.requests.map((q) => q.url), [], 'nothing was sent to the blocked registry');
+    // Outside the prefix, the same registry is read as usual.
+    r = await runCli(['inspect', `${proxy.host}/base-other/none:1`], { env });
+    assert.notEqual(r.code, 3, r.stderr);
+    assert.ok(proxy.requests.length > 0);
+  } finally {
+    await proxy.close();
+  }
 });
 
 test('daemon.json registry-mirrors serve Docker Hub references (Docker Hub itself is never reached)', async () => {

@@ -124,6 +124,35 @@ test('manifests: digest checked against the bytes and Docker-Content-Digest; sch
   r.transport.close();
 });
 
+test('a sha512 reference is checked as sha512: manifests, Docker-Content-Digest and configs (E_DIGEST_MISMATCH when wrong)', async () => {
+  const sha512 = (b: Buffer | string) => 'sha512:' + createHash('sha512').update(b).digest('hex');
+  const m = Buffer.from('{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"x","digest":"sha256:' + 'a'.repeat(64) + '","size":1},"layers":[]}');
+  const config = Buffer.from('{"architecture":"amd64","os":"linux"}');
+  let body = m;
+  let header: string | undefined;
+  const r = await registry((req, _b, res) => {
+    if (req.url!.includes('/blobs/')) return res.writeHead(200, { 'content-length': String(body.length) }).end(body);
+    res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json', ...(header ? { 'docker-content-digest': header } : {}) }).end(body);
+  });
+  // The right bytes pass; the digest handed back is the sha256 of the same bytes.
+  const got = await r.client.getManifest('app', sha512(m));
+  assert.equal(got.digest, sha(m));
+  // One byte changed: same length, another sha512.
+  body = Buffer.from(m.toString().replace('"layers":[]', '"layers":[ ]').slice(0, m.length));
+  await assert.rejects(r.client.getManifest('app', sha512(m)), (e: Error) => e instanceof DigestMismatchError && e.code === 'E_DIGEST_MISMATCH' && e.message.includes(`has digest ${sha512(body)}`));
+  // A stated sha512 that the bytes do not match, on a tag read.
+  body = m;
+  header = sha512('something else');
+  await assert.rejects(r.client.getManifest('app', 'v1'), (e: Error) => e instanceof DigestMismatchError && e.message.includes(`registry says ${header}`));
+  header = sha512(m);
+  assert.equal((await r.client.getManifest('app', 'v1')).digest, sha(m));
+  // A config named by a sha512 digest.
+  body = config;
+  assert.deepEqual(await r.client.getBlobBytes('app', sha512(config), 1024), config);
+  await assert.rejects(r.client.getBlobBytes('app', sha512('another config'), 1024), (e: Error) => e instanceof DigestMismatchError && e.message.includes(`got ${sha512(config)}`));
+  r.transport.close();
+});
+
 test('OCI error bodies become typed errors keeping the registry codes', async () => {
   const r = await registry((_req, _b, res) => {
     res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: [{ code: 'BLOB_UNKNOWN', message: 'blob unknown to registry' }] }));
@@ -197,6 +226,10 @@ test('helpers: withQuery keeps state, nextLink resolves, insecure lists and endp
   assert.equal(endpointFor('reg.corp:5000', ['reg.corp']).scheme, 'http');
   assert.equal(endpointFor('reg.corp:5000', []).scheme, 'https');
   assert.equal(endpointFor('localhost:5000', []).scheme, 'auto');
+  // registries.conf's insecure = true: TLS (unverified) or plain HTTP, probed; plain-HTTP-only naming wins.
+  assert.equal(endpointFor('reg.corp:5000', [], ['reg.corp:5000']).scheme, 'auto');
+  assert.equal(endpointFor('reg.corp:5000', ['reg.corp:5000'], ['reg.corp:5000']).scheme, 'http');
+  assert.equal(endpointFor('other.corp', [], ['reg.corp:5000']).scheme, 'https');
   assert.equal(endpointFor('docker.io', []).host, 'registry-1.docker.io');
 });
 

@@ -5,6 +5,7 @@ import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { AbortedError, AuthError, DeniedError, DigestMismatchError, NetworkError, NotFoundError, RegpushError } from '../../src/errors.js';
 import {
+  blockedBy,
   checkMirrorMap,
   mergeMirrorMaps,
   MirrorConfigError,
@@ -133,10 +134,13 @@ location = "wild.example"
   it('collects the mirrors of each prefix in order; notes what it does not apply', () => {
     const r = mirrorsFromRegistriesConf(conf, 'registries.conf');
     assert.deepEqual(r.mirrors, {
-      'docker.io/library': ['mirror-a.example:5000/hub', 'http://127.0.0.1:5001'],
+      'docker.io/library': ['mirror-a.example:5000/hub', '127.0.0.1:5001'],
       'quay.io': ['quay-mirror2.example'],
       'example.com/foo': [],
     });
+    // insecure = true: TLS without verification, else plain HTTP (not "plain HTTP only").
+    assert.deepEqual(r.insecure, { '127.0.0.1:5001': 'registries.conf' });
+    assert.deepEqual(r.blocked, { 'docker.io/library': false, 'quay.io': false, 'example.com/foo': false });
     assert.equal(r.notes.length, 3);
     assert.match(r.notes[0]!, /pull-from-mirror = "digest-only" is not supported; mirror quay-mirror\.example is not used/);
     assert.match(r.notes[1]!, /location internal\.example\/bar differs from prefix example\.com\/foo/);
@@ -155,12 +159,29 @@ location = "wild.example"
     assert.deepEqual(mirrorsFor(r.mirrors, 'docker.io', 'acme/app'), [], 'an entry without mirrors: the registry itself');
     assert.deepEqual(mirrorsFor(r.mirrors, 'docker.io', 'pinned/app'), [], 'digest-only mirrors: not trusted with tags, so not used');
     assert.ok(r.notes.some((n) => /mirror-by-digest-only = true: .* docker\.io\/pinned is read from the registry itself/.test(n)), r.notes.join('\n'));
-    assert.ok(r.notes.some((n) => /blocked = true for docker\.io\/blocked is not enforced/.test(n)), r.notes.join('\n'));
+    assert.ok(!r.notes.some((n) => /blocked/.test(n)), r.notes.join('\n'));
+    assert.deepEqual(blockedBy(r.blocked, 'docker.io', 'blocked/app'), { prefix: 'docker.io/blocked', source: 'r.conf' });
+    assert.deepEqual(blockedBy(r.blocked, 'index.docker.io', 'blocked'), { prefix: 'docker.io/blocked', source: 'r.conf' }, 'the prefix itself, any spelling of the registry');
+    assert.equal(blockedBy(r.blocked, 'docker.io', 'blockedx/app'), undefined, 'at a path boundary only');
+    assert.equal(blockedBy(r.blocked, 'docker.io', 'library/nginx'), undefined);
     bad(() => mirrorsFromRegistriesConf('[[registry]]\nprefix = "q.example"\nblocked = "yes"\n', 'r.conf'), /blocked must be true or false/);
     bad(() => mirrorsFromRegistriesConf('[[registry]]\nprefix = "q.example"\nmirror-by-digest-only = 1\n', 'r.conf'), /mirror-by-digest-only must be true or false/);
   });
+  it('blocked = true: the longest matching prefix decides, so an entry under a blocked registry can let names through', () => {
+    const r = mirrorsFromRegistriesConf(['[[registry]]', 'prefix = "docker.io"', 'blocked = true', '[[registry]]', 'prefix = "docker.io/library"', '[[registry]]', 'location = "quay.io"', 'blocked = false', ''].join('\n'), '/etc/r.conf');
+    assert.deepEqual(blockedBy(r.blocked, 'docker.io', 'acme/app'), { prefix: 'docker.io', source: '/etc/r.conf' });
+    assert.equal(blockedBy(r.blocked, 'docker.io', 'library/nginx'), undefined, 'docker.io/library is the longer entry and does not block');
+    assert.equal(blockedBy(r.blocked, 'quay.io', 'a/b'), undefined);
+    assert.equal(blockedBy(undefined, 'docker.io', 'acme/app'), undefined);
+  });
+  it('insecure = true on a [[registry]]: applied to a whole registry, noted (not applied) for a namespace', () => {
+    const r = mirrorsFromRegistriesConf(['[[registry]]', 'location = "reg.example:5000"', 'insecure = true', '[[registry]]', 'prefix = "other.example/team"', 'insecure = true', ''].join('\n'), 'r.conf');
+    assert.deepEqual(r.insecure, { 'reg.example:5000': 'r.conf' });
+    assert.ok(r.notes.some((n) => /insecure = true for the namespace other\.example\/team is not applied/.test(n)), r.notes.join('\n'));
+    bad(() => mirrorsFromRegistriesConf('[[registry]]\nprefix = "q.example"\ninsecure = 1\n', 'r.conf'), /\[\[registry\]\] #1: insecure must be true or false/);
+  });
   it('a file with no [[registry]] has no mirrors (the Debian default)', () => {
-    assert.deepEqual(mirrorsFromRegistriesConf('# nothing\n[aliases]\n  "a" = "docker.io/library/a"\n', 'r.conf'), { mirrors: {}, notes: [] });
+    assert.deepEqual(mirrorsFromRegistriesConf('# nothing\n[aliases]\n  "a" = "docker.io/library/a"\n', 'r.conf'), { mirrors: {}, notes: [], blocked: {}, insecure: {} });
   });
   it('names the file, the line or the table of a mistake', () => {
     bad(() => mirrorsFromRegistriesConf('[[registry]]\nprefix = "docker.io"\n[[registry.mirror]]\ninsecure = true\n', 'r.conf'), /r\.conf: \[\[registry\]\] #1 mirror #1 has no location/);
@@ -406,6 +427,32 @@ describe('connect', () => {
       assert.ok(connect(transport, 'docker.io', 'to', [{ repo: 'acme/web', actions: ['pull', 'push'] }], { mirrors }) instanceof HttpRegistryClient);
       assert.ok(connect(transport, 'ghcr.io', 'from', [{ repo: 'acme/web', actions: ['pull'] }], { mirrors }) instanceof HttpRegistryClient);
       assert.ok(connect(transport, 'docker.io', 'from', [{ repo: 'library/node', actions: ['pull'] }], {}) instanceof HttpRegistryClient);
+    } finally {
+      transport.close();
+    }
+  });
+  it('blocked prefixes: reads and writes refused before any request (E_DENIED naming the prefix and the file); a blocked source with mirrors reads only them', async () => {
+    const blocked = { '127.0.0.1:2/team': '/etc/containers/registries.conf', '127.0.0.1:2/team/open': false as const };
+    // Nothing listens on 127.0.0.1:2: a request there would fail with E_NETWORK, not E_DENIED.
+    const transport = transportFor({ retries: 0 });
+    const denied = (verb: string, name: string) => (e: unknown) =>
+      e instanceof DeniedError && e.code === 'E_DENIED' && e.exitCode === 3 &&
+      e.message === `${verb} ${name} is blocked: prefix 127.0.0.1:2/team has blocked = true in /etc/containers/registries.conf`;
+    try {
+      assert.throws(() => connect(transport, '127.0.0.1:2', 'from', [{ repo: 'team/app', actions: ['pull'] }], { blocked }), denied('reading from', '127.0.0.1:2/team/app'));
+      assert.throws(() => connect(transport, '127.0.0.1:2', 'read', [{ repo: 'team/app', actions: ['pull'] }], { blocked }), denied('reading from', '127.0.0.1:2/team/app'));
+      assert.throws(() => connect(transport, '127.0.0.1:2', 'to', [{ repo: 'team/app', actions: ['pull', 'push'] }], { blocked }), denied('writing to', '127.0.0.1:2/team/app'));
+      assert.throws(() => connect(transport, '127.0.0.1:2', 'to', [{ repo: 'team/app', actions: ['delete'] }], { blocked }), denied('writing to', '127.0.0.1:2/team/app'));
+      // Outside the prefix, and under a longer entry that does not block: a client as usual.
+      assert.ok(connect(transport, '127.0.0.1:2', 'from', [{ repo: 'other/app', actions: ['pull'] }], { blocked }) instanceof HttpRegistryClient);
+      assert.ok(connect(transport, '127.0.0.1:2', 'from', [{ repo: 'team/open/app', actions: ['pull'] }], { blocked }) instanceof HttpRegistryClient);
+      // A target's pull scope on a blocked source repository (for mounts) does not refuse the target.
+      assert.ok(connect(transport, '127.0.0.1:2', 'to', [{ repo: 'other/app', actions: ['pull', 'push'] }, { repo: 'team/app', actions: ['pull'] }], { blocked }) instanceof HttpRegistryClient);
+      // With a mirror: the mirror is asked (it is down here), then the refusal, never the registry.
+      const c = connect(transport, '127.0.0.1:2', 'from', [{ repo: 'team/app', actions: ['pull'] }], { blocked, mirrors: { '127.0.0.1:2/team': ['127.0.0.1:1'] } });
+      assert.ok(c instanceof MirroredClient);
+      await assert.rejects(c.getManifest('team/app', 'v1'), denied('reading from', '127.0.0.1:2/team/app'));
+      await assert.rejects(c.listTags('team/app'), denied('reading from', '127.0.0.1:2/team/app'));
     } finally {
       transport.close();
     }

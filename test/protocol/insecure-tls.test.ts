@@ -1,0 +1,92 @@
+// registries.conf's `insecure = true` (ConnectionOptions.insecureTlsRegistries) on a host that is not
+// loopback: TLS without certificate verification is tried first, plain HTTP when the host does not
+// speak TLS; without the setting, the same self-signed server is an E_TLS failure. The servers listen
+// on this machine's own non-loopback address (skipped where it has none), so the loopback rules
+// (plain HTTP probe first) do not apply.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { networkInterfaces } from 'node:os';
+import { test, type TestContext } from 'node:test';
+import { connect, transportFor } from '../../src/registry/connect.js';
+import { RegpushError } from '../../src/errors.js';
+import type { Logger } from '../../src/log.js';
+import { localhostCert } from '../fixtures/localhost-cert.js';
+
+const manifest = Buffer.from('{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"x","digest":"sha256:' + 'a'.repeat(64) + '","size":1},"layers":[]}');
+const digest = 'sha256:' + createHash('sha256').update(manifest).digest('hex');
+
+/** This machine's first non-internal IPv4 address, if any. */
+function ownAddress(): string | undefined {
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  }
+  return undefined;
+}
+
+/** Answers /v2/ and the manifest; records each request as "proto METHOD url". */
+function handler(proto: string, seen: string[]) {
+  return (req: http.IncomingMessage, res: http.ServerResponse) => {
+    seen.push(`${proto} ${req.method} ${req.url}`);
+    if (req.url === '/v2/') return res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json', 'docker-content-digest': digest }).end(manifest);
+  };
+}
+
+async function listen(t: TestContext, s: http.Server, ip: string): Promise<string> {
+  await new Promise<void>((r) => s.listen(0, ip, r));
+  t.after(() => s.close());
+  return `${ip}:${(s.address() as AddressInfo).port}`;
+}
+
+function recorder(): Logger & { lines: string[] } {
+  const lines: string[] = [];
+  return { lines, debug: (m) => lines.push(`debug: ${m}`), info: (m) => lines.push(`info: ${m}`), warn: (m) => lines.push(`warn: ${m}`) };
+}
+
+async function read(host: string, insecure: boolean, logger: Logger) {
+  const opts = { retries: 0, logger, tls: { certsDirs: [] }, ...(insecure ? { insecureTlsRegistries: { [host]: '/etc/containers/registries.conf' } } : {}) };
+  const transport = transportFor(opts);
+  try {
+    return await connect(transport, host, 'from', [{ repo: 'app', actions: ['pull'] }], opts).getManifest('app', 'v1');
+  } finally {
+    transport.close();
+  }
+}
+
+test('insecure = true off loopback: a self-signed TLS server is read over TLS without verification (TLS asked first), with a warning naming the file', async (t) => {
+  const ip = ownAddress();
+  if (!ip) return t.skip('no non-loopback IPv4 address');
+  const cert = localhostCert(t);
+  if (!cert) return;
+  const seen: string[] = [];
+  const plainAttempts: string[] = [];
+  const s = https.createServer({ key: cert.key, cert: cert.cert }, handler('tls', seen));
+  // A plain request to a TLS port shows up as a TLS client error.
+  s.on('tlsClientError', (e) => plainAttempts.push(e.message));
+  const host = await listen(t, s, ip);
+  const log = recorder();
+  const got = await read(host, true, log);
+  assert.equal(got.digest, digest);
+  assert.deepEqual(seen, ['tls GET /v2/', 'tls GET /v2/app/manifests/v1']);
+  assert.deepEqual(plainAttempts, [], 'no plain HTTP request before TLS');
+  assert.ok(log.lines.some((l) => l === `warn: TLS verification is off for ${host} (insecure = true in /etc/containers/registries.conf; plain HTTP if it does not speak TLS): the connection is encrypted, but the server is not authenticated`), log.lines.join('\n'));
+  // Without the setting the certificate is checked, and refused.
+  await assert.rejects(read(host, false, recorder()), (e: unknown) => e instanceof RegpushError && e.code === 'E_TLS');
+});
+
+test('insecure = true off loopback: a host that speaks only plain HTTP is read over plain HTTP after the TLS attempt fails', async (t) => {
+  const ip = ownAddress();
+  if (!ip) return t.skip('no non-loopback IPv4 address');
+  const seen: string[] = [];
+  const host = await listen(t, http.createServer(handler('plain', seen)), ip);
+  const log = recorder();
+  const got = await read(host, true, log);
+  assert.equal(got.digest, digest);
+  assert.deepEqual(seen, ['plain GET /v2/', 'plain GET /v2/app/manifests/v1']);
+  assert.ok(log.lines.some((l) => l.startsWith(`debug: ${host} did not answer over TLS`)), log.lines.join('\n'));
+  // Without the setting, a host that is not loopback is spoken to over TLS only.
+  await assert.rejects(read(host, false, recorder()), (e: unknown) => e instanceof RegpushError && (e.code === 'E_TLS' || e.code === 'E_NETWORK'));
+});
