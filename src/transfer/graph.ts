@@ -33,11 +33,18 @@ export interface CopyGraph {
   rewritten: boolean;
   /** Digest the source reference resolved to. */
   sourceDigest: string;
+  /**
+   * The source's digests of the child manifests written, in `children`'s order: the same digests
+   * when nothing is converted; with --format, what each converted child was (attestations, which
+   * conversion leaves out, are not listed). What refers to these is what `--referrers` copies.
+   */
+  sourceChildren: string[];
   /** The mirror the top manifest was read from, when it was read through one. */
   sourceMirror?: string;
 }
 
-const MAX_DEPTH = 4;
+/** Deepest index nesting read. */
+export const MAX_DEPTH = 4;
 
 /**
  * Reads the graph of `ref` in `repo`; with `platforms`, keeps only those children in a new index;
@@ -105,13 +112,16 @@ export async function readGraph(client: RegistryClient, repo: string, ref: strin
   if (format && ![top, ...children].every((n) => mediaFamily(n.mediaType) === format)) {
     const converted = convertNodes(top, children, format, (what) => log?.(`--format ${format}: ${what} left out`));
     const changed = converted.top.digest !== top.digest;
-    return { top: converted.top, children: converted.children, blobs: [...blobs.values()], rewritten: rewritten || changed, sourceDigest: fetched.digest, ...(fetched.mirror ? { sourceMirror: fetched.mirror } : {}) };
+    return { top: converted.top, children: converted.children, blobs: [...blobs.values()], rewritten: rewritten || changed, sourceDigest: fetched.digest, sourceChildren: converted.from, ...(fetched.mirror ? { sourceMirror: fetched.mirror } : {}) };
   }
-  return { top, children, blobs: [...blobs.values()], rewritten, sourceDigest: fetched.digest, ...(fetched.mirror ? { sourceMirror: fetched.mirror } : {}) };
+  return { top, children, blobs: [...blobs.values()], rewritten, sourceDigest: fetched.digest, sourceChildren: children.map((c) => c.digest), ...(fetched.mirror ? { sourceMirror: fetched.mirror } : {}) };
 }
 
-/** Every node in `family`, children first (the order they are written), parents naming the new child digests. */
-function convertNodes(top: ManifestNode, children: ManifestNode[], family: MediaFamily, dropped: (what: string) => void): { top: ManifestNode; children: ManifestNode[] } {
+/**
+ * Every node in `family`, children first (the order they are written), parents naming the new
+ * child digests; `from`: each written child's source digest.
+ */
+function convertNodes(top: ManifestNode, children: ManifestNode[], family: MediaFamily, dropped: (what: string) => void): { top: ManifestNode; children: ManifestNode[]; from: string[] } {
   const done = new Map<string, ConvertedChild>();
   const convert = (n: ManifestNode): ManifestNode => {
     const p = parseManifest(n.bytes, n.mediaType);
@@ -133,6 +143,7 @@ function convertNodes(top: ManifestNode, children: ManifestNode[], family: Media
     if (p.kind === 'index') for (const d of p.index.manifests) if (isAttestation(d)) attestations.add(d.digest);
   }
   const outChildren: ManifestNode[] = [];
+  const from: string[] = [];
   for (const c of children) {
     const n = attestations.has(c.digest) ? undefined : convert(c);
     if (!n) {
@@ -141,6 +152,7 @@ function convertNodes(top: ManifestNode, children: ManifestNode[], family: Media
     }
     done.set(c.digest, { digest: n.digest, mediaType: n.mediaType, size: n.bytes.length });
     outChildren.push(n);
+    from.push(c.digest);
   }
-  return { top: convert(top), children: outChildren };
+  return { top: convert(top), children: outChildren, from };
 }
