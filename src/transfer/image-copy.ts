@@ -34,6 +34,8 @@ export interface ImageCopyOptions {
   format?: MediaFamily;
   /** Where conversion notes go. */
   log?: (msg: string) => void;
+  /** Where conversion warnings go (data dropped that the other family has no place for). */
+  warn?: (msg: string) => void;
   /** Tags to write at every target instead of each target's own; [] stores the image by digest only. */
   tags?: string[];
 }
@@ -73,7 +75,7 @@ export async function copyImage(set: TargetSet, source: RepoEndpoint, ref: strin
     return p;
   };
   let graphRead: Promise<CopyGraph> | undefined;
-  const readOnce = (): Promise<CopyGraph> => (graphRead ??= readGraph(source.client, source.repo, ref, opts.platforms, opts.format, opts.log));
+  const readOnce = (): Promise<CopyGraph> => (graphRead ??= readGraph(source.client, source.repo, ref, opts.platforms, opts.format, opts.log, opts.warn));
   for (const p of held.values()) {
     p.then(
       // A target without one of its tags needs the image whatever the source HEAD says: its graph

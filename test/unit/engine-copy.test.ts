@@ -381,3 +381,29 @@ test('copy --referrers --format: the children\'s referrers are copied as the ind
   assert.ok(dst.manifest('app', s.armSbom.digest));
   assert.equal(dst.manifest('app', s.amd.digest), undefined, 'the child was converted: its source digest is not at the target');
 });
+
+/** A logger that keeps what it is told, by level. */
+function keptLogger() {
+  const lines = { info: [] as string[], warn: [] as string[], debug: [] as string[] };
+  return { lines, logger: { info: (m: string) => lines.info.push(m), warn: (m: string) => lines.warn.push(m), debug: (m: string) => lines.debug.push(m) } };
+}
+
+test('copy --format docker of an image whose layers carry annotations: they are dropped with one warning naming them, not an error', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const img = src.seedImage('app');
+  // eStargz images carry their TOC digest this way; Docker v2 descriptors have no annotations.
+  const layers = img.layers.map((l) => ({ ...l, annotations: { 'containerd.io/snapshot/stargz/toc.digest': `sha256:${'e'.repeat(64)}` } }));
+  src.putManifest('app', { ...img.manifest, layers }, { tags: ['1'] });
+  const { lines, logger } = keptLogger();
+  const r = await copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], format: 'docker', logger, ...fakeLibraryOptions(src, dst) });
+  assert.equal(r.targets[0]!.ok, true);
+  assert.deepEqual(lines.warn, ['--format docker: annotations on 2 layer descriptors dropped: Docker v2 manifests have none']);
+  const written = JSON.parse(dst.manifest('app', '1')!.bytes.toString('utf8')) as { mediaType: string; layers: { annotations?: unknown }[] };
+  assert.equal(written.mediaType, 'application/vnd.docker.distribution.manifest.v2+json');
+  assert.ok(written.layers.every((l) => l.annotations === undefined));
+  // Without annotations to drop, nothing is said.
+  const plain = keptLogger();
+  src.seedImage('plain', { tags: ['1'] });
+  await copy({ from: src.ref('plain:1'), to: [dst.ref('plain:1')], format: 'docker', logger: plain.logger, ...fakeLibraryOptions(src, dst) });
+  assert.deepEqual(plain.lines.warn, []);
+});
