@@ -407,3 +407,36 @@ test('copy --format docker of an image whose layers carry annotations: they are 
   await copy({ from: src.ref('plain:1'), to: [dst.ref('plain:1')], format: 'docker', logger: plain.logger, ...fakeLibraryOptions(src, dst) });
   assert.deepEqual(plain.lines.warn, []);
 });
+
+test('copy --platform os(osversion)/arch: the Windows child of exactly that build; another build is E_NOT_FOUND naming the builds there are', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const ltsc2019 = src.seedImage('win', { platform: { os: 'windows', architecture: 'amd64', 'os.version': '10.0.17763.5329' } });
+  const ltsc2022 = src.seedImage('win', { platform: { os: 'windows', architecture: 'amd64', 'os.version': '10.0.20348.2227' } });
+  src.seedIndex('win', [ltsc2019, ltsc2022], { tags: ['1'] });
+  const r = await copy({ from: src.ref('win:1'), to: [dst.ref('win:1')], platform: 'windows(10.0.20348.2227)/amd64', ...fakeLibraryOptions(src, dst) });
+  assert.equal(r.digestChanged, true);
+  assert.deepEqual(r.platforms, [{ platform: 'windows(10.0.20348.2227)/amd64', digest: ltsc2022.digest, mediaType: ltsc2022.mediaType }]);
+  const top = JSON.parse(dst.manifest('win', '1')!.bytes.toString('utf8')) as { manifests: { digest: string }[] };
+  assert.deepEqual(top.manifests.map((m) => m.digest), [ltsc2022.digest]);
+  assert.equal(dst.manifest('win', ltsc2019.digest), undefined);
+
+  const missing = await copy({ from: src.ref('win:1'), to: [dst.ref('win:2')], platform: 'windows(10.0.20348)/amd64', ...fakeLibraryOptions(src, dst) }).then(() => undefined, (e: RegpushError) => e);
+  assert.equal(missing?.code, 'E_NOT_FOUND', String(missing));
+  assert.equal(missing!.message, 'platform windows(10.0.20348)/amd64 is not in the index; available: windows(10.0.17763.5329)/amd64, windows(10.0.20348.2227)/amd64');
+
+  // A single image is matched by its config's os.version.
+  src.seedImage('single', { tags: ['1'], platform: { os: 'windows', architecture: 'amd64', 'os.version': '10.0.17763.5329' } });
+  const ok = await copy({ from: src.ref('single:1'), to: [dst.ref('single:1')], platform: 'windows(10.0.17763.5329)/amd64', ...fakeLibraryOptions(src, dst) });
+  assert.equal(ok.digestChanged, false);
+  const other = await copy({ from: src.ref('single:1'), to: [dst.ref('single:2')], platform: 'windows(10.0.20348.2227)/amd64', ...fakeLibraryOptions(src, dst) }).then(() => undefined, (e: RegpushError) => e);
+  assert.equal(other?.code, 'E_NOT_FOUND');
+  assert.match(other!.message, /is a single windows\(10\.0\.17763\.5329\)\/amd64 image, not windows\(10\.0\.20348\.2227\)\/amd64$/);
+
+  // Bad spellings are refused before anything is read.
+  src.clearLog();
+  for (const platform of ['windows(10.0.20348.2227/amd64', 'windows()/amd64']) {
+    const bad = await copy({ from: src.ref('win:1'), to: [dst.ref('win:3')], platform, ...fakeLibraryOptions(src, dst) }).then(() => undefined, (e: RegpushError) => e);
+    assert.equal(bad?.code, 'E_INPUT', platform);
+  }
+  assert.equal(src.log.length, 0);
+});
