@@ -102,7 +102,7 @@ export async function copy(opts: CopyOptions): Promise<CopyResult> {
     let first: ImageCopyOutcome | undefined;
     for (const ref of refs) {
       const tags = opts.allTags ? [ref] : undefined;
-      const outcome = await copyImage(set, source, ref, { platforms, format, log: (m) => opts.logger?.info(m), referrers: opts.referrers, noClobber: opts.noClobber, dryRun: opts.dryRun, tags });
+      const outcome = await copyImage(set, source, ref, { platforms, format, log: (m) => opts.logger?.info(m), warn: (m) => opts.logger?.warn(m), referrers: opts.referrers, noClobber: opts.noClobber, dryRun: opts.dryRun, tags });
       first ??= outcome;
       for (const t of set.live) record(results.get(t)!, t, outcome, tags ?? t.tags);
     }

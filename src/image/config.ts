@@ -23,6 +23,8 @@ export function parseConfig(bytes: Buffer, what: string): ImageConfig {
 export function configPlatform(config: ImageConfig): Platform {
   const platform: Platform = { os: config.os ?? 'linux', architecture: config.architecture ?? 'amd64' };
   if (config.variant) platform.variant = config.variant;
+  // --platform os(osversion)/arch matches a single image by its config's OS version.
+  if (config['os.version']) platform['os.version'] = config['os.version'];
   return platform;
 }
 

@@ -3,8 +3,9 @@
  * config bytes are the same in both (a gzip tar is a gzip tar; the config JSON is shared), so only
  * the media types in the manifest and index change and every blob can still be skipped or mounted.
  * What has no equivalent in the other family is refused with the reason, never rewritten silently:
- * zstd and uncompressed OCI layers have no Docker v2 type, and Docker v2 cannot carry annotations,
- * a subject or an artifactType.
+ * zstd and uncompressed OCI layers have no Docker v2 type, and Docker v2 cannot carry a subject or
+ * an artifactType. Annotations are the exception: they are dropped, and the caller is told which
+ * (DroppedAnnotations for those on descriptors), to say so.
  */
 import { InputError, UnsupportedError } from '../errors.js';
 import { MediaType, baseMediaType, indexMediaTypeFor, manifestMediaTypeFor, mediaFamily, type MediaFamily } from './mediatypes.js';
@@ -50,11 +51,48 @@ function checkDockerable(doc: { subject?: unknown; artifactType?: unknown }, wha
   if (doc.artifactType !== undefined) throw new UnsupportedError(`${what} is an artifact (${String(doc.artifactType)}), not an image; Docker v2 cannot carry it: use --format oci`);
 }
 
-/** The manifest in `family` (the same object when it already is). Annotations are dropped for Docker; `dropped` says which. */
-export function convertManifest(m: ImageManifest, family: MediaFamily, dropped?: (what: string) => void): ImageManifest {
+/** What a descriptor whose annotations were dropped describes. */
+export type DescriptorRole = 'config' | 'layer' | 'index entry';
+
+/**
+ * Counts the descriptors whose annotations a conversion to Docker v2 dropped (eStargz's TOC digest
+ * on a layer, a platform entry's own notes), so that one line can say so for a whole conversion.
+ */
+export class DroppedAnnotations {
+  private readonly counts = new Map<DescriptorRole, number>();
+
+  /** Counts `d` when it has annotations (called for each descriptor converted to Docker v2). */
+  note(d: Descriptor, role: DescriptorRole): void {
+    if (d.annotations && Object.keys(d.annotations).length > 0) this.counts.set(role, (this.counts.get(role) ?? 0) + 1);
+  }
+
+  /** One line naming what was dropped, e.g. "annotations on 2 layer descriptors dropped: …"; undefined when nothing was. */
+  line(): string | undefined {
+    const parts = (['config', 'layer', 'index entry'] as const).flatMap((role) => {
+      const n = this.counts.get(role);
+      if (!n) return [];
+      return [role === 'index entry' ? `${n} index ${n === 1 ? 'entry' : 'entries'}` : `${n} ${role} descriptor${n === 1 ? '' : 's'}`];
+    });
+    if (parts.length === 0) return undefined;
+    const inManifests = this.counts.has('config') || this.counts.has('layer');
+    const where = inManifests && this.counts.has('index entry') ? 'Docker v2 manifests and manifest lists have none' : inManifests ? 'Docker v2 manifests have none' : 'Docker v2 manifest lists have none';
+    const list = parts.length === 1 ? parts[0]! : `${parts.slice(0, -1).join(', ')} and ${parts.at(-1)!}`;
+    return `annotations on ${list} dropped: ${where}`;
+  }
+}
+
+/**
+ * The manifest in `family` (the same object when it already is). Annotations are dropped for
+ * Docker: `dropped` says which of the manifest's own, `annotations` counts its descriptors'.
+ */
+export function convertManifest(m: ImageManifest, family: MediaFamily, dropped?: (what: string) => void, annotations?: DroppedAnnotations): ImageManifest {
   const from = mediaFamily(m.mediaType ?? MediaType.OCI_MANIFEST);
   if (from === family) return m;
-  if (family === 'docker') checkDockerable(m, 'the base manifest');
+  if (family === 'docker') {
+    checkDockerable(m, 'the base manifest');
+    annotations?.note(m.config, 'config');
+    for (const l of m.layers) annotations?.note(l, 'layer');
+  }
   const out: ImageManifest = {
     ...structuredClone(m),
     mediaType: manifestMediaTypeFor(family),
@@ -105,9 +143,10 @@ export interface ConvertedChild {
 
 /**
  * The index in `family` with each child entry pointing at its converted child (`children` by the
- * child's old digest). Attestation children are dropped: they describe the old digests.
+ * child's old digest). Attestation children are dropped: they describe the old digests. The
+ * entries' annotations, which Docker v2 lists have no place for, are counted in `annotations`.
  */
-export function convertIndexTo(index: ImageIndex, family: MediaFamily, children: ReadonlyMap<string, ConvertedChild>, dropped?: (what: string) => void): ImageIndex {
+export function convertIndexTo(index: ImageIndex, family: MediaFamily, children: ReadonlyMap<string, ConvertedChild>, dropped?: (what: string) => void, annotations?: DroppedAnnotations): ImageIndex {
   const base = convertIndex(index, family, dropped);
   const manifests: Descriptor[] = [];
   for (const d of index.manifests) {
@@ -118,6 +157,7 @@ export function convertIndexTo(index: ImageIndex, family: MediaFamily, children:
     const c = children.get(d.digest);
     const entry: Descriptor = { ...structuredClone(d), ...(c ? { mediaType: c.mediaType, digest: c.digest, size: c.size } : { mediaType: convertChildType(d.mediaType, family) }) };
     if (family === 'docker') {
+      annotations?.note(entry, 'index entry');
       delete entry.annotations;
       delete entry.artifactType;
     }

@@ -1,30 +1,51 @@
 /**
- * Platforms: parsing `--platform os/arch[/variant]`, matching it against index entries the way
- * containerd does for the common cases, and telling image children from attestations (which
- * carry a fake "unknown/unknown" platform and must never be picked or carried into a new index).
+ * Platforms: parsing `--platform os[(osversion)]/arch[/variant]`, matching it against index entries
+ * the way containerd does for the common cases, and telling image children from attestations
+ * (which carry a fake "unknown/unknown" platform and must never be picked or carried into a new index).
  */
 import { InputError, NotFoundError } from '../errors.js';
 import type { Descriptor, ImageIndex, Platform } from './types.js';
 
-/** One os/architecture/variant field: what OCI platforms actually use. */
+/** One os/architecture/variant field (and an os version): what OCI platforms actually use. */
 const FIELD = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
-/** Parses "os/arch[/variant]" (e.g. "linux/arm64/v8"); throws InputError otherwise. "all" is the caller's business. */
+/** The accepted spellings, for the errors. */
+const EXPECTED = 'expected os/arch[/variant] or os(osversion)/arch[/variant], e.g. linux/amd64, linux/arm64/v8 or windows(10.0.20348.1)/amd64';
+
+/**
+ * Parses "os/arch[/variant]" (e.g. "linux/arm64/v8"), or with containerd's spelling of an OS
+ * version "os(osversion)/arch[/variant]" (e.g. "windows(10.0.20348.1)/amd64": Windows images of
+ * one architecture differ by it); throws InputError otherwise. "all" is the caller's business.
+ */
 export function parsePlatform(s: string): Platform {
+  const bad = (why?: string) => new InputError(`invalid platform ${JSON.stringify(s)}: ${why ? `${why}; ` : ''}${EXPECTED}`);
   const parts = s.split('/');
-  if (parts.length < 2 || parts.length > 3 || !parts.every((p) => FIELD.test(p))) {
-    throw new InputError(`invalid platform ${JSON.stringify(s)}: expected os/arch[/variant], e.g. linux/amd64 or linux/arm64/v8`);
+  const [osPart, ...rest] = parts as [string, ...string[]];
+  let os = osPart;
+  let osVersion: string | undefined;
+  if (osPart.includes('(') || osPart.includes(')')) {
+    const m = /^([^()]*)\(([^()]*)\)$/.exec(osPart);
+    if (!m) throw bad(`unbalanced parentheses in ${JSON.stringify(osPart)}`);
+    os = m[1]!;
+    osVersion = m[2]!;
+    if (osVersion === '') throw bad(`empty os version in ${JSON.stringify(osPart)}`);
+    if (!FIELD.test(osVersion)) throw bad(`os version ${JSON.stringify(osVersion)} has characters other than letters, digits, ".", "_" and "-"`);
+  } else if (rest.some((p) => p.includes('(') || p.includes(')'))) {
+    throw bad('an os version goes in parentheses right after the os');
   }
-  const [os, architecture, variant] = parts as [string, string, string | undefined];
+  if (parts.length < 2 || parts.length > 3 || ![os, ...rest].every((p) => FIELD.test(p))) throw bad();
+  const [architecture, variant] = rest as [string, string | undefined];
   // Aliases become the Go names here too, because a scratch config is built from this value.
   const p: Platform = { os: os.toLowerCase(), architecture: normArch(architecture) };
   if (variant !== undefined) p.variant = variant.toLowerCase();
+  if (osVersion !== undefined) p['os.version'] = osVersion;
   return p;
 }
 
-/** "os/arch[/variant]". */
+/** "os/arch[/variant]", or "os(osversion)/arch[/variant]" when the platform names an OS version. */
 export function formatPlatform(p: Platform): string {
-  return p.variant ? `${p.os}/${p.architecture}/${p.variant}` : `${p.os}/${p.architecture}`;
+  const os = p['os.version'] ? `${p.os}(${p['os.version']})` : p.os;
+  return p.variant ? `${os}/${p.architecture}/${p.variant}` : `${os}/${p.architecture}`;
 }
 
 /** Other spellings of architectures, as users type them (uname -m) → the Go names OCI uses. */
@@ -47,10 +68,13 @@ function normVariant(arch: string, variant: string | undefined): string | undefi
 
 /**
  * True when `have` satisfies `want`: same os and architecture; the variant is compared only when
- * `want` names one, with defaults filled in (arm64 without variant is v8, amd64 is v1, arm is v7).
+ * `want` names one, with defaults filled in (arm64 without variant is v8, amd64 is v1, arm is v7);
+ * the OS version only when `want` names one, and then exactly (10.0.20348.1 is not 10.0.20348.2:
+ * a Windows container needs its host's build, and no rule says which builds are compatible).
  */
 export function platformMatches(want: Platform, have: Platform): boolean {
   if (want.os.toLowerCase() !== have.os.toLowerCase()) return false;
+  if (want['os.version'] !== undefined && want['os.version'] !== have['os.version']) return false;
   const arch = normArch(want.architecture);
   if (arch !== normArch(have.architecture)) return false;
   if (!want.variant) return true;

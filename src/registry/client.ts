@@ -601,28 +601,47 @@ export class HttpRegistryClient implements RegistryClient {
     return tags;
   }
 
-  /** OCI 1.1 referrers API; undefined when the registry does not offer it (404/405/400). */
-  async referrers(repo: string, digest: string): Promise<{ manifests: { digest: string; mediaType: string; artifactType?: string }[] } | undefined> {
-    const res = await this.request({ method: 'GET', url: await this.url(`${repo}/referrers/${digest}`), headers: { accept: 'application/vnd.oci.image.index.v1+json' } });
-    // Harbor answers 401 without a challenge where it has no referrers API for the repository
-    // (goharbor/harbor#18305, oras-project/oras#1892): that is "no API" (use the tag scheme), not
-    // a login problem. A 401 with a challenge is one the auth layer could not satisfy: an error.
-    const noApi = res.status === 404 || res.status === 405 || res.status === 400 || (res.status === 401 && !res.headers['www-authenticate']);
-    if (noApi) {
-      await drain(res);
-      return undefined;
+  /**
+   * OCI 1.1 referrers API; undefined when the registry does not offer it (404/405/400). The answer
+   * may come in pages, each naming the next in a Link header as tags/list does (distribution-spec
+   * "Listing Referrers"); every page is read, at most `maxPages` of them.
+   */
+  async referrers(repo: string, digest: string, maxPages = MAX_REFERRER_PAGES): Promise<{ manifests: { digest: string; mediaType: string; artifactType?: string }[] } | undefined> {
+    const what = `referrers of ${this.registry}/${repo}@${digest}`;
+    const manifests: { digest: string; mediaType: string; artifactType?: string }[] = [];
+    let url: string | undefined = await this.url(`${repo}/referrers/${digest}`);
+    for (let page = 0; url && page < maxPages; page++) {
+      const res: HttpResponse = await this.request({ method: 'GET', url, headers: { accept: 'application/vnd.oci.image.index.v1+json' } });
+      // Harbor answers 401 without a challenge where it has no referrers API for the repository
+      // (goharbor/harbor#18305, oras-project/oras#1892): that is "no API" (use the tag scheme), not
+      // a login problem. A 401 with a challenge is one the auth layer could not satisfy: an error.
+      // Only the first page can say "no API": a registry that sent one page has the API.
+      const noApi = res.status === 404 || res.status === 405 || res.status === 400 || (res.status === 401 && !res.headers['www-authenticate']);
+      if (noApi && page === 0) {
+        await drain(res);
+        return undefined;
+      }
+      if (res.status !== 200) return this.fail(res, what);
+      const ct = res.headers['content-type'] ?? '';
+      const buf = await readBody(res, MANIFEST_CAP, 'referrers index');
+      let parsed: { manifests?: unknown };
+      try {
+        parsed = ct.includes('json') ? (JSON.parse(buf.toString('utf8')) as { manifests?: unknown }) : {};
+      } catch {
+        throw new ProtocolError(`referrers index of ${this.registry}/${repo}@${digest} is not valid JSON`);
+      }
+      if (!Array.isArray(parsed.manifests)) {
+        // A first answer that is no index is a front that does not know the API (as before);
+        // a later page that is none would leave the list cut short without a word.
+        if (page === 0) return undefined;
+        throw new ProtocolError(`${what}: page ${page + 1} is not an image index`, { details: { registry: this.registry } });
+      }
+      manifests.push(...(parsed.manifests as { digest: string; mediaType: string; artifactType?: string }[]));
+      url = nextLink(res.headers['link'], url);
     }
-    if (res.status !== 200) return this.fail(res, `referrers of ${this.registry}/${repo}@${digest}`);
-    const ct = res.headers['content-type'] ?? '';
-    const buf = await readBody(res, MANIFEST_CAP, 'referrers index');
-    if (!ct.includes('json')) return undefined;
-    try {
-      const parsed = JSON.parse(buf.toString('utf8')) as { manifests?: unknown };
-      if (!Array.isArray(parsed.manifests)) return undefined;
-      return { manifests: parsed.manifests as { digest: string; mediaType: string }[] };
-    } catch {
-      throw new ProtocolError(`referrers index of ${this.registry}/${repo}@${digest} is not valid JSON`);
-    }
+    // A partial list would copy some signatures and leave the rest behind without a word.
+    if (url) throw new ProtocolError(`${what} go on past ${maxPages} pages`, { details: { registry: this.registry } });
+    return { manifests };
   }
 
   /** Checks an upload's closing answer; true when it is a 201 naming exactly `digest`. */
@@ -657,6 +676,9 @@ export class HttpRegistryClient implements RegistryClient {
 
 /** Most tag-list pages followed (a registry whose Link never ends would otherwise loop forever). */
 export const MAX_TAG_PAGES = 10_000;
+
+/** Most referrers-API pages followed (as MAX_TAG_PAGES: a Link that never ends must not loop forever). */
+export const MAX_REFERRER_PAGES = 1_000;
 
 /** How long cancelling an upload session may take, and how long an interrupted upload request gets to be answered (ms). */
 export const CANCEL_TIMEOUT_MS = 5_000;

@@ -5,7 +5,7 @@
 import { NotFoundError, ProtocolError } from '../errors.js';
 import { CONFIG_CAP } from '../http/response.js';
 import { configPlatform, parseConfig } from '../image/config.js';
-import { convertIndexTo, convertManifest, type ConvertedChild } from '../image/convert.js';
+import { convertIndexTo, convertManifest, DroppedAnnotations, type ConvertedChild } from '../image/convert.js';
 import { buildIndex, serializeManifest } from '../image/build.js';
 import { sha256Digest } from '../image/digest.js';
 import { checkIndexChildren, GraphBudget, parseManifest } from '../image/manifest.js';
@@ -33,18 +33,25 @@ export interface CopyGraph {
   rewritten: boolean;
   /** Digest the source reference resolved to. */
   sourceDigest: string;
+  /**
+   * The source's digests of the child manifests written, in `children`'s order: the same digests
+   * when nothing is converted; with --format, what each converted child was (attestations, which
+   * conversion leaves out, are not listed). What refers to these is what `--referrers` copies.
+   */
+  sourceChildren: string[];
   /** The mirror the top manifest was read from, when it was read through one. */
   sourceMirror?: string;
 }
 
-const MAX_DEPTH = 4;
+/** Deepest index nesting read. */
+export const MAX_DEPTH = 4;
 
 /**
  * Reads the graph of `ref` in `repo`; with `platforms`, keeps only those children in a new index;
  * with `format`, every manifest and index is converted to that family (new bytes, new digests,
  * the same blobs).
  */
-export async function readGraph(client: RegistryClient, repo: string, ref: string, platforms?: Platform[], format?: MediaFamily, log?: (msg: string) => void): Promise<CopyGraph> {
+export async function readGraph(client: RegistryClient, repo: string, ref: string, platforms?: Platform[], format?: MediaFamily, log?: (msg: string) => void, warn?: (msg: string) => void): Promise<CopyGraph> {
   const fetched = await client.getManifest(repo, ref);
   const blobs = new Map<string, Descriptor>();
   const children: ManifestNode[] = [];
@@ -103,25 +110,32 @@ export async function readGraph(client: RegistryClient, repo: string, ref: strin
   // A graph already in that family is left as it is: converting nothing must not re-serialise the
   // index or drop its attestations (which name digests that stay the same).
   if (format && ![top, ...children].every((n) => mediaFamily(n.mediaType) === format)) {
-    const converted = convertNodes(top, children, format, (what) => log?.(`--format ${format}: ${what} left out`));
+    const annotations = new DroppedAnnotations();
+    const converted = convertNodes(top, children, format, (what) => log?.(`--format ${format}: ${what} left out`), annotations);
+    // Not an error (nothing the image runs with depends on them), but data lost: said once, as a warning.
+    const lost = annotations.line();
+    if (lost) warn?.(`--format ${format}: ${lost}`);
     const changed = converted.top.digest !== top.digest;
-    return { top: converted.top, children: converted.children, blobs: [...blobs.values()], rewritten: rewritten || changed, sourceDigest: fetched.digest, ...(fetched.mirror ? { sourceMirror: fetched.mirror } : {}) };
+    return { top: converted.top, children: converted.children, blobs: [...blobs.values()], rewritten: rewritten || changed, sourceDigest: fetched.digest, sourceChildren: converted.from, ...(fetched.mirror ? { sourceMirror: fetched.mirror } : {}) };
   }
-  return { top, children, blobs: [...blobs.values()], rewritten, sourceDigest: fetched.digest, ...(fetched.mirror ? { sourceMirror: fetched.mirror } : {}) };
+  return { top, children, blobs: [...blobs.values()], rewritten, sourceDigest: fetched.digest, sourceChildren: children.map((c) => c.digest), ...(fetched.mirror ? { sourceMirror: fetched.mirror } : {}) };
 }
 
-/** Every node in `family`, children first (the order they are written), parents naming the new child digests. */
-function convertNodes(top: ManifestNode, children: ManifestNode[], family: MediaFamily, dropped: (what: string) => void): { top: ManifestNode; children: ManifestNode[] } {
+/**
+ * Every node in `family`, children first (the order they are written), parents naming the new
+ * child digests; `from`: each written child's source digest.
+ */
+function convertNodes(top: ManifestNode, children: ManifestNode[], family: MediaFamily, dropped: (what: string) => void, annotations: DroppedAnnotations): { top: ManifestNode; children: ManifestNode[]; from: string[] } {
   const done = new Map<string, ConvertedChild>();
   const convert = (n: ManifestNode): ManifestNode => {
     const p = parseManifest(n.bytes, n.mediaType);
     if (p.kind === 'image') {
-      const m = convertManifest(p.manifest, family, dropped);
+      const m = convertManifest(p.manifest, family, dropped, annotations);
       if (m === p.manifest) return n;
       const bytes = serializeManifest(m);
       return { digest: sha256Digest(bytes), mediaType: m.mediaType!, bytes };
     }
-    const idx = convertIndexTo(p.index, family, done, dropped);
+    const idx = convertIndexTo(p.index, family, done, dropped, annotations);
     const bytes = serializeManifest(idx);
     const out = { digest: sha256Digest(bytes), mediaType: idx.mediaType!, bytes };
     return out.digest === sha256Digest(n.bytes) && n.mediaType === out.mediaType ? n : out;
@@ -133,6 +147,7 @@ function convertNodes(top: ManifestNode, children: ManifestNode[], family: Media
     if (p.kind === 'index') for (const d of p.index.manifests) if (isAttestation(d)) attestations.add(d.digest);
   }
   const outChildren: ManifestNode[] = [];
+  const from: string[] = [];
   for (const c of children) {
     const n = attestations.has(c.digest) ? undefined : convert(c);
     if (!n) {
@@ -141,6 +156,7 @@ function convertNodes(top: ManifestNode, children: ManifestNode[], family: Media
     }
     done.set(c.digest, { digest: n.digest, mediaType: n.mediaType, size: n.bytes.length });
     outChildren.push(n);
+    from.push(c.digest);
   }
-  return { top: convert(top), children: outChildren };
+  return { top: convert(top), children: outChildren, from };
 }

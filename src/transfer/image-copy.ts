@@ -9,15 +9,16 @@
  *   clobber    → with noClobber, a tag pointing elsewhere sets its target aside
  *   blobs      → the transfer engine (one read for all targets, confirmed on landing)
  *   manifests  → children by digest, then the tags
- *   referrers  → signatures, attestations, SBOMs, each by the same steps
+ *   referrers  → signatures, attestations, SBOMs of the image and of each child copied, each by
+ *                the same steps
  */
 import { ExistsError } from '../errors.js';
-import type { MediaFamily } from '../image/mediatypes.js';
+import { isIndexMediaType, type MediaFamily } from '../image/mediatypes.js';
 import type { Platform } from '../image/types.js';
 import type { TargetSet, TransferTarget } from './engine.js';
 import type { RepoEndpoint } from './types.js';
 import { readGraph, type CopyGraph } from './graph.js';
-import { findReferrers, listInFallbackIndex } from './referrers.js';
+import { findReferrers, indexChildren, listInFallbackIndex } from './referrers.js';
 
 /** How to copy one image. */
 export interface ImageCopyOptions {
@@ -33,6 +34,8 @@ export interface ImageCopyOptions {
   format?: MediaFamily;
   /** Where conversion notes go. */
   log?: (msg: string) => void;
+  /** Where conversion warnings go (data dropped that the other family has no place for). */
+  warn?: (msg: string) => void;
   /** Tags to write at every target instead of each target's own; [] stores the image by digest only. */
   tags?: string[];
 }
@@ -72,7 +75,7 @@ export async function copyImage(set: TargetSet, source: RepoEndpoint, ref: strin
     return p;
   };
   let graphRead: Promise<CopyGraph> | undefined;
-  const readOnce = (): Promise<CopyGraph> => (graphRead ??= readGraph(source.client, source.repo, ref, opts.platforms, opts.format, opts.log));
+  const readOnce = (): Promise<CopyGraph> => (graphRead ??= readGraph(source.client, source.repo, ref, opts.platforms, opts.format, opts.log, opts.warn));
   for (const p of held.values()) {
     p.then(
       // A target without one of its tags needs the image whatever the source HEAD says: its graph
@@ -154,16 +157,35 @@ async function copyGraph(set: TargetSet, source: RepoEndpoint, graph: CopyGraph,
   });
 }
 
-/** Copies every referrer of the image (each with its own no-op check) and lists it where the target lacks the referrers API. */
+/**
+ * Copies every referrer of the image and of each child manifest it copied (`cosign sign
+ * --recursive` signs every platform manifest of an index too), each with its own no-op check, and
+ * lists each under its subject where the target lacks the referrers API. The children are the
+ * source's: with --platform, those kept; with --format, what each converted child was, as the top's
+ * referrers are those of the source digest (they name the source's digests, not the converted ones).
+ */
 async function copyReferrers(set: TargetSet, source: RepoEndpoint, outcome: ImageCopyOutcome, dryRun: boolean | undefined): Promise<void> {
-  for (const r of await findReferrers(source.client, source.repo, outcome.sourceDigest)) {
+  const subjects = [outcome.sourceDigest, ...(await copiedChildren(source, outcome))];
+  for (const { subject, referrer: r } of await findReferrers(source.client, source.repo, [...new Set(subjects)])) {
     const ref = r.kind === 'digest' ? r.digest : r.tag;
     // A referrer found by the API is stored by digest (found through its subject); one found by tag keeps its tag.
     const copied = await copyImage(set, source, ref, { dryRun, tags: r.kind === 'tag' ? [r.tag] : [] });
     if (r.kind === 'digest' && !dryRun && copied.graph) {
       const node = copied.graph.top;
-      await set.each((t) => listInFallbackIndex(t.ep, outcome.sourceDigest, node));
+      await set.each((t) => listInFallbackIndex(t.ep, subject, node));
     }
     for (const t of set.live) outcome.referrers.set(t, (outcome.referrers.get(t) ?? 0) + 1);
   }
+}
+
+/**
+ * The source digests of the child manifests the copy wrote: from its graph; when every target
+ * already held the image the graph was not read, and the children are the source index's own
+ * (one GET of the index, none of its image manifests).
+ */
+async function copiedChildren(source: RepoEndpoint, outcome: ImageCopyOutcome): Promise<string[]> {
+  if (outcome.graph) return outcome.graph.sourceChildren;
+  // A HEAD without a Content-Type says nothing: the GET tells.
+  if (outcome.mediaType && !isIndexMediaType(outcome.mediaType)) return [];
+  return indexChildren(source.client, source.repo, outcome.sourceDigest);
 }

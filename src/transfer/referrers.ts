@@ -3,31 +3,65 @@
  * when the source has it, else the tag schemes cosign and the OCI fallback use
  * (`sha256-<hex>`, `sha256-<hex>.sig`, `.att`, `.sbom`).
  */
-import { NotFoundError } from '../errors.js';
+import { NotFoundError, ProtocolError } from '../errors.js';
 import { serializeManifest } from '../image/build.js';
-import { parseManifest } from '../image/manifest.js';
-import { MediaType } from '../image/mediatypes.js';
+import { checkIndexChildren, parseManifest } from '../image/manifest.js';
+import { isIndexMediaType, MediaType } from '../image/mediatypes.js';
 import type { Descriptor, ImageIndex } from '../image/types.js';
 import type { RegistryClient } from '../registry/registry-client.js';
 import type { RepoEndpoint } from './types.js';
-import type { ManifestNode } from './graph.js';
+import { MAX_DEPTH, type ManifestNode } from './graph.js';
 
 /** A referrer found at the source: by digest (referrers API) or by tag (fallback scheme). */
 export type Referrer = { kind: 'digest'; digest: string } | { kind: 'tag'; tag: string };
 
+/** A referrer, with the manifest it refers to. */
+export interface FoundReferrer {
+  subject: string;
+  referrer: Referrer;
+}
+
 /**
- * Lists referrers of `digest` in `repo`: what the referrers API names, and the tags of cosign's
- * scheme (`.sig`, `.att`, `.sbom`), which the API does not list (those manifests have no subject)
- * and which most signatures still are, registries with the API included (Harbor, ACR, ECR).
- * Without the API, also the OCI fallback index tagged `sha256-<hex>`; with it, that index only
- * repeats what the API said.
+ * Lists referrers of each of `subjects` in `repo`, in that order: what the referrers API names,
+ * and the tags of cosign's scheme (`.sig`, `.att`, `.sbom`), which the API does not list (those
+ * manifests have no subject) and which most signatures still are, registries with the API
+ * included (Harbor, ACR, ECR). Without the API, also the OCI fallback index tagged
+ * `sha256-<hex>`; with it, that index only repeats what the API said. The tags are listed once
+ * for all subjects (an index and its platform manifests, which `cosign sign --recursive` signs).
  */
-export async function findReferrers(client: RegistryClient, repo: string, digest: string): Promise<Referrer[]> {
-  const api = await client.referrers(repo, digest);
-  const prefix = digest.replace(':', '-');
-  const tags = (await client.listTags(repo)).filter((t) => (api ? t.startsWith(prefix + '.') : t === prefix || t.startsWith(prefix + '.')));
-  const byDigest = (api?.manifests ?? []).map((d) => ({ kind: 'digest', digest: d.digest }) as const);
-  return [...byDigest, ...tags.map((tag) => ({ kind: 'tag', tag }) as const)];
+export async function findReferrers(client: RegistryClient, repo: string, subjects: readonly string[]): Promise<FoundReferrer[]> {
+  const [tags, answers] = await Promise.all([client.listTags(repo), Promise.all(subjects.map((d) => client.referrers(repo, d)))]);
+  return subjects.flatMap((subject, i) => {
+    const api = answers[i];
+    const prefix = subject.replace(':', '-');
+    const byTag = tags.filter((t) => (api ? t.startsWith(prefix + '.') : t === prefix || t.startsWith(prefix + '.')));
+    const byDigest = (api?.manifests ?? []).map((d) => ({ kind: 'digest', digest: d.digest }) as const);
+    return [...byDigest, ...byTag.map((tag) => ({ kind: 'tag', tag }) as const)].map((referrer) => ({ subject, referrer }));
+  });
+}
+
+/**
+ * Every child manifest under the index `digest` of `repo`, nested indexes' included, as digests:
+ * the index and each nested index are read (one GET each), its image manifests are not.
+ */
+export async function indexChildren(client: RegistryClient, repo: string, digest: string): Promise<string[]> {
+  const out: string[] = [];
+  const seen = new Set<string>();
+  const read = async (d: string, depth: number): Promise<void> => {
+    if (depth > MAX_DEPTH) throw new ProtocolError(`index nesting deeper than ${MAX_DEPTH} at ${d}`);
+    const fetched = await client.getManifest(repo, d);
+    const p = parseManifest(fetched.bytes, fetched.mediaType);
+    if (p.kind !== 'index') return;
+    checkIndexChildren(p.index, `${client.registry}/${repo}@${d}`);
+    for (const c of p.index.manifests) {
+      if (seen.has(c.digest)) continue;
+      seen.add(c.digest);
+      if (isIndexMediaType(c.mediaType)) await read(c.digest, depth + 1);
+      out.push(c.digest);
+    }
+  };
+  await read(digest, 0);
+  return out;
 }
 
 /**

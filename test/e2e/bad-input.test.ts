@@ -307,6 +307,8 @@ const flagCases: [string, string[], Record<string, string>, number, string, RegE
   ['--gzip-level 12', ['push', '--gzip-level', '12', '--from', src(), '--to', dst('f5'), '--app', '__APP__'], {}, 2, 'E_USAGE', /--gzip-level must be a whole number from 1 to 9/],
   ['--layer-upload bogus', ['push', '--layer-upload', 'bogus', '--from', src(), '--to', dst('f6'), '--app', '__APP__'], {}, 2, 'E_USAGE', /Invalid values: Argument: layer-upload, Given: "bogus", Choices: "patch", "put", "chunked"/],
   ['--platform without an arch', ['copy', '--platform', 'linux', src(), dst('f7')], {}, 2, 'E_INPUT', /invalid platform "linux": expected os\/arch/],
+  ['--platform with unbalanced parentheses', ['copy', '--platform', 'windows(10.0.20348.1/amd64', src(), dst('f7b')], {}, 2, 'E_INPUT', /invalid platform "windows\(10\.0\.20348\.1\/amd64": unbalanced parentheses in "windows\(10\.0\.20348\.1"; expected os\/arch\[\/variant\] or os\(osversion\)\/arch/],
+  ['--platform with an empty os version', ['push', '--platform', 'windows()/amd64', '--from', src(), '--to', dst('f7c'), '--app', '__APP__'], {}, 2, 'E_INPUT', /invalid platform "windows\(\)\/amd64": empty os version in "windows\(\)"/],
   ['REGPUSH_IDLE_TIMEOUT_MS=soon', ['copy', src(), dst('f8')], { REGPUSH_IDLE_TIMEOUT_MS: 'soon' }, 2, 'E_USAGE', /REGPUSH_IDLE_TIMEOUT_MS must be milliseconds/],
   ['SOURCE_DATE_EPOCH=yesterday', ['push', '--from', src(), '--to', dst('f9'), '--app', '__APP__'], { SOURCE_DATE_EPOCH: 'yesterday' }, 2, 'E_', /SOURCE_DATE_EPOCH must be/],
   ['copy to a digest', ['copy', src(), `${R.anon2.host}/${run}/f10@${'sha256:' + 'a'.repeat(64)}`], {}, 2, 'E_USAGE', /copy target must be a tag or repository, not a digest/],

@@ -102,6 +102,35 @@ test('--referrers copies a signature stored under the sha256-<hex>.sig tag', asy
   assert.equal(missing.status, 404);
 });
 
+test('--referrers of an index signed recursively (cosign sign --recursive): each platform manifest\'s signature too; with --platform, the kept child\'s only', async () => {
+  const repo = `${run}/signed-multi`;
+  const seeded = state.images.anon['base/multi:oci'];
+  assert.equal((await runCli(['copy', imageRef(R.anon, 'base/multi:oci'), imageRef(R.anon, `${repo}:1`)])).code, 0);
+  const children = seeded.manifests!.filter((m) => m.platform && m.platform.os !== 'unknown');
+  assert.ok(children.length >= 2, 'a multi-platform seed');
+  const tags = [await pushCosignSignature(R.anon.host, repo, seeded.digest)];
+  for (const c of children) tags.push(await pushCosignSignature(R.anon.host, repo, c.digest));
+  const dst = imageRef(R.anon2, `${run}/signed-multi-copy:1`);
+  const r = await runCli(['copy', '--json', '--referrers', imageRef(R.anon, `${repo}:1`), dst]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(JSON.parse(r.stdout).targets[0].referrers, tags.length);
+  for (const tag of tags) {
+    const want = (await skopeoInspect(imageRef(R.anon, `${repo}:${tag}`), { raw: true })).digest;
+    assert.equal((await skopeoInspect(imageRef(R.anon2, `${run}/signed-multi-copy:${tag}`), { raw: true })).digest, want, tag);
+  }
+  // --platform keeps one child: its signature comes along, the other children's stay behind.
+  const kept = children.find((c) => c.platform!.architecture === 'arm64')!;
+  const one = imageRef(R.anon2, `${run}/signed-arm:1`);
+  const p = await runCli(['copy', '--json', '--referrers', '--platform', 'linux/arm64', imageRef(R.anon, `${repo}:1`), one]);
+  assert.equal(p.code, 0, p.stderr);
+  assert.equal(JSON.parse(p.stdout).targets[0].referrers, 2, 'the source index\'s signature and the arm64 one');
+  for (const c of children) {
+    // distribution answers 404 for an OCI manifest not named in Accept: ask for it.
+    const res = await fetch(`http://${R.anon2.host}/v2/${run}/signed-arm/manifests/${c.digest.replace(':', '-')}.sig`, { method: 'HEAD', headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } });
+    assert.equal(res.status, c === kept ? 200 : 404, c.digest);
+  }
+});
+
 test('--platform makes a new index with the listed children and says the digest changed', async () => {
   const src = imageRef(R.anon, 'base/multi:oci');
   const dst = imageRef(R.anon2, `${run}/arm-only:1`);

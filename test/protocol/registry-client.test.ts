@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { Transport } from '../../src/http/transport.js';
-import { MAX_TAG_PAGES, HttpRegistryClient, nextLink, withQuery } from '../../src/registry/client.js';
+import { MAX_REFERRER_PAGES, MAX_TAG_PAGES, HttpRegistryClient, nextLink, withQuery } from '../../src/registry/client.js';
 import { endpointFor, parseInsecureList } from '../../src/registry/endpoint.js';
 import { uploadLocationOf } from '../../src/registry/registry-client.js';
 import { DeniedError, DigestMismatchError, NotFoundError, ProtocolError, RegpushError, UnsupportedError } from '../../src/errors.js';
@@ -247,6 +247,53 @@ test('referrers: 404/405/400 and a 401 without a challenge (Harbor) mean "no API
     res.end('{"errors":[{"code":"UNAUTHORIZED","message":"unauthorized"}]}');
   });
   await assert.rejects(client.referrers('app', d), (e: { code?: string }) => e.code === 'E_AUTH');
+});
+
+test('referrers: every page the Link header names is read, in order', async () => {
+  const d = sha('subject');
+  const entry = (n: number) => ({ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha(`referrer ${n}`), size: 10, artifactType: 'application/example' });
+  const pages: Record<string, { manifests: ReturnType<typeof entry>[]; next?: string }> = {
+    [`/v2/app/referrers/${d}`]: { manifests: [entry(1), entry(2)], next: `/v2/app/referrers/${d}?next=2` },
+    [`/v2/app/referrers/${d}?next=2`]: { manifests: [entry(3)], next: `/v2/app/referrers/${d}?next=3` },
+    [`/v2/app/referrers/${d}?next=3`]: { manifests: [entry(4)] },
+  };
+  let host = '';
+  const r = await registry((req, _body, res) => {
+    const page = pages[req.url!];
+    if (!page) return res.writeHead(404).end();
+    // One relative Link and one absolute: both are resolved against the request.
+    const headers: Record<string, string> = { 'content-type': 'application/vnd.oci.image.index.v1+json' };
+    if (page.next) headers.link = `<${page.next.endsWith('3') ? `http://${host}${page.next}` : page.next}>; rel="next"`;
+    res.writeHead(200, headers).end(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: page.manifests }));
+  });
+  host = r.host;
+  const got = await r.client.referrers('app', d);
+  assert.deepEqual(got?.manifests.map((m) => m.digest), [1, 2, 3, 4].map((n) => sha(`referrer ${n}`)));
+  assert.deepEqual(r.log, Object.keys(pages).map((u) => `GET ${u}`));
+});
+
+test('referrers: a Link that never ends is E_PROTOCOL at the bound; a later page that fails or is no index is an error, not a short list', async () => {
+  const d = sha('subject');
+  const index = JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha('x'), size: 1 }] });
+  const endless = await registry((req, _body, res) => {
+    const n = Number(new URL(req.url!, 'http://x').searchParams.get('p') ?? '0');
+    res.writeHead(200, { 'content-type': 'application/vnd.oci.image.index.v1+json', link: `</v2/app/referrers/${d}?p=${n + 1}>; rel="next"` }).end(index);
+  });
+  await assert.rejects(endless.client.referrers('app', d, 5), (e: unknown) => e instanceof ProtocolError && /referrers of .*app@sha256:.* go on past 5 pages/.test(e.message));
+  assert.equal(endless.log.length, 5);
+  assert.ok(MAX_REFERRER_PAGES >= 100, 'the default bound leaves room for real registries');
+
+  for (const [status, ct, body, want] of [
+    [404, 'application/json', '{"errors":[{"code":"NAME_UNKNOWN","message":"gone"}]}', /answered 404|not found|NAME_UNKNOWN|gone/i],
+    [200, 'text/html', '<html>login</html>', /page 2 is not an image index/],
+    [200, 'application/json', '{"manifests":', /not valid JSON/],
+  ] as const) {
+    const r = await registry((req, _body, res) => {
+      if (req.url!.includes('?')) return res.writeHead(status, { 'content-type': ct }).end(body);
+      res.writeHead(200, { 'content-type': 'application/vnd.oci.image.index.v1+json', link: `</v2/app/referrers/${d}?p=2>; rel="next"` }).end(index);
+    });
+    await assert.rejects(r.client.referrers('app', d), (e: unknown) => e instanceof RegpushError && want.test(e.message), `${status} ${ct}`);
+  }
 });
 
 test('a manifest named by digest is written host/repo@sha256:… in errors (never repo:sha256:…)', async () => {

@@ -191,6 +191,7 @@ test('a target without the tag: the source manifest is read as soon as the targe
   // The re-run: every tag held, so no manifest GET at the source at all.
   src.clearFaults();
   src.clearLog();
+  dst.clearLog();
   const again = await copy({ from: src.ref('base/app:1'), to: [dst.ref('app:1')], ...fakeLibraryOptions(src, dst) });
   assert.deepEqual(again.targets[0]!.tagsUnchanged, ['1']);
   assert.equal(src.count({ kind: 'manifest', method: 'GET' }), 0);
@@ -319,4 +320,123 @@ test('copy --platform of a single image: copied as it is when it is that platfor
   assert.equal(err?.code, 'E_NOT_FOUND', String(err));
   assert.match(err!.message, /is a single linux\/amd64 image, not linux\/arm64/);
   assert.equal(dst.manifest('app', '2'), undefined);
+});
+
+/** An index of two platforms signed as `cosign sign --recursive` does, plus an SBOM referring to one child through the API. */
+function recursivelySigned(src: FakeRegistry) {
+  const amd = src.seedImage('app', { platform: { os: 'linux', architecture: 'amd64' } });
+  const arm = src.seedImage('app', { platform: { os: 'linux', architecture: 'arm64' } });
+  const index = src.seedIndex('app', [amd, arm], { tags: ['1'] });
+  const sigTag = (d: string) => `${d.replace(':', '-')}.sig`;
+  const indexSig = src.seedImage('app', { tags: [sigTag(index.digest)] });
+  const amdSig = src.seedImage('app', { tags: [sigTag(amd.digest)] });
+  const armSbom = src.seedImage('app', { artifactType: 'application/spdx+json', subject: { mediaType: arm.mediaType, digest: arm.digest, size: arm.size } });
+  return { amd, arm, index, sigTag, indexSig, amdSig, armSbom };
+}
+
+test('copy --referrers of an index: the referrers of each platform manifest too (cosign --recursive), listed under that child at a target without the API', async () => {
+  const [src, dst] = [await fake(), await fake({ referrers: false })];
+  const s = recursivelySigned(src);
+  const r = await copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], referrers: true, ...fakeLibraryOptions(src, dst) });
+  assert.equal(r.targets[0]!.referrers, 3, 'the index\'s signature, the amd64 signature, the arm64 SBOM');
+  assert.equal(dst.manifest('app', s.sigTag(s.index.digest))?.digest, s.indexSig.digest);
+  assert.equal(dst.manifest('app', s.sigTag(s.amd.digest))?.digest, s.amdSig.digest, 'the child\'s signature under its tag');
+  assert.ok(dst.manifest('app', s.armSbom.digest), 'the child\'s API referrer, by digest');
+  // The OCI fallback index is tagged with the child's digest, not the index's.
+  const fallback = JSON.parse(dst.manifest('app', s.arm.digest.replace(':', '-'))!.bytes.toString('utf8')) as { manifests: { digest: string; artifactType?: string }[] };
+  assert.deepEqual(fallback.manifests.map((m) => [m.digest, m.artifactType]), [[s.armSbom.digest, 'application/spdx+json']]);
+  assert.equal(dst.manifest('app', s.index.digest.replace(':', '-')), undefined, 'nothing refers to the index through the API');
+  // The tags are listed once for the index and its two children.
+  assert.equal(src.count({ kind: 'tags' }), 1);
+
+  // Run again: every target holds the image, so the graph is not read; the index alone is, for its children.
+  src.clearLog();
+  dst.clearLog();
+  const again = await copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], referrers: true, ...fakeLibraryOptions(src, dst) });
+  assert.equal(again.targets[0]!.referrers, 3);
+  assert.deepEqual(src.requests({ kind: 'manifest', method: 'GET' }).map((q) => q.digest ?? q.tag), [s.index.digest]);
+  assert.equal(dst.count({ kind: 'manifest', method: 'PUT' }), 0, 'nothing written again');
+});
+
+test('copy --referrers --platform: only the kept child\'s referrers come along (the dropped child\'s stay behind)', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const s = recursivelySigned(src);
+  const r = await copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], platform: 'linux/arm64', referrers: true, ...fakeLibraryOptions(src, dst) });
+  assert.equal(r.digestChanged, true);
+  // The source index's own signature comes along as before; of the children only arm64's SBOM.
+  assert.equal(r.targets[0]!.referrers, 2);
+  assert.ok(dst.manifest('app', s.armSbom.digest));
+  assert.equal(dst.manifest('app', s.sigTag(s.amd.digest)), undefined, 'amd64 was not copied, nor its signature');
+  assert.equal(dst.manifest('app', s.amd.digest), undefined);
+});
+
+test('copy --referrers --format: the children\'s referrers are copied as the index\'s are, naming the source digests', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const s = recursivelySigned(src);
+  const r = await copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], format: 'docker', referrers: true, ...fakeLibraryOptions(src, dst) });
+  assert.equal(r.digestChanged, true);
+  assert.equal(r.targets[0]!.referrers, 3);
+  assert.equal(dst.manifest('app', s.sigTag(s.index.digest))?.digest, s.indexSig.digest);
+  assert.equal(dst.manifest('app', s.sigTag(s.amd.digest))?.digest, s.amdSig.digest);
+  assert.ok(dst.manifest('app', s.armSbom.digest));
+  assert.equal(dst.manifest('app', s.amd.digest), undefined, 'the child was converted: its source digest is not at the target');
+});
+
+/** A logger that keeps what it is told, by level. */
+function keptLogger() {
+  const lines = { info: [] as string[], warn: [] as string[], debug: [] as string[] };
+  return { lines, logger: { info: (m: string) => lines.info.push(m), warn: (m: string) => lines.warn.push(m), debug: (m: string) => lines.debug.push(m) } };
+}
+
+test('copy --format docker of an image whose layers carry annotations: they are dropped with one warning naming them, not an error', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const img = src.seedImage('app');
+  // eStargz images carry their TOC digest this way; Docker v2 descriptors have no annotations.
+  const layers = img.layers.map((l) => ({ ...l, annotations: { 'containerd.io/snapshot/stargz/toc.digest': `sha256:${'e'.repeat(64)}` } }));
+  src.putManifest('app', { ...img.manifest, layers }, { tags: ['1'] });
+  const { lines, logger } = keptLogger();
+  const r = await copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], format: 'docker', logger, ...fakeLibraryOptions(src, dst) });
+  assert.equal(r.targets[0]!.ok, true);
+  assert.deepEqual(lines.warn, ['--format docker: annotations on 2 layer descriptors dropped: Docker v2 manifests have none']);
+  const written = JSON.parse(dst.manifest('app', '1')!.bytes.toString('utf8')) as { mediaType: string; layers: { annotations?: unknown }[] };
+  assert.equal(written.mediaType, 'application/vnd.docker.distribution.manifest.v2+json');
+  assert.ok(written.layers.every((l) => l.annotations === undefined));
+  // Without annotations to drop, nothing is said.
+  const plain = keptLogger();
+  src.seedImage('plain', { tags: ['1'] });
+  await copy({ from: src.ref('plain:1'), to: [dst.ref('plain:1')], format: 'docker', logger: plain.logger, ...fakeLibraryOptions(src, dst) });
+  assert.deepEqual(plain.lines.warn, []);
+});
+
+test('copy --platform os(osversion)/arch: the Windows child of exactly that build; another build is E_NOT_FOUND naming the builds there are', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const ltsc2019 = src.seedImage('win', { platform: { os: 'windows', architecture: 'amd64', 'os.version': '10.0.17763.5329' } });
+  const ltsc2022 = src.seedImage('win', { platform: { os: 'windows', architecture: 'amd64', 'os.version': '10.0.20348.2227' } });
+  src.seedIndex('win', [ltsc2019, ltsc2022], { tags: ['1'] });
+  const r = await copy({ from: src.ref('win:1'), to: [dst.ref('win:1')], platform: 'windows(10.0.20348.2227)/amd64', ...fakeLibraryOptions(src, dst) });
+  assert.equal(r.digestChanged, true);
+  assert.deepEqual(r.platforms, [{ platform: 'windows(10.0.20348.2227)/amd64', digest: ltsc2022.digest, mediaType: ltsc2022.mediaType }]);
+  const top = JSON.parse(dst.manifest('win', '1')!.bytes.toString('utf8')) as { manifests: { digest: string }[] };
+  assert.deepEqual(top.manifests.map((m) => m.digest), [ltsc2022.digest]);
+  assert.equal(dst.manifest('win', ltsc2019.digest), undefined);
+
+  const missing = await copy({ from: src.ref('win:1'), to: [dst.ref('win:2')], platform: 'windows(10.0.20348)/amd64', ...fakeLibraryOptions(src, dst) }).then(() => undefined, (e: RegpushError) => e);
+  assert.equal(missing?.code, 'E_NOT_FOUND', String(missing));
+  assert.equal(missing!.message, 'platform windows(10.0.20348)/amd64 is not in the index; available: windows(10.0.17763.5329)/amd64, windows(10.0.20348.2227)/amd64');
+
+  // A single image is matched by its config's os.version.
+  src.seedImage('single', { tags: ['1'], platform: { os: 'windows', architecture: 'amd64', 'os.version': '10.0.17763.5329' } });
+  const ok = await copy({ from: src.ref('single:1'), to: [dst.ref('single:1')], platform: 'windows(10.0.17763.5329)/amd64', ...fakeLibraryOptions(src, dst) });
+  assert.equal(ok.digestChanged, false);
+  const other = await copy({ from: src.ref('single:1'), to: [dst.ref('single:2')], platform: 'windows(10.0.20348.2227)/amd64', ...fakeLibraryOptions(src, dst) }).then(() => undefined, (e: RegpushError) => e);
+  assert.equal(other?.code, 'E_NOT_FOUND');
+  assert.match(other!.message, /is a single windows\(10\.0\.17763\.5329\)\/amd64 image, not windows\(10\.0\.20348\.2227\)\/amd64$/);
+
+  // Bad spellings are refused before anything is read.
+  src.clearLog();
+  for (const platform of ['windows(10.0.20348.2227/amd64', 'windows()/amd64']) {
+    const bad = await copy({ from: src.ref('win:1'), to: [dst.ref('win:3')], platform, ...fakeLibraryOptions(src, dst) }).then(() => undefined, (e: RegpushError) => e);
+    assert.equal(bad?.code, 'E_INPUT', platform);
+  }
+  assert.equal(src.log.length, 0);
 });

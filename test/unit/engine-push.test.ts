@@ -397,3 +397,18 @@ test('a base that is an OCI index over Docker v2 manifests: the child is written
   }
   assert.equal(r.digest, reg.manifest('app', '1')!.digest);
 });
+
+test('push --format docker over an OCI base whose layers carry annotations: one warning names them, the push goes on', async () => {
+  const reg = await fake();
+  const base = reg.seedImage('base/app');
+  const layers = base.layers.map((l, i) => (i === 0 ? { ...l, annotations: { 'org.example.note': 'kept in OCI only' } } : l));
+  reg.putManifest('base/app', { ...base.manifest, layers }, { tags: ['1'] });
+  const warn: string[] = [];
+  const logger = { info: () => undefined, debug: () => undefined, warn: (m: string) => warn.push(m) };
+  const r = await push({ from: reg.ref('base/app:1'), to: reg.ref('app:1'), app: appDir(), format: 'docker', logger, ...fakeLibraryOptions(reg) });
+  assert.deepEqual(warn, ["--format docker: the base's annotations on 1 layer descriptor dropped: Docker v2 manifests have none"]);
+  const written = JSON.parse(reg.manifest('app', '1')!.bytes.toString('utf8')) as { mediaType: string; layers: { annotations?: unknown }[] };
+  assert.equal(written.mediaType, 'application/vnd.docker.distribution.manifest.v2+json');
+  assert.ok(written.layers.every((l) => l.annotations === undefined));
+  assert.equal(r.digest, reg.manifest('app', '1')!.digest);
+});

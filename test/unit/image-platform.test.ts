@@ -141,3 +141,59 @@ describe('selectPlatform', () => {
     assert.equal(selectPlatform({ schemaVersion: 2, manifests: [amd64, plain] }, parsePlatform('linux/arm64/v8')), plain);
   });
 });
+
+describe('os version: os(osversion)/arch[/variant], containerd\'s spelling', () => {
+  it('parses and formats it back; the version is kept as written', () => {
+    const p = parsePlatform('Windows(10.0.20348.1)/AMD64');
+    assert.deepEqual(p, { os: 'windows', architecture: 'amd64', 'os.version': '10.0.20348.1' });
+    assert.equal(formatPlatform(p), 'windows(10.0.20348.1)/amd64');
+    assert.deepEqual(parsePlatform('linux(5.15-rc1)/arm64/v8'), { os: 'linux', architecture: 'arm64', variant: 'v8', 'os.version': '5.15-rc1' });
+  });
+
+  const BAD: Array<[string, RegExp]> = [
+    ['windows(10.0.20348.1/amd64', /unbalanced parentheses in "windows\(10\.0\.20348\.1"/],
+    ['windows10.0.20348.1)/amd64', /unbalanced parentheses/],
+    ['windows((10.0))/amd64', /unbalanced parentheses/],
+    ['windows(10.0)x/amd64', /unbalanced parentheses/],
+    ['windows()/amd64', /empty os version in "windows\(\)"/],
+    ['windows(10 0)/amd64', /os version "10 0" has characters other than/],
+    ['(10.0.20348.1)/amd64', /expected os\/arch\[\/variant\] or os\(osversion\)\/arch\[\/variant\]/],
+    ['windows(10.0.20348.1)', /expected os\/arch/],
+    ['windows/amd64(10.0)', /an os version goes in parentheses right after the os/],
+  ];
+  for (const [input, why] of BAD) {
+    it(`rejects ${JSON.stringify(input)} in one line`, () => {
+      assert.throws(() => parsePlatform(input), (e: unknown) => {
+        assert.ok(e instanceof InputError && e.code === 'E_INPUT');
+        assert.ok(e.message.startsWith(`invalid platform ${JSON.stringify(input)}: `), e.message);
+        assert.match(e.message, why);
+        assert.ok(!e.message.includes('\n'));
+        assert.match(e.message, /e\.g\. .*windows\(10\.0\.20348\.1\)\/amd64$/);
+        return true;
+      });
+    });
+  }
+
+  const ltsc2019 = child('a', { os: 'windows', architecture: 'amd64', 'os.version': '10.0.17763.5329' });
+  const ltsc2022 = child('b', { os: 'windows', architecture: 'amd64', 'os.version': '10.0.20348.2227' });
+  const windows: ImageIndex = { schemaVersion: 2, mediaType: MediaType.OCI_INDEX, manifests: [ltsc2019, ltsc2022, amd64] };
+
+  it('matches the version exactly, only when asked for', () => {
+    const have = ltsc2022.platform!;
+    assert.equal(platformMatches(parsePlatform('windows(10.0.20348.2227)/amd64'), have), true);
+    assert.equal(platformMatches(parsePlatform('windows(10.0.20348)/amd64'), have), false, 'a prefix is not the version');
+    assert.equal(platformMatches(parsePlatform('windows(10.0.20348.2228)/amd64'), have), false);
+    assert.equal(platformMatches(parsePlatform('windows(10.0.20348.2227)/amd64'), { os: 'windows', architecture: 'amd64' }), false, 'an entry without a version');
+    assert.equal(platformMatches(parsePlatform('windows/amd64'), have), true, 'no version asked: any');
+  });
+
+  it('selectPlatform picks the child of that version; without one, the first; a missing one lists the versions there are', () => {
+    assert.equal(selectPlatform(windows, parsePlatform('windows(10.0.20348.2227)/amd64')), ltsc2022);
+    assert.equal(selectPlatform(windows, parsePlatform('windows(10.0.17763.5329)/amd64')), ltsc2019);
+    assert.equal(selectPlatform(windows, parsePlatform('windows/amd64')), ltsc2019);
+    assert.throws(
+      () => selectPlatform(windows, parsePlatform('windows(10.0.26100.1)/amd64')),
+      (e: unknown) => e instanceof NotFoundError && e.message === 'platform windows(10.0.26100.1)/amd64 is not in the index; available: windows(10.0.17763.5329)/amd64, windows(10.0.20348.2227)/amd64, linux/amd64',
+    );
+  });
+});

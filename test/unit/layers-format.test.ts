@@ -11,7 +11,7 @@ import { checkProjectConfig } from '../../src/cli/project-config.js';
 import { InputError, UnsupportedError, UsageError } from '../../src/errors.js';
 import { composeIndex, composeManifest, rewriteConfig } from '../../src/image/compose.js';
 import { applyConfigChanges, scratchConfig } from '../../src/image/config.js';
-import { convertIndex, convertIndexTo, convertLayerMediaType, convertManifest, parseFormat } from '../../src/image/convert.js';
+import { convertIndex, convertIndexTo, convertLayerMediaType, convertManifest, DroppedAnnotations, parseFormat } from '../../src/image/convert.js';
 import { MediaType } from '../../src/image/mediatypes.js';
 import type { Descriptor, ImageIndex, ImageManifest } from '../../src/image/types.js';
 import { hasContent } from '../../src/layer/content.js';
@@ -82,6 +82,38 @@ test('convertIndex / convertIndexTo: list ↔ index, children re-pointed, attest
   assert.ok(dropped.some((w) => /attestation/.test(w)));
   assert.equal(parseFormat('OCI'), 'oci');
   assert.throws(() => parseFormat('v2s2'), InputError);
+});
+
+test('DroppedAnnotations: descriptors whose annotations Docker v2 drops are counted, one line for the whole conversion; none when there were none', () => {
+  const annotated = { annotations: { 'containerd.io/snapshot/stargz/toc.digest': hex('d') } };
+  const m: ImageManifest = { ...ociManifest, annotations: undefined, layers: [d(MediaType.OCI_LAYER_GZIP, 'b', annotated), d(MediaType.OCI_LAYER_GZIP, 'c'), d(MediaType.OCI_LAYER_GZIP, 'e', annotated)] };
+  const tally = new DroppedAnnotations();
+  const out = convertManifest(m, 'docker', undefined, tally);
+  assert.ok(out.layers.every((l) => l.annotations === undefined));
+  assert.equal(tally.line(), 'annotations on 2 layer descriptors dropped: Docker v2 manifests have none');
+  // The index entries count too; an entry without annotations, an attestation (dropped whole) and an empty map do not.
+  const index: ImageIndex = {
+    schemaVersion: 2,
+    mediaType: MediaType.OCI_INDEX,
+    manifests: [
+      d(MediaType.OCI_MANIFEST, '1', { platform: { os: 'linux', architecture: 'amd64' }, annotations: { a: 'b' } }),
+      d(MediaType.OCI_MANIFEST, '3', { platform: { os: 'linux', architecture: 'arm64' }, annotations: {} }),
+      d(MediaType.OCI_MANIFEST, '2', { platform: { os: 'unknown', architecture: 'unknown' }, annotations: { 'vnd.docker.reference.type': 'attestation-manifest' } }),
+    ],
+  };
+  convertIndexTo(index, 'docker', new Map(), undefined, tally);
+  assert.equal(tally.line(), 'annotations on 2 layer descriptors and 1 index entry dropped: Docker v2 manifests and manifest lists have none');
+  const onlyIndex = new DroppedAnnotations();
+  convertIndexTo(index, 'docker', new Map(), undefined, onlyIndex);
+  assert.equal(onlyIndex.line(), 'annotations on 1 index entry dropped: Docker v2 manifest lists have none');
+  const config = new DroppedAnnotations();
+  convertManifest({ ...m, config: d(MediaType.OCI_CONFIG, 'a', annotated) }, 'docker', undefined, config);
+  assert.equal(config.line(), 'annotations on 1 config descriptor and 2 layer descriptors dropped: Docker v2 manifests have none');
+  // Nothing to say: no annotations, or a conversion to OCI (which keeps room for them).
+  const none = new DroppedAnnotations();
+  convertManifest({ ...m, layers: [d(MediaType.OCI_LAYER_GZIP, 'c')] }, 'docker', undefined, none);
+  convertManifest(dockerManifest, 'oci', undefined, none);
+  assert.equal(none.line(), undefined);
 });
 
 test('composeManifest/rewriteConfig with several layers: appended in order, one diff_id and history entry each', () => {

@@ -13,7 +13,7 @@ export const inspectFlags = defineFlags({
   ref: { positional: true, type: 'string', demandOption: true, describe: 'Image reference, e.g. alpine:3 or ghcr.io/org/app@sha256:…' },
   raw: { type: 'boolean', describe: 'Print the exact manifest bytes' },
   config: { type: 'boolean', describe: 'Print the exact config bytes' },
-  platform: { type: 'string', describe: 'Pick os/arch[/variant] from an index' },
+  platform: { type: 'string', describe: 'Pick os/arch[/variant] from an index; os(osversion)/arch also matches the OS version, exactly' },
   user: { type: 'string', describe: 'Registry user name (without it: REGPUSH_USER/REGPUSH_PASSWORD, else the REGPUSH_TO_* pair, else REGPUSH_FROM_*, else regpush login)', group: 'Credentials:' },
   password: { type: 'string', describe: 'Registry password (prefer --password-stdin)', group: 'Credentials:' },
 });

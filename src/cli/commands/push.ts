@@ -21,7 +21,7 @@ export const pushFlags = defineFlags({
   from: { type: 'string', once: true, describe: 'Base image (tag or digest), or "scratch" [required: here or in regpush.json]', group: 'Image:' },
   to: { type: 'string', repeatable: true, describe: 'Target image, e.g. registry.example.com/app:1.0 [required: here or in regpush.json]', group: 'Image:' },
   tag: { type: 'string', repeatable: true, describe: 'Extra tag for the same digest; repeatable', group: 'Image:' },
-  platform: { type: 'string', once: true, describe: 'os/arch[/variant] to pick from a multi-arch base (default linux/amd64), or "all"', group: 'Image:' },
+  platform: { type: 'string', once: true, describe: 'os/arch[/variant] to pick from a multi-arch base (default linux/amd64), or "all"; os(osversion)/arch, e.g. windows(10.0.20348.2227)/amd64, also matches the OS version, exactly', group: 'Image:' },
   app: { type: 'string', repeatable: true, describe: 'Directory (or file) for the new layer, SRC or SRC:DEST; repeatable', group: 'Layer:' },
   layer: { type: 'string', repeatable: true, describe: 'One more layer of its own, [OS/ARCH=]SRC[:DEST]; repeatable, in order, below the --app layer. Split what changes rarely (dependencies) from what changes often: a re-push sends only changed layers. OS/ARCH= puts it only into that platform\'s image', group: 'Layer:' },
   'app-dest': { type: 'string', once: true, describe: 'Where --app SRC goes in the image (default: --workdir, else /app)', group: 'Layer:' },
