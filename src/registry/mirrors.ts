@@ -7,7 +7,8 @@
  * Content is trusted by digest only: a manifest fetched by digest is hashed and compared by the
  * client; a blob's digest is checked by the target registry when it lands and by getBlobBytes
  * for configs. A mirror that serves bytes not matching their digest is not asked again in this
- * run. A tag is the one thing a mirror answers on trust (that is what a mirror is for), so a tag
+ * run; a streamed blob the target refused for its digest is then read again from the next mirror
+ * or the upstream (distrustMirror, called by the transfer). A tag is the one thing a mirror answers on trust (that is what a mirror is for), so a tag
  * resolved through a mirror is logged with the mirror's name and reported (`mirror` on the
  * fetched manifest).
  *
@@ -106,6 +107,13 @@ export class MirroredClient implements RegistryClient {
       else this.logger.debug(`mirror ${m.name}: ${what} failed (${why}); ${then}`);
     }
     return { value: await read(this.upstream, repo) };
+  }
+
+  distrustMirror(mirror: string, why: string): boolean {
+    if (this.health.isDown(mirror)) return false;
+    this.health.markDown(mirror, why);
+    this.logger.warn(`mirror ${mirror} served bytes that do not match their digest (${why}); not using it again, reading again from the next mirror or ${this.registry}`);
+    return true;
   }
 
   /** Says once per tag, mirror and digest that a mirror resolved the tag. */

@@ -108,4 +108,12 @@ export interface RegistryClient {
   listTags(repo: string, pageSize?: number): Promise<string[]>;
   /** The OCI referrers API's answer, or undefined when the registry has no such API. */
   referrers(repo: string, digest: string): Promise<{ manifests: { digest: string; mediaType: string; artifactType?: string }[] } | undefined>;
+  /**
+   * Bytes this client read from `mirror` (the name a read answered with) turned out not to match
+   * their digest where they landed: the mirror is not read from again in this run, so the next
+   * read of the same content goes to the next mirror or the registry itself. True when that
+   * changes where reads go (the mirror was still trusted); only a client that reads through
+   * mirrors has this.
+   */
+  distrustMirror?(mirror: string, why: string): boolean;
 }

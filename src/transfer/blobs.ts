@@ -10,6 +10,7 @@
  * (restartOutcome), so retries do not multiply.
  */
 import { PassThrough, type Readable } from 'node:stream';
+import { RegpushError } from '../errors.js';
 import { restartOutcome, RetryBudget, sleep } from '../http/retry.js';
 import type { Descriptor } from '../image/types.js';
 import { isForeignLayer } from '../image/mediatypes.js';
@@ -211,6 +212,10 @@ async function streamBlob(desc: Descriptor, source: RepoEndpoint, target: RepoEn
       session = undefined;
       // The source already spent its retries (requests and resumes): report its own error.
       if (sourceError !== undefined) throw sourceError;
+      if (rerouted(err, report.mirror, source)) {
+        report.retries++;
+        continue;
+      }
       const outcome = restartOutcome(err);
       const delay = outcome ? budget.next(outcome) : null;
       if (delay === null) throw err;
@@ -260,13 +265,20 @@ export async function moveBlobToMany(
     // The shared read's resumes count against every target it fed: a target that then gets a pass
     // of its own has only what is left of --retries, so the sum stays bounded for each of them.
     const readBudget = new RetryBudget(ctx.transport.retryPolicy);
-    const { settled: shared, sourceFailed } = await teeUpload(desc, source, streamers.map((i) => targets[i]!), ctx, readBudget, early?.read, streamers.map((i) => early?.at?.[i]?.session));
+    const { settled: shared, sourceFailed, mirror } = await teeUpload(desc, source, streamers.map((i) => targets[i]!), ctx, readBudget, early?.read, streamers.map((i) => early?.at?.[i]?.session));
     const budgets = streamers.map(() => new RetryBudget(ctx.transport.retryPolicy, readBudget.spent));
+    let rereads = false;
     for (const [k, i] of streamers.entries()) {
       const r = shared[k]!;
       if (r.status === 'fulfilled' || sourceFailed) {
         // A source that gave up after its own retries: reading it again per target would only multiply them.
         results[i] = r;
+        continue;
+      }
+      // Every target refused a mirror's bad bytes: each reads them again from where reads now go.
+      if (rereads || (rereads = rerouted(r.reason, mirror, source))) {
+        results[i] = await settle(moveBlob(desc, 'stream', source, targets[i]!, ctx, budgets[k]));
+        if (results[i]!.status === 'fulfilled') (results[i] as PromiseFulfilledResult<BlobReport>).value.retries++;
         continue;
       }
       // A target whose shared upload broke (or refused the method) gets its own pass from the same budget.
@@ -299,7 +311,7 @@ async function teeUpload(
   budget: RetryBudget,
   read?: Early<OpenedBlob>,
   early?: (Early<UploadSession> | undefined)[],
-): Promise<{ settled: PromiseSettledResult<BlobReport>[]; sourceFailed: boolean }> {
+): Promise<{ settled: PromiseSettledResult<BlobReport>[]; sourceFailed: boolean; mirror?: string }> {
   const what = `blob ${desc.digest} from ${source.client.registry}/${source.repo}`;
   const reports: BlobReport[] = targets.map(() => ({ digest: desc.digest, size: desc.size, mediaType: desc.mediaType, action: 'streamed', bytes: 0, retries: 0, resumes: 0 }));
   // A session opened early that was refused fails its branch here; the target then gets its own pass (below in moveBlobToMany), as a refused POST always did.
@@ -354,7 +366,18 @@ async function teeUpload(
   settled.forEach((r, i) => {
     if (r.status === 'fulfilled') ctx.events?.end?.(r.value, targetName(targets[i]!));
   });
-  return { settled, sourceFailed: sourceError !== undefined };
+  return { settled, sourceFailed: sourceError !== undefined, mirror: reports[0]?.mirror };
+}
+
+/**
+ * True when `err` is a target refusing bytes read from `mirror` for their digest, and the source
+ * now reads elsewhere (the mirror is distrusted for the rest of the run): the blob is worth one
+ * more transfer, which no retry budget pays for (each mirror can cause it once). A registry
+ * itself serving bad bytes, or a target that refuses good ones, stays an error.
+ */
+function rerouted(err: unknown, mirror: string | undefined, source: RepoEndpoint): boolean {
+  if (!(err instanceof RegpushError) || err.code !== 'E_DIGEST_MISMATCH' || mirror === undefined) return false;
+  return source.client.distrustMirror?.(mirror, err.message) === true;
 }
 
 /** Records in the reports which mirror served a blob's bytes (the last one, if a resume went elsewhere). */

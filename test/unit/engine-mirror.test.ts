@@ -1,0 +1,70 @@
+// A pull-through mirror that serves a blob whose bytes do not match its digest: the target
+// refuses the upload (DIGEST_INVALID), the mirror is distrusted for the rest of the run, and the
+// blob is read again from the registry itself — once per target, with nothing wrong landing. The
+// registry serving bad bytes itself stays an error (nothing to fall back to).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copy, type RegpushError } from '../../src/index.js';
+import { bytesOf, fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
+
+const fake = fakeRegistryPool();
+
+/** Answers every GET of `digest` at `reg` with bytes of the right length and the wrong content. */
+function serveCorrupt(reg: FakeRegistry, digest: string, size: number): { readonly hits: number } {
+  const bad = bytesOf('not the layer', size);
+  return reg.fault({ kind: 'blob', method: 'GET', digest }, {
+    kind: 'respond',
+    respond: (_req, _body, res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(bad.length), 'docker-content-digest': digest });
+      res.end(bad);
+    },
+  });
+}
+
+async function setup(): Promise<{ src: FakeRegistry; mirror: FakeRegistry; layer: { digest: string; size: number }; image: string }> {
+  const [src, mirror] = [await fake(), await fake()];
+  const img = src.seedImage('base/app', { tags: ['1'], layers: [bytesOf('the layer', 300_000)] });
+  return { src, mirror, layer: img.layers[0]!, image: img.digest };
+}
+
+test('one target: a mirror\'s bad blob is refused by the target, the mirror is distrusted, the blob is read again from the registry', async () => {
+  const { src, mirror, layer, image } = await setup();
+  const dst = await fake();
+  const corrupt = serveCorrupt(mirror, layer.digest, layer.size);
+  const warnings: string[] = [];
+  const logger = { debug: () => {}, info: () => {}, warn: (m: string) => warnings.push(m), error: () => {} };
+  const r = await copy({ from: src.ref('base/app:1'), to: [dst.ref('app:1')], mirrors: { [src.host]: [mirror.host] }, logger, ...fakeLibraryOptions(src, mirror, dst) });
+  assert.equal(r.digest, image);
+  assert.equal(corrupt.hits, 1, 'the mirror is not asked again');
+  assert.equal(src.count({ kind: 'blob', method: 'GET', digest: layer.digest }), 1, 'the registry itself served it');
+  assert.ok(dst.blob('app', layer.digest)?.equals(src.blob('base/app', layer.digest)!), 'the right bytes landed');
+  const report = r.targets[0]!.blobs.find((b) => b.digest === layer.digest)!;
+  assert.equal(report.retries, 1);
+  assert.equal(report.mirror, undefined, 'reported as read from the registry, not the mirror');
+  assert.ok(warnings.some((w) => w.includes(`mirror ${mirror.host} served bytes that do not match their digest`)), warnings.join('\n'));
+  assert.equal(dst.openUploads(), 0);
+});
+
+test('two targets fed by one read: both refuse the mirror\'s bad bytes, each is then fed from the registry', async () => {
+  const { src, mirror, layer, image } = await setup();
+  const [a, b] = [await fake(), await fake()];
+  const corrupt = serveCorrupt(mirror, layer.digest, layer.size);
+  const r = await copy({ from: src.ref('base/app:1'), to: [a.ref('app:1'), b.ref('app:1')], mirrors: { [src.host]: [mirror.host] }, ...fakeLibraryOptions(src, mirror, a, b) });
+  assert.equal(r.digest, image);
+  assert.equal(corrupt.hits, 1);
+  for (const t of [a, b]) {
+    assert.equal(t.manifest('app', '1')?.digest, image);
+    assert.ok(t.blob('app', layer.digest)?.equals(src.blob('base/app', layer.digest)!));
+    assert.equal(t.openUploads(), 0);
+  }
+  for (const t of r.targets) assert.equal(t.blobs.find((x) => x.digest === layer.digest)?.retries, 1);
+});
+
+test('the registry itself serving bad bytes (no mirror to fall back to) → E_DIGEST_MISMATCH, no manifest written', async () => {
+  const { src, layer } = await setup();
+  const dst = await fake();
+  serveCorrupt(src, layer.digest, layer.size);
+  await assert.rejects(copy({ from: src.ref('base/app:1'), to: [dst.ref('app:1')], ...fakeLibraryOptions(src, dst) }), (e: RegpushError) => e.code === 'E_DIGEST_MISMATCH');
+  assert.equal(dst.manifest('app', '1'), undefined);
+  assert.equal(dst.hasBlob('app', layer.digest), false);
+});
