@@ -9,6 +9,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { InputError, RegpushError } from '../errors.js';
 import { parseEnvFlag, parseLabelFlag, parsePortFlag } from '../image/config.js';
+import { splitPlatformPrefix } from '../image/platform.js';
 import { closest } from './suggest.js';
 import { MirrorConfigError, parseMirrorFlag } from '../registry/mirror-config.js';
 
@@ -133,10 +134,15 @@ export function checkProjectConfig(data: unknown, source: string, baseDir: strin
           out.app = strings(value, () => bad(k, 'must be a string or a list of strings ("DIR" or "DIR:/dest")')).map((v) => anchorApp(v, baseDir, () => bad(k, 'entries must not be empty')));
           break;
         case 'layers':
-          // Each entry as on the command line: "[OS/ARCH=]DIR[:DEST]", DIR relative to this file.
+          // Each entry as on the command line: "[PLATFORM=]DIR[:DEST]", DIR relative to this file.
           out.layer = strings(value, () => bad(k, 'must be a list of strings ("DIR", "DIR:/dest" or "os/arch=DIR:/dest")')).map((v) => {
-            const q = /^([A-Za-z0-9][A-Za-z0-9_-]*\/[A-Za-z0-9][A-Za-z0-9_-]*(?:\/[A-Za-z0-9]+)?=)(.*)$/.exec(v);
-            return q ? q[1]! + anchorApp(q[2]!, baseDir, () => bad(k, 'entries must not be empty')) : anchorApp(v, baseDir, () => bad(k, 'entries must not be empty'));
+            let q: ReturnType<typeof splitPlatformPrefix>;
+            try {
+              q = splitPlatformPrefix(v);
+            } catch (err) {
+              throw bad(k, (err as Error).message);
+            }
+            return q ? `${q.platform}=${anchorApp(q.rest, baseDir, () => bad(k, 'entries must not be empty'))}` : anchorApp(v, baseDir, () => bad(k, 'entries must not be empty'));
           });
           break;
         case 'format': {

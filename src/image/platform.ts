@@ -42,6 +42,27 @@ export function parsePlatform(s: string): Platform {
   return p;
 }
 
+/**
+ * Splits a leading `PLATFORM=` qualifier off a value such as `--layer linux/arm64=./out:/app`:
+ * `{ platform, rest }`, or undefined when the value has none (it is all a path). What is before the
+ * first "=" is taken for a platform when it starts with a letter or digit, has two or three
+ * "/"-separated parts and either has parentheses (containerd's os version, whose dots belong to
+ * it) or no "." at all (a path's file names usually have one); `./` in front keeps
+ * any path a path. Taken for a platform, it must then parse: parsePlatform's InputError otherwise,
+ * so that `windows(10.0/amd64=…` is refused, not read as a file name.
+ */
+export function splitPlatformPrefix(value: string): { platform: string; rest: string } | undefined {
+  const eq = value.indexOf('=');
+  if (eq <= 0) return undefined;
+  const prefix = value.slice(0, eq);
+  const parts = prefix.split('/');
+  if (!/^[A-Za-z0-9]/.test(prefix) || parts.length < 2 || parts.length > 3 || parts.some((p) => p === '')) return undefined;
+  const versioned = /[()]/.test(prefix);
+  if (!versioned && !/^[A-Za-z0-9][A-Za-z0-9_-]*\/[A-Za-z0-9][A-Za-z0-9_-]*(?:\/[A-Za-z0-9]+)?$/.test(prefix)) return undefined;
+  parsePlatform(prefix);
+  return { platform: prefix, rest: value.slice(eq + 1) };
+}
+
 /** "os/arch[/variant]", or "os(osversion)/arch[/variant]" when the platform names an OS version. */
 export function formatPlatform(p: Platform): string {
   const os = p['os.version'] ? `${p.os}(${p['os.version']})` : p.os;

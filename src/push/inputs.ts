@@ -58,6 +58,8 @@ export async function checkInputs(opts: PushOptions): Promise<PushInputs> {
   for (const [i, spec] of (opts.layers ?? []).entries()) {
     const what = `--layer ${spec.platform ? spec.platform + '=' : ''}${spec.sources.map((s) => `${s.src}:${s.dest}`).join(' ')}`;
     if (spec.sources.length === 0) throw new InputError(`${what}: no source`);
+    // The qualifier first: a misspelt platform is said before any file is read.
+    const platform = spec.platform === undefined ? undefined : parsePlatform(spec.platform);
     await validateSources(spec.sources);
     // An empty layer is a wrong path or an over-broad .dockerignore far more often than intent.
     if (!(await hasContent(spec.sources, logger))) throw new InputError(`${what}: nothing to put in the layer (empty, or everything excluded by .dockerignore)`);
@@ -67,7 +69,7 @@ export async function checkInputs(opts: PushOptions): Promise<PushInputs> {
       options: { sources: spec.sources, ...common },
       label: { name: `layer ${n}`, key: `layer:${n}` },
       createdBy: `regpush: layer ${dest.join(' ')}${spec.platform ? ` (${spec.platform})` : ''}`,
-      platform: spec.platform === undefined ? undefined : parsePlatform(spec.platform),
+      platform,
       dest,
     });
   }

@@ -57,7 +57,10 @@ export interface PushOptions extends ConnectionOptions {
   retries?: number;
 }
 
-/** One `--layer`: its sources, and optionally the one platform it belongs to ("linux/arm64"). */
+/**
+ * One `--layer`: its sources, and optionally the one platform it belongs to, spelt as `--platform`
+ * takes it ("linux/arm64", "windows(10.0.20348.1)/amd64": an OS version given must match exactly).
+ */
 export interface PushLayerSpec {
   sources: LayerSource[];
   platform?: string;

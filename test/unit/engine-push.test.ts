@@ -412,3 +412,24 @@ test('push --format docker over an OCI base whose layers carry annotations: one 
   assert.ok(written.layers.every((l) => l.annotations === undefined));
   assert.equal(r.digest, reg.manifest('app', '1')!.digest);
 });
+
+test('push --layer windows(OSVERSION)/amd64=…: only into the image of that OS version, exactly; a version the base lacks is E_INPUT listing those it has', async () => {
+  const reg = await fake();
+  const ltsc2019 = reg.seedImage('base/win', { platform: { os: 'windows', architecture: 'amd64', 'os.version': '10.0.17763.5576' } });
+  const ltsc2022 = reg.seedImage('base/win', { platform: { os: 'windows', architecture: 'amd64', 'os.version': '10.0.20348.2340' } });
+  reg.seedIndex('base/win', [ltsc2019, ltsc2022], { tags: ['1'] });
+  const only2022 = appDir('ltsc2022 build\n');
+  const r = await push({ from: reg.ref('base/win:1'), to: reg.ref('app:1'), app: appDir(), layers: [{ platform: 'windows(10.0.20348.2340)/amd64', sources: only2022 }], ...fakeLibraryOptions(reg) });
+  const top = JSON.parse(reg.manifest('app', '1')!.bytes.toString('utf8')) as { manifests: { digest: string; platform: { 'os.version': string } }[] };
+  const layersOf = (v: string) => manifestLayers(reg, 'app', top.manifests.find((m) => m.platform['os.version'] === v)!.digest);
+  const qualified = r.layers!.find((l) => l.name === 'layer 1')!.digest;
+  assert.equal(layersOf('10.0.20348.2340').length, ltsc2022.layers.length + 2, 'base + the qualified layer + the app layer');
+  assert.ok(layersOf('10.0.20348.2340').includes(qualified));
+  assert.equal(layersOf('10.0.17763.5576').length, ltsc2019.layers.length + 1, 'base + the app layer only');
+  assert.ok(!layersOf('10.0.17763.5576').includes(qualified));
+  // Another build of the same OS: no image matches (no prefix or "compatible build" matching).
+  const err = await push({ from: reg.ref('base/win:1'), to: reg.ref('app:2'), app: appDir(), layers: [{ platform: 'windows(10.0.20348.1)/amd64', sources: only2022 }], ...fakeLibraryOptions(reg) }).then(() => undefined, (e: RegpushError) => e);
+  assert.equal(err?.code, 'E_INPUT', String(err));
+  assert.match(err!.message, /has no windows\(10\.0\.20348\.1\)\/amd64 platform \(it has windows\(10\.0\.17763\.5576\)\/amd64, windows\(10\.0\.20348\.2340\)\/amd64\)/);
+  assert.equal(reg.manifest('app', '2'), undefined);
+});

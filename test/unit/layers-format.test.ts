@@ -196,6 +196,32 @@ test('--layer parsing: platform qualifier, SRC[:DEST], messages name --layer; --
   assert.throws(() => parseAnnotations(['k']), InputError);
 });
 
+test('--layer PLATFORM=: the os(osversion)/arch spelling --platform takes; a misspelt one is one E_INPUT line, as for --platform; paths stay paths', () => {
+  const ltsc = 'windows(10.0.20348.1)/amd64';
+  assert.deepEqual(parseLayerFlag(`${ltsc}=./out/ltsc2022:/app`, '/x', parseAppFlag), { platform: ltsc, sources: [{ src: './out/ltsc2022', dest: '/app' }] });
+  assert.deepEqual(parseLayerFlag('windows(10.0.17763.5576)/arm64/v8=out', '/x', parseAppFlag), { platform: 'windows(10.0.17763.5576)/arm64/v8', sources: [{ src: 'out', dest: '/x' }] });
+  // The same errors as `--platform windows(10.0/amd64` and the like: E_INPUT, one line, naming the spellings accepted.
+  for (const [bad, why] of [
+    ['windows(10.0.20348.1/amd64=out', /unbalanced parentheses/],
+    ['windows()/amd64=out', /empty os version/],
+    ['windows(10 0)/amd64=out', /has characters other than/],
+    ['linux/amd64(10.0)=out', /an os version goes in parentheses right after the os/],
+  ] as const) {
+    assert.throws(
+      () => parseLayerFlag(bad, '/x', parseAppFlag),
+      (e: unknown) => e instanceof InputError && e.code === 'E_INPUT' && why.test(e.message) && /expected os\/arch\[\/variant\] or os\(osversion\)\/arch/.test(e.message) && !e.message.includes('\n'),
+      bad,
+    );
+  }
+  // Not platforms: a leading "./", a dotted name without parentheses, four parts.
+  assert.deepEqual(parseLayerFlag('./windows(1)/amd64=x', '/x', parseAppFlag), { sources: [{ src: './windows(1)/amd64=x', dest: '/x' }] });
+  assert.deepEqual(parseLayerFlag('out/v1.2=x', '/x', parseAppFlag), { sources: [{ src: 'out/v1.2=x', dest: '/x' }] });
+  assert.deepEqual(parseLayerFlag('a/b/c/d=x', '/x', parseAppFlag), { sources: [{ src: 'a/b/c/d=x', dest: '/x' }] });
+  // regpush.json's "layers": the same qualifier, its path anchored; a misspelt one names the file and key.
+  assert.deepEqual(checkProjectConfig({ layers: [`${ltsc}=out:/app`] }, 'regpush.json', '/p').layer, [`${ltsc}=/p/out:/app`]);
+  assert.throws(() => checkProjectConfig({ layers: ['windows(10.0/amd64=out'] }, 'regpush.json', '/p'), (e: unknown) => e instanceof InputError && /^regpush\.json: "layers" invalid platform .*unbalanced parentheses/.test(e.message));
+});
+
 test('regpush.json layers/format/annotations: checked and anchored like the flags', () => {
   const v = checkProjectConfig({ layers: ['deps:/srv/deps', 'linux/arm64=out/arm64:/app'], format: 'oci', annotations: { team: 'web' } }, 'regpush.json', '/p');
   assert.deepEqual(v.layer, ['/p/deps:/srv/deps', 'linux/arm64=/p/out/arm64:/app']);

@@ -2,6 +2,7 @@
 import type { Argv } from 'yargs';
 import type { SecretSet } from '../../redact.js';
 import { InputError, PartialFailureError, UsageError } from '../../errors.js';
+import { splitPlatformPrefix } from '../../image/platform.js';
 import type { LayerSource } from '../../layer/types.js';
 import type { PushLayerSpec, PushResult } from '../../push/options.js';
 import { chunkSizeOption, commonContext, commonFlags, transferCredentialFlags, transferCredentials, connectionOptions } from '../common.js';
@@ -23,7 +24,7 @@ export const pushFlags = defineFlags({
   tag: { type: 'string', repeatable: true, describe: 'Extra tag for the same digest; repeatable', group: 'Image:' },
   platform: { type: 'string', once: true, describe: 'os/arch[/variant] to pick from a multi-arch base (default linux/amd64), or "all"; os(osversion)/arch, e.g. windows(10.0.20348.2227)/amd64, also matches the OS version, exactly', group: 'Image:' },
   app: { type: 'string', repeatable: true, describe: 'Directory (or file) for the new layer, SRC or SRC:DEST; repeatable', group: 'Layer:' },
-  layer: { type: 'string', repeatable: true, describe: 'One more layer of its own, [OS/ARCH=]SRC[:DEST]; repeatable, in order, below the --app layer. Split what changes rarely (dependencies) from what changes often: a re-push sends only changed layers. OS/ARCH= puts it only into that platform\'s image', group: 'Layer:' },
+  layer: { type: 'string', repeatable: true, describe: 'One more layer of its own, [PLATFORM=]SRC[:DEST]; repeatable, in order, below the --app layer. Split what changes rarely (dependencies) from what changes often: a re-push sends only changed layers. PLATFORM= (as --platform spells it: linux/arm64, windows(10.0.20348.1)/amd64) puts it only into that platform\'s image', group: 'Layer:' },
   'app-dest': { type: 'string', once: true, describe: 'Where --app SRC goes in the image (default: --workdir, else /app)', group: 'Layer:' },
   chown: { type: 'string', once: true, describe: 'UID:GID owning the new files (default 0:0)', group: 'Layer:' },
   'gzip-level': { type: 'number', once: true, describe: 'gzip level 1-9 for the new layer', group: 'Layer:' },
@@ -125,11 +126,14 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void, se
   );
 }
 
-/** `[OS/ARCH[/VARIANT]=]SRC[:DEST]`: a leading platform (it has a "/" and no "." or leading "/") qualifies the layer. */
+/**
+ * `[PLATFORM=]SRC[:DEST]`: a leading platform, spelt as `--platform` takes it (`linux/arm64/v8`,
+ * `windows(10.0.20348.1)/amd64`), qualifies the layer; a bad one is E_INPUT (splitPlatformPrefix).
+ */
 export function parseLayerFlag(v: string, defaultDest: string, parseSource: (value: string, dest: string, flag: string) => LayerSource): PushLayerSpec {
-  const m = /^([A-Za-z0-9][A-Za-z0-9_-]*\/[A-Za-z0-9][A-Za-z0-9_-]*(?:\/[A-Za-z0-9]+)?)=(.*)$/.exec(v);
-  if (!m) return { sources: [parseSource(v, defaultDest, '--layer')] };
-  return { platform: m[1]!, sources: [parseSource(m[2]!, defaultDest, '--layer')] };
+  const q = splitPlatformPrefix(v);
+  if (!q) return { sources: [parseSource(v, defaultDest, '--layer')] };
+  return { platform: q.platform, sources: [parseSource(q.rest, defaultDest, '--layer')] };
 }
 
 /** `--annotation KEY=VALUE` values → an object (later wins); E_INPUT on a missing key or "=". */
