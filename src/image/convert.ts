@@ -4,8 +4,9 @@
  * the media types in the manifest and index change and every blob can still be skipped or mounted.
  * What has no equivalent in the other family is refused with the reason, never rewritten silently:
  * zstd and uncompressed OCI layers have no Docker v2 type, and Docker v2 cannot carry a subject or
- * an artifactType. Annotations are the exception: they are dropped, and the caller is told which
- * (DroppedAnnotations for those on descriptors), to say so.
+ * an artifactType. Descriptor fields Docker v2 has no place for (annotations, artifactType, data)
+ * and a manifest's own annotations are the exception: they are dropped, and the caller is told
+ * which (DroppedFields for those on descriptors), to say so.
  */
 import { InputError, UnsupportedError } from '../errors.js';
 import { MediaType, baseMediaType, indexMediaTypeFor, manifestMediaTypeFor, mediaFamily, type MediaFamily } from './mediatypes.js';
@@ -33,14 +34,27 @@ export function convertLayerMediaType(mediaType: string, family: MediaFamily): s
   return out;
 }
 
-/** A descriptor of the other family: the media type converted; for Docker, OCI-only fields refused or dropped. */
-function convertDescriptor(d: Descriptor, mediaType: string, family: MediaFamily): Descriptor {
+/**
+ * The OCI descriptor fields a Docker v2 descriptor has no place for. Image Manifest V2, Schema 2
+ * gives a config or layer descriptor mediaType, size, digest and urls (foreign layers), and a
+ * manifest list entry mediaType, size, digest and platform (os.version, os.features and variant
+ * included): those are kept. OCI 1.1's artifactType and data (embedded content) and the
+ * annotations have no counterpart; fields neither family defines are left as they are.
+ */
+const OCI_ONLY_FIELDS = ['annotations', 'artifactType', 'data'] as const;
+
+/** A descriptor field a conversion to Docker v2 drops. */
+export type DroppedField = (typeof OCI_ONLY_FIELDS)[number];
+
+/**
+ * A descriptor of the other family: the media type converted; for Docker, the OCI-only fields
+ * dropped, and counted in `tally` under `role` where given (the caller says each once).
+ */
+export function convertDescriptor(d: Descriptor, mediaType: string, family: MediaFamily, role?: DescriptorRole, tally?: DroppedFields): Descriptor {
   const out: Descriptor = { ...structuredClone(d), mediaType };
   if (family === 'docker') {
-    // Docker v2 descriptors have mediaType, size, digest, urls (and platform in a list).
-    delete out.annotations;
-    delete out.artifactType;
-    delete out.data;
+    if (role) tally?.note(out, role);
+    for (const f of OCI_ONLY_FIELDS) delete out[f];
   }
   return out;
 }
@@ -51,53 +65,73 @@ function checkDockerable(doc: { subject?: unknown; artifactType?: unknown }, wha
   if (doc.artifactType !== undefined) throw new UnsupportedError(`${what} is an artifact (${String(doc.artifactType)}), not an image; Docker v2 cannot carry it: use --format oci`);
 }
 
-/** What a descriptor whose annotations were dropped describes. */
+/** What a descriptor that lost fields describes. */
 export type DescriptorRole = 'config' | 'layer' | 'index entry';
 
-/**
- * Counts the descriptors whose annotations a conversion to Docker v2 dropped (eStargz's TOC digest
- * on a layer, a platform entry's own notes), so that one line can say so for a whole conversion.
- */
-export class DroppedAnnotations {
-  private readonly counts = new Map<DescriptorRole, number>();
+const ROLES: readonly DescriptorRole[] = ['config', 'layer', 'index entry'];
 
-  /** Counts `d` when it has annotations (called for each descriptor converted to Docker v2). */
+/** How the warning names each field. */
+const FIELD_NAMES: Record<DroppedField, string> = { annotations: 'annotations', artifactType: 'artifactType', data: 'data (embedded content)' };
+
+/**
+ * Counts, per field, the descriptors that lost it in a conversion to Docker v2 (eStargz's TOC
+ * digest in a layer's annotations, a platform entry's own notes, a small config embedded as
+ * `data`), so that one line can say so for a whole conversion.
+ */
+export class DroppedFields {
+  private readonly counts = new Map<DroppedField, Map<DescriptorRole, number>>();
+
+  /** Counts each OCI-only field `d` has, empty ones left out (called once per descriptor converted to Docker v2). */
   note(d: Descriptor, role: DescriptorRole): void {
-    if (d.annotations && Object.keys(d.annotations).length > 0) this.counts.set(role, (this.counts.get(role) ?? 0) + 1);
+    for (const f of OCI_ONLY_FIELDS) {
+      const v = d[f];
+      const empty = v === undefined || v === '' || (typeof v === 'object' && v !== null && Object.keys(v).length === 0);
+      if (empty) continue;
+      const byRole = this.counts.get(f) ?? new Map<DescriptorRole, number>();
+      byRole.set(role, (byRole.get(role) ?? 0) + 1);
+      this.counts.set(f, byRole);
+    }
   }
 
-  /** One line naming what was dropped, e.g. "annotations on 2 layer descriptors dropped: …"; undefined when nothing was. */
+  /**
+   * One line naming what was dropped, e.g. "annotations on 2 layer descriptors dropped: Docker v2
+   * manifests have none", fields apart by "; "; undefined when nothing was.
+   */
   line(): string | undefined {
-    const parts = (['config', 'layer', 'index entry'] as const).flatMap((role) => {
-      const n = this.counts.get(role);
-      if (!n) return [];
-      return [role === 'index entry' ? `${n} index ${n === 1 ? 'entry' : 'entries'}` : `${n} ${role} descriptor${n === 1 ? '' : 's'}`];
+    const fields = OCI_ONLY_FIELDS.filter((f) => this.counts.has(f));
+    if (fields.length === 0) return undefined;
+    const roles = new Set<DescriptorRole>();
+    const parts = fields.map((f) => {
+      const byRole = this.counts.get(f)!;
+      const on = ROLES.flatMap((role) => {
+        const n = byRole.get(role);
+        if (!n) return [];
+        roles.add(role);
+        return [role === 'index entry' ? `${n} index ${n === 1 ? 'entry' : 'entries'}` : `${n} ${role} descriptor${n === 1 ? '' : 's'}`];
+      });
+      const list = on.length === 1 ? on[0]! : `${on.slice(0, -1).join(', ')} and ${on.at(-1)!}`;
+      return `${FIELD_NAMES[f]} on ${list}`;
     });
-    if (parts.length === 0) return undefined;
-    const inManifests = this.counts.has('config') || this.counts.has('layer');
-    const where = inManifests && this.counts.has('index entry') ? 'Docker v2 manifests and manifest lists have none' : inManifests ? 'Docker v2 manifests have none' : 'Docker v2 manifest lists have none';
-    const list = parts.length === 1 ? parts[0]! : `${parts.slice(0, -1).join(', ')} and ${parts.at(-1)!}`;
-    return `annotations on ${list} dropped: ${where}`;
+    const inManifests = roles.has('config') || roles.has('layer');
+    const where = inManifests && roles.has('index entry') ? 'Docker v2 manifests and manifest lists have' : inManifests ? 'Docker v2 manifests have' : 'Docker v2 manifest lists have';
+    return `${parts.join('; ')} dropped: ${where} ${fields.length === 1 ? 'none' : 'none of these'}`;
   }
 }
 
 /**
  * The manifest in `family` (the same object when it already is). Annotations are dropped for
- * Docker: `dropped` says which of the manifest's own, `annotations` counts its descriptors'.
+ * Docker: `dropped` says which of the manifest's own; `fields` counts the OCI-only fields its
+ * descriptors lose.
  */
-export function convertManifest(m: ImageManifest, family: MediaFamily, dropped?: (what: string) => void, annotations?: DroppedAnnotations): ImageManifest {
+export function convertManifest(m: ImageManifest, family: MediaFamily, dropped?: (what: string) => void, fields?: DroppedFields): ImageManifest {
   const from = mediaFamily(m.mediaType ?? MediaType.OCI_MANIFEST);
   if (from === family) return m;
-  if (family === 'docker') {
-    checkDockerable(m, 'the base manifest');
-    annotations?.note(m.config, 'config');
-    for (const l of m.layers) annotations?.note(l, 'layer');
-  }
+  if (family === 'docker') checkDockerable(m, 'the base manifest');
   const out: ImageManifest = {
     ...structuredClone(m),
     mediaType: manifestMediaTypeFor(family),
-    config: convertDescriptor(m.config, family === 'oci' ? MediaType.OCI_CONFIG : MediaType.DOCKER_CONFIG, family),
-    layers: m.layers.map((l) => convertDescriptor(l, convertLayerMediaType(l.mediaType, family), family)),
+    config: convertDescriptor(m.config, family === 'oci' ? MediaType.OCI_CONFIG : MediaType.DOCKER_CONFIG, family, 'config', fields),
+    layers: m.layers.map((l) => convertDescriptor(l, convertLayerMediaType(l.mediaType, family), family, 'layer', fields)),
   };
   if (family === 'docker' && out.annotations !== undefined) {
     dropped?.(`manifest annotations (${Object.keys(out.annotations).join(', ')})`);
@@ -144,9 +178,9 @@ export interface ConvertedChild {
 /**
  * The index in `family` with each child entry pointing at its converted child (`children` by the
  * child's old digest). Attestation children are dropped: they describe the old digests. The
- * entries' annotations, which Docker v2 lists have no place for, are counted in `annotations`.
+ * entries' OCI-only fields, which Docker v2 lists have no place for, are counted in `fields`.
  */
-export function convertIndexTo(index: ImageIndex, family: MediaFamily, children: ReadonlyMap<string, ConvertedChild>, dropped?: (what: string) => void, annotations?: DroppedAnnotations): ImageIndex {
+export function convertIndexTo(index: ImageIndex, family: MediaFamily, children: ReadonlyMap<string, ConvertedChild>, dropped?: (what: string) => void, fields?: DroppedFields): ImageIndex {
   const base = convertIndex(index, family, dropped);
   const manifests: Descriptor[] = [];
   for (const d of index.manifests) {
@@ -155,12 +189,7 @@ export function convertIndexTo(index: ImageIndex, family: MediaFamily, children:
       continue;
     }
     const c = children.get(d.digest);
-    const entry: Descriptor = { ...structuredClone(d), ...(c ? { mediaType: c.mediaType, digest: c.digest, size: c.size } : { mediaType: convertChildType(d.mediaType, family) }) };
-    if (family === 'docker') {
-      annotations?.note(entry, 'index entry');
-      delete entry.annotations;
-      delete entry.artifactType;
-    }
+    const entry = convertDescriptor(c ? { ...d, digest: c.digest, size: c.size } : d, c ? c.mediaType : convertChildType(d.mediaType, family), family, 'index entry', fields);
     manifests.push(entry);
   }
   return { ...base, mediaType: indexMediaTypeFor(family), manifests };

@@ -20,7 +20,7 @@
  */
 import { InputError, UsageError } from '../errors.js';
 import { sha256Digest } from '../image/digest.js';
-import { convertIndex, convertManifest, DroppedAnnotations } from '../image/convert.js';
+import { convertDescriptor, convertIndex, convertManifest, DroppedFields } from '../image/convert.js';
 import { manifestMediaTypeFor, mediaFamily, MediaType, type MediaFamily } from '../image/mediatypes.js';
 import { formatPlatform, platformMatches } from '../image/platform.js';
 import type { Descriptor, ImageManifest, Platform } from '../image/types.js';
@@ -331,27 +331,22 @@ function checkBase(base: ResolvedBase, inputs: PushInputs, logger: Logger): { ba
   if (to === base.family && !mixed) return { base, family: base.family };
   const why = inputs.format ? `--format ${to}` : `the base's index is Docker v2, and so is every child written under it`;
   const dropped = (what: string): void => logger.info(`${why}: the base's ${what} have no place in Docker v2 and are left out`);
-  // The base's descriptors' annotations: counted over every image written, said once as a warning.
-  const annotations = new DroppedAnnotations();
+  // What the base's descriptors lose (annotations, artifactType, data): counted over every image
+  // written, said once as a warning.
+  const fields = new DroppedFields();
   const converted: ResolvedBase = {
     ...base,
     family: to,
     index: base.index ? convertIndex(base.index, to, dropped) : undefined,
-    images: base.images.map((img) => ({ ...img, manifest: convertManifest(img.manifest, to, dropped, annotations), indexEntry: img.indexEntry ? convertEntry(img.indexEntry, to, annotations) : undefined })),
+    images: base.images.map((img) => ({
+      ...img,
+      manifest: convertManifest(img.manifest, to, dropped, fields),
+      indexEntry: img.indexEntry ? convertDescriptor(img.indexEntry, manifestMediaTypeFor(to), to, 'index entry', fields) : undefined,
+    })),
   };
-  const lost = annotations.line();
+  const lost = fields.line();
   if (lost) logger.warn(`${why}: the base's ${lost}`);
   return { family: base.family, base: converted };
-}
-
-/** An index entry of the base, as the converted index would carry it (its annotations only in OCI). */
-function convertEntry(d: Descriptor, family: MediaFamily, annotations: DroppedAnnotations): Descriptor {
-  const out = { ...d, mediaType: manifestMediaTypeFor(family) };
-  if (family === 'docker') {
-    annotations.note(d, 'index entry');
-    delete out.annotations;
-  }
-  return out;
 }
 
 /** The inputs with each layer announcing its diffID on the board as soon as its tar has ended. */

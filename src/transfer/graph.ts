@@ -5,7 +5,7 @@
 import { NotFoundError, ProtocolError } from '../errors.js';
 import { CONFIG_CAP } from '../http/response.js';
 import { configPlatform, parseConfig } from '../image/config.js';
-import { convertIndexTo, convertManifest, DroppedAnnotations, type ConvertedChild } from '../image/convert.js';
+import { convertIndexTo, convertManifest, DroppedFields, type ConvertedChild } from '../image/convert.js';
 import { buildIndex, serializeManifest } from '../image/build.js';
 import { sha256Digest } from '../image/digest.js';
 import { checkIndexChildren, GraphBudget, parseManifest } from '../image/manifest.js';
@@ -110,10 +110,10 @@ export async function readGraph(client: RegistryClient, repo: string, ref: strin
   // A graph already in that family is left as it is: converting nothing must not re-serialise the
   // index or drop its attestations (which name digests that stay the same).
   if (format && ![top, ...children].every((n) => mediaFamily(n.mediaType) === format)) {
-    const annotations = new DroppedAnnotations();
-    const converted = convertNodes(top, children, format, (what) => log?.(`--format ${format}: ${what} left out`), annotations);
+    const fields = new DroppedFields();
+    const converted = convertNodes(top, children, format, (what) => log?.(`--format ${format}: ${what} left out`), fields);
     // Not an error (nothing the image runs with depends on them), but data lost: said once, as a warning.
-    const lost = annotations.line();
+    const lost = fields.line();
     if (lost) warn?.(`--format ${format}: ${lost}`);
     const changed = converted.top.digest !== top.digest;
     return { top: converted.top, children: converted.children, blobs: [...blobs.values()], rewritten: rewritten || changed, sourceDigest: fetched.digest, sourceChildren: converted.from, ...(fetched.mirror ? { sourceMirror: fetched.mirror } : {}) };
@@ -125,17 +125,17 @@ export async function readGraph(client: RegistryClient, repo: string, ref: strin
  * Every node in `family`, children first (the order they are written), parents naming the new
  * child digests; `from`: each written child's source digest.
  */
-function convertNodes(top: ManifestNode, children: ManifestNode[], family: MediaFamily, dropped: (what: string) => void, annotations: DroppedAnnotations): { top: ManifestNode; children: ManifestNode[]; from: string[] } {
+function convertNodes(top: ManifestNode, children: ManifestNode[], family: MediaFamily, dropped: (what: string) => void, fields: DroppedFields): { top: ManifestNode; children: ManifestNode[]; from: string[] } {
   const done = new Map<string, ConvertedChild>();
   const convert = (n: ManifestNode): ManifestNode => {
     const p = parseManifest(n.bytes, n.mediaType);
     if (p.kind === 'image') {
-      const m = convertManifest(p.manifest, family, dropped, annotations);
+      const m = convertManifest(p.manifest, family, dropped, fields);
       if (m === p.manifest) return n;
       const bytes = serializeManifest(m);
       return { digest: sha256Digest(bytes), mediaType: m.mediaType!, bytes };
     }
-    const idx = convertIndexTo(p.index, family, done, dropped, annotations);
+    const idx = convertIndexTo(p.index, family, done, dropped, fields);
     const bytes = serializeManifest(idx);
     const out = { digest: sha256Digest(bytes), mediaType: idx.mediaType!, bytes };
     return out.digest === sha256Digest(n.bytes) && n.mediaType === out.mediaType ? n : out;

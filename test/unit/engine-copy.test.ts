@@ -408,6 +408,23 @@ test('copy --format docker of an image whose layers carry annotations: they are 
   assert.deepEqual(plain.lines.warn, []);
 });
 
+test('copy --format docker of an index whose entries carry artifactType and data: one warning names every field dropped; the platform stays', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const amd = src.seedImage('app', { platform: { os: 'linux', architecture: 'amd64' } });
+  const arm = src.seedImage('app', { platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } });
+  const entry = (i: typeof amd, extra: Record<string, unknown>) => ({ mediaType: i.mediaType, digest: i.digest, size: i.size, platform: i.platform, ...extra });
+  const data = (i: typeof amd) => i.bytes.toString('base64');
+  src.putManifest('app', { schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [entry(amd, { data: data(amd) }), entry(arm, { artifactType: 'application/vnd.example.build', annotations: { note: 'x' } })] }, { tags: ['1'] });
+  const { lines, logger } = keptLogger();
+  const r = await copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], format: 'docker', logger, ...fakeLibraryOptions(src, dst) });
+  assert.equal(r.targets[0]!.ok, true);
+  assert.deepEqual(lines.warn, ['--format docker: annotations on 1 index entry; artifactType on 1 index entry; data (embedded content) on 1 index entry dropped: Docker v2 manifest lists have none of these']);
+  const list = JSON.parse(dst.manifest('app', '1')!.bytes.toString('utf8')) as { mediaType: string; manifests: Record<string, unknown>[] };
+  assert.equal(list.mediaType, 'application/vnd.docker.distribution.manifest.list.v2+json');
+  assert.deepEqual(list.manifests.map((m) => Object.keys(m).sort()), [['digest', 'mediaType', 'platform', 'size'], ['digest', 'mediaType', 'platform', 'size']]);
+  assert.deepEqual(list.manifests[1]!.platform, { os: 'linux', architecture: 'arm64', variant: 'v8' });
+});
+
 test('copy --platform os(osversion)/arch: the Windows child of exactly that build; another build is E_NOT_FOUND naming the builds there are', async () => {
   const [src, dst] = [await fake(), await fake()];
   const ltsc2019 = src.seedImage('win', { platform: { os: 'windows', architecture: 'amd64', 'os.version': '10.0.17763.5329' } });

@@ -11,7 +11,7 @@ import { checkProjectConfig } from '../../src/cli/project-config.js';
 import { InputError, UnsupportedError, UsageError } from '../../src/errors.js';
 import { composeIndex, composeManifest, rewriteConfig } from '../../src/image/compose.js';
 import { applyConfigChanges, scratchConfig } from '../../src/image/config.js';
-import { convertIndex, convertIndexTo, convertLayerMediaType, convertManifest, DroppedAnnotations, parseFormat } from '../../src/image/convert.js';
+import { convertIndex, convertIndexTo, convertLayerMediaType, convertManifest, DroppedFields, parseFormat } from '../../src/image/convert.js';
 import { MediaType } from '../../src/image/mediatypes.js';
 import type { Descriptor, ImageIndex, ImageManifest } from '../../src/image/types.js';
 import { hasContent } from '../../src/layer/content.js';
@@ -84,10 +84,10 @@ test('convertIndex / convertIndexTo: list ↔ index, children re-pointed, attest
   assert.throws(() => parseFormat('v2s2'), InputError);
 });
 
-test('DroppedAnnotations: descriptors whose annotations Docker v2 drops are counted, one line for the whole conversion; none when there were none', () => {
+test('DroppedFields: descriptors whose annotations Docker v2 drops are counted, one line for the whole conversion; none when there were none', () => {
   const annotated = { annotations: { 'containerd.io/snapshot/stargz/toc.digest': hex('d') } };
   const m: ImageManifest = { ...ociManifest, annotations: undefined, layers: [d(MediaType.OCI_LAYER_GZIP, 'b', annotated), d(MediaType.OCI_LAYER_GZIP, 'c'), d(MediaType.OCI_LAYER_GZIP, 'e', annotated)] };
-  const tally = new DroppedAnnotations();
+  const tally = new DroppedFields();
   const out = convertManifest(m, 'docker', undefined, tally);
   assert.ok(out.layers.every((l) => l.annotations === undefined));
   assert.equal(tally.line(), 'annotations on 2 layer descriptors dropped: Docker v2 manifests have none');
@@ -103,17 +103,54 @@ test('DroppedAnnotations: descriptors whose annotations Docker v2 drops are coun
   };
   convertIndexTo(index, 'docker', new Map(), undefined, tally);
   assert.equal(tally.line(), 'annotations on 2 layer descriptors and 1 index entry dropped: Docker v2 manifests and manifest lists have none');
-  const onlyIndex = new DroppedAnnotations();
+  const onlyIndex = new DroppedFields();
   convertIndexTo(index, 'docker', new Map(), undefined, onlyIndex);
   assert.equal(onlyIndex.line(), 'annotations on 1 index entry dropped: Docker v2 manifest lists have none');
-  const config = new DroppedAnnotations();
+  const config = new DroppedFields();
   convertManifest({ ...m, config: d(MediaType.OCI_CONFIG, 'a', annotated) }, 'docker', undefined, config);
   assert.equal(config.line(), 'annotations on 1 config descriptor and 2 layer descriptors dropped: Docker v2 manifests have none');
   // Nothing to say: no annotations, or a conversion to OCI (which keeps room for them).
-  const none = new DroppedAnnotations();
+  const none = new DroppedFields();
   convertManifest({ ...m, layers: [d(MediaType.OCI_LAYER_GZIP, 'c')] }, 'docker', undefined, none);
   convertManifest(dockerManifest, 'oci', undefined, none);
   assert.equal(none.line(), undefined);
+});
+
+test('DroppedFields: artifactType and data (embedded content) are dropped and named with annotations; urls on foreign layers and the list entries\' platform (os.version, os.features, variant) are kept', () => {
+  const data = Buffer.from('{}').toString('base64');
+  const m: ImageManifest = {
+    schemaVersion: 2,
+    mediaType: MediaType.OCI_MANIFEST,
+    config: d(MediaType.OCI_CONFIG, 'a', { data, artifactType: '' }),
+    layers: [
+      d(MediaType.OCI_LAYER_GZIP, 'b', { annotations: { k: 'v' }, data }),
+      d(MediaType.OCI_LAYER_NONDIST_GZIP, 'c', { urls: ['https://example.com/c'], 'org.example.unknown': 1 }),
+    ],
+  };
+  const tally = new DroppedFields();
+  const out = convertManifest(m, 'docker', undefined, tally);
+  assert.deepEqual(out.config, { mediaType: MediaType.DOCKER_CONFIG, digest: hex('a'), size: 10 }, 'data and the empty artifactType gone');
+  assert.deepEqual(out.layers[0], { mediaType: MediaType.DOCKER_LAYER_GZIP, digest: hex('b'), size: 10 });
+  assert.deepEqual(out.layers[1]!.urls, ['https://example.com/c'], 'a foreign layer keeps its urls');
+  assert.equal(out.layers[1]!['org.example.unknown'], 1, 'a field neither family defines is left alone');
+  assert.equal(tally.line(), 'annotations on 1 layer descriptor; data (embedded content) on 1 config descriptor and 1 layer descriptor dropped: Docker v2 manifests have none of these');
+  const platform = { os: 'windows', architecture: 'arm64', variant: 'v8', 'os.version': '10.0.20348.1', 'os.features': ['win32k'] };
+  const index: ImageIndex = {
+    schemaVersion: 2,
+    mediaType: MediaType.OCI_INDEX,
+    manifests: [d(MediaType.OCI_MANIFEST, '1', { platform, artifactType: 'application/vnd.example', data, urls: ['https://example.com/1'] })],
+  };
+  const entries = new DroppedFields();
+  const list = convertIndexTo(index, 'docker', new Map([[hex('1'), { digest: hex('9'), mediaType: MediaType.DOCKER_MANIFEST, size: 77 }]]), undefined, entries);
+  assert.deepEqual(list.manifests, [{ mediaType: MediaType.DOCKER_MANIFEST, digest: hex('9'), size: 77, platform, urls: ['https://example.com/1'] }]);
+  assert.equal(entries.line(), 'artifactType on 1 index entry; data (embedded content) on 1 index entry dropped: Docker v2 manifest lists have none of these');
+  const one = new DroppedFields();
+  convertIndexTo({ ...index, manifests: [d(MediaType.OCI_MANIFEST, '1', { platform, data })] }, 'docker', new Map(), undefined, one);
+  assert.equal(one.line(), 'data (embedded content) on 1 index entry dropped: Docker v2 manifest lists have none');
+  // To OCI nothing is dropped.
+  const oci = new DroppedFields();
+  assert.deepEqual(convertIndexTo({ ...index, mediaType: MediaType.DOCKER_LIST }, 'oci', new Map(), undefined, oci).manifests[0]!.data, data);
+  assert.equal(oci.line(), undefined);
 });
 
 test('composeManifest/rewriteConfig with several layers: appended in order, one diff_id and history entry each', () => {
