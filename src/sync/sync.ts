@@ -244,7 +244,7 @@ async function syncUnit(run: TransferRun, w: Work, platforms: ReturnType<typeof 
   const set = run.targets(w.unit.targets.map((ref) => ({ ref, tags: ref.tag ? [ref.tag] : [] })), w.unit.source, { failFast: false });
   const result: SyncUnitResult = { entry: w.image.label, source, sourceDigest: '', ok: false, targets: [], bytesRead: 0 };
   try {
-    const outcome = await copyImage(set, run.source(w.unit.source), manifestRef(w.unit.source), { platforms, referrers: w.image.referrers, dryRun: opts.dryRun });
+    const outcome = await copyImage(set, run.source(w.unit.source), manifestRef(w.unit.source), { platforms, referrers: w.image.referrers, dryRun: opts.dryRun, warn: (m) => run.logger.warn(`${source}: ${m}`) });
     result.sourceDigest = outcome.sourceDigest;
     result.targets = set.list.map((t) => targetResult(t, outcome.unchanged.has(t), !!opts.dryRun));
     result.bytesRead = bytesRead(set.list);

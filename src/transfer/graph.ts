@@ -36,7 +36,8 @@ export interface CopyGraph {
   /**
    * The source's digests of the child manifests written, in `children`'s order: the same digests
    * when nothing is converted; with --format, what each converted child was (attestations, which
-   * conversion leaves out, are not listed). What refers to these is what `--referrers` copies.
+   * conversion leaves out, are not listed). `--referrers` copies what refers to those of these
+   * (and to the top) that were written under the same digest.
    */
   sourceChildren: string[];
   /** The mirror the top manifest was read from, when it was read through one. */

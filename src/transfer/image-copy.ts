@@ -10,10 +10,12 @@
  *   blobs      → the transfer engine (one read for all targets, confirmed on landing)
  *   manifests  → children by digest, then the tags
  *   referrers  → signatures, attestations, SBOMs of the image and of each child copied, each by
- *                the same steps
+ *                the same steps; not those of a manifest written under a new digest (they name
+ *                the source's)
  */
 import { ExistsError } from '../errors.js';
 import { isIndexMediaType, type MediaFamily } from '../image/mediatypes.js';
+import { formatPlatform } from '../image/platform.js';
 import type { Platform } from '../image/types.js';
 import type { TargetSet, TransferTarget } from './engine.js';
 import type { RepoEndpoint } from './types.js';
@@ -117,7 +119,7 @@ export async function copyImage(set: TargetSet, source: RepoEndpoint, ref: strin
     if (opts.noClobber) await refuseClobber(need, graph.top.digest, opts.tags, heldAt);
     if (need.live.length > 0) await copyGraph(need, source, graph, opts);
   }
-  if (opts.referrers && outcome.sourceDigest) await copyReferrers(set, source, outcome, opts.dryRun);
+  if (opts.referrers && outcome.sourceDigest) await copyReferrers(set, source, outcome, opts);
   return outcome;
 }
 
@@ -160,22 +162,51 @@ async function copyGraph(set: TargetSet, source: RepoEndpoint, graph: CopyGraph,
 /**
  * Copies every referrer of the image and of each child manifest it copied (`cosign sign
  * --recursive` signs every platform manifest of an index too), each with its own no-op check, and
- * lists each under its subject where the target lacks the referrers API. The children are the
- * source's: with --platform, those kept; with --format, what each converted child was, as the top's
- * referrers are those of the source digest (they name the source's digests, not the converted ones).
+ * lists each under its subject where the target lacks the referrers API. A referrer names its
+ * subject by digest: where the copy wrote a manifest under a new digest (--format, or --platform's
+ * new index), that manifest's referrers would name one the target does not have (a signature of
+ * another digest verifies nothing), so they stay behind and one warning says how many. The
+ * children --platform keeps and those --format leaves as they are keep their digests, and their
+ * referrers come along.
  */
-async function copyReferrers(set: TargetSet, source: RepoEndpoint, outcome: ImageCopyOutcome, dryRun: boolean | undefined): Promise<void> {
+async function copyReferrers(set: TargetSet, source: RepoEndpoint, outcome: ImageCopyOutcome, opts: ImageCopyOptions): Promise<void> {
   const subjects = [outcome.sourceDigest, ...(await copiedChildren(source, outcome))];
-  for (const { subject, referrer: r } of await findReferrers(source.client, source.repo, [...new Set(subjects)])) {
+  const moved = movedDigests(outcome);
+  const found = await findReferrers(source.client, source.repo, [...new Set(subjects)]);
+  const left = found.filter((f) => moved.has(f.subject));
+  const copying = found.filter((f) => !moved.has(f.subject));
+  if (left.length > 0) opts.warn?.(leftBehind(left.length, copying.length, opts));
+  for (const { subject, referrer: r } of copying) {
     const ref = r.kind === 'digest' ? r.digest : r.tag;
     // A referrer found by the API is stored by digest (found through its subject); one found by tag keeps its tag.
-    const copied = await copyImage(set, source, ref, { dryRun, tags: r.kind === 'tag' ? [r.tag] : [] });
-    if (r.kind === 'digest' && !dryRun && copied.graph) {
+    const copied = await copyImage(set, source, ref, { dryRun: opts.dryRun, tags: r.kind === 'tag' ? [r.tag] : [] });
+    if (r.kind === 'digest' && !opts.dryRun && copied.graph) {
       const node = copied.graph.top;
       await set.each((t) => listInFallbackIndex(t.ep, subject, node));
     }
     for (const t of set.live) outcome.referrers.set(t, (outcome.referrers.get(t) ?? 0) + 1);
   }
+}
+
+/** The source digests of the manifests the copy wrote under another digest (none when the graph was not read: nothing was rewritten). */
+function movedDigests(outcome: ImageCopyOutcome): Set<string> {
+  const g = outcome.graph;
+  if (!g) return new Set();
+  const moved = new Set<string>();
+  if (g.top.digest !== g.sourceDigest) moved.add(g.sourceDigest);
+  // children[i] was written for sourceChildren[i] (the same digest unless converted).
+  g.sourceChildren.forEach((d, i) => {
+    if (g.children[i]?.digest !== d) moved.add(d);
+  });
+  return moved;
+}
+
+/** The warning for referrers left behind: what changed the digest, how many stay, how many still come. */
+function leftBehind(n: number, copied: number, opts: ImageCopyOptions): string {
+  const why = opts.format ? `--format ${opts.format}` : `keeping only ${(opts.platforms ?? []).map(formatPlatform).join(', ')}`;
+  const one = n === 1;
+  const rest = copied > 0 ? `; the ${copied} of the manifests it keeps as they are ${copied === 1 ? 'is' : 'are'} copied` : '';
+  return `${why} changes the image's digest: its ${n} referrer${one ? '' : 's'} (signatures, attestations) refer${one ? 's' : ''} to the source digest and ${one ? 'is' : 'are'} not copied${rest}`;
 }
 
 /**

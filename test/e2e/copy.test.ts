@@ -102,7 +102,7 @@ test('--referrers copies a signature stored under the sha256-<hex>.sig tag', asy
   assert.equal(missing.status, 404);
 });
 
-test('--referrers of an index signed recursively (cosign sign --recursive): each platform manifest\'s signature too; with --platform, the kept child\'s only', async () => {
+test('--referrers of an index signed recursively (cosign sign --recursive): each platform manifest\'s signature too; with --platform, the kept child\'s only (the new index\'s source digest keeps its own)', async () => {
   const repo = `${run}/signed-multi`;
   const seeded = state.images.anon['base/multi:oci'];
   assert.equal((await runCli(['copy', imageRef(R.anon, 'base/multi:oci'), imageRef(R.anon, `${repo}:1`)])).code, 0);
@@ -118,12 +118,16 @@ test('--referrers of an index signed recursively (cosign sign --recursive): each
     const want = (await skopeoInspect(imageRef(R.anon, `${repo}:${tag}`), { raw: true })).digest;
     assert.equal((await skopeoInspect(imageRef(R.anon2, `${run}/signed-multi-copy:${tag}`), { raw: true })).digest, want, tag);
   }
-  // --platform keeps one child: its signature comes along, the other children's stay behind.
+  // --platform keeps one child: its signature comes along, the other children's stay behind, and
+  // so does the source index's (the new index has another digest: it would sign nothing there).
   const kept = children.find((c) => c.platform!.architecture === 'arm64')!;
   const one = imageRef(R.anon2, `${run}/signed-arm:1`);
   const p = await runCli(['copy', '--json', '--referrers', '--platform', 'linux/arm64', imageRef(R.anon, `${repo}:1`), one]);
   assert.equal(p.code, 0, p.stderr);
-  assert.equal(JSON.parse(p.stdout).targets[0].referrers, 2, 'the source index\'s signature and the arm64 one');
+  assert.equal(JSON.parse(p.stdout).targets[0].referrers, 1, 'the arm64 signature only');
+  assert.match(p.stderr, /keeping only linux\/arm64 changes the image's digest: its 1 referrer \(signatures, attestations\) refers to the source digest and is not copied/);
+  const indexSig = await fetch(`http://${R.anon2.host}/v2/${run}/signed-arm/manifests/${seeded.digest.replace(':', '-')}.sig`, { method: 'HEAD', headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } });
+  assert.equal(indexSig.status, 404, 'the source index\'s signature stays behind');
   for (const c of children) {
     // distribution answers 404 for an OCI manifest not named in Accept: ask for it.
     const res = await fetch(`http://${R.anon2.host}/v2/${run}/signed-arm/manifests/${c.digest.replace(':', '-')}.sig`, { method: 'HEAD', headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } });

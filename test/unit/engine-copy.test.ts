@@ -358,28 +358,53 @@ test('copy --referrers of an index: the referrers of each platform manifest too 
   assert.equal(dst.count({ kind: 'manifest', method: 'PUT' }), 0, 'nothing written again');
 });
 
-test('copy --referrers --platform: only the kept child\'s referrers come along (the dropped child\'s stay behind)', async () => {
+test('copy --referrers --platform: the kept child keeps its digest and its referrers; the new index\'s source digest has its referrers left behind, with one warning', async () => {
   const [src, dst] = [await fake(), await fake()];
   const s = recursivelySigned(src);
-  const r = await copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], platform: 'linux/arm64', referrers: true, ...fakeLibraryOptions(src, dst) });
+  const { lines, logger } = keptLogger();
+  const r = await copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], platform: 'linux/arm64', referrers: true, logger, ...fakeLibraryOptions(src, dst) });
   assert.equal(r.digestChanged, true);
-  // The source index's own signature comes along as before; of the children only arm64's SBOM.
-  assert.equal(r.targets[0]!.referrers, 2);
+  // Of the children only arm64's SBOM; the source index's signature names a digest the target does not have.
+  assert.equal(r.targets[0]!.referrers, 1);
   assert.ok(dst.manifest('app', s.armSbom.digest));
+  assert.equal(dst.manifest('app', s.sigTag(s.index.digest)), undefined, 'the source index\'s signature stays behind');
   assert.equal(dst.manifest('app', s.sigTag(s.amd.digest)), undefined, 'amd64 was not copied, nor its signature');
   assert.equal(dst.manifest('app', s.amd.digest), undefined);
+  assert.deepEqual(lines.warn, ["keeping only linux/arm64 changes the image's digest: its 1 referrer (signatures, attestations) refers to the source digest and is not copied; the 1 of the manifests it keeps as they are is copied"]);
 });
 
-test('copy --referrers --format: the children\'s referrers are copied as the index\'s are, naming the source digests', async () => {
+test('copy --referrers --format: every digest changes, so no referrer is copied (they name the source digests) and one warning says how many', async () => {
   const [src, dst] = [await fake(), await fake()];
   const s = recursivelySigned(src);
-  const r = await copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], format: 'docker', referrers: true, ...fakeLibraryOptions(src, dst) });
+  const { lines, logger } = keptLogger();
+  const r = await copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], format: 'docker', referrers: true, logger, ...fakeLibraryOptions(src, dst) });
   assert.equal(r.digestChanged, true);
-  assert.equal(r.targets[0]!.referrers, 3);
-  assert.equal(dst.manifest('app', s.sigTag(s.index.digest))?.digest, s.indexSig.digest);
-  assert.equal(dst.manifest('app', s.sigTag(s.amd.digest))?.digest, s.amdSig.digest);
-  assert.ok(dst.manifest('app', s.armSbom.digest));
-  assert.equal(dst.manifest('app', s.amd.digest), undefined, 'the child was converted: its source digest is not at the target');
+  assert.equal(r.targets[0]!.referrers, 0);
+  for (const gone of [s.sigTag(s.index.digest), s.sigTag(s.amd.digest), s.armSbom.digest, s.amd.digest]) assert.equal(dst.manifest('app', gone), undefined, gone);
+  assert.deepEqual(lines.warn, ["--format docker changes the image's digest: its 3 referrers (signatures, attestations) refer to the source digest and are not copied"]);
+  assert.equal(dst.count({ kind: 'manifest', method: 'PUT' }), 3, 'the list and its two children, nothing else');
+  // Without --format the same copy takes all three (the digests stay).
+  const same = await copy({ from: src.ref('app:1'), to: [dst.ref('app:2')], referrers: true, logger, ...fakeLibraryOptions(src, dst) });
+  assert.equal(same.targets[0]!.referrers, 3);
+  assert.equal(lines.warn.length, 1, 'no warning when nothing changed');
+});
+
+test('copy --referrers --format where the children are already in that family: their digests and referrers stay, the index\'s are left behind', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const amd = src.seedImage('app', { format: 'docker', platform: { os: 'linux', architecture: 'amd64' } });
+  const arm = src.seedImage('app', { format: 'docker', platform: { os: 'linux', architecture: 'arm64' } });
+  const index = src.seedIndex('app', [amd, arm], { tags: ['1'] }); // OCI index over Docker v2 manifests
+  const sigTag = (d: string) => `${d.replace(':', '-')}.sig`;
+  src.seedImage('app', { tags: [sigTag(index.digest)] });
+  const amdSig = src.seedImage('app', { tags: [sigTag(amd.digest)] });
+  const { lines, logger } = keptLogger();
+  const r = await copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], format: 'docker', referrers: true, logger, ...fakeLibraryOptions(src, dst) });
+  assert.equal(r.digestChanged, true);
+  assert.equal(dst.manifest('app', amd.digest)?.digest, amd.digest, 'the child was written as it is');
+  assert.equal(r.targets[0]!.referrers, 1);
+  assert.equal(dst.manifest('app', sigTag(amd.digest))?.digest, amdSig.digest);
+  assert.equal(dst.manifest('app', sigTag(index.digest)), undefined);
+  assert.deepEqual(lines.warn, ["--format docker changes the image's digest: its 1 referrer (signatures, attestations) refers to the source digest and is not copied; the 1 of the manifests it keeps as they are is copied"]);
 });
 
 /** A logger that keeps what it is told, by level. */
