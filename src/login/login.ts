@@ -1,7 +1,8 @@
 /**
- * `login` and `logout`: Docker's credential format ($DOCKER_CONFIG/config.json or
- * ~/.docker/config.json), through the credential helper when the file names one (credHelpers entry
- * or credsStore), so Docker, Podman, crane and regpush share one login. Login checks the
+ * `login` and `logout`: Docker's credential format in $REGISTRY_AUTH_FILE when set (as Podman's
+ * login), else $DOCKER_CONFIG/config.json or ~/.docker/config.json, through the credential helper
+ * when the file names one (credHelpers entry or credsStore), so Docker, Podman, crane and regpush
+ * share one login (see loginFilePath). Login checks the
  * credentials against the registry (GET /v2/) before storing anything, over the same transport
  * every other operation builds (proxies, insecure registries, idle timeout, retries).
  */
