@@ -149,7 +149,7 @@ describe('resolveCredential: order', () => {
 });
 
 describe('resolveCredential: docker config.json', () => {
-  const keys = ['https://reg.example.com', 'http://reg.example.com/v2/', 'reg.example.com', 'https://reg.example.com/v1/', 'REG.example.com'];
+  const keys = ['https://reg.example.com', 'http://reg.example.com/v2/', 'reg.example.com', 'https://reg.example.com/v1/', 'REG.example.com', 'https://reg.example.com/', 'reg.example.com/v2'];
   for (const key of keys) {
     it(`auths key "${key}" matches reg.example.com`, async () => {
       const o = await setup();
