@@ -26,8 +26,17 @@ export interface CredentialFile {
   [key: string]: unknown;
 }
 
+/** Options of readCredentialFile. */
+export interface ReadCredentialFileOptions {
+  /**
+   * The file is the legacy ~/.dockercfg (Docker before 1.7): its top-level object is what
+   * config.json has under `auths`, keyed by registry URL.
+   */
+  legacy?: boolean;
+}
+
 /** Reads and checks a credential file; undefined when it does not exist; AuthError naming it when malformed. */
-export async function readCredentialFile(file: string): Promise<CredentialFile | undefined> {
+export async function readCredentialFile(file: string, opts: ReadCredentialFileOptions = {}): Promise<CredentialFile | undefined> {
   let text: string;
   try {
     text = await fs.readFile(file, 'utf8');
@@ -37,14 +46,15 @@ export async function readCredentialFile(file: string): Promise<CredentialFile |
     throw new AuthError(`cannot read credential file ${file}: ${code ?? 'read error'}`, { details: { file } });
   }
   if (text.trim() === '') return {};
-  let data: unknown;
+  let parsed: unknown;
   try {
-    data = JSON.parse(text);
+    parsed = JSON.parse(text);
   } catch (err) {
     const pos = /position (\d+)/.exec(String((err as Error).message))?.[1];
     throw malformed(file, pos ? `not valid JSON (at position ${pos})` : 'not valid JSON');
   }
-  if (!isObject(data)) throw malformed(file, 'not a JSON object');
+  if (!isObject(parsed)) throw malformed(file, 'not a JSON object');
+  const data: Record<string, unknown> = opts.legacy ? { auths: parsed } : parsed;
   if (data.auths !== undefined) {
     if (!isObject(data.auths)) throw malformed(file, '"auths" is not an object');
     for (const [k, v] of Object.entries(data.auths)) {

@@ -1,7 +1,8 @@
 /**
- * Where credentials come from, in order: explicit (flags/stdin) → env → Docker config.json
- * (credHelpers, auths, credsStore) → Podman/containers auth.json files. Also writes them for
- * `regpush login`/`logout`. Secrets never reach a log line or an error message.
+ * Where credentials come from, in order: explicit (flags/stdin) → env → credential files (see
+ * credentialFiles: REGISTRY_AUTH_FILE alone, else Docker's config.json, then Podman's auth.json
+ * files, then the legacy ~/.dockercfg), each read as credHelpers → auths → credsStore. Also writes
+ * them for `regpush login`/`logout`. Secrets never reach a log line or an error message.
  */
 import os from 'node:os';
 import path from 'node:path';
@@ -51,6 +52,29 @@ export interface CredentialOptions {
   helperTimeoutMs?: number;
   /** The run's secrets: what is resolved here (and a secret a failing helper printed) is added. */
   secrets?: SecretSink;
+  /** The machine facts the file lookup depends on (platform, uid); injectable for tests. */
+  system?: AuthFileSystem;
+}
+
+/**
+ * What Podman's default auth file depends on besides the environment. containers/image keeps its
+ * primary file in `$XDG_RUNTIME_DIR`, and in `/run/containers/<uid>/` when that variable is unset
+ * (a login shell without systemd-logind, `su`, cron); elsewhere than on Linux in
+ * `~/.config/containers/`.
+ */
+export interface AuthFileSystem {
+  /** Default process.platform. */
+  platform?: NodeJS.Platform;
+  /** Default process.getuid() (undefined on Windows). */
+  uid?: number;
+  /** Prefix of the absolute default path `/run/containers/<uid>/auth.json` (default "/"). */
+  root?: string;
+}
+
+/** One file credentials are read from; `legacy` is the pre-2015 ~/.dockercfg format (the `auths` map alone). */
+export interface CredentialFilePath {
+  path: string;
+  legacy?: boolean;
 }
 
 /** Where the auth layer reports secrets it learns (a SecretSet of src/redact.ts). */
@@ -91,13 +115,18 @@ export function credentialEnvRoles(role: CredentialRole): ('from' | 'to' | 'read
   return role === 'read' ? ['read', 'to', 'from'] : [role];
 }
 
-/** Where resolveCredential looks for a role, for error messages: "REGPUSH_USER/REGPUSH_PASSWORD, …, Docker config.json, containers auth.json". */
-export function credentialSources(role: CredentialRole, explicitFlags?: string): string {
+/**
+ * Where resolveCredential looks for a role, for error messages: "REGPUSH_USER/REGPUSH_PASSWORD, …,
+ * Docker config.json, containers auth.json" — or "…, REGISTRY_AUTH_FILE (path)" when `env` sets it,
+ * since that file is then the only one read.
+ */
+export function credentialSources(role: CredentialRole, explicitFlags?: string, env?: Record<string, string | undefined>): string {
   const vars = credentialEnvRoles(role).map((r) => {
     const n = credentialEnvVars(r);
     return `${n.user}/${n.password}`;
   });
-  return [...(explicitFlags ? [explicitFlags] : []), ...vars, 'Docker config.json', 'containers auth.json'].join(', ');
+  const files = env?.REGISTRY_AUTH_FILE ? [`REGISTRY_AUTH_FILE (${env.REGISTRY_AUTH_FILE})`] : ['Docker config.json', 'containers auth.json'];
+  return [...(explicitFlags ? [explicitFlags] : []), ...vars, ...files].join(', ');
 }
 
 /** Finds the credential for `registry` (a host such as "ghcr.io" or "docker.io"); undefined = anonymous. */
@@ -128,17 +157,10 @@ async function findCredential(registry: string, opts: CredentialOptions): Promis
   }
 
   const exec = helperExecFromOptions(opts);
-  const dockerFile = dockerConfigPath(opts.env, opts.homeDir);
-  const docker = await readCredentialFile(dockerFile);
-  if (docker) {
-    const found = await fromCredentialFile(docker, dockerFile, registry, exec, log, opts.secrets);
-    if (found) return found;
-  }
-
-  for (const file of containersAuthFiles(opts.env, opts.homeDir)) {
-    const data = await readCredentialFile(file);
+  for (const file of credentialFiles(opts.env, opts.homeDir, opts.system)) {
+    const data = await readCredentialFile(file.path, { legacy: file.legacy });
     if (!data) continue;
-    const found = await fromCredentialFile(data, file, registry, exec, log, opts.secrets);
+    const found = await fromCredentialFile(data, file.path, registry, exec, log, opts.secrets);
     if (found) return found;
   }
   log.debug(`auth: no credentials found for ${host}; trying anonymous access`);
@@ -153,7 +175,7 @@ export async function storeCredential(registry: string, cred: Credential, opts: 
   if (!secret || !username) {
     throw new AuthError(`nothing to store for ${registry}: a username and password (or an identity token) are needed`);
   }
-  const file = dockerConfigPath(opts.env, opts.homeDir);
+  const file = loginFilePath(opts.env, opts.homeDir);
   const data: CredentialFile = (await readCredentialFile(file)) ?? {};
   const key = findByRegistry(data.auths, registry)?.[0] ?? dockerConfigKey(registry);
   const helper = helperFor(data, registry);
@@ -195,7 +217,7 @@ export async function storeCredential(registry: string, cred: Credential, opts: 
 /** Removes the credential for `registry` (helper erase and/or config entries); true when something was removed. */
 export async function eraseCredential(registry: string, opts: CredentialStoreOptions): Promise<boolean> {
   const log = opts.logger ?? silentLogger;
-  const file = dockerConfigPath(opts.env, opts.homeDir);
+  const file = loginFilePath(opts.env, opts.homeDir);
   const data = await readCredentialFile(file);
   if (!data) return false;
   let removed = false;
@@ -233,13 +255,44 @@ export function dockerConfigPath(env: Record<string, string | undefined>, homeDi
   return path.join(dir, 'config.json');
 }
 
-/** Podman/containers auth files in lookup order (see containers-auth.json(5)). */
-export function containersAuthFiles(env: Record<string, string | undefined>, homeDir?: string): string[] {
-  const files: string[] = [];
-  if (env.REGISTRY_AUTH_FILE) files.push(env.REGISTRY_AUTH_FILE);
-  if (env.XDG_RUNTIME_DIR) files.push(path.join(env.XDG_RUNTIME_DIR, 'containers', 'auth.json'));
-  files.push(path.join(homeDir ?? os.homedir(), '.config', 'containers', 'auth.json'));
-  return files;
+/**
+ * The file `regpush login` writes and `logout` edits: `REGISTRY_AUTH_FILE` when set (as Podman's
+ * login does, so that the one file read afterwards holds the login), else Docker's config.json
+ * (which Podman reads too, after its own files).
+ */
+export function loginFilePath(env: Record<string, string | undefined>, homeDir?: string): string {
+  return env.REGISTRY_AUTH_FILE || dockerConfigPath(env, homeDir);
+}
+
+/**
+ * The credential files in lookup order; the first one holding credentials for the registry wins.
+ * Compare containers-auth.json(5) and Docker's `docker login` documentation:
+ * - `REGISTRY_AUTH_FILE` set: that file only. Podman, Buildah and Skopeo take it as the default of
+ *   `--authfile`, and an auth file given explicitly replaces the whole search (containers/image
+ *   reads no other file then), so a CI job that names its file is not served another login.
+ * - otherwise Docker's `$DOCKER_CONFIG/config.json` or `~/.docker/config.json` first — the file
+ *   `regpush login` writes, so a new login wins over an older Podman one; Podman reads it after its
+ *   own files, Docker reads nothing else —, then Podman's primary file (Linux:
+ *   `$XDG_RUNTIME_DIR/containers/auth.json`, or `/run/containers/<uid>/auth.json` when
+ *   XDG_RUNTIME_DIR is unset; elsewhere `~/.config/containers/auth.json`), then
+ *   `${XDG_CONFIG_HOME:-~/.config}/containers/auth.json`, then the legacy `~/.dockercfg`, which
+ *   Podman still reads (Docker dropped it, docker/cli#2504).
+ * Missing files are skipped.
+ */
+export function credentialFiles(env: Record<string, string | undefined>, homeDir?: string, system: AuthFileSystem = {}): CredentialFilePath[] {
+  if (env.REGISTRY_AUTH_FILE) return [{ path: env.REGISTRY_AUTH_FILE }];
+  const home = homeDir ?? os.homedir();
+  const platform = system.platform ?? process.platform;
+  const files = [dockerConfigPath(env, homeDir)];
+  if (platform !== 'linux') files.push(path.join(home, '.config', 'containers', 'auth.json'));
+  else if (env.XDG_RUNTIME_DIR) files.push(path.join(env.XDG_RUNTIME_DIR, 'containers', 'auth.json'));
+  else {
+    const uid = 'uid' in system ? system.uid : process.getuid?.();
+    if (uid !== undefined) files.push(path.join(system.root ?? '/', 'run', 'containers', String(uid), 'auth.json'));
+  }
+  files.push(path.join(env.XDG_CONFIG_HOME || path.join(home, '.config'), 'containers', 'auth.json'));
+  const unique = [...new Set(files)].map((p): CredentialFilePath => ({ path: p }));
+  return [...unique, { path: path.join(home, '.dockercfg'), legacy: true }];
 }
 
 /**

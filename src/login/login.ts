@@ -1,7 +1,8 @@
 /**
- * `login` and `logout`: Docker's credential format ($DOCKER_CONFIG/config.json or
- * ~/.docker/config.json), through the credential helper when the file names one (credHelpers entry
- * or credsStore), so Docker, Podman, crane and regpush share one login. Login checks the
+ * `login` and `logout`: Docker's credential format in $REGISTRY_AUTH_FILE when set (as Podman's
+ * login), else $DOCKER_CONFIG/config.json or ~/.docker/config.json, through the credential helper
+ * when the file names one (credHelpers entry or credsStore), so Docker, Podman, crane and regpush
+ * share one login (see loginFilePath). Login checks the
  * credentials against the registry (GET /v2/) before storing anything, over the same transport
  * every other operation builds (proxies, insecure registries, idle timeout, retries).
  */
@@ -63,8 +64,8 @@ function storeOptions(opts: { env?: Record<string, string | undefined>; homeDir?
 
 /**
  * Checks `username`/`password` against the registry and, when it accepts them, stores them in the
- * Docker config (or its credential helper). Throws AuthError when the registry refuses them; then
- * nothing is stored.
+ * Docker config ($REGISTRY_AUTH_FILE when set) or its credential helper. Throws AuthError when the
+ * registry refuses them; then nothing is stored.
  */
 export async function login(opts: LoginOptions): Promise<LoginResult> {
   const registry = loginHost(opts.registry);
@@ -100,7 +101,7 @@ export async function login(opts: LoginOptions): Promise<LoginResult> {
   return { registry };
 }
 
-/** Removes the stored credentials for a registry from the Docker config and its credential helper. */
+/** Removes the stored credentials for a registry from the Docker config ($REGISTRY_AUTH_FILE when set) and its credential helper. */
 export async function logout(opts: LogoutOptions): Promise<LogoutResult> {
   const registry = loginHost(opts.registry);
   const removed = await eraseCredential(registry, storeOptions(opts));

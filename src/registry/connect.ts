@@ -225,7 +225,7 @@ function connectOne(
     signal: opts.signal,
     scopes: scopes.map((s) => repositoryScope(s.repo, s.actions)),
     secrets: opts.secrets,
-    credentialSources: hasExplicit(explicit) ? 'the credentials given explicitly (flags or options)' : credentialSources(role),
+    credentialSources: hasExplicit(explicit) ? 'the credentials given explicitly (flags or options)' : credentialSources(role, undefined, opts.env),
     // With the operation's memory, one credential lookup (helper runs included) per registry and role.
     credential: () => (cached ??= memory ? memory.credential(`${role} ${registry}`, resolve) : resolve()),
   });

@@ -23,7 +23,10 @@ function isolatedEnv(extra: Record<string, string | undefined> = {}): Record<str
     HOME: home,
     DOCKER_CONFIG: join(home, '.docker'),
     REGISTRY_AUTH_FILE: undefined,
-    XDG_RUNTIME_DIR: undefined,
+    // Set (to a folder that does not exist) so that the machine's /run/containers/<uid>/auth.json,
+    // read when XDG_RUNTIME_DIR is unset, stays out.
+    XDG_RUNTIME_DIR: join(home, 'run'),
+    XDG_CONFIG_HOME: undefined,
     REGPUSH_FROM_USER: undefined,
     REGPUSH_FROM_PASSWORD: undefined,
     REGPUSH_TO_USER: undefined,
@@ -182,6 +185,27 @@ test('credentials from a Podman auth.json named by REGISTRY_AUTH_FILE', async ()
   const file = join(dir, 'auth.json');
   writeJson(file, { auths: auths() });
   await copyWorks(isolatedEnv({ REGISTRY_AUTH_FILE: file }));
+});
+
+test('REGISTRY_AUTH_FILE is the only file read; regpush login writes it and logout edits it', async () => {
+  const dir = tempDir('regpush-authfile-');
+  const file = join(dir, 'auth.json');
+  const env = isolatedEnv({ REGISTRY_AUTH_FILE: file });
+  const dockerFile = join(env.DOCKER_CONFIG!, 'config.json');
+  writeJson(dockerFile, { auths: auths() });
+  const denied = await runCli(['copy', SOURCE, target()], { env });
+  assert.equal(denied.code, 3, denied.stderr);
+  assert.ok(denied.stderr.includes(`REGISTRY_AUTH_FILE (${file})`), denied.stderr);
+  for (const reg of [R.token, R.basic]) {
+    const ok = await runCli(['login', '-u', reg.user!, '--password-stdin', reg.host], { env, input: `${reg.password}\n` });
+    assert.equal(ok.code, 0, ok.stderr);
+  }
+  assert.deepEqual(JSON.parse(readFileSync(file, 'utf8')).auths, auths());
+  await copyWorks(env);
+  const out = await runCli(['logout', R.basic.host], { env });
+  assert.equal(out.code, 0, out.stderr);
+  assert.deepEqual(Object.keys(JSON.parse(readFileSync(file, 'utf8')).auths), [R.token.host]);
+  assert.deepEqual(JSON.parse(readFileSync(dockerFile, 'utf8')).auths, auths(), 'Docker config.json untouched');
 });
 
 test('credentials from $XDG_RUNTIME_DIR/containers/auth.json (Podman\'s default)', async () => {

@@ -30,7 +30,8 @@ function helperEnv(helpers: Record<string, string>, binDir: string, extra: Recor
     DOCKER_CONFIG: dockerConfig,
     PATH: `${binDir}${delimiter}${process.env.PATH}`,
     REGISTRY_AUTH_FILE: undefined,
-    XDG_RUNTIME_DIR: undefined,
+    XDG_RUNTIME_DIR: join(home, 'run'), // unset, /run/containers/<uid>/auth.json of the machine would be read
+    XDG_CONFIG_HOME: undefined,
     REGPUSH_FROM_USER: undefined,
     REGPUSH_FROM_PASSWORD: undefined,
     REGPUSH_FROM_TOKEN: undefined,

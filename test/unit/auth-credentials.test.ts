@@ -9,6 +9,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
+  credentialFiles,
   credentialSources,
   eraseCredential,
   resolveCredential,
@@ -55,6 +56,8 @@ async function setup(extra: Partial<CredentialOptions> = {}): Promise<Credential
     homeDir: home,
     logger: log,
     runHelper: async (name) => assert.fail(`unexpected helper call: ${name}`),
+    // Linux with a made-up uid, and /run under the temp home: the machine's own files stay unread.
+    system: { platform: 'linux', uid: 4242, root: home },
     ...extra,
   };
 }
@@ -146,7 +149,7 @@ describe('resolveCredential: order', () => {
 });
 
 describe('resolveCredential: docker config.json', () => {
-  const keys = ['https://reg.example.com', 'http://reg.example.com/v2/', 'reg.example.com', 'https://reg.example.com/v1/', 'REG.example.com'];
+  const keys = ['https://reg.example.com', 'http://reg.example.com/v2/', 'reg.example.com', 'https://reg.example.com/v1/', 'REG.example.com', 'https://reg.example.com/', 'reg.example.com/v2'];
   for (const key of keys) {
     it(`auths key "${key}" matches reg.example.com`, async () => {
       const o = await setup();
@@ -369,6 +372,87 @@ describe('resolveCredential: podman / containers auth.json', () => {
   });
 });
 
+describe('resolveCredential: which files, in which order (containers-auth.json(5), Docker)', () => {
+  const podmanHome = (home: string) => path.join(home, '.config', 'containers', 'auth.json');
+  const runFile = (home: string) => path.join(home, 'run', 'containers', '4242', 'auth.json');
+  const entry = (user: string) => ({ auths: { 'quay.io': { auth: b64(`${user}:pw-${user}`) } } });
+
+  it('credentialFiles lists the whole order: Docker, Podman primary, XDG config home, legacy ~/.dockercfg', async () => {
+    const home = await tempHome();
+    const linux = { platform: 'linux' as const, uid: 4242, root: home };
+    assert.deepEqual(credentialFiles({}, home, linux), [
+      { path: dockerConfig(home) },
+      { path: runFile(home) },
+      { path: podmanHome(home) },
+      { path: path.join(home, '.dockercfg'), legacy: true },
+    ]);
+    const env = { DOCKER_CONFIG: '/dc', XDG_RUNTIME_DIR: '/xdg-run', XDG_CONFIG_HOME: '/xdg-cfg' };
+    assert.deepEqual(
+      credentialFiles(env, home, linux).map((f) => f.path),
+      ['/dc/config.json', '/xdg-run/containers/auth.json', '/xdg-cfg/containers/auth.json', path.join(home, '.dockercfg')],
+    );
+    // Not Linux: the primary file is ~/.config/containers/auth.json, named once.
+    assert.deepEqual(
+      credentialFiles({ XDG_RUNTIME_DIR: '/xdg-run' }, home, { platform: 'darwin', uid: 501 }).map((f) => f.path),
+      [dockerConfig(home), podmanHome(home), path.join(home, '.dockercfg')],
+    );
+    // Linux without a uid (nothing to put in /run/containers/<uid>): that file is left out.
+    assert.deepEqual(credentialFiles({}, home, { platform: 'linux', uid: undefined }).length, 3);
+    assert.deepEqual(credentialFiles({ REGISTRY_AUTH_FILE: '/ci/auth.json', DOCKER_CONFIG: '/dc' }, home, linux), [{ path: '/ci/auth.json' }]);
+  });
+
+  it('REGISTRY_AUTH_FILE is the only file read, as Podman does with --authfile (Docker config and other auth files are not)', async () => {
+    const o = await setup();
+    const file = path.join(o.home, 'ci', 'auth.json');
+    await writeJson(dockerConfig(o.home), { auths: { 'quay.io': { auth: b64('docker:d') }, 'ghcr.io': { auth: b64('docker:g') } } });
+    await writeJson(podmanHome(o.home), entry('podman'));
+    await writeJson(file, entry('ci'));
+    o.env = { REGISTRY_AUTH_FILE: file };
+    assert.deepEqual(await resolveCredential('quay.io', o), { username: 'ci', password: 'pw-ci' });
+    assert.equal(await resolveCredential('ghcr.io', o), undefined, 'Docker config.json must not be read');
+    // A file that does not exist means no stored credentials (public images still read), not a fallback.
+    o.env = { REGISTRY_AUTH_FILE: path.join(o.home, 'missing.json') };
+    assert.equal(await resolveCredential('quay.io', o), undefined);
+    assert.equal(
+      credentialSources('to', undefined, o.env),
+      `REGPUSH_TO_USER/REGPUSH_TO_PASSWORD, REGISTRY_AUTH_FILE (${path.join(o.home, 'missing.json')})`,
+    );
+  });
+
+  it('with XDG_RUNTIME_DIR unset, Linux reads Podman\'s /run/containers/<uid>/auth.json before ~/.config/containers/auth.json', async () => {
+    const o = await setup();
+    await writeJson(runFile(o.home), entry('run'));
+    await writeJson(podmanHome(o.home), entry('home'));
+    assert.deepEqual(await resolveCredential('quay.io', o), { username: 'run', password: 'pw-run' });
+    // Set, XDG_RUNTIME_DIR replaces /run/containers/<uid>; a folder that does not exist is skipped.
+    o.env = { XDG_RUNTIME_DIR: path.join(o.home, 'no-such-dir') };
+    assert.deepEqual(await resolveCredential('quay.io', o), { username: 'home', password: 'pw-home' });
+  });
+
+  it('$XDG_CONFIG_HOME/containers/auth.json replaces ~/.config/containers/auth.json', async () => {
+    const o = await setup();
+    const cfg = path.join(o.home, 'cfg');
+    await writeJson(path.join(cfg, 'containers', 'auth.json'), entry('xdgcfg'));
+    await writeJson(podmanHome(o.home), entry('home'));
+    o.env = { XDG_CONFIG_HOME: cfg };
+    assert.deepEqual(await resolveCredential('quay.io', o), { username: 'xdgcfg', password: 'pw-xdgcfg' });
+  });
+
+  it('the legacy ~/.dockercfg (registry URL keys at the top level) is read last', async () => {
+    const o = await setup();
+    const legacy = path.join(o.home, '.dockercfg');
+    await writeJson(legacy, {
+      'https://index.docker.io/v1/': { auth: b64('hub:old'), email: 'me@example.com' },
+      'https://quay.io/v1/': { auth: b64('legacy:1') },
+    });
+    assert.deepEqual(await resolveCredential('docker.io', o), { username: 'hub', password: 'old' });
+    await writeJson(podmanHome(o.home), entry('home'));
+    assert.deepEqual(await resolveCredential('quay.io', o), { username: 'home', password: 'pw-home' });
+    await writeJson(legacy, { 'quay.io': 'not an object' });
+    await assert.rejects(resolveCredential('ghcr.io', o), (err: Error) => err instanceof AuthError && err.message.includes(legacy));
+  });
+});
+
 describe('credential helper: real process', () => {
   it('runs docker-credential-<name> from env.PATH, writing the server URL to stdin', async () => {
     const o = await setup();
@@ -558,6 +642,21 @@ describe('storeCredential / eraseCredential', () => {
   it('refuses to store an incomplete credential', async () => {
     const home = await tempHome();
     await assert.rejects(storeCredential('ghcr.io', { username: 'me' }, { env: {}, homeDir: home }), AuthError);
+  });
+
+  it('with REGISTRY_AUTH_FILE set, login writes that file (0600) and logout edits it; Docker config stays untouched', async () => {
+    const home = await tempHome();
+    const file = path.join(home, 'ci', 'auth.json');
+    const env = { REGISTRY_AUTH_FILE: file };
+    await writeJson(dockerConfig(home), { auths: { 'ghcr.io': { auth: b64('docker:d') } } });
+    const before = await fs.readFile(dockerConfig(home), 'utf8');
+    await storeCredential('ghcr.io', { username: 'me', password: SECRET }, { env, homeDir: home });
+    assert.deepEqual(JSON.parse(await fs.readFile(file, 'utf8')).auths, { 'ghcr.io': { auth: b64(`me:${SECRET}`) } });
+    assert.equal((await fs.stat(file)).mode & 0o777, 0o600);
+    assert.deepEqual(await resolveCredential('ghcr.io', { role: 'to', env, homeDir: home }), { username: 'me', password: SECRET });
+    assert.equal(await eraseCredential('ghcr.io', { env, homeDir: home }), true);
+    assert.deepEqual(JSON.parse(await fs.readFile(file, 'utf8')).auths, {});
+    assert.equal(await fs.readFile(dockerConfig(home), 'utf8'), before);
   });
 
   it('writes through a symlinked config.json to its target', async () => {

@@ -30,7 +30,7 @@ export function loginCommands(y: Argv, io: CliIO, done: (code: number) => void, 
   return y
     .command(
       'login <registry>',
-      'Check credentials against a registry and store them in the Docker config (or its credential helper)',
+      'Check credentials against a registry and store them in the Docker config (or its credential helper; in $REGISTRY_AUTH_FILE when set)',
       (c) =>
         withFlags(c, loginFlags)
           .example('echo "$DOCKERHUB_TOKEN" | $0 login -u acme --password-stdin docker.io', 'Docker Hub with an access token')
@@ -71,7 +71,7 @@ export function loginCommands(y: Argv, io: CliIO, done: (code: number) => void, 
     )
     .command(
       'logout <registry>',
-      'Remove stored credentials for a registry (Docker config and its credential helper)',
+      'Remove stored credentials for a registry (Docker config and its credential helper; $REGISTRY_AUTH_FILE when set)',
       (c) =>
         withFlags(c, logoutFlags)
           .example('$0 logout ghcr.io', 'Forget the GHCR login')
