@@ -36,6 +36,12 @@ const EXEC_MODE = 0o755;
  */
 const WELL_KNOWN_DIR_MODES: Record<string, number> = { 'tmp/': 0o1777, 'var/tmp/': 0o1777 };
 const MAX_DOCKERIGNORE = 1024 * 1024;
+/**
+ * Names starting with this are whiteouts (OCI image spec, layer.md "Whiteouts"): unpacking the
+ * image deletes the named sibling from the layers below (`.wh..wh..opq` empties the directory) and
+ * never creates the entry itself. A user's file of that name cannot be represented in an image.
+ */
+const WHITEOUT_PREFIX = '.wh.';
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** UTF-16 order, which is the byte order of the UTF-8 names unless one has a surrogate pair. */
@@ -100,6 +106,23 @@ function listDir(absDir: string): Listing {
     kinds[i] = d.isFile() ? Kind.File : d.isDirectory() ? Kind.Directory : d.isSymbolicLink() ? Kind.Symlink : Kind.Other;
   }
   return { names: dirents.map((d) => d.name).join('/'), kinds };
+}
+
+/**
+ * InputError when the last component of the layer name `name` ("app/.wh.x", "app/.wh.d/") is a
+ * whiteout: the layer would silently delete base files instead of adding this one.
+ */
+function checkNotWhiteout(name: string, source: LayerSource): void {
+  if (!name.includes(WHITEOUT_PREFIX)) return; // the common case, without slicing
+  const end = name.endsWith('/') ? name.length - 1 : name.length;
+  const base = name.slice(name.lastIndexOf('/', end - 1) + 1, end);
+  if (!base.startsWith(WHITEOUT_PREFIX)) return;
+  const hidden = base.slice(WHITEOUT_PREFIX.length);
+  const effect = hidden.startsWith(WHITEOUT_PREFIX) ? 'hides everything the layers below have in its directory' : `deletes "${hidden}" from the layers below`;
+  throw new InputError(
+    `app source ${source.src}: cannot put /${name} into a layer: a name starting with "${WHITEOUT_PREFIX}" is a whiteout (OCI image spec) that ${effect}; rename it or exclude it in .dockerignore`,
+    { details: { path: `/${name}` } },
+  );
 }
 
 /** Throws AbortedError when the signal has fired (the walk checks between entries). */
@@ -179,8 +202,14 @@ function copiedDirectories(sources: readonly LayerSource[]): (name: string) => '
  * Walks every source and calls `visit` for each entry in layer order, awaiting what it returns
  * (back-pressure). A visit that has nothing to wait for may return nothing: no promise per entry.
  */
-export async function walkSources(sources: LayerSource[], ctx: WalkContext, visit: (e: WalkEntry) => Promise<void> | void): Promise<void> {
+export async function walkSources(sources: LayerSource[], ctx: WalkContext, visitEntry: (e: WalkEntry) => Promise<void> | void): Promise<void> {
   const seenDirs = new Set<string>();
+  let source: LayerSource | undefined;
+  // Every entry passes here: the names inside a source, its destination and that destination's parents alike.
+  const visit = (e: WalkEntry): Promise<void> | void => {
+    checkNotWhiteout(e.name, source!);
+    return visitEntry(e);
+  };
   const copied = copiedDirectories(sources);
 
   const emitDir = async (name: string, owned: boolean, ancestor: boolean): Promise<void> => {
@@ -201,7 +230,7 @@ export async function walkSources(sources: LayerSource[], ctx: WalkContext, visi
     for (let i = 1; i < parts.length; i++) await emitDir(`${parts.slice(0, i).join('/')}/`, false, true);
   };
 
-  for (const source of sources) {
+  for (source of sources) {
     checkAborted(ctx.signal);
     const abs = resolve(source.src);
     let st;

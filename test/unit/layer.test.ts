@@ -10,7 +10,7 @@ import zlib from 'node:zlib';
 import { extract, pack, type Header } from 'tar-stream';
 import { AbortedError, InputError } from '../../src/errors.js';
 import { parallelGzip, singleGzip } from '../../src/layer/gzip.js';
-import { computeDiffId, createLayerStream, hashLayer, parseAppFlag, validateSources, type LayerOptions } from '../../src/layer/index.js';
+import { computeDiffId, createLayerStream, hasContent, hashLayer, parseAppFlag, validateSources, type LayerOptions } from '../../src/layer/index.js';
 import type { Logger } from '../../src/log.js';
 import { resolveLayerOptions } from '../../src/layer/options.js';
 import { BufferPool } from '../../src/layer/pool.js';
@@ -387,6 +387,42 @@ describe('layer: tar contents (checked with GNU tar)', () => {
     await assert.rejects(hashLayer({ sources: [{ src, dest: '/app' }] }), isUtf8Error);
     await assert.rejects(computeDiffId({ sources: [{ src, dest: '/app' }] }), isUtf8Error);
     await assert.rejects(build({ sources: [{ src, dest: '/app' }] }), isUtf8Error);
+  });
+});
+
+describe('layer: whiteout names', () => {
+  // An entry whose name starts with ".wh." is a whiteout (OCI image spec, layer.md "Whiteouts"):
+  // unpacking the image deletes the named sibling from the layers below and never creates the entry.
+  const refused = (image: string) => (err: unknown): boolean =>
+    err instanceof InputError && err.message.includes(image) && /whiteout/.test(err.message) && !err.message.includes('\n');
+
+  it('refuses a file, directory or symlink named .wh.* (and the opaque marker) in every pass', async () => {
+    for (const [spec, image] of [
+      [{ '.wh.foo': 'x', 'a': 'a' }, '/app/.wh.foo'],
+      [{ 'sub/.wh..wh..opq': '' }, '/app/sub/.wh..wh..opq'],
+      [{ '.wh.cache/x': 'x' }, '/app/.wh.cache/'],
+      [{ 'd/.wh.l': { link: 'target' } }, '/app/d/.wh.l'],
+    ] as const) {
+      const src = tree(spec);
+      const opts = { sources: [{ src, dest: '/app' }] };
+      await assert.rejects(build(opts), refused(image), image);
+      await assert.rejects(computeDiffId(opts), refused(image), image);
+    }
+    // A --layer's up-front check walks until its first entry: a whiteout there fails before any request.
+    await assert.rejects(hasContent([{ src: tree({ '.wh.foo': 'x' }), dest: '/app' }]), refused('/app/.wh.foo'));
+  });
+
+  it('refuses a whiteout name in the destination, for a directory or a file source', async () => {
+    const src = tree({ 'a.txt': 'a' });
+    await assert.rejects(hashLayer({ sources: [{ src, dest: '/srv/.wh.app' }] }), refused('/srv/.wh.app/'));
+    await assert.rejects(hashLayer({ sources: [{ src: join(src, 'a.txt'), dest: '/etc/.wh.passwd' }] }), refused('/etc/.wh.passwd'));
+    await assert.rejects(hashLayer({ sources: [{ src: join(src, 'a.txt'), dest: '/.wh.etc/' }] }), refused('/.wh.etc/'));
+  });
+
+  it('keeps names that only look alike, and a .wh.* entry that .dockerignore leaves out', async () => {
+    const src = tree({ '.dockerignore': '**/.wh.*\n', '.wh.skip': 'x', 'd/.wh.skip-dir/x': 'x', 'a.wh.b': '1', '.wh': '2', '.whx': '3', 'wh./x': '4' });
+    const names = (await entries(zlib.gunzipSync((await build({ sources: [{ src, dest: '/app' }] })).bytes))).map((e) => e.header.name);
+    assert.deepEqual(names, ['app/', 'app/.dockerignore', 'app/.wh', 'app/.whx', 'app/a.wh.b', 'app/d/', 'app/wh./', 'app/wh./x']);
   });
 });
 
