@@ -329,7 +329,28 @@ describe('layer: tar contents (checked with GNU tar)', () => {
       'home/app/site/a.txt': '1000:2000', 'home/app/site/d/': '1000:2000', 'home/app/site/d/b': '1000:2000', 'home/app/site/l': '1000:2000',
     });
     await assert.rejects(hashLayer({ sources: [{ src, dest: '/app' }], chown: { uid: -1, gid: 0 } }), InputError);
-    await assert.rejects(hashLayer({ sources: [{ src, dest: '/app' }], chown: { uid: 0o1000000, gid: 0 } }), InputError);
+    await assert.rejects(hashLayer({ sources: [{ src, dest: '/app' }], chown: { uid: 2 ** 32 - 1, gid: 0 } }), InputError); // (uid_t)-1
+    await assert.rejects(hashLayer({ sources: [{ src, dest: '/app' }], chown: { uid: 0, gid: 2 ** 32 } }), InputError);
+  });
+
+  it('a uid or gid past the 6 octal digits of the ustar field goes in pax records that GNU tar reads', async () => {
+    const src = tree({ 'a.txt': 'a', [`${'n'.repeat(120)}.txt`]: 'long name: pax path too', 'l': { link: 'a.txt' }, 'd/e': 'e' });
+    for (const chown of [{ uid: 1000680000, gid: 0 }, { uid: 0o777777, gid: 0o1000000 }, { uid: 2 ** 32 - 2, gid: 2 ** 32 - 2 }]) {
+      const opts = { sources: [{ src, dest: '/srv/app' }], chown };
+      const { bytes, result } = await build(opts);
+      const listing = (await run('tar', ['-tvzf', '-', '--numeric-owner'], bytes)).trim().split('\n').map((l) => l.split(/\s+/));
+      const owner = Object.fromEntries(listing.map((f) => [f[5], f[1]]));
+      const want = `${chown.uid}/${chown.gid}`;
+      assert.deepEqual(owner, {
+        'srv/': '0/0', 'srv/app/': want, 'srv/app/a.txt': want, 'srv/app/d/': want, 'srv/app/d/e': want, 'srv/app/l': want, [`srv/app/${'n'.repeat(120)}.txt`]: want,
+      }, want);
+      assert.equal(listing.find((f) => f[5] === 'srv/app/l')![7], 'a.txt');
+      assert.deepEqual(await computeDiffId(opts), { diffId: result.diffId, uncompressedSize: result.uncompressedSize });
+      // The names and contents come through unchanged.
+      const es = await entries(zlib.gunzipSync(bytes));
+      assert.equal(es.find((e) => e.header.name === `srv/app/${'n'.repeat(120)}.txt`)!.data.toString(), 'long name: pax path too');
+      assert.equal(es.find((e) => e.header.name === 'srv/app/d/e')!.data.toString(), 'e');
+    }
   });
 
   it('keeps /tmp and /var/tmp sticky and world-writable when they are parents of the destination', async () => {
