@@ -618,6 +618,50 @@ describe('layer: sources', () => {
     assert.deepEqual(await owners([{ src: publish, dest: '/app' }, file('/app/bin/tool'), file('/app/lib/tool')]), want);
   });
 
+  describe('sources that put something at the same path: one entry, the later source\'s (the OCI layer format allows no duplicates)', () => {
+    /** Entries as "name type content|target", and a check that no path appears twice (a directory's trailing slash aside). */
+    async function layerOf(sources: { src: string; dest: string }[]): Promise<string[]> {
+      const opts = { sources };
+      const { bytes, result } = await build(opts);
+      assert.equal((await computeDiffId(opts)).diffId, result.diffId);
+      const es = await entries(zlib.gunzipSync(bytes));
+      const paths = es.map((e) => e.header.name.replace(/\/$/, ''));
+      assert.equal(new Set(paths).size, paths.length, `duplicate entries: ${paths.join(' ')}`);
+      return es.map((e) => `${e.header.name} ${e.header.type}${e.header.type === 'file' ? ` ${e.data.toString()}` : e.header.type === 'symlink' ? ` ${e.header.linkname}` : ''}`);
+    }
+
+    it('a file in two directory sources, or a file source over a directory source\'s file', async () => {
+      const a = tree({ 'only-a.txt': 'a', 'same.txt': 'from a', 'd/y': 'a', 'config.json': '{"env":"dev"}', 'l': { link: 'only-a.txt' } });
+      const b = tree({ 'same.txt': 'from b', 'd/y': 'b', 'z': 'b', 'l': { link: 'z' } });
+      const prod = tree({ 'prod.json': '{"env":"prod"}' });
+      assert.deepEqual(await layerOf([{ src: a, dest: '/app' }, { src: b, dest: '/app' }, { src: join(prod, 'prod.json'), dest: '/app/config.json' }]), [
+        'app/ directory', 'app/d/ directory', 'app/only-a.txt file a',
+        'app/d/y file b', 'app/l symlink z', 'app/same.txt file from b', 'app/z file b',
+        'app/config.json file {"env":"prod"}',
+      ]);
+    });
+
+    it('a later directory replaces an earlier file or symlink; a later file or symlink replaces an earlier directory and all below it', async () => {
+      const a = tree({ 'x': 'file in a', 'y/inner': 'inner', 'y/deeper/f': 'f', 'lib': { link: '/usr/lib' }, 'keep': 'k' });
+      const b = tree({ 'x/k': 'k in b', 'y': { link: 'x' } });
+      const tool = tree({ 'tool': 't' });
+      assert.deepEqual(await layerOf([{ src: a, dest: '/app' }, { src: b, dest: '/app' }, { src: join(tool, 'tool'), dest: '/app/lib/tool' }]), [
+        'app/ directory', 'app/keep file k',
+        'app/x/ directory', 'app/x/k file k in b', 'app/y symlink x',
+        'app/lib/ directory', 'app/lib/tool file t',
+      ]);
+      // A file source, then a directory source at the same destination (and the other way round).
+      assert.deepEqual(await layerOf([{ src: join(tool, 'tool'), dest: '/opt/t' }, { src: b, dest: '/opt/t' }]), ['opt/ directory', 'opt/t/ directory', 'opt/t/x/ directory', 'opt/t/x/k file k in b', 'opt/t/y symlink x']);
+      assert.deepEqual(await layerOf([{ src: b, dest: '/opt/t' }, { src: join(tool, 'tool'), dest: '/opt/t' }]), ['opt/ directory', 'opt/t file t']);
+    });
+
+    it('what a later source\'s .dockerignore leaves out does not replace anything', async () => {
+      const a = tree({ 'same.txt': 'from a', 'x': 'file in a' });
+      const b = tree({ '.dockerignore': 'same.txt\nx\n', 'same.txt': 'from b', 'x/k': 'k' });
+      assert.deepEqual(await layerOf([{ src: a, dest: '/app' }, { src: b, dest: '/app/' }]), ['app/ directory', 'app/same.txt file from a', 'app/x file file in a', 'app/.dockerignore file same.txt\nx\n']);
+    });
+  });
+
   it('follows a symlink given as the source itself (file or directory), not the ones inside', async () => {
     const real = tree({ 'dir/a.txt': 'a', 'dir/l': { link: 'a.txt' }, 'f.txt': 'file' });
     const links = tree({ 'to-dir': { link: join(real, 'dir') }, 'to-file': { link: join(real, 'f.txt') } });
