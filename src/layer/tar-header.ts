@@ -72,7 +72,8 @@ function ustar(h: Omit<TarEntryHeader, 'type'>, type: keyof typeof TYPEFLAG, int
   } else {
     b.write(octal(h.size, 11), 124);
   }
-  b.write(octal((h.mtime.getTime() / 1000) | 0, 11), 136);
+  // tar-stream wrote `| 0`, the same seconds up to 2038; floor keeps them correct up to the field's 2242 (options.ts).
+  b.write(octal(Math.floor(h.mtime.getTime() / 1000), 11), 136);
   b[156] = 0x30 + TYPEFLAG[type];
   if (h.linkname) b.write(h.linkname, 157);
   MAGIC.copy(b, 257);

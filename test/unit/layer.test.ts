@@ -236,6 +236,19 @@ describe('layer: reproducibility and hashes', () => {
     await assert.rejects(hashLayer({ ...base, mtime: -1 }), InputError);
   });
 
+  it('an mtime past 2038 fits the 11 octal digits of the ustar field (up to 2242); past them it is refused', async () => {
+    const src = tree({ 'a.txt': 'a', 'd/b': 'b' });
+    for (const [epoch, shown] of [[2 ** 31, '2038-01-19 03:14'], [4102444800, '2100-01-01 00:00'], [8 ** 11 - 1, '2242-03-16 12:56']] as const) {
+      const opts = { sources: [{ src, dest: '/app' }], env: { SOURCE_DATE_EPOCH: String(epoch) } };
+      const { bytes, result } = await build(opts);
+      const listing = await run('env', ['TZ=UTC', 'tar', '-tvzf', '-'], bytes);
+      for (const line of listing.trim().split('\n')) assert.equal(line.split(/\s+/).slice(3, 5).join(' '), shown, line);
+      for (const e of await entries(zlib.gunzipSync(bytes))) assert.equal(e.header.mtime.getTime(), epoch * 1000);
+      assert.equal((await computeDiffId(opts)).diffId, result.diffId);
+    }
+    await assert.rejects(hashLayer({ sources: [{ src, dest: '/app' }], mtime: 8 ** 11 }), (err: unknown) => err instanceof InputError && /mtime/.test(err.message));
+  });
+
   it('the same tree at another path on disk gives the same digest', async () => {
     const spec = { 'a.txt': 'same', 'd/e.txt': 'same too' };
     const a = await hashLayer({ sources: [{ src: tree(spec), dest: '/app' }] });
