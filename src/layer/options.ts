@@ -27,10 +27,10 @@ export interface LayerConfig {
   onDiffId?: (diffId: string) => void;
 }
 
-/** Largest id a ustar header holds (6 octal digits); tar-stream would silently write 777777 above it. */
-const MAX_ID = 0o777777;
-/** tar-stream writes mtime through `| 0`, so anything past 2038-01-19 would wrap. */
-const MAX_MTIME = 2 ** 31 - 1;
+/** Largest uid/gid: uid_t is 32 bits and (uid_t)-1 means "no change" to chown(2). Past 6 octal digits the tar carries it in pax records (tar-header.ts). */
+const MAX_ID = 2 ** 32 - 2;
+/** The most the ustar mtime field holds: 11 octal digits, 2242-03-16. */
+const MAX_MTIME = 8 ** 11 - 1;
 
 /** SOURCE_DATE_EPOCH as seconds, or undefined when unset/empty; InputError when malformed (reproducible-builds.org says fail). */
 export function epochFromEnv(value: string | undefined): number | undefined {

@@ -13,6 +13,11 @@
  * - numeric fields octal, zero-padded, ending in a space; sizes past 11 octal digits in base 256;
  * - otherwise (non-ASCII name, no split possible, link target over 100 bytes) a pax header named
  *   `PaxHeader` with `path` and `linkpath` records, and the entry's own header also named `PaxHeader`.
+ *
+ * Beyond what tar-stream wrote (regpush refused these inputs then, so no earlier layer changes):
+ * a uid or gid past the 6 octal digits tar-stream gives it (262143; OpenShift's assigned ids are
+ * around 10^9) goes in `uid`/`gid` pax records, as POSIX pax and Go's archive/tar do; the ustar
+ * field then holds all sevens. Its entry keeps its own name unless the name needs pax too.
  */
 
 /** The fields of one entry. */
@@ -67,7 +72,8 @@ function ustar(h: Omit<TarEntryHeader, 'type'>, type: keyof typeof TYPEFLAG, int
   } else {
     b.write(octal(h.size, 11), 124);
   }
-  b.write(octal((h.mtime.getTime() / 1000) | 0, 11), 136);
+  // tar-stream wrote `| 0`, the same seconds up to 2038; floor keeps them correct up to the field's 2242 (options.ts).
+  b.write(octal(Math.floor(h.mtime.getTime() / 1000), 11), 136);
   b[156] = 0x30 + TYPEFLAG[type];
   if (h.linkname) b.write(h.linkname, 157);
   MAGIC.copy(b, 257);
@@ -102,11 +108,25 @@ export function padding(size: number): Buffer {
  * element, so the common entry allocates no buffer; the caller must use it before the next call.
  */
 export function entryHeaderBytes(h: TarEntryHeader, scratch?: Buffer): Buffer[] {
+  const ids = h.uid > MAX_USTAR_ID || h.gid > MAX_USTAR_ID ? idRecords(h) : '';
   const plain = ustar(h, h.type, scratch);
-  if (plain) return [plain];
-  const records = Buffer.from(paxRecord(` path=${h.name}\n`) + (h.linkname ? paxRecord(` linkpath=${h.linkname}\n`) : ''));
+  if (plain && !ids) return [plain];
+  if (plain) {
+    // Only the ids need pax: the entry header keeps its name and link target.
+    const records = Buffer.from(ids);
+    return [ustar({ ...h, name: 'PaxHeader', linkname: h.linkname && 'PaxHeader', size: records.length }, 'pax-header')!, records, padding(records.length), plain];
+  }
+  const records = Buffer.from(paxRecord(` path=${h.name}\n`) + (h.linkname ? paxRecord(` linkpath=${h.linkname}\n`) : '') + ids);
   const renamed = { ...h, name: 'PaxHeader', linkname: h.linkname && 'PaxHeader' };
   return [ustar({ ...renamed, size: records.length }, 'pax-header')!, records, padding(records.length), ustar(renamed, h.type)!];
+}
+
+/** The largest uid/gid the ustar header holds as tar-stream writes it: 6 octal digits. */
+const MAX_USTAR_ID = 0o777777;
+
+/** The `uid`/`gid` pax records an entry needs (ids past the ustar field), or ''. */
+function idRecords(h: TarEntryHeader): string {
+  return (h.uid > MAX_USTAR_ID ? paxRecord(` uid=${h.uid}\n`) : '') + (h.gid > MAX_USTAR_ID ? paxRecord(` gid=${h.gid}\n`) : '');
 }
 
 /** The end of an archive: two zero blocks. */

@@ -36,6 +36,12 @@ const EXEC_MODE = 0o755;
  */
 const WELL_KNOWN_DIR_MODES: Record<string, number> = { 'tmp/': 0o1777, 'var/tmp/': 0o1777 };
 const MAX_DOCKERIGNORE = 1024 * 1024;
+/**
+ * Names starting with this are whiteouts (OCI image spec, layer.md "Whiteouts"): unpacking the
+ * image deletes the named sibling from the layers below (`.wh..wh..opq` empties the directory) and
+ * never creates the entry itself. A user's file of that name cannot be represented in an image.
+ */
+const WHITEOUT_PREFIX = '.wh.';
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** UTF-16 order, which is the byte order of the UTF-8 names unless one has a surrogate pair. */
@@ -102,6 +108,23 @@ function listDir(absDir: string): Listing {
   return { names: dirents.map((d) => d.name).join('/'), kinds };
 }
 
+/**
+ * InputError when the last component of the layer name `name` ("app/.wh.x", "app/.wh.d/") is a
+ * whiteout: the layer would silently delete base files instead of adding this one.
+ */
+function checkNotWhiteout(name: string, source: LayerSource): void {
+  if (!name.includes(WHITEOUT_PREFIX)) return; // the common case, without slicing
+  const end = name.endsWith('/') ? name.length - 1 : name.length;
+  const base = name.slice(name.lastIndexOf('/', end - 1) + 1, end);
+  if (!base.startsWith(WHITEOUT_PREFIX)) return;
+  const hidden = base.slice(WHITEOUT_PREFIX.length);
+  const effect = hidden.startsWith(WHITEOUT_PREFIX) ? 'hides everything the layers below have in its directory' : `deletes "${hidden}" from the layers below`;
+  throw new InputError(
+    `app source ${source.src}: cannot put /${name} into a layer: a name starting with "${WHITEOUT_PREFIX}" is a whiteout (OCI image spec) that ${effect}; rename it or exclude it in .dockerignore`,
+    { details: { path: `/${name}` } },
+  );
+}
+
 /** Throws AbortedError when the signal has fired (the walk checks between entries). */
 export function checkAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new AbortedError('layer build aborted', { cause: signal.reason });
@@ -121,7 +144,7 @@ export function fileMode(mode: number): number {
   return mode & 0o111 ? EXEC_MODE : FILE_MODE;
 }
 
-async function loadIgnore(dir: string): Promise<IgnoreMatcher> {
+function loadIgnore(dir: string): IgnoreMatcher {
   const file = join(dir, '.dockerignore');
   let text: string;
   try {
@@ -175,16 +198,104 @@ function copiedDirectories(sources: readonly LayerSource[]): (name: string) => '
   };
 }
 
+/** What one source puts at a layer path, as far as replacing an earlier source's entry goes. */
+type Claim = 'directory' | 'other' | undefined;
+
+/** One source as the overlap check sees it: a directory copied to `dest` ('' for the root), or a file landing at `name`. */
+type SourceView = { kind: 'directory'; abs: string; dest: string; ignore?: IgnoreMatcher } | { kind: 'file'; name: string };
+
+/** The layer name of a file source: into the destination directory when it ends with `/` (or is the root), else the destination itself. */
+function fileName(abs: string, destName: string, intoDir: boolean): string {
+  if (destName === '') return basename(abs);
+  return intoDir ? `${destName}/${basename(abs)}` : destName;
+}
+
+function viewOf(s: LayerSource): SourceView | undefined {
+  try {
+    const abs = resolve(s.src);
+    const st = statSync(abs);
+    const { name, intoDir } = normaliseDest(s.dest);
+    if (st.isDirectory()) return { kind: 'directory', abs, dest: name };
+    if (st.isFile()) return { kind: 'file', name: fileName(abs, name, intoDir) };
+  } catch {
+    /* reported by the walk */
+  }
+  return undefined;
+}
+
+/** Whether layer path `a` is `b` or lies inside it (or the other way round). */
+function overlaps(a: string, b: string): boolean {
+  return a === '' || b === '' || a === b || a.startsWith(`${b}/`) || b.startsWith(`${a}/`);
+}
+
+/** What source `v` puts at layer path `path` (no trailing slash): its destination, a parent of it, or something in its tree that its .dockerignore keeps. */
+function claimOf(v: SourceView, path: string): Claim {
+  if (v.kind === 'file') return path === v.name ? 'other' : v.name.startsWith(`${path}/`) ? 'directory' : undefined;
+  if (v.dest !== '' && (path === v.dest || v.dest.startsWith(`${path}/`))) return 'directory';
+  if (v.dest !== '' && !path.startsWith(`${v.dest}/`)) return undefined;
+  const rel = v.dest === '' ? path : path.slice(v.dest.length + 1);
+  v.ignore ??= loadIgnore(v.abs);
+  if (!v.ignore.empty && v.ignore.isExcluded(rel)) return undefined;
+  let st;
+  try {
+    st = lstatSync(join(v.abs, rel));
+  } catch {
+    return undefined;
+  }
+  return st.isDirectory() ? 'directory' : st.isFile() || st.isSymbolicLink() ? 'other' : undefined;
+}
+
+/**
+ * For source `i`, whether a later source replaces its entry at layer name `name` ("app/x",
+ * "app/d/"), or undefined when no later source can: the image spec allows a layer no duplicate
+ * paths, so of two sources that put something at one path only the later one's goes in, as when
+ * they are unpacked one after the other (a later file replaces an earlier one, a later directory
+ * an earlier file or symlink, a later file or symlink an earlier directory and all below it;
+ * two directories merge). Only sources whose destinations overlap are asked, so the usual layer
+ * of sources apart costs nothing.
+ */
+function laterReplacements(sources: readonly LayerSource[]): (i: number) => ((name: string) => boolean) | undefined {
+  if (sources.length < 2) return () => undefined;
+  const views = sources.map(viewOf);
+  const place = (v: SourceView): string => (v.kind === 'file' ? v.name : v.dest);
+  return (i) => {
+    const mine = views[i];
+    if (!mine) return undefined;
+    const later = views.slice(i + 1).filter((v): v is SourceView => v !== undefined && overlaps(place(mine), place(v)));
+    if (later.length === 0) return undefined;
+    return (name) => {
+      const isDir = name.endsWith('/');
+      const path = isDir ? name.slice(0, -1) : name;
+      for (const v of later) {
+        const c = claimOf(v, path);
+        if (c === 'other' || (c === 'directory' && !isDir)) return true;
+      }
+      return false;
+    };
+  };
+}
+
 /**
  * Walks every source and calls `visit` for each entry in layer order, awaiting what it returns
  * (back-pressure). A visit that has nothing to wait for may return nothing: no promise per entry.
  */
-export async function walkSources(sources: LayerSource[], ctx: WalkContext, visit: (e: WalkEntry) => Promise<void> | void): Promise<void> {
+export async function walkSources(sources: LayerSource[], ctx: WalkContext, visitEntry: (e: WalkEntry) => Promise<void> | void): Promise<void> {
   const seenDirs = new Set<string>();
+  let source: LayerSource | undefined;
+  // Every entry passes here: the names inside a source, its destination and that destination's parents alike.
+  const visit = (e: WalkEntry): Promise<void> | void => {
+    checkNotWhiteout(e.name, source!);
+    return visitEntry(e);
+  };
   const copied = copiedDirectories(sources);
+  const replacementsFor = laterReplacements(sources);
+  /** For the source being walked: whether a later source replaces the entry (see laterReplacements). */
+  let replaced: ((name: string) => boolean) | undefined;
 
-  const emitDir = async (name: string, owned: boolean, ancestor: boolean): Promise<void> => {
-    if (seenDirs.has(name)) return; // several sources may share parents (/app and /app/config)
+  /** Writes a directory entry unless a later source replaces it; false then (its tree is left out too). */
+  const emitDir = async (name: string, owned: boolean, ancestor: boolean): Promise<boolean> => {
+    if (seenDirs.has(name)) return true; // several sources may share parents (/app and /app/config)
+    if (replaced?.(name)) return false;
     seenDirs.add(name);
     // A directory is written once, by whichever source reaches it first: one that another source
     // copies (its destination, or a directory inside it) is that source's, owner and mode, even
@@ -195,13 +306,18 @@ export async function walkSources(sources: LayerSource[], ctx: WalkContext, visi
       else if (by === 'inside') [owned, ancestor] = [true, false];
     }
     await visit({ kind: 'directory', name, mode: ancestor ? (WELL_KNOWN_DIR_MODES[name] ?? DIR_MODE) : DIR_MODE, owned });
+    return true;
   };
-  const emitAncestors = async (name: string): Promise<void> => {
+  /** The parents of `name`; false when a later source replaces one of them (with a file or symlink), and so all of this source. */
+  const emitAncestors = async (name: string): Promise<boolean> => {
     const parts = name.split('/');
-    for (let i = 1; i < parts.length; i++) await emitDir(`${parts.slice(0, i).join('/')}/`, false, true);
+    for (let i = 1; i < parts.length; i++) if (!(await emitDir(`${parts.slice(0, i).join('/')}/`, false, true))) return false;
+    return true;
   };
 
-  for (const source of sources) {
+  for (let index = 0; index < sources.length; index++) {
+    source = sources[index]!;
+    replaced = replacementsFor(index);
     checkAborted(ctx.signal);
     const abs = resolve(source.src);
     let st;
@@ -212,15 +328,12 @@ export async function walkSources(sources: LayerSource[], ctx: WalkContext, visi
     }
     const { name: destName, intoDir } = normaliseDest(source.dest);
     if (st.isDirectory()) {
-      if (destName !== '') {
-        await emitAncestors(destName);
-        await emitDir(`${destName}/`, true, true);
-      }
-      const matcher = await loadIgnore(abs);
+      if (destName !== '' && !((await emitAncestors(destName)) && (await emitDir(`${destName}/`, true, true)))) continue;
+      const matcher = loadIgnore(abs);
       await walkDir(abs, '', destName === '' ? '' : `${destName}/`, matcher, []);
     } else if (st.isFile()) {
-      const name = intoDir || destName === '' ? (destName === '' ? basename(abs) : `${destName}/${basename(abs)}`) : destName;
-      await emitAncestors(name);
+      const name = fileName(abs, destName, intoDir);
+      if (!(await emitAncestors(name)) || replaced?.(name)) continue;
       // The user named this path, so a symlink here is followed (the reader refuses symlinks).
       let real: string;
       try {
@@ -256,16 +369,15 @@ export async function walkSources(sources: LayerSource[], ctx: WalkContext, visi
         const tarDir = `${tarPrefix}${childRel}/`;
         if (!excluded) {
           if (pending.length > 0) await flushPending();
-          await emitDir(tarDir, true, false);
-          await walkDir(childAbs, childRel, tarPrefix, matcher, pending);
-        } else if (matcher.mayReincludeBelow(childRel)) {
+          if (await emitDir(tarDir, true, false)) await walkDir(childAbs, childRel, tarPrefix, matcher, pending);
+        } else if (matcher.mayReincludeBelow(childRel) && !replaced?.(tarDir)) {
           pending.push(tarDir);
           await walkDir(childAbs, childRel, tarPrefix, matcher, pending);
           if (pending[pending.length - 1] === tarDir) pending.pop();
         }
         continue;
       }
-      if (excluded) continue;
+      if (excluded || replaced?.(tarPrefix + childRel)) continue;
       if (kind === Kind.File) {
         if (pending.length > 0) await flushPending();
         const wait = visit({ kind: 'file', name: tarPrefix + childRel, path: childAbs });

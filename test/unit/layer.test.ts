@@ -10,7 +10,7 @@ import zlib from 'node:zlib';
 import { extract, pack, type Header } from 'tar-stream';
 import { AbortedError, InputError } from '../../src/errors.js';
 import { parallelGzip, singleGzip } from '../../src/layer/gzip.js';
-import { computeDiffId, createLayerStream, hashLayer, parseAppFlag, validateSources, type LayerOptions } from '../../src/layer/index.js';
+import { computeDiffId, createLayerStream, hasContent, hashLayer, parseAppFlag, validateSources, type LayerOptions } from '../../src/layer/index.js';
 import type { Logger } from '../../src/log.js';
 import { resolveLayerOptions } from '../../src/layer/options.js';
 import { BufferPool } from '../../src/layer/pool.js';
@@ -236,6 +236,19 @@ describe('layer: reproducibility and hashes', () => {
     await assert.rejects(hashLayer({ ...base, mtime: -1 }), InputError);
   });
 
+  it('an mtime past 2038 fits the 11 octal digits of the ustar field (up to 2242); past them it is refused', async () => {
+    const src = tree({ 'a.txt': 'a', 'd/b': 'b' });
+    for (const [epoch, shown] of [[2 ** 31, '2038-01-19 03:14'], [4102444800, '2100-01-01 00:00'], [8 ** 11 - 1, '2242-03-16 12:56']] as const) {
+      const opts = { sources: [{ src, dest: '/app' }], env: { SOURCE_DATE_EPOCH: String(epoch) } };
+      const { bytes, result } = await build(opts);
+      const listing = await run('env', ['TZ=UTC', 'tar', '-tvzf', '-'], bytes);
+      for (const line of listing.trim().split('\n')) assert.equal(line.split(/\s+/).slice(3, 5).join(' '), shown, line);
+      for (const e of await entries(zlib.gunzipSync(bytes))) assert.equal(e.header.mtime.getTime(), epoch * 1000);
+      assert.equal((await computeDiffId(opts)).diffId, result.diffId);
+    }
+    await assert.rejects(hashLayer({ sources: [{ src, dest: '/app' }], mtime: 8 ** 11 }), (err: unknown) => err instanceof InputError && /mtime/.test(err.message));
+  });
+
   it('the same tree at another path on disk gives the same digest', async () => {
     const spec = { 'a.txt': 'same', 'd/e.txt': 'same too' };
     const a = await hashLayer({ sources: [{ src: tree(spec), dest: '/app' }] });
@@ -329,7 +342,28 @@ describe('layer: tar contents (checked with GNU tar)', () => {
       'home/app/site/a.txt': '1000:2000', 'home/app/site/d/': '1000:2000', 'home/app/site/d/b': '1000:2000', 'home/app/site/l': '1000:2000',
     });
     await assert.rejects(hashLayer({ sources: [{ src, dest: '/app' }], chown: { uid: -1, gid: 0 } }), InputError);
-    await assert.rejects(hashLayer({ sources: [{ src, dest: '/app' }], chown: { uid: 0o1000000, gid: 0 } }), InputError);
+    await assert.rejects(hashLayer({ sources: [{ src, dest: '/app' }], chown: { uid: 2 ** 32 - 1, gid: 0 } }), InputError); // (uid_t)-1
+    await assert.rejects(hashLayer({ sources: [{ src, dest: '/app' }], chown: { uid: 0, gid: 2 ** 32 } }), InputError);
+  });
+
+  it('a uid or gid past the 6 octal digits of the ustar field goes in pax records that GNU tar reads', async () => {
+    const src = tree({ 'a.txt': 'a', [`${'n'.repeat(120)}.txt`]: 'long name: pax path too', 'l': { link: 'a.txt' }, 'd/e': 'e' });
+    for (const chown of [{ uid: 1000680000, gid: 0 }, { uid: 0o777777, gid: 0o1000000 }, { uid: 2 ** 32 - 2, gid: 2 ** 32 - 2 }]) {
+      const opts = { sources: [{ src, dest: '/srv/app' }], chown };
+      const { bytes, result } = await build(opts);
+      const listing = (await run('tar', ['-tvzf', '-', '--numeric-owner'], bytes)).trim().split('\n').map((l) => l.split(/\s+/));
+      const owner = Object.fromEntries(listing.map((f) => [f[5], f[1]]));
+      const want = `${chown.uid}/${chown.gid}`;
+      assert.deepEqual(owner, {
+        'srv/': '0/0', 'srv/app/': want, 'srv/app/a.txt': want, 'srv/app/d/': want, 'srv/app/d/e': want, 'srv/app/l': want, [`srv/app/${'n'.repeat(120)}.txt`]: want,
+      }, want);
+      assert.equal(listing.find((f) => f[5] === 'srv/app/l')![7], 'a.txt');
+      assert.deepEqual(await computeDiffId(opts), { diffId: result.diffId, uncompressedSize: result.uncompressedSize });
+      // The names and contents come through unchanged.
+      const es = await entries(zlib.gunzipSync(bytes));
+      assert.equal(es.find((e) => e.header.name === `srv/app/${'n'.repeat(120)}.txt`)!.data.toString(), 'long name: pax path too');
+      assert.equal(es.find((e) => e.header.name === 'srv/app/d/e')!.data.toString(), 'e');
+    }
   });
 
   it('keeps /tmp and /var/tmp sticky and world-writable when they are parents of the destination', async () => {
@@ -387,6 +421,42 @@ describe('layer: tar contents (checked with GNU tar)', () => {
     await assert.rejects(hashLayer({ sources: [{ src, dest: '/app' }] }), isUtf8Error);
     await assert.rejects(computeDiffId({ sources: [{ src, dest: '/app' }] }), isUtf8Error);
     await assert.rejects(build({ sources: [{ src, dest: '/app' }] }), isUtf8Error);
+  });
+});
+
+describe('layer: whiteout names', () => {
+  // An entry whose name starts with ".wh." is a whiteout (OCI image spec, layer.md "Whiteouts"):
+  // unpacking the image deletes the named sibling from the layers below and never creates the entry.
+  const refused = (image: string) => (err: unknown): boolean =>
+    err instanceof InputError && err.message.includes(image) && /whiteout/.test(err.message) && !err.message.includes('\n');
+
+  it('refuses a file, directory or symlink named .wh.* (and the opaque marker) in every pass', async () => {
+    for (const [spec, image] of [
+      [{ '.wh.foo': 'x', 'a': 'a' }, '/app/.wh.foo'],
+      [{ 'sub/.wh..wh..opq': '' }, '/app/sub/.wh..wh..opq'],
+      [{ '.wh.cache/x': 'x' }, '/app/.wh.cache/'],
+      [{ 'd/.wh.l': { link: 'target' } }, '/app/d/.wh.l'],
+    ] as const) {
+      const src = tree(spec);
+      const opts = { sources: [{ src, dest: '/app' }] };
+      await assert.rejects(build(opts), refused(image), image);
+      await assert.rejects(computeDiffId(opts), refused(image), image);
+    }
+    // A --layer's up-front check walks until its first entry: a whiteout there fails before any request.
+    await assert.rejects(hasContent([{ src: tree({ '.wh.foo': 'x' }), dest: '/app' }]), refused('/app/.wh.foo'));
+  });
+
+  it('refuses a whiteout name in the destination, for a directory or a file source', async () => {
+    const src = tree({ 'a.txt': 'a' });
+    await assert.rejects(hashLayer({ sources: [{ src, dest: '/srv/.wh.app' }] }), refused('/srv/.wh.app/'));
+    await assert.rejects(hashLayer({ sources: [{ src: join(src, 'a.txt'), dest: '/etc/.wh.passwd' }] }), refused('/etc/.wh.passwd'));
+    await assert.rejects(hashLayer({ sources: [{ src: join(src, 'a.txt'), dest: '/.wh.etc/' }] }), refused('/.wh.etc/'));
+  });
+
+  it('keeps names that only look alike, and a .wh.* entry that .dockerignore leaves out', async () => {
+    const src = tree({ '.dockerignore': '**/.wh.*\n', '.wh.skip': 'x', 'd/.wh.skip-dir/x': 'x', 'a.wh.b': '1', '.wh': '2', '.whx': '3', 'wh./x': '4' });
+    const names = (await entries(zlib.gunzipSync((await build({ sources: [{ src, dest: '/app' }] })).bytes))).map((e) => e.header.name);
+    assert.deepEqual(names, ['app/', 'app/.dockerignore', 'app/.wh', 'app/.whx', 'app/a.wh.b', 'app/d/', 'app/wh./', 'app/wh./x']);
   });
 });
 
@@ -559,6 +629,50 @@ describe('layer: sources', () => {
     // /app/lib is not in publish: only the file's parent, root's as every parent is.
     assert.deepEqual(await owners([file('/app/bin/tool'), file('/app/lib/tool'), { src: publish, dest: '/app' }]), want);
     assert.deepEqual(await owners([{ src: publish, dest: '/app' }, file('/app/bin/tool'), file('/app/lib/tool')]), want);
+  });
+
+  describe('sources that put something at the same path: one entry, the later source\'s (the OCI layer format allows no duplicates)', () => {
+    /** Entries as "name type content|target", and a check that no path appears twice (a directory's trailing slash aside). */
+    async function layerOf(sources: { src: string; dest: string }[]): Promise<string[]> {
+      const opts = { sources };
+      const { bytes, result } = await build(opts);
+      assert.equal((await computeDiffId(opts)).diffId, result.diffId);
+      const es = await entries(zlib.gunzipSync(bytes));
+      const paths = es.map((e) => e.header.name.replace(/\/$/, ''));
+      assert.equal(new Set(paths).size, paths.length, `duplicate entries: ${paths.join(' ')}`);
+      return es.map((e) => `${e.header.name} ${e.header.type}${e.header.type === 'file' ? ` ${e.data.toString()}` : e.header.type === 'symlink' ? ` ${e.header.linkname}` : ''}`);
+    }
+
+    it('a file in two directory sources, or a file source over a directory source\'s file', async () => {
+      const a = tree({ 'only-a.txt': 'a', 'same.txt': 'from a', 'd/y': 'a', 'config.json': '{"env":"dev"}', 'l': { link: 'only-a.txt' } });
+      const b = tree({ 'same.txt': 'from b', 'd/y': 'b', 'z': 'b', 'l': { link: 'z' } });
+      const prod = tree({ 'prod.json': '{"env":"prod"}' });
+      assert.deepEqual(await layerOf([{ src: a, dest: '/app' }, { src: b, dest: '/app' }, { src: join(prod, 'prod.json'), dest: '/app/config.json' }]), [
+        'app/ directory', 'app/d/ directory', 'app/only-a.txt file a',
+        'app/d/y file b', 'app/l symlink z', 'app/same.txt file from b', 'app/z file b',
+        'app/config.json file {"env":"prod"}',
+      ]);
+    });
+
+    it('a later directory replaces an earlier file or symlink; a later file or symlink replaces an earlier directory and all below it', async () => {
+      const a = tree({ 'x': 'file in a', 'y/inner': 'inner', 'y/deeper/f': 'f', 'lib': { link: '/usr/lib' }, 'keep': 'k' });
+      const b = tree({ 'x/k': 'k in b', 'y': { link: 'x' } });
+      const tool = tree({ 'tool': 't' });
+      assert.deepEqual(await layerOf([{ src: a, dest: '/app' }, { src: b, dest: '/app' }, { src: join(tool, 'tool'), dest: '/app/lib/tool' }]), [
+        'app/ directory', 'app/keep file k',
+        'app/x/ directory', 'app/x/k file k in b', 'app/y symlink x',
+        'app/lib/ directory', 'app/lib/tool file t',
+      ]);
+      // A file source, then a directory source at the same destination (and the other way round).
+      assert.deepEqual(await layerOf([{ src: join(tool, 'tool'), dest: '/opt/t' }, { src: b, dest: '/opt/t' }]), ['opt/ directory', 'opt/t/ directory', 'opt/t/x/ directory', 'opt/t/x/k file k in b', 'opt/t/y symlink x']);
+      assert.deepEqual(await layerOf([{ src: b, dest: '/opt/t' }, { src: join(tool, 'tool'), dest: '/opt/t' }]), ['opt/ directory', 'opt/t file t']);
+    });
+
+    it('what a later source\'s .dockerignore leaves out does not replace anything', async () => {
+      const a = tree({ 'same.txt': 'from a', 'x': 'file in a' });
+      const b = tree({ '.dockerignore': 'same.txt\nx\n', 'same.txt': 'from b', 'x/k': 'k' });
+      assert.deepEqual(await layerOf([{ src: a, dest: '/app' }, { src: b, dest: '/app/' }]), ['app/ directory', 'app/same.txt file from a', 'app/x file file in a', 'app/.dockerignore file same.txt\nx\n']);
+    });
   });
 
   it('follows a symlink given as the source itself (file or directory), not the ones inside', async () => {
