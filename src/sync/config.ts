@@ -10,6 +10,7 @@ import { InputError, RegpushError } from '../errors.js';
 import { formatPlatform, parsePlatform } from '../image/platform.js';
 import { tagProblem } from '../ref/grammar.js';
 import { formatReference, parseReference, repositoryName, type ImageReference } from '../ref/reference.js';
+import { jsonProblem } from './json-check.js';
 import { formatTargetPrefix, parseTargetPrefix, targetRepository, type SyncDestination, type TargetPrefix } from './target.js';
 
 export type { SyncDestination } from './target.js';
@@ -112,15 +113,18 @@ export function parseSyncFile(text: string, fileName: string): SyncSpec {
 }
 
 function readJson(text: string, file: string): unknown {
+  // Editors on Windows (Notepad, PowerShell's Out-File) start UTF-8 files with a byte order mark,
+  // which JSON.parse refuses as an unexpected token.
+  const body = text.replace(/^\uFEFF/, '');
+  let problem: { offset: number; why: string } | undefined;
   try {
-    return JSON.parse(text);
+    problem = jsonProblem(body);
   } catch (err) {
-    const msg = String((err as Error).message);
-    const pos = /position (\d+)/.exec(msg)?.[1];
-    const where = pos === undefined ? '' : ` at ${lineCol(text, Number(pos))}`;
-    const why = msg.replace(/ in JSON at position.*$/, '').replace(/^Unexpected end of JSON input$/, 'unexpected end of input');
-    throw new InputError(`${file}: not valid JSON${where}: ${why}`, { details: { file } });
+    if (err instanceof RangeError) throw new InputError(`${file}: not valid JSON: nested too deeply`, { details: { file } });
+    throw err;
   }
+  if (problem) throw new InputError(`${file}: not valid JSON at ${lineCol(body, problem.offset)}: ${problem.why}`, { details: { file } });
+  return JSON.parse(body);
 }
 
 function lineCol(text: string, pos: number): string {
@@ -308,7 +312,12 @@ function tagRule(p: Problems, label: string, value: unknown): TagRule {
     if (list.length === 0) throw p.at(label, 'tags', 'is an empty list: give at least one tag, "all", or a filter');
     const tags: string[] = [];
     list.forEach((t, n) => {
-      if (typeof t !== 'string') throw p.at(label, `tags[${n}]`, `must be a string (quote numbers: "${String(t)}")`);
+      if (typeof t !== 'string') {
+        // A JSON number has already lost what a version tag needs (1.20 is read as 1.2): the hint
+        // must not suggest the shortened spelling.
+        const why = typeof t === 'number' ? `is the number ${String(t)}: write the tag in quotes, exactly as the registry names it (e.g. "1.20", not 1.20)` : `must be a string (got ${JSON.stringify(t)}; write the tag in quotes)`;
+        throw p.at(label, `tags[${n}]`, why);
+      }
       const problem = tagProblem(t);
       if (problem) throw p.at(label, `tags[${n}]`, `is not a valid tag: ${problem}`);
       if (!tags.includes(t)) tags.push(t);
