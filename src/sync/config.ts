@@ -4,12 +4,13 @@
  * naming the file, the entry and the key, so a bad file fails before any request is sent.
  * docs/sync.md is the reference for the format; keep the two in step.
  */
-import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { isAlias, isMap, isScalar, LineCounter, parseDocument, YAMLParseError, type Document } from 'yaml';
 import semver from 'semver';
 import { InputError, RegpushError } from '../errors.js';
 import { formatPlatform, parsePlatform } from '../image/platform.js';
 import { tagProblem } from '../ref/grammar.js';
 import { formatReference, parseReference, repositoryName, type ImageReference } from '../ref/reference.js';
+import { jsonProblem } from './json-check.js';
 import { formatTargetPrefix, parseTargetPrefix, targetRepository, type SyncDestination, type TargetPrefix } from './target.js';
 
 export type { SyncDestination } from './target.js';
@@ -77,9 +78,15 @@ const BUILT_IN = { platforms: 'all' as const, referrers: false };
 
 type Raw = Record<string, unknown>;
 
+/** Where a key stands in the file: its line, from 1 (undefined where it cannot be told). */
+type KeyLine = (path: readonly (string | number)[], key: string) => number | undefined;
+
 /** Builds errors that all start "<file>: <entry>: ". */
 class Problems {
-  constructor(readonly file: string) {}
+  constructor(
+    readonly file: string,
+    readonly lineOf: KeyLine = () => undefined,
+  ) {}
   at(entry: string | undefined, key: string | undefined, why: string): InputError {
     const where = [this.file, entry, key === undefined ? undefined : `"${key}"`].filter((x) => x !== undefined).join(': ');
     return new InputError(`${where} ${why}`, { details: { file: this.file, entry, key } });
@@ -91,13 +98,13 @@ class Problems {
  * is read as JSON (exact error positions), anything else as YAML 1.2.
  */
 export function parseSyncFile(text: string, fileName: string): SyncSpec {
-  const p = new Problems(fileName);
-  const data = /\.json$/i.test(fileName) ? readJson(text, fileName) : readYaml(text, fileName);
+  const { data, lineOf } = /\.json$/i.test(fileName) ? readJson(text, fileName) : readYaml(text, fileName);
+  const p = new Problems(fileName, lineOf);
   if (!isObject(data)) throw new InputError(`${fileName}: a sync file is a mapping with an "images" list (and optional "defaults")`, { details: { file: fileName } });
-  unknownKeys(p, data, TOP_KEYS, undefined, undefined);
+  unknownKeys(p, data, TOP_KEYS, undefined, []);
   const defaults = data.defaults === undefined || data.defaults === null ? {} : data.defaults;
   if (!isObject(defaults)) throw p.at(undefined, 'defaults', 'must be a mapping of targets, platforms, referrers');
-  unknownKeys(p, defaults, DEFAULT_KEYS, undefined, 'defaults.');
+  unknownKeys(p, defaults, DEFAULT_KEYS, undefined, ['defaults']);
   const base = {
     targets: defaults.targets === undefined ? [] : targetPrefixes(p, undefined, 'defaults.targets', defaults.targets),
     platforms: defaults.platforms === undefined ? BUILT_IN.platforms : platforms(p, undefined, 'defaults.platforms', defaults.platforms),
@@ -111,16 +118,22 @@ export function parseSyncFile(text: string, fileName: string): SyncSpec {
   return { file: fileName, images };
 }
 
-function readJson(text: string, file: string): unknown {
+function readJson(text: string, file: string): { data: unknown; lineOf: KeyLine } {
+  // Editors on Windows (Notepad, PowerShell's Out-File) start UTF-8 files with a byte order mark,
+  // which JSON.parse refuses as an unexpected token.
+  const body = text.replace(/^\uFEFF/, '');
+  let problem: { offset: number; why: string } | undefined;
   try {
-    return JSON.parse(text);
+    problem = jsonProblem(body);
   } catch (err) {
-    const msg = String((err as Error).message);
-    const pos = /position (\d+)/.exec(msg)?.[1];
-    const where = pos === undefined ? '' : ` at ${lineCol(text, Number(pos))}`;
-    const why = msg.replace(/ in JSON at position.*$/, '').replace(/^Unexpected end of JSON input$/, 'unexpected end of input');
-    throw new InputError(`${file}: not valid JSON${where}: ${why}`, { details: { file } });
+    if (err instanceof RangeError) throw new InputError(`${file}: not valid JSON: nested too deeply`, { details: { file } });
+    throw err;
   }
+  if (problem) throw new InputError(`${file}: not valid JSON at ${lineCol(body, problem.offset)}: ${problem.why}`, { details: { file } });
+  // Valid JSON is YAML 1.2 too: the YAML reading of the same text tells where each key stands.
+  const lines = new LineCounter();
+  const doc = parseDocument(body, { lineCounter: lines });
+  return { data: JSON.parse(body), lineOf: doc.errors.length ? () => undefined : keyLine(doc, lines) };
 }
 
 function lineCol(text: string, pos: number): string {
@@ -134,9 +147,12 @@ function lineCol(text: string, pos: number): string {
  * stays the string it was written as, so `tags: [1.20]` means tag "1.20" and not the number 1.2
  * (the classic YAML trap for version tags). `newest` accepts such a digit string.
  */
-function readYaml(text: string, file: string): unknown {
+function readYaml(text: string, file: string): { data: unknown; lineOf: KeyLine } {
   try {
-    return parseYaml(text, { customTags: (tags) => tags.filter((t) => !/(^|:)(int|float)/.test(typeof t === 'string' ? t : t.tag)) });
+    const lines = new LineCounter();
+    const doc = parseDocument(text, { lineCounter: lines, customTags: (tags) => tags.filter((t) => !/(^|:)(int|float)/.test(typeof t === 'string' ? t : t.tag)) });
+    if (doc.errors.length) throw doc.errors[0];
+    return { data: doc.toJS(), lineOf: keyLine(doc, lines) };
   } catch (err) {
     // The yaml package reports an alias to an anchor never set, and its guard against alias
     // expansion bombs, as ReferenceError: both are mistakes in the file.
@@ -149,9 +165,33 @@ function readYaml(text: string, file: string): unknown {
   }
 }
 
-function unknownKeys(p: Problems, obj: Raw, known: readonly string[], entry: string | undefined, prefix = ''): void {
+/** The line of `key` in the mapping at `path` of `doc` (through aliases), when the file has one there. */
+function keyLine(doc: Document, lines: LineCounter): KeyLine {
+  return (path, key) => {
+    let node: unknown = doc.contents;
+    for (const step of path) {
+      if (isAlias(node)) node = node.resolve(doc);
+      node = (node as { get?: (k: unknown, keepScalar: boolean) => unknown })?.get?.(step, true);
+    }
+    if (isAlias(node)) node = node.resolve(doc);
+    if (!isMap(node)) return undefined;
+    const pair = node.items.find((item) => isScalar(item.key) && item.key.value === key);
+    const offset = isScalar(pair?.key) ? pair.key.range?.[0] : undefined;
+    return offset === undefined ? undefined : lines.linePos(offset).line;
+  };
+}
+
+/**
+ * A key the format does not have: most often a typo (`tag:`, `target:` for `targets:`), so the
+ * message names the line as well as the entry. `path` leads to `obj` in the file (its keys but the
+ * first name the message's key: "defaults.target", "tags.regexp").
+ */
+function unknownKeys(p: Problems, obj: Raw, known: readonly string[], entry: string | undefined, path: readonly (string | number)[]): void {
+  const prefix = path.filter((x): x is string => typeof x === 'string' && x !== 'images').map((x) => `${x}.`).join('');
   for (const key of Object.keys(obj)) {
-    if (!known.includes(key)) throw p.at(entry, `${prefix}${key}`, `is not a known key (known: ${known.join(', ')})`);
+    if (known.includes(key)) continue;
+    const line = p.lineOf(path, key);
+    throw p.at(entry, `${prefix}${key}`, `${line === undefined ? '' : `(line ${line}) `}is not a known key (known: ${known.join(', ')})`);
   }
 }
 
@@ -161,7 +201,7 @@ function image(p: Problems, raw: unknown, i: number, base: { targets: TargetPref
   const written = raw.source;
   // A digest is cut to 12 hex characters in the label: enough to recognise, short enough to read.
   const label = typeof written === 'string' && written !== '' ? `${entry0} (${written.replace(/(@[a-z0-9]+:[a-f0-9]{12})[a-f0-9]{13,}$/, '$1…')})` : entry0;
-  unknownKeys(p, raw, IMAGE_KEYS, label);
+  unknownKeys(p, raw, IMAGE_KEYS, label, ['images', i]);
   if (written === undefined || written === null) throw p.at(label, 'source', 'is missing: give the image to copy, e.g. docker.io/library/nginx');
   if (typeof written !== 'string') throw p.at(label, 'source', 'must be a string (an image reference)');
   const src = reference(p, label, 'source', written);
@@ -176,7 +216,7 @@ function image(p: Problems, raw: unknown, i: number, base: { targets: TargetPref
     pinnedTag = sourceTag;
   } else if (raw.tags !== undefined) {
     if (sourceTag !== undefined) throw p.at(label, 'tags', `cannot be used with a tag in "source" (":${sourceTag}"); give the tags in one place`);
-    tags = tagRule(p, label, raw.tags);
+    tags = tagRule(p, label, raw.tags, ['images', i]);
   } else if (sourceTag !== undefined) {
     tags = { kind: 'list', tags: [sourceTag] };
   } else {
@@ -301,14 +341,19 @@ function bool(p: Problems, entry: string | undefined, key: string, value: unknow
   return value;
 }
 
-function tagRule(p: Problems, label: string, value: unknown): TagRule {
+function tagRule(p: Problems, label: string, value: unknown, at: readonly (string | number)[]): TagRule {
   if (value === 'all') return { kind: 'all' };
   if (typeof value === 'string' || Array.isArray(value)) {
     const list = typeof value === 'string' ? [value] : value;
     if (list.length === 0) throw p.at(label, 'tags', 'is an empty list: give at least one tag, "all", or a filter');
     const tags: string[] = [];
     list.forEach((t, n) => {
-      if (typeof t !== 'string') throw p.at(label, `tags[${n}]`, `must be a string (quote numbers: "${String(t)}")`);
+      if (typeof t !== 'string') {
+        // A JSON number has already lost what a version tag needs (1.20 is read as 1.2): the hint
+        // must not suggest the shortened spelling.
+        const why = typeof t === 'number' ? `is the number ${String(t)}: write the tag in quotes, exactly as the registry names it (e.g. "1.20", not 1.20)` : `must be a string (got ${JSON.stringify(t)}; write the tag in quotes)`;
+        throw p.at(label, `tags[${n}]`, why);
+      }
       const problem = tagProblem(t);
       if (problem) throw p.at(label, `tags[${n}]`, `is not a valid tag: ${problem}`);
       if (!tags.includes(t)) tags.push(t);
@@ -316,7 +361,7 @@ function tagRule(p: Problems, label: string, value: unknown): TagRule {
     return { kind: 'list', tags };
   }
   if (!isObject(value)) throw p.at(label, 'tags', 'must be a list of tags, "all", or a filter {regex, semver, newest}');
-  unknownKeys(p, value, FILTER_KEYS, label, 'tags.');
+  unknownKeys(p, value, FILTER_KEYS, label, [...at, 'tags']);
   const rule: TagFilter = { kind: 'filter', prerelease: false };
   if (value.regex !== undefined) {
     if (typeof value.regex !== 'string' || value.regex === '') throw p.at(label, 'tags.regex', 'must be a non-empty string (a JavaScript regular expression)');

@@ -31,7 +31,7 @@ import { copyImage } from '../transfer/image-copy.js';
 import type { SyncImage, SyncSpec } from './config.js';
 import { needsTagList, selectTags } from './select.js';
 import { inShard, type Shard } from './shard.js';
-import { syncUnits, type SyncUnit } from './target.js';
+import { syncUnits, targetClashes, type SyncUnit } from './target.js';
 
 /**
  * Default images in flight. Each holds up to --jobs blob transfers; 4 × 4 keeps two cores and a
@@ -148,7 +148,7 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
   const units: SyncUnitResult[] = [];
   let stopped: RegpushError | undefined;
   try {
-    const work = await expandEntries(run, entries, units);
+    const work = refuseClashes(await expandEntries(run, entries, units), units);
     const gate = new RateGate(run, opts, logger);
     const limit = pLimit(images);
     let started = 0;
@@ -236,6 +236,24 @@ async function expandEntries(run: TransferRun, entries: readonly SyncImage[], un
     ),
   );
   return expanded.flat();
+}
+
+/**
+ * Takes out the units that would write a target another entry's unit writes too (targetClashes):
+ * each becomes a failed unit, E_INPUT, naming the target and the other entries; nothing is read
+ * or written for them.
+ */
+function refuseClashes(work: Work[], units: SyncUnitResult[]): Work[] {
+  const clashes = targetClashes(work.map((w) => ({ label: w.image.label, unit: w.unit })));
+  if (clashes.size === 0) return work;
+  work.forEach((w, i) => {
+    const why = clashes.get(i);
+    if (why === undefined) return;
+    const error = { code: 'E_INPUT', message: why };
+    const targets = w.unit.targets.map((t): SyncTargetResult => ({ target: formatReference(t), action: 'failed', error, mounted: 0, streamed: 0, bytes: 0 }));
+    units.push({ entry: w.image.label, source: formatReference(w.unit.source), sourceDigest: '', ok: false, error, targets, bytesRead: 0 });
+  });
+  return work.filter((_, i) => !clashes.has(i));
 }
 
 /** Copies one unit; never rejects (its failure is in the result). */

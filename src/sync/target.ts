@@ -6,7 +6,7 @@
  * `target` replaces the rule for its entry. Pure.
  */
 import { InputError, InternalError, RegpushError } from '../errors.js';
-import { parseReference, withTag, type ImageReference } from '../ref/reference.js';
+import { formatReference, parseReference, withTag, type ImageReference } from '../ref/reference.js';
 
 /** Where an image is written: the target rule under a prefix, or one explicit reference. */
 export type SyncDestination =
@@ -114,4 +114,32 @@ export function syncUnits(image: UnitSource, tags: readonly string[]): SyncUnit[
     source: withTag(image.source, tag),
     targets: image.destinations.map((d) => targetReference(d, image.source, tag)),
   }));
+}
+
+/**
+ * Units of different entries that would write the same target reference. parseSyncFile refuses
+ * such entries where the tags are known from the file alone; for `all` and filters the tags are
+ * known only once the sources are listed, so the sync checks again before writing anything: two
+ * units landing on one tag would race, and which image the tag ends up naming would depend on
+ * timing. Returns, for each unit involved (by its position in `units`), why it is refused; the
+ * units of other targets go on.
+ */
+export function targetClashes(units: readonly { label: string; unit: SyncUnit }[]): Map<number, string> {
+  const writers = new Map<string, number[]>();
+  units.forEach((u, i) => {
+    for (const t of u.unit.targets) {
+      const key = formatReference(t);
+      writers.set(key, [...(writers.get(key) ?? []), i]);
+    }
+  });
+  const out = new Map<number, string>();
+  for (const [target, list] of writers) {
+    if (new Set(list.map((i) => units[i]!.label)).size < 2) continue;
+    for (const i of list) {
+      if (out.has(i)) continue;
+      const others = list.filter((j) => j !== i).map((j) => `${units[j]!.label} (${formatReference(units[j]!.unit.source)})`);
+      out.set(i, `would write ${target}, which ${others.join(' and ')} would write too; not copied: keep the entries' targets apart, or their tags from overlapping`);
+    }
+  }
+  return out;
 }

@@ -169,6 +169,31 @@ describe('parseSyncFile: every mistake is one E_INPUT line naming file, entry an
     failsAs('sync.json', '{"images": [', /^sync\.json: not valid JSON/);
   });
 
+  it('JSON: a repeated key, an unexpected token and a byte order mark', () => {
+    // JSON.parse keeps the last of two equal keys: the first "tags" would vanish without a word.
+    failsAs('sync.json', '{"images": [\n  {"source": "a.io/x", "tags": ["1"], "targets": "r.io", "tags": ["2"]}\n]}', /^sync\.json: not valid JSON at line 2, column 58: duplicate key "tags"$/);
+    failsAs('sync.json', '{"images": [], "defaults": {}, "images": [{"source": "a.io/x"}]}', /at line 1, column 32: duplicate key "images"/);
+    // Equal after unescaping is equal for JSON.parse too.
+    failsAs('sync.json', '{"images": [], "\\u0069mages": []}', /duplicate key "images"/);
+    // Node 20's V8 says "Unexpected token" with neither line nor column, quoting lines of the file.
+    failsAs('sync.json', '{\n  "images": [\n    {"source": "a.io/x", "tags": ["1",], "targets": "r.io"}\n  ]\n}', /^sync\.json: not valid JSON at line 3, column 39: expected a value, found "\]"$/);
+    failsAs('sync.json', '{"images": [{"source": "a.io/x"}]} x', /at line 1, column 36: expected the end of the file after the value, found "x"/);
+    failsAs('sync.json', '{"images": [{"source": "a.io/x\\q"}]}', /at line 1, column 31: invalid escape/);
+    failsAs('sync.json', '', /^sync\.json: not valid JSON at line 1, column 1: expected a value, found the end of the file$/);
+    failsAs('sync.json', '['.repeat(200_000), /^sync\.json: not valid JSON: nested too deeply$/);
+    // Windows editors write a byte order mark first; it is not part of the JSON.
+    const json = '{"images": [{"source": "a.io/x", "tags": ["1.20"], "targets": "r.io", "platforms": "all", "referrers": false}], "defaults": null}';
+    const spec = parseSyncFile(`\uFEFF${json}`, 'sync.json');
+    assert.deepEqual(spec.images[0]!.tags, { kind: 'list', tags: ['1.20'] });
+    assert.deepEqual(parseSyncFile(json, 'sync.json'), spec);
+  });
+
+  it('a JSON number as a tag: the hint must not suggest the shortened spelling', () => {
+    // 1.20 is the number 1.2 once parsed; "quote it: 1.2" would name another tag.
+    failsAs('sync.json', '{"images": [{"source": "a.io/x", "tags": [1.20], "targets": "r.io"}]}', /"tags\[0\]" is the number 1\.2: write the tag in quotes, exactly as the registry names it/);
+    fails('images:\n  - {source: a.io/x, targets: r.io, tags: [null]}\n', /"tags\[0\]" must be a string \(got null; write the tag in quotes\)/);
+  });
+
   it('the file itself must be a mapping with a non-empty images list', () => {
     fails('', /a sync file is a mapping/);
     fails('- a\n- b\n', /a sync file is a mapping/);
@@ -178,11 +203,16 @@ describe('parseSyncFile: every mistake is one E_INPUT line naming file, entry an
     fails('defaults: [a]\nimages: [{source: a, tags: all, targets: r.io}]\n', /"defaults" must be a mapping/);
   });
 
-  it('unknown keys anywhere, with the known ones listed', () => {
-    fails(`${ok}image: x\n`, /^sync\.yaml: "image" is not a known key \(known: defaults, images\)$/);
-    fails(`defaults: {target: r.io}\n${ok}`, /"defaults\.target" is not a known key \(known: targets, platforms, referrers\)/);
-    fails('images:\n  - source: ghcr.io/acme/app\n    tag: "1"\n', /^sync\.yaml: images\[0\] \(ghcr\.io\/acme\/app\): "tag" is not a known key \(known: source, tags, targets, target, platforms, referrers\)$/);
-    fails('images:\n  - {source: a.io/x, targets: r.io, tags: {regexp: "^v"}}\n', /images\[0\] \(a\.io\/x\): "tags\.regexp" is not a known key \(known: regex, semver, newest, prerelease\)/);
+  it('unknown keys anywhere, with their line and the known ones listed', () => {
+    fails(`${ok}image: x\n`, /^sync\.yaml: "image" \(line 5\) is not a known key \(known: defaults, images\)$/);
+    fails(`defaults: {target: r.io}\n${ok}`, /^sync\.yaml: "defaults\.target" \(line 1\) is not a known key \(known: targets, platforms, referrers\)$/);
+    fails('images:\n  - source: ghcr.io/acme/app\n    tag: "1"\n', /^sync\.yaml: images\[0\] \(ghcr\.io\/acme\/app\): "tag" \(line 3\) is not a known key \(known: source, tags, targets, target, platforms, referrers\)$/);
+    fails('images:\n  - {source: a.io/x, targets: r.io, tags: {regexp: "^v"}}\n', /images\[0\] \(a\.io\/x\): "tags\.regexp" \(line 2\) is not a known key \(known: regex, semver, newest, prerelease\)/);
+    // The tenth entry of a longer file: the line is the one a reader needs.
+    const many = ['defaults:', '  targets: [r.io/m]', 'images:', ...Array.from({ length: 9 }, (_, i) => `  - source: a.io/x${i}\n    tags: all`), '  - source: a.io/y', '    tags:', '      semver: "^1"', '      newset: 3', ''].join('\n');
+    fails(many, /^sync\.yaml: images\[9\] \(a\.io\/y\): "tags\.newset" \(line 25\) is not a known key/);
+    // JSON: the same lines.
+    failsAs('sync.json', '{\n  "images": [\n    {\n      "source": "a.io/x",\n      "tags": "all",\n      "target": "r.io/y",\n      "platform": "linux/amd64"\n    }\n  ]\n}', /^sync\.json: images\[0\] \(a\.io\/x\): "platform" \(line 7\) is not a known key/);
   });
 
   it('entries: not a mapping, no source, a source that does not parse', () => {
@@ -201,7 +231,7 @@ describe('parseSyncFile: every mistake is one E_INPUT line naming file, entry an
     fails('images:\n  - {source: a.io/x, targets: r.io, tags: true}\n', /"tags" must be a list of tags, "all", or a filter/);
     fails('images:\n  - {source: "a.io/x:1", targets: r.io, tags: ["2"]}\n', /"tags" cannot be used with a tag in "source" \(":1"\)/);
     fails(`images:\n  - {source: "a.io/x@${DIGEST}", target: "r.io/x:1", tags: ["2"]}\n`, /"tags" cannot be used with a source pinned by digest/);
-    failsAs('s.json', '{"images": [{"source": "a.io/x", "targets": "r.io", "tags": [1.2]}]}', /"tags\[0\]" must be a string \(quote numbers: "1\.2"\)/);
+    failsAs('s.json', '{"images": [{"source": "a.io/x", "targets": "r.io", "tags": [1.2]}]}', /"tags\[0\]" is the number 1\.2: write the tag in quotes/);
   });
 
   it('tag filters: invalid regex, invalid semver range, newest not a positive integer, empty filter', () => {

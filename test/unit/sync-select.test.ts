@@ -56,6 +56,16 @@ describe('selectTags', () => {
     assert.deepEqual(selectTags(TAGS, filter({ regex: '-alpine$', newest: 2, prerelease: true })), ['v2.10.0-alpine']);
   });
 
+  it('with prerelease: true a variant sorts just below its release, so range bounds want "-0" (docs/sync.md)', () => {
+    const variants = ['1.26.0-alpine', '1.27.3-alpine', '1.28.0-alpine', '1.26.0', '1.28.0'];
+    // The plain bounds miss the variant of the lower bound and take the one of the upper bound...
+    assert.deepEqual(selectTags(variants, filter({ regex: '-alpine$', semver: '>=1.26.0 <1.28.0', prerelease: true })), ['1.28.0-alpine', '1.27.3-alpine']);
+    // ...written with -0 they mean "1.26.0 and its variants, up to before 1.28.0 and its variants".
+    assert.deepEqual(selectTags(variants, filter({ regex: '-alpine$', semver: '>=1.26.0-0 <1.28.0-0', prerelease: true })), ['1.27.3-alpine', '1.26.0-alpine']);
+    // Caret and tilde ranges put the -0 on the upper bound themselves.
+    assert.deepEqual(selectTags(variants, filter({ regex: '-alpine$', semver: '~1.27.0 || ^1.26.0-0 <1.28.0-0', prerelease: true })), ['1.27.3-alpine', '1.26.0-alpine']);
+  });
+
   it('newest: the N highest versions, after the other filters', () => {
     assert.deepEqual(selectTags(TAGS, filter({ newest: 3 })), ['v10.0.0', 'v2.10.1', 'v2.10.0']);
     assert.deepEqual(selectTags(TAGS, filter({ newest: 100 })).length, 8, 'fewer versions than N: all of them');

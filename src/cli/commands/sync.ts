@@ -86,7 +86,9 @@ async function readSyncFile(file: string, io: CliIO): Promise<string> {
   try {
     return await readFile(path.resolve(io.cwd ?? process.cwd(), file), 'utf8');
   } catch (err) {
-    throw new InputError(`${file}: cannot read the sync file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' ? 'permission denied' : (code ?? (err as Error).message);
+    throw new InputError(`${file}: cannot read the sync file (${why})`, { details: { file } });
   }
 }
 

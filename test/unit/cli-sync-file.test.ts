@@ -1,0 +1,42 @@
+// `regpush sync FILE` in-process: a file that cannot be read, or is not a sync file, is one error
+// line with exit code 2 before any request (the CLI's part; the format is sync-config.test.ts).
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { test } from 'node:test';
+import { main } from '../../src/cli/main.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'regpush-cli-sync-'));
+
+async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const stdout = new PassThrough().on('data', (d) => out.push(String(d)));
+  const stderr = new PassThrough().on('data', (d) => err.push(String(d)));
+  const stdin = new PassThrough();
+  stdin.end();
+  const code = await main(argv, { stdout, stderr, stdin, env: {}, cwd: dir });
+  return { code, stdout: out.join(''), stderr: err.join('') };
+}
+
+function oneLine(r: { code: number; stdout: string; stderr: string }, pattern: RegExp): void {
+  assert.equal(r.code, 2, r.stderr);
+  assert.equal(r.stdout, '');
+  const lines = r.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0]!, pattern);
+}
+
+test('a sync file that does not exist, or is a directory: one line saying so, exit 2', async () => {
+  oneLine(await run(['sync', 'missing.yaml']), /missing\.yaml: cannot read the sync file \(no such file\) \[E_INPUT\]$/);
+  oneLine(await run(['sync', '.']), /: \.: cannot read the sync file \(it is a directory\) \[E_INPUT\]$/);
+});
+
+test('a bad file is named as given, relative to the working directory', async () => {
+  writeFileSync(join(dir, 'typo.yaml'), 'images:\n  - source: a.io/x\n    tags: all\n    target: r.io/y\n    platform: linux/amd64\n');
+  oneLine(await run(['sync', 'typo.yaml']), /typo\.yaml: images\[0\] \(a\.io\/x\): "platform" \(line 5\) is not a known key/);
+  writeFileSync(join(dir, 'empty.yaml'), '');
+  oneLine(await run(['sync', 'empty.yaml']), /empty\.yaml: a sync file is a mapping with an "images" list/);
+});
