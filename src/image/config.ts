@@ -19,6 +19,20 @@ export function parseConfig(bytes: Buffer, what: string): ImageConfig {
   return config as ImageConfig;
 }
 
+/**
+ * ProtocolError unless the config's rootfs.diff_ids pair one to one with the manifest's `layers`
+ * layers: a runtime unpacks layer i and checks it against diff_ids[i], so a base where the counts
+ * differ does not run, and neither would any image built on it (our diffIDs would pair with the
+ * wrong layers). `what` names the config ("config sha256:… of reg/repo").
+ */
+export function checkDiffIds(config: ImageConfig, layers: number, what: string): void {
+  const ids = config.rootfs?.diff_ids;
+  const n = Array.isArray(ids) ? ids.length : 0;
+  if (n !== layers) {
+    throw new ProtocolError(`${what} lists ${n} diff_id${n === 1 ? '' : 's'} (rootfs.diff_ids) but its manifest has ${layers} layer${layers === 1 ? '' : 's'}: a broken image, which no image can be built on`);
+  }
+}
+
 /** The platform a config describes (linux/amd64 where it says nothing, as Docker assumes). */
 export function configPlatform(config: ImageConfig): Platform {
   const platform: Platform = { os: config.os ?? 'linux', architecture: config.architecture ?? 'amd64' };

@@ -62,7 +62,7 @@ export function composeConfigs(base: ResolvedBase, diffIds: readonly (string | u
   const name = baseName(inputs, base);
   return base.images.map((img) => {
     const records: LayerRecord[] = layersFor(inputs, img.platform, (i) => diffIds[i] !== undefined).map((i) => ({ diffId: diffIds[i]!, created, createdBy: inputs.layers[i]!.createdBy }));
-    const bytes = serializeConfig(rewriteConfig(img.config, opts.config, records, opts.baseLabels ? name : undefined));
+    const bytes = serializeConfig(rewriteConfig(img.config, opts.config, records, opts.baseLabels ? name : undefined, created));
     return { bytes, digest: sha256Digest(bytes) };
   });
 }
