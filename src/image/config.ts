@@ -133,12 +133,17 @@ function checkLabelKey(key: string): void {
   if (NOT_ONE_LINE.test(key)) throw new InputError(`invalid --label key ${JSON.stringify(key)}: a key must be one line without control characters`);
 }
 
-/** Env entries with the same key replaced in place and new keys appended, in order. */
-function mergeEnv(base: readonly string[], changes: readonly string[]): string[] {
+/**
+ * Env entries with the same key replaced in place and new keys appended, in order. `anyCase`: keys
+ * are compared case-insensitively, as Windows does (and Docker's ENV in a Windows image): `PATH`
+ * replaces the base's `Path`, where a second entry would leave the container with either.
+ */
+function mergeEnv(base: readonly string[], changes: readonly string[], anyCase: boolean): string[] {
   const out = [...base];
-  const keyOf = (e: string) => (e.includes('=') ? e.slice(0, e.indexOf('=')) : e);
+  const norm = (k: string) => (anyCase ? k.toUpperCase() : k);
+  const keyOf = (e: string) => norm(e.includes('=') ? e.slice(0, e.indexOf('=')) : e);
   for (const entry of changes) {
-    const [key] = parseEnvFlag(entry);
+    const key = norm(parseEnvFlag(entry)[0]);
     const i = out.findIndex((e) => keyOf(e) === key);
     if (i >= 0) out[i] = entry;
     else out.push(entry);
@@ -175,7 +180,7 @@ export function applyConfigChanges(
     if (changes.cmd === undefined) cc.Cmd = null;
   }
   if (changes.cmd !== undefined) cc.Cmd = changes.cmd.length ? [...changes.cmd] : null;
-  if (changes.env !== undefined) cc.Env = mergeEnv(cc.Env ?? [], changes.env);
+  if (changes.env !== undefined) cc.Env = mergeEnv(cc.Env ?? [], changes.env, out.os?.toLowerCase() === 'windows');
   if (changes.ports !== undefined) {
     const ports: Record<string, object> = { ...(cc.ExposedPorts ?? {}) };
     for (const p of changes.ports) ports[parsePortFlag(p)] = {};

@@ -9,6 +9,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { push, type RegpushError } from '../../src/index.js';
+import { applyConfigChanges, scratchConfig } from '../../src/image/config.js';
 import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
 
 const fake = fakeRegistryPool();
@@ -220,4 +221,39 @@ test('a re-push with the same layer and only a label changed is not taken for un
   assert.equal(dst.manifest('app', '1')?.digest, again.digest);
   assert.deepEqual(configAt(dst, 'app', '1').config.Labels, { rev: 'b' });
   assert.equal(dst.count({ kind: 'manifest', method: 'PUT' }), 1);
+});
+
+test('--env on a Windows base replaces a key spelt in another case (Windows names are case-insensitive); on Linux the case counts', () => {
+  const win = { ...scratchConfig({ os: 'windows', architecture: 'amd64' }), config: { Env: ['Path=C:\\Windows\\system32;C:\\Windows', 'A=1'] } };
+  const out = applyConfigChanges(win, { env: ['PATH=C:\\app;C:\\Windows\\system32;C:\\Windows', 'a=2'] }, undefined);
+  assert.deepEqual(out.config!.Env, ['PATH=C:\\app;C:\\Windows\\system32;C:\\Windows', 'a=2'], 'replaced in place, the new spelling kept');
+  const linux = { ...scratchConfig({ os: 'linux', architecture: 'amd64' }), config: { Env: ['Path=/x', 'A=1'] } };
+  assert.deepEqual(applyConfigChanges(linux, { env: ['PATH=/y', 'a=2'] }, undefined).config!.Env, ['Path=/x', 'A=1', 'PATH=/y', 'a=2']);
+});
+
+test('--platform all over an index whose entries name their own base (as Docker official images do): each entry names the base its manifest names', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const amd = src.seedImage('library/node', { platform: { os: 'linux', architecture: 'amd64' } });
+  const arm = src.seedImage('library/node', { platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } });
+  const theirs = (arch: string) => ({ 'org.opencontainers.image.base.name': 'debian:bookworm-slim', 'org.opencontainers.image.base.digest': sha(`debian ${arch}`), 'org.opencontainers.image.version': '20.11.0' });
+  const top = src.putManifest(
+    'library/node',
+    {
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.index.v1+json',
+      manifests: [
+        { mediaType: amd.mediaType, digest: amd.digest, size: amd.size, platform: amd.platform, annotations: theirs('amd64') },
+        { mediaType: arm.mediaType, digest: arm.digest, size: arm.size, platform: arm.platform },
+      ],
+    },
+    { tags: ['20'] },
+  );
+  await push({ from: src.ref('library/node:20'), to: dst.ref('app:1'), app: appDir(), platform: 'all', ...fakeLibraryOptions(src, dst) });
+  const index = json(dst.manifest('app', '1')!.bytes);
+  const [a, b] = index.manifests;
+  const manifestOf = (d: { digest: string }) => json(dst.manifest('app', d.digest)!.bytes);
+  const ours = { 'org.opencontainers.image.base.name': src.ref('library/node:20'), 'org.opencontainers.image.base.digest': top.digest };
+  for (const [k, v] of Object.entries(ours)) assert.equal(manifestOf(a).annotations[k], v);
+  assert.deepEqual(a.annotations, { ...ours, 'org.opencontainers.image.version': '20.11.0' }, 'the entry agrees with its manifest; its other annotations kept');
+  assert.equal(b.annotations, undefined, 'an entry without annotations gets none (its digest as before)');
 });
