@@ -18,14 +18,22 @@ export interface BaseName {
   digest: string;
 }
 
-/** The history entry of a config-only change (no layer). */
-const CONFIG_CHANGE_HISTORY = { created: new Date(0).toISOString(), createdBy: 'regpush: config change' };
+/** The history line of a config-only change (no layer). */
+const CONFIG_CHANGE = 'regpush: config change';
 
 /**
  * The base config with the user's changes, the new layer's diffID and history entry, and (with
  * `baseLabels`) the base's name and digest as labels — Docker v2 manifests have no annotations.
+ * `created` (RFC 3339) dates a config-only change, as each layer's record dates a layer: the
+ * push's fixed time (SOURCE_DATE_EPOCH, else the epoch), so that the image is reproducible.
  */
-export function rewriteConfig(config: ImageConfig, changes: ConfigChanges | undefined, layer: LayerRecord | readonly LayerRecord[] | undefined, baseLabels?: BaseName): ImageConfig {
+export function rewriteConfig(
+  config: ImageConfig,
+  changes: ConfigChanges | undefined,
+  layer: LayerRecord | readonly LayerRecord[] | undefined,
+  baseLabels?: BaseName,
+  created: string = new Date(0).toISOString(),
+): ImageConfig {
   const all = { ...(changes ?? {}) };
   if (baseLabels) {
     all.labels = {
@@ -35,7 +43,7 @@ export function rewriteConfig(config: ImageConfig, changes: ConfigChanges | unde
     };
   }
   const any = Array.isArray(layer) ? layer.length > 0 : layer !== undefined;
-  return applyConfigChanges(config, all, any ? layer : undefined, any ? undefined : CONFIG_CHANGE_HISTORY);
+  return applyConfigChanges(config, all, any ? layer : undefined, any ? undefined : { created, createdBy: CONFIG_CHANGE });
 }
 
 /** The OCI annotations naming the base (none for Docker v2 or scratch). */

@@ -19,6 +19,20 @@ export function parseConfig(bytes: Buffer, what: string): ImageConfig {
   return config as ImageConfig;
 }
 
+/**
+ * ProtocolError unless the config's rootfs.diff_ids pair one to one with the manifest's `layers`
+ * layers: a runtime unpacks layer i and checks it against diff_ids[i], so a base where the counts
+ * differ does not run, and neither would any image built on it (our diffIDs would pair with the
+ * wrong layers). `what` names the config ("config sha256:… of reg/repo").
+ */
+export function checkDiffIds(config: ImageConfig, layers: number, what: string): void {
+  const ids = config.rootfs?.diff_ids;
+  const n = Array.isArray(ids) ? ids.length : 0;
+  if (n !== layers) {
+    throw new ProtocolError(`${what} lists ${n} diff_id${n === 1 ? '' : 's'} (rootfs.diff_ids) but its manifest has ${layers} layer${layers === 1 ? '' : 's'}: a broken image, which no image can be built on`);
+  }
+}
+
 /** The platform a config describes (linux/amd64 where it says nothing, as Docker assumes). */
 export function configPlatform(config: ImageConfig): Platform {
   const platform: Platform = { os: config.os ?? 'linux', architecture: config.architecture ?? 'amd64' };
@@ -119,12 +133,17 @@ function checkLabelKey(key: string): void {
   if (NOT_ONE_LINE.test(key)) throw new InputError(`invalid --label key ${JSON.stringify(key)}: a key must be one line without control characters`);
 }
 
-/** Env entries with the same key replaced in place and new keys appended, in order. */
-function mergeEnv(base: readonly string[], changes: readonly string[]): string[] {
+/**
+ * Env entries with the same key replaced in place and new keys appended, in order. `anyCase`: keys
+ * are compared case-insensitively, as Windows does (and Docker's ENV in a Windows image): `PATH`
+ * replaces the base's `Path`, where a second entry would leave the container with either.
+ */
+function mergeEnv(base: readonly string[], changes: readonly string[], anyCase: boolean): string[] {
   const out = [...base];
-  const keyOf = (e: string) => (e.includes('=') ? e.slice(0, e.indexOf('=')) : e);
+  const norm = (k: string) => (anyCase ? k.toUpperCase() : k);
+  const keyOf = (e: string) => norm(e.includes('=') ? e.slice(0, e.indexOf('=')) : e);
   for (const entry of changes) {
-    const [key] = parseEnvFlag(entry);
+    const key = norm(parseEnvFlag(entry)[0]);
     const i = out.findIndex((e) => keyOf(e) === key);
     if (i >= 0) out[i] = entry;
     else out.push(entry);
@@ -161,7 +180,7 @@ export function applyConfigChanges(
     if (changes.cmd === undefined) cc.Cmd = null;
   }
   if (changes.cmd !== undefined) cc.Cmd = changes.cmd.length ? [...changes.cmd] : null;
-  if (changes.env !== undefined) cc.Env = mergeEnv(cc.Env ?? [], changes.env);
+  if (changes.env !== undefined) cc.Env = mergeEnv(cc.Env ?? [], changes.env, out.os?.toLowerCase() === 'windows');
   if (changes.ports !== undefined) {
     const ports: Record<string, object> = { ...(cc.ExposedPorts ?? {}) };
     for (const p of changes.ports) ports[parsePortFlag(p)] = {};

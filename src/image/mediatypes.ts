@@ -56,6 +56,17 @@ export function isImageManifestMediaType(mt: string | undefined): boolean {
   return b === MediaType.OCI_MANIFEST || b === MediaType.DOCKER_MANIFEST;
 }
 
+/**
+ * True for the config types of a container image (OCI or Docker v2). A manifest with another
+ * config type (a Helm chart, an SBOM or signature with the empty config) is an artifact: nothing
+ * a runtime can start, and nothing to put an app layer on.
+ */
+export function isImageConfigMediaType(mt: string | undefined): boolean {
+  if (mt === undefined) return false;
+  const b = baseMediaType(mt);
+  return b === MediaType.OCI_CONFIG || b === MediaType.DOCKER_CONFIG;
+}
+
 /** True for the schema 1 types, which regpush refuses rather than silently mis-handling. */
 export function isSchema1MediaType(mt: string | undefined): boolean {
   if (mt === undefined) return false;

@@ -62,7 +62,7 @@ export function composeConfigs(base: ResolvedBase, diffIds: readonly (string | u
   const name = baseName(inputs, base);
   return base.images.map((img) => {
     const records: LayerRecord[] = layersFor(inputs, img.platform, (i) => diffIds[i] !== undefined).map((i) => ({ diffId: diffIds[i]!, created, createdBy: inputs.layers[i]!.createdBy }));
-    const bytes = serializeConfig(rewriteConfig(img.config, opts.config, records, opts.baseLabels ? name : undefined));
+    const bytes = serializeConfig(rewriteConfig(img.config, opts.config, records, opts.baseLabels ? name : undefined, created));
     return { bytes, digest: sha256Digest(bytes) };
   });
 }
@@ -91,12 +91,25 @@ export function composeStage(base: ResolvedBase, results: readonly (LayerResult 
   const index = multi
     ? composeIndex(
         base.index,
-        images.map((b) => ({ manifest: b.manifest, bytes: b.bytes, platform: b.base.indexEntry?.platform ?? b.base.platform, annotations: b.base.indexEntry?.annotations })),
+        images.map((b) => ({ manifest: b.manifest, bytes: b.bytes, platform: b.base.indexEntry?.platform ?? b.base.platform, annotations: entryAnnotations(b.base.indexEntry?.annotations, baseAnnotations(name, base.family)) })),
         inputs.annotations,
         base.family,
       )
     : undefined;
   return { images, index };
+}
+
+/**
+ * A base index entry's annotations for our index. Those naming the base image (Docker's official
+ * images put `org.opencontainers.image.base.name`/`.digest` on each entry) describe the child the
+ * entry points at, which is now our manifest, built on another base: they get the values our
+ * manifest carries. Only keys the entry has are replaced, so an entry without them stays as it was.
+ */
+function entryAnnotations(annotations: Record<string, string> | undefined, ours: Record<string, string> | undefined): Record<string, string> | undefined {
+  if (!annotations || !ours) return annotations;
+  const out = { ...annotations };
+  for (const [k, v] of Object.entries(ours)) if (Object.hasOwn(out, k)) out[k] = v;
+  return out;
 }
 
 /** The digest of what is written at the tag: the index, or the one manifest. */

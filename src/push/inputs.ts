@@ -9,8 +9,8 @@ import { parseFormat } from '../image/convert.js';
 import type { MediaFamily } from '../image/mediatypes.js';
 import { parsePlatform } from '../image/platform.js';
 import type { Platform } from '../image/types.js';
-import { epochFromEnv, hasContent, validateSources } from '../layer/index.js';
-import { silentLogger } from '../log.js';
+import { epochFromEnv, hasContent, validateSources, type LayerSource } from '../layer/index.js';
+import { silentLogger, type Logger } from '../log.js';
 import { checkTag, parseReference, type ImageReference } from '../ref/reference.js';
 import { checkJobs } from '../transfer/engine.js';
 import type { LayerJob } from './layer-everywhere.js';
@@ -60,9 +60,7 @@ export async function checkInputs(opts: PushOptions): Promise<PushInputs> {
     if (spec.sources.length === 0) throw new InputError(`${what}: no source`);
     // The qualifier first: a misspelt platform is said before any file is read.
     const platform = spec.platform === undefined ? undefined : parsePlatform(spec.platform);
-    await validateSources(spec.sources);
-    // An empty layer is a wrong path or an over-broad .dockerignore far more often than intent.
-    if (!(await hasContent(spec.sources, logger))) throw new InputError(`${what}: nothing to put in the layer (empty, or everything excluded by .dockerignore)`);
+    await checkLayerSources(spec.sources, what, logger);
     const n = i + 1;
     const dest = spec.sources.map((s) => s.dest);
     layers.push({
@@ -75,7 +73,7 @@ export async function checkInputs(opts: PushOptions): Promise<PushInputs> {
   }
   const sources = opts.app ?? [];
   if (sources.length) {
-    await validateSources(sources);
+    await checkLayerSources(sources, `--app ${sources.map((s) => `${s.src}:${s.dest}`).join(' ')}`, logger);
     // The app layer goes on top: its files win over a --layer's at the same path, and with --app alone the image is what it always was.
     layers.push({ options: { sources, ...common }, label: APP_LAYER, createdBy: `regpush: added ${sources.map((s) => s.dest).join(' ')}`, dest: sources.map((s) => s.dest) });
   }
@@ -87,6 +85,16 @@ export async function checkInputs(opts: PushOptions): Promise<PushInputs> {
   const annotations = opts.annotations && Object.keys(opts.annotations).length ? checkAnnotations(opts.annotations) : undefined;
   if (annotations && format === 'docker') throw new UsageError('--annotation cannot go into a Docker v2 manifest (it has no annotations); use --format oci');
   return { toRefs, fromRef, platform, jobs, mtime, layers, format, annotations };
+}
+
+/**
+ * A layer's sources exist and hold something once .dockerignore is applied. An empty layer is a
+ * wrong path or an over-broad .dockerignore far more often than intent (a build that wrote
+ * nothing to its output folder): pushed, it would ship an image without the app.
+ */
+async function checkLayerSources(sources: LayerSource[], what: string, logger: Logger): Promise<void> {
+  await validateSources(sources);
+  if (!(await hasContent(sources, logger))) throw new InputError(`${what}: nothing to put in the layer (empty, or everything excluded by .dockerignore)`);
 }
 
 /** Annotation keys must be non-empty; values are strings. */

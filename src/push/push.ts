@@ -232,11 +232,12 @@ async function resolveStage(run: TransferRun, set: TargetSet, states: Map<Transf
       const onChanged = (): void => {
         decide(true);
         openConfigSpare();
-        if (!expected) openLayerSpare();
+        if (!expected && layers.length) openLayerSpare();
       };
-      const found = diffIdsOf.length ? await findReusableLayers(t.ep, t.ref, basePromise, diffIdsOf, { same, onTagFound, onChangeExpected, onChanged }) : undefined; // never rejects
+      // A config-only push (no new layer) is compared too: re-run unchanged, it writes nothing.
+      const found = await findReusableLayers(t.ep, t.ref, basePromise, diffIdsOf, { same, onTagFound, onChangeExpected, onChanged }); // never rejects
       decide(found?.same !== true);
-      // Without new layers the tag is not compared (it may hold this very config): HEAD ‖ POST then.
+      // Without new layers and without a tag, the config goes as HEAD ‖ POST (it may be there already).
       if (diffIdsOf.length && found?.same !== true) openConfigSpare();
       state.reusable = found?.layers ?? [];
       state.tagDigest = found?.tagDigest;

@@ -1,10 +1,10 @@
 /** Resolving the base image: the manifest(s) and config(s) the new image is built on. */
-import { NotFoundError, ProtocolError } from '../errors.js';
+import { NotFoundError, ProtocolError, UnsupportedError } from '../errors.js';
 import { CONFIG_CAP } from '../http/response.js';
-import { configPlatform, parseConfig, scratchConfig } from '../image/config.js';
+import { checkDiffIds, configPlatform, parseConfig, scratchConfig } from '../image/config.js';
 import pLimit from 'p-limit';
 import { checkIndexChildren, GraphBudget, parseManifest } from '../image/manifest.js';
-import { MediaType, type MediaFamily } from '../image/mediatypes.js';
+import { isImageConfigMediaType, MediaType, type MediaFamily } from '../image/mediatypes.js';
 import { formatPlatform, imagePlatforms, platformMatches, selectPlatform } from '../image/platform.js';
 import type { Descriptor, ImageConfig, ImageIndex, ImageManifest, Platform } from '../image/types.js';
 import { manifestRef, type ImageReference } from '../ref/reference.js';
@@ -42,6 +42,8 @@ export async function resolveBase(client: RegistryClient, ref: ImageReference, p
   const top = await client.getManifest(ref.repository, manifestRef(ref));
   const parsed = parseManifest(top.bytes, top.mediaType);
   if (parsed.kind === 'image') {
+    const notImage = artifactKind(parsed.manifest);
+    if (notImage) throw new UnsupportedError(`base ${ref.registry}/${ref.repository}@${top.digest} is not a container image (${notImage}): nothing to add layers to`);
     onManifest?.(parsed.manifest, familyOf(parsed.mediaType));
     const image = await readImage(client, ref.repository, top.digest, parsed.manifest);
     if (platformGiven && platform !== 'all' && !platformMatches(platform, image.platform)) {
@@ -52,7 +54,9 @@ export async function resolveBase(client: RegistryClient, ref: ImageReference, p
   const name = `${ref.registry}/${ref.repository}@${top.digest}`;
   // Bounded before any child is fetched: a hostile index must not turn into thousands of GETs.
   checkIndexChildren(parsed.index, name);
-  const children = platform === 'all' ? imagePlatforms(parsed.index) : [selectPlatform(parsed.index, platform)];
+  // An artifact listed in the index (an SBOM, a signature: OCI 1.1 descriptors say artifactType)
+  // is no platform image; without this it would be read as linux/amd64 and get the app layer.
+  const children = platform === 'all' ? imagePlatforms(parsed.index).filter((d) => d.artifactType === undefined) : [selectPlatform(parsed.index, platform)];
   if (children.length === 0) throw new NotFoundError(`index ${name} has no image children`);
   const budget = new GraphBudget(`base ${name}`);
   // A few at a time, and none started after a failure: each child is a manifest and a config GET.
@@ -68,6 +72,13 @@ export async function resolveBase(client: RegistryClient, ref: ImageReference, p
           budget.hold(m.bytes.length);
           const p = parseManifest(m.bytes, m.mediaType);
           if (p.kind !== 'image') throw new ProtocolError(`index ${top.digest} lists ${d.digest}, which is not an image manifest`);
+          const notImage = artifactKind(p.manifest);
+          if (notImage) {
+            // One platform asked for by name must be an image; with "all", an artifact whose index entry did not say so is left out.
+            if (platform !== 'all') throw new UnsupportedError(`index ${name} lists ${d.digest} for ${formatPlatform(platform)}, which is not a container image (${notImage})`);
+            client.logger.info(`index ${name}: ${d.digest} is not a container image (${notImage}); left out`);
+            return undefined;
+          }
           const img = await readImage(client, ref.repository, m.digest, p.manifest, budget);
           return { ...img, platform: d.platform ?? img.platform, indexEntry: d };
         } catch (err) {
@@ -77,7 +88,16 @@ export async function resolveBase(client: RegistryClient, ref: ImageReference, p
       }),
     ),
   );
-  return { digest: top.digest, ...(top.mirror ? { mirror: top.mirror } : {}), family: familyOf(parsed.mediaType), index: parsed.index, images };
+  const kept = images.filter((i) => i !== undefined);
+  if (kept.length === 0) throw new NotFoundError(`index ${name} has no image children`);
+  return { digest: top.digest, ...(top.mirror ? { mirror: top.mirror } : {}), family: familyOf(parsed.mediaType), index: parsed.index, images: kept };
+}
+
+/** Why a manifest is an artifact rather than a container image ("artifactType …", "config type …"), or undefined for an image. */
+function artifactKind(m: ImageManifest): string | undefined {
+  if (m.artifactType !== undefined) return `artifactType ${m.artifactType}`;
+  if (!isImageConfigMediaType(m.config.mediaType)) return `config type ${m.config.mediaType}`;
+  return undefined;
 }
 
 /** Child manifests (and their configs) of a multi-platform base fetched at once. */
@@ -104,6 +124,8 @@ function familyOf(mediaType: string): MediaFamily {
 async function readImage(client: RegistryClient, repo: string, digest: string, manifest: ImageManifest, budget?: GraphBudget): Promise<BasePlatformImage> {
   const bytes = await client.getBlobBytes(repo, manifest.config.digest, CONFIG_CAP);
   budget?.hold(bytes.length);
-  const config = parseConfig(bytes, `config ${manifest.config.digest} of ${client.registry}/${repo}`);
+  const what = `config ${manifest.config.digest} of ${client.registry}/${repo}`;
+  const config = parseConfig(bytes, what);
+  checkDiffIds(config, manifest.layers.length, what);
   return { platform: configPlatform(config), digest, manifest, config };
 }

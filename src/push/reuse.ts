@@ -135,6 +135,8 @@ export async function findReusableLayers(
       }
     }
     onChanged?.();
+    // No layer of ours to match (a config-only push): the tag's configs would tell nothing.
+    if (diffIdsOf.length === 0) return { layers: [], present: namedBlobs(images), tagDigest: top.digest, same: false };
     configs ??= readConfigs(target, images);
     const byDiffId = new Map<string, Descriptor>();
     (await configs).forEach((cfg, k) => {

@@ -1,0 +1,259 @@
+// push() against in-process fake registries: what the new image's config and manifests say, for
+// bases and inputs that are out of the ordinary (a base whose config and manifest disagree, an
+// index with an artifact child, a Docker v2 base with a foreign layer), SOURCE_DATE_EPOCH on a
+// config-only push, an empty --app. Each checks the stored documents, not only the report.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { push, type RegpushError } from '../../src/index.js';
+import { applyConfigChanges, scratchConfig } from '../../src/image/config.js';
+import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
+
+const fake = fakeRegistryPool();
+const dirs: string[] = [];
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'regpush-push-base-config-'));
+  dirs.push(d);
+  return d;
+}
+/** A directory with one file, for the app layer. */
+function appDir(content = 'console.log("hi")\n'): { src: string; dest: string }[] {
+  const d = tempDir();
+  writeFileSync(join(d, 'server.js'), content);
+  return [{ src: d, dest: '/app' }];
+}
+const sha = (b: Buffer | string): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+const json = (b: Buffer): any => JSON.parse(b.toString('utf8')); // eslint-disable-line @typescript-eslint/no-explicit-any
+/** The image config the target's tag (a single manifest) names. */
+function configAt(reg: FakeRegistry, repo: string, ref: string): any { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const m = json(reg.manifest(repo, ref)!.bytes);
+  return json(reg.blob(repo, m.config.digest)!);
+}
+
+test('a base whose config lists fewer diff_ids than its manifest has layers: E_PROTOCOL naming both counts, nothing written', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const img = src.seedImage('base/node', { tags: ['20'] });
+  // The config of a broken build: one diff_id for the manifest's two layers.
+  const cfg = json(img.config.bytes);
+  cfg.rootfs.diff_ids = cfg.rootfs.diff_ids.slice(0, 1);
+  const cfgDesc = src.putBlob('base/node', JSON.stringify(cfg), 'application/vnd.oci.image.config.v1+json');
+  src.putManifest('base/node', { ...img.manifest, config: { mediaType: cfgDesc.mediaType, digest: cfgDesc.digest, size: cfgDesc.size } }, { tags: ['broken'] });
+  let caught: unknown;
+  await push({ from: src.ref('base/node:broken'), to: dst.ref('app:1'), app: appDir(), ...fakeLibraryOptions(src, dst) }).catch((e: unknown) => (caught = e));
+  assert.equal((caught as RegpushError)?.code, 'E_PROTOCOL', String(caught));
+  assert.match((caught as Error).message, /1 diff_id.*2 layers|2 layers.*1 diff_id/);
+  assert.match((caught as Error).message, new RegExp(cfgDesc.digest));
+  assert.equal(dst.manifest('app', '1'), undefined);
+  assert.equal(dst.count({ kind: 'manifest', method: 'PUT' }), 0);
+});
+
+test('a base config without rootfs under a manifest with layers is refused the same way, also for a config-only push', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const img = src.seedImage('base/node', { tags: ['20'] });
+  const cfg = json(img.config.bytes);
+  delete cfg.rootfs;
+  const cfgDesc = src.putBlob('base/node', JSON.stringify(cfg), 'application/vnd.oci.image.config.v1+json');
+  src.putManifest('base/node', { ...img.manifest, config: { mediaType: cfgDesc.mediaType, digest: cfgDesc.digest, size: cfgDesc.size } }, { tags: ['norootfs'] });
+  let caught: unknown;
+  await push({ from: src.ref('base/node:norootfs'), to: dst.ref('app:1'), config: { env: ['A=1'] }, ...fakeLibraryOptions(src, dst) }).catch((e: unknown) => (caught = e));
+  assert.equal((caught as RegpushError)?.code, 'E_PROTOCOL', String(caught));
+  assert.match((caught as Error).message, /0 diff_ids.*2 layers/);
+  assert.equal(dst.manifest('app', '1'), undefined);
+});
+
+test('a config-only push takes its created time from SOURCE_DATE_EPOCH, as a push with a layer does', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base/node', { tags: ['20'] });
+  const opts = fakeLibraryOptions(src, dst);
+  const env = { ...opts.env, SOURCE_DATE_EPOCH: '1700000000' };
+  const when = new Date(1700000000 * 1000).toISOString();
+  await push({ ...opts, env, from: src.ref('base/node:20'), to: dst.ref('app:cfg'), config: { env: ['A=1'] } });
+  const cfg = configAt(dst, 'app', 'cfg');
+  assert.equal(cfg.created, when);
+  assert.deepEqual(cfg.history.at(-1), { created: when, created_by: 'regpush: config change', empty_layer: true });
+  // The same time as a push with a layer gets.
+  await push({ ...opts, env, from: src.ref('base/node:20'), to: dst.ref('app:layer'), app: appDir(), config: { env: ['A=1'] } });
+  assert.equal(configAt(dst, 'app', 'layer').created, when);
+  // Without SOURCE_DATE_EPOCH: the epoch, as before (an unchanged digest for such pushes).
+  await push({ ...opts, from: src.ref('base/node:20'), to: dst.ref('app:zero'), config: { env: ['A=1'] } });
+  assert.equal(configAt(dst, 'app', 'zero').created, '1970-01-01T00:00:00.000Z');
+});
+
+test('an empty --app directory (or one whose .dockerignore leaves nothing) is E_INPUT before any request', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base/node', { tags: ['20'] });
+  const empty = tempDir();
+  const ignored = tempDir();
+  writeFileSync(join(ignored, '.dockerignore'), '*\n');
+  writeFileSync(join(ignored, 'a.txt'), 'x');
+  mkdirSync(join(ignored, 'sub'));
+  for (const d of [empty, ignored]) {
+    let caught: unknown;
+    await push({ from: src.ref('base/node:20'), to: dst.ref('app:1'), app: [{ src: d, dest: '/app' }], ...fakeLibraryOptions(src, dst) }).catch((e: unknown) => (caught = e));
+    assert.equal((caught as RegpushError)?.code, 'E_INPUT', String(caught));
+    assert.match((caught as Error).message, /--app .*nothing to put in the layer/);
+  }
+  assert.equal(dst.count(), 0, 'no request to the target');
+  assert.equal(src.count(), 0, 'nor to the source');
+});
+
+for (const said of [true, false]) {
+test(`--platform all over an index with an artifact child (an SBOM, no platform${said ? ', artifactType in its index entry' : ', only its manifest tells'}): the artifact is left out, the image children get the layer`, async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const amd = src.seedImage('base/node', { platform: { os: 'linux', architecture: 'amd64' } });
+  const arm = src.seedImage('base/node', { platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } });
+  // An OCI 1.1 artifact listed in the index, as `oras` or an SBOM tool writes one: empty config, artifactType.
+  const emptyCfg = src.putBlob('base/node', '{}', 'application/vnd.oci.empty.v1+json');
+  const sbom = src.putBlob('base/node', '{"spdxVersion":"SPDX-2.3"}', 'application/spdx+json');
+  const art = src.putManifest('base/node', {
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    artifactType: 'application/spdx+json',
+    config: { mediaType: emptyCfg.mediaType, digest: emptyCfg.digest, size: emptyCfg.size },
+    layers: [{ mediaType: sbom.mediaType, digest: sbom.digest, size: sbom.size }],
+  });
+  src.putManifest(
+    'base/node',
+    {
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.index.v1+json',
+      manifests: [
+        { mediaType: amd.mediaType, digest: amd.digest, size: amd.size, platform: amd.platform },
+        { mediaType: arm.mediaType, digest: arm.digest, size: arm.size, platform: arm.platform },
+        { mediaType: art.mediaType, digest: art.digest, size: art.size, ...(said ? { artifactType: 'application/spdx+json' } : {}) },
+      ],
+    },
+    { tags: ['20'] },
+  );
+  const r = await push({ from: src.ref('base/node:20'), to: dst.ref('app:1'), app: appDir(), platform: 'all', ...fakeLibraryOptions(src, dst) });
+  const index = json(dst.manifest('app', '1')!.bytes);
+  assert.deepEqual(index.manifests.map((d: { platform: { architecture: string } }) => d.platform.architecture), ['amd64', 'arm64']);
+  assert.deepEqual(r.platforms.map((p) => p.platform), ['linux/amd64', 'linux/arm64/v8']);
+  for (const d of index.manifests) {
+    const m = json(dst.blob('app', d.digest) ?? dst.manifest('app', d.digest)!.bytes);
+    const cfg = json(dst.blob('app', m.config.digest)!);
+    assert.equal(cfg.rootfs.diff_ids.length, m.layers.length, 'diff_ids and layers line up');
+    assert.equal(m.artifactType, undefined);
+  }
+  assert.equal(dst.hasBlob('app', sbom.digest), false, 'the SBOM blob is not copied');
+  assert.equal(src.count({ kind: 'blob', digest: emptyCfg.digest }), 0, 'nor its config read');
+});
+}
+
+test('a single artifact as --from (not a container image): E_UNSUPPORTED naming its config type, nothing written', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const chartCfg = src.putBlob('charts/web', '{"name":"web","version":"1.0.0"}', 'application/vnd.cncf.helm.config.v1+json');
+  const chart = src.putBlob('charts/web', 'not really a chart', 'application/vnd.cncf.helm.chart.content.v1.tar+gzip');
+  src.putManifest(
+    'charts/web',
+    { schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: chartCfg.mediaType, digest: chartCfg.digest, size: chartCfg.size }, layers: [{ mediaType: chart.mediaType, digest: chart.digest, size: chart.size }] },
+    { tags: ['1.0.0'] },
+  );
+  let caught: unknown;
+  await push({ from: src.ref('charts/web:1.0.0'), to: dst.ref('app:1'), app: appDir(), ...fakeLibraryOptions(src, dst) }).catch((e: unknown) => (caught = e));
+  assert.equal((caught as RegpushError)?.code, 'E_UNSUPPORTED', String(caught));
+  assert.match((caught as Error).message, /not a container image.*application\/vnd\.cncf\.helm\.config\.v1\+json/);
+  assert.equal(dst.count({ kind: 'manifest', method: 'PUT' }), 0);
+});
+
+test('a Docker v2 base with a foreign layer: the layer stays in the manifest with its urls, is never fetched or sent, diff_ids line up', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const img = src.seedImage('base/win', { tags: ['ltsc'], format: 'docker', platform: { os: 'windows', architecture: 'amd64', 'os.version': '10.0.20348.1' } });
+  const foreign = { mediaType: 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip', digest: sha('the windows base layer'), size: 123456, urls: ['https://mcr.example.com/layer'] };
+  const foreignDiffId = sha('its diff');
+  const cfg = json(img.config.bytes);
+  cfg.rootfs.diff_ids = [foreignDiffId, ...cfg.rootfs.diff_ids];
+  cfg.history = [{ created_by: 'windows base' }, ...cfg.history];
+  const cfgDesc = src.putBlob('base/win', JSON.stringify(cfg), 'application/vnd.docker.container.image.v1+json');
+  src.putManifest(
+    'base/win',
+    { ...img.manifest, config: { mediaType: cfgDesc.mediaType, digest: cfgDesc.digest, size: cfgDesc.size }, layers: [foreign, ...img.layers] },
+    { tags: ['foreign'] },
+  );
+  const r = await push({ from: src.ref('base/win:foreign'), to: dst.ref('app:1'), app: appDir(), platform: 'windows/amd64', ...fakeLibraryOptions(src, dst) });
+  const m = json(dst.manifest('app', '1')!.bytes);
+  assert.equal(m.mediaType, 'application/vnd.docker.distribution.manifest.v2+json');
+  assert.deepEqual(m.layers[0], foreign);
+  assert.equal(m.layers.length, 4);
+  const out = configAt(dst, 'app', '1');
+  assert.deepEqual(out.rootfs.diff_ids.slice(0, 3), cfg.rootfs.diff_ids);
+  assert.equal(out.rootfs.diff_ids.length, 4);
+  assert.equal(out.history.filter((h: { empty_layer?: boolean }) => !h.empty_layer).length, 4, 'one history entry per layer');
+  assert.equal(r.blobs.find((b) => b.digest === foreign.digest)?.action, 'foreign');
+  assert.equal(src.count({ digest: foreign.digest }), 0, 'the foreign layer is not asked for at the source');
+  assert.equal(dst.count({ digest: foreign.digest }), 0, 'nor at the target');
+});
+
+test('a config-only re-push that changes nothing writes nothing (the tag is compared as with layers); a changed env is written', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base/node', { tags: ['20'] });
+  const opts = { from: src.ref('base/node:20'), to: dst.ref('app:1'), ...fakeLibraryOptions(src, dst) };
+  const first = await push({ ...opts, config: { env: ['A=1'], labels: { team: 'core' } } });
+  dst.clearLog();
+  const again = await push({ ...opts, config: { env: ['A=1'], labels: { team: 'core' } } });
+  assert.equal(again.digest, first.digest);
+  assert.deepEqual(dst.requests({ method: ['POST', 'PATCH', 'PUT', 'DELETE'] }).map((r) => `${r.method} ${r.kind}`), [], 'no write at the target');
+  assert.deepEqual(dst.requests().map((r) => `${r.method} ${r.kind}`), ['GET manifest'], 'the tag is asked for, and nothing else');
+  dst.clearLog();
+  const changed = await push({ ...opts, config: { env: ['A=2'], labels: { team: 'core' } } });
+  assert.notEqual(changed.digest, first.digest);
+  assert.equal(dst.manifest('app', '1')?.digest, changed.digest);
+  assert.deepEqual(configAt(dst, 'app', '1').config.Env, ['PATH=/usr/bin:/bin', 'A=2']);
+  assert.equal(dst.count({ kind: 'manifest', method: 'PUT' }), 1);
+});
+
+test('a re-push with the same layer and only a label changed is not taken for unchanged: the new config and manifest are written', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base/node', { tags: ['20'] });
+  const app = appDir('same\n');
+  const opts = { from: src.ref('base/node:20'), to: dst.ref('app:1'), app, ...fakeLibraryOptions(src, dst) };
+  const first = await push({ ...opts, config: { labels: { rev: '' } } });
+  dst.clearLog();
+  const again = await push({ ...opts, config: { labels: { rev: 'b' } } });
+  assert.notEqual(again.digest, first.digest);
+  assert.equal(again.layer?.action, 'reused');
+  assert.equal(dst.manifest('app', '1')?.digest, again.digest);
+  assert.deepEqual(configAt(dst, 'app', '1').config.Labels, { rev: 'b' });
+  assert.equal(dst.count({ kind: 'manifest', method: 'PUT' }), 1);
+});
+
+test('--env on a Windows base replaces a key spelt in another case (Windows names are case-insensitive); on Linux the case counts', () => {
+  const win = { ...scratchConfig({ os: 'windows', architecture: 'amd64' }), config: { Env: ['Path=C:\\Windows\\system32;C:\\Windows', 'A=1'] } };
+  const out = applyConfigChanges(win, { env: ['PATH=C:\\app;C:\\Windows\\system32;C:\\Windows', 'a=2'] }, undefined);
+  assert.deepEqual(out.config!.Env, ['PATH=C:\\app;C:\\Windows\\system32;C:\\Windows', 'a=2'], 'replaced in place, the new spelling kept');
+  const linux = { ...scratchConfig({ os: 'linux', architecture: 'amd64' }), config: { Env: ['Path=/x', 'A=1'] } };
+  assert.deepEqual(applyConfigChanges(linux, { env: ['PATH=/y', 'a=2'] }, undefined).config!.Env, ['Path=/x', 'A=1', 'PATH=/y', 'a=2']);
+});
+
+test('--platform all over an index whose entries name their own base (as Docker official images do): each entry names the base its manifest names', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const amd = src.seedImage('library/node', { platform: { os: 'linux', architecture: 'amd64' } });
+  const arm = src.seedImage('library/node', { platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } });
+  const theirs = (arch: string) => ({ 'org.opencontainers.image.base.name': 'debian:bookworm-slim', 'org.opencontainers.image.base.digest': sha(`debian ${arch}`), 'org.opencontainers.image.version': '20.11.0' });
+  const top = src.putManifest(
+    'library/node',
+    {
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.index.v1+json',
+      manifests: [
+        { mediaType: amd.mediaType, digest: amd.digest, size: amd.size, platform: amd.platform, annotations: theirs('amd64') },
+        { mediaType: arm.mediaType, digest: arm.digest, size: arm.size, platform: arm.platform },
+      ],
+    },
+    { tags: ['20'] },
+  );
+  await push({ from: src.ref('library/node:20'), to: dst.ref('app:1'), app: appDir(), platform: 'all', ...fakeLibraryOptions(src, dst) });
+  const index = json(dst.manifest('app', '1')!.bytes);
+  const [a, b] = index.manifests;
+  const manifestOf = (d: { digest: string }) => json(dst.manifest('app', d.digest)!.bytes);
+  const ours = { 'org.opencontainers.image.base.name': src.ref('library/node:20'), 'org.opencontainers.image.base.digest': top.digest };
+  for (const [k, v] of Object.entries(ours)) assert.equal(manifestOf(a).annotations[k], v);
+  assert.deepEqual(a.annotations, { ...ours, 'org.opencontainers.image.version': '20.11.0' }, 'the entry agrees with its manifest; its other annotations kept');
+  assert.equal(b.annotations, undefined, 'an entry without annotations gets none (its digest as before)');
+});
