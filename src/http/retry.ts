@@ -206,13 +206,16 @@ export function retryMiddleware(policy: RetryPolicy, onRetry?: RetryListener): M
         outcome = { status: res.status, retryAfter: res.headers['retry-after'] };
       } catch (err) {
         const errno = err instanceof RegpushError ? String(err.details.errno ?? '') : '';
+        // A proxy that refused the CONNECT with 502/503 (axios-send.ts) is retried as that answer from the registry would be.
+        const status = err instanceof RegpushError && typeof err.details.proxyStatus === 'number' ? err.details.proxyStatus : undefined;
         if (!replayable || err instanceof AbortedError) throw err;
-        const delay = retryDelay(attempt, { errno }, policy);
+        const failure: AttemptOutcome = status === undefined ? { errno } : { errno, status };
+        const delay = retryDelay(attempt, failure, policy);
         if (delay === null) {
           if (err instanceof RegpushError) err.details.transportRetried = true;
           throw err;
         }
-        onRetry?.({ request: req, attempt, delayMs: delay, outcome: { errno } });
+        onRetry?.({ request: req, attempt, delayMs: delay, outcome: failure });
         await sleep(delay, req.signal);
         continue;
       }
