@@ -14,6 +14,7 @@ import { noDelay } from '../fixtures/socket-options.js';
 import { bypassesProxy, proxyFor, proxySettingsFromEnv } from '../../src/http/proxy-choice.js';
 import { login, logout } from '../../src/login/login.js';
 import { AuthError, NetworkError } from '../../src/errors.js';
+import { errorLine } from '../../src/cli/main.js';
 import { Transport } from '../../src/http/transport.js';
 import { readBody } from '../../src/http/response.js';
 import { tlsResolver } from '../../src/http/tls.js';
@@ -342,6 +343,8 @@ test('a proxy asking for authentication (407) is one E_AUTH line naming the prox
         assert.ok(e.message.startsWith(`proxy ${shown} requires authentication (407) for ${new URL(url).host}: `), e.message);
         assert.match(e.message, fix);
         assert.ok(e.message.includes(variable), e.message);
+        // The CLI's line adds no registry login hint: the registry was never reached.
+        assert.equal(errorLine(e), `regpush: error: ${e.message} [E_AUTH]`);
         return true;
       });
       assert.equal(asked.length, 1, `407 is not retried: ${asked.join(', ')}`);
