@@ -1,10 +1,14 @@
 /** Removes anything secret from text that may reach a log, an error message or --debug output. */
 
-const QUERY_SECRET = /([?&](?:X-Amz-[A-Za-z-]+|X-Goog-[A-Za-z-]+|sig|signature|se|sp|sv|token|access_token|refresh_token|password|Expires|Policy|Key-Pair-Id)=)[^&#\s]*/gi;
+// `verify`: Docker Hub's blob redirects to production.cloudflare.docker.com carry
+// `?verify=<expiry>-<signature>`, a grant to read the blob until it expires.
+const QUERY_SECRET = /([?&](?:X-Amz-[A-Za-z-]+|X-Goog-[A-Za-z-]+|sig|signature|se|sp|sv|token|access_token|refresh_token|password|Expires|Policy|Key-Pair-Id|verify)=)[^&#\s]*/gi;
 
 /** Redacts userinfo and signed query parameters from a URL (storage redirects carry signatures). */
 export function redactUrl(url: string): string {
-  let out = url.replace(/^(\w+:\/\/)[^/@\s]*@/, '$1***@');
+  // Up to the authority's last '@', as URL parsers read it: a proxy password typed with a bare '@'
+  // (http://user:p@ss@proxy:3128) would otherwise keep its tail.
+  let out = url.replace(/^(\w+:\/\/)[^/?#\s]*@/, '$1***@');
   out = out.replace(QUERY_SECRET, '$1***');
   return out;
 }

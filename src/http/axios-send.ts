@@ -9,7 +9,7 @@ import https from 'node:https';
 import { isIP, type Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import axios, { AxiosError } from 'axios';
-import { NetworkError, TlsError, AbortedError, RegpushError } from '../errors.js';
+import { AuthError, NetworkError, TlsError, AbortedError, RegpushError } from '../errors.js';
 import { redactUrl } from '../redact.js';
 import type { HttpRequest, HttpResponse, Send } from './types.js';
 import type { EarlySockets } from './early-sockets.js';
@@ -81,11 +81,31 @@ function tlsFailureKind(errno: string, message: string): TlsFailureKind {
   return 'other';
 }
 
+/** What to check next, per socket error, when the request went through a proxy: the connection that failed was the one to the proxy. */
+const PROXY_HINT: Record<string, string> = {
+  ECONNREFUSED: 'check the proxy address and port, and that the proxy is running',
+  ENOTFOUND: 'check the proxy host name for typos, and DNS',
+};
+
+function hasUserinfo(url: string): boolean {
+  try {
+    return new URL(url).username !== '';
+  } catch {
+    return false;
+  }
+}
+
+/** The proxy variable a URL's scheme reads. */
+function proxyVariable(url: string): string {
+  return url.startsWith('https:') ? 'HTTPS_PROXY' : 'HTTP_PROXY';
+}
+
 /**
- * Maps a socket/axios failure to a NetworkError or TlsError naming the host. `tls` (the
- * transport's resolver) words the fix for a TLS failure: the flag and the certs.d path for that host.
+ * Maps a socket/axios failure to a NetworkError or TlsError naming the host (and the proxy, with
+ * its credentials redacted, when the request went through one). `tls` (the transport's resolver)
+ * words the fix for a TLS failure: the flag and the certs.d path for that host.
  */
-export function transportError(err: unknown, req: HttpRequest, tls?: TlsResolver): RegpushError {
+export function transportError(err: unknown, req: HttpRequest, tls?: TlsResolver, proxy?: string): RegpushError {
   if (err instanceof RegpushError) return err;
   // A body stream that failed with our own error (digest mismatch, abort) surfaces as the cause.
   if ((err as { cause?: unknown })?.cause instanceof RegpushError) return (err as { cause: RegpushError }).cause;
@@ -109,8 +129,38 @@ export function transportError(err: unknown, req: HttpRequest, tls?: TlsResolver
     });
   }
   const text = CODE_TEXT[errno] ?? e.message ?? String(err);
+  if (proxy) {
+    const hint = `${PROXY_HINT[errno] ?? 'check the network and the proxy'} (${proxyVariable(req.url)}, NO_PROXY)`;
+    return new NetworkError(`cannot reach ${host} through proxy ${redactUrl(proxy)}: ${text} (${errno}); ${hint}`, { details: { registry: host, request, errno } });
+  }
   const hint = NETWORK_HINT[errno] ?? 'check the network and proxy settings (HTTPS_PROXY, NO_PROXY)';
   return new NetworkError(`cannot reach ${host}: ${text} (${errno}); ${hint}`, { details: { registry: host, request, errno } });
+}
+
+/**
+ * The error for an answer the proxy gave instead of the registry, or undefined when `res` is the
+ * registry's. 407 can only come from a proxy (RFC 9110, 15.5.8). For HTTPS the registry answers
+ * inside the TLS session of the CONNECT tunnel, so an answer on a socket without TLS is the
+ * proxy's refusal of the CONNECT itself (https-proxy-agent hands it to the request as a response).
+ */
+function proxyRefusal(status: number, socket: Socket | null | undefined, req: HttpRequest, proxy: string): RegpushError | undefined {
+  const refusedConnect = req.url.startsWith('https:') && (socket as { encrypted?: boolean } | null | undefined)?.encrypted !== true;
+  if (status !== 407 && !refusedConnect) return undefined;
+  const host = safeHost(req.url);
+  const request = `${req.method} ${redactUrl(req.url)}`;
+  const named = redactUrl(proxy);
+  const variable = proxyVariable(req.url);
+  if (status === 407) {
+    const fix = hasUserinfo(proxy)
+      ? `the user and password in ${variable} were not accepted`
+      : `give them in ${variable} as http://USER:PASSWORD@HOST:PORT`;
+    return new AuthError(`proxy ${named} requires authentication (407) for ${host}: ${fix}`, { details: { registry: host, request, proxyStatus: status, proxy: named } });
+  }
+  // Not `status`, which says what the registry answered (a 403 there means other things); the
+  // retry middleware retries a proxy's 502/503/504 as it would a registry's.
+  return new NetworkError(`cannot reach ${host} through proxy ${named}: the proxy answered ${status} to CONNECT; check the proxy settings (${variable}, NO_PROXY)`, {
+    details: { registry: host, request, proxyStatus: status, proxy: named },
+  });
 }
 
 /** The error a request fails with when its body stream failed: the body's own typed error (never retried as a network failure unless it is one). */
@@ -206,11 +256,11 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void;
   // or verification off); every other HTTPS host shares httpsAgent.
   const tlsAgents = new Map<string, https.Agent & { spares: Spares }>();
   /** The agents for `url`: through a proxy, with the host's own TLS settings, or the shared ones. */
-  const agentsFor = async (url: string): Promise<{ httpAgent?: Agent; httpsAgent?: Agent }> => {
+  const agentsFor = async (url: string): Promise<{ httpAgent?: Agent; httpsAgent?: Agent; proxy?: string }> => {
     const u = new URL(url);
     const settings = u.protocol === 'https:' && opts.tls ? await opts.tls.settingsFor(u.host) : undefined;
     const viaProxy = proxies.agentFor(u, settings);
-    if (viaProxy) return u.protocol === 'https:' ? { httpsAgent: viaProxy } : { httpAgent: viaProxy };
+    if (viaProxy) return u.protocol === 'https:' ? { httpsAgent: viaProxy.agent, proxy: viaProxy.proxy } : { httpAgent: viaProxy.agent, proxy: viaProxy.proxy };
     if (!settings) return {};
     let agent = tlsAgents.get(settings.id);
     if (!agent) {
@@ -238,8 +288,11 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void;
   const send = async (req: HttpRequest): Promise<HttpResponse> => {
     if (req.signal?.aborted) throw new AbortedError(`aborted: ${req.method} ${redactUrl(req.url)}`);
     // Before the body is produced (a factory): a certificate file that cannot be read fails here.
-    const agents = await agentsFor(req.url);
-    const headers: Record<string, string> = { 'user-agent': opts.userAgent, ...(req.headers ?? {}) };
+    const { proxy, ...agents } = await agentsFor(req.url);
+    // axios advertises gzip, deflate and br unless told otherwise, but bodies are never decompressed
+    // here (a blob's digest is of its bytes as stored): a server or CDN that took up the offer would
+    // hand manifests, token replies and error bodies over compressed, read as if they were not.
+    const headers: Record<string, string> = { 'user-agent': opts.userAgent, 'accept-encoding': 'identity', ...(req.headers ?? {}) };
     let data: Buffer | Readable | undefined;
     if (req.body !== undefined) data = typeof req.body === 'function' ? req.body() : req.body;
     // Our own idle watchdog: axios' `timeout` is a wall clock until the response headers, which
@@ -306,7 +359,7 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void;
           details: { registry: safeHost(req.url), request: `${req.method} ${redactUrl(req.url)}`, errno: 'ETIMEDOUT' },
         });
       }
-      throw transportError(err, req, opts.tls);
+      throw transportError(err, req, opts.tls, proxy);
     } finally {
       clearTimeout(timer);
       req.signal?.removeEventListener('abort', onAbort);
@@ -317,6 +370,11 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void;
       out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : String(v);
     }
     const body = res.data as Readable;
+    const refusal = proxy ? proxyRefusal(res.status, (res.request as { socket?: Socket | null } | undefined)?.socket, req, proxy) : undefined;
+    if (refusal) {
+      body.destroy();
+      throw refusal;
+    }
     if (req.signal) {
       const signal = req.signal;
       const onCancel = () => body.destroy(new AbortedError(`aborted: ${req.method} ${redactUrl(req.url)}`));

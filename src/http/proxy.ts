@@ -36,8 +36,8 @@ export class ProxyAgents {
   private readonly agents = new Map<string, Agent>();
   constructor(private readonly settings: ProxySettings) {}
 
-  /** The agent for `url`, or undefined when it goes direct. */
-  agentFor(url: URL, tls?: TlsSettings): Agent | undefined {
+  /** The agent for `url` and the proxy it goes through, or undefined when it goes direct. */
+  agentFor(url: URL, tls?: TlsSettings): { agent: Agent; proxy: string } | undefined {
     const proxy = proxyFor(url, this.settings);
     if (!proxy) return undefined;
     const key = `${url.protocol}${proxy}${tls ? `|${tls.id}` : ''}`;
@@ -49,7 +49,7 @@ export class ProxyAgents {
       agent = url.protocol === 'https:' ? new TunnelAgent(proxy, tlsConnectOptions(tls)) : new HttpProxyAgent(proxy, { keepAlive: true, noDelay: true });
       this.agents.set(key, agent);
     }
-    return agent;
+    return { agent, proxy };
   }
 
   /** Closes idle proxy sockets. */

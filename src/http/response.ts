@@ -7,6 +7,7 @@ import {
   AuthError,
   DeniedError,
   DigestMismatchError,
+  NetworkError,
   NotFoundError,
   ProtocolError,
   RegistryError,
@@ -33,16 +34,42 @@ export async function readBody(res: HttpResponse, cap: number, what: string): Pr
   }
   const chunks: Buffer[] = [];
   let total = 0;
-  for await (const chunk of res.body) {
-    const b = chunk as Buffer;
-    total += b.length;
-    if (total > cap) {
-      res.body.destroy();
-      throw new ProtocolError(`${what} is too large: more than ${cap} bytes`, { details: { cap } });
+  try {
+    for await (const chunk of res.body) {
+      const b = chunk as Buffer;
+      total += b.length;
+      if (total > cap) {
+        res.body.destroy();
+        throw new ProtocolError(`${what} is too large: more than ${cap} bytes`, { details: { cap } });
+      }
+      chunks.push(b);
     }
-    chunks.push(b);
+  } catch (err) {
+    if (err instanceof RegpushError) throw err;
+    throw cutShort(err, res, what, total, declared);
   }
   return Buffer.concat(chunks, total);
+}
+
+/**
+ * The error for a body whose connection failed before its end (fewer bytes than its Content-Length,
+ * a chunked body without its last chunk): Node's bare "aborted" would reach the user as an
+ * internal error. Typed with the socket's errno, so that a level that retries can.
+ */
+function cutShort(err: unknown, res: HttpResponse, what: string, got: number, declared: number): NetworkError {
+  const errno = String((err as { code?: unknown } | undefined)?.code ?? 'ECONNRESET');
+  let registry: string | undefined;
+  try {
+    registry = new URL(res.url).host;
+  } catch {
+    registry = undefined;
+  }
+  const of = Number.isFinite(declared) ? ` of ${declared}` : '';
+  const from = registry ? ` from ${registry}` : '';
+  return new NetworkError(`${what}: connection lost after ${got}${of} bytes${from} (${errno}); check the network and proxy settings, then retry`, {
+    cause: err,
+    details: { ...(registry ? { registry } : {}), errno },
+  });
 }
 
 /** Reads and parses a JSON body (capped); malformed JSON is a ProtocolError naming `what`. */

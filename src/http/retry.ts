@@ -52,13 +52,20 @@ export interface AttemptOutcome {
   reauth?: boolean;
 }
 
+/** The shape of the three HTTP-date forms: IMF-fixdate, RFC 850 and asctime. */
+const HTTP_DATE = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*,?\s.*\b(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\b/i;
+
 /** Parses Retry-After (delta seconds or HTTP-date) into ms, or undefined when absent/invalid. */
 export function parseRetryAfter(value: string | undefined, now: number): number | undefined {
   if (!value) return undefined;
   const v = value.trim();
   if (/^\d+$/.test(v)) return Number(v) * 1000;
   if (/^[-+]?\d+(\.\d+)?$/.test(v)) return undefined; // negative or fractional: not a valid delta
-  const t = Date.parse(v);
+  // An HTTP-date (RFC 9110, 5.6.7) starts with a day name and has a month name; Date.parse alone
+  // would take loose text for a date (`in 5` is 2001-05-01, so "retry now", no backoff).
+  if (!HTTP_DATE.test(v)) return undefined;
+  // asctime() dates carry no zone but are GMT; Date.parse would read them as local time.
+  const t = Date.parse(/\b(GMT|UTC)$/i.test(v) ? v : `${v} GMT`);
   if (Number.isNaN(t)) return undefined;
   return Math.max(0, t - now);
 }
@@ -206,13 +213,16 @@ export function retryMiddleware(policy: RetryPolicy, onRetry?: RetryListener): M
         outcome = { status: res.status, retryAfter: res.headers['retry-after'] };
       } catch (err) {
         const errno = err instanceof RegpushError ? String(err.details.errno ?? '') : '';
+        // A proxy that refused the CONNECT with 502/503 (axios-send.ts) is retried as that answer from the registry would be.
+        const status = err instanceof RegpushError && typeof err.details.proxyStatus === 'number' ? err.details.proxyStatus : undefined;
         if (!replayable || err instanceof AbortedError) throw err;
-        const delay = retryDelay(attempt, { errno }, policy);
+        const failure: AttemptOutcome = status === undefined ? { errno } : { errno, status };
+        const delay = retryDelay(attempt, failure, policy);
         if (delay === null) {
           if (err instanceof RegpushError) err.details.transportRetried = true;
           throw err;
         }
-        onRetry?.({ request: req, attempt, delayMs: delay, outcome: { errno } });
+        onRetry?.({ request: req, attempt, delayMs: delay, outcome: failure });
         await sleep(delay, req.signal);
         continue;
       }

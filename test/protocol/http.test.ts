@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
 import { Transport } from '../../src/http/transport.js';
 import { readBody, errorFromResponse, settleSmallBody } from '../../src/http/response.js';
 import { nextHop } from '../../src/http/redirect.js';
@@ -229,4 +230,53 @@ test('settleSmallBody: the body is read to its end and given back whole; one dec
   const over = await settleSmallBody(res(undeclared), 1024);
   assert.equal((await readBody(over, 1024, 'body')).length, 0, 'over the cap while read: an empty body');
   assert.ok(undeclared.destroyed);
+});
+
+test('no compressed answers: Accept-Encoding is identity (bodies are never decompressed, so an offer of gzip would hand over bytes read as if plain)', async () => {
+  const offered: (string | undefined)[] = [];
+  const manifest = '{"schemaVersion":2}';
+  const base = await serve((req, res) => {
+    offered.push(req.headers['accept-encoding']);
+    // As nginx with gzip_types does: compress when the client offers it.
+    if (/\bgzip\b/.test(req.headers['accept-encoding'] ?? '')) {
+      res.writeHead(200, { 'content-encoding': 'gzip', 'content-type': 'application/vnd.oci.image.manifest.v1+json' });
+      return res.end(gzipSync(manifest));
+    }
+    res.end(manifest);
+  });
+  const t = new Transport({ retry: fast });
+  const r = await t.send({ method: 'GET', url: `${base}/v2/app/manifests/1` });
+  assert.equal(r.headers['content-encoding'], undefined);
+  assert.equal((await readBody(r, 1000, 'manifest')).toString(), manifest);
+  // A caller that asks for an encoding itself still gets to.
+  const r2 = await t.send({ method: 'GET', url: `${base}/x`, headers: { 'accept-encoding': 'gzip' } });
+  assert.equal(r2.headers['content-encoding'], 'gzip');
+  r2.body.resume();
+  assert.deepEqual(offered, ['identity', 'gzip']);
+  t.close();
+});
+
+test('a body whose connection drops before its Content-Length (or its last chunk) is a NetworkError, not a short body or an internal error', async () => {
+  const base = await serve((req, res) => {
+    if (req.url === '/length') res.writeHead(200, { 'content-length': '100' });
+    else res.writeHead(200); // chunked
+    res.write('x'.repeat(10));
+    // Once the bytes are out: the client has read them when the connection goes.
+    setTimeout(() => res.socket?.destroy(), 20);
+  });
+  const t = new Transport({ retry: fast });
+  const port = new URL(base).host;
+  for (const [path, of] of [['/length', ' of 100'], ['/chunked', '']] as const) {
+    const r = await t.send({ method: 'GET', url: `${base}${path}` });
+    assert.equal(r.status, 200);
+    await assert.rejects(readBody(r, 1000, 'manifest app:1'), (e: unknown) => {
+      assert.ok(e instanceof NetworkError, String(e));
+      assert.equal(e.code, 'E_NETWORK');
+      assert.equal(e.details.errno, 'ECONNRESET');
+      assert.equal(e.details.registry, port);
+      assert.match(e.message, new RegExp(`^manifest app:1: connection lost after 10${of} bytes from ${port.replace(/\./g, '\\.')} \\(ECONNRESET\\)`));
+      return true;
+    });
+  }
+  t.close();
 });

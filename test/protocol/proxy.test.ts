@@ -13,7 +13,8 @@ import type { AddressInfo, Socket } from 'node:net';
 import { noDelay } from '../fixtures/socket-options.js';
 import { bypassesProxy, proxyFor, proxySettingsFromEnv } from '../../src/http/proxy-choice.js';
 import { login, logout } from '../../src/login/login.js';
-import { AuthError } from '../../src/errors.js';
+import { AuthError, NetworkError } from '../../src/errors.js';
+import { errorLine } from '../../src/cli/main.js';
 import { Transport } from '../../src/http/transport.js';
 import { readBody } from '../../src/http/response.js';
 import { tlsResolver } from '../../src/http/tls.js';
@@ -308,3 +309,73 @@ test('per-registry TLS through HTTPS_PROXY: --ca-cert and --tls-verify REGISTRY=
   assert.ok(connects.length >= 4 && connects.every((c) => c === host), connects.join(','));
 });
 
+
+/** A proxy that answers every CONNECT and every plain request with `status`; counts what it got. */
+async function refusingProxy(status: number, reason: string): Promise<{ port: number; asked: string[] }> {
+  const asked: string[] = [];
+  const proxy = http.createServer((req, res) => {
+    asked.push(`${req.method} ${req.url}`);
+    res.writeHead(status, reason, status === 407 ? { 'proxy-authenticate': 'Basic realm="corp"' } : {}).end();
+  });
+  proxy.on('connect', (req, client: Socket) => {
+    asked.push(`CONNECT ${req.url}`);
+    client.end(`HTTP/1.1 ${status} ${reason}\r\n${status === 407 ? 'Proxy-Authenticate: Basic realm="corp"\r\n' : ''}Content-Length: 0\r\n\r\n`);
+  });
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+  closers.push(() => proxy.close());
+  return { port: (proxy.address() as AddressInfo).port, asked };
+}
+
+test('a proxy asking for authentication (407) is one E_AUTH line naming the proxy, its password redacted, also in --debug lines', async () => {
+  const { port, asked } = await refusingProxy(407, 'Proxy Authentication Required');
+  for (const [proxyUrl, shown, fix] of [
+    [`http://bob:pr0xy-s3cret@127.0.0.1:${port}`, `http://***@127.0.0.1:${port}`, /the user and password in (HTTPS|HTTP)_PROXY were not accepted$/],
+    [`http://127.0.0.1:${port}`, `http://127.0.0.1:${port}`, /give them in (HTTPS|HTTP)_PROXY as http:\/\/USER:PASSWORD@HOST:PORT$/],
+  ] as const) {
+    const lines: string[] = [];
+    const logger = { debug: (m: string) => lines.push(m), info: (m: string) => lines.push(m), warn: (m: string) => lines.push(m) };
+    const t = new Transport({ proxy: { httpsProxy: proxyUrl, httpProxy: proxyUrl }, retry: { retries: 3, baseDelayMs: 1 }, logger });
+    for (const [url, variable] of [['https://reg.corp.example/v2/', 'HTTPS_PROXY'], ['http://reg.corp.example:5000/v2/', 'HTTP_PROXY']] as const) {
+      asked.length = 0;
+      await assert.rejects(t.send({ method: 'GET', url }), (e: unknown) => {
+        assert.ok(e instanceof AuthError, String(e));
+        assert.equal(e.code, 'E_AUTH');
+        assert.ok(e.message.startsWith(`proxy ${shown} requires authentication (407) for ${new URL(url).host}: `), e.message);
+        assert.match(e.message, fix);
+        assert.ok(e.message.includes(variable), e.message);
+        // The CLI's line adds no registry login hint: the registry was never reached.
+        assert.equal(errorLine(e), `regpush: error: ${e.message} [E_AUTH]`);
+        return true;
+      });
+      assert.equal(asked.length, 1, `407 is not retried: ${asked.join(', ')}`);
+    }
+    t.close();
+    assert.ok(lines.length >= 2 && lines.every((l) => !l.includes('pr0xy-s3cret')), lines.join('\n'));
+  }
+});
+
+test('a proxy refusing the CONNECT (502) names the proxy, redacted, after the retries a 502 gets; a proxy that is not there names it too', async () => {
+  const { port, asked } = await refusingProxy(502, 'Bad Gateway');
+  const t = new Transport({ proxy: { httpsProxy: `http://bob:pr0xy-s3cret@127.0.0.1:${port}` }, retry: { retries: 2, baseDelayMs: 1, maxDelayMs: 2 } });
+  await assert.rejects(t.send({ method: 'GET', url: 'https://reg.corp.example/v2/' }), (e: unknown) => {
+    assert.ok(e instanceof NetworkError, String(e));
+    assert.equal(e.message, `cannot reach reg.corp.example through proxy http://***@127.0.0.1:${port}: the proxy answered 502 to CONNECT; check the proxy settings (HTTPS_PROXY, NO_PROXY)`);
+    assert.equal(e.details.status, undefined, 'not a status of the registry');
+    return true;
+  });
+  assert.deepEqual(asked, Array(3).fill('CONNECT reg.corp.example:443'));
+  t.close();
+
+  // Nothing listens there any more.
+  const gone = net.createServer();
+  await new Promise<void>((r) => gone.listen(0, '127.0.0.1', r));
+  const gonePort = (gone.address() as AddressInfo).port;
+  await new Promise<void>((r) => gone.close(() => r()));
+  const t2 = new Transport({ proxy: { httpsProxy: `http://bob:pr0xy-s3cret@127.0.0.1:${gonePort}` }, retry: { retries: 0 } });
+  await assert.rejects(t2.send({ method: 'GET', url: 'https://reg.corp.example/v2/' }), (e: unknown) => {
+    assert.ok(e instanceof NetworkError, String(e));
+    assert.equal(e.message, `cannot reach reg.corp.example through proxy http://***@127.0.0.1:${gonePort}: connection refused (ECONNREFUSED); check the proxy address and port, and that the proxy is running (HTTPS_PROXY, NO_PROXY)`);
+    return true;
+  });
+  t2.close();
+});

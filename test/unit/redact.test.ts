@@ -12,6 +12,14 @@ test('redactUrl hides userinfo and the signature parameters of every storage a r
     ['https://d1.cloudfront.net/b?Expires=1&Signature=abc&Key-Pair-Id=K1', 'https://d1.cloudfront.net/b?Expires=***&Signature=***&Key-Pair-Id=***'],
     // Google Cloud Storage V4 signed URLs (Artifact Registry downloads).
     ['https://storage.googleapis.com/b/o?X-Goog-Algorithm=GOOG4-RSA-SHA256&X-Goog-Credential=sa%40p.iam&X-Goog-Signature=abc123', 'https://storage.googleapis.com/b/o?X-Goog-Algorithm=***&X-Goog-Credential=***&X-Goog-Signature=***'],
+    // Docker Hub's storage redirects (Cloudflare): an expiry and a signature.
+    ['https://production.cloudflare.docker.com/registry-v2/docker/registry/v2/blobs/sha256/4a/4abc/data?verify=1707288743-Cy4zDsyi3Ktt%3D', 'https://production.cloudflare.docker.com/registry-v2/docker/registry/v2/blobs/sha256/4a/4abc/data?verify=***'],
+    // A proxy password typed with a bare '@': everything up to the last '@' of the authority goes.
+    ['http://bob:p@ss@proxy.corp:3128', 'http://***@proxy.corp:3128'],
+    ['http://bob:p@ss@proxy.corp:3128/x?y=a@b', 'http://***@proxy.corp:3128/x?y=a@b'],
+    // An '@' after the authority is not userinfo.
+    ['https://reg.example/v2/app/blobs/x?from=a@b', 'https://reg.example/v2/app/blobs/x?from=a@b'],
+    ['https://reg.example?x=a@b', 'https://reg.example?x=a@b'],
   ];
   for (const [url, want] of cases) assert.equal(redactUrl(url), want, url);
 });

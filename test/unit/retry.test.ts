@@ -38,4 +38,10 @@ test('parseRetryAfter handles absent, past and malformed values', () => {
   assert.equal(parseRetryAfter('0', now), 0);
   assert.equal(parseRetryAfter('Thu, 01 Jan 2026 00:00:00 GMT', now), 0);
   assert.equal(parseRetryAfter('-5', now), undefined);
+  // V8's Date.parse reads loose text as a date (`in 5` is 2001-05-01): taken as one, such a value
+  // would mean "retry now", dropping the backoff. Only the three HTTP-date forms count.
+  for (const loose of ['in 5', 'later 10', 'x 2030', '5 minutes 2099']) assert.equal(parseRetryAfter(loose, now), undefined, loose);
+  assert.equal(parseRetryAfter('Thu, 01 Jan 2026 00:00:15 GMT', now), 5000); // IMF-fixdate
+  assert.equal(parseRetryAfter('Thursday, 01-Jan-26 00:00:15 GMT', now), 5000); // RFC 850
+  assert.equal(parseRetryAfter('Thu Jan  1 00:00:15 2026', now), 5000); // asctime (GMT by definition)
 });
