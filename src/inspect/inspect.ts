@@ -1,9 +1,11 @@
 /** `inspect`: what an image reference resolves to, read from the registry without pulling layers. */
-import { ProtocolError } from '../errors.js';
+import { NotFoundError } from '../errors.js';
 import { CONFIG_CAP } from '../http/response.js';
 import { parseReference, formatReference, manifestRef, type ImageReference } from '../ref/reference.js';
+import { configPlatform, parseConfig } from '../image/config.js';
 import { parseManifest } from '../image/manifest.js';
-import { parsePlatform, selectPlatform, formatPlatform } from '../image/platform.js';
+import { MediaType, baseMediaType } from '../image/mediatypes.js';
+import { parsePlatform, selectPlatform, formatPlatform, platformMatches } from '../image/platform.js';
 import type { Descriptor, ImageConfig, Platform } from '../image/types.js';
 import { silentLogger, type Logger } from '../log.js';
 import { connect, transportFor, type ConnectionOptions } from '../registry/connect.js';
@@ -16,7 +18,7 @@ export interface InspectOptions extends ConnectionOptions {
   retries?: number;
 }
 
-/** Summary of an image's config. */
+/** Summary of an image's config; for an artifact (a config of another type) only its descriptor. */
 export interface ConfigSummary {
   digest: string;
   mediaType: string;
@@ -38,21 +40,37 @@ export interface ConfigSummary {
 export interface InspectResult {
   /** The reference as normalised, e.g. "docker.io/library/alpine:3". */
   reference: string;
+  /** What the manifest described is: an index, an image, or an artifact (an image manifest whose config is not an image config). */
+  kind: 'index' | 'image' | 'artifact';
   /** Digest of the manifest described (the child's when a platform was picked). */
   digest: string;
   mediaType: string;
   size: number;
   /** For an index picked with --platform: the index's own digest. */
   indexDigest?: string;
+  /**
+   * For an OCI artifact (a manifest whose config is not an image config): the manifest's
+   * artifactType, else its config's media type (what the OCI referrers API reports for it).
+   * Also set for an image manifest or index that states an artifactType.
+   */
+  artifactType?: string;
   /** For an index (no platform picked): its children. */
-  manifests?: { digest: string; mediaType: string; size: number; platform?: Platform; platformName?: string }[];
-  /** For an image. */
+  manifests?: { digest: string; mediaType: string; size: number; platform?: Platform; platformName?: string; artifactType?: string }[];
+  /** For an image or artifact manifest. */
   config?: ConfigSummary;
   layers?: { digest: string; size: number; mediaType: string }[];
   /** Exact manifest bytes (what --raw prints). */
   raw: Buffer;
   /** Exact config bytes, for an image (what --config prints). */
   configRaw?: Buffer;
+}
+
+/** Config media types inspect reads as an image config (Entrypoint, Env, platform…). */
+const IMAGE_CONFIG_TYPES: ReadonlySet<string> = new Set([MediaType.OCI_CONFIG, MediaType.DOCKER_CONFIG]);
+
+/** `{ artifactType }` when a document states a non-empty one, else nothing. */
+function stated(artifactType: unknown): { artifactType?: string } {
+  return typeof artifactType === 'string' && artifactType !== '' ? { artifactType } : {};
 }
 
 /** Resolves `reference` and describes it; with `platform`, describes that child of an index. */
@@ -75,26 +93,47 @@ export async function inspect(reference: string | ImageReference, opts: InspectO
     if (parsed.kind === 'index') {
       return {
         ...base,
+        kind: 'index',
+        ...stated(parsed.index.artifactType),
         manifests: parsed.index.manifests.map((d) => ({
           digest: d.digest,
           mediaType: d.mediaType,
           size: d.size,
           platform: d.platform,
           platformName: d.platform ? formatPlatform(d.platform) : undefined,
+          ...stated(d.artifactType),
         })),
       };
     }
     const m = parsed.manifest;
     const configRaw = await client.getBlobBytes(ref.repository, m.config.digest, CONFIG_CAP);
-    let cfg: ImageConfig;
-    try {
-      cfg = JSON.parse(configRaw.toString('utf8')) as ImageConfig;
-    } catch {
-      throw new ProtocolError(`config ${m.config.digest} of ${formatReference(ref)} is not valid JSON`);
+    const layers = m.layers.map((l) => ({ digest: l.digest, size: l.size, mediaType: l.mediaType }));
+    if (!IMAGE_CONFIG_TYPES.has(baseMediaType(m.config.mediaType))) {
+      // An artifact (a Helm chart, an SBOM, a signature, anything `oras push` stores): its config is
+      // whatever its type says, often not JSON at all, so it is described, not parsed.
+      const artifactType = typeof m.artifactType === 'string' && m.artifactType !== '' ? m.artifactType : m.config.mediaType;
+      if (want && indexDigest === undefined) throw new NotFoundError(`${formatReference(ref)} is an artifact (${artifactType}), not a ${formatPlatform(want)} image`);
+      return {
+        ...base,
+        kind: 'artifact',
+        indexDigest,
+        artifactType,
+        config: { digest: m.config.digest, mediaType: m.config.mediaType, size: m.config.size },
+        layers,
+        configRaw,
+      };
+    }
+    const cfg: ImageConfig = parseConfig(configRaw, `config ${m.config.digest} of ${formatReference(ref)}`);
+    // One image, not an index: shown only if it is what --platform asked for, as push and copy refuse
+    // it; describing amd64 for --platform linux/arm64 would answer a question that was not asked.
+    if (want && indexDigest === undefined && !platformMatches(want, configPlatform(cfg))) {
+      throw new NotFoundError(`${formatReference(ref)} is a single ${formatPlatform(configPlatform(cfg))} image, not ${formatPlatform(want)}`);
     }
     const c = cfg.config ?? {};
     return {
       ...base,
+      kind: 'image',
+      ...stated(m.artifactType),
       indexDigest,
       config: {
         digest: m.config.digest,
@@ -112,7 +151,7 @@ export async function inspect(reference: string | ImageReference, opts: InspectO
         Labels: c.Labels,
         User: c.User,
       },
-      layers: m.layers.map((l) => ({ digest: l.digest, size: l.size, mediaType: l.mediaType })),
+      layers,
       configRaw,
     };
   } finally {
