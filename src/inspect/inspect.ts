@@ -1,5 +1,5 @@
 /** `inspect`: what an image reference resolves to, read from the registry without pulling layers. */
-import { NotFoundError } from '../errors.js';
+import { NotFoundError, ProtocolError } from '../errors.js';
 import { CONFIG_CAP } from '../http/response.js';
 import { parseReference, formatReference, manifestRef, type ImageReference } from '../ref/reference.js';
 import { configPlatform, parseConfig } from '../image/config.js';
@@ -73,6 +73,41 @@ function stated(artifactType: unknown): { artifactType?: string } {
   return typeof artifactType === 'string' && artifactType !== '' ? { artifactType } : {};
 }
 
+/**
+ * The fields of an image config that inspect shows, each checked for its type: the config comes
+ * from the registry, and a number where a list belongs must be one error line, not a crash in the
+ * printing. Entrypoint and Cmd may be one string, which Docker reads as a list of one (its
+ * strslice type), so they are shown that way.
+ */
+function configFields(cfg: ImageConfig, what: string): Omit<ConfigSummary, 'digest' | 'mediaType' | 'size'> {
+  const bad = (field: string, want: string) => new ProtocolError(`${what}: ${field} is not ${want}`);
+  const str = (v: unknown, field: string): string | undefined => {
+    if (v === undefined || typeof v === 'string') return v;
+    throw bad(field, 'a string');
+  };
+  const nullable = <T>(v: unknown, field: string, ok: (v: unknown) => boolean, want: string): T | null | undefined => {
+    if (v === undefined || v === null || ok(v)) return v as T | null | undefined;
+    throw bad(field, want);
+  };
+  const isStrings = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === 'string');
+  const isObject = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
+  const args = (v: unknown, field: string) => (typeof v === 'string' ? [v] : nullable<string[]>(v, field, isStrings, 'a list of strings'));
+  const c = nullable<Record<string, unknown>>(cfg.config, 'config', isObject, 'an object') ?? {};
+  return {
+    os: str(cfg.os, 'os'),
+    architecture: str(cfg.architecture, 'architecture'),
+    variant: str(cfg.variant, 'variant'),
+    created: str(cfg.created, 'created'),
+    Entrypoint: args(c.Entrypoint, 'config.Entrypoint'),
+    Cmd: args(c.Cmd, 'config.Cmd'),
+    Env: nullable<string[]>(c.Env, 'config.Env', isStrings, 'a list of strings'),
+    WorkingDir: nullable<string>(c.WorkingDir, 'config.WorkingDir', (v) => typeof v === 'string', 'a string'),
+    ExposedPorts: nullable<Record<string, unknown>>(c.ExposedPorts, 'config.ExposedPorts', isObject, 'an object'),
+    Labels: nullable<Record<string, string>>(c.Labels, 'config.Labels', (v) => isObject(v) && Object.values(v as object).every((x) => typeof x === 'string'), 'an object of strings'),
+    User: nullable<string>(c.User, 'config.User', (v) => typeof v === 'string', 'a string'),
+  };
+}
+
 /** Resolves `reference` and describes it; with `platform`, describes that child of an index. */
 export async function inspect(reference: string | ImageReference, opts: InspectOptions = {}): Promise<InspectResult> {
   const ref = typeof reference === 'string' ? parseReference(reference) : reference;
@@ -123,34 +158,20 @@ export async function inspect(reference: string | ImageReference, opts: InspectO
         configRaw,
       };
     }
-    const cfg: ImageConfig = parseConfig(configRaw, `config ${m.config.digest} of ${formatReference(ref)}`);
+    const what = `config ${m.config.digest} of ${formatReference(ref)}`;
+    const cfg: ImageConfig = parseConfig(configRaw, what);
+    const config = { digest: m.config.digest, mediaType: m.config.mediaType, size: m.config.size, ...configFields(cfg, what) };
     // One image, not an index: shown only if it is what --platform asked for, as push and copy refuse
     // it; describing amd64 for --platform linux/arm64 would answer a question that was not asked.
     if (want && indexDigest === undefined && !platformMatches(want, configPlatform(cfg))) {
       throw new NotFoundError(`${formatReference(ref)} is a single ${formatPlatform(configPlatform(cfg))} image, not ${formatPlatform(want)}`);
     }
-    const c = cfg.config ?? {};
     return {
       ...base,
       kind: 'image',
       ...stated(m.artifactType),
       indexDigest,
-      config: {
-        digest: m.config.digest,
-        mediaType: m.config.mediaType,
-        size: m.config.size,
-        os: cfg.os,
-        architecture: cfg.architecture,
-        variant: cfg.variant,
-        created: cfg.created,
-        Entrypoint: c.Entrypoint,
-        Cmd: c.Cmd,
-        Env: c.Env,
-        WorkingDir: c.WorkingDir,
-        ExposedPorts: c.ExposedPorts,
-        Labels: c.Labels,
-        User: c.User,
-      },
+      config,
       layers,
       configRaw,
     };

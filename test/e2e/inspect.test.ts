@@ -234,6 +234,34 @@ test('an image config that is JSON but no object (null, a list) → E_PROTOCOL n
   }
 });
 
+test('an image config whose fields have the wrong type (Env a number, Labels a string…) → E_PROTOCOL naming the field, not a crash', async () => {
+  for (const [tag, config, field] of [
+    ['env', { os: 'linux', architecture: 'amd64', config: { Env: 5 } }, 'config.Env is not a list of strings'],
+    ['labels', { os: 'linux', architecture: 'amd64', config: { Labels: 'x' } }, 'config.Labels is not an object of strings'],
+    ['ports', { os: 'linux', architecture: 'amd64', config: { ExposedPorts: [80] } }, 'config.ExposedPorts is not an object'],
+    ['os', { os: 7, architecture: 'amd64' }, 'os is not a string'],
+  ] as const) {
+    const a = await pushArtifact(artifactRepo, tag, Buffer.from(JSON.stringify(config)), 'application/vnd.oci.image.config.v1+json');
+    for (const args of [[], ['--json'], ['--platform', 'linux/amd64']]) {
+      assertOneLineError(await runCli(['inspect', ...args, a.ref]), 5, 'E_PROTOCOL', new RegExp(`config ${a.config} of .*: ${field.replace(/\./g, '\\.')} \\[`));
+    }
+  }
+});
+
+test('Entrypoint and Cmd written as one string (Docker reads it as a list of one) are shown as that list', async () => {
+  const config = { os: 'linux', architecture: 'amd64', config: { Entrypoint: '/bin/app', Cmd: 'serve', Env: null } };
+  const a = await pushArtifact(artifactRepo, 'strings', Buffer.from(JSON.stringify(config)), 'application/vnd.docker.container.image.v1+json');
+  const j = await runCli(['inspect', '--json', a.ref]);
+  assert.equal(j.code, 0, j.stderr);
+  const mine = JSON.parse(j.stdout);
+  assert.equal(mine.kind, 'image');
+  assert.deepEqual([mine.config.Entrypoint, mine.config.Cmd, mine.config.Env], [['/bin/app'], ['serve'], null]);
+  const text = await runCli(['inspect', a.ref]);
+  assert.equal(text.code, 0, text.stderr);
+  assert.match(text.stdout, /^Entrypoint: +\["\/bin\/app"\]$/m);
+  assert.match(text.stdout, /^Cmd: +\["serve"\]$/m);
+});
+
 const servers: { close(): void }[] = [];
 after(() => servers.forEach((s) => s.close()));
 
