@@ -1,9 +1,11 @@
 /** `inspect`: what an image reference resolves to, read from the registry without pulling layers. */
-import { ProtocolError } from '../errors.js';
+import { NotFoundError, ProtocolError } from '../errors.js';
 import { CONFIG_CAP } from '../http/response.js';
 import { parseReference, formatReference, manifestRef, type ImageReference } from '../ref/reference.js';
+import { configPlatform, parseConfig } from '../image/config.js';
 import { parseManifest } from '../image/manifest.js';
-import { parsePlatform, selectPlatform, formatPlatform } from '../image/platform.js';
+import { MediaType, baseMediaType } from '../image/mediatypes.js';
+import { parsePlatform, selectPlatform, formatPlatform, platformMatches } from '../image/platform.js';
 import type { Descriptor, ImageConfig, Platform } from '../image/types.js';
 import { silentLogger, type Logger } from '../log.js';
 import { connect, transportFor, type ConnectionOptions } from '../registry/connect.js';
@@ -16,7 +18,7 @@ export interface InspectOptions extends ConnectionOptions {
   retries?: number;
 }
 
-/** Summary of an image's config. */
+/** Summary of an image's config; for an artifact (a config of another type) only its descriptor. */
 export interface ConfigSummary {
   digest: string;
   mediaType: string;
@@ -38,21 +40,72 @@ export interface ConfigSummary {
 export interface InspectResult {
   /** The reference as normalised, e.g. "docker.io/library/alpine:3". */
   reference: string;
+  /** What the manifest described is: an index, an image, or an artifact (an image manifest whose config is not an image config). */
+  kind: 'index' | 'image' | 'artifact';
   /** Digest of the manifest described (the child's when a platform was picked). */
   digest: string;
   mediaType: string;
   size: number;
   /** For an index picked with --platform: the index's own digest. */
   indexDigest?: string;
+  /**
+   * For an OCI artifact (a manifest whose config is not an image config): the manifest's
+   * artifactType, else its config's media type (what the OCI referrers API reports for it).
+   * Also set for an image manifest or index that states an artifactType.
+   */
+  artifactType?: string;
   /** For an index (no platform picked): its children. */
-  manifests?: { digest: string; mediaType: string; size: number; platform?: Platform; platformName?: string }[];
-  /** For an image. */
+  manifests?: { digest: string; mediaType: string; size: number; platform?: Platform; platformName?: string; artifactType?: string }[];
+  /** For an image or artifact manifest. */
   config?: ConfigSummary;
   layers?: { digest: string; size: number; mediaType: string }[];
   /** Exact manifest bytes (what --raw prints). */
   raw: Buffer;
   /** Exact config bytes, for an image (what --config prints). */
   configRaw?: Buffer;
+}
+
+/** Config media types inspect reads as an image config (Entrypoint, Env, platform…). */
+const IMAGE_CONFIG_TYPES: ReadonlySet<string> = new Set([MediaType.OCI_CONFIG, MediaType.DOCKER_CONFIG]);
+
+/** `{ artifactType }` when a document states a non-empty one, else nothing. */
+function stated(artifactType: unknown): { artifactType?: string } {
+  return typeof artifactType === 'string' && artifactType !== '' ? { artifactType } : {};
+}
+
+/**
+ * The fields of an image config that inspect shows, each checked for its type: the config comes
+ * from the registry, and a number where a list belongs must be one error line, not a crash in the
+ * printing. Entrypoint and Cmd may be one string, which Docker reads as a list of one (its
+ * strslice type), so they are shown that way.
+ */
+function configFields(cfg: ImageConfig, what: string): Omit<ConfigSummary, 'digest' | 'mediaType' | 'size'> {
+  const bad = (field: string, want: string) => new ProtocolError(`${what}: ${field} is not ${want}`);
+  const str = (v: unknown, field: string): string | undefined => {
+    if (v === undefined || typeof v === 'string') return v;
+    throw bad(field, 'a string');
+  };
+  const nullable = <T>(v: unknown, field: string, ok: (v: unknown) => boolean, want: string): T | null | undefined => {
+    if (v === undefined || v === null || ok(v)) return v as T | null | undefined;
+    throw bad(field, want);
+  };
+  const isStrings = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === 'string');
+  const isObject = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
+  const args = (v: unknown, field: string) => (typeof v === 'string' ? [v] : nullable<string[]>(v, field, isStrings, 'a list of strings'));
+  const c = nullable<Record<string, unknown>>(cfg.config, 'config', isObject, 'an object') ?? {};
+  return {
+    os: str(cfg.os, 'os'),
+    architecture: str(cfg.architecture, 'architecture'),
+    variant: str(cfg.variant, 'variant'),
+    created: str(cfg.created, 'created'),
+    Entrypoint: args(c.Entrypoint, 'config.Entrypoint'),
+    Cmd: args(c.Cmd, 'config.Cmd'),
+    Env: nullable<string[]>(c.Env, 'config.Env', isStrings, 'a list of strings'),
+    WorkingDir: nullable<string>(c.WorkingDir, 'config.WorkingDir', (v) => typeof v === 'string', 'a string'),
+    ExposedPorts: nullable<Record<string, unknown>>(c.ExposedPorts, 'config.ExposedPorts', isObject, 'an object'),
+    Labels: nullable<Record<string, string>>(c.Labels, 'config.Labels', (v) => isObject(v) && Object.values(v as object).every((x) => typeof x === 'string'), 'an object of strings'),
+    User: nullable<string>(c.User, 'config.User', (v) => typeof v === 'string', 'a string'),
+  };
 }
 
 /** Resolves `reference` and describes it; with `platform`, describes that child of an index. */
@@ -75,44 +128,51 @@ export async function inspect(reference: string | ImageReference, opts: InspectO
     if (parsed.kind === 'index') {
       return {
         ...base,
+        kind: 'index',
+        ...stated(parsed.index.artifactType),
         manifests: parsed.index.manifests.map((d) => ({
           digest: d.digest,
           mediaType: d.mediaType,
           size: d.size,
           platform: d.platform,
           platformName: d.platform ? formatPlatform(d.platform) : undefined,
+          ...stated(d.artifactType),
         })),
       };
     }
     const m = parsed.manifest;
     const configRaw = await client.getBlobBytes(ref.repository, m.config.digest, CONFIG_CAP);
-    let cfg: ImageConfig;
-    try {
-      cfg = JSON.parse(configRaw.toString('utf8')) as ImageConfig;
-    } catch {
-      throw new ProtocolError(`config ${m.config.digest} of ${formatReference(ref)} is not valid JSON`);
+    const layers = m.layers.map((l) => ({ digest: l.digest, size: l.size, mediaType: l.mediaType }));
+    if (!IMAGE_CONFIG_TYPES.has(baseMediaType(m.config.mediaType))) {
+      // An artifact (a Helm chart, an SBOM, a signature, anything `oras push` stores): its config is
+      // whatever its type says, often not JSON at all, so it is described, not parsed.
+      const artifactType = typeof m.artifactType === 'string' && m.artifactType !== '' ? m.artifactType : m.config.mediaType;
+      if (want && indexDigest === undefined) throw new NotFoundError(`${formatReference(ref)} is an artifact (${artifactType}), not a ${formatPlatform(want)} image`);
+      return {
+        ...base,
+        kind: 'artifact',
+        indexDigest,
+        artifactType,
+        config: { digest: m.config.digest, mediaType: m.config.mediaType, size: m.config.size },
+        layers,
+        configRaw,
+      };
     }
-    const c = cfg.config ?? {};
+    const what = `config ${m.config.digest} of ${formatReference(ref)}`;
+    const cfg: ImageConfig = parseConfig(configRaw, what);
+    const config = { digest: m.config.digest, mediaType: m.config.mediaType, size: m.config.size, ...configFields(cfg, what) };
+    // One image, not an index: shown only if it is what --platform asked for, as push and copy refuse
+    // it; describing amd64 for --platform linux/arm64 would answer a question that was not asked.
+    if (want && indexDigest === undefined && !platformMatches(want, configPlatform(cfg))) {
+      throw new NotFoundError(`${formatReference(ref)} is a single ${formatPlatform(configPlatform(cfg))} image, not ${formatPlatform(want)}`);
+    }
     return {
       ...base,
+      kind: 'image',
+      ...stated(m.artifactType),
       indexDigest,
-      config: {
-        digest: m.config.digest,
-        mediaType: m.config.mediaType,
-        size: m.config.size,
-        os: cfg.os,
-        architecture: cfg.architecture,
-        variant: cfg.variant,
-        created: cfg.created,
-        Entrypoint: c.Entrypoint,
-        Cmd: c.Cmd,
-        Env: c.Env,
-        WorkingDir: c.WorkingDir,
-        ExposedPorts: c.ExposedPorts,
-        Labels: c.Labels,
-        User: c.User,
-      },
-      layers: m.layers.map((l) => ({ digest: l.digest, size: l.size, mediaType: l.mediaType })),
+      config,
+      layers,
       configRaw,
     };
   } finally {

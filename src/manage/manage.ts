@@ -186,8 +186,9 @@ export async function tagImage(reference: string | ImageReference, newTags: stri
   const tags = [...new Set(newTags)];
   return withClient(ref, 'to', ['pull', 'push'], opts, async (client) => {
     const got = await client.getManifest(ref.repository, manifestRef(ref));
-    // The manifest's own media type decides when the registry's Content-Type is missing.
-    const mediaType = got.mediaType || parseManifest(got.bytes).mediaType;
+    // The manifest's own mediaType decides, as for copy: the Content-Type a registry or proxy sent
+    // may be missing or generic (application/json), and a PUT under it is refused (MANIFEST_INVALID).
+    const mediaType = parseManifest(got.bytes, got.mediaType).mediaType;
     const tagsUnchanged: string[] = [];
     for (const tag of tags) {
       const head = await client.headManifest(ref.repository, tag);

@@ -391,17 +391,20 @@ export async function fetchToken(opts: { scopes: string[]; creds?: Creds; servic
   return { status: res.status, body, token: typeof body === 'object' && body ? (body.token ?? body.access_token) : undefined };
 }
 
+/** Uploads `body` as a blob of `repo` in an anonymous registry (POST, then PUT with the digest); returns its digest and size. */
+export async function pushRawBlob(host: string, repo: string, body: Buffer): Promise<{ digest: string; size: number }> {
+  const d = 'sha256:' + createHash('sha256').update(body).digest('hex');
+  const start = await fetch(`http://${host}/v2/${repo}/blobs/uploads/`, { method: 'POST' });
+  const loc = new URL(start.headers.get('location')!, `http://${host}`);
+  loc.searchParams.set('digest', d);
+  const done = await fetch(loc, { method: 'PUT', body: new Uint8Array(body), headers: { 'content-type': 'application/octet-stream' } });
+  assert.equal(done.status, 201);
+  return { digest: d, size: body.length };
+}
+
 /** A cosign-style signature of `digest` in `repo` of an anonymous registry, under the `sha256-<hex>.sig` tag; returns the tag. */
 export async function pushCosignSignature(host: string, repo: string, digest: string): Promise<string> {
-  const put = async (body: Buffer) => {
-    const d = 'sha256:' + createHash('sha256').update(body).digest('hex');
-    const start = await fetch(`http://${host}/v2/${repo}/blobs/uploads/`, { method: 'POST' });
-    const loc = new URL(start.headers.get('location')!, `http://${host}`);
-    loc.searchParams.set('digest', d);
-    const done = await fetch(loc, { method: "PUT", body: new Uint8Array(body), headers: { "content-type": "application/octet-stream" } });
-    assert.equal(done.status, 201);
-    return { digest: d, size: body.length };
-  };
+  const put = (body: Buffer) => pushRawBlob(host, repo, body);
   const config = await put(Buffer.from('{"architecture":"","os":""}'));
   const layer = await put(Buffer.from(JSON.stringify({ critical: { image: { 'docker-manifest-digest': digest } } })));
   const manifest = Buffer.from(JSON.stringify({

@@ -8,7 +8,7 @@ import net, { type AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, after } from 'node:test';
-import { credsOf, exec, imageRef, loadState, runCli, skopeoInspect, tempDir, type SeededRegistry } from './harness.js';
+import { credsOf, exec, imageRef, loadState, pushRawBlob, runCli, skopeoInspect, tempDir, type SeededRegistry } from './harness.js';
 
 const state = loadState();
 const R = state.registries;
@@ -160,6 +160,106 @@ test('a schema 1 manifest → E_UNSUPPORTED', async () => {
 
 test('a platform missing from the index → E_NOT_FOUND listing what is there', async () => {
   assertOneLineError(await runCli(['inspect', '--platform', 'linux/s390x', imageRef(R.anon, 'base/multi:oci')]), 4, 'E_NOT_FOUND', /linux\/amd64/);
+});
+
+test('--platform on a single image: the image when it matches, else E_NOT_FOUND naming its platform (as push and copy)', async () => {
+  const ref = imageRef(R.anon, 'base/busybox:v2s2');
+  const ok = await runCli(['inspect', '--json', '--platform', 'linux/amd64', ref]);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal(JSON.parse(ok.stdout).digest, state.images.anon['base/busybox:v2s2'].digest);
+  assert.equal(JSON.parse(ok.stdout).kind, 'image');
+  for (const args of [['--platform', 'linux/arm64'], ['--platform', 'linux/arm64', '--json'], ['--platform', 'linux/arm64', '--config']]) {
+    assertOneLineError(await runCli(['inspect', ...args, ref]), 4, 'E_NOT_FOUND', /is a single linux\/amd64 image, not linux\/arm64/);
+  }
+});
+
+/** An OCI manifest in `repo` of the anon registry whose config is `config` (of type `configType`); returns its tag reference and the config's digest. */
+async function pushArtifact(repo: string, tag: string, config: Buffer, configType: string, artifactType?: string): Promise<{ ref: string; config: string; layer: string }> {
+  const host = R.anon.host;
+  const cfg = await pushRawBlob(host, repo, config);
+  const layer = await pushRawBlob(host, repo, Buffer.from(`payload of ${tag}\n`));
+  const manifest = {
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    ...(artifactType ? { artifactType } : {}),
+    config: { mediaType: configType, ...cfg },
+    layers: [{ mediaType: 'text/plain', ...layer }],
+  };
+  const res = await fetch(`http://${host}/v2/${repo}/manifests/${tag}`, { method: 'PUT', body: JSON.stringify(manifest), headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' } });
+  assert.equal(res.status, 201, await res.text());
+  return { ref: `${host}/${repo}:${tag}`, config: cfg.digest, layer: layer.digest };
+}
+
+const artifactRepo = `inspect/artifact-${process.pid.toString(36)}${Date.now().toString(36)}`;
+
+test('an OCI artifact whose config is not an image config (not even JSON): its type, config and layers, no image fields', async () => {
+  const configBytes = Buffer.from('an artifact config in no JSON at all\n');
+  const a = await pushArtifact(artifactRepo, 'bin', configBytes, 'application/vnd.example.thing.config.v1', 'application/vnd.example.thing.v1');
+  const j = await runCli(['inspect', '--json', a.ref]);
+  assert.equal(j.code, 0, j.stderr);
+  const mine = JSON.parse(j.stdout);
+  assert.equal(mine.kind, 'artifact');
+  assert.equal(mine.artifactType, 'application/vnd.example.thing.v1');
+  assert.deepEqual(mine.config, { digest: a.config, mediaType: 'application/vnd.example.thing.config.v1', size: configBytes.length });
+  assert.deepEqual(mine.layers.map((l: { digest: string }) => l.digest), [a.layer]);
+  const text = await runCli(['inspect', a.ref]);
+  assert.equal(text.code, 0, text.stderr);
+  assert.match(text.stdout, /^ArtifactType: +application\/vnd\.example\.thing\.v1$/m);
+  assert.match(text.stdout, new RegExp(`^Config: +${a.config} \\(${configBytes.length} bytes, application/vnd\\.example\\.thing\\.config\\.v1\\)$`, 'm'));
+  assert.match(text.stdout, new RegExp(`^  ${a.layer} +\\d+  text/plain$`, 'm'));
+  assert.doesNotMatch(text.stdout, /^(Platform|Entrypoint|Cmd|Env):/m);
+  // --config prints the exact bytes, whatever they are.
+  const cfg = await runCli(['inspect', '--config', a.ref]);
+  assert.equal(cfg.code, 0, cfg.stderr);
+  assert.equal(cfg.stdout, configBytes.toString());
+  // --platform asks for an image, which an artifact is not.
+  assertOneLineError(await runCli(['inspect', '--platform', 'linux/amd64', a.ref]), 4, 'E_NOT_FOUND', /artifact \(application\/vnd\.example\.thing\.v1\), not a linux\/amd64 image/);
+});
+
+test('an artifact with the OCI empty config and no artifactType: its type is the config media type (as the referrers API says)', async () => {
+  const a = await pushArtifact(artifactRepo, 'empty', Buffer.from('{}'), 'application/vnd.oci.empty.v1+json');
+  const j = await runCli(['inspect', '--json', a.ref]);
+  assert.equal(j.code, 0, j.stderr);
+  const mine = JSON.parse(j.stdout);
+  assert.equal(mine.artifactType, 'application/vnd.oci.empty.v1+json');
+  assert.deepEqual(Object.keys(mine.config).sort(), ['digest', 'mediaType', 'size']);
+});
+
+test('an image config that is JSON but no object (null, a list) → E_PROTOCOL naming it, not a crash', async () => {
+  for (const [tag, body] of [['null', 'null'], ['list', '[1,2]']] as const) {
+    const a = await pushArtifact(artifactRepo, tag, Buffer.from(body), 'application/vnd.oci.image.config.v1+json');
+    for (const args of [[], ['--json'], ['--config']]) {
+      assertOneLineError(await runCli(['inspect', ...args, a.ref]), 5, 'E_PROTOCOL', new RegExp(`config ${a.config} of .* is not a JSON object`));
+    }
+  }
+});
+
+test('an image config whose fields have the wrong type (Env a number, Labels a string…) → E_PROTOCOL naming the field, not a crash', async () => {
+  for (const [tag, config, field] of [
+    ['env', { os: 'linux', architecture: 'amd64', config: { Env: 5 } }, 'config.Env is not a list of strings'],
+    ['labels', { os: 'linux', architecture: 'amd64', config: { Labels: 'x' } }, 'config.Labels is not an object of strings'],
+    ['ports', { os: 'linux', architecture: 'amd64', config: { ExposedPorts: [80] } }, 'config.ExposedPorts is not an object'],
+    ['os', { os: 7, architecture: 'amd64' }, 'os is not a string'],
+  ] as const) {
+    const a = await pushArtifact(artifactRepo, tag, Buffer.from(JSON.stringify(config)), 'application/vnd.oci.image.config.v1+json');
+    for (const args of [[], ['--json'], ['--platform', 'linux/amd64']]) {
+      assertOneLineError(await runCli(['inspect', ...args, a.ref]), 5, 'E_PROTOCOL', new RegExp(`config ${a.config} of .*: ${field.replace(/\./g, '\\.')} \\[`));
+    }
+  }
+});
+
+test('Entrypoint and Cmd written as one string (Docker reads it as a list of one) are shown as that list', async () => {
+  const config = { os: 'linux', architecture: 'amd64', config: { Entrypoint: '/bin/app', Cmd: 'serve', Env: null } };
+  const a = await pushArtifact(artifactRepo, 'strings', Buffer.from(JSON.stringify(config)), 'application/vnd.docker.container.image.v1+json');
+  const j = await runCli(['inspect', '--json', a.ref]);
+  assert.equal(j.code, 0, j.stderr);
+  const mine = JSON.parse(j.stdout);
+  assert.equal(mine.kind, 'image');
+  assert.deepEqual([mine.config.Entrypoint, mine.config.Cmd, mine.config.Env], [['/bin/app'], ['serve'], null]);
+  const text = await runCli(['inspect', a.ref]);
+  assert.equal(text.code, 0, text.stderr);
+  assert.match(text.stdout, /^Entrypoint: +\["\/bin\/app"\]$/m);
+  assert.match(text.stdout, /^Cmd: +\["serve"\]$/m);
 });
 
 const servers: { close(): void }[] = [];

@@ -233,6 +233,22 @@ test('a registry whose HEAD names no digest: digest and delete --force read the 
   assert.equal(manifestGets(), 2);
 });
 
+test('tag: a registry that serves the manifest under another Content-Type (application/json): the new tag gets the type the manifest states', async () => {
+  const proxy: FaultProxy = await startFaultProxy(R.anon.url);
+  cleanups.push(() => proxy.close());
+  proxy.rule({ method: 'GET', path: /\/manifests\//, fault: { kind: 'setHeaders', headers: { 'content-type': 'application/json' } } });
+  const { digest } = await freshImage(R.anon.host, R.anon.host, undefined, `manage/ctype-${stamp}`);
+  const r = await runCli(['tag', '--json', `${proxy.host}/manage/ctype-${stamp}:src`, 'retyped']);
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  assert.equal(out.digest, digest);
+  assert.equal(out.mediaType, 'application/vnd.oci.image.manifest.v1+json');
+  const put = proxy.requests.find((q) => q.method === 'PUT' && q.url.endsWith('/manifests/retyped'));
+  assert.equal(put?.headers['content-type'], 'application/vnd.oci.image.manifest.v1+json');
+  const sk = await skopeoInspect(`${R.anon.host}/manage/ctype-${stamp}:retyped`, { raw: true });
+  assert.equal(sk.digest, digest);
+});
+
 test('anonymous read, but DELETE needs a login (401 Basic challenge) → E_AUTH with the login hint, not E_DENIED', async () => {
   const proxy: FaultProxy = await startFaultProxy(R.anon.url);
   cleanups.push(() => proxy.close());

@@ -130,6 +130,24 @@ test('a partial copy failure prints a valid JSON report naming the failed target
   assert.match(report.targets[1].error.code, /^E_(DENIED|AUTH)$/);
 });
 
+test('a partial push failure prints a valid JSON report naming the failed target (exit 8); a complete failure prints no report, one error line', async () => {
+  const good = imageRef(R.anon2, `${run}/partial-push-json:1`);
+  const bad = imageRef(R.token, `readonly/${run}-push-json:1`); // alice may only pull readonly/*
+  const base = ['push', '--json', '--from', imageRef(R.anon, 'base/busybox:oci'), '--app', makeApp(), '--to-user', R.token.user!, '--to-password', R.token.password!];
+  const r = await runCli([...base, '--to', good, '--to', bad]);
+  assert.equal(r.code, 8, r.stderr);
+  assert.match(r.stderr.trim().split('\n').at(-1)!, /\[E_PARTIAL\]$/);
+  const report = JSON.parse(r.stdout);
+  assertValidReport(report, 'partial push --json');
+  assert.deepEqual(report.targets.map((t: { ok: boolean }) => t.ok), [true, false]);
+  assert.match(report.targets[1].error.code, /^E_(DENIED|AUTH)$/);
+  assert.equal(report.targets[1].digest, '');
+  const all = await runCli([...base, '--to', bad]);
+  assert.equal(all.code, 3, all.stderr);
+  assert.equal(all.stdout, '');
+  assert.equal(all.stderr.trim().split('\n').length, 1, all.stderr);
+});
+
 test('Docker Hub rate-limit headers (ratelimit-limit / ratelimit-remaining) are reported', async () => {
   // A pass-through proxy in front of the anonymous registry that answers like Docker Hub does.
   let remaining = 80;

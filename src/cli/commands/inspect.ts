@@ -70,11 +70,17 @@ export function inspectText(r: InspectResult): string {
   kv('Digest', r.digest);
   kv('MediaType', r.mediaType);
   if (r.indexDigest) kv('Index', r.indexDigest);
+  if (r.artifactType) kv('ArtifactType', r.artifactType);
   if (r.manifests) {
     lines.push('Manifests:');
-    for (const m of r.manifests) lines.push(`  ${m.digest}  ${(m.platformName ?? '-').padEnd(16)} ${m.size}  ${m.mediaType}`);
+    for (const m of r.manifests) lines.push(`  ${m.digest}  ${(m.platformName ?? '-').padEnd(16)} ${m.size}  ${m.mediaType}${m.artifactType ? `  ${m.artifactType}` : ''}`);
   }
-  if (r.config) {
+  if (r.config && r.kind === 'artifact') {
+    // An artifact's config is of its own type: its descriptor and the layers are all there is to show.
+    kv('Config', `${r.config.digest} (${r.config.size} bytes, ${r.config.mediaType})`);
+    lines.push('Layers:');
+    for (const l of r.layers ?? []) lines.push(`  ${l.digest}  ${String(l.size).padStart(12)}  ${l.mediaType}`);
+  } else if (r.config) {
     const c = r.config;
     kv('Platform', [c.os, c.architecture, c.variant].filter(Boolean).join('/'));
     kv('Config', `${c.digest} (${c.size} bytes)`);
