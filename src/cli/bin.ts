@@ -12,6 +12,15 @@ const argv = process.argv.slice(2);
 // touched the pool yet.
 sizeThreadPool(process.env, argv);
 
+// A reader that stops early (`regpush tags REPO | head -1`) closes the pipe: the rest of the output
+// has nowhere to go, which is not a failure of the command. Without a listener Node throws the
+// EPIPE as an unhandled 'error' event: a stack trace and exit 1 after the work was done.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE' && err.code !== 'ERR_STREAM_DESTROYED') throw err;
+  });
+}
+
 /** No top-level await: the bundle (scripts/bundle.mjs) may be emitted as CommonJS. */
 async function run(): Promise<void> {
   if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {

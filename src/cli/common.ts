@@ -4,6 +4,7 @@ import type { Credential } from '../auth/credentials.js';
 import { UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { defineFlags, type InferredArgs } from './flag-table.js';
+import { many } from './flags.js';
 import type { CliIO } from './io.js';
 import type { SecretSet } from '../redact.js';
 import { createCliLogger, type LineSink, type Verbosity } from './logger.js';
@@ -14,7 +15,7 @@ import type { BlockedPrefixes, InsecureHosts, MirrorMap } from '../registry/mirr
 
 /** Flags every command shares. */
 export const commonFlags = defineFlags({
-  'insecure-registry': { type: 'string', array: true, describe: 'Registry (HOST[:PORT]) to reach over plain HTTP; repeatable. Also REGPUSH_INSECURE_REGISTRIES.', group: 'Connection:' },
+  'insecure-registry': { type: 'string', repeatable: true, describe: 'Registry (HOST[:PORT]) to reach over plain HTTP; repeatable. Also REGPUSH_INSECURE_REGISTRIES.', group: 'Connection:' },
   retries: { type: 'number', describe: 'Retries for transient registry failures (5xx, 429, resets)', group: 'Connection:' },
   json: { type: 'boolean', describe: 'Print one JSON object on stdout instead of text', group: 'Output:' },
   quiet: { alias: 'q', type: 'boolean', describe: 'Print only the result', group: 'Output:' },
@@ -86,7 +87,7 @@ export function connectionOptions(a: CommonArgs, io: CliIO, ctx: CommonContext) 
   return {
     logger: ctx.logger,
     env: io.env,
-    insecureRegistries: a['insecure-registry'],
+    insecureRegistries: many(a['insecure-registry']),
     tls: ctx.tls,
     mirrors: ctx.mirrors,
     blocked: ctx.blocked,
@@ -141,16 +142,14 @@ export function idleTimeoutOption(env: Record<string, string | undefined>): numb
 
 /**
  * --from-user/--from-password/--to-user/--to-password (push and copy share them); `source` and
- * `target` name the registries in the help. `givenOnce`: giving one twice is a usage error (push
- * checks this; copy has never checked it, and keeps its behaviour).
+ * `target` name the registries in the help. Each is given once (withFlags refuses a second value).
  */
-export function transferCredentialFlags(source: string, target: string, givenOnce: boolean) {
-  const once = givenOnce ? ({ once: true } as const) : {};
+export function transferCredentialFlags(source: string, target: string) {
   return defineFlags({
-    'from-user': { type: 'string', ...once, describe: `User for ${source}`, group: 'Credentials:' },
-    'from-password': { type: 'string', ...once, describe: `Password for ${source}`, group: 'Credentials:' },
-    'to-user': { type: 'string', ...once, describe: `User for ${target}`, group: 'Credentials:' },
-    'to-password': { type: 'string', ...once, describe: `Password for ${target} (prefer --password-stdin)`, group: 'Credentials:' },
+    'from-user': { type: 'string', once: true, describe: `User for ${source}`, group: 'Credentials:' },
+    'from-password': { type: 'string', once: true, describe: `Password for ${source}`, group: 'Credentials:' },
+    'to-user': { type: 'string', once: true, describe: `User for ${target}`, group: 'Credentials:' },
+    'to-password': { type: 'string', once: true, describe: `Password for ${target} (prefer --password-stdin)`, group: 'Credentials:' },
   });
 }
 

@@ -15,7 +15,8 @@
  *   - a source that has a mirror (--registry-mirror, registries.conf, daemon.json: the map the
  *     command itself reads, mirror-flags.ts), unless a target is in its registry anyway: its reads
  *     go to the mirror first, and a network with a mirror often does not want the upstream
- *     contacted. Mirror configuration that does not read cleanly counts as a mirror for every
+ *     contacted; for push also the "mirrors" of regpush.json (or --config-file), as the command
+ *     reads them. Mirror configuration that does not read cleanly counts as a mirror for every
  *     source (the command reports it);
  *   - every other command (login, sync, tag, …), and `--help` / `--version`.
  */
@@ -27,6 +28,7 @@ import { endpointFor, parseInsecureList } from '../registry/endpoint.js';
 import { silentLogger } from '../log.js';
 import { mirrorsFor, type MirrorMap } from '../registry/mirror-config.js';
 import { mirrorOptions } from './mirror-flags.js';
+import { findProjectFile, isObject, mirrorsAsFlags } from './project-file.js';
 import { leadingPositionals, rawFlagValues } from './raw-argv.js';
 
 /** Connections to open to one host and port. */
@@ -110,10 +112,23 @@ export function connectEarly(argv: readonly string[], env: Record<string, string
   return early;
 }
 
-/** The mirrors the command will use, read as it reads them; 'unknown' when that fails (it will say why). */
-function mirrorMap(argv: readonly string[], env: Record<string, string | undefined>, cwd: string): MirrorMap | 'unknown' {
+/**
+ * The mirrors the command will use, read as it reads them; 'unknown' when that fails (it will say
+ * why). A push without --registry-mirror takes the project file's "mirrors" (flags replace them).
+ */
+export function mirrorMap(argv: readonly string[], env: Record<string, string | undefined>, cwd: string): MirrorMap | 'unknown' {
   try {
-    return mirrorOptions(rawFlagValues(argv, 'registry-mirror'), env, cwd, silentLogger);
+    let flags = rawFlagValues(argv, 'registry-mirror');
+    if (argv[0] === 'push' && flags.length === 0) {
+      const configFile = rawFlagValues(argv, 'config-file');
+      if (configFile.length > 1) return 'unknown';
+      const data = findProjectFile(cwd, configFile[0])?.data;
+      const mirrors = isObject(data) ? data.mirrors : undefined;
+      if (mirrors !== undefined) {
+        flags = mirrorsAsFlags(mirrors, () => new Error('malformed'));
+      }
+    }
+    return mirrorOptions(flags, env, cwd, silentLogger);
   } catch {
     return 'unknown';
   }

@@ -25,7 +25,11 @@ export interface FlagSpec {
    * `array`, the flag takes one word, so `--tag a b` keeps `b` as a positional.
    */
   readonly repeatable?: true;
-  /** Giving it more than once is a usage error (see `checkGivenOnce`), not an array passed along. */
+  /**
+   * Giving it more than once is a usage error (see `checkGivenOnce`), not an array passed along.
+   * withFlags refuses a repeated value for every flag that is not `repeatable`, `array` or boolean
+   * anyway; `once` also names the flags a command re-checks after merging other defaults in.
+   */
   readonly once?: true;
   /** Left out of --help (a flag declared only to answer it with a better error). */
   readonly hidden?: true;
@@ -89,11 +93,18 @@ export function withFlags<A, T extends FlagTable>(y: Argv<A>, table: T): Argv<A 
     out = spec.positional ? out.positional(name, opts) : out.option(name, opts);
   }
   const checked = Object.entries(table).filter(([, spec]) => spec.check);
-  if (checked.length) {
-    out = out.middleware((argv) => {
-      for (const [name, spec] of checked) if (argv[name] !== undefined) spec.check!(argv[name]);
-    }, true);
-  }
+  // A flag that takes one value and is given twice reaches yargs' result as an array, which the
+  // code behind it (a platform, a format, a user name) would take for a string: refused here, for
+  // every command. yargs has already turned a number flag's non-number into NaN (or null).
+  const scalars = Object.entries(table).filter(([, spec]) => !spec.positional && !spec.repeatable && !spec.array && spec.type !== 'boolean');
+  out = out.middleware((argv) => {
+    single(argv, scalars.map(([name]) => name));
+    for (const [name, spec] of scalars) {
+      const v = argv[name];
+      if (spec.type === 'number' && v !== undefined && (v === null || Number.isNaN(v))) throw new UsageError(`--${name} needs a number`);
+    }
+    for (const [name, spec] of checked) if (argv[name] !== undefined) spec.check!(argv[name]);
+  }, true);
   // yargs' typings add one option at a time; a loop over a table cannot show the checker that,
   // so the table's type is stated here, once, for all commands.
   return out as Argv<A & InferredArgs<T>>;

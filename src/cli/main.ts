@@ -9,15 +9,42 @@ import { SecretSet } from '../redact.js';
 import { copyableExamples } from './help-layout.js';
 import { VERSION } from '../version.js';
 import type { CliIO } from './io.js';
-import { inspectCommand } from './commands/inspect.js';
-import { pushCommand } from './commands/push.js';
-import { copyCommand } from './commands/copy.js';
-import { loginCommands } from './commands/login.js';
-import { syncCommand } from './commands/sync.js';
-import { manageCommands } from './commands/manage.js';
+import { inspectCommand, inspectFlags } from './commands/inspect.js';
+import { pushCommand, pushFlags } from './commands/push.js';
+import { copyCommand, copyFlags } from './commands/copy.js';
+import { loginCommands, loginFlags, logoutFlags } from './commands/login.js';
+import { syncCommand, syncFlags } from './commands/sync.js';
+import { deleteFlags, digestFlags, manageCommands, tagFlags, tagsFlags } from './commands/manage.js';
+import type { FlagTable } from './flag-table.js';
+import { badBooleanValue } from './raw-argv.js';
+
+/** Each command's flag table. */
+const TABLES: Record<string, FlagTable> = {
+  push: pushFlags,
+  copy: copyFlags,
+  sync: syncFlags,
+  inspect: inspectFlags,
+  tags: tagsFlags,
+  digest: digestFlags,
+  tag: tagFlags,
+  delete: deleteFlags,
+  login: loginFlags,
+  logout: logoutFlags,
+};
 
 /** Command names, for suggestions. */
-const COMMANDS = ['push', 'copy', 'sync', 'inspect', 'tags', 'digest', 'tag', 'delete', 'login', 'logout'];
+const COMMANDS = Object.keys(TABLES);
+
+/** Refuses `--flag=VALUE` for a boolean flag of the command unless VALUE is true or false (yargs reads anything else as false). */
+function checkBooleanValues(argv: string[]): void {
+  const table = TABLES[argv.find((a) => !a.startsWith('-')) ?? ''];
+  if (!table) return;
+  const booleans = Object.entries(table)
+    .filter(([, spec]) => spec.type === 'boolean')
+    .map(([name]) => name);
+  const bad = badBooleanValue(argv, booleans);
+  if (bad !== undefined) throw new UsageError(`${bad}: ${bad.slice(0, bad.indexOf('='))} takes no value, or =true or =false`);
+}
 
 /** Formats an error as the one line the CLI prints, scrubbed of the run's secrets. */
 export function errorLine(err: unknown, secrets: SecretSet = new SecretSet()): string {
@@ -90,6 +117,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
   y = manageCommands(y, io, done, secrets);
   y = loginCommands(y, io, done, secrets);
   try {
+    checkBooleanValues(argv);
     await y.parseAsync(argv, {}, (err, _parsed, output) => {
       if (output && !err) io.stdout.write(output + '\n');
     });

@@ -5,16 +5,14 @@
  * flag wins). Every value is checked here with the flags' own parsers, and a bad one is E_INPUT
  * naming the file and the key. Relative `app` paths are relative to the file's directory.
  */
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { InputError, RegpushError } from '../errors.js';
 import { parseEnvFlag, parseLabelFlag, parsePortFlag } from '../image/config.js';
 import { splitPlatformPrefix } from '../image/platform.js';
 import { closest } from './suggest.js';
-import { MirrorConfigError, parseMirrorFlag } from '../registry/mirror-config.js';
+import { CONFIG_FILE_NAME, findProjectFile, isObject, mirrorsAsFlags } from './project-file.js';
 
-/** The name looked for in the working directory. */
-export const CONFIG_FILE_NAME = 'regpush.json';
+export { CONFIG_FILE_NAME };
 
 /** Keys a project file may set, and how each is checked. */
 const KEYS = {
@@ -77,21 +75,9 @@ export interface ProjectConfig {
  * regpush.json, then package.json's `regpush` key, in `cwd`. Undefined when there is none.
  */
 export async function loadProjectConfig(cwd: string, explicit?: string): Promise<ProjectConfig | undefined> {
-  if (explicit !== undefined) {
-    const file = path.resolve(cwd, explicit);
-    const text = await readText(file, true);
-    return { file, source: explicit, values: checkProjectConfig(parse(text!, explicit), explicit, path.dirname(file)) };
-  }
-  const own = path.join(cwd, CONFIG_FILE_NAME);
-  const text = await readText(own, false);
-  if (text !== undefined) return { file: own, source: CONFIG_FILE_NAME, values: checkProjectConfig(parse(text, CONFIG_FILE_NAME), CONFIG_FILE_NAME, cwd) };
-  const pkgFile = path.join(cwd, 'package.json');
-  const pkgText = await readText(pkgFile, false);
-  if (pkgText === undefined) return undefined;
-  const pkg = parse(pkgText, 'package.json');
-  if (!isObject(pkg) || pkg.regpush === undefined) return undefined;
-  const source = 'package.json ("regpush" key)';
-  return { file: pkgFile, source, values: checkProjectConfig(pkg.regpush, source, cwd) };
+  const found = findProjectFile(cwd, explicit);
+  if (!found) return undefined;
+  return { file: found.file, source: found.source, values: checkProjectConfig(found.data, found.source, found.baseDir) };
 }
 
 /** Checks a parsed project object and turns it into flag values. Pure; `baseDir` anchors relative app paths. */
@@ -181,25 +167,10 @@ export function checkProjectConfig(data: unknown, source: string, baseDir: strin
           out.port = list.map((p) => parsePortFlag(String(p)));
           break;
         }
-        case 'mirrors': {
+        case 'mirrors':
           // {"docker.io": ["mirror.example.com", …]}: the mirrors of each registry, tried in order.
-          const shape = 'must be an object {"REGISTRY": ["MIRROR", …]}, e.g. {"docker.io": ["mirror.example.com"]}';
-          if (!isObject(value)) throw bad(k, shape);
-          const flags: string[] = [];
-          for (const [reg, list] of Object.entries(value)) {
-            for (const m of strings(list, () => bad(k, shape))) {
-              try {
-                parseMirrorFlag(`${reg}=${m}`);
-              } catch (err) {
-                if (err instanceof MirrorConfigError) throw bad(k, `has "${reg}": "${m}", which is not a registry and a mirror host[:port][/path]`);
-                throw err;
-              }
-              flags.push(`${reg}=${m}`);
-            }
-          }
-          out['registry-mirror'] = flags;
+          out['registry-mirror'] = mirrorsAsFlags(value, (why) => bad(k, why));
           break;
-        }
       }
     } catch (err) {
       if (err instanceof RegpushError && !err.message.startsWith(source)) {
@@ -239,25 +210,6 @@ function anchorApp(v: string, baseDir: string, empty: () => Error): string {
   return path.resolve(baseDir, src) + rest;
 }
 
-async function readText(file: string, mustExist: boolean): Promise<string | undefined> {
-  try {
-    return await readFile(file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (!mustExist && (code === 'ENOENT' || code === 'ENOTDIR')) return undefined;
-    throw new InputError(`cannot read config file ${file}: ${code === 'ENOENT' ? 'no such file' : code ?? 'read error'}`, { details: { file } });
-  }
-}
-
-function parse(text: string, source: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    const pos = /position (\d+)/.exec(String((err as Error).message))?.[1];
-    throw new InputError(`${source}: not valid JSON${pos ? ` (at position ${pos})` : ''}`, { details: { file: source } });
-  }
-}
-
 function str(v: unknown, fail: () => Error): string {
   if (typeof v !== 'string') throw fail();
   return v;
@@ -275,8 +227,4 @@ function pairs(v: unknown, fail: () => Error): string[] {
     return Object.entries(v).map(([k, x]) => `${k}=${String(x)}`);
   }
   throw fail();
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

@@ -31,3 +31,18 @@ export function leadingPositionals(argv: readonly string[]): string[] {
   const end = argv.findIndex((a) => a.startsWith('-'));
   return end === -1 ? [...argv] : argv.slice(0, end);
 }
+
+/**
+ * The first `--name=VALUE` (up to a `--`) that gives one of the boolean flags `booleans` a value
+ * other than true or false. yargs reads any such value as false, so `--dry-run=1` would run for
+ * real and `--quiet=yes` print everything; the caller refuses it instead.
+ */
+export function badBooleanValue(argv: readonly string[], booleans: readonly string[]): string | undefined {
+  const kebab = (w: string) => w.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+  for (const a of argv) {
+    if (a === '--') break;
+    const m = /^--([^=]+)=(.*)$/s.exec(a);
+    if (m && booleans.includes(kebab(m[1]!)) && m[2] !== 'true' && m[2] !== 'false') return a;
+  }
+  return undefined;
+}

@@ -30,11 +30,12 @@ export function closest(word: string, candidates: string[]): string | undefined 
   return best !== undefined && bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
 }
 
-/** Command names and --flags yargs knows at this point. */
-export function knownWords(y: Argv | undefined, commands: string[]): { commands: string[]; flags: string[] } {
-  const opts = (y as unknown as { getOptions?: () => { key: Record<string, unknown> } } | undefined)?.getOptions?.();
+/** Command names and --flags yargs knows at this point; `valued`: those that take a value (string or number). */
+export function knownWords(y: Argv | undefined, commands: string[]): { commands: string[]; flags: string[]; valued?: string[] } {
+  const opts = (y as unknown as { getOptions?: () => { key: Record<string, unknown>; string?: string[]; number?: string[] } } | undefined)?.getOptions?.();
   const flags = Object.keys(opts?.key ?? {}).filter((k) => k.length > 1 && !k.includes('_'));
-  return { commands, flags };
+  const valued = [...(opts?.string ?? []), ...(opts?.number ?? [])].filter((k) => flags.includes(k));
+  return { commands, flags, valued };
 }
 
 /**
@@ -95,7 +96,7 @@ function typedWords(words: string[], argv: string[]): string[] {
 }
 
 /** Adds "did you mean" hints for each unknown argument named in a yargs message. */
-export function withSuggestion(msg: string, argv: string[], known: { commands: string[]; flags: string[] }): string {
+export function withSuggestion(msg: string, argv: string[], known: { commands: string[]; flags: string[]; valued?: string[] }): string {
   // yargs' recommendCommands answers an unknown command with only "Did you mean push?".
   const recommended = /^Did you mean (\S+)\?$/.exec(msg);
   const first = argv.find((a) => !a.startsWith('-'));
@@ -119,9 +120,26 @@ export function withSuggestion(msg: string, argv: string[], known: { commands: s
     return `unknown command "${first}"${hit ? `: did you mean ${hit}?` : ` (commands: ${known.commands.join(', ')})`}`;
   }
   for (const w of words) {
-    const asFlag = argv.some((a) => a === `--${w}` || a.startsWith(`--${w}=`));
-    const cmd = closest(w, known.commands);
-    hints.push(asFlag ? flagHint(w, known.flags) : `unknown argument ${w}${cmd ? `: did you mean ${cmd}?` : ''}`);
+    const given = (a: string, name: string) => a === name || a.startsWith(`${name}=`);
+    const at = argv.findIndex((a) => given(a, `--${w}`) || given(a, `-${w}`) || given(a, `--no-${w}`));
+    const word = argv[at];
+    const before = argv[at - 1]?.replace(/^--/, '');
+    const typo = word?.startsWith('--') && closest(w, known.flags) !== undefined;
+    if (word !== undefined && !typo && before !== undefined && argv[at - 1]!.startsWith('--') && known.valued?.includes(before)) {
+      // `--entrypoint -c`: yargs reads a word starting with "-" as a flag, never as the value before it.
+      hints.push(`unknown flag ${word}; to give --${before} a value starting with "-", join them: --${before}=${word}`);
+    } else if (word?.startsWith('--no-')) {
+      // yargs reads --no-X as X set to false and names only X: name what was typed.
+      const hit = closest(w, known.flags);
+      hints.push(`unknown flag --no-${w}${hit ? `: did you mean --no-${hit}?` : ''}`);
+    } else if (word?.startsWith('--')) {
+      hints.push(flagHint(w, known.flags));
+    } else if (word?.startsWith('-')) {
+      hints.push(`unknown flag ${word}`);
+    } else {
+      const cmd = closest(w, known.commands);
+      hints.push(`unknown argument ${w}${cmd ? `: did you mean ${cmd}?` : ''}`);
+    }
   }
   const helped = hints.some((h) => h.includes(':'));
   return `${hints.join('; ')}${helped ? '' : ' (see regpush --help)'}`;

@@ -11,7 +11,8 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { assertNoSecrets, assertOneErrorLine, manifestStatus } from './fault-helpers.js';
-import { loadState, runCli, tempDir, type ExecResult } from './harness.js';
+import { spawn } from 'node:child_process';
+import { cliBin, loadState, runCli, tempDir, type ExecResult } from './harness.js';
 
 const state = loadState();
 const R = state.registries;
@@ -343,3 +344,28 @@ test('a malformed docker config.json → E_AUTH naming the file, not a crash', a
   const r = await runCli(['inspect', `${R.basic.host}/base/busybox:v2s2`], { env: { DOCKER_CONFIG: dir } });
   one(r, 3, 'E_AUTH', /config\.json.*auth is not a string/);
 });
+
+// ---------------------------------------------------------------- a reader that closes early
+
+/** Runs the CLI with its stdout read end closed at once (as `regpush … | true` does); exit code and stderr. */
+function runWithClosedStdout(args: string[]): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cliBin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DOCKER_CONFIG: tempDir('regpush-dockercfg-') } });
+    child.stdout.destroy();
+    const err: Buffer[] = [];
+    child.stderr.on('data', (c: Buffer) => err.push(c));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stderr: Buffer.concat(err).toString('utf8') }));
+  });
+}
+
+for (const [name, args] of [
+  ['inspect REF', () => ['inspect', src()]],
+  ['push --help', () => ['push', '--help']],
+] as const) {
+  test(`stdout closed by the reader (${name} | true) → exit 0, no EPIPE stack trace`, async () => {
+    const r = await runWithClosedStdout(args());
+    assert.equal(r.stderr, '');
+    assert.equal(r.code, 0);
+  });
+}

@@ -118,3 +118,30 @@ test('which origins are https: the transport puts TLS on those connections at on
   assert.deepEqual(tls(['push', '--from', 'alpine:3', '--to', '127.0.0.1:5000/app:1']), ['127.0.0.1:5000 plain', 'registry-1.docker.io:443 tls', 'auth.docker.io:443 tls'], 'loopback is probed over plain HTTP first');
   assert.deepEqual(tls(['copy', 'reg.example/x:1', 'plain.example/x:1', '--insecure-registry', 'plain.example']), ['plain.example:80 plain', 'reg.example:443 tls']);
 });
+
+test('push: the mirrors of regpush.json (or --config-file) keep the launcher away from the source, as --registry-mirror does', async (t) => {
+  const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { mirrorMap } = await import('../../src/cli/early-connect.js');
+  const dir = mkdtempSync(join(tmpdir(), 'regpush-early-project-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  // No registries.conf or daemon.json of the machine's: only the project file counts here.
+  const env = { REGISTRIES_CONFIG_PATH: join(dir, 'none.conf'), REGPUSH_DOCKER_DAEMON_JSON: join(dir, 'none.json') };
+  writeFileSync(join(dir, 'none.conf'), '');
+  writeFileSync(join(dir, 'none.json'), '{}');
+  const argv = ['push', '--from', 'alpine:3', '--to', 'reg.example/app:1'];
+  const withProject = (a: string[]) => earlyOrigins(a, env, () => mirrorMap(a, env, dir)).map((o) => `${o.host}:${o.port} ×${o.connections}`);
+  assert.deepEqual(withProject(argv), ['reg.example:443 ×3', 'registry-1.docker.io:443 ×1', 'auth.docker.io:443 ×1'], 'no project file: Hub is contacted');
+  writeFileSync(join(dir, 'regpush.json'), JSON.stringify({ mirrors: { 'docker.io': ['mirror.example'] } }));
+  assert.deepEqual(withProject(argv), ['reg.example:443 ×3'], 'regpush.json mirrors docker.io');
+  assert.deepEqual(withProject([...argv, '--registry-mirror', 'quay.io=mirror.example']), ['reg.example:443 ×3', 'registry-1.docker.io:443 ×1', 'auth.docker.io:443 ×1'], 'a --registry-mirror flag replaces the file\'s mirrors, as in the command');
+  writeFileSync(join(dir, 'other.json'), JSON.stringify({ mirrors: { 'docker.io': 'mirror.example' } }));
+  writeFileSync(join(dir, 'regpush.json'), '{}');
+  assert.deepEqual(withProject([...argv, '--config-file', 'other.json']), ['reg.example:443 ×3'], '--config-file names the file');
+  writeFileSync(join(dir, 'regpush.json'), JSON.stringify({ mirrors: ['mirror.example'] }));
+  assert.equal(mirrorMap(argv, env, dir), 'unknown', 'malformed mirrors: unknown, so no source is contacted');
+  assert.deepEqual(withProject(argv), ['reg.example:443 ×3']);
+  writeFileSync(join(dir, 'regpush.json'), '{"mirrors": ');
+  assert.equal(mirrorMap(argv, env, dir), 'unknown', 'a file that is not JSON: unknown');
+});

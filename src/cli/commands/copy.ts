@@ -14,7 +14,7 @@ import { copyReport, startClock, writeDigestFile, type RunClock } from '../repor
 /** Every flag and positional of `regpush copy`, in help order. */
 export const copyFlags = defineFlags({
   ...commonFlags,
-  ...transferCredentialFlags('the source registry', 'the target registries', false),
+  ...transferCredentialFlags('the source registry', 'the target registries'),
   src: { positional: true, type: 'string', demandOption: true, describe: 'Source image (tag or digest); a repository with --all-tags' },
   dst: { positional: true, type: 'string', array: true, describe: 'Target image(s)' },
   to: { type: 'string', repeatable: true, describe: 'Another target; repeatable (same as extra DST arguments)' },

@@ -18,7 +18,7 @@ import { gzipJobsOption } from '../threadpool.js';
 /** Every flag of `regpush push`, in help order. */
 export const pushFlags = defineFlags({
   ...commonFlags,
-  ...transferCredentialFlags('the base image registry', 'the target registry', true),
+  ...transferCredentialFlags('the base image registry', 'the target registry'),
   from: { type: 'string', once: true, describe: 'Base image (tag or digest), or "scratch" [required: here or in regpush.json]', group: 'Image:' },
   to: { type: 'string', repeatable: true, describe: 'Target image, e.g. registry.example.com/app:1.0 [required: here or in regpush.json]', group: 'Image:' },
   tag: { type: 'string', repeatable: true, describe: 'Extra tag for the same digest; repeatable', group: 'Image:' },

@@ -1,0 +1,92 @@
+/**
+ * Where a project's push defaults are and what they say, before any checking: the part of
+ * project-config.ts the launcher needs too (early-connect.ts reads the file's mirrors), kept free
+ * of the flag parsers so the launcher stays small.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { InputError } from '../errors.js';
+import { MirrorConfigError, parseMirrorFlag } from '../registry/mirror-config.js';
+
+/** The name looked for in the working directory. */
+export const CONFIG_FILE_NAME = 'regpush.json';
+
+/** A project file found and parsed, not yet checked. */
+export interface ProjectFile {
+  /** Absolute path of the file. */
+  file: string;
+  /** "regpush.json", "package.json#regpush" or the --config-file path, for messages. */
+  source: string;
+  /** Relative app paths are relative to this directory. */
+  baseDir: string;
+  /** The settings object as parsed (package.json: its "regpush" value). */
+  data: unknown;
+}
+
+/**
+ * Finds and parses the project file: `explicit` (from --config-file) must exist; otherwise
+ * regpush.json, then package.json's `regpush` key, in `cwd`. Undefined when there is none.
+ * Synchronous: a small local file, and the launcher reads it before the event loop runs.
+ */
+export function findProjectFile(cwd: string, explicit?: string): ProjectFile | undefined {
+  if (explicit !== undefined) {
+    const file = path.resolve(cwd, explicit);
+    return { file, source: explicit, baseDir: path.dirname(file), data: parse(readText(file, true)!, explicit) };
+  }
+  const own = path.join(cwd, CONFIG_FILE_NAME);
+  const text = readText(own, false);
+  if (text !== undefined) return { file: own, source: CONFIG_FILE_NAME, baseDir: cwd, data: parse(text, CONFIG_FILE_NAME) };
+  const pkgFile = path.join(cwd, 'package.json');
+  const pkgText = readText(pkgFile, false);
+  if (pkgText === undefined) return undefined;
+  const pkg = parse(pkgText, 'package.json');
+  if (!isObject(pkg) || pkg.regpush === undefined) return undefined;
+  return { file: pkgFile, source: 'package.json ("regpush" key)', baseDir: cwd, data: pkg.regpush };
+}
+
+/**
+ * The `mirrors` value ({"REGISTRY": ["MIRROR", …]}) as --registry-mirror REGISTRY=MIRROR values;
+ * `bad(why)` is the error for a malformed one.
+ */
+export function mirrorsAsFlags(value: unknown, bad: (why: string) => Error): string[] {
+  const shape = 'must be an object {"REGISTRY": ["MIRROR", …]}, e.g. {"docker.io": ["mirror.example.com"]}';
+  if (!isObject(value)) throw bad(shape);
+  const flags: string[] = [];
+  for (const [reg, list] of Object.entries(value)) {
+    const mirrors = typeof list === 'string' ? [list] : list;
+    if (!Array.isArray(mirrors) || !mirrors.every((m) => typeof m === 'string')) throw bad(shape);
+    for (const m of mirrors as string[]) {
+      try {
+        parseMirrorFlag(`${reg}=${m}`);
+      } catch (err) {
+        if (err instanceof MirrorConfigError) throw bad(`has "${reg}": "${m}", which is not a registry and a mirror host[:port][/path]`);
+        throw err;
+      }
+      flags.push(`${reg}=${m}`);
+    }
+  }
+  return flags;
+}
+
+export function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function readText(file: string, mustExist: boolean): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (!mustExist && (code === 'ENOENT' || code === 'ENOTDIR')) return undefined;
+    throw new InputError(`cannot read config file ${file}: ${code === 'ENOENT' ? 'no such file' : code ?? 'read error'}`, { details: { file } });
+  }
+}
+
+function parse(text: string, source: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    const pos = /position (\d+)/.exec(String((err as Error).message))?.[1];
+    throw new InputError(`${source}: not valid JSON${pos ? ` (at position ${pos})` : ''}`, { details: { file: source } });
+  }
+}

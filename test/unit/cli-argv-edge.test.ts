@@ -1,0 +1,103 @@
+/**
+ * How the command line is read at its edges: a single-valued flag given twice, a boolean flag given
+ * a value, a repeatable flag followed by positionals, a value starting with "-", --no-X typos and a
+ * number flag given a word. The CLI runs in-process through main(); every case is refused (or
+ * accepted) before any request, so no registry is needed: the references name port 1 of
+ * 127.0.0.1, where nothing listens.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PassThrough } from 'node:stream';
+import { main } from '../../src/cli/main.js';
+
+const SRC = '127.0.0.1:1/a:1';
+const DST = '127.0.0.1:1/b:1';
+
+async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const stdout = new PassThrough().on('data', (d) => out.push(String(d)));
+  const stderr = new PassThrough().on('data', (d) => err.push(String(d)));
+  const stdin = new PassThrough();
+  stdin.end();
+  const code = await main(argv, { stdout, stderr, stdin, env: { REGPUSH_IDLE_TIMEOUT_MS: '2000' }, cwd: '/nonexistent-regpush-dir' });
+  return { code, stdout: out.join(''), stderr: err.join('') };
+}
+
+/** Exit 2, nothing on stdout, one error line ending in [code] and matching `pattern`. */
+function usage(r: { code: number; stdout: string; stderr: string }, pattern: RegExp, code = 'E_USAGE'): void {
+  assert.equal(r.code, 2, r.stderr);
+  assert.equal(r.stdout, '');
+  const lines = r.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0]!, new RegExp(`^regpush: error: .*\\[${code}\\]$`));
+  assert.match(lines[0]!, pattern);
+}
+
+test('a single-valued flag given twice is a usage error naming it, on every command (was an internal error)', async () => {
+  const cases: [string[], string][] = [
+    [['copy', '--format', 'oci', '--format', 'docker', SRC, DST], 'format'],
+    [['copy', '--platform', 'linux/amd64', '--platform', 'linux/arm64', SRC, DST], 'platform'],
+    [['copy', '--to-user', 'a', '--to-user', 'b', '--to-password', 'x', SRC, DST], 'to-user'],
+    [['copy', '--digest-file', 'a', '--digest-file', 'b', SRC, DST], 'digest-file'],
+    [['copy', '--jobs=2', '--jobs=3', SRC, DST], 'jobs'],
+    [['inspect', '--platform', 'linux/amd64', '--platform', 'linux/arm64', SRC], 'platform'],
+    [['inspect', '--user', 'a', '--user', 'b', '--password', 'p', SRC], 'user'],
+    [['tags', '--page-size', '5', '--page-size', '6', '127.0.0.1:1/a'], 'page-size'],
+    [['sync', '--shard', '0/2', '--shard', '1/2', 'sync.yaml'], 'shard'],
+    [['push', '--retries', '1', '--retries', '2', '--from', 'scratch', '--to', DST], 'retries'],
+    [['login', '--username', 'a', '--username', 'b', '127.0.0.1:1'], 'username'],
+  ];
+  for (const [argv, flag] of cases) usage(await run(argv), new RegExp(`--${flag} was given 2 times; give it once`));
+});
+
+test('repeatable flags still take every value', async () => {
+  // Two --to on copy: both targets reach the copy, which fails on the source (nothing listens).
+  const r = await run(['copy', '--retries', '0', SRC, '--to', DST, '--to', '127.0.0.1:1/c:1']);
+  assert.equal(r.code, 5, r.stderr);
+  assert.match(r.stderr, /cannot reach 127\.0\.0\.1:1.*\[E_NETWORK\]/);
+});
+
+test('a boolean flag given a value other than true/false is refused (yargs read it as false: --dry-run=1 wrote)', async () => {
+  usage(await run(['copy', '--dry-run=1', SRC, DST]), /--dry-run=1: --dry-run takes no value, or =true or =false/);
+  usage(await run(['copy', '--quiet=yes', SRC, DST]), /--quiet=yes: --quiet takes no value/);
+  usage(await run(['push', '--from', 'scratch', '--to', DST, '--json=on']), /--json=on: --json takes no value/);
+  usage(await run(['inspect', '--raw=TRUE', SRC]), /--raw=TRUE: --raw takes no value/);
+  usage(await run(['copy', '--dryRun=1', SRC, DST]), /--dryRun=1: --dryRun takes no value/);
+  // true and false are what yargs understands: the command goes on (to the --retries check here).
+  usage(await run(['copy', '--dry-run=true', '--retries', '99', SRC, DST]), /--retries must be a whole number from 0 to 20 \(got 99\)/);
+  usage(await run(['copy', '--dry-run=false', '--retries', '99', SRC, DST]), /--retries must be a whole number/);
+  // After "--" nothing is a flag.
+  usage(await run(['copy', SRC, '--', '--dry-run=1']), /at least one target|copy target/);
+});
+
+test('--insecure-registry takes one value: the references after it stay positionals', async () => {
+  // It was an array flag: `--insecure-registry HOST SRC DST` swallowed both references.
+  const r = await run(['copy', '--retries', '0', '--insecure-registry', '127.0.0.1:1', SRC, DST]);
+  assert.equal(r.code, 5, r.stderr);
+  assert.match(r.stderr, /cannot reach 127\.0\.0\.1:1.*\[E_NETWORK\]/);
+  const i = await run(['inspect', '--retries', '0', '--insecure-registry', '127.0.0.1:1', '--insecure-registry', '127.0.0.2:1', SRC]);
+  assert.equal(i.code, 5, i.stderr);
+});
+
+test('a value starting with "-" after a flag that takes one: the hint says to join them with "="', async () => {
+  usage(await run(['push', '--from', 'scratch', '--to', DST, '--entrypoint', '/bin/sh', '--entrypoint', '-c']), /unknown flag -c; to give --entrypoint a value starting with "-", join them: --entrypoint=-c/);
+  usage(await run(['push', '--from', 'scratch', '--to', DST, '--cmd', 'node', '--cmd', '--max-old-space-size=4096']), /join them: --cmd=--max-old-space-size=4096/);
+  // A typo of a known flag after a valued flag is still called a typo.
+  usage(await run(['copy', '--platform', '--formt', 'oci', SRC, DST]), /unknown flag --formt: did you mean --format\?/);
+  // A lone unknown short flag is named as a flag, not as an argument.
+  usage(await run(['copy', '-z', SRC, DST]), /unknown flag -z/);
+});
+
+test('--no-X that matches no flag is named as typed, with the --no- form of the closest flag', async () => {
+  const r = await run(['copy', '--no-such', SRC, DST]);
+  usage(r, /unknown flag --no-such/);
+  assert.doesNotMatch(r.stderr, /did you mean push/);
+  usage(await run(['copy', '--no-clober', SRC, DST]), /unknown flag --no-clober: did you mean --no-clobber\?/);
+});
+
+test('a number flag given a word is a usage error naming the flag (was "got NaN")', async () => {
+  usage(await run(['copy', '--jobs', 'abc', SRC, DST]), /--jobs needs a number/);
+  usage(await run(['copy', '--retries', 'many', SRC, DST]), /--retries needs a number/);
+  usage(await run(['tags', '--page-size', 'x', '127.0.0.1:1/a']), /--page-size needs a number/);
+});
