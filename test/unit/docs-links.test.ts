@@ -1,0 +1,134 @@
+/**
+ * The repository explains itself: every relative link in README.md, scripts/README.md and docs/*.md
+ * reaches a file of the repository (and a heading of it, for `#anchor`s, spelt as GitHub makes
+ * them), no document points outside the repository, and the README's exit-code table says what
+ * src/errors.ts does. Reads the checked-out files only; no registry.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { EXIT_CODES, type ErrorCode } from '../../src/errors.js';
+
+/** The repository root: this file runs as dist/test/unit/docs-links.test.js. */
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const DOCS = [
+  'README.md',
+  'scripts/README.md',
+  ...readdirSync(path.join(ROOT, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`),
+];
+
+/** Lines outside fenced code blocks, with their 1-based numbers. */
+function prose(text: string): { line: string; n: number }[] {
+  const out: { line: string; n: number }[] = [];
+  let fenced = false;
+  text.split('\n').forEach((line, i) => {
+    if (/^\s*```/.test(line)) fenced = !fenced;
+    else if (!fenced) out.push({ line, n: i + 1 });
+  });
+  return out;
+}
+
+/** GitHub's anchor for a heading: lower case, punctuation dropped, spaces to '-', repeats numbered. */
+function anchorsOf(text: string): Set<string> {
+  const seen = new Map<string, number>();
+  const out = new Set<string>();
+  for (const { line } of prose(text)) {
+    const m = /^#{1,6}\s+(.*?)\s*#*\s*$/.exec(line);
+    if (!m) continue;
+    const slug = m[1]!
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+      .replace(/\s/g, '-');
+    const n = seen.get(slug) ?? 0;
+    seen.set(slug, n + 1);
+    out.add(n === 0 ? slug : `${slug}-${n}`);
+  }
+  return out;
+}
+
+/** Markdown links `[text](target)` outside code, targets without a scheme (http:, mailto:). */
+function relativeLinks(text: string): { target: string; n: number }[] {
+  const out: { target: string; n: number }[] = [];
+  for (const { line, n } of prose(text)) {
+    // Code spans (backticks paired left to right) hold no link; a link's text may be one.
+    const spans = [...line.matchAll(/`[^`]*`/g)].map((m) => [m.index!, m.index! + m[0].length] as const);
+    for (const m of line.matchAll(/\]\(([^)\s]+)(?:\s+"[^"]*")?\)/g)) {
+      const target = m[1]!;
+      const inCode = spans.some(([a, b]) => m.index! > a && m.index! < b);
+      if (!inCode && !/^[a-z][a-z0-9+.-]*:/i.test(target)) out.push({ target, n });
+    }
+  }
+  return out;
+}
+
+describe('documentation links', () => {
+  it('finds the documents and their links (the check is not vacuous)', () => {
+    assert.ok(DOCS.includes('docs/architecture.md'));
+    const links = DOCS.flatMap((d) => relativeLinks(readFileSync(path.join(ROOT, d), 'utf8')));
+    assert.ok(links.length >= 20, `only ${links.length} relative links found`);
+    assert.ok(links.some((l) => l.target.includes('#')), 'no anchor link found');
+  });
+
+  it('every relative link reaches a file of the repository, and its heading', () => {
+    const broken: string[] = [];
+    for (const doc of DOCS) {
+      const file = path.join(ROOT, doc);
+      for (const { target, n } of relativeLinks(readFileSync(file, 'utf8'))) {
+        const [p = '', anchor] = target.split('#');
+        const dest = p === '' ? file : path.resolve(path.dirname(file), decodeURIComponent(p));
+        const rel = path.relative(ROOT, dest);
+        if (rel.startsWith('..') || path.isAbsolute(rel)) broken.push(`${doc}:${n}: ${target} is outside the repository`);
+        else if (!existsSync(dest)) broken.push(`${doc}:${n}: ${target}: no such file`);
+        else if (anchor !== undefined && statSync(dest).isFile() && dest.endsWith('.md') && !anchorsOf(readFileSync(dest, 'utf8')).has(anchor)) {
+          broken.push(`${doc}:${n}: ${target}: no heading #${anchor} in ${rel}`);
+        }
+      }
+    }
+    assert.deepEqual(broken, []);
+  });
+
+  it('the anchor rule is GitHub’s (a broken one would be caught)', () => {
+    const a = anchorsOf('# Exit codes and error codes\n## `regpush push`\n## Using every core (2026-12-04)\n## A\n## A\n```\n# not a heading\n```\n');
+    assert.deepEqual([...a], ['exit-codes-and-error-codes', 'regpush-push', 'using-every-core-2026-12-04', 'a', 'a-1']);
+    assert.deepEqual(relativeLinks('see [x](docs/a.md#b), [`y`](c.md) and `[z](d.md)`, [w](https://e.example/)'), [
+      { target: 'docs/a.md#b', n: 1 },
+      { target: 'c.md', n: 1 },
+    ]);
+  });
+
+  it('no document points at notes outside the repository', () => {
+    const outside = /\.\.\/shared|REGISTRY-QUIRKS\.md|PERFORMANCE-NOTES\.md|\bissue 7\b/;
+    const hits: string[] = [];
+    for (const doc of DOCS) {
+      readFileSync(path.join(ROOT, doc), 'utf8')
+        .split('\n')
+        .forEach((line, i) => {
+          if (outside.test(line)) hits.push(`${doc}:${i + 1}: ${line.trim().slice(0, 120)}`);
+        });
+    }
+    assert.deepEqual(hits, []);
+  });
+});
+
+describe('README exit-code table', () => {
+  it('lists every error code once, under the exit code src/errors.ts gives it', () => {
+    const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## Exit codes and error codes'));
+    const table = section.slice(0, section.indexOf('\n\n', section.indexOf('| exit |')));
+    const listed = new Map<string, number>();
+    for (const row of table.split('\n')) {
+      const m = /^\| (\d+) \| ([^|]*) \|/.exec(row);
+      if (!m) continue;
+      for (const code of m[2]!.matchAll(/`(E_[A-Z_]+)`/g)) {
+        assert.ok(!listed.has(code[1]!), `${code[1]} listed twice`);
+        listed.set(code[1]!, Number(m[1]));
+      }
+    }
+    const expected = new Map(Object.entries(EXIT_CODES) as [ErrorCode, number][]);
+    assert.deepEqual(new Map([...listed].sort()), new Map([...expected].sort()));
+  });
+});
