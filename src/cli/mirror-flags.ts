@@ -34,7 +34,7 @@ export const mirrorFlags = defineFlags({
   'registry-mirror': {
     type: 'string',
     repeatable: true,
-    describe: `REGISTRY=MIRROR: read images of REGISTRY (or REGISTRY/NAMESPACE) through MIRROR first (a pull-through cache, host[:port][/path]; http:// for plain HTTP), falling back to REGISTRY; repeatable, tried in order. Also read: registries.conf mirrors (REGISTRIES_CONFIG_PATH, else ${DEFAULT_REGISTRIES_CONF}) and Docker Hub mirrors of daemon.json (REGPUSH_DOCKER_DAEMON_JSON, else ${DEFAULT_DAEMON_JSON})`,
+    describe: `REGISTRY=MIRROR: read images of REGISTRY (or REGISTRY/NAMESPACE) through MIRROR first (a pull-through cache, host[:port][/path]; http:// for plain HTTP), falling back to REGISTRY; repeatable, tried in order. Also read: registries.conf mirrors (REGISTRIES_CONFIG_PATH, else ~/.config/containers/registries.conf, else ${DEFAULT_REGISTRIES_CONF}) and Docker Hub mirrors of daemon.json (REGPUSH_DOCKER_DAEMON_JSON, else ${DEFAULT_DAEMON_JSON})`,
     group: 'Connection:',
   },
 });

@@ -45,7 +45,11 @@ export interface PushOptions extends ConnectionOptions {
   chown?: { uid: number; gid: number };
   /** Resolve, authenticate and plan, but write nothing to the target. */
   dryRun?: boolean;
-  /** Force an upload method for the new layer (default: streamed PATCH, PUT as fallback). */
+  /**
+   * Force an upload method for the new layer, with no fallback. Default: a streamed PATCH, then a
+   * monolithic PUT, then chunked PATCHes for a registry that refuses the one before (a small layer
+   * whose build has ended when its session opens goes as one PUT).
+   */
   layerUpload?: 'patch' | 'put' | 'chunked';
   logger?: Logger;
   /** Progress callbacks. */

@@ -16,7 +16,7 @@ import type { CliIO } from '../io.js';
 /** --user/--password, shared by the four commands; `role` names the env vars read without them. */
 function userFlags(role: 'FROM' | 'TO') {
   return defineFlags({
-    user: { type: 'string', describe: `Registry user name (else REGPUSH_${role}_USER/_PASSWORD, then the Docker config)`, group: 'Credentials:' },
+    user: { type: 'string', describe: `Registry user name (else REGPUSH_${role}_USER/_PASSWORD, then the stored logins: Docker config, credential helpers, Podman auth.json)`, group: 'Credentials:' },
     password: { type: 'string', describe: 'Registry password (prefer --password-stdin)', group: 'Credentials:' },
   });
 }
