@@ -233,7 +233,7 @@ test('a push that fails after its spare sessions were opened (the layer\'s, the 
   // The base config cannot be read: the push fails after the target's session was opened.
   const base = JSON.parse(reg.manifest('base/node', '20')!.bytes.toString('utf8')) as { config: { digest: string } };
   reg.fault({ kind: 'blob', method: 'GET', digest: base.config.digest }, { kind: 'status', status: 404, code: 'BLOB_UNKNOWN' });
-  await assert.rejects(push({ from: reg.ref('base/node:20'), to: reg.ref('app:1'), app: appDir(), ...fakeLibraryOptions(reg) }));
+  await assert.rejects(push({ from: reg.ref('base/node:20'), to: reg.ref('app:1'), app: appDir(), ...fakeLibraryOptions(reg) }), { code: 'E_NOT_FOUND' });
   // The layer's session opened with the tag's GET, the config's after its 404; the config was
   // never composed, so its session was cancelled (the layer's was used or cancelled, as the race
   // between its PUT and the failure went).
