@@ -310,7 +310,10 @@ test('bad input: unreadable --app dir → E_INPUT (as a non-root user)', async (
   const app = makeApp();
   chmodSync(app, 0o700);
   const { cliBin } = await import('./harness.js');
-  const r = await exec('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, cliBin, 'push', '--from', imageRef(R.anon, 'base/busybox:v2s2'), '--to', imageRef(R.anon2, `${run}/unreadable:1`), '--app', app], { env: { PATH: process.env.PATH, HOME: '/tmp' } });
+  // An empty HOME of its own (not /tmp, where another run's .docker/config.json could sit).
+  const home = tempDir('regpush-nobody-home-');
+  chmodSync(home, 0o755);
+  const r = await exec('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, cliBin, 'push', '--from', imageRef(R.anon, 'base/busybox:v2s2'), '--to', imageRef(R.anon2, `${run}/unreadable:1`), '--app', app], { env: { PATH: process.env.PATH, HOME: home } });
   assertFails(r, 2, 'E_INPUT', new RegExp(app.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
   await tagAbsent(R.anon2.host, `${run}/unreadable`, '1');
 });
