@@ -85,7 +85,7 @@ test('a token fetched as alice is accepted for a manifest GET; anonymous and rea
   const garbage = await fetch(TS.garbageRealm);
   assert.equal(garbage.status, 200);
   const garbageText = await garbage.text();
-  assert.throws(() => JSON.parse(garbageText));
+  assert.throws(() => JSON.parse(garbageText), SyntaxError);
 
   const log = readFileSync(TS.logFile, 'utf8').slice(mark);
   assert.ok(!log.includes(TS.users.alice!), 'token service log must not contain passwords');

@@ -93,6 +93,7 @@ test('same-registry push mounts every base blob (201) and moves no base bytes', 
   const r = await runCli(['push', '--json', '--from', imageRef(R.anon, 'base/busybox:v2s2'), '--to', imageRef(R.anon, `${run}/mounted:1`), '--app', makeApp()]);
   assert.equal(r.code, 0, r.stderr);
   const report = JSON.parse(r.stdout);
+  assert.notEqual(report.blobs.length, 0, 'an empty list would pass the check below vacuously');
   for (const b of report.blobs) assert.deepEqual([b.action, b.bytes], ['mounted', 0]);
   const reqs = await registryLogSince('anon', mark);
   const mounts = reqs.filter((q) => q.method === 'POST' && q.uri.includes('mount=') && q.status === 201);
@@ -118,6 +119,7 @@ test('re-running the same push writes nothing, asks for no blob twice, and repor
   assert.deepEqual(b.tagsUnchanged, ['1']);
   const { assertValidReport } = await import('./report-schema.js');
   assertValidReport(b, 'unchanged re-push');
+  assert.notEqual(b.blobs.length, 0, 'an empty list would pass the check below vacuously');
   for (const blob of b.blobs) assert.equal(blob.action, 'skipped');
   const reqs = await registryLogSince('anon2', mark);
   assert.deepEqual(reqs.filter((q) => ['POST', 'PATCH', 'PUT', 'DELETE'].includes(q.method)).map((q) => `${q.method} ${q.uri}`), []);
@@ -165,6 +167,7 @@ test('OCI base: OCI media types throughout and base annotations', async () => {
   const raw = (await skopeoInspect(to, { raw: true })).json;
   assert.equal(raw.mediaType, 'application/vnd.oci.image.manifest.v1+json');
   assert.equal(raw.config.mediaType, 'application/vnd.oci.image.config.v1+json');
+  assert.notEqual(raw.layers.length, 0, 'an empty list would pass the check below vacuously');
   for (const l of raw.layers) assert.equal(l.mediaType, 'application/vnd.oci.image.layer.v1.tar+gzip');
   assert.equal(raw.annotations['org.opencontainers.image.base.name'], imageRef(R.anon, 'base/busybox:oci'));
   assert.equal(raw.annotations['org.opencontainers.image.base.digest'], state.images.anon['base/busybox:oci'].digest);
@@ -307,7 +310,10 @@ test('bad input: unreadable --app dir → E_INPUT (as a non-root user)', async (
   const app = makeApp();
   chmodSync(app, 0o700);
   const { cliBin } = await import('./harness.js');
-  const r = await exec('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, cliBin, 'push', '--from', imageRef(R.anon, 'base/busybox:v2s2'), '--to', imageRef(R.anon2, `${run}/unreadable:1`), '--app', app], { env: { PATH: process.env.PATH, HOME: '/tmp' } });
+  // An empty HOME of its own (not /tmp, where another run's .docker/config.json could sit).
+  const home = tempDir('regpush-nobody-home-');
+  chmodSync(home, 0o755);
+  const r = await exec('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, cliBin, 'push', '--from', imageRef(R.anon, 'base/busybox:v2s2'), '--to', imageRef(R.anon2, `${run}/unreadable:1`), '--app', app], { env: { PATH: process.env.PATH, HOME: home } });
   assertFails(r, 2, 'E_INPUT', new RegExp(app.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
   await tagAbsent(R.anon2.host, `${run}/unreadable`, '1');
 });

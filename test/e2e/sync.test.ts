@@ -122,6 +122,7 @@ test('sync: nine images to two targets with different auth; every digest equals 
   // v3.0.0 is outside the semver range, latest is not a version: neither is copied.
   assert.equal(rep.totals.units, Object.keys(want).length + 1, JSON.stringify(rep.units.map((u) => u.source)));
   assert.equal(rep.totals.failed, 0);
+  assert.notEqual(rep.units.length, 0, 'an empty list would pass the check below vacuously');
   for (const u of rep.units) assert.ok(u.ok, JSON.stringify(u));
   for (const [path, digest] of Object.entries(want)) {
     for (const reg of [R.basic, R.token]) {

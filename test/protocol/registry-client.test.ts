@@ -326,10 +326,13 @@ test('an upload or mount POST interrupted while the registry opens a session: th
   ];
   for (const [what, start] of starts) {
     const deleted: string[] = [];
+    const op = new AbortController();
     const r = await registry((req, _body, res) => {
       if (req.method === 'POST') {
-        // The registry has opened the session; its answer is on the way when the operation is interrupted.
-        setTimeout(() => res.writeHead(202, { location: '/v2/app/blobs/uploads/u1?_state=s0', 'content-length': '0' }).end(), 150);
+        // The registry has opened the session; the operation is interrupted while its answer is on
+        // the way (ordered by the POST's arrival, not by timers racing it).
+        op.abort();
+        setTimeout(() => res.writeHead(202, { location: '/v2/app/blobs/uploads/u1?_state=s0', 'content-length': '0' }).end(), 100);
         return;
       }
       if (req.method === 'DELETE') {
@@ -338,10 +341,8 @@ test('an upload or mount POST interrupted while the registry opens a session: th
       }
       res.writeHead(500).end();
     });
-    const op = new AbortController();
     const client = new HttpRegistryClient({ registry: r.host, transport: r.transport, insecure: [r.host], signal: op.signal });
     const started = start(client);
-    setTimeout(() => op.abort(), 30);
     await assert.rejects(started, (e: Error) => e.name === 'AbortedError', what);
     assert.deepEqual(deleted, ['/v2/app/blobs/uploads/u1?_state=s0'], what);
     // Already interrupted: no POST at all.

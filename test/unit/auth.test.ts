@@ -167,8 +167,8 @@ describe('scopes', () => {
   it('repositoryScope sorts and de-duplicates actions', () => {
     assert.equal(repositoryScope('library/ubuntu', ['push', 'pull', 'push']), 'repository:library/ubuntu:pull,push');
     assert.equal(repositoryScope('a', ['pull', '*']), 'repository:a:*');
-    assert.throws(() => repositoryScope('', ['pull']));
-    assert.throws(() => repositoryScope('a', []));
+    assert.throws(() => repositoryScope('', ['pull']), { name: 'TypeError', message: /empty repository name/ });
+    assert.throws(() => repositoryScope('a', []), { name: 'TypeError', message: /no actions/ });
   });
 
   it('parseScope splits at the first and last colon (names may hold host:port)', () => {
@@ -249,7 +249,7 @@ describe('TokenCache', () => {
     assert.equal(calls, 1);
     assert.ok(got.every((g) => g.token === 't1' && g.fresh));
     assert.deepEqual(await c.getOrFetch('k', () => 0, fetch), { token: 't1', fresh: false });
-    await assert.rejects(c.getOrFetch('other', () => 0, async () => Promise.reject(new Error('boom'))));
+    await assert.rejects(c.getOrFetch('other', () => 0, async () => Promise.reject(new Error('boom'))), { message: 'boom' }, 'the fetch\'s own failure');
     assert.equal((await c.getOrFetch('other', () => 0, fetch)).token, 't2');
   });
 

@@ -33,12 +33,15 @@ test('every bench row builds its command line, the 1 GiB rows included, with and
     const ctx = fakeContext(level);
     const rows = [...mod.scenarios(ctx), ...mod.largeScenarios(ctx)];
     assert.ok(rows.some((r) => r.id === 'large-push-same'), 'the 1 GiB rows are there');
+    let pushRows = 0;
     for (const row of rows) {
       const { cmd, args } = row.cmd(ctx, 'r1');
       assert.equal(typeof cmd, 'string', row.id);
       for (const a of args) assert.ok(typeof a === 'string' && !a.includes('undefined'), `${row.id}: argument ${String(a)}`);
       const pushes = args.includes('push') && args.some((a) => a.endsWith('regpush.cjs'));
+      if (pushes) pushRows++;
       if (pushes) assert.equal(args.includes('--gzip-level'), level !== undefined, `${row.id}: --gzip-level only when the bench was given one`);
     }
+    assert.ok(pushRows > 0, 'some rows run regpush push (else the --gzip-level check above never ran)');
   }
 });

@@ -147,10 +147,13 @@ test('the config does not wait for the base blobs\' plan: its upload starts whil
   const HEAD_DELAY = 1000;
   for (const l of base.layers) dst.fault({ kind: 'blob', method: 'HEAD', digest: l.digest }, { kind: 'delay', ms: HEAD_DELAY });
   const r = await push({ from: src.ref('base/node:20'), to: dst.ref('app:1'), app: appDir(), ...fakeLibraryOptions(src, dst) });
-  const firstHead = Math.min(...base.layers.flatMap((l) => dst.requests({ kind: 'blob', method: 'HEAD', digest: l.digest }).map((q) => q.at)));
+  const heads = base.layers.flatMap((l) => dst.requests({ kind: 'blob', method: 'HEAD', digest: l.digest }));
+  assert.equal(heads.length, base.layers.length, 'one HEAD per base blob');
+  const firstAnswer = Math.min(...heads.map((q) => q.answeredAfter!));
   const configPut = dst.uploadsFor(r.platforms[0]!.configDigest).find((u) => u.method === 'PUT');
   assert.ok(configPut, 'the config was uploaded');
-  assert.ok(configPut.at < firstHead + HEAD_DELAY / 2, `the config's PUT came ${configPut.at - firstHead} ms after the first base HEAD, before their answers (${HEAD_DELAY} ms)`);
+  // Ordering, not wall-clock: the PUT arrived while every HEAD was still held (HEAD_DELAY ms).
+  assert.ok(configPut.seq <= firstAnswer, `the config's PUT (request ${configPut.seq}) came after a base HEAD was answered (after request ${firstAnswer})`);
   assert.equal(dst.manifest('app', '1')!.digest, r.digest);
 });
 
@@ -188,11 +191,11 @@ test('base blobs are planned and started from the base manifest, while its confi
   const base = src.seedImage('base/node', { tags: ['20'] });
   src.fault({ kind: 'blob', method: 'GET', digest: base.config.digest }, { kind: 'delay', ms: 1000 });
   await push({ from: src.ref('base/node:20'), to: dst.ref('app:1'), app: appDir(), ...fakeLibraryOptions(src, dst) });
-  const configAsked = src.requests({ kind: 'blob', method: 'GET', digest: base.config.digest })[0]!.at;
+  const config = src.requests({ kind: 'blob', method: 'GET', digest: base.config.digest })[0]!;
   for (const l of base.layers) {
     const read = src.requests({ kind: 'blob', method: 'GET', digest: l.digest })[0]!;
-    // Well inside the config's 1 s delay: the blob did not wait for the config.
-    assert.ok(read.at - configAsked < 500, `base layer ${l.digest} was read ${read.at - configAsked} ms after the config was asked for`);
+    // Ordering, not wall-clock: the blob was asked for while the config was still held (1 s).
+    assert.ok(read.seq <= config.answeredAfter!, `base layer ${l.digest} was read (request ${read.seq}) after the config was answered (after request ${config.answeredAfter})`);
   }
   assert.deepEqual(manifestLayers(dst, 'app', '1').slice(0, 2), base.layers.map((l) => l.digest));
 });
@@ -202,9 +205,10 @@ test("same registry, first push of a tag: the layer's upload session is opened a
   reg.seedImage('base/node', { tags: ['20'] });
   reg.fault({ kind: 'manifest', method: 'GET', repo: 'app' }, { kind: 'delay', ms: 1000 });
   const r = await push({ from: reg.ref('base/node:20'), to: reg.ref('app:1'), app: appDir(), ...fakeLibraryOptions(reg) });
-  const tagAsked = reg.requests({ kind: 'manifest', method: 'GET', repo: 'app' })[0]!.at;
+  const tagGet = reg.requests({ kind: 'manifest', method: 'GET', repo: 'app' })[0]!;
   const posts = reg.requests({ kind: 'upload', method: 'POST', repo: 'app' }).filter((p) => !p.query.mount);
-  assert.ok(posts[0]!.at - tagAsked < 500, `the first session was opened ${posts[0]!.at - tagAsked} ms after the tag was asked for`);
+  // Ordering, not wall-clock: the session was asked for while the tag's GET was still held (1 s).
+  assert.ok(posts[0]!.seq <= tagGet.answeredAfter!, `the first session was opened (request ${posts[0]!.seq}) after the tag was answered (after request ${tagGet.answeredAfter})`);
   // A layer this small goes as one PUT with its digest (SMALL_LAYER_BYTES), on that session.
   const put = reg.uploadsFor(r.layer!.digest).find((u) => u.method === 'PUT')!;
   assert.equal(put.session, posts[0]!.session, 'the layer went into the session opened first');
@@ -233,7 +237,7 @@ test('a push that fails after its spare sessions were opened (the layer\'s, the 
   // The base config cannot be read: the push fails after the target's session was opened.
   const base = JSON.parse(reg.manifest('base/node', '20')!.bytes.toString('utf8')) as { config: { digest: string } };
   reg.fault({ kind: 'blob', method: 'GET', digest: base.config.digest }, { kind: 'status', status: 404, code: 'BLOB_UNKNOWN' });
-  await assert.rejects(push({ from: reg.ref('base/node:20'), to: reg.ref('app:1'), app: appDir(), ...fakeLibraryOptions(reg) }));
+  await assert.rejects(push({ from: reg.ref('base/node:20'), to: reg.ref('app:1'), app: appDir(), ...fakeLibraryOptions(reg) }), { code: 'E_NOT_FOUND' });
   // The layer's session opened with the tag's GET, the config's after its 404; the config was
   // never composed, so its session was cancelled (the layer's was used or cancelled, as the race
   // between its PUT and the failure went).
@@ -270,13 +274,14 @@ test('a changed push: the config\'s upload and the changed layer\'s session go o
   dst.fault({ kind: 'blob', method: 'GET', digest: tagConfig }, { kind: 'delay', ms: DELAY });
   dst.clearLog();
   const again = await push({ ...opts, app: appDir('v2\n') });
-  const asked = dst.requests({ kind: 'blob', method: 'GET', digest: tagConfig })[0]!.at;
+  const answered = dst.requests({ kind: 'blob', method: 'GET', digest: tagConfig })[0]!.answeredAfter!;
   const configPost = dst.uploadsFor(again.platforms[0]!.configDigest).find((u) => u.method === 'POST');
-  assert.ok(configPost && configPost.at < asked + DELAY / 2, `the config's session opened ${configPost!.at - asked} ms after the tag's config GET, before its answer`);
+  // Ordering, not wall-clock: requests that arrived while the tag's config GET was held (DELAY ms).
+  assert.ok(configPost && configPost.seq <= answered, `the config's session opened (request ${configPost?.seq}) after the tag's config answered (after request ${answered})`);
   const layerPut = dst.uploadsFor(again.layers![1]!.digest).find((u) => u.method === 'PUT')!;
   const sessions = dst.requests({ kind: 'upload', method: 'POST' }).filter((p) => p.session === layerPut.session);
   assert.equal(sessions.length, 1);
-  assert.ok(sessions[0]!.at < asked + DELAY / 2, 'the changed layer\'s session was opened before the tag\'s config answered');
+  assert.ok(sessions[0]!.seq <= answered, 'the changed layer\'s session was opened before the tag\'s config answered');
   assert.equal(dst.openUploads(), 0);
 
   // Unchanged: no config upload at all, no session left.

@@ -52,7 +52,7 @@ describe('statsMiddleware', () => {
     const send = statsMiddleware(stats)(async () => {
       throw new Error('reset');
     });
-    await assert.rejects(send({ method: 'GET', url: 'https://x/v2/' }));
+    await assert.rejects(send({ method: 'GET', url: 'https://x/v2/' }), { message: 'reset' });
     assert.equal(stats.snapshot().requests, 1);
   });
 });

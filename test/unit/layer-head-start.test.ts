@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { AbortedError } from '../../src/errors.js';
+import { AbortedError, InputError } from '../../src/errors.js';
 import { push } from '../../src/index.js';
 import { createLayerStream, hashLayer, type LayerOptions } from '../../src/layer/index.js';
 import { HEAD_START_BYTES, LayerHeadStart } from '../../src/push/layer-head-start.js';
@@ -46,6 +46,26 @@ async function holding(head: LayerHeadStart, bytes: number): Promise<number> {
   for (let i = 0; i < 600 && head.bytesHeld < bytes; i++) await sleep(25);
   assert.ok(head.bytesHeld >= bytes, `held ${head.bytesHeld} of the ${bytes} bytes waited for`);
   return head.bytesHeld;
+}
+
+/** The build's own result (private): settles when the build has ended, failed or was stopped. */
+const resultOf = (head: LayerHeadStart): Promise<unknown> => (head as unknown as { result: Promise<unknown> }).result;
+
+/**
+ * Resolves once `head`'s build has ended and its facts are known (polled, like holding(): its
+ * 'end' follows the last bytes, and a loaded machine may take a while to deliver it).
+ */
+async function untilEnded(head: LayerHeadStart): Promise<void> {
+  const ended = (): boolean => (head as unknown as { ended: boolean }).ended && head.built !== undefined;
+  for (let i = 0; i < 600 && !ended(); i++) await sleep(25);
+  assert.ok(ended(), 'the build ended');
+}
+
+/** A path inside a fresh temp directory that does not exist (never one shared with other runs). */
+function missingDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'regpush-head-start-'));
+  dirs.push(d);
+  return join(d, 'missing');
 }
 
 test('taken after its build ended: the same bytes and result as a build started then', async () => {
@@ -85,7 +105,7 @@ test('dropped: the build stops, its result rejects as aborted, and nothing can t
   const opts = layerOf(appDir(8, 512 * 1024));
   const head = new LayerHeadStart(opts, undefined, 128 * 1024);
   await holding(head, 128 * 1024);
-  const result = (head as unknown as { result: Promise<unknown> }).result;
+  const result = resultOf(head);
   head.drop();
   assert.equal(head.bytesHeld, 0, 'what it held is freed');
   await assert.rejects(result, AbortedError);
@@ -93,15 +113,15 @@ test('dropped: the build stops, its result rejects as aborted, and nothing can t
 });
 
 test('a build that failed is not handed over: the upload builds the layer itself and meets the error there', async () => {
-  const head = new LayerHeadStart(layerOf(join(tmpdir(), 'regpush-head-start-missing-dir')), undefined);
-  await new Promise((r) => setTimeout(r, 100));
+  const head = new LayerHeadStart(layerOf(missingDir()), undefined);
+  await assert.rejects(resultOf(head), InputError);
   assert.equal(head.take(), undefined);
 });
 
 test('the caller\'s abort stops a running build', async () => {
   const ac = new AbortController();
   const head = new LayerHeadStart(layerOf(appDir(8, 512 * 1024)), ac.signal, 128 * 1024);
-  const result = (head as unknown as { result: Promise<unknown> }).result;
+  const result = resultOf(head);
   ac.abort();
   await assert.rejects(result, AbortedError);
   assert.equal(head.take(), undefined);
@@ -161,7 +181,7 @@ test('whole(): a build that ended over the bound is still a stream (the size dec
   const whole = await readAll(createLayerStream(big).stream);
   const head = new LayerHeadStart(big, undefined);
   await holding(head, whole.length); // ended: everything held
-  await sleep(50); // its 'end' follows the last bytes
+  await untilEnded(head);
   assert.equal(head.bytesHeld, whole.length);
   assert.equal(await head.whole(SMALL_LAYER_BYTES), undefined);
   const started = head.take();
@@ -203,7 +223,7 @@ test('wholeIfEnded(): nothing while the build runs (it stays for take()), its wh
 
   const ended = new LayerHeadStart(opts, undefined);
   await holding(ended, expected.size);
-  await sleep(50); // its 'end' follows the last bytes
+  await untilEnded(ended);
   const got = await ended.wholeIfEnded();
   assert.ok(got, 'an ended build is given whole');
   assert.equal(sha256(got.data), expected.digest);
@@ -217,7 +237,7 @@ test('built: nothing while the build runs or after it failed or was dropped unfi
   const head = new LayerHeadStart(opts, undefined);
   assert.equal(head.built, undefined, 'a build that has just started');
   await holding(head, expected.size);
-  await sleep(50); // its 'end' follows the last bytes
+  await untilEnded(head);
   const facts = (h: LayerHeadStart) => h.built; // read afresh: the getter changes under the test
   const built = facts(head);
   assert.deepEqual(built && { digest: built.digest, diffId: built.diffId, size: built.size }, { digest: expected.digest, diffId: expected.diffId, size: expected.size });
@@ -227,10 +247,10 @@ test('built: nothing while the build runs or after it failed or was dropped unfi
   const stopped = new LayerHeadStart(layerOf(appDir(8, 512 * 1024)), undefined, 128 * 1024);
   await holding(stopped, 128 * 1024);
   stopped.drop();
-  await sleep(20);
+  await assert.rejects(resultOf(stopped), AbortedError);
   assert.equal(stopped.built, undefined, 'dropped before it ended');
-  const failed = new LayerHeadStart(layerOf(join(tmpdir(), 'regpush-head-start-missing-dir')), undefined);
-  await sleep(100);
+  const failed = new LayerHeadStart(layerOf(missingDir()), undefined);
+  await assert.rejects(resultOf(failed), InputError);
   assert.equal(failed.built, undefined, 'failed');
 });
 
@@ -248,7 +268,7 @@ test('extend(): a build waiting at a small bound goes on to the new one; the byt
   assert.equal(head.bytesHeld, waiting, 'a smaller bound changes nothing');
   head.extend(expected.size + 1);
   await holding(head, expected.size);
-  await sleep(50);
+  await untilEnded(head);
   const got = await head.wholeIfEnded();
   assert.ok(got, 'it ended within the new bound');
   assert.equal(sha256(got.data), expected.digest);
