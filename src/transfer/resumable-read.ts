@@ -133,6 +133,14 @@ export function resumableRead(opts: ResumableReadOptions): Readable {
         skip = partial ? 0 : done;
       }
       current = body;
+      // A body that has ended already emits no 'end' again: an empty blob's GET opened ahead of
+      // its reader (the engine's speculative start) ends as soon as anything listens to it, before
+      // it can be paused. Waiting for its 'end' would hang the upload until the idle timeout.
+      // (Bytes a body emitted before it got here are missed; onEnd then resumes from `done`.)
+      if (body.readableEnded) {
+        onEnd();
+        return;
+      }
       body.on('data', onData);
       body.once('end', onEnd);
       body.once('error', onError);
