@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copy, type CopyResult, type RegpushError } from '../../src/index.js';
+import { silentLogger } from '../../src/log.js';
 import { bytesOf, fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
 
 const fake = fakeRegistryPool();
@@ -155,4 +156,54 @@ test('an abort while a blob uploads: E_ABORTED, every session cancelled', async 
   assert.equal(err?.code, 'E_ABORTED', String(err));
   assert.equal(dst.openUploads(), 0);
   assert.equal(dst.count({ kind: 'manifest', method: 'PUT' }), 0);
+});
+
+for (const targets of [1, 2]) {
+  test(`an abort while the source read of the early-started layer is held (${targets} target(s)): E_ABORTED, every session cancelled, no manifest`, async () => {
+    const [src, dst] = [await fake(), await fake()];
+    src.seedImage('base/app', { tags: ['1'], layers: [bytesOf('a', 300_000), bytesOf('b', 5000)] });
+    const ac = new AbortController();
+    src.fault({ kind: 'blob', method: 'GET' }, { kind: 'hold', until: new Promise(() => undefined) });
+    // Aborted once the client has read every early POST's answer (its debug line): a POST cut
+    // before its answer is read would open a session nobody can know of.
+    let answered = 0;
+    const logger = { ...silentLogger, debug: (m: string) => void (/^http POST .*uploads\/ → 202/.test(m) && ++answered === targets && src.seen({ kind: 'blob', method: 'GET' }).then(() => ac.abort())) };
+    const repos = ['app', 'app2'].slice(0, targets);
+    const err = await copy({ from: src.ref('base/app:1'), to: repos.map((r) => dst.ref(`${r}:1`)), signal: ac.signal, logger, ...fakeLibraryOptions(src, dst) }).then(() => undefined, (e: unknown) => e as RegpushError);
+    assert.equal(err?.code, 'E_ABORTED', String(err));
+    assert.equal(dst.openUploads(), 0, JSON.stringify(dst.requests({ kind: 'upload' })));
+    assert.equal(dst.count({ kind: 'manifest', method: 'PUT' }), 0);
+  });
+}
+
+test('two targets, one dropping the connection in the middle of every blob upload: set aside, its sessions cancelled, the other complete', async () => {
+  const [src, good, bad] = [await fake(), await fake(), await fake()];
+  const img = src.seedImage('base/app', { tags: ['1'], layers: [bytesOf('a', 300_000), bytesOf('b', 5000)] });
+  bad.fault({ kind: 'upload', method: ['PUT', 'PATCH'] }, { kind: 'drop' });
+  const err = await copy({ from: src.ref('base/app:1'), to: [good.ref('app:1'), bad.ref('app:1')], retries: 1, ...fakeLibraryOptions(src, good, bad) }).then(() => undefined, (e: unknown) => e as RegpushError);
+  assert.equal(err?.code, 'E_PARTIAL', String(err));
+  assert.equal(good.manifest('app', '1')?.digest, img.digest);
+  assert.equal(bad.count({ kind: 'manifest', method: 'PUT' }), 0);
+  assert.equal(bad.openUploads(), 0, JSON.stringify(bad.requests({ kind: 'upload' })));
+  assert.equal(good.openUploads(), 0);
+});
+
+test('a target whose manifest PUT fails after its blobs landed: no session left anywhere, the other target complete', async () => {
+  const [src, good, bad] = [await fake(), await fake(), await fake()];
+  const img = src.seedImage('base/app', { tags: ['1'] });
+  bad.fault({ kind: 'manifest', method: 'PUT' }, { kind: 'status', status: 500, retryAfter: 0 });
+  const err = await copy({ from: src.ref('base/app:1'), to: [good.ref('app:1'), bad.ref('app:1')], retries: 1, ...fakeLibraryOptions(src, good, bad) }).then(() => undefined, (e: unknown) => e as RegpushError);
+  assert.equal(err?.code, 'E_PARTIAL', String(err));
+  assert.equal(good.manifest('app', '1')?.digest, img.digest);
+  assert.equal(bad.openUploads() + good.openUploads(), 0);
+});
+
+test('one target whose HEAD of a blob fails (fail-fast) while the early-started layer uploads: that upload ends, its session is cancelled', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const img = src.seedImage('base/app', { tags: ['1'], layers: [bytesOf('a', 300_000), bytesOf('b', 5000)] });
+  dst.fault({ kind: 'blob', method: 'HEAD', digest: img.layers[1]!.digest }, { kind: 'status', status: 403, code: 'DENIED' });
+  const err = await copy({ from: src.ref('base/app:1'), to: [dst.ref('app:1')], retries: 0, ...fakeLibraryOptions(src, dst) }).then(() => undefined, (e: unknown) => e as RegpushError);
+  assert.ok(err, 'the copy fails');
+  assert.equal(dst.count({ kind: 'manifest', method: 'PUT' }), 0);
+  assert.equal(dst.openUploads(), 0, JSON.stringify(dst.requests({ kind: 'upload' })));
 });
