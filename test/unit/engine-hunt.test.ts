@@ -207,3 +207,19 @@ test('one target whose HEAD of a blob fails (fail-fast) while the early-started 
   assert.equal(dst.count({ kind: 'manifest', method: 'PUT' }), 0);
   assert.equal(dst.openUploads(), 0, JSON.stringify(dst.requests({ kind: 'upload' })));
 });
+
+test('copy with an extra tag to a target whose tag already holds the image: only the new tag is written (an immutable tag is not PUT again)', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const a = src.seedImage('base/app', { platform: { os: 'linux', architecture: 'amd64' } });
+  const b = src.seedImage('base/app', { platform: { os: 'linux', architecture: 'arm64' } });
+  const idx = src.seedIndex('base/app', [a, b], { tags: ['1'] });
+  await copy({ from: src.ref('base/app:1'), to: [dst.ref('app:1')], ...fakeLibraryOptions(src, dst) });
+  dst.clearLog();
+  // A registry with immutable tags refuses any PUT of an existing tag, even of the same bytes.
+  dst.fault({ kind: 'manifest', method: 'PUT', when: (r) => r.tag === '1' }, { kind: 'status', status: 400, code: 'TAG_INVALID', message: 'tag is immutable' });
+  const r = await copy({ from: src.ref('base/app:1'), to: [dst.ref('app:1')], tags: ['2'], ...fakeLibraryOptions(src, dst) });
+  assert.equal(r.targets[0]!.ok, true);
+  assert.deepEqual(dst.requests({ kind: 'manifest', method: 'PUT' }).map((m) => m.tag ?? m.digest), ['2'], 'the held tag and the children it names are not written again');
+  assert.equal(dst.manifest('app', '2')?.digest, idx.digest);
+  assert.equal(dst.count({ kind: 'upload' }), 0);
+});
