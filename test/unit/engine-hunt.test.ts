@@ -223,3 +223,29 @@ test('copy with an extra tag to a target whose tag already holds the image: only
   assert.equal(dst.manifest('app', '2')?.digest, idx.digest);
   assert.equal(dst.count({ kind: 'upload' }), 0);
 });
+
+for (const status of [404, 500]) {
+  test(`two targets, the source answering ${status} to a layer's GET: both fail with its error, no manifest, every session cancelled`, async () => {
+    const [src, a, b] = [await fake(), await fake(), await fake()];
+    const img = src.seedImage('base/app', { tags: ['1'] });
+    src.fault({ kind: 'blob', method: 'GET', digest: img.layers[0]!.digest }, { kind: 'status', status, code: status === 404 ? 'BLOB_UNKNOWN' : 'UNKNOWN', retryAfter: 0 });
+    const err = await copy({ from: src.ref('base/app:1'), to: [a.ref('app:1'), b.ref('app:1')], retries: 1, ...fakeLibraryOptions(src, a, b) }).then(() => undefined, (e: unknown) => e as RegpushError);
+    assert.ok(err, 'the copy fails');
+    assert.notEqual(err.code, 'E_PARTIAL', 'both targets failed');
+    for (const reg of [a, b]) {
+      assert.equal(reg.count({ kind: 'manifest', method: 'PUT' }), 0);
+      assert.equal(reg.openUploads(), 0, JSON.stringify(reg.requests({ kind: 'upload' })));
+    }
+  });
+}
+
+test('dry run of an index with --platform, --format and --all-tags: no write anywhere', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const a = src.seedImage('base/app', { platform: { os: 'linux', architecture: 'amd64' } });
+  const b = src.seedImage('base/app', { platform: { os: 'linux', architecture: 'arm64' } });
+  src.seedIndex('base/app', [a, b], { tags: ['1', '2'] });
+  await copy({ from: src.ref('base/app:1'), to: [dst.ref('app:1')], platform: 'linux/arm64', format: 'docker', dryRun: true, ...fakeLibraryOptions(src, dst) });
+  await copy({ from: src.ref('base/app'), to: [dst.ref('app')], allTags: true, dryRun: true, ...fakeLibraryOptions(src, dst) });
+  for (const reg of [src, dst]) assert.equal(writes(reg), 0);
+  assert.ok(dst.count({ kind: 'blob', method: 'HEAD' }) > 0, 'the plan asked the target');
+});
