@@ -430,6 +430,9 @@ export class TargetSet {
   private speculates(t: TransferTarget, source: RepoEndpoint, d: Descriptor): boolean {
     if (t.plans.has(d.digest) || t.present.has(d.digest)) return false;
     const { client, repo } = t.ep;
+    // The source's own repository (a new tag for an image there) holds every blob its manifest
+    // names: a mount from itself would be a write for nothing (the HEAD finds each blob).
+    if (client.registry === source.client.registry && repo === source.repo) return false;
     if (this.run.warmRepos.has(`${client.registry}/${repo}`)) return false;
     if (client.tagsState?.(repo) !== 'absent') return false;
     const landed = this.run.ctx.landed;

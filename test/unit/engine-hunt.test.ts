@@ -249,3 +249,12 @@ test('dry run of an index with --platform, --format and --all-tags: no write any
   for (const reg of [src, dst]) assert.equal(writes(reg), 0);
   assert.ok(dst.count({ kind: 'blob', method: 'HEAD' }) > 0, 'the plan asked the target');
 });
+
+test('a new tag in the source repository itself (copy app:1 → app:2): the manifest PUT is the only write, no mount, no session', async () => {
+  const reg = await fake();
+  const img = reg.seedImage('app', { tags: ['1'] });
+  const r = await copy({ from: reg.ref('app:1'), to: [reg.ref('app:2')], ...fakeLibraryOptions(reg) });
+  assert.equal(reg.manifest('app', '2')?.digest, img.digest);
+  assert.deepEqual(reg.requests({ method: ['POST', 'PUT', 'PATCH', 'DELETE'] }).map((q) => `${q.method} ${q.kind} ${q.tag ?? ''}`), ['PUT manifest 2']);
+  assert.ok(r.targets[0]!.blobs.every((b) => b.action === 'skipped'), JSON.stringify(r.targets[0]!.blobs));
+});
