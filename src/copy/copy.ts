@@ -124,10 +124,6 @@ export async function copy(opts: CopyOptions): Promise<CopyResult> {
     // Nothing still running serves the copy any more (a blob started early, while a later plan
     // failed): it stops now and its session is cancelled, instead of landing a blob no manifest names.
     run.stop(err);
-    // What was sent early and never taken (a session opened with its blob's HEAD, answered after
-    // the stop) is cancelled before copy() reports: once it has, no session of the copy is open.
-    set.finish();
-    await run.cleanedUp();
     await run.settle();
     throw run.failure(err);
   } finally {
