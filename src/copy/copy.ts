@@ -10,7 +10,7 @@ import { formatPlatform, parsePlatform } from '../image/platform.js';
 import type { Platform } from '../image/types.js';
 import { parseManifest } from '../image/manifest.js';
 import type { Logger } from '../log.js';
-import { checkTag, formatReference, manifestRef, parseReference } from '../ref/reference.js';
+import { checkTag, formatReference, manifestRef, parseReference, type ImageReference } from '../ref/reference.js';
 import type { ConnectionOptions } from '../registry/connect.js';
 import type { HttpStats } from '../http/stats.js';
 import { TargetSet, TransferRun, type TransferTarget } from '../transfer/engine.js';
@@ -90,7 +90,7 @@ export async function copy(opts: CopyOptions): Promise<CopyResult> {
   const format = opts.format === undefined ? undefined : parseFormat(opts.format);
   const t0 = performance.now();
   const run = new TransferRun(opts);
-  const set = run.targets(dstRefs.map((ref) => ({ ref, tags: [...new Set([ref.tag ?? 'latest', ...extraTags])] })), srcRef);
+  const set = run.targets(byRepository(dstRefs, extraTags), srcRef);
   const results = new Map<TransferTarget, CopyTargetResult>(set.list.map((t) => [t, { reference: '', target: formatReference(t.ref), digest: '', tags: [], ok: false, blobs: t.blobs, referrers: 0 }]));
   try {
     const source = run.source(srcRef);
@@ -130,6 +130,23 @@ export async function copy(opts: CopyOptions): Promise<CopyResult> {
     set.finish();
     run.close();
   }
+}
+
+/**
+ * One target per repository: `--to X:a --to X:b` (or `--to X --to X`) is one target with both
+ * tags. Two targets in one repository would each upload every blob there, at the same time, and
+ * write the manifest twice.
+ */
+function byRepository(refs: readonly ImageReference[], extraTags: readonly string[]): { ref: ImageReference; tags: string[] }[] {
+  const targets = new Map<string, { ref: ImageReference; tags: string[] }>();
+  for (const ref of refs) {
+    const key = `${ref.registry}/${ref.repository}`;
+    const tags = [ref.tag ?? 'latest', ...extraTags];
+    const seen = targets.get(key);
+    if (seen) seen.tags = [...new Set([...seen.tags, ...tags])];
+    else targets.set(key, { ref, tags: [...new Set(tags)] });
+  }
+  return [...targets.values()];
 }
 
 /** Adds one image's outcome at `t` to its result. */

@@ -146,7 +146,9 @@ export class TransferRun {
       client.whenTagAbsent?.(() => this.warmFor(client));
       return { ref, tags, plans: new Map(), present: new Set(), blobs: [], ep: { repo: ref.repository, client } };
     });
-    return new TargetSet(list, this, { failFast: mode.failFast ?? list.length === 1, stopRun: mode.stopRun ?? false });
+    const set = new TargetSet(list, this, { failFast: mode.failFast ?? list.length === 1, stopRun: mode.stopRun ?? false });
+    this.sets.add(set);
+    return set;
   }
 
   /** Cancels every request of the run because of `err` (a fail-fast set's first failure). */
@@ -171,12 +173,20 @@ export class TransferRun {
   }
 
   /**
-   * Waits (bounded) until every upload session of the run is completed, cancelled or known to be
-   * left, so that failure() can say which stay: an interrupted request's grace, then its DELETE.
+   * Ends the run's sets (their early starts are undone) and waits (bounded) until every upload
+   * session of the run is completed, cancelled or known to be left, so that failure() can say
+   * which stay: an interrupted request's grace, then its DELETE. For a failed operation only.
    */
   async settle(): Promise<void> {
+    // What a set sent early and nobody took (a session opened with its blob's HEAD) is not in the
+    // run's sessions: it is cancelled now, so that none is open once the operation reports.
+    for (const set of this.sets) set.finish();
+    await this.cleanedUp();
     await this.ctx.sessions!.settled(SETTLE_MS);
   }
+
+  /** The target sets of the run (settle() releases what they started early). */
+  private readonly sets = new Set<TargetSet>();
 
   /** The first rejection among `settled` that is not an abort this run caused itself. */
   firstFailure(settled: PromiseSettledResult<unknown>[]): unknown {
@@ -430,6 +440,9 @@ export class TargetSet {
   private speculates(t: TransferTarget, source: RepoEndpoint, d: Descriptor): boolean {
     if (t.plans.has(d.digest) || t.present.has(d.digest)) return false;
     const { client, repo } = t.ep;
+    // The source's own repository (a new tag for an image there) holds every blob its manifest
+    // names: a mount from itself would be a write for nothing (the HEAD finds each blob).
+    if (client.registry === source.client.registry && repo === source.repo) return false;
     if (this.run.warmRepos.has(`${client.registry}/${repo}`)) return false;
     if (client.tagsState?.(repo) !== 'absent') return false;
     const landed = this.run.ctx.landed;

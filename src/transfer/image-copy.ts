@@ -117,7 +117,7 @@ export async function copyImage(set: TargetSet, source: RepoEndpoint, ref: strin
       need = set.subset(need.live.filter((t) => !outcome.unchanged.has(t)));
     }
     if (opts.noClobber) await refuseClobber(need, graph.top.digest, opts.tags, heldAt);
-    if (need.live.length > 0) await copyGraph(need, source, graph, opts);
+    if (need.live.length > 0) await copyGraph(need, source, graph, opts, heldAt);
   }
   if (opts.referrers && outcome.sourceDigest) await copyReferrers(set, source, outcome, opts);
   return outcome;
@@ -146,7 +146,7 @@ async function refuseClobber(set: TargetSet, digest: string, tags: readonly stri
 }
 
 /** Blobs, then manifests (children first); in a dry run, the plan only. */
-async function copyGraph(set: TargetSet, source: RepoEndpoint, graph: CopyGraph, opts: ImageCopyOptions): Promise<void> {
+async function copyGraph(set: TargetSet, source: RepoEndpoint, graph: CopyGraph, opts: ImageCopyOptions, heldAt: (t: TransferTarget) => Promise<(string | undefined)[]>): Promise<void> {
   if (opts.dryRun) {
     await set.plan(source, graph.blobs);
     for (const t of set.live) t.blobs.push(...set.plannedReports(t, graph.blobs));
@@ -155,7 +155,13 @@ async function copyGraph(set: TargetSet, source: RepoEndpoint, graph: CopyGraph,
   await set.plan(source, graph.blobs);
   await set.transfer(source, graph.blobs);
   await set.each(async (t) => {
-    await set.commitManifests(t, graph.top, graph.children, new Set(), opts.tags ?? t.tags);
+    // A tag that points at this image already (a copy that adds a --tag) is not written again: a
+    // registry with immutable tags refuses even a PUT of the same bytes, and the children it names
+    // are there (asked once with the unchanged check, so this costs no request).
+    const tags = opts.tags ?? t.tags;
+    const digests = await heldAt(t);
+    const held = new Set(tags.filter((_, i) => digests[i] === graph.top.digest));
+    await set.commitManifests(t, graph.top, graph.children, held, tags);
   });
 }
 

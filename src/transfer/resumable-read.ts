@@ -115,6 +115,7 @@ export function resumableRead(opts: ResumableReadOptions): Readable {
 
   async function openNext(): Promise<void> {
     opening = true;
+    let ended = false;
     try {
       if (opts.signal?.aborted) throw new AbortedError();
       const { body, partial, size } = await opts.open(done);
@@ -133,18 +134,27 @@ export function resumableRead(opts: ResumableReadOptions): Readable {
         skip = partial ? 0 : done;
       }
       current = body;
-      body.on('data', onData);
-      body.once('end', onEnd);
-      body.once('error', onError);
-      // A body opened ahead of its reader (the engine's speculative start) was paused explicitly,
-      // and a 'data' listener does not start such a stream: it flows from here.
-      body.resume();
+      // A body that has ended already emits no 'end' again: an empty blob's GET opened ahead of
+      // its reader (the engine's speculative start) ends as soon as anything listens to it, before
+      // it can be paused. Waiting for its 'end' would hang the upload until the idle timeout.
+      // (Bytes a body emitted before it got here are missed; onEnd then resumes from `done`.)
+      if (body.readableEnded) ended = true;
+      else {
+        body.on('data', onData);
+        body.once('end', onEnd);
+        body.once('error', onError);
+        // A body opened ahead of its reader (the engine's speculative start) was paused explicitly,
+        // and a 'data' listener does not start such a stream: it flows from here.
+        body.resume();
+      }
     } catch (err) {
       // open() has had the transport's retries already: its failure is final.
       if (!out.destroyed) out.destroy(err as Error);
     } finally {
       opening = false;
     }
+    // Once `opening` is cleared: a short body's onEnd starts a resume, which sets it again.
+    if (ended) onEnd();
   }
 
   async function failed(err: unknown): Promise<void> {

@@ -438,3 +438,24 @@ test('push --layer windows(OSVERSION)/amd64=…: only into the image of that OS 
   assert.match(err!.message, /has no windows\(10\.0\.20348\.1\)\/amd64 platform \(it has windows\(10\.0\.17763\.5576\)\/amd64, windows\(10\.0\.20348\.2340\)\/amd64\)/);
   assert.equal(reg.manifest('app', '2'), undefined);
 });
+
+test('a push aborted while its largest base layer, started early, waits for the source: every session cancelled before push() reports', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base/node', { tags: ['20'], layers: [Buffer.alloc(300_000, 7), Buffer.alloc(5000, 8)] });
+  const ac = new AbortController();
+  src.fault({ kind: 'blob', method: 'GET', when: (r) => r.headers.range === undefined && r.digest !== undefined }, { kind: 'hold', until: new Promise(() => undefined) });
+  // Aborted once the early start went out and the client has read a POST's answer after it.
+  let early = false;
+  const logger = {
+    info() {},
+    warn() {},
+    debug: (m: string) => {
+      if (/sent with the plan's HEAD/.test(m)) early = true;
+      else if (early && /^http POST .*uploads\/ → 202/.test(m)) void src.seen({ kind: 'blob', method: 'GET' }).then(() => ac.abort());
+    },
+  };
+  const err = await push({ from: src.ref('base/node:20'), to: dst.ref('app:1'), app: appDir(), signal: ac.signal, logger, ...fakeLibraryOptions(src, dst) }).then(() => undefined, (e: unknown) => e as RegpushError);
+  assert.equal(err?.code, 'E_ABORTED', String(err));
+  assert.equal(dst.openUploads(), 0, JSON.stringify(dst.requests({ kind: 'upload' })));
+  assert.equal(dst.manifest('app', '1'), undefined);
+});

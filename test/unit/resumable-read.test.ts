@@ -192,3 +192,28 @@ test('a read() while a dropped read waits for its retry delay opens no second re
   assert.deepEqual(opens, [0, first], 'exactly one resume request, at the offset reached');
   assert.ok(Buffer.concat(chunks).equals(data));
 });
+
+/** A body that has ended before it is handed over (an early GET that something set flowing before it was paused). */
+async function endedBody(bytes: Buffer): Promise<Readable> {
+  const b = Readable.from([bytes], { objectMode: false });
+  b.on('data', () => undefined);
+  await new Promise((resolve) => b.once('end', resolve));
+  assert.equal(b.readableEnded, true);
+  return b;
+}
+
+test('an empty blob whose body ended before it was handed over: the read ends at once (it used to wait for an end that had passed)', async () => {
+  const opens: number[] = [];
+  const open: OpenAt = async (start) => (opens.push(start), { body: await endedBody(Buffer.alloc(0)), partial: false, size: 0 });
+  const got = await readAll(resumableRead({ open, size: 0, what: 'blob', policy: policy(3) }));
+  assert.equal(got.length, 0);
+  assert.deepEqual(opens, [0]);
+});
+
+test('a body that ended (its bytes gone) before it was handed over: one more read from where it stood, not two', async () => {
+  const opens: number[] = [];
+  const open: OpenAt = async (start) => (opens.push(start), opens.length === 1 ? { body: await endedBody(blob), partial: false, size: blob.length } : { body: body(blob.subarray(start)), partial: start > 0, size: blob.length - start });
+  const got = await readAll(resumableRead({ open, size: blob.length, what: 'blob', policy: policy(3) }));
+  assert.deepEqual(got, blob);
+  assert.deepEqual(opens, [0, 0]);
+});
