@@ -14,6 +14,7 @@ import { checkTag, formatReference, manifestRef, parseReference, type ImageRefer
 import type { ConnectionOptions } from '../registry/connect.js';
 import type { HttpStats } from '../http/stats.js';
 import { TargetSet, TransferRun, type TransferTarget } from '../transfer/engine.js';
+import { oneTargetPerRepository } from '../transfer/target-list.js';
 import type { BlobEvents, BlobReport } from '../transfer/types.js';
 import type { CopyGraph } from '../transfer/graph.js';
 import { copyImage, type ImageCopyOutcome } from '../transfer/image-copy.js';
@@ -90,7 +91,7 @@ export async function copy(opts: CopyOptions): Promise<CopyResult> {
   const format = opts.format === undefined ? undefined : parseFormat(opts.format);
   const t0 = performance.now();
   const run = new TransferRun(opts);
-  const set = run.targets(byRepository(dstRefs, extraTags), srcRef);
+  const set = run.targets(oneTargetPerRepository(dstRefs, (ref) => [ref.tag ?? 'latest', ...extraTags]), srcRef);
   const results = new Map<TransferTarget, CopyTargetResult>(set.list.map((t) => [t, { reference: '', target: formatReference(t.ref), digest: '', tags: [], ok: false, blobs: t.blobs, referrers: 0 }]));
   try {
     const source = run.source(srcRef);
@@ -130,23 +131,6 @@ export async function copy(opts: CopyOptions): Promise<CopyResult> {
     set.finish();
     run.close();
   }
-}
-
-/**
- * One target per repository: `--to X:a --to X:b` (or `--to X --to X`) is one target with both
- * tags. Two targets in one repository would each upload every blob there, at the same time, and
- * write the manifest twice.
- */
-function byRepository(refs: readonly ImageReference[], extraTags: readonly string[]): { ref: ImageReference; tags: string[] }[] {
-  const targets = new Map<string, { ref: ImageReference; tags: string[] }>();
-  for (const ref of refs) {
-    const key = `${ref.registry}/${ref.repository}`;
-    const tags = [ref.tag ?? 'latest', ...extraTags];
-    const seen = targets.get(key);
-    if (seen) seen.tags = [...new Set([...seen.tags, ...tags])];
-    else targets.set(key, { ref, tags: [...new Set(tags)] });
-  }
-  return [...targets.values()];
 }
 
 /** Adds one image's outcome at `t` to its result. */

@@ -29,6 +29,7 @@ import { silentLogger, type Logger } from '../log.js';
 import { ensureBytesBlob } from '../transfer/bytes-blob.js';
 import { SpareSession } from '../transfer/spare-session.js';
 import { TargetSet, TransferRun, type ManifestToWrite, type TransferTarget } from '../transfer/engine.js';
+import { oneTargetPerRepository } from '../transfer/target-list.js';
 import type { RepoEndpoint } from '../transfer/types.js';
 import { composeConfigs, composeStage, topDigestOf, type Composed, type EarlyConfigs } from './compose-stage.js';
 import { checkInputs, tagRule, type LayerPlan, type PushInputs } from './inputs.js';
@@ -75,8 +76,9 @@ export async function push(opts: PushOptions): Promise<PushResult> {
   const clock = phaseClock(timings, opts.events?.phase);
   const run = new TransferRun({ ...opts, jobs: inputs.jobs, logger: opts.logger ?? silentLogger });
   const tagsOf = tagRule(opts.tags);
-  // One target: its first failure stops the push at once (the layer upload is cancelled).
-  const set = run.targets(inputs.toRefs.map((ref) => ({ ref, tags: tagsOf(ref) })), inputs.fromRef, { stopRun: true });
+  // One target: its first failure stops the push at once (the layer upload is cancelled). One
+  // target per repository: `--to X:1 --to X:2` uploads each blob there once and writes both tags.
+  const set = run.targets(oneTargetPerRepository(inputs.toRefs, tagsOf), inputs.fromRef, { stopRun: true });
   const states = new Map<TransferTarget, TargetState>(set.list.map((t) => [t, { reusable: [], outcomes: [], spares: [] }]));
   const headStarts: LayerHeadStart[] = [];
   try {

@@ -459,3 +459,20 @@ test('a push aborted while its largest base layer, started early, waits for the 
   assert.equal(dst.openUploads(), 0, JSON.stringify(dst.requests({ kind: 'upload' })));
   assert.equal(dst.manifest('app', '1'), undefined);
 });
+
+test('--to X:1 --to X:2 (one repository named twice): one target with both tags, each blob uploaded there once', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const base = src.seedImage('base/os', { tags: ['1'], layers: ['base layer bytes'] });
+  const r = await push({ from: src.ref('base/os:1'), to: [dst.ref('app:1'), dst.ref('app:2'), dst.ref('app:1')], app: appDir(), ...fakeLibraryOptions(src, dst) });
+  assert.equal(r.targets, undefined, 'one target: no per-target list');
+  assert.deepEqual(r.tags, ['1', '2']);
+  assert.equal(dst.manifest('app', '1')?.digest, r.digest);
+  assert.equal(dst.manifest('app', '2')?.digest, r.digest);
+  const manifest = JSON.parse(dst.manifest('app', '1')!.bytes.toString('utf8')) as { config: { digest: string }; layers: { digest: string }[] };
+  for (const b of [manifest.config, ...manifest.layers]) {
+    const stored = dst.uploadsFor(b.digest).filter((u) => (u.method === 'PUT' || u.method === 'POST') && u.status === 201);
+    assert.equal(stored.length, 1, `${b.digest}${b.digest === base.layers[0]!.digest ? ' (base layer)' : ''} stored once, not once per --to`);
+  }
+  assert.equal(dst.count({ kind: 'manifest', method: 'PUT' }), 2, 'one PUT per tag');
+  assert.equal(dst.openUploads(), 0);
+});
