@@ -354,6 +354,20 @@ export class HttpRegistryClient implements RegistryClient {
     if (start > 0) headers['range'] = `bytes=${start}-`;
     const res = await this.request({ method: 'GET', url: await this.url(`${repo}/blobs/${digest}`), headers, label: 'blob GET' });
     if (res.status !== 200 && res.status !== 206) return this.fail(res, `GET blob ${this.registry}/${repo}@${digest}`);
+    if (res.status === 206 && start > 0) {
+      // The bytes go on from `start` only if the answer says they start there: appended from
+      // anywhere else they would make another blob, found out only when the target hashes it.
+      // From byte 0 it is the whole blob, which the reader takes as a 200 (it skips what it has).
+      const from = /^bytes (\d+)-\d+\/(?:\d+|\*)$/.exec(res.headers['content-range']?.trim() ?? '')?.[1];
+      const len = Number(res.headers['content-length']);
+      if (from === '0') return { body: res.body, size: Number.isFinite(len) ? len : undefined, partial: false };
+      if (from === undefined || Number(from) !== start) {
+        res.body.destroy();
+        throw new ProtocolError(`GET blob ${this.registry}/${repo}@${digest}: asked for the bytes from ${start}, the registry answered 206 with Content-Range ${JSON.stringify(res.headers['content-range'] ?? '')}`, {
+          details: { registry: this.registry },
+        });
+      }
+    }
     const len = Number(res.headers['content-length']);
     return { body: res.body, size: Number.isFinite(len) ? len : undefined, partial: res.status === 206 };
   }

@@ -594,3 +594,30 @@ test('a 401 with a challenge from where a redirect led (storage, a CDN) is hande
   assert.deepEqual(stolen, [], 'the storage host\'s realm was never asked for a token');
   r.transport.close();
 });
+
+test('a Range GET answered 206 from another offset (or without Content-Range) is E_PROTOCOL; from the asked offset a partial body; from 0 the whole blob', async () => {
+  const blob = Buffer.from('0123456789abcdef');
+  const d = sha(blob);
+  let answerFrom = 4;
+  let withRange = true;
+  const r = await registry((req, _body, res) => {
+    const headers: Record<string, string> = { 'content-length': String(blob.length - answerFrom) };
+    if (withRange) headers['content-range'] = `bytes ${answerFrom}-${blob.length - 1}/${blob.length}`;
+    res.writeHead(206, headers).end(blob.subarray(answerFrom));
+  });
+  const ok = await r.client.getBlob('app', d, 4);
+  assert.equal(ok.partial, true);
+  const chunks: Buffer[] = [];
+  for await (const c of ok.body) chunks.push(c as Buffer);
+  assert.deepEqual(Buffer.concat(chunks), blob.subarray(4));
+  answerFrom = 2;
+  await assert.rejects(r.client.getBlob('app', d, 4), (e: RegpushError) => e instanceof ProtocolError && /asked for the bytes from 4.*Content-Range "bytes 2-15\/16"/.test(e.message));
+  // From byte 0: the whole blob, taken as a 200 would be (the reader skips what it has).
+  answerFrom = 0;
+  const whole = await r.client.getBlob('app', d, 4);
+  assert.equal(whole.partial, false);
+  whole.body.resume();
+  answerFrom = 4;
+  withRange = false;
+  await assert.rejects(r.client.getBlob('app', d, 4), (e: RegpushError) => e instanceof ProtocolError && /Content-Range ""/.test(e.message));
+});
