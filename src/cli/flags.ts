@@ -67,7 +67,7 @@ export function parseDuration(v: string, flag: string): number {
 export const configFlags = defineFlags({
   entrypoint: { type: 'string', repeatable: true, describe: 'Entrypoint, one argument per flag (exec form); "" clears', group: 'Config:' },
   cmd: { type: 'string', repeatable: true, describe: 'Cmd, one argument per flag (exec form); "" clears', group: 'Config:' },
-  env: { type: 'string', repeatable: true, describe: 'KEY=VALUE; repeatable; replaces the same key', group: 'Config:' },
+  env: { type: 'string', repeatable: true, describe: 'KEY=VALUE; repeatable; replaces the same key; $NAME and ${NAME} expand as in a Dockerfile ENV (\\$ for a literal $)', group: 'Config:' },
   port: { type: 'string', repeatable: true, describe: 'Exposed port, 80 or 80/tcp or 53/udp; repeatable', group: 'Config:' },
   workdir: { type: 'string', once: true, describe: 'Working directory (absolute)', group: 'Config:' },
   volume: { type: 'string', repeatable: true, describe: 'Volume path; repeatable', group: 'Config:' },

@@ -5,6 +5,7 @@
  */
 import { InputError, ProtocolError } from '../errors.js';
 import { assertDigest } from './digest.js';
+import { expandEnvValue } from './env-expand.js';
 import type { ContainerConfig, HistoryEntry, ImageConfig, Platform } from './types.js';
 
 /** An image config read from a registry: a JSON object, else ProtocolError naming `what` ("config sha256:… of reg/repo"). */
@@ -134,7 +135,8 @@ function checkLabelKey(key: string): void {
 }
 
 /**
- * Env entries with the same key replaced in place and new keys appended, in order. `anyCase`: keys
+ * Env entries with the same key replaced in place and new keys appended, in order, each value's
+ * `$NAME` expanded against the entries before it (env-expand.ts). `anyCase`: keys
  * are compared case-insensitively, as Windows does (and Docker's ENV in a Windows image): `PATH`
  * replaces the base's `Path`, where a second entry would leave the container with either.
  */
@@ -142,8 +144,14 @@ function mergeEnv(base: readonly string[], changes: readonly string[], anyCase: 
   const out = [...base];
   const norm = (k: string) => (anyCase ? k.toUpperCase() : k);
   const keyOf = (e: string) => norm(e.includes('=') ? e.slice(0, e.indexOf('=')) : e);
-  for (const entry of changes) {
-    const key = norm(parseEnvFlag(entry)[0]);
+  const lookup = (name: string): string | undefined => {
+    const e = out.find((x) => keyOf(x) === norm(name));
+    return e?.includes('=') ? e.slice(e.indexOf('=') + 1) : undefined;
+  };
+  for (const change of changes) {
+    const [rawKey, rawValue] = parseEnvFlag(change);
+    const entry = `${rawKey}=${expandEnvValue(rawKey, rawValue, lookup)}`;
+    const key = norm(rawKey);
     const i = out.findIndex((e) => keyOf(e) === key);
     if (i >= 0) out[i] = entry;
     else out.push(entry);

@@ -30,11 +30,15 @@ const DIR_MODE = 0o755;
 const FILE_MODE = 0o644;
 const EXEC_MODE = 0o755;
 /**
- * Parents of a destination overwrite the base image's directory metadata when the layer is applied,
- * so the two world-writable sticky directories every Linux base has keep their usual mode
- * (a `/tmp` reset to 0755 breaks any non-root process in the image).
+ * Parents of a destination overwrite the base image's directory metadata when the layer is applied
+ * (the same trade-off Jib made: GoogleContainerTools/jib#1270). They stay in the layer because
+ * extractors exist that fail on a file whose parent has no entry (GoogleContainerTools/jib#2067),
+ * and the base's real modes are unknown without reading its layers. So the directories whose mode
+ * every Linux base agrees on keep it: the two world-writable sticky ones (a `/tmp` reset to 0755
+ * breaks any non-root process in the image) and root's home, private (Debian, Ubuntu, Alpine and
+ * distroless have 0700; `--app x:/root/.config/app` must not make it world-readable).
  */
-const WELL_KNOWN_DIR_MODES: Record<string, number> = { 'tmp/': 0o1777, 'var/tmp/': 0o1777 };
+const WELL_KNOWN_DIR_MODES: Record<string, number> = { 'root/': 0o700, 'tmp/': 0o1777, 'var/tmp/': 0o1777 };
 const MAX_DOCKERIGNORE = 1024 * 1024;
 /**
  * Names starting with this are whiteouts (OCI image spec, layer.md "Whiteouts"): unpacking the

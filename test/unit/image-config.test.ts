@@ -150,6 +150,19 @@ describe('applyConfigChanges', () => {
     assert.deepEqual(out.config!.Env, ['PATH=/usr/bin', 'ASPNETCORE_URLS=http://+:80', 'DOTNET_VERSION=2.2', 'NEW1=c', 'NEW2=b']);
   });
 
+  it('env expands $NAME against the base and the earlier entries, as a Dockerfile ENV', () => {
+    const out = applyConfigChanges(base(), { env: ['PATH=/app/bin:$PATH', 'APP=/app', 'DLL=${APP}/App.dll', 'V=${DOTNET_VERSION:-none}', 'LIT=\\$PATH'] }, undefined);
+    assert.deepEqual(out.config!.Env, ['PATH=/app/bin:/usr/bin', 'ASPNETCORE_URLS=http://+:8080', 'DOTNET_VERSION=2.2', 'APP=/app', 'DLL=/app/App.dll', 'V=2.2', 'LIT=$PATH']);
+  });
+
+  it('env expansion on a Windows base finds the variable whatever its case', () => {
+    const b = base();
+    b.os = 'windows';
+    b.config!.Env = ['Path=C:\\Windows'];
+    const out = applyConfigChanges(b, { env: ['PATH=C:\\app;$PATH'] }, undefined);
+    assert.deepEqual(out.config!.Env, ['PATH=C:\\app;C:\\Windows']);
+  });
+
   it('env rejects malformed entries', () => {
     assert.throws(() => applyConfigChanges(base(), { env: ['=x'] }, undefined), InputError);
   });

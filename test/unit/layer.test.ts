@@ -373,6 +373,13 @@ describe('layer: tar contents (checked with GNU tar)', () => {
     assert.deepEqual(mode, { 'var/': '755', 'var/tmp/': '1777', 'var/tmp/app/': '755', 'var/tmp/app/a.txt': '644' });
   });
 
+  it('keeps /root private (0700, as every Linux base has it) when it is a parent of the destination', async () => {
+    const src = tree({ 'a.txt': 'a' });
+    const es = await entries(zlib.gunzipSync((await build({ sources: [{ src, dest: '/root/.config/app' }] })).bytes));
+    const mode = Object.fromEntries(es.map((e) => [e.header.name, e.header.mode.toString(8)]));
+    assert.deepEqual(mode, { 'root/': '700', 'root/.config/': '755', 'root/.config/app/': '755', 'root/.config/app/a.txt': '644' });
+  });
+
   it('skips sockets, fifos and devices with a warning', async () => {
     const src = tree({ 'a.txt': 'a' });
     await run('mkfifo', [join(src, 'pipe')], Buffer.alloc(0));

@@ -1,0 +1,75 @@
+/**
+ * `$NAME` substitution in `--env` values, as a Dockerfile's `ENV` does it: `ENV PATH=/app/bin:$PATH`
+ * is how an app is put on the base's PATH, and the container runtime never expands a config's Env
+ * (a literal `/app/bin:$PATH` leaves the process without /usr/bin). Values are looked up in the
+ * environment as it stands before the entry (the base's Env, then the earlier `--env` flags).
+ *
+ * The forms: `$NAME`, `${NAME}`, `${NAME:-word}` / `${NAME-word}` (word when NAME is unset — or
+ * empty, with the colon), `${NAME:+word}` / `${NAME+word}` (word when NAME is set — and not empty,
+ * with the colon); a word may itself hold substitutions. `\$` is a literal `$`; any other
+ * backslash is kept as written (Windows paths). An unset NAME is the empty string. A `$` not
+ * followed by a name or `{` is kept. Unlike a Dockerfile there is no quote removal: a value on the
+ * command line is already one word.
+ */
+import { InputError } from '../errors.js';
+
+const NAME_START = /[A-Za-z_]/;
+const NAME_CHAR = /[A-Za-z0-9_]/;
+
+/** Finds the value of a variable; undefined when it is not set. */
+export type EnvLookup = (name: string) => string | undefined;
+
+/** `value` with its substitutions made; InputError (naming `key`) on an unclosed or malformed `${…}`. */
+export function expandEnvValue(key: string, value: string, lookup: EnvLookup): string {
+  const bad = (why: string): InputError =>
+    new InputError(`invalid --env ${key}=${JSON.stringify(value)}: ${why} (write \\$ for a literal $)`);
+
+  /** Expands from `start` until `stop` (a closing brace of an enclosing `${…}`) or the end; returns the text and where it stopped. */
+  const expand = (start: number, insideBraces: boolean): [string, number] => {
+    let out = '';
+    let i = start;
+    while (i < value.length) {
+      const c = value[i]!;
+      if (insideBraces && c === '}') return [out, i];
+      if (c === '\\' && value[i + 1] === '$') {
+        out += '$';
+        i += 2;
+      } else if (c === '$' && value[i + 1] === '{') {
+        const [text, end] = braced(i + 2);
+        out += text;
+        i = end + 1;
+      } else if (c === '$' && i + 1 < value.length && NAME_START.test(value[i + 1]!)) {
+        let j = i + 2;
+        while (j < value.length && NAME_CHAR.test(value[j]!)) j++;
+        out += lookup(value.slice(i + 1, j)) ?? '';
+        i = j;
+      } else {
+        out += c;
+        i++;
+      }
+    }
+    if (insideBraces) throw bad('"${" without its closing "}"');
+    return [out, i];
+  };
+
+  /** `${` has been read; `start` is the first character of the name. Returns the substitution and the index of its `}`. */
+  const braced = (start: number): [string, number] => {
+    let j = start;
+    if (j < value.length && NAME_START.test(value[j]!)) while (j < value.length && NAME_CHAR.test(value[j]!)) j++;
+    const name = value.slice(start, j);
+    if (name === '') throw bad(j < value.length ? `"\${${value[j]}" does not start a variable name` : '"${" without its closing "}"');
+    const set = lookup(name);
+    if (value[j] === '}') return [set ?? '', j];
+    const colon = value[j] === ':';
+    const op = value[colon ? j + 1 : j];
+    if (op !== '-' && op !== '+') {
+      if (j >= value.length) throw bad('"${" without its closing "}"');
+      throw bad(`"\${${name}${value.slice(j, j + (colon ? 2 : 1))}…}" is not supported (only \${${name}}, \${${name}:-word} and \${${name}:+word})`);
+    }
+    const [word, end] = expand(j + (colon ? 2 : 1), true);
+    const present = set !== undefined && (!colon || set !== '');
+    return [op === '-' ? (present ? set! : word) : present ? word : '', end];
+  };
+
+  return expand(0, false)[0];
+}

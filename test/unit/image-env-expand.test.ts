@@ -1,0 +1,55 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { InputError } from '../../src/errors.js';
+import { expandEnvValue } from '../../src/image/env-expand.js';
+
+const ENV: Record<string, string> = { PATH: '/usr/local/bin:/usr/bin', HOME: '/root', EMPTY: '' };
+const lookup = (n: string): string | undefined => (Object.hasOwn(ENV, n) ? ENV[n] : undefined);
+
+describe('expandEnvValue (Dockerfile ENV substitution)', () => {
+  const CASES: Array<[string, string]> = [
+    ['/app/bin:$PATH', '/app/bin:/usr/local/bin:/usr/bin'],
+    ['${PATH}:/app/bin', '/usr/local/bin:/usr/bin:/app/bin'],
+    ['$HOME/.cache', '/root/.cache'],
+    ['${HOME}x', '/rootx'],
+    ['$HOMEx', ''], // the name runs to the last name character, as in a shell
+    ['$UNSET-x', '-x'],
+    ['${UNSET:-/opt}', '/opt'],
+    ['${EMPTY:-/opt}', '/opt'],
+    ['${EMPTY-/opt}', ''],
+    ['${UNSET-/opt}', '/opt'],
+    ['${HOME:-/opt}', '/root'],
+    ['${HOME:+set}', 'set'],
+    ['${EMPTY:+set}', ''],
+    ['${EMPTY+set}', 'set'],
+    ['${UNSET:+set}', ''],
+    ['${UNSET:-${HOME}/x}', '/root/x'],
+    ['${UNSET:-a:$HOME}', 'a:/root'],
+    ['price \\$5 and \\$PATH', 'price $5 and $PATH'],
+    ['$5 $ end$', '$5 $ end$'],
+    ['C:\\app\\bin', 'C:\\app\\bin'],
+    ['no dollars', 'no dollars'],
+    ['', ''],
+  ];
+  for (const [input, want] of CASES) {
+    it(`${JSON.stringify(input)} → ${JSON.stringify(want)}`, () => assert.equal(expandEnvValue('K', input, lookup), want));
+  }
+
+  const BAD: Array<[string, RegExp]> = [
+    ['${PATH', /closing "}"/],
+    ['a${', /closing "}"/],
+    ['${UNSET:-x', /closing "}"/],
+    ['${}', /does not start a variable name/],
+    ['${1}', /does not start a variable name/],
+    ['${PATH:?x}', /not supported/],
+    ['${PATH#*:}', /not supported/],
+  ];
+  for (const [input, re] of BAD) {
+    it(`refuses ${JSON.stringify(input)} in one line naming the variable`, () => {
+      assert.throws(
+        () => expandEnvValue('K', input, lookup),
+        (e: unknown) => e instanceof InputError && re.test(e.message) && e.message.startsWith('invalid --env K=') && !e.message.includes('\n'),
+      );
+    });
+  }
+});
