@@ -3,7 +3,7 @@ import { NotFoundError, ProtocolError, UnsupportedError } from '../errors.js';
 import { CONFIG_CAP } from '../http/response.js';
 import { checkDiffIds, configPlatform, parseConfig, scratchConfig } from '../image/config.js';
 import pLimit from 'p-limit';
-import { checkIndexChildren, GraphBudget, parseManifest } from '../image/manifest.js';
+import { CHILD_MANIFEST_READS, checkIndexChildren, GraphBudget, parseManifest } from '../image/manifest.js';
 import { isImageConfigMediaType, MediaType, type MediaFamily } from '../image/mediatypes.js';
 import { formatPlatform, imagePlatforms, platformMatches, selectPlatform } from '../image/platform.js';
 import type { Descriptor, ImageConfig, ImageIndex, ImageManifest, Platform } from '../image/types.js';
@@ -60,7 +60,7 @@ export async function resolveBase(client: RegistryClient, ref: ImageReference, p
   if (children.length === 0) throw new NotFoundError(`index ${name} has no image children`);
   const budget = new GraphBudget(`base ${name}`);
   // A few at a time, and none started after a failure: each child is a manifest and a config GET.
-  const limit = pLimit(CHILD_FETCHES);
+  const limit = pLimit(CHILD_MANIFEST_READS);
   let failed = false;
   const images = await Promise.all(
     children.map((d) =>
@@ -99,9 +99,6 @@ function artifactKind(m: ImageManifest): string | undefined {
   if (!isImageConfigMediaType(m.config.mediaType)) return `config type ${m.config.mediaType}`;
   return undefined;
 }
-
-/** Child manifests (and their configs) of a multi-platform base fetched at once. */
-const CHILD_FETCHES = 8;
 
 /** An empty base for `--from scratch`. */
 export function scratchBase(platforms: Platform[], family: MediaFamily): ResolvedBase {

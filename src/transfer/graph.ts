@@ -2,13 +2,14 @@
  * What a copy must move: every manifest (children before parents, exact bytes) and every blob
  * they name. Reading this graph touches only small JSON; blobs are moved later, each once.
  */
+import pLimit from 'p-limit';
 import { NotFoundError, ProtocolError } from '../errors.js';
 import { CONFIG_CAP } from '../http/response.js';
 import { configPlatform, parseConfig } from '../image/config.js';
 import { convertIndexTo, convertManifest, DroppedFields, type ConvertedChild } from '../image/convert.js';
 import { buildIndex, serializeManifest } from '../image/build.js';
 import { sha256Digest } from '../image/digest.js';
-import { checkIndexChildren, GraphBudget, parseManifest } from '../image/manifest.js';
+import { CHILD_MANIFEST_READS, checkIndexChildren, GraphBudget, parseManifest } from '../image/manifest.js';
 import { isForeignLayer, mediaFamily, type MediaFamily } from '../image/mediatypes.js';
 import { formatPlatform, isAttestation, platformMatches, selectPlatform } from '../image/platform.js';
 import type { Descriptor, Platform } from '../image/types.js';
@@ -63,6 +64,10 @@ export async function readGraph(client: RegistryClient, repo: string, ref: strin
   const name = `${client.registry}/${repo}@${fetched.digest}`;
   // Every distinct child, at every nesting level, counts against one budget for the whole graph.
   const budget = new GraphBudget(name);
+  /** Child manifests being read or read, by digest (each is read once, at whichever level lists it first). */
+  const reads = new Map<string, ReturnType<RegistryClient['getManifest']>>();
+  /** A child read failed or the walk did: no further read starts. */
+  let stopped = false;
   if (parsed.kind === 'index') checkIndexChildren(parsed.index, name);
 
   async function visit(bytes: Buffer, mediaType: string, digest: string, depth: number): Promise<void> {
@@ -74,15 +79,46 @@ export async function readGraph(client: RegistryClient, repo: string, ref: strin
       return;
     }
     checkIndexChildren(p.index, depth === 0 ? name : `${client.registry}/${repo}@${digest}`);
-    for (const d of p.index.manifests) {
-      if (seen.has(d.digest)) continue;
-      seen.add(d.digest);
-      budget.child();
-      const child = await client.getManifest(repo, d.digest);
-      budget.hold(child.bytes.length);
-      const cp = parseManifest(child.bytes, child.mediaType || d.mediaType);
-      await visit(child.bytes, cp.mediaType, child.digest, depth + 1);
-      children.push({ digest: child.digest, mediaType: cp.mediaType, bytes: child.bytes });
+    // The children are read together (a few at a time, checkIndexChildren bounds how many) and
+    // walked in the index's order as before: the order they are written in does not depend on
+    // which answer came first.
+    prefetch(p.index.manifests.filter((d) => !seen.has(d.digest)).map((d) => d.digest));
+    try {
+      for (const d of p.index.manifests) {
+        if (seen.has(d.digest)) continue;
+        seen.add(d.digest);
+        budget.child();
+        const child = await (reads.get(d.digest) ?? client.getManifest(repo, d.digest));
+        budget.hold(child.bytes.length);
+        const cp = parseManifest(child.bytes, child.mediaType || d.mediaType);
+        await visit(child.bytes, cp.mediaType, child.digest, depth + 1);
+        children.push({ digest: child.digest, mediaType: cp.mediaType, bytes: child.bytes });
+      }
+    } catch (err) {
+      stopped = true;
+      throw err;
+    }
+  }
+  /**
+   * Starts reading `digests`, CHILD_MANIFEST_READS at a time. None starts once a read or the walk
+   * has failed: the walk meets the first failure in order and stops there, so what was never
+   * started is never awaited.
+   */
+  function prefetch(digests: string[]): void {
+    const limit = pLimit(CHILD_MANIFEST_READS);
+    for (const digest of digests) {
+      if (reads.has(digest)) continue;
+      const p = limit(async () => {
+        if (stopped) throw new Error('not started: an earlier read failed');
+        try {
+          return await client.getManifest(repo, digest);
+        } catch (err) {
+          stopped = true; // before the limiter hands the slot on
+          throw err;
+        }
+      });
+      p.catch(() => undefined); // the walk awaits it and sees the error
+      reads.set(digest, p);
     }
   }
   function addBlob(d: Descriptor) {

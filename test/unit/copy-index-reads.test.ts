@@ -1,0 +1,76 @@
+// Reading an index's children: together (a few at a time), not one round trip each — a Docker
+// Hub library image lists 16 or more — and written in the index's order whatever order the
+// answers came in. Fake registries (test/fixtures/fake-registry.ts) log each request with the
+// requests that had arrived when it was answered.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copy } from '../../src/index.js';
+import { NotFoundError } from '../../src/errors.js';
+import { sha256Digest } from '../../src/image/digest.js';
+import { CHILD_MANIFEST_READS } from '../../src/image/manifest.js';
+import { MediaType } from '../../src/image/mediatypes.js';
+import type { FetchedManifest, RegistryClient } from '../../src/registry/registry-client.js';
+import { readGraph } from '../../src/transfer/graph.js';
+import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry, type SeededImage } from '../fixtures/fake-registry.js';
+
+const fake = fakeRegistryPool();
+const ARCHES = ['amd64', 'arm64', 's390x', 'ppc64le', '386', 'riscv64', 'mips64le', 'arm', 'loong64', 'wasm', 'sparc64', 'alpha'];
+
+function seedMulti(src: FakeRegistry, n: number): { images: SeededImage[]; index: ReturnType<FakeRegistry['seedIndex']> } {
+  const images = ARCHES.slice(0, n).map((architecture) => src.seedImage('base/multi', { platform: { os: 'linux', architecture } }));
+  return { images, index: src.seedIndex('base/multi', images, { tags: ['1'] }) };
+}
+
+test('copy reads an index\'s child manifests together, CHILD_MANIFEST_READS at a time, and writes them in the index\'s order', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const { images, index } = seedMulti(src, 12);
+  const childGet = { kind: 'manifest' as const, method: 'GET', when: (r: { digest?: string; tag?: string }) => r.digest !== undefined && r.tag === undefined };
+  // The first child is answered last: a walk that waited for each answer in turn would read nothing else meanwhile.
+  src.fault({ ...childGet, digest: images[0]!.digest }, { kind: 'delay', ms: 1000 });
+  const r = await copy({ from: src.ref('base/multi:1'), to: [dst.ref('multi:1')], ...fakeLibraryOptions(src, dst) });
+  assert.equal(r.digest, index.digest);
+  const gets = src.requests({ kind: 'manifest', method: 'GET' }).filter((q) => q.digest && !q.tag);
+  assert.equal(gets.length, 12, 'each child read once');
+  const first = gets.find((g) => g.digest === images[0]!.digest)!;
+  const before = gets.filter((g) => g.seq <= first.answeredAfter!).length;
+  assert.ok(before >= CHILD_MANIFEST_READS, `${before} child reads had arrived when the first child was answered`);
+  // Written in the index's order: the platform manifests go out together, so compare what the target holds.
+  for (const img of images) assert.ok(dst.manifest('multi', img.digest), `child ${img.digest} written`);
+  assert.equal(dst.manifest('multi', '1')?.digest, index.digest);
+});
+
+test('a child manifest that cannot be read fails the copy with its own error; nothing written', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const { images } = seedMulti(src, 12);
+  src.fault({ kind: 'manifest', method: 'GET', digest: images[3]!.digest }, { kind: 'status', status: 404 });
+  await assert.rejects(copy({ from: src.ref('base/multi:1'), to: [dst.ref('multi:1')], ...fakeLibraryOptions(src, dst) }), (e: unknown) => {
+    const err = e as { code?: string; message?: string };
+    return err.code === 'E_NOT_FOUND' && !!err.message?.includes(images[3]!.digest.slice(7, 19));
+  });
+  assert.equal(dst.manifest('multi', '1'), undefined);
+  assert.equal(dst.requests({ kind: 'manifest', method: 'PUT' }).length, 0);
+});
+
+test('readGraph: once a child read has failed, no further read starts (the walk stops at the first failure in order)', async () => {
+  const child = (i: number) => Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OCI_MANIFEST, config: { mediaType: MediaType.OCI_CONFIG, digest: `sha256:${'c'.repeat(63)}${i.toString(16)}`, size: 2 }, layers: [] }));
+  const kids = Array.from({ length: 12 }, (_, i) => ({ bytes: child(i), digest: sha256Digest(child(i)) }));
+  const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OCI_INDEX, manifests: kids.map((k) => ({ mediaType: MediaType.OCI_MANIFEST, digest: k.digest, size: k.bytes.length, platform: { os: 'linux', architecture: 'amd64' } })) }));
+  const calls: string[] = [];
+  const pending: Array<() => void> = [];
+  const client = {
+    registry: 'stub.example',
+    getManifest(_repo: string, ref: string): Promise<FetchedManifest> {
+      calls.push(ref);
+      if (ref === 'top') return Promise.resolve({ bytes: index, mediaType: MediaType.OCI_INDEX, digest: sha256Digest(index) });
+      const k = kids.find((x) => x.digest === ref)!;
+      if (k === kids[0]) return Promise.reject(new NotFoundError(`manifest ${ref} not found`));
+      // The others stay unanswered until the walk has failed.
+      return new Promise((resolve) => pending.push(() => resolve({ bytes: k.bytes, mediaType: MediaType.OCI_MANIFEST, digest: k.digest })));
+    },
+  } as unknown as RegistryClient;
+  await assert.rejects(readGraph(client, 'repo', 'top'), NotFoundError);
+  for (const release of pending) release();
+  await new Promise((r) => setImmediate(r));
+  // The top, then the first CHILD_MANIFEST_READS children; the slot the failed read left is not given to another.
+  assert.deepEqual(calls, ['top', ...kids.slice(0, CHILD_MANIFEST_READS).map((k) => k.digest)]);
+});
