@@ -10,8 +10,9 @@
  *              in one repository of a registry is mounted into the next; one failing unit is
  *              reported and the others go on
  *   gate     → with minRateLimit, a unit starts only while the source's ratelimit-remaining,
- *              less one pull per unit of that registry in flight and one for itself, stays at
- *              or above it; after maxWait the sync stops with E_TOO_MANY_REQUESTS
+ *              less the pulls (manifest GETs) that registry's units in flight have under way
+ *              and one for itself, stays at or above it; after maxWait the sync stops with
+ *              E_TOO_MANY_REQUESTS
  *
  * One TransferRun for the whole sync: one transport (keep-alive sockets, token caches), one
  * upload memory per registry, one record of where blobs landed.
@@ -27,6 +28,7 @@ import { apiHost } from '../ref/registry.js';
 import type { ConnectionOptions } from '../registry/connect.js';
 import { asRegpushError, TransferRun, type TransferTarget } from '../transfer/engine.js';
 import type { BlobEvents, BlobReport } from '../transfer/types.js';
+import type { PullMeter } from '../transfer/graph.js';
 import { copyImage } from '../transfer/image-copy.js';
 import type { SyncImage, SyncSpec } from './config.js';
 import { needsTagList, selectTags } from './select.js';
@@ -157,9 +159,9 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
         work.map(async (w) => {
           // The gate is passed before a slot is taken: images held back for one registry's
           // count leave the slots to the other registries' images.
-          let ended: () => void;
+          let ticket: GateTicket;
           try {
-            ended = await gate.pass(w.unit.source);
+            ticket = await gate.pass(w.unit.source);
           } catch (err) {
             stopped ??= asRegpushError(err);
             gate.stop(stopped);
@@ -169,12 +171,12 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
             await limit(async () => {
               if (stopped) return;
               opts.events?.unitStart?.(formatReference(w.unit.source), ++started, work.length);
-              const r = await syncUnit(run, w, platformsOf(w.image), opts);
+              const r = await syncUnit(run, w, platformsOf(w.image), opts, ticket.pulls);
               units.push(r);
               opts.events?.unitEnd?.(r);
             });
           } finally {
-            ended();
+            ticket.ended();
           }
         }),
       );
@@ -257,12 +259,12 @@ function refuseClashes(work: Work[], units: SyncUnitResult[]): Work[] {
 }
 
 /** Copies one unit; never rejects (its failure is in the result). */
-async function syncUnit(run: TransferRun, w: Work, platforms: ReturnType<typeof parsePlatform>[] | undefined, opts: SyncOptions): Promise<SyncUnitResult> {
+async function syncUnit(run: TransferRun, w: Work, platforms: ReturnType<typeof parsePlatform>[] | undefined, opts: SyncOptions, pulls: PullMeter | undefined): Promise<SyncUnitResult> {
   const source = formatReference(w.unit.source);
   const set = run.targets(w.unit.targets.map((ref) => ({ ref, tags: ref.tag ? [ref.tag] : [] })), w.unit.source, { failFast: false });
   const result: SyncUnitResult = { entry: w.image.label, source, sourceDigest: '', ok: false, targets: [], bytesRead: 0 };
   try {
-    const outcome = await copyImage(set, run.source(w.unit.source), manifestRef(w.unit.source), { platforms, referrers: w.image.referrers, dryRun: opts.dryRun, warn: (m) => run.logger.warn(`${source}: ${m}`) });
+    const outcome = await copyImage(set, run.source(w.unit.source), manifestRef(w.unit.source), { platforms, referrers: w.image.referrers, dryRun: opts.dryRun, warn: (m) => run.logger.warn(`${source}: ${m}`), pulls });
     result.sourceDigest = outcome.sourceDigest;
     result.targets = set.list.map((t) => targetResult(t, outcome.unchanged.has(t), !!opts.dryRun));
     result.bytesRead = bytesRead(set.list);
@@ -326,19 +328,24 @@ function report(opts: SyncOptions, entries: number, units: SyncUnitResult[], run
 /**
  * Docker Hub's pull limit, kept, per source registry (its API host: a low count at Docker Hub
  * holds no image from another registry). The last `ratelimit-remaining` the registry sent does
- * not show the units started since: each reads at least one manifest (a pull), so a unit is let
- * through only when that count, less one pull for every unit of the registry let through and not
- * yet ended and one for itself, stays at or above minRateLimit. A unit counts until it ends (its
- * pull may be in the count already: the gate errs on the side of the reserve). Before the
+ * not show the pulls under way: a unit is let through only when that count, less the pulls the
+ * registry's units in flight have under way and one for itself, stays at or above minRateLimit.
+ * A unit's pulls under way are its manifest GETs at the source (Docker Hub counts each; a HEAD
+ * is free) that are started or queued and not yet answered — an index's children are announced
+ * as soon as the index is read, so a multi-platform image counts for every platform it will read
+ * (Docker Hub counts one pull per platform). A unit not yet that far — waiting, or let through
+ * with nothing answered — is taken to cost as much as the largest unit of that registry so far
+ * (a sync file's images tend to be alike; the estimate errs on the side of the reserve). Before the
  * registry has sent a count, one unit goes alone and the others wait for its first answer (its
- * source HEAD, which Docker Hub answers with the count without counting a pull); a registry that
- * has sent none by the time that unit ends is not held.
+ * source HEAD, which Docker Hub answers with the count without counting a pull); then, until one
+ * unit's top manifest has been read (its cost known) or one has ended, still one alone. A
+ * registry that has sent no count by the time that unit ends is not held.
  *
  * Units wait in file order, one queue per registry. Held by units in flight, they wait for one to
- * end or for a new count. With none in flight the count itself is too low: the gate asks again
- * with a manifest HEAD — which returns the headers without counting as a pull — every poll
- * interval, until the count is back or maxWait has passed (then every waiting unit fails with
- * E_TOO_MANY_REQUESTS).
+ * end, for a pull of theirs to be answered, or for a new count. With none in flight the count
+ * itself is too low: the gate asks again with a manifest HEAD — which returns the headers without
+ * counting as a pull — every poll interval, until the count is back or maxWait has passed (then
+ * every waiting unit fails with E_TOO_MANY_REQUESTS).
  */
 class RateGate {
   private readonly registries = new Map<string, RegistryGate>();
@@ -365,15 +372,15 @@ class RateGate {
     for (const g of this.registries.values()) for (const q of g.queue.splice(0)) q.reject(this.stopped);
   }
 
-  /** Waits until a unit reading `source` may start; resolves with what to call once it has ended. */
-  pass(source: ImageReference): Promise<() => void> {
-    if (this.opts.minRateLimit === undefined) return Promise.resolve(() => undefined);
+  /** Waits until a unit reading `source` may start; resolves with its ticket (its pulls, and what to call once it has ended). */
+  pass(source: ImageReference): Promise<GateTicket> {
+    if (this.opts.minRateLimit === undefined) return Promise.resolve({ ended: () => undefined });
     if (this.stopped !== undefined) return Promise.reject(this.stopped);
     const key = apiHost(source.registry);
     let g = this.registries.get(key);
     if (!g) this.registries.set(key, (g = new RegistryGate()));
     const gate = g;
-    const admitted = new Promise<() => void>((resolve, reject) => gate.queue.push({ source, resolve, reject }));
+    const admitted = new Promise<GateTicket>((resolve, reject) => gate.queue.push({ source, resolve, reject }));
     this.pump(key);
     return admitted;
   }
@@ -385,10 +392,13 @@ class RateGate {
     if (!g || g.holding || this.stopped !== undefined) return;
     while (g.queue.length) {
       const remaining = this.remaining(key);
-      const admit = remaining === undefined ? g.inFlight === 0 || g.ended : remaining - g.inFlight - 1 >= min;
+      // A unit's cost is known once its top manifest has been read (an index announces its
+      // children then); until some unit's is, or one has ended, one unit goes alone.
+      const sized = g.ended || g.perUnit > 0;
+      const admit = remaining === undefined || !sized ? g.units.size === 0 || g.ended : remaining - g.underWay() - g.estimate() >= min;
       if (!admit) {
-        // Units in flight will end (or bring a new count): pumped again then.
-        if (g.inFlight > 0) return;
+        // Units in flight will end, have a pull answered or bring a new count: pumped again then.
+        if (g.units.size > 0) return;
         g.holding = true;
         this.wait(g.queue[0]!.source, min).then(
           () => {
@@ -400,14 +410,29 @@ class RateGate {
         return;
       }
       const unit = g.queue.shift()!;
-      g.inFlight++;
+      const pulls = { pending: 0, announced: 0, answered: false };
+      g.units.add(pulls);
       let done = false;
-      unit.resolve(() => {
-        if (done) return;
-        done = true;
-        g.inFlight--;
-        g.ended = true;
-        this.pump(key);
+      unit.resolve({
+        pulls: {
+          will: (n) => {
+            pulls.pending += n;
+            pulls.announced += n;
+          },
+          did: () => {
+            pulls.pending = Math.max(0, pulls.pending - 1);
+            pulls.answered = true;
+            g.perUnit = Math.max(g.perUnit, pulls.announced);
+            this.pump(key);
+          },
+        },
+        ended: () => {
+          if (done) return;
+          done = true;
+          g.units.delete(pulls);
+          g.ended = true;
+          this.pump(key);
+        },
       });
     }
   }
@@ -445,14 +470,32 @@ class RateGate {
   }
 }
 
+/** What a unit let through by the gate holds: its pull meter (absent without a gate) and what to call when it has ended. */
+interface GateTicket {
+  pulls?: PullMeter;
+  ended(): void;
+}
+
 /** The gate's state for one registry. */
 class RegistryGate {
-  /** Units let through and not ended. */
-  inFlight = 0;
+  /** Units let through and not ended: the manifest GETs each has started or queued and not seen answered, all it has announced, and whether one was answered. */
+  readonly units = new Set<{ pending: number; announced: number; answered: boolean }>();
+  /** The most pulls one unit of this registry has announced so far (0: none has read its top manifest yet). */
+  perUnit = 0;
+  /** What a unit not yet under way is taken to cost: as much as the largest seen, and one at least. */
+  estimate(): number {
+    return Math.max(1, this.perUnit);
+  }
+  /** Pulls the units in flight have under way; a unit none of whose GETs has been answered yet counts the estimate. */
+  underWay(): number {
+    let n = 0;
+    for (const u of this.units) n += u.answered ? u.pending : Math.max(this.estimate(), u.pending);
+    return n;
+  }
   /** Some unit has ended (with no count sent by then, the registry sends none). */
   ended = false;
   /** The count was too low with nothing in flight: wait() is asking again. */
   holding = false;
   /** Units waiting, in order. */
-  readonly queue: { source: ImageReference; resolve: (ended: () => void) => void; reject: (err: unknown) => void }[] = [];
+  readonly queue: { source: ImageReference; resolve: (ticket: GateTicket) => void; reject: (err: unknown) => void }[] = [];
 }

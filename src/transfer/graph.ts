@@ -13,7 +13,7 @@ import { CHILD_MANIFEST_READS, checkIndexChildren, GraphBudget, parseManifest } 
 import { isForeignLayer, mediaFamily, type MediaFamily } from '../image/mediatypes.js';
 import { formatPlatform, isAttestation, platformMatches, selectPlatform } from '../image/platform.js';
 import type { Descriptor, Platform } from '../image/types.js';
-import type { RegistryClient } from '../registry/registry-client.js';
+import type { FetchedManifest, RegistryClient } from '../registry/registry-client.js';
 
 /** One manifest to write, with its exact bytes. */
 export interface ManifestNode {
@@ -45,6 +45,17 @@ export interface CopyGraph {
   sourceMirror?: string;
 }
 
+/**
+ * Told of the source manifest GETs a copy makes (Docker Hub counts each against its pull limit;
+ * HEADs are free): `will(n)` before n reads are started or queued, `did()` as each is answered,
+ * fails or is dropped unstarted. sync's pull-limit gate counts with it what the registry's last
+ * count cannot show yet.
+ */
+export interface PullMeter {
+  will(n: number): void;
+  did(): void;
+}
+
 /** Deepest index nesting read. */
 export const MAX_DEPTH = 4;
 
@@ -53,8 +64,46 @@ export const MAX_DEPTH = 4;
  * with `format`, every manifest and index is converted to that family (new bytes, new digests,
  * the same blobs).
  */
-export async function readGraph(client: RegistryClient, repo: string, ref: string, platforms?: Platform[], format?: MediaFamily, log?: (msg: string) => void, warn?: (msg: string) => void): Promise<CopyGraph> {
-  const fetched = await client.getManifest(repo, ref);
+export async function readGraph(
+  client: RegistryClient,
+  repo: string,
+  ref: string,
+  platforms?: Platform[],
+  format?: MediaFamily,
+  log?: (msg: string) => void,
+  warn?: (msg: string) => void,
+  pulls?: PullMeter,
+): Promise<CopyGraph> {
+  pulls?.will(1);
+  // The top read is reported answered only once the children it leads to are announced: between
+  // the two, a meter would see a multi-platform image as one pull, all of it done.
+  let topOpen = pulls !== undefined;
+  const topAnswered = (): void => {
+    if (topOpen) {
+      topOpen = false;
+      pulls!.did();
+    }
+  };
+  try {
+    const fetched = await client.getManifest(repo, ref);
+    return await walkGraph(client, repo, fetched, platforms, format, log, warn, pulls, topAnswered);
+  } finally {
+    topAnswered();
+  }
+}
+
+/** readGraph's walk from the top manifest `fetched`. */
+async function walkGraph(
+  client: RegistryClient,
+  repo: string,
+  fetched: FetchedManifest,
+  platforms: Platform[] | undefined,
+  format: MediaFamily | undefined,
+  log: ((msg: string) => void) | undefined,
+  warn: ((msg: string) => void) | undefined,
+  pulls: PullMeter | undefined,
+  topAnswered: () => void,
+): Promise<CopyGraph> {
   const blobs = new Map<string, Descriptor>();
   const children: ManifestNode[] = [];
   const seen = new Set<string>();
@@ -106,15 +155,19 @@ export async function readGraph(client: RegistryClient, repo: string, ref: strin
    */
   function prefetch(digests: string[]): void {
     const limit = pLimit(CHILD_MANIFEST_READS);
-    for (const digest of digests) {
-      if (reads.has(digest)) continue;
+    const fresh = [...new Set(digests)].filter((d) => !reads.has(d));
+    pulls?.will(fresh.length);
+    topAnswered();
+    for (const digest of fresh) {
       const p = limit(async () => {
-        if (stopped) throw new Error('not started: an earlier read failed');
         try {
+          if (stopped) throw new Error('not started: an earlier read failed');
           return await client.getManifest(repo, digest);
         } catch (err) {
           stopped = true; // before the limiter hands the slot on
           throw err;
+        } finally {
+          pulls?.did();
         }
       });
       p.catch(() => undefined); // the walk awaits it and sees the error

@@ -19,7 +19,7 @@ import { formatPlatform } from '../image/platform.js';
 import type { Platform } from '../image/types.js';
 import type { TargetSet, TransferTarget } from './engine.js';
 import type { RepoEndpoint } from './types.js';
-import { readGraph, type CopyGraph } from './graph.js';
+import { readGraph, type CopyGraph, type PullMeter } from './graph.js';
 import { findReferrers, indexChildren, listInFallbackIndex } from './referrers.js';
 
 /** How to copy one image. */
@@ -40,6 +40,8 @@ export interface ImageCopyOptions {
   warn?: (msg: string) => void;
   /** Tags to write at every target instead of each target's own; [] stores the image by digest only. */
   tags?: string[];
+  /** Told of each source manifest GET (a pull at Docker Hub), referrers' included. */
+  pulls?: PullMeter;
 }
 
 /** What happened to one image at its targets. */
@@ -77,7 +79,7 @@ export async function copyImage(set: TargetSet, source: RepoEndpoint, ref: strin
     return p;
   };
   let graphRead: Promise<CopyGraph> | undefined;
-  const readOnce = (): Promise<CopyGraph> => (graphRead ??= readGraph(source.client, source.repo, ref, opts.platforms, opts.format, opts.log, opts.warn));
+  const readOnce = (): Promise<CopyGraph> => (graphRead ??= readGraph(source.client, source.repo, ref, opts.platforms, opts.format, opts.log, opts.warn, opts.pulls));
   for (const p of held.values()) {
     p.then(
       // A target without one of its tags needs the image whatever the source HEAD says: its graph
@@ -185,7 +187,7 @@ async function copyReferrers(set: TargetSet, source: RepoEndpoint, outcome: Imag
   for (const { subject, referrer: r } of copying) {
     const ref = r.kind === 'digest' ? r.digest : r.tag;
     // A referrer found by the API is stored by digest (found through its subject); one found by tag keeps its tag.
-    const copied = await copyImage(set, source, ref, { dryRun: opts.dryRun, tags: r.kind === 'tag' ? [r.tag] : [] });
+    const copied = await copyImage(set, source, ref, { dryRun: opts.dryRun, tags: r.kind === 'tag' ? [r.tag] : [], pulls: opts.pulls });
     if (r.kind === 'digest' && !opts.dryRun && copied.graph) {
       const node = copied.graph.top;
       await set.each((t) => listInFallbackIndex(t.ep, subject, node));

@@ -114,3 +114,22 @@ test('a registry that sends no count: its first unit runs alone, then the others
   assert.deepEqual(events.slice(0, 2), ['start svc1:1', 'end svc1:1'], events.join(', '));
   assert.equal(events.filter((e) => e.startsWith('start')).length, 3);
 });
+
+test('multi-platform images: each counts one pull per manifest it reads (index and every platform), so --images 4 does not spend the reserve', async () => {
+  const src = await fake({ rateLimit: { limit: 100, remaining: 30 } });
+  const dst = await fake();
+  const names = ['m1', 'm2', 'm3', 'm4', 'm5', 'm6'];
+  for (const n of names) {
+    const kids = ['amd64', 'arm64', 's390x', 'ppc64le'].map((architecture) => src.seedImage(n, { platform: { os: 'linux', architecture } }));
+    src.seedIndex(n, kids, { tags: ['1'] });
+  }
+  const err = await sync({ spec: specOf(dst, names.map((n) => src.ref(`${n}:1`))), images: 4, jobs: 2, minRateLimit: 5, ...fakeLibraryOptions(src, dst) } as SyncOpts).then(
+    () => undefined,
+    (e: { code?: string; message?: string; details?: { result?: SyncResult } }) => e,
+  );
+  // 30 pulls left, 5 kept: five images of five manifest GETs each, and no more.
+  assert.equal(err?.code, 'E_TOO_MANY_REQUESTS', String(err?.message));
+  assert.equal(src.rateLimitRemaining, 5, 'the reserve is intact');
+  assert.equal(src.count({ kind: 'manifest', method: 'GET' }), 25);
+  assert.equal(err.details?.result?.totals.copied, 5);
+});
