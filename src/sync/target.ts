@@ -86,7 +86,10 @@ export function targetRepository(prefix: TargetPrefix, source: ImageReference): 
 
 /**
  * The full target reference for one destination: the rule for a prefix, the explicit reference
- * otherwise (its own tag when it has one, else `tag`). Throws when no tag is known.
+ * otherwise (its own tag when it has one, else `tag`). `tag` may be undefined where the reference
+ * carries a tag: a source pinned by a bare digest (`repo@sha256:…`) has no tag of its own, and its
+ * `target` names the one tag it gets. Throws InternalError when no tag is known (the sync file
+ * check refuses such entries first).
  */
 export function targetReference(dest: SyncDestination, source: ImageReference, tag: string | undefined): ImageReference {
   if (dest.kind === 'reference') {
