@@ -58,7 +58,10 @@ export interface CopyTargetResult {
   ok: boolean;
   error?: { code: string; message: string };
   blobs: BlobReport[];
+  /** Referrers copied (--referrers), referrers of referrers included. */
   referrers: number;
+  /** Referrers found and not copied: those naming a digest --format or --platform changed, and those past a bound of the walk (a warning says which). */
+  referrersSkipped: number;
 }
 
 /** What copy() did. */
@@ -92,7 +95,7 @@ export async function copy(opts: CopyOptions): Promise<CopyResult> {
   const t0 = performance.now();
   const run = new TransferRun(opts);
   const set = run.targets(oneTargetPerRepository(dstRefs, (ref) => [ref.tag ?? 'latest', ...extraTags]), srcRef);
-  const results = new Map<TransferTarget, CopyTargetResult>(set.list.map((t) => [t, { reference: '', target: formatReference(t.ref), digest: '', tags: [], ok: false, blobs: t.blobs, referrers: 0 }]));
+  const results = new Map<TransferTarget, CopyTargetResult>(set.list.map((t) => [t, { reference: '', target: formatReference(t.ref), digest: '', tags: [], ok: false, blobs: t.blobs, referrers: 0, referrersSkipped: 0 }]));
   try {
     const source = run.source(srcRef);
     const refs = opts.allTags ? (await source.client.listTags(srcRef.repository)).sort() : [manifestRef(srcRef)];
@@ -141,6 +144,7 @@ function record(r: CopyTargetResult, t: TransferTarget, outcome: ImageCopyOutcom
   r.tags.push(...tags);
   if (outcome.unchanged.has(t)) (r.tagsUnchanged ??= []).push(...tags);
   r.referrers += outcome.referrers.get(t) ?? 0;
+  r.referrersSkipped += outcome.referrersSkipped.get(t) ?? 0;
 }
 
 function finalTargetResult(r: CopyTargetResult, t: TransferTarget): CopyTargetResult {

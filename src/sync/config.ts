@@ -11,7 +11,7 @@ import { formatPlatform, parsePlatform } from '../image/platform.js';
 import { tagProblem } from '../ref/grammar.js';
 import { formatReference, parseReference, repositoryName, type ImageReference } from '../ref/reference.js';
 import { jsonProblem } from './json-check.js';
-import { formatTargetPrefix, parseTargetPrefix, targetRepository, type SyncDestination, type TargetPrefix } from './target.js';
+import { formatTargetPrefix, parseTargetPrefix, targetReference, targetRepository, type SyncDestination, type TargetPrefix } from './target.js';
 
 export type { SyncDestination } from './target.js';
 
@@ -391,24 +391,33 @@ function tagRule(p: Problems, label: string, value: unknown, at: readonly (strin
 
 /**
  * Two entries that would write the same target tag race each other; where the tags are known
- * before any request (tag lists, pinned digests), that is refused here.
+ * before any request (tag lists, pinned digests), that is refused here. The targets are the ones
+ * the sync writes (targetReference); targetClashes checks the listed tags the same way later.
  */
 function checkCollisions(p: Problems, images: SyncImage[]): void {
   const writer = new Map<string, string>();
   for (const img of images) {
-    const known = img.tags === undefined ? [img.pinnedTag] : img.tags.kind === 'list' ? img.tags.tags : [];
     for (const dest of img.destinations) {
-      for (const tag of known) {
-        let target: string;
-        if (dest.kind === 'reference') target = formatReference({ ...dest.ref, tag: dest.ref.tag ?? tag! });
-        else if (tag === undefined) continue;
-        else target = formatReference({ registry: dest.prefix.registry, repository: targetRepository(dest.prefix, img.source), tag });
+      for (const tag of knownTags(img)) {
+        const target = formatReference(targetReference(dest, img.source, tag));
         const other = writer.get(target);
         if (other !== undefined && other !== img.label) throw p.at(img.label, undefined, `writes ${target}, which ${other} writes too`);
         writer.set(target, img.label);
       }
     }
   }
+}
+
+/**
+ * The tags an entry's targets get that the file alone tells: a list's tags; none for `all` and
+ * filters (listed at sync time). A pinned source has one: the tag written in `source`
+ * (`repo:tag@sha256:…`), or undefined for a bare `repo@sha256:…`. That entry's only destination
+ * is then a `target` carrying its own tag (imageDestinations refuses anything else), and
+ * targetReference takes that tag when given none, so the entry still takes part in the check.
+ */
+function knownTags(img: SyncImage): (string | undefined)[] {
+  if (img.tags === undefined) return [img.pinnedTag];
+  return img.tags.kind === 'list' ? img.tags.tags : [];
 }
 
 function isObject(v: unknown): v is Raw {

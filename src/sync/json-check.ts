@@ -46,18 +46,35 @@ export function jsonProblem(text: string): { offset: number; why: string } | und
     return JSON.parse(text.slice(start, i)) as string;
   };
 
+  /**
+   * An object or an array, from its opening bracket: `member` reads one key and value, or one
+   * value; the two differ in nothing else.
+   */
+  const members = (close: '}' | ']', member: () => void): void => {
+    i++;
+    ws();
+    if (text[i] === close) {
+      i++;
+      return;
+    }
+    for (;;) {
+      member();
+      ws();
+      if (text[i] === close) {
+        i++;
+        return;
+      }
+      if (text[i] !== ',') expect(`"," or "${close}" after a value`);
+      i++;
+    }
+  };
+
   const value = (): void => {
     ws();
     const c = text[i];
     if (c === '{') {
-      i++;
       const keys = new Set<string>();
-      ws();
-      if (text[i] === '}') {
-        i++;
-        return;
-      }
-      for (;;) {
+      members('}', () => {
         ws();
         if (text[i] !== '"') expect('a key in double quotes');
         const at = i;
@@ -68,38 +85,12 @@ export function jsonProblem(text: string): { offset: number; why: string } | und
         if (text[i] !== ':') expect('":" after a key');
         i++;
         value();
-        ws();
-        if (text[i] === ',') {
-          i++;
-          continue;
-        }
-        if (text[i] === '}') {
-          i++;
-          return;
-        }
-        expect('"," or "}" after a value');
-      }
+      });
+      return;
     }
     if (c === '[') {
-      i++;
-      ws();
-      if (text[i] === ']') {
-        i++;
-        return;
-      }
-      for (;;) {
-        value();
-        ws();
-        if (text[i] === ',') {
-          i++;
-          continue;
-        }
-        if (text[i] === ']') {
-          i++;
-          return;
-        }
-        expect('"," or "]" after a value');
-      }
+      members(']', value);
+      return;
     }
     if (c === '"') {
       string();

@@ -12,6 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import { UsageError } from '../errors.js';
+import { destinationRepository, type UnitSource } from './target.js';
 
 /** One share of the work: shard `index` of `count` (0 ≤ index < count). */
 export interface Shard {
@@ -70,4 +71,25 @@ export function shardOf(key: string, count: number): number {
 /** True when `key` is in `shard`. */
 export function inShard(key: string, shard: Shard): boolean {
   return shardOf(key, shard.count) === shard.index;
+}
+
+/** An entry of another shard that this shard must list too (crossShardWriters), and its shard. */
+export interface Neighbour<T> {
+  image: T;
+  shard: number;
+}
+
+/**
+ * The entries of other shards that write into a target repository some entry of `shard` writes
+ * into, in file order. Two entries clash only on one target tag, so these are the only ones whose
+ * tags can meet this shard's: listing them lets each shard run the clash check over every writer
+ * of its target repositories, as one unsharded run would, without listing the whole file. A tag
+ * list reads no manifest, and Docker Hub counts a pull per manifest request
+ * (https://docs.docker.com/docker-hub/usage/pulls/), so this costs no pulls. The relation is symmetric: the shard of each neighbour finds this
+ * shard's entries in turn, so both sides of a clash refuse it.
+ */
+export function crossShardWriters<T extends UnitSource & { key: string }>(images: readonly T[], shard: Shard): Neighbour<T>[] {
+  const placed = images.map((image) => ({ image, shard: shardOf(image.key, shard.count), repos: image.destinations.map((d) => destinationRepository(d, image.source)) }));
+  const mine = new Set(placed.filter((p) => p.shard === shard.index).flatMap((p) => p.repos));
+  return placed.filter((p) => p.shard !== shard.index && p.repos.some((r) => mine.has(r))).map(({ image, shard: s }) => ({ image, shard: s }));
 }

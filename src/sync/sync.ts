@@ -2,8 +2,11 @@
  * sync(): promote and mirror the images of a sync file, on the transfer engine.
  *
  *   shard    → this process's share of the file's images (stable hash of the source repository)
- *   tags     → the explicit list, or the source's tag list through the entry's filters
- *   units    → one source reference (tag or digest) and its targets each
+ *   tags     → the explicit list, or the source's tag list through the entry's filters; under
+ *              --shard also the tags of other shards' entries that write into a target
+ *              repository this shard writes into (crossShardWriters), for the clash check only
+ *   units    → one source reference (tag or digest) and its targets each; units of different
+ *              entries that would write one target tag are refused before anything is written
  *   copy     → copyImage per unit, --images units at a time, each with --jobs blob transfers:
  *              a unit whose targets already hold the source digest is skipped after HEADs only
  *              (HEADs do not count against Docker Hub's pull limit); a blob this run has landed
@@ -23,7 +26,7 @@ import { sleep } from '../http/retry.js';
 import type { HttpStats } from '../http/stats.js';
 import { parsePlatform } from '../image/platform.js';
 import { silentLogger, type Logger } from '../log.js';
-import { formatReference, manifestRef, type ImageReference } from '../ref/reference.js';
+import { formatReference, manifestRef, repositoryName, type ImageReference } from '../ref/reference.js';
 import { apiHost } from '../ref/registry.js';
 import type { ConnectionOptions } from '../registry/connect.js';
 import { asRegpushError, TransferRun, type TransferTarget } from '../transfer/engine.js';
@@ -32,8 +35,8 @@ import type { PullMeter } from '../transfer/graph.js';
 import { copyImage } from '../transfer/image-copy.js';
 import type { SyncImage, SyncSpec } from './config.js';
 import { needsTagList, selectTags } from './select.js';
-import { inShard, type Shard } from './shard.js';
-import { syncUnits, targetClashes, type SyncUnit } from './target.js';
+import { crossShardWriters, inShard, type Neighbour, type Shard } from './shard.js';
+import { destinationRepository, syncUnits, targetClashes, type SyncUnit } from './target.js';
 
 /**
  * Default images in flight. Each holds up to --jobs blob transfers; 4 × 4 keeps two cores and a
@@ -150,7 +153,19 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
   const units: SyncUnitResult[] = [];
   let stopped: RegpushError | undefined;
   try {
-    const work = refuseClashes(await expandEntries(run, entries, units), units);
+    const neighbours = opts.shard ? crossShardWriters(opts.spec.images, opts.shard) : [];
+    const expanded = await expandEntries(run, [...entries, ...neighbours.map((n) => n.image)]);
+    const own = expanded.slice(0, entries.length);
+    for (const e of own) {
+      if (e.error) units.push(entryFailed(e.image, e.error));
+      else if (e.work!.length === 0) logger.warn(`${e.image.label}: no tag of ${repositoryName(e.image.source)} matches; nothing to copy`);
+    }
+    const work = refuseClashes(
+      own.flatMap((e) => e.work ?? []),
+      neighbours.map((n, i) => ({ ...n, ...expanded[entries.length + i]! })),
+      units,
+      opts.shard,
+    );
     const gate = new RateGate(run, opts, logger);
     const limit = pLimit(images);
     let started = 0;
@@ -212,50 +227,77 @@ function failureLine(u: SyncUnitResult): string {
   return t?.error ? `${t.target}: ${t.error.code}: ${t.error.message}` : 'failed';
 }
 
-/**
- * Each entry's units: the explicit tags, or the source's tag list through its filters. An entry
- * whose tag list cannot be read becomes one failed unit; the others go on.
- */
-async function expandEntries(run: TransferRun, entries: readonly SyncImage[], units: SyncUnitResult[]): Promise<Work[]> {
-  const lists = pLimit(4);
-  const expanded = await Promise.all(
-    entries.map((image) =>
-      lists(async (): Promise<Work[]> => {
-        try {
-          let tags: string[] = [];
-          if (image.tags) {
-            const available = needsTagList(image.tags) ? await run.source(image.source).client.listTags(image.source.repository) : [];
-            tags = selectTags(available, image.tags);
-            if (tags.length === 0) run.logger.warn(`${image.label}: no tag of ${image.source.registry}/${image.source.repository} matches; nothing to copy`);
-          }
-          return syncUnits(image, tags).map((unit) => ({ image, unit }));
-        } catch (err) {
-          const e = asRegpushError(err);
-          units.push({ entry: image.label, source: `${image.source.registry}/${image.source.repository}`, sourceDigest: '', ok: false, error: { code: e.code, message: e.message }, targets: [], bytesRead: 0 });
-          return [];
-        }
-      }),
-    ),
-  );
-  return expanded.flat();
+/** One entry's units, or why its tags could not be listed. */
+interface Expanded {
+  image: SyncImage;
+  work?: Work[];
+  error?: RegpushError;
 }
 
 /**
- * Takes out the units that would write a target another entry's unit writes too (targetClashes):
- * each becomes a failed unit, E_INPUT, naming the target and the other entries; nothing is read
- * or written for them.
+ * Each entry's units: the explicit tags, or the source's tag list through its filters. A
+ * repository is listed once, however many entries read it. Never rejects: an entry whose tag
+ * list cannot be read carries the error; the others go on.
  */
-function refuseClashes(work: Work[], units: SyncUnitResult[]): Work[] {
-  const clashes = targetClashes(work.map((w) => ({ label: w.image.label, unit: w.unit })));
-  if (clashes.size === 0) return work;
+async function expandEntries(run: TransferRun, entries: readonly SyncImage[]): Promise<Expanded[]> {
+  const lists = pLimit(4);
+  const listed = new Map<string, Promise<string[]>>();
+  const tagsOf = (source: ImageReference) => {
+    const key = repositoryName(source);
+    if (!listed.has(key)) listed.set(key, lists(() => run.source(source).client.listTags(source.repository)));
+    return listed.get(key)!;
+  };
+  return Promise.all(
+    entries.map(async (image): Promise<Expanded> => {
+      try {
+        const tags = image.tags ? selectTags(needsTagList(image.tags) ? await tagsOf(image.source) : [], image.tags) : [];
+        return { image, work: syncUnits(image, tags).map((unit) => ({ image, unit })) };
+      } catch (err) {
+        return { image, error: asRegpushError(err) };
+      }
+    }),
+  );
+}
+
+/** An entry whose tags could not be listed, as one failed unit. */
+function entryFailed(image: SyncImage, e: RegpushError): SyncUnitResult {
+  return { entry: image.label, source: repositoryName(image.source), sourceDigest: '', ok: false, error: { code: e.code, message: e.message }, targets: [], bytesRead: 0 };
+}
+
+/**
+ * Takes out the units that would write a target another entry's unit writes too (targetClashes),
+ * this shard's or a neighbour's (crossShardWriters; their units are checked, never copied): each
+ * becomes a failed unit, E_INPUT, naming the target and the other entries; nothing is read or
+ * written for them. A neighbour whose tags could not be listed might write any tag of its
+ * repositories, and its own shard may have listed it fine: this shard's units writing there are
+ * refused with that error rather than risk the race (a re-run decides once the list is readable).
+ */
+function refuseClashes(work: Work[], neighbours: readonly (Neighbour<SyncImage> & Expanded)[], units: SyncUnitResult[], shard?: Shard): Work[] {
+  const mine = shard && `${shard.index}/${shard.count}`;
+  const checked = [
+    ...work.map((w) => ({ label: w.image.label, unit: w.unit, shard: mine })),
+    ...neighbours.flatMap((n) => (n.work ?? []).map((w) => ({ label: n.image.label, unit: w.unit, shard: `${n.shard}/${shard!.count}` }))),
+  ];
+  const refused = new Map<number, { code: string; message: string }>();
+  for (const [i, why] of targetClashes(checked)) if (i < work.length) refused.set(i, { code: 'E_INPUT', message: why });
+  for (const n of neighbours) {
+    if (!n.error) continue;
+    const repos = new Set(n.image.destinations.map((d) => destinationRepository(d, n.image.source)));
+    work.forEach((w, i) => {
+      const hit = w.unit.targets.find((t) => repos.has(repositoryName(t)));
+      if (hit === undefined || refused.has(i)) return;
+      const message = `${w.image.label} cannot tell whether ${formatReference(hit)} is free: ${n.image.label}, in shard ${n.shard}/${shard!.count}, writes into ${repositoryName(hit)} too and its tags could not be listed (${n.error!.code}: ${n.error!.message}); not copied`;
+      refused.set(i, { code: n.error!.code, message });
+    });
+  }
+  if (refused.size === 0) return work;
   work.forEach((w, i) => {
-    const why = clashes.get(i);
-    if (why === undefined) return;
-    const error = { code: 'E_INPUT', message: why };
+    const error = refused.get(i);
+    if (error === undefined) return;
     const targets = w.unit.targets.map((t): SyncTargetResult => ({ target: formatReference(t), action: 'failed', error, mounted: 0, streamed: 0, bytes: 0 }));
     units.push({ entry: w.image.label, source: formatReference(w.unit.source), sourceDigest: '', ok: false, error, targets, bytesRead: 0 });
   });
-  return work.filter((_, i) => !clashes.has(i));
+  return work.filter((_, i) => !refused.has(i));
 }
 
 /** Copies one unit; never rejects (its failure is in the result). */

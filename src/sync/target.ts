@@ -6,7 +6,7 @@
  * `target` replaces the rule for its entry. Pure.
  */
 import { InputError, InternalError, RegpushError } from '../errors.js';
-import { formatReference, parseReference, withTag, type ImageReference } from '../ref/reference.js';
+import { formatReference, parseReference, repositoryName, withTag, type ImageReference } from '../ref/reference.js';
 
 /** Where an image is written: the target rule under a prefix, or one explicit reference. */
 export type SyncDestination =
@@ -86,7 +86,10 @@ export function targetRepository(prefix: TargetPrefix, source: ImageReference): 
 
 /**
  * The full target reference for one destination: the rule for a prefix, the explicit reference
- * otherwise (its own tag when it has one, else `tag`). Throws when no tag is known.
+ * otherwise (its own tag when it has one, else `tag`). `tag` may be undefined where the reference
+ * carries a tag: a source pinned by a bare digest (`repo@sha256:…`) has no tag of its own, and its
+ * `target` names the one tag it gets. Throws InternalError when no tag is known (the sync file
+ * check refuses such entries first).
  */
 export function targetReference(dest: SyncDestination, source: ImageReference, tag: string | undefined): ImageReference {
   if (dest.kind === 'reference') {
@@ -96,6 +99,11 @@ export function targetReference(dest: SyncDestination, source: ImageReference, t
   }
   if (tag === undefined) throw new InternalError(`no tag for the targets of ${source.registry}/${source.repository}`);
   return withTag({ registry: dest.prefix.registry, repository: targetRepository(dest.prefix, source) }, tag);
+}
+
+/** The repository (`host/path`) a destination writes into, whatever the tag. */
+export function destinationRepository(dest: SyncDestination, source: ImageReference): string {
+  return dest.kind === 'reference' ? repositoryName(dest.ref) : `${dest.prefix.registry}/${targetRepository(dest.prefix, source)}`;
 }
 
 /**
@@ -122,9 +130,11 @@ export function syncUnits(image: UnitSource, tags: readonly string[]): SyncUnit[
  * known only once the sources are listed, so the sync checks again before writing anything: two
  * units landing on one tag would race, and which image the tag ends up naming would depend on
  * timing. Returns, for each unit involved (by its position in `units`), why it is refused; the
- * units of other targets go on.
+ * units of other targets go on. Under --shard the units carry their entry's shard ("1/3"), and
+ * each message then names the unit's own entry and shard as well as the others': a clash between
+ * shards is reported on two machines.
  */
-export function targetClashes(units: readonly { label: string; unit: SyncUnit }[]): Map<number, string> {
+export function targetClashes(units: readonly { label: string; unit: SyncUnit; shard?: string }[]): Map<number, string> {
   const writers = new Map<string, number[]>();
   units.forEach((u, i) => {
     for (const t of u.unit.targets) {
@@ -132,13 +142,15 @@ export function targetClashes(units: readonly { label: string; unit: SyncUnit }[
       writers.set(key, [...(writers.get(key) ?? []), i]);
     }
   });
+  const name = (j: number) => `${units[j]!.label} (${formatReference(units[j]!.unit.source)}${units[j]!.shard === undefined ? '' : `, shard ${units[j]!.shard}`})`;
   const out = new Map<number, string>();
   for (const [target, list] of writers) {
     if (new Set(list.map((i) => units[i]!.label)).size < 2) continue;
     for (const i of list) {
       if (out.has(i)) continue;
-      const others = list.filter((j) => j !== i).map((j) => `${units[j]!.label} (${formatReference(units[j]!.unit.source)})`);
-      out.set(i, `would write ${target}, which ${others.join(' and ')} would write too; not copied: keep the entries' targets apart, or their tags from overlapping`);
+      const others = list.filter((j) => j !== i).map(name);
+      const self = units[i]!.shard === undefined ? '' : `${name(i)} `;
+      out.set(i, `${self}would write ${target}, which ${others.join(' and ')} would write too; not copied: keep the entries' targets apart, or their tags from overlapping`);
     }
   }
   return out;

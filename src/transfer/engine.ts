@@ -26,6 +26,7 @@ import { UploadMemory } from '../registry/quirks.js';
 import type { Transport } from '../http/transport.js';
 import { untilAborted } from '../http/retry.js';
 import { Early, largestFirst, moveBlobToMany, planBlob, type OpenedBlob } from './blobs.js';
+import { cancelUnused } from './upload.js';
 import type { MountResult, RegistryClient, UploadSession } from '../registry/registry-client.js';
 import { LandedBlobs, statedKey, type BlobEvents, type BlobReport, type PlanAction, type RepoEndpoint, type TransferContext } from './types.js';
 // A 201 is not an upload's confirmation on every registry (Aliyun ACR; docs/registry-quirks.md).
@@ -179,7 +180,8 @@ export class TransferRun {
    */
   async settle(): Promise<void> {
     // What a set sent early and nobody took (a session opened with its blob's HEAD) is not in the
-    // run's sessions: it is cancelled now, so that none is open once the operation reports.
+    // run's sessions: it is cancelled now, so that none is open once the operation reports; one
+    // whose cancel the registry refuses joins them then (cancelUnused), to be named as they are.
     for (const set of this.sets) set.finish();
     await this.cleanedUp();
     await this.ctx.sessions!.settled(SETTLE_MS);
@@ -420,9 +422,9 @@ export class TargetSet {
     for (const t of ts) {
       const { client, repo } = t.ep;
       if (client.registry === source.client.registry) {
-        e.mounts.set(t, new Early(client.mountBlob(repo, d.digest, source.repo), (r) => (r.mounted ? undefined : client.cancelUpload(r.uploadUrl))));
+        e.mounts.set(t, new Early(client.mountBlob(repo, d.digest, source.repo), (r) => (r.mounted ? undefined : cancelUnused(t.ep, r.uploadUrl, this.run.ctx))));
       } else {
-        e.sessions.set(t, new Early(client.startUpload(repo), (s) => client.cancelUpload(s.url)));
+        e.sessions.set(t, new Early(client.startUpload(repo), (s) => cancelUnused(t.ep, s.url, this.run.ctx)));
       }
     }
     if (e.sessions.size) {

@@ -9,9 +9,9 @@
  *   clobber    → with noClobber, a tag pointing elsewhere sets its target aside
  *   blobs      → the transfer engine (one read for all targets, confirmed on landing)
  *   manifests  → children by digest, then the tags
- *   referrers  → signatures, attestations, SBOMs of the image and of each child copied, each by
- *                the same steps; not those of a manifest written under a new digest (they name
- *                the source's)
+ *   referrers  → signatures, attestations, SBOMs of the image and of each child copied, then
+ *                theirs (a signature of an SBOM), level by level within bounds, each by the same
+ *                steps; not those of a manifest written under a new digest (they name the source's)
  */
 import { ExistsError } from '../errors.js';
 import { isIndexMediaType, type MediaFamily } from '../image/mediatypes.js';
@@ -20,7 +20,7 @@ import type { Platform } from '../image/types.js';
 import type { TargetSet, TransferTarget } from './engine.js';
 import type { RepoEndpoint } from './types.js';
 import { readGraph, type CopyGraph, type PullMeter } from './graph.js';
-import { findReferrers, indexChildren, listInFallbackIndex } from './referrers.js';
+import { findReferrers, indexChildren, listInFallbackIndex, REFERRER_BOUNDS, walkReferrers, type FoundReferrer, type ReferrerWalk } from './referrers.js';
 
 /** How to copy one image. */
 export interface ImageCopyOptions {
@@ -59,11 +59,13 @@ export interface ImageCopyOutcome {
   unchanged: Set<TransferTarget>;
   /** Referrers copied, per target. */
   referrers: Map<TransferTarget, number>;
+  /** Referrers found and not copied, per target: those naming a digest the copy changed, and those past a bound of the walk. */
+  referrersSkipped: Map<TransferTarget, number>;
 }
 
 /** Copies the image `ref` of `source` to every live target of `set` (tags: each target's own). */
 export async function copyImage(set: TargetSet, source: RepoEndpoint, ref: string, opts: ImageCopyOptions): Promise<ImageCopyOutcome> {
-  const outcome: ImageCopyOutcome = { sourceDigest: '', digest: '', mediaType: '', unchanged: new Set(), referrers: new Map() };
+  const outcome: ImageCopyOutcome = { sourceDigest: '', digest: '', mediaType: '', unchanged: new Set(), referrers: new Map(), referrersSkipped: new Map() };
   // The no-op check: a HEAD does not count against Docker Hub's pull limit, a manifest GET does.
   // The source's and the targets' tags are asked at once: one round trip, not two.
   const check = !(opts.platforms || opts.format);
@@ -169,22 +171,30 @@ async function copyGraph(set: TargetSet, source: RepoEndpoint, graph: CopyGraph,
 
 /**
  * Copies every referrer of the image and of each child manifest it copied (`cosign sign
- * --recursive` signs every platform manifest of an index too), each with its own no-op check, and
- * lists each under its subject where the target lacks the referrers API. A referrer names its
- * subject by digest: where the copy wrote a manifest under a new digest (--format, or --platform's
- * new index), that manifest's referrers would name one the target does not have (a signature of
- * another digest verifies nothing), so they stay behind and one warning says how many. The
- * children --platform keeps and those --format leaves as they are keep their digests, and their
- * referrers come along.
+ * --recursive` signs every platform manifest of an index too), then what refers to those
+ * referrers (a signature or attestation of an SBOM), level by level (walkReferrers, within
+ * REFERRER_BOUNDS), each with its own no-op check and listed under its subject where the target
+ * lacks the referrers API. A referrer names its subject by digest: where the copy wrote a manifest
+ * under a new digest (--format, or --platform's new index), that manifest's referrers would name
+ * one the target does not have (a signature of another digest verifies nothing), so they stay
+ * behind, and one warning says how many. The children --platform keeps and those --format leaves
+ * as they are keep their digests, and their referrers come along. What stays behind, for that or
+ * for a bound, is counted in the outcome (`referrersSkipped`).
  */
 async function copyReferrers(set: TargetSet, source: RepoEndpoint, outcome: ImageCopyOutcome, opts: ImageCopyOptions): Promise<void> {
-  const subjects = [outcome.sourceDigest, ...(await copiedChildren(source, outcome))];
+  const roots = [outcome.sourceDigest, ...(await copiedChildren(source, outcome))];
   const moved = movedDigests(outcome);
-  const found = await findReferrers(source.client, source.repo, [...new Set(subjects)]);
-  const left = found.filter((f) => moved.has(f.subject));
-  const copying = found.filter((f) => !moved.has(f.subject));
-  if (left.length > 0) opts.warn?.(leftBehind(left.length, copying.length, opts));
-  for (const { subject, referrer: r } of copying) {
+  let tags: Promise<string[]> | undefined;
+  let left = 0;
+  const find = async (subjects: string[]) => {
+    const found = await findReferrers(source.client, source.repo, subjects, (tags ??= source.client.listTags(source.repo)));
+    // Only the first level's subjects can have moved (the image and its children).
+    const stay = found.filter((f) => moved.has(f.subject)).length;
+    if (stay > 0) opts.warn?.(leftBehind(stay, found.length - stay, opts));
+    left += stay;
+    return found.filter((f) => !moved.has(f.subject));
+  };
+  const copyOne = async ({ subject, referrer: r }: FoundReferrer): Promise<string[]> => {
     const ref = r.kind === 'digest' ? r.digest : r.tag;
     // A referrer found by the API is stored by digest (found through its subject); one found by tag keeps its tag.
     const copied = await copyImage(set, source, ref, { dryRun: opts.dryRun, tags: r.kind === 'tag' ? [r.tag] : [], pulls: opts.pulls });
@@ -192,8 +202,27 @@ async function copyReferrers(set: TargetSet, source: RepoEndpoint, outcome: Imag
       const node = copied.graph.top;
       await set.each((t) => listInFallbackIndex(t.ep, subject, node));
     }
-    for (const t of set.live) outcome.referrers.set(t, (outcome.referrers.get(t) ?? 0) + 1);
-  }
+    count(outcome.referrers, set, 1);
+    // What refers to this referrer comes next: to it, and to its children when it is an index
+    // (the OCI fallback index of a source without the API lists the referrers as its children).
+    return copied.sourceDigest ? [copied.sourceDigest, ...(await copiedChildren(source, copied))] : [];
+  };
+  const walk = await walkReferrers([...new Set(roots)], find, copyOne);
+  if (walk.beyondDepth || walk.beyondTotal) opts.warn?.(cutOff(walk, source, outcome.sourceDigest));
+  count(outcome.referrersSkipped, set, left + walk.beyondDepth + walk.beyondTotal);
+}
+
+/** Adds `n` to every live target's count in `m`. */
+function count(m: Map<TransferTarget, number>, set: TargetSet, n: number): void {
+  if (n) for (const t of set.live) m.set(t, (m.get(t) ?? 0) + n);
+}
+
+/** The one warning for referrers a bound of the walk left behind. */
+function cutOff(walk: ReferrerWalk, source: RepoEndpoint, digest: string): string {
+  const where = walk.beyondTotal
+    ? `at ${REFERRER_BOUNDS.total} referrers; ${walk.beyondTotal} more found are`
+    : `${REFERRER_BOUNDS.depth} levels below the image (a referrer of a referrer of …); ${walk.beyondDepth} found deeper ${walk.beyondDepth === 1 ? 'is' : 'are'}`;
+  return `referrers of ${source.client.registry}/${source.repo}@${digest}: the walk stops ${where} not copied, nor what refers to them`;
 }
 
 /** The source digests of the manifests the copy wrote under another digest (none when the graph was not read: nothing was rewritten). */

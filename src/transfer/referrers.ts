@@ -27,10 +27,11 @@ export interface FoundReferrer {
  * manifests have no subject) and which most signatures still are, registries with the API
  * included (Harbor, ACR, ECR). Without the API, also the OCI fallback index tagged
  * `sha256-<hex>`; with it, that index only repeats what the API said. The tags are listed once
- * for all subjects (an index and its platform manifests, which `cosign sign --recursive` signs).
+ * for all subjects (an index and its platform manifests, which `cosign sign --recursive` signs);
+ * `tagList`, when given, is that list already asked for (one list for every level of a walk).
  */
-export async function findReferrers(client: RegistryClient, repo: string, subjects: readonly string[]): Promise<FoundReferrer[]> {
-  const [tags, answers] = await Promise.all([client.listTags(repo), Promise.all(subjects.map((d) => client.referrers(repo, d)))]);
+export async function findReferrers(client: RegistryClient, repo: string, subjects: readonly string[], tagList?: Promise<string[]>): Promise<FoundReferrer[]> {
+  const [tags, answers] = await Promise.all([tagList ?? client.listTags(repo), Promise.all(subjects.map((d) => client.referrers(repo, d)))]);
   return subjects.flatMap((subject, i) => {
     const api = answers[i];
     const prefix = subject.replace(':', '-');
@@ -90,4 +91,71 @@ export async function listInFallbackIndex(target: RepoEndpoint, subject: string,
   }
   const next: ImageIndex = { ...index, manifests: [...index.manifests, entry] };
   await target.client.putManifest(target.repo, tag, serializeManifest(next), MediaType.OCI_INDEX);
+}
+
+/**
+ * How far walkReferrers follows referrers of referrers (a signature of an SBOM that refers to the
+ * image, an attestation of that signature, …). Real chains are two or three deep (cosign signs
+ * what `cosign attach sbom` or `cosign attest` stored); the depth bound is for a registry whose
+ * answers go on without end, the total for one that names thousands. Levels count from the image:
+ * its own referrers (and its platform manifests') are level 1.
+ */
+export const REFERRER_BOUNDS = { depth: 8, total: 1000 };
+
+/** What walkReferrers did. */
+export interface ReferrerWalk {
+  /** Referrers handed to `copy`. */
+  copied: number;
+  /** Found below the depth bound, not copied. */
+  beyondDepth: number;
+  /** Found once the total bound was reached, not copied (what refers to them was not looked for). */
+  beyondTotal: number;
+}
+
+/**
+ * Walks what refers to `roots`, breadth first: `find` lists the referrers of one level's subjects,
+ * `copy` copies one and answers the digests whose referrers come next (the referrer's own and, for
+ * an index, its children's: a referrer is written after its subject, one level after it). A
+ * digest's referrers are listed once and a referrer by digest copied once, whatever names it again
+ * (a registry may list one under two subjects; a tag scheme may point back at the image), so the
+ * walk ends; the bounds end it where the source's answers do not.
+ */
+export async function walkReferrers(
+  roots: readonly string[],
+  find: (subjects: string[]) => Promise<FoundReferrer[]>,
+  copy: (found: FoundReferrer) => Promise<string[]>,
+  bounds: { depth: number; total: number } = REFERRER_BOUNDS,
+): Promise<ReferrerWalk> {
+  const out: ReferrerWalk = { copied: 0, beyondDepth: 0, beyondTotal: 0 };
+  const listed = new Set(roots);
+  const taken = new Set<string>();
+  let level = [...listed];
+  for (let depth = 1; level.length > 0; depth++) {
+    const fresh = (await find(level)).filter((f) => {
+      const key = f.referrer.kind === 'digest' ? f.referrer.digest : `tag ${f.referrer.tag}`;
+      if (taken.has(key) || listed.has(key)) return false;
+      taken.add(key);
+      return true;
+    });
+    if (depth > bounds.depth) {
+      out.beyondDepth = fresh.length;
+      break;
+    }
+    const next: string[] = [];
+    for (const [i, f] of fresh.entries()) {
+      if (out.copied >= bounds.total) {
+        out.beyondTotal = fresh.length - i;
+        return out;
+      }
+      const subjects = await copy(f);
+      out.copied++;
+      for (const d of subjects) {
+        if (listed.has(d)) continue;
+        listed.add(d);
+        next.push(d);
+      }
+    }
+    level = next;
+  }
+  return out;
 }

@@ -149,6 +149,15 @@ export async function cancel(target: RepoEndpoint, state: TrackedSession, ctx: T
   ctx.sessions?.abandoned(state);
 }
 
+/**
+ * Cancels a session nothing was sent on (one opened ahead of need: the engine's early POST or a
+ * mount answered 202), as cancel() does, so that one the registry does not confirm is named with
+ * the run's other sessions left behind.
+ */
+export function cancelUnused(target: RepoEndpoint, url: string, ctx: TransferContext): Promise<void> {
+  return cancel(target, { registry: target.client.registry, repo: target.repo, url, sent: 0 }, ctx);
+}
+
 function describe(m: UploadMethod): string {
   return m === 'put' ? 'a monolithic PUT' : m === 'patch' ? 'a streamed PATCH' : 'chunked PATCH uploads';
 }

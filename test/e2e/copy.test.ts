@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
-import { credsOf, exec, imageRef, loadState, logMark, pushCosignSignature, registryLogSince, runCli, settledLogMark, skopeoInspect, tempDir, type SeedImage } from './harness.js';
+import { credsOf, exec, imageRef, loadState, logMark, pushCosignSignature, pushRawBlob, registryLogSince, runCli, settledLogMark, skopeoInspect, tempDir, type SeedImage } from './harness.js';
+import { assertValidReport } from './report-schema.js';
 
 const state = loadState();
 const R = state.registries;
@@ -101,6 +102,35 @@ test('--referrers copies a signature stored under the sha256-<hex>.sig tag', asy
   assert.equal((await runCli(['copy', imageRef(R.anon, `${repo}:1`), plain])).code, 0);
   const missing = await fetch(`http://${R.anon2.host}/v2/${run}/unsigned-copy/manifests/${tag}`, { method: 'HEAD' });
   assert.equal(missing.status, 404);
+});
+
+test('--referrers follows referrers of referrers: the SBOM attached to the image (cosign\'s .sbom tag) and the signature of that SBOM (.sig of its digest); the report validates', async () => {
+  const repo = `${run}/signed-sbom`;
+  assert.equal((await runCli(['copy', imageRef(R.anon, 'base/busybox:oci'), imageRef(R.anon, `${repo}:1`)])).code, 0);
+  const digest = state.images.anon['base/busybox:oci'].digest;
+  // An SBOM as `cosign attach sbom` stores it: a manifest under sha256-<image hex>.sbom.
+  const empty = await pushRawBlob(R.anon.host, repo, Buffer.from('{}'));
+  const spdx = await pushRawBlob(R.anon.host, repo, Buffer.from('{"spdxVersion":"SPDX-2.3"}'));
+  const sbom = Buffer.from(JSON.stringify({
+    schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...empty },
+    layers: [{ mediaType: 'text/spdx+json', ...spdx }],
+  }));
+  const sbomTag = `${digest.replace(':', '-')}.sbom`;
+  const put = await fetch(`http://${R.anon.host}/v2/${repo}/manifests/${sbomTag}`, { method: 'PUT', body: new Uint8Array(sbom), headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' } });
+  assert.equal(put.status, 201);
+  const sigTag = await pushCosignSignature(R.anon.host, repo, sha(sbom)); // `cosign sign` of the SBOM
+  const dst = imageRef(R.anon2, `${run}/signed-sbom-copy:1`);
+  const r = await runCli(['copy', '--json', '--referrers', imageRef(R.anon, `${repo}:1`), dst]);
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  assertValidReport(report, 'copy --referrers --json');
+  assert.equal(report.targets[0].referrers, 2, 'the SBOM and its signature');
+  assert.equal(report.targets[0].referrersSkipped, 0);
+  for (const tag of [sbomTag, sigTag]) {
+    const want = (await skopeoInspect(imageRef(R.anon, `${repo}:${tag}`), { raw: true })).digest;
+    assert.equal((await skopeoInspect(imageRef(R.anon2, `${run}/signed-sbom-copy:${tag}`), { raw: true })).digest, want, tag);
+  }
 });
 
 test('--referrers of an index signed recursively (cosign sign --recursive): each platform manifest\'s signature too; with --platform, the kept child\'s only (the new index\'s source digest keeps its own)', async () => {

@@ -296,13 +296,16 @@ test('sync --min-ratelimit: below the limit no new image starts; it stops with E
   assert.equal(rep.http.rateLimits[0]!.remaining, 3);
 
   // Library: the gate waits, asks again with a HEAD (not counted as a pull), and goes on once the count is back.
+  // The count recovers once the gate has started waiting (not after a fixed time: under load the
+  // first image could take longer than any delay, and would never see the low count).
   const spec = parseSyncFile(text.replace(prefix, `${prefix}2`), 'rl.yaml');
-  setTimeout(() => {
+  const waited: number[] = [];
+  const recover = (_registry: string, remaining: number): void => {
+    waited.push(remaining);
     proxy.clearRules();
     proxy.rule({ fault: { kind: 'setHeaders', headers: { 'ratelimit-remaining': '80;w=21600' } } });
-  }, 300);
-  const waited: number[] = [];
-  const res = await sync({ spec, images: 1, minRateLimit: 10, maxWaitMs: 20_000, rateLimitPollMs: 100, env, events: { waiting: (_r, remaining) => waited.push(remaining) } });
+  };
+  const res = await sync({ spec, images: 1, minRateLimit: 10, maxWaitMs: 20_000, rateLimitPollMs: 100, env, events: { waiting: recover } });
   assert.equal(res.totals.copied, 3);
   assert.deepEqual(waited, [3]);
 });

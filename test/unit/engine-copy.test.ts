@@ -367,6 +367,7 @@ test('copy --referrers --platform: the kept child keeps its digest and its refer
   assert.equal(r.digestChanged, true);
   // Of the children only arm64's SBOM; the source index's signature names a digest the target does not have.
   assert.equal(r.targets[0]!.referrers, 1);
+  assert.equal(r.targets[0]!.referrersSkipped, 1, 'the source index\'s signature, in the report too');
   assert.ok(dst.manifest('app', s.armSbom.digest));
   assert.equal(dst.manifest('app', s.sigTag(s.index.digest)), undefined, 'the source index\'s signature stays behind');
   assert.equal(dst.manifest('app', s.sigTag(s.amd.digest)), undefined, 'amd64 was not copied, nor its signature');
@@ -381,12 +382,14 @@ test('copy --referrers --format: every digest changes, so no referrer is copied 
   const r = await copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], format: 'docker', referrers: true, logger, ...fakeLibraryOptions(src, dst) });
   assert.equal(r.digestChanged, true);
   assert.equal(r.targets[0]!.referrers, 0);
+  assert.equal(r.targets[0]!.referrersSkipped, 3);
   for (const gone of [s.sigTag(s.index.digest), s.sigTag(s.amd.digest), s.armSbom.digest, s.amd.digest]) assert.equal(dst.manifest('app', gone), undefined, gone);
   assert.deepEqual(lines.warn, ["--format docker changes the image's digest: its 3 referrers (signatures, attestations) refer to the source digest and are not copied"]);
   assert.equal(dst.count({ kind: 'manifest', method: 'PUT' }), 3, 'the list and its two children, nothing else');
   // Without --format the same copy takes all three (the digests stay).
   const same = await copy({ from: src.ref('app:1'), to: [dst.ref('app:2')], referrers: true, logger, ...fakeLibraryOptions(src, dst) });
   assert.equal(same.targets[0]!.referrers, 3);
+  assert.equal(same.targets[0]!.referrersSkipped, 0);
   assert.equal(lines.warn.length, 1, 'no warning when nothing changed');
 });
 
@@ -406,6 +409,75 @@ test('copy --referrers --format where the children are already in that family: t
   assert.equal(dst.manifest('app', sigTag(amd.digest))?.digest, amdSig.digest);
   assert.equal(dst.manifest('app', sigTag(index.digest)), undefined);
   assert.deepEqual(lines.warn, ["--format docker changes the image's digest: its 1 referrer (signatures, attestations) refers to the source digest and is not copied; the 1 of the manifests it keeps as they are is copied"]);
+});
+
+/** A descriptor of `m`, for a `subject`. */
+const subjectOf = (m: { mediaType: string; digest: string; size: number }) => ({ mediaType: m.mediaType, digest: m.digest, size: m.size });
+const sigTagOf = (d: string) => `${d.replace(':', '-')}.sig`;
+
+test('copy --referrers follows referrers of referrers, breadth first: an SBOM of the image, cosign\'s signature of the SBOM, an attestation of that signature; each written after its subject', async () => {
+  for (const api of [true, false]) {
+    const [src, dst] = [await fake(), await fake({ referrers: api })];
+    const img = src.seedImage('app', { tags: ['1'] });
+    const sbom = src.seedImage('app', { artifactType: 'application/spdx+json', subject: subjectOf(img) }); // through the API
+    const sig = src.seedImage('app', { tags: [sigTagOf(sbom.digest)] }); // cosign's tag scheme, signing the SBOM
+    const att = src.seedImage('app', { artifactType: 'application/vnd.in-toto+json', subject: subjectOf(sig) }); // through the API
+    const { lines, logger } = keptLogger();
+    const r = await copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], referrers: true, logger, ...fakeLibraryOptions(src, dst) });
+    assert.equal(r.targets[0]!.referrers, 3, `api ${api}`);
+    assert.equal(r.targets[0]!.referrersSkipped, 0);
+    assert.deepEqual(lines.warn, []);
+    assert.ok(dst.manifest('app', sbom.digest), 'the SBOM, by digest');
+    assert.equal(dst.manifest('app', sigTagOf(sbom.digest))?.digest, sig.digest, 'the SBOM\'s signature, under its tag');
+    assert.ok(dst.manifest('app', att.digest), 'the signature\'s attestation, by digest');
+    // Each manifest PUT after its subject's: the image, the SBOM, its signature, the attestation.
+    const puts = dst.requests({ kind: 'manifest', method: 'PUT' }).map((q) => q.digest ?? q.tag);
+    const at = (x: string) => puts.indexOf(x);
+    assert.ok(at('1') >= 0 && at('1') < at(sbom.digest) && at(sbom.digest) < at(sigTagOf(sbom.digest)) && at(sigTagOf(sbom.digest)) < at(att.digest), puts.join(' '));
+    assert.equal(src.count({ kind: 'tags' }), 1, 'the tags are listed once for every level');
+    if (!api) {
+      // Listed under its own subject (the signature) in the fallback index at a target without the API.
+      const fallback = JSON.parse(dst.manifest('app', sig.digest.replace(':', '-'))!.bytes.toString('utf8')) as { manifests: { digest: string }[] };
+      assert.deepEqual(fallback.manifests.map((m) => m.digest), [att.digest]);
+    }
+  }
+});
+
+test('copy --referrers at a source without the API: the referrers its fallback index lists have their own referrers followed (the SBOM\'s signature)', async () => {
+  const [src, dst] = [await fake({ referrers: false }), await fake()];
+  const img = src.seedImage('app', { tags: ['1'] });
+  const sbom = src.seedImage('app', { artifactType: 'application/spdx+json', subject: subjectOf(img) });
+  // The OCI fallback: an index tagged sha256-<image hex> lists what refers to the image.
+  src.putManifest('app', { schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [{ ...subjectOf(sbom), artifactType: 'application/spdx+json' }] }, { tags: [img.digest.replace(':', '-')] });
+  const sig = src.seedImage('app', { tags: [sigTagOf(sbom.digest)] });
+  const r = await copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], referrers: true, ...fakeLibraryOptions(src, dst) });
+  assert.equal(dst.manifest('app', sigTagOf(sbom.digest))?.digest, sig.digest, 'the SBOM\'s signature');
+  assert.ok(dst.manifest('app', sbom.digest));
+  assert.equal(r.targets[0]!.referrers, 2, 'the fallback index (the SBOM with it) and the signature');
+});
+
+test('copy --referrers: a tag scheme pointing back at the image ends the walk (each digest\'s referrers listed once)', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const img = src.seedImage('app', { tags: ['1'] });
+  const sig = src.seedImage('app', { tags: [sigTagOf(img.digest)] });
+  src.putManifest('app', img.bytes, { mediaType: img.mediaType, tags: [sigTagOf(sig.digest)] }); // the signature's "signature" is the image
+  const r = await copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], referrers: true, ...fakeLibraryOptions(src, dst) });
+  assert.equal(r.targets[0]!.referrers, 2);
+  assert.equal(dst.manifest('app', sigTagOf(sig.digest))?.digest, img.digest);
+  assert.deepEqual(src.requests({ kind: 'referrers' }).map((q) => q.digest), [img.digest, sig.digest], 'the image\'s referrers listed once');
+});
+
+test('copy --referrers: the walk stops 8 levels below the image; what is found deeper is counted in the report and named in one warning', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const img = src.seedImage('app', { tags: ['1'] });
+  const chain = [img];
+  for (let i = 0; i < 10; i++) chain.push(src.seedImage('app', { artifactType: 'application/vnd.example.note', subject: subjectOf(chain.at(-1)!), layers: [`note ${i}`] }));
+  const { lines, logger } = keptLogger();
+  const r = await copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], referrers: true, logger, ...fakeLibraryOptions(src, dst) });
+  assert.equal(r.targets[0]!.referrers, 8);
+  assert.equal(r.targets[0]!.referrersSkipped, 1, 'the ninth, found and left; the tenth was not looked for');
+  for (const [i, m] of chain.entries()) assert.equal(!!dst.manifest('app', m.digest), i <= 8, `level ${i}`);
+  assert.deepEqual(lines.warn, [`referrers of ${src.host}/app@${img.digest}: the walk stops 8 levels below the image (a referrer of a referrer of …); 1 found deeper is not copied, nor what refers to them`]);
 });
 
 /** A logger that keeps what it is told, by level. */

@@ -268,3 +268,23 @@ test('--all-tags: a second image refused with MANIFEST_BLOB_UNKNOWN after the fi
   assert.equal(dst.manifest('app', 'a')?.digest, a.digest);
   assert.equal(dst.manifest('app', 'b')?.digest, b.digest);
 });
+
+for (const how of ['session', 'mount answered 202'] as const) {
+  test(`a failed copy: an early ${how} whose cancel the registry refuses is named in the error, as the run's other sessions are`, async () => {
+    const src = await fake({ mounts: false });
+    const dst = how === 'session' ? await fake() : src; // a mount is tried within one registry
+    src.seedImage('base/app', { tags: ['1'], layers: [bytesOf('small', 2000), bytesOf('large', 200_000)] });
+    // The plan fails once the early POST has opened its session: every blob HEAD at the target is
+    // answered 500, but only after that POST's 202 (request order, not time).
+    const opened = dst.seen({ kind: 'upload', method: 'POST', repo: 'app', status: 202 });
+    dst.fault({ kind: 'blob', method: 'HEAD', repo: 'app' }, { kind: 'respond', respond: (_req, _body, res) => void opened.then(() => res.writeHead(500).end()) });
+    // distribution's answer to a DELETE on a session whose state it lost.
+    dst.fault({ kind: 'upload', method: 'DELETE' }, { kind: 'status', status: 404, code: 'BLOB_UPLOAD_INVALID' });
+    const err = await copy({ from: src.ref('base/app:1'), to: [dst.ref('app:1')], retries: 0, ...fakeLibraryOptions(src, dst) }).then(() => undefined, (e: Error) => e);
+    assert.ok(err, 'the copy fails');
+    assert.equal(dst.count({ kind: 'upload', method: 'DELETE', status: 404 }), 1, 'the early session\'s cancel was sent and refused');
+    assert.equal(dst.manifest('app', '1'), undefined);
+    const named = `; 1 upload session could not be cancelled and stays in the registry's upload area until it purges stale uploads: ${dst.host}/app (0 bytes sent, the registry did not confirm the cancel)`;
+    assert.ok(err.message.endsWith(named), err.message);
+  });
+}

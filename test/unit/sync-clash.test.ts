@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseSyncFile, sync, type SyncResult } from '../../src/index.js';
 import { parseReference } from '../../src/ref/reference.js';
+import { shardOf } from '../../src/sync/shard.js';
 import { targetClashes } from '../../src/sync/target.js';
 import { fakeLibraryOptions, fakeRegistryPool } from '../fixtures/fake-registry.js';
 
@@ -62,5 +63,104 @@ describe('sync: overlapping tags of two entries found in the tag lists', () => {
     assert.equal(dst.count({ kind: 'manifest', path: /\/manifests\/1$/ }), 0, 'no request for the contested tag');
     assert.equal(r.totals.failed, 2);
     assert.equal(r.totals.copied, 2);
+  });
+});
+
+describe('sync --shard: overlapping tags of entries in different shards', () => {
+  /** Repositories `name<i>` of `reg` whose keys fall in shard 0 of 2 (`zero`) and shard 1 (`one`). */
+  const byShard = (host: string) => {
+    const names = Array.from({ length: 40 }, (_, i) => `team/app${i}`);
+    return { zero: names.filter((n) => shardOf(`${host}/${n}`, 2) === 0), one: names.filter((n) => shardOf(`${host}/${n}`, 2) === 1) };
+  };
+  const failure = (p: Promise<SyncResult>) =>
+    p.then(
+      () => assert.fail('the sync succeeded'),
+      (e: { code?: string; message?: string; details?: { result?: SyncResult } }) => e,
+    );
+
+  it('each shard lists the other shard\'s writers of its target repositories, refuses its side of the clash naming both entries, and copies the rest', async () => {
+    const [src, dst] = [await fake(), await fake()];
+    const { zero, one } = byShard(src.host);
+    const [x, y, apart] = [zero[0]!, one[0]!, one[1]!];
+    src.seedImage(x, { tags: ['1', 'only-x'] });
+    src.seedImage(y, { tags: ['1', 'only-y'] });
+    src.seedImage(apart, { tags: ['1'] });
+    const spec = parseSyncFile(
+      [
+        'images:',
+        `  - { source: ${src.ref(x)}, tags: all, target: ${dst.ref('mirror/app')} }`,
+        `  - { source: ${src.ref(y)}, tags: { regex: '^(1|only-y)$' }, target: ${dst.ref('mirror/app')} }`,
+        // Shard 1 too, into a repository of its own: shard 0 has no reason to list it.
+        `  - { source: ${src.ref(apart)}, tags: all, target: ${dst.ref('mirror/apart')} }`,
+        // y again, elsewhere: its shard lists y once for both entries.
+        `  - { source: ${src.ref(y)}, tags: { regex: '^only' }, target: ${dst.ref('mirror/y')} }`,
+        '',
+      ].join('\n'),
+      'sync.yaml',
+    );
+    const results: SyncResult[] = [];
+    for (const index of [0, 1]) {
+      const err = await failure(sync({ spec, shard: { index, count: 2 }, ...fakeLibraryOptions(src, dst) }));
+      assert.equal(err.code, 'E_PARTIAL', err.message);
+      results.push(err.details!.result!);
+    }
+    const [r0, r1] = results as [SyncResult, SyncResult];
+    const [ex, ey] = spec.images.map((i) => i.label) as [string, string];
+    // Both sides of the clash are refused, each by its own shard, and each message names both entries.
+    const refused = (r: SyncResult) => r.units.filter((u) => !u.ok);
+    assert.deepEqual(refused(r0).map((u) => [u.entry, u.source, u.error?.code]), [[ex, src.ref(`${x}:1`), 'E_INPUT']]);
+    assert.deepEqual(refused(r1).map((u) => [u.entry, u.source, u.error?.code]), [[ey, src.ref(`${y}:1`), 'E_INPUT']]);
+    const target = dst.ref('mirror/app:1');
+    assert.equal(
+      refused(r0)[0]!.error!.message,
+      `${ex} (${src.ref(`${x}:1`)}, shard 0/2) would write ${target}, which ${ey} (${src.ref(`${y}:1`)}, shard 1/2) would write too; not copied: keep the entries' targets apart, or their tags from overlapping`,
+    );
+    assert.equal(
+      refused(r1)[0]!.error!.message,
+      `${ey} (${src.ref(`${y}:1`)}, shard 1/2) would write ${target}, which ${ex} (${src.ref(`${x}:1`)}, shard 0/2) would write too; not copied: keep the entries' targets apart, or their tags from overlapping`,
+    );
+    // The rest of each shard is copied; the contested tag is never written; a shard copies only its own units.
+    assert.deepEqual(r0.units.filter((u) => u.ok).map((u) => u.source), [src.ref(`${x}:only-x`)]);
+    assert.deepEqual(r1.units.filter((u) => u.ok).map((u) => u.targets.map((t) => t.target).join()).sort(), [dst.ref('mirror/apart:1'), dst.ref('mirror/app:only-y'), dst.ref('mirror/y:only-y')].sort());
+    assert.deepEqual(dst.tags('mirror/app').sort(), ['only-x', 'only-y']);
+    assert.deepEqual(dst.tags('mirror/apart'), ['1']);
+    assert.equal(dst.count({ kind: 'manifest', repo: 'mirror/app', path: /\/manifests\/1$/ }), 0, 'no request for the contested tag');
+    assert.deepEqual([r0.totals.entries, r1.totals.entries], [1, 3]);
+    // Listing only: x and y are listed once by each shard, `apart` by its own shard alone; no
+    // shard reads a manifest of another shard's source.
+    assert.deepEqual([x, y, apart].map((repo) => src.count({ kind: 'tags', repo })), [2, 2, 1]);
+    for (const [r, foreign] of [[r0, [y, apart]], [r1, [x]]] as const) {
+      for (const repo of foreign) assert.equal(r.units.filter((u) => u.source.includes(`/${repo}:`)).length, 0);
+    }
+    assert.equal(src.count({ kind: 'manifest', repo: x, path: /\/manifests\/1$/ }) + src.count({ kind: 'manifest', repo: y, path: /\/manifests\/1$/ }), 0);
+  });
+
+  it('a writer of another shard whose tags cannot be listed: this shard\'s units into that repository are refused with that error, not raced', async () => {
+    const [src, dst] = [await fake(), await fake()];
+    const { zero, one } = byShard(src.host);
+    const [x, y] = [zero[0]!, one[0]!];
+    src.seedImage(x, { tags: ['1'] });
+    src.seedImage(zero[1]!, { tags: ['1'] });
+    src.fault({ kind: 'tags', repo: y }, { kind: 'status', status: 404, code: 'NAME_UNKNOWN' });
+    const spec = parseSyncFile(
+      [
+        'images:',
+        `  - { source: ${src.ref(x)}, tags: all, target: ${dst.ref('mirror/app')} }`,
+        `  - { source: ${src.ref(y)}, tags: all, target: ${dst.ref('mirror/app')} }`,
+        `  - { source: ${src.ref(zero[1]!)}, tags: all, target: ${dst.ref('mirror/other')} }`,
+        '',
+      ].join('\n'),
+      'sync.yaml',
+    );
+    const err = await failure(sync({ spec, shard: { index: 0, count: 2 }, ...fakeLibraryOptions(src, dst) }));
+    assert.equal(err.code, 'E_PARTIAL', err.message);
+    const r = err.details!.result!;
+    const [u] = r.units.filter((v) => !v.ok);
+    assert.equal(u?.source, src.ref(`${x}:1`));
+    assert.equal(u.error?.code, 'E_NOT_FOUND');
+    assert.match(u.error!.message, new RegExp(`^${spec.images[0]!.label.replace(/[()[\]./]/g, '\\$&')} cannot tell whether ${dst.ref('mirror/app:1').replace(/\./g, '\\.')} is free: images\\[1\\] .*, in shard 1/2, writes into ${dst.ref('mirror/app').replace(/\./g, '\\.')} too and its tags could not be listed \\(E_NOT_FOUND: `));
+    assert.deepEqual(r.units.filter((v) => v.ok).map((v) => v.source), [src.ref(`${zero[1]!}:1`)]);
+    assert.deepEqual(dst.tags('mirror/app'), []);
+    assert.deepEqual(dst.tags('mirror/other'), ['1']);
   });
 });

@@ -305,6 +305,30 @@ describe('parseSyncFile: every mistake is one E_INPUT line naming file, entry an
     assert.equal(yaml('defaults: {targets: [r.io/m]}\nimages:\n  - {source: a.io/x, tags: ["1"]}\n  - {source: "b.io/x:2"}\n').images.length, 2);
   });
 
+  it('a source pinned by a bare digest takes part in the known-tag check through its target\'s own tag', () => {
+    // No tag in `source`: the tag the entry writes is the one its `target` carries.
+    const other = `sha256:${'cd'.repeat(32)}`;
+    fails(
+      `images:\n  - {source: "a.io/x@${DIGEST}", target: "r.io/job:p"}\n  - {source: "b.io/y@${other}", target: "r.io/job:p"}\n`,
+      /images\[1\] \(b\.io\/y@sha256:cdcdcdcdcdcd…\) writes r\.io\/job:p, which images\[0\] \(a\.io\/x@sha256:abababababab…\) writes too/,
+    );
+    // A later entry whose target keeps the source tag's name lands on the same tag.
+    fails(
+      `images:\n  - {source: "a.io/x@${DIGEST}", target: "r.io/job:1"}\n  - {source: b.io/y, tags: ["1"], target: r.io/job}\n`,
+      /images\[1\] \(b\.io\/y\) writes r\.io\/job:1, which images\[0\] .* writes too/,
+    );
+    // Other tags of that repository are free.
+    const spec = yaml(`images:\n  - {source: "a.io/x@${DIGEST}", target: "r.io/job:p"}\n  - {source: "b.io/y@${other}", target: "r.io/job:q"}\n  - {source: b.io/y, tags: ["1"], target: r.io/job}\n`);
+    assert.deepEqual(
+      spec.images.map((i) => [i.pinnedTag, i.destinations]),
+      [
+        [undefined, [{ kind: 'reference', ref: { registry: 'r.io', repository: 'job', tag: 'p' } }]],
+        [undefined, [{ kind: 'reference', ref: { registry: 'r.io', repository: 'job', tag: 'q' } }]],
+        [undefined, [{ kind: 'reference', ref: { registry: 'r.io', repository: 'job' } }]],
+      ],
+    );
+  });
+
   it('the error carries file, entry and key as details', () => {
     try {
       yaml('images:\n  - {source: a.io/x, tags: {newest: 0}, targets: r.io}\n');

@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { RegpushError } from '../../src/errors.js';
-import { inShard, parseShard, shardOf } from '../../src/sync/shard.js';
+import { parseSyncFile } from '../../src/sync/config.js';
+import { crossShardWriters, inShard, parseShard, shardOf } from '../../src/sync/shard.js';
 
 const usage = (fn: () => unknown, why: RegExp) => assert.throws(fn, (e: unknown) => e instanceof RegpushError && e.code === 'E_USAGE' && why.test(e.message) && !e.message.includes('\n'));
 
@@ -85,5 +86,48 @@ describe('shardOf / inShard', () => {
     assert.equal(shardOf('docker.io/library/nginx', 3), shardOf('docker.io/library/nginx', 3));
     assert.ok(REFS.every((r) => shardOf(r, 1) === 0));
     usage(() => shardOf('x', 0), /invalid shard count/);
+  });
+});
+
+describe('crossShardWriters', () => {
+  /** Source repositories a.io/s<i> picked so that the first two are in shard 0 of 2 and the other two in shard 1. */
+  const [z0, z1, o0, o1] = (() => {
+    const names = Array.from({ length: 40 }, (_, i) => `a.io/s${i}`);
+    const zero = names.filter((n) => shardOf(n, 2) === 0);
+    const one = names.filter((n) => shardOf(n, 2) === 1);
+    return [zero[0]!, zero[1]!, one[0]!, one[1]!];
+  })();
+  const spec = parseSyncFile(
+    [
+      'defaults: {targets: [r.io/m]}',
+      'images:',
+      `  - {source: ${z0}, tags: all, target: r.io/shared}`, // shard 0: r.io/shared
+      `  - {source: ${o0}, tags: all, target: r.io/shared}`, // shard 1: r.io/shared too
+      `  - {source: ${o1}, tags: all}`, // shard 1: r.io/m/<its path>, which no other entry writes
+      `  - {source: ${z1}, tags: ["1"], targets: [q.io/x, r.io]}`, // shard 0: q.io/x/<path>, r.io/<path>
+      `  - {source: ${o1}, tags: ["2"], target: "r.io/${z1.slice('a.io/'.length)}"}`, // shard 1: the latter
+      '',
+    ].join('\n'),
+    'sync.yaml',
+  );
+  const labels = (index: number, count: number) => crossShardWriters(spec.images, { index, count }).map((n) => [n.image.label, n.shard]);
+
+  it('picks the entries of other shards that write into one of this shard\'s target repositories, and only those', () => {
+    const [e0, e1, , e3, e4] = spec.images.map((i) => i.label);
+    assert.deepEqual(labels(0, 2), [
+      [e1, 1],
+      [e4, 1],
+    ]);
+    assert.deepEqual(labels(1, 2), [
+      [e0, 0],
+      [e3, 0],
+    ]);
+  });
+
+  it('is empty with one shard, and for a shard whose repositories no other shard writes into', () => {
+    assert.deepEqual(labels(0, 1), []);
+    const apart = parseSyncFile(`images:\n  - {source: ${z0}, tags: all, target: r.io/one}\n  - {source: ${o0}, tags: all, target: r.io/two}\n`, 'sync.yaml');
+    assert.deepEqual(crossShardWriters(apart.images, { index: 0, count: 2 }), []);
+    assert.deepEqual(crossShardWriters(apart.images, { index: 1, count: 2 }), []);
   });
 });

@@ -23,7 +23,7 @@ export const copyFlags = defineFlags({
   'digest-file': { type: 'string', describe: 'Also write the copied digest (sha256:…) to this file', group: 'Output:' },
   format: { choices: ['oci', 'docker'], once: true, describe: 'Convert manifests and indexes to OCI or Docker media types (the digest changes; blobs are the same, so still skipped or mounted)' },
   platform: { type: 'string', describe: '"all" (default, digest kept) or os/arch[/variant][,…] for a new index (digest changes); os(osversion)/arch, e.g. windows(10.0.20348.2227)/amd64, also matches the OS version, exactly' },
-  referrers: { type: 'boolean', describe: 'Also copy signatures, attestations and SBOMs referring to the image and its platform manifests; not those of a manifest --format or --platform writes under a new digest (they name the source digest; a warning says how many)' },
+  referrers: { type: 'boolean', describe: 'Also copy signatures, attestations and SBOMs referring to the image and its platform manifests, and what refers to those (a signature of an SBOM; at most 8 levels, 1000 referrers); not those of a manifest --format or --platform writes under a new digest (they name the source digest; a warning says how many)' },
   'all-tags': { type: 'boolean', describe: 'Copy every tag of the source repository' },
   clobber: { type: 'boolean', default: true, describe: 'Move target tags that point elsewhere; --no-clobber refuses instead' },
   jobs: { type: 'number', describe: 'Parallel blob transfers (default 4)', group: 'Connection:' },
