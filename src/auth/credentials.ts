@@ -1,12 +1,13 @@
 /**
  * Where credentials come from, in order: explicit (flags/stdin) → env → credential files (see
  * credentialFiles: REGISTRY_AUTH_FILE alone, else Docker's config.json, then Podman's auth.json
- * files, then the legacy ~/.dockercfg), each read as credHelpers → auths → credsStore. Also writes
- * them for `regpush login`/`logout`. Secrets never reach a log line or an error message.
+ * files, then the legacy ~/.dockercfg), each read as credHelpers → auths (a key naming the
+ * repository or a namespace above it first, then the registry's) → credsStore. Also writes them
+ * for `regpush login`/`logout`. Secrets never reach a log line or an error message.
  */
 import os from 'node:os';
 import path from 'node:path';
-import { AuthError } from '../errors.js';
+import { AuthError, UsageError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { readCredentialFile, writeCredentialFile, type AuthEntry, type CredentialFile } from './config-file.js';
 import {
@@ -18,7 +19,7 @@ import {
   type HelperExec,
 } from './helper.js';
 import { registryHostOf } from '../ref/registry.js';
-import { dockerConfigKey, findByRegistry } from './registry-host.js';
+import { dockerConfigKey, findByRegistry, namespaceKeys, splitAuthKey } from './registry-host.js';
 
 /** Whose credentials: a source, a target, or the one registry of a read-only command. */
 export type CredentialRole = 'from' | 'to' | 'read';
@@ -41,6 +42,17 @@ export interface CredentialOptions {
   role: CredentialRole;
   /** From flags / stdin; wins over everything else. */
   explicit?: Credential;
+  /**
+   * The repository the credential is for ("org/app"; Docker Hub's "library/alpine"): in the
+   * credential files an `auths` key naming it or a namespace above it ("quay.io/org") wins over the
+   * registry's own key, as containers/image matches them. Without it only registry keys count.
+   */
+  repository?: string;
+  /**
+   * Replies of the credential helpers' `get` in this operation, by helper and server URL: a lookup
+   * per repository still runs each helper once per registry (see AuthMemory.helperReplies).
+   */
+  helperReplies?: Map<string, Promise<string>>;
   /** The environment; the library never reads process.env. */
   env: Record<string, string | undefined>;
   /** Default os.homedir(). */
@@ -159,15 +171,31 @@ async function findCredential(registry: string, opts: CredentialOptions): Promis
   const exec = helperExecFromOptions(opts);
   for (const file of credentialFiles(opts.env, opts.homeDir, opts.system)) {
     const data = await readCredentialFile(file.path, { legacy: file.legacy });
-    if (!data) continue;
-    const found = await fromCredentialFile(data, file.path, registry, exec, log, opts.secrets);
+    if (!data) {
+      if (opts.env.REGISTRY_AUTH_FILE) throw missingAuthFile(opts.env.REGISTRY_AUTH_FILE);
+      continue;
+    }
+    const found = await fromCredentialFile(data, file, registry, opts.repository, exec, log, opts.secrets);
     if (found) return found;
   }
   log.debug(`auth: no credentials found for ${host}; trying anonymous access`);
   return undefined;
 }
 
-/** Saves a credential for `registry` in Docker's format (a credential helper when one applies). */
+/**
+ * The error for a `REGISTRY_AUTH_FILE` that names no file. Podman refuses such an `--authfile` for
+ * every command but login; read as "no credentials", a typo or a CI step that never wrote the file
+ * would only show up later as a registry's 401, or as a push that went out anonymously.
+ */
+export function missingAuthFile(file: string): UsageError {
+  return new UsageError(`REGISTRY_AUTH_FILE names ${file}, which does not exist: write it (regpush login does) or unset the variable`, { details: { file } });
+}
+
+/**
+ * Saves a credential for `registry` in Docker's format (a credential helper when one applies).
+ * `registry` may name a namespace or repository ("quay.io/org"): that login goes to `auths` under
+ * that key, as Podman's does, since a credential helper holds one login per registry.
+ */
 export async function storeCredential(registry: string, cred: Credential, opts: CredentialStoreOptions): Promise<void> {
   const log = opts.logger ?? silentLogger;
   const secret = cred.identityToken ?? cred.password;
@@ -177,6 +205,22 @@ export async function storeCredential(registry: string, cred: Credential, opts: 
   }
   const file = loginFilePath(opts.env, opts.homeDir);
   const data: CredentialFile = (await readCredentialFile(file)) ?? {};
+  const ns = namespacedKey(registry);
+  if (ns) {
+    // Looked up before any `auths` key, a credHelpers entry would hide this login for good.
+    const per = findByRegistry(data.credHelpers, ns.host);
+    if (per) {
+      throw new UsageError(
+        `cannot store a login for ${ns.key}: ${file} sends ${ns.host} to docker-credential-${per[1]} (credHelpers), which holds one login per registry; log in to ${ns.host} instead`,
+        { details: { file } },
+      );
+    }
+    if (data.credsStore) log.warn(`the login for ${ns.key} is kept in ${file} itself: docker-credential-${data.credsStore} (credsStore) holds one login per registry`);
+    data.auths = { ...(data.auths ?? {}), [ns.key]: authEntry(cred) };
+    await writeCredentialFile(file, data);
+    log.debug(`auth: stored credentials for ${ns.key} in ${file}`);
+    return;
+  }
   const key = findByRegistry(data.auths, registry)?.[0] ?? dockerConfigKey(registry);
   const helper = helperFor(data, registry);
   if (helper) {
@@ -202,24 +246,42 @@ export async function storeCredential(registry: string, cred: Credential, opts: 
     }
     return;
   }
-  const entry: AuthEntry = {};
-  if (cred.identityToken) {
-    if (cred.username) entry.auth = Buffer.from(`${cred.username}:`).toString('base64');
-    entry.identitytoken = cred.identityToken;
-  } else {
-    entry.auth = Buffer.from(`${cred.username}:${cred.password}`).toString('base64');
-  }
-  data.auths = { ...(data.auths ?? {}), [key]: entry };
+  data.auths = { ...(data.auths ?? {}), [key]: authEntry(cred) };
   await writeCredentialFile(file, data);
   log.debug(`auth: stored credentials for ${key} in ${file}`);
 }
 
-/** Removes the credential for `registry` (helper erase and/or config entries); true when something was removed. */
+/** A credential as an `auths` entry (base64 `user:password`, or an identity token). */
+function authEntry(cred: Credential): AuthEntry {
+  if (!cred.identityToken) return { auth: Buffer.from(`${cred.username}:${cred.password}`).toString('base64') };
+  return { ...(cred.username ? { auth: Buffer.from(`${cred.username}:`).toString('base64') } : {}), identitytoken: cred.identityToken };
+}
+
+/** The `auths` key of a namespace or repository ("quay.io/org"); undefined for a whole registry. */
+function namespacedKey(value: string): { host: string; key: string } | undefined {
+  const parts = splitAuthKey(value);
+  return parts?.namespace ? { host: parts.host, key: `${parts.host}/${parts.namespace}` } : undefined;
+}
+
+/**
+ * Removes the credential for `registry` (helper erase and/or config entries); true when something
+ * was removed. A namespace ("quay.io/org") loses its own key only; a registry loses its keys in
+ * every spelling, but not the namespace keys under it (as `podman logout` does).
+ */
 export async function eraseCredential(registry: string, opts: CredentialStoreOptions): Promise<boolean> {
   const log = opts.logger ?? silentLogger;
   const file = loginFilePath(opts.env, opts.homeDir);
   const data = await readCredentialFile(file);
   if (!data) return false;
+  const ns = namespacedKey(registry);
+  if (ns) {
+    if (!data.auths || !Object.prototype.hasOwnProperty.call(data.auths, ns.key)) return false;
+    const { [ns.key]: _gone, ...kept } = data.auths;
+    data.auths = kept;
+    await writeCredentialFile(file, data);
+    log.debug(`auth: removed credentials for ${ns.key} from ${file}`);
+    return true;
+  }
   let removed = false;
   const helper = helperFor(data, registry);
   const key = findByRegistry(data.auths, registry)?.[0] ?? dockerConfigKey(registry);
@@ -277,7 +339,8 @@ export function loginFilePath(env: Record<string, string | undefined>, homeDir?:
  *   XDG_RUNTIME_DIR is unset; elsewhere `~/.config/containers/auth.json`), then
  *   `${XDG_CONFIG_HOME:-~/.config}/containers/auth.json`, then the legacy `~/.dockercfg`, which
  *   Podman still reads (Docker dropped it, docker/cli#2504).
- * Missing files are skipped.
+ * Missing files are skipped, but for REGISTRY_AUTH_FILE: a file named on purpose must be there
+ * (findCredential throws missingAuthFile), as Podman requires of `--authfile`.
  */
 export function credentialFiles(env: Record<string, string | undefined>, homeDir?: string, system: AuthFileSystem = {}): CredentialFilePath[] {
   if (env.REGISTRY_AUTH_FILE) return [{ path: env.REGISTRY_AUTH_FILE }];
@@ -315,11 +378,16 @@ function credentialFromEnv(role: CredentialRole, env: Record<string, string | un
   return undefined;
 }
 
-/** Looks `registry` up in one parsed file: credHelpers → auths → credsStore. */
+/**
+ * Looks `registry` up in one parsed file: credHelpers → auths (the keys naming `repository` or a
+ * namespace above it, most specific first, then the registry's) → credsStore. As in containers/image,
+ * a helper is asked per registry only, and the legacy ~/.dockercfg has registry keys only.
+ */
 async function fromCredentialFile(
   data: CredentialFile,
-  file: string,
+  { path: file, legacy }: CredentialFilePath,
   registry: string,
+  repository: string | undefined,
   exec: HelperExec,
   log: Logger,
   secrets?: SecretSink,
@@ -331,6 +399,15 @@ async function fromCredentialFile(
   if (perRegistry) {
     const cred = await fromHelper(perRegistry[1], serverUrl, exec, log, secrets);
     if (cred) return cred;
+  }
+  for (const key of legacy ? [] : namespaceKeys(registry, repository)) {
+    // Exact keys only, as containers/image reads them; an entry without credentials does not count.
+    const e = data.auths && Object.prototype.hasOwnProperty.call(data.auths, key) ? data.auths[key] : undefined;
+    const cred = e && decodeEntry(e, file, key);
+    if (cred) {
+      log.debug(`auth: credentials for ${key} from ${file}`);
+      return cred;
+    }
   }
   if (entry) {
     const cred = decodeEntry(entry[1], file, entry[0]);
@@ -410,13 +487,28 @@ function helperFor(data: CredentialFile, registry: string): { name: string; viaS
 
 function helperExecFromOptions(opts: CredentialOptions): HelperExec {
   const run = opts.runHelper;
-  if (run) {
-    return (name, action, input) => {
-      if (action !== 'get') throw new Error(`runHelper only supports get (asked: ${action})`);
-      return run(name, input);
-    };
-  }
-  return spawnHelper(opts.env, { timeoutMs: opts.helperTimeoutMs });
+  const exec: HelperExec = run
+    ? (name, action, input) => {
+        if (action !== 'get') throw new Error(`runHelper only supports get (asked: ${action})`);
+        return run(name, input);
+      }
+    : spawnHelper(opts.env, { timeoutMs: opts.helperTimeoutMs });
+  const replies = opts.helperReplies;
+  if (!replies) return exec;
+  return (name, action, input) => {
+    if (action !== 'get') return exec(name, action, input);
+    const key = `${name}\n${input}`;
+    let reply = replies.get(key);
+    if (!reply) {
+      reply = exec(name, action, input);
+      replies.set(key, reply);
+      // "Not found" is an answer to keep; any other failure (a timeout) may be asked again later.
+      reply.catch((err: unknown) => {
+        if (!isNotFound(err) && replies.get(key) === reply) replies.delete(key);
+      });
+    }
+    return reply;
+  };
 }
 
 function isUsable(c: Credential): boolean {

@@ -4,6 +4,7 @@
  * Authorization up front once the scheme is known, so later requests (and non-replayable
  * upload bodies) do not pay for a 401 round trip.
  */
+import { createHash } from 'node:crypto';
 import { AuthError } from '../errors.js';
 import { settleSmallBody } from '../http/response.js';
 import { untilAborted } from '../http/retry.js';
@@ -82,7 +83,14 @@ export class AuthMemory {
 
   private readonly credentials = new Map<string, Promise<Credential | undefined>>();
 
-  /** The credential for `key` ("<role> <registry>"), looked up once per operation. */
+  /**
+   * Credential helpers' `get` replies, by helper and server URL. Credentials are looked up per
+   * repository (an `auths` key may name a namespace), while a helper answers per registry: this
+   * keeps a sync of many repositories at one helper run per registry.
+   */
+  readonly helperReplies = new Map<string, Promise<string>>();
+
+  /** The credential for `key` ("<role> <registry>/<repository>"), looked up once per operation. */
   credential(key: string, lookup: () => Promise<Credential | undefined>): Promise<Credential | undefined> {
     let c = this.credentials.get(key);
     if (!c) this.credentials.set(key, (c = lookup()));
@@ -353,11 +361,17 @@ function isChallenge(res: HttpResponse): boolean {
   return res.status === 401 || (res.status === 400 && !!res.headers['www-authenticate']?.trim());
 }
 
+/**
+ * Whose token, for the cache key. Two repositories of one registry can have different logins in
+ * one run (an `auths` key per namespace), under the same user name (`_json_key`, `AWS`, `<token>`
+ * for every identity token): so the key holds a digest of the secret too, never the secret itself.
+ */
 function who(cred: Credential | undefined): string {
   if (!cred) return 'anonymous';
-  if (cred.registryToken) return '<registry-token>';
-  if (cred.username) return `user:${cred.username}`;
-  return '<identity-token>';
+  const fingerprint = createHash('sha256').update(JSON.stringify([cred.password, cred.identityToken, cred.registryToken])).digest('hex').slice(0, 32);
+  if (cred.registryToken) return `<registry-token>:${fingerprint}`;
+  if (cred.username) return `user:${cred.username}:${fingerprint}`;
+  return `<identity-token>:${fingerprint}`;
 }
 
 function basicHeader(cred: Credential): string {

@@ -1,6 +1,7 @@
 /** Flags every command shares, and turning them into library options. */
 import { VERSION } from '../version.js';
-import type { Credential } from '../auth/credentials.js';
+import { statSync } from 'node:fs';
+import { missingAuthFile, type Credential } from '../auth/credentials.js';
 import { UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { defineFlags, type InferredArgs } from './flag-table.js';
@@ -81,9 +82,13 @@ export function credentialFromFlags(user: string | undefined, password: string |
 
 /**
  * The connection options every command hands the library, from the shared flags, the context and
- * the environment: one place, so a new shared setting reaches every command.
+ * the environment: one place, so a new shared setting reaches every command. `login` writes the
+ * credential file; every other command reads it, and is refused up front when REGISTRY_AUTH_FILE
+ * names a file that is not there (the library finds out only once a registry asks for credentials,
+ * and sync would report it once per image).
  */
-export function connectionOptions(a: CommonArgs, io: CliIO, ctx: CommonContext) {
+export function connectionOptions(a: CommonArgs, io: CliIO, ctx: CommonContext, use: 'read' | 'login' = 'read') {
+  if (use === 'read') checkAuthFile(io.env);
   return {
     logger: ctx.logger,
     env: io.env,
@@ -99,6 +104,19 @@ export function connectionOptions(a: CommonArgs, io: CliIO, ctx: CommonContext) 
     signal: io.signal,
     earlySockets: io.earlySockets,
   };
+}
+
+/** Throws missingAuthFile when REGISTRY_AUTH_FILE is set to a path where there is no file. */
+function checkAuthFile(env: Record<string, string | undefined>): void {
+  const file = env.REGISTRY_AUTH_FILE;
+  if (!file) return;
+  try {
+    statSync(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    // Other failures (EACCES) are reported by the read itself, naming the file and the cause.
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw missingAuthFile(file);
+  }
 }
 
 /** REGPUSH_CREDENTIAL_HELPER_TIMEOUT_MS: how long a credential helper may take (ms), validated. */

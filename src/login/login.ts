@@ -2,7 +2,8 @@
  * `login` and `logout`: Docker's credential format in $REGISTRY_AUTH_FILE when set (as Podman's
  * login), else $DOCKER_CONFIG/config.json or ~/.docker/config.json, through the credential helper
  * when the file names one (credHelpers entry or credsStore), so Docker, Podman, crane and regpush
- * share one login (see loginFilePath). Login checks the
+ * share one login (see loginFilePath). A namespace (`quay.io/org`) is stored under its own
+ * `auths` key, as Podman stores it. Login checks the
  * credentials against the registry (GET /v2/) before storing anything, over the same transport
  * every other operation builds (proxies, insecure registries, idle timeout, retries).
  */
@@ -10,13 +11,17 @@ import os from 'node:os';
 import { eraseCredential, storeCredential, type Credential } from '../auth/credentials.js';
 import { AuthError, UsageError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
-import { registryHostOf } from '../ref/registry.js';
+import { splitAuthKey } from '../auth/registry-host.js';
 import { HttpRegistryClient } from '../registry/client.js';
 import { insecureList, transportFor, type ConnectionOptions } from '../registry/connect.js';
 
 /** Options of login(). */
 export interface LoginOptions extends ConnectionOptions {
-  /** Registry host[:port] ("ghcr.io", "registry.example.com:5000"); a URL or Docker config key such as "https://index.docker.io/v1/" also works. */
+  /**
+   * Registry host[:port] ("ghcr.io", "registry.example.com:5000"); a URL or Docker config key such
+   * as "https://index.docker.io/v1/" also works. A namespace or repository under it
+   * ("quay.io/org", as Podman's login takes) stores a login used for that part of the registry only.
+   */
   registry: string;
   username: string;
   /** Password or access token. */
@@ -27,13 +32,15 @@ export interface LoginOptions extends ConnectionOptions {
 
 /** What login() did. */
 export interface LoginResult {
-  /** The canonical registry host the credentials were checked against and stored for ("docker.io" for Docker Hub). */
+  /** The canonical registry host the credentials were checked against ("docker.io" for Docker Hub). */
   registry: string;
+  /** The namespace or repository the login is stored for ("org" of quay.io/org); absent for the whole registry. */
+  namespace?: string;
 }
 
 /** Options of logout(). */
 export interface LogoutOptions extends Pick<ConnectionOptions, 'env' | 'homeDir' | 'credentialHelperTimeoutMs'> {
-  /** Registry host, as given to login. */
+  /** Registry host, or host/namespace, as given to login. */
   registry: string;
   logger?: Logger;
 }
@@ -41,19 +48,25 @@ export interface LogoutOptions extends Pick<ConnectionOptions, 'env' | 'homeDir'
 /** What logout() did. */
 export interface LogoutResult {
   registry: string;
+  /** As in LoginResult: a namespace's logout removes that key only. */
+  namespace?: string;
   /** False when nothing was stored for the registry. */
   removed: boolean;
 }
 
 /**
- * The registry host a login argument names: "ghcr.io", "https://index.docker.io/v1/" → "docker.io".
- * Throws UsageError for anything else (exported so the CLI can refuse a bad argument before it
- * prompts for a password).
+ * What a login argument names: a registry host ("ghcr.io"; "https://index.docker.io/v1/" →
+ * "docker.io"), or a namespace or repository in one ("quay.io/org" → quay.io and "org"). Throws
+ * UsageError for anything else (exported so the CLI can refuse a bad argument before it prompts
+ * for a password).
  */
-export function loginHost(value: string): string {
-  const host = typeof value === 'string' ? registryHostOf(value) : undefined;
-  if (!host) throw new UsageError(`"${String(value)}" is not a registry host; give the host only, e.g. ghcr.io or registry.example.com:5000`);
-  return host;
+export function loginTarget(value: string): { registry: string; namespace?: string; name: string } {
+  const parts = typeof value === 'string' ? splitAuthKey(value) : undefined;
+  if (!parts) {
+    throw new UsageError(`"${String(value)}" is not a registry host or a namespace in one; give e.g. ghcr.io, registry.example.com:5000 or quay.io/org (no tag or digest)`);
+  }
+  const name = parts.namespace ? `${parts.host}/${parts.namespace}` : parts.host;
+  return { registry: parts.host, ...(parts.namespace ? { namespace: parts.namespace } : {}), name };
 }
 
 /** Where the credential store lives, from the options only (the library never reads process.env). */
@@ -68,7 +81,7 @@ function storeOptions(opts: { env?: Record<string, string | undefined>; homeDir?
  * registry refuses them; then nothing is stored.
  */
 export async function login(opts: LoginOptions): Promise<LoginResult> {
-  const registry = loginHost(opts.registry);
+  const { registry, namespace, name } = loginTarget(opts.registry);
   if (!opts.username) throw new UsageError('the user name is empty');
   if (!opts.password) throw new UsageError('the password is empty');
   const cred: Credential = { username: opts.username, password: opts.password };
@@ -97,13 +110,15 @@ export async function login(opts: LoginOptions): Promise<LoginResult> {
   } finally {
     transport.close();
   }
-  await storeCredential(registry, cred, storeOptions({ ...opts, logger }));
-  return { registry };
+  // A namespace's login is checked at the registry's /v2/ too, as Podman's is: the registry has
+  // no endpoint that answers for a namespace without naming a repository in it.
+  await storeCredential(name, cred, storeOptions({ ...opts, logger }));
+  return { registry, ...(namespace ? { namespace } : {}) };
 }
 
 /** Removes the stored credentials for a registry from the Docker config ($REGISTRY_AUTH_FILE when set) and its credential helper. */
 export async function logout(opts: LogoutOptions): Promise<LogoutResult> {
-  const registry = loginHost(opts.registry);
-  const removed = await eraseCredential(registry, storeOptions(opts));
-  return { registry, removed };
+  const { registry, namespace, name } = loginTarget(opts.registry);
+  const removed = await eraseCredential(name, storeOptions(opts));
+  return { registry, ...(namespace ? { namespace } : {}), removed };
 }

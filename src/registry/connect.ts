@@ -112,7 +112,8 @@ export function insecureList(opts: ConnectionOptions): string[] {
 }
 
 /**
- * A client for `registry` with credentials for `role` and the operation's scopes. `read` is for
+ * A client for `registry` with credentials for `role` and the operation's scopes, the client's own
+ * repository first (its credential is looked up for that one). `read` is for
  * read-only commands (inspect): explicit `credentials.from`, then REGPUSH_*, REGPUSH_TO_*,
  * REGPUSH_FROM_* env vars (see credentialEnvRoles). `memory`: the operation's ClientMemory, so its
  * clients share schemes, tokens, credential lookups and what they learnt of mirrors.
@@ -206,10 +207,15 @@ function connectOne(
 ): RegistryClient {
   let cached: Promise<Credential | undefined> | undefined;
   const explicit = role === 'to' ? opts.credentials?.to : opts.credentials?.from;
+  // The client's own repository comes first in its scopes (see connect): a login may be for it
+  // or a namespace above it, so two repositories of one registry may need two credentials.
+  const repository = scopes[0]?.repo;
   const resolve = () =>
     resolveCredential(registry, {
       role,
       explicit,
+      repository,
+      helperReplies: memory?.helperReplies,
       env: opts.env ?? {},
       homeDir: opts.homeDir ?? opts.env?.HOME ?? os.homedir(),
       logger: transport.logger,
@@ -226,8 +232,9 @@ function connectOne(
     scopes: scopes.map((s) => repositoryScope(s.repo, s.actions)),
     secrets: opts.secrets,
     credentialSources: hasExplicit(explicit) ? 'the credentials given explicitly (flags or options)' : credentialSources(role, undefined, opts.env),
-    // With the operation's memory, one credential lookup (helper runs included) per registry and role.
-    credential: () => (cached ??= memory ? memory.credential(`${role} ${registry}`, resolve) : resolve()),
+    // With the operation's memory, one credential lookup per repository and role (and one run of
+    // each helper per registry: AuthMemory.helperReplies).
+    credential: () => (cached ??= memory ? memory.credential(`${role} ${registry}/${repository ?? ''}`, resolve) : resolve()),
   });
 }
 

@@ -187,15 +187,18 @@ test('credentials from a Podman auth.json named by REGISTRY_AUTH_FILE', async ()
   await copyWorks(isolatedEnv({ REGISTRY_AUTH_FILE: file }));
 });
 
-test('REGISTRY_AUTH_FILE is the only file read; regpush login writes it and logout edits it', async () => {
+test('REGISTRY_AUTH_FILE is the only file read; one that does not exist is refused (exit 2); regpush login writes it (and its folder), logout edits it', async () => {
   const dir = tempDir('regpush-authfile-');
-  const file = join(dir, 'auth.json');
+  const file = join(dir, 'ci', 'auth.json');
   const env = isolatedEnv({ REGISTRY_AUTH_FILE: file });
   const dockerFile = join(env.DOCKER_CONFIG!, 'config.json');
   writeJson(dockerFile, { auths: auths() });
-  const denied = await runCli(['copy', SOURCE, target()], { env });
-  assert.equal(denied.code, 3, denied.stderr);
-  assert.ok(denied.stderr.includes(`REGISTRY_AUTH_FILE (${file})`), denied.stderr);
+  // Refused before any request, even where no registry would ask for credentials.
+  for (const args of [['copy', SOURCE, target()], ['inspect', imageRef(R.anon, 'base/busybox:v2s2')], ['tags', imageRef(R.anon, 'base/busybox')]]) {
+    const missing = await runCli(args, { env });
+    assert.equal(missing.code, 2, missing.stderr);
+    assert.equal(missing.stderr, `regpush: error: REGISTRY_AUTH_FILE names ${file}, which does not exist: write it (regpush login does) or unset the variable [E_USAGE]\n`);
+  }
   for (const reg of [R.token, R.basic]) {
     const ok = await runCli(['login', '-u', reg.user!, '--password-stdin', reg.host], { env, input: `${reg.password}\n` });
     assert.equal(ok.code, 0, ok.stderr);
@@ -205,7 +208,53 @@ test('REGISTRY_AUTH_FILE is the only file read; regpush login writes it and logo
   const out = await runCli(['logout', R.basic.host], { env });
   assert.equal(out.code, 0, out.stderr);
   assert.deepEqual(Object.keys(JSON.parse(readFileSync(file, 'utf8')).auths), [R.token.host]);
+  const denied = await runCli(['copy', SOURCE, target()], { env });
+  assert.equal(denied.code, 3, denied.stderr);
+  assert.ok(denied.stderr.includes(`REGISTRY_AUTH_FILE (${file})`), denied.stderr);
   assert.deepEqual(JSON.parse(readFileSync(dockerFile, 'utf8')).auths, auths(), 'Docker config.json untouched');
+});
+
+test('an auths key naming a namespace wins there over the registry key, per repository within one run (containers-auth.json(5))', async () => {
+  // The registry key is the pull-only reader's; alice (who may push) is the login for ${run}/w only.
+  const reader = R.token.users!.reader!;
+  const file = join(tempDir('regpush-ns-'), 'auth.json');
+  writeJson(file, {
+    auths: {
+      [R.token.host]: { auth: b64(`reader:${reader}`) },
+      [`${R.token.host}/${run}/w`]: { auth: b64(`${R.token.user}:${R.token.password}`) },
+    },
+  });
+  const mine = imageRef(R.token, `${run}/w/app:1`);
+  const notMine = imageRef(R.token, `${run}/wx/app:1`); // a string prefix of the key, not a path prefix
+  const r = await runCli(['copy', SOURCE, mine, notMine], { env: isolatedEnv({ REGISTRY_AUTH_FILE: file }) });
+  assert.equal(r.code, 8, r.stderr);
+  assert.equal(r.stdout, `${mine.replace(/:1$/, '')}@${state.images.token['base/busybox:v2s2'].digest}\n`);
+  assert.ok(r.stderr.includes(`error: 1 of 2 targets failed: ${notMine} (E_AUTH: authentication to ${R.token.host} failed: the registry rejected the credentials for user reader `), r.stderr);
+});
+
+test('regpush login HOST/NAMESPACE stores that key (as podman login does); logout of it removes only it', async () => {
+  const env = isolatedEnv();
+  const config = join(env.DOCKER_CONFIG!, 'config.json');
+  const reader = R.token.users!.reader!;
+  const ns = `${R.token.host}/${run}/n`;
+  const asReader = await runCli(['login', '-u', 'reader', '--password-stdin', R.token.host], { env, input: `${reader}\n` });
+  assert.equal(asReader.code, 0, asReader.stderr);
+  const ok = await runCli(['login', '-u', R.token.user!, '--password-stdin', ns], { env, input: `${R.token.password}\n` });
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal(ok.stdout, `Login Succeeded: ${ns}\n`);
+  assert.deepEqual(JSON.parse(readFileSync(config, 'utf8')).auths, {
+    [R.token.host]: { auth: b64(`reader:${reader}`) },
+    [ns]: { auth: b64(`${R.token.user}:${R.token.password}`) },
+  });
+  const dst = imageRef(R.token, `${run}/n/app:1`);
+  const copied = await runCli(['copy', SOURCE, dst], { env });
+  assert.equal(copied.code, 0, copied.stderr);
+  const out = await runCli(['logout', ns], { env });
+  assert.equal(out.code, 0, out.stderr);
+  assert.equal(out.stdout, `Removed login credentials for ${ns}\n`);
+  assert.deepEqual(Object.keys(JSON.parse(readFileSync(config, 'utf8')).auths), [R.token.host]);
+  const denied = await runCli(['copy', SOURCE, imageRef(R.token, `${run}/n/app:2`)], { env });
+  assert.equal(denied.code, 3, denied.stderr);
 });
 
 test('credentials from $XDG_RUNTIME_DIR/containers/auth.json (Podman\'s default)', async () => {

@@ -715,6 +715,23 @@ describe('shared cache', () => {
     assert.equal(tokenCalls(tokens), 2);
     assert.equal(cache.size, 2);
   });
+
+  it('two credentials of one user name (two namespaces\' logins in one run) never share a token: the key holds a digest of the secret', async () => {
+    const tokens = await tokenServer();
+    const reg = await registry({ tokens });
+    const memory = new AuthMemory();
+    const good = middleware(reg, alice, { memory });
+    const res = await good(get(reg, '/v2/app/manifests/a'));
+    assert.equal(res.status, 200);
+    await readBody(res);
+    // Same user, same scopes, same cache: a wrong password must ask for (and be refused) its own token.
+    const other = middleware(reg, { username: 'alice', password: WRONG }, { memory });
+    const err = await failure(other(get(reg, '/v2/app/manifests/a')));
+    assert.ok(err instanceof AuthError, String(err));
+    assert.equal(tokenCalls(tokens), 2);
+    assert.equal(tokens.requests[1]!.headers.authorization, `Basic ${Buffer.from(`alice:${WRONG}`).toString('base64')}`);
+    assert.ok(![...logLines].some((l) => l.includes(PASSWORD) || l.includes(WRONG)));
+  });
 });
 
 describe('presumed challenges (a realm known before the first 401)', () => {

@@ -233,13 +233,20 @@ test('login() and logout() in the library use the common transport: HTTP_PROXY, 
   assert.ok(proxied.length >= 4 && proxied.every((p) => p === 'GET http://reg.corp.example:5000/v2/'), proxied.join(','));
   assert.equal(seen.length, proxied.length, 'every request went through the proxy');
 
-  for (const [bad, msg] of [['quay.io/org', /not a registry host/], ['', /not a registry host/]] as const) {
+  // A namespace (as podman login takes it) is checked at the same /v2/ and stored under its own key.
+  const ns = await login({ ...common, registry: 'reg.corp.example:5000/team', username: 'bob', password: 'pw' });
+  assert.deepEqual(ns, { registry: 'reg.corp.example:5000', namespace: 'team' });
+  const both = JSON.parse(readFileSync(config, 'utf8')) as { auths: Record<string, { auth: string }> };
+  assert.deepEqual(Object.keys(both.auths), ['reg.corp.example:5000', 'reg.corp.example:5000/team']);
+
+  for (const [bad, msg] of [['library/alpine', /not a registry host/], ['quay.io/org/app:1', /no tag or digest/], ['', /not a registry host/]] as const) {
     await assert.rejects(login({ ...common, registry: bad, username: 'bob', password: 'pw' }), (e: unknown) => e instanceof Error && (e as { code?: string }).code === 'E_USAGE' && msg.test(e.message));
   }
   await assert.rejects(login({ ...common, registry: 'reg.corp.example:5000', username: 'bob', password: '' }), /password is empty/);
   await assert.rejects(login({ ...common, registry: 'reg.corp.example:5000', username: '', password: 'pw' }), /user name is empty/);
   assert.equal(seen.length, proxied.length);
 
+  assert.deepEqual(await logout({ registry: 'reg.corp.example:5000/team', homeDir: home, env: {} }), { registry: 'reg.corp.example:5000', namespace: 'team', removed: true });
   assert.deepEqual(await logout({ registry: 'reg.corp.example:5000', homeDir: home, env: {} }), { registry: 'reg.corp.example:5000', removed: true });
   assert.deepEqual(JSON.parse(readFileSync(config, 'utf8')).auths, {});
   assert.deepEqual(await logout({ registry: 'reg.corp.example:5000', homeDir: home, env: {} }), { registry: 'reg.corp.example:5000', removed: false });

@@ -16,8 +16,9 @@ import {
   storeCredential,
   type CredentialOptions,
 } from '../../src/auth/credentials.js';
+import { loginTarget } from '../../src/login/login.js';
 import { DEFAULT_HELPER_TIMEOUT_MS } from '../../src/auth/helper.js';
-import { AuthError } from '../../src/errors.js';
+import { AuthError, UsageError } from '../../src/errors.js';
 import { SecretSet } from '../../src/redact.js';
 import type { Logger } from '../../src/log.js';
 
@@ -372,6 +373,106 @@ describe('resolveCredential: podman / containers auth.json', () => {
   });
 });
 
+describe('resolveCredential: a REGISTRY_AUTH_FILE that does not exist', () => {
+  it('is E_USAGE (exit 2) naming the variable and the path, as Podman refuses such an --authfile; never a fallback to other files', async () => {
+    const o = await setup();
+    await writeJson(dockerConfig(o.home), { auths: { 'quay.io': { auth: b64('docker:d') } } });
+    for (const missing of [path.join(o.home, 'missing.json'), path.join(o.home, '.docker', 'config.json', 'auth.json')]) {
+      o.env = { REGISTRY_AUTH_FILE: missing };
+      const err = await resolveCredential('quay.io', o).then(() => assert.fail('resolved'), (e: unknown) => e);
+      assert.ok(err instanceof UsageError, String(err));
+      assert.equal(err.exitCode, 2);
+      assert.equal(err.message, `REGISTRY_AUTH_FILE names ${missing}, which does not exist: write it (regpush login does) or unset the variable`);
+    }
+    // Credentials that do not come from files do not read it.
+    o.env = { REGISTRY_AUTH_FILE: path.join(o.home, 'missing.json'), REGPUSH_TO_USER: 'u', REGPUSH_TO_PASSWORD: 'p' };
+    assert.deepEqual(await resolveCredential('quay.io', o), { username: 'u', password: 'p' });
+  });
+});
+
+describe('resolveCredential: auths keys naming a namespace or repository (containers-auth.json(5))', () => {
+  const podmanFile = (home: string) => path.join(home, '.config', 'containers', 'auth.json');
+  const creds = (user: string) => ({ auth: b64(`${user}:pw-${user}`) });
+  const as = (user: string) => ({ username: user, password: `pw-${user}` });
+
+  it('the most specific key naming the repository or a namespace above it wins; else the registry key', async () => {
+    const o = await setup();
+    await writeJson(podmanFile(o.home), {
+      auths: { 'quay.io': creds('registry'), 'quay.io/org': creds('org'), 'quay.io/org/team': creds('team'), 'quay.io/org/team/app': creds('app') },
+    });
+    assert.deepEqual(await resolveCredential('quay.io', { ...o, repository: 'org/team/app' }), as('app'));
+    assert.deepEqual(await resolveCredential('quay.io', { ...o, repository: 'org/team/other' }), as('team'));
+    assert.deepEqual(await resolveCredential('quay.io', { ...o, repository: 'org/web' }), as('org'));
+    assert.deepEqual(await resolveCredential('quay.io', { ...o, repository: 'elsewhere/web' }), as('registry'));
+    assert.deepEqual(await resolveCredential('quay.io', o), as('registry'), 'no repository: the registry key');
+  });
+
+  it('whole path components only: quay.io/org serves neither quay.io/organisation/app nor another registry', async () => {
+    const o = await setup();
+    await writeJson(podmanFile(o.home), { auths: { 'quay.io/org': creds('org'), 'quay.io/org/app': creds('app') } });
+    assert.equal(await resolveCredential('quay.io', { ...o, repository: 'organisation/app' }), undefined);
+    assert.deepEqual(await resolveCredential('quay.io', { ...o, repository: 'org/application' }), as('org'));
+    assert.equal(await resolveCredential('quay.io:8443', { ...o, repository: 'org/app' }), undefined);
+  });
+
+  it('Docker Hub namespaces are docker.io/…, as Podman writes them (library/ for official images)', async () => {
+    const o = await setup();
+    await writeJson(podmanFile(o.home), { auths: { 'docker.io': creds('hub'), 'docker.io/acme': creds('acme'), 'docker.io/library': creds('official') } });
+    assert.deepEqual(await resolveCredential('registry-1.docker.io', { ...o, repository: 'acme/app' }), as('acme'));
+    assert.deepEqual(await resolveCredential('docker.io', { ...o, repository: 'library/alpine' }), as('official'));
+    assert.deepEqual(await resolveCredential('docker.io', { ...o, repository: 'other/app' }), as('hub'));
+  });
+
+  it('read in Docker\'s config.json too (containers/image does, as an extension), not in the legacy ~/.dockercfg', async () => {
+    const o = await setup();
+    await writeJson(dockerConfig(o.home), { auths: { 'ghcr.io/acme': creds('docker-ns') } });
+    await writeJson(path.join(o.home, '.dockercfg'), { 'registry.example.com/acme': creds('legacy-ns'), 'https://registry.example.com': creds('legacy') });
+    assert.deepEqual(await resolveCredential('ghcr.io', { ...o, repository: 'acme/app' }), as('docker-ns'));
+    assert.deepEqual(await resolveCredential('registry.example.com', { ...o, repository: 'acme/app' }), as('legacy'));
+  });
+
+  it('files keep their order: a registry key in an earlier file wins over a namespace key in a later one', async () => {
+    const o = await setup();
+    await writeJson(dockerConfig(o.home), { auths: { 'quay.io': creds('docker') } });
+    await writeJson(podmanFile(o.home), { auths: { 'quay.io/org': creds('podman-ns') } });
+    assert.deepEqual(await resolveCredential('quay.io', { ...o, repository: 'org/app' }), as('docker'));
+  });
+
+  it('a credHelpers entry (per registry) is asked first; a namespace entry without credentials does not count', async () => {
+    const calls: string[] = [];
+    const o = await setup({
+      runHelper: async (name, server) => {
+        calls.push(`${name} ${server}`);
+        return JSON.stringify({ Username: 'helper', Secret: 'pw-helper' });
+      },
+    });
+    await writeJson(dockerConfig(o.home), { credHelpers: { 'ghcr.io': 'gh' }, auths: { 'ghcr.io/acme': creds('ns') } });
+    assert.deepEqual(await resolveCredential('ghcr.io', { ...o, repository: 'acme/app' }), as('helper'));
+    assert.deepEqual(calls, ['gh ghcr.io']);
+    await writeJson(podmanFile(o.home), { auths: { 'quay.io/org': {}, 'quay.io': creds('registry') } });
+    assert.deepEqual(await resolveCredential('quay.io', { ...o, repository: 'org/app' }), as('registry'));
+  });
+
+  it('with helperReplies, a lookup per repository runs each helper once per registry (a "not found" is kept too)', async () => {
+    const calls: string[] = [];
+    const o = await setup({
+      runHelper: async (name, server) => {
+        calls.push(`${name} ${server}`);
+        if (server === 'ghcr.io') return JSON.stringify({ Username: 'store', Secret: 'pw-store' });
+        throw new Error('credentials not found in native keychain');
+      },
+    });
+    await writeJson(dockerConfig(o.home), { credsStore: 'desktop', auths: { 'ghcr.io/acme': creds('ns') } });
+    const helperReplies = new Map<string, Promise<string>>();
+    for (const repository of ['one/app', 'two/app', 'acme/app', 'three/app']) {
+      const want = repository === 'acme/app' ? as('ns') : as('store');
+      assert.deepEqual(await resolveCredential('ghcr.io', { ...o, repository, helperReplies }), want);
+    }
+    for (const repository of ['a/x', 'b/y']) assert.equal(await resolveCredential('quay.io', { ...o, repository, helperReplies }), undefined);
+    assert.deepEqual(calls, ['desktop ghcr.io', 'desktop quay.io']);
+  });
+});
+
 describe('resolveCredential: which files, in which order (containers-auth.json(5), Docker)', () => {
   const podmanHome = (home: string) => path.join(home, '.config', 'containers', 'auth.json');
   const runFile = (home: string) => path.join(home, 'run', 'containers', '4242', 'auth.json');
@@ -410,9 +511,7 @@ describe('resolveCredential: which files, in which order (containers-auth.json(5
     o.env = { REGISTRY_AUTH_FILE: file };
     assert.deepEqual(await resolveCredential('quay.io', o), { username: 'ci', password: 'pw-ci' });
     assert.equal(await resolveCredential('ghcr.io', o), undefined, 'Docker config.json must not be read');
-    // A file that does not exist means no stored credentials (public images still read), not a fallback.
     o.env = { REGISTRY_AUTH_FILE: path.join(o.home, 'missing.json') };
-    assert.equal(await resolveCredential('quay.io', o), undefined);
     assert.equal(
       credentialSources('to', undefined, o.env),
       `REGPUSH_TO_USER/REGPUSH_TO_PASSWORD, REGISTRY_AUTH_FILE (${path.join(o.home, 'missing.json')})`,
@@ -657,6 +756,51 @@ describe('storeCredential / eraseCredential', () => {
     assert.equal(await eraseCredential('ghcr.io', { env, homeDir: home }), true);
     assert.deepEqual(JSON.parse(await fs.readFile(file, 'utf8')).auths, {});
     assert.equal(await fs.readFile(dockerConfig(home), 'utf8'), before);
+  });
+
+  it('a namespace login (quay.io/org, as podman login takes it) is its own auths key; logout of it or of the registry leaves the other', async () => {
+    const home = await tempHome();
+    const opts = { env: {}, homeDir: home };
+    await storeCredential('quay.io', { username: 'me', password: 'p-registry' }, opts);
+    await storeCredential('quay.io/org', { username: 'org+ci', password: SECRET }, opts);
+    assert.deepEqual(JSON.parse(await fs.readFile(dockerConfig(home), 'utf8')).auths, {
+      'quay.io': { auth: b64('me:p-registry') },
+      'quay.io/org': { auth: b64(`org+ci:${SECRET}`) },
+    });
+    const resolve = (repository: string) => resolveCredential('quay.io', { role: 'to', env: {}, homeDir: home, repository });
+    assert.deepEqual(await resolve('org/app'), { username: 'org+ci', password: SECRET });
+    assert.deepEqual(await resolve('other/app'), { username: 'me', password: 'p-registry' });
+    assert.equal(await eraseCredential('quay.io', opts), true);
+    assert.deepEqual(Object.keys(JSON.parse(await fs.readFile(dockerConfig(home), 'utf8')).auths), ['quay.io/org']);
+    assert.equal(await eraseCredential('https://quay.io/org/', opts), true);
+    assert.equal(await eraseCredential('quay.io/org', opts), false);
+    assert.deepEqual(JSON.parse(await fs.readFile(dockerConfig(home), 'utf8')).auths, {});
+  });
+
+  it('a namespace login cannot go to a credHelpers helper (one login per registry, asked first): E_USAGE, nothing written; with a credsStore it stays in the file, with a warning', async () => {
+    const home = await tempHome();
+    const execHelper = async () => assert.fail('no helper may be asked');
+    await writeJson(dockerConfig(home), { credHelpers: { 'quay.io': 'quayhelper' } });
+    const before = await fs.readFile(dockerConfig(home), 'utf8');
+    const err = await storeCredential('quay.io/org', { username: 'u', password: SECRET }, { env: {}, homeDir: home, execHelper }).then(() => assert.fail('stored'), (e: unknown) => e);
+    assert.ok(err instanceof UsageError, String(err));
+    assert.match(err.message, /cannot store a login for quay\.io\/org: .* docker-credential-quayhelper \(credHelpers\)/);
+    assert.equal(await fs.readFile(dockerConfig(home), 'utf8'), before);
+    const log = capture();
+    await writeJson(dockerConfig(home), { credsStore: 'desktop' });
+    await storeCredential('quay.io/org', { username: 'u', password: 'p' }, { env: {}, homeDir: home, execHelper, logger: log });
+    assert.deepEqual(JSON.parse(await fs.readFile(dockerConfig(home), 'utf8')).auths, { 'quay.io/org': { auth: b64('u:p') } });
+    assert.ok(log.lines.some((l) => l.includes('kept in') && l.includes('credsStore')), log.lines.join('\n'));
+  });
+
+  it('login/logout arguments: a host in any spelling, or host/namespace (lower case, no tag or digest, a real host first)', () => {
+    assert.deepEqual(loginTarget('https://index.docker.io/v1/'), { registry: 'docker.io', name: 'docker.io' });
+    assert.deepEqual(loginTarget('Quay.io/org/team'), { registry: 'quay.io', namespace: 'org/team', name: 'quay.io/org/team' });
+    assert.deepEqual(loginTarget('index.docker.io/acme'), { registry: 'docker.io', namespace: 'acme', name: 'docker.io/acme' });
+    assert.deepEqual(loginTarget('localhost:5000/ns'), { registry: 'localhost:5000', namespace: 'ns', name: 'localhost:5000/ns' });
+    for (const bad of ['library/alpine', 'quay.io/org/app:1', 'quay.io/org@sha256:abc', 'quay.io/Org', 'quay.io//org', 'not a host']) {
+      assert.throws(() => loginTarget(bad), UsageError, bad);
+    }
   });
 
   it('writes through a symlinked config.json to its target', async () => {

@@ -14,7 +14,7 @@ import type { CliIO } from '../io.js';
 /** Every flag and positional of `regpush login`, in help order. */
 export const loginFlags = defineFlags({
   ...commonFlags,
-  registry: { positional: true, type: 'string', demandOption: true, describe: 'Registry host, e.g. ghcr.io, docker.io, registry.example.com:5000' },
+  registry: { positional: true, type: 'string', demandOption: true, describe: 'Registry host, e.g. ghcr.io, docker.io, registry.example.com:5000; or a namespace in one (quay.io/org), for that part of the registry only' },
   username: { alias: 'u', type: 'string', describe: 'User name', group: 'Credentials:' },
   password: { alias: 'p', type: 'string', describe: 'Password or token (visible in the process list: prefer --password-stdin)', group: 'Credentials:' },
 });
@@ -22,7 +22,7 @@ export const loginFlags = defineFlags({
 /** Every flag and positional of `regpush logout`. */
 export const logoutFlags = defineFlags({
   ...commonFlags,
-  registry: { positional: true, type: 'string', demandOption: true, describe: 'Registry host, as given to login' },
+  registry: { positional: true, type: 'string', demandOption: true, describe: 'Registry host, or host/namespace, as given to login' },
 });
 
 /** Registers login and logout. */
@@ -38,11 +38,12 @@ export function loginCommands(y: Argv, io: CliIO, done: (code: number) => void, 
           .example('aws ecr get-login-password --region eu-west-1 | $0 login -u AWS --password-stdin 123456789012.dkr.ecr.eu-west-1.amazonaws.com', 'Amazon ECR (12-hour token; or configure docker-credential-ecr-login as a credHelper)')
           .example('echo "$ACR_PASSWORD" | $0 login -u acme@example.com --password-stdin registry.cn-hangzhou.aliyuncs.com', 'Aliyun ACR (the registry password set in the ACR console)')
           .example('echo "$TCR_PASSWORD" | $0 login -u 100012345678 --password-stdin ccr.ccs.tencentyun.com', 'Tencent TCR (account ID as user name)')
-          .example('echo "$REG_PASSWORD" | $0 login -u ci --password-stdin registry.example.com:5000', 'A private registry'),
+          .example('echo "$REG_PASSWORD" | $0 login -u ci --password-stdin registry.example.com:5000', 'A private registry')
+          .example('echo "$ROBOT_TOKEN" | $0 login -u acme+ci --password-stdin quay.io/acme', 'One namespace only (auths key quay.io/acme, as Podman writes it; it wins over a quay.io login there)'),
       async (argv) => {
         const a = argv;
-        const { login, loginHost } = await import('../../login/login.js');
-        const host = loginHost(a.registry);
+        const { login, loginTarget } = await import('../../login/login.js');
+        const host = loginTarget(a.registry).name;
         const ctx = commonContext(a, io, secrets);
         if (a.password !== undefined && a['password-stdin']) throw new UsageError('give either --password or --password-stdin, not both');
         let password = a['password-stdin'] ? await readStdin(io) : a.password;
@@ -62,10 +63,10 @@ export function loginCommands(y: Argv, io: CliIO, done: (code: number) => void, 
           registry: host,
           username,
           password,
-          ...connectionOptions(a, io, ctx),
+          ...connectionOptions(a, io, ctx, 'login'),
           homeDir: io.env.HOME,
         });
-        io.stdout.write(`Login Succeeded: ${r.registry}\n`);
+        io.stdout.write(`Login Succeeded: ${host}\n`);
         done(0);
       },
     )
@@ -75,15 +76,16 @@ export function loginCommands(y: Argv, io: CliIO, done: (code: number) => void, 
       (c) =>
         withFlags(c, logoutFlags)
           .example('$0 logout ghcr.io', 'Forget the GHCR login')
-          .example('$0 logout docker.io', 'Forget the Docker Hub login (stored under https://index.docker.io/v1/)'),
+          .example('$0 logout docker.io', 'Forget the Docker Hub login (stored under https://index.docker.io/v1/)')
+          .example('$0 logout quay.io/acme', 'Forget the login for one namespace (a quay.io login stays)'),
       async (argv) => {
         const a = argv;
-        const { logout, loginHost } = await import('../../login/login.js');
-        const host = loginHost(a.registry);
+        const { logout, loginTarget } = await import('../../login/login.js');
+        const host = loginTarget(a.registry).name;
         const ctx = commonContext(a, io, secrets);
         const r = await logout({ registry: host, logger: ctx.logger, env: io.env, homeDir: io.env.HOME, credentialHelperTimeoutMs: credentialHelperTimeoutOption(io.env) });
-        if (r.removed) io.stdout.write(`Removed login credentials for ${r.registry}\n`);
-        else ctx.logger.info(`Not logged in to ${r.registry}`);
+        if (r.removed) io.stdout.write(`Removed login credentials for ${host}\n`);
+        else ctx.logger.info(`Not logged in to ${host}`);
         done(0);
       },
     );
