@@ -3,6 +3,7 @@
 import { setMaxListeners } from 'node:events';
 import type { Readable } from 'node:stream';
 import { connectEarly } from './early-connect.js';
+import type { ProjectFileRead } from './project-file.js';
 import { sizeThreadPool } from './threadpool.js';
 
 const argv = process.argv.slice(2);
@@ -30,8 +31,10 @@ async function run(): Promise<void> {
     return;
   }
   // Before the pipelines load (~20–25 ms): the registries named in the arguments are connected to
-  // meanwhile, and the transport takes those connections (early-connect.ts).
-  const earlySockets = connectEarly(argv, process.env, process.cwd());
+  // meanwhile, and the transport takes those connections (early-connect.ts). A push's regpush.json
+  // (its mirrors) is read for that, and main gets what was read: the file is read once.
+  let projectFile: ProjectFileRead | undefined;
+  const earlySockets = connectEarly(argv, process.env, process.cwd(), (read) => (projectFile = read));
   const { main } = await import('./main.js');
   const controller = new AbortController();
   // Every in-flight request and open response body listens on this signal (jobs × targets × 2 and
@@ -56,6 +59,7 @@ async function run(): Promise<void> {
     env: process.env,
     signal: controller.signal,
     earlySockets,
+    projectFile,
   });
   earlySockets?.close(); // the transport closes them too; this covers a command that never made one
 }

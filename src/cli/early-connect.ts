@@ -16,8 +16,9 @@
  *     command itself reads, mirror-flags.ts), unless a target is in its registry anyway: its reads
  *     go to the mirror first, and a network with a mirror often does not want the upstream
  *     contacted; for push also the "mirrors" of regpush.json (or --config-file), as the command
- *     reads them. Mirror configuration that does not read cleanly counts as a mirror for every
- *     source (the command reports it);
+ *     reads them (the binary hands that read to the command: the file is read once). Mirror
+ *     configuration that does not read cleanly counts as a mirror for every source (the command
+ *     reports it);
  *   - every other command (login, sync, tag, …), and `--help` / `--version`.
  */
 import { EarlySockets } from '../http/early-sockets.js';
@@ -28,7 +29,7 @@ import { endpointFor, parseInsecureList } from '../registry/endpoint.js';
 import { silentLogger } from '../log.js';
 import { mirrorsFor, type MirrorMap } from '../registry/mirror-config.js';
 import { mirrorOptions } from './mirror-flags.js';
-import { findProjectFile, isObject, mirrorsAsFlags } from './project-file.js';
+import { findProjectFile, isObject, mirrorsAsFlags, type ProjectFileRead } from './project-file.js';
 import { leadingPositionals, rawFlagValues } from './raw-argv.js';
 
 /** Connections to open to one host and port. */
@@ -97,12 +98,15 @@ export function earlyOrigins(argv: readonly string[], env: Record<string, string
   return [...wanted.values()];
 }
 
-/** Opens the connections of earlyOrigins(); undefined when there are none to open. */
-export function connectEarly(argv: readonly string[], env: Record<string, string | undefined>, cwd: string): EarlySockets | undefined {
+/**
+ * Opens the connections of earlyOrigins(); undefined when there are none to open. `onRead` gets the
+ * project file when it was read (the binary hands it to the command, so the file is read once).
+ */
+export function connectEarly(argv: readonly string[], env: Record<string, string | undefined>, cwd: string, onRead?: (read: ProjectFileRead) => void): EarlySockets | undefined {
   let origins: EarlyOrigin[];
   try {
     let map: MirrorMap | 'unknown' | undefined;
-    origins = earlyOrigins(argv, env, () => (map ??= mirrorMap(argv, env, cwd)));
+    origins = earlyOrigins(argv, env, () => (map ??= mirrorMap(argv, env, cwd, onRead)));
   } catch {
     return undefined; // a hint only: the command itself will say what is wrong with its arguments
   }
@@ -116,13 +120,15 @@ export function connectEarly(argv: readonly string[], env: Record<string, string
  * The mirrors the command will use, read as it reads them; 'unknown' when that fails (it will say
  * why). A push without --registry-mirror takes the project file's "mirrors" (flags replace them).
  */
-export function mirrorMap(argv: readonly string[], env: Record<string, string | undefined>, cwd: string): MirrorMap | 'unknown' {
+export function mirrorMap(argv: readonly string[], env: Record<string, string | undefined>, cwd: string, onRead?: (read: ProjectFileRead) => void): MirrorMap | 'unknown' {
   try {
     let flags = rawFlagValues(argv, 'registry-mirror');
     if (argv[0] === 'push' && flags.length === 0) {
       const configFile = rawFlagValues(argv, 'config-file');
       if (configFile.length > 1) return 'unknown';
-      const data = findProjectFile(cwd, configFile[0])?.data;
+      const found = findProjectFile(cwd, configFile[0]);
+      onRead?.({ cwd, explicit: configFile[0], found });
+      const data = found?.data;
       const mirrors = isObject(data) ? data.mirrors : undefined;
       if (mirrors !== undefined) {
         flags = mirrorsAsFlags(mirrors, () => new Error('malformed'));

@@ -1,6 +1,7 @@
 /** The CLI's contact with the outside world, passed in so tests can run the CLI in-process. */
 import type { Readable, Writable } from 'node:stream';
 import type { EarlySockets } from '../http/early-sockets.js';
+import type { ProjectFileRead } from './project-file.js';
 
 /** Streams and environment of one CLI run. */
 export interface CliIO {
@@ -14,4 +15,6 @@ export interface CliIO {
   signal?: AbortSignal;
   /** Connections the binary opened to the registries in the arguments while the rest loaded (early-connect.ts). */
   earlySockets?: EarlySockets;
+  /** regpush.json as the binary read it for its early connections (early-connect.ts): push takes it rather than read the file again. */
+  projectFile?: ProjectFileRead;
 }

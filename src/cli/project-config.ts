@@ -10,7 +10,7 @@ import { InputError, RegpushError } from '../errors.js';
 import { parseEnvFlag, parseLabelFlag, parsePortFlag } from '../image/config.js';
 import { splitPlatformPrefix } from '../image/platform.js';
 import { closest } from './suggest.js';
-import { CONFIG_FILE_NAME, findProjectFile, isObject, mirrorsAsFlags } from './project-file.js';
+import { CONFIG_FILE_NAME, findProjectFileOnce, isObject, mirrorsAsFlags, type ProjectFileRead } from './project-file.js';
 
 export { CONFIG_FILE_NAME };
 
@@ -73,9 +73,10 @@ export interface ProjectConfig {
 /**
  * Finds and reads the project file: `explicit` (from --config-file) must exist; otherwise
  * regpush.json, then package.json's `regpush` key, in `cwd`. Undefined when there is none.
+ * `earlier`: the launcher's read of the file, used when it looked in the same place.
  */
-export async function loadProjectConfig(cwd: string, explicit?: string): Promise<ProjectConfig | undefined> {
-  const found = findProjectFile(cwd, explicit);
+export async function loadProjectConfig(cwd: string, explicit?: string, earlier?: ProjectFileRead): Promise<ProjectConfig | undefined> {
+  const found = findProjectFileOnce(cwd, explicit, earlier);
   if (!found) return undefined;
   return { file: found.file, source: found.source, values: checkProjectConfig(found.data, found.source, found.baseDir) };
 }

@@ -44,6 +44,25 @@ export function findProjectFile(cwd: string, explicit?: string): ProjectFile | u
   return { file: pkgFile, source: 'package.json ("regpush" key)', baseDir: cwd, data: pkg.regpush };
 }
 
+/** A successful read of the project file: where it was looked for, and what was found (undefined: no file). */
+export interface ProjectFileRead {
+  cwd: string;
+  explicit: string | undefined;
+  found: ProjectFile | undefined;
+}
+
+/**
+ * findProjectFile, unless `earlier` looked in the same place: then what it found. The launcher
+ * reads the file for a push's early connections (its "mirrors", early-connect.ts) and hands that
+ * read to main, so the command uses the very contents the connections followed and the file is
+ * read once. Only plain data crosses over: the launcher and main are two bundles, each with its own
+ * error classes, so a failed read is not handed over (main reads again and reports it itself).
+ */
+export function findProjectFileOnce(cwd: string, explicit: string | undefined, earlier: ProjectFileRead | undefined): ProjectFile | undefined {
+  if (earlier && earlier.cwd === cwd && earlier.explicit === explicit) return earlier.found;
+  return findProjectFile(cwd, explicit);
+}
+
 /**
  * The `mirrors` value ({"REGISTRY": ["MIRROR", …]}) as --registry-mirror REGISTRY=MIRROR values;
  * `bad(why)` is the error for a malformed one.

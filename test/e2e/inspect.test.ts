@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, after } from 'node:test';
 import { credsOf, exec, imageRef, loadState, pushRawBlob, runCli, skopeoInspect, tempDir, type SeededRegistry } from './harness.js';
+import { assertValidOutput } from './report-schema.js';
 
 const state = loadState();
 const R = state.registries;
@@ -36,6 +37,7 @@ for (const mode of modes) {
       const r = await runCli(['inspect', '--json', ref, ...credArgs(mode)]);
       assert.equal(r.code, 0, r.stderr);
       const mine = JSON.parse(r.stdout);
+      assertValidOutput('inspect', mine, `inspect --json ${image}`);
       const raw = await skopeoInspect(ref, { raw: true, creds: credsOf(R[mode]) });
       const summary = await skopeoInspect(ref, { creds: credsOf(R[mode]) });
       const cfg = await skopeoInspect(ref, { raw: true, config: true, creds: credsOf(R[mode]) });
@@ -60,6 +62,7 @@ for (const mode of modes) {
       const r = await runCli(['inspect', '--json', ref, ...credArgs(mode)]);
       assert.equal(r.code, 0, r.stderr);
       const mine = JSON.parse(r.stdout);
+      assertValidOutput('inspect', mine, `inspect --json ${image}`);
       const raw = await skopeoInspect(ref, { raw: true, creds: credsOf(R[mode]) });
       assert.equal(mine.digest, raw.digest);
       assert.deepEqual(mine.manifests.map((m: { digest: string }) => m.digest), raw.json.manifests.map((m: { digest: string }) => m.digest));
@@ -67,6 +70,7 @@ for (const mode of modes) {
         const p = await runCli(['inspect', '--json', '--platform', `linux/${arch}`, ref, ...credArgs(mode)]);
         assert.equal(p.code, 0, p.stderr);
         const pick = JSON.parse(p.stdout);
+        assertValidOutput('inspect', pick, `inspect --json --platform linux/${arch} ${image}`);
         const sk = await skopeoInspect(ref, { arch, creds: credsOf(R[mode]) });
         assert.deepEqual(pick.layers.map((l: { digest: string }) => l.digest), sk.json.Layers, `${image} ${arch}`);
         assert.equal(pick.indexDigest, raw.digest);
@@ -168,6 +172,7 @@ test('--platform on a single image: the image when it matches, else E_NOT_FOUND 
   assert.equal(ok.code, 0, ok.stderr);
   assert.equal(JSON.parse(ok.stdout).digest, state.images.anon['base/busybox:v2s2'].digest);
   assert.equal(JSON.parse(ok.stdout).kind, 'image');
+  assertValidOutput('inspect', JSON.parse(ok.stdout));
   for (const args of [['--platform', 'linux/arm64'], ['--platform', 'linux/arm64', '--json'], ['--platform', 'linux/arm64', '--config']]) {
     assertOneLineError(await runCli(['inspect', ...args, ref]), 4, 'E_NOT_FOUND', /is a single linux\/amd64 image, not linux\/arm64/);
   }
@@ -199,6 +204,7 @@ test('an OCI artifact whose config is not an image config (not even JSON): its t
   assert.equal(j.code, 0, j.stderr);
   const mine = JSON.parse(j.stdout);
   assert.equal(mine.kind, 'artifact');
+  assertValidOutput('inspect', mine, 'inspect --json of an artifact');
   assert.equal(mine.artifactType, 'application/vnd.example.thing.v1');
   assert.deepEqual(mine.config, { digest: a.config, mediaType: 'application/vnd.example.thing.config.v1', size: configBytes.length });
   assert.deepEqual(mine.layers.map((l: { digest: string }) => l.digest), [a.layer]);
@@ -223,6 +229,7 @@ test('an artifact with the OCI empty config and no artifactType: its type is the
   const mine = JSON.parse(j.stdout);
   assert.equal(mine.artifactType, 'application/vnd.oci.empty.v1+json');
   assert.deepEqual(Object.keys(mine.config).sort(), ['digest', 'mediaType', 'size']);
+  assertValidOutput('inspect', mine, 'inspect --json of an artifact with the empty config');
 });
 
 test('an image config that is JSON but no object (null, a list) → E_PROTOCOL naming it, not a crash', async () => {
@@ -256,6 +263,7 @@ test('Entrypoint and Cmd written as one string (Docker reads it as a list of one
   const mine = JSON.parse(j.stdout);
   assert.equal(mine.kind, 'image');
   assert.deepEqual([mine.config.Entrypoint, mine.config.Cmd, mine.config.Env], [['/bin/app'], ['serve'], null]);
+  assertValidOutput('inspect', mine, 'inspect --json of a config with string Entrypoint and Cmd, null Env');
   const text = await runCli(['inspect', a.ref]);
   assert.equal(text.code, 0, text.stderr);
   assert.match(text.stdout, /^Entrypoint: +\["\/bin\/app"\]$/m);

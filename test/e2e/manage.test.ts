@@ -10,6 +10,7 @@ import { test, after } from 'node:test';
 import { startFaultProxy, type FaultProxy } from '../fixtures/fault-proxy.js';
 import { startExtraRegistry } from '../fixtures/extra-registry.js';
 import { credsOf, imageRef, loadState, registryLogSince, logMark, runCli, skopeoInspect, tempDir, type Creds, type ExecResult, type SeededRegistry } from './harness.js';
+import { assertValidOutput } from './report-schema.js';
 
 const state = loadState();
 const R = state.registries;
@@ -113,6 +114,7 @@ for (const mode of modes) {
     const again = await runCli(['tag', '--json', ref, 't1', 't2', ...userArgs(creds)]);
     assert.equal(again.code, 0, again.stderr);
     assert.deepEqual(JSON.parse(again.stdout).tagsUnchanged, ['t1', 't2']);
+    assertValidOutput('tag', JSON.parse(again.stdout));
   });
 
   test(`${mode}: tags lists every tag, over several pages when the registry pages`, async () => {
@@ -121,6 +123,7 @@ for (const mode of modes) {
     const want = ['src', 't1', 't2', 't3', 't4', 't5', 't6', 't7'];
     // distribution 2.8 lists tags in storage order, not sorted.
     const listed = JSON.parse(direct.stdout) as { repository: string; tags: string[] };
+    assertValidOutput('tags', listed);
     assert.deepEqual({ ...listed, tags: [...listed.tags].sort() }, { repository: `${reg.host}/${repo}`, tags: want });
     const proxy = await pagingProxy(reg.url);
     try {
@@ -151,6 +154,7 @@ for (const mode of modes) {
     assert.equal(j.code, 0, j.stderr);
     assert.equal(JSON.parse(j.stdout).digest, state.images[mode]['base/multi:oci'].digest);
     assert.equal(JSON.parse(j.stdout).mediaType, 'application/vnd.oci.image.index.v1+json');
+    assertValidOutput('digest', JSON.parse(j.stdout));
   });
 
   test(`${mode}: delete by digest removes the manifest and every tag on it; a tag needs --force`, async () => {
@@ -179,6 +183,7 @@ for (const mode of modes) {
     const r = await runCli(['delete', '--force', '--json', ref, ...userArgs(creds)]);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(JSON.parse(r.stdout), { reference: `${reg.host}/${repo}-force@${digest}`, digest, resolvedFrom: 'src' });
+    assertValidOutput('delete', JSON.parse(r.stdout));
     assert.match(r.stderr, /every tag pointing at this manifest is gone with it/);
     assertOneLineError(await runCli(['digest', `${reg.host}/${repo}-force:also`, ...userArgs(creds)]), 4, 'E_NOT_FOUND');
   });
@@ -243,6 +248,7 @@ test('tag: a registry that serves the manifest under another Content-Type (appli
   const out = JSON.parse(r.stdout);
   assert.equal(out.digest, digest);
   assert.equal(out.mediaType, 'application/vnd.oci.image.manifest.v1+json');
+  assertValidOutput('tag', out);
   const put = proxy.requests.find((q) => q.method === 'PUT' && q.url.endsWith('/manifests/retyped'));
   assert.equal(put?.headers['content-type'], 'application/vnd.oci.image.manifest.v1+json');
   const sk = await skopeoInspect(`${R.anon.host}/manage/ctype-${stamp}:retyped`, { raw: true });

@@ -1,6 +1,8 @@
-// Validating `--json` reports against src/cli/report.schema.json with ajv (devDependency), twice:
+// Validating `--json` output against src/cli/report.schema.json with ajv (devDependency), twice:
 // as published (unknown fields allowed, as promised to consumers) and strictly (every field the
-// CLI prints must be declared in the schema, so the document cannot fall behind the code).
+// CLI prints must be declared in the schema, so the document cannot fall behind the code). The
+// reports of push, copy and sync are the schema's root; the smaller objects of inspect, tags,
+// digest, tag and delete are its $defs/<command>Output.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -38,13 +40,37 @@ function compile(schema: unknown): Validate {
   return ajv.compile(schema);
 }
 
-let validators: { published: Validate; strict: Validate } | undefined;
+/** The commands whose --json output is one of the schema's $defs rather than its root. */
+export type OutputCommand = 'inspect' | 'tags' | 'digest' | 'tag' | 'delete';
 
-/** Asserts that `report` (a parsed --json output) is valid against the schema, published and strict. */
-export function assertValidReport(report: unknown, what = 'report'): void {
-  validators ??= { published: compile(reportSchema()), strict: compile(strictCopy(reportSchema())) };
-  for (const [name, v] of Object.entries(validators)) {
-    const ok = v(report);
-    assert.ok(ok, `${what} does not match src/cli/report.schema.json (${name}): ${JSON.stringify(v.errors, null, 1)?.slice(0, 3000)}`);
+const validators = new Map<string, { published: Validate; strict: Validate }>();
+
+/** The schema with its root pointed at `$defs/<def>` (the root itself when `def` is undefined). */
+function rootedAt(def: string | undefined): Record<string, any> {
+  const schema = reportSchema();
+  if (def === undefined) return schema;
+  assert.ok(schema.$defs?.[def], `src/cli/report.schema.json has no $defs/${def}`);
+  const { oneOf: _reports, ...rest } = schema;
+  return { ...rest, $ref: `#/$defs/${def}` };
+}
+
+function check(value: unknown, what: string, def?: string): void {
+  const key = def ?? '';
+  let v = validators.get(key);
+  if (!v) validators.set(key, (v = { published: compile(rootedAt(def)), strict: compile(strictCopy(rootedAt(def))) }));
+  const where = def ? `src/cli/report.schema.json#/$defs/${def}` : 'src/cli/report.schema.json';
+  for (const [name, validate] of Object.entries(v)) {
+    const ok = validate(value);
+    assert.ok(ok, `${what} does not match ${where} (${name}): ${JSON.stringify(validate.errors, null, 1)?.slice(0, 3000)}`);
   }
+}
+
+/** Asserts that `report` (a parsed push, copy or sync --json output) is valid against the schema, published and strict. */
+export function assertValidReport(report: unknown, what = 'report'): void {
+  check(report, what);
+}
+
+/** Asserts that the parsed --json output of `command` is valid against its $defs/<command>Output, published and strict. */
+export function assertValidOutput(command: OutputCommand, output: unknown, what = `${command} --json`): void {
+  check(output, what, `${command}Output`);
 }

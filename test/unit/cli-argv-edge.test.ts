@@ -7,22 +7,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PassThrough } from 'node:stream';
-import { main } from '../../src/cli/main.js';
+import { runMain } from '../fixtures/run-main.js';
 
 const SRC = '127.0.0.1:1/a:1';
 const DST = '127.0.0.1:1/b:1';
 
-async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const stdout = new PassThrough().on('data', (d) => out.push(String(d)));
-  const stderr = new PassThrough().on('data', (d) => err.push(String(d)));
-  const stdin = new PassThrough();
-  stdin.end();
-  const code = await main(argv, { stdout, stderr, stdin, env: { REGPUSH_IDLE_TIMEOUT_MS: '2000' }, cwd: '/nonexistent-regpush-dir' });
-  return { code, stdout: out.join(''), stderr: err.join('') };
-}
+const run = (argv: string[]) => runMain(argv, { env: { REGPUSH_IDLE_TIMEOUT_MS: '2000' } });
 
 /** Exit 2, nothing on stdout, one error line ending in [code] and matching `pattern`. */
 function usage(r: { code: number; stdout: string; stderr: string }, pattern: RegExp, code = 'E_USAGE'): void {

@@ -1,6 +1,5 @@
 // One table per command drives both the yargs options and the parsed argument object.
 import assert from 'node:assert/strict';
-import { PassThrough } from 'node:stream';
 import { describe, it } from 'node:test';
 import yargs, { type Argv } from 'yargs';
 import { copyCommand, copyFlags } from '../../src/cli/commands/copy.js';
@@ -11,7 +10,7 @@ import { pushCommand, pushFlags } from '../../src/cli/commands/push.js';
 import { checkGivenOnce, defineFlags, flagsGivenOnce, withFlags, type FlagSpec, type FlagTable, type InferredArgs } from '../../src/cli/flag-table.js';
 import { SecretSet } from '../../src/redact.js';
 import type { CliIO } from '../../src/cli/io.js';
-import { main } from '../../src/cli/main.js';
+import { runMain } from '../fixtures/run-main.js';
 import { UsageError } from '../../src/errors.js';
 
 const demo = defineFlags({
@@ -153,12 +152,9 @@ describe('the commands use their tables', () => {
     });
 
     it(`${cmd}: help lists every flag of the table with its help group`, async () => {
-      const out: string[] = [];
-      const sink = () => Object.assign(new PassThrough(), { columns: 100 }).on('data', (d) => out.push(String(d)));
-      const stdin = new PassThrough();
-      stdin.end();
-      assert.equal(await main([cmd, '--help'], { stdout: sink(), stderr: sink(), stdin, env: {} }), 0);
-      const help = out.join('');
+      const r = await runMain([cmd, '--help'], { columns: 100 });
+      assert.equal(r.code, 0, r.stderr);
+      const help = r.stdout + r.stderr; // both streams, as the help may use either
       for (const [name, spec] of Object.entries(table)) {
         if (spec.hidden) {
           assert.doesNotMatch(help, new RegExp(`--${name}\\b(?!-)`), `--${name} is hidden`);
@@ -180,13 +176,9 @@ describe('the commands use their tables', () => {
     for (const name of once) {
       const spec: FlagSpec = pushFlags[name as keyof typeof pushFlags];
       const [v1, v2] = spec.type === 'number' ? ['1', '2'] : spec.choices ? [spec.choices[0]!, spec.choices[1]!] : ['x', 'y'];
-      const err: string[] = [];
-      const stderr = Object.assign(new PassThrough(), { columns: 100 }).on('data', (d) => err.push(String(d)));
-      const stdin = new PassThrough();
-      stdin.end();
-      const code = await main(['push', `--${name}`, v1, `--${name}`, v2], { stdout: new PassThrough(), stderr, stdin, env: {}, cwd: '/nonexistent-regpush-dir' });
-      assert.equal(code, 2, name);
-      assert.match(err.join(''), new RegExp(`--${name} was given 2 times; give it once \\[E_USAGE\\]`), name);
+      const r = await runMain(['push', `--${name}`, v1, `--${name}`, v2], { columns: 100 });
+      assert.equal(r.code, 2, name);
+      assert.match(r.stderr, new RegExp(`--${name} was given 2 times; give it once \\[E_USAGE\\]`), name);
     }
   });
 });

@@ -5,20 +5,10 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { PassThrough } from 'node:stream';
-import { main } from '../../src/cli/main.js';
+import { runMain } from '../fixtures/run-main.js';
 import { exampleRows, wrapWords } from '../../src/cli/help-layout.js';
 
-async function run(argv: string[], columns = 100): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const stdout = new PassThrough().on('data', (d) => out.push(String(d)));
-  const stderr = Object.assign(new PassThrough(), { columns }).on('data', (d) => err.push(String(d)));
-  const stdin = new PassThrough();
-  stdin.end();
-  const code = await main(argv, { stdout, stderr, stdin, env: {}, cwd: '/nonexistent-regpush-dir' });
-  return { code, stdout: out.join(''), stderr: err.join('') };
-}
+const run = (argv: string[], columns = 100) => runMain(argv, { columns });
 
 /** The words of the Examples section, with the ` \` continuations and `#` comment marks left out. */
 function exampleWords(help: string): string[] {

@@ -4,22 +4,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
-import { main } from '../../src/cli/main.js';
+import { runMain } from '../fixtures/run-main.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'regpush-cli-sync-'));
 
-async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const stdout = new PassThrough().on('data', (d) => out.push(String(d)));
-  const stderr = new PassThrough().on('data', (d) => err.push(String(d)));
-  const stdin = new PassThrough();
-  stdin.end();
-  const code = await main(argv, { stdout, stderr, stdin, env: {}, cwd: dir });
-  return { code, stdout: out.join(''), stderr: err.join('') };
-}
+const run = (argv: string[]) => runMain(argv, { cwd: dir });
 
 function oneLine(r: { code: number; stdout: string; stderr: string }, pattern: RegExp): void {
   assert.equal(r.code, 2, r.stderr);

@@ -1,12 +1,29 @@
 // The launcher's pre-scan (src/cli/early-connect.ts): which registries a command line names, how
 // many connections each gets, and what it leaves alone (proxies, mirrors, other commands).
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { earlyOrigins } from '../../src/cli/early-connect.js';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connectEarly, earlyOrigins } from '../../src/cli/early-connect.js';
+import type { ProjectFileRead } from '../../src/cli/project-file.js';
+import { runMain } from '../fixtures/run-main.js';
 import type { MirrorMap } from '../../src/registry/mirror-config.js';
 
 const none: Record<string, string | undefined> = {};
 const origins = (argv: string[], env = none, mirrors: MirrorMap | 'unknown' = {}): string[] => earlyOrigins(argv, env, () => mirrors).map((o) => `${o.host}:${o.port} ×${o.connections}`);
+
+/**
+ * A working directory for a project file, removed after the test, and the variables that keep the
+ * machine's registries.conf and daemon.json out, so that only the project file's mirrors count.
+ */
+function projectDir(t: TestContext, prefix: string): { dir: string; env: Record<string, string> } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'none.conf'), '');
+  writeFileSync(join(dir, 'none.json'), '{}');
+  return { dir, env: { REGISTRIES_CONFIG_PATH: join(dir, 'none.conf'), REGPUSH_DOCKER_DAEMON_JSON: join(dir, 'none.json') } };
+}
 
 test('push: the target gets three connections (tag GET, layer and config upload sessions), the source one', () => {
   assert.deepEqual(origins(['push', '--from', 'src.example:5000/base:1', '--to', 'dst.example/app:1', '--app', '.']), ['dst.example:443 ×3', 'src.example:5000 ×1']);
@@ -73,9 +90,6 @@ test('nothing for other commands, help, version, or references that do not parse
 test('regpush push: the launcher opens the connections, and the first requests go out on them', async (t) => {
   const http = await import('node:http');
   const { spawn } = await import('node:child_process');
-  const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
-  const { join } = await import('node:path');
   const { fileURLToPath } = await import('node:url');
   const dir = mkdtempSync(join(tmpdir(), 'regpush-early-cli-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -120,16 +134,8 @@ test('which origins are https: the transport puts TLS on those connections at on
 });
 
 test('push: the mirrors of regpush.json (or --config-file) keep the launcher away from the source, as --registry-mirror does', async (t) => {
-  const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
-  const { join } = await import('node:path');
   const { mirrorMap } = await import('../../src/cli/early-connect.js');
-  const dir = mkdtempSync(join(tmpdir(), 'regpush-early-project-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  // No registries.conf or daemon.json of the machine's: only the project file counts here.
-  const env = { REGISTRIES_CONFIG_PATH: join(dir, 'none.conf'), REGPUSH_DOCKER_DAEMON_JSON: join(dir, 'none.json') };
-  writeFileSync(join(dir, 'none.conf'), '');
-  writeFileSync(join(dir, 'none.json'), '{}');
+  const { dir, env } = projectDir(t, 'regpush-early-project-');
   const argv = ['push', '--from', 'alpine:3', '--to', 'reg.example/app:1'];
   const withProject = (a: string[]) => earlyOrigins(a, env, () => mirrorMap(a, env, dir)).map((o) => `${o.host}:${o.port} ×${o.connections}`);
   assert.deepEqual(withProject(argv), ['reg.example:443 ×3', 'registry-1.docker.io:443 ×1', 'auth.docker.io:443 ×1'], 'no project file: Hub is contacted');
@@ -144,4 +150,56 @@ test('push: the mirrors of regpush.json (or --config-file) keep the launcher awa
   assert.deepEqual(withProject(argv), ['reg.example:443 ×3']);
   writeFileSync(join(dir, 'regpush.json'), '{"mirrors": ');
   assert.equal(mirrorMap(argv, env, dir), 'unknown', 'a file that is not JSON: unknown');
+});
+
+test('push: regpush.json is read once, by the launcher, and the command takes what it read (a change in between is not seen)', async (t) => {
+  const { dir, env: noMirrors } = projectDir(t, 'regpush-early-once-');
+  const env = { ...noMirrors, REGPUSH_IDLE_TIMEOUT_MS: '2000' };
+  // Nothing listens on port 1: the push fails on the network once it knows where to go.
+  writeFileSync(join(dir, 'regpush.json'), JSON.stringify({ to: '127.0.0.1:1/app:1', mirrors: { '127.0.0.1:1': ['127.0.0.2:1'] } }));
+  const reads: ProjectFileRead[] = [];
+  const argv = ['push', '--from', '127.0.0.1:1/base:1', '--retries', '0'];
+  // The file mirrors the source's registry, so the launcher opens nothing; it read the file to know.
+  assert.equal(connectEarly(argv, env, dir, (read) => reads.push(read)), undefined);
+  assert.equal(reads.length, 1);
+  assert.deepEqual(reads[0]!.found?.data, { to: '127.0.0.1:1/app:1', mirrors: { '127.0.0.1:1': ['127.0.0.2:1'] } });
+  writeFileSync(join(dir, 'regpush.json'), '{}'); // no "to" any more: a command reading it again would stop at a missing --to
+  const r = await runMain(argv, { env, cwd: dir, io: { projectFile: reads[0] } });
+  assert.doesNotMatch(r.stderr, /Missing required argument/, 'the command read the project file again');
+  assert.equal(r.code, 5, r.stderr);
+  assert.match(r.stderr, /\[E_NETWORK\]$/m);
+});
+
+test('regpush push: the launcher hands its read of regpush.json to the command, so the file is read once in all', async (t) => {
+  const { spawn } = await import('node:child_process');
+  const { fileURLToPath } = await import('node:url');
+  const { dir, env: noMirrors } = projectDir(t, 'regpush-early-reads-');
+  writeFileSync(join(dir, 'regpush.json'), JSON.stringify({ to: '127.0.0.1:1/app:1', mirrors: { '127.0.0.1:1': ['127.0.0.2:1'] } }));
+  // Counts the reads of regpush.json in the launcher's process (the bundles call fs.readFileSync through the module object).
+  const preload = join(dir, 'count-reads.cjs');
+  writeFileSync(preload, `const fs = require('node:fs');
+const read = fs.readFileSync;
+let n = 0;
+fs.readFileSync = function (file, ...rest) { if (String(file).endsWith('regpush.json')) n++; return read.call(this, file, ...rest); };
+process.on('exit', () => fs.writeFileSync(${JSON.stringify(join(dir, 'reads'))}, String(n)));
+`);
+  const bin = fileURLToPath(new URL('../../cli/regpush.cjs', import.meta.url));
+  const env = { ...process.env, DOCKER_CONFIG: dir, ...noMirrors };
+  const push = async (): Promise<{ code: number | null; stderr: string }> => {
+    const child = spawn(process.execPath, ['--require', preload, bin, 'push', '--from', '127.0.0.1:1/base:1', '--retries', '0'], { cwd: dir, env });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    return { code: await new Promise<number | null>((r) => child.on('close', r)), stderr };
+  };
+  // The push used the file ("to"; nothing listens on port 1) and the launcher read it (its "mirrors", for the source).
+  const r = await push();
+  assert.equal(r.code, 5, r.stderr);
+  assert.match(r.stderr, /\[E_NETWORK\]$/m);
+  assert.equal(readFileSync(join(dir, 'reads'), 'utf8'), '1', 'regpush.json reads in the whole run');
+  // A file the launcher cannot read: the command reads it itself and says what is wrong, as before
+  // (an error of the launcher's bundle handed over would be no RegpushError to main: exit 1, E_INTERNAL).
+  writeFileSync(join(dir, 'regpush.json'), '{"mirrors": ');
+  const bad = await push();
+  assert.equal(bad.code, 2, bad.stderr);
+  assert.equal(bad.stderr, 'regpush: error: regpush.json: not valid JSON [E_INPUT]\n');
 });

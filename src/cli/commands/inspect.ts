@@ -56,7 +56,7 @@ export function inspectCommand(y: Argv, io: CliIO, done: (code: number) => void,
   );
 }
 
-/** The JSON shape of `inspect --json` (raw bytes left out). */
+/** The JSON shape of `inspect --json` (raw bytes left out); described by $defs/inspectOutput of src/cli/report.schema.json. */
 export function inspectJson(r: InspectResult): Record<string, unknown> {
   const { raw: _raw, configRaw: _configRaw, ...rest } = r;
   return rest;

@@ -75,6 +75,7 @@ async function setUp(a: UserArgs, io: CliIO, role: 'from' | 'to', secrets: Secre
   };
 }
 
+/** `--json`: the result object as it is; described by $defs/<command>Output of src/cli/report.schema.json (tagsOutput, digestOutput…). */
 const json = (io: CliIO, value: unknown) => io.stdout.write(JSON.stringify(value, null, 2) + '\n');
 
 /** Registers tags, digest, tag and delete. */

@@ -65,7 +65,7 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void, se
       const [{ parseAppFlag }, { push }] = await Promise.all([import('../../layer/index.js'), import('../../push/push.js')]);
       checkGivenOnce(pushFlags, argv);
       const cwd = io.cwd ?? process.cwd();
-      const project = await loadProjectConfig(cwd, argv['config-file']);
+      const project = await loadProjectConfig(cwd, argv['config-file'], io.projectFile);
       const a = mergeWithFlags(argv, project?.values);
       const where = project ? ` (or "$KEY" in ${project.source})` : ' (or "$KEY" in regpush.json)';
       if (!a.from) throw new UsageError(`Missing required argument: --from${where.replace('$KEY', 'from')}`);
