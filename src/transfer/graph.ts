@@ -131,12 +131,11 @@ async function walkGraph(
     // The children are read together (a few at a time, checkIndexChildren bounds how many) and
     // walked in the index's order as before: the order they are written in does not depend on
     // which answer came first.
-    prefetch(p.index.manifests.filter((d) => !seen.has(d.digest)).map((d) => d.digest));
     try {
+      prefetch(p.index.manifests.filter((d) => !seen.has(d.digest)).map((d) => d.digest));
       for (const d of p.index.manifests) {
         if (seen.has(d.digest)) continue;
         seen.add(d.digest);
-        budget.child();
         const child = await (reads.get(d.digest) ?? client.getManifest(repo, d.digest));
         budget.hold(child.bytes.length);
         const cp = parseManifest(child.bytes, child.mediaType || d.mediaType);
@@ -149,13 +148,15 @@ async function walkGraph(
     }
   }
   /**
-   * Starts reading `digests`, CHILD_MANIFEST_READS at a time. None starts once a read or the walk
-   * has failed: the walk meets the first failure in order and stops there, so what was never
-   * started is never awaited.
+   * Counts `digests` (those not read yet) against the graph's budget, then starts reading them,
+   * CHILD_MANIFEST_READS at a time. None starts once a read or the walk has failed: the walk meets
+   * the first failure in order and stops there, so what was never started is never awaited.
    */
   function prefetch(digests: string[]): void {
     const limit = pLimit(CHILD_MANIFEST_READS);
     const fresh = [...new Set(digests)].filter((d) => !reads.has(d));
+    // Counted before any is read: past the budget, none of this index's children is fetched.
+    for (const _ of fresh) budget.child();
     pulls?.will(fresh.length);
     topAnswered();
     for (const digest of fresh) {
