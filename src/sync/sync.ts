@@ -29,7 +29,10 @@ import { silentLogger, type Logger } from '../log.js';
 import { formatReference, manifestRef, repositoryName, type ImageReference } from '../ref/reference.js';
 import { apiHost } from '../ref/registry.js';
 import type { ConnectionOptions } from '../registry/connect.js';
-import { asRegpushError, TransferRun, type TransferTarget } from '../transfer/engine.js';
+import { asRegpushError, checkImages, TransferRun, type TransferTarget } from '../transfer/engine.js';
+
+/** Images in flight by default (the engine's, shared with copy --all-tags). */
+export { DEFAULT_IMAGES } from '../transfer/engine.js';
 import type { BlobEvents, BlobReport } from '../transfer/types.js';
 import type { PullMeter } from '../transfer/graph.js';
 import { copyImage } from '../transfer/image-copy.js';
@@ -37,13 +40,6 @@ import type { SyncImage, SyncSpec } from './config.js';
 import { needsTagList, selectTags } from './select.js';
 import { crossShardWriters, inShard, type Neighbour, type Shard } from './shard.js';
 import { destinationRepository, syncUnits, targetClashes, type SyncUnit } from './target.js';
-
-/**
- * Default images in flight. Each holds up to --jobs blob transfers; 4 × 4 keeps two cores and a
- * registry busy without one slow image holding up the rest (measured with the bench's sync
- * scenario: docs/performance.md).
- */
-export const DEFAULT_IMAGES = 4;
 
 /** How often the rate-limit gate asks the source again (a HEAD, which Docker Hub does not count). */
 const DEFAULT_RATE_POLL_MS = 30_000;
@@ -141,7 +137,7 @@ interface Work {
 
 /** Syncs the file's images; rejects with E_PARTIAL (the result in its details) when some failed. */
 export async function sync(opts: SyncOptions): Promise<SyncResult> {
-  const images = checkCount(opts.images ?? DEFAULT_IMAGES, '--images');
+  const images = checkImages(opts.images);
   if (opts.minRateLimit !== undefined && !(Number.isInteger(opts.minRateLimit) && opts.minRateLimit >= 0)) {
     throw new UsageError(`--min-ratelimit must be a whole number (got ${opts.minRateLimit})`);
   }
@@ -214,11 +210,6 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
   } finally {
     run.close();
   }
-}
-
-function checkCount(n: number, flag: string): number {
-  if (!Number.isInteger(n) || n < 1 || n > 64) throw new UsageError(`${flag} must be a whole number from 1 to 64 (got ${n})`);
-  return n;
 }
 
 function failureLine(u: SyncUnitResult): string {

@@ -40,6 +40,13 @@ import { headsAfterUpload } from '../registry/quirks.js';
  */
 export const DEFAULT_JOBS = 4;
 
+/**
+ * Default images in flight: sync's units, copy --all-tags's tags. Each holds up to --jobs blob
+ * transfers; 4 × 4 keeps two cores and a registry busy without one slow image holding up the rest
+ * (measured with the bench's sync scenario: docs/performance.md).
+ */
+export const DEFAULT_IMAGES = 4;
+
 /** The longest settle() waits: an interrupted upload request's grace, then the DELETE of its session. */
 const SETTLE_MS = 2 * CANCEL_TIMEOUT_MS + 1_000;
 
@@ -53,6 +60,11 @@ export function checkJobs(jobs: number | undefined, flag = '--jobs'): number {
   return n;
 }
 
+/** Checks an --images value: the same rule as --jobs. */
+export function checkImages(images: number | undefined): number {
+  return checkJobs(images ?? DEFAULT_IMAGES, '--images');
+}
+
 /** What a run needs from the operation's options. */
 export interface TransferRunOptions extends ConnectionOptions {
   logger?: Logger;
@@ -60,8 +72,14 @@ export interface TransferRunOptions extends ConnectionOptions {
   events?: BlobEvents;
   /** Parallel blob transfers per image (checked with checkJobs). */
   jobs?: number;
-  /** Track where blobs land so later repositories of a registry mount them (sync). */
-  trackLanded?: boolean;
+  /**
+   * Track where blobs land, so that images copied at once never upload one blob into one
+   * repository twice (the later waits for the earlier's landing and skips it). `true` also
+   * mounts a blob landed in one repository into the next of that registry (sync);
+   * 'same-repository' does only the former (copy --all-tags, whose targets already share one
+   * read per blob through the tee).
+   */
+  trackLanded?: boolean | 'same-repository';
   /** Plan only, write nothing: no speculative start (no upload session is opened while planning). */
   dryRun?: boolean;
 }
@@ -100,7 +118,7 @@ export class TransferRun {
       signal: this.abort.signal,
       events: opts.events,
       uploads: new UploadMemory({ chunkSize: opts.chunkSize }),
-      landed: opts.trackLanded ? new LandedBlobs() : undefined,
+      landed: opts.trackLanded ? new LandedBlobs(opts.trackLanded === true) : undefined,
       stated: new Set(),
       sessions: new UploadSessions(),
     };
@@ -362,6 +380,7 @@ export class TargetSet {
   async plan(source: RepoEndpoint, blobs: readonly Descriptor[]): Promise<void> {
     const heads = pLimit(Math.max(this.run.jobs, MIN_PLAN_CONCURRENCY));
     const first = this.startEarly(source, blobs);
+    this.claimAhead(blobs);
     // The blob started early moves as soon as its own HEADs have answered, not after every
     // blob's: transfer() then waits for that move instead of starting it. A target waiting for
     // another image's landing of it is left out: inside the move it would wait in a --jobs slot
@@ -436,6 +455,27 @@ export class TargetSet {
     this.early.set(d.digest, e);
     this.run.logger.debug(`${d.digest}: ${e.read ? 'upload session and source GET' : 'mount'} sent with the plan's HEAD (${ts.length} target(s))`);
     return d;
+  }
+
+  /**
+   * Where landings are kept per repository only (copy --all-tags: LandedBlobs without mounts
+   * across repositories), the set that plans a blob first claims its landing at every target at
+   * once, before any HEAD. Another image planning that blob meanwhile then waits for this set's
+   * landing at every target, instead of landing it at some targets itself while waiting at others
+   * (each image's tee would read the source once: twice in all). A claim whose HEAD finds the blob
+   * present is settled at once (planOne); one never moved is withdrawn by setAside or finish().
+   */
+  private claimAhead(blobs: readonly Descriptor[]): void {
+    const landed = this.run.ctx.landed;
+    if (!landed || landed.acrossRepositories) return;
+    for (const d of blobs) {
+      if (isForeignLayer(d)) continue; // never moved, so never landed
+      for (const t of this.live) {
+        const key = landingKey(t, d.digest);
+        if (t.plans.has(d.digest) || t.present.has(d.digest) || this.landings.has(key) || landed.claimed(t.ep.client.registry, t.ep.repo, d.digest)) continue;
+        this.claim(t, d.digest, key);
+      }
+    }
   }
 
   /** Whether `d` starts speculatively at `t` (see startEarly). */

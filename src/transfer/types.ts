@@ -60,6 +60,9 @@ export interface BlobEvents {
  * An entry is a promise: in flight until the blob is confirmed; one that fails is withdrawn.
  */
 export class LandedBlobs {
+  /** @param acrossRepositories whether find() offers a repository as a mount source for the registry's others (false: landings are only waited for in their own repository). */
+  constructor(readonly acrossRepositories = true) {}
+
   /** "registry digest" → a repository holding it. */
   private readonly anyRepo = new Map<string, Promise<string | undefined>>();
   /** "registry repo digest" → whether it landed there. */
@@ -67,6 +70,7 @@ export class LandedBlobs {
 
   /** A repository of `registry` that holds (or is receiving) `digest`; resolves undefined if that landing failed. */
   find(registry: string, digest: string): Promise<string | undefined> | undefined {
+    if (!this.acrossRepositories) return undefined;
     return this.anyRepo.get(`${registry} ${digest}`);
   }
 
