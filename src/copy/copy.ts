@@ -2,7 +2,8 @@
  * copy(): promote an image as it is — same manifest bytes, same digests — to one or more targets.
  * Each source blob is read once and streamed to every target that lacks it; one failing target
  * does not stop or corrupt the others, no target gets a manifest before all its blobs, and a
- * target that already holds the image under every tag is not written at all.
+ * target that already holds the image under every tag is not written at all. With --all-tags the
+ * source's tags go --images at a time (all-tags.ts).
  */
 import { RegistryError, UsageError } from '../errors.js';
 import { parseFormat } from '../image/convert.js';
@@ -13,11 +14,12 @@ import type { Logger } from '../log.js';
 import { checkTag, formatReference, manifestRef, parseReference, type ImageReference } from '../ref/reference.js';
 import type { ConnectionOptions } from '../registry/connect.js';
 import type { HttpStats } from '../http/stats.js';
-import { TargetSet, TransferRun, type TransferTarget } from '../transfer/engine.js';
+import { checkImages, TargetSet, TransferRun, type TransferTarget } from '../transfer/engine.js';
 import { oneTargetPerRepository } from '../transfer/target-list.js';
 import type { BlobEvents, BlobReport } from '../transfer/types.js';
 import type { CopyGraph } from '../transfer/graph.js';
-import { copyImage, type ImageCopyOutcome } from '../transfer/image-copy.js';
+import { copyImage, type ImageCopyOptions, type ImageCopyOutcome } from '../transfer/image-copy.js';
+import { copyTags, type TagCopy } from './all-tags.js';
 
 /** Options of copy(). */
 export interface CopyOptions extends ConnectionOptions {
@@ -35,6 +37,8 @@ export interface CopyOptions extends ConnectionOptions {
   referrers?: boolean;
   /** Copy every tag of the source repository. */
   allTags?: boolean;
+  /** With allTags: tags copied at once, each with `jobs` blob transfers (default 4, at most 64; sync's --images). */
+  images?: number;
   /** Refuse to move a target tag that points at another digest. */
   noClobber?: boolean;
   /** Resolve and HEAD each blob at each target, report the plan; write nothing. */
@@ -92,8 +96,13 @@ export async function copy(opts: CopyOptions): Promise<CopyResult> {
   const platforms: Platform[] | undefined =
     !opts.platform || opts.platform === 'all' ? undefined : opts.platform.split(',').map((p) => parsePlatform(p.trim()));
   const format = opts.format === undefined ? undefined : parseFormat(opts.format);
+  if (opts.images !== undefined && !opts.allTags) throw new UsageError('--images is the number of tags copied at once with --all-tags; a single image\'s blob transfers are --jobs');
+  const images = opts.allTags ? checkImages(opts.images) : 1;
   const t0 = performance.now();
-  const run = new TransferRun(opts);
+  // Tags copied at once must not upload one blob into one repository twice: the run records the
+  // landings (in its own repository only: the tee already reads each blob once for all targets).
+  // A dry run writes nothing, so there is nothing to wait for.
+  const run = new TransferRun({ ...opts, trackLanded: opts.allTags && !opts.dryRun ? 'same-repository' : undefined });
   const set = run.targets(oneTargetPerRepository(dstRefs, (ref) => [ref.tag ?? 'latest', ...extraTags]), srcRef);
   const results = new Map<TransferTarget, CopyTargetResult>(set.list.map((t) => [t, { reference: '', target: formatReference(t.ref), digest: '', tags: [], ok: false, blobs: t.blobs, referrers: 0, referrersSkipped: 0 }]));
   try {
@@ -103,20 +112,29 @@ export async function copy(opts: CopyOptions): Promise<CopyResult> {
     // A loopback target's scheme probe overlaps reading the source instead of delaying the first
     // blob. Its failure is not handled here: the first real request reports it.
     for (const t of set.list) t.ep.client.ready().catch(() => undefined);
-    let first: ImageCopyOutcome | undefined;
-    for (const ref of refs) {
-      const tags = opts.allTags ? [ref] : undefined;
-      const outcome = await copyImage(set, source, ref, { platforms, format, log: (m) => opts.logger?.info(m), warn: (m) => opts.logger?.warn(m), referrers: opts.referrers, noClobber: opts.noClobber, dryRun: opts.dryRun, tags });
-      first ??= outcome;
-      for (const t of set.live) record(results.get(t)!, t, outcome, tags ?? t.tags);
+    const imageOpts: ImageCopyOptions = { platforms, format, log: (m) => opts.logger?.info(m), warn: (m) => opts.logger?.warn(m), referrers: opts.referrers, noClobber: opts.noClobber, dryRun: opts.dryRun };
+    let copied: TagCopy[];
+    if (opts.allTags) copied = await copyTags(run, set, source, srcRef, refs, images, imageOpts);
+    else {
+      const outcome = await copyImage(set, source, refs[0]!, imageOpts);
+      copied = [{ tag: refs[0]!, outcome, at: new Map(set.live.map((t) => [t, t])) }];
     }
+    // In tag order (sorted), whatever order the tags ended in: the report is the same run to run.
+    for (const { tag, outcome, at } of copied) {
+      for (const [t, own] of at) {
+        if (own !== t) t.blobs.push(...own.blobs);
+        if (!own.failed) record(results.get(t)!, t, own, outcome, opts.allTags ? [tag] : t.tags);
+      }
+    }
+    // The first tag starts before any target can have failed: its outcome is always there.
+    const first = copied[0]!.outcome;
     const result: CopyResult = {
-      source: { reference: formatReference(srcRef), digest: first!.sourceDigest, ...(first!.sourceMirror ? { mirror: first!.sourceMirror } : {}) },
-      digest: first!.digest,
-      mediaType: first!.mediaType,
-      digestChanged: first!.graph?.rewritten ?? false,
+      source: { reference: formatReference(srcRef), digest: first.sourceDigest, ...(first.sourceMirror ? { mirror: first.sourceMirror } : {}) },
+      digest: first.digest,
+      mediaType: first.mediaType,
+      digestChanged: first.graph?.rewritten ?? false,
       targets: set.list.map((t) => finalTargetResult(results.get(t)!, t)),
-      platforms: first!.graph ? platformsOf(first!.graph) : undefined,
+      platforms: first.graph ? platformsOf(first.graph) : undefined,
       dryRun: !!opts.dryRun,
       timings: { total: Math.round(performance.now() - t0) },
       http: run.transport.stats.snapshot(),
@@ -136,15 +154,15 @@ export async function copy(opts: CopyOptions): Promise<CopyResult> {
   }
 }
 
-/** Adds one image's outcome at `t` to its result. */
-function record(r: CopyTargetResult, t: TransferTarget, outcome: ImageCopyOutcome, tags: string[]): void {
+/** Adds one image's outcome at `t` (`own`: the target of the image's own set, `t` itself unless --all-tags) to its result. */
+function record(r: CopyTargetResult, t: TransferTarget, own: TransferTarget, outcome: ImageCopyOutcome, tags: string[]): void {
   r.ok = true;
   r.digest = outcome.digest;
   r.reference = `${t.ref.registry}/${t.ref.repository}@${outcome.digest}`;
   r.tags.push(...tags);
-  if (outcome.unchanged.has(t)) (r.tagsUnchanged ??= []).push(...tags);
-  r.referrers += outcome.referrers.get(t) ?? 0;
-  r.referrersSkipped += outcome.referrersSkipped.get(t) ?? 0;
+  if (outcome.unchanged.has(own)) (r.tagsUnchanged ??= []).push(...tags);
+  r.referrers += outcome.referrers.get(own) ?? 0;
+  r.referrersSkipped += outcome.referrersSkipped.get(own) ?? 0;
 }
 
 function finalTargetResult(r: CopyTargetResult, t: TransferTarget): CopyTargetResult {

@@ -1,0 +1,77 @@
+/**
+ * copy --all-tags: the source repository's tags, --images at a time, each with --jobs blob
+ * transfers, the shape sync gives its images. Each tag goes through a TargetSet of its own over
+ * the command's target repositories (run.targets), so tags in flight never share a plan; what
+ * they do share is the run: its transport and tokens, and its record of landed blobs (the copy's
+ * TransferRun has trackLanded 'same-repository'), so a blob two tags in flight both lack is
+ * uploaded into a repository once: the later tag waits for that landing and skips the blob.
+ *
+ * What stays as it was when tags went one after the other:
+ *   - a target that fails is set aside: no tag not yet started is copied there (tags already in
+ *     flight there finish or fail on their own), and the other targets go on;
+ *   - with one target, or when a tag fails for all of them (its source manifest cannot be read),
+ *     the first failure is the copy's: no further tag starts and every request still running is
+ *     cancelled (the caller's catch undoes what was started early);
+ *   - the outcomes come back in the order of `refs` (sorted), whatever order the tags ended in.
+ */
+import pLimit from 'p-limit';
+import type { ImageReference } from '../ref/reference.js';
+import type { TargetSet, TransferRun, TransferTarget } from '../transfer/engine.js';
+import type { RepoEndpoint } from '../transfer/types.js';
+import { copyImage, type ImageCopyOptions, type ImageCopyOutcome } from '../transfer/image-copy.js';
+
+/** One tag copied: its outcome, and for each of the command's targets (not set aside when the tag started) the target of the tag's own set. */
+export interface TagCopy {
+  tag: string;
+  outcome: ImageCopyOutcome;
+  at: Map<TransferTarget, TransferTarget>;
+}
+
+/**
+ * Copies each tag of `refs` from `source` to the live targets of `targets`, `images` at a time.
+ * Resolves with one entry per tag copied, in the order of `refs` (a tag started after every
+ * target was set aside has none); rejects with the first failure that ends the copy.
+ */
+export async function copyTags(run: TransferRun, targets: TargetSet, source: RepoEndpoint, sourceRef: ImageReference, refs: readonly string[], images: number, opts: ImageCopyOptions): Promise<TagCopy[]> {
+  const limit = pLimit(images);
+  const copied: (TagCopy | undefined)[] = [];
+  let stopped: { err: unknown } | undefined;
+  await Promise.all(
+    refs.map((tag, i) =>
+      limit(async () => {
+        if (stopped) return;
+        try {
+          copied[i] = await copyTag(run, targets, source, sourceRef, tag, opts);
+        } catch (err) {
+          // The first failure is the copy's: the tags in flight stop now (their aborts are
+          // reported as this failure by run.failure) and no other tag starts.
+          if (stopped) return;
+          stopped = { err };
+          run.stop(err);
+        }
+      }),
+    ),
+  );
+  if (stopped) throw stopped.err;
+  return copied.filter((c): c is TagCopy => c !== undefined);
+}
+
+/** Copies one tag through a set of its own; a target it sets aside is set aside for the copy. */
+async function copyTag(run: TransferRun, targets: TargetSet, source: RepoEndpoint, sourceRef: ImageReference, tag: string, opts: ImageCopyOptions): Promise<TagCopy | undefined> {
+  const live = targets.live;
+  if (!live.length) return undefined;
+  // failFast as the command's set has it: one target given means its first failure is the copy's,
+  // even where an earlier failure left one of several live.
+  const set = run.targets(live.map((t) => ({ ref: t.ref, tags: [tag] })), sourceRef, { failFast: targets.failFast });
+  const at = new Map(live.map((t, k) => [t, set.list[k]!] as const));
+  // What each repository is known to hold is shared by its tags: a blob one tag found or landed
+  // there costs the next no HEAD, as when one set went through the tags one after the other.
+  for (const [t, own] of at) own.present = t.present;
+  try {
+    const outcome = await copyImage(set, source, tag, { ...opts, tags: [tag] });
+    return { tag, outcome, at };
+  } finally {
+    for (const [t, own] of at) if (own.failed) t.failed ??= own.failed;
+    set.finish();
+  }
+}

@@ -1,0 +1,184 @@
+// copy --all-tags copies several tags at once (--images, default 4), each with a set of its own,
+// against in-process fake registries (test/fixtures/fake-registry.ts): tags go together and no
+// more than --images at a time, a blob tags share is read once and uploaded once per target
+// repository, the report keeps its shape and tag order, and a failure keeps its meaning. Shown by
+// request order (each logged request says which requests had arrived when it was answered), not
+// by timings.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copy, type CopyResult, type RegpushError } from '../../src/index.js';
+import { bytesOf, fakeLibraryOptions, fakeRegistryPool, type FakeRegistry, type LoggedRequest } from '../fixtures/fake-registry.js';
+
+const fake = fakeRegistryPool();
+const TAGS = ['a', 'b', 'c', 'd', 'e', 'f', 'g'];
+/** A target's manifest HEAD by tag: the first request of each tag's copy there. */
+const tagHead = { kind: 'manifest' as const, method: 'HEAD', when: (r: { tag?: string }) => r.tag !== undefined };
+
+/** The most tags in flight at once at `dst`: a tag is in flight from its HEAD's arrival until its manifest PUT was answered. */
+function mostInFlight(dst: FakeRegistry): number {
+  const heads = dst.requests(tagHead);
+  const puts = new Map(dst.requests({ kind: 'manifest', method: 'PUT' }).map((p) => [p.tag, p] as const));
+  const inFlightAt = (seq: number) => heads.filter((h) => h.seq <= seq && (puts.get(h.tag)?.answeredAfter ?? Infinity) >= seq).length;
+  return Math.max(...heads.map((h) => inFlightAt(h.seq)));
+}
+
+/** Requests that carried `digest`'s bytes into `repo` (a monolithic PUT or a PATCH). */
+function uploadsOf(reg: FakeRegistry, repo: string, digest: string): LoggedRequest[] {
+  return reg.uploadsFor(digest).filter((u) => u.repo === repo && u.bytesIn > 0);
+}
+
+for (const images of [1, 3]) {
+  test(`--images ${images}: tags are copied ${images} at a time, never more; every tag lands`, async () => {
+    const [src, dst] = [await fake(), await fake()];
+    const seeded = TAGS.map((tag) => src.seedImage('base/app', { tags: [tag] }));
+    // Each tag's first request at the target is held a while: tags copied together have all
+    // arrived before the first is answered; tags copied one by one arrive one per answer.
+    dst.fault(tagHead, { kind: 'delay', ms: 150 });
+    const r = await copy({ from: src.ref('base/app'), to: [dst.ref('app')], allTags: true, images, ...fakeLibraryOptions(src, dst) });
+    assert.deepEqual(r.targets[0]!.tags, TAGS);
+    TAGS.forEach((tag, i) => assert.equal(dst.manifest('app', tag)?.digest, seeded[i]!.digest, tag));
+    const heads = dst.requests(tagHead);
+    assert.equal(heads.length, TAGS.length, 'one HEAD per tag');
+    const together = heads.filter((h) => h.seq <= heads[0]!.answeredAfter!).length;
+    assert.equal(together, images, `${together} tags had started when the first tag's HEAD was answered`);
+    assert.equal(mostInFlight(dst), images, 'never more tags in flight than --images');
+  });
+}
+
+test('the default is 4 tags at a time (sync\'s --images default)', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  for (const tag of TAGS) src.seedImage('base/app', { tags: [tag] });
+  dst.fault(tagHead, { kind: 'delay', ms: 150 });
+  await copy({ from: src.ref('base/app'), to: [dst.ref('app')], allTags: true, ...fakeLibraryOptions(src, dst) });
+  assert.equal(mostInFlight(dst), 4);
+});
+
+test('tags in flight together that share layers: each blob read once, uploaded once per target repository; the report in tag order', async () => {
+  const [src, x, y] = [await fake(), await fake(), await fake()];
+  const base = bytesOf('shared base layer', 60_000);
+  const one = src.seedImage('base/app', { tags: ['1', '1.0'], layers: [base, 'app layer one'] });
+  const two = src.seedImage('base/app', { tags: ['2', '2.0'], layers: [base, 'app layer two'] });
+  // The four tags plan together: each tag's HEAD at the targets is held a while, so all four have
+  // arrived before the first is answered (checked below), and their blob HEADs find every blob missing.
+  for (const reg of [x, y]) reg.fault(tagHead, { kind: 'delay', ms: 150 });
+  const r = await copy({ from: src.ref('base/app'), to: [x.ref('app'), y.ref('app')], allTags: true, ...fakeLibraryOptions(src, x, y) });
+  const blobs = [...new Set([one.config, two.config, ...one.layers, ...two.layers].map((d) => d.digest))];
+  for (const d of blobs) {
+    assert.equal(src.count({ kind: 'blob', method: 'GET', digest: d }), 1, `${d} read once for every tag and target`);
+    for (const reg of [x, y]) assert.equal(uploadsOf(reg, 'app', d).length, 1, `${d} uploaded once into ${reg.host}/app`);
+  }
+  assert.equal(x.openUploads() + y.openUploads(), 0);
+  for (const t of r.targets) {
+    assert.equal(t.ok, true);
+    assert.deepEqual(t.tags, ['1', '1.0', '2', '2.0'], 'sorted tag order, as before');
+    const streamed = t.blobs.filter((b) => b.action === 'streamed').map((b) => b.digest);
+    assert.deepEqual(streamed.sort(), [...blobs].sort(), 'each blob streamed once to the target, the other tags skip it');
+    assert.ok(t.blobs.every((b) => b.action === 'streamed' || b.action === 'skipped'), JSON.stringify(t.blobs.map((b) => b.action)));
+  }
+  for (const [tag, img] of [['1', one], ['1.0', one], ['2', two], ['2.0', two]] as const) {
+    for (const reg of [x, y]) assert.equal(reg.manifest('app', tag)?.digest, img.digest, `${reg.host} ${tag}`);
+  }
+  assert.equal(r.digest, one.digest, 'the report\'s digest is the first tag\'s');
+  const heads = x.requests(tagHead);
+  assert.ok(heads.every((h) => h.seq <= heads[0]!.answeredAfter!), 'the four tags were in flight together');
+});
+
+test('tags in flight together, the targets answering their blob HEADs in different orders: a shared blob is still read once', async () => {
+  const [src, x, y] = [await fake(), await fake(), await fake()];
+  // The shared layer is the small one: the largest layer of each image starts early (claimed at
+  // every target at once by startEarly); the shared one is claimed when it is planned.
+  const base = bytesOf('shared small base', 4_000);
+  const one = src.seedImage('base/app', { tags: ['1'], layers: [base, bytesOf('app one', 60_000)] });
+  const two = src.seedImage('base/app', { tags: ['2'], layers: [base, bytesOf('app two', 60_000)] });
+  for (const reg of [x, y]) reg.fault(tagHead, { kind: 'delay', ms: 150 });
+  // At x the first HEAD of the shared layer is answered only after another tag's: the tag that
+  // planned it first at y is the last to learn it is missing at x.
+  const shared = one.layers[0]!.digest;
+  x.fault({ kind: 'blob', method: 'HEAD', digest: shared }, { kind: 'hold', until: x.seen({ kind: 'blob', method: 'HEAD', digest: shared, status: 404 }) }, { times: 1 });
+  const r = await copy({ from: src.ref('base/app'), to: [x.ref('app'), y.ref('app')], allTags: true, ...fakeLibraryOptions(src, x, y) });
+  assert.ok(r.targets.every((t) => t.ok));
+  assert.equal(x.count({ kind: 'blob', method: 'HEAD', digest: shared }), 2, 'both tags asked x about the shared layer');
+  assert.equal(src.count({ kind: 'blob', method: 'GET', digest: shared }), 1, 'the shared layer read once, for both targets');
+  for (const reg of [x, y]) {
+    assert.equal(uploadsOf(reg, 'app', shared).length, 1, `uploaded once into ${reg.host}/app`);
+    assert.equal(reg.manifest('app', '1')?.digest, one.digest);
+    assert.equal(reg.manifest('app', '2')?.digest, two.digest);
+  }
+});
+
+test('an unchanged re-run: the same report in the same order, HEADs only', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  for (const tag of TAGS) src.seedImage('base/app', { tags: [tag] });
+  const opts = { from: src.ref('base/app'), to: [dst.ref('app')], allTags: true, ...fakeLibraryOptions(src, dst) };
+  await copy(opts);
+  dst.clearLog();
+  src.clearLog();
+  const again = await copy(opts);
+  assert.deepEqual(again.targets[0]!.tags, TAGS);
+  assert.deepEqual(again.targets[0]!.tagsUnchanged, TAGS);
+  assert.deepEqual(again.targets[0]!.blobs, []);
+  assert.equal(dst.count({ method: ['PUT', 'POST', 'PATCH'] }), 0, 'nothing written');
+  assert.equal(src.count({ kind: ['manifest', 'blob'], method: 'GET' }), 0, 'nothing read but the tag list');
+});
+
+test('two targets, one refusing a tag\'s manifest: it is set aside (E_PARTIAL), the other gets every tag, no tag starts there after', async () => {
+  const [src, good, bad] = [await fake(), await fake(), await fake()];
+  for (const tag of TAGS) src.seedImage('base/app', { tags: [tag] });
+  bad.fault({ kind: 'manifest', method: 'PUT', when: (q) => q.tag === 'a' }, { kind: 'status', status: 400, code: 'MANIFEST_INVALID' });
+  const err = await copy({ from: src.ref('base/app'), to: [good.ref('app'), bad.ref('app')], allTags: true, images: 2, retries: 0, ...fakeLibraryOptions(src, good, bad) }).then(
+    () => undefined,
+    (e: RegpushError) => e,
+  );
+  assert.equal(err?.code, 'E_PARTIAL', String(err));
+  const r = err!.details.result as CopyResult;
+  assert.deepEqual(r.targets[0]!.tags, TAGS);
+  assert.equal(r.targets[1]!.ok, false);
+  assert.match(r.targets[1]!.error!.message, /MANIFEST_INVALID|400/);
+  assert.equal(bad.manifest('app', 'a'), undefined);
+  // Tags started after the refusal was answered do not go to the failed target.
+  const refused = bad.requests({ kind: 'manifest', method: 'PUT', status: 400 })[0]!;
+  const later = bad.requests(tagHead).filter((h) => h.seq > refused.answeredAfter!);
+  assert.deepEqual(later, [], 'no tag started at the failed target after its failure');
+  assert.ok(bad.count(tagHead) < TAGS.length, 'the tags after it were not tried there');
+  assert.equal(bad.openUploads() + good.openUploads(), 0);
+});
+
+test('one target: the first failing tag fails the copy with its own error; the tags in flight stop, nothing is left open, no manifest without its blobs', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const imgs = TAGS.map((tag) => src.seedImage('base/app', { tags: [tag], layers: [bytesOf(`large ${tag}`, 200_000), `small ${tag}`] }));
+  // Tag a's small layer cannot be read; the other tags' uploads are slow to be answered.
+  src.fault({ kind: 'blob', method: 'GET', digest: imgs[0]!.layers[1]!.digest }, { kind: 'status', status: 404 });
+  dst.fault({ kind: 'upload', method: ['PUT', 'PATCH'] }, { kind: 'delay', ms: 300 });
+  const err = await copy({ from: src.ref('base/app'), to: [dst.ref('app')], allTags: true, images: 3, retries: 0, ...fakeLibraryOptions(src, dst) }).then(
+    () => undefined,
+    (e: RegpushError) => e,
+  );
+  assert.equal(err?.code, 'E_NOT_FOUND', String(err));
+  assert.ok(err!.message.includes(imgs[0]!.layers[1]!.digest.slice(7, 19)), err!.message);
+  assert.equal(dst.openUploads(), 0, 'every session cancelled');
+  for (const [i, tag] of TAGS.entries()) {
+    const m = dst.manifest('app', tag);
+    if (!m) continue;
+    for (const d of [imgs[i]!.config, ...imgs[i]!.layers]) assert.ok(dst.hasBlob('app', d.digest), `${tag} written with its blob ${d.digest}`);
+  }
+  assert.ok(dst.count(tagHead) <= 3 + 1, 'no new tag starts once one has failed (the three first, and none after)');
+});
+
+test('--images without --all-tags, and out of range, is a usage error before any request', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base/app', { tags: ['1'] });
+  const o = fakeLibraryOptions(src, dst);
+  await assert.rejects(copy({ from: src.ref('base/app:1'), to: [dst.ref('app:1')], images: 2, ...o }), (e: RegpushError) => e.code === 'E_USAGE' && /--images/.test(e.message));
+  await assert.rejects(copy({ from: src.ref('base/app'), to: [dst.ref('app')], allTags: true, images: 0, ...o }), (e: RegpushError) => e.code === 'E_USAGE' && /--images must be a whole number from 1 to 64/.test(e.message));
+  assert.equal(src.count() + dst.count(), 0);
+});
+
+test('--all-tags --dry-run with tags in flight together: the plan per tag as before (planned-stream at every tag), nothing written', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const img = src.seedImage('base/app', { tags: ['1', '2'] });
+  const r = await copy({ from: src.ref('base/app'), to: [dst.ref('app')], allTags: true, dryRun: true, ...fakeLibraryOptions(src, dst) });
+  const actions = r.targets[0]!.blobs.map((b) => b.action);
+  assert.deepEqual(actions, Array(2 * (1 + img.layers.length)).fill('planned-stream'));
+  assert.deepEqual(r.targets[0]!.tags, ['1', '2']);
+  assert.equal(dst.count({ method: ['PUT', 'POST', 'PATCH', 'DELETE'] }), 0);
+});
