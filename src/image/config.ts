@@ -91,12 +91,16 @@ export interface HistoryRecord {
   comment?: string;
 }
 
-/** Splits "K=V" at the first "="; the value may be empty or contain "=". InputError on "", "=V" or no "=". */
+/** Splits "K=V" at the first "="; the value may be empty or contain "=". InputError on "", "=V", no "=" or a malformed `${…}` in V. */
 export function parseEnvFlag(s: string): [string, string] {
   const eq = s.indexOf('=');
   if (eq < 0) throw new InputError(`invalid --env ${JSON.stringify(s)}: expected KEY=VALUE`);
   if (eq === 0) throw new InputError(`invalid --env ${JSON.stringify(s)}: the variable name is empty`);
-  return [s.slice(0, eq), s.slice(eq + 1)];
+  const [key, value] = [s.slice(0, eq), s.slice(eq + 1)];
+  // A malformed ${…} does not depend on the base's Env: refused here, with the flags, rather than
+  // once the base has been read and the configs are composed.
+  expandEnvValue(key, value, () => undefined);
+  return [key, value];
 }
 
 /** Normalises "80", "80/tcp", "53/UDP", "132/sctp" to "<port>/<proto>"; InputError on port 0, >65535 or another protocol. */

@@ -63,7 +63,7 @@ export function expandEnvValue(key: string, value: string, lookup: EnvLookup): s
     const colon = value[j] === ':';
     const op = value[colon ? j + 1 : j];
     if (op !== '-' && op !== '+') {
-      if (j >= value.length) throw bad('"${" without its closing "}"');
+      if (j + (colon ? 1 : 0) >= value.length) throw bad('"${" without its closing "}"');
       throw bad(`"\${${name}${value.slice(j, j + (colon ? 2 : 1))}…}" is not supported (only \${${name}}, \${${name}:-word} and \${${name}:+word})`);
     }
     const [word, end] = expand(j + (colon ? 2 : 1), true);

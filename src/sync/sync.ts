@@ -371,8 +371,9 @@ function report(opts: SyncOptions, entries: number, units: SyncUnitResult[], run
  * (a sync file's images tend to be alike; the estimate errs on the side of the reserve). Before the
  * registry has sent a count, one unit goes alone and the others wait for its first answer (its
  * source HEAD, which Docker Hub answers with the count without counting a pull); then, until one
- * unit's top manifest has been read (its cost known) or one has ended, still one alone. A
- * registry that has sent no count by the time that unit ends is not held.
+ * unit's top manifest has been read (its cost known) or one has ended, still one alone (and,
+ * where a count came before any unit, with a tag list, only while it leaves a pull above the
+ * reserve). A registry that has sent no count by the time that unit ends is not held.
  *
  * Units wait in file order, one queue per registry. Held by units in flight, they wait for one to
  * end, for a pull of theirs to be answered, or for a new count. With none in flight the count
@@ -426,9 +427,15 @@ class RateGate {
     while (g.queue.length) {
       const remaining = this.remaining(key);
       // A unit's cost is known once its top manifest has been read (an index announces its
-      // children then); until some unit's is, or one has ended, one unit goes alone.
+      // children then); until some unit's is, or one has ended, one unit goes alone — and only
+      // while a count already sent (with a tag list, say) leaves a pull above the reserve.
       const sized = g.ended || g.perUnit > 0;
-      const admit = remaining === undefined || !sized ? g.units.size === 0 || g.ended : remaining - g.underWay() - g.estimate() >= min;
+      const admit =
+        remaining === undefined
+          ? g.units.size === 0 || g.ended
+          : !sized
+            ? g.units.size === 0 && remaining - g.estimate() >= min
+            : remaining - g.underWay() - g.estimate() >= min;
       if (!admit) {
         // Units in flight will end, have a pull answered or bring a new count: pumped again then.
         if (g.units.size > 0) return;

@@ -115,8 +115,13 @@ async function walkGraph(
   const budget = new GraphBudget(name);
   /** Child manifests being read or read, by digest (each is read once, at whichever level lists it first). */
   const reads = new Map<string, ReturnType<RegistryClient['getManifest']>>();
-  /** A child read failed or the walk did: no further read starts. */
-  let stopped = false;
+  /**
+   * The first failure of a child read or of the walk: once there is one, no further read starts,
+   * and one that is not started fails with it. The walk may meet such a read before the failed one
+   * (a nested index's children, read after a sibling further down the top index failed): the error
+   * it reports is then still the real one.
+   */
+  let failure: { err: unknown } | undefined;
   if (parsed.kind === 'index') checkIndexChildren(parsed.index, name);
 
   async function visit(bytes: Buffer, mediaType: string, digest: string, depth: number): Promise<void> {
@@ -143,14 +148,14 @@ async function walkGraph(
         children.push({ digest: child.digest, mediaType: cp.mediaType, bytes: child.bytes });
       }
     } catch (err) {
-      stopped = true;
+      failure ??= { err };
       throw err;
     }
   }
   /**
    * Counts `digests` (those not read yet) against the graph's budget, then starts reading them,
-   * CHILD_MANIFEST_READS at a time. None starts once a read or the walk has failed: the walk meets
-   * the first failure in order and stops there, so what was never started is never awaited.
+   * CHILD_MANIFEST_READS at a time. None starts once a read or the walk has failed: one not
+   * started fails with that first failure, so whichever read the walk meets first, it reports that.
    */
   function prefetch(digests: string[]): void {
     const limit = pLimit(CHILD_MANIFEST_READS);
@@ -162,10 +167,10 @@ async function walkGraph(
     for (const digest of fresh) {
       const p = limit(async () => {
         try {
-          if (stopped) throw new Error('not started: an earlier read failed');
+          if (failure) throw failure.err;
           return await client.getManifest(repo, digest);
         } catch (err) {
-          stopped = true; // before the limiter hands the slot on
+          failure ??= { err }; // before the limiter hands the slot on
           throw err;
         } finally {
           pulls?.did();

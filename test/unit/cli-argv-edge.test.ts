@@ -91,3 +91,10 @@ test('a number flag given a word is a usage error naming the flag (was "got NaN"
   usage(await run(['copy', '--retries', 'many', SRC, DST]), /--retries needs a number/);
   usage(await run(['tags', '--page-size', 'x', '127.0.0.1:1/a']), /--page-size needs a number/);
 });
+
+test('push --env with a malformed ${…} is refused before any request, as a value without "=" is (was found only once the configs were composed, after the base and target were contacted)', async () => {
+  for (const env of ['A=${B', 'A=${1}', 'A=${B:?unset}']) {
+    const r = await run(['push', '--retries', '0', '--from', SRC, '--env', env, '--to', DST]);
+    usage(r, /invalid --env A=/, 'E_INPUT');
+  }
+});

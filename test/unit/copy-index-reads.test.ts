@@ -74,3 +74,31 @@ test('readGraph: once a child read has failed, no further read starts (the walk 
   // The top, then the first CHILD_MANIFEST_READS children; the slot the failed read left is not given to another.
   assert.deepEqual(calls, ['top', ...kids.slice(0, CHILD_MANIFEST_READS).map((k) => k.digest)]);
 });
+
+test('readGraph: a read that failed while a nested index was being read is the error reported, not the reads it kept from starting', async () => {
+  const image = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OCI_MANIFEST, config: { mediaType: MediaType.OCI_CONFIG, digest: `sha256:${'c'.repeat(64)}`, size: 2 }, layers: [] }));
+  const nested = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OCI_INDEX, manifests: [{ mediaType: MediaType.OCI_MANIFEST, digest: sha256Digest(image), size: image.length }] }));
+  const missing = `sha256:${'d'.repeat(64)}`;
+  const top = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MediaType.OCI_INDEX,
+      manifests: [
+        { mediaType: MediaType.OCI_INDEX, digest: sha256Digest(nested), size: nested.length },
+        { mediaType: MediaType.OCI_MANIFEST, digest: missing, size: 2 },
+      ],
+    }),
+  );
+  const client = {
+    registry: 'stub.example',
+    getManifest(_repo: string, ref: string): Promise<FetchedManifest> {
+      if (ref === 'top') return Promise.resolve({ bytes: top, mediaType: MediaType.OCI_INDEX, digest: sha256Digest(top) });
+      if (ref === missing) return Promise.reject(new NotFoundError(`manifest ${ref} not found`));
+      const bytes = ref === sha256Digest(nested) ? nested : image;
+      const mediaType = ref === sha256Digest(nested) ? MediaType.OCI_INDEX : MediaType.OCI_MANIFEST;
+      // The nested index is answered once the missing sibling's 404 is in: its own children are then never started.
+      return new Promise((resolve) => setImmediate(() => resolve({ bytes, mediaType, digest: ref })));
+    },
+  } as unknown as RegistryClient;
+  await assert.rejects(readGraph(client, 'repo', 'top'), (e: unknown) => e instanceof NotFoundError && (e as Error).message.includes(missing));
+});

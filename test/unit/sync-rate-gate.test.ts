@@ -133,3 +133,25 @@ test('multi-platform images: each counts one pull per manifest it reads (index a
   assert.equal(src.count({ kind: 'manifest', method: 'GET' }), 25);
   assert.equal(err.details?.result?.totals.copied, 5);
 });
+
+test('a count the registry sent before any unit started (with its tag list) holds the first unit too', async () => {
+  const src = await fake({ rateLimit: { limit: 100, remaining: 50 } });
+  const dst = await fake();
+  src.seedImage('svc1', { tags: ['1'] });
+  // A registry that sends its count with every answer, the tag list included: 3 left, 5 to keep.
+  src.fault({ kind: 'tags' }, {
+    kind: 'respond',
+    respond: (_req, _body, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'ratelimit-limit': '100;w=21600', 'ratelimit-remaining': '3;w=21600' });
+      res.end(JSON.stringify({ name: 'svc1', tags: ['1'] }));
+    },
+  });
+  const spec = parseSyncFile(['images:', `  - { source: "${src.host}/svc1", tags: all, targets: ["${dst.host}/mirror"] }`, ''].join('\n'), 'sync.yaml');
+  const err = await sync({ spec, images: 2, minRateLimit: 5, ...fakeLibraryOptions(src, dst) } as SyncOpts).then(
+    () => undefined,
+    (e: { code?: string; message?: string }) => e,
+  );
+  assert.equal(err?.code, 'E_TOO_MANY_REQUESTS', String(err?.message));
+  assert.match(err.message!, /ratelimit-remaining stayed below --min-ratelimit 5 \(last 3\)/);
+  assert.equal(src.count({ kind: 'manifest', method: 'GET' }), 0, 'no pull spent below the reserve');
+});
