@@ -43,8 +43,27 @@ export const DEFAULT_JOBS = 4;
 /** The longest settle() waits: an interrupted upload request's grace, then the DELETE of its session. */
 const SETTLE_MS = 2 * CANCEL_TIMEOUT_MS + 1_000;
 
-/** HEADs in flight while planning: cheap requests, so more than --jobs. */
-const MIN_PLAN_CONCURRENCY = 8;
+/**
+ * HEADs (and manifest PUTs) in flight at once: cheap requests, so more than --jobs — as many as
+ * the transport keeps connections per registry (16): a Docker Hub multi-platform image has 16 or
+ * more child manifests and as many small blobs, and each round of them costs a round trip.
+ */
+const MIN_PLAN_CONCURRENCY = 16;
+
+/**
+ * Blobs under this size move beside the --jobs slots, SMALL_BLOB_JOBS at a time. --jobs bounds
+ * the layers that share the link and the buffers; a config or an attestation's layer is a round
+ * trip or two and almost no bytes, and a multi-platform image has dozens of them: at 4 at a time,
+ * 32 of them took 8 rounds of POST → PUT on an 80 ms link (the bench's copy-multi row).
+ */
+export const SMALL_BLOB_BYTES = 1024 * 1024;
+const SMALL_BLOB_JOBS = 16;
+
+/** The transfer slots of a set and its subsets: --jobs for blobs of SMALL_BLOB_BYTES or more, SMALL_BLOB_JOBS for smaller ones. */
+interface TransferSlots {
+  large: LimitFunction;
+  small: LimitFunction;
+}
 
 /** Checks a --jobs value; the one rule for every command. */
 export function checkJobs(jobs: number | undefined, flag = '--jobs'): number {
@@ -276,8 +295,8 @@ export class TargetSet {
     readonly list: TransferTarget[],
     private readonly run: TransferRun,
     private readonly mode: Required<TargetSetMode>,
-    /** --jobs blob transfers at a time, shared with the set's subsets. */
-    private readonly limit: LimitFunction = pLimit(run.jobs),
+    /** Blob transfers at a time (TransferSlots), shared with the set's subsets. */
+    private readonly slots: TransferSlots = { large: pLimit(run.jobs), small: pLimit(SMALL_BLOB_JOBS) },
     /** Landings this set announced (for mounts by other images of the run), settled as blobs land or at finish(). */
     private readonly landings = new Map<string, (ok: boolean) => void>(),
     /** Targets waiting for another image's landing of a blob (in their own repository, or one to mount from). */
@@ -294,7 +313,7 @@ export class TargetSet {
 
   /** A set over some of these targets (the same objects: a target set aside there is set aside here). */
   subset(list: TransferTarget[]): TargetSet {
-    return new TargetSet(list, this.run, this.mode, this.limit, this.landings, this.waits, this.takenOnWord, this.early, this.moving, this.rechecks);
+    return new TargetSet(list, this.run, this.mode, this.slots, this.landings, this.waits, this.takenOnWord, this.early, this.moving, this.rechecks);
   }
 
   /** The run's transfer context (transport, signal, upload memory). */
@@ -372,7 +391,7 @@ export class TargetSet {
       const moving = own.then(() => {
         this.releaseUnneeded([first]);
         const ready = this.live.filter((t) => !this.waits.has(landingKey(t, first.digest)));
-        return ready.length ? this.limit(() => this.moveOne(source, first, ready)) : undefined;
+        return ready.length ? this.slot(first)(() => this.moveOne(source, first, ready)) : undefined;
       });
       moving.catch(() => undefined); // awaited by transfer(); an error before it must not go unhandled
       this.moving.set(first.digest, moving);
@@ -577,7 +596,7 @@ export class TargetSet {
         tasks.push(started);
       } else {
         const ready = this.live.filter((t) => !waiting.includes(t));
-        if (ready.length) tasks.push(this.limit(() => this.moveOne(source, d, ready)));
+        if (ready.length) tasks.push(this.slot(d)(() => this.moveOne(source, d, ready)));
       }
       // A target that needs another image's landing waits for it without holding a transfer slot,
       // and on its own: its set's other targets go on (one of them may be the landing another
@@ -609,7 +628,12 @@ export class TargetSet {
       t.plans.set(d.digest, 'stream');
       if (wait.sameRepo) this.claim(t, d.digest, key);
     }
-    await this.limit(() => this.moveOne(source, d, [t]));
+    await this.slot(d)(() => this.moveOne(source, d, [t]));
+  }
+
+  /** The slots `d` moves in: --jobs, or beside them for a small blob. */
+  private slot(d: Descriptor): LimitFunction {
+    return d.size < SMALL_BLOB_BYTES ? this.slots.small : this.slots.large;
   }
 
   private async moveOne(source: RepoEndpoint, d: Descriptor, targets: TransferTarget[]): Promise<void> {
