@@ -51,18 +51,25 @@ const SETTLE_MS = 2 * CANCEL_TIMEOUT_MS + 1_000;
 const MIN_PLAN_CONCURRENCY = 16;
 
 /**
- * Blobs under this size move beside the --jobs slots, SMALL_BLOB_JOBS at a time. --jobs bounds
- * the layers that share the link and the buffers; a config or an attestation's layer is a round
- * trip or two and almost no bytes, and a multi-platform image has dozens of them: at 4 at a time,
- * 32 of them took 8 rounds of POST → PUT on an 80 ms link (the bench's copy-multi row).
+ * With the default --jobs, blobs under this size move beside its slots, SMALL_BLOB_JOBS at a time.
+ * --jobs bounds the layers that share the link and the buffers; a config or an attestation's
+ * layer is a round trip or two and almost no bytes, and a multi-platform image has dozens of them:
+ * at 4 at a time, 32 of them took 8 rounds of POST → PUT on an 80 ms link (the bench's copy-multi
+ * row). A --jobs the user gives bounds every blob: it may be there for a registry that cannot
+ * take more.
  */
 export const SMALL_BLOB_BYTES = 1024 * 1024;
 const SMALL_BLOB_JOBS = 16;
 
-/** The transfer slots of a set and its subsets: --jobs for blobs of SMALL_BLOB_BYTES or more, SMALL_BLOB_JOBS for smaller ones. */
+/** The transfer slots of a set and its subsets: --jobs for blobs of SMALL_BLOB_BYTES or more, and for smaller ones SMALL_BLOB_JOBS beside them (default --jobs) or the same slots. */
 interface TransferSlots {
   large: LimitFunction;
   small: LimitFunction;
+}
+
+function transferSlots(run: TransferRun): TransferSlots {
+  const large = pLimit(run.jobs);
+  return { large, small: run.smallBlobJobs === undefined ? large : pLimit(run.smallBlobJobs) };
 }
 
 /** Checks a --jobs value; the one rule for every command. */
@@ -77,7 +84,7 @@ export interface TransferRunOptions extends ConnectionOptions {
   logger?: Logger;
   retries?: number;
   events?: BlobEvents;
-  /** Parallel blob transfers per image (checked with checkJobs). */
+  /** Parallel blob transfers per image (checked with checkJobs); given, it bounds small blobs too (SMALL_BLOB_BYTES). */
   jobs?: number;
   /** Track where blobs land so later repositories of a registry mount them (sync). */
   trackLanded?: boolean;
@@ -90,6 +97,8 @@ export class TransferRun {
   readonly transport: Transport;
   readonly ctx: TransferContext;
   readonly jobs: number;
+  /** Small blobs' own slots: SMALL_BLOB_JOBS with the default --jobs, none (they share --jobs) with a --jobs given. */
+  readonly smallBlobJobs: number | undefined;
   readonly logger: Logger;
   private readonly abort = new AbortController();
   private readonly conn: ConnectionOptions;
@@ -108,6 +117,7 @@ export class TransferRun {
 
   constructor(private readonly opts: TransferRunOptions) {
     this.jobs = checkJobs(opts.jobs);
+    this.smallBlobJobs = opts.jobs === undefined ? SMALL_BLOB_JOBS : undefined;
     this.logger = opts.logger ?? silentLogger;
     // Every in-flight request and open body listens on it; the default of 10 would warn falsely.
     setMaxListeners(1000, this.abort.signal);
@@ -296,7 +306,7 @@ export class TargetSet {
     private readonly run: TransferRun,
     private readonly mode: Required<TargetSetMode>,
     /** Blob transfers at a time (TransferSlots), shared with the set's subsets. */
-    private readonly slots: TransferSlots = { large: pLimit(run.jobs), small: pLimit(SMALL_BLOB_JOBS) },
+    private readonly slots: TransferSlots = transferSlots(run),
     /** Landings this set announced (for mounts by other images of the run), settled as blobs land or at finish(). */
     private readonly landings = new Map<string, (ok: boolean) => void>(),
     /** Targets waiting for another image's landing of a blob (in their own repository, or one to mount from). */

@@ -11,8 +11,8 @@ import { CHILD_MANIFEST_READS } from '../../src/image/manifest.js';
 import { MediaType } from '../../src/image/mediatypes.js';
 import type { FetchedManifest, RegistryClient } from '../../src/registry/registry-client.js';
 import { readGraph } from '../../src/transfer/graph.js';
-import { SMALL_BLOB_BYTES } from '../../src/transfer/engine.js';
-import { bytesOf, fakeLibraryOptions, fakeRegistryPool, type FakeRegistry, type SeededImage } from '../fixtures/fake-registry.js';
+import { DEFAULT_JOBS, SMALL_BLOB_BYTES } from '../../src/transfer/engine.js';
+import { bytesOf, fakeLibraryOptions, fakeRegistryPool, type FakeRegistry, type LoggedRequest, type SeededImage } from '../fixtures/fake-registry.js';
 
 const fake = fakeRegistryPool();
 // More children than are read at once, so the bound shows.
@@ -77,25 +77,34 @@ test('readGraph: once a child read has failed, no further read starts (the walk 
   assert.deepEqual(calls, ['top', ...kids.slice(0, CHILD_MANIFEST_READS).map((k) => k.digest)]);
 });
 
-test('small blobs move beside the --jobs slots: with --jobs 1 the configs and small layers of an index go out together, the large ones one at a time', async () => {
+/** Copies a 3-platform index whose images each have a small layer and one of SMALL_BLOB_BYTES + 1 kB; every upload's closing PUT held 300 ms. */
+async function copyMixed(jobs: number | undefined): Promise<{ small: LoggedRequest[]; large: LoggedRequest[] }> {
   const [src, dst] = [await fake(), await fake()];
   const big = (n: number) => bytesOf(`big ${n}`, SMALL_BLOB_BYTES + 1024);
   const imgs = ['amd64', 'arm64', 's390x'].map((architecture, i) => src.seedImage('base/mixed', { platform: { os: 'linux', architecture }, layers: [bytesOf(`small ${i}`, 2000), big(i)] }));
   src.seedIndex('base/mixed', imgs, { tags: ['1'] });
-  // Every upload's closing PUT is held a while: what goes out together shows in the log as requests that arrived before one was answered.
+  // What goes out together shows in the log as requests that arrived before one was answered.
   dst.fault({ kind: 'upload', method: 'PUT' }, { kind: 'delay', ms: 300 });
-  const r = await copy({ from: src.ref('base/mixed:1'), to: [dst.ref('mixed:1')], jobs: 1, ...fakeLibraryOptions(src, dst) });
+  const r = await copy({ from: src.ref('base/mixed:1'), to: [dst.ref('mixed:1')], ...(jobs === undefined ? {} : { jobs }), ...fakeLibraryOptions(src, dst) });
   assert.ok(r.targets[0]!.ok);
   const puts = dst.requests({ kind: 'upload', method: 'PUT' });
   const sizeOf = new Map(imgs.flatMap((i) => [...i.layers, i.config]).map((b) => [b.digest, b.size]));
-  const small = puts.filter((p) => sizeOf.get(p.digest!)! < SMALL_BLOB_BYTES);
-  const large = puts.filter((p) => sizeOf.get(p.digest!)! >= SMALL_BLOB_BYTES);
+  return { small: puts.filter((p) => sizeOf.get(p.digest!)! < SMALL_BLOB_BYTES), large: puts.filter((p) => sizeOf.get(p.digest!)! >= SMALL_BLOB_BYTES) };
+}
+
+/** The most requests of `reqs` that were in flight at once (arrived before the first of them was answered). */
+const together = (reqs: LoggedRequest[]) => reqs.filter((p) => p.seq <= Math.min(...reqs.map((q) => q.answeredAfter!))).length;
+
+test('with the default --jobs, small blobs move beside its slots: the configs and small layers of an index go out together', async () => {
+  const { small, large } = await copyMixed(undefined);
   assert.equal(small.length, 6, 'three configs and three small layers');
   assert.equal(large.length, 3);
-  // Small: more than one in flight at once (with --jobs 1 they would each wait for the one before).
-  const firstSmallAnswer = Math.min(...small.map((p) => p.answeredAfter!));
-  assert.ok(small.filter((p) => p.seq <= firstSmallAnswer).length > 1, 'small blobs went out together');
-  // Large: one at a time, as --jobs 1 says.
-  const ordered = [...large].sort((a, b) => a.seq - b.seq);
-  for (let i = 1; i < ordered.length; i++) assert.ok(ordered[i]!.seq > ordered[i - 1]!.answeredAfter!, 'a large blob waited for the one before');
+  assert.ok(together([...small, ...large]) > DEFAULT_JOBS, `more than --jobs (${DEFAULT_JOBS}) blobs went out together: ${together([...small, ...large])}`);
+});
+
+test('a --jobs given bounds every blob, small ones too (it may be there for a registry that cannot take more)', async () => {
+  const { small, large } = await copyMixed(1);
+  const all = [...small, ...large].sort((a, b) => a.seq - b.seq);
+  assert.equal(all.length, 9);
+  for (let i = 1; i < all.length; i++) assert.ok(all[i]!.seq > all[i - 1]!.answeredAfter!, 'each blob waited for the one before');
 });

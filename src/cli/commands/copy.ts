@@ -26,7 +26,7 @@ export const copyFlags = defineFlags({
   referrers: { type: 'boolean', describe: 'Also copy signatures, attestations and SBOMs referring to the image and its platform manifests, and what refers to those (a signature of an SBOM; at most 8 levels, 1000 referrers); not those of a manifest --format or --platform writes under a new digest (they name the source digest; a warning says how many)' },
   'all-tags': { type: 'boolean', describe: 'Copy every tag of the source repository' },
   clobber: { type: 'boolean', default: true, describe: 'Move target tags that point elsewhere; --no-clobber refuses instead' },
-  jobs: { type: 'number', describe: 'Parallel blob transfers (default 4); blobs under 1 MiB move beside them', group: 'Connection:' },
+  jobs: { type: 'number', describe: 'Parallel blob transfers (default 4, and then blobs under 1 MiB move beside them); a value given bounds every blob', group: 'Connection:' },
   'chunk-size': { type: 'string', describe: 'Bytes per PATCH for registries that need chunked uploads, e.g. 5MiB (never below the registry\'s OCI-Chunk-Min-Length)', group: 'Connection:' },
 });
 
