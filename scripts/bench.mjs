@@ -43,7 +43,7 @@ function usage(msg) {
     '  --warmup N        unrecorded rounds first (default 1)',
     '  --large           also the 1 GiB scenarios (1 GiB base layer, 1 GiB app file); --large-runs N (default 1)',
     '  --json-out FILE   write the JSON summary there (default: on stdout after the tables)',
-    '  --only ID,ID      run only these scenarios (push-cold, push-warm, push-same, push-50k, copy-cold, skopeo-cold, sync-cold, skopeo-sync-cold, sync-rerun, skopeo-sync-rerun, push-onechange-1layer, push-onechange-split, curl-pipe, gzip6, gzip1, cfy-cold, cfy-warm, node-empty, regpush-version; "sync" = the four sync ones)',
+    '  --only ID,ID      run only these scenarios (push-cold, push-warm, push-same, push-50k, copy-cold, skopeo-cold, sync-cold, skopeo-sync-cold, sync-rerun, skopeo-sync-rerun, push-onechange-1layer, push-onechange-split, curl-pipe, gzip6, gzip1, cfy-cold, cfy-warm, node-empty, regpush-version; --wan also: copy-same, copy-multi; "sync" = the four sync ones)',
     '  --no-sync         leave out the sync scenarios (12 images, regpush sync vs skopeo sync; included by default)',
     '  --no-split        leave out the one-file-change pushes (one layer vs --layer deps + --app code; included by default)',
     '  --profile DIR     one extra cold push under node --cpu-prof; prints where the main thread spends its time',

@@ -31,6 +31,8 @@
 //   push warm: 3 — connect, source manifest GET, source config GET (the target manifest GET runs
 //     alongside), nothing to write;
 //   copy same-registry: 4 — connect, manifest GET, the blobs' mounts (all at once), manifest PUT;
+//   copy of a multi-platform index (copy-multi, anonymous only): 7 — connect, index GET, the child
+//     manifests' GETs (all at once), blob GET → PUT (2), the children's PUTs (all at once), index PUT;
 //   + 2 per token registry on the path (401 challenge, token GET).
 
 import net from 'node:net';
@@ -43,6 +45,8 @@ import { wipeStorage, writeCurlPipe } from './env.mjs';
 import { MT } from './fixtures.mjs';
 import { regpushEnv, scenarios } from './scenarios.mjs';
 import { withSplit } from './split-layers.mjs';
+import { Registry } from './http.mjs';
+import { MULTI_REPO, MULTI_TAG, multiArchScenario, seedMultiArch } from './multi-arch.mjs';
 
 /** The link profiles: round-trip time and bandwidth per direction. */
 export const WAN_PROFILES = [
@@ -59,7 +63,7 @@ export const WAN_AUTHS = {
 };
 
 /** Round trips on the critical path of each scenario (anonymous registries), see the header. */
-export const FLOOR_RTTS = { 'push-cold': 5, 'copy-cold': 5, 'push-same': 4, 'push-warm': 3, 'copy-same': 4 };
+export const FLOOR_RTTS = { 'push-cold': 5, 'copy-cold': 5, 'push-same': 4, 'push-warm': 3, 'copy-same': 4, 'copy-multi': 7 };
 
 const METHOD = /^(GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS) (\S+) HTTP\/1\.[01]\r\n/;
 
@@ -226,7 +230,7 @@ export function criticalPath(stderr) {
 }
 
 /** The row ids the WAN scenario runs, in round order. */
-const ROWS = ['push-cold', 'push-warm', 'push-same', 'push-onechange-split', 'copy-cold', 'copy-same', 'skopeo-cold', 'curl-pipe', 'cfy-cold'];
+const ROWS = ['push-cold', 'push-warm', 'push-same', 'push-onechange-split', 'copy-cold', 'copy-same', 'copy-multi', 'skopeo-cold', 'curl-pipe', 'cfy-cold'];
 
 /**
  * Runs the WAN rows for each chosen profile. `ctx` is the loopback bench's (registries, fixtures,
@@ -238,6 +242,10 @@ export async function wanBench({ ctx, opt, R, tokenService, log, blobs }) {
   // The anonymous source: the base copied (loopback) into `anon`, which is also the warm target.
   const seed = spawnSync(process.execPath, [ctx.cli, 'copy', `${ctx.src.host}/${ctx.base.repo}:${ctx.base.tag}`, `${ctx.warm.host}/${ctx.base.repo}:${ctx.base.tag}`, '--quiet'], { env: regpushEnv(ctx), encoding: 'utf8' });
   if (seed.status !== 0) throw new Error(`seeding the anonymous source failed: ${seed.stderr}`);
+  if (!opt.only || opt.only.includes('copy-multi')) {
+    ctx.multiArch = await seedMultiArch(new Registry(`http://127.0.0.1:${R.anon.port}`));
+    log(`wan: multi-platform source ${MULTI_REPO}:${MULTI_TAG} (${ctx.multiArch.children} child manifests, ${(ctx.multiArch.blobBytes / 1e6).toFixed(1)} MB of blobs)`);
+  }
   const startup = await startupMs(ctx, opt);
   log(`wan: regpush start-up (median --version, loopback) ${startup.toFixed(0)} ms`);
 
@@ -305,7 +313,10 @@ async function runVariant({ profile, auth }, { ctx, opt, R, tokenService, log, b
     writeFileSync(wctx.curlPipe, readFileSync(wctx.curlPipe, 'utf8').replace(/^TOKEN=.*$/m, 'TOKEN=anonymous'));
   }
 
-  const defs = withSplit(scenarios(wctx), wctx, opt).filter((s) => ROWS.includes(s.id) && !(auth === 'anon' && s.id === 'cfy-cold') && (!opt.only || opt.only.includes(s.id)));
+  // copy-multi reads the anonymous source only (where it is seeded).
+  const defs = [...withSplit(scenarios(wctx), wctx, opt), multiArchScenario(wctx, regpushEnv)].filter(
+    (s) => ROWS.includes(s.id) && !(auth === 'anon' && s.id === 'cfy-cold') && !(auth !== 'anon' && s.id === 'copy-multi') && (!opt.only || opt.only.includes(s.id)),
+  );
   const results = Object.fromEntries(defs.map((s) => [s.id, []]));
   const linkList = Object.values(links);
   const runOne = async (s, round, record) => {
@@ -392,7 +403,7 @@ const sec = (ms) => (ms === undefined ? '–' : `${(ms / 1000).toFixed(2)} s`);
 
 function markdown(variants, startup) {
   const md = [`### Over an emulated WAN (user-space link per registry; start-up = ${startup.toFixed(0)} ms)`, ''];
-  md.push('Floor = start-up + k × RTT + B / bandwidth; k: push cold 5, copy 5, push same-registry 4, copy same-registry 4, push warm 3, + 2 with the token source; B = bytes over the busiest link direction in that run.', '');
+  md.push('Floor = start-up + k × RTT + B / bandwidth; k: push cold 5, copy 5, push same-registry 4, copy same-registry 4, push warm 3, copy of a 16-manifest index 7, + 2 with the token source; B = bytes over the busiest link direction in that run.', '');
   for (const v of variants) {
     md.push(`#### ${v.profile.rttMs} ms RTT / ${v.profile.mbit} Mbit/s, ${WAN_AUTHS[v.auth]}`, '');
     md.push('| scenario | median | floor (k RTT + B) | × floor | requests | new conns | critical path (regpush --debug) |', '|---|---:|---:|---:|---:|---:|---|');

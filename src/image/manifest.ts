@@ -114,9 +114,10 @@ export const MAX_GRAPH_BYTES = 32 * 1024 * 1024;
 
 /**
  * Child manifests of one index read at once: a Docker Hub library image lists 16 or more (a
- * platform image and its attestation each), which one after the other cost a round trip apiece.
+ * platform image and its attestation each), which one after the other cost a round trip apiece;
+ * 16 is also the connections the transport keeps per registry.
  */
-export const CHILD_MANIFEST_READS = 8;
+export const CHILD_MANIFEST_READS = 16;
 
 /** UnsupportedError when `index` (named `name`, e.g. "host/repo@sha256:…") lists more than MAX_INDEX_CHILDREN manifests. */
 export function checkIndexChildren(index: ImageIndex, name: string): void {

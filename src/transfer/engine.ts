@@ -50,8 +50,34 @@ export const DEFAULT_IMAGES = 4;
 /** The longest settle() waits: an interrupted upload request's grace, then the DELETE of its session. */
 const SETTLE_MS = 2 * CANCEL_TIMEOUT_MS + 1_000;
 
-/** HEADs in flight while planning: cheap requests, so more than --jobs. */
-const MIN_PLAN_CONCURRENCY = 8;
+/**
+ * HEADs (and manifest PUTs) in flight at once: cheap requests, so more than --jobs — as many as
+ * the transport keeps connections per registry (16): a Docker Hub multi-platform image has 16 or
+ * more child manifests and as many small blobs, and each round of them costs a round trip.
+ */
+const MIN_PLAN_CONCURRENCY = 16;
+
+/**
+ * With the default --jobs, blobs under this size move beside its slots, SMALL_BLOB_JOBS at a time.
+ * --jobs bounds the layers that share the link and the buffers; a config or an attestation's
+ * layer is a round trip or two and almost no bytes, and a multi-platform image has dozens of them:
+ * at 4 at a time, 32 of them took 8 rounds of POST → PUT on an 80 ms link (the bench's copy-multi
+ * row). A --jobs the user gives bounds every blob: it may be there for a registry that cannot
+ * take more.
+ */
+export const SMALL_BLOB_BYTES = 1024 * 1024;
+const SMALL_BLOB_JOBS = 16;
+
+/** The transfer slots of a set and its subsets: --jobs for blobs of SMALL_BLOB_BYTES or more, and for smaller ones SMALL_BLOB_JOBS beside them (default --jobs) or the same slots. */
+interface TransferSlots {
+  large: LimitFunction;
+  small: LimitFunction;
+}
+
+function transferSlots(run: TransferRun): TransferSlots {
+  const large = pLimit(run.jobs);
+  return { large, small: run.smallBlobJobs === undefined ? large : pLimit(run.smallBlobJobs) };
+}
 
 /** Checks a --jobs value; the one rule for every command. */
 export function checkJobs(jobs: number | undefined, flag = '--jobs'): number {
@@ -70,7 +96,7 @@ export interface TransferRunOptions extends ConnectionOptions {
   logger?: Logger;
   retries?: number;
   events?: BlobEvents;
-  /** Parallel blob transfers per image (checked with checkJobs). */
+  /** Parallel blob transfers per image (checked with checkJobs); given, it bounds small blobs too (SMALL_BLOB_BYTES). */
   jobs?: number;
   /**
    * Track where blobs land, so that images copied at once never upload one blob into one
@@ -89,6 +115,8 @@ export class TransferRun {
   readonly transport: Transport;
   readonly ctx: TransferContext;
   readonly jobs: number;
+  /** Small blobs' own slots: SMALL_BLOB_JOBS with the default --jobs, none (they share --jobs) with a --jobs given. */
+  readonly smallBlobJobs: number | undefined;
   readonly logger: Logger;
   private readonly abort = new AbortController();
   private readonly conn: ConnectionOptions;
@@ -107,6 +135,7 @@ export class TransferRun {
 
   constructor(private readonly opts: TransferRunOptions) {
     this.jobs = checkJobs(opts.jobs);
+    this.smallBlobJobs = opts.jobs === undefined ? SMALL_BLOB_JOBS : undefined;
     this.logger = opts.logger ?? silentLogger;
     // Every in-flight request and open body listens on it; the default of 10 would warn falsely.
     setMaxListeners(1000, this.abort.signal);
@@ -294,8 +323,8 @@ export class TargetSet {
     readonly list: TransferTarget[],
     private readonly run: TransferRun,
     private readonly mode: Required<TargetSetMode>,
-    /** --jobs blob transfers at a time, shared with the set's subsets. */
-    private readonly limit: LimitFunction = pLimit(run.jobs),
+    /** Blob transfers at a time (TransferSlots), shared with the set's subsets. */
+    private readonly slots: TransferSlots = transferSlots(run),
     /** Landings this set announced (for mounts by other images of the run), settled as blobs land or at finish(). */
     private readonly landings = new Map<string, (ok: boolean) => void>(),
     /** Targets waiting for another image's landing of a blob (in their own repository, or one to mount from). */
@@ -312,7 +341,7 @@ export class TargetSet {
 
   /** A set over some of these targets (the same objects: a target set aside there is set aside here). */
   subset(list: TransferTarget[]): TargetSet {
-    return new TargetSet(list, this.run, this.mode, this.limit, this.landings, this.waits, this.takenOnWord, this.early, this.moving, this.rechecks);
+    return new TargetSet(list, this.run, this.mode, this.slots, this.landings, this.waits, this.takenOnWord, this.early, this.moving, this.rechecks);
   }
 
   /** The run's transfer context (transport, signal, upload memory). */
@@ -391,7 +420,7 @@ export class TargetSet {
       const moving = own.then(() => {
         this.releaseUnneeded([first]);
         const ready = this.live.filter((t) => !this.waits.has(landingKey(t, first.digest)));
-        return ready.length ? this.limit(() => this.moveOne(source, first, ready)) : undefined;
+        return ready.length ? this.slot(first)(() => this.moveOne(source, first, ready)) : undefined;
       });
       moving.catch(() => undefined); // awaited by transfer(); an error before it must not go unhandled
       this.moving.set(first.digest, moving);
@@ -617,7 +646,7 @@ export class TargetSet {
         tasks.push(started);
       } else {
         const ready = this.live.filter((t) => !waiting.includes(t));
-        if (ready.length) tasks.push(this.limit(() => this.moveOne(source, d, ready)));
+        if (ready.length) tasks.push(this.slot(d)(() => this.moveOne(source, d, ready)));
       }
       // A target that needs another image's landing waits for it without holding a transfer slot,
       // and on its own: its set's other targets go on (one of them may be the landing another
@@ -649,7 +678,12 @@ export class TargetSet {
       t.plans.set(d.digest, 'stream');
       if (wait.sameRepo) this.claim(t, d.digest, key);
     }
-    await this.limit(() => this.moveOne(source, d, [t]));
+    await this.slot(d)(() => this.moveOne(source, d, [t]));
+  }
+
+  /** The slots `d` moves in: --jobs, or beside them for a small blob. */
+  private slot(d: Descriptor): LimitFunction {
+    return d.size < SMALL_BLOB_BYTES ? this.slots.small : this.slots.large;
   }
 
   private async moveOne(source: RepoEndpoint, d: Descriptor, targets: TransferTarget[]): Promise<void> {

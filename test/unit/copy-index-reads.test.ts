@@ -11,10 +11,12 @@ import { CHILD_MANIFEST_READS } from '../../src/image/manifest.js';
 import { MediaType } from '../../src/image/mediatypes.js';
 import type { FetchedManifest, RegistryClient } from '../../src/registry/registry-client.js';
 import { readGraph } from '../../src/transfer/graph.js';
-import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry, type SeededImage } from '../fixtures/fake-registry.js';
+import { DEFAULT_JOBS, SMALL_BLOB_BYTES } from '../../src/transfer/engine.js';
+import { bytesOf, fakeLibraryOptions, fakeRegistryPool, type FakeRegistry, type LoggedRequest, type SeededImage } from '../fixtures/fake-registry.js';
 
 const fake = fakeRegistryPool();
-const ARCHES = ['amd64', 'arm64', 's390x', 'ppc64le', '386', 'riscv64', 'mips64le', 'arm', 'loong64', 'wasm', 'sparc64', 'alpha'];
+// More children than are read at once, so the bound shows.
+const ARCHES = Array.from({ length: CHILD_MANIFEST_READS + 4 }, (_, i) => `arch${i}`);
 
 function seedMulti(src: FakeRegistry, n: number): { images: SeededImage[]; index: ReturnType<FakeRegistry['seedIndex']> } {
   const images = ARCHES.slice(0, n).map((architecture) => src.seedImage('base/multi', { platform: { os: 'linux', architecture } }));
@@ -23,14 +25,14 @@ function seedMulti(src: FakeRegistry, n: number): { images: SeededImage[]; index
 
 test('copy reads an index\'s child manifests together, CHILD_MANIFEST_READS at a time, and writes them in the index\'s order', async () => {
   const [src, dst] = [await fake(), await fake()];
-  const { images, index } = seedMulti(src, 12);
+  const { images, index } = seedMulti(src, ARCHES.length);
   const childGet = { kind: 'manifest' as const, method: 'GET', when: (r: { digest?: string; tag?: string }) => r.digest !== undefined && r.tag === undefined };
   // The first child is answered last: a walk that waited for each answer in turn would read nothing else meanwhile.
   src.fault({ ...childGet, digest: images[0]!.digest }, { kind: 'delay', ms: 1000 });
   const r = await copy({ from: src.ref('base/multi:1'), to: [dst.ref('multi:1')], ...fakeLibraryOptions(src, dst) });
   assert.equal(r.digest, index.digest);
   const gets = src.requests({ kind: 'manifest', method: 'GET' }).filter((q) => q.digest && !q.tag);
-  assert.equal(gets.length, 12, 'each child read once');
+  assert.equal(gets.length, ARCHES.length, 'each child read once');
   const first = gets.find((g) => g.digest === images[0]!.digest)!;
   const before = gets.filter((g) => g.seq <= first.answeredAfter!).length;
   assert.ok(before >= CHILD_MANIFEST_READS, `${before} child reads had arrived when the first child was answered`);
@@ -41,7 +43,7 @@ test('copy reads an index\'s child manifests together, CHILD_MANIFEST_READS at a
 
 test('a child manifest that cannot be read fails the copy with its own error; nothing written', async () => {
   const [src, dst] = [await fake(), await fake()];
-  const { images } = seedMulti(src, 12);
+  const { images } = seedMulti(src, ARCHES.length);
   src.fault({ kind: 'manifest', method: 'GET', digest: images[3]!.digest }, { kind: 'status', status: 404 });
   await assert.rejects(copy({ from: src.ref('base/multi:1'), to: [dst.ref('multi:1')], ...fakeLibraryOptions(src, dst) }), (e: unknown) => {
     const err = e as { code?: string; message?: string };
@@ -53,7 +55,7 @@ test('a child manifest that cannot be read fails the copy with its own error; no
 
 test('readGraph: once a child read has failed, no further read starts (the walk stops at the first failure in order)', async () => {
   const child = (i: number) => Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OCI_MANIFEST, config: { mediaType: MediaType.OCI_CONFIG, digest: `sha256:${'c'.repeat(63)}${i.toString(16)}`, size: 2 }, layers: [] }));
-  const kids = Array.from({ length: 12 }, (_, i) => ({ bytes: child(i), digest: sha256Digest(child(i)) }));
+  const kids = Array.from({ length: CHILD_MANIFEST_READS + 4 }, (_, i) => ({ bytes: child(i), digest: sha256Digest(child(i)) }));
   const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OCI_INDEX, manifests: kids.map((k) => ({ mediaType: MediaType.OCI_MANIFEST, digest: k.digest, size: k.bytes.length, platform: { os: 'linux', architecture: 'amd64' } })) }));
   const calls: string[] = [];
   const pending: Array<() => void> = [];
@@ -101,4 +103,36 @@ test('readGraph: a read that failed while a nested index was being read is the e
     },
   } as unknown as RegistryClient;
   await assert.rejects(readGraph(client, 'repo', 'top'), (e: unknown) => e instanceof NotFoundError && (e as Error).message.includes(missing));
+});
+
+/** Copies a 3-platform index whose images each have a small layer and one of SMALL_BLOB_BYTES + 1 kB; every upload's closing PUT held 300 ms. */
+async function copyMixed(jobs: number | undefined): Promise<{ small: LoggedRequest[]; large: LoggedRequest[] }> {
+  const [src, dst] = [await fake(), await fake()];
+  const big = (n: number) => bytesOf(`big ${n}`, SMALL_BLOB_BYTES + 1024);
+  const imgs = ['amd64', 'arm64', 's390x'].map((architecture, i) => src.seedImage('base/mixed', { platform: { os: 'linux', architecture }, layers: [bytesOf(`small ${i}`, 2000), big(i)] }));
+  src.seedIndex('base/mixed', imgs, { tags: ['1'] });
+  // What goes out together shows in the log as requests that arrived before one was answered.
+  dst.fault({ kind: 'upload', method: 'PUT' }, { kind: 'delay', ms: 300 });
+  const r = await copy({ from: src.ref('base/mixed:1'), to: [dst.ref('mixed:1')], ...(jobs === undefined ? {} : { jobs }), ...fakeLibraryOptions(src, dst) });
+  assert.ok(r.targets[0]!.ok);
+  const puts = dst.requests({ kind: 'upload', method: 'PUT' });
+  const sizeOf = new Map(imgs.flatMap((i) => [...i.layers, i.config]).map((b) => [b.digest, b.size]));
+  return { small: puts.filter((p) => sizeOf.get(p.digest!)! < SMALL_BLOB_BYTES), large: puts.filter((p) => sizeOf.get(p.digest!)! >= SMALL_BLOB_BYTES) };
+}
+
+/** The most requests of `reqs` that were in flight at once (arrived before the first of them was answered). */
+const together = (reqs: LoggedRequest[]) => reqs.filter((p) => p.seq <= Math.min(...reqs.map((q) => q.answeredAfter!))).length;
+
+test('with the default --jobs, small blobs move beside its slots: the configs and small layers of an index go out together', async () => {
+  const { small, large } = await copyMixed(undefined);
+  assert.equal(small.length, 6, 'three configs and three small layers');
+  assert.equal(large.length, 3);
+  assert.ok(together([...small, ...large]) > DEFAULT_JOBS, `more than --jobs (${DEFAULT_JOBS}) blobs went out together: ${together([...small, ...large])}`);
+});
+
+test('a --jobs given bounds every blob, small ones too (it may be there for a registry that cannot take more)', async () => {
+  const { small, large } = await copyMixed(1);
+  const all = [...small, ...large].sort((a, b) => a.seq - b.seq);
+  assert.equal(all.length, 9);
+  for (let i = 1; i < all.length; i++) assert.ok(all[i]!.seq > all[i - 1]!.answeredAfter!, 'each blob waited for the one before');
 });

@@ -33,7 +33,7 @@ export const pushFlags = defineFlags({
   annotation: { type: 'string', repeatable: true, describe: 'KEY=VALUE OCI annotation on the manifest (and the index of a multi-platform push); repeatable; needs OCI output', group: 'Config:' },
   format: { choices: ['oci', 'docker'], once: true, describe: 'Output media types: oci or docker (default: the base\'s); blobs are the same, so they are still skipped or mounted', group: 'Image:' },
   'base-labels': { type: 'boolean', describe: 'Also record the base image name and digest as labels', group: 'Config:' },
-  jobs: { type: 'number', once: true, describe: 'Parallel blob transfers (default 4)', group: 'Connection:' },
+  jobs: { type: 'number', once: true, describe: 'Parallel blob transfers (default 4, and then blobs under 1 MiB move beside them); a value given bounds every blob', group: 'Connection:' },
   'layer-upload': { choices: ['patch', 'put', 'chunked'], once: true, describe: 'Force the new layer\'s upload method (default: streamed PATCH, then PUT, then chunked as the registry refuses them)', group: 'Connection:' },
   'chunk-size': { type: 'string', once: true, describe: 'Bytes per PATCH for registries that need chunked uploads, e.g. 5MiB (never below the registry\'s OCI-Chunk-Min-Length)', group: 'Connection:' },
   'config-file': { type: 'string', once: true, describe: 'Project defaults from this JSON file instead of ./regpush.json (or package.json "regpush"); flags override them', group: 'Image:' },
