@@ -11,16 +11,17 @@
  *   manifests  → children by digest, then the tags
  *   referrers  → signatures, attestations, SBOMs of the image and of each child copied, then
  *                theirs (a signature of an SBOM), level by level within bounds, each by the same
- *                steps; not those of a manifest written under a new digest (they name the source's)
+ *                steps, the referrers of one level together (their subjects are written by then);
+ *                not those of a manifest written under a new digest (they name the source's)
  */
 import { ExistsError } from '../errors.js';
 import { isIndexMediaType, type MediaFamily } from '../image/mediatypes.js';
 import { formatPlatform } from '../image/platform.js';
 import type { Platform } from '../image/types.js';
 import type { TargetSet, TransferTarget } from './engine.js';
-import type { RepoEndpoint } from './types.js';
-import { readGraph, type CopyGraph, type PullMeter } from './graph.js';
-import { findReferrers, indexChildren, listInFallbackIndex, REFERRER_BOUNDS, walkReferrers, type FoundReferrer, type ReferrerWalk } from './referrers.js';
+import type { BlobReport, RepoEndpoint } from './types.js';
+import { readGraph, type CopyGraph, type ManifestNode, type PullMeter } from './graph.js';
+import { findReferrers, indexChildren, listInFallbackIndex, REFERRER_BOUNDS, REFERRER_COPIES, walkReferrers, type FoundReferrer, type ReferrerWalk } from './referrers.js';
 
 /** How to copy one image. */
 export interface ImageCopyOptions {
@@ -173,13 +174,14 @@ async function copyGraph(set: TargetSet, source: RepoEndpoint, graph: CopyGraph,
  * Copies every referrer of the image and of each child manifest it copied (`cosign sign
  * --recursive` signs every platform manifest of an index too), then what refers to those
  * referrers (a signature or attestation of an SBOM), level by level (walkReferrers, within
- * REFERRER_BOUNDS), each with its own no-op check and listed under its subject where the target
- * lacks the referrers API. A referrer names its subject by digest: where the copy wrote a manifest
- * under a new digest (--format, or --platform's new index), that manifest's referrers would name
- * one the target does not have (a signature of another digest verifies nothing), so they stay
- * behind, and one warning says how many. The children --platform keeps and those --format leaves
- * as they are keep their digests, and their referrers come along. What stays behind, for that or
- * for a bound, is counted in the outcome (`referrersSkipped`).
+ * REFERRER_BOUNDS, the referrers of one level REFERRER_COPIES at a time), each with its own no-op
+ * check and listed under its subject where the target lacks the referrers API. A referrer names
+ * its subject by digest: where the copy wrote a manifest under a new digest (--format, or
+ * --platform's new index), that manifest's referrers would name one the target does not have (a
+ * signature of another digest verifies nothing), so they stay behind, and one warning says how
+ * many. The children --platform keeps and those --format leaves as they are keep their digests,
+ * and their referrers come along. What stays behind, for that or for a bound, is counted in the
+ * outcome (`referrersSkipped`).
  */
 async function copyReferrers(set: TargetSet, source: RepoEndpoint, outcome: ImageCopyOutcome, opts: ImageCopyOptions): Promise<void> {
   const roots = [outcome.sourceDigest, ...(await copiedChildren(source, outcome))];
@@ -194,22 +196,59 @@ async function copyReferrers(set: TargetSet, source: RepoEndpoint, outcome: Imag
     left += stay;
     return found.filter((f) => !moved.has(f.subject));
   };
+  // Each copy's number in the walk's order (walkReferrers starts them in that order), the blobs its
+  // graph names, and this level's referrers by digest still to list in the fallback indexes.
+  let started = 0;
+  const blobsOf: string[][] = [];
+  const toList: { n: number; subject: string; node: ManifestNode }[] = [];
   const copyOne = async ({ subject, referrer: r }: FoundReferrer): Promise<string[]> => {
+    const n = started++;
     const ref = r.kind === 'digest' ? r.digest : r.tag;
     // A referrer found by the API is stored by digest (found through its subject); one found by tag keeps its tag.
     const copied = await copyImage(set, source, ref, { dryRun: opts.dryRun, tags: r.kind === 'tag' ? [r.tag] : [], pulls: opts.pulls });
-    if (r.kind === 'digest' && !opts.dryRun && copied.graph) {
-      const node = copied.graph.top;
-      await set.each((t) => listInFallbackIndex(t.ep, subject, node));
-    }
+    blobsOf[n] = copied.graph?.blobs.map((b) => b.digest) ?? [];
+    if (r.kind === 'digest' && !opts.dryRun && copied.graph) toList.push({ n, subject, node: copied.graph.top });
     count(outcome.referrers, set, 1);
     // What refers to this referrer comes next: to it, and to its children when it is an index
     // (the OCI fallback index of a source without the API lists the referrers as its children).
     return copied.sourceDigest ? [copied.sourceDigest, ...(await copiedChildren(source, copied))] : [];
   };
-  const walk = await walkReferrers([...new Set(roots)], find, copyOne);
-  if (walk.beyondDepth || walk.beyondTotal) opts.warn?.(cutOff(walk, source, outcome.sourceDigest));
-  count(outcome.referrersSkipped, set, left + walk.beyondDepth + walk.beyondTotal);
+  // A subject's referrers are all found in one level (its referrers are listed once), so listing
+  // them together once the level is copied is one read-modify-write of its fallback index per
+  // target: none lost to another copy's write of the same index, and in the order found.
+  const listLevel = async () => {
+    const level = toList.splice(0).sort((a, b) => a.n - b.n);
+    const bySubject = new Map<string, ManifestNode[]>();
+    for (const { subject, node } of level) bySubject.set(subject, [...(bySubject.get(subject) ?? []), node]);
+    if (bySubject.size === 0) return;
+    await set.each(async (t) => {
+      await Promise.all([...bySubject].map(([subject, nodes]) => listInFallbackIndex(t.ep, subject, nodes)));
+    });
+  };
+  const reported = new Map(set.list.map((t) => [t, t.blobs.length]));
+  try {
+    const walk = await walkReferrers([...new Set(roots)], find, copyOne, REFERRER_BOUNDS, { parallel: REFERRER_COPIES, done: listLevel });
+    if (walk.beyondDepth || walk.beyondTotal) opts.warn?.(cutOff(walk, source, outcome.sourceDigest));
+    count(outcome.referrersSkipped, set, left + walk.beyondDepth + walk.beyondTotal);
+  } finally {
+    for (const t of set.list) inWalkOrder(t.blobs, reported.get(t)!, blobsOf);
+  }
+}
+
+/**
+ * Puts the blob lines the referrers' copies added to a target's report (from `from` on) in the
+ * walk's order, as one copy after the other would have: by the first referrer naming the blob, then
+ * by its place in that referrer's graph. They were added as they landed, which the concurrent
+ * copies of a level interleave differently from one run to the next.
+ */
+function inWalkOrder(blobs: BlobReport[], from: number, blobsOf: readonly string[][]): void {
+  if (blobs.length - from < 2) return;
+  const rank = new Map<string, number>();
+  let i = 0;
+  for (const list of blobsOf) for (const d of list ?? []) if (!rank.has(d)) rank.set(d, i++);
+  const key = (b: BlobReport) => rank.get(b.digest) ?? Number.MAX_SAFE_INTEGER;
+  const tail = blobs.splice(from).sort((a, b) => key(a) - key(b) || a.action.localeCompare(b.action));
+  blobs.push(...tail);
 }
 
 /** Adds `n` to every live target's count in `m`. */

@@ -3,9 +3,10 @@
  * when the source has it, else the tag schemes cosign and the OCI fallback use
  * (`sha256-<hex>`, `sha256-<hex>.sig`, `.att`, `.sbom`).
  */
+import pLimit from 'p-limit';
 import { NotFoundError, ProtocolError } from '../errors.js';
 import { serializeManifest } from '../image/build.js';
-import { checkIndexChildren, parseManifest } from '../image/manifest.js';
+import { CHILD_MANIFEST_READS, checkIndexChildren, parseManifest } from '../image/manifest.js';
 import { isIndexMediaType, MediaType } from '../image/mediatypes.js';
 import type { Descriptor, ImageIndex } from '../image/types.js';
 import type { RegistryClient } from '../registry/registry-client.js';
@@ -66,12 +67,15 @@ export async function indexChildren(client: RegistryClient, repo: string, digest
 }
 
 /**
- * Makes `referrer` discoverable at a target without the referrers API: the OCI fallback is an
- * index tagged `sha256-<subject hex>` listing every referrer (merged with what is already there).
- * A target with the API indexes the referrer itself through its `subject`; nothing to do then.
+ * Makes `referrers` (of one `subject`, in order) discoverable at a target without the referrers
+ * API: the OCI fallback is an index tagged `sha256-<subject hex>` listing every referrer, merged
+ * with what is already there. That is a read-modify-write of one index, so its referrers are
+ * listed together, one GET and at most one PUT: two writers of it at once would each drop the
+ * other's entry. A target with the API indexes each referrer itself through its `subject`;
+ * nothing to do then.
  */
-export async function listInFallbackIndex(target: RepoEndpoint, subject: string, referrer: ManifestNode): Promise<void> {
-  if (await target.client.referrers(target.repo, subject)) return;
+export async function listInFallbackIndex(target: RepoEndpoint, subject: string, referrers: readonly ManifestNode[]): Promise<void> {
+  if (referrers.length === 0 || (await target.client.referrers(target.repo, subject))) return;
   const tag = subject.replace(':', '-');
   let index: ImageIndex = { schemaVersion: 2, mediaType: MediaType.OCI_INDEX, manifests: [] };
   try {
@@ -81,7 +85,20 @@ export async function listInFallbackIndex(target: RepoEndpoint, subject: string,
   } catch (err) {
     if (!(err instanceof NotFoundError)) throw err;
   }
-  if (index.manifests.some((m) => m.digest === referrer.digest)) return;
+  const listed = new Set(index.manifests.map((m) => m.digest));
+  const added: Descriptor[] = [];
+  for (const r of referrers) {
+    if (listed.has(r.digest)) continue;
+    listed.add(r.digest);
+    added.push(fallbackEntry(r));
+  }
+  if (added.length === 0) return;
+  const next: ImageIndex = { ...index, manifests: [...index.manifests, ...added] };
+  await target.client.putManifest(target.repo, tag, serializeManifest(next), MediaType.OCI_INDEX);
+}
+
+/** A referrer's entry in a fallback index: its descriptor, with the artifact type and annotations the referrers API would show. */
+function fallbackEntry(referrer: ManifestNode): Descriptor {
   const p = parseManifest(referrer.bytes, referrer.mediaType);
   const entry: Descriptor = { mediaType: referrer.mediaType, digest: referrer.digest, size: referrer.bytes.length };
   if (p.kind === 'image') {
@@ -89,8 +106,7 @@ export async function listInFallbackIndex(target: RepoEndpoint, subject: string,
     if (typeof artifactType === 'string') entry.artifactType = artifactType;
     if (p.manifest.annotations) entry.annotations = p.manifest.annotations;
   }
-  const next: ImageIndex = { ...index, manifests: [...index.manifests, entry] };
-  await target.client.putManifest(target.repo, tag, serializeManifest(next), MediaType.OCI_INDEX);
+  return entry;
 }
 
 /**
@@ -102,6 +118,15 @@ export async function listInFallbackIndex(target: RepoEndpoint, subject: string,
  */
 export const REFERRER_BOUNDS = { depth: 8, total: 1000 };
 
+/**
+ * Referrers of one level copied at once. A signed multi-platform image has dozens (`cosign sign
+ * --recursive` signs every platform manifest; attestations and SBOMs come on top), and each copy
+ * costs several round trips, mostly small ones — HEADs, a manifest GET and PUT, a few kilobytes
+ * of blobs, which queue behind the set's --jobs transfers like any other — the same work as
+ * reading an index's children, so the same bound as those reads.
+ */
+export const REFERRER_COPIES = CHILD_MANIFEST_READS;
+
 /** What walkReferrers did. */
 export interface ReferrerWalk {
   /** Referrers handed to `copy`. */
@@ -112,26 +137,36 @@ export interface ReferrerWalk {
   beyondTotal: number;
 }
 
+/** How walkReferrers copies the referrers of one level. */
+export interface LevelCopies {
+  /** How many at once (default REFERRER_COPIES); `copy` is called in the order they were found. */
+  parallel?: number;
+  /** Called once every copy of a level (one at least) has succeeded, before the next level is listed. */
+  done?: () => Promise<void>;
+}
+
 /**
  * Walks what refers to `roots`, breadth first: `find` lists the referrers of one level's subjects,
  * `copy` copies one and answers the digests whose referrers come next (the referrer's own and, for
- * an index, its children's: a referrer is written after its subject, one level after it). A
- * digest's referrers are listed once and a referrer by digest copied once, whatever names it again
- * (a registry may list one under two subjects; a tag scheme may point back at the image), so the
- * walk ends; the bounds end it where the source's answers do not.
+ * an index, its children's: a referrer is written after its subject, one level after it). The
+ * referrers of one level are copied together (`level.parallel` at a time): their subjects are all
+ * written by then. A digest's referrers are listed once and a referrer by digest copied once,
+ * whatever names it again (a registry may list one under two subjects; a tag scheme may point
+ * back at the image), so the walk ends; the bounds end it where the source's answers do not.
  */
 export async function walkReferrers(
   roots: readonly string[],
   find: (subjects: string[]) => Promise<FoundReferrer[]>,
   copy: (found: FoundReferrer) => Promise<string[]>,
   bounds: { depth: number; total: number } = REFERRER_BOUNDS,
+  level: LevelCopies = {},
 ): Promise<ReferrerWalk> {
   const out: ReferrerWalk = { copied: 0, beyondDepth: 0, beyondTotal: 0 };
   const listed = new Set(roots);
   const taken = new Set<string>();
-  let level = [...listed];
-  for (let depth = 1; level.length > 0; depth++) {
-    const fresh = (await find(level)).filter((f) => {
+  let subjects = [...listed];
+  for (let depth = 1; subjects.length > 0; depth++) {
+    const fresh = (await find(subjects)).filter((f) => {
       const key = f.referrer.kind === 'digest' ? f.referrer.digest : `tag ${f.referrer.tag}`;
       if (taken.has(key) || listed.has(key)) return false;
       taken.add(key);
@@ -141,21 +176,46 @@ export async function walkReferrers(
       out.beyondDepth = fresh.length;
       break;
     }
-    const next: string[] = [];
-    for (const [i, f] of fresh.entries()) {
-      if (out.copied >= bounds.total) {
-        out.beyondTotal = fresh.length - i;
-        return out;
-      }
-      const subjects = await copy(f);
-      out.copied++;
-      for (const d of subjects) {
-        if (listed.has(d)) continue;
-        listed.add(d);
-        next.push(d);
-      }
+    const take = Math.min(fresh.length, Math.max(0, bounds.total - out.copied));
+    const answers = await copyAll(fresh.slice(0, take), copy, level.parallel ?? REFERRER_COPIES);
+    out.copied += take;
+    if (take > 0) await level.done?.();
+    if (take < fresh.length) {
+      out.beyondTotal = fresh.length - take;
+      return out;
     }
-    level = next;
+    // The next level in the order this one was found, whatever order its copies ended in.
+    subjects = [];
+    for (const d of answers.flat()) {
+      if (listed.has(d)) continue;
+      listed.add(d);
+      subjects.push(d);
+    }
   }
   return out;
+}
+
+/**
+ * `copy` over `found`, `parallel` at a time, started in order; the answers in that order. None
+ * starts once one has failed; the first failure is thrown once those under way have settled, so
+ * nothing of the walk still runs when it rejects.
+ */
+async function copyAll<T>(found: readonly FoundReferrer[], copy: (f: FoundReferrer) => Promise<T>, parallel: number): Promise<T[]> {
+  const limit = pLimit(parallel);
+  let failed: { err: unknown } | undefined;
+  const settled = await Promise.allSettled(
+    found.map((f) =>
+      limit(async () => {
+        if (failed) throw failed.err;
+        try {
+          return await copy(f);
+        } catch (err) {
+          failed ??= { err };
+          throw err;
+        }
+      }),
+    ),
+  );
+  if (failed) throw failed.err;
+  return settled.map((s) => (s as PromiseFulfilledResult<T>).value);
 }

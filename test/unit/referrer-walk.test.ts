@@ -42,3 +42,71 @@ test('the depth bound: the level past it is listed (to count it), not copied', a
   assert.deepEqual(w, { copied: 2, beyondDepth: 2, beyondTotal: 0 });
   assert.deepEqual(REFERRER_BOUNDS, { depth: 8, total: 1000 }, 'the bounds README.md documents');
 });
+
+/** Copies that end only when the test says so: `started` in call order, `end(d)` finishes d's copy. */
+function heldCopies(fail: Record<string, Error> = {}) {
+  const started: string[] = [];
+  const ends = new Map<string, () => void>();
+  let inFlight = 0;
+  let most = 0;
+  const copy = async (f: FoundReferrer): Promise<string[]> => {
+    const d = f.referrer.kind === 'digest' ? f.referrer.digest : f.referrer.tag;
+    started.push(d);
+    most = Math.max(most, ++inFlight);
+    await new Promise<void>((resolve) => ends.set(d, resolve));
+    inFlight--;
+    if (fail[d]) throw fail[d];
+    return [d];
+  };
+  /** Resolves once `n` copies have started; rejects when they have not after 100 turns of the event loop (no timers). */
+  const whenStarted = async (n: number) => {
+    for (let turn = 0; started.length < n; turn++) {
+      if (turn === 100) throw new Error(`${started.length} copies started (${started.join(', ')}), not ${n}`);
+      await new Promise<void>((r) => setImmediate(r));
+    }
+  };
+  return { started, copy, whenStarted, end: (d: string) => ends.get(d)!(), most: () => most };
+}
+
+test('a level\'s referrers are copied together, `parallel` at a time, started in the order found; the next level keeps that order whatever order they ended in', async () => {
+  const g = graph({ img: ['a', 'b', 'c'], a: ['x'], c: ['y'] });
+  const h = heldCopies();
+  const levels: string[][] = [];
+  const walk = walkReferrers(['img'], g.find, h.copy, REFERRER_BOUNDS, { parallel: 2, done: async () => void levels.push([...h.started]) });
+  await h.whenStarted(2);
+  assert.deepEqual(h.started, ['a', 'b'], 'two at once; c waits for a slot');
+  h.end('b');
+  await h.whenStarted(3);
+  h.end('c');
+  h.end('a');
+  await h.whenStarted(5);
+  assert.deepEqual(h.started.slice(3), ['x', 'y'], 'a\'s referrer first: the order found, not the order ended');
+  h.end('y');
+  h.end('x');
+  assert.deepEqual(await walk, { copied: 5, beyondDepth: 0, beyondTotal: 0 });
+  assert.equal(h.most(), 2);
+  assert.deepEqual(g.asked, [['img'], ['a', 'b', 'c'], ['x', 'y']]);
+  assert.deepEqual(levels, [['a', 'b', 'c'], ['a', 'b', 'c', 'x', 'y']], 'done once per level, after its copies');
+});
+
+test('a copy that fails: no other starts, the walk rejects with it once those under way have ended, and the level is not done', async () => {
+  const g = graph({ img: ['a', 'b', 'c', 'd'] });
+  const boom = new Error('b failed');
+  const h = heldCopies({ b: boom });
+  let done = 0;
+  let settled = false;
+  const walk = walkReferrers(['img'], g.find, h.copy, REFERRER_BOUNDS, { parallel: 2, done: async () => void done++ });
+  walk.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  await h.whenStarted(2);
+  h.end('b');
+  // Let the failure and the freed slot run their course (macrotask turns, no timers).
+  for (let i = 0; i < 5; i++) await new Promise<void>((r) => setImmediate(r));
+  assert.equal(settled, false, 'a is still under way');
+  h.end('a');
+  await assert.rejects(walk, boom);
+  assert.deepEqual(h.started, ['a', 'b'], 'neither c nor d started after b failed');
+  assert.equal(done, 0);
+});

@@ -1,0 +1,118 @@
+// copy --referrers copies the referrers of one level together (walkReferrers, REFERRER_COPIES at a
+// time), against fake registries (test/fixtures/fake-registry.ts): the copies overlap (request
+// order, answeredAfter), each referrer is still written after its subject, the referrers of one
+// subject are all listed in the fallback index of a target without the referrers API (one
+// read-modify-write), the report's blob lines come in the walk's order whatever order they landed
+// in, and every referrer copy's manifest GETs are told to the pull meter.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copy, parseReference } from '../../src/index.js';
+import { TransferRun } from '../../src/transfer/engine.js';
+import { copyImage } from '../../src/transfer/image-copy.js';
+import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry, type LoggedRequest } from '../fixtures/fake-registry.js';
+
+const fake = fakeRegistryPool();
+const sigTag = (d: string) => `${d.replace(':', '-')}.sig`;
+const subjectOf = (m: { mediaType: string; digest: string; size: number }) => ({ mediaType: m.mediaType, digest: m.digest, size: m.size });
+/** The manifest requests at `reg` that name `ref` (a tag or a digest), in arrival order. */
+const manifestRequests = (reg: FakeRegistry, ref: string, method: string): LoggedRequest[] =>
+  reg.requests({ kind: 'manifest', method, when: (q) => q.tag === ref || q.digest === ref });
+
+test('copy --referrers of a recursively signed index: the signatures of one level are copied together, each written after its subject, and a signature\'s attestation after it', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const archs = ['amd64', 'arm64', 'ppc64le', 's390x'];
+  const images = archs.map((architecture) => src.seedImage('app', { platform: { os: 'linux', architecture } }));
+  const index = src.seedIndex('app', images, { tags: ['1'] });
+  const subjects = [index, ...images];
+  // cosign sign --recursive: one signature per manifest, by tag; an attestation of the amd64 signature, by the API.
+  const sigs = subjects.map((s) => src.seedImage('app', { tags: [sigTag(s.digest)] }));
+  const att = src.seedImage('app', { artifactType: 'application/vnd.in-toto+json', subject: subjectOf(sigs[1]!) });
+  const r = await copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], referrers: true, ...fakeLibraryOptions(src, dst) });
+  assert.equal(r.targets[0]!.referrers, subjects.length + 1);
+  assert.equal(r.targets[0]!.referrersSkipped, 0);
+
+  // Overlap, by request order at the source: a referrer's manifest GET follows its HEAD's answer,
+  // and one after the other no referrer's HEAD would arrive before an earlier one's GET was
+  // answered. Together, the level's HEADs go out before the first of its GETs is answered.
+  const heads = subjects.map((s) => manifestRequests(src, sigTag(s.digest), 'HEAD')[0]!);
+  const gets = subjects.map((s) => manifestRequests(src, sigTag(s.digest), 'GET')[0]!);
+  const firstGetAnswered = Math.min(...gets.map((g) => g.answeredAfter!));
+  const together = heads.filter((h) => h.seq <= firstGetAnswered).length;
+  assert.ok(together >= 2, `only ${together} of the ${subjects.length} signatures were under way before the first one's manifest was read (HEADs at ${heads.map((h) => h.seq).join(', ')}; first GET answered after request ${firstGetAnswered})`);
+
+  // Each referrer written after its subject was answered, at the target.
+  const putOf = (ref: string) => manifestRequests(dst, ref, 'PUT')[0]!;
+  subjects.forEach((s, i) => {
+    const subjectPut = putOf(s === index ? '1' : s.digest);
+    const sigPut = putOf(sigTag(s.digest));
+    assert.ok(sigPut.seq > subjectPut.answeredAfter!, `the signature of ${s.digest} (request ${sigPut.seq}) before its subject was written (answered after request ${subjectPut.answeredAfter})`);
+    assert.equal(dst.manifest('app', sigTag(s.digest))?.digest, sigs[i]!.digest);
+  });
+  const attPut = putOf(att.digest);
+  assert.ok(attPut.seq > putOf(sigTag(images[0]!.digest)).answeredAfter!, 'the attestation after the signature it refers to');
+});
+
+test('copy --referrers to a target without the referrers API: every referrer of one subject, copied together, is listed in its fallback index, in the order found, with one write', async () => {
+  const [src, dst] = [await fake(), await fake({ referrers: false })];
+  const img = src.seedImage('app', { tags: ['1'] });
+  const kinds = ['application/spdx+json', 'application/vnd.cyclonedx+json', 'application/vnd.in-toto+json', 'application/vnd.dev.sigstore.bundle.v0.3+json', 'application/vnd.example.scan+json'];
+  const refs = kinds.map((artifactType) => src.seedImage('app', { artifactType, subject: subjectOf(img) }));
+  src.seedImage('app', { tags: [sigTag(img.digest)] }); // cosign's tag scheme, listed by its tag, not in the index
+  const r = await copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], referrers: true, ...fakeLibraryOptions(src, dst) });
+  assert.equal(r.targets[0]!.referrers, refs.length + 1);
+  const fallbackTag = img.digest.replace(':', '-');
+  const listed = () => (JSON.parse(dst.manifest('app', fallbackTag)!.bytes.toString('utf8')) as { manifests: { digest: string; artifactType?: string }[] }).manifests;
+  assert.deepEqual(listed().map((m) => [m.digest, m.artifactType]), refs.map((x, i) => [x.digest, kinds[i]]), 'none lost, in the order the source named them');
+  assert.equal(manifestRequests(dst, fallbackTag, 'PUT').length, 1, 'one read-modify-write of the index for the five');
+  const indexPut = manifestRequests(dst, fallbackTag, 'PUT')[0]!;
+  for (const x of refs) assert.ok(manifestRequests(dst, x.digest, 'PUT')[0]!.answeredAfter! < indexPut.seq, `${x.digest} listed before it was written`);
+
+  // A referrer added at the source since: merged into the index already there, the others kept.
+  const later = src.seedImage('app', { artifactType: 'application/vnd.example.vex+json', subject: subjectOf(img) });
+  const again = await copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], referrers: true, ...fakeLibraryOptions(src, dst) });
+  assert.equal(again.targets[0]!.referrers, refs.length + 2);
+  assert.deepEqual(listed().map((m) => m.digest), [...refs, later].map((x) => x.digest));
+  assert.equal(manifestRequests(dst, fallbackTag, 'PUT').length, 2, 'one more write, for the new one');
+});
+
+test('copy --referrers: the report lists the referrers\' blobs in the walk\'s order, not the order they landed in', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const img = src.seedImage('app', { tags: ['1'] });
+  const [first, second] = [0, 1].map(() => src.seedImage('app', { artifactType: 'application/spdx+json', subject: subjectOf(img) }));
+  // The first referrer's layer lands only once the second referrer is written (request order).
+  // Held only when the second's copy is under way already: copies one after the other would wait
+  // for each other for ever, and fail the assertions below instead.
+  const secondStarted = () => src.count({ kind: 'manifest', method: 'HEAD', digest: second!.digest }) > 0;
+  src.fault({ kind: 'blob', method: 'GET', digest: first!.layers[0]!.digest, when: secondStarted }, { kind: 'hold', until: dst.seen({ kind: 'manifest', method: 'PUT', digest: second!.digest }) });
+  const r = await copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], referrers: true, ...fakeLibraryOptions(src, dst) });
+  assert.equal(r.targets[0]!.referrers, 2);
+  const blobsOf = (m: typeof img) => [m.config.digest, ...m.layers.map((l) => l.digest)];
+  const getAnswered = src.requests({ kind: 'blob', method: 'GET', digest: first!.layers[0]!.digest })[0]!;
+  assert.ok(getAnswered.answeredAfter! >= Math.max(...blobsOf(second!).map((d) => src.requests({ kind: 'blob', method: 'GET', digest: d })[0]!.seq)), 'the second referrer\'s blobs were read while the first\'s layer was held');
+  const lines = r.targets[0]!.blobs.map((b) => b.digest);
+  // The image's own blobs first (in the order they landed, as before), then each referrer's in its graph's order.
+  assert.deepEqual(new Set(lines.slice(0, 3)), new Set(blobsOf(img)));
+  assert.deepEqual(lines.slice(3), [...blobsOf(first!), ...blobsOf(second!)]);
+});
+
+test('copyImage with referrers: every referrer copy tells the pull meter of its manifest GETs (sync\'s rate gate counts them)', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const amd = src.seedImage('app', { platform: { os: 'linux', architecture: 'amd64' } });
+  const arm = src.seedImage('app', { platform: { os: 'linux', architecture: 'arm64' } });
+  const index = src.seedIndex('app', [amd, arm], { tags: ['1'] });
+  for (const s of [index, amd, arm]) src.seedImage('app', { tags: [sigTag(s.digest)] });
+  src.seedImage('app', { artifactType: 'application/spdx+json', subject: subjectOf(arm) });
+  const run = new TransferRun(fakeLibraryOptions(src, dst));
+  const meter = { announced: 0, answered: 0 };
+  try {
+    const set = run.targets([{ ref: parseReference(dst.ref('app:1')), tags: ['1'] }]);
+    const outcome = await copyImage(set, run.source(parseReference(src.ref('app:1'))), '1', { referrers: true, pulls: { will: (n) => (meter.announced += n), did: () => meter.answered++ } });
+    set.finish();
+    assert.equal([...outcome.referrers.values()][0], 4);
+  } finally {
+    run.close();
+  }
+  const gets = src.count({ kind: 'manifest', method: 'GET' });
+  assert.equal(gets, 7, 'the index, its two children, and the four referrers');
+  assert.deepEqual(meter, { announced: gets, answered: gets });
+});
