@@ -35,7 +35,7 @@ import { asRegpushError, checkImages, TransferRun, type TransferTarget } from '.
 export { DEFAULT_IMAGES } from '../transfer/engine.js';
 import type { BlobEvents, BlobReport } from '../transfer/types.js';
 import type { PullMeter } from '../transfer/graph.js';
-import { copyImage } from '../transfer/image-copy.js';
+import { copyImage, type ImageCopyOutcome } from '../transfer/image-copy.js';
 import type { SyncImage, SyncSpec } from './config.js';
 import { needsTagList, selectTags } from './select.js';
 import { crossShardWriters, inShard, type Neighbour, type Shard } from './shard.js';
@@ -88,6 +88,10 @@ export interface SyncTargetResult {
   /** Blobs streamed from the source, and their bytes. */
   streamed: number;
   bytes: number;
+  /** Referrers copied (the entry's `referrers: true`), referrers of referrers included; as copy's report counts them. */
+  referrers: number;
+  /** Referrers found and not copied: those naming the index `platforms` made anew, and those past a bound of the walk (a warning says which). */
+  referrersSkipped: number;
 }
 
 /** What happened to one unit: one source reference and its targets. */
@@ -124,6 +128,9 @@ export interface SyncResult {
     bytesRead: number;
     mounted: number;
     streamed: number;
+    /** Per target, summed: referrers copied and left behind. */
+    referrers: number;
+    referrersSkipped: number;
   };
   timings: Record<string, number>;
   http: HttpStats;
@@ -285,7 +292,7 @@ function refuseClashes(work: Work[], neighbours: readonly (Neighbour<SyncImage> 
   work.forEach((w, i) => {
     const error = refused.get(i);
     if (error === undefined) return;
-    const targets = w.unit.targets.map((t): SyncTargetResult => ({ target: formatReference(t), action: 'failed', error, mounted: 0, streamed: 0, bytes: 0 }));
+    const targets = w.unit.targets.map((t): SyncTargetResult => ({ target: formatReference(t), action: 'failed', error, ...NOTHING_MOVED }));
     units.push({ entry: w.image.label, source: formatReference(w.unit.source), sourceDigest: '', ok: false, error, targets, bytesRead: 0 });
   });
   return work.filter((_, i) => !refused.has(i));
@@ -299,28 +306,34 @@ async function syncUnit(run: TransferRun, w: Work, platforms: ReturnType<typeof 
   try {
     const outcome = await copyImage(set, run.source(w.unit.source), manifestRef(w.unit.source), { platforms, referrers: w.image.referrers, dryRun: opts.dryRun, warn: (m) => run.logger.warn(`${source}: ${m}`), pulls });
     result.sourceDigest = outcome.sourceDigest;
-    result.targets = set.list.map((t) => targetResult(t, outcome.unchanged.has(t), !!opts.dryRun));
+    result.targets = set.list.map((t) => targetResult(t, !!opts.dryRun, outcome));
     result.bytesRead = bytesRead(set.list);
     result.ok = result.targets.every((t) => t.action !== 'failed');
   } catch (err) {
     const e = asRegpushError(run.failure(err));
     result.error = { code: e.code, message: e.message };
-    result.targets = set.list.map((t) => ({ ...targetResult(t, false, false), action: 'failed', error: t.failed ? { code: t.failed.code, message: t.failed.message } : { code: e.code, message: e.message } }));
+    result.targets = set.list.map((t) => ({ ...targetResult(t, false), action: 'failed', error: t.failed ? { code: t.failed.code, message: t.failed.message } : { code: e.code, message: e.message } }));
   } finally {
     set.finish();
   }
   return result;
 }
 
-function targetResult(t: TransferTarget, unchanged: boolean, dryRun: boolean): SyncTargetResult {
+/** The counts of a target nothing was done at. */
+const NOTHING_MOVED = { mounted: 0, streamed: 0, bytes: 0, referrers: 0, referrersSkipped: 0 } as const;
+
+/** What happened at `t`; without `outcome` (the unit failed before copyImage answered) nothing counts as unchanged or copied by referrers. */
+function targetResult(t: TransferTarget, dryRun: boolean, outcome?: ImageCopyOutcome): SyncTargetResult {
   const moved = (a: BlobReport['action']) => t.blobs.filter((b) => b.action === a);
   const streamed = moved('streamed');
   const r: SyncTargetResult = {
     target: formatReference(t.ref),
-    action: t.failed ? 'failed' : unchanged ? 'skipped' : dryRun ? 'planned' : 'copied',
+    action: t.failed ? 'failed' : outcome?.unchanged.has(t) ? 'skipped' : dryRun ? 'planned' : 'copied',
     mounted: moved('mounted').length,
     streamed: streamed.length,
     bytes: streamed.reduce((a, b) => a + b.bytes, 0),
+    referrers: outcome?.referrers.get(t) ?? 0,
+    referrersSkipped: outcome?.referrersSkipped.get(t) ?? 0,
   };
   if (t.failed) r.error = { code: t.failed.code, message: t.failed.message };
   return r;
@@ -352,6 +365,8 @@ function report(opts: SyncOptions, entries: number, units: SyncUnitResult[], run
       bytesRead: units.reduce((a, u) => a + u.bytesRead, 0),
       mounted: all.reduce((a, t) => a + t.mounted, 0),
       streamed: all.reduce((a, t) => a + t.streamed, 0),
+      referrers: all.reduce((a, t) => a + t.referrers, 0),
+      referrersSkipped: all.reduce((a, t) => a + t.referrersSkipped, 0),
     },
     timings: { total: Math.round(performance.now() - t0) },
     http: run.transport.stats.snapshot(),

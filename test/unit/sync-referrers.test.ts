@@ -1,10 +1,16 @@
 // sync's `referrers: true` with a `platforms` list (fake registries, test/fixtures/fake-registry.ts):
 // the kept platform manifest keeps its digest and its referrers; the new index's source digest
-// has its referrers left behind, and the warning names the image.
+// has its referrers left behind, and the warning names the image; the report counts both per
+// target, as copy's does (checked against src/cli/report.schema.json as the e2e tier checks it).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseSyncFile, sync } from '../../src/index.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseSyncFile, sync, type SyncResult } from '../../src/index.js';
 import { fakeLibraryOptions, fakeRegistryPool } from '../fixtures/fake-registry.js';
+import { runMain } from '../fixtures/run-main.js';
+import { assertValidReport } from '../e2e/report-schema.js';
 
 const fake = fakeRegistryPool();
 
@@ -26,4 +32,37 @@ test('sync referrers: true with platforms: the kept child\'s signature is copied
   assert.equal(dst.manifest('app', sigTag(arm.digest))?.digest, armSig.digest);
   assert.equal(dst.manifest('app', sigTag(index.digest)), undefined);
   assert.deepEqual(warn, [`${src.ref('app:1')}: keeping only linux/arm64 changes the image's digest: its 1 referrer (signatures, attestations) refers to the source digest and is not copied; the 1 of the manifests it keeps as they are is copied`]);
+});
+
+test('sync reports referrers per target as copy does (copied, left behind), in the JSON report the schema requires them in, in its unit line and in its summary', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const amd = src.seedImage('app', { platform: { os: 'linux', architecture: 'amd64' } });
+  const arm = src.seedImage('app', { platform: { os: 'linux', architecture: 'arm64' } });
+  const index = src.seedIndex('app', [amd, arm], { tags: ['1'] });
+  const sigTag = (d: string) => `${d.replace(':', '-')}.sig`;
+  src.seedImage('app', { tags: [sigTag(index.digest)] }); // names the source index, which `platforms` replaces: left behind
+  src.seedImage('app', { tags: [sigTag(arm.digest)] });
+  src.seedImage('app', { artifactType: 'application/spdx+json', subject: { mediaType: arm.mediaType, digest: arm.digest, size: arm.size } });
+  src.seedImage('other', { tags: ['1'] }); // an entry without referrers: both counts 0
+  const dir = mkdtempSync(join(tmpdir(), 'regpush-sync-referrers-'));
+  const lines = ['images:', `  - source: ${src.ref('app:1')}`, `    target: ${dst.host}/app`, '    platforms: [linux/arm64]', '    referrers: true', `  - source: ${src.ref('other:1')}`, `    target: ${dst.host}/other`, ''];
+  writeFileSync(join(dir, 'sync.yaml'), lines.join('\n'));
+  const lib = fakeLibraryOptions(src, dst);
+  const env = { ...lib.env, HOME: lib.homeDir, REGPUSH_INSECURE_REGISTRIES: lib.insecureRegistries.join(',') };
+
+  const json = await runMain(['sync', '--json', 'sync.yaml'], { cwd: dir, env });
+  assert.equal(json.code, 0, json.stderr);
+  const report = JSON.parse(json.stdout) as SyncResult;
+  assertValidReport(report, 'sync --json with referrers');
+  const at = (source: string) => report.units.find((u) => u.source === source)!.targets[0]!;
+  assert.deepEqual([at(src.ref('app:1')).referrers, at(src.ref('app:1')).referrersSkipped], [2, 1], 'arm64\'s signature and SBOM; the source index\'s signature');
+  assert.deepEqual([at(src.ref('other:1')).referrers, at(src.ref('other:1')).referrersSkipped], [0, 0]);
+  assert.deepEqual([report.totals.referrers, report.totals.referrersSkipped], [2, 1]);
+
+  // Run again, for the human output: the image is up to date, its referrers are walked again (and counted, as copy does).
+  const human = await runMain(['sync', 'sync.yaml'], { cwd: dir, env });
+  assert.equal(human.code, 0, human.stderr);
+  assert.ok(human.stderr.includes(`→ ${dst.host}/app:1 skipped (2 referrers, 1 left behind)\n`), human.stderr);
+  assert.ok(human.stderr.includes(`→ ${dst.host}/other:1 skipped\n`), human.stderr);
+  assert.match(human.stdout, /^synced: 2 images \(2 entries\): 0 copied, 2 up to date, 0 failed; 0\.0 MB read, 0 blobs mounted, 0 streamed; 2 referrers, 1 left behind\n$/);
 });

@@ -146,15 +146,21 @@ function unitDisplay(io: CliIO, silent: boolean, logger: { info(m: string): void
   };
 }
 
-/** "docker.io/library/nginx:1.27 → prod/mirror/library/nginx:1.27 copied (2 mounted, 3 streamed, 12.3 MB); …" */
+/** "docker.io/library/nginx:1.27 → prod/mirror/library/nginx:1.27 copied (2 mounted, 3 streamed, 12.3 MB; 4 referrers); …" */
 export function unitLine(u: SyncUnitResult): string {
   if (u.error) return `sync: ${u.source}: FAILED ${u.error.code}: ${u.error.message}`;
   const parts = u.targets.map((t) => {
     if (t.action === 'failed') return `${t.target} FAILED ${t.error?.code}: ${t.error?.message}`;
-    const moved = t.mounted || t.streamed ? ` (${t.mounted} mounted, ${t.streamed} streamed, ${mb(t.bytes)})` : '';
-    return `${t.target} ${t.action}${moved}`;
+    const said = [t.mounted || t.streamed ? `${t.mounted} mounted, ${t.streamed} streamed, ${mb(t.bytes)}` : '', referrersText(t.referrers, t.referrersSkipped)].filter(Boolean);
+    return `${t.target} ${t.action}${said.length ? ` (${said.join('; ')})` : ''}`;
   });
   return `sync: ${u.source}${u.sourceDigest && !u.source.includes('@') ? `@${u.sourceDigest.slice(0, 19)}` : ''} → ${parts.join('; ')}`;
+}
+
+/** "4 referrers, 1 left behind" (the JSON report's referrers and referrersSkipped); '' when both are 0. */
+function referrersText(copied: number, skipped: number): string {
+  if (!copied && !skipped) return '';
+  return `${copied} referrer${copied === 1 ? '' : 's'}${skipped ? `, ${skipped} left behind` : ''}`;
 }
 
 function mb(n: number): string {
@@ -170,6 +176,7 @@ function printResult(io: CliIO, a: SyncArgs, r: SyncResult, clock: RunClock, sec
   io.stdout.write(
     `${r.dryRun ? 'plan' : 'synced'}: ${t.units} images (${t.entries} entries${r.shard ? `, shard ${r.shard.index}/${r.shard.count}` : ''}): ` +
       `${r.dryRun ? `${t.planned} to copy` : `${t.copied} copied`}, ${t.skipped} up to date, ${t.failed} failed; ` +
-      `${mb(t.bytesRead)} read, ${t.mounted} blobs mounted, ${t.streamed} streamed\n`,
+      `${mb(t.bytesRead)} read, ${t.mounted} blobs mounted, ${t.streamed} streamed` +
+      `${t.referrers || t.referrersSkipped ? `; ${referrersText(t.referrers, t.referrersSkipped)}` : ''}\n`,
   );
 }
