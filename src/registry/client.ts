@@ -15,7 +15,7 @@ import { sha256Digest, isValidDigest, digestMismatch } from '../image/digest.js'
 import type { Logger } from '../log.js';
 import { endpointFor, type Endpoint } from './endpoint.js';
 import { isLoopbackHost } from '../ref/registry.js';
-import { UPLOAD_LOCATION, type FetchedManifest, type ManifestHead, type MountResult, type RegistryClient, type UploadSession } from './registry-client.js';
+import { UPLOAD_LOCATION, type FetchedManifest, type InterruptedSession, type ManifestHead, type MountResult, type RegistryClient, type UploadSession } from './registry-client.js';
 
 /** How to reach and authenticate to one registry. */
 export interface RegistryClientOptions {
@@ -38,6 +38,8 @@ export interface RegistryClientOptions {
   authMemory?: AuthMemory;
   /** The challenge a registry is known to send before it sends one (AuthOptions.presume); tests only. */
   presume?: AuthOptions['presume'];
+  /** Told of each upload session this client opens as the operation is interrupted and cancels on its own (see InterruptedSession). */
+  onInterruptedSession?: (s: InterruptedSession) => void;
 }
 
 /** The RegistryClient of a real registry: HTTP through the operation's transport, with auth. */
@@ -47,9 +49,11 @@ export class HttpRegistryClient implements RegistryClient {
   readonly logger: Logger;
   private readonly send: Send;
   private readonly signal?: AbortSignal;
+  private readonly onInterruptedSession?: (s: InterruptedSession) => void;
 
   constructor(opts: RegistryClientOptions) {
     this.registry = opts.registry;
+    this.onInterruptedSession = opts.onInterruptedSession;
     this.endpoint = endpointFor(opts.registry, opts.insecure ?? [], opts.insecureTls ?? []);
     this.logger = opts.transport.logger;
     this.signal = opts.signal;
@@ -391,11 +395,18 @@ export class HttpRegistryClient implements RegistryClient {
     const what = `aborted: mount ${digest} into ${this.registry}/${repo}`;
     // Not cut by an interruption, as startUpload: a registry that cannot mount opens a session
     // (202), and one opened while the run was stopping is cancelled here, not left behind unknown.
-    const { res, interrupted } = await this.sendWithGrace({ method: 'POST', url, scopes: [repositoryScope(fromRepo, ['pull'])] }, what);
-    if (interrupted) {
-      await drain(res);
-      if (res.status === 202) await this.cancelUpload(this.location(res, url));
-      throw new AbortedError(what, { details: { registry: this.registry } });
+    const own = this.ownCancel(repo);
+    let res: HttpResponse;
+    try {
+      let interrupted: boolean;
+      ({ res, interrupted } = await this.sendWithGrace({ method: 'POST', url, scopes: [repositoryScope(fromRepo, ['pull'])] }, what, own.interrupted));
+      if (interrupted) {
+        await drain(res);
+        if (res.status === 202) own.cancelled(await this.cancelUpload(this.location(res, url)));
+        throw new AbortedError(what, { details: { registry: this.registry } });
+      }
+    } finally {
+      own.cancelled(true);
     }
     if (res.status === 201) {
       await drain(res);
@@ -415,22 +426,47 @@ export class HttpRegistryClient implements RegistryClient {
     if (op?.aborted) throw new AbortedError(`aborted: POST ${url}`);
     // Not cut by the interruption: a POST cut after the registry opened the session would leave
     // that session behind with nobody knowing its URL. One it opened is cancelled here.
-    const { res, interrupted } = await this.sendWithGrace({ method: 'POST', url }, `aborted: POST ${url}`);
-    if (res.status !== 202) {
+    const own = this.ownCancel(repo);
+    try {
+      const { res, interrupted } = await this.sendWithGrace({ method: 'POST', url }, `aborted: POST ${url}`, own.interrupted);
+      if (res.status !== 202) {
+        if (interrupted) {
+          void drain(res); // the run is stopping: no request follows on this connection
+          throw new AbortedError(`aborted: POST ${url}`);
+        }
+        return this.fail(res, `start upload to ${this.registry}/${repo}`);
+      }
+      await drain(res);
+      const min = Number(res.headers['oci-chunk-min-length']);
+      const session = { url: this.location(res, url), minChunk: Number.isFinite(min) && min > 0 ? min : undefined };
       if (interrupted) {
-        void drain(res); // the run is stopping: no request follows on this connection
+        own.cancelled(await this.cancelUpload(session.url));
         throw new AbortedError(`aborted: POST ${url}`);
       }
-      return this.fail(res, `start upload to ${this.registry}/${repo}`);
+      return session;
+    } finally {
+      own.cancelled(true);
     }
-    await drain(res);
-    const min = Number(res.headers['oci-chunk-min-length']);
-    const session = { url: this.location(res, url), minChunk: Number.isFinite(min) && min > 0 ? min : undefined };
-    if (interrupted) {
-      await this.cancelUpload(session.url);
-      throw new AbortedError(`aborted: POST ${url}`);
-    }
-    return session;
+  }
+
+  /**
+   * The report of a session a POST to `repo` may open while the operation is interrupted, which
+   * the client then cancels itself (InterruptedSession): `interrupted` tells onInterruptedSession at
+   * the interruption, `cancelled` settles it (the first call counts; a POST answered without a
+   * session, or cut, settles true: no session is known to stay).
+   */
+  private ownCancel(repo: string): { interrupted: () => void; cancelled: (ok: boolean) => void } {
+    let settle: ((ok: boolean) => void) | undefined;
+    return {
+      interrupted: () => {
+        const cancelled = new Promise<boolean>((resolve) => (settle = resolve));
+        this.onInterruptedSession?.({ registry: this.registry, repo, cancelled });
+      },
+      cancelled: (ok) => {
+        settle?.(ok);
+        settle = undefined;
+      },
+    };
   }
 
   /**

@@ -12,7 +12,7 @@ import { tlsResolver, type RegistryTlsOptions } from '../http/tls.js';
 import { silentLogger, type Logger } from '../log.js';
 import { AuthMemory } from '../auth/middleware.js';
 import { HttpRegistryClient } from './client.js';
-import type { RegistryClient } from './registry-client.js';
+import type { InterruptedSession, RegistryClient } from './registry-client.js';
 import { parseInsecureList } from './endpoint.js';
 import { blockedBy, checkMirrorMap, mirrorsFor, MirrorConfigError, type BlockedPrefixes, type InsecureHosts, type MirrorMap } from './mirror-config.js';
 import { BlockedClient, MirroredClient, MirrorHealth, type MirrorRoute } from './mirrors.js';
@@ -136,7 +136,7 @@ export function connect(
   const unmirrored = blocked.find((e) => !mirrorMap || mirrorsFor(mirrorMap, registry, String(e.details.repo)).length === 0);
   if (unmirrored) throw unmirrored;
   // A blocked source with mirrors: the mirrors are read, and where they fail the refusal is the answer.
-  const upstream = blocked[0] ? new BlockedClient(registry, transport.logger, blocked[0]) : connectOne(transport, registry, role, scopes, opts, memory?.auth);
+  const upstream = blocked[0] ? new BlockedClient(registry, transport.logger, blocked[0]) : connectOne(transport, registry, role, scopes, opts, memory?.auth, memory?.onInterruptedSession);
   // Writes never go to a mirror: a target is always the registry itself. Reads (a source, or
   // inspect's `read`) try the mirrors first.
   if (role === 'to' || !opts.mirrors || Object.keys(opts.mirrors).length === 0) return upstream;
@@ -178,12 +178,14 @@ function blockedError(registry: string, repo: string, role: CredentialRole, by: 
 
 /**
  * What an operation learns once for all the clients it makes: each registry's auth (scheme,
- * tokens, credential lookups) and which mirrors failed. Run state, carried by the operation
- * (TransferRun), never a module-level map.
+ * tokens, credential lookups) and which mirrors failed; and who its clients tell of the upload
+ * sessions they cancel on their own (InterruptedSession: the run's record names those the registry
+ * keeps). Run state, carried by the operation (TransferRun), never a module-level map.
  */
 export class ClientMemory {
   readonly auth = new AuthMemory();
   readonly mirrors = new MirrorHealth();
+  constructor(readonly onInterruptedSession?: (s: InterruptedSession) => void) {}
 }
 
 /** The mirrors option checked, canonical keys (a bad one is a usage error of the caller). */
@@ -204,6 +206,7 @@ function connectOne(
   scopes: { repo: string; actions: ScopeAction[] }[],
   opts: ConnectionOptions,
   memory?: AuthMemory,
+  onInterruptedSession?: (s: InterruptedSession) => void,
 ): RegistryClient {
   let cached: Promise<Credential | undefined> | undefined;
   const explicit = role === 'to' ? opts.credentials?.to : opts.credentials?.from;
@@ -226,6 +229,7 @@ function connectOne(
     registry,
     transport,
     authMemory: memory,
+    onInterruptedSession,
     insecure: insecureList(opts),
     insecureTls: Object.keys(opts.insecureTlsRegistries ?? {}),
     signal: opts.signal,

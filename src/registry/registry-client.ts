@@ -43,6 +43,21 @@ export interface UploadSession {
  */
 export const UPLOAD_LOCATION = 'uploadLocation';
 
+/**
+ * An upload session a client cancels on its own: one its POST (or a mount answered 202) opened
+ * while the operation was being interrupted, which the interruption let finish so that its URL is
+ * known. The client tells of it at the interruption, before the answer, so that whoever waits for
+ * the operation's sessions waits for this one too. `cancelled` resolves false when a session was
+ * opened and the registry did not confirm its cancel (it stays in the registry's upload area until
+ * purged), true otherwise (cancelled, or none opened). Registry code cannot name it in the
+ * operation's error itself: the run's record of sessions (transfer/sessions.ts) does.
+ */
+export interface InterruptedSession {
+  registry: string;
+  repo: string;
+  cancelled: Promise<boolean>;
+}
+
 /** The session URL an interrupted upload request was answered with, if any (see UPLOAD_LOCATION). */
 export function uploadLocationOf(err: unknown): string | undefined {
   const details = (err as { details?: Record<string, unknown> } | undefined)?.details;

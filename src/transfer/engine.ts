@@ -121,7 +121,7 @@ export class TransferRun {
   private readonly abort = new AbortController();
   private readonly conn: ConnectionOptions;
   /** Schemes, tokens, credentials and mirror health learned once for every client of the run. */
-  private readonly auth = new ClientMemory();
+  private readonly auth = new ClientMemory((s) => this.ctx.sessions!.cancelledByClient(s));
   private readonly onOuterAbort = () => this.abort.abort();
   /** The failure that made a fail-fast set stop the run, reported instead of the aborts it caused. */
   private stoppedBy: unknown;

@@ -10,6 +10,8 @@
  * uploads older than 168 h, checked every 24 h). The run's error names those sessions.
  */
 
+import type { InterruptedSession } from '../registry/registry-client.js';
+
 /** One upload session as the run tracks it. */
 export interface TrackedSession {
   registry: string;
@@ -46,6 +48,17 @@ export class UploadSessions {
   closed(s: TrackedSession): void {
     this.open.delete(s);
     this.wake();
+  }
+
+  /**
+   * A session a client opened as the run was interrupted and cancels on its own (its POST, or a
+   * mount answered 202): open until that cancel ends, then closed, or left when the registry did
+   * not confirm it — named with the others, though nothing was sent on it and no URL reached us.
+   */
+  cancelledByClient(s: InterruptedSession): void {
+    const state: TrackedSession = { registry: s.registry, repo: s.repo, sent: 0 };
+    this.track(state);
+    void s.cancelled.then((ok) => (ok ? this.closed(state) : this.abandoned(state)));
   }
 
   /** The registry refused or did not answer the cancel of `s`: its bytes stay until it purges them. */

@@ -353,6 +353,51 @@ test('an upload or mount POST interrupted while the registry opens a session: th
   }
 });
 
+test('a session a POST opened as the operation was interrupted is told of at the interruption, and whether its cancel was confirmed (false: the registry keeps it)', async () => {
+  const starts: [string, (c: HttpRegistryClient) => Promise<unknown>][] = [
+    ['upload', (c) => c.startUpload('app')],
+    ['mount', (c) => c.mountBlob('app', sha('layer'), 'base')],
+  ];
+  for (const [what, start] of starts) {
+    for (const deleteStatus of [404, 204]) {
+      const op = new AbortController();
+      const told: { registry: string; repo: string; cancelled: Promise<boolean> }[] = [];
+      let toldBeforeAnswer = false;
+      const r = await registry((req, _body, res) => {
+        if (req.method === 'POST') {
+          op.abort();
+          // Told at the interruption, before the POST's answer.
+          toldBeforeAnswer = told.length === 1;
+          return res.writeHead(202, { location: '/v2/app/blobs/uploads/u1?_state=s0', 'content-length': '0' }).end();
+        }
+        // distribution's answer to a DELETE on a session whose state it lost, or a confirmed cancel.
+        if (req.method === 'DELETE') return res.writeHead(deleteStatus, { 'content-type': 'application/json' }).end(deleteStatus === 404 ? '{"errors":[{"code":"BLOB_UPLOAD_INVALID"}]}' : '');
+        res.writeHead(500).end();
+      });
+      const client = new HttpRegistryClient({ registry: r.host, transport: r.transport, insecure: [r.host], signal: op.signal, onInterruptedSession: (s) => told.push(s) });
+      await assert.rejects(start(client), (e: Error) => e.name === 'AbortedError', what);
+      assert.ok(toldBeforeAnswer, what);
+      assert.deepEqual(told.map((t) => [t.registry, t.repo]), [[r.host, 'app']], what);
+      assert.equal(await told[0]!.cancelled, deleteStatus === 204, `${what}, DELETE answered ${deleteStatus}`);
+      assert.deepEqual(r.log.filter((l) => l.startsWith('DELETE')), ['DELETE /v2/app/blobs/uploads/u1?_state=s0'], what);
+      r.transport.close();
+    }
+  }
+  // A mount the registry performs (201) as the operation is interrupted opens no session: told, and settled true, no DELETE.
+  const op = new AbortController();
+  const told: Promise<boolean>[] = [];
+  const r = await registry((req, _body, res) => {
+    op.abort();
+    res.writeHead(req.method === 'POST' ? 201 : 500, { 'content-length': '0' }).end();
+  });
+  const client = new HttpRegistryClient({ registry: r.host, transport: r.transport, insecure: [r.host], signal: op.signal, onInterruptedSession: (s) => told.push(s.cancelled) });
+  await assert.rejects(client.mountBlob('app', sha('layer'), 'base'), (e: Error) => e.name === 'AbortedError');
+  assert.equal(told.length, 1);
+  assert.equal(await told[0], true);
+  assert.deepEqual(r.log, [`POST /v2/app/blobs/uploads/?mount=${encodeURIComponent(sha('layer'))}&from=base`]);
+  r.transport.close();
+});
+
 test('a streamed PATCH interrupted mid-body is ended, not cut: the AbortedError carries the state the registry answered, to cancel with', async () => {
   const deleted: string[] = [];
   let received = 0;

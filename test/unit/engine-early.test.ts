@@ -288,3 +288,24 @@ for (const how of ['session', 'mount answered 202'] as const) {
     assert.ok(err.message.endsWith(named), err.message);
   });
 }
+
+test('an interrupted copy: a session whose POST the interruption let finish, cancelled by the client and refused, is named in the error as the run\'s other sessions are', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base/app', { tags: ['1'], layers: [bytesOf('small', 2000), bytesOf('large', 200_000)] });
+  const op = new AbortController();
+  // The copy is interrupted as the first upload POST reaches the target; that POST, and any sent
+  // with it, are answered only then (202: the registry opens the session), so the client cancels
+  // the sessions itself. distribution's answer to a DELETE on a session whose state it lost:
+  const interrupted = dst.seen({ kind: 'upload', method: 'POST' }).then(() => op.abort());
+  dst.fault({ kind: 'upload', method: 'POST' }, { kind: 'hold', until: interrupted });
+  dst.fault({ kind: 'upload', method: 'DELETE' }, { kind: 'status', status: 404, code: 'BLOB_UPLOAD_INVALID' });
+  const err = await copy({ from: src.ref('base/app:1'), to: [dst.ref('app:1')], retries: 0, signal: op.signal, ...fakeLibraryOptions(src, dst) }).then(() => undefined, (e: Error) => e);
+  assert.ok(err, 'the copy fails');
+  const refused = dst.count({ kind: 'upload', method: 'DELETE', status: 404 });
+  assert.ok(refused >= 1, 'a session opened by a POST the interruption let finish was cancelled, and refused');
+  assert.equal(refused, dst.count({ kind: 'upload', method: 'POST', status: 202 }), 'each session opened was cancelled');
+  assert.equal(dst.manifest('app', '1'), undefined);
+  const sessions = refused === 1 ? '1 upload session could not be cancelled and stays' : `${refused} upload sessions could not be cancelled and stay`;
+  const each = Array.from({ length: refused }, () => `${dst.host}/app (0 bytes sent, the registry did not confirm the cancel)`).join('; ');
+  assert.equal(err.message, `interrupted: no tag was written after the interruption; ${sessions} in the registry's upload area until it purges stale uploads: ${each}`);
+});
