@@ -8,22 +8,28 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseSyncFile, sync, type SyncResult } from '../../src/index.js';
-import { fakeLibraryOptions, fakeRegistryPool } from '../fixtures/fake-registry.js';
+import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
 import { runMain } from '../fixtures/run-main.js';
 import { assertValidReport } from '../e2e/report-schema.js';
 
 const fake = fakeRegistryPool();
 
 type SyncOpts = Parameters<typeof sync>[0];
+const sigTag = (d: string) => `${d.replace(':', '-')}.sig`;
 
-test('sync referrers: true with platforms: the kept child\'s signature is copied, the source index\'s stays behind with one warning naming the source', async () => {
-  const [src, dst] = [await fake(), await fake()];
+/** app:1 at `src`: an amd64 and arm64 index, cosign's signature of the index and of arm64. */
+function signedIndex(src: FakeRegistry) {
   const amd = src.seedImage('app', { platform: { os: 'linux', architecture: 'amd64' } });
   const arm = src.seedImage('app', { platform: { os: 'linux', architecture: 'arm64' } });
   const index = src.seedIndex('app', [amd, arm], { tags: ['1'] });
-  const sigTag = (d: string) => `${d.replace(':', '-')}.sig`;
   src.seedImage('app', { tags: [sigTag(index.digest)] });
   const armSig = src.seedImage('app', { tags: [sigTag(arm.digest)] });
+  return { arm, index, armSig };
+}
+
+test('sync referrers: true with platforms: the kept child\'s signature is copied, the source index\'s stays behind with one warning naming the source', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const { arm, index, armSig } = signedIndex(src);
   const spec = parseSyncFile(['images:', `  - source: ${src.ref('app:1')}`, `    target: ${dst.host}/app`, '    platforms: [linux/arm64]', '    referrers: true', ''].join('\n'), 'sync.yaml');
   const warn: string[] = [];
   const logger = { info: () => undefined, debug: () => undefined, warn: (m: string) => warn.push(m) };
@@ -36,12 +42,7 @@ test('sync referrers: true with platforms: the kept child\'s signature is copied
 
 test('sync reports referrers per target as copy does (copied, left behind), in the JSON report the schema requires them in, in its unit line and in its summary', async () => {
   const [src, dst] = [await fake(), await fake()];
-  const amd = src.seedImage('app', { platform: { os: 'linux', architecture: 'amd64' } });
-  const arm = src.seedImage('app', { platform: { os: 'linux', architecture: 'arm64' } });
-  const index = src.seedIndex('app', [amd, arm], { tags: ['1'] });
-  const sigTag = (d: string) => `${d.replace(':', '-')}.sig`;
-  src.seedImage('app', { tags: [sigTag(index.digest)] }); // names the source index, which `platforms` replaces: left behind
-  src.seedImage('app', { tags: [sigTag(arm.digest)] });
+  const { arm } = signedIndex(src); // the index's signature names the source index, which `platforms` replaces: left behind
   src.seedImage('app', { artifactType: 'application/spdx+json', subject: { mediaType: arm.mediaType, digest: arm.digest, size: arm.size } });
   src.seedImage('other', { tags: ['1'] }); // an entry without referrers: both counts 0
   const dir = mkdtempSync(join(tmpdir(), 'regpush-sync-referrers-'));
