@@ -337,11 +337,13 @@ export class TargetSet {
     private readonly moving = new Map<string, Promise<void>>(),
     /** Per target: the check of the blobs taken on their 201's word after a MANIFEST_BLOB_UNKNOWN (`settled` once it has ended). */
     private readonly rechecks = new Map<TransferTarget, { settled: boolean; done: Promise<void> }>(),
+    /** Per target and blob (landingKey): its move under way, started by transfer() for one image of this set. */
+    private readonly underWay = new Map<string, Promise<void>>(),
   ) {}
 
   /** A set over some of these targets (the same objects: a target set aside there is set aside here). */
   subset(list: TransferTarget[]): TargetSet {
-    return new TargetSet(list, this.run, this.mode, this.slots, this.landings, this.waits, this.takenOnWord, this.early, this.moving, this.rechecks);
+    return new TargetSet(list, this.run, this.mode, this.slots, this.landings, this.waits, this.takenOnWord, this.early, this.moving, this.rechecks, this.underWay);
   }
 
   /** The run's transfer context (transport, signal, upload memory). */
@@ -645,8 +647,12 @@ export class TargetSet {
         this.moving.delete(d.digest);
         tasks.push(started);
       } else {
-        const ready = this.live.filter((t) => !waiting.includes(t));
-        if (ready.length) tasks.push(this.slot(d)(() => this.moveOne(source, d, ready)));
+        // A target another image of this set is moving the blob to already (the referrers of one
+        // level, copied together, share the empty config of OCI artifacts) waits for that move,
+        // outside a --jobs slot, instead of moving it a second time.
+        const ready = this.live.filter((t) => !waiting.includes(t) && !this.underWay.has(landingKey(t, d.digest)));
+        for (const t of this.live.filter((t) => !waiting.includes(t) && !ready.includes(t))) tasks.push(this.afterOwnMove(source, d, t));
+        if (ready.length) tasks.push(this.moveMarked(source, d, ready));
       }
       // A target that needs another image's landing waits for it without holding a transfer slot,
       // and on its own: its set's other targets go on (one of them may be the landing another
@@ -659,6 +665,29 @@ export class TargetSet {
     await this.run.cleanedUp();
     const failure = this.run.firstFailure(settled);
     if (failure !== undefined) throw failure;
+  }
+
+  /** moveOne in a transfer slot, marked under way at each of `targets` until it has ended (see afterOwnMove). */
+  private moveMarked(source: RepoEndpoint, d: Descriptor, targets: TransferTarget[]): Promise<void> {
+    const move = this.slot(d)(() => this.moveOne(source, d, targets));
+    const keys = targets.map((t) => landingKey(t, d.digest));
+    for (const k of keys) this.underWay.set(k, move);
+    const unmark = () => {
+      for (const k of keys) if (this.underWay.get(k) === move) this.underWay.delete(k);
+    };
+    move.then(unmark, unmark);
+    return move;
+  }
+
+  /** Moves `d` to `t` once the move another image of this set started there has ended: skipped when it landed, moved again when it did not. */
+  private async afterOwnMove(source: RepoEndpoint, d: Descriptor, t: TransferTarget): Promise<void> {
+    await this.underWay.get(landingKey(t, d.digest))?.catch(() => undefined);
+    if (t.failed) return;
+    if (t.present.has(d.digest)) {
+      t.blobs.push({ digest: d.digest, size: d.size, mediaType: d.mediaType, action: 'skipped', bytes: 0, retries: 0, resumes: 0 });
+      return;
+    }
+    await this.moveMarked(source, d, [t]);
   }
 
   /** Moves `d` to `t` once the landing it waits for has settled: skipped (same repository), mounted, or streamed after all. */

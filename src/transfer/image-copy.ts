@@ -247,7 +247,9 @@ function inWalkOrder(blobs: BlobReport[], from: number, blobsOf: readonly string
   let i = 0;
   for (const list of blobsOf) for (const d of list ?? []) if (!rank.has(d)) rank.set(d, i++);
   const key = (b: BlobReport) => rank.get(b.digest) ?? Number.MAX_SAFE_INTEGER;
-  const tail = blobs.splice(from).sort((a, b) => key(a) - key(b) || a.action.localeCompare(b.action));
+  // A blob two referrers share (the empty config of OCI artifacts): the move first, then the skips.
+  const skip = (b: BlobReport) => Number(b.action === 'skipped');
+  const tail = blobs.splice(from).sort((a, b) => key(a) - key(b) || skip(a) - skip(b) || a.action.localeCompare(b.action));
   blobs.push(...tail);
 }
 

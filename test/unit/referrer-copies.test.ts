@@ -95,6 +95,23 @@ test('copy --referrers: the report lists the referrers\' blobs in the walk\'s or
   assert.deepEqual(lines.slice(3), [...blobsOf(first!), ...blobsOf(second!)]);
 });
 
+test('copy --referrers: a blob the referrers of one level share (the empty config of OCI artifacts) is uploaded once; the others wait for it and skip it', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const img = src.seedImage('app', { tags: ['1'] });
+  const empty = src.putBlob('app', '{}', 'application/vnd.oci.empty.v1+json');
+  const refs = [0, 1, 2, 3].map((i) => {
+    const payload = src.putBlob('app', `signature ${i}`, 'application/vnd.dev.sigstore.bundle.v0.3+json');
+    const config = { mediaType: empty.mediaType, digest: empty.digest, size: empty.size };
+    return src.putManifest('app', { schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', artifactType: 'application/vnd.dev.sigstore.bundle.v0.3+json', config, layers: [payload], subject: subjectOf(img) });
+  });
+  const r = await copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], referrers: true, ...fakeLibraryOptions(src, dst) });
+  assert.equal(r.targets[0]!.referrers, refs.length);
+  for (const x of refs) assert.ok(dst.manifest('app', x.digest), x.digest);
+  assert.equal(dst.uploadsFor(empty.digest).filter((q) => q.method === 'PUT').length, 1, 'one upload of the shared blob');
+  const lines = r.targets[0]!.blobs.filter((b) => b.digest === empty.digest).map((b) => b.action);
+  assert.deepEqual(lines, ['streamed', 'skipped', 'skipped', 'skipped']);
+});
+
 test('copyImage with referrers: every referrer copy tells the pull meter of its manifest GETs (sync\'s rate gate counts them)', async () => {
   const [src, dst] = [await fake(), await fake()];
   const amd = src.seedImage('app', { platform: { os: 'linux', architecture: 'amd64' } });
