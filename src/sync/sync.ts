@@ -268,7 +268,8 @@ function entryFailed(image: SyncImage, e: RegpushError): SyncUnitResult {
  * becomes a failed unit, E_INPUT, naming the target and the other entries; nothing is read or
  * written for them. A neighbour whose tags could not be listed might write any tag of its
  * repositories, and its own shard may have listed it fine: this shard's units writing there are
- * refused with that error rather than risk the race (a re-run decides once the list is readable).
+ * refused with that error rather than risk the race (a re-run decides once the list is readable)
+ * — unless the answer was one its own shard gets too and then writes nothing (WRITES_NOTHING).
  */
 function refuseClashes(work: Work[], neighbours: readonly (Neighbour<SyncImage> & Expanded)[], units: SyncUnitResult[], shard?: Shard): Work[] {
   const mine = shard && `${shard.index}/${shard.count}`;
@@ -279,7 +280,7 @@ function refuseClashes(work: Work[], neighbours: readonly (Neighbour<SyncImage> 
   const refused = new Map<number, { code: string; message: string }>();
   for (const [i, why] of targetClashes(checked)) if (i < work.length) refused.set(i, { code: 'E_INPUT', message: why });
   for (const n of neighbours) {
-    if (!n.error) continue;
+    if (!n.error || WRITES_NOTHING.has(n.error.code)) continue;
     const repos = new Set(n.image.destinations.map((d) => destinationRepository(d, n.image.source)));
     work.forEach((w, i) => {
       const hit = w.unit.targets.find((t) => repos.has(repositoryName(t)));
@@ -297,6 +298,14 @@ function refuseClashes(work: Work[], neighbours: readonly (Neighbour<SyncImage> 
   });
   return work.filter((_, i) => !refused.has(i));
 }
+
+/**
+ * Listing failures that every shard meets alike and after which the entry writes nothing: its
+ * source repository does not exist (a removed image would otherwise hold this shard's units back
+ * on every run), or registries.conf blocks it. A network error, a 5xx or an auth failure may be
+ * one machine's alone, so it still holds them.
+ */
+const WRITES_NOTHING = new Set(['E_NOT_FOUND', 'E_DENIED']);
 
 /** Copies one unit; never rejects (its failure is in the result). */
 async function syncUnit(run: TransferRun, w: Work, platforms: ReturnType<typeof parsePlatform>[] | undefined, opts: SyncOptions, pulls: PullMeter | undefined): Promise<SyncUnitResult> {

@@ -141,7 +141,7 @@ describe('sync --shard: overlapping tags of entries in different shards', () => 
     const [x, y] = [zero[0]!, one[0]!];
     src.seedImage(x, { tags: ['1'] });
     src.seedImage(zero[1]!, { tags: ['1'] });
-    src.fault({ kind: 'tags', repo: y }, { kind: 'status', status: 404, code: 'NAME_UNKNOWN' });
+    src.fault({ kind: 'tags', repo: y }, { kind: 'status', status: 500, retryAfter: 0 });
     const spec = parseSyncFile(
       [
         'images:',
@@ -157,10 +157,25 @@ describe('sync --shard: overlapping tags of entries in different shards', () => 
     const r = err.details!.result!;
     const [u] = r.units.filter((v) => !v.ok);
     assert.equal(u?.source, src.ref(`${x}:1`));
-    assert.equal(u.error?.code, 'E_NOT_FOUND');
-    assert.match(u.error!.message, new RegExp(`^${spec.images[0]!.label.replace(/[()[\]./]/g, '\\$&')} cannot tell whether ${dst.ref('mirror/app:1').replace(/\./g, '\\.')} is free: images\\[1\\] .*, in shard 1/2, writes into ${dst.ref('mirror/app').replace(/\./g, '\\.')} too and its tags could not be listed \\(E_NOT_FOUND: `));
+    assert.equal(u.error?.code, 'E_REGISTRY');
+    assert.match(u.error!.message, new RegExp(`^${spec.images[0]!.label.replace(/[()[\]./]/g, '\\$&')} cannot tell whether ${dst.ref('mirror/app:1').replace(/\./g, '\\.')} is free: images\\[1\\] .*, in shard 1/2, writes into ${dst.ref('mirror/app').replace(/\./g, '\\.')} too and its tags could not be listed \\(E_REGISTRY: `));
     assert.deepEqual(r.units.filter((v) => v.ok).map((v) => v.source), [src.ref(`${zero[1]!}:1`)]);
     assert.deepEqual(dst.tags('mirror/app'), []);
     assert.deepEqual(dst.tags('mirror/other'), ['1']);
+  });
+
+  it('a writer of another shard whose source repository does not exist (404) writes nothing there either: this shard goes on', async () => {
+    const [src, dst] = [await fake(), await fake()];
+    const { zero, one } = byShard(src.host);
+    const [x, y] = [zero[0]!, one[0]!];
+    src.seedImage(x, { tags: ['1'] });
+    src.fault({ kind: 'tags', repo: y }, { kind: 'status', status: 404, code: 'NAME_UNKNOWN' });
+    const spec = parseSyncFile(
+      ['images:', `  - { source: ${src.ref(x)}, tags: all, target: ${dst.ref('mirror/app')} }`, `  - { source: ${src.ref(y)}, tags: all, target: ${dst.ref('mirror/app')} }`, ''].join('\n'),
+      'sync.yaml',
+    );
+    const r = await sync({ spec, shard: { index: 0, count: 2 }, ...fakeLibraryOptions(src, dst) });
+    assert.deepEqual(r.units.map((u) => [u.source, u.ok]), [[src.ref(`${x}:1`), true]]);
+    assert.deepEqual(dst.tags('mirror/app'), ['1']);
   });
 });
