@@ -72,6 +72,18 @@ export interface EarlyStart {
 }
 
 /** The first read at byte 0 takes the early GET when there is one; every other read asks the source. */
+/**
+ * The source GET from byte 0, sent now — beside the upload session's POST rather than after its
+ * answer: a round trip less per blob, which is all a config or an attestation's layer costs.
+ * Paused until an upload reads it (the transport's idle watch listens for 'data', which would set
+ * the body flowing with nobody reading it; resumable-read.ts resumes it); destroyed if released
+ * unread.
+ */
+export function readAhead(desc: Descriptor, source: RepoEndpoint): Early<OpenedBlob> {
+  const opened = source.client.getBlob(source.repo, desc.digest).then((r) => (r.body.pause(), r));
+  return new Early(opened, (r) => void r.body.destroy());
+}
+
 function opener(desc: Descriptor, source: RepoEndpoint, read: Early<OpenedBlob> | undefined): (start: number) => Promise<OpenedBlob> {
   return (start) => (start === 0 ? read?.take() : undefined) ?? source.client.getBlob(source.repo, desc.digest, start);
 }
@@ -176,7 +188,26 @@ function targetName(t: RepoEndpoint): string {
  */
 async function streamBlob(desc: Descriptor, source: RepoEndpoint, target: RepoEndpoint, ctx: TransferContext, report: BlobReport, budget: RetryBudget, session?: string | UploadSession, read?: Early<OpenedBlob>): Promise<void> {
   const what = `blob ${desc.digest} from ${source.client.registry}/${source.repo}`;
-  const open = opener(desc, source, read);
+  const ahead = read ? undefined : readAhead(desc, source);
+  try {
+    return await streamBlobAttempts(desc, source, target, ctx, report, budget, what, opener(desc, source, read ?? ahead), session);
+  } finally {
+    void ahead?.release(); // unread when the upload failed before reading
+  }
+}
+
+/** streamBlob's attempts, reading through `open`. */
+async function streamBlobAttempts(
+  desc: Descriptor,
+  source: RepoEndpoint,
+  target: RepoEndpoint,
+  ctx: TransferContext,
+  report: BlobReport,
+  budget: RetryBudget,
+  what: string,
+  open: (start: number) => Promise<OpenedBlob>,
+  session?: string | UploadSession,
+): Promise<void> {
   for (;;) {
     let sourceError: unknown;
     try {
@@ -314,11 +345,30 @@ async function teeUpload(
 ): Promise<{ settled: PromiseSettledResult<BlobReport>[]; sourceFailed: boolean; mirror?: string }> {
   const what = `blob ${desc.digest} from ${source.client.registry}/${source.repo}`;
   const reports: BlobReport[] = targets.map(() => ({ digest: desc.digest, size: desc.size, mediaType: desc.mediaType, action: 'streamed', bytes: 0, retries: 0, resumes: 0 }));
+  const ahead = read ? undefined : readAhead(desc, source);
+  try {
+    return await teeInto(desc, source, targets, ctx, budget, what, reports, opener(desc, source, read ?? ahead), early);
+  } finally {
+    void ahead?.release(); // unread when no session opened
+  }
+}
+
+/** teeUpload once the source read is under way: the sessions, then one read piped into each. */
+async function teeInto(
+  desc: Descriptor,
+  source: RepoEndpoint,
+  targets: RepoEndpoint[],
+  ctx: TransferContext,
+  budget: RetryBudget,
+  what: string,
+  reports: BlobReport[],
+  open: (start: number) => Promise<OpenedBlob>,
+  early?: (Early<UploadSession> | undefined)[],
+): Promise<{ settled: PromiseSettledResult<BlobReport>[]; sourceFailed: boolean; mirror?: string }> {
   // A session opened early that was refused fails its branch here; the target then gets its own pass (below in moveBlobToMany), as a refused POST always did.
   const sessions = await Promise.allSettled(targets.map((t, i) => early?.[i]?.take() ?? t.client.startUpload(t.repo)));
   const live = sessions.map((s) => s.status === 'fulfilled');
   if (!live.some(Boolean)) return { settled: sessions.map((s) => s as PromiseRejectedResult), sourceFailed: false };
-  const open = opener(desc, source, read);
   const body = resumableRead({
     open: (start) => fromMirror(open(start), reports),
     size: desc.size,

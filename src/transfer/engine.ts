@@ -25,7 +25,7 @@ import { UploadSessions } from './sessions.js';
 import { UploadMemory } from '../registry/quirks.js';
 import type { Transport } from '../http/transport.js';
 import { untilAborted } from '../http/retry.js';
-import { Early, largestFirst, moveBlobToMany, planBlob, type OpenedBlob } from './blobs.js';
+import { Early, largestFirst, moveBlobToMany, planBlob, readAhead, type OpenedBlob } from './blobs.js';
 import { cancelUnused } from './upload.js';
 import type { MountResult, RegistryClient, UploadSession } from '../registry/registry-client.js';
 import { LandedBlobs, statedKey, type BlobEvents, type BlobReport, type PlanAction, type RepoEndpoint, type TransferContext } from './types.js';
@@ -478,10 +478,7 @@ export class TargetSet {
       }
     }
     if (e.sessions.size) {
-      // Paused at once: the transport's idle watch listens for 'data', which would set the body
-      // flowing with nobody reading it yet; the reader resumes it (resumable-read.ts).
-      const opened = source.client.getBlob(source.repo, d.digest).then((r) => (r.body.pause(), r));
-      e.read = new Early(opened, (r) => void r.body.destroy());
+      e.read = readAhead(d, source);
     }
     this.early.set(d.digest, e);
     this.run.logger.debug(`${d.digest}: ${e.read ? 'upload session and source GET' : 'mount'} sent with the plan's HEAD (${ts.length} target(s))`);

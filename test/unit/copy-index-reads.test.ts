@@ -136,3 +136,21 @@ test('a --jobs given bounds every blob, small ones too (it may be there for a re
   assert.equal(all.length, 9);
   for (let i = 1; i < all.length; i++) assert.ok(all[i]!.seq > all[i - 1]!.answeredAfter!, 'each blob waited for the one before');
 });
+
+test('a streamed blob\'s source GET goes out beside its upload session\'s POST, not after its answer', async () => {
+  // One registry for both sides, its mounts refused (as Docker Hub refuses some with 400): every blob streams.
+  const reg = await fake();
+  const img = reg.seedImage('base/app', { tags: ['1'], layers: [bytesOf('layer', 3000)] });
+  reg.fault({ kind: 'upload', method: 'POST', query: { mount: true } }, { kind: 'status', status: 400, code: 'UNSUPPORTED' });
+  reg.fault({ kind: 'upload', method: 'POST', when: (q) => !q.query.has('mount') }, { kind: 'delay', ms: 500 });
+  const r = await copy({ from: reg.ref('base/app:1'), to: [reg.ref('app:1')], ...fakeLibraryOptions(reg) });
+  assert.ok(r.targets[0]!.ok);
+  for (const d of [img.config.digest, img.layers[0]!.digest]) {
+    const get = reg.requests({ kind: 'blob', method: 'GET', repo: 'base/app', digest: d })[0];
+    const put = reg.requests({ kind: 'upload', method: 'PUT', digest: d })[0];
+    const post = reg.requests({ kind: 'upload', method: 'POST' }).find((p) => p.session === put?.session);
+    assert.ok(get && put && post, `${d}: read, and written through a session`);
+    // The session's POST (held 500 ms) was still unanswered when the GET arrived.
+    assert.ok(get.seq <= post.answeredAfter!, `the GET of ${d} (request ${get.seq}) waited for its session's POST (request ${post.seq}, answered after request ${post.answeredAfter})`);
+  }
+});
