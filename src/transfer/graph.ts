@@ -56,6 +56,20 @@ export interface PullMeter {
   did(): void;
 }
 
+/** How readGraph reads (and rewrites) a graph. */
+export interface GraphOptions {
+  /** Keep only these platforms of an index (a new index, a new digest). */
+  platforms?: Platform[];
+  /** Convert every manifest to this family (new digests, same blobs). */
+  format?: MediaFamily;
+  /** Where conversion notes go. */
+  log?: (msg: string) => void;
+  /** Where conversion warnings go (data dropped that the other family has no place for). */
+  warn?: (msg: string) => void;
+  /** Told of each manifest GET. */
+  pulls?: PullMeter;
+}
+
 /** Deepest index nesting read. */
 export const MAX_DEPTH = 4;
 
@@ -64,16 +78,8 @@ export const MAX_DEPTH = 4;
  * with `format`, every manifest and index is converted to that family (new bytes, new digests,
  * the same blobs).
  */
-export async function readGraph(
-  client: RegistryClient,
-  repo: string,
-  ref: string,
-  platforms?: Platform[],
-  format?: MediaFamily,
-  log?: (msg: string) => void,
-  warn?: (msg: string) => void,
-  pulls?: PullMeter,
-): Promise<CopyGraph> {
+export async function readGraph(client: RegistryClient, repo: string, ref: string, opts: GraphOptions = {}): Promise<CopyGraph> {
+  const { pulls } = opts;
   pulls?.will(1);
   // The top read is reported answered only once the children it leads to are announced: between
   // the two, a meter would see a multi-platform image as one pull, all of it done.
@@ -86,24 +92,15 @@ export async function readGraph(
   };
   try {
     const fetched = await client.getManifest(repo, ref);
-    return await walkGraph(client, repo, fetched, platforms, format, log, warn, pulls, topAnswered);
+    return await walkGraph(client, repo, fetched, opts, topAnswered);
   } finally {
     topAnswered();
   }
 }
 
 /** readGraph's walk from the top manifest `fetched`. */
-async function walkGraph(
-  client: RegistryClient,
-  repo: string,
-  fetched: FetchedManifest,
-  platforms: Platform[] | undefined,
-  format: MediaFamily | undefined,
-  log: ((msg: string) => void) | undefined,
-  warn: ((msg: string) => void) | undefined,
-  pulls: PullMeter | undefined,
-  topAnswered: () => void,
-): Promise<CopyGraph> {
+async function walkGraph(client: RegistryClient, repo: string, fetched: FetchedManifest, opts: GraphOptions, topAnswered: () => void): Promise<CopyGraph> {
+  const { platforms, format, log, warn, pulls } = opts;
   const blobs = new Map<string, Descriptor>();
   const children: ManifestNode[] = [];
   const seen = new Set<string>();
@@ -141,7 +138,7 @@ async function walkGraph(
       for (const d of p.index.manifests) {
         if (seen.has(d.digest)) continue;
         seen.add(d.digest);
-        const child = await (reads.get(d.digest) ?? client.getManifest(repo, d.digest));
+        const child = await reads.get(d.digest)!; // prefetch() started every child not seen
         budget.hold(child.bytes.length);
         const cp = parseManifest(child.bytes, child.mediaType || d.mediaType);
         await visit(child.bytes, cp.mediaType, child.digest, depth + 1);

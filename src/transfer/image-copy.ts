@@ -15,34 +15,23 @@
  *                not those of a manifest written under a new digest (they name the source's)
  */
 import { ExistsError } from '../errors.js';
-import { isIndexMediaType, type MediaFamily } from '../image/mediatypes.js';
+import { isIndexMediaType } from '../image/mediatypes.js';
 import { formatPlatform } from '../image/platform.js';
-import type { Platform } from '../image/types.js';
 import type { TargetSet, TransferTarget } from './engine.js';
 import type { BlobReport, RepoEndpoint } from './types.js';
-import { readGraph, type CopyGraph, type ManifestNode, type PullMeter } from './graph.js';
+import { readGraph, type CopyGraph, type GraphOptions, type ManifestNode } from './graph.js';
 import { findReferrers, indexChildren, listInFallbackIndex, REFERRER_BOUNDS, REFERRER_COPIES, walkReferrers, type FoundReferrer, type ReferrerWalk } from './referrers.js';
 
-/** How to copy one image. */
-export interface ImageCopyOptions {
-  /** Keep only these platforms of an index (a new index, a new digest). */
-  platforms?: Platform[];
+/** How to copy one image: how its graph is read (platforms, format, notes, pull meter — referrers' included), and: */
+export interface ImageCopyOptions extends GraphOptions {
   /** Also copy what refers to the image. */
   referrers?: boolean;
   /** Refuse to move a target tag that points at another digest. */
   noClobber?: boolean;
   /** Plan only: HEADs, no writes. */
   dryRun?: boolean;
-  /** Convert every manifest to this family (new digests, same blobs). */
-  format?: MediaFamily;
-  /** Where conversion notes go. */
-  log?: (msg: string) => void;
-  /** Where conversion warnings go (data dropped that the other family has no place for). */
-  warn?: (msg: string) => void;
   /** Tags to write at every target instead of each target's own; [] stores the image by digest only. */
   tags?: string[];
-  /** Told of each source manifest GET (a pull at Docker Hub), referrers' included. */
-  pulls?: PullMeter;
 }
 
 /** What happened to one image at its targets. */
@@ -82,7 +71,7 @@ export async function copyImage(set: TargetSet, source: RepoEndpoint, ref: strin
     return p;
   };
   let graphRead: Promise<CopyGraph> | undefined;
-  const readOnce = (): Promise<CopyGraph> => (graphRead ??= readGraph(source.client, source.repo, ref, opts.platforms, opts.format, opts.log, opts.warn, opts.pulls));
+  const readOnce = (): Promise<CopyGraph> => (graphRead ??= readGraph(source.client, source.repo, ref, opts));
   for (const p of held.values()) {
     p.then(
       // A target without one of its tags needs the image whatever the source HEAD says: its graph
