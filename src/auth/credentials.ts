@@ -53,6 +53,8 @@ export interface CredentialOptions {
    * per repository still runs each helper once per registry (see AuthMemory.helperReplies).
    */
   helperReplies?: Map<string, Promise<string>>;
+  /** The credential files read in this operation, by path: a lookup per repository reads each file once (see AuthMemory.fileReads). */
+  fileReads?: Map<string, Promise<CredentialFile | undefined>>;
   /** The environment; the library never reads process.env. */
   env: Record<string, string | undefined>;
   /** Default os.homedir(). */
@@ -170,7 +172,7 @@ async function findCredential(registry: string, opts: CredentialOptions): Promis
 
   const exec = helperExecFromOptions(opts);
   for (const file of credentialFiles(opts.env, opts.homeDir, opts.system)) {
-    const data = await readCredentialFile(file.path, { legacy: file.legacy });
+    const data = await readOnce(file, opts.fileReads);
     if (!data) {
       if (opts.env.REGISTRY_AUTH_FILE) throw missingAuthFile(opts.env.REGISTRY_AUTH_FILE);
       continue;
@@ -180,6 +182,15 @@ async function findCredential(registry: string, opts: CredentialOptions): Promis
   }
   log.debug(`auth: no credentials found for ${host}; trying anonymous access`);
   return undefined;
+}
+
+/** A credential file's contents, read once per operation when `reads` is given. */
+function readOnce(file: CredentialFilePath, reads: Map<string, Promise<CredentialFile | undefined>> | undefined): Promise<CredentialFile | undefined> {
+  const read = () => readCredentialFile(file.path, { legacy: file.legacy });
+  if (!reads) return read();
+  let p = reads.get(file.path);
+  if (!p) reads.set(file.path, (p = read()));
+  return p;
 }
 
 /**

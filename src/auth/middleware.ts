@@ -11,6 +11,7 @@ import { untilAborted } from '../http/retry.js';
 import type { HttpRequest, HttpResponse, Middleware, Send } from '../http/types.js';
 import { silentLogger, type Logger } from '../log.js';
 import { findChallenge, parseChallenges, type Challenge } from './challenge.js';
+import type { CredentialFile } from './config-file.js';
 import type { Credential, SecretSink } from './credentials.js';
 import { presumedChallenge, sameTokenService } from './presumed-challenge.js';
 import { apiHost, canonicalRegistry, registryHostOf } from '../ref/registry.js';
@@ -89,6 +90,9 @@ export class AuthMemory {
    * keeps a sync of many repositories at one helper run per registry.
    */
   readonly helperReplies = new Map<string, Promise<string>>();
+
+  /** Credential files read in this operation, by path: looked up per repository, each is read once. */
+  readonly fileReads = new Map<string, Promise<CredentialFile | undefined>>();
 
   /** The credential for `key` ("<role> <registry>/<repository>"), looked up once per operation. */
   credential(key: string, lookup: () => Promise<Credential | undefined>): Promise<Credential | undefined> {

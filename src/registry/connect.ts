@@ -219,6 +219,7 @@ function connectOne(
       explicit,
       repository,
       helperReplies: memory?.helperReplies,
+      fileReads: memory?.fileReads,
       env: opts.env ?? {},
       homeDir: opts.homeDir ?? opts.env?.HOME ?? os.homedir(),
       logger: transport.logger,
