@@ -79,6 +79,11 @@ export class TransportStats {
     return () => void this.watchers.delete(watcher);
   }
 
+  /** True once `host` (host[:port], as in its URLs) has sent rate-limit headers. */
+  sentLimits(host: string): boolean {
+    return this.limits.has(host);
+  }
+
   /** Counts a request that failed at the socket (no response). */
   failed(): void {
     this.requests++;

@@ -14,7 +14,7 @@ import { MANIFEST_ACCEPT, isSchema1MediaType } from '../image/mediatypes.js';
 import { sha256Digest, isValidDigest, digestMismatch } from '../image/digest.js';
 import type { Logger } from '../log.js';
 import { endpointFor, type Endpoint } from './endpoint.js';
-import { isLoopbackHost } from '../ref/registry.js';
+import { isDockerHub, isLoopbackHost } from '../ref/registry.js';
 import { UPLOAD_LOCATION, type FetchedManifest, type InterruptedSession, type ManifestHead, type MountResult, type RegistryClient, type UploadSession } from './registry-client.js';
 
 /** How to reach and authenticate to one registry. */
@@ -95,6 +95,11 @@ export class HttpRegistryClient implements RegistryClient {
       (b) => this.transport.preconnect(b, n),
       () => undefined,
     );
+  }
+
+  /** Docker Hub by name (its limit counts manifest GETs), any other registry once it has sent rate-limit headers. */
+  countsPulls(): boolean {
+    return isDockerHub(this.registry) || this.transport.stats.sentLimits(this.endpoint.host);
   }
 
   /** Calls `fn` once, when this client first sees a tag absent in a repository with no tag seen present. */

@@ -128,6 +128,11 @@ export class MirroredClient implements RegistryClient {
     return this.upstream.ready();
   }
 
+  /** The registry's own answer: a GET a mirror cannot serve falls through to it. */
+  countsPulls(): boolean {
+    return this.upstream.countsPulls?.() ?? true;
+  }
+
   /** Reachability of the registry itself (what login and early checks mean by it). */
   ping(): Promise<void> {
     return this.upstream.ping();

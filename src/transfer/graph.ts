@@ -76,9 +76,9 @@ export const MAX_DEPTH = 4;
 /**
  * Reads the graph of `ref` in `repo`; with `platforms`, keeps only those children in a new index;
  * with `format`, every manifest and index is converted to that family (new bytes, new digests,
- * the same blobs).
+ * the same blobs). `top` is the GET of `ref` when the caller has already sent it.
  */
-export async function readGraph(client: RegistryClient, repo: string, ref: string, opts: GraphOptions = {}): Promise<CopyGraph> {
+export async function readGraph(client: RegistryClient, repo: string, ref: string, opts: GraphOptions = {}, top?: Promise<FetchedManifest>): Promise<CopyGraph> {
   const { pulls } = opts;
   pulls?.will(1);
   // The top read is reported answered only once the children it leads to are announced: between
@@ -91,7 +91,7 @@ export async function readGraph(client: RegistryClient, repo: string, ref: strin
     }
   };
   try {
-    const fetched = await client.getManifest(repo, ref);
+    const fetched = await (top ?? client.getManifest(repo, ref));
     return await walkGraph(client, repo, fetched, opts, topAnswered);
   } finally {
     topAnswered();

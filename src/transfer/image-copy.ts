@@ -3,8 +3,9 @@
  * manifest bytes, same digests. The engine's image-level operation: copy() runs it for each
  * source reference, sync() for each image of its file.
  *
- *   unchanged? → HEAD the source and every target tag: targets that already hold the source
- *                digest under every tag are left alone (no manifest GET at the source, no write)
+ *   unchanged? → HEAD the source (GET its manifest where that costs no pull) and every target
+ *                tag: targets that already hold the source digest under every tag are left alone
+ *                (no write, and no manifest GET at a source that counts pulls)
  *   graph      → the manifests (exact bytes) and the blobs they name
  *   clobber    → with noClobber, a tag pointing elsewhere sets its target aside
  *   blobs      → the transfer engine (one read for all targets, confirmed on landing)
@@ -18,6 +19,7 @@ import { ExistsError } from '../errors.js';
 import { isIndexMediaType } from '../image/mediatypes.js';
 import { formatPlatform } from '../image/platform.js';
 import type { TargetSet, TransferTarget } from './engine.js';
+import type { FetchedManifest } from '../registry/registry-client.js';
 import type { BlobReport, RepoEndpoint } from './types.js';
 import { readGraph, type CopyGraph, type GraphOptions, type ManifestNode } from './graph.js';
 import { findReferrers, indexChildren, listInFallbackIndex, REFERRER_BOUNDS, REFERRER_COPIES, walkReferrers, type FoundReferrer, type ReferrerWalk } from './referrers.js';
@@ -45,6 +47,8 @@ export interface ImageCopyOutcome {
   mediaType: string;
   /** The graph, when it was read (not when every target already held the image). */
   graph?: CopyGraph;
+  /** The source's top manifest as read, when it was read with a GET first (see copyImage). */
+  top?: FetchedManifest;
   /** Targets that already held the image under every tag: nothing written there. */
   unchanged: Set<TransferTarget>;
   /** Referrers copied, per target. */
@@ -59,9 +63,18 @@ export async function copyImage(set: TargetSet, source: RepoEndpoint, ref: strin
   // The no-op check: a HEAD does not count against Docker Hub's pull limit, a manifest GET does.
   // The source's and the targets' tags are asked at once: one round trip, not two.
   const check = !(opts.platforms || opts.format);
-  // One spare connection to the source beside the HEAD's: a target that lacks a tag has the source
-  // manifest read while that HEAD may still hold the first connection, and a new connection there
-  // would put a handshake on the critical path. Unused, it is closed with the run.
+  // Where a manifest GET costs no pull (not Docker Hub, no rate-limit headers seen, no pull meter
+  // counting for sync's gate), the source's top manifest is read at once instead of HEADed: the
+  // answer tells the digest as the HEAD would, and a target that lacks the image does not wait for
+  // its own HEAD before the source's manifest is asked for (one round trip less on a cold copy).
+  // An unchanged re-run then reads one manifest of a few kilobytes instead of a HEAD: the same
+  // round trip.
+  const topRead = check && opts.pulls === undefined && source.client.countsPulls?.() === false ? source.client.getManifest(source.repo, ref) : undefined;
+  topRead?.catch(() => undefined); // awaited below; a target's failure may end the copy first
+  // One spare connection to the source beside the first read's: a target that lacks a tag has the
+  // source manifest (HEAD first) or its children (GET first) read while that first request may
+  // still hold its connection, and a new connection there would put a handshake on the critical
+  // path. Unused, it is closed with the run.
   if (check && !opts.dryRun && set.live.length > 0) source.client.warm?.(2);
   const held = new Map(check ? set.live.map((t) => [t, tagDigests(t, opts.tags ?? t.tags)] as const) : []);
   // What each target's tags point at, asked once: the unchanged check and --no-clobber both read it.
@@ -71,7 +84,7 @@ export async function copyImage(set: TargetSet, source: RepoEndpoint, ref: strin
     return p;
   };
   let graphRead: Promise<CopyGraph> | undefined;
-  const readOnce = (): Promise<CopyGraph> => (graphRead ??= readGraph(source.client, source.repo, ref, opts));
+  const readOnce = (): Promise<CopyGraph> => (graphRead ??= readGraph(source.client, source.repo, ref, opts, topRead));
   for (const p of held.values()) {
     p.then(
       // A target without one of its tags needs the image whatever the source HEAD says: its graph
@@ -83,7 +96,8 @@ export async function copyImage(set: TargetSet, source: RepoEndpoint, ref: strin
       () => undefined, // awaited below, inside set.each
     );
   }
-  const head = check ? await source.client.headManifest(source.repo, ref) : undefined;
+  if (topRead) outcome.top = await topRead;
+  const head = outcome.top ?? (check ? await source.client.headManifest(source.repo, ref) : undefined);
   const headDigest = head?.digest;
   if (headDigest) {
     outcome.sourceDigest = outcome.digest = headDigest;
@@ -285,5 +299,5 @@ async function copiedChildren(source: RepoEndpoint, outcome: ImageCopyOutcome): 
   if (outcome.graph) return outcome.graph.sourceChildren;
   // A HEAD without a Content-Type says nothing: the GET tells.
   if (outcome.mediaType && !isIndexMediaType(outcome.mediaType)) return [];
-  return indexChildren(source.client, source.repo, outcome.sourceDigest);
+  return indexChildren(source.client, source.repo, outcome.sourceDigest, outcome.top);
 }

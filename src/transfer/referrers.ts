@@ -9,7 +9,7 @@ import { serializeManifest } from '../image/build.js';
 import { CHILD_MANIFEST_READS, checkIndexChildren, parseManifest } from '../image/manifest.js';
 import { isIndexMediaType, MediaType } from '../image/mediatypes.js';
 import type { Descriptor, ImageIndex } from '../image/types.js';
-import type { RegistryClient } from '../registry/registry-client.js';
+import type { FetchedManifest, RegistryClient } from '../registry/registry-client.js';
 import type { RepoEndpoint } from './types.js';
 import { MAX_DEPTH, type ManifestNode } from './graph.js';
 
@@ -44,14 +44,15 @@ export async function findReferrers(client: RegistryClient, repo: string, subjec
 
 /**
  * Every child manifest under the index `digest` of `repo`, nested indexes' included, as digests:
- * the index and each nested index are read (one GET each), its image manifests are not.
+ * the index (unless `top` is its GET, already answered) and each nested index are read (one GET
+ * each), its image manifests are not.
  */
-export async function indexChildren(client: RegistryClient, repo: string, digest: string): Promise<string[]> {
+export async function indexChildren(client: RegistryClient, repo: string, digest: string, top?: FetchedManifest): Promise<string[]> {
   const out: string[] = [];
   const seen = new Set<string>();
   const read = async (d: string, depth: number): Promise<void> => {
     if (depth > MAX_DEPTH) throw new ProtocolError(`index nesting deeper than ${MAX_DEPTH} at ${d}`);
-    const fetched = await client.getManifest(repo, d);
+    const fetched = depth === 0 && top ? top : await client.getManifest(repo, d);
     const p = parseManifest(fetched.bytes, fetched.mediaType);
     if (p.kind !== 'index') return;
     checkIndexChildren(p.index, `${client.registry}/${repo}@${d}`);

@@ -180,22 +180,61 @@ test('auth: a Bearer source and a Basic target, with credentials; a wrong passwo
   assert.equal(dst.manifest('app', '2'), undefined);
 });
 
-test('a target without the tag: the source manifest is read as soon as the target says so, not after the source HEAD', async () => {
-  const [src, dst] = [await fake(), await fake()];
-  src.seedImage('base/app', { tags: ['1'] });
-  src.fault({ kind: 'manifest', method: 'HEAD' }, { kind: 'delay', ms: 1000 });
-  await copy({ from: src.ref('base/app:1'), to: [dst.ref('app:1')], ...fakeLibraryOptions(src, dst) });
-  const head = src.requests({ kind: 'manifest', method: 'HEAD' })[0]!;
-  const get = src.requests({ kind: 'manifest', method: 'GET' })[0]!;
+test('Docker Hub (here through a pull-through mirror, as most jobs read it): HEAD first, the source manifest read as soon as a target lacks the tag, none read on a re-run', async () => {
+  const [mirror, dst] = [await fake(), await fake()];
+  mirror.seedImage('library/app', { tags: ['1'] });
+  mirror.fault({ kind: 'manifest', method: 'HEAD' }, { kind: 'delay', ms: 1000 });
+  // Every read is answered by the mirror: nothing goes to Docker Hub itself (no network here).
+  const opts = { from: 'docker.io/library/app:1', to: [dst.ref('app:1')], mirrors: { 'docker.io': [mirror.host] }, ...fakeLibraryOptions(mirror, dst) };
+  await copy(opts);
+  const head = mirror.requests({ kind: 'manifest', method: 'HEAD' })[0]!;
+  const get = mirror.requests({ kind: 'manifest', method: 'GET' })[0]!;
   // Ordering, not wall-clock: the GET arrived while the HEAD was still held (1 s).
   assert.ok(get.seq <= head.answeredAfter!, `the manifest GET (request ${get.seq}) came after the HEAD was answered (after request ${head.answeredAfter})`);
-  // The re-run: every tag held, so no manifest GET at the source at all.
-  src.clearFaults();
-  src.clearLog();
+  // The re-run: every tag held, so no manifest GET at the source at all: no pull spent.
+  mirror.clearFaults();
+  mirror.clearLog();
   dst.clearLog();
+  const again = await copy(opts);
+  assert.deepEqual(again.targets[0]!.tagsUnchanged, ['1']);
+  assert.equal(mirror.count({ kind: 'manifest', method: 'HEAD' }), 1);
+  assert.equal(mirror.count({ kind: 'manifest', method: 'GET' }), 0);
+});
+
+test('a source that counts no pulls: its manifest is read with a GET at once, beside the target\'s HEAD, and no HEAD; a re-run reads that one manifest and nothing else', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const img = src.seedImage('base/app', { tags: ['1'] });
+  // The target's HEAD is answered only once the source's GET has arrived (ordering, not
+  // wall-clock; the timer only keeps a copy that waits for that HEAD from hanging the test).
+  let released: string | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const getSeen = src.seen({ kind: 'manifest', method: 'GET' }).then(() => (released ??= 'by the source GET'));
+  const timedOut = new Promise((r) => (timer = setTimeout(r, 5000))).then(() => (released ??= 'by the 5 s timer'));
+  dst.fault({ kind: 'manifest', method: 'HEAD' }, { kind: 'hold', until: Promise.race([getSeen, timedOut]) });
+  await copy({ from: src.ref('base/app:1'), to: [dst.ref('app:1')], ...fakeLibraryOptions(src, dst) });
+  clearTimeout(timer);
+  assert.equal(dst.manifest('app', '1')?.digest, img.digest);
+  assert.equal(released, 'by the source GET', 'the source manifest GET went out while the target\'s HEAD was unanswered');
+  assert.equal(src.count({ kind: 'manifest', method: 'HEAD' }), 0, 'no HEAD at the source');
+  dst.clearFaults();
+  src.clearLog();
   const again = await copy({ from: src.ref('base/app:1'), to: [dst.ref('app:1')], ...fakeLibraryOptions(src, dst) });
   assert.deepEqual(again.targets[0]!.tagsUnchanged, ['1']);
-  assert.equal(src.count({ kind: 'manifest', method: 'GET' }), 0);
+  assert.deepEqual(src.requests({ kind: ['manifest', 'blob'] }).map((q) => `${q.method} ${q.kind} ${q.tag ?? q.digest}`), ['GET manifest 1']);
+});
+
+test('a source that has sent rate-limit headers in this run counts pulls: the tags after the first are HEADed first, and a re-run spends one pull', async () => {
+  const src = await fake({ rateLimit: { limit: 100, remaining: 100 } });
+  const dst = await fake();
+  for (const tag of ['a', 'b', 'c']) src.seedImage('base/app', { tags: [tag] });
+  const opts = { from: src.ref('base/app'), to: [dst.ref('app')], allTags: true, images: 1, ...fakeLibraryOptions(src, dst) };
+  await copy(opts);
+  src.clearLog();
+  const again = await copy(opts);
+  assert.deepEqual(again.targets[0]!.tagsUnchanged, ['a', 'b', 'c']);
+  // The first tag's GET is the run's first manifest answer, which brings the headers.
+  assert.equal(src.count({ kind: 'manifest', method: 'GET' }), 1, 'one pull: the first tag\'s');
+  assert.equal(src.count({ kind: 'manifest', method: 'HEAD' }), 2);
 });
 
 test('--all-tags with two tags on one image: its blobs are read once, the second tag skips them', async () => {
@@ -350,12 +389,16 @@ test('copy --referrers of an index: the referrers of each platform manifest too 
   // The tags are listed once for the index and its two children.
   assert.equal(src.count({ kind: 'tags' }), 1);
 
-  // Run again: every target holds the image, so the graph is not read; the index alone is, for its children.
+  // Run again: every target holds the image, so its children are not read; the index is, once (the
+  // source counts no pulls: read with a GET at once, which also lists its children), and so is each
+  // referrer, for its digest.
   src.clearLog();
   dst.clearLog();
   const again = await copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], referrers: true, ...fakeLibraryOptions(src, dst) });
   assert.equal(again.targets[0]!.referrers, 3);
-  assert.deepEqual(src.requests({ kind: 'manifest', method: 'GET' }).map((q) => q.digest ?? q.tag), [s.index.digest]);
+  const reads = src.requests({ kind: 'manifest' }).map((q) => `${q.method} ${q.tag ?? q.digest}`);
+  assert.deepEqual(new Set(reads), new Set(['GET 1', `GET ${s.sigTag(s.index.digest)}`, `GET ${s.sigTag(s.amd.digest)}`, `GET ${s.armSbom.digest}`]));
+  assert.equal(reads.length, 4, reads.join(', '));
   assert.equal(dst.count({ kind: 'manifest', method: 'PUT' }), 0, 'nothing written again');
 });
 
