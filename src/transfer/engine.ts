@@ -22,6 +22,7 @@ import { formatReference, type ImageReference } from '../ref/reference.js';
 import { ClientMemory, connect, transportFor, type ConnectionOptions } from '../registry/connect.js';
 import { CANCEL_TIMEOUT_MS } from '../registry/client.js';
 import { UploadSessions } from './sessions.js';
+import { Turns } from './turns.js';
 import { UploadMemory } from '../registry/quirks.js';
 import type { Transport } from '../http/transport.js';
 import { untilAborted } from '../http/retry.js';
@@ -150,6 +151,7 @@ export class TransferRun {
       landed: opts.trackLanded ? new LandedBlobs(opts.trackLanded === true) : undefined,
       stated: new Set(),
       sessions: new UploadSessions(),
+      fallbackIndexes: new Turns(),
     };
   }
 
