@@ -7,6 +7,7 @@ import type { RegistryClient } from '../registry/registry-client.js';
 import type { UploadMemory } from '../registry/quirks.js';
 import type { UploadSessions } from './sessions.js';
 import type { Turns } from './turns.js';
+import type { TakenOnWord } from './on-word.js';
 
 /** A repository on a registry, with the client that reaches it. */
 export interface RepoEndpoint {
@@ -114,6 +115,8 @@ export interface TransferContext {
    * see statedKey): the engine takes that answer as the blob's confirmation instead of a HEAD.
    */
   stated?: Set<string>;
+  /** The blobs of `stated` the engine took on that word, rechecked when a manifest naming one is refused with MANIFEST_BLOB_UNKNOWN. */
+  onWord?: TakenOnWord;
   /** The upload sessions open in this run, with the state the registry last answered (sessions.ts). */
   sessions?: UploadSessions;
   /**
