@@ -16,12 +16,15 @@ import { setMaxListeners } from 'node:events';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { abortedOr, AbortedError, InternalError, PartialFailureError, RegistryError, RegpushError, UsageError } from '../errors.js';
 import { isForeignLayer, isIndexMediaType } from '../image/mediatypes.js';
+import { parseManifest } from '../image/manifest.js';
 import type { Descriptor } from '../image/types.js';
 import { silentLogger, type Logger } from '../log.js';
 import { formatReference, type ImageReference } from '../ref/reference.js';
 import { ClientMemory, connect, transportFor, type ConnectionOptions } from '../registry/connect.js';
 import { CANCEL_TIMEOUT_MS } from '../registry/client.js';
 import { UploadSessions } from './sessions.js';
+import { Turns } from './turns.js';
+import { TakenOnWord } from './on-word.js';
 import { UploadMemory } from '../registry/quirks.js';
 import type { Transport } from '../http/transport.js';
 import { untilAborted } from '../http/retry.js';
@@ -149,7 +152,9 @@ export class TransferRun {
       uploads: new UploadMemory({ chunkSize: opts.chunkSize }),
       landed: opts.trackLanded ? new LandedBlobs(opts.trackLanded === true) : undefined,
       stated: new Set(),
+      onWord: new TakenOnWord(),
       sessions: new UploadSessions(),
+      fallbackIndexes: new Turns(),
     };
   }
 
@@ -329,21 +334,17 @@ export class TargetSet {
     private readonly landings = new Map<string, (ok: boolean) => void>(),
     /** Targets waiting for another image's landing of a blob (in their own repository, or one to mount from). */
     private readonly waits = new Map<string, { sameRepo: boolean; landing: Promise<string | undefined> }>(),
-    /** Blobs each target confirmed by its upload's 201 alone (no HEAD): checked again on MANIFEST_BLOB_UNKNOWN. */
-    private readonly takenOnWord = new Map<TransferTarget, Set<string>>(),
     /** Per blob digest: the requests sent with its plan's HEAD (speculative start), until a transfer takes them or they are released. */
     private readonly early = new Map<string, EarlyBlob>(),
     /** Per blob digest: the move of a blob started early, begun by plan() (transfer() waits for it). */
     private readonly moving = new Map<string, Promise<void>>(),
-    /** Per target: the check of the blobs taken on their 201's word after a MANIFEST_BLOB_UNKNOWN (`settled` once it has ended). */
-    private readonly rechecks = new Map<TransferTarget, { settled: boolean; done: Promise<void> }>(),
     /** Per target and blob (landingKey): its move under way, started by transfer() for one image of this set. */
     private readonly underWay = new Map<string, Promise<void>>(),
   ) {}
 
   /** A set over some of these targets (the same objects: a target set aside there is set aside here). */
   subset(list: TransferTarget[]): TargetSet {
-    return new TargetSet(list, this.run, this.mode, this.slots, this.landings, this.waits, this.takenOnWord, this.early, this.moving, this.rechecks, this.underWay);
+    return new TargetSet(list, this.run, this.mode, this.slots, this.landings, this.waits, this.early, this.moving, this.underWay);
   }
 
   /** The run's transfer context (transport, signal, upload memory). */
@@ -747,11 +748,10 @@ export class TargetSet {
    */
   async confirm(t: TransferTarget, digest: string): Promise<void> {
     const registry = t.ep.client.registry;
-    if (this.run.ctx.stated?.has(statedKey(registry, t.ep.repo, digest)) && !headsAfterUpload(registry)) {
+    const key = statedKey(registry, t.ep.repo, digest);
+    if (this.run.ctx.stated?.has(key) && !headsAfterUpload(registry)) {
       t.present.add(digest);
-      let word = this.takenOnWord.get(t);
-      if (!word) this.takenOnWord.set(t, (word = new Set()));
-      word.add(digest);
+      this.run.ctx.onWord?.note(key);
       return;
     }
     await this.headConfirm(t, digest);
@@ -807,41 +807,42 @@ export class TargetSet {
   }
 
   /**
-   * PUTs a manifest. When the registry answers MANIFEST_BLOB_UNKNOWN and some blob of `t` was
-   * taken on its 201's word, those blobs are HEADed (E_REGISTRY when one is missing) and the PUT
-   * is sent once more: a registry whose 201 came before the blob was readable gets that time.
+   * PUTs a manifest. When the registry answers MANIFEST_BLOB_UNKNOWN and a blob the manifest
+   * names was taken on a 201's word in this run at this repository — by this image, or by
+   * another of the run that this one then skipped as landed (copy --all-tags, sync) — those
+   * blobs are HEADed (E_REGISTRY when one is missing) and the PUT is sent once more: a registry
+   * whose 201 came before the blob was readable gets that time.
    */
   private async putManifest(t: TransferTarget, ref: string, m: ManifestToWrite): Promise<void> {
     try {
       await t.ep.client.putManifest(t.ep.repo, ref, m.bytes, m.mediaType);
     } catch (err) {
       if (!(err instanceof RegpushError) || !err.details.registryCodes?.includes('MANIFEST_BLOB_UNKNOWN')) throw err;
-      // One check per target at a time, shared by the manifest PUTs refused while it runs (an
-      // index's children go out together); each of them is then sent once more. A refusal after
-      // that check has ended (the next image of a --all-tags copy, or of a sync unit) checks the
-      // blobs taken on their word since.
-      let check = this.rechecks.get(t);
-      const word = this.takenOnWord.get(t);
-      if (!check || (check.settled && word?.size)) {
-        if (!word?.size) throw err;
-        t.ep.client.logger.info(`${t.ref.registry} did not find a blob of ${formatReference(t.ref)} it had accepted; checking ${word.size} blob(s) and writing the manifest once more`);
-        const heads = pLimit(Math.max(this.run.jobs, MIN_PLAN_CONCURRENCY));
-        const digests = [...word];
-        word.clear();
-        const started: { settled: boolean; done: Promise<void> } = { settled: false, done: Promise.resolve() };
-        started.done = Promise.all(digests.map((d) => heads(() => this.headConfirm(t, d)))).then(
-          () => void (started.settled = true),
-          (e: unknown) => {
-            started.settled = true;
-            throw e;
-          },
-        );
-        check = started;
-        this.rechecks.set(t, check);
-      }
-      await check.done;
+      const check = this.recheck(t, m);
+      if (!check) throw err;
+      await check;
       await t.ep.client.putManifest(t.ep.repo, ref, m.bytes, m.mediaType);
     }
+  }
+
+  /**
+   * The check, after a MANIFEST_BLOB_UNKNOWN, of the blobs `m` names that the run took on a
+   * 201's word at `t`'s repository; undefined when there are none. A blob's check is the run's
+   * (TakenOnWord): the manifest PUTs refused while it runs (an index's children go out together,
+   * the images of a sync or an --all-tags copy share blobs) wait for that one, and one refused
+   * after it passed is sent again without another.
+   */
+  private recheck(t: TransferTarget, m: ManifestToWrite): Promise<unknown> | undefined {
+    const onWord = this.run.ctx.onWord;
+    const parsed = parseManifest(m.bytes, m.mediaType);
+    if (!onWord || parsed.kind !== 'image') return undefined;
+    const named = new Set([parsed.manifest.config, ...parsed.manifest.layers].filter((d) => !isForeignLayer(d)).map((d) => d.digest));
+    const heads = pLimit(Math.max(this.run.jobs, MIN_PLAN_CONCURRENCY));
+    const checks = [...named].flatMap((d) => onWord.check(statedKey(t.ep.client.registry, t.ep.repo, d), () => heads(() => this.headConfirm(t, d))) ?? []);
+    if (checks.length === 0) return undefined;
+    const started = checks.filter((c) => c.started).length;
+    if (started) t.ep.client.logger.info(`${t.ref.registry} did not find a blob of ${formatReference(t.ref)} it had accepted; checking ${started} blob(s) and writing the manifest once more`);
+    return Promise.all(checks.map((c) => c.done));
   }
 
   /** The per-target error line of a report. */

@@ -218,14 +218,16 @@ async function copyReferrers(set: TargetSet, source: RepoEndpoint, outcome: Imag
   };
   // A subject's referrers are all found in one level (its referrers are listed once), so listing
   // them together once the level is copied is one read-modify-write of its fallback index per
-  // target: none lost to another copy's write of the same index, and in the order found.
+  // target: none lost to another copy's write of the same index, and in the order found. Another
+  // image of the run writing that index (the same subject in its graph) takes its turn (the run's
+  // fallbackIndexes).
   const listLevel = async () => {
     const level = toList.splice(0).sort((a, b) => a.n - b.n);
     const bySubject = new Map<string, ManifestNode[]>();
     for (const { subject, node } of level) bySubject.set(subject, [...(bySubject.get(subject) ?? []), node]);
     if (bySubject.size === 0) return;
     await set.each(async (t) => {
-      await Promise.all([...bySubject].map(([subject, nodes]) => listInFallbackIndex(t.ep, subject, nodes)));
+      await Promise.all([...bySubject].map(([subject, nodes]) => listInFallbackIndex(t.ep, subject, nodes, set.ctx.fallbackIndexes)));
     });
   };
   const reported = new Map(set.list.map((t) => [t, t.blobs.length]));

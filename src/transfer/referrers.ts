@@ -11,6 +11,7 @@ import { isIndexMediaType, MediaType } from '../image/mediatypes.js';
 import type { Descriptor, ImageIndex } from '../image/types.js';
 import type { FetchedManifest, RegistryClient } from '../registry/registry-client.js';
 import type { RepoEndpoint } from './types.js';
+import type { Turns } from './turns.js';
 import { MAX_DEPTH, type ManifestNode } from './graph.js';
 
 /** A referrer found at the source: by digest (referrers API) or by tag (fallback scheme). */
@@ -70,14 +71,24 @@ export async function indexChildren(client: RegistryClient, repo: string, digest
 /**
  * Makes `referrers` (of one `subject`, in order) discoverable at a target without the referrers
  * API: the OCI fallback is an index tagged `sha256-<subject hex>` listing every referrer, merged
- * with what is already there. That is a read-modify-write of one index, so its referrers are
- * listed together, one GET and at most one PUT: two writers of it at once would each drop the
- * other's entry. A target with the API indexes each referrer itself through its `subject`;
- * nothing to do then.
+ * with what is already there. That is a read-modify-write of one index, and two writers of it at
+ * once would each drop the other's entry: within one walk a subject's referrers are listed
+ * together (one GET, at most one PUT), and across the run's images (two sync units or two tags of
+ * copy --all-tags whose graphs share the subject, written to one repository) `turns`, the run's,
+ * lets one write of an index at a time, the next reading what the last wrote. A target with the
+ * API indexes each referrer itself through its `subject`; nothing to do then.
  */
-export async function listInFallbackIndex(target: RepoEndpoint, subject: string, referrers: readonly ManifestNode[]): Promise<void> {
+export async function listInFallbackIndex(target: RepoEndpoint, subject: string, referrers: readonly ManifestNode[], turns?: Turns): Promise<void> {
   if (referrers.length === 0 || (await target.client.referrers(target.repo, subject))) return;
   const tag = subject.replace(':', '-');
+  const where = `${target.client.registry}/${target.repo}:${tag}`;
+  const write = () => mergeIntoFallbackIndex(target, tag, referrers);
+  if (!turns) return write();
+  await turns.take(where, write, () => target.client.logger.debug(`${where}: waiting for another image's write of this fallback index`));
+}
+
+/** One read-modify-write of the fallback index `tag` (listInFallbackIndex). */
+async function mergeIntoFallbackIndex(target: RepoEndpoint, tag: string, referrers: readonly ManifestNode[]): Promise<void> {
   let index: ImageIndex = { schemaVersion: 2, mediaType: MediaType.OCI_INDEX, manifests: [] };
   try {
     const current = await target.client.getManifest(target.repo, tag);

@@ -6,6 +6,8 @@ import type { Transport } from '../http/transport.js';
 import type { RegistryClient } from '../registry/registry-client.js';
 import type { UploadMemory } from '../registry/quirks.js';
 import type { UploadSessions } from './sessions.js';
+import type { Turns } from './turns.js';
+import type { TakenOnWord } from './on-word.js';
 
 /** A repository on a registry, with the client that reaches it. */
 export interface RepoEndpoint {
@@ -113,8 +115,17 @@ export interface TransferContext {
    * see statedKey): the engine takes that answer as the blob's confirmation instead of a HEAD.
    */
   stated?: Set<string>;
+  /** The blobs of `stated` the engine took on that word, rechecked when a manifest naming one is refused with MANIFEST_BLOB_UNKNOWN. */
+  onWord?: TakenOnWord;
   /** The upload sessions open in this run, with the state the registry last answered (sessions.ts). */
   sessions?: UploadSessions;
+  /**
+   * The read-modify-writes of OCI fallback indexes (`sha256-<hex>` tags at a target without the
+   * referrers API), one at a time per target repository and subject across the run: two images
+   * copied at once (sync units, copy --all-tags's tags) may bring referrers of one subject to one
+   * repository, and each would otherwise write an index without the other's (listInFallbackIndex).
+   */
+  fallbackIndexes?: Turns;
 }
 
 /** The key of an upload in TransferContext.stated. */

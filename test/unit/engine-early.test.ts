@@ -291,6 +291,29 @@ test('--all-tags: a second image refused with MANIFEST_BLOB_UNKNOWN after the fi
   assert.equal(dst.manifest('app', 'b')?.digest, b.digest);
 });
 
+test('--all-tags: a manifest refused with MANIFEST_BLOB_UNKNOWN whose blobs another tag landed on a 201\'s word gets them checked, and is written once more', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  // Two tags, one config and one set of layers: the second image skips every blob as landed by the first, on its 201s.
+  const a = src.seedImage('base/app', { tags: ['a'], layers: ['shared layer one', 'shared layer two'] });
+  const b = src.seedImage('base/app', { tags: ['b'], layers: ['shared layer one', 'shared layer two'], annotations: { tag: 'b' } });
+  assert.notEqual(a.digest, b.digest);
+  const blobs = [a.config.digest, ...a.layers.map((l) => l.digest)];
+  assert.deepEqual([b.config.digest, ...b.layers.map((l) => l.digest)], blobs);
+  const refuseB = dst.fault({ kind: 'manifest', method: 'PUT', when: (r) => r.tag === 'b' }, { kind: 'status', status: 400, code: 'MANIFEST_BLOB_UNKNOWN' }, { times: 1 });
+  await copy({ from: src.ref('base/app'), to: [dst.ref('app')], allTags: true, ...fakeLibraryOptions(src, dst) });
+  assert.equal(refuseB.hits, 1);
+  const [refused, again] = dst.requests({ kind: 'manifest', method: 'PUT', when: (r) => r.tag === 'b' });
+  assert.equal(refused?.status, 400);
+  assert.equal(again?.status, 201, 'b written once more');
+  for (const d of blobs) {
+    assert.equal(dst.uploadsFor(d).filter((u) => u.method === 'PUT').length, 1, `${d} uploaded once, for a`);
+    const rechecks = dst.requests({ kind: 'blob', method: 'HEAD', digest: d }).filter((h) => h.seq > refused!.answeredAfter! && h.answeredAfter! < again!.seq);
+    assert.equal(rechecks.length, 1, `${d}, taken on a's 201, HEADed between b's refusal and its second PUT`);
+  }
+  assert.equal(dst.manifest('app', 'a')?.digest, a.digest);
+  assert.equal(dst.manifest('app', 'b')?.digest, b.digest);
+});
+
 for (const how of ['session', 'mount answered 202'] as const) {
   test(`a failed copy: an early ${how} whose cancel the registry refuses is named in the error, as the run's other sessions are`, async () => {
     const src = await fake({ mounts: false });

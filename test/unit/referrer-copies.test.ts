@@ -3,10 +3,11 @@
 // order, answeredAfter), each referrer is still written after its subject, the referrers of one
 // subject are all listed in the fallback index of a target without the referrers API (one
 // read-modify-write), the report's blob lines come in the walk's order whatever order they landed
-// in, and every referrer copy's manifest GETs are told to the pull meter.
+// in, every referrer copy's manifest GETs are told to the pull meter, and two images of one run
+// that bring referrers of one subject to one repository write its fallback index in turn.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copy, parseReference } from '../../src/index.js';
+import { copy, parseReference, parseSyncFile, sync } from '../../src/index.js';
 import { TransferRun } from '../../src/transfer/engine.js';
 import { copyImage } from '../../src/transfer/image-copy.js';
 import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry, type LoggedRequest } from '../fixtures/fake-registry.js';
@@ -133,4 +134,33 @@ test('copyImage with referrers: every referrer copy tells the pull meter of its 
   const gets = src.count({ kind: 'manifest', method: 'GET' });
   assert.equal(gets, 7, 'the index, its two children, and the four referrers');
   assert.deepEqual(meter, { announced: gets, answered: gets });
+});
+
+test('two images of one sync that share a subject and write one repository without the referrers API: its fallback index lists the referrers each brought, one write after the other', async () => {
+  const [a, b, dst] = [await fake(), await fake(), await fake({ referrers: false })];
+  // The same image in two source registries (same layers, same config: one digest), each with a referrer of its own.
+  const [inA, inB] = [a.seedImage('app', { layers: ['shared one', 'shared two'], tags: ['1'] }), b.seedImage('app', { layers: ['shared one', 'shared two'], tags: ['2'] })];
+  assert.equal(inA.digest, inB.digest);
+  const sbom = a.seedImage('app', { artifactType: 'application/spdx+json', subject: subjectOf(inA) });
+  const vex = b.seedImage('app', { artifactType: 'application/vnd.example.vex+json', subject: subjectOf(inB) });
+  const fallbackTag = inA.digest.replace(':', '-');
+  // The first read of the index waits until the other image has read it too (the lost update
+  // without turns) or is waiting for its turn to (the run's debug line): either way both units are
+  // at that index at once, whichever reaches it first.
+  let turnWaited!: () => void;
+  const waiting = new Promise<void>((resolve) => (turnWaited = resolve));
+  const debug = (m: string) => {
+    if (m.includes(`${fallbackTag}: waiting for another image's write of this fallback index`)) turnWaited();
+  };
+  const indexGets = () => manifestRequests(dst, fallbackTag, 'GET');
+  const secondGet = dst.seen({ kind: 'manifest', method: 'GET', when: (q) => q.tag === fallbackTag && indexGets().length >= 2 });
+  dst.fault({ kind: 'manifest', method: 'GET', when: (q) => q.tag === fallbackTag }, { kind: 'hold', until: Promise.race([secondGet, waiting]) }, { times: 1 });
+  const spec = parseSyncFile(['images:', `  - { source: ${a.ref('app:1')}, target: ${dst.host}/app, referrers: true }`, `  - { source: ${b.ref('app:2')}, target: ${dst.host}/app, referrers: true }`, ''].join('\n'), 'sync.yaml');
+  const r = await sync({ spec, logger: { info: () => undefined, warn: () => undefined, debug }, ...fakeLibraryOptions(a, b, dst) } as Parameters<typeof sync>[0]);
+  assert.ok(r.units.every((u) => u.ok), JSON.stringify(r.units));
+  const listed = (JSON.parse(dst.manifest('app', fallbackTag)!.bytes.toString('utf8')) as { manifests: { digest: string }[] }).manifests.map((m) => m.digest);
+  assert.deepEqual([...listed].sort(), [sbom.digest, vex.digest].sort(), 'each unit\'s referrer listed, none lost to the other\'s write');
+  const puts = manifestRequests(dst, fallbackTag, 'PUT');
+  assert.equal(puts.length, 2);
+  assert.ok(indexGets()[1]!.seq > puts[0]!.answeredAfter!, 'the second read of the index came after the first write of it was answered');
 });
