@@ -176,7 +176,7 @@ export function checkProjectConfig(data: unknown, source: string, baseDir: strin
     } catch (err) {
       if (err instanceof RegpushError && !err.message.startsWith(source)) {
         // The flag parsers say "invalid --env …"; name the file and key instead.
-        throw bad(k, `is invalid: ${err.message.replace(/^invalid --\w+ /, '')}`);
+        throw bad(k, `is invalid: ${err.message.replace(/^invalid --\w+:? /, '')}`);
       }
       throw err;
     }

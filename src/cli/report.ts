@@ -11,6 +11,15 @@ import { InputError } from '../errors.js';
 import type { PushResult } from '../push/options.js';
 import { VERSION } from '../version.js';
 
+/**
+ * "4 referrers, 1 left behind": the report's `referrers` and `referrersSkipped` as the human
+ * output of copy and sync says them; '' when both are 0.
+ */
+export function referrersText(copied: number, skipped: number): string {
+  if (!copied && !skipped) return '';
+  return `${copied} referrer${copied === 1 ? '' : 's'}${skipped ? `, ${skipped} left behind` : ''}`;
+}
+
 /** Version of the report format; bumped only when a field changes meaning or goes away. */
 export const REPORT_VERSION = 1;
 

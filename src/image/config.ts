@@ -91,11 +91,15 @@ export interface HistoryRecord {
   comment?: string;
 }
 
-/** Splits "K=V" at the first "="; the value may be empty or contain "=". InputError on "", "=V", no "=" or a malformed `${…}` in V. */
+/**
+ * Splits "K=V" at the first "="; the value may be empty or contain "=". InputError on "", "=V", no
+ * "=" or a malformed `${…}` in V. No message quotes the text: a value may be a token, and an
+ * argument without "=" is most often a value given alone (`--env "$TOKEN"`).
+ */
 export function parseEnvFlag(s: string): [string, string] {
   const eq = s.indexOf('=');
-  if (eq < 0) throw new InputError(`invalid --env ${JSON.stringify(s)}: expected KEY=VALUE`);
-  if (eq === 0) throw new InputError(`invalid --env ${JSON.stringify(s)}: the variable name is empty`);
+  if (eq < 0) throw new InputError(`invalid --env: expected KEY=VALUE, and the ${s.length}-character argument has no "=" (its text is not shown: values may hold tokens)`);
+  if (eq === 0) throw new InputError('invalid --env: the variable name is empty (nothing before "=")');
   const [key, value] = [s.slice(0, eq), s.slice(eq + 1)];
   // A malformed ${…} does not depend on the base's Env: refused here, with the flags, rather than
   // once the base has been read and the configs are composed.

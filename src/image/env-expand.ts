@@ -19,23 +19,28 @@ const NAME_CHAR = /[A-Za-z0-9_]/;
 /** Finds the value of a variable; undefined when it is not set. */
 export type EnvLookup = (name: string) => string | undefined;
 
-/** `value` with its substitutions made; InputError (naming `key`) on an unclosed or malformed `${…}`. */
+/**
+ * `value` with its substitutions made; InputError on an unclosed or malformed `${…}`. The message
+ * names `key` and the offset of the `${` in the value, never the value's text: env values often
+ * carry tokens, and CI logs are public.
+ */
 export function expandEnvValue(key: string, value: string, lookup: EnvLookup): string {
-  const bad = (why: string): InputError =>
-    new InputError(`invalid --env ${key}=${JSON.stringify(value)}: ${why} (write \\$ for a literal $)`);
+  const bad = (at: number, why: string): InputError =>
+    new InputError(`invalid --env ${key}: the "\${" at offset ${at} of its value ${why} (write \\$ for a literal $)`, { details: { key, offset: at } });
+  const unclosed = (at: number): InputError => bad(at, 'has no closing "}"');
 
-  /** Expands from `start` until `stop` (a closing brace of an enclosing `${…}`) or the end; returns the text and where it stopped. */
-  const expand = (start: number, insideBraces: boolean): [string, number] => {
+  /** Expands from `start` until the closing brace of the `${` at `open` (when given) or the end; returns the text and where it stopped. */
+  const expand = (start: number, open?: number): [string, number] => {
     let out = '';
     let i = start;
     while (i < value.length) {
       const c = value[i]!;
-      if (insideBraces && c === '}') return [out, i];
+      if (open !== undefined && c === '}') return [out, i];
       if (c === '\\' && value[i + 1] === '$') {
         out += '$';
         i += 2;
       } else if (c === '$' && value[i + 1] === '{') {
-        const [text, end] = braced(i + 2);
+        const [text, end] = braced(i);
         out += text;
         i = end + 1;
       } else if (c === '$' && i + 1 < value.length && NAME_START.test(value[i + 1]!)) {
@@ -48,28 +53,29 @@ export function expandEnvValue(key: string, value: string, lookup: EnvLookup): s
         i++;
       }
     }
-    if (insideBraces) throw bad('"${" without its closing "}"');
+    if (open !== undefined) throw unclosed(open);
     return [out, i];
   };
 
-  /** `${` has been read; `start` is the first character of the name. Returns the substitution and the index of its `}`. */
-  const braced = (start: number): [string, number] => {
+  /** `open` is the index of a `${`. Returns the substitution and the index of its `}`. */
+  const braced = (open: number): [string, number] => {
+    const start = open + 2;
     let j = start;
     if (j < value.length && NAME_START.test(value[j]!)) while (j < value.length && NAME_CHAR.test(value[j]!)) j++;
     const name = value.slice(start, j);
-    if (name === '') throw bad(j < value.length ? `"\${${value[j]}" does not start a variable name` : '"${" without its closing "}"');
+    if (name === '') throw j < value.length ? bad(open, 'is not followed by a variable name') : unclosed(open);
     const set = lookup(name);
     if (value[j] === '}') return [set ?? '', j];
     const colon = value[j] === ':';
     const op = value[colon ? j + 1 : j];
     if (op !== '-' && op !== '+') {
-      if (j + (colon ? 1 : 0) >= value.length) throw bad('"${" without its closing "}"');
-      throw bad(`"\${${name}${value.slice(j, j + (colon ? 2 : 1))}…}" is not supported (only \${${name}}, \${${name}:-word} and \${${name}:+word})`);
+      if (j + (colon ? 1 : 0) >= value.length) throw unclosed(open);
+      throw bad(open, 'uses an operator that is not supported (only ${NAME}, ${NAME:-word}, ${NAME-word}, ${NAME:+word} and ${NAME+word})');
     }
-    const [word, end] = expand(j + (colon ? 2 : 1), true);
+    const [word, end] = expand(j + (colon ? 2 : 1), open);
     const present = set !== undefined && (!colon || set !== '');
     return [op === '-' ? (present ? set! : word) : present ? word : '', end];
   };
 
-  return expand(0, false)[0];
+  return expand(0)[0];
 }

@@ -70,11 +70,15 @@ export function apiHost(registry: string): string {
  * Reduces what a user or a credential store names a registry by ("ghcr.io", "https://ghcr.io",
  * "http://Reg.Example.com:5000/v2/", "https://index.docker.io/v1/") to its canonical host[:port].
  * Undefined when the value is not a registry host: a key naming a namespace inside a registry
- * (Podman's "quay.io/org") must not stand for the registry as a whole.
+ * (Podman's "quay.io/org") must not stand for the registry as a whole. A `/v1/` or `/v2/` path is
+ * the API's only in a URL: without a scheme "quay.io/v2" is the namespace "v2", as
+ * containers/common's login and containers/image's auth-file keys read it.
  */
 export function registryHostOf(value: string): string | undefined {
-  let s = value.trim().replace(/^[a-z][a-z0-9+.-]*:\/\//i, '');
-  s = s.replace(/\/+(v1|v2)\/*$/i, '').replace(/\/+$/, '');
+  const trimmed = value.trim();
+  let s = trimmed.replace(/^[a-z][a-z0-9+.-]*:\/\//i, '');
+  if (s !== trimmed) s = s.replace(/\/+(v1|v2)\/*$/i, '');
+  s = s.replace(/\/+$/, '');
   if (!HOST.test(s)) return undefined;
   return canonicalRegistry(s);
 }

@@ -150,7 +150,7 @@ describe('resolveCredential: order', () => {
 });
 
 describe('resolveCredential: docker config.json', () => {
-  const keys = ['https://reg.example.com', 'http://reg.example.com/v2/', 'reg.example.com', 'https://reg.example.com/v1/', 'REG.example.com', 'https://reg.example.com/', 'reg.example.com/v2'];
+  const keys = ['https://reg.example.com', 'http://reg.example.com/v2/', 'reg.example.com', 'https://reg.example.com/v1/', 'REG.example.com', 'https://reg.example.com/'];
   for (const key of keys) {
     it(`auths key "${key}" matches reg.example.com`, async () => {
       const o = await setup();
@@ -158,6 +158,13 @@ describe('resolveCredential: docker config.json', () => {
       assert.deepEqual(await resolveCredential('reg.example.com', o), { username: 'user', password: SECRET });
     });
   }
+
+  it('auths key "reg.example.com/v2" (no scheme) is the namespace v2, as containers/image reads it: not the registry\'s login', async () => {
+    const o = await setup();
+    await writeJson(dockerConfig(o.home), { auths: { 'reg.example.com/v2': { auth: b64(`user:${SECRET}`) } } });
+    assert.equal(await resolveCredential('reg.example.com', { ...o, repository: 'team/app' }), undefined);
+    assert.deepEqual(await resolveCredential('reg.example.com', { ...o, repository: 'v2/app' }), { username: 'user', password: SECRET });
+  });
 
   it('a key with a port only matches that port', async () => {
     const o = await setup();
@@ -775,6 +782,29 @@ describe('storeCredential / eraseCredential', () => {
     assert.equal(await eraseCredential('https://quay.io/org/', opts), true);
     assert.equal(await eraseCredential('quay.io/org', opts), false);
     assert.deepEqual(JSON.parse(await fs.readFile(dockerConfig(home), 'utf8')).auths, {});
+  });
+
+  it('"quay.io/v2" (no scheme) is the namespace v2; "https://quay.io/v2/" is the registry\'s API URL, so the registry (as podman login reads them); logout the same', async () => {
+    // Was: /v2 read as the API path in both spellings, so `login quay.io/v2` stored a registry-wide login.
+    assert.deepEqual(loginTarget('quay.io/v2'), { registry: 'quay.io', namespace: 'v2', name: 'quay.io/v2' });
+    assert.deepEqual(loginTarget('quay.io/v1/'), { registry: 'quay.io', namespace: 'v1', name: 'quay.io/v1' });
+    assert.deepEqual(loginTarget('https://quay.io/v2/'), { registry: 'quay.io', name: 'quay.io' });
+    assert.deepEqual(loginTarget('http://Quay.io/v2'), { registry: 'quay.io', name: 'quay.io' });
+    const home = await tempHome();
+    const opts = { env: {}, homeDir: home };
+    const auths = async () => JSON.parse(await fs.readFile(dockerConfig(home), 'utf8')).auths;
+    await storeCredential(loginTarget('https://quay.io/v2/').name, { username: 'me', password: 'p-registry' }, opts);
+    await storeCredential(loginTarget('quay.io/v2').name, { username: 'v2+ci', password: SECRET }, opts);
+    assert.deepEqual(Object.keys(await auths()).sort(), ['quay.io', 'quay.io/v2']);
+    const resolve = (repository: string) => resolveCredential('quay.io', { role: 'to', env: {}, homeDir: home, repository });
+    assert.deepEqual(await resolve('v2/app'), { username: 'v2+ci', password: SECRET });
+    assert.deepEqual(await resolve('other/app'), { username: 'me', password: 'p-registry' });
+    // The registry's logout leaves the namespace key "quay.io/v2"; the namespace's leaves the registry's.
+    assert.equal(await eraseCredential('https://quay.io/v2/', opts), true);
+    assert.deepEqual(Object.keys(await auths()), ['quay.io/v2']);
+    await storeCredential('quay.io', { username: 'me', password: 'p-registry' }, opts);
+    assert.equal(await eraseCredential('quay.io/v2', opts), true);
+    assert.deepEqual(Object.keys(await auths()), ['quay.io']);
   });
 
   it('a namespace login cannot go to a credHelpers helper (one login per registry, asked first): E_USAGE, nothing written; with a credsStore it stays in the file, with a warning', async () => {

@@ -95,6 +95,12 @@ test('a number flag given a word is a usage error naming the flag (was "got NaN"
 test('push --env with a malformed ${…} is refused before any request, as a value without "=" is (was found only once the configs were composed, after the base and target were contacted)', async () => {
   for (const env of ['A=${B', 'A=${1}', 'A=${B:?unset}']) {
     const r = await run(['push', '--retries', '0', '--from', SRC, '--env', env, '--to', DST]);
-    usage(r, /invalid --env A=/, 'E_INPUT');
+    usage(r, /invalid --env A: /, 'E_INPUT');
   }
+});
+
+test('push --env errors name the variable, never the value (env values carry tokens; CI logs are public)', async () => {
+  usage(await run(['push', '--retries', '0', '--from', SRC, '--env', 'TOKEN=abc${secret', '--to', DST]), /^(?!.*(abc|secret)).*invalid --env TOKEN: the "\$\{" at offset 3 of its value has no closing "\}"/, 'E_INPUT');
+  // A value given alone, as `--env "$TOKEN"` does: no "=", and not echoed either.
+  usage(await run(['push', '--retries', '0', '--from', SRC, '--env', 'abcsecret', '--to', DST]), /^(?!.*(abc|secret)).*invalid --env: expected KEY=VALUE/, 'E_INPUT');
 });

@@ -26,9 +26,9 @@ test('config flags become ConfigChanges, normalised', () => {
   assert.deepEqual(configChangesFromFlags({}), {});
 });
 
-test('bad config flags are E_INPUT naming the value', () => {
+test('bad config flags are E_INPUT naming the value (an --env value excepted: it may be a token)', () => {
   const bad: [Record<string, unknown>, RegExp][] = [
-    [{ env: '=1' }, /=1/], [{ env: 'NOEQ' }, /NOEQ/], [{ port: '0' }, /0/], [{ port: '70000' }, /70000/], [{ port: 'http' }, /http/],
+    [{ env: '=1' }, /^invalid --env: the variable name is empty/], [{ env: 'NOEQ' }, /^invalid --env: expected KEY=VALUE(?!.*NOEQ)/], [{ port: '0' }, /0/], [{ port: '70000' }, /70000/], [{ port: 'http' }, /http/],
     [{ label: 'x' }, /x/], [{ workdir: 'rel' }, /workdir/], [{ volume: 'rel' }, /volume/], [{ user: 'a b' }, /user/], [{ user: 'a:b:c' }, /user/],
   ];
   for (const [flags, msg] of bad) assert.throws(() => configChangesFromFlags(flags), (e: unknown) => e instanceof InputError && msg.test((e as Error).message), JSON.stringify(flags));

@@ -35,6 +35,12 @@ describe('checkProjectConfig', () => {
     // Names every object has are no keys of ours either.
     for (const key of ['constructor', 'toString', 'hasOwnProperty']) fails({ [key]: 'x' }, new RegExp(`unknown key "${key}"`));
   });
+  it('an env mistake names the variable, never its value (values are tokens; CI logs are public)', () => {
+    fails({ env: { TOKEN: 'abc${secret' } }, /^regpush\.json: "env" is invalid: TOKEN: the "\$\{" at offset 3 of its value has no closing "\}"/);
+    fails({ env: { TOKEN: 'abc${secret' } }, /^(?![\s\S]*(abc|secret))/);
+    fails({ env: ['=abcsecret'] }, /^(?![\s\S]*(abc|secret))[\s\S]*variable name is empty/);
+    fails({ env: ['abcsecret'] }, /^(?![\s\S]*(abc|secret))[\s\S]*expected KEY=VALUE/);
+  });
 });
 
 describe('mergeWithFlags', () => {

@@ -56,6 +56,12 @@ describe('flag parsers', () => {
       else assert.throws(() => parseEnvFlag(input), (e: unknown) => e instanceof InputError && e.message.includes('--env'));
     });
   }
+  // An argument without "=" is most often a value given alone (`--env "$TOKEN"`): never echoed.
+  for (const input of ['ghp_abcsecret', '=abcsecret', 'TOKEN=abc${secret']) {
+    it(`parseEnvFlag ${JSON.stringify(input)} is refused without echoing the value`, () => {
+      assert.throws(() => parseEnvFlag(input), (e: unknown) => e instanceof InputError && e.message.startsWith('invalid --env') && !/abc|secret/.test(e.message));
+    });
+  }
 
   const PORTS: Array<[string, string | null]> = [
     ['80', '80/tcp'],

@@ -41,8 +41,8 @@ describe('expandEnvValue (Dockerfile ENV substitution)', () => {
     ['${UNSET:-x', /closing "}"/],
     // Cut after the colon: unclosed, not an operator regpush lacks.
     ['${PATH:', /^(?!.*not supported).*closing "}"/],
-    ['${}', /does not start a variable name/],
-    ['${1}', /does not start a variable name/],
+    ['${}', /not followed by a variable name/],
+    ['${1}', /not followed by a variable name/],
     ['${PATH:?x}', /not supported/],
     ['${PATH#*:}', /not supported/],
   ];
@@ -50,7 +50,29 @@ describe('expandEnvValue (Dockerfile ENV substitution)', () => {
     it(`refuses ${JSON.stringify(input)} in one line naming the variable`, () => {
       assert.throws(
         () => expandEnvValue('K', input, lookup),
-        (e: unknown) => e instanceof InputError && re.test(e.message) && e.message.startsWith('invalid --env K=') && !e.message.includes('\n'),
+        (e: unknown) => e instanceof InputError && re.test(e.message) && e.message.startsWith('invalid --env K: ') && !e.message.includes('\n'),
+      );
+    });
+  }
+
+  // Env values carry tokens and CI logs are public: the message says which variable and where the
+  // `${` stands, never the value's text (it used to quote the whole value).
+  it('names the variable and the offset of the unclosed "${", never the value', () => {
+    assert.throws(
+      () => expandEnvValue('TOKEN', 'abc${secret', lookup),
+      (e: unknown) =>
+        e instanceof InputError &&
+        /^invalid --env TOKEN: the "\$\{" at offset 3 of its value has no closing "\}"/.test(e.message) &&
+        !e.message.includes('abc') &&
+        !e.message.includes('secret') &&
+        e.details.offset === 3,
+    );
+  });
+  for (const value of ['hunter2${}', 'hunter2${9x}', 'hunter2${pw:?hunter2}', 'hunter2${pw:-hunter2']) {
+    it(`keeps ${JSON.stringify(value)} out of its refusal`, () => {
+      assert.throws(
+        () => expandEnvValue('PW', value, lookup),
+        (e: unknown) => e instanceof InputError && e.message.startsWith('invalid --env PW: ') && !e.message.includes('hunter2') && !/\bpw\b/.test(e.message),
       );
     });
   }

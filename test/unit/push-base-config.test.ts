@@ -103,6 +103,20 @@ test('an empty --app directory (or one whose .dockerignore leaves nothing) is E_
   assert.equal(src.count(), 0, 'nor to the source');
 });
 
+test('a malformed ${…} in a config env value is E_INPUT before any request, as the CLI refuses it (was found only once the configs were composed, after both registries were read)', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base/node', { tags: ['20'] });
+  for (const env of [['A=1', 'TOKEN=abc${secret'], ['A=${1}'], ['A=${B:?unset}'], ['noequals']]) {
+    let caught: unknown;
+    await push({ from: src.ref('base/node:20'), to: dst.ref('app:1'), config: { env }, ...fakeLibraryOptions(src, dst) }).catch((e: unknown) => (caught = e));
+    assert.equal((caught as RegpushError)?.code, 'E_INPUT', String(caught));
+    assert.match((caught as Error).message, /^invalid --env/);
+    assert.doesNotMatch((caught as Error).message, /abc|secret/);
+  }
+  assert.equal(dst.count(), 0, 'no request to the target');
+  assert.equal(src.count(), 0, 'nor to the source');
+});
+
 for (const said of [true, false]) {
 test(`--platform all over an index with an artifact child (an SBOM, no platform${said ? ', artifactType in its index entry' : ', only its manifest tells'}): the artifact is left out, the image children get the layer`, async () => {
   const [src, dst] = [await fake(), await fake()];

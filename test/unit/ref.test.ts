@@ -286,6 +286,10 @@ describe('registry names', () => {
     ['[::1]:5000', '[::1]:5000'],
     ['app.localhost:5000', 'app.localhost:5000'],
     ['quay.io/org', undefined],
+    // Without a scheme /v2 is a namespace (podman login quay.io/v2); with one it is the API path.
+    ['quay.io/v2', undefined],
+    ['quay.io/v1/', undefined],
+    ['https://quay.io/v2', 'quay.io'],
     ['https://quay.io/org/', undefined],
     ['user@ghcr.io', undefined],
     ['', undefined],

@@ -9,7 +9,7 @@ import { many } from '../flags.js';
 import type { CliIO } from '../io.js';
 import { withGcPacing } from '../gc-pacing.js';
 import { createProgress } from '../progress.js';
-import { copyReport, startClock, writeDigestFile, type RunClock } from '../report.js';
+import { copyReport, referrersText, startClock, writeDigestFile, type RunClock } from '../report.js';
 
 /** Every flag and positional of `regpush copy`, in help order. */
 export const copyFlags = defineFlags({
@@ -81,13 +81,13 @@ export function copyCommand(y: Argv, io: CliIO, done: (code: number) => void, se
         // written for them), then the error line; exit code 8.
         if (err instanceof PartialFailureError) {
           const partial = err.details.result as CopyResult;
-          printResult(io, a, partial, clock, secrets);
+          printResult(io, a, partial, clock, secrets, ctx.logger);
           if (a['digest-file'] && !partial.dryRun) await writeDigestFile(a['digest-file'], partial.digest, io.cwd ?? process.cwd());
         }
         throw err;
       }
       if (result.digestChanged && !a.json) ctx.logger.warn(`${a.format ? `--format ${a.format} converted the manifests` : '--platform made a new index'}: digest ${result.digest} differs from the source's ${result.source.digest}`);
-      printResult(io, a, result, clock, secrets);
+      printResult(io, a, result, clock, secrets, ctx.logger);
       if (a['digest-file']) {
         if (result.dryRun) ctx.logger.warn(`--dry-run copied nothing; ${a['digest-file']} not written`);
         else await writeDigestFile(a['digest-file'], result.digest, io.cwd ?? process.cwd());
@@ -97,10 +97,22 @@ export function copyCommand(y: Argv, io: CliIO, done: (code: number) => void, se
   );
 }
 
-function printResult(io: CliIO, a: CopyArgs, result: CopyResult, clock: RunClock, secrets: SecretSet): void {
+/**
+ * stdout is the result only (one `repo@sha256:…` line per target, which scripts read); the
+ * referrers a target got and those left behind, the JSON report's counts, go to stderr with the
+ * other human lines, as sync's unit lines do (so --quiet leaves them out).
+ */
+function printResult(io: CliIO, a: CopyArgs, result: CopyResult, clock: RunClock, secrets: SecretSet, logger: { info(m: string): void }): void {
   if (a.json) io.stdout.write(secrets.scrub(JSON.stringify(copyReport(result, clock), null, 2)) + '\n');
   else if (result.dryRun) io.stdout.write(copyPlanText(result));
-  else for (const t of result.targets) if (t.ok) io.stdout.write(t.reference + '\n');
+  else {
+    for (const t of result.targets) {
+      if (!t.ok) continue;
+      io.stdout.write(t.reference + '\n');
+      const referrers = referrersText(t.referrers, t.referrersSkipped);
+      if (referrers) logger.info(`copy → ${t.target}: ${referrers}`);
+    }
+  }
 }
 
 /** The human plan printed by `copy --dry-run`: per target, one line per blob. */

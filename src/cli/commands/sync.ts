@@ -10,7 +10,7 @@ import { defineFlags, withFlags, type InferredArgs } from '../flag-table.js';
 import type { CliIO } from '../io.js';
 import { withGcPacing } from '../gc-pacing.js';
 import { isInteractive } from '../progress.js';
-import { startClock, syncReport, type RunClock } from '../report.js';
+import { referrersText, startClock, syncReport, type RunClock } from '../report.js';
 
 // A sync reads and writes many registries: credentials come from `regpush login` / the Docker
 // config per registry, so the one-password flag of the other commands has no meaning here.
@@ -155,12 +155,6 @@ export function unitLine(u: SyncUnitResult): string {
     return `${t.target} ${t.action}${said.length ? ` (${said.join('; ')})` : ''}`;
   });
   return `sync: ${u.source}${u.sourceDigest && !u.source.includes('@') ? `@${u.sourceDigest.slice(0, 19)}` : ''} → ${parts.join('; ')}`;
-}
-
-/** "4 referrers, 1 left behind" (the JSON report's referrers and referrersSkipped); '' when both are 0. */
-function referrersText(copied: number, skipped: number): string {
-  if (!copied && !skipped) return '';
-  return `${copied} referrer${copied === 1 ? '' : 's'}${skipped ? `, ${skipped} left behind` : ''}`;
 }
 
 function mb(n: number): string {
