@@ -167,6 +167,26 @@ function mergeEnv(base: readonly string[], changes: readonly string[], anyCase: 
   return out;
 }
 
+/** A volume path is not empty; InputError otherwise. Returns it. */
+function checkVolume(v: string): string {
+  if (v === '') throw new InputError('invalid --volume "": the path is empty');
+  return v;
+}
+
+/**
+ * Every check applyConfigChanges makes on `changes`, none of which depends on the base config:
+ * push() runs it before its first request, so a library caller's bad env entry, port, volume,
+ * label key or health check fails as the CLI's flag does, with nothing sent to any registry
+ * (applyConfigChanges would find it only once the base had been read).
+ */
+export function checkConfigChanges(changes: ConfigChanges): void {
+  for (const e of changes.env ?? []) parseEnvFlag(e);
+  for (const p of changes.ports ?? []) parsePortFlag(p);
+  for (const v of changes.volumes ?? []) checkVolume(v);
+  for (const k of Object.keys(changes.labels ?? {})) checkLabelKey(k);
+  if (changes.healthcheck !== undefined) healthcheckConfig(changes.healthcheck);
+}
+
 /** True when the changes touch anything at all. */
 function hasChanges(c: ConfigChanges): boolean {
   return Object.values(c).some((v) => v !== undefined);
@@ -205,10 +225,7 @@ export function applyConfigChanges(
   if (changes.workdir !== undefined) cc.WorkingDir = changes.workdir;
   if (changes.volumes !== undefined) {
     const volumes: Record<string, object> = { ...(cc.Volumes ?? {}) };
-    for (const v of changes.volumes) {
-      if (v === '') throw new InputError('invalid --volume "": the path is empty');
-      volumes[v] = {};
-    }
+    for (const v of changes.volumes) volumes[checkVolume(v)] = {};
     cc.Volumes = volumes;
   }
   if (changes.labels !== undefined) {

@@ -1,12 +1,12 @@
 /**
  * push()'s inputs, checked before the first request: the targets and tags, the base reference,
  * every new layer (each --layer in order, then the app layer) with its sources validated and
- * not empty, the platform, the format, the annotations and the config's env entries (a malformed
- * `${…}` does not depend on the base's Env). A bad flag fails here, with nothing sent to any
- * registry.
+ * not empty, the platform, the format, the annotations and the config changes (env entries, ports,
+ * volumes, label keys, health check: none of their checks depends on the base's config). A bad
+ * flag fails here, with nothing sent to any registry.
  */
 import { InputError, UsageError } from '../errors.js';
-import { parseEnvFlag } from '../image/config.js';
+import { checkConfigChanges } from '../image/config.js';
 import { parseFormat } from '../image/convert.js';
 import type { MediaFamily } from '../image/mediatypes.js';
 import { parsePlatform } from '../image/platform.js';
@@ -52,7 +52,7 @@ export async function checkInputs(opts: PushOptions): Promise<PushInputs> {
   const fromRef = opts.from === 'scratch' ? undefined : parseReference(opts.from);
   const jobs = checkJobs(opts.jobs);
   // The CLI and regpush.json check these with the flags; a library caller's are checked here.
-  for (const e of opts.config?.env ?? []) parseEnvFlag(e);
+  if (opts.config) checkConfigChanges(opts.config);
   const env = opts.env ?? {};
   const mtime = opts.mtime ?? epochFromEnv(env.SOURCE_DATE_EPOCH) ?? 0;
   const logger = opts.logger ?? silentLogger;

@@ -29,7 +29,7 @@ export interface PushOptions extends ConnectionOptions {
   annotations?: Record<string, string>;
   /** "os/arch[/variant]" (default linux/amd64) or "all" to rebuild every platform of an index. */
   platform?: string;
-  /** Config edits (entrypoint, cmd, env, ports, workdir, volumes, labels, user). */
+  /** Config edits (entrypoint, cmd, env, ports, workdir, volumes, labels, user, health check, stop signal); checked before any request (checkConfigChanges). */
   config?: ConfigChanges;
   /** Also record the base name/digest as labels (Docker v2 manifests have no annotations). */
   baseLabels?: boolean;

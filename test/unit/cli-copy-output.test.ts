@@ -1,25 +1,36 @@
 // copy's human output (no --json), CLI in-process against fake registries
 // (test/fixtures/fake-registry.ts): stdout stays one `repo@sha256:…` line per target, and the
-// referrers the JSON report counts (copied, left behind) are said on stderr, worded as sync's.
+// referrers the JSON report counts (copied, left behind) are said on stderr, worded as sync's;
+// a --dry-run plan says them on each target's line, in the same words.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fakeLibraryOptions, fakeRegistryPool } from '../fixtures/fake-registry.js';
+import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
 import { runMain } from '../fixtures/run-main.js';
 
 const fake = fakeRegistryPool();
 const sigTag = (d: string) => `${d.replace(':', '-')}.sig`;
 
-test('copy --referrers says on stderr how many referrers each target got and how many stayed behind (the JSON report had them, the human output did not)', async () => {
+/**
+ * A source with app:1, an index of amd64 and arm64 with three referrers: a signature of the index
+ * (left behind by --platform linux/arm64, which writes a new index), a signature and an SBOM of
+ * the arm64 image (copied); and plain:1, with none. `env` runs the CLI against both registries.
+ */
+async function seeded(): Promise<{ src: FakeRegistry; dst: FakeRegistry; env: Record<string, string> }> {
   const [src, dst] = [await fake(), await fake()];
   const amd = src.seedImage('app', { platform: { os: 'linux', architecture: 'amd64' } });
   const arm = src.seedImage('app', { platform: { os: 'linux', architecture: 'arm64' } });
   const index = src.seedIndex('app', [amd, arm], { tags: ['1'] });
-  src.seedImage('app', { tags: [sigTag(index.digest)] }); // names the source index, which --platform replaces: left behind
+  src.seedImage('app', { tags: [sigTag(index.digest)] });
   src.seedImage('app', { tags: [sigTag(arm.digest)] });
   src.seedImage('app', { artifactType: 'application/spdx+json', subject: { mediaType: arm.mediaType, digest: arm.digest, size: arm.size } });
   src.seedImage('plain', { tags: ['1'] });
   const lib = fakeLibraryOptions(src, dst);
   const env = { ...lib.env, HOME: lib.homeDir, REGPUSH_INSECURE_REGISTRIES: lib.insecureRegistries.join(',') };
+  return { src, dst, env };
+}
+
+test('copy --referrers says on stderr how many referrers each target got and how many stayed behind (the JSON report had them, the human output did not)', async () => {
+  const { src, dst, env } = await seeded();
 
   const r = await runMain(['copy', '--referrers', '--platform', 'linux/arm64', src.ref('app:1'), `${dst.host}/app:1`], { env });
   assert.equal(r.code, 0, r.stderr);
@@ -33,4 +44,26 @@ test('copy --referrers says on stderr how many referrers each target got and how
   const quiet = await runMain(['copy', '--quiet', '--referrers', '--platform', 'linux/arm64', src.ref('app:1'), `${dst.host}/app:2`], { env });
   assert.equal(quiet.code, 0, quiet.stderr);
   assert.doesNotMatch(quiet.stderr, /referrer/);
+});
+
+test('copy --referrers --dry-run: the plan says per target how many referrers it would copy and leave behind, worded as the stderr line of a copy (the JSON report counted them, the plan text did not)', async () => {
+  const { src, dst, env } = await seeded();
+  const args = ['copy', '--dry-run', '--referrers', '--platform', 'linux/arm64', src.ref('app:1'), `${dst.host}/app:1`, `${dst.host}/other:1`];
+
+  // What a dry run counts: the referrers it plans to copy (the walk runs, nothing is written) and those it would leave behind.
+  const json = await runMain([...args, '--json'], { env });
+  assert.equal(json.code, 0, json.stderr);
+  const report = JSON.parse(json.stdout);
+  assert.deepEqual(report.targets.map((t: { referrers: number; referrersSkipped: number }) => [t.referrers, t.referrersSkipped]), [[2, 1], [2, 1]]);
+
+  const r = await runMain(args, { env });
+  assert.equal(r.code, 0, r.stderr);
+  for (const repo of ['app', 'other']) assert.ok(r.stdout.includes(`\n→ ${dst.host}/${repo}:1  tags: 1  (2 referrers, 1 left behind)\n`), r.stdout);
+  assert.equal(dst.count({ method: 'PUT' }), 0, 'a dry run writes nothing');
+
+  // None planned: the plan says nothing of referrers.
+  const plain = await runMain(['copy', '--dry-run', '--referrers', src.ref('plain:1'), `${dst.host}/plain:1`], { env });
+  assert.equal(plain.code, 0, plain.stderr);
+  assert.match(plain.stdout, new RegExp(`→ ${dst.host.replace(/[.]/g, '\\.')}/plain:1  tags: 1\\n`));
+  assert.doesNotMatch(plain.stdout, /referrer/);
 });

@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { push, type RegpushError } from '../../src/index.js';
-import { applyConfigChanges, scratchConfig } from '../../src/image/config.js';
+import { applyConfigChanges, scratchConfig, type ConfigChanges } from '../../src/image/config.js';
 import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
 
 const fake = fakeRegistryPool();
@@ -115,6 +115,35 @@ test('a malformed ${…} in a config env value is E_INPUT before any request, as
   }
   assert.equal(dst.count(), 0, 'no request to the target');
   assert.equal(src.count(), 0, 'nor to the source');
+});
+
+test('a bad port, volume, label key or health check in the config is E_INPUT naming the field before any request (was found only once the configs were composed, after the base was read)', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base/node', { tags: ['20'] });
+  const cases: [ConfigChanges, RegExp][] = [
+    [{ ports: ['80', '70000'] }, /^invalid --port "70000": port must be 1-65535/],
+    [{ ports: ['80/icmp'] }, /^invalid --port "80\/icmp": protocol must be/],
+    [{ volumes: ['/data', ''] }, /^invalid --volume "": the path is empty/],
+    [{ labels: { ok: '1', 'two\nlines': 'x' } }, /^invalid --label key "two\\nlines": a key must be one line/],
+    [{ labels: { '': 'x' } }, /^invalid --label: the label key is empty/],
+    [{ healthcheck: { test: ['curl', 'localhost'] } }, /^healthcheck test must start with NONE, CMD or CMD-SHELL/],
+    [{ healthcheck: { test: ['CMD'] } }, /^healthcheck CMD needs a command/],
+    [{ healthcheck: { test: ['CMD-SHELL', 'true'], interval: -1 } }, /^healthcheck interval must be a non-negative duration/],
+    [{ healthcheck: { test: ['CMD-SHELL', 'true'], retries: 1.5 } }, /^healthcheck retries must be a whole number/],
+  ];
+  for (const [config, message] of cases) {
+    let caught: unknown;
+    // With an app layer: without the up-front check, its upload session would be opened before the configs are composed.
+    await push({ from: src.ref('base/node:20'), to: dst.ref('app:1'), app: appDir(), config, ...fakeLibraryOptions(src, dst) }).catch((e: unknown) => (caught = e));
+    assert.equal((caught as RegpushError)?.code, 'E_INPUT', `${JSON.stringify(config)}: ${String(caught)}`);
+    assert.match((caught as Error).message, message);
+    assert.equal(dst.count(), 0, `${JSON.stringify(config)}: no request to the target`);
+    assert.equal(src.count(), 0, `${JSON.stringify(config)}: nor to the source`);
+  }
+  // The same values are what the late check refuses, with the same error: checkInputs runs that check, it does not write another.
+  for (const [config, message] of cases) {
+    assert.throws(() => applyConfigChanges(scratchConfig({ os: 'linux', architecture: 'amd64' }), config, undefined), (e: RegpushError) => e.code === 'E_INPUT' && message.test(e.message));
+  }
 });
 
 for (const said of [true, false]) {

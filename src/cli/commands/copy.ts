@@ -115,11 +115,16 @@ function printResult(io: CliIO, a: CopyArgs, result: CopyResult, clock: RunClock
   }
 }
 
-/** The human plan printed by `copy --dry-run`: per target, one line per blob. */
+/**
+ * The human plan printed by `copy --dry-run`: per target, its tags and, with --referrers, the
+ * referrers the walk found that it would copy and leave behind (the report's counts, worded as a
+ * copy's stderr line), then one line per blob.
+ */
 export function copyPlanText(r: CopyResult): string {
   const lines = [`plan: copy ${r.source.reference}@${r.source.digest}${r.digestChanged ? ` (new index ${r.digest})` : ''}`];
   for (const t of r.targets) {
-    lines.push(`→ ${t.target}${t.ok ? `  tags: ${t.tags.join(', ')}` : `  FAILS: ${t.error?.code} ${t.error?.message}`}`);
+    const referrers = referrersText(t.referrers, t.referrersSkipped);
+    lines.push(`→ ${t.target}${t.ok ? `  tags: ${t.tags.join(', ')}${referrers ? `  (${referrers})` : ''}` : `  FAILS: ${t.error?.code} ${t.error?.message}`}`);
     for (const b of t.blobs) lines.push(`  ${b.action.replace('planned-', '').padEnd(8)} ${b.digest}  ${b.size} bytes`);
   }
   return lines.join('\n') + '\n';
