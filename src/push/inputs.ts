@@ -11,7 +11,7 @@ import { parseFormat } from '../image/convert.js';
 import type { MediaFamily } from '../image/mediatypes.js';
 import { parsePlatform } from '../image/platform.js';
 import type { Platform } from '../image/types.js';
-import { epochFromEnv, hasContent, validateSources, type LayerSource } from '../layer/index.js';
+import { epochFromEnv, hasContent, resolveLayerOptions, validateSources, type LayerSource } from '../layer/index.js';
 import { silentLogger, type Logger } from '../log.js';
 import { checkTag, parseReference, type ImageReference } from '../ref/reference.js';
 import { checkOptions, STRINGS, type Shape } from '../options-check.js';
@@ -102,6 +102,9 @@ export async function checkInputs(opts: PushOptions): Promise<PushInputs> {
   const logger = opts.logger ?? silentLogger;
   const work = opts.events?.work;
   const common = { mtime, env, chown: opts.chown, gzipLevel: opts.gzipLevel, gzipConcurrency: opts.gzipJobs, logger, ...(work ? { onTarBytes: (n: number) => work(n) } : {}) };
+  // The layer builder's ranges (mtime, chown ids, gzip level and jobs) are checked now: found by
+  // the builder, once uploads had started, they were thrown where nothing caught them.
+  if (opts.layers?.length || opts.app?.length) resolveLayerOptions({ sources: [], ...common });
   const layers: LayerPlan[] = [];
   for (const [i, spec] of (opts.layers ?? []).entries()) {
     const what = `--layer ${spec.platform ? spec.platform + '=' : ''}${spec.sources.map((s) => `${s.src}:${s.dest}`).join(' ')}`;

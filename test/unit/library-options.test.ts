@@ -164,6 +164,19 @@ test('push(): a relative workdir or volume, a user that is not USER[:GROUP] and 
   ]);
 });
 
+test('push(): a layer option out of the layer builder\'s range (mtime, chown id, gzip level or jobs) is E_INPUT before any request (was thrown, uncaught, once the layer upload had started)', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base/node', { tags: ['20'] });
+  const good = { from: src.ref('base/node:20'), to: dst.ref('app:1'), app: [{ src: appDir(), dest: '/app' }], ...fakeLibraryOptions(src, dst) };
+  const bad = (patch: Record<string, unknown>) => () => push({ ...good, ...patch });
+  await refusedUpFront([src, dst], 'E_INPUT', [
+    ['mtime past the tar field', bad({ mtime: 9e9 }), /^layer mtime must be an integer from 0 to 8589934591, got 9000000000$/],
+    ['gzip level 10', bad({ gzipLevel: 10 }), /^gzip level must be an integer from 0 to 9, got 10$/],
+    ['gzip jobs 0', bad({ gzipJobs: 0 }), /^gzip jobs must be an integer from 1 to /],
+    ['chown uid past 32 bits', bad({ chown: { uid: 2 ** 32, gid: 0 } }), /^chown uid must be an integer from 0 to /],
+  ]);
+});
+
 test('Windows paths: accepted for a Windows image and for every platform of a base ("all"), then checked against each config\'s own OS', () => {
   const linux = scratchConfig({ os: 'linux', architecture: 'amd64' });
   const windows = scratchConfig({ os: 'windows', architecture: 'amd64' });
