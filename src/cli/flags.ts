@@ -102,7 +102,8 @@ export function configChangesFromFlags(f: ConfigFlags, warn?: (msg: string) => v
   if (env) out.env = env.map((e) => parseEnvFlag(e).join('='));
   const ports = many(f.port);
   if (ports) out.ports = ports.map((p) => parsePortFlag(p));
-  // Only paths starting with "/", whatever --platform says, as always: a Windows image takes `/app` as `C:\app`.
+  // Only paths starting with "/", whatever --platform says, as the flags have always taken them
+  // (the library also takes C:\app for a Windows image: see checkConfigChanges).
   if (f.workdir !== undefined) out.workdir = checkImagePath(f.workdir, '--workdir');
   const vols = many(f.volume);
   if (vols) out.volumes = vols.map((v) => checkImagePath(v, '--volume'));
