@@ -59,11 +59,12 @@ export function described(v: unknown): string {
   return `${/^[aeiou]/.test(typeof v) ? 'an' : 'a'} ${typeof v}`;
 }
 
-/** A plain object: not null, not an array, not a class instance such as a Map or a Date. */
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
-  const proto = Object.getPrototypeOf(v);
-  return proto === Object.prototype || proto === null;
+/**
+ * An object of fields or values: not null, not an array, not a Map or Set (whose entries
+ * Object.entries does not see). Class instances are objects too: a logger, a SecretSet, process.env.
+ */
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Map) && !(v instanceof Set);
 }
 
 /** How a key joins the path: `.name`, or `["reg.example:5000"]` for one that is no identifier. */
@@ -101,7 +102,7 @@ function mismatch(v: unknown, s: Shape, path: string): Mismatch | undefined {
     return undefined;
   }
   if ('fields' in s) {
-    if (!isPlainObject(v)) return fail();
+    if (!isObject(v)) return fail();
     for (const key of s.required ?? []) if (v[key] === undefined) return { path: child(path, key), want: expected(s.fields[key]!), got: 'nothing' };
     for (const [key, shape] of Object.entries(s.fields)) {
       const m = v[key] === undefined ? undefined : mismatch(v[key], shape, child(path, key));
@@ -110,7 +111,7 @@ function mismatch(v: unknown, s: Shape, path: string): Mismatch | undefined {
     return undefined;
   }
   if ('values' in s) {
-    if (!isPlainObject(v)) return fail();
+    if (!isObject(v)) return fail();
     for (const [key, x] of Object.entries(v)) {
       const m = x === undefined ? undefined : mismatch(x, s.values, child(path, key));
       if (m) return m;
@@ -127,7 +128,7 @@ function mismatch(v: unknown, s: Shape, path: string): Mismatch | undefined {
  * (got a string)`. `op` names the operation ("push()").
  */
 export function checkOptions(op: string, opts: unknown, shape: Shape & { fields: Record<string, Shape> }): void {
-  if (!isPlainObject(opts)) throw new UsageError(`${op}: the options must be an object (got ${described(opts)})`);
+  if (!isObject(opts)) throw new UsageError(`${op}: the options must be an object (got ${described(opts)})`);
   const m = mismatch(opts, shape, '');
   if (m) throw new UsageError(`${op}: ${m.path.replace(/^\./, '')} must be ${m.want} (got ${m.got})`);
 }

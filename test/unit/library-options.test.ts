@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { copy, parseSyncFile, push, sync, type RegpushError } from '../../src/index.js';
+import { copy, parseSyncFile, push, SecretSet, sync, type RegpushError } from '../../src/index.js';
 import { applyConfigChanges, scratchConfig } from '../../src/image/config.js';
 import { configChangesFromFlags } from '../../src/cli/flags.js';
 import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
@@ -61,6 +61,7 @@ test('push(): each option of the wrong type is E_USAGE naming its path and the t
     ['label value number', config({ labels: { version: 2 } }), /^push\(\): config\.labels\.version must be a string \(got 2\)$/],
     ['label with a dotted key', config({ labels: { 'org.opencontainers.image.version': true } }), /^push\(\): config\.labels\["org\.opencontainers\.image\.version"\] must be a string \(got true\)$/],
     ['labels as a list', config({ labels: ['a=b'] }), /^push\(\): config\.labels must be an object of string values \(got an array\)$/],
+    ['labels as a Map', config({ labels: new Map([['a', 'b']]) }), /^push\(\): config\.labels must be an object of string values \(got a Map\)$/],
     ['workdir number', config({ workdir: 1 }), /^push\(\): config\.workdir must be a string \(got 1\)$/],
     ['volumes string', config({ volumes: '/data' }), /^push\(\): config\.volumes must be an array of strings \(got a string\)$/],
     ['user number', config({ user: 1000 }), /^push\(\): config\.user must be a string \(got 1000\)$/],
@@ -92,10 +93,17 @@ test('push(): each option of the wrong type is E_USAGE naming its path and the t
   ]);
 });
 
-test('push(): the shapes the types allow pass: `to` as a string or a list, config fields absent or undefined', async () => {
+test('push(): the shapes the types allow pass: `to` as a string or a list, config fields absent or undefined, a logger and secrets that are class instances', async () => {
   const [src, dst] = [await fake(), await fake()];
   src.seedImage('base/node', { tags: ['20'] });
-  const opts = { from: src.ref('base/node:20'), config: { entrypoint: ['node'], workdir: undefined, labels: { a: 'b' } }, dryRun: false, ...fakeLibraryOptions(src, dst) };
+  class Logger {
+    readonly lines: string[] = [];
+    debug(m: string) { this.lines.push(m); }
+    info(m: string) { this.lines.push(m); }
+    warn(m: string) { this.lines.push(m); }
+  }
+  const logger = new Logger();
+  const opts = { from: src.ref('base/node:20'), config: { entrypoint: ['node'], workdir: undefined, labels: { a: 'b' } }, dryRun: false, logger, secrets: new SecretSet(), ...fakeLibraryOptions(src, dst) };
   await push({ ...opts, to: dst.ref('app:1') });
   await push({ ...opts, to: [dst.ref('app:2'), dst.ref('other:2')] });
   assert.deepEqual([dst.tags('app'), dst.tags('other')], [['1', '2'], ['2']]);
