@@ -1,5 +1,5 @@
 /** Turning repeatable key=value flags into the library's config changes; each bad value is E_INPUT naming the flag. */
-import { parseEnvFlag, parseLabelFlag, parsePortFlag, type ConfigChanges, type HealthcheckChange } from '../image/config.js';
+import { checkImagePath, checkStopSignal, checkUser, parseEnvFlag, parseLabelFlag, parsePortFlag, type ConfigChanges, type HealthcheckChange } from '../image/config.js';
 import { InputError, UsageError } from '../errors.js';
 import { defineFlags, type InferredArgs } from './flag-table.js';
 
@@ -97,30 +97,19 @@ export function configChangesFromFlags(f: ConfigFlags, warn?: (msg: string) => v
   if (cmd) out.cmd = cmd;
   const hc = healthcheckFromFlags(f);
   if (hc) out.healthcheck = hc;
-  if (f['stop-signal'] !== undefined) {
-    const sig = f['stop-signal'].trim();
-    if (!/^(SIG[A-Z0-9+-]+|[A-Z][A-Z0-9+-]*|\d{1,2})$/.test(sig)) throw new InputError(`--stop-signal must be a signal name (SIGTERM) or number (15) (got ${JSON.stringify(f['stop-signal'])})`);
-    out.stopSignal = sig;
-  }
+  if (f['stop-signal'] !== undefined) out.stopSignal = checkStopSignal(f['stop-signal'], '--stop-signal');
   const env = many(f.env);
   if (env) out.env = env.map((e) => parseEnvFlag(e).join('='));
   const ports = many(f.port);
   if (ports) out.ports = ports.map((p) => parsePortFlag(p));
-  if (f.workdir !== undefined) {
-    if (!f.workdir.startsWith('/')) throw new InputError(`--workdir must be an absolute path (got "${f.workdir}")`);
-    out.workdir = f.workdir;
-  }
+  // Only paths starting with "/", whatever --platform says, as the flags have always taken them
+  // (the library also takes C:\app for a Windows image: see checkConfigChanges).
+  if (f.workdir !== undefined) out.workdir = checkImagePath(f.workdir, '--workdir');
   const vols = many(f.volume);
-  if (vols) {
-    for (const v of vols) if (!v.startsWith('/')) throw new InputError(`--volume must be an absolute path (got "${v}")`);
-    out.volumes = vols;
-  }
+  if (vols) out.volumes = vols.map((v) => checkImagePath(v, '--volume'));
   const labels = many(f.label);
   if (labels) out.labels = Object.fromEntries(labels.map((l) => parseLabelFlag(l)));
-  if (f.user !== undefined) {
-    if (!/^[^:\s]+(:[^:\s]+)?$/.test(f.user)) throw new InputError(`--user must be USER or USER:GROUP (got "${f.user}")`);
-    out.user = f.user;
-  }
+  if (f.user !== undefined) out.user = checkUser(f.user, '--user');
   return out;
 }
 

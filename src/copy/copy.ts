@@ -12,11 +12,12 @@ import type { Platform } from '../image/types.js';
 import { parseManifest } from '../image/manifest.js';
 import type { Logger } from '../log.js';
 import { checkTag, formatReference, manifestRef, parseReference, type ImageReference } from '../ref/reference.js';
-import type { ConnectionOptions } from '../registry/connect.js';
+import { checkOptions, STRINGS, type Shape } from '../options-check.js';
+import { CONNECTION_SHAPE, type ConnectionOptions } from '../registry/connect.js';
 import type { HttpStats } from '../http/stats.js';
 import { checkImages, TargetSet, TransferRun, type TransferTarget } from '../transfer/engine.js';
 import { oneTargetPerRepository } from '../transfer/target-list.js';
-import type { BlobEvents, BlobReport } from '../transfer/types.js';
+import { BLOB_EVENTS_SHAPE, type BlobEvents, type BlobReport } from '../transfer/types.js';
 import type { CopyGraph } from '../transfer/graph.js';
 import { copyImage, type ImageCopyOptions, type ImageCopyOutcome } from '../transfer/image-copy.js';
 import { copyTags, type TagCopy } from './all-tags.js';
@@ -86,8 +87,29 @@ export interface CopyResult {
   http?: HttpStats;
 }
 
+/** CopyOptions as a plain-JS caller must give them (options-check.ts). `to` is a list even for one target. */
+const COPY_SHAPE = {
+  fields: {
+    ...CONNECTION_SHAPE,
+    from: 'string',
+    to: STRINGS,
+    tags: STRINGS,
+    platform: 'string',
+    format: 'string',
+    referrers: 'boolean',
+    allTags: 'boolean',
+    images: 'number',
+    noClobber: 'boolean',
+    dryRun: 'boolean',
+    jobs: 'number',
+    events: { fields: BLOB_EVENTS_SHAPE },
+  },
+  required: ['from', 'to'],
+} satisfies Shape;
+
 /** Copies `from` to every target; rejects only when every target failed (else E_PARTIAL lists them). */
 export async function copy(opts: CopyOptions): Promise<CopyResult> {
+  checkOptions('copy()', opts, COPY_SHAPE);
   if (!opts.to.length) throw new UsageError('copy needs at least one target');
   const srcRef = parseReference(opts.from);
   const dstRefs = opts.to.map((t) => parseReference(t));

@@ -173,18 +173,48 @@ function checkVolume(v: string): string {
   return v;
 }
 
+/** An absolute path in a Windows image: `C:\app`, `C:/app`, or rooted on the current drive (`\app`, `/app`). */
+const WINDOWS_ABSOLUTE = /^(?:[A-Za-z]:)?[\\/]/;
+
 /**
- * Every check applyConfigChanges makes on `changes`, none of which depends on the base config:
- * push() runs it before its first request, so a library caller's bad env entry, port, volume,
- * label key or health check fails as the CLI's flag does, with nothing sent to any registry
- * (applyConfigChanges would find it only once the base had been read).
+ * A workdir or volume path (`what` names it: "--workdir", "config.volumes") is absolute: a relative
+ * one has nothing to be relative to in a container. `windows`: the image may be a Windows one, whose
+ * paths may also be `C:\app` (Docker writes them so); else only `/…` is absolute. InputError otherwise.
  */
-export function checkConfigChanges(changes: ConfigChanges): void {
+export function checkImagePath(v: string, what: string, windows = false): string {
+  if (!(windows ? WINDOWS_ABSOLUTE.test(v) : v.startsWith('/'))) throw new InputError(`${what} must be an absolute path${windows ? ' (/app or C:\\app)' : ''} (got "${v}")`);
+  return v;
+}
+
+/** USER or USER:GROUP, names or ids, no spaces (`what`: "--user", "config.user"); InputError otherwise. */
+export function checkUser(v: string, what: string): string {
+  if (!/^[^:\s]+(:[^:\s]+)?$/.test(v)) throw new InputError(`${what} must be USER or USER:GROUP (got "${v}")`);
+  return v;
+}
+
+/** A stop signal's name (SIGTERM, TERM, RTMIN+3) or number (15), surrounding spaces dropped; InputError otherwise. */
+export function checkStopSignal(v: string, what: string): string {
+  const sig = v.trim();
+  if (!/^(SIG[A-Z0-9+-]+|[A-Z][A-Z0-9+-]*|\d{1,2})$/.test(sig)) throw new InputError(`${what} must be a signal name (SIGTERM) or number (15) (got ${JSON.stringify(v)})`);
+  return sig;
+}
+
+/**
+ * Every check applyConfigChanges makes on `changes`, none of which depends on the base config,
+ * and the CLI's checks on its --workdir, --volume, --user and --stop-signal flags: push() runs it
+ * before its first request, so a library caller's bad value fails as the CLI's flag does, with
+ * nothing sent to any registry (applyConfigChanges would find it only once the base had been
+ * read). `windows`: the image built may be a Windows one (its paths may be `C:\app`).
+ */
+export function checkConfigChanges(changes: ConfigChanges, windows = false): void {
   for (const e of changes.env ?? []) parseEnvFlag(e);
   for (const p of changes.ports ?? []) parsePortFlag(p);
-  for (const v of changes.volumes ?? []) checkVolume(v);
+  for (const v of changes.volumes ?? []) checkImagePath(checkVolume(v), 'config.volumes entry', windows);
+  if (changes.workdir !== undefined) checkImagePath(changes.workdir, 'config.workdir', windows);
   for (const k of Object.keys(changes.labels ?? {})) checkLabelKey(k);
   if (changes.healthcheck !== undefined) healthcheckConfig(changes.healthcheck);
+  if (changes.user !== undefined) checkUser(changes.user, 'config.user');
+  if (changes.stopSignal !== undefined) checkStopSignal(changes.stopSignal, 'config.stopSignal');
 }
 
 /** True when the changes touch anything at all. */
@@ -209,6 +239,10 @@ export function applyConfigChanges(
   const out = structuredClone(config);
   const cc: ContainerConfig = out.config ?? {};
   out.config = cc;
+  // Env keys compare case-insensitively in a Windows image, and its paths may be `C:\app`. The
+  // paths' form is checked against this config's OS: push({ platform: 'all' }) lets a Windows path
+  // through checkConfigChanges, and a Linux image of a mixed index must not get it.
+  const windows = out.os?.toLowerCase() === 'windows';
 
   if (changes.entrypoint !== undefined) {
     cc.Entrypoint = changes.entrypoint.length ? [...changes.entrypoint] : null;
@@ -216,16 +250,16 @@ export function applyConfigChanges(
     if (changes.cmd === undefined) cc.Cmd = null;
   }
   if (changes.cmd !== undefined) cc.Cmd = changes.cmd.length ? [...changes.cmd] : null;
-  if (changes.env !== undefined) cc.Env = mergeEnv(cc.Env ?? [], changes.env, out.os?.toLowerCase() === 'windows');
+  if (changes.env !== undefined) cc.Env = mergeEnv(cc.Env ?? [], changes.env, windows);
   if (changes.ports !== undefined) {
     const ports: Record<string, object> = { ...(cc.ExposedPorts ?? {}) };
     for (const p of changes.ports) ports[parsePortFlag(p)] = {};
     cc.ExposedPorts = ports;
   }
-  if (changes.workdir !== undefined) cc.WorkingDir = changes.workdir;
+  if (changes.workdir !== undefined) cc.WorkingDir = checkImagePath(changes.workdir, 'config.workdir', windows);
   if (changes.volumes !== undefined) {
     const volumes: Record<string, object> = { ...(cc.Volumes ?? {}) };
-    for (const v of changes.volumes) volumes[checkVolume(v)] = {};
+    for (const v of changes.volumes) volumes[checkImagePath(checkVolume(v), 'config.volumes entry', windows)] = {};
     cc.Volumes = volumes;
   }
   if (changes.labels !== undefined) {
@@ -234,7 +268,7 @@ export function applyConfigChanges(
   }
   if (changes.user !== undefined) cc.User = changes.user;
   if (changes.healthcheck !== undefined) cc.Healthcheck = healthcheckConfig(changes.healthcheck);
-  if (changes.stopSignal !== undefined) cc.StopSignal = changes.stopSignal;
+  if (changes.stopSignal !== undefined) cc.StopSignal = checkStopSignal(changes.stopSignal, 'config.stopSignal');
 
   if (!out.rootfs || !Array.isArray(out.rootfs.diff_ids)) out.rootfs = { ...(out.rootfs ?? {}), type: 'layers', diff_ids: [] };
   const baseLayers = out.rootfs.diff_ids.length;

@@ -11,10 +11,13 @@ import { parseFormat } from '../image/convert.js';
 import type { MediaFamily } from '../image/mediatypes.js';
 import { parsePlatform } from '../image/platform.js';
 import type { Platform } from '../image/types.js';
-import { epochFromEnv, hasContent, validateSources, type LayerSource } from '../layer/index.js';
+import { epochFromEnv, hasContent, resolveLayerOptions, validateSources, type LayerSource } from '../layer/index.js';
 import { silentLogger, type Logger } from '../log.js';
 import { checkTag, parseReference, type ImageReference } from '../ref/reference.js';
+import { checkOptions, STRINGS, type Shape } from '../options-check.js';
+import { CONNECTION_SHAPE } from '../registry/connect.js';
 import { checkJobs } from '../transfer/engine.js';
+import { BLOB_EVENTS_SHAPE } from '../transfer/types.js';
 import type { LayerJob } from './layer-everywhere.js';
 import { APP_LAYER } from './layer-upload.js';
 import type { PushOptions } from './options.js';
@@ -41,8 +44,51 @@ export interface PushInputs {
   annotations?: Record<string, string>;
 }
 
+const LAYER_SOURCES: Shape = { list: { fields: { src: 'string', dest: 'string' }, required: ['src', 'dest'] } };
+
+/** PushOptions as a plain-JS caller must give them (options-check.ts); the values are checked in checkInputs. */
+const PUSH_SHAPE = {
+  fields: {
+    ...CONNECTION_SHAPE,
+    from: 'string',
+    to: { anyOf: ['string', STRINGS] },
+    tags: STRINGS,
+    app: LAYER_SOURCES,
+    layers: { list: { fields: { sources: LAYER_SOURCES, platform: 'string' }, required: ['sources'] } },
+    format: 'string',
+    annotations: { values: 'string' },
+    platform: 'string',
+    config: {
+      fields: {
+        entrypoint: STRINGS,
+        cmd: STRINGS,
+        env: STRINGS,
+        ports: STRINGS,
+        workdir: 'string',
+        volumes: STRINGS,
+        labels: { values: 'string' },
+        user: 'string',
+        healthcheck: { fields: { test: STRINGS, interval: 'number', timeout: 'number', startPeriod: 'number', retries: 'number' }, required: ['test'] },
+        stopSignal: 'string',
+      },
+    },
+    baseLabels: 'boolean',
+    jobs: 'number',
+    gzipLevel: 'number',
+    gzipJobs: 'number',
+    mtime: 'whole',
+    chown: { fields: { uid: 'whole', gid: 'whole' }, required: ['uid', 'gid'] },
+    dryRun: 'boolean',
+    layerUpload: { literal: ['patch', 'put', 'chunked'] },
+    events: { fields: { ...BLOB_EVENTS_SHAPE, phase: 'function', work: 'function' } },
+  },
+  required: ['from', 'to'],
+} satisfies Shape;
+
 /** Every input checked before the first request. */
 export async function checkInputs(opts: PushOptions): Promise<PushInputs> {
+  // Plain-JS callers first: a wrong type would otherwise be misread by the checks below.
+  checkOptions('push()', opts, PUSH_SHAPE);
   const toList = Array.isArray(opts.to) ? opts.to : [opts.to];
   if (toList.length === 0) throw new UsageError('push needs a target (--to)');
   const toRefs = toList.map((t) => parseReference(t));
@@ -51,13 +97,14 @@ export async function checkInputs(opts: PushOptions): Promise<PushInputs> {
   for (const r of toRefs) checkTag(r.tag ?? 'latest');
   const fromRef = opts.from === 'scratch' ? undefined : parseReference(opts.from);
   const jobs = checkJobs(opts.jobs);
-  // The CLI and regpush.json check these with the flags; a library caller's are checked here.
-  if (opts.config) checkConfigChanges(opts.config);
   const env = opts.env ?? {};
   const mtime = opts.mtime ?? epochFromEnv(env.SOURCE_DATE_EPOCH) ?? 0;
   const logger = opts.logger ?? silentLogger;
   const work = opts.events?.work;
   const common = { mtime, env, chown: opts.chown, gzipLevel: opts.gzipLevel, gzipConcurrency: opts.gzipJobs, logger, ...(work ? { onTarBytes: (n: number) => work(n) } : {}) };
+  // The layer builder's ranges (mtime, chown ids, gzip level and jobs) are checked now: found by
+  // the builder, once uploads had started, they were thrown where nothing caught them.
+  if (opts.layers?.length || opts.app?.length) resolveLayerOptions({ sources: [], ...common });
   const layers: LayerPlan[] = [];
   for (const [i, spec] of (opts.layers ?? []).entries()) {
     const what = `--layer ${spec.platform ? spec.platform + '=' : ''}${spec.sources.map((s) => `${s.src}:${s.dest}`).join(' ')}`;
@@ -85,6 +132,10 @@ export async function checkInputs(opts: PushOptions): Promise<PushInputs> {
   // Per-platform layers build every platform of the base unless --platform says otherwise.
   const platformArg = opts.platform ?? (qualified.length ? 'all' : 'linux/amd64');
   const platform: Platform | 'all' = platformArg === 'all' ? 'all' : parsePlatform(platformArg);
+  // The CLI and regpush.json check these with the flags; a library caller's are checked here.
+  // Every platform of the base ('all') may be a Windows one: applyConfigChanges checks each
+  // config's paths against its OS once the base is read.
+  if (opts.config) checkConfigChanges(opts.config, platform === 'all' || platform.os.toLowerCase() === 'windows');
   const format = opts.format === undefined ? undefined : parseFormat(opts.format);
   const annotations = opts.annotations && Object.keys(opts.annotations).length ? checkAnnotations(opts.annotations) : undefined;
   if (annotations && format === 'docker') throw new UsageError('--annotation cannot go into a Docker v2 manifest (it has no annotations); use --format oci');

@@ -17,6 +17,7 @@ import { parseInsecureList } from './endpoint.js';
 import { blockedBy, checkMirrorMap, mirrorsFor, MirrorConfigError, type BlockedPrefixes, type InsecureHosts, type MirrorMap } from './mirror-config.js';
 import { BlockedClient, MirroredClient, MirrorHealth, type MirrorRoute } from './mirrors.js';
 import { DeniedError, UsageError } from '../errors.js';
+import { STRINGS, type Shape } from '../options-check.js';
 
 /** Options every command shares, as the library receives them (the CLI fills them from flags and env). */
 export interface ConnectionOptions {
@@ -73,6 +74,40 @@ export interface ConnectionOptions {
    */
   earlySockets?: EarlySockets;
 }
+
+/** A Credential's shape. */
+const CREDENTIAL: Shape = { fields: { username: 'string', password: 'string', identityToken: 'string', registryToken: 'string' } };
+
+/**
+ * The shape of ConnectionOptions, and of `logger` and `retries`, which every operation takes too,
+ * for checkOptions (options-check.ts). earlySockets is the CLI launcher's and not checked.
+ */
+export const CONNECTION_SHAPE = {
+  env: { values: 'string' },
+  homeDir: 'string',
+  insecureRegistries: STRINGS,
+  credentials: { fields: { from: CREDENTIAL, to: CREDENTIAL } },
+  signal: { instanceOf: AbortSignal, name: 'AbortSignal' },
+  idleTimeoutMs: 'whole',
+  chunkSize: 'whole',
+  tls: {
+    fields: {
+      certsDirs: STRINGS,
+      caCerts: { values: STRINGS },
+      clientCerts: { values: { fields: { cert: 'string', key: 'string' }, required: ['cert', 'key'] } },
+      verifyOff: STRINGS,
+      verifyOffBy: { values: 'string' },
+      nodeExtraCaCerts: 'string',
+    },
+  },
+  credentialHelperTimeoutMs: 'whole',
+  secrets: { fields: { add: 'function', addCredential: 'function' }, required: ['add', 'addCredential'] },
+  mirrors: { values: STRINGS },
+  blocked: { values: { anyOf: ['string', { literal: [false] }] } },
+  insecureTlsRegistries: { values: 'string' },
+  logger: { fields: { debug: 'function', info: 'function', warn: 'function' }, required: ['debug', 'info', 'warn'] },
+  retries: 'whole',
+} satisfies Record<string, Shape>;
 
 /** Transport tunables an operation takes from its options. */
 export interface TransportChoices extends ConnectionOptions {

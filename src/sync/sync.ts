@@ -28,12 +28,13 @@ import { parsePlatform } from '../image/platform.js';
 import { silentLogger, type Logger } from '../log.js';
 import { formatReference, manifestRef, repositoryName, type ImageReference } from '../ref/reference.js';
 import { apiHost } from '../ref/registry.js';
-import type { ConnectionOptions } from '../registry/connect.js';
+import { checkOptions, type Shape } from '../options-check.js';
+import { CONNECTION_SHAPE, type ConnectionOptions } from '../registry/connect.js';
 import { asRegpushError, checkImages, TransferRun, type TransferTarget } from '../transfer/engine.js';
 
 /** Images in flight by default (the engine's, shared with copy --all-tags). */
 export { DEFAULT_IMAGES } from '../transfer/engine.js';
-import type { BlobEvents, BlobReport } from '../transfer/types.js';
+import { BLOB_EVENTS_SHAPE, type BlobEvents, type BlobReport } from '../transfer/types.js';
 import type { PullMeter } from '../transfer/graph.js';
 import { copyImage, type ImageCopyOutcome } from '../transfer/image-copy.js';
 import type { SyncImage, SyncSpec } from './config.js';
@@ -142,8 +143,28 @@ interface Work {
   unit: SyncUnit;
 }
 
+/** SyncOptions as a plain-JS caller must give them (options-check.ts); `spec` is what parseSyncFile returns. */
+const SYNC_SHAPE = {
+  fields: {
+    ...CONNECTION_SHAPE,
+    spec: { fields: { file: 'string', images: { list: { fields: {} } } }, required: ['file', 'images'] },
+    shard: { fields: { index: 'whole', count: 'whole' }, required: ['index', 'count'] },
+    images: 'number',
+    jobs: 'number',
+    dryRun: 'boolean',
+    minRateLimit: 'number',
+    maxWaitMs: 'whole',
+    rateLimitPollMs: 'whole',
+    events: { fields: { ...BLOB_EVENTS_SHAPE, unitStart: 'function', unitEnd: 'function', waiting: 'function' } },
+  },
+  required: ['spec'],
+} satisfies Shape;
+
 /** Syncs the file's images; rejects with E_PARTIAL (the result in its details) when some failed. */
 export async function sync(opts: SyncOptions): Promise<SyncResult> {
+  checkOptions('sync()', opts, SYNC_SHAPE);
+  // A shard out of range would silently take no image at all (parseShard refuses it on the CLI).
+  if (opts.shard && !(opts.shard.count >= 1 && opts.shard.index < opts.shard.count)) throw new UsageError(`sync(): shard must have 0 ≤ index < count (got ${opts.shard.index}/${opts.shard.count})`);
   const images = checkImages(opts.images);
   if (opts.minRateLimit !== undefined && !(Number.isInteger(opts.minRateLimit) && opts.minRateLimit >= 0)) {
     throw new UsageError(`--min-ratelimit must be a whole number (got ${opts.minRateLimit})`);

@@ -8,6 +8,7 @@ import type { UploadMemory } from '../registry/quirks.js';
 import type { UploadSessions } from './sessions.js';
 import type { Turns } from './turns.js';
 import type { TakenOnWord } from './on-word.js';
+import type { Shape } from '../options-check.js';
 
 /** A repository on a registry, with the client that reaches it. */
 export interface RepoEndpoint {
@@ -46,6 +47,9 @@ export interface BlobEvents {
   /** `target`: the "registry/repo" this blob is done at. */
   end?(report: BlobReport, target?: string): void;
 }
+
+/** The shape of BlobEvents, for checkOptions (options-check.ts): callbacks, each optional. */
+export const BLOB_EVENTS_SHAPE = { start: 'function', bytes: 'function', end: 'function' } satisfies Record<string, Shape>;
 
 /**
  * Blobs this run has landed (or is landing) in repositories of a registry. Two uses in a sync of

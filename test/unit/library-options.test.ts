@@ -1,0 +1,223 @@
+// push(), copy() and sync() called as a plain-JavaScript deploy script calls them, with nothing to
+// check the declared types: each wrong type is E_USAGE naming the option path and what it must be,
+// before any request (zero requests at every fake registry). And the CLI's own checks on
+// --workdir, --volume, --user and --stop-signal, now made on a library caller's config too, with
+// Windows paths (C:\app) allowed where the image may be a Windows one.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { copy, parseSyncFile, push, SecretSet, sync, type RegpushError } from '../../src/index.js';
+import { applyConfigChanges, scratchConfig } from '../../src/image/config.js';
+import { configChangesFromFlags } from '../../src/cli/flags.js';
+import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
+
+const fake = fakeRegistryPool();
+const dirs: string[] = [];
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+/** A directory with one file, for an app layer. */
+function appDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'regpush-library-options-'));
+  dirs.push(d);
+  writeFileSync(join(d, 'server.js'), 'console.log("hi")\n');
+  return d;
+}
+
+/** What `call` rejects with (it must reject). */
+async function rejection(call: () => Promise<unknown>): Promise<RegpushError> {
+  return call().then(
+    () => assert.fail('it succeeded'),
+    (e: RegpushError) => e,
+  );
+}
+
+/** Each case rejects with `code` and a message matching its pattern, and no registry saw a request. */
+async function refusedUpFront(regs: FakeRegistry[], code: string, cases: [string, () => Promise<unknown>, RegExp][]): Promise<void> {
+  for (const [what, call, message] of cases) {
+    const err = await rejection(call);
+    assert.equal(err.code, code, `${what}: ${err.message ?? String(err)}`);
+    assert.match(err.message, message, what);
+  }
+  for (const r of regs) assert.equal(r.count(), 0, `no request reached ${r.host}`);
+}
+
+test('push(): each option of the wrong type is E_USAGE naming its path and the type it must have, before any request', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base/node', { tags: ['20'] });
+  const app = appDir();
+  // The options of a valid push; each case spoils one field as a JavaScript caller might.
+  const good = { from: src.ref('base/node:20'), to: dst.ref('app:1'), app: [{ src: app, dest: '/app' }], ...fakeLibraryOptions(src, dst) };
+  const bad = (patch: Record<string, unknown>) => () => push({ ...good, ...patch } as never);
+  const config = (c: Record<string, unknown>) => bad({ config: c });
+  await refusedUpFront([src, dst], 'E_USAGE', [
+    ['entrypoint string', config({ entrypoint: 'node' }), /^push\(\): config\.entrypoint must be an array of strings \(got a string\)$/],
+    ['cmd string', config({ cmd: 'server.js' }), /^push\(\): config\.cmd must be an array of strings \(got a string\)$/],
+    ['entrypoint with a number', config({ entrypoint: ['node', 8] }), /^push\(\): config\.entrypoint\[1\] must be a string \(got 8\)$/],
+    ['env string', config({ env: 'A=1' }), /^push\(\): config\.env must be an array of strings/],
+    ['ports numbers', config({ ports: [8080] }), /^push\(\): config\.ports\[0\] must be a string \(got 8080\)$/],
+    ['label value number', config({ labels: { version: 2 } }), /^push\(\): config\.labels\.version must be a string \(got 2\)$/],
+    ['label with a dotted key', config({ labels: { 'org.opencontainers.image.version': true } }), /^push\(\): config\.labels\["org\.opencontainers\.image\.version"\] must be a string \(got true\)$/],
+    ['labels as a list', config({ labels: ['a=b'] }), /^push\(\): config\.labels must be an object of string values \(got an array\)$/],
+    ['labels as a Map', config({ labels: new Map([['a', 'b']]) }), /^push\(\): config\.labels must be an object of string values \(got a Map\)$/],
+    ['workdir number', config({ workdir: 1 }), /^push\(\): config\.workdir must be a string \(got 1\)$/],
+    ['volumes string', config({ volumes: '/data' }), /^push\(\): config\.volumes must be an array of strings \(got a string\)$/],
+    ['user number', config({ user: 1000 }), /^push\(\): config\.user must be a string \(got 1000\)$/],
+    ['healthcheck test string', config({ healthcheck: { test: 'CMD-SHELL true' } }), /^push\(\): config\.healthcheck\.test must be an array of strings \(got a string\)$/],
+    ['healthcheck interval string', config({ healthcheck: { test: ['CMD', 'true'], interval: '30s' } }), /^push\(\): config\.healthcheck\.interval must be a number \(got a string\)$/],
+    ['stopSignal number', config({ stopSignal: 15 }), /^push\(\): config\.stopSignal must be a string \(got 15\)$/],
+    ['config as a list', bad({ config: ['--entrypoint', 'node'] }), /^push\(\): config must be an object \(got an array\)$/],
+    ['tags string', bad({ tags: 'latest' }), /^push\(\): tags must be an array of strings \(got a string\)$/],
+    ['to number', bad({ to: 1 }), /^push\(\): to must be a string or an array of strings \(got 1\)$/],
+    ['from missing', bad({ from: undefined }), /^push\(\): from must be a string \(got nothing\)$/],
+    ['app one object', bad({ app: { src: app, dest: '/app' } }), /^push\(\): app must be an array \(got an object\)$/],
+    ['app source without dest', bad({ app: [{ src: app }] }), /^push\(\): app\[0\]\.dest must be a string \(got nothing\)$/],
+    ['layers sources string', bad({ layers: [{ sources: app }] }), /^push\(\): layers\[0\]\.sources must be an array \(got a string\)$/],
+    ['annotations list', bad({ annotations: ['a=b'] }), /^push\(\): annotations must be an object of string values \(got an array\)$/],
+    ['dryRun string', bad({ dryRun: 'false' }), /^push\(\): dryRun must be true or false \(got a string\)$/],
+    ['baseLabels number', bad({ baseLabels: 1 }), /^push\(\): baseLabels must be true or false \(got 1\)$/],
+    ['jobs string', bad({ jobs: '4' }), /^push\(\): jobs must be a number \(got a string\)$/],
+    ['mtime string', bad({ mtime: '1700000000' }), /^push\(\): mtime must be a whole number ≥ 0 \(got a string\)$/],
+    ['chown string', bad({ chown: '1000:1000' }), /^push\(\): chown must be an object with uid, gid \(got a string\)$/],
+    ['layerUpload other', bad({ layerUpload: 'stream' }), /^push\(\): layerUpload must be "patch", "put" or "chunked" \(got a string\)$/],
+    ['insecureRegistries string', bad({ insecureRegistries: dst.host }), /^push\(\): insecureRegistries must be an array of strings \(got a string\)$/],
+    ['env value number', bad({ env: { SOURCE_DATE_EPOCH: 1700000000 } }), /^push\(\): env\.SOURCE_DATE_EPOCH must be a string \(got 1700000000\)$/],
+    ['signal controller', bad({ signal: new AbortController() }), /^push\(\): signal must be an AbortSignal \(got an AbortController\)$/],
+    ['password number', bad({ credentials: { to: { username: 'ci', password: 1234 } } }), /^push\(\): credentials\.to\.password must be a string \(got 1234\)$/],
+    ['tls verifyOff string', bad({ tls: { verifyOff: dst.host } }), /^push\(\): tls\.verifyOff must be an array of strings \(got a string\)$/],
+    ['logger partial', bad({ logger: { warn() {} } }), /^push\(\): logger\.debug must be a function \(got nothing\)$/],
+    ['events callback string', bad({ events: { end: 'log' } }), /^push\(\): events\.end must be a function \(got a string\)$/],
+    ['no options object', () => push('alpine:3' as never), /^push\(\): the options must be an object \(got a string\)$/],
+  ]);
+});
+
+test('push(): the shapes the types allow pass: `to` as a string or a list, config fields absent or undefined, a logger and secrets that are class instances', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base/node', { tags: ['20'] });
+  class Logger {
+    readonly lines: string[] = [];
+    debug(m: string) { this.lines.push(m); }
+    info(m: string) { this.lines.push(m); }
+    warn(m: string) { this.lines.push(m); }
+  }
+  const logger = new Logger();
+  const opts = { from: src.ref('base/node:20'), config: { entrypoint: ['node'], workdir: undefined, labels: { a: 'b' } }, dryRun: false, logger, secrets: new SecretSet(), ...fakeLibraryOptions(src, dst) };
+  await push({ ...opts, to: dst.ref('app:1') });
+  await push({ ...opts, to: [dst.ref('app:2'), dst.ref('other:2')] });
+  assert.deepEqual([dst.tags('app'), dst.tags('other')], [['1', '2'], ['2']]);
+});
+
+test('copy(): `to` as one string (the type is a list), and flags that are not booleans, are E_USAGE before any request', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('app', { tags: ['1'] });
+  const good = { from: src.ref('app:1'), to: [dst.ref('app:1')], ...fakeLibraryOptions(src, dst) };
+  const bad = (patch: Record<string, unknown>) => () => copy({ ...good, ...patch } as never);
+  await refusedUpFront([src, dst], 'E_USAGE', [
+    ['to string', bad({ to: dst.ref('app:1') }), /^copy\(\): to must be an array of strings \(got a string\)$/],
+    ['to missing', bad({ to: undefined }), /^copy\(\): to must be an array of strings \(got nothing\)$/],
+    ['tags string', bad({ tags: 'prod' }), /^copy\(\): tags must be an array of strings \(got a string\)$/],
+    ['dryRun string', bad({ dryRun: 'false' }), /^copy\(\): dryRun must be true or false \(got a string\)$/],
+    ['noClobber number', bad({ noClobber: 1 }), /^copy\(\): noClobber must be true or false \(got 1\)$/],
+    ['referrers string', bad({ referrers: 'yes' }), /^copy\(\): referrers must be true or false \(got a string\)$/],
+    ['allTags string', bad({ allTags: 'true' }), /^copy\(\): allTags must be true or false \(got a string\)$/],
+    ['platform list', bad({ platform: ['linux/amd64'] }), /^copy\(\): platform must be a string \(got an array\)$/],
+    ['retries string', bad({ retries: '3' }), /^copy\(\): retries must be a whole number ≥ 0 \(got a string\)$/],
+  ]);
+  // The valid call copies.
+  await copy(good);
+  assert.deepEqual(dst.tags('app'), ['1']);
+});
+
+test('sync(): a spec that is not parseSyncFile\'s object, a shard that is not { index, count } or out of range, and non-boolean dryRun are E_USAGE before any request', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('app', { tags: ['1'] });
+  const spec = parseSyncFile(['images:', `  - { source: ${src.ref('app')}, tags: ['1'], targets: [${dst.host}/mirror] }`, ''].join('\n'), 'sync.yaml');
+  const good = { spec, ...fakeLibraryOptions(src, dst) };
+  const bad = (patch: Record<string, unknown>) => () => sync({ ...good, ...patch } as never);
+  await refusedUpFront([src, dst], 'E_USAGE', [
+    ['spec file name', bad({ spec: 'sync.yaml' }), /^sync\(\): spec must be an object with file, images \(got a string\)$/],
+    ['spec images missing', bad({ spec: { file: 'sync.yaml' } }), /^sync\(\): spec\.images must be an array \(got nothing\)$/],
+    ['shard text', bad({ shard: '0/3' }), /^sync\(\): shard must be an object with index, count \(got a string\)$/],
+    ['shard index string', bad({ shard: { index: '0', count: 3 } }), /^sync\(\): shard\.index must be a whole number ≥ 0 \(got a string\)$/],
+    ['shard out of range', bad({ shard: { index: 3, count: 3 } }), /^sync\(\): shard must have 0 ≤ index < count \(got 3\/3\)$/],
+    ['dryRun string', bad({ dryRun: 'false' }), /^sync\(\): dryRun must be true or false \(got a string\)$/],
+    ['maxWaitMs string', bad({ maxWaitMs: '60000' }), /^sync\(\): maxWaitMs must be a whole number ≥ 0 \(got a string\)$/],
+    ['unitEnd not a function', bad({ events: { unitEnd: true } }), /^sync\(\): events\.unitEnd must be a function \(got true\)$/],
+  ]);
+  const r = await sync(good);
+  assert.equal(r.totals.copied, 1);
+});
+
+test('push(): a relative workdir or volume, a user that is not USER[:GROUP] and a malformed stop signal are E_INPUT before any request, as the CLI refuses them', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base/node', { tags: ['20'] });
+  const good = { from: src.ref('base/node:20'), to: dst.ref('app:1'), ...fakeLibraryOptions(src, dst) };
+  const config = (c: Record<string, unknown>, platform?: string) => () => push({ ...good, config: c, ...(platform ? { platform } : {}) } as never);
+  await refusedUpFront([src, dst], 'E_INPUT', [
+    ['relative workdir', config({ workdir: 'app' }), /^config\.workdir must be an absolute path \(got "app"\)$/],
+    ['relative volume', config({ volumes: ['/data', 'cache'] }), /^config\.volumes entry must be an absolute path \(got "cache"\)$/],
+    // A Linux image (the default platform, or named) takes no Windows path.
+    ['Windows workdir, Linux image', config({ workdir: 'C:\\app' }), /^config\.workdir must be an absolute path \(got "C:\\app"\)$/],
+    ['Windows volume, linux/arm64', config({ volumes: ['D:\\data'] }, 'linux/arm64'), /^config\.volumes entry must be an absolute path \(got "D:\\data"\)$/],
+    // A Windows image takes C:\app and /app, never a relative path.
+    ['relative workdir, Windows image', config({ workdir: 'app' }, 'windows/amd64'), /^config\.workdir must be an absolute path \(\/app or C:\\app\) \(got "app"\)$/],
+    ['user with a space', config({ user: 'app user' }), /^config\.user must be USER or USER:GROUP \(got "app user"\)$/],
+    ['user with two colons', config({ user: 'a:b:c' }), /^config\.user must be USER or USER:GROUP/],
+    ['user empty', config({ user: '' }), /^config\.user must be USER or USER:GROUP/],
+    ['stop signal lower case', config({ stopSignal: 'sigterm' }), /^config\.stopSignal must be a signal name \(SIGTERM\) or number \(15\) \(got "sigterm"\)$/],
+    ['stop signal empty', config({ stopSignal: '' }), /^config\.stopSignal must be a signal name/],
+    ['stop signal number too long', config({ stopSignal: '150' }), /^config\.stopSignal must be a signal name/],
+  ]);
+});
+
+test('push(): a layer option out of the layer builder\'s range (mtime, chown id, gzip level or jobs) is E_INPUT before any request (was thrown, uncaught, once the layer upload had started)', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base/node', { tags: ['20'] });
+  const good = { from: src.ref('base/node:20'), to: dst.ref('app:1'), app: [{ src: appDir(), dest: '/app' }], ...fakeLibraryOptions(src, dst) };
+  const bad = (patch: Record<string, unknown>) => () => push({ ...good, ...patch });
+  await refusedUpFront([src, dst], 'E_INPUT', [
+    ['mtime past the tar field', bad({ mtime: 9e9 }), /^layer mtime must be an integer from 0 to 8589934591, got 9000000000$/],
+    ['gzip level 10', bad({ gzipLevel: 10 }), /^gzip level must be an integer from 0 to 9, got 10$/],
+    ['gzip jobs 0', bad({ gzipJobs: 0 }), /^gzip jobs must be an integer from 1 to /],
+    ['chown uid past 32 bits', bad({ chown: { uid: 2 ** 32, gid: 0 } }), /^chown uid must be an integer from 0 to /],
+  ]);
+});
+
+test('Windows paths: accepted for a Windows image and for every platform of a base ("all"), then checked against each config\'s own OS', () => {
+  const linux = scratchConfig({ os: 'linux', architecture: 'amd64' });
+  const windows = scratchConfig({ os: 'windows', architecture: 'amd64' });
+  const out = applyConfigChanges(windows, { workdir: 'C:\\app', volumes: ['C:/data', '/logs'] }, undefined);
+  assert.equal(out.config?.WorkingDir, 'C:\\app');
+  assert.deepEqual(Object.keys(out.config?.Volumes ?? {}), ['C:/data', '/logs']);
+  // push({ platform: 'all' }) lets C:\app through before the base is read; a Linux child of the index refuses it.
+  assert.throws(() => applyConfigChanges(linux, { workdir: 'C:\\app' }, undefined), { code: 'E_INPUT', message: 'config.workdir must be an absolute path (got "C:\\app")' });
+  assert.throws(() => applyConfigChanges(windows, { volumes: ['data'] }, undefined), { code: 'E_INPUT', message: /^config\.volumes entry must be an absolute path/ });
+  // A stop signal is written without the spaces around it, as the CLI writes it.
+  assert.equal(applyConfigChanges(linux, { stopSignal: ' SIGQUIT ' }, undefined).config?.StopSignal, 'SIGQUIT');
+});
+
+test('push({ platform: "windows/amd64" }) writes C:\\app, and platform "all" over a Linux base refuses it with nothing written', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base/win', { tags: ['ltsc'], platform: { os: 'windows', architecture: 'amd64' } });
+  src.seedImage('base/node', { tags: ['20'] });
+  const opts = fakeLibraryOptions(src, dst);
+  await push({ ...opts, from: src.ref('base/win:ltsc'), to: dst.ref('win:1'), platform: 'windows/amd64', config: { workdir: 'C:\\app', volumes: ['C:\\data'] } });
+  const m = JSON.parse(dst.manifest('win', '1')!.bytes.toString('utf8'));
+  const cfg = JSON.parse(dst.blob('win', m.config.digest)!.toString('utf8'));
+  assert.equal(cfg.config.WorkingDir, 'C:\\app');
+  assert.deepEqual(cfg.config.Volumes, { 'C:\\data': {} });
+  const err = await rejection(() => push({ ...opts, from: src.ref('base/node:20'), to: dst.ref('lin:1'), platform: 'all', config: { workdir: 'C:\\app' } }));
+  assert.equal(err.code, 'E_INPUT', err.message);
+  assert.equal(err.message, 'config.workdir must be an absolute path (got "C:\\app")');
+  assert.equal(dst.manifest('lin', '1'), undefined);
+});
+
+test('the CLI\'s flags keep their checks and messages: "/" paths only, whatever --platform, USER[:GROUP], a trimmed signal', () => {
+  assert.throws(() => configChangesFromFlags({ workdir: 'C:\\app' }), { code: 'E_INPUT', message: '--workdir must be an absolute path (got "C:\\app")' });
+  assert.throws(() => configChangesFromFlags({ volume: ['/ok', 'rel'] }), { code: 'E_INPUT', message: '--volume must be an absolute path (got "rel")' });
+  assert.throws(() => configChangesFromFlags({ user: 'a b' }), { code: 'E_INPUT', message: '--user must be USER or USER:GROUP (got "a b")' });
+  assert.throws(() => configChangesFromFlags({ 'stop-signal': ' sigterm' }), { code: 'E_INPUT', message: '--stop-signal must be a signal name (SIGTERM) or number (15) (got " sigterm")' });
+  assert.deepEqual(configChangesFromFlags({ workdir: '/app', volume: '/data', user: '1000:1000', 'stop-signal': ' SIGQUIT ' }), { workdir: '/app', volumes: ['/data'], user: '1000:1000', stopSignal: 'SIGQUIT' });
+});
