@@ -9,7 +9,7 @@ import path from 'node:path';
 import { InputError, RegpushError } from '../errors.js';
 import { parseEnvFlag, parseLabelFlag, parsePortFlag } from '../image/config.js';
 import { splitPlatformPrefix } from '../image/platform.js';
-import { closest } from './suggest.js';
+import { closest } from '../did-you-mean.js';
 import { CONFIG_FILE_NAME, findProjectFileOnce, isObject, mirrorsAsFlags, type ProjectFileRead } from './project-file.js';
 
 export { CONFIG_FILE_NAME };

@@ -1,34 +1,6 @@
 /** "Did you mean …?" for mistyped commands and flags, from the names yargs knows. */
 import type { Argv } from 'yargs';
-
-/** Edit distance (Levenshtein), small strings only. */
-export function distance(a: string, b: string): number {
-  const prev = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let diag = prev[0]!;
-    prev[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = prev[j]!;
-      prev[j] = Math.min(prev[j]! + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diag = tmp;
-    }
-  }
-  return prev[b.length]!;
-}
-
-/** The closest candidate within a distance that still looks like a typo, if any. */
-export function closest(word: string, candidates: string[]): string | undefined {
-  let best: string | undefined;
-  let bestD = Infinity;
-  for (const c of candidates) {
-    const d = distance(word, c);
-    if (d < bestD) {
-      bestD = d;
-      best = c;
-    }
-  }
-  return best !== undefined && bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
-}
+import { closest } from '../did-you-mean.js';
 
 /** Command names and --flags yargs knows at this point; `valued`: those that take a value (string or number). */
 export function knownWords(y: Argv | undefined, commands: string[]): { commands: string[]; flags: string[]; valued?: string[] } {

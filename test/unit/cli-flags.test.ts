@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { configChangesFromFlags, execForm, many, parseChown } from '../../src/cli/flags.js';
 import { single } from '../../src/cli/flag-table.js';
-import { closest, withSuggestion } from '../../src/cli/suggest.js';
+import { closest } from '../../src/did-you-mean.js';
+import { withSuggestion } from '../../src/cli/suggest.js';
 import { InputError, UsageError } from '../../src/errors.js';
 
 test('repeatable flags: one value or many; exec form "" clears', () => {

@@ -4,7 +4,7 @@
 //
 //   cli → pipelines (push, copy, inspect, sync, login) → transfer, registry → auth → http
 //   image, ref, layer: pure (image and ref import only each other; layer also imports those two)
-//   errors, log, redact, version, options-check: leaves anyone may import; they import only each other
+//   errors, log, redact, version, options-check, did-you-mean: leaves anyone may import; they import only each other
 //   axios only in src/http; www-authenticate only in src/auth; process.env only in src/cli
 //
 // A new folder under src/ fails the test until it is given a layer in LAYERS below.
@@ -40,7 +40,7 @@ const LAYERS: Record<string, number> = {
 const PIPELINES = new Set(['push', 'copy', 'inspect', 'sync', 'login', 'manage']);
 /** What each pure group may import besides leaves. */
 const PURE: Record<string, string[]> = { image: ['image', 'ref'], ref: ['ref', 'image'], layer: ['layer', 'image', 'ref'] };
-const LEAVES = new Set(['src/errors.ts', 'src/log.ts', 'src/redact.ts', 'src/version.ts', 'src/options-check.ts']);
+const LEAVES = new Set(['src/errors.ts', 'src/log.ts', 'src/redact.ts', 'src/version.ts', 'src/options-check.ts', 'src/did-you-mean.ts']);
 /** Packages only one folder may import: the one place that wraps them. */
 const PACKAGE_HOME: Record<string, string> = { axios: 'http', 'www-authenticate': 'auth' };
 
