@@ -1,15 +1,19 @@
 /**
- * Run-time shape checks for the options of the library's operations. Deploy scripts call push(),
- * copy() and sync() from plain JavaScript, where nothing checks the declared types: a string where
- * an array is meant (`entrypoint: 'node'`, `tags: 'latest'`) is iterated character by character, a
- * number where a string is meant lands in the image config as a number, and `dryRun: 'false'` is
- * true. Each operation describes its options as a Shape (next to its interface) and checks them
- * here first, so a wrong type is a UsageError naming the option path, before any request.
+ * Run-time checks of the options of the library's operations. Deploy scripts call push(), copy(),
+ * sync() and the others from plain JavaScript, where nothing checks the declared types: a string
+ * where an array is meant (`entrypoint: 'node'`, `tags: 'latest'`) is iterated character by
+ * character, a number where a string is meant lands in the image config as a number, and
+ * `dryRun: 'false'` is true. A misspelt name is worse: `dryrun: true` (lower-case r) or
+ * `allTag: true` would be ignored and the operation would run for real. Each operation describes
+ * its options as a Shape (next to its interface) and checks them here first, so a wrong type or an
+ * unknown name is a UsageError naming the option path, before any request.
  *
- * Only shapes are checked; the values (a reference's grammar, a port's range) are the pipelines'
- * own checks. Fields a shape does not name are left alone (internal ones, and future ones), and an
- * absent field (undefined) is fine unless `required` says otherwise.
+ * Only shapes and names are checked; the values (a reference's grammar, a port's range) are the
+ * pipelines' own checks. An absent field (undefined) is fine unless `required` says otherwise.
+ * Every name an object of `fields` holds must be one of them (see `open` for the exceptions);
+ * an object of `values` is a map and takes any key.
  */
+import { closest, distance } from './did-you-mean.js';
 import { UsageError } from './errors.js';
 
 /** What one value must be. */
@@ -21,9 +25,16 @@ export type Shape =
   /** A whole number ≥ 0: counts, milliseconds, ids, seconds. */
   | 'whole'
   | 'function'
+  /** Any value: a field the operation knows (so its name is no typo) and leaves to its own code (earlySockets, which the CLI makes). */
+  | 'any'
   | { list: Shape }
-  /** An object of known fields; `required` names those that must be there. */
-  | { fields: Record<string, Shape>; required?: readonly string[] }
+  /**
+   * An object of known fields; `required` names those that must be there. Any other name in it is
+   * refused as a misspelling, unless `open`: an object that implements an interface (a logger,
+   * a SecretSet) may carry more of its own. A class instance is never refused a name either:
+   * its own fields are its state, not options.
+   */
+  | { fields: Record<string, Shape>; required?: readonly string[]; open?: true }
   /** An object used as a map: every value has the shape. */
   | { values: Shape }
   | { anyOf: readonly Shape[] }
@@ -37,7 +48,7 @@ export const STRINGS: Shape = { list: 'string' };
 /** What a shape expects, for the message. */
 function expected(s: Shape): string {
   if (typeof s === 'string') {
-    return { string: 'a string', boolean: 'true or false', number: 'a number', whole: 'a whole number ≥ 0', function: 'a function' }[s];
+    return { string: 'a string', boolean: 'true or false', number: 'a number', whole: 'a whole number ≥ 0', function: 'a function', any: 'anything' }[s];
   }
   if ('list' in s) return typeof s.list === 'string' ? `an array of ${expected(s.list).replace(/^an? /, '')}s` : 'an array';
   if ('fields' in s) return s.required?.length ? `an object with ${s.required.join(', ')}` : 'an object';
@@ -67,17 +78,29 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Map) && !(v instanceof Set);
 }
 
+/** An object literal's kind (Object.prototype or none), not a class instance. */
+function isPlain(v: object): boolean {
+  const proto = Object.getPrototypeOf(v) as unknown;
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * The known name a misspelt one was meant to be: the same name in another case (`dryrun`), else
+ * the closest by edit distance (`allTag`, `entrypont`), never one that shares nothing with it.
+ */
+function meant(name: string, known: string[]): string | undefined {
+  const lowered = known.map((k) => k.toLowerCase());
+  const hit = closest(name.toLowerCase(), lowered);
+  return hit !== undefined && distance(name.toLowerCase(), hit) < name.length ? known[lowered.indexOf(hit)] : undefined;
+}
+
 /** How a key joins the path: `.name`, or `["reg.example:5000"]` for one that is no identifier. */
 function child(path: string, key: string): string {
   return /^[A-Za-z_$][\w$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`;
 }
 
-/** Where `v` first departs from `s` (`path` is where `v` is), or undefined when it fits. */
-interface Mismatch {
-  path: string;
-  want: string;
-  got: string;
-}
+/** Where `v` first departs from `s` (`path` is where `v` is), or undefined when it fits: a wrong value, or a name the shape does not know. */
+type Mismatch = { path: string; want: string; got: string } | { path: string; unknown: true; meant?: string };
 
 function mismatch(v: unknown, s: Shape, path: string): Mismatch | undefined {
   const fail = (): Mismatch => ({ path, want: expected(s), got: described(v) });
@@ -91,6 +114,8 @@ function mismatch(v: unknown, s: Shape, path: string): Mismatch | undefined {
         return typeof v === 'number' && Number.isFinite(v) ? undefined : fail();
       case 'whole':
         return Number.isSafeInteger(v) && (v as number) >= 0 ? undefined : fail();
+      case 'any':
+        return undefined;
     }
   }
   if ('list' in s) {
@@ -103,6 +128,15 @@ function mismatch(v: unknown, s: Shape, path: string): Mismatch | undefined {
   }
   if ('fields' in s) {
     if (!isObject(v)) return fail();
+    // Names first: `form` for `from` is better told as the typo than as a missing `from`.
+    if (!s.open && isPlain(v)) {
+      const known = Object.keys(s.fields);
+      for (const key of Object.keys(v)) {
+        if (Object.hasOwn(s.fields, key)) continue;
+        const hit = meant(key, known);
+        return { path: child(path, key), unknown: true, ...(hit === undefined ? {} : { meant: child(path, hit) }) };
+      }
+    }
     for (const key of s.required ?? []) if (v[key] === undefined) return { path: child(path, key), want: expected(s.fields[key]!), got: 'nothing' };
     for (const [key, shape] of Object.entries(s.fields)) {
       const m = v[key] === undefined ? undefined : mismatch(v[key], shape, child(path, key));
@@ -125,10 +159,14 @@ function mismatch(v: unknown, s: Shape, path: string): Mismatch | undefined {
 
 /**
  * UsageError unless `opts` fits `shape`: `push(): config.entrypoint must be an array of strings
- * (got a string)`. `op` names the operation ("push()").
+ * (got a string)`, `push(): unknown option "dryrun" (did you mean "dryRun"?)`. `op` names the
+ * operation ("push()").
  */
 export function checkOptions(op: string, opts: unknown, shape: Shape & { fields: Record<string, Shape> }): void {
   if (!isObject(opts)) throw new UsageError(`${op}: the options must be an object (got ${described(opts)})`);
   const m = mismatch(opts, shape, '');
-  if (m) throw new UsageError(`${op}: ${m.path.replace(/^\./, '')} must be ${m.want} (got ${m.got})`);
+  if (!m) return;
+  const name = (path: string) => path.replace(/^\./, '');
+  if ('unknown' in m) throw new UsageError(`${op}: unknown option "${name(m.path)}"${m.meant === undefined ? '' : ` (did you mean "${name(m.meant)}"?)`}`);
+  throw new UsageError(`${op}: ${name(m.path)} must be ${m.want} (got ${m.got})`);
 }

@@ -88,7 +88,7 @@ export interface CopyResult {
 }
 
 /** CopyOptions as a plain-JS caller must give them (options-check.ts). `to` is a list even for one target. */
-const COPY_SHAPE = {
+export const COPY_SHAPE = {
   fields: {
     ...CONNECTION_SHAPE,
     from: 'string',
@@ -102,7 +102,8 @@ const COPY_SHAPE = {
     noClobber: 'boolean',
     dryRun: 'boolean',
     jobs: 'number',
-    events: { fields: BLOB_EVENTS_SHAPE },
+    // phase: the CLI hands copy the progress display that push uses, phases included.
+    events: { fields: { ...BLOB_EVENTS_SHAPE, phase: 'function' } },
   },
   required: ['from', 'to'],
 } satisfies Shape;

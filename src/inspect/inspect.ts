@@ -8,7 +8,8 @@ import { MediaType, baseMediaType } from '../image/mediatypes.js';
 import { parsePlatform, selectPlatform, formatPlatform, platformMatches } from '../image/platform.js';
 import type { Descriptor, ImageConfig, Platform } from '../image/types.js';
 import { silentLogger, type Logger } from '../log.js';
-import { connect, transportFor, type ConnectionOptions } from '../registry/connect.js';
+import { checkOptions, type Shape } from '../options-check.js';
+import { CONNECTION_SHAPE, connect, transportFor, type ConnectionOptions } from '../registry/connect.js';
 
 /** Options of inspect(). */
 export interface InspectOptions extends ConnectionOptions {
@@ -17,6 +18,9 @@ export interface InspectOptions extends ConnectionOptions {
   logger?: Logger;
   retries?: number;
 }
+
+/** InspectOptions as a plain-JS caller must give them (options-check.ts). */
+export const INSPECT_SHAPE = { fields: { ...CONNECTION_SHAPE, platform: 'string' } } satisfies Shape;
 
 /** Summary of an image's config; for an artifact (a config of another type) only its descriptor. */
 export interface ConfigSummary {
@@ -110,6 +114,7 @@ function configFields(cfg: ImageConfig, what: string): Omit<ConfigSummary, 'dige
 
 /** Resolves `reference` and describes it; with `platform`, describes that child of an index. */
 export async function inspect(reference: string | ImageReference, opts: InspectOptions = {}): Promise<InspectResult> {
+  checkOptions('inspect()', opts, INSPECT_SHAPE);
   const ref = typeof reference === 'string' ? parseReference(reference) : reference;
   const want = opts.platform ? parsePlatform(opts.platform) : undefined;
   const transport = transportFor({ ...opts, logger: opts.logger ?? silentLogger });

@@ -13,7 +13,8 @@ import { AuthError, UsageError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { splitAuthKey } from '../auth/registry-host.js';
 import { HttpRegistryClient } from '../registry/client.js';
-import { insecureList, transportFor, type ConnectionOptions } from '../registry/connect.js';
+import { checkOptions, type Shape } from '../options-check.js';
+import { CONNECTION_SHAPE, insecureList, transportFor, type ConnectionOptions } from '../registry/connect.js';
 
 /** Options of login(). */
 export interface LoginOptions extends ConnectionOptions {
@@ -30,6 +31,12 @@ export interface LoginOptions extends ConnectionOptions {
   retries?: number;
 }
 
+/** LoginOptions as a plain-JS caller must give them (options-check.ts). */
+export const LOGIN_SHAPE = {
+  fields: { ...CONNECTION_SHAPE, registry: 'string', username: 'string', password: 'string' },
+  required: ['registry', 'username', 'password'],
+} satisfies Shape;
+
 /** What login() did. */
 export interface LoginResult {
   /** The canonical registry host the credentials were checked against ("docker.io" for Docker Hub). */
@@ -44,6 +51,18 @@ export interface LogoutOptions extends Pick<ConnectionOptions, 'env' | 'homeDir'
   registry: string;
   logger?: Logger;
 }
+
+/** LogoutOptions as a plain-JS caller must give them: the connection options that locate the credential store, and no others. */
+export const LOGOUT_SHAPE = {
+  fields: {
+    registry: 'string',
+    env: CONNECTION_SHAPE.env,
+    homeDir: CONNECTION_SHAPE.homeDir,
+    credentialHelperTimeoutMs: CONNECTION_SHAPE.credentialHelperTimeoutMs,
+    logger: CONNECTION_SHAPE.logger,
+  },
+  required: ['registry'],
+} satisfies Shape;
 
 /** What logout() did. */
 export interface LogoutResult {
@@ -81,6 +100,7 @@ function storeOptions(opts: { env?: Record<string, string | undefined>; homeDir?
  * registry refuses them; then nothing is stored.
  */
 export async function login(opts: LoginOptions): Promise<LoginResult> {
+  checkOptions('login()', opts, LOGIN_SHAPE);
   const { registry, namespace, name } = loginTarget(opts.registry);
   if (!opts.username) throw new UsageError('the user name is empty');
   if (!opts.password) throw new UsageError('the password is empty');
@@ -118,6 +138,7 @@ export async function login(opts: LoginOptions): Promise<LoginResult> {
 
 /** Removes the stored credentials for a registry from the Docker config ($REGISTRY_AUTH_FILE when set) and its credential helper. */
 export async function logout(opts: LogoutOptions): Promise<LogoutResult> {
+  checkOptions('logout()', opts, LOGOUT_SHAPE);
   const { registry, namespace, name } = loginTarget(opts.registry);
   const removed = await eraseCredential(name, storeOptions(opts));
   return { registry, ...(namespace ? { namespace } : {}), removed };

@@ -9,7 +9,8 @@ import { parseManifest } from '../image/manifest.js';
 import { silentLogger, type Logger } from '../log.js';
 import { checkTag, formatReference, manifestRef, parseReference, repositoryName, type ImageReference } from '../ref/reference.js';
 import type { RegistryClient } from '../registry/registry-client.js';
-import { connect, transportFor, type ConnectionOptions } from '../registry/connect.js';
+import { checkOptions, type Shape } from '../options-check.js';
+import { CONNECTION_SHAPE, connect, transportFor, type ConnectionOptions } from '../registry/connect.js';
 import type { ScopeAction } from '../auth/scope.js';
 
 /** Options every registry command takes. */
@@ -23,6 +24,11 @@ export interface ListTagsOptions extends ManageOptions {
   /** Tags asked for per page (`?n=`); the Link header leads to the next page. Default 1000. */
   pageSize?: number;
 }
+
+/** The options of each command as a plain-JS caller must give them (options-check.ts). */
+export const MANAGE_SHAPE = { fields: CONNECTION_SHAPE } satisfies Shape;
+export const LIST_TAGS_SHAPE = { fields: { ...CONNECTION_SHAPE, pageSize: 'number' } } satisfies Shape;
+export const DELETE_SHAPE = { fields: { ...CONNECTION_SHAPE, force: 'boolean' } } satisfies Shape;
 
 /** What listTags() found. */
 export interface TagList {
@@ -135,6 +141,7 @@ async function refusedWrite<T>(write: () => Promise<T>, action: string, what: st
 
 /** Every tag of a repository, following Link pagination. Credentials: the `from` role. */
 export async function listTags(repository: string | ImageReference, opts: ListTagsOptions = {}): Promise<TagList> {
+  checkOptions('listTags()', opts, LIST_TAGS_SHAPE);
   const ref = typeof repository === 'string' ? parseRepository(repository) : repository;
   const pageSize = opts.pageSize ?? 1000;
   if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > MAX_PAGE_SIZE) {
@@ -152,6 +159,7 @@ export async function listTags(repository: string | ImageReference, opts: ListTa
  * bytes. Credentials: the `from` role.
  */
 export async function digestOf(reference: string | ImageReference, opts: ManageOptions = {}): Promise<DigestResult> {
+  checkOptions('digestOf()', opts, MANAGE_SHAPE);
   const ref = typeof reference === 'string' ? parseReference(reference) : reference;
   return withClient(ref, 'from', ['pull'], opts, (client) => resolveDigest(client, ref, opts.logger ?? silentLogger));
 }
@@ -175,6 +183,7 @@ async function resolveDigest(client: RegistryClient, ref: ImageReference, log: L
  * at the digest is left alone. Credentials: the `to` role (pull and push).
  */
 export async function tagImage(reference: string | ImageReference, newTags: string[], opts: ManageOptions = {}): Promise<TagImageResult> {
+  checkOptions('tagImage()', opts, MANAGE_SHAPE);
   const ref = typeof reference === 'string' ? parseReference(reference) : reference;
   if (newTags.length === 0) throw new UsageError('name at least one new tag');
   for (const t of newTags) {
@@ -216,6 +225,7 @@ export async function tagImage(reference: string | ImageReference, newTags: stri
  * DELETE. Credentials: the `to` role (pull and delete).
  */
 export async function deleteImage(reference: string | ImageReference, opts: DeleteOptions = {}): Promise<DeleteResult> {
+  checkOptions('deleteImage()', opts, DELETE_SHAPE);
   const ref = typeof reference === 'string' ? parseReference(reference) : reference;
   const log = opts.logger ?? silentLogger;
   return withClient(ref, 'to', ['pull', 'delete'], opts, async (client) => {

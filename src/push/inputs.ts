@@ -47,7 +47,7 @@ export interface PushInputs {
 const LAYER_SOURCES: Shape = { list: { fields: { src: 'string', dest: 'string' }, required: ['src', 'dest'] } };
 
 /** PushOptions as a plain-JS caller must give them (options-check.ts); the values are checked in checkInputs. */
-const PUSH_SHAPE = {
+export const PUSH_SHAPE = {
   fields: {
     ...CONNECTION_SHAPE,
     from: 'string',
@@ -80,7 +80,7 @@ const PUSH_SHAPE = {
     chown: { fields: { uid: 'whole', gid: 'whole' }, required: ['uid', 'gid'] },
     dryRun: 'boolean',
     layerUpload: { literal: ['patch', 'put', 'chunked'] },
-    events: { fields: { ...BLOB_EVENTS_SHAPE, phase: 'function', work: 'function' } },
+    events: { fields: { ...BLOB_EVENTS_SHAPE, phase: 'function' } },
   },
   required: ['from', 'to'],
 } satisfies Shape;

@@ -80,7 +80,9 @@ const CREDENTIAL: Shape = { fields: { username: 'string', password: 'string', id
 
 /**
  * The shape of ConnectionOptions, and of `logger` and `retries`, which every operation takes too,
- * for checkOptions (options-check.ts). earlySockets is the CLI launcher's and not checked.
+ * for checkOptions (options-check.ts). Every field of ConnectionOptions is named, so that a
+ * misspelt one is refused; earlySockets is the CLI launcher's and its value is not checked. A
+ * logger and the secrets are objects of the caller's (a class, `console`) that may hold more.
  */
 export const CONNECTION_SHAPE = {
   env: { values: 'string' },
@@ -101,11 +103,12 @@ export const CONNECTION_SHAPE = {
     },
   },
   credentialHelperTimeoutMs: 'whole',
-  secrets: { fields: { add: 'function', addCredential: 'function' }, required: ['add', 'addCredential'] },
+  secrets: { fields: { add: 'function', addCredential: 'function' }, required: ['add', 'addCredential'], open: true },
   mirrors: { values: STRINGS },
   blocked: { values: { anyOf: ['string', { literal: [false] }] } },
   insecureTlsRegistries: { values: 'string' },
-  logger: { fields: { debug: 'function', info: 'function', warn: 'function' }, required: ['debug', 'info', 'warn'] },
+  earlySockets: 'any',
+  logger: { fields: { debug: 'function', info: 'function', warn: 'function' }, required: ['debug', 'info', 'warn'], open: true },
   retries: 'whole',
 } satisfies Record<string, Shape>;
 

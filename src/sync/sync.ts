@@ -144,10 +144,11 @@ interface Work {
 }
 
 /** SyncOptions as a plain-JS caller must give them (options-check.ts); `spec` is what parseSyncFile returns. */
-const SYNC_SHAPE = {
+export const SYNC_SHAPE = {
   fields: {
     ...CONNECTION_SHAPE,
-    spec: { fields: { file: 'string', images: { list: { fields: {} } } }, required: ['file', 'images'] },
+    // The entries are parseSyncFile's, which checks their keys; they are data, not options.
+    spec: { fields: { file: 'string', images: { list: { fields: {}, open: true } } }, required: ['file', 'images'] },
     shard: { fields: { index: 'whole', count: 'whole' }, required: ['index', 'count'] },
     images: 'number',
     jobs: 'number',
@@ -155,7 +156,8 @@ const SYNC_SHAPE = {
     minRateLimit: 'number',
     maxWaitMs: 'whole',
     rateLimitPollMs: 'whole',
-    events: { fields: { ...BLOB_EVENTS_SHAPE, unitStart: 'function', unitEnd: 'function', waiting: 'function' } },
+    // close: the CLI's unit display (src/cli/commands/sync.ts) is passed as the events whole.
+    events: { fields: { ...BLOB_EVENTS_SHAPE, unitStart: 'function', unitEnd: 'function', waiting: 'function', close: 'function' } },
   },
   required: ['spec'],
 } satisfies Shape;

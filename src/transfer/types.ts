@@ -48,8 +48,12 @@ export interface BlobEvents {
   end?(report: BlobReport, target?: string): void;
 }
 
-/** The shape of BlobEvents, for checkOptions (options-check.ts): callbacks, each optional. */
-export const BLOB_EVENTS_SHAPE = { start: 'function', bytes: 'function', end: 'function' } satisfies Record<string, Shape>;
+/**
+ * The shape of BlobEvents, for checkOptions (options-check.ts): callbacks, each optional. `work` is
+ * push's (bytes of local work); the CLI's GC pacing (src/cli/gc-pacing.ts) adds one to the events
+ * of every operation, so every operation knows the name.
+ */
+export const BLOB_EVENTS_SHAPE = { start: 'function', bytes: 'function', end: 'function', work: 'function' } satisfies Record<string, Shape>;
 
 /**
  * Blobs this run has landed (or is landing) in repositories of a registry. Two uses in a sync of

@@ -2,13 +2,15 @@
 // check the declared types: each wrong type is E_USAGE naming the option path and what it must be,
 // before any request (zero requests at every fake registry). And the CLI's own checks on
 // --workdir, --volume, --user and --stop-signal, now made on a library caller's config too, with
-// Windows paths (C:\app) allowed where the image may be a Windows one.
+// Windows paths (C:\app) allowed where the image may be a Windows one. And a misspelt option name
+// (`dryrun`, `allTag`, `config.entrypont`) in any operation's options: E_USAGE naming the path and
+// the name meant, never ignored (a misspelt dryRun would run for real).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { copy, parseSyncFile, push, SecretSet, sync, type RegpushError } from '../../src/index.js';
+import { copy, deleteImage, digestOf, inspect, listTags, login, logout, parseSyncFile, push, SecretSet, sync, tagImage, type RegpushError } from '../../src/index.js';
 import { applyConfigChanges, scratchConfig } from '../../src/image/config.js';
 import { configChangesFromFlags } from '../../src/cli/flags.js';
 import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
@@ -220,4 +222,141 @@ test('the CLI\'s flags keep their checks and messages: "/" paths only, whatever 
   assert.throws(() => configChangesFromFlags({ user: 'a b' }), { code: 'E_INPUT', message: '--user must be USER or USER:GROUP (got "a b")' });
   assert.throws(() => configChangesFromFlags({ 'stop-signal': ' sigterm' }), { code: 'E_INPUT', message: '--stop-signal must be a signal name (SIGTERM) or number (15) (got " sigterm")' });
   assert.deepEqual(configChangesFromFlags({ workdir: '/app', volume: '/data', user: '1000:1000', 'stop-signal': ' SIGQUIT ' }), { workdir: '/app', volumes: ['/data'], user: '1000:1000', stopSignal: 'SIGQUIT' });
+});
+
+test('push(): a misspelt option name, at the top or in a nested object, is E_USAGE naming its path and the name meant, before any request', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base/node', { tags: ['20'] });
+  const app = appDir();
+  const good = { from: src.ref('base/node:20'), to: dst.ref('app:1'), app: [{ src: app, dest: '/app' }], ...fakeLibraryOptions(src, dst) };
+  const bad = (patch: Record<string, unknown>) => () => push({ ...good, ...patch } as never);
+  await refusedUpFront([src, dst], 'E_USAGE', [
+    ['dryrun', bad({ dryrun: true }), /^push\(\): unknown option "dryrun" \(did you mean "dryRun"\?\)$/],
+    ['DRYRUN', bad({ DRYRUN: true }), /^push\(\): unknown option "DRYRUN" \(did you mean "dryRun"\?\)$/],
+    ['misspelt even when undefined', bad({ dryrun: undefined }), /^push\(\): unknown option "dryrun" \(did you mean "dryRun"\?\)$/],
+    ['form (the typo, not a missing from)', () => push({ form: src.ref('base/node:20'), to: dst.ref('app:1') } as never), /^push\(\): unknown option "form" \(did you mean "from"\?\)$/],
+    ['tag', bad({ tag: ['latest'] }), /^push\(\): unknown option "tag" \(did you mean "tags"\?\)$/],
+    ['nothing near', bad({ colour: 'blue' }), /^push\(\): unknown option "colour"$/],
+    ['config.entrypont', bad({ config: { entrypont: ['node'] } }), /^push\(\): unknown option "config\.entrypont" \(did you mean "config\.entrypoint"\?\)$/],
+    ['config.healthcheck.intervall', bad({ config: { healthcheck: { test: ['NONE'], intervall: 1 } } }), /^push\(\): unknown option "config\.healthcheck\.intervall" \(did you mean "config\.healthcheck\.interval"\?\)$/],
+    ['app[0].dset', bad({ app: [{ src: app, dset: '/app' }] }), /^push\(\): unknown option "app\[0\]\.dset" \(did you mean "app\[0\]\.dest"\?\)$/],
+    ['layers[0].platfrom', bad({ layers: [{ sources: [{ src: app, dest: '/x' }], platfrom: 'linux/amd64' }] }), /^push\(\): unknown option "layers\[0\]\.platfrom" \(did you mean "layers\[0\]\.platform"\?\)$/],
+    ['credentials.to.pasword', bad({ credentials: { to: { username: 'ci', pasword: 'x' } } }), /^push\(\): unknown option "credentials\.to\.pasword" \(did you mean "credentials\.to\.password"\?\)$/],
+    ['credentials.target', bad({ credentials: { target: { username: 'ci' } } }), /^push\(\): unknown option "credentials\.target"$/],
+    ['tls.verfyOff', bad({ tls: { verfyOff: [dst.host] } }), /^push\(\): unknown option "tls\.verfyOff" \(did you mean "tls\.verifyOff"\?\)$/],
+    ['tls.clientCerts entry', bad({ tls: { clientCerts: { [dst.host]: { cert: '/c.pem', key: '/k.pem', pass: 'x' } } } }), new RegExp(`^push\\(\\): unknown option "tls\\.clientCerts\\["${dst.host.replace('.', '\\.')}"\\]\\.pass"`)],
+    ['chown.UID', bad({ chown: { UID: 1, uid: 1, gid: 1 } }), /^push\(\): unknown option "chown\.UID" \(did you mean "chown\.uid"\?\)$/],
+    ['events.onEnd', bad({ events: { onEnd() {} } }), /^push\(\): unknown option "events\.onEnd" \(did you mean "events\.end"\?\)$/],
+  ]);
+});
+
+test('push(): every documented option at once (the maps with any keys, the CLI\'s internal fields, objects that are class instances) is no unknown option', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base/node', { tags: ['20'] });
+  const app = appDir();
+  /** A caller's progress class: its own fields are its state, not misspelt callbacks. */
+  class Events {
+    phases: string[] = [];
+    phase = (name: string) => this.phases.push(name);
+  }
+  const events = new Events();
+  const logger = { debug() {}, info() {}, warn() {}, error() {} }; // a logger may have more methods
+  const r = await push({
+    ...fakeLibraryOptions(src, dst),
+    from: src.ref('base/node:20'),
+    to: dst.ref('app:1'),
+    tags: ['2'],
+    app: [{ src: app, dest: '/app' }],
+    layers: [{ sources: [{ src: app, dest: '/lib' }], platform: 'linux/amd64' }],
+    format: 'oci',
+    annotations: { 'org.opencontainers.image.title': 'app' },
+    platform: 'linux/amd64',
+    config: { entrypoint: ['node'], cmd: ['server.js'], env: ['A=1'], ports: ['8080'], workdir: '/app', volumes: ['/data'], labels: { 'any key': 'v' }, user: '1000', healthcheck: { test: ['NONE'], interval: 0, timeout: 0, startPeriod: 0, retries: 0 }, stopSignal: 'SIGTERM' },
+    baseLabels: true,
+    jobs: 2,
+    gzipLevel: 6,
+    gzipJobs: 1,
+    mtime: 0,
+    chown: { uid: 0, gid: 0 },
+    dryRun: false,
+    layerUpload: 'put',
+    logger,
+    events,
+    retries: 1,
+    credentials: { from: undefined, to: undefined },
+    signal: new AbortController().signal,
+    idleTimeoutMs: 60_000,
+    chunkSize: 1 << 20,
+    tls: { certsDirs: [], caCerts: {}, clientCerts: {}, verifyOff: [], verifyOffBy: {}, nodeExtraCaCerts: undefined },
+    credentialHelperTimeoutMs: 1000,
+    secrets: new SecretSet(),
+    mirrors: {},
+    blocked: {},
+    insecureTlsRegistries: {},
+    earlySockets: undefined,
+  });
+  assert.deepEqual(dst.tags('app'), ['1', '2']);
+  assert.equal(r.layers?.length, 2);
+  assert.ok(events.phases.length > 0, 'the class instance\'s callbacks were called');
+});
+
+test('copy() and sync(): a misspelt option name is E_USAGE naming it and the name meant, before any request; the CLI\'s event names are known', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('app', { tags: ['1'] });
+  const good = { from: src.ref('app:1'), to: [dst.ref('app:1')], ...fakeLibraryOptions(src, dst) };
+  const badCopy = (patch: Record<string, unknown>) => () => copy({ ...good, ...patch } as never);
+  const spec = parseSyncFile(['images:', `  - { source: ${src.ref('app')}, tags: ['1'], targets: [${dst.host}/mirror] }`, ''].join('\n'), 'sync.yaml');
+  const badSync = (patch: Record<string, unknown>) => () => sync({ spec, ...fakeLibraryOptions(src, dst), ...patch } as never);
+  await refusedUpFront([src, dst], 'E_USAGE', [
+    ['allTag', badCopy({ allTag: true }), /^copy\(\): unknown option "allTag" \(did you mean "allTags"\?\)$/],
+    ['dryrun', badCopy({ dryrun: true }), /^copy\(\): unknown option "dryrun" \(did you mean "dryRun"\?\)$/],
+    ['noclobber', badCopy({ noclobber: true }), /^copy\(\): unknown option "noclobber" \(did you mean "noClobber"\?\)$/],
+    ['referers', badCopy({ referers: true }), /^copy\(\): unknown option "referers" \(did you mean "referrers"\?\)$/],
+    ['insecureRegistry', badCopy({ insecureRegistry: [dst.host] }), /^copy\(\): unknown option "insecureRegistry" \(did you mean "insecureRegistries"\?\)$/],
+    ['sync dryrun', badSync({ dryrun: true }), /^sync\(\): unknown option "dryrun" \(did you mean "dryRun"\?\)$/],
+    ['sync minRatelimit', badSync({ minRatelimit: 100 }), /^sync\(\): unknown option "minRatelimit" \(did you mean "minRateLimit"\?\)$/],
+    ['sync shard.idx', badSync({ shard: { idx: 0, index: 0, count: 1 } }), /^sync\(\): unknown option "shard\.idx" \(did you mean "shard\.index"\?\)$/],
+    ['sync spec.image', badSync({ spec: { ...spec, image: [] } }), /^sync\(\): unknown option "spec\.image" \(did you mean "spec\.images"\?\)$/],
+  ]);
+  // The events the CLI hands copy and sync (its progress display and GC pacing) carry phase, work and close.
+  const noop = () => undefined;
+  await copy({ ...good, events: { phase: noop, work: noop } as never });
+  assert.deepEqual(dst.tags('app'), ['1']);
+  const r = await sync({ spec, ...fakeLibraryOptions(src, dst), events: { unitEnd: noop, work: noop, close: noop } as never });
+  assert.equal(r.totals.copied, 1);
+});
+
+test('inspect(), login(), logout(), listTags(), digestOf(), tagImage() and deleteImage(): a wrong type or a misspelt option name is E_USAGE naming it, before any request', async () => {
+  const reg = await fake();
+  const img = reg.seedImage('app', { tags: ['1'] });
+  const opts = fakeLibraryOptions(reg);
+  const home = mkdtempSync(join(tmpdir(), 'regpush-library-options-home-'));
+  dirs.push(home);
+  await refusedUpFront([reg], 'E_USAGE', [
+    ['inspect platfrom', () => inspect(reg.ref('app:1'), { ...opts, platfrom: 'linux/amd64' } as never), /^inspect\(\): unknown option "platfrom" \(did you mean "platform"\?\)$/],
+    ['inspect credentials.form', () => inspect(reg.ref('app:1'), { ...opts, credentials: { form: {} } } as never), /^inspect\(\): unknown option "credentials\.form" \(did you mean "credentials\.from"\?\)$/],
+    ['inspect platform list', () => inspect(reg.ref('app:1'), { ...opts, platform: ['linux/amd64'] } as never), /^inspect\(\): platform must be a string \(got an array\)$/],
+    ['inspect options string', () => inspect(reg.ref('app:1'), 'linux/amd64' as never), /^inspect\(\): the options must be an object \(got a string\)$/],
+    ['login usename', () => login({ ...opts, registry: reg.host, usename: 'ci', username: 'ci', password: 'pw' } as never), /^login\(\): unknown option "usename" \(did you mean "username"\?\)$/],
+    ['login password number', () => login({ ...opts, registry: reg.host, username: 'ci', password: 1234 } as never), /^login\(\): password must be a string \(got 1234\)$/],
+    ['login no registry', () => login({ ...opts, username: 'ci', password: 'pw' } as never), /^login\(\): registry must be a string \(got nothing\)$/],
+    ['logout homedir', () => logout({ registry: reg.host, homedir: home } as never), /^logout\(\): unknown option "homedir" \(did you mean "homeDir"\?\)$/],
+    ['logout retries (not a logout option)', () => logout({ registry: reg.host, homeDir: home, retries: 1 } as never), /^logout\(\): unknown option "retries"/],
+    ['listTags pagesize', () => listTags(reg.ref('app'), { ...opts, pagesize: 10 } as never), /^listTags\(\): unknown option "pagesize" \(did you mean "pageSize"\?\)$/],
+    ['listTags pageSize string', () => listTags(reg.ref('app'), { ...opts, pageSize: '10' } as never), /^listTags\(\): pageSize must be a number \(got a string\)$/],
+    ['digestOf insecureRegistry', () => digestOf(reg.ref('app:1'), { ...opts, insecureRegistry: [reg.host] } as never), /^digestOf\(\): unknown option "insecureRegistry" \(did you mean "insecureRegistries"\?\)$/],
+    ['tagImage dryRun (it has none)', () => tagImage(reg.ref('app:1'), ['2'], { ...opts, dryRun: true } as never), /^tagImage\(\): unknown option "dryRun"/],
+    ['tagImage credentials.to.pasword', () => tagImage(reg.ref('app:1'), ['2'], { ...opts, credentials: { to: { pasword: 'x' } } } as never), /^tagImage\(\): unknown option "credentials\.to\.pasword" \(did you mean "credentials\.to\.password"\?\)$/],
+    ['deleteImage Force', () => deleteImage(reg.ref('app:1'), { ...opts, Force: true } as never), /^deleteImage\(\): unknown option "Force" \(did you mean "force"\?\)$/],
+    ['deleteImage force string', () => deleteImage(reg.ref('app:1'), { ...opts, force: 'yes' } as never), /^deleteImage\(\): force must be true or false \(got a string\)$/],
+  ]);
+  // Valid calls, every option of each given (connection options as the CLI gives them).
+  const all = { ...opts, logger: { debug() {}, info() {}, warn() {} }, retries: 1, signal: new AbortController().signal, credentials: { from: undefined, to: undefined }, secrets: new SecretSet(), earlySockets: undefined };
+  assert.equal((await inspect(reg.ref('app:1'), { ...all, platform: 'linux/amd64' })).digest, img.digest);
+  assert.deepEqual((await listTags(reg.ref('app'), { ...all, pageSize: 10 })).tags, ['1']);
+  assert.equal((await digestOf(reg.ref('app:1'), all)).digest, img.digest);
+  assert.deepEqual((await tagImage(reg.ref('app:1'), ['2'], all)).tags, ['2']);
+  assert.equal((await deleteImage(reg.ref('app:2'), { ...all, force: true })).digest, img.digest);
+  assert.deepEqual(await login({ ...all, homeDir: home, registry: reg.host, username: 'ci', password: 'pw' }), { registry: reg.host });
+  assert.deepEqual(await logout({ registry: reg.host, env: opts.env, homeDir: home, credentialHelperTimeoutMs: 1000, logger: all.logger }), { registry: reg.host, removed: true });
 });
