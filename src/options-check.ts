@@ -157,6 +157,23 @@ function mismatch(v: unknown, s: Shape, path: string): Mismatch | undefined {
   return v instanceof s.instanceOf ? undefined : fail();
 }
 
+/** An image reference as the operations take it: a string, or one parseReference returned. */
+export const REFERENCE_ARGUMENT: Shape = {
+  anyOf: ['string', { fields: { registry: 'string', repository: 'string', tag: 'string', digest: 'string' }, required: ['registry', 'repository'] }],
+};
+
+/**
+ * UsageError unless the argument `name` of `op` (one given by position, not in the options) fits
+ * `shape`: `tagImage(): newTags must be an array of strings (got a string)` — a string there would
+ * be taken one character at a time.
+ */
+export function checkArgument(op: string, name: string, value: unknown, shape: Shape): void {
+  const m = mismatch(value, shape, name);
+  if (!m) return;
+  if ('unknown' in m) throw new UsageError(`${op}: unknown field "${m.path}"${m.meant === undefined ? '' : ` (did you mean "${m.meant}"?)`}`);
+  throw new UsageError(`${op}: ${m.path} must be ${m.want} (got ${m.got})`);
+}
+
 /**
  * UsageError unless `opts` fits `shape`: `push(): config.entrypoint must be an array of strings
  * (got a string)`, `push(): unknown option "dryrun" (did you mean "dryRun"?)`. `op` names the

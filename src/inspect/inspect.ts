@@ -8,7 +8,7 @@ import { MediaType, baseMediaType } from '../image/mediatypes.js';
 import { parsePlatform, selectPlatform, formatPlatform, platformMatches } from '../image/platform.js';
 import type { Descriptor, ImageConfig, Platform } from '../image/types.js';
 import { silentLogger, type Logger } from '../log.js';
-import { checkOptions, type Shape } from '../options-check.js';
+import { checkArgument, checkOptions, REFERENCE_ARGUMENT, type Shape } from '../options-check.js';
 import { CONNECTION_SHAPE, connect, transportFor, type ConnectionOptions } from '../registry/connect.js';
 
 /** Options of inspect(). */
@@ -114,6 +114,7 @@ function configFields(cfg: ImageConfig, what: string): Omit<ConfigSummary, 'dige
 
 /** Resolves `reference` and describes it; with `platform`, describes that child of an index. */
 export async function inspect(reference: string | ImageReference, opts: InspectOptions = {}): Promise<InspectResult> {
+  checkArgument('inspect()', 'reference', reference, REFERENCE_ARGUMENT);
   checkOptions('inspect()', opts, INSPECT_SHAPE);
   const ref = typeof reference === 'string' ? parseReference(reference) : reference;
   const want = opts.platform ? parsePlatform(opts.platform) : undefined;

@@ -9,7 +9,7 @@ import { parseManifest } from '../image/manifest.js';
 import { silentLogger, type Logger } from '../log.js';
 import { checkTag, formatReference, manifestRef, parseReference, repositoryName, type ImageReference } from '../ref/reference.js';
 import type { RegistryClient } from '../registry/registry-client.js';
-import { checkOptions, type Shape } from '../options-check.js';
+import { checkArgument, checkOptions, REFERENCE_ARGUMENT, STRINGS, type Shape } from '../options-check.js';
 import { CONNECTION_SHAPE, connect, transportFor, type ConnectionOptions } from '../registry/connect.js';
 import type { ScopeAction } from '../auth/scope.js';
 
@@ -141,6 +141,7 @@ async function refusedWrite<T>(write: () => Promise<T>, action: string, what: st
 
 /** Every tag of a repository, following Link pagination. Credentials: the `from` role. */
 export async function listTags(repository: string | ImageReference, opts: ListTagsOptions = {}): Promise<TagList> {
+  checkArgument('listTags()', 'repository', repository, REFERENCE_ARGUMENT);
   checkOptions('listTags()', opts, LIST_TAGS_SHAPE);
   const ref = typeof repository === 'string' ? parseRepository(repository) : repository;
   const pageSize = opts.pageSize ?? 1000;
@@ -159,6 +160,7 @@ export async function listTags(repository: string | ImageReference, opts: ListTa
  * bytes. Credentials: the `from` role.
  */
 export async function digestOf(reference: string | ImageReference, opts: ManageOptions = {}): Promise<DigestResult> {
+  checkArgument('digestOf()', 'reference', reference, REFERENCE_ARGUMENT);
   checkOptions('digestOf()', opts, MANAGE_SHAPE);
   const ref = typeof reference === 'string' ? parseReference(reference) : reference;
   return withClient(ref, 'from', ['pull'], opts, (client) => resolveDigest(client, ref, opts.logger ?? silentLogger));
@@ -183,6 +185,8 @@ async function resolveDigest(client: RegistryClient, ref: ImageReference, log: L
  * at the digest is left alone. Credentials: the `to` role (pull and push).
  */
 export async function tagImage(reference: string | ImageReference, newTags: string[], opts: ManageOptions = {}): Promise<TagImageResult> {
+  checkArgument('tagImage()', 'reference', reference, REFERENCE_ARGUMENT);
+  checkArgument('tagImage()', 'newTags', newTags, STRINGS);
   checkOptions('tagImage()', opts, MANAGE_SHAPE);
   const ref = typeof reference === 'string' ? parseReference(reference) : reference;
   if (newTags.length === 0) throw new UsageError('name at least one new tag');
@@ -225,6 +229,7 @@ export async function tagImage(reference: string | ImageReference, newTags: stri
  * DELETE. Credentials: the `to` role (pull and delete).
  */
 export async function deleteImage(reference: string | ImageReference, opts: DeleteOptions = {}): Promise<DeleteResult> {
+  checkArgument('deleteImage()', 'reference', reference, REFERENCE_ARGUMENT);
   checkOptions('deleteImage()', opts, DELETE_SHAPE);
   const ref = typeof reference === 'string' ? parseReference(reference) : reference;
   const log = opts.logger ?? silentLogger;

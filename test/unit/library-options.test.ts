@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { copy, deleteImage, digestOf, inspect, listTags, login, logout, parseSyncFile, push, SecretSet, sync, tagImage, type RegpushError } from '../../src/index.js';
+import { copy, deleteImage, digestOf, inspect, listTags, login, logout, parseReference, parseSyncFile, push, SecretSet, sync, tagImage, type RegpushError } from '../../src/index.js';
 import { applyConfigChanges, scratchConfig } from '../../src/image/config.js';
 import { configChangesFromFlags } from '../../src/cli/flags.js';
 import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
@@ -359,4 +359,21 @@ test('inspect(), login(), logout(), listTags(), digestOf(), tagImage() and delet
   assert.equal((await deleteImage(reg.ref('app:2'), { ...all, force: true })).digest, img.digest);
   assert.deepEqual(await login({ ...all, homeDir: home, registry: reg.host, username: 'ci', password: 'pw' }), { registry: reg.host });
   assert.deepEqual(await logout({ registry: reg.host, env: opts.env, homeDir: home, credentialHelperTimeoutMs: 1000, logger: all.logger }), { registry: reg.host, removed: true });
+});
+
+test('the arguments given by position (a reference, tagImage\'s new tags) are checked as the options are: E_USAGE naming the argument, before any request', async () => {
+  const reg = await fake();
+  const img = reg.seedImage('app', { tags: ['1'] });
+  const opts = fakeLibraryOptions(reg);
+  await refusedUpFront([reg], 'E_USAGE', [
+    // A string where the list is meant would have made the tags "l", "a", "t", "e", "s", "t".
+    ['tagImage new tags as a string', () => tagImage(reg.ref('app:1'), 'latest' as never, opts), /^tagImage\(\): newTags must be an array of strings \(got a string\)$/],
+    ['tagImage a number tag', () => tagImage(reg.ref('app:1'), ['2', 3] as never, opts), /^tagImage\(\): newTags\[1\] must be a string \(got 3\)$/],
+    ['inspect a number', () => inspect(42 as never, opts), /^inspect\(\): reference must be a string or an object with registry, repository \(got 42\)$/],
+    ['digestOf a reference without its repository', () => digestOf({ registry: reg.host } as never, opts), /^digestOf\(\): reference must be a string or an object with registry, repository \(got an object\)$/],
+    ['listTags null', () => listTags(null as never, opts), /^listTags\(\): repository must be a string or an object with registry, repository \(got null\)$/],
+    ['deleteImage a list', () => deleteImage([reg.ref('app:1')] as never, opts), /^deleteImage\(\): reference must be a string or an object with registry, repository \(got an array\)$/],
+  ]);
+  // A parsed reference is taken as the string is.
+  assert.equal((await digestOf(parseReference(reg.ref('app:1')), opts)).digest, img.digest);
 });
