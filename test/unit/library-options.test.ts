@@ -46,13 +46,19 @@ async function refusedUpFront(regs: FakeRegistry[], code: string, cases: [string
   for (const r of regs) assert.equal(r.count(), 0, `no request reached ${r.host}`);
 }
 
-test('push(): each option of the wrong type is E_USAGE naming its path and the type it must have, before any request', async () => {
+/** Two fake registries, an app directory and the options of a valid push between them; `bad(patch)` is that push with `patch` spread over them, as a JavaScript caller might spoil a field. */
+async function validPush() {
   const [src, dst] = [await fake(), await fake()];
   src.seedImage('base/node', { tags: ['20'] });
   const app = appDir();
-  // The options of a valid push; each case spoils one field as a JavaScript caller might.
   const good = { from: src.ref('base/node:20'), to: dst.ref('app:1'), app: [{ src: app, dest: '/app' }], ...fakeLibraryOptions(src, dst) };
   const bad = (patch: Record<string, unknown>) => () => push({ ...good, ...patch } as never);
+  return { src, dst, app, good, bad };
+}
+
+test('push(): each option of the wrong type is E_USAGE naming its path and the type it must have, before any request', async () => {
+  // The options of a valid push; each case spoils one field as a JavaScript caller might.
+  const { src, dst, app, good, bad } = await validPush();
   const config = (c: Record<string, unknown>) => bad({ config: c });
   await refusedUpFront([src, dst], 'E_USAGE', [
     ['entrypoint string', config({ entrypoint: 'node' }), /^push\(\): config\.entrypoint must be an array of strings \(got a string\)$/],
@@ -225,11 +231,7 @@ test('the CLI\'s flags keep their checks and messages: "/" paths only, whatever 
 });
 
 test('push(): a misspelt option name, at the top or in a nested object, is E_USAGE naming its path and the name meant, before any request', async () => {
-  const [src, dst] = [await fake(), await fake()];
-  src.seedImage('base/node', { tags: ['20'] });
-  const app = appDir();
-  const good = { from: src.ref('base/node:20'), to: dst.ref('app:1'), app: [{ src: app, dest: '/app' }], ...fakeLibraryOptions(src, dst) };
-  const bad = (patch: Record<string, unknown>) => () => push({ ...good, ...patch } as never);
+  const { src, dst, app, good, bad } = await validPush();
   await refusedUpFront([src, dst], 'E_USAGE', [
     ['dryrun', bad({ dryrun: true }), /^push\(\): unknown option "dryrun" \(did you mean "dryRun"\?\)$/],
     ['DRYRUN', bad({ DRYRUN: true }), /^push\(\): unknown option "DRYRUN" \(did you mean "dryRun"\?\)$/],
