@@ -86,8 +86,12 @@ export const configFlags = defineFlags({
 /** The config flags as yargs delivers them. */
 export type ConfigFlags = InferredArgs<typeof configFlags>;
 
-/** Validates the config flags and builds ConfigChanges. */
-export function configChangesFromFlags(f: ConfigFlags, warn?: (msg: string) => void): ConfigChanges {
+/**
+ * Validates the config flags and builds ConfigChanges. `windows`: the image may be a Windows one
+ * (mayBeWindows of the push's platform), whose paths may be `C:\\app` and whose user names may hold
+ * spaces; the push checks each config against its own OS again once the base is read.
+ */
+export function configChangesFromFlags(f: ConfigFlags, warn?: (msg: string) => void, windows = false): ConfigChanges {
   const out: ConfigChanges = {};
   if (f['entrypoint-shell'] !== undefined && f.entrypoint !== undefined) throw new UsageError('give --entrypoint or --entrypoint-shell, not both');
   if (f['cmd-shell'] !== undefined && f.cmd !== undefined) throw new UsageError('give --cmd or --cmd-shell, not both');
@@ -102,14 +106,12 @@ export function configChangesFromFlags(f: ConfigFlags, warn?: (msg: string) => v
   if (env) out.env = env.map((e) => parseEnvFlag(e).join('='));
   const ports = many(f.port);
   if (ports) out.ports = ports.map((p) => parsePortFlag(p));
-  // Only paths starting with "/", whatever --platform says, as the flags have always taken them
-  // (the library also takes C:\app for a Windows image: see checkConfigChanges).
-  if (f.workdir !== undefined) out.workdir = checkImagePath(f.workdir, '--workdir');
+  if (f.workdir !== undefined) out.workdir = checkImagePath(f.workdir, '--workdir', windows);
   const vols = many(f.volume);
-  if (vols) out.volumes = vols.map((v) => checkImagePath(v, '--volume'));
+  if (vols) out.volumes = vols.map((v) => checkImagePath(v, '--volume', windows));
   const labels = many(f.label);
   if (labels) out.labels = Object.fromEntries(labels.map((l) => parseLabelFlag(l)));
-  if (f.user !== undefined) out.user = checkUser(f.user, '--user');
+  if (f.user !== undefined) out.user = checkUser(f.user, '--user', windows);
   return out;
 }
 

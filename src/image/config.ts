@@ -186,9 +186,17 @@ export function checkImagePath(v: string, what: string, windows = false): string
   return v;
 }
 
-/** USER or USER:GROUP, names or ids, no spaces (`what`: "--user", "config.user"); InputError otherwise. */
-export function checkUser(v: string, what: string): string {
-  if (!/^[^:\s]+(:[^:\s]+)?$/.test(v)) throw new InputError(`${what} must be USER or USER:GROUP (got "${v}")`);
+/** A Linux user or group name or id: no spaces. */
+const LINUX_USER = /^[^:\s]+(:[^:\s]+)?$/;
+/** A Windows account may hold spaces inside its name (`NT AUTHORITY\\NETWORK SERVICE`), not at its ends. */
+const WINDOWS_USER = /^[^:\s](?:[^:]*[^:\s])?(?::[^:\s](?:[^:]*[^:\s])?)?$/;
+
+/**
+ * USER or USER:GROUP, names or ids (`what`: "--user", "config.user"); no spaces, except inside a
+ * name where the image may be a Windows one (`windows`). InputError otherwise.
+ */
+export function checkUser(v: string, what: string, windows = false): string {
+  if (!(windows ? WINDOWS_USER : LINUX_USER).test(v)) throw new InputError(`${what} must be USER or USER:GROUP${windows ? '' : ', without spaces'} (got "${v}")`);
   return v;
 }
 
@@ -213,7 +221,7 @@ export function checkConfigChanges(changes: ConfigChanges, windows = false): voi
   if (changes.workdir !== undefined) checkImagePath(changes.workdir, 'config.workdir', windows);
   for (const k of Object.keys(changes.labels ?? {})) checkLabelKey(k);
   if (changes.healthcheck !== undefined) healthcheckConfig(changes.healthcheck);
-  if (changes.user !== undefined) checkUser(changes.user, 'config.user');
+  if (changes.user !== undefined) checkUser(changes.user, 'config.user', windows);
   if (changes.stopSignal !== undefined) checkStopSignal(changes.stopSignal, 'config.stopSignal');
 }
 
@@ -266,7 +274,7 @@ export function applyConfigChanges(
     for (const k of Object.keys(changes.labels)) checkLabelKey(k);
     cc.Labels = { ...(cc.Labels ?? {}), ...changes.labels };
   }
-  if (changes.user !== undefined) cc.User = changes.user;
+  if (changes.user !== undefined) cc.User = checkUser(changes.user, 'config.user', windows);
   if (changes.healthcheck !== undefined) cc.Healthcheck = healthcheckConfig(changes.healthcheck);
   if (changes.stopSignal !== undefined) cc.StopSignal = checkStopSignal(changes.stopSignal, 'config.stopSignal');
 

@@ -133,3 +133,11 @@ export function selectPlatform(index: ImageIndex, want: Platform): Descriptor {
   const preferred = normVariant(arch, undefined);
   return matches.find((d) => normVariant(arch, d.platform!.variant) === preferred) ?? matches[0]!;
 }
+
+/**
+ * True when an image built for `platform` may be a Windows one: a Windows platform, or 'all' (any
+ * child of the base may be). Its paths may then be written `C:\app` (image/config.ts).
+ */
+export function mayBeWindows(platform: Platform | 'all'): boolean {
+  return platform === 'all' || platform.os.toLowerCase() === 'windows';
+}

@@ -21,6 +21,8 @@ export interface LayerConfig {
   concurrency: number;
   /** How the lanes were chosen (pool size, and why), for --debug and the cap warning. */
   lanes: LaneChoice;
+  /** A Windows image's layer (windows-layer.ts). */
+  windows: boolean;
   signal?: AbortSignal;
   logger: Logger;
   onTarBytes?: (n: number) => void;
@@ -68,6 +70,7 @@ export function resolveLayerOptions(opts: LayerOptions): LayerConfig {
     mode,
     concurrency: lanes.lanes,
     lanes,
+    windows: opts.windows === true,
     signal: opts.signal,
     logger: opts.logger ?? silentLogger,
     onTarBytes: opts.onTarBytes,

@@ -7,21 +7,29 @@ import { accessSync, opendirSync, statSync } from 'node:fs';
 import { posix, resolve } from 'node:path';
 import { InputError } from '../errors.js';
 import type { LayerSource } from './types.js';
+import { isWindowsStylePath } from './windows-layer.js';
 
-/** `./publish` → {src, dest: defaultDest}; `SRC:DEST` → both. InputError on an empty value or a relative DEST. */
+/**
+ * `./publish` → {src, dest: defaultDest}; `SRC:DEST` → both. InputError on an empty value or a
+ * relative DEST. A DEST written the Windows way (`./publish:C:\app`, `…:\app`) is taken as it is:
+ * push checks it against the image's OS and turns it into the layer's `/app` (windows-layer.ts).
+ */
 export function parseAppFlag(value: string, defaultDest: string, flag = '--app'): LayerSource {
   if (value.trim() === '') throw new InputError(`${flag}: empty value; expected DIR or DIR:/absolute/dest`);
   let src = value;
   let dest = defaultDest;
+  // A destination with a drive letter (C:\app, C:/app, D:\x): its own colon does not split
+  // SRC:DEST. With a forward slash only C: counts, so `a:b:/c` stays the source `a:b` at /c.
+  const drive = /^(.+):((?:[A-Za-z]:\\|[Cc]:\/)[^:]*)$/.exec(value);
   // A lone Windows drive prefix (C:\publish) is a path, not SRC:DEST.
-  const colon = /^[A-Za-z]:[\\/][^:]*$/.test(value) ? -1 : value.lastIndexOf(':');
+  const colon = drive ? drive[1]!.length : /^[A-Za-z]:[\\/][^:]*$/.test(value) ? -1 : value.lastIndexOf(':');
   if (colon >= 0) {
     src = value.slice(0, colon);
     dest = value.slice(colon + 1);
     if (dest === '') throw new InputError(`${flag} ${value}: empty destination after ":"`);
   }
   if (src === '') throw new InputError(`${flag} ${value}: empty source before ":"`);
-  checkDest(dest, `${flag} ${value}`);
+  if (!isWindowsStylePath(dest)) checkDest(dest, `${flag} ${value}`);
   return { src, dest };
 }
 

@@ -17,7 +17,8 @@
  * Beyond what tar-stream wrote (regpush refused these inputs then, so no earlier layer changes):
  * a uid or gid past the 6 octal digits tar-stream gives it (262143; OpenShift's assigned ids are
  * around 10^9) goes in `uid`/`gid` pax records, as POSIX pax and Go's archive/tar do; the ustar
- * field then holds all sevens. Its entry keeps its own name unless the name needs pax too.
+ * field then holds all sevens. Its entry keeps its own name unless the name needs pax too. The
+ * entries of a Windows layer carry one more record each, the same way (windows-layer.ts).
  */
 
 /** The fields of one entry. */
@@ -31,6 +32,8 @@ export interface TarEntryHeader {
   size: number;
   mtime: Date;
   linkname?: string;
+  /** More pax records for the entry, in this order (a Windows layer's security descriptor: windows-layer.ts). */
+  pax?: readonly (readonly [string, string])[];
 }
 
 const BLOCK = 512;
@@ -108,15 +111,15 @@ export function padding(size: number): Buffer {
  * element, so the common entry allocates no buffer; the caller must use it before the next call.
  */
 export function entryHeaderBytes(h: TarEntryHeader, scratch?: Buffer): Buffer[] {
-  const ids = h.uid > MAX_USTAR_ID || h.gid > MAX_USTAR_ID ? idRecords(h) : '';
+  const extra = (h.uid > MAX_USTAR_ID || h.gid > MAX_USTAR_ID ? idRecords(h) : '') + (h.pax ? h.pax.map(([k, v]) => paxRecord(` ${k}=${v}\n`)).join('') : '');
   const plain = ustar(h, h.type, scratch);
-  if (plain && !ids) return [plain];
+  if (plain && !extra) return [plain];
   if (plain) {
-    // Only the ids need pax: the entry header keeps its name and link target.
-    const records = Buffer.from(ids);
+    // Only the ids or the extra records need pax: the entry header keeps its name and link target.
+    const records = Buffer.from(extra);
     return [ustar({ ...h, name: 'PaxHeader', linkname: h.linkname && 'PaxHeader', size: records.length }, 'pax-header')!, records, padding(records.length), plain];
   }
-  const records = Buffer.from(paxRecord(` path=${h.name}\n`) + (h.linkname ? paxRecord(` linkpath=${h.linkname}\n`) : '') + ids);
+  const records = Buffer.from(paxRecord(` path=${h.name}\n`) + (h.linkname ? paxRecord(` linkpath=${h.linkname}\n`) : '') + extra);
   const renamed = { ...h, name: 'PaxHeader', linkname: h.linkname && 'PaxHeader' };
   return [ustar({ ...renamed, size: records.length }, 'pax-header')!, records, padding(records.length), ustar(renamed, h.type)!];
 }

@@ -21,6 +21,7 @@ import { fsInputError, validateSources } from './sources.js';
 import { checkAborted, fileMode, walkSources, type WalkEntry } from './walk.js';
 import { END_OF_ARCHIVE, entryHeaderBytes, padding, type TarEntryHeader } from './tar-header.js';
 import { DiffIdHash, HASH_WORKER_MIN_LANES } from './hash-worker.js';
+import { asWindowsEntry, windowsTopEntries } from './windows-layer.js';
 
 /** What the tar stage learned; complete once its generator has returned. */
 export interface TarStats {
@@ -114,13 +115,26 @@ function shrank(e: Extract<WalkEntry, { kind: 'file' }>, pos: number, size: numb
 
 /** The header fields of a walk entry (mode and size of a file come from its open descriptor). */
 function headerOf(cfg: LayerConfig, e: WalkEntry, file?: OpenFile): TarEntryHeader {
+  const h = plainHeaderOf(cfg, e, file);
+  return cfg.windows ? asWindowsEntry(h) : h;
+}
+
+function plainHeaderOf(cfg: LayerConfig, e: WalkEntry, file?: OpenFile): TarEntryHeader {
   // No uname/gname: names would be resolved against the build host's passwd, not the image's.
   const owned = e.kind !== 'directory' || e.owned;
   const uid = owned ? cfg.uid : 0;
   const gid = owned ? cfg.gid : 0;
   if (e.kind === 'directory') return { name: e.name, type: 'directory', mode: e.mode, uid, gid, size: 0, mtime: cfg.mtime };
-  if (e.kind === 'symlink') return { name: e.name, type: 'symlink', mode: SYMLINK_MODE, uid, gid, size: 0, mtime: cfg.mtime, linkname: e.target };
+  if (e.kind === 'symlink') {
+    if (cfg.windows) throw new InputError(`/${e.name} is a symbolic link, which a Windows layer cannot hold (regpush writes no reparse points); replace it with the file or exclude it in .dockerignore`, { details: { path: `/${e.name}` } });
+    return { name: e.name, type: 'symlink', mode: SYMLINK_MODE, uid, gid, size: 0, mtime: cfg.mtime, linkname: e.target };
+  }
   return { name: e.name, type: 'file', mode: file!.mode, uid, gid, size: file!.size, mtime: cfg.mtime };
+}
+
+/** The entries before the walk's: a Windows layer's top directories (windows-layer.ts), else none. */
+function leadingHeaders(cfg: LayerConfig): TarEntryHeader[] {
+  return cfg.windows ? windowsTopEntries(cfg.mtime) : [];
 }
 
 /**
@@ -141,6 +155,10 @@ export async function hashTar(cfg: LayerConfig, signal: AbortSignal): Promise<{ 
   const scratch = Buffer.alloc(512);
   const turn = new EventLoopTurn();
   await validateSources(cfg.sources);
+  for (const h of leadingHeaders(cfg)) {
+    entries++;
+    for (const b of entryHeaderBytes(h, scratch)) feed(b);
+  }
   await walkSources(cfg.sources, { signal, logger: cfg.logger }, async (e) => {
     checkAborted(signal);
     entries++;
@@ -354,6 +372,13 @@ async function writeTar(cfg: LayerConfig, signal: AbortSignal, w: BlockWriter, s
   const turn = new EventLoopTurn();
   const scratch = Buffer.alloc(512);
   await validateSources(cfg.sources);
+  for (const h of leadingHeaders(cfg)) {
+    stats.entries++;
+    for (const b of entryHeaderBytes(h, scratch)) {
+      const p = w.write(b);
+      if (p) await p;
+    }
+  }
   await walkSources(cfg.sources, { signal, logger: cfg.logger }, (e) => {
     checkAborted(signal);
     stats.entries++;

@@ -20,6 +20,12 @@ export interface LayerOptions {
   mtime?: number;
   /** Environment to read SOURCE_DATE_EPOCH and UV_THREADPOOL_SIZE from; the library never reads process.env itself. */
   env?: Record<string, string | undefined>;
+  /**
+   * Build the layer for a Windows image: every entry under `Files/` (the system drive), a `Hives/`
+   * directory, and a security descriptor giving BUILTIN\Users access in each entry's pax records
+   * (windows-layer.ts). Destinations are still written `/app`; symlinks are refused. Default false.
+   */
+  windows?: boolean;
   /** Owner of the destination directory and everything copied into it; default 0:0. */
   chown?: { uid: number; gid: number };
   /** gzip level 0–9; default DEFAULT_GZIP_LEVEL (see gzip.ts for the measurements behind it). */

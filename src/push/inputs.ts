@@ -9,9 +9,9 @@ import { InputError, UsageError } from '../errors.js';
 import { checkConfigChanges } from '../image/config.js';
 import { parseFormat } from '../image/convert.js';
 import type { MediaFamily } from '../image/mediatypes.js';
-import { parsePlatform } from '../image/platform.js';
+import { mayBeWindows, parsePlatform } from '../image/platform.js';
 import type { Platform } from '../image/types.js';
-import { epochFromEnv, hasContent, resolveLayerOptions, validateSources, type LayerSource } from '../layer/index.js';
+import { epochFromEnv, hasContent, isWindowsStylePath, resolveLayerOptions, validateSources, windowsDestination, type LayerSource } from '../layer/index.js';
 import { silentLogger, type Logger } from '../log.js';
 import { checkTag, parseReference, type ImageReference } from '../ref/reference.js';
 import { checkOptions, STRINGS, type Shape } from '../options-check.js';
@@ -105,41 +105,75 @@ export async function checkInputs(opts: PushOptions): Promise<PushInputs> {
   // The layer builder's ranges (mtime, chown ids, gzip level and jobs) are checked now: found by
   // the builder, once uploads had started, they were thrown where nothing caught them.
   if (opts.layers?.length || opts.app?.length) resolveLayerOptions({ sources: [], ...common });
+  // The qualifiers first: a misspelt platform is said before any file is read.
+  const qualifiers = (opts.layers ?? []).map((spec) => (spec.platform === undefined ? undefined : parsePlatform(spec.platform)));
+  // Per-platform layers build every platform of the base unless --platform says otherwise.
+  const platformArg = opts.platform ?? (qualifiers.some((q) => q) ? 'all' : 'linux/amd64');
+  const platform: Platform | 'all' = platformArg === 'all' ? 'all' : parsePlatform(platformArg);
+  // A layer is built in the format of the image it goes into: its qualifier's OS, else the push's.
+  // With 'all' it is a Linux layer; checkBase refuses it for a Windows image of the base.
+  const windowsFor = (q: Platform | undefined): boolean => isWindows(q ?? (platform === 'all' ? undefined : platform));
+  const layerOses = [...qualifiers.map(windowsFor), ...(opts.app?.length ? [windowsFor(undefined)] : [])];
+  if (opts.chown && layerOses.some((w) => w)) {
+    throw new UsageError('--chown sets a Linux owner, and a Windows image has none: its layer gives BUILTIN\\Users access to every file');
+  }
   const layers: LayerPlan[] = [];
   for (const [i, spec] of (opts.layers ?? []).entries()) {
     const what = `--layer ${spec.platform ? spec.platform + '=' : ''}${spec.sources.map((s) => `${s.src}:${s.dest}`).join(' ')}`;
     if (spec.sources.length === 0) throw new InputError(`${what}: no source`);
-    // The qualifier first: a misspelt platform is said before any file is read.
-    const platform = spec.platform === undefined ? undefined : parsePlatform(spec.platform);
-    await checkLayerSources(spec.sources, what, logger);
+    const platform = qualifiers[i];
+    const windows = windowsFor(platform);
+    const sources = layerSources(spec.sources, windows, what);
+    await checkLayerSources(sources, what, logger);
     const n = i + 1;
     const dest = spec.sources.map((s) => s.dest);
     layers.push({
-      options: { sources: spec.sources, ...common },
+      options: { sources, ...common, ...(windows ? { windows } : {}) },
       label: { name: `layer ${n}`, key: `layer:${n}` },
       createdBy: `regpush: layer ${dest.join(' ')}${spec.platform ? ` (${spec.platform})` : ''}`,
       platform,
       dest,
     });
   }
-  const sources = opts.app ?? [];
-  if (sources.length) {
-    await checkLayerSources(sources, `--app ${sources.map((s) => `${s.src}:${s.dest}`).join(' ')}`, logger);
+  if (opts.app?.length) {
+    const what = `--app ${opts.app.map((s) => `${s.src}:${s.dest}`).join(' ')}`;
+    const windows = windowsFor(undefined);
+    const sources = layerSources(opts.app, windows, what);
+    await checkLayerSources(sources, what, logger);
     // The app layer goes on top: its files win over a --layer's at the same path, and with --app alone the image is what it always was.
-    layers.push({ options: { sources, ...common }, label: APP_LAYER, createdBy: `regpush: added ${sources.map((s) => s.dest).join(' ')}`, dest: sources.map((s) => s.dest) });
+    layers.push({ options: { sources, ...common, ...(windows ? { windows } : {}) }, label: APP_LAYER, createdBy: `regpush: added ${opts.app.map((s) => s.dest).join(' ')}`, dest: opts.app.map((s) => s.dest) });
   }
-  const qualified = layers.filter((l) => l.platform).map((l) => l.platform!);
-  // Per-platform layers build every platform of the base unless --platform says otherwise.
-  const platformArg = opts.platform ?? (qualified.length ? 'all' : 'linux/amd64');
-  const platform: Platform | 'all' = platformArg === 'all' ? 'all' : parsePlatform(platformArg);
   // The CLI and regpush.json check these with the flags; a library caller's are checked here.
   // Every platform of the base ('all') may be a Windows one: applyConfigChanges checks each
   // config's paths against its OS once the base is read.
-  if (opts.config) checkConfigChanges(opts.config, platform === 'all' || platform.os.toLowerCase() === 'windows');
+  if (opts.config) checkConfigChanges(opts.config, mayBeWindows(platform));
   const format = opts.format === undefined ? undefined : parseFormat(opts.format);
   const annotations = opts.annotations && Object.keys(opts.annotations).length ? checkAnnotations(opts.annotations) : undefined;
   if (annotations && format === 'docker') throw new UsageError('--annotation cannot go into a Docker v2 manifest (it has no annotations); use --format oci');
   return { toRefs, fromRef, platform, jobs, mtime, layers, format, annotations };
+}
+
+/** True for a Windows platform. */
+function isWindows(p: Platform | undefined): boolean {
+  return p?.os.toLowerCase() === 'windows';
+}
+
+/**
+ * The sources as the layer builder takes them. In a Windows image's layer a destination may be
+ * written the Windows way (`C:\\app`, `\\app`) and becomes the builder's `/app` (under `Files/`);
+ * in a Linux image's, such a destination is refused, naming the OS to ask for.
+ */
+function layerSources(sources: readonly LayerSource[], windows: boolean, what: string): LayerSource[] {
+  return sources.map((s) => {
+    if (typeof s.dest !== 'string') return s; // the shape check has said so already; validateSources names it too
+    if (windows) {
+      const d = windowsDestination(s.dest);
+      if ('problem' in d) throw new InputError(`${what}: ${d.problem}`);
+      return { src: s.src, dest: d.path };
+    }
+    if (isWindowsStylePath(s.dest)) throw new InputError(`${what}: destination "${s.dest}" is a Windows path, and this layer goes into a Linux image (for a Windows base, give --platform windows/amd64)`);
+    return s;
+  });
 }
 
 /**

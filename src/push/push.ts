@@ -35,7 +35,7 @@ import { composeConfigs, composeStage, topDigestOf, type Composed, type EarlyCon
 import { checkInputs, tagRule, type LayerPlan, type PushInputs } from './inputs.js';
 import { LAYERS_AT_ONCE, uploadLayersEverywhere, type TargetState } from './layer-everywhere.js';
 import { HEAD_START_BYTES, LayerHeadStart } from './layer-head-start.js';
-import { SMALL_LAYER_BYTES } from './layer-upload.js';
+import { APP_LAYER, SMALL_LAYER_BYTES } from './layer-upload.js';
 import type { PushOptions, PushResult } from './options.js';
 import { dryRunReport, finalReport } from './report.js';
 import { resolveBase, scratchBase, type ResolvedBase } from './resolve.js';
@@ -324,6 +324,7 @@ function checkBase(base: ResolvedBase, inputs: PushInputs, logger: Logger): { ba
       throw new InputError(`--layer ${formatPlatform(l.platform)}=…: the image being built has no ${formatPlatform(l.platform)} platform (it has ${have || 'none'})`);
     }
   }
+  checkLayerFormats(base, inputs);
   const to = inputs.format ?? base.family;
   if (inputs.annotations && to === 'docker') {
     throw new UsageError('--annotation needs an OCI manifest, and the base is Docker v2 (which has no annotations): add --format oci');
@@ -350,6 +351,29 @@ function checkBase(base: ResolvedBase, inputs: PushInputs, logger: Logger): { ba
   const lost = fields.line();
   if (lost) logger.warn(`${why}: the base's ${lost}`);
   return { family: base.family, base: converted };
+}
+
+/**
+ * Each new layer is in the format of every image it goes into: a Windows image reads only a layer
+ * laid out for Windows (layer/windows-layer.ts), and a Linux one only a plain root. The format
+ * follows --platform (or the layer's own platform), so it is wrong where the base turns out
+ * otherwise: a single Windows image with no --platform, or --platform all over Windows children.
+ * Refused then, before any config or manifest is written.
+ */
+function checkLayerFormats(base: ResolvedBase, inputs: PushInputs): void {
+  for (const img of base.images) {
+    const windows = img.platform.os.toLowerCase() === 'windows';
+    for (const l of inputs.layers) {
+      if (l.platform && !platformMatches(l.platform, img.platform)) continue;
+      if ((l.options.windows === true) === windows) continue;
+      const it = formatPlatform(img.platform);
+      const what = l.label === APP_LAYER ? 'the app layer' : `--layer ${l.dest.join(' ')}`;
+      if (inputs.platform === 'all') {
+        throw new InputError(`--platform all: the base has a ${it} image, and ${what} is built for Linux: one layer cannot serve Windows and Linux; push each OS with its --platform (e.g. --platform ${it}), or give each --layer its platform`);
+      }
+      throw new InputError(`the base is a ${it} image, and ${what} is built for ${windows ? 'Linux' : 'Windows'}: give --platform ${it}`);
+    }
+  }
 }
 
 /** The inputs with each layer announcing its diffID on the board as soon as its tar has ended. */

@@ -321,6 +321,11 @@ const flagCases: [string, string[], Record<string, string>, number, string, RegE
   ['--app that is a device', ['push', '--from', src(), '--to', dst('f16'), '--app', '/dev/null'], {}, 2, 'E_INPUT', /\/dev\/null: not a directory or regular file/],
   ['--volume relative', ['push', '--from', src(), '--to', dst('f17'), '--app', '__APP__', '--volume', 'data'], {}, 2, 'E_INPUT', /--volume must be an absolute path/],
   ['--user with two colons', ['push', '--from', src(), '--to', dst('f18'), '--app', '__APP__', '--user', 'a:b:c'], {}, 2, 'E_INPUT', /--user must be USER or USER:GROUP/],
+  ['--user with a space, Linux image', ['push', '--from', src(), '--to', dst('f18b'), '--app', '__APP__', '--user', 'app user'], {}, 2, 'E_INPUT', /--user must be USER or USER:GROUP, without spaces \(got "app user"\)/],
+  ['--workdir C:\\app, Linux image', ['push', '--from', src(), '--to', dst('f19'), '--app', '__APP__', '--workdir', 'C:\\app'], {}, 2, 'E_INPUT', /--workdir must be an absolute path \(got "C:\\app"\)/],
+  ['--app DIR:C:\\app, Linux image', ['push', '--from', src(), '--to', dst('f20'), '--app', '__APP__:C:\\app'], {}, 2, 'E_INPUT', /destination "C:\\app" is a Windows path, and this layer goes into a Linux image \(for a Windows base, give --platform windows\/amd64\)/],
+  ['--app DIR:D:\\app, Windows image', ['push', '--platform', 'windows/amd64', '--from', src(), '--to', dst('f21'), '--app', '__APP__:D:\\app'], {}, 2, 'E_INPUT', /destination "D:\\app" is on drive D:, and a Windows layer holds only the system drive \(C:\)/],
+  ['--chown, Windows image', ['push', '--platform', 'windows/amd64', '--from', src(), '--to', dst('f22'), '--app', '__APP__', '--chown', '1000:1000'], {}, 2, 'E_USAGE', /--chown sets a Linux owner, and a Windows image has none/],
 ];
 for (const [name, args, env, exit, code, pattern] of flagCases) {
   test(`flag: ${name} → ${code}`, async () => {

@@ -224,6 +224,18 @@ export async function umociUnpack(layoutDir: string, tag = LAYOUT_TAG): Promise<
   return bundle;
 }
 
+/**
+ * `umoci raw unpack` of the image's layers alone into a new directory; returns it. For a Windows
+ * image, whose config umoci will not turn into a runtime bundle: the layers are read by Go's
+ * archive/tar and checked against the config's diff_ids all the same.
+ */
+export async function umociRawUnpack(layoutDir: string, tag = LAYOUT_TAG): Promise<string> {
+  const rootfs = join(tempDir(), 'rootfs');
+  const r = await exec('umoci', ['raw', 'unpack', '--image', `${layoutDir}:${tag}`, rootfs]);
+  if (r.code !== 0) throw new Error(`umoci raw unpack ${layoutDir}:${tag} failed (${r.code}): ${r.stderr.trim()}`);
+  return rootfs;
+}
+
 // ---------- running an image with crun ----------
 
 // Private mount namespace without the cgroup2 mount at /sys/fs/cgroup/unified: crun refuses

@@ -4,12 +4,12 @@
 // the base's registry whose code layer is built before the tag answers (its early session kept).
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import {
   exec, imageRef, loadState, logMark, registryLogSince, runCli, runImage, runtimeUnavailable,
-  skopeoCopyToLayout, skopeoInspect, tempDir, umociUnpack,
+  skopeoCopyToLayout, skopeoInspect, tempDir, umociRawUnpack, umociUnpack,
 } from './harness.js';
 import { assertValidReport } from './report-schema.js';
 import { startFaultProxy } from '../fixtures/fault-proxy.js';
@@ -358,6 +358,41 @@ test('per-platform layers from scratch build an index of the qualified platforms
     const child = (await childOf(to, arch)).json;
     assert.equal(child.layers.length, 1);
   }
+});
+
+test('a Windows image: its layer is laid out for Windows (Files/, Hives/, a descriptor per entry) at C:\\app, which skopeo, umoci and GNU tar read; without --platform the Windows base is refused, no tag', async () => {
+  // The base: a Windows image made from scratch, as a build of one would be.
+  const base = imageRef(R.anon2, `${run}/winbase:ltsc`);
+  const b = await runCli(['push', '--from', 'scratch', '--platform', 'windows/amd64', '--to', base, '--app', `${oneFile('License.txt', 'base\n')}:C:\\`]);
+  assert.equal(b.code, 0, b.stderr);
+  const to = imageRef(R.anon2, `${run}/winapp:1`);
+  const app = oneFile('App.dll', 'MZ app\n');
+  const args = ['push', '--from', base, '--to', to, '--platform', 'windows/amd64', '--app', `${app}:C:\\app`, '--workdir', 'C:\\app', '--user', 'NT AUTHORITY\\NETWORK SERVICE', '--entrypoint', 'C:\\app\\App.exe'];
+  const r = await runCli(args);
+  assert.equal(r.code, 0, r.stderr);
+  const cfg = (await skopeoInspect(to, { raw: true, config: true })).json;
+  assert.equal(cfg.os, 'windows');
+  assert.equal(cfg.config.WorkingDir, 'C:\\app');
+  assert.equal(cfg.config.User, 'NT AUTHORITY\\NETWORK SERVICE');
+  const layout = await skopeoCopyToLayout(to);
+  const rootfs = await umociRawUnpack(layout);
+  assert.equal(readFileSync(join(rootfs, 'Files', 'app', 'App.dll'), 'utf8'), 'MZ app\n');
+  assert.equal(readFileSync(join(rootfs, 'Files', 'License.txt'), 'utf8'), 'base\n');
+  assert.ok(statSync(join(rootfs, 'Hives')).isDirectory());
+  const top = (await skopeoInspect(to, { raw: true })).json.layers.at(-1).digest.slice('sha256:'.length);
+  const listed = await exec('tar', ['-tzf', join(layout, 'blobs', 'sha256', top)]);
+  assert.equal(listed.code, 0, listed.stderr);
+  assert.deepEqual(listed.stdout.trim().split('\n'), ['Files/', 'Hives/', 'Files/app/', 'Files/app/App.dll']);
+  assert.equal(listed.stderr.match(/unknown extended header keyword 'MSWINDOWS\.rawsd'/g)?.length, 4, 'GNU tar meets the descriptor on every entry');
+  // Unchanged: nothing sent again.
+  const again = await runCli([...args, '--json']);
+  assert.equal(again.code, 0, again.stderr);
+  assert.equal(JSON.parse(again.stdout).digest, (await skopeoInspect(to, { raw: true })).digest);
+  assert.match(again.stderr, /already holds this very image/);
+  // No --platform: the layer would be built for Linux; refused once the base says Windows, no tag.
+  const bad = await runCli(['push', '--from', base, '--to', imageRef(R.anon2, `${run}/winapp:2`), '--app', app]);
+  assertFails(bad, 2, 'E_INPUT', /^regpush: error: the base is a windows\/amd64 image, and the app layer is built for Linux: give --platform windows\/amd64/);
+  await tagAbsent(R.anon2.host, `${run}/winapp`, '2');
 });
 
 test('healthcheck, stop signal and exec-form JSON land in the config; a spaced single value warns; shell forms', async () => {

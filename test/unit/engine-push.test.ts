@@ -3,6 +3,8 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
+import { extract } from 'tar-stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { push, type PushResult, type RegpushError } from '../../src/index.js';
@@ -424,19 +426,76 @@ test('push --layer windows(OSVERSION)/amd64=…: only into the image of that OS 
   const ltsc2022 = reg.seedImage('base/win', { platform: { os: 'windows', architecture: 'amd64', 'os.version': '10.0.20348.2340' } });
   reg.seedIndex('base/win', [ltsc2019, ltsc2022], { tags: ['1'] });
   const only2022 = appDir('ltsc2022 build\n');
-  const r = await push({ from: reg.ref('base/win:1'), to: reg.ref('app:1'), app: appDir(), layers: [{ platform: 'windows(10.0.20348.2340)/amd64', sources: only2022 }], ...fakeLibraryOptions(reg) });
+  // The layer for every Windows image is qualified too: an unqualified one would be built for Linux (see the Windows tests below).
+  const everyWindows = { platform: 'windows/amd64', sources: appDir() };
+  const r = await push({ from: reg.ref('base/win:1'), to: reg.ref('app:1'), layers: [everyWindows, { platform: 'windows(10.0.20348.2340)/amd64', sources: only2022 }], ...fakeLibraryOptions(reg) });
   const top = JSON.parse(reg.manifest('app', '1')!.bytes.toString('utf8')) as { manifests: { digest: string; platform: { 'os.version': string } }[] };
   const layersOf = (v: string) => manifestLayers(reg, 'app', top.manifests.find((m) => m.platform['os.version'] === v)!.digest);
-  const qualified = r.layers!.find((l) => l.name === 'layer 1')!.digest;
-  assert.equal(layersOf('10.0.20348.2340').length, ltsc2022.layers.length + 2, 'base + the qualified layer + the app layer');
+  const qualified = r.layers!.find((l) => l.name === 'layer 2')!.digest;
+  assert.equal(layersOf('10.0.20348.2340').length, ltsc2022.layers.length + 2, 'base + the layer of every Windows image + the qualified layer');
   assert.ok(layersOf('10.0.20348.2340').includes(qualified));
-  assert.equal(layersOf('10.0.17763.5576').length, ltsc2019.layers.length + 1, 'base + the app layer only');
+  assert.equal(layersOf('10.0.17763.5576').length, ltsc2019.layers.length + 1, 'base + the layer of every Windows image only');
   assert.ok(!layersOf('10.0.17763.5576').includes(qualified));
   // Another build of the same OS: no image matches (no prefix or "compatible build" matching).
-  const err = await push({ from: reg.ref('base/win:1'), to: reg.ref('app:2'), app: appDir(), layers: [{ platform: 'windows(10.0.20348.1)/amd64', sources: only2022 }], ...fakeLibraryOptions(reg) }).then(() => undefined, (e: RegpushError) => e);
+  const err = await push({ from: reg.ref('base/win:1'), to: reg.ref('app:2'), layers: [everyWindows, { platform: 'windows(10.0.20348.1)/amd64', sources: only2022 }], ...fakeLibraryOptions(reg) }).then(() => undefined, (e: RegpushError) => e);
   assert.equal(err?.code, 'E_INPUT', String(err));
   assert.match(err!.message, /has no windows\(10\.0\.20348\.1\)\/amd64 platform \(it has windows\(10\.0\.17763\.5576\)\/amd64, windows\(10\.0\.20348\.2340\)\/amd64\)/);
   assert.equal(reg.manifest('app', '2'), undefined);
+});
+
+/** The entry names of a gzipped layer blob, with each entry's MSWINDOWS.rawsd record when it has one. */
+async function layerEntries(gz: Buffer): Promise<{ name: string; rawsd?: string }[]> {
+  const out: { name: string; rawsd?: string }[] = [];
+  const ex = extract();
+  const done = (async () => {
+    for await (const e of ex) {
+      e.resume();
+      out.push({ name: e.header.name, rawsd: (e.header.pax as Record<string, string> | undefined)?.['MSWINDOWS.rawsd'] });
+    }
+  })();
+  ex.end(gunzipSync(gz));
+  await done;
+  return out;
+}
+
+test('push for a Windows image builds its layer the Windows way: under Files/ with a Hives/ directory and a descriptor on every entry; C:\\app is where it lands', async () => {
+  const reg = await fake();
+  reg.seedImage('base/win', { tags: ['ltsc'], platform: { os: 'windows', architecture: 'amd64' } });
+  const dir = mkdtempSync(join(tmpdir(), 'regpush-win-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'App.dll'), 'MZ');
+  const r = await push({ from: reg.ref('base/win:ltsc'), to: reg.ref('app:1'), platform: 'windows/amd64', app: [{ src: dir, dest: 'C:\\app' }], config: { workdir: 'C:\\app' }, ...fakeLibraryOptions(reg) });
+  const layers = manifestLayers(reg, 'app', '1');
+  const top = await layerEntries(reg.blob('app', layers.at(-1)!)!);
+  assert.deepEqual(top.map((e) => e.name), ['Files/', 'Hives/', 'Files/app/', 'Files/app/App.dll']);
+  assert.ok(top.every((e) => e.rawsd && Buffer.from(e.rawsd, 'base64').length === 52), 'a 52-byte descriptor on every entry');
+  // /app and C:/app name the same place: the same layer (the history line keeps the spelling given).
+  const again = await push({ from: reg.ref('base/win:ltsc'), to: reg.ref('app:2'), platform: 'windows/amd64', app: [{ src: dir, dest: 'C:/app' }], config: { workdir: 'C:\\app' }, ...fakeLibraryOptions(reg) });
+  assert.equal(manifestLayers(reg, 'app', '2').at(-1), layers.at(-1));
+  assert.notEqual(again.digest, r.digest);
+});
+
+test('a layer built for Linux never goes into a Windows image: a single Windows base without --platform, "all" over a Windows child, a Windows path in a Linux image, --chown: E_INPUT / E_USAGE, no manifest', async () => {
+  const reg = await fake();
+  reg.seedImage('base/win', { tags: ['ltsc'], platform: { os: 'windows', architecture: 'amd64' } });
+  const linux = reg.seedImage('base/mixed', { platform: { os: 'linux', architecture: 'amd64' } });
+  const windows = reg.seedImage('base/mixed', { platform: { os: 'windows', architecture: 'amd64', 'os.version': '10.0.20348.2340' } });
+  reg.seedIndex('base/mixed', [linux, windows], { tags: ['1'] });
+  const opts = { to: reg.ref('app:1'), app: appDir(), ...fakeLibraryOptions(reg) };
+  const refused = async (o: Parameters<typeof push>[0], code: string, message: RegExp): Promise<void> => {
+    const err = await push(o).then(() => undefined, (e: RegpushError) => e);
+    assert.equal(err?.code, code, String(err));
+    assert.match(err!.message, message);
+    assert.equal(reg.manifest('app', '1'), undefined, 'no manifest');
+  };
+  await refused({ ...opts, from: reg.ref('base/win:ltsc') }, 'E_INPUT', /^the base is a windows\/amd64 image, and the app layer is built for Linux: give --platform windows\/amd64$/);
+  await refused({ ...opts, from: reg.ref('base/mixed:1'), platform: 'all' }, 'E_INPUT', /^--platform all: the base has a windows\(10\.0\.20348\.2340\)\/amd64 image, and the app layer is built for Linux/);
+  await refused({ ...opts, from: reg.ref('base/mixed:1'), app: [{ src: opts.app[0]!.src, dest: 'C:\\app' }] }, 'E_INPUT', /destination "C:\\app" is a Windows path, and this layer goes into a Linux image/);
+  await refused({ ...opts, from: reg.ref('base/win:ltsc'), platform: 'windows/amd64', chown: { uid: 1000, gid: 1000 } }, 'E_USAGE', /^--chown sets a Linux owner, and a Windows image has none/);
+  await refused({ ...opts, from: reg.ref('base/win:ltsc'), platform: 'windows/amd64', app: [{ src: opts.app[0]!.src, dest: 'D:\\app' }] }, 'E_INPUT', /is on drive D:, and a Windows layer holds only the system drive/);
+  // Each OS pushed with its own --platform works.
+  await push({ ...opts, from: reg.ref('base/mixed:1'), platform: 'windows/amd64' });
+  assert.ok(reg.manifest('app', '1'));
 });
 
 test('a push aborted while its largest base layer, started early, waits for the source: every session cancelled before push() reports', async () => {

@@ -10,7 +10,7 @@ import zlib from 'node:zlib';
 import { extract, pack, type Header } from 'tar-stream';
 import { AbortedError, InputError } from '../../src/errors.js';
 import { parallelGzip, singleGzip } from '../../src/layer/gzip.js';
-import { computeDiffId, createLayerStream, hasContent, hashLayer, parseAppFlag, validateSources, type LayerOptions } from '../../src/layer/index.js';
+import { computeDiffId, createLayerStream, hasContent, hashLayer, parseAppFlag, validateSources, windowsDestination, type LayerOptions } from '../../src/layer/index.js';
 import type { Logger } from '../../src/log.js';
 import { resolveLayerOptions } from '../../src/layer/options.js';
 import { BufferPool } from '../../src/layer/pool.js';
@@ -428,6 +428,87 @@ describe('layer: tar contents (checked with GNU tar)', () => {
     await assert.rejects(hashLayer({ sources: [{ src, dest: '/app' }] }), isUtf8Error);
     await assert.rejects(computeDiffId({ sources: [{ src, dest: '/app' }] }), isUtf8Error);
     await assert.rejects(build({ sources: [{ src, dest: '/app' }] }), isUtf8Error);
+  });
+});
+
+describe('layer: Windows layout', () => {
+  /** Owner and group SIDs of a self-relative security descriptor, as S-1-… strings. */
+  function descriptorSids(b64: string): { owner: string; group: string; dacl: number } {
+    const sd = Buffer.from(b64, 'base64');
+    const sidAt = (off: number): string => {
+      const count = sd[off + 1]!;
+      const authority = sd.readUIntBE(off + 2, 6);
+      const subs = Array.from({ length: count }, (_, i) => sd.readUInt32LE(off + 8 + 4 * i));
+      return ['S', sd[off], authority, ...subs].join('-');
+    };
+    assert.equal(sd[0], 1, 'revision 1');
+    assert.equal(sd.readUInt16LE(2) & 0x8000, 0x8000, 'self-relative');
+    return { owner: sidAt(sd.readUInt32LE(4)), group: sidAt(sd.readUInt32LE(8)), dacl: sd.readUInt32LE(16) };
+  }
+
+  it('puts every entry under Files/, starts with Files/ and Hives/, and gives each the BUILTIN\\Users descriptor that GNU tar reads as a pax record', async () => {
+    const src = tree({ 'App.dll': 'MZ', 'sub/deep/x.json': '{}', [`${'n'.repeat(120)}.txt`]: 'long' });
+    const opts: LayerOptions = { sources: [{ src, dest: '/app' }], windows: true };
+    const { bytes, result } = await build(opts);
+    const tar = zlib.gunzipSync(bytes);
+    const es = await entries(tar);
+    assert.deepEqual(
+      es.map((e) => `${e.header.type} ${e.header.name}`),
+      ['directory Files/', 'directory Hives/', 'directory Files/app/', 'file Files/app/App.dll', `file Files/app/${'n'.repeat(120)}.txt`, 'directory Files/app/sub/', 'directory Files/app/sub/deep/', 'file Files/app/sub/deep/x.json'],
+    );
+    for (const e of es) {
+      const pax = e.header.pax as Record<string, string> | undefined;
+      assert.deepEqual(descriptorSids(pax?.['MSWINDOWS.rawsd'] ?? ''), { owner: 'S-1-5-32-545', group: 'S-1-5-32-545', dacl: 0 }, e.header.name);
+    }
+    assert.equal(es.find((e) => e.header.name === 'Files/app/App.dll')!.data.toString(), 'MZ');
+    assert.equal(es.find((e) => e.header.name === `Files/app/${'n'.repeat(120)}.txt`)!.data.toString(), 'long');
+    // GNU tar lists the same names and says it met the record (it has no use for it).
+    const gnu = await new Promise<{ out: string; err: string }>((resolve, reject) => {
+      const child = spawn('tar', ['-tzf', '-']);
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d) => (out += d));
+      child.stderr.on('data', (d) => (err += d));
+      child.on('error', reject);
+      child.on('close', () => resolve({ out, err }));
+      child.stdin.end(bytes);
+    });
+    assert.deepEqual(gnu.out.trim().split('\n'), es.map((e) => e.header.name));
+    assert.match(gnu.err, /unknown extended header keyword 'MSWINDOWS\.rawsd'/);
+    // The diffID pass writes the same tar, and the layer is reproducible.
+    assert.deepEqual(await computeDiffId(opts), { diffId: result.diffId, uncompressedSize: result.uncompressedSize });
+    assert.equal(result.diffId, sha256(tar));
+    assert.equal((await build(opts)).result.digest, result.digest);
+    assert.equal(result.entries, es.length);
+    // The same tree as a Linux layer is another layer.
+    assert.notEqual((await build({ sources: [{ src, dest: '/app' }] })).result.diffId, result.diffId);
+  });
+
+  it('a source at the root lands in Files/ itself; a symlink is refused in every pass, naming it', async () => {
+    const src = tree({ 'a.txt': 'a' });
+    const es = await entries(zlib.gunzipSync((await build({ sources: [{ src, dest: '/' }], windows: true })).bytes));
+    assert.deepEqual(es.map((e) => e.header.name), ['Files/', 'Hives/', 'Files/a.txt']);
+    const linked = tree({ 'a.txt': 'a', 'l.txt': { link: 'a.txt' } });
+    const opts: LayerOptions = { sources: [{ src: linked, dest: '/app' }], windows: true };
+    const refused = { name: 'InputError', message: /^\/app\/l\.txt is a symbolic link, which a Windows layer cannot hold/ };
+    await assert.rejects(build(opts), refused);
+    await assert.rejects(computeDiffId(opts), refused);
+  });
+
+  it('parseAppFlag takes a destination with a drive letter as it is (push turns it into the layer\'s path)', () => {
+    assert.deepEqual(parseAppFlag('./publish:C:\\app', '/app'), { src: './publish', dest: 'C:\\app' });
+    assert.deepEqual(parseAppFlag('C:\\publish:C:\\app', '/app'), { src: 'C:\\publish', dest: 'C:\\app' });
+    assert.deepEqual(parseAppFlag('./publish:C:/app', '/app'), { src: './publish', dest: 'C:/app' });
+    assert.deepEqual(parseAppFlag('./publish:D:\\data', '/app'), { src: './publish', dest: 'D:\\data' });
+    assert.deepEqual(parseAppFlag('./publish', 'C:\\app'), { src: './publish', dest: 'C:\\app' });
+    assert.throws(() => parseAppFlag('./publish:app', 'C:\\app'), InputError);
+  });
+
+  it('windowsDestination: C:\\app, C:/app, \\app and /app are /app; another drive or a relative path is refused', () => {
+    for (const d of ['C:\\app', 'c:/app', '\\app', '/app']) assert.deepEqual(windowsDestination(d), { path: '/app' }, d);
+    assert.deepEqual(windowsDestination('C:\\app\\bin\\'), { path: '/app/bin/' });
+    assert.deepEqual(windowsDestination('D:\\data'), { problem: 'destination "D:\\data" is on drive D:, and a Windows layer holds only the system drive (C:)' });
+    assert.deepEqual(windowsDestination('app'), { problem: 'destination "app" must be an absolute path inside the image (C:\\app or /app)' });
   });
 });
 

@@ -171,7 +171,9 @@ test('push(): a relative workdir or volume, a user that is not USER[:GROUP] and 
     ['Windows volume, linux/arm64', config({ volumes: ['D:\\data'] }, 'linux/arm64'), /^config\.volumes entry must be an absolute path \(got "D:\\data"\)$/],
     // A Windows image takes C:\app and /app, never a relative path.
     ['relative workdir, Windows image', config({ workdir: 'app' }, 'windows/amd64'), /^config\.workdir must be an absolute path \(\/app or C:\\app\) \(got "app"\)$/],
-    ['user with a space', config({ user: 'app user' }), /^config\.user must be USER or USER:GROUP \(got "app user"\)$/],
+    ['user with a space', config({ user: 'app user' }), /^config\.user must be USER or USER:GROUP, without spaces \(got "app user"\)$/],
+    // A Windows account may hold a space inside its name, never at its ends.
+    ['Windows user with a space at its end', config({ user: 'ContainerUser ' }, 'windows/amd64'), /^config\.user must be USER or USER:GROUP \(got "ContainerUser "\)$/],
     ['user with two colons', config({ user: 'a:b:c' }), /^config\.user must be USER or USER:GROUP/],
     ['user empty', config({ user: '' }), /^config\.user must be USER or USER:GROUP/],
     ['stop signal lower case', config({ stopSignal: 'sigterm' }), /^config\.stopSignal must be a signal name \(SIGTERM\) or number \(15\) \(got "sigterm"\)$/],
@@ -222,12 +224,20 @@ test('push({ platform: "windows/amd64" }) writes C:\\app, and platform "all" ove
   assert.equal(dst.manifest('lin', '1'), undefined);
 });
 
-test('the CLI\'s flags keep their checks and messages: "/" paths only, whatever --platform, USER[:GROUP], a trimmed signal', () => {
+test('the CLI\'s flags keep their checks and messages: "/" paths and USER[:GROUP] without spaces for a Linux image, C:\\app and spaced account names where the image may be a Windows one, a trimmed signal', () => {
   assert.throws(() => configChangesFromFlags({ workdir: 'C:\\app' }), { code: 'E_INPUT', message: '--workdir must be an absolute path (got "C:\\app")' });
   assert.throws(() => configChangesFromFlags({ volume: ['/ok', 'rel'] }), { code: 'E_INPUT', message: '--volume must be an absolute path (got "rel")' });
-  assert.throws(() => configChangesFromFlags({ user: 'a b' }), { code: 'E_INPUT', message: '--user must be USER or USER:GROUP (got "a b")' });
+  assert.throws(() => configChangesFromFlags({ user: 'a b' }), { code: 'E_INPUT', message: '--user must be USER or USER:GROUP, without spaces (got "a b")' });
   assert.throws(() => configChangesFromFlags({ 'stop-signal': ' sigterm' }), { code: 'E_INPUT', message: '--stop-signal must be a signal name (SIGTERM) or number (15) (got " sigterm")' });
   assert.deepEqual(configChangesFromFlags({ workdir: '/app', volume: '/data', user: '1000:1000', 'stop-signal': ' SIGQUIT ' }), { workdir: '/app', volumes: ['/data'], user: '1000:1000', stopSignal: 'SIGQUIT' });
+  // --platform windows/… or all (the third argument): Windows forms too, still never a relative path.
+  assert.deepEqual(configChangesFromFlags({ workdir: 'C:\\app', volume: ['C:/data', '/logs'], user: 'NT AUTHORITY\\NETWORK SERVICE' }, undefined, true), {
+    workdir: 'C:\\app',
+    volumes: ['C:/data', '/logs'],
+    user: 'NT AUTHORITY\\NETWORK SERVICE',
+  });
+  assert.throws(() => configChangesFromFlags({ workdir: 'app' }, undefined, true), { code: 'E_INPUT', message: '--workdir must be an absolute path (/app or C:\\app) (got "app")' });
+  assert.throws(() => configChangesFromFlags({ user: ' ContainerUser' }, undefined, true), { code: 'E_INPUT', message: '--user must be USER or USER:GROUP (got " ContainerUser")' });
 });
 
 test('push(): a misspelt option name, at the top or in a nested object, is E_USAGE naming its path and the name meant, before any request', async () => {

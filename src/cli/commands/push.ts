@@ -2,7 +2,7 @@
 import type { Argv } from 'yargs';
 import type { SecretSet } from '../../redact.js';
 import { InputError, PartialFailureError, UsageError } from '../../errors.js';
-import { splitPlatformPrefix } from '../../image/platform.js';
+import { mayBeWindows, parsePlatform, splitPlatformPrefix } from '../../image/platform.js';
 import type { LayerSource } from '../../layer/types.js';
 import type { PushLayerSpec, PushResult } from '../../push/options.js';
 import { chunkSizeOption, commonContext, commonFlags, transferCredentialFlags, transferCredentials, connectionOptions } from '../common.js';
@@ -72,10 +72,13 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void, se
       if (!a.to) throw new UsageError(`Missing required argument: --to${where.replace('$KEY', 'to')}`);
       const ctx = commonContext(a, io, secrets);
       if (project) ctx.logger.debug(`defaults from ${project.file}`);
-      const config = configChangesFromFlags(a, (m) => ctx.logger.warn(m));
+      // As push() decides it: --platform, else every platform where a --layer names one.
+      const layerValues = many(a.layer) ?? [];
+      const platform = a.platform ?? (layerValues.some((v) => splitPlatformPrefix(v) !== undefined) ? 'all' : 'linux/amd64');
+      const config = configChangesFromFlags(a, (m) => ctx.logger.warn(m), mayBeWindows(platform === 'all' ? 'all' : parsePlatform(platform)));
       const defaultDest = a['app-dest'] ?? a.workdir ?? '/app';
       const app = (many(a.app) ?? []).map((v) => parseAppFlag(v, defaultDest));
-      const layers = (many(a.layer) ?? []).map((v) => parseLayerFlag(v, defaultDest, parseAppFlag));
+      const layers = layerValues.map((v) => parseLayerFlag(v, defaultDest, parseAppFlag));
       const annotations = parseAnnotations(many(a.annotation));
       if (a['gzip-level'] !== undefined && !(Number.isInteger(a['gzip-level']) && a['gzip-level'] >= 1 && a['gzip-level'] <= 9)) {
         throw new UsageError(`--gzip-level must be a whole number from 1 to 9 (got ${a['gzip-level']})`);

@@ -1,0 +1,85 @@
+/**
+ * The layout of a layer for a Windows image. Windows (hcsshim, which containerd and Docker use to
+ * unpack layers there) reads a layer tar as a volume snapshot, not as a Linux root:
+ * - the files of the system drive live under `Files/` (`Files/app/App.dll` is `C:\app\App.dll`),
+ *   and registry changes under `Hives/`; a layer made on Windows starts with both directories;
+ * - the owner and access rights of each entry come from a pax record, `MSWINDOWS.rawsd`: a
+ *   Windows security descriptor in binary (self-relative) form, base64 (the OCI image spec lists
+ *   the `MSWINDOWS.*` records under "Platform-specific attributes" of its layer format). Without
+ *   it the files are owned by no one a process runs as, and a program in them cannot be started.
+ *   Mode bits, uid and gid mean nothing there.
+ *
+ * The descriptor given here names BUILTIN\Users (S-1-5-32-545) as owner and group and has no
+ * DACL, so every account in the container, ContainerUser included, may read and run the files:
+ * go-containerregistry and ko give the files of a layer they make for Windows the same owner and
+ * group; the .NET SDK's container builder grants BUILTIN\Users access too (after the Cloud Native
+ * Buildpacks' RFC 0076 on Windows security identifiers).
+ *
+ * Symbolic links are refused in such a layer: on Windows they are reparse points, which a tar
+ * entry can only carry with more `MSWINDOWS.*` records (and privileges to create them) that
+ * regpush does not write.
+ */
+import type { TarEntryHeader } from './tar-header.js';
+
+/** The top directory of the system drive's files in a Windows layer. */
+export const WINDOWS_FILES = 'Files/';
+/** The top directory of registry changes in a Windows layer (empty in the layers regpush makes). */
+export const WINDOWS_HIVES = 'Hives/';
+
+/**
+ * The security descriptor as Windows stores it (SECURITY_DESCRIPTOR_RELATIVE, little-endian):
+ * a 20-byte header — revision 1, a reserved byte, control SE_SELF_RELATIVE (0x8000), then the
+ * offsets of owner (20), group (36), SACL (0: none) and DACL (0: none) — followed by the owner SID
+ * and the group SID, both S-1-5-32-545: revision 1, two sub-authorities, identifier authority 5
+ * (NT, six bytes big-endian), then the sub-authorities 32 (BUILTIN) and 545 (Users), four bytes each.
+ */
+function builtinUsersDescriptor(): string {
+  const head = Buffer.alloc(20);
+  head[0] = 1;
+  head.writeUInt16LE(0x8000, 2);
+  head.writeUInt32LE(20, 4);
+  head.writeUInt32LE(36, 8);
+  const sid = Buffer.alloc(16);
+  sid[0] = 1;
+  sid[1] = 2;
+  sid[7] = 5;
+  sid.writeUInt32LE(32, 8);
+  sid.writeUInt32LE(545, 12);
+  return Buffer.concat([head, sid, sid]).toString('base64');
+}
+
+/** The pax record every entry of a Windows layer carries. */
+export const WINDOWS_PAX: readonly (readonly [string, string])[] = Object.freeze([['MSWINDOWS.rawsd', builtinUsersDescriptor()] as const]);
+
+/** Mode of the two top directories (Windows ignores it; fixed so the bytes are). */
+const TOP_MODE = 0o755;
+
+/** The entries a Windows layer starts with, before anything of the walk: `Files/` and `Hives/`. */
+export function windowsTopEntries(mtime: Date): TarEntryHeader[] {
+  return [WINDOWS_FILES, WINDOWS_HIVES].map((name) => ({ name, type: 'directory', mode: TOP_MODE, uid: 0, gid: 0, size: 0, mtime, pax: WINDOWS_PAX }));
+}
+
+/** A walk entry's header as a Windows layer writes it: under `Files/`, with the security descriptor. */
+export function asWindowsEntry(h: TarEntryHeader): TarEntryHeader {
+  return { ...h, name: WINDOWS_FILES + h.name, pax: WINDOWS_PAX };
+}
+
+/** An image path of a Windows image: `C:\app`, `C:/app`, or rooted on the current drive (`\app`, `/app`). */
+const WINDOWS_PATH = /^(?:([A-Za-z]):)?[\\/]/;
+
+/** True when `dest` is written the Windows way: with a drive letter or a backslash at its root. */
+export function isWindowsStylePath(dest: string): boolean {
+  return /^[A-Za-z]:[\\/]/.test(dest) || dest.startsWith('\\');
+}
+
+/**
+ * A destination inside a Windows image (`C:\app`, `C:/app`, `\app`, `/app`) as the layer's own
+ * path form (`/app`), which the layer then puts under `Files/`. Only the system drive exists in a
+ * layer. Returns the message of what is wrong, or the path.
+ */
+export function windowsDestination(dest: string): { path: string } | { problem: string } {
+  const m = WINDOWS_PATH.exec(dest);
+  if (!m) return { problem: `destination "${dest}" must be an absolute path inside the image (C:\\app or /app)` };
+  if (m[1] && m[1].toUpperCase() !== 'C') return { problem: `destination "${dest}" is on drive ${m[1].toUpperCase()}:, and a Windows layer holds only the system drive (C:)` };
+  return { path: '/' + dest.slice(m[0].length).replace(/\\/g, '/') };
+}
