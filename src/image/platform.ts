@@ -134,10 +134,15 @@ export function selectPlatform(index: ImageIndex, want: Platform): Descriptor {
   return matches.find((d) => normVariant(arch, d.platform!.variant) === preferred) ?? matches[0]!;
 }
 
+/** True for a Windows platform (`undefined`: none named). */
+export function isWindows(p: Platform | undefined): boolean {
+  return p?.os.toLowerCase() === 'windows';
+}
+
 /**
  * True when an image built for `platform` may be a Windows one: a Windows platform, or 'all' (any
  * child of the base may be). Its paths may then be written `C:\app` (image/config.ts).
  */
 export function mayBeWindows(platform: Platform | 'all'): boolean {
-  return platform === 'all' || platform.os.toLowerCase() === 'windows';
+  return platform === 'all' || isWindows(platform);
 }

@@ -10,7 +10,7 @@ import { baseAnnotations, composeIndex, composeManifest, rewriteConfig, type Bas
 import { type LayerRecord, serializeConfig } from '../image/config.js';
 import { sha256Digest } from '../image/digest.js';
 import { configMediaTypeFor, layerMediaTypeFor } from '../image/mediatypes.js';
-import { platformMatches } from '../image/platform.js';
+import { isWindows, platformMatches } from '../image/platform.js';
 import type { Descriptor, ImageManifest, Platform } from '../image/types.js';
 import type { LayerResult } from '../layer/index.js';
 import { formatReference } from '../ref/reference.js';
@@ -36,7 +36,8 @@ export interface Composed {
 
 /** The configs composed from the announced diffIDs, and the diffIDs they were made from. */
 export interface EarlyConfigs {
-  diffIds: string[];
+  /** Per new layer; undefined for one no image gets (usedLayers). */
+  diffIds: (string | undefined)[];
   list: BuiltConfig[];
 }
 
@@ -51,9 +52,18 @@ export interface BuiltConfig {
   digest: string;
 }
 
-/** This platform's new layers, bottom to top: the shared ones and those qualified for it (by index). */
-export function layersFor(inputs: PushInputs, platform: Platform, have: (i: number) => boolean): number[] {
-  return inputs.layers.flatMap((l, i) => (have(i) && (!l.platform || platformMatches(l.platform, platform)) ? [i] : []));
+/**
+ * This platform's new layers, bottom to top (by index): the shared ones, those qualified for it,
+ * and of a layer planned once per OS family (--platform all) the variant for its OS.
+ */
+export function layersFor(inputs: PushInputs, platform: Platform, have: (i: number) => boolean = () => true): number[] {
+  const windows = isWindows(platform);
+  return inputs.layers.flatMap((l, i) => (have(i) && (!l.platform || platformMatches(l.platform, platform)) && (l.forWindows === undefined || l.forWindows === windows) ? [i] : []));
+}
+
+/** The new layers some image of `base` gets: every other one (a variant for an OS the base lacks) is never built. */
+export function usedLayers(inputs: PushInputs, base: ResolvedBase): Set<number> {
+  return new Set(base.images.flatMap((img) => layersFor(inputs, img.platform)));
 }
 
 /** The configs, one per platform image: they need the base and the new layers' diffIDs only (pure). */
@@ -72,7 +82,8 @@ export function composeConfigs(base: ResolvedBase, diffIds: readonly (string | u
  * earlier from the diffIDs the layers announced; the layers' final facts must agree with them.
  */
 export function composeStage(base: ResolvedBase, results: readonly (LayerResult | undefined)[], inputs: PushInputs, opts: PushOptions, configs?: EarlyConfigs): Composed {
-  const ids = results.map((r) => r?.diffId);
+  const used = usedLayers(inputs, base);
+  const ids = results.map((r, i) => (used.has(i) ? r?.diffId : undefined));
   if (configs && configs.diffIds.some((d, i) => d !== ids[i])) {
     const i = configs.diffIds.findIndex((d, k) => d !== ids[k]);
     throw new InputError(`${inputs.layers[i]!.label.name}: its source changed while it was being pushed (diffID ${configs.diffIds[i]} became ${ids[i]})`);

@@ -9,7 +9,7 @@ import { InputError, UsageError } from '../errors.js';
 import { checkConfigChanges } from '../image/config.js';
 import { parseFormat } from '../image/convert.js';
 import type { MediaFamily } from '../image/mediatypes.js';
-import { mayBeWindows, parsePlatform } from '../image/platform.js';
+import { isWindows, mayBeWindows, parsePlatform } from '../image/platform.js';
 import type { Platform } from '../image/types.js';
 import { epochFromEnv, hasContent, isWindowsStylePath, resolveLayerOptions, validateSources, windowsDestination, type LayerSource } from '../layer/index.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -19,7 +19,7 @@ import { CONNECTION_SHAPE } from '../registry/connect.js';
 import { checkJobs } from '../transfer/engine.js';
 import { BLOB_EVENTS_SHAPE } from '../transfer/types.js';
 import type { LayerJob } from './layer-everywhere.js';
-import { APP_LAYER } from './layer-upload.js';
+import { APP_LAYER, type LayerLabel } from './layer-upload.js';
 import type { PushOptions } from './options.js';
 
 /** One new layer to build, checked. */
@@ -28,6 +28,12 @@ export interface LayerPlan extends LayerJob {
   createdBy: string;
   /** Only this platform's image gets it. */
   platform?: Platform;
+  /**
+   * With --platform all, an unqualified layer is planned twice: true for the variant built for the
+   * base's Windows images, false for the one built for the others. The base decides which are used
+   * (compose-stage.ts, layersFor); an unused one is never built. Undefined: any image.
+   */
+  forWindows?: boolean;
   dest: string[];
 }
 
@@ -42,6 +48,8 @@ export interface PushInputs {
   layers: LayerPlan[];
   format?: MediaFamily;
   annotations?: Record<string, string>;
+  /** --chown was given: refused for a Windows image (checkBase), whose layers leave it out. */
+  chown?: boolean;
 }
 
 const LAYER_SOURCES: Shape = { list: { fields: { src: 'string', dest: 'string' }, required: ['src', 'dest'] } };
@@ -110,38 +118,45 @@ export async function checkInputs(opts: PushOptions): Promise<PushInputs> {
   // Per-platform layers build every platform of the base unless --platform says otherwise.
   const platformArg = opts.platform ?? (qualifiers.some((q) => q) ? 'all' : 'linux/amd64');
   const platform: Platform | 'all' = platformArg === 'all' ? 'all' : parsePlatform(platformArg);
-  // A layer is built in the format of the image it goes into: its qualifier's OS, else the push's.
-  // With 'all' it is a Linux layer; checkBase refuses it for a Windows image of the base.
-  const windowsFor = (q: Platform | undefined): boolean => isWindows(q ?? (platform === 'all' ? undefined : platform));
-  const layerOses = [...qualifiers.map(windowsFor), ...(opts.app?.length ? [windowsFor(undefined)] : [])];
-  if (opts.chown && layerOses.some((w) => w)) {
-    throw new UsageError('--chown sets a Linux owner, and a Windows image has none: its layer gives BUILTIN\\Users access to every file');
+  // A layer is built in the format of the images it goes into (layer/windows-layer.ts): its
+  // qualifier's OS, else the push's. With 'all', an unqualified layer is planned twice, once for
+  // the base's Windows images and once for the others; the base decides which are built.
+  const variants = (q: Platform | undefined): (boolean | undefined)[] => (q || platform !== 'all' ? [undefined] : [false, true]);
+  const definitelyWindows = (q: Platform | undefined): boolean => isWindows(q ?? (platform === 'all' ? undefined : platform));
+  if (opts.chown && [...qualifiers, ...(opts.app?.length ? [undefined] : [])].some(definitelyWindows)) {
+    throw new UsageError(CHOWN_WINDOWS);
   }
   const layers: LayerPlan[] = [];
+  const plan = async (given: readonly LayerSource[], what: string, q: Platform | undefined, label: LayerLabel, createdBy: string): Promise<void> => {
+    const dest = given.map((s) => s.dest);
+    for (const forWindows of variants(q)) {
+      const windows = forWindows ?? definitelyWindows(q);
+      if (forWindows === false) {
+        const winStyle = given.find((s) => typeof s.dest === 'string' && isWindowsStylePath(s.dest));
+        if (winStyle) throw new InputError(`${what}: with --platform all, write the destination as /…: the layer goes into the base's Linux and Windows images alike (/app is C:\\app in a Windows image); got "${winStyle.dest}"`);
+      }
+      const sources = layerSources(given, windows, what);
+      if (forWindows !== true) await checkLayerSources(sources, what, logger); // the same files either way
+      layers.push({
+        // A Windows layer has no Linux owner: --chown stays out of it (checkBase refuses it where it is used).
+        options: { sources, ...common, ...(windows ? { windows, chown: undefined } : {}) },
+        label: forWindows ? { name: `${label.name} (Windows)`, key: `${label.key}:windows` } : label,
+        createdBy,
+        platform: q,
+        dest,
+        ...(forWindows !== undefined ? { forWindows } : {}),
+      });
+    }
+  };
   for (const [i, spec] of (opts.layers ?? []).entries()) {
     const what = `--layer ${spec.platform ? spec.platform + '=' : ''}${spec.sources.map((s) => `${s.src}:${s.dest}`).join(' ')}`;
     if (spec.sources.length === 0) throw new InputError(`${what}: no source`);
-    const platform = qualifiers[i];
-    const windows = windowsFor(platform);
-    const sources = layerSources(spec.sources, windows, what);
-    await checkLayerSources(sources, what, logger);
     const n = i + 1;
-    const dest = spec.sources.map((s) => s.dest);
-    layers.push({
-      options: { sources, ...common, ...(windows ? { windows } : {}) },
-      label: { name: `layer ${n}`, key: `layer:${n}` },
-      createdBy: `regpush: layer ${dest.join(' ')}${spec.platform ? ` (${spec.platform})` : ''}`,
-      platform,
-      dest,
-    });
+    await plan(spec.sources, what, qualifiers[i], { name: `layer ${n}`, key: `layer:${n}` }, `regpush: layer ${spec.sources.map((s) => s.dest).join(' ')}${spec.platform ? ` (${spec.platform})` : ''}`);
   }
   if (opts.app?.length) {
-    const what = `--app ${opts.app.map((s) => `${s.src}:${s.dest}`).join(' ')}`;
-    const windows = windowsFor(undefined);
-    const sources = layerSources(opts.app, windows, what);
-    await checkLayerSources(sources, what, logger);
     // The app layer goes on top: its files win over a --layer's at the same path, and with --app alone the image is what it always was.
-    layers.push({ options: { sources, ...common, ...(windows ? { windows } : {}) }, label: APP_LAYER, createdBy: `regpush: added ${opts.app.map((s) => s.dest).join(' ')}`, dest: opts.app.map((s) => s.dest) });
+    await plan(opts.app, `--app ${opts.app.map((s) => `${s.src}:${s.dest}`).join(' ')}`, undefined, APP_LAYER, `regpush: added ${opts.app.map((s) => s.dest).join(' ')}`);
   }
   // The CLI and regpush.json check these with the flags; a library caller's are checked here.
   // Every platform of the base ('all') may be a Windows one: applyConfigChanges checks each
@@ -150,13 +165,12 @@ export async function checkInputs(opts: PushOptions): Promise<PushInputs> {
   const format = opts.format === undefined ? undefined : parseFormat(opts.format);
   const annotations = opts.annotations && Object.keys(opts.annotations).length ? checkAnnotations(opts.annotations) : undefined;
   if (annotations && format === 'docker') throw new UsageError('--annotation cannot go into a Docker v2 manifest (it has no annotations); use --format oci');
-  return { toRefs, fromRef, platform, jobs, mtime, layers, format, annotations };
+  return { toRefs, fromRef, platform, jobs, mtime, layers, format, annotations, ...(opts.chown ? { chown: true } : {}) };
 }
 
-/** True for a Windows platform. */
-function isWindows(p: Platform | undefined): boolean {
-  return p?.os.toLowerCase() === 'windows';
-}
+/** Why --chown and a Windows image do not go together. */
+export const CHOWN_WINDOWS = '--chown sets a Linux owner, and a Windows image has none: its layer gives BUILTIN\\Users access to every file';
+
 
 /**
  * The sources as the layer builder takes them. In a Windows image's layer a destination may be

@@ -55,13 +55,25 @@ export interface LayerJob {
 /** Layers built at once: each one's gzip already uses several cores, so two keep the pipes full without oversubscribing. */
 export const LAYERS_AT_ONCE = 2;
 
-/** Every layer to every target; per layer its facts (undefined when every target failed first). */
-export async function uploadLayersEverywhere(set: TargetSet, states: Map<TransferTarget, TargetState>, jobs: readonly LayerJob[], ctx: TransferContext, method?: UploadMethod): Promise<(LayerResult | undefined)[]> {
+/**
+ * Every layer to every target; per layer its facts (undefined when every target failed first, or
+ * when `needed` says no image gets it: a layer planned for an OS the base turned out to lack).
+ */
+export async function uploadLayersEverywhere(
+  set: TargetSet,
+  states: Map<TransferTarget, TargetState>,
+  jobs: readonly LayerJob[],
+  ctx: TransferContext,
+  method?: UploadMethod,
+  needed?: (i: number) => Promise<boolean> | undefined,
+): Promise<(LayerResult | undefined)[]> {
   const out: (LayerResult | undefined)[] = new Array(jobs.length).fill(undefined);
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < jobs.length && !ctx.signal?.aborted) {
       const i = next++;
+      const wanted = needed?.(i);
+      if (wanted && !(await wanted)) continue;
       out[i] = await uploadLayerEverywhere(set, states, i, jobs[i]!, ctx, method);
     }
   };

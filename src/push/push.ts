@@ -31,8 +31,8 @@ import { SpareSession } from '../transfer/spare-session.js';
 import { TargetSet, TransferRun, type ManifestToWrite, type TransferTarget } from '../transfer/engine.js';
 import { oneTargetPerRepository } from '../transfer/target-list.js';
 import type { RepoEndpoint } from '../transfer/types.js';
-import { composeConfigs, composeStage, topDigestOf, type Composed, type EarlyConfigs } from './compose-stage.js';
-import { checkInputs, tagRule, type LayerPlan, type PushInputs } from './inputs.js';
+import { composeConfigs, composeStage, layersFor, topDigestOf, usedLayers, type Composed, type EarlyConfigs } from './compose-stage.js';
+import { CHOWN_WINDOWS, checkInputs, tagRule, type LayerPlan, type PushInputs } from './inputs.js';
 import { LAYERS_AT_ONCE, uploadLayersEverywhere, type TargetState } from './layer-everywhere.js';
 import { HEAD_START_BYTES, LayerHeadStart } from './layer-head-start.js';
 import { APP_LAYER, SMALL_LAYER_BYTES } from './layer-upload.js';
@@ -141,7 +141,8 @@ function startLayersEarly(set: TargetSet, source: RepoEndpoint | undefined, inpu
   if (dryRun || inputs.layers.length === 0) return inputs;
   const bound = set.list.some((t) => layerBound(source, t));
   const top = inputs.layers.length - 1;
-  const early = (i: number): boolean => (bound ? i < LAYERS_AT_ONCE : top > 0 && i === top);
+  // Not a layer planned once per OS family: which of its variants is built waits for the base.
+  const early = (i: number): boolean => inputs.layers[i]!.forWindows === undefined && (bound ? i < LAYERS_AT_ONCE : top > 0 && i === top);
   const limit = bound ? HEAD_START_BYTES : SMALL_LAYER_BYTES;
   return {
     ...inputs,
@@ -189,18 +190,24 @@ async function resolveStage(run: TransferRun, set: TargetSet, states: Map<Transf
   basePromise.catch(() => undefined); // awaited below; the probes must not make it "unhandled" first
   // What this push would write with given layers: the warm path compares it with the tag's digest.
   const same: SameImageCheck = {
-    layersOf: (p) => layers.flatMap((l, i) => (!l.platform || platformMatches(l.platform, p) ? [i] : [])),
+    layersOf: (p) => layersFor(inputs, p),
     topDigest: (base, results) => topDigestOf(composeStage(base, results, inputs, opts)),
   };
+  // A layer planned once per OS family (--platform all) waits for the base to say which of its
+  // variants some image gets; the other is never built or hashed (its files may not even suit that
+  // OS: a symlink, in a Windows layer), and its diffID is known to be none at once.
+  const used = layers.some((l) => l.forWindows !== undefined) ? basePromise.then((b) => usedLayers(inputs, b), () => new Set<number>()) : undefined;
+  void used?.then((u) => layers.forEach((_, i) => u.has(i) || board.set(i, undefined)));
+  const needed = used && ((i: number) => (layers[i]!.forWindows === undefined ? undefined : used.then((u) => u.has(i))));
   // A layer whose build ahead has completed already knows its diffID: no second pass over its files.
   const diffIdsOf: DiffIdOf[] = layers.map((l, i) =>
-    once(() => {
+    once(async () => {
+      const wanted = needed?.(i);
+      if (wanted && !(await wanted)) return undefined;
       const built = l.headStart?.built;
-      const pass = built ? Promise.resolve({ diffId: built.diffId, uncompressedSize: built.uncompressedSize }) : computeDiffId({ ...l.options, signal: run.signal });
-      return pass.then((r) => {
-        board.set(i, r.diffId);
-        return r;
-      });
+      const r = built ? { diffId: built.diffId, uncompressedSize: built.uncompressedSize } : await computeDiffId({ ...l.options, signal: run.signal });
+      board.set(i, r.diffId);
+      return r;
     }),
   );
   const probes = Promise.all(
@@ -248,7 +255,7 @@ async function resolveStage(run: TransferRun, set: TargetSet, states: Map<Transf
   );
   const layerUploads: Promise<(LayerResult | undefined)[]> =
     layers.length && !opts.dryRun
-      ? probes.then(() => (run.signal.aborted ? [] : uploadLayersEverywhere(set, states, layers, run.ctx, opts.layerUpload)))
+      ? probes.then(() => (run.signal.aborted ? [] : uploadLayersEverywhere(set, states, layers, run.ctx, opts.layerUpload, needed)))
       : Promise.resolve([]);
   layerUploads.catch(() => undefined); // awaited with the blobs; an early failure elsewhere must not leave it unhandled
   const early = opts.dryRun ? undefined : sendConfigsEarly(set, states, basePromise, layerUploads, board, inputs, opts);
@@ -356,21 +363,21 @@ function checkBase(base: ResolvedBase, inputs: PushInputs, logger: Logger): { ba
 /**
  * Each new layer is in the format of every image it goes into: a Windows image reads only a layer
  * laid out for Windows (layer/windows-layer.ts), and a Linux one only a plain root. The format
- * follows --platform (or the layer's own platform), so it is wrong where the base turns out
- * otherwise: a single Windows image with no --platform, or --platform all over Windows children.
- * Refused then, before any config or manifest is written.
+ * follows the layer's platform, else --platform (with --platform all each unqualified layer has a
+ * variant per OS family), so it is wrong only where the base turns out otherwise than --platform
+ * said: a single Windows image with no --platform. Refused then, before any config or manifest is
+ * written; so is --chown where a Windows image gets a layer.
  */
 function checkLayerFormats(base: ResolvedBase, inputs: PushInputs): void {
   for (const img of base.images) {
     const windows = img.platform.os.toLowerCase() === 'windows';
     for (const l of inputs.layers) {
       if (l.platform && !platformMatches(l.platform, img.platform)) continue;
+      if (l.forWindows !== undefined && l.forWindows !== windows) continue; // the other variant goes there
+      if (windows && inputs.chown) throw new UsageError(`the base has a ${formatPlatform(img.platform)} image: ${CHOWN_WINDOWS}`);
       if ((l.options.windows === true) === windows) continue;
       const it = formatPlatform(img.platform);
       const what = l.label === APP_LAYER ? 'the app layer' : `--layer ${l.dest.join(' ')}`;
-      if (inputs.platform === 'all') {
-        throw new InputError(`--platform all: the base has a ${it} image, and ${what} is built for Linux: one layer cannot serve Windows and Linux; push each OS with its --platform (e.g. --platform ${it}), or give each --layer its platform`);
-      }
       throw new InputError(`the base is a ${it} image, and ${what} is built for ${windows ? 'Linux' : 'Windows'}: give --platform ${it}`);
     }
   }
@@ -402,8 +409,9 @@ function sendConfigsEarly(set: TargetSet, states: Map<TransferTarget, TargetStat
     () => inputs.layers.forEach((_, i) => board.set(i, undefined)),
   );
   const configs = Promise.all([base, board.all()]).then(([b, ids]): EarlyConfigs | undefined => {
-    if (ids.some((d) => d === undefined)) return undefined;
-    const diffIds = ids as string[];
+    const used = usedLayers(inputs, b);
+    const diffIds = ids.map((d, i) => (used.has(i) ? d : undefined));
+    if ([...used].some((i) => diffIds[i] === undefined)) return undefined;
     return { diffIds, list: composeConfigs(b, diffIds, inputs, opts) };
   });
   configs.catch(() => undefined); // awaited by `sent` and after the transfer

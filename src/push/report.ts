@@ -10,7 +10,7 @@ import { hashLayer, type LayerResult } from '../layer/index.js';
 import { formatReference } from '../ref/reference.js';
 import { TargetSet, type TransferRun, type TransferTarget } from '../transfer/engine.js';
 import type { BlobReport } from '../transfer/types.js';
-import { composeStage } from './compose-stage.js';
+import { composeStage, usedLayers } from './compose-stage.js';
 import type { PushInputs } from './inputs.js';
 import type { TargetState } from './layer-everywhere.js';
 import type { PushLayerReport, PushOptions, PushResult, PushTargetReport, PushTargetResult } from './options.js';
@@ -93,7 +93,8 @@ export async function dryRunReport(run: TransferRun, set: TargetSet, states: Map
   const first = set.list[0]!;
   if (first.failed) throw first.failed;
   const state = states.get(first)!;
-  const results = await Promise.all(inputs.layers.map((l, i) => state.reusable[i] ?? hashLayer({ ...l.options, signal: run.signal })));
+  const used = usedLayers(inputs, resolved.base); // a variant for an OS the base lacks is not built
+  const results = await Promise.all(inputs.layers.map((l, i) => (used.has(i) ? (state.reusable[i] ?? hashLayer({ ...l.options, signal: run.signal })) : undefined)));
   const composed = composeStage(resolved.base, results, inputs, opts);
   const planned = (t: TransferTarget): BlobReport[] => set.plannedReports(t, resolved.baseBlobs);
   const layers = layerReports(inputs, results, state, true);

@@ -44,11 +44,11 @@ export interface ReuseFound {
  */
 export interface SameImageCheck {
   layersOf(platform: Platform): number[];
-  topDigest(base: ResolvedBase, layers: readonly LayerResult[]): string;
+  topDigest(base: ResolvedBase, layers: readonly (LayerResult | undefined)[]): string;
 }
 
-/** A layer's diffID and tar size; callers share one computation between targets. */
-export type DiffIdOf = () => Promise<{ diffId: string; uncompressedSize: number }>;
+/** A layer's diffID and tar size (undefined: a layer no image gets, never built); callers share one computation between targets. */
+export type DiffIdOf = () => Promise<{ diffId: string; uncompressedSize: number } | undefined>;
 
 /** Memoises `f`: the first call starts it, later calls share its promise. */
 export function once<T>(f: () => Promise<T>): () => Promise<T> {
@@ -150,7 +150,9 @@ export async function findReusableLayers(
     });
     const layers = await Promise.all(
       mine.map(async (m, i): Promise<LayerResult | undefined> => {
-        const { diffId, uncompressedSize } = await m;
+        const mineNow = await m;
+        if (!mineNow) return undefined; // a layer no image gets
+        const { diffId, uncompressedSize } = mineNow;
         const found = byDiffId.get(diffId);
         if (!found) return undefined;
         log.info(`layer ${i + 1} unchanged (diffID ${diffId}); reusing ${found.digest}`);
@@ -182,7 +184,7 @@ async function sameImage(
   resolved: ResolvedBase,
   images: readonly ImageManifest[],
   platforms: readonly (Platform | undefined)[],
-  mine: readonly Promise<{ diffId: string; uncompressedSize: number }>[],
+  mine: readonly Promise<{ diffId: string; uncompressedSize: number } | undefined>[],
   tagDigest: string,
   same: SameImageCheck,
 ): Promise<ReuseFound | undefined> {
@@ -201,8 +203,10 @@ async function sameImage(
       layers[i] = { digest: d.digest, diffId: ids[i]!.diffId, size: d.size, uncompressedSize: ids[i]!.uncompressedSize, entries: 0 };
     }
   }
-  if (layers.some((l) => l === undefined)) return undefined;
-  if (same.topDigest(resolved, layers as LayerResult[]) !== tagDigest) return undefined;
+  // Every layer some image gets is matched (a variant for an OS the base lacks goes nowhere: --platform all).
+  const used = new Set(resolved.images.flatMap((b) => same.layersOf(b.platform)));
+  if ([...used].some((i) => layers[i] === undefined)) return undefined;
+  if (same.topDigest(resolved, layers) !== tagDigest) return undefined;
   return { layers, present: namedBlobs(images), tagDigest, same: true };
 }
 

@@ -395,6 +395,31 @@ test('a Windows image: its layer is laid out for Windows (Files/, Hives/, a desc
   await tagAbsent(R.anon2.host, `${run}/winapp`, '2');
 });
 
+test('--platform all over a Linux and Windows index: the Linux child gets a plain layer and the Windows child the same files under Files/, as umoci reads them; a re-run writes nothing', async (t) => {
+  // A two-OS base from scratch: a busybox-free Linux child and a Windows child.
+  const base = imageRef(R.anon2, `${run}/twoos:1`);
+  const b = await runCli(['push', '--from', 'scratch', '--to', base, '--layer', `linux/amd64=${oneFile('os.txt', 'linux\n')}:/`, '--layer', `windows/amd64=${oneFile('os.txt', 'windows\n')}:C:\\`]);
+  assert.equal(b.code, 0, b.stderr);
+  const to = imageRef(R.anon2, `${run}/twoos-app:1`);
+  const app = oneFile('App.dll', 'portable\n');
+  const r = await runCli(['push', '--json', '--from', base, '--to', to, '--platform', 'all', '--app', app, '--workdir', '/app']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout).layers.map((l: { name: string }) => l.name), ['app layer', 'app layer (Windows)']);
+  const linuxRoot = await umociRawUnpack(await skopeoCopyToLayout(to, undefined, { os: 'linux', arch: 'amd64' }));
+  assert.equal(readFileSync(join(linuxRoot, 'app', 'App.dll'), 'utf8'), 'portable\n');
+  assert.equal(readFileSync(join(linuxRoot, 'os.txt'), 'utf8'), 'linux\n');
+  const windowsRoot = await umociRawUnpack(await skopeoCopyToLayout(to, undefined, { os: 'windows', arch: 'amd64' }));
+  assert.equal(readFileSync(join(windowsRoot, 'Files', 'app', 'App.dll'), 'utf8'), 'portable\n');
+  assert.equal(readFileSync(join(windowsRoot, 'Files', 'os.txt'), 'utf8'), 'windows\n');
+  // The Linux child's config says /app; the Windows child's too (the same path: C:\app there).
+  assert.equal((await skopeoInspect(to, { raw: true, config: true, os: 'windows', arch: 'amd64' })).json.config.WorkingDir, '/app');
+  // Unchanged: nothing written again.
+  const again = await runCli(['push', '--from', base, '--to', to, '--platform', 'all', '--app', app, '--workdir', '/app']);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stderr, /already holds this very image/);
+  t.diagnostic('both children of one index, each with its own layer format');
+});
+
 test('healthcheck, stop signal and exec-form JSON land in the config; a spaced single value warns; shell forms', async () => {
   const to = imageRef(R.anon2, `${run}/hc:1`);
   const r = await runCli(['push', '--json', '--from', imageRef(R.anon, 'base/busybox:oci'), '--to', to, '--app', oneFile('a.txt', 'a\n'),

@@ -2,12 +2,13 @@
 // set-aside of a failing target, dry runs. Only what the request log and the stored state show.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { extract } from 'tar-stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { push, type PushResult, type RegpushError } from '../../src/index.js';
+import { hashLayer } from '../../src/layer/index.js';
 import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
 
 const fake = fakeRegistryPool();
@@ -475,7 +476,7 @@ test('push for a Windows image builds its layer the Windows way: under Files/ wi
   assert.notEqual(again.digest, r.digest);
 });
 
-test('a layer built for Linux never goes into a Windows image: a single Windows base without --platform, "all" over a Windows child, a Windows path in a Linux image, --chown: E_INPUT / E_USAGE, no manifest', async () => {
+test('a layer built for Linux never goes into a Windows image: a single Windows base without --platform, a Windows path in a Linux image, --chown: E_INPUT / E_USAGE, no manifest', async () => {
   const reg = await fake();
   reg.seedImage('base/win', { tags: ['ltsc'], platform: { os: 'windows', architecture: 'amd64' } });
   const linux = reg.seedImage('base/mixed', { platform: { os: 'linux', architecture: 'amd64' } });
@@ -489,13 +490,62 @@ test('a layer built for Linux never goes into a Windows image: a single Windows 
     assert.equal(reg.manifest('app', '1'), undefined, 'no manifest');
   };
   await refused({ ...opts, from: reg.ref('base/win:ltsc') }, 'E_INPUT', /^the base is a windows\/amd64 image, and the app layer is built for Linux: give --platform windows\/amd64$/);
-  await refused({ ...opts, from: reg.ref('base/mixed:1'), platform: 'all' }, 'E_INPUT', /^--platform all: the base has a windows\(10\.0\.20348\.2340\)\/amd64 image, and the app layer is built for Linux/);
+  await refused({ ...opts, from: reg.ref('base/mixed:1'), platform: 'all', app: [{ src: opts.app[0]!.src, dest: 'C:\\app' }] }, 'E_INPUT', /with --platform all, write the destination as \/…: the layer goes into the base's Linux and Windows images alike/);
+  await refused({ ...opts, from: reg.ref('base/mixed:1'), platform: 'all', chown: { uid: 1000, gid: 1000 } }, 'E_USAGE', /^the base has a windows\(10\.0\.20348\.2340\)\/amd64 image: --chown sets a Linux owner/);
   await refused({ ...opts, from: reg.ref('base/mixed:1'), app: [{ src: opts.app[0]!.src, dest: 'C:\\app' }] }, 'E_INPUT', /destination "C:\\app" is a Windows path, and this layer goes into a Linux image/);
   await refused({ ...opts, from: reg.ref('base/win:ltsc'), platform: 'windows/amd64', chown: { uid: 1000, gid: 1000 } }, 'E_USAGE', /^--chown sets a Linux owner, and a Windows image has none/);
   await refused({ ...opts, from: reg.ref('base/win:ltsc'), platform: 'windows/amd64', app: [{ src: opts.app[0]!.src, dest: 'D:\\app' }] }, 'E_INPUT', /is on drive D:, and a Windows layer holds only the system drive/);
   // Each OS pushed with its own --platform works.
   await push({ ...opts, from: reg.ref('base/mixed:1'), platform: 'windows/amd64' });
   assert.ok(reg.manifest('app', '1'));
+});
+
+test('--platform all over a Linux and Windows index: each image gets the layer in its own format, an unchanged re-push writes nothing; over a Linux-only base the Windows variant is never built', async () => {
+  const reg = await fake();
+  const linux = reg.seedImage('base/mixed', { platform: { os: 'linux', architecture: 'amd64' } });
+  const windows = reg.seedImage('base/mixed', { platform: { os: 'windows', architecture: 'amd64', 'os.version': '10.0.20348.2340' } });
+  reg.seedIndex('base/mixed', [linux, windows], { tags: ['1'] });
+  reg.seedImage('base/node', { tags: ['20'] });
+  const app = appDir();
+  const opts = { platform: 'all', app, config: { workdir: '/app' }, ...fakeLibraryOptions(reg) };
+  const r = await push({ ...opts, from: reg.ref('base/mixed:1'), to: reg.ref('app:1') });
+  const top = JSON.parse(reg.manifest('app', '1')!.bytes.toString('utf8')) as { manifests: { digest: string; platform: { os: string } }[] };
+  const topLayerOf = async (os: string) => {
+    const layers = manifestLayers(reg, 'app', top.manifests.find((m) => m.platform.os === os)!.digest);
+    return layerEntries(reg.blob('app', layers.at(-1)!)!);
+  };
+  const onLinux = await topLayerOf('linux');
+  assert.deepEqual(onLinux.map((e) => e.name), ['app/', 'app/server.js']);
+  assert.ok(onLinux.every((e) => e.rawsd === undefined));
+  const onWindows = await topLayerOf('windows');
+  assert.deepEqual(onWindows.map((e) => e.name), ['Files/', 'Hives/', 'Files/app/', 'Files/app/server.js']);
+  assert.ok(onWindows.every((e) => e.rawsd));
+  assert.deepEqual(r.layers!.map((l) => l.name), ['app layer', 'app layer (Windows)']);
+  // Unchanged: the same digest, nothing written.
+  reg.clearLog();
+  const again = await push({ ...opts, from: reg.ref('base/mixed:1'), to: reg.ref('app:1') });
+  assert.equal(again.digest, r.digest);
+  // (The upload session opened beside the tag's GET, the base being in this registry, is cancelled: a POST and a DELETE.)
+  assert.deepEqual(reg.requests().filter((q) => q.method === 'PUT' || q.method === 'PATCH'), [], 'nothing written');
+  // A Linux-only base: one layer, and the Windows variant's blob is nowhere.
+  const winDigest = (await hashLayer({ sources: app, windows: true })).digest;
+  const lin = await push({ ...opts, from: reg.ref('base/node:20'), to: reg.ref('lin:1'), chown: { uid: 1000, gid: 1000 } });
+  assert.deepEqual(lin.layers!.map((l) => l.name), ['app layer']);
+  assert.equal(reg.blob('lin', winDigest), undefined);
+  assert.equal(reg.blob('app', winDigest) !== undefined, true, 'the Windows variant went where a Windows image needed it');
+  // A symlink suits a Linux layer only: over the Linux-only base the Windows variant is not even
+  // hashed, so a re-run is found unchanged; over the two-OS base it is E_INPUT, nothing written.
+  const linked = appDir('linked\n');
+  symlinkSync('server.js', join(linked[0]!.src, 'link.js'));
+  const withLink = { ...opts, app: linked, from: reg.ref('base/node:20'), to: reg.ref('lin:2') };
+  await push(withLink);
+  reg.clearLog();
+  await push(withLink);
+  assert.deepEqual(reg.requests().filter((q) => q.method === 'PUT' || q.method === 'PATCH'), [], 'the re-run wrote nothing');
+  const err = await push({ ...withLink, from: reg.ref('base/mixed:1'), to: reg.ref('app:3') }).then(() => undefined, (e: RegpushError) => e);
+  assert.equal(err?.code, 'E_INPUT', String(err));
+  assert.match(err!.message, /^\/app\/link\.js is a symbolic link, which a Windows layer cannot hold/);
+  assert.equal(reg.manifest('app', '3'), undefined);
 });
 
 test('a push aborted while its largest base layer, started early, waits for the source: every session cancelled before push() reports', async () => {
