@@ -128,9 +128,14 @@ export class MirroredClient implements RegistryClient {
     return this.upstream.ready();
   }
 
-  /** The registry's own answer: a GET a mirror cannot serve falls through to it. */
-  countsPulls(): boolean {
-    return this.upstream.countsPulls?.() ?? true;
+  /**
+   * The registry's own answer, since a GET a mirror cannot serve falls through to it; and true
+   * where a mirror the GET would go to first counts pulls itself (it has sent rate-limit headers
+   * in this run): its limit is spent by the read as well.
+   */
+  countsPulls(repo: string): boolean {
+    if (this.upstream.countsPulls?.(repo) ?? true) return true;
+    return this.routes(repo).some((m) => !this.health.isDown(m.name) && (m.client.countsPulls?.(m.repo) ?? true));
   }
 
   /** Reachability of the registry itself (what login and early checks mean by it). */

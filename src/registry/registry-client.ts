@@ -84,12 +84,13 @@ export interface RegistryClient {
   /** Calls `fn` once, when a tag is first seen absent where none was seen present (optional). */
   whenTagAbsent?(fn: () => void): void;
   /**
-   * True when a manifest GET here may be counted against a pull limit (optional; absent counts as
-   * true): Docker Hub counts each GET, never a HEAD, and a registry that has sent rate-limit
-   * headers in this run announces a limit of its own. Where it is false a copy reads a manifest
-   * with a GET at once rather than HEAD first (one round trip less, and no pull spared to lose).
+   * True when a manifest GET of `repo` here may be counted against a pull limit (optional; absent
+   * counts as true): Docker Hub counts each GET, never a HEAD, and a registry that has sent
+   * rate-limit headers in this run announces a limit of its own; read through mirrors, so does a
+   * mirror of `repo` that has. Where it is false a copy reads a manifest with a GET at once rather
+   * than HEAD first (one round trip less, and no pull spared to lose).
    */
-  countsPulls?(): boolean;
+  countsPulls?(repo: string): boolean;
   /** HEAD a manifest by tag or digest; undefined when absent. A HEAD is not a pull on Docker Hub. */
   headManifest(repo: string, ref: string): Promise<ManifestHead | undefined>;
   /** GET a manifest's exact bytes. */

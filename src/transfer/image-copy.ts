@@ -69,7 +69,7 @@ export async function copyImage(set: TargetSet, source: RepoEndpoint, ref: strin
   // its own HEAD before the source's manifest is asked for (one round trip less on a cold copy).
   // An unchanged re-run then reads one manifest of a few kilobytes instead of a HEAD: the same
   // round trip.
-  const topRead = check && opts.pulls === undefined && source.client.countsPulls?.() === false ? source.client.getManifest(source.repo, ref) : undefined;
+  const topRead = check && opts.pulls === undefined && source.client.countsPulls?.(source.repo) === false ? source.client.getManifest(source.repo, ref) : undefined;
   topRead?.catch(() => undefined); // awaited below; a target's failure may end the copy first
   // One spare connection to the source beside the first read's: a target that lacks a tag has the
   // source manifest (HEAD first) or its children (GET first) read while that first request may

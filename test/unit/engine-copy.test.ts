@@ -237,6 +237,23 @@ test('a source that has sent rate-limit headers in this run counts pulls: the ta
   assert.equal(src.count({ kind: 'manifest', method: 'HEAD' }), 2);
 });
 
+test('a mirror that has sent rate-limit headers in this run counts pulls for its registry: read through it, the tags after the first are HEADed first', async () => {
+  const src = await fake();
+  const mirror = await fake({ rateLimit: { limit: 100, remaining: 100 } });
+  const dst = await fake();
+  for (const tag of ['a', 'b', 'c']) src.seedImage('base/app', { tags: [tag] });
+  // The mirror holds the same images (a pull-through cache that has seen them).
+  await copy({ from: src.ref('base/app'), to: [mirror.ref('base/app')], allTags: true, ...fakeLibraryOptions(src, mirror) });
+  const opts = { from: src.ref('base/app'), to: [dst.ref('app')], allTags: true, images: 1, mirrors: { [src.host]: [mirror.host] }, ...fakeLibraryOptions(src, mirror, dst) };
+  await copy(opts);
+  mirror.clearLog();
+  const again = await copy(opts);
+  assert.deepEqual(again.targets[0]!.tagsUnchanged, ['a', 'b', 'c']);
+  // The first tag's GET brings the mirror's headers; the registry itself sent none.
+  assert.equal(mirror.count({ kind: 'manifest', method: 'GET' }), 1, 'one pull at the mirror: the first tag\'s');
+  assert.equal(mirror.count({ kind: 'manifest', method: 'HEAD' }), 2);
+});
+
 test('--all-tags with two tags on one image: its blobs are read once, the second tag skips them', async () => {
   const [src, dst] = [await fake(), await fake()];
   const img = src.seedImage('base/app', { tags: ['1', 'latest'] });
