@@ -33,6 +33,26 @@ export async function hasContent(sources: LayerSource[], logger: Logger = silent
   return false;
 }
 
+/**
+ * The first symlink the layer would hold (its layer path, "app/l.txt"), or undefined: a Windows
+ * layer cannot hold one (windows-layer.ts), and push says so before any request rather than once
+ * the build meets it. A walk of names and types only; no file is opened.
+ */
+export async function firstSymlink(sources: LayerSource[], logger: Logger = silentLogger, signal?: AbortSignal): Promise<string | undefined> {
+  let found: string | undefined;
+  try {
+    await walkSources(sources, { logger, signal }, async (e) => {
+      if (e.kind === 'symlink') {
+        found = e.name;
+        throw new Found();
+      }
+    });
+  } catch (err) {
+    if (!(err instanceof Found)) throw err;
+  }
+  return found;
+}
+
 /** True when `name` ("app/") is the destination directory of one of the sources, spelled as the walk spells it ("/srv/./" is "srv/"). */
 function isDestination(name: string, sources: LayerSource[]): boolean {
   return sources.some((s) => `${normaliseDest(s.dest).name}/` === name);

@@ -21,7 +21,7 @@ import { fsInputError, validateSources } from './sources.js';
 import { checkAborted, fileMode, walkSources, type WalkEntry } from './walk.js';
 import { END_OF_ARCHIVE, entryHeaderBytes, padding, type TarEntryHeader } from './tar-header.js';
 import { DiffIdHash, HASH_WORKER_MIN_LANES } from './hash-worker.js';
-import { asWindowsEntry, windowsTopEntries } from './windows-layer.js';
+import { asWindowsEntry, windowsSymlinkRefused, windowsTopEntries } from './windows-layer.js';
 
 /** What the tar stage learned; complete once its generator has returned. */
 export interface TarStats {
@@ -126,7 +126,7 @@ function plainHeaderOf(cfg: LayerConfig, e: WalkEntry, file?: OpenFile): TarEntr
   const gid = owned ? cfg.gid : 0;
   if (e.kind === 'directory') return { name: e.name, type: 'directory', mode: e.mode, uid, gid, size: 0, mtime: cfg.mtime };
   if (e.kind === 'symlink') {
-    if (cfg.windows) throw new InputError(`/${e.name} is a symbolic link, which a Windows layer cannot hold (regpush writes no reparse points); replace it with the file or exclude it in .dockerignore`, { details: { path: `/${e.name}` } });
+    if (cfg.windows) throw windowsSymlinkRefused(e.name);
     return { name: e.name, type: 'symlink', mode: SYMLINK_MODE, uid, gid, size: 0, mtime: cfg.mtime, linkname: e.target };
   }
   return { name: e.name, type: 'file', mode: file!.mode, uid, gid, size: file!.size, mtime: cfg.mtime };

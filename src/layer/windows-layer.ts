@@ -19,6 +19,7 @@
  * entry can only carry with more `MSWINDOWS.*` records (and privileges to create them) that
  * regpush does not write.
  */
+import { InputError } from '../errors.js';
 import type { TarEntryHeader } from './tar-header.js';
 
 /** The top directory of the system drive's files in a Windows layer. */
@@ -46,6 +47,11 @@ function builtinUsersDescriptor(): string {
   sid.writeUInt32LE(32, 8);
   sid.writeUInt32LE(545, 12);
   return Buffer.concat([head, sid, sid]).toString('base64');
+}
+
+/** The refusal of a symlink at layer path `name` ("app/l.txt") in a Windows layer: the build and the check before it say the same. */
+export function windowsSymlinkRefused(name: string): InputError {
+  return new InputError(`/${name} is a symbolic link, which a Windows layer cannot hold (regpush writes no reparse points); replace it with the file or exclude it in .dockerignore`, { details: { path: `/${name}` } });
 }
 
 /** The pax record every entry of a Windows layer carries. */

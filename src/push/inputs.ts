@@ -11,7 +11,7 @@ import { parseFormat } from '../image/convert.js';
 import type { MediaFamily } from '../image/mediatypes.js';
 import { isWindows, mayBeWindows, parsePlatform } from '../image/platform.js';
 import type { Platform } from '../image/types.js';
-import { epochFromEnv, hasContent, isWindowsStylePath, resolveLayerOptions, validateSources, windowsDestination, type LayerSource } from '../layer/index.js';
+import { epochFromEnv, firstSymlink, hasContent, isWindowsStylePath, resolveLayerOptions, validateSources, windowsDestination, windowsSymlinkRefused, type LayerSource } from '../layer/index.js';
 import { silentLogger, type Logger } from '../log.js';
 import { checkTag, parseReference, type ImageReference } from '../ref/reference.js';
 import { checkOptions, STRINGS, type Shape } from '../options-check.js';
@@ -137,6 +137,12 @@ export async function checkInputs(opts: PushOptions): Promise<PushInputs> {
       }
       const sources = layerSources(given, windows, what);
       if (forWindows !== true) await checkLayerSources(sources, what, logger); // the same files either way
+      // A symlink ends a Windows layer's build: said now, before any request. The variant of
+      // --platform all is checked once the base shows it is used (its build meets it then).
+      if (windows && forWindows === undefined) {
+        const link = await firstSymlink(sources, logger);
+        if (link !== undefined) throw windowsSymlinkRefused(link);
+      }
       layers.push({
         // A Windows layer has no Linux owner: --chown stays out of it (checkBase refuses it where it is used).
         options: { sources, ...common, ...(windows ? { windows, chown: undefined } : {}) },

@@ -500,6 +500,18 @@ test('a layer built for Linux never goes into a Windows image: a single Windows 
   assert.ok(reg.manifest('app', '1'));
 });
 
+test('a symlink among the sources of a Windows layer is E_INPUT naming it before any request', async () => {
+  const reg = await fake();
+  reg.seedImage('base/win', { tags: ['ltsc'], platform: { os: 'windows', architecture: 'amd64' } });
+  const app = appDir();
+  symlinkSync('server.js', join(app[0]!.src, 'link.js'));
+  reg.clearLog();
+  const err = await push({ from: reg.ref('base/win:ltsc'), to: reg.ref('app:1'), platform: 'windows/amd64', app, ...fakeLibraryOptions(reg) }).then(() => undefined, (e: RegpushError) => e);
+  assert.equal(err?.code, 'E_INPUT', String(err));
+  assert.equal(err!.message, '/app/link.js is a symbolic link, which a Windows layer cannot hold (regpush writes no reparse points); replace it with the file or exclude it in .dockerignore');
+  assert.deepEqual(reg.requests(), [], 'no request');
+});
+
 test('--platform all over a Linux and Windows index: each image gets the layer in its own format, an unchanged re-push writes nothing; over a Linux-only base the Windows variant is never built', async () => {
   const reg = await fake();
   const linux = reg.seedImage('base/mixed', { platform: { os: 'linux', architecture: 'amd64' } });
