@@ -88,7 +88,7 @@ export type ConfigFlags = InferredArgs<typeof configFlags>;
 
 /**
  * Validates the config flags and builds ConfigChanges. `windows`: the image may be a Windows one
- * (mayBeWindows of the push's platform), whose paths may be `C:\\app` and whose user names may hold
+ * (mayBeWindows of the push's platform), whose paths may be `C:\app` and whose user names may hold
  * spaces; the push checks each config against its own OS again once the base is read.
  */
 export function configChangesFromFlags(f: ConfigFlags, warn?: (msg: string) => void, windows = false): ConfigChanges {

@@ -23,7 +23,7 @@ export { parseAppFlag, validateSources } from './sources.js';
 export { epochFromEnv, resolveLayerOptions } from './options.js';
 /** Lane defaults and thread-pool sizing, for a host program that sizes UV_THREADPOOL_SIZE itself (as the CLI does). */
 export { chooseLanes, defaultLanes, MAX_LANES, poolSizeFor, poolSizeFromEnv, type LaneChoice } from './lanes.js';
-/** Destinations written the Windows way (C:\\app), for push's layers of a Windows image. */
+/** Destinations written the Windows way (C:\app), for push's layers of a Windows image. */
 export { isWindowsStylePath, windowsDestination, windowsSymlinkRefused } from './windows-layer.js';
 /** Whether sources hold anything once .dockerignore is applied (an empty --layer is refused). */
 export { firstSymlink, hasContent } from './content.js';

@@ -177,10 +177,9 @@ export async function checkInputs(opts: PushOptions): Promise<PushInputs> {
 /** Why --chown and a Windows image do not go together. */
 export const CHOWN_WINDOWS = '--chown sets a Linux owner, and a Windows image has none: its layer gives BUILTIN\\Users access to every file';
 
-
 /**
  * The sources as the layer builder takes them. In a Windows image's layer a destination may be
- * written the Windows way (`C:\\app`, `\\app`) and becomes the builder's `/app` (under `Files/`);
+ * written the Windows way (`C:\app`, `\app`) and becomes the builder's `/app` (under `Files/`);
  * in a Linux image's, such a destination is refused, naming the OS to ask for.
  */
 function layerSources(sources: readonly LayerSource[], windows: boolean, what: string): LayerSource[] {

@@ -22,7 +22,7 @@ import { InputError, UsageError } from '../errors.js';
 import { sha256Digest } from '../image/digest.js';
 import { convertDescriptor, convertIndex, convertManifest, DroppedFields } from '../image/convert.js';
 import { manifestMediaTypeFor, mediaFamily, MediaType, type MediaFamily } from '../image/mediatypes.js';
-import { formatPlatform, platformMatches } from '../image/platform.js';
+import { formatPlatform, isWindows, platformMatches } from '../image/platform.js';
 import type { Descriptor, ImageManifest, Platform } from '../image/types.js';
 import { computeDiffId, type LayerResult } from '../layer/index.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -370,7 +370,7 @@ function checkBase(base: ResolvedBase, inputs: PushInputs, logger: Logger): { ba
  */
 function checkLayerFormats(base: ResolvedBase, inputs: PushInputs): void {
   for (const img of base.images) {
-    const windows = img.platform.os.toLowerCase() === 'windows';
+    const windows = isWindows(img.platform);
     for (const l of inputs.layers) {
       if (l.platform && !platformMatches(l.platform, img.platform)) continue;
       if (l.forWindows !== undefined && l.forWindows !== windows) continue; // the other variant goes there
