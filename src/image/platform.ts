@@ -134,6 +134,23 @@ export function selectPlatform(index: ImageIndex, want: Platform): Descriptor {
   return matches.find((d) => normVariant(arch, d.platform!.variant) === preferred) ?? matches[0]!;
 }
 
+/**
+ * The warning for `want` picking one of several images of `index` that differ by OS version
+ * (a Windows tag holding ltsc2019 and ltsc2022 images, say), or undefined. selectPlatform takes
+ * the first then, but a Windows host runs only images of its own OS version (process isolation),
+ * so the user should name it.
+ */
+export function osVersionChoice(index: ImageIndex, want: Platform): string | undefined {
+  if (want['os.version'] !== undefined) return undefined;
+  const matches = imagePlatforms(index).filter((d) => d.platform !== undefined && platformMatches(want, d.platform));
+  const versions = [...new Set(matches.map((d) => d.platform!['os.version']).filter((v): v is string => v !== undefined))];
+  if (versions.length < 2) return undefined;
+  const picked = selectPlatform(index, want).platform!;
+  const osName = picked.os;
+  const arch = [picked.architecture, picked.variant].filter(Boolean).join('/');
+  return `${formatPlatform(want)} matches images of ${versions.length} OS versions (${versions.join(', ')}); taking the first, ${picked['os.version'] ?? 'with none'}. A host runs only images of its own OS version: name one with ${osName}(VERSION)/${arch}, e.g. ${osName}(${versions.at(-1)})/${arch}`;
+}
+
 /** True for a Windows platform (`undefined`: none named). */
 export function isWindows(p: Platform | undefined): boolean {
   return p?.os.toLowerCase() === 'windows';

@@ -11,7 +11,7 @@ import { buildIndex, serializeManifest } from '../image/build.js';
 import { sha256Digest } from '../image/digest.js';
 import { CHILD_MANIFEST_READS, checkIndexChildren, GraphBudget, parseManifest } from '../image/manifest.js';
 import { isForeignLayer, mediaFamily, type MediaFamily } from '../image/mediatypes.js';
-import { formatPlatform, isAttestation, platformMatches, selectPlatform } from '../image/platform.js';
+import { formatPlatform, isAttestation, osVersionChoice, platformMatches, selectPlatform } from '../image/platform.js';
 import type { Descriptor, Platform } from '../image/types.js';
 import type { FetchedManifest, RegistryClient } from '../registry/registry-client.js';
 
@@ -191,6 +191,10 @@ async function walkGraph(client: RegistryClient, repo: string, fetched: FetchedM
   }
   if (parsed.kind === 'index' && platforms && platforms.length) {
     const picked = platforms.map((p) => selectPlatform(parsed.index, p));
+    for (const p of platforms) {
+      const choice = osVersionChoice(parsed.index, p);
+      if (choice) client.logger.warn(`${name}: ${choice}`);
+    }
     const unique = [...new Map(picked.map((d) => [d.digest, d])).values()];
     // The source's own entries, kept as they are: an index may list children of the other family
     // (an OCI index over Docker v2 manifests, as `crane index append` makes).

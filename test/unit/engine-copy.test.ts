@@ -254,6 +254,21 @@ test('a mirror that has sent rate-limit headers in this run counts pulls for its
   assert.equal(mirror.count({ kind: 'manifest', method: 'HEAD' }), 2);
 });
 
+test('copy --platform windows/amd64 of a tag with images of two Windows OS versions takes the first and says so, naming the spelling that picks one', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const ltsc2019 = src.seedImage('base/win', { platform: { os: 'windows', architecture: 'amd64', 'os.version': '10.0.17763.5576' } });
+  const ltsc2022 = src.seedImage('base/win', { platform: { os: 'windows', architecture: 'amd64', 'os.version': '10.0.20348.2340' } });
+  src.seedIndex('base/win', [ltsc2019, ltsc2022], { tags: ['1'] });
+  const warnings: string[] = [];
+  const logger = { debug: () => {}, info: () => {}, warn: (m: string) => warnings.push(m), error: () => {} };
+  await copy({ from: src.ref('base/win:1'), to: [dst.ref('win:1')], platform: 'windows/amd64', logger, ...fakeLibraryOptions(src, dst) });
+  assert.ok(warnings.some((w) => w.includes('windows/amd64 matches images of 2 OS versions (10.0.17763.5576, 10.0.20348.2340); taking the first, 10.0.17763.5576') && w.includes('windows(10.0.20348.2340)/amd64')), warnings.join('\n'));
+  // Named exactly: no warning.
+  warnings.length = 0;
+  await copy({ from: src.ref('base/win:1'), to: [dst.ref('win:2')], platform: 'windows(10.0.20348.2340)/amd64', logger, ...fakeLibraryOptions(src, dst) });
+  assert.deepEqual(warnings.filter((w) => w.includes('OS versions')), []);
+});
+
 test('--all-tags with two tags on one image: its blobs are read once, the second tag skips them', async () => {
   const [src, dst] = [await fake(), await fake()];
   const img = src.seedImage('base/app', { tags: ['1', 'latest'] });

@@ -442,6 +442,11 @@ test('push --layer windows(OSVERSION)/amd64=…: only into the image of that OS 
   assert.equal(err?.code, 'E_INPUT', String(err));
   assert.match(err!.message, /has no windows\(10\.0\.20348\.1\)\/amd64 platform \(it has windows\(10\.0\.17763\.5576\)\/amd64, windows\(10\.0\.20348\.2340\)\/amd64\)/);
   assert.equal(reg.manifest('app', '2'), undefined);
+  // --platform windows/amd64 takes the first OS version, and says so.
+  const warnings: string[] = [];
+  const logger = { debug: () => {}, info: () => {}, warn: (m: string) => warnings.push(m), error: () => {} };
+  await push({ from: reg.ref('base/win:1'), to: reg.ref('app:3'), platform: 'windows/amd64', app: appDir(), logger, ...fakeLibraryOptions(reg) });
+  assert.equal(warnings.filter((w) => /windows\/amd64 matches images of 2 OS versions \(10\.0\.17763\.5576, 10\.0\.20348\.2340\); taking the first, 10\.0\.17763\.5576/.test(w)).length, 1, warnings.join('\n'));
 });
 
 /** The entry names of a gzipped layer blob, with each entry's MSWINDOWS.rawsd record when it has one. */

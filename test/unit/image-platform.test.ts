@@ -6,6 +6,7 @@ import {
   formatPlatform,
   imagePlatforms,
   isAttestation,
+  osVersionChoice,
   parsePlatform,
   platformMatches,
   selectPlatform,
@@ -195,5 +196,14 @@ describe('os version: os(osversion)/arch[/variant], containerd\'s spelling', () 
       () => selectPlatform(windows, parsePlatform('windows(10.0.26100.1)/amd64')),
       (e: unknown) => e instanceof NotFoundError && e.message === 'platform windows(10.0.26100.1)/amd64 is not in the index; available: windows(10.0.17763.5329)/amd64, windows(10.0.20348.2227)/amd64, linux/amd64',
     );
+  });
+
+  it('osVersionChoice: a platform without a version that matches images of several OS versions is said, with the first taken and how to name one', () => {
+    assert.equal(
+      osVersionChoice(windows, parsePlatform('windows/amd64')),
+      'windows/amd64 matches images of 2 OS versions (10.0.17763.5329, 10.0.20348.2227); taking the first, 10.0.17763.5329. A host runs only images of its own OS version: name one with windows(VERSION)/amd64, e.g. windows(10.0.20348.2227)/amd64',
+    );
+    assert.equal(osVersionChoice(windows, parsePlatform('windows(10.0.20348.2227)/amd64')), undefined, 'named: nothing to say');
+    assert.equal(osVersionChoice(windows, parsePlatform('linux/amd64')), undefined, 'one match');
   });
 });
