@@ -162,6 +162,12 @@ export const REFERENCE_ARGUMENT: Shape = {
   anyOf: ['string', { fields: { registry: 'string', repository: 'string', tag: 'string', digest: 'string' }, required: ['registry', 'repository'] }],
 };
 
+/** The UsageError for a mismatch: an unknown `what` ("option", "field") with its suggestion, or a wrong value; `label` writes a path as the message shows it. */
+function refusal(op: string, m: Mismatch, what: string, label: (path: string) => string): UsageError {
+  if ('unknown' in m) return new UsageError(`${op}: unknown ${what} "${label(m.path)}"${m.meant === undefined ? '' : ` (did you mean "${label(m.meant)}"?)`}`);
+  return new UsageError(`${op}: ${label(m.path)} must be ${m.want} (got ${m.got})`);
+}
+
 /**
  * UsageError unless the argument `name` of `op` (one given by position, not in the options) fits
  * `shape`: `tagImage(): newTags must be an array of strings (got a string)` — a string there would
@@ -169,9 +175,7 @@ export const REFERENCE_ARGUMENT: Shape = {
  */
 export function checkArgument(op: string, name: string, value: unknown, shape: Shape): void {
   const m = mismatch(value, shape, name);
-  if (!m) return;
-  if ('unknown' in m) throw new UsageError(`${op}: unknown field "${m.path}"${m.meant === undefined ? '' : ` (did you mean "${m.meant}"?)`}`);
-  throw new UsageError(`${op}: ${m.path} must be ${m.want} (got ${m.got})`);
+  if (m) throw refusal(op, m, 'field', (path) => path);
 }
 
 /**
@@ -182,8 +186,5 @@ export function checkArgument(op: string, name: string, value: unknown, shape: S
 export function checkOptions(op: string, opts: unknown, shape: Shape & { fields: Record<string, Shape> }): void {
   if (!isObject(opts)) throw new UsageError(`${op}: the options must be an object (got ${described(opts)})`);
   const m = mismatch(opts, shape, '');
-  if (!m) return;
-  const name = (path: string) => path.replace(/^\./, '');
-  if ('unknown' in m) throw new UsageError(`${op}: unknown option "${name(m.path)}"${m.meant === undefined ? '' : ` (did you mean "${name(m.meant)}"?)`}`);
-  throw new UsageError(`${op}: ${name(m.path)} must be ${m.want} (got ${m.got})`);
+  if (m) throw refusal(op, m, 'option', (path) => path.replace(/^\./, ''));
 }

@@ -151,6 +151,16 @@ export function osVersionChoice(index: ImageIndex, want: Platform): string | und
   return `${formatPlatform(want)} matches images of ${versions.length} OS versions (${versions.join(', ')}); taking the first, ${picked['os.version'] ?? 'with none'}. A host runs only images of its own OS version: name one with ${osName}(VERSION)/${arch}, e.g. ${osName}(${versions.at(-1)})/${arch}`;
 }
 
+/**
+ * The platform a push builds: `given` (--platform), else every platform of the base where some
+ * layer names its own (`anyQualified`), else linux/amd64. push() and the CLI (which checks its
+ * config flags against it before calling push) decide it here, the same way.
+ */
+export function pushPlatform(given: string | undefined, anyQualified: boolean): Platform | 'all' {
+  const p = given ?? (anyQualified ? 'all' : 'linux/amd64');
+  return p === 'all' ? 'all' : parsePlatform(p);
+}
+
 /** True for a Windows platform (`undefined`: none named). */
 export function isWindows(p: Platform | undefined): boolean {
   return p?.os.toLowerCase() === 'windows';

@@ -9,7 +9,7 @@ import { InputError, UsageError } from '../errors.js';
 import { checkConfigChanges } from '../image/config.js';
 import { parseFormat } from '../image/convert.js';
 import type { MediaFamily } from '../image/mediatypes.js';
-import { isWindows, mayBeWindows, parsePlatform } from '../image/platform.js';
+import { isWindows, mayBeWindows, parsePlatform, pushPlatform } from '../image/platform.js';
 import type { Platform } from '../image/types.js';
 import { epochFromEnv, firstSymlink, hasContent, isWindowsStylePath, resolveLayerOptions, validateSources, windowsDestination, windowsSymlinkRefused, type LayerSource } from '../layer/index.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -116,8 +116,7 @@ export async function checkInputs(opts: PushOptions): Promise<PushInputs> {
   // The qualifiers first: a misspelt platform is said before any file is read.
   const qualifiers = (opts.layers ?? []).map((spec) => (spec.platform === undefined ? undefined : parsePlatform(spec.platform)));
   // Per-platform layers build every platform of the base unless --platform says otherwise.
-  const platformArg = opts.platform ?? (qualifiers.some((q) => q) ? 'all' : 'linux/amd64');
-  const platform: Platform | 'all' = platformArg === 'all' ? 'all' : parsePlatform(platformArg);
+  const platform = pushPlatform(opts.platform, qualifiers.some((q) => q));
   // A layer is built in the format of the images it goes into (layer/windows-layer.ts): its
   // qualifier's OS, else the push's. With 'all', an unqualified layer is planned twice, once for
   // the base's Windows images and once for the others; the base decides which are built.

@@ -2,7 +2,7 @@
 import type { Argv } from 'yargs';
 import type { SecretSet } from '../../redact.js';
 import { InputError, PartialFailureError, UsageError } from '../../errors.js';
-import { mayBeWindows, parsePlatform, splitPlatformPrefix } from '../../image/platform.js';
+import { mayBeWindows, pushPlatform, splitPlatformPrefix } from '../../image/platform.js';
 import type { LayerSource } from '../../layer/types.js';
 import type { PushLayerSpec, PushResult } from '../../push/options.js';
 import { chunkSizeOption, commonContext, commonFlags, transferCredentialFlags, transferCredentials, connectionOptions } from '../common.js';
@@ -72,10 +72,10 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void, se
       if (!a.to) throw new UsageError(`Missing required argument: --to${where.replace('$KEY', 'to')}`);
       const ctx = commonContext(a, io, secrets);
       if (project) ctx.logger.debug(`defaults from ${project.file}`);
-      // As push() decides it: --platform, else every platform where a --layer names one.
+      // The platform as push() decides it: Windows paths are fine in the flags where the image may be Windows.
       const layerValues = many(a.layer) ?? [];
-      const platform = a.platform ?? (layerValues.some((v) => splitPlatformPrefix(v) !== undefined) ? 'all' : 'linux/amd64');
-      const config = configChangesFromFlags(a, (m) => ctx.logger.warn(m), mayBeWindows(platform === 'all' ? 'all' : parsePlatform(platform)));
+      const platform = pushPlatform(a.platform, layerValues.some((v) => splitPlatformPrefix(v) !== undefined));
+      const config = configChangesFromFlags(a, (m) => ctx.logger.warn(m), mayBeWindows(platform));
       const defaultDest = a['app-dest'] ?? a.workdir ?? '/app';
       const app = (many(a.app) ?? []).map((v) => parseAppFlag(v, defaultDest));
       const layers = layerValues.map((v) => parseLayerFlag(v, defaultDest, parseAppFlag));
