@@ -149,7 +149,15 @@ export function authMiddleware(opts: AuthOptions): Middleware {
   const tokenKey = (cred: Credential | undefined, scopes: string[], challenge: Challenge): string =>
     `${registryHost}|${challenge.params.realm ?? ''}|${challenge.params.service ?? ''}|${who(cred)}|${scopeKey(scopes)}`;
 
-  const bearer = async (cred: Credential | undefined, scopes: string[], challenge: Challenge, attempt: Attempt, signal: AbortSignal | undefined): Promise<string> => {
+  /**
+   * The Bearer value for `scopes`, from the cache or a fetch. `refused`: the token of this key the
+   * registry has just refused this request. A different one in the cache was stored after it, by a
+   * request that had it refused too and fetched again (many requests share a token): it counts as
+   * fetched for this request, as a token of its own fetch would. Counted as stale instead, each
+   * replay could meet yet another newer token and run out of rounds, handing the caller the
+   * registry's bare 401 instead of the refusal.
+   */
+  const bearer = async (cred: Credential | undefined, scopes: string[], challenge: Challenge, attempt: Attempt, signal: AbortSignal | undefined, refused?: string): Promise<string> => {
     // Decided before waiting: a concurrent 401 may drop the presumption while the token is fetched.
     const fromPresumed = challenge === presumed ? challenge : undefined;
     const key = tokenKey(cred, scopes, challenge);
@@ -166,8 +174,9 @@ export function authMiddleware(opts: AuthOptions): Middleware {
       });
     }));
     opts.secrets?.add(got.token);
-    if (got.fresh) attempt.tokenFetches++;
-    attempt.sent = { kind: 'bearer', key, scopes, token: got.token, fresh: got.fresh, presumed: fromPresumed };
+    const fresh = got.fresh || (refused !== undefined && got.token !== refused);
+    if (fresh) attempt.tokenFetches++;
+    attempt.sent = { kind: 'bearer', key, scopes, token: got.token, fresh, presumed: fromPresumed };
     return `Bearer ${got.token}`;
   };
 
@@ -289,6 +298,7 @@ export function authMiddleware(opts: AuthOptions): Middleware {
     opts.memory?.learn(registryHost, 'bearer', challenge);
     const want = mergeScopes([...scopes, ...extra]);
     const sent = attempt.sent;
+    let refused: string | undefined;
     if (sent?.kind === 'bearer') {
       const widened = !scopesCover(sent.scopes, want);
       if (!widened) {
@@ -301,6 +311,7 @@ export function authMiddleware(opts: AuthOptions): Middleware {
           throw rejected(cred, challenge.params.error === 'insufficient_scope' ? want : undefined);
         }
         cache.invalidate(sent.key, sent.token);
+        refused = sent.token;
       } else {
         if (attempt.tokenFetches >= 2) throw rejected(cred, want);
         log.debug(`auth: ${opts.registry} needs wider scopes (${challenge.params.error ?? 'no error given'}); asking again`);
@@ -309,7 +320,7 @@ export function authMiddleware(opts: AuthOptions): Middleware {
       throw rejected(cred, undefined);
     }
     for (const s of extra) learnedScopes.add(s);
-    return bearer(cred, want, challenge, attempt, req.signal);
+    return bearer(cred, want, challenge, attempt, req.signal, refused);
   };
 
   const rejected = (cred: Credential | undefined, scopes: string[] | undefined): AuthError => {

@@ -334,3 +334,36 @@ describe('presumed challenges', () => {
     assert.equal(sent[1]!.headers?.authorization, 'Bearer hub-token');
   });
 });
+
+describe('a refused token while other requests refresh the same one', () => {
+  it('a newer token from the cache counts as fetched for this request: a registry that refuses them all gets one clear AuthError per request, never its bare 401', async () => {
+    // Eight requests for one scope at once; the registry refuses every token (the user may pull,
+    // not push). Each refusal drops the token and asks again, and another request's new token is
+    // often in the cache by then: counted as not fetched here, it used to run out the replays and
+    // hand the caller the registry's 401 ("start upload … answered 401").
+    let issued = 0;
+    const challenge = 'Bearer realm="https://auth.example/token",service="reg",scope="repository:app:pull,push",error="insufficient_scope"';
+    const reply = (status: number, body: string, headers: Record<string, string> = {}): HttpResponse => ({ status, headers: { 'content-type': 'application/json', ...headers }, url: 'https://reg.example/v2/', body: Readable.from([Buffer.from(body)]) });
+    const mw = authMiddleware({
+      registry: 'reg.example',
+      scheme: 'https',
+      scopes: ['repository:app:pull,push'],
+      credential: async () => ({ username: 'reader', password: 'pw' }),
+      tokenSend: async () => {
+        const n = ++issued;
+        await new Promise((r) => setTimeout(r, 1 + (n % 3)));
+        return reply(200, JSON.stringify({ token: `t${n}` }));
+      },
+    });
+    // Each request's answers take their own time, so one's refusal often comes after another
+    // has put a newer token in the cache.
+    const send = mw(async (req) => {
+      await new Promise((r) => setTimeout(r, Number(new URL(req.url).searchParams.get('ms'))));
+      return reply(401, '{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}', { 'www-authenticate': challenge });
+    });
+    const post = (ms: number) => send({ method: 'POST', url: `https://reg.example/v2/app/blobs/uploads/?ms=${ms}` }).then((r) => `status ${r.status}`, (e: Error) => e.message);
+    const outcomes = [await post(1)]; // the challenge is learned and a token cached: the others send it at once
+    outcomes.push(...(await Promise.all(Array.from({ length: 8 }, (_, i) => post(1 + 3 * i)))));
+    for (const o of outcomes) assert.match(o, /^authentication to reg\.example failed: the registry rejected the credentials for user reader for repository:app:pull,push/, outcomes.join('\n'));
+  });
+});
