@@ -90,6 +90,22 @@ test('the CLI bundle is compiled from the V8 code cache the build made, and V8 a
   assert.equal(r.script.cachedDataRejected, false);
 });
 
+test('the code cache is recorded from a training run that reaches the registry (no fallback to caching every function)', async () => {
+  // The build trains the cache with a push and a copy against a stand-in registry and falls back,
+  // with a warning only, when that run fails: here a failure is an error, so a change that breaks
+  // the training (a new exit code, a command that no longer gets that far) fails this test.
+  const dir = tempDir('regpush-trained-cache-');
+  copyFileSync(join(repoRoot, 'dist', 'cli', 'regpush-main.cjs'), join(dir, 'regpush-main.cjs'));
+  const script = `require(${JSON.stringify(join(repoRoot, 'scripts', 'bundle-code-cache.cjs'))}).makeCodeCache(${JSON.stringify(dir)}, { fallback: false })` +
+    '.then((n) => { console.log(n); process.exit(0); }, (e) => { console.error(e.message); process.exit(1); })';
+  const r = await exec(process.execPath, ['-e', script]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(Number(r.stdout.trim()) > 0, r.stdout);
+  const c = loader().compile(dir);
+  assert.equal(c.cached, true);
+  assert.equal(c.script.cachedDataRejected, false);
+});
+
 test('a code cache made for other source is not used, even when the source keeps its length', async () => {
   // V8 itself compares only the source length: a stale cache would run the old code. The launcher
   // compares a SHA-256 of the source, so an edit of the same length (here the version string) runs the edit.
