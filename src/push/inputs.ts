@@ -137,7 +137,7 @@ export async function checkInputs(opts: PushOptions): Promise<PushInputs> {
       const sources = layerSources(given, windows, what);
       if (forWindows !== true) await checkLayerSources(sources, what, logger); // the same files either way
       // A symlink ends a Windows layer's build: said now, before any request. The variant of
-      // --platform all is checked once the base shows it is used (its build meets it then).
+      // --platform all is checked once the base shows it is used (push.ts, checkWindowsVariants).
       if (windows && forWindows === undefined) {
         const link = await firstSymlink(sources, logger);
         if (link !== undefined) throw windowsSymlinkRefused(link);

@@ -24,7 +24,7 @@ import { convertDescriptor, convertIndex, convertManifest, DroppedFields } from 
 import { manifestMediaTypeFor, mediaFamily, MediaType, type MediaFamily } from '../image/mediatypes.js';
 import { formatPlatform, isWindows, platformMatches } from '../image/platform.js';
 import type { Descriptor, ImageManifest, Platform } from '../image/types.js';
-import { computeDiffId, type LayerResult } from '../layer/index.js';
+import { computeDiffId, firstSymlink, windowsSymlinkRefused, type LayerResult } from '../layer/index.js';
 import { silentLogger, type Logger } from '../log.js';
 import { ensureBytesBlob } from '../transfer/bytes-blob.js';
 import { SpareSession } from '../transfer/spare-session.js';
@@ -185,7 +185,11 @@ async function resolveStage(run: TransferRun, set: TargetSet, states: Map<Transf
   };
   const checkedPromise = (
     source && fromRef ? resolveBase(source.client, fromRef, platform, opts.platform !== undefined, onManifest) : Promise.resolve(scratchBase(scratchPlatforms(), 'oci'))
-  ).then((b) => checkBase(b, inputs, set.logger));
+  ).then(async (b) => {
+    const checked = checkBase(b, inputs, set.logger);
+    await checkWindowsVariants(checked.base, inputs, set.logger, run.signal);
+    return checked;
+  });
   const basePromise: Promise<ResolvedBase> = checkedPromise.then((c) => c.base);
   basePromise.catch(() => undefined); // awaited below; the probes must not make it "unhandled" first
   // What this push would write with given layers: the warm path compares it with the tag's digest.
@@ -380,6 +384,22 @@ function checkLayerFormats(base: ResolvedBase, inputs: PushInputs): void {
       const what = l.label === APP_LAYER ? 'the app layer' : `--layer ${l.dest.join(' ')}`;
       throw new InputError(`the base is a ${it} image, and ${what} is built for ${windows ? 'Linux' : 'Windows'}: give --platform ${it}`);
     }
+  }
+}
+
+/**
+ * With --platform all, a layer's Windows variant is checked for symlinks (which a Windows layer
+ * cannot hold) once the base shows that a Windows image gets it: before any blob moves or any
+ * layer is built, since the base blobs and both variants' uploads wait for the checked base. A
+ * variant no image gets is not walked: over a Linux-only base the symlink is fine.
+ */
+async function checkWindowsVariants(base: ResolvedBase, inputs: PushInputs, logger: Logger, signal: AbortSignal): Promise<void> {
+  if (!inputs.layers.some((l) => l.forWindows === true)) return;
+  const used = usedLayers(inputs, base);
+  for (const [i, l] of inputs.layers.entries()) {
+    if (l.forWindows !== true || !used.has(i)) continue;
+    const link = await firstSymlink(l.options.sources, logger, signal);
+    if (link !== undefined) throw windowsSymlinkRefused(link);
   }
 }
 

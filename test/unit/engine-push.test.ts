@@ -551,7 +551,8 @@ test('--platform all over a Linux and Windows index: each image gets the layer i
   assert.equal(reg.blob('lin', winDigest), undefined);
   assert.equal(reg.blob('app', winDigest) !== undefined, true, 'the Windows variant went where a Windows image needed it');
   // A symlink suits a Linux layer only: over the Linux-only base the Windows variant is not even
-  // hashed, so a re-run is found unchanged; over the two-OS base it is E_INPUT, nothing written.
+  // hashed, so a re-run is found unchanged; over the two-OS base it is E_INPUT once the base is
+  // read: no base blob moved, no layer built or sent, nothing written.
   const linked = appDir('linked\n');
   symlinkSync('server.js', join(linked[0]!.src, 'link.js'));
   const withLink = { ...opts, app: linked, from: reg.ref('base/node:20'), to: reg.ref('lin:2') };
@@ -559,10 +560,14 @@ test('--platform all over a Linux and Windows index: each image gets the layer i
   reg.clearLog();
   await push(withLink);
   assert.deepEqual(reg.requests().filter((q) => q.method === 'PUT' || q.method === 'PATCH'), [], 'the re-run wrote nothing');
-  const err = await push({ ...withLink, from: reg.ref('base/mixed:1'), to: reg.ref('app:3') }).then(() => undefined, (e: RegpushError) => e);
+  reg.clearLog();
+  const err = await push({ ...withLink, from: reg.ref('base/mixed:1'), to: reg.ref('other:3') }).then(() => undefined, (e: RegpushError) => e);
   assert.equal(err?.code, 'E_INPUT', String(err));
   assert.match(err!.message, /^\/app\/link\.js is a symbolic link, which a Windows layer cannot hold/);
-  assert.equal(reg.manifest('app', '3'), undefined);
+  assert.equal(reg.manifest('other', '3'), undefined);
+  const sent = reg.requests().filter((q) => q.method === 'PUT' || q.method === 'PATCH' || (q.method === 'POST' && 'mount' in q.query));
+  assert.deepEqual(sent.map((q) => `${q.method} ${q.path}`), [], 'no blob mounted or sent');
+  assert.equal(reg.blob('other', (await hashLayer({ sources: linked })).digest), undefined, "the Linux variant's layer was not sent either");
 });
 
 test('a push aborted while its largest base layer, started early, waits for the source: every session cancelled before push() reports', async () => {
