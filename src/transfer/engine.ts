@@ -163,13 +163,18 @@ export class TransferRun {
     return this.abort.signal;
   }
 
-  /** The run's source clients (warmed with a cold target, see warmFor). */
-  private readonly sources: RegistryClient[] = [];
+  /**
+   * One source client per registry that can warm (see warmFor): warming opens connections to the
+   * registry's origin, whichever repository the client reads. Not one per source() call: a sync
+   * asks for a source per image, and warming every one of them for each cold target made a
+   * 2,000-image sync quadratic (measured: 27 s, of which ~9 s opening no connection at all).
+   */
+  private readonly sources = new Map<string, RegistryClient>();
 
   /** A source repository, read with pull scope and the `from` credentials. */
   source(ref: ImageReference): RepoEndpoint {
     const client = connect(this.transport, ref.registry, 'from', [{ repo: ref.repository, actions: ['pull'] }], this.conn, this.auth);
-    this.sources.push(client);
+    if (client.warm && !this.sources.has(client.registry)) this.sources.set(client.registry, client);
     return { repo: ref.repository, client };
   }
 
@@ -183,7 +188,7 @@ export class TransferRun {
   private warmFor(target: RegistryClient): void {
     if (this.dryRun) return;
     target.warm?.(this.jobs);
-    for (const s of this.sources) if (s.registry !== target.registry) s.warm?.(this.jobs);
+    for (const s of this.sources.values()) if (s.registry !== target.registry) s.warm?.(this.jobs);
   }
 
   /**
@@ -239,8 +244,13 @@ export class TransferRun {
     await this.ctx.sessions!.settled(SETTLE_MS);
   }
 
-  /** The target sets of the run (settle() releases what they started early). */
+  /** The target sets of the run not yet finished (settle() releases what they started early). */
   private readonly sets = new Set<TargetSet>();
+
+  /** A set has finished (TargetSet.finish): the run no longer holds it, nor its plans and reports. */
+  setFinished(set: TargetSet): void {
+    this.sets.delete(set);
+  }
 
   /** The first rejection among `settled` that is not an abort this run caused itself. */
   firstFailure(settled: PromiseSettledResult<unknown>[]): unknown {
@@ -869,6 +879,7 @@ export class TargetSet {
     for (const settle of this.landings.values()) settle(false); // a settled promise ignores a second call
     this.landings.clear();
     for (const digest of [...this.early.keys()]) this.releaseBlob(digest);
+    this.run.setFinished(this);
   }
 }
 

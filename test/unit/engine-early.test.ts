@@ -354,3 +354,32 @@ test('an interrupted copy: a session whose POST the interruption let finish, can
   const each = Array.from({ length: refused }, () => `${dst.host}/app (0 bytes sent, the registry did not confirm the cancel)`).join('; ');
   assert.equal(err.message, `interrupted: no tag was written after the interruption; ${sessions} in the registry's upload area until it purges stale uploads: ${each}`);
 });
+
+test('a run warms each source registry once per cold target, however many images it has read: a sync of many images is not quadratic', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const run = new TransferRun({ ...fakeLibraryOptions(src, dst) });
+  try {
+    const warmed: string[] = [];
+    const preconnect = run.transport.preconnect.bind(run.transport);
+    run.transport.preconnect = (url: string, n: number) => {
+      warmed.push(new URL(url).host);
+      return preconnect(url, n);
+    };
+    // A sync asks the run for a source endpoint per image (and per tag listing): 40 of them here.
+    // The first request makes each registry's scheme known, so warm() preconnects without waiting.
+    assert.equal(await run.source(parseReference(src.ref('team/app0:1'))).client.headManifest('team/app0', '1'), undefined);
+    for (let i = 1; i < 40; i++) run.source(parseReference(src.ref(`team/app${i}:1`)));
+    // Each cold target (its tag absent) warms itself and every source registry but its own.
+    for (let i = 0; i < 3; i++) {
+      const set = run.targets([{ ref: parseReference(`${dst.host}/mirror/app${i}:1`), tags: ['1'] }], parseReference(src.ref(`team/app${i}:1`)));
+      const client = set.list[0]!.ep.client;
+      assert.equal(await client.headManifest(`mirror/app${i}`, '1'), undefined);
+      set.finish();
+    }
+    for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r)); // warm() preconnects once its base URL has resolved
+    assert.equal(warmed.filter((h) => h === src.host).length, 3, 'the source registry warmed once per cold target, not once per source endpoint');
+    assert.equal(warmed.filter((h) => h === dst.host).length, 3, 'each cold target warmed itself');
+  } finally {
+    run.close();
+  }
+});
