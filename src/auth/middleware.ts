@@ -113,8 +113,20 @@ interface Attempt {
   tokenFetches: number;
 }
 
+/** The auth middleware of one registry, and the token fetch ahead of its first request. */
+export interface AuthMiddleware extends Middleware {
+  /**
+   * Fetches, into the operation's token cache, the token a request with the client's scopes would
+   * need, when that is known before any request: the registry's token challenge has been seen (or
+   * is presumed) in this operation. Otherwise, or on any failure, it does nothing: the request
+   * itself then fetches and reports as always. A sync calls it for the images about to start, so
+   * that each one's token round trip is off its path.
+   */
+  prefetch(signal?: AbortSignal): Promise<void>;
+}
+
 /** Builds the auth middleware for one registry. */
-export function authMiddleware(opts: AuthOptions): Middleware {
+export function authMiddleware(opts: AuthOptions): AuthMiddleware {
   const log = opts.logger ?? silentLogger;
   const now = opts.now ?? Date.now;
   const cache = opts.cache ?? opts.memory?.tokens ?? new TokenCache();
@@ -338,7 +350,19 @@ export function authMiddleware(opts: AuthOptions): Middleware {
     });
   };
 
-  return (next: Send): Send =>
+  const prefetch = async (signal?: AbortSignal): Promise<void> => {
+    if (mode !== 'bearer' || !learned) return;
+    try {
+      const cred = await getCredential();
+      if (cred?.registryToken) return;
+      await bearer(cred, mergeScopes([...opts.scopes, ...learnedScopes]), learned, { tokenFetches: 0 }, signal);
+    } catch {
+      // The request fetches again and reports what goes wrong (a presumed realm that fails is
+      // dropped there, as for any request).
+    }
+  };
+
+  const middleware = (next: Send): Send =>
     async (req: HttpRequest): Promise<HttpResponse> => {
       // Never attach credentials for another origin (storage redirects, absolute Locations) or
       // override an Authorization header the caller chose itself.
@@ -366,6 +390,7 @@ export function authMiddleware(opts: AuthOptions): Middleware {
       }
       return res;
     };
+  return Object.assign(middleware, { prefetch });
 }
 
 /**

@@ -3,7 +3,7 @@
  * bodies stay streams. Every non-success answer becomes a typed error keeping the registry's codes.
  */
 import { PassThrough, type Readable } from 'node:stream';
-import { authMiddleware, type AuthMemory, type AuthOptions } from '../auth/middleware.js';
+import { authMiddleware, type AuthMemory, type AuthMiddleware, type AuthOptions } from '../auth/middleware.js';
 import type { Credential, SecretSink } from '../auth/credentials.js';
 import { repositoryScope, mergeScopes } from '../auth/scope.js';
 import { AbortedError, ProtocolError, DigestMismatchError, RegpushError, UnsupportedError } from '../errors.js';
@@ -48,6 +48,7 @@ export class HttpRegistryClient implements RegistryClient {
   readonly endpoint: Endpoint;
   readonly logger: Logger;
   private readonly send: Send;
+  private readonly auth: AuthMiddleware;
   private readonly signal?: AbortSignal;
   private readonly onInterruptedSession?: (s: InterruptedSession) => void;
 
@@ -60,23 +61,21 @@ export class HttpRegistryClient implements RegistryClient {
     this.probe = opts.transport.sendOnce;
     this.transport = opts.transport;
     this.baseUrls = opts.transport.baseUrls;
-    this.send = compose(
-      opts.transport.send,
-      authMiddleware({
-        registry: opts.registry,
-        scheme: this.endpoint.scheme,
-        scopes: mergeScopes(opts.scopes ?? []),
-        credential: opts.credential ?? (async () => undefined),
-        lookedAt: opts.credentialSources,
-        tokenSend: opts.transport.send,
-        presumedTokenSend: opts.transport.sendOnce,
-        logger: opts.transport.logger,
-        userAgent: opts.transport.userAgent,
-        secrets: opts.secrets,
-        memory: opts.authMemory,
-        presume: opts.presume,
-      }),
-    );
+    this.auth = authMiddleware({
+      registry: opts.registry,
+      scheme: this.endpoint.scheme,
+      scopes: mergeScopes(opts.scopes ?? []),
+      credential: opts.credential ?? (async () => undefined),
+      lookedAt: opts.credentialSources,
+      tokenSend: opts.transport.send,
+      presumedTokenSend: opts.transport.sendOnce,
+      logger: opts.transport.logger,
+      userAgent: opts.transport.userAgent,
+      secrets: opts.secrets,
+      memory: opts.authMemory,
+      presume: opts.presume,
+    });
+    this.send = compose(opts.transport.send, this.auth);
   }
 
   private baseUrl?: Promise<string>;
@@ -95,6 +94,11 @@ export class HttpRegistryClient implements RegistryClient {
       (b) => this.transport.preconnect(b, n),
       () => undefined,
     );
+  }
+
+  /** Fetches the token this client's requests will need, where that is known ahead (AuthMiddleware.prefetch). Never fails. */
+  prefetchAuth(): void {
+    void this.auth.prefetch(this.signal);
   }
 
   /** Docker Hub by name (its limit counts manifest GETs), any other registry once it has sent rate-limit headers. */

@@ -211,7 +211,11 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
           try {
             await limit(async () => {
               if (stopped) return;
-              opts.events?.unitStart?.(formatReference(w.unit.source), ++started, work.length);
+              const n = ++started; // not inside the optional call below, which may not run
+              // The image that takes the next free slot gets its tokens now, while this one runs.
+              const next = work[n - 1 + images];
+              if (next) run.prefetchAuth(next.unit.source, next.unit.targets);
+              opts.events?.unitStart?.(formatReference(w.unit.source), n, work.length);
               const r = await syncUnit(run, w, platformsOf(w.image), opts, ticket.pulls);
               units.push(r);
               opts.events?.unitEnd?.(r);

@@ -197,16 +197,36 @@ export class TransferRun {
    */
   targets(specs: { ref: ImageReference; tags: string[] }[], sourceRef?: ImageReference, mode: TargetSetMode = {}): TargetSet {
     const list = specs.map(({ ref, tags }): TransferTarget => {
-      const client = connect(this.transport, ref.registry, 'to', [
-        { repo: ref.repository, actions: ['pull', 'push'] },
-        ...(sourceRef && sourceRef.registry === ref.registry && sourceRef.repository !== ref.repository ? [{ repo: sourceRef.repository, actions: ['pull' as const] }] : []),
-      ], this.conn, this.auth);
+      const client = this.targetClient(ref, sourceRef);
       client.whenTagAbsent?.(() => this.warmFor(client));
       return { ref, tags, plans: new Map(), present: new Set(), blobs: [], ep: { repo: ref.repository, client } };
     });
     const set = new TargetSet(list, this, { failFast: mode.failFast ?? list.length === 1, stopRun: mode.stopRun ?? false });
     this.sets.add(set);
     return set;
+  }
+
+  private targetClient(ref: ImageReference, sourceRef: ImageReference | undefined): RegistryClient {
+    return connect(this.transport, ref.registry, 'to', [
+      { repo: ref.repository, actions: ['pull', 'push'] },
+      ...(sourceRef && sourceRef.registry === ref.registry && sourceRef.repository !== ref.repository ? [{ repo: sourceRef.repository, actions: ['pull' as const] }] : []),
+    ], this.conn, this.auth);
+  }
+
+  /**
+   * Fetches the tokens that an image from `sourceRef` to `targetRefs` will need, where each
+   * registry's token service is already known in this run (RegistryClient.prefetchAuth): a sync
+   * does it for the image that will take the next free slot, so that image starts with its tokens
+   * in hand instead of a round trip to the token service first. Nothing else is sent.
+   */
+  prefetchAuth(sourceRef: ImageReference, targetRefs: readonly ImageReference[]): void {
+    if (this.abort.signal.aborted) return;
+    try {
+      this.source(sourceRef).client.prefetchAuth?.();
+      for (const ref of targetRefs) this.targetClient(ref, sourceRef).prefetchAuth?.();
+    } catch {
+      // A repository the configuration blocks: that image reports it when it starts.
+    }
   }
 
   /** Cancels every request of the run because of `err` (a fail-fast set's first failure). */

@@ -383,3 +383,39 @@ test('a run warms each source registry once per cold target, however many images
     run.close();
   }
 });
+
+test('a sync fetches the token of the image that takes the next free slot while the one before runs: that image starts with its token in hand', async () => {
+  const src = await fake({ auth: { scheme: 'bearer', user: 'reader', password: 'r-pw' } });
+  const dst = await fake();
+  for (const n of [1, 2, 3]) src.seedImage(`team/app${n}`, { tags: ['1'] });
+  const spec = parseSyncFile(['defaults:', `  targets: [${dst.host}/mirror]`, 'images:', ...[1, 2, 3].map((n) => `  - { source: ${src.ref(`team/app${n}`)}, tags: ["1"] }`), ''].join('\n'), 'sync.yaml');
+  const tokenFor = (repo: string) => (r: { kind: string; query: Record<string, string> }) => r.kind === 'token' && (r.query.scope ?? '').includes(`repository:${repo}:`);
+  // Image 2's source manifest is answered only once image 3's token has been asked for (or after
+  // 5 s): with its token fetched ahead, image 3's request comes while image 2 runs.
+  const ahead = src.seen({ kind: 'token', when: tokenFor('team/app3') });
+  src.fault({ kind: 'manifest', method: 'GET', repo: 'team/app2' }, { kind: 'hold', until: Promise.race([ahead, new Promise((r) => setTimeout(r, 5000))]) }, { times: 1 });
+  const base = fakeLibraryOptions(src, dst);
+  const r = await sync({ spec, images: 1, ...base, env: { ...base.env, REGPUSH_FROM_USER: 'reader', REGPUSH_FROM_PASSWORD: 'r-pw' } });
+  assert.deepEqual(r.units.map((u) => u.targets[0]!.action), ['copied', 'copied', 'copied']);
+  const log = src.requests();
+  const token3 = log.findIndex(tokenFor('team/app3'));
+  const manifest2 = log.findIndex((q) => q.kind === 'manifest' && q.method === 'GET' && q.repo === 'team/app2' && q.status === 200);
+  assert.ok(token3 >= 0 && token3 < manifest2, "image 3's token was asked for while image 2 ran");
+  assert.equal(log.filter(tokenFor('team/app3')).length, 1, 'and asked for once: image 3 used it');
+  assert.equal(log.filter((q) => q.repo === 'team/app3' && q.status === 401).length, 0, 'image 3 met no 401');
+});
+
+test("a sync image whose repository the configuration blocks is refused when it starts; fetching its token ahead does not fail the image before it", async () => {
+  const src = await fake({ auth: { scheme: 'bearer', user: 'reader', password: 'r-pw' } });
+  const dst = await fake();
+  for (const n of [1, 2, 3]) src.seedImage(`team/app${n}`, { tags: ['1'] });
+  const spec = parseSyncFile(['defaults:', `  targets: [${dst.host}/mirror]`, 'images:', ...[1, 2, 3].map((n) => `  - { source: ${src.ref(`team/app${n}`)}, tags: ["1"] }`), ''].join('\n'), 'sync.yaml');
+  const base = fakeLibraryOptions(src, dst);
+  const err = await sync({ spec, images: 1, ...base, blocked: { [`${src.host}/team/app3`]: 'registries.conf' }, env: { ...base.env, REGPUSH_FROM_USER: 'reader', REGPUSH_FROM_PASSWORD: 'r-pw' } }).then(
+    () => undefined,
+    (e: { code?: string; details?: { result?: { units: { source: string; ok: boolean; error?: { code: string } }[] } } }) => e,
+  );
+  assert.equal(err?.code, 'E_PARTIAL');
+  const units = err!.details!.result!.units;
+  assert.deepEqual(units.map((u) => [u.source.replace(`${src.host}/`, ''), u.ok, u.error?.code]), [['team/app1:1', true, undefined], ['team/app2:1', true, undefined], ['team/app3:1', false, 'E_DENIED']]);
+});
