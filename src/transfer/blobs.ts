@@ -385,6 +385,9 @@ async function teeInto(
   // wait for bytes that never come until the idle timeout.
   let sourceError: unknown;
   const branches: PassThrough[] = [];
+  // Each branch's pipe() listens on the source ('data', 'end'): one listener per target, not a
+  // leak, and Node's warning past 10 would print in the middle of a copy to eleven targets.
+  body.setMaxListeners(body.getMaxListeners() + targets.length);
   body.once('error', (e) => {
     sourceError = e;
     for (const b of branches) b.destroy(e);

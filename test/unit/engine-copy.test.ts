@@ -630,3 +630,23 @@ test('copy --platform os(osversion)/arch: the Windows child of exactly that buil
   }
   assert.equal(src.log.length, 0);
 });
+
+test('a copy to more than ten targets reads each blob once for all of them, with no listener-leak warning from the shared read', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const img = src.seedImage('base/app', { tags: ['1'] });
+  const warnings: string[] = [];
+  const onWarning = (w: Error): void => {
+    warnings.push(`${w.name}: ${w.message}`);
+  };
+  process.on('warning', onWarning);
+  try {
+    const targets = Array.from({ length: 12 }, (_, i) => dst.ref(`t${i}:1`));
+    const r = await copy({ from: src.ref('base/app:1'), to: targets, ...fakeLibraryOptions(src, dst) });
+    assert.equal(r.targets.filter((t) => t.ok).length, 12);
+    for (const l of img.layers) assert.equal(src.count({ method: 'GET', kind: 'blob', digest: l.digest }), 1, 'one read of each layer for the twelve targets');
+    for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve)); // process warnings are emitted on a later tick
+  } finally {
+    process.off('warning', onWarning);
+  }
+  assert.deepEqual(warnings.filter((w) => w.startsWith('MaxListenersExceededWarning')), []);
+});
