@@ -38,6 +38,7 @@ import { BLOB_EVENTS_SHAPE, type BlobEvents, type BlobReport } from '../transfer
 import type { PullMeter } from '../transfer/graph.js';
 import { copyImage, type ImageCopyOutcome } from '../transfer/image-copy.js';
 import type { SyncImage, SyncSpec } from './config.js';
+import { OutageBreaker, outageThreshold } from './outage.js';
 import { needsTagList, selectTags } from './select.js';
 import { crossShardWriters, inShard, type Neighbour, type Shard } from './shard.js';
 import { destinationRepository, syncUnits, targetClashes, type SyncUnit } from './target.js';
@@ -193,6 +194,7 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
       opts.shard,
     );
     const gate = new RateGate(run, opts, logger);
+    const breaker = new OutageBreaker(outageThreshold(images));
     const limit = pLimit(images);
     let started = 0;
     try {
@@ -216,7 +218,7 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
               const next = work[n - 1 + images];
               if (next) run.prefetchAuth(next.unit.source, next.unit.targets);
               opts.events?.unitStart?.(formatReference(w.unit.source), n, work.length);
-              const r = await syncUnit(run, w, platformsOf(w.image), opts, ticket.pulls);
+              const r = notAttempted(w, breaker) ?? (await syncUnit(run, w, platformsOf(w.image), opts, ticket.pulls, breaker));
               units.push(r);
               opts.events?.unitEnd?.(r);
             });
@@ -233,7 +235,7 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
     const failed = units.filter((u) => !u.ok);
     if (failed.length === 1 && units.length === 1 && failed[0]!.error) throw new RegpushError(failed[0]!.error.code as RegpushError['code'], failed[0]!.error.message, { details: { result } });
     if (failed.length) {
-      throw new PartialFailureError(`${failed.length} of ${units.length} images failed: ${failed.map((u) => `${u.source} (${failureLine(u)})`).join('; ')}`, {
+      throw new PartialFailureError(`${failed.length} of ${units.length} images failed: ${failedList(failed)}`, {
         details: { result, failed: failed.map((u) => u.source) },
       });
     }
@@ -244,6 +246,15 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
   } finally {
     run.close();
   }
+}
+
+/** Images named in the error line: a sync of thousands that fails must still end in one readable line (the report has every one). */
+const FAILED_NAMED = 5;
+
+function failedList(failed: readonly SyncUnitResult[]): string {
+  const named = failed.slice(0, FAILED_NAMED).map((u) => `${u.source} (${failureLine(u)})`);
+  const more = failed.length - named.length;
+  return named.join('; ') + (more > 0 ? `; and ${more} more (each in the report: --json)` : '');
 }
 
 function failureLine(u: SyncUnitResult): string {
@@ -334,19 +345,46 @@ function refuseClashes(work: Work[], neighbours: readonly (Neighbour<SyncImage> 
  */
 const WRITES_NOTHING = new Set(['E_NOT_FOUND', 'E_DENIED']);
 
-/** Copies one unit; never rejects (its failure is in the result). */
-async function syncUnit(run: TransferRun, w: Work, platforms: ReturnType<typeof parsePlatform>[] | undefined, opts: SyncOptions, pulls: PullMeter | undefined): Promise<SyncUnitResult> {
+/**
+ * A unit whose source registry, or every target registry, has failed image after image
+ * (OutageBreaker), as failed at once without a request; undefined for a unit to attempt.
+ */
+function notAttempted(w: Work, breaker: OutageBreaker): SyncUnitResult | undefined {
+  const targets = w.unit.targets.map((t) => breaker.refusal(t.registry));
+  const e = breaker.refusal(w.unit.source.registry) ?? (targets.every(Boolean) ? targets[0] : undefined);
+  if (!e) return undefined;
+  const error = { code: e.code, message: e.message };
+  return {
+    entry: w.image.label,
+    source: formatReference(w.unit.source),
+    sourceDigest: '',
+    ok: false,
+    error,
+    targets: w.unit.targets.map((t) => ({ target: formatReference(t), action: 'failed', error, ...NOTHING_MOVED })),
+    bytesRead: 0,
+  };
+}
+
+/** Copies one unit; never rejects (its failure is in the result, and told to `breaker`). */
+async function syncUnit(run: TransferRun, w: Work, platforms: ReturnType<typeof parsePlatform>[] | undefined, opts: SyncOptions, pulls: PullMeter | undefined, breaker: OutageBreaker): Promise<SyncUnitResult> {
   const source = formatReference(w.unit.source);
   const set = run.targets(w.unit.targets.map((ref) => ({ ref, tags: ref.tag ? [ref.tag] : [] })), w.unit.source, { failFast: false });
   const result: SyncUnitResult = { entry: w.image.label, source, sourceDigest: '', ok: false, targets: [], bytesRead: 0 };
+  const told = (t: TransferTarget): void => (t.failed ? breaker.failed(t.ref.registry, t.failed) : breaker.succeeded(t.ref.registry));
   try {
     const outcome = await copyImage(set, run.source(w.unit.source), manifestRef(w.unit.source), { platforms, referrers: w.image.referrers, dryRun: opts.dryRun, warn: (m) => run.logger.warn(`${source}: ${m}`), pulls });
+    breaker.succeeded(w.unit.source.registry);
+    set.list.forEach(told);
     result.sourceDigest = outcome.sourceDigest;
     result.targets = set.list.map((t) => targetResult(t, !!opts.dryRun, outcome));
     result.bytesRead = bytesRead(set.list);
     result.ok = result.targets.every((t) => t.action !== 'failed');
   } catch (err) {
     const e = asRegpushError(run.failure(err));
+    // Every target failed (copyImage then throws the first one's error): the targets' registries
+    // failed. Otherwise the source did.
+    if (set.list.every((t) => t.failed)) set.list.forEach(told);
+    else breaker.failed(w.unit.source.registry, e);
     result.error = { code: e.code, message: e.message };
     result.targets = set.list.map((t) => ({ ...targetResult(t, false), action: 'failed', error: t.failed ? { code: t.failed.code, message: t.failed.message } : { code: e.code, message: e.message } }));
   } finally {

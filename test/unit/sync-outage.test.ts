@@ -1,0 +1,82 @@
+// A sync against a registry that is down (sync/outage.ts): after images in a row failed there with
+// an outage's errors, the images not yet started at that registry are reported failed at once,
+// without a request; one success in between starts the count again. Fake registries, retries off
+// and one image at a time, so which images are attempted is exact.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseSyncFile, sync, type RegpushError, type SyncResult } from '../../src/index.js';
+import { outageThreshold } from '../../src/sync/outage.js';
+import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
+
+const fake = fakeRegistryPool();
+const N = 12;
+
+function seeded(src: FakeRegistry, targets: string[]) {
+  for (let i = 0; i < N; i++) src.seedImage(`team/app${i}`, { tags: ['1'] });
+  const lines = ['defaults:', `  targets: [${targets.join(', ')}]`, 'images:'];
+  for (let i = 0; i < N; i++) lines.push(`  - { source: ${src.ref(`team/app${i}`)}, tags: ["1"] }`);
+  return parseSyncFile(lines.join('\n') + '\n', 'sync.yaml');
+}
+
+async function failedSync(opts: Parameters<typeof sync>[0]): Promise<SyncResult> {
+  const err = await sync(opts).then(() => undefined, (e: RegpushError) => e);
+  assert.equal(err?.code, 'E_PARTIAL', String(err));
+  return (err!.details as { result: SyncResult }).result;
+}
+
+const attempted = (reg: FakeRegistry, kind: 'manifest') => new Set(reg.requests().filter((q) => q.kind === kind && q.repo).map((q) => q.repo)).size;
+
+test('a source answering 503 to every image: after 8 images in a row failed, the rest are not attempted, each failed at once naming why', async () => {
+  assert.equal(outageThreshold(1), 8);
+  assert.equal(outageThreshold(4), 8);
+  assert.equal(outageThreshold(6), 12);
+  const [src, dst] = [await fake(), await fake()];
+  const spec = seeded(src, [`${dst.host}/mirror`]);
+  src.fault({ kind: 'manifest' }, { kind: 'status', status: 503, code: 'UNAVAILABLE', retryAfter: 0 });
+  const r = await failedSync({ spec, images: 1, retries: 0, ...fakeLibraryOptions(src, dst) });
+  assert.equal(r.units.length, N);
+  assert.ok(r.units.every((u) => !u.ok));
+  assert.equal(attempted(src, 'manifest'), 8, 'eight images asked the source, the other four nothing');
+  const skipped = r.units.filter((u) => u.error?.message.startsWith('not attempted'));
+  assert.equal(skipped.length, 4);
+  for (const u of skipped) {
+    assert.equal(u.error!.code, 'E_REGISTRY');
+    assert.match(u.error!.message, new RegExp(`^not attempted: the last 8 images at ${src.host.replace(/\./g, '\\.')} failed, the last with: .*answered 503 UNAVAILABLE.*; a re-run copies what is missing$`));
+    assert.deepEqual(u.targets.map((t) => t.action), ['failed']);
+  }
+  assert.equal(dst.requests().filter((q) => q.method !== 'GET' && q.method !== 'HEAD').length, 0, 'nothing written');
+});
+
+test('one image that succeeds in between starts the count again: a registry that fails now and then is not given up', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const spec = seeded(src, [`${dst.host}/mirror`]);
+  // Images 1–7 fail, 8 succeeds, 9–11 fail, 12 succeeds: never 8 in a row.
+  const failing = new Set([0, 1, 2, 3, 4, 5, 6, 8, 9, 10]);
+  src.fault({ kind: 'manifest', when: (q) => failing.has(Number(/app(\d+)/.exec(q.path)?.[1])) }, { kind: 'status', status: 502, retryAfter: 0 });
+  const r = await failedSync({ spec, images: 1, retries: 0, ...fakeLibraryOptions(src, dst) });
+  assert.equal(attempted(src, 'manifest'), N, 'every image was attempted');
+  assert.equal(r.units.filter((u) => u.ok).length, 2);
+  assert.ok(!r.units.some((u) => u.error?.message.startsWith('not attempted')));
+});
+
+test('a target registry that is down: the images still to start are not attempted; with another target that answers, they are', async () => {
+  const [src, down, up] = [await fake(), await fake(), await fake()];
+  down.fault({}, { kind: 'status', status: 500, retryAfter: 0 });
+  const alone = await failedSync({ spec: seeded(src, [`${down.host}/mirror`]), images: 1, retries: 0, ...fakeLibraryOptions(src, down) });
+  assert.equal(alone.units.filter((u) => u.error?.message.startsWith(`not attempted: the last 8 images at ${down.host} failed`)).length, 4);
+  src.clearLog();
+  const src2 = await fake();
+  const both = await failedSync({ spec: seeded(src2, [`${down.host}/mirror`, `${up.host}/mirror`]), images: 1, retries: 0, ...fakeLibraryOptions(src2, down, up) });
+  assert.ok(!both.units.some((u) => u.error?.message.startsWith('not attempted')));
+  assert.ok(both.units.every((u) => u.targets.find((t) => t.target.startsWith(up.host))?.action === 'copied'), 'every image reached the target that answers');
+});
+
+test('the error line of a sync where many images failed names five and counts the rest', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const spec = seeded(src, [`${dst.host}/mirror`]);
+  src.fault({ kind: 'manifest' }, { kind: 'status', status: 503, retryAfter: 0 });
+  const err = await sync({ spec, images: 1, retries: 0, ...fakeLibraryOptions(src, dst) }).then(() => undefined, (e: RegpushError) => e);
+  assert.equal(err?.code, 'E_PARTIAL');
+  assert.match(err!.message, /^12 of 12 images failed: .*; and 7 more \(each in the report: --json\)$/);
+  assert.equal(err!.message.split(' (E_REGISTRY: ').length - 1, 5, 'five images named');
+});
