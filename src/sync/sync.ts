@@ -216,7 +216,7 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
               const n = ++started; // not inside the optional call below, which may not run
               // The image that takes the next free slot gets its tokens now, while this one runs.
               const next = work[n - 1 + images];
-              if (next) run.prefetchAuth(next.unit.source, next.unit.targets);
+              if (next && !notAttempted(next, breaker)) run.prefetchAuth(next.unit.source, next.unit.targets);
               opts.events?.unitStart?.(formatReference(w.unit.source), n, work.length);
               const r = notAttempted(w, breaker) ?? (await syncUnit(run, w, platformsOf(w.image), opts, ticket.pulls, breaker));
               units.push(r);
