@@ -28,6 +28,9 @@ const { createRequire } = require('node:module');
 const { execFileSync } = require('node:child_process');
 const { MAIN, CACHE, wrap, sourceHash, compile } = require('./bundle-main-loader.cjs');
 
+/** How long the training run may take (it takes well under a second). */
+const TRAINING_TIMEOUT_MS = 30_000;
+
 /** Answers `GET /v2/` (an anonymous registry) and 404 MANIFEST_UNKNOWN to everything else. */
 async function standInRegistry() {
   const server = http.createServer((req, res) => {
@@ -95,12 +98,19 @@ function eagerCache(dir, bytes) {
 async function makeCodeCache(dir, { fallback = true } = {}) {
   const bytes = fs.readFileSync(path.join(dir, MAIN));
   let data;
+  let timer;
   try {
-    data = await trainedCache(dir, bytes);
+    // A training run that hangs must not hang the build: it falls back like one that fails.
+    const timeout = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer in ${TRAINING_TIMEOUT_MS / 1000} s`)), TRAINING_TIMEOUT_MS);
+    });
+    data = await Promise.race([trainedCache(dir, bytes), timeout]);
   } catch (err) {
     if (!fallback) throw err;
     console.warn(`bundle: the code cache's training run failed (${err.message}); caching every function instead`);
     data = eagerCache(dir, bytes);
+  } finally {
+    clearTimeout(timer);
   }
   fs.writeFileSync(path.join(dir, CACHE), Buffer.concat([sourceHash(bytes), data]));
   return data.length;
