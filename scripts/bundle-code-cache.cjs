@@ -26,7 +26,7 @@ const v8 = require('node:v8');
 const { Writable } = require('node:stream');
 const { createRequire } = require('node:module');
 const { execFileSync } = require('node:child_process');
-const { MAIN, CACHE, wrap, sourceHash, compile } = require('./bundle-main-loader.cjs');
+const { MAIN, CACHE, HASH_BYTES, wrap, sourceHash, compile } = require('./bundle-main-loader.cjs');
 
 /** How long the training run may take (it takes well under a second). */
 const TRAINING_TIMEOUT_MS = 30_000;
@@ -81,7 +81,16 @@ async function trainedCache(dir, bytes) {
   return script.createCachedData();
 }
 
-/** The cache of every function (compiled eagerly): the fallback. */
+/**
+ * The cache of every function (compiled eagerly): the fallback. In a process of its own: in the
+ * one whose training failed, V8 would answer the compile from its in-memory cache of that lazy
+ * script, whatever the flag.
+ */
+function eagerCacheApart(dir) {
+  execFileSync(process.execPath, [__filename, '--eager', dir], { stdio: 'inherit' });
+  return fs.readFileSync(path.join(dir, CACHE)).subarray(HASH_BYTES);
+}
+
 function eagerCache(dir, bytes) {
   v8.setFlagsFromString('--no-lazy');
   let script;
@@ -108,7 +117,7 @@ async function makeCodeCache(dir, { fallback = true } = {}) {
   } catch (err) {
     if (!fallback) throw err;
     console.warn(`bundle: the code cache's training run failed (${err.message}); caching every function instead`);
-    data = eagerCache(dir, bytes);
+    data = eagerCacheApart(dir);
   } finally {
     clearTimeout(timer);
   }
@@ -117,9 +126,12 @@ async function makeCodeCache(dir, { fallback = true } = {}) {
 }
 
 if (require.main === module) {
-  const check = process.argv[2] === '--check';
-  const dir = path.resolve(process.argv[check ? 3 : 2] ?? path.join(__dirname, '..', 'dist', 'cli'));
-  if (check) {
+  const mode = ['--check', '--eager'].includes(process.argv[2]) ? process.argv[2] : undefined;
+  const dir = path.resolve(process.argv[mode ? 3 : 2] ?? path.join(__dirname, '..', 'dist', 'cli'));
+  if (mode === '--eager') {
+    const bytes = fs.readFileSync(path.join(dir, MAIN));
+    fs.writeFileSync(path.join(dir, CACHE), Buffer.concat([sourceHash(bytes), eagerCache(dir, bytes)]));
+  } else if (mode === '--check') {
     // The check a start makes, in a fresh process (V8 would answer a repeat compile from memory).
     if (!compile(dir).cached) {
       console.error(`bundle: V8 rejects the code cache made for ${path.join(dir, MAIN)}`);
