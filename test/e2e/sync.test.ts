@@ -246,6 +246,24 @@ test('sync: a source image that answers 500 fails alone (exit 8); the next run c
   assert.equal(rep2.totals.skipped, 2);
 });
 
+test('sync: a source registry answering 503 to every image: after 8 in a row the rest are not attempted; one error line (exit 8) names five and counts the rest', async () => {
+  const proxy = await startFaultProxy(R.anon.url);
+  proxies.push(proxy);
+  proxy.rule({ path: new RegExp(`/v2/${run}/down\\d+/manifests/`), fault: { kind: 'status', status: 503 }, name: 'down' });
+  const prefix = `${run}down`;
+  const sources = Array.from({ length: 12 }, (_, i) => `${proxy.host}/${run}/down${i}:1`);
+  const file = writeFile('down.yaml', ['defaults:', `  targets: [${R.anon2.host}/${prefix}]`, 'images:', ...sources.map((s) => `  - source: ${s}`), ''].join('\n'));
+  const r = await runCli(['sync', '--json', '--images', '1', '--retries', '0', file], { env });
+  assertOneErrorLine(r, 8, 'E_PARTIAL', /^regpush: error: 12 of 12 images failed: .*; and 7 more \(each in the report: --json\) \[E_PARTIAL\]$/);
+  const rep = report(r.stdout);
+  const skipped = rep.units.filter((u) => u.error?.message.startsWith('not attempted'));
+  assert.equal(skipped.length, 4);
+  for (const u of skipped) assert.match(u.error!.message, new RegExp(`^not attempted: the last 8 images at ${proxy.host.replace(/\./g, '\\.')} failed, the last with: .*503`));
+  const asked = new Set(proxy.hits('down').map((q) => /\/v2\/[^/]+\/(down\d+)\//.exec(q.url)?.[1]));
+  assert.equal(asked.size, 8, 'eight images asked the source; the other four sent nothing');
+  assert.equal((await fetch(`http://${R.anon2.host}/v2/${prefix}/${run}/down0/manifests/1`, { method: 'HEAD' })).status, 404, 'nothing written');
+});
+
 test('sync --dry-run writes nothing and says what it would do', async () => {
   const prefix = `${run}dry`;
   const file = writeFile('dry.yaml', ['images:', `  - source: ${src('base/busybox:v2s2')}`, `    targets: [${R.anon2.host}/${prefix}]`, ''].join('\n'));
