@@ -350,15 +350,13 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
     });
   };
 
+  // What a first request with the client's scopes would send, worked out now (the token lands in
+  // the cache); nothing when the scheme is not known yet.
   const prefetch = async (signal?: AbortSignal): Promise<void> => {
-    if (mode !== 'bearer' || !learned) return;
     try {
-      const cred = await getCredential();
-      if (cred?.registryToken) return;
-      await bearer(cred, mergeScopes([...opts.scopes, ...learnedScopes]), learned, { tokenFetches: 0 }, signal);
+      await proactive(mergeScopes([...opts.scopes, ...learnedScopes]), { tokenFetches: 0 }, signal);
     } catch {
-      // The request fetches again and reports what goes wrong (a presumed realm that fails is
-      // dropped there, as for any request).
+      // The request fetches again and reports what goes wrong.
     }
   };
 
