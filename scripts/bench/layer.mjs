@@ -1,7 +1,7 @@
 // The layer build's speed by gzip lanes: `npm run bench` prints these rows after the push table;
 // `node scripts/bench.mjs --layer` prints only them (no registries, well under a minute on 2 cores).
 //
-// Input: the bench's app directory (makeAppDir) plus hard-linked copies of it, ~60 MB of tar in ~680
+// Input: the bench's app directory (makeAppDir) plus copies of it, ~60 MB of tar in ~680
 // files: the same mix of binaries, js/json and css a push compresses. Each (lanes, run) is a fresh
 // process (scripts/bench/layer-child.mjs) started the way the CLI starts itself: UV_THREADPOOL_SIZE
 // = lanes + 1 (at least 4), so every lane has a thread. Rows are interleaved by round, like the
@@ -27,12 +27,15 @@ export function laneCounts(extra = []) {
   return [...new Set([1, 2, 4, availableParallelism(), ...extra])].sort((a, b) => a - b);
 }
 
-/** The app directory and `copies` hard-linked copies of it under `dir`/layer-app; returns its path. */
+/**
+ * The app directory and `copies` copies of it under `dir`/layer-app; returns its path. Real copies,
+ * not hard links: a layer stores a hard-linked file once, so linked copies would add only headers.
+ */
 export function makeLayerInput(dir, repoRoot, copies = 3) {
   const root = join(dir, 'layer-app');
   const first = join(root, 'copy0');
   makeAppDir(first, repoRoot);
-  for (let i = 1; i <= copies; i++) execFileSync('cp', ['-al', first, join(root, `copy${i}`)]);
+  for (let i = 1; i <= copies; i++) execFileSync('cp', ['-a', first, join(root, `copy${i}`)]);
   return root;
 }
 

@@ -1,6 +1,6 @@
 /**
  * Tar headers byte for byte as tar-stream's `pack()` writes them for the entries regpush makes
- * (file, directory, symlink; no uname/gname, no device numbers). Layers were first written by
+ * (file, directory, symlink, hard link; no uname/gname, no device numbers). Layers were first written by
  * tar-stream, and every layer regpush builds must keep the bytes (and so the digests) it gave:
  * a unit test compares the tar built here with tar-stream's on awkward trees (long and non-ASCII
  * names, long link targets, sizes on block boundaries). Both the layer build (tar.ts) and the
@@ -24,7 +24,8 @@
 /** The fields of one entry. */
 export interface TarEntryHeader {
   name: string;
-  type: 'file' | 'directory' | 'symlink';
+  /** `link`: a hard link to the file an earlier entry named `linkname` (no data of its own). */
+  type: 'file' | 'directory' | 'symlink' | 'link';
   mode: number;
   uid: number;
   gid: number;
@@ -37,7 +38,7 @@ export interface TarEntryHeader {
 }
 
 const BLOCK = 512;
-const TYPEFLAG = { file: 0, symlink: 2, directory: 5, 'pax-header': 72 } as const;
+const TYPEFLAG = { file: 0, link: 1, symlink: 2, directory: 5, 'pax-header': 72 } as const;
 const MAGIC = Buffer.from('ustar\x0000', 'latin1'); // magic "ustar\0", version "00"
 
 /** `value` in `digits` octal digits and a space; all sevens when it does not fit. */

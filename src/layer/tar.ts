@@ -67,6 +67,41 @@ interface OpenFile {
   fd: number;
   size: number;
   mode: number;
+  /** How many names the file has on its filesystem (st_nlink): more than one, and it may be in the layer twice. */
+  links: number;
+}
+
+/**
+ * The files of one layer that have several names (hard links), by device and inode: the first name
+ * the layer gave each. A later name of the same file becomes a hard-link entry to that one, so its
+ * content is stored once, as `docker build` and GNU tar store it; the walk's sorted order makes
+ * which name comes first, and so the bytes, the same on every build. Only files with more than one
+ * link are kept, so an ordinary app costs nothing here.
+ *
+ * Not for a Windows layer: hcsshim takes hard links there too, but no Windows host here can check
+ * that an image with them runs, so those layers keep a copy per name, as every layer did before.
+ */
+class HardLinks {
+  private readonly first = new Map<string, string>();
+
+  constructor(private readonly enabled: boolean) {}
+
+  /** The name an earlier entry gave this open file; undefined when it has none (this name is then its first). */
+  earlierName(file: OpenFile, name: string): string | undefined {
+    if (!this.enabled || file.links < 2) return undefined;
+    // Exact numbers: an inode past 2^53 (XFS, btrfs) would lose its low bits as a JS number, and two files could meet.
+    const st = fstatSync(file.fd, { bigint: true });
+    const key = `${st.dev}:${st.ino}`;
+    const earlier = this.first.get(key);
+    if (earlier === undefined) this.first.set(key, name);
+    return earlier;
+  }
+}
+
+/** A file the layer already holds under an earlier name: closed again, it becomes a hard link to that name. */
+interface LinkedFile {
+  linkTo: string;
+  mode: number;
 }
 
 /**
@@ -74,7 +109,7 @@ interface OpenFile {
  * files, and each async call is a thread-pool round trip (measured: ~0.5 ms of overhead per file,
  * 3-4x the read itself). InputError when the file was swapped for a symlink or a non-file.
  */
-function openRegular(e: Extract<WalkEntry, { kind: 'file' }>): OpenFile {
+function openRegular(e: Extract<WalkEntry, { kind: 'file' }>, links: HardLinks): OpenFile | LinkedFile {
   let fd: number;
   try {
     fd = openSync(e.path, OPEN_FLAGS);
@@ -82,14 +117,20 @@ function openRegular(e: Extract<WalkEntry, { kind: 'file' }>): OpenFile {
     if ((err as NodeJS.ErrnoException).code === 'ELOOP') throw new InputError(`${e.path} changed while the layer was being built (now a symlink)`, { cause: err });
     throw fsInputError(e.path, err);
   }
+  let file: OpenFile;
+  let earlier: string | undefined;
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) throw new InputError(`${e.path} changed while the layer was being built (no longer a regular file)`);
-    return { fd, size: st.size, mode: fileMode(st.mode) };
+    file = { fd, size: st.size, mode: fileMode(st.mode), links: st.nlink };
+    earlier = links.earlierName(file, e.name);
   } catch (err) {
     closeSync(fd);
     throw err;
   }
+  if (earlier === undefined) return file;
+  closeSync(fd);
+  return { linkTo: earlier, mode: file.mode };
 }
 
 /** One byte, for the end-of-file probe. */
@@ -132,6 +173,11 @@ function plainHeaderOf(cfg: LayerConfig, e: WalkEntry, file?: OpenFile): TarEntr
   return { name: e.name, type: 'file', mode: file!.mode, uid, gid, size: file!.size, mtime: cfg.mtime };
 }
 
+/** A hard-link entry: `e` is another name of the file an earlier entry gave the layer (never in a Windows layer: HardLinks). */
+function linkHeaderOf(cfg: LayerConfig, e: WalkEntry, file: LinkedFile): TarEntryHeader {
+  return { name: e.name, type: 'link', mode: file.mode, uid: cfg.uid, gid: cfg.gid, size: 0, mtime: cfg.mtime, linkname: file.linkTo };
+}
+
 /** The entries before the walk's: a Windows layer's top directories (windows-layer.ts), else none. */
 function leadingHeaders(cfg: LayerConfig): TarEntryHeader[] {
   return cfg.windows ? windowsTopEntries(cfg.mtime) : [];
@@ -154,6 +200,7 @@ export async function hashTar(cfg: LayerConfig, signal: AbortSignal): Promise<{ 
   const buf = Buffer.allocUnsafeSlow(READ_CHUNK); // one for the whole pass: hashed before the next read
   const scratch = Buffer.alloc(512);
   const turn = new EventLoopTurn();
+  const links = new HardLinks(!cfg.windows);
   await validateSources(cfg.sources);
   for (const h of leadingHeaders(cfg)) {
     entries++;
@@ -165,7 +212,11 @@ export async function hashTar(cfg: LayerConfig, signal: AbortSignal): Promise<{ 
     if (e.kind !== 'file') {
       for (const b of entryHeaderBytes(headerOf(cfg, e), scratch)) feed(b);
     } else {
-      const file = openRegular(e);
+      const file = openRegular(e, links);
+      if ('linkTo' in file) {
+        for (const b of entryHeaderBytes(linkHeaderOf(cfg, e, file), scratch)) feed(b);
+        return;
+      }
       try {
         for (const b of entryHeaderBytes(headerOf(cfg, e, file), scratch)) feed(b);
         let pos = 0;
@@ -333,9 +384,16 @@ class BlockWriter {
   }
 }
 
-/** Writes one regular file (header, data, padding) into the tar. */
-async function writeFile(cfg: LayerConfig, e: Extract<WalkEntry, { kind: 'file' }>, w: BlockWriter, scratch: Buffer, signal: AbortSignal, turn: EventLoopTurn): Promise<void> {
-  const file = openRegular(e);
+/** Writes one regular file (header, data, padding) into the tar, or a hard link to its earlier name. */
+async function writeFile(cfg: LayerConfig, e: Extract<WalkEntry, { kind: 'file' }>, w: BlockWriter, scratch: Buffer, signal: AbortSignal, turn: EventLoopTurn, links: HardLinks): Promise<void> {
+  const file = openRegular(e, links);
+  if ('linkTo' in file) {
+    for (const b of entryHeaderBytes(linkHeaderOf(cfg, e, file), scratch)) {
+      const p = w.write(b);
+      if (p) await p;
+    }
+    return;
+  }
   try {
     for (const b of entryHeaderBytes(headerOf(cfg, e, file), scratch)) {
       const p = w.write(b);
@@ -371,6 +429,7 @@ async function writeFile(cfg: LayerConfig, e: Extract<WalkEntry, { kind: 'file' 
 async function writeTar(cfg: LayerConfig, signal: AbortSignal, w: BlockWriter, stats: TarStats): Promise<void> {
   const turn = new EventLoopTurn();
   const scratch = Buffer.alloc(512);
+  const links = new HardLinks(!cfg.windows);
   await validateSources(cfg.sources);
   for (const h of leadingHeaders(cfg)) {
     stats.entries++;
@@ -382,7 +441,7 @@ async function writeTar(cfg: LayerConfig, signal: AbortSignal, w: BlockWriter, s
   await walkSources(cfg.sources, { signal, logger: cfg.logger }, (e) => {
     checkAborted(signal);
     stats.entries++;
-    if (e.kind === 'file') return writeFile(cfg, e, w, scratch, signal, turn).then(() => turn.after(0));
+    if (e.kind === 'file') return writeFile(cfg, e, w, scratch, signal, turn, links).then(() => turn.after(0));
     let wait: Promise<void> | undefined;
     for (const b of entryHeaderBytes(headerOf(cfg, e), scratch)) {
       // A pax header comes in pieces: each goes in after the previous one's handover, if it needed one.

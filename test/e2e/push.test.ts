@@ -2,7 +2,7 @@
 // real run with crun; mounts, multi-arch, warm re-push, no local writes, and the bad inputs.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync, lstatSync, readlinkSync } from 'node:fs';
+import { chmodSync, linkSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync, lstatSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import {
@@ -158,6 +158,36 @@ test('a re-push with an extra tag writes only that tag; a changed config writes 
   assert.ok(writes.some((q) => q.uri === `/v2/${run}/warm-tags/manifests/1`), 'the manifest is written');
   assert.ok(writes.some((q) => q.uri.includes('/blobs/uploads/')), 'the new config is uploaded');
   assert.equal((await skopeoInspect(to, { raw: true })).digest, c.digest);
+});
+
+test('hard links in the app are stored once: umoci unpacks one file under both names, it runs, and a re-push reuses the layer', async (t) => {
+  const app = tempDir('regpush-app-');
+  const content = randomBytes(1024 * 1024); // incompressible: the layer's size shows whether it is in there twice
+  writeFileSync(join(app, 'lib.so'), content);
+  mkdirSync(join(app, 'bin'));
+  linkSync(join(app, 'lib.so'), join(app, 'bin', 'lib-copy.so'));
+  const to = imageRef(R.anon2, `${run}/hardlinks:1`);
+  const args = ['push', '--json', '--from', imageRef(R.anon, 'base/busybox:oci'), '--to', to, '--app', app, '--workdir', '/app',
+    '--entrypoint', '/bin/sh', '--cmd=-c', '--cmd', 'cmp /app/lib.so /app/bin/lib-copy.so && echo same'];
+  const r = await runCli(args);
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  assert.ok(report.layer.size < 1.2 * content.length, `layer of ${report.layer.size} bytes holds the 1 MiB once`);
+  const bundle = await umociUnpack(await skopeoCopyToLayout(to));
+  const rootfs = join(bundle, 'rootfs');
+  const one = statSync(join(rootfs, 'app', 'lib.so'));
+  const two = statSync(join(rootfs, 'app', 'bin', 'lib-copy.so'));
+  assert.equal(two.ino, one.ino, 'one file, two names');
+  assert.ok(readFileSync(join(rootfs, 'app', 'bin', 'lib-copy.so')).equals(content));
+  // The warm path's diffID pass writes the same tar as the build: an unchanged app is the same image.
+  const again = await runCli(args);
+  assert.equal(again.code, 0, again.stderr);
+  assert.deepEqual([JSON.parse(again.stdout).digest, JSON.parse(again.stdout).layer.action], [report.digest, 'reused']);
+  const why = await runtimeUnavailable();
+  if (why) return t.skip(`cannot run images here: ${why}`);
+  const ran = await runImage(bundle);
+  assert.equal(ran.code, 0, ran.stderr);
+  assert.equal(ran.stdout, 'same\n');
 });
 
 test('OCI base: OCI media types throughout and base annotations', async () => {

@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { appendFileSync, chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { appendFileSync, chmodSync, closeSync, linkSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -75,14 +75,21 @@ async function tarStreamReference(opts: LayerOptions): Promise<Buffer> {
       if (data) p.entry(header, data, (err) => (err ? reject(err) : resolve()));
       else p.entry(header, (err) => (err ? reject(err) : resolve())).end(undefined);
     });
+  const firstName = new Map<string, string>(); // hard links: dev:ino → the first name written
   await walkSources(cfg.sources, { logger }, async (e) => {
     const owned = e.kind !== 'directory' || e.owned;
     const base = { name: e.name, mtime: cfg.mtime, uid: owned ? cfg.uid : 0, gid: owned ? cfg.gid : 0 };
     if (e.kind === 'directory') await add({ ...base, type: 'directory', mode: e.mode });
     else if (e.kind === 'symlink') await add({ ...base, type: 'symlink', mode: 0o777, linkname: e.target });
     else {
+      const st = statSync(e.path, { bigint: true });
+      const mode = fileMode(Number(st.mode));
+      const key = `${st.dev}:${st.ino}`;
+      const earlier = st.nlink > 1n ? firstName.get(key) : undefined;
+      if (earlier !== undefined) return add({ ...base, type: 'link', mode, linkname: earlier });
+      if (st.nlink > 1n) firstName.set(key, e.name);
       const data = readFileSync(e.path);
-      await add({ ...base, type: 'file', mode: fileMode(statSync(e.path).mode), size: data.length }, data);
+      await add({ ...base, type: 'file', mode, size: data.length }, data);
     }
   });
   p.finalize();
@@ -189,6 +196,9 @@ describe('layer: reproducibility and hashes', () => {
       [`${seg('p', 40)}/${seg('q', 40)}/${seg('r', 40)}/${seg('s', 40)}/deep.txt`]: 'several splits',
       'emptydir/sub': { dir: true },
     });
+    // Hard links: a short name, and one whose link target (the first name) needs a pax linkpath.
+    linkSync(join(src, 'b513.bin'), join(src, 'b513-again.bin'));
+    linkSync(join(src, `${seg('n', 120)}.txt`), join(src, 'zz-long-target.txt'));
     for (const opts of [
       { sources: [{ src, dest: '/app' }] },
       { sources: [{ src, dest: '/opt/some/deeper/place' }], chown: { uid: 1000, gid: 2000 }, mtime: 1_700_000_000 },
@@ -204,6 +214,7 @@ describe('layer: reproducibility and hashes', () => {
       assert.deepEqual(await computeDiffId(opts), { diffId: built.result.diffId, uncompressedSize: tarBytes.length }, `dest ${opts.sources[0]!.dest}`);
       // The tree did exercise pax headers (names and link targets) and ustar prefixes.
       for (const marker of [' path=', ' linkpath=', 'PaxHeader', `${seg('p', 40)}/${seg('q', 40)}`]) assert.ok(tarBytes.includes(marker), marker);
+      assert.deepEqual(rawHeaders(tarBytes).filter((h) => h.type === '1').length, 2, 'two hard-link entries');
     }
   });
 
@@ -391,13 +402,66 @@ describe('layer: tar contents (checked with GNU tar)', () => {
     assert.match(warnings[0], /pipe/);
   });
 
-  it('stores hard links as regular files', async () => {
-    const src = tree({ 'a.txt': 'shared' });
-    await run('ln', [join(src, 'a.txt'), join(src, 'b.txt')], Buffer.alloc(0));
-    const es = await entries(zlib.gunzipSync((await build({ sources: [{ src, dest: '/app' }] })).bytes));
-    const b = es.find((e) => e.header.name === 'app/b.txt')!;
-    assert.equal(b.header.type, 'file');
-    assert.equal(b.data.toString(), 'shared');
+  it('stores a hard-linked file once: each later name (in the sorted order) is a link to the first', async () => {
+    const big = randomBytes(64 * 1024);
+    const src = tree({ 'b.bin': big, 'sub/other.txt': 'alone', 'x.txt': 'not linked' });
+    linkSync(join(src, 'b.bin'), join(src, 'a.bin')); // made second, sorted first: the first name is by order, not age
+    linkSync(join(src, 'b.bin'), join(src, 'sub/c.bin'));
+    const outside = join(root, `outside-${counter++}`);
+    linkSync(join(src, 'sub/other.txt'), outside); // its other name is not in the layer: stored as a file
+    const opts: LayerOptions = { sources: [{ src, dest: '/app' }], chown: { uid: 1000, gid: 1000 } };
+    const built = await build(opts);
+    const tarBytes = zlib.gunzipSync(built.bytes);
+    const es = await entries(tarBytes);
+    const by = (n: string): TarEntry => es.find((e) => e.header.name === n)!;
+    assert.equal(by('app/a.bin').header.type, 'file');
+    assert.ok(by('app/a.bin').data.equals(big));
+    for (const n of ['app/b.bin', 'app/sub/c.bin']) {
+      assert.equal(by(n).header.type, 'link', n);
+      assert.equal(by(n).header.linkname, 'app/a.bin', n);
+      assert.equal(by(n).header.size, 0, n);
+      assert.equal(by(n).header.uid, 1000, n);
+    }
+    assert.equal(by('app/sub/other.txt').header.type, 'file');
+    assert.ok(tarBytes.length < 2 * big.length, `the content is stored once (${tarBytes.length} bytes of tar)`);
+    // The warm path's diffID pass makes the same tar.
+    assert.deepEqual(await computeDiffId(opts), { diffId: built.result.diffId, uncompressedSize: tarBytes.length });
+    // GNU tar unpacks the three names as one file.
+    const dir = join(root, `x${counter++}`);
+    mkdirSync(dir);
+    await run('tar', ['-xf', '-', '-C', dir], tarBytes);
+    const inode = statSync(join(dir, 'app/a.bin')).ino;
+    for (const n of ['app/b.bin', 'app/sub/c.bin']) {
+      assert.equal(statSync(join(dir, n)).ino, inode, n);
+      assert.ok(readFileSync(join(dir, n)).equals(big), n);
+    }
+  });
+
+  it('hard links: across two sources of one layer; the first name left out by .dockerignore; never in a Windows layer', async () => {
+    const one = tree({ 'shared.bin': 'same bytes' });
+    const two = tree({ 'other/.keep': '' });
+    linkSync(join(one, 'shared.bin'), join(two, 'other/again.bin'));
+    const across = await entries(zlib.gunzipSync((await build({ sources: [{ src: one, dest: '/app' }, { src: two, dest: '/app' }] })).bytes));
+    const again = across.find((e) => e.header.name === 'app/other/again.bin')!;
+    assert.equal(again.header.type, 'link');
+    assert.equal(again.header.linkname, 'app/shared.bin');
+
+    const ignored = tree({ 'a.bin': 'data', '.dockerignore': 'a.bin\n' });
+    linkSync(join(ignored, 'a.bin'), join(ignored, 'b.bin'));
+    const kept = await entries(zlib.gunzipSync((await build({ sources: [{ src: ignored, dest: '/app' }] })).bytes));
+    assert.equal(kept.find((e) => e.header.name === 'app/a.bin'), undefined);
+    const b = kept.find((e) => e.header.name === 'app/b.bin')!;
+    assert.equal(b.header.type, 'file', 'the first name the layer holds carries the content');
+    assert.equal(b.data.toString(), 'data');
+
+    const win = tree({ 'a.bin': 'data' });
+    linkSync(join(win, 'a.bin'), join(win, 'b.bin'));
+    const wes = await entries(zlib.gunzipSync((await build({ sources: [{ src: win, dest: '/app' }], windows: true })).bytes));
+    for (const n of ['Files/app/a.bin', 'Files/app/b.bin']) {
+      const e = wes.find((x) => x.header.name === n)!;
+      assert.equal(e.header.type, 'file', n);
+      assert.equal(e.data.toString(), 'data', n);
+    }
   });
 
   it('sorts names by their bytes, directories before their contents', async () => {
