@@ -13,7 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, type Stats } from 'node:fs';
 import { AbortedError, InputError } from '../errors.js';
 import type { LayerConfig } from './options.js';
 import { BufferPool } from './pool.js';
@@ -67,8 +67,6 @@ interface OpenFile {
   fd: number;
   size: number;
   mode: number;
-  /** How many names the file has on its filesystem (st_nlink): more than one, and it may be in the layer twice. */
-  links: number;
 }
 
 /**
@@ -86,12 +84,14 @@ class HardLinks {
 
   constructor(private readonly enabled: boolean) {}
 
-  /** The name an earlier entry gave this open file; undefined when it has none (this name is then its first). */
-  earlierName(file: OpenFile, name: string): string | undefined {
-    if (!this.enabled || file.links < 2) return undefined;
-    // Exact numbers: an inode past 2^53 (XFS, btrfs) would lose its low bits as a JS number, and two files could meet.
-    const st = fstatSync(file.fd, { bigint: true });
-    const key = `${st.dev}:${st.ino}`;
+  /** The name an earlier entry gave the file open as `fd` (`st` its fstat); undefined when it has none (`name` is then its first). */
+  earlierName(fd: number, st: Stats, name: string): string | undefined {
+    if (!this.enabled || st.nlink < 2) return undefined;
+    // This runs for every file of a pnpm node_modules (each is linked to pnpm's store), so the
+    // numbers of the stat already made are used. Only an inode number past 2^53 (XFS and btrfs can
+    // have them), whose low bits a JS number loses so that two files could meet, is read again exactly.
+    const exact = Number.isSafeInteger(st.ino) && Number.isSafeInteger(st.dev) ? st : fstatSync(fd, { bigint: true });
+    const key = `${exact.dev}:${exact.ino}`;
     const earlier = this.first.get(key);
     if (earlier === undefined) this.first.set(key, name);
     return earlier;
@@ -122,8 +122,8 @@ function openRegular(e: Extract<WalkEntry, { kind: 'file' }>, links: HardLinks):
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) throw new InputError(`${e.path} changed while the layer was being built (no longer a regular file)`);
-    file = { fd, size: st.size, mode: fileMode(st.mode), links: st.nlink };
-    earlier = links.earlierName(file, e.name);
+    file = { fd, size: st.size, mode: fileMode(st.mode) };
+    earlier = links.earlierName(fd, st, e.name);
   } catch (err) {
     closeSync(fd);
     throw err;
