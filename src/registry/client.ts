@@ -629,10 +629,18 @@ export class HttpRegistryClient implements RegistryClient {
   /**
    * Cancels an upload session; errors ignored (best effort cleanup). Not tied to the operation's
    * signal, so it still runs after Ctrl-C, but bounded in time so it cannot hold up the exit.
+   * True when nothing of the session stays in the registry: the cancel confirmed, or a 404
+   * BLOB_UPLOAD_UNKNOWN, distribution's answer for a session it does not have (its blob was stored
+   * by a closing PUT whose answer an interruption cut off, or it was cancelled or purged already).
+   * A 404 BLOB_UPLOAD_INVALID is a session it has, whose state the URL is behind: it stays.
    */
   async cancelUpload(session: string): Promise<boolean> {
     try {
       const res = await this.send({ method: 'DELETE', url: session, signal: AbortSignal.timeout(CANCEL_TIMEOUT_MS), label: 'upload DELETE' });
+      if (res.status === 404) {
+        const err = await errorFromResponse(res, { what: 'upload DELETE', registry: this.registry });
+        return err.details.registryCodes?.includes('BLOB_UPLOAD_UNKNOWN') === true;
+      }
       await drain(res);
       return res.status >= 200 && res.status < 300;
     } catch {

@@ -666,3 +666,23 @@ test('a Range GET answered 206 from another offset (or without Content-Range) is
   withRange = false;
   await assert.rejects(r.client.getBlob('app', d, 4), (e: RegpushError) => e instanceof ProtocolError && /Content-Range ""/.test(e.message));
 });
+
+test('cancelUpload: 2xx is cancelled; 404 BLOB_UPLOAD_UNKNOWN (no such session: its blob was stored, or it is gone) leaves nothing; 404 BLOB_UPLOAD_INVALID (a stale state) and other answers leave the session', async () => {
+  const answers: [number, string | undefined, boolean][] = [
+    [204, undefined, true],
+    [202, undefined, true],
+    [404, 'BLOB_UPLOAD_UNKNOWN', true],
+    [404, 'BLOB_UPLOAD_INVALID', false],
+    [404, undefined, false], // no OCI error body: not known to be gone
+    [500, 'UNKNOWN', false],
+    [405, 'UNSUPPORTED', false],
+  ];
+  for (const [status, code, gone] of answers) {
+    const r = await registry((req, _body, res) => {
+      assert.equal(req.method, 'DELETE');
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(code ? JSON.stringify({ errors: [{ code, message: 'm' }] }) : '');
+    });
+    assert.equal(await r.client.cancelUpload(`http://${r.host}/v2/app/blobs/uploads/u1?_state=s`), gone, `${status} ${code ?? '(no body)'}`);
+  }
+});
