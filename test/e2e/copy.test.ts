@@ -74,13 +74,22 @@ test('same-registry copy mounts every blob and streams no bytes', async () => {
   assert.equal(reqs.filter((q) => q.method === 'GET' && q.uri.includes('/blobs/')).length, 0, 'no blob read');
 });
 
-test('a second copy skips every blob', async () => {
+test('a second copy, to another tag of the repository, skips every blob: no blob byte uploaded, only the manifests written', async () => {
   const src = imageRef(R.anon, 'base/multi:oci');
-  const dst = imageRef(R.anon2, `${run}/skip:1`);
-  assert.equal((await runCli(['copy', src, dst])).code, 0);
-  const r = await runCli(['copy', '--json', src, dst]);
+  assert.equal((await runCli(['copy', src, imageRef(R.anon2, `${run}/skip:1`)])).code, 0);
+  // Another tag: the tag is new, so the blobs are planned (an unchanged tag is left alone before any plan).
+  const mark = logMark('anon2');
+  const r = await runCli(['copy', '--json', src, imageRef(R.anon2, `${run}/skip:2`)]);
   assert.equal(r.code, 0, r.stderr);
-  for (const b of JSON.parse(r.stdout).targets[0].blobs) assert.equal(b.action, 'skipped');
+  const blobs = JSON.parse(r.stdout).targets[0].blobs as { action: string; bytes: number }[];
+  assert.notEqual(blobs.length, 0, 'an empty list would pass the check below vacuously');
+  for (const b of blobs) assert.deepEqual([b.action, b.bytes], ['skipped', 0]);
+  const writes = (await registryLogSince('anon2', mark)).filter((q) => q.method !== 'GET' && q.method !== 'HEAD');
+  assert.ok(writes.some((q) => q.method === 'PUT' && q.uri.startsWith(`/v2/${run}/skip/manifests/`)), 'the manifests are written');
+  assert.deepEqual(writes.filter((q) => q.method === 'PATCH' || (q.method === 'PUT' && q.uri.includes('/blobs/uploads/'))).map((q) => `${q.method} ${q.uri}`), [], 'no blob byte is sent');
+  // A new tag may get the speculative start of its largest layer (docs/performance.md): its session is cancelled.
+  const posts = writes.filter((q) => q.method === 'POST' && q.uri.includes('/blobs/uploads/')).length;
+  assert.equal(writes.filter((q) => q.method === 'DELETE' && q.uri.includes('/blobs/uploads/')).length, posts, 'each session opened ahead is cancelled');
 });
 
 /** Pushes a small "signature" manifest under the cosign tag scheme, next to `digest`. */

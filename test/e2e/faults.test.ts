@@ -236,7 +236,7 @@ async function failsCleanly(
   code: string,
   pattern: RegExp,
   opts: { retries?: number; boundMs?: number; before?: string } = {},
-): Promise<ExecResult> {
+): Promise<{ r: ExecResult; sessions: { opened: number; cancelled: number } }> {
   const t0 = Date.now();
   const r = await runCli(['copy', '--quiet', '--retries', String(opts.retries ?? 2), srcRef(), dstRef(name), ...fromArgs, ...toArgs], { env: { REGPUSH_IDLE_TIMEOUT_MS: '1000' } });
   const took = Date.now() - t0;
@@ -246,8 +246,8 @@ async function failsCleanly(
   const head = await manifestStatus(R.basic, `${run}/${name}`, '1', basicCreds);
   if (opts.before) assert.equal(head.digest, opts.before, 'the target tag is unchanged');
   else assert.equal(head.status, 404, 'the target tag is absent');
-  await assertNoSessionLeft(dst, R.basic, basicCreds);
-  return r;
+  const sessions = await assertNoSessionLeft(dst, R.basic, basicCreds);
+  return { r, sessions };
 }
 
 test('persistent: every blob GET answers 500 → E_REGISTRY, each GET tried 1 + --retries times, no tag', async () => {
@@ -257,11 +257,15 @@ test('persistent: every blob GET answers 500 → E_REGISTRY, each GET tried 1 + 
   for (const q of requestsFor(src, 'GET', '/blobs/')) perBlob.set(q.url, (perBlob.get(q.url) ?? 0) + 1);
   assert.ok(perBlob.size >= 1);
   for (const [u, n] of perBlob) assert.ok(n <= 3, `${u} fetched ${n} times with --retries 2 (retries must not multiply across levels)`);
+  // The blob whose failure ended the copy was tried 1 + 2 times; others may have been cut short by it.
+  assert.equal(Math.max(...perBlob.values()), 3, 'the failing blob was fetched 1 + --retries times');
 });
 
 test('persistent: the big blob always arrives corrupted → E_DIGEST_MISMATCH, no tag, sessions cancelled', async () => {
   src.rule({ ...bigGet(), fault: { kind: 'corrupt', at: 4096 } });
-  await failsCleanly('always-corrupt', 7, 'E_DIGEST_MISMATCH', /DIGEST_INVALID|digest/);
+  const { sessions } = await failsCleanly('always-corrupt', 7, 'E_DIGEST_MISMATCH', /DIGEST_INVALID|digest/);
+  assert.ok(sessions.opened >= 1, 'the big blob\'s upload session was opened (the corrupt bytes were on their way)');
+  assert.ok(sessions.cancelled >= 1, 'and cancelled');
 });
 
 test('persistent: the big blob stalls forever → E_NETWORK within the idle timeout × retries, no tag', async () => {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { startHostileRegistry, type HostileRegistry, type HostileReply } from '../fixtures/hostile-registry.js';
 import { startFaultProxy } from '../fixtures/fault-proxy.js';
-import { assertNoSessionLeft, assertOneErrorLine, requestsFor, startCli, waitFor } from './fault-helpers.js';
+import { assertNoSessionLeft, assertOneErrorLine, requestsFor, sessionsOpened, startCli, waitFor } from './fault-helpers.js';
 import { imageRef, loadState, runCli, tempDir } from './harness.js';
 
 const state = loadState();
@@ -134,8 +134,10 @@ test('a file name that is not UTF-8, met while the app layer streams into an ope
   // The base is there already, so the app layer is the only upload: what is checked is its session.
   const seeded = await runCli(['copy', imageRef(R.anon, 'base/busybox:v2s2'), `${proxy.host}/${run}/utf8:base`]);
   assert.equal(seeded.code, 0, seeded.stderr);
+  let runsOpened = 0;
   for (const dir of [app, small]) {
     for (const method of [[], ['--layer-upload', 'chunked']]) {
+      const sessionsBefore = sessionsOpened(proxy).length;
       const t0 = Date.now();
       const r = await runCli(['push', '--from', imageRef(R.anon, 'base/busybox:v2s2'), '--to', `${proxy.host}/${run}/utf8:1`, '--app', dir, ...method], {
         // Before the fix the upload waited for the idle timeout (and was then retried as a network failure).
@@ -144,9 +146,17 @@ test('a file name that is not UTF-8, met while the app layer streams into an ope
       assertOneErrorLine(r, 2, 'E_INPUT', /file name is not valid UTF-8/);
       assert.ok(Date.now() - t0 < 15_000, `took ${Date.now() - t0} ms`);
       assert.doesNotMatch(r.stderr, /retrying/);
+      // With the large file first, the push was under way (the layer's session open) when the bad
+      // name came; an app of the bad name alone is refused by the check before any request.
+      const opened = sessionsOpened(proxy).length - sessionsBefore;
+      runsOpened += opened;
+      if (dir === app) assert.ok(opened >= 1, `the app layer's session was open (${method.join(' ') || 'default'})`);
+      else assert.equal(opened, 0, 'refused before any request');
     }
   }
-  await assertNoSessionLeft(proxy, R.anon2);
+  // Every session the pushes opened was cancelled (the seeding copy's were completed).
+  const { cancelled } = await assertNoSessionLeft(proxy, R.anon2);
+  assert.equal(cancelled, runsOpened);
 });
 
 test('SIGINT in the middle of the app layer\'s streamed PATCH: the session is cancelled with its current state, its bytes leave the registry', async () => {

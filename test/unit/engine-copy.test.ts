@@ -290,6 +290,12 @@ test('a copy whose plan fails while its largest layer, started early, is still u
   assert.ok(err?.code && err.code !== 'E_INTERNAL', String(err));
   assert.equal(dst.blob('app', large!.digest), undefined, 'the large layer did not land: no manifest would have named it');
   assert.equal(dst.manifest('app', '1'), undefined);
+  // The scenario happened: the large layer's session was opened early, its upload was on its way, and it was cancelled.
+  const opened = dst.count({ kind: 'upload', method: 'POST', status: 202 });
+  assert.ok(opened >= 1, 'the large layer was started early');
+  assert.ok(dst.count({ kind: 'upload', method: ['PUT', 'PATCH'] }) >= 1, 'its upload was under way');
+  assert.ok(dst.count({ kind: 'upload', method: 'DELETE' }) >= 1, 'a session was cancelled');
+  assert.equal(dst.count({ kind: 'upload', method: 'DELETE' }) + dst.count({ kind: 'upload', method: 'PUT', status: 201 }), opened, 'every session opened was completed or cancelled');
   assert.equal(dst.openUploads(), 0, 'its session was cancelled');
 });
 

@@ -60,10 +60,33 @@ describe('shardOf / inShard', () => {
     }
   });
 
-  it('is stable: adding images moves none of the others', () => {
-    const before = new Map(REFS.map((r) => [r, shardOf(r, 3)]));
-    const grown = [...REFS, ...Array.from({ length: 300 }, (_, i) => `ghcr.io/new/thing-${i}`)];
-    for (const r of grown) if (before.has(r)) assert.equal(shardOf(r, 3), before.get(r));
+  it('is stable: the entries a shard takes do not depend on the rest of the file (entries added before, after, reordered)', () => {
+    const file = (sources: readonly string[]) => parseSyncFile(['defaults: {targets: [r.io/m]}', 'images:', ...sources.map((src) => `  - {source: ${src}, tags: all}`)].join('\n') + '\n', 'sync.yaml');
+    const original = REFS.slice(0, 60);
+    const added = Array.from({ length: 40 }, (_, i) => `ghcr.io/new/thing-${i}`);
+    const grown = [...added.slice(0, 20), ...[...original].reverse(), ...added.slice(20)];
+    for (const count of [3, 7]) {
+      for (let index = 0; index < count; index++) {
+        const taken = (sources: readonly string[]) => new Set(file(sources).images.filter((img) => inShard(img.key, { index, count })).map((img) => img.key));
+        const before = taken(original);
+        const after = taken(grown);
+        for (const k of before) assert.ok(after.has(k), `${k} left shard ${index}/${count}`);
+        for (const k of after) if (!k.startsWith('ghcr.io/new/')) assert.ok(before.has(k), `${k} joined shard ${index}/${count}`);
+      }
+    }
+  });
+
+  it('is the same hash from release to release: a fleet upgraded shard by shard must not move images between shards', () => {
+    // Recorded values: a change here moves images between the shards of a running fleet.
+    const pinned: [string, number, number][] = [
+      ['docker.io/library/nginx', 2, 2],
+      ['ghcr.io/acme/app', 2, 3],
+      ['quay.io/team-x/image-7', 0, 6],
+      ['registry.example.com:5000/a/b/image-3', 2, 5],
+      ['docker.io/library/redis', 1, 4],
+      ['gcr.io/distroless/static', 2, 3],
+    ];
+    assert.deepEqual(pinned.map(([ref]) => [ref, shardOf(ref, 3), shardOf(ref, 7)]), pinned);
   });
 
   it('going from N to N+1 shards moves only about 1/(N+1) of the images, all into the new shard', () => {
