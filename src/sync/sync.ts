@@ -529,7 +529,8 @@ class RateGate {
         // Units in flight will end, have a pull answered or bring a new count: pumped again then.
         if (g.units.size > 0) return;
         g.holding = true;
-        this.wait(g.queue[0]!.source, min).then(
+        // Nothing in flight here: what the next unit needs is its own estimate.
+        this.wait(g.queue[0]!.source, min, g.estimate()).then(
           () => {
             g.holding = false;
             this.pump(key);
@@ -570,28 +571,36 @@ class RateGate {
     return this.run.transport.stats.snapshot().rateLimits.find((r) => r.registry === host)?.remaining;
   }
 
-  private async wait(source: ImageReference, min: number): Promise<void> {
+  /**
+   * Asks the count again every poll interval until the next unit, which takes up to `need` pulls,
+   * fits above the reserve — the same test pump() admits it by, so that a count above the reserve
+   * by less than a unit's pulls keeps waiting here, under one deadline, rather than going back and
+   * forth between the two with a new one each time — or until --max-wait has passed.
+   */
+  private async wait(source: ImageReference, min: number, need: number): Promise<void> {
     const maxWait = this.opts.maxWaitMs ?? 0;
     const poll = Math.max(1, this.opts.rateLimitPollMs ?? DEFAULT_RATE_POLL_MS);
     const deadline = performance.now() + maxWait;
     const key = apiHost(source.registry);
     let remaining = this.remaining(key)!;
-    // "at": the count is the reserve itself, which one more pull would spend.
-    const where = () => (remaining < min ? 'below' : 'at');
+    // "at": the count is the reserve itself, which one more pull would spend; "within": above it,
+    // by less than an image here reads (an index: one pull per manifest).
+    const where = () =>
+      remaining < min ? `below --min-ratelimit ${min}` : remaining === min || need <= 1 ? `at --min-ratelimit ${min}` : `within one image's ${need} pulls of --min-ratelimit ${min}`;
     this.opts.events?.waiting?.(source.registry, remaining, min);
-    this.logger.warn(`${source.registry}: ratelimit-remaining is ${remaining}, ${where()} --min-ratelimit ${min}; not starting new images${maxWait ? ` (waiting up to ${Math.round(maxWait / 1000)} s)` : ''}`);
+    this.logger.warn(`${source.registry}: ratelimit-remaining is ${remaining}, ${where()}; not starting new images${maxWait ? ` (waiting up to ${Math.round(maxWait / 1000)} s)` : ''}`);
     for (;;) {
       const left = deadline - performance.now();
       if (left <= 0) {
         throw new TooManyRequestsError(
-          `${source.registry}: ratelimit-remaining stayed ${where()} --min-ratelimit ${min} (last ${remaining})${maxWait ? ` for ${Math.round(maxWait / 1000)} s (--max-wait)` : ''}; stopped before ${formatReference(source)}; a re-run copies what is missing`,
+          `${source.registry}: ratelimit-remaining stayed ${where()} (last ${remaining})${maxWait ? ` for ${Math.round(maxWait / 1000)} s (--max-wait)` : ''}; stopped before ${formatReference(source)}; a re-run copies what is missing`,
           { details: { registry: source.registry, remaining } },
         );
       }
       await sleep(Math.min(poll, left), this.run.signal);
       await this.run.source(source).client.headManifest(source.repository, manifestRef(source)).catch(() => undefined);
       remaining = this.remaining(key) ?? remaining;
-      if (remaining > min) {
+      if (remaining - need >= min) {
         this.logger.info(`${source.registry}: ratelimit-remaining is ${remaining} again; going on`);
         return;
       }

@@ -155,3 +155,38 @@ test('a count the registry sent before any unit started (with its tag list) hold
   assert.match(err.message!, /ratelimit-remaining stayed below --min-ratelimit 5 \(last 3\)/);
   assert.equal(src.count({ kind: 'manifest', method: 'GET' }), 0, 'no pull spent below the reserve');
 });
+
+test('a count above the reserve by less than an image\'s pulls: the gate keeps waiting under one --max-wait, then stops, saying why (it never went back and forth for ever)', { timeout: 15_000 }, async () => {
+  // 13 pulls left, 5 kept, 5 pulls an image (an index and four platforms): the first image leaves
+  // 8, above the reserve, but the next one would take it to 3.
+  const src = await fake({ rateLimit: { limit: 100, remaining: 13 } });
+  const dst = await fake();
+  const names = ['m1', 'm2', 'm3'];
+  for (const n of names) {
+    const kids = ['amd64', 'arm64', 's390x', 'ppc64le'].map((architecture) => src.seedImage(n, { platform: { os: 'linux', architecture } }));
+    src.seedIndex(n, kids, { tags: ['1'] });
+  }
+  const warnings: string[] = [];
+  const t0 = performance.now();
+  const err = await sync({
+    spec: specOf(dst, names.map((n) => src.ref(`${n}:1`))),
+    images: 2,
+    minRateLimit: 5,
+    maxWaitMs: 300,
+    rateLimitPollMs: 20,
+    ...fakeLibraryOptions(src, dst),
+    logger: { debug() {}, info() {}, warn: (m: string) => void warnings.push(m) },
+  } as SyncOpts).then(
+    () => undefined,
+    (e: { code?: string; message?: string; details?: { result?: SyncResult } }) => e,
+  );
+  const took = performance.now() - t0;
+  assert.equal(err?.code, 'E_TOO_MANY_REQUESTS', String(err?.message));
+  assert.match(err.message!, /ratelimit-remaining stayed within one image's 5 pulls of --min-ratelimit 5 \(last 8\)/);
+  assert.equal(err.details?.result?.totals.copied, 1);
+  assert.equal(src.rateLimitRemaining, 8, 'no pull spent past the first image');
+  assert.ok(took < 5_000, `stopped once --max-wait had passed (took ${Math.round(took)} ms)`);
+  assert.deepEqual(warnings.filter((w) => /not starting new images/.test(w)).length, 1, `one hold, one warning: ${warnings.join(' | ')}`);
+  // It asked again (HEADs, which spend no pull) while it waited.
+  assert.ok(src.count({ kind: 'manifest', method: 'HEAD' }) >= 2);
+});
