@@ -370,11 +370,21 @@ async function syncUnit(run: TransferRun, w: Work, platforms: ReturnType<typeof 
   const source = formatReference(w.unit.source);
   const set = run.targets(w.unit.targets.map((ref) => ({ ref, tags: ref.tag ? [ref.tag] : [] })), w.unit.source, { failFast: false });
   const result: SyncUnitResult = { entry: w.image.label, source, sourceDigest: '', ok: false, targets: [], bytesRead: 0 };
-  const told = (t: TransferTarget): void => (t.failed ? breaker.failed(t.ref.registry, t.failed) : breaker.succeeded(t.ref.registry));
+  // The breaker counts images, not targets: once per registry the unit writes to (two prefixes
+  // on one registry must not count an image twice), and a success there by any of its targets wins.
+  const tellTargets = (): void => {
+    const byRegistry = new Map<string, TransferTarget[]>();
+    for (const t of set.list) byRegistry.set(t.ref.registry, [...(byRegistry.get(t.ref.registry) ?? []), t]);
+    for (const [registry, ts] of byRegistry) {
+      const failed = ts.find((t) => t.failed)?.failed;
+      if (failed && ts.every((t) => t.failed)) breaker.failed(registry, failed);
+      else breaker.succeeded(registry);
+    }
+  };
   try {
     const outcome = await copyImage(set, run.source(w.unit.source), manifestRef(w.unit.source), { platforms, referrers: w.image.referrers, dryRun: opts.dryRun, warn: (m) => run.logger.warn(`${source}: ${m}`), pulls });
     breaker.succeeded(w.unit.source.registry);
-    set.list.forEach(told);
+    tellTargets();
     result.sourceDigest = outcome.sourceDigest;
     result.targets = set.list.map((t) => targetResult(t, !!opts.dryRun, outcome));
     result.bytesRead = bytesRead(set.list);
@@ -383,7 +393,7 @@ async function syncUnit(run: TransferRun, w: Work, platforms: ReturnType<typeof 
     const e = asRegpushError(run.failure(err));
     // Every target failed (copyImage then throws the first one's error): the targets' registries
     // failed. Otherwise the source did.
-    if (set.list.every((t) => t.failed)) set.list.forEach(told);
+    if (set.list.every((t) => t.failed)) tellTargets();
     else breaker.failed(w.unit.source.registry, e);
     result.error = { code: e.code, message: e.message };
     result.targets = set.list.map((t) => ({ ...targetResult(t, false), action: 'failed', error: t.failed ? { code: t.failed.code, message: t.failed.message } : { code: e.code, message: e.message } }));

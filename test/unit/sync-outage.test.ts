@@ -71,6 +71,15 @@ test('a target registry that is down: the images still to start are not attempte
   assert.ok(both.units.every((u) => u.targets.find((t) => t.target.startsWith(up.host))?.action === 'copied'), 'every image reached the target that answers');
 });
 
+test('two targets on one registry that is down: an image counts once there, so it takes 8 images, not 4, to stop', async () => {
+  const [src, down] = [await fake(), await fake()];
+  down.fault({}, { kind: 'status', status: 500, retryAfter: 0 });
+  const r = await failedSync({ spec: seeded(src, [`${down.host}/mirror`, `${down.host}/backup`]), images: 1, retries: 0, ...fakeLibraryOptions(src, down) });
+  const skipped = r.units.filter((u) => u.error?.message.startsWith(`not attempted: the last 8 images at ${down.host} failed`));
+  assert.equal(skipped.length, N - 8, 'eight images attempted, four not');
+  assert.equal(new Set(down.requests().filter((q) => q.repo).map((q) => q.repo!.split('/').at(-1))).size, 8, 'eight images asked the registry');
+});
+
 test('the error line of a sync where many images failed names five and counts the rest', async () => {
   const [src, dst] = [await fake(), await fake()];
   const spec = seeded(src, [`${dst.host}/mirror`]);
