@@ -323,7 +323,7 @@ function platforms(p: Problems, entry: string | undefined, key: string, value: u
   const out: string[] = [];
   list.forEach((item, n) => {
     if (typeof item !== 'string') throw p.at(entry, `${key}[${n}]`, 'must be a string such as linux/amd64');
-    if (item === 'all') throw p.at(entry, key, '"all" cannot be mixed with single platforms');
+    if (item === 'all') throw p.at(entry, key, list.length === 1 ? 'takes all as a word, not in a list: write `platforms: all`' : '"all" cannot be mixed with single platforms');
     let canonical: string;
     try {
       canonical = formatPlatform(parsePlatform(item));

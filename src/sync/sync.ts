@@ -27,6 +27,7 @@ import type { HttpStats } from '../http/stats.js';
 import { parsePlatform } from '../image/platform.js';
 import { silentLogger, type Logger } from '../log.js';
 import { formatReference, manifestRef, repositoryName, type ImageReference } from '../ref/reference.js';
+import { tagProblem } from '../ref/grammar.js';
 import { apiHost } from '../ref/registry.js';
 import { checkOptions, type Shape } from '../options-check.js';
 import { CONNECTION_SHAPE, type ConnectionOptions } from '../registry/connect.js';
@@ -286,13 +287,27 @@ async function expandEntries(run: TransferRun, entries: readonly SyncImage[]): P
   return Promise.all(
     entries.map(async (image): Promise<Expanded> => {
       try {
-        const tags = image.tags ? selectTags(needsTagList(image.tags) ? await tagsOf(image.source) : [], image.tags) : [];
+        let tags = image.tags ? selectTags(needsTagList(image.tags) ? await tagsOf(image.source) : [], image.tags) : [];
+        if (image.tags && needsTagList(image.tags)) tags = withoutUnnameable(tags, image, run.logger);
         return { image, work: syncUnits(image, tags).map((unit) => ({ image, unit })) };
       } catch (err) {
         return { image, error: asRegpushError(err) };
       }
     }),
   );
+}
+
+/**
+ * The listed tags a reference can name. A registry may list a tag outside the distribution
+ * spec's grammar (over 128 characters, or other characters): no client can ask for it by that
+ * name, so it is left out with a warning naming it, rather than failing the entry's other tags.
+ */
+function withoutUnnameable(tags: readonly string[], image: SyncImage, logger: Logger): string[] {
+  const bad = tags.filter((t) => tagProblem(t) !== undefined);
+  if (bad.length === 0) return [...tags];
+  const shown = bad.slice(0, 3).map((t) => JSON.stringify(t.length > 40 ? `${t.slice(0, 40)}…` : t));
+  logger.warn(`${image.label}: ${bad.length === 1 ? 'a tag' : `${bad.length} tags`} of ${repositoryName(image.source)} that no reference can name (${tagProblem(bad[0]!)}) left out: ${shown.join(', ')}${bad.length > 3 ? ` and ${bad.length - 3} more` : ''}`);
+  return tags.filter((t) => tagProblem(t) === undefined);
 }
 
 /** An entry whose tags could not be listed, as one failed unit. */

@@ -98,3 +98,24 @@ describe('tagVersion', () => {
     assert.equal(tagVersion('sha-1234567'), undefined);
   });
 });
+
+describe('a listed tag no reference can name', () => {
+  it('is left out with one warning naming it; the entry\'s other tags are copied (a tag of 129 characters, listed by the registry)', async () => {
+    const { parseSyncFile, sync } = await import('../../src/index.js');
+    const { fakeLibraryOptions, fakeRegistryPool } = await import('../fixtures/fake-registry.js');
+    const fake = fakeRegistryPool();
+    const [src, dst] = [await fake(), await fake()];
+    src.seedImage('team/app', { tags: ['1.0.0'] });
+    const long = 'x'.repeat(129);
+    src.fault({ kind: 'tags' }, { kind: 'respond', respond: (_req, _body, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ name: 'team/app', tags: ['1.0.0', long] })) });
+    const warnings: string[] = [];
+    for (const tags of ['all', '{ regex: "^(1|x)" }']) {
+      warnings.length = 0;
+      const spec = parseSyncFile(['images:', `  - { source: ${src.ref('team/app')}, tags: ${tags}, targets: [${dst.host}/mirror] }`, ''].join('\n'), 'sync.yaml');
+      const r = await sync({ spec, ...fakeLibraryOptions(src, dst), logger: { debug() {}, info() {}, warn: (m: string) => void warnings.push(m) } });
+      assert.deepEqual(r.units.map((u) => [u.source.split('/').at(-1), u.ok]), [['app:1.0.0', true]], tags);
+      assert.equal(warnings.length, 1, warnings.join(' | '));
+      assert.match(warnings[0]!, /a tag of .*team\/app that no reference can name \(tag is longer than 128 characters \(129\)\) left out: "x{40}…"$/);
+    }
+  });
+});
