@@ -169,6 +169,8 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
    * replay could meet yet another newer token and run out of rounds, handing the caller the
    * registry's bare 401 instead of the refusal.
    */
+  /** Set once the registry has answered a request over https (see the middleware below). */
+  let answeredOverTls = false;
   const bearer = async (cred: Credential | undefined, scopes: string[], challenge: Challenge, attempt: Attempt, signal: AbortSignal | undefined, refused?: string): Promise<string> => {
     // Decided before waiting: a concurrent 401 may drop the presumption while the token is fetched.
     const fromPresumed = challenge === presumed ? challenge : undefined;
@@ -179,7 +181,7 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
       log.debug(`auth: fetching a token for ${opts.registry} scopes=${scopes.join(' ') || '-'}`);
       return fetchToken(fromPresumed ? (opts.presumedTokenSend ?? opts.tokenSend) : opts.tokenSend, challenge, scopes, cred, {
         registry: opts.registry,
-        scheme: opts.scheme === 'auto' ? 'http' : opts.scheme,
+        scheme: opts.scheme === 'auto' ? (answeredOverTls ? 'https' : 'http') : opts.scheme,
         logger: log,
         userAgent: opts.userAgent,
         now,
@@ -368,6 +370,11 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
       const attempt: Attempt = { tokenFetches: 0 };
       const scopes = mergeScopes([...opts.scopes, ...(req.scopes ?? []), ...learnedScopes]);
       let res = await next(withAuthorization(req, await proactive(scopes, attempt, req.signal)));
+      // A probed registry ('auto') that answered over TLS is an https registry from now on: a
+      // plain-http realm on another host must then be refused as for any https registry (a
+      // remote registry behind a port-forward on localhost would otherwise send the credentials
+      // in clear text).
+      if (req.url.startsWith('https:')) answeredOverTls = true;
       // At most: stale token → fresh token → widened scopes. Only the registry's own answers
       // count: a 401 from where a redirect led (blob storage, a CDN) is handed back as it is, so
       // a challenge there can never draw the registry's credentials to another realm.

@@ -367,3 +367,35 @@ describe('a refused token while other requests refresh the same one', () => {
     for (const o of outcomes) assert.match(o, /^authentication to reg\.example failed: the registry rejected the credentials for user reader for repository:app:pull,push/, outcomes.join('\n'));
   });
 });
+
+describe('a probed registry (scheme auto) and its token realm', () => {
+  it('answering over TLS, it is an https registry: a plain-http realm on another host is refused and no credential is sent; answering over http, it is not', async () => {
+    const reply = (status: number, headers: Record<string, string>, body: string, url: string): HttpResponse => ({ status, headers, url, body: Readable.from([Buffer.from(body)]) });
+    for (const scheme of ['https', 'http'] as const) {
+      const tokenAsks: HttpRequest[] = [];
+      const mw = authMiddleware({
+        registry: 'localhost:5000',
+        scheme: 'auto',
+        scopes: ['repository:b:pull'],
+        credential: async () => ({ username: 'u', password: 'secret' }),
+        tokenSend: async (req) => {
+          tokenAsks.push(req);
+          return reply(200, { 'content-type': 'application/json' }, '{"token":"T"}', req.url);
+        },
+      });
+      const url = `${scheme}://localhost:5000/v2/b/manifests/x`;
+      const send = mw(async (req) =>
+        req.headers?.authorization ? reply(200, {}, '', req.url) : reply(401, { 'www-authenticate': 'Bearer realm="http://auth.example.com/token",service="svc"' }, '', req.url),
+      );
+      const outcome = await send({ method: 'GET', url }).then((r) => r.status, (e: Error) => e);
+      if (scheme === 'https') {
+        assert.ok(outcome instanceof ProtocolError, String(outcome));
+        assert.match(outcome.message, /localhost:5000 is reached over https and credentials must not be sent over plain http/);
+        assert.equal(tokenAsks.length, 0, 'no token request, so no credential in clear text');
+      } else {
+        assert.equal(outcome, 200, 'a plain-http registry may use a plain-http realm');
+        assert.equal(tokenAsks.length, 1);
+      }
+    }
+  });
+});
