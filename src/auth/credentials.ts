@@ -53,6 +53,11 @@ export interface CredentialOptions {
    * per repository still runs each helper once per registry (see AuthMemory.helperReplies).
    */
   helperReplies?: Map<string, Promise<string>>;
+  /**
+   * The `credsStore` lookups that failed in this operation ("<store>\n<server URL>"): each is
+   * warned about and run once, not again for every repository and role (see AuthMemory.failedStores).
+   */
+  failedStores?: Set<string>;
   /** The credential files read in this operation, by path: a lookup per repository reads each file once (see AuthMemory.fileReads). */
   fileReads?: Map<string, Promise<CredentialFile | undefined>>;
   /** The environment; the library never reads process.env. */
@@ -177,7 +182,7 @@ async function findCredential(registry: string, opts: CredentialOptions): Promis
       if (opts.env.REGISTRY_AUTH_FILE) throw missingAuthFile(opts.env.REGISTRY_AUTH_FILE);
       continue;
     }
-    const found = await fromCredentialFile(data, file, registry, opts.repository, exec, log, opts.secrets);
+    const found = await fromCredentialFile(data, file, registry, opts.repository, exec, log, opts.secrets, opts.failedStores);
     if (found) return found;
   }
   log.debug(`auth: no credentials found for ${host}; trying anonymous access`);
@@ -402,6 +407,7 @@ async function fromCredentialFile(
   exec: HelperExec,
   log: Logger,
   secrets?: SecretSink,
+  failedStores?: Set<string>,
 ): Promise<Credential | undefined> {
   const entry = findByRegistry(data.auths, registry);
   const serverUrl = entry?.[0] ?? dockerConfigKey(registry);
@@ -429,6 +435,10 @@ async function fromCredentialFile(
   }
   if (data.credsStore) {
     checkHelperName(data.credsStore); // a name that could escape docker-credential-* is a broken file, not a store that failed
+    const failedKey = `${data.credsStore}\n${serverUrl}`;
+    // Failed once in this operation: not run again for the next repository or role (a store that
+    // hangs would cost its timeout each time, and each would warn again).
+    if (failedStores?.has(failedKey)) return undefined;
     try {
       return await fromHelper(data.credsStore, serverUrl, exec, log, secrets);
     } catch (err) {
@@ -437,6 +447,8 @@ async function fromCredentialFile(
       // Desktop —, a locked keychain) means no stored credentials, so a public image can still be
       // read. A registry that needs them then says so (its 401), after this warning says why.
       if (!(err instanceof AuthError)) throw err;
+      if (failedStores?.has(failedKey)) return undefined; // another lookup warned meanwhile
+      failedStores?.add(failedKey);
       log.warn(`${err.message}; going on without stored credentials for ${serverUrl}`);
       return undefined;
     }

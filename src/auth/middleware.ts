@@ -91,6 +91,9 @@ export class AuthMemory {
    */
   readonly helperReplies = new Map<string, Promise<string>>();
 
+  /** `credsStore` lookups that failed in this operation: warned about once and not run again (a failed reply is not kept in helperReplies, since a credHelpers failure may be transient). */
+  readonly failedStores = new Set<string>();
+
   /** Credential files read in this operation, by path: looked up per repository, each is read once. */
   readonly fileReads = new Map<string, Promise<CredentialFile | undefined>>();
 

@@ -257,6 +257,7 @@ function connectOne(
       explicit,
       repository,
       helperReplies: memory?.helperReplies,
+      failedStores: memory?.failedStores,
       fileReads: memory?.fileReads,
       env: opts.env ?? {},
       homeDir: opts.homeDir ?? opts.env?.HOME ?? os.homedir(),

@@ -301,6 +301,26 @@ describe('resolveCredential: docker config.json', () => {
     await assert.rejects(resolveCredential('ghcr.io', o), (err: unknown) => err instanceof AuthError && /docker-credential-pass get for ghcr.io failed/.test(err.message));
   });
 
+  it('a credsStore that failed is run and warned about once per operation, not again for each repository and role', async () => {
+    let runs = 0;
+    const failedStores = new Set<string>();
+    const helperReplies = new Map<string, Promise<string>>();
+    const o = await setup({
+      failedStores,
+      helperReplies,
+      runHelper: async () => {
+        runs++;
+        throw new Error('error getting credentials - err: timed out');
+      },
+    });
+    await writeJson(dockerConfig(o.home), { credsStore: 'desktop' });
+    for (const repository of ['a/x', 'b/y', 'c/z']) {
+      for (const role of ['from', 'to'] as const) assert.equal(await resolveCredential('docker.io', { ...o, repository, role }), undefined);
+    }
+    assert.equal(runs, 1, 'the store ran once');
+    assert.equal(o.log.lines.filter((l) => /going on without stored credentials/.test(l)).length, 1, o.log.lines.join('\n'));
+  });
+
   it('a helper name that could escape docker-credential-* is refused', async () => {
     const o = await setup();
     await writeJson(dockerConfig(o.home), { credsStore: '../../bin/sh' });
