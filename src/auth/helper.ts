@@ -4,6 +4,7 @@
  * `{"ServerURL","Username","Secret"}`; `store` takes that JSON; `erase` takes the server URL.
  * A failing helper prints its error message on stdout and exits non-zero.
  */
+import { statSync } from 'node:fs';
 import { AuthError } from '../errors.js';
 import { redactText } from '../redact.js';
 
@@ -48,6 +49,56 @@ export function checkHelperName(name: string): void {
   if (!HELPER_NAME.test(name)) throw new AuthError(`invalid credential helper name "${name}"`);
 }
 
+/** How to start a helper: the file (or command line, for `shell`) and its arguments. */
+export interface HelperCommand {
+  file: string;
+  args: string[];
+  /** Through cmd.exe: a Windows batch file, which Node will not start without a shell. */
+  shell?: boolean;
+}
+
+/**
+ * The command that runs `docker-credential-<name> <action>`. Elsewhere than on Windows, the name
+ * itself: the OS searches PATH. On Windows, Node (libuv) tries only `.com` and `.exe` on PATH, and
+ * refuses to start a `.cmd` or `.bat` without a shell (CVE-2024-27980, Node 20.12.2), while helpers
+ * are often batch files: the Cloud SDK installs `docker-credential-gcloud.cmd`, which
+ * `gcloud auth configure-docker` names for gcr.io and every Artifact Registry host. So PATH is
+ * searched here with PATHEXT, as Docker's Go `exec.LookPath` does, and a batch file runs through
+ * cmd.exe (the same bug elsewhere: testcontainers/testcontainers-node#293, docker/compose#5875,
+ * GoogleContainerTools/jib#2399). The name has passed checkHelperName and the action is one of
+ * three words, so the command line holds nothing cmd.exe would interpret but the quoted path.
+ */
+export function helperCommand(
+  helperName: string,
+  action: string,
+  env: Record<string, string | undefined>,
+  platform: NodeJS.Platform = process.platform,
+  isFile: (path: string) => boolean = defaultIsFile,
+): HelperCommand {
+  const bare = `docker-credential-${helperName}`;
+  if (platform !== 'win32') return { file: bare, args: [action] };
+  // Windows environment names are case-insensitive: "Path" is the usual spelling.
+  const get = (name: string): string | undefined => Object.entries(env).find(([k, v]) => k.toUpperCase() === name && v !== undefined)?.[1];
+  const exts = (get('PATHEXT') ?? '.COM;.EXE;.BAT;.CMD').split(';').filter(Boolean);
+  for (const dir of (get('PATH') ?? '').split(';').filter(Boolean)) {
+    for (const ext of exts) {
+      const candidate = `${dir.replace(/[\\/]+$/, '')}\\${bare}${ext.toLowerCase()}`;
+      if (!isFile(candidate)) continue;
+      if (/^\.(cmd|bat)$/i.test(ext)) return { file: `"${candidate}" ${action}`, args: [], shell: true };
+      return { file: candidate, args: [action] };
+    }
+  }
+  return { file: bare, args: [action] }; // not found: the spawn's ENOENT says so
+}
+
+function defaultIsFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Spawns `docker-credential-<name>`; PATH (and everything else the helper sees) comes from
  * `env`, never from process.env, so tests and the library's callers control it.
@@ -61,10 +112,12 @@ export function spawnHelper(env: Record<string, string | undefined>, opts: Spawn
     // Loaded here: child_process (and dgram behind it) costs every start, and most runs use no helper.
     const { spawn } = await import('node:child_process');
     return new Promise<string>((resolve, reject) => {
-      const child = spawn(`docker-credential-${helperName}`, [action], {
+      const command = helperCommand(helperName, action, env);
+      const child = spawn(command.file, command.args, {
         env: childEnv,
         stdio: ['pipe', 'pipe', 'pipe'],
         windowsHide: true,
+        ...(command.shell ? { shell: true } : {}),
       });
       const out: Buffer[] = [];
       const err: Buffer[] = [];

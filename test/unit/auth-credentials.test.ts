@@ -17,7 +17,7 @@ import {
   type CredentialOptions,
 } from '../../src/auth/credentials.js';
 import { loginTarget } from '../../src/login/login.js';
-import { DEFAULT_HELPER_TIMEOUT_MS } from '../../src/auth/helper.js';
+import { DEFAULT_HELPER_TIMEOUT_MS, helperCommand } from '../../src/auth/helper.js';
 import { AuthError, UsageError } from '../../src/errors.js';
 import { SecretSet } from '../../src/redact.js';
 import type { Logger } from '../../src/log.js';
@@ -862,5 +862,23 @@ describe('storeCredential / eraseCredential', () => {
     await storeCredential('ghcr.io', { username: 'me', password: 'p' }, { env: {}, homeDir: home });
     assert.ok((await fs.lstat(dockerConfig(home))).isSymbolicLink());
     assert.deepEqual(JSON.parse(await fs.readFile(real, 'utf8')).auths['ghcr.io'], { auth: b64('me:p') });
+  });
+});
+
+describe('helperCommand: how a credential helper is started', () => {
+  it('elsewhere than on Windows: the bare name, which the OS finds on PATH', () => {
+    assert.deepEqual(helperCommand('pass', 'get', { PATH: '/usr/bin' }, 'linux', () => true), { file: 'docker-credential-pass', args: ['get'] });
+    assert.deepEqual(helperCommand('osxkeychain', 'erase', {}, 'darwin', () => true), { file: 'docker-credential-osxkeychain', args: ['erase'] });
+  });
+
+  it('on Windows: PATH searched with PATHEXT in order; a .cmd (gcloud\'s) runs through cmd.exe, quoted; an .exe directly; not found, the bare name', () => {
+    const files = new Set(['C:\\SDK\\bin\\docker-credential-gcloud.cmd', 'C:\\Tools\\docker-credential-wincred.exe', 'C:\\SDK\\bin\\docker-credential-wincred.cmd']);
+    const env = { Path: 'C:\\Windows;C:\\Tools\\;C:\\SDK\\bin', PATHEXT: '.COM;.EXE;.BAT;.CMD' };
+    assert.deepEqual(helperCommand('gcloud', 'get', env, 'win32', (p) => files.has(p)), { file: '"C:\\SDK\\bin\\docker-credential-gcloud.cmd" get', args: [], shell: true });
+    // The first directory that has one wins, as on PATH.
+    assert.deepEqual(helperCommand('wincred', 'store', env, 'win32', (p) => files.has(p)), { file: 'C:\\Tools\\docker-credential-wincred.exe', args: ['store'] });
+    assert.deepEqual(helperCommand('missing', 'get', env, 'win32', (p) => files.has(p)), { file: 'docker-credential-missing', args: ['get'] });
+    // Without PATHEXT, Windows' default list.
+    assert.deepEqual(helperCommand('gcloud', 'get', { PATH: 'C:\\SDK\\bin' }, 'win32', (p) => files.has(p)).shell, true);
   });
 });
