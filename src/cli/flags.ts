@@ -138,7 +138,16 @@ function healthcheckFromFlags(f: ConfigFlags): HealthcheckChange | undefined {
       throw new InputError(`--healthcheck ${JSON.stringify(v)}: starts with "[" but is not a JSON array of strings`);
     }
     if (!Array.isArray(parsed) || parsed.length === 0 || !parsed.every((x) => typeof x === 'string')) throw new InputError('--healthcheck: a JSON value must be a non-empty array of strings');
-    test = ['CMD', ...(parsed as string[])];
+    const words = parsed as string[];
+    // The form `docker inspect` prints and Compose's healthcheck.test takes, ["CMD", …] or
+    // ["CMD-SHELL", "…"], is taken as it is: a second CMD in front would make the check run a
+    // program named "CMD", and every container would be unhealthy.
+    if (words[0] === 'CMD' || words[0] === 'CMD-SHELL' || words[0] === 'NONE') {
+      if (words[0] === 'NONE') throw new UsageError('--healthcheck: write NONE, not ["NONE"]');
+      if (words[0] === 'CMD-SHELL' && words.length !== 2) throw new InputError('--healthcheck: ["CMD-SHELL", …] takes exactly one command string');
+      if (words.length < 2) throw new InputError('--healthcheck: ["CMD"] needs a command');
+      test = [...words];
+    } else test = ['CMD', ...words];
   } else test = ['CMD-SHELL', f.healthcheck];
   const out: HealthcheckChange = { test };
   if (timing.interval !== undefined) out.interval = parseDuration(timing.interval, 'healthcheck-interval');

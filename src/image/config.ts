@@ -234,8 +234,8 @@ function hasChanges(c: ConfigChanges): boolean {
  * Applies `changes` to a copy of `config` and records the new layer (diff_id, history entry,
  * `created`). Docker semantics: setting the entrypoint without a cmd resets Cmd to null, and []
  * clears. With no layer, a config-only change gets an empty_layer history entry (from `history`
- * when given). History is left alone when the base has layers but no history, so the count of
- * non-empty history entries keeps matching diff_ids.
+ * when given). History is left alone when the base has layers but no history, or a history that
+ * does not count them, so the count of non-empty history entries keeps matching diff_ids.
  */
 export function applyConfigChanges(
   config: ImageConfig,
@@ -280,7 +280,10 @@ export function applyConfigChanges(
 
   if (!out.rootfs || !Array.isArray(out.rootfs.diff_ids)) out.rootfs = { ...(out.rootfs ?? {}), type: 'layers', diff_ids: [] };
   const baseLayers = out.rootfs.diff_ids.length;
-  const keepHistory = Array.isArray(out.history) || baseLayers === 0;
+  // Appended to only where it lines up with the layers: a history whose non-empty entries do not
+  // count the base's layers (a base with `history: []` and layers, from some builders) would, with
+  // ours added, no longer match diff_ids, which some tools refuse; such a history is left as it is.
+  const keepHistory = Array.isArray(out.history) ? out.history.filter((h) => !h.empty_layer).length === baseLayers : baseLayers === 0;
   const addHistory = (entry: HistoryEntry) => {
     if (keepHistory) out.history = [...(out.history ?? []), entry];
   };

@@ -151,6 +151,17 @@ describe('applyConfigChanges', () => {
     assert.equal(out.rootfs.diff_ids.length, 2);
   });
 
+  it('leaves a history that does not count the base\'s layers as it is (history: [] with layers), so the image stays consistent', () => {
+    const empty = base();
+    empty.history = [];
+    const out = applyConfigChanges(empty, { user: 'app' }, LAYER);
+    assert.deepEqual(out.history, [], 'nothing appended to a history that cannot line up');
+    assert.equal(out.rootfs.diff_ids.length, 2);
+    // A history that counts them is appended to as before.
+    const ok = applyConfigChanges(base(), {}, LAYER);
+    assert.equal(ok.history!.filter((h) => !h.empty_layer).length, ok.rootfs.diff_ids.length);
+  });
+
   it('env replaces the same key in place and appends new keys in order', () => {
     const out = applyConfigChanges(base(), { env: ['NEW1=a', 'ASPNETCORE_URLS=http://+:80', 'NEW2=b', 'NEW1=c'] }, undefined);
     assert.deepEqual(out.config!.Env, ['PATH=/usr/bin', 'ASPNETCORE_URLS=http://+:80', 'DOTNET_VERSION=2.2', 'NEW1=c', 'NEW2=b']);

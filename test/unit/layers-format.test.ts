@@ -209,6 +209,12 @@ test('healthcheck flags: shell, JSON exec form, NONE, durations; timing without 
   });
   assert.deepEqual(configChangesFromFlags({ healthcheck: '["/bin/check","--quick"]' }).healthcheck, { test: ['CMD', '/bin/check', '--quick'] });
   assert.deepEqual(configChangesFromFlags({ healthcheck: 'none' }).healthcheck, { test: ['NONE'] });
+  // The form docker inspect prints and Compose takes: used as it is, not given a second CMD.
+  assert.deepEqual(configChangesFromFlags({ healthcheck: '["CMD","curl","-f","http://localhost/"]' }).healthcheck, { test: ['CMD', 'curl', '-f', 'http://localhost/'] });
+  assert.deepEqual(configChangesFromFlags({ healthcheck: '["CMD-SHELL","curl -f http://localhost/ || exit 1"]' }).healthcheck, { test: ['CMD-SHELL', 'curl -f http://localhost/ || exit 1'] });
+  assert.throws(() => configChangesFromFlags({ healthcheck: '["CMD-SHELL","a","b"]' }), /exactly one command string/);
+  assert.throws(() => configChangesFromFlags({ healthcheck: '["CMD"]' }), /needs a command/);
+  assert.throws(() => configChangesFromFlags({ healthcheck: '["NONE"]' }), /write NONE/);
   assert.throws(() => configChangesFromFlags({ 'healthcheck-timeout': '5s' }), UsageError);
   assert.throws(() => configChangesFromFlags({ healthcheck: 'NONE', 'healthcheck-retries': 1 }), UsageError);
   assert.throws(() => configChangesFromFlags({ healthcheck: 'x', 'healthcheck-retries': -1 }), InputError);
