@@ -117,6 +117,11 @@ function fallbackEntry(referrer: ManifestNode): Descriptor {
     const artifactType = p.manifest.artifactType ?? p.manifest.config.mediaType;
     if (typeof artifactType === 'string') entry.artifactType = artifactType;
     if (p.manifest.annotations) entry.annotations = p.manifest.annotations;
+  } else if (p.kind === 'index') {
+    // An index may be a referrer too (OCI 1.1 gives it artifactType and subject): the distribution
+    // spec's referrers list carries its artifactType and annotations as for a manifest.
+    if (typeof p.index.artifactType === 'string') entry.artifactType = p.index.artifactType;
+    if (p.index.annotations) entry.annotations = p.index.annotations;
   }
   return entry;
 }

@@ -164,3 +164,21 @@ test('two images of one sync that share a subject and write one repository witho
   assert.equal(puts.length, 2);
   assert.ok(indexGets()[1]!.seq > puts[0]!.answeredAfter!, 'the second read of the index came after the first write of it was answered');
 });
+
+test('copy --referrers to a target without the referrers API: a referrer that is an index is listed with its artifactType and annotations, as one that is a manifest', async () => {
+  const [src, dst] = [await fake(), await fake({ referrers: false })];
+  const img = src.seedImage('app', { tags: ['1'] });
+  const part = src.seedImage('app', { artifactType: 'application/vnd.example.part' });
+  const bundle = src.putManifest('app', {
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.index.v1+json',
+    artifactType: 'application/vnd.example.bundle',
+    subject: subjectOf(img),
+    manifests: [{ mediaType: part.mediaType, digest: part.digest, size: part.size }],
+    annotations: { 'org.example.kind': 'bundle' },
+  });
+  const r = await copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], referrers: true, ...fakeLibraryOptions(src, dst) });
+  assert.equal(r.targets[0]!.referrers, 1);
+  const listed = (JSON.parse(dst.manifest('app', img.digest.replace(':', '-'))!.bytes.toString('utf8')) as { manifests: { digest: string; artifactType?: string; annotations?: Record<string, string> }[] }).manifests;
+  assert.deepEqual(listed.map((m) => [m.digest, m.artifactType, m.annotations]), [[bundle.digest, 'application/vnd.example.bundle', { 'org.example.kind': 'bundle' }]]);
+});
