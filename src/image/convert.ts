@@ -9,7 +9,7 @@
  * which (DroppedFields for those on descriptors), to say so.
  */
 import { InputError, UnsupportedError } from '../errors.js';
-import { MediaType, baseMediaType, indexMediaTypeFor, manifestMediaTypeFor, mediaFamily, type MediaFamily } from './mediatypes.js';
+import { MediaType, baseMediaType, indexMediaTypeFor, isImageConfigMediaType, manifestMediaTypeFor, mediaFamily, type MediaFamily } from './mediatypes.js';
 import { isAttestation } from './platform.js';
 import type { Descriptor, ImageIndex, ImageManifest } from './types.js';
 
@@ -127,6 +127,11 @@ export function convertManifest(m: ImageManifest, family: MediaFamily, dropped?:
   const from = mediaFamily(m.mediaType ?? MediaType.OCI_MANIFEST);
   if (from === family) return m;
   if (family === 'docker') checkDockerable(m, 'the base manifest');
+  // Only an image's config becomes the other family's: any other (an artifact's empty config, a
+  // Helm chart's, a Docker plugin's) would be retyped into an image config it is not.
+  if (!isImageConfigMediaType(m.config.mediaType)) {
+    throw new UnsupportedError(`the manifest's config is ${JSON.stringify(m.config.mediaType)}, not an image config: it is not an image, and converting it to ${family === 'oci' ? 'OCI' : 'Docker v2'} would retype it; copy it without --format`);
+  }
   const out: ImageManifest = {
     ...structuredClone(m),
     mediaType: manifestMediaTypeFor(family),

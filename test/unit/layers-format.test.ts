@@ -57,6 +57,11 @@ test('convertManifest: OCI → Docker drops annotations (and says so); zstd and 
   const zstd = { ...ociManifest, layers: [d(MediaType.OCI_LAYER_ZSTD, 'e')] };
   assert.throws(() => convertManifest(zstd, 'docker'), (e: unknown) => e instanceof UnsupportedError && /zstd.*no Docker v2 equivalent/.test((e as Error).message));
   assert.throws(() => convertManifest({ ...ociManifest, subject: d(MediaType.OCI_MANIFEST, 'f') }, 'docker'), /subject/);
+  // A config that is not an image's (an artifact's empty config, a Flux or Helm config) is not retyped into one.
+  for (const config of ['application/vnd.oci.empty.v1+json', 'application/vnd.cncf.flux.config.v1+json']) {
+    assert.throws(() => convertManifest({ ...ociManifest, config: d(config, 'c') }, 'docker'), (e: unknown) => e instanceof UnsupportedError && /not an image config.*copy it without --format/.test((e as Error).message), config);
+  }
+  assert.throws(() => convertManifest({ ...dockerManifest, config: d('application/vnd.docker.plugin.v1+json', 'c') }, 'oci'), UnsupportedError);
   assert.throws(() => convertLayerMediaType(MediaType.OCI_LAYER, 'docker'), UnsupportedError);
   assert.equal(convertLayerMediaType(MediaType.DOCKER_LAYER_GZIP, 'docker'), MediaType.DOCKER_LAYER_GZIP);
 });
