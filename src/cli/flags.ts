@@ -40,10 +40,10 @@ export function execForm(v: unknown, flag = 'entrypoint', warn?: (msg: string) =
   return a;
 }
 
-/** `--entrypoint-shell CMD`: the Dockerfile shell form. */
-export function shellForm(cmd: string, flag: string): string[] {
+/** `--entrypoint-shell CMD`: the Dockerfile shell form, whose shell each config decides (ConfigChanges.entrypointShell). */
+export function shellForm(cmd: string, flag: string): string {
   if (cmd.trim() === '') throw new InputError(`--${flag}: empty command`);
-  return ['/bin/sh', '-c', cmd];
+  return cmd;
 }
 
 /** "30s", "1m30s", "500ms", "2h" → nanoseconds (Docker's unit for healthcheck durations). */
@@ -73,8 +73,8 @@ export const configFlags = defineFlags({
   volume: { type: 'string', repeatable: true, describe: 'Volume path; repeatable', group: 'Config:' },
   label: { type: 'string', repeatable: true, describe: 'KEY=VALUE label; repeatable', group: 'Config:' },
   user: { type: 'string', once: true, describe: 'USER or USER:GROUP to run as', group: 'Config:' },
-  'entrypoint-shell': { type: 'string', once: true, describe: 'Entrypoint in shell form: CMD becomes ["/bin/sh","-c",CMD]', group: 'Config:' },
-  'cmd-shell': { type: 'string', once: true, describe: 'Cmd in shell form: CMD becomes ["/bin/sh","-c",CMD]', group: 'Config:' },
+  'entrypoint-shell': { type: 'string', once: true, describe: 'Entrypoint in shell form, run by the image\'s shell: ["/bin/sh","-c",CMD], ["cmd","/S","/C",CMD] on Windows, or the base\'s SHELL', group: 'Config:' },
+  'cmd-shell': { type: 'string', once: true, describe: 'Cmd in shell form, run by the image\'s shell (as --entrypoint-shell)', group: 'Config:' },
   healthcheck: { type: 'string', once: true, describe: 'Health check: a shell command (CMD-SHELL), a JSON array (exec form, CMD), or NONE to turn off the base\'s', group: 'Config:' },
   'healthcheck-interval': { type: 'string', once: true, describe: 'Time between health checks, e.g. 30s', group: 'Config:' },
   'healthcheck-timeout': { type: 'string', once: true, describe: 'Time a health check may take, e.g. 5s', group: 'Config:' },
@@ -95,10 +95,16 @@ export function configChangesFromFlags(f: ConfigFlags, warn?: (msg: string) => v
   const out: ConfigChanges = {};
   if (f['entrypoint-shell'] !== undefined && f.entrypoint !== undefined) throw new UsageError('give --entrypoint or --entrypoint-shell, not both');
   if (f['cmd-shell'] !== undefined && f.cmd !== undefined) throw new UsageError('give --cmd or --cmd-shell, not both');
-  const entrypoint = f['entrypoint-shell'] !== undefined ? shellForm(f['entrypoint-shell'], 'entrypoint-shell') : execForm(f.entrypoint, 'entrypoint', warn);
-  if (entrypoint) out.entrypoint = entrypoint;
-  const cmd = f['cmd-shell'] !== undefined ? shellForm(f['cmd-shell'], 'cmd-shell') : execForm(f.cmd, 'cmd', warn);
-  if (cmd) out.cmd = cmd;
+  if (f['entrypoint-shell'] !== undefined) out.entrypointShell = shellForm(f['entrypoint-shell'], 'entrypoint-shell');
+  else {
+    const entrypoint = execForm(f.entrypoint, 'entrypoint', warn);
+    if (entrypoint) out.entrypoint = entrypoint;
+  }
+  if (f['cmd-shell'] !== undefined) out.cmdShell = shellForm(f['cmd-shell'], 'cmd-shell');
+  else {
+    const cmd = execForm(f.cmd, 'cmd', warn);
+    if (cmd) out.cmd = cmd;
+  }
   const hc = healthcheckFromFlags(f);
   if (hc) out.healthcheck = hc;
   if (f['stop-signal'] !== undefined) out.stopSignal = checkStopSignal(f['stop-signal'], '--stop-signal');

@@ -3,7 +3,7 @@
  * plus the bookkeeping for the new layer (rootfs.diff_ids, history, created). Pure functions on
  * copies; fields regpush does not know are carried over untouched.
  */
-import { InputError, ProtocolError } from '../errors.js';
+import { InputError, ProtocolError, UsageError } from '../errors.js';
 import { assertDigest } from './digest.js';
 import { expandEnvValue } from './env-expand.js';
 import type { ContainerConfig, HistoryEntry, ImageConfig, Platform } from './types.js';
@@ -49,6 +49,14 @@ export interface ConfigChanges {
   entrypoint?: string[];
   /** Exec-form command; [] clears it. */
   cmd?: string[];
+  /**
+   * Shell-form entrypoint (a Dockerfile's `ENTRYPOINT cmd`): run by the image's shell, resolved
+   * per config (shellOf): the base's `Shell`, else `cmd /S /C` for Windows, else `/bin/sh -c`.
+   * Not with `entrypoint`.
+   */
+  entrypointShell?: string;
+  /** Shell-form command (`CMD cmd`), resolved the same way. Not with `cmd`. */
+  cmdShell?: string;
   /** "K=V" each; replaces the same key in place, appends new keys, keeps order. */
   env?: string[];
   /** "80", "80/tcp", "53/udp". */
@@ -215,6 +223,11 @@ export function checkStopSignal(v: string, what: string): string {
  * read). `windows`: the image built may be a Windows one (its paths may be `C:\app`).
  */
 export function checkConfigChanges(changes: ConfigChanges, windows = false): void {
+  if (changes.entrypointShell !== undefined && changes.entrypoint !== undefined) throw new UsageError('config: give entrypoint or entrypointShell, not both');
+  if (changes.cmdShell !== undefined && changes.cmd !== undefined) throw new UsageError('config: give cmd or cmdShell, not both');
+  for (const [key, v] of [['entrypointShell', changes.entrypointShell], ['cmdShell', changes.cmdShell]] as const) {
+    if (v !== undefined && v.trim() === '') throw new InputError(`config.${key}: empty command`);
+  }
   for (const e of changes.env ?? []) parseEnvFlag(e);
   for (const p of changes.ports ?? []) parsePortFlag(p);
   for (const v of changes.volumes ?? []) checkImagePath(checkVolume(v), 'config.volumes entry', windows);
@@ -223,6 +236,17 @@ export function checkConfigChanges(changes: ConfigChanges, windows = false): voi
   if (changes.healthcheck !== undefined) healthcheckConfig(changes.healthcheck);
   if (changes.user !== undefined) checkUser(changes.user, 'config.user', windows);
   if (changes.stopSignal !== undefined) checkStopSignal(changes.stopSignal, 'config.stopSignal');
+}
+
+/**
+ * The shell a shell-form command runs in, as a Dockerfile builds it: the config's `Shell` (which a
+ * base's SHELL instruction sets, e.g. PowerShell in many Windows images), else Docker's default
+ * for the OS: `cmd /S /C` on Windows (nanoserver and servercore have no /bin/sh), `/bin/sh -c`.
+ */
+function shellOf(cc: ContainerConfig, windows: boolean): string[] {
+  const shell = cc.Shell;
+  if (Array.isArray(shell) && shell.length > 0 && shell.every((x) => typeof x === 'string')) return shell as string[];
+  return windows ? ['cmd', '/S', '/C'] : ['/bin/sh', '-c'];
 }
 
 /** True when the changes touch anything at all. */
@@ -252,12 +276,14 @@ export function applyConfigChanges(
   // through checkConfigChanges, and a Linux image of a mixed index must not get it.
   const windows = out.os?.toLowerCase() === 'windows';
 
-  if (changes.entrypoint !== undefined) {
-    cc.Entrypoint = changes.entrypoint.length ? [...changes.entrypoint] : null;
+  const entrypoint = changes.entrypointShell !== undefined ? [...shellOf(cc, windows), changes.entrypointShell] : changes.entrypoint;
+  const cmd = changes.cmdShell !== undefined ? [...shellOf(cc, windows), changes.cmdShell] : changes.cmd;
+  if (entrypoint !== undefined) {
+    cc.Entrypoint = entrypoint.length ? [...entrypoint] : null;
     // As in a Dockerfile: a new ENTRYPOINT makes the base's CMD (its arguments) meaningless.
-    if (changes.cmd === undefined) cc.Cmd = null;
+    if (cmd === undefined) cc.Cmd = null;
   }
-  if (changes.cmd !== undefined) cc.Cmd = changes.cmd.length ? [...changes.cmd] : null;
+  if (cmd !== undefined) cc.Cmd = cmd.length ? [...cmd] : null;
   if (changes.env !== undefined) cc.Env = mergeEnv(cc.Env ?? [], changes.env, windows);
   if (changes.ports !== undefined) {
     const ports: Record<string, object> = { ...(cc.ExposedPorts ?? {}) };

@@ -70,6 +70,8 @@ export const PUSH_SHAPE = {
       fields: {
         entrypoint: STRINGS,
         cmd: STRINGS,
+        entrypointShell: 'string',
+        cmdShell: 'string',
         env: STRINGS,
         ports: STRINGS,
         workdir: 'string',

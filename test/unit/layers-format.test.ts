@@ -10,10 +10,10 @@ import { parseAnnotations, parseLayerFlag } from '../../src/cli/commands/push.js
 import { checkProjectConfig } from '../../src/cli/project-config.js';
 import { InputError, UnsupportedError, UsageError } from '../../src/errors.js';
 import { composeIndex, composeManifest, rewriteConfig } from '../../src/image/compose.js';
-import { applyConfigChanges, scratchConfig } from '../../src/image/config.js';
+import { applyConfigChanges, checkConfigChanges, scratchConfig } from '../../src/image/config.js';
 import { convertIndex, convertIndexTo, convertLayerMediaType, convertManifest, DroppedFields, parseFormat } from '../../src/image/convert.js';
 import { MediaType } from '../../src/image/mediatypes.js';
-import type { Descriptor, ImageIndex, ImageManifest } from '../../src/image/types.js';
+import type { Descriptor, ImageConfig, ImageIndex, ImageManifest } from '../../src/image/types.js';
 import { hasContent } from '../../src/layer/content.js';
 import { parseAppFlag } from '../../src/layer/sources.js';
 
@@ -202,10 +202,25 @@ test('exec form: JSON array value, the whitespace warning naming both forms, she
   assert.match(warnings[0]!, /--entrypoint-shell/);
   execForm(['/bin/sh', '-c', 'echo a b'], 'entrypoint', (m) => warnings.push(m));
   assert.equal(warnings.length, 1, 'several values: no warning (spaces inside one argument are intended)');
-  assert.deepEqual(shellForm('echo $HOME', 'cmd-shell'), ['/bin/sh', '-c', 'echo $HOME']);
+  assert.equal(shellForm('echo $HOME', 'cmd-shell'), 'echo $HOME');
   assert.throws(() => shellForm(' ', 'cmd-shell'), InputError);
-  assert.deepEqual(configChangesFromFlags({ 'cmd-shell': 'node server.js' }).cmd, ['/bin/sh', '-c', 'node server.js']);
+  assert.deepEqual(configChangesFromFlags({ 'cmd-shell': 'node server.js' }), { cmdShell: 'node server.js' });
   assert.throws(() => configChangesFromFlags({ cmd: 'a', 'cmd-shell': 'b' }), UsageError);
+});
+
+test('shell form, per image as a Dockerfile builds it: the base\'s Shell, else cmd /S /C for Windows, else /bin/sh -c', () => {
+  const config = (os: string, shell?: string[]): ImageConfig => ({ os, architecture: 'amd64', config: { ...(shell ? { Shell: shell } : {}), Cmd: ['base'] }, rootfs: { type: 'layers', diff_ids: [] } });
+  const changes = configChangesFromFlags({ 'entrypoint-shell': 'dotnet App.dll', 'cmd-shell': 'echo ready' });
+  const linux = applyConfigChanges(config('linux'), changes, undefined).config!;
+  assert.deepEqual([linux.Entrypoint, linux.Cmd], [['/bin/sh', '-c', 'dotnet App.dll'], ['/bin/sh', '-c', 'echo ready']]);
+  const windows = applyConfigChanges(config('windows'), changes, undefined).config!;
+  assert.deepEqual(windows.Entrypoint, ['cmd', '/S', '/C', 'dotnet App.dll'], 'nanoserver has no /bin/sh');
+  const pwsh = applyConfigChanges(config('windows', ['powershell', '-Command']), changes, undefined).config!;
+  assert.deepEqual(pwsh.Entrypoint, ['powershell', '-Command', 'dotnet App.dll'], 'the base\'s SHELL');
+  const bash = applyConfigChanges(config('linux', ['/bin/bash', '-c']), { entrypointShell: 'run' }, undefined).config!;
+  assert.deepEqual([bash.Entrypoint, bash.Cmd], [['/bin/bash', '-c', 'run'], null], 'a new entrypoint resets the base\'s Cmd');
+  assert.throws(() => checkConfigChanges({ entrypoint: ['a'], entrypointShell: 'b' }), UsageError);
+  assert.throws(() => checkConfigChanges({ cmdShell: ' ' }), InputError);
 });
 
 test('healthcheck flags: shell, JSON exec form, NONE, durations; timing without a check refused', () => {
