@@ -133,11 +133,18 @@ async function walkGraph(client: RegistryClient, repo: string, fetched: FetchedM
     // The children are read together (a few at a time, checkIndexChildren bounds how many) and
     // walked in the index's order as before: the order they are written in does not depend on
     // which answer came first.
+    // An attestation has no Docker v2 form (convertNodes leaves it out): for --format docker it is
+    // not read, and its blobs (an in-toto layer, its config) are not sent for nothing.
+    const skipped = (d: Descriptor): boolean => format === 'docker' && isAttestation(d);
     try {
-      prefetch(p.index.manifests.filter((d) => !seen.has(d.digest)).map((d) => d.digest));
+      prefetch(p.index.manifests.filter((d) => !seen.has(d.digest) && !skipped(d)).map((d) => d.digest));
       for (const d of p.index.manifests) {
         if (seen.has(d.digest)) continue;
         seen.add(d.digest);
+        if (skipped(d)) {
+          log?.(`--format docker: attestation ${d.digest} left out`);
+          continue;
+        }
         const child = await reads.get(d.digest)!; // prefetch() started every child not seen
         budget.hold(child.bytes.length);
         const cp = parseManifest(child.bytes, child.mediaType || d.mediaType);

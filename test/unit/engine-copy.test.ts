@@ -362,6 +362,21 @@ test('--format to the family the image already has changes nothing: same digest,
   assert.ok(dst.manifest('multi', att.digest), 'the attestation child is copied too');
 });
 
+test('copy --format docker of an index with an attestation: the attestation is left out unread, and none of its blobs is sent', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const amd = src.seedImage('base/multi', { platform: { os: 'linux', architecture: 'amd64' } });
+  const att = src.seedImage('base/multi', { platform: { os: 'unknown', architecture: 'unknown' } });
+  src.seedIndex('base/multi', [amd, att], { tags: ['1'] });
+  const logged: string[] = [];
+  const r = await copy({ from: src.ref('base/multi:1'), to: [dst.ref('multi:1')], format: 'docker', logger: { debug() {}, info: (m: string) => void logged.push(m), warn: (m: string) => void logged.push(m) }, ...fakeLibraryOptions(src, dst) });
+  assert.equal(r.targets[0]!.ok, true);
+  assert.equal(src.count({ kind: 'manifest', method: 'GET', digest: att.digest }), 0, 'the attestation is not read');
+  for (const b of [att.config, ...att.layers]) assert.equal(dst.hasBlob('multi', b.digest), false, `attestation blob ${b.digest} not sent`);
+  for (const b of [amd.config, ...amd.layers]) assert.equal(dst.hasBlob('multi', b.digest), true);
+  const list = JSON.parse(dst.manifest('multi', '1')!.bytes.toString('utf8')) as { manifests: { platform: { architecture: string } }[] };
+  assert.deepEqual(list.manifests.map((m) => m.platform.architecture), ['amd64']);
+});
+
 test('an OCI index over Docker v2 manifests: copy --platform keeps the child as it is', async () => {
   const [src, dst] = [await fake(), await fake()];
   const amd = src.seedImage('base/mixed', { format: 'docker', platform: { os: 'linux', architecture: 'amd64' } });
