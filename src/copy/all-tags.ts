@@ -17,6 +17,8 @@
 import pLimit from 'p-limit';
 import type { ImageReference } from '../ref/reference.js';
 import type { TargetSet, TransferRun, TransferTarget } from '../transfer/engine.js';
+import { RegpushError } from '../errors.js';
+import { NOT_APPLICABLE } from '../transfer/graph.js';
 import type { RepoEndpoint } from '../transfer/types.js';
 import { copyImage, type ImageCopyOptions, type ImageCopyOutcome } from '../transfer/image-copy.js';
 
@@ -30,12 +32,14 @@ export interface TagCopy {
 /**
  * Copies each tag of `refs` from `source` to the live targets of `targets`, `images` at a time.
  * Resolves with one entry per tag copied, in the order of `refs` (a tag started after every
- * target was set aside has none); rejects with the first failure that ends the copy.
+ * target was set aside has none, and so has a tag --platform or --format cannot apply to: left
+ * out with a warning); rejects with the first failure that ends the copy.
  */
 export async function copyTags(run: TransferRun, targets: TargetSet, source: RepoEndpoint, sourceRef: ImageReference, refs: readonly string[], images: number, opts: ImageCopyOptions): Promise<TagCopy[]> {
   const limit = pLimit(images);
   const copied: (TagCopy | undefined)[] = [];
   let stopped: { err: unknown } | undefined;
+  let firstLeftOut: RegpushError | undefined;
   await Promise.all(
     refs.map((tag, i) =>
       limit(async () => {
@@ -43,6 +47,13 @@ export async function copyTags(run: TransferRun, targets: TargetSet, source: Rep
         try {
           copied[i] = await copyTag(run, targets, source, sourceRef, tag, opts);
         } catch (err) {
+          // --platform or --format cannot apply to this tag (a cosign signature, an artifact, an
+          // image of another platform): it is left out, said once, and the other tags go on.
+          if (err instanceof RegpushError && err.details[NOT_APPLICABLE] === true && !stopped) {
+            firstLeftOut ??= err;
+            opts.warn?.(`${tag}: not copied: ${err.message}`);
+            return;
+          }
           // The first failure is the copy's: the tags in flight stop now (their aborts are
           // reported as this failure by run.failure) and no other tag starts.
           if (stopped) return;
@@ -53,7 +64,10 @@ export async function copyTags(run: TransferRun, targets: TargetSet, source: Rep
     ),
   );
   if (stopped) throw stopped.err;
-  return copied.filter((c): c is TagCopy => c !== undefined);
+  const done = copied.filter((c): c is TagCopy => c !== undefined);
+  // Every tag left out (and none set aside): the copy did nothing, which is its first tag's error.
+  if (done.length === 0 && firstLeftOut && targets.live.length) throw firstLeftOut;
+  return done;
 }
 
 /** Copies one tag through a set of its own; a target it sets aside is set aside for the copy. */

@@ -3,7 +3,7 @@
  * they name. Reading this graph touches only small JSON; blobs are moved later, each once.
  */
 import pLimit from 'p-limit';
-import { NotFoundError, ProtocolError } from '../errors.js';
+import { NotFoundError, ProtocolError, UnsupportedError } from '../errors.js';
 import { CONFIG_CAP } from '../http/response.js';
 import { configPlatform, parseConfig } from '../image/config.js';
 import { convertIndexTo, convertManifest, DroppedFields, type ConvertedChild } from '../image/convert.js';
@@ -14,6 +14,24 @@ import { isForeignLayer, mediaFamily, type MediaFamily } from '../image/mediatyp
 import { formatPlatform, isAttestation, osVersionChoice, platformMatches, selectPlatform } from '../image/platform.js';
 import type { Descriptor, Platform } from '../image/types.js';
 import type { FetchedManifest, RegistryClient } from '../registry/registry-client.js';
+
+
+/**
+ * Marks, in an error's details, that --platform or --format cannot apply to the image (it has no
+ * such platform, is an image of another one, or is an artifact or has parts with no form in the
+ * other family): `copy --all-tags` leaves such a tag out with a warning (a cosign signature tag in
+ * a signed repository) instead of ending the copy on it.
+ */
+export const NOT_APPLICABLE = 'notApplicable';
+
+function notApplicable<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof NotFoundError || err instanceof UnsupportedError) err.details[NOT_APPLICABLE] = true;
+    throw err;
+  }
+}
 
 /** One manifest to write, with its exact bytes. */
 export interface ManifestNode {
@@ -194,10 +212,10 @@ async function walkGraph(client: RegistryClient, repo: string, fetched: FetchedM
     const bytes = await client.getBlobBytes(repo, parsed.manifest.config.digest, CONFIG_CAP);
     const own = configPlatform(parseConfig(bytes, `config ${parsed.manifest.config.digest} of ${name}`));
     const missing = platforms.find((p) => !platformMatches(p, own));
-    if (missing) throw new NotFoundError(`${name} is a single ${formatPlatform(own)} image, not ${formatPlatform(missing)}`);
+    if (missing) throw new NotFoundError(`${name} is a single ${formatPlatform(own)} image, not ${formatPlatform(missing)}`, { details: { [NOT_APPLICABLE]: true } });
   }
   if (parsed.kind === 'index' && platforms && platforms.length) {
-    const picked = platforms.map((p) => selectPlatform(parsed.index, p));
+    const picked = platforms.map((p) => notApplicable(() => selectPlatform(parsed.index, p)));
     for (const p of platforms) {
       const choice = osVersionChoice(parsed.index, p);
       if (choice) client.logger.warn(`${name}: ${choice}`);
@@ -215,7 +233,7 @@ async function walkGraph(client: RegistryClient, repo: string, fetched: FetchedM
   // index or drop its attestations (which name digests that stay the same).
   if (format && ![top, ...children].every((n) => mediaFamily(n.mediaType) === format)) {
     const fields = new DroppedFields();
-    const converted = convertNodes(top, children, format, (what) => log?.(`--format ${format}: ${what} left out`), fields);
+    const converted = notApplicable(() => convertNodes(top, children, format, (what) => log?.(`--format ${format}: ${what} left out`), fields));
     // Not an error (nothing the image runs with depends on them), but data lost: said once, as a warning.
     const lost = fields.line();
     if (lost) warn?.(`--format ${format}: ${lost}`);

@@ -183,3 +183,37 @@ test('--all-tags --dry-run with tags in flight together: the plan per tag as bef
   assert.deepEqual(r.targets[0]!.tags, ['1', '2']);
   assert.equal(dst.count({ method: ['PUT', 'POST', 'PATCH', 'DELETE'] }), 0);
 });
+
+test('copy --all-tags with --platform or --format: a tag they cannot apply to (a cosign signature, an image of another platform) is left out with a warning; the others are copied', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const amd = src.seedImage('app', { platform: { os: 'linux', architecture: 'amd64' } });
+  const arm = src.seedImage('app', { platform: { os: 'linux', architecture: 'arm64' } });
+  const index = src.seedIndex('app', [amd, arm], { tags: ['1'] });
+  src.seedImage('app', { tags: ['2-amd64'], platform: { os: 'linux', architecture: 'amd64' } });
+  // A cosign signature as cosign stores it: an OCI manifest whose layer is a simple-signing payload.
+  const cfg = src.putBlob('app', '{"architecture":"","os":"","config":{},"rootfs":{"type":"layers","diff_ids":[]}}', 'application/vnd.oci.image.config.v1+json');
+  const payload = src.putBlob('app', '{"critical":{}}', 'application/vnd.dev.cosign.simplesigning.v1+json');
+  const sigTag = `${index.digest.replace(':', '-')}.sig`;
+  src.putManifest('app', { schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: cfg, layers: [payload] }, { tags: [sigTag] });
+
+  const warnings: string[] = [];
+  const logger = { debug() {}, info() {}, warn: (m: string) => void warnings.push(m) };
+  const byPlatform = await copy({ from: src.ref('app'), to: [dst.ref('arm')], allTags: true, platform: 'linux/arm64', logger, ...fakeLibraryOptions(src, dst) });
+  assert.deepEqual(byPlatform.targets[0]!.tags, ['1']);
+  assert.deepEqual(dst.tags('arm'), ['1']);
+  assert.deepEqual(warnings.map((w) => w.split(':')[0]), ['2-amd64', sigTag]);
+  assert.match(warnings[0]!, /^2-amd64: not copied: .* is a single linux\/amd64 image, not linux\/arm64$/);
+
+  warnings.length = 0;
+  const byFormat = await copy({ from: src.ref('app'), to: [dst.ref('docker')], allTags: true, format: 'docker', logger, ...fakeLibraryOptions(src, dst) });
+  assert.deepEqual(byFormat.targets[0]!.tags, ['1', '2-amd64']);
+  assert.deepEqual(dst.tags('docker'), ['1', '2-amd64']);
+  assert.equal(warnings.filter((w) => w.startsWith(`${sigTag}: not copied:`)).length, 1, warnings.join(' | '));
+
+  // Every tag left out: the copy did nothing, and says why (the first tag's reason).
+  const none = src.seedImage('only-sig', { tags: ['x'], platform: { os: 'linux', architecture: 'amd64' } });
+  assert.ok(none);
+  const err = await copy({ from: src.ref('only-sig'), to: [dst.ref('none')], allTags: true, platform: 'linux/arm64', logger, ...fakeLibraryOptions(src, dst) }).then(() => undefined, (e: RegpushError) => e);
+  assert.equal(err?.code, 'E_NOT_FOUND', String(err));
+  assert.deepEqual(dst.tags('none'), []);
+});
