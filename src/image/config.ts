@@ -338,10 +338,15 @@ function healthcheckConfig(h: HealthcheckChange): Record<string, unknown> {
   const kind = h.test[0];
   if (kind !== 'NONE' && kind !== 'CMD' && kind !== 'CMD-SHELL') throw new InputError(`healthcheck test must start with NONE, CMD or CMD-SHELL (got ${JSON.stringify(kind)})`);
   if (kind !== 'NONE' && h.test.length < 2) throw new InputError(`healthcheck ${kind} needs a command`);
+  // Docker refuses these forms (its Dockerfile parser and daemon): a runtime would too, or worse, run them.
+  if (kind === 'NONE' && (h.test.length > 1 || h.interval || h.timeout || h.startPeriod || h.retries)) throw new InputError('healthcheck NONE takes no command and no timing');
+  if (kind === 'CMD-SHELL' && h.test.length !== 2) throw new InputError(`healthcheck CMD-SHELL takes exactly one command string (got ${h.test.length - 1})`);
   const out: Record<string, unknown> = { Test: [...h.test] };
   const dur = (name: string, v: number | undefined, key: string): void => {
     if (v === undefined) return;
     if (!Number.isSafeInteger(v) || v < 0) throw new InputError(`healthcheck ${name} must be a non-negative duration`);
+    // Docker's minimum: a shorter one (the daemon does not check an image's again) runs the probe back to back.
+    if (v > 0 && v < 1e6) throw new InputError(`healthcheck ${name} must be 0 or at least 1ms (got ${v} ns)`);
     if (v > 0) out[key] = v;
   };
   dur('interval', h.interval, 'Interval');

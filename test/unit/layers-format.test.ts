@@ -235,6 +235,12 @@ test('healthcheck flags: shell, JSON exec form, NONE, durations; timing without 
   assert.throws(() => configChangesFromFlags({ healthcheck: '["CMD-SHELL","a","b"]' }), /exactly one command string/);
   assert.throws(() => configChangesFromFlags({ healthcheck: '["CMD"]' }), /needs a command/);
   assert.throws(() => configChangesFromFlags({ healthcheck: '["NONE"]' }), /write NONE/);
+  // Forms Docker refuses: under 1ms, NONE with a command or timing, CMD-SHELL with several strings (the library's config too).
+  assert.throws(() => checkConfigChanges(configChangesFromFlags({ healthcheck: 'true', 'healthcheck-interval': '500us' })), /interval must be 0 or at least 1ms \(got 500000 ns\)/);
+  checkConfigChanges(configChangesFromFlags({ healthcheck: 'true', 'healthcheck-interval': '1ms', 'healthcheck-timeout': '0' }));
+  assert.throws(() => checkConfigChanges({ healthcheck: { test: ['NONE', 'x'] } }), /NONE takes no command and no timing/);
+  assert.throws(() => checkConfigChanges({ healthcheck: { test: ['NONE'], interval: 5e9 } }), /NONE takes no command and no timing/);
+  assert.throws(() => checkConfigChanges({ healthcheck: { test: ['CMD-SHELL', 'a', 'b'] } }), /exactly one command string \(got 2\)/);
   assert.throws(() => configChangesFromFlags({ 'healthcheck-timeout': '5s' }), UsageError);
   assert.throws(() => configChangesFromFlags({ healthcheck: 'NONE', 'healthcheck-retries': 1 }), UsageError);
   assert.throws(() => configChangesFromFlags({ healthcheck: 'x', 'healthcheck-retries': -1 }), InputError);
