@@ -166,8 +166,10 @@ async function walkGraph(client: RegistryClient, repo: string, fetched: FetchedM
         const child = await reads.get(d.digest)!; // prefetch() started every child not seen
         budget.hold(child.bytes.length);
         const cp = parseManifest(child.bytes, child.mediaType || d.mediaType);
-        await visit(child.bytes, cp.mediaType, child.digest, depth + 1);
-        children.push({ digest: child.digest, mediaType: cp.mediaType, bytes: child.bytes });
+        // Written under the digest the index names: getManifest checked the bytes against it,
+        // and an index naming a child by sha512 finds nothing under its sha256.
+        await visit(child.bytes, cp.mediaType, d.digest, depth + 1);
+        children.push({ digest: d.digest, mediaType: cp.mediaType, bytes: child.bytes });
       }
     } catch (err) {
       failure ??= { err };

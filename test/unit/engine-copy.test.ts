@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copy, type CopyResult, type RegpushError } from '../../src/index.js';
-import { bytesOf, fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
+import { bytesOf, digestOf, fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
 
 const fake = fakeRegistryPool();
 /** Every upload request answered 500 (Retry-After: 0 keeps the client's retries immediate). */
@@ -150,6 +150,25 @@ test('an index with its children crosses registries unchanged (same digest, ever
   // Children before the index: the fake refuses an index whose children are missing, so the
   // order is checked by the successful PUT itself; the index is the last manifest written.
   assert.equal(dst.requests({ kind: 'manifest', method: 'PUT' }).at(-1)!.tag, '1');
+});
+
+test('an index naming its children by sha512 digests: each child is written under the digest the index names', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const amd = src.seedImage('base/multi', { platform: { os: 'linux', architecture: 'amd64' } });
+  const arm = src.seedImage('base/multi', { platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } });
+  const named = [amd, arm].map((i) => {
+    src.putManifest('base/multi', i.bytes, { mediaType: i.mediaType, sha512: true });
+    return { mediaType: i.mediaType, digest: digestOf(i.bytes, 'sha512'), size: i.size, platform: i.platform };
+  });
+  const index = src.putManifest('base/multi', { schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: named }, { tags: ['1'] });
+  const r = await copy({ from: src.ref('base/multi:1'), to: [dst.ref('multi:1')], ...fakeLibraryOptions(src, dst) });
+  assert.equal(r.digest, index.digest);
+  assert.deepEqual(dst.manifest('multi', '1')?.bytes, index.bytes);
+  for (const [i, img] of [amd, arm].entries()) {
+    assert.deepEqual(dst.manifest('multi', named[i]!.digest)?.bytes, img.bytes);
+    // Not also under its sha256 digest: the index names the sha512 one, nothing names the other.
+    assert.equal(dst.requests({ kind: 'manifest', method: 'PUT' }).filter((q) => q.digest === img.digest).length, 0);
+  }
 });
 
 test('--all-tags follows tag-list pagination and copies every tag', async () => {
