@@ -12,7 +12,7 @@ import type { Descriptor, ImageIndex } from '../image/types.js';
 import type { FetchedManifest, RegistryClient } from '../registry/registry-client.js';
 import type { RepoEndpoint } from './types.js';
 import type { Turns } from './turns.js';
-import { MAX_DEPTH, type ManifestNode } from './graph.js';
+import { MAX_DEPTH, type ManifestNode, type PullMeter } from './graph.js';
 
 /** A referrer found at the source: by digest (referrers API) or by tag (fallback scheme). */
 export type Referrer = { kind: 'digest'; digest: string } | { kind: 'tag'; tag: string };
@@ -31,16 +31,39 @@ export interface FoundReferrer {
  * `sha256-<hex>`; with it, that index only repeats what the API said. The tags are listed once
  * for all subjects (an index and its platform manifests, which `cosign sign --recursive` signs);
  * `tagList`, when given, is that list already asked for (one list for every level of a walk).
+ *
+ * A fallback index is read (one GET, told to `pulls`) and what it lists is found by digest, as
+ * the API would have answered: each is then listed at the target in a fallback index merged with
+ * the one there (listInFallbackIndex), where copying the source's index under its tag would
+ * replace the target's and drop what only the target lists.
  */
-export async function findReferrers(client: RegistryClient, repo: string, subjects: readonly string[], tagList?: Promise<string[]>): Promise<FoundReferrer[]> {
+export async function findReferrers(client: RegistryClient, repo: string, subjects: readonly string[], tagList?: Promise<string[]>, pulls?: PullMeter): Promise<FoundReferrer[]> {
   const [tags, answers] = await Promise.all([tagList ?? client.listTags(repo), Promise.all(subjects.map((d) => client.referrers(repo, d)))]);
+  const listed = await Promise.all(
+    subjects.map((subject, i) => (answers[i] === undefined && tags.includes(subject.replace(':', '-')) ? fallbackListing(client, repo, subject.replace(':', '-'), pulls) : undefined)),
+  );
   return subjects.flatMap((subject, i) => {
-    const api = answers[i];
+    const api = answers[i] ?? listed[i];
     const prefix = subject.replace(':', '-');
     const byTag = tags.filter((t) => (api ? t.startsWith(prefix + '.') : t === prefix || t.startsWith(prefix + '.')));
     const byDigest = (api?.manifests ?? []).map((d) => ({ kind: 'digest', digest: d.digest }) as const);
     return [...byDigest, ...byTag.map((tag) => ({ kind: 'tag', tag }) as const)].map((referrer) => ({ subject, referrer }));
   });
+}
+
+/** The manifests the fallback index `tag` lists; undefined when that tag holds no index (then copied as it is, under its tag). */
+async function fallbackListing(client: RegistryClient, repo: string, tag: string, pulls?: PullMeter): Promise<{ manifests: Descriptor[] } | undefined> {
+  pulls?.will(1);
+  let fetched: FetchedManifest;
+  try {
+    fetched = await client.getManifest(repo, tag);
+  } finally {
+    pulls?.did();
+  }
+  const p = parseManifest(fetched.bytes, fetched.mediaType);
+  if (p.kind !== 'index') return undefined;
+  checkIndexChildren(p.index, `${client.registry}/${repo}:${tag}`);
+  return { manifests: p.index.manifests };
 }
 
 /**

@@ -568,7 +568,26 @@ test('copy --referrers at a source without the API: the referrers its fallback i
   const r = await copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], referrers: true, ...fakeLibraryOptions(src, dst) });
   assert.equal(dst.manifest('app', sigTagOf(sbom.digest))?.digest, sig.digest, 'the SBOM\'s signature');
   assert.ok(dst.manifest('app', sbom.digest));
-  assert.equal(r.targets[0]!.referrers, 2, 'the fallback index (the SBOM with it) and the signature');
+  assert.equal(r.targets[0]!.referrers, 2, 'the SBOM (found through the fallback index) and the signature');
+});
+
+test('copy --referrers from a fallback index to a target that has one of its own: the target\'s index gains the source\'s referrers and keeps its own', async () => {
+  const [src, dst] = [await fake({ referrers: false }), await fake({ referrers: false })];
+  const img = src.seedImage('app', { tags: ['1'] });
+  const fallbackTag = img.digest.replace(':', '-');
+  const sbom = src.seedImage('app', { artifactType: 'application/spdx+json', subject: subjectOf(img) });
+  src.putManifest('app', { schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [{ ...subjectOf(sbom), artifactType: 'application/spdx+json' }] }, { tags: [fallbackTag] });
+  // The target holds the image already, with a scan result attached there (listed in its own fallback index).
+  await copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], ...fakeLibraryOptions(src, dst) });
+  const scanConfig = dst.putBlob('app', '{}', 'application/vnd.example.scan+json');
+  const scanLayer = dst.putBlob('app', 'no findings');
+  const scan = dst.putManifest('app', { schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', artifactType: 'application/vnd.example.scan+json', config: scanConfig, layers: [scanLayer], subject: subjectOf(img) });
+  dst.putManifest('app', { schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [{ mediaType: scan.mediaType, digest: scan.digest, size: scan.size, artifactType: 'application/vnd.example.scan+json' }] }, { tags: [fallbackTag] });
+  const r = await copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], referrers: true, ...fakeLibraryOptions(src, dst) });
+  assert.equal(r.targets[0]!.referrers, 1, 'the SBOM');
+  assert.ok(dst.manifest('app', sbom.digest));
+  const listed = JSON.parse(dst.manifest('app', fallbackTag)!.bytes.toString('utf8')) as { manifests: { digest: string; artifactType?: string }[] };
+  assert.deepEqual(listed.manifests.map((m) => [m.digest, m.artifactType]), [[scan.digest, 'application/vnd.example.scan+json'], [sbom.digest, 'application/spdx+json']]);
 });
 
 test('copy --referrers: a tag scheme pointing back at the image ends the walk (each digest\'s referrers listed once)', async () => {
