@@ -10,14 +10,18 @@ import type { LayerSource } from './types.js';
 import { isWindowsStylePath } from './windows-layer.js';
 
 /**
- * `./publish` → {src, dest: defaultDest}; `SRC:DEST` → both. InputError on an empty value or a
- * relative DEST. A DEST written the Windows way (`./publish:C:\app`, `…:\app`) is taken as it is:
+ * `./publish` → {src, dest: defaultDest + "/"}; `SRC:DEST` → both. InputError on an empty value or a
+ * relative DEST. The default destination is a directory (the work directory, or /app), so a file
+ * given without DEST goes into it, as `WORKDIR /app` + `COPY server.js .` puts it: without the
+ * slash `--app ./server.js` would become the file /app itself, and a second source's tree at /app
+ * (`--app ./dist --app ./package.json`) would be replaced by it. A DEST given is taken as written:
+ * without a trailing slash a file lands at that path. A DEST written the Windows way (`./publish:C:\app`, `…:\app`) is taken as it is:
  * push checks it against the image's OS and turns it into the layer's `/app` (windows-layer.ts).
  */
 export function parseAppFlag(value: string, defaultDest: string, flag = '--app'): LayerSource {
   if (value.trim() === '') throw new InputError(`${flag}: empty value; expected DIR or DIR:/absolute/dest`);
   let src = value;
-  let dest = defaultDest;
+  let dest = /[\\/]$/.test(defaultDest) ? defaultDest : defaultDest + (isWindowsStylePath(defaultDest) ? '\\' : '/');
   // A destination with a drive letter (C:\app, C:/app, D:\x): its own colon does not split
   // SRC:DEST. With a forward slash only C: counts, so `a:b:/c` stays the source `a:b` at /c.
   const drive = /^(.+):((?:[A-Za-z]:\\|[Cc]:\/)[^:]*)$/.exec(value);

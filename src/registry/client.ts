@@ -648,15 +648,33 @@ export class HttpRegistryClient implements RegistryClient {
     }
   }
 
-  /** Lists tags, following Link pagination (`pageSize` tags asked for per page, at most `maxPages` pages). */
+  /**
+   * Lists tags, following Link pagination (`pageSize` tags asked for per page, at most `maxPages`
+   * pages). A registry whose Link leads back to a page already read, or whose next page brings no
+   * tag not already listed (one that ignores `last`), would be followed to the page bound, every
+   * page held: that is an error at once.
+   */
   async listTags(repo: string, pageSize = 1000, maxPages = MAX_TAG_PAGES): Promise<string[]> {
     const tags: string[] = [];
+    const seen = new Set<string>();
+    const visited = new Set<string>();
+    const what = `tag list of ${this.registry}/${repo}`;
+    const repeated = (page: number) =>
+      new ProtocolError(`${what}: page ${page + 1} repeats what earlier pages listed (the registry does not follow its own Link); the list cannot be read to its end`, {
+        details: { registry: this.registry },
+      });
     let url: string | undefined = await this.url(`${repo}/tags/list?n=${pageSize}`);
     for (let page = 0; url && page < maxPages; page++) {
+      if (visited.has(url)) throw repeated(page);
+      visited.add(url);
       const res: HttpResponse = await this.request({ method: 'GET', url });
       if (res.status !== 200) return this.fail(res, `list tags of ${this.registry}/${repo}`);
-      const parsed = await readJson<{ tags?: unknown }>(res, MANIFEST_CAP, `tag list of ${this.registry}/${repo}`);
-      if (Array.isArray(parsed.tags)) tags.push(...parsed.tags.map(String));
+      const parsed = await readJson<{ tags?: unknown }>(res, TAG_LIST_CAP, what);
+      const listed = Array.isArray(parsed.tags) ? parsed.tags.map(String) : [];
+      const fresh = listed.filter((t) => !seen.has(t));
+      if (page > 0 && listed.length > 0 && fresh.length === 0) throw repeated(page);
+      for (const t of fresh) seen.add(t);
+      tags.push(...fresh);
       url = nextLink(res.headers['link'], url);
     }
     // A partial list passed off as the whole one would mislead (copy --all-tags, tags), so say it.
@@ -743,6 +761,12 @@ export class HttpRegistryClient implements RegistryClient {
 
 /** Most tag-list pages followed (a registry whose Link never ends would otherwise loop forever). */
 export const MAX_TAG_PAGES = 10_000;
+
+/**
+ * Most bytes of one tag-list page. distribution before 2.8 ignores `n` and sends every tag in one
+ * answer: 100,000 CI tags (`sha-<40 hex>`) are ~5 MB, past the manifest bound.
+ */
+export const TAG_LIST_CAP = 64 * 1024 * 1024;
 
 /** Most referrers-API pages followed (as MAX_TAG_PAGES: a Link that never ends must not loop forever). */
 export const MAX_REFERRER_PAGES = 1_000;

@@ -186,11 +186,33 @@ test('a tag list whose Link never ends fails with E_PROTOCOL instead of looping 
   let n = 0;
   const r = await registry((_req, _b, res) => {
     n++;
-    res.writeHead(200, { link: '</v2/app/tags/list?n=1&last=a>; rel="next"', 'content-type': 'application/json' }).end('{"tags":["a"]}');
+    res.writeHead(200, { link: `</v2/app/tags/list?n=1&last=t${n}>; rel="next"`, 'content-type': 'application/json' }).end(`{"tags":["t${n}"]}`);
   });
   await assert.rejects(r.client.listTags('app', 1, 25), (err: unknown) => err instanceof ProtocolError && /past 25 pages of 1/.test(err.message));
   assert.equal(n, 25);
   assert.equal(MAX_TAG_PAGES, 10_000);
+  r.transport.close();
+});
+
+test('a registry that repeats a tag-list page (its Link leads back, or it ignores last=) fails at the first repeat, not at the page bound', async () => {
+  for (const link of ['</v2/app/tags/list?n=2&last=b>; rel="next"', (n: number) => `</v2/app/tags/list?n=2&last=b&page=${n}>; rel="next"`]) {
+    let n = 0;
+    const r = await registry((_req, _b, res) => {
+      n++;
+      res.writeHead(200, { link: typeof link === 'string' ? link : link(n), 'content-type': 'application/json' }).end('{"tags":["a","b"]}');
+    });
+    await assert.rejects(r.client.listTags('app', 2), (err: unknown) => err instanceof ProtocolError && err.message === `tag list of ${r.client.registry}/app: page 2 repeats what earlier pages listed (the registry does not follow its own Link); the list cannot be read to its end`);
+    assert.equal(n, 2, 'pages asked');
+    r.transport.close();
+  }
+});
+
+test('a tag list of one page larger than a manifest may be (distribution before 2.8 ignores n=) is read whole', async () => {
+  const tags = Array.from({ length: 110_000 }, (_, i) => `sha-${createHash('sha1').update(String(i)).digest('hex')}`);
+  const body = JSON.stringify({ name: 'app', tags });
+  assert.ok(body.length > 4 * 1024 * 1024);
+  const r = await registry((_req, _b, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(body));
+  assert.deepEqual(await r.client.listTags('app'), tags);
   r.transport.close();
 });
 

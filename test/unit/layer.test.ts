@@ -564,7 +564,8 @@ describe('layer: Windows layout', () => {
     assert.deepEqual(parseAppFlag('C:\\publish:C:\\app', '/app'), { src: 'C:\\publish', dest: 'C:\\app' });
     assert.deepEqual(parseAppFlag('./publish:C:/app', '/app'), { src: './publish', dest: 'C:/app' });
     assert.deepEqual(parseAppFlag('./publish:D:\\data', '/app'), { src: './publish', dest: 'D:\\data' });
-    assert.deepEqual(parseAppFlag('./publish', 'C:\\app'), { src: './publish', dest: 'C:\\app' });
+    assert.deepEqual(parseAppFlag('./publish', 'C:\\app'), { src: './publish', dest: 'C:\\app\\' }, 'the default, a directory');
+    assert.deepEqual(windowsDestination('C:\\app\\'), { path: '/app/' });
     assert.throws(() => parseAppFlag('./publish:app', 'C:\\app'), InputError);
   });
 
@@ -820,6 +821,15 @@ describe('layer: sources', () => {
       assert.deepEqual(await layerOf([{ src: b, dest: '/opt/t' }, { src: join(tool, 'tool'), dest: '/opt/t' }]), ['opt/ directory', 'opt/t file t']);
     });
 
+    it('a directory and a file given without DEST (--app ./dist --app ./package.json): the file goes into the default directory beside the tree', async () => {
+      const dist = tree({ 'index.js': 'js' });
+      const pkg = tree({ 'package.json': '{}' });
+      const sources = [parseAppFlag(dist, '/app'), parseAppFlag(join(pkg, 'package.json'), '/app')];
+      assert.deepEqual(await layerOf(sources), ['app/ directory', 'app/index.js file js', 'app/package.json file {}']);
+      // A file alone: into the work directory, which stays a directory.
+      assert.deepEqual(await layerOf([parseAppFlag(join(pkg, 'package.json'), '/app')]), ['app/ directory', 'app/package.json file {}']);
+    });
+
     it('what a later source\'s .dockerignore leaves out does not replace anything', async () => {
       const a = tree({ 'same.txt': 'from a', 'x': 'file in a' });
       const b = tree({ '.dockerignore': 'same.txt\nx\n', 'same.txt': 'from b', 'x/k': 'k' });
@@ -912,10 +922,13 @@ describe('layer: sources', () => {
   });
 
   it('parseAppFlag: DIR, DIR:DEST, and errors for empty or relative DEST', () => {
-    assert.deepEqual(parseAppFlag('./publish', '/app'), { src: './publish', dest: '/app' });
+    // The default destination is a directory: a file given without DEST goes into it.
+    assert.deepEqual(parseAppFlag('./publish', '/app'), { src: './publish', dest: '/app/' });
+    assert.deepEqual(parseAppFlag('./publish', '/'), { src: './publish', dest: '/' });
+    assert.deepEqual(parseAppFlag('./publish', '/srv/'), { src: './publish', dest: '/srv/' });
     assert.deepEqual(parseAppFlag('./publish:/srv/www', '/app'), { src: './publish', dest: '/srv/www' });
     assert.deepEqual(parseAppFlag('a:b:/c', '/app'), { src: 'a:b', dest: '/c' });
-    assert.deepEqual(parseAppFlag('C:\\publish', '/app'), { src: 'C:\\publish', dest: '/app' });
+    assert.deepEqual(parseAppFlag('C:\\publish', '/app'), { src: 'C:\\publish', dest: '/app/' });
     assert.deepEqual(parseAppFlag('./tool.sh:/usr/bin/', '/app'), { src: './tool.sh', dest: '/usr/bin/' });
     for (const bad of ['', '   ', './publish:', './publish:app', ':/app']) assert.throws(() => parseAppFlag(bad, '/app'), InputError, bad);
     assert.throws(() => parseAppFlag('./publish', 'relative'), InputError);

@@ -254,10 +254,10 @@ test('healthcheck flags: shell, JSON exec form, NONE, durations; timing without 
 
 test('--layer parsing: platform qualifier, SRC[:DEST], messages name --layer; --annotation parsing', () => {
   assert.deepEqual(parseLayerFlag('./deps:/srv/deps', '/app', parseAppFlag), { sources: [{ src: './deps', dest: '/srv/deps' }] });
-  assert.deepEqual(parseLayerFlag('./out', '/app', parseAppFlag), { sources: [{ src: './out', dest: '/app' }] });
+  assert.deepEqual(parseLayerFlag('./out', '/app', parseAppFlag), { sources: [{ src: './out', dest: '/app/' }] });
   assert.deepEqual(parseLayerFlag('linux/arm64=./out/arm64:/app', '/x', parseAppFlag), { platform: 'linux/arm64', sources: [{ src: './out/arm64', dest: '/app' }] });
-  assert.deepEqual(parseLayerFlag('linux/arm/v7=out', '/x', parseAppFlag), { platform: 'linux/arm/v7', sources: [{ src: 'out', dest: '/x' }] });
-  assert.deepEqual(parseLayerFlag('./a/b=c', '/x', parseAppFlag), { sources: [{ src: './a/b=c', dest: '/x' }] }, 'a path with "=" stays a path');
+  assert.deepEqual(parseLayerFlag('linux/arm/v7=out', '/x', parseAppFlag), { platform: 'linux/arm/v7', sources: [{ src: 'out', dest: '/x/' }] });
+  assert.deepEqual(parseLayerFlag('./a/b=c', '/x', parseAppFlag), { sources: [{ src: './a/b=c', dest: '/x/' }] }, 'a path with "=" stays a path');
   assert.throws(() => parseLayerFlag('out:rel', '/x', parseAppFlag), /--layer out:rel: destination "rel" must be an absolute path/);
   assert.deepEqual(parseAnnotations(['a=1', 'b=x=y', 'a=2']), { a: '2', b: 'x=y' });
   assert.equal(parseAnnotations([]), undefined);
@@ -268,7 +268,7 @@ test('--layer parsing: platform qualifier, SRC[:DEST], messages name --layer; --
 test('--layer PLATFORM=: the os(osversion)/arch spelling --platform takes; a misspelt one is one E_INPUT line, as for --platform; paths stay paths', () => {
   const ltsc = 'windows(10.0.20348.1)/amd64';
   assert.deepEqual(parseLayerFlag(`${ltsc}=./out/ltsc2022:/app`, '/x', parseAppFlag), { platform: ltsc, sources: [{ src: './out/ltsc2022', dest: '/app' }] });
-  assert.deepEqual(parseLayerFlag('windows(10.0.17763.5576)/arm64/v8=out', '/x', parseAppFlag), { platform: 'windows(10.0.17763.5576)/arm64/v8', sources: [{ src: 'out', dest: '/x' }] });
+  assert.deepEqual(parseLayerFlag('windows(10.0.17763.5576)/arm64/v8=out', '/x', parseAppFlag), { platform: 'windows(10.0.17763.5576)/arm64/v8', sources: [{ src: 'out', dest: '/x/' }] });
   // The same errors as `--platform windows(10.0/amd64` and the like: E_INPUT, one line, naming the spellings accepted.
   for (const [bad, why] of [
     ['windows(10.0.20348.1/amd64=out', /unbalanced parentheses/],
@@ -283,9 +283,9 @@ test('--layer PLATFORM=: the os(osversion)/arch spelling --platform takes; a mis
     );
   }
   // Not platforms: a leading "./", a dotted name without parentheses, four parts.
-  assert.deepEqual(parseLayerFlag('./windows(1)/amd64=x', '/x', parseAppFlag), { sources: [{ src: './windows(1)/amd64=x', dest: '/x' }] });
-  assert.deepEqual(parseLayerFlag('out/v1.2=x', '/x', parseAppFlag), { sources: [{ src: 'out/v1.2=x', dest: '/x' }] });
-  assert.deepEqual(parseLayerFlag('a/b/c/d=x', '/x', parseAppFlag), { sources: [{ src: 'a/b/c/d=x', dest: '/x' }] });
+  assert.deepEqual(parseLayerFlag('./windows(1)/amd64=x', '/x', parseAppFlag), { sources: [{ src: './windows(1)/amd64=x', dest: '/x/' }] });
+  assert.deepEqual(parseLayerFlag('out/v1.2=x', '/x', parseAppFlag), { sources: [{ src: 'out/v1.2=x', dest: '/x/' }] });
+  assert.deepEqual(parseLayerFlag('a/b/c/d=x', '/x', parseAppFlag), { sources: [{ src: 'a/b/c/d=x', dest: '/x/' }] });
   // regpush.json's "layers": the same qualifier, its path anchored; a misspelt one names the file and key.
   assert.deepEqual(checkProjectConfig({ layers: [`${ltsc}=out:/app`] }, 'regpush.json', '/p').layer, [`${ltsc}=/p/out:/app`]);
   assert.throws(() => checkProjectConfig({ layers: ['windows(10.0/amd64=out'] }, 'regpush.json', '/p'), (e: unknown) => e instanceof InputError && /^regpush\.json: "layers" invalid platform .*unbalanced parentheses/.test(e.message));
