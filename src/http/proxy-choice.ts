@@ -78,8 +78,10 @@ export function bypassesProxy(url: URL, noProxy: string | undefined): boolean {
       continue;
     }
     if (hostFamily) continue; // a name never matches an address
+    // Go's rule (golang.org/x/net/http/httpproxy): `y.com` matches y.com and its subdomains,
+    // `.y.com` and `*.y.com` its subdomains only (curl would match y.com too).
     const name = entry.name.replace(/^\*?\./, '.');
-    if (host === name.replace(/^\./, '') || (name.startsWith('.') ? host.endsWith(name) : host.endsWith('.' + name))) return true;
+    if (name.startsWith('.') ? host.endsWith(name) : host === name || host.endsWith('.' + name)) return true;
   }
   return false;
 }

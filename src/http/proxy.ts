@@ -6,6 +6,8 @@
 import type { Agent, ClientRequest } from 'node:http';
 import { HttpProxyAgent } from 'http-proxy-agent';
 import { HttpsProxyAgent } from 'https-proxy-agent';
+import { UsageError } from '../errors.js';
+import { redactUrl } from '../redact.js';
 import { proxyFor, type ProxySettings } from './proxy-choice.js';
 import { tlsConnectOptions, type TlsSettings } from './tls.js';
 
@@ -40,6 +42,13 @@ export class ProxyAgents {
   agentFor(url: URL, tls?: TlsSettings): { agent: Agent; proxy: string } | undefined {
     const proxy = proxyFor(url, this.settings);
     if (!proxy) return undefined;
+    // Only HTTP proxies are spoken here. A SOCKS proxy (socks5://, which Go's tools accept) would
+    // otherwise get an HTTP CONNECT and end with a connection error that does not say why.
+    const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(proxy)?.[1]?.toLowerCase();
+    if (scheme !== 'http' && scheme !== 'https') {
+      const variable = url.protocol === 'https:' ? 'HTTPS_PROXY' : 'HTTP_PROXY';
+      throw new UsageError(`${variable}: the proxy ${redactUrl(proxy)} is not an HTTP proxy (${scheme ?? 'no'} scheme); regpush speaks to HTTP proxies only (http:// or https://)`);
+    }
     const key = `${url.protocol}${proxy}${tls ? `|${tls.id}` : ''}`;
     let agent = this.agents.get(key);
     if (!agent) {

@@ -12,8 +12,10 @@
  * resolved through a mirror is logged with the mirror's name and reported (`mirror` on the
  * fetched manifest).
  *
- * Tag lists are read from the upstream only: a pull-through cache lists what it has cached, and a
- * partial list passed off as the whole one would make `copy --all-tags` skip tags silently.
+ * Tag lists and referrers lists are read from the upstream only: a pull-through cache lists what it
+ * has cached, and a partial list passed off as the whole one would make `copy --all-tags` skip
+ * tags, and `copy --referrers` signatures, silently (an empty answer from a cache with the
+ * referrers API would also hide cosign's tags, which are looked for only without the API).
  */
 import type { Readable } from 'node:stream';
 import { ProtocolError, RegpushError } from '../errors.js';
@@ -179,9 +181,9 @@ export class MirroredClient implements RegistryClient {
     return (await this.read(repo, `blob ${digest}`, (c, rp) => c.getBlobBytes(rp, digest, cap))).value;
   }
 
-  async referrers(repo: string, digest: string): Promise<{ manifests: { digest: string; mediaType: string; artifactType?: string }[] } | undefined> {
-    // A mirror without the referrers API answers "no API"; the upstream may have one.
-    return (await this.read(repo, `referrers of ${digest}`, (c, rp) => c.referrers(rp, digest), (v) => v !== undefined)).value;
+  /** The upstream's list, as for tags (see the module comment): a cache lists the referrers it has cached, often none. */
+  referrers(repo: string, digest: string): Promise<{ manifests: { digest: string; mediaType: string; artifactType?: string }[] } | undefined> {
+    return this.upstream.referrers(repo, digest);
   }
 
   /** The upstream's list (see the module comment). */

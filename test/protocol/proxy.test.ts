@@ -13,7 +13,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { noDelay } from '../fixtures/socket-options.js';
 import { bypassesProxy, proxyFor, proxySettingsFromEnv } from '../../src/http/proxy-choice.js';
 import { login, logout } from '../../src/login/login.js';
-import { AuthError, NetworkError } from '../../src/errors.js';
+import { AuthError, NetworkError, RegpushError } from '../../src/errors.js';
 import { errorLine } from '../../src/cli/main.js';
 import { Transport } from '../../src/http/transport.js';
 import { readBody } from '../../src/http/response.js';
@@ -34,7 +34,10 @@ test('NO_PROXY: exact hosts, domain suffixes, ports, wildcard; loopback always d
     ['https://reg.example.com/v2/', 'example.com', true],
     ['https://reg.example.com/v2/', '.example.com', true],
     ['https://reg.example.com/v2/', '*.example.com', true],
-    ['https://example.com/v2/', '.example.com', true],
+    // Go's rule: a leading "." or "*." matches subdomains only (curl would match the domain too).
+    ['https://example.com/v2/', '.example.com', false],
+    ['https://example.com/v2/', '*.example.com', false],
+    ['https://example.com/v2/', 'example.com', true],
     ['https://notexample.com/v2/', 'example.com', false],
     ['https://reg.example.com:5000/v2/', 'reg.example.com:5000', true],
     ['https://reg.example.com:5000/v2/', 'reg.example.com:6000', false],
@@ -359,6 +362,24 @@ test('a proxy asking for authentication (407) is one E_AUTH line naming the prox
     t.close();
     assert.ok(lines.length >= 2 && lines.every((l) => !l.includes('pr0xy-s3cret')), lines.join('\n'));
   }
+});
+
+test('a SOCKS proxy in HTTPS_PROXY or HTTP_PROXY is one E_USAGE line naming it (password redacted), not an HTTP CONNECT sent to it; what goes direct still works', async () => {
+  const t = new Transport({ proxy: { httpsProxy: 'socks5://bob:s3cret@127.0.0.1:1080', httpProxy: 'socks5h://127.0.0.1:1080', noProxy: 'direct.example' }, retry: { retries: 0 } });
+  for (const [url, variable, proxy] of [['https://reg.corp.example/v2/', 'HTTPS_PROXY', 'socks5://***@127.0.0.1:1080'], ['http://reg.corp.example/v2/', 'HTTP_PROXY', 'socks5h://127.0.0.1:1080']] as const) {
+    await assert.rejects(t.send({ method: 'GET', url }), (e: unknown) => {
+      assert.ok(e instanceof RegpushError && e.code === 'E_USAGE', String(e));
+      assert.equal(e.message, `${variable}: the proxy ${proxy} is not an HTTP proxy (${proxy.split(':')[0]} scheme); regpush speaks to HTTP proxies only (http:// or https://)`);
+      return true;
+    });
+  }
+  // A registry reached directly (loopback here, or one NO_PROXY names) works: the proxy is refused only where it would be used.
+  const direct = http.createServer((_req, res) => res.end('direct'));
+  await new Promise<void>((r) => direct.listen(0, '127.0.0.1', r));
+  closers.push(() => direct.close());
+  const res = await t.send({ method: 'GET', url: `http://127.0.0.1:${(direct.address() as AddressInfo).port}/v2/` });
+  assert.equal((await readBody(res, 100, 'x')).toString(), 'direct');
+  t.close();
 });
 
 test('a proxy refusing the CONNECT (502) names the proxy, redacted, after the retries a 502 gets; a proxy that is not there names it too', async () => {

@@ -342,8 +342,10 @@ describe('MirroredClient', () => {
     await client.mountBlob('app', 'sha256:b', 'base');
     await client.deleteManifest('app', digest);
     assert.deepEqual(await client.listTags('app'), ['t']);
-    assert.deepEqual(upstream.calls, ['PUT app:2', 'POST app', 'mount app', 'DELETE app', 'tags app']);
-    assert.ok(!mirrors.some((c) => c.calls.some((x) => /PUT|POST|mount|DELETE|tags/.test(x))));
+    // Lists (tags, referrers) from the upstream: a cache lists only what it has cached.
+    assert.equal(await client.referrers('app', digest), undefined);
+    assert.deepEqual(upstream.calls, ['PUT app:2', 'POST app', 'mount app', 'DELETE app', 'tags app', 'referrers']);
+    assert.ok(!mirrors.some((c) => c.calls.some((x) => /PUT|POST|mount|DELETE|tags|referrers/.test(x))));
   });
 
   it('a mirror answering a tag with a page that is not JSON (a proxy\'s or portal\'s HTML): warned, not used again, the upstream read', async () => {
