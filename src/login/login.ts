@@ -112,6 +112,8 @@ export async function login(opts: LoginOptions): Promise<LoginResult> {
       registry,
       transport,
       insecure: insecureList(opts),
+      // registries.conf's `insecure = true` (TLS without verification), as every other command has it.
+      insecureTls: Object.keys(opts.insecureTlsRegistries ?? {}),
       // Only the credentials being tested: a stored login must not make a wrong password look right.
       credential: async () => cred,
       signal: opts.signal,

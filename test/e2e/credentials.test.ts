@@ -3,6 +3,7 @@
 // PATH), a `credsStore`, an `identitytoken`, Podman's auth.json (REGISTRY_AUTH_FILE and
 // $XDG_RUNTIME_DIR), and `regpush login` / `logout` writing Docker's format (helper or file).
 import assert from 'node:assert/strict';
+import { assertValidOutput } from './report-schema.js';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { test } from 'node:test';
@@ -242,6 +243,11 @@ test('regpush login HOST/NAMESPACE stores that key (as podman login does); logou
   const ok = await runCli(['login', '-u', R.token.user!, '--password-stdin', ns], { env, input: `${R.token.password}\n` });
   assert.equal(ok.code, 0, ok.stderr);
   assert.equal(ok.stdout, `Login Succeeded: ${ns}\n`);
+  // --json: the result object (the same login again; nothing else changes).
+  const asJson = await runCli(['login', '--json', '-u', R.token.user!, '--password-stdin', ns], { env, input: `${R.token.password}\n` });
+  assert.equal(asJson.code, 0, asJson.stderr);
+  assert.deepEqual(JSON.parse(asJson.stdout), { registry: R.token.host, namespace: `${run}/n` });
+  assertValidOutput('login', JSON.parse(asJson.stdout));
   assert.deepEqual(JSON.parse(readFileSync(config, 'utf8')).auths, {
     [R.token.host]: { auth: b64(`reader:${reader}`) },
     [ns]: { auth: b64(`${R.token.user}:${R.token.password}`) },
@@ -249,9 +255,10 @@ test('regpush login HOST/NAMESPACE stores that key (as podman login does); logou
   const dst = imageRef(R.token, `${run}/n/app:1`);
   const copied = await runCli(['copy', SOURCE, dst], { env });
   assert.equal(copied.code, 0, copied.stderr);
-  const out = await runCli(['logout', ns], { env });
+  const out = await runCli(['logout', '--json', ns], { env });
   assert.equal(out.code, 0, out.stderr);
-  assert.equal(out.stdout, `Removed login credentials for ${ns}\n`);
+  assert.deepEqual(JSON.parse(out.stdout), { registry: R.token.host, namespace: `${run}/n`, removed: true });
+  assertValidOutput('logout', JSON.parse(out.stdout));
   assert.deepEqual(Object.keys(JSON.parse(readFileSync(config, 'utf8')).auths), [R.token.host]);
   const denied = await runCli(['copy', SOURCE, imageRef(R.token, `${run}/n/app:2`)], { env });
   assert.equal(denied.code, 3, denied.stderr);
@@ -291,6 +298,9 @@ test('regpush login checks the credentials, writes config.json auths; logout rem
   assert.equal(again.code, 0, again.stderr);
   assert.equal(again.stdout, '');
   assert.match(again.stderr, /Not logged in/);
+  const againJson = await runCli(['logout', '--json', R.basic.host], { env });
+  assert.equal(againJson.code, 0, againJson.stderr);
+  assert.deepEqual(JSON.parse(againJson.stdout), { registry: R.basic.host, removed: false });
 });
 
 test('regpush login stores through the configured credential helper, not in the file; logout erases there', async () => {

@@ -8,9 +8,12 @@ import { createHash } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { networkInterfaces } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { connect, transportFor } from '../../src/registry/connect.js';
+import { login } from '../../src/login/login.js';
 import { RegpushError } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
 import { localhostCert } from '../fixtures/localhost-cert.js';
@@ -89,4 +92,24 @@ test('insecure = true off loopback: a host that speaks only plain HTTP is read o
   assert.ok(log.lines.some((l) => l.startsWith(`debug: ${host} did not answer over TLS`)), log.lines.join('\n'));
   // Without the setting, a host that is not loopback is spoken to over TLS only.
   await assert.rejects(read(host, false, recorder()), (e: unknown) => e instanceof RegpushError && (e.code === 'E_TLS' || e.code === 'E_NETWORK'));
+});
+
+test('insecure = true off loopback: login() reaches a host that speaks only plain HTTP, as every other command does', async (t) => {
+  const ip = ownAddress();
+  if (!ip) return t.skip('no non-loopback IPv4 address');
+  const seen: string[] = [];
+  const s = http.createServer((req, res) => {
+    seen.push(`${req.method} ${req.url} ${req.headers.authorization ?? '-'}`);
+    if (req.headers.authorization !== `Basic ${Buffer.from('bob:pw').toString('base64')}`) return res.writeHead(401, { 'www-authenticate': 'Basic realm="r"' }).end();
+    res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+  });
+  const host = await listen(t, s, ip);
+  const dir = mkdtempSync(join(tmpdir(), 'regpush-login-insecure-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const opts = { registry: host, username: 'bob', password: 'pw', retries: 0, logger: recorder(), tls: { certsDirs: [] }, env: { DOCKER_CONFIG: dir }, homeDir: dir };
+  await assert.rejects(login(opts), (e: unknown) => e instanceof RegpushError && (e.code === 'E_TLS' || e.code === 'E_NETWORK'), 'without the setting: TLS only');
+  assert.deepEqual(seen, []);
+  assert.deepEqual(await login({ ...opts, insecureTlsRegistries: { [host]: '/etc/containers/registries.conf' } }), { registry: host });
+  assert.ok(seen.some((l) => l.startsWith('GET /v2/ Basic ')), seen.join('\n'));
+  assert.deepEqual(Object.keys(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')).auths), [host]);
 });

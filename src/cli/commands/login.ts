@@ -66,7 +66,8 @@ export function loginCommands(y: Argv, io: CliIO, done: (code: number) => void, 
           ...connectionOptions(a, io, ctx, 'login'),
           homeDir: io.env.HOME,
         });
-        io.stdout.write(`Login Succeeded: ${host}\n`);
+        // --json: the result as it is ($defs/loginOutput of src/cli/report.schema.json).
+        io.stdout.write(a.json ? JSON.stringify(r, null, 2) + '\n' : `Login Succeeded: ${host}\n`);
         done(0);
       },
     )
@@ -84,8 +85,9 @@ export function loginCommands(y: Argv, io: CliIO, done: (code: number) => void, 
         const host = loginTarget(a.registry).name;
         const ctx = commonContext(a, io, secrets);
         const r = await logout({ registry: host, logger: ctx.logger, env: io.env, homeDir: io.env.HOME, credentialHelperTimeoutMs: credentialHelperTimeoutOption(io.env) });
-        if (r.removed) io.stdout.write(`Removed login credentials for ${host}\n`);
-        else ctx.logger.info(`Not logged in to ${host}`);
+        if (a.json) io.stdout.write(JSON.stringify(r, null, 2) + '\n'); // $defs/logoutOutput
+        else if (r.removed) io.stdout.write(`Removed login credentials for ${host}\n`);
+        if (!r.removed) ctx.logger.info(`Not logged in to ${host}`);
         done(0);
       },
     );
