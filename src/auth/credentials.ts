@@ -19,7 +19,7 @@ import {
   type HelperExec,
 } from './helper.js';
 import { registryHostOf } from '../ref/registry.js';
-import { dockerConfigKey, findByRegistry, namespaceKeys, splitAuthKey } from './registry-host.js';
+import { dockerConfigKey, findByRegistry, helperKeys, namespaceKeys, splitAuthKey } from './registry-host.js';
 
 /** Whose credentials: a source, a target, or the one registry of a read-only command. */
 export type CredentialRole = 'from' | 'to' | 'read';
@@ -237,7 +237,8 @@ export async function storeCredential(registry: string, cred: Credential, opts: 
     log.debug(`auth: stored credentials for ${ns.key} in ${file}`);
     return;
   }
-  const key = findByRegistry(data.auths, registry)?.[0] ?? dockerConfigKey(registry);
+  // Written under the key Docker reads (for Docker Hub its own, whatever alias `auths` has: helperKeys).
+  const key = helperKeys(registry, findByRegistry(data.auths, registry)?.[0])[0]!;
   const helper = helperFor(data, registry);
   if (helper) {
     checkHelperName(helper.name);
@@ -300,15 +301,19 @@ export async function eraseCredential(registry: string, opts: CredentialStoreOpt
   }
   let removed = false;
   const helper = helperFor(data, registry);
-  const key = findByRegistry(data.auths, registry)?.[0] ?? dockerConfigKey(registry);
   if (helper) {
     checkHelperName(helper.name);
     const exec = opts.execHelper ?? spawnHelper(opts.env, { timeoutMs: opts.helperTimeoutMs });
-    try {
-      await exec(helper.name, 'erase', key);
-      removed = true;
-    } catch (err) {
-      if (!isNotFound(err)) throw helperError(helper.name, 'erase', err, [], key);
+    // Every key a lookup would ask (helperKeys), and every spelling of the registry in `auths` (the
+    // file loses them all below): a login left under one of them would outlive the logout.
+    const spellings = Object.keys(data.auths ?? {}).filter((k) => registryHostOf(k) === registryHostOf(registry));
+    for (const key of new Set([...helperKeys(registry, findByRegistry(data.auths, registry)?.[0]), ...spellings])) {
+      try {
+        await exec(helper.name, 'erase', key);
+        removed = true;
+      } catch (err) {
+        if (!isNotFound(err)) throw helperError(helper.name, 'erase', err, [], key);
+      }
     }
   }
   const want = registryHostOf(registry);
@@ -323,7 +328,7 @@ export async function eraseCredential(registry: string, opts: CredentialStoreOpt
       await writeCredentialFile(file, data);
     }
   }
-  log.debug(`auth: ${removed ? 'removed' : 'found no'} credentials for ${key}`);
+  log.debug(`auth: ${removed ? 'removed' : 'found no'} credentials for ${registry}`);
   return removed;
 }
 
@@ -410,11 +415,20 @@ async function fromCredentialFile(
   failedStores?: Set<string>,
 ): Promise<Credential | undefined> {
   const entry = findByRegistry(data.auths, registry);
-  const serverUrl = entry?.[0] ?? dockerConfigKey(registry);
+  const serverUrls = helperKeys(registry, entry?.[0]);
+  const serverUrl = serverUrls[0]!;
+  /** The first login the helper has under one of serverUrls. */
+  const fromHelperKeys = async (name: string): Promise<Credential | undefined> => {
+    for (const url of serverUrls) {
+      const cred = await fromHelper(name, url, exec, log, secrets);
+      if (cred) return cred;
+    }
+    return undefined;
+  };
 
   const perRegistry = findByRegistry(data.credHelpers, registry);
   if (perRegistry) {
-    const cred = await fromHelper(perRegistry[1], serverUrl, exec, log, secrets);
+    const cred = await fromHelperKeys(perRegistry[1]);
     if (cred) return cred;
   }
   for (const key of legacy ? [] : namespaceKeys(registry, repository)) {
@@ -429,7 +443,7 @@ async function fromCredentialFile(
   if (entry) {
     const cred = decodeEntry(entry[1], file, entry[0]);
     if (cred) {
-      log.debug(`auth: credentials for ${serverUrl} from ${file}`);
+      log.debug(`auth: credentials for ${entry[0]} from ${file}`);
       return cred;
     }
   }
@@ -440,7 +454,7 @@ async function fromCredentialFile(
     // hangs would cost its timeout each time, and each would warn again).
     if (failedStores?.has(failedKey)) return undefined;
     try {
-      return await fromHelper(data.credsStore, serverUrl, exec, log, secrets);
+      return await fromHelperKeys(data.credsStore);
     } catch (err) {
       // credsStore is the default store for every registry, not a choice made for this one: as
       // Docker does, a store that cannot answer (missing from PATH — a config copied from Docker

@@ -16,6 +16,20 @@ export function dockerConfigKey(registry: string): string {
   return host === DOCKER_HUB ? DOCKER_HUB_CONFIG_KEY : host;
 }
 
+/**
+ * The keys a credential helper may hold `registry`'s login under, in the order to ask: the key of
+ * the `auths` entry that names it (`entryKey`), else Docker's key. For Docker Hub, Docker's key
+ * first whatever `auths` spells: Docker asks its helper for https://index.docker.io/v1/ only and
+ * never reads an alias (`docker.io`), so a login stored under the alias would be one Docker and
+ * regpush do not share; the alias is asked after it, for a login another tool stored so (Podman
+ * keys Docker Hub as docker.io).
+ */
+export function helperKeys(registry: string, entryKey: string | undefined): string[] {
+  const key = entryKey ?? dockerConfigKey(registry);
+  if (registryHostOf(registry) !== DOCKER_HUB || key === DOCKER_HUB_CONFIG_KEY) return [key];
+  return [DOCKER_HUB_CONFIG_KEY, key];
+}
+
 /** Finds the entry of `map` whose key names the same registry host (exact key preferred). */
 export function findByRegistry<T>(map: Record<string, T> | undefined, registry: string): [string, T] | undefined {
   if (!map) return undefined;

@@ -690,6 +690,47 @@ describe('storeCredential / eraseCredential', () => {
     assert.deepEqual(data.auths, { 'https://ghcr.io': { auth: b64('new:y') } });
   });
 
+  it('Docker Hub with an alias in auths (docker.io, as Podman writes it): login stores under Docker\'s key, lookup asks that key first, logout erases both', async () => {
+    const home = await tempHome();
+    const system = { platform: 'linux' as const, uid: 4242, root: home };
+    // The file: an alias key only. Docker never reads it for Docker Hub.
+    await writeJson(dockerConfig(home), { auths: { 'docker.io': { auth: b64('old:alias') } } });
+    await storeCredential('docker.io', { username: 'hub', password: 'p' }, { env: {}, homeDir: home });
+    const data = JSON.parse(await fs.readFile(dockerConfig(home), 'utf8'));
+    assert.deepEqual(data.auths['https://index.docker.io/v1/'], { auth: b64('hub:p') });
+    assert.deepEqual(await resolveCredential('docker.io', { role: 'from', env: {}, homeDir: home, system }), { username: 'hub', password: 'p' });
+
+    // A helper: Docker's key is asked first, and the alias (another tool's login) only after it.
+    const store: Record<string, string> = { 'https://index.docker.io/v1/': 'hubuser' };
+    const asked: string[] = [];
+    const execHelper = async (_name: string, action: 'get' | 'store' | 'erase', input: string) => {
+      asked.push(`${action} ${action === 'store' ? JSON.parse(input).ServerURL : input}`);
+      if (action === 'store') store[JSON.parse(input).ServerURL] = JSON.parse(input).Username;
+      if (action === 'erase') {
+        if (!(input in store)) throw Object.assign(new Error('credentials not found in native keychain'), { notFound: true });
+        delete store[input];
+      }
+      return '';
+    };
+    const runHelper = async (_name: string, url: string) => {
+      asked.push(`get ${url}`);
+      if (!(url in store)) throw Object.assign(new Error('credentials not found in native keychain'), { notFound: true });
+      return JSON.stringify({ ServerURL: url, Username: store[url], Secret: 'x' });
+    };
+    await writeJson(dockerConfig(home), { credsStore: 'kv', auths: { 'docker.io': {} } });
+    assert.deepEqual(await resolveCredential('docker.io', { role: 'from', env: {}, homeDir: home, runHelper, system }), { username: 'hubuser', password: 'x' });
+    assert.deepEqual(asked, ['get https://index.docker.io/v1/']);
+    await storeCredential('docker.io', { username: 'new', password: 'p2' }, { env: {}, homeDir: home, execHelper });
+    assert.deepEqual(Object.keys(store), ['https://index.docker.io/v1/']);
+    assert.equal(store['https://index.docker.io/v1/'], 'new');
+    store['docker.io'] = 'podman-login';
+    asked.length = 0;
+    assert.equal(await eraseCredential('docker.io', { env: {}, homeDir: home, execHelper }), true);
+    assert.deepEqual(asked, ['erase https://index.docker.io/v1/', 'erase docker.io']);
+    assert.deepEqual(store, {}, 'no login left under either key');
+    assert.equal(await resolveCredential('docker.io', { role: 'from', env: {}, homeDir: home, runHelper, system }), undefined);
+  });
+
   it('stores an identity token as identitytoken', async () => {
     const home = await tempHome();
     await storeCredential('r.azurecr.io', { username: 'u', identityToken: 'idt' }, { env: {}, homeDir: home });
