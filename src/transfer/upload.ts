@@ -75,6 +75,10 @@ export async function uploadBlob(target: RepoEndpoint, req: UploadRequest, ctx: 
     if (state.url) ctx.sessions?.track(state);
     session = undefined;
     const chunkAtStart = q.chunkSize;
+    // The POST is the same for every method: a refusal of it (a 400 DENIED for one repository, a
+    // 405 where pushes are off) says nothing about the method, and counted as one it would mark
+    // every method refused for the whole registry after three uploads. It ends this upload as it is.
+    let posting = false;
     try {
       body = await req.open(method);
       if (!body) {
@@ -82,7 +86,9 @@ export async function uploadBlob(target: RepoEndpoint, req: UploadRequest, ctx: 
         return { method, sent: false };
       }
       if (!state.url) {
+        posting = true;
         const s = await target.client.startUpload(target.repo);
+        posting = false;
         state.url = s.url;
         ctx.sessions?.track(state);
         if (s.minChunk) q.minChunk = Math.max(q.minChunk ?? 0, s.minChunk);
@@ -100,7 +106,7 @@ export async function uploadBlob(target: RepoEndpoint, req: UploadRequest, ctx: 
       if (answered) state.url = answered;
       if (answered || (err instanceof RegpushError && typeof err.details.status === 'number')) state.doing = undefined;
       if (state.url) await cancel(target, state, ctx);
-      if (!isUploadRefusal(err)) throw err;
+      if (posting || !isUploadRefusal(err)) throw err;
       refusal = err;
       if (req.once) {
         q.refused.add(method);

@@ -32,6 +32,22 @@ test('two targets, one answering 500 to every upload: set aside, E_PARTIAL, the 
   assert.equal(bad.openUploads(), 0);
 });
 
+test('a repository whose upload POST is refused (400 DENIED) fails alone: another repository of that registry still gets its uploads, and the error keeps its code', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const img = src.seedImage('base/app', { tags: ['1'], layers: ['a', 'b', 'c', 'd', 'e'].map((x) => bytesOf(x, 4000)) });
+  dst.fault({ kind: 'upload', method: 'POST', repo: 'blocked/app' }, { kind: 'status', status: 400, code: 'DENIED', message: 'requested access to the resource is denied' });
+  let caught: unknown;
+  await copy({ from: src.ref('base/app:1'), to: [dst.ref('blocked/app:1'), dst.ref('good/app:1')], retries: 0, ...fakeLibraryOptions(src, dst) }).catch((e: unknown) => (caught = e));
+  assert.equal((caught as RegpushError)?.code, 'E_PARTIAL', String(caught));
+  const [blocked, good] = partialResult(caught).targets;
+  assert.equal(good!.ok, true, good!.error?.message);
+  assert.equal(dst.manifest('good/app', '1')?.digest, img.digest);
+  assert.equal(blocked!.ok, false);
+  assert.equal(blocked!.error!.code, 'E_DENIED', blocked!.error!.message);
+  assert.equal(dst.manifest('blocked/app', '1'), undefined);
+  assert.equal(dst.openUploads(), 0);
+});
+
 test('same-registry copy mounts every blob (201) and reads none', async () => {
   const reg = await fake();
   const img = reg.seedImage('base/app', { tags: ['1'] });
