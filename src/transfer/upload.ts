@@ -108,10 +108,6 @@ export async function uploadBlob(target: RepoEndpoint, req: UploadRequest, ctx: 
       if (state.url) await cancel(target, state, ctx);
       if (posting || !isUploadRefusal(err)) throw err;
       refusal = err;
-      if (req.once) {
-        q.refused.add(method);
-        throw err;
-      }
       const status = (err as RegpushError).details.status;
       const floor = Math.max(MIN_CHUNK_SIZE, q.minChunk ?? 0);
       if (method === 'chunked' && (status === 413 || status === 416) && chunkAtStart / 2 >= floor) {
@@ -120,7 +116,14 @@ export async function uploadBlob(target: RepoEndpoint, req: UploadRequest, ctx: 
           q.chunkSize = Math.floor(chunkAtStart / 2);
           log.info(`${q.registry} refused a chunk of ${chunkAtStart} bytes (answered ${status}); using ${q.chunkSize}-byte chunks`);
         }
+        // A body read once (a branch of a shared read) cannot be sent again: its caller retries
+        // on its own pass, with the smaller chunks. The method itself still works.
+        if (req.once) throw err;
         continue;
+      }
+      if (req.once) {
+        q.refused.add(method);
+        throw err;
       }
       const news = !q.refused.has(method); // concurrent uploads learn the same thing; say it once
       q.refused.add(method);

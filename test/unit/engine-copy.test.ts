@@ -48,6 +48,26 @@ test('a repository whose upload POST is refused (400 DENIED) fails alone: anothe
   assert.equal(dst.openUploads(), 0);
 });
 
+test('a chunk too large for a target behind a body limit, met on a read shared with another target: the chunk is halved and that target retries, chunked uploads stay on for the run', async () => {
+  const [src, limited, other] = [await fake(), await fake(), await fake()];
+  // 'a' has small blobs only: the limited target learns that it takes chunked uploads (one chunk each);
+  // 'b', copied after it, has layers larger than the body limit.
+  src.seedImage('base/app', { tags: ['a'], layers: [bytesOf('a1', 20_000), bytesOf('a2', 20_000)] });
+  const b = src.seedImage('base/app', { tags: ['b'], layers: [bytesOf('b1', 200_000), bytesOf('b2', 200_000)] });
+  const LIMIT = 64 * 1024;
+  const length = (q: { headers: Record<string, string | string[] | undefined> }) => Number(q.headers['content-length'] ?? 0);
+  // As nginx's client_max_body_size in front of a registry: every larger body is 413, and this one takes chunks only.
+  limited.fault({ kind: 'upload', when: (q) => length(q) > LIMIT }, { kind: 'status', status: 413, message: 'Request Entity Too Large' });
+  limited.fault({ kind: 'upload', method: 'PUT', when: (q) => length(q) > 0 }, { kind: 'status', status: 405, code: 'UNSUPPORTED' });
+  limited.fault({ kind: 'upload', method: 'PATCH', when: (q) => q.headers['content-range'] === undefined }, { kind: 'status', status: 405, code: 'UNSUPPORTED' });
+  const r = await copy({ from: src.ref('base/app'), to: [limited.ref('app'), other.ref('app')], allTags: true, images: 1, chunkSize: 256 * 1024, retries: 0, ...fakeLibraryOptions(src, limited, other) });
+  assert.ok(r.targets.every((t) => t.ok), JSON.stringify(r.targets.map((t) => t.error)));
+  assert.equal(limited.manifest('app', 'b')?.digest, b.digest);
+  assert.ok(limited.count({ kind: 'upload', method: 'PATCH', status: 413 }) > 0, 'the large chunks were refused first');
+  assert.ok(limited.count({ kind: 'upload', method: 'PATCH', status: 202, when: (q) => q.bytesIn === LIMIT }) > 0, 'then sent in 64 KiB chunks');
+  assert.equal(limited.openUploads(), 0);
+});
+
 test('same-registry copy mounts every blob (201) and reads none', async () => {
   const reg = await fake();
   const img = reg.seedImage('base/app', { tags: ['1'] });
