@@ -191,7 +191,7 @@ async function sendWith(client: RegistryClient, state: TrackedSession & { url: s
   if (method === 'put') {
     if (body.digest === undefined || body.size === undefined) throw new InternalError('a monolithic PUT needs the digest and size up front');
     state.doing = 'a monolithic PUT';
-    const done = await client.putUpload(state.url, body.digest, body.size, payload, replayable);
+    const done = await client.putUpload(state.url, body.digest, body.size, payload, replayable).catch((err: unknown) => landedAnyway(client, state.repo, body.digest!, body.size, err));
     state.doing = undefined;
     return done ? body.digest : undefined;
   }
@@ -214,7 +214,23 @@ async function sendWith(client: RegistryClient, state: TrackedSession & { url: s
   }
   const digest = body.digest ?? (await body.digestAtEnd?.());
   if (!digest) throw new InternalError('upload finished without a digest');
-  return (await client.completeUpload(state.url, digest)) ? digest : undefined;
+  const done = await client.completeUpload(state.url, digest).catch((err: unknown) => landedAnyway(client, state.repo, digest, body.size, err));
+  return done ? digest : undefined;
+}
+
+/**
+ * A closing PUT that failed with 404 BLOB_UPLOAD_UNKNOWN: the session is gone. When the transport
+ * sent the PUT again (the first answer was lost, or came after the idle timeout), that is the
+ * registry having stored the blob with the first and closed the session, so a HEAD asks whether
+ * the blob is there; go-containerregistry asks the same before each retry of an upload. Resolves
+ * false (landed, the HEAD confirming it, not a 201 naming it) or rethrows `err`.
+ */
+async function landedAnyway(client: RegistryClient, repo: string, digest: string, size: number | undefined, err: unknown): Promise<false> {
+  const gone = err instanceof RegpushError && err.details.status === 404 && err.details.registryCodes?.includes('BLOB_UPLOAD_UNKNOWN') === true;
+  if (!gone) throw err;
+  const there = await client.headBlob(repo, digest).catch(() => undefined);
+  if (there === undefined || (size !== undefined && there !== size)) throw err;
+  return false;
 }
 
 /** Cuts a Buffer or a stream into Buffers of exactly `size` bytes (the last one shorter). */

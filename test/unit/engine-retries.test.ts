@@ -160,3 +160,36 @@ test('push: a 401 to the app layer\'s upload whose stored token went stale → t
   for (const b of [manifest.config, ...manifest.layers]) assert.ok(dst.hasBlob('app', b.digest), `${b.digest} is in place`);
   assert.equal(r.layer?.action, 'uploaded');
 });
+
+test('push: the answer to the config\'s PUT is lost after the registry stored it → the PUT sent again gets 404 BLOB_UPLOAD_UNKNOWN, a HEAD finds it, the image completes', async () => {
+  const dst = await fake();
+  const d = mkdtempSync(join(tmpdir(), 'regpush-engine-retries-'));
+  dirs.push(d);
+  writeFileSync(join(d, 'app.txt'), 'hello');
+  // Small blobs (the app layer, the config) go as one PUT with the body in memory, which the transport sends again.
+  const lost = dst.fault({ kind: 'upload', method: 'PUT', when: (q) => Number(q.headers['content-length'] ?? 0) > 0 }, { kind: 'lose' }, { times: 2 });
+  const r = await push({ from: 'scratch', to: dst.ref('app:1'), app: [{ src: d, dest: '/app' }], retries: RETRIES, ...fakeLibraryOptions(dst) });
+  assert.equal(lost.hits, 2);
+  assert.equal(dst.requests({ kind: 'upload', method: 'PUT', status: 404 }).length, 2, 'each lost PUT sent again, finding its session closed');
+  assert.equal(dst.manifest('app', '1')?.digest, r.digest);
+  const manifest = JSON.parse(dst.manifest('app', '1')!.bytes.toString('utf8')) as { config: { digest: string }; layers: { digest: string }[] };
+  for (const b of [manifest.config, ...manifest.layers]) assert.ok(dst.hasBlob('app', b.digest), `${b.digest} is in place`);
+  assert.equal(dst.openUploads(), 0);
+});
+
+test('copy: the answer to a closing PUT is lost after the registry stored the blob → the PUT sent again gets 404 BLOB_UPLOAD_UNKNOWN, a HEAD finds the blob, the image completes', async () => {
+  const { src, dst, layer } = await oneBlobCopy();
+  // The registry takes the blob in PATCHes only, so the upload ends with an empty closing PUT, which the transport may send again.
+  dst.fault({ kind: 'upload', method: 'PUT', when: (q) => Number(q.headers['content-length'] ?? 0) > 0 }, { kind: 'status', status: 405, code: 'UNSUPPORTED' });
+  const lost = dst.fault({ kind: 'upload', method: 'PUT', query: { digest: true } }, { kind: 'lose' }, { times: 1 });
+  const r = await copy({ from: src.ref('base/app:1'), to: [dst.ref('app:1')], retries: RETRIES, ...fakeLibraryOptions(src, dst) });
+  assert.equal(lost.hits, 1);
+  // The closing PUTs: the first lost (no answer), the second finds no session; then the HEAD.
+  const closing = dst.requests({ kind: 'upload', method: 'PUT', when: (q) => q.bytesIn === 0 });
+  assert.deepEqual(closing.map((q) => q.status), [undefined, 404]);
+  assert.ok(dst.requests({ kind: 'blob', method: 'HEAD', status: 200 }).some((q) => q.seq > closing[1]!.seq && q.digest === layer), 'a HEAD after the 404 found the blob');
+  assert.equal(r.targets[0]!.ok, true);
+  assert.equal(dst.manifest('app', '1')?.digest, r.digest);
+  assert.ok(dst.hasBlob('app', layer));
+  assert.equal(dst.openUploads(), 0);
+});
