@@ -90,6 +90,9 @@ export function mirrorOptions(flagValues: unknown, env: Record<string, string | 
   return registryConfigOptions(flagValues, env, cwd, logger).mirrors;
 }
 
+/** A registries.conf that blocks something: `blocked = true` (version 2) or `[registries.block]` (version 1). */
+const BLOCKS = /^\s*(?:blocked\s*=\s*true\b|\[\s*registries\s*\.\s*block\s*\])/m;
+
 /**
  * Every mirror the run uses: the flags' first, then registries.conf's, then daemon.json's (for a
  * registry several give mirrors for, they are tried in that order); and registries.conf's blocked
@@ -113,7 +116,11 @@ export function registryConfigOptions(flagValues: unknown, env: Record<string, s
         insecure = r.insecure;
       } catch (err) {
         if (!(err instanceof MirrorConfigError)) throw err;
-        if (conf.named) throw new InputError(err.message, { details: { file: conf.file } });
+        // A file that blocks registries is not set aside: reading on would reach what it blocks.
+        if (conf.named || BLOCKS.test(text)) {
+          const why = conf.named ? '' : '; it blocks registries, so regpush does not go on without it (fix it, or name another file in REGISTRIES_CONFIG_PATH)';
+          throw new InputError(`${err.message}${why}`, { details: { file: conf.file } });
+        }
         logger.warn(`${err.message}; none of its settings are used (REGISTRIES_CONFIG_PATH names another file)`);
       }
     }

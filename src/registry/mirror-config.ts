@@ -197,6 +197,10 @@ export function mirrorsFromRegistriesConf(text: string, source: string): Registr
   const notes: string[] = [];
   const blockedPrefixes: BlockedPrefixes = {};
   const insecureHosts: InsecureHosts = {};
+  if (doc['registries'] !== undefined) {
+    if (doc['registry'] !== undefined) throw new MirrorConfigError(`${source}: mixes the version 1 format ([registries.block] and the like) with [[registry]] tables`);
+    return fromVersion1(doc['registries'], source);
+  }
   const registries = doc['registry'];
   if (registries === undefined) return { mirrors, notes, blocked: blockedPrefixes, insecure: insecureHosts };
   if (!Array.isArray(registries)) throw new MirrorConfigError(`${source}: "registry" must be an array of tables ([[registry]])`);
@@ -207,6 +211,21 @@ export function mirrorsFromRegistriesConf(text: string, source: string): Registr
     const location = optString(reg, 'location', where);
     const prefixRaw = optString(reg, 'prefix', where) ?? location;
     if (!prefixRaw) throw new MirrorConfigError(`${where} has neither prefix nor location`);
+    // A prefix may name one tag or digest (`docker.io/library/busybox:1.36`). regpush matches
+    // repositories: blocked = true then blocks the whole repository (more than the entry asks,
+    // never less), and the entry's other settings are not used.
+    const pinned = /^(.*\/[^/:@]+)(?::[^/@]+|@.+)$/.exec(prefixRaw);
+    if (pinned) {
+      const repo = canonicalPrefix(pinned[1]!);
+      if (!repo) throw new MirrorConfigError(`${where}: "${prefixRaw}" is not a registry, namespace or image`);
+      const blocked = reg['blocked'];
+      if (blocked !== undefined && typeof blocked !== 'boolean') throw new MirrorConfigError(`${where}: blocked must be true or false`);
+      if (blocked) {
+        blockedPrefixes[repo] = source;
+        notes.push(`${where}: prefix ${prefixRaw} names one tag or digest; regpush blocks by repository, so all of ${repo} is blocked`);
+      } else notes.push(`${where}: prefix ${prefixRaw} names one tag or digest, which regpush does not match on; its settings are not used`);
+      return;
+    }
     // "*.example.com" prefixes (wildcard subdomains) are a registries.conf feature regpush does not match on.
     if (prefixRaw.startsWith('*.')) {
       notes.push(`${where}: wildcard prefix ${prefixRaw} is not supported; its settings (mirrors, blocked, insecure) are not used`);
@@ -223,7 +242,8 @@ export function mirrorsFromRegistriesConf(text: string, source: string): Registr
     addMirrors(mirrors, prefix, []);
     const blocked = reg['blocked'];
     if (blocked !== undefined && typeof blocked !== 'boolean') throw new MirrorConfigError(`${where}: blocked must be true or false`);
-    blockedPrefixes[prefix] = blocked ? source : false;
+    // An entry for one tag of this repository that blocks it (above) is not undone by this one.
+    blockedPrefixes[prefix] = blocked ? source : (blockedPrefixes[prefix] || false);
     const insecure = reg['insecure'];
     if (insecure !== undefined && typeof insecure !== 'boolean') throw new MirrorConfigError(`${where}: insecure must be true or false`);
     if (insecure) {
@@ -265,6 +285,36 @@ export function mirrorsFromRegistriesConf(text: string, source: string): Registr
   return { mirrors, notes, blocked: blockedPrefixes, insecure: insecureHosts };
 }
 
+/**
+ * registries.conf version 1 (`[registries.search]`, `[registries.insecure]`, `[registries.block]`,
+ * each with `registries = [...]`), which containers/image still reads: its block list becomes
+ * blocked prefixes, its insecure list insecure hosts. It has no mirrors.
+ */
+function fromVersion1(v1: TomlValue, source: string): RegistriesConfMirrors {
+  const out: RegistriesConfMirrors = { mirrors: {}, notes: [], blocked: {}, insecure: {} };
+  if (typeof v1 !== 'object' || v1 === null || Array.isArray(v1)) throw new MirrorConfigError(`${source}: "registries" must be a table (version 1 format)`);
+  const list = (name: string): string[] => {
+    const t = v1[name];
+    if (t === undefined) return [];
+    const where = `${source}: [registries.${name}]`;
+    if (typeof t !== 'object' || t === null || Array.isArray(t)) throw new MirrorConfigError(`${where} must be a table`);
+    const r = t['registries'];
+    if (r === undefined) return [];
+    if (!Array.isArray(r) || !r.every((x) => typeof x === 'string')) throw new MirrorConfigError(`${where}: registries must be an array of strings`);
+    return (r as string[]).map((x) => {
+      const prefix = canonicalPrefix(x);
+      if (!prefix) throw new MirrorConfigError(`${where}: "${x}" is not a registry or registry/namespace`);
+      return prefix;
+    });
+  };
+  for (const prefix of list('block')) out.blocked[prefix] = source;
+  for (const prefix of list('insecure')) {
+    if (prefix.includes('/')) out.notes.push(`${source}: [registries.insecure] ${prefix} is a namespace, not applied (regpush sets TLS per registry host)`);
+    else out.insecure[prefix] = source;
+  }
+  return out;
+}
+
 function optString(t: TomlTable, key: string, where: string): string | undefined {
   const v = t[key];
   if (v === undefined) return undefined;
@@ -275,9 +325,9 @@ function optString(t: TomlTable, key: string, where: string): string | undefined
 // ---- The TOML subset registries.conf files use -------------------------------------------------
 //
 // Tables ([a.b]), arrays of tables ([[a.b]]), key = value with bare or quoted keys (dotted keys
-// too), basic and literal strings, booleans, integers, and arrays of those (over several lines,
-// trailing commas allowed), comments. Inline tables and multi-line strings are refused with a
-// clear message instead of being misread.
+// too), basic and literal strings, booleans, integers, arrays of those (over several lines,
+// trailing commas allowed), inline tables, comments. Multi-line strings, floats and dates (which
+// registries.conf does not use) are refused with a clear message instead of being misread.
 
 type TomlValue = string | number | boolean | TomlValue[] | TomlTable;
 interface TomlTable {
@@ -367,7 +417,38 @@ export function parseToml(text: string, source: string): TomlTable {
         else if (p.s[p.i] !== ']') fail('expected , or ] in an array');
       }
     }
-    if (c === '{') fail('inline tables are not supported here');
+    if (c === '{') {
+      // An inline table (`mirror = [{ location = "m.example" }]`): TOML 1.0 keeps it on one line;
+      // one over several lines (TOML 1.1) is read too.
+      p.i++;
+      const t: TomlTable = {};
+      skipSpace(true);
+      if (p.s[p.i] === '}') {
+        p.i++;
+        return t;
+      }
+      for (;;) {
+        const path = key();
+        if (p.s[p.i] !== '=') fail('expected = in an inline table');
+        p.i++;
+        const v = value();
+        const inner = walk(path.slice(0, -1), t);
+        const last = path[path.length - 1]!;
+        if (inner[last] !== undefined) fail(`${path.join('.')} is defined twice`);
+        inner[last] = v;
+        skipSpace(true);
+        if (p.s[p.i] === ',') {
+          p.i++;
+          skipSpace(true);
+          continue;
+        }
+        if (p.s[p.i] === '}') {
+          p.i++;
+          return t;
+        }
+        fail('expected , or } in an inline table');
+      }
+    }
     const m = /^(true|false|[+-]?\d[\d_]*)(?=[\s,\]#]|$)/.exec(p.s.slice(p.i));
     if (!m) fail('expected a value (string, boolean, integer or array)');
     p.i += m![0].length;

@@ -2,6 +2,9 @@
 // map; which mirrors a repository gets; the MirroredClient's order, fallback and write routing.
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { AbortedError, AuthError, DeniedError, DigestMismatchError, NetworkError, NotFoundError, RegpushError } from '../../src/errors.js';
 import {
@@ -18,7 +21,7 @@ import {
 } from '../../src/registry/mirror-config.js';
 import { MirroredClient, MirrorHealth, type MirrorRoute } from '../../src/registry/mirrors.js';
 import type { RegistryClient } from '../../src/registry/registry-client.js';
-import { mirrorsFromFlags } from '../../src/cli/mirror-flags.js';
+import { mirrorsFromFlags, registryConfigOptions } from '../../src/cli/mirror-flags.js';
 import { checkProjectConfig } from '../../src/cli/project-config.js';
 import { sha256Digest } from '../../src/image/digest.js';
 import { connect, transportFor } from '../../src/registry/connect.js';
@@ -193,7 +196,8 @@ location = "wild.example"
     bad(() => mirrorsFromRegistriesConf('[[registry]]\nlocation = "q.example"\nmirror = [1]\n', 'r.conf'), /mirror #1 is not a table/);
   });
   it('the TOML reader refuses what it does not read instead of misreading it', () => {
-    bad(() => parseToml('a = {b = 1}\n', 'r.conf'), /^r\.conf:1: inline tables are not supported/);
+    bad(() => parseToml('a = {b = 1 c = 2}\n', 'r.conf'), /^r\.conf:1: expected , or \} in an inline table/);
+    bad(() => parseToml('a = 1.5\n', 'r.conf'), /^r\.conf:1: expected a value/);
     bad(() => parseToml('\n\na = """x"""\n', 'r.conf'), /^r\.conf:3: multi-line strings/);
     bad(() => parseToml('a = "x\n', 'r.conf'), /unterminated string/);
     bad(() => parseToml('a = 1\na = 2\n', 'r.conf'), /^r\.conf:2: a is defined twice/);
@@ -207,6 +211,54 @@ location = "wild.example"
     assert.deepEqual(parseToml("a.b = 'lit\\eral'\n\"q k\" = -1_000\nt = true\n[x.y]\nz = [[1], []]\n", 'r.conf'), {
       a: { b: 'lit\\eral' }, 'q k': -1000, t: true, x: { y: { z: [[1], []] } },
     });
+    // Inline tables, as registries.conf files often write their mirrors.
+    assert.deepEqual(parseToml('m = [ { location = "a.example", insecure = true }, {}, { x.y = "z" } ]\n', 'r.conf'), { m: [{ location: 'a.example', insecure: true }, {}, { x: { y: 'z' } }] });
+  });
+  it('mirrors written as inline tables are read as [[registry.mirror]] tables are', () => {
+    const r = mirrorsFromRegistriesConf('[[registry]]\nprefix = "docker.io"\nmirror = [ { location = "m1.example" }, { location = "m2.example:5000", insecure = true } ]\n', 'r.conf');
+    assert.deepEqual(r.mirrors, { 'docker.io': ['m1.example', 'm2.example:5000'] });
+    assert.deepEqual(r.insecure, { 'm2.example:5000': 'r.conf' });
+  });
+  it('a prefix naming one tag or digest: blocked = true blocks its whole repository (never less than asked); its other settings are not used', () => {
+    const r = mirrorsFromRegistriesConf(['[[registry]]', 'prefix = "docker.io/library/busybox:1.36"', 'blocked = true', '[[registry]]', 'prefix = "docker.io/library/busybox"', '[[registry]]', `prefix = "quay.io/a/b@sha256:${'a'.repeat(64)}"`, '[[registry.mirror]]', 'location = "m.example"', ''].join('\n'), 'r.conf');
+    assert.deepEqual(blockedBy(r.blocked, 'docker.io', 'library/busybox'), { prefix: 'docker.io/library/busybox', source: 'r.conf' }, 'not undone by the entry for the repository');
+    assert.deepEqual(r.mirrors, { 'docker.io/library/busybox': [] });
+    assert.equal(r.notes.length, 2);
+    assert.match(r.notes[0]!, /prefix docker\.io\/library\/busybox:1\.36 names one tag or digest; regpush blocks by repository, so all of docker\.io\/library\/busybox is blocked/);
+    assert.match(r.notes[1]!, /prefix quay\.io\/a\/b@sha256:a+ names one tag or digest, which regpush does not match on; its settings are not used/);
+  });
+  it('the version 1 format: [registries.block] blocks, [registries.insecure] is insecure; mixed with [[registry]] it is refused', () => {
+    const r = mirrorsFromRegistriesConf('[registries.search]\nregistries = ["docker.io"]\n[registries.insecure]\nregistries = ["reg.example:5000", "other.example/team"]\n[registries.block]\nregistries = ["blocked.example", "docker.io/evil"]\n', 'r.conf');
+    assert.deepEqual(r.blocked, { 'blocked.example': 'r.conf', 'docker.io/evil': 'r.conf' });
+    assert.deepEqual(r.insecure, { 'reg.example:5000': 'r.conf' });
+    assert.deepEqual(r.mirrors, {});
+    assert.match(r.notes[0]!, /\[registries\.insecure\] other\.example\/team is a namespace, not applied/);
+    assert.deepEqual(blockedBy(r.blocked, 'blocked.example', 'x'), { prefix: 'blocked.example', source: 'r.conf' });
+    bad(() => mirrorsFromRegistriesConf('[registries.block]\nregistries = ["a.example"]\n[[registry]]\nprefix = "b.example"\n', 'r.conf'), /mixes the version 1 format/);
+    bad(() => mirrorsFromRegistriesConf('[registries.block]\nregistries = "a.example"\n', 'r.conf'), /\[registries\.block\]: registries must be an array of strings/);
+  });
+  it('a registries.conf at a default path that cannot be read: set aside with a warning, unless it blocks registries (then E_INPUT, before any request)', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'regpush-regconf-'));
+    try {
+      const file = join(home, '.config/containers/registries.conf');
+      mkdirSync(dirname(file), { recursive: true });
+      const warned: string[] = [];
+      const logger = { debug: () => {}, info: () => {}, warn: (m: string) => warned.push(m) };
+      writeFileSync(join(home, 'daemon.json'), '{}');
+      writeFileSync(file, '[[registry]]\nprefix = "m.example"\ntimeout = 1.5\n');
+      assert.deepEqual(registryConfigOptions([], { HOME: home, REGPUSH_DOCKER_DAEMON_JSON: join(home, 'daemon.json') }, home, logger).blocked, {});
+      assert.match(warned[0]!, /none of its settings are used/);
+      for (const text of ['[[registry]]\nprefix = "m.example"\nblocked = true\ntimeout = 1.5\n', '[registries.block]\nregistries = ["m.example"]\nx = 1.5\n']) {
+        writeFileSync(file, text);
+        assert.throws(
+          () => registryConfigOptions([], { HOME: home, REGPUSH_DOCKER_DAEMON_JSON: join(home, 'daemon.json') }, home, logger),
+          (e: unknown) => e instanceof RegpushError && e.code === 'E_INPUT' && /it blocks registries, so regpush does not go on without it/.test(e.message),
+          text,
+        );
+      }
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
   });
 });
 
