@@ -19,6 +19,9 @@
  *     reads them (the binary hands that read to the command: the file is read once). Mirror
  *     configuration that does not read cleanly counts as a mirror for every source (the command
  *     reports it);
+ *   - a registry or repository that registries.conf blocks (`blocked = true`): the command refuses
+ *     it before any request, and a connection would still be a contact the file forbids;
+ *     configuration that does not read cleanly counts as blocking everything;
  *   - every other command (login, sync, tag, …), and `--help` / `--version`.
  */
 import { EarlySockets } from '../http/early-sockets.js';
@@ -27,8 +30,8 @@ import { parseReference } from '../ref/reference.js';
 import { knownTokenHost } from '../ref/registry.js';
 import { endpointFor, parseInsecureList } from '../registry/endpoint.js';
 import { silentLogger } from '../log.js';
-import { mirrorsFor, type MirrorMap } from '../registry/mirror-config.js';
-import { mirrorOptions } from './mirror-flags.js';
+import { blockedBy, mirrorsFor, type BlockedPrefixes, type MirrorMap } from '../registry/mirror-config.js';
+import { mirrorsFromFlags, registryConfigOptions } from './mirror-flags.js';
 import { findProjectFile, isObject, mirrorsAsFlags, type ProjectFileRead } from './project-file.js';
 import { leadingPositionals, rawFlagValues } from './raw-argv.js';
 
@@ -50,9 +53,14 @@ const MAX_PER_ORIGIN = 4;
  * alongside the tag's GET, and its config's session as soon as the tag's answer is in, while the
  * first requests still hold their connections (see push.ts). Empty for anything this pre-scan does
  * not read. `mirrors`: the run's mirror map, or 'unknown' when it could not be read; asked only
- * when there is a source.
+ * when there is a source. `blocked`: registries.conf's blocked prefixes, or 'unknown' likewise.
  */
-export function earlyOrigins(argv: readonly string[], env: Record<string, string | undefined>, mirrors: () => MirrorMap | 'unknown'): EarlyOrigin[] {
+export function earlyOrigins(
+  argv: readonly string[],
+  env: Record<string, string | undefined>,
+  mirrors: () => MirrorMap | 'unknown',
+  blocked: () => BlockedPrefixes | 'unknown' = () => ({}),
+): EarlyOrigin[] {
   const [command, ...rest] = argv;
   if (rest.some((a) => a === '--help' || a === '-h' || a === '--version' || a === '--')) return [];
   let sources: string[];
@@ -76,6 +84,8 @@ export function earlyOrigins(argv: readonly string[], env: Record<string, string
   const add = (ref: string, n: number, source = false): void => {
     const origin = originOf(ref, insecure);
     if (!origin || proxyFor(origin.url, proxy)) return;
+    const b = blocked();
+    if (b === 'unknown' || blockedBy(b, origin.registry, origin.repo)) return;
     const key = `${origin.host}:${origin.port}`;
     const map = source ? mirrors() : undefined;
     const mirrored = map !== undefined && (map === 'unknown' || mirrorsFor(map, origin.registry, origin.repo).length > 0);
@@ -105,8 +115,14 @@ export function earlyOrigins(argv: readonly string[], env: Record<string, string
 export function connectEarly(argv: readonly string[], env: Record<string, string | undefined>, cwd: string, onRead?: (read: ProjectFileRead) => void): EarlySockets | undefined {
   let origins: EarlyOrigin[];
   try {
-    let map: MirrorMap | 'unknown' | undefined;
-    origins = earlyOrigins(argv, env, () => (map ??= mirrorMap(argv, env, cwd, onRead)));
+    let config: RegistryConfig | undefined;
+    const read = (): RegistryConfig => (config ??= registryConfig(argv, env, cwd, onRead));
+    origins = earlyOrigins(
+      argv,
+      env,
+      () => read().mirrors,
+      () => read().blocked,
+    );
   } catch {
     return undefined; // a hint only: the command itself will say what is wrong with its arguments
   }
@@ -116,13 +132,35 @@ export function connectEarly(argv: readonly string[], env: Record<string, string
   return early;
 }
 
+/** What the command will read of the mirror configuration: its mirrors and registries.conf's blocked prefixes ('unknown' each where it fails to read). */
+interface RegistryConfig {
+  mirrors: MirrorMap | 'unknown';
+  blocked: BlockedPrefixes | 'unknown';
+}
+
+/** The mirrors the command will use (mirrorMap) and the prefixes registries.conf blocks, the files read once. */
+function registryConfig(argv: readonly string[], env: Record<string, string | undefined>, cwd: string, onRead?: (read: ProjectFileRead) => void): RegistryConfig {
+  const flags = mirrorFlags(argv, cwd, onRead);
+  try {
+    const o = registryConfigOptions(flags === 'unknown' ? [] : flags, env, cwd, silentLogger);
+    return { mirrors: flags === 'unknown' ? 'unknown' : o.mirrors, blocked: o.blocked };
+  } catch {
+    return { mirrors: 'unknown', blocked: 'unknown' };
+  }
+}
+
 /**
  * The mirrors the command will use, read as it reads them; 'unknown' when that fails (it will say
  * why). A push without --registry-mirror takes the project file's "mirrors" (flags replace them).
  */
 export function mirrorMap(argv: readonly string[], env: Record<string, string | undefined>, cwd: string, onRead?: (read: ProjectFileRead) => void): MirrorMap | 'unknown' {
+  return registryConfig(argv, env, cwd, onRead).mirrors;
+}
+
+/** The --registry-mirror values the command will use (for a push without them, the project file's "mirrors"); 'unknown' when they do not read cleanly. */
+function mirrorFlags(argv: readonly string[], cwd: string, onRead?: (read: ProjectFileRead) => void): string[] | 'unknown' {
   try {
-    let flags = rawFlagValues(argv, 'registry-mirror');
+    const flags = rawFlagValues(argv, 'registry-mirror');
     if (argv[0] === 'push' && flags.length === 0) {
       const configFile = rawFlagValues(argv, 'config-file');
       if (configFile.length > 1) return 'unknown';
@@ -130,11 +168,10 @@ export function mirrorMap(argv: readonly string[], env: Record<string, string | 
       onRead?.({ cwd, explicit: configFile[0], found });
       const data = found?.data;
       const mirrors = isObject(data) ? data.mirrors : undefined;
-      if (mirrors !== undefined) {
-        flags = mirrorsAsFlags(mirrors, () => new Error('malformed'));
-      }
+      if (mirrors !== undefined) flags.push(...mirrorsAsFlags(mirrors, () => new Error('malformed')));
     }
-    return mirrorOptions(flags, env, cwd, silentLogger);
+    mirrorsFromFlags(flags); // throws where the command will refuse them
+    return flags;
   } catch {
     return 'unknown';
   }

@@ -203,3 +203,38 @@ process.on('exit', () => fs.writeFileSync(${JSON.stringify(join(dir, 'reads'))},
   assert.equal(bad.code, 2, bad.stderr);
   assert.equal(bad.stderr, 'regpush: error: regpush.json: not valid JSON [E_INPUT]\n');
 });
+
+test('a registry or repository registries.conf blocks gets no early connection (the command refuses it before any request); blocked prefixes that cannot be read: none at all', async (t) => {
+  const argv = ['copy', 'src.example/team/app:1', 'dst.example/app:1', 'other.example/app:1'];
+  const opened = (blocked: Record<string, string | false> | 'unknown') => earlyOrigins(argv, none, () => ({}), () => blocked).map((o) => `${o.host}:${o.port}`);
+  assert.deepEqual(opened({}), ['dst.example:443', 'other.example:443', 'src.example:443']);
+  assert.deepEqual(opened({ 'dst.example': '/etc/containers/registries.conf' }), ['other.example:443', 'src.example:443']);
+  assert.deepEqual(opened({ 'src.example/team': 'r.conf', 'other.example': false }), ['dst.example:443', 'other.example:443']);
+  assert.deepEqual(opened('unknown'), []);
+  // As the CLI runs it: a registry REGISTRIES_CONFIG_PATH blocks is refused, and not even connected to.
+  const net = await import('node:net');
+  const { spawn } = await import('node:child_process');
+  const { fileURLToPath } = await import('node:url');
+  const dir = mkdtempSync(join(tmpdir(), 'regpush-early-blocked-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  let connections = 0;
+  const srv = net.createServer((sock) => {
+    connections++;
+    sock.destroy();
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise<void>((r) => srv.close(() => r())));
+  const reg = `127.0.0.1:${(srv.address() as import('node:net').AddressInfo).port}`;
+  writeFileSync(join(dir, 'registries.conf'), `[[registry]]\nprefix = "${reg}"\nblocked = true\n`);
+  writeFileSync(join(dir, 'daemon.json'), '{}');
+  const bin = fileURLToPath(new URL('../../cli/regpush.cjs', import.meta.url));
+  for (const args of [['inspect', `${reg}/app:1`], ['copy', `${reg}/app:1`, `${reg}/other:1`]]) {
+    const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, DOCKER_CONFIG: dir, REGISTRIES_CONFIG_PATH: join(dir, 'registries.conf'), REGPUSH_DOCKER_DAEMON_JSON: join(dir, 'daemon.json') } });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const code = await new Promise<number | null>((r) => child.on('close', r));
+    assert.equal(code, 3, stderr);
+    assert.match(stderr, /is blocked: prefix .* has blocked = true in .*registries\.conf \[E_DENIED\]/);
+  }
+  assert.equal(connections, 0, 'no connection to a blocked registry');
+});
