@@ -25,6 +25,12 @@ export interface RegistryClientOptions {
   insecure?: readonly string[];
   /** host[:port] entries tried over TLS (verification off in the transport), then plain http (registries.conf's insecure = true). */
   insecureTls?: readonly string[];
+  /**
+   * The path the Distribution API is served under, when not the host's root: `repository/hub`
+   * for `https://host/repository/hub/v2/` (a mirror configured with such a URL, as dockerd and
+   * Artifactory's path-based access use them).
+   */
+  apiPath?: string;
   /** Scopes requested up front for the whole operation, e.g. ["repository:app:pull,push"]. */
   scopes?: string[];
   /** Lazily resolves the credential (flags, env, docker config…). */
@@ -46,6 +52,8 @@ export interface RegistryClientOptions {
 export class HttpRegistryClient implements RegistryClient {
   readonly registry: string;
   readonly endpoint: Endpoint;
+  /** `/` + RegistryClientOptions.apiPath, or '' for an API at the host's root. */
+  private readonly apiBase: string;
   readonly logger: Logger;
   private readonly send: Send;
   private readonly auth: AuthMiddleware;
@@ -56,6 +64,7 @@ export class HttpRegistryClient implements RegistryClient {
     this.registry = opts.registry;
     this.onInterruptedSession = opts.onInterruptedSession;
     this.endpoint = endpointFor(opts.registry, opts.insecure ?? [], opts.insecureTls ?? []);
+    this.apiBase = opts.apiPath ? `/${opts.apiPath}` : '';
     this.logger = opts.transport.logger;
     this.signal = opts.signal;
     this.probe = opts.transport.sendOnce;
@@ -125,17 +134,17 @@ export class HttpRegistryClient implements RegistryClient {
    */
   private async probeTlsFirst(host: string): Promise<string> {
     try {
-      const res = await this.probe({ method: 'GET', url: `https://${host}/v2/`, signal: this.signal });
+      const res = await this.probe({ method: 'GET', url: `https://${host}${this.apiBase}/v2/`, signal: this.signal });
       await drain(res, PROBE_DRAIN_MS);
-      return `https://${host}/v2/`;
+      return `https://${host}${this.apiBase}/v2/`;
     } catch (err) {
       if (this.signal?.aborted) throw err;
       this.logger.debug(`${host} did not answer over TLS (${(err as Error).message}); trying plain http (insecure)`);
       try {
-        const res = await this.probe({ method: 'GET', url: `http://${host}/v2/`, signal: this.signal });
+        const res = await this.probe({ method: 'GET', url: `http://${host}${this.apiBase}/v2/`, signal: this.signal });
         await drain(res, PROBE_DRAIN_MS);
         this.logger.debug(`${host} answers plain HTTP; using http (insecure)`);
-        return `http://${host}/v2/`;
+        return `http://${host}${this.apiBase}/v2/`;
       } catch {
         throw err;
       }
@@ -145,16 +154,16 @@ export class HttpRegistryClient implements RegistryClient {
   /** The API base URL; probed once for a loopback or insecure-TLS registry (plain HTTP or TLS, whichever it speaks). */
   private base(): Promise<string> {
     const { scheme, host } = this.endpoint;
-    if (scheme !== 'auto') return Promise.resolve(`${scheme}://${host}/v2/`);
+    if (scheme !== 'auto') return Promise.resolve(`${scheme}://${host}${this.apiBase}/v2/`);
     if (this.baseUrl) return this.baseUrl;
-    const shared = this.baseUrls.get(host);
+    const shared = this.baseUrls.get(host + this.apiBase);
     if (shared) return (this.baseUrl = shared);
     this.baseUrl = this.probeScheme(host);
     const mine = this.baseUrl;
-    this.baseUrls.set(host, mine);
+    this.baseUrls.set(host + this.apiBase, mine);
     // A failed probe (aborted, refused) is not an answer for the next client.
     mine.catch(() => {
-      if (this.baseUrls.get(host) === mine) this.baseUrls.delete(host);
+      if (this.baseUrls.get(host + this.apiBase) === mine) this.baseUrls.delete(host + this.apiBase);
     });
     return mine;
   }
@@ -173,14 +182,14 @@ export class HttpRegistryClient implements RegistryClient {
     // certificate) is a failure to report, not a sign of plain HTTP; an answer that is not TLS still is.
     let answered400 = false;
     try {
-      const res = await this.probe({ method: 'GET', url: `http://${host}/v2/`, signal: this.signal });
+      const res = await this.probe({ method: 'GET', url: `http://${host}${this.apiBase}/v2/`, signal: this.signal });
       // The requests waiting for the scheme go out right after this: with the probe's body read to
       // its end first, its connection is back in the keep-alive pool and the first of them reuses
       // it instead of opening another (one handshake less where the round trip is long).
       await drain(res, PROBE_DRAIN_MS);
       if (res.status !== 400) {
         this.logger.debug(`${host} answers plain HTTP; using http (loopback)`);
-        return `http://${host}/v2/`;
+        return `http://${host}${this.apiBase}/v2/`;
       }
       answered400 = true;
     } catch (err) {
@@ -188,17 +197,17 @@ export class HttpRegistryClient implements RegistryClient {
       // Nothing listening, or the operation was cancelled: a TLS attempt cannot answer otherwise.
       if (errno === 'ECONNREFUSED' || this.signal?.aborted) throw err;
     }
-    return this.probe({ method: 'GET', url: `https://${host}/v2/`, signal: this.signal }).then(
+    return this.probe({ method: 'GET', url: `https://${host}${this.apiBase}/v2/`, signal: this.signal }).then(
       async (res) => {
         await drain(res);
-        return `https://${host}/v2/`;
+        return `https://${host}${this.apiBase}/v2/`;
       },
       (err: unknown) => {
         const errno = err instanceof RegpushError ? String(err.details.errno ?? '') : '';
         // A plain-HTTP server answers a TLS hello with bytes that are not TLS (EPROTO) or hangs up.
         if (errno === 'EPROTO' || errno === 'ERR_SSL_WRONG_VERSION_NUMBER' || (errno === 'ECONNRESET' && !answered400)) {
           this.logger.debug(`${host} does not speak TLS; using plain http (loopback)`);
-          return `http://${host}/v2/`;
+          return `http://${host}${this.apiBase}/v2/`;
         }
         throw err;
       },

@@ -180,12 +180,16 @@ export function connect(
   if (role === 'to' || !opts.mirrors || Object.keys(opts.mirrors).length === 0) return upstream;
   const map = checkedMirrors(opts.mirrors);
   const clients = new Map<string, RegistryClient>();
-  const mirrorClient = (registryHost: string, plainHttp: boolean): RegistryClient => {
-    const key = `${plainHttp ? 'http' : 'https'}://${registryHost}`;
+  const mirrorClient = (registryHost: string, plainHttp: boolean, apiPath = ''): RegistryClient => {
+    const key = `${plainHttp ? 'http' : 'https'}://${registryHost}/${apiPath}`;
     let c = clients.get(key);
     if (!c) {
       // Pull scope on the repositories the operation reads, as they are named at the mirror.
-      const mirrorScopes = scopes.flatMap((s) => mirrorsFor(map, registry, s.repo).filter((m) => m.registry === registryHost).map((m) => ({ repo: m.repo, actions: ['pull' as const] })));
+      const mirrorScopes = scopes.flatMap((s) =>
+        mirrorsFor(map, registry, s.repo)
+          .filter((m) => m.registry === registryHost && (m.apiPath ?? '') === apiPath)
+          .map((m) => ({ repo: m.repo, actions: ['pull' as const] })),
+      );
       // The source's credentials (--from-user, REGPUSH_FROM_*) are for the source registry: a
       // mirror gets its own from the stores (docker config, helpers, auth.json), never those.
       const env = { ...(opts.env ?? {}) };
@@ -196,12 +200,12 @@ export function connect(
         credentials: {},
         insecureRegistries: plainHttp ? [...(opts.insecureRegistries ?? []), registryHost] : opts.insecureRegistries,
       };
-      c = connectOne(transport, registryHost, 'from', mirrorScopes, mirrorOpts, memory?.auth);
+      c = connectOne(transport, registryHost, 'from', mirrorScopes, mirrorOpts, memory?.auth, undefined, apiPath || undefined);
       clients.set(key, c);
     }
     return c;
   };
-  const routes = (repo: string): MirrorRoute[] => mirrorsFor(map, registry, repo).map((m) => ({ ...m, client: mirrorClient(m.registry, m.plainHttp) }));
+  const routes = (repo: string): MirrorRoute[] => mirrorsFor(map, registry, repo).map((m) => ({ ...m, client: mirrorClient(m.registry, m.plainHttp, m.apiPath) }));
   if (scopes.every((s) => mirrorsFor(map, registry, s.repo).length === 0) && !Object.keys(map).some((k) => k.split('/')[0] === registry)) return upstream;
   return new MirroredClient(upstream, routes, memory?.mirrors ?? new MirrorHealth());
 }
@@ -245,6 +249,7 @@ function connectOne(
   opts: ConnectionOptions,
   memory?: AuthMemory,
   onInterruptedSession?: (s: InterruptedSession) => void,
+  apiPath?: string,
 ): RegistryClient {
   let cached: Promise<Credential | undefined> | undefined;
   const explicit = role === 'to' ? opts.credentials?.to : opts.credentials?.from;
@@ -268,6 +273,7 @@ function connectOne(
   return new HttpRegistryClient({
     registry,
     transport,
+    apiPath,
     authMemory: memory,
     onInterruptedSession,
     insecure: insecureList(opts),

@@ -31,6 +31,8 @@ export interface MirrorTarget {
   repo: string;
   /** Reached over plain HTTP (configured with http://). */
   plainHttp: boolean;
+  /** Where the mirror serves the API, when not at its root (parseMirrorLocation): `/<apiPath>/v2/`. */
+  apiPath?: string;
 }
 
 /**
@@ -64,20 +66,34 @@ function longestPrefix(keys: string[], full: string): string | undefined {
 /** A bad mirror setting (E_INPUT): the message says what and where; the CLI makes a bad flag E_USAGE. */
 export class MirrorConfigError extends InputError {}
 
-/** Splits "host[:port][/path]" (scheme optional: http:// or https://) into its parts; undefined when not one. */
-export function parseMirrorLocation(value: string): { registry: string; path: string; plainHttp: boolean } | undefined {
+/**
+ * Splits "host[:port][/path]" (scheme optional: http:// or https://) into its parts; undefined
+ * when not one. A path is a repository namespace at the mirror (registries.conf's meaning:
+ * `m.example/hub` serves `nginx` as `m.example/hub/nginx`), unless it ends with `/v2`: then it is
+ * where the API is served (`apiPath`), as a URL names it (`https://art.example/api/docker/hub/v2/`
+ * serves `nginx` at `/api/docker/hub/v2/nginx/…`, Artifactory's path-based access; daemon.json's
+ * mirror URLs, see mirrorsFromDaemonJson). `/v2` alone is the root, as if not written.
+ */
+export function parseMirrorLocation(value: string): { registry: string; path: string; plainHttp: boolean; apiPath: string } | undefined {
   let s = value.trim();
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(s);
   if (scheme && !/^https?$/i.test(scheme[1]!)) return undefined;
   const plainHttp = !!scheme && scheme[1]!.toLowerCase() === 'http';
-  s = s.slice(scheme ? scheme[0].length : 0).replace(/\/+(v1|v2)\/*$/i, '').replace(/\/+$/, '');
+  s = s.slice(scheme ? scheme[0].length : 0).replace(/\/+$/, '');
+  const api = /\/v2$/i.test(s);
+  s = s.replace(/\/+(v1|v2)$/i, '').replace(/\/+$/, '');
   const slash = s.indexOf('/');
   const host = slash < 0 ? s : s.slice(0, slash);
-  const path = slash < 0 ? '' : s.slice(slash + 1);
+  const rest = slash < 0 ? '' : s.slice(slash + 1);
   if (!HOST.test(host)) return undefined;
-  // A path is a repository namespace: lower-case components, no empty ones (a URL's /v2/ API root is dropped above).
-  if (path && (!/^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/.test(path))) return undefined;
-  return { registry: canonicalRegistry(host), path, plainHttp };
+  if (api) {
+    // URL path segments, no empty ones, nothing a URL would have to escape.
+    if (rest && !/^[A-Za-z0-9._~-]+(?:\/[A-Za-z0-9._~-]+)*$/.test(rest)) return undefined;
+    return { registry: canonicalRegistry(host), path: '', plainHttp, apiPath: rest };
+  }
+  // A path is a repository namespace: lower-case components, no empty ones.
+  if (rest && (!/^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/.test(rest))) return undefined;
+  return { registry: canonicalRegistry(host), path: rest, plainHttp, apiPath: '' };
 }
 
 /** A prefix key in its canonical spelling ("Docker.IO/library" → "docker.io/library"); undefined when not one. */
@@ -132,7 +148,8 @@ export function mirrorsFor(map: MirrorMap, registry: string, repo: string): Mirr
     if (!loc) continue;
     const mirrorRepo = loc.path ? (rest ? `${loc.path}/${rest}` : loc.path) : rest;
     if (!mirrorRepo) continue;
-    out.push({ name: (loc.path ? `${loc.registry}/${loc.path}` : loc.registry), registry: loc.registry, repo: mirrorRepo, plainHttp: loc.plainHttp });
+    const name = loc.apiPath ? `${loc.registry}/${loc.apiPath}/v2` : loc.path ? `${loc.registry}/${loc.path}` : loc.registry;
+    out.push({ name, registry: loc.registry, repo: mirrorRepo, plainHttp: loc.plainHttp, ...(loc.apiPath ? { apiPath: loc.apiPath } : {}) });
   }
   return out;
 }
@@ -150,7 +167,9 @@ export function parseMirrorFlag(raw: string): [string, string] {
 
 /**
  * Docker's daemon.json: `registry-mirrors` (URLs) are mirrors of Docker Hub only, as in dockerd.
- * Other keys are ignored.
+ * A URL's path is where the mirror serves the API, as dockerd reads it since moby/moby#46594
+ * (`https://m.example/hub` → `GET /hub/v2/library/nginx/…`), not a namespace as in
+ * registries.conf. Other keys are ignored.
  */
 export function mirrorsFromDaemonJson(text: string, source: string): MirrorMap {
   let parsed: unknown;
@@ -164,9 +183,10 @@ export function mirrorsFromDaemonJson(text: string, source: string): MirrorMap {
   if (list === undefined) return {};
   if (!Array.isArray(list)) throw new MirrorConfigError(`${source}: "registry-mirrors" must be a list of URLs`);
   const mirrors = list.map((v) => {
-    const loc = typeof v === 'string' ? parseMirrorLocation(v) : undefined;
+    // The path is the API's: written with /v2 at its end, parseMirrorLocation reads it so.
+    const loc = typeof v === 'string' ? parseMirrorLocation(`${v.trim().replace(/\/+$/, '').replace(/\/v2$/i, '')}/v2`) : undefined;
     if (!loc) throw new MirrorConfigError(`${source}: "registry-mirrors" entry ${JSON.stringify(v)} is not a registry URL`);
-    const name = loc.path ? `${loc.registry}/${loc.path}` : loc.registry;
+    const name = loc.apiPath ? `${loc.registry}/${loc.apiPath}/v2` : loc.registry;
     return loc.plainHttp ? `http://${name}` : name;
   });
   return mirrors.length ? { [DOCKER_HUB]: mirrors } : {};

@@ -68,3 +68,30 @@ test('the registry itself serving bad bytes (no mirror to fall back to) → E_DI
   assert.equal(dst.manifest('app', '1'), undefined);
   assert.equal(dst.hasBlob('app', layer.digest), false);
 });
+
+test('a mirror serving the API under a path (a daemon.json URL such as http://host/repository/docker-proxy, Artifactory\'s path-based access): read at <path>/v2/<repo>', async (t) => {
+  const http = await import('node:http');
+  const { src, mirror, image } = await setup();
+  const dst = await fake();
+  // The mirror behind a front that serves it under /repository/docker-proxy (and nothing at the root).
+  const seen: string[] = [];
+  const front = http.createServer((req, res) => {
+    seen.push(`${req.method} ${req.url}`);
+    const prefix = '/repository/docker-proxy';
+    if (!req.url!.startsWith(`${prefix}/v2/`)) return res.writeHead(404).end();
+    const fwd = http.request({ host: '127.0.0.1', port: Number(mirror.host.split(':')[1]), method: req.method, path: req.url!.slice(prefix.length), headers: req.headers }, (up) => {
+      res.writeHead(up.statusCode!, up.headers);
+      up.pipe(res);
+    });
+    req.pipe(fwd);
+  });
+  await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise<void>((r) => front.close(() => r())));
+  const frontHost = `127.0.0.1:${(front.address() as import('node:net').AddressInfo).port}`;
+  mirror.seedImage('base/app', { tags: ['1'], layers: [bytesOf('the layer', 300_000)] }); // the same image, cached at the mirror
+  const r = await copy({ from: src.ref('base/app:1'), to: [dst.ref('app:1')], mirrors: { [src.host]: [`http://${frontHost}/repository/docker-proxy/v2`] }, ...fakeLibraryOptions(src, mirror, dst), insecureRegistries: [src.host, mirror.host, dst.host, frontHost] });
+  assert.equal(r.digest, image);
+  assert.ok(seen.some((l) => l === 'GET /repository/docker-proxy/v2/base/app/manifests/1'), seen.join('\n'));
+  assert.ok(seen.every((l) => l.split(' ')[1]!.startsWith('/repository/docker-proxy/v2/')), seen.join('\n'));
+  assert.equal(src.count({ kind: 'manifest', method: 'GET' }), 0, 'the tag was read through the mirror');
+});

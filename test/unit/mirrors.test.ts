@@ -31,10 +31,13 @@ const bad = (f: () => unknown, re: RegExp) => assert.throws(f, (e: unknown) => e
 
 describe('mirror locations and the flag', () => {
   it('splits host, path and scheme; canonical Docker Hub', () => {
-    assert.deepEqual(parseMirrorLocation('mirror.example.com:5000/hub'), { registry: 'mirror.example.com:5000', path: 'hub', plainHttp: false });
-    assert.deepEqual(parseMirrorLocation('http://10.0.0.5:5000/'), { registry: '10.0.0.5:5000', path: '', plainHttp: true });
-    assert.deepEqual(parseMirrorLocation('https://mirror.gcr.io/v2/'), { registry: 'mirror.gcr.io', path: '', plainHttp: false });
-    assert.deepEqual(parseMirrorLocation('index.docker.io'), { registry: 'docker.io', path: '', plainHttp: false });
+    assert.deepEqual(parseMirrorLocation('mirror.example.com:5000/hub'), { registry: 'mirror.example.com:5000', path: 'hub', plainHttp: false, apiPath: '' });
+    assert.deepEqual(parseMirrorLocation('http://10.0.0.5:5000/'), { registry: '10.0.0.5:5000', path: '', plainHttp: true, apiPath: '' });
+    assert.deepEqual(parseMirrorLocation('https://mirror.gcr.io/v2/'), { registry: 'mirror.gcr.io', path: '', plainHttp: false, apiPath: '' });
+    assert.deepEqual(parseMirrorLocation('index.docker.io'), { registry: 'docker.io', path: '', plainHttp: false, apiPath: '' });
+    // A path ending in /v2 is where the API is served (Artifactory's path-based access), not a namespace.
+    assert.deepEqual(parseMirrorLocation('https://art.example/artifactory/api/docker/Hub-Remote/v2/'), { registry: 'art.example', path: '', plainHttp: false, apiPath: 'artifactory/api/docker/Hub-Remote' });
+    assert.equal(parseMirrorLocation('m.example/a b/v2'), undefined);
     assert.equal(parseMirrorLocation('ftp://x.example'), undefined);
     assert.equal(parseMirrorLocation('m.example/Upper'), undefined);
     assert.equal(parseMirrorLocation('m.example//x'), undefined);
@@ -86,6 +89,13 @@ describe('daemon.json', () => {
     assert.deepEqual(mirrorsFromDaemonJson('{"registry-mirrors": ["https://mirror.gcr.io", "http://10.0.0.5:5000/"], "debug": true}', 'd.json'), {
       'docker.io': ['mirror.gcr.io', 'http://10.0.0.5:5000'],
     });
+    // A URL's path is where the mirror serves the API, as dockerd reads it (moby/moby#46594).
+    assert.deepEqual(mirrorsFromDaemonJson('{"registry-mirrors": ["http://127.0.0.1:5000/repository/docker-proxy/", "https://m.example/hub/v2/"]}', 'd.json'), {
+      'docker.io': ['http://127.0.0.1:5000/repository/docker-proxy/v2', 'm.example/hub/v2'],
+    });
+    assert.deepEqual(mirrorsFor(mirrorsFromDaemonJson('{"registry-mirrors": ["http://127.0.0.1:5000/repository/docker-proxy"]}', 'd.json'), 'docker.io', 'library/alpine'), [
+      { name: '127.0.0.1:5000/repository/docker-proxy/v2', registry: '127.0.0.1:5000', repo: 'library/alpine', plainHttp: true, apiPath: 'repository/docker-proxy' },
+    ]);
     assert.deepEqual(mirrorsFromDaemonJson('{}', 'd.json'), {});
     assert.deepEqual(mirrorsFromDaemonJson('{"registry-mirrors": []}', 'd.json'), {});
   });
