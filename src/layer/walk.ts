@@ -30,7 +30,7 @@ const DIR_MODE = 0o755;
 const FILE_MODE = 0o644;
 const EXEC_MODE = 0o755;
 /**
- * Parents of a destination overwrite the base image's directory metadata when the layer is applied
+ * Directories of the layer overwrite the base image's directory metadata when the layer is applied
  * (the same trade-off Jib made: GoogleContainerTools/jib#1270). They stay in the layer because
  * extractors exist that fail on a file whose parent has no entry (GoogleContainerTools/jib#2067),
  * and the base's real modes are unknown without reading its layers. So the directories whose mode
@@ -297,7 +297,7 @@ export async function walkSources(sources: LayerSource[], ctx: WalkContext, visi
   let replaced: ((name: string) => boolean) | undefined;
 
   /** Writes a directory entry unless a later source replaces it; false then (its tree is left out too). */
-  const emitDir = async (name: string, owned: boolean, ancestor: boolean): Promise<boolean> => {
+  const emitDir = async (name: string, owned: boolean): Promise<boolean> => {
     if (seenDirs.has(name)) return true; // several sources may share parents (/app and /app/config)
     if (replaced?.(name)) return false;
     seenDirs.add(name);
@@ -307,15 +307,17 @@ export async function walkSources(sources: LayerSource[], ctx: WalkContext, visi
     if (!owned) {
       const by = copied(name);
       if (by === 'destination') owned = true;
-      else if (by === 'inside') [owned, ancestor] = [true, false];
+      else if (by === 'inside') owned = true;
     }
-    await visit({ kind: 'directory', name, mode: ancestor ? (WELL_KNOWN_DIR_MODES[name] ?? DIR_MODE) : DIR_MODE, owned });
+    // The well-known modes hold whoever writes the entry: a parent, a destination, or a directory
+    // inside a source (`--app ./overlay:/` with its own tmp/) would otherwise reset /tmp to 0755.
+    await visit({ kind: 'directory', name, mode: WELL_KNOWN_DIR_MODES[name] ?? DIR_MODE, owned });
     return true;
   };
   /** The parents of `name`; false when a later source replaces one of them (with a file or symlink), and so all of this source. */
   const emitAncestors = async (name: string): Promise<boolean> => {
     const parts = name.split('/');
-    for (let i = 1; i < parts.length; i++) if (!(await emitDir(`${parts.slice(0, i).join('/')}/`, false, true))) return false;
+    for (let i = 1; i < parts.length; i++) if (!(await emitDir(`${parts.slice(0, i).join('/')}/`, false))) return false;
     return true;
   };
 
@@ -332,7 +334,7 @@ export async function walkSources(sources: LayerSource[], ctx: WalkContext, visi
     }
     const { name: destName, intoDir } = normaliseDest(source.dest);
     if (st.isDirectory()) {
-      if (destName !== '' && !((await emitAncestors(destName)) && (await emitDir(`${destName}/`, true, true)))) continue;
+      if (destName !== '' && !((await emitAncestors(destName)) && (await emitDir(`${destName}/`, true)))) continue;
       const matcher = loadIgnore(abs);
       await walkDir(abs, '', destName === '' ? '' : `${destName}/`, matcher, []);
     } else if (st.isFile()) {
@@ -357,7 +359,7 @@ export async function walkSources(sources: LayerSource[], ctx: WalkContext, visi
     const prefix = absDir.endsWith(sep) ? absDir : absDir + sep;
     const flushPending = async (): Promise<void> => {
       // Emit the skipped parents first so every re-included file has its directory entries.
-      for (const d of pending) await emitDir(d, true, false);
+      for (const d of pending) await emitDir(d, true);
       pending.length = 0;
     };
     for (let i = 0, start = 0; i < kinds.length; i++) {
@@ -373,7 +375,7 @@ export async function walkSources(sources: LayerSource[], ctx: WalkContext, visi
         const tarDir = `${tarPrefix}${childRel}/`;
         if (!excluded) {
           if (pending.length > 0) await flushPending();
-          if (await emitDir(tarDir, true, false)) await walkDir(childAbs, childRel, tarPrefix, matcher, pending);
+          if (await emitDir(tarDir, true)) await walkDir(childAbs, childRel, tarPrefix, matcher, pending);
         } else if (matcher.mayReincludeBelow(childRel) && !replaced?.(tarDir)) {
           pending.push(tarDir);
           await walkDir(childAbs, childRel, tarPrefix, matcher, pending);

@@ -384,6 +384,16 @@ describe('layer: tar contents (checked with GNU tar)', () => {
     assert.deepEqual(mode, { 'var/': '755', 'var/tmp/': '1777', 'var/tmp/app/': '755', 'var/tmp/app/a.txt': '644' });
   });
 
+  it('keeps the well-known modes for directories a source brings too (an overlay copied to /), also where another source makes them parents', async () => {
+    const overlay = tree({ 'tmp/x': 'x', 'var/tmp/y': 'y', 'root/.profile': 'p', 'etc/app.conf': 'c' });
+    const tool = tree({ 'tool': 't' });
+    for (const sources of [[{ src: overlay, dest: '/' }], [{ src: join(tool, 'tool'), dest: '/tmp/tool' }, { src: overlay, dest: '/' }]]) {
+      const es = await entries(zlib.gunzipSync((await build({ sources })).bytes));
+      const mode = Object.fromEntries(es.filter((e) => e.header.type === 'directory').map((e) => [e.header.name, e.header.mode.toString(8)]));
+      assert.deepEqual(mode, { 'etc/': '755', 'root/': '700', 'tmp/': '1777', 'var/': '755', 'var/tmp/': '1777' }, JSON.stringify(sources));
+    }
+  });
+
   it('keeps /root private (0700, as every Linux base has it) when it is a parent of the destination', async () => {
     const src = tree({ 'a.txt': 'a' });
     const es = await entries(zlib.gunzipSync((await build({ sources: [{ src, dest: '/root/.config/app' }] })).bytes));
