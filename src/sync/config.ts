@@ -152,7 +152,11 @@ function readYaml(text: string, file: string): { data: unknown; lineOf: KeyLine 
     const lines = new LineCounter();
     const doc = parseDocument(text, { lineCounter: lines, customTags: (tags) => tags.filter((t) => !/(^|:)(int|float)/.test(typeof t === 'string' ? t : t.tag)) });
     if (doc.errors.length) throw doc.errors[0];
-    return { data: doc.toJS(), lineOf: keyLine(doc, lines) };
+    // The yaml package refuses more than 100 alias expansions by default, a guard against alias
+    // bombs (each level multiplying the last) that also refuses a long file sharing one anchor
+    // (`targets: *prod` in every entry). Bounded by the file's own length, the expansion stays
+    // linear in what was written: a bomb still exceeds it, a shared anchor does not.
+    return { data: doc.toJS({ maxAliasCount: Math.max(100, text.length) }), lineOf: keyLine(doc, lines) };
   } catch (err) {
     // The yaml package reports an alias to an anchor never set, and its guard against alias
     // expansion bombs, as ReferenceError: both are mistakes in the file.

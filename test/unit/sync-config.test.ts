@@ -165,6 +165,10 @@ describe('parseSyncFile: every mistake is one E_INPUT line naming file, entry an
     fails('defaults:\n  targets: *defautls\nimages:\n  - source: a.io/x\n', /^sync\.yaml: not valid YAML: .*alias/i);
     const bomb = ['a: &a [x, x, x, x, x, x, x, x, x, x]', ...'bcdefghij'.split('').map((c, i) => `${c}: &${c} [${Array(10).fill(`*${'abcdefghij'[i]}`).join(', ')}]`), 'images: [*j]', ''].join('\n');
     fails(bomb, /^sync\.yaml: not valid YAML: /);
+    // One anchor shared by many entries is no bomb: a 500-entry file using one target list and one filter loads.
+    const shared = ['images:', '  - { source: a.io/first, targets: &prod [r1.example.com, r2.example.com], tags: &filter { semver: ">=1" } }', ...Array.from({ length: 499 }, (_, i) => `  - { source: a.io/app${i}, targets: *prod, tags: *filter }`), ''].join('\n');
+    const loaded = yaml(shared);
+    assert.equal(loaded.images.length, 500);
     failsAs('sync.json', '{\n  "images": [\n    {"source": "a",}\n  ]\n}', /^sync\.json: not valid JSON at line 3, column \d+/);
     failsAs('sync.json', '{"images": [', /^sync\.json: not valid JSON/);
   });
