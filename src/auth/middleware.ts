@@ -61,6 +61,12 @@ export interface AuthOptions {
    * the first request carries a token; default presumedChallenge. Injectable for tests.
    */
   presume?: (registry: string) => Challenge | undefined;
+  /**
+   * The path the API is served under at the host (RegistryClientOptions.apiPath): such an API is a
+   * registry of its own for what the operation learns (Artifactory gives each repository path its
+   * own token realm), so it is remembered apart from the host's root.
+   */
+  apiPath?: string;
 }
 
 type Mode = 'unknown' | 'bearer' | 'basic' | 'registry-token';
@@ -76,6 +82,13 @@ type Mode = 'unknown' | 'bearer' | 'basic' | 'registry-token';
 export class AuthMemory {
   readonly tokens = new TokenCache();
   private readonly schemes = new Map<string, { mode: 'bearer' | 'basic'; challenge: Challenge }>();
+  /**
+   * Registries reached by probing ('auto') that have answered over TLS: https registries for every
+   * client of the operation, so none sends credentials to a plain-http realm. Kept here, not per
+   * client: a later client fetches its first token (from the learned challenge) before its own
+   * first answer.
+   */
+  readonly answeredOverTls = new Set<string>();
 
   /** What is known of `registry`'s scheme, if anything. */
   known(registry: string): { mode: 'bearer' | 'basic'; challenge: Challenge } | undefined {
@@ -136,7 +149,9 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
   const schemes = opts.scheme === 'auto' ? ['https', 'http'] : [opts.scheme];
   const registryHost = registryHostOf(opts.registry) ?? canonicalRegistry(opts.registry);
   const origins = new Set([registryHost, apiHost(registryHost)].flatMap((h) => schemes.map((s) => originOf(`${s}://${h}/`))));
-  const known = opts.memory?.known(registryHost);
+  // What the operation remembers of this registry (AuthMemory) is keyed by host and API path.
+  const memoryKey = opts.apiPath ? `${registryHost}/${opts.apiPath}` : registryHost;
+  const known = opts.memory?.known(memoryKey);
   // What the registry has not said yet may be known anyway; until it speaks, `presumed` is set.
   let presumed: Challenge | undefined = known ? undefined : (opts.presume ?? presumedChallenge)(registryHost);
   let mode: Mode = known?.mode ?? (presumed ? 'bearer' : 'unknown');
@@ -184,7 +199,7 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
       log.debug(`auth: fetching a token for ${opts.registry} scopes=${scopes.join(' ') || '-'}`);
       return fetchToken(fromPresumed ? (opts.presumedTokenSend ?? opts.tokenSend) : opts.tokenSend, challenge, scopes, cred, {
         registry: opts.registry,
-        scheme: opts.scheme === 'auto' ? (answeredOverTls ? 'https' : 'http') : opts.scheme,
+        scheme: opts.scheme === 'auto' ? (answeredOverTls || opts.memory?.answeredOverTls.has(registryHost) ? 'https' : 'http') : opts.scheme,
         logger: log,
         userAgent: opts.userAgent,
         now,
@@ -306,13 +321,13 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
       }
       if (attempt.sent?.kind === 'basic') throw rejected(cred, undefined);
       mode = 'basic';
-      opts.memory?.learn(registryHost, 'basic', challenge);
+      opts.memory?.learn(memoryKey, 'basic', challenge);
       attempt.sent = { kind: 'basic' };
       return basicHeader(cred);
     }
 
     mode = 'bearer';
-    opts.memory?.learn(registryHost, 'bearer', challenge);
+    opts.memory?.learn(memoryKey, 'bearer', challenge);
     const want = mergeScopes([...scopes, ...extra]);
     const sent = attempt.sent;
     let refused: string | undefined;
@@ -377,7 +392,10 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
       // plain-http realm on another host must then be refused as for any https registry (a
       // remote registry behind a port-forward on localhost would otherwise send the credentials
       // in clear text).
-      if (req.url.startsWith('https:')) answeredOverTls = true;
+      if (req.url.startsWith('https:')) {
+        answeredOverTls = true;
+        opts.memory?.answeredOverTls.add(registryHost);
+      }
       // At most: stale token → fresh token → widened scopes. Only the registry's own answers
       // count: a 401 from where a redirect led (blob storage, a CDN) is handed back as it is, so
       // a challenge there can never draw the registry's credentials to another realm.

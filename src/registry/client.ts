@@ -83,6 +83,7 @@ export class HttpRegistryClient implements RegistryClient {
       secrets: opts.secrets,
       memory: opts.authMemory,
       presume: opts.presume,
+      apiPath: opts.apiPath,
     });
     this.send = compose(opts.transport.send, this.auth);
   }

@@ -11,7 +11,7 @@ import { TokenCache } from '../../src/auth/token-cache.js';
 import { dockerConfigKey, findByRegistry } from '../../src/auth/registry-host.js';
 import { ProtocolError } from '../../src/errors.js';
 import { presumedChallenge, sameTokenService } from '../../src/auth/presumed-challenge.js';
-import { authMiddleware } from '../../src/auth/middleware.js';
+import { AuthMemory, authMiddleware } from '../../src/auth/middleware.js';
 import type { HttpRequest, HttpResponse } from '../../src/http/types.js';
 import { Readable } from 'node:stream';
 
@@ -369,6 +369,63 @@ describe('a refused token while other requests refresh the same one', () => {
 });
 
 describe('a probed registry (scheme auto) and its token realm', () => {
+  it('a later client of the operation (a sync makes one per image) knows the registry answered over TLS: its first token, fetched from the learned challenge, is refused too', async () => {
+    const reply = (status: number, headers: Record<string, string>, body: string, url: string): HttpResponse => ({ status, headers, url, body: Readable.from([Buffer.from(body)]) });
+    const memory = new AuthMemory();
+    const tokenAsks: HttpRequest[] = [];
+    const client = () =>
+      authMiddleware({
+        registry: 'localhost:5000',
+        scheme: 'auto',
+        scopes: ['repository:b:pull'],
+        credential: async () => ({ username: 'u', password: 'secret' }),
+        tokenSend: async (req) => {
+          tokenAsks.push(req);
+          return reply(200, { 'content-type': 'application/json' }, '{"token":"T"}', req.url);
+        },
+        memory,
+        presume: () => undefined,
+      });
+    const registry = async (req: HttpRequest) => (req.headers?.authorization ? reply(200, {}, '', req.url) : reply(401, { 'www-authenticate': 'Bearer realm="http://auth.example.com/token",service="svc"' }, '', req.url));
+    const first = await client()(registry)({ method: 'GET', url: 'https://localhost:5000/v2/b/manifests/x' }).then((r) => r.status, (e: Error) => e);
+    assert.ok(first instanceof ProtocolError, String(first));
+    const later = client();
+    await later.prefetch(); // nothing fetched: it would have gone to the plain-http realm
+    const second = await later(registry)({ method: 'GET', url: 'https://localhost:5000/v2/b/manifests/y' }).then((r) => r.status, (e: Error) => e);
+    assert.ok(second instanceof ProtocolError, String(second));
+    assert.match(second.message, /localhost:5000 is reached over https and credentials must not be sent over plain http/);
+    assert.equal(tokenAsks.length, 0, 'no token request from any client, so no credential in clear text');
+  });
+
+  it('two APIs under paths of one host (Artifactory repositories used as mirrors) each follow their own realm', async () => {
+    const reply = (status: number, headers: Record<string, string>, body: string, url: string): HttpResponse => ({ status, headers, url, body: Readable.from([Buffer.from(body)]) });
+    const memory = new AuthMemory();
+    const client = (apiPath: string) =>
+      authMiddleware({
+        registry: 'art.example',
+        scheme: 'https',
+        apiPath,
+        scopes: [`repository:${apiPath.split('/').pop()}/app:pull`],
+        credential: async () => ({ username: 'u', password: 'secret' }),
+        tokenSend: async (req) => {
+          realms.push(new URL(req.url).pathname);
+          return reply(200, { 'content-type': 'application/json' }, JSON.stringify({ token: new URL(req.url).pathname.split('/')[3] }), req.url);
+        },
+        memory,
+        presume: () => undefined,
+      });
+    const realms: string[] = [];
+    // Each repository's API answers with its own realm and takes only that realm's token.
+    const api = (repo: string) => async (req: HttpRequest) =>
+      req.headers?.authorization === `Bearer ${repo}` ? reply(200, {}, '', req.url) : reply(401, { 'www-authenticate': `Bearer realm="https://art.example/api/docker/${repo}/v2/token",service="art"` }, '', req.url);
+    for (const repo of ['hub-remote', 'ghcr-remote']) {
+      const r = await client(`api/docker/${repo}`)(api(repo))({ method: 'GET', url: `https://art.example/api/docker/${repo}/v2/app/manifests/1` });
+      assert.equal(r.status, 200, repo);
+    }
+    // Each realm asked once, by the API it belongs to: the second never takes the first one's realm from the memory.
+    assert.deepEqual(realms, ['/api/docker/hub-remote/v2/token', '/api/docker/ghcr-remote/v2/token']);
+  });
+
   it('answering over TLS, it is an https registry: a plain-http realm on another host is refused and no credential is sent; answering over http, it is not', async () => {
     const reply = (status: number, headers: Record<string, string>, body: string, url: string): HttpResponse => ({ status, headers, url, body: Readable.from([Buffer.from(body)]) });
     for (const scheme of ['https', 'http'] as const) {
