@@ -98,6 +98,10 @@ export async function push(opts: PushOptions): Promise<PushResult> {
     const resolved = await front.resolved;
     const early = front.early!;
     const layers = await transferStage(run, moving, resolved, early.sent);
+    // Every target set aside: the first one's error is the push's (as one target's alone would
+    // be). Composing would only compare the layers announced with none built.
+    const allFailed = set.live.length === 0 ? set.outcome('targets', undefined) : undefined;
+    if (allFailed) throw allFailed;
     // A spare nobody took (every layer was reused, or mounted from another target) is cancelled
     // while the manifests are written; the push ends once the registry has answered.
     const released = releaseSpares(states);
@@ -184,7 +188,7 @@ async function resolveStage(run: TransferRun, set: TargetSet, states: Map<Transf
     if (!refusable) layersKnown(distinctLayers([m]));
   };
   const checkedPromise = (
-    source && fromRef ? resolveBase(source.client, fromRef, platform, opts.platform !== undefined, onManifest) : Promise.resolve(scratchBase(scratchPlatforms(), 'oci'))
+    source && fromRef ? resolveBase(source.client, fromRef, platform, opts.platform !== undefined, onManifest) : Promise.resolve(scratchBase(scratchPlatforms(), inputs.format ?? 'oci'))
   ).then(async (b) => {
     const checked = checkBase(b, inputs, set.logger);
     await checkWindowsVariants(checked.base, inputs, set.logger, run.signal);

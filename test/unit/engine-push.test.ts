@@ -607,3 +607,26 @@ test('--to X:1 --to X:2 (one repository named twice): one target with both tags,
   assert.equal(dst.count({ kind: 'manifest', method: 'PUT' }), 2, 'one PUT per tag');
   assert.equal(dst.openUploads(), 0);
 });
+
+test('a push whose every target fails ends with the first target\'s own error (as one target alone does), not a layer "changed while it was being pushed"', async () => {
+  const [src, a, b] = [await fake(), await fake(), await fake()];
+  src.seedImage('base/node', { tags: ['20'] });
+  for (const reg of [a, b]) reg.fault({ kind: 'upload', method: 'POST' }, { kind: 'status', status: 403, code: 'DENIED', message: 'requested access to the resource is denied' });
+  for (const to of [[a.ref('app:1')], [a.ref('app:1'), b.ref('app:1')]]) {
+    let caught: RegpushError | undefined;
+    await push({ from: src.ref('base/node:20'), to, app: appDir(), retries: 0, ...fakeLibraryOptions(src, a, b) }).catch((e: RegpushError) => (caught = e));
+    assert.equal(caught?.code, 'E_DENIED', `${to.length} target(s): ${caught?.code} ${caught?.message}`);
+    assert.equal(a.manifest('app', '1'), undefined);
+  }
+});
+
+test('push --from scratch --format docker: a Docker v2 image (the scratch base takes the format asked for)', async () => {
+  const dst = await fake();
+  const r = await push({ from: 'scratch', to: dst.ref('app:1'), app: appDir(), format: 'docker', ...fakeLibraryOptions(dst) });
+  const m = dst.manifest('app', '1')!;
+  assert.equal(m.digest, r.digest);
+  assert.equal(m.mediaType, 'application/vnd.docker.distribution.manifest.v2+json');
+  const doc = JSON.parse(m.bytes.toString('utf8')) as { config: { mediaType: string }; layers: { mediaType: string }[] };
+  assert.equal(doc.config.mediaType, 'application/vnd.docker.container.image.v1+json');
+  assert.deepEqual(doc.layers.map((l) => l.mediaType), ['application/vnd.docker.image.rootfs.diff.tar.gzip']);
+});
