@@ -2,10 +2,14 @@
  * Getting each new layer to every target of a push: built and streamed once to the first target
  * that needs it; the others reuse it (the warm path found it), skip it (present), mount it (same
  * registry as a target that has it) or get a byte-identical re-production sent as one PUT with
- * the digest already known. Layers are independent: each goes through this on its own, a few at
- * a time.
+ * the digest already known. A layer reused from a target's tag was compressed by an earlier push,
+ * perhaps otherwise (another gzip level or version): a target without it gets a copy of that
+ * blob from the target that has it, not a re-production, which would not match its digest.
+ * Layers are independent: each goes through this on its own, a few at a time.
  */
 import type { LayerOptions, LayerResult } from '../layer/index.js';
+import { layerMediaTypeFor } from '../image/mediatypes.js';
+import { moveBlob } from '../transfer/blobs.js';
 import type { UploadMethod } from '../registry/quirks.js';
 import type { TargetSet, TransferTarget } from '../transfer/engine.js';
 import type { SpareSession } from '../transfer/spare-session.js';
@@ -83,13 +87,18 @@ export async function uploadLayersEverywhere(
 
 /** Uploads layer `i` wherever it is missing; resolves with its facts (undefined when every target failed first). */
 export async function uploadLayerEverywhere(set: TargetSet, states: Map<TransferTarget, TargetState>, i: number, job: LayerJob, ctx: TransferContext, method?: UploadMethod): Promise<LayerResult | undefined> {
-  const holders: TransferTarget[] = set.list.filter((t) => states.get(t)!.reusable[i]);
+  let holders: TransferTarget[] = set.list.filter((t) => states.get(t)!.reusable[i]);
   let known: LayerResult | undefined = holders.length ? states.get(holders[0]!)!.reusable[i] : undefined;
+  // Every target's manifest names one digest per layer: a tag holding these files compressed
+  // otherwise does not hold this blob, and gets it as a target without the layer does.
+  for (const h of holders) if (states.get(h)!.reusable[i]!.digest !== known!.digest) states.get(h)!.reusable[i] = undefined;
+  holders = holders.filter((h) => states.get(h)!.reusable[i]);
+  const fromTag = holders[0];
   for (const t of set.list) {
     const state = states.get(t)!;
     if (t.failed || state.reusable[i]) continue;
     try {
-      const outcome = await layerTo(t, holders, job, ctx, method, known, state.spares.at(-1));
+      const outcome = await layerTo(t, holders, job, ctx, method, known, state.spares.at(-1), fromTag);
       state.outcomes[i] = outcome;
       known ??= outcome.result;
       if (outcome.action !== 'uploaded') t.present.add(known.digest); // its HEAD (or mount) just answered
@@ -103,7 +112,16 @@ export async function uploadLayerEverywhere(set: TargetSet, states: Map<Transfer
 }
 
 /** The layer at one target: present, mounted from a holder in the same registry, or uploaded. */
-async function layerTo(t: TransferTarget, holders: TransferTarget[], job: LayerJob, ctx: TransferContext, method: UploadMethod | undefined, known: LayerResult | undefined, spare: SpareSession | undefined): Promise<LayerUploadOutcome> {
+async function layerTo(
+  t: TransferTarget,
+  holders: TransferTarget[],
+  job: LayerJob,
+  ctx: TransferContext,
+  method: UploadMethod | undefined,
+  known: LayerResult | undefined,
+  spare: SpareSession | undefined,
+  fromTag: TransferTarget | undefined,
+): Promise<LayerUploadOutcome> {
   const done = (result: LayerResult, action: 'skipped' | 'mounted'): LayerUploadOutcome => ({ result, action, bytes: 0, retries: 0, method: 'none' });
   if (!known) return uploadLayer(t.ep, job.options, ctx, { method, name: job.label, spare, headStart: job.headStart });
   if ((await t.ep.client.headBlob(t.ep.repo, known.digest)) !== undefined) return done(known, 'skipped');
@@ -112,6 +130,12 @@ async function layerTo(t: TransferTarget, holders: TransferTarget[], job: LayerJ
     const m = await t.ep.client.mountBlob(t.ep.repo, known.digest, from.ep.repo).catch(() => undefined);
     if (m?.mounted) return done(known, 'mounted');
     if (m && !m.mounted) await t.ep.client.cancelUpload(m.uploadUrl);
+  }
+  if (fromTag) {
+    // Those bytes exist only where the tag's push left them: read from there (GET → PUT).
+    const desc = { mediaType: layerMediaTypeFor('oci'), digest: known.digest, size: known.size };
+    const report = await moveBlob(desc, 'stream', fromTag.ep, t.ep, ctx);
+    return { result: known, action: 'uploaded', bytes: report.bytes, retries: report.retries, method: ctx.uploads.of(t.ep.client.registry).working ?? 'none' };
   }
   return uploadLayer(t.ep, job.options, ctx, { method, known, name: job.label });
 }

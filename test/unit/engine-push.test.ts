@@ -630,3 +630,20 @@ test('push --from scratch --format docker: a Docker v2 image (the scratch base t
   assert.equal(doc.config.mediaType, 'application/vnd.docker.container.image.v1+json');
   assert.deepEqual(doc.layers.map((l) => l.mediaType), ['application/vnd.docker.image.rootfs.diff.tar.gzip']);
 });
+
+test('two targets, the layer reused from one target\'s tag that an earlier push compressed otherwise: the other target gets a copy of that very blob (not a re-production that would not match it); a tag holding it compressed differently again gets it too', async () => {
+  const [src, a, b] = [await fake(), await fake(), await fake()];
+  src.seedImage('base/node', { tags: ['20'] });
+  const app = appDir('x'.repeat(20_000));
+  const first = await push({ from: src.ref('base/node:20'), to: a.ref('app:1'), app, gzipLevel: 1, ...fakeLibraryOptions(src, a, b) });
+  // B's tag: the same files, compressed at the default level.
+  const other = await push({ from: src.ref('base/node:20'), to: b.ref('app:1'), app, ...fakeLibraryOptions(src, a, b) });
+  assert.notEqual(other.layer!.digest, first.layer!.digest, 'the two levels make two blobs');
+  const c = await fake();
+  const r = await push({ from: src.ref('base/node:20'), to: [a.ref('app:1'), b.ref('app:1'), c.ref('app:1')], app, retries: 0, ...fakeLibraryOptions(src, a, b, c) });
+  assert.ok(r.targets!.every((t) => t.ok), JSON.stringify(r.targets!.map((t) => t.error)));
+  for (const reg of [a, b, c]) {
+    assert.deepEqual(manifestLayers(reg, 'app', '1').at(-1), first.layer!.digest, reg.host);
+    assert.ok(reg.blob('app', first.layer!.digest)?.equals(a.blob('app', first.layer!.digest)!), `${reg.host} holds the very bytes`);
+  }
+});
