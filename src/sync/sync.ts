@@ -179,7 +179,8 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
   const t0 = performance.now();
   const run = new TransferRun({ ...opts, logger, trackLanded: true });
   const units: SyncUnitResult[] = [];
-  let stopped: RegpushError | undefined;
+  /** The first image the pull-limit gate did not let through: the sync ends with its error once the rest is done. */
+  let gateFailure: RegpushError | undefined;
   try {
     const neighbours = opts.shard ? crossShardWriters(opts.spec.images, opts.shard) : [];
     const expanded = await expandEntries(run, [...entries, ...neighbours.map((n) => n.image)]);
@@ -207,13 +208,16 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
           try {
             ticket = await gate.pass(w.unit.source);
           } catch (err) {
-            stopped ??= asRegpushError(err);
-            gate.stop(stopped);
+            // The count of this image's registry stayed too low for --max-wait (or the run was
+            // stopped): this image is not attempted; other registries' images go on, and the
+            // sync then ends with this error.
+            const e = asRegpushError(err);
+            gateFailure ??= e;
+            units.push(notAttemptedFor(w, e));
             return;
           }
           try {
             await limit(async () => {
-              if (stopped) return;
               const n = ++started; // not inside the optional call below, which may not run
               // The image that takes the next free slot gets its tokens now, while this one runs.
               const next = work[n - 1 + images];
@@ -232,7 +236,7 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
       gate.close();
     }
     const result = report(opts, entries.length, units, run, t0);
-    if (stopped) throw Object.assign(stopped, { details: { ...stopped.details, result } });
+    if (gateFailure) throw Object.assign(gateFailure, { details: { ...gateFailure.details, result } });
     const failed = units.filter((u) => !u.ok);
     if (failed.length === 1 && units.length === 1 && failed[0]!.error) throw new RegpushError(failed[0]!.error.code as RegpushError['code'], failed[0]!.error.message, { details: { result } });
     if (failed.length) {
@@ -367,7 +371,11 @@ const WRITES_NOTHING = new Set(['E_NOT_FOUND', 'E_DENIED']);
 function notAttempted(w: Work, breaker: OutageBreaker): SyncUnitResult | undefined {
   const targets = w.unit.targets.map((t) => breaker.refusal(t.registry));
   const e = breaker.refusal(w.unit.source.registry) ?? (targets.every(Boolean) ? targets[0] : undefined);
-  if (!e) return undefined;
+  return e ? notAttemptedFor(w, e) : undefined;
+}
+
+/** A unit not attempted because of `e` (an outage, a pull count that stayed too low). */
+function notAttemptedFor(w: Work, e: { code: string; message: string }): SyncUnitResult {
   const error = { code: e.code, message: e.message };
   return {
     entry: w.image.label,
@@ -498,7 +506,6 @@ function report(opts: SyncOptions, entries: number, units: SyncUnitResult[], run
 class RateGate {
   private readonly registries = new Map<string, RegistryGate>();
   private readonly unwatch: () => void;
-  private stopped?: unknown;
 
   constructor(
     private readonly run: TransferRun,
@@ -514,19 +521,19 @@ class RateGate {
     this.unwatch();
   }
 
-  /** Fails every unit still waiting, and those that come later, with `err` (the sync stops). */
-  stop(err: unknown): void {
-    this.stopped ??= err;
-    for (const g of this.registries.values()) for (const q of g.queue.splice(0)) q.reject(this.stopped);
+  /** Fails every unit of `g`'s registry still waiting, and those that come later, with `err`; other registries go on. */
+  private stop(g: RegistryGate, err: unknown): void {
+    g.stopped ??= { err };
+    for (const q of g.queue.splice(0)) q.reject(g.stopped.err);
   }
 
   /** Waits until a unit reading `source` may start; resolves with its ticket (its pulls, and what to call once it has ended). */
   pass(source: ImageReference): Promise<GateTicket> {
     if (this.opts.minRateLimit === undefined) return Promise.resolve({ ended: () => undefined });
-    if (this.stopped !== undefined) return Promise.reject(this.stopped);
     const key = apiHost(source.registry);
     let g = this.registries.get(key);
     if (!g) this.registries.set(key, (g = new RegistryGate()));
+    if (g.stopped) return Promise.reject(g.stopped.err);
     const gate = g;
     const admitted = new Promise<GateTicket>((resolve, reject) => gate.queue.push({ source, resolve, reject }));
     this.pump(key);
@@ -537,7 +544,7 @@ class RateGate {
   private pump(key: string): void {
     const g = this.registries.get(key);
     const min = this.opts.minRateLimit!;
-    if (!g || g.holding || this.stopped !== undefined) return;
+    if (!g || g.holding || g.stopped) return;
     while (g.queue.length) {
       const remaining = this.remaining(key);
       // A unit's cost is known once its top manifest has been read (an index announces its
@@ -560,7 +567,7 @@ class RateGate {
             g.holding = false;
             this.pump(key);
           },
-          (err: unknown) => this.stop(err),
+          (err: unknown) => this.stop(g, err),
         );
         return;
       }
@@ -659,6 +666,8 @@ class RegistryGate {
   ended = false;
   /** The count was too low with nothing in flight: wait() is asking again. */
   holding = false;
+  /** wait() gave up (--max-wait): this registry's units fail with that error. */
+  stopped?: { err: unknown };
   /** Units waiting, in order. */
   readonly queue: { source: ImageReference; resolve: (ticket: GateTicket) => void; reject: (err: unknown) => void }[] = [];
 }

@@ -187,7 +187,7 @@ async function copyGraph(set: TargetSet, source: RepoEndpoint, graph: CopyGraph,
  * outcome (`referrersSkipped`).
  */
 async function copyReferrers(set: TargetSet, source: RepoEndpoint, outcome: ImageCopyOutcome, opts: ImageCopyOptions): Promise<void> {
-  const roots = [outcome.sourceDigest, ...(await copiedChildren(source, outcome))];
+  const roots = [outcome.sourceDigest, ...(await copiedChildren(source, outcome, opts))];
   const moved = movedDigests(outcome);
   let tags: Promise<string[]> | undefined;
   let left = 0;
@@ -214,7 +214,7 @@ async function copyReferrers(set: TargetSet, source: RepoEndpoint, outcome: Imag
     count(outcome.referrers, set, 1);
     // What refers to this referrer comes next: to it, and to its children when it is an index
     // (the OCI fallback index of a source without the API lists the referrers as its children).
-    return copied.sourceDigest ? [copied.sourceDigest, ...(await copiedChildren(source, copied))] : [];
+    return copied.sourceDigest ? [copied.sourceDigest, ...(await copiedChildren(source, copied, opts))] : [];
   };
   // A subject's referrers are all found in one level (its referrers are listed once), so listing
   // them together once the level is copied is one read-modify-write of its fallback index per
@@ -294,12 +294,25 @@ function leftBehind(n: number, copied: number, opts: ImageCopyOptions): string {
 
 /**
  * The source digests of the child manifests the copy wrote: from its graph; when every target
- * already held the image the graph was not read, and the children are the source index's own
- * (one GET of the index, none of its image manifests).
+ * already held the image the graph was not read, and the children are the index's own (one GET
+ * of the index, none of its image manifests), read at a target that holds it: the same bytes
+ * (same digest), and a GET there costs no pull, where at Docker Hub every unchanged
+ * multi-platform image of an hourly sync would spend one. Read at the source (counted as pulls)
+ * only when that target cannot answer.
  */
-async function copiedChildren(source: RepoEndpoint, outcome: ImageCopyOutcome): Promise<string[]> {
+async function copiedChildren(source: RepoEndpoint, outcome: ImageCopyOutcome, opts: ImageCopyOptions): Promise<string[]> {
   if (outcome.graph) return outcome.graph.sourceChildren;
   // A HEAD without a Content-Type says nothing: the GET tells.
   if (outcome.mediaType && !isIndexMediaType(outcome.mediaType)) return [];
-  return indexChildren(source.client, source.repo, outcome.sourceDigest, outcome.top);
+  const holder = outcome.top ? undefined : [...outcome.unchanged][0];
+  if (holder) {
+    const there = await indexChildren(holder.ep.client, holder.ep.repo, outcome.sourceDigest).catch(() => undefined);
+    if (there) return there;
+  }
+  opts.pulls?.will(1);
+  try {
+    return await indexChildren(source.client, source.repo, outcome.sourceDigest, outcome.top);
+  } finally {
+    opts.pulls?.did();
+  }
 }

@@ -190,3 +190,33 @@ test('a count above the reserve by less than an image\'s pulls: the gate keeps w
   // It asked again (HEADs, which spend no pull) while it waited.
   assert.ok(src.count({ kind: 'manifest', method: 'HEAD' }) >= 2);
 });
+
+test('the gate giving up on one registry (--max-wait) stops only its images: another registry\'s are all copied, every image is in the report, and the sync then ends E_TOO_MANY_REQUESTS', { timeout: 15_000 }, async () => {
+  const hub = await fake({ rateLimit: { limit: 100, remaining: 6 } });
+  const other = await fake();
+  const dst = await fake();
+  const held = [0, 1, 2].map((i) => hub.ref(`library/h${i}`) + ':1');
+  for (let i = 0; i < 3; i++) hub.seedImage(`library/h${i}`, { tags: ['1'] });
+  const free = Array.from({ length: 6 }, (_, i) => other.ref(`acme/o${i}`) + ':1');
+  for (let i = 0; i < 6; i++) other.seedImage(`acme/o${i}`, { tags: ['1'] });
+  const err = await sync({
+    spec: specOf(dst, [...held, ...free]),
+    images: 2,
+    minRateLimit: 5,
+    maxWaitMs: 100,
+    rateLimitPollMs: 20,
+    ...fakeLibraryOptions(hub, other, dst),
+    logger: { debug() {}, info() {}, warn() {} },
+  } as SyncOpts).then(
+    () => undefined,
+    (e: { code?: string; message?: string; details?: { result?: SyncResult } }) => e,
+  );
+  assert.equal(err?.code, 'E_TOO_MANY_REQUESTS', String(err?.message));
+  const units = err.details!.result!.units;
+  assert.equal(units.length, 9, 'every image is in the report');
+  assert.deepEqual(units.filter((u) => free.includes(u.source)).map((u) => u.ok), Array(6).fill(true), 'the other registry\'s images were all copied');
+  const notCopied = units.filter((u) => held.includes(u.source) && !u.ok);
+  assert.equal(notCopied.length, 2);
+  for (const u of notCopied) assert.equal(u.error?.code, 'E_TOO_MANY_REQUESTS');
+  assert.equal(hub.rateLimitRemaining, 5, 'the reserve kept');
+});

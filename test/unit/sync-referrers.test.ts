@@ -67,3 +67,26 @@ test('sync reports referrers per target as copy does (copied, left behind), in t
   assert.ok(human.stderr.includes(`→ ${dst.host}/other:1 skipped\n`), human.stderr);
   assert.match(human.stdout, /^synced: 2 images \(2 entries\): 0 copied, 2 up to date, 0 failed; 0\.0 MB read, 0 blobs mounted, 0 streamed; 2 referrers, 1 left behind\n$/);
 });
+
+test('sync referrers: true, an unchanged re-run of multi-platform images at a source that counts pulls: the index is read at the target that holds it, no pull spent; a signature added at the source since still comes', async () => {
+  const src = await fake({ rateLimit: { limit: 100, remaining: 100 } });
+  const dst = await fake();
+  const indexes = [0, 1, 2].map((i) => {
+    const a = src.seedImage(`library/app${i}`, { platform: { os: 'linux', architecture: 'amd64' } });
+    const b = src.seedImage(`library/app${i}`, { platform: { os: 'linux', architecture: 'arm64' } });
+    return { index: src.seedIndex(`library/app${i}`, [a, b], { tags: ['1'] }), arm: b };
+  });
+  const text = ['defaults:', `  targets: [${dst.host}/mirror]`, '  referrers: true', 'images:', ...indexes.map((_, i) => `  - source: ${src.ref(`library/app${i}`)}:1`), ''].join('\n');
+  const opts = { spec: parseSyncFile(text, 'sync.yaml'), ...fakeLibraryOptions(src, dst) };
+  await sync(opts);
+  // Since the first run, someone signed app0's arm64 image at the source (cosign sign --recursive leaves such tags).
+  const sig = src.seedImage('library/app0', { tags: [sigTag(indexes[0]!.arm.digest)] });
+  src.clearLog();
+  dst.clearLog();
+  // --min-ratelimit: the gate meters the source's pulls, so the tags are HEADed (as at Docker Hub).
+  const r = await sync({ ...opts, minRateLimit: 0 });
+  assert.equal(r.totals.failed, 0);
+  assert.equal(src.count({ kind: 'manifest', method: 'GET', when: (q) => q.tag === '1' || indexes.some((x) => q.digest === x.index.digest) }), 0, 'no index read at the source');
+  assert.equal(dst.manifest('mirror/library/app0', sigTag(indexes[0]!.arm.digest))?.digest, sig.digest, 'the new signature of a child came');
+  assert.equal(src.count({ kind: 'manifest', method: 'GET' }), 1, 'one pull: the new signature itself');
+});

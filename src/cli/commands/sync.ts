@@ -21,7 +21,7 @@ export const syncFlags = defineFlags({
   ...syncCommonFlags,
   file: { positional: true, type: 'string', demandOption: true, describe: 'The sync file (YAML, or JSON when it ends in .json); see docs/sync.md' },
   shard: { type: 'string', describe: 'Take share I of N (I from 0): "I/N", or "/N" to read I from JOB_COMPLETION_INDEX (Kubernetes Indexed Job)' },
-  'dry-run': { type: 'boolean', describe: 'HEAD sources and targets, print what would be copied, skipped or mounted; write nothing', group: 'Output:' },
+  'dry-run': { type: 'boolean', describe: 'Print what would be copied, skipped or mounted (an image a target lacks has its source manifests read to plan it); write nothing', group: 'Output:' },
   images: { type: 'number', describe: 'Images (source tags) in flight at once (default 4)', group: 'Connection:' },
   jobs: { type: 'number', describe: 'Blob transfers per image (default 4, and then blobs under 1 MiB move beside them); a value given bounds every blob', group: 'Connection:' },
   'min-ratelimit': { type: 'number', describe: 'Keep N of the source\'s ratelimit-remaining (Docker Hub) in reserve: an image starts only when the count, less the manifest GETs (pulls: one per platform of an index) of images under way not yet answered and its own, stays at N or above', group: 'Connection:' },
