@@ -89,3 +89,21 @@ test('the error line of a sync where many images failed names five and counts th
   assert.match(err!.message, /^12 of 12 images failed: .*; and 7 more \(each in the report: --json\)$/);
   assert.equal(err!.message.split(' (E_REGISTRY: ').length - 1, 5, 'five images named');
 });
+
+test('a source that is down while its tag lists are read (tags: all): after 8 listings failed, the rest are not attempted, and the image of another registry is copied', async () => {
+  const [src, up, dst] = [await fake(), await fake(), await fake()];
+  for (let i = 0; i < N; i++) src.seedImage(`team/app${i}`, { tags: ['1'] });
+  up.seedImage('ok/app', { tags: ['1'] });
+  src.fault({}, { kind: 'status', status: 503, code: 'UNAVAILABLE', retryAfter: 0 });
+  const lines = ['defaults:', `  targets: [${dst.host}/mirror]`, 'images:'];
+  for (let i = 0; i < N; i++) lines.push(`  - { source: ${src.ref(`team/app${i}`)}, tags: all }`);
+  lines.push(`  - { source: ${up.ref('ok/app')}, tags: all }`);
+  const r = await failedSync({ spec: parseSyncFile(lines.join('\n') + '\n', 'sync.yaml'), retries: 0, ...fakeLibraryOptions(src, up, dst) });
+  // Four listings at once: the eighth failure stops the ones not yet started.
+  const listings = src.count({ kind: 'tags' });
+  assert.ok(listings >= 8 && listings < N, `${listings} tag lists asked of a registry that is down`);
+  const notAttempted = r.units.filter((u) => u.error?.message.startsWith('not attempted'));
+  assert.equal(notAttempted.length, N - listings);
+  assert.ok(r.units.some((u) => u.source === up.ref('ok/app') + ':1' && u.ok), JSON.stringify(r.units.map((u) => u.source)));
+  assert.ok(dst.manifest('mirror/ok/app', '1'));
+});
