@@ -338,7 +338,11 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
         // final. Refused without a challenge, it is the caller's to read: Harbor answers a bare
         // 401 where a repository has no referrers API (goharbor/harbor#18305), which is no login
         // problem; any other request reports the 401 as the registry's refusal.
-        if (sent.fresh || attempt.tokenFetches >= 2) {
+        // A fresh token that has since expired went stale too: the transport's retries of one
+        // request (Retry-After, an idle timeout) can outlast a 5-minute token, and the 401 at the
+        // end is then no verdict on the credentials (one more fetch, within the two).
+        const expired = sent.fresh && cache.get(sent.key, now()) === undefined;
+        if ((sent.fresh && !expired) || attempt.tokenFetches >= 2) {
           if (!fromThisResponse) return undefined;
           throw rejected(cred, challenge.params.error === 'insufficient_scope' ? want : undefined);
         }

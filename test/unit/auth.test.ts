@@ -368,6 +368,38 @@ describe('a refused token while other requests refresh the same one', () => {
   });
 });
 
+describe('a token that expires while its request is retried', () => {
+  it('the 401 that ends the retries is no verdict on the credentials: one more token is fetched, and the request goes through', async () => {
+    const reply = (status: number, headers: Record<string, string>, body: string, url: string): HttpResponse => ({ status, headers, url, body: Readable.from([Buffer.from(body)]) });
+    let clock = 1_000_000;
+    let issued = 0;
+    const mw = authMiddleware({
+      registry: 'reg.example',
+      scheme: 'https',
+      scopes: ['repository:app:pull'],
+      credential: async () => ({ username: 'u', password: 'p' }),
+      now: () => clock,
+      tokenSend: async (req) => reply(200, { 'content-type': 'application/json' }, JSON.stringify({ token: `tok${++issued}`, expires_in: 300 }), req.url),
+      presume: () => undefined,
+    });
+    const challenge = 'Bearer realm="https://auth.example/token",service="reg"';
+    const seen: string[] = [];
+    const send = mw(async (req) => {
+      const auth = String(req.headers?.authorization ?? '-');
+      seen.push(auth);
+      if (auth === 'Bearer tok1') {
+        // The transport's retries of this request (Retry-After, timeouts) took longer than the token lives.
+        clock += 400_000;
+        return reply(401, { 'www-authenticate': `${challenge},error="invalid_token"` }, '', req.url);
+      }
+      return auth === 'Bearer tok2' ? reply(200, {}, '', req.url) : reply(401, { 'www-authenticate': challenge }, '', req.url);
+    });
+    const r = await send({ method: 'GET', url: 'https://reg.example/v2/app/manifests/1' });
+    assert.equal(r.status, 200);
+    assert.deepEqual(seen, ['-', 'Bearer tok1', 'Bearer tok2']);
+  });
+});
+
 describe('a probed registry (scheme auto) and its token realm', () => {
   it('a later client of the operation (a sync makes one per image) knows the registry answered over TLS: its first token, fetched from the learned challenge, is refused too', async () => {
     const reply = (status: number, headers: Record<string, string>, body: string, url: string): HttpResponse => ({ status, headers, url, body: Readable.from([Buffer.from(body)]) });
