@@ -208,10 +208,20 @@ export function checkUser(v: string, what: string, windows = false): string {
   return v;
 }
 
-/** A stop signal's name (SIGTERM, TERM, RTMIN+3) or number (15), surrounding spaces dropped; InputError otherwise. */
+/** Linux signal names without SIG, as Docker's signal.ParseSignal knows them (moby/sys/signal, SignalMap for Linux). */
+const SIGNAL_NAMES = new Set('ABRT ALRM BUS CHLD CLD CONT FPE HUP ILL INT IO IOT KILL PIPE POLL PROF PWR QUIT SEGV STKFLT STOP SYS TERM TRAP TSTP TTIN TTOU URG USR1 USR2 VTALRM WINCH XCPU XFSZ RTMIN RTMAX'.split(' '));
+
+/**
+ * A stop signal as `docker build` takes STOPSIGNAL: a name in any case, with or without SIG
+ * (SIGTERM, term, RTMIN+3, RTMAX-2), or a number from 1 to 64; stored as written, surrounding
+ * spaces dropped. InputError for anything Docker would refuse at build time (SIGTERN, 99).
+ */
 export function checkStopSignal(v: string, what: string): string {
   const sig = v.trim();
-  if (!/^(SIG[A-Z0-9+-]+|[A-Z][A-Z0-9+-]*|\d{1,2})$/.test(sig)) throw new InputError(`${what} must be a signal name (SIGTERM) or number (15) (got ${JSON.stringify(v)})`);
+  const name = sig.toUpperCase().replace(/^SIG/, '');
+  const number = /^\d{1,2}$/.test(sig) && Number(sig) >= 1 && Number(sig) <= 64;
+  const known = SIGNAL_NAMES.has(name) || /^RTMIN\+(?:[1-9]|1[0-5])$/.test(name) || /^RTMAX-(?:[1-9]|1[0-4])$/.test(name);
+  if (!number && !known) throw new InputError(`${what} must be a signal name (SIGTERM, TERM) or number from 1 to 64 (got ${JSON.stringify(v)})`);
   return sig;
 }
 
@@ -271,6 +281,9 @@ export function applyConfigChanges(
   const out = structuredClone(config);
   const cc: ContainerConfig = out.config ?? {};
   out.config = cc;
+  // The base's ONBUILD triggers were for a build that starts FROM it: this image is that build,
+  // and regpush runs none of them; `docker build` clears them once it has (push warns).
+  if (cc.OnBuild !== undefined) cc.OnBuild = null;
   // Env keys compare case-insensitively in a Windows image, and its paths may be `C:\app`. The
   // paths' form is checked against this config's OS: push({ platform: 'all' }) lets a Windows path
   // through checkConfigChanges, and a Linux image of a mixed index must not get it.

@@ -340,6 +340,13 @@ function checkBase(base: ResolvedBase, inputs: PushInputs, logger: Logger): { ba
     }
   }
   checkLayerFormats(base, inputs);
+  // ONBUILD triggers are instructions for a Dockerfile that starts FROM the base: regpush runs
+  // none, and the new image leaves them out (applyConfigChanges), as `docker build` does once it
+  // has run them. Said, since what they would have done (an `npm install`, a COPY) did not happen.
+  const triggers = [...new Set(base.images.flatMap((img) => (Array.isArray(img.config.config?.OnBuild) ? (img.config.config.OnBuild as unknown[]).map(String) : [])))];
+  if (triggers.length) {
+    logger.warn(`the base has ONBUILD instructions, which regpush does not run (${triggers.map((t) => JSON.stringify(t)).join(', ')}); they are left out of the new image, as docker build leaves them out once run`);
+  }
   const to = inputs.format ?? base.family;
   if (inputs.annotations && to === 'docker') {
     throw new UsageError('--annotation needs an OCI manifest, and the base is Docker v2 (which has no annotations): add --format oci');

@@ -647,3 +647,17 @@ test('two targets, the layer reused from one target\'s tag that an earlier push 
     assert.ok(reg.blob('app', first.layer!.digest)?.equals(a.blob('app', first.layer!.digest)!), `${reg.host} holds the very bytes`);
   }
 });
+
+test('a base with ONBUILD instructions: one warning names them (regpush runs none), and the new image leaves them out, as docker build does', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base/node', { tags: ['onbuild'], config: { OnBuild: ['COPY . /usr/src/app', 'RUN npm install'], Cmd: ['node'] } });
+  const warnings: string[] = [];
+  const logger = { debug: () => {}, info: () => {}, warn: (m: string) => warnings.push(m) };
+  const r = await push({ from: src.ref('base/node:onbuild'), to: dst.ref('app:1'), app: appDir(), logger, ...fakeLibraryOptions(src, dst) });
+  assert.deepEqual(warnings, ['the base has ONBUILD instructions, which regpush does not run ("COPY . /usr/src/app", "RUN npm install"); they are left out of the new image, as docker build leaves them out once run']);
+  const manifest = JSON.parse(dst.manifest('app', '1')!.bytes.toString('utf8')) as { config: { digest: string } };
+  const config = JSON.parse(dst.blob('app', manifest.config.digest)!.toString('utf8')) as { config: Record<string, unknown> };
+  assert.equal(config.config.OnBuild, null);
+  assert.deepEqual(config.config.Cmd, ['node'], 'the rest of the base config kept');
+  assert.equal(dst.manifest('app', '1')?.digest, r.digest);
+});

@@ -176,9 +176,11 @@ test('push(): a relative workdir or volume, a user that is not USER[:GROUP] and 
     ['Windows user with a space at its end', config({ user: 'ContainerUser ' }, 'windows/amd64'), /^config\.user must be USER or USER:GROUP \(got "ContainerUser "\)$/],
     ['user with two colons', config({ user: 'a:b:c' }), /^config\.user must be USER or USER:GROUP/],
     ['user empty', config({ user: '' }), /^config\.user must be USER or USER:GROUP/],
-    ['stop signal lower case', config({ stopSignal: 'sigterm' }), /^config\.stopSignal must be a signal name \(SIGTERM\) or number \(15\) \(got "sigterm"\)$/],
+    ['stop signal misspelt', config({ stopSignal: 'SIGTERN' }), /^config\.stopSignal must be a signal name \(SIGTERM, TERM\) or number from 1 to 64 \(got "SIGTERN"\)$/],
     ['stop signal empty', config({ stopSignal: '' }), /^config\.stopSignal must be a signal name/],
     ['stop signal number too long', config({ stopSignal: '150' }), /^config\.stopSignal must be a signal name/],
+    ['stop signal number past 64', config({ stopSignal: '99' }), /^config\.stopSignal must be a signal name/],
+    ['stop signal not one', config({ stopSignal: 'NOTASIGNAL' }), /^config\.stopSignal must be a signal name/],
   ]);
 });
 
@@ -228,7 +230,10 @@ test('the CLI\'s flags keep their checks and messages: "/" paths and USER[:GROUP
   assert.throws(() => configChangesFromFlags({ workdir: 'C:\\app' }), { code: 'E_INPUT', message: '--workdir must be an absolute path (got "C:\\app")' });
   assert.throws(() => configChangesFromFlags({ volume: ['/ok', 'rel'] }), { code: 'E_INPUT', message: '--volume must be an absolute path (got "rel")' });
   assert.throws(() => configChangesFromFlags({ user: 'a b' }), { code: 'E_INPUT', message: '--user must be USER or USER:GROUP, without spaces (got "a b")' });
-  assert.throws(() => configChangesFromFlags({ 'stop-signal': ' sigterm' }), { code: 'E_INPUT', message: '--stop-signal must be a signal name (SIGTERM) or number (15) (got " sigterm")' });
+  assert.throws(() => configChangesFromFlags({ 'stop-signal': ' SIGTERN' }), { code: 'E_INPUT', message: '--stop-signal must be a signal name (SIGTERM, TERM) or number from 1 to 64 (got " SIGTERN")' });
+  // As docker build takes STOPSIGNAL: any case, SIG or not, real-time signals; kept as written.
+  for (const ok of ['sigterm', 'term', 'SIGRTMIN+3', 'RTMAX-2', '9', 'SIGWINCH']) assert.equal(configChangesFromFlags({ 'stop-signal': ok }).stopSignal, ok);
+  for (const bad of ['RTMIN+16', '0', 'SIG', 'TERM9']) assert.throws(() => configChangesFromFlags({ 'stop-signal': bad }), { code: 'E_INPUT' }, bad);
   assert.deepEqual(configChangesFromFlags({ workdir: '/app', volume: '/data', user: '1000:1000', 'stop-signal': ' SIGQUIT ' }), { workdir: '/app', volumes: ['/data'], user: '1000:1000', stopSignal: 'SIGQUIT' });
   // --platform windows/… or all (the third argument): Windows forms too, still never a relative path.
   assert.deepEqual(configChangesFromFlags({ workdir: 'C:\\app', volume: ['C:/data', '/logs'], user: 'NT AUTHORITY\\NETWORK SERVICE' }, undefined, true), {
