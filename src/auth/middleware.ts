@@ -319,7 +319,7 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
           details: { registry: opts.registry, status: 401, anonymous: true },
         });
       }
-      if (attempt.sent?.kind === 'basic') throw rejected(cred, undefined);
+      if (attempt.sent?.kind === 'basic') throw rejected(cred, undefined, 'basic');
       mode = 'basic';
       opts.memory?.learn(memoryKey, 'basic', challenge);
       attempt.sent = { kind: 'basic' };
@@ -359,7 +359,7 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
     return bearer(cred, want, challenge, attempt, req.signal, refused);
   };
 
-  const rejected = (cred: Credential | undefined, scopes: string[] | undefined): AuthError => {
+  const rejected = (cred: Credential | undefined, scopes: string[] | undefined, scheme: 'basic' | 'bearer' = 'bearer'): AuthError => {
     const subject = cred?.username
       ? `the credentials for user ${cred.username}`
       : cred?.identityToken
@@ -368,9 +368,10 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
           ? 'the registry token'
           : 'anonymous access (no credentials were found)';
     const scopeNote = scopes?.length ? ` for ${scopes.join(' ')} (the repository may not exist, or access is not granted)` : '';
-    // `anonymous` lets a caller tell "no credentials" from "credentials without this right".
+    // `anonymous` lets a caller tell "no credentials" from "credentials without this right";
+    // `scheme`, a Basic refusal (the password itself is wrong) from a token without a right.
     return new AuthError(`authentication to ${opts.registry} failed: the registry rejected ${subject}${scopeNote}${cred ? takenFrom : lookedAt}`, {
-      details: { registry: opts.registry, status: 401, ...(cred ? {} : { anonymous: true }) },
+      details: { registry: opts.registry, status: 401, scheme, ...(cred ? {} : { anonymous: true }) },
     });
   };
 

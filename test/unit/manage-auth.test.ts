@@ -33,3 +33,16 @@ test('tag: the token service fails (503) when the write needs a new token → E_
   assert.match(err!.message, /answered HTTP 503/);
   assert.equal(reg.manifest('app', '2'), undefined);
 });
+
+test('tag at a registry anyone may read and only Basic may write (nginx limit_except, Nexus): a wrong password is E_AUTH, not "accepted for reading"; the right one tags', async () => {
+  const reg = await fake();
+  reg.seedImage('app', { tags: ['1'] });
+  const right = `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`;
+  reg.fault({ kind: 'manifest', method: 'PUT', when: (q) => q.headers.authorization !== right }, { kind: 'status', status: 401, code: 'UNAUTHORIZED', headers: { 'www-authenticate': 'Basic realm="registry"' } });
+  const err = await tagImage(reg.ref('app:1'), ['2'], { ...fakeLibraryOptions(reg), env: { REGPUSH_TO_USER: USER, REGPUSH_TO_PASSWORD: 'wrong' }, retries: 0 }).then(() => undefined, (e: RegpushError) => e);
+  assert.equal(err?.code, 'E_AUTH', String(err));
+  assert.match(err!.message, /the registry rejected the credentials for user alice/);
+  assert.equal(reg.manifest('app', '2'), undefined);
+  await tagImage(reg.ref('app:1'), ['2'], { ...fakeLibraryOptions(reg), env: creds, retries: 0 });
+  assert.ok(reg.manifest('app', '2'));
+});
