@@ -70,6 +70,21 @@ export async function readStdin(io: CliIO): Promise<string> {
   return s;
 }
 
+/**
+ * The credential of a command with one role's `--user`, `--password` / `--password-stdin` (inspect
+ * and the registry commands): both or neither, one password source only.
+ */
+export async function credentialFromUserFlags(a: { user?: string; password?: string; 'password-stdin'?: boolean }, io: CliIO, secrets: SecretSet): Promise<Credential | undefined> {
+  if (a.password !== undefined && a['password-stdin']) throw new UsageError('give either --password or --password-stdin, not both');
+  const password = a['password-stdin'] ? await readStdin(io) : a.password;
+  if (a.user === undefined && password === undefined) return undefined;
+  if (!a.user) throw new UsageError(`--${a['password-stdin'] ? 'password-stdin' : 'password'} was given without --user`);
+  if (password === undefined) throw new UsageError('--user was given without --password (or --password-stdin)');
+  const cred = { username: a.user, password };
+  secrets.addCredential(cred);
+  return cred;
+}
+
 /** A credential from a user/password flag pair; both or neither. */
 export function credentialFromFlags(user: string | undefined, password: string | undefined, flag: string, secrets: SecretSet): Credential | undefined {
   if (user === undefined && password === undefined) return undefined;

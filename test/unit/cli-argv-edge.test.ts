@@ -104,3 +104,11 @@ test('push --env errors name the variable, never the value (env values carry tok
   // A value given alone, as `--env "$TOKEN"` does: no "=", and not echoed either.
   usage(await run(['push', '--retries', '0', '--from', SRC, '--env', 'abcsecret', '--to', DST]), /^(?!.*(abc|secret)).*invalid --env: expected KEY=VALUE/, 'E_INPUT');
 });
+
+test('inspect and the registry commands read --user / --password / --password-stdin alike: messages name those flags, and both password sources at once are refused', async () => {
+  for (const cmd of [['inspect', SRC], ['tags', '127.0.0.1:1/a'], ['digest', SRC]]) {
+    usage(await run([cmd[0]!, '--user', 'bob', cmd[1]!]), /--user was given without --password \(or --password-stdin\)/);
+    usage(await run([cmd[0]!, '--password', 'pw', cmd[1]!]), /--password was given without --user/);
+    usage(await run([cmd[0]!, '--user', 'bob', '--password', 'pw', '--password-stdin', cmd[1]!]), /give either --password or --password-stdin, not both/);
+  }
+});

@@ -3,7 +3,7 @@ import type { Argv } from 'yargs';
 import type { SecretSet } from '../../redact.js';
 import { UsageError } from '../../errors.js';
 import type { InspectResult } from '../../inspect/inspect.js';
-import { commonContext, commonFlags, credentialFromFlags, readStdin, connectionOptions } from '../common.js';
+import { commonContext, commonFlags, credentialFromUserFlags, connectionOptions } from '../common.js';
 import { defineFlags, withFlags } from '../flag-table.js';
 import type { CliIO } from '../io.js';
 
@@ -36,8 +36,7 @@ export function inspectCommand(y: Argv, io: CliIO, done: (code: number) => void,
       const a = argv;
       const { inspect } = await import('../../inspect/inspect.js');
       const ctx = commonContext(a, io, secrets);
-      const password = a['password-stdin'] ? await readStdin(io) : a.password;
-      const from = credentialFromFlags(a.user, password, 'from', ctx.secrets);
+      const from = await credentialFromUserFlags(a, io, ctx.secrets);
       const result = await inspect(a.ref, {
         platform: a.platform,
         ...connectionOptions(a, io, ctx),

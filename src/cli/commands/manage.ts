@@ -6,10 +6,8 @@
  */
 import type { Argv } from 'yargs';
 import type { SecretSet } from '../../redact.js';
-import type { Credential } from '../../auth/credentials.js';
-import { UsageError } from '../../errors.js';
 import type { ManageOptions } from '../../manage/manage.js';
-import { commonContext, commonFlags, readStdin, type CommonArgs, type CommonContext, connectionOptions } from '../common.js';
+import { commonContext, commonFlags, credentialFromUserFlags, type CommonArgs, type CommonContext, connectionOptions } from '../common.js';
 import { defineFlags, withFlags } from '../flag-table.js';
 import type { CliIO } from '../io.js';
 
@@ -57,15 +55,7 @@ type UserArgs = CommonArgs & { user?: string; password?: string };
 /** The context, credential and connection options every one of the four commands builds. */
 async function setUp(a: UserArgs, io: CliIO, role: 'from' | 'to', secrets: SecretSet): Promise<{ ctx: CommonContext; opts: ManageOptions }> {
   const ctx = commonContext(a, io, secrets);
-  if (a.password !== undefined && a['password-stdin']) throw new UsageError('give either --password or --password-stdin, not both');
-  const password = a['password-stdin'] ? await readStdin(io) : a.password;
-  let cred: Credential | undefined;
-  if (a.user !== undefined || password !== undefined) {
-    if (!a.user) throw new UsageError('--password was given without --user');
-    if (password === undefined) throw new UsageError('--user was given without --password (or --password-stdin)');
-    cred = { username: a.user, password };
-    ctx.secrets.addCredential(cred);
-  }
+  const cred = await credentialFromUserFlags(a, io, ctx.secrets);
   return {
     ctx,
     opts: {
