@@ -71,14 +71,17 @@ const enum Kind {
 interface Listing {
   names: string;
   kinds: Uint8Array;
+  /** Names whose bytes are not UTF-8, as Node decoded them (with U+FFFD), each with its bytes: refused only where the layer would take it. */
+  undecodable?: Map<string, Buffer>;
 }
 
 /**
  * Lists `absDir` with the entries' types: no lstat per entry (Node itself lstats the few a
  * filesystem reports as of unknown type; a Stats object per file was ~1 KB of garbage, and the
  * layer takes a file's size and mode from the open file anyway). Node decodes bytes that are not
- * UTF-8 to U+FFFD, so only a directory with that character is listed again as bytes, to refuse a
- * name that is not valid UTF-8 (or keep a genuine U+FFFD).
+ * UTF-8 to U+FFFD, so only a directory with that character is listed again as bytes, to find a
+ * name that is not valid UTF-8 (or keep a genuine U+FFFD). Such a name is refused where the layer
+ * would take it, not where `.dockerignore` leaves it out (Docker matches those bytes too).
  */
 function listDir(absDir: string): Listing {
   let dirents: Dirent[];
@@ -94,6 +97,7 @@ function listDir(absDir: string): Listing {
     if (name.includes('\uFFFD')) replaced = true;
     if (plain && SURROGATE.test(name)) plain = false;
   }
+  let undecodable: Map<string, Buffer> | undefined;
   if (replaced) {
     let raw: Buffer[];
     try {
@@ -101,7 +105,10 @@ function listDir(absDir: string): Listing {
     } catch (err) {
       throw fsInputError(absDir, err);
     }
-    for (const r of raw.sort(Buffer.compare)) decodeName(r, absDir);
+    for (const r of raw.sort(Buffer.compare)) {
+      const decoded = r.toString('utf8');
+      if (!Buffer.from(decoded, 'utf8').equals(r) && !undecodable?.has(decoded)) (undecodable ??= new Map()).set(decoded, r);
+    }
   }
   dirents.sort(plain ? byString : byUtf8);
   const kinds = new Uint8Array(dirents.length);
@@ -109,7 +116,7 @@ function listDir(absDir: string): Listing {
     const d = dirents[i]!;
     kinds[i] = d.isFile() ? Kind.File : d.isDirectory() ? Kind.Directory : d.isSymbolicLink() ? Kind.Symlink : Kind.Other;
   }
-  return { names: dirents.map((d) => d.name).join('/'), kinds };
+  return { names: dirents.map((d) => d.name).join('/'), kinds, ...(undecodable ? { undecodable } : {}) };
 }
 
 /**
@@ -355,7 +362,7 @@ export async function walkSources(sources: LayerSource[], ctx: WalkContext, visi
 
   /** `pending`: excluded directories entered only because an exception may re-include something below. */
   async function walkDir(absDir: string, rel: string, tarPrefix: string, matcher: IgnoreMatcher, pending: string[]): Promise<void> {
-    const { names, kinds } = listDir(absDir);
+    const { names, kinds, undecodable } = listDir(absDir);
     const prefix = absDir.endsWith(sep) ? absDir : absDir + sep;
     const flushPending = async (): Promise<void> => {
       // Emit the skipped parents first so every re-included file has its directory entries.
@@ -371,6 +378,12 @@ export async function walkSources(sources: LayerSource[], ctx: WalkContext, visi
       const childAbs = prefix + name;
       const childRel = rel === '' ? name : `${rel}/${name}`;
       const excluded = !matcher.empty && matcher.isExcluded(childRel);
+      // A name that is not UTF-8 cannot be stored faithfully: refused once the layer would take
+      // it (or something below it), with its bytes named.
+      const raw = undecodable?.get(name);
+      if (raw && (!excluded || (kind === Kind.Directory && matcher.mayReincludeBelow(childRel)))) {
+        throw new InputError(`${absDir}: file name is not valid UTF-8 (hex ${raw.toString('hex')}); leave it out with .dockerignore, or rename it`, { details: { path: absDir } });
+      }
       if (kind === Kind.Directory) {
         const tarDir = `${tarPrefix}${childRel}/`;
         if (!excluded) {

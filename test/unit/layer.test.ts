@@ -505,6 +505,21 @@ describe('layer: tar contents (checked with GNU tar)', () => {
   });
 });
 
+describe('layer: names that are not UTF-8, left out by .dockerignore', () => {
+  it('a file or directory .dockerignore leaves out does not stop the build (Docker matches its bytes too); one it keeps is refused, naming how to leave it out', async () => {
+    const src = tree({ '.dockerignore': '*.bak\ncache\n', 'app.js': 'js' });
+    writeFileSync(Buffer.concat([Buffer.from(`${src}/report-`), Buffer.from([0xe9]), Buffer.from('.bak')]), 'x');
+    mkdirSync(Buffer.concat([Buffer.from(`${src}/cache`)]));
+    mkdirSync(Buffer.concat([Buffer.from(`${src}/cache/d-`), Buffer.from([0xff])]));
+    const built = await build({ sources: [{ src, dest: '/app' }] });
+    const names = (await entries(zlib.gunzipSync(built.bytes))).map((e) => e.header.name);
+    assert.deepEqual(names, ['app/', 'app/.dockerignore', 'app/app.js']);
+    assert.equal((await computeDiffId({ sources: [{ src, dest: '/app' }] })).diffId, built.result.diffId);
+    writeFileSync(join(src, '.dockerignore'), 'cache\n');
+    await assert.rejects(build({ sources: [{ src, dest: '/app' }] }), (err: unknown) => err instanceof InputError && /file name is not valid UTF-8 \(hex 7265706f72742de92e62616b\); leave it out with \.dockerignore, or rename it/.test(err.message));
+  });
+});
+
 describe('layer: Windows layout', () => {
   /** Owner and group SIDs of a self-relative security descriptor, as S-1-… strings. */
   function descriptorSids(b64: string): { owner: string; group: string; dacl: number } {
