@@ -245,15 +245,35 @@ function claimOf(v: SourceView, path: string): Claim {
   if (v.dest !== '' && (path === v.dest || v.dest.startsWith(`${path}/`))) return 'directory';
   if (v.dest !== '' && !path.startsWith(`${v.dest}/`)) return undefined;
   const rel = v.dest === '' ? path : path.slice(v.dest.length + 1);
-  v.ignore ??= loadIgnore(v.abs);
-  if (!v.ignore.empty && v.ignore.isExcluded(rel)) return undefined;
+  const ignore = (v.ignore ??= loadIgnore(v.abs));
   let st;
   try {
     st = lstatSync(join(v.abs, rel));
   } catch {
     return undefined;
   }
+  if (!ignore.empty && ignore.isExcluded(rel)) {
+    // Left out, unless a `!` exception brings something below it back: the walk then writes the
+    // directory for it, so it claims the path as one.
+    return st.isDirectory() && ignore.mayReincludeBelow(rel) && keepsSomethingBelow(v.abs, rel, ignore) ? 'directory' : undefined;
+  }
   return st.isDirectory() ? 'directory' : st.isFile() || st.isSymbolicLink() ? 'other' : undefined;
+}
+
+/** Whether `.dockerignore` keeps any entry below the excluded directory `rel` of `abs` (walked only where an exception may apply). */
+function keepsSomethingBelow(abs: string, rel: string, ignore: IgnoreMatcher): boolean {
+  let names: Dirent[];
+  try {
+    names = readdirSync(join(abs, rel), { withFileTypes: true });
+  } catch {
+    return false;
+  }
+  for (const d of names) {
+    const child = `${rel}/${d.name}`;
+    if (!ignore.isExcluded(child)) return true;
+    if (d.isDirectory() && ignore.mayReincludeBelow(child) && keepsSomethingBelow(abs, child, ignore)) return true;
+  }
+  return false;
 }
 
 /**

@@ -855,6 +855,15 @@ describe('layer: sources', () => {
       assert.deepEqual(await layerOf([parseAppFlag(join(pkg, 'package.json'), '/app')]), ['app/ directory', 'app/package.json file {}']);
     });
 
+    it('a later source\'s directory that .dockerignore leaves out but for an exception below it replaces an earlier file of that name (no duplicate entry)', async () => {
+      const a = tree({ 'd': 'from a' });
+      const b = tree({ '.dockerignore': 'd\n!d/keep\n', 'd/keep': 'keep', 'd/drop': 'drop' });
+      assert.deepEqual(await layerOf([{ src: a, dest: '/app' }, { src: b, dest: '/app' }]), ['app/ directory', 'app/.dockerignore file d\n!d/keep\n', 'app/d/ directory', 'app/d/keep file keep']);
+      // An exception that keeps nothing there: the earlier file stays.
+      const c = tree({ '.dockerignore': 'd\n!d/none\n', 'd/drop': 'drop' });
+      assert.deepEqual(await layerOf([{ src: a, dest: '/app' }, { src: c, dest: '/app' }]), ['app/ directory', 'app/d file from a', 'app/.dockerignore file d\n!d/none\n']);
+    });
+
     it('what a later source\'s .dockerignore leaves out does not replace anything', async () => {
       const a = tree({ 'same.txt': 'from a', 'x': 'file in a' });
       const b = tree({ '.dockerignore': 'same.txt\nx\n', 'same.txt': 'from b', 'x/k': 'k' });
