@@ -469,7 +469,7 @@ export function parseToml(text: string, source: string): TomlTable {
         fail('expected , or } in an inline table');
       }
     }
-    const m = /^(true|false|[+-]?\d[\d_]*)(?=[\s,\]#]|$)/.exec(p.s.slice(p.i));
+    const m = /^(true|false|[+-]?\d[\d_]*)(?=[\s,\]}#]|$)/.exec(p.s.slice(p.i));
     if (!m) fail('expected a value (string, boolean, integer or array)');
     p.i += m![0].length;
     return m![1] === 'true' ? true : m![1] === 'false' ? false : Number(m![1]!.replace(/_/g, ''));

@@ -263,7 +263,7 @@ test('bad mirror settings: one error line each', async () => {
   writeFileSync(badConf, '[[registry]]\nlocation = "q.example"\n[[registry.mirror]]\nlocation = {a = 1}\n');
   r = await runCli(['inspect', fromRef], { env: { ...isolated, REGISTRIES_CONFIG_PATH: badConf } });
   assert.equal(r.code, 2, r.stderr);
-  assert.match(r.stderr.trim(), /bad\.conf:4: inline tables are not supported.*\[E_INPUT\]$/);
+  assert.match(r.stderr.trim(), /bad\.conf: \[\[registry\]\] #1 mirror #1: location must be a string.*\[E_INPUT\]$/);
 });
 
 test('with the mirror stopped, the push reads from the upstream and says so', async () => {

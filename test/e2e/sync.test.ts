@@ -313,7 +313,8 @@ test('sync --min-ratelimit: below the limit no new image starts; it stops with E
   assert.match(lines.at(-1)!, /^regpush: error: .*ratelimit-remaining stayed below --min-ratelimit 10 \(last 3\).*\[E_TOO_MANY_REQUESTS\]$/);
   assert.equal(lines.length, 2, r.stderr);
   const rep = report(r.stdout);
-  assert.equal(rep.totals.units, 1, 'the first image ran (nothing was known before it), the others did not start');
+  assert.equal(rep.units.filter((u) => u.ok).length, 1, 'the first image ran (nothing was known before it)');
+  assert.deepEqual(rep.units.filter((u) => !u.ok).map((u) => u.error?.code), ['E_TOO_MANY_REQUESTS', 'E_TOO_MANY_REQUESTS'], 'the others did not start, and the report says so');
   assert.equal(rep.http.rateLimits[0]!.remaining, 3);
 
   // Library: the gate waits, asks again with a HEAD (not counted as a pull), and goes on once the count is back.
@@ -346,7 +347,9 @@ test('sync --min-ratelimit holds back only the registry that is low: an image fr
   const rep = report(r.stdout);
   const other = rep.units.find((u) => u.source.startsWith(`${R.anon.host}/`));
   assert.ok(other?.ok, `the image from the other registry was copied: ${JSON.stringify(rep.units.map((u) => u.source))}`);
-  assert.equal(rep.units.filter((u) => u.source.startsWith(`${proxy.host}/`)).length, 1, 'the held images of the low registry did not start');
+  const lowUnits = rep.units.filter((u) => u.source.startsWith(`${proxy.host}/`));
+  assert.equal(lowUnits.filter((u) => u.error?.code !== 'E_TOO_MANY_REQUESTS').length, 1, 'the held images of the low registry did not start');
+  assert.equal(lowUnits.length, 3, 'each is in the report');
 });
 
 test('sync of a one-image file whose image fails: that error\'s exit code, and still the JSON report', async () => {

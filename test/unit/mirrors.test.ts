@@ -222,7 +222,7 @@ location = "wild.example"
       a: { b: 'lit\\eral' }, 'q k': -1000, t: true, x: { y: { z: [[1], []] } },
     });
     // Inline tables, as registries.conf files often write their mirrors.
-    assert.deepEqual(parseToml('m = [ { location = "a.example", insecure = true }, {}, { x.y = "z" } ]\n', 'r.conf'), { m: [{ location: 'a.example', insecure: true }, {}, { x: { y: 'z' } }] });
+    assert.deepEqual(parseToml('m = [ { location = "a.example", insecure = true }, {}, { x.y = "z" } ]\nn = {a = 1}\no = {b = true}\n', 'r.conf'), { m: [{ location: 'a.example', insecure: true }, {}, { x: { y: 'z' } }], n: { a: 1 }, o: { b: true } });
   });
   it('mirrors written as inline tables are read as [[registry.mirror]] tables are', () => {
     const r = mirrorsFromRegistriesConf('[[registry]]\nprefix = "docker.io"\nmirror = [ { location = "m1.example" }, { location = "m2.example:5000", insecure = true } ]\n', 'r.conf');
