@@ -155,9 +155,11 @@ const HINT = {
 export async function errorFromResponse(res: HttpResponse, ctx: FailureContext): Promise<RegpushError> {
   let codes: string[] = [];
   let messages: string[] = [];
+  let text = '';
   try {
     const buf = await readBody(res, SMALL_CAP, 'error body');
-    const parsed = JSON.parse(buf.toString('utf8')) as OciErrorBody;
+    text = buf.toString('utf8');
+    const parsed = JSON.parse(text) as OciErrorBody;
     if (Array.isArray(parsed.errors)) {
       codes = parsed.errors.map((e) => String(e.code ?? '')).filter(Boolean);
       messages = parsed.errors.map((e) => String(e.message ?? '')).filter(Boolean);
@@ -173,6 +175,11 @@ export async function errorFromResponse(res: HttpResponse, ctx: FailureContext):
   const said = codes.length ? ` ${codes.join(', ')}${messages.length ? `: ${messages.join('; ')}` : ''}` : '';
   const base = redactText(`${ctx.what}: ${ctx.registry} answered ${res.status}${said}`);
   if (codes.includes('DIGEST_INVALID') || codes.includes('SIZE_INVALID')) return new DigestMismatchError(base, { details });
+  // Go's TLS servers (distribution, Harbor, Zot) answer a plain-HTTP request so: the registry
+  // speaks TLS, and was named insecure (plain HTTP) where its certificate is what is not trusted.
+  if (res.status === 400 && res.url.startsWith('http:') && /HTTP request to an HTTPS server/i.test(text)) {
+    return new RegistryError(`${base} (it speaks TLS, and was asked in plain HTTP: for a certificate this machine does not trust, use --ca-cert ${ctx.registry}=PATH or --tls-verify ${ctx.registry}=false instead of --insecure-registry)`, { details });
+  }
   switch (res.status) {
     case 401:
       return new AuthError(`${base} (${HINT.auth(ctx.registry)})`, { details });

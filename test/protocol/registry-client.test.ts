@@ -708,3 +708,14 @@ test('cancelUpload: 2xx is cancelled; 404 BLOB_UPLOAD_UNKNOWN (no such session: 
     assert.equal(await r.client.cancelUpload(`http://${r.host}/v2/app/blobs/uploads/u1?_state=s`), gone, `${status} ${code ?? '(no body)'}`);
   }
 });
+
+test('a registry named insecure (plain HTTP) that speaks TLS: its 400 "HTTP request to an HTTPS server" says so and names the flags for an untrusted certificate', async () => {
+  // What Go's TLS server writes to a plain-HTTP request on its port.
+  const r = await registry((_req, _b, res) => res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8' }).end('Client sent an HTTP request to an HTTPS server.\n'));
+  await assert.rejects(r.client.getManifest('app', '1'), (e: unknown) => {
+    assert.ok(e instanceof RegpushError && e.code === 'E_REGISTRY', String(e));
+    assert.match(e.message, new RegExp(`answered 400 \\(it speaks TLS, and was asked in plain HTTP: for a certificate this machine does not trust, use --ca-cert ${r.client.registry.replace(/\./g, '\\.')}=PATH or --tls-verify ${r.client.registry.replace(/\./g, '\\.')}=false instead of --insecure-registry\\)$`));
+    return true;
+  });
+  r.transport.close();
+});
