@@ -144,8 +144,12 @@ export function credentialSources(role: CredentialRole, explicitFlags?: string, 
     const n = credentialEnvVars(r);
     return `${n.user}/${n.password}`;
   });
-  const files = env?.REGISTRY_AUTH_FILE ? [`REGISTRY_AUTH_FILE (${env.REGISTRY_AUTH_FILE})`] : ['Docker config.json', 'containers auth.json'];
-  return [...(explicitFlags ? [explicitFlags] : []), ...vars, ...files].join(', ');
+  return [...(explicitFlags ? [explicitFlags] : []), ...vars, storedLoginSources(env)].join(', ');
+}
+
+/** The stored logins' files, as credentialSources names them. */
+export function storedLoginSources(env?: Record<string, string | undefined>): string {
+  return env?.REGISTRY_AUTH_FILE ? `REGISTRY_AUTH_FILE (${env.REGISTRY_AUTH_FILE})` : 'Docker config.json, containers auth.json';
 }
 
 /** Finds the credential for `registry` (a host such as "ghcr.io" or "docker.io"); undefined = anonymous. */

@@ -3,7 +3,7 @@
  * scheme. Push, copy and inspect all come through here, so there is one way in.
  */
 import os from 'node:os';
-import { credentialEnvVars, credentialSources, resolveCredential, type Credential, type CredentialRole, type SecretSink } from '../auth/credentials.js';
+import { credentialEnvVars, credentialSources, resolveCredential, storedLoginSources, type Credential, type CredentialRole, type SecretSink } from '../auth/credentials.js';
 import { repositoryScope, type ScopeAction } from '../auth/scope.js';
 import type { EarlySockets } from '../http/early-sockets.js';
 import { Transport } from '../http/transport.js';
@@ -200,7 +200,7 @@ export function connect(
         credentials: {},
         insecureRegistries: plainHttp ? [...(opts.insecureRegistries ?? []), registryHost] : opts.insecureRegistries,
       };
-      c = connectOne(transport, registryHost, 'from', mirrorScopes, mirrorOpts, memory?.auth, undefined, apiPath || undefined);
+      c = connectOne(transport, registryHost, 'from', mirrorScopes, mirrorOpts, memory?.auth, undefined, { apiPath: apiPath || undefined });
       clients.set(key, c);
     }
     return c;
@@ -249,8 +249,9 @@ function connectOne(
   opts: ConnectionOptions,
   memory?: AuthMemory,
   onInterruptedSession?: (s: InterruptedSession) => void,
-  apiPath?: string,
+  mirror?: { apiPath?: string },
 ): RegistryClient {
+  const apiPath = mirror?.apiPath;
   let cached: Promise<Credential | undefined> | undefined;
   const explicit = role === 'to' ? opts.credentials?.to : opts.credentials?.from;
   // The client's own repository comes first in its scopes (see connect): a login may be for it
@@ -281,7 +282,13 @@ function connectOne(
     signal: opts.signal,
     scopes: scopes.map((s) => repositoryScope(s.repo, s.actions)),
     secrets: opts.secrets,
-    credentialSources: hasExplicit(explicit) ? 'the credentials given explicitly (flags or options)' : credentialSources(role, undefined, opts.env),
+    // A mirror is looked up in the stored logins only: the source's own credentials (flags,
+    // REGPUSH_FROM_*) are never sent there, so the message does not name them.
+    credentialSources: mirror
+      ? `the stored logins only (${storedLoginSources(opts.env)}; a mirror never gets the source's credentials)`
+      : hasExplicit(explicit)
+        ? 'the credentials given explicitly (flags or options)'
+        : credentialSources(role, undefined, opts.env),
     // With the operation's memory, one credential lookup per repository and role (and one run of
     // each helper per registry: AuthMemory.helperReplies).
     credential: () => (cached ??= memory ? memory.credential(`${role} ${registry}/${repository ?? ''}`, resolve) : resolve()),

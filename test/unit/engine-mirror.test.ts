@@ -95,3 +95,18 @@ test('a mirror serving the API under a path (a daemon.json URL such as http://ho
   assert.ok(seen.every((l) => l.split(' ')[1]!.startsWith('/repository/docker-proxy/v2/')), seen.join('\n'));
   assert.equal(src.count({ kind: 'manifest', method: 'GET' }), 0, 'the tag was read through the mirror');
 });
+
+test('a mirror that wants a login it has not got: the warning names the stored logins it was looked up in, not the source\'s own credentials (which a mirror never gets)', async () => {
+  const src = await fake();
+  const mirror = await fake({ auth: { scheme: 'basic', user: 'm', password: 'mirror-pw' } });
+  const dst = await fake();
+  src.seedImage('base/app', { tags: ['1'] });
+  const warnings: string[] = [];
+  const logger = { debug: () => {}, info: () => {}, warn: (m: string) => warnings.push(m) };
+  const opts = fakeLibraryOptions(src, mirror, dst);
+  await copy({ from: src.ref('base/app:1'), to: [dst.ref('app:1')], mirrors: { [src.host]: [mirror.host] }, logger, ...opts, env: { ...opts.env, REGPUSH_FROM_USER: 'src-user', REGPUSH_FROM_PASSWORD: 'src-pw' } });
+  const line = warnings.find((w) => w.startsWith(`mirror ${mirror.host} failed (E_AUTH`));
+  assert.ok(line, warnings.join('\n'));
+  assert.match(line, /the stored logins only \(Docker config\.json, containers auth\.json; a mirror never gets the source's credentials\)/);
+  assert.ok(!line.includes('REGPUSH_FROM_USER'), line);
+});
