@@ -113,7 +113,15 @@ export async function copy(opts: CopyOptions): Promise<CopyResult> {
   checkOptions('copy()', opts, COPY_SHAPE);
   if (!opts.to.length) throw new UsageError('copy needs at least one target');
   const srcRef = parseReference(opts.from);
-  const dstRefs = opts.to.map((t) => parseReference(t));
+  // With --all-tags a target is a repository: named without the `latest` a reference defaults to
+  // (each tag is written under its own name), in the report and in its errors.
+  if (opts.allTags) {
+    // Every tag goes under its own name: a tag given with a repository would be silently unused.
+    for (const t of [opts.from, ...opts.to]) {
+      if (t.slice(t.lastIndexOf('/') + 1).includes(':')) throw new UsageError(`--all-tags copies every tag under its own name: give repositories, not ${t}`);
+    }
+  }
+  const dstRefs = opts.to.map((t) => parseReference(t)).map((r): ImageReference => (opts.allTags && !r.digest ? { registry: r.registry, repository: r.repository } : r));
   for (const d of dstRefs) if (d.digest) throw new UsageError(`copy target must be a tag or repository, not a digest: ${formatReference(d)}`);
   const extraTags = (opts.tags ?? []).map(checkTag);
   const platforms: Platform[] | undefined =

@@ -134,6 +134,9 @@ test('two targets, one refusing a tag\'s manifest: it is set aside (E_PARTIAL), 
   const r = err!.details.result as CopyResult;
   assert.deepEqual(r.targets[0]!.tags, TAGS);
   assert.equal(r.targets[1]!.ok, false);
+  // A target is a repository here: named so, not with the `latest` no tag is written under.
+  assert.deepEqual(r.targets.map((t) => t.target), [`${good.host}/app`, `${bad.host}/app`]);
+  assert.match(err!.message, new RegExp(`^1 of 2 targets failed: ${bad.host.replace(/\./g, '\\.')}/app \\(`));
   assert.match(r.targets[1]!.error!.message, /MANIFEST_INVALID|400/);
   assert.equal(bad.manifest('app', 'a'), undefined);
   // Tags started after the refusal was answered do not go to the failed target.
@@ -216,4 +219,12 @@ test('copy --all-tags with --platform or --format: a tag they cannot apply to (a
   const err = await copy({ from: src.ref('only-sig'), to: [dst.ref('none')], allTags: true, platform: 'linux/arm64', logger, ...fakeLibraryOptions(src, dst) }).then(() => undefined, (e: RegpushError) => e);
   assert.equal(err?.code, 'E_NOT_FOUND', String(err));
   assert.deepEqual(dst.tags('none'), []);
+});
+
+test('--all-tags takes repositories: a tag or digest on the source or a target is a usage error, before any request', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  for (const [from, to] of [[src.ref('base/app:1'), dst.ref('app')], [src.ref('base/app'), dst.ref('app:2')], [`${src.ref('base/app')}@sha256:${'a'.repeat(64)}`, dst.ref('app')]]) {
+    await assert.rejects(copy({ from: from!, to: [to!], allTags: true, ...fakeLibraryOptions(src, dst) }), (e: RegpushError) => e.code === 'E_USAGE' && /^--all-tags copies every tag under its own name: give repositories, not /.test(e.message));
+  }
+  assert.equal(src.requests().length + dst.requests().length, 0);
 });
