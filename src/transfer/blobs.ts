@@ -17,7 +17,7 @@ import { isForeignLayer } from '../image/mediatypes.js';
 import { isFallbackable } from '../registry/client.js';
 import { resumableRead } from './resumable-read.js';
 import { statedKey, type BlobReport, type PlanAction, type RepoEndpoint, type TransferContext } from './types.js';
-import { isUploadRefusal, KNOWN_BLOB_METHODS, uploadBlob } from './upload.js';
+import { cancelUnused, isUploadRefusal, KNOWN_BLOB_METHODS, uploadBlob } from './upload.js';
 import { pickUploadMethod } from '../registry/quirks.js';
 import type { MountResult, UploadSession } from '../registry/registry-client.js';
 
@@ -145,27 +145,10 @@ export async function moveBlob(desc: Descriptor, action: PlanAction, source: Rep
     return report;
   }
   let session: string | UploadSession | undefined;
-  const from = action === 'mount' ? await mountSource(desc, source, target, ctx) : undefined;
-  if (from !== undefined) {
-    ctx.events?.start?.(desc.digest, 'mounted', desc.size, at);
-    try {
-      // The early mount was sent from the source repository: only that one is taken.
-      const res = await ((from === source.repo ? early?.mount?.take() : undefined) ?? target.client.mountBlob(target.repo, desc.digest, from));
-      if (res.mounted) {
-        report.action = 'mounted';
-        // A 201 naming the digest confirms the mount as it confirms an upload (TargetSet.confirm).
-        if (res.stated) ctx.stated?.add(statedKey(target.client.registry, target.repo, desc.digest));
-        if (from !== source.repo || source.client.registry !== target.client.registry) report.mountedFrom = from;
-        ctx.events?.end?.(report, at);
-        return report;
-      }
-      // 202: distribution opens a normal upload when it cannot mount; use it rather than waste it.
-      session = res.uploadUrl;
-    } catch (err) {
-      // Harbor answers 401 and Docker Hub 400 to mounts they will not do: fall back to streaming.
-      if (!isFallbackable(err)) throw err;
-      ctx.transport.logger.debug(`mount of ${desc.digest} refused (${(err as Error).message}); streaming instead`);
-    }
+  if (action === 'mount') {
+    const m = await tryMount(desc, source, target, ctx, report, early);
+    if (m.mounted) return report;
+    session = m.session;
   } else {
     ctx.events?.start?.(desc.digest, 'streamed', desc.size, at);
     session = await earlySession(early);
@@ -174,6 +157,36 @@ export async function moveBlob(desc: Descriptor, action: PlanAction, source: Rep
   report.action = 'streamed';
   ctx.events?.end?.(report, at);
   return report;
+}
+
+/**
+ * A mount of `desc` into `target` from where mountSource says: `mounted` (the report filled and
+ * ended) or, to stream instead, the session a 202 opened (distribution opens a normal upload when
+ * it cannot mount; used rather than wasted), or none where the mount was refused.
+ */
+async function tryMount(desc: Descriptor, source: RepoEndpoint, target: RepoEndpoint, ctx: TransferContext, report: BlobReport, early?: EarlyStart): Promise<{ mounted: boolean; session?: string }> {
+  const from = await mountSource(desc, source, target, ctx);
+  if (from === undefined) return { mounted: false };
+  const at = targetName(target);
+  ctx.events?.start?.(desc.digest, 'mounted', desc.size, at);
+  try {
+    // The early mount was sent from the source repository: only that one is taken.
+    const res = await ((from === source.repo ? early?.mount?.take() : undefined) ?? target.client.mountBlob(target.repo, desc.digest, from));
+    if (res.mounted) {
+      report.action = 'mounted';
+      // A 201 naming the digest confirms the mount as it confirms an upload (TargetSet.confirm).
+      if (res.stated) ctx.stated?.add(statedKey(target.client.registry, target.repo, desc.digest));
+      if (from !== source.repo || source.client.registry !== target.client.registry) report.mountedFrom = from;
+      ctx.events?.end?.(report, at);
+      return { mounted: true };
+    }
+    return { mounted: false, session: res.uploadUrl };
+  } catch (err) {
+    // Harbor answers 401 and Docker Hub 400 to mounts they will not do: fall back to streaming.
+    if (!isFallbackable(err)) throw err;
+    ctx.transport.logger.debug(`mount of ${desc.digest} refused (${(err as Error).message}); streaming instead`);
+    return { mounted: false };
+  }
 }
 
 /** "registry/repo", how progress names a target. */
@@ -276,11 +289,27 @@ export async function moveBlobToMany(
   const plans = await Promise.allSettled(targets.map((t, i) => (knownPlans?.[i] ? Promise.resolve(knownPlans[i]!) : planBlob(desc, source, t))));
   const results: (PromiseSettledResult<BlobReport> | undefined)[] = targets.map(() => undefined);
   const streamers: number[] = [];
+  /** Sessions a mount answered 202 opened: those targets join the one read instead of reading again. */
+  const opened: (Early<UploadSession> | undefined)[] = targets.map(() => undefined);
   await Promise.all(
     targets.map(async (t, i) => {
       const p = plans[i]!;
       if (p.status === 'rejected') {
         results[i] = p;
+        return;
+      }
+      if (p.value === 'mount' && targets.length > 1) {
+        // The mount first: one the registry will not do (ECR unless enabled, a source repository
+        // it cannot read from) streams from the read the other targets share, not a second one.
+        const report: BlobReport = { digest: desc.digest, size: desc.size, mediaType: desc.mediaType, action: 'skipped', bytes: 0, retries: 0, resumes: 0 };
+        const m = await settle(tryMount(desc, source, t, ctx, report, early?.at?.[i]));
+        if (m.status === 'rejected' || m.value.mounted) {
+          results[i] = m.status === 'rejected' ? m : { status: 'fulfilled', value: report };
+          return;
+        }
+        const url = m.value.session;
+        if (url) opened[i] = new Early(Promise.resolve({ url }), (s) => cancelUnused(t, s.url, ctx));
+        streamers.push(i);
         return;
       }
       if (p.value !== 'stream' || targets.length === 1) {
@@ -296,7 +325,7 @@ export async function moveBlobToMany(
     // The shared read's resumes count against every target it fed: a target that then gets a pass
     // of its own has only what is left of --retries, so the sum stays bounded for each of them.
     const readBudget = new RetryBudget(ctx.transport.retryPolicy);
-    const { settled: shared, sourceFailed, mirror } = await teeUpload(desc, source, streamers.map((i) => targets[i]!), ctx, readBudget, early?.read, streamers.map((i) => early?.at?.[i]?.session));
+    const { settled: shared, sourceFailed, mirror } = await teeUpload(desc, source, streamers.map((i) => targets[i]!), ctx, readBudget, early?.read, streamers.map((i) => opened[i] ?? early?.at?.[i]?.session));
     const budgets = streamers.map(() => new RetryBudget(ctx.transport.retryPolicy, readBudget.spent));
     let rereads = false;
     for (const [k, i] of streamers.entries()) {

@@ -94,6 +94,21 @@ test('a registry that will not mount (202) gets the blob streamed on the session
   assert.equal(reg.manifest('team/app', '1')?.digest, img.digest);
 });
 
+test('two targets, one in the source\'s registry that will not mount (202): it takes its blobs from the read the other target shares, on the session the 202 opened; each blob read once', async () => {
+  const [reg, other] = [await fake({ mounts: false }), await fake()];
+  const img = reg.seedImage('base/app', { tags: ['1'], layers: [bytesOf('big', 300_000), bytesOf('small', 3_000)] });
+  const r = await copy({ from: reg.ref('base/app:1'), to: [reg.ref('team/app:1'), other.ref('app:1')], ...fakeLibraryOptions(reg, other) });
+  assert.ok(r.targets.every((t) => t.ok), JSON.stringify(r.targets.map((t) => t.error)));
+  for (const d of [img.config, ...img.layers]) {
+    assert.equal(reg.count({ kind: 'blob', method: 'GET', digest: d.digest }), 1, `${d.digest} read once`);
+    assert.ok(reg.hasBlob('team/app', d.digest) && other.hasBlob('app', d.digest));
+  }
+  const posts = reg.requests({ kind: 'upload', method: 'POST', repo: 'team/app' });
+  assert.ok(posts.every((p) => p.status === 202 && p.query.mount), 'the 202 sessions were used, no other POST');
+  assert.equal(reg.openUploads() + other.openUploads(), 0);
+  assert.equal(reg.manifest('team/app', '1')?.digest, img.digest);
+});
+
 test('a target already holding every blob under a new tag: all skipped, nothing uploaded; only the speculative start of the largest layer, undone', async () => {
   const [src, dst] = [await fake(), await fake()];
   const img = src.seedImage('base/app', { tags: ['1'] });
