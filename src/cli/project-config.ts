@@ -7,7 +7,7 @@
  */
 import path from 'node:path';
 import { InputError, RegpushError } from '../errors.js';
-import { parseEnvFlag, parseLabelFlag, parsePortFlag } from '../image/config.js';
+import { parseEnvFlag, parseLabelFlag, parsePortFlag, WINDOWS_ABSOLUTE } from '../image/config.js';
 import { splitPlatformPrefix } from '../image/platform.js';
 import { closest } from '../did-you-mean.js';
 import { CONFIG_FILE_NAME, findProjectFileOnce, isObject, mirrorsAsFlags, type ProjectFileRead } from './project-file.js';
@@ -104,7 +104,8 @@ export function checkProjectConfig(data: unknown, source: string, baseDir: strin
         case 'appDest':
         case 'workdir': {
           const v = str(value, () => bad(k, 'must be a string'));
-          if (!v.startsWith('/')) throw bad(k, `must be an absolute path inside the image (got "${v}")`);
+          // As for the flags: `/app`, or `C:\app` for a Windows image (the flags' own check then says which the image takes).
+          if (!WINDOWS_ABSOLUTE.test(v)) throw bad(k, `must be an absolute path inside the image (got "${v}")`);
           out[k === 'appDest' ? 'app-dest' : 'workdir'] = v;
           break;
         }
@@ -113,7 +114,7 @@ export function checkProjectConfig(data: unknown, source: string, baseDir: strin
           break;
         case 'volumes': {
           const vs = strings(value, () => bad(k, 'must be a string or a list of strings'));
-          for (const v of vs) if (!v.startsWith('/')) throw bad(k, `entries must be absolute paths (got "${v}")`);
+          for (const v of vs) if (!WINDOWS_ABSOLUTE.test(v)) throw bad(k, `entries must be absolute paths (got "${v}")`);
           out.volume = vs;
           break;
         }

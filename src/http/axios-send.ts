@@ -35,6 +35,9 @@ export interface AxiosSendOptions {
   early?: EarlySockets;
 }
 
+/** Socket errors that are the network's, whatever words the message uses. */
+const NETWORK_ERRNOS = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNREFUSED', 'ECONNABORTED', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+
 const TLS_CODES = new Set([
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
   'UNABLE_TO_GET_ISSUER_CERT',
@@ -117,7 +120,9 @@ export function transportError(err: unknown, req: HttpRequest, tls?: TlsResolver
     return new AbortedError(`aborted: ${request}`, { details: { request } });
   }
   const errno = (e.cause as { code?: string } | undefined)?.code ?? code;
-  if (TLS_CODES.has(errno) || /certificate|SSL|TLS/i.test(e.message ?? '')) {
+  // A connection reset or timed out in the middle of a handshake says "TLS" in its message but is
+  // a network failure: no certificate hint for it, and it is retried as one.
+  if (TLS_CODES.has(errno) || (!NETWORK_ERRNOS.has(errno) && /certificate|SSL|TLS/i.test(e.message ?? ''))) {
     const message = (e.message ?? '').split('\n')[0]!;
     const kind = tlsFailureKind(errno, e.message ?? '');
     const plain = errno === 'ERR_SSL_WRONG_VERSION_NUMBER' || errno === 'EPROTO' ? `; if ${host} serves plain HTTP, add --insecure-registry ${host}` : '';
@@ -289,6 +294,8 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void;
     if (req.signal?.aborted) throw new AbortedError(`aborted: ${req.method} ${redactUrl(req.url)}`);
     // Before the body is produced (a factory): a certificate file that cannot be read fails here.
     const { proxy, ...agents } = await agentsFor(req.url);
+    // Reading the host's TLS files may have let an interruption through.
+    if (req.signal?.aborted) throw new AbortedError(`aborted: ${req.method} ${redactUrl(req.url)}`);
     // axios advertises gzip, deflate and br unless told otherwise, but bodies are never decompressed
     // here (a blob's digest is of its bytes as stored): a server or CDN that took up the offer would
     // hand manifests, token replies and error bodies over compressed, read as if they were not.
@@ -313,7 +320,15 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void;
     };
     const onAbort = () => ctl.abort();
     req.signal?.addEventListener('abort', onAbort, { once: true });
-    arm();
+    // The clock starts once the request has a socket: one queued in the agent behind --jobs busy
+    // transfers to that host is waiting its turn, not stalled (they have their own clocks).
+    const transport = {
+      request: (options: http.RequestOptions, callback?: (res: http.IncomingMessage) => void): http.ClientRequest => {
+        const r = (options.protocol === 'https:' ? https : http).request(options, callback);
+        r.once('socket', () => arm());
+        return r;
+      },
+    };
     let bodyError: Error | undefined;
     if (data && !Buffer.isBuffer(data)) {
       // A body that has already failed (a local input error met while the upload session was being
@@ -349,6 +364,7 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void;
         headers,
         data,
         signal: ctl.signal,
+        transport,
         ...agents,
       });
     } catch (err) {

@@ -182,7 +182,7 @@ function checkVolume(v: string): string {
 }
 
 /** An absolute path in a Windows image: `C:\app`, `C:/app`, or rooted on the current drive (`\app`, `/app`). */
-const WINDOWS_ABSOLUTE = /^(?:[A-Za-z]:)?[\\/]/;
+export const WINDOWS_ABSOLUTE = /^(?:[A-Za-z]:)?[\\/]/;
 
 /**
  * A workdir or volume path (`what` names it: "--workdir", "config.volumes") is absolute: a relative

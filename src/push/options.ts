@@ -113,6 +113,8 @@ export interface PushTargetReport {
   ok: boolean;
   blobs: BlobReport[];
   error?: { code: string; message: string };
+  /** The new layers at this target, as `layers` reports them for the first (each target gets them its own way: uploaded, mounted from another target, skipped, reused). */
+  layers?: PushLayerReport[];
 }
 
 /** What push() did. */

@@ -75,7 +75,14 @@ export function finalReport(run: TransferRun, set: TargetSet, states: Map<Transf
     dryRun: false,
     timings,
     http: run.transport.stats.snapshot(),
-    ...(set.failFast ? {} : { targets: set.list.map((t) => targetReport(t, states.get(t)!.result)) }),
+    ...(set.failFast
+      ? {}
+      : {
+          targets: set.list.map((t) => {
+            const s = states.get(t)!;
+            return { ...targetReport(t, s.result), ...(s.result ? { layers: layerReports(inputs, results, s, false) } : {}) };
+          }),
+        }),
   };
   const failure = set.outcome('targets', report);
   if (failure) throw failure;

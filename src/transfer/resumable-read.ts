@@ -116,6 +116,7 @@ export function resumableRead(opts: ResumableReadOptions): Readable {
   async function openNext(): Promise<void> {
     opening = true;
     let ended = false;
+    let dead: Error | undefined;
     try {
       if (opts.signal?.aborted) throw new AbortedError();
       const { body, partial, size } = await opts.open(done);
@@ -133,13 +134,19 @@ export function resumableRead(opts: ResumableReadOptions): Readable {
         opts.logger?.info(`resuming ${opts.what} at byte ${done}${partial ? '' : ' (server ignored Range; skipping)'}`);
         skip = partial ? 0 : done;
       }
-      current = body;
+      // A body that failed before it got here (opened ahead, then cut while it waited) emits
+      // nothing more: its failure is the answer, resumed from `done` like any other.
       // A body that has ended already emits no 'end' again: an empty blob's GET opened ahead of
       // its reader (the engine's speculative start) ends as soon as anything listens to it, before
       // it can be paused. Waiting for its 'end' would hang the upload until the idle timeout.
       // (Bytes a body emitted before it got here are missed; onEnd then resumes from `done`.)
-      if (body.readableEnded) ended = true;
-      else {
+      if (body.destroyed && !body.readableEnded) {
+        dead = body.errored ?? new NetworkError(`${opts.what}: the connection closed before the body was read`, { details: { errno: 'ECONNRESET' } });
+      } else if (body.readableEnded) {
+        current = body;
+        ended = true;
+      } else {
+        current = body;
         body.on('data', onData);
         body.once('end', onEnd);
         body.once('error', onError);
@@ -154,7 +161,11 @@ export function resumableRead(opts: ResumableReadOptions): Readable {
       opening = false;
     }
     // Once `opening` is cleared: a short body's onEnd starts a resume, which sets it again.
-    if (ended) onEnd();
+    if (dead) {
+      const err = dead;
+      dead = undefined;
+      void failed(err);
+    } else if (ended) onEnd();
   }
 
   async function failed(err: unknown): Promise<void> {

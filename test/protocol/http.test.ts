@@ -280,3 +280,70 @@ test('a body whose connection drops before its Content-Length (or its last chunk
   }
   t.close();
 });
+
+test('a body its reader has paused (a blob GET opened ahead of its upload) waits past the idle timeout and then delivers every byte', async () => {
+  const payload = Buffer.alloc(1 << 20, 7);
+  const url = await serve((_req, res) => res.writeHead(200, { 'content-length': String(payload.length) }).end(payload));
+  const t = new Transport({ retry: fast, idleTimeoutMs: 200 });
+  const res = await t.send({ method: 'GET', url });
+  res.body.pause(); // as readAhead does
+  await new Promise((r) => setTimeout(r, 600));
+  assert.equal(res.body.destroyed, false, 'not taken for a stall while nobody reads it');
+  assert.equal((await readBody(res, payload.length, 'x')).length, payload.length);
+  t.close();
+});
+
+test('a request waiting for a free connection behind slow but progressing transfers is not timed out: the clock starts when it has a socket', async () => {
+  const url = await serve((req, res) => {
+    if (req.url === '/slow') {
+      res.writeHead(200, { 'content-length': '8' });
+      let n = 0;
+      const tick = setInterval(() => {
+        res.write('x');
+        if (++n === 8) {
+          clearInterval(tick);
+          res.end();
+        }
+      }, 100);
+      return;
+    }
+    res.end('quick');
+  });
+  const t = new Transport({ retry: { ...fast, retries: 0 }, idleTimeoutMs: 300, maxSockets: 1 });
+  const slow = t.send({ method: 'GET', url: `${url}/slow` }).then((r) => readBody(r, 100, 'slow'));
+  const quick = await t.send({ method: 'GET', url: `${url}/quick` });
+  assert.equal((await readBody(quick, 100, 'quick')).toString(), 'quick');
+  assert.equal((await slow).toString(), 'xxxxxxxx');
+  t.close();
+});
+
+test('an interruption right after send() is called stops the request before it goes out', async () => {
+  let seen = 0;
+  const url = await serve((_req, res) => {
+    seen++;
+    res.end('x');
+  });
+  const t = new Transport({ retry: fast });
+  const ctl = new AbortController();
+  const p = t.send({ method: 'GET', url, signal: ctl.signal });
+  ctl.abort();
+  await assert.rejects(p, (e: unknown) => (e as { code?: string }).code === 'E_ABORTED');
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(seen, 0);
+  t.close();
+});
+
+test('a connection reset in the middle of the TLS handshake is a network error (retried), not a certificate problem', async () => {
+  const net = await import('node:net');
+  const srv = net.createServer((s) => s.once('data', () => s.destroy())); // closed mid-handshake: "socket disconnected before secure TLS connection was established"
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as AddressInfo).port;
+  const t = new Transport({ retry: { ...fast, retries: 1 } });
+  await assert.rejects(t.send({ method: 'GET', url: `https://127.0.0.1:${port}/v2/` }), (e: unknown) => {
+    assert.ok(e instanceof NetworkError, String(e));
+    assert.doesNotMatch((e as Error).message, /--ca-cert/);
+    return true;
+  });
+  t.close();
+  await new Promise<void>((r) => srv.close(() => r()));
+});

@@ -22,6 +22,13 @@ describe('checkProjectConfig', () => {
       },
     );
   });
+  it('a Windows image\'s paths as the flags take them (C:\\app); a relative one is still refused', () => {
+    assert.deepEqual(check({ platform: 'windows/amd64', workdir: 'C:\\app', appDest: 'C:/srv', volumes: ['C:\\data', '/logs'] }), {
+      platform: 'windows/amd64', workdir: 'C:\\app', 'app-dest': 'C:/srv', volume: ['C:\\data', '/logs'],
+    });
+    fails({ workdir: 'app' }, /"workdir" must be an absolute path inside the image \(got "app"\)/);
+    fails({ volumes: ['data'] }, /"volumes" entries must be absolute paths \(got "data"\)/);
+  });
   it('names the file and the key for each kind of mistake', () => {
     fails([], /^regpush\.json: the regpush settings must be a JSON object/);
     fails({ form: 'x' }, /unknown key "form" \(did you mean "from"\?\)/);

@@ -661,3 +661,11 @@ test('a base with ONBUILD instructions: one warning names them (regpush runs non
   assert.deepEqual(config.config.Cmd, ['node'], 'the rest of the base config kept');
   assert.equal(dst.manifest('app', '1')?.digest, r.digest);
 });
+
+test('push to two repositories of one registry: each target\'s report gives its own layer actions (the second\'s layer mounted from the first)', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base/node', { tags: ['20'] });
+  const r = await push({ from: src.ref('base/node:20'), to: [dst.ref('x:1'), dst.ref('y:1')], app: appDir(), ...fakeLibraryOptions(src, dst) });
+  assert.deepEqual(r.layers!.map((l) => l.action), ['uploaded']);
+  assert.deepEqual(r.targets!.map((t) => t.layers!.map((l) => l.action)), [['uploaded'], ['mounted']]);
+});

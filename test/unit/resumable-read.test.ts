@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../../src/http/retry.js';
 import { resumableRead, type OpenAt } from '../../src/transfer/resumable-read.js';
+import { NetworkError } from '../../src/errors.js';
 
 const policy = (retries: number): RetryPolicy => ({ ...DEFAULT_RETRY_POLICY, retries, baseDelayMs: 1, maxDelayMs: 2 });
 const blob = Buffer.from(Array.from({ length: 1000 }, (_, i) => i % 251));
@@ -213,6 +214,24 @@ test('an empty blob whose body ended before it was handed over: the read ends at
 test('a body that ended (its bytes gone) before it was handed over: one more read from where it stood, not two', async () => {
   const opens: number[] = [];
   const open: OpenAt = async (start) => (opens.push(start), opens.length === 1 ? { body: await endedBody(blob), partial: false, size: blob.length } : { body: body(blob.subarray(start)), partial: start > 0, size: blob.length - start });
+  const got = await readAll(resumableRead({ open, size: blob.length, what: 'blob', policy: policy(3) }));
+  assert.deepEqual(got, blob);
+  assert.deepEqual(opens, [0, 0]);
+});
+
+test('a body that failed before it was read (opened ahead, cut while it waited) is read again, not waited on for ever', async () => {
+  const opens: number[] = [];
+  const open: OpenAt = async (start) => {
+    opens.push(start);
+    if (opens.length === 1) {
+      const dead = body(blob);
+      dead.on('error', () => undefined); // the transport's idle watch listens, as here
+      dead.destroy(new NetworkError('cannot reach r.example: response stalled for 60000 ms (ETIMEDOUT)', { details: { errno: 'ETIMEDOUT' } }));
+      await new Promise((r) => setImmediate(r));
+      return { body: dead, partial: false, size: blob.length };
+    }
+    return { body: body(blob.subarray(start)), partial: start > 0, size: blob.length - start };
+  };
   const got = await readAll(resumableRead({ open, size: blob.length, what: 'blob', policy: policy(3) }));
   assert.deepEqual(got, blob);
   assert.deepEqual(opens, [0, 0]);
