@@ -15,6 +15,24 @@ import { AuthMemory, authMiddleware } from '../../src/auth/middleware.js';
 import type { HttpRequest, HttpResponse } from '../../src/http/types.js';
 import { Readable } from 'node:stream';
 
+/** A registry or token-service answer with `body`. */
+const answer = (status: number, headers: Record<string, string>, body: string, url: string): HttpResponse => ({ status, headers, url, body: Readable.from([Buffer.from(body)]) });
+
+/** A client of the probed registry localhost:5000 (scheme auto), its token requests recorded; with `memory`, one of an operation's clients. */
+function probedClient(tokenAsks: HttpRequest[], memory?: AuthMemory) {
+  return authMiddleware({
+    registry: 'localhost:5000',
+    scheme: 'auto',
+    scopes: ['repository:b:pull'],
+    credential: async () => ({ username: 'u', password: 'secret' }),
+    tokenSend: async (req) => {
+      tokenAsks.push(req);
+      return answer(200, { 'content-type': 'application/json' }, '{"token":"T"}', req.url);
+    },
+    ...(memory ? { memory, presume: () => undefined } : {}),
+  });
+}
+
 describe('parseChallenges', () => {
   const cases: Array<[string, string, Array<{ scheme: string; params: Record<string, string>; token68?: string }>]> = [
     [
@@ -370,7 +388,6 @@ describe('a refused token while other requests refresh the same one', () => {
 
 describe('a token that expires while its request is retried', () => {
   it('the 401 that ends the retries is no verdict on the credentials: one more token is fetched, and the request goes through', async () => {
-    const reply = (status: number, headers: Record<string, string>, body: string, url: string): HttpResponse => ({ status, headers, url, body: Readable.from([Buffer.from(body)]) });
     let clock = 1_000_000;
     let issued = 0;
     const mw = authMiddleware({
@@ -379,7 +396,7 @@ describe('a token that expires while its request is retried', () => {
       scopes: ['repository:app:pull'],
       credential: async () => ({ username: 'u', password: 'p' }),
       now: () => clock,
-      tokenSend: async (req) => reply(200, { 'content-type': 'application/json' }, JSON.stringify({ token: `tok${++issued}`, expires_in: 300 }), req.url),
+      tokenSend: async (req) => answer(200, { 'content-type': 'application/json' }, JSON.stringify({ token: `tok${++issued}`, expires_in: 300 }), req.url),
       presume: () => undefined,
     });
     const challenge = 'Bearer realm="https://auth.example/token",service="reg"';
@@ -390,9 +407,9 @@ describe('a token that expires while its request is retried', () => {
       if (auth === 'Bearer tok1') {
         // The transport's retries of this request (Retry-After, timeouts) took longer than the token lives.
         clock += 400_000;
-        return reply(401, { 'www-authenticate': `${challenge},error="invalid_token"` }, '', req.url);
+        return answer(401, { 'www-authenticate': `${challenge},error="invalid_token"` }, '', req.url);
       }
-      return auth === 'Bearer tok2' ? reply(200, {}, '', req.url) : reply(401, { 'www-authenticate': challenge }, '', req.url);
+      return auth === 'Bearer tok2' ? answer(200, {}, '', req.url) : answer(401, { 'www-authenticate': challenge }, '', req.url);
     });
     const r = await send({ method: 'GET', url: 'https://reg.example/v2/app/manifests/1' });
     assert.equal(r.status, 200);
@@ -402,23 +419,10 @@ describe('a token that expires while its request is retried', () => {
 
 describe('a probed registry (scheme auto) and its token realm', () => {
   it('a later client of the operation (a sync makes one per image) knows the registry answered over TLS: its first token, fetched from the learned challenge, is refused too', async () => {
-    const reply = (status: number, headers: Record<string, string>, body: string, url: string): HttpResponse => ({ status, headers, url, body: Readable.from([Buffer.from(body)]) });
     const memory = new AuthMemory();
     const tokenAsks: HttpRequest[] = [];
-    const client = () =>
-      authMiddleware({
-        registry: 'localhost:5000',
-        scheme: 'auto',
-        scopes: ['repository:b:pull'],
-        credential: async () => ({ username: 'u', password: 'secret' }),
-        tokenSend: async (req) => {
-          tokenAsks.push(req);
-          return reply(200, { 'content-type': 'application/json' }, '{"token":"T"}', req.url);
-        },
-        memory,
-        presume: () => undefined,
-      });
-    const registry = async (req: HttpRequest) => (req.headers?.authorization ? reply(200, {}, '', req.url) : reply(401, { 'www-authenticate': 'Bearer realm="http://auth.example.com/token",service="svc"' }, '', req.url));
+    const client = () => probedClient(tokenAsks, memory);
+    const registry = async (req: HttpRequest) => (req.headers?.authorization ? answer(200, {}, '', req.url) : answer(401, { 'www-authenticate': 'Bearer realm="http://auth.example.com/token",service="svc"' }, '', req.url));
     const first = await client()(registry)({ method: 'GET', url: 'https://localhost:5000/v2/b/manifests/x' }).then((r) => r.status, (e: Error) => e);
     assert.ok(first instanceof ProtocolError, String(first));
     const later = client();
@@ -430,7 +434,6 @@ describe('a probed registry (scheme auto) and its token realm', () => {
   });
 
   it('two APIs under paths of one host (Artifactory repositories used as mirrors) each follow their own realm', async () => {
-    const reply = (status: number, headers: Record<string, string>, body: string, url: string): HttpResponse => ({ status, headers, url, body: Readable.from([Buffer.from(body)]) });
     const memory = new AuthMemory();
     const client = (apiPath: string) =>
       authMiddleware({
@@ -441,7 +444,7 @@ describe('a probed registry (scheme auto) and its token realm', () => {
         credential: async () => ({ username: 'u', password: 'secret' }),
         tokenSend: async (req) => {
           realms.push(new URL(req.url).pathname);
-          return reply(200, { 'content-type': 'application/json' }, JSON.stringify({ token: new URL(req.url).pathname.split('/')[3] }), req.url);
+          return answer(200, { 'content-type': 'application/json' }, JSON.stringify({ token: new URL(req.url).pathname.split('/')[3] }), req.url);
         },
         memory,
         presume: () => undefined,
@@ -449,7 +452,7 @@ describe('a probed registry (scheme auto) and its token realm', () => {
     const realms: string[] = [];
     // Each repository's API answers with its own realm and takes only that realm's token.
     const api = (repo: string) => async (req: HttpRequest) =>
-      req.headers?.authorization === `Bearer ${repo}` ? reply(200, {}, '', req.url) : reply(401, { 'www-authenticate': `Bearer realm="https://art.example/api/docker/${repo}/v2/token",service="art"` }, '', req.url);
+      req.headers?.authorization === `Bearer ${repo}` ? answer(200, {}, '', req.url) : answer(401, { 'www-authenticate': `Bearer realm="https://art.example/api/docker/${repo}/v2/token",service="art"` }, '', req.url);
     for (const repo of ['hub-remote', 'ghcr-remote']) {
       const r = await client(`api/docker/${repo}`)(api(repo))({ method: 'GET', url: `https://art.example/api/docker/${repo}/v2/app/manifests/1` });
       assert.equal(r.status, 200, repo);
@@ -459,22 +462,12 @@ describe('a probed registry (scheme auto) and its token realm', () => {
   });
 
   it('answering over TLS, it is an https registry: a plain-http realm on another host is refused and no credential is sent; answering over http, it is not', async () => {
-    const reply = (status: number, headers: Record<string, string>, body: string, url: string): HttpResponse => ({ status, headers, url, body: Readable.from([Buffer.from(body)]) });
     for (const scheme of ['https', 'http'] as const) {
       const tokenAsks: HttpRequest[] = [];
-      const mw = authMiddleware({
-        registry: 'localhost:5000',
-        scheme: 'auto',
-        scopes: ['repository:b:pull'],
-        credential: async () => ({ username: 'u', password: 'secret' }),
-        tokenSend: async (req) => {
-          tokenAsks.push(req);
-          return reply(200, { 'content-type': 'application/json' }, '{"token":"T"}', req.url);
-        },
-      });
+      const mw = probedClient(tokenAsks);
       const url = `${scheme}://localhost:5000/v2/b/manifests/x`;
       const send = mw(async (req) =>
-        req.headers?.authorization ? reply(200, {}, '', req.url) : reply(401, { 'www-authenticate': 'Bearer realm="http://auth.example.com/token",service="svc"' }, '', req.url),
+        req.headers?.authorization ? answer(200, {}, '', req.url) : answer(401, { 'www-authenticate': 'Bearer realm="http://auth.example.com/token",service="svc"' }, '', req.url),
       );
       const outcome = await send({ method: 'GET', url }).then((r) => r.status, (e: Error) => e);
       if (scheme === 'https') {
