@@ -87,12 +87,14 @@ export async function uploadLayersEverywhere(
 
 /** Uploads layer `i` wherever it is missing; resolves with its facts (undefined when every target failed first). */
 export async function uploadLayerEverywhere(set: TargetSet, states: Map<TransferTarget, TargetState>, i: number, job: LayerJob, ctx: TransferContext, method?: UploadMethod): Promise<LayerResult | undefined> {
-  let holders: TransferTarget[] = set.list.filter((t) => states.get(t)!.reusable[i]);
-  let known: LayerResult | undefined = holders.length ? states.get(holders[0]!)!.reusable[i] : undefined;
+  let known: LayerResult | undefined = set.list.map((t) => states.get(t)!.reusable[i]).find(Boolean);
   // Every target's manifest names one digest per layer: a tag holding these files compressed
   // otherwise does not hold this blob, and gets it as a target without the layer does.
-  for (const h of holders) if (states.get(h)!.reusable[i]!.digest !== known!.digest) states.get(h)!.reusable[i] = undefined;
-  holders = holders.filter((h) => states.get(h)!.reusable[i]);
+  const holders: TransferTarget[] = set.list.filter((t) => {
+    const s = states.get(t)!;
+    if (s.reusable[i] && s.reusable[i]!.digest !== known!.digest) s.reusable[i] = undefined;
+    return s.reusable[i] !== undefined;
+  });
   const fromTag = holders[0];
   for (const t of set.list) {
     const state = states.get(t)!;

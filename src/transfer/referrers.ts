@@ -39,8 +39,12 @@ export interface FoundReferrer {
  */
 export async function findReferrers(client: RegistryClient, repo: string, subjects: readonly string[], tagList?: Promise<string[]>, pulls?: PullMeter): Promise<FoundReferrer[]> {
   const [tags, answers] = await Promise.all([tagList ?? client.listTags(repo), Promise.all(subjects.map((d) => client.referrers(repo, d)))]);
+  const tagSet = new Set(tags);
   const listed = await Promise.all(
-    subjects.map((subject, i) => (answers[i] === undefined && tags.includes(subject.replace(':', '-')) ? fallbackListing(client, repo, subject.replace(':', '-'), pulls) : undefined)),
+    subjects.map((subject, i) => {
+      const fallbackTag = subject.replace(':', '-');
+      return answers[i] === undefined && tagSet.has(fallbackTag) ? fallbackListing(client, repo, fallbackTag, pulls) : undefined;
+    }),
   );
   return subjects.flatMap((subject, i) => {
     const api = answers[i] ?? listed[i];
