@@ -235,6 +235,8 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
     } finally {
       gate.close();
     }
+    // Images under way whose next manifest reads the gate held past --max-wait end the sync the same way.
+    gateFailure ??= gate.failure;
     const result = report(opts, entries.length, units, run, t0);
     if (gateFailure) throw Object.assign(gateFailure, { details: { ...gateFailure.details, result } });
     const failed = units.filter((u) => !u.ok);
@@ -517,9 +519,18 @@ function report(opts: SyncOptions, entries: number, units: SyncUnitResult[], run
  * itself is too low: the gate asks again with a manifest HEAD — which returns the headers without
  * counting as a pull — every poll interval, until the count is back or maxWait has passed (then
  * every waiting unit fails with E_TOO_MANY_REQUESTS).
+ *
+ * The estimate can be wrong (a file's one-platform images first, then indexes of four platforms),
+ * so each manifest GET is held too: a unit sends its next GETs only while the count, less the
+ * GETs in flight and those other units have been let send, leaves room for every GET the unit has
+ * announced and not had answered (an index's children all together). A unit never spends pulls on
+ * part of an image it could not finish: its GETs wait for answers or a new count, as units do, and
+ * fail with E_TOO_MANY_REQUESTS when it does not come.
  */
 class RateGate {
   private readonly registries = new Map<string, RegistryGate>();
+  /** The first error a registry's gate stopped with (--max-wait passed, or the run stopped). */
+  failure?: RegpushError;
   private readonly unwatch: () => void;
 
   constructor(
@@ -538,8 +549,10 @@ class RateGate {
 
   /** Fails every unit of `g`'s registry still waiting, and those that come later, with `err`; other registries go on. */
   private stop(g: RegistryGate, err: unknown): void {
+    this.failure ??= asRegpushError(err);
     g.stopped ??= { err };
     for (const q of g.queue.splice(0)) q.reject(g.stopped.err);
+    for (const h of g.held.splice(0)) h.reject(g.stopped.err);
   }
 
   /** Waits until a unit reading `source` may start; resolves with its ticket (its pulls, and what to call once it has ended). */
@@ -559,7 +572,10 @@ class RateGate {
   private pump(key: string): void {
     const g = this.registries.get(key);
     const min = this.opts.minRateLimit!;
-    if (!g || g.holding || g.stopped) return;
+    if (!g) return;
+    // The GETs of images under way before new images.
+    this.release(key, g, min);
+    if (g.holding || g.stopped) return;
     while (g.queue.length) {
       const remaining = this.remaining(key);
       // A unit's cost is known once its top manifest has been read (an index announces its
@@ -577,7 +593,8 @@ class RateGate {
         if (g.units.size > 0) return;
         g.holding = true;
         // Nothing in flight here: what the next unit needs is its own estimate.
-        this.wait(g.queue[0]!.source, min, g.estimate()).then(
+        const need = g.estimate();
+        this.wait(g.queue[0]!.source, min, () => need).then(
           () => {
             g.holding = false;
             this.pump(key);
@@ -587,7 +604,7 @@ class RateGate {
         return;
       }
       const unit = g.queue.shift()!;
-      const pulls = { pending: 0, announced: 0, answered: false };
+      const pulls: UnitPulls = { pending: 0, announced: 0, answered: false, inFlight: 0, cleared: false };
       g.units.add(pulls);
       let done = false;
       unit.resolve({
@@ -595,12 +612,33 @@ class RateGate {
           will: (n) => {
             pulls.pending += n;
             pulls.announced += n;
+            // What it was let send no longer covers all it will read.
+            pulls.cleared = false;
           },
           did: () => {
             pulls.pending = Math.max(0, pulls.pending - 1);
             pulls.answered = true;
             g.perUnit = Math.max(g.perUnit, pulls.announced);
             this.pump(key);
+          },
+          send: async <T>(read: () => Promise<T>): Promise<T> => {
+            if (this.fits(key, g, pulls, min)) {
+              pulls.cleared = true;
+              pulls.inFlight++;
+            } else {
+              if (g.stopped) throw g.stopped.err;
+              // release() counts it in flight when it lets it go.
+              await new Promise<void>((resolve, reject) => {
+                g.held.push({ unit: pulls, source: unit.source, resolve, reject });
+                this.pump(key);
+              });
+            }
+            try {
+              return await read();
+            } finally {
+              pulls.inFlight--;
+              this.pump(key);
+            }
           },
         },
         ended: () => {
@@ -614,6 +652,50 @@ class RateGate {
     }
   }
 
+  /**
+   * Whether `u` may send a GET: it has been let send all it has announced, or the count, less the
+   * pulls other units have in flight or have been let send, leaves room for all of it (a count not
+   * sent yet: the unit-level rule alone holds).
+   */
+  private fits(key: string, g: RegistryGate, u: UnitPulls, min: number): boolean {
+    const remaining = this.remaining(key);
+    return remaining === undefined || u.cleared || remaining - g.committed(u) - Math.max(1, u.pending) >= min;
+  }
+
+  /**
+   * Lets the held GETs go whose units now fit, oldest first. Those left, with no GET of this
+   * registry in flight to bring a new count, wait for one as units do (wait(), under --max-wait).
+   */
+  private release(key: string, g: RegistryGate, min: number): void {
+    for (const h of [...g.held]) {
+      if (!this.fits(key, g, h.unit, min)) continue;
+      g.held.splice(g.held.indexOf(h), 1);
+      h.unit.cleared = true;
+      h.unit.inFlight++;
+      h.resolve();
+    }
+    if (!g.held.length) return;
+    if (g.stopped) {
+      this.stop(g, g.stopped.err);
+      return;
+    }
+    if (g.holding || g.inFlight() > 0) return;
+    g.holding = true;
+    // What the oldest held GET's image still needs, for as long as one is held (the GETs in flight
+    // meanwhile may have let them all go).
+    const need = (): number | undefined => {
+      const first = g.held[0];
+      return first && g.committed(first.unit) + first.unit.pending;
+    };
+    this.wait(g.held[0]!.source, min, need, true).then(
+      () => {
+        g.holding = false;
+        this.pump(key);
+      },
+      (err: unknown) => this.stop(g, err),
+    );
+  }
+
   private remaining(host: string): number | undefined {
     return this.run.transport.stats.snapshot().rateLimits.find((r) => r.registry === host)?.remaining;
   }
@@ -622,31 +704,45 @@ class RateGate {
    * Asks the count again every poll interval until the next unit, which takes up to `need` pulls,
    * fits above the reserve — the same test pump() admits it by, so that a count above the reserve
    * by less than a unit's pulls keeps waiting here, under one deadline, rather than going back and
-   * forth between the two with a new one each time — or until --max-wait has passed.
+   * forth between the two with a new one each time — or until --max-wait has passed. `underWay`:
+   * what waits is the rest of images already started (their next manifest reads), not new ones;
+   * `need` answers undefined once nothing waits any more.
    */
-  private async wait(source: ImageReference, min: number, need: number): Promise<void> {
+  private async wait(source: ImageReference, min: number, needNow: () => number | undefined, underWay = false): Promise<void> {
     const maxWait = this.opts.maxWaitMs ?? 0;
     const poll = Math.max(1, this.opts.rateLimitPollMs ?? DEFAULT_RATE_POLL_MS);
     const deadline = performance.now() + maxWait;
     const key = apiHost(source.registry);
     let remaining = this.remaining(key)!;
+    let need = needNow() ?? 1;
     // "at": the count is the reserve itself, which one more pull would spend; "within": above it,
     // by less than an image here reads (an index: one pull per manifest).
     const where = () =>
-      remaining < min ? `below --min-ratelimit ${min}` : remaining === min || need <= 1 ? `at --min-ratelimit ${min}` : `within one image's ${need} pulls of --min-ratelimit ${min}`;
+      remaining < min
+        ? `below --min-ratelimit ${min}`
+        : remaining === min || need <= 1
+          ? `at --min-ratelimit ${min}`
+          : underWay
+            ? `within the ${need} pulls the images under way still read of --min-ratelimit ${min}`
+            : `within one image's ${need} pulls of --min-ratelimit ${min}`;
     this.opts.events?.waiting?.(source.registry, remaining, min);
-    this.logger.warn(`${source.registry}: ratelimit-remaining is ${remaining}, ${where()}; not starting new images${maxWait ? ` (waiting up to ${Math.round(maxWait / 1000)} s)` : ''}`);
+    const holding = underWay ? 'holding the manifest reads of the images under way' : 'not starting new images';
+    this.logger.warn(`${source.registry}: ratelimit-remaining is ${remaining}, ${where()}; ${holding}${maxWait ? ` (waiting up to ${Math.round(maxWait / 1000)} s)` : ''}`);
     for (;;) {
       const left = deadline - performance.now();
       if (left <= 0) {
         throw new TooManyRequestsError(
-          `${source.registry}: ratelimit-remaining stayed ${where()} (last ${remaining})${maxWait ? ` for ${Math.round(maxWait / 1000)} s (--max-wait)` : ''}; stopped before ${formatReference(source)}; a re-run copies what is missing`,
+          `${source.registry}: ratelimit-remaining stayed ${where()} (last ${remaining})${maxWait ? ` for ${Math.round(maxWait / 1000)} s (--max-wait)` : ''}; stopped ${underWay ? `${formatReference(source)} part-way` : `before ${formatReference(source)}`}; a re-run copies what is missing`,
           { details: { registry: source.registry, remaining } },
         );
       }
       await sleep(Math.min(poll, left), this.run.signal);
+      if (needNow() === undefined) return;
       await this.run.source(source).client.headManifest(source.repository, manifestRef(source)).catch(() => undefined);
       remaining = this.remaining(key) ?? remaining;
+      const now = needNow();
+      if (now === undefined) return;
+      need = now;
       if (remaining - need >= min) {
         this.logger.info(`${source.registry}: ratelimit-remaining is ${remaining} again; going on`);
         return;
@@ -661,10 +757,38 @@ interface GateTicket {
   ended(): void;
 }
 
+/** What the gate knows of one unit let through: its manifest GETs at the source. */
+interface UnitPulls {
+  /** Started or queued and not seen answered. */
+  pending: number;
+  /** All it has announced. */
+  announced: number;
+  /** Whether one was answered. */
+  answered: boolean;
+  /** Sent and not answered. */
+  inFlight: number;
+  /** Let send every GET it has announced (the count left room for all of them). */
+  cleared: boolean;
+}
+
 /** The gate's state for one registry. */
 class RegistryGate {
-  /** Units let through and not ended: the manifest GETs each has started or queued and not seen answered, all it has announced, and whether one was answered. */
-  readonly units = new Set<{ pending: number; announced: number; answered: boolean }>();
+  /** Units let through and not ended. */
+  readonly units = new Set<UnitPulls>();
+  /** GETs of units under way that the count has no room for yet, in the order they came. */
+  readonly held: { unit: UnitPulls; source: ImageReference; resolve: () => void; reject: (err: unknown) => void }[] = [];
+  /** The pulls units other than `except` will spend for sure: all they announced when let send it, else those in flight. */
+  committed(except: UnitPulls): number {
+    let n = 0;
+    for (const u of this.units) if (u !== except) n += u.cleared ? Math.max(u.pending, u.inFlight) : u.inFlight;
+    return n;
+  }
+  /** GETs sent and not answered. */
+  inFlight(): number {
+    let n = 0;
+    for (const u of this.units) n += u.inFlight;
+    return n;
+  }
   /** The most pulls one unit of this registry has announced so far (0: none has read its top manifest yet). */
   perUnit = 0;
   /** What a unit not yet under way is taken to cost: as much as the largest seen, and one at least. */

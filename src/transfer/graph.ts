@@ -67,11 +67,20 @@ export interface CopyGraph {
  * Told of the source manifest GETs a copy makes (Docker Hub counts each against its pull limit;
  * HEADs are free): `will(n)` before n reads are started or queued, `did()` as each is answered,
  * fails or is dropped unstarted. sync's pull-limit gate counts with it what the registry's last
- * count cannot show yet.
+ * count cannot show yet. Each GET itself goes out through `send`, which may hold it until the
+ * count leaves room for it: the counts announced with `will` let a gate decide which images to
+ * start, and `send` makes sure no GET spends the reserve when an image turned out dearer than it
+ * looked (an index of four platforms after a file's one-platform images).
  */
 export interface PullMeter {
   will(n: number): void;
   did(): void;
+  send<T>(read: () => Promise<T>): Promise<T>;
+}
+
+/** `read` (a manifest GET at the source) sent through `pulls` when there is one. */
+export function pull<T>(pulls: PullMeter | undefined, read: () => Promise<T>): Promise<T> {
+  return pulls ? pulls.send(read) : read();
 }
 
 /** How readGraph reads (and rewrites) a graph. */
@@ -109,7 +118,7 @@ export async function readGraph(client: RegistryClient, repo: string, ref: strin
     }
   };
   try {
-    const fetched = await (top ?? client.getManifest(repo, ref));
+    const fetched = await (top ?? pull(pulls, () => client.getManifest(repo, ref)));
     return await walkGraph(client, repo, fetched, opts, topAnswered);
   } finally {
     topAnswered();
@@ -192,7 +201,7 @@ async function walkGraph(client: RegistryClient, repo: string, fetched: FetchedM
       const p = limit(async () => {
         try {
           if (failure) throw failure.err;
-          return await client.getManifest(repo, digest);
+          return await pull(pulls, () => client.getManifest(repo, digest));
         } catch (err) {
           failure ??= { err }; // before the limiter hands the slot on
           throw err;

@@ -311,7 +311,7 @@ async function copiedChildren(source: RepoEndpoint, outcome: ImageCopyOutcome, o
   }
   opts.pulls?.will(1);
   try {
-    return await indexChildren(source.client, source.repo, outcome.sourceDigest, outcome.top);
+    return await indexChildren(source.client, source.repo, outcome.sourceDigest, outcome.top, opts.pulls);
   } finally {
     opts.pulls?.did();
   }

@@ -12,7 +12,7 @@ import type { Descriptor, ImageIndex } from '../image/types.js';
 import type { FetchedManifest, RegistryClient } from '../registry/registry-client.js';
 import type { RepoEndpoint } from './types.js';
 import type { Turns } from './turns.js';
-import { MAX_DEPTH, type ManifestNode, type PullMeter } from './graph.js';
+import { MAX_DEPTH, pull, type ManifestNode, type PullMeter } from './graph.js';
 
 /** A referrer found at the source: by digest (referrers API) or by tag (fallback scheme). */
 export type Referrer = { kind: 'digest'; digest: string } | { kind: 'tag'; tag: string };
@@ -60,7 +60,7 @@ async function fallbackListing(client: RegistryClient, repo: string, tag: string
   pulls?.will(1);
   let fetched: FetchedManifest;
   try {
-    fetched = await client.getManifest(repo, tag);
+    fetched = await pull(pulls, () => client.getManifest(repo, tag));
   } finally {
     pulls?.did();
   }
@@ -73,14 +73,14 @@ async function fallbackListing(client: RegistryClient, repo: string, tag: string
 /**
  * Every child manifest under the index `digest` of `repo`, nested indexes' included, as digests:
  * the index (unless `top` is its GET, already answered) and each nested index are read (one GET
- * each), its image manifests are not.
+ * each, through `pulls` when given), its image manifests are not.
  */
-export async function indexChildren(client: RegistryClient, repo: string, digest: string, top?: FetchedManifest): Promise<string[]> {
+export async function indexChildren(client: RegistryClient, repo: string, digest: string, top?: FetchedManifest, pulls?: PullMeter): Promise<string[]> {
   const out: string[] = [];
   const seen = new Set<string>();
   const read = async (d: string, depth: number): Promise<void> => {
     if (depth > MAX_DEPTH) throw new ProtocolError(`index nesting deeper than ${MAX_DEPTH} at ${d}`);
-    const fetched = depth === 0 && top ? top : await client.getManifest(repo, d);
+    const fetched = depth === 0 && top ? top : await pull(pulls, () => client.getManifest(repo, d));
     const p = parseManifest(fetched.bytes, fetched.mediaType);
     if (p.kind !== 'index') return;
     checkIndexChildren(p.index, `${client.registry}/${repo}@${d}`);

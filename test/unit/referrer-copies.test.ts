@@ -122,10 +122,10 @@ test('copyImage with referrers: every referrer copy tells the pull meter of its 
   for (const s of [index, amd, arm]) src.seedImage('app', { tags: [sigTag(s.digest)] });
   src.seedImage('app', { artifactType: 'application/spdx+json', subject: subjectOf(arm) });
   const run = new TransferRun(fakeLibraryOptions(src, dst));
-  const meter = { announced: 0, answered: 0 };
+  const meter = { announced: 0, answered: 0, sent: 0 };
   try {
     const set = run.targets([{ ref: parseReference(dst.ref('app:1')), tags: ['1'] }]);
-    const outcome = await copyImage(set, run.source(parseReference(src.ref('app:1'))), '1', { referrers: true, pulls: { will: (n) => (meter.announced += n), did: () => meter.answered++ } });
+    const outcome = await copyImage(set, run.source(parseReference(src.ref('app:1'))), '1', { referrers: true, pulls: { will: (n) => (meter.announced += n), did: () => meter.answered++, send: (read) => (meter.sent++, read()) } });
     set.finish();
     assert.equal([...outcome.referrers.values()][0], 4);
   } finally {
@@ -133,7 +133,8 @@ test('copyImage with referrers: every referrer copy tells the pull meter of its 
   }
   const gets = src.count({ kind: 'manifest', method: 'GET' });
   assert.equal(gets, 7, 'the index, its two children, and the four referrers');
-  assert.deepEqual(meter, { announced: gets, answered: gets });
+  // Every GET went through the meter's send (a gate can hold it), and was announced and answered.
+  assert.deepEqual(meter, { announced: gets, answered: gets, sent: gets });
 });
 
 test('two images of one sync that share a subject and write one repository without the referrers API: its fallback index lists the referrers each brought, one write after the other', async () => {

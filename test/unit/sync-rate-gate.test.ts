@@ -220,3 +220,43 @@ test('the gate giving up on one registry (--max-wait) stops only its images: ano
   for (const u of notCopied) assert.equal(u.error?.code, 'E_TOO_MANY_REQUESTS');
   assert.equal(hub.rateLimitRemaining, 5, 'the reserve kept');
 });
+
+test('a mixed file (a one-platform image first, then four-platform ones): each manifest GET is held, so the reserve is never spent although the first image made the others look cheap', { timeout: 15_000 }, async () => {
+  // 12 pulls left, 5 kept. The first image costs one pull, so the gate takes the next ones to cost
+  // one too and lets three start together; each then reads an index of four platforms (five pulls).
+  const src = await fake({ rateLimit: { limit: 100, remaining: 12 } });
+  const dst = await fake();
+  src.seedImage('small', { tags: ['1'] });
+  const names = ['m1', 'm2', 'm3', 'm4'];
+  const children = new Set<string>();
+  for (const n of names) {
+    const kids = ['amd64', 'arm64', 's390x', 'ppc64le'].map((architecture) => src.seedImage(n, { platform: { os: 'linux', architecture } }));
+    for (const k of kids) children.add(k.digest);
+    src.seedIndex(n, kids, { tags: ['1'] });
+  }
+  const warnings: string[] = [];
+  const err = await sync({
+    spec: specOf(dst, [src.ref('small:1'), ...names.map((n) => src.ref(`${n}:1`))]),
+    images: 4,
+    minRateLimit: 5,
+    maxWaitMs: 100,
+    rateLimitPollMs: 20,
+    ...fakeLibraryOptions(src, dst),
+    logger: { debug() {}, info() {}, warn: (m: string) => void warnings.push(m) },
+  } as SyncOpts).then(
+    () => undefined,
+    (e: { code?: string; message?: string; details?: { result?: SyncResult } }) => e,
+  );
+  assert.equal(err?.code, 'E_TOO_MANY_REQUESTS', String(err?.message));
+  assert.equal(src.count({ kind: 'manifest', method: 'GET', when: (r) => r.status === 429 }), 0, 'no pull was refused');
+  assert.ok(src.rateLimitRemaining! >= 5, `the reserve is intact (${src.rateLimitRemaining} left)`);
+  const units = err.details!.result!.units;
+  assert.equal(units.length, 5, 'every image is in the report');
+  assert.ok(units.find((u) => u.source.endsWith('/small:1'))?.ok, 'the first image was copied');
+  const copied = units.filter((u) => u.ok && !u.source.endsWith('/small:1')).length;
+  for (const u of units.filter((u) => !u.ok)) assert.equal(u.error?.code, 'E_TOO_MANY_REQUESTS', `${u.source}: ${u.error?.message}`);
+  // No pull went into part of an image: platforms were read only for the images copied (all four each).
+  const childReads = src.count({ kind: 'manifest', method: 'GET', when: (r) => children.has(r.digest ?? '') });
+  assert.equal(childReads, 4 * copied, `${childReads} platform manifests read for ${copied} four-platform images copied`);
+  assert.ok(warnings.some((w) => /holding the manifest reads of the images under way/.test(w)), warnings.join(' | '));
+});
