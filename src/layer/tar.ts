@@ -178,6 +178,12 @@ function linkHeaderOf(cfg: LayerConfig, e: WalkEntry, file: LinkedFile): TarEntr
   return { name: e.name, type: 'link', mode: file.mode, uid: cfg.uid, gid: cfg.gid, size: 0, mtime: cfg.mtime, linkname: file.linkTo };
 }
 
+/** Which directories of its own the layer writes (walk.ts, WalkContext.dirs): both passes must agree. */
+function layerDirs(cfg: LayerConfig): 'all' | 'destinations' | 'none' {
+  if (cfg.windows) return 'all';
+  return cfg.uid !== 0 || cfg.gid !== 0 ? 'destinations' : 'none';
+}
+
 /** The entries before the walk's: a Windows layer's top directories (windows-layer.ts), else none. */
 function leadingHeaders(cfg: LayerConfig): TarEntryHeader[] {
   return cfg.windows ? windowsTopEntries(cfg.mtime) : [];
@@ -206,7 +212,7 @@ export async function hashTar(cfg: LayerConfig, signal: AbortSignal): Promise<{ 
     entries++;
     for (const b of entryHeaderBytes(h, scratch)) feed(b);
   }
-  await walkSources(cfg.sources, { signal, logger: cfg.logger }, async (e) => {
+  await walkSources(cfg.sources, { signal, logger: cfg.logger, dirs: layerDirs(cfg) }, async (e) => {
     checkAborted(signal);
     entries++;
     if (e.kind !== 'file') {
@@ -438,7 +444,7 @@ async function writeTar(cfg: LayerConfig, signal: AbortSignal, w: BlockWriter, s
       if (p) await p;
     }
   }
-  await walkSources(cfg.sources, { signal, logger: cfg.logger }, (e) => {
+  await walkSources(cfg.sources, { signal, logger: cfg.logger, dirs: layerDirs(cfg) }, (e) => {
     checkAborted(signal);
     stats.entries++;
     if (e.kind === 'file') return writeFile(cfg, e, w, scratch, signal, turn, links).then(() => turn.after(0));

@@ -24,19 +24,31 @@ export type WalkEntry =
 export interface WalkContext {
   signal?: AbortSignal;
   logger: Logger;
+  /**
+   * Which directories the layer writes besides those inside its sources: 'all' gives every
+   * destination and its parents an entry (a Windows layer, where hcsshim's import expects them),
+   * 'destinations' only each source's destination directory (a Linux layer with --chown: the
+   * owner asked for), 'none' neither (a Linux layer without --chown). Default 'all' for walks
+   * that only look (hasContent, firstSymlink), which skip those entries anyway.
+   */
+  dirs?: 'all' | 'destinations' | 'none';
 }
 
 const DIR_MODE = 0o755;
 const FILE_MODE = 0o644;
 const EXEC_MODE = 0o755;
 /**
- * Directories of the layer overwrite the base image's directory metadata when the layer is applied
- * (the same trade-off Jib made: GoogleContainerTools/jib#1270). They stay in the layer because
- * extractors exist that fail on a file whose parent has no entry (GoogleContainerTools/jib#2067),
- * and the base's real modes are unknown without reading its layers. So the directories whose mode
+ * A directory entry in a layer replaces the base image's directory, owner and mode, when the
+ * layer is applied. So a Linux layer writes no entry for the parents of a destination (nor for the
+ * destination itself without --chown): as with Docker's COPY, a directory the base has keeps its
+ * owner and mode (`--app ./dist:/home/node/app --chown 1000:1000` must not hand /home/node to
+ * root: GoogleContainerTools/jib#1270, which Jib's parent entries cause), and one it lacks is made
+ * by the runtime, 0755 root (Docker's and containerd's extractors; containers/storage since
+ * containers/storage#1289, before which it was 0600). Where an entry is written anyway (a Windows
+ * layer's parents, a destination or a directory inside a source), the directories whose mode
  * every Linux base agrees on keep it: the two world-writable sticky ones (a `/tmp` reset to 0755
  * breaks any non-root process in the image) and root's home, private (Debian, Ubuntu, Alpine and
- * distroless have 0700; `--app x:/root/.config/app` must not make it world-readable).
+ * distroless have 0700).
  */
 const WELL_KNOWN_DIR_MODES: Record<string, number> = { 'root/': 0o700, 'tmp/': 0o1777, 'var/tmp/': 0o1777 };
 const MAX_DOCKERIGNORE = 1024 * 1024;
@@ -341,11 +353,27 @@ export async function walkSources(sources: LayerSource[], ctx: WalkContext, visi
     await visit({ kind: 'directory', name, mode: WELL_KNOWN_DIR_MODES[name] ?? DIR_MODE, owned });
     return true;
   };
-  /** The parents of `name`; false when a later source replaces one of them (with a file or symlink), and so all of this source. */
+  const dirs = ctx.dirs ?? 'all';
+  /** The parents of `name` (entries only with dirs 'all'); false when a later source replaces one of them (with a file or symlink), and so all of this source. */
   const emitAncestors = async (name: string): Promise<boolean> => {
     const parts = name.split('/');
-    for (let i = 1; i < parts.length; i++) if (!(await emitDir(`${parts.slice(0, i).join('/')}/`, false))) return false;
+    for (let i = 1; i < parts.length; i++) {
+      const parent = `${parts.slice(0, i).join('/')}/`;
+      if (dirs === 'all') {
+        if (!(await emitDir(parent, false))) return false;
+        continue;
+      }
+      // No entry, but the path is still the layer's: a whiteout name in it is refused all the same.
+      checkNotWhiteout(parent, source!);
+      if (replaced?.(parent)) return false;
+    }
     return true;
+  };
+  /** A source's destination directory: an entry unless dirs is 'none'; false as emitDir. */
+  const emitDestination = (name: string): Promise<boolean> | boolean => {
+    if (dirs !== 'none') return emitDir(name, true);
+    checkNotWhiteout(name, source!);
+    return !replaced?.(name);
   };
 
   for (let index = 0; index < sources.length; index++) {
@@ -361,7 +389,7 @@ export async function walkSources(sources: LayerSource[], ctx: WalkContext, visi
     }
     const { name: destName, intoDir } = normaliseDest(source.dest);
     if (st.isDirectory()) {
-      if (destName !== '' && !((await emitAncestors(destName)) && (await emitDir(`${destName}/`, true)))) continue;
+      if (destName !== '' && !((await emitAncestors(destName)) && (await emitDestination(`${destName}/`)))) continue;
       const matcher = loadIgnore(abs);
       await walkDir(abs, '', destName === '' ? '' : `${destName}/`, matcher, []);
     } else if (st.isFile()) {

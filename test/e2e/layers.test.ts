@@ -217,6 +217,25 @@ test('--layer and --app: --layers first, in order, the --app layer on top (its f
   assert.equal(JSON.parse(again.stdout).digest, report.digest);
 });
 
+test('a layer leaves the base\'s directories as they are: /home/node stays its user\'s under --app …:/home/node/app --chown; a missing parent is made 0755 root (umoci unpacks it)', async () => {
+  // A base whose /home/node belongs to 1000:1000 (as the node images have it), made with regpush itself.
+  const home = oneFile('.profile', 'export X=1\n');
+  const base = imageRef(R.anon, `${run}/with-home:1`);
+  const b = await runCli(['push', '--from', imageRef(R.anon, 'base/busybox:v2s2'), '--to', base, '--app', `${home}:/home/node`, '--chown', '1000:1000']);
+  assert.equal(b.code, 0, b.stderr);
+  const to = imageRef(R.anon, `${run}/on-home:1`);
+  const r = await runCli(['push', '--from', base, '--to', to, '--app', `${oneFile('index.js', 'js\n')}:/home/node/app`, '--app', `${oneFile('x.conf', 'x\n')}:/opt/new/deeper`, '--chown', '1000:1000']);
+  assert.equal(r.code, 0, r.stderr);
+  const rootfs = join(await umociUnpack(await skopeoCopyToLayout(to)), 'rootfs');
+  const owner = (p: string) => { const st = statSync(join(rootfs, p)); return `${st.uid}:${st.gid} ${(st.mode & 0o7777).toString(8)}`; };
+  assert.equal(owner('home/node'), '1000:1000 755', 'the base\'s /home/node is untouched');
+  assert.equal(owner('home/node/app'), '1000:1000 755', 'the destination is --chown\'s');
+  assert.equal(owner('home/node/app/index.js'), '1000:1000 644');
+  assert.equal(owner('home'), '0:0 755', 'a parent neither layer has an entry for: made by the unpacker');
+  assert.equal(owner('opt/new'), '0:0 755', 'a parent the base lacks: made by the unpacker');
+  assert.equal(readFileSync(join(rootfs, 'opt', 'new', 'deeper', 'x.conf'), 'utf8'), 'x\n');
+});
+
 test('--format oci from a Docker v2 base: OCI types throughout, base blobs mounted, skopeo and umoci accept it', async () => {
   const to = imageRef(R.anon, `${run}/to-oci:1`);
   const mark = logMark('anon');
