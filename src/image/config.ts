@@ -151,6 +151,21 @@ function checkLabelKey(key: string): void {
 }
 
 /**
+ * The PATH a non-Windows image gets when its base's Env has none: BuildKit's Dockerfile frontend
+ * (dockerfile2llb, "make sure that PATH is always set") appends `PATH=` + system.DefaultPathEnv to
+ * every non-Windows stage whose Env lacks it, before any ENV instruction is expanded, so that
+ * `FROM scratch` + `ENV PATH=/app/bin:$PATH` keeps /usr/bin. A Windows stage is left to its OS
+ * (moby/buildkit#5445).
+ */
+export const DEFAULT_UNIX_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** The key of an Env entry: what is before its first "=", the whole entry without one. */
+function envKey(entry: string): string {
+  const eq = entry.indexOf('=');
+  return eq < 0 ? entry : entry.slice(0, eq);
+}
+
+/**
  * Env entries with the same key replaced in place and new keys appended, in order, each value's
  * `$NAME` expanded against the entries before it (env-expand.ts). `anyCase`: keys
  * are compared case-insensitively, as Windows does (and Docker's ENV in a Windows image): `PATH`
@@ -159,7 +174,7 @@ function checkLabelKey(key: string): void {
 function mergeEnv(base: readonly string[], changes: readonly string[], anyCase: boolean): string[] {
   const out = [...base];
   const norm = (k: string) => (anyCase ? k.toUpperCase() : k);
-  const keyOf = (e: string) => norm(e.includes('=') ? e.slice(0, e.indexOf('=')) : e);
+  const keyOf = (e: string) => norm(envKey(e));
   const lookup = (name: string): string | undefined => {
     const e = out.find((x) => keyOf(x) === norm(name));
     return e?.includes('=') ? e.slice(e.indexOf('=') + 1) : undefined;
@@ -267,7 +282,7 @@ function hasChanges(c: ConfigChanges): boolean {
 /**
  * Applies `changes` to a copy of `config` and records the new layer (diff_id, history entry,
  * `created`). Docker semantics: setting the entrypoint without a cmd resets Cmd to null, and []
- * clears. With no layer, a config-only change gets an empty_layer history entry (from `history`
+ * clears; a non-Windows config whose Env has no PATH gets BuildKit's default (DEFAULT_UNIX_PATH). With no layer, a config-only change gets an empty_layer history entry (from `history`
  * when given). History is left alone when the base has layers but no history, or a history that
  * does not count them, so the count of non-empty history entries keeps matching diff_ids.
  */
@@ -297,6 +312,9 @@ export function applyConfigChanges(
     if (cmd === undefined) cc.Cmd = null;
   }
   if (cmd !== undefined) cc.Cmd = cmd.length ? [...cmd] : null;
+  // As BuildKit does for each stage (DEFAULT_UNIX_PATH): Linux keys compare case-sensitively, so
+  // a `Path` entry does not count; an entry "PATH" without "=" does (BuildKit's shell.BuildEnvs).
+  if (!windows && !(cc.Env ?? []).some((e) => envKey(e) === 'PATH')) cc.Env = [...(cc.Env ?? []), `PATH=${DEFAULT_UNIX_PATH}`];
   if (changes.env !== undefined) cc.Env = mergeEnv(cc.Env ?? [], changes.env, windows);
   if (changes.ports !== undefined) {
     const ports: Record<string, object> = { ...(cc.ExposedPorts ?? {}) };

@@ -3,8 +3,8 @@
  * config bytes are the same in both (a gzip tar is a gzip tar; the config JSON is shared), so only
  * the media types in the manifest and index change and every blob can still be skipped or mounted.
  * What has no equivalent in the other family is refused with the reason, never rewritten silently:
- * zstd and uncompressed OCI layers have no Docker v2 type, and Docker v2 cannot carry a subject or
- * an artifactType. Descriptor fields Docker v2 has no place for (annotations, artifactType, data)
+ * zstd and uncompressed non-distributable OCI layers have no Docker v2 type, and Docker v2 cannot
+ * carry a subject or an artifactType. Descriptor fields Docker v2 has no place for (annotations, artifactType, data)
  * and a manifest's own annotations are the exception: they are dropped, and the caller is told
  * which (DroppedFields for those on descriptors), to say so.
  */
@@ -13,23 +13,30 @@ import { MediaType, baseMediaType, indexMediaTypeFor, isImageConfigMediaType, ma
 import { isAttestation } from './platform.js';
 import type { Descriptor, ImageIndex, ImageManifest } from './types.js';
 
-/** Layer media types with a counterpart in the other family (gzip, and the foreign/non-distributable gzip). */
+/**
+ * Layer media types with a counterpart in the other family: the plain tar, gzip, and the
+ * foreign/non-distributable gzip. The plain tar pair is Docker's schema 2 "uncompressed layer"
+ * (distribution's schema2.MediaTypeUncompressedLayer), which containerd's converter
+ * (images/converter, ConvertDockerMediaTypeToOCI) maps to OCI's `layer.v1.tar`.
+ */
 const LAYER_TO_DOCKER: Record<string, string> = {
+  [MediaType.OCI_LAYER]: MediaType.DOCKER_LAYER,
   [MediaType.OCI_LAYER_GZIP]: MediaType.DOCKER_LAYER_GZIP,
   [MediaType.OCI_LAYER_NONDIST_GZIP]: MediaType.DOCKER_FOREIGN_LAYER,
 };
-const LAYER_TO_OCI: Record<string, string> = {
-  [MediaType.DOCKER_LAYER_GZIP]: MediaType.OCI_LAYER_GZIP,
-  [MediaType.DOCKER_FOREIGN_LAYER]: MediaType.OCI_LAYER_NONDIST_GZIP,
-};
+const LAYER_TO_OCI: Record<string, string> = Object.fromEntries(Object.entries(LAYER_TO_DOCKER).map(([oci, docker]) => [docker, oci]));
 
-/** The layer's media type in `family`; UnsupportedError when it has none there. */
-export function convertLayerMediaType(mediaType: string, family: MediaFamily): string {
+/**
+ * The layer's media type in `family`; UnsupportedError when it has none there. `byFormat`: the
+ * conversion is --format's alone, so that leaving --format out keeps the type, and the message
+ * says so; false where a child is converted to its index's family, which happens without it.
+ */
+export function convertLayerMediaType(mediaType: string, family: MediaFamily, byFormat = true): string {
   const mt = baseMediaType(mediaType);
   if (mediaFamily(mt) === family) return mediaType;
   const out = (family === 'docker' ? LAYER_TO_DOCKER : LAYER_TO_OCI)[mt];
   if (!out) {
-    throw new UnsupportedError(`layer type ${mediaType} has no ${family === 'docker' ? 'Docker v2' : 'OCI'} equivalent; push with --format ${family === 'docker' ? 'oci' : 'docker'} (or leave --format out) to keep it`);
+    throw new UnsupportedError(`layer type ${mediaType} has no ${family === 'docker' ? 'Docker v2' : 'OCI'} equivalent; push with --format ${family === 'docker' ? 'oci' : 'docker'}${byFormat ? ' (or leave --format out)' : ''} to keep it`);
   }
   return out;
 }
@@ -121,9 +128,9 @@ export class DroppedFields {
 /**
  * The manifest in `family` (the same object when it already is). Annotations are dropped for
  * Docker: `dropped` says which of the manifest's own; `fields` counts the OCI-only fields its
- * descriptors lose.
+ * descriptors lose. `byFormat`: as for convertLayerMediaType.
  */
-export function convertManifest(m: ImageManifest, family: MediaFamily, dropped?: (what: string) => void, fields?: DroppedFields): ImageManifest {
+export function convertManifest(m: ImageManifest, family: MediaFamily, dropped?: (what: string) => void, fields?: DroppedFields, byFormat = true): ImageManifest {
   const from = mediaFamily(m.mediaType ?? MediaType.OCI_MANIFEST);
   if (from === family) return m;
   if (family === 'docker') checkDockerable(m, 'the base manifest');
@@ -136,7 +143,7 @@ export function convertManifest(m: ImageManifest, family: MediaFamily, dropped?:
     ...structuredClone(m),
     mediaType: manifestMediaTypeFor(family),
     config: convertDescriptor(m.config, family === 'oci' ? MediaType.OCI_CONFIG : MediaType.DOCKER_CONFIG, family, 'config', fields),
-    layers: m.layers.map((l) => convertDescriptor(l, convertLayerMediaType(l.mediaType, family), family, 'layer', fields)),
+    layers: m.layers.map((l) => convertDescriptor(l, convertLayerMediaType(l.mediaType, family, byFormat), family, 'layer', fields)),
   };
   if (family === 'docker' && out.annotations !== undefined) {
     dropped?.(`manifest annotations (${Object.keys(out.annotations).join(', ')})`);

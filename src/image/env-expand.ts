@@ -2,7 +2,8 @@
  * `$NAME` substitution in `--env` values, as a Dockerfile's `ENV` does it: `ENV PATH=/app/bin:$PATH`
  * is how an app is put on the base's PATH, and the container runtime never expands a config's Env
  * (a literal `/app/bin:$PATH` leaves the process without /usr/bin). Values are looked up in the
- * environment as it stands before the entry (the base's Env, then the earlier `--env` flags).
+ * environment as it stands before the entry (the base's Env, then the earlier `--env` flags); a
+ * non-Windows base without PATH has BuildKit's default one by then (config.ts, DEFAULT_UNIX_PATH).
  *
  * The forms: `$NAME`, `${NAME}`, `${NAME:-word}` / `${NAME-word}` (word when NAME is unset — or
  * empty, with the colon), `${NAME:+word}` / `${NAME+word}` (word when NAME is set — and not empty,

@@ -21,6 +21,7 @@ export const MediaType = {
   DOCKER_LIST: 'application/vnd.docker.distribution.manifest.list.v2+json',
   DOCKER_MANIFEST: 'application/vnd.docker.distribution.manifest.v2+json',
   DOCKER_CONFIG: 'application/vnd.docker.container.image.v1+json',
+  DOCKER_LAYER: 'application/vnd.docker.image.rootfs.diff.tar',
   DOCKER_LAYER_GZIP: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
   DOCKER_FOREIGN_LAYER: 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
   DOCKER_SCHEMA1: 'application/vnd.docker.distribution.manifest.v1+json',

@@ -35,9 +35,12 @@ export function parsePlatform(s: string): Platform {
   }
   if (parts.length < 2 || parts.length > 3 || ![os, ...rest].every((p) => FIELD.test(p))) throw bad();
   const [architecture, variant] = rest as [string, string | undefined];
-  // Aliases become the Go names here too, because a scratch config is built from this value.
-  const p: Platform = { os: os.toLowerCase(), architecture: normArch(architecture) };
-  if (variant !== undefined) p.variant = variant.toLowerCase();
+  // Aliases become the Go names here too, because a scratch config is built from this value; a
+  // variant written out wins over the one an alias implies (linux/armhf/v6 is arm/v6).
+  const arch = archOf(architecture);
+  const p: Platform = { os: os.toLowerCase(), architecture: arch.architecture };
+  const v = variant?.toLowerCase() ?? arch.variant;
+  if (v !== undefined) p.variant = v;
   if (osVersion !== undefined) p['os.version'] = osVersion;
   return p;
 }
@@ -69,16 +72,36 @@ export function formatPlatform(p: Platform): string {
   return p.variant ? `${os}/${p.architecture}/${p.variant}` : `${os}/${p.architecture}`;
 }
 
-/** Other spellings of architectures, as users type them (uname -m) → the Go names OCI uses. */
-const ARCH_ALIASES: Record<string, string> = { x86_64: 'amd64', 'x86-64': 'amd64', aarch64: 'arm64', i386: '386', i686: '386' };
+/**
+ * Other spellings of architectures, as users type them → the Go names OCI uses, and the variant
+ * a spelling implies. containerd's platforms normalizeArch: x86_64/x86-64 → amd64, aarch64 →
+ * arm64, i386 → 386, and the Debian names armhf → arm/v7, armel → arm/v6; `uname -m` on 32-bit
+ * ARM says armv7l (→ arm/v7) or armv6l (→ arm/v6), and i686 on 32-bit x86.
+ */
+const ARCH_ALIASES: Record<string, { architecture: string; variant?: string }> = {
+  x86_64: { architecture: 'amd64' },
+  'x86-64': { architecture: 'amd64' },
+  aarch64: { architecture: 'arm64' },
+  i386: { architecture: '386' },
+  i686: { architecture: '386' },
+  armhf: { architecture: 'arm', variant: 'v7' },
+  armel: { architecture: 'arm', variant: 'v6' },
+  armv7l: { architecture: 'arm', variant: 'v7' },
+  armv6l: { architecture: 'arm', variant: 'v6' },
+};
 
 /** The variant an architecture has when none is written (containerd's normalisation). */
 const DEFAULT_VARIANT: Record<string, string> = { amd64: 'v1', arm64: 'v8', arm: 'v7' };
 
+/** Canonical architecture name, and the variant its spelling implies (armhf: v7), if any. */
+function archOf(arch: string): { architecture: string; variant?: string } {
+  const a = arch.toLowerCase();
+  return ARCH_ALIASES[a] ?? { architecture: a };
+}
+
 /** Canonical architecture name. */
 function normArch(arch: string): string {
-  const a = arch.toLowerCase();
-  return ARCH_ALIASES[a] ?? a;
+  return archOf(arch).architecture;
 }
 
 /** Canonical variant: lower-case, the architecture's default when absent, "8" and "v8" alike. */
@@ -89,17 +112,20 @@ function normVariant(arch: string, variant: string | undefined): string | undefi
 
 /**
  * True when `have` satisfies `want`: same os and architecture; the variant is compared only when
- * `want` names one, with defaults filled in (arm64 without variant is v8, amd64 is v1, arm is v7);
+ * `want` names one or its architecture's spelling implies one (armhf: arm/v7), with defaults
+ * filled in (arm64 without variant is v8, amd64 is v1, arm is v7);
  * the OS version only when `want` names one, and then exactly (10.0.20348.1 is not 10.0.20348.2:
  * a Windows container needs its host's build, and no rule says which builds are compatible).
  */
 export function platformMatches(want: Platform, have: Platform): boolean {
   if (want.os.toLowerCase() !== have.os.toLowerCase()) return false;
   if (want['os.version'] !== undefined && want['os.version'] !== have['os.version']) return false;
-  const arch = normArch(want.architecture);
-  if (arch !== normArch(have.architecture)) return false;
-  if (!want.variant) return true;
-  return normVariant(arch, want.variant) === normVariant(arch, have.variant);
+  // A library caller's Platform may spell the architecture as parsePlatform would not leave it.
+  const [w, h] = [archOf(want.architecture), archOf(have.architecture)];
+  if (w.architecture !== h.architecture) return false;
+  const wantVariant = want.variant || w.variant;
+  if (!wantVariant) return true;
+  return normVariant(w.architecture, wantVariant) === normVariant(w.architecture, have.variant || h.variant);
 }
 
 /** True for attestation/provenance entries: platform unknown/unknown or a vnd.docker.reference.type annotation. */
@@ -128,7 +154,7 @@ export function selectPlatform(index: ImageIndex, want: Platform): Descriptor {
       { details: { available } },
     );
   }
-  if (matches.length === 1 || want.variant) return matches[0]!;
+  if (matches.length === 1 || want.variant || archOf(want.architecture).variant) return matches[0]!;
   const arch = normArch(want.architecture);
   const preferred = normVariant(arch, undefined);
   return matches.find((d) => normVariant(arch, d.platform!.variant) === preferred) ?? matches[0]!;

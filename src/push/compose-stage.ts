@@ -99,11 +99,14 @@ export function composeStage(base: ResolvedBase, results: readonly (LayerResult 
     return { base: img, configBytes, configDigest, manifest, bytes: serializeManifest(manifest) };
   });
   const multi = images.length > 1 || (inputs.platform === 'all' && base.index !== undefined);
+  // The base index's own base.{name,digest} (kept by composeIndex with its other annotations) named
+  // what the old index was built on: replaced as an entry's are, the user's --annotation on top.
+  const indexAnnotations = { ...replacedKeys(base.index?.annotations, baseAnnotations(name, base.family)), ...(inputs.annotations ?? {}) };
   const index = multi
     ? composeIndex(
         base.index,
         images.map((b) => ({ manifest: b.manifest, bytes: b.bytes, platform: b.base.indexEntry?.platform ?? b.base.platform, annotations: entryAnnotations(b.base.indexEntry?.annotations, baseAnnotations(name, base.family)) })),
-        inputs.annotations,
+        Object.keys(indexAnnotations).length ? indexAnnotations : undefined,
         base.family,
       )
     : undefined;
@@ -117,10 +120,12 @@ export function composeStage(base: ResolvedBase, results: readonly (LayerResult 
  * manifest carries. Only keys the entry has are replaced, so an entry without them stays as it was.
  */
 function entryAnnotations(annotations: Record<string, string> | undefined, ours: Record<string, string> | undefined): Record<string, string> | undefined {
-  if (!annotations || !ours) return annotations;
-  const out = { ...annotations };
-  for (const [k, v] of Object.entries(ours)) if (Object.hasOwn(out, k)) out[k] = v;
-  return out;
+  return annotations && { ...annotations, ...replacedKeys(annotations, ours) };
+}
+
+/** Of `ours`, the keys `annotations` has (with our values): what entryAnnotations replaces. */
+function replacedKeys(annotations: Record<string, string> | undefined, ours: Record<string, string> | undefined): Record<string, string> {
+  return Object.fromEntries(Object.entries(ours ?? {}).filter(([k]) => annotations !== undefined && Object.hasOwn(annotations, k)));
 }
 
 /** The digest of what is written at the tag: the index, or the one manifest. */

@@ -366,7 +366,8 @@ function checkBase(base: ResolvedBase, inputs: PushInputs, logger: Logger): { ba
     index: base.index ? convertIndex(base.index, to, dropped) : undefined,
     images: base.images.map((img) => ({
       ...img,
-      manifest: convertManifest(img.manifest, to, dropped, fields),
+      // Only where --format names the other family is a manifest converted that leaving it out keeps.
+      manifest: convertManifest(img.manifest, to, dropped, fields, to !== base.family),
       indexEntry: img.indexEntry ? convertDescriptor(img.indexEntry, manifestMediaTypeFor(to), to, 'index entry', fields) : undefined,
     })),
   };

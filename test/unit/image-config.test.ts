@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { InputError } from '../../src/errors.js';
 import {
   applyConfigChanges,
+  DEFAULT_UNIX_PATH,
   parseEnvFlag,
   parseLabelFlag,
   parsePortFlag,
@@ -180,6 +181,23 @@ describe('applyConfigChanges', () => {
     assert.deepEqual(out.config!.Env, ['PATH=C:\\app;C:\\Windows']);
   });
 
+  it('env without PATH on a non-Windows base: BuildKit\'s default PATH is added before the values are expanded', () => {
+    const bin = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+    const scratch = applyConfigChanges(scratchConfig({ os: 'linux', architecture: 'amd64' }), { env: ['PATH=/app/bin:$PATH', 'A=1'] }, undefined);
+    assert.deepEqual(scratch.config!.Env, [`PATH=/app/bin:${bin}`, 'A=1']);
+    // Added even with no --env (as BuildKit does for every stage), after the base's own entries.
+    const b = base();
+    b.config!.Env = ['Path=/x', 'A=1'];
+    assert.deepEqual(applyConfigChanges(b, {}, LAYER).config!.Env, ['Path=/x', 'A=1', `PATH=${bin}`], 'Linux keys are case-sensitive: Path is not PATH');
+    // A base with PATH keeps it, even one written without "=" (BuildKit counts it as set).
+    b.config!.Env = ['PATH'];
+    assert.deepEqual(applyConfigChanges(b, { env: ['A=$PATH'] }, undefined).config!.Env, ['PATH', 'A=']);
+    // A Windows image is left to its OS: no PATH is added, and $PATH of none is empty.
+    const win = applyConfigChanges(scratchConfig({ os: 'windows', architecture: 'amd64' }), { env: ['PATH=C:\\app;$PATH'] }, undefined);
+    assert.deepEqual(win.config!.Env, ['PATH=C:\\app;']);
+    assert.equal(applyConfigChanges(scratchConfig({ os: 'windows', architecture: 'amd64' }), { cmd: ['x'] }, undefined).config!.Env, undefined);
+  });
+
   it('env rejects malformed entries', () => {
     assert.throws(() => applyConfigChanges(base(), { env: ['=x'] }, undefined), InputError);
   });
@@ -228,7 +246,7 @@ describe('applyConfigChanges', () => {
       const b: ImageConfig = { architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } };
       if (cfg === null) b.config = null;
       const out = applyConfigChanges(b, { env: ['A=1'], ports: ['80'], labels: { a: 'b' }, volumes: ['/v'] }, LAYER);
-      assert.deepEqual(out.config, { Env: ['A=1'], ExposedPorts: { '80/tcp': {} }, Volumes: { '/v': {} }, Labels: { a: 'b' } });
+      assert.deepEqual(out.config, { Env: [`PATH=${DEFAULT_UNIX_PATH}`, 'A=1'], ExposedPorts: { '80/tcp': {} }, Volumes: { '/v': {} }, Labels: { a: 'b' } });
       assert.deepEqual(out.history, [{ created: LAYER.created, created_by: LAYER.createdBy }]);
     }
   });
@@ -237,7 +255,7 @@ describe('applyConfigChanges', () => {
     const b = base();
     b.config = { Env: null, Labels: null, ExposedPorts: null, Volumes: null };
     const out = applyConfigChanges(b, { env: ['A=1'], labels: { a: 'b' }, ports: ['1'], volumes: ['/x'] }, undefined);
-    assert.deepEqual(out.config, { Env: ['A=1'], Labels: { a: 'b' }, ExposedPorts: { '1/tcp': {} }, Volumes: { '/x': {} } });
+    assert.deepEqual(out.config, { Env: [`PATH=${DEFAULT_UNIX_PATH}`, 'A=1'], Labels: { a: 'b' }, ExposedPorts: { '1/tcp': {} }, Volumes: { '/x': {} } });
   });
 
   it('rejects an invalid diff_id', () => {
@@ -273,6 +291,7 @@ describe('serializeConfig / scratchConfig', () => {
     const out = applyConfigChanges(scratchConfig({ os: 'linux', architecture: 'amd64' }), { cmd: ['/app/run'] }, LAYER);
     assert.deepEqual(out.rootfs.diff_ids, [DIFF]);
     assert.equal(out.history!.filter((h) => !h.empty_layer).length, out.rootfs.diff_ids.length);
-    assert.deepEqual(out.config, { Cmd: ['/app/run'] });
+    // BuildKit's PATH, which `FROM scratch` gets in a Dockerfile build too.
+    assert.deepEqual(out.config, { Cmd: ['/app/run'], Env: [`PATH=${DEFAULT_UNIX_PATH}`] });
   });
 });

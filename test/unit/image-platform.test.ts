@@ -23,6 +23,13 @@ describe('parsePlatform / formatPlatform', () => {
     ['linux/x86_64', { os: 'linux', architecture: 'amd64' }, 'linux/amd64'],
     ['linux/aarch64', { os: 'linux', architecture: 'arm64' }, 'linux/arm64'],
     ['linux/ppc64le', { os: 'linux', architecture: 'ppc64le' }, 'linux/ppc64le'],
+    // Debian's and uname -m's 32-bit ARM names imply the variant (containerd's normalizeArch).
+    ['linux/armhf', { os: 'linux', architecture: 'arm', variant: 'v7' }, 'linux/arm/v7'],
+    ['linux/armv7l', { os: 'linux', architecture: 'arm', variant: 'v7' }, 'linux/arm/v7'],
+    ['linux/armel', { os: 'linux', architecture: 'arm', variant: 'v6' }, 'linux/arm/v6'],
+    ['linux/ARMv6l', { os: 'linux', architecture: 'arm', variant: 'v6' }, 'linux/arm/v6'],
+    ['linux/armhf/v6', { os: 'linux', architecture: 'arm', variant: 'v6' }, 'linux/arm/v6'],
+    ['linux/aarch64/v8', { os: 'linux', architecture: 'arm64', variant: 'v8' }, 'linux/arm64/v8'],
   ];
   for (const [input, want, formatted] of VALID) {
     it(`parses ${input}`, () => {
@@ -63,6 +70,14 @@ describe('platformMatches', () => {
     ['linux/arm', 'linux/arm/v6', true],
     ['linux/x86_64', 'linux/amd64', true],
     ['linux/aarch64', 'linux/arm64/v8', true],
+    // A Platform not made by parsePlatform (a library caller's) gets the implied variant too.
+    ['linux/armhf', 'linux/arm/v7', true],
+    ['linux/armhf', 'linux/arm', true],
+    ['linux/armhf', 'linux/arm/v6', false],
+    ['linux/armel', 'linux/arm/v6', true],
+    ['linux/armv6l', 'linux/arm/v7', false],
+    ['linux/armv7l', 'linux/armhf', true],
+    ['linux/arm/v6', 'linux/armel', true],
   ];
   for (const [want, have, match] of CASES) {
     it(`${want} vs ${have} -> ${match}`, () => assert.equal(platformMatches(p(want), p(have)), match));
@@ -116,6 +131,12 @@ describe('selectPlatform', () => {
     ['linux/arm/v7', armv7],
     // No variant asked: the architecture's default variant (v7 for arm) wins over index order.
     ['linux/arm', armv7],
+    ['linux/armhf', armv7],
+    ['linux/armv7l', armv7],
+    ['linux/armel', armv6],
+    ['linux/armv6l', armv6],
+    ['linux/aarch64', arm64],
+    ['linux/aarch64/v8', arm64],
   ];
   for (const [want, expected] of CASES) {
     it(`${want} -> ${expected.digest.slice(7, 8)}`, () => assert.equal(selectPlatform(index, parsePlatform(want)), expected));
@@ -135,6 +156,12 @@ describe('selectPlatform', () => {
         return true;
       },
     );
+  });
+
+  it('an alias implies its variant even in a Platform given as it is (library callers): armel is never arm/v7', () => {
+    assert.equal(selectPlatform(index, { os: 'linux', architecture: 'armel' }), armv6);
+    assert.equal(selectPlatform(index, { os: 'linux', architecture: 'armhf' }), armv7);
+    assert.throws(() => selectPlatform({ schemaVersion: 2, manifests: [amd64, armv7] }, { os: 'linux', architecture: 'armel' }), NotFoundError);
   });
 
   it('matches a variant-less child when v8 is asked for', () => {

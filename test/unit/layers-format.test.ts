@@ -62,8 +62,26 @@ test('convertManifest: OCI → Docker drops annotations (and says so); zstd and 
     assert.throws(() => convertManifest({ ...ociManifest, config: d(config, 'c') }, 'docker'), (e: unknown) => e instanceof UnsupportedError && /not an image config.*copy it without --format/.test((e as Error).message), config);
   }
   assert.throws(() => convertManifest({ ...dockerManifest, config: d('application/vnd.docker.plugin.v1+json', 'c') }, 'oci'), UnsupportedError);
-  assert.throws(() => convertLayerMediaType(MediaType.OCI_LAYER, 'docker'), UnsupportedError);
+  assert.throws(() => convertLayerMediaType(MediaType.OCI_LAYER_NONDIST, 'docker'), UnsupportedError);
   assert.equal(convertLayerMediaType(MediaType.DOCKER_LAYER_GZIP, 'docker'), MediaType.DOCKER_LAYER_GZIP);
+});
+
+test('convertLayerMediaType: an uncompressed layer has its type in both families; the refusal offers leaving --format out only where that keeps it', () => {
+  assert.equal(convertLayerMediaType('application/vnd.docker.image.rootfs.diff.tar', 'oci'), 'application/vnd.oci.image.layer.v1.tar');
+  assert.equal(convertLayerMediaType('application/vnd.oci.image.layer.v1.tar', 'docker'), 'application/vnd.docker.image.rootfs.diff.tar');
+  const out = convertManifest({ ...dockerManifest, layers: [d('application/vnd.docker.image.rootfs.diff.tar', 'e')] }, 'oci');
+  assert.deepEqual(out.layers, [d('application/vnd.oci.image.layer.v1.tar', 'e')]);
+  const refusal = (byFormat?: boolean): string => {
+    try {
+      convertLayerMediaType(MediaType.OCI_LAYER_ZSTD, 'docker', byFormat);
+    } catch (e) {
+      assert.ok(e instanceof UnsupportedError);
+      return e.message;
+    }
+    return assert.fail('zstd converted to Docker v2');
+  };
+  assert.match(refusal(), /no Docker v2 equivalent; push with --format oci \(or leave --format out\) to keep it$/);
+  assert.match(refusal(false), /no Docker v2 equivalent; push with --format oci to keep it$/);
 });
 
 test('convertIndex / convertIndexTo: list ↔ index, children re-pointed, attestations dropped', () => {

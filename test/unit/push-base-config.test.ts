@@ -300,3 +300,53 @@ test('--platform all over an index whose entries name their own base (as Docker 
   assert.deepEqual(a.annotations, { ...ours, 'org.opencontainers.image.version': '20.11.0' }, 'the entry agrees with its manifest; its other annotations kept');
   assert.equal(b.annotations, undefined, 'an entry without annotations gets none (its digest as before)');
 });
+
+test('--platform all over an index that names its own base: the index gets our base.{name,digest}, its other annotations and --annotation kept', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const amd = src.seedImage('library/node', { platform: { os: 'linux', architecture: 'amd64' } });
+  const arm = src.seedImage('library/node', { platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } });
+  const entries = [amd, arm].map((c) => ({ mediaType: c.mediaType, digest: c.digest, size: c.size, platform: c.platform }));
+  const theirs = { 'org.opencontainers.image.base.name': 'debian:bookworm-slim', 'org.opencontainers.image.base.digest': sha('debian'), 'org.opencontainers.image.version': '20.11.0' };
+  const top = src.putManifest('library/node', { schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: entries, annotations: theirs }, { tags: ['20'] });
+  src.putManifest('library/node', { schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: entries, annotations: { 'org.opencontainers.image.version': '20.11.0' } }, { tags: ['bare'] });
+  await push({ from: src.ref('library/node:20'), to: dst.ref('app:1'), app: appDir(), platform: 'all', annotations: { 'org.example.build': '42' }, ...fakeLibraryOptions(src, dst) });
+  const index = json(dst.manifest('app', '1')!.bytes);
+  const ours = { 'org.opencontainers.image.base.name': src.ref('library/node:20'), 'org.opencontainers.image.base.digest': top.digest };
+  assert.deepEqual(index.annotations, { ...ours, 'org.opencontainers.image.version': '20.11.0', 'org.example.build': '42' });
+  for (const d of index.manifests) assert.deepEqual(json(dst.manifest('app', d.digest)!.bytes).annotations, { ...ours, 'org.example.build': '42' }, 'the index says what its manifests say');
+  // An --annotation of the same key wins over ours, as on the manifests.
+  await push({ from: src.ref('library/node:20'), to: dst.ref('app:2'), app: appDir(), platform: 'all', annotations: { 'org.opencontainers.image.base.name': 'node:20' }, ...fakeLibraryOptions(src, dst) });
+  assert.equal(json(dst.manifest('app', '2')!.bytes).annotations['org.opencontainers.image.base.name'], 'node:20');
+  // An index without them gets none: only keys the base index has are replaced (as for its entries).
+  await push({ from: src.ref('library/node:bare'), to: dst.ref('app:3'), app: appDir(), platform: 'all', ...fakeLibraryOptions(src, dst) });
+  assert.deepEqual(json(dst.manifest('app', '3')!.bytes).annotations, { 'org.opencontainers.image.version': '20.11.0' });
+});
+
+test('--format oci over a Docker v2 base with an uncompressed layer: the layer becomes OCI\'s uncompressed type, its blob as it was', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const img = src.seedImage('base/plain', { format: 'docker' });
+  const layers = img.layers.map((l, i) => (i === 0 ? { ...l, mediaType: 'application/vnd.docker.image.rootfs.diff.tar' } : l));
+  src.putManifest('base/plain', { ...img.manifest, layers }, { tags: ['1'] });
+  await push({ from: src.ref('base/plain:1'), to: dst.ref('app:1'), app: appDir(), format: 'oci', ...fakeLibraryOptions(src, dst) });
+  const m = json(dst.manifest('app', '1')!.bytes);
+  assert.equal(m.mediaType, 'application/vnd.oci.image.manifest.v1+json');
+  assert.deepEqual(m.layers[0], { mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: img.layers[0]!.digest, size: img.layers[0]!.size });
+  assert.equal(m.layers[1].mediaType, 'application/vnd.oci.image.layer.v1.tar+gzip');
+});
+
+test('a Docker v2 list over an OCI child with a zstd layer, no --format: refused E_UNSUPPORTED without telling to leave out the --format never given', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const img = src.seedImage('base/zstd');
+  const layers = img.layers.map((l) => ({ ...l, mediaType: 'application/vnd.oci.image.layer.v1.tar+zstd' }));
+  const child = src.putManifest('base/zstd', { ...img.manifest, layers });
+  src.putManifest('base/zstd', { schemaVersion: 2, mediaType: 'application/vnd.docker.distribution.manifest.list.v2+json', manifests: [{ mediaType: child.mediaType, digest: child.digest, size: child.size, platform: img.platform }] }, { tags: ['1'] });
+  await assert.rejects(push({ from: src.ref('base/zstd:1'), to: dst.ref('app:1'), app: appDir(), ...fakeLibraryOptions(src, dst) }), (e: RegpushError) => {
+    assert.equal(e.code, 'E_UNSUPPORTED');
+    assert.match(e.message, /zstd has no Docker v2 equivalent; push with --format oci to keep it/);
+    return true;
+  });
+  // Where --format asked for the conversion, leaving it out is the other way to keep the layer.
+  src.putManifest('base/zstd', { ...img.manifest, layers }, { tags: ['oci'] });
+  await assert.rejects(push({ from: src.ref('base/zstd:oci'), to: dst.ref('app:1'), app: appDir(), format: 'docker', ...fakeLibraryOptions(src, dst) }), /push with --format oci \(or leave --format out\) to keep it/);
+  assert.equal(dst.manifest('app', '1'), undefined);
+});
