@@ -155,7 +155,7 @@ function checkLabelKey(key: string): void {
  * (dockerfile2llb, "make sure that PATH is always set") appends `PATH=` + system.DefaultPathEnv to
  * every non-Windows stage whose Env lacks it, before any ENV instruction is expanded, so that
  * `FROM scratch` + `ENV PATH=/app/bin:$PATH` keeps /usr/bin. A Windows stage is left to its OS
- * (moby/buildkit#5445).
+ * (moby/buildkit#5895).
  */
 export const DEFAULT_UNIX_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
