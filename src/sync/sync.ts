@@ -667,6 +667,40 @@ class RateGate {
    * registry in flight to bring a new count, wait for one as units do (wait(), under --max-wait).
    */
   private release(key: string, g: RegistryGate, min: number): void {
+    this.letGo(key, g, min);
+    if (!g.held.length) return;
+    if (g.stopped) {
+      this.stop(g, g.stopped.err);
+      return;
+    }
+    if (g.holding || g.inFlight() > 0 || g.settling) return;
+    // The last GET's answer has just come: its image tells the meter (did) a moment later, which
+    // may make room. Decide once that has run, not before: with --max-wait 0 the wait would fail
+    // at once on a count about to be enough.
+    g.settling = true;
+    setImmediate(() => {
+      g.settling = false;
+      this.letGo(key, g, min);
+      if (!g.held.length || g.holding || g.stopped || g.inFlight() > 0) return;
+      g.holding = true;
+      // What the oldest held GET's image still needs, for as long as one is held (the GETs in
+      // flight meanwhile may have let them all go).
+      const need = (): number | undefined => {
+        const first = g.held[0];
+        return first && g.committed(first.unit) + first.unit.pending;
+      };
+      this.wait(g.held[0]!.source, min, need, true).then(
+        () => {
+          g.holding = false;
+          this.pump(key);
+        },
+        (err: unknown) => this.stop(g, err),
+      );
+    });
+  }
+
+  /** Lets the held GETs go whose units now fit, oldest first, each counted in flight. */
+  private letGo(key: string, g: RegistryGate, min: number): void {
     for (const h of [...g.held]) {
       if (!this.fits(key, g, h.unit, min)) continue;
       g.held.splice(g.held.indexOf(h), 1);
@@ -674,26 +708,6 @@ class RateGate {
       h.unit.inFlight++;
       h.resolve();
     }
-    if (!g.held.length) return;
-    if (g.stopped) {
-      this.stop(g, g.stopped.err);
-      return;
-    }
-    if (g.holding || g.inFlight() > 0) return;
-    g.holding = true;
-    // What the oldest held GET's image still needs, for as long as one is held (the GETs in flight
-    // meanwhile may have let them all go).
-    const need = (): number | undefined => {
-      const first = g.held[0];
-      return first && g.committed(first.unit) + first.unit.pending;
-    };
-    this.wait(g.held[0]!.source, min, need, true).then(
-      () => {
-        g.holding = false;
-        this.pump(key);
-      },
-      (err: unknown) => this.stop(g, err),
-    );
   }
 
   private remaining(host: string): number | undefined {
@@ -805,6 +819,8 @@ class RegistryGate {
   ended = false;
   /** The count was too low with nothing in flight: wait() is asking again. */
   holding = false;
+  /** release() found GETs held with none in flight and looks again once the last answer has been told. */
+  settling = false;
   /** wait() gave up (--max-wait): this registry's units fail with that error. */
   stopped?: { err: unknown };
   /** Units waiting, in order. */
