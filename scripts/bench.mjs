@@ -27,7 +27,7 @@ import { BASE_LAYERS, baseConfig, makeAppDir, makeBaseLayers, makeLargeAppDir, M
 import { fetchToken, Registry } from './bench/http.mjs';
 import { killCurrent, measure } from './bench/measure.mjs';
 import { goals, goalsTable, summarize, table } from './bench/report.mjs';
-import { baseBytesMoved, largeScenarios, reportTimings, scenarios } from './bench/scenarios.mjs';
+import { baseBytesMoved, clearSkopeoCache, largeScenarios, reportTimings, scenarios, skopeoDataDir } from './bench/scenarios.mjs';
 import { laneCounts, layerBench, makeLayerInput } from './bench/layer.mjs';
 import { expandOnly, seedSync, seedSyncTargets, syncFixtureSummary, wantsSync, withSync } from './bench/sync.mjs';
 import { seedSplit, splitTable, withSplit } from './bench/split-layers.mjs';
@@ -155,7 +155,8 @@ async function serve(ctx, all, opt) {
     if (s.needs?.(ctx)) continue;
     const { cmd, args, env } = s.cmd(ctx, 'serve');
     const vars = Object.entries(env ?? {}).filter(([k, v]) => process.env[k] !== v).map(([k, v]) => `${k}=${q(v)}`);
-    process.stdout.write(`# ${s.id}${s.cold ? ` (cold: wipe ${ctx.cold.storageDir}/* first)` : ''}\nenv ${vars.join(' ')} ${q(cmd)} ${args.map(q).join(' ')}\n`);
+    const prep = [s.cold ? `wipe ${ctx.cold.storageDir}/*` : '', s.before === clearSkopeoCache ? `rm -rf ${skopeoDataDir(ctx)} for an empty skopeo cache` : ''].filter(Boolean);
+    process.stdout.write(`# ${s.id}${prep.length ? ` (first: ${prep.join('; ')})` : ''}\nenv ${vars.join(' ')} ${q(cmd)} ${args.map(q).join(' ')}\n`);
   }
   log('serving; Ctrl-C stops the registries');
   // A pending promise alone does not keep Node running; the timer does, until SIGINT/SIGTERM
@@ -270,6 +271,7 @@ async function bench(opt, tools, tmp, cleanup, started) {
     if (s.needs?.(ctx)) return s.needs(ctx);
     const { cmd, args, env } = s.cmd(ctx, 'seed');
     if (s.cold) wipeStorage(ctx.cold.storageDir);
+    s.before?.(ctx);
     const r = await measure(cmd, args, { env, timeoutMs: opt.timeoutS * 1000 });
     if (!r.ok) return `${why} failed (exit ${r.code}${r.timedOut ? ', timed out' : ''}): ${firstLine(r.stderr || r.stdout)}`;
     return undefined;

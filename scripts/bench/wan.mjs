@@ -325,6 +325,7 @@ async function runVariant({ profile, auth }, { ctx, opt, R, tokenService, log, b
     if (s.cold) wipeStorage(ctx.cold.storageDir);
     const { cmd, args, env } = s.cmd(wctx, `${profile.id}-${auth}-${round}`);
     const a = s.group === 'regpush' ? args.map((x) => (x === '--quiet' ? '--debug' : x)) : args;
+    s.before?.(wctx);
     for (const l of linkList) l.reset();
     const r = await measure(cmd, a, { env, timeoutMs: Math.max(opt.timeoutS * 1000, 300_000) });
     const conns = linkList.reduce((n, l) => n + l.stats.connections, 0);
