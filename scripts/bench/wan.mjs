@@ -6,8 +6,10 @@
 // proxy on 127.0.0.1 in front of each registry (and the token service), in this process.
 //  - one-way delay: every chunk, in both directions, is delivered `rtt / 2` after it left the
 //    link (chunks of one connection never overtake each other);
-//  - handshake: a new connection's first bytes wait one more RTT (TCP's SYN / SYN-ACK); plain
-//    HTTP, so no TLS round trips (a real registry over https adds one or two per connection);
+//  - handshake: a new connection's first bytes leave one RTT after the connect (TCP's SYN /
+//    SYN-ACK): they take their place in the bandwidth FIFO only then, so a request body sent on a
+//    new connection does not cross the link during its handshake; plain HTTP, so no TLS round
+//    trips (a real registry over https adds one or two per connection);
 //  - bandwidth: one FIFO per link and direction, shared by every connection of that link — a
 //    token bucket without burst: a chunk leaves when the bytes before it have left, at `mbit`;
 //  - no slow start, no loss, no window limit (the floor below assumes the same);
@@ -65,6 +67,7 @@ export const WAN_AUTHS = {
 /** Round trips on the critical path of each scenario (anonymous registries), see the header. */
 export const FLOOR_RTTS = { 'push-cold': 5, 'copy-cold': 5, 'push-same': 4, 'push-warm': 3, 'copy-same': 4, 'copy-multi': 7 };
 
+const END = Symbol('end'); // a held end of stream (Link.pipe)
 const METHOD = /^(GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS) (\S+) HTTP\/1\.[01]\r\n/;
 
 /** One emulated link: a delay and two bandwidth FIFOs, shared by the proxies on it. */
@@ -84,10 +87,14 @@ export class Link {
     this.stats = { connections: 0, requests: [], bytes: { up: 0, down: 0 } };
   }
 
-  /** When a chunk of `len` bytes sent now in `dir` arrives at the other end. */
-  schedule(dir, len) {
-    const now = performance.now();
-    const start = Math.max(now, this.freeAt[dir]);
+  /**
+   * When a chunk of `len` bytes handed over at `now` in `dir` arrives at the other end. It takes
+   * the wire when the bytes queued before it have left, and not before `earliest`: a new
+   * connection's request cannot occupy the bandwidth while its handshake is still under way.
+   * (`now` is a parameter so that the scheduler can be tested without a clock.)
+   */
+  schedule(dir, len, earliest = 0, now = performance.now()) {
+    const start = Math.max(now, this.freeAt[dir], earliest);
     this.freeAt[dir] = start + len / this.bytesPerMs;
     this.stats.bytes[dir] += len;
     return this.freeAt[dir] + this.oneWay;
@@ -113,17 +120,27 @@ export class Link {
     upstream.on('error', kill);
     client.setNoDelay(true);
     upstream.setNoDelay(true);
-    // The client's first bytes wait for the handshake: SYN out, SYN-ACK back, then the data.
-    this.pipe(client, upstream, 'up', accepted + this.rtt + this.oneWay);
+    // The client's bytes wait for the handshake: SYN out, SYN-ACK back, then the data leaves —
+    // it enters the link's bandwidth FIFO one RTT after the accept, and arrives a one-way delay
+    // after its last byte left.
+    this.pipe(client, upstream, 'up', accepted + this.rtt);
     this.pipe(upstream, client, 'down', 0, rewrite);
   }
 
-  /** Moves `from` → `to` through the link's `dir` FIFO, in order, not before `notBefore`. */
-  pipe(from, to, dir, notBefore, rewrite) {
+  /**
+   * Moves `from` → `to` through the link's `dir` FIFO, in order; no byte leaves before `sendFrom`.
+   * Bytes that come sooner (a request written right after connect) are held and handed to the
+   * FIFO at `sendFrom`, in the order they came: booked at once for a slot after the handshake,
+   * they would make the other connections' bytes of this direction, sent meanwhile, wait behind
+   * an idle wire (a FIFO books slots in the order of booking).
+   */
+  pipe(from, to, dir, sendFrom, rewrite) {
     const queue = [];
     let queued = 0;
     let timer;
-    let last = notBefore;
+    let last = sendFrom + this.oneWay; // an end with no data before it still waits for the handshake
+    let held = sendFrom > performance.now() ? [] : undefined;
+    let closedWhileHeld = false;
     const drain = () => {
       timer = undefined;
       const now = performance.now();
@@ -140,6 +157,10 @@ export class Link {
       queue.push(item);
       if (!timer) timer = setTimeout(drain, Math.max(0, item.at - performance.now()));
     };
+    const send = (chunk) => {
+      last = Math.max(last, this.schedule(dir, chunk.length, sendFrom));
+      push({ at: last, chunk });
+    };
     from.on('data', (chunk) => {
       if (dir === 'up') {
         const m = METHOD.exec(chunk.subarray(0, 2048).toString('latin1'));
@@ -147,13 +168,24 @@ export class Link {
       } else if (rewrite && chunk.subarray(0, 5).toString('latin1') === 'HTTP/') {
         chunk = replaceAll(chunk, rewrite[0], rewrite[1]);
       }
-      last = Math.max(last, this.schedule(dir, chunk.length));
       queued += chunk.length;
-      push({ at: last, chunk });
+      if (held) held.push(chunk);
+      else send(chunk);
       if (queued >= this.highWater) from.pause();
     });
-    from.on('end', () => push({ at: last, end: true }));
-    from.on('close', () => { if (!queue.length && !to.destroyed) to.end(); });
+    if (held) {
+      setTimeout(() => {
+        const h = held;
+        held = undefined;
+        for (const c of h) if (c === END) push({ at: last, end: true }); else send(c);
+        if (closedWhileHeld && !h.includes(END) && !queue.length && !to.destroyed) to.end();
+      }, sendFrom - performance.now());
+    }
+    from.on('end', () => (held ? held.push(END) : push({ at: last, end: true })));
+    from.on('close', () => {
+      if (held) closedWhileHeld = true;
+      else if (!queue.length && !to.destroyed) to.end();
+    });
   }
 
   async close() {
