@@ -35,7 +35,15 @@
 //   copy same-registry: 4 — connect, manifest GET, the blobs' mounts (all at once), manifest PUT;
 //   copy of a multi-platform index (copy-multi, anonymous only): 7 — connect, index GET, the child
 //     manifests' GETs (all at once), blob GET → PUT (2), the children's PUTs (all at once), index PUT;
-//   + 2 per token registry on the path (401 challenge, token GET).
+//   + with the token-auth source: 3 when its token service is another host (`token`: the 401
+//     challenge, a new connection to the token host, whose name the client learns only from the
+//     401, and the token GET), 2 when it is the registry's host (`token-same`: the 401 and the
+//     token GET, on a connection the client already has).
+// Goals (the issue's, at 80 ms / 200 Mbit/s; wanGoals): cold push and copy ≤ 1.05 × the floor,
+// same-registry push ≤ 1.2 × the floor, warm push ≤ 3 RTT + start-up + 50 ms, each computed
+// without the token round trips (with this run's bytes); with the token source each limit is that
+// anonymous limit + 2 RTT, in both topologies, as the issue defines it — so behind a token host
+// elsewhere the limit leaves one RTT less over the floor than the anonymous one does.
 
 import net from 'node:net';
 import http from 'node:http';
@@ -66,6 +74,23 @@ export const WAN_AUTHS = {
 
 /** Round trips on the critical path of each scenario (anonymous registries), see the header. */
 export const FLOOR_RTTS = { 'push-cold': 5, 'copy-cold': 5, 'push-same': 4, 'push-warm': 3, 'copy-same': 4, 'copy-multi': 7 };
+
+/** Round trips the source's authentication adds to every floor, see the header. */
+export const TOKEN_FLOOR_RTTS = { anon: 0, token: 3, 'token-same': 2 };
+
+/** Round trips the issue allows a token-auth source over the anonymous limit (both topologies). */
+export const TOKEN_GOAL_RTTS = 2;
+
+/**
+ * The network floor of row `id` in auth variant `auth`: start-up + k × RTT + bytes / bandwidth.
+ * Returns { floorMs, rtts }, or {} for a row without a floor (or without a valid run's bytes).
+ */
+export function wanFloor(id, auth, profile, startupMs, bytes) {
+  const k = FLOOR_RTTS[id];
+  if (k === undefined || bytes === undefined) return {};
+  const rtts = k + TOKEN_FLOOR_RTTS[auth];
+  return { floorMs: startupMs + rtts * profile.rttMs + bytes / (profile.mbit * 1e6 / 8 / 1000), rtts };
+}
 
 const END = Symbol('end'); // a held end of stream (Link.pipe)
 const METHOD = /^(GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS) (\S+) HTTP\/1\.[01]\r\n/;
@@ -384,14 +409,12 @@ async function runVariant({ profile, auth }, { ctx, opt, R, tokenService, log, b
   const rows = defs.map((s) => {
     const runs = results[s.id];
     const valid = runs.filter((r) => r.ok && !r.invalid);
-    const k = FLOOR_RTTS[s.id];
-    const tokenRtts = auth === 'anon' ? 0 : 2;
     const bytes = median(valid.map((r) => r.busiestBytes));
-    const floorMs = k === undefined || bytes === undefined ? undefined : startup + (k + tokenRtts) * profile.rttMs + bytes / (profile.mbit * 1e6 / 8 / 1000);
+    const { floorMs, rtts } = wanFloor(s.id, auth, profile, startup, bytes);
     const mid = valid.length ? [...valid].sort((a, b) => a.wallMs - b.wallMs)[valid.length >> 1] : undefined;
     return {
       id: s.id, label: s.label, group: s.group, runs: runs.length, valid: valid.length, skipped: s.needs?.(wctx),
-      wallMs: median(valid.map((r) => r.wallMs)), floorMs, floorRtts: k === undefined ? undefined : k + tokenRtts, busiestBytes: bytes,
+      wallMs: median(valid.map((r) => r.wallMs)), floorMs, floorRtts: rtts, busiestBytes: bytes,
       requests: median(valid.map((r) => r.requests)), connections: median(valid.map((r) => r.connections)),
       critical: mid?.critical, requestKinds: mid?.requestKinds,
       problems: [...new Set(runs.filter((r) => !r.ok || r.invalid).map((r) => r.invalid ?? r.error))],
@@ -412,11 +435,15 @@ function countKinds(reqs) {
   return k;
 }
 
-/** The issue's goals at 80 ms / 200 Mbit (anonymous; token: 2 RTT more each). Other profiles: informative. */
-function wanGoals(rows, profile, auth, startup) {
+/**
+ * The issue's goals at 80 ms / 200 Mbit (anonymous; token: the anonymous limit + 2 RTT, see the
+ * header). Other profiles: informative. `rows` as runVariant makes them (id, wallMs, floorMs).
+ */
+export function wanGoals(rows, profile, auth, startup) {
   const by = Object.fromEntries(rows.map((r) => [r.id, r]));
-  const extra = auth === 'anon' ? 0 : 2 * profile.rttMs;
-  const floorAnon = (r) => (r?.floorMs === undefined ? undefined : r.floorMs - extra);
+  // The floor counts the token round trips of this topology (3 or 2); the limit allows 2 in both.
+  const extra = auth === 'anon' ? 0 : TOKEN_GOAL_RTTS * profile.rttMs;
+  const floorAnon = (r) => (r?.floorMs === undefined ? undefined : r.floorMs - TOKEN_FLOOR_RTTS[auth] * profile.rttMs);
   const g = [];
   const add = (name, row, limit, formula) => {
     const value = row?.wallMs;
@@ -436,7 +463,7 @@ const sec = (ms) => (ms === undefined ? '–' : `${(ms / 1000).toFixed(2)} s`);
 
 function markdown(variants, startup) {
   const md = [`### Over an emulated WAN (user-space link per registry; start-up = ${startup.toFixed(0)} ms)`, ''];
-  md.push('Floor = start-up + k × RTT + B / bandwidth; k: push cold 5, copy 5, push same-registry 4, copy same-registry 4, push warm 3, copy of a 16-manifest index 7, + 2 with the token source; B = bytes over the busiest link direction in that run.', '');
+  md.push('Floor = start-up + k × RTT + B / bandwidth; k: push cold 5, copy 5, push same-registry 4, copy same-registry 4, push warm 3, copy of a 16-manifest index 7, + 3 with the token service on another host (401, new connection to it, token GET), + 2 on the registry\'s host (401, token GET); B = bytes over the busiest link direction in that run. Goals with the token source: the anonymous limit (computed without the token round trips) + 2 RTT, in both topologies.', '');
   for (const v of variants) {
     md.push(`#### ${v.profile.rttMs} ms RTT / ${v.profile.mbit} Mbit/s, ${WAN_AUTHS[v.auth]}`, '');
     md.push('| scenario | median | floor (k RTT + B) | × floor | requests | new conns | critical path (regpush --debug) |', '|---|---:|---:|---:|---:|---:|---|');

@@ -16,7 +16,11 @@ interface LinkLike {
 interface WanModule {
   Link: new (o: { rttMs: number; mbit: number; name: string }) => LinkLike;
   criticalPath(stderr: string): { requests: number; ms: number; chain: string[] } | undefined;
+  wanFloor(id: string, auth: string, profile: Profile, startupMs: number, bytes: number | undefined): { floorMs?: number; rtts?: number };
+  wanGoals(rows: GoalRow[], profile: Profile, auth: string, startup: number): { name: string; value?: number; limit?: number; pass?: boolean; reason?: string }[];
 }
+interface Profile { id: string; rttMs: number; mbit: number }
+interface GoalRow { id: string; wallMs?: number; floorMs?: number; runs?: number; valid?: number; skipped?: string; problems?: string[] }
 const wan = (): Promise<WanModule> => import(`${ROOT}scripts/bench/wan.mjs`) as Promise<WanModule>;
 
 /** A server answering every request line with `size` bytes of body (and the realm header `realm`). */
@@ -146,4 +150,25 @@ test('criticalPath: the chain of requests back from the last one, from --debug l
   assert.deepEqual(c.chain, ['GET /v2/', 'GET manifest', 'PUT upload', 'PUT manifest']);
   assert.equal(c.ms, 100 + 100 + 590 + 95);
   assert.equal(criticalPath('no debug lines'), undefined);
+});
+
+test('floors: + 3 RTT behind a token host elsewhere, + 2 behind the registry\'s own; limits: the anonymous one + 2 RTT in both', async () => {
+  const { wanFloor, wanGoals } = await wan();
+  const p = { id: '80ms', rttMs: 80, mbit: 200 }; // 25,000 bytes/ms
+  const bytes = 25_000_000; // 1,000 ms at 200 Mbit/s
+  assert.deepEqual(wanFloor('push-cold', 'anon', p, 100, bytes), { floorMs: 100 + 5 * 80 + 1000, rtts: 5 });
+  assert.deepEqual(wanFloor('push-cold', 'token', p, 100, bytes), { floorMs: 100 + 8 * 80 + 1000, rtts: 8 });
+  assert.deepEqual(wanFloor('push-cold', 'token-same', p, 100, bytes), { floorMs: 100 + 7 * 80 + 1000, rtts: 7 });
+  assert.deepEqual(wanFloor('push-warm', 'token', p, 100, 0), { floorMs: 100 + 6 * 80, rtts: 6 });
+  assert.deepEqual(wanFloor('curl-pipe', 'anon', p, 100, bytes), {}, 'no floor for a row without one');
+  assert.deepEqual(wanFloor('push-cold', 'anon', p, 100, undefined), {}, 'no floor without a valid run');
+  const limits = (auth: string) => {
+    const rows = ['push-cold', 'push-warm', 'copy-cold', 'push-same'].map((id) => ({ id, wallMs: 1, runs: 1, valid: 1, floorMs: wanFloor(id, auth, p, 100, id === 'push-warm' ? 0 : bytes).floorMs }));
+    return wanGoals(rows, p, auth, 100).map((g) => g.limit!);
+  };
+  const anon = limits('anon');
+  const close = (a: number[], b: number[]) => a.forEach((x, i) => assert.ok(Math.abs(x - b[i]!) < 1e-9, `${x} vs ${b[i]}`));
+  close(anon, [1.05 * 1500, 3 * 80 + 100 + 50, 1.05 * 1500, 1.2 * (100 + 4 * 80 + 1000)]);
+  close(limits('token'), anon.map((x) => x + 2 * 80));
+  close(limits('token-same'), anon.map((x) => x + 2 * 80));
 });
