@@ -366,9 +366,7 @@ async function bench(opt, tools, tmp, cleanup, started) {
   // ---- report
   const sums = [...chosen, ...largeDefs].map((s) => summarize(s, results[s.id] ?? []));
   const byId = Object.fromEntries(sums.map((s) => [s.id, s]));
-  const sameRuns = results['push-same'] ?? [];
-  const sameBaseBytes = sameRuns.length && sameRuns.every((r) => r.baseBytes !== undefined) ? sameRuns.reduce((a, r) => a + r.baseBytes, 0) : undefined;
-  const gs = goals(byId, results, { gzipLevel: ctx.gzipLevel, sameBaseBytes, large: opt.large && largeDefs.some((s) => !s.skipReason) });
+  const gs = goals(byId, results, { gzipLevel: ctx.gzipLevel, large: opt.large && largeDefs.some((s) => !s.skipReason) });
   const machine = {
     cpus: cpus().length, model: cpus()[0]?.model, memGB: +(totalmem() / 2 ** 30).toFixed(1), kernel: release(), node: process.version,
     shaNi: /\bsha_ni\b/.test(readFileSync('/proc/cpuinfo', 'utf8')),

@@ -447,7 +447,15 @@ export function wanGoals(rows, profile, auth, startup) {
   const g = [];
   const add = (name, row, limit, formula) => {
     const value = row?.wallMs;
-    g.push({ name, value, limit, pass: value === undefined || limit === undefined ? undefined : value <= limit, formula });
+    const ran = row && !row.skipped && row.runs > 0;
+    // A row that ran without one valid run FAILs (with why), it is not "n/a"; one with only some
+    // valid runs says how many its median stands on.
+    if (ran && !row.valid) {
+      g.push({ name, value, limit, pass: false, reason: `no valid run of ${row.runs}${row.problems?.length ? `: ${row.problems[0].slice(0, 120)}` : ''}`, formula });
+      return;
+    }
+    const reason = ran && row.valid < row.runs ? `${row.valid}/${row.runs} valid` : undefined;
+    g.push({ name, value, limit, pass: value === undefined || limit === undefined ? undefined : value <= limit, reason, formula });
   };
   const c = by['push-cold'];
   add('push cold ≤ 1.05 × floor', c, floorAnon(c) && 1.05 * floorAnon(c) + extra, '1.05 × (start-up + 5 RTT + B/bw)');
@@ -473,7 +481,7 @@ function markdown(variants, startup) {
       md.push(`| ${r.id}${status} | ${sec(r.wallMs)} | ${r.floorMs === undefined ? '–' : `${sec(r.floorMs)} (${r.floorRtts} + ${(r.busiestBytes / 1e6).toFixed(1)} MB)`} | ${r.floorMs && r.wallMs ? (r.wallMs / r.floorMs).toFixed(2) : '–'} | ${r.requests ?? '–'} | ${r.connections ?? '–'} | ${crit} |`);
     }
     md.push('', '| goal | value | limit | result |', '|---|---:|---:|---|');
-    for (const g of v.goals) md.push(`| ${g.name}${v.auth === 'anon' ? '' : ' (+2 RTT, token)'} | ${sec(g.value)} | ${sec(g.limit)} | ${g.pass === undefined ? 'n/a' : g.pass ? 'PASS' : 'FAIL'} |`);
+    for (const g of v.goals) md.push(`| ${g.name}${v.auth === 'anon' ? '' : ' (+2 RTT, token)'} | ${sec(g.value)} | ${sec(g.limit)} | ${g.pass === undefined ? 'n/a' : g.pass ? 'PASS' : 'FAIL'}${g.reason ? ` (${g.reason.replace(/\|/g, '\\|')})` : ''} |`);
     md.push('');
   }
   return md.join('\n');
