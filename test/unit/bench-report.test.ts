@@ -120,3 +120,20 @@ test('WAN goals: no valid run is a FAIL with why; some valid runs are flagged', 
   assert.equal(by('copy').pass, undefined, 'skipped: n/a');
   assert.equal(by('push same-registry').pass, undefined, 'not in the run: n/a');
 });
+
+test('--large: the 1 GiB goal says why its rows did not run, and FAILs when they ran without a valid run', async () => {
+  let { gs } = await evaluate({});
+  assert.equal(goal(gs, 'peak RSS ≤ 100 MB with a 1 GiB').detail, 'run with --large');
+  ({ gs } = await evaluate({}, { largeSkip: '1 GiB inputs could not be made: token service answered 401' }));
+  let g = goal(gs, 'peak RSS ≤ 100 MB with a 1 GiB');
+  assert.equal(g.pass, undefined);
+  assert.match(g.detail!, /--large given, but not run: 1 GiB inputs could not be made: token service answered 401/);
+  ({ gs } = await evaluate({ 'large-push-cold': [ok('l1', 15_000, { peakRss: 84e6 })], 'large-copy-cold': [ok('l1', 6_000, { peakRss: 72e6 })] }, { large: true }));
+  g = goal(gs, 'peak RSS ≤ 100 MB with a 1 GiB');
+  assert.equal(g.pass, true);
+  assert.equal(g.value, 84);
+  ({ gs } = await evaluate({ 'large-push-cold': [failed('l1')], 'large-copy-cold': [ok('l1', 6_000, { peakRss: 72e6 })] }, { large: true }));
+  g = goal(gs, 'peak RSS ≤ 100 MB with a 1 GiB');
+  assert.equal(g.pass, false);
+  assert.match(g.detail!, /large-push-cold: no valid run of 1/);
+});
