@@ -27,7 +27,7 @@ import { BASE_LAYERS, baseConfig, makeAppDir, makeBaseLayers, makeLargeAppDir, M
 import { bearerSource, fetchTokenInfo, Registry } from './bench/http.mjs';
 import { killCurrent, measure } from './bench/measure.mjs';
 import { goals, goalsTable, summarize, table } from './bench/report.mjs';
-import { baseBytesMoved, clearSkopeoCache, largeScenarios, reportTimings, scenarios, skopeoDataDir } from './bench/scenarios.mjs';
+import { baseBytesMoved, clearSkopeoCache, largeScenarios, parseGzipLevel, reportTimings, scenarios, skopeoDataDir } from './bench/scenarios.mjs';
 import { laneCounts, layerBench, makeLayerInput } from './bench/layer.mjs';
 import { expandOnly, seedSync, seedSyncTargets, syncFixtureSummary, wantsSync, withSync } from './bench/sync.mjs';
 import { seedSplit, splitTable, withSplit } from './bench/split-layers.mjs';
@@ -59,7 +59,7 @@ function usage(msg) {
     '  --wan-profile P,P the link profiles of --wan (20ms, 80ms, 150ms; default all)',
     '  --wan-auth A,…    only these variants of --wan: anon, token (token service on another host), token-same (on the registry host); default all where run',
     '  --wan-log DIR     keep each regpush run\'s --debug output of --wan in DIR (one file per run)',
-    '  --gzip-level N    run every regpush row with --gzip-level N (default: regpush\'s own level); the gzip floor row follows it',
+    '  --gzip-level N    run every regpush row with --gzip-level N, 1 to 9 (default: regpush\'s own level); the gzip floor row follows it',
     '',
   ].join('\n'));
   process.exit(msg ? 2 : 0);
@@ -93,7 +93,7 @@ function parseArgs(argv) {
     else if (a === '--wan') o.wan = true;
     else if (a === '--wan-profile') { o.wan = true; o.wanProfiles = val().split(','); }
     else if (a === '--wan-auth') { o.wan = true; o.wanAuth = val(); }
-    else if (a === '--gzip-level') { o.gzipLevel = num(); if (o.gzipLevel > 9) usage('--gzip-level needs 0 to 9'); }
+    else if (a === '--gzip-level') { const g = parseGzipLevel(val()); if (g.error) usage(g.error); o.gzipLevel = g.level; }
     else if (a === '--wan-log') { o.wanLog = resolve(val()); mkdirSync(o.wanLog, { recursive: true }); }
     else if (a === '--help' || a === '-h') usage();
     else usage(`unknown argument ${a}`);

@@ -237,6 +237,17 @@ export function scenarios(ctx) {
   return list;
 }
 
+/**
+ * The bench's `--gzip-level` value → { level } or { error } (one line). 1 to 9 only: regpush's
+ * `--gzip-level` takes 1–9, and the floor row's `gzip -N` has no -0 in GNU gzip, so a 0 would
+ * fail every regpush row and the floor row only once the rounds ran.
+ */
+export function parseGzipLevel(text) {
+  const n = Number(text);
+  if (text === undefined || String(text).trim() === '' || !Number.isInteger(n) || n < 1 || n > 9) return { error: `--gzip-level needs a whole number from 1 to 9 (got ${JSON.stringify(text ?? '')})` };
+  return { level: n };
+}
+
 /** `--gzip-level N` for every regpush push row when the bench was given one, else nothing. */
 function gzipLevelArgs(ctx) {
   return ctx.gzipLevelFlag !== undefined ? ['--gzip-level', String(ctx.gzipLevelFlag)] : [];

@@ -26,6 +26,7 @@ interface ScenariosModule {
   skopeoEnv(ctx: { tmp: string }, euid?: number): Record<string, string | undefined>;
   skopeoDataDir(ctx: { tmp: string }): string;
   clearSkopeoCache(ctx: { tmp: string }): void;
+  parseGzipLevel(text: string | undefined): { level?: number; error?: string };
 }
 const scenariosModule = (): Promise<ScenariosModule> => import(`${ROOT}scripts/bench/scenarios.mjs`) as Promise<ScenariosModule>;
 
@@ -106,5 +107,16 @@ test('this machine\'s skopeo keeps its blob-info cache where skopeoEnv says (ski
     assert.ok(!existsSync(mod.skopeoDataDir(ctx)), 'emptied');
   } finally {
     rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test('--gzip-level: 1 to 9 only (regpush takes 1-9, GNU gzip has no -0), with a one-line error', async () => {
+  const { parseGzipLevel } = await scenariosModule();
+  for (const n of [1, 6, 9]) assert.deepEqual(parseGzipLevel(String(n)), { level: n });
+  for (const bad of ['0', '10', '-1', '6.5', '', ' ', 'x', undefined]) {
+    const r = parseGzipLevel(bad);
+    assert.equal(r.level, undefined, String(bad));
+    assert.match(r.error!, /^--gzip-level needs a whole number from 1 to 9 \(got .*\)$/, String(bad));
+    assert.ok(!r.error!.includes('\n'));
   }
 });
