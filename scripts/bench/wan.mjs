@@ -43,7 +43,8 @@
 // same-registry push ≤ 1.2 × the floor, warm push ≤ 3 RTT + start-up + 50 ms, each computed
 // without the token round trips (with this run's bytes); with the token source each limit is that
 // anonymous limit + 2 RTT, in both topologies, as the issue defines it — so behind a token host
-// elsewhere the limit leaves one RTT less over the floor than the anonymous one does.
+// elsewhere the limit leaves one RTT less over the floor than the anonymous one does (the warm
+// push's, start-up + 5 RTT + 50 ms, is under its floor of start-up + 6 RTT once RTT > 50 ms).
 
 import net from 'node:net';
 import http from 'node:http';
