@@ -24,10 +24,10 @@ import { pathToFileURL } from 'node:url';
 import { REPO_ROOT } from './lib/test-env.mjs';
 import { ensureBenchTools, installContainerify, primeAtime, reapStaleRuns, wipeStorage, writeCurlPipe } from './bench/env.mjs';
 import { BASE_LAYERS, baseConfig, makeAppDir, makeBaseLayers, makeLargeAppDir, MT, pushImage, pushLargeBase } from './bench/fixtures.mjs';
-import { fetchToken, Registry } from './bench/http.mjs';
+import { bearerSource, fetchTokenInfo, Registry } from './bench/http.mjs';
 import { killCurrent, measure } from './bench/measure.mjs';
 import { goals, goalsTable, summarize, table } from './bench/report.mjs';
-import { baseBytesMoved, largeScenarios, reportTimings, scenarios } from './bench/scenarios.mjs';
+import { baseBytesMoved, clearSkopeoCache, largeScenarios, parseGzipLevel, reportTimings, scenarios, skopeoDataDir } from './bench/scenarios.mjs';
 import { laneCounts, layerBench, makeLayerInput } from './bench/layer.mjs';
 import { expandOnly, seedSync, seedSyncTargets, syncFixtureSummary, wantsSync, withSync } from './bench/sync.mjs';
 import { seedSplit, splitTable, withSplit } from './bench/split-layers.mjs';
@@ -59,7 +59,7 @@ function usage(msg) {
     '  --wan-profile P,P the link profiles of --wan (20ms, 80ms, 150ms; default all)',
     '  --wan-auth A,…    only these variants of --wan: anon, token (token service on another host), token-same (on the registry host); default all where run',
     '  --wan-log DIR     keep each regpush run\'s --debug output of --wan in DIR (one file per run)',
-    '  --gzip-level N    run every regpush row with --gzip-level N (default: regpush\'s own level); the gzip floor row follows it',
+    '  --gzip-level N    run every regpush row with --gzip-level N, 1 to 9 (default: regpush\'s own level); the gzip floor row follows it',
     '',
   ].join('\n'));
   process.exit(msg ? 2 : 0);
@@ -93,7 +93,7 @@ function parseArgs(argv) {
     else if (a === '--wan') o.wan = true;
     else if (a === '--wan-profile') { o.wan = true; o.wanProfiles = val().split(','); }
     else if (a === '--wan-auth') { o.wan = true; o.wanAuth = val(); }
-    else if (a === '--gzip-level') { o.gzipLevel = num(); if (o.gzipLevel > 9) usage('--gzip-level needs 0 to 9'); }
+    else if (a === '--gzip-level') { const g = parseGzipLevel(val()); if (g.error) usage(g.error); o.gzipLevel = g.level; }
     else if (a === '--wan-log') { o.wanLog = resolve(val()); mkdirSync(o.wanLog, { recursive: true }); }
     else if (a === '--help' || a === '-h') usage();
     else usage(`unknown argument ${a}`);
@@ -155,7 +155,8 @@ async function serve(ctx, all, opt) {
     if (s.needs?.(ctx)) continue;
     const { cmd, args, env } = s.cmd(ctx, 'serve');
     const vars = Object.entries(env ?? {}).filter(([k, v]) => process.env[k] !== v).map(([k, v]) => `${k}=${q(v)}`);
-    process.stdout.write(`# ${s.id}${s.cold ? ` (cold: wipe ${ctx.cold.storageDir}/* first)` : ''}\nenv ${vars.join(' ')} ${q(cmd)} ${args.map(q).join(' ')}\n`);
+    const prep = [s.cold ? `wipe ${ctx.cold.storageDir}/*` : '', s.before === clearSkopeoCache ? `rm -rf ${skopeoDataDir(ctx)} for an empty skopeo cache` : ''].filter(Boolean);
+    process.stdout.write(`# ${s.id}${prep.length ? ` (first: ${prep.join('; ')})` : ''}\nenv ${vars.join(' ')} ${q(cmd)} ${args.map(q).join(' ')}\n`);
   }
   log('serving; Ctrl-C stops the registries');
   // A pending promise alone does not keep Node running; the timer does, until SIGINT/SIGTERM
@@ -235,8 +236,9 @@ async function bench(opt, tools, tmp, cleanup, started) {
   const layers = await makeBaseLayers(join(tmp, 'base'), log);
   const app = makeAppDir(ctx.app, REPO_ROOT);
   log(`app dir: ${app.files} files, ${mbs(app.bytes)}`);
-  const srcToken = await fetchToken({ ...ctx.src, scopes: [`repository:${ctx.base.repo}:pull,push`, `repository:${ctx.large.repo}:pull,push`] });
-  const srcReg = new Registry(ctx.src.url, `Bearer ${srcToken}`);
+  // A token source, not one token: the 1 GiB inputs are pushed after every round (--large), long
+  // after a token fetched now (300 s lifetime) has expired; it fetches a fresh one when needed.
+  const srcReg = new Registry(ctx.src.url, bearerSource(() => fetchTokenInfo({ ...ctx.src, scopes: [`repository:${ctx.base.repo}:pull,push`, `repository:${ctx.large.repo}:pull,push`] })));
   const config = baseConfig(layers);
   const pushed = await pushImage(srcReg, ctx.base.repo, ctx.base.tag, layers, config);
   rmSync(join(tmp, 'base'), { recursive: true, force: true });
@@ -270,6 +272,7 @@ async function bench(opt, tools, tmp, cleanup, started) {
     if (s.needs?.(ctx)) return s.needs(ctx);
     const { cmd, args, env } = s.cmd(ctx, 'seed');
     if (s.cold) wipeStorage(ctx.cold.storageDir);
+    s.before?.(ctx);
     const r = await measure(cmd, args, { env, timeoutMs: opt.timeoutS * 1000 });
     if (!r.ok) return `${why} failed (exit ${r.code}${r.timedOut ? ', timed out' : ''}): ${firstLine(r.stderr || r.stdout)}`;
     return undefined;
@@ -364,9 +367,10 @@ async function bench(opt, tools, tmp, cleanup, started) {
   // ---- report
   const sums = [...chosen, ...largeDefs].map((s) => summarize(s, results[s.id] ?? []));
   const byId = Object.fromEntries(sums.map((s) => [s.id, s]));
-  const sameRuns = results['push-same'] ?? [];
-  const sameBaseBytes = sameRuns.length && sameRuns.every((r) => r.baseBytes !== undefined) ? sameRuns.reduce((a, r) => a + r.baseBytes, 0) : undefined;
-  const gs = goals(byId, results, { gzipLevel: ctx.gzipLevel, sameBaseBytes, large: opt.large && largeDefs.some((s) => !s.skipReason) });
+  const largeRan = opt.large && largeDefs.some((s) => !s.skipReason);
+  // --large given but no 1 GiB row could run: the goal says why, not "run with --large"
+  const largeSkip = opt.large && !largeRan ? largeDefs.find((s) => s.skipReason)?.skipReason ?? 'the 1 GiB rows were not run' : undefined;
+  const gs = goals(byId, results, { gzipLevel: ctx.gzipLevel, large: largeRan, largeSkip });
   const machine = {
     cpus: cpus().length, model: cpus()[0]?.model, memGB: +(totalmem() / 2 ** 30).toFixed(1), kernel: release(), node: process.version,
     shaNi: /\bsha_ni\b/.test(readFileSync('/proc/cpuinfo', 'utf8')),

@@ -57,13 +57,31 @@ export function table(sums) {
 }
 
 /**
+ * Why a goal over rows `ids` cannot be measured although it should have been: a row that ran
+ * (chosen, not skipped, runs recorded) without a single valid run. Such a goal FAILs — a row that
+ * failed every time must not read as "n/a", as if it had not been asked for. undefined when none.
+ */
+export function noValidRun(byId, ids) {
+  const bad = ids.map((id) => byId[id]).filter((s) => s && !s.skipped && s.runs > 0 && !s.valid);
+  return bad.length ? bad.map((s) => `${s.id}: no valid run of ${s.runs}${s.problems?.length ? ` (${s.problems[0].slice(0, 120)})` : ''}`).join('; ') : undefined;
+}
+
+/** Rows among `ids` of which only some runs were valid ("push-cold 3/5 valid"), for the goal's detail; undefined when none. */
+export function partlyValid(byId, ids) {
+  const some = ids.map((id) => byId[id]).filter((s) => s && !s.skipped && s.valid > 0 && s.valid < s.runs);
+  return some.length ? some.map((s) => `${s.id} ${s.valid}/${s.runs} valid`).join(', ') : undefined;
+}
+
+/**
  * The performance goals (docs/performance.md), each { goal, value, bound, pass (true/false/undefined = n/a), detail, paired, cpu }.
+ * A goal whose rows ran but gave no valid run is a FAIL with the reason in `detail` (noValidRun);
+ * one computed from only some valid runs says so in `detail` (partlyValid).
  * `value` (what PASS/FAIL uses) is the ratio of the wall-time medians. Two views that suffer less
  * from a machine shared with other work are added: `paired`, the median over rounds of the ratio
  * within the round (the interleaving makes neighbours comparable), and `cpu`, the same ratio of
  * CPU-seconds (user+sys of the process tree).
  */
-export function goals(byId, results, { gzipLevel, sameBaseBytes, large }) {
+export function goals(byId, results, { gzipLevel, large, largeSkip }) {
   const ok = (id) => byId[id] && !byId[id].skipped && byId[id].valid;
   const med = (id) => (ok(id) ? byId[id].wallMs.median : undefined);
   const cpu = (id) => (ok(id) ? byId[id].cpuMs.median : undefined);
@@ -81,7 +99,10 @@ export function goals(byId, results, { gzipLevel, sameBaseBytes, large }) {
     const ds = dens.map(byRound);
     for (const [round, w] of Object.entries(n)) if (ds.every((x) => x[round] !== undefined)) perRound.push(w / Math.max(...ds.map((x) => x[round])));
     const dl = dens.length > 1 ? `max(${dens.map((x) => sec(med(x))).join(', ')})` : sec(med(dens[0]));
-    const g = { goal, value, bound, pass: value === undefined ? undefined : le(value, bound), detail: `${sec(med(num))} / ${dl}`,
+    const broken = value === undefined ? noValidRun(byId, [num, ...dens]) : undefined;
+    const partly = partlyValid(byId, [num, ...dens]);
+    const g = { goal, value, bound, pass: broken ? false : value === undefined ? undefined : le(value, bound),
+      detail: [broken ? `no valid run — ${broken}` : `${sec(med(num))} / ${dl}`, partly].filter(Boolean).join('; '),
       paired: median(perRound), pairedRounds: perRound.length, cpu: cpuRatio };
     out.push(g);
     return g;
@@ -91,10 +112,18 @@ export function goals(byId, results, { gzipLevel, sameBaseBytes, large }) {
   ratioGoal(`cold push / max(curl pipe, app gzip -${gzipLevel})`, 'push-cold', ['curl-pipe', gz], 1.3);
   ratioGoal('warm push / containerify warm', 'push-warm', ['cfy-warm'], 0.15);
   ratioGoal(`same-registry push / app gzip -${gzipLevel}`, 'push-same', [gz], 1.2);
-  out.push({ goal: 'same-registry push: base bytes moved', value: sameBaseBytes, bound: 0, pass: sameBaseBytes === undefined ? undefined : sameBaseBytes === 0, detail: 'sum over all runs' });
+  // Summed over every run that reported its blobs (the one that moved base bytes is invalid too,
+  // and must still count); a run that failed reports nothing and is named in the detail.
+  const sameRuns = results['push-same'] ?? [];
+  const reported = sameRuns.filter((r) => r.baseBytes !== undefined);
+  const sameBaseBytes = reported.length ? reported.reduce((a, r) => a + r.baseBytes, 0) : undefined;
+  const sameBroken = sameBaseBytes === undefined ? noValidRun(byId, ['push-same']) : undefined;
+  out.push({ goal: 'same-registry push: base bytes moved', value: sameBaseBytes, bound: 0,
+    pass: sameBroken ? false : sameBaseBytes === undefined ? undefined : sameBaseBytes === 0,
+    detail: sameBroken ? `no valid run — ${sameBroken}` : reported.length < sameRuns.length ? `sum over the ${reported.length}/${sameRuns.length} runs that reported` : 'sum over all runs' });
   ratioGoal('copy cold / skopeo copy cold', 'copy-cold', ['skopeo-cold'], 1.1);
   const syncFootprint = syncGoals(byId, ratioGoal, { rssBound: RSS_BOUND, mb });
-  out.push(...splitGoals(byId, ratioGoal));
+  out.push(...splitGoals(byId, ratioGoal, noValidRun));
 
   const regpush = Object.values(byId).filter((s) => s.group === 'regpush' && !s.skipped && s.runs);
   const rssMax = regpush.length ? Math.max(...regpush.map((s) => s.peakRss.max ?? 0)) : undefined;
@@ -113,7 +142,17 @@ export function goals(byId, results, { gzipLevel, sameBaseBytes, large }) {
   out.push({ goal: `bytes written to disk by any regpush run${large ? ' (incl. 1 GiB)' : ''}`, value: diskMax, bound: 0,
     pass: diskMax === undefined ? undefined : diskMax === 0, detail: diskWorst.join(', ') });
   out.push(...syncFootprint);
-  if (!large) out.push({ goal: 'peak RSS ≤ 100 MB with a 1 GiB base layer and a 1 GiB app file', value: undefined, bound: 100, pass: undefined, detail: 'run with --large' });
+  const largeGoal = 'peak RSS ≤ 100 MB with a 1 GiB base layer and a 1 GiB app file';
+  if (!large) out.push({ goal: largeGoal, value: undefined, bound: 100, pass: undefined, detail: largeSkip ? `--large given, but not run: ${largeSkip}` : 'run with --large' });
+  else {
+    // its own line too: the 1 GiB rows' peak, and a FAIL when one of them ran without a valid run
+    const ids = Object.keys(byId).filter((id) => id.startsWith('large-') && !byId[id].skipped && byId[id].runs);
+    const v = ids.length ? Math.max(...ids.map((id) => byId[id].peakRss.max ?? 0)) : undefined;
+    const broken = noValidRun(byId, ids);
+    out.push({ goal: largeGoal, value: v === undefined ? undefined : v / 1e6, bound: RSS_BOUND / 1e6,
+      pass: broken ? false : v === undefined ? undefined : v <= RSS_BOUND,
+      detail: [broken ? `no valid run — ${broken}` : ids.map((id) => `${id} ${mb(byId[id].peakRss.max)}`).join(', '), partlyValid(byId, ids)].filter(Boolean).join('; ') });
+  }
   return out;
 }
 

@@ -5,6 +5,7 @@
 // Registries (see env.mjs): SRC = `token` (token auth; holds bench/base:1), COLD = `anon2` (wiped
 // before every cold run, so it holds no blob at all), WARM = `anon` (holds the warm targets).
 
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** `--app` etc. shared by every regpush push, like the README's aspnet example. */
@@ -24,6 +25,34 @@ export function regpushEnv(ctx, { toSrc = false } = {}) {
   if (toSrc) Object.assign(env, { REGPUSH_TO_USER: ctx.src.user, REGPUSH_TO_PASSWORD: ctx.src.password });
   else { delete env.REGPUSH_TO_USER; delete env.REGPUSH_TO_PASSWORD; }
   return env;
+}
+
+/**
+ * Environment of every skopeo run: its blob-info cache in the bench's temp dir instead of the
+ * machine's. containers/image keeps a persistent cache of where each blob was seen
+ * (`blob-info-cache-v1.boltdb`); across rounds it remembers locations in repositories that a
+ * wipe has since removed, and skopeo HEADs them again each round: extra requests no fresh CI job
+ * pays, and the machine's own cache grows with the bench's throwaway repositories. The cache's
+ * directory is `$XDG_DATA_HOME/containers/cache` for a non-root user, but a fixed
+ * `/var/lib/containers/cache` for root (skopeo has no flag for it); containers/image decides
+ * "root" by `_CONTAINERS_ROOTLESS_UID` when set (the variable Podman sets in its user namespace)
+ * before `geteuid()`, so as root a non-zero value there sends the cache to `XDG_DATA_HOME` too.
+ * That variable changes nothing else on skopeo's copy path (its auth-file lookup uses getuid()).
+ * `clearSkopeoCache` empties the directory before each run, outside the measured command.
+ */
+export function skopeoEnv(ctx, euid = process.geteuid?.() ?? -1) {
+  const env = { ...process.env, XDG_DATA_HOME: skopeoDataDir(ctx) };
+  if (euid === 0) env._CONTAINERS_ROOTLESS_UID = '65534';
+  else delete env._CONTAINERS_ROOTLESS_UID;
+  return env;
+}
+
+/** Where skopeoEnv puts skopeo's data (its blob-info cache), under the bench's temp dir. */
+export const skopeoDataDir = (ctx) => join(ctx.tmp, 'skopeo-data');
+
+/** Empties skopeo's cache directory: each skopeo run starts with an empty cache (see skopeoEnv). */
+export function clearSkopeoCache(ctx) {
+  rmSync(skopeoDataDir(ctx), { recursive: true, force: true });
 }
 
 function parseJson(s) {
@@ -55,7 +84,7 @@ export function reportTimings(stdout) {
 /**
  * The scenarios, in run order within a round. Fields: id, label, group ('regpush' | 'peer' | 'floor' | 'startup'),
  * cold (target wiped before the run), cmd(ctx, round) → { cmd, args, env }, check(result, ctx) → reason | undefined,
- * needs(ctx) → reason it cannot run | undefined.
+ * needs(ctx) → reason it cannot run | undefined, before(ctx) → unmeasured preparation of a run (every runner calls it after cmd()).
  */
 export function scenarios(ctx) {
   const node = process.execPath;
@@ -141,8 +170,9 @@ export function scenarios(ctx) {
         cmd: 'skopeo',
         args: ['copy', '--src-tls-verify=false', '--dest-tls-verify=false', '--src-creds', `${c.src.user}:${c.src.password}`,
           `docker://${srcRef}`, `docker://${c.cold.host}/bench/skopeo-cold-${round}:1`],
-        env: process.env,
+        env: skopeoEnv(c),
       }),
+      before: clearSkopeoCache,
       check: (r) => (/already exists/.test(r.stdout + r.stderr) ? 'skopeo skipped a blob (target not cold)' : undefined),
     },
     {
@@ -205,6 +235,17 @@ export function scenarios(ctx) {
     });
   }
   return list;
+}
+
+/**
+ * The bench's `--gzip-level` value → { level } or { error } (one line). 1 to 9 only: regpush's
+ * `--gzip-level` takes 1–9, and the floor row's `gzip -N` has no -0 in GNU gzip, so a 0 would
+ * fail every regpush row and the floor row only once the rounds ran.
+ */
+export function parseGzipLevel(text) {
+  const n = Number(text);
+  if (text === undefined || String(text).trim() === '' || !Number.isInteger(n) || n < 1 || n > 9) return { error: `--gzip-level needs a whole number from 1 to 9 (got ${JSON.stringify(text ?? '')})` };
+  return { level: n };
 }
 
 /** `--gzip-level N` for every regpush push row when the bench was given one, else nothing. */

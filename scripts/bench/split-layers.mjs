@@ -184,7 +184,7 @@ export async function seedSplit(ctx, opt, byId, probe, makeAppDir, repoRoot, log
  * The split rows' goals: uploaded bytes (PASS/FAIL against SPLIT_BYTES_BOUND), and the wall ratio
  * as info (report.mjs's ratioGoal adds it to the list and returns it).
  */
-export function splitGoals(byId, ratioGoal) {
+export function splitGoals(byId, ratioGoal, noValidRun) {
   const one = byId['push-onechange-1layer'];
   const split = byId['push-onechange-split'];
   if (!one && !split) return [];
@@ -196,10 +196,12 @@ export function splitGoals(byId, ratioGoal) {
   const b2 = bytes(split);
   const value = b1 && b2 !== undefined ? b2 / b1 : undefined;
   const kb = (b) => (b === undefined ? '–' : b >= 1e6 ? `${(b / 1e6).toFixed(2)} MB` : `${(b / 1e3).toFixed(1)} kB`);
+  // rows that ran without a valid run: FAIL, not n/a (report.mjs's noValidRun)
+  const broken = value === undefined ? noValidRun?.(byId, SPLIT_IDS) : undefined;
   const out = [{
     goal: 'one-file change: split push bytes uploaded / one-layer push bytes', value, bound: SPLIT_BYTES_BOUND,
-    pass: value === undefined ? undefined : value <= SPLIT_BYTES_BOUND,
-    detail: `${kb(b2)} / ${kb(b1)} = ${value === undefined ? '–' : value.toFixed(4)}, new blob bytes in the target (median)`,
+    pass: broken ? false : value === undefined ? undefined : value <= SPLIT_BYTES_BOUND,
+    detail: broken ? `no valid run — ${broken}` : `${kb(b2)} / ${kb(b1)} = ${value === undefined ? '–' : value.toFixed(4)}, new blob bytes in the target (median)`,
   }];
   return out;
 }

@@ -23,7 +23,7 @@ import zlib from 'node:zlib';
 import { primeAtime } from './env.mjs';
 import { manifestBytes, MT, pseudoRandom, tarHeader } from './fixtures.mjs';
 import { fetchToken, http } from './http.mjs';
-import { regpushEnv } from './scenarios.mjs';
+import { clearSkopeoCache, regpushEnv, skopeoEnv } from './scenarios.mjs';
 
 export const SYNC_IDS = ['sync-cold', 'skopeo-sync-cold', 'sync-rerun', 'skopeo-sync-rerun'];
 export const SYNC_IMAGES = 12;
@@ -221,7 +221,7 @@ export function syncScenarios(ctx) {
   const skopeo = (prefix) => (c) => ({
     cmd: 'skopeo',
     args: ['sync', '--src', 'yaml', '--dest', 'docker', '--dest-tls-verify=false', c.sync.files.skopeo, prefix(c)],
-    env: process.env,
+    env: skopeoEnv(c),
   });
   return [
     {
@@ -234,6 +234,7 @@ export function syncScenarios(ctx) {
       id: 'skopeo-sync-cold', group: 'peer', cold: true, needs: skopeoNeeds,
       label: `skopeo sync --src yaml, same ${SYNC_IMAGES} images, first run (target wiped)`,
       cmd: skopeo((c) => c.sync.prefixes.cold),
+      before: clearSkopeoCache,
       check: (r) => checkSkopeo(r, 'copied'),
     },
     {
@@ -246,6 +247,7 @@ export function syncScenarios(ctx) {
       id: 'skopeo-sync-rerun', group: 'peer', cold: false, needs: skopeoNeeds,
       label: 'skopeo sync --src yaml, re-run (nothing changed)',
       cmd: skopeo((c) => c.sync.prefixes.skopeoRerun),
+      before: clearSkopeoCache,
       check: (r) => checkSkopeo(r, 'skipped'),
     },
   ];
