@@ -207,11 +207,15 @@ async function copyReferrers(set: TargetSet, source: RepoEndpoint, outcome: Imag
   const copyOne = async ({ subject, referrer: r }: FoundReferrer): Promise<string[]> => {
     const n = started++;
     const ref = r.kind === 'digest' ? r.digest : r.tag;
+    // --no-clobber holds for a referrer's tag too (cosign's .sig, .att): where it points at
+    // another manifest (a signature made at the target), that target keeps it.
+    const into = opts.noClobber && r.kind === 'tag' ? await keepTheirs(set, source, r.tag, outcome, opts) : set;
+    if (into.live.length === 0) return [];
     // A referrer found by the API is stored by digest (found through its subject); one found by tag keeps its tag.
-    const copied = await copyImage(set, source, ref, { dryRun: opts.dryRun, tags: r.kind === 'tag' ? [r.tag] : [], pulls: opts.pulls });
+    const copied = await copyImage(into, source, ref, { dryRun: opts.dryRun, tags: r.kind === 'tag' ? [r.tag] : [], pulls: opts.pulls });
     blobsOf[n] = copied.graph?.blobs.map((b) => b.digest) ?? [];
     if (r.kind === 'digest' && !opts.dryRun && copied.graph) toList.push({ n, subject, node: copied.graph.top });
-    count(outcome.referrers, set, 1);
+    count(outcome.referrers, into, 1);
     // What refers to this referrer comes next: to it, and to its children when it is an index
     // (the OCI fallback index of a source without the API lists the referrers as its children).
     return copied.sourceDigest ? [copied.sourceDigest, ...(await copiedChildren(source, copied, opts))] : [];
@@ -256,6 +260,24 @@ function inWalkOrder(blobs: BlobReport[], from: number, blobsOf: readonly string
   const skip = (b: BlobReport) => Number(b.action === 'skipped');
   const tail = blobs.splice(from).sort((a, b) => key(a) - key(b) || skip(a) - skip(b) || a.action.localeCompare(b.action));
   blobs.push(...tail);
+}
+
+/**
+ * --no-clobber for a referrer kept under a tag: the targets where `tag` exists and points at
+ * another manifest than the source's keep theirs, each with a warning and counted in
+ * `referrersSkipped` (a signature is not worth setting a whole target aside for, as a clobbered
+ * image tag is); the others, as a set, get the copy. HEADs only (no pull counted).
+ */
+async function keepTheirs(set: TargetSet, source: RepoEndpoint, tag: string, outcome: ImageCopyOutcome, opts: ImageCopyOptions): Promise<TargetSet> {
+  const ours = (await source.client.headManifest(source.repo, tag))?.digest;
+  const theirs = await Promise.all(set.live.map(async (t) => (await t.ep.client.headManifest(t.ep.repo, tag))?.digest));
+  const kept = set.live.filter((_, i) => theirs[i] !== undefined && theirs[i] !== ours);
+  if (kept.length === 0) return set;
+  for (const t of kept) {
+    opts.warn?.(`${t.ref.registry}/${t.ref.repository}:${tag} already points at ${theirs[set.live.indexOf(t)]} (--no-clobber): kept, the source's not copied there`);
+    outcome.referrersSkipped.set(t, (outcome.referrersSkipped.get(t) ?? 0) + 1);
+  }
+  return set.subset(set.live.filter((t) => !kept.includes(t)));
 }
 
 /** Adds `n` to every live target's count in `m`. */

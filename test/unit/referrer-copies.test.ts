@@ -183,3 +183,30 @@ test('copy --referrers to a target without the referrers API: a referrer that is
   const listed = (JSON.parse(dst.manifest('app', img.digest.replace(':', '-'))!.bytes.toString('utf8')) as { manifests: { digest: string; artifactType?: string; annotations?: Record<string, string> }[] }).manifests;
   assert.deepEqual(listed.map((m) => [m.digest, m.artifactType, m.annotations]), [[bundle.digest, 'application/vnd.example.bundle', { 'org.example.kind': 'bundle' }]]);
 });
+
+test('copy --referrers --no-clobber: a signature tag the target holds for another manifest (signed there) is kept, with a warning, and counted skipped; another target gets the source\'s; without --no-clobber it is replaced', async () => {
+  const [src, dst, other] = [await fake(), await fake(), await fake()];
+  const img = src.seedImage('app', { layers: ['the app'], tags: ['1'] });
+  const ours = src.seedImage('app', { layers: ['signed at the source'], tags: [sigTag(img.digest)] });
+  // The same image at dst, signed there with a signature of its own under the same cosign tag.
+  assert.equal(dst.seedImage('app', { layers: ['the app'], tags: ['1'] }).digest, img.digest);
+  const theirs = dst.seedImage('app', { layers: ['signed at the target'], tags: [sigTag(img.digest)] });
+  assert.notEqual(ours.digest, theirs.digest);
+  const warnings: string[] = [];
+  const r = await copy({
+    from: src.ref('app:1'),
+    to: [dst.ref('app:1'), other.ref('app:1')],
+    referrers: true,
+    noClobber: true,
+    ...fakeLibraryOptions(src, dst, other),
+    logger: { debug() {}, info() {}, warn: (m: string) => void warnings.push(m) },
+  });
+  assert.deepEqual(r.targets.map((t) => t.ok), [true, true]);
+  assert.equal(dst.manifest('app', sigTag(img.digest))?.digest, theirs.digest, 'the target\'s own signature is kept');
+  assert.equal(other.manifest('app', sigTag(img.digest))?.digest, ours.digest, 'a target without one gets the source\'s');
+  assert.deepEqual(r.targets.map((t) => [t.referrers, t.referrersSkipped]), [[0, 1], [1, 0]]);
+  assert.ok(warnings.some((w) => w.includes(`:${sigTag(img.digest)} already points at ${theirs.digest} (--no-clobber)`)), warnings.join(' | '));
+  // Without --no-clobber the source's signature replaces it, as documented.
+  await copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], referrers: true, ...fakeLibraryOptions(src, dst) });
+  assert.equal(dst.manifest('app', sigTag(img.digest))?.digest, ours.digest);
+});
