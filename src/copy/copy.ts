@@ -120,6 +120,8 @@ export async function copy(opts: CopyOptions): Promise<CopyResult> {
     for (const t of [opts.from, ...opts.to]) {
       if (t.slice(t.lastIndexOf('/') + 1).includes(':')) throw new UsageError(`--all-tags copies every tag under its own name: give repositories, not ${t}`);
     }
+    // The same for --tag: every tag's image would be written under it in turn, the last one winning.
+    if (opts.tags?.length) throw new UsageError(`--all-tags copies every tag under its own name: --tag ${opts.tags[0]} cannot go with it`);
   }
   const dstRefs = opts.to.map((t) => parseReference(t)).map((r): ImageReference => (opts.allTags && !r.digest ? { registry: r.registry, repository: r.repository } : r));
   for (const d of dstRefs) if (d.digest) throw new UsageError(`copy target must be a tag or repository, not a digest: ${formatReference(d)}`);

@@ -226,5 +226,7 @@ test('--all-tags takes repositories: a tag or digest on the source or a target i
   for (const [from, to] of [[src.ref('base/app:1'), dst.ref('app')], [src.ref('base/app'), dst.ref('app:2')], [`${src.ref('base/app')}@sha256:${'a'.repeat(64)}`, dst.ref('app')]]) {
     await assert.rejects(copy({ from: from!, to: [to!], allTags: true, ...fakeLibraryOptions(src, dst) }), (e: RegpushError) => e.code === 'E_USAGE' && /^--all-tags copies every tag under its own name: give repositories, not /.test(e.message));
   }
+  // --tag too: each tag's image would be written under it in turn (it was silently left unused).
+  await assert.rejects(copy({ from: src.ref('base/app'), to: [dst.ref('app')], allTags: true, tags: ['stable'], ...fakeLibraryOptions(src, dst) }), (e: RegpushError) => e.code === 'E_USAGE' && /^--all-tags copies every tag under its own name: --tag stable cannot go with it$/.test(e.message));
   assert.equal(src.requests().length + dst.requests().length, 0);
 });
