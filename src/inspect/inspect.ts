@@ -15,12 +15,18 @@ import { CONNECTION_SHAPE, connect, transportFor, type ConnectionOptions } from 
 export interface InspectOptions extends ConnectionOptions {
   /** "os/arch[/variant]": resolve this child of an index. */
   platform?: string;
+  /**
+   * Read only what one output needs: 'manifest' (--raw) stops at the manifest, 'config'
+   * (--config) takes the config's bytes as they are; neither checks the config's fields, so an
+   * image whose config is unreadable or odd can still be looked at. Default: everything, checked.
+   */
+  only?: 'manifest' | 'config';
   logger?: Logger;
   retries?: number;
 }
 
 /** InspectOptions as a plain-JS caller must give them (options-check.ts). */
-export const INSPECT_SHAPE = { fields: { ...CONNECTION_SHAPE, platform: 'string' } } satisfies Shape;
+export const INSPECT_SHAPE = { fields: { ...CONNECTION_SHAPE, platform: 'string', only: { literal: ['manifest', 'config'] } } } satisfies Shape;
 
 /** Summary of an image's config; for an artifact (a config of another type) only its descriptor. */
 export interface ConfigSummary {
@@ -147,40 +153,34 @@ export async function inspect(reference: string | ImageReference, opts: InspectO
       };
     }
     const m = parsed.manifest;
-    const configRaw = await client.getBlobBytes(ref.repository, m.config.digest, CONFIG_CAP);
     const layers = m.layers.map((l) => ({ digest: l.digest, size: l.size, mediaType: l.mediaType }));
+    const descriptor = { digest: m.config.digest, mediaType: m.config.mediaType, size: m.config.size };
+    const readConfig = () => client.getBlobBytes(ref.repository, m.config.digest, CONFIG_CAP);
     if (!IMAGE_CONFIG_TYPES.has(baseMediaType(m.config.mediaType))) {
       // An artifact (a Helm chart, an SBOM, a signature, anything `oras push` stores): its config is
       // whatever its type says, often not JSON at all, so it is described, not parsed.
       const artifactType = typeof m.artifactType === 'string' && m.artifactType !== '' ? m.artifactType : m.config.mediaType;
       if (want && indexDigest === undefined) throw new NotFoundError(`${formatReference(ref)} is an artifact (${artifactType}), not a ${formatPlatform(want)} image`);
-      return {
-        ...base,
-        kind: 'artifact',
-        indexDigest,
-        artifactType,
-        config: { digest: m.config.digest, mediaType: m.config.mediaType, size: m.config.size },
-        layers,
-        configRaw,
-      };
+      const configRaw = opts.only === 'manifest' ? undefined : await readConfig();
+      return { ...base, kind: 'artifact', indexDigest, artifactType, config: descriptor, layers, configRaw };
     }
+    // One image, not an index, with --platform: shown only if it is what was asked for, as push and
+    // copy refuse it (describing amd64 for --platform linux/arm64 would answer another question);
+    // its config says which it is, so then it is read whatever `only` says.
+    const checkPlatform = want !== undefined && indexDigest === undefined;
+    if (opts.only === 'manifest' && !checkPlatform) return { ...base, kind: 'image', ...stated(m.artifactType), indexDigest, config: descriptor, layers };
+    const configRaw = await readConfig();
     const what = `config ${m.config.digest} of ${formatReference(ref)}`;
-    const cfg: ImageConfig = parseConfig(configRaw, what);
-    const config = { digest: m.config.digest, mediaType: m.config.mediaType, size: m.config.size, ...configFields(cfg, what) };
-    // One image, not an index: shown only if it is what --platform asked for, as push and copy refuse
-    // it; describing amd64 for --platform linux/arm64 would answer a question that was not asked.
-    if (want && indexDigest === undefined && !platformMatches(want, configPlatform(cfg))) {
-      throw new NotFoundError(`${formatReference(ref)} is a single ${formatPlatform(configPlatform(cfg))} image, not ${formatPlatform(want)}`);
+    // The fields are checked for the description, and before the platform is taken from them (an
+    // `os` that is a number is one error line, not a crash).
+    const cfg = checkPlatform || !opts.only ? parseConfig(configRaw, what) : undefined;
+    const fields = cfg && configFields(cfg, what);
+    if (checkPlatform) {
+      const own = configPlatform(cfg!);
+      if (!platformMatches(want, own)) throw new NotFoundError(`${formatReference(ref)} is a single ${formatPlatform(own)} image, not ${formatPlatform(want)}`);
     }
-    return {
-      ...base,
-      kind: 'image',
-      ...stated(m.artifactType),
-      indexDigest,
-      config,
-      layers,
-      configRaw,
-    };
+    const config = opts.only ? descriptor : { ...descriptor, ...fields };
+    return { ...base, kind: 'image', ...stated(m.artifactType), indexDigest, config, layers, configRaw };
   } finally {
     transport.close();
   }

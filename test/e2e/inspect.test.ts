@@ -235,9 +235,14 @@ test('an artifact with the OCI empty config and no artifactType: its type is the
 test('an image config that is JSON but no object (null, a list) → E_PROTOCOL naming it, not a crash', async () => {
   for (const [tag, body] of [['null', 'null'], ['list', '[1,2]']] as const) {
     const a = await pushArtifact(artifactRepo, tag, Buffer.from(body), 'application/vnd.oci.image.config.v1+json');
-    for (const args of [[], ['--json'], ['--config']]) {
+    for (const args of [[], ['--json']]) {
       assertOneLineError(await runCli(['inspect', ...args, a.ref]), 5, 'E_PROTOCOL', new RegExp(`config ${a.config} of .* is not a JSON object`));
     }
+    // --config prints the bytes as they are (nothing to describe), --raw the manifest: both still work.
+    const config = await runCli(['inspect', '--config', a.ref]);
+    assert.equal(config.code, 0, config.stderr);
+    assert.equal(config.stdout, body);
+    assert.equal((await runCli(['inspect', '--raw', a.ref])).code, 0);
   }
 });
 
@@ -252,6 +257,14 @@ test('an image config whose fields have the wrong type (Env a number, Labels a s
     for (const args of [[], ['--json'], ['--platform', 'linux/amd64']]) {
       assertOneLineError(await runCli(['inspect', ...args, a.ref]), 5, 'E_PROTOCOL', new RegExp(`config ${a.config} of .*: ${field.replace(/\./g, '\\.')} \\[`));
     }
+    // What --raw and --config print are the bytes, which a field of the wrong type does not stop
+    // (a debugging view: skopeo inspect --raw reads only the manifest).
+    const raw = await runCli(['inspect', '--raw', a.ref]);
+    assert.equal(raw.code, 0, raw.stderr);
+    assert.equal(JSON.parse(raw.stdout).config.digest, a.config);
+    const cfg = await runCli(['inspect', '--config', a.ref]);
+    assert.equal(cfg.code, 0, cfg.stderr);
+    assert.deepEqual(JSON.parse(cfg.stdout), config);
   }
 });
 

@@ -39,6 +39,7 @@ export function inspectCommand(y: Argv, io: CliIO, done: (code: number) => void,
       const from = await credentialFromUserFlags(a, io, ctx.secrets);
       const result = await inspect(a.ref, {
         platform: a.platform,
+        only: a.raw ? 'manifest' : a.config ? 'config' : undefined,
         ...connectionOptions(a, io, ctx),
         credentials: { from },
       });
