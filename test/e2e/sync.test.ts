@@ -298,7 +298,7 @@ test('sync: bad files and flags are one error line before any request', async ()
   assert.deepEqual(await registryLogSince('anon', mark), [], 'no request for a bad file or flag');
 });
 
-test('sync --min-ratelimit: below the limit no new image starts; it stops with E_TOO_MANY_REQUESTS, or goes on once the count recovers', async () => {
+test('sync --min-ratelimit: below the limit no manifest GET goes out, the first image\'s included; it stops with E_TOO_MANY_REQUESTS, or goes on once the count recovers', async () => {
   const proxy = await startFaultProxy(R.anon.url);
   proxies.push(proxy);
   const low = { kind: 'setHeaders' as const, headers: { 'ratelimit-limit': '100;w=21600', 'ratelimit-remaining': '3;w=21600' } };
@@ -309,12 +309,17 @@ test('sync --min-ratelimit: below the limit no new image starts; it stops with E
   const r = await runCli(['sync', '--json', '--images', '1', '--min-ratelimit', '10', writeFile('rl.yaml', text)], { env });
   assert.equal(r.code, 5, r.stderr);
   const lines = r.stderr.trim().split('\n');
-  assert.match(lines[0]!, /ratelimit-remaining is 3, below --min-ratelimit 10; not starting new images/, 'says why it holds back');
+  // The first image starts before any count is known. Its graph is read as soon as the target says
+  // it lacks the tag: if that comes before its source HEAD (free) has brought the count, its GET
+  // goes out blind and it is copied; if after, the GET is held below the reserve like any other and
+  // no pull is spent. The network decides which; either way no other image reads anything.
+  assert.match(lines[0]!, /ratelimit-remaining is 3, below --min-ratelimit 10; (not starting new images|holding the manifest reads of the images under way)/, r.stderr);
   assert.match(lines.at(-1)!, /^regpush: error: .*ratelimit-remaining stayed below --min-ratelimit 10 \(last 3\).*\[E_TOO_MANY_REQUESTS\]$/);
   assert.equal(lines.length, 2, r.stderr);
   const rep = report(r.stdout);
-  assert.equal(rep.units.filter((u) => u.ok).length, 1, 'the first image ran (nothing was known before it)');
-  assert.deepEqual(rep.units.filter((u) => !u.ok).map((u) => u.error?.code), ['E_TOO_MANY_REQUESTS', 'E_TOO_MANY_REQUESTS'], 'the others did not start, and the report says so');
+  const copied = rep.units.filter((u) => u.ok).map((u) => u.source);
+  assert.ok(copied.length === 0 || (copied.length === 1 && copied[0]!.endsWith('/base/busybox:v2s2')), `only the first image may have run: ${copied.join(', ')}`);
+  assert.deepEqual(rep.units.filter((u) => !u.ok).map((u) => u.error?.code), Array(3 - copied.length).fill('E_TOO_MANY_REQUESTS'), 'the others did not start, and the report says so');
   assert.equal(rep.http.rateLimits[0]!.remaining, 3);
 
   // Library: the gate waits, asks again with a HEAD (not counted as a pull), and goes on once the count is back.
@@ -337,9 +342,9 @@ test('sync --min-ratelimit holds back only the registry that is low: an image fr
   proxies.push(proxy);
   proxy.rule({ fault: { kind: 'setHeaders', headers: { 'ratelimit-limit': '100;w=21600', 'ratelimit-remaining': '3;w=21600' } } });
   const prefix = `${run}rl3`;
-  // Two slots: the first image of the low registry runs alone (no count known yet) and finds it
-  // low; the other two wait for the count outside the slots, so the fourth, from another
-  // registry, starts in the other slot meanwhile.
+  // Two slots: the first image of the low registry starts alone (no count known yet) and finds it
+  // low (it is copied or held, as the test above says); the other two wait for the count outside
+  // the slots, so the fourth, from another registry, starts in the other slot meanwhile.
   const low = ['base/busybox:v2s2', 'base/busybox:oci', 'base/multi:oci'].map((s) => `  - source: ${proxy.host}/${s}`);
   const text = ['defaults:', `  targets: [${R.anon2.host}/${prefix}]`, 'images:', ...low, `  - source: ${R.anon.host}/base/busybox:oci`, `    targets: [${R.anon2.host}/${prefix}/other]`, ''].join('\n');
   const r = await runCli(['sync', '--json', '--images', '2', '--min-ratelimit', '10', '--max-wait', '3s', writeFile('rl3.yaml', text)], { env });
@@ -348,7 +353,7 @@ test('sync --min-ratelimit holds back only the registry that is low: an image fr
   const other = rep.units.find((u) => u.source.startsWith(`${R.anon.host}/`));
   assert.ok(other?.ok, `the image from the other registry was copied: ${JSON.stringify(rep.units.map((u) => u.source))}`);
   const lowUnits = rep.units.filter((u) => u.source.startsWith(`${proxy.host}/`));
-  assert.equal(lowUnits.filter((u) => u.error?.code !== 'E_TOO_MANY_REQUESTS').length, 1, 'the held images of the low registry did not start');
+  assert.ok(lowUnits.filter((u) => u.error?.code !== 'E_TOO_MANY_REQUESTS').length <= 1, 'the held images of the low registry did not start');
   assert.equal(lowUnits.length, 3, 'each is in the report');
 });
 
