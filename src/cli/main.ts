@@ -35,15 +35,29 @@ const TABLES: Record<string, FlagTable> = {
 /** Command names, for suggestions. */
 const COMMANDS = Object.keys(TABLES);
 
-/** Refuses `--flag=VALUE` for a boolean flag of the command unless VALUE is true or false (yargs reads anything else as false). */
+/**
+ * The flag table of the command `argv` names: its first word (before a `--`) that is a command's
+ * name. Not simply the first word without a dash: flags may come before the command, and the value
+ * of one (`--retries 2 push`) would be taken for it, leaving the command's flags unchecked.
+ */
+function commandTable(argv: string[]): FlagTable | undefined {
+  const end = argv.indexOf('--');
+  const command = (end < 0 ? argv : argv.slice(0, end)).find((a) => Object.hasOwn(TABLES, a));
+  return command === undefined ? undefined : TABLES[command];
+}
+
+/** Refuses `--flag=VALUE` for a boolean flag of the command unless VALUE is true or false (yargs reads anything else as false), and `--no-flag=VALUE`. */
 function checkBooleanValues(argv: string[]): void {
-  const table = TABLES[argv.find((a) => !a.startsWith('-')) ?? ''];
+  const table = commandTable(argv);
   if (!table) return;
   const booleans = Object.entries(table)
     .filter(([, spec]) => spec.type === 'boolean')
-    .map(([name]) => name);
+    .flatMap(([name, spec]) => (spec.alias === undefined ? [name] : [name, spec.alias]));
   const bad = badBooleanValue(argv, booleans);
-  if (bad !== undefined) throw new UsageError(`${bad}: ${bad.slice(0, bad.indexOf('='))} takes no value, or =true or =false`);
+  if (bad === undefined) return;
+  const flag = bad.word.slice(0, bad.word.indexOf('='));
+  if (bad.negated) throw new UsageError(`${bad.word}: ${flag} takes no value; give ${flag} alone, or --${bad.name}=true or =false`);
+  throw new UsageError(`${bad.word}: ${flag} takes no value, or =true or =false`);
 }
 
 /** Formats an error as the one line the CLI prints, scrubbed of the run's secrets. */

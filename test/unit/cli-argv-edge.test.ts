@@ -61,6 +61,22 @@ test('a boolean flag given a value other than true/false is refused (yargs read 
   usage(await run(['copy', SRC, '--', '--dry-run=1']), /at least one target|copy target/);
 });
 
+test('the boolean-value guard holds when flags come before the command, for one-letter aliases and for --no-X=VALUE', async () => {
+  // The command was taken to be the first word without a dash, here the value "2" or "127.0.0.1:1":
+  // no command's flags were checked and --dry-run=1 ran for real.
+  usage(await run(['--retries', '2', 'copy', '--dry-run=1', SRC, DST]), /--dry-run=1: --dry-run takes no value, or =true or =false/);
+  usage(await run(['--insecure-registry', '127.0.0.1:1', 'copy', '--dry-run=yes', SRC, DST]), /--dry-run=yes: --dry-run takes no value/);
+  usage(await run(['--retries', '2', 'push', '--dry-run=1', '--from', 'scratch', '--to', DST]), /--dry-run=1: --dry-run takes no value/);
+  // -q=yes was read as quiet=false without a word.
+  usage(await run(['copy', '-q=yes', SRC, DST]), /-q=yes: -q takes no value, or =true or =false/);
+  usage(await run(['copy', '--q=yes', SRC, DST]), /--q=yes: --q takes no value/);
+  usage(await run(['copy', '-q=true', '--retries', '99', SRC, DST]), /--retries must be a whole number/);
+  // --no-clobber=true was reported as the unknown flag --no-no-clobber.
+  usage(await run(['copy', '--no-clobber=true', SRC, DST]), /--no-clobber=true: --no-clobber takes no value; give --no-clobber alone, or --clobber=true or =false/);
+  usage(await run(['copy', '--no-dry-run=1', SRC, DST]), /--no-dry-run=1: --no-dry-run takes no value; give --no-dry-run alone, or --dry-run=true or =false/);
+  usage(await run(['copy', '--noClobber=1', SRC, DST]), /--noClobber=1: --noClobber takes no value; give --noClobber alone, or --clobber=true/);
+});
+
 test('--insecure-registry takes one value: the references after it stay positionals', async () => {
   // It was an array flag: `--insecure-registry HOST SRC DST` swallowed both references.
   const r = await run(['copy', '--retries', '0', '--insecure-registry', '127.0.0.1:1', SRC, DST]);
