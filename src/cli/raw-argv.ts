@@ -52,3 +52,19 @@ export function badBooleanValue(argv: readonly string[], booleans: readonly stri
   }
   return undefined;
 }
+
+/**
+ * The first `--no-name` or `--no-name=…` (up to a `--`) where name is one of `valued`, the flags
+ * that take a value. yargs reads `--no-name` as name set to false whatever the flag's type, so a
+ * string flag got "false" (`copy --no-tag` wrote the tag "false"), a number 0, and code expecting
+ * a string crashed; the caller refuses it instead.
+ */
+export function negatedValueFlag(argv: readonly string[], valued: readonly string[]): { word: string; name: string } | undefined {
+  const kebab = (w: string) => w.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+  for (const a of argv) {
+    if (a === '--') break;
+    const m = /^--no-([^=]+)/s.exec(a);
+    if (m && valued.includes(kebab(m[1]!))) return { word: a, name: kebab(m[1]!) };
+  }
+  return undefined;
+}

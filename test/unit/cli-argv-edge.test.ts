@@ -102,6 +102,28 @@ test('--no-X that matches no flag is named as typed, with the --no- form of the 
   usage(await run(['copy', '--no-clober', SRC, DST]), /unknown flag --no-clober: did you mean --no-clobber\?/);
 });
 
+test('--no-X of a flag that takes a value is refused, naming what to give instead (yargs set it to false: --no-tag wrote the tag "false", --no-workdir crashed)', async () => {
+  const push = (...flags: string[]) => run(['push', '--from', 'scratch', '--to', DST, ...flags]);
+  usage(await push('--no-entrypoint'), /^regpush: error: --no-entrypoint: --entrypoint takes a value; to clear it give --entrypoint "" \[E_USAGE\]$/);
+  usage(await push('--no-cmd'), /--no-cmd: --cmd takes a value; to clear it give --cmd ""/);
+  usage(await push('--no-healthcheck'), /--no-healthcheck: --healthcheck takes a value; to turn the base's check off give --healthcheck NONE/);
+  usage(await push('--no-workdir'), /--no-workdir: --workdir takes a value, so it has no --no- form/);
+  usage(await push('--no-platform'), /--no-platform: --platform takes a value, so it has no --no- form/);
+  usage(await push('--no-to'), /--no-to: --to takes a value/);
+  usage(await push('--entrypoint', 'node', '--no-entrypoint'), /--no-entrypoint: --entrypoint takes a value/);
+  usage(await run(['copy', '--no-tag', SRC, DST]), /--no-tag: --tag takes a value, so it has no --no- form/);
+  usage(await run(['copy', '--no-tag=x', SRC, DST]), /--no-tag=x: --tag takes a value/);
+  // A number flag got 0 and a choice flag false, without a word.
+  usage(await run(['copy', '--no-retries', SRC, DST]), /--no-retries: --retries takes a value/);
+  usage(await run(['--no-retries', 'copy', SRC, DST]), /--no-retries: --retries takes a value/);
+  usage(await run(['copy', '--no-format', SRC, DST]), /--no-format: --format takes a value/);
+  usage(await run(['copy', '--no-tls-verify', SRC, DST]), /--no-tls-verify: --tls-verify takes a value; name the registry: --tls-verify REGISTRY=false/);
+  usage(await run(['login', '--no-username', '127.0.0.1:1']), /--no-username: --username takes a value/);
+  // On/off flags keep their --no- form; after "--" nothing is a flag.
+  usage(await run(['copy', '--no-clobber', '--retries', '99', SRC, DST]), /--retries must be a whole number/);
+  usage(await run(['copy', SRC, '--', '--no-tag']), /at least one target|copy target/);
+});
+
 test('a number flag given a word is a usage error naming the flag (was "got NaN")', async () => {
   usage(await run(['copy', '--jobs', 'abc', SRC, DST]), /--jobs needs a number/);
   usage(await run(['copy', '--retries', 'many', SRC, DST]), /--retries needs a number/);
