@@ -95,6 +95,22 @@ test('a value starting with "-" after a flag that takes one: the hint says to jo
   usage(await run(['copy', '-z', SRC, DST]), /unknown flag -z/);
 });
 
+test('a word of one dash and several letters is named once, as typed (yargs splits -jar into -j -a -r: the error went letter by letter)', async () => {
+  const one = async (argv: string[], pattern: RegExp) => {
+    const r = await run(argv);
+    usage(r, pattern);
+    assert.doesNotMatch(r.stderr, /unknown argument/, r.stderr);
+  };
+  await one(['push', '--from', 'scratch', '--to', DST, '--entrypoint', 'java', '--entrypoint', '-jar', 'app.jar'], /: unknown flag -jar; to give --entrypoint a value starting with "-", join them: --entrypoint=-jar \[/);
+  // Go-style single-dash flags: the --flag meant.
+  await one(['push', '-from', 'scratch', '-to', DST], /: unknown flag -from: did you mean --from\?; unknown flag -to: did you mean --to\? \[/);
+  await one(['copy', '-quiet', SRC, DST], /: unknown flag -quiet: did you mean --quiet\? \[/);
+  await one(['copy', '-platfrm', 'linux/amd64', SRC, DST], /: unknown flag -platfrm: did you mean --platform\? \[/);
+  await one(['copy', '-xyz', SRC, DST], /: unknown flag -xyz \(see regpush --help\)/);
+  // yargs complains of a missing positional first (-raw's "w" took the reference): the hint still comes.
+  await one(['inspect', '-raw', SRC], /\(unknown flag -raw: did you mean --raw\?\)/);
+});
+
 test('--no-X that matches no flag is named as typed, with the --no- form of the closest flag', async () => {
   const r = await run(['copy', '--no-such', SRC, DST]);
   usage(r, /unknown flag --no-such/);
