@@ -41,6 +41,11 @@ export interface FlagSpec {
   readonly check?: (value: unknown) => void;
   /** A positional of the command string (`copy <src> [dst..]`) rather than a `--flag`. */
   readonly positional?: true;
+  /**
+   * For a flag that takes a value: what to give instead of `--no-NAME`, which the CLI refuses
+   * (main.ts), e.g. `to clear it give --entrypoint ""`.
+   */
+  readonly instead?: string;
 }
 
 /** A command's flags by name, in the order help lists them. */
@@ -81,7 +86,7 @@ export function defineFlags<const T extends FlagTable>(table: T): T {
 
 /** The yargs option object for a flag: the spec without the table's own keys. */
 function yargsOptions(spec: FlagSpec): Options & PositionalOptions {
-  const { once: _once, repeatable: _repeatable, positional: _positional, check: _check, ...rest } = spec;
+  const { once: _once, repeatable: _repeatable, positional: _positional, check: _check, instead: _instead, ...rest } = spec;
   return rest as Options & PositionalOptions;
 }
 

@@ -65,8 +65,8 @@ export function parseDuration(v: string, flag: string): number {
 
 /** The image config flags of `push` (help group "Config:"). */
 export const configFlags = defineFlags({
-  entrypoint: { type: 'string', repeatable: true, describe: 'Entrypoint, one argument per flag (exec form); "" clears', group: 'Config:' },
-  cmd: { type: 'string', repeatable: true, describe: 'Cmd, one argument per flag (exec form); "" clears', group: 'Config:' },
+  entrypoint: { type: 'string', repeatable: true, describe: 'Entrypoint, one argument per flag (exec form); "" clears', group: 'Config:', instead: 'to clear it give --entrypoint ""' },
+  cmd: { type: 'string', repeatable: true, describe: 'Cmd, one argument per flag (exec form); "" clears', group: 'Config:', instead: 'to clear it give --cmd ""' },
   env: { type: 'string', repeatable: true, describe: 'KEY=VALUE; repeatable; replaces the same key; $NAME and ${NAME} expand as in a Dockerfile ENV (\\$ for a literal $)', group: 'Config:' },
   port: { type: 'string', repeatable: true, describe: 'Exposed port, 80 or 80/tcp or 53/udp; repeatable', group: 'Config:' },
   workdir: { type: 'string', once: true, describe: 'Working directory (absolute)', group: 'Config:' },
@@ -75,7 +75,7 @@ export const configFlags = defineFlags({
   user: { type: 'string', once: true, describe: 'USER or USER:GROUP to run as', group: 'Config:' },
   'entrypoint-shell': { type: 'string', once: true, describe: 'Entrypoint in shell form, run by the image\'s shell: ["/bin/sh","-c",CMD], ["cmd","/S","/C",CMD] on Windows, or the base\'s SHELL', group: 'Config:' },
   'cmd-shell': { type: 'string', once: true, describe: 'Cmd in shell form, run by the image\'s shell (as --entrypoint-shell)', group: 'Config:' },
-  healthcheck: { type: 'string', once: true, describe: 'Health check: a shell command (CMD-SHELL), a JSON array (exec form, CMD), or NONE to turn off the base\'s', group: 'Config:' },
+  healthcheck: { type: 'string', once: true, describe: 'Health check: a shell command (CMD-SHELL), a JSON array (exec form, CMD), or NONE to turn off the base\'s', group: 'Config:', instead: 'to turn the base\'s check off give --healthcheck NONE' },
   'healthcheck-interval': { type: 'string', once: true, describe: 'Time between health checks, e.g. 30s', group: 'Config:' },
   'healthcheck-timeout': { type: 'string', once: true, describe: 'Time a health check may take, e.g. 5s', group: 'Config:' },
   'healthcheck-start-period': { type: 'string', once: true, describe: 'Start-up time during which failures do not count, e.g. 1m', group: 'Config:' },

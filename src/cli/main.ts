@@ -16,7 +16,7 @@ import { loginCommands, loginFlags, logoutFlags } from './commands/login.js';
 import { syncCommand, syncFlags } from './commands/sync.js';
 import { deleteFlags, digestFlags, manageCommands, tagFlags, tagsFlags } from './commands/manage.js';
 import type { FlagTable } from './flag-table.js';
-import { badBooleanValue } from './raw-argv.js';
+import { badBooleanValue, negatedValueFlag } from './raw-argv.js';
 
 /** Each command's flag table. */
 const TABLES: Record<string, FlagTable> = {
@@ -35,15 +35,40 @@ const TABLES: Record<string, FlagTable> = {
 /** Command names, for suggestions. */
 const COMMANDS = Object.keys(TABLES);
 
-/** Refuses `--flag=VALUE` for a boolean flag of the command unless VALUE is true or false (yargs reads anything else as false). */
+/**
+ * The flag table of the command `argv` names: its first word (before a `--`) that is a command's
+ * name. Not simply the first word without a dash: flags may come before the command, and the value
+ * of one (`--retries 2 push`) would be taken for it, leaving the command's flags unchecked.
+ */
+function commandTable(argv: string[]): FlagTable | undefined {
+  const end = argv.indexOf('--');
+  const command = (end < 0 ? argv : argv.slice(0, end)).find((a) => Object.hasOwn(TABLES, a));
+  return command === undefined ? undefined : TABLES[command];
+}
+
+/** Refuses `--flag=VALUE` for a boolean flag of the command unless VALUE is true or false (yargs reads anything else as false), and `--no-flag=VALUE`. */
 function checkBooleanValues(argv: string[]): void {
-  const table = TABLES[argv.find((a) => !a.startsWith('-')) ?? ''];
+  const table = commandTable(argv);
   if (!table) return;
   const booleans = Object.entries(table)
     .filter(([, spec]) => spec.type === 'boolean')
-    .map(([name]) => name);
+    .flatMap(([name, spec]) => (spec.alias === undefined ? [name] : [name, spec.alias]));
   const bad = badBooleanValue(argv, booleans);
-  if (bad !== undefined) throw new UsageError(`${bad}: ${bad.slice(0, bad.indexOf('='))} takes no value, or =true or =false`);
+  if (bad === undefined) return;
+  const flag = bad.word.slice(0, bad.word.indexOf('='));
+  if (bad.negated) throw new UsageError(`${bad.word}: ${flag} takes no value; give ${flag} alone, or --${bad.name}=true or =false`);
+  throw new UsageError(`${bad.word}: ${flag} takes no value, or =true or =false`);
+}
+
+/** Refuses `--no-NAME` for a flag of the command that takes a value (yargs would pass false, or 0, along as its value). */
+function checkNegatedValues(argv: string[]): void {
+  const table = commandTable(argv);
+  if (!table) return;
+  const valued = Object.entries(table).filter(([, spec]) => !spec.positional && spec.type !== 'boolean');
+  const bad = negatedValueFlag(argv, valued.flatMap(([name, spec]) => (spec.alias === undefined ? [name] : [name, spec.alias])));
+  if (bad === undefined) return;
+  const [name, spec] = valued.find(([n, s]) => n === bad.name || s.alias === bad.name)!;
+  throw new UsageError(`${bad.word}: --${name} takes a value${spec.instead ? `; ${spec.instead}` : ', so it has no --no- form'}`);
 }
 
 /** Formats an error as the one line the CLI prints, scrubbed of the run's secrets. */
@@ -118,6 +143,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
   y = loginCommands(y, io, done, secrets);
   try {
     checkBooleanValues(argv);
+    checkNegatedValues(argv);
     await y.parseAsync(argv, {}, (err, _parsed, output) => {
       if (output && !err) io.stdout.write(output + '\n');
     });

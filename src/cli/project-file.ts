@@ -103,7 +103,10 @@ function readText(file: string, mustExist: boolean): string | undefined {
 
 function parse(text: string, source: string): unknown {
   try {
-    return JSON.parse(text);
+    // Editors on Windows (Notepad, PowerShell's Out-File) save UTF-8 with a byte order mark, which
+    // npm and Node's own package.json reader skip; JSON.parse does not, and every push from that
+    // directory failed on "not valid JSON".
+    return JSON.parse(text.replace(/^\uFEFF/, ''));
   } catch (err) {
     const pos = /position (\d+)/.exec(String((err as Error).message))?.[1];
     throw new InputError(`${source}: not valid JSON${pos ? ` (at position ${pos})` : ''}`, { details: { file: source } });

@@ -35,14 +35,36 @@ export function leadingPositionals(argv: readonly string[]): string[] {
 /**
  * The first `--name=VALUE` (up to a `--`) that gives one of the boolean flags `booleans` a value
  * other than true or false. yargs reads any such value as false, so `--dry-run=1` would run for
- * real and `--quiet=yes` print everything; the caller refuses it instead.
+ * real and `--quiet=yes` print everything; the caller refuses it instead. `booleans` may hold
+ * one-letter aliases, given as `-q=yes` (or `--q=yes`). A negated flag, `--no-name=VALUE`, is
+ * returned whatever VALUE is: yargs takes `no-name` for a flag of its own and the error named
+ * `--no-no-name`.
  */
-export function badBooleanValue(argv: readonly string[], booleans: readonly string[]): string | undefined {
+export function badBooleanValue(argv: readonly string[], booleans: readonly string[]): { word: string; name: string; negated: boolean } | undefined {
   const kebab = (w: string) => w.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
   for (const a of argv) {
     if (a === '--') break;
-    const m = /^--([^=]+)=(.*)$/s.exec(a);
-    if (m && booleans.includes(kebab(m[1]!)) && m[2] !== 'true' && m[2] !== 'false') return a;
+    const m = /^--([^=]+)=(.*)$/s.exec(a) ?? /^-([^-=])=(.*)$/s.exec(a);
+    if (!m) continue;
+    const name = kebab(m[1]!);
+    if (booleans.includes(name) && m[2] !== 'true' && m[2] !== 'false') return { word: a, name, negated: false };
+    if (name.startsWith('no-') && booleans.includes(name.slice(3))) return { word: a, name: name.slice(3), negated: true };
+  }
+  return undefined;
+}
+
+/**
+ * The first `--no-name` or `--no-name=…` (up to a `--`) where name is one of `valued`, the flags
+ * that take a value. yargs reads `--no-name` as name set to false whatever the flag's type, so a
+ * string flag got "false" (`copy --no-tag` wrote the tag "false"), a number 0, and code expecting
+ * a string crashed; the caller refuses it instead.
+ */
+export function negatedValueFlag(argv: readonly string[], valued: readonly string[]): { word: string; name: string } | undefined {
+  const kebab = (w: string) => w.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+  for (const a of argv) {
+    if (a === '--') break;
+    const m = /^--no-([^=]+)/s.exec(a);
+    if (m && valued.includes(kebab(m[1]!))) return { word: a, name: kebab(m[1]!) };
   }
   return undefined;
 }

@@ -67,6 +67,27 @@ function typedWords(words: string[], argv: string[]): string[] {
   return words.filter((w) => !(/[A-Z]/.test(w) && words.includes(kebab(w)) && !argv.some((a) => a === `--${w}` || a.startsWith(`--${w}=`))));
 }
 
+/**
+ * Words of one dash and several letters (`-jar`, `-from`), up to a `--`: yargs reads each as a
+ * group of one-letter flags (-j -a -r) and named every letter unknown. One hint per word, as typed:
+ * after a flag that takes a value, to join them with "="; otherwise the --flag it resembles.
+ */
+function dashWords(argv: string[], known: { flags: string[]; valued?: string[] }): { word: string; hint: string }[] {
+  const end = argv.indexOf('--');
+  const out: { word: string; hint: string }[] = [];
+  (end < 0 ? argv : argv.slice(0, end)).forEach((word, i) => {
+    const name = /^-([a-zA-Z][^=]+)/s.exec(word)?.[1];
+    if (name === undefined) return;
+    const before = argv[i - 1];
+    if (before?.startsWith('--') && known.valued?.includes(before.slice(2))) {
+      out.push({ word, hint: `unknown flag ${word}; to give ${before} a value starting with "-", join them: ${before}=${word}` });
+    } else {
+      out.push({ word, hint: known.flags.includes(name) ? `unknown flag -${name}: did you mean --${name}?` : flagHint(name, known.flags).replace(/^unknown flag --/, 'unknown flag -') });
+    }
+  });
+  return out;
+}
+
 /** Adds "did you mean" hints for each unknown argument named in a yargs message. */
 export function withSuggestion(msg: string, argv: string[], known: { commands: string[]; flags: string[]; valued?: string[] }): string {
   // yargs' recommendCommands answers an unknown command with only "Did you mean push?".
@@ -83,9 +104,14 @@ export function withSuggestion(msg: string, argv: string[], known: { commands: s
     // yargs may complain about a missing flag first when the real problem is a misspelt one.
     const unknown = argv.filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=')[0]!).filter((f) => f && !known.flags.includes(f) && !f.startsWith('no-'));
     for (const f of unknown) hints.push(flagHint(f, known.flags));
+    for (const d of dashWords(argv, known)) hints.push(d.hint);
     return hints.length ? `${msg} (${hints.join('; ')})` : msg;
   }
-  const words = typedWords(m[1]!.split(',').map((w) => w.trim()).filter(Boolean), argv);
+  const allWords = typedWords(m[1]!.split(',').map((w) => w.trim()).filter(Boolean), argv);
+  // A one-dash word of several letters is named once, as typed, not letter by letter.
+  const grouped = dashWords(argv, known).filter((d) => [...d.word.slice(1)].some((c) => allWords.includes(c)));
+  for (const d of grouped) hints.push(d.hint);
+  const words = allWords.filter((w) => !(w.length === 1 && grouped.some((d) => d.word.slice(1).split('=')[0]!.includes(w))));
   // The first word of the command line is the command: an unknown one is named as such.
   if (first !== undefined && words.includes(first) && !known.commands.includes(first)) {
     const hit = closest(first, known.commands);

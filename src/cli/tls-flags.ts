@@ -11,6 +11,9 @@ import { DEFAULT_CERTS_DIRS, type RegistryTlsOptions } from '../http/tls.js';
 import { registryHostOf } from '../ref/registry.js';
 import { defineFlags } from './flag-table.js';
 
+const PER_REGISTRY =
+  'name the registry: --tls-verify REGISTRY=false (HTTPS without verification), --ca-cert REGISTRY=PATH (a private CA), --client-cert REGISTRY=CERT,KEY, or --insecure-registry REGISTRY (plain HTTP)';
+
 /** The TLS flags (spread into commonFlags). */
 export const tlsFlags = defineFlags({
   'ca-cert': {
@@ -31,6 +34,7 @@ export const tlsFlags = defineFlags({
     describe: 'REGISTRY=false: HTTPS to REGISTRY without verifying its certificate (prints a warning); repeatable',
     group: 'Connection:',
     check: (v) => verifyFlags(v),
+    instead: PER_REGISTRY,
   },
   // Not a regpush flag: declared (hidden) so that it gets the per-registry hint instead of "Unknown argument".
   // Boolean, so `--insecure REF` leaves REF a positional; any value is refused.
@@ -49,9 +53,6 @@ export interface TlsFlagArgs {
   'tls-verify'?: string | string[];
   insecure?: boolean;
 }
-
-const PER_REGISTRY =
-  'name the registry: --tls-verify REGISTRY=false (HTTPS without verification), --ca-cert REGISTRY=PATH (a private CA), --client-cert REGISTRY=CERT,KEY, or --insecure-registry REGISTRY (plain HTTP)';
 
 function list(v: unknown): unknown[] {
   if (v === undefined) return [];

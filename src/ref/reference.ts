@@ -84,10 +84,20 @@ export function parseReference(input: string): ImageReference {
 function splitHost(input: string, name: string): { registry: string; path: string } {
   const slash = name.indexOf('/');
   const first = slash < 0 ? '' : name.slice(0, slash);
-  // Docker: the first component is a host only if it has "." or ":" or is "localhost".
+  // Docker: the first component is a host if it has "." or ":", is "localhost", or is not all
+  // lower case (distribution/reference's splitDockerDomain), so "LOCALHOST/app" is localhost.
   // "[" covers a bracketed IPv6 literal, which always has ":" anyway.
-  const isHost = slash >= 0 && (first.includes('.') || first.includes(':') || first === 'localhost' || first.startsWith('['));
-  if (!isHost) return { registry: DOCKER_HUB, path: name };
+  const isHost = slash >= 0 && (first.includes('.') || first.includes(':') || first.toLowerCase() === 'localhost' || first.startsWith('['));
+  if (!isHost) {
+    // Any other first component with upper case ("MyHost/app") is a host to Docker too, but hosts
+    // are kept in lower case here (credential, token and endpoint lookups compare that spelling),
+    // and "myhost/app", printed in the result or the report, would name a Docker Hub repository,
+    // perhaps someone else's: refused, saying why, rather than read either way.
+    if (slash >= 0 && first !== first.toLowerCase()) {
+      fail(input, `"${first}" is not lower case, so Docker reads it as a registry host; regpush spells hosts in lower case, and "${name.toLowerCase()}" is a Docker Hub repository: give the host a port or domain (e.g. ${first.toLowerCase()}:5000/${name.slice(slash + 1)}), or write a Docker Hub namespace in lower case`);
+    }
+    return { registry: DOCKER_HUB, path: name };
+  }
   const m = HOST.exec(first);
   if (!m) fail(input, `invalid registry host "${first}"`);
   const port = m[1];

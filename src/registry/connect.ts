@@ -25,7 +25,7 @@ export interface ConnectionOptions {
   env?: Record<string, string | undefined>;
   /** Home directory for ~/.docker/config.json and containers auth files. */
   homeDir?: string;
-  /** host[:port] entries reachable over plain http (also REGPUSH_INSECURE_REGISTRIES in env). */
+  /** host[:port] entries reachable over plain http (also REGPUSH_INSECURE_REGISTRIES in env); read as that variable is: `http://` dropped, comma lists split. */
   insecureRegistries?: string[];
   /** Explicit credentials for the source (from) and target (to) registries. */
   credentials?: { from?: Credential; to?: Credential };
@@ -144,9 +144,13 @@ function withInsecureTls(opts: ConnectionOptions): RegistryTlsOptions {
   };
 }
 
-/** The insecure list from options and env together. */
+/**
+ * The insecure list from options and env together, each entry read as the env var is (an
+ * `http://` prefix dropped, a comma list split): compared raw, `--insecure-registry http://h:5000`
+ * or `a:5000,b:5000` matched no registry and the push went to HTTPS without a word.
+ */
 export function insecureList(opts: ConnectionOptions): string[] {
-  return [...(opts.insecureRegistries ?? []), ...parseInsecureList(opts.env?.REGPUSH_INSECURE_REGISTRIES)];
+  return [...(opts.insecureRegistries ?? []).flatMap((v) => parseInsecureList(v)), ...parseInsecureList(opts.env?.REGPUSH_INSECURE_REGISTRIES)];
 }
 
 /**

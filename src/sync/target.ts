@@ -59,7 +59,7 @@ export function parseTargetPrefix(text: string): TargetPrefix {
   const host = slash < 0 ? trimmed : trimmed.slice(0, slash);
   const path = slash < 0 ? '' : trimmed.slice(slash + 1);
   if (path.includes(':')) fail('a prefix has no tag (the rule appends the source path and tag)');
-  if (!(host.includes('.') || host.includes(':') || host === 'localhost' || host.startsWith('['))) {
+  if (!(host.includes('.') || host.includes(':') || host.toLowerCase() === 'localhost' || host.startsWith('['))) {
     fail(`it must start with a registry host ("${host}" is not one), e.g. prod.example.com/mirror, localhost:5000 or docker.io/acme`);
   }
   let ref: ImageReference;

@@ -61,6 +61,22 @@ test('a boolean flag given a value other than true/false is refused (yargs read 
   usage(await run(['copy', SRC, '--', '--dry-run=1']), /at least one target|copy target/);
 });
 
+test('the boolean-value guard holds when flags come before the command, for one-letter aliases and for --no-X=VALUE', async () => {
+  // The command was taken to be the first word without a dash, here the value "2" or "127.0.0.1:1":
+  // no command's flags were checked and --dry-run=1 ran for real.
+  usage(await run(['--retries', '2', 'copy', '--dry-run=1', SRC, DST]), /--dry-run=1: --dry-run takes no value, or =true or =false/);
+  usage(await run(['--insecure-registry', '127.0.0.1:1', 'copy', '--dry-run=yes', SRC, DST]), /--dry-run=yes: --dry-run takes no value/);
+  usage(await run(['--retries', '2', 'push', '--dry-run=1', '--from', 'scratch', '--to', DST]), /--dry-run=1: --dry-run takes no value/);
+  // -q=yes was read as quiet=false without a word.
+  usage(await run(['copy', '-q=yes', SRC, DST]), /-q=yes: -q takes no value, or =true or =false/);
+  usage(await run(['copy', '--q=yes', SRC, DST]), /--q=yes: --q takes no value/);
+  usage(await run(['copy', '-q=true', '--retries', '99', SRC, DST]), /--retries must be a whole number/);
+  // --no-clobber=true was reported as the unknown flag --no-no-clobber.
+  usage(await run(['copy', '--no-clobber=true', SRC, DST]), /--no-clobber=true: --no-clobber takes no value; give --no-clobber alone, or --clobber=true or =false/);
+  usage(await run(['copy', '--no-dry-run=1', SRC, DST]), /--no-dry-run=1: --no-dry-run takes no value; give --no-dry-run alone, or --dry-run=true or =false/);
+  usage(await run(['copy', '--noClobber=1', SRC, DST]), /--noClobber=1: --noClobber takes no value; give --noClobber alone, or --clobber=true/);
+});
+
 test('--insecure-registry takes one value: the references after it stay positionals', async () => {
   // It was an array flag: `--insecure-registry HOST SRC DST` swallowed both references.
   const r = await run(['copy', '--retries', '0', '--insecure-registry', '127.0.0.1:1', SRC, DST]);
@@ -79,11 +95,49 @@ test('a value starting with "-" after a flag that takes one: the hint says to jo
   usage(await run(['copy', '-z', SRC, DST]), /unknown flag -z/);
 });
 
+test('a word of one dash and several letters is named once, as typed (yargs splits -jar into -j -a -r: the error went letter by letter)', async () => {
+  const one = async (argv: string[], pattern: RegExp) => {
+    const r = await run(argv);
+    usage(r, pattern);
+    assert.doesNotMatch(r.stderr, /unknown argument/, r.stderr);
+  };
+  await one(['push', '--from', 'scratch', '--to', DST, '--entrypoint', 'java', '--entrypoint', '-jar', 'app.jar'], /: unknown flag -jar; to give --entrypoint a value starting with "-", join them: --entrypoint=-jar \[/);
+  // Go-style single-dash flags: the --flag meant.
+  await one(['push', '-from', 'scratch', '-to', DST], /: unknown flag -from: did you mean --from\?; unknown flag -to: did you mean --to\? \[/);
+  await one(['copy', '-quiet', SRC, DST], /: unknown flag -quiet: did you mean --quiet\? \[/);
+  await one(['copy', '-platfrm', 'linux/amd64', SRC, DST], /: unknown flag -platfrm: did you mean --platform\? \[/);
+  await one(['copy', '-xyz', SRC, DST], /: unknown flag -xyz \(see regpush --help\)/);
+  // yargs complains of a missing positional first (-raw's "w" took the reference): the hint still comes.
+  await one(['inspect', '-raw', SRC], /\(unknown flag -raw: did you mean --raw\?\)/);
+});
+
 test('--no-X that matches no flag is named as typed, with the --no- form of the closest flag', async () => {
   const r = await run(['copy', '--no-such', SRC, DST]);
   usage(r, /unknown flag --no-such/);
   assert.doesNotMatch(r.stderr, /did you mean push/);
   usage(await run(['copy', '--no-clober', SRC, DST]), /unknown flag --no-clober: did you mean --no-clobber\?/);
+});
+
+test('--no-X of a flag that takes a value is refused, naming what to give instead (yargs set it to false: --no-tag wrote the tag "false", --no-workdir crashed)', async () => {
+  const push = (...flags: string[]) => run(['push', '--from', 'scratch', '--to', DST, ...flags]);
+  usage(await push('--no-entrypoint'), /^regpush: error: --no-entrypoint: --entrypoint takes a value; to clear it give --entrypoint "" \[E_USAGE\]$/);
+  usage(await push('--no-cmd'), /--no-cmd: --cmd takes a value; to clear it give --cmd ""/);
+  usage(await push('--no-healthcheck'), /--no-healthcheck: --healthcheck takes a value; to turn the base's check off give --healthcheck NONE/);
+  usage(await push('--no-workdir'), /--no-workdir: --workdir takes a value, so it has no --no- form/);
+  usage(await push('--no-platform'), /--no-platform: --platform takes a value, so it has no --no- form/);
+  usage(await push('--no-to'), /--no-to: --to takes a value/);
+  usage(await push('--entrypoint', 'node', '--no-entrypoint'), /--no-entrypoint: --entrypoint takes a value/);
+  usage(await run(['copy', '--no-tag', SRC, DST]), /--no-tag: --tag takes a value, so it has no --no- form/);
+  usage(await run(['copy', '--no-tag=x', SRC, DST]), /--no-tag=x: --tag takes a value/);
+  // A number flag got 0 and a choice flag false, without a word.
+  usage(await run(['copy', '--no-retries', SRC, DST]), /--no-retries: --retries takes a value/);
+  usage(await run(['--no-retries', 'copy', SRC, DST]), /--no-retries: --retries takes a value/);
+  usage(await run(['copy', '--no-format', SRC, DST]), /--no-format: --format takes a value/);
+  usage(await run(['copy', '--no-tls-verify', SRC, DST]), /--no-tls-verify: --tls-verify takes a value; name the registry: --tls-verify REGISTRY=false/);
+  usage(await run(['login', '--no-username', '127.0.0.1:1']), /--no-username: --username takes a value/);
+  // On/off flags keep their --no- form; after "--" nothing is a flag.
+  usage(await run(['copy', '--no-clobber', '--retries', '99', SRC, DST]), /--retries must be a whole number/);
+  usage(await run(['copy', SRC, '--', '--no-tag']), /at least one target|copy target/);
 });
 
 test('a number flag given a word is a usage error naming the flag (was "got NaN")', async () => {

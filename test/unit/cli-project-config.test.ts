@@ -3,6 +3,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { RegpushError } from '../../src/errors.js';
 import { checkProjectConfig, mergeWithFlags } from '../../src/cli/project-config.js';
+import { findProjectFile } from '../../src/cli/project-file.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const check = (data: unknown) => checkProjectConfig(data, 'regpush.json', '/proj');
 function fails(data: unknown, pattern: RegExp) {
@@ -65,5 +69,22 @@ describe('mergeWithFlags', () => {
     assert.equal(merged.entrypoint, undefined);
     assert.equal(merged.cmd, undefined);
     assert.equal(merged['entrypoint-shell'], 'node server.js');
+  });
+});
+
+describe('findProjectFile', () => {
+  it('reads a file saved with a UTF-8 byte order mark (Windows editors write one; JSON.parse refused it, and with it every push from that directory)', (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'regpush-bom-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const bom = '\uFEFF';
+    writeFileSync(join(dir, 'package.json'), `${bom}{"name":"app","regpush":{"from":"alpine:3"}}`);
+    assert.deepEqual(findProjectFile(dir)?.data, { from: 'alpine:3' });
+    writeFileSync(join(dir, 'regpush.json'), `${bom}{"to":"r.example.com/app:1"}`);
+    assert.deepEqual(findProjectFile(dir)?.data, { to: 'r.example.com/app:1' });
+    writeFileSync(join(dir, 'other.json'), `${bom}{"user":"node"}`);
+    assert.deepEqual(findProjectFile(dir, 'other.json')?.data, { user: 'node' });
+    // Only a leading mark is skipped: one anywhere else is still not JSON.
+    writeFileSync(join(dir, 'regpush.json'), `{${bom}"to":"x"}`);
+    assert.throws(() => findProjectFile(dir), (e: unknown) => e instanceof RegpushError && e.code === 'E_INPUT' && /regpush\.json: not valid JSON/.test(e.message));
   });
 });

@@ -9,6 +9,8 @@ import { connectEarly, earlyOrigins } from '../../src/cli/early-connect.js';
 import type { ProjectFileRead } from '../../src/cli/project-file.js';
 import { runMain } from '../fixtures/run-main.js';
 import type { MirrorMap } from '../../src/registry/mirror-config.js';
+import { insecureList } from '../../src/registry/connect.js';
+import { endpointFor } from '../../src/registry/endpoint.js';
 
 const none: Record<string, string | undefined> = {};
 const origins = (argv: string[], env = none, mirrors: MirrorMap | 'unknown' = {}): string[] => earlyOrigins(argv, env, () => mirrors).map((o) => `${o.host}:${o.port} ×${o.connections}`);
@@ -41,6 +43,16 @@ test('Docker Hub names go to its API host; insecure registries (env or flag) to 
   assert.deepEqual(origins(['push', '--from', 'scratch', '--to', 'plain.example/app:1', '--insecure-registry', 'plain.example']), ['plain.example:80 ×3']);
   assert.deepEqual(origins(['push', '--from', 'scratch', '--to', '127.0.0.1:5000/app:1']), ['127.0.0.1:5000 ×3'], 'loopback: the probe is plain HTTP on that port');
   assert.deepEqual(origins(['push', '--from', 'scratch', '--to', '[::1]:5000/app:1']), ['::1:5000 ×3'], 'IPv6 literal without brackets');
+});
+
+test('--insecure-registry is read as REGPUSH_INSECURE_REGISTRIES is, by the launcher and by the connection alike (an http:// prefix or a comma list was compared raw and matched nothing: HTTPS without a word)', () => {
+  for (const flag of ['http://plain.example:5000', 'http://plain.example:5000/', 'other.example:5000,plain.example:5000', 'other.example:5000, plain.example:5000']) {
+    assert.deepEqual(origins(['push', '--from', 'scratch', '--to', 'plain.example:5000/app:1', '--insecure-registry', flag]), ['plain.example:5000 ×3'], flag);
+    const list = insecureList({ insecureRegistries: [flag] });
+    assert.equal(endpointFor('plain.example:5000', list).scheme, 'http', flag);
+    assert.deepEqual(list, insecureList({ env: { REGPUSH_INSECURE_REGISTRIES: flag } }), flag);
+  }
+  assert.equal(endpointFor('third.example:5000', insecureList({ insecureRegistries: ['other.example:5000,plain.example:5000'] })).scheme, 'https', 'a host not listed stays on HTTPS');
 });
 
 test('Docker Hub\'s token service: one connection whenever Hub is contacted (source or target), none when it is not, or is mirrored, or its token host is behind a proxy', () => {

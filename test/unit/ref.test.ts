@@ -33,6 +33,10 @@ const VALID: Array<[string, ImageReference, string]> = [
   ['quay.io/single', { registry: 'quay.io', repository: 'single', tag: 'latest' }, 'quay.io/single:latest'],
   ['Registry.Example.COM/app:1.0', { registry: 'registry.example.com', repository: 'app', tag: '1.0' }, 'registry.example.com/app:1.0'],
   ['localhost/app', { registry: 'localhost', repository: 'app', tag: 'latest' }, 'localhost/app:latest'],
+  // Not all lower case makes the first component a host (distribution/reference); localhost in
+  // any case stays localhost, and its lower-case spelling reads back the same.
+  ['LOCALHOST/app', { registry: 'localhost', repository: 'app', tag: 'latest' }, 'localhost/app:latest'],
+  ['LocalHost/team/app:1', { registry: 'localhost', repository: 'team/app', tag: '1' }, 'localhost/team/app:1'],
   ['localhost:5000/app:dev', { registry: 'localhost:5000', repository: 'app', tag: 'dev' }, 'localhost:5000/app:dev'],
   ['localhost:5000/a/b/c', { registry: 'localhost:5000', repository: 'a/b/c', tag: 'latest' }, 'localhost:5000/a/b/c:latest'],
   ['myhost:5000/app', { registry: 'myhost:5000', repository: 'app', tag: 'latest' }, 'myhost:5000/app:latest'],
@@ -63,7 +67,10 @@ const INVALID: Array<[string, string]> = [
   ['docker://nginx', 'scheme'],
   ['Nginx', 'lowercase'],
   ['docker.io/Library/nginx', 'lowercase'],
-  ['MyOrg/app', 'lowercase'],
+  // A host to Docker (not all lower case), but "myorg/app" would be a Docker Hub repository: refused, saying so.
+  ['MyOrg/app', '"MyOrg" is not lower case, so Docker reads it as a registry host'],
+  ['MyHost/app:1', '"myhost/app" is a Docker Hub repository: give the host a port or domain (e.g. myhost:5000/app)'],
+  ['MYHOST/a/b', 'registry host'],
   ['nginx:', 'tag is empty'],
   ['nginx:-dash', 'tag'],
   ['nginx:.dot', 'tag'],

@@ -15,6 +15,7 @@ describe('parseTargetPrefix', () => {
     assert.deepEqual(parseTargetPrefix('prod.example.com/a/b/c'), { registry: 'prod.example.com', path: 'a/b/c' });
     assert.deepEqual(parseTargetPrefix('localhost:5000'), { registry: 'localhost:5000', path: '' });
     assert.deepEqual(parseTargetPrefix('localhost'), { registry: 'localhost', path: '' });
+    assert.deepEqual(parseTargetPrefix('LOCALHOST/mirror'), { registry: 'localhost', path: 'mirror' }, 'localhost in any case, as in a reference');
     assert.deepEqual(parseTargetPrefix('Registry.Example.com:443/team/'), { registry: 'registry.example.com:443', path: 'team' });
     assert.deepEqual(parseTargetPrefix('index.docker.io/acme'), { registry: 'docker.io', path: 'acme' }, 'Docker Hub spelt one way, and no library/ added');
     assert.deepEqual(parseTargetPrefix('[::1]:5000/m'), { registry: '[::1]:5000', path: 'm' });
