@@ -96,7 +96,13 @@ export async function* parallelGzip(blocks: AsyncIterable<Buffer>, level: number
     const i = n++ % concurrency;
     // An output buffer at least the block's deflate bound gives one piece per member
     // (16 KiB pieces were measured at 3.7 s vs 2.2 s per 100 MB at level 6).
-    lanes[i] ??= new Lane(level, block.length + (block.length >> 8) + 1024);
+    const chunkSize = block.length + (block.length >> 8) + 1024;
+    // Level 0 (stored blocks, library callers only): zlib cuts stored blocks by the room left in
+    // its output buffer, which on a reused stream depends on the blocks that lane had before, so
+    // on the lane count. A stream of its own per block makes the member a function of the block
+    // alone, as at the other levels.
+    if (level === 0) lanes[i]?.close();
+    if (level === 0 || !lanes[i]) lanes[i] = new Lane(level, chunkSize);
     const job = lanes[i].compress(block);
     // zlib reads the block on the thread pool until the job settles; only then may it be refilled.
     job.then(() => release(block), noop);
@@ -120,7 +126,7 @@ export async function* parallelGzip(blocks: AsyncIterable<Buffer>, level: number
 }
 
 function* member(parts: Buffer[]): Generator<Buffer> {
-  fixHeader(parts[0]);
+  fixHeader(parts);
   yield* parts;
 }
 
@@ -160,7 +166,20 @@ export async function* singleGzip(blocks: AsyncIterable<Buffer>, level: number, 
   }
 }
 
-function fixHeader(member: Buffer): Buffer {
-  if (member.length > 9 && member[0] === 0x1f && member[1] === 0x8b) member[9] = OS_UNIX;
-  return member;
+/**
+ * Sets the OS byte of the member made of `parts`. zlib writes a member into what is left of its
+ * output buffer, so a member may start with a piece of a few bytes and its header continue in the
+ * next: byte 9 is found across the pieces (on a host whose zlib writes another OS code, a header
+ * split there kept it, and the digest depended on how blocks fell to lanes).
+ */
+export function fixHeader(parts: Buffer[]): void {
+  const at = (offset: number): { part: Buffer; i: number } | undefined => {
+    for (const part of parts) {
+      if (offset < part.length) return { part, i: offset };
+      offset -= part.length;
+    }
+    return undefined;
+  };
+  const [m0, m1, os] = [at(0), at(1), at(9)];
+  if (m0 && m1 && os && m0.part[m0.i] === 0x1f && m1.part[m1.i] === 0x8b) os.part[os.i] = OS_UNIX;
 }

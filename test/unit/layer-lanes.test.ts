@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import zlib from 'node:zlib';
 import { AbortedError, InputError } from '../../src/errors.js';
 import { DiffIdHash, HASH_WORKER_MIN_LANES, START_AFTER } from '../../src/layer/hash-worker.js';
-import { DEFAULT_BLOCK_SIZE, DEFAULT_GZIP_LEVEL } from '../../src/layer/gzip.js';
+import { DEFAULT_BLOCK_SIZE, DEFAULT_GZIP_LEVEL, fixHeader } from '../../src/layer/gzip.js';
 import { createLayerStream, hashLayer, type LayerOptions } from '../../src/layer/index.js';
 import { chooseLanes, defaultLanes, MAX_DEFAULT_LANES, poolSizeFor, poolSizeFromEnv } from '../../src/layer/lanes.js';
 import { resolveLayerOptions } from '../../src/layer/options.js';
@@ -73,6 +73,36 @@ describe('layer lanes: the bytes never depend on them', () => {
       members.push(m);
     }
     assert.ok(Buffer.concat(members).equals(one.bytes));
+  });
+
+  it('level 0 (stored blocks, a library option) gives the same bytes for every lane count too: each block a member of its own, as zlib.gzipSync makes it', async () => {
+    const base: LayerOptions = { sources: [{ src: app, dest: '/app' }], gzipLevel: 0, threadPoolSize: 17 };
+    const one = await build({ ...base, gzipConcurrency: 1 });
+    for (const lanes of [2, 3, 5, 16]) assert.equal((await build({ ...base, gzipConcurrency: lanes })).digest, one.digest, `${lanes} lanes`);
+    const tar = zlib.gunzipSync(one.bytes);
+    const members: Buffer[] = [];
+    for (let off = 0; off < tar.length; off += DEFAULT_BLOCK_SIZE) {
+      const m = zlib.gzipSync(tar.subarray(off, off + DEFAULT_BLOCK_SIZE), { level: 0, chunkSize: DEFAULT_BLOCK_SIZE + (DEFAULT_BLOCK_SIZE >> 8) + 1024 });
+      m[9] = 3;
+      members.push(m);
+    }
+    assert.ok(Buffer.concat(members).equals(one.bytes));
+  });
+
+  it('the OS byte is set where zlib split the member\'s header across two pieces (a host whose zlib writes another OS code: macOS 19)', () => {
+    const member = zlib.gzipSync(Buffer.from('hello'));
+    member[9] = 19;
+    for (const cut of [1, 2, 5, 9, 10]) {
+      const parts = [Buffer.from(member.subarray(0, cut)), Buffer.from(member.subarray(cut))];
+      fixHeader(parts);
+      const fixed = Buffer.concat(parts);
+      assert.equal(fixed[9], 3, `cut after ${cut} bytes`);
+      assert.ok(fixed.subarray(10).equals(member.subarray(10)) && fixed.subarray(0, 9).equals(member.subarray(0, 9)), 'nothing else changed');
+    }
+    // Not a gzip member: left alone.
+    const other = [Buffer.from('0123456789abc')];
+    fixHeader(other);
+    assert.equal(other[0]!.toString(), '0123456789abc');
   });
 
   it('the default lanes, and lanes cut to a small pool, give those same bytes', async () => {
