@@ -43,7 +43,10 @@ export function gzipJobsOption(flag: unknown, env: Record<string, string | undef
 
 /** `--gzip-jobs N`, `--gzip-jobs=N` (or yargs' camel-case spelling) in raw argv, the last one; undefined when absent or not a valid count. */
 export function gzipJobsFromArgv(argv: readonly string[]): number | undefined {
-  return wholeJobs(rawFlagValues(argv, 'gzip-jobs').at(-1));
+  const raw = rawFlagValues(argv, 'gzip-jobs').at(-1);
+  // Read as yargs reads a number flag (`8.0` and `1e1` are 8 and 10 to the command), so the pool
+  // is sized for the lanes the command will take.
+  return wholeJobs(raw === undefined || raw.trim() === '' ? undefined : Number(raw));
 }
 
 /**

@@ -36,6 +36,10 @@ describe('cli: --gzip-jobs and REGPUSH_GZIP_JOBS', () => {
     assert.equal(gzipJobsFromArgv(['push', '--gzipJobs', '5']), 5);
     assert.equal(gzipJobsFromArgv(['push', '--gzip-jobs', '2', '--gzip-jobs', '6']), 6);
     assert.equal(gzipJobsFromArgv(['push', '--gzip-jobs', 'many']), undefined);
+    // Spelled as yargs still reads a whole number: the pool is sized for what the command will take.
+    assert.equal(gzipJobsFromArgv(['push', '--gzip-jobs', '8.0']), 8);
+    assert.equal(gzipJobsFromArgv(['push', '--gzip-jobs=1e1']), 10);
+    assert.equal(gzipJobsFromArgv(['push', '--gzip-jobs', '2.5']), undefined);
     assert.equal(gzipJobsFromArgv(['push', '--gzip-jobs']), undefined);
     assert.equal(gzipJobsFromArgv(['push', '--', '--gzip-jobs', '9']), undefined);
     assert.equal(gzipJobsFromArgv(['push', '--gzip-jobs-x', '9']), undefined);
