@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { Argv } from 'yargs';
 import { InputError, RegpushError, UsageError } from '../../errors.js';
 import type { SyncEvents, SyncResult, SyncUnitResult } from '../../sync/sync.js';
-import { chunkSizeOption, commonContext, commonFlags, connectionOptions } from '../common.js';
+import { chunkSizeOption, commonContext, commonFlags, connectionOptions, type CommonContext } from '../common.js';
 import { defineFlags, withFlags, type InferredArgs } from '../flag-table.js';
 import type { CliIO } from '../io.js';
 import { withGcPacing } from '../gc-pacing.js';
@@ -52,7 +52,7 @@ export function syncCommand(y: Argv, io: CliIO, done: (code: number) => void, se
       const [{ sync }, { parseSyncFile }, { parseShard }] = await Promise.all([import('../../sync/sync.js'), import('../../sync/config.js'), import('../../sync/shard.js')]);
       const spec = parseSyncFile(await readSyncFile(a.file, io), a.file);
       const shard = a.shard === undefined ? undefined : parseShard(a.shard, io.env);
-      const display = unitDisplay(io, ctx.verbosity === 'quiet' || !!a.json, ctx.logger);
+      const display = unitDisplay(io, ctx.verbosity === 'quiet' || !!a.json, ctx);
       let result: SyncResult;
       try {
         result = await sync({
@@ -107,12 +107,14 @@ export function durationMs(text: string, flag: string): number {
  * it ends. On a terminal: one status line redrawn in place (images done, in flight, failed), and
  * a permanent line only for a failure.
  */
-function unitDisplay(io: CliIO, silent: boolean, logger: { info(m: string): void }): SyncEvents & { close(): void } {
+function unitDisplay(io: CliIO, silent: boolean, ctx: Pick<CommonContext, 'logger' | 'secrets'>): SyncEvents & { close(): void } {
   if (silent) return { close: () => undefined };
+  // A unit line relays the registries' error messages, which may quote a credential.
+  const line = (u: SyncUnitResult) => ctx.secrets.scrub(unitLine(u));
   if (!isInteractive(io)) {
     return {
-      unitStart: (source, i, total) => logger.info(`sync [${i}/${total}] ${source}`),
-      unitEnd: (u) => io.stderr.write(unitLine(u) + '\n'),
+      unitStart: (source, i, total) => ctx.logger.info(`sync [${i}/${total}] ${source}`),
+      unitEnd: (u) => io.stderr.write(line(u) + '\n'),
       close: () => undefined,
     };
   }
@@ -136,7 +138,7 @@ function unitDisplay(io: CliIO, silent: boolean, logger: { info(m: string): void
       done++;
       if (!u.ok) {
         failed++;
-        io.stderr.write(`\r\x1b[K${unitLine(u)}\n`);
+        io.stderr.write(`\r\x1b[K${line(u)}\n`);
       }
       draw(u.source);
     },

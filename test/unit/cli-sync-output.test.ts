@@ -1,0 +1,59 @@
+// `regpush sync` in-process against fake registries (test/fixtures/fake-registry.ts): what its
+// per-image lines and its exit code say when an image fails, in CI logs and on a terminal.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { main } from '../../src/cli/main.js';
+import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
+import type { MainResult } from '../fixtures/run-main.js';
+
+const fake = fakeRegistryPool();
+const PASSWORD = 'S3cr3t-Passw0rd';
+
+/** A sync file of `images` (source → target lines) in a directory of its own, and the environment that reaches the fakes. */
+function syncFile(images: { source: string; targets: string[] }[], ...registries: FakeRegistry[]): { cwd: string; env: Record<string, string> } {
+  const cwd = mkdtempSync(join(tmpdir(), 'regpush-cli-sync-output-'));
+  const lines = ['images:', ...images.flatMap((i) => [`  - source: ${i.source}`, `    targets: [${i.targets.join(', ')}]`])];
+  writeFileSync(join(cwd, 'sync.yaml'), lines.join('\n') + '\n');
+  const lib = fakeLibraryOptions(...registries);
+  return { cwd, env: { ...lib.env, HOME: lib.homeDir, REGPUSH_INSECURE_REGISTRIES: lib.insecureRegistries.join(',') } };
+}
+
+/** `regpush sync` through main(); `tty`: stderr is a terminal 100 columns wide (the status line), else a pipe (CI lines). */
+async function runSync(args: string[], where: { cwd: string; env: Record<string, string> }, tty = false): Promise<MainResult> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const stdout = new PassThrough().on('data', (d) => out.push(String(d)));
+  const stderr = Object.assign(new PassThrough(), tty ? { isTTY: true, columns: 100 } : {}).on('data', (d) => err.push(String(d)));
+  const stdin = new PassThrough();
+  stdin.end();
+  const code = await main(['sync', '--retries', '0', ...args, 'sync.yaml'], { stdout, stderr, stdin, env: where.env, cwd: where.cwd });
+  return { code, stdout: out.join(''), stderr: err.join('') };
+}
+
+test('a failed image\'s line is scrubbed of the run\'s credentials like every other line, in CI logs and on a terminal', async () => {
+  const src = await fake();
+  const dst = await fake({ auth: { scheme: 'basic', user: 'ci', password: PASSWORD } });
+  src.seedImage('app', { tags: ['1'] });
+  src.seedImage('other', { tags: ['1'] });
+  // A registry that quotes what it was sent in its refusal.
+  dst.fault({ kind: 'upload', repo: 'app/app' }, { kind: 'status', status: 400, code: 'DENIED', message: `no writes for ci:${PASSWORD}` });
+  const where = syncFile(
+    [
+      { source: src.ref('app:1'), targets: [`${dst.host}/app`] },
+      { source: src.ref('other:1'), targets: [`${dst.host}/other`] },
+    ],
+    src,
+    dst,
+  );
+  where.env = { ...where.env, REGPUSH_TO_USER: 'ci', REGPUSH_TO_PASSWORD: PASSWORD };
+  for (const tty of [false, true]) {
+    const r = await runSync([], where, tty);
+    assert.equal(r.code, 8, r.stderr);
+    assert.match(r.stderr, /sync: .*\/app:1 FAILED E_DENIED: .*no writes for ci:\*\*\*/, 'the image\'s own line names the failure');
+    assert.ok(!r.stderr.includes(PASSWORD) && !r.stdout.includes(PASSWORD), `${tty ? 'terminal' : 'CI'}: ${r.stderr}`);
+  }
+});
