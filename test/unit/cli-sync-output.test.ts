@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { main } from '../../src/cli/main.js';
 import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
-import type { MainResult } from '../fixtures/run-main.js';
+import { runMain, type MainResult } from '../fixtures/run-main.js';
 
 const fake = fakeRegistryPool();
 const PASSWORD = 'S3cr3t-Passw0rd';
@@ -56,4 +56,30 @@ test('a failed image\'s line is scrubbed of the run\'s credentials like every ot
     assert.match(r.stderr, /sync: .*\/app:1 FAILED E_DENIED: .*no writes for ci:\*\*\*/, 'the image\'s own line names the failure');
     assert.ok(!r.stderr.includes(PASSWORD) && !r.stdout.includes(PASSWORD), `${tty ? 'terminal' : 'CI'}: ${r.stderr}`);
   }
+});
+
+test('a file of one image that every target refuses exits with the failure\'s own code, as `regpush copy` of it does; with a target that takes it beside them, E_PARTIAL', async () => {
+  const src = await fake();
+  const [dst, other] = [await fake(), await fake()];
+  src.seedImage('app', { tags: ['1'] });
+  dst.fault({ kind: 'upload', when: (q) => q.repo?.startsWith('denied') === true }, { kind: 'status', status: 403, code: 'DENIED', message: 'requested access to the resource is denied' });
+  const lastLine = (r: MainResult) => r.stderr.trim().split('\n').at(-1)!;
+
+  const one = syncFile([{ source: src.ref('app:1'), targets: [`${dst.host}/denied`] }], src, dst);
+  const r = await runSync([], one);
+  assert.equal(r.code, 3, r.stderr);
+  assert.match(lastLine(r), /^regpush: error: start upload to .*\/denied\/app: .*answered 403 DENIED: requested access to the resource is denied .*\[E_DENIED\]$/);
+  assert.match(r.stdout, /^synced: 1 images .* 1 failed;/, 'the summary is printed all the same');
+  const copy = await runMain(['copy', '--retries', '0', src.ref('app:1'), `${dst.host}/denied/app:1`], { env: one.env });
+  assert.equal(copy.code, 3, copy.stderr);
+
+  // Every target refusing it: the first one's failure, as copy to several targets reports it.
+  const two = await runSync([], syncFile([{ source: src.ref('app:1'), targets: [`${dst.host}/denied`, `${dst.host}/denied2`] }], src, dst));
+  assert.equal(two.code, 3, two.stderr);
+  assert.match(lastLine(two), /start upload to .*\/denied\/app: .*\[E_DENIED\]$/);
+
+  const partial = await runSync([], syncFile([{ source: src.ref('app:1'), targets: [`${dst.host}/denied`, `${other.host}/ok`] }], src, dst, other));
+  assert.equal(partial.code, 8, partial.stderr);
+  assert.match(lastLine(partial), /^regpush: error: 1 of 1 images failed: .*\[E_PARTIAL\]$/);
+  assert.ok(other.manifest('ok/app', '1'), 'the target that takes it has it');
 });
