@@ -619,7 +619,10 @@ export class TargetSet {
       this.landings.get(key)?.(true); // claimed by a speculative start: it is there
       landed.note(registry, d.digest, t.ep.repo, Promise.resolve());
     }
-    else if (landed && (plan === 'stream' || plan === 'mount') && !this.landings.has(key)) {
+    // A target set aside while this HEAD was out claims nothing: setAside has withdrawn its claims
+    // already, and one made now would stand until finish(), a target of this very image in the
+    // same registry waiting for it (a deadlock).
+    else if (landed && !t.failed && (plan === 'stream' || plan === 'mount') && !this.landings.has(key)) {
       const here = landed.claimed(registry, t.ep.repo, d.digest);
       const elsewhere = registry === source.client.registry ? undefined : landed.find(registry, d.digest);
       if (here) {
