@@ -418,7 +418,10 @@ export class TargetSet {
       if (this.mode.stopRun) this.run.stop(err);
       throw err;
     }
-    if (first) this.run.logger.warn(`${formatReference(t.ref)}: ${t.failed.message}; the other targets go on`);
+    // Said only while it is true: not when the run is being stopped (Ctrl-C sets every target
+    // aside), nor for the last target going (a sync image's only one), whose failure the
+    // operation's own result and error line say.
+    if (first && !this.run.signal.aborted && this.live.length > 0) this.run.logger.warn(`${formatReference(t.ref)}: ${t.failed.message}; the other targets go on`);
   }
 
   /** Runs `step` for every live target at once; a step that throws sets its target aside. */

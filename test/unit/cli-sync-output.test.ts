@@ -70,6 +70,8 @@ test('a file of one image that every target refuses exits with the failure\'s ow
   assert.equal(r.code, 3, r.stderr);
   assert.match(lastLine(r), /^regpush: error: start upload to .*\/denied\/app: .*answered 403 DENIED: requested access to the resource is denied .*\[E_DENIED\]$/);
   assert.match(r.stdout, /^synced: 1 images .* 1 failed;/, 'the summary is printed all the same');
+  assert.doesNotMatch(r.stderr, /the other targets go on/, 'there is no other target');
+  assert.equal(r.stderr.split('requested access to the resource is denied').length - 1, 2, 'said twice: the image\'s line and the error line');
   const copy = await runMain(['copy', '--retries', '0', src.ref('app:1'), `${dst.host}/denied/app:1`], { env: one.env });
   assert.equal(copy.code, 3, copy.stderr);
 
