@@ -1,5 +1,6 @@
 // `regpush sync` in-process against fake registries (test/fixtures/fake-registry.ts): what its
-// per-image lines and its exit code say when an image fails, in CI logs and on a terminal.
+// per-image lines and its exit code say when an image fails, in CI logs and on a terminal, and
+// how log lines share the terminal with its status line.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -84,4 +85,41 @@ test('a file of one image that every target refuses exits with the failure\'s ow
   assert.equal(partial.code, 8, partial.stderr);
   assert.match(lastLine(partial), /^regpush: error: 1 of 1 images failed: .*\[E_PARTIAL\]$/);
   assert.ok(other.manifest('ok/app', '1'), 'the target that takes it has it');
+});
+
+/** The lines a terminal shows after `text`: \r goes back to the start of the line, \x1b[K clears the rest of it. */
+function screen(text: string): string[] {
+  const lines: string[] = [''];
+  let col = 0;
+  for (let i = 0; i < text.length; i++) {
+    const row = lines.length - 1;
+    if (text.startsWith('\x1b[K', i)) {
+      lines[row] = lines[row]!.slice(0, col);
+      i += 2;
+    } else if (text[i] === '\r') col = 0;
+    else if (text[i] === '\n') {
+      lines.push('');
+      col = 0;
+    } else {
+      lines[row] = lines[row]!.slice(0, col) + text[i] + lines[row]!.slice(col + 1);
+      col++;
+    }
+  }
+  return lines;
+}
+
+test('on a terminal, a warning during the sync gets a line of its own above the status line, which is drawn again below it', async () => {
+  const [src, dst, bad] = [await fake(), await fake(), await fake()];
+  src.seedImage('app', { tags: ['1'] });
+  // Set aside while the other target goes on: a warning says so in the middle of the run.
+  bad.fault({ kind: 'upload' }, { kind: 'status', status: 403, code: 'DENIED', message: 'requested access to the resource is denied' });
+  const r = await runSync([], syncFile([{ source: src.ref('app:1'), targets: [dst.host, bad.host] }], src, dst, bad), true);
+  assert.equal(r.code, 8, r.stderr);
+  const shown = screen(r.stderr);
+  const warning = shown.findIndex((l) => l.startsWith('warning: '));
+  assert.ok(warning >= 0, JSON.stringify(shown));
+  assert.match(shown[warning]!, new RegExp(`^warning: ${bad.host.replace(/\./g, '\\.')}/app:1: .*; the other targets go on$`));
+  assert.ok(!shown.some((l) => /failed {2}\S+warning: /.test(l)), JSON.stringify(shown));
+  assert.match(r.stderr.slice(r.stderr.indexOf('the other targets go on')), /^the other targets go on\n\r\x1b\[Ksync: 0\/1 images done, 1 in flight, 0 failed {2}/, 'the status line is drawn again below it');
+  assert.deepEqual(shown.filter((l) => l.includes('images done')), [], 'no status line stays on the screen');
 });

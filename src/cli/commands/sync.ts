@@ -107,7 +107,7 @@ export function durationMs(text: string, flag: string): number {
  * it ends. On a terminal: one status line redrawn in place (images done, in flight, failed), and
  * a permanent line only for a failure.
  */
-function unitDisplay(io: CliIO, silent: boolean, ctx: Pick<CommonContext, 'logger' | 'secrets'>): SyncEvents & { close(): void } {
+function unitDisplay(io: CliIO, silent: boolean, ctx: Pick<CommonContext, 'logger' | 'secrets' | 'logSink'>): SyncEvents & { close(): void } {
   if (silent) return { close: () => undefined };
   // A unit line relays the registries' error messages, which may quote a credential.
   const line = (u: SyncUnitResult) => ctx.secrets.scrub(unitLine(u));
@@ -123,10 +123,20 @@ function unitDisplay(io: CliIO, silent: boolean, ctx: Pick<CommonContext, 'logge
   let done = 0;
   let failed = 0;
   let shown = false;
-  const draw = (last: string) => {
-    const line = `sync: ${done}/${total} images done, ${started - done} in flight, ${failed} failed  ${last}`;
-    io.stderr.write(`\r\x1b[K${line.slice(0, Math.max(20, (io.stderr.columns || 80) - 1))}`);
+  let last = '';
+  const draw = (source: string) => {
+    last = source;
+    const status = `sync: ${done}/${total} images done, ${started - done} in flight, ${failed} failed  ${source}`;
+    io.stderr.write(`\r\x1b[K${status.slice(0, Math.max(20, (io.stderr.columns || 80) - 1))}`);
     shown = true;
+  };
+  // The status line has no newline: a log line (a warning, --debug) written after it would be
+  // glued to it. It takes the status line's place, and the status line is drawn again below it.
+  const previous = ctx.logSink.write;
+  ctx.logSink.write = (text) => {
+    if (!shown) return previous(text);
+    io.stderr.write(`\r\x1b[K${text}`);
+    draw(last);
   };
   return {
     unitStart: (source, i, n) => {
@@ -143,6 +153,7 @@ function unitDisplay(io: CliIO, silent: boolean, ctx: Pick<CommonContext, 'logge
       draw(u.source);
     },
     close: () => {
+      ctx.logSink.write = previous;
       if (shown) io.stderr.write('\r\x1b[K');
     },
   };
