@@ -112,9 +112,13 @@ export class ProgressModel {
     return e;
   }
 
-  /** Bytes of a blob went out (the app layer's come without a start). */
+  /** Bytes of a blob went out (the app layer's come without a start); a mount getting them has fallen back to streaming. */
   bytes(digest: string, n: number): void {
-    let e = this.entries.find((x) => x.digest === digest && x.ended === undefined);
+    const open = this.entries.filter((x) => x.digest === digest && x.ended === undefined);
+    let e = open.find((x) => x.action !== 'mount') ?? open[0];
+    // A registry that answers a mount with an upload session (202), or refuses it, gets the blob
+    // streamed after all, with no start of its own: the line shows what is happening now.
+    if (e?.action === 'mount') e.action = 'stream';
     if (!e && isLayerKey(digest)) {
       const t = this.now();
       this.firstStart ??= t;

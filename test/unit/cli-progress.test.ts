@@ -79,6 +79,23 @@ describe('ProgressModel', () => {
     assert.notEqual(m.entries.find((e) => e.digest === D3)!.ended, undefined);
   });
 
+  it('a mount that falls back to streaming (a 202, or a refusal) shows as a stream as soon as its bytes flow, not as "mounting (no bytes sent)"', () => {
+    const c = clock();
+    const m = new ProgressModel(c.now);
+    m.start(D1, 'mounted', 2048);
+    assert.match(m.render(120)[0]!, /^mount   aaaaaaaaaaaa  mounting \(no bytes sent\)/);
+    c.advance(1000);
+    m.bytes(D1, 1024);
+    assert.match(m.render(120)[0]!, /^stream  aaaaaaaaaaaa  \[=======>\s*\]\s+1\.0 KiB \/ 2\.0 KiB\s+1\.0 KiB\/s$/);
+    m.end(report(D1, 'streamed', 2048, 2048));
+    assert.deepEqual(m.entries.map((e) => [e.action, e.ended !== undefined]), [['stream', true]]);
+    // Beside a real mount of the same blob at another target, the bytes go to the stream's line.
+    m.start(D2, 'mounted', 10);
+    m.start(D2, 'streamed', 10);
+    m.bytes(D2, 10);
+    assert.deepEqual(m.entries.filter((e) => e.digest === D2).map((e) => [e.action, e.bytes]), [['mount', 0], ['stream', 10]]);
+  });
+
   it('the app layer appears with its first bytes as "build" and closes after the transfer phase', () => {
     const c = clock();
     const m = new ProgressModel(c.now);

@@ -5,6 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copy, type CopyResult, type RegpushError } from '../../src/index.js';
 import { bytesOf, digestOf, fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
+import { ProgressModel } from '../../src/cli/progress-model.js';
+import type { BlobAction, BlobReport } from '../../src/transfer/types.js';
 
 const fake = fakeRegistryPool();
 /** Every upload request answered 500 (Retry-After: 0 keeps the client's retries immediate). */
@@ -128,6 +130,25 @@ test('a registry that will not mount (202) gets the blob streamed on the session
   assert.ok(posts.every((p) => p.status === 202 && p.query.mount));
   assert.equal(reg.openUploads(), 0);
   assert.equal(reg.manifest('team/app', '1')?.digest, img.digest);
+});
+
+test('a registry that will not mount (202): the progress display shows each blob as a stream while its bytes flow', async () => {
+  const reg = await fake({ mounts: false });
+  reg.seedImage('base/app', { tags: ['1'] });
+  const model = new ProgressModel();
+  const seen: string[] = [];
+  const events = {
+    start: (d: string, a: BlobAction, size: number) => void model.start(d, a, size),
+    bytes: (d: string, n: number) => {
+      model.bytes(d, n);
+      seen.push(model.entries.find((e) => e.digest === d && e.ended === undefined)!.action);
+    },
+    end: (r: BlobReport) => void model.end(r),
+  };
+  await copy({ from: reg.ref('base/app:1'), to: [reg.ref('team/app:1')], events, ...fakeLibraryOptions(reg) });
+  assert.ok(seen.length > 0);
+  assert.deepEqual([...new Set(seen)], ['stream']);
+  assert.deepEqual([...new Set(model.entries.map((e) => e.action))], ['stream']);
 });
 
 test('two targets, one in the source\'s registry that will not mount (202): it takes its blobs from the read the other target shares, on the session the 202 opened; each blob read once', async () => {
