@@ -125,11 +125,22 @@ export class ProgressModel {
       e = { digest, action: 'build', bytes: 0, started: t, pending: 1 };
       this.entries.push(e);
     }
-    if (e) e.bytes += n;
+    // A built layer's size is known once it is at a target: what follows is the same layer made
+    // again for another target, counted once as a blob streamed to several targets is.
+    if (e && !(isLayerKey(digest) && e.size !== undefined)) e.bytes += n;
   }
 
-  /** A blob is done at one target; a mount that fell back to streaming shows as a stream. */
+  /**
+   * A blob is done at one target; a mount that fell back to streaming shows as a stream. A layer
+   * being built is at a target: its line gets the layer's size and stays open until the transfer
+   * phase ends (the other targets may still need it).
+   */
   end(report: BlobReport): ProgressEntry | undefined {
+    if (isLayerKey(report.digest)) {
+      const layer = this.entries.filter((x) => x.digest === report.digest).at(-1);
+      if (layer) layer.size = report.size;
+      return layer;
+    }
     const verb = displayAction(report.action);
     const open = this.entries.filter((x) => x.digest === report.digest && x.ended === undefined);
     const e = open.find((x) => x.action === verb) ?? open[0];
@@ -161,7 +172,7 @@ export class ProgressModel {
   private closeLayer(): void {
     for (const layer of this.entries.filter((e) => isLayerKey(e.digest) && e.ended === undefined)) {
       layer.ended = this.now();
-      layer.size = layer.bytes;
+      layer.size ??= layer.bytes; // no target said its size (the push failed first)
     }
   }
 

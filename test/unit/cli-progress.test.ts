@@ -107,6 +107,22 @@ describe('ProgressModel', () => {
     assert.match(m.totalLine(), /writing config$/);
   });
 
+  it('the app layer sent to two targets: its line gives the size its end at a target says, its bytes counted once', () => {
+    const m = new ProgressModel(clock().now);
+    m.bytes(LAYER_KEY, 2048);
+    m.bytes(LAYER_KEY, 1024);
+    m.end(report(LAYER_KEY, 'uploaded', 3072, 3072)); // at the first target
+    m.bytes(LAYER_KEY, 3072); // made again for the second
+    m.end(report(LAYER_KEY, 'uploaded', 3072, 3072));
+    assert.equal(m.entries[0]!.ended, undefined, 'open until the transfer phase ends');
+    m.phase('transfer');
+    assert.match(m.render(120)[0]!, /^build   app layer     \[=+\]\s+3\.0 KiB \/ 3\.0 KiB .* done$/);
+    assert.equal(m.totals().bytes, 3072);
+    // A layer end without its bytes (present at the target, mounted there) makes no line.
+    m.end(report('layer:2', 'skipped', 10));
+    assert.deepEqual(m.entries.map((e) => e.digest), [LAYER_KEY]);
+  });
+
   it('fits the terminal: narrow lines lose the bar, many blobs fold finished ones', () => {
     const m = new ProgressModel(clock().now);
     for (let i = 0; i < 30; i++) {
