@@ -2,7 +2,8 @@
 import { VERSION } from '../version.js';
 import { statSync } from 'node:fs';
 import { missingAuthFile, type Credential } from '../auth/credentials.js';
-import { UsageError } from '../errors.js';
+import { AbortedError, UsageError } from '../errors.js';
+import { untilAborted } from '../http/retry.js';
 import type { Logger } from '../log.js';
 import { defineFlags, type InferredArgs } from './flag-table.js';
 import { many } from './flags.js';
@@ -61,11 +62,26 @@ export function commonContext(args: CommonArgs, io: CliIO, secrets: SecretSet): 
   return { secrets, verbosity, logSink, logger, tls, mirrors: conf.mirrors, blocked: conf.blocked, insecureTls: conf.insecure };
 }
 
-/** Reads all of stdin (a password) and trims the final newline. */
+/** Reads all of stdin (a password) and trims the final newline; AbortedError when the run's signal fires first. */
 export async function readStdin(io: CliIO): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of io.stdin) chunks.push(Buffer.from(c as Buffer));
-  const s = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  if (io.signal?.aborted) throw new AbortedError();
+  const read = async (): Promise<Buffer> => {
+    const chunks: Buffer[] = [];
+    for await (const c of io.stdin) chunks.push(Buffer.from(c as Buffer));
+    return Buffer.concat(chunks);
+  };
+  // Ctrl-C only aborts the run's signal (bin.ts), which a read of stdin does not listen to: a
+  // terminal, or a pipe whose writer never closes it, would keep the run waiting. The read is given
+  // up, and stdin let go so that the process can end.
+  const onAbort = () => io.stdin.destroy();
+  io.signal?.addEventListener('abort', onAbort, { once: true });
+  let bytes: Buffer;
+  try {
+    bytes = await untilAborted(io.signal, read());
+  } finally {
+    io.signal?.removeEventListener('abort', onAbort);
+  }
+  const s = bytes.toString('utf8').replace(/\r?\n$/, '');
   if (!s) throw new UsageError('--password-stdin: standard input was empty');
   return s;
 }

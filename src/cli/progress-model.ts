@@ -112,20 +112,35 @@ export class ProgressModel {
     return e;
   }
 
-  /** Bytes of a blob went out (the app layer's come without a start). */
+  /** Bytes of a blob went out (the app layer's come without a start); a mount getting them has fallen back to streaming. */
   bytes(digest: string, n: number): void {
-    let e = this.entries.find((x) => x.digest === digest && x.ended === undefined);
+    const open = this.entries.filter((x) => x.digest === digest && x.ended === undefined);
+    let e = open.find((x) => x.action !== 'mount') ?? open[0];
+    // A registry that answers a mount with an upload session (202), or refuses it, gets the blob
+    // streamed after all, with no start of its own: the line shows what is happening now.
+    if (e?.action === 'mount') e.action = 'stream';
     if (!e && isLayerKey(digest)) {
       const t = this.now();
       this.firstStart ??= t;
       e = { digest, action: 'build', bytes: 0, started: t, pending: 1 };
       this.entries.push(e);
     }
-    if (e) e.bytes += n;
+    // A built layer's size is known once it is at a target: what follows is the same layer made
+    // again for another target, counted once as a blob streamed to several targets is.
+    if (e && !(isLayerKey(digest) && e.size !== undefined)) e.bytes += n;
   }
 
-  /** A blob is done at one target; a mount that fell back to streaming shows as a stream. */
+  /**
+   * A blob is done at one target; a mount that fell back to streaming shows as a stream. A layer
+   * being built is at a target: its line gets the layer's size and stays open until the transfer
+   * phase ends (the other targets may still need it).
+   */
   end(report: BlobReport): ProgressEntry | undefined {
+    if (isLayerKey(report.digest)) {
+      const layer = this.entries.filter((x) => x.digest === report.digest).at(-1);
+      if (layer) layer.size = report.size;
+      return layer;
+    }
     const verb = displayAction(report.action);
     const open = this.entries.filter((x) => x.digest === report.digest && x.ended === undefined);
     const e = open.find((x) => x.action === verb) ?? open[0];
@@ -157,7 +172,7 @@ export class ProgressModel {
   private closeLayer(): void {
     for (const layer of this.entries.filter((e) => isLayerKey(e.digest) && e.ended === undefined)) {
       layer.ended = this.now();
-      layer.size = layer.bytes;
+      layer.size ??= layer.bytes; // no target said its size (the push failed first)
     }
   }
 

@@ -53,7 +53,7 @@ export function plainProgress(io: Pick<CliIO, 'stderr'>, nameTargets = false): P
   /** Each new layer is built and sent once per target registry; its lines are said once. */
   const layerDone = () => {
     for (const e of model.entries) {
-      if (isLayerKey(e.digest) && e.ended !== undefined) once(`layer done ${e.digest}`, `build   ${shortDigest(e.digest)} done (${formatBytes(e.bytes)})`);
+      if (isLayerKey(e.digest) && e.ended !== undefined) once(`layer done ${e.digest}`, `build   ${shortDigest(e.digest)} done (${formatBytes(e.size ?? e.bytes)})`);
     }
   };
   return {
@@ -70,6 +70,7 @@ export function plainProgress(io: Pick<CliIO, 'stderr'>, nameTargets = false): P
       },
       end(report, target) {
         const e = model.end(report);
+        if (isLayerKey(report.digest)) return; // a layer's lines are said once, not per target (layerDone)
         const ms = e?.ended !== undefined ? e.ended - e.started : 0;
         const moved = report.bytes ? ` (${formatBytes(report.bytes)}, ${formatRate(report.bytes, ms)})` : '';
         const verb = displayAction(report.action);

@@ -103,6 +103,7 @@ export async function uploadLayerEverywhere(set: TargetSet, states: Map<Transfer
       const outcome = await layerTo(t, holders, job, ctx, method, known, state.spares.at(-1), fromTag);
       state.outcomes[i] = outcome;
       known ??= outcome.result;
+      layerEnd(ctx, job.label, outcome, t);
       if (outcome.action !== 'uploaded') t.present.add(known.digest); // its HEAD (or mount) just answered
       else await set.confirm(t, known.digest);
       holders.push(t);
@@ -111,6 +112,16 @@ export async function uploadLayerEverywhere(set: TargetSet, states: Map<Transfer
     }
   }
   return known;
+}
+
+/**
+ * The layer is at `t`: an `end` under its byte events' key, with the built layer's own size (a
+ * progress display adding up its bytes would count it once per target that was sent it).
+ */
+function layerEnd(ctx: TransferContext, label: LayerLabel, outcome: LayerUploadOutcome, t: TransferTarget): void {
+  // The media type is chosen later, with the manifest (the bytes are the same in either family).
+  const report = { digest: label.key, size: outcome.result.size, mediaType: layerMediaTypeFor('oci'), action: outcome.action, bytes: outcome.bytes, retries: outcome.retries, resumes: 0 };
+  ctx.events?.end?.(report, `${t.ep.client.registry}/${t.ep.repo}`);
 }
 
 /** The layer at one target: present, mounted from a holder in the same registry, or uploaded. */

@@ -240,7 +240,9 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
     const result = report(opts, entries.length, units, run, t0);
     if (gateFailure) throw Object.assign(gateFailure, { details: { ...gateFailure.details, result } });
     const failed = units.filter((u) => !u.ok);
-    if (failed.length === 1 && units.length === 1 && failed[0]!.error) throw new RegpushError(failed[0]!.error.code as RegpushError['code'], failed[0]!.error.message, { details: { result } });
+    // A file of one image fails as `regpush copy` of it would: with the failure's own code.
+    const alone = failed.length === 1 && units.length === 1 ? ownFailure(failed[0]!) : undefined;
+    if (alone) throw new RegpushError(alone.code as RegpushError['code'], alone.message, { details: { result } });
     if (failed.length) {
       throw new PartialFailureError(`${failed.length} of ${units.length} images failed: ${failedList(failed)}`, {
         details: { result, failed: failed.map((u) => u.source) },
@@ -253,6 +255,15 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
   } finally {
     run.close();
   }
+}
+
+/**
+ * The one failure a failed unit stands for: its own (the source), or its targets' when every one
+ * failed (the first's, as copy reports it); none when some targets succeeded (a partial failure).
+ */
+function ownFailure(u: SyncUnitResult): { code: string; message: string } | undefined {
+  if (u.error) return u.error;
+  return u.targets.length > 0 && u.targets.every((t) => t.action === 'failed') ? u.targets[0]!.error : undefined;
 }
 
 /** Images named in the error line: a sync of thousands that fails must still end in one readable line (the report has every one). */

@@ -418,7 +418,10 @@ export class TargetSet {
       if (this.mode.stopRun) this.run.stop(err);
       throw err;
     }
-    if (first) this.run.logger.warn(`${formatReference(t.ref)}: ${t.failed.message}; the other targets go on`);
+    // Said only while it is true: not when the run is being stopped (Ctrl-C sets every target
+    // aside), nor for the last target going (a sync image's only one), whose failure the
+    // operation's own result and error line say.
+    if (first && !this.run.signal.aborted && this.live.length > 0) this.run.logger.warn(`${formatReference(t.ref)}: ${t.failed.message}; the other targets go on`);
   }
 
   /** Runs `step` for every live target at once; a step that throws sets its target aside. */
@@ -619,7 +622,10 @@ export class TargetSet {
       this.landings.get(key)?.(true); // claimed by a speculative start: it is there
       landed.note(registry, d.digest, t.ep.repo, Promise.resolve());
     }
-    else if (landed && (plan === 'stream' || plan === 'mount') && !this.landings.has(key)) {
+    // A target set aside while this HEAD was out claims nothing: setAside has withdrawn its claims
+    // already, and one made now would stand until finish(), a target of this very image in the
+    // same registry waiting for it (a deadlock).
+    else if (landed && !t.failed && (plan === 'stream' || plan === 'mount') && !this.landings.has(key)) {
       const here = landed.claimed(registry, t.ep.repo, d.digest);
       const elsewhere = registry === source.client.registry ? undefined : landed.find(registry, d.digest);
       if (here) {

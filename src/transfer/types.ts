@@ -44,7 +44,10 @@ export interface BlobEvents {
   /** `target` ("registry/repo") when one target is meant; absent for one read that feeds several. */
   start?(digest: string, action: BlobAction, size: number, target?: string): void;
   bytes?(digest: string, n: number): void;
-  /** `target`: the "registry/repo" this blob is done at. */
+  /**
+   * `target`: the "registry/repo" this blob is done at. A layer push builds is reported under the
+   * key of its bytes (`layer`, `layer:N`), with the built layer's size, at each target it reaches.
+   */
   end?(report: BlobReport, target?: string): void;
 }
 

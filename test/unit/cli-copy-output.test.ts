@@ -67,3 +67,19 @@ test('copy --referrers --dry-run: the plan says per target how many referrers it
   assert.match(plain.stdout, new RegExp(`→ ${dst.host.replace(/[.]/g, '\\.')}/plain:1  tags: 1\\n`));
   assert.doesNotMatch(plain.stdout, /referrer/);
 });
+
+test('copy --dry-run: a target that fails is named in the plan with its error, scrubbed of the run\'s credentials as the report is', async () => {
+  const password = 'S3cr3t-Passw0rd';
+  const src = await fake();
+  const dst = await fake({ auth: { scheme: 'basic', user: 'ci', password } });
+  src.seedImage('app', { tags: ['1'] });
+  // A dry run sends only HEADs, whose answers have no body: what a registry says reaches the plan
+  // through its headers, here a challenge whose realm (quoted in the error) holds the password.
+  dst.fault({ repo: 'blocked' }, { kind: 'status', status: 401, headers: { 'www-authenticate': `Bearer realm="ci:${password}"` } });
+  const lib = fakeLibraryOptions(src, dst);
+  const env = { ...lib.env, HOME: lib.homeDir, REGPUSH_INSECURE_REGISTRIES: lib.insecureRegistries.join(','), REGPUSH_TO_USER: 'ci', REGPUSH_TO_PASSWORD: password };
+  const r = await runMain(['copy', '--dry-run', '--retries', '0', src.ref('app:1'), `${dst.host}/app:1`, `${dst.host}/blocked:1`], { env });
+  assert.equal(r.code, 8, r.stderr);
+  assert.match(r.stdout, /→ .*\/blocked:1 {2}FAILS: E_PROTOCOL refusing token realm ci:\*\*\* /);
+  assert.ok(!r.stdout.includes(password) && !r.stderr.includes(password), r.stdout);
+});

@@ -2,15 +2,17 @@
  * `regpush login` at a terminal asks for what the command line lacks. Whatever ends the prompt
  * without an answer (Ctrl-D: end of input, or a raw 0x04 while the password is hidden; Ctrl-C)
  * is a usage error with its own line and exit code 2, never a silent exit 0 that a deploy script
- * would take for a successful login. Runs main() in-process with a fake terminal; nothing is
- * sent anywhere (the prompt fails before any request).
+ * would take for a successful login; a Ctrl-C the terminal turns into SIGINT (the user name is
+ * read in cooked mode), like one while --password-stdin waits for its input, aborts the run:
+ * exit 130. Runs main() in-process with a fake terminal; nothing is sent anywhere (the prompt
+ * fails before any request).
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { main } from '../../src/cli/main.js';
 
 /** A terminal's stdin: a stream that says it is a TTY and records raw mode. */
@@ -22,14 +24,16 @@ function terminalStdin(): PassThrough & { isTTY: true; raw: boolean[]; setRawMod
   return s;
 }
 
-async function login(args: string[], type: (stdin: ReturnType<typeof terminalStdin>, stderr: () => string) => void): Promise<{ code: number; stderr: string; home: string; raw: boolean[] }> {
+async function login(args: string[], type: (stdin: ReturnType<typeof terminalStdin>, stderr: () => string, interrupt: () => void) => void): Promise<{ code: number; stderr: string; home: string; raw: boolean[] }> {
   const home = mkdtempSync(join(tmpdir(), 'regpush-login-prompt-'));
   const err: string[] = [];
   const stdout = new PassThrough();
   const stderr = Object.assign(new PassThrough(), { isTTY: true, columns: 100 }).on('data', (d) => err.push(String(d)));
   const stdin = terminalStdin();
-  const running = main(['login', ...args, '127.0.0.1:9'], { stdout, stderr, stdin, env: { HOME: home }, cwd: home });
-  type(stdin, () => err.join(''));
+  // What the binary does on SIGINT/SIGTERM (bin.ts): abort the run's signal.
+  const ac = new AbortController();
+  const running = main(['login', ...args, '127.0.0.1:9'], { stdout, stderr, stdin, env: { HOME: home }, cwd: home, signal: ac.signal });
+  type(stdin, () => err.join(''), () => ac.abort());
   const code = await running;
   return { code, stderr: err.join(''), home, raw: stdin.raw };
 }
@@ -75,6 +79,43 @@ describe('login prompt at a terminal', () => {
       assert.deepEqual(r.raw, [true, false]);
     } finally {
       rmSync(r.home, { recursive: true, force: true });
+    }
+  });
+
+  it('Ctrl-C at the user name (SIGINT in cooked mode: the run\'s signal aborted) → exit 130 at once, the prompt let go', async () => {
+    let stdin!: ReturnType<typeof terminalStdin>;
+    const r = await login([], (s, stderr, interrupt) => {
+      stdin = s;
+      whenAsked(stderr, 'Username: ', interrupt);
+    });
+    try {
+      assert.equal(r.code, 130, r.stderr);
+      assert.match(r.stderr, /Username: \nregpush: error: login cancelled \[E_ABORTED\]\n$/);
+      assert.equal(stdin.listenerCount('data'), 0, 'nothing reads the terminal any more');
+      assert.equal(stdin.isPaused(), true);
+      assert.equal(existsSync(join(r.home, '.docker', 'config.json')), false);
+    } finally {
+      rmSync(r.home, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('--password-stdin', () => {
+  it('Ctrl-C while standard input never ends (a terminal, a pipe left open) → exit 130, stdin let go', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'regpush-login-stdin-'));
+    const ac = new AbortController();
+    // Input that never comes: the run is interrupted as soon as the password is being read.
+    const stdin = new Readable({ read: () => ac.abort() });
+    const err: string[] = [];
+    const stderr = new PassThrough().on('data', (d) => err.push(String(d)));
+    try {
+      const code = await main(['login', '-u', 'alice', '--password-stdin', '127.0.0.1:9'], { stdout: new PassThrough(), stderr, stdin, env: { HOME: home }, cwd: home, signal: ac.signal });
+      assert.equal(code, 130, err.join(''));
+      assert.equal(err.join(''), 'regpush: error: aborted [E_ABORTED]\n');
+      assert.equal(stdin.destroyed, true);
+      assert.equal(existsSync(join(home, '.docker', 'config.json')), false);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
     }
   });
 });

@@ -79,6 +79,23 @@ describe('ProgressModel', () => {
     assert.notEqual(m.entries.find((e) => e.digest === D3)!.ended, undefined);
   });
 
+  it('a mount that falls back to streaming (a 202, or a refusal) shows as a stream as soon as its bytes flow, not as "mounting (no bytes sent)"', () => {
+    const c = clock();
+    const m = new ProgressModel(c.now);
+    m.start(D1, 'mounted', 2048);
+    assert.match(m.render(120)[0]!, /^mount   aaaaaaaaaaaa  mounting \(no bytes sent\)/);
+    c.advance(1000);
+    m.bytes(D1, 1024);
+    assert.match(m.render(120)[0]!, /^stream  aaaaaaaaaaaa  \[=======>\s*\]\s+1\.0 KiB \/ 2\.0 KiB\s+1\.0 KiB\/s$/);
+    m.end(report(D1, 'streamed', 2048, 2048));
+    assert.deepEqual(m.entries.map((e) => [e.action, e.ended !== undefined]), [['stream', true]]);
+    // Beside a real mount of the same blob at another target, the bytes go to the stream's line.
+    m.start(D2, 'mounted', 10);
+    m.start(D2, 'streamed', 10);
+    m.bytes(D2, 10);
+    assert.deepEqual(m.entries.filter((e) => e.digest === D2).map((e) => [e.action, e.bytes]), [['mount', 0], ['stream', 10]]);
+  });
+
   it('the app layer appears with its first bytes as "build" and closes after the transfer phase', () => {
     const c = clock();
     const m = new ProgressModel(c.now);
@@ -88,6 +105,22 @@ describe('ProgressModel', () => {
     m.phase('transfer');
     assert.match(m.render(120)[0]!, /2\.9 KiB \/ 2\.9 KiB .* done$/);
     assert.match(m.totalLine(), /writing config$/);
+  });
+
+  it('the app layer sent to two targets: its line gives the size its end at a target says, its bytes counted once', () => {
+    const m = new ProgressModel(clock().now);
+    m.bytes(LAYER_KEY, 2048);
+    m.bytes(LAYER_KEY, 1024);
+    m.end(report(LAYER_KEY, 'uploaded', 3072, 3072)); // at the first target
+    m.bytes(LAYER_KEY, 3072); // made again for the second
+    m.end(report(LAYER_KEY, 'uploaded', 3072, 3072));
+    assert.equal(m.entries[0]!.ended, undefined, 'open until the transfer phase ends');
+    m.phase('transfer');
+    assert.match(m.render(120)[0]!, /^build   app layer     \[=+\]\s+3\.0 KiB \/ 3\.0 KiB .* done$/);
+    assert.equal(m.totals().bytes, 3072);
+    // A layer end without its bytes (present at the target, mounted there) makes no line.
+    m.end(report('layer:2', 'skipped', 10));
+    assert.deepEqual(m.entries.map((e) => e.digest), [LAYER_KEY]);
   });
 
   it('fits the terminal: narrow lines lose the bar, many blobs fold finished ones', () => {

@@ -5,6 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copy, type CopyResult, type RegpushError } from '../../src/index.js';
 import { bytesOf, digestOf, fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
+import { ProgressModel } from '../../src/cli/progress-model.js';
+import type { BlobAction, BlobReport } from '../../src/transfer/types.js';
 
 const fake = fakeRegistryPool();
 /** Every upload request answered 500 (Retry-After: 0 keeps the client's retries immediate). */
@@ -46,6 +48,42 @@ test('a repository whose upload POST is refused (400 DENIED) fails alone: anothe
   assert.equal(blocked!.error!.code, 'E_DENIED', blocked!.error!.message);
   assert.equal(dst.manifest('blocked/app', '1'), undefined);
   assert.equal(dst.openUploads(), 0);
+});
+
+/** A logger keeping the "…; the other targets go on" warnings. */
+function goOnWarnings(): { logger: { info(): void; debug(): void; warn(m: string): void }; said: string[] } {
+  const said: string[] = [];
+  return { said, logger: { info() {}, debug() {}, warn: (m) => void (m.endsWith('; the other targets go on') && said.push(m)) } };
+}
+
+test('"the other targets go on" is said of a failing target while another target goes on, and only then: not of the last one, nor of any on Ctrl-C', async () => {
+  const [src, good, bad, bad2] = [await fake(), await fake(), await fake(), await fake()];
+  src.seedImage('base/app', { tags: ['1'] });
+  for (const reg of [bad, bad2]) reg.fault({ kind: 'upload' }, { kind: 'status', status: 403, code: 'DENIED', message: 'requested access to the resource is denied' });
+  const opts = { from: src.ref('base/app:1'), retries: 0, ...fakeLibraryOptions(src, good, bad, bad2) };
+
+  const one = goOnWarnings();
+  const partial = await copy({ ...opts, to: [good.ref('app:1'), bad.ref('app:1')], logger: one.logger }).then(() => undefined, (e: RegpushError) => e);
+  assert.equal(partial?.code, 'E_PARTIAL', String(partial));
+  assert.equal(one.said.length, 1, one.said.join('\n'));
+  assert.ok(one.said[0]!.startsWith(`${bad.host}/app:1: `), one.said[0]);
+
+  // Both failing: the second to go has no other target going on; the copy's error says the rest.
+  const both = goOnWarnings();
+  const failed = await copy({ ...opts, to: [bad.ref('app:2'), bad2.ref('app:2')], logger: both.logger }).then(() => undefined, (e: RegpushError) => e);
+  assert.equal(failed?.code, 'E_DENIED', String(failed));
+  assert.equal(both.said.length, 1, both.said.join('\n'));
+
+  // Ctrl-C while both targets upload: every target is set aside, and none of them goes on.
+  const other = await fake();
+  const ac = new AbortController();
+  const held = new Promise((resolve) => ac.signal.addEventListener('abort', resolve));
+  for (const reg of [good, other]) reg.fault({ kind: 'upload', method: 'POST' }, { kind: 'hold', until: held });
+  void Promise.all([good, other].map((reg) => reg.seen({ kind: 'upload', method: 'POST', repo: 'stopped' }))).then(() => ac.abort());
+  const stopped = goOnWarnings();
+  const aborted = await copy({ ...opts, ...fakeLibraryOptions(src, good, other), to: [good.ref('stopped:1'), other.ref('stopped:1')], logger: stopped.logger, signal: ac.signal }).then(() => undefined, (e: RegpushError) => e);
+  assert.equal(aborted?.code, 'E_ABORTED', String(aborted));
+  assert.deepEqual(stopped.said, []);
 });
 
 test('a chunk too large for a target behind a body limit, met on a read shared with another target: the chunk is halved and that target retries, chunked uploads stay on for the run', async () => {
@@ -92,6 +130,25 @@ test('a registry that will not mount (202) gets the blob streamed on the session
   assert.ok(posts.every((p) => p.status === 202 && p.query.mount));
   assert.equal(reg.openUploads(), 0);
   assert.equal(reg.manifest('team/app', '1')?.digest, img.digest);
+});
+
+test('a registry that will not mount (202): the progress display shows each blob as a stream while its bytes flow', async () => {
+  const reg = await fake({ mounts: false });
+  reg.seedImage('base/app', { tags: ['1'] });
+  const model = new ProgressModel();
+  const seen: string[] = [];
+  const events = {
+    start: (d: string, a: BlobAction, size: number) => void model.start(d, a, size),
+    bytes: (d: string, n: number) => {
+      model.bytes(d, n);
+      seen.push(model.entries.find((e) => e.digest === d && e.ended === undefined)!.action);
+    },
+    end: (r: BlobReport) => void model.end(r),
+  };
+  await copy({ from: reg.ref('base/app:1'), to: [reg.ref('team/app:1')], events, ...fakeLibraryOptions(reg) });
+  assert.ok(seen.length > 0);
+  assert.deepEqual([...new Set(seen)], ['stream']);
+  assert.deepEqual([...new Set(model.entries.map((e) => e.action))], ['stream']);
 });
 
 test('two targets, one in the source\'s registry that will not mount (202): it takes its blobs from the read the other target shares, on the session the 202 opened; each blob read once', async () => {

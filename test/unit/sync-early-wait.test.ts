@@ -89,3 +89,37 @@ test('within one registry: the waiting target sends no mount of the blob into th
   assert.equal(bAtM2.mounted, 2, 'b at m2/shared: its small layer and config mounted, X skipped');
   assert.equal(reg.openUploads(), 0);
 });
+
+test('a target set aside while its other blobs are still being planned claims none of them: its image\'s target in the same registry does not wait for a landing that never comes', { timeout: 30_000 }, async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const large = bytesOf('largest layer, moved early', 300_000);
+  const img = src.seedImage('app', { tags: ['1'], layers: [large, bytesOf('small layer', 2000)] });
+  const X = digestIn(src, img, large);
+  const spec = parseSyncFile(['images:', `  - source: ${src.ref('app:1')}`, `    targets: [${dst.host}/denied, ${dst.host}/ok]`, ''].join('\n'), 'sync.yaml');
+  // denied/app refuses every upload: its early session for X fails and sets it aside. Its HEADs
+  // of the other blobs are answered only after that, and ok/app's only once the client has read
+  // denied/app's answer for that blob: the plans of a failed target come first.
+  dst.fault({ kind: 'upload', repo: 'denied/app' }, { kind: 'status', status: 403, code: 'DENIED', message: 'requested access to the resource is denied' });
+  let setAside!: () => void;
+  const aside = new Promise<void>((resolve) => (setAside = resolve));
+  dst.fault({ kind: 'blob', method: 'HEAD', repo: 'denied/app', when: (q) => q.digest !== X }, { kind: 'hold', until: aside });
+  const planned = new Map<string, () => void>();
+  const plannedAtDenied = (digest: string) => new Promise<void>((resolve) => planned.set(digest, resolve));
+  for (const d of [img.config, ...img.layers].filter((b) => b.digest !== X)) {
+    dst.fault({ kind: 'blob', method: 'HEAD', repo: 'ok/app', digest: d.digest }, { kind: 'hold', until: plannedAtDenied(d.digest) });
+  }
+  const logger = {
+    info() {},
+    warn: (m: string) => void (m.includes('/denied/app:1: ') && setAside()),
+    debug: (m: string) => {
+      const answered = /^http HEAD \S+\/v2\/denied\/app\/blobs\/(sha256:[0-9a-f]{64}) → 404/.exec(m);
+      if (answered) planned.get(answered[1]!)?.();
+    },
+  };
+
+  const err = await sync({ spec, retries: 0, logger, ...fakeLibraryOptions(src, dst) } as SyncOpts).then(() => undefined, (e: unknown) => e);
+  assert.equal((err as { code?: string })?.code, 'E_PARTIAL', String(err));
+  assert.equal(dst.manifest('ok/app', '1')?.digest, img.digest, 'the other target got the image');
+  assert.equal(dst.manifest('denied/app', '1'), undefined);
+  assert.equal(dst.openUploads(), 0);
+});

@@ -104,7 +104,8 @@ export function copyCommand(y: Argv, io: CliIO, done: (code: number) => void, se
  */
 function printResult(io: CliIO, a: CopyArgs, result: CopyResult, clock: RunClock, secrets: SecretSet, logger: { info(m: string): void }): void {
   if (a.json) io.stdout.write(secrets.scrub(JSON.stringify(copyReport(result, clock), null, 2)) + '\n');
-  else if (result.dryRun) io.stdout.write(copyPlanText(result));
+  // The plan relays a failing target's error message, as the report does: scrubbed the same way.
+  else if (result.dryRun) io.stdout.write(secrets.scrub(copyPlanText(result)));
   else {
     for (const t of result.targets) {
       if (!t.ok) continue;

@@ -6,7 +6,7 @@
  */
 import type { Argv } from 'yargs';
 import type { SecretSet } from '../../redact.js';
-import { UsageError } from '../../errors.js';
+import { AbortedError, UsageError } from '../../errors.js';
 import { commonContext, commonFlags, credentialHelperTimeoutOption, readStdin, connectionOptions } from '../common.js';
 import { defineFlags, withFlags } from '../flag-table.js';
 import type { CliIO } from '../io.js';
@@ -100,6 +100,7 @@ function isTerminal(io: CliIO): boolean {
 /** Reads one line from a terminal; `hidden` turns echo off (raw mode) for passwords. */
 async function prompt(io: CliIO, question: string, hidden: boolean): Promise<string> {
   const stdin = io.stdin as NodeJS.ReadStream;
+  if (io.signal?.aborted) throw new AbortedError('login cancelled');
   io.stderr.write(question);
   return new Promise((resolve, reject) => {
     let value = '';
@@ -110,6 +111,7 @@ async function prompt(io: CliIO, question: string, hidden: boolean): Promise<str
     const finish = (err?: Error) => {
       stdin.off('data', onData);
       stdin.off('end', onEnd);
+      io.signal?.removeEventListener('abort', onAbort);
       if (raw) stdin.setRawMode(false);
       stdin.pause();
       if (hidden || err) io.stderr.write('\n');
@@ -133,7 +135,11 @@ async function prompt(io: CliIO, question: string, hidden: boolean): Promise<str
         else value += ch;
       }
     };
+    // Ctrl-C in cooked mode (the user name) is SIGINT, which only aborts the run's signal (bin.ts):
+    // the prompt listens to it, or the first Ctrl-C would be ignored.
+    const onAbort = () => finish(new AbortedError('login cancelled'));
     stdin.on('data', onData);
     stdin.once('end', onEnd);
+    io.signal?.addEventListener('abort', onAbort, { once: true });
   });
 }

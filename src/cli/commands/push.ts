@@ -112,10 +112,15 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void, se
           progress.stop(true);
           return r;
         },
-        (err: unknown) => {
+        async (err: unknown) => {
           progress.stop(false);
-          // Some targets failed: the ones that succeeded are still printed, then the error line.
-          if (err instanceof PartialFailureError) printResult(io, !!a.json, err.details.result as PushResult, clock, secrets);
+          // Some targets failed: the ones that succeeded are still printed (and the digest file
+          // written for them, as copy does), then the error line; exit code 8.
+          if (err instanceof PartialFailureError) {
+            const partial = err.details.result as PushResult;
+            printResult(io, !!a.json, partial, clock, secrets);
+            if (a['digest-file'] && !partial.dryRun) await writeDigestFile(a['digest-file'], partial.digest, cwd);
+          }
           throw err;
         },
       );

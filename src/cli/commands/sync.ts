@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { Argv } from 'yargs';
 import { InputError, RegpushError, UsageError } from '../../errors.js';
 import type { SyncEvents, SyncResult, SyncUnitResult } from '../../sync/sync.js';
-import { chunkSizeOption, commonContext, commonFlags, connectionOptions } from '../common.js';
+import { chunkSizeOption, commonContext, commonFlags, connectionOptions, type CommonContext } from '../common.js';
 import { defineFlags, withFlags, type InferredArgs } from '../flag-table.js';
 import type { CliIO } from '../io.js';
 import { withGcPacing } from '../gc-pacing.js';
@@ -52,7 +52,7 @@ export function syncCommand(y: Argv, io: CliIO, done: (code: number) => void, se
       const [{ sync }, { parseSyncFile }, { parseShard }] = await Promise.all([import('../../sync/sync.js'), import('../../sync/config.js'), import('../../sync/shard.js')]);
       const spec = parseSyncFile(await readSyncFile(a.file, io), a.file);
       const shard = a.shard === undefined ? undefined : parseShard(a.shard, io.env);
-      const display = unitDisplay(io, ctx.verbosity === 'quiet' || !!a.json, ctx.logger);
+      const display = unitDisplay(io, ctx.verbosity === 'quiet' || !!a.json, ctx);
       let result: SyncResult;
       try {
         result = await sync({
@@ -107,12 +107,14 @@ export function durationMs(text: string, flag: string): number {
  * it ends. On a terminal: one status line redrawn in place (images done, in flight, failed), and
  * a permanent line only for a failure.
  */
-function unitDisplay(io: CliIO, silent: boolean, logger: { info(m: string): void }): SyncEvents & { close(): void } {
+function unitDisplay(io: CliIO, silent: boolean, ctx: Pick<CommonContext, 'logger' | 'secrets' | 'logSink'>): SyncEvents & { close(): void } {
   if (silent) return { close: () => undefined };
+  // A unit line relays the registries' error messages, which may quote a credential.
+  const line = (u: SyncUnitResult) => ctx.secrets.scrub(unitLine(u));
   if (!isInteractive(io)) {
     return {
-      unitStart: (source, i, total) => logger.info(`sync [${i}/${total}] ${source}`),
-      unitEnd: (u) => io.stderr.write(unitLine(u) + '\n'),
+      unitStart: (source, i, total) => ctx.logger.info(`sync [${i}/${total}] ${source}`),
+      unitEnd: (u) => io.stderr.write(line(u) + '\n'),
       close: () => undefined,
     };
   }
@@ -121,10 +123,20 @@ function unitDisplay(io: CliIO, silent: boolean, logger: { info(m: string): void
   let done = 0;
   let failed = 0;
   let shown = false;
-  const draw = (last: string) => {
-    const line = `sync: ${done}/${total} images done, ${started - done} in flight, ${failed} failed  ${last}`;
-    io.stderr.write(`\r\x1b[K${line.slice(0, Math.max(20, (io.stderr.columns || 80) - 1))}`);
+  let last = '';
+  const draw = (source: string) => {
+    last = source;
+    const status = `sync: ${done}/${total} images done, ${started - done} in flight, ${failed} failed  ${source}`;
+    io.stderr.write(`\r\x1b[K${status.slice(0, Math.max(20, (io.stderr.columns || 80) - 1))}`);
     shown = true;
+  };
+  // The status line has no newline: a log line (a warning, --debug) written after it would be
+  // glued to it. It takes the status line's place, and the status line is drawn again below it.
+  const previous = ctx.logSink.write;
+  ctx.logSink.write = (text) => {
+    if (!shown) return previous(text);
+    io.stderr.write(`\r\x1b[K${text}`);
+    draw(last);
   };
   return {
     unitStart: (source, i, n) => {
@@ -136,11 +148,12 @@ function unitDisplay(io: CliIO, silent: boolean, logger: { info(m: string): void
       done++;
       if (!u.ok) {
         failed++;
-        io.stderr.write(`\r\x1b[K${unitLine(u)}\n`);
+        io.stderr.write(`\r\x1b[K${line(u)}\n`);
       }
       draw(u.source);
     },
     close: () => {
+      ctx.logSink.write = previous;
       if (shown) io.stderr.write('\r\x1b[K');
     },
   };

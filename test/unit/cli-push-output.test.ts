@@ -1,0 +1,54 @@
+// push's output with several targets (CLI in-process against fake registries,
+// test/fixtures/fake-registry.ts): when some fail, what succeeded is still printed and its digest
+// written to --digest-file, then the error line, exit 8, as copy does; the progress lines give
+// the new layer's own size however many targets it was sent to.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { bytesOf, fakeLibraryOptions, fakeRegistryPool } from '../fixtures/fake-registry.js';
+import { formatBytes } from '../../src/cli/progress-model.js';
+import { runMain } from '../fixtures/run-main.js';
+
+const fake = fakeRegistryPool();
+
+test('push and copy with a target refusing uploads: exit 8, the digest the other target got written to --digest-file', async () => {
+  const [src, good, bad] = [await fake(), await fake(), await fake()];
+  const base = src.seedImage('base', { tags: ['1'] });
+  bad.fault({ kind: 'upload' }, { kind: 'status', status: 403, code: 'DENIED', message: 'requested access to the resource is denied' });
+  const dir = mkdtempSync(join(tmpdir(), 'regpush-cli-push-output-'));
+  mkdirSync(join(dir, 'app'));
+  writeFileSync(join(dir, 'app', 'server.js'), 'console.log("hi")\n');
+  const lib = fakeLibraryOptions(src, good, bad);
+  const env = { ...lib.env, HOME: lib.homeDir, REGPUSH_INSECURE_REGISTRIES: lib.insecureRegistries.join(',') };
+
+  const push = await runMain(['push', '--retries', '0', '--from', src.ref('base:1'), '--to', good.ref('app:1'), '--to', bad.ref('app:1'), '--app', join(dir, 'app'), '--digest-file', 'push.digest'], { env, cwd: dir });
+  assert.equal(push.code, 8, push.stderr);
+  const pushed = good.manifest('app', '1')!.digest;
+  assert.equal(push.stdout, `${good.host}/app@${pushed}\n`);
+  assert.equal(readFileSync(join(dir, 'push.digest'), 'utf8'), `${pushed}\n`);
+
+  const copy = await runMain(['copy', '--retries', '0', src.ref('base:1'), good.ref('copy:1'), bad.ref('copy:1'), '--digest-file', 'copy.digest'], { env, cwd: dir });
+  assert.equal(copy.code, 8, copy.stderr);
+  assert.equal(readFileSync(join(dir, 'copy.digest'), 'utf8'), `${base.digest}\n`);
+});
+
+test('push to two targets: the app layer\'s progress line gives its own size, not the bytes of both uploads added up', async () => {
+  const [src, a, b] = [await fake(), await fake(), await fake()];
+  src.seedImage('base', { tags: ['1'] });
+  const dir = mkdtempSync(join(tmpdir(), 'regpush-cli-push-output-'));
+  mkdirSync(join(dir, 'app'));
+  // Incompressible, so the layer is large enough to be sent in several chunks.
+  writeFileSync(join(dir, 'app', 'data.bin'), bytesOf('app data', 300_000));
+  const lib = fakeLibraryOptions(src, a, b);
+  const env = { ...lib.env, HOME: lib.homeDir, REGPUSH_INSECURE_REGISTRIES: lib.insecureRegistries.join(',') };
+
+  const r = await runMain(['push', '--from', src.ref('base:1'), '--to', a.ref('app:1'), '--to', b.ref('app:1'), '--app', join(dir, 'app')], { env, cwd: dir });
+  assert.equal(r.code, 0, r.stderr);
+  const layers = (JSON.parse(a.manifest('app', '1')!.bytes.toString()) as { layers: { digest: string; size: number }[] }).layers;
+  const layer = layers.at(-1)!;
+  assert.ok(b.hasBlob('app', layer.digest), 'both targets got the layer');
+  assert.equal(b.uploadsFor(layer.digest).length > 0 && a.uploadsFor(layer.digest).length > 0, true, 'each was sent it');
+  assert.match(r.stderr, new RegExp(`^build   app layer done \\(${formatBytes(layer.size).replace('.', '\\.')}\\)$`, 'm'));
+});

@@ -1,0 +1,125 @@
+// `regpush sync` in-process against fake registries (test/fixtures/fake-registry.ts): what its
+// per-image lines and its exit code say when an image fails, in CI logs and on a terminal, and
+// how log lines share the terminal with its status line.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { main } from '../../src/cli/main.js';
+import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
+import { runMain, type MainResult } from '../fixtures/run-main.js';
+
+const fake = fakeRegistryPool();
+const PASSWORD = 'S3cr3t-Passw0rd';
+
+/** A sync file of `images` (source → target lines) in a directory of its own, and the environment that reaches the fakes. */
+function syncFile(images: { source: string; targets: string[] }[], ...registries: FakeRegistry[]): { cwd: string; env: Record<string, string> } {
+  const cwd = mkdtempSync(join(tmpdir(), 'regpush-cli-sync-output-'));
+  const lines = ['images:', ...images.flatMap((i) => [`  - source: ${i.source}`, `    targets: [${i.targets.join(', ')}]`])];
+  writeFileSync(join(cwd, 'sync.yaml'), lines.join('\n') + '\n');
+  const lib = fakeLibraryOptions(...registries);
+  return { cwd, env: { ...lib.env, HOME: lib.homeDir, REGPUSH_INSECURE_REGISTRIES: lib.insecureRegistries.join(',') } };
+}
+
+/** `regpush sync` through main(); `tty`: stderr is a terminal 100 columns wide (the status line), else a pipe (CI lines). */
+async function runSync(args: string[], where: { cwd: string; env: Record<string, string> }, tty = false): Promise<MainResult> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const stdout = new PassThrough().on('data', (d) => out.push(String(d)));
+  const stderr = Object.assign(new PassThrough(), tty ? { isTTY: true, columns: 100 } : {}).on('data', (d) => err.push(String(d)));
+  const stdin = new PassThrough();
+  stdin.end();
+  const code = await main(['sync', '--retries', '0', ...args, 'sync.yaml'], { stdout, stderr, stdin, env: where.env, cwd: where.cwd });
+  return { code, stdout: out.join(''), stderr: err.join('') };
+}
+
+test('a failed image\'s line is scrubbed of the run\'s credentials like every other line, in CI logs and on a terminal', async () => {
+  const src = await fake();
+  const dst = await fake({ auth: { scheme: 'basic', user: 'ci', password: PASSWORD } });
+  src.seedImage('app', { tags: ['1'] });
+  src.seedImage('other', { tags: ['1'] });
+  // A registry that quotes what it was sent in its refusal.
+  dst.fault({ kind: 'upload', repo: 'app/app' }, { kind: 'status', status: 400, code: 'DENIED', message: `no writes for ci:${PASSWORD}` });
+  const where = syncFile(
+    [
+      { source: src.ref('app:1'), targets: [`${dst.host}/app`] },
+      { source: src.ref('other:1'), targets: [`${dst.host}/other`] },
+    ],
+    src,
+    dst,
+  );
+  where.env = { ...where.env, REGPUSH_TO_USER: 'ci', REGPUSH_TO_PASSWORD: PASSWORD };
+  for (const tty of [false, true]) {
+    const r = await runSync([], where, tty);
+    assert.equal(r.code, 8, r.stderr);
+    assert.match(r.stderr, /sync: .*\/app:1 FAILED E_DENIED: .*no writes for ci:\*\*\*/, 'the image\'s own line names the failure');
+    assert.ok(!r.stderr.includes(PASSWORD) && !r.stdout.includes(PASSWORD), `${tty ? 'terminal' : 'CI'}: ${r.stderr}`);
+  }
+});
+
+test('a file of one image that every target refuses exits with the failure\'s own code, as `regpush copy` of it does; with a target that takes it beside them, E_PARTIAL', async () => {
+  const src = await fake();
+  const [dst, other] = [await fake(), await fake()];
+  src.seedImage('app', { tags: ['1'] });
+  dst.fault({ kind: 'upload', when: (q) => q.repo?.startsWith('denied') === true }, { kind: 'status', status: 403, code: 'DENIED', message: 'requested access to the resource is denied' });
+  const lastLine = (r: MainResult) => r.stderr.trim().split('\n').at(-1)!;
+
+  const one = syncFile([{ source: src.ref('app:1'), targets: [`${dst.host}/denied`] }], src, dst);
+  const r = await runSync([], one);
+  assert.equal(r.code, 3, r.stderr);
+  assert.match(lastLine(r), /^regpush: error: start upload to .*\/denied\/app: .*answered 403 DENIED: requested access to the resource is denied .*\[E_DENIED\]$/);
+  assert.match(r.stdout, /^synced: 1 images .* 1 failed;/, 'the summary is printed all the same');
+  assert.doesNotMatch(r.stderr, /the other targets go on/, 'there is no other target');
+  assert.equal(r.stderr.split('requested access to the resource is denied').length - 1, 2, 'said twice: the image\'s line and the error line');
+  const copy = await runMain(['copy', '--retries', '0', src.ref('app:1'), `${dst.host}/denied/app:1`], { env: one.env });
+  assert.equal(copy.code, 3, copy.stderr);
+
+  // Every target refusing it: the first one's failure, as copy to several targets reports it.
+  const two = await runSync([], syncFile([{ source: src.ref('app:1'), targets: [`${dst.host}/denied`, `${dst.host}/denied2`] }], src, dst));
+  assert.equal(two.code, 3, two.stderr);
+  assert.match(lastLine(two), /start upload to .*\/denied\/app: .*\[E_DENIED\]$/);
+
+  const partial = await runSync([], syncFile([{ source: src.ref('app:1'), targets: [`${dst.host}/denied`, `${other.host}/ok`] }], src, dst, other));
+  assert.equal(partial.code, 8, partial.stderr);
+  assert.match(lastLine(partial), /^regpush: error: 1 of 1 images failed: .*\[E_PARTIAL\]$/);
+  assert.ok(other.manifest('ok/app', '1'), 'the target that takes it has it');
+});
+
+/** The lines a terminal shows after `text`: \r goes back to the start of the line, \x1b[K clears the rest of it. */
+function screen(text: string): string[] {
+  const lines: string[] = [''];
+  let col = 0;
+  for (let i = 0; i < text.length; i++) {
+    const row = lines.length - 1;
+    if (text.startsWith('\x1b[K', i)) {
+      lines[row] = lines[row]!.slice(0, col);
+      i += 2;
+    } else if (text[i] === '\r') col = 0;
+    else if (text[i] === '\n') {
+      lines.push('');
+      col = 0;
+    } else {
+      lines[row] = lines[row]!.slice(0, col) + text[i] + lines[row]!.slice(col + 1);
+      col++;
+    }
+  }
+  return lines;
+}
+
+test('on a terminal, a warning during the sync gets a line of its own above the status line, which is drawn again below it', async () => {
+  const [src, dst, bad] = [await fake(), await fake(), await fake()];
+  src.seedImage('app', { tags: ['1'] });
+  // Set aside while the other target goes on: a warning says so in the middle of the run.
+  bad.fault({ kind: 'upload' }, { kind: 'status', status: 403, code: 'DENIED', message: 'requested access to the resource is denied' });
+  const r = await runSync([], syncFile([{ source: src.ref('app:1'), targets: [dst.host, bad.host] }], src, dst, bad), true);
+  assert.equal(r.code, 8, r.stderr);
+  const shown = screen(r.stderr);
+  const warning = shown.findIndex((l) => l.startsWith('warning: '));
+  assert.ok(warning >= 0, JSON.stringify(shown));
+  assert.match(shown[warning]!, new RegExp(`^warning: ${bad.host.replace(/\./g, '\\.')}/app:1: .*; the other targets go on$`));
+  assert.ok(!shown.some((l) => /failed {2}\S+warning: /.test(l)), JSON.stringify(shown));
+  assert.match(r.stderr.slice(r.stderr.indexOf('the other targets go on')), /^the other targets go on\n\r\x1b\[Ksync: 0\/1 images done, 1 in flight, 0 failed {2}/, 'the status line is drawn again below it');
+  assert.deepEqual(shown.filter((l) => l.includes('images done')), [], 'no status line stays on the screen');
+});
