@@ -106,7 +106,7 @@ export async function dryRunReport(run: TransferRun, set: TargetSet, states: Map
   const planned = (t: TransferTarget): BlobReport[] => set.plannedReports(t, resolved.baseBlobs);
   const layers = layerReports(inputs, results, state, true);
   const format = formatChange(resolved);
-  return {
+  const report: PushResult = {
     reference: `${first.ref.registry}/${first.ref.repository}`,
     digest: '',
     mediaType: '',
@@ -124,5 +124,10 @@ export async function dryRunReport(run: TransferRun, set: TargetSet, states: Map
     http: run.transport.stats.snapshot(),
     ...(set.failFast ? {} : { targets: set.list.map((t) => ({ reference: `${t.ref.registry}/${t.ref.repository}`, target: formatReference(t.ref), digest: '', tags: t.tags, ok: !t.failed, blobs: planned(t) })) }),
   };
+  // A target that could not be planned (refused, unreachable) fails the dry run as it would the
+  // push: E_PARTIAL, exit 8, the plan in its details (copy --dry-run does the same).
+  const failure = set.outcome('targets', report);
+  if (failure) throw failure;
+  return report;
 }
 

@@ -52,3 +52,24 @@ test('push to two targets: the app layer\'s progress line gives its own size, no
   assert.equal(b.uploadsFor(layer.digest).length > 0 && a.uploadsFor(layer.digest).length > 0, true, 'each was sent it');
   assert.match(r.stderr, new RegExp(`^build   app layer done \\(${formatBytes(layer.size).replace('.', '\\.')}\\)$`, 'm'));
 });
+
+test('push --dry-run and copy --dry-run with a target whose registry refuses: both exit 8 (E_PARTIAL) after printing the plan, as the push or copy itself would', async () => {
+  const [src, good, bad] = [await fake(), await fake(), await fake()];
+  src.seedImage('base', { tags: ['1'] });
+  bad.fault({ method: 'HEAD' }, { kind: 'status', status: 403, code: 'DENIED', message: 'requested access to the resource is denied' });
+  const dir = mkdtempSync(join(tmpdir(), 'regpush-cli-push-output-'));
+  mkdirSync(join(dir, 'app'));
+  writeFileSync(join(dir, 'app', 'server.js'), 'console.log("hi")\n');
+  const lib = fakeLibraryOptions(src, good, bad);
+  const env = { ...lib.env, HOME: lib.homeDir, REGPUSH_INSECURE_REGISTRIES: lib.insecureRegistries.join(',') };
+  for (const args of [
+    ['push', '--from', src.ref('base:1'), '--to', good.ref('app:1'), '--to', bad.ref('app:1'), '--app', join(dir, 'app')],
+    ['copy', src.ref('base:1'), good.ref('copy:1'), bad.ref('copy:1')],
+  ]) {
+    const r = await runMain([...args, '--retries', '0', '--dry-run'], { env, cwd: dir });
+    assert.equal(r.code, 8, `${args[0]}: ${r.stderr}`);
+    assert.match(r.stderr.trim().split('\n').at(-1)!, /1 of 2 targets failed: .*E_DENIED.*\[E_PARTIAL\]$/, r.stderr);
+    assert.notEqual(r.stdout, '', `${args[0]}: the plan is still printed`);
+  }
+  assert.equal(good.count({ method: 'PUT' }) + bad.count({ method: 'PUT' }), 0, 'nothing written');
+});
