@@ -197,7 +197,7 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
       opts.shard,
     );
     const gate = new RateGate(run, opts, logger);
-    const limit = pLimit(images);
+    const slots = new Slots(images);
     let started = 0;
     try {
       await Promise.all(
@@ -205,8 +205,9 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
           // The gate is passed before a slot is taken: images held back for one registry's
           // count leave the slots to the other registries' images.
           let ticket: GateTicket;
+          const slot = slots.claim();
           try {
-            ticket = await gate.pass(w.unit.source);
+            ticket = await gate.pass(w.unit.source, slot);
           } catch (err) {
             // The count of this image's registry stayed too low for --max-wait (or the run was
             // stopped): this image is not attempted; other registries' images go on, and the
@@ -217,17 +218,17 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
             return;
           }
           try {
-            await limit(async () => {
-              const n = ++started; // not inside the optional call below, which may not run
-              // The image that takes the next free slot gets its tokens now, while this one runs.
-              const next = work[n - 1 + images];
-              if (next && !notAttempted(next, breaker)) run.prefetchAuth(next.unit.source, next.unit.targets);
-              opts.events?.unitStart?.(formatReference(w.unit.source), n, work.length);
-              const r = notAttempted(w, breaker) ?? (await syncUnit(run, w, platformsOf(w.image), opts, ticket.pulls, breaker));
-              units.push(r);
-              opts.events?.unitEnd?.(r);
-            });
+            await slot.take();
+            const n = ++started; // not inside the optional call below, which may not run
+            // The image that takes the next free slot gets its tokens now, while this one runs.
+            const next = work[n - 1 + images];
+            if (next && !notAttempted(next, breaker)) run.prefetchAuth(next.unit.source, next.unit.targets);
+            opts.events?.unitStart?.(formatReference(w.unit.source), n, work.length);
+            const r = notAttempted(w, breaker) ?? (await syncUnit(run, w, platformsOf(w.image), opts, ticket.pulls, breaker));
+            units.push(r);
+            opts.events?.unitEnd?.(r);
           } finally {
+            slot.done();
             ticket.ended();
           }
         }),
@@ -567,14 +568,14 @@ class RateGate {
   }
 
   /** Waits until a unit reading `source` may start; resolves with its ticket (its pulls, and what to call once it has ended). */
-  pass(source: ImageReference): Promise<GateTicket> {
+  pass(source: ImageReference, slot?: UnitSlot): Promise<GateTicket> {
     if (this.opts.minRateLimit === undefined) return Promise.resolve({ ended: () => undefined });
     const key = apiHost(source.registry);
     let g = this.registries.get(key);
     if (!g) this.registries.set(key, (g = new RegistryGate()));
     if (g.stopped) return Promise.reject(g.stopped.err);
     const gate = g;
-    const admitted = new Promise<GateTicket>((resolve, reject) => gate.queue.push({ source, resolve, reject }));
+    const admitted = new Promise<GateTicket>((resolve, reject) => gate.queue.push({ source, slot, resolve, reject }));
     this.pump(key);
     return admitted;
   }
@@ -638,11 +639,14 @@ class RateGate {
               pulls.inFlight++;
             } else {
               if (g.stopped) throw g.stopped.err;
-              // release() counts it in flight when it lets it go.
+              // release() counts it in flight when it lets it go. Meanwhile the image's --images
+              // slot goes to the next image (another registry's, say), and comes back when it is let go.
+              unit.slot?.leave();
               await new Promise<void>((resolve, reject) => {
                 g.held.push({ unit: pulls, source: unit.source, resolve, reject });
                 this.pump(key);
               });
+              unit.slot?.back();
             }
             try {
               return await read();
@@ -835,5 +839,68 @@ class RegistryGate {
   /** wait() gave up (--max-wait): this registry's units fail with that error. */
   stopped?: { err: unknown };
   /** Units waiting, in order. */
-  readonly queue: { source: ImageReference; resolve: (ticket: GateTicket) => void; reject: (err: unknown) => void }[] = [];
+  readonly queue: { source: ImageReference; slot?: UnitSlot; resolve: (ticket: GateTicket) => void; reject: (err: unknown) => void }[] = [];
+}
+
+/** One image's --images slot (Slots.claim). */
+interface UnitSlot {
+  /** Waits for a slot. */
+  take(): Promise<void>;
+  /** Lends the slot out while the gate holds the image's manifest reads. */
+  leave(): void;
+  /** Takes a slot back, at once, when the gate lets the image go on. */
+  back(): void;
+  /** Gives the slot up for good (the image has ended). */
+  done(): void;
+}
+
+/**
+ * The --images slots. An image whose manifest reads the pull-limit gate holds lends its slot to
+ * the next image (of another registry, whose count is not low) while it waits, and when let go
+ * takes one back at once, over the count if none is free: it must not wait behind images that
+ * may themselves wait for it (a blob one of them is landing), and there are at most --images such
+ * images, each briefly.
+ */
+class Slots {
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(private readonly size: number) {}
+
+  claim(): UnitSlot {
+    let mine = false;
+    return {
+      take: async () => {
+        if (this.active < this.size) this.active++;
+        else await new Promise<void>((resolve) => this.waiting.push(resolve)); // active counted by give()
+        mine = true;
+      },
+      leave: () => {
+        if (mine) {
+          mine = false;
+          this.give();
+        }
+      },
+      back: () => {
+        if (!mine) {
+          mine = true;
+          this.active++;
+        }
+      },
+      done: () => {
+        if (mine) {
+          mine = false;
+          this.give();
+        }
+      },
+    };
+  }
+
+  private give(): void {
+    this.active--;
+    while (this.active < this.size && this.waiting.length) {
+      this.active++;
+      this.waiting.shift()!();
+    }
+  }
 }

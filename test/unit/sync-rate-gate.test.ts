@@ -260,3 +260,41 @@ test('a mixed file (a one-platform image first, then four-platform ones): each m
   assert.equal(childReads, 4 * copied, `${childReads} platform manifests read for ${copied} four-platform images copied`);
   assert.ok(warnings.some((w) => /holding the manifest reads of the images under way/.test(w)), warnings.join(' | '));
 });
+
+test('an image whose manifest reads the gate holds lends its --images slot: another registry\'s images run meanwhile, and the held ones go on once the count is back', { timeout: 30_000 }, async () => {
+  // 12 pulls left, 5 kept: after the one-platform image, one four-platform image fits, not three.
+  const hub = await fake({ rateLimit: { limit: 100, remaining: 12 } });
+  const other = await fake();
+  const dst = await fake();
+  hub.seedImage('small', { tags: ['1'] });
+  const held = ['m1', 'm2', 'm3'];
+  for (const n of held) {
+    const kids = ['amd64', 'arm64', 's390x', 'ppc64le'].map((architecture) => hub.seedImage(n, { platform: { os: 'linux', architecture } }));
+    hub.seedIndex(n, kids, { tags: ['1'] });
+  }
+  const others = ['o1', 'o2', 'o3', 'o4'];
+  for (const n of others) other.seedImage(n, { tags: ['1'] });
+  const ended: string[] = [];
+  const warnings: string[] = [];
+  const r = await sync({
+    spec: specOf(dst, [hub.ref('small:1'), ...held.map((n) => hub.ref(`${n}:1`)), ...others.map((n) => other.ref(`${n}:1`))]),
+    images: 2,
+    minRateLimit: 5,
+    maxWaitMs: 20_000,
+    rateLimitPollMs: 20,
+    ...fakeLibraryOptions(hub, other, dst),
+    logger: { debug() {}, info() {}, warn: (m: string) => void warnings.push(m) },
+    events: {
+      unitEnd: (u) => {
+        ended.push(u.source.split('/').at(-1)!);
+        // The count comes back only once every image of the other registry has ended: with the
+        // held images sitting on both slots they could never start, and this would wait out --max-wait.
+        if (others.every((o) => ended.includes(`${o}:1`))) (hub as unknown as { rateLimitRemaining: number }).rateLimitRemaining = 100;
+      },
+    },
+  } as SyncOpts);
+  assert.equal(r.totals.copied, 8, JSON.stringify(r.units.map((u) => [u.source, u.error?.code])));
+  assert.ok(warnings.some((w) => /holding the manifest reads of the images under way/.test(w)), `an image was held: ${warnings.join(' | ')}`);
+  const lastOther = Math.max(...others.map((o) => ended.indexOf(`${o}:1`)));
+  assert.ok(held.some((m) => ended.indexOf(`${m}:1`) > lastOther), `a held image ended after the other registry's: ${ended.join(', ')}`);
+});
