@@ -67,6 +67,9 @@ function typedWords(words: string[], argv: string[]): string[] {
   return words.filter((w) => !(/[A-Z]/.test(w) && words.includes(kebab(w)) && !argv.some((a) => a === `--${w}` || a.startsWith(`--${w}=`))));
 }
 
+/** Flags whose value is a secret (`--password`, `-p`, `--to-password`, a token). */
+const SECRET_FLAG = /^(-p|--[\w-]*(pass|token|secret)[\w-]*)$/i;
+
 /**
  * Words of one dash and several letters (`-jar`, `-from`), up to a `--`: yargs reads each as a
  * group of one-letter flags (-j -a -r) and named every letter unknown. One hint per word, as typed:
@@ -79,7 +82,11 @@ function dashWords(argv: string[], known: { flags: string[]; valued?: string[] }
     const name = /^-([a-zA-Z][^=]+)/s.exec(word)?.[1];
     if (name === undefined) return;
     const before = argv[i - 1];
-    if (before?.startsWith('--') && known.valued?.includes(before.slice(2))) {
+    // A password or token may start with "-" (base64url): the word after such a flag is never
+    // echoed, as it was never parsed and so is not among the secrets the output is scrubbed of.
+    if (before !== undefined && SECRET_FLAG.test(before)) {
+      out.push({ word, hint: `the value after ${before} starts with "-", which reads as a flag; join them: ${before.startsWith('--') ? before : '--password'}=VALUE` });
+    } else if (before?.startsWith('--') && known.valued?.includes(before.slice(2))) {
       out.push({ word, hint: `unknown flag ${word}; to give ${before} a value starting with "-", join them: ${before}=${word}` });
     } else {
       out.push({ word, hint: known.flags.includes(name) ? `unknown flag -${name}: did you mean --${name}?` : flagHint(name, known.flags).replace(/^unknown flag --/, 'unknown flag -') });

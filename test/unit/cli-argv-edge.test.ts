@@ -166,3 +166,17 @@ test('inspect and the registry commands read --user / --password / --password-st
     usage(await run([cmd[0]!, '--user', 'bob', '--password', 'pw', '--password-stdin', cmd[1]!]), /give either --password or --password-stdin, not both/);
   }
 });
+
+test('a password or token starting with "-" after its flag is never echoed in the hint (it was never parsed, so nothing scrubs it)', async () => {
+  const secret = '-Xyz9secret';
+  for (const argv of [
+    ['login', '-u', 'admin', '--password', secret, '127.0.0.1:1'],
+    ['login', '-u', 'admin', '-p', secret, '127.0.0.1:1'],
+    ['push', '--from', 'scratch', '--to', DST, '--to-password', secret],
+    ['copy', '--from-password', secret, SRC, DST],
+  ]) {
+    const r = await run(argv);
+    usage(r, /starts with "-", which reads as a flag; join them: --[\w-]*password=VALUE/);
+    assert.ok(!r.stderr.includes('Xyz9secret') && !r.stdout.includes('Xyz9secret'), `${argv[0]} ${argv.at(-2)}: ${r.stderr}`);
+  }
+});
