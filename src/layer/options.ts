@@ -23,6 +23,8 @@ export interface LayerConfig {
   lanes: LaneChoice;
   /** A Windows image's layer (windows-layer.ts). */
   windows: boolean;
+  /** An owner was given (`--chown`, 0:0 included): the destinations get entries of that owner (walk.ts, WalkContext.dirs). */
+  chowned: boolean;
   signal?: AbortSignal;
   logger: Logger;
   onTarBytes?: (n: number) => void;
@@ -71,6 +73,7 @@ export function resolveLayerOptions(opts: LayerOptions): LayerConfig {
     concurrency: lanes.lanes,
     lanes,
     windows: opts.windows === true,
+    chowned: opts.chown !== undefined,
     signal: opts.signal,
     logger: opts.logger ?? silentLogger,
     onTarBytes: opts.onTarBytes,

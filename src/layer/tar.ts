@@ -181,7 +181,7 @@ function linkHeaderOf(cfg: LayerConfig, e: WalkEntry, file: LinkedFile): TarEntr
 /** Which directories of its own the layer writes (walk.ts, WalkContext.dirs): both passes must agree. */
 function layerDirs(cfg: LayerConfig): 'all' | 'destinations' | 'none' {
   if (cfg.windows) return 'all';
-  return cfg.uid !== 0 || cfg.gid !== 0 ? 'destinations' : 'none';
+  return cfg.chowned ? 'destinations' : 'none';
 }
 
 /** The entries before the walk's: a Windows layer's top directories (windows-layer.ts), else none. */

@@ -77,7 +77,7 @@ async function tarStreamReference(opts: LayerOptions): Promise<Buffer> {
     });
   const firstName = new Map<string, string>(); // hard links: dev:ino → the first name written
   // The layer's own directories, as docs/layers.md states the rule: a destination only with --chown, never its parents.
-  const dirs = cfg.uid !== 0 || cfg.gid !== 0 ? 'destinations' : 'none';
+  const dirs = cfg.chowned ? 'destinations' : 'none';
   await walkSources(cfg.sources, { logger, dirs }, async (e) => {
     const owned = e.kind !== 'directory' || e.owned;
     const base = { name: e.name, mtime: cfg.mtime, uid: owned ? cfg.uid : 0, gid: owned ? cfg.gid : 0 };
@@ -395,10 +395,12 @@ describe('layer: tar contents (checked with GNU tar)', () => {
 
   it('leaves /root (and every parent of a destination) to the base: no entry, so the base\'s 0700 holds', async () => {
     const src = tree({ 'a.txt': 'a' });
-    for (const chown of [undefined, { uid: 1000, gid: 1000 }]) {
+    // An explicit --chown 0:0 is an owner asked for too (to make a base's app directory root's): the destination gets its entry.
+    for (const chown of [undefined, { uid: 1000, gid: 1000 }, { uid: 0, gid: 0 }]) {
       const es = await entries(zlib.gunzipSync((await build({ sources: [{ src, dest: '/root/.config/app' }], chown })).bytes));
-      const mode = Object.fromEntries(es.map((e) => [e.header.name, e.header.mode.toString(8)]));
-      assert.deepEqual(mode, chown ? { 'root/.config/app/': '755', 'root/.config/app/a.txt': '644' } : { 'root/.config/app/a.txt': '644' });
+      const mode = Object.fromEntries(es.map((e) => [e.header.name, `${e.header.uid}:${e.header.gid} ${e.header.mode.toString(8)}`]));
+      const own = chown ? `${chown.uid}:${chown.gid}` : '0:0';
+      assert.deepEqual(mode, chown ? { 'root/.config/app/': `${own} 755`, 'root/.config/app/a.txt': `${own} 644` } : { 'root/.config/app/a.txt': '0:0 644' }, JSON.stringify(chown));
     }
   });
 
