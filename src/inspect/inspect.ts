@@ -118,6 +118,14 @@ function configFields(cfg: ImageConfig, what: string): Omit<ConfigSummary, 'dige
   };
 }
 
+/** ProtocolError unless the fields a config's platform is taken from are strings (or absent). */
+function checkPlatformFields(cfg: ImageConfig, what: string): void {
+  for (const field of ['os', 'architecture', 'variant', 'os.version'] as const) {
+    const v: unknown = cfg[field];
+    if (v !== undefined && typeof v !== 'string') throw new ProtocolError(`${what}: ${field} is not a string`);
+  }
+}
+
 /** Resolves `reference` and describes it; with `platform`, describes that child of an index. */
 export async function inspect(reference: string | ImageReference, opts: InspectOptions = {}): Promise<InspectResult> {
   checkArgument('inspect()', 'reference', reference, REFERENCE_ARGUMENT);
@@ -171,11 +179,12 @@ export async function inspect(reference: string | ImageReference, opts: InspectO
     if (opts.only === 'manifest' && !checkPlatform) return { ...base, kind: 'image', ...stated(m.artifactType), indexDigest, config: descriptor, layers };
     const configRaw = await readConfig();
     const what = `config ${m.config.digest} of ${formatReference(ref)}`;
-    // The fields are checked for the description, and before the platform is taken from them (an
-    // `os` that is a number is one error line, not a crash).
+    // The fields are checked for the description (an `os` that is a number is one error line, not
+    // a crash); with `only`, just the platform's, which --platform needs.
     const cfg = checkPlatform || !opts.only ? parseConfig(configRaw, what) : undefined;
-    const fields = cfg && configFields(cfg, what);
+    const fields = cfg && !opts.only ? configFields(cfg, what) : undefined;
     if (checkPlatform) {
+      checkPlatformFields(cfg!, what);
       const own = configPlatform(cfg!);
       if (!platformMatches(want, own)) throw new NotFoundError(`${formatReference(ref)} is a single ${formatPlatform(own)} image, not ${formatPlatform(want)}`);
     }

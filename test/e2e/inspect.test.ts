@@ -265,6 +265,10 @@ test('an image config whose fields have the wrong type (Env a number, Labels a s
     const cfg = await runCli(['inspect', '--config', a.ref]);
     assert.equal(cfg.code, 0, cfg.stderr);
     assert.deepEqual(JSON.parse(cfg.stdout), config);
+    // With --platform on a single image only the platform's own fields are checked (it is taken from them).
+    const picked = await runCli(['inspect', '--config', '--platform', 'linux/amd64', a.ref]);
+    if (field.startsWith('os ')) assertOneLineError(picked, 5, 'E_PROTOCOL', /: os is not a string \[/);
+    else assert.equal(picked.code, 0, picked.stderr);
   }
 });
 
