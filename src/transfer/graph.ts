@@ -97,6 +97,15 @@ export interface GraphOptions {
   pulls?: PullMeter;
 }
 
+/** The error for an index entry the registry answered 404 for: which entry of which index, and what to do. */
+function missingChild(err: NotFoundError, child: Descriptor, index: string): NotFoundError {
+  const what = child.platform ? `its ${formatPlatform(child.platform)} image` : 'an entry';
+  return new NotFoundError(
+    `${index} lists ${what} ${child.digest}, which the registry does not have (a broken index at the source${child.platform ? '; --platform can leave that image out' : ''})`,
+    { details: { ...err.details, digest: child.digest } },
+  );
+}
+
 /** Deepest index nesting read. */
 export const MAX_DEPTH = 4;
 
@@ -164,7 +173,7 @@ async function walkGraph(client: RegistryClient, repo: string, fetched: FetchedM
     // not read, and its blobs (an in-toto layer, its config) are not sent for nothing.
     const skipped = (d: Descriptor): boolean => format === 'docker' && isAttestation(d);
     try {
-      prefetch(p.index.manifests.filter((d) => !seen.has(d.digest) && !skipped(d)).map((d) => d.digest));
+      prefetch(p.index.manifests.filter((d) => !seen.has(d.digest) && !skipped(d)), depth === 0 ? name : `${client.registry}/${repo}@${digest}`);
       for (const d of p.index.manifests) {
         if (seen.has(d.digest)) continue;
         seen.add(d.digest);
@@ -186,23 +195,32 @@ async function walkGraph(client: RegistryClient, repo: string, fetched: FetchedM
     }
   }
   /**
-   * Counts `digests` (those not read yet) against the graph's budget, then starts reading them,
-   * CHILD_MANIFEST_READS at a time. None starts once a read or the walk has failed: one not
-   * started fails with that first failure, so whichever read the walk meets first, it reports that.
+   * Counts `children` (those not read yet) of the index `of` against the graph's budget, then
+   * starts reading them, CHILD_MANIFEST_READS at a time. None starts once a read or the walk has
+   * failed: one not started fails with that first failure, so whichever read the walk meets
+   * first, it reports that.
    */
-  function prefetch(digests: string[]): void {
+  function prefetch(children: Descriptor[], of: string): void {
     const limit = pLimit(CHILD_MANIFEST_READS);
-    const fresh = [...new Set(digests)].filter((d) => !reads.has(d));
+    const fresh = [...new Map(children.map((d) => [d.digest, d])).values()].filter((d) => !reads.has(d.digest));
     // Counted before any is read: past the budget, none of this index's children is fetched.
     for (const _ of fresh) budget.child();
     pulls?.will(fresh.length);
     topAnswered();
-    for (const digest of fresh) {
+    for (const child of fresh) {
+      const { digest } = child;
       const p = limit(async () => {
         try {
           if (failure) throw failure.err;
-          return await pull(pulls, () => client.getManifest(repo, digest));
+          return await pull(pulls, () => {
+            // Asked again when sent: the pull-limit gate may have held this read while another failed.
+            if (failure) throw failure.err;
+            return client.getManifest(repo, digest);
+          });
         } catch (err) {
+          // A child the registry does not have: named as the index's entry it is, not by its digest
+          // alone (the tag the user gave exists; "check the repository name and tag" would mislead).
+          if (err instanceof NotFoundError && failure === undefined) err = missingChild(err, child, of);
           failure ??= { err }; // before the limiter hands the slot on
           throw err;
         } finally {

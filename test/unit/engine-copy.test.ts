@@ -817,3 +817,22 @@ test('a copy to more than ten targets reads each blob once for all of them, with
   }
   assert.deepEqual(warnings.filter((w) => w.startsWith('MaxListenersExceededWarning')), []);
 });
+
+test('an index whose child the source registry does not have: E_NOT_FOUND naming that entry (platform and index), nothing written', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const amd = src.seedImage('app', { platform: { os: 'linux', architecture: 'amd64' } });
+  const missing = `sha256:${'e'.repeat(64)}`;
+  const index = {
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.index.v1+json',
+    manifests: [
+      { mediaType: amd.mediaType, digest: amd.digest, size: amd.size, platform: { os: 'linux', architecture: 'amd64' } },
+      { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: missing, size: 500, platform: { os: 'linux', architecture: 'arm64' } },
+    ],
+  };
+  src.putManifest('app', index, { tags: ['1'] });
+  const err = await copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], ...fakeLibraryOptions(src, dst) }).then(() => undefined, (e: RegpushError) => e);
+  assert.equal(err?.code, 'E_NOT_FOUND', String(err));
+  assert.match(err!.message, new RegExp(`/app@sha256:[0-9a-f]{64} lists its linux/arm64 image ${missing}, which the registry does not have .*--platform can leave that image out`));
+  assert.equal(dst.count({ kind: 'manifest', method: 'PUT' }), 0);
+});
