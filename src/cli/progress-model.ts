@@ -11,7 +11,7 @@ export type DisplayAction = 'skip' | 'mount' | 'stream' | 'upload' | 'build' | '
 export interface ProgressEntry {
   digest: string;
   action: DisplayAction;
-  /** Declared size; undefined for the app layer while it is being built. */
+  /** Declared size; for a layer being built, undefined until it reaches its first target (the built layer's size). */
   size?: number;
   /** Bytes sent so far. */
   bytes: number;

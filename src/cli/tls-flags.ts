@@ -79,7 +79,7 @@ function refuseInsecure(): never {
 function verifyFlags(v: unknown): Map<string, boolean> {
   const verify = new Map<string, boolean>();
   for (const raw of list(v)) {
-    // `--tls-verify`, `--tls-verify=false`, `--no-tls-verify`: no registry named.
+    // `--tls-verify`, `--tls-verify=false`: no registry named (`--no-tls-verify` is refused before, in main.ts, with the same hint).
     if (typeof raw !== 'string' || !raw.includes('=')) throw new UsageError(`--tls-verify needs a registry; ${PER_REGISTRY}`);
     const { registry, value } = registryPair('tls-verify', raw, 'false');
     const on = value === 'true' ? true : value === 'false' ? false : undefined;

@@ -17,8 +17,10 @@ export interface InspectOptions extends ConnectionOptions {
   platform?: string;
   /**
    * Read only what one output needs: 'manifest' (--raw) stops at the manifest, 'config'
-   * (--config) takes the config's bytes as they are; neither checks the config's fields, so an
-   * image whose config is unreadable or odd can still be looked at. Default: everything, checked.
+   * (--config) takes the config's bytes as they are; neither checks the config's fields (beyond
+   * the platform's, which `platform` on a single image needs), so an image whose config is
+   * unreadable or odd can still be looked at; `config` is then the descriptor alone, and
+   * `configRaw` absent for 'manifest'. Default: everything, checked.
    */
   only?: 'manifest' | 'config';
   logger?: Logger;
@@ -28,7 +30,7 @@ export interface InspectOptions extends ConnectionOptions {
 /** InspectOptions as a plain-JS caller must give them (options-check.ts). */
 export const INSPECT_SHAPE = { fields: { ...CONNECTION_SHAPE, platform: 'string', only: { literal: ['manifest', 'config'] } } } satisfies Shape;
 
-/** Summary of an image's config; for an artifact (a config of another type) only its descriptor. */
+/** Summary of an image's config; for an artifact (a config of another type), or with `only`, its descriptor alone. */
 export interface ConfigSummary {
   digest: string;
   mediaType: string;
@@ -71,7 +73,7 @@ export interface InspectResult {
   layers?: { digest: string; size: number; mediaType: string }[];
   /** Exact manifest bytes (what --raw prints). */
   raw: Buffer;
-  /** Exact config bytes, for an image (what --config prints). */
+  /** Exact config bytes, for an image (what --config prints); absent with only: 'manifest'. */
   configRaw?: Buffer;
 }
 

@@ -53,7 +53,7 @@ export interface SyncEvents extends BlobEvents {
   unitStart?(source: string, index: number, total: number): void;
   /** A unit is done. */
   unitEnd?(result: SyncUnitResult): void;
-  /** The rate-limit gate holds new units back. */
+  /** The rate-limit gate holds new units back, or the next manifest reads of units under way. */
   waiting?(registry: string, remaining: number, min: number): void;
 }
 
@@ -63,7 +63,7 @@ export interface SyncOptions extends ConnectionOptions {
   spec: SyncSpec;
   /** Take only this share of the images. */
   shard?: Shard;
-  /** Units (one source reference each) in flight at once (default 4). */
+  /** Units (one source reference each) in flight at once (default 4; a unit whose manifest reads the pull-limit gate holds lends its slot meanwhile and takes one back when let go, even above this). */
   images?: number;
   /** Blob transfers per unit (default 4). */
   jobs?: number;

@@ -25,7 +25,7 @@ export const copyFlags = defineFlags({
   platform: { type: 'string', describe: '"all" (default, digest kept) or os/arch[/variant][,…] for a new index (digest changes); os(osversion)/arch, e.g. windows(10.0.20348.2227)/amd64, also matches the OS version, exactly' },
   referrers: { type: 'boolean', describe: 'Also copy signatures, attestations and SBOMs referring to the image and its platform manifests, and what refers to those (a signature of an SBOM; at most 8 levels, 1000 referrers); not those of a manifest --format or --platform writes under a new digest (they name the source digest; a warning says how many)' },
   'all-tags': { type: 'boolean', describe: 'Copy every tag of the source repository' },
-  clobber: { type: 'boolean', default: true, describe: 'Move target tags that point elsewhere; --no-clobber refuses instead' },
+  clobber: { type: 'boolean', default: true, describe: 'Move target tags that point elsewhere; --no-clobber refuses instead (a referrer\'s tag, cosign .sig/.att, the target holds for another manifest is kept, with a warning)' },
   jobs: { type: 'number', describe: 'Parallel blob transfers (default 4, and then blobs under 1 MiB move beside them; per tag with --all-tags); a value given bounds every blob', group: 'Connection:' },
   images: { type: 'number', describe: 'With --all-tags: tags copied at once, 1-64 (default 4), as sync\'s --images', group: 'Connection:' },
   'chunk-size': { type: 'string', describe: 'Bytes per PATCH for registries that need chunked uploads, e.g. 5MiB (never below the registry\'s OCI-Chunk-Min-Length)', group: 'Connection:' },
