@@ -167,7 +167,9 @@ export async function copy(opts: CopyOptions): Promise<CopyResult> {
       mediaType: first.mediaType,
       digestChanged: first.graph?.rewritten ?? false,
       targets: set.list.map((t) => finalTargetResult(results.get(t)!, t)),
-      platforms: first.graph ? platformsOf(first.graph) : undefined,
+      // An unchanged re-run read the top manifest only where a GET costs no pull (outcome.top):
+      // its platforms come from it then; behind a HEAD, none were read.
+      platforms: first.graph ? platformsOf(first.graph.top) : first.top ? platformsOf(first.top) : undefined,
       dryRun: !!opts.dryRun,
       timings: { total: Math.round(performance.now() - t0) },
       http: run.transport.stats.snapshot(),
@@ -193,7 +195,9 @@ function record(r: CopyTargetResult, t: TransferTarget, own: TransferTarget, out
   r.digest = outcome.digest;
   r.reference = `${t.ref.registry}/${t.ref.repository}@${outcome.digest}`;
   r.tags.push(...tags);
-  if (outcome.unchanged.has(own)) (r.tagsUnchanged ??= []).push(...tags);
+  // All its tags when the image was there already; else those that held it, not written again (a copy adding a --tag).
+  const held = outcome.unchanged.has(own) ? tags : (outcome.tagsHeld.get(own) ?? []);
+  if (held.length) (r.tagsUnchanged ??= []).push(...held);
   r.referrers += outcome.referrers.get(own) ?? 0;
   r.referrersSkipped += outcome.referrersSkipped.get(own) ?? 0;
 }
@@ -204,9 +208,9 @@ function finalTargetResult(r: CopyTargetResult, t: TransferTarget): CopyTargetRe
 }
 
 /** Platforms of an index's children, for the report; undefined for a single image. */
-function platformsOf(graph: CopyGraph): CopyResult['platforms'] {
+function platformsOf(top: { bytes: Buffer; mediaType: string }): CopyResult['platforms'] {
   try {
-    const p = parseManifest(graph.top.bytes, graph.top.mediaType);
+    const p = parseManifest(top.bytes, top.mediaType);
     if (p.kind !== 'index') return undefined;
     return p.index.manifests.map((m) => ({ platform: m.platform ? formatPlatform(m.platform) : 'unknown', digest: m.digest, mediaType: m.mediaType }));
   } catch {

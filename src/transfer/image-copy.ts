@@ -51,15 +51,17 @@ export interface ImageCopyOutcome {
   top?: FetchedManifest;
   /** Targets that already held the image under every tag: nothing written there. */
   unchanged: Set<TransferTarget>;
+  /** At the other targets, the tags that already held the image and were not written again (a copy adding a --tag). */
+  tagsHeld: Map<TransferTarget, string[]>;
   /** Referrers copied, per target. */
   referrers: Map<TransferTarget, number>;
-  /** Referrers found and not copied, per target: those naming a digest the copy changed, and those past a bound of the walk. */
+  /** Referrers found and not copied, per target: those naming a digest the copy changed, those past a bound of the walk, and with noClobber those whose tag the target holds for another manifest. */
   referrersSkipped: Map<TransferTarget, number>;
 }
 
 /** Copies the image `ref` of `source` to every live target of `set` (tags: each target's own). */
 export async function copyImage(set: TargetSet, source: RepoEndpoint, ref: string, opts: ImageCopyOptions): Promise<ImageCopyOutcome> {
-  const outcome: ImageCopyOutcome = { sourceDigest: '', digest: '', mediaType: '', unchanged: new Set(), referrers: new Map(), referrersSkipped: new Map() };
+  const outcome: ImageCopyOutcome = { sourceDigest: '', digest: '', mediaType: '', unchanged: new Set(), tagsHeld: new Map(), referrers: new Map(), referrersSkipped: new Map() };
   // The no-op check: a HEAD does not count against Docker Hub's pull limit, a manifest GET does.
   // The source's and the targets' tags are asked at once: one round trip, not two.
   const check = !(opts.platforms || opts.format);
@@ -125,7 +127,7 @@ export async function copyImage(set: TargetSet, source: RepoEndpoint, ref: strin
       need = set.subset(need.live.filter((t) => !outcome.unchanged.has(t)));
     }
     if (opts.noClobber) await refuseClobber(need, graph.top.digest, opts.tags, heldAt);
-    if (need.live.length > 0) await copyGraph(need, source, graph, opts, heldAt);
+    if (need.live.length > 0) await copyGraph(need, source, graph, opts, heldAt, outcome.tagsHeld);
   }
   if (opts.referrers && outcome.sourceDigest) await copyReferrers(set, source, outcome, opts);
   return outcome;
@@ -154,7 +156,7 @@ async function refuseClobber(set: TargetSet, digest: string, tags: readonly stri
 }
 
 /** Blobs, then manifests (children first); in a dry run, the plan only. */
-async function copyGraph(set: TargetSet, source: RepoEndpoint, graph: CopyGraph, opts: ImageCopyOptions, heldAt: (t: TransferTarget) => Promise<(string | undefined)[]>): Promise<void> {
+async function copyGraph(set: TargetSet, source: RepoEndpoint, graph: CopyGraph, opts: ImageCopyOptions, heldAt: (t: TransferTarget) => Promise<(string | undefined)[]>, tagsHeld: Map<TransferTarget, string[]>): Promise<void> {
   if (opts.dryRun) {
     await set.plan(source, graph.blobs);
     for (const t of set.live) t.blobs.push(...set.plannedReports(t, graph.blobs));
@@ -169,7 +171,8 @@ async function copyGraph(set: TargetSet, source: RepoEndpoint, graph: CopyGraph,
     const tags = opts.tags ?? t.tags;
     const digests = await heldAt(t);
     const held = new Set(tags.filter((_, i) => digests[i] === graph.top.digest));
-    await set.commitManifests(t, graph.top, graph.children, held, tags);
+    const { unchanged } = await set.commitManifests(t, graph.top, graph.children, held, tags);
+    if (unchanged.length) tagsHeld.set(t, unchanged);
   });
 }
 

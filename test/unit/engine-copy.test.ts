@@ -836,3 +836,21 @@ test('an index whose child the source registry does not have: E_NOT_FOUND naming
   assert.match(err!.message, new RegExp(`/app@sha256:[0-9a-f]{64} lists its linux/arm64 image ${missing}, which the registry does not have .*--platform can leave that image out`));
   assert.equal(dst.count({ kind: 'manifest', method: 'PUT' }), 0);
 });
+
+test('the report of a re-copy: tags that already held the image are tagsUnchanged when only --tag is new, and an unchanged index still lists its platforms', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const kids = ['amd64', 'arm64'].map((architecture) => src.seedImage('app', { platform: { os: 'linux', architecture } }));
+  src.seedIndex('app', kids, { tags: ['1'] });
+  const first = await copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], ...fakeLibraryOptions(src, dst) });
+  assert.deepEqual(first.platforms?.map((p) => p.platform), ['linux/amd64', 'linux/arm64']);
+  // The same again: nothing written, every tag unchanged, the platforms still said.
+  const again = await copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], ...fakeLibraryOptions(src, dst) });
+  assert.deepEqual(again.targets[0]!.tagsUnchanged, ['1']);
+  assert.deepEqual(again.platforms?.map((p) => p.platform), ['linux/amd64', 'linux/arm64']);
+  // With a new --tag: one PUT (the new tag); the old one held the image and is reported unchanged.
+  dst.clearLog();
+  const tagged = await copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], tags: ['stable'], ...fakeLibraryOptions(src, dst) });
+  assert.deepEqual(dst.requests({ kind: 'manifest', method: 'PUT' }).map((r) => r.tag ?? r.digest), ['stable']);
+  assert.deepEqual(tagged.targets[0]!.tags, ['1', 'stable']);
+  assert.deepEqual(tagged.targets[0]!.tagsUnchanged, ['1']);
+});
