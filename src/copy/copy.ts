@@ -192,8 +192,12 @@ export async function copy(opts: CopyOptions): Promise<CopyResult> {
 /** Adds one image's outcome at `t` (`own`: the target of the image's own set, `t` itself unless --all-tags) to its result. */
 function record(r: CopyTargetResult, t: TransferTarget, own: TransferTarget, outcome: ImageCopyOutcome, tags: string[]): void {
   r.ok = true;
-  r.digest = outcome.digest;
-  r.reference = `${t.ref.registry}/${t.ref.repository}@${outcome.digest}`;
+  // With --all-tags the first tag's (in sorted order), as the copy's own digest and --digest-file:
+  // the later tags' digests are in the report under their tags' images, not here.
+  if (!r.digest) {
+    r.digest = outcome.digest;
+    r.reference = `${t.ref.registry}/${t.ref.repository}@${outcome.digest}`;
+  }
   r.tags.push(...tags);
   // All its tags when the image was there already; else those that held it, not written again (a copy adding a --tag).
   const held = outcome.unchanged.has(own) ? tags : (outcome.tagsHeld.get(own) ?? []);
@@ -204,7 +208,8 @@ function record(r: CopyTargetResult, t: TransferTarget, own: TransferTarget, out
 
 function finalTargetResult(r: CopyTargetResult, t: TransferTarget): CopyTargetResult {
   if (!t.failed) return r;
-  return { ...r, ok: false, error: TargetSet.summary(t) };
+  // Nothing to name for a target that failed (the schema's "" when not ok), even where some tags of --all-tags landed first.
+  return { ...r, ok: false, reference: '', digest: '', error: TargetSet.summary(t) };
 }
 
 /** Platforms of an index's children, for the report; undefined for a single image. */

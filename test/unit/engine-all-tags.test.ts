@@ -230,3 +230,19 @@ test('--all-tags takes repositories: a tag or digest on the source or a target i
   await assert.rejects(copy({ from: src.ref('base/app'), to: [dst.ref('app')], allTags: true, tags: ['stable'], ...fakeLibraryOptions(src, dst) }), (e: RegpushError) => e.code === 'E_USAGE' && /^--all-tags copies every tag under its own name: --tag stable cannot go with it$/.test(e.message));
   assert.equal(src.requests().length + dst.requests().length, 0);
 });
+
+test('--all-tags over tags of different images: the copy\'s digest, each target\'s and its reference all name the first tag\'s image (sorted); a failed target names none', async () => {
+  const [src, good, bad] = [await fake(), await fake(), await fake()];
+  const one = src.seedImage('base/app', { layers: ['one'], tags: ['1'] });
+  const two = src.seedImage('base/app', { layers: ['two'], tags: ['2'] });
+  assert.notEqual(one.digest, two.digest);
+  bad.fault({ kind: 'manifest', method: 'PUT', when: (q) => q.tag === '2' }, { kind: 'status', status: 403, code: 'DENIED', message: 'denied' });
+  const err = await copy({ from: src.ref('base/app'), to: [good.ref('app'), bad.ref('app')], allTags: true, retries: 0, ...fakeLibraryOptions(src, good, bad) }).then(() => undefined, (e: RegpushError) => e);
+  assert.equal(err?.code, 'E_PARTIAL', String(err));
+  const r = err!.details!.result as CopyResult;
+  assert.equal(r.digest, one.digest);
+  const [g, b] = r.targets;
+  assert.deepEqual([g!.ok, g!.digest, g!.reference, g!.tags], [true, one.digest, `${good.host}/app@${one.digest}`, ['1', '2']]);
+  assert.equal(good.manifest('app', '2')?.digest, two.digest, 'tag 2 still written with its own image');
+  assert.deepEqual([b!.ok, b!.digest, b!.reference], [false, '', '']);
+});
