@@ -10,6 +10,7 @@ import { InputError, RegpushError } from '../errors.js';
 import { formatPlatform, parsePlatform } from '../image/platform.js';
 import { tagProblem } from '../ref/grammar.js';
 import { formatReference, parseReference, repositoryName, type ImageReference } from '../ref/reference.js';
+import { isDockerHub } from '../ref/registry.js';
 import { jsonProblem } from './json-check.js';
 import { formatTargetPrefix, parseTargetPrefix, targetReference, targetRepository, type SyncDestination, type TargetPrefix } from './target.js';
 
@@ -280,9 +281,21 @@ function imageDestinations(
       throw p.at(label, key, `gives an invalid target for this source: ${(err as Error).message}`);
     }
     if (prefix.registry === source.registry && repo === source.repository) throw p.at(label, key, `puts the image back onto its source (${formatTargetPrefix(prefix)})`);
+    // Docker Hub and Quay take only namespace/name: a deeper name is refused at the first write
+    // ("denied", which reads as a credentials problem: docker/hub-feedback#1404), so say it now.
+    const flat = TWO_PART_REGISTRIES.find((r) => r.is(prefix.registry));
+    if (flat && repo.split('/').length > 2) {
+      throw p.at(label, key, `gives ${prefix.registry}/${repo}, but ${flat.name} repositories are namespace/name only; give this entry a full "target" instead`);
+    }
     return { kind: 'prefix', prefix };
   });
 }
+
+/** Registries whose repository names have exactly two parts (namespace/name). */
+const TWO_PART_REGISTRIES: { name: string; is: (registry: string) => boolean }[] = [
+  { name: 'Docker Hub', is: isDockerHub },
+  { name: 'Quay.io', is: (r) => r === 'quay.io' },
+];
 
 /** True when the reference as written has ":tag" (parseReference fills in "latest" otherwise). */
 function hasWrittenTag(written: string): boolean {

@@ -56,9 +56,13 @@ export function selectTags(available: readonly string[], rule: TagRule): string[
   return versions.map((x) => x.tag);
 }
 
-/** The version a tag names (loose: "v1.2.3" is 1.2.3), or undefined when it is not one. */
+/**
+ * The version a tag names ("v1.2.3" is 1.2.3), or undefined when it is not one. Strict, as
+ * docs/sync.md states the rule: node-semver's loose parse would also take `2024.01.0` (leading
+ * zeros) and `1.2.4rc1` (a pre-release without its hyphen), and count `1.02.3` as `1.2.3`.
+ */
 export function tagVersion(tag: string): semver.SemVer | undefined {
-  return semver.parse(tag, { loose: true }) ?? undefined;
+  return semver.parse(tag) ?? undefined;
 }
 
 function byCodePoint(a: string, b: string): number {

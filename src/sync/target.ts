@@ -7,6 +7,7 @@
  */
 import { InputError, InternalError, RegpushError } from '../errors.js';
 import { formatReference, parseReference, repositoryName, withTag, type ImageReference } from '../ref/reference.js';
+import { isDockerHub } from '../ref/registry.js';
 
 /** Where an image is written: the target rule under a prefix, or one explicit reference. */
 export type SyncDestination =
@@ -79,9 +80,14 @@ export function formatTargetPrefix(prefix: TargetPrefix): string {
   return prefix.path === '' ? prefix.registry : `${prefix.registry}/${prefix.path}`;
 }
 
-/** The repository the rule gives under `prefix`: "<path>/<source repository>". */
+/**
+ * The repository the rule gives under `prefix`: "<path>/<source repository>". At Docker Hub a
+ * one-part name is an official image's, `library/<name>`, as everywhere else in regpush (a bare
+ * `docker.io` prefix and `ghcr.io/nginx` give library/nginx, which `target: docker.io/nginx` names too).
+ */
 export function targetRepository(prefix: TargetPrefix, source: ImageReference): string {
-  return prefix.path === '' ? source.repository : `${prefix.path}/${source.repository}`;
+  const repo = prefix.path === '' ? source.repository : `${prefix.path}/${source.repository}`;
+  return isDockerHub(prefix.registry) && !repo.includes('/') ? `library/${repo}` : repo;
 }
 
 /**

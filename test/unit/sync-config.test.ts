@@ -345,3 +345,17 @@ describe('parseSyncFile: every mistake is one E_INPUT line naming file, entry an
     }
   });
 });
+
+describe('sync file: prefixes at registries of namespace/name repositories', () => {
+  it('a Docker Hub or Quay.io prefix that would give a deeper name is refused when the file is read, naming the entry', () => {
+    fails(['defaults:', '  targets: [docker.io/acme]', 'images:', '  - source: ghcr.io/acme/app:1', ''].join('\n'), /images\[0\] \(ghcr\.io\/acme\/app:1\)/, /"defaults\.targets\[0\]" gives docker\.io\/acme\/acme\/app, but Docker Hub repositories are namespace\/name only; give this entry a full "target" instead/);
+    fails(['images:', '  - source: ghcr.io/acme/app:1', '    targets: [quay.io/acme]', ''].join('\n'), /"targets\[0\]" gives quay\.io\/acme\/acme\/app, but Quay\.io repositories are namespace\/name only/);
+    // Two parts are fine there; elsewhere any depth.
+    assert.equal(yaml(['images:', '  - source: ghcr.io/acme/app:1', '    targets: [docker.io]', ''].join('\n')).images.length, 1);
+    assert.equal(yaml(['images:', '  - source: ghcr.io/acme/app:1', '    targets: [prod.example.com/a/b]', ''].join('\n')).images.length, 1);
+  });
+
+  it('a bare docker.io prefix gives an official image\'s name to a one-part source, library/<name>, so it clashes with target: docker.io/<name>', () => {
+    fails(['images:', '  - source: ghcr.io/nginx', '    tags: [a]', '    targets: [docker.io]', '  - source: quay.io/other/nginx:a', '    target: docker.io/nginx:a', ''].join('\n'), /docker\.io\/library\/nginx:a/);
+  });
+});

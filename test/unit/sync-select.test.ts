@@ -49,6 +49,14 @@ describe('selectTags', () => {
     assert.deepEqual(selectTags(TAGS, filter({ semver: '*' })).includes('2.10'), false);
   });
 
+  it('a version is strict MAJOR.MINOR.PATCH (an optional v, a pre-release after "-"): no leading zeros, no hyphenless pre-release', () => {
+    // node-semver's loose parse would take 2024.01.0 as 2024.1.0 (newest!), 1.2.4rc1 as a pre-release, 1.02.3 as 1.2.3.
+    const tags = ['3.19.1', '2024.01.0', '2023.12.5', '1.2.4rc1', '1.02.3', 'v1.2.3'];
+    assert.deepEqual(selectTags(tags, filter({ newest: 2 })), ['2023.12.5', '3.19.1']);
+    assert.deepEqual(selectTags(tags, filter({ newest: 1, prerelease: true })), ['2023.12.5']);
+    assert.deepEqual(selectTags(tags, filter({ semver: '1.2.x' })), ['v1.2.3']);
+  });
+
   it('pre-releases (and -variant suffixes) only with prerelease: true', () => {
     assert.deepEqual(selectTags(TAGS, filter({ semver: '>=2.10.0' })), ['v10.0.0', 'v2.10.1', 'v2.10.0']);
     assert.deepEqual(selectTags(TAGS, filter({ semver: '>=2.10.0', prerelease: true })), ['v10.0.0', 'v3.0.0-rc.1', 'v2.11.0-rc.2', 'v2.10.1', 'v2.10.0']);
