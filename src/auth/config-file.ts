@@ -43,7 +43,7 @@ export async function readCredentialFile(file: string, opts: ReadCredentialFileO
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
-    throw new AuthError(`cannot read credential file ${file}: ${code ?? 'read error'}`, { details: { file } });
+    throw new AuthError(`cannot read credential file ${file}: ${code ?? 'read error'}`, { details: { file, errno: code } });
   }
   if (text.trim() === '') return {};
   let parsed: unknown;

@@ -181,7 +181,18 @@ async function findCredential(registry: string, opts: CredentialOptions): Promis
 
   const exec = helperExecFromOptions(opts);
   for (const file of credentialFiles(opts.env, opts.homeDir, opts.system)) {
-    const data = await readOnce(file, opts.fileReads);
+    let data: CredentialFile | undefined;
+    try {
+      data = await readOnce(file, opts.fileReads);
+    } catch (err) {
+      // A file found by default that this user may not read (`sudo docker login` leaves a root-owned
+      // ~/.docker; a root `podman login` a 0700 /run/containers) is skipped with a warning, as
+      // Docker does, instead of failing anonymous pulls too. One the user named is still an error.
+      const errno = err instanceof AuthError ? err.details?.errno : undefined;
+      if (opts.env.REGISTRY_AUTH_FILE || !(errno === 'EACCES' || errno === 'EPERM' || errno === 'EISDIR')) throw err;
+      log.warn(`cannot read credential file ${file.path} (${String(errno)}): skipped`);
+      continue;
+    }
     if (!data) {
       if (opts.env.REGISTRY_AUTH_FILE) throw missingAuthFile(opts.env.REGISTRY_AUTH_FILE);
       continue;
@@ -254,10 +265,11 @@ export async function storeCredential(registry: string, cred: Credential, opts: 
       throw helperError(helper.name, 'store', err, [secret], key);
     }
     log.debug(`auth: stored credentials for ${key} in docker-credential-${helper.name}`);
-    if (helper.viaStore) {
+    {
       // Docker leaves an entry without secrets so tools listing logins (and our exact-key lookup)
-      // see it. One that still holds secrets from before the store was set up would win over the
-      // store at lookup (auths comes first) and keep an old password in the file: they go.
+      // see it. One that still holds secrets from before the helper was set up would keep an old
+      // password in the file (and, under credsStore, win over the store at lookup: auths comes
+      // first): they go, for a credHelpers helper as for the credsStore (Docker's nativeStore).
       const old = data.auths?.[key];
       const { auth: _a, username: _u, password: _p, identitytoken: _i, registrytoken: _r, ...kept } = old ?? {};
       if (!old || Object.keys(kept).length !== Object.keys(old).length) {
@@ -431,7 +443,10 @@ async function fromCredentialFile(
   };
 
   const perRegistry = findByRegistry(data.credHelpers, registry);
-  if (perRegistry) {
+  // An empty helper name means this registry's logins stay in the file, even with a credsStore
+  // (Docker's getConfiguredCredentialStore: "" is the file store).
+  const fileOnly = perRegistry?.[1] === '';
+  if (perRegistry && !fileOnly) {
     const cred = await fromHelperKeys(perRegistry[1]);
     if (cred) return cred;
   }
@@ -451,7 +466,7 @@ async function fromCredentialFile(
       return cred;
     }
   }
-  if (data.credsStore) {
+  if (data.credsStore && !fileOnly) {
     checkHelperName(data.credsStore); // a name that could escape docker-credential-* is a broken file, not a store that failed
     const failedKey = `${data.credsStore}\n${serverUrl}`;
     // Failed once in this operation: not run again for the next repository or role (a store that
@@ -519,10 +534,11 @@ function decodeEntry(e: AuthEntry, file: string, key: string): Credential | unde
   return isUsable(cred) ? cred : undefined;
 }
 
-function helperFor(data: CredentialFile, registry: string): { name: string; viaStore: boolean } | undefined {
+function helperFor(data: CredentialFile, registry: string): { name: string } | undefined {
   const per = findByRegistry(data.credHelpers, registry);
-  if (per) return { name: per[1], viaStore: false };
-  if (data.credsStore) return { name: data.credsStore, viaStore: true };
+  // "" keeps this registry's logins in the file (see fromCredentialFile).
+  if (per) return per[1] === '' ? undefined : { name: per[1] };
+  if (data.credsStore) return { name: data.credsStore };
   return undefined;
 }
 

@@ -751,11 +751,11 @@ describe('storeCredential / eraseCredential', () => {
     assert.deepEqual(calls[0], ['gh', 'store', JSON.stringify({ ServerURL: 'ghcr.io', Username: 'me', Secret: SECRET })]);
     assert.deepEqual(calls[1], ['desktop', 'store', JSON.stringify({ ServerURL: 'https://index.docker.io/v1/', Username: '<token>', Secret: 'idt' })]);
     const data = JSON.parse(await fs.readFile(dockerConfig(home), 'utf8'));
-    assert.deepEqual(data.auths, { 'https://index.docker.io/v1/': {} }); // placeholder only, no secret
+    assert.deepEqual(data.auths, { 'ghcr.io': {}, 'https://index.docker.io/v1/': {} }); // placeholders only (credHelpers' too, as Docker's nativeStore), no secret
     assert.ok(!(await fs.readFile(dockerConfig(home), 'utf8')).includes(SECRET));
     assert.equal(await eraseCredential('docker.io', { env: {}, homeDir: home, execHelper }), true);
     assert.deepEqual(calls[2], ['desktop', 'erase', 'https://index.docker.io/v1/']);
-    assert.deepEqual(JSON.parse(await fs.readFile(dockerConfig(home), 'utf8')).auths, {});
+    assert.deepEqual(JSON.parse(await fs.readFile(dockerConfig(home), 'utf8')).auths, { 'ghcr.io': {} });
   });
 
   it('a login through credsStore clears the secrets an older inline entry held, so the new login is the one used', async () => {
@@ -921,5 +921,42 @@ describe('helperCommand: how a credential helper is started', () => {
     assert.deepEqual(helperCommand('missing', 'get', env, 'win32', (p) => files.has(p)), { file: 'docker-credential-missing', args: ['get'] });
     // Without PATHEXT, Windows' default list.
     assert.deepEqual(helperCommand('gcloud', 'get', { PATH: 'C:\\SDK\\bin' }, 'win32', (p) => files.has(p)).shell, true);
+  });
+});
+
+describe('resolveCredential: a credential file found by default that cannot be read', () => {
+  it('is skipped with one warning naming it (anonymous access goes on, a later file is still read); one named by REGISTRY_AUTH_FILE is an error', async () => {
+    // A directory where the file should be: EISDIR, as EACCES would be for a root-owned ~/.docker (root reads any file, so the test uses this).
+    const o = await setup();
+    await fs.mkdir(dockerConfig(o.home), { recursive: true });
+    assert.equal(await resolveCredential('ghcr.io', o), undefined);
+    assert.ok(o.log.lines.some((l) => l === `cannot read credential file ${dockerConfig(o.home)} (EISDIR): skipped`), o.log.lines.join(' | '));
+    // The next file in the order still counts: Podman's auth.json under XDG_RUNTIME_DIR.
+    const runtime = path.join(o.home, 'xdg');
+    await writeJson(path.join(runtime, 'containers', 'auth.json'), { auths: { 'ghcr.io': { auth: b64(`u:${SECRET}`) } } });
+    assert.deepEqual(await resolveCredential('ghcr.io', { ...o, env: { XDG_RUNTIME_DIR: runtime } }), { username: 'u', password: SECRET });
+    await assert.rejects(resolveCredential('ghcr.io', { ...o, env: { REGISTRY_AUTH_FILE: dockerConfig(o.home) } }), (e: unknown) => e instanceof AuthError && /cannot read credential file .*EISDIR/.test(e.message));
+  });
+});
+
+describe('credHelpers edge cases', () => {
+  it('an empty helper name keeps that registry\'s logins in the file, credsStore or not (Docker reads "" as the file store)', async () => {
+    const o = await setup({ runHelper: async (name) => assert.fail(`no helper may run: ${name}`) });
+    await writeJson(dockerConfig(o.home), { credsStore: 'desktop', credHelpers: { 'ghcr.io': '' }, auths: { 'ghcr.io': { auth: b64(`u:${SECRET}`) } } });
+    assert.deepEqual(await resolveCredential('ghcr.io', o), { username: 'u', password: SECRET });
+    // login stores it in the file too, with no helper run.
+    await storeCredential('ghcr.io', { username: 'v', password: 'p2' }, { env: {}, homeDir: o.home, execHelper: async (name) => assert.fail(`no helper may run: ${name}`) });
+    const data = JSON.parse(await fs.readFile(dockerConfig(o.home), 'utf8'));
+    assert.deepEqual(data.auths['ghcr.io'], { auth: b64('v:p2') });
+  });
+
+  it('a login through a credHelpers helper drops the old secrets of that registry\'s file entry (as a credsStore login does)', async () => {
+    const home = await tempHome();
+    await writeJson(dockerConfig(home), { credHelpers: { 'ghcr.io': 'fake' }, auths: { 'ghcr.io': { auth: b64('old:oldpass') }, 'quay.io': { auth: b64('q:keep') } } });
+    await storeCredential('ghcr.io', { username: 'new', password: 'p2' }, { env: {}, homeDir: home, execHelper: async () => '' });
+    const data = JSON.parse(await fs.readFile(dockerConfig(home), 'utf8'));
+    assert.deepEqual(data.auths['ghcr.io'], {});
+    assert.deepEqual(data.auths['quay.io'], { auth: b64('q:keep') }, 'other entries untouched');
+    assert.ok(!JSON.stringify(data).includes(b64('old:oldpass')));
   });
 });
