@@ -101,6 +101,23 @@ describe('login prompt at a terminal', () => {
 });
 
 describe('--password-stdin', () => {
+  it('without --username → exit 2 before stdin is read (a user name prompted after it had no input left: exit 0, nothing stored)', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'regpush-login-stdin-'));
+    let read = false;
+    const stdin = new Readable({ read: () => { read = true; } });
+    const err: string[] = [];
+    const stderr = new PassThrough().on('data', (d) => err.push(String(d)));
+    try {
+      const code = await main(['login', '--password-stdin', '127.0.0.1:9'], { stdout: new PassThrough(), stderr, stdin, env: { HOME: home }, cwd: home });
+      assert.equal(code, 2, err.join(''));
+      assert.match(err.join(''), /^regpush: error: --password-stdin needs --username: echo "\$TOKEN" \| regpush login -u USER --password-stdin 127\.0\.0\.1:9 \[E_USAGE\]\n$/);
+      assert.equal(read, false, 'stdin was not read');
+      assert.equal(existsSync(join(home, '.docker', 'config.json')), false);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  });
+
   it('Ctrl-C while standard input never ends (a terminal, a pipe left open) → exit 130, stdin let go', async () => {
     const home = mkdtempSync(join(tmpdir(), 'regpush-login-stdin-'));
     const ac = new AbortController();

@@ -46,6 +46,9 @@ export function loginCommands(y: Argv, io: CliIO, done: (code: number) => void, 
         const host = loginTarget(a.registry).name;
         const ctx = commonContext(a, io, secrets);
         if (a.password !== undefined && a['password-stdin']) throw new UsageError('give either --password or --password-stdin, not both');
+        // stdin is the password's: a user name prompted after it was read has no input left (the
+        // run ended with nothing stored and exit 0). Docker refuses the same way.
+        if (a['password-stdin'] && !a.username) throw new UsageError(`--password-stdin needs --username: echo "$TOKEN" | regpush login -u USER --password-stdin ${a.registry}`);
         let password = a['password-stdin'] ? await readStdin(io) : a.password;
         let username = a.username;
         if (password === undefined || !username) {
