@@ -78,7 +78,8 @@ export async function readCredentialFile(file: string, opts: ReadCredentialFileO
 
 /**
  * Writes `data` atomically with mode 0600: a temp file in the same directory, then rename, so a
- * crash never leaves a half-written config. A symlinked config is written at its target.
+ * crash never leaves a half-written config. A symlinked config is written at its target; written
+ * by root, the file keeps its owner (keepOwner).
  */
 export async function writeCredentialFile(file: string, data: CredentialFile): Promise<void> {
   let target = file;
@@ -108,11 +109,24 @@ export async function writeCredentialFile(file: string, data: CredentialFile): P
       await handle.close();
     }
     await fs.chmod(tmp, 0o600); // the umask may have narrowed open()'s mode; make it exact
+    await keepOwner(target, tmp);
     await fs.rename(tmp, target);
   } catch (err) {
     await fs.rm(tmp, { force: true });
     throw cannot(err);
   }
+}
+
+/**
+ * Root writing a user's config (`sudo regpush login` keeping HOME, a root container with the home
+ * mounted) gives the new file the old one's owner, as Docker's config writer does: a file that
+ * became root's could no longer be read by its user, whose every command would then fail on it.
+ * The mode stays 0600 whatever the old one was (a file of secrets).
+ */
+async function keepOwner(target: string, tmp: string): Promise<void> {
+  if (process.getuid?.() !== 0) return;
+  const old = await fs.stat(target).catch(() => undefined);
+  if (old && (old.uid !== 0 || old.gid !== 0)) await fs.chown(tmp, old.uid, old.gid);
 }
 
 function malformed(file: string, why: string): AuthError {

@@ -960,3 +960,19 @@ describe('credHelpers edge cases', () => {
     assert.ok(!JSON.stringify(data).includes(b64('old:oldpass')));
   });
 });
+
+describe('the auth file written by root', () => {
+  it('keeps the owner of the file it replaces (a user\'s config written with sudo stays the user\'s), mode 0600', async (t) => {
+    if (process.getuid?.() !== 0) return t.skip('needs root to own a file as another user');
+    const home = await tempHome();
+    await writeJson(dockerConfig(home), { auths: { 'quay.io': { auth: b64('q:keep') } } });
+    await fs.chown(dockerConfig(home), 1234, 2345);
+    await storeCredential('ghcr.io', { username: 'u', password: 'p' }, { env: {}, homeDir: home });
+    const st = await fs.stat(dockerConfig(home));
+    assert.deepEqual([st.uid, st.gid, (st.mode & 0o777).toString(8)], [1234, 2345, '600']);
+    // A new file (none before) is root's own.
+    const fresh = await tempHome();
+    await storeCredential('ghcr.io', { username: 'u', password: 'p' }, { env: {}, homeDir: fresh });
+    assert.equal((await fs.stat(dockerConfig(fresh))).uid, 0);
+  });
+});
