@@ -82,12 +82,7 @@ export async function readCredentialFile(file: string, opts: ReadCredentialFileO
  * by root, the file keeps its owner (keepOwner).
  */
 export async function writeCredentialFile(file: string, data: CredentialFile): Promise<void> {
-  let target = file;
-  try {
-    target = await fs.realpath(file);
-  } catch {
-    // does not exist yet
-  }
+  const target = await writeTarget(file);
   const dir = path.dirname(target);
   const tmp = path.join(dir, `.${path.basename(target)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   const cannot = (err: unknown): AuthError =>
@@ -115,6 +110,26 @@ export async function writeCredentialFile(file: string, data: CredentialFile): P
     await fs.rm(tmp, { force: true });
     throw cannot(err);
   }
+}
+
+/**
+ * Where writing `file` lands: its real path when it exists; else, where it is a symlink whose
+ * target does not exist yet (a dotfile manager's link made before the first login), that target,
+ * followed as Docker's config writer follows it, instead of replacing the link with a file.
+ */
+async function writeTarget(file: string): Promise<string> {
+  try {
+    return await fs.realpath(file);
+  } catch {
+    // does not exist yet, or a dangling link
+  }
+  let at = file;
+  for (let hops = 0; hops < 16; hops++) {
+    const link = await fs.readlink(at).catch(() => undefined);
+    if (link === undefined) return at;
+    at = path.resolve(path.dirname(at), link);
+  }
+  return at;
 }
 
 /**

@@ -976,3 +976,16 @@ describe('the auth file written by root', () => {
     assert.equal((await fs.stat(dockerConfig(fresh))).uid, 0);
   });
 });
+
+describe('the auth file behind a symlink', () => {
+  it('a link whose target does not exist yet is followed: the file is written there and the link stays', async () => {
+    const home = await tempHome();
+    await fs.mkdir(path.join(home, '.docker'), { recursive: true });
+    await fs.mkdir(path.join(home, 'real'));
+    await fs.symlink('../real/cfg.json', dockerConfig(home));
+    await storeCredential('ghcr.io', { username: 'u', password: 'p' }, { env: {}, homeDir: home });
+    assert.equal((await fs.lstat(dockerConfig(home))).isSymbolicLink(), true, 'the link is still a link');
+    const data = JSON.parse(await fs.readFile(path.join(home, 'real', 'cfg.json'), 'utf8'));
+    assert.deepEqual(data.auths['ghcr.io'], { auth: b64('u:p') });
+  });
+});
