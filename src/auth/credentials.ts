@@ -265,17 +265,15 @@ export async function storeCredential(registry: string, cred: Credential, opts: 
       throw helperError(helper.name, 'store', err, [secret], key);
     }
     log.debug(`auth: stored credentials for ${key} in docker-credential-${helper.name}`);
-    {
-      // Docker leaves an entry without secrets so tools listing logins (and our exact-key lookup)
-      // see it. One that still holds secrets from before the helper was set up would keep an old
-      // password in the file (and, under credsStore, win over the store at lookup: auths comes
-      // first): they go, for a credHelpers helper as for the credsStore (Docker's nativeStore).
-      const old = data.auths?.[key];
-      const { auth: _a, username: _u, password: _p, identitytoken: _i, registrytoken: _r, ...kept } = old ?? {};
-      if (!old || Object.keys(kept).length !== Object.keys(old).length) {
-        data.auths = { ...(data.auths ?? {}), [key]: kept };
-        await writeCredentialFile(file, data);
-      }
+    // Docker leaves an entry without secrets so tools listing logins (and our exact-key lookup)
+    // see it. One that still holds secrets from before the helper was set up would keep an old
+    // password in the file (and, under credsStore, win over the store at lookup: auths comes
+    // first): they go, for a credHelpers helper as for the credsStore (Docker's nativeStore).
+    const old = data.auths?.[key];
+    const { auth: _a, username: _u, password: _p, identitytoken: _i, registrytoken: _r, ...kept } = old ?? {};
+    if (!old || Object.keys(kept).length !== Object.keys(old).length) {
+      data.auths = { ...(data.auths ?? {}), [key]: kept };
+      await writeCredentialFile(file, data);
     }
     return;
   }

@@ -46,13 +46,18 @@ function commandTable(argv: string[]): FlagTable | undefined {
   return command === undefined ? undefined : TABLES[command];
 }
 
+/** A flag's name and its one-letter alias, if it has one. */
+function namesOf([name, spec]: [string, FlagTable[string]]): string[] {
+  return spec.alias === undefined ? [name] : [name, spec.alias as string];
+}
+
 /** Refuses `--flag=VALUE` for a boolean flag of the command unless VALUE is true or false (yargs reads anything else as false), and `--no-flag=VALUE`. */
 function checkBooleanValues(argv: string[]): void {
   const table = commandTable(argv);
   if (!table) return;
   const booleans = Object.entries(table)
     .filter(([, spec]) => spec.type === 'boolean')
-    .flatMap(([name, spec]) => (spec.alias === undefined ? [name] : [name, spec.alias]));
+    .flatMap(namesOf);
   const bad = badBooleanValue(argv, booleans);
   if (bad === undefined) return;
   const flag = bad.word.slice(0, bad.word.indexOf('='));
@@ -65,7 +70,7 @@ function checkNegatedValues(argv: string[]): void {
   const table = commandTable(argv);
   if (!table) return;
   const valued = Object.entries(table).filter(([, spec]) => !spec.positional && spec.type !== 'boolean');
-  const bad = negatedValueFlag(argv, valued.flatMap(([name, spec]) => (spec.alias === undefined ? [name] : [name, spec.alias])));
+  const bad = negatedValueFlag(argv, valued.flatMap(namesOf));
   if (bad === undefined) return;
   const [name, spec] = valued.find(([n, s]) => n === bad.name || s.alias === bad.name)!;
   throw new UsageError(`${bad.word}: --${name} takes a value${spec.instead ? `; ${spec.instead}` : ', so it has no --no- form'}`);

@@ -32,6 +32,9 @@ export function leadingPositionals(argv: readonly string[]): string[] {
   return end === -1 ? [...argv] : argv.slice(0, end);
 }
 
+/** A flag name as yargs also accepts it, camel case (`dryRun`), spelt as the tables do (`dry-run`). */
+const kebab = (w: string): string => w.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
 /**
  * The first `--name=VALUE` (up to a `--`) that gives one of the boolean flags `booleans` a value
  * other than true or false. yargs reads any such value as false, so `--dry-run=1` would run for
@@ -41,7 +44,6 @@ export function leadingPositionals(argv: readonly string[]): string[] {
  * `--no-no-name`.
  */
 export function badBooleanValue(argv: readonly string[], booleans: readonly string[]): { word: string; name: string; negated: boolean } | undefined {
-  const kebab = (w: string) => w.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
   for (const a of argv) {
     if (a === '--') break;
     const m = /^--([^=]+)=(.*)$/s.exec(a) ?? /^-([^-=])=(.*)$/s.exec(a);
@@ -60,7 +62,6 @@ export function badBooleanValue(argv: readonly string[], booleans: readonly stri
  * a string crashed; the caller refuses it instead.
  */
 export function negatedValueFlag(argv: readonly string[], valued: readonly string[]): { word: string; name: string } | undefined {
-  const kebab = (w: string) => w.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
   for (const a of argv) {
     if (a === '--') break;
     const m = /^--no-([^=]+)/s.exec(a);

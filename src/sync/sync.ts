@@ -869,30 +869,26 @@ class Slots {
 
   claim(): UnitSlot {
     let mine = false;
+    const giveUp = (): void => {
+      if (mine) {
+        mine = false;
+        this.give();
+      }
+    };
     return {
       take: async () => {
         if (this.active < this.size) this.active++;
         else await new Promise<void>((resolve) => this.waiting.push(resolve)); // active counted by give()
         mine = true;
       },
-      leave: () => {
-        if (mine) {
-          mine = false;
-          this.give();
-        }
-      },
+      leave: giveUp,
       back: () => {
         if (!mine) {
           mine = true;
           this.active++;
         }
       },
-      done: () => {
-        if (mine) {
-          mine = false;
-          this.give();
-        }
-      },
+      done: giveUp,
     };
   }
 

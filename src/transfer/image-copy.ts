@@ -273,14 +273,14 @@ function inWalkOrder(blobs: BlobReport[], from: number, blobsOf: readonly string
  */
 async function keepTheirs(set: TargetSet, source: RepoEndpoint, tag: string, outcome: ImageCopyOutcome, opts: ImageCopyOptions): Promise<TargetSet> {
   const ours = (await source.client.headManifest(source.repo, tag))?.digest;
-  const theirs = await Promise.all(set.live.map(async (t) => (await t.ep.client.headManifest(t.ep.repo, tag))?.digest));
-  const kept = set.live.filter((_, i) => theirs[i] !== undefined && theirs[i] !== ours);
+  const theirs = await Promise.all(set.live.map(async (t) => ({ t, digest: (await tagDigests(t, [tag]))[0] })));
+  const kept = theirs.filter(({ digest }) => digest !== undefined && digest !== ours);
   if (kept.length === 0) return set;
-  for (const t of kept) {
-    opts.warn?.(`${t.ref.registry}/${t.ref.repository}:${tag} already points at ${theirs[set.live.indexOf(t)]} (--no-clobber): kept, the source's not copied there`);
+  for (const { t, digest } of kept) {
+    opts.warn?.(`${t.ref.registry}/${t.ref.repository}:${tag} already points at ${digest} (--no-clobber): kept, the source's not copied there`);
     outcome.referrersSkipped.set(t, (outcome.referrersSkipped.get(t) ?? 0) + 1);
   }
-  return set.subset(set.live.filter((t) => !kept.includes(t)));
+  return set.subset(theirs.filter((x) => !kept.includes(x)).map(({ t }) => t));
 }
 
 /** Adds `n` to every live target's count in `m`. */

@@ -7,21 +7,26 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bytesOf, fakeLibraryOptions, fakeRegistryPool } from '../fixtures/fake-registry.js';
+import { bytesOf, fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
 import { formatBytes } from '../../src/cli/progress-model.js';
 import { runMain } from '../fixtures/run-main.js';
 
 const fake = fakeRegistryPool();
 
+/** A working directory holding a one-file app (`dir/app`), and the CLI's environment for `regs`. */
+function appAndEnv(...regs: FakeRegistry[]): { dir: string; env: Record<string, string | undefined> } {
+  const dir = mkdtempSync(join(tmpdir(), 'regpush-cli-push-output-'));
+  mkdirSync(join(dir, 'app'));
+  writeFileSync(join(dir, 'app', 'server.js'), 'console.log("hi")\n');
+  const lib = fakeLibraryOptions(...regs);
+  return { dir, env: { ...lib.env, HOME: lib.homeDir, REGPUSH_INSECURE_REGISTRIES: lib.insecureRegistries.join(',') } };
+}
+
 test('push and copy with a target refusing uploads: exit 8, the digest the other target got written to --digest-file', async () => {
   const [src, good, bad] = [await fake(), await fake(), await fake()];
   const base = src.seedImage('base', { tags: ['1'] });
   bad.fault({ kind: 'upload' }, { kind: 'status', status: 403, code: 'DENIED', message: 'requested access to the resource is denied' });
-  const dir = mkdtempSync(join(tmpdir(), 'regpush-cli-push-output-'));
-  mkdirSync(join(dir, 'app'));
-  writeFileSync(join(dir, 'app', 'server.js'), 'console.log("hi")\n');
-  const lib = fakeLibraryOptions(src, good, bad);
-  const env = { ...lib.env, HOME: lib.homeDir, REGPUSH_INSECURE_REGISTRIES: lib.insecureRegistries.join(',') };
+  const { dir, env } = appAndEnv(src, good, bad);
 
   const push = await runMain(['push', '--retries', '0', '--from', src.ref('base:1'), '--to', good.ref('app:1'), '--to', bad.ref('app:1'), '--app', join(dir, 'app'), '--digest-file', 'push.digest'], { env, cwd: dir });
   assert.equal(push.code, 8, push.stderr);
@@ -57,11 +62,7 @@ test('push --dry-run and copy --dry-run with a target whose registry refuses: bo
   const [src, good, bad] = [await fake(), await fake(), await fake()];
   src.seedImage('base', { tags: ['1'] });
   bad.fault({ method: 'HEAD' }, { kind: 'status', status: 403, code: 'DENIED', message: 'requested access to the resource is denied' });
-  const dir = mkdtempSync(join(tmpdir(), 'regpush-cli-push-output-'));
-  mkdirSync(join(dir, 'app'));
-  writeFileSync(join(dir, 'app', 'server.js'), 'console.log("hi")\n');
-  const lib = fakeLibraryOptions(src, good, bad);
-  const env = { ...lib.env, HOME: lib.homeDir, REGPUSH_INSECURE_REGISTRIES: lib.insecureRegistries.join(',') };
+  const { dir, env } = appAndEnv(src, good, bad);
   for (const args of [
     ['push', '--from', src.ref('base:1'), '--to', good.ref('app:1'), '--to', bad.ref('app:1'), '--app', join(dir, 'app')],
     ['copy', src.ref('base:1'), good.ref('copy:1'), bad.ref('copy:1')],

@@ -17,6 +17,13 @@ function specOf(dst: FakeRegistry, sources: string[]): SyncOpts['spec'] {
   return parseSyncFile(['defaults:', `  targets: [${dst.host}/mirror]`, 'images:', ...sources.map((s) => `  - source: ${s}`), ''].join('\n'), 'sync.yaml');
 }
 
+/** `repo:1`, an index of four linux platforms (five pulls to read: the index and each image); returns its images. */
+function seedFourPlatforms(reg: FakeRegistry, repo: string) {
+  const kids = ['amd64', 'arm64', 's390x', 'ppc64le'].map((architecture) => reg.seedImage(repo, { platform: { os: 'linux', architecture } }));
+  reg.seedIndex(repo, kids, { tags: ['1'] });
+  return kids;
+}
+
 /** Manifest requests `reg` has answered so far (each answer carries the count under rateLimit). */
 const answered = (reg: FakeRegistry) => reg.count({ kind: 'manifest', when: (r) => r.status !== undefined });
 
@@ -119,10 +126,7 @@ test('multi-platform images: each counts one pull per manifest it reads (index a
   const src = await fake({ rateLimit: { limit: 100, remaining: 30 } });
   const dst = await fake();
   const names = ['m1', 'm2', 'm3', 'm4', 'm5', 'm6'];
-  for (const n of names) {
-    const kids = ['amd64', 'arm64', 's390x', 'ppc64le'].map((architecture) => src.seedImage(n, { platform: { os: 'linux', architecture } }));
-    src.seedIndex(n, kids, { tags: ['1'] });
-  }
+  for (const n of names) seedFourPlatforms(src, n);
   const err = await sync({ spec: specOf(dst, names.map((n) => src.ref(`${n}:1`))), images: 4, jobs: 2, minRateLimit: 5, ...fakeLibraryOptions(src, dst) } as SyncOpts).then(
     () => undefined,
     (e: { code?: string; message?: string; details?: { result?: SyncResult } }) => e,
@@ -162,10 +166,7 @@ test('a count above the reserve by less than an image\'s pulls: the gate keeps w
   const src = await fake({ rateLimit: { limit: 100, remaining: 13 } });
   const dst = await fake();
   const names = ['m1', 'm2', 'm3'];
-  for (const n of names) {
-    const kids = ['amd64', 'arm64', 's390x', 'ppc64le'].map((architecture) => src.seedImage(n, { platform: { os: 'linux', architecture } }));
-    src.seedIndex(n, kids, { tags: ['1'] });
-  }
+  for (const n of names) seedFourPlatforms(src, n);
   const warnings: string[] = [];
   const t0 = performance.now();
   const err = await sync({
@@ -230,9 +231,7 @@ test('a mixed file (a one-platform image first, then four-platform ones): each m
   const names = ['m1', 'm2', 'm3', 'm4'];
   const children = new Set<string>();
   for (const n of names) {
-    const kids = ['amd64', 'arm64', 's390x', 'ppc64le'].map((architecture) => src.seedImage(n, { platform: { os: 'linux', architecture } }));
-    for (const k of kids) children.add(k.digest);
-    src.seedIndex(n, kids, { tags: ['1'] });
+    for (const k of seedFourPlatforms(src, n)) children.add(k.digest);
   }
   const warnings: string[] = [];
   const err = await sync({
@@ -268,10 +267,7 @@ test('an image whose manifest reads the gate holds lends its --images slot: anot
   const dst = await fake();
   hub.seedImage('small', { tags: ['1'] });
   const held = ['m1', 'm2', 'm3'];
-  for (const n of held) {
-    const kids = ['amd64', 'arm64', 's390x', 'ppc64le'].map((architecture) => hub.seedImage(n, { platform: { os: 'linux', architecture } }));
-    hub.seedIndex(n, kids, { tags: ['1'] });
-  }
+  for (const n of held) seedFourPlatforms(hub, n);
   const others = ['o1', 'o2', 'o3', 'o4'];
   for (const n of others) other.seedImage(n, { tags: ['1'] });
   const ended: string[] = [];
