@@ -346,6 +346,36 @@ export async function eraseCredential(registry: string, opts: CredentialStoreOpt
   return removed;
 }
 
+/**
+ * The credential files other than the one `logout` edits that still hold a login for `registry`
+ * (an `auths` entry with credentials under its key, or a credHelpers entry naming a helper), in
+ * lookup order. A Podman login in auth.json outlives `regpush logout` (Podman's own logout edits
+ * only its file too), and every later command would still send it: the caller says so. Files this
+ * user cannot read or parse are left out: they are not read at lookup either (or fail it loudly).
+ */
+export async function loginsElsewhere(registry: string, opts: CredentialStoreOptions & { system?: AuthFileSystem }): Promise<string[]> {
+  const edited = loginFilePath(opts.env, opts.homeDir);
+  const ns = namespacedKey(registry);
+  const want = registryHostOf(registry);
+  const found: string[] = [];
+  for (const file of credentialFiles(opts.env, opts.homeDir, opts.system)) {
+    if (file.path === edited) continue;
+    const data = await readCredentialFile(file.path, { legacy: file.legacy }).catch(() => undefined);
+    if (!data) continue;
+    const holds = Object.entries(data.auths ?? {}).some(([k, e]) => {
+      if (ns ? k !== ns.key : registryHostOf(k) !== want) return false;
+      try {
+        return decodeEntry(e, file.path, k) !== undefined;
+      } catch {
+        return false;
+      }
+    });
+    const helper = !ns && findByRegistry(data.credHelpers, registry);
+    if (holds || (helper && helper[1] !== '')) found.push(file.path);
+  }
+  return found;
+}
+
 /** `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`. */
 export function dockerConfigPath(env: Record<string, string | undefined>, homeDir?: string): string {
   const dir = env.DOCKER_CONFIG || path.join(homeDir ?? os.homedir(), '.docker');

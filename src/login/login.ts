@@ -8,7 +8,7 @@
  * every other operation builds (proxies, insecure registries, idle timeout, retries).
  */
 import os from 'node:os';
-import { eraseCredential, storeCredential, type Credential } from '../auth/credentials.js';
+import { eraseCredential, loginsElsewhere, storeCredential, type Credential } from '../auth/credentials.js';
 import { AuthError, UsageError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { splitAuthKey } from '../auth/registry-host.js';
@@ -71,6 +71,11 @@ export interface LogoutResult {
   namespace?: string;
   /** False when nothing was stored for the registry. */
   removed: boolean;
+  /**
+   * Other credential files that still hold a login for it (Podman's auth.json, the legacy
+   * ~/.dockercfg), which every later command goes on reading; absent when there are none.
+   */
+  stillStoredIn?: string[];
 }
 
 /**
@@ -142,6 +147,8 @@ export async function login(opts: LoginOptions): Promise<LoginResult> {
 export async function logout(opts: LogoutOptions): Promise<LogoutResult> {
   checkOptions('logout()', opts, LOGOUT_SHAPE);
   const { registry, namespace, name } = loginTarget(opts.registry);
-  const removed = await eraseCredential(name, storeOptions(opts));
-  return { registry, ...(namespace ? { namespace } : {}), removed };
+  const store = storeOptions(opts);
+  const removed = await eraseCredential(name, store);
+  const elsewhere = await loginsElsewhere(name, store);
+  return { registry, ...(namespace ? { namespace } : {}), removed, ...(elsewhere.length ? { stillStoredIn: elsewhere } : {}) };
 }

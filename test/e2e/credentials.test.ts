@@ -303,6 +303,37 @@ test('regpush login checks the credentials, writes config.json auths; logout rem
   assert.deepEqual(JSON.parse(againJson.stdout), { registry: R.basic.host, removed: false });
 });
 
+test('logout with a Podman login for the registry left in auth.json: the Docker config entry goes, and the warning (and --json) name the file still used', async () => {
+  const env = isolatedEnv();
+  const config = join(env.DOCKER_CONFIG!, 'config.json');
+  const podman = join(env.XDG_RUNTIME_DIR!, 'containers', 'auth.json');
+  writeJson(config, { auths: { [R.basic.host]: auths()[R.basic.host] } });
+  writeJson(podman, { auths: { ...auths(), [`${R.basic.host}/team`]: auths()[R.basic.host] } });
+
+  const out = await runCli(['logout', R.basic.host], { env });
+  assert.equal(out.code, 0, out.stderr);
+  assert.equal(out.stdout, `Removed login credentials for ${R.basic.host}\n`);
+  assert.deepEqual(JSON.parse(readFileSync(config, 'utf8')).auths, {});
+  assert.equal(JSON.parse(readFileSync(podman, 'utf8')).auths[R.basic.host].auth, auths()[R.basic.host]!.auth, 'the other tool\'s file was edited');
+  assert.ok(out.stderr.includes(`a login for ${R.basic.host} is still stored in ${podman} and is still used (podman logout ${R.basic.host} removes it from auth.json)`), out.stderr);
+  assert.doesNotMatch(out.stderr, /Not logged in/);
+  // What the warning says is what happens: the push still authenticates with the Podman login.
+  await copyWorks(env);
+
+  const again = await runCli(['logout', '--json', R.basic.host], { env });
+  assert.equal(again.code, 0, again.stderr);
+  const report = JSON.parse(again.stdout);
+  assertValidOutput('logout', report);
+  assert.deepEqual(report, { registry: R.basic.host, removed: false, stillStoredIn: [podman] });
+  assert.doesNotMatch(again.stderr, /Not logged in/);
+
+  // A namespace's logout asks about that key only; the registry's Podman login is not it.
+  const ns = await runCli(['logout', '--json', `${R.basic.host}/other`], { env });
+  assert.deepEqual(JSON.parse(ns.stdout), { registry: R.basic.host, namespace: 'other', removed: false });
+  const team = await runCli(['logout', '--json', `${R.basic.host}/team`], { env });
+  assert.deepEqual(JSON.parse(team.stdout), { registry: R.basic.host, namespace: 'team', removed: false, stillStoredIn: [podman] });
+});
+
 test('regpush login stores through the configured credential helper, not in the file; logout erases there', async () => {
   const helper = installHelper({});
   const env = isolatedEnv();

@@ -90,7 +90,12 @@ export function loginCommands(y: Argv, io: CliIO, done: (code: number) => void, 
         const r = await logout({ registry: host, logger: ctx.logger, env: io.env, homeDir: io.env.HOME, credentialHelperTimeoutMs: credentialHelperTimeoutOption(io.env) });
         if (a.json) io.stdout.write(JSON.stringify(r, null, 2) + '\n'); // $defs/logoutOutput
         else if (r.removed) io.stdout.write(`Removed login credentials for ${host}\n`);
-        if (!r.removed) ctx.logger.info(`Not logged in to ${host}`);
+        if (r.stillStoredIn) {
+          // Podman's logout edits its auth.json only, as this edits the file login writes: say
+          // where the login that every command still sends lives, and how to remove it there.
+          const podman = r.stillStoredIn.some((f) => f.endsWith('auth.json')) ? ` (podman logout ${host} removes it from auth.json)` : '';
+          ctx.logger.warn(`a login for ${host} is still stored in ${r.stillStoredIn.join(', ')} and is still used${podman}`);
+        } else if (!r.removed) ctx.logger.info(`Not logged in to ${host}`);
         done(0);
       },
     );
