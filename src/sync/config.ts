@@ -9,10 +9,10 @@ import semver from 'semver';
 import { InputError, RegpushError } from '../errors.js';
 import { formatPlatform, parsePlatform } from '../image/platform.js';
 import { tagProblem } from '../ref/grammar.js';
-import { formatReference, parseReference, repositoryName, type ImageReference } from '../ref/reference.js';
+import { formatReference, parseReference, repositoryName, withTag, type ImageReference } from '../ref/reference.js';
 import { isDockerHub } from '../ref/registry.js';
 import { jsonProblem } from './json-check.js';
-import { formatTargetPrefix, parseTargetPrefix, targetReference, targetRepository, type SyncDestination, type TargetPrefix } from './target.js';
+import { copyKey, formatTargetPrefix, parseTargetPrefix, targetReference, targetRepository, type SyncDestination, type TargetPrefix } from './target.js';
 
 export type { SyncDestination } from './target.js';
 
@@ -412,14 +412,17 @@ function tagRule(p: Problems, label: string, value: unknown, at: readonly (strin
  * the sync writes (targetReference); targetClashes checks the listed tags the same way later.
  */
 function checkCollisions(p: Problems, images: SyncImage[]): void {
-  const writer = new Map<string, string>();
+  const writer = new Map<string, { label: string; copy: string }>();
   for (const img of images) {
     for (const dest of img.destinations) {
       for (const tag of knownTags(img)) {
         const target = formatReference(targetReference(dest, img.source, tag));
+        // The same tag (or digest) of the same source with the same platforms and referrers is
+        // the same copy, made once (the sync's sharedTargets): no race, so no clash.
+        const copy = `${formatReference(tag === undefined || img.source.digest ? img.source : withTag(img.source, tag))} ${copyKey(img)}`;
         const other = writer.get(target);
-        if (other !== undefined && other !== img.label) throw p.at(img.label, undefined, `writes ${target}, which ${other} writes too`);
-        writer.set(target, img.label);
+        if (other !== undefined && other.label !== img.label && other.copy !== copy) throw p.at(img.label, undefined, `writes ${target}, which ${other.label} writes too`);
+        if (!other) writer.set(target, { label: img.label, copy });
       }
     }
   }

@@ -42,7 +42,7 @@ import type { SyncImage, SyncSpec } from './config.js';
 import { OutageBreaker, outageThreshold } from './outage.js';
 import { needsTagList, selectTags } from './select.js';
 import { crossShardWriters, inShard, type Neighbour, type Shard } from './shard.js';
-import { destinationRepository, syncUnits, targetClashes, type SyncUnit } from './target.js';
+import { copyKey, destinationRepository, sharedTargets, syncUnits, targetClashes, type SyncUnit } from './target.js';
 
 /** How often the rate-limit gate asks the source again (a HEAD, which Docker Hub does not count). */
 const DEFAULT_RATE_POLL_MS = 30_000;
@@ -194,6 +194,7 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
       own.flatMap((e) => e.work ?? []),
       neighbours.map((n, i) => ({ ...n, ...expanded[entries.length + i]! })),
       units,
+      logger,
       opts.shard,
     );
     const gate = new RateGate(run, opts, logger);
@@ -357,11 +358,11 @@ function entryFailed(image: SyncImage, e: RegpushError): SyncUnitResult {
  * refused with that error rather than risk the race (a re-run decides once the list is readable)
  * — unless the answer was one its own shard gets too and then writes nothing (WRITES_NOTHING).
  */
-function refuseClashes(work: Work[], neighbours: readonly (Neighbour<SyncImage> & Expanded)[], units: SyncUnitResult[], shard?: Shard): Work[] {
+function refuseClashes(work: Work[], neighbours: readonly (Neighbour<SyncImage> & Expanded)[], units: SyncUnitResult[], logger: Logger, shard?: Shard): Work[] {
   const mine = shard && `${shard.index}/${shard.count}`;
   const checked = [
-    ...work.map((w) => ({ label: w.image.label, unit: w.unit, shard: mine })),
-    ...neighbours.flatMap((n) => (n.work ?? []).map((w) => ({ label: n.image.label, unit: w.unit, shard: `${n.shard}/${shard!.count}` }))),
+    ...work.map((w) => ({ label: w.image.label, unit: w.unit, shard: mine, copy: copyKey(w.image) })),
+    ...neighbours.flatMap((n) => (n.work ?? []).map((w) => ({ label: n.image.label, unit: w.unit, shard: `${n.shard}/${shard!.count}`, copy: copyKey(n.image) }))),
   ];
   const refused = new Map<number, { code: string; message: string }>();
   for (const [i, why] of targetClashes(checked)) if (i < work.length) refused.set(i, { code: 'E_INPUT', message: why });
@@ -375,14 +376,33 @@ function refuseClashes(work: Work[], neighbours: readonly (Neighbour<SyncImage> 
       refused.set(i, { code: n.error!.code, message });
     });
   }
-  if (refused.size === 0) return work;
   work.forEach((w, i) => {
     const error = refused.get(i);
     if (error === undefined) return;
     const targets = w.unit.targets.map((t): SyncTargetResult => ({ target: formatReference(t), action: 'failed', error, ...NOTHING_MOVED }));
     units.push({ entry: w.image.label, source: formatReference(w.unit.source), sourceDigest: '', ok: false, error, targets, bytesRead: 0 });
   });
-  return work.filter((_, i) => !refused.has(i));
+  return copyOnce(work.filter((_, i) => !refused.has(i)), logger);
+}
+
+/**
+ * Two entries that make the same copy into one target (a tag one lists and another's filter
+ * picks, both into one prefix: sharedTargets): the first entry's unit writes it, the others leave
+ * that target out, and a unit left with no target is not run (it would read the source for
+ * nothing). The log says which entry writes it.
+ */
+function copyOnce(work: Work[], logger: Logger): Work[] {
+  const shared = sharedTargets(work.map((w) => ({ label: w.image.label, unit: w.unit, copy: copyKey(w.image) })));
+  if (shared.size === 0) return work;
+  const writer = new Map<string, string>();
+  for (const w of work) for (const t of w.unit.targets) if (!writer.has(formatReference(t))) writer.set(formatReference(t), w.image.label);
+  return work.flatMap((w, i) => {
+    const gone = shared.get(i);
+    if (!gone) return [w];
+    for (const t of gone) logger.info(`${w.image.label}: ${formatReference(w.unit.source)} → ${t} is the copy ${writer.get(t)} makes too; copied once, by that entry`);
+    const targets = w.unit.targets.filter((t) => !gone.has(formatReference(t)));
+    return targets.length ? [{ image: w.image, unit: { ...w.unit, targets } }] : [];
+  });
 }
 
 /**

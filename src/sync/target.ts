@@ -138,9 +138,10 @@ export function syncUnits(image: UnitSource, tags: readonly string[]): SyncUnit[
  * timing. Returns, for each unit involved (by its position in `units`), why it is refused; the
  * units of other targets go on. Under --shard the units carry their entry's shard ("1/3"), and
  * each message then names the unit's own entry and shard as well as the others': a clash between
- * shards is reported on two machines.
+ * shards is reported on two machines. Units that make the same copy (sameCopy) do not clash: the
+ * target is written once (sharedTargets).
  */
-export function targetClashes(units: readonly { label: string; unit: SyncUnit; shard?: string }[]): Map<number, string> {
+export function targetClashes(units: readonly ClashCheck[]): Map<number, string> {
   const writers = new Map<string, number[]>();
   units.forEach((u, i) => {
     for (const t of u.unit.targets) {
@@ -152,6 +153,7 @@ export function targetClashes(units: readonly { label: string; unit: SyncUnit; s
   const out = new Map<number, string>();
   for (const [target, list] of writers) {
     if (new Set(list.map((i) => units[i]!.label)).size < 2) continue;
+    if (sameCopy(list.map((i) => units[i]!))) continue;
     for (const i of list) {
       if (out.has(i)) continue;
       const others = list.filter((j) => j !== i).map(name);
@@ -159,5 +161,52 @@ export function targetClashes(units: readonly { label: string; unit: SyncUnit; s
       out.set(i, `${self}would write ${target}, which ${others.join(' and ')} would write too; not copied: keep the entries' targets apart, or their tags from overlapping`);
     }
   }
+  return out;
+}
+
+/** A unit as the clash checks see it. */
+export interface ClashCheck {
+  label: string;
+  unit: SyncUnit;
+  shard?: string;
+  /**
+   * What else decides the bytes a unit writes (its entry's platforms and referrers, copyKey): two
+   * units of one source reference with equal keys write the same thing. Absent: never the same.
+   */
+  copy?: string;
+}
+
+/** The part of an entry that decides what its units write, besides the source reference. */
+export function copyKey(image: { platforms: 'all' | readonly string[]; referrers: boolean }): string {
+  return JSON.stringify([image.platforms === 'all' ? 'all' : [...image.platforms].sort(), image.referrers]);
+}
+
+/**
+ * Whether every writer of one target makes the same copy: the same source reference, platforms and
+ * referrers (a tag listed by one entry and picked by another's filter, both into one prefix).
+ * Nothing can race then — each would write the same manifest — so it is no clash.
+ */
+function sameCopy(writers: readonly ClashCheck[]): boolean {
+  const first = writers[0]!;
+  if (first.copy === undefined) return false;
+  return writers.every((w) => w.copy === first.copy && formatReference(w.unit.source) === formatReference(first.unit.source));
+}
+
+/**
+ * For units of different entries that make the same copy into one target (sameCopy), the targets
+ * every unit but the first leaves out: the copy is made once, by the entry that comes first.
+ * Returns, by position in `units`, the targets (formatReference) to leave out.
+ */
+export function sharedTargets(units: readonly ClashCheck[]): Map<number, Set<string>> {
+  const first = new Map<string, number>();
+  const out = new Map<number, Set<string>>();
+  units.forEach((u, i) => {
+    for (const t of u.unit.targets) {
+      const key = formatReference(t);
+      const j = first.get(key);
+      if (j === undefined) first.set(key, i);
+      else if (units[j]!.label !== u.label && sameCopy([units[j]!, u])) out.set(i, (out.get(i) ?? new Set()).add(key));
+    }
+  });
   return out;
 }

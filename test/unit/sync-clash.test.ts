@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseSyncFile, sync, type SyncResult } from '../../src/index.js';
 import { parseReference } from '../../src/ref/reference.js';
+import { silentLogger } from '../../src/log.js';
 import { shardOf } from '../../src/sync/shard.js';
 import { targetClashes } from '../../src/sync/target.js';
 import { fakeLibraryOptions, fakeRegistryPool } from '../fixtures/fake-registry.js';
@@ -63,6 +64,42 @@ describe('sync: overlapping tags of two entries found in the tag lists', () => {
     assert.equal(dst.count({ kind: 'manifest', path: /\/manifests\/1$/ }), 0, 'no request for the contested tag');
     assert.equal(r.totals.failed, 2);
     assert.equal(r.totals.copied, 2);
+  });
+});
+
+describe('sync: two entries that make the same copy into one target', () => {
+  it('a tag one entry lists and another\'s filter picks, same platforms and referrers: copied once, by the first entry, no clash', async () => {
+    const [src, dst] = [await fake(), await fake()];
+    src.seedImage('team/app', { tags: ['1', '2'] });
+    const spec = parseSyncFile(
+      ['defaults:', `  targets: [${dst.host}/mirror]`, 'images:', `  - { source: ${src.ref('team/app')}, tags: ['1'] }`, `  - { source: ${src.ref('team/app')}, tags: { regex: '^[0-9]+$' } }`, ''].join('\n'),
+      'sync.yaml',
+    );
+    const lines: string[] = [];
+    const opts = fakeLibraryOptions(src, dst);
+    const r = await sync({ spec, ...opts, logger: { ...silentLogger, info: (m: string) => lines.push(m) } });
+    assert.deepEqual(r.units.map((u) => `${u.entry} ${u.source} ${u.ok}`).sort(), [
+      `images[0] (${src.ref('team/app')}) ${src.ref('team/app:1')} true`,
+      `images[1] (${src.ref('team/app')}) ${src.ref('team/app:2')} true`,
+    ]);
+    assert.deepEqual(dst.tags('mirror/team/app').sort(), ['1', '2']);
+    assert.equal(src.count({ kind: 'manifest', path: /\/manifests\/1$/, method: 'GET' }), 1, 'the shared tag was read once');
+    assert.ok(lines.some((l) => l.includes(`images[1] (${src.ref('team/app')}): ${src.ref('team/app:1')} → ${dst.host}/mirror/team/app:1 is the copy images[0] (${src.ref('team/app')}) makes too; copied once, by that entry`)), lines.join('\n'));
+  });
+
+  it('the same tag with other platforms is a different copy: still refused as a clash', async () => {
+    const [src, dst] = [await fake(), await fake()];
+    src.seedImage('team/app', { tags: ['1'] });
+    const spec = parseSyncFile(
+      ['defaults:', `  targets: [${dst.host}/mirror]`, 'images:', `  - { source: ${src.ref('team/app')}, tags: all }`, `  - { source: ${src.ref('team/app')}, tags: all, platforms: [linux/amd64] }`, ''].join('\n'),
+      'sync.yaml',
+    );
+    const err = await sync({ spec, ...fakeLibraryOptions(src, dst) }).then(
+      () => assert.fail('the sync succeeded'),
+      (e: { code?: string; details?: { result?: SyncResult } }) => e,
+    );
+    assert.deepEqual(err.details!.result!.units.map((u) => u.error?.code), ['E_INPUT', 'E_INPUT']);
+    assert.deepEqual(dst.tags('mirror/team/app'), []);
   });
 });
 

@@ -306,6 +306,14 @@ describe('parseSyncFile: every mistake is one E_INPUT line naming file, entry an
       `images:\n  - {source: "a.io/x@${DIGEST}", target: "r.io/job:p"}\n  - {source: "b.io/y", tags: ["1"], target: "r.io/job:p"}\n`,
       /images\[1\] \(b\.io\/y\) writes r\.io\/job:p, which images\[0\] .* writes too/,
     );
+    // The same tag of the same source, twice, is one copy made once: fine; with other platforms (or
+    // referrers) it is a different copy into the same tag, refused.
+    assert.equal(yaml('defaults: {targets: [r.io/m]}\nimages:\n  - {source: a.io/x, tags: ["1", "2"]}\n  - {source: "a.io/x:2"}\n').images.length, 2);
+    fails(
+      'defaults: {targets: [r.io/m]}\nimages:\n  - {source: a.io/x, tags: ["1", "2"]}\n  - {source: "a.io/x:2", platforms: [linux/amd64]}\n',
+      /images\[1\] \(a\.io\/x:2\) writes r\.io\/m\/x:2, which images\[0\] \(a\.io\/x\) writes too/,
+    );
+    fails('defaults: {targets: [r.io/m]}\nimages:\n  - {source: a.io/x, tags: ["1"]}\n  - {source: "a.io/x:1", referrers: true}\n', /images\[1\] .* writes r\.io\/m\/x:1, which images\[0\]/);
     // Different tags into one repository are fine.
     assert.equal(yaml('defaults: {targets: [r.io/m]}\nimages:\n  - {source: a.io/x, tags: ["1"]}\n  - {source: "b.io/x:2"}\n').images.length, 2);
   });
