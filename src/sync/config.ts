@@ -271,7 +271,8 @@ function imageDestinations(
   }
   const prefixes = raw.targets === undefined ? defaultTargets : targetPrefixes(p, label, 'targets', raw.targets);
   if (prefixes.length === 0) throw p.at(label, 'targets', 'is missing: give "targets" (here or in defaults) or a full "target"');
-  return prefixes.map((prefix, n) => {
+  const seen = new Set<string>();
+  return prefixes.flatMap((prefix, n): SyncDestination[] => {
     // Long prefix + long source path can break the registry's 255-character name limit.
     const repo = targetRepository(prefix, source);
     const key = raw.targets === undefined ? `defaults.targets[${n}]` : `targets[${n}]`;
@@ -287,7 +288,10 @@ function imageDestinations(
     if (flat && repo.split('/').length > 2) {
       throw p.at(label, key, `gives ${prefix.registry}/${repo}, but ${flat.name} repositories are namespace/name only; give this entry a full "target" instead`);
     }
-    return { kind: 'prefix', prefix };
+    const id = formatTargetPrefix(prefix);
+    if (seen.has(id)) return [];
+    seen.add(id);
+    return [{ kind: 'prefix', prefix }];
   });
 }
 
@@ -315,7 +319,8 @@ function reference(p: Problems, label: string, key: string, text: string): Image
 function targetPrefixes(p: Problems, entry: string | undefined, key: string, value: unknown): TargetPrefix[] {
   const list = typeof value === 'string' ? [value] : value;
   if (!Array.isArray(list)) throw p.at(entry, key, 'must be a registry prefix or a list of them (e.g. [prod.example.com/mirror])');
-  const seen = new Set<string>();
+  // Duplicates stay (imageDestinations drops them): an error about a later prefix must name its
+  // position as written in the file.
   const out: TargetPrefix[] = [];
   list.forEach((item, n) => {
     if (typeof item !== 'string') throw p.at(entry, `${key}[${n}]`, 'must be a string (registry or registry/path)');
@@ -326,9 +331,7 @@ function targetPrefixes(p: Problems, entry: string | undefined, key: string, val
       if (err instanceof RegpushError) throw p.at(entry, `${key}[${n}]`, `is not a valid target prefix (${JSON.stringify(item)}): ${err.message.replace(/^invalid target prefix "[^"]*": /, '')}`);
       throw err;
     }
-    const id = formatTargetPrefix(prefix);
-    if (!seen.has(id)) out.push(prefix);
-    seen.add(id);
+    out.push(prefix);
   });
   return out;
 }

@@ -358,6 +358,9 @@ describe('sync file: prefixes at registries of namespace/name repositories', () 
   it('a Docker Hub or Quay.io prefix that would give a deeper name is refused when the file is read, naming the entry', () => {
     fails(['defaults:', '  targets: [docker.io/acme]', 'images:', '  - source: ghcr.io/acme/app:1', ''].join('\n'), /images\[0\] \(ghcr\.io\/acme\/app:1\)/, /"defaults\.targets\[0\]" gives docker\.io\/acme\/acme\/app, but Docker Hub repositories are namespace\/name only; give this entry a full "target" instead/);
     fails(['images:', '  - source: ghcr.io/acme/app:1', '    targets: [quay.io/acme]', ''].join('\n'), /"targets\[0\]" gives quay\.io\/acme\/acme\/app, but Quay\.io repositories are namespace\/name only/);
+    // The position named is the one written, duplicates before it counted.
+    fails(['images:', '  - source: ghcr.io/acme/app:1', '    targets: [r.io/m, r.io/m, docker.io/acme]', ''].join('\n'), /"targets\[2\]" gives docker\.io\/acme\/acme\/app/);
+    fails(['defaults:', '  targets: [r.io/m, "r.io/m/", quay.io/acme]', 'images:', '  - source: ghcr.io/acme/app:1', ''].join('\n'), /"defaults\.targets\[2\]" gives quay\.io\/acme\/acme\/app/);
     // Two parts are fine there; elsewhere any depth.
     assert.equal(yaml(['images:', '  - source: ghcr.io/acme/app:1', '    targets: [docker.io]', ''].join('\n')).images.length, 1);
     assert.equal(yaml(['images:', '  - source: ghcr.io/acme/app:1', '    targets: [prod.example.com/a/b]', ''].join('\n')).images.length, 1);
