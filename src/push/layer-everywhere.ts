@@ -92,7 +92,14 @@ export async function uploadLayerEverywhere(set: TargetSet, states: Map<Transfer
   // otherwise does not hold this blob, and gets it as a target without the layer does.
   const holders: TransferTarget[] = set.list.filter((t) => {
     const s = states.get(t)!;
-    if (s.reusable[i] && s.reusable[i]!.digest !== known!.digest) s.reusable[i] = undefined;
+    if (s.reusable[i] && s.reusable[i]!.digest !== known!.digest) {
+      // Said, since this target's tag may have held the very image before (reuse.ts said so).
+      const at = set.list.find((h) => states.get(h)!.reusable[i]?.digest === known!.digest)!;
+      t.ep.client.logger.info(
+        `${t.ref.registry}/${t.ref.repository}: ${job.label.name} holds the same files as ${at.ref.registry}/${at.ref.repository} compressed otherwise (${s.reusable[i]!.digest}, there ${known!.digest}); every target gets one blob per layer, so that one goes here and the tag is written again`,
+      );
+      s.reusable[i] = undefined;
+    }
     return s.reusable[i] !== undefined;
   });
   const fromTag = holders[0];

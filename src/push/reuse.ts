@@ -130,7 +130,7 @@ export async function findReusableLayers(
     if (same) {
       const whole = await sameImage(resolved, images, platforms, mine, top.digest, same);
       if (whole) {
-        log.info(`${target.client.registry}/${target.repo}:${toRef.tag ?? 'latest'} already holds this very image (${top.digest}); nothing to build or send`);
+        log.info(`${target.client.registry}/${target.repo}:${toRef.tag ?? 'latest'} already holds this very image (${top.digest})`);
         return whole;
       }
     }

@@ -2,6 +2,7 @@
 // set-aside of a failing target, dry runs. Only what the request log and the stored state show.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { silentLogger } from '../../src/log.js';
 import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { extract } from 'tar-stream';
@@ -640,8 +641,15 @@ test('two targets, the layer reused from one target\'s tag that an earlier push 
   const other = await push({ from: src.ref('base/node:20'), to: b.ref('app:1'), app, ...fakeLibraryOptions(src, a, b) });
   assert.notEqual(other.layer!.digest, first.layer!.digest, 'the two levels make two blobs');
   const c = await fake();
-  const r = await push({ from: src.ref('base/node:20'), to: [a.ref('app:1'), b.ref('app:1'), c.ref('app:1')], app, retries: 0, ...fakeLibraryOptions(src, a, b, c) });
+  const info: string[] = [];
+  const r = await push({ from: src.ref('base/node:20'), to: [a.ref('app:1'), b.ref('app:1'), c.ref('app:1')], app, retries: 0, logger: { ...silentLogger, info: (m: string) => info.push(m) }, ...fakeLibraryOptions(src, a, b, c) });
   assert.ok(r.targets!.every((t) => t.ok), JSON.stringify(r.targets!.map((t) => t.error)));
+  // B's tag held this very image before; the log says why it is written again, and claims nothing else.
+  assert.ok(
+    info.includes(`${b.host}/app: app layer holds the same files as ${a.host}/app compressed otherwise (${other.layer!.digest}, there ${first.layer!.digest}); every target gets one blob per layer, so that one goes here and the tag is written again`),
+    info.join('\n'),
+  );
+  assert.ok(!info.some((m) => /nothing to build or send/.test(m)), info.join('\n'));
   for (const reg of [a, b, c]) {
     assert.deepEqual(manifestLayers(reg, 'app', '1').at(-1), first.layer!.digest, reg.host);
     assert.ok(reg.blob('app', first.layer!.digest)?.equals(a.blob('app', first.layer!.digest)!), `${reg.host} holds the very bytes`);
