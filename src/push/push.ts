@@ -252,7 +252,7 @@ async function resolveStage(run: TransferRun, set: TargetSet, states: Map<Transf
         if (!expected && layers.length) openLayerSpare();
       };
       // A config-only push (no new layer) is compared too: re-run unchanged, it writes nothing.
-      const found = await findReusableLayers(t.ep, t.ref, basePromise, diffIdsOf, { same, onTagFound, onChangeExpected, onChanged }); // never rejects
+      const found = await findReusableLayers(t.ep, t.ref, basePromise, diffIdsOf, { same, onTagFound, onChangeExpected, onChanged, alsoTags: t.tags.slice(1) }); // never rejects
       decide(found?.same !== true);
       // Without new layers and without a tag, the config goes as HEAD ‖ POST (it may be there already).
       if (diffIdsOf.length && found?.same !== true) openConfigSpare();

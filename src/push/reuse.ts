@@ -31,8 +31,8 @@ export interface ReuseFound {
   layers: (LayerResult | undefined)[];
   /** Blobs the tag's manifests name, so the repository holds them: no need to ask again. */
   present: string[];
-  /** Digest of what the target tag held (its manifest, or index), computed from the bytes fetched. */
-  tagDigest: string;
+  /** Digest of what the target tag held (its manifest, or index), computed from the bytes fetched; undefined when the layers came from another tag (alsoTags). */
+  tagDigest?: string;
   /** True when the tag holds the very image the push would write (the whole-image comparison matched). */
   same: boolean;
 }
@@ -86,18 +86,29 @@ export async function findReusableLayers(
     onChangeExpected?: () => void;
     /** Told when the tag exists but holds another image (the whole-image comparison failed): a layer is likely to be sent. */
     onChanged?: () => void;
+    /**
+     * The push's other tags at this target (`--tag`), asked in turn when the first does not exist:
+     * a CI job pushing `app:$COMMIT --tag latest` names a new tag each time, and `latest` holds
+     * the previous deploy, whose layers are as good to reuse (the same repository holds them).
+     */
+    alsoTags?: readonly string[];
   } = {},
 ): Promise<ReuseFound | undefined> {
-  const { same, onTagFound, onChangeExpected, onChanged } = opts;
+  const { onTagFound, onChangeExpected, onChanged } = opts;
   const log = target.client.logger;
   try {
-    let top;
-    try {
-      top = await target.client.getManifest(target.repo, toRef.tag ?? 'latest');
-    } catch (err) {
-      if (err instanceof NotFoundError) return undefined; // a first push: nothing to reuse
-      throw err;
+    const tag = toRef.tag ?? 'latest';
+    let from = tag;
+    let top = await manifestIfAny(target, tag);
+    for (const other of opts.alsoTags ?? []) {
+      if (top) break;
+      top = await manifestIfAny(target, (from = other));
     }
+    if (!top) return undefined; // a first push: nothing to reuse
+    const own = from === tag;
+    if (!own) log.info(`${target.client.registry}/${target.repo}:${tag} is a new tag; its layers are matched against :${from}`);
+    // Only the tag being written can turn out to hold the very image (and then not be written).
+    const same = own ? opts.same : undefined;
     const parsed = parseManifest(top.bytes, top.mediaType);
     const expectChange = onTagFound?.(parsed.kind === 'image' ? [parsed.manifest] : undefined) === true;
     // The tag exists: start every diffID pass now, alongside the requests below.
@@ -130,13 +141,14 @@ export async function findReusableLayers(
     if (same) {
       const whole = await sameImage(resolved, images, platforms, mine, top.digest, same);
       if (whole) {
-        log.info(`${target.client.registry}/${target.repo}:${toRef.tag ?? 'latest'} already holds this very image (${top.digest})`);
+        log.info(`${target.client.registry}/${target.repo}:${tag} already holds this very image (${top.digest})`);
         return whole;
       }
     }
     onChanged?.();
     // No layer of ours to match (a config-only push): the tag's configs would tell nothing.
-    if (diffIdsOf.length === 0) return { layers: [], present: namedBlobs(images), tagDigest: top.digest, same: false };
+    const tagDigest = own ? top.digest : undefined;
+    if (diffIdsOf.length === 0) return { layers: [], present: namedBlobs(images), tagDigest, same: false };
     configs ??= readConfigs(target, images);
     const byDiffId = new Map<string, Descriptor>();
     (await configs).forEach((cfg, k) => {
@@ -159,10 +171,20 @@ export async function findReusableLayers(
         return { digest: found.digest, diffId, size: found.size, uncompressedSize, entries: 0 };
       }),
     );
-    return { layers, present: namedBlobs(images), tagDigest: top.digest, same: false };
+    return { layers, present: namedBlobs(images), tagDigest, same: false };
   } catch (err) {
     log.debug(`layer reuse check skipped: ${(err as Error).message}`);
     return undefined;
+  }
+}
+
+/** The tag's manifest, or undefined when the tag does not exist. */
+async function manifestIfAny(target: RepoEndpoint, tag: string) {
+  try {
+    return await target.client.getManifest(target.repo, tag);
+  } catch (err) {
+    if (err instanceof NotFoundError) return undefined;
+    throw err;
   }
 }
 

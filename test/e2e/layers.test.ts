@@ -135,6 +135,36 @@ test('two --layers: each its own layer in order; after a one-file change the re-
   assert.equal(ran.stdout.replace(/ +/g, ''), 'v2\n40\n');
 });
 
+test('a new tag per deploy (--to app:COMMIT --tag latest): the dependency layer is reused from latest, only the code layer sent; both tags name the image, as skopeo and umoci read it', async () => {
+  const deps = makeDeps();
+  const code = makeCode('v1');
+  const repo = `${run}/percommit`;
+  const args = (commit: string) => ['push', '--json', '--from', imageRef(R.anon, 'base/busybox:oci'), '--to', imageRef(R.anon2, `${repo}:${commit}`), '--tag', 'latest',
+    '--layer', `${deps}:/srv/deps`, '--layer', `${code}:/srv/app`, '--entrypoint', '/srv/app/run.sh'];
+  const first = await runCli(args('c1'));
+  assert.equal(first.code, 0, first.stderr);
+  const a = JSON.parse(first.stdout);
+  writeFileSync(join(code, 'version.txt'), 'v2\n');
+  const mark = logMark('anon2');
+  const second = await runCli(args('c2'));
+  assert.equal(second.code, 0, second.stderr);
+  const b = JSON.parse(second.stdout);
+  assertValidReport(b, 'per-commit push');
+  assert.deepEqual(b.layers.map((l: { action: string }) => l.action), ['reused', 'uploaded']);
+  assert.equal(b.layers[0].digest, a.layers[0].digest);
+  assert.match(second.stderr, /percommit:c2 is a new tag; its layers are matched against :latest/);
+  const writes = (await registryLogSince('anon2', mark)).filter((q) => ['POST', 'PATCH', 'PUT'].includes(q.method));
+  assert.ok(!writes.some((q) => q.uri.includes(a.layers[0].digest)), 'the dependency layer was not sent');
+  const latest = await skopeoInspect(imageRef(R.anon2, `${repo}:latest`), { raw: true });
+  const c2 = await skopeoInspect(imageRef(R.anon2, `${repo}:c2`), { raw: true });
+  assert.equal(c2.digest, b.digest);
+  assert.equal(latest.digest, b.digest);
+  assert.equal((await skopeoInspect(imageRef(R.anon2, `${repo}:c1`), { raw: true })).digest, a.digest, 'the previous commit\'s tag untouched');
+  const bundle = await umociUnpack(await skopeoCopyToLayout(imageRef(R.anon2, `${repo}:c2`)));
+  assert.equal(readFileSync(join(bundle, 'rootfs', 'srv', 'app', 'version.txt'), 'utf8'), 'v2\n');
+  assert.equal(readFileSync(join(bundle, 'rootfs', 'srv', 'deps', 'pkg7', 'index.js')).length, 256 * 1024);
+});
+
 test('same registry, a one-file change whose code layer is built before the tag answers: the session opened with the tag\'s GET carries it, nothing is cancelled, and the image is the one a fresh push writes', async () => {
   // The base in the target's registry, behind a proxy that answers the tag's GET late, as a
   // registry far away does: the small code layer's build has ended by then.

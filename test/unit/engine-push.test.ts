@@ -145,6 +145,35 @@ test('a one-file change with split layers: the unchanged layer and the base blob
   assert.equal(dst.manifest('app', '1')!.digest, again.digest);
 });
 
+test('a new tag each deploy (--to app:COMMIT --tag latest): the layers are matched against latest, the unchanged one reused without a build; the new tag and latest both written', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const base = src.seedImage('base/node', { tags: ['20'] });
+  const deps = appDir('dependencies\n');
+  const opts = { from: src.ref('base/node:20'), layers: [{ sources: deps }], tags: ['latest'], ...fakeLibraryOptions(src, dst) };
+  const first = await push({ ...opts, to: dst.ref('app:c1'), app: appDir('v1\n') });
+  assert.deepEqual(first.layers?.map((l) => l.action), ['uploaded', 'uploaded']);
+  dst.clearLog();
+  const info: string[] = [];
+  const again = await push({ ...opts, to: dst.ref('app:c2'), app: appDir('v2\n'), logger: { ...silentLogger, info: (m: string) => info.push(m) } });
+  assert.deepEqual(again.layers?.map((l) => l.action), ['reused', 'uploaded'], 'the dependencies layer taken from latest, not compressed and HEADed');
+  assert.equal(again.layers![0]!.digest, first.layers![0]!.digest);
+  assert.ok(info.includes(`${dst.host}/app:c2 is a new tag; its layers are matched against :latest`), info.join('\n'));
+  assert.equal(dst.count({ kind: 'blob', method: 'HEAD' }), 0, 'what latest names needs no HEAD');
+  assert.deepEqual(dst.tags('app'), ['c1', 'c2', 'latest']);
+  for (const tag of ['c2', 'latest']) {
+    assert.equal(dst.manifest('app', tag)!.digest, again.digest, tag);
+    assert.deepEqual(manifestLayers(dst, 'app', tag), [...base.layers.map((l) => l.digest), first.layers![0]!.digest, again.layers![1]!.digest]);
+  }
+  assert.equal(dst.manifest('app', 'c1')!.digest, first.digest, 'the old commit\'s tag untouched');
+  // Re-run unchanged onto a third new tag: latest holds the very image, but the new tag must still be written.
+  const third = await push({ ...opts, to: dst.ref('app:c3'), app: appDir('v2\n') });
+  assert.equal(third.digest, again.digest);
+  assert.deepEqual(third.layers?.map((l) => l.action), ['reused', 'reused']);
+  assert.equal(dst.manifest('app', 'c3')!.digest, again.digest);
+  assert.deepEqual([...third.tags].sort(), ['c3', 'latest']);
+  assert.equal(dst.count({ kind: 'manifest', method: 'PUT', path: /\/manifests\/c3$/ }), 1, 'the new tag written');
+});
+
 test('the config does not wait for the base blobs\' plan: its upload starts while their HEADs are unanswered', async () => {
   const [src, dst] = [await fake(), await fake()];
   const base = src.seedImage('base/node', { tags: ['20'] });
