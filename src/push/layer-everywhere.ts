@@ -87,14 +87,17 @@ export async function uploadLayersEverywhere(
 
 /** Uploads layer `i` wherever it is missing; resolves with its facts (undefined when every target failed first). */
 export async function uploadLayerEverywhere(set: TargetSet, states: Map<TransferTarget, TargetState>, i: number, job: LayerJob, ctx: TransferContext, method?: UploadMethod): Promise<LayerResult | undefined> {
-  let known: LayerResult | undefined = set.list.map((t) => states.get(t)!.reusable[i]).find(Boolean);
+  // Only a target still in the push lends its tag's blob: one set aside may be the registry that
+  // stopped answering, and reading the blob from there would fail the others too; without a live
+  // holder the layer is built afresh.
+  let known: LayerResult | undefined = set.live.map((t) => states.get(t)!.reusable[i]).find(Boolean);
   // Every target's manifest names one digest per layer: a tag holding these files compressed
   // otherwise does not hold this blob, and gets it as a target without the layer does.
-  const holders: TransferTarget[] = set.list.filter((t) => {
+  const holders: TransferTarget[] = set.live.filter((t) => {
     const s = states.get(t)!;
     if (s.reusable[i] && s.reusable[i]!.digest !== known!.digest) {
       // Said, since this target's tag may have held the very image before (reuse.ts said so).
-      const at = set.list.find((h) => states.get(h)!.reusable[i]?.digest === known!.digest)!;
+      const at = set.live.find((h) => states.get(h)!.reusable[i]?.digest === known!.digest)!;
       t.ep.client.logger.info(
         `${t.ref.registry}/${t.ref.repository}: ${job.label.name} holds the same files as ${at.ref.registry}/${at.ref.repository} compressed otherwise (${s.reusable[i]!.digest}, there ${known!.digest}); every target gets one blob per layer, so that one goes here and the tag is written again`,
       );

@@ -685,6 +685,27 @@ test('two targets, the layer reused from one target\'s tag that an earlier push 
   }
 });
 
+test('two targets, the layer reused from a tag at a target that is set aside first: the other target gets the layer built afresh, not read from the failed one', async () => {
+  const [src, a, b] = [await fake(), await fake(), await fake()];
+  src.seedImage('base/node', { tags: ['20'] });
+  const app = appDir('y'.repeat(20_000));
+  const first = await push({ from: src.ref('base/node:20'), to: a.ref('app:1'), app, gzipLevel: 1, ...fakeLibraryOptions(src, a, b) });
+  // A's tag holds the layer (compressed at level 1); A then fails every upload, and the layer's
+  // blob can no longer be read there either.
+  a.fault({ kind: 'upload' }, { kind: 'status', status: 500, retryAfter: 0 });
+  a.fault({ kind: 'blob', method: 'GET', digest: first.layer!.digest }, { kind: 'status', status: 500, retryAfter: 0 });
+  let caught: unknown;
+  // A config change: the tag must not hold the very image, so the layer is reused by diffID.
+  await push({ from: src.ref('base/node:20'), to: [a.ref('app:1'), b.ref('app:1')], app, config: { env: ['X=2'] }, retries: 0, ...fakeLibraryOptions(src, a, b) }).catch((e: unknown) => (caught = e));
+  assert.equal((caught as RegpushError)?.code, 'E_PARTIAL', String(caught));
+  const result = (caught as RegpushError).details.result as PushResult;
+  assert.deepEqual(result.targets!.map((t) => t.ok), [false, true], JSON.stringify(result.targets!.map((t) => t.error)));
+  assert.equal(a.count({ kind: 'blob', method: 'GET', digest: first.layer!.digest }), 0, 'nothing read from the target set aside');
+  const top = manifestLayers(b, 'app', '1').at(-1)!;
+  assert.notEqual(top, first.layer!.digest, 'built afresh (level 6), not the failed target\'s level-1 blob');
+  assert.ok(b.blob('app', top), 'the layer B names is there');
+});
+
 test('a base with ONBUILD instructions: one warning names them (regpush runs none), and the new image leaves them out, as docker build does', async () => {
   const [src, dst] = [await fake(), await fake()];
   src.seedImage('base/node', { tags: ['onbuild'], config: { OnBuild: ['COPY . /usr/src/app', 'RUN npm install'], Cmd: ['node'] } });
