@@ -228,7 +228,8 @@ export async function tagImage(reference: string | ImageReference, newTags: stri
  * Deletes a manifest by digest. Deleting a manifest removes every tag pointing at it, so a tag is
  * accepted only with `force` (it is resolved to its digest first). The manifest is looked up with
  * a HEAD before the DELETE, so a missing one is E_NOT_FOUND whatever the registry answers to
- * DELETE. Credentials: the `to` role (pull and delete).
+ * DELETE, and a 404 to the DELETE itself (a retried DELETE whose first attempt deleted it) is a
+ * delete done. Credentials: the `to` role (pull and delete).
  */
 export async function deleteImage(reference: string | ImageReference, opts: DeleteOptions = {}): Promise<DeleteResult> {
   checkArgument('deleteImage()', 'reference', reference, REFERENCE_ARGUMENT);
@@ -245,7 +246,17 @@ export async function deleteImage(reference: string | ImageReference, opts: Dele
         `${formatReference(ref)} is a tag; deleting removes manifest ${digest} and every tag that points at it. Delete by digest (${byDigest}) or add --force`,
       );
     }
-    await refusedWrite(() => client.deleteManifest(ref.repository, digest), 'delete', byDigest);
+    try {
+      await refusedWrite(() => client.deleteManifest(ref.repository, digest), 'delete', byDigest);
+    } catch (err) {
+      // The HEAD above found the manifest, so a 404 now means it went in between: almost always
+      // this DELETE's own earlier attempt, which the registry carried out but whose answer was
+      // lost (a front's 504, a reset connection), so the transport sent it again. That is a
+      // delete done, not E_NOT_FOUND. A HEAD confirms it is gone first: a 404 that means
+      // something else (a front that routes no DELETE) is not passed off as a delete.
+      if (!(err instanceof NotFoundError) || (await client.headManifest(ref.repository, digest).catch(() => true)) !== undefined) throw err;
+      log.info(`the DELETE of ${byDigest} was answered 404 and the manifest is gone: an earlier attempt whose answer was lost deleted it`);
+    }
     // Said after the DELETE, so that a refusal stays the one line a failure prints.
     if (ref.digest === undefined) log.warn(`deleted ${byDigest}, which tag ${ref.tag} pointed at: every tag pointing at this manifest is gone with it`);
     else log.info(`deleted ${byDigest}: every tag pointing at this manifest is gone with it`);
