@@ -3,12 +3,12 @@
  * to an image, delete a manifest. Each is one or two Distribution API calls, made through the same
  * transport, credentials and error catalogue as push and copy (`transportFor` + `connect`).
  */
-import { AuthError, DeniedError, InvalidReferenceError, NotFoundError, UsageError } from '../errors.js';
+import { AuthError, DeniedError, InvalidReferenceError, NotFoundError, RegistryError, UsageError } from '../errors.js';
 import { isValidDigest } from '../image/digest.js';
 import { parseManifest } from '../image/manifest.js';
 import { silentLogger, type Logger } from '../log.js';
 import { checkTag, formatReference, manifestRef, parseReference, repositoryName, type ImageReference } from '../ref/reference.js';
-import type { RegistryClient } from '../registry/registry-client.js';
+import type { ManifestHead, RegistryClient } from '../registry/registry-client.js';
 import { checkArgument, checkOptions, REFERENCE_ARGUMENT, STRINGS, type Shape } from '../options-check.js';
 import { CONNECTION_SHAPE, connect, transportFor, type ConnectionOptions } from '../registry/connect.js';
 import type { ScopeAction } from '../auth/scope.js';
@@ -158,8 +158,8 @@ export async function listTags(repository: string | ImageReference, opts: ListTa
 
 /**
  * The digest a reference resolves to, from a manifest HEAD (no body read). A registry that leaves
- * `Docker-Content-Digest` out of its HEAD answer gets a GET, and the digest is computed from the
- * bytes. Credentials: the `from` role.
+ * `Docker-Content-Digest` out of its HEAD answer, or refuses the HEAD (405, 400, 501), gets a GET,
+ * and the digest is computed from the bytes. Credentials: the `from` role.
  */
 export async function digestOf(reference: string | ImageReference, opts: ManageOptions = {}): Promise<DigestResult> {
   checkArgument('digestOf()', 'reference', reference, REFERENCE_ARGUMENT);
@@ -168,9 +168,43 @@ export async function digestOf(reference: string | ImageReference, opts: ManageO
   return withClient(ref, 'from', ['pull'], opts, (client) => resolveDigest(client, ref, opts.logger ?? silentLogger));
 }
 
-/** HEAD, and GET only when the HEAD answer names no digest; a 404 is E_NOT_FOUND. */
+/**
+ * Answers to a manifest HEAD from a registry or front that does not serve HEAD there, though the
+ * GET works (an API gateway allowing GET only, a registry without the route): the GET is asked
+ * instead, as crane's Digest does ("HEAD request failed, falling back on GET"). 401, 403 and 404
+ * keep their meaning: the GET would be refused, or find nothing, the same way.
+ */
+const HEAD_REFUSED = new Set([400, 405, 501]);
+
+/** Clients whose registry refused a manifest HEAD: their later lookups go to the GET at once. */
+const refusesHead = new WeakSet<RegistryClient>();
+
+/**
+ * A manifest's HEAD; when the registry refuses HEAD (HEAD_REFUSED), what its GET says, the digest
+ * computed from the bytes. Undefined when the manifest does not exist.
+ */
+async function headOrGet(client: RegistryClient, repo: string, ref: string, log: Logger): Promise<ManifestHead | undefined> {
+  if (!refusesHead.has(client)) {
+    try {
+      return await client.headManifest(repo, ref);
+    } catch (err) {
+      if (!(err instanceof RegistryError) || !HEAD_REFUSED.has(err.details.status ?? 0)) throw err;
+      refusesHead.add(client);
+      log.debug(`${client.registry} answered ${err.details.status} to a manifest HEAD; falling back on GET`);
+    }
+  }
+  try {
+    const got = await client.getManifest(repo, ref);
+    return { digest: got.digest, mediaType: got.mediaType || undefined, size: got.bytes.length };
+  } catch (err) {
+    if (err instanceof NotFoundError) return undefined;
+    throw err;
+  }
+}
+
+/** HEAD (GET where the HEAD is refused), and GET when the HEAD answer names no digest; a 404 is E_NOT_FOUND. */
 async function resolveDigest(client: RegistryClient, ref: ImageReference, log: Logger): Promise<DigestResult> {
-  const head = await client.headManifest(ref.repository, manifestRef(ref));
+  const head = await headOrGet(client, ref.repository, manifestRef(ref), log);
   if (!head) throw notFound(ref);
   const base = { reference: formatReference(ref), mediaType: head.mediaType, size: head.size };
   // A digest reference that exists is its own answer.
@@ -199,6 +233,7 @@ export async function tagImage(reference: string | ImageReference, newTags: stri
     checkTag(t);
   }
   const tags = [...new Set(newTags)];
+  const log = opts.logger ?? silentLogger;
   return withClient(ref, 'to', ['pull', 'push'], opts, async (client) => {
     const got = await client.getManifest(ref.repository, manifestRef(ref));
     // The manifest's own mediaType decides, as for copy: the Content-Type a registry or proxy sent
@@ -206,7 +241,7 @@ export async function tagImage(reference: string | ImageReference, newTags: stri
     const mediaType = parseManifest(got.bytes, got.mediaType).mediaType;
     const tagsUnchanged: string[] = [];
     for (const tag of tags) {
-      const head = await client.headManifest(ref.repository, tag);
+      const head = await headOrGet(client, ref.repository, tag, log);
       if (head?.digest === got.digest) {
         tagsUnchanged.push(tag);
         continue;
@@ -254,7 +289,7 @@ export async function deleteImage(reference: string | ImageReference, opts: Dele
       // lost (a front's 504, a reset connection), so the transport sent it again. That is a
       // delete done, not E_NOT_FOUND. A HEAD confirms it is gone first: a 404 that means
       // something else (a front that routes no DELETE) is not passed off as a delete.
-      if (!(err instanceof NotFoundError) || (await client.headManifest(ref.repository, digest).catch(() => true)) !== undefined) throw err;
+      if (!(err instanceof NotFoundError) || (await headOrGet(client, ref.repository, digest, log).catch(() => true)) !== undefined) throw err;
       log.info(`the DELETE of ${byDigest} was answered 404 and the manifest is gone: an earlier attempt whose answer was lost deleted it`);
     }
     // Said after the DELETE, so that a refusal stays the one line a failure prints.

@@ -3,7 +3,7 @@
 // a HEAD, some of several tags refused, malformed tag lists, a registry named without a repository.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { deleteImage, type RegpushError } from '../../src/index.js';
+import { deleteImage, digestOf, tagImage, type RegpushError } from '../../src/index.js';
 import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
 import { runMain } from '../fixtures/run-main.js';
 
@@ -37,4 +37,43 @@ test('delete: a 404 to the DELETE while the manifest is still there stays E_NOT_
   const err = await deleteImage(reg.ref(`app@${img.digest}`), { ...fakeLibraryOptions(reg), retries: 0 }).then(() => undefined, (e: RegpushError) => e);
   assert.equal(err?.code, 'E_NOT_FOUND', String(err));
   assert.ok(reg.manifest('app', img.digest));
+});
+
+test('digest, tag and delete at a registry that refuses the manifest HEAD (405, 400, 501): the GET answers, the digest computed from the bytes', async () => {
+  for (const status of [405, 400, 501]) {
+    const reg = await fake();
+    const img = reg.seedImage('app', { tags: ['1', 'same'] });
+    reg.fault({ kind: 'manifest', method: 'HEAD' }, { kind: 'status', status });
+    const opts = { ...fakeLibraryOptions(reg), retries: 0 };
+    const d = await digestOf(reg.ref('app:1'), opts);
+    assert.deepEqual({ ...d }, { reference: reg.ref('app:1'), digest: img.digest, mediaType: img.mediaType, size: img.size }, String(status));
+    const cli = await runMain(['digest', reg.ref('app:1')], { env: cliEnv(reg) });
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.equal(cli.stdout, `${img.digest}\n`);
+    // tag's check of the tags already there: `same` is found by the GET and not written again.
+    reg.clearLog();
+    const t = await tagImage(reg.ref('app:1'), ['same', 'new'], opts);
+    assert.deepEqual(t.tagsUnchanged, ['same'], String(status));
+    assert.equal(reg.manifest('app', 'new')?.digest, img.digest);
+    assert.equal(reg.count({ method: 'PUT', kind: 'manifest' }), 1);
+    // Once refused, the HEAD is not asked again in the same command: the later lookups GET at once.
+    assert.equal(reg.count({ method: 'HEAD', kind: 'manifest' }), 1);
+    const del = await deleteImage(reg.ref('app:1'), { ...opts, force: true });
+    assert.equal(del.digest, img.digest);
+    assert.equal(reg.manifest('app', img.digest), undefined);
+    // An unknown tag behind a refused HEAD: the GET's 404 is E_NOT_FOUND.
+    const missing = await digestOf(reg.ref('app:nope'), opts).then(() => undefined, (e: RegpushError) => e);
+    assert.equal(missing?.code, 'E_NOT_FOUND', String(missing));
+  }
+});
+
+test('a manifest HEAD answered 401, 403 or 404 keeps its meaning: no GET fallback', async () => {
+  for (const [status, code] of [[403, 'E_DENIED'], [404, 'E_NOT_FOUND'], [401, 'E_AUTH']] as const) {
+    const reg = await fake();
+    reg.seedImage('app', { tags: ['1'] });
+    reg.fault({ kind: 'manifest', method: 'HEAD' }, { kind: 'status', status, code: status === 403 ? 'DENIED' : 'UNAUTHORIZED' });
+    const err = await digestOf(reg.ref('app:1'), { ...fakeLibraryOptions(reg), retries: 0 }).then(() => undefined, (e: RegpushError) => e);
+    assert.equal(err?.code, code, `${status}: ${String(err)}`);
+    assert.equal(reg.count({ method: 'GET', kind: 'manifest' }), 0, String(status));
+  }
 });
