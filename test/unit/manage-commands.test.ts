@@ -77,3 +77,13 @@ test('a manifest HEAD answered 401, 403 or 404 keeps its meaning: no GET fallbac
     assert.equal(reg.count({ method: 'GET', kind: 'manifest' }), 0, String(status));
   }
 });
+
+test('tags: a tag list answered with a null body is one E_PROTOCOL line naming the repository, exit 5 (not an internal error)', async () => {
+  const reg = await fake();
+  reg.seedImage('app', { tags: ['1'] });
+  reg.fault({ kind: 'tags' }, { kind: 'respond', respond: (_q, _b, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('null') });
+  const r = await runMain(['tags', `${reg.host}/app`], { env: cliEnv(reg) });
+  assert.equal(r.code, 5, r.stderr);
+  assert.equal(r.stdout, '');
+  assert.equal(r.stderr, `regpush: error: tag list of ${reg.host}/app: the registry answered null, not a JSON object with "tags" [E_PROTOCOL]\n`);
+});
