@@ -85,10 +85,28 @@ export interface DeleteResult {
 export const MAX_PAGE_SIZE = 10_000;
 
 /**
+ * A registry named without a repository (`127.0.0.1:5000`, `localhost`, `registry.example.com`):
+ * no `/`, and the name is a host as a reference's first component is one (a `.`, or `localhost`,
+ * or an IPv6 literal) with a port if any. Read as a reference it would be a Docker Hub image
+ * (`docker.io/library/127.0.0.1:5000`), and the error would point there. `nginx:1.27` stays an
+ * image with a tag: what follows its colon is no port.
+ */
+function looksLikeRegistry(input: string): boolean {
+  if (input.includes('/') || input.includes('@')) return false;
+  if (input.startsWith('[')) return true;
+  const colon = input.indexOf(':');
+  const name = colon < 0 ? input : input.slice(0, colon);
+  return (name.includes('.') || name.toLowerCase() === 'localhost') && (colon < 0 || /^\d+$/.test(input.slice(colon + 1)));
+}
+
+/**
  * Parses a repository name for `tags`: a tag or digest there is a mistake (the command lists the
  * tags of the whole repository), reported rather than ignored.
  */
 export function parseRepository(input: string): ImageReference {
+  if (looksLikeRegistry(input)) {
+    throw new InvalidReferenceError(`${JSON.stringify(input)} is a registry, not a repository; name a repository in it, e.g. ${input}/app`);
+  }
   const ref = parseReference(input);
   const lastPart = input.slice(input.lastIndexOf('/') + 1);
   if (ref.digest !== undefined || lastPart.includes(':')) {

@@ -3,7 +3,7 @@
 // a HEAD, some of several tags refused, malformed tag lists, a registry named without a repository.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { deleteImage, digestOf, tagImage, type RegpushError } from '../../src/index.js';
+import { deleteImage, digestOf, listTags, tagImage, type RegpushError } from '../../src/index.js';
 import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
 import { runMain } from '../fixtures/run-main.js';
 
@@ -86,4 +86,20 @@ test('tags: a tag list answered with a null body is one E_PROTOCOL line naming t
   assert.equal(r.code, 5, r.stderr);
   assert.equal(r.stdout, '');
   assert.equal(r.stderr, `regpush: error: tag list of ${reg.host}/app: the registry answered null, not a JSON object with "tags" [E_PROTOCOL]\n`);
+});
+
+test('tags REGISTRY (no repository): said to be a registry, with a repository in it as the example, exit 2; an image with a tag is still "an image"', async () => {
+  for (const reg of ['127.0.0.1:23000', 'localhost:5000', 'localhost', 'registry.example.com', 'registry.example.com:5000', '[::1]:5000']) {
+    const r = await runMain(['tags', reg]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.stderr, `regpush: error: "${reg}" is a registry, not a repository; name a repository in it, e.g. ${reg}/app [E_REFERENCE]\n`);
+  }
+  for (const image of ['nginx:1.27', 'app:5000', 'foo.bar:latest']) {
+    const r = await runMain(['tags', image]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /names an image, not a repository; give the repository alone, e\.g\. docker\.io\/library\//, image);
+  }
+  const lib = await listTags('localhost:5000').then(() => undefined, (e: RegpushError) => e);
+  assert.equal(lib?.code, 'E_REFERENCE');
+  assert.match(lib!.message, /is a registry, not a repository/);
 });
