@@ -3,7 +3,7 @@
  * to an image, delete a manifest. Each is one or two Distribution API calls, made through the same
  * transport, credentials and error catalogue as push and copy (`transportFor` + `connect`).
  */
-import { AuthError, DeniedError, InvalidReferenceError, NotFoundError, RegistryError, UsageError } from '../errors.js';
+import { AuthError, DeniedError, InvalidReferenceError, NotFoundError, PartialFailureError, RegistryError, RegpushError, UsageError, type ErrorCode } from '../errors.js';
 import { isValidDigest } from '../image/digest.js';
 import { parseManifest } from '../image/manifest.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -48,18 +48,29 @@ export interface DigestResult {
   size?: number;
 }
 
-/** What tagImage() did. */
+/** A new tag tagImage() could not write, and why. */
+export interface TagFailure {
+  tag: string;
+  error: { code: ErrorCode; message: string };
+}
+
+/**
+ * What tagImage() did. When some new tags failed and others did not, tagImage() rejects with
+ * E_PARTIAL carrying this in `details.result` (as copy() does with several targets).
+ */
 export interface TagImageResult {
   /** The source reference as normalised. */
   source: string;
-  /** Digest of the manifest now under every new tag. */
+  /** Digest of the manifest now under every tag of `tags`. */
   digest: string;
   mediaType: string;
-  /** Every new tag, in the order given (duplicates removed). */
+  /** The new tags now pointing at the digest (written, or already there), in the order given (duplicates removed). */
   tags: string[];
-  /** Tags that already pointed at this digest, so nothing was written for them. */
+  /** Tags among `tags` that already pointed at this digest, so nothing was written for them. */
   tagsUnchanged: string[];
-  /** "host/repo:tag" for each new tag. */
+  /** New tags that could not be written (empty unless tagImage() rejected with E_PARTIAL), in the order given. */
+  tagsFailed: TagFailure[];
+  /** "host/repo:tag" for each of `tags`. */
   references: string[];
 }
 
@@ -236,7 +247,9 @@ async function resolveDigest(client: RegistryClient, ref: ImageReference, log: L
 /**
  * Adds tags to an image in its own repository: GET the manifest once, PUT the exact bytes under
  * each new tag (no blob is read: they are in the repository already). A tag that already points
- * at the digest is left alone. Credentials: the `to` role (pull and push).
+ * at the digest is left alone. Every tag is tried: when some fail and others are in place, the
+ * rejection is E_PARTIAL with the result in `details.result`; when every one failed, the first
+ * one's own error. Credentials: the `to` role (pull and push).
  */
 export async function tagImage(reference: string | ImageReference, newTags: string[], opts: ManageOptions = {}): Promise<TagImageResult> {
   checkArgument('tagImage()', 'reference', reference, REFERENCE_ARGUMENT);
@@ -257,23 +270,40 @@ export async function tagImage(reference: string | ImageReference, newTags: stri
     // The manifest's own mediaType decides, as for copy: the Content-Type a registry or proxy sent
     // may be missing or generic (application/json), and a PUT under it is refused (MANIFEST_INVALID).
     const mediaType = parseManifest(got.bytes, got.mediaType).mediaType;
+    const placed: string[] = [];
     const tagsUnchanged: string[] = [];
+    const failed: { tag: string; err: RegpushError }[] = [];
     for (const tag of tags) {
-      const head = await headOrGet(client, ref.repository, tag, log);
-      if (head?.digest === got.digest) {
-        tagsUnchanged.push(tag);
-        continue;
+      try {
+        const head = await headOrGet(client, ref.repository, tag, log);
+        if (head?.digest === got.digest) tagsUnchanged.push(tag);
+        else await refusedWrite(() => client.putManifest(ref.repository, tag, got.bytes, mediaType), 'tag', `${repositoryName(ref)}:${tag}`);
+        placed.push(tag);
+      } catch (err) {
+        // One tag refused (an immutable tag on Harbor or ECR, say) does not keep the others from
+        // being written: stopping there would leave the repository half-tagged without a word of
+        // which tags moved. An interruption, or a bug, stops at once.
+        if (!(err instanceof RegpushError) || err.code === 'E_ABORTED' || opts.signal?.aborted) throw err;
+        failed.push({ tag, err });
       }
-      await refusedWrite(() => client.putManifest(ref.repository, tag, got.bytes, mediaType), 'tag', `${repositoryName(ref)}:${tag}`);
     }
-    return {
+    const result: TagImageResult = {
       source: formatReference(ref),
       digest: got.digest,
       mediaType,
-      tags,
+      tags: placed,
       tagsUnchanged,
-      references: tags.map((t) => `${repositoryName(ref)}:${t}`),
+      tagsFailed: failed.map(({ tag, err }) => ({ tag, error: { code: err.code, message: err.message } })),
+      references: placed.map((t) => `${repositoryName(ref)}:${t}`),
     };
+    if (failed.length === 0) return result;
+    if (placed.length === 0) throw failed[0]!.err;
+    const written = placed.filter((t) => !tagsUnchanged.includes(t));
+    const said = [written.length ? `written: ${written.join(', ')}` : '', tagsUnchanged.length ? `already there: ${tagsUnchanged.join(', ')}` : ''].filter(Boolean).join('; ');
+    throw new PartialFailureError(
+      `${failed.length} of ${tags.length} tags failed: ${failed.map(({ tag, err }) => `${repositoryName(ref)}:${tag} (${err.code}: ${err.message})`).join('; ')}; ${said}`,
+      { details: { result, failed: failed.map(({ tag }) => `${repositoryName(ref)}:${tag}`) } },
+    );
   });
 }
 

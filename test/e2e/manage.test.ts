@@ -242,6 +242,23 @@ test('delete whose first DELETE took effect but its answer was lost (a front\'s 
   }
 });
 
+test('tag with one new tag refused (immutable, 400 TAG_INVALID): the others are written, exit 8, --json names the failed tag', async () => {
+  const proxy: FaultProxy = await startFaultProxy(R.anon.url);
+  cleanups.push(() => proxy.close());
+  proxy.rule({ method: 'PUT', path: /\/manifests\/b$/, fault: { kind: 'status', status: 400, code: 'TAG_INVALID' } });
+  const repo = `manage/immutable-${stamp}`;
+  const { digest } = await freshImage(R.anon.host, R.anon.host, undefined, repo);
+  const r = await runCli(['tag', '--json', `${proxy.host}/${repo}:src`, 'a', 'b', 'c']);
+  assert.equal(r.code, 8, r.stderr);
+  const out = JSON.parse(r.stdout);
+  assertValidOutput('tag', out);
+  assert.deepEqual(out.tags, ['a', 'c']);
+  assert.deepEqual(out.tagsFailed.map((f: { tag: string; error: { code: string } }) => [f.tag, f.error.code]), [['b', 'E_REGISTRY']]);
+  assert.match(r.stderr, new RegExp(`^regpush: error: 1 of 3 tags failed: ${proxy.host}/${repo}:b \\(E_REGISTRY: .*400 TAG_INVALID.*\\); written: a, c \\[E_PARTIAL\\]\n$`));
+  for (const t of ['a', 'c']) assert.equal((await skopeoInspect(`${R.anon.host}/${repo}:${t}`, { raw: true })).digest, digest, t);
+  await assert.rejects(skopeoInspect(`${R.anon.host}/${repo}:b`, { raw: true }), /manifest unknown|not found/i);
+});
+
 test('a registry whose HEAD names no digest: digest and delete --force read the manifest to compute it', async () => {
   const proxy: FaultProxy = await startFaultProxy(R.anon.url);
   cleanups.push(() => proxy.close());

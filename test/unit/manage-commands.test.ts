@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { deleteImage, digestOf, listTags, tagImage, type RegpushError } from '../../src/index.js';
 import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
 import { runMain } from '../fixtures/run-main.js';
+import { assertValidOutput } from '../e2e/report-schema.js';
 
 const fake = fakeRegistryPool();
 
@@ -102,4 +103,64 @@ test('tags REGISTRY (no repository): said to be a registry, with a repository in
   const lib = await listTags('localhost:5000').then(() => undefined, (e: RegpushError) => e);
   assert.equal(lib?.code, 'E_REFERENCE');
   assert.match(lib!.message, /is a registry, not a repository/);
+});
+
+/** A registry whose tags `b` and `b2` are immutable (400 TAG_INVALID, as Harbor or ECR answer), `same` already on app:1's manifest. */
+async function immutableTags(): Promise<{ reg: FakeRegistry; digest: string }> {
+  const reg = await fake();
+  const img = reg.seedImage('app', { tags: ['1', 'same'] });
+  reg.fault({ kind: 'manifest', method: 'PUT', path: /\/manifests\/b2?$/ }, { kind: 'status', status: 400, code: 'TAG_INVALID', message: 'tag is immutable' });
+  return { reg, digest: img.digest };
+}
+
+test('tag: one new tag refused → every other tag is still written; E_PARTIAL naming the failed tag with its reason and the tags written, the result in details', async () => {
+  const { reg, digest } = await immutableTags();
+  const err = await tagImage(reg.ref('app:1'), ['a', 'b', 'c', 'same'], { ...fakeLibraryOptions(reg), retries: 0 }).then(() => undefined, (e: RegpushError) => e);
+  assert.equal(err?.code, 'E_PARTIAL', String(err));
+  const repo = `${reg.host}/app`;
+  assert.equal(
+    err!.message,
+    `1 of 4 tags failed: ${repo}:b (E_REGISTRY: PUT manifest ${repo}:b: ${reg.host} answered 400 TAG_INVALID: tag is immutable); written: a, c; already there: same`,
+  );
+  assert.deepEqual(err!.details.failed, [`${repo}:b`]);
+  const result = err!.details.result as Record<string, unknown>;
+  assert.deepEqual(result.tags, ['a', 'c', 'same']);
+  assert.deepEqual(result.tagsUnchanged, ['same']);
+  assert.deepEqual(result.references, [`${repo}:a`, `${repo}:c`, `${repo}:same`]);
+  assert.deepEqual(result.tagsFailed, [{ tag: 'b', error: { code: 'E_REGISTRY', message: `PUT manifest ${repo}:b: ${reg.host} answered 400 TAG_INVALID: tag is immutable` } }]);
+  assert.deepEqual(reg.tags('app'), ['1', 'a', 'c', 'same']);
+  assert.equal(reg.manifest('app', 'c')?.digest, digest);
+});
+
+test('tag CLI: some tags refused → exit 8, the tags in place printed (--json: tagsFailed), then one error line', async () => {
+  const { reg, digest } = await immutableTags();
+  const env = cliEnv(reg);
+  const repo = `${reg.host}/app`;
+  const text = await runMain(['tag', '--retries', '0', reg.ref('app:1'), 'a', 'b', 'c'], { env });
+  assert.equal(text.code, 8, text.stderr);
+  assert.equal(text.stdout, `${repo}:a@${digest}\n${repo}:c@${digest}\n`);
+  const lines = text.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, text.stderr);
+  assert.match(lines[0]!, new RegExp(`^regpush: error: 1 of 3 tags failed: ${repo}:b \\(E_REGISTRY: .*TAG_INVALID.*\\); written: a, c \\[E_PARTIAL\\]$`));
+  const json = await runMain(['tag', '--json', '--retries', '0', reg.ref('app:1'), 'b', 'd', 'b2'], { env });
+  assert.equal(json.code, 8, json.stderr);
+  const out = JSON.parse(json.stdout);
+  assertValidOutput('tag', out);
+  assert.deepEqual(out.tags, ['d']);
+  assert.deepEqual(out.tagsFailed.map((f: { tag: string; error: { code: string } }) => [f.tag, f.error.code]), [['b', 'E_REGISTRY'], ['b2', 'E_REGISTRY']]);
+  assert.match(json.stderr, /2 of 3 tags failed: .*:b \(.*; .*:b2 \(.*; written: d \[E_PARTIAL\]\n$/);
+  // Every tag written: tagsFailed is there, empty.
+  const ok = await runMain(['tag', '--json', reg.ref('app:1'), 'a', 'e'], { env });
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.deepEqual(JSON.parse(ok.stdout).tagsFailed, []);
+  assertValidOutput('tag', JSON.parse(ok.stdout));
+});
+
+test('tag: every new tag refused → the first one\'s own error (as copy with every target failed), each tag tried', async () => {
+  const { reg } = await immutableTags();
+  const r = await runMain(['tag', '--json', '--retries', '0', reg.ref('app:1'), 'b', 'b2'], { env: cliEnv(reg) });
+  assert.equal(r.code, 5, r.stderr);
+  assert.equal(r.stdout, '');
+  assert.match(r.stderr, new RegExp(`^regpush: error: PUT manifest ${reg.host}/app:b: .*TAG_INVALID.* \\[E_REGISTRY\\]\n$`));
+  assert.deepEqual(reg.requests({ method: 'PUT', kind: 'manifest' }).map((q) => q.tag), ['b', 'b2']);
 });
