@@ -134,7 +134,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     .epilogue(
       'Credentials: flags, REGPUSH_FROM_*/REGPUSH_TO_* env vars, `regpush login` (Docker config.json, credential helpers), Podman auth.json; REGISTRY_AUTH_FILE, when set, is the only file read.\n' +
         'Project defaults for push: ./regpush.json or a "regpush" key in package.json (flags override).\n' +
-        'Exit codes: 0 ok, 1 internal error, 2 usage/bad input, 3 auth/denied, 4 not found, 5 network/registry, 6 unsupported, 7 digest mismatch, 8 partial failure (some push or copy targets, or sync images, failed), 130 aborted.',
+        'Exit codes: 0 ok, 1 internal error, 2 usage/bad input, 3 auth/denied, 4 not found, 5 network/registry, 6 unsupported, 7 digest mismatch, 8 partial failure (some push or copy targets, sync images or new tags of tag failed), 130 aborted.',
     );
   skipHelpCache(y, argv);
   y = copyableExamples(y, wrap);

@@ -3,12 +3,12 @@
  * to an image, delete a manifest. Each is one or two Distribution API calls, made through the same
  * transport, credentials and error catalogue as push and copy (`transportFor` + `connect`).
  */
-import { AuthError, DeniedError, InvalidReferenceError, NotFoundError, UsageError } from '../errors.js';
+import { AuthError, DeniedError, InvalidReferenceError, NotFoundError, PartialFailureError, RegistryError, RegpushError, UsageError, type ErrorCode } from '../errors.js';
 import { isValidDigest } from '../image/digest.js';
 import { parseManifest } from '../image/manifest.js';
 import { silentLogger, type Logger } from '../log.js';
 import { checkTag, formatReference, manifestRef, parseReference, repositoryName, type ImageReference } from '../ref/reference.js';
-import type { RegistryClient } from '../registry/registry-client.js';
+import type { ManifestHead, RegistryClient } from '../registry/registry-client.js';
 import { checkArgument, checkOptions, REFERENCE_ARGUMENT, STRINGS, type Shape } from '../options-check.js';
 import { CONNECTION_SHAPE, connect, transportFor, type ConnectionOptions } from '../registry/connect.js';
 import type { ScopeAction } from '../auth/scope.js';
@@ -48,18 +48,29 @@ export interface DigestResult {
   size?: number;
 }
 
-/** What tagImage() did. */
+/** A new tag tagImage() could not write, and why. */
+export interface TagFailure {
+  tag: string;
+  error: { code: ErrorCode; message: string };
+}
+
+/**
+ * What tagImage() did. When some new tags failed and others did not, tagImage() rejects with
+ * E_PARTIAL carrying this in `details.result` (as copy() does with several targets).
+ */
 export interface TagImageResult {
   /** The source reference as normalised. */
   source: string;
-  /** Digest of the manifest now under every new tag. */
+  /** Digest of the manifest now under every tag of `tags`. */
   digest: string;
   mediaType: string;
-  /** Every new tag, in the order given (duplicates removed). */
+  /** The new tags now pointing at the digest (written, or already there), in the order given (duplicates removed). */
   tags: string[];
-  /** Tags that already pointed at this digest, so nothing was written for them. */
+  /** Tags among `tags` that already pointed at this digest, so nothing was written for them. */
   tagsUnchanged: string[];
-  /** "host/repo:tag" for each new tag. */
+  /** New tags that could not be written (empty unless tagImage() rejected with E_PARTIAL), in the order given. */
+  tagsFailed: TagFailure[];
+  /** "host/repo:tag" for each of `tags`. */
   references: string[];
 }
 
@@ -85,10 +96,28 @@ export interface DeleteResult {
 export const MAX_PAGE_SIZE = 10_000;
 
 /**
+ * A registry named without a repository (`127.0.0.1:5000`, `localhost`, `registry.example.com`):
+ * no `/`, and the name is a host as a reference's first component is one (a `.`, or `localhost`,
+ * or an IPv6 literal) with a port if any. Read as a reference it would be a Docker Hub image
+ * (`docker.io/library/127.0.0.1:5000`), and the error would point there. `nginx:1.27` stays an
+ * image with a tag: what follows its colon is no port.
+ */
+function looksLikeRegistry(input: string): boolean {
+  if (input.includes('/') || input.includes('@')) return false;
+  if (input.startsWith('[')) return true;
+  const colon = input.indexOf(':');
+  const name = colon < 0 ? input : input.slice(0, colon);
+  return (name.includes('.') || name.toLowerCase() === 'localhost') && (colon < 0 || /^\d+$/.test(input.slice(colon + 1)));
+}
+
+/**
  * Parses a repository name for `tags`: a tag or digest there is a mistake (the command lists the
  * tags of the whole repository), reported rather than ignored.
  */
 export function parseRepository(input: string): ImageReference {
+  if (looksLikeRegistry(input)) {
+    throw new InvalidReferenceError(`${JSON.stringify(input)} is a registry, not a repository; name a repository in it, e.g. ${input}/app`);
+  }
   const ref = parseReference(input);
   const lastPart = input.slice(input.lastIndexOf('/') + 1);
   if (ref.digest !== undefined || lastPart.includes(':')) {
@@ -158,8 +187,8 @@ export async function listTags(repository: string | ImageReference, opts: ListTa
 
 /**
  * The digest a reference resolves to, from a manifest HEAD (no body read). A registry that leaves
- * `Docker-Content-Digest` out of its HEAD answer gets a GET, and the digest is computed from the
- * bytes. Credentials: the `from` role.
+ * `Docker-Content-Digest` out of its HEAD answer, or refuses the HEAD (405, 400, 501), gets a GET,
+ * and the digest is computed from the bytes. Credentials: the `from` role.
  */
 export async function digestOf(reference: string | ImageReference, opts: ManageOptions = {}): Promise<DigestResult> {
   checkArgument('digestOf()', 'reference', reference, REFERENCE_ARGUMENT);
@@ -168,9 +197,43 @@ export async function digestOf(reference: string | ImageReference, opts: ManageO
   return withClient(ref, 'from', ['pull'], opts, (client) => resolveDigest(client, ref, opts.logger ?? silentLogger));
 }
 
-/** HEAD, and GET only when the HEAD answer names no digest; a 404 is E_NOT_FOUND. */
+/**
+ * Answers to a manifest HEAD from a registry or front that does not serve HEAD there, though the
+ * GET works (an API gateway allowing GET only, a registry without the route): the GET is asked
+ * instead, as crane's Digest does ("HEAD request failed, falling back on GET"). 401, 403 and 404
+ * keep their meaning: the GET would be refused, or find nothing, the same way.
+ */
+const HEAD_REFUSED = new Set([400, 405, 501]);
+
+/** Clients whose registry refused a manifest HEAD: their later lookups go to the GET at once. */
+const refusesHead = new WeakSet<RegistryClient>();
+
+/**
+ * A manifest's HEAD; when the registry refuses HEAD (HEAD_REFUSED), what its GET says, the digest
+ * computed from the bytes. Undefined when the manifest does not exist.
+ */
+async function headOrGet(client: RegistryClient, repo: string, ref: string, log: Logger): Promise<ManifestHead | undefined> {
+  if (!refusesHead.has(client)) {
+    try {
+      return await client.headManifest(repo, ref);
+    } catch (err) {
+      if (!(err instanceof RegistryError) || !HEAD_REFUSED.has(err.details.status ?? 0)) throw err;
+      refusesHead.add(client);
+      log.debug(`${client.registry} answered ${err.details.status} to a manifest HEAD; falling back on GET`);
+    }
+  }
+  try {
+    const got = await client.getManifest(repo, ref);
+    return { digest: got.digest, mediaType: got.mediaType || undefined, size: got.bytes.length };
+  } catch (err) {
+    if (err instanceof NotFoundError) return undefined;
+    throw err;
+  }
+}
+
+/** HEAD (GET where the HEAD is refused), and GET when the HEAD answer names no digest; a 404 is E_NOT_FOUND. */
 async function resolveDigest(client: RegistryClient, ref: ImageReference, log: Logger): Promise<DigestResult> {
-  const head = await client.headManifest(ref.repository, manifestRef(ref));
+  const head = await headOrGet(client, ref.repository, manifestRef(ref), log);
   if (!head) throw notFound(ref);
   const base = { reference: formatReference(ref), mediaType: head.mediaType, size: head.size };
   // A digest reference that exists is its own answer.
@@ -184,7 +247,9 @@ async function resolveDigest(client: RegistryClient, ref: ImageReference, log: L
 /**
  * Adds tags to an image in its own repository: GET the manifest once, PUT the exact bytes under
  * each new tag (no blob is read: they are in the repository already). A tag that already points
- * at the digest is left alone. Credentials: the `to` role (pull and push).
+ * at the digest is left alone. Every tag is tried: when some fail and others are in place, the
+ * rejection is E_PARTIAL with the result in `details.result`; when every one failed, the first
+ * one's own error. Credentials: the `to` role (pull and push).
  */
 export async function tagImage(reference: string | ImageReference, newTags: string[], opts: ManageOptions = {}): Promise<TagImageResult> {
   checkArgument('tagImage()', 'reference', reference, REFERENCE_ARGUMENT);
@@ -199,28 +264,46 @@ export async function tagImage(reference: string | ImageReference, newTags: stri
     checkTag(t);
   }
   const tags = [...new Set(newTags)];
+  const log = opts.logger ?? silentLogger;
   return withClient(ref, 'to', ['pull', 'push'], opts, async (client) => {
     const got = await client.getManifest(ref.repository, manifestRef(ref));
     // The manifest's own mediaType decides, as for copy: the Content-Type a registry or proxy sent
     // may be missing or generic (application/json), and a PUT under it is refused (MANIFEST_INVALID).
     const mediaType = parseManifest(got.bytes, got.mediaType).mediaType;
+    const placed: string[] = [];
     const tagsUnchanged: string[] = [];
+    const failed: { tag: string; err: RegpushError }[] = [];
     for (const tag of tags) {
-      const head = await client.headManifest(ref.repository, tag);
-      if (head?.digest === got.digest) {
-        tagsUnchanged.push(tag);
-        continue;
+      try {
+        const head = await headOrGet(client, ref.repository, tag, log);
+        if (head?.digest === got.digest) tagsUnchanged.push(tag);
+        else await refusedWrite(() => client.putManifest(ref.repository, tag, got.bytes, mediaType), 'tag', `${repositoryName(ref)}:${tag}`);
+        placed.push(tag);
+      } catch (err) {
+        // One tag refused (an immutable tag on Harbor or ECR, say) does not keep the others from
+        // being written: stopping there would leave the repository half-tagged without a word of
+        // which tags moved. An interruption, or a bug, stops at once.
+        if (!(err instanceof RegpushError) || err.code === 'E_ABORTED' || opts.signal?.aborted) throw err;
+        failed.push({ tag, err });
       }
-      await refusedWrite(() => client.putManifest(ref.repository, tag, got.bytes, mediaType), 'tag', `${repositoryName(ref)}:${tag}`);
     }
-    return {
+    const result: TagImageResult = {
       source: formatReference(ref),
       digest: got.digest,
       mediaType,
-      tags,
+      tags: placed,
       tagsUnchanged,
-      references: tags.map((t) => `${repositoryName(ref)}:${t}`),
+      tagsFailed: failed.map(({ tag, err }) => ({ tag, error: { code: err.code, message: err.message } })),
+      references: placed.map((t) => `${repositoryName(ref)}:${t}`),
     };
+    if (failed.length === 0) return result;
+    if (placed.length === 0) throw failed[0]!.err;
+    const written = placed.filter((t) => !tagsUnchanged.includes(t));
+    const said = [written.length ? `written: ${written.join(', ')}` : '', tagsUnchanged.length ? `already there: ${tagsUnchanged.join(', ')}` : ''].filter(Boolean).join('; ');
+    throw new PartialFailureError(
+      `${failed.length} of ${tags.length} tags failed: ${failed.map(({ tag, err }) => `${repositoryName(ref)}:${tag} (${err.code}: ${err.message})`).join('; ')}; ${said}`,
+      { details: { result, failed: failed.map(({ tag }) => `${repositoryName(ref)}:${tag}`) } },
+    );
   });
 }
 
@@ -228,7 +311,8 @@ export async function tagImage(reference: string | ImageReference, newTags: stri
  * Deletes a manifest by digest. Deleting a manifest removes every tag pointing at it, so a tag is
  * accepted only with `force` (it is resolved to its digest first). The manifest is looked up with
  * a HEAD before the DELETE, so a missing one is E_NOT_FOUND whatever the registry answers to
- * DELETE. Credentials: the `to` role (pull and delete).
+ * DELETE, and a 404 to the DELETE itself (a retried DELETE whose first attempt deleted it) is a
+ * delete done. Credentials: the `to` role (pull and delete).
  */
 export async function deleteImage(reference: string | ImageReference, opts: DeleteOptions = {}): Promise<DeleteResult> {
   checkArgument('deleteImage()', 'reference', reference, REFERENCE_ARGUMENT);
@@ -245,7 +329,17 @@ export async function deleteImage(reference: string | ImageReference, opts: Dele
         `${formatReference(ref)} is a tag; deleting removes manifest ${digest} and every tag that points at it. Delete by digest (${byDigest}) or add --force`,
       );
     }
-    await refusedWrite(() => client.deleteManifest(ref.repository, digest), 'delete', byDigest);
+    try {
+      await refusedWrite(() => client.deleteManifest(ref.repository, digest), 'delete', byDigest);
+    } catch (err) {
+      // The HEAD above found the manifest, so a 404 now means it went in between: almost always
+      // this DELETE's own earlier attempt, which the registry carried out but whose answer was
+      // lost (a front's 504, a reset connection), so the transport sent it again. That is a
+      // delete done, not E_NOT_FOUND. A HEAD confirms it is gone first: a 404 that means
+      // something else (a front that routes no DELETE) is not passed off as a delete.
+      if (!(err instanceof NotFoundError) || (await headOrGet(client, ref.repository, digest, log).catch(() => true)) !== undefined) throw err;
+      log.info(`the DELETE of ${byDigest} was answered 404 and the manifest is gone: an earlier attempt whose answer was lost deleted it`);
+    }
     // Said after the DELETE, so that a refusal stays the one line a failure prints.
     if (ref.digest === undefined) log.warn(`deleted ${byDigest}, which tag ${ref.tag} pointed at: every tag pointing at this manifest is gone with it`);
     else log.info(`deleted ${byDigest}: every tag pointing at this manifest is gone with it`);

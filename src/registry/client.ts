@@ -679,8 +679,7 @@ export class HttpRegistryClient implements RegistryClient {
       visited.add(url);
       const res: HttpResponse = await this.request({ method: 'GET', url });
       if (res.status !== 200) return this.fail(res, `list tags of ${this.registry}/${repo}`);
-      const parsed = await readJson<{ tags?: unknown }>(res, TAG_LIST_CAP, what);
-      const listed = Array.isArray(parsed.tags) ? parsed.tags.map(String) : [];
+      const listed = tagsOf(await readJson(res, TAG_LIST_CAP, what), page > 0 ? `${what}, page ${page + 1}` : what, this.registry);
       const fresh = listed.filter((t) => !seen.has(t));
       if (page > 0 && listed.length > 0 && fresh.length === 0) throw repeated(page);
       for (const t of fresh) seen.add(t);
@@ -799,6 +798,29 @@ export function nextLink(link: string | undefined, current: string): string | un
     if (m && /rel="?next"?/i.test(m[2] ?? '')) return new URL(m[1] ?? '', current).toString();
   }
   return undefined;
+}
+
+/**
+ * The tags of one tag-list page. `tags` null or left out is an empty repository (distribution
+ * answers `"tags": null` once every tag is deleted); any other shape is E_PROTOCOL, naming the
+ * list: read as "no tags" it would empty `tags` and make `copy --all-tags` copy nothing without a
+ * word, and a non-string entry would be listed as a tag ("[object Object]").
+ */
+export function tagsOf(parsed: unknown, what: string, registry: string): string[] {
+  const wrong = (why: string) => new ProtocolError(`${what}: ${why}`, { details: { registry } });
+  const shown = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'an object' : `a ${typeof v}`);
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw wrong(`the registry answered ${shown(parsed)}, not a JSON object with "tags"`);
+  const { tags, errors } = parsed as { tags?: unknown; errors?: unknown };
+  if (tags === undefined && errors !== undefined) {
+    // A front that answers 200 with an OCI error body (a denial, say) in place of the list.
+    const codes = Array.isArray(errors) ? errors.map((e) => String((e as { code?: unknown } | null)?.code ?? '')).filter(Boolean) : [];
+    throw wrong(`the registry answered 200 with an error body${codes.length ? ` (${codes.join(', ')})` : ''} instead of the tag list`);
+  }
+  if (tags === undefined || tags === null) return [];
+  if (!Array.isArray(tags)) throw wrong(`"tags" is ${shown(tags)}, not a list`);
+  const bad = tags.find((t) => typeof t !== 'string');
+  if (bad !== undefined) throw wrong(`"tags" holds ${shown(bad)} (${JSON.stringify(bad)?.slice(0, 40)}), not a tag name`);
+  return tags as string[];
 }
 
 /** True when an error means "try the next strategy" rather than "stop the job". */

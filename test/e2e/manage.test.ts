@@ -222,6 +222,43 @@ test('a registry answering 403 DENIED to DELETE → E_DENIED, exit 3', async () 
   assert.equal(proxy.hits().length, 1);
 });
 
+test('delete whose first DELETE took effect but its answer was lost (a front\'s 504, a reset connection): the retry\'s 404 is a delete done, exit 0', async () => {
+  const proxy: FaultProxy = await startFaultProxy(R.anon.url);
+  cleanups.push(() => proxy.close());
+  const faults = [{ kind: 'rewriteStatus', from: 202, to: 504 }, { kind: 'reset', when: 'after' }] as const;
+  for (const [i, fault] of faults.entries()) {
+    proxy.clearRules();
+    proxy.rule({ method: 'DELETE', path: /\/manifests\//, nth: 1, fault });
+    const repo = `manage/lost-${i}-${stamp}`;
+    const { digest } = await freshImage(R.anon.host, R.anon.host, undefined, repo);
+    const r = await runCli(['delete', '--json', `${proxy.host}/${repo}@${digest}`]);
+    assert.equal(r.code, 0, `${fault.kind}: ${r.stderr}`);
+    assert.deepEqual(JSON.parse(r.stdout), { reference: `${proxy.host}/${repo}@${digest}`, digest });
+    assert.match(r.stderr, /answered 404 and the manifest is gone/);
+    // The registry did delete on the first attempt: the second was answered 404 by the registry itself.
+    const deletes = proxy.requests.filter((q) => q.method === 'DELETE' && q.url.includes(`/${repo}/`));
+    assert.deepEqual(deletes.map((q) => q.status), [fault.kind === 'reset' ? undefined : 504, 404], fault.kind);
+    await assert.rejects(skopeoInspect(`${R.anon.host}/${repo}@${digest}`, { raw: true }), /manifest unknown|not found/i);
+  }
+});
+
+test('tag with one new tag refused (immutable, 400 TAG_INVALID): the others are written, exit 8, --json names the failed tag', async () => {
+  const proxy: FaultProxy = await startFaultProxy(R.anon.url);
+  cleanups.push(() => proxy.close());
+  proxy.rule({ method: 'PUT', path: /\/manifests\/b$/, fault: { kind: 'status', status: 400, code: 'TAG_INVALID' } });
+  const repo = `manage/immutable-${stamp}`;
+  const { digest } = await freshImage(R.anon.host, R.anon.host, undefined, repo);
+  const r = await runCli(['tag', '--json', `${proxy.host}/${repo}:src`, 'a', 'b', 'c']);
+  assert.equal(r.code, 8, r.stderr);
+  const out = JSON.parse(r.stdout);
+  assertValidOutput('tag', out);
+  assert.deepEqual(out.tags, ['a', 'c']);
+  assert.deepEqual(out.tagsFailed.map((f: { tag: string; error: { code: string } }) => [f.tag, f.error.code]), [['b', 'E_REGISTRY']]);
+  assert.match(r.stderr, new RegExp(`^regpush: error: 1 of 3 tags failed: ${proxy.host}/${repo}:b \\(E_REGISTRY: .*400 TAG_INVALID.*\\); written: a, c \\[E_PARTIAL\\]\n$`));
+  for (const t of ['a', 'c']) assert.equal((await skopeoInspect(`${R.anon.host}/${repo}:${t}`, { raw: true })).digest, digest, t);
+  await assert.rejects(skopeoInspect(`${R.anon.host}/${repo}:b`, { raw: true }), /manifest unknown|not found/i);
+});
+
 test('a registry whose HEAD names no digest: digest and delete --force read the manifest to compute it', async () => {
   const proxy: FaultProxy = await startFaultProxy(R.anon.url);
   cleanups.push(() => proxy.close());

@@ -207,6 +207,32 @@ test('a registry that repeats a tag-list page (its Link leads back, or it ignore
   }
 });
 
+test('a tag list that is not {"tags": [strings]} is one E_PROTOCOL naming the list; "tags": null and no "tags" are an empty repository', async () => {
+  let body = '';
+  const r = await registry((_req, _b, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(body));
+  const what = `tag list of ${r.client.registry}/app`;
+  const wrong: [string, string][] = [
+    ['null', 'the registry answered null, not a JSON object with "tags"'],
+    ['["a"]', 'the registry answered a list, not a JSON object with "tags"'],
+    ['"a"', 'the registry answered a string, not a JSON object with "tags"'],
+    ['{"tags":"abc"}', '"tags" is a string, not a list'],
+    ['{"tags":{"a":1}}', '"tags" is an object, not a list'],
+    ['{"errors":[{"code":"DENIED","message":"denied"}]}', 'the registry answered 200 with an error body (DENIED) instead of the tag list'],
+    ['{"tags":["a",1]}', '"tags" holds a number (1), not a tag name'],
+    ['{"tags":["a",null]}', '"tags" holds null (null), not a tag name'],
+    ['{"tags":[{"a":1}]}', '"tags" holds an object ({"a":1}), not a tag name'],
+  ];
+  for (const [b, why] of wrong) {
+    body = b;
+    await assert.rejects(r.client.listTags('app'), (err: unknown) => err instanceof ProtocolError && err.message === `${what}: ${why}` && err.details.registry === r.client.registry, b);
+  }
+  for (const b of ['{"name":"app","tags":null}', '{"name":"app"}', '{"name":"app","tags":[]}']) {
+    body = b;
+    assert.deepEqual(await r.client.listTags('app'), [], b);
+  }
+  r.transport.close();
+});
+
 test('a tag list of one page larger than a manifest may be (distribution before 2.8 ignores n=) is read whole', async () => {
   const tags = Array.from({ length: 110_000 }, (_, i) => `sha-${createHash('sha1').update(String(i)).digest('hex')}`);
   const body = JSON.stringify({ name: 'app', tags });

@@ -6,7 +6,8 @@
  */
 import type { Argv } from 'yargs';
 import type { SecretSet } from '../../redact.js';
-import type { ManageOptions } from '../../manage/manage.js';
+import { PartialFailureError } from '../../errors.js';
+import type { ManageOptions, TagImageResult } from '../../manage/manage.js';
 import { commonContext, commonFlags, credentialFromUserFlags, type CommonArgs, type CommonContext, connectionOptions } from '../common.js';
 import { defineFlags, withFlags } from '../flag-table.js';
 import type { CliIO } from '../io.js';
@@ -112,13 +113,21 @@ export function manageCommands(y: Argv, io: CliIO, done: (code: number) => void,
         withFlags(c, tagFlags)
           .example('$0 tag ghcr.io/acme/app:1.4.2 1.4 1 latest', 'Move 1.4, 1 and latest to the image of 1.4.2')
           .example('$0 tag registry.example.com/app@sha256:… release', 'Tag a digest')
-          .example('$0 tag --json registry.example.com/app:rc stable', '{"source", "digest", "tags", "tagsUnchanged", "references"}'),
+          .example('$0 tag --json registry.example.com/app:rc stable', '{"source", "digest", "tags", "tagsUnchanged", "tagsFailed", "references"}'),
       async (argv) => {
         const { tagImage } = await import('../../manage/manage.js');
         const { opts } = await setUp(argv, io, 'to', secrets);
-        const result = await tagImage(argv.ref, argv['new-tags'] ?? [], opts);
-        if (argv.json) json(io, result);
-        else io.stdout.write(result.references.map((r) => `${r}@${result.digest}\n`).join(''));
+        const print = (result: TagImageResult) => {
+          if (argv.json) json(io, result);
+          else io.stdout.write(result.references.map((r) => `${r}@${result.digest}\n`).join(''));
+        };
+        // Some tags failed: the ones in place are still printed (--json: tagsFailed too), then the
+        // error line; exit code 8, as push and copy with several targets.
+        const result = await tagImage(argv.ref, argv['new-tags'] ?? [], opts).catch((err: unknown) => {
+          if (err instanceof PartialFailureError) print(err.details.result as TagImageResult);
+          throw err;
+        });
+        print(result);
         done(0);
       },
     )

@@ -1,0 +1,166 @@
+// tags / digest / tag / delete against the in-process fake registry (test/fixtures/fake-registry.ts),
+// the library calls and the CLI in-process: answers lost on the way back, registries that refuse
+// a HEAD, some of several tags refused, malformed tag lists, a registry named without a repository.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { deleteImage, digestOf, listTags, tagImage, type RegpushError } from '../../src/index.js';
+import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
+import { runMain } from '../fixtures/run-main.js';
+import { assertValidOutput } from '../e2e/report-schema.js';
+
+const fake = fakeRegistryPool();
+
+/** The environment that points the CLI at `reg` (plain http, no credential files). */
+function cliEnv(reg: FakeRegistry): Record<string, string> {
+  const lib = fakeLibraryOptions(reg);
+  return { ...lib.env, HOME: lib.homeDir, REGPUSH_INSECURE_REGISTRIES: lib.insecureRegistries.join(',') };
+}
+
+test('delete: the DELETE takes effect but its answer is lost, and the retry gets 404 → deleted, exit 0', async () => {
+  const reg = await fake();
+  const img = reg.seedImage('app', { tags: ['1'] });
+  // The registry deletes, then the connection closes without an answer (as a front's 504 or a
+  // reset after a slow delete): the transport sends the DELETE again and gets 404 MANIFEST_UNKNOWN.
+  reg.fault({ kind: 'manifest', method: 'DELETE' }, { kind: 'lose' }, { times: 1 });
+  const r = await runMain(['delete', '--force', reg.ref('app:1')], { env: cliEnv(reg) });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, `${reg.host}/app@${img.digest}\n`);
+  assert.match(r.stderr, /answered 404 and the manifest is gone/);
+  assert.deepEqual(reg.requests({ method: 'DELETE' }).map((q) => q.status), [undefined, 404]);
+  assert.equal(reg.manifest('app', img.digest), undefined);
+});
+
+test('delete: a 404 to the DELETE while the manifest is still there stays E_NOT_FOUND', async () => {
+  const reg = await fake();
+  const img = reg.seedImage('app', { tags: ['1'] });
+  // A front that routes no DELETE: the confirming HEAD finds the manifest, so nothing was deleted.
+  reg.fault({ kind: 'manifest', method: 'DELETE' }, { kind: 'status', status: 404 });
+  const err = await deleteImage(reg.ref(`app@${img.digest}`), { ...fakeLibraryOptions(reg), retries: 0 }).then(() => undefined, (e: RegpushError) => e);
+  assert.equal(err?.code, 'E_NOT_FOUND', String(err));
+  assert.ok(reg.manifest('app', img.digest));
+});
+
+test('digest, tag and delete at a registry that refuses the manifest HEAD (405, 400, 501): the GET answers, the digest computed from the bytes', async () => {
+  for (const status of [405, 400, 501]) {
+    const reg = await fake();
+    const img = reg.seedImage('app', { tags: ['1', 'same'] });
+    reg.fault({ kind: 'manifest', method: 'HEAD' }, { kind: 'status', status });
+    const opts = { ...fakeLibraryOptions(reg), retries: 0 };
+    const d = await digestOf(reg.ref('app:1'), opts);
+    assert.deepEqual({ ...d }, { reference: reg.ref('app:1'), digest: img.digest, mediaType: img.mediaType, size: img.size }, String(status));
+    const cli = await runMain(['digest', reg.ref('app:1')], { env: cliEnv(reg) });
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.equal(cli.stdout, `${img.digest}\n`);
+    // tag's check of the tags already there: `same` is found by the GET and not written again.
+    reg.clearLog();
+    const t = await tagImage(reg.ref('app:1'), ['same', 'new'], opts);
+    assert.deepEqual(t.tagsUnchanged, ['same'], String(status));
+    assert.equal(reg.manifest('app', 'new')?.digest, img.digest);
+    assert.equal(reg.count({ method: 'PUT', kind: 'manifest' }), 1);
+    // Once refused, the HEAD is not asked again in the same command: the later lookups GET at once.
+    assert.equal(reg.count({ method: 'HEAD', kind: 'manifest' }), 1);
+    const del = await deleteImage(reg.ref('app:1'), { ...opts, force: true });
+    assert.equal(del.digest, img.digest);
+    assert.equal(reg.manifest('app', img.digest), undefined);
+    // An unknown tag behind a refused HEAD: the GET's 404 is E_NOT_FOUND.
+    const missing = await digestOf(reg.ref('app:nope'), opts).then(() => undefined, (e: RegpushError) => e);
+    assert.equal(missing?.code, 'E_NOT_FOUND', String(missing));
+  }
+});
+
+test('a manifest HEAD answered 401, 403 or 404 keeps its meaning: no GET fallback', async () => {
+  for (const [status, code] of [[403, 'E_DENIED'], [404, 'E_NOT_FOUND'], [401, 'E_AUTH']] as const) {
+    const reg = await fake();
+    reg.seedImage('app', { tags: ['1'] });
+    reg.fault({ kind: 'manifest', method: 'HEAD' }, { kind: 'status', status, code: status === 403 ? 'DENIED' : 'UNAUTHORIZED' });
+    const err = await digestOf(reg.ref('app:1'), { ...fakeLibraryOptions(reg), retries: 0 }).then(() => undefined, (e: RegpushError) => e);
+    assert.equal(err?.code, code, `${status}: ${String(err)}`);
+    assert.equal(reg.count({ method: 'GET', kind: 'manifest' }), 0, String(status));
+  }
+});
+
+test('tags: a tag list answered with a null body is one E_PROTOCOL line naming the repository, exit 5 (not an internal error)', async () => {
+  const reg = await fake();
+  reg.seedImage('app', { tags: ['1'] });
+  reg.fault({ kind: 'tags' }, { kind: 'respond', respond: (_q, _b, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('null') });
+  const r = await runMain(['tags', `${reg.host}/app`], { env: cliEnv(reg) });
+  assert.equal(r.code, 5, r.stderr);
+  assert.equal(r.stdout, '');
+  assert.equal(r.stderr, `regpush: error: tag list of ${reg.host}/app: the registry answered null, not a JSON object with "tags" [E_PROTOCOL]\n`);
+});
+
+test('tags REGISTRY (no repository): said to be a registry, with a repository in it as the example, exit 2; an image with a tag is still "an image"', async () => {
+  for (const reg of ['127.0.0.1:23000', 'localhost:5000', 'localhost', 'registry.example.com', 'registry.example.com:5000', '[::1]:5000']) {
+    const r = await runMain(['tags', reg]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.stderr, `regpush: error: "${reg}" is a registry, not a repository; name a repository in it, e.g. ${reg}/app [E_REFERENCE]\n`);
+  }
+  for (const image of ['nginx:1.27', 'app:5000', 'foo.bar:latest']) {
+    const r = await runMain(['tags', image]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /names an image, not a repository; give the repository alone, e\.g\. docker\.io\/library\//, image);
+  }
+  const lib = await listTags('localhost:5000').then(() => undefined, (e: RegpushError) => e);
+  assert.equal(lib?.code, 'E_REFERENCE');
+  assert.match(lib!.message, /is a registry, not a repository/);
+});
+
+/** A registry whose tags `b` and `b2` are immutable (400 TAG_INVALID, as Harbor or ECR answer), `same` already on app:1's manifest. */
+async function immutableTags(): Promise<{ reg: FakeRegistry; digest: string }> {
+  const reg = await fake();
+  const img = reg.seedImage('app', { tags: ['1', 'same'] });
+  reg.fault({ kind: 'manifest', method: 'PUT', path: /\/manifests\/b2?$/ }, { kind: 'status', status: 400, code: 'TAG_INVALID', message: 'tag is immutable' });
+  return { reg, digest: img.digest };
+}
+
+test('tag: one new tag refused → every other tag is still written; E_PARTIAL naming the failed tag with its reason and the tags written, the result in details', async () => {
+  const { reg, digest } = await immutableTags();
+  const err = await tagImage(reg.ref('app:1'), ['a', 'b', 'c', 'same'], { ...fakeLibraryOptions(reg), retries: 0 }).then(() => undefined, (e: RegpushError) => e);
+  assert.equal(err?.code, 'E_PARTIAL', String(err));
+  const repo = `${reg.host}/app`;
+  assert.equal(
+    err!.message,
+    `1 of 4 tags failed: ${repo}:b (E_REGISTRY: PUT manifest ${repo}:b: ${reg.host} answered 400 TAG_INVALID: tag is immutable); written: a, c; already there: same`,
+  );
+  assert.deepEqual(err!.details.failed, [`${repo}:b`]);
+  const result = err!.details.result as Record<string, unknown>;
+  assert.deepEqual(result.tags, ['a', 'c', 'same']);
+  assert.deepEqual(result.tagsUnchanged, ['same']);
+  assert.deepEqual(result.references, [`${repo}:a`, `${repo}:c`, `${repo}:same`]);
+  assert.deepEqual(result.tagsFailed, [{ tag: 'b', error: { code: 'E_REGISTRY', message: `PUT manifest ${repo}:b: ${reg.host} answered 400 TAG_INVALID: tag is immutable` } }]);
+  assert.deepEqual(reg.tags('app'), ['1', 'a', 'c', 'same']);
+  assert.equal(reg.manifest('app', 'c')?.digest, digest);
+});
+
+test('tag CLI: some tags refused → exit 8, the tags in place printed (--json: tagsFailed), then one error line', async () => {
+  const { reg, digest } = await immutableTags();
+  const env = cliEnv(reg);
+  const repo = `${reg.host}/app`;
+  const text = await runMain(['tag', '--retries', '0', reg.ref('app:1'), 'a', 'b', 'c'], { env });
+  assert.equal(text.code, 8, text.stderr);
+  assert.equal(text.stdout, `${repo}:a@${digest}\n${repo}:c@${digest}\n`);
+  const lines = text.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, text.stderr);
+  assert.match(lines[0]!, new RegExp(`^regpush: error: 1 of 3 tags failed: ${repo}:b \\(E_REGISTRY: .*TAG_INVALID.*\\); written: a, c \\[E_PARTIAL\\]$`));
+  const json = await runMain(['tag', '--json', '--retries', '0', reg.ref('app:1'), 'b', 'd', 'b2'], { env });
+  assert.equal(json.code, 8, json.stderr);
+  const out = JSON.parse(json.stdout);
+  assertValidOutput('tag', out);
+  assert.deepEqual(out.tags, ['d']);
+  assert.deepEqual(out.tagsFailed.map((f: { tag: string; error: { code: string } }) => [f.tag, f.error.code]), [['b', 'E_REGISTRY'], ['b2', 'E_REGISTRY']]);
+  assert.match(json.stderr, /2 of 3 tags failed: .*:b \(.*; .*:b2 \(.*; written: d \[E_PARTIAL\]\n$/);
+  // Every tag written: tagsFailed is there, empty.
+  const ok = await runMain(['tag', '--json', reg.ref('app:1'), 'a', 'e'], { env });
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.deepEqual(JSON.parse(ok.stdout).tagsFailed, []);
+  assertValidOutput('tag', JSON.parse(ok.stdout));
+});
+
+test('tag: every new tag refused → the first one\'s own error (as copy with every target failed), each tag tried', async () => {
+  const { reg } = await immutableTags();
+  const r = await runMain(['tag', '--json', '--retries', '0', reg.ref('app:1'), 'b', 'b2'], { env: cliEnv(reg) });
+  assert.equal(r.code, 5, r.stderr);
+  assert.equal(r.stdout, '');
+  assert.match(r.stderr, new RegExp(`^regpush: error: PUT manifest ${reg.host}/app:b: .*TAG_INVALID.* \\[E_REGISTRY\\]\n$`));
+  assert.deepEqual(reg.requests({ method: 'PUT', kind: 'manifest' }).map((q) => q.tag), ['b', 'b2']);
+});
