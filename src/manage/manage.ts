@@ -205,35 +205,39 @@ export async function digestOf(reference: string | ImageReference, opts: ManageO
  */
 const HEAD_REFUSED = new Set([400, 405, 501]);
 
-/** Clients whose registry refused a manifest HEAD: their later lookups go to the GET at once. */
-const refusesHead = new WeakSet<RegistryClient>();
+/** A manifest's HEAD, or undefined when the manifest does not exist. */
+type ManifestLookup = (repo: string, ref: string) => Promise<ManifestHead | undefined>;
 
 /**
- * A manifest's HEAD; when the registry refuses HEAD (HEAD_REFUSED), what its GET says, the digest
- * computed from the bytes. Undefined when the manifest does not exist.
+ * One command's manifest lookups: a HEAD; when the registry refuses HEAD (HEAD_REFUSED), what its
+ * GET says, the digest computed from the bytes — and, once refused, the command's later lookups
+ * go to the GET at once.
  */
-async function headOrGet(client: RegistryClient, repo: string, ref: string, log: Logger): Promise<ManifestHead | undefined> {
-  if (!refusesHead.has(client)) {
-    try {
-      return await client.headManifest(repo, ref);
-    } catch (err) {
-      if (!(err instanceof RegistryError) || !HEAD_REFUSED.has(err.details.status ?? 0)) throw err;
-      refusesHead.add(client);
-      log.debug(`${client.registry} answered ${err.details.status} to a manifest HEAD; falling back on GET`);
+function manifestLookup(client: RegistryClient, log: Logger): ManifestLookup {
+  let refused = false;
+  return async (repo, ref) => {
+    if (!refused) {
+      try {
+        return await client.headManifest(repo, ref);
+      } catch (err) {
+        if (!(err instanceof RegistryError) || !HEAD_REFUSED.has(err.details.status ?? 0)) throw err;
+        refused = true;
+        log.debug(`${client.registry} answered ${err.details.status} to a manifest HEAD; falling back on GET`);
+      }
     }
-  }
-  try {
-    const got = await client.getManifest(repo, ref);
-    return { digest: got.digest, mediaType: got.mediaType || undefined, size: got.bytes.length };
-  } catch (err) {
-    if (err instanceof NotFoundError) return undefined;
-    throw err;
-  }
+    try {
+      const got = await client.getManifest(repo, ref);
+      return { digest: got.digest, mediaType: got.mediaType || undefined, size: got.bytes.length };
+    } catch (err) {
+      if (err instanceof NotFoundError) return undefined;
+      throw err;
+    }
+  };
 }
 
 /** HEAD (GET where the HEAD is refused), and GET when the HEAD answer names no digest; a 404 is E_NOT_FOUND. */
-async function resolveDigest(client: RegistryClient, ref: ImageReference, log: Logger): Promise<DigestResult> {
-  const head = await headOrGet(client, ref.repository, manifestRef(ref), log);
+async function resolveDigest(client: RegistryClient, ref: ImageReference, log: Logger, lookup = manifestLookup(client, log)): Promise<DigestResult> {
+  const head = await lookup(ref.repository, manifestRef(ref));
   if (!head) throw notFound(ref);
   const base = { reference: formatReference(ref), mediaType: head.mediaType, size: head.size };
   // A digest reference that exists is its own answer.
@@ -273,9 +277,10 @@ export async function tagImage(reference: string | ImageReference, newTags: stri
     const placed: string[] = [];
     const tagsUnchanged: string[] = [];
     const failed: { tag: string; err: RegpushError }[] = [];
+    const lookup = manifestLookup(client, log);
     for (const tag of tags) {
       try {
-        const head = await headOrGet(client, ref.repository, tag, log);
+        const head = await lookup(ref.repository, tag);
         if (head?.digest === got.digest) tagsUnchanged.push(tag);
         else await refusedWrite(() => client.putManifest(ref.repository, tag, got.bytes, mediaType), 'tag', `${repositoryName(ref)}:${tag}`);
         placed.push(tag);
@@ -321,7 +326,8 @@ export async function deleteImage(reference: string | ImageReference, opts: Dele
   const log = opts.logger ?? silentLogger;
   return withClient(ref, 'to', ['pull', 'delete'], opts, async (client) => {
     // By digest too: a missing manifest is then E_NOT_FOUND, whatever a registry answers to DELETE.
-    const resolved = await resolveDigest(client, ref, log);
+    const lookup = manifestLookup(client, log);
+    const resolved = await resolveDigest(client, ref, log, lookup);
     const digest = ref.digest ?? resolved.digest;
     const byDigest = `${repositoryName(ref)}@${digest}`;
     if (ref.digest === undefined && !opts.force) {
@@ -337,7 +343,7 @@ export async function deleteImage(reference: string | ImageReference, opts: Dele
       // lost (a front's 504, a reset connection), so the transport sent it again. That is a
       // delete done, not E_NOT_FOUND. A HEAD confirms it is gone first: a 404 that means
       // something else (a front that routes no DELETE) is not passed off as a delete.
-      if (!(err instanceof NotFoundError) || (await headOrGet(client, ref.repository, digest, log).catch(() => true)) !== undefined) throw err;
+      if (!(err instanceof NotFoundError) || (await lookup(ref.repository, digest).catch(() => true)) !== undefined) throw err;
       log.info(`the DELETE of ${byDigest} was answered 404 and the manifest is gone: an earlier attempt whose answer was lost deleted it`);
     }
     // Said after the DELETE, so that a refusal stays the one line a failure prints.
