@@ -38,5 +38,5 @@ export type { SyncOptions, SyncResult, SyncUnitResult, SyncTargetResult, SyncEve
 export { parseSyncFile } from './sync/config.js';
 export type { SyncSpec, SyncImage } from './sync/config.js';
 export { parseShard, inShard, type Shard } from './sync/shard.js';
-export { listTags, digestOf, tagImage, deleteImage } from './manage/manage.js';
-export type { ManageOptions, ListTagsOptions, TagList, DigestResult, TagImageResult, TagFailure, DeleteOptions, DeleteResult } from './manage/manage.js';
+export { listTags, listRepositories, digestOf, tagImage, deleteImage } from './manage/manage.js';
+export type { ManageOptions, ListTagsOptions, TagList, RepositoryList, DigestResult, TagImageResult, TagFailure, DeleteOptions, DeleteResult } from './manage/manage.js';

@@ -14,7 +14,7 @@ import { pushCommand, pushFlags } from './commands/push.js';
 import { copyCommand, copyFlags } from './commands/copy.js';
 import { loginCommands, loginFlags, logoutFlags } from './commands/login.js';
 import { syncCommand, syncFlags } from './commands/sync.js';
-import { deleteFlags, digestFlags, manageCommands, tagFlags, tagsFlags } from './commands/manage.js';
+import { catalogFlags, deleteFlags, digestFlags, manageCommands, tagFlags, tagsFlags } from './commands/manage.js';
 import type { FlagTable } from './flag-table.js';
 import { badBooleanValue, negatedValueFlag } from './raw-argv.js';
 
@@ -25,6 +25,7 @@ const TABLES: Record<string, FlagTable> = {
   sync: syncFlags,
   inspect: inspectFlags,
   tags: tagsFlags,
+  catalog: catalogFlags,
   digest: digestFlags,
   tag: tagFlags,
   delete: deleteFlags,
@@ -120,7 +121,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     .alias('h', 'help')
     .strict()
     .recommendCommands()
-    .demandCommand(1, 'Name a command: push, copy, sync, inspect, tags, digest, tag, delete, login or logout (see regpush --help)')
+    .demandCommand(1, 'Name a command: push, copy, sync, inspect, tags, catalog, digest, tag, delete, login or logout (see regpush --help)')
     .wrap(wrap)
     .exitProcess(false)
     .showHelpOnFail(false)

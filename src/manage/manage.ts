@@ -3,11 +3,12 @@
  * to an image, delete a manifest. Each is one or two Distribution API calls, made through the same
  * transport, credentials and error catalogue as push and copy (`transportFor` + `connect`).
  */
-import { AuthError, DeniedError, InvalidReferenceError, NotFoundError, PartialFailureError, RegistryError, RegpushError, UsageError, type ErrorCode } from '../errors.js';
+import { AuthError, DeniedError, InvalidReferenceError, NotFoundError, PartialFailureError, RegistryError, RegpushError, UnsupportedError, UsageError, type ErrorCode } from '../errors.js';
 import { isValidDigest } from '../image/digest.js';
 import { parseManifest } from '../image/manifest.js';
 import { silentLogger, type Logger } from '../log.js';
 import { checkTag, formatReference, manifestRef, parseReference, repositoryName, type ImageReference } from '../ref/reference.js';
+import { registryHostOf } from '../ref/registry.js';
 import type { ManifestHead, RegistryClient } from '../registry/registry-client.js';
 import { checkArgument, checkOptions, REFERENCE_ARGUMENT, STRINGS, type Shape } from '../options-check.js';
 import { CONNECTION_SHAPE, connect, transportFor, type ConnectionOptions } from '../registry/connect.js';
@@ -36,6 +37,14 @@ export interface TagList {
   repository: string;
   /** Every tag, in the registry's order, over all pages. */
   tags: string[];
+}
+
+/** What listRepositories() found. */
+export interface RepositoryList {
+  /** The registry's canonical host[:port] ("docker.io" for Docker Hub). */
+  registry: string;
+  /** Every repository name (without the host), in the registry's order, over all pages. */
+  repositories: string[];
 }
 
 /** What digestOf() found. */
@@ -126,7 +135,10 @@ export function parseRepository(input: string): ImageReference {
   return { registry: ref.registry, repository: ref.repository };
 }
 
-/** Runs `fn` with a client for `ref`'s registry, closing the transport afterwards. */
+/**
+ * Runs `fn` with a client for `ref`'s registry, closing the transport afterwards. No actions: no
+ * repository scope (the catalog's, `registry:catalog:*`, is learnt from the registry's challenge).
+ */
 async function withClient<T>(
   ref: ImageReference,
   role: 'from' | 'to',
@@ -136,7 +148,7 @@ async function withClient<T>(
 ): Promise<T> {
   const transport = transportFor({ ...opts, logger: opts.logger ?? silentLogger });
   try {
-    return await fn(connect(transport, ref.registry, role, [{ repo: ref.repository, actions }], opts));
+    return await fn(connect(transport, ref.registry, role, actions.length ? [{ repo: ref.repository, actions }] : [], opts));
   } finally {
     transport.close();
   }
@@ -175,14 +187,51 @@ export async function listTags(repository: string | ImageReference, opts: ListTa
   checkArgument('listTags()', 'repository', repository, REFERENCE_ARGUMENT);
   checkOptions('listTags()', opts, LIST_TAGS_SHAPE);
   const ref = typeof repository === 'string' ? parseRepository(repository) : repository;
-  const pageSize = opts.pageSize ?? 1000;
-  if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > MAX_PAGE_SIZE) {
-    throw new UsageError(`page size must be a whole number from 1 to ${MAX_PAGE_SIZE} (got ${pageSize})`);
-  }
+  const pageSize = pageSizeOf(opts);
   return withClient(ref, 'from', ['pull'], opts, async (client) => ({
     repository: repositoryName(ref),
     tags: await client.listTags(ref.repository, pageSize),
   }));
+}
+
+/** `pageSize`, checked; default 1000. */
+function pageSizeOf(opts: ListTagsOptions): number {
+  const pageSize = opts.pageSize ?? 1000;
+  if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > MAX_PAGE_SIZE) {
+    throw new UsageError(`page size must be a whole number from 1 to ${MAX_PAGE_SIZE} (got ${pageSize})`);
+  }
+  return pageSize;
+}
+
+/**
+ * Every repository of a registry, from its catalog (`GET /v2/_catalog`, following Link
+ * pagination). Credentials: the `from` role; a token service must grant `registry:catalog:*`,
+ * which the registry's challenge names (distribution's and Harbor's grant it to administrators).
+ * A registry without a catalog (Docker Hub, GHCR, ECR, GAR answer 404) is E_UNSUPPORTED.
+ */
+export async function listRepositories(registry: string, opts: ListTagsOptions = {}): Promise<RepositoryList> {
+  checkArgument('listRepositories()', 'registry', registry, 'string');
+  checkOptions('listRepositories()', opts, LIST_TAGS_SHAPE);
+  const host = registryHostOf(registry);
+  if (!host || !looksLikeRegistry(host)) {
+    throw new InvalidReferenceError(`${JSON.stringify(registry)} is not a registry host; give e.g. registry.example.com or 127.0.0.1:5000 (a repository's tags: regpush tags REPOSITORY)`);
+  }
+  const pageSize = pageSizeOf(opts);
+  return withClient({ registry: host, repository: '' }, 'from', [], opts, async (client) => {
+    try {
+      return { registry: host, repositories: await client.listRepositories(pageSize) };
+    } catch (err) {
+      if (err instanceof AuthError && err.details.anonymous !== true) {
+        // Valid credentials are refused here too: the catalog is an administrator's right.
+        throw new AuthError(`${err.message}; the catalog needs registry:catalog:*, which token services commonly grant to administrators only`, { cause: err, details: err.details });
+      }
+      if (!(err instanceof NotFoundError)) throw err;
+      throw new UnsupportedError(`${host} offers no catalog (GET /v2/_catalog answered 404; Docker Hub, GHCR, ECR and GAR have none): list a repository's tags with regpush tags ${host}/REPOSITORY`, {
+        cause: err,
+        details: err.details,
+      });
+    }
+  });
 }
 
 /**

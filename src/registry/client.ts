@@ -665,34 +665,47 @@ export class HttpRegistryClient implements RegistryClient {
    * page held: that is an error at once.
    */
   async listTags(repo: string, pageSize = 1000, maxPages = MAX_TAG_PAGES): Promise<string[]> {
-    const tags: string[] = [];
+    return this.pagedNames(`${repo}/tags/list?n=${pageSize}`, `tag list of ${this.registry}/${repo}`, `list tags of ${this.registry}/${repo}`, 'tags', pageSize, maxPages);
+  }
+
+  /**
+   * The registry's catalog (`GET /v2/_catalog`): every repository name, paginated as tags are.
+   * Not every registry offers it (Docker Hub, GHCR, ECR and GAR answer 404 or 401/403); the
+   * caller says so.
+   */
+  async listRepositories(pageSize = 1000, maxPages = MAX_TAG_PAGES): Promise<string[]> {
+    return this.pagedNames(`_catalog?n=${pageSize}`, `catalog of ${this.registry}`, `list the repositories of ${this.registry}`, 'repositories', pageSize, maxPages);
+  }
+
+  /** The names under `key` of a paginated list (tags/list, _catalog), every page followed (see listTags). */
+  private async pagedNames(path: string, what: string, failWhat: string, key: 'tags' | 'repositories', pageSize: number, maxPages: number): Promise<string[]> {
+    const names: string[] = [];
     const seen = new Set<string>();
     const visited = new Set<string>();
-    const what = `tag list of ${this.registry}/${repo}`;
     const repeated = (page: number) =>
       new ProtocolError(`${what}: page ${page + 1} repeats what earlier pages listed (the registry does not follow its own Link); the list cannot be read to its end`, {
         details: { registry: this.registry },
       });
-    let url: string | undefined = await this.url(`${repo}/tags/list?n=${pageSize}`);
+    let url: string | undefined = await this.url(path);
     for (let page = 0; url && page < maxPages; page++) {
       if (visited.has(url)) throw repeated(page);
       visited.add(url);
       const res: HttpResponse = await this.request({ method: 'GET', url });
-      if (res.status !== 200) return this.fail(res, `list tags of ${this.registry}/${repo}`);
-      const listed = tagsOf(await readJson(res, TAG_LIST_CAP, what), page > 0 ? `${what}, page ${page + 1}` : what, this.registry);
+      if (res.status !== 200) return this.fail(res, failWhat);
+      const listed = namesOf(await readJson(res, TAG_LIST_CAP, what), key, page > 0 ? `${what}, page ${page + 1}` : what, this.registry);
       const fresh = listed.filter((t) => !seen.has(t));
       if (page > 0 && listed.length > 0 && fresh.length === 0) throw repeated(page);
       for (const t of fresh) seen.add(t);
-      tags.push(...fresh);
+      names.push(...fresh);
       url = nextLink(res.headers['link'], url);
     }
     // A partial list passed off as the whole one would mislead (copy --all-tags, tags), so say it.
     if (url) {
-      throw new ProtocolError(`tag list of ${this.registry}/${repo} goes on past ${maxPages} pages of ${pageSize}; ask for bigger pages`, {
+      throw new ProtocolError(`${what} goes on past ${maxPages} pages of ${pageSize}; ask for bigger pages`, {
         details: { registry: this.registry },
       });
     }
-    return tags;
+    return names;
   }
 
   /**
@@ -807,20 +820,25 @@ export function nextLink(link: string | undefined, current: string): string | un
  * word, and a non-string entry would be listed as a tag ("[object Object]").
  */
 export function tagsOf(parsed: unknown, what: string, registry: string): string[] {
+  return namesOf(parsed, 'tags', what, registry);
+}
+
+/** The names under `key` of one page of a list (tags/list's `tags`, _catalog's `repositories`), checked as tagsOf says. */
+function namesOf(parsed: unknown, key: 'tags' | 'repositories', what: string, registry: string): string[] {
   const wrong = (why: string) => new ProtocolError(`${what}: ${why}`, { details: { registry } });
   const shown = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'an object' : `a ${typeof v}`);
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw wrong(`the registry answered ${shown(parsed)}, not a JSON object with "tags"`);
-  const { tags, errors } = parsed as { tags?: unknown; errors?: unknown };
-  if (tags === undefined && errors !== undefined) {
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw wrong(`the registry answered ${shown(parsed)}, not a JSON object with "${key}"`);
+  const { [key]: names, errors } = parsed as Record<string, unknown>;
+  if (names === undefined && errors !== undefined) {
     // A front that answers 200 with an OCI error body (a denial, say) in place of the list.
     const codes = Array.isArray(errors) ? errors.map((e) => String((e as { code?: unknown } | null)?.code ?? '')).filter(Boolean) : [];
-    throw wrong(`the registry answered 200 with an error body${codes.length ? ` (${codes.join(', ')})` : ''} instead of the tag list`);
+    throw wrong(`the registry answered 200 with an error body${codes.length ? ` (${codes.join(', ')})` : ''} instead of the ${key === 'tags' ? 'tag' : 'repository'} list`);
   }
-  if (tags === undefined || tags === null) return [];
-  if (!Array.isArray(tags)) throw wrong(`"tags" is ${shown(tags)}, not a list`);
-  const bad = tags.find((t) => typeof t !== 'string');
-  if (bad !== undefined) throw wrong(`"tags" holds ${shown(bad)} (${JSON.stringify(bad)?.slice(0, 40)}), not a tag name`);
-  return tags as string[];
+  if (names === undefined || names === null) return [];
+  if (!Array.isArray(names)) throw wrong(`"${key}" is ${shown(names)}, not a list`);
+  const bad = names.find((t) => typeof t !== 'string');
+  if (bad !== undefined) throw wrong(`"${key}" holds ${shown(bad)} (${JSON.stringify(bad)?.slice(0, 40)}), not a ${key === 'tags' ? 'tag' : 'repository'} name`);
+  return names as string[];
 }
 
 /** True when an error means "try the next strategy" rather than "stop the job". */

@@ -191,6 +191,11 @@ export class MirroredClient implements RegistryClient {
     return this.upstream.listTags(repo, pageSize);
   }
 
+  /** The upstream's catalog: a cache holds only what was pulled through it. */
+  listRepositories(pageSize?: number): Promise<string[]> {
+    return this.upstream.listRepositories(pageSize);
+  }
+
   // Writes: the upstream only.
   putManifest(repo: string, ref: string, bytes: Buffer, mediaType: string): Promise<string> {
     return this.upstream.putManifest(repo, ref, bytes, mediaType);
@@ -250,6 +255,7 @@ export class BlockedClient implements RegistryClient {
   completeUpload = (): Promise<never> => this.refuse();
   cancelUpload = (): Promise<never> => this.refuse();
   listTags = (): Promise<never> => this.refuse();
+  listRepositories = (): Promise<never> => this.refuse();
   referrers = (): Promise<never> => this.refuse();
 }
 

@@ -131,6 +131,8 @@ export interface RegistryClient {
   cancelUpload(session: string): Promise<boolean>;
   /** Every tag of a repository, following pagination. */
   listTags(repo: string, pageSize?: number): Promise<string[]>;
+  /** Every repository of the registry (its catalog), following pagination. */
+  listRepositories(pageSize?: number): Promise<string[]>;
   /** The OCI referrers API's answer, or undefined when the registry has no such API. */
   referrers(repo: string, digest: string): Promise<{ manifests: { digest: string; mediaType: string; artifactType?: string }[] } | undefined>;
   /**

@@ -117,6 +117,22 @@ for (const mode of modes) {
     assertValidOutput('tag', JSON.parse(again.stdout));
   });
 
+  test(`${mode}: catalog lists every repository, the same over pages of 2`, async () => {
+    const whole = await runCli(['catalog', '--json', reg.host, ...userArgs(creds)]);
+    assert.equal(whole.code, 0, whole.stderr);
+    const listed = JSON.parse(whole.stdout) as { registry: string; repositories: string[] };
+    assertValidOutput('catalog', listed);
+    assert.equal(listed.registry, reg.host);
+    assert.ok(listed.repositories.includes(repo) && listed.repositories.includes('base/busybox'), whole.stdout);
+    const mark = logMark(mode);
+    const paged = await runCli(['catalog', '--page-size', '2', reg.host, ...userArgs(creds)]);
+    assert.equal(paged.code, 0, paged.stderr);
+    // Repositories made by other tests meanwhile may come after the first listing's last one.
+    assert.deepEqual(paged.stdout.trim().split('\n').slice(0, listed.repositories.length), listed.repositories);
+    const pages = (await registryLogSince(mode, mark)).filter((q) => q.uri.startsWith('/v2/_catalog') && q.status === 200);
+    assert.ok(pages.length >= Math.ceil(listed.repositories.length / 2), `${pages.length} pages`);
+  });
+
   test(`${mode}: tags lists every tag, over several pages when the registry pages`, async () => {
     const direct = await runCli(['tags', '--json', `${reg.host}/${repo}`, ...userArgs(creds)]);
     assert.equal(direct.code, 0, direct.stderr);
@@ -210,6 +226,8 @@ test('token registry, a pull-only user: delete and tag → E_DENIED, exit 3, not
   assertOneLineError(await runCli(['tag', ref, 'nope', ...userArgs(reader)]), 3, 'E_DENIED', /not for writing/);
   assert.equal((await runCli(['digest', ref, ...userArgs(reader)])).stdout, `${digest}\n`);
   assertOneLineError(await runCli(['digest', `${R.token.host}/manage/denied-${stamp}:nope`, ...userArgs(alice)]), 4, 'E_NOT_FOUND');
+  // The catalog is granted to alice only (registry:catalog:*): the reader is told it is an administrator's right.
+  assertOneLineError(await runCli(['catalog', R.token.host, ...userArgs(reader)]), 3, 'E_AUTH', /the catalog needs registry:catalog:\*, which token services commonly grant to administrators only/);
 });
 
 test('a registry answering 403 DENIED to DELETE → E_DENIED, exit 3', async () => {

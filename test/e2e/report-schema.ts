@@ -41,7 +41,7 @@ function compile(schema: unknown): Validate {
 }
 
 /** The commands whose --json output is one of the schema's $defs rather than its root. */
-export type OutputCommand = 'inspect' | 'tags' | 'digest' | 'tag' | 'delete' | 'login' | 'logout';
+export type OutputCommand = 'inspect' | 'tags' | 'catalog' | 'digest' | 'tag' | 'delete' | 'login' | 'logout';
 
 const validators = new Map<string, { published: Validate; strict: Validate }>();
 

@@ -60,8 +60,8 @@ describe('help at 80 and 120 columns', () => {
 describe('unknown commands and flags', () => {
   const cases: [string[], RegExp][] = [
     [['pussh'], /^regpush: error: unknown command "pussh": did you mean push\? \[E_USAGE\]$/],
-    [['frobnicate', 'x'], /unknown command "frobnicate" \(commands: push, copy, sync, inspect, tags, digest, tag, delete, login, logout\)/],
-    [['ls'], /unknown command "ls" \(commands: push, copy, sync, inspect, tags, digest, tag, delete, login, logout\)/],
+    [['frobnicate', 'x'], /unknown command "frobnicate" \(commands: push, copy, sync, inspect, tags, catalog, digest, tag, delete, login, logout\)/],
+    [['ls'], /unknown command "ls" \(commands: push, copy, sync, inspect, tags, catalog, digest, tag, delete, login, logout\)/],
     [['inspekt', 'x'], /unknown command "inspekt": did you mean inspect\?/],
     [['push', '--enviroment', 'A=1', '--from', 'a', '--to', 'b'], /unknown flag --enviroment: did you mean --env\?/],
     [['push', '--environment', 'A=1', '--from', 'a', '--to', 'b'], /unknown flag --environment: did you mean --env\?/],

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { copy, deleteImage, digestOf, inspect, listTags, login, logout, parseReference, parseSyncFile, push, SecretSet, sync, tagImage, type RegpushError } from '../../src/index.js';
+import { copy, deleteImage, digestOf, inspect, listRepositories, listTags, login, logout, parseReference, parseSyncFile, push, SecretSet, sync, tagImage, type RegpushError } from '../../src/index.js';
 import { applyConfigChanges, scratchConfig } from '../../src/image/config.js';
 import { configChangesFromFlags } from '../../src/cli/flags.js';
 import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
@@ -343,7 +343,7 @@ test('copy() and sync(): a misspelt option name is E_USAGE naming it and the nam
   assert.equal(r.totals.copied, 1);
 });
 
-test('inspect(), login(), logout(), listTags(), digestOf(), tagImage() and deleteImage(): a wrong type or a misspelt option name is E_USAGE naming it, before any request', async () => {
+test('inspect(), login(), logout(), listTags(), listRepositories(), digestOf(), tagImage() and deleteImage(): a wrong type or a misspelt option name is E_USAGE naming it, before any request', async () => {
   const reg = await fake();
   const img = reg.seedImage('app', { tags: ['1'] });
   const opts = fakeLibraryOptions(reg);
@@ -361,6 +361,8 @@ test('inspect(), login(), logout(), listTags(), digestOf(), tagImage() and delet
     ['logout retries (not a logout option)', () => logout({ registry: reg.host, homeDir: home, retries: 1 } as never), /^logout\(\): unknown option "retries"/],
     ['listTags pagesize', () => listTags(reg.ref('app'), { ...opts, pagesize: 10 } as never), /^listTags\(\): unknown option "pagesize" \(did you mean "pageSize"\?\)$/],
     ['listTags pageSize string', () => listTags(reg.ref('app'), { ...opts, pageSize: '10' } as never), /^listTags\(\): pageSize must be a number \(got a string\)$/],
+    ['listRepositories page_size', () => listRepositories(reg.host, { ...opts, page_size: 10 } as never), /^listRepositories\(\): unknown option "page_size" \(did you mean "pageSize"\?\)$/],
+    ['listRepositories registry object', () => listRepositories({ registry: reg.host } as never, opts), /^listRepositories\(\): registry must be a string \(got an object\)$/],
     ['digestOf insecureRegistry', () => digestOf(reg.ref('app:1'), { ...opts, insecureRegistry: [reg.host] } as never), /^digestOf\(\): unknown option "insecureRegistry" \(did you mean "insecureRegistries"\?\)$/],
     ['tagImage dryRun (it has none)', () => tagImage(reg.ref('app:1'), ['2'], { ...opts, dryRun: true } as never), /^tagImage\(\): unknown option "dryRun"/],
     ['tagImage credentials.to.pasword', () => tagImage(reg.ref('app:1'), ['2'], { ...opts, credentials: { to: { pasword: 'x' } } } as never), /^tagImage\(\): unknown option "credentials\.to\.pasword" \(did you mean "credentials\.to\.password"\?\)$/],
@@ -371,6 +373,7 @@ test('inspect(), login(), logout(), listTags(), digestOf(), tagImage() and delet
   const all = { ...opts, logger: { debug() {}, info() {}, warn() {} }, retries: 1, signal: new AbortController().signal, credentials: { from: undefined, to: undefined }, secrets: new SecretSet(), earlySockets: undefined };
   assert.equal((await inspect(reg.ref('app:1'), { ...all, platform: 'linux/amd64' })).digest, img.digest);
   assert.deepEqual((await listTags(reg.ref('app'), { ...all, pageSize: 10 })).tags, ['1']);
+  assert.deepEqual((await listRepositories(reg.host, { ...all, pageSize: 10 })).repositories, ['app']);
   assert.equal((await digestOf(reg.ref('app:1'), all)).digest, img.digest);
   assert.deepEqual((await tagImage(reg.ref('app:1'), ['2'], all)).tags, ['2']);
   assert.equal((await deleteImage(reg.ref('app:2'), { ...all, force: true })).digest, img.digest);

@@ -1,9 +1,10 @@
 // tags / digest / tag / delete against the in-process fake registry (test/fixtures/fake-registry.ts),
 // the library calls and the CLI in-process: answers lost on the way back, registries that refuse
-// a HEAD, some of several tags refused, malformed tag lists, a registry named without a repository.
+// a HEAD, some of several tags refused, malformed tag lists, a registry named without a repository,
+// the catalog.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { deleteImage, digestOf, listTags, tagImage, type RegpushError } from '../../src/index.js';
+import { deleteImage, digestOf, listRepositories, listTags, tagImage, type RegpushError } from '../../src/index.js';
 import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
 import { runMain } from '../fixtures/run-main.js';
 import { assertValidOutput } from '../e2e/report-schema.js';
@@ -163,4 +164,41 @@ test('tag: every new tag refused → the first one\'s own error (as copy with ev
   assert.equal(r.stdout, '');
   assert.match(r.stderr, new RegExp(`^regpush: error: PUT manifest ${reg.host}/app:b: .*TAG_INVALID.* \\[E_REGISTRY\\]\n$`));
   assert.deepEqual(reg.requests({ method: 'PUT', kind: 'manifest' }).map((q) => q.tag), ['b', 'b2']);
+});
+
+test('catalog: every repository of the registry, in the CLI one per line and as --json; the library call the same', async () => {
+  const reg = await fake();
+  reg.seedImage('team/app', { tags: ['1'] });
+  reg.seedImage('base', { tags: ['1'] });
+  const r = await runMain(['catalog', reg.host], { env: cliEnv(reg) });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, 'base\nteam/app\n');
+  const j = await runMain(['catalog', '--json', reg.host], { env: cliEnv(reg) });
+  assert.equal(j.code, 0, j.stderr);
+  assertValidOutput('catalog', JSON.parse(j.stdout));
+  assert.deepEqual(JSON.parse(j.stdout), { registry: reg.host, repositories: ['base', 'team/app'] });
+  assert.deepEqual(await listRepositories(`http://${reg.host}/`, fakeLibraryOptions(reg)), { registry: reg.host, repositories: ['base', 'team/app'] });
+  assert.equal(reg.count({ kind: 'catalog' }), 3);
+});
+
+test('catalog at a registry without one (404): E_UNSUPPORTED, exit 6, pointing at tags; a malformed answer E_PROTOCOL; a repository or image given: E_REFERENCE, exit 2, no request', async () => {
+  const reg = await fake();
+  reg.seedImage('app', { tags: ['1'] });
+  const none = reg.fault({ kind: 'catalog' }, { kind: 'status', status: 404 });
+  const r = await runMain(['catalog', reg.host], { env: cliEnv(reg) });
+  assert.equal(r.code, 6, r.stderr);
+  assert.equal(r.stdout, '');
+  assert.equal(r.stderr, `regpush: error: ${reg.host} offers no catalog (GET /v2/_catalog answered 404; Docker Hub, GHCR, ECR and GAR have none): list a repository's tags with regpush tags ${reg.host}/REPOSITORY [E_UNSUPPORTED]\n`);
+  none.remove();
+  reg.fault({ kind: 'catalog' }, { kind: 'respond', respond: (_q, _b, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"repositories": "app"}') });
+  const bad = await listRepositories(reg.host, fakeLibraryOptions(reg)).then(() => undefined, (e: RegpushError) => e);
+  assert.equal(bad?.code, 'E_PROTOCOL', String(bad));
+  assert.match(bad!.message, /^catalog of .*: "repositories" is a string, not a list$/);
+  reg.clearLog();
+  for (const arg of [`${reg.host}/app`, `${reg.host}/app:1`, 'nginx']) {
+    const wrong = await runMain(['catalog', arg], { env: cliEnv(reg) });
+    assert.equal(wrong.code, 2, `${arg}: ${wrong.stderr}`);
+    assert.match(wrong.stderr, /is not a registry host; give e\.g\. registry\.example\.com or 127\.0\.0\.1:5000 .*\[E_REFERENCE\]$/m);
+  }
+  assert.equal(reg.count({}), 0, 'nothing asked');
 });

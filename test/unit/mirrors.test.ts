@@ -337,6 +337,10 @@ class MemoryClient implements RegistryClient {
     this.calls.push(`tags ${repo}`);
     return ['t'];
   }
+  async listRepositories() {
+    this.calls.push('catalog');
+    return ['r'];
+  }
   async referrers() {
     this.calls.push('referrers');
     return undefined;

@@ -1,6 +1,7 @@
 /**
- * `regpush tags`, `regpush digest`, `regpush tag` and `regpush delete`: the everyday registry
- * commands, thin shells over listTags()/digestOf()/tagImage()/deleteImage() in src/manage/.
+ * `regpush tags`, `regpush catalog`, `regpush digest`, `regpush tag` and `regpush delete`: the
+ * everyday registry commands, thin shells over listTags()/listRepositories()/digestOf()/
+ * tagImage()/deleteImage() in src/manage/.
  * Read-only commands use the source (`from`) credentials, writing commands the target (`to`)
  * ones; `--user/--password` (or --password-stdin) fill that role.
  */
@@ -26,6 +27,14 @@ export const tagsFlags = defineFlags({
   ...userFlags('FROM'),
   repo: { positional: true, type: 'string', demandOption: true, describe: 'Repository, e.g. ghcr.io/acme/app (no tag)' },
   'page-size': { type: 'number', describe: 'Tags asked for per request; the registry\'s Link header leads to the next page (default 1000)', group: 'Connection:' },
+});
+
+/** Flags of `regpush catalog`. */
+export const catalogFlags = defineFlags({
+  ...commonFlags,
+  ...userFlags('FROM'),
+  registry: { positional: true, type: 'string', demandOption: true, describe: 'Registry host, e.g. registry.example.com:5000' },
+  'page-size': { type: 'number', describe: 'Repositories asked for per request; the registry\'s Link header leads to the next page (default 1000)', group: 'Connection:' },
 });
 
 /** Flags of `regpush digest`. */
@@ -69,7 +78,7 @@ async function setUp(a: UserArgs, io: CliIO, role: 'from' | 'to', secrets: Secre
 /** `--json`: the result object as it is; described by $defs/<command>Output of src/cli/report.schema.json (tagsOutput, digestOutput…). */
 const json = (io: CliIO, value: unknown) => io.stdout.write(JSON.stringify(value, null, 2) + '\n');
 
-/** Registers tags, digest, tag and delete. */
+/** Registers tags, catalog, digest, tag and delete. */
 export function manageCommands(y: Argv, io: CliIO, done: (code: number) => void, secrets: SecretSet): Argv {
   return y
     .command(
@@ -86,6 +95,23 @@ export function manageCommands(y: Argv, io: CliIO, done: (code: number) => void,
         const result = await listTags(argv.repo, { ...opts, pageSize: argv['page-size'] });
         if (argv.json) json(io, result);
         else io.stdout.write(result.tags.map((t) => t + '\n').join(''));
+        done(0);
+      },
+    )
+    .command(
+      'catalog <registry>',
+      'List the repositories of a registry (its catalog, every page; not every registry offers one)',
+      (c) =>
+        withFlags(c, catalogFlags)
+          .example('$0 catalog registry.example.com:5000', 'One repository per line')
+          .example('$0 catalog --json harbor.example.com | jq -r \'.repositories[]\'', '{"registry", "repositories"} as JSON')
+          .example('for r in $($0 catalog 10.0.0.5:5000); do $0 tags 10.0.0.5:5000/$r; done', 'Every tag of every repository'),
+      async (argv) => {
+        const { listRepositories } = await import('../../manage/manage.js');
+        const { opts } = await setUp(argv, io, 'from', secrets);
+        const result = await listRepositories(argv.registry, { ...opts, pageSize: argv['page-size'] });
+        if (argv.json) json(io, result);
+        else io.stdout.write(result.repositories.map((r) => r + '\n').join(''));
         done(0);
       },
     )
