@@ -15,7 +15,7 @@ import { HttpRegistryClient } from './client.js';
 import type { InterruptedSession, RegistryClient } from './registry-client.js';
 import { parseInsecureList } from './endpoint.js';
 import { blockedBy, checkMirrorMap, mirrorsFor, MirrorConfigError, type BlockedPrefixes, type InsecureHosts, type MirrorMap } from './mirror-config.js';
-import { BlockedClient, MirroredClient, MirrorHealth, type MirrorRoute } from './mirrors.js';
+import { BlockedClient, MirroredClient, MirrorHealth, mirrorSendProfile, type MirrorRoute } from './mirrors.js';
 import { DeniedError, UsageError } from '../errors.js';
 import { STRINGS, type Shape } from '../options-check.js';
 
@@ -184,6 +184,9 @@ export function connect(
   if (role === 'to' || !opts.mirrors || Object.keys(opts.mirrors).length === 0) return upstream;
   const map = checkedMirrors(opts.mirrors);
   const clients = new Map<string, RegistryClient>();
+  // Mirror requests give up sooner than the run's own (mirrorSendProfile): a mirror that hangs
+  // or fails falls through to the next one or the upstream in seconds, not after every retry.
+  let mirrorTransport: Transport | undefined;
   const mirrorClient = (registryHost: string, plainHttp: boolean, apiPath = ''): RegistryClient => {
     const key = `${plainHttp ? 'http' : 'https'}://${registryHost}/${apiPath}`;
     let c = clients.get(key);
@@ -204,7 +207,8 @@ export function connect(
         credentials: {},
         insecureRegistries: plainHttp ? [...(opts.insecureRegistries ?? []), registryHost] : opts.insecureRegistries,
       };
-      c = connectOne(transport, registryHost, 'from', mirrorScopes, mirrorOpts, memory?.auth, undefined, { apiPath: apiPath || undefined });
+      mirrorTransport ??= transport.withProfile(mirrorSendProfile(transport));
+      c = connectOne(mirrorTransport, registryHost, 'from', mirrorScopes, mirrorOpts, memory?.auth, undefined, { apiPath: apiPath || undefined });
       clients.set(key, c);
     }
     return c;

@@ -19,7 +19,7 @@ import {
   parseMirrorLocation,
   parseToml,
 } from '../../src/registry/mirror-config.js';
-import { MirroredClient, MirrorHealth, type MirrorRoute } from '../../src/registry/mirrors.js';
+import { MIRROR_ANSWER_TIMEOUT_MS, MirroredClient, MirrorHealth, mirrorSendProfile, type MirrorRoute } from '../../src/registry/mirrors.js';
 import type { RegistryClient } from '../../src/registry/registry-client.js';
 import { mirrorsFromFlags, registryConfigOptions } from '../../src/cli/mirror-flags.js';
 import { checkProjectConfig } from '../../src/cli/project-config.js';
@@ -528,5 +528,18 @@ describe('connect', () => {
     } finally {
       transport.close();
     }
+  });
+});
+
+describe('mirror send profile', () => {
+  it('no retry for answers or the deadline, one for a lost connection (at most --retries); 15 s for an answer to start, lowered by the idle timeout', () => {
+    const p = mirrorSendProfile({ retryPolicy: { retries: 5 }, idleTimeoutMs: 60_000 });
+    assert.equal(p.answerTimeoutMs, MIRROR_ANSWER_TIMEOUT_MS);
+    assert.equal(MIRROR_ANSWER_TIMEOUT_MS, 15_000);
+    assert.equal(p.retry?.retries, 1);
+    assert.equal(p.retry?.statuses?.size, 0);
+    assert.ok(p.retry?.errnos?.has('ECONNRESET') && !p.retry.errnos.has('ETIMEDOUT'));
+    assert.equal(mirrorSendProfile({ retryPolicy: { retries: 0 }, idleTimeoutMs: 2000 }).retry?.retries, 0);
+    assert.equal(mirrorSendProfile({ retryPolicy: { retries: 5 }, idleTimeoutMs: 2000 }).answerTimeoutMs, 2000);
   });
 });
