@@ -272,6 +272,33 @@ location = "wild.example"
   });
 });
 
+describe('an unreadable default registries.conf', () => {
+  it('stops the run with E_INPUT naming the file (it may block registries), as containers/image fails; a named one says the variable', () => {
+    const home = mkdtempSync(join(tmpdir(), 'regpush-regconf-'));
+    try {
+      // A directory where the file should be: there, and unreadable as a file (EISDIR) even for root, as EACCES is for a user.
+      const file = join(home, '.config/containers/registries.conf');
+      mkdirSync(file, { recursive: true });
+      const warned: string[] = [];
+      const logger = { debug: () => {}, info: () => {}, warn: (m: string) => warned.push(m) };
+      writeFileSync(join(home, 'daemon.json'), '{}');
+      assert.throws(
+        () => registryConfigOptions([], { HOME: home, REGPUSH_DOCKER_DAEMON_JSON: join(home, 'daemon.json') }, home, logger),
+        (e: unknown) =>
+          e instanceof RegpushError && e.code === 'E_INPUT' && e.exitCode === 2 && e.details.file === file &&
+          e.message === `cannot read ${file} (EISDIR); regpush does not go on without it, since it may block registries (make it readable, or name another file in REGISTRIES_CONFIG_PATH)`,
+      );
+      assert.throws(
+        () => registryConfigOptions([], { HOME: home, REGISTRIES_CONFIG_PATH: file, REGPUSH_DOCKER_DAEMON_JSON: join(home, 'daemon.json') }, home, logger),
+        (e: unknown) => e instanceof RegpushError && e.code === 'E_INPUT' && e.message === `REGISTRIES_CONFIG_PATH=${file}: cannot read it (EISDIR)`,
+      );
+      assert.deepEqual(warned, []);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('regpush.json mirrors', () => {
   it('become --registry-mirror values; bad ones name the key', () => {
     assert.deepEqual(checkProjectConfig({ mirrors: { 'docker.io': ['a.example', 'b.example'], 'r.example:5000': 'c.example' } }, 'regpush.json', '/p'), {
