@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { InputError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
-import { canonicalRegistry, isDockerHub, DOCKER_HUB, DOCKER_HUB_API_HOST } from '../ref/registry.js';
+import { canonicalRegistry, hostEntryFor, isDockerHub, DOCKER_HUB, DOCKER_HUB_API_HOST } from '../ref/registry.js';
 
 /** Docker's and Podman's system-wide per-registry certificate directories (Podman's first, as Podman reads them). */
 export const DEFAULT_CERTS_DIRS: readonly string[] = ['/etc/containers/certs.d', '/etc/docker/certs.d'];
@@ -196,16 +196,24 @@ function checkClientPair(cert: Buffer, key: Buffer, files: { cert: string; key: 
 /** Builds the resolver for an operation; `logger` gets a warning per host whose verification is off. */
 export function tlsResolver(opts: RegistryTlsOptions, logger: Logger = silentLogger): TlsResolver {
   const roots = opts.certsDirs ?? DEFAULT_CERTS_DIRS;
-  const off = new Set((opts.verifyOff ?? []).map(tlsName));
+  const offList = opts.verifyOff ?? [];
+  /**
+   * The verifyOff entry covering a host, by the rule the scheme choice uses (hostEntryFor: an entry
+   * without a port covers every port), `reg:443` being `reg`: with two rules, registries.conf's
+   * `insecure = true` for `reg.example` made reg.example:5000 "TLS, else plain HTTP" but kept its
+   * verification on, and the certificate failure silently became a plain-HTTP attempt.
+   */
+  const offEntry = (name: string): string | undefined => hostEntryFor(offList, name) ?? (/:\d+$/.test(name) && !name.endsWith(']') ? undefined : hostEntryFor(offList, `${name}:443`));
   const cache = new Map<string, Promise<TlsSettings | undefined>>();
 
   const resolve = async (host: string): Promise<TlsSettings | undefined> => {
     const name = tlsName(host);
-    const verify = !off.has(name);
+    const offBy = offEntry(name);
+    const verify = offBy === undefined;
     const found = await findCertsDir(roots, host);
     const caFiles = [...(found?.cas ?? []), ...(lookup(opts.caCerts, host) ?? [])];
     const client = lookup(opts.clientCerts, host) ?? found?.client;
-    if (!verify) logger.warn(`TLS verification is off for ${name} (${lookup(opts.verifyOffBy, host) ?? `--tls-verify ${name}=false`}): the connection is encrypted, but the server is not authenticated`);
+    if (offBy !== undefined) logger.warn(`TLS verification is off for ${name} (${lookup(opts.verifyOffBy, offBy) ?? `--tls-verify ${tlsName(offBy)}=false`}): the connection is encrypted, but the server is not authenticated`);
     if (verify && caFiles.length === 0 && !client) return undefined;
     const sources = [...caFiles, ...(client ? [client.cert, client.key] : [])];
     logger.debug(`TLS for ${name}: ${sources.length ? sources.join(', ') : 'default trust'}${verify ? '' : ', verification off'}`);

@@ -151,6 +151,26 @@ test('registries.conf insecure = true: a TLS mirror with a self-signed certifica
   assert.match(tlsMirror.log(), /"GET \/v2\/base\/busybox\/manifests\/v2s2 HTTP/);
 });
 
+test('registries.conf insecure = true on a host without a port covers its TLS mirror on any port: verification off (with the warning), not a plain-HTTP attempt', async (t) => {
+  const cert = localhostCert(t);
+  if (!cert) return;
+  const keyFile = join(dir, 'tls-mirror-noport.key');
+  writeFileSync(keyFile, cert.key);
+  const tlsMirror = await startExtraRegistry(dir, 'tls-mirror-noport', `  tls:\n    certificate: ${cert.certFile}\n    key: ${keyFile}\nproxy:\n  remoteurl: ${R.anon.url}\n`);
+  t.after(() => tlsMirror.stop());
+  const bare = tlsMirror.host.replace(/:\d+$/, '');
+  const conf = join(dir, 'registries-tls-noport.conf');
+  // containers/image's prefix match lets "127.0.0.1" cover 127.0.0.1:PORT (sysregistriesv2 refMatchingPrefix).
+  writeFileSync(conf, `[[registry]]\nprefix = "${bare}"\ninsecure = true\n\n[[registry]]\nprefix = "${R.anon.host}/base"\n\n[[registry.mirror]]\nlocation = "${tlsMirror.host}/base"\n`);
+  const r = await runCli(['inspect', '--json', fromRef], { env: { ...isolated, REGISTRIES_CONFIG_PATH: conf, REGPUSH_CERTS_DIRS: join(dir, 'no-certs') } });
+  assert.equal(r.code, 0, r.stderr);
+  // Before: the scheme choice took the entry for every port, TLS verification only for the exact host:
+  // the handshake failed on the untrusted certificate and the mirror was given up for the upstream.
+  assert.doesNotMatch(r.stderr, /mirror .* failed/);
+  assert.match(r.stderr, new RegExp(`warning: TLS verification is off for ${tlsMirror.host.replace(/\./g, '\\.')} \\(insecure = true in ${conf.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}; plain HTTP if it does not speak TLS\\)`));
+  assert.match(tlsMirror.log(), /"GET \/v2\/base\/busybox\/manifests\/v2s2 HTTP/);
+});
+
 test('registries.conf blocked = true: reading from (copy, inspect) or writing to a blocked prefix fails before any request, one E_DENIED line naming the prefix and the file', async () => {
   const conf = join(dir, 'registries-blocked.conf');
   const env = { ...isolated, REGISTRIES_CONFIG_PATH: conf };

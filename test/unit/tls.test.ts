@@ -223,3 +223,28 @@ test('tlsResolver hints name the flag and the certs.d path for the host', () => 
   assert.equal(tlsResolver({ certsDirs: [] }).hint('reg', 'other'), 'to trust its CA add --ca-cert reg=PATH');
   assert.match(tlsResolver({}).hint('reg', 'untrusted'), /\/etc\/containers\/certs\.d\/reg\/ \(or under \/etc\/docker\/certs\.d\)$/, 'the defaults');
 });
+
+test('registries.conf insecure hosts: one matching rule for the scheme choice and TLS verification (an entry without a port covers every port, as containers/image matches prefixes)', async () => {
+  const { endpointFor } = await import('../../src/registry/endpoint.js');
+  const entries = ['reg.example', 'other.example:5000', 'Docker.io', 'hub443.example:443'];
+  const by = Object.fromEntries(entries.map((e) => [e, 'insecure = true in /etc/containers/registries.conf']));
+  const warnings: string[] = [];
+  const r = tlsResolver({ certsDirs: [], verifyOff: entries, verifyOffBy: by }, { debug() {}, info() {}, warn: (m: string) => warnings.push(m) });
+  for (const [registry, urlHost, off] of [
+    ['reg.example:22014', 'reg.example:22014', true],
+    ['reg.example', 'reg.example', true],
+    ['other.example:5000', 'other.example:5000', true],
+    ['other.example:5001', 'other.example:5001', false],
+    ['other.example', 'other.example', false],
+    ['docker.io', 'registry-1.docker.io', true],
+    ['hub443.example', 'hub443.example', true],
+    ['hub443.example:5000', 'hub443.example:5000', false],
+    ['elsewhere.example', 'elsewhere.example', false],
+  ] as const) {
+    const tlsOff = (await r.settingsFor(urlHost))?.verify === false;
+    assert.equal(tlsOff, off, `TLS verification off for ${urlHost}`);
+    // 'auto' is "TLS without verification, else plain HTTP"; hub443.example is the one that differs: :443 is https only.
+    if (registry !== 'hub443.example') assert.equal(endpointFor(registry, [], entries).scheme === 'auto', off, `scheme of ${registry}`);
+  }
+  assert.ok(warnings.includes('TLS verification is off for reg.example:22014 (insecure = true in /etc/containers/registries.conf): the connection is encrypted, but the server is not authenticated'), warnings.join('\n'));
+});
