@@ -194,6 +194,15 @@ test('a CA in DER (--ca-cert or certs.d *.crt) is trusted; a --ca-cert file hold
   assertOneLineError(r, 2, 'E_INPUT', new RegExp(`${esc(join(pki, 'ca.key'))} holds no certificate, neither PEM nor DER \\(the CA given for ${esc(tlsHost)}\\)`));
 });
 
+test('--insecure-registry on a registry that speaks TLS: digest and copy (a manifest HEAD first) say so, as inspect (a GET) does', async () => {
+  const hint = new RegExp(`answered 400 \\(it speaks TLS, and was asked in plain HTTP: for a certificate this machine does not trust, use --ca-cert ${esc(tlsHost)}=PATH or --tls-verify ${esc(tlsHost)}=false instead of --insecure-registry\\)`);
+  for (const args of [['digest', `${tlsHost}/app:ca-flag`], ['copy', source, `${tlsHost}/app:never`], ['inspect', `${tlsHost}/app:ca-flag`]]) {
+    const r = await runCli([...args, '--insecure-registry', tlsHost], { env: env() });
+    // Before: a bare "HEAD manifest …: … answered 400 [E_REGISTRY]" for digest and copy.
+    assertOneLineError(r, 5, 'E_REGISTRY', hint);
+  }
+});
+
 test('a --ca-cert file that does not exist → E_INPUT naming it', async () => {
   const r = await runCli(['inspect', '--ca-cert', `${tlsHost}=${join(dir, 'nope.crt')}`, `${tlsHost}/app:ca-flag`], { env: env() });
   assertOneLineError(r, 2, 'E_INPUT', new RegExp(`cannot read CA certificate ${esc(join(dir, 'nope.crt'))}: ENOENT`));
