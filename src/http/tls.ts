@@ -20,11 +20,22 @@ import { canonicalRegistry, hostEntryFor, isDockerHub, DOCKER_HUB, DOCKER_HUB_AP
 /** Docker's and Podman's system-wide per-registry certificate directories (Podman's first, as Podman reads them). */
 export const DEFAULT_CERTS_DIRS: readonly string[] = ['/etc/containers/certs.d', '/etc/docker/certs.d'];
 
+/**
+ * The certs.d roots read when none are given: the user's own `~/.config/containers/certs.d` (where
+ * rootless Podman, skopeo and buildah users keep theirs), then the system ones, the order
+ * containers/image searches (docker/docker_client.go dockerCertDir, for root too). `homeDir` comes
+ * from the caller's options: the library reads no environment.
+ */
+export function defaultCertsDirs(homeDir: string | undefined): string[] {
+  return [...(homeDir ? [join(homeDir, '.config/containers/certs.d')] : []), ...DEFAULT_CERTS_DIRS];
+}
+
 /** TLS choices for registries, as a library caller gives them. Keys are registry host[:port] names. */
 export interface RegistryTlsOptions {
   /**
    * certs.d roots, searched in order; the first holding a `<host[:port]>` directory is used (as
-   * Podman does). Default DEFAULT_CERTS_DIRS; `[]` reads none.
+   * Podman does). Default DEFAULT_CERTS_DIRS here; operations (transportFor) put the home
+   * directory's ~/.config/containers/certs.d first (defaultCertsDirs); `[]` reads none.
    */
   certsDirs?: readonly string[];
   /** Extra CA files (PEM, one or more certificates each, or one DER certificate) per registry, added to the default trust. */

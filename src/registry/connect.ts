@@ -8,7 +8,7 @@ import { repositoryScope, type ScopeAction } from '../auth/scope.js';
 import type { EarlySockets } from '../http/early-sockets.js';
 import { Transport } from '../http/transport.js';
 import { proxySettingsFromEnv } from '../http/proxy-choice.js';
-import { tlsResolver, type RegistryTlsOptions } from '../http/tls.js';
+import { defaultCertsDirs, tlsResolver, type RegistryTlsOptions } from '../http/tls.js';
 import { silentLogger, type Logger } from '../log.js';
 import { AuthMemory } from '../auth/middleware.js';
 import { HttpRegistryClient } from './client.js';
@@ -35,7 +35,8 @@ export interface ConnectionOptions {
   /** Bytes per PATCH when a registry needs chunked uploads (default per registry, see registry/quirks.ts). */
   chunkSize?: number;
   /**
-   * TLS per registry: certs.d directories (default /etc/containers/certs.d, /etc/docker/certs.d),
+   * TLS per registry: certs.d directories (default ~/.config/containers/certs.d under homeDir or
+   * env.HOME, /etc/containers/certs.d, /etc/docker/certs.d),
    * extra CAs, client certificates, verification off. NODE_EXTRA_CA_CERTS is taken from `env`.
    */
   tls?: RegistryTlsOptions;
@@ -132,9 +133,13 @@ export function transportFor(opts: TransportChoices): Transport {
   });
 }
 
-/** The TLS options of a run: the caller's, with verification off for insecureTlsRegistries (and why, for the warning). */
+/**
+ * The TLS options of a run: the caller's, with the certs.d roots of the home directory and the
+ * system when none are given, and verification off for insecureTlsRegistries (and why, for the warning).
+ */
 function withInsecureTls(opts: ConnectionOptions): RegistryTlsOptions {
   const tls: RegistryTlsOptions = { nodeExtraCaCerts: opts.env?.NODE_EXTRA_CA_CERTS || undefined, ...(opts.tls ?? {}) };
+  tls.certsDirs ??= defaultCertsDirs(opts.homeDir ?? opts.env?.HOME);
   const hosts = Object.entries(opts.insecureTlsRegistries ?? {});
   if (hosts.length === 0) return tls;
   return {
