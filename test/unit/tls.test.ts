@@ -248,3 +248,14 @@ test('registries.conf insecure hosts: one matching rule for the scheme choice an
   }
   assert.ok(warnings.includes('TLS verification is off for reg.example:22014 (insecure = true in /etc/containers/registries.conf): the connection is encrypted, but the server is not authenticated'), warnings.join('\n'));
 });
+
+test('--ca-cert REG:443=A and --ca-cert REG=B are one registry: both CAs are kept; two --client-cert for it are refused', async () => {
+  const o = tlsOptionsFromFlags({ 'ca-cert': ['reg.example:443=a.pem', 'reg.example=b.pem'] }, {}, '/work');
+  assert.deepEqual(o.caCerts, { 'reg.example': ['/work/a.pem', '/work/b.pem'] });
+  usage(() => tlsOptionsFromFlags({ 'client-cert': ['reg.example:443=a,b', 'reg.example=c,d'] }, {}, '/'), /--client-cert was given twice for reg\.example;/);
+  // And the resolver reads both for the host.
+  writeFileSync(join(tmp, 'a.pem'), PEM_CA);
+  writeFileSync(join(tmp, 'b.pem'), PEM_CA.replace('TUlJ', 'QkJC'));
+  const r = tlsResolver({ certsDirs: [], caCerts: tlsOptionsFromFlags({ 'ca-cert': ['reg.example:443=a.pem', 'reg.example=b.pem'] }, {}, tmp).caCerts });
+  assert.deepEqual((await r.settingsFor('reg.example'))!.sources, [join(tmp, 'a.pem'), join(tmp, 'b.pem')]);
+});
