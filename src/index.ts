@@ -20,7 +20,7 @@ export type { ConfigChanges } from './image/config.js';
 export type { LayerSource } from './layer/index.js';
 export type { Credential } from './auth/credentials.js';
 export type { ConnectionOptions } from './registry/connect.js';
-export { DEFAULT_CERTS_DIRS, type RegistryTlsOptions } from './http/tls.js';
+export { DEFAULT_CERTS_DIRS, defaultCertsDirs, type RegistryTlsOptions } from './http/tls.js';
 /** Registry mirrors (ConnectionOptions.mirrors) from the files users already have; the caller reads the files. */
 export { mirrorsFromRegistriesConf, mirrorsFromDaemonJson, mergeMirrorMaps, MirrorConfigError, type MirrorMap, type BlockedPrefixes, type InsecureHosts } from './registry/mirror-config.js';
 export type { BlobReport, BlobAction, BlobEvents } from './transfer/types.js';

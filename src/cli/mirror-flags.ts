@@ -3,8 +3,9 @@
  * configuration users already have: containers' registries.conf (REGISTRIES_CONFIG_PATH, else
  * ~/.config/containers/registries.conf, else /etc/containers/registries.conf) and Docker's
  * daemon.json `registry-mirrors` (REGPUSH_DOCKER_DAEMON_JSON, else /etc/docker/daemon.json).
- * The default files are read only when they exist, and a broken one that nobody named is a
- * warning, not a failure; a file named in the environment must exist and parse. The library gets
+ * The default files are read only when they exist. A registries.conf that exists but cannot be
+ * read stops the run; otherwise a default file that cannot be read or parsed is a warning, unless
+ * it blocks registries; a file named in the environment must exist and parse. The library gets
  * the merged map (its `mirrors` option), registries.conf's blocked prefixes and insecure hosts
  * (`blocked`, `insecureTlsRegistries`), and never reads these files itself.
  */
@@ -66,13 +67,27 @@ function pick(named: string | undefined, defaults: string[], cwd: string): { fil
   return found ? { file: found, named: false } : undefined;
 }
 
-function readConfig(file: string, named: boolean, envName: string): string | undefined {
+/**
+ * The text of a configuration file. A default file gone since it was found (ENOENT, ENOTDIR) is
+ * not there. One that is there but cannot be read (EACCES, EISDIR, …): registries.conf stops the
+ * run (E_INPUT), as it stops containers/image, since regpush cannot tell what it would block and
+ * going on without it could reach registries it blocks; daemon.json, which only gives mirrors
+ * here, is set aside with a warning (`unreadable` says what is lost).
+ */
+function readConfig(file: string, named: boolean, envName: string, logger: Logger, unreadable?: string): string | undefined {
   try {
     return readFileSync(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'read error';
-    if (!named) return undefined;
-    throw new InputError(`${envName}=${file}: cannot read it (${code === 'ENOENT' ? 'no such file' : code})`, { details: { file } });
+    if (named) throw new InputError(`${envName}=${file}: cannot read it (${code === 'ENOENT' ? 'no such file' : code})`, { details: { file } });
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    if (unreadable) {
+      logger.warn(`cannot read ${file} (${code}); ${unreadable}`);
+      return undefined;
+    }
+    throw new InputError(`cannot read ${file} (${code}); regpush does not go on without it, since it may block registries (make it readable, or name another file in ${envName})`, {
+      details: { file },
+    });
   }
 }
 
@@ -105,7 +120,7 @@ export function registryConfigOptions(flagValues: unknown, env: Record<string, s
   const home = env.HOME;
   const conf = pick(env.REGISTRIES_CONFIG_PATH, [...(home ? [join(home, '.config/containers/registries.conf')] : []), DEFAULT_REGISTRIES_CONF], cwd);
   if (conf) {
-    const text = readConfig(conf.file, conf.named, 'REGISTRIES_CONFIG_PATH');
+    const text = readConfig(conf.file, conf.named, 'REGISTRIES_CONFIG_PATH', logger);
     if (text !== undefined) {
       try {
         const r = mirrorsFromRegistriesConf(text, conf.file);
@@ -127,7 +142,7 @@ export function registryConfigOptions(flagValues: unknown, env: Record<string, s
   }
   const daemon = pick(env.REGPUSH_DOCKER_DAEMON_JSON, [DEFAULT_DAEMON_JSON], cwd);
   if (daemon) {
-    const text = readConfig(daemon.file, daemon.named, 'REGPUSH_DOCKER_DAEMON_JSON');
+    const text = readConfig(daemon.file, daemon.named, 'REGPUSH_DOCKER_DAEMON_JSON', logger, 'its registry-mirrors are not used (REGPUSH_DOCKER_DAEMON_JSON names another file)');
     if (text !== undefined) {
       try {
         const m = mirrorsFromDaemonJson(text, daemon.file);

@@ -19,7 +19,7 @@ export const tlsFlags = defineFlags({
   'ca-cert': {
     type: 'string',
     repeatable: true,
-    describe: `REGISTRY=PATH: trust the CA certificate(s) in PATH (PEM) for REGISTRY, besides the system CAs; repeatable. Also read: DIR/REGISTRY/*.crt (CAs) and DIR/REGISTRY/client.cert + client.key, DIR being ${DEFAULT_CERTS_DIRS.join(' or ')} (or the DIR:DIR… of REGPUSH_CERTS_DIRS)`,
+    describe: `REGISTRY=PATH: trust the CA certificate(s) in PATH (PEM) for REGISTRY, besides the system CAs; repeatable. Also read: DIR/REGISTRY/*.crt (CAs) and DIR/REGISTRY/client.cert + client.key, DIR being ~/.config/containers/certs.d, ${DEFAULT_CERTS_DIRS.join(' or ')} (the first that has REGISTRY; or the DIR:DIR… of REGPUSH_CERTS_DIRS)`,
     group: 'Connection:',
   },
   'client-cert': {
@@ -90,6 +90,15 @@ function verifyFlags(v: unknown): Map<string, boolean> {
   return verify;
 }
 
+/**
+ * The key of a registry in the TLS tables: `reg:443` is `reg` (one HTTPS host). Keyed apart, the
+ * resolver took the first matching entry only, and `--ca-cert reg:443=A --ca-cert reg=B` dropped B
+ * without a word: the CA files of both are merged, and a second client certificate is refused.
+ */
+function tlsKey(registry: string): string {
+  return registry.replace(/:443$/, '');
+}
+
 /** The colon-separated certs.d roots of REGPUSH_CERTS_DIRS, or undefined for the defaults. */
 export function certsDirsFromEnv(env: Record<string, string | undefined>, cwd: string): string[] | undefined {
   const v = env.REGPUSH_CERTS_DIRS;
@@ -106,15 +115,15 @@ export function tlsOptionsFromFlags(a: TlsFlagArgs, env: Record<string, string |
   const caCerts: Record<string, string[]> = {};
   for (const raw of list(a['ca-cert'])) {
     const { registry, value } = registryPair('ca-cert', raw, 'PATH');
-    (caCerts[registry] ??= []).push(resolve(cwd, value));
+    (caCerts[tlsKey(registry)] ??= []).push(resolve(cwd, value));
   }
   const clientCerts: Record<string, { cert: string; key: string }> = {};
   for (const raw of list(a['client-cert'])) {
     const { registry, value } = registryPair('client-cert', raw, 'CERT,KEY');
     const parts = value.split(',');
     if (parts.length !== 2 || !parts[0] || !parts[1]) throw new UsageError(`--client-cert takes REGISTRY=CERT,KEY: two files, the certificate then its key (got "${String(raw)}")`);
-    if (clientCerts[registry]) throw new UsageError(`--client-cert was given twice for ${registry}; give one certificate per registry`);
-    clientCerts[registry] = { cert: resolve(cwd, parts[0]), key: resolve(cwd, parts[1]) };
+    if (clientCerts[tlsKey(registry)]) throw new UsageError(`--client-cert was given twice for ${tlsKey(registry)}; give one certificate per registry`);
+    clientCerts[tlsKey(registry)] = { cert: resolve(cwd, parts[0]), key: resolve(cwd, parts[1]) };
   }
   const verify = verifyFlags(a['tls-verify']);
   const out: RegistryTlsOptions = {};

@@ -177,7 +177,11 @@ export async function errorFromResponse(res: HttpResponse, ctx: FailureContext):
   if (codes.includes('DIGEST_INVALID') || codes.includes('SIZE_INVALID')) return new DigestMismatchError(base, { details });
   // Go's TLS servers (distribution, Harbor, Zot) answer a plain-HTTP request so: the registry
   // speaks TLS, and was named insecure (plain HTTP) where its certificate is what is not trusted.
-  if (res.status === 400 && res.url.startsWith('http:') && /HTTP request to an HTTPS server/i.test(text)) {
+  // They write that answer raw, without a single header (net/http server.go), so a HEAD's (the
+  // first request of copy, digest and push), read without its body, is told by that: an HTTP
+  // server's own answer always carries headers (Date, Content-Length or Connection).
+  const goTlsAnswer = /HTTP request to an HTTPS server/i.test(text) || (text === '' && Object.keys(res.headers).length === 0);
+  if (res.status === 400 && res.url.startsWith('http:') && goTlsAnswer) {
     return new RegistryError(`${base} (it speaks TLS, and was asked in plain HTTP: for a certificate this machine does not trust, use --ca-cert ${ctx.registry}=PATH or --tls-verify ${ctx.registry}=false instead of --insecure-registry)`, { details });
   }
   switch (res.status) {

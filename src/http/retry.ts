@@ -31,6 +31,10 @@ export interface RetryPolicy {
   random: () => number;
   /** Current time (ms); for HTTP-date Retry-After. */
   now: () => number;
+  /** Statuses worth another try under this policy (default RETRY_STATUSES). */
+  statuses?: ReadonlySet<number>;
+  /** Socket errors worth another try under this policy (default RETRY_ERRNOS). */
+  errnos?: ReadonlySet<string>;
 }
 
 /** The default policy: 5 retries, 0.5 s doubling to 20 s, Retry-After honoured up to 60 s. */
@@ -79,8 +83,8 @@ export function retryDelay(attempt: number, outcome: AttemptOutcome, policy: Ret
   if (attempt > policy.retries) return null;
   if (outcome.reauth) return 0; // nothing to wait for: the fresh token is fetched before the attempt
   const retryable =
-    (outcome.status !== undefined && RETRY_STATUSES.has(outcome.status)) ||
-    (outcome.errno !== undefined && RETRY_ERRNOS.has(outcome.errno));
+    (outcome.status !== undefined && (policy.statuses ?? RETRY_STATUSES).has(outcome.status)) ||
+    (outcome.errno !== undefined && (policy.errnos ?? RETRY_ERRNOS).has(outcome.errno));
   if (!retryable) return null;
   const after = parseRetryAfter(outcome.retryAfter, policy.now());
   if (after !== undefined) return after > policy.maxRetryAfterMs ? null : after;

@@ -8,25 +8,37 @@
  * operation only; nothing is copied. The answer is per URL host, as Docker's is: a token server or
  * blob store on another host gets its own entry.
  */
+import { X509Certificate } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
-import { rootCertificates } from 'node:tls';
+import { createSecureContext, rootCertificates } from 'node:tls';
 import { join } from 'node:path';
-import { InputError, TlsError } from '../errors.js';
+import { InputError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
-import { canonicalRegistry, isDockerHub, DOCKER_HUB, DOCKER_HUB_API_HOST } from '../ref/registry.js';
+import { canonicalRegistry, hostEntryFor, isDockerHub, DOCKER_HUB, DOCKER_HUB_API_HOST } from '../ref/registry.js';
 
 /** Docker's and Podman's system-wide per-registry certificate directories (Podman's first, as Podman reads them). */
 export const DEFAULT_CERTS_DIRS: readonly string[] = ['/etc/containers/certs.d', '/etc/docker/certs.d'];
+
+/**
+ * The certs.d roots read when none are given: the user's own `~/.config/containers/certs.d` (where
+ * rootless Podman, skopeo and buildah users keep theirs), then the system ones, the order
+ * containers/image searches (docker/docker_client.go dockerCertDir, for root too). `homeDir` comes
+ * from the caller's options: the library reads no environment.
+ */
+export function defaultCertsDirs(homeDir: string | undefined): string[] {
+  return [...(homeDir ? [join(homeDir, '.config/containers/certs.d')] : []), ...DEFAULT_CERTS_DIRS];
+}
 
 /** TLS choices for registries, as a library caller gives them. Keys are registry host[:port] names. */
 export interface RegistryTlsOptions {
   /**
    * certs.d roots, searched in order; the first holding a `<host[:port]>` directory is used (as
-   * Podman does). Default DEFAULT_CERTS_DIRS; `[]` reads none.
+   * Podman does). Default DEFAULT_CERTS_DIRS here; operations (transportFor) put the home
+   * directory's ~/.config/containers/certs.d first (defaultCertsDirs); `[]` reads none.
    */
   certsDirs?: readonly string[];
-  /** Extra CA files (PEM, one or more certificates each) per registry, added to the default trust. */
+  /** Extra CA files (PEM, one or more certificates each, or one DER certificate) per registry, added to the default trust. */
   caCerts?: Readonly<Record<string, readonly string[]>>;
   /** A client certificate and its key (PEM files) per registry, for mutual TLS; wins over certs.d. */
   clientCerts?: Readonly<Record<string, { cert: string; key: string }>>;
@@ -149,34 +161,96 @@ async function readPem(path: string, what: string): Promise<Buffer> {
   }
 }
 
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----/;
+
+/**
+ * A CA file's certificates as PEM text for `ca`. Node drops what does not parse as PEM without a
+ * word, so a DER file (a Windows or AD CS export, often named .crt or .cer) would leave the CA
+ * untrusted and the TLS error would ask for the file that was given: DER holding one certificate
+ * is converted; a file holding neither is undefined (the caller says so).
+ */
+function caText(bytes: Buffer): string | undefined {
+  const text = bytes.toString('utf8');
+  if (PEM_CERTIFICATE.test(text)) return text;
+  try {
+    return new X509Certificate(bytes).toString();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Checks a client certificate and key the way Docker's tls.LoadX509KeyPair does, before any
+ * connection: at connect time OpenSSL's errors came out as network failures (an encrypted key's
+ * "bad decrypt", a certificate file's "no start line") or as an untrusted CA (a key that is not
+ * the certificate's), without naming a file. Each problem is E_INPUT naming the file.
+ */
+function checkClientPair(cert: Buffer, key: Buffer, files: { cert: string; key: string }, name: string): void {
+  const forHost = `the client certificate for ${name}`;
+  if (!PEM_CERTIFICATE.test(cert.toString('utf8'))) throw new InputError(`${files.cert} is not a PEM certificate (${forHost}; a DER file converts with: openssl x509 -inform der -in CERT -out CERT.pem)`, { details: { registry: name, file: files.cert } });
+  const keyText = key.toString('utf8');
+  const encrypted = `${files.key} is encrypted; regpush needs an unencrypted PEM key (the client key for ${name}; decrypt it with: openssl pkey -in KEY -out KEY.plain)`;
+  if (/-----BEGIN ENCRYPTED PRIVATE KEY-----|^Proc-Type:\s*4,ENCRYPTED/m.test(keyText)) throw new InputError(encrypted, { details: { registry: name, file: files.key } });
+  if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(keyText)) throw new InputError(`${files.key} is not a PEM private key (the client key for ${name})`, { details: { registry: name, file: files.key } });
+  try {
+    createSecureContext({ cert, key });
+  } catch (err) {
+    const code = String((err as NodeJS.ErrnoException).code ?? '');
+    if (/BAD_DECRYPT|INTERRUPTED_OR_CANCELLED/.test(code)) throw new InputError(encrypted, { details: { registry: name, file: files.key } });
+    if (/KEY_VALUES_MISMATCH/.test(code)) throw new InputError(`${files.key} is not the key of ${files.cert} (${forHost})`, { details: { registry: name, file: files.key } });
+    throw new InputError(`${files.cert} and ${files.key} are not a usable certificate and key (${forHost}): ${(err as Error).message.replace(/^error:[0-9A-F]+:/, '')}${code ? ` (${code})` : ''}`, {
+      details: { registry: name, file: files.cert },
+    });
+  }
+}
+
 /** Builds the resolver for an operation; `logger` gets a warning per host whose verification is off. */
 export function tlsResolver(opts: RegistryTlsOptions, logger: Logger = silentLogger): TlsResolver {
   const roots = opts.certsDirs ?? DEFAULT_CERTS_DIRS;
-  const off = new Set((opts.verifyOff ?? []).map(tlsName));
+  const offList = opts.verifyOff ?? [];
+  /**
+   * The verifyOff entry covering a host, by the rule the scheme choice uses (hostEntryFor: an entry
+   * without a port covers every port), `reg:443` being `reg`: with two rules, registries.conf's
+   * `insecure = true` for `reg.example` made reg.example:5000 "TLS, else plain HTTP" but kept its
+   * verification on, and the certificate failure silently became a plain-HTTP attempt.
+   */
+  const offEntry = (name: string): string | undefined => hostEntryFor(offList, name) ?? (/:\d+$/.test(name) && !name.endsWith(']') ? undefined : hostEntryFor(offList, `${name}:443`));
   const cache = new Map<string, Promise<TlsSettings | undefined>>();
 
   const resolve = async (host: string): Promise<TlsSettings | undefined> => {
     const name = tlsName(host);
-    const verify = !off.has(name);
+    const offBy = offEntry(name);
+    const verify = offBy === undefined;
     const found = await findCertsDir(roots, host);
     const caFiles = [...(found?.cas ?? []), ...(lookup(opts.caCerts, host) ?? [])];
     const client = lookup(opts.clientCerts, host) ?? found?.client;
-    if (!verify) logger.warn(`TLS verification is off for ${name} (${lookup(opts.verifyOffBy, host) ?? `--tls-verify ${name}=false`}): the connection is encrypted, but the server is not authenticated`);
+    if (offBy !== undefined) logger.warn(`TLS verification is off for ${name} (${lookup(opts.verifyOffBy, offBy) ?? `--tls-verify ${tlsName(offBy)}=false`}): the connection is encrypted, but the server is not authenticated`);
     if (verify && caFiles.length === 0 && !client) return undefined;
     const sources = [...caFiles, ...(client ? [client.cert, client.key] : [])];
     logger.debug(`TLS for ${name}: ${sources.length ? sources.join(', ') : 'default trust'}${verify ? '' : ', verification off'}`);
-    const extra = await Promise.all(caFiles.map((f) => readPem(f, 'CA certificate')));
+    const flagged = new Set(lookup(opts.caCerts, host) ?? []);
+    const extra = (
+      await Promise.all(
+        caFiles.map(async (f) => {
+          const text = caText(await readPem(f, 'CA certificate'));
+          if (text !== undefined) return [text];
+          // Given for this registry: the user means it, so say which file is not a CA. A certs.d
+          // *.crt that is not one is passed over by Docker and Podman; a warning says so here.
+          if (flagged.has(f)) throw new InputError(`${f} holds no certificate, neither PEM nor DER (the CA given for ${name})`, { details: { registry: name, file: f } });
+          logger.warn(`${f} holds no certificate, neither PEM nor DER; not used as a CA for ${name}`);
+          return [];
+        }),
+      )
+    ).flat();
     let ca: string[] | undefined;
     if (extra.length) {
       // Node's `ca` replaces its default trust; Docker adds certs.d CAs to the system pool, so the
       // defaults (and NODE_EXTRA_CA_CERTS, which Node would otherwise add itself) go back in.
       const nodeExtra = opts.nodeExtraCaCerts ? [(await readPem(opts.nodeExtraCaCerts, 'NODE_EXTRA_CA_CERTS file')).toString('utf8')] : [];
-      ca = [...rootCertificates, ...nodeExtra, ...extra.map((b) => b.toString('utf8'))];
+      ca = [...rootCertificates, ...nodeExtra, ...extra];
     }
     const [clientCert, clientKey] = client ? await Promise.all([readPem(client.cert, 'client certificate'), readPem(client.key, 'client key')]) : [undefined, undefined];
-    if (client && !/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(clientKey!.toString('utf8'))) {
-      throw new TlsError(`${client.key} is not a PEM private key (the client key for ${name})`, { details: { registry: name } });
-    }
+    if (client) checkClientPair(clientCert!, clientKey!, client, name);
     return { id: `${name}|${verify}|${sources.join('|')}`, ca, clientCert, clientKey, verify, sources };
   };
 

@@ -6,6 +6,7 @@
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 import { USER_AGENT } from '../version.js';
+import { answerDeadlineMiddleware } from './answer-deadline.js';
 import { createAxiosSend } from './axios-send.js';
 import { debugMiddleware } from './debug.js';
 import type { EarlySockets } from './early-sockets.js';
@@ -38,6 +39,17 @@ export interface TransportOptions {
   early?: EarlySockets;
 }
 
+/**
+ * How the clients of one kind of host send through a shared transport: their own retry policy and
+ * a deadline for each answer to start (ms). The sockets, TLS settings, proxies and stats stay
+ * the transport's. One retry level still: the profile replaces the transport's retries for those
+ * requests, it does not wrap them.
+ */
+export interface SendProfile {
+  retry?: Partial<RetryPolicy>;
+  answerTimeoutMs?: number;
+}
+
 /** The shared HTTP machinery of one operation. */
 export class Transport {
   /** Send without authentication: retry → redirect → debug → axios. */
@@ -48,16 +60,20 @@ export class Transport {
   readonly retryPolicy: RetryPolicy;
   readonly logger: Logger;
   readonly userAgent: string;
+  /** A socket silent this long fails (ms), as given to the socket layer. */
+  readonly idleTimeoutMs: number;
   /** Requests, retries and rate-limit headers seen (for the JSON report). */
   readonly stats = new TransportStats();
   /** API base URL per loopback host, as probed once for every client of this transport (push's source and target may share a registry). */
   readonly baseUrls = new Map<string, Promise<string>>();
   private readonly closeBase: () => void;
   private readonly preconnectBase: (url: string, n: number) => Promise<void>;
+  private readonly stack: (retry: RetryPolicy | undefined, answerTimeoutMs: number | undefined) => Send;
 
   constructor(opts: TransportOptions = {}) {
     this.logger = opts.logger ?? silentLogger;
     this.userAgent = opts.userAgent ?? USER_AGENT;
+    this.idleTimeoutMs = opts.idleTimeoutMs ?? 60_000;
     const base = createAxiosSend({ userAgent: this.userAgent, idleTimeoutMs: opts.idleTimeoutMs, maxSockets: opts.maxSockets, proxy: opts.proxy, tls: opts.tls, early: opts.early });
     this.closeBase = () => base.close();
     this.preconnectBase = (url, n) => base.preconnect(url, n);
@@ -67,8 +83,26 @@ export class Transport {
       this.stats.retried();
       opts.onRetry?.(info);
     };
-    this.send = compose(base, retryMiddleware(this.retryPolicy, onRetry), ...inner);
-    this.sendOnce = compose(base, ...inner);
+    // The deadline sits inside the retries: each attempt gets its own.
+    this.stack = (retry, answerTimeoutMs) =>
+      compose(base, ...(retry ? [retryMiddleware(retry, onRetry)] : []), ...(answerTimeoutMs ? [answerDeadlineMiddleware(answerTimeoutMs)] : []), ...inner);
+    this.send = this.stack(this.retryPolicy, undefined);
+    this.sendOnce = this.stack(undefined, undefined);
+  }
+
+  /**
+   * This transport, for the clients of hosts that get another profile (mirrors): `send` and
+   * `sendOnce` follow `profile`; everything else (sockets, stats, scheme probes, close) is shared.
+   */
+  withProfile(profile: SendProfile): Transport {
+    const retryPolicy = { ...this.retryPolicy, ...(profile.retry ?? {}) };
+    const view = Object.create(this) as Transport;
+    Object.defineProperties(view, {
+      retryPolicy: { value: retryPolicy },
+      send: { value: this.stack(retryPolicy, profile.answerTimeoutMs) },
+      sendOnce: { value: this.stack(undefined, profile.answerTimeoutMs) },
+    });
+    return view;
   }
 
   /**

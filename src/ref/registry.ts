@@ -103,6 +103,21 @@ export function isLoopbackHost(registry: string): boolean {
 }
 
 /**
+ * The entry of `entries` (registry hosts as users write them, host[:port]) that names `host`: the
+ * same host and port, else the host written without a port, which covers every port of it. The
+ * one rule for every list naming registries by host: --insecure-registry and
+ * REGPUSH_INSECURE_REGISTRIES, registries.conf's `insecure = true` hosts (containers/image's prefix
+ * match lets `example.com` cover `example.com:5000`, sysregistriesv2 refMatchingPrefix) and
+ * --tls-verify HOST=false; so the scheme choice and the TLS verification of a host never disagree.
+ * Names are compared in canonical spelling ("Reg.Example.com:5000", "index.docker.io").
+ */
+export function hostEntryFor(entries: readonly string[], host: string): string | undefined {
+  const want = canonicalRegistry(host);
+  const bare = withoutPort(want);
+  return entries.find((e) => canonicalRegistry(e) === want) ?? (bare === want ? undefined : entries.find((e) => canonicalRegistry(e) === bare));
+}
+
+/**
  * The host part of a registry name, lower case, without its ":port": "Reg.Example.com:5000" →
  * "reg.example.com", "[::1]:5000" → "[::1]" (brackets kept, so it is still a valid host); a bare
  * IPv6 literal (several ":" and no brackets) is returned whole.

@@ -8,14 +8,14 @@ import { repositoryScope, type ScopeAction } from '../auth/scope.js';
 import type { EarlySockets } from '../http/early-sockets.js';
 import { Transport } from '../http/transport.js';
 import { proxySettingsFromEnv } from '../http/proxy-choice.js';
-import { tlsResolver, type RegistryTlsOptions } from '../http/tls.js';
+import { defaultCertsDirs, tlsResolver, type RegistryTlsOptions } from '../http/tls.js';
 import { silentLogger, type Logger } from '../log.js';
 import { AuthMemory } from '../auth/middleware.js';
 import { HttpRegistryClient } from './client.js';
 import type { InterruptedSession, RegistryClient } from './registry-client.js';
 import { parseInsecureList } from './endpoint.js';
 import { blockedBy, checkMirrorMap, mirrorsFor, MirrorConfigError, type BlockedPrefixes, type InsecureHosts, type MirrorMap } from './mirror-config.js';
-import { BlockedClient, MirroredClient, MirrorHealth, type MirrorRoute } from './mirrors.js';
+import { BlockedClient, MirroredClient, MirrorHealth, mirrorSendProfile, type MirrorRoute } from './mirrors.js';
 import { DeniedError, UsageError } from '../errors.js';
 import { STRINGS, type Shape } from '../options-check.js';
 
@@ -35,7 +35,8 @@ export interface ConnectionOptions {
   /** Bytes per PATCH when a registry needs chunked uploads (default per registry, see registry/quirks.ts). */
   chunkSize?: number;
   /**
-   * TLS per registry: certs.d directories (default /etc/containers/certs.d, /etc/docker/certs.d),
+   * TLS per registry: certs.d directories (default ~/.config/containers/certs.d under homeDir or
+   * env.HOME, /etc/containers/certs.d, /etc/docker/certs.d),
    * extra CAs, client certificates, verification off. NODE_EXTRA_CA_CERTS is taken from `env`.
    */
   tls?: RegistryTlsOptions;
@@ -132,9 +133,13 @@ export function transportFor(opts: TransportChoices): Transport {
   });
 }
 
-/** The TLS options of a run: the caller's, with verification off for insecureTlsRegistries (and why, for the warning). */
+/**
+ * The TLS options of a run: the caller's, with the certs.d roots of the home directory and the
+ * system when none are given, and verification off for insecureTlsRegistries (and why, for the warning).
+ */
 function withInsecureTls(opts: ConnectionOptions): RegistryTlsOptions {
   const tls: RegistryTlsOptions = { nodeExtraCaCerts: opts.env?.NODE_EXTRA_CA_CERTS || undefined, ...(opts.tls ?? {}) };
+  tls.certsDirs ??= defaultCertsDirs(opts.homeDir ?? opts.env?.HOME);
   const hosts = Object.entries(opts.insecureTlsRegistries ?? {});
   if (hosts.length === 0) return tls;
   return {
@@ -184,6 +189,9 @@ export function connect(
   if (role === 'to' || !opts.mirrors || Object.keys(opts.mirrors).length === 0) return upstream;
   const map = checkedMirrors(opts.mirrors);
   const clients = new Map<string, RegistryClient>();
+  // Mirror requests give up sooner than the run's own (mirrorSendProfile): a mirror that hangs
+  // or fails falls through to the next one or the upstream in seconds, not after every retry.
+  let mirrorTransport: Transport | undefined;
   const mirrorClient = (registryHost: string, plainHttp: boolean, apiPath = ''): RegistryClient => {
     const key = `${plainHttp ? 'http' : 'https'}://${registryHost}/${apiPath}`;
     let c = clients.get(key);
@@ -204,7 +212,8 @@ export function connect(
         credentials: {},
         insecureRegistries: plainHttp ? [...(opts.insecureRegistries ?? []), registryHost] : opts.insecureRegistries,
       };
-      c = connectOne(transport, registryHost, 'from', mirrorScopes, mirrorOpts, memory?.auth, undefined, { apiPath: apiPath || undefined });
+      mirrorTransport ??= transport.withProfile(mirrorSendProfile(transport));
+      c = connectOne(mirrorTransport, registryHost, 'from', mirrorScopes, mirrorOpts, memory?.auth, undefined, { apiPath: apiPath || undefined });
       clients.set(key, c);
     }
     return c;

@@ -3,7 +3,7 @@
  * hosts that do not speak TLS, and hosts named insecure-TLS (registries.conf's insecure = true) that
  * do not speak TLS.
  */
-import { apiHost, canonicalRegistry, isLoopbackHost, withoutPort } from '../ref/registry.js';
+import { apiHost, hostEntryFor, isLoopbackHost } from '../ref/registry.js';
 
 /** Scheme and base URL of one registry's Distribution API. */
 export interface Endpoint {
@@ -32,11 +32,8 @@ export function parseInsecureList(value: string | undefined): string[] {
  */
 export function endpointFor(registry: string, insecure: readonly string[] = [], insecureTls: readonly string[] = []): Endpoint {
   const host = apiHost(registry);
-  const named = (list: readonly string[]) => {
-    // Entries are compared in canonical spelling, so "Reg.Example.com:5000" or "index.docker.io" match too.
-    const listed = new Set(list.map(canonicalRegistry));
-    return [host, registry, withoutPort(host)].some((h) => listed.has(canonicalRegistry(h)));
-  };
+  // One matching rule with the TLS side (tls.ts): an entry without a port covers every port of its host.
+  const named = (list: readonly string[]) => [host, registry].some((h) => hostEntryFor(list, h) !== undefined);
   const scheme = named(insecure) ? 'http' : isLoopbackHost(host) || named(insecureTls) ? 'auto' : 'https';
   return { registry, scheme, host };
 }

@@ -19,10 +19,36 @@
  */
 import type { Readable } from 'node:stream';
 import { ProtocolError, RegpushError } from '../errors.js';
+import type { SendProfile } from '../http/transport.js';
 import type { RequestBody } from '../http/types.js';
 import type { Logger } from '../log.js';
 import type { MirrorTarget } from './mirror-config.js';
 import type { FetchedManifest, ManifestHead, MountResult, RegistryClient, UploadSession } from './registry-client.js';
+
+/**
+ * How long a mirror has for its answer to start (ms) before the read moves on to the next mirror
+ * or the upstream; REGPUSH_IDLE_TIMEOUT_MS (idleTimeoutMs) lowers it, never raises it. A pull-through
+ * cache answers a HEAD or a cached GET in milliseconds, and a miss it fetches upstream for within
+ * a few seconds; 15 s leaves a slow cache its miss, while a hung or firewalled one costs 15 s, not
+ * the six 60 s attempts a registry the run depends on is given.
+ */
+export const MIRROR_ANSWER_TIMEOUT_MS = 15_000;
+
+/** Connection failures before any answer that a mirror request is sent again for: a keep-alive socket the mirror had already closed. */
+const MIRROR_RETRY_ERRNOS: ReadonlySet<string> = new Set(['ECONNRESET', 'EPIPE', 'ERR_STREAM_PREMATURE_CLOSE', 'UND_ERR_SOCKET']);
+
+/**
+ * The send profile of mirror clients: a failing mirror falls through at once, as dockerd and
+ * containerd try each mirror host once and go on to the next endpoint. No retry for an answer
+ * (5xx, 429: the upstream is the better next try than the same cache a second later) nor for the
+ * deadline; one for a connection lost before anything came back (at most --retries).
+ */
+export function mirrorSendProfile(transport: { retryPolicy: { retries: number }; idleTimeoutMs: number }): SendProfile {
+  return {
+    retry: { retries: Math.min(1, transport.retryPolicy.retries), statuses: new Set<number>(), errnos: MIRROR_RETRY_ERRNOS },
+    answerTimeoutMs: Math.min(MIRROR_ANSWER_TIMEOUT_MS, transport.idleTimeoutMs),
+  };
+}
 
 /** A mirror of one repository, with the client that reaches it. */
 export interface MirrorRoute extends MirrorTarget {

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { after, before, test, type TestContext } from 'node:test';
 import { credsOf, imageRef, loadState, runCli, skopeoCopyToLayout, skopeoInspect, tempDir } from './harness.js';
 import { assertValidReport } from './report-schema.js';
 import { startFaultProxy, type FaultProxy } from '../fixtures/fault-proxy.js';
@@ -128,14 +128,20 @@ insecure = true
   assert.equal(r.stderr.match(/mirror 127\.0\.0\.1:1 failed/g)?.length, 1, 'warned once');
 });
 
-test('registries.conf insecure = true: a TLS mirror with a self-signed certificate is read without verification (not plain HTTP only), with a warning', async (t) => {
+/** A pull-through cache of the anonymous registry that speaks TLS only, with a certificate nobody trusts; undefined (skipped) without openssl. */
+async function startTlsMirror(t: TestContext, name: string): Promise<ExtraRegistry | undefined> {
   const cert = localhostCert(t);
-  if (!cert) return;
-  const keyFile = join(dir, 'tls-mirror.key');
+  if (!cert) return undefined;
+  const keyFile = join(dir, `${name}.key`);
   writeFileSync(keyFile, cert.key);
-  // A pull-through cache of the anonymous registry that speaks TLS only, with a certificate nobody trusts.
-  const tlsMirror = await startExtraRegistry(dir, 'tls-mirror', `  tls:\n    certificate: ${cert.certFile}\n    key: ${keyFile}\nproxy:\n  remoteurl: ${R.anon.url}\n`);
-  t.after(() => tlsMirror.stop());
+  const mirror = await startExtraRegistry(dir, name, `  tls:\n    certificate: ${cert.certFile}\n    key: ${keyFile}\nproxy:\n  remoteurl: ${R.anon.url}\n`);
+  t.after(() => mirror.stop());
+  return mirror;
+}
+
+test('registries.conf insecure = true: a TLS mirror with a self-signed certificate is read without verification (not plain HTTP only), with a warning', async (t) => {
+  const tlsMirror = await startTlsMirror(t, 'tls-mirror');
+  if (!tlsMirror) return;
   const conf = join(dir, 'registries-tls.conf');
   writeFileSync(conf, `[[registry]]\nprefix = "${R.anon.host}/base"\n\n[[registry.mirror]]\nlocation = "${tlsMirror.host}/base"\ninsecure = true\n`);
   const to = imageRef(R.basic, `${run}/tls-mirror:1`);
@@ -148,6 +154,22 @@ test('registries.conf insecure = true: a TLS mirror with a self-signed certifica
   for (const b of report.targets[0].blobs) assert.equal(b.mirror, `${tlsMirror.host}/base`, JSON.stringify(b));
   assert.match(r.stderr, new RegExp(`warning: TLS verification is off for ${tlsMirror.host.replace(/\./g, '\\.')} \\(insecure = true in ${conf.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}; plain HTTP if it does not speak TLS\\)`));
   // The mirror was read over TLS: its access log has the manifest and blob GETs.
+  assert.match(tlsMirror.log(), /"GET \/v2\/base\/busybox\/manifests\/v2s2 HTTP/);
+});
+
+test('registries.conf insecure = true on a host without a port covers its TLS mirror on any port: verification off (with the warning), not a plain-HTTP attempt', async (t) => {
+  const tlsMirror = await startTlsMirror(t, 'tls-mirror-noport');
+  if (!tlsMirror) return;
+  const bare = tlsMirror.host.replace(/:\d+$/, '');
+  const conf = join(dir, 'registries-tls-noport.conf');
+  // containers/image's prefix match lets "127.0.0.1" cover 127.0.0.1:PORT (sysregistriesv2 refMatchingPrefix).
+  writeFileSync(conf, `[[registry]]\nprefix = "${bare}"\ninsecure = true\n\n[[registry]]\nprefix = "${R.anon.host}/base"\n\n[[registry.mirror]]\nlocation = "${tlsMirror.host}/base"\n`);
+  const r = await runCli(['inspect', '--json', fromRef], { env: { ...isolated, REGISTRIES_CONFIG_PATH: conf, REGPUSH_CERTS_DIRS: join(dir, 'no-certs') } });
+  assert.equal(r.code, 0, r.stderr);
+  // Before: the scheme choice took the entry for every port, TLS verification only for the exact host:
+  // the handshake failed on the untrusted certificate and the mirror was given up for the upstream.
+  assert.doesNotMatch(r.stderr, /mirror .* failed/);
+  assert.match(r.stderr, new RegExp(`warning: TLS verification is off for ${tlsMirror.host.replace(/\./g, '\\.')} \\(insecure = true in ${conf.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}; plain HTTP if it does not speak TLS\\)`));
   assert.match(tlsMirror.log(), /"GET \/v2\/base\/busybox\/manifests\/v2s2 HTTP/);
 });
 

@@ -166,6 +166,43 @@ test('a certs.d client.cert without its client.key → E_INPUT naming the file',
   assertOneLineError(r, 2, 'E_INPUT', new RegExp(`${esc(join(root, mtlsHost, 'client.cert'))} has no matching key client\\.key`));
 });
 
+test('client certificate problems are E_INPUT naming the file, before any connection: an encrypted key, a key of another certificate, a certificate that is not PEM', async () => {
+  const ca = ['--ca-cert', `${mtlsHost}=${join(pki, 'ca.crt')}`];
+  await openssl(['pkcs8', '-topk8', '-in', join(pki, 'client.key'), '-passout', 'pass:secret', '-out', join(pki, 'client-enc.key')]);
+  await openssl(['x509', '-in', join(pki, 'client.crt'), '-outform', 'der', '-out', join(pki, 'client.der')]);
+  const cases: [string, string, RegExp][] = [
+    // Before: "cannot reach …: bad decrypt; check the network and proxy settings [E_NETWORK]".
+    [join(pki, 'client.crt'), join(pki, 'client-enc.key'), new RegExp(`^regpush: error: ${esc(join(pki, 'client-enc.key'))} is encrypted; regpush needs an unencrypted PEM key \\(the client key for ${esc(mtlsHost)};`)],
+    // Before: "key values mismatch …; to trust its CA add --ca-cert" (E_TLS).
+    [join(pki, 'client.crt'), join(pki, 'server.key'), new RegExp(`${esc(join(pki, 'server.key'))} is not the key of ${esc(join(pki, 'client.crt'))} \\(the client certificate for ${esc(mtlsHost)}\\)`)],
+    // Before: "no start line … [E_NETWORK]".
+    [join(pki, 'client.der'), join(pki, 'client.key'), new RegExp(`${esc(join(pki, 'client.der'))} is not a PEM certificate`)],
+  ];
+  for (const [cert, key, message] of cases) {
+    const r = await runCli(['inspect', ...ca, '--client-cert', `${mtlsHost}=${cert},${key}`, `${mtlsHost}/app:mtls`], { env: env() });
+    assertOneLineError(r, 2, 'E_INPUT', message);
+  }
+});
+
+test('a CA in DER (--ca-cert or certs.d *.crt) is trusted; a --ca-cert file holding no certificate → E_INPUT naming it', async () => {
+  await openssl(['x509', '-in', join(pki, 'ca.crt'), '-outform', 'der', '-out', join(pki, 'ca.der')]);
+  // Before: ignored without a word, then "unable to verify …; to trust its CA add --ca-cert" [E_TLS].
+  assert.equal(await digestOf(`${tlsHost}/app:ca-flag`, ['--ca-cert', `${tlsHost}=${join(pki, 'ca.der')}`], env()), sourceDigest);
+  const root = certsRoot('certs-der', tlsHost, { 'ca.crt': join(pki, 'ca.der') });
+  assert.equal(await digestOf(`${tlsHost}/app:ca-flag`, [], env(root)), sourceDigest);
+  const r = await runCli(['inspect', '--ca-cert', `${tlsHost}=${join(pki, 'ca.key')}`, `${tlsHost}/app:ca-flag`], { env: env() });
+  assertOneLineError(r, 2, 'E_INPUT', new RegExp(`${esc(join(pki, 'ca.key'))} holds no certificate, neither PEM nor DER \\(the CA given for ${esc(tlsHost)}\\)`));
+});
+
+test('--insecure-registry on a registry that speaks TLS: digest and copy (a manifest HEAD first) say so, as inspect (a GET) does', async () => {
+  const hint = new RegExp(`answered 400 \\(it speaks TLS, and was asked in plain HTTP: for a certificate this machine does not trust, use --ca-cert ${esc(tlsHost)}=PATH or --tls-verify ${esc(tlsHost)}=false instead of --insecure-registry\\)`);
+  for (const args of [['digest', `${tlsHost}/app:ca-flag`], ['copy', source, `${tlsHost}/app:never`], ['inspect', `${tlsHost}/app:ca-flag`]]) {
+    const r = await runCli([...args, '--insecure-registry', tlsHost], { env: env() });
+    // Before: a bare "HEAD manifest …: … answered 400 [E_REGISTRY]" for digest and copy.
+    assertOneLineError(r, 5, 'E_REGISTRY', hint);
+  }
+});
+
 test('a --ca-cert file that does not exist → E_INPUT naming it', async () => {
   const r = await runCli(['inspect', '--ca-cert', `${tlsHost}=${join(dir, 'nope.crt')}`, `${tlsHost}/app:ca-flag`], { env: env() });
   assertOneLineError(r, 2, 'E_INPUT', new RegExp(`cannot read CA certificate ${esc(join(dir, 'nope.crt'))}: ENOENT`));

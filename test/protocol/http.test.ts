@@ -347,3 +347,36 @@ test('a connection reset in the middle of the TLS handshake is a network error (
   t.close();
   await new Promise<void>((r) => srv.close(() => r()));
 });
+
+test('withProfile: a deadline for the answer to start, its own retry policy; a body that started keeps the idle watch, and the caller still cancels it', async () => {
+  let hits = 0;
+  const url = await serve((req, res) => {
+    hits++;
+    if (req.url === '/never') return; // no answer at all
+    if (req.url === '/503') return res.writeHead(503, { 'retry-after': '0' }).end();
+    // Headers at once, then the body over more than the deadline.
+    res.writeHead(200, { 'content-length': '6' });
+    res.write('abc');
+    setTimeout(() => res.end('def'), 400);
+  });
+  const t = new Transport({ retry: fast, idleTimeoutMs: 5000 });
+  const p = t.withProfile({ retry: { retries: 1, statuses: new Set(), errnos: new Set(['ECONNRESET']) }, answerTimeoutMs: 200 });
+  const started = Date.now();
+  await assert.rejects(p.send({ method: 'GET', url: `${url}/never` }), (e: unknown) => e instanceof NetworkError && e.details.errno === 'ETIMEDOUT' && /no answer within 200 ms/.test(e.message));
+  assert.ok(Date.now() - started < 2000);
+  assert.equal(hits, 1, 'the deadline is not retried under this profile');
+  hits = 0;
+  assert.equal((await p.send({ method: 'GET', url: `${url}/503` })).status, 503);
+  assert.equal(hits, 1, 'a 503 is not retried under this profile');
+  hits = 0;
+  assert.equal((await t.send({ method: 'GET', url: `${url}/503` })).status, 503);
+  assert.equal(hits, 4, 'the transport itself keeps its policy');
+  const slow = await p.send({ method: 'GET', url: `${url}/slow` });
+  assert.equal((await readBody(slow, 100, 'x')).toString(), 'abcdef');
+  const ctl = new AbortController();
+  const cancelled = await p.send({ method: 'GET', url: `${url}/slow`, signal: ctl.signal });
+  ctl.abort();
+  await assert.rejects(readBody(cancelled, 100, 'x'));
+  assert.equal(p.stats, t.stats, 'one set of stats');
+  t.close();
+});

@@ -735,6 +735,30 @@ test('cancelUpload: 2xx is cancelled; 404 BLOB_UPLOAD_UNKNOWN (no such session: 
   }
 });
 
+test('a registry named insecure (plain HTTP) that speaks TLS, asked with a HEAD (copy, digest, push go first so): Go\'s bare answer has no body there, and the hint is still given', async (t) => {
+  const net = await import('node:net');
+  // Go's net/http writes this raw, without a header, to plain HTTP on a TLS port (server.go); a HEAD's answer is read without the body.
+  const s = net.createServer((sock) => sock.once('data', () => sock.end('HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n')));
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise<void>((r) => s.close(() => r())));
+  const host = `127.0.0.1:${(s.address() as AddressInfo).port}`;
+  const transport = new Transport({ retry: { retries: 0 } });
+  const client = new HttpRegistryClient({ registry: host, transport, insecure: [host] });
+  const hint = `answered 400 \\(it speaks TLS, and was asked in plain HTTP: for a certificate this machine does not trust, use --ca-cert ${host.replace(/\./g, '\\.')}=PATH or --tls-verify ${host.replace(/\./g, '\\.')}=false instead of --insecure-registry\\)$`;
+  for (const ask of [() => client.headManifest('app', '1'), () => client.getManifest('app', '1')]) {
+    await assert.rejects(ask(), (e: unknown) => {
+      assert.ok(e instanceof RegpushError && e.code === 'E_REGISTRY', String(e));
+      assert.match(e.message, new RegExp(hint));
+      return true;
+    });
+  }
+  // A plain-HTTP registry's own 400 to a HEAD (headers, no body) gets no such hint.
+  const plain = await registry((_req, _b, res) => res.writeHead(400, { 'content-type': 'application/json' }).end());
+  await assert.rejects(plain.client.headManifest('app', '1'), (e: unknown) => e instanceof RegpushError && e.code === 'E_REGISTRY' && !/speaks TLS/.test(e.message));
+  plain.transport.close();
+  transport.close();
+});
+
 test('a registry named insecure (plain HTTP) that speaks TLS: its 400 "HTTP request to an HTTPS server" says so and names the flags for an untrusted certificate', async () => {
   // What Go's TLS server writes to a plain-HTTP request on its port.
   const r = await registry((_req, _b, res) => res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8' }).end('Client sent an HTTP request to an HTTPS server.\n'));

@@ -110,3 +110,40 @@ test('a mirror that wants a login it has not got: the warning names the stored l
   assert.match(line, /the stored logins only \(Docker config\.json, containers auth\.json; a mirror never gets the source's credentials\)/);
   assert.ok(!line.includes('REGPUSH_FROM_USER'), line);
 });
+
+test('a mirror that accepts connections and never answers costs one attempt of the mirror deadline (REGPUSH_IDLE_TIMEOUT_MS lowers it), then the upstream is read', async (t) => {
+  const net = await import('node:net');
+  const { src, image } = await setup();
+  const dst = await fake();
+  // A hung cache, or a firewall that swallows the request: connections are taken and never answered.
+  const held: import('node:net').Socket[] = [];
+  const hung = net.createServer((s) => held.push(s));
+  await new Promise<void>((r) => hung.listen(0, '127.0.0.1', r));
+  t.after(() => {
+    for (const s of held) s.destroy();
+    return new Promise<void>((r) => hung.close(() => r()));
+  });
+  const hungHost = `127.0.0.1:${(hung.address() as import('node:net').AddressInfo).port}`;
+  const warnings: string[] = [];
+  const logger = { debug: () => {}, info: () => {}, warn: (m: string) => warnings.push(m) };
+  const opts = fakeLibraryOptions(src, dst);
+  const started = Date.now();
+  const r = await copy({ from: src.ref('base/app:1'), to: [dst.ref('app:1')], mirrors: { [src.host]: [`http://${hungHost}`] }, logger, idleTimeoutMs: 500, ...opts, insecureRegistries: [...opts.insecureRegistries, hungHost] });
+  assert.equal(r.digest, image);
+  // Before: the run's retry policy (5 retries with backoff, each attempt its own idle timeout): six connections and ~10 s.
+  assert.equal(held.length, 1, 'one attempt at the mirror');
+  assert.ok(Date.now() - started < 4000, `fell back in ${Date.now() - started} ms`);
+  assert.ok(warnings.some((w) => w.startsWith(`mirror ${hungHost} failed (E_NETWORK: `) && w.includes('no answer within 500 ms')), warnings.join('\n'));
+});
+
+test('a mirror answering 503 to everything is asked once, not retried, and the upstream is read', async () => {
+  const { src, mirror, image } = await setup();
+  const dst = await fake();
+  const failing = mirror.fault({}, { kind: 'status', status: 503, retryAfter: 0 });
+  const warnings: string[] = [];
+  const logger = { debug: () => {}, info: () => {}, warn: (m: string) => warnings.push(m) };
+  const r = await copy({ from: src.ref('base/app:1'), to: [dst.ref('app:1')], mirrors: { [src.host]: [mirror.host] }, logger, ...fakeLibraryOptions(src, mirror, dst) });
+  assert.equal(r.digest, image);
+  assert.equal(failing.hits, 1, 'one request to the failing mirror, then it is not asked again');
+  assert.ok(warnings.some((w) => w.startsWith(`mirror ${mirror.host} failed (E_REGISTRY: `)), warnings.join('\n'));
+});

@@ -19,7 +19,7 @@ import {
   parseMirrorLocation,
   parseToml,
 } from '../../src/registry/mirror-config.js';
-import { MirroredClient, MirrorHealth, type MirrorRoute } from '../../src/registry/mirrors.js';
+import { MIRROR_ANSWER_TIMEOUT_MS, MirroredClient, MirrorHealth, mirrorSendProfile, type MirrorRoute } from '../../src/registry/mirrors.js';
 import type { RegistryClient } from '../../src/registry/registry-client.js';
 import { mirrorsFromFlags, registryConfigOptions } from '../../src/cli/mirror-flags.js';
 import { checkProjectConfig } from '../../src/cli/project-config.js';
@@ -266,6 +266,33 @@ location = "wild.example"
           text,
         );
       }
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('an unreadable default registries.conf', () => {
+  it('stops the run with E_INPUT naming the file (it may block registries), as containers/image fails; a named one says the variable', () => {
+    const home = mkdtempSync(join(tmpdir(), 'regpush-regconf-'));
+    try {
+      // A directory where the file should be: there, and unreadable as a file (EISDIR) even for root, as EACCES is for a user.
+      const file = join(home, '.config/containers/registries.conf');
+      mkdirSync(file, { recursive: true });
+      const warned: string[] = [];
+      const logger = { debug: () => {}, info: () => {}, warn: (m: string) => warned.push(m) };
+      writeFileSync(join(home, 'daemon.json'), '{}');
+      assert.throws(
+        () => registryConfigOptions([], { HOME: home, REGPUSH_DOCKER_DAEMON_JSON: join(home, 'daemon.json') }, home, logger),
+        (e: unknown) =>
+          e instanceof RegpushError && e.code === 'E_INPUT' && e.exitCode === 2 && e.details.file === file &&
+          e.message === `cannot read ${file} (EISDIR); regpush does not go on without it, since it may block registries (make it readable, or name another file in REGISTRIES_CONFIG_PATH)`,
+      );
+      assert.throws(
+        () => registryConfigOptions([], { HOME: home, REGISTRIES_CONFIG_PATH: file, REGPUSH_DOCKER_DAEMON_JSON: join(home, 'daemon.json') }, home, logger),
+        (e: unknown) => e instanceof RegpushError && e.code === 'E_INPUT' && e.message === `REGISTRIES_CONFIG_PATH=${file}: cannot read it (EISDIR)`,
+      );
+      assert.deepEqual(warned, []);
     } finally {
       rmSync(home, { recursive: true, force: true });
     }
@@ -532,5 +559,18 @@ describe('connect', () => {
     } finally {
       transport.close();
     }
+  });
+});
+
+describe('mirror send profile', () => {
+  it('no retry for answers or the deadline, one for a lost connection (at most --retries); 15 s for an answer to start, lowered by the idle timeout', () => {
+    const p = mirrorSendProfile({ retryPolicy: { retries: 5 }, idleTimeoutMs: 60_000 });
+    assert.equal(p.answerTimeoutMs, MIRROR_ANSWER_TIMEOUT_MS);
+    assert.equal(MIRROR_ANSWER_TIMEOUT_MS, 15_000);
+    assert.equal(p.retry?.retries, 1);
+    assert.equal(p.retry?.statuses?.size, 0);
+    assert.ok(p.retry?.errnos?.has('ECONNRESET') && !p.retry.errnos.has('ETIMEDOUT'));
+    assert.equal(mirrorSendProfile({ retryPolicy: { retries: 0 }, idleTimeoutMs: 2000 }).retry?.retries, 0);
+    assert.equal(mirrorSendProfile({ retryPolicy: { retries: 5 }, idleTimeoutMs: 2000 }).answerTimeoutMs, 2000);
   });
 });

@@ -2,7 +2,8 @@
 // --tls-verify, --insecure, REGPUSH_CERTS_DIRS) and the certs.d lookup and resolver.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rootCertificates } from 'node:tls';
@@ -15,7 +16,16 @@ after(() => rmSync(tmp, { recursive: true, force: true }));
 
 // Not real certificates: the resolver reads and passes PEM text on, Node parses it at connect time.
 const PEM_CA = '-----BEGIN CERTIFICATE-----\nTUlJQ0FDQQ==\n-----END CERTIFICATE-----\n';
-const PEM_KEY = '-----BEGIN PRIVATE KEY-----\nS0VZ\n-----END PRIVATE KEY-----\n';
+
+/** A real self-signed certificate and its key (PEM text): the resolver checks a client pair up front. */
+function keyPair(name: string, extraArgs: string[] = []): { cert: string; key: string } {
+  const key = join(tmp, `${name}.pair.key`);
+  const cert = join(tmp, `${name}.pair.crt`);
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-days', '1', '-subj', `/CN=${name}`, '-keyout', key, '-out', cert, ...(extraArgs.length ? extraArgs : ['-nodes'])], { stdio: 'ignore' });
+  return { cert: readFileSync(cert, 'utf8'), key: readFileSync(key, 'utf8') };
+}
+const DIR_PAIR = keyPair('dir');
+const FLAG_PAIR = keyPair('flag');
 
 function files(root: string, host: string, names: Record<string, string>): string {
   mkdirSync(join(root, host), { recursive: true });
@@ -110,23 +120,23 @@ test('findCertsDir: a client certificate without its key (or a key alone) is E_I
 
 test('tlsResolver: nothing configured → default trust; CAs are added to the defaults; flags win over certs.d for the client pair', async () => {
   const root = join(tmp, 'resolve');
-  const dir = files(root, 'reg:5000', { 'ca.crt': PEM_CA, 'client.cert': 'dir-cert', 'client.key': PEM_KEY });
+  const dir = files(root, 'reg:5000', { 'ca.crt': PEM_CA, 'client.cert': DIR_PAIR.cert, 'client.key': DIR_PAIR.key });
   writeFileSync(join(tmp, 'flag.crt'), PEM_CA.replace('TUlJ', 'RkxB'));
-  writeFileSync(join(tmp, 'flag.cert'), 'flag-cert');
-  writeFileSync(join(tmp, 'flag.key'), PEM_KEY);
+  writeFileSync(join(tmp, 'flag.cert'), FLAG_PAIR.cert);
+  writeFileSync(join(tmp, 'flag.key'), FLAG_PAIR.key);
   writeFileSync(join(tmp, 'extra.pem'), 'EXTRA');
   const r = tlsResolver({ certsDirs: [root], caCerts: { 'REG:5000': [join(tmp, 'flag.crt')] }, nodeExtraCaCerts: join(tmp, 'extra.pem') });
   assert.equal(await r.settingsFor('elsewhere:1'), undefined);
   const s = (await r.settingsFor('reg:5000'))!;
   assert.equal(s.verify, true);
   assert.deepEqual(s.ca, [...rootCertificates, 'EXTRA', PEM_CA, PEM_CA.replace('TUlJ', 'RkxB')]);
-  assert.equal(s.clientCert?.toString(), 'dir-cert');
+  assert.equal(s.clientCert?.toString(), DIR_PAIR.cert);
   assert.deepEqual(s.sources, [join(dir, 'ca.crt'), join(tmp, 'flag.crt'), join(dir, 'client.cert'), join(dir, 'client.key')]);
   assert.equal(await r.settingsFor('reg:5000'), s, 'cached per host');
   assert.deepEqual(tlsConnectOptions(s), { ca: s.ca, cert: s.clientCert, key: s.clientKey, rejectUnauthorized: true });
 
   const flagged = tlsResolver({ certsDirs: [root], clientCerts: { 'reg:5000': { cert: join(tmp, 'flag.cert'), key: join(tmp, 'flag.key') } } });
-  assert.equal((await flagged.settingsFor('reg:5000'))!.clientCert?.toString(), 'flag-cert');
+  assert.equal((await flagged.settingsFor('reg:5000'))!.clientCert?.toString(), FLAG_PAIR.cert);
 
   // A client pair alone keeps Node's default trust (no `ca`).
   const clientOnly = tlsResolver({ certsDirs: [], clientCerts: { other: { cert: join(tmp, 'flag.cert'), key: join(tmp, 'flag.key') } } });
@@ -152,14 +162,56 @@ test('tlsResolver: verification off for the named registry only, with one warnin
   ]);
 });
 
-test('tlsResolver: unreadable files are E_INPUT, a key that is not PEM is E_TLS; a failed read is tried again', async () => {
+test('tlsResolver: unreadable files are E_INPUT, a key that is not PEM too; a failed read is tried again', async () => {
   const missing = tlsResolver({ certsDirs: [], caCerts: { reg: [join(tmp, 'missing.crt')] } });
   await assert.rejects(missing.settingsFor('reg'), (e: unknown) => e instanceof InputError && /cannot read CA certificate .*missing\.crt: ENOENT/.test((e as Error).message));
   writeFileSync(join(tmp, 'missing.crt'), PEM_CA);
   assert.ok(await missing.settingsFor('reg'), 'the file appeared: read now');
   writeFileSync(join(tmp, 'bad.key'), 'not a key');
   const badKey = tlsResolver({ certsDirs: [], clientCerts: { reg: { cert: join(tmp, 'flag.cert'), key: join(tmp, 'bad.key') } } });
-  await assert.rejects(badKey.settingsFor('reg'), (e: unknown) => (e as { code?: string }).code === 'E_TLS' && /bad\.key is not a PEM private key \(the client key for reg\)/.test((e as Error).message));
+  await assert.rejects(badKey.settingsFor('reg'), (e: unknown) => e instanceof InputError && /bad\.key is not a PEM private key \(the client key for reg\)/.test((e as Error).message));
+});
+
+test('tlsResolver: a client pair is checked before any connection: an encrypted key, a key of another certificate, a certificate that is not PEM are E_INPUT naming the file', async () => {
+  const enc = keyPair('enc', ['-passout', 'pass:secret']);
+  writeFileSync(join(tmp, 'enc.cert'), enc.cert);
+  writeFileSync(join(tmp, 'enc.key'), enc.key);
+  // The traditional OpenSSL encrypted form (Proc-Type: 4,ENCRYPTED) as well as PKCS#8's.
+  const trad = join(tmp, 'enc-trad.key');
+  execFileSync('openssl', ['ec', '-in', join(tmp, 'enc.pair.key'), '-passin', 'pass:secret', '-aes256', '-passout', 'pass:secret', '-out', trad], { stdio: 'ignore' });
+  const der = join(tmp, 'flag.cert.der');
+  execFileSync('openssl', ['x509', '-in', join(tmp, 'flag.cert'), '-outform', 'der', '-out', der], { stdio: 'ignore' });
+  const fails = async (cert: string, key: string, message: string) =>
+    assert.rejects(tlsResolver({ certsDirs: [], clientCerts: { 'reg:5000': { cert, key } } }).settingsFor('reg:5000'), (e: unknown) => {
+      assert.ok(e instanceof InputError, String(e));
+      assert.equal(e.exitCode, 2);
+      assert.equal(e.message, message);
+      return true;
+    });
+  const decrypt = (k: string) => `${k} is encrypted; regpush needs an unencrypted PEM key (the client key for reg:5000; decrypt it with: openssl pkey -in KEY -out KEY.plain)`;
+  await fails(join(tmp, 'enc.cert'), join(tmp, 'enc.key'), decrypt(join(tmp, 'enc.key')));
+  await fails(join(tmp, 'enc.cert'), trad, decrypt(trad));
+  await fails(join(tmp, 'flag.cert'), join(tmp, 'enc.key'), decrypt(join(tmp, 'enc.key')));
+  writeFileSync(join(tmp, 'dir.key'), DIR_PAIR.key);
+  await fails(join(tmp, 'flag.cert'), join(tmp, 'dir.key'), `${join(tmp, 'dir.key')} is not the key of ${join(tmp, 'flag.cert')} (the client certificate for reg:5000)`);
+  await fails(der, join(tmp, 'flag.key'), `${der} is not a PEM certificate (the client certificate for reg:5000; a DER file converts with: openssl x509 -inform der -in CERT -out CERT.pem)`);
+  await fails(join(tmp, 'flag.key'), join(tmp, 'flag.key'), `${join(tmp, 'flag.key')} is not a PEM certificate (the client certificate for reg:5000; a DER file converts with: openssl x509 -inform der -in CERT -out CERT.pem)`);
+});
+
+test('tlsResolver: a CA file in DER is converted; one holding no certificate is E_INPUT when given (--ca-cert), a warning in certs.d (Docker passes over it)', async () => {
+  const der = join(tmp, 'ca.der');
+  execFileSync('openssl', ['x509', '-in', join(tmp, 'flag.cert'), '-outform', 'der', '-out', der], { stdio: 'ignore' });
+  const s = (await tlsResolver({ certsDirs: [], caCerts: { reg: [der] } }).settingsFor('reg'))!;
+  assert.equal(s.ca?.at(-1), new (await import('node:crypto')).X509Certificate(FLAG_PAIR.cert).toString(), 'the DER certificate, as PEM');
+  for (const junk of [join(tmp, 'flag.key'), join(tmp, 'bad.key')]) {
+    await assert.rejects(tlsResolver({ certsDirs: [], caCerts: { 'reg:5000': [junk] } }).settingsFor('reg:5000'), (e: unknown) => e instanceof InputError && e.message === `${junk} holds no certificate, neither PEM nor DER (the CA given for reg:5000)`);
+  }
+  const root = join(tmp, 'junk-certsd');
+  const dir = files(root, 'reg:5000', { 'ca.crt': 'not a certificate', 'good.crt': PEM_CA });
+  const warnings: string[] = [];
+  const r = tlsResolver({ certsDirs: [root] }, { debug() {}, info() {}, warn: (m: string) => warnings.push(m) });
+  assert.deepEqual((await r.settingsFor('reg:5000'))!.ca?.slice(rootCertificates.length), [PEM_CA]);
+  assert.deepEqual(warnings, [`${join(dir, 'ca.crt')} holds no certificate, neither PEM nor DER; not used as a CA for reg:5000`]);
 });
 
 test('tlsResolver hints name the flag and the certs.d path for the host', () => {
@@ -170,4 +222,40 @@ test('tlsResolver hints name the flag and the certs.d path for the host', () => 
   // No certs.d root read: no directory to point at.
   assert.equal(tlsResolver({ certsDirs: [] }).hint('reg', 'other'), 'to trust its CA add --ca-cert reg=PATH');
   assert.match(tlsResolver({}).hint('reg', 'untrusted'), /\/etc\/containers\/certs\.d\/reg\/ \(or under \/etc\/docker\/certs\.d\)$/, 'the defaults');
+});
+
+test('registries.conf insecure hosts: one matching rule for the scheme choice and TLS verification (an entry without a port covers every port, as containers/image matches prefixes)', async () => {
+  const { endpointFor } = await import('../../src/registry/endpoint.js');
+  const entries = ['reg.example', 'other.example:5000', 'Docker.io', 'hub443.example:443'];
+  const by = Object.fromEntries(entries.map((e) => [e, 'insecure = true in /etc/containers/registries.conf']));
+  const warnings: string[] = [];
+  const r = tlsResolver({ certsDirs: [], verifyOff: entries, verifyOffBy: by }, { debug() {}, info() {}, warn: (m: string) => warnings.push(m) });
+  for (const [registry, urlHost, off] of [
+    ['reg.example:22014', 'reg.example:22014', true],
+    ['reg.example', 'reg.example', true],
+    ['other.example:5000', 'other.example:5000', true],
+    ['other.example:5001', 'other.example:5001', false],
+    ['other.example', 'other.example', false],
+    ['docker.io', 'registry-1.docker.io', true],
+    ['hub443.example', 'hub443.example', true],
+    ['hub443.example:5000', 'hub443.example:5000', false],
+    ['elsewhere.example', 'elsewhere.example', false],
+  ] as const) {
+    const tlsOff = (await r.settingsFor(urlHost))?.verify === false;
+    assert.equal(tlsOff, off, `TLS verification off for ${urlHost}`);
+    // 'auto' is "TLS without verification, else plain HTTP"; hub443.example is the one that differs: :443 is https only.
+    if (registry !== 'hub443.example') assert.equal(endpointFor(registry, [], entries).scheme === 'auto', off, `scheme of ${registry}`);
+  }
+  assert.ok(warnings.includes('TLS verification is off for reg.example:22014 (insecure = true in /etc/containers/registries.conf): the connection is encrypted, but the server is not authenticated'), warnings.join('\n'));
+});
+
+test('--ca-cert REG:443=A and --ca-cert REG=B are one registry: both CAs are kept; two --client-cert for it are refused', async () => {
+  const o = tlsOptionsFromFlags({ 'ca-cert': ['reg.example:443=a.pem', 'reg.example=b.pem'] }, {}, '/work');
+  assert.deepEqual(o.caCerts, { 'reg.example': ['/work/a.pem', '/work/b.pem'] });
+  usage(() => tlsOptionsFromFlags({ 'client-cert': ['reg.example:443=a,b', 'reg.example=c,d'] }, {}, '/'), /--client-cert was given twice for reg\.example;/);
+  // And the resolver reads both for the host.
+  writeFileSync(join(tmp, 'a.pem'), PEM_CA);
+  writeFileSync(join(tmp, 'b.pem'), PEM_CA.replace('TUlJ', 'QkJC'));
+  const r = tlsResolver({ certsDirs: [], caCerts: tlsOptionsFromFlags({ 'ca-cert': ['reg.example:443=a.pem', 'reg.example=b.pem'] }, {}, tmp).caCerts });
+  assert.deepEqual((await r.settingsFor('reg.example'))!.sources, [join(tmp, 'a.pem'), join(tmp, 'b.pem')]);
 });
