@@ -10,7 +10,7 @@ import { isIP, type Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import axios, { AxiosError } from 'axios';
 import { AuthError, NetworkError, TlsError, AbortedError, RegpushError } from '../errors.js';
-import { redactUrl } from '../redact.js';
+import { redactProxyUrl, redactUrl } from '../redact.js';
 import type { HttpRequest, HttpResponse, Send } from './types.js';
 import type { EarlySockets } from './early-sockets.js';
 import { watchIdle } from './idle.js';
@@ -136,7 +136,7 @@ export function transportError(err: unknown, req: HttpRequest, tls?: TlsResolver
   const text = CODE_TEXT[errno] ?? e.message ?? String(err);
   if (proxy) {
     const hint = `${PROXY_HINT[errno] ?? 'check the network and the proxy'} (${proxyVariable(req.url)}, NO_PROXY)`;
-    return new NetworkError(`cannot reach ${host} through proxy ${redactUrl(proxy)}: ${text} (${errno}); ${hint}`, { details: { registry: host, request, errno } });
+    return new NetworkError(`cannot reach ${host} through proxy ${redactProxyUrl(proxy)}: ${text} (${errno}); ${hint}`, { details: { registry: host, request, errno } });
   }
   const hint = NETWORK_HINT[errno] ?? 'check the network and proxy settings (HTTPS_PROXY, NO_PROXY)';
   return new NetworkError(`cannot reach ${host}: ${text} (${errno}); ${hint}`, { details: { registry: host, request, errno } });
@@ -153,7 +153,7 @@ function proxyRefusal(status: number, socket: Socket | null | undefined, req: Ht
   if (status !== 407 && !refusedConnect) return undefined;
   const host = safeHost(req.url);
   const request = `${req.method} ${redactUrl(req.url)}`;
-  const named = redactUrl(proxy);
+  const named = redactProxyUrl(proxy);
   const variable = proxyVariable(req.url);
   if (status === 407) {
     const fix = hasUserinfo(proxy)

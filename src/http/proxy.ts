@@ -7,7 +7,7 @@ import type { Agent, ClientRequest } from 'node:http';
 import { HttpProxyAgent } from 'http-proxy-agent';
 import { HttpsProxyAgent } from 'https-proxy-agent';
 import { UsageError } from '../errors.js';
-import { redactUrl } from '../redact.js';
+import { redactProxyUrl } from '../redact.js';
 import { proxyFor, type ProxySettings } from './proxy-choice.js';
 import { tlsConnectOptions, type TlsSettings } from './tls.js';
 
@@ -47,7 +47,7 @@ export class ProxyAgents {
     const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(proxy)?.[1]?.toLowerCase();
     if (scheme !== 'http' && scheme !== 'https') {
       const variable = url.protocol === 'https:' ? 'HTTPS_PROXY' : 'HTTP_PROXY';
-      throw new UsageError(`${variable}: the proxy ${redactUrl(proxy)} is not an HTTP proxy (${scheme ?? 'no'} scheme); regpush speaks to HTTP proxies only (http:// or https://)`);
+      throw new UsageError(`${variable}: the proxy ${redactProxyUrl(proxy)} is not an HTTP proxy (${scheme ?? 'no'} scheme); regpush speaks to HTTP proxies only (http:// or https://)`);
     }
     const key = `${url.protocol}${proxy}${tls ? `|${tls.id}` : ''}`;
     let agent = this.agents.get(key);

@@ -18,6 +18,8 @@ import { errorLine } from '../../src/cli/main.js';
 import { Transport } from '../../src/http/transport.js';
 import { readBody } from '../../src/http/response.js';
 import { tlsResolver } from '../../src/http/tls.js';
+import { SecretSet } from '../../src/redact.js';
+import { transportFor } from '../../src/registry/connect.js';
 
 test('proxy settings: upper case wins, lower case works, empty means none', () => {
   assert.deepEqual(proxySettingsFromEnv({ HTTPS_PROXY: 'http://a:1', https_proxy: 'http://b:2', no_proxy: 'x' }), { httpProxy: undefined, httpsProxy: 'http://a:1', noProxy: 'x' });
@@ -406,4 +408,23 @@ test('a proxy refusing the CONNECT (502) names the proxy, redacted, after the re
     return true;
   });
   t2.close();
+});
+
+test('a proxy password with a space (which the URL parser accepts) never reaches the error line or --debug output; the run knows it as a secret', async () => {
+  const gone = net.createServer();
+  await new Promise<void>((r) => gone.listen(0, '127.0.0.1', r));
+  const port = (gone.address() as AddressInfo).port;
+  await new Promise<void>((r) => gone.close(() => r()));
+  const home = mkdtempSync(join(tmpdir(), 'regpush-proxy-secret-'));
+  closers.push(() => rmSync(home, { recursive: true, force: true }));
+  const proxy = `http://bob:my s3cret pw@127.0.0.1:${port}`;
+  const r = await runCli(['inspect', 'reg.proxy-test.invalid/app:1', '--retries', '0', '--debug'], { PATH: process.env.PATH, HOME: home, DOCKER_CONFIG: home, HTTPS_PROXY: proxy });
+  assert.equal(r.status, 5, r.stderr);
+  assert.match(r.stderr, new RegExp(`regpush: error: cannot reach reg\\.proxy-test\\.invalid through proxy http://\\*\\*\\*@127\\.0\\.0\\.1:${port}: connection refused \\(ECONNREFUSED\\).*\\[E_NETWORK\\]`));
+  assert.match(r.stderr, /debug: .*through proxy http:\/\/\*\*\*@127/, 'the --debug line names the proxy too');
+  assert.ok(!/s3cret|my%20s3cret/.test(r.stderr + r.stdout), r.stderr);
+  // Wherever else it may turn up (a dependency's message), the run's SecretSet scrubs it.
+  const secrets = new SecretSet();
+  transportFor({ env: { HTTPS_PROXY: proxy, HTTP_PROXY: 'http://carol:0ther/pw@proxy.corp:3128' }, secrets }).close();
+  assert.equal(secrets.scrub('x my s3cret pw y my%20s3cret%20pw z 0ther/pw'), 'x *** y *** z ***');
 });
