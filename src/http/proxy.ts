@@ -45,9 +45,14 @@ export class ProxyAgents {
     // Only HTTP proxies are spoken here. A SOCKS proxy (socks5://, which Go's tools accept) would
     // otherwise get an HTTP CONNECT and end with a connection error that does not say why.
     const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(proxy)?.[1]?.toLowerCase();
+    const variable = url.protocol === 'https:' ? 'HTTPS_PROXY' : 'HTTP_PROXY';
     if (scheme !== 'http' && scheme !== 'https') {
-      const variable = url.protocol === 'https:' ? 'HTTPS_PROXY' : 'HTTP_PROXY';
       throw new UsageError(`${variable}: the proxy ${redactProxyUrl(proxy)} is not an HTTP proxy (${scheme ?? 'no'} scheme); regpush speaks to HTTP proxies only (http:// or https://)`);
+    }
+    // The agents parse it and would throw a bare "Invalid URL" (a port over 65535, a space in the
+    // host), an internal error naming neither the variable nor the value.
+    if (!URL.canParse(proxy)) {
+      throw new UsageError(`${variable}: ${redactProxyUrl(proxy)} is not a valid proxy URL; give it as http://[USER:PASSWORD@]HOST:PORT`);
     }
     const key = `${url.protocol}${proxy}${tls ? `|${tls.id}` : ''}`;
     let agent = this.agents.get(key);

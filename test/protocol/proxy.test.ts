@@ -428,3 +428,23 @@ test('a proxy password with a space (which the URL parser accepts) never reaches
   transportFor({ env: { HTTPS_PROXY: proxy, HTTP_PROXY: 'http://carol:0ther/pw@proxy.corp:3128' }, secrets }).close();
   assert.equal(secrets.scrub('x my s3cret pw y my%20s3cret%20pw z 0ther/pw'), 'x *** y *** z ***');
 });
+
+test('a proxy variable that is not a URL (port over 65535, a space in the host) is one E_USAGE line naming the variable, password redacted, exit 2', async () => {
+  const t = new Transport({ proxy: { httpsProxy: 'http://proxy.corp:99999', httpProxy: 'http://bob:s3cret@proxy corp:3128' }, retry: { retries: 0 } });
+  for (const [url, want] of [
+    ['https://reg.corp.example/v2/', 'HTTPS_PROXY: http://proxy.corp:99999 is not a valid proxy URL; give it as http://[USER:PASSWORD@]HOST:PORT'],
+    ['http://reg.corp.example/v2/', 'HTTP_PROXY: http://***@proxy corp:3128 is not a valid proxy URL; give it as http://[USER:PASSWORD@]HOST:PORT'],
+  ] as const) {
+    await assert.rejects(t.send({ method: 'GET', url }), (e: unknown) => {
+      assert.ok(e instanceof RegpushError && e.code === 'E_USAGE', String(e));
+      assert.equal(e.message, want);
+      return true;
+    });
+  }
+  t.close();
+  const home = mkdtempSync(join(tmpdir(), 'regpush-bad-proxy-'));
+  closers.push(() => rmSync(home, { recursive: true, force: true }));
+  const r = await runCli(['inspect', 'reg.proxy-test.invalid/app:1'], { PATH: process.env.PATH, HOME: home, DOCKER_CONFIG: home, HTTPS_PROXY: 'http://bob:s3cret@proxy.corp:99999' });
+  assert.equal(r.status, 2, r.stderr);
+  assert.equal(r.stderr, 'regpush: error: HTTPS_PROXY: http://***@proxy.corp:99999 is not a valid proxy URL; give it as http://[USER:PASSWORD@]HOST:PORT [E_USAGE]\n');
+});
