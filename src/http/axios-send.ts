@@ -35,8 +35,20 @@ export interface AxiosSendOptions {
   early?: EarlySockets;
 }
 
-/** Socket errors that are the network's, whatever words the message uses. */
-const NETWORK_ERRNOS = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNREFUSED', 'ECONNABORTED', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+/**
+ * Whether a failure is TLS's: by its code first (OpenSSL's and Node's TLS codes); a system error
+ * (ECONNRESET, ENOTFOUND, EAI_AGAIN…) is the network's whatever its message says, since the
+ * message names the host (`getaddrinfo ENOTFOUND tls-registry.corp`) and a reset in the middle
+ * of a handshake says "TLS". Only a failure without either kind of code is judged by its words,
+ * with the host names taken out of them first.
+ */
+function isTlsFailure(errno: string, message: string, hostnames: string[]): boolean {
+  if (TLS_CODES.has(errno) || /^ERR_(SSL|TLS)_/.test(errno)) return true;
+  if (/^E[A-Z0-9_]+$/.test(errno) && !errno.startsWith('ERR_')) return false;
+  let words = message;
+  for (const h of hostnames) if (h) words = words.split(h).join('');
+  return /certificate|SSL|TLS/i.test(words);
+}
 
 const TLS_CODES = new Set([
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
@@ -120,9 +132,8 @@ export function transportError(err: unknown, req: HttpRequest, tls?: TlsResolver
     return new AbortedError(`aborted: ${request}`, { details: { request } });
   }
   const errno = (e.cause as { code?: string } | undefined)?.code ?? code;
-  // A connection reset or timed out in the middle of a handshake says "TLS" in its message but is
-  // a network failure: no certificate hint for it, and it is retried as one.
-  if (TLS_CODES.has(errno) || (!NETWORK_ERRNOS.has(errno) && /certificate|SSL|TLS/i.test(e.message ?? ''))) {
+  // A network failure gets no certificate hint, and is retried as one.
+  if (isTlsFailure(errno, e.message ?? '', [safeHostname(req.url), proxy ? safeHostname(proxy) : ''])) {
     const message = (e.message ?? '').split('\n')[0]!;
     const kind = tlsFailureKind(errno, e.message ?? '');
     const plain = errno === 'ERR_SSL_WRONG_VERSION_NUMBER' || errno === 'EPROTO' ? `; if ${host} serves plain HTTP, add --insecure-registry ${host}` : '';
@@ -171,6 +182,15 @@ function proxyRefusal(status: number, socket: Socket | null | undefined, req: Ht
 /** The error a request fails with when its body stream failed: the body's own typed error (never retried as a network failure unless it is one). */
 function bodyFailure(err: unknown, req: HttpRequest): RegpushError {
   return err instanceof RegpushError ? err : transportError(err, req);
+}
+
+/** The host name of `url` (no port, no brackets), or '' when it does not parse. */
+function safeHostname(url: string): string {
+  try {
+    return new URL(url).hostname.replace(/^\[|\]$/g, '');
+  } catch {
+    return '';
+  }
 }
 
 function safeHost(url: string): string {

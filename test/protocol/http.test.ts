@@ -7,7 +7,8 @@ import { gzipSync } from 'node:zlib';
 import { Transport } from '../../src/http/transport.js';
 import { readBody, errorFromResponse, settleSmallBody } from '../../src/http/response.js';
 import { nextHop } from '../../src/http/redirect.js';
-import { AuthError, DeniedError, DigestMismatchError, InputError, NetworkError, NotFoundError, ProtocolError, RegistryError, TooManyRequestsError } from '../../src/errors.js';
+import { AuthError, DeniedError, DigestMismatchError, InputError, NetworkError, NotFoundError, ProtocolError, RegistryError, TlsError, TooManyRequestsError } from '../../src/errors.js';
+import { transportError } from '../../src/http/axios-send.js';
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 const servers: http.Server[] = [];
@@ -346,4 +347,23 @@ test('a connection reset in the middle of the TLS handshake is a network error (
   });
   t.close();
   await new Promise<void>((r) => srv.close(() => r()));
+});
+
+test('a host or proxy whose name says "tls" or "ssl" does not make a DNS or socket failure a TLS one: the error code decides, the words only without the names', () => {
+  const fail = (code: string | undefined, message: string) => Object.assign(new Error(message), code ? { code } : {});
+  for (const [url, proxy, err] of [
+    ['https://tls-registry.example.invalid/v2/', undefined, fail('ENOTFOUND', 'getaddrinfo ENOTFOUND tls-registry.example.invalid')],
+    ['https://ssl.example.invalid/v2/', undefined, fail('EAI_AGAIN', 'getaddrinfo EAI_AGAIN ssl.example.invalid')],
+    ['https://reg.example/v2/', 'http://tls-proxy.corp:3128', fail('EHOSTDOWN', 'connect EHOSTDOWN tls-proxy.corp')],
+    ['https://certificate.example:5000/v2/', undefined, fail(undefined, 'something went wrong with certificate.example')],
+  ] as const) {
+    const e = transportError(err, { method: 'GET', url }, undefined, proxy);
+    assert.ok(e instanceof NetworkError, `${url}: ${e.code} ${e.message}`);
+    assert.doesNotMatch(e.message, /--ca-cert|TLS failure/);
+  }
+  // A real TLS failure is still one: by its code, or by its words when it has no code.
+  for (const err of [fail('CERT_SIGNATURE_FAILURE', 'certificate signature failure'), fail('ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE', 'sslv3 alert handshake failure'), fail(undefined, 'unable to verify the first certificate')]) {
+    const e = transportError(err, { method: 'GET', url: 'https://tls-registry.example/v2/' });
+    assert.ok(e instanceof TlsError, `${err.message}: ${e.code}`);
+  }
 });
