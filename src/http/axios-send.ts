@@ -15,7 +15,7 @@ import type { HttpRequest, HttpResponse, Send } from './types.js';
 import type { EarlySockets } from './early-sockets.js';
 import { watchIdle } from './idle.js';
 import { WaitingSockets } from './waiting-sockets.js';
-import { ProxyAgents } from './proxy.js';
+import { ProxyAgents, TUNNEL_SIGNAL } from './proxy.js';
 import type { ProxySettings } from './proxy-choice.js';
 import { tlsConnectOptions, type TlsFailureKind, type TlsResolver } from './tls.js';
 
@@ -342,10 +342,19 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void;
     req.signal?.addEventListener('abort', onAbort, { once: true });
     // The clock starts once the request has a socket: one queued in the agent behind --jobs busy
     // transfers to that host is waiting its turn, not stalled (they have their own clocks).
+    // Through a proxy it starts at once: a tunnelling agent hands the request its socket only when
+    // the proxy has answered CONNECT, so a proxy that takes the connection and never answers would
+    // never be timed out; and the proxy agents queue nothing (they have no socket limit).
+    let hasSocket = false;
     const transport = {
       request: (options: http.RequestOptions, callback?: (res: http.IncomingMessage) => void): http.ClientRequest => {
-        const r = (options.protocol === 'https:' ? https : http).request(options, callback);
-        r.once('socket', () => arm());
+        // The tunnel agent destroys its pending connection to the proxy when this aborts.
+        const r = (options.protocol === 'https:' ? https : http).request({ ...options, [TUNNEL_SIGNAL]: ctl.signal } as http.RequestOptions, callback);
+        if (proxy) arm();
+        r.once('socket', () => {
+          hasSocket = true;
+          arm();
+        });
         return r;
       },
     };
@@ -390,6 +399,13 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void;
     } catch (err) {
       if (data && !Buffer.isBuffer(data)) data.destroy();
       if (bodyError) throw bodyFailure(bodyError, req);
+      if (timedOut && proxy && !hasSocket) {
+        const host = safeHost(req.url);
+        const named = redactProxyUrl(proxy);
+        throw new NetworkError(`cannot reach ${host} through proxy ${named}: the proxy did not answer within ${idle} ms (ETIMEDOUT); check that the proxy is running and reachable (${proxyVariable(req.url)}, NO_PROXY)`, {
+          details: { registry: host, request: `${req.method} ${redactUrl(req.url)}`, errno: 'ETIMEDOUT', proxy: named },
+        });
+      }
       if (timedOut) {
         throw new NetworkError(`cannot reach ${safeHost(req.url)}: no progress for ${idle} ms (ETIMEDOUT)`, {
           details: { registry: safeHost(req.url), request: `${req.method} ${redactUrl(req.url)}`, errno: 'ETIMEDOUT' },

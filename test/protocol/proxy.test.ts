@@ -448,3 +448,66 @@ test('a proxy variable that is not a URL (port over 65535, a space in the host) 
   assert.equal(r.status, 2, r.stderr);
   assert.equal(r.stderr, 'regpush: error: HTTPS_PROXY: http://***@proxy.corp:99999 is not a valid proxy URL; give it as http://[USER:PASSWORD@]HOST:PORT [E_USAGE]\n');
 });
+
+/** A proxy that takes connections and never answers; `closed` counts the ones that ended, `opened` resolves at each new one. */
+async function silentProxy(): Promise<{ port: number; sockets: Socket[]; closed: () => number; next: () => Promise<void> }> {
+  const sockets: Socket[] = [];
+  let closed = 0;
+  let waiter: (() => void) | undefined;
+  const proxy = net.createServer((s) => {
+    sockets.push(s);
+    s.resume(); // read (and ignore) the CONNECT: a socket whose data sits unread never sees the client's end
+    s.on('error', () => {});
+    s.on('close', () => closed++);
+    waiter?.();
+  });
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+  closers.push(() => {
+    sockets.forEach((s) => s.destroy());
+    proxy.close();
+  });
+  return {
+    port: (proxy.address() as AddressInfo).port,
+    sockets,
+    closed: () => closed,
+    next: () => new Promise<void>((r) => (waiter = r)),
+  };
+}
+
+/** Resolves once `cond()` holds, checking every 10 ms (a condition that never holds fails the test by its own timeout). */
+async function until(cond: () => boolean): Promise<void> {
+  while (!cond()) await new Promise((r) => setTimeout(r, 10));
+}
+
+test('a proxy that takes the connection but never answers CONNECT fails after the idle timeout (one line naming the proxy, retried), and its sockets are closed', async () => {
+  const p = await silentProxy();
+  const t = new Transport({ proxy: { httpsProxy: `http://bob:pr0xy-s3cret@127.0.0.1:${p.port}` }, idleTimeoutMs: 200, retry: { retries: 1, baseDelayMs: 1, maxDelayMs: 2 } });
+  await assert.rejects(t.send({ method: 'GET', url: 'https://reg.corp.example/v2/' }), (e: unknown) => {
+    assert.ok(e instanceof NetworkError, String(e));
+    assert.equal(e.message, `cannot reach reg.corp.example through proxy http://***@127.0.0.1:${p.port}: the proxy did not answer within 200 ms (ETIMEDOUT); check that the proxy is running and reachable (HTTPS_PROXY, NO_PROXY)`);
+    assert.equal(e.details.errno, 'ETIMEDOUT');
+    return true;
+  });
+  assert.equal(p.sockets.length, 2, 'retried as a connection that timed out is');
+  await until(() => p.closed() === 2);
+  t.close();
+});
+
+test('an interruption, or closing the transport, while the proxy has not answered CONNECT closes the connection to the proxy (the process can exit)', async () => {
+  const p = await silentProxy();
+  const t = new Transport({ proxy: { httpsProxy: `http://127.0.0.1:${p.port}` }, idleTimeoutMs: 60_000, retry: { retries: 0 } });
+  const ctl = new AbortController();
+  const connected = p.next();
+  const aborted = t.send({ method: 'GET', url: 'https://reg.corp.example/v2/', signal: ctl.signal });
+  await connected;
+  ctl.abort();
+  await assert.rejects(aborted, (e: unknown) => (e as { code?: string }).code === 'E_ABORTED');
+  await until(() => p.closed() === 1);
+
+  const again = p.next();
+  const pending = t.send({ method: 'GET', url: 'https://reg.corp.example/v2/' }).catch((e: unknown) => e);
+  await again;
+  t.close();
+  await until(() => p.closed() === 2);
+  assert.ok(await pending instanceof RegpushError);
+});
