@@ -7,7 +7,7 @@
 import http, { type Agent } from 'node:http';
 import https from 'node:https';
 import { isIP, type Socket } from 'node:net';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import axios, { AxiosError } from 'axios';
 import { AuthError, NetworkError, TlsError, AbortedError, RegpushError } from '../errors.js';
 import { redactProxyUrl, redactUrl } from '../redact.js';
@@ -270,6 +270,48 @@ function withSpares<A extends Agent>(agent: A, early: EarlySockets | undefined, 
   return Object.assign(agent, { spares });
 }
 
+/** Bytes per write of an in-memory body: views of it (subarray), never copies. */
+const BODY_SLICE = 64 * 1024;
+
+/** An in-memory body as a stream of its slices. */
+function slices(buf: Buffer): Readable {
+  return Readable.from(
+    (function* () {
+      for (let at = 0; at < buf.length; at += BODY_SLICE) yield buf.subarray(at, at + BODY_SLICE);
+    })(),
+  );
+}
+
+/**
+ * What a kernel may still hold of a request body once it has taken the last byte: Linux's
+ * default maximum TCP send buffer (net.ipv4.tcp_wmem). Node cannot see how much of it is still
+ * unsent (no TIOCOUTQ), so this is the most it may be.
+ */
+const KERNEL_SEND_BUFFER = 4 * 1024 * 1024;
+
+/**
+ * The bytes of a request body the socket has taken, and how fast: to tell how long the kernel
+ * may still need to send its buffer once the body is all handed over. Bytes go in at memory speed
+ * until that buffer is full, then at the pace the network takes them, so the pace is measured
+ * from the point a buffer's worth has gone in.
+ */
+class Handover {
+  private sent = 0;
+  private fullAt?: number;
+
+  add(n: number): void {
+    this.sent += n;
+    if (this.fullAt === undefined && this.sent >= KERNEL_SEND_BUFFER) this.fullAt = Date.now();
+  }
+
+  /** The time a full send buffer takes at the measured pace; 0 when the body was too small to measure one (its answer then gets the idle timeout, as before). */
+  drainMs(): number {
+    const after = this.sent - KERNEL_SEND_BUFFER;
+    if (this.fullAt === undefined || after < KERNEL_SEND_BUFFER / 4) return 0;
+    return Math.ceil((KERNEL_SEND_BUFFER * (Date.now() - this.fullAt)) / after);
+  }
+}
+
 /** Creates the axios-backed Send with keep-alive agents shared by every request of this transport. */
 export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void; preconnect(url: string, n: number): Promise<void> } {
   const idle = opts.idleTimeoutMs ?? 60_000;
@@ -330,14 +372,27 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void;
     // True while a streamed body is still being produced and nothing waits for the socket: the
     // source is slow (a stalled blob GET being resumed), not the server; its own watchdog handles it.
     let waitingOnBody = (): boolean => false;
-    const arm = () => {
+    // Set once the answer is in (or the request failed): body bytes still counted after that must not start a clock.
+    let settled = false;
+    const handover = new Handover();
+    /** Restarts the clock, `extra` ms longer than the idle timeout. */
+    const arm = (extra = 0) => {
       if (timer) clearTimeout(timer);
+      if (settled) return;
       timer = setTimeout(() => {
         if (waitingOnBody()) return arm();
         timedOut = true;
         ctl.abort();
-      }, idle);
+      }, idle + extra);
     };
+    /** Counts each chunk of a body stream the request takes as progress; from when axios pipes it (pipe() resumes it): a 'data' listener added earlier would start the flow before the request is there to receive it. */
+    const countChunks = (src: Readable) =>
+      src.once('resume', () =>
+        src.on('data', (chunk: Buffer) => {
+          handover.add(chunk.length);
+          arm(handover.drainMs());
+        }),
+      );
     const onAbort = () => ctl.abort();
     req.signal?.addEventListener('abort', onAbort, { once: true });
     // The clock starts once the request has a socket: one queued in the agent behind --jobs busy
@@ -355,6 +410,9 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void;
           hasSocket = true;
           arm();
         });
+        // The whole body is with the kernel, which may still be sending what its send buffer
+        // holds: no clock runs out before that could have gone at the pace the body went.
+        r.once('finish', () => arm(handover.drainMs()));
         return r;
       },
     };
@@ -375,13 +433,17 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void;
       data.once('error', (e: Error) => (bodyError = e));
       const src = data;
       let bodyEnded = false;
-      // Attached once axios has piped the body (pipe() resumes it): a 'data' listener added
-      // earlier would start the flow before the request is there to receive it.
-      src.once('resume', () => src.on('data', arm));
+      countChunks(src);
       src.once('end', () => (bodyEnded = true));
       waitingOnBody = () => !bodyEnded && !src.destroyed && src.readableLength === 0 && !src.isPaused();
     }
     if (Buffer.isBuffer(data) && headers['content-length'] === undefined) headers['content-length'] = String(data.length);
+    // An in-memory body (a chunk PATCH, a config or small layer PUT) written in one go gives the
+    // clock nothing to see until the answer: over a slow uplink, a chunk that takes longer than
+    // the idle timeout to send failed as "no progress" with its bytes flowing. In slices, each
+    // one the socket takes is progress, as a streamed body's chunks are.
+    const upload = Buffer.isBuffer(data) && data.length > BODY_SLICE ? slices(data) : data;
+    if (upload !== data) countChunks(upload as Readable);
     if (data === undefined && (req.method === 'PUT' || req.method === 'POST' || req.method === 'PATCH')) {
       headers['content-length'] ??= '0';
     }
@@ -391,12 +453,13 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void;
         method: req.method,
         url: req.url,
         headers,
-        data,
+        data: upload,
         signal: ctl.signal,
         transport,
         ...agents,
       });
     } catch (err) {
+      if (upload && !Buffer.isBuffer(upload)) upload.destroy();
       if (data && !Buffer.isBuffer(data)) data.destroy();
       if (bodyError) throw bodyFailure(bodyError, req);
       if (timedOut && proxy && !hasSocket) {
@@ -413,6 +476,7 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void;
       }
       throw transportError(err, req, opts.tls, proxy);
     } finally {
+      settled = true;
       clearTimeout(timer);
       req.signal?.removeEventListener('abort', onAbort);
     }

@@ -367,3 +367,38 @@ test('a host or proxy whose name says "tls" or "ssl" does not make a DNS or sock
     assert.ok(e instanceof TlsError, `${err.message}: ${e.code}`);
   }
 });
+
+/** A server that reads request bodies at about `bytesPerSec` (as a slow uplink would deliver them), then answers 202 with the byte count. */
+async function slowReader(bytesPerSec: number): Promise<string> {
+  const tick = 50;
+  return serve((req, res) => {
+    let got = 0;
+    let budget = (bytesPerSec * tick) / 1000;
+    const refill = setInterval(() => {
+      budget = (bytesPerSec * tick) / 1000;
+      req.resume();
+    }, tick);
+    req.on('data', (c: Buffer) => {
+      got += c.length;
+      budget -= c.length;
+      if (budget <= 0) req.pause();
+    });
+    req.on('end', () => {
+      clearInterval(refill);
+      res.writeHead(202, { 'x-got': String(got) }).end();
+    });
+    req.on('close', () => clearInterval(refill));
+  });
+}
+
+test('an in-memory body (a chunk PATCH) that takes longer than the idle timeout to send is not taken for a stall while its bytes flow', async () => {
+  const url = await slowReader(8 << 20);
+  const t = new Transport({ retry: { ...fast, retries: 0 }, idleTimeoutMs: 1000 });
+  // About two seconds at that pace: twice the idle timeout, with no pause between bytes longer than a tick.
+  const chunk = Buffer.alloc(16 << 20, 1);
+  const res = await t.send({ method: 'PATCH', url: `${url}/v2/app/blobs/uploads/u`, body: () => chunk, replayable: true });
+  assert.equal(res.status, 202);
+  assert.equal(res.headers['x-got'], String(chunk.length));
+  res.body.resume();
+  t.close();
+});
