@@ -7,10 +7,41 @@ const QUERY_SECRET = /([?&](?:X-Amz-[A-Za-z-]+|X-Goog-[A-Za-z-]+|sig|signature|s
 /** Redacts userinfo and signed query parameters from a URL (storage redirects carry signatures). */
 export function redactUrl(url: string): string {
   // Up to the authority's last '@', as URL parsers read it: a proxy password typed with a bare '@'
-  // (http://user:p@ss@proxy:3128) would otherwise keep its tail.
-  let out = url.replace(/^(\w+:\/\/)[^/?#\s]*@/, '$1***@');
+  // (http://user:p@ss@proxy:3128) would otherwise keep its tail, and one with a space in it
+  // (which the URL parser accepts, and so the proxy gets) would be printed whole.
+  let out = url.replace(/^(\w+:\/\/)[^/?#]*@/, '$1***@');
   out = out.replace(QUERY_SECRET, '$1***');
   return out;
+}
+
+/**
+ * A proxy URL's userinfo and what follows it. A proxy URL has no path worth showing, so its last
+ * '@' anywhere ends the userinfo: a password typed with a bare '/', '?' or '#'
+ * (http://bob:12/3@proxy:3128) would pass redactUrl, which takes the first '/' for the end of the
+ * authority, and the URL parser would not see it as a password at all.
+ */
+function proxyUserinfo(proxy: string): { scheme: string; userinfo: string; rest: string } | undefined {
+  const m = /^(\w+:\/\/)(.*)@/s.exec(proxy);
+  return m ? { scheme: m[1]!, userinfo: m[2]!, rest: proxy.slice(m[0].length) } : undefined;
+}
+
+/** A proxy URL (HTTPS_PROXY, HTTP_PROXY) as it may be printed: everything up to its last '@' goes. */
+export function redactProxyUrl(proxy: string): string {
+  const u = proxyUserinfo(proxy);
+  return u ? `${u.scheme}***@${u.rest}` : proxy;
+}
+
+/** The password of a proxy URL, as typed and as decoded (what the proxy gets), for the run's SecretSet; none without one. */
+export function proxyPasswords(proxy: string | undefined): string[] {
+  const userinfo = proxy ? proxyUserinfo(proxy)?.userinfo : undefined;
+  const colon = userinfo?.indexOf(':') ?? -1;
+  if (!userinfo || colon < 0) return [];
+  const raw = userinfo.slice(colon + 1);
+  try {
+    return [raw, decodeURIComponent(raw)];
+  } catch {
+    return [raw];
+  }
 }
 
 /** JSON members whose value is a secret whatever its source: a helper's reply, a token service's reply. */

@@ -7,15 +7,15 @@
 import http, { type Agent } from 'node:http';
 import https from 'node:https';
 import { isIP, type Socket } from 'node:net';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import axios, { AxiosError } from 'axios';
 import { AuthError, NetworkError, TlsError, AbortedError, RegpushError } from '../errors.js';
-import { redactUrl } from '../redact.js';
+import { redactProxyUrl, redactUrl } from '../redact.js';
 import type { HttpRequest, HttpResponse, Send } from './types.js';
 import type { EarlySockets } from './early-sockets.js';
 import { watchIdle } from './idle.js';
 import { WaitingSockets } from './waiting-sockets.js';
-import { ProxyAgents } from './proxy.js';
+import { ProxyAgents, TUNNEL_SIGNAL } from './proxy.js';
 import type { ProxySettings } from './proxy-choice.js';
 import { tlsConnectOptions, type TlsFailureKind, type TlsResolver } from './tls.js';
 
@@ -35,8 +35,20 @@ export interface AxiosSendOptions {
   early?: EarlySockets;
 }
 
-/** Socket errors that are the network's, whatever words the message uses. */
-const NETWORK_ERRNOS = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNREFUSED', 'ECONNABORTED', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+/**
+ * Whether a failure is TLS's: by its code first (OpenSSL's and Node's TLS codes); a system error
+ * (ECONNRESET, ENOTFOUND, EAI_AGAIN…) is the network's whatever its message says, since the
+ * message names the host (`getaddrinfo ENOTFOUND tls-registry.corp`) and a reset in the middle
+ * of a handshake says "TLS". Only a failure without either kind of code is judged by its words,
+ * with the host names taken out of them first.
+ */
+function isTlsFailure(errno: string, message: string, hostnames: string[]): boolean {
+  if (TLS_CODES.has(errno) || /^ERR_(SSL|TLS)_/.test(errno)) return true;
+  if (/^E[A-Z0-9_]+$/.test(errno) && !errno.startsWith('ERR_')) return false;
+  let words = message;
+  for (const h of hostnames) if (h) words = words.split(h).join('');
+  return /certificate|SSL|TLS/i.test(words);
+}
 
 const TLS_CODES = new Set([
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
@@ -120,9 +132,8 @@ export function transportError(err: unknown, req: HttpRequest, tls?: TlsResolver
     return new AbortedError(`aborted: ${request}`, { details: { request } });
   }
   const errno = (e.cause as { code?: string } | undefined)?.code ?? code;
-  // A connection reset or timed out in the middle of a handshake says "TLS" in its message but is
-  // a network failure: no certificate hint for it, and it is retried as one.
-  if (TLS_CODES.has(errno) || (!NETWORK_ERRNOS.has(errno) && /certificate|SSL|TLS/i.test(e.message ?? ''))) {
+  // A network failure gets no certificate hint, and is retried as one.
+  if (isTlsFailure(errno, e.message ?? '', [safeHostname(req.url), proxy ? safeHostname(proxy) : ''])) {
     const message = (e.message ?? '').split('\n')[0]!;
     const kind = tlsFailureKind(errno, e.message ?? '');
     const plain = errno === 'ERR_SSL_WRONG_VERSION_NUMBER' || errno === 'EPROTO' ? `; if ${host} serves plain HTTP, add --insecure-registry ${host}` : '';
@@ -136,7 +147,7 @@ export function transportError(err: unknown, req: HttpRequest, tls?: TlsResolver
   const text = CODE_TEXT[errno] ?? e.message ?? String(err);
   if (proxy) {
     const hint = `${PROXY_HINT[errno] ?? 'check the network and the proxy'} (${proxyVariable(req.url)}, NO_PROXY)`;
-    return new NetworkError(`cannot reach ${host} through proxy ${redactUrl(proxy)}: ${text} (${errno}); ${hint}`, { details: { registry: host, request, errno } });
+    return new NetworkError(`cannot reach ${host} through proxy ${redactProxyUrl(proxy)}: ${text} (${errno}); ${hint}`, { details: { registry: host, request, errno } });
   }
   const hint = NETWORK_HINT[errno] ?? 'check the network and proxy settings (HTTPS_PROXY, NO_PROXY)';
   return new NetworkError(`cannot reach ${host}: ${text} (${errno}); ${hint}`, { details: { registry: host, request, errno } });
@@ -153,7 +164,7 @@ function proxyRefusal(status: number, socket: Socket | null | undefined, req: Ht
   if (status !== 407 && !refusedConnect) return undefined;
   const host = safeHost(req.url);
   const request = `${req.method} ${redactUrl(req.url)}`;
-  const named = redactUrl(proxy);
+  const named = redactProxyUrl(proxy);
   const variable = proxyVariable(req.url);
   if (status === 407) {
     const fix = hasUserinfo(proxy)
@@ -171,6 +182,15 @@ function proxyRefusal(status: number, socket: Socket | null | undefined, req: Ht
 /** The error a request fails with when its body stream failed: the body's own typed error (never retried as a network failure unless it is one). */
 function bodyFailure(err: unknown, req: HttpRequest): RegpushError {
   return err instanceof RegpushError ? err : transportError(err, req);
+}
+
+/** The host name of `url` (no port, no brackets), or '' when it does not parse. */
+function safeHostname(url: string): string {
+  try {
+    return new URL(url).hostname.replace(/^\[|\]$/g, '');
+  } catch {
+    return '';
+  }
 }
 
 function safeHost(url: string): string {
@@ -250,6 +270,48 @@ function withSpares<A extends Agent>(agent: A, early: EarlySockets | undefined, 
   return Object.assign(agent, { spares });
 }
 
+/** Bytes per write of an in-memory body: views of it (subarray), never copies. */
+const BODY_SLICE = 64 * 1024;
+
+/** An in-memory body as a stream of its slices. */
+function slices(buf: Buffer): Readable {
+  return Readable.from(
+    (function* () {
+      for (let at = 0; at < buf.length; at += BODY_SLICE) yield buf.subarray(at, at + BODY_SLICE);
+    })(),
+  );
+}
+
+/**
+ * What a kernel may still hold of a request body once it has taken the last byte: Linux's
+ * default maximum TCP send buffer (net.ipv4.tcp_wmem). Node cannot see how much of it is still
+ * unsent (no TIOCOUTQ), so this is the most it may be.
+ */
+const KERNEL_SEND_BUFFER = 4 * 1024 * 1024;
+
+/**
+ * The bytes of a request body the socket has taken, and how fast: to tell how long the kernel
+ * may still need to send its buffer once the body is all handed over. Bytes go in at memory speed
+ * until that buffer is full, then at the pace the network takes them, so the pace is measured
+ * from the point a buffer's worth has gone in.
+ */
+class Handover {
+  private sent = 0;
+  private fullAt?: number;
+
+  add(n: number): void {
+    this.sent += n;
+    if (this.fullAt === undefined && this.sent >= KERNEL_SEND_BUFFER) this.fullAt = Date.now();
+  }
+
+  /** The time a full send buffer takes at the measured pace; 0 when the body was too small to measure one (its answer then gets the idle timeout, as before). */
+  drainMs(): number {
+    const after = this.sent - KERNEL_SEND_BUFFER;
+    if (this.fullAt === undefined || after < KERNEL_SEND_BUFFER / 4) return 0;
+    return Math.ceil((KERNEL_SEND_BUFFER * (Date.now() - this.fullAt)) / after);
+  }
+}
+
 /** Creates the axios-backed Send with keep-alive agents shared by every request of this transport. */
 export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void; preconnect(url: string, n: number): Promise<void> } {
   const idle = opts.idleTimeoutMs ?? 60_000;
@@ -310,22 +372,47 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void;
     // True while a streamed body is still being produced and nothing waits for the socket: the
     // source is slow (a stalled blob GET being resumed), not the server; its own watchdog handles it.
     let waitingOnBody = (): boolean => false;
-    const arm = () => {
+    // Set once the answer is in (or the request failed): body bytes still counted after that must not start a clock.
+    let settled = false;
+    const handover = new Handover();
+    /** Restarts the clock, `extra` ms longer than the idle timeout. */
+    const arm = (extra = 0) => {
       if (timer) clearTimeout(timer);
+      if (settled) return;
       timer = setTimeout(() => {
         if (waitingOnBody()) return arm();
         timedOut = true;
         ctl.abort();
-      }, idle);
+      }, idle + extra);
     };
+    /** Counts each chunk of a body stream the request takes as progress; from when axios pipes it (pipe() resumes it): a 'data' listener added earlier would start the flow before the request is there to receive it. */
+    const countChunks = (src: Readable) =>
+      src.once('resume', () =>
+        src.on('data', (chunk: Buffer) => {
+          handover.add(chunk.length);
+          arm(handover.drainMs());
+        }),
+      );
     const onAbort = () => ctl.abort();
     req.signal?.addEventListener('abort', onAbort, { once: true });
     // The clock starts once the request has a socket: one queued in the agent behind --jobs busy
     // transfers to that host is waiting its turn, not stalled (they have their own clocks).
+    // Through a proxy it starts at once: a tunnelling agent hands the request its socket only when
+    // the proxy has answered CONNECT, so a proxy that takes the connection and never answers would
+    // never be timed out; and the proxy agents queue nothing (they have no socket limit).
+    let hasSocket = false;
     const transport = {
       request: (options: http.RequestOptions, callback?: (res: http.IncomingMessage) => void): http.ClientRequest => {
-        const r = (options.protocol === 'https:' ? https : http).request(options, callback);
-        r.once('socket', () => arm());
+        // The tunnel agent destroys its pending connection to the proxy when this aborts.
+        const r = (options.protocol === 'https:' ? https : http).request({ ...options, [TUNNEL_SIGNAL]: ctl.signal } as http.RequestOptions, callback);
+        if (proxy) arm();
+        r.once('socket', () => {
+          hasSocket = true;
+          arm();
+        });
+        // The whole body is with the kernel, which may still be sending what its send buffer
+        // holds: no clock runs out before that could have gone at the pace the body went.
+        r.once('finish', () => arm(handover.drainMs()));
         return r;
       },
     };
@@ -346,13 +433,17 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void;
       data.once('error', (e: Error) => (bodyError = e));
       const src = data;
       let bodyEnded = false;
-      // Attached once axios has piped the body (pipe() resumes it): a 'data' listener added
-      // earlier would start the flow before the request is there to receive it.
-      src.once('resume', () => src.on('data', arm));
+      countChunks(src);
       src.once('end', () => (bodyEnded = true));
       waitingOnBody = () => !bodyEnded && !src.destroyed && src.readableLength === 0 && !src.isPaused();
     }
     if (Buffer.isBuffer(data) && headers['content-length'] === undefined) headers['content-length'] = String(data.length);
+    // An in-memory body (a chunk PATCH, a config or small layer PUT) written in one go gives the
+    // clock nothing to see until the answer: over a slow uplink, a chunk that takes longer than
+    // the idle timeout to send failed as "no progress" with its bytes flowing. In slices, each
+    // one the socket takes is progress, as a streamed body's chunks are.
+    const upload = Buffer.isBuffer(data) && data.length > BODY_SLICE ? slices(data) : data;
+    if (upload !== data) countChunks(upload as Readable);
     if (data === undefined && (req.method === 'PUT' || req.method === 'POST' || req.method === 'PATCH')) {
       headers['content-length'] ??= '0';
     }
@@ -362,14 +453,22 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void;
         method: req.method,
         url: req.url,
         headers,
-        data,
+        data: upload,
         signal: ctl.signal,
         transport,
         ...agents,
       });
     } catch (err) {
+      if (upload && !Buffer.isBuffer(upload)) upload.destroy();
       if (data && !Buffer.isBuffer(data)) data.destroy();
       if (bodyError) throw bodyFailure(bodyError, req);
+      if (timedOut && proxy && !hasSocket) {
+        const host = safeHost(req.url);
+        const named = redactProxyUrl(proxy);
+        throw new NetworkError(`cannot reach ${host} through proxy ${named}: the proxy did not answer within ${idle} ms (ETIMEDOUT); check that the proxy is running and reachable (${proxyVariable(req.url)}, NO_PROXY)`, {
+          details: { registry: host, request: `${req.method} ${redactUrl(req.url)}`, errno: 'ETIMEDOUT', proxy: named },
+        });
+      }
       if (timedOut) {
         throw new NetworkError(`cannot reach ${safeHost(req.url)}: no progress for ${idle} ms (ETIMEDOUT)`, {
           details: { registry: safeHost(req.url), request: `${req.method} ${redactUrl(req.url)}`, errno: 'ETIMEDOUT' },
@@ -377,6 +476,7 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void;
       }
       throw transportError(err, req, opts.tls, proxy);
     } finally {
+      settled = true;
       clearTimeout(timer);
       req.signal?.removeEventListener('abort', onAbort);
     }

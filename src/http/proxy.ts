@@ -7,9 +7,16 @@ import type { Agent, ClientRequest } from 'node:http';
 import { HttpProxyAgent } from 'http-proxy-agent';
 import { HttpsProxyAgent } from 'https-proxy-agent';
 import { UsageError } from '../errors.js';
-import { redactUrl } from '../redact.js';
+import { redactProxyUrl } from '../redact.js';
 import { proxyFor, type ProxySettings } from './proxy-choice.js';
 import { tlsConnectOptions, type TlsSettings } from './tls.js';
+
+/**
+ * The request option that carries a request's abort signal to the tunnel agent (Node passes a
+ * request's options on to its agent, all but `signal`). The transport aborts it when the
+ * request is interrupted or its idle clock runs out.
+ */
+export const TUNNEL_SIGNAL = Symbol('regpush.tunnelSignal');
 
 /**
  * A CONNECT agent whose TLS session inside the tunnel carries the registry host's settings.
@@ -17,6 +24,9 @@ import { tlsConnectOptions, type TlsSettings } from './tls.js';
  * with goes to the connection to the proxy itself), so they are added to each connect here.
  */
 class TunnelAgent extends HttpsProxyAgent<string> {
+  /** One per CONNECT still waiting for the proxy's answer: aborting it destroys the socket to the proxy. */
+  private readonly pending = new Set<AbortController>();
+
   constructor(
     proxy: string,
     private readonly tls: ReturnType<typeof tlsConnectOptions>,
@@ -24,8 +34,36 @@ class TunnelAgent extends HttpsProxyAgent<string> {
     super(proxy, { keepAlive: true, noDelay: true });
   }
 
-  override connect(req: ClientRequest, opts: Parameters<HttpsProxyAgent<string>['connect']>[1]): ReturnType<HttpsProxyAgent<string>['connect']> {
-    return super.connect(req, { ...opts, ...this.tls });
+  override async connect(req: ClientRequest, opts: Parameters<HttpsProxyAgent<string>['connect']>[1]): ReturnType<HttpsProxyAgent<string>['connect']> {
+    // Until the proxy answers CONNECT, the socket to it is https-proxy-agent's alone: the request
+    // has none, so destroying the request (an interruption, the transport's idle clock) leaves it
+    // open, waiting on a proxy that may never answer, and the process cannot exit. A signal in
+    // the options it connects with (net.connect and tls.connect honour one) is the handle on it:
+    // set for this call only, which creates the socket before its first await.
+    const signal = (opts as { [TUNNEL_SIGNAL]?: AbortSignal })[TUNNEL_SIGNAL];
+    signal?.throwIfAborted();
+    const pending = new AbortController();
+    const stop = () => pending.abort(signal?.reason);
+    signal?.addEventListener('abort', stop, { once: true });
+    this.pending.add(pending);
+    const base = this.connectOpts;
+    this.connectOpts = { ...base, signal: pending.signal };
+    try {
+      const tunnel = super.connect(req, { ...opts, ...this.tls });
+      this.connectOpts = base;
+      return await tunnel;
+    } finally {
+      this.connectOpts = base;
+      signal?.removeEventListener('abort', stop);
+      this.pending.delete(pending);
+    }
+  }
+
+  /** Closes idle tunnels, and the connections to the proxy of CONNECTs it has not answered yet. */
+  override destroy(): void {
+    for (const p of this.pending) p.abort();
+    this.pending.clear();
+    super.destroy();
   }
 }
 
@@ -45,9 +83,14 @@ export class ProxyAgents {
     // Only HTTP proxies are spoken here. A SOCKS proxy (socks5://, which Go's tools accept) would
     // otherwise get an HTTP CONNECT and end with a connection error that does not say why.
     const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(proxy)?.[1]?.toLowerCase();
+    const variable = url.protocol === 'https:' ? 'HTTPS_PROXY' : 'HTTP_PROXY';
     if (scheme !== 'http' && scheme !== 'https') {
-      const variable = url.protocol === 'https:' ? 'HTTPS_PROXY' : 'HTTP_PROXY';
-      throw new UsageError(`${variable}: the proxy ${redactUrl(proxy)} is not an HTTP proxy (${scheme ?? 'no'} scheme); regpush speaks to HTTP proxies only (http:// or https://)`);
+      throw new UsageError(`${variable}: the proxy ${redactProxyUrl(proxy)} is not an HTTP proxy (${scheme ?? 'no'} scheme); regpush speaks to HTTP proxies only (http:// or https://)`);
+    }
+    // The agents parse it and would throw a bare "Invalid URL" (a port over 65535, a space in the
+    // host), an internal error naming neither the variable nor the value.
+    if (!URL.canParse(proxy)) {
+      throw new UsageError(`${variable}: ${redactProxyUrl(proxy)} is not a valid proxy URL; give it as http://[USER:PASSWORD@]HOST:PORT`);
     }
     const key = `${url.protocol}${proxy}${tls ? `|${tls.id}` : ''}`;
     let agent = this.agents.get(key);

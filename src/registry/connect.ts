@@ -10,6 +10,7 @@ import { Transport } from '../http/transport.js';
 import { proxySettingsFromEnv } from '../http/proxy-choice.js';
 import { defaultCertsDirs, tlsResolver, type RegistryTlsOptions } from '../http/tls.js';
 import { silentLogger, type Logger } from '../log.js';
+import { proxyPasswords } from '../redact.js';
 import { AuthMemory } from '../auth/middleware.js';
 import { HttpRegistryClient } from './client.js';
 import type { InterruptedSession, RegistryClient } from './registry-client.js';
@@ -123,11 +124,15 @@ export interface TransportChoices extends ConnectionOptions {
 /** The one way an operation builds its transport: logger, retries, idle timeout, proxies from env, TLS per registry. */
 export function transportFor(opts: TransportChoices): Transport {
   const logger = opts.logger ?? silentLogger;
+  const proxy = proxySettingsFromEnv(opts.env ?? {});
+  // A proxy's password reaches text a dependency words (its errors, --debug lines) as typed or
+  // decoded: the caller scrubs it from all it prints, as it does a registry password.
+  for (const p of [proxy.httpProxy, proxy.httpsProxy]) for (const secret of proxyPasswords(p)) opts.secrets?.add(secret);
   return new Transport({
     logger,
     idleTimeoutMs: opts.idleTimeoutMs,
     retry: opts.retries === undefined ? undefined : { retries: opts.retries },
-    proxy: proxySettingsFromEnv(opts.env ?? {}),
+    proxy,
     tls: tlsResolver(withInsecureTls(opts), logger),
     early: opts.earlySockets,
   });

@@ -7,7 +7,8 @@ import { gzipSync } from 'node:zlib';
 import { Transport } from '../../src/http/transport.js';
 import { readBody, errorFromResponse, settleSmallBody } from '../../src/http/response.js';
 import { nextHop } from '../../src/http/redirect.js';
-import { AuthError, DeniedError, DigestMismatchError, InputError, NetworkError, NotFoundError, ProtocolError, RegistryError, TooManyRequestsError } from '../../src/errors.js';
+import { AuthError, DeniedError, DigestMismatchError, InputError, NetworkError, NotFoundError, ProtocolError, RegistryError, TlsError, TooManyRequestsError } from '../../src/errors.js';
+import { transportError } from '../../src/http/axios-send.js';
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 const servers: http.Server[] = [];
@@ -378,5 +379,59 @@ test('withProfile: a deadline for the answer to start, its own retry policy; a b
   ctl.abort();
   await assert.rejects(readBody(cancelled, 100, 'x'));
   assert.equal(p.stats, t.stats, 'one set of stats');
+  t.close();
+});
+
+test('a host or proxy whose name says "tls" or "ssl" does not make a DNS or socket failure a TLS one: the error code decides, the words only without the names', () => {
+  const fail = (code: string | undefined, message: string) => Object.assign(new Error(message), code ? { code } : {});
+  for (const [url, proxy, err] of [
+    ['https://tls-registry.example.invalid/v2/', undefined, fail('ENOTFOUND', 'getaddrinfo ENOTFOUND tls-registry.example.invalid')],
+    ['https://ssl.example.invalid/v2/', undefined, fail('EAI_AGAIN', 'getaddrinfo EAI_AGAIN ssl.example.invalid')],
+    ['https://reg.example/v2/', 'http://tls-proxy.corp:3128', fail('EHOSTDOWN', 'connect EHOSTDOWN tls-proxy.corp')],
+    ['https://certificate.example:5000/v2/', undefined, fail(undefined, 'something went wrong with certificate.example')],
+  ] as const) {
+    const e = transportError(err, { method: 'GET', url }, undefined, proxy);
+    assert.ok(e instanceof NetworkError, `${url}: ${e.code} ${e.message}`);
+    assert.doesNotMatch(e.message, /--ca-cert|TLS failure/);
+  }
+  // A real TLS failure is still one: by its code, or by its words when it has no code.
+  for (const err of [fail('CERT_SIGNATURE_FAILURE', 'certificate signature failure'), fail('ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE', 'sslv3 alert handshake failure'), fail(undefined, 'unable to verify the first certificate')]) {
+    const e = transportError(err, { method: 'GET', url: 'https://tls-registry.example/v2/' });
+    assert.ok(e instanceof TlsError, `${err.message}: ${e.code}`);
+  }
+});
+
+/** A server that reads request bodies at about `bytesPerSec` (as a slow uplink would deliver them), then answers 202 with the byte count. */
+async function slowReader(bytesPerSec: number): Promise<string> {
+  const tick = 50;
+  return serve((req, res) => {
+    let got = 0;
+    let budget = (bytesPerSec * tick) / 1000;
+    const refill = setInterval(() => {
+      budget = (bytesPerSec * tick) / 1000;
+      req.resume();
+    }, tick);
+    req.on('data', (c: Buffer) => {
+      got += c.length;
+      budget -= c.length;
+      if (budget <= 0) req.pause();
+    });
+    req.on('end', () => {
+      clearInterval(refill);
+      res.writeHead(202, { 'x-got': String(got) }).end();
+    });
+    req.on('close', () => clearInterval(refill));
+  });
+}
+
+test('an in-memory body (a chunk PATCH) that takes longer than the idle timeout to send is not taken for a stall while its bytes flow', async () => {
+  const url = await slowReader(8 << 20);
+  const t = new Transport({ retry: { ...fast, retries: 0 }, idleTimeoutMs: 1000 });
+  // About two seconds at that pace: twice the idle timeout, with no pause between bytes longer than a tick.
+  const chunk = Buffer.alloc(16 << 20, 1);
+  const res = await t.send({ method: 'PATCH', url: `${url}/v2/app/blobs/uploads/u`, body: () => chunk, replayable: true });
+  assert.equal(res.status, 202);
+  assert.equal(res.headers['x-got'], String(chunk.length));
+  res.body.resume();
   t.close();
 });

@@ -18,6 +18,8 @@ import { errorLine } from '../../src/cli/main.js';
 import { Transport } from '../../src/http/transport.js';
 import { readBody } from '../../src/http/response.js';
 import { tlsResolver } from '../../src/http/tls.js';
+import { SecretSet } from '../../src/redact.js';
+import { transportFor } from '../../src/registry/connect.js';
 
 test('proxy settings: upper case wins, lower case works, empty means none', () => {
   assert.deepEqual(proxySettingsFromEnv({ HTTPS_PROXY: 'http://a:1', https_proxy: 'http://b:2', no_proxy: 'x' }), { httpProxy: undefined, httpsProxy: 'http://a:1', noProxy: 'x' });
@@ -406,4 +408,106 @@ test('a proxy refusing the CONNECT (502) names the proxy, redacted, after the re
     return true;
   });
   t2.close();
+});
+
+test('a proxy password with a space (which the URL parser accepts) never reaches the error line or --debug output; the run knows it as a secret', async () => {
+  const gone = net.createServer();
+  await new Promise<void>((r) => gone.listen(0, '127.0.0.1', r));
+  const port = (gone.address() as AddressInfo).port;
+  await new Promise<void>((r) => gone.close(() => r()));
+  const home = mkdtempSync(join(tmpdir(), 'regpush-proxy-secret-'));
+  closers.push(() => rmSync(home, { recursive: true, force: true }));
+  const proxy = `http://bob:my s3cret pw@127.0.0.1:${port}`;
+  const r = await runCli(['inspect', 'reg.proxy-test.invalid/app:1', '--retries', '0', '--debug'], { PATH: process.env.PATH, HOME: home, DOCKER_CONFIG: home, HTTPS_PROXY: proxy });
+  assert.equal(r.status, 5, r.stderr);
+  assert.match(r.stderr, new RegExp(`regpush: error: cannot reach reg\\.proxy-test\\.invalid through proxy http://\\*\\*\\*@127\\.0\\.0\\.1:${port}: connection refused \\(ECONNREFUSED\\).*\\[E_NETWORK\\]`));
+  assert.match(r.stderr, /debug: .*through proxy http:\/\/\*\*\*@127/, 'the --debug line names the proxy too');
+  assert.ok(!/s3cret|my%20s3cret/.test(r.stderr + r.stdout), r.stderr);
+  // Wherever else it may turn up (a dependency's message), the run's SecretSet scrubs it.
+  const secrets = new SecretSet();
+  transportFor({ env: { HTTPS_PROXY: proxy, HTTP_PROXY: 'http://carol:0ther/pw@proxy.corp:3128' }, secrets }).close();
+  assert.equal(secrets.scrub('x my s3cret pw y my%20s3cret%20pw z 0ther/pw'), 'x *** y *** z ***');
+});
+
+test('a proxy variable that is not a URL (port over 65535, a space in the host) is one E_USAGE line naming the variable, password redacted, exit 2', async () => {
+  const t = new Transport({ proxy: { httpsProxy: 'http://proxy.corp:99999', httpProxy: 'http://bob:s3cret@proxy corp:3128' }, retry: { retries: 0 } });
+  for (const [url, want] of [
+    ['https://reg.corp.example/v2/', 'HTTPS_PROXY: http://proxy.corp:99999 is not a valid proxy URL; give it as http://[USER:PASSWORD@]HOST:PORT'],
+    ['http://reg.corp.example/v2/', 'HTTP_PROXY: http://***@proxy corp:3128 is not a valid proxy URL; give it as http://[USER:PASSWORD@]HOST:PORT'],
+  ] as const) {
+    await assert.rejects(t.send({ method: 'GET', url }), (e: unknown) => {
+      assert.ok(e instanceof RegpushError && e.code === 'E_USAGE', String(e));
+      assert.equal(e.message, want);
+      return true;
+    });
+  }
+  t.close();
+  const home = mkdtempSync(join(tmpdir(), 'regpush-bad-proxy-'));
+  closers.push(() => rmSync(home, { recursive: true, force: true }));
+  const r = await runCli(['inspect', 'reg.proxy-test.invalid/app:1'], { PATH: process.env.PATH, HOME: home, DOCKER_CONFIG: home, HTTPS_PROXY: 'http://bob:s3cret@proxy.corp:99999' });
+  assert.equal(r.status, 2, r.stderr);
+  assert.equal(r.stderr, 'regpush: error: HTTPS_PROXY: http://***@proxy.corp:99999 is not a valid proxy URL; give it as http://[USER:PASSWORD@]HOST:PORT [E_USAGE]\n');
+});
+
+/** A proxy that takes connections and never answers; `closed` counts the ones that ended, `opened` resolves at each new one. */
+async function silentProxy(): Promise<{ port: number; sockets: Socket[]; closed: () => number; next: () => Promise<void> }> {
+  const sockets: Socket[] = [];
+  let closed = 0;
+  let waiter: (() => void) | undefined;
+  const proxy = net.createServer((s) => {
+    sockets.push(s);
+    s.resume(); // read (and ignore) the CONNECT: a socket whose data sits unread never sees the client's end
+    s.on('error', () => {});
+    s.on('close', () => closed++);
+    waiter?.();
+  });
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+  closers.push(() => {
+    sockets.forEach((s) => s.destroy());
+    proxy.close();
+  });
+  return {
+    port: (proxy.address() as AddressInfo).port,
+    sockets,
+    closed: () => closed,
+    next: () => new Promise<void>((r) => (waiter = r)),
+  };
+}
+
+/** Resolves once `cond()` holds, checking every 10 ms (a condition that never holds fails the test by its own timeout). */
+async function until(cond: () => boolean): Promise<void> {
+  while (!cond()) await new Promise((r) => setTimeout(r, 10));
+}
+
+test('a proxy that takes the connection but never answers CONNECT fails after the idle timeout (one line naming the proxy, retried), and its sockets are closed', async () => {
+  const p = await silentProxy();
+  const t = new Transport({ proxy: { httpsProxy: `http://bob:pr0xy-s3cret@127.0.0.1:${p.port}` }, idleTimeoutMs: 200, retry: { retries: 1, baseDelayMs: 1, maxDelayMs: 2 } });
+  await assert.rejects(t.send({ method: 'GET', url: 'https://reg.corp.example/v2/' }), (e: unknown) => {
+    assert.ok(e instanceof NetworkError, String(e));
+    assert.equal(e.message, `cannot reach reg.corp.example through proxy http://***@127.0.0.1:${p.port}: the proxy did not answer within 200 ms (ETIMEDOUT); check that the proxy is running and reachable (HTTPS_PROXY, NO_PROXY)`);
+    assert.equal(e.details.errno, 'ETIMEDOUT');
+    return true;
+  });
+  assert.equal(p.sockets.length, 2, 'retried as a connection that timed out is');
+  await until(() => p.closed() === 2);
+  t.close();
+});
+
+test('an interruption, or closing the transport, while the proxy has not answered CONNECT closes the connection to the proxy (the process can exit)', async () => {
+  const p = await silentProxy();
+  const t = new Transport({ proxy: { httpsProxy: `http://127.0.0.1:${p.port}` }, idleTimeoutMs: 60_000, retry: { retries: 0 } });
+  const ctl = new AbortController();
+  const connected = p.next();
+  const aborted = t.send({ method: 'GET', url: 'https://reg.corp.example/v2/', signal: ctl.signal });
+  await connected;
+  ctl.abort();
+  await assert.rejects(aborted, (e: unknown) => (e as { code?: string }).code === 'E_ABORTED');
+  await until(() => p.closed() === 1);
+
+  const again = p.next();
+  const pending = t.send({ method: 'GET', url: 'https://reg.corp.example/v2/' }).catch((e: unknown) => e);
+  await again;
+  t.close();
+  await until(() => p.closed() === 2);
+  assert.ok(await pending instanceof RegpushError);
 });

@@ -2,7 +2,7 @@
 // and userinfo never reach a log line or an error.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { redactUrl } from '../../src/redact.js';
+import { proxyPasswords, redactProxyUrl, redactUrl, SecretSet } from '../../src/redact.js';
 
 test('redactUrl hides userinfo and the signature parameters of every storage a registry redirects to', () => {
   const cases: [string, string][] = [
@@ -22,4 +22,24 @@ test('redactUrl hides userinfo and the signature parameters of every storage a r
     ['https://reg.example?x=a@b', 'https://reg.example?x=a@b'],
   ];
   for (const [url, want] of cases) assert.equal(redactUrl(url), want, url);
+});
+
+test('a proxy password with a space, a slash or an @ is never printed: redactProxyUrl cuts to the last @, and the password is known to the SecretSet', () => {
+  // The URL parser accepts a space in the password (the proxy gets my%20secret), so regpush uses that proxy.
+  assert.equal(redactUrl('http://bob:my secret@proxy.corp:3128'), 'http://***@proxy.corp:3128');
+  for (const [proxy, shown] of [
+    ['http://bob:my secret@proxy.corp:3128', 'http://***@proxy.corp:3128'],
+    ['http://bob:123/abc@proxy.corp:3128', 'http://***@proxy.corp:3128'],
+    ['http://bob:a?b#c@d@proxy.corp:3128/', 'http://***@proxy.corp:3128/'],
+    ['http://proxy.corp:3128', 'http://proxy.corp:3128'],
+  ] as const) assert.equal(redactProxyUrl(proxy), shown, proxy);
+  assert.deepEqual(proxyPasswords('http://bob:my%20secret@proxy.corp:3128'), ['my%20secret', 'my secret']);
+  assert.deepEqual(proxyPasswords('http://bob:123/abc@proxy.corp:3128'), ['123/abc', '123/abc']);
+  assert.deepEqual(proxyPasswords('http://bob:100%@proxy.corp:3128'), ['100%'], 'not decodable: as typed only');
+  assert.deepEqual(proxyPasswords('http://bob@proxy.corp:3128'), []);
+  assert.deepEqual(proxyPasswords('http://proxy.corp:3128'), []);
+  assert.deepEqual(proxyPasswords(undefined), []);
+  const secrets = new SecretSet();
+  for (const p of proxyPasswords('http://bob:my%20secret@proxy.corp:3128')) secrets.add(p);
+  assert.equal(secrets.scrub('proxy said: my secret / my%20secret'), 'proxy said: *** / ***');
 });
