@@ -43,9 +43,13 @@ export function checkDest(dest: string, what: string): void {
   if (dest.includes('\0')) throw new InputError(`${what}: destination contains a NUL byte`);
 }
 
-/** The image path as a tar name without the leading `/` ('' for the root); trailing slash kept as a flag. */
+/**
+ * The image path as a tar name without the leading `/` ('' for the root); a trailing slash kept as
+ * a flag — and a last segment `.` or `..` too, which names a directory as much as a slash does
+ * (`COPY server.js /app/.` writes /app/server.js; normalised away first, it would write a file /app).
+ */
 export function normaliseDest(dest: string): { name: string; intoDir: boolean } {
-  const intoDir = dest.endsWith('/');
+  const intoDir = /(^|\/)\.{0,2}$/.test(dest);
   const n = posix.normalize(dest); // absolute, so `..` cannot climb above `/`
   return { name: n.replace(/^\/+/, '').replace(/\/+$/, ''), intoDir };
 }

@@ -153,12 +153,17 @@ export function checkAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new AbortedError('layer build aborted', { cause: signal.reason });
 }
 
-function decodeName(raw: Buffer, where: string): string {
+/** The error for a name in `dir` that is not UTF-8 (the tar stores names as UTF-8: tar-header.ts). */
+function undecodableName(dir: string, raw: Buffer): InputError {
+  return new InputError(`${dir}: file name is not valid UTF-8 (hex ${raw.toString('hex')}); leave it out with .dockerignore, or rename it`, { details: { path: dir } });
+}
+
+/** A symlink's target as the tar stores it (UTF-8); other bytes could not be stored faithfully. */
+function decodeTarget(raw: Buffer, link: string): string {
   try {
     return utf8.decode(raw);
   } catch {
-    // The tar stores names as UTF-8 (tar-header.ts); other bytes could not be stored faithfully.
-    throw new InputError(`${where}: file name is not valid UTF-8 (hex ${raw.toString('hex')})`, { details: { path: where } });
+    throw new InputError(`${link}: symlink target is not valid UTF-8 (hex ${raw.toString('hex')}); leave the link out with .dockerignore, or point it elsewhere`, { details: { path: link } });
   }
 }
 
@@ -408,9 +413,23 @@ export async function walkSources(sources: LayerSource[], ctx: WalkContext, visi
     }
   }
 
-  /** `pending`: excluded directories entered only because an exception may re-include something below. */
-  async function walkDir(absDir: string, rel: string, tarPrefix: string, matcher: IgnoreMatcher, pending: string[]): Promise<void> {
-    const { names, kinds, undecodable } = listDir(absDir);
+  /**
+   * `pending`: excluded directories entered only because an exception may re-include something
+   * below (`excluded` for such a directory itself).
+   */
+  async function walkDir(absDir: string, rel: string, tarPrefix: string, matcher: IgnoreMatcher, pending: string[], excluded = false): Promise<void> {
+    let listing: Listing;
+    try {
+      listing = listDir(absDir);
+    } catch (err) {
+      // An excluded directory is read only in case an exception re-includes something in it: one
+      // this user may not read (a database's 0700 data directory) holds nothing to take, as
+      // BuildKit's walker has it (fsutil skips permission errors on excluded paths).
+      const errno = err instanceof InputError ? (err.cause as NodeJS.ErrnoException | undefined)?.code : undefined;
+      if (excluded && (errno === 'EACCES' || errno === 'EPERM' || errno === 'ENOENT' || errno === 'ENOTDIR')) return;
+      throw err;
+    }
+    const { names, kinds, undecodable } = listing;
     const prefix = absDir.endsWith(sep) ? absDir : absDir + sep;
     const flushPending = async (): Promise<void> => {
       // Emit the skipped parents first so every re-included file has its directory entries.
@@ -425,26 +444,27 @@ export async function walkSources(sources: LayerSource[], ctx: WalkContext, visi
       const kind = kinds[i];
       const childAbs = prefix + name;
       const childRel = rel === '' ? name : `${rel}/${name}`;
-      const excluded = !matcher.empty && matcher.isExcluded(childRel);
+      const childExcluded = !matcher.empty && matcher.isExcluded(childRel);
       // A name that is not UTF-8 cannot be stored faithfully: refused once the layer would take
-      // it (or something below it), with its bytes named.
+      // it (or might take something below it), with its bytes named.
+      // An excluded directory an exception may reach into is refused too: the walk could not
+      // list it under its decoded name (the path would not exist), and what is below it would be
+      // left out without a word.
       const raw = undecodable?.get(name);
-      if (raw && (!excluded || (kind === Kind.Directory && matcher.mayReincludeBelow(childRel)))) {
-        throw new InputError(`${absDir}: file name is not valid UTF-8 (hex ${raw.toString('hex')}); leave it out with .dockerignore, or rename it`, { details: { path: absDir } });
-      }
+      if (raw && (!childExcluded || (kind === Kind.Directory && matcher.mayReincludeBelow(childRel)))) throw undecodableName(absDir, raw);
       if (kind === Kind.Directory) {
         const tarDir = `${tarPrefix}${childRel}/`;
-        if (!excluded) {
+        if (!childExcluded) {
           if (pending.length > 0) await flushPending();
           if (await emitDir(tarDir, true)) await walkDir(childAbs, childRel, tarPrefix, matcher, pending);
         } else if (matcher.mayReincludeBelow(childRel) && !replaced?.(tarDir)) {
           pending.push(tarDir);
-          await walkDir(childAbs, childRel, tarPrefix, matcher, pending);
+          await walkDir(childAbs, childRel, tarPrefix, matcher, pending, true);
           if (pending[pending.length - 1] === tarDir) pending.pop();
         }
         continue;
       }
-      if (excluded || replaced?.(tarPrefix + childRel)) continue;
+      if (childExcluded || replaced?.(tarPrefix + childRel)) continue;
       if (kind === Kind.File) {
         if (pending.length > 0) await flushPending();
         const wait = visit({ kind: 'file', name: tarPrefix + childRel, path: childAbs });
@@ -457,7 +477,7 @@ export async function walkSources(sources: LayerSource[], ctx: WalkContext, visi
           throw fsInputError(childAbs, err);
         }
         if (pending.length > 0) await flushPending();
-        const wait = visit({ kind: 'symlink', name: tarPrefix + childRel, target: decodeName(target, childAbs) });
+        const wait = visit({ kind: 'symlink', name: tarPrefix + childRel, target: decodeTarget(target, childAbs) });
         if (wait) await wait;
       } else {
         ctx.logger.warn(`layer: skipping ${childAbs}: not a regular file, directory or symlink`);

@@ -523,6 +523,22 @@ describe('layer: names that are not UTF-8, left out by .dockerignore', () => {
   });
 });
 
+describe('layer: symlink targets that are not UTF-8; destinations ending in /. or /..', () => {
+  it('a symlink whose target is not UTF-8 is named as such (not as a bad file name), with how to leave it out', async () => {
+    const src = tree({ 'app.js': 'js' });
+    symlinkSync(Buffer.concat([Buffer.from('tgt'), Buffer.from([0xff])]), join(src, 'l'));
+    await assert.rejects(build({ sources: [{ src, dest: '/app' }] }), (err: unknown) => err instanceof InputError && err.message === `${join(src, 'l')}: symlink target is not valid UTF-8 (hex 746774ff); leave the link out with .dockerignore, or point it elsewhere`);
+  });
+
+  it('a file source into /app/. or /app/.. lands inside that directory, as COPY server.js /app/. does', async () => {
+    const src = tree({ 'server.js': 'js' });
+    for (const [dest, want] of [['/app/.', 'app/server.js'], ['/app/sub/..', 'app/server.js'], ['/.', 'server.js'], ['/app', 'app']] as const) {
+      const names = (await entries(zlib.gunzipSync((await build({ sources: [{ src: join(src, 'server.js'), dest }] })).bytes))).map((e) => e.header.name);
+      assert.deepEqual(names.filter((n) => !n.endsWith('/')), [want], dest);
+    }
+  });
+});
+
 describe('layer: Windows layout', () => {
   /** Owner and group SIDs of a self-relative security descriptor, as S-1-… strings. */
   function descriptorSids(b64: string): { owner: string; group: string; dacl: number } {
@@ -910,7 +926,7 @@ describe('layer: sources', () => {
     await assert.rejects(result, InputError);
   });
 
-  it('an unreadable source or subdirectory is an InputError (checked as an unprivileged user)', async (t) => {
+  it('an unreadable source or subdirectory is an InputError, an unreadable excluded one is skipped (checked as an unprivileged user)', async (t) => {
     if (process.getuid?.() !== 0) {
       // Not root: permissions apply to us directly.
       const src = tree({ 'locked/x': 'x' });
@@ -931,13 +947,22 @@ describe('layer: sources', () => {
       writeFileSync(join(base, 'locked', 'x'), 'x');
       mkdirSync(join(base, 'open', 'inner'), { recursive: true, mode: 0o755 });
       chmodSync(join(base, 'open', 'inner'), 0o700);
+      // Excluded and unreadable (a database's data directory), under a `**` exception that makes
+      // the walk look into excluded directories: nothing there to take, so no error.
+      mkdirSync(join(base, 'ignored', 'pgdata'), { recursive: true, mode: 0o755 });
+      mkdirSync(join(base, 'ignored', 'keep'), { mode: 0o755 });
+      writeFileSync(join(base, 'ignored', 'keep', 'README.md'), 'kept\n');
+      writeFileSync(join(base, 'ignored', 'pgdata', 'README.md'), 'secret\n');
+      writeFileSync(join(base, 'ignored', '.dockerignore'), 'pgdata\n.dockerignore\n!**/README.md\n');
+      chmodSync(join(base, 'ignored', 'pgdata'), 0o700);
       const mod = new URL('../../src/layer/index.js', import.meta.url).href;
       const script = `
         const { validateSources, hashLayer } = await import(${JSON.stringify(mod)});
         const out = [];
         for (const f of [() => validateSources([{ src: ${JSON.stringify(join(base, 'locked'))}, dest: '/app' }]),
-                         () => hashLayer({ sources: [{ src: ${JSON.stringify(join(base, 'open'))}, dest: '/app' }] })]) {
-          try { await f(); out.push('no error'); } catch (e) { out.push(e.code + ' ' + e.message); }
+                         () => hashLayer({ sources: [{ src: ${JSON.stringify(join(base, 'open'))}, dest: '/app' }] }),
+                         () => hashLayer({ sources: [{ src: ${JSON.stringify(join(base, 'ignored'))}, dest: '/app' }] }).then((r) => r.diffId)]) {
+          try { out.push(String(await f() ?? 'no error')); } catch (e) { out.push(e.code + ' ' + e.message); }
         }
         console.log(JSON.stringify(out));`;
       const child = spawn(process.execPath, ['--input-type=module', '-e', script], { uid: 65534, gid: 65534, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -950,9 +975,12 @@ describe('layer: sources', () => {
         t.skip('cannot switch to nobody here');
         return;
       }
-      const [v, h] = JSON.parse(out) as string[];
+      const [v, h, ignored] = JSON.parse(out) as string[];
       assert.match(v, /^E_INPUT app directory .*locked: permission denied$/);
       assert.match(h, /^E_INPUT cannot read .*inner: permission denied$/);
+      // The layer holds keep/README.md alone: the same as a tree without the data directory.
+      const same = tree({ 'keep/README.md': 'kept\n' });
+      assert.equal(ignored, (await hashLayer({ sources: [{ src: same, dest: '/app' }] })).diffId);
     } finally {
       rmSync(base, { recursive: true, force: true });
     }
