@@ -17,7 +17,7 @@ import type { BlockedPrefixes, InsecureHosts, MirrorMap } from '../registry/mirr
 
 /** Flags every command shares. */
 export const commonFlags = defineFlags({
-  'insecure-registry': { type: 'string', repeatable: true, describe: 'Registry (HOST[:PORT]) to reach over plain HTTP; repeatable. Also REGPUSH_INSECURE_REGISTRIES.', group: 'Connection:' },
+  'insecure-registry': { type: 'string', repeatable: true, describe: 'Registry (HOST[:PORT], or an address range such as 10.0.0.0/8) to reach over plain HTTP; repeatable. Also REGPUSH_INSECURE_REGISTRIES.', group: 'Connection:' },
   retries: { type: 'number', describe: 'Retries for transient registry failures (5xx, 429, resets)', group: 'Connection:' },
   json: { type: 'boolean', describe: 'Print one JSON object on stdout instead of text', group: 'Output:' },
   quiet: { alias: 'q', type: 'boolean', describe: 'Print only the result', group: 'Output:' },

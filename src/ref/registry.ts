@@ -114,7 +114,33 @@ export function isLoopbackHost(registry: string): boolean {
 export function hostEntryFor(entries: readonly string[], host: string): string | undefined {
   const want = canonicalRegistry(host);
   const bare = withoutPort(want);
-  return entries.find((e) => canonicalRegistry(e) === want) ?? (bare === want ? undefined : entries.find((e) => canonicalRegistry(e) === bare));
+  return (
+    entries.find((e) => canonicalRegistry(e) === want) ??
+    (bare === want ? undefined : entries.find((e) => canonicalRegistry(e) === bare)) ??
+    entries.find((e) => e.includes('/') && inCidr(e, hostWithoutPort(want)))
+  );
+}
+
+/**
+ * Whether the IP address `host` lies in the range `cidr` ("10.0.0.0/8", "fd00::/8"), as Docker's
+ * `insecure-registries` takes ranges (a daemon.json copied over keeps working). Only a registry
+ * named by its address matches: Docker also resolves a name and checks its addresses, which a
+ * synchronous match cannot do, and a name that happens to resolve there would not be the one the
+ * user wrote.
+ */
+export function inCidr(cidr: string, host: string): boolean {
+  const slash = cidr.indexOf('/');
+  const prefix = Number(cidr.slice(slash + 1));
+  const net = addressBits(cidr.slice(0, slash).toLowerCase());
+  const ip = addressBits(host.toLowerCase());
+  if (!net || !ip || net.length !== ip.length || !Number.isInteger(prefix) || prefix < 0 || prefix > net.length) return false;
+  return net.slice(0, prefix) === ip.slice(0, prefix);
+}
+
+/** An IPv4 (32) or IPv6 (128) address as a string of bits, or undefined. */
+function addressBits(host: string): string | undefined {
+  const groups = ipv4Octets(host)?.map((o) => o.toString(2).padStart(8, '0')) ?? ipv6Groups(host)?.map((g) => g.toString(2).padStart(16, '0'));
+  return groups?.join('');
 }
 
 /**

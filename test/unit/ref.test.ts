@@ -9,8 +9,8 @@ import {
   repositoryName,
   type ImageReference,
 } from '../../src/ref/reference.js';
-import { apiHost, canonicalRegistry, DOCKER_HUB, DOCKER_HUB_API_HOST, isDockerHub, isLoopbackHost, knownTokenHost, registryHostOf, withoutPort } from '../../src/ref/registry.js';
-import { endpointFor } from '../../src/registry/endpoint.js';
+import { apiHost, canonicalRegistry, DOCKER_HUB, DOCKER_HUB_API_HOST, inCidr, isDockerHub, isLoopbackHost, knownTokenHost, registryHostOf, withoutPort } from '../../src/ref/registry.js';
+import { endpointFor, parseInsecureList } from '../../src/registry/endpoint.js';
 import { bypassesProxy } from '../../src/http/proxy-choice.js';
 
 const D256 = `sha256:${'a'.repeat(64)}`;
@@ -328,6 +328,22 @@ describe('registry names', () => {
     assert.equal(endpointFor('docker.io', ['index.docker.io']).scheme, 'http');
     assert.equal(endpointFor('ghcr.io', []).scheme, 'https');
     assert.equal(endpointFor('[::1]:5000', ['[::1]']).scheme, 'http');
+  });
+
+  it('an insecure entry may be a range, as in Docker\'s insecure-registries: it covers registries named by an address in it, any port', () => {
+    assert.equal(endpointFor('10.1.2.3:5000', ['10.0.0.0/8']).scheme, 'http');
+    assert.equal(endpointFor('10.1.2.3', parseInsecureList('192.168.0.0/16, 10.0.0.0/8')).scheme, 'http');
+    assert.equal(endpointFor('11.1.2.3:5000', ['10.0.0.0/8']).scheme, 'https');
+    assert.equal(endpointFor('192.168.1.7:5000', ['192.168.1.0/24']).scheme, 'http');
+    assert.equal(endpointFor('192.168.2.7:5000', ['192.168.1.0/24']).scheme, 'https');
+    assert.equal(endpointFor('[fd00::5]:5000', ['fd00::/8']).scheme, 'http');
+    assert.equal(endpointFor('[fe80::5]:5000', ['fd00::/8']).scheme, 'https');
+    // A name is not resolved: only an address matches a range.
+    assert.equal(endpointFor('reg.internal:5000', ['10.0.0.0/8']).scheme, 'https');
+    // Malformed ranges match nothing.
+    for (const bad of ['10.0.0.0/33', '10.0.0.0/x', '10.0.0/8', 'reg.internal/8']) assert.equal(endpointFor('10.1.2.3:5000', [bad]).scheme, 'https', bad);
+    assert.equal(inCidr('0.0.0.0/0', '8.8.8.8'), true);
+    assert.equal(inCidr('10.0.0.0/8', 'fd00::1'), false);
   });
 });
 
