@@ -17,6 +17,7 @@ import {
 } from '../errors.js';
 import { redactText } from '../redact.js';
 import type { HttpResponse } from './types.js';
+import { DEFAULT_RETRY_POLICY, parseRetryAfter } from './retry.js';
 
 /** Cap for manifests and configs (distribution itself refuses manifests over 4 MiB). */
 export const MANIFEST_CAP = 4 * 1024 * 1024;
@@ -191,8 +192,13 @@ export async function errorFromResponse(res: HttpResponse, ctx: FailureContext):
       return new DeniedError(`${base} (${HINT.denied})`, { details });
     case 404:
       return new NotFoundError(`${base} (${HINT.notFound})`, { details });
-    case 429:
-      return new TooManyRequestsError(`${base} (rate limited; retries exhausted: ${HINT.rateLimited})`, { details });
+    case 429: {
+      // A wait longer than regpush's cap (DEFAULT_RETRY_POLICY.maxRetryAfterMs) is not retried at all:
+      // say what the registry asked for, not that retries ran out.
+      const wait = parseRetryAfter(res.headers['retry-after'], Date.now());
+      const asked = wait !== undefined && wait > DEFAULT_RETRY_POLICY.maxRetryAfterMs ? `the registry asks to wait ${Math.ceil(wait / 1000)} s (Retry-After), longer than regpush waits (${DEFAULT_RETRY_POLICY.maxRetryAfterMs / 1000} s)` : 'retries exhausted';
+      return new TooManyRequestsError(`${base} (rate limited; ${asked}: ${HINT.rateLimited})`, { details });
+    }
     default:
       if (codes.includes('DENIED')) return new DeniedError(`${base} (${HINT.denied})`, { details });
       if (codes.includes('UNAUTHORIZED')) return new AuthError(`${base} (${HINT.auth(ctx.registry)})`, { details });

@@ -181,6 +181,12 @@ test('errorFromResponse keeps OCI error codes and picks the typed error', async 
   }
   const garbage = await errorFromResponse({ status: 502, headers: {}, url: 'x', body: Readable.from([Buffer.from('<html>')]) }, { what: 'w', registry: 'r' });
   assert.ok(garbage instanceof RegistryError);
+  // A 429 whose Retry-After is beyond what regpush waits was never retried: the message says what was asked.
+  const long = await errorFromResponse({ status: 429, headers: { 'retry-after': '3600' }, url: 'x', body: Readable.from([]) }, { what: 'GET manifest r/x:1', registry: 'r' });
+  assert.ok(long instanceof TooManyRequestsError);
+  assert.match(long.message, /\(rate limited; the registry asks to wait 3600 s \(Retry-After\), longer than regpush waits \(60 s\): wait and retry/);
+  const short = await errorFromResponse({ status: 429, headers: { 'retry-after': '2' }, url: 'x', body: Readable.from([]) }, { what: 'GET manifest r/x:1', registry: 'r' });
+  assert.match(short.message, /\(rate limited; retries exhausted: wait and retry/);
 });
 
 test('a streamed body that fails (before or during the request) fails the request with its own error at once, not after the idle timeout', async () => {
