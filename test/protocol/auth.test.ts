@@ -509,21 +509,31 @@ describe('expiry', () => {
     assert.equal(tokenCalls(tokens), 2, 'refreshed within the margin before +120 s');
   });
 
-  it('no expires_in → 60 s default; issued_at is used when present', async () => {
+  it('no expires_in → 60 s default; the lifetime counts from the reply\'s arrival, whatever issued_at says', async () => {
     const now = Date.parse('2030-01-01T00:00:00Z');
     const t1 = await tokenServer();
     const ch = parseChallenges(`Bearer realm="${t1.realm}",service="${SERVICE}"`)[0]!;
     const a = await fetchToken(send, ch, ['repository:app:pull'], alice, { registry: 'r', scheme: 'http', now: () => now });
     assert.equal(a.expiresAt, now + 60_000);
-    const t2 = await tokenServer({ expiresIn: 300, issuedAt: '2029-12-31T23:59:00Z' });
-    const ch2 = parseChallenges(`Bearer realm="${t2.realm}"`)[0]!;
-    const b = await fetchToken(send, ch2, [], alice, { registry: 'r', scheme: 'http', now: () => now });
-    assert.equal(b.expiresAt, now - 60_000 + 300_000);
-    // A token service clock ahead of ours must not extend the lifetime.
+    // The token service's clock behind ours (or ours ahead: a drifting VM) must not shorten it...
+    const t2 = await tokenServer({ expiresIn: 300, issuedAt: '2029-12-31T23:50:00Z' });
+    const b = await fetchToken(send, parseChallenges(`Bearer realm="${t2.realm}"`)[0]!, [], alice, { registry: 'r', scheme: 'http', now: () => now });
+    assert.equal(b.expiresAt, now + 300_000);
+    // ...and one ahead of ours must not extend it.
     const t3 = await tokenServer({ expiresIn: 300, issuedAt: '2030-01-01T01:00:00Z' });
     const c = await fetchToken(send, parseChallenges(`Bearer realm="${t3.realm}"`)[0]!, [], alice, { registry: 'r', scheme: 'http', now: () => now });
     assert.equal(c.expiresAt, now + 300_000);
   });
+
+  for (const [clock, issuedAt] of [['behind', '2000-01-01T00:00:00Z'], ['ahead of', '2100-01-01T00:00:00Z']] as const) {
+    it(`a token service whose clock is far ${clock} ours: one token serves every request of its lifetime`, async () => {
+      const tokens = await tokenServer({ expiresIn: 300, issuedAt });
+      const reg = await registry({ tokens });
+      const client = middleware(reg, alice);
+      for (let i = 0; i < 10; i++) await readBody(await client(get(reg, `/v2/app/manifests/t${i}`)));
+      assert.equal(tokenCalls(tokens), 1);
+    });
+  }
 });
 
 describe('identity tokens (oauth2 refresh_token)', () => {
