@@ -117,6 +117,18 @@ export class AuthMemory {
     return c;
   }
 
+  /**
+   * Credentials refused in this operation, with the refusal: by registry, token realm and service
+   * (a token service's 401) or by registry alone (a Basic 401), and the credential's identity (see
+   * `who`). A token service's 401 does not depend on the scope asked for (missing rights give a
+   * token with fewer actions, not a 401), so the same password would be refused for every image:
+   * a sync of 2,000 images with a wrong one would send 2,000 failed logins, enough for an LDAP
+   * or AD backend (Harbor, Quay, Artifactory) to lock the account, or Docker Hub to throttle.
+   * Remembered, a refused credential is sent once per run; every later request that would send it
+   * fails at once with the same error.
+   */
+  readonly refusals = new Map<string, AuthError>();
+
   /** Records `registry`'s scheme and challenge (first seen wins: a registry has one). */
   learn(registry: string, mode: 'bearer' | 'basic', challenge: Challenge): void {
     if (!this.schemes.has(registry)) this.schemes.set(registry, { mode, challenge });
@@ -125,7 +137,7 @@ export class AuthMemory {
 
 /** Per-request bookkeeping of what was sent, so a second 401 can be told apart from a stale token. */
 interface Attempt {
-  sent?: { kind: 'bearer'; key: string; scopes: string[]; token: string; fresh: boolean; presumed?: Challenge } | { kind: 'basic' | 'registry-token' };
+  sent?: { kind: 'bearer'; key: string; scopes: string[]; token: string; fresh: boolean; presumed?: Challenge } | { kind: 'basic'; who: string } | { kind: 'registry-token' };
   tokenFetches: number;
 }
 
@@ -158,6 +170,7 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
   let learned: Challenge | undefined = known?.challenge ?? presumed;
   const learnedScopes = new Set<string>();
   let credPromise: Promise<Credential | undefined> | undefined;
+  const refusals = opts.memory?.refusals ?? new Map<string, AuthError>();
   const lookedAt = opts.lookedAt ? ` (looked at ${opts.lookedAt})` : '';
   const takenFrom = opts.lookedAt ? ` (taken from the first of: ${opts.lookedAt})` : '';
 
@@ -193,6 +206,8 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
     // Decided before waiting: a concurrent 401 may drop the presumption while the token is fetched.
     const fromPresumed = challenge === presumed ? challenge : undefined;
     const key = tokenKey(cred, scopes, challenge);
+    const refusal = cred && refusalKey(cred, challenge);
+    if (refusal) throwRefused(refusal);
     // The fetch is shared by every request that needs this token, so it is not cancelled with
     // this one; but this request stops waiting for it when its own signal fires (Ctrl-C).
     const got = await untilAborted(signal, cache.getOrFetch(key, now, () => {
@@ -203,6 +218,9 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
         logger: log,
         userAgent: opts.userAgent,
         now,
+      }).catch((err: unknown) => {
+        if (refusal && isCredentialRefusal(err)) refusals.set(refusal, err);
+        throw err;
       });
     }));
     opts.secrets?.add(got.token);
@@ -210,6 +228,22 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
     if (fresh) attempt.tokenFetches++;
     attempt.sent = { kind: 'bearer', key, scopes, token: got.token, fresh, presumed: fromPresumed };
     return `Bearer ${got.token}`;
+  };
+
+  /**
+   * Where a refusal of `cred` is remembered (AuthMemory.refusals): at a token service, its realm
+   * and service (a presumed realm that is the registry's own is the same one, so wrong credentials
+   * are refused there once, not again when the registry names it); for Basic, the registry.
+   */
+  const refusalKey = (cred: Credential, at: Challenge | 'basic'): string =>
+    at === 'basic' ? `${memoryKey}|basic|${who(cred)}` : `${registryHost}|${at.params.realm ?? ''}|${at.params.service ?? ''}|${who(cred)}`;
+
+  /** Fails with the refusal remembered at `key`, if any: a refused credential is not sent again. */
+  const throwRefused = (key: string): void => {
+    const err = refusals.get(key);
+    if (!err) return;
+    log.debug(`auth: these credentials for ${opts.registry} were refused earlier in this run; not sending them again`);
+    throw new AuthError(err.message, { details: err.details });
   };
 
   /** Drops the presumed challenge: the registry's own 401 decides from now on. */
@@ -233,7 +267,10 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
       return `Bearer ${cred.registryToken}`;
     }
     if (mode === 'basic' && cred?.username && cred.password) {
-      attempt.sent = { kind: 'basic' };
+      // Refused before: the request goes without them. A registry that lets anyone read (nginx's
+      // limit_except) still answers it; one that wants them answers 401, and that fails at once.
+      if (refusals.has(refusalKey(cred, 'basic'))) return undefined;
+      attempt.sent = { kind: 'basic', who: who(cred) };
       return basicHeader(cred);
     }
     if (mode !== 'bearer' || !learned) return undefined;
@@ -295,6 +332,10 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
       const sent = attempt.sent;
       const stale = sent?.kind === 'bearer' && !sent.fresh;
       if (stale) cache.invalidate(sent.key, sent.token);
+      if (sent?.kind === 'basic' && challenge.scheme === 'basic') {
+        const cred = await getCredential();
+        if (cred && sent.who === who(cred)) refusals.set(refusalKey(cred, 'basic'), rejected(cred, undefined, 'basic'));
+      }
       // One more attempt of the whole transfer is worth making only when this 401 taught something:
       // a stored token went stale, a presumed realm was not the registry's (dropped above), or the
       // scheme was unknown. A token fetched for this very request, or Basic credentials, would
@@ -319,10 +360,12 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
           details: { registry: opts.registry, status: 401, anonymous: true },
         });
       }
-      if (attempt.sent?.kind === 'basic') throw rejected(cred, undefined, 'basic');
+      const refusal = refusalKey(cred, 'basic');
+      if (attempt.sent?.kind === 'basic' && attempt.sent.who === who(cred)) refusals.set(refusal, rejected(cred, undefined, 'basic'));
+      throwRefused(refusal);
       mode = 'basic';
       opts.memory?.learn(memoryKey, 'basic', challenge);
-      attempt.sent = { kind: 'basic' };
+      attempt.sent = { kind: 'basic', who: who(cred) };
       return basicHeader(cred);
     }
 
@@ -430,6 +473,16 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
  */
 function isChallenge(res: HttpResponse): boolean {
   return res.status === 401 || (res.status === 400 && !!res.headers['www-authenticate']?.trim());
+}
+
+/**
+ * A token service's 401 to credentials: they are wrong (or expired), whatever the scope. Not a 403:
+ * GHCR is reported to answer 403 DENIED at its token endpoint for a repository the user may not
+ * have, which says nothing about the next repository. Not anonymous access either: nothing is
+ * sent that a lockout could count.
+ */
+function isCredentialRefusal(err: unknown): err is AuthError {
+  return err instanceof AuthError && err.details.status === 401 && err.details.realm !== undefined && err.details.anonymous !== true;
 }
 
 /**

@@ -679,6 +679,66 @@ describe('token service failures', () => {
   });
 });
 
+describe('refused credentials are remembered for the run (no failed login per image)', () => {
+  const bad: Credential = { username: 'alice', password: WRONG };
+
+  it('a token service that refused a password is not asked again: every later request of the run fails at once with the same error', async () => {
+    const tokens = await tokenServer();
+    const reg = await registry({ tokens });
+    const memory = new AuthMemory();
+    // One client per image, as a sync makes them: each asks for its own repository's scope.
+    const errors: RegpushError[] = [];
+    for (const repo of ['a', 'b', 'c', 'd', 'e']) {
+      const client = middleware(reg, bad, { memory, scopes: [`repository:${repo}:pull,push`] });
+      errors.push(await failure(client(get(reg, `/v2/${repo}/manifests/1`))));
+    }
+    assert.equal(tokenCalls(tokens), 1, 'one failed login in the run');
+    for (const err of errors) {
+      assert.ok(err instanceof AuthError);
+      assert.equal(err.message, `authentication to ${reg.host} failed: ${tokens.host} rejected the credentials for user alice`);
+      assert.equal(err.details.status, 401);
+    }
+    // Another credential of the same user is another identity: it is asked for.
+    const res = await middleware(reg, alice, { memory })(get(reg, '/v2/app/manifests/1'));
+    assert.equal(res.status, 200);
+    await readBody(res);
+    assert.equal(tokenCalls(tokens), 2);
+  });
+
+  it('concurrent requests share the one refused token GET', async () => {
+    const tokens = await tokenServer({ delayMs: 30 });
+    const reg = await registry({ tokens });
+    const memory = new AuthMemory();
+    await Promise.all(['a', 'b', 'c'].flatMap((repo) => [1, 2].map(() => failure(middleware(reg, bad, { memory, scopes: [`repository:${repo}:pull`] })(get(reg, `/v2/${repo}/manifests/1`))))));
+    assert.ok(tokenCalls(tokens) <= 3, `token calls: ${tokenCalls(tokens)} (one per scope set at most, the ones started before the first refusal came back)`);
+    await failure(middleware(reg, bad, { memory, scopes: ['repository:z:pull'] })(get(reg, '/v2/z/manifests/1')));
+    assert.ok(tokenCalls(tokens) <= 3, 'none after it');
+  });
+
+  it('a token service\'s 403 is not remembered: it may concern one repository only (GHCR answers 403 DENIED for a scope the user lacks)', async () => {
+    const tokens = await tokenServer({ raw: { status: 403, body: '{"errors":[{"code":"DENIED"}]}' } });
+    const reg = await registry({ tokens });
+    const memory = new AuthMemory();
+    for (const repo of ['a', 'b']) await failure(middleware(reg, alice, { memory, scopes: [`repository:${repo}:pull`] })(get(reg, `/v2/${repo}/manifests/1`)));
+    assert.equal(tokenCalls(tokens), 2);
+  });
+
+  it('a Basic registry that refused a password never gets it again in the run', async () => {
+    const reg = await registry({ basic: true });
+    const memory = new AuthMemory();
+    const errors: RegpushError[] = [];
+    for (const repo of ['a', 'b', 'c']) errors.push(await failure(middleware(reg, bad, { memory, scopes: [`repository:${repo}:pull`] })(get(reg, `/v2/${repo}/manifests/1`))));
+    const client = middleware(reg, bad, { memory });
+    for (let i = 0; i < 2; i++) errors.push(await failure(client(get(reg, '/v2/app/manifests/1'))));
+    assert.equal(reg.requests.filter((r) => r.headers.authorization).length, 1, 'the wrong password went out once');
+    for (const err of errors) {
+      assert.ok(err instanceof AuthError);
+      assert.equal(err.message, errors[0]!.message);
+      assert.match(err.message, /rejected the credentials for user alice/);
+    }
+  });
+});
+
 describe('request bodies', () => {
   it('a Buffer body is replayed after the 401', async () => {
     const tokens = await tokenServer();
@@ -873,8 +933,9 @@ describe('presumed challenges (a realm known before the first 401)', () => {
     const err = await failure(middleware(reg, { username: 'alice', password: WRONG }, { presume: presumeAt(tokens.realm) })(get(reg, '/v2/app/manifests/x')));
     assert.ok(err instanceof AuthError);
     assert.equal(err.message, `authentication to ${reg.host} failed: ${tokens.host} rejected the credentials for user alice`);
-    // The presumed GET, then the registry's own 401 and the GET at the realm it names: once each.
-    assert.equal(tokenCalls(tokens), 2);
+    // The presumed GET is refused; the registry's own 401 names the same realm and service, which
+    // has refused these credentials already: one failed login, not a second one there.
+    assert.equal(tokenCalls(tokens), 1);
     assert.equal(reg.requests.length, 1);
   });
 
