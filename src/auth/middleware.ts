@@ -12,7 +12,7 @@ import type { HttpRequest, HttpResponse, Middleware, Send } from '../http/types.
 import { silentLogger, type Logger } from '../log.js';
 import { findChallenge, parseChallenges, type Challenge } from './challenge.js';
 import type { CredentialFile } from './config-file.js';
-import type { Credential, SecretSink } from './credentials.js';
+import { helperReplyHolds, type Credential, type SecretSink } from './credentials.js';
 import { presumedChallenge, sameTokenService } from './presumed-challenge.js';
 import { apiHost, canonicalRegistry, registryHostOf } from '../ref/registry.js';
 import { mergeScopes, scopeKey, scopesCover } from './scope.js';
@@ -36,6 +36,13 @@ export interface AuthOptions {
   scopes: string[];
   /** Resolves the credential; called at most once, on the first challenge. */
   credential: () => Promise<Credential | undefined>;
+  /**
+   * Resolves the credential again after `refused` was refused (a token service's or a Basic
+   * registry's 401), reading the stored logins anew: a credential helper's token (gcloud's lasts
+   * 1 h, ECR's 12 h, ACR's 3 h) or a rewritten config file may have replaced it. Called at most
+   * once per refused credential; absent, a refusal is final.
+   */
+  renewCredential?: (refused: Credential) => Promise<Credential | undefined>;
   /** Send used for token requests (the realm is often another host); not wrapped by this middleware. */
   tokenSend: Send;
   /**
@@ -100,7 +107,8 @@ export class AuthMemory {
   /**
    * Credential helpers' `get` replies, by helper and server URL. Credentials are looked up per
    * repository (an `auths` key may name a namespace), while a helper answers per registry: this
-   * keeps a sync of many repositories at one helper run per registry.
+   * keeps a sync of many repositories at one helper run per registry, and one more each time the
+   * registry refuses what it gave (renewCredential drops that reply).
    */
   readonly helperReplies = new Map<string, Promise<string>>();
 
@@ -117,6 +125,49 @@ export class AuthMemory {
     return c;
   }
 
+  /** Renewals by credential key and the refused credential's identity (renewCredential). */
+  private readonly renewals = new Map<string, Promise<Credential | undefined>>();
+  /** Stored logins forgotten after a credential was refused, by its identity (forgetStoredLogins). */
+  private readonly forgotten = new Map<string, Promise<void>>();
+
+  /**
+   * The credential for `key` looked up again after `refused` was refused, in place of the one
+   * credential() keeps. A credential helper's reply is kept for the whole operation (one run per
+   * registry), but its token may not last as long: docker-credential-gcloud's OAuth token lasts
+   * 1 h, ECR's password 12 h, ACR's token 3 h, and a sync can run longer; a config file may have
+   * been rewritten by another `docker login` meanwhile. So the helper replies holding the refused
+   * secret, and the files read, are forgotten once per refused credential and the lookup runs
+   * again (one more helper run, whatever the number of repositories refused with it). Explicit
+   * and env credentials come back the same, and the caller then keeps the refusal.
+   */
+  renewCredential(key: string, refused: Credential, lookup: () => Promise<Credential | undefined>): Promise<Credential | undefined> {
+    const id = who(refused);
+    const k = `${key}\n${id}`;
+    let renewed = this.renewals.get(k);
+    if (!renewed) {
+      let forgotten = this.forgotten.get(id);
+      if (!forgotten) this.forgotten.set(id, (forgotten = this.forgetStoredLogins(refused)));
+      renewed = forgotten.then(lookup);
+      this.renewals.set(k, renewed);
+      this.credentials.set(key, renewed);
+    }
+    return renewed;
+  }
+
+  /** Drops the helper replies that hold `refused`'s secret, and every file read, so that the next lookup reads them anew. */
+  private async forgetStoredLogins(refused: Credential): Promise<void> {
+    this.fileReads.clear();
+    const secret = refused.password ?? refused.identityToken;
+    if (!secret) return;
+    await Promise.all(
+      [...this.helperReplies].map(async ([k, reply]) => {
+        const out = await reply.catch(() => undefined);
+        // Unless another renewal has replaced it meanwhile.
+        if (out !== undefined && helperReplyHolds(out, secret) && this.helperReplies.get(k) === reply) this.helperReplies.delete(k);
+      }),
+    );
+  }
+
   /**
    * Credentials refused in this operation, with the refusal: by registry, token realm and service
    * (a token service's 401) or by registry alone (a Basic 401), and the credential's identity (see
@@ -129,6 +180,16 @@ export class AuthMemory {
    */
   readonly refusals = new Map<string, AuthError>();
 
+  /**
+   * Credentials (by `who`) a token service or a Basic registry has accepted in this operation, and
+   * those a renewal (renewCredential) gave. A refused credential is looked up again if it was
+   * accepted before (it has expired) or came from the first lookup; one a renewal gave that was
+   * refused without ever being accepted is final. So a helper that mints a new token on each run,
+   * none of them accepted, costs one more failed login per run, not one per image.
+   */
+  readonly acceptedCredentials = new Set<string>();
+  readonly renewedCredentials = new Set<string>();
+
   /** Records `registry`'s scheme and challenge (first seen wins: a registry has one). */
   learn(registry: string, mode: 'bearer' | 'basic', challenge: Challenge): void {
     if (!this.schemes.has(registry)) this.schemes.set(registry, { mode, challenge });
@@ -137,6 +198,8 @@ export class AuthMemory {
 
 /** Per-request bookkeeping of what was sent, so a second 401 can be told apart from a stale token. */
 interface Attempt {
+  /** The credential was looked up again after a refusal in this request: never twice. */
+  renewed?: boolean;
   sent?: { kind: 'bearer'; key: string; scopes: string[]; token: string; fresh: boolean; presumed?: Challenge } | { kind: 'basic'; who: string } | { kind: 'registry-token' };
   tokenFetches: number;
 }
@@ -171,6 +234,8 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
   const learnedScopes = new Set<string>();
   let credPromise: Promise<Credential | undefined> | undefined;
   const refusals = opts.memory?.refusals ?? new Map<string, AuthError>();
+  const accepted = opts.memory?.acceptedCredentials ?? new Set<string>();
+  const renewedIds = opts.memory?.renewedCredentials ?? new Set<string>();
   const lookedAt = opts.lookedAt ? ` (looked at ${opts.lookedAt})` : '';
   const takenFrom = opts.lookedAt ? ` (taken from the first of: ${opts.lookedAt})` : '';
 
@@ -218,10 +283,16 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
         logger: log,
         userAgent: opts.userAgent,
         now,
-      }).catch((err: unknown) => {
-        if (refusal && isCredentialRefusal(err)) refusals.set(refusal, err);
-        throw err;
-      });
+      }).then(
+        (t) => {
+          accepted.add(who(cred));
+          return t;
+        },
+        (err: unknown) => {
+          if (refusal && isCredentialRefusal(err)) refusals.set(refusal, err);
+          throw err;
+        },
+      );
     }));
     opts.secrets?.add(got.token);
     const fresh = got.fresh || (refused !== undefined && got.token !== refused);
@@ -244,6 +315,48 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
     if (!err) return;
     log.debug(`auth: these credentials for ${opts.registry} were refused earlier in this run; not sending them again`);
     throw new AuthError(err.message, { details: err.details });
+  };
+
+  /** Renewals this middleware started or joined, by the refused credential's identity. */
+  const renewals = new Map<string, Promise<Credential | undefined>>();
+
+  /**
+   * The credential looked up again after `refused` was refused, for this request once
+   * (attempt.renewed): `refused` itself when there is no other (no renewCredential, or the
+   * stores hold the same). The new one serves this client's later requests too.
+   */
+  const renew = async (refused: Credential, attempt: Attempt): Promise<Credential | undefined> => {
+    const id = who(refused);
+    if (!opts.renewCredential || attempt.renewed || (renewedIds.has(id) && !accepted.has(id))) return refused;
+    attempt.renewed = true;
+    let renewed = renewals.get(id);
+    if (!renewed) {
+      log.debug(`auth: ${opts.registry} refused the credentials; looking them up again (a credential helper's token may have expired)`);
+      renewed = opts.renewCredential(refused).then((cred) => {
+        opts.secrets?.addCredential(cred);
+        if (cred) renewedIds.add(who(cred));
+        return cred;
+      });
+      renewals.set(id, renewed);
+      credPromise = renewed;
+    }
+    return renewed;
+  };
+
+  /**
+   * `bearer`, and when the token service refuses the credential (now, or earlier in the run):
+   * once more with the credential looked up again, if that gives another one.
+   */
+  const bearerFor = async (cred: Credential | undefined, scopes: string[], challenge: Challenge, attempt: Attempt, signal: AbortSignal | undefined, refused?: string): Promise<string> => {
+    try {
+      return await bearer(cred, scopes, challenge, attempt, signal, refused);
+    } catch (err) {
+      if (!cred || !isCredentialRefusal(err) || signal?.aborted) throw err;
+      const next = await renew(cred, attempt);
+      if (!next || refusals.has(refusalKey(next, challenge))) throw err;
+      log.debug(`auth: asking ${challenge.params.realm ?? 'the token service'} again with the credentials looked up anew`);
+      return bearer(next, scopes, challenge, attempt, signal);
+    }
   };
 
   /** Drops the presumed challenge: the registry's own 401 decides from now on. */
@@ -277,7 +390,7 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
     const challenge = learned;
     const wasPresumed = challenge === presumed;
     try {
-      return await bearer(cred, scopes, challenge, attempt, signal);
+      return await bearerFor(cred, scopes, challenge, attempt, signal);
     } catch (err) {
       // A presumption is a head start, not a requirement: the request goes out without a token
       // and the registry's 401 names the realm to use (an error there is the one reported).
@@ -332,20 +445,27 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
       const sent = attempt.sent;
       const stale = sent?.kind === 'bearer' && !sent.fresh;
       if (stale) cache.invalidate(sent.key, sent.token);
+      // Basic credentials refused on a body sent once (a streamed PATCH: ECR's 12-hour password
+      // ran out during a long push): a new attempt is worth making with others looked up anew.
+      let renewedBasic = false;
       if (sent?.kind === 'basic' && challenge.scheme === 'basic') {
         const cred = await getCredential();
-        if (cred && sent.who === who(cred)) refusals.set(refusalKey(cred, 'basic'), rejected(cred, undefined, 'basic'));
+        if (cred && sent.who === who(cred)) {
+          refusals.set(refusalKey(cred, 'basic'), rejected(cred, undefined, 'basic'));
+          const next = await renew(cred, attempt);
+          renewedBasic = !!next?.username && !!next.password && !refusals.has(refusalKey(next, 'basic'));
+        }
       }
       // One more attempt of the whole transfer is worth making only when this 401 taught something:
       // a stored token went stale, a presumed realm was not the registry's (dropped above), or the
       // scheme was unknown. A token fetched for this very request, or Basic credentials, would
       // only be refused again.
       const presumedDropped = sentFirst?.kind === 'bearer' && sent === undefined;
-      if (stale || presumedDropped || learnedScheme) res.authRenewed = true;
+      if (stale || presumedDropped || learnedScheme || renewedBasic) res.authRenewed = true;
       log.debug(`auth: 401 on ${req.method} ${req.label ?? 'request'} with a body that cannot be replayed; returning it${res.authRenewed ? ' (a new attempt authenticates afresh)' : ''}`);
       return undefined;
     }
-    const cred = await getCredential();
+    let cred = await getCredential();
 
     if (cred?.registryToken) {
       if (attempt.sent?.kind === 'registry-token') throw rejected(cred, undefined);
@@ -362,7 +482,12 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
       }
       const refusal = refusalKey(cred, 'basic');
       if (attempt.sent?.kind === 'basic' && attempt.sent.who === who(cred)) refusals.set(refusal, rejected(cred, undefined, 'basic'));
-      throwRefused(refusal);
+      if (refusals.has(refusal)) {
+        // Refused (now or earlier in the run): once more with the credential looked up anew.
+        const next = await renew(cred, attempt);
+        if (!next?.username || !next.password || refusals.has(refusalKey(next, 'basic'))) throwRefused(refusal);
+        else cred = next;
+      }
       mode = 'basic';
       opts.memory?.learn(memoryKey, 'basic', challenge);
       attempt.sent = { kind: 'basic', who: who(cred) };
@@ -399,7 +524,7 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
       throw rejected(cred, undefined);
     }
     for (const s of extra) learnedScopes.add(s);
-    return bearer(cred, want, challenge, attempt, req.signal, refused);
+    return bearerFor(cred, want, challenge, attempt, req.signal, refused);
   };
 
   const rejected = (cred: Credential | undefined, scopes: string[] | undefined, scheme: 'basic' | 'bearer' = 'bearer'): AuthError => {
@@ -436,6 +561,7 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
       const attempt: Attempt = { tokenFetches: 0 };
       const scopes = mergeScopes([...opts.scopes, ...(req.scopes ?? []), ...learnedScopes]);
       let res = await next(withAuthorization(req, await proactive(scopes, attempt, req.signal)));
+      if (attempt.sent?.kind === 'basic' && !isChallenge(res)) accepted.add(attempt.sent.who);
       // A probed registry ('auto') that answered over TLS is an https registry from now on: a
       // plain-http realm on another host must then be refused as for any https registry (a
       // remote registry behind a port-forward on localhost would otherwise send the credentials
@@ -461,6 +587,7 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
         if (authorization === undefined) return res;
         discard(res.body);
         res = await next(withAuthorization(req, authorization));
+        if (attempt.sent?.kind === 'basic' && !isChallenge(res)) accepted.add(attempt.sent.who);
       }
       return res;
     };

@@ -94,9 +94,10 @@ const PASSWORD = 'correct-horse-Battery-9';
 const WRONG = 'wrong-Password-77';
 const REFRESH = 'refresh-TOKEN-abc123';
 const REGISTRY_TOKEN = 'static-REGISTRY-token-xyz';
+const ROTATED = 'rotated-Password-88';
 const SERVICE = 'test-registry';
 /** Every secret used in these tests: none may appear in an error message or a log line. */
-const SECRETS = [PASSWORD, WRONG, REFRESH, REGISTRY_TOKEN, Buffer.from(`alice:${PASSWORD}`).toString('base64'), Buffer.from(`alice:${WRONG}`).toString('base64')];
+const SECRETS = [PASSWORD, WRONG, REFRESH, REGISTRY_TOKEN, ROTATED, Buffer.from(`alice:${PASSWORD}`).toString('base64'), Buffer.from(`alice:${WRONG}`).toString('base64')];
 const issuedTokens: string[] = [];
 const logLines: string[] = [];
 const errorMessages: string[] = [];
@@ -736,6 +737,86 @@ describe('refused credentials are remembered for the run (no failed login per im
       assert.equal(err.message, errors[0]!.message);
       assert.match(err.message, /rejected the credentials for user alice/);
     }
+  });
+});
+
+describe('refused credentials are looked up again once (a credential helper\'s token that ran out)', () => {
+  const bad: Credential = { username: 'alice', password: WRONG };
+
+  it('a token service refusal: renewCredential is called once for concurrent requests, and they go on with the new credential', async () => {
+    const tokens = await tokenServer({ delayMs: 20 });
+    const reg = await registry({ tokens });
+    let renewals = 0;
+    const client = middleware(reg, bad, {
+      renewCredential: async (refused) => {
+        renewals++;
+        assert.equal(refused.password, WRONG);
+        return alice;
+      },
+    });
+    const res = await Promise.all([1, 2, 3].map((i) => client(get(reg, `/v2/app/manifests/${i}`))));
+    for (const r of res) {
+      assert.equal(r.status, 200);
+      await readBody(r);
+    }
+    assert.equal(renewals, 1);
+    assert.deepEqual(tokens.requests.map((t) => t.headers.authorization === `Basic ${Buffer.from(`alice:${PASSWORD}`).toString('base64')}`), [false, true]);
+    // The client keeps the new credential: no refusal, no renewal after it.
+    await readBody(await client(get(reg, '/v2/app/manifests/4', { scopes: ['repository:other:pull'] })));
+    assert.equal(renewals, 1);
+    assert.equal(tokenCalls(tokens), 3);
+  });
+
+  it('a renewal that gives the refused credential back: the refusal stands, and is not sent or renewed again', async () => {
+    const tokens = await tokenServer();
+    const reg = await registry({ tokens });
+    let renewals = 0;
+    const client = middleware(reg, bad, { renewCredential: async () => (renewals++, { ...bad }) });
+    for (const repo of ['a', 'b', 'c']) {
+      const err = await failure(client(get(reg, `/v2/${repo}/manifests/1`, { scopes: [`repository:${repo}:pull`] })));
+      assert.equal(err.message, `authentication to ${reg.host} failed: ${tokens.host} rejected the credentials for user alice`);
+    }
+    assert.equal(renewals, 1);
+    assert.equal(tokenCalls(tokens), 1);
+  });
+
+  it('a Basic refusal: the request is sent again once with the renewed credential', async () => {
+    const reg = await registry({ basic: true });
+    let renewals = 0;
+    const client = middleware(reg, bad, { renewCredential: async () => (renewals++, alice) });
+    const res = await client(get(reg, '/v2/app/manifests/1'));
+    assert.equal(res.status, 200);
+    await readBody(res);
+    assert.equal(renewals, 1);
+    assert.deepEqual(reg.requests.map((r) => r.headers.authorization?.slice(0, 6)), [undefined, 'Basic ', 'Basic ']);
+  });
+
+  it('Basic refused on a body that cannot be replayed: the 401 comes back marked authRenewed when another credential was found, and the next attempt sends it', async () => {
+    // A Basic registry whose password changes (ECR's runs out after 12 hours) during an upload.
+    let accepted = PASSWORD;
+    const reg = await serve((req, res) => {
+      if (req.headers.authorization !== `Basic ${Buffer.from(`alice:${accepted}`).toString('base64')}`) {
+        res.statusCode = 401;
+        res.setHeader('www-authenticate', 'Basic realm="test registry"');
+        res.end();
+        return;
+      }
+      res.end(`ok ${req.method} body=${req.body.length}`);
+    });
+    const rotated: Credential = { username: 'alice', password: ROTATED };
+    let renewals = 0;
+    const client = middleware(reg, alice, { renewCredential: async () => (renewals++, rotated) });
+    await readBody(await client(get(reg, '/v2/')));
+    accepted = ROTATED;
+    const body = () => Readable.from([Buffer.from('once')]);
+    const first = await client({ method: 'PATCH', url: `${reg.base}/v2/app/blobs/uploads/u1`, body, replayable: false });
+    assert.equal(first.status, 401);
+    assert.equal(first.authRenewed, true, 'a new attempt of the transfer is worth making');
+    await readBody(first);
+    const second = await client({ method: 'PATCH', url: `${reg.base}/v2/app/blobs/uploads/u1`, body, replayable: false });
+    assert.equal(second.status, 200);
+    assert.equal(await readBody(second), 'ok PATCH body=4');
+    assert.equal(renewals, 1);
   });
 });
 
