@@ -5,7 +5,7 @@
  * upload bodies) do not pay for a 401 round trip.
  */
 import { createHash } from 'node:crypto';
-import { AuthError } from '../errors.js';
+import { AuthError, DeniedError } from '../errors.js';
 import { settleSmallBody } from '../http/response.js';
 import { untilAborted } from '../http/retry.js';
 import type { HttpRequest, HttpResponse, Middleware, Send } from '../http/types.js';
@@ -15,7 +15,7 @@ import type { CredentialFile } from './config-file.js';
 import { helperReplyHolds, type Credential, type SecretSink } from './credentials.js';
 import { presumedChallenge, sameTokenService } from './presumed-challenge.js';
 import { apiHost, canonicalRegistry, registryHostOf } from '../ref/registry.js';
-import { mergeScopes, scopeKey, scopesCover } from './scope.js';
+import { mergeScopes, parseScope, scopeKey, scopesCover } from './scope.js';
 import { TokenCache } from './token-cache.js';
 import { discard, fetchToken } from './token.js';
 
@@ -512,12 +512,12 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
         const expired = sent.fresh && cache.get(sent.key, now()) === undefined;
         if ((sent.fresh && !expired) || attempt.tokenFetches >= 2) {
           if (!fromThisResponse) return undefined;
-          throw rejected(cred, challenge.params.error === 'insufficient_scope' ? want : undefined);
+          throw refusedToken(cred, want, challenge, req);
         }
         cache.invalidate(sent.key, sent.token);
         refused = sent.token;
       } else {
-        if (attempt.tokenFetches >= 2) throw rejected(cred, want);
+        if (attempt.tokenFetches >= 2) throw refusedToken(cred, want, challenge, req);
         log.debug(`auth: ${opts.registry} needs wider scopes (${challenge.params.error ?? 'no error given'}); asking again`);
       }
     } else if (sent) {
@@ -525,6 +525,48 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
     }
     for (const s of extra) learnedScopes.add(s);
     return bearerFor(cred, want, challenge, attempt, req.signal, refused);
+  };
+
+  /**
+   * The registry's refusal of a token its token service has just issued in this request (so the
+   * token service accepted the credentials). `insufficient_scope` on a write with real credentials
+   * is a right the user lacks, E_DENIED, as `tag` and `delete` report it (a token service grants
+   * only the actions a user may have, and the registry answers 401 rather than 403): a pull-only
+   * user copying or pushing was told to check a password that was right. On a read it stays
+   * E_AUTH: Docker Hub answers it too for a repository that does not exist. `invalid_token` is the
+   * registry not taking its own token service's token (a registry that does not trust that issuer,
+   * or clocks apart): nothing a new password would mend.
+   */
+  const refusedToken = (cred: Credential | undefined, want: string[], challenge: Challenge, req: HttpRequest): AuthError | DeniedError => {
+    const realmHost = hostOf(challenge.params.realm) ?? 'the token service';
+    const error = challenge.params.error;
+    if (cred && error === 'insufficient_scope') {
+      // What the registry says the request needs, else (for a write) what was asked for.
+      const named = challenge.params.scope ? mergeScopes([challenge.params.scope]) : req.method === 'GET' || req.method === 'HEAD' ? [] : want;
+      const writes = named.flatMap((s) => {
+        const p = parseScope(s);
+        const actions = p?.type === 'repository' ? p.actions.filter((a) => a !== 'pull') : [];
+        return p && actions.length ? [{ repo: p.name, actions }] : [];
+      });
+      if (writes.length) {
+        const actions = [...new Set(writes.flatMap((w) => w.actions))];
+        const verbs = [...new Set(actions.map((a) => (a === 'push' ? 'writing' : a === 'delete' ? 'deleting' : `'${a}'`)))].join(' or ');
+        const subject = cred.username ? `the credentials for user ${cred.username} were` : 'the identity token was';
+        return new DeniedError(
+          `access to ${writes.map((w) => w.repo).join(', ')} at ${opts.registry} denied: ${subject} accepted by the token service ${realmHost}, but not for ${verbs} (${actions.join(',')}); check your rights on the repository`,
+          { details: { registry: opts.registry, status: 401, realm: realmHost, scopes: named } },
+        );
+      }
+    }
+    if (error === 'invalid_token') {
+      const subject = cred?.username ? `user ${cred.username}` : cred?.identityToken ? 'the identity token' : 'anonymous access';
+      // `tokenRefused`: the CLI adds no "check the credentials" hint, and no write refusal is read into it.
+      return new AuthError(
+        `authentication to ${opts.registry} failed: the registry refused the token ${realmHost} had just issued for ${subject} (invalid_token), so the credentials are not the problem; check that the registry trusts that token service (issuer, certificate, service name) and that their clocks agree`,
+        { details: { registry: opts.registry, status: 401, realm: realmHost, tokenRefused: true, ...(cred ? {} : { anonymous: true }) } },
+      );
+    }
+    return rejected(cred, error === 'insufficient_scope' ? want : undefined);
   };
 
   const rejected = (cred: Credential | undefined, scopes: string[] | undefined, scheme: 'basic' | 'bearer' = 'bearer'): AuthError => {
@@ -641,6 +683,15 @@ function hasAuthorization(req: HttpRequest): boolean {
 function withAuthorization(req: HttpRequest, authorization: string | undefined): HttpRequest {
   if (authorization === undefined) return req;
   return { ...req, headers: { ...(req.headers ?? {}), authorization } };
+}
+
+/** The host of a URL (a token realm), undefined when it is none. */
+function hostOf(url: string | undefined): string | undefined {
+  try {
+    return url ? new URL(url).host || undefined : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function originOf(url: string): string {

@@ -14,6 +14,7 @@ import { parseChallenges, type Challenge } from '../../src/auth/challenge.js';
 import { scopesCover } from '../../src/auth/scope.js';
 import type { Credential } from '../../src/auth/credentials.js';
 import { AuthError, ProtocolError, RegpushError } from '../../src/errors.js';
+import { errorLine } from '../../src/cli/main.js';
 import type { HttpRequest, HttpResponse, Send } from '../../src/http/types.js';
 import type { Logger } from '../../src/log.js';
 
@@ -131,6 +132,10 @@ interface TokenServerOptions {
   /** Replace the whole reply. */
   raw?: { status: number; body: string; contentType?: string };
   delayMs?: number;
+  /** Users get pull only, as anonymous callers do (a pull-only account). */
+  pullOnly?: boolean;
+  /** Repositories nobody is granted anything on (private ones, or ones that do not exist). */
+  denyRepos?: string[];
 }
 
 interface TokenServer extends Server {
@@ -145,7 +150,7 @@ async function tokenServer(o: TokenServerOptions = {}): Promise<TokenServer> {
   let n = 0;
   const issue = (res: http.ServerResponse, user: string | undefined, scopes: string[]) => {
     // Anonymous callers only ever get pull.
-    const granted = user ? scopes : scopes.map((s) => s.replace(/:[^:]*$/, ':pull'));
+    const granted = (user && !o.pullOnly ? scopes : scopes.map((s) => s.replace(/:[^:]*$/, ':pull'))).filter((s) => !o.denyRepos?.some((r) => s.startsWith(`repository:${r}:`)));
     const token = `tok${++n}-${Math.random().toString(36).slice(2)}`;
     issuedTokens.push(token);
     grants.set(token, granted);
@@ -481,6 +486,46 @@ describe('scopes and insufficient_scope', () => {
     assert.equal(err.details.status, 401);
     assert.match(err.message, /anonymous/);
     assert.ok(tokenCalls(tokens) <= 2, `token calls: ${tokenCalls(tokens)}`);
+  });
+
+  it('a write refused with insufficient_scope after the token service accepted the credentials → E_DENIED naming the action, not "rejected the credentials"', async () => {
+    const tokens = await tokenServer({ pullOnly: true });
+    const reg = await registry({ tokens });
+    const client = middleware(reg, alice);
+    await readBody(await client(get(reg, '/v2/app/manifests/a')));
+    const err = await failure(client({ method: 'POST', url: `${reg.base}/v2/app/blobs/uploads/`, body: Buffer.alloc(0) }));
+    assert.equal(err.code, 'E_DENIED');
+    assert.equal(err.exitCode, 3);
+    assert.equal(err.message, `access to app at ${reg.host} denied: the credentials for user alice were accepted by the token service ${tokens.host}, but not for writing (push); check your rights on the repository`);
+    assert.equal(err.details.status, 401);
+    assert.ok(tokenCalls(tokens) <= 2);
+  });
+
+  it('a delete refused so → E_DENIED "not for deleting (delete)"; an identity token is named as such', async () => {
+    const tokens = await tokenServer({ pullOnly: true });
+    const reg = await registry({ tokens, need: (req) => (req.method === 'DELETE' ? ['repository:app:delete'] : defaultNeed(req)) });
+    const err = await failure(middleware(reg, { identityToken: REFRESH })({ method: 'DELETE', url: `${reg.base}/v2/app/manifests/sha256:1` }));
+    assert.equal(err.code, 'E_DENIED');
+    assert.match(err.message, /denied: the identity token was accepted by the token service .*, but not for deleting \(delete\);/);
+  });
+
+  it('a read refused with insufficient_scope stays E_AUTH: the repository may not exist (Docker Hub answers so)', async () => {
+    const tokens = await tokenServer({ denyRepos: ['secret'] });
+    const reg = await registry({ tokens });
+    const err = await failure(middleware(reg, alice, { scopes: ['repository:secret:pull'] })(get(reg, '/v2/secret/manifests/1')));
+    assert.equal(err.code, 'E_AUTH');
+    assert.match(err.message, /rejected the credentials for user alice for repository:secret:pull \(the repository may not exist, or access is not granted\)/);
+  });
+
+  it('a token the registry calls invalid_token just after its token service issued it → E_AUTH saying so, not "rejected the credentials"', async () => {
+    const tokens = await tokenServer();
+    const reg = await registry({ tokens, revoked: { has: () => true } as unknown as Set<string> });
+    const err = await failure(middleware(reg, alice)(get(reg, '/v2/app/manifests/a')));
+    assert.equal(err.code, 'E_AUTH');
+    assert.equal(err.message, `authentication to ${reg.host} failed: the registry refused the token ${tokens.host} had just issued for user alice (invalid_token), so the credentials are not the problem; check that the registry trusts that token service (issuer, certificate, service name) and that their clocks agree`);
+    assert.equal(err.details.tokenRefused, true);
+    // No "check the credentials or run `regpush login`" after it on the CLI's line.
+    assert.equal(errorLine(err), `regpush: error: ${err.message} [E_AUTH]`);
   });
 
   it('request.scopes are requested with the operation scopes', async () => {
