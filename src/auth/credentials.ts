@@ -546,6 +546,16 @@ async function fromHelper(name: string, serverUrl: string, exec: HelperExec, log
   return clean({ username: r.Username as string | undefined, password: r.Secret });
 }
 
+/** Whether a helper's `get` reply (its stdout) holds `secret` as its Secret. */
+export function helperReplyHolds(out: string, secret: string): boolean {
+  try {
+    const r = JSON.parse(out) as { Secret?: unknown } | null;
+    return typeof r === 'object' && r !== null && r.Secret === secret;
+  } catch {
+    return false;
+  }
+}
+
 /** Decodes an `auths` entry; undefined for Docker's empty placeholder entries. */
 function decodeEntry(e: AuthEntry, file: string, key: string): Credential | undefined {
   let username = e.username || undefined;

@@ -5,17 +5,17 @@
  * upload bodies) do not pay for a 401 round trip.
  */
 import { createHash } from 'node:crypto';
-import { AuthError } from '../errors.js';
+import { AuthError, DeniedError } from '../errors.js';
 import { settleSmallBody } from '../http/response.js';
 import { untilAborted } from '../http/retry.js';
 import type { HttpRequest, HttpResponse, Middleware, Send } from '../http/types.js';
 import { silentLogger, type Logger } from '../log.js';
 import { findChallenge, parseChallenges, type Challenge } from './challenge.js';
 import type { CredentialFile } from './config-file.js';
-import type { Credential, SecretSink } from './credentials.js';
+import { helperReplyHolds, type Credential, type SecretSink } from './credentials.js';
 import { presumedChallenge, sameTokenService } from './presumed-challenge.js';
 import { apiHost, canonicalRegistry, registryHostOf } from '../ref/registry.js';
-import { mergeScopes, scopeKey, scopesCover } from './scope.js';
+import { mergeScopes, parseScope, scopeKey, scopesCover } from './scope.js';
 import { TokenCache } from './token-cache.js';
 import { discard, fetchToken } from './token.js';
 
@@ -36,6 +36,13 @@ export interface AuthOptions {
   scopes: string[];
   /** Resolves the credential; called at most once, on the first challenge. */
   credential: () => Promise<Credential | undefined>;
+  /**
+   * Resolves the credential again after `refused` was refused (a token service's or a Basic
+   * registry's 401), reading the stored logins anew: a credential helper's token (gcloud's lasts
+   * 1 h, ECR's 12 h, ACR's 3 h) or a rewritten config file may have replaced it. Called at most
+   * once per refused credential; absent, a refusal is final.
+   */
+  renewCredential?: (refused: Credential) => Promise<Credential | undefined>;
   /** Send used for token requests (the realm is often another host); not wrapped by this middleware. */
   tokenSend: Send;
   /**
@@ -100,7 +107,8 @@ export class AuthMemory {
   /**
    * Credential helpers' `get` replies, by helper and server URL. Credentials are looked up per
    * repository (an `auths` key may name a namespace), while a helper answers per registry: this
-   * keeps a sync of many repositories at one helper run per registry.
+   * keeps a sync of many repositories at one helper run per registry, and one more each time the
+   * registry refuses what it gave (renewCredential drops that reply).
    */
   readonly helperReplies = new Map<string, Promise<string>>();
 
@@ -117,6 +125,71 @@ export class AuthMemory {
     return c;
   }
 
+  /** Renewals by credential key and the refused credential's identity (renewCredential). */
+  private readonly renewals = new Map<string, Promise<Credential | undefined>>();
+  /** Stored logins forgotten after a credential was refused, by its identity (forgetStoredLogins). */
+  private readonly forgotten = new Map<string, Promise<void>>();
+
+  /**
+   * The credential for `key` looked up again after `refused` was refused, in place of the one
+   * credential() keeps. A credential helper's reply is kept for the whole operation (one run per
+   * registry), but its token may not last as long: docker-credential-gcloud's OAuth token lasts
+   * 1 h, ECR's password 12 h, ACR's token 3 h, and a sync can run longer; a config file may have
+   * been rewritten by another `docker login` meanwhile. So the helper replies holding the refused
+   * secret, and the files read, are forgotten once per refused credential and the lookup runs
+   * again (one more helper run, whatever the number of repositories refused with it). Explicit
+   * and env credentials come back the same, and the caller then keeps the refusal.
+   */
+  renewCredential(key: string, refused: Credential, lookup: () => Promise<Credential | undefined>): Promise<Credential | undefined> {
+    const id = who(refused);
+    const k = `${key}\n${id}`;
+    let renewed = this.renewals.get(k);
+    if (!renewed) {
+      let forgotten = this.forgotten.get(id);
+      if (!forgotten) this.forgotten.set(id, (forgotten = this.forgetStoredLogins(refused)));
+      renewed = forgotten.then(lookup);
+      this.renewals.set(k, renewed);
+      this.credentials.set(key, renewed);
+    }
+    return renewed;
+  }
+
+  /** Drops the helper replies that hold `refused`'s secret, and every file read, so that the next lookup reads them anew. */
+  private async forgetStoredLogins(refused: Credential): Promise<void> {
+    this.fileReads.clear();
+    const secret = refused.password ?? refused.identityToken;
+    if (!secret) return;
+    await Promise.all(
+      [...this.helperReplies].map(async ([k, reply]) => {
+        const out = await reply.catch(() => undefined);
+        // Unless another renewal has replaced it meanwhile.
+        if (out !== undefined && helperReplyHolds(out, secret) && this.helperReplies.get(k) === reply) this.helperReplies.delete(k);
+      }),
+    );
+  }
+
+  /**
+   * Credentials refused in this operation, with the refusal: by registry, token realm and service
+   * (a token service's 401) or by registry alone (a Basic 401), and the credential's identity (see
+   * `who`). A token service's 401 does not depend on the scope asked for (missing rights give a
+   * token with fewer actions, not a 401), so the same password would be refused for every image:
+   * a sync of 2,000 images with a wrong one would send 2,000 failed logins, enough for an LDAP
+   * or AD backend (Harbor, Quay, Artifactory) to lock the account, or Docker Hub to throttle.
+   * Remembered, a refused credential is sent once per run; every later request that would send it
+   * fails at once with the same error.
+   */
+  readonly refusals = new Map<string, AuthError>();
+
+  /**
+   * Credentials (by `who`) a token service or a Basic registry has accepted in this operation, and
+   * those a renewal (renewCredential) gave. A refused credential is looked up again if it was
+   * accepted before (it has expired) or came from the first lookup; one a renewal gave that was
+   * refused without ever being accepted is final. So a helper that mints a new token on each run,
+   * none of them accepted, costs one more failed login per run, not one per image.
+   */
+  readonly acceptedCredentials = new Set<string>();
+  readonly renewedCredentials = new Set<string>();
+
   /** Records `registry`'s scheme and challenge (first seen wins: a registry has one). */
   learn(registry: string, mode: 'bearer' | 'basic', challenge: Challenge): void {
     if (!this.schemes.has(registry)) this.schemes.set(registry, { mode, challenge });
@@ -125,7 +198,9 @@ export class AuthMemory {
 
 /** Per-request bookkeeping of what was sent, so a second 401 can be told apart from a stale token. */
 interface Attempt {
-  sent?: { kind: 'bearer'; key: string; scopes: string[]; token: string; fresh: boolean; presumed?: Challenge } | { kind: 'basic' | 'registry-token' };
+  /** The credential was looked up again after a refusal in this request: never twice. */
+  renewed?: boolean;
+  sent?: { kind: 'bearer'; key: string; scopes: string[]; token: string; fresh: boolean; presumed?: Challenge } | { kind: 'basic'; who: string } | { kind: 'registry-token' };
   tokenFetches: number;
 }
 
@@ -158,6 +233,9 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
   let learned: Challenge | undefined = known?.challenge ?? presumed;
   const learnedScopes = new Set<string>();
   let credPromise: Promise<Credential | undefined> | undefined;
+  const refusals = opts.memory?.refusals ?? new Map<string, AuthError>();
+  const accepted = opts.memory?.acceptedCredentials ?? new Set<string>();
+  const renewedIds = opts.memory?.renewedCredentials ?? new Set<string>();
   const lookedAt = opts.lookedAt ? ` (looked at ${opts.lookedAt})` : '';
   const takenFrom = opts.lookedAt ? ` (taken from the first of: ${opts.lookedAt})` : '';
 
@@ -193,6 +271,8 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
     // Decided before waiting: a concurrent 401 may drop the presumption while the token is fetched.
     const fromPresumed = challenge === presumed ? challenge : undefined;
     const key = tokenKey(cred, scopes, challenge);
+    const refusal = cred && refusalKey(cred, challenge);
+    if (refusal) throwRefused(refusal);
     // The fetch is shared by every request that needs this token, so it is not cancelled with
     // this one; but this request stops waiting for it when its own signal fires (Ctrl-C).
     const got = await untilAborted(signal, cache.getOrFetch(key, now, () => {
@@ -203,13 +283,80 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
         logger: log,
         userAgent: opts.userAgent,
         now,
-      });
+      }).then(
+        (t) => {
+          accepted.add(who(cred));
+          return t;
+        },
+        (err: unknown) => {
+          if (refusal && isCredentialRefusal(err)) refusals.set(refusal, err);
+          throw err;
+        },
+      );
     }));
     opts.secrets?.add(got.token);
     const fresh = got.fresh || (refused !== undefined && got.token !== refused);
     if (fresh) attempt.tokenFetches++;
     attempt.sent = { kind: 'bearer', key, scopes, token: got.token, fresh, presumed: fromPresumed };
     return `Bearer ${got.token}`;
+  };
+
+  /**
+   * Where a refusal of `cred` is remembered (AuthMemory.refusals): at a token service, its realm
+   * and service (a presumed realm that is the registry's own is the same one, so wrong credentials
+   * are refused there once, not again when the registry names it); for Basic, the registry.
+   */
+  const refusalKey = (cred: Credential, at: Challenge | 'basic'): string =>
+    at === 'basic' ? `${memoryKey}|basic|${who(cred)}` : `${registryHost}|${at.params.realm ?? ''}|${at.params.service ?? ''}|${who(cred)}`;
+
+  /** Fails with the refusal remembered at `key`, if any: a refused credential is not sent again. */
+  const throwRefused = (key: string): void => {
+    const err = refusals.get(key);
+    if (!err) return;
+    log.debug(`auth: these credentials for ${opts.registry} were refused earlier in this run; not sending them again`);
+    throw new AuthError(err.message, { details: err.details });
+  };
+
+  /** Renewals this middleware started or joined, by the refused credential's identity. */
+  const renewals = new Map<string, Promise<Credential | undefined>>();
+
+  /**
+   * The credential looked up again after `refused` was refused, for this request once
+   * (attempt.renewed): `refused` itself when there is no other (no renewCredential, or the
+   * stores hold the same). The new one serves this client's later requests too.
+   */
+  const renew = async (refused: Credential, attempt: Attempt): Promise<Credential | undefined> => {
+    const id = who(refused);
+    if (!opts.renewCredential || attempt.renewed || (renewedIds.has(id) && !accepted.has(id))) return refused;
+    attempt.renewed = true;
+    let renewed = renewals.get(id);
+    if (!renewed) {
+      log.debug(`auth: ${opts.registry} refused the credentials; looking them up again (a credential helper's token may have expired)`);
+      renewed = opts.renewCredential(refused).then((cred) => {
+        opts.secrets?.addCredential(cred);
+        if (cred) renewedIds.add(who(cred));
+        return cred;
+      });
+      renewals.set(id, renewed);
+      credPromise = renewed;
+    }
+    return renewed;
+  };
+
+  /**
+   * `bearer`, and when the token service refuses the credential (now, or earlier in the run):
+   * once more with the credential looked up again, if that gives another one.
+   */
+  const bearerFor = async (cred: Credential | undefined, scopes: string[], challenge: Challenge, attempt: Attempt, signal: AbortSignal | undefined, refused?: string): Promise<string> => {
+    try {
+      return await bearer(cred, scopes, challenge, attempt, signal, refused);
+    } catch (err) {
+      if (!cred || !isCredentialRefusal(err) || signal?.aborted) throw err;
+      const next = await renew(cred, attempt);
+      if (!next || refusals.has(refusalKey(next, challenge))) throw err;
+      log.debug(`auth: asking ${challenge.params.realm ?? 'the token service'} again with the credentials looked up anew`);
+      return bearer(next, scopes, challenge, attempt, signal);
+    }
   };
 
   /** Drops the presumed challenge: the registry's own 401 decides from now on. */
@@ -233,14 +380,17 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
       return `Bearer ${cred.registryToken}`;
     }
     if (mode === 'basic' && cred?.username && cred.password) {
-      attempt.sent = { kind: 'basic' };
+      // Refused before: the request goes without them. A registry that lets anyone read (nginx's
+      // limit_except) still answers it; one that wants them answers 401, and that fails at once.
+      if (refusals.has(refusalKey(cred, 'basic'))) return undefined;
+      attempt.sent = { kind: 'basic', who: who(cred) };
       return basicHeader(cred);
     }
     if (mode !== 'bearer' || !learned) return undefined;
     const challenge = learned;
     const wasPresumed = challenge === presumed;
     try {
-      return await bearer(cred, scopes, challenge, attempt, signal);
+      return await bearerFor(cred, scopes, challenge, attempt, signal);
     } catch (err) {
       // A presumption is a head start, not a requirement: the request goes out without a token
       // and the registry's 401 names the realm to use (an error there is the one reported).
@@ -295,16 +445,27 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
       const sent = attempt.sent;
       const stale = sent?.kind === 'bearer' && !sent.fresh;
       if (stale) cache.invalidate(sent.key, sent.token);
+      // Basic credentials refused on a body sent once (a streamed PATCH: ECR's 12-hour password
+      // ran out during a long push): a new attempt is worth making with others looked up anew.
+      let renewedBasic = false;
+      if (sent?.kind === 'basic' && challenge.scheme === 'basic') {
+        const cred = await getCredential();
+        if (cred && sent.who === who(cred)) {
+          refusals.set(refusalKey(cred, 'basic'), rejected(cred, undefined, 'basic'));
+          const next = await renew(cred, attempt);
+          renewedBasic = !!next?.username && !!next.password && !refusals.has(refusalKey(next, 'basic'));
+        }
+      }
       // One more attempt of the whole transfer is worth making only when this 401 taught something:
       // a stored token went stale, a presumed realm was not the registry's (dropped above), or the
       // scheme was unknown. A token fetched for this very request, or Basic credentials, would
       // only be refused again.
       const presumedDropped = sentFirst?.kind === 'bearer' && sent === undefined;
-      if (stale || presumedDropped || learnedScheme) res.authRenewed = true;
+      if (stale || presumedDropped || learnedScheme || renewedBasic) res.authRenewed = true;
       log.debug(`auth: 401 on ${req.method} ${req.label ?? 'request'} with a body that cannot be replayed; returning it${res.authRenewed ? ' (a new attempt authenticates afresh)' : ''}`);
       return undefined;
     }
-    const cred = await getCredential();
+    let cred = await getCredential();
 
     if (cred?.registryToken) {
       if (attempt.sent?.kind === 'registry-token') throw rejected(cred, undefined);
@@ -319,10 +480,17 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
           details: { registry: opts.registry, status: 401, anonymous: true },
         });
       }
-      if (attempt.sent?.kind === 'basic') throw rejected(cred, undefined, 'basic');
+      const refusal = refusalKey(cred, 'basic');
+      if (attempt.sent?.kind === 'basic' && attempt.sent.who === who(cred)) refusals.set(refusal, rejected(cred, undefined, 'basic'));
+      if (refusals.has(refusal)) {
+        // Refused (now or earlier in the run): once more with the credential looked up anew.
+        const next = await renew(cred, attempt);
+        if (!next?.username || !next.password || refusals.has(refusalKey(next, 'basic'))) throwRefused(refusal);
+        else cred = next;
+      }
       mode = 'basic';
       opts.memory?.learn(memoryKey, 'basic', challenge);
-      attempt.sent = { kind: 'basic' };
+      attempt.sent = { kind: 'basic', who: who(cred) };
       return basicHeader(cred);
     }
 
@@ -344,19 +512,61 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
         const expired = sent.fresh && cache.get(sent.key, now()) === undefined;
         if ((sent.fresh && !expired) || attempt.tokenFetches >= 2) {
           if (!fromThisResponse) return undefined;
-          throw rejected(cred, challenge.params.error === 'insufficient_scope' ? want : undefined);
+          throw refusedToken(cred, want, challenge, req);
         }
         cache.invalidate(sent.key, sent.token);
         refused = sent.token;
       } else {
-        if (attempt.tokenFetches >= 2) throw rejected(cred, want);
+        if (attempt.tokenFetches >= 2) throw refusedToken(cred, want, challenge, req);
         log.debug(`auth: ${opts.registry} needs wider scopes (${challenge.params.error ?? 'no error given'}); asking again`);
       }
     } else if (sent) {
       throw rejected(cred, undefined);
     }
     for (const s of extra) learnedScopes.add(s);
-    return bearer(cred, want, challenge, attempt, req.signal, refused);
+    return bearerFor(cred, want, challenge, attempt, req.signal, refused);
+  };
+
+  /**
+   * The registry's refusal of a token its token service has just issued in this request (so the
+   * token service accepted the credentials). `insufficient_scope` on a write with real credentials
+   * is a right the user lacks, E_DENIED, as `tag` and `delete` report it (a token service grants
+   * only the actions a user may have, and the registry answers 401 rather than 403): a pull-only
+   * user copying or pushing was told to check a password that was right. On a read it stays
+   * E_AUTH: Docker Hub answers it too for a repository that does not exist. `invalid_token` is the
+   * registry not taking its own token service's token (a registry that does not trust that issuer,
+   * or clocks apart): nothing a new password would mend.
+   */
+  const refusedToken = (cred: Credential | undefined, want: string[], challenge: Challenge, req: HttpRequest): AuthError | DeniedError => {
+    const realmHost = hostOf(challenge.params.realm) ?? 'the token service';
+    const error = challenge.params.error;
+    if (cred && error === 'insufficient_scope') {
+      // What the registry says the request needs, else (for a write) what was asked for.
+      const named = challenge.params.scope ? mergeScopes([challenge.params.scope]) : req.method === 'GET' || req.method === 'HEAD' ? [] : want;
+      const writes = named.flatMap((s) => {
+        const p = parseScope(s);
+        const actions = p?.type === 'repository' ? p.actions.filter((a) => a !== 'pull') : [];
+        return p && actions.length ? [{ repo: p.name, actions }] : [];
+      });
+      if (writes.length) {
+        const actions = [...new Set(writes.flatMap((w) => w.actions))];
+        const verbs = [...new Set(actions.map((a) => (a === 'push' ? 'writing' : a === 'delete' ? 'deleting' : `'${a}'`)))].join(' or ');
+        const subject = cred.username ? `the credentials for user ${cred.username} were` : 'the identity token was';
+        return new DeniedError(
+          `access to ${writes.map((w) => w.repo).join(', ')} at ${opts.registry} denied: ${subject} accepted by the token service ${realmHost}, but not for ${verbs} (${actions.join(',')}); check your rights on the repository`,
+          { details: { registry: opts.registry, status: 401, realm: realmHost, scopes: named } },
+        );
+      }
+    }
+    if (error === 'invalid_token') {
+      const subject = cred?.username ? `user ${cred.username}` : cred?.identityToken ? 'the identity token' : 'anonymous access';
+      // `tokenRefused`: the CLI adds no "check the credentials" hint, and no write refusal is read into it.
+      return new AuthError(
+        `authentication to ${opts.registry} failed: the registry refused the token ${realmHost} had just issued for ${subject} (invalid_token), so the credentials are not the problem; check that the registry trusts that token service (issuer, certificate, service name) and that their clocks agree`,
+        { details: { registry: opts.registry, status: 401, realm: realmHost, tokenRefused: true, ...(cred ? {} : { anonymous: true }) } },
+      );
+    }
+    return rejected(cred, error === 'insufficient_scope' ? want : undefined);
   };
 
   const rejected = (cred: Credential | undefined, scopes: string[] | undefined, scheme: 'basic' | 'bearer' = 'bearer'): AuthError => {
@@ -393,6 +603,7 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
       const attempt: Attempt = { tokenFetches: 0 };
       const scopes = mergeScopes([...opts.scopes, ...(req.scopes ?? []), ...learnedScopes]);
       let res = await next(withAuthorization(req, await proactive(scopes, attempt, req.signal)));
+      if (attempt.sent?.kind === 'basic' && !isChallenge(res)) accepted.add(attempt.sent.who);
       // A probed registry ('auto') that answered over TLS is an https registry from now on: a
       // plain-http realm on another host must then be refused as for any https registry (a
       // remote registry behind a port-forward on localhost would otherwise send the credentials
@@ -418,6 +629,7 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
         if (authorization === undefined) return res;
         discard(res.body);
         res = await next(withAuthorization(req, authorization));
+        if (attempt.sent?.kind === 'basic' && !isChallenge(res)) accepted.add(attempt.sent.who);
       }
       return res;
     };
@@ -430,6 +642,16 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
  */
 function isChallenge(res: HttpResponse): boolean {
   return res.status === 401 || (res.status === 400 && !!res.headers['www-authenticate']?.trim());
+}
+
+/**
+ * A token service's 401 to credentials: they are wrong (or expired), whatever the scope. Not a 403:
+ * GHCR is reported to answer 403 DENIED at its token endpoint for a repository the user may not
+ * have, which says nothing about the next repository. Not anonymous access either: nothing is
+ * sent that a lockout could count.
+ */
+function isCredentialRefusal(err: unknown): err is AuthError {
+  return err instanceof AuthError && err.details.status === 401 && err.details.realm !== undefined && err.details.anonymous !== true;
 }
 
 /**
@@ -461,6 +683,15 @@ function hasAuthorization(req: HttpRequest): boolean {
 function withAuthorization(req: HttpRequest, authorization: string | undefined): HttpRequest {
   if (authorization === undefined) return req;
   return { ...req, headers: { ...(req.headers ?? {}), authorization } };
+}
+
+/** The host of a URL (a token realm), undefined when it is none. */
+function hostOf(url: string | undefined): string | undefined {
+  try {
+    return url ? new URL(url).host || undefined : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function originOf(url: string): string {

@@ -152,12 +152,14 @@ async function readReply(res: HttpResponse, realm: URL, cred: Credential | undef
   const r = (typeof reply === 'object' && reply !== null ? reply : {}) as Record<string, unknown>;
   const token = typeof r.token === 'string' && r.token ? r.token : typeof r.access_token === 'string' ? r.access_token : '';
   if (!token) throw new ProtocolError(`token service ${realm.host} returned no token`, { details });
-  const now = (opts.now ?? Date.now)();
   const lifetime = typeof r.expires_in === 'number' && r.expires_in > 0 ? r.expires_in : DEFAULT_TOKEN_LIFETIME_S;
-  const issued = typeof r.issued_at === 'string' ? Date.parse(r.issued_at) : NaN;
-  // A server clock ahead of ours must not stretch the lifetime; one behind only shortens it (safe).
-  const base = Number.isFinite(issued) ? Math.min(issued, now) : now;
-  return { token, expiresAt: base + lifetime * 1000 };
+  // The lifetime counts from when the reply arrived here, by this machine's clock. `issued_at` is
+  // the token service's clock: compared with ours, a client running 5 minutes fast (a drifting VM,
+  // WSL2 or CI clock) would find every 300 s Docker Hub or distribution token expired as it came
+  // in, and fetch a new one for each request. `expires_in` is relative, and the registry checks the
+  // token against its own clock, so `issued_at` says nothing about when to ask again; the cache
+  // stops handing a token out a margin before this time (token-cache.ts) for the time in flight.
+  return { token, expiresAt: (opts.now ?? Date.now)() + lifetime * 1000 };
 }
 
 /** Reads a stream up to `cap` bytes; undefined (stream destroyed) when it is longer. */

@@ -163,18 +163,21 @@ function notFound(ref: ImageReference): NotFoundError {
 
 /**
  * A write refused with 401 after a read with the same credentials succeeded: the credentials are
- * good, the permission is missing (a token service grants only the actions a user may have, and
- * the registry then answers 401 insufficient_scope rather than 403). That is E_DENIED. Without
- * credentials (a public repository read anonymously) it stays E_AUTH: logging in is the answer.
- * A Basic refusal stays E_AUTH too: Basic sends the password itself, and a registry that lets
- * anyone read (nginx's limit_except, Nexus) never checked it on the read.
+ * good, the permission is missing. That is E_DENIED. The auth middleware already reports a token
+ * registry's `insufficient_scope` on a write that way (a DeniedError, passed on as it is); what
+ * is left here is the refusal without that word: a bare 401 (no challenge), or a token service
+ * that refuses the write's scope outright (a 403 at the realm). Without credentials (a public
+ * repository read anonymously) it stays E_AUTH: logging in is the answer. A Basic refusal stays
+ * E_AUTH too: Basic sends the password itself, and a registry that lets anyone read (nginx's
+ * limit_except, Nexus) never checked it on the read. So does a token the registry would not take
+ * from its own token service (`tokenRefused`): no right is missing there.
  */
 async function refusedWrite<T>(write: () => Promise<T>, action: string, what: string): Promise<T> {
   try {
     return await write();
   } catch (err) {
     // A token service that failed (503) says nothing about rights: that stays E_AUTH.
-    if (!(err instanceof AuthError) || err.details.anonymous === true || err.details.scheme === 'basic' || (err.details.status !== undefined && err.details.status !== 401 && err.details.status !== 403)) throw err;
+    if (!(err instanceof AuthError) || err.details.anonymous === true || err.details.scheme === 'basic' || err.details.tokenRefused === true || (err.details.status !== undefined && err.details.status !== 401 && err.details.status !== 403)) throw err;
     throw new DeniedError(`${action} ${what} refused: the credentials were accepted for reading but not for ${action === 'delete' ? 'deleting' : 'writing'}; check your rights on the repository`, {
       cause: err,
       details: err.details,

@@ -35,6 +35,8 @@ export interface RegistryClientOptions {
   scopes?: string[];
   /** Lazily resolves the credential (flags, env, docker config…). */
   credential?: () => Promise<Credential | undefined>;
+  /** Resolves it again after `refused` was refused (AuthOptions.renewCredential). */
+  renewCredential?: (refused: Credential) => Promise<Credential | undefined>;
   /** Where `credential` looks, for the error when none fit (see credentialSources). */
   credentialSources?: string;
   signal?: AbortSignal;
@@ -75,6 +77,7 @@ export class HttpRegistryClient implements RegistryClient {
       scheme: this.endpoint.scheme,
       scopes: mergeScopes(opts.scopes ?? []),
       credential: opts.credential ?? (async () => undefined),
+      renewCredential: opts.renewCredential,
       lookedAt: opts.credentialSources,
       tokenSend: opts.transport.send,
       presumedTokenSend: opts.transport.sendOnce,

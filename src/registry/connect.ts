@@ -310,6 +310,8 @@ function connectOne(
     // With the operation's memory, one credential lookup per repository and role (and one run of
     // each helper per registry: AuthMemory.helperReplies).
     credential: () => (cached ??= memory ? memory.credential(`${role} ${registry}/${repository ?? ''}`, resolve) : resolve()),
+    // Refused: looked up once more (a credential helper's token may have expired; AuthMemory.renewCredential).
+    renewCredential: (refused) => (cached = memory ? memory.renewCredential(`${role} ${registry}/${repository ?? ''}`, refused, resolve) : resolve()),
   });
 }
 

@@ -14,6 +14,7 @@ import { parseChallenges, type Challenge } from '../../src/auth/challenge.js';
 import { scopesCover } from '../../src/auth/scope.js';
 import type { Credential } from '../../src/auth/credentials.js';
 import { AuthError, ProtocolError, RegpushError } from '../../src/errors.js';
+import { errorLine } from '../../src/cli/main.js';
 import type { HttpRequest, HttpResponse, Send } from '../../src/http/types.js';
 import type { Logger } from '../../src/log.js';
 
@@ -94,9 +95,10 @@ const PASSWORD = 'correct-horse-Battery-9';
 const WRONG = 'wrong-Password-77';
 const REFRESH = 'refresh-TOKEN-abc123';
 const REGISTRY_TOKEN = 'static-REGISTRY-token-xyz';
+const ROTATED = 'rotated-Password-88';
 const SERVICE = 'test-registry';
 /** Every secret used in these tests: none may appear in an error message or a log line. */
-const SECRETS = [PASSWORD, WRONG, REFRESH, REGISTRY_TOKEN, Buffer.from(`alice:${PASSWORD}`).toString('base64'), Buffer.from(`alice:${WRONG}`).toString('base64')];
+const SECRETS = [PASSWORD, WRONG, REFRESH, REGISTRY_TOKEN, ROTATED, Buffer.from(`alice:${PASSWORD}`).toString('base64'), Buffer.from(`alice:${WRONG}`).toString('base64')];
 const issuedTokens: string[] = [];
 const logLines: string[] = [];
 const errorMessages: string[] = [];
@@ -130,6 +132,10 @@ interface TokenServerOptions {
   /** Replace the whole reply. */
   raw?: { status: number; body: string; contentType?: string };
   delayMs?: number;
+  /** Users get pull only, as anonymous callers do (a pull-only account). */
+  pullOnly?: boolean;
+  /** Repositories nobody is granted anything on (private ones, or ones that do not exist). */
+  denyRepos?: string[];
 }
 
 interface TokenServer extends Server {
@@ -144,7 +150,7 @@ async function tokenServer(o: TokenServerOptions = {}): Promise<TokenServer> {
   let n = 0;
   const issue = (res: http.ServerResponse, user: string | undefined, scopes: string[]) => {
     // Anonymous callers only ever get pull.
-    const granted = user ? scopes : scopes.map((s) => s.replace(/:[^:]*$/, ':pull'));
+    const granted = (user && !o.pullOnly ? scopes : scopes.map((s) => s.replace(/:[^:]*$/, ':pull'))).filter((s) => !o.denyRepos?.some((r) => s.startsWith(`repository:${r}:`)));
     const token = `tok${++n}-${Math.random().toString(36).slice(2)}`;
     issuedTokens.push(token);
     grants.set(token, granted);
@@ -482,6 +488,46 @@ describe('scopes and insufficient_scope', () => {
     assert.ok(tokenCalls(tokens) <= 2, `token calls: ${tokenCalls(tokens)}`);
   });
 
+  it('a write refused with insufficient_scope after the token service accepted the credentials → E_DENIED naming the action, not "rejected the credentials"', async () => {
+    const tokens = await tokenServer({ pullOnly: true });
+    const reg = await registry({ tokens });
+    const client = middleware(reg, alice);
+    await readBody(await client(get(reg, '/v2/app/manifests/a')));
+    const err = await failure(client({ method: 'POST', url: `${reg.base}/v2/app/blobs/uploads/`, body: Buffer.alloc(0) }));
+    assert.equal(err.code, 'E_DENIED');
+    assert.equal(err.exitCode, 3);
+    assert.equal(err.message, `access to app at ${reg.host} denied: the credentials for user alice were accepted by the token service ${tokens.host}, but not for writing (push); check your rights on the repository`);
+    assert.equal(err.details.status, 401);
+    assert.ok(tokenCalls(tokens) <= 2);
+  });
+
+  it('a delete refused so → E_DENIED "not for deleting (delete)"; an identity token is named as such', async () => {
+    const tokens = await tokenServer({ pullOnly: true });
+    const reg = await registry({ tokens, need: (req) => (req.method === 'DELETE' ? ['repository:app:delete'] : defaultNeed(req)) });
+    const err = await failure(middleware(reg, { identityToken: REFRESH })({ method: 'DELETE', url: `${reg.base}/v2/app/manifests/sha256:1` }));
+    assert.equal(err.code, 'E_DENIED');
+    assert.match(err.message, /denied: the identity token was accepted by the token service .*, but not for deleting \(delete\);/);
+  });
+
+  it('a read refused with insufficient_scope stays E_AUTH: the repository may not exist (Docker Hub answers so)', async () => {
+    const tokens = await tokenServer({ denyRepos: ['secret'] });
+    const reg = await registry({ tokens });
+    const err = await failure(middleware(reg, alice, { scopes: ['repository:secret:pull'] })(get(reg, '/v2/secret/manifests/1')));
+    assert.equal(err.code, 'E_AUTH');
+    assert.match(err.message, /rejected the credentials for user alice for repository:secret:pull \(the repository may not exist, or access is not granted\)/);
+  });
+
+  it('a token the registry calls invalid_token just after its token service issued it → E_AUTH saying so, not "rejected the credentials"', async () => {
+    const tokens = await tokenServer();
+    const reg = await registry({ tokens, revoked: { has: () => true } as unknown as Set<string> });
+    const err = await failure(middleware(reg, alice)(get(reg, '/v2/app/manifests/a')));
+    assert.equal(err.code, 'E_AUTH');
+    assert.equal(err.message, `authentication to ${reg.host} failed: the registry refused the token ${tokens.host} had just issued for user alice (invalid_token), so the credentials are not the problem; check that the registry trusts that token service (issuer, certificate, service name) and that their clocks agree`);
+    assert.equal(err.details.tokenRefused, true);
+    // No "check the credentials or run `regpush login`" after it on the CLI's line.
+    assert.equal(errorLine(err), `regpush: error: ${err.message} [E_AUTH]`);
+  });
+
   it('request.scopes are requested with the operation scopes', async () => {
     const tokens = await tokenServer();
     const reg = await registry({ tokens });
@@ -509,21 +555,31 @@ describe('expiry', () => {
     assert.equal(tokenCalls(tokens), 2, 'refreshed within the margin before +120 s');
   });
 
-  it('no expires_in → 60 s default; issued_at is used when present', async () => {
+  it('no expires_in → 60 s default; the lifetime counts from the reply\'s arrival, whatever issued_at says', async () => {
     const now = Date.parse('2030-01-01T00:00:00Z');
     const t1 = await tokenServer();
     const ch = parseChallenges(`Bearer realm="${t1.realm}",service="${SERVICE}"`)[0]!;
     const a = await fetchToken(send, ch, ['repository:app:pull'], alice, { registry: 'r', scheme: 'http', now: () => now });
     assert.equal(a.expiresAt, now + 60_000);
-    const t2 = await tokenServer({ expiresIn: 300, issuedAt: '2029-12-31T23:59:00Z' });
-    const ch2 = parseChallenges(`Bearer realm="${t2.realm}"`)[0]!;
-    const b = await fetchToken(send, ch2, [], alice, { registry: 'r', scheme: 'http', now: () => now });
-    assert.equal(b.expiresAt, now - 60_000 + 300_000);
-    // A token service clock ahead of ours must not extend the lifetime.
+    // The token service's clock behind ours (or ours ahead: a drifting VM) must not shorten it...
+    const t2 = await tokenServer({ expiresIn: 300, issuedAt: '2029-12-31T23:50:00Z' });
+    const b = await fetchToken(send, parseChallenges(`Bearer realm="${t2.realm}"`)[0]!, [], alice, { registry: 'r', scheme: 'http', now: () => now });
+    assert.equal(b.expiresAt, now + 300_000);
+    // ...and one ahead of ours must not extend it.
     const t3 = await tokenServer({ expiresIn: 300, issuedAt: '2030-01-01T01:00:00Z' });
     const c = await fetchToken(send, parseChallenges(`Bearer realm="${t3.realm}"`)[0]!, [], alice, { registry: 'r', scheme: 'http', now: () => now });
     assert.equal(c.expiresAt, now + 300_000);
   });
+
+  for (const [clock, issuedAt] of [['behind', '2000-01-01T00:00:00Z'], ['ahead of', '2100-01-01T00:00:00Z']] as const) {
+    it(`a token service whose clock is far ${clock} ours: one token serves every request of its lifetime`, async () => {
+      const tokens = await tokenServer({ expiresIn: 300, issuedAt });
+      const reg = await registry({ tokens });
+      const client = middleware(reg, alice);
+      for (let i = 0; i < 10; i++) await readBody(await client(get(reg, `/v2/app/manifests/t${i}`)));
+      assert.equal(tokenCalls(tokens), 1);
+    });
+  }
 });
 
 describe('identity tokens (oauth2 refresh_token)', () => {
@@ -666,6 +722,146 @@ describe('token service failures', () => {
       const err = await failure(fetchToken(send, parseChallenges(h)[0]!, [], alice, { registry: 'r', scheme: 'http' }));
       assert.ok(err instanceof ProtocolError, h);
     }
+  });
+});
+
+describe('refused credentials are remembered for the run (no failed login per image)', () => {
+  const bad: Credential = { username: 'alice', password: WRONG };
+
+  it('a token service that refused a password is not asked again: every later request of the run fails at once with the same error', async () => {
+    const tokens = await tokenServer();
+    const reg = await registry({ tokens });
+    const memory = new AuthMemory();
+    // One client per image, as a sync makes them: each asks for its own repository's scope.
+    const errors: RegpushError[] = [];
+    for (const repo of ['a', 'b', 'c', 'd', 'e']) {
+      const client = middleware(reg, bad, { memory, scopes: [`repository:${repo}:pull,push`] });
+      errors.push(await failure(client(get(reg, `/v2/${repo}/manifests/1`))));
+    }
+    assert.equal(tokenCalls(tokens), 1, 'one failed login in the run');
+    for (const err of errors) {
+      assert.ok(err instanceof AuthError);
+      assert.equal(err.message, `authentication to ${reg.host} failed: ${tokens.host} rejected the credentials for user alice`);
+      assert.equal(err.details.status, 401);
+    }
+    // Another credential of the same user is another identity: it is asked for.
+    const res = await middleware(reg, alice, { memory })(get(reg, '/v2/app/manifests/1'));
+    assert.equal(res.status, 200);
+    await readBody(res);
+    assert.equal(tokenCalls(tokens), 2);
+  });
+
+  it('concurrent requests share the one refused token GET', async () => {
+    const tokens = await tokenServer({ delayMs: 30 });
+    const reg = await registry({ tokens });
+    const memory = new AuthMemory();
+    await Promise.all(['a', 'b', 'c'].flatMap((repo) => [1, 2].map(() => failure(middleware(reg, bad, { memory, scopes: [`repository:${repo}:pull`] })(get(reg, `/v2/${repo}/manifests/1`))))));
+    assert.ok(tokenCalls(tokens) <= 3, `token calls: ${tokenCalls(tokens)} (one per scope set at most, the ones started before the first refusal came back)`);
+    await failure(middleware(reg, bad, { memory, scopes: ['repository:z:pull'] })(get(reg, '/v2/z/manifests/1')));
+    assert.ok(tokenCalls(tokens) <= 3, 'none after it');
+  });
+
+  it('a token service\'s 403 is not remembered: it may concern one repository only (GHCR answers 403 DENIED for a scope the user lacks)', async () => {
+    const tokens = await tokenServer({ raw: { status: 403, body: '{"errors":[{"code":"DENIED"}]}' } });
+    const reg = await registry({ tokens });
+    const memory = new AuthMemory();
+    for (const repo of ['a', 'b']) await failure(middleware(reg, alice, { memory, scopes: [`repository:${repo}:pull`] })(get(reg, `/v2/${repo}/manifests/1`)));
+    assert.equal(tokenCalls(tokens), 2);
+  });
+
+  it('a Basic registry that refused a password never gets it again in the run', async () => {
+    const reg = await registry({ basic: true });
+    const memory = new AuthMemory();
+    const errors: RegpushError[] = [];
+    for (const repo of ['a', 'b', 'c']) errors.push(await failure(middleware(reg, bad, { memory, scopes: [`repository:${repo}:pull`] })(get(reg, `/v2/${repo}/manifests/1`))));
+    const client = middleware(reg, bad, { memory });
+    for (let i = 0; i < 2; i++) errors.push(await failure(client(get(reg, '/v2/app/manifests/1'))));
+    assert.equal(reg.requests.filter((r) => r.headers.authorization).length, 1, 'the wrong password went out once');
+    for (const err of errors) {
+      assert.ok(err instanceof AuthError);
+      assert.equal(err.message, errors[0]!.message);
+      assert.match(err.message, /rejected the credentials for user alice/);
+    }
+  });
+});
+
+describe('refused credentials are looked up again once (a credential helper\'s token that ran out)', () => {
+  const bad: Credential = { username: 'alice', password: WRONG };
+
+  it('a token service refusal: renewCredential is called once for concurrent requests, and they go on with the new credential', async () => {
+    const tokens = await tokenServer({ delayMs: 20 });
+    const reg = await registry({ tokens });
+    let renewals = 0;
+    const client = middleware(reg, bad, {
+      renewCredential: async (refused) => {
+        renewals++;
+        assert.equal(refused.password, WRONG);
+        return alice;
+      },
+    });
+    const res = await Promise.all([1, 2, 3].map((i) => client(get(reg, `/v2/app/manifests/${i}`))));
+    for (const r of res) {
+      assert.equal(r.status, 200);
+      await readBody(r);
+    }
+    assert.equal(renewals, 1);
+    assert.deepEqual(tokens.requests.map((t) => t.headers.authorization === `Basic ${Buffer.from(`alice:${PASSWORD}`).toString('base64')}`), [false, true]);
+    // The client keeps the new credential: no refusal, no renewal after it.
+    await readBody(await client(get(reg, '/v2/app/manifests/4', { scopes: ['repository:other:pull'] })));
+    assert.equal(renewals, 1);
+    assert.equal(tokenCalls(tokens), 3);
+  });
+
+  it('a renewal that gives the refused credential back: the refusal stands, and is not sent or renewed again', async () => {
+    const tokens = await tokenServer();
+    const reg = await registry({ tokens });
+    let renewals = 0;
+    const client = middleware(reg, bad, { renewCredential: async () => (renewals++, { ...bad }) });
+    for (const repo of ['a', 'b', 'c']) {
+      const err = await failure(client(get(reg, `/v2/${repo}/manifests/1`, { scopes: [`repository:${repo}:pull`] })));
+      assert.equal(err.message, `authentication to ${reg.host} failed: ${tokens.host} rejected the credentials for user alice`);
+    }
+    assert.equal(renewals, 1);
+    assert.equal(tokenCalls(tokens), 1);
+  });
+
+  it('a Basic refusal: the request is sent again once with the renewed credential', async () => {
+    const reg = await registry({ basic: true });
+    let renewals = 0;
+    const client = middleware(reg, bad, { renewCredential: async () => (renewals++, alice) });
+    const res = await client(get(reg, '/v2/app/manifests/1'));
+    assert.equal(res.status, 200);
+    await readBody(res);
+    assert.equal(renewals, 1);
+    assert.deepEqual(reg.requests.map((r) => r.headers.authorization?.slice(0, 6)), [undefined, 'Basic ', 'Basic ']);
+  });
+
+  it('Basic refused on a body that cannot be replayed: the 401 comes back marked authRenewed when another credential was found, and the next attempt sends it', async () => {
+    // A Basic registry whose password changes (ECR's runs out after 12 hours) during an upload.
+    let accepted = PASSWORD;
+    const reg = await serve((req, res) => {
+      if (req.headers.authorization !== `Basic ${Buffer.from(`alice:${accepted}`).toString('base64')}`) {
+        res.statusCode = 401;
+        res.setHeader('www-authenticate', 'Basic realm="test registry"');
+        res.end();
+        return;
+      }
+      res.end(`ok ${req.method} body=${req.body.length}`);
+    });
+    const rotated: Credential = { username: 'alice', password: ROTATED };
+    let renewals = 0;
+    const client = middleware(reg, alice, { renewCredential: async () => (renewals++, rotated) });
+    await readBody(await client(get(reg, '/v2/')));
+    accepted = ROTATED;
+    const body = () => Readable.from([Buffer.from('once')]);
+    const first = await client({ method: 'PATCH', url: `${reg.base}/v2/app/blobs/uploads/u1`, body, replayable: false });
+    assert.equal(first.status, 401);
+    assert.equal(first.authRenewed, true, 'a new attempt of the transfer is worth making');
+    await readBody(first);
+    const second = await client({ method: 'PATCH', url: `${reg.base}/v2/app/blobs/uploads/u1`, body, replayable: false });
+    assert.equal(second.status, 200);
+    assert.equal(await readBody(second), 'ok PATCH body=4');
+    assert.equal(renewals, 1);
   });
 });
 
@@ -863,8 +1059,9 @@ describe('presumed challenges (a realm known before the first 401)', () => {
     const err = await failure(middleware(reg, { username: 'alice', password: WRONG }, { presume: presumeAt(tokens.realm) })(get(reg, '/v2/app/manifests/x')));
     assert.ok(err instanceof AuthError);
     assert.equal(err.message, `authentication to ${reg.host} failed: ${tokens.host} rejected the credentials for user alice`);
-    // The presumed GET, then the registry's own 401 and the GET at the realm it names: once each.
-    assert.equal(tokenCalls(tokens), 2);
+    // The presumed GET is refused; the registry's own 401 names the same realm and service, which
+    // has refused these credentials already: one failed login, not a second one there.
+    assert.equal(tokenCalls(tokens), 1);
     assert.equal(reg.requests.length, 1);
   });
 
