@@ -5,7 +5,6 @@
  * repository or a namespace above it first, then the registry's) → credsStore. Also writes them
  * for `regpush login`/`logout`. Secrets never reach a log line or an error message.
  */
-import os from 'node:os';
 import path from 'node:path';
 import { AuthError, UsageError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -62,7 +61,7 @@ export interface CredentialOptions {
   fileReads?: Map<string, Promise<CredentialFile | undefined>>;
   /** The environment; the library never reads process.env. */
   env: Record<string, string | undefined>;
-  /** Default os.homedir(). */
+  /** Default env.HOME; with neither, the files under a home directory are not read. */
   homeDir?: string;
   logger?: Logger;
   /** Runs `docker-credential-<name> get` with `serverUrl` on stdin; injectable for tests. */
@@ -376,10 +375,16 @@ export async function loginsElsewhere(registry: string, opts: CredentialStoreOpt
   return found;
 }
 
-/** `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`. */
-export function dockerConfigPath(env: Record<string, string | undefined>, homeDir?: string): string {
-  const dir = env.DOCKER_CONFIG || path.join(homeDir ?? os.homedir(), '.docker');
-  return path.join(dir, 'config.json');
+/**
+ * `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`; undefined with neither a
+ * DOCKER_CONFIG nor a home directory. The home is the caller's (`homeDir`, else `env.HOME`):
+ * the library does not fall back on the process's own (os.homedir() reads $HOME), so a caller
+ * that passes `env: {}` to keep the machine's logins out gets none of them.
+ */
+export function dockerConfigPath(env: Record<string, string | undefined>, homeDir?: string): string | undefined {
+  const home = homeDir ?? env.HOME;
+  if (!env.DOCKER_CONFIG && !home) return undefined;
+  return path.join(env.DOCKER_CONFIG || path.join(home!, '.docker'), 'config.json');
 }
 
 /**
@@ -388,7 +393,9 @@ export function dockerConfigPath(env: Record<string, string | undefined>, homeDi
  * (which Podman reads too, after its own files).
  */
 export function loginFilePath(env: Record<string, string | undefined>, homeDir?: string): string {
-  return env.REGISTRY_AUTH_FILE || dockerConfigPath(env, homeDir);
+  const file = env.REGISTRY_AUTH_FILE || dockerConfigPath(env, homeDir);
+  if (!file) throw new UsageError('no credential file to write: give homeDir (or HOME in env), DOCKER_CONFIG or REGISTRY_AUTH_FILE');
+  return file;
 }
 
 /**
@@ -409,18 +416,22 @@ export function loginFilePath(env: Record<string, string | undefined>, homeDir?:
  */
 export function credentialFiles(env: Record<string, string | undefined>, homeDir?: string, system: AuthFileSystem = {}): CredentialFilePath[] {
   if (env.REGISTRY_AUTH_FILE) return [{ path: env.REGISTRY_AUTH_FILE }];
-  const home = homeDir ?? os.homedir();
+  // Without a home (see dockerConfigPath) the files under it are not read; the others still are.
+  const home = homeDir ?? env.HOME;
   const platform = system.platform ?? process.platform;
-  const files = [dockerConfigPath(env, homeDir)];
-  if (platform !== 'linux') files.push(path.join(home, '.config', 'containers', 'auth.json'));
-  else if (env.XDG_RUNTIME_DIR) files.push(path.join(env.XDG_RUNTIME_DIR, 'containers', 'auth.json'));
+  const docker = dockerConfigPath(env, homeDir);
+  const files = docker ? [docker] : [];
+  if (platform !== 'linux') {
+    if (home) files.push(path.join(home, '.config', 'containers', 'auth.json'));
+  } else if (env.XDG_RUNTIME_DIR) files.push(path.join(env.XDG_RUNTIME_DIR, 'containers', 'auth.json'));
   else {
     const uid = 'uid' in system ? system.uid : process.getuid?.();
     if (uid !== undefined) files.push(path.join(system.root ?? '/', 'run', 'containers', String(uid), 'auth.json'));
   }
-  files.push(path.join(env.XDG_CONFIG_HOME || path.join(home, '.config'), 'containers', 'auth.json'));
+  const config = env.XDG_CONFIG_HOME || (home && path.join(home, '.config'));
+  if (config) files.push(path.join(config, 'containers', 'auth.json'));
   const unique = [...new Set(files)].map((p): CredentialFilePath => ({ path: p }));
-  return [...unique, { path: path.join(home, '.dockercfg'), legacy: true }];
+  return home ? [...unique, { path: path.join(home, '.dockercfg'), legacy: true }] : unique;
 }
 
 /**

@@ -1,6 +1,7 @@
 /** Flags every command shares, and turning them into library options. */
 import { VERSION } from '../version.js';
 import { statSync } from 'node:fs';
+import os from 'node:os';
 import { missingAuthFile, type Credential } from '../auth/credentials.js';
 import { AbortedError, UsageError } from '../errors.js';
 import { untilAborted } from '../http/retry.js';
@@ -14,6 +15,7 @@ import type { RegistryTlsOptions } from '../http/tls.js';
 import { tlsFlags, tlsOptionsFromFlags } from './tls-flags.js';
 import { mirrorFlags, registryConfigOptions } from './mirror-flags.js';
 import type { BlockedPrefixes, InsecureHosts, MirrorMap } from '../registry/mirror-config.js';
+import { CHUNK_SIZE_RANGE, IDLE_TIMEOUT_RANGE_MS, RETRIES_MAX } from '../registry/limits.js';
 
 /** Flags every command shares. */
 export const commonFlags = defineFlags({
@@ -123,6 +125,7 @@ export function connectionOptions(a: CommonArgs, io: CliIO, ctx: CommonContext, 
   return {
     logger: ctx.logger,
     env: io.env,
+    homeDir: homeDirOf(io),
     insecureRegistries: many(a['insecure-registry']),
     tls: ctx.tls,
     mirrors: ctx.mirrors,
@@ -163,7 +166,7 @@ export function credentialHelperTimeoutOption(env: Record<string, string | undef
 /** The retries option as the library wants it. */
 export function retriesOption(args: CommonArgs): number | undefined {
   if (args.retries === undefined) return undefined;
-  if (!Number.isInteger(args.retries) || args.retries < 0 || args.retries > 20) throw new UsageError(`--retries must be a whole number from 0 to 20 (got ${args.retries})`);
+  if (!Number.isInteger(args.retries) || args.retries < 0 || args.retries > RETRIES_MAX) throw new UsageError(`--retries must be a whole number from 0 to ${RETRIES_MAX} (got ${args.retries})`);
   return args.retries;
 }
 
@@ -175,16 +178,24 @@ export function chunkSizeOption(v: unknown): number | undefined {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(String(v));
   const unit = m ? SIZE_UNITS[m[2]!.toLowerCase()] : undefined;
   const n = m && unit ? Math.floor(Number(m[1]) * unit) : NaN;
-  if (!(n >= 1024 && n <= 1024 ** 3)) throw new UsageError(`--chunk-size must be a size from 1KiB to 1GiB, e.g. 5MiB or 5242880 (got "${String(v)}")`);
+  if (!(n >= CHUNK_SIZE_RANGE.min && n <= CHUNK_SIZE_RANGE.max)) throw new UsageError(`--chunk-size must be a size from 1KiB to 1GiB, e.g. 5MiB or 5242880 (got "${String(v)}")`);
   return n;
+}
+
+/**
+ * The user's home directory for the credential files and certs.d: $HOME, else the account's (a
+ * CI step may run without HOME). The CLI decides it; the library takes only what it is given.
+ */
+export function homeDirOf(io: CliIO): string {
+  return io.env.HOME || os.homedir();
 }
 
 /** The idle timeout from REGPUSH_IDLE_TIMEOUT_MS (ms a connection may stay silent), validated. */
 export function idleTimeoutOption(env: Record<string, string | undefined>): number | undefined {
   const v = env.REGPUSH_IDLE_TIMEOUT_MS;
   if (v === undefined || v === '') return undefined;
-  if (!/^\d+$/.test(v) || Number(v) < 100 || Number(v) > 3_600_000) {
-    throw new UsageError(`REGPUSH_IDLE_TIMEOUT_MS must be milliseconds from 100 to 3600000 (got "${v}")`);
+  if (!/^\d+$/.test(v) || Number(v) < IDLE_TIMEOUT_RANGE_MS.min || Number(v) > IDLE_TIMEOUT_RANGE_MS.max) {
+    throw new UsageError(`REGPUSH_IDLE_TIMEOUT_MS must be milliseconds from ${IDLE_TIMEOUT_RANGE_MS.min} to ${IDLE_TIMEOUT_RANGE_MS.max} (got "${v}")`);
   }
   return Number(v);
 }

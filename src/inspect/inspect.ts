@@ -1,7 +1,7 @@
 /** `inspect`: what an image reference resolves to, read from the registry without pulling layers. */
 import { NotFoundError, ProtocolError } from '../errors.js';
 import { CONFIG_CAP } from '../http/response.js';
-import { parseReference, formatReference, manifestRef, type ImageReference } from '../ref/reference.js';
+import { formatReference, manifestRef, referenceArgument, type ImageReference } from '../ref/reference.js';
 import { configPlatform, parseConfig } from '../image/config.js';
 import { parseManifest } from '../image/manifest.js';
 import { MediaType, baseMediaType } from '../image/mediatypes.js';
@@ -132,7 +132,7 @@ function checkPlatformFields(cfg: ImageConfig, what: string): void {
 export async function inspect(reference: string | ImageReference, opts: InspectOptions = {}): Promise<InspectResult> {
   checkArgument('inspect()', 'reference', reference, REFERENCE_ARGUMENT);
   checkOptions('inspect()', opts, INSPECT_SHAPE);
-  const ref = typeof reference === 'string' ? parseReference(reference) : reference;
+  const ref = referenceArgument(reference);
   const want = opts.platform ? parsePlatform(opts.platform) : undefined;
   const transport = transportFor({ ...opts, logger: opts.logger ?? silentLogger });
   try {

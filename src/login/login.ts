@@ -7,7 +7,6 @@
  * credentials against the registry (GET /v2/) before storing anything, over the same transport
  * every other operation builds (proxies, insecure registries, idle timeout, retries).
  */
-import os from 'node:os';
 import { eraseCredential, loginsElsewhere, storeCredential, type Credential } from '../auth/credentials.js';
 import { AuthError, UsageError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -96,7 +95,7 @@ export function loginTarget(value: string): { registry: string; namespace?: stri
 /** Where the credential store lives, from the options only (the library never reads process.env). */
 function storeOptions(opts: { env?: Record<string, string | undefined>; homeDir?: string; logger?: Logger; credentialHelperTimeoutMs?: number }) {
   const env = opts.env ?? {};
-  return { env, homeDir: opts.homeDir ?? env.HOME ?? os.homedir(), logger: opts.logger ?? silentLogger, helperTimeoutMs: opts.credentialHelperTimeoutMs };
+  return { env, homeDir: opts.homeDir ?? env.HOME, logger: opts.logger ?? silentLogger, helperTimeoutMs: opts.credentialHelperTimeoutMs };
 }
 
 /**

@@ -7,7 +7,7 @@ import { AuthError, DeniedError, InvalidReferenceError, NotFoundError, PartialFa
 import { isValidDigest } from '../image/digest.js';
 import { parseManifest } from '../image/manifest.js';
 import { silentLogger, type Logger } from '../log.js';
-import { checkTag, formatReference, manifestRef, parseReference, repositoryName, type ImageReference } from '../ref/reference.js';
+import { checkTag, formatReference, manifestRef, parseReference, referenceArgument, repositoryName, type ImageReference } from '../ref/reference.js';
 import { registryHostOf } from '../ref/registry.js';
 import type { ManifestHead, RegistryClient } from '../registry/registry-client.js';
 import { checkArgument, checkOptions, REFERENCE_ARGUMENT, STRINGS, type Shape } from '../options-check.js';
@@ -189,7 +189,7 @@ async function refusedWrite<T>(write: () => Promise<T>, action: string, what: st
 export async function listTags(repository: string | ImageReference, opts: ListTagsOptions = {}): Promise<TagList> {
   checkArgument('listTags()', 'repository', repository, REFERENCE_ARGUMENT);
   checkOptions('listTags()', opts, LIST_TAGS_SHAPE);
-  const ref = typeof repository === 'string' ? parseRepository(repository) : repository;
+  const ref = typeof repository === 'string' ? parseRepository(repository) : referenceArgument({ registry: repository.registry, repository: repository.repository });
   const pageSize = pageSizeOf(opts);
   return withClient(ref, 'from', ['pull'], opts, async (client) => ({
     repository: repositoryName(ref),
@@ -245,7 +245,7 @@ export async function listRepositories(registry: string, opts: ListTagsOptions =
 export async function digestOf(reference: string | ImageReference, opts: ManageOptions = {}): Promise<DigestResult> {
   checkArgument('digestOf()', 'reference', reference, REFERENCE_ARGUMENT);
   checkOptions('digestOf()', opts, MANAGE_SHAPE);
-  const ref = typeof reference === 'string' ? parseReference(reference) : reference;
+  const ref = referenceArgument(reference);
   return withClient(ref, 'from', ['pull'], opts, (client) => resolveDigest(client, ref, opts.logger ?? silentLogger));
 }
 
@@ -311,7 +311,7 @@ export async function tagImage(reference: string | ImageReference, newTags: stri
   checkArgument('tagImage()', 'reference', reference, REFERENCE_ARGUMENT);
   checkArgument('tagImage()', 'newTags', newTags, STRINGS);
   checkOptions('tagImage()', opts, MANAGE_SHAPE);
-  const ref = typeof reference === 'string' ? parseReference(reference) : reference;
+  const ref = referenceArgument(reference);
   if (newTags.length === 0) throw new UsageError('name at least one new tag');
   for (const t of newTags) {
     if (/[/@]/.test(t) || t.includes(':')) {
@@ -374,7 +374,7 @@ export async function tagImage(reference: string | ImageReference, newTags: stri
 export async function deleteImage(reference: string | ImageReference, opts: DeleteOptions = {}): Promise<DeleteResult> {
   checkArgument('deleteImage()', 'reference', reference, REFERENCE_ARGUMENT);
   checkOptions('deleteImage()', opts, DELETE_SHAPE);
-  const ref = typeof reference === 'string' ? parseReference(reference) : reference;
+  const ref = referenceArgument(reference);
   const log = opts.logger ?? silentLogger;
   return withClient(ref, 'to', ['pull', 'delete'], opts, async (client) => {
     // By digest too: a missing manifest is then E_NOT_FOUND, whatever a registry answers to DELETE.

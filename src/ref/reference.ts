@@ -80,6 +80,24 @@ export function parseReference(input: string): ImageReference {
   return ref;
 }
 
+/**
+ * A reference as the operations take it: a string parsed, or an object checked as if it had been
+ * written out — a plain-JS caller's `{ repository: 'team/../other/app' }` would otherwise reach the
+ * URLs unchecked (and write into another repository) where the same string is refused. The
+ * object's own tag and digest are kept (none is added), its names are canonicalised.
+ */
+export function referenceArgument(value: string | ImageReference): ImageReference {
+  if (typeof value === 'string') return parseReference(value);
+  const checked = parseReference(formatReference(value));
+  if (checked.registry !== canonicalRegistry(value.registry)) {
+    fail(formatReference(value), `registry "${value.registry}" is not a registry host (a host has a "." or a ":port", or is localhost)`);
+  }
+  const ref: ImageReference = { registry: checked.registry, repository: checked.repository };
+  if (value.tag !== undefined) ref.tag = checked.tag!;
+  if (value.digest !== undefined) ref.digest = checked.digest!;
+  return ref;
+}
+
 /** Separates the registry host from the path, following Docker's rule for what counts as a host. */
 function splitHost(input: string, name: string): { registry: string; path: string } {
   const slash = name.indexOf('/');

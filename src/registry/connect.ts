@@ -2,7 +2,6 @@
  * Building authenticated registry clients for an operation: which credential, which scopes, which
  * scheme. Push, copy and inspect all come through here, so there is one way in.
  */
-import os from 'node:os';
 import { credentialEnvVars, credentialSources, resolveCredential, storedLoginSources, type Credential, type CredentialRole, type SecretSink } from '../auth/credentials.js';
 import { repositoryScope, type ScopeAction } from '../auth/scope.js';
 import type { EarlySockets } from '../http/early-sockets.js';
@@ -15,6 +14,7 @@ import { AuthMemory } from '../auth/middleware.js';
 import { HttpRegistryClient } from './client.js';
 import type { InterruptedSession, RegistryClient } from './registry-client.js';
 import { parseInsecureList } from './endpoint.js';
+import { CHUNK_SIZE_RANGE, IDLE_TIMEOUT_RANGE_MS, RETRIES_MAX } from './limits.js';
 import { blockedBy, checkMirrorMap, mirrorsFor, MirrorConfigError, type BlockedPrefixes, type InsecureHosts, type MirrorMap } from './mirror-config.js';
 import { BlockedClient, MirroredClient, MirrorHealth, mirrorSendProfile, type MirrorRoute } from './mirrors.js';
 import { DeniedError, UsageError } from '../errors.js';
@@ -123,6 +123,7 @@ export interface TransportChoices extends ConnectionOptions {
 
 /** The one way an operation builds its transport: logger, retries, idle timeout, proxies from env, TLS per registry. */
 export function transportFor(opts: TransportChoices): Transport {
+  checkRanges(opts);
   const logger = opts.logger ?? silentLogger;
   const proxy = proxySettingsFromEnv(opts.env ?? {});
   // A proxy's password reaches text a dependency words (its errors, --debug lines) as typed or
@@ -136,6 +137,22 @@ export function transportFor(opts: TransportChoices): Transport {
     tls: tlsResolver(withInsecureTls(opts), logger),
     early: opts.earlySockets,
   });
+}
+
+/**
+ * Values a plain-JS caller may give that pass the type check but cannot work: a chunk size of 0
+ * uploads empty PATCHes forever, an idle timeout of 0 or 1 ms fails every request, and a retry
+ * count in the millions never gives up. E_USAGE before anything is sent, as the CLI refuses them.
+ */
+function checkRanges(opts: Pick<ConnectionOptions, 'idleTimeoutMs' | 'chunkSize'> & { retries?: number }): void {
+  const { idleTimeoutMs, chunkSize, retries } = opts;
+  if (idleTimeoutMs !== undefined && !(idleTimeoutMs >= IDLE_TIMEOUT_RANGE_MS.min && idleTimeoutMs <= IDLE_TIMEOUT_RANGE_MS.max)) {
+    throw new UsageError(`idleTimeoutMs must be milliseconds from ${IDLE_TIMEOUT_RANGE_MS.min} to ${IDLE_TIMEOUT_RANGE_MS.max} (got ${idleTimeoutMs})`);
+  }
+  if (chunkSize !== undefined && !(chunkSize >= CHUNK_SIZE_RANGE.min && chunkSize <= CHUNK_SIZE_RANGE.max)) {
+    throw new UsageError(`chunkSize must be bytes from ${CHUNK_SIZE_RANGE.min} (1 KiB) to ${CHUNK_SIZE_RANGE.max} (1 GiB) (got ${chunkSize})`);
+  }
+  if (retries !== undefined && !(retries >= 0 && retries <= RETRIES_MAX)) throw new UsageError(`retries must be a whole number from 0 to ${RETRIES_MAX} (got ${retries})`);
 }
 
 /**
@@ -284,7 +301,7 @@ function connectOne(
       failedStores: memory?.failedStores,
       fileReads: memory?.fileReads,
       env: opts.env ?? {},
-      homeDir: opts.homeDir ?? opts.env?.HOME ?? os.homedir(),
+      homeDir: opts.homeDir ?? opts.env?.HOME,
       logger: transport.logger,
       helperTimeoutMs: opts.credentialHelperTimeoutMs,
       secrets: opts.secrets,

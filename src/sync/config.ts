@@ -6,7 +6,7 @@
  */
 import { isAlias, isMap, isScalar, LineCounter, parseDocument, YAMLParseError, type Document } from 'yaml';
 import semver from 'semver';
-import { InputError, RegpushError } from '../errors.js';
+import { InputError, RegpushError, UsageError } from '../errors.js';
 import { formatPlatform, parsePlatform } from '../image/platform.js';
 import { tagProblem } from '../ref/grammar.js';
 import { formatReference, parseReference, repositoryName, withTag, type ImageReference } from '../ref/reference.js';
@@ -99,6 +99,10 @@ class Problems {
  * is read as JSON (exact error positions), anything else as YAML 1.2.
  */
 export function parseSyncFile(text: string, fileName: string): SyncSpec {
+  // A plain-JS caller's wrong types: E_USAGE, as every operation's options are checked.
+  if (typeof text !== 'string' || typeof fileName !== 'string') {
+    throw new UsageError(`parseSyncFile(): text and fileName must be strings (got ${typeof text === 'string' ? 'a string' : text === null ? 'null' : typeof text}, ${typeof fileName === 'string' ? 'a string' : fileName === null ? 'null' : typeof fileName})`);
+  }
   const { data, lineOf } = /\.json$/i.test(fileName) ? readJson(text, fileName) : readYaml(text, fileName);
   const p = new Problems(fileName, lineOf);
   if (!isObject(data)) throw new InputError(`${fileName}: a sync file is a mapping with an "images" list (and optional "defaults")`, { details: { file: fileName } });

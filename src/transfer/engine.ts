@@ -137,6 +137,9 @@ export class TransferRun {
   readonly warmRepos = new Set<string>();
 
   constructor(private readonly opts: TransferRunOptions) {
+    // A signal that fired before the call never fires again: the abort listener below would not
+    // run, and the whole operation would go on (and write tags) as if it had not been cancelled.
+    if (opts.signal?.aborted) throw new AbortedError('cancelled before it started (the signal given had already fired)', { cause: opts.signal.reason });
     this.jobs = checkJobs(opts.jobs);
     this.smallBlobJobs = opts.jobs === undefined ? SMALL_BLOB_JOBS : undefined;
     this.logger = opts.logger ?? silentLogger;

@@ -7,7 +7,7 @@
 // the name meant, never ignored (a misspelt dryRun would run for real).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { copy, deleteImage, digestOf, inspect, listRepositories, listTags, login, logout, parseReference, parseSyncFile, push, SecretSet, sync, tagImage, type RegpushError } from '../../src/index.js';
@@ -396,4 +396,68 @@ test('the arguments given by position (a reference, tagImage\'s new tags) are ch
   ]);
   // A parsed reference is taken as the string is.
   assert.equal((await digestOf(parseReference(reg.ref('app:1')), opts)).digest, img.digest);
+});
+
+test('push(), copy() and sync() given a signal that has already fired: E_ABORTED before any request, nothing written', async () => {
+  const { good } = await validPush();
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('app', { tags: ['1'] });
+  const opts = { ...fakeLibraryOptions(src, dst), signal: AbortSignal.abort() };
+  const spec = parseSyncFile(`images:\n  - { source: ${src.ref('app')}, tags: ['1'], targets: [${dst.host}/mirror] }\n`, 'sync.yaml');
+  await refusedUpFront([src, dst], 'E_ABORTED', [
+    ['push', () => push({ ...good, signal: AbortSignal.abort() }), /cancelled before it started/],
+    ['copy', () => copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], ...opts }), /cancelled before it started/],
+    ['sync', () => sync({ spec, ...opts }), /cancelled before it started/],
+  ]);
+  assert.deepEqual(dst.tags('app'), []);
+});
+
+test('env: {} without homeDir reads no login under the process\'s own home ($HOME): the library takes only the environment it is given', async () => {
+  const reg = await fake({ auth: { scheme: 'basic', user: 'ci', password: 'pw' } });
+  reg.seedImage('app', { tags: ['1'] });
+  const home = mkdtempSync(join(tmpdir(), 'regpush-library-options-home-'));
+  dirs.push(home);
+  mkdirSync(join(home, '.docker'));
+  writeFileSync(join(home, '.docker', 'config.json'), JSON.stringify({ auths: { [reg.host]: { auth: Buffer.from('ci:pw').toString('base64') } } }));
+  const saved = process.env.HOME;
+  process.env.HOME = home;
+  try {
+    const opts = { insecureRegistries: [reg.host], retries: 0 };
+    const err = await rejection(() => digestOf(reg.ref('app:1'), { ...opts, env: {} }));
+    assert.equal(err.code, 'E_AUTH', err.message);
+    // Given the home (as the CLI gives it), the login there is used.
+    assert.match((await digestOf(reg.ref('app:1'), { ...opts, env: { HOME: home } })).digest, /^sha256:/);
+    assert.match((await digestOf(reg.ref('app:1'), { ...opts, env: {}, homeDir: home })).digest, /^sha256:/);
+  } finally {
+    process.env.HOME = saved;
+  }
+});
+
+test('numbers a plain-JS caller may give that cannot work (chunkSize 0, idleTimeoutMs 1, retries 1e6) are E_USAGE in the CLI\'s ranges, before any request', async () => {
+  const { good, bad } = await validPush();
+  const reg = await fake();
+  reg.seedImage('app', { tags: ['1'] });
+  const opts = fakeLibraryOptions(reg);
+  await refusedUpFront([reg], 'E_USAGE', [
+    ['push chunkSize 0', bad({ chunkSize: 0, layerUpload: 'chunked' }), /^chunkSize must be bytes from 1024 \(1 KiB\) to 1073741824 \(1 GiB\) \(got 0\)$/],
+    ['push idleTimeoutMs 1', bad({ idleTimeoutMs: 1 }), /^idleTimeoutMs must be milliseconds from 100 to 3600000 \(got 1\)$/],
+    ['digestOf idleTimeoutMs 0', () => digestOf(reg.ref('app:1'), { ...opts, idleTimeoutMs: 0 }), /^idleTimeoutMs must be milliseconds from 100/],
+    ['listTags retries 1e6', () => listTags(reg.ref('app'), { ...opts, retries: 1_000_000 }), /^retries must be a whole number from 0 to 20 \(got 1000000\)$/],
+  ]);
+  assert.ok(good);
+});
+
+test('a reference given as an object is checked as the same string would be: a path that climbs out of its repository, or a registry that is no host, is E_REFERENCE before any request', async () => {
+  const reg = await fake();
+  reg.seedImage('victim/app', { tags: ['1'] });
+  const opts = fakeLibraryOptions(reg);
+  await refusedUpFront([reg], 'E_REFERENCE', [
+    ['tagImage ../', () => tagImage({ registry: reg.host, repository: 'sandbox/../victim/app', tag: '1' }, ['pwned'], opts), /invalid image reference .*sandbox\/\.\.\/victim\/app/],
+    ['digestOf ../../v2/_catalog', () => digestOf({ registry: reg.host, repository: '../../v2/_catalog', tag: 'x' }, opts), /invalid image reference/],
+    ['inspect upper case', () => inspect({ registry: reg.host, repository: 'Victim/app', tag: '1' }, opts), /must be lowercase/],
+    ['listTags registry no host', () => listTags({ registry: 'myhost', repository: 'app' }, opts), /registry "myhost" is not a registry host/],
+  ]);
+  assert.deepEqual(reg.tags('victim/app'), ['1']);
+  // A valid object works, its names canonicalised, with no tag added.
+  assert.equal((await digestOf({ registry: reg.host, repository: 'victim/app', tag: '1' }, opts)).reference, reg.ref('victim/app:1'));
 });

@@ -370,3 +370,20 @@ describe('sync file: prefixes at registries of namespace/name repositories', () 
     fails(['images:', '  - source: ghcr.io/nginx', '    tags: [a]', '    targets: [docker.io]', '  - source: quay.io/other/nginx:a', '    target: docker.io/nginx:a', ''].join('\n'), /docker\.io\/library\/nginx:a/);
   });
 });
+
+describe('sync file: the documentation\'s example, and wrong argument types', () => {
+  it('the example in docs/sync.md parses as the text after it says', async () => {
+    const { readFileSync } = await import('node:fs');
+    const doc = readFileSync(new URL('../../../docs/sync.md', import.meta.url), 'utf8');
+    const example = /## Example\n\n```yaml\n([\s\S]*?)```/.exec(doc)?.[1];
+    assert.ok(example, 'docs/sync.md has its example');
+    const spec = parseSyncFile(example, 'sync.yaml');
+    assert.deepEqual(spec.images.map((i) => i.label.replace(/ \(.*/, '')), spec.images.map((_, n) => `images[${n}]`));
+    assert.ok(spec.images.some((i) => i.source.digest !== undefined && i.pinnedTag === '1.4'));
+  });
+
+  it('parseSyncFile() given something other than strings is E_USAGE, not a TypeError', () => {
+    assert.throws(() => parseSyncFile(undefined as never, 'sync.yaml'), (e: unknown) => e instanceof RegpushError && e.code === 'E_USAGE' && /text and fileName must be strings \(got undefined, a string\)/.test(e.message));
+    assert.throws(() => parseSyncFile('images: []', null as never), (e: unknown) => e instanceof RegpushError && e.code === 'E_USAGE');
+  });
+});
