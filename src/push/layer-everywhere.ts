@@ -24,6 +24,11 @@ export interface TargetState {
   reusable: (LayerResult | undefined)[];
   /** Digest of the manifest (or index) the --to tag held, when the warm path fetched it. */
   tagDigest?: string;
+  /**
+   * What the push's other tags at this target (`--tag`) point at, by tag (undefined: absent or not
+   * told), from HEADs sent with the tag's GET: one already on the digest is not written again.
+   */
+  extraTags?: Promise<Map<string, string | undefined>>;
   /** Per layer: how it got there. */
   outcomes: (LayerUploadOutcome | undefined)[];
   /** What was written at the target. */

@@ -251,6 +251,12 @@ async function resolveStage(run: TransferRun, set: TargetSet, states: Map<Transf
         openConfigSpare();
         if (!expected && layers.length) openLayerSpare();
       };
+      // The other tags are asked about alongside (HEADs, no pull counted): a re-run leaves those
+      // already on the digest alone, as copy does, and a registry with immutable tags does not
+      // refuse it for them either.
+      if (t.tags.length > 1 && !opts.dryRun) {
+        state.extraTags = Promise.all(t.tags.slice(1).map(async (tag) => [tag, (await t.ep.client.headManifest(t.ep.repo, tag).catch(() => undefined))?.digest] as const)).then((e) => new Map(e));
+      }
       // A config-only push (no new layer) is compared too: re-run unchanged, it writes nothing.
       const found = await findReusableLayers(t.ep, t.ref, basePromise, diffIdsOf, { same, onTagFound, onChangeExpected, onChanged, alsoTags: t.tags.slice(1) }); // never rejects
       decide(found?.same !== true);
@@ -486,8 +492,10 @@ async function commitStage(set: TargetSet, layers: Map<TransferTarget, TargetSta
     : [];
   await set.each(async (t) => {
     const state = layers.get(t)!;
-    // The warm path fetched the tag in --to (the first one): when it holds these very bytes, it is not written again.
+    // The warm path fetched the tag in --to (the first one), and HEADed the others: a tag that
+    // holds these very bytes is not written again.
     const held = new Set(state.tagDigest === top.digest ? [t.tags[0]!] : []);
+    for (const [tag, digest] of (await state.extraTags) ?? []) if (digest === top.digest) held.add(tag);
     const c = await set.commitManifests(t, top, children, held);
     for (const tag of c.unchanged) set.logger.info(`${t.ref.registry}/${t.ref.repository}:${tag} already holds ${c.digest}; not written again`);
     state.result = {

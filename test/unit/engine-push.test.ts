@@ -165,13 +165,32 @@ test('a new tag each deploy (--to app:COMMIT --tag latest): the layers are match
     assert.deepEqual(manifestLayers(dst, 'app', tag), [...base.layers.map((l) => l.digest), first.layers![0]!.digest, again.layers![1]!.digest]);
   }
   assert.equal(dst.manifest('app', 'c1')!.digest, first.digest, 'the old commit\'s tag untouched');
-  // Re-run unchanged onto a third new tag: latest holds the very image, but the new tag must still be written.
+  // Re-run unchanged onto a third new tag: latest holds the very image, so only the new tag is written.
+  dst.clearLog();
   const third = await push({ ...opts, to: dst.ref('app:c3'), app: appDir('v2\n') });
+  assert.equal(dst.count({ kind: 'manifest', method: 'PUT', path: /\/manifests\/latest$/ }), 0, 'latest already held the image');
   assert.equal(third.digest, again.digest);
   assert.deepEqual(third.layers?.map((l) => l.action), ['reused', 'reused']);
   assert.equal(dst.manifest('app', 'c3')!.digest, again.digest);
   assert.deepEqual([...third.tags].sort(), ['c3', 'latest']);
   assert.equal(dst.count({ kind: 'manifest', method: 'PUT', path: /\/manifests\/c3$/ }), 1, 'the new tag written');
+});
+
+test('an unchanged re-push with --tag: the extra tags already on the digest are HEADed with the tag\'s GET and not written again (as copy leaves them)', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base/node', { tags: ['20'] });
+  const opts = { from: src.ref('base/node:20'), to: dst.ref('app:1'), tags: ['stable', 'latest'], app: appDir('v1\n'), ...fakeLibraryOptions(src, dst) };
+  const first = await push(opts);
+  // Another image moves `stable` meanwhile: that one tag is written again on the re-run.
+  const moved = dst.putManifest('app', { schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: `sha256:${'0'.repeat(64)}`, size: 2 }, layers: [] }, { tags: ['stable'] });
+  assert.notEqual(moved.digest, first.digest);
+  dst.clearLog();
+  const again = await push(opts);
+  assert.equal(again.digest, first.digest);
+  const puts = dst.requests({ kind: 'manifest', method: 'PUT' }).map((q) => q.path.replace(/^.*\/manifests\//, ''));
+  assert.deepEqual(puts, ['stable'], 'only the tag that had moved');
+  assert.deepEqual(dst.requests({ kind: 'manifest', method: 'HEAD' }).map((q) => q.path.replace(/^.*\/manifests\//, '')).sort(), ['latest', 'stable']);
+  for (const tag of ['1', 'stable', 'latest']) assert.equal(dst.manifest('app', tag)!.digest, first.digest, tag);
 });
 
 test('the config does not wait for the base blobs\' plan: its upload starts while their HEADs are unanswered', async () => {
