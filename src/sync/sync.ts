@@ -394,12 +394,10 @@ function refuseClashes(work: Work[], neighbours: readonly (Neighbour<SyncImage> 
 function copyOnce(work: Work[], logger: Logger): Work[] {
   const shared = sharedTargets(work.map((w) => ({ label: w.image.label, unit: w.unit, copy: copyKey(w.image) })));
   if (shared.size === 0) return work;
-  const writer = new Map<string, string>();
-  for (const w of work) for (const t of w.unit.targets) if (!writer.has(formatReference(t))) writer.set(formatReference(t), w.image.label);
   return work.flatMap((w, i) => {
     const gone = shared.get(i);
     if (!gone) return [w];
-    for (const t of gone) logger.info(`${w.image.label}: ${formatReference(w.unit.source)} → ${t} is the copy ${writer.get(t)} makes too; copied once, by that entry`);
+    for (const [t, writer] of gone) logger.info(`${w.image.label}: ${formatReference(w.unit.source)} → ${t} is the copy ${writer} makes too; copied once, by that entry`);
     const targets = w.unit.targets.filter((t) => !gone.has(formatReference(t)));
     return targets.length ? [{ image: w.image, unit: { ...w.unit, targets } }] : [];
   });

@@ -195,17 +195,18 @@ function sameCopy(writers: readonly ClashCheck[]): boolean {
 /**
  * For units of different entries that make the same copy into one target (sameCopy), the targets
  * every unit but the first leaves out: the copy is made once, by the entry that comes first.
- * Returns, by position in `units`, the targets (formatReference) to leave out.
+ * Returns, by position in `units`, the targets (formatReference) to leave out, each with the label
+ * of the entry that writes it.
  */
-export function sharedTargets(units: readonly ClashCheck[]): Map<number, Set<string>> {
+export function sharedTargets(units: readonly ClashCheck[]): Map<number, Map<string, string>> {
   const first = new Map<string, number>();
-  const out = new Map<number, Set<string>>();
+  const out = new Map<number, Map<string, string>>();
   units.forEach((u, i) => {
     for (const t of u.unit.targets) {
       const key = formatReference(t);
       const j = first.get(key);
       if (j === undefined) first.set(key, i);
-      else if (units[j]!.label !== u.label && sameCopy([units[j]!, u])) out.set(i, (out.get(i) ?? new Set()).add(key));
+      else if (units[j]!.label !== u.label && sameCopy([units[j]!, u])) out.set(i, (out.get(i) ?? new Map()).set(key, units[j]!.label));
     }
   });
   return out;
