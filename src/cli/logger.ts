@@ -2,6 +2,7 @@
 import type { Logger } from '../log.js';
 import type { SecretSet } from '../redact.js';
 import type { CliIO } from './io.js';
+import { printable } from './terminal-text.js';
 
 /** Verbosity chosen on the command line. */
 export type Verbosity = 'quiet' | 'normal' | 'debug';
@@ -14,7 +15,8 @@ export interface LineSink {
 /** A logger writing to stderr (or `sink`) that removes the given secrets from every line. */
 export function createCliLogger(io: CliIO, verbosity: Verbosity, secrets: SecretSet, sink?: LineSink): Logger {
   const write = (prefix: string, msg: string) => {
-    const line = `${prefix}${secrets.scrub(msg)}\n`;
+    // A message may quote a registry or an image (terminal-text.ts): one line of text it stays.
+    const line = `${prefix}${printable(secrets.scrub(msg), '\t')}\n`;
     if (sink) sink.write(line);
     else io.stderr.write(line);
   };

@@ -6,6 +6,7 @@ import yargs, { type Argv } from 'yargs';
 import { RegpushError, UsageError } from '../errors.js';
 import { knownWords, withSuggestion } from './suggest.js';
 import { SecretSet } from '../redact.js';
+import { printable } from './terminal-text.js';
 import { copyableExamples } from './help-layout.js';
 import { VERSION } from '../version.js';
 import type { CliIO } from './io.js';
@@ -79,9 +80,9 @@ function checkNegatedValues(argv: string[]): void {
 
 /** Formats an error as the one line the CLI prints, scrubbed of the run's secrets. */
 export function errorLine(err: unknown, secrets: SecretSet = new SecretSet()): string {
-  if (err instanceof RegpushError) return `regpush: error: ${secrets.scrub(withHint(err.message.split('\n')[0] ?? '', err))} [${err.code}]`;
+  if (err instanceof RegpushError) return `regpush: error: ${printable(secrets.scrub(withHint(err.message.split('\n')[0] ?? '', err)))} [${err.code}]`;
   const msg = err instanceof Error ? err.message : String(err);
-  return `regpush: internal error: ${secrets.scrub(msg.split('\n')[0] ?? '')} [E_INTERNAL]`;
+  return `regpush: internal error: ${printable(secrets.scrub(msg.split('\n')[0] ?? ''))} [E_INTERNAL]`;
 }
 
 /** Adds what to do next to an auth failure that does not say it yet (token realm refusals, helpers); not to a proxy's, which names its own fix. */

@@ -7,6 +7,7 @@ import { chunkSizeOption, commonContext, commonFlags, transferCredentialFlags, t
 import { defineFlags, withFlags, type InferredArgs } from '../flag-table.js';
 import { many } from '../flags.js';
 import type { CliIO } from '../io.js';
+import { printable } from '../terminal-text.js';
 import { withGcPacing } from '../gc-pacing.js';
 import { createProgress } from '../progress.js';
 import { copyReport, referrersText, startClock, writeDigestFile, type RunClock } from '../report.js';
@@ -128,5 +129,6 @@ export function copyPlanText(r: CopyResult): string {
     lines.push(`→ ${t.target}${t.ok ? `  tags: ${t.tags.join(', ')}${referrers ? `  (${referrers})` : ''}` : `  FAILS: ${t.error?.code} ${t.error?.message}`}`);
     for (const b of t.blobs) lines.push(`  ${b.action.replace('planned-', '').padEnd(8)} ${b.digest}  ${b.size} bytes`);
   }
-  return lines.join('\n') + '\n';
+  // A failing target's message is its registry's: printable (terminal-text.ts).
+  return lines.map((l) => printable(l)).join('\n') + '\n';
 }

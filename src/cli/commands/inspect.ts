@@ -6,6 +6,7 @@ import type { InspectResult } from '../../inspect/inspect.js';
 import { commonContext, commonFlags, credentialFromUserFlags, connectionOptions } from '../common.js';
 import { defineFlags, withFlags } from '../flag-table.js';
 import type { CliIO } from '../io.js';
+import { printable } from '../terminal-text.js';
 
 /** Every flag and positional of `regpush inspect`, in help order. */
 export const inspectFlags = defineFlags({
@@ -25,7 +26,8 @@ export function inspectCommand(y: Argv, io: CliIO, done: (code: number) => void,
     'Show what an image reference resolves to: digest, media type, platforms, config, layers',
     (c) =>
       withFlags(c, inspectFlags)
-        .conflicts('raw', 'config')
+        .conflicts('raw', ['config', 'json'])
+        .conflicts('config', 'json')
         .example('$0 inspect 127.0.0.1:5000/base/busybox:v2s2', 'Summary of an image in a local registry')
         .example('$0 inspect --platform linux/arm64 --json ghcr.io/org/app:1', 'One child of a multi-arch index, as JSON')
         .example('$0 inspect nginx:1.27', 'Docker Hub (docker.io/library/nginx:1.27)')
@@ -62,7 +64,10 @@ export function inspectJson(r: InspectResult): Record<string, unknown> {
   return rest;
 }
 
-/** Human-readable summary. */
+/**
+ * Human-readable summary. Every string in it but our own labels comes from the registry or the
+ * image, so each line is made printable (terminal-text.ts): a label value cannot add a line.
+ */
 export function inspectText(r: InspectResult): string {
   const lines: string[] = [];
   const kv = (k: string, v: unknown) => lines.push(`${(k + ':').padEnd(14)}${v}`);
@@ -97,5 +102,5 @@ export function inspectText(r: InspectResult): string {
     lines.push('Labels:');
     for (const [k, v] of Object.entries(c.Labels ?? {})) lines.push(`  ${k}=${v}`);
   }
-  return lines.join('\n') + '\n';
+  return lines.map((l) => printable(l)).join('\n') + '\n';
 }

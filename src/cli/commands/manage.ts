@@ -12,6 +12,7 @@ import type { ManageOptions, TagImageResult } from '../../manage/manage.js';
 import { commonContext, commonFlags, credentialFromUserFlags, type CommonArgs, type CommonContext, connectionOptions } from '../common.js';
 import { defineFlags, withFlags } from '../flag-table.js';
 import type { CliIO } from '../io.js';
+import { printable } from '../terminal-text.js';
 
 /** --user/--password, shared by the four commands; `role` names the env vars read without them. */
 function userFlags(role: 'FROM' | 'TO') {
@@ -94,7 +95,7 @@ export function manageCommands(y: Argv, io: CliIO, done: (code: number) => void,
         const { opts } = await setUp(argv, io, 'from', secrets);
         const result = await listTags(argv.repo, { ...opts, pageSize: argv['page-size'] });
         if (argv.json) json(io, result);
-        else io.stdout.write(result.tags.map((t) => t + '\n').join(''));
+        else io.stdout.write(result.tags.map((t) => printable(t) + '\n').join(''));
         done(0);
       },
     )
@@ -111,7 +112,7 @@ export function manageCommands(y: Argv, io: CliIO, done: (code: number) => void,
         const { opts } = await setUp(argv, io, 'from', secrets);
         const result = await listRepositories(argv.registry, { ...opts, pageSize: argv['page-size'] });
         if (argv.json) json(io, result);
-        else io.stdout.write(result.repositories.map((r) => r + '\n').join(''));
+        else io.stdout.write(result.repositories.map((r) => printable(r) + '\n').join(''));
         done(0);
       },
     )

@@ -9,6 +9,7 @@ import { chunkSizeOption, commonContext, commonFlags, transferCredentialFlags, t
 import { checkGivenOnce, defineFlags, withFlags } from '../flag-table.js';
 import { configChangesFromFlags, configFlags, many, parseChown } from '../flags.js';
 import type { CliIO } from '../io.js';
+import { printable } from '../terminal-text.js';
 import { withGcPacing } from '../gc-pacing.js';
 import { createProgress } from '../progress.js';
 import { loadProjectConfig, mergeWithFlags } from '../project-config.js';
@@ -192,5 +193,6 @@ export function dryRunText(r: PushResult): string {
     lines.push(`config${r.configs!.length > 1 ? ` (${r.platforms[i]?.platform ?? i})` : ''}:`);
     lines.push(JSON.stringify(c, null, 2));
   });
-  return lines.join('\n') + '\n';
+  // The configs hold the base's strings (Env, Labels): printable (terminal-text.ts).
+  return lines.map((l) => printable(l)).join('\n') + '\n';
 }
