@@ -190,7 +190,7 @@ async function tryMount(desc: Descriptor, source: RepoEndpoint, target: RepoEndp
 }
 
 /** "registry/repo", how progress names a target. */
-function targetName(t: RepoEndpoint): string {
+export function targetName(t: RepoEndpoint): string {
   return `${t.client.registry}/${t.repo}`;
 }
 
