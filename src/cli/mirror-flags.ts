@@ -30,6 +30,13 @@ import { defineFlags } from './flag-table.js';
 export const DEFAULT_REGISTRIES_CONF = '/etc/containers/registries.conf';
 export const DEFAULT_DAEMON_JSON = '/etc/docker/daemon.json';
 
+/** The system-wide files registryConfigOptions falls back to; a test names others, as the real ones belong to root. */
+export interface SystemConfigFiles {
+  registriesConf: string;
+  daemonJson: string;
+}
+const SYSTEM_FILES: SystemConfigFiles = { registriesConf: DEFAULT_REGISTRIES_CONF, daemonJson: DEFAULT_DAEMON_JSON };
+
 /** The mirror flag (spread into commonFlags). */
 export const mirrorFlags = defineFlags({
   'registry-mirror': {
@@ -113,12 +120,12 @@ const BLOCKS = /^\s*(?:blocked\s*=\s*true\b|\[\s*registries\s*\.\s*block\s*\])/m
  * registry several give mirrors for, they are tried in that order); and registries.conf's blocked
  * prefixes and insecure hosts.
  */
-export function registryConfigOptions(flagValues: unknown, env: Record<string, string | undefined>, cwd: string, logger: Logger): RegistryConfigOptions {
+export function registryConfigOptions(flagValues: unknown, env: Record<string, string | undefined>, cwd: string, logger: Logger, system: SystemConfigFiles = SYSTEM_FILES): RegistryConfigOptions {
   const maps: MirrorMap[] = [mirrorsFromFlags(flagValues)];
   let blocked: BlockedPrefixes = {};
   let insecure: InsecureHosts = {};
   const home = env.HOME;
-  const conf = pick(env.REGISTRIES_CONFIG_PATH, [...(home ? [join(home, '.config/containers/registries.conf')] : []), DEFAULT_REGISTRIES_CONF], cwd);
+  const conf = pick(env.REGISTRIES_CONFIG_PATH, [...(home ? [join(home, '.config/containers/registries.conf')] : []), system.registriesConf], cwd);
   if (conf) {
     const text = readConfig(conf.file, conf.named, 'REGISTRIES_CONFIG_PATH', logger);
     if (text !== undefined) {
@@ -140,7 +147,7 @@ export function registryConfigOptions(flagValues: unknown, env: Record<string, s
       }
     }
   }
-  const daemon = pick(env.REGPUSH_DOCKER_DAEMON_JSON, [DEFAULT_DAEMON_JSON], cwd);
+  const daemon = pick(env.REGPUSH_DOCKER_DAEMON_JSON, [system.daemonJson], cwd);
   if (daemon) {
     const text = readConfig(daemon.file, daemon.named, 'REGPUSH_DOCKER_DAEMON_JSON', logger, 'its registry-mirrors are not used (REGPUSH_DOCKER_DAEMON_JSON names another file)');
     if (text !== undefined) {

@@ -11,7 +11,7 @@ export type DisplayAction = 'skip' | 'mount' | 'stream' | 'upload' | 'build' | '
 export interface ProgressEntry {
   digest: string;
   action: DisplayAction;
-  /** Declared size; for a layer being built, undefined until it reaches its first target (the built layer's size). */
+  /** Declared size; for a layer being built, undefined until it reaches its first target (the built layer's size) or starts at one with its size known. */
   size?: number;
   /** Bytes sent so far. */
   bytes: number;
@@ -91,14 +91,24 @@ const AFTER_PHASE: Record<string, string> = {
 /** The progress state of one run. */
 export class ProgressModel {
   readonly entries: ProgressEntry[] = [];
+  /**
+   * Layers being built whose bytes are no longer counted: they are at a target (their end came),
+   * or they started at a second one. What follows is the same layer made again for another
+   * target, counted once as a blob streamed to several targets is.
+   */
+  private readonly layersCounted = new Set<string>();
   private firstStart?: number;
   private status = 'resolving';
   private finished?: number;
 
   constructor(private readonly now: () => number = () => performance.now()) {}
 
-  /** A blob starts (at one target). */
-  start(digest: string, action: BlobAction, size: number): ProgressEntry {
+  /**
+   * A blob starts (at one target). A layer being built has one line ("build") for all its
+   * targets; one that is only skipped or mounted at a target makes none (nothing is built there).
+   */
+  start(digest: string, action: BlobAction, size: number | undefined): ProgressEntry | undefined {
+    if (isLayerKey(digest)) return this.layerStart(digest, action, size);
     const t = this.now();
     this.firstStart ??= t;
     const verb = displayAction(action);
@@ -112,7 +122,22 @@ export class ProgressModel {
     return e;
   }
 
-  /** Bytes of a blob went out (the app layer's come without a start); a mount getting them has fallen back to streaming. */
+  private layerStart(digest: string, action: BlobAction, size: number | undefined): ProgressEntry | undefined {
+    const line = this.entries.filter((x) => x.digest === digest).at(-1);
+    if (line) {
+      this.layersCounted.add(digest); // a further target
+      line.size ??= size;
+      return line;
+    }
+    if (action === 'skipped' || action === 'mounted') return undefined;
+    const t = this.now();
+    this.firstStart ??= t;
+    const e: ProgressEntry = { digest, action: 'build', size, bytes: 0, started: t, pending: 1 };
+    this.entries.push(e);
+    return e;
+  }
+
+  /** Bytes of a blob went out (a layer's may come without a start: one whose mount fell back); a mount getting them has fallen back to streaming. */
   bytes(digest: string, n: number): void {
     const open = this.entries.filter((x) => x.digest === digest && x.ended === undefined);
     let e = open.find((x) => x.action !== 'mount') ?? open[0];
@@ -125,9 +150,7 @@ export class ProgressModel {
       e = { digest, action: 'build', bytes: 0, started: t, pending: 1 };
       this.entries.push(e);
     }
-    // A built layer's size is known once it is at a target: what follows is the same layer made
-    // again for another target, counted once as a blob streamed to several targets is.
-    if (e && !(isLayerKey(digest) && e.size !== undefined)) e.bytes += n;
+    if (e && !this.layersCounted.has(digest)) e.bytes += n;
   }
 
   /**
@@ -138,7 +161,10 @@ export class ProgressModel {
   end(report: BlobReport): ProgressEntry | undefined {
     if (isLayerKey(report.digest)) {
       const layer = this.entries.filter((x) => x.digest === report.digest).at(-1);
-      if (layer) layer.size = report.size;
+      if (layer) {
+        layer.size = report.size;
+        this.layersCounted.add(report.digest);
+      }
       return layer;
     }
     const verb = displayAction(report.action);

@@ -60,7 +60,12 @@ export function plainProgress(io: Pick<CliIO, 'stderr'>, nameTargets = false): P
     events: {
       start(digest, action, size, target) {
         model.start(digest, action, size);
-        if (action === 'skipped') return;
+        if (isLayerKey(digest)) {
+          // A layer's lines are said once, not per target: "build" when it is first built or sent.
+          if (action !== 'skipped' && action !== 'mounted') once(`layer start ${digest}`, `build   ${shortDigest(digest)}`);
+          return;
+        }
+        if (action === 'skipped' || size === undefined) return;
         const verb = displayAction(action);
         once(`start ${verb} ${digest} ${target ?? ''}`, `${verb.padEnd(7)} ${shortDigest(digest)} ${formatBytes(size)}${at(target)}`);
       },

@@ -1,13 +1,15 @@
 /**
- * A deadline for an answer to start: a request whose response headers have not arrived within
- * `ms` is cancelled and fails as a network error (ETIMEDOUT). The transport's own idle timeout
- * (axios-send.ts) only fires after a silence of 60 s by default, and restarts with every byte;
- * that is right for a registry a run depends on, but a mirror is only worth asking while it
- * answers promptly: dockerd and containerd try a mirror host once and move on to the next
- * endpoint. The body, once the headers are there, keeps the transport's idle watch.
+ * A deadline for an answer: a request whose response headers have not arrived within `ms` is
+ * cancelled and fails as a network error (ETIMEDOUT), and so does a body, once the headers are
+ * there, that then goes `ms` without a byte while it is read. The transport's own idle timeout
+ * (axios-send.ts) only fires after a silence of 60 s by default; that is right for a registry a
+ * run depends on, but a mirror is only worth asking while it answers promptly: dockerd and
+ * containerd try a mirror host once and move on to the next endpoint. The body's limit is an idle
+ * one, not a total: a blob may be large, and one that keeps arriving is worth finishing.
  */
 import { AbortedError, NetworkError } from '../errors.js';
 import { redactUrl } from '../redact.js';
+import { watchIdle } from './idle.js';
 import type { Middleware } from './types.js';
 
 export function answerDeadlineMiddleware(ms: number): Middleware {
@@ -23,9 +25,9 @@ export function answerDeadlineMiddleware(ms: number): Middleware {
       late = true;
       ctl.abort();
     }, ms);
-    const timeout = (): NetworkError => {
+    const timeout = (what = `no answer within ${ms} ms`): NetworkError => {
       const host = new URL(req.url).host;
-      return new NetworkError(`cannot reach ${host}: no answer within ${ms} ms (ETIMEDOUT)`, {
+      return new NetworkError(`cannot reach ${host}: ${what} (ETIMEDOUT)`, {
         details: { registry: host, request: `${req.method} ${redactUrl(req.url)}`, errno: 'ETIMEDOUT' },
       });
     };
@@ -38,6 +40,8 @@ export function answerDeadlineMiddleware(ms: number): Middleware {
       }
       // The body goes on under the signal given below: the caller's cancel reaches it until it closes.
       if (parent) res.body.once('close', () => parent.removeEventListener('abort', forward));
+      // Headers and then silence (a cache whose upstream fetch hung) fails within the same `ms`.
+      watchIdle(res.body, ms, () => timeout(`response stalled for ${ms} ms`));
       return res;
     } catch (err) {
       parent?.removeEventListener('abort', forward);

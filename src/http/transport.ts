@@ -41,7 +41,8 @@ export interface TransportOptions {
 
 /**
  * How the clients of one kind of host send through a shared transport: their own retry policy and
- * a deadline for each answer to start (ms). The sockets, TLS settings, proxies and stats stay
+ * a deadline (ms) for each answer to start and for each silence of its body once it has started
+ * (answer-deadline.ts). The sockets, TLS settings, proxies and stats stay
  * the transport's. One retry level still: the profile replaces the transport's retries for those
  * requests, it does not wrap them.
  */

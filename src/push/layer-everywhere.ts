@@ -8,7 +8,7 @@
  * Layers are independent: each goes through this on its own, a few at a time.
  */
 import type { LayerOptions, LayerResult } from '../layer/index.js';
-import { layerMediaTypeFor } from '../image/mediatypes.js';
+import { layerMediaTypeFor, type MediaFamily } from '../image/mediatypes.js';
 import { moveBlob } from '../transfer/blobs.js';
 import type { UploadMethod } from '../registry/quirks.js';
 import type { TargetSet, TransferTarget } from '../transfer/engine.js';
@@ -16,6 +16,7 @@ import type { SpareSession } from '../transfer/spare-session.js';
 import type { TransferContext } from '../transfer/types.js';
 import { uploadLayer, type LayerLabel, type LayerUploadOutcome } from './layer-upload.js';
 import type { LayerHeadStart } from './layer-head-start.js';
+import { LayerEvents } from './layer-events.js';
 import type { PushTargetResult } from './options.js';
 
 /** What push knows of the new layers (and the result) at one target. */
@@ -67,15 +68,18 @@ export const LAYERS_AT_ONCE = 2;
 /**
  * Every layer to every target; per layer its facts (undefined when every target failed first, or
  * when `needed` says no image gets it: a layer planned for an OS the base turned out to lack).
+ * `family`: the family of the manifests written, for the layers' progress events (layer-events.ts).
  */
 export async function uploadLayersEverywhere(
   set: TargetSet,
   states: Map<TransferTarget, TargetState>,
   jobs: readonly LayerJob[],
   ctx: TransferContext,
+  family: Promise<MediaFamily>,
   method?: UploadMethod,
   needed?: (i: number) => Promise<boolean> | undefined,
 ): Promise<(LayerResult | undefined)[]> {
+  const events = new LayerEvents(ctx, family);
   const out: (LayerResult | undefined)[] = new Array(jobs.length).fill(undefined);
   let next = 0;
   const worker = async (): Promise<void> => {
@@ -83,7 +87,7 @@ export async function uploadLayersEverywhere(
       const i = next++;
       const wanted = needed?.(i);
       if (wanted && !(await wanted)) continue;
-      out[i] = await uploadLayerEverywhere(set, states, i, jobs[i]!, ctx, method);
+      out[i] = await uploadLayerEverywhere(set, states, i, jobs[i]!, ctx, events, method);
     }
   };
   await Promise.all(Array.from({ length: Math.min(LAYERS_AT_ONCE, jobs.length) }, worker));
@@ -91,7 +95,7 @@ export async function uploadLayersEverywhere(
 }
 
 /** Uploads layer `i` wherever it is missing; resolves with its facts (undefined when every target failed first). */
-export async function uploadLayerEverywhere(set: TargetSet, states: Map<TransferTarget, TargetState>, i: number, job: LayerJob, ctx: TransferContext, method?: UploadMethod): Promise<LayerResult | undefined> {
+export async function uploadLayerEverywhere(set: TargetSet, states: Map<TransferTarget, TargetState>, i: number, job: LayerJob, ctx: TransferContext, events: LayerEvents, method?: UploadMethod): Promise<LayerResult | undefined> {
   // Only a target still in the push lends its tag's blob: one set aside may be the registry that
   // stopped answering, and reading the blob from there would fail the others too; without a live
   // holder the layer is built afresh.
@@ -115,10 +119,10 @@ export async function uploadLayerEverywhere(set: TargetSet, states: Map<Transfer
     const state = states.get(t)!;
     if (t.failed || state.reusable[i]) continue;
     try {
-      const outcome = await layerTo(t, holders, job, ctx, method, known, state.spares.at(-1), fromTag);
+      const outcome = await layerTo(t, holders, job, ctx, events, method, known, state.spares.at(-1), fromTag);
       state.outcomes[i] = outcome;
       known ??= outcome.result;
-      layerEnd(ctx, job.label, outcome, t);
+      events.end(job.label, outcome, t);
       if (outcome.action !== 'uploaded') t.present.add(known.digest); // its HEAD (or mount) just answered
       else await set.confirm(t, known.digest);
       holders.push(t);
@@ -130,39 +134,42 @@ export async function uploadLayerEverywhere(set: TargetSet, states: Map<Transfer
 }
 
 /**
- * The layer is at `t`: an `end` under its byte events' key, with the built layer's own size (a
- * progress display adding up its bytes would count it once per target that was sent it).
+ * The layer at one target: present, mounted from a holder in the same registry, or uploaded. Its
+ * `start` event says which, as a base blob's does; a mount that falls back to sending the layer
+ * says no second one (its bytes follow, as after a base blob's refused mount).
  */
-function layerEnd(ctx: TransferContext, label: LayerLabel, outcome: LayerUploadOutcome, t: TransferTarget): void {
-  // The media type is chosen later, with the manifest (the bytes are the same in either family).
-  const report = { digest: label.key, size: outcome.result.size, mediaType: layerMediaTypeFor('oci'), action: outcome.action, bytes: outcome.bytes, retries: outcome.retries, resumes: 0 };
-  ctx.events?.end?.(report, `${t.ep.client.registry}/${t.ep.repo}`);
-}
-
-/** The layer at one target: present, mounted from a holder in the same registry, or uploaded. */
 async function layerTo(
   t: TransferTarget,
   holders: TransferTarget[],
   job: LayerJob,
   ctx: TransferContext,
+  events: LayerEvents,
   method: UploadMethod | undefined,
   known: LayerResult | undefined,
   spare: SpareSession | undefined,
   fromTag: TransferTarget | undefined,
 ): Promise<LayerUploadOutcome> {
   const done = (result: LayerResult, action: 'skipped' | 'mounted'): LayerUploadOutcome => ({ result, action, bytes: 0, retries: 0, method: 'none' });
-  if (!known) return uploadLayer(t.ep, job.options, ctx, { method, name: job.label, spare, headStart: job.headStart });
-  if ((await t.ep.client.headBlob(t.ep.repo, known.digest)) !== undefined) return done(known, 'skipped');
+  if (!known) {
+    events.start(job.label, 'uploaded', undefined, t);
+    return uploadLayer(t.ep, job.options, ctx, { method, name: job.label, spare, headStart: job.headStart });
+  }
+  if ((await t.ep.client.headBlob(t.ep.repo, known.digest)) !== undefined) {
+    events.start(job.label, 'skipped', known.size, t);
+    return done(known, 'skipped');
+  }
   const from = holders.find((h) => h.ref.registry === t.ref.registry);
+  events.start(job.label, from ? 'mounted' : 'uploaded', known.size, t);
   if (from) {
     const m = await t.ep.client.mountBlob(t.ep.repo, known.digest, from.ep.repo).catch(() => undefined);
     if (m?.mounted) return done(known, 'mounted');
     if (m && !m.mounted) await t.ep.client.cancelUpload(m.uploadUrl);
   }
   if (fromTag) {
-    // Those bytes exist only where the tag's push left them: read from there (GET → PUT).
+    // Those bytes exist only where the tag's push left them: read from there (GET → PUT). The
+    // media type is not sent with a blob; the manifest's is chosen with the manifest.
     const desc = { mediaType: layerMediaTypeFor('oci'), digest: known.digest, size: known.size };
-    const report = await moveBlob(desc, 'stream', fromTag.ep, t.ep, ctx);
+    const report = await moveBlob(desc, 'stream', fromTag.ep, t.ep, events.moving(job.label));
     return { result: known, action: 'uploaded', bytes: report.bytes, retries: report.retries, method: ctx.uploads.of(t.ep.client.registry).working ?? 'none' };
   }
   return uploadLayer(t.ep, job.options, ctx, { method, known, name: job.label });

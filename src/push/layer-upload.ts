@@ -33,7 +33,7 @@ export interface LayerUploadOutcome {
 export interface LayerLabel {
   /** "app layer", "layer 2". */
   name: string;
-  /** Key of its byte events ("layer" for the app layer, "layer:2" for others). */
+  /** Key of its progress events ("layer" for the app layer, "layer:2" for others; see layer-events.ts). */
   key: string;
 }
 

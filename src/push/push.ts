@@ -267,9 +267,12 @@ async function resolveStage(run: TransferRun, set: TargetSet, states: Map<Transf
       for (const d of found?.present ?? []) t.present.add(d);
     }),
   );
+  // The family of the manifests written: the layers' progress events name its layer media type.
+  const family = basePromise.then((b) => b.family);
+  family.catch(() => undefined); // a failed resolve is reported by the stages that await the base
   const layerUploads: Promise<(LayerResult | undefined)[]> =
     layers.length && !opts.dryRun
-      ? probes.then(() => (run.signal.aborted ? [] : uploadLayersEverywhere(set, states, layers, run.ctx, opts.layerUpload, needed)))
+      ? probes.then(() => (run.signal.aborted ? [] : uploadLayersEverywhere(set, states, layers, run.ctx, family, opts.layerUpload, needed)))
       : Promise.resolve([]);
   layerUploads.catch(() => undefined); // awaited with the blobs; an early failure elsewhere must not leave it unhandled
   const early = opts.dryRun ? undefined : sendConfigsEarly(set, states, basePromise, layerUploads, board, inputs, opts);

@@ -26,11 +26,14 @@ import type { MirrorTarget } from './mirror-config.js';
 import type { FetchedManifest, ManifestHead, MountResult, RegistryClient, UploadSession } from './registry-client.js';
 
 /**
- * How long a mirror has for its answer to start (ms) before the read moves on to the next mirror
- * or the upstream; REGPUSH_IDLE_TIMEOUT_MS (idleTimeoutMs) lowers it, never raises it. A pull-through
- * cache answers a HEAD or a cached GET in milliseconds, and a miss it fetches upstream for within
- * a few seconds; 15 s leaves a slow cache its miss, while a hung or firewalled one costs 15 s, not
- * the six 60 s attempts a registry the run depends on is given.
+ * How long a mirror has for its answer to start (ms), and then for each silence of its body,
+ * before the read moves on to the next mirror or the upstream; REGPUSH_IDLE_TIMEOUT_MS
+ * (idleTimeoutMs) lowers it, never raises it. A pull-through cache answers a HEAD or a cached GET
+ * in milliseconds, and a miss it fetches upstream for within a few seconds; 15 s leaves a slow
+ * cache its miss, while a hung or firewalled one costs 15 s, not the six 60 s attempts a registry
+ * the run depends on is given. A body is held to silences, not to a total: a large blob that keeps
+ * coming is finished from the mirror; one that stops is read on from where it stopped elsewhere
+ * (MirroredClient.getBlob).
  */
 export const MIRROR_ANSWER_TIMEOUT_MS = 15_000;
 
@@ -103,6 +106,12 @@ export class MirroredClient implements RegistryClient {
     this.logger = upstream.logger;
   }
 
+  /** Where a read goes after `routes[i]` fails: "trying mirror …" or "reading from upstream …". */
+  private nextAfter(routes: MirrorRoute[], i: number): string {
+    const next = routes.slice(i + 1).find((n) => !this.health.isDown(n.name));
+    return next ? `trying mirror ${next.name}` : this.upstream instanceof BlockedClient ? `no other mirror (${this.registry} itself is blocked)` : `reading from upstream ${this.registry}`;
+  }
+
   /**
    * Runs `read` at each usable mirror, then at the upstream. `found` tells an answer from "not
    * here" (a HEAD's undefined). The upstream's answer or error is the result.
@@ -111,8 +120,7 @@ export class MirroredClient implements RegistryClient {
     const routes = this.routes(repo);
     for (const [i, m] of routes.entries()) {
       if (this.health.isDown(m.name)) continue;
-      const next = routes.slice(i + 1).find((n) => !this.health.isDown(n.name));
-      const then = next ? `trying mirror ${next.name}` : this.upstream instanceof BlockedClient ? `no other mirror (${this.registry} itself is blocked)` : `reading from upstream ${this.registry}`;
+      const then = this.nextAfter(routes, i);
       let why: string;
       try {
         const value = await read(m.client, m.repo);
@@ -198,9 +206,31 @@ export class MirroredClient implements RegistryClient {
     return (await this.read(repo, `blob ${digest}`, (c, rp) => c.headBlob(rp, digest), (v) => v !== undefined)).value;
   }
 
+  /**
+   * A mirror's body that fails once it has started (it stalled past the mirror's deadline, or its
+   * connection dropped) gives the mirror up for the run, as a failed answer does: the transfer's
+   * resume (resumable-read.ts) then reads the rest from the next mirror or the upstream, at once
+   * (readsElsewhere), not from the same mirror again.
+   */
   async getBlob(repo: string, digest: string, start?: number): Promise<{ body: Readable; size?: number; partial: boolean; mirror?: string }> {
     const r = await this.read(repo, `blob ${digest}`, (c, rp) => c.getBlob(rp, digest, start));
-    return r.mirror ? { ...r.value, mirror: r.mirror.name } : r.value;
+    if (!r.mirror) return r.value;
+    const m = r.mirror;
+    r.value.body.once('error', (err) => {
+      if (err instanceof RegpushError && NO_FALLBACK.has(err.code)) return; // cancelled: nothing wrong with the mirror
+      if (this.health.isDown(m.name)) return;
+      const why = err instanceof RegpushError ? `${err.code}: ${err.message}` : err.message;
+      const routes = this.routes(repo);
+      this.health.markDown(m.name, why);
+      const then = this.nextAfter(routes, routes.findIndex((x) => x.name === m.name));
+      if (this.health.firstFailure(m.name)) this.logger.warn(`mirror ${m.name} failed (${why}); ${then}`);
+      else this.logger.debug(`mirror ${m.name}: blob ${digest} failed (${why}); ${then}`);
+    });
+    return { ...r.value, mirror: m.name };
+  }
+
+  readsElsewhere(mirror: string): boolean {
+    return this.health.isDown(mirror);
   }
 
   async getBlobBytes(repo: string, digest: string, cap: number): Promise<Buffer> {

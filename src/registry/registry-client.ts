@@ -143,4 +143,10 @@ export interface RegistryClient {
    * mirrors has this.
    */
   distrustMirror?(mirror: string, why: string): boolean;
+  /**
+   * True when reads no longer go to `mirror` in this run (it failed, mid-body too, or was
+   * distrusted): a body from it that broke off is read on from elsewhere. Only a client that reads
+   * through mirrors has this.
+   */
+  readsElsewhere?(mirror: string): boolean;
 }

@@ -190,7 +190,7 @@ async function tryMount(desc: Descriptor, source: RepoEndpoint, target: RepoEndp
 }
 
 /** "registry/repo", how progress names a target. */
-function targetName(t: RepoEndpoint): string {
+export function targetName(t: RepoEndpoint): string {
   return `${t.client.registry}/${t.repo}`;
 }
 
@@ -233,6 +233,7 @@ async function streamBlobAttempts(
           open: () => {
             const body: Readable = resumableRead({
               open: (start) => fromMirror(open(start), [report]),
+              readsElsewhere: source.client.readsElsewhere?.bind(source.client),
               size: desc.size,
               what,
               policy: ctx.transport.retryPolicy,
@@ -400,6 +401,7 @@ async function teeInto(
   if (!live.some(Boolean)) return { settled: sessions.map((s) => s as PromiseRejectedResult), sourceFailed: false };
   const body = resumableRead({
     open: (start) => fromMirror(open(start), reports),
+    readsElsewhere: source.client.readsElsewhere?.bind(source.client),
     size: desc.size,
     what,
     policy: ctx.transport.retryPolicy,

@@ -11,7 +11,7 @@ import { outcomeOfError, RetryBudget, sleep, type RetryPolicy } from '../http/re
 import type { Logger } from '../log.js';
 
 /** Opens the blob from byte `start`; `partial` is false when the server sent the whole blob anyway. */
-export type OpenAt = (start: number) => Promise<{ body: Readable; partial: boolean; size?: number }>;
+export type OpenAt = (start: number) => Promise<{ body: Readable; partial: boolean; size?: number; mirror?: string }>;
 
 /** Options of a resumable read. */
 export interface ResumableReadOptions {
@@ -29,6 +29,12 @@ export interface ResumableReadOptions {
   onResume?: (offset: number) => void;
   /** Called with each chunk's length as it passes (progress). */
   onBytes?: (n: number) => void;
+  /**
+   * True when reads no longer go to `mirror` (the one a body came from): that body's failure is
+   * resumed at once and spends no retry, as the next open reads elsewhere (a mirror given up
+   * mid-body: each mirror can cause it once).
+   */
+  readsElsewhere?: (mirror: string) => boolean;
 }
 
 /**
@@ -44,6 +50,8 @@ export function resumableRead(opts: ResumableReadOptions): Readable {
   let skip = 0;
   const budget = opts.budget ?? new RetryBudget(opts.policy);
   let current: Readable | undefined;
+  /** The mirror `current` is read from (undefined: the registry itself). */
+  let from: string | undefined;
   let opening = false;
 
   const out = new Readable({
@@ -119,7 +127,8 @@ export function resumableRead(opts: ResumableReadOptions): Readable {
     let dead: Error | undefined;
     try {
       if (opts.signal?.aborted) throw new AbortedError();
-      const { body, partial, size } = await opts.open(done);
+      const { body, partial, size, mirror } = await opts.open(done);
+      from = mirror;
       if (out.destroyed) {
         body.destroy();
         return;
@@ -175,6 +184,13 @@ export function resumableRead(opts: ResumableReadOptions): Readable {
     // bodies would then be judged against each other's offsets (a false E_DIGEST_MISMATCH).
     opening = true;
     try {
+      const left = from !== undefined && opts.readsElsewhere?.(from) === true;
+      from = undefined;
+      if (left && !(err instanceof AbortedError)) {
+        opts.logger?.info(`${opts.what}: ${(err as Error).message}; reading on from byte ${done} elsewhere`);
+        if (!out.destroyed) await openNext();
+        return;
+      }
       const outcome = outcomeOfError(err);
       if (!outcome) throw err;
       const delay = budget.next(outcome);

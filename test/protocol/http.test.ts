@@ -355,16 +355,21 @@ test('a connection reset in the middle of the TLS handshake is a network error (
   await new Promise<void>((r) => srv.close(() => r()));
 });
 
-test('withProfile: a deadline for the answer to start, its own retry policy; a body that started keeps the idle watch, and the caller still cancels it', async () => {
+test('withProfile: a deadline for the answer to start and for each silence of its body (not for the whole body), its own retry policy; the caller still cancels a body', async () => {
   let hits = 0;
   const url = await serve((req, res) => {
     hits++;
     if (req.url === '/never') return; // no answer at all
     if (req.url === '/503') return res.writeHead(503, { 'retry-after': '0' }).end();
-    // Headers at once, then the body over more than the deadline.
+    if (req.url === '/stall') {
+      // Headers and a first part at once, then silence with the connection open (a mirror whose upstream fetch hung).
+      res.writeHead(200, { 'content-length': '6' });
+      return void res.write('abc');
+    }
+    // Headers at once, then the body a byte at a time over more than the deadline, never silent for long.
     res.writeHead(200, { 'content-length': '6' });
-    res.write('abc');
-    setTimeout(() => res.end('def'), 400);
+    const rest = [...'abcdef'];
+    const tick = setInterval(() => (rest.length ? res.write(rest.shift()!) : (clearInterval(tick), res.end())), 50);
   });
   const t = new Transport({ retry: fast, idleTimeoutMs: 5000 });
   const p = t.withProfile({ retry: { retries: 1, statuses: new Set(), errnos: new Set(['ECONNRESET']) }, answerTimeoutMs: 200 });
@@ -380,6 +385,9 @@ test('withProfile: a deadline for the answer to start, its own retry policy; a b
   assert.equal(hits, 4, 'the transport itself keeps its policy');
   const slow = await p.send({ method: 'GET', url: `${url}/slow` });
   assert.equal((await readBody(slow, 100, 'x')).toString(), 'abcdef');
+  // Before: the body kept only the transport's idle watch (5000 ms here, 60 s by default).
+  const stalled = await p.send({ method: 'GET', url: `${url}/stall` });
+  await assert.rejects(readBody(stalled, 100, 'x'), (e: unknown) => e instanceof NetworkError && e.details.errno === 'ETIMEDOUT' && /response stalled for 200 ms/.test(e.message));
   const ctl = new AbortController();
   const cancelled = await p.send({ method: 'GET', url: `${url}/slow`, signal: ctl.signal });
   ctl.abort();

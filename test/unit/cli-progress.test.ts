@@ -123,6 +123,31 @@ describe('ProgressModel', () => {
     assert.deepEqual(m.entries.map((e) => e.digest), [LAYER_KEY]);
   });
 
+  it('a layer\'s events as push sends them (start at each target, bytes, end): one "build" line from its start, its bytes counted for its first target only, also where that end comes after the next start', () => {
+    const m = new ProgressModel(clock().now);
+    m.start(LAYER_KEY, 'uploaded', undefined); // built while it goes: no size yet
+    assert.deepEqual(m.entries.map((e) => [e.digest, e.action, e.size, e.bytes]), [[LAYER_KEY, 'build', undefined, 0]]);
+    m.bytes(LAYER_KEY, 3072);
+    m.start(LAYER_KEY, 'uploaded', 3072); // the next target (the first one's end waits for the manifest family)
+    m.bytes(LAYER_KEY, 3072);
+    m.end(report(LAYER_KEY, 'uploaded', 3072, 3072));
+    m.end(report(LAYER_KEY, 'uploaded', 3072, 3072));
+    m.phase('transfer');
+    assert.match(m.render(120)[0]!, /^build   app layer     \[=+\]\s+3\.0 KiB \/ 3\.0 KiB .* done$/);
+    assert.equal(m.totals().bytes, 3072);
+    // A layer only skipped or mounted at a target makes no line: nothing is built.
+    m.start('layer:2', 'skipped', 10);
+    m.end(report('layer:2', 'skipped', 10));
+    m.start('layer:3', 'mounted', 10);
+    m.end(report('layer:3', 'mounted', 10));
+    assert.deepEqual(m.entries.map((e) => e.digest), [LAYER_KEY]);
+    // A target that already had it, then one it is made again for (its size known): counted there.
+    m.start('layer:4', 'skipped', 500);
+    m.start('layer:4', 'uploaded', 500);
+    m.bytes('layer:4', 500);
+    assert.deepEqual(m.entries.at(-1) && [m.entries.at(-1)!.digest, m.entries.at(-1)!.size, m.entries.at(-1)!.bytes], ['layer:4', 500, 500]);
+  });
+
   it('fits the terminal: narrow lines lose the bar, many blobs fold finished ones', () => {
     const m = new ProgressModel(clock().now);
     for (let i = 0; i < 30; i++) {
@@ -189,4 +214,23 @@ it('plain progress: every line once, the app layer done once however many phases
     'build   app layer done (…)',
   ]);
   assert.match(lines.at(-1)!, /^total   2 blobs \(1 stream, 1 build\)/);
+});
+
+it('plain progress: a layer\'s start at each target says "build" once, before its bytes; a target that has it says nothing', () => {
+  const out: string[] = [];
+  const stderr = new PassThrough().on('data', (d) => out.push(String(d)));
+  const p = plainProgress({ stderr }, true);
+  p.events.start!('layer:1', 'uploaded', undefined, 'reg-a/app');
+  p.events.bytes!('layer:1', 100);
+  p.events.end!(report('layer:1', 'uploaded', 100, 100), 'reg-a/app');
+  p.events.start!('layer:1', 'skipped', 100, 'reg-b/app');
+  p.events.end!(report('layer:1', 'skipped', 100), 'reg-b/app');
+  p.events.start!('layer:1', 'uploaded', 100, 'reg-c/app');
+  p.events.bytes!('layer:1', 100);
+  p.events.end!(report('layer:1', 'uploaded', 100, 100), 'reg-c/app');
+  p.events.phase!('transfer');
+  p.stop(true);
+  const lines = out.join('').trim().split('\n');
+  assert.deepEqual(lines.slice(0, -1), ['build   layer 1', 'build   layer 1 done (100 B)']);
+  assert.match(lines.at(-1)!, /^total   1 blobs \(1 build\), 100 B sent/);
 });

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copy, type RegpushError } from '../../src/index.js';
 import { bytesOf, fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
+import { startFaultProxy, type FaultProxy } from '../fixtures/fault-proxy.js';
 
 const fake = fakeRegistryPool();
 
@@ -146,4 +147,35 @@ test('a mirror answering 503 to everything is asked once, not retried, and the u
   assert.equal(r.digest, image);
   assert.equal(failing.hits, 1, 'one request to the failing mirror, then it is not asked again');
   assert.ok(warnings.some((w) => w.startsWith(`mirror ${mirror.host} failed (E_REGISTRY: `)), warnings.join('\n'));
+});
+
+/** A mirror holding the same image as `src` behind a fault proxy (the mirror's faults go through it). */
+async function stallingMirror(src: FakeRegistry, layer: { digest: string }): Promise<{ mirror: FakeRegistry; front: FaultProxy }> {
+  const mirror = await fake();
+  mirror.putBlob('base/app', src.blob('base/app', layer.digest)!);
+  const front = await startFaultProxy(mirror.url);
+  return { mirror, front };
+}
+
+test('a mirror that sends a blob\'s headers and first bytes, then stalls: the read gives up after the mirror\'s deadline and reads on from the upstream, spending no retry; the mirror is not asked again', async (t) => {
+  const { src, layer, image } = await setup();
+  const dst = await fake();
+  const { front } = await stallingMirror(src, layer);
+  t.after(() => front.close());
+  front.rule({ method: 'GET', path: new RegExp(`/blobs/${layer.digest}`), fault: { kind: 'stall', afterBytes: 64 * 1024 }, name: 'stall' });
+  const warnings: string[] = [];
+  const logger = { debug: () => {}, info: () => {}, warn: (m: string) => warnings.push(m) };
+  const opts = fakeLibraryOptions(src, dst);
+  // REGPUSH_IDLE_TIMEOUT_MS (idleTimeoutMs) lowers the mirror's deadline with the run's idle limit.
+  // retries: 0: going on elsewhere is a fallback, not a retry of the same source.
+  const r = await copy({ from: src.ref('base/app:1'), to: [dst.ref('app:1')], mirrors: { [src.host]: [`http://${front.host}`] }, logger, idleTimeoutMs: 500, retries: 0, ...opts, insecureRegistries: [...opts.insecureRegistries, front.host] });
+  assert.equal(r.digest, image);
+  assert.equal(front.hits('stall').length, 1, 'the stalled mirror is asked once');
+  assert.ok(dst.blob('app', layer.digest)?.equals(src.blob('base/app', layer.digest)!), 'the right bytes landed');
+  const upstream = src.requests({ kind: 'blob', method: 'GET', digest: layer.digest });
+  assert.deepEqual(upstream.map((q) => q.status), [206], 'the rest was read from the registry itself, from where the mirror stopped');
+  const report = r.targets[0]!.blobs.find((b) => b.digest === layer.digest)!;
+  assert.deepEqual([report.resumes, report.retries, report.mirror], [1, 0, undefined]);
+  assert.ok(warnings.some((w) => w.startsWith(`mirror ${front.host} failed (E_NETWORK: `)), warnings.join('\n'));
+  assert.equal(dst.openUploads(), 0);
 });

@@ -8,7 +8,7 @@ import { gunzipSync } from 'node:zlib';
 import { extract } from 'tar-stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { push, type PushResult, type RegpushError } from '../../src/index.js';
+import { push, type PushOptions, type PushResult, type RegpushError } from '../../src/index.js';
 import { hashLayer } from '../../src/layer/index.js';
 import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
 
@@ -745,4 +745,79 @@ test('push to two repositories of one registry: each target\'s report gives its 
   const r = await push({ from: src.ref('base/node:20'), to: [dst.ref('x:1'), dst.ref('y:1')], app: appDir(), ...fakeLibraryOptions(src, dst) });
   assert.deepEqual(r.layers!.map((l) => l.action), ['uploaded']);
   assert.deepEqual(r.targets!.map((t) => t.layers!.map((l) => l.action)), [['uploaded'], ['mounted']]);
+});
+
+/**
+ * The progress events per key (a layer's key, a blob's digest), one token per event (a run of
+ * bytes is one `bytes`): what a library caller passing `events` sees.
+ */
+function layerEventLog(): { events: NonNullable<PushOptions['events']>; of(key: string): string[] } {
+  const log = new Map<string, string[]>();
+  const add = (key: string, token: string): void => {
+    const l = log.get(key) ?? [];
+    if (token !== 'bytes' || l.at(-1) !== 'bytes') l.push(token);
+    log.set(key, l);
+  };
+  return {
+    events: {
+      start: (d, action, size, target) => add(d, `start ${action} ${size ?? '?'} ${target}`),
+      bytes: (d) => add(d, 'bytes'),
+      end: (r, target) => add(r.digest, `end ${r.action} ${r.size} ${r.mediaType} ${target}`),
+    },
+    of: (key) => log.get(key) ?? [],
+  };
+}
+
+test('each new layer\'s events at each target: start (its size once it is known), bytes, end with the media type of the manifest written (Docker v2 over a Docker base)', async () => {
+  const [src, a, b] = [await fake(), await fake(), await fake()];
+  src.seedImage('base/node', { tags: ['20'], format: 'docker' });
+  const ev = layerEventLog();
+  const r = await push({ from: src.ref('base/node:20'), to: [a.ref('app:1'), b.ref('app:1')], layers: [{ sources: appDir('dependencies\n') }], app: appDir(), events: ev.events, ...fakeLibraryOptions(src, a, b) });
+  const dockerLayer = 'application/vnd.docker.image.rootfs.diff.tar.gzip';
+  assert.deepEqual(JSON.parse(a.manifest('app', '1')!.bytes.toString('utf8')).layers.at(-1).mediaType, dockerLayer);
+  for (const [key, layer] of [['layer:1', r.layers![0]!], ['layer', r.layers![1]!]] as const) {
+    assert.deepEqual(ev.of(key), [
+      `start uploaded ? ${a.host}/app`, // built while it goes: its size is not known yet
+      'bytes',
+      `end uploaded ${layer.size} ${dockerLayer} ${a.host}/app`,
+      `start uploaded ${layer.size} ${b.host}/app`, // made again, its size known
+      'bytes',
+      `end uploaded ${layer.size} ${dockerLayer} ${b.host}/app`,
+    ], key);
+  }
+});
+
+test('push --format docker from scratch: the layer\'s end names the Docker v2 layer type; a target that has the layer gets start and end as skipped', async () => {
+  const [a, b] = [await fake(), await fake()];
+  const app = appDir('same files\n');
+  const first = await push({ from: 'scratch', to: a.ref('app:1'), app, format: 'docker', ...fakeLibraryOptions(a, b) });
+  const ev = layerEventLog();
+  // A config change: the tag does not hold the very image, and the layer is at A already.
+  await push({ from: 'scratch', to: [b.ref('app:1'), a.ref('app:2')], app, format: 'docker', config: { env: ['X=1'] }, events: ev.events, ...fakeLibraryOptions(a, b) });
+  const dockerLayer = 'application/vnd.docker.image.rootfs.diff.tar.gzip';
+  assert.deepEqual(ev.of('layer'), [
+    `start uploaded ? ${b.host}/app`,
+    'bytes',
+    `end uploaded ${first.layer!.size} ${dockerLayer} ${b.host}/app`,
+    `start skipped ${first.layer!.size} ${a.host}/app`,
+    `end skipped ${first.layer!.size} ${dockerLayer} ${a.host}/app`,
+  ]);
+});
+
+test('layer events where the layer is mounted (same registry) or copied from a tag that holds it: start and end under the layer\'s key, a copy\'s bytes too (none under its digest)', async () => {
+  const [src, dst, c] = [await fake(), await fake(), await fake()];
+  src.seedImage('base/node', { tags: ['20'] });
+  const app = appDir('z'.repeat(5000));
+  const ev = layerEventLog();
+  const r = await push({ from: src.ref('base/node:20'), to: [dst.ref('x:1'), dst.ref('y:1')], app, events: ev.events, ...fakeLibraryOptions(src, dst, c) });
+  const ociLayer = 'application/vnd.oci.image.layer.v1.tar+gzip';
+  const size = r.layer!.size;
+  assert.deepEqual(ev.of('layer'), [`start uploaded ? ${dst.host}/x`, 'bytes', `end uploaded ${size} ${ociLayer} ${dst.host}/x`, `start mounted ${size} ${dst.host}/y`, `end mounted ${size} ${ociLayer} ${dst.host}/y`]);
+  // x's tag holds the layer (compressed at level 1 this time); a config change, so the tag is not the very image.
+  const first = await push({ from: src.ref('base/node:20'), to: dst.ref('x:1'), app, gzipLevel: 1, ...fakeLibraryOptions(src, dst, c) });
+  const copied = layerEventLog();
+  await push({ from: src.ref('base/node:20'), to: [dst.ref('x:1'), c.ref('app:1')], app, config: { env: ['X=1'] }, events: copied.events, ...fakeLibraryOptions(src, dst, c) });
+  assert.ok(c.hasBlob('app', first.layer!.digest), 'c got the tag\'s blob');
+  assert.deepEqual(copied.of('layer'), [`start uploaded ${first.layer!.size} ${c.host}/app`, 'bytes', `end uploaded ${first.layer!.size} ${ociLayer} ${c.host}/app`]);
+  assert.deepEqual(copied.of(first.layer!.digest), [], 'nothing under the layer\'s digest');
 });

@@ -299,6 +299,38 @@ describe('an unreadable default registries.conf', () => {
   });
 });
 
+describe('a default daemon.json that cannot be used', () => {
+  it('is set aside with one warning naming it (it only gives mirrors): unreadable, or not JSON; the other mirrors are kept', () => {
+    const root = mkdtempSync(join(tmpdir(), 'regpush-daemon-json-'));
+    try {
+      // The system's files, named here: the real /etc/docker/daemon.json belongs to root.
+      const system = { registriesConf: join(root, 'registries.conf'), daemonJson: join(root, 'daemon.json') };
+      const env = { HOME: join(root, 'home') };
+      const flags = ['docker.io=flag-mirror.example'];
+      const warned: string[] = [];
+      const logger = { debug: () => {}, info: () => {}, warn: (m: string) => warned.push(m) };
+      // A directory where the file should be: there, and unreadable as a file (EISDIR) even for root, as EACCES is for a user.
+      mkdirSync(system.daemonJson);
+      const r = registryConfigOptions(flags, env, root, logger, system);
+      assert.deepEqual(r.mirrors, { 'docker.io': ['flag-mirror.example'] });
+      assert.deepEqual(warned, [`cannot read ${system.daemonJson} (EISDIR); its registry-mirrors are not used (REGPUSH_DOCKER_DAEMON_JSON names another file)`]);
+      rmSync(system.daemonJson, { recursive: true });
+      writeFileSync(system.daemonJson, '{ "registry-mirrors": [');
+      warned.length = 0;
+      assert.deepEqual(registryConfigOptions(flags, env, root, logger, system).mirrors, { 'docker.io': ['flag-mirror.example'] });
+      assert.equal(warned.length, 1, warned.join('\n'));
+      assert.ok(warned[0]!.includes(system.daemonJson) && warned[0]!.endsWith('; its mirrors are not used (REGPUSH_DOCKER_DAEMON_JSON names another file)'), warned[0]);
+      // Named in the environment, the same file stops the run.
+      assert.throws(() => registryConfigOptions(flags, { ...env, REGPUSH_DOCKER_DAEMON_JSON: system.daemonJson }, root, logger, system), (e: unknown) => e instanceof RegpushError && e.code === 'E_INPUT');
+      // A readable one adds its Docker Hub mirrors after the flags'.
+      writeFileSync(system.daemonJson, '{ "registry-mirrors": ["https://daemon-mirror.example"] }');
+      assert.deepEqual(registryConfigOptions(flags, env, root, logger, system).mirrors['docker.io'], ['flag-mirror.example', 'daemon-mirror.example']);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('regpush.json mirrors', () => {
   it('become --registry-mirror values; bad ones name the key', () => {
     assert.deepEqual(checkProjectConfig({ mirrors: { 'docker.io': ['a.example', 'b.example'], 'r.example:5000': 'c.example' } }, 'regpush.json', '/p'), {
