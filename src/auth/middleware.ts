@@ -502,9 +502,15 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
     if (cred?.registryToken) {
       const sent = attempt.sent;
       if (sent?.kind === 'registry-token' && sent.who === who(cred)) {
-        // insufficient_scope: the registry took the token and found a right missing for this
-        // request, which says nothing of its other requests (a pull-only token's reads).
-        if (fromThisResponse && challenge.params.error === 'insufficient_scope') throw rejected(cred, undefined);
+        // A right missing for this request, which says nothing of the token's other requests (a
+        // pull-only token's reads): the registry took the token and says so (insufficient_scope),
+        // or took it earlier in the run and refuses a write now, without calling it invalid.
+        const said = fromThisResponse ? challenge : undefined;
+        const error = said?.params.error;
+        if (error === 'insufficient_scope' || (error !== 'invalid_token' && accepted.has(sent.who) && !isRead(req))) {
+          const needed = neededScopes(said, mergeScopes([...scopes, ...extra]), req);
+          throw deniedWrite(cred, needed) ?? rejected(cred, needed);
+        }
         refusals.set(refusalKey(cred, 'registry-token'), rejected(cred, undefined));
       }
       cred = await unrefusedRegistryToken(cred, attempt);
@@ -542,16 +548,18 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
       const widened = !scopesCover(sent.scopes, want);
       if (!widened) {
         // Same scopes: a stored token may simply have gone stale; a fresh one being refused is
-        // final. Refused without a challenge, it is the caller's to read: Harbor answers a bare
-        // 401 where a repository has no referrers API (goharbor/harbor#18305), which is no login
-        // problem; any other request reports the 401 as the registry's refusal.
+        // final. Refused without a challenge, a read is the caller's to read: Harbor answers a
+        // bare 401 where a repository has no referrers API (goharbor/harbor#18305), which is no
+        // login problem; a write so refused to credentials is a right missing (refusedToken).
         // A fresh token that has since expired went stale too: the transport's retries of one
         // request (Retry-After, an idle timeout) can outlast a 5-minute token, and the 401 at the
         // end is then no verdict on the credentials (one more fetch, within the two).
         const expired = sent.fresh && cache.get(sent.key, now()) === undefined;
         if ((sent.fresh && !expired) || attempt.tokenFetches >= 2) {
-          if (!fromThisResponse) return undefined;
-          throw refusedToken(cred, want, challenge, req);
+          if (fromThisResponse) throw refusedToken(cred, want, challenge, req);
+          const denied = cred && deniedWrite(cred, neededScopes(undefined, want, req), hostOf(challenge.params.realm) ?? 'the token service');
+          if (denied) throw denied;
+          return undefined;
         }
         cache.invalidate(sent.key, sent.token);
         refused = sent.token;
@@ -567,36 +575,18 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
   };
 
   /**
-   * The registry's refusal of a token its token service has just issued in this request (so the
-   * token service accepted the credentials). `insufficient_scope` on a write with real credentials
-   * is a right the user lacks, E_DENIED, as `tag` and `delete` report it (a token service grants
-   * only the actions a user may have, and the registry answers 401 rather than 403): a pull-only
-   * user copying or pushing was told to check a password that was right. On a read it stays
-   * E_AUTH: Docker Hub answers it too for a repository that does not exist. `invalid_token` is the
-   * registry not taking its own token service's token (a registry that does not trust that issuer,
-   * or clocks apart): nothing a new password would mend.
+   * The registry's refusal, with a challenge, of a token its token service has just issued in this
+   * request (so the token service accepted the credentials). A write so refused is a right the
+   * user lacks (deniedWrite); a read refused with `insufficient_scope` stays E_AUTH: Docker Hub
+   * answers it too for a repository that does not exist. `invalid_token` is the registry not
+   * taking its own token service's token (a registry that does not trust that issuer, or clocks
+   * apart): nothing a new password would mend, and no right either.
    */
   const refusedToken = (cred: Credential | undefined, want: string[], challenge: Challenge, req: HttpRequest): AuthError | DeniedError => {
     const realmHost = hostOf(challenge.params.realm) ?? 'the token service';
     const error = challenge.params.error;
-    if (cred && error === 'insufficient_scope') {
-      // What the registry says the request needs, else (for a write) what was asked for.
-      const named = challenge.params.scope ? mergeScopes([challenge.params.scope]) : req.method === 'GET' || req.method === 'HEAD' ? [] : want;
-      const writes = named.flatMap((s) => {
-        const p = parseScope(s);
-        const actions = p?.type === 'repository' ? p.actions.filter((a) => a !== 'pull') : [];
-        return p && actions.length ? [{ repo: p.name, actions }] : [];
-      });
-      if (writes.length) {
-        const actions = [...new Set(writes.flatMap((w) => w.actions))];
-        const verbs = [...new Set(actions.map((a) => (a === 'push' ? 'writing' : a === 'delete' ? 'deleting' : `'${a}'`)))].join(' or ');
-        const subject = cred.username ? `the credentials for user ${cred.username} were` : 'the identity token was';
-        return new DeniedError(
-          `access to ${writes.map((w) => w.repo).join(', ')} at ${opts.registry} denied: ${subject} accepted by the token service ${realmHost}, but not for ${verbs} (${actions.join(',')}); check your rights on the repository`,
-          { details: { registry: opts.registry, status: 401, realm: realmHost, scopes: named } },
-        );
-      }
-    }
+    const denied = cred && error !== 'invalid_token' ? deniedWrite(cred, neededScopes(challenge, want, req), realmHost) : undefined;
+    if (denied) return denied;
     if (error === 'invalid_token') {
       const subject = cred?.username ? `user ${cred.username}` : cred?.identityToken ? 'the identity token' : 'anonymous access';
       // `tokenRefused`: the CLI adds no "check the credentials" hint, and no write refusal is read into it.
@@ -606,6 +596,38 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
       );
     }
     return rejected(cred, error === 'insufficient_scope' ? want : undefined);
+  };
+
+  /**
+   * What a refused request needed: what the registry's challenge names with `insufficient_scope`
+   * (`said`: a challenge from this very answer), else for a write what was asked for, else nothing.
+   */
+  const neededScopes = (said: Challenge | undefined, want: string[], req: HttpRequest): string[] =>
+    said?.params.error === 'insufficient_scope' && said.params.scope ? mergeScopes([said.params.scope]) : isRead(req) ? [] : want;
+
+  /**
+   * The one place a write refused to good credentials becomes E_DENIED: a token the token service
+   * `realmHost` has just issued for them, or a registry token the registry has taken (`realmHost`
+   * undefined), refused for what `scopes` write. That is a right the user lacks, not a password to
+   * check (a token service grants only the actions a user may have, and the registry answers 401
+   * rather than 403), as push, copy, sync, tag and delete report it alike. Basic credentials never
+   * get here: a registry that lets anyone read (nginx's limit_except, Nexus) never checked the
+   * password on the read. Undefined when `scopes` name no write.
+   */
+  const deniedWrite = (cred: Credential, scopes: string[], realmHost?: string): DeniedError | undefined => {
+    const writes = scopes.flatMap((s) => {
+      const p = parseScope(s);
+      const actions = p?.type === 'repository' ? p.actions.filter((a) => a !== 'pull') : [];
+      return p && actions.length ? [{ repo: p.name, actions }] : [];
+    });
+    if (!writes.length) return undefined;
+    const actions = [...new Set(writes.flatMap((w) => w.actions))];
+    const verbs = [...new Set(actions.map((a) => (a === 'push' ? 'writing' : a === 'delete' ? 'deleting' : `'${a}'`)))].join(' or ');
+    const subject = cred.username ? `the credentials for user ${cred.username} were` : cred.registryToken ? 'the registry token was' : 'the identity token was';
+    const by = realmHost ? `the token service ${realmHost}` : 'the registry';
+    return new DeniedError(`access to ${writes.map((w) => w.repo).join(', ')} at ${opts.registry} denied: ${subject} accepted by ${by}, but not for ${verbs} (${actions.join(',')}); check your rights on the repository`, {
+      details: { registry: opts.registry, status: 401, ...(realmHost ? { realm: realmHost } : {}), scopes },
+    });
   };
 
   const rejected = (cred: Credential | undefined, scopes: string[] | undefined, scheme: 'basic' | 'bearer' = 'bearer'): AuthError => {
@@ -708,6 +730,11 @@ function who(cred: Credential | undefined): string {
   if (cred.registryToken) return `<registry-token>:${fingerprint}`;
   if (cred.username) return `user:${cred.username}:${fingerprint}`;
   return `<identity-token>:${fingerprint}`;
+}
+
+/** A read (GET, HEAD): refused to good credentials, it is no missing right to write (deniedWrite). */
+function isRead(req: HttpRequest): boolean {
+  return req.method === 'GET' || req.method === 'HEAD';
 }
 
 function basicHeader(cred: Credential): string {

@@ -523,6 +523,19 @@ describe('scopes and insufficient_scope', () => {
     assert.match(err.message, /denied: the identity token was accepted by the token service .*, but not for deleting \(delete\);/);
   });
 
+  it('a write refused without a challenge to a token just issued for the credentials → E_DENIED as well (tag and delete said so on their own); a read so refused is handed back', async () => {
+    const tokens = await tokenServer({ pullOnly: true, denyRepos: ['secret'] });
+    const reg = await registry({ tokens, bareChallenge: (r) => r.url.pathname !== '/v2/' });
+    const client = middleware(reg, alice);
+    await readBody(await client(get(reg, '/v2/')));
+    const err = await failure(client({ method: 'PUT', url: `${reg.base}/v2/app/manifests/1`, body: Buffer.from('{}') }));
+    assert.equal(err.code, 'E_DENIED');
+    assert.equal(err.message, `access to app at ${reg.host} denied: the credentials for user alice were accepted by the token service ${tokens.host}, but not for writing (push); check your rights on the repository`);
+    const read = await middleware(reg, alice, { scopes: ['repository:secret:pull'] })(get(reg, '/v2/secret/manifests/1'));
+    assert.equal(read.status, 401);
+    await readBody(read);
+  });
+
   it('a read refused with insufficient_scope stays E_AUTH: the repository may not exist (Docker Hub answers so)', async () => {
     const tokens = await tokenServer({ denyRepos: ['secret'] });
     const reg = await registry({ tokens });
@@ -820,18 +833,25 @@ describe('refused credentials are remembered for the run (no failed login per im
     await readBody(res);
   });
 
-  it('a registry token refused for a write it may not do (insufficient_scope) is not a refusal of the token: its reads still go out', async () => {
-    const tokens = await tokenServer();
-    const reg = await registry({ tokens });
-    const memory = new AuthMemory();
-    const client = middleware(reg, { registryToken: PULL_REGISTRY_TOKEN }, { memory });
-    await failure(client({ method: 'PUT', url: `${reg.base}/v2/app/manifests/1`, body: Buffer.from('{}') }));
-    for (const c of [client, middleware(reg, { registryToken: PULL_REGISTRY_TOKEN }, { memory, scopes: ['repository:other:pull'] })]) {
-      const res = await c(get(reg, '/v2/app/manifests/1'));
-      assert.equal(res.status, 200);
-      await readBody(res);
-    }
-  });
+  // A write refused to a registry token the registry takes: with insufficient_scope, or (GCR,
+  // Harbor) a bare 401 after the token was accepted for reads.
+  for (const bare of [false, true]) {
+    it(`a registry token refused for a write it may not do (${bare ? 'a bare 401 after reads it took' : 'insufficient_scope'}) is E_DENIED, not a refusal of the token: its reads still go out`, async () => {
+      const tokens = await tokenServer();
+      const reg = await registry({ tokens, bareChallenge: (r) => bare && r.method === 'PUT' });
+      const memory = new AuthMemory();
+      const client = middleware(reg, { registryToken: PULL_REGISTRY_TOKEN }, { memory });
+      if (bare) await readBody(await client(get(reg, '/v2/app/manifests/0')));
+      const err = await failure(client({ method: 'PUT', url: `${reg.base}/v2/app/manifests/1`, body: Buffer.from('{}') }));
+      assert.equal(err.code, 'E_DENIED');
+      assert.equal(err.message, `access to app at ${reg.host} denied: the registry token was accepted by the registry, but not for writing (push); check your rights on the repository`);
+      for (const c of [client, middleware(reg, { registryToken: PULL_REGISTRY_TOKEN }, { memory, scopes: ['repository:other:pull'] })]) {
+        const res = await c(get(reg, '/v2/app/manifests/1'));
+        assert.equal(res.status, 200);
+        await readBody(res);
+      }
+    });
+  }
 
   it('a Basic registry that refused a password never gets it again in the run', async () => {
     const reg = await registry({ basic: true });
