@@ -37,10 +37,11 @@ export interface AuthOptions {
   /** Resolves the credential; called at most once, on the first challenge. */
   credential: () => Promise<Credential | undefined>;
   /**
-   * Resolves the credential again after `refused` was refused (a token service's or a Basic
-   * registry's 401), reading the stored logins anew: a credential helper's token (gcloud's lasts
-   * 1 h, ECR's 12 h, ACR's 3 h) or a rewritten config file may have replaced it. Called at most
-   * once per refused credential; absent, a refusal is final.
+   * Resolves the credential again after `refused` was refused (a token service's 401 or 403, a
+   * Basic registry's 401, a registry token the registry refused), reading the stored logins anew:
+   * a credential helper's token (gcloud's lasts 1 h, ECR's 12 h, ACR's 3 h) or a rewritten config
+   * file may have replaced it. Called at most once per refused credential; absent, a refusal is
+   * final.
    */
   renewCredential?: (refused: Credential) => Promise<Credential | undefined>;
   /** Send used for token requests (the realm is often another host); not wrapped by this middleware. */
@@ -170,22 +171,24 @@ export class AuthMemory {
 
   /**
    * Credentials refused in this operation, with the refusal: by registry, token realm and service
-   * (a token service's 401) or by registry alone (a Basic 401), and the credential's identity (see
+   * (a token service's 401), the same and the scopes asked for (a token service's 403), or by
+   * registry alone (a Basic 401, a registry token refused), and the credential's identity (see
    * `who`). A token service's 401 does not depend on the scope asked for (missing rights give a
    * token with fewer actions, not a 401), so the same password would be refused for every image:
    * a sync of 2,000 images with a wrong one would send 2,000 failed logins, enough for an LDAP
    * or AD backend (Harbor, Quay, Artifactory) to lock the account, or Docker Hub to throttle.
-   * Remembered, a refused credential is sent once per run; every later request that would send it
-   * fails at once with the same error.
+   * A 403 may concern one repository only (refusalOf), so it stays with the scopes refused.
+   * Remembered, a refused credential is sent once per run (per scope set, after a 403); every later
+   * request that would send it fails at once with the same error.
    */
   readonly refusals = new Map<string, AuthError>();
 
   /**
-   * Credentials (by `who`) a token service or a Basic registry has accepted in this operation, and
-   * those a renewal (renewCredential) gave. A refused credential is looked up again if it was
-   * accepted before (it has expired) or came from the first lookup; one a renewal gave that was
-   * refused without ever being accepted is final. So a helper that mints a new token on each run,
-   * none of them accepted, costs one more failed login per run, not one per image.
+   * Credentials (by `who`) a token service or a registry (Basic, a registry token) has accepted in
+   * this operation, and those a renewal (renewCredential) gave. A refused credential is looked up
+   * again if it was accepted before (it has expired) or came from the first lookup; one a renewal
+   * gave that was refused without ever being accepted is final. So a helper that mints a new token
+   * on each run, none of them accepted, costs one more failed login per run, not one per image.
    */
   readonly acceptedCredentials = new Set<string>();
   readonly renewedCredentials = new Set<string>();
@@ -200,7 +203,7 @@ export class AuthMemory {
 interface Attempt {
   /** The credential was looked up again after a refusal in this request: never twice. */
   renewed?: boolean;
-  sent?: { kind: 'bearer'; key: string; scopes: string[]; token: string; fresh: boolean; presumed?: Challenge } | { kind: 'basic'; who: string } | { kind: 'registry-token' };
+  sent?: { kind: 'bearer'; key: string; scopes: string[]; token: string; fresh: boolean; presumed?: Challenge } | { kind: 'basic'; who: string } | { kind: 'registry-token'; who: string };
   tokenFetches: number;
 }
 
@@ -271,8 +274,7 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
     // Decided before waiting: a concurrent 401 may drop the presumption while the token is fetched.
     const fromPresumed = challenge === presumed ? challenge : undefined;
     const key = tokenKey(cred, scopes, challenge);
-    const refusal = cred && refusalKey(cred, challenge);
-    if (refusal) throwRefused(refusal);
+    if (cred) throwRefused(refusedAt(cred, challenge, scopes));
     // The fetch is shared by every request that needs this token, so it is not cancelled with
     // this one; but this request stops waiting for it when its own signal fires (Ctrl-C).
     const got = await untilAborted(signal, cache.getOrFetch(key, now, () => {
@@ -289,7 +291,8 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
           return t;
         },
         (err: unknown) => {
-          if (refusal && isCredentialRefusal(err)) refusals.set(refusal, err);
+          const refused = cred && refusalOf(err);
+          if (refused) refusals.set(refusalKey(cred, challenge, refused === 'scope' ? scopes : undefined), err as AuthError);
           throw err;
         },
       );
@@ -304,14 +307,21 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
   /**
    * Where a refusal of `cred` is remembered (AuthMemory.refusals): at a token service, its realm
    * and service (a presumed realm that is the registry's own is the same one, so wrong credentials
-   * are refused there once, not again when the registry names it); for Basic, the registry.
+   * are refused there once, not again when the registry names it), and for its 403 the scopes
+   * asked for too (refusalOf); for Basic and a registry token, the registry.
    */
-  const refusalKey = (cred: Credential, at: Challenge | 'basic'): string =>
-    at === 'basic' ? `${memoryKey}|basic|${who(cred)}` : `${registryHost}|${at.params.realm ?? ''}|${at.params.service ?? ''}|${who(cred)}`;
+  const refusalKey = (cred: Credential, at: Challenge | 'basic' | 'registry-token', scopes?: string[]): string =>
+    typeof at === 'string'
+      ? `${memoryKey}|${at}|${who(cred)}`
+      : `${registryHost}|${at.params.realm ?? ''}|${at.params.service ?? ''}|${who(cred)}${scopes ? `|${scopeKey(scopes)}` : ''}`;
+
+  /** The key of the refusal of `cred` at `challenge`'s token service that applies to `scopes`, if any. */
+  const refusedAt = (cred: Credential, challenge: Challenge, scopes: string[]): string | undefined =>
+    [refusalKey(cred, challenge), refusalKey(cred, challenge, scopes)].find((k) => refusals.has(k));
 
   /** Fails with the refusal remembered at `key`, if any: a refused credential is not sent again. */
-  const throwRefused = (key: string): void => {
-    const err = refusals.get(key);
+  const throwRefused = (key: string | undefined): void => {
+    const err = key === undefined ? undefined : refusals.get(key);
     if (!err) return;
     log.debug(`auth: these credentials for ${opts.registry} were refused earlier in this run; not sending them again`);
     throw new AuthError(err.message, { details: err.details });
@@ -351,9 +361,9 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
     try {
       return await bearer(cred, scopes, challenge, attempt, signal, refused);
     } catch (err) {
-      if (!cred || !isCredentialRefusal(err) || signal?.aborted) throw err;
+      if (!cred || !refusalOf(err) || signal?.aborted) throw err;
       const next = await renew(cred, attempt);
-      if (!next || refusals.has(refusalKey(next, challenge))) throw err;
+      if (!next || refusedAt(next, challenge, scopes)) throw err;
       log.debug(`auth: asking ${challenge.params.realm ?? 'the token service'} again with the credentials looked up anew`);
       return bearer(next, scopes, challenge, attempt, signal);
     }
@@ -370,14 +380,34 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
     presumed = undefined;
   };
 
+  /**
+   * `cred` (a registry token), unless the registry refused it earlier in the run: then the
+   * credential looked up anew (once, see renew), or, when that gives no other, the refusal again.
+   * A ready-made token is no login a lockout counts, but sent again it is refused again, one
+   * round trip per request and image.
+   */
+  const unrefusedRegistryToken = async (cred: Credential, attempt: Attempt): Promise<Credential | undefined> => {
+    const refusal = refusalKey(cred, 'registry-token');
+    if (!refusals.has(refusal)) return cred;
+    const next = await renew(cred, attempt);
+    if (!next || who(next) === who(cred) || (next.registryToken && refusals.has(refusalKey(next, 'registry-token')))) throwRefused(refusal);
+    return next;
+  };
+
+  /** The Authorization value for a registry token, sent as it is. */
+  const sendRegistryToken = (cred: Credential, attempt: Attempt): string => {
+    mode = 'registry-token';
+    attempt.sent = { kind: 'registry-token', who: who(cred) };
+    return `Bearer ${cred.registryToken}`;
+  };
+
   /** The Authorization value to send before any challenge for this request, if the scheme is known. */
   const proactive = async (scopes: string[], attempt: Attempt, signal: AbortSignal | undefined): Promise<string | undefined> => {
     if (mode === 'unknown') return undefined;
-    const cred = await getCredential();
+    let cred = await getCredential();
     if (cred?.registryToken) {
-      mode = 'registry-token';
-      attempt.sent = { kind: 'registry-token' };
-      return `Bearer ${cred.registryToken}`;
+      cred = await unrefusedRegistryToken(cred, attempt);
+      if (cred?.registryToken) return sendRegistryToken(cred, attempt);
     }
     if (mode === 'basic' && cred?.username && cred.password) {
       // Refused before: the request goes without them. A registry that lets anyone read (nginx's
@@ -445,33 +475,48 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
       const sent = attempt.sent;
       const stale = sent?.kind === 'bearer' && !sent.fresh;
       if (stale) cache.invalidate(sent.key, sent.token);
-      // Basic credentials refused on a body sent once (a streamed PATCH: ECR's 12-hour password
-      // ran out during a long push): a new attempt is worth making with others looked up anew.
-      let renewedBasic = false;
-      if (sent?.kind === 'basic' && challenge.scheme === 'basic') {
-        const cred = await getCredential();
-        if (cred && sent.who === who(cred)) {
-          refusals.set(refusalKey(cred, 'basic'), rejected(cred, undefined, 'basic'));
-          const next = await renew(cred, attempt);
-          renewedBasic = !!next?.username && !!next.password && !refusals.has(refusalKey(next, 'basic'));
-        }
+      // Basic credentials or a registry token refused on a body sent once (a streamed PATCH:
+      // ECR's 12-hour password ran out during a long push): a new attempt is worth making with
+      // others looked up anew. Not a registry token short of a right (insufficient_scope).
+      let renewedCred = false;
+      const insufficient = fromThisResponse && challenge.params.error === 'insufficient_scope';
+      const refusedKind = sent?.kind === 'basic' && challenge.scheme === 'basic' ? 'basic' : sent?.kind === 'registry-token' && !insufficient ? 'registry-token' : undefined;
+      const cred = refusedKind ? await getCredential() : undefined;
+      if (refusedKind && cred && sent && sent.kind !== 'bearer' && sent.who === who(cred)) {
+        refusals.set(refusalKey(cred, refusedKind), rejected(cred, undefined, refusedKind === 'basic' ? 'basic' : 'bearer'));
+        const next = await renew(cred, attempt);
+        const other = refusedKind === 'basic' ? !!next?.username && !!next.password : !!next && who(next) !== who(cred);
+        renewedCred = other && !refusals.has(refusalKey(next!, next!.registryToken ? 'registry-token' : 'basic'));
       }
       // One more attempt of the whole transfer is worth making only when this 401 taught something:
       // a stored token went stale, a presumed realm was not the registry's (dropped above), or the
-      // scheme was unknown. A token fetched for this very request, or Basic credentials, would
-      // only be refused again.
+      // scheme was unknown, or other credentials were found. A token fetched for this very request,
+      // or the same Basic credentials or registry token, would only be refused again.
       const presumedDropped = sentFirst?.kind === 'bearer' && sent === undefined;
-      if (stale || presumedDropped || learnedScheme || renewedBasic) res.authRenewed = true;
+      if (stale || presumedDropped || learnedScheme || renewedCred) res.authRenewed = true;
       log.debug(`auth: 401 on ${req.method} ${req.label ?? 'request'} with a body that cannot be replayed; returning it${res.authRenewed ? ' (a new attempt authenticates afresh)' : ''}`);
       return undefined;
     }
     let cred = await getCredential();
 
     if (cred?.registryToken) {
-      if (attempt.sent?.kind === 'registry-token') throw rejected(cred, undefined);
-      mode = 'registry-token';
-      attempt.sent = { kind: 'registry-token' };
-      return `Bearer ${cred.registryToken}`;
+      const sent = attempt.sent;
+      if (sent?.kind === 'registry-token' && sent.who === who(cred)) {
+        // A right missing for this request, which says nothing of the token's other requests (a
+        // pull-only token's reads): the registry took the token and says so (insufficient_scope),
+        // or took it earlier in the run and refuses a write now, without calling it invalid.
+        const said = fromThisResponse ? challenge : undefined;
+        const error = said?.params.error;
+        if (error === 'insufficient_scope' || (error !== 'invalid_token' && accepted.has(sent.who) && !isRead(req))) {
+          const needed = neededScopes(said, mergeScopes([...scopes, ...extra]), req);
+          throw deniedWrite(cred, needed) ?? rejected(cred, needed);
+        }
+        refusals.set(refusalKey(cred, 'registry-token'), rejected(cred, undefined));
+      }
+      cred = await unrefusedRegistryToken(cred, attempt);
+      if (cred?.registryToken) return sendRegistryToken(cred, attempt);
+      // The stored logins gave credentials of another kind now: the challenge decides.
+      attempt.sent = undefined;
     }
 
     if (challenge.scheme === 'basic') {
@@ -503,16 +548,18 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
       const widened = !scopesCover(sent.scopes, want);
       if (!widened) {
         // Same scopes: a stored token may simply have gone stale; a fresh one being refused is
-        // final. Refused without a challenge, it is the caller's to read: Harbor answers a bare
-        // 401 where a repository has no referrers API (goharbor/harbor#18305), which is no login
-        // problem; any other request reports the 401 as the registry's refusal.
+        // final. Refused without a challenge, a read is the caller's to read: Harbor answers a
+        // bare 401 where a repository has no referrers API (goharbor/harbor#18305), which is no
+        // login problem; a write so refused to credentials is a right missing (refusedToken).
         // A fresh token that has since expired went stale too: the transport's retries of one
         // request (Retry-After, an idle timeout) can outlast a 5-minute token, and the 401 at the
         // end is then no verdict on the credentials (one more fetch, within the two).
         const expired = sent.fresh && cache.get(sent.key, now()) === undefined;
         if ((sent.fresh && !expired) || attempt.tokenFetches >= 2) {
-          if (!fromThisResponse) return undefined;
-          throw refusedToken(cred, want, challenge, req);
+          if (fromThisResponse) throw refusedToken(cred, want, challenge, req);
+          const denied = cred && deniedWrite(cred, neededScopes(undefined, want, req), hostOf(challenge.params.realm) ?? 'the token service');
+          if (denied) throw denied;
+          return undefined;
         }
         cache.invalidate(sent.key, sent.token);
         refused = sent.token;
@@ -528,36 +575,18 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
   };
 
   /**
-   * The registry's refusal of a token its token service has just issued in this request (so the
-   * token service accepted the credentials). `insufficient_scope` on a write with real credentials
-   * is a right the user lacks, E_DENIED, as `tag` and `delete` report it (a token service grants
-   * only the actions a user may have, and the registry answers 401 rather than 403): a pull-only
-   * user copying or pushing was told to check a password that was right. On a read it stays
-   * E_AUTH: Docker Hub answers it too for a repository that does not exist. `invalid_token` is the
-   * registry not taking its own token service's token (a registry that does not trust that issuer,
-   * or clocks apart): nothing a new password would mend.
+   * The registry's refusal, with a challenge, of a token its token service has just issued in this
+   * request (so the token service accepted the credentials). A write so refused is a right the
+   * user lacks (deniedWrite); a read refused with `insufficient_scope` stays E_AUTH: Docker Hub
+   * answers it too for a repository that does not exist. `invalid_token` is the registry not
+   * taking its own token service's token (a registry that does not trust that issuer, or clocks
+   * apart): nothing a new password would mend, and no right either.
    */
   const refusedToken = (cred: Credential | undefined, want: string[], challenge: Challenge, req: HttpRequest): AuthError | DeniedError => {
     const realmHost = hostOf(challenge.params.realm) ?? 'the token service';
     const error = challenge.params.error;
-    if (cred && error === 'insufficient_scope') {
-      // What the registry says the request needs, else (for a write) what was asked for.
-      const named = challenge.params.scope ? mergeScopes([challenge.params.scope]) : req.method === 'GET' || req.method === 'HEAD' ? [] : want;
-      const writes = named.flatMap((s) => {
-        const p = parseScope(s);
-        const actions = p?.type === 'repository' ? p.actions.filter((a) => a !== 'pull') : [];
-        return p && actions.length ? [{ repo: p.name, actions }] : [];
-      });
-      if (writes.length) {
-        const actions = [...new Set(writes.flatMap((w) => w.actions))];
-        const verbs = [...new Set(actions.map((a) => (a === 'push' ? 'writing' : a === 'delete' ? 'deleting' : `'${a}'`)))].join(' or ');
-        const subject = cred.username ? `the credentials for user ${cred.username} were` : 'the identity token was';
-        return new DeniedError(
-          `access to ${writes.map((w) => w.repo).join(', ')} at ${opts.registry} denied: ${subject} accepted by the token service ${realmHost}, but not for ${verbs} (${actions.join(',')}); check your rights on the repository`,
-          { details: { registry: opts.registry, status: 401, realm: realmHost, scopes: named } },
-        );
-      }
-    }
+    const denied = cred && error !== 'invalid_token' ? deniedWrite(cred, neededScopes(challenge, want, req), realmHost) : undefined;
+    if (denied) return denied;
     if (error === 'invalid_token') {
       const subject = cred?.username ? `user ${cred.username}` : cred?.identityToken ? 'the identity token' : 'anonymous access';
       // `tokenRefused`: the CLI adds no "check the credentials" hint, and no write refusal is read into it.
@@ -567,6 +596,38 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
       );
     }
     return rejected(cred, error === 'insufficient_scope' ? want : undefined);
+  };
+
+  /**
+   * What a refused request needed: what the registry's challenge names with `insufficient_scope`
+   * (`said`: a challenge from this very answer), else for a write what was asked for, else nothing.
+   */
+  const neededScopes = (said: Challenge | undefined, want: string[], req: HttpRequest): string[] =>
+    said?.params.error === 'insufficient_scope' && said.params.scope ? mergeScopes([said.params.scope]) : isRead(req) ? [] : want;
+
+  /**
+   * The one place a write refused to good credentials becomes E_DENIED: a token the token service
+   * `realmHost` has just issued for them, or a registry token the registry has taken (`realmHost`
+   * undefined), refused for what `scopes` write. That is a right the user lacks, not a password to
+   * check (a token service grants only the actions a user may have, and the registry answers 401
+   * rather than 403), as push, copy, sync, tag and delete report it alike. Basic credentials never
+   * get here: a registry that lets anyone read (nginx's limit_except, Nexus) never checked the
+   * password on the read. Undefined when `scopes` name no write.
+   */
+  const deniedWrite = (cred: Credential, scopes: string[], realmHost?: string): DeniedError | undefined => {
+    const writes = scopes.flatMap((s) => {
+      const p = parseScope(s);
+      const actions = p?.type === 'repository' ? p.actions.filter((a) => a !== 'pull') : [];
+      return p && actions.length ? [{ repo: p.name, actions }] : [];
+    });
+    if (!writes.length) return undefined;
+    const actions = [...new Set(writes.flatMap((w) => w.actions))];
+    const verbs = [...new Set(actions.map((a) => (a === 'push' ? 'writing' : a === 'delete' ? 'deleting' : `'${a}'`)))].join(' or ');
+    const subject = cred.username ? `the credentials for user ${cred.username} were` : cred.registryToken ? 'the registry token was' : 'the identity token was';
+    const by = realmHost ? `the token service ${realmHost}` : 'the registry';
+    return new DeniedError(`access to ${writes.map((w) => w.repo).join(', ')} at ${opts.registry} denied: ${subject} accepted by ${by}, but not for ${verbs} (${actions.join(',')}); check your rights on the repository`, {
+      details: { registry: opts.registry, status: 401, ...(realmHost ? { realm: realmHost } : {}), scopes },
+    });
   };
 
   const rejected = (cred: Credential | undefined, scopes: string[] | undefined, scheme: 'basic' | 'bearer' = 'bearer'): AuthError => {
@@ -603,7 +664,7 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
       const attempt: Attempt = { tokenFetches: 0 };
       const scopes = mergeScopes([...opts.scopes, ...(req.scopes ?? []), ...learnedScopes]);
       let res = await next(withAuthorization(req, await proactive(scopes, attempt, req.signal)));
-      if (attempt.sent?.kind === 'basic' && !isChallenge(res)) accepted.add(attempt.sent.who);
+      if ((attempt.sent?.kind === 'basic' || attempt.sent?.kind === 'registry-token') && !isChallenge(res)) accepted.add(attempt.sent.who);
       // A probed registry ('auto') that answered over TLS is an https registry from now on: a
       // plain-http realm on another host must then be refused as for any https registry (a
       // remote registry behind a port-forward on localhost would otherwise send the credentials
@@ -629,7 +690,7 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
         if (authorization === undefined) return res;
         discard(res.body);
         res = await next(withAuthorization(req, authorization));
-        if (attempt.sent?.kind === 'basic' && !isChallenge(res)) accepted.add(attempt.sent.who);
+        if ((attempt.sent?.kind === 'basic' || attempt.sent?.kind === 'registry-token') && !isChallenge(res)) accepted.add(attempt.sent.who);
       }
       return res;
     };
@@ -645,13 +706,17 @@ function isChallenge(res: HttpResponse): boolean {
 }
 
 /**
- * A token service's 401 to credentials: they are wrong (or expired), whatever the scope. Not a 403:
- * GHCR is reported to answer 403 DENIED at its token endpoint for a repository the user may not
- * have, which says nothing about the next repository. Not anonymous access either: nothing is
- * sent that a lockout could count.
+ * What a token service's refusal of credentials is a refusal of. A 401: of the credentials,
+ * whatever the scope (the distribution token spec answers failed authentication with 401, and
+ * missing rights with a token of fewer actions). A 403: of the scopes asked for, as far as anything is known:
+ * GHCR answers it for one package the user may not read (dragonflydb/dragonfly#4997), which says
+ * nothing of the next repository, and also to a personal access token that has expired
+ * (akuity/kargo#777), so it is remembered with the scopes, and looked up anew like a 401.
+ * Anonymous access is no refusal of credentials: nothing is sent that a lockout could count.
  */
-function isCredentialRefusal(err: unknown): err is AuthError {
-  return err instanceof AuthError && err.details.status === 401 && err.details.realm !== undefined && err.details.anonymous !== true;
+function refusalOf(err: unknown): 'credential' | 'scope' | undefined {
+  if (!(err instanceof AuthError) || err.details.realm === undefined || err.details.anonymous === true) return undefined;
+  return err.details.status === 401 ? 'credential' : err.details.status === 403 ? 'scope' : undefined;
 }
 
 /**
@@ -665,6 +730,11 @@ function who(cred: Credential | undefined): string {
   if (cred.registryToken) return `<registry-token>:${fingerprint}`;
   if (cred.username) return `user:${cred.username}:${fingerprint}`;
   return `<identity-token>:${fingerprint}`;
+}
+
+/** A read (GET, HEAD): refused to good credentials, it is no missing right to write (deniedWrite). */
+function isRead(req: HttpRequest): boolean {
+  return req.method === 'GET' || req.method === 'HEAD';
 }
 
 function basicHeader(cred: Credential): string {

@@ -76,7 +76,7 @@ export async function fetchToken(
       label: 'token POST',
     });
     // Not every token server speaks oauth2; the spec says to use GET when POST is a 404.
-    if (res.status !== 404 && res.status !== 405) return readReply(res, realm, cred, opts);
+    if (res.status !== 404 && res.status !== 405) return readReply(res, realm, cred, merged, opts);
     discard(res.body);
     log.debug(`auth: ${realm.host} answered ${res.status} to the oauth2 POST; falling back to GET`);
     basicUser = cred.username ?? IDENTITY_TOKEN_USERNAME;
@@ -95,7 +95,7 @@ export async function fetchToken(
   }
   log.debug(`auth: GET ${redactUrl(url.href)}${basicUser ? ` as ${basicUser}` : ' (anonymous)'}`);
   const res = await send({ method: 'GET', url: url.href, headers, signal: opts.signal, label: 'token GET' });
-  return readReply(res, realm, cred, opts);
+  return readReply(res, realm, cred, merged, opts);
 }
 
 function checkRealm(challenge: Challenge, opts: FetchTokenOptions): URL {
@@ -128,14 +128,25 @@ function checkRealm(challenge: Challenge, opts: FetchTokenOptions): URL {
   return realm;
 }
 
-async function readReply(res: HttpResponse, realm: URL, cred: Credential | undefined, opts: FetchTokenOptions): Promise<FetchedToken> {
+async function readReply(res: HttpResponse, realm: URL, cred: Credential | undefined, scopes: string[], opts: FetchTokenOptions): Promise<FetchedToken> {
   // transportRetried: the token GET has had its retries; a blob transfer that fails on it must not
   // start over and ask again (one retry level, see http/retry.ts). `anonymous`: no credentials sent.
   const details = { registry: opts.registry, status: res.status, realm: realm.host, ...(res.retriedByTransport ? { transportRetried: true } : {}), ...(cred ? {} : { anonymous: true }) };
-  if (res.status === 401 || res.status === 403) {
+  if (res.status === 401) {
     discard(res.body);
     const who = cred?.username ? `for user ${cred.username}` : cred ? 'for the given token' : 'for anonymous access';
     throw new AuthError(`authentication to ${opts.registry} failed: ${realm.host} rejected the credentials ${who}`, { details });
+  }
+  if (res.status === 403) {
+    // A refusal of the scopes asked for, not only of the credentials: GHCR answers 403 for a
+    // package the caller may not read (dragonflydb/dragonfly#4997), and to a personal access
+    // token that has expired (akuity/kargo#777). The message names the scopes for that reason.
+    discard(res.body);
+    const asked = scopes.join(' ') || 'no scope';
+    const why = cred
+      ? `a token for ${asked} to ${cred.username ? `user ${cred.username}` : 'the given token'} (HTTP 403): access not granted, or the credentials have expired`
+      : `an anonymous token for ${asked} (HTTP 403): access not granted without credentials`;
+    throw new AuthError(`authentication to ${opts.registry} failed: ${realm.host} refused ${why}`, { details });
   }
   if (res.status < 200 || res.status > 299) {
     discard(res.body);

@@ -3,7 +3,7 @@
  * to an image, delete a manifest. Each is one or two Distribution API calls, made through the same
  * transport, credentials and error catalogue as push and copy (`transportFor` + `connect`).
  */
-import { AuthError, DeniedError, InvalidReferenceError, NotFoundError, PartialFailureError, RegistryError, RegpushError, UnsupportedError, UsageError, type ErrorCode } from '../errors.js';
+import { AuthError, InvalidReferenceError, NotFoundError, PartialFailureError, RegistryError, RegpushError, UnsupportedError, UsageError, type ErrorCode } from '../errors.js';
 import { isValidDigest } from '../image/digest.js';
 import { parseManifest } from '../image/manifest.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -161,30 +161,6 @@ function notFound(ref: ImageReference): NotFoundError {
   });
 }
 
-/**
- * A write refused with 401 after a read with the same credentials succeeded: the credentials are
- * good, the permission is missing. That is E_DENIED. The auth middleware already reports a token
- * registry's `insufficient_scope` on a write that way (a DeniedError, passed on as it is); what
- * is left here is the refusal without that word: a bare 401 (no challenge), or a token service
- * that refuses the write's scope outright (a 403 at the realm). Without credentials (a public
- * repository read anonymously) it stays E_AUTH: logging in is the answer. A Basic refusal stays
- * E_AUTH too: Basic sends the password itself, and a registry that lets anyone read (nginx's
- * limit_except, Nexus) never checked it on the read. So does a token the registry would not take
- * from its own token service (`tokenRefused`): no right is missing there.
- */
-async function refusedWrite<T>(write: () => Promise<T>, action: string, what: string): Promise<T> {
-  try {
-    return await write();
-  } catch (err) {
-    // A token service that failed (503) says nothing about rights: that stays E_AUTH.
-    if (!(err instanceof AuthError) || err.details.anonymous === true || err.details.scheme === 'basic' || err.details.tokenRefused === true || (err.details.status !== undefined && err.details.status !== 401 && err.details.status !== 403)) throw err;
-    throw new DeniedError(`${action} ${what} refused: the credentials were accepted for reading but not for ${action === 'delete' ? 'deleting' : 'writing'}; check your rights on the repository`, {
-      cause: err,
-      details: err.details,
-    });
-  }
-}
-
 /** Every tag of a repository, following Link pagination. Credentials: the `from` role. */
 export async function listTags(repository: string | ImageReference, opts: ListTagsOptions = {}): Promise<TagList> {
   checkArgument('listTags()', 'repository', repository, REFERENCE_ARGUMENT);
@@ -334,7 +310,7 @@ export async function tagImage(reference: string | ImageReference, newTags: stri
       try {
         const head = await lookup(ref.repository, tag);
         if (head?.digest === got.digest) tagsUnchanged.push(tag);
-        else await refusedWrite(() => client.putManifest(ref.repository, tag, got.bytes, mediaType), 'tag', `${repositoryName(ref)}:${tag}`);
+        else await client.putManifest(ref.repository, tag, got.bytes, mediaType);
         placed.push(tag);
       } catch (err) {
         // One tag refused (an immutable tag on Harbor or ECR, say) does not keep the others from
@@ -388,7 +364,7 @@ export async function deleteImage(reference: string | ImageReference, opts: Dele
       );
     }
     try {
-      await refusedWrite(() => client.deleteManifest(ref.repository, digest), 'delete', byDigest);
+      await client.deleteManifest(ref.repository, digest);
     } catch (err) {
       // The HEAD above found the manifest, so a 404 now means it went in between: almost always
       // this DELETE's own earlier attempt, which the registry carried out but whose answer was

@@ -96,9 +96,11 @@ const WRONG = 'wrong-Password-77';
 const REFRESH = 'refresh-TOKEN-abc123';
 const REGISTRY_TOKEN = 'static-REGISTRY-token-xyz';
 const ROTATED = 'rotated-Password-88';
+const STALE_REGISTRY_TOKEN = 'stale-REGISTRY-token-qrs';
+const PULL_REGISTRY_TOKEN = 'pull-only-REGISTRY-token-tuv';
 const SERVICE = 'test-registry';
 /** Every secret used in these tests: none may appear in an error message or a log line. */
-const SECRETS = [PASSWORD, WRONG, REFRESH, REGISTRY_TOKEN, ROTATED, Buffer.from(`alice:${PASSWORD}`).toString('base64'), Buffer.from(`alice:${WRONG}`).toString('base64')];
+const SECRETS = [PASSWORD, WRONG, REFRESH, REGISTRY_TOKEN, ROTATED, STALE_REGISTRY_TOKEN, PULL_REGISTRY_TOKEN, Buffer.from(`alice:${PASSWORD}`).toString('base64'), Buffer.from(`alice:${WRONG}`).toString('base64')];
 const issuedTokens: string[] = [];
 const logLines: string[] = [];
 const errorMessages: string[] = [];
@@ -136,6 +138,10 @@ interface TokenServerOptions {
   pullOnly?: boolean;
   /** Repositories nobody is granted anything on (private ones, or ones that do not exist). */
   denyRepos?: string[];
+  /** Repositories whose token requests are answered 403, whoever asks (GHCR, for a package the caller may not read). */
+  forbidRepos?: string[];
+  /** The status wrong credentials get (default 401; GHCR answers 403 to a personal access token that has expired). */
+  refusalStatus?: number;
 }
 
 interface TokenServer extends Server {
@@ -188,11 +194,16 @@ async function tokenServer(o: TokenServerOptions = {}): Promise<TokenServer> {
     if (auth) {
       const [u, p] = Buffer.from(auth.replace(/^Basic /, ''), 'base64').toString().split(/:(.*)/s);
       if (!((u === 'alice' && p === PASSWORD) || (u === '<token>' && p === REFRESH))) {
-        res.statusCode = 401;
+        res.statusCode = o.refusalStatus ?? 401;
         res.end('{"details":"incorrect username or password"}');
         return;
       }
       user = u;
+    }
+    if (req.url.searchParams.getAll('scope').some((s) => o.forbidRepos?.some((r) => s.startsWith(`repository:${r}:`)))) {
+      res.statusCode = 403;
+      res.end('{"errors":[{"code":"DENIED","message":"denied"}]}');
+      return;
     }
     issue(res, user, req.url.searchParams.getAll('scope'));
   });
@@ -243,6 +254,9 @@ async function registry(o: RegistryOptions = {}): Promise<Server> {
       if (auth !== `Basic ${Buffer.from(`alice:${PASSWORD}`).toString('base64')}`) return challenge('');
     } else if (auth === `Bearer ${REGISTRY_TOKEN}`) {
       // a pre-issued registry token grants everything
+    } else if (auth === `Bearer ${PULL_REGISTRY_TOKEN}`) {
+      // a pre-issued registry token that may only read
+      if (need.some((s) => !s.endsWith(':pull'))) return challenge(',error="insufficient_scope"');
     } else if (auth.startsWith('Bearer ')) {
       const token = auth.slice(7);
       const granted = o.tokens?.grants.get(token);
@@ -509,6 +523,19 @@ describe('scopes and insufficient_scope', () => {
     assert.match(err.message, /denied: the identity token was accepted by the token service .*, but not for deleting \(delete\);/);
   });
 
+  it('a write refused without a challenge to a token just issued for the credentials → E_DENIED as well (tag and delete said so on their own); a read so refused is handed back', async () => {
+    const tokens = await tokenServer({ pullOnly: true, denyRepos: ['secret'] });
+    const reg = await registry({ tokens, bareChallenge: (r) => r.url.pathname !== '/v2/' });
+    const client = middleware(reg, alice);
+    await readBody(await client(get(reg, '/v2/')));
+    const err = await failure(client({ method: 'PUT', url: `${reg.base}/v2/app/manifests/1`, body: Buffer.from('{}') }));
+    assert.equal(err.code, 'E_DENIED');
+    assert.equal(err.message, `access to app at ${reg.host} denied: the credentials for user alice were accepted by the token service ${tokens.host}, but not for writing (push); check your rights on the repository`);
+    const read = await middleware(reg, alice, { scopes: ['repository:secret:pull'] })(get(reg, '/v2/secret/manifests/1'));
+    assert.equal(read.status, 401);
+    await readBody(read);
+  });
+
   it('a read refused with insufficient_scope stays E_AUTH: the repository may not exist (Docker Hub answers so)', async () => {
     const tokens = await tokenServer({ denyRepos: ['secret'] });
     const reg = await registry({ tokens });
@@ -761,13 +788,70 @@ describe('refused credentials are remembered for the run (no failed login per im
     assert.ok(tokenCalls(tokens) <= 3, 'none after it');
   });
 
-  it('a token service\'s 403 is not remembered: it may concern one repository only (GHCR answers 403 DENIED for a scope the user lacks)', async () => {
-    const tokens = await tokenServer({ raw: { status: 403, body: '{"errors":[{"code":"DENIED"}]}' } });
+  it('a token service\'s 403 is remembered for the scopes it refused, and for no other (GHCR answers 403 for one repository the user may not read)', async () => {
+    const tokens = await tokenServer({ forbidRepos: ['secret'] });
     const reg = await registry({ tokens });
     const memory = new AuthMemory();
-    for (const repo of ['a', 'b']) await failure(middleware(reg, alice, { memory, scopes: [`repository:${repo}:pull`] })(get(reg, `/v2/${repo}/manifests/1`)));
-    assert.equal(tokenCalls(tokens), 2);
+    const errors: RegpushError[] = [];
+    // Three images of the refused repository (three tags in a sync), each its own client.
+    for (let i = 0; i < 3; i++) errors.push(await failure(middleware(reg, alice, { memory, scopes: ['repository:secret:pull'] })(get(reg, `/v2/secret/manifests/${i}`))));
+    const client = middleware(reg, alice, { memory, scopes: ['repository:secret:pull'] });
+    for (let i = 0; i < 2; i++) errors.push(await failure(client(get(reg, '/v2/secret/manifests/x'))));
+    assert.equal(tokenCalls(tokens), 1, 'the refused scope is asked for once in the run');
+    for (const err of errors) {
+      assert.ok(err instanceof AuthError);
+      assert.equal(err.details.status, 403);
+      assert.equal(err.message, `authentication to ${reg.host} failed: ${tokens.host} refused a token for repository:secret:pull to user alice (HTTP 403): access not granted, or the credentials have expired`);
+    }
+    // The same credentials for other repositories: asked for, and granted.
+    for (const repo of ['a', 'b']) {
+      const res = await middleware(reg, alice, { memory, scopes: [`repository:${repo}:pull`] })(get(reg, `/v2/${repo}/manifests/1`));
+      assert.equal(res.status, 200);
+      await readBody(res);
+    }
+    assert.equal(tokenCalls(tokens), 3);
   });
+
+  it('a registry token the registry refuses is sent once per run: every later request fails at once with the same error', async () => {
+    const tokens = await tokenServer();
+    const reg = await registry({ tokens });
+    const memory = new AuthMemory();
+    const stale: Credential = { registryToken: STALE_REGISTRY_TOKEN };
+    const errors: RegpushError[] = [];
+    for (const repo of ['a', 'b', 'c']) errors.push(await failure(middleware(reg, stale, { memory, scopes: [`repository:${repo}:pull`] })(get(reg, `/v2/${repo}/manifests/1`))));
+    const client = middleware(reg, stale, { memory });
+    for (let i = 0; i < 2; i++) errors.push(await failure(client(get(reg, '/v2/app/manifests/1'))));
+    assert.equal(reg.requests.filter((r) => r.headers.authorization === `Bearer ${STALE_REGISTRY_TOKEN}`).length, 1, 'the refused token went out once');
+    assert.equal(tokenCalls(tokens), 0);
+    for (const err of errors) {
+      assert.ok(err instanceof AuthError);
+      assert.equal(err.message, `authentication to ${reg.host} failed: the registry rejected the registry token`);
+    }
+    // Another token is another credential.
+    const res = await middleware(reg, { registryToken: REGISTRY_TOKEN }, { memory })(get(reg, '/v2/app/manifests/1'));
+    assert.equal(res.status, 200);
+    await readBody(res);
+  });
+
+  // A write refused to a registry token the registry takes: with insufficient_scope, or (GCR,
+  // Harbor) a bare 401 after the token was accepted for reads.
+  for (const bare of [false, true]) {
+    it(`a registry token refused for a write it may not do (${bare ? 'a bare 401 after reads it took' : 'insufficient_scope'}) is E_DENIED, not a refusal of the token: its reads still go out`, async () => {
+      const tokens = await tokenServer();
+      const reg = await registry({ tokens, bareChallenge: (r) => bare && r.method === 'PUT' });
+      const memory = new AuthMemory();
+      const client = middleware(reg, { registryToken: PULL_REGISTRY_TOKEN }, { memory });
+      if (bare) await readBody(await client(get(reg, '/v2/app/manifests/0')));
+      const err = await failure(client({ method: 'PUT', url: `${reg.base}/v2/app/manifests/1`, body: Buffer.from('{}') }));
+      assert.equal(err.code, 'E_DENIED');
+      assert.equal(err.message, `access to app at ${reg.host} denied: the registry token was accepted by the registry, but not for writing (push); check your rights on the repository`);
+      for (const c of [client, middleware(reg, { registryToken: PULL_REGISTRY_TOKEN }, { memory, scopes: ['repository:other:pull'] })]) {
+        const res = await c(get(reg, '/v2/app/manifests/1'));
+        assert.equal(res.status, 200);
+        await readBody(res);
+      }
+    });
+  }
 
   it('a Basic registry that refused a password never gets it again in the run', async () => {
     const reg = await registry({ basic: true });
@@ -825,6 +909,43 @@ describe('refused credentials are looked up again once (a credential helper\'s t
     assert.equal(tokenCalls(tokens), 1);
   });
 
+  it('a token service\'s 403 looks the credential up once more, as a 401 does: GHCR answers 403 to a personal access token that has expired', async () => {
+    const tokens = await tokenServer({ refusalStatus: 403 });
+    const reg = await registry({ tokens });
+    let renewals = 0;
+    const client = middleware(reg, bad, {
+      renewCredential: async (refused) => {
+        renewals++;
+        assert.equal(refused.password, WRONG);
+        return alice;
+      },
+    });
+    const res = await client(get(reg, '/v2/app/manifests/1'));
+    assert.equal(res.status, 200);
+    await readBody(res);
+    assert.equal(renewals, 1);
+    assert.equal(tokenCalls(tokens), 2);
+  });
+
+  it('a refused registry token is looked up again once: a token written anew (a rewritten credential file) goes on, the refused one is not sent again', async () => {
+    const tokens = await tokenServer();
+    const reg = await registry({ tokens });
+    const memory = new AuthMemory();
+    let renewals = 0;
+    const renewCredential = async (refused: Credential) => {
+      renewals++;
+      assert.equal(refused.registryToken, STALE_REGISTRY_TOKEN);
+      return { registryToken: REGISTRY_TOKEN };
+    };
+    for (const repo of ['a', 'b']) {
+      const res = await middleware(reg, { registryToken: STALE_REGISTRY_TOKEN }, { memory, renewCredential, scopes: [`repository:${repo}:pull`] })(get(reg, `/v2/${repo}/manifests/1`));
+      assert.equal(res.status, 200);
+      await readBody(res);
+    }
+    assert.equal(reg.requests.filter((r) => r.headers.authorization === `Bearer ${STALE_REGISTRY_TOKEN}`).length, 1);
+    assert.ok(renewals >= 1 && renewals <= 2, `renewals: ${renewals} (once per client at most)`);
+  });
+
   it('a Basic refusal: the request is sent again once with the renewed credential', async () => {
     const reg = await registry({ basic: true });
     let renewals = 0;
@@ -836,33 +957,40 @@ describe('refused credentials are looked up again once (a credential helper\'s t
     assert.deepEqual(reg.requests.map((r) => r.headers.authorization?.slice(0, 6)), [undefined, 'Basic ', 'Basic ']);
   });
 
-  it('Basic refused on a body that cannot be replayed: the 401 comes back marked authRenewed when another credential was found, and the next attempt sends it', async () => {
-    // A Basic registry whose password changes (ECR's runs out after 12 hours) during an upload.
-    let accepted = PASSWORD;
-    const reg = await serve((req, res) => {
-      if (req.headers.authorization !== `Basic ${Buffer.from(`alice:${accepted}`).toString('base64')}`) {
-        res.statusCode = 401;
-        res.setHeader('www-authenticate', 'Basic realm="test registry"');
-        res.end();
-        return;
-      }
-      res.end(`ok ${req.method} body=${req.body.length}`);
+  // Credentials that run out during an upload: ECR's 12-hour password (Basic), a credential file's
+  // registry token rewritten after the old one ran out.
+  const header = (c: Credential) => (c.registryToken ? `Bearer ${c.registryToken}` : `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}`);
+  for (const c of [
+    { what: 'Basic', first: alice, next: { username: 'alice', password: ROTATED } as Credential, challenge: () => 'Basic realm="test registry"' },
+    { what: 'a registry token', first: { registryToken: STALE_REGISTRY_TOKEN } as Credential, next: { registryToken: REGISTRY_TOKEN } as Credential, challenge: (sent: boolean) => `Bearer realm="http://127.0.0.1:9/token",service="${SERVICE}"${sent ? ',error="invalid_token"' : ''}` },
+  ]) {
+    it(`${c.what} refused on a body that cannot be replayed: the 401 comes back marked authRenewed when another credential was found, and the next attempt sends it`, async () => {
+      let accepted = c.first;
+      const reg = await serve((req, res) => {
+        if (req.headers.authorization !== header(accepted)) {
+          res.statusCode = 401;
+          res.setHeader('www-authenticate', c.challenge(!!req.headers.authorization));
+          res.end();
+          return;
+        }
+        res.end(`ok ${req.method} body=${req.body.length}`);
+      });
+      let renewals = 0;
+      const client = middleware(reg, c.first, { renewCredential: async () => (renewals++, c.next) });
+      await readBody(await client(get(reg, '/v2/')));
+      accepted = c.next;
+      const body = () => Readable.from([Buffer.from('once')]);
+      const first = await client({ method: 'PATCH', url: `${reg.base}/v2/app/blobs/uploads/u1`, body, replayable: false });
+      assert.equal(first.status, 401);
+      assert.equal(first.authRenewed, true, 'a new attempt of the transfer is worth making');
+      await readBody(first);
+      const second = await client({ method: 'PATCH', url: `${reg.base}/v2/app/blobs/uploads/u1`, body, replayable: false });
+      assert.equal(second.status, 200);
+      assert.equal(await readBody(second), 'ok PATCH body=4');
+      assert.equal(renewals, 1);
+      assert.equal(reg.requests.filter((r) => r.headers.authorization === header(c.first)).length, 2, 'the /v2/ replay and the first PATCH');
     });
-    const rotated: Credential = { username: 'alice', password: ROTATED };
-    let renewals = 0;
-    const client = middleware(reg, alice, { renewCredential: async () => (renewals++, rotated) });
-    await readBody(await client(get(reg, '/v2/')));
-    accepted = ROTATED;
-    const body = () => Readable.from([Buffer.from('once')]);
-    const first = await client({ method: 'PATCH', url: `${reg.base}/v2/app/blobs/uploads/u1`, body, replayable: false });
-    assert.equal(first.status, 401);
-    assert.equal(first.authRenewed, true, 'a new attempt of the transfer is worth making');
-    await readBody(first);
-    const second = await client({ method: 'PATCH', url: `${reg.base}/v2/app/blobs/uploads/u1`, body, replayable: false });
-    assert.equal(second.status, 200);
-    assert.equal(await readBody(second), 'ok PATCH body=4');
-    assert.equal(renewals, 1);
-  });
+  }
 });
 
 describe('request bodies', () => {

@@ -202,3 +202,48 @@ test('a config file rewritten mid-sync (another docker login): refused once, the
   assert.equal(r.totals.copied, 4);
   assert.ok(dst.requests({ kind: 'token', status: 401 }).length >= 1);
 });
+
+// ---------------------------------------------------------------------------------------------
+// A token service's 403, and a ready-made registry token the registry refuses.
+
+test('a sync where the target token service answers 403 for one repository (GHCR, a package the user may not write): that image fails, its scope asked for once; every other image is copied', async () => {
+  const src = await fake();
+  const dst = await fake({ auth: { scheme: 'bearer', user: USER, password: PASSWORD } });
+  const denied = (q: { query: URLSearchParams }) => q.query.getAll('scope').some((s) => s.includes('/app1:'));
+  dst.fault({ kind: 'token', when: denied }, { kind: 'status', status: 403, code: 'DENIED', message: 'denied' });
+  // Three tags of the refused repository: three images of the sync, each with its own client.
+  src.seedImage('team/app1', { tags: ['2', '3'] });
+  const names = ['team/app0', 'team/app1', 'team/app2'];
+  for (const name of names) src.seedImage(name, { tags: ['1'] });
+  const spec = parseSyncFile(['defaults:', `  targets: [${dst.host}/mirror]`, 'images:', ...names.map((name) => `  - { source: ${src.ref(name)}, tags: ${name === 'team/app1' ? '["1", "2", "3"]' : '["1"]'} }`), ''].join('\n'), 'sync.yaml');
+  const base = fakeLibraryOptions(src, dst);
+  const failed = await failures(sync({ spec, images: 1, retries: 0, ...base, env: { ...base.env, REGPUSH_TO_USER: USER, REGPUSH_TO_PASSWORD: PASSWORD } }));
+  const refused = failed.filter((f) => f.code !== undefined);
+  assert.equal(refused.length, 3, JSON.stringify(failed));
+  assert.equal(dst.requests({ kind: 'token', status: 403 }).length, 1, 'the refused scope was asked for once in the run');
+
+  for (const f of refused) {
+    assert.equal(f.code, 'E_AUTH');
+    assert.match(f.message!, /refused a token for repository:mirror\/team\/app1:pull,push.* to user alice \(HTTP 403\)/);
+  }
+  for (const name of ['team/app0', 'team/app2']) assert.ok(dst.manifest(`mirror/${name}`, '1'), `${name} copied`);
+});
+
+test('a sync with a registry token (REGPUSH_TO_TOKEN) the target refuses: the token goes out once, every image E_AUTH with the same message', async () => {
+  const src = await fake();
+  const dst = await fake({ auth: { scheme: 'bearer', user: USER, password: PASSWORD } });
+  const STALE = 'refusal-test-STALE-token-4';
+  let withToken = 0;
+  dst.fault({ when: (q) => (q.headers.authorization === `Bearer ${STALE}` ? ++withToken : 0) < 0 }, { kind: 'status', status: 500 });
+  const spec = syncSpec(src, dst, 6);
+  const base = fakeLibraryOptions(src, dst);
+  const failed = await failures(sync({ spec, images: 1, retries: 0, ...base, env: { ...base.env, REGPUSH_TO_TOKEN: STALE } }));
+  assert.equal(failed.length, 6);
+  for (const f of failed) {
+    assert.equal(f.code, 'E_AUTH');
+    assert.equal(f.message, failed[0]!.message);
+    assert.match(f.message!, /rejected the registry token/);
+    assert.ok(!f.message!.includes(STALE));
+  }
+  assert.equal(withToken, 1, 'requests that carried the refused token (one per image without the run\'s memory of the refusal)');
+});

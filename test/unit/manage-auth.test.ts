@@ -3,7 +3,7 @@
 // permission is missing); a token service that fails on the way is not a refusal and stays E_AUTH.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { tagImage, type RegpushError } from '../../src/index.js';
+import { copy, tagImage, type RegpushError } from '../../src/index.js';
 import { fakeLibraryOptions, fakeRegistryPool } from '../fixtures/fake-registry.js';
 
 const fake = fakeRegistryPool();
@@ -18,6 +18,17 @@ test('tag: the registry refuses the manifest PUT and a fresh token changes nothi
   const err = await tagImage(reg.ref('app:1'), ['2'], { ...fakeLibraryOptions(reg), env: creds, retries: 0 }).then(() => undefined, (e: RegpushError) => e);
   assert.equal(err?.code, 'E_DENIED', String(err));
   assert.equal(reg.manifest('app', '2'), undefined);
+});
+
+test('copy: the target refuses the manifest PUT and a fresh token changes nothing → E_DENIED, as tag says (it was E_AUTH, "check the credentials")', async () => {
+  const src = await fake();
+  src.seedImage('app', { tags: ['1'] });
+  const reg = await fake({ auth: { scheme: 'bearer', user: USER, password: PASSWORD } });
+  reg.fault({ kind: 'manifest', method: 'PUT' }, { kind: 'status', status: 401 });
+  const err = await copy({ from: src.ref('app:1'), to: [reg.ref('app:1')], ...fakeLibraryOptions(src, reg), env: creds, retries: 0 }).then(() => undefined, (e: RegpushError) => e);
+  assert.equal(err?.code, 'E_DENIED', String(err));
+  assert.match(err!.message, /^access to app at .* denied: the credentials for user alice were accepted by the token service .*, but not for writing \(push\)/);
+  assert.equal(reg.manifest('app', '1'), undefined);
 });
 
 test('tag: the token service fails (503) when the write needs a new token → E_AUTH naming it, not E_DENIED', async () => {
