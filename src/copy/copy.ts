@@ -165,11 +165,13 @@ export async function copy(opts: CopyOptions): Promise<CopyResult> {
       source: { reference: formatReference(srcRef), digest: first.sourceDigest, ...(first.sourceMirror ? { mirror: first.sourceMirror } : {}) },
       digest: first.digest,
       mediaType: first.mediaType,
-      digestChanged: first.graph?.rewritten ?? false,
+      // An unchanged subset (its index found at the targets, the graph not read) has a digest of its own too.
+      digestChanged: first.graph?.rewritten ?? first.digest !== first.sourceDigest,
       targets: set.list.map((t) => finalTargetResult(results.get(t)!, t)),
       // An unchanged re-run read the top manifest only where a GET costs no pull (outcome.top):
-      // its platforms come from it then; behind a HEAD, none were read.
-      platforms: first.graph ? platformsOf(first.graph.top) : first.top ? platformsOf(first.top) : undefined,
+      // its platforms come from it then; behind a HEAD, none were read. An unchanged subset's come
+      // from its index as read at the target.
+      platforms: first.graph ? platformsOf(first.graph.top) : first.written ? platformsOf(first.written) : first.top ? platformsOf(first.top) : undefined,
       dryRun: !!opts.dryRun,
       timings: { total: Math.round(performance.now() - t0) },
       http: run.transport.stats.snapshot(),

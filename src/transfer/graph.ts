@@ -9,10 +9,11 @@ import { configPlatform, parseConfig } from '../image/config.js';
 import { convertIndexTo, convertManifest, DroppedFields, type ConvertedChild } from '../image/convert.js';
 import { buildIndex, serializeManifest } from '../image/build.js';
 import { sha256Digest } from '../image/digest.js';
+import { recordSubset } from '../image/subset.js';
 import { CHILD_MANIFEST_READS, checkIndexChildren, GraphBudget, parseManifest } from '../image/manifest.js';
 import { isForeignLayer, mediaFamily, type MediaFamily } from '../image/mediatypes.js';
 import { formatPlatform, isAttestation, osVersionChoice, platformMatches, selectPlatform } from '../image/platform.js';
-import type { Descriptor, Platform } from '../image/types.js';
+import type { Descriptor, ImageManifest, Platform } from '../image/types.js';
 import type { FetchedManifest, RegistryClient } from '../registry/registry-client.js';
 
 
@@ -61,6 +62,11 @@ export interface CopyGraph {
   sourceChildren: string[];
   /** The mirror the top manifest was read from, when it was read through one. */
   sourceMirror?: string;
+  /**
+   * A platform subset's digest without the record of its source (image/subset.ts), as regpush
+   * wrote it before keeping one: --no-clobber leaves a tag holding that be.
+   */
+  unrecorded?: string;
 }
 
 /**
@@ -106,6 +112,17 @@ function missingChild(err: NotFoundError, child: Descriptor, index: string): Not
   );
 }
 
+/**
+ * Why the single image `manifest` (`name`) is not every one of `platforms` (its config read from
+ * `repo` with `client`), or undefined when it is.
+ */
+export async function notThePlatform(client: RegistryClient, repo: string, manifest: ImageManifest, platforms: readonly Platform[], name: string): Promise<string | undefined> {
+  const bytes = await client.getBlobBytes(repo, manifest.config.digest, CONFIG_CAP);
+  const own = configPlatform(parseConfig(bytes, `config ${manifest.config.digest} of ${name}`));
+  const missing = platforms.find((p) => !platformMatches(p, own));
+  return missing && `${name} is a single ${formatPlatform(own)} image, not ${formatPlatform(missing)}`;
+}
+
 /** Deepest index nesting read. */
 export const MAX_DEPTH = 4;
 
@@ -143,6 +160,7 @@ async function walkGraph(client: RegistryClient, repo: string, fetched: FetchedM
   const parsed = parseManifest(fetched.bytes, fetched.mediaType);
   let top: ManifestNode = { digest: fetched.digest, mediaType: parsed.mediaType, bytes: fetched.bytes };
   let rewritten = false;
+  let unrecorded: string | undefined;
   const name = `${client.registry}/${repo}@${fetched.digest}`;
   // Every distinct child, at every nesting level, counts against one budget for the whole graph.
   const budget = new GraphBudget(name);
@@ -238,10 +256,8 @@ async function walkGraph(client: RegistryClient, repo: string, fetched: FetchedM
   if (parsed.kind === 'image' && platforms && platforms.length) {
     // One image, not an index: it is copied as it is, but only if it is what --platform asked for
     // (push refuses the same way); copying amd64 for --platform linux/arm64 would say nothing.
-    const bytes = await client.getBlobBytes(repo, parsed.manifest.config.digest, CONFIG_CAP);
-    const own = configPlatform(parseConfig(bytes, `config ${parsed.manifest.config.digest} of ${name}`));
-    const missing = platforms.find((p) => !platformMatches(p, own));
-    if (missing) throw new NotFoundError(`${name} is a single ${formatPlatform(own)} image, not ${formatPlatform(missing)}`, { details: { [NOT_APPLICABLE]: true } });
+    const wrong = await notThePlatform(client, repo, parsed.manifest, platforms, name);
+    if (wrong) throw new NotFoundError(wrong, { details: { [NOT_APPLICABLE]: true } });
   }
   if (parsed.kind === 'index' && platforms && platforms.length) {
     const picked = platforms.map((p) => notApplicable(() => selectPlatform(parsed.index, p)));
@@ -253,8 +269,12 @@ async function walkGraph(client: RegistryClient, repo: string, fetched: FetchedM
     // The source's own entries, kept as they are: an index may list children of the other family
     // (an OCI index over Docker v2 manifests, as `crane index append` makes).
     const index = buildIndex(parsed.index, unique, { anyFamily: true });
-    const bytes = serializeManifest(index);
+    // What it was made from, for a re-run's no-op check (image-copy.ts); not where --format docker
+    // would drop it again, with a warning about annotations the source never had.
+    const recorded = format === 'docker' ? index : recordSubset(index, fetched.digest, platforms);
+    const bytes = serializeManifest(recorded);
     top = { digest: sha256Digest(bytes), mediaType: parsed.mediaType, bytes };
+    if (recorded !== index) unrecorded = sha256Digest(serializeManifest(index));
     rewritten = true;
   }
   await visit(top.bytes, top.mediaType, top.digest, 0);
@@ -269,7 +289,7 @@ async function walkGraph(client: RegistryClient, repo: string, fetched: FetchedM
     const changed = converted.top.digest !== top.digest;
     return { top: converted.top, children: converted.children, blobs: [...blobs.values()], rewritten: rewritten || changed, sourceDigest: fetched.digest, sourceChildren: converted.from, ...(fetched.mirror ? { sourceMirror: fetched.mirror } : {}) };
   }
-  return { top, children, blobs: [...blobs.values()], rewritten, sourceDigest: fetched.digest, sourceChildren: children.map((c) => c.digest), ...(fetched.mirror ? { sourceMirror: fetched.mirror } : {}) };
+  return { top, children, blobs: [...blobs.values()], rewritten, sourceDigest: fetched.digest, sourceChildren: children.map((c) => c.digest), ...(fetched.mirror ? { sourceMirror: fetched.mirror } : {}), ...(unrecorded ? { unrecorded } : {}) };
 }
 
 /**

@@ -3,9 +3,11 @@
  * manifest bytes, same digests. The engine's image-level operation: copy() runs it for each
  * source reference, sync() for each image of its file.
  *
- *   unchanged? → HEAD the source (GET its manifest where that costs no pull) and every target
- *                tag: targets that already hold the source digest under every tag are left alone
- *                (no write, and no manifest GET at a source that counts pulls)
+ *   unchanged? → HEAD the source (GET its manifest where that costs no pull; nothing when it is
+ *                named by digest) and every target tag: targets that already hold the source
+ *                digest under every tag, or for a platform subset an index whose record names
+ *                that digest and those platforms, are left alone (no write, and no manifest GET
+ *                at a source that counts pulls)
  *   graph      → the manifests (exact bytes) and the blobs they name
  *   clobber    → with noClobber, a tag pointing elsewhere sets its target aside
  *   blobs      → the transfer engine (one read for all targets, confirmed on landing)
@@ -16,12 +18,16 @@
  *                not those of a manifest written under a new digest (they name the source's)
  */
 import { ExistsError } from '../errors.js';
+import { isValidDigest } from '../image/digest.js';
+import { parseManifest } from '../image/manifest.js';
 import { isIndexMediaType } from '../image/mediatypes.js';
 import { formatPlatform } from '../image/platform.js';
+import { isSubsetOf } from '../image/subset.js';
+import type { Platform } from '../image/types.js';
 import type { TargetSet, TransferTarget } from './engine.js';
-import type { FetchedManifest } from '../registry/registry-client.js';
+import type { FetchedManifest, ManifestHead } from '../registry/registry-client.js';
 import type { BlobReport, RepoEndpoint } from './types.js';
-import { readGraph, type CopyGraph, type GraphOptions, type ManifestNode } from './graph.js';
+import { notThePlatform, readGraph, type CopyGraph, type GraphOptions, type ManifestNode } from './graph.js';
 import { findReferrers, indexChildren, listInFallbackIndex, REFERRER_BOUNDS, REFERRER_COPIES, walkReferrers, type FoundReferrer, type ReferrerWalk } from './referrers.js';
 
 /** How to copy one image: how its graph is read (platforms, format, notes, pull meter — referrers' included), and: */
@@ -49,6 +55,8 @@ export interface ImageCopyOutcome {
   graph?: CopyGraph;
   /** The source's top manifest as read, when it was read with a GET first (see copyImage). */
   top?: FetchedManifest;
+  /** A platform subset's index as read at a target that holds it, when every target did (the graph not read). */
+  written?: ManifestNode;
   /** Targets that already held the image under every tag: nothing written there. */
   unchanged: Set<TransferTarget>;
   /** At the other targets, the tags that already held the image and were not written again (a copy adding a --tag). */
@@ -63,28 +71,36 @@ export interface ImageCopyOutcome {
 export async function copyImage(set: TargetSet, source: RepoEndpoint, ref: string, opts: ImageCopyOptions): Promise<ImageCopyOutcome> {
   const outcome: ImageCopyOutcome = { sourceDigest: '', digest: '', mediaType: '', unchanged: new Set(), tagsHeld: new Map(), referrers: new Map(), referrersSkipped: new Map() };
   // The no-op check: a HEAD does not count against Docker Hub's pull limit, a manifest GET does.
-  // The source's and the targets' tags are asked at once: one round trip, not two.
-  const check = !(opts.platforms || opts.format);
+  // The source's and the targets' tags are asked at once: one round trip, not two. A platform
+  // subset (a new index) is recognised by the record of its source it carries (image/subset.ts);
+  // --format's conversion is compared once the graph has been read.
+  const check = !opts.format;
+  const subset = check && opts.platforms?.length ? opts.platforms : undefined;
+  // A source named by digest names what the targets must hold (or, for a subset, what their index
+  // was made from): the check asks the targets only, and a source that is down or short of pulls
+  // does not fail an image that every target has. It is read once a target turns out to lack it.
+  const pinned = check && isValidDigest(ref) ? ref : undefined;
   // Where a manifest GET costs no pull (not Docker Hub, no rate-limit headers seen, no pull meter
   // counting for sync's gate), the source's top manifest is read at once instead of HEADed: the
   // answer tells the digest as the HEAD would, and a target that lacks the image does not wait for
   // its own HEAD before the source's manifest is asked for (one round trip less on a cold copy).
   // An unchanged re-run then reads one manifest of a few kilobytes instead of a HEAD: the same
   // round trip.
-  const topRead = check && opts.pulls === undefined && source.client.countsPulls?.(source.repo) === false ? source.client.getManifest(source.repo, ref) : undefined;
+  const topRead = check && !pinned && opts.pulls === undefined && source.client.countsPulls?.(source.repo) === false ? source.client.getManifest(source.repo, ref) : undefined;
   topRead?.catch(() => undefined); // awaited below; a target's failure may end the copy first
   // One spare connection to the source beside the first read's: a target that lacks a tag has the
   // source manifest (HEAD first) or its children (GET first) read while that first request may
   // still hold its connection, and a new connection there would put a handshake on the critical
   // path. Unused, it is closed with the run.
-  if (check && !opts.dryRun && set.live.length > 0) source.client.warm?.(2);
-  const held = new Map(check ? set.live.map((t) => [t, tagDigests(t, opts.tags ?? t.tags)] as const) : []);
+  if (check && !pinned && !opts.dryRun && set.live.length > 0) source.client.warm?.(2);
+  const held = new Map(check ? set.live.map((t) => [t, tagHeads(t, opts.tags ?? t.tags)] as const) : []);
   // What each target's tags point at, asked once: the unchanged check and --no-clobber both read it.
-  const heldAt = (t: TransferTarget): Promise<(string | undefined)[]> => {
+  const headsAt = (t: TransferTarget): Promise<(ManifestHead | undefined)[]> => {
     let p = held.get(t);
-    if (!p) held.set(t, (p = tagDigests(t, opts.tags ?? t.tags)));
+    if (!p) held.set(t, (p = tagHeads(t, opts.tags ?? t.tags)));
     return p;
   };
+  const heldAt = async (t: TransferTarget): Promise<(string | undefined)[]> => (await headsAt(t)).map((h) => h?.digest);
   let graphRead: Promise<CopyGraph> | undefined;
   const readOnce = (): Promise<CopyGraph> => (graphRead ??= readGraph(source.client, source.repo, ref, opts, topRead));
   for (const p of held.values()) {
@@ -92,21 +108,40 @@ export async function copyImage(set: TargetSet, source: RepoEndpoint, ref: strin
       // A target without one of its tags needs the image whatever the source HEAD says: its graph
       // is read now, not after that HEAD (which behind a token registry waits for a 401 and a
       // token first). An unchanged re-run has every tag, so it still reads no manifest.
-      (digests) => {
-        if (digests.some((d) => d === undefined)) readOnce().catch(() => undefined); // awaited below
+      (heads) => {
+        if (heads.some((h) => h?.digest === undefined)) readOnce().catch(() => undefined); // awaited below
       },
       () => undefined, // awaited below, inside set.each
     );
   }
   if (topRead) outcome.top = await topRead;
-  const head = outcome.top ?? (check ? await source.client.headManifest(source.repo, ref) : undefined);
+  const head = outcome.top ?? (pinned ? { digest: pinned } : check ? await source.client.headManifest(source.repo, ref) : undefined);
   const headDigest = head?.digest;
   if (headDigest) {
     outcome.sourceDigest = outcome.digest = headDigest;
     if (head?.mirror) outcome.sourceMirror = head.mirror;
     outcome.mediaType = head?.mediaType ?? '';
     await set.each(async (t) => {
-      if (await holdsEverywhere(t, opts.tags ?? t.tags, headDigest, held.get(t))) outcome.unchanged.add(t);
+      const tags = opts.tags ?? t.tags;
+      if (subset) {
+        const written = await subsetHeld(t, tags, headDigest, outcome.mediaType, subset, held.get(t));
+        if (!written) return;
+        outcome.unchanged.add(t);
+        // The index written there (a subset's digest is its own): the outcome's digest, and the
+        // children whose referrers come with --referrers.
+        if (written.digest === headDigest) outcome.mediaType ||= written.mediaType;
+        else if (!outcome.written) {
+          outcome.written = { digest: written.digest, mediaType: written.mediaType, bytes: written.bytes };
+          outcome.digest = written.digest;
+          outcome.mediaType = written.mediaType;
+        }
+        return;
+      }
+      const there = await heldEverywhere(t, tags, headDigest, held.get(t));
+      if (!there) return;
+      outcome.unchanged.add(t);
+      // Named by digest, the source was not asked: the type is the target's answer.
+      outcome.mediaType ||= there.mediaType ?? '';
     });
   }
   let need = set.subset(set.live.filter((t) => !outcome.unchanged.has(t)));
@@ -117,16 +152,18 @@ export async function copyImage(set: TargetSet, source: RepoEndpoint, ref: strin
     if (graph.sourceMirror) outcome.sourceMirror = graph.sourceMirror;
     outcome.digest = graph.top.digest;
     outcome.mediaType = graph.top.mediaType;
-    if (!check) {
+    if (opts.platforms?.length || opts.format) {
       // --platform or --format make a top manifest of their own, known only once the graph has been
       // read: the targets' tags are compared with it now, so an unchanged image is not planned and
       // written again (the source's manifests had to be read for it, which the HEAD check spares).
       await need.each(async (t) => {
-        if (await holdsEverywhere(t, opts.tags ?? t.tags, graph.top.digest, heldAt(t))) outcome.unchanged.add(t);
+        if (await heldEverywhere(t, opts.tags ?? t.tags, graph.top.digest, headsAt(t))) outcome.unchanged.add(t);
       });
       need = set.subset(need.live.filter((t) => !outcome.unchanged.has(t)));
     }
-    if (opts.noClobber) await refuseClobber(need, graph.top.digest, opts.tags, heldAt);
+    // The subset as regpush wrote it before it kept its record is the same image: --no-clobber lets
+    // the record be added (the digest changes once) rather than refuse the tag it wrote itself.
+    if (opts.noClobber) await refuseClobber(need, [graph.top.digest, ...(graph.unrecorded ? [graph.unrecorded] : [])], opts.tags, heldAt);
     if (need.live.length > 0) await copyGraph(need, source, graph, opts, heldAt, outcome.tagsHeld);
   }
   if (opts.referrers && outcome.sourceDigest) await copyReferrers(set, source, outcome, opts);
@@ -134,23 +171,60 @@ export async function copyImage(set: TargetSet, source: RepoEndpoint, ref: strin
 }
 
 /** What each tag of `t` points at now (HEADs, in parallel); none for an image stored by digest only. */
-function tagDigests(t: TransferTarget, tags: readonly string[]): Promise<(string | undefined)[]> {
-  return Promise.all(tags.map(async (tag) => (await t.ep.client.headManifest(t.ep.repo, tag))?.digest));
+function tagHeads(t: TransferTarget, tags: readonly string[]): Promise<(ManifestHead | undefined)[]> {
+  return Promise.all(tags.map((tag) => t.ep.client.headManifest(t.ep.repo, tag)));
 }
 
-/** True when every tag of `t` already points at `digest` (by digest only: the manifest is there). */
-async function holdsEverywhere(t: TransferTarget, tags: readonly string[], digest: string, held: Promise<(string | undefined)[]> | undefined): Promise<boolean> {
-  if (tags.length === 0) return (await t.ep.client.headManifest(t.ep.repo, digest))?.digest === digest;
-  return (await (held ?? tagDigests(t, tags))).every((d) => d === digest);
+/** What each tag of `t` points at now (tagHeads' digests). */
+async function tagDigests(t: TransferTarget, tags: readonly string[]): Promise<(string | undefined)[]> {
+  return (await tagHeads(t, tags)).map((h) => h?.digest);
+}
+
+/** The HEAD answer of `t` for `digest` when every tag of `t` already points at it (by digest only: the manifest is there); else undefined. */
+async function heldEverywhere(t: TransferTarget, tags: readonly string[], digest: string, held: Promise<(ManifestHead | undefined)[]> | undefined): Promise<ManifestHead | undefined> {
+  if (tags.length === 0) {
+    const h = await t.ep.client.headManifest(t.ep.repo, digest);
+    return h?.digest === digest ? h : undefined;
+  }
+  const heads = await (held ?? tagHeads(t, tags));
+  return heads.every((h) => h?.digest === digest) ? heads[0] : undefined;
+}
+
+/**
+ * For a platform subset of the source `source` (of type `sourceType` when known): the manifest
+ * every tag of `t` points at when it is that subset, else undefined. An index is that subset when
+ * its record names `source` and `platforms` as asked; it is read at the target (a GET there, not
+ * at the source whose pulls are counted). A single image is copied as it is, so a target holding
+ * `source` itself has it when it is of those platforms, as its config at the target says. An image
+ * kept by digest only names no index to look at: the source is read.
+ */
+async function subsetHeld(t: TransferTarget, tags: readonly string[], source: string, sourceType: string, platforms: readonly Platform[], held: Promise<(ManifestHead | undefined)[]> | undefined): Promise<FetchedManifest | undefined> {
+  if (tags.length === 0) return undefined;
+  const heads = await (held ?? tagHeads(t, tags));
+  const digest = heads[0]?.digest;
+  if (!digest || heads.some((h) => h?.digest !== digest)) return undefined;
+  // The whole source index, copied earlier without the platform list: the subset is still to write.
+  if (digest === source && sourceType && isIndexMediaType(sourceType)) return undefined;
+  // A read that fails here (a manifest or config the target cannot give) only means the copy is
+  // done as without the record: the copy then meets, and reports, what is wrong there.
+  const look = async (): Promise<FetchedManifest | undefined> => {
+    const there = await t.ep.client.getManifest(t.ep.repo, digest);
+    if (digest !== source) return isSubsetOf(there.bytes, there.mediaType, source, platforms) ? there : undefined;
+    const p = parseManifest(there.bytes, there.mediaType);
+    if (p.kind !== 'image') return undefined;
+    const wrong = await notThePlatform(t.ep.client, t.ep.repo, p.manifest, platforms, `${t.ref.registry}/${t.ref.repository}@${digest}`);
+    return wrong ? undefined : there;
+  };
+  return look().catch(() => undefined);
 }
 
 /** --no-clobber: a tag that exists and points elsewhere sets its target aside before any write. */
-async function refuseClobber(set: TargetSet, digest: string, tags: readonly string[] | undefined, heldAt: (t: TransferTarget) => Promise<(string | undefined)[]>): Promise<void> {
+async function refuseClobber(set: TargetSet, ours: readonly string[], tags: readonly string[] | undefined, heldAt: (t: TransferTarget) => Promise<(string | undefined)[]>): Promise<void> {
   await set.each(async (t) => {
     // The tags this image is written under: with --all-tags, the one being copied, not the target's own.
     const names = tags ?? t.tags;
     const digests = await heldAt(t);
-    const i = digests.findIndex((d) => d !== undefined && d !== digest);
+    const i = digests.findIndex((d) => d !== undefined && !ours.includes(d));
     if (i >= 0) throw new ExistsError(`${t.ref.registry}/${t.ref.repository}:${names[i]} already points at ${digests[i]} (--no-clobber)`);
   });
 }
@@ -296,10 +370,14 @@ function cutOff(walk: ReferrerWalk, source: RepoEndpoint, digest: string): strin
   return `referrers of ${source.client.registry}/${source.repo}@${digest}: the walk stops ${where} not copied, nor what refers to them`;
 }
 
-/** The source digests of the manifests the copy wrote under another digest (none when the graph was not read: nothing was rewritten). */
+/**
+ * The source digests of the manifests the copy wrote under another digest. Without the graph
+ * (every target held the image), the top's when a subset's index was found there; a subset keeps
+ * its children's digests.
+ */
 function movedDigests(outcome: ImageCopyOutcome): Set<string> {
   const g = outcome.graph;
-  if (!g) return new Set();
+  if (!g) return new Set(outcome.digest !== outcome.sourceDigest ? [outcome.sourceDigest] : []);
   const moved = new Set<string>();
   if (g.top.digest !== g.sourceDigest) moved.add(g.sourceDigest);
   // children[i] was written for sourceChildren[i] (the same digest unless converted).
@@ -327,10 +405,12 @@ function leftBehind(n: number, copied: number, opts: ImageCopyOptions): string {
  */
 async function copiedChildren(source: RepoEndpoint, outcome: ImageCopyOutcome, opts: ImageCopyOptions): Promise<string[]> {
   if (outcome.graph) return outcome.graph.sourceChildren;
+  // A subset's index as the target holds it lists the children kept (under their source digests).
+  const holder = [...outcome.unchanged][0];
+  if (outcome.written && holder) return indexChildren(holder.ep.client, holder.ep.repo, outcome.written.digest, { ...outcome.written });
   // A HEAD without a Content-Type says nothing: the GET tells.
   if (outcome.mediaType && !isIndexMediaType(outcome.mediaType)) return [];
-  const holder = outcome.top ? undefined : [...outcome.unchanged][0];
-  if (holder) {
+  if (holder && !outcome.top) {
     const there = await indexChildren(holder.ep.client, holder.ep.repo, outcome.sourceDigest).catch(() => undefined);
     if (there) return there;
   }

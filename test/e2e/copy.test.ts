@@ -190,6 +190,33 @@ test('--platform makes a new index with the listed children and says the digest 
   assert.match(text.stderr, /digest .* differs from the source/);
 });
 
+test('--platform LIST records the source index and the list in the new index, which skopeo reads; an unchanged re-run reads the source index once and no child, and writes nothing; a Docker list gets no annotations', async () => {
+  const src = imageRef(R.anon, 'base/multi:oci');
+  const dst = imageRef(R.anon2, `${run}/subset:1`);
+  const args = ['copy', '--json', '--platform', 'linux/amd64,linux/arm64', src, dst];
+  const first = await runCli(args);
+  assert.equal(first.code, 0, first.stderr);
+  const report = JSON.parse(first.stdout);
+  const raw = await skopeoInspect(dst, { raw: true });
+  assert.equal(raw.digest, report.digest);
+  assert.deepEqual(raw.json.annotations, { 'dev.regpush.subset.source': state.images.anon['base/multi:oci'].digest, 'dev.regpush.subset.platforms': 'linux/amd64,linux/arm64' });
+  // skopeo resolves the index to a platform image and reads its config.
+  const arm = await skopeoInspect(dst, { os: 'linux', arch: 'arm64' });
+  assert.equal(arm.json.Architecture, 'arm64');
+  const marks = { anon: await settledLogMark('anon'), anon2: await settledLogMark('anon2') };
+  const again = await runCli(args);
+  assert.equal(again.code, 0, again.stderr);
+  const r2 = JSON.parse(again.stdout);
+  assert.equal(r2.digest, report.digest);
+  assert.deepEqual(r2.targets[0].tagsUnchanged, ['1']);
+  const reads = (await registryLogSince('anon', marks.anon)).filter((q) => /\/(manifests|blobs)\//.test(q.uri));
+  assert.deepEqual(reads.map((q) => `${q.method} ${q.uri}`), ['GET /v2/base/multi/manifests/oci'], 'the source index once (it counts no pulls: a GET instead of a HEAD), none of its children');
+  assert.deepEqual((await registryLogSince('anon2', marks.anon2)).filter((q) => !['GET', 'HEAD'].includes(q.method)), [], 'nothing written');
+  const list = imageRef(R.anon2, `${run}/subset-list:1`);
+  assert.equal((await runCli(['copy', '--platform', 'linux/amd64', imageRef(R.anon, 'base/multi:v2s2'), list])).code, 0);
+  assert.equal((await skopeoInspect(list, { raw: true })).json.annotations, undefined);
+});
+
 test('--all-tags copies every tag of a repository', async () => {
   const srcRepo = `${run}/alltags`;
   for (const t of ['a', 'b']) assert.equal((await runCli(['copy', imageRef(R.anon, 'base/busybox:oci'), imageRef(R.anon, `${srcRepo}:${t}`)])).code, 0);

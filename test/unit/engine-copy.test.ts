@@ -571,14 +571,15 @@ test('copy --referrers of an index: the referrers of each platform manifest too 
 
   // Run again: every target holds the image, so its children are not read; the index is, once (the
   // source counts no pulls: read with a GET at once, which also lists its children), and so is each
-  // referrer, for its digest.
+  // referrer kept under a tag, for its digest. The one found by digest (the SBOM) is not: the
+  // target's HEAD of that digest says it is there.
   src.clearLog();
   dst.clearLog();
   const again = await copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], referrers: true, ...fakeLibraryOptions(src, dst) });
   assert.equal(again.targets[0]!.referrers, 3);
   const reads = src.requests({ kind: 'manifest' }).map((q) => `${q.method} ${q.tag ?? q.digest}`);
-  assert.deepEqual(new Set(reads), new Set(['GET 1', `GET ${s.sigTag(s.index.digest)}`, `GET ${s.sigTag(s.amd.digest)}`, `GET ${s.armSbom.digest}`]));
-  assert.equal(reads.length, 4, reads.join(', '));
+  assert.deepEqual(new Set(reads), new Set(['GET 1', `GET ${s.sigTag(s.index.digest)}`, `GET ${s.sigTag(s.amd.digest)}`]));
+  assert.equal(reads.length, 3, reads.join(', '));
   assert.equal(dst.count({ kind: 'manifest', method: 'PUT' }), 0, 'nothing written again');
 });
 
