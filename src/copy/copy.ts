@@ -21,6 +21,7 @@ import { BLOB_EVENTS_SHAPE, type BlobEvents, type BlobReport } from '../transfer
 import type { CopyGraph } from '../transfer/graph.js';
 import { copyImage, type ImageCopyOptions, type ImageCopyOutcome } from '../transfer/image-copy.js';
 import { copyTags, type TagCopy } from './all-tags.js';
+import { tagListOf } from '../transfer/repo-memory.js';
 
 /** Options of copy(). */
 export interface CopyOptions extends ConnectionOptions {
@@ -140,7 +141,8 @@ export async function copy(opts: CopyOptions): Promise<CopyResult> {
   const results = new Map<TransferTarget, CopyTargetResult>(set.list.map((t) => [t, { reference: '', target: formatReference(t.ref), digest: '', tags: [], ok: false, blobs: t.blobs, referrers: 0, referrersSkipped: 0 }]));
   try {
     const source = run.source(srcRef);
-    const refs = opts.allTags ? (await source.client.listTags(srcRef.repository)).sort() : [manifestRef(srcRef)];
+    // Through the run's memory: --referrers looks for cosign's tags in the same list, once, not once per tag.
+    const refs = opts.allTags ? [...(await tagListOf(run.ctx, source))].sort() : [manifestRef(srcRef)];
     if (opts.allTags && refs.length === 0) throw new RegistryError(`${srcRef.registry}/${srcRef.repository} has no tags`);
     // A loopback target's scheme probe overlaps reading the source instead of delaying the first
     // blob. Its failure is not handled here: the first real request reports it.

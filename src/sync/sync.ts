@@ -38,6 +38,7 @@ export { DEFAULT_IMAGES } from '../transfer/engine.js';
 import { BLOB_EVENTS_SHAPE, type BlobEvents, type BlobReport } from '../transfer/types.js';
 import type { PullMeter } from '../transfer/graph.js';
 import { copyImage, type ImageCopyOutcome } from '../transfer/image-copy.js';
+import { tagListOf } from '../transfer/repo-memory.js';
 import type { SyncImage, SyncSpec } from './config.js';
 import { OutageBreaker, outageThreshold } from './outage.js';
 import { needsTagList, selectTags } from './select.js';
@@ -305,7 +306,8 @@ async function expandEntries(run: TransferRun, entries: readonly SyncImage[], br
     const refused = breaker.refusal(source.registry);
     if (refused) throw refused;
     try {
-      const tags = await run.source(source).client.listTags(source.repository);
+      // The run's list: each unit's --referrers walk looks for cosign's tags in it (repo-memory.ts).
+      const tags = await tagListOf(run.ctx, run.source(source));
       breaker.succeeded(source.registry);
       return tags;
     } catch (err) {

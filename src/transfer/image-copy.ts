@@ -22,6 +22,7 @@ import type { TargetSet, TransferTarget } from './engine.js';
 import type { FetchedManifest } from '../registry/registry-client.js';
 import type { BlobReport, RepoEndpoint } from './types.js';
 import { readGraph, type CopyGraph, type GraphOptions, type ManifestNode } from './graph.js';
+import { tagListOf } from './repo-memory.js';
 import { findReferrers, indexChildren, listInFallbackIndex, REFERRER_BOUNDS, REFERRER_COPIES, walkReferrers, type FoundReferrer, type ReferrerWalk } from './referrers.js';
 
 /** How to copy one image: how its graph is read (platforms, format, notes, pull meter — referrers' included), and: */
@@ -195,7 +196,7 @@ async function copyReferrers(set: TargetSet, source: RepoEndpoint, outcome: Imag
   let tags: Promise<string[]> | undefined;
   let left = 0;
   const find = async (subjects: string[]) => {
-    const found = await findReferrers(source.client, source.repo, subjects, (tags ??= source.client.listTags(source.repo)), opts.pulls);
+    const found = await findReferrers(source.client, source.repo, subjects, (tags ??= tagListOf(set.ctx, source)), opts.pulls);
     // Only the first level's subjects can have moved (the image and its children).
     const stay = found.filter((f) => moved.has(f.subject)).length;
     if (stay > 0) opts.warn?.(leftBehind(stay, found.length - stay, opts));
