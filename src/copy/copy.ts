@@ -22,6 +22,7 @@ import type { CopyGraph } from '../transfer/graph.js';
 import { copyImage, type ImageCopyOptions, type ImageCopyOutcome } from '../transfer/image-copy.js';
 import { copyTags, type TagCopy } from './all-tags.js';
 import { tagListOf } from '../transfer/repo-memory.js';
+import { isReferrerTag } from '../transfer/referrers.js';
 
 /** Options of copy(). */
 export interface CopyOptions extends ConnectionOptions {
@@ -142,8 +143,13 @@ export async function copy(opts: CopyOptions): Promise<CopyResult> {
   try {
     const source = run.source(srcRef);
     // Through the run's memory: --referrers looks for cosign's tags in the same list, once, not once per tag.
-    const refs = opts.allTags ? [...(await tagListOf(run.ctx, source))].sort() : [manifestRef(srcRef)];
-    if (opts.allTags && refs.length === 0) throw new RegistryError(`${srcRef.registry}/${srcRef.repository} has no tags`);
+    const listed = opts.allTags ? await tagListOf(run.ctx, source) : [];
+    // With --referrers the fallback and cosign tags come with the images they refer to (isReferrerTag).
+    const refs = opts.allTags ? listed.filter((t) => !(opts.referrers && isReferrerTag(t))).sort() : [manifestRef(srcRef)];
+    if (opts.allTags && refs.length === 0) {
+      const only = listed.length > 0 ? ` other than referrers' (sha256-<hex>, .sig, .att, .sbom), which --referrers copies with the images they refer to` : '';
+      throw new RegistryError(`${srcRef.registry}/${srcRef.repository} has no tags${only}`);
+    }
     // A loopback target's scheme probe overlaps reading the source instead of delaying the first
     // blob. Its failure is not handled here: the first real request reports it.
     for (const t of set.list) t.ep.client.ready().catch(() => undefined);

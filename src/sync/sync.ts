@@ -39,6 +39,7 @@ import { BLOB_EVENTS_SHAPE, type BlobEvents, type BlobReport } from '../transfer
 import type { PullMeter } from '../transfer/graph.js';
 import { copyImage, type ImageCopyOutcome } from '../transfer/image-copy.js';
 import { tagListOf } from '../transfer/repo-memory.js';
+import { isReferrerTag } from '../transfer/referrers.js';
 import type { SyncImage, SyncSpec } from './config.js';
 import { OutageBreaker, outageThreshold } from './outage.js';
 import { needsTagList, selectTags } from './select.js';
@@ -323,7 +324,9 @@ async function expandEntries(run: TransferRun, entries: readonly SyncImage[], br
   return Promise.all(
     entries.map(async (image): Promise<Expanded> => {
       try {
-        let tags = image.tags ? selectTags(needsTagList(image.tags) ? await tagsOf(image.source) : [], image.tags) : [];
+        // With referrers, the fallback and cosign tags come with the images they refer to (isReferrerTag).
+        const available = image.tags && needsTagList(image.tags) ? (await tagsOf(image.source)).filter((t) => !(image.referrers && isReferrerTag(t))) : [];
+        let tags = image.tags ? selectTags(available, image.tags) : [];
         if (image.tags && needsTagList(image.tags)) tags = withoutUnnameable(tags, image, run.logger);
         return { image, work: syncUnits(image, tags).map((unit) => ({ image, unit })) };
       } catch (err) {

@@ -14,6 +14,17 @@ import type { RepoEndpoint } from './types.js';
 import type { Turns } from './turns.js';
 import { MAX_DEPTH, pull, type ManifestNode, type PullMeter } from './graph.js';
 
+/**
+ * True for a tag of the schemes the referrer walk finds referrers by: the OCI fallback index
+ * `sha256-<64 hex>` and cosign's `sha256-<64 hex>.sig`, `.att`, `.sbom`. A copy of every tag with
+ * referrers (copy --all-tags, sync's `tags: all` or a filter) leaves these to the walk: copied as
+ * an ordinary tag, a fallback index would replace the target's and drop what only the target
+ * lists, where the walk merges the two (listInFallbackIndex).
+ */
+export function isReferrerTag(tag: string): boolean {
+  return /^sha256-[0-9a-f]{64}(?:\.(?:sig|att|sbom))?$/.test(tag);
+}
+
 /** A referrer found at the source: by digest (referrers API) or by tag (fallback scheme). */
 export type Referrer = { kind: 'digest'; digest: string } | { kind: 'tag'; tag: string };
 

@@ -39,3 +39,58 @@ test('sync with referrers and tags listed by name: the tag list the walk needs i
   assert.ok(r.units.every((u) => u.ok));
   assert.equal(src.count({ kind: 'tags' }), 1);
 });
+
+/**
+ * app:1 at `src` (no referrers API there when `api` is false) with an SBOM listed in its fallback
+ * index `sha256-<hex>` and cosign's signature tag; at `dst`, a scan of the same image that only
+ * the target lists, in its own fallback index.
+ */
+function fallbackScene(src: Awaited<ReturnType<typeof fake>>, dst: Awaited<ReturnType<typeof fake>>) {
+  const img = src.seedImage('app', { tags: ['1'] });
+  const fallbackTag = img.digest.replace(':', '-');
+  const subject = { mediaType: img.mediaType, digest: img.digest, size: img.size };
+  const sbom = src.seedImage('app', { artifactType: 'application/spdx+json', subject });
+  const entry = (m: { mediaType: string; digest: string; size: number }, artifactType: string) => ({ mediaType: m.mediaType, digest: m.digest, size: m.size, artifactType });
+  src.putManifest('app', { schemaVersion: 2, mediaType: MT.ociIndex, manifests: [entry(sbom, 'application/spdx+json')] }, { tags: [fallbackTag] });
+  const sig = src.seedImage('app', { tags: [`${fallbackTag}.sig`] });
+  const own = dst.seedImage('app', { artifactType: 'application/vnd.example.scan+json', subject });
+  dst.putManifest('app', { schemaVersion: 2, mediaType: MT.ociIndex, manifests: [entry(own, 'application/vnd.example.scan+json')] }, { tags: [fallbackTag] });
+  const listed = () => (JSON.parse(dst.manifest('app', fallbackTag)!.bytes.toString('utf8')) as { manifests: { digest: string }[] }).manifests.map((m) => m.digest);
+  return { img, fallbackTag, sbom, sig, own, listed };
+}
+
+test('copy --all-tags --referrers and sync tags: all with referrers: the source\'s sha256-<hex> fallback index and cosign tags are not copied as tags over the target\'s; the walk merges, so what only the target lists stays', async () => {
+  for (const how of ['copy', 'sync'] as const) {
+    const [src, dst] = [await fake({ referrers: false }), await fake({ referrers: false })];
+    const { img, fallbackTag, sbom, sig, own, listed } = fallbackScene(src, dst);
+    if (how === 'copy') {
+      const r = await copy({ from: src.ref('app'), to: [dst.ref('app')], allTags: true, referrers: true, ...fakeLibraryOptions(src, dst) });
+      assert.deepEqual(r.targets[0]!.tags, ['1'], 'copy: the referrer tags are not tags of their own');
+      assert.equal(r.targets[0]!.referrers, 2);
+    } else {
+      const spec = syncFile([`  - source: ${src.host}/app`, '    tags: all', `    target: ${dst.host}/app`, '    referrers: true']);
+      const r = await sync({ spec, logger: quiet, ...fakeLibraryOptions(src, dst) } as SyncOpts);
+      assert.deepEqual(r.units.map((u) => [u.source, u.ok, u.targets[0]!.referrers]), [[src.ref('app:1'), true, 2]], 'sync: one unit, app:1');
+    }
+    assert.deepEqual(listed(), [own.digest, sbom.digest], `${how}: the target's scan stays, the source's SBOM is merged in`);
+    assert.equal(dst.count({ kind: 'manifest', method: 'PUT', when: (q) => q.tag === fallbackTag }), 1, `${how}: one write of the index, the merge`);
+    assert.equal(dst.manifest('app', `${fallbackTag}.sig`)?.digest, sig.digest, `${how}: the signature comes with its image`);
+    assert.equal(dst.manifest('app', '1')?.digest, img.digest);
+  }
+});
+
+test('copy --all-tags without --referrers: the sha256-<hex> tags are ordinary tags, copied as they are', async () => {
+  const [src, dst] = [await fake({ referrers: false }), await fake({ referrers: false })];
+  const { fallbackTag, sbom, listed } = fallbackScene(src, dst);
+  const r = await copy({ from: src.ref('app'), to: [dst.ref('app')], allTags: true, ...fakeLibraryOptions(src, dst) });
+  assert.deepEqual(r.targets[0]!.tags, ['1', fallbackTag, `${fallbackTag}.sig`]);
+  assert.deepEqual(listed(), [sbom.digest], 'the source\'s index, as it is');
+});
+
+test('copy --all-tags --referrers of a repository holding only referrer tags: "has no tags" says why', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('app', { tags: [`sha256-${'a'.repeat(64)}.sig`] });
+  await assert.rejects(copy({ from: src.ref('app'), to: [dst.ref('app')], allTags: true, referrers: true, ...fakeLibraryOptions(src, dst) }), (e: Error) =>
+    /app has no tags other than referrers' \(sha256-<hex>, \.sig, \.att, \.sbom\), which --referrers copies with the images they refer to$/.test(e.message),
+  );
+});
