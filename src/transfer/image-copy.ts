@@ -21,9 +21,9 @@ import { formatPlatform } from '../image/platform.js';
 import type { TargetSet, TransferTarget } from './engine.js';
 import type { FetchedManifest } from '../registry/registry-client.js';
 import type { BlobReport, RepoEndpoint } from './types.js';
-import { readGraph, type CopyGraph, type GraphOptions, type ManifestNode } from './graph.js';
+import { readGraph, type CopyGraph, type GraphOptions } from './graph.js';
 import { tagListOf } from './repo-memory.js';
-import { findReferrers, indexChildren, listInFallbackIndex, REFERRER_BOUNDS, REFERRER_COPIES, walkReferrers, type FoundReferrer, type ReferrerWalk } from './referrers.js';
+import { findReferrers, indexChildren, listInFallbackIndex, REFERRER_BOUNDS, REFERRER_COPIES, walkReferrers, type FoundReferrer, type ListedReferrer, type ReferrerWalk } from './referrers.js';
 
 /** How to copy one image: how its graph is read (platforms, format, notes, pull meter — referrers' included), and: */
 export interface ImageCopyOptions extends GraphOptions {
@@ -207,7 +207,7 @@ async function copyReferrers(set: TargetSet, source: RepoEndpoint, outcome: Imag
   // graph names, and this level's referrers by digest still to list in the fallback indexes.
   let started = 0;
   const blobsOf: string[][] = [];
-  const toList: { n: number; subject: string; node: ManifestNode }[] = [];
+  const toList: { n: number; subject: string; referrer: ListedReferrer }[] = [];
   const copyOne = async ({ subject, referrer: r }: FoundReferrer): Promise<string[]> => {
     const n = started++;
     const ref = r.kind === 'digest' ? r.digest : r.tag;
@@ -218,7 +218,9 @@ async function copyReferrers(set: TargetSet, source: RepoEndpoint, outcome: Imag
     // A referrer found by the API is stored by digest (found through its subject); one found by tag keeps its tag.
     const copied = await copyImage(into, source, ref, { dryRun: opts.dryRun, tags: r.kind === 'tag' ? [r.tag] : [], pulls: opts.pulls });
     blobsOf[n] = copied.graph?.blobs.map((b) => b.digest) ?? [];
-    if (r.kind === 'digest' && !opts.dryRun && copied.graph) toList.push({ n, subject, node: copied.graph.top });
+    // Listed whether copied now or held already: an earlier run may have written it and not its
+    // subject's fallback index (interrupted in between); where the index lists it, nothing is written.
+    if (r.kind === 'digest' && !opts.dryRun) toList.push({ n, subject, referrer: { digest: r.digest, node: copied.graph?.top ?? copied.top } });
     count(outcome.referrers, into, 1);
     // What refers to this referrer comes next: to it, and to its children when it is an index
     // (the OCI fallback index of a source without the API lists the referrers as its children).
@@ -231,11 +233,11 @@ async function copyReferrers(set: TargetSet, source: RepoEndpoint, outcome: Imag
   // fallbackIndexes).
   const listLevel = async () => {
     const level = toList.splice(0).sort((a, b) => a.n - b.n);
-    const bySubject = new Map<string, ManifestNode[]>();
-    for (const { subject, node } of level) bySubject.set(subject, [...(bySubject.get(subject) ?? []), node]);
+    const bySubject = new Map<string, ListedReferrer[]>();
+    for (const { subject, referrer } of level) bySubject.set(subject, [...(bySubject.get(subject) ?? []), referrer]);
     if (bySubject.size === 0) return;
     await set.each(async (t) => {
-      await Promise.all([...bySubject].map(([subject, nodes]) => listInFallbackIndex(t.ep, subject, nodes, set.ctx.fallbackIndexes)));
+      await Promise.all([...bySubject].map(([subject, referrers]) => listInFallbackIndex(t.ep, subject, referrers, set.ctx)));
     });
   };
   const reported = new Map(set.list.map((t) => [t, t.blobs.length]));

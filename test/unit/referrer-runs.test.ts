@@ -94,3 +94,42 @@ test('copy --all-tags --referrers of a repository holding only referrer tags: "h
     /app has no tags other than referrers' \(sha256-<hex>, \.sig, \.att, \.sbom\), which --referrers copies with the images they refer to$/.test(e.message),
   );
 });
+
+test('copy --referrers after a run whose fallback index write failed: the referrer it copied is listed by the next run, and a run that finds it listed writes nothing', async () => {
+  const [src, dst] = [await fake(), await fake({ referrers: false })];
+  const img = src.seedImage('app', { tags: ['1'] });
+  const sbom = src.seedImage('app', { artifactType: 'application/spdx+json', subject: { mediaType: img.mediaType, digest: img.digest, size: img.size } });
+  const fallbackTag = img.digest.replace(':', '-');
+  const indexPut = { kind: 'manifest' as const, method: 'PUT', when: (q: { tag?: string }) => q.tag === fallbackTag };
+  dst.fault(indexPut, { kind: 'status', status: 500 });
+  await assert.rejects(copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], referrers: true, retries: 0, ...fakeLibraryOptions(src, dst) }));
+  dst.clearFaults();
+  assert.ok(dst.manifest('app', sbom.digest), 'the first run wrote the referrer');
+  assert.equal(dst.manifest('app', fallbackTag), undefined, 'and not the index');
+
+  dst.clearLog();
+  const r = await copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], referrers: true, ...fakeLibraryOptions(src, dst) });
+  assert.equal(r.targets[0]!.referrers, 1);
+  assert.equal(dst.count({ kind: 'manifest', method: 'PUT', when: (q) => q.digest === sbom.digest }), 0, 'the referrer is not written again');
+  const index = JSON.parse(dst.manifest('app', fallbackTag)!.bytes.toString('utf8')) as { manifests: { digest: string; mediaType: string; size: number; artifactType?: string }[] };
+  assert.deepEqual(index.manifests, [{ mediaType: sbom.mediaType, digest: sbom.digest, size: sbom.size, artifactType: 'application/spdx+json' }], 'listed as a fresh copy lists it');
+
+  dst.clearLog();
+  await copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], referrers: true, ...fakeLibraryOptions(src, dst) });
+  assert.equal(dst.count(indexPut), 0, 'listed already: nothing written');
+  assert.equal(dst.count({ kind: 'manifest', method: 'GET', when: (q) => q.digest === sbom.digest }), 0, 'nor the referrer read there');
+});
+
+test('copy --referrers of a signed multi-platform index: the target\'s referrers API is asked once for the run, not once per subject', async () => {
+  for (const api of [true, false]) {
+    const [src, dst] = [await fake(), await fake({ referrers: api })];
+    const images = ['amd64', 'arm64', 'ppc64le', 's390x'].map((architecture) => src.seedImage('app', { platform: { os: 'linux', architecture } }));
+    const index = src.seedIndex('app', images, { tags: ['1'] });
+    for (const s of [index, ...images]) src.seedImage('app', { artifactType: 'application/vnd.dev.sigstore.bundle.v0.3+json', subject: { mediaType: s.mediaType, digest: s.digest, size: s.size } });
+    const r = await copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], referrers: true, ...fakeLibraryOptions(src, dst) });
+    assert.equal(r.targets[0]!.referrers, 5);
+    assert.equal(dst.count({ kind: 'referrers' }), 1, `target ${api ? 'with' : 'without'} the API: asked once`);
+    const fallbackReads = dst.count({ kind: 'manifest', method: 'GET', when: (q) => /^sha256-/.test(q.tag ?? '') });
+    assert.equal(fallbackReads, api ? 0 : 5, 'without the API, one fallback index per subject');
+  }
+});
