@@ -67,7 +67,7 @@ export interface CopyTargetResult {
   blobs: BlobReport[];
   /** Referrers copied (--referrers), referrers of referrers included. */
   referrers: number;
-  /** Referrers found and not copied: those naming a digest --format or --platform changed, those past a bound of the walk, and with --no-clobber those whose tag the target holds for another manifest (kept; a warning says which). */
+  /** Referrers found and not copied: those naming a digest --format or --platform changed, those past a bound of the walk, those listed and gone from the source (a stale listing), and with --no-clobber those whose tag the target holds for another manifest (kept; a warning says which). */
   referrersSkipped: number;
 }
 

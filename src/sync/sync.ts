@@ -95,7 +95,7 @@ export interface SyncTargetResult {
   bytes: number;
   /** Referrers copied (the entry's `referrers: true`), referrers of referrers included; as copy's report counts them. */
   referrers: number;
-  /** Referrers found and not copied: those naming the index `platforms` made anew, and those past a bound of the walk (a warning says which). */
+  /** Referrers found and not copied: those naming the index `platforms` made anew, those past a bound of the walk, and those listed and gone from the source (a warning says which). */
   referrersSkipped: number;
 }
 

@@ -15,7 +15,7 @@
  *                steps, the referrers of one level together (their subjects are written by then);
  *                not those of a manifest written under a new digest (they name the source's)
  */
-import { ExistsError } from '../errors.js';
+import { ExistsError, NotFoundError } from '../errors.js';
 import { isIndexMediaType } from '../image/mediatypes.js';
 import { formatPlatform } from '../image/platform.js';
 import type { TargetSet, TransferTarget } from './engine.js';
@@ -56,7 +56,7 @@ export interface ImageCopyOutcome {
   tagsHeld: Map<TransferTarget, string[]>;
   /** Referrers copied, per target. */
   referrers: Map<TransferTarget, number>;
-  /** Referrers found and not copied, per target: those naming a digest the copy changed, those past a bound of the walk, and with noClobber those whose tag the target holds for another manifest. */
+  /** Referrers found and not copied, per target: those naming a digest the copy changed, those past a bound of the walk, those listed and not in the source repository, and with noClobber those whose tag the target holds for another manifest. */
   referrersSkipped: Map<TransferTarget, number>;
 }
 
@@ -187,8 +187,9 @@ async function copyGraph(set: TargetSet, source: RepoEndpoint, graph: CopyGraph,
  * --platform's new index), that manifest's referrers would name one the target does not have (a
  * signature of another digest verifies nothing), so they stay behind, and one warning says how
  * many. The children --platform keeps and those --format leaves as they are keep their digests,
- * and their referrers come along. What stays behind, for that or for a bound, is counted in the
- * outcome (`referrersSkipped`).
+ * and their referrers come along. A referrer listed and gone from the source is left behind with a
+ * warning. What stays behind, for these reasons or for a bound, is counted in the outcome
+ * (`referrersSkipped`).
  */
 async function copyReferrers(set: TargetSet, source: RepoEndpoint, outcome: ImageCopyOutcome, opts: ImageCopyOptions): Promise<void> {
   const roots = [outcome.sourceDigest, ...(await copiedChildren(source, outcome, opts))];
@@ -216,7 +217,18 @@ async function copyReferrers(set: TargetSet, source: RepoEndpoint, outcome: Imag
     const into = opts.noClobber && r.kind === 'tag' ? await keepTheirs(set, source, r.tag, outcome, opts) : set;
     if (into.live.length === 0) return [];
     // A referrer found by the API is stored by digest (found through its subject); one found by tag keeps its tag.
-    const copied = await copyImage(into, source, ref, { dryRun: opts.dryRun, tags: r.kind === 'tag' ? [r.tag] : [], pulls: opts.pulls });
+    let copied: ImageCopyOutcome;
+    try {
+      copied = await copyImage(into, source, ref, { dryRun: opts.dryRun, tags: r.kind === 'tag' ? [r.tag] : [], pulls: opts.pulls });
+    } catch (err) {
+      // Listed and gone (a stale fallback index, a referrers API slow to forget a deleted
+      // manifest, a tag deleted since the list was read): the image and its other referrers
+      // are there; this one is left behind with a warning, not the whole image failed for it.
+      if (!(await goneAtSource(err, source, ref))) throw err;
+      opts.warn?.(`referrer ${ref} of ${source.client.registry}/${source.repo}@${subject} is listed but not in the repository (a stale listing): not copied`);
+      count(outcome.referrersSkipped, into, 1);
+      return [];
+    }
     blobsOf[n] = copied.graph?.blobs.map((b) => b.digest) ?? [];
     // Listed whether copied now or held already: an earlier run may have written it and not its
     // subject's fallback index (interrupted in between); where the index lists it, nothing is written.
@@ -284,6 +296,12 @@ async function keepTheirs(set: TargetSet, source: RepoEndpoint, tag: string, out
     outcome.referrersSkipped.set(t, (outcome.referrersSkipped.get(t) ?? 0) + 1);
   }
   return set.subset(theirs.filter((x) => !kept.includes(x)).map(({ t }) => t));
+}
+
+/** True when `err` is a not-found and the manifest `ref` is not at the source (one HEAD, no pull): not a target's 404, nor a blob's. */
+async function goneAtSource(err: unknown, source: RepoEndpoint, ref: string): Promise<boolean> {
+  if (!(err instanceof NotFoundError)) return false;
+  return (await source.client.headManifest(source.repo, ref).catch(() => null)) === undefined;
 }
 
 /** Adds `n` to every live target's count in `m`. */

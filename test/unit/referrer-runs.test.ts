@@ -133,3 +133,47 @@ test('copy --referrers of a signed multi-platform index: the target\'s referrers
     assert.equal(fallbackReads, api ? 0 : 5, 'without the API, one fallback index per subject');
   }
 });
+
+test('copy and sync --referrers: a referrer listed and gone from the source (a stale listing) is left behind with a warning naming it and its subject, and counted; the image and its other referrers are copied', async () => {
+  for (const how of ['copy', 'copy to two', 'sync'] as const) {
+    const [src, dst] = [await fake(), await fake()];
+    const img = src.seedImage('app', { tags: ['1'] });
+    const good = src.seedImage('app', { artifactType: 'application/spdx+json', subject: { mediaType: img.mediaType, digest: img.digest, size: img.size } });
+    const gone = `sha256:${'ab'.repeat(32)}`;
+    src.fault({ kind: 'referrers', digest: img.digest }, {
+      kind: 'respond',
+      respond: (_q, _b, res) => {
+        res.writeHead(200, { 'content-type': MT.ociIndex });
+        res.end(JSON.stringify({ schemaVersion: 2, mediaType: MT.ociIndex, manifests: [{ mediaType: MT.ociManifest, digest: gone, size: 100 }, { mediaType: good.mediaType, digest: good.digest, size: good.size }] }));
+      },
+    });
+    const warnings: string[] = [];
+    const logger = { info: () => undefined, debug: () => undefined, warn: (m: string) => void warnings.push(m) };
+    let counts: number[][];
+    if (how === 'sync') {
+      const spec = syncFile([`  - source: ${src.ref('app:1')}`, `    target: ${dst.host}/app`, '    referrers: true']);
+      const r = await sync({ spec, logger, ...fakeLibraryOptions(src, dst) } as SyncOpts);
+      assert.ok(r.units.every((u) => u.ok), JSON.stringify(r.units));
+      counts = r.units[0]!.targets.map((t) => [t.referrers, t.referrersSkipped]);
+    } else {
+      const to = how === 'copy' ? [dst.ref('app:1')] : [dst.ref('app:1'), dst.ref('other:1')];
+      const r = await copy({ from: src.ref('app:1'), to, referrers: true, ...fakeLibraryOptions(src, dst), logger });
+      assert.ok(r.targets.every((t) => t.ok));
+      counts = r.targets.map((t) => [t.referrers, t.referrersSkipped]);
+    }
+    assert.deepEqual(counts, how === 'copy to two' ? [[1, 1], [1, 1]] : [[1, 1]], how);
+    assert.equal(dst.manifest('app', '1')?.digest, img.digest);
+    assert.ok(dst.manifest('app', good.digest), `${how}: the other referrer is copied`);
+    const said = warnings.filter((w) => w.includes(gone));
+    assert.equal(said.length, 1, warnings.join(' | '));
+    assert.ok(said[0]!.endsWith(`referrer ${gone} of ${src.host}/app@${img.digest} is listed but not in the repository (a stale listing): not copied`), said[0]);
+  }
+});
+
+test('copy --referrers: a referrer whose own manifest is there but cannot be read in full (a blob gone) still fails the copy', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const img = src.seedImage('app', { tags: ['1'] });
+  const broken = src.seedImage('app', { artifactType: 'application/spdx+json', layers: ['the sbom'], subject: { mediaType: img.mediaType, digest: img.digest, size: img.size } });
+  src.forgetBlob('app', broken.layers[0]!.digest);
+  await assert.rejects(copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], referrers: true, retries: 0, ...fakeLibraryOptions(src, dst) }), (e: { code?: string }) => e.code === 'E_NOT_FOUND');
+});
