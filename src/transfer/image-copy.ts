@@ -35,6 +35,12 @@ export interface ImageCopyOptions extends GraphOptions {
   dryRun?: boolean;
   /** Tags to write at every target instead of each target's own; [] stores the image by digest only. */
   tags?: string[];
+  /**
+   * A referrer's --no-clobber (copyReferrers): a target whose tag points at another manifest than
+   * the source's keeps it, is told to `keep` (tag, the digest there) and is not written; the
+   * others get the copy. Read from the unchanged check's HEADs, so it costs no request of its own.
+   */
+  keep?: (t: TransferTarget, tag: string, digest: string) => void;
 }
 
 /** What happened to one image at its targets. */
@@ -111,6 +117,7 @@ export async function copyImage(set: TargetSet, source: RepoEndpoint, ref: strin
     });
   }
   let need = set.subset(set.live.filter((t) => !outcome.unchanged.has(t)));
+  if (opts.keep && headDigest) need = await keptApart(need, headDigest, opts.tags, heldAt, opts.keep);
   if (need.live.length > 0) {
     const graph = await readOnce();
     outcome.graph = graph;
@@ -128,6 +135,8 @@ export async function copyImage(set: TargetSet, source: RepoEndpoint, ref: strin
       need = set.subset(need.live.filter((t) => !outcome.unchanged.has(t)));
     }
     if (opts.noClobber) await refuseClobber(need, graph.top.digest, opts.tags, heldAt);
+    // A source HEAD that named no digest: the targets to keep apart are known from the graph.
+    if (opts.keep && !headDigest) need = await keptApart(need, graph.top.digest, opts.tags, heldAt, opts.keep);
     if (need.live.length > 0) await copyGraph(need, source, graph, opts, heldAt, outcome.tagsHeld);
   }
   if (opts.referrers && outcome.sourceDigest) await copyReferrers(set, source, outcome, opts);
@@ -213,13 +222,14 @@ async function copyReferrers(set: TargetSet, source: RepoEndpoint, outcome: Imag
     const n = started++;
     const ref = r.kind === 'digest' ? r.digest : r.tag;
     // --no-clobber holds for a referrer's tag too (cosign's .sig, .att): where it points at
-    // another manifest (a signature made at the target), that target keeps it.
-    const into = opts.noClobber && r.kind === 'tag' ? await keepTheirs(set, source, r.tag, outcome, opts) : set;
-    if (into.live.length === 0) return [];
+    // another manifest (a signature made at the target), that target keeps it (keepTheirs).
+    const kept = new Set<TransferTarget>();
+    const keep = opts.noClobber && r.kind === 'tag' ? keepTheirs(kept, outcome, opts) : undefined;
+    const into = set.live;
     // A referrer found by the API is stored by digest (found through its subject); one found by tag keeps its tag.
     let copied: ImageCopyOutcome;
     try {
-      copied = await copyImage(into, source, ref, { dryRun: opts.dryRun, tags: r.kind === 'tag' ? [r.tag] : [], pulls: opts.pulls });
+      copied = await copyImage(set, source, ref, { dryRun: opts.dryRun, tags: r.kind === 'tag' ? [r.tag] : [], pulls: opts.pulls, keep });
     } catch (err) {
       // Listed and gone (a stale fallback index, a referrers API slow to forget a deleted
       // manifest, a tag deleted since the list was read): the image and its other referrers
@@ -230,10 +240,13 @@ async function copyReferrers(set: TargetSet, source: RepoEndpoint, outcome: Imag
       return [];
     }
     blobsOf[n] = copied.graph?.blobs.map((b) => b.digest) ?? [];
+    // Kept everywhere: what refers to the source's manifest would name one no target has.
+    const copiedTo = into.filter((t) => !kept.has(t));
+    if (copiedTo.length === 0) return [];
     // Listed whether copied now or held already: an earlier run may have written it and not its
     // subject's fallback index (interrupted in between); where the index lists it, nothing is written.
     if (r.kind === 'digest' && !opts.dryRun) toList.push({ n, subject, referrer: { digest: r.digest, node: copied.graph?.top ?? copied.top } });
-    count(outcome.referrers, into, 1);
+    count(outcome.referrers, copiedTo, 1);
     // What refers to this referrer comes next: to it, and to its children when it is an index
     // (the OCI fallback index of a source without the API lists the referrers as its children).
     return copied.sourceDigest ? [copied.sourceDigest, ...(await copiedChildren(source, copied, opts))] : [];
@@ -256,7 +269,7 @@ async function copyReferrers(set: TargetSet, source: RepoEndpoint, outcome: Imag
   try {
     const walk = await walkReferrers([...new Set(roots)], find, copyOne, REFERRER_BOUNDS, { parallel: REFERRER_COPIES, done: listLevel });
     if (walk.beyondDepth || walk.beyondTotal) opts.warn?.(cutOff(walk, source, outcome.sourceDigest));
-    count(outcome.referrersSkipped, set, left + walk.beyondDepth + walk.beyondTotal);
+    count(outcome.referrersSkipped, set.live, left + walk.beyondDepth + walk.beyondTotal);
   } finally {
     for (const t of set.list) inWalkOrder(t.blobs, reported.get(t)!, blobsOf);
   }
@@ -284,18 +297,28 @@ function inWalkOrder(blobs: BlobReport[], from: number, blobsOf: readonly string
  * --no-clobber for a referrer kept under a tag: the targets where `tag` exists and points at
  * another manifest than the source's keep theirs, each with a warning and counted in
  * `referrersSkipped` (a signature is not worth setting a whole target aside for, as a clobbered
- * image tag is); the others, as a set, get the copy. HEADs only (no pull counted).
+ * image tag is); the others get the copy. copyImage finds them (ImageCopyOptions.keep) from the
+ * HEADs its unchanged check asks anyway; they are added to `kept`.
  */
-async function keepTheirs(set: TargetSet, source: RepoEndpoint, tag: string, outcome: ImageCopyOutcome, opts: ImageCopyOptions): Promise<TargetSet> {
-  const ours = (await source.client.headManifest(source.repo, tag))?.digest;
-  const theirs = await Promise.all(set.live.map(async (t) => ({ t, digest: (await tagDigests(t, [tag]))[0] })));
-  const kept = theirs.filter(({ digest }) => digest !== undefined && digest !== ours);
-  if (kept.length === 0) return set;
-  for (const { t, digest } of kept) {
+function keepTheirs(kept: Set<TransferTarget>, outcome: ImageCopyOutcome, opts: ImageCopyOptions): NonNullable<ImageCopyOptions['keep']> {
+  return (t, tag, digest) => {
     opts.warn?.(`${t.ref.registry}/${t.ref.repository}:${tag} already points at ${digest} (--no-clobber): kept, the source's not copied there`);
     outcome.referrersSkipped.set(t, (outcome.referrersSkipped.get(t) ?? 0) + 1);
-  }
-  return set.subset(theirs.filter((x) => !kept.includes(x)).map(({ t }) => t));
+    kept.add(t);
+  };
+}
+
+/** The targets of `need` whose tags point at no other manifest than `digest`; each other one is told to `keep` (ImageCopyOptions.keep). */
+async function keptApart(need: TargetSet, digest: string, tags: readonly string[] | undefined, heldAt: (t: TransferTarget) => Promise<(string | undefined)[]>, keep: NonNullable<ImageCopyOptions['keep']>): Promise<TargetSet> {
+  const theirs = await Promise.all(
+    need.live.map(async (t) => {
+      const digests = await heldAt(t);
+      const i = digests.findIndex((d) => d !== undefined && d !== digest);
+      if (i >= 0) keep(t, (tags ?? t.tags)[i]!, digests[i]!);
+      return i < 0;
+    }),
+  );
+  return need.subset(need.live.filter((_, k) => theirs[k]));
 }
 
 /** True when `err` is a not-found and the manifest `ref` is not at the source (one HEAD, no pull): not a target's 404, nor a blob's. */
@@ -304,9 +327,9 @@ async function goneAtSource(err: unknown, source: RepoEndpoint, ref: string): Pr
   return (await source.client.headManifest(source.repo, ref).catch(() => null)) === undefined;
 }
 
-/** Adds `n` to every live target's count in `m`. */
-function count(m: Map<TransferTarget, number>, set: TargetSet, n: number): void {
-  if (n) for (const t of set.live) m.set(t, (m.get(t) ?? 0) + n);
+/** Adds `n` to the count in `m` of each of `targets`. */
+function count(m: Map<TransferTarget, number>, targets: readonly TransferTarget[], n: number): void {
+  if (n) for (const t of targets) m.set(t, (m.get(t) ?? 0) + n);
 }
 
 /** The one warning for referrers a bound of the walk left behind. */

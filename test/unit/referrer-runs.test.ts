@@ -177,3 +177,60 @@ test('copy --referrers: a referrer whose own manifest is there but cannot be rea
   src.forgetBlob('app', broken.layers[0]!.digest);
   await assert.rejects(copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], referrers: true, retries: 0, ...fakeLibraryOptions(src, dst) }), (e: { code?: string }) => e.code === 'E_NOT_FOUND');
 });
+
+test('copy --referrers --no-clobber: a referrer\'s tag is asked for once at each target and the source read once, first copy and re-run alike', async () => {
+  const [src, dst, theirs] = [await fake(), await fake(), await fake()];
+  const img = src.seedImage('app', { layers: ['the app'], tags: ['1'] });
+  const sigTag = `${img.digest.replace(':', '-')}.sig`;
+  src.seedImage('app', { layers: ['signed at the source'], tags: [sigTag] });
+  theirs.seedImage('app', { layers: ['the app'], tags: ['1'] });
+  const own = theirs.seedImage('app', { layers: ['signed at the target'], tags: [sigTag] });
+  const sigRequests = (reg: typeof src, method: string) => reg.count({ kind: 'manifest', method, when: (q) => q.tag === sigTag });
+  for (const run of ['first copy', 're-run']) {
+    for (const reg of [src, dst, theirs]) reg.clearLog();
+    const r = await copy({ from: src.ref('app:1'), to: [dst.ref('app:1'), theirs.ref('app:1')], referrers: true, noClobber: true, ...fakeLibraryOptions(src, dst, theirs) });
+    assert.deepEqual(r.targets.map((t) => [t.referrers, t.referrersSkipped]), [[1, 0], [0, 1]], run);
+    assert.equal(sigRequests(dst, 'HEAD'), 1, `${run}: one HEAD of the tag at the target that gets it`);
+    assert.equal(sigRequests(theirs, 'HEAD'), 1, `${run}: one HEAD of the tag at the target that keeps its own`);
+    assert.equal(sigRequests(src, 'HEAD') + sigRequests(src, 'GET'), 1, `${run}: the source's signature read once`);
+    assert.equal(theirs.manifest('app', sigTag)?.digest, own.digest);
+  }
+});
+
+test('copy --referrers: a referrers answer naming a tag or a path instead of a digest fails the copy with E_PROTOCOL, and nothing it names is read', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const img = src.seedImage('app', { tags: ['1'] });
+  src.seedImage('app', { tags: ['unrelated'] });
+  src.fault({ kind: 'referrers', digest: img.digest }, {
+    kind: 'respond',
+    respond: (_q, _b, res) => {
+      res.writeHead(200, { 'content-type': MT.ociIndex });
+      res.end(JSON.stringify({ schemaVersion: 2, mediaType: MT.ociIndex, manifests: [{ mediaType: MT.ociManifest, digest: 'unrelated', size: 1 }, { mediaType: MT.ociManifest, digest: '../../app/manifests/unrelated', size: 1 }] }));
+    },
+  });
+  await assert.rejects(copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], referrers: true, ...fakeLibraryOptions(src, dst) }), (e: { code?: string; message: string }) => e.code === 'E_PROTOCOL' && /manifests\[0\]\.digest "unrelated" is not a valid digest/.test(e.message));
+  assert.equal(src.count({ kind: 'manifest', when: (q) => q.path.includes('unrelated') }), 0);
+  assert.equal(dst.manifest('app', 'unrelated'), undefined);
+});
+
+test('copy --referrers --no-clobber from a source that counts pulls: a signature tag every target keeps costs no pull, and one whose HEAD names no digest is still kept', async () => {
+  for (const headDigest of [true, false]) {
+    const [src, theirs] = [await fake({ rateLimit: { limit: 100, remaining: 100 } }), await fake()];
+    const img = src.seedImage('app', { layers: ['the app'], tags: ['1'] });
+    const sigTag = `${img.digest.replace(':', '-')}.sig`;
+    const ours = src.seedImage('app', { layers: ['signed at the source'], tags: [sigTag] });
+    theirs.seedImage('app', { layers: ['the app'], tags: ['1'] });
+    const own = theirs.seedImage('app', { layers: ['signed at the target'], tags: [sigTag] });
+    if (!headDigest) {
+      src.fault({ kind: 'manifest', method: 'HEAD', when: (q) => q.tag === sigTag }, {
+        kind: 'respond',
+        respond: (_q, _b, res) => void res.writeHead(200, { 'content-type': ours.mediaType, 'content-length': String(ours.size) }).end(),
+      });
+    }
+    const r = await copy({ from: src.ref('app:1'), to: [theirs.ref('app:1')], referrers: true, noClobber: true, ...fakeLibraryOptions(src, theirs) });
+    assert.deepEqual(r.targets.map((t) => [t.referrers, t.referrersSkipped]), [[0, 1]]);
+    assert.equal(theirs.manifest('app', sigTag)?.digest, own.digest, `HEAD ${headDigest ? 'with' : 'without'} a digest: the target's signature kept`);
+    const pulls = src.count({ kind: 'manifest', method: 'GET', when: (q) => q.tag === sigTag });
+    assert.equal(pulls, headDigest ? 0 : 1, 'a manifest GET only where the HEAD did not tell the digest');
+  }
+});
