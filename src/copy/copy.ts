@@ -21,6 +21,8 @@ import { BLOB_EVENTS_SHAPE, type BlobEvents, type BlobReport } from '../transfer
 import type { CopyGraph } from '../transfer/graph.js';
 import { copyImage, type ImageCopyOptions, type ImageCopyOutcome } from '../transfer/image-copy.js';
 import { copyTags, type TagCopy } from './all-tags.js';
+import { tagListOf } from '../transfer/repo-memory.js';
+import { isReferrerTag } from '../transfer/referrers.js';
 
 /** Options of copy(). */
 export interface CopyOptions extends ConnectionOptions {
@@ -65,7 +67,7 @@ export interface CopyTargetResult {
   blobs: BlobReport[];
   /** Referrers copied (--referrers), referrers of referrers included. */
   referrers: number;
-  /** Referrers found and not copied: those naming a digest --format or --platform changed, those past a bound of the walk, and with --no-clobber those whose tag the target holds for another manifest (kept; a warning says which). */
+  /** Referrers found and not copied: those naming a digest --format or --platform changed, those past a bound of the walk, those listed and gone from the source (a stale listing), and with --no-clobber those whose tag the target holds for another manifest (kept; a warning says which). */
   referrersSkipped: number;
 }
 
@@ -140,8 +142,14 @@ export async function copy(opts: CopyOptions): Promise<CopyResult> {
   const results = new Map<TransferTarget, CopyTargetResult>(set.list.map((t) => [t, { reference: '', target: formatReference(t.ref), digest: '', tags: [], ok: false, blobs: t.blobs, referrers: 0, referrersSkipped: 0 }]));
   try {
     const source = run.source(srcRef);
-    const refs = opts.allTags ? (await source.client.listTags(srcRef.repository)).sort() : [manifestRef(srcRef)];
-    if (opts.allTags && refs.length === 0) throw new RegistryError(`${srcRef.registry}/${srcRef.repository} has no tags`);
+    // Through the run's memory: --referrers looks for cosign's tags in the same list, once, not once per tag.
+    const listed = opts.allTags ? await tagListOf(run.ctx, source) : [];
+    // With --referrers the fallback and cosign tags come with the images they refer to (isReferrerTag).
+    const refs = opts.allTags ? listed.filter((t) => !(opts.referrers && isReferrerTag(t))).sort() : [manifestRef(srcRef)];
+    if (opts.allTags && refs.length === 0) {
+      const only = listed.length > 0 ? ` other than referrers' (sha256-<hex>, .sig, .att, .sbom), which --referrers copies with the images they refer to` : '';
+      throw new RegistryError(`${srcRef.registry}/${srcRef.repository} has no tags${only}`);
+    }
     // A loopback target's scheme probe overlaps reading the source instead of delaying the first
     // blob. Its failure is not handled here: the first real request reports it.
     for (const t of set.list) t.ep.client.ready().catch(() => undefined);

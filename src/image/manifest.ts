@@ -19,7 +19,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
 }
 
 /** Throws ProtocolError unless `v` is a well-formed descriptor; `where` names it in the message. */
-function checkDescriptor(v: unknown, where: string): asserts v is Descriptor {
+export function checkDescriptor(v: unknown, where: string): asserts v is Descriptor {
   if (!isObject(v)) throw new ProtocolError(`manifest ${where} is not an object`);
   if (typeof v.mediaType !== 'string' || v.mediaType === '') throw new ProtocolError(`manifest ${where}.mediaType is missing`);
   if (v.digest === undefined) throw new ProtocolError(`manifest ${where}.digest is missing`);

@@ -11,11 +11,13 @@ import { compose, type HttpRequest, type HttpResponse, type RequestBody, type Se
 import { drain, errorFromResponse, readBody, readJson, MANIFEST_CAP } from '../http/response.js';
 import type { Transport } from '../http/transport.js';
 import { MANIFEST_ACCEPT, isSchema1MediaType } from '../image/mediatypes.js';
+import { checkDescriptor, MAX_INDEX_CHILDREN } from '../image/manifest.js';
+import type { Descriptor } from '../image/types.js';
 import { sha256Digest, isValidDigest, digestMismatch } from '../image/digest.js';
 import type { Logger } from '../log.js';
 import { endpointFor, type Endpoint } from './endpoint.js';
 import { isDockerHub, isLoopbackHost } from '../ref/registry.js';
-import { UPLOAD_LOCATION, type FetchedManifest, type InterruptedSession, type ManifestHead, type MountResult, type RegistryClient, type UploadSession } from './registry-client.js';
+import { UPLOAD_LOCATION, type FetchedManifest, type InterruptedSession, type ManifestHead, type MountResult, type ReferrerEntry, type RegistryClient, type UploadSession } from './registry-client.js';
 
 /** How to reach and authenticate to one registry. */
 export interface RegistryClientOptions {
@@ -714,13 +716,25 @@ export class HttpRegistryClient implements RegistryClient {
   /**
    * OCI 1.1 referrers API; undefined when the registry does not offer it (404/405/400). The answer
    * may come in pages, each naming the next in a Link header as tags/list does (distribution-spec
-   * "Listing Referrers"); every page is read, at most `maxPages` of them.
+   * "Listing Referrers"); every page is read, at most `maxPages` of them. The answer is checked as
+   * a fallback index is: an entry that is no descriptor with a valid digest (a tag name, a `../`
+   * path, which would be fetched as a referrer) is E_PROTOCOL for the whole answer, as a broken
+   * index is. And it is bounded as a tag list is: a Link back to a page already read, a page that
+   * names only what earlier pages named, or more than MAX_INDEX_CHILDREN referrers in all (the
+   * bound of one index's children) is E_PROTOCOL at once, where following it would hold page after
+   * page until the bound or the heap ran out. Each entry keeps what the walk uses (not its
+   * annotations), so what is held stays small.
    */
-  async referrers(repo: string, digest: string, maxPages = MAX_REFERRER_PAGES): Promise<{ manifests: { digest: string; mediaType: string; artifactType?: string }[] } | undefined> {
+  async referrers(repo: string, digest: string, maxPages = MAX_REFERRER_PAGES): Promise<{ manifests: ReferrerEntry[] } | undefined> {
     const what = `referrers of ${this.registry}/${repo}@${digest}`;
-    const manifests: { digest: string; mediaType: string; artifactType?: string }[] = [];
+    const wrong = (why: string) => new ProtocolError(`${what}: ${why}`, { details: { registry: this.registry } });
+    const manifests: ReferrerEntry[] = [];
+    const seen = new Set<string>();
+    const visited = new Set<string>();
     let url: string | undefined = await this.url(`${repo}/referrers/${digest}`);
     for (let page = 0; url && page < maxPages; page++) {
+      if (visited.has(url)) throw wrong(`page ${page + 1} leads back to a page already read (the registry does not follow its own Link); the list cannot be read to its end`);
+      visited.add(url);
       const res: HttpResponse = await this.request({ method: 'GET', url, headers: { accept: 'application/vnd.oci.image.index.v1+json' } });
       // Harbor answers 401 without a challenge where it has no referrers API for the repository
       // (goharbor/harbor#18305, oras-project/oras#1892): that is "no API" (use the tag scheme), not
@@ -744,9 +758,25 @@ export class HttpRegistryClient implements RegistryClient {
         // A first answer that is no index is a front that does not know the API (as before);
         // a later page that is none would leave the list cut short without a word.
         if (page === 0) return undefined;
-        throw new ProtocolError(`${what}: page ${page + 1} is not an image index`, { details: { registry: this.registry } });
+        throw wrong(`page ${page + 1} is not an image index`);
       }
-      manifests.push(...(parsed.manifests as { digest: string; mediaType: string; artifactType?: string }[]));
+      const entries: unknown[] = parsed.manifests;
+      const on = page > 0 ? `page ${page + 1}, ` : '';
+      entries.forEach((d, i) => {
+        try {
+          checkDescriptor(d, `manifests[${i}]`);
+        } catch (err) {
+          throw wrong(`${on}${(err as Error).message.replace(/^manifest /, '')}`);
+        }
+      });
+      const fresh = (entries as Descriptor[]).filter((d) => !seen.has(d.digest));
+      if (page > 0 && entries.length > 0 && fresh.length === 0) throw wrong(`page ${page + 1} repeats what earlier pages listed (the registry does not follow its own Link); the list cannot be read to its end`);
+      for (const d of fresh) {
+        if (seen.has(d.digest)) continue; // named twice on one page
+        seen.add(d.digest);
+        manifests.push({ digest: d.digest, mediaType: d.mediaType, ...(typeof d.artifactType === 'string' ? { artifactType: d.artifactType } : {}) });
+      }
+      if (manifests.length > MAX_INDEX_CHILDREN) throw wrong(`names more than ${MAX_INDEX_CHILDREN} referrers; regpush follows at most ${MAX_INDEX_CHILDREN}, as for one index's children`);
       url = nextLink(res.headers['link'], url);
     }
     // A partial list would copy some signatures and leave the rest behind without a word.

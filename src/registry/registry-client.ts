@@ -17,6 +17,13 @@ export interface FetchedManifest {
   mirror?: string;
 }
 
+/** One referrer the referrers API names (checked: `digest` is a valid digest). */
+export interface ReferrerEntry {
+  digest: string;
+  mediaType: string;
+  artifactType?: string;
+}
+
 /** What a HEAD told us about a manifest. */
 export interface ManifestHead {
   digest?: string;
@@ -134,7 +141,7 @@ export interface RegistryClient {
   /** Every repository of the registry (its catalog), following pagination. */
   listRepositories(pageSize?: number): Promise<string[]>;
   /** The OCI referrers API's answer, or undefined when the registry has no such API. */
-  referrers(repo: string, digest: string): Promise<{ manifests: { digest: string; mediaType: string; artifactType?: string }[] } | undefined>;
+  referrers(repo: string, digest: string): Promise<{ manifests: ReferrerEntry[] } | undefined>;
   /**
    * Bytes this client read from `mirror` (the name a read answered with) turned out not to match
    * their digest where they landed: the mirror is not read from again in this run, so the next

@@ -38,6 +38,8 @@ export { DEFAULT_IMAGES } from '../transfer/engine.js';
 import { BLOB_EVENTS_SHAPE, type BlobEvents, type BlobReport } from '../transfer/types.js';
 import type { PullMeter } from '../transfer/graph.js';
 import { copyImage, type ImageCopyOutcome } from '../transfer/image-copy.js';
+import { tagListOf } from '../transfer/repo-memory.js';
+import { isReferrerTag } from '../transfer/referrers.js';
 import type { SyncImage, SyncSpec } from './config.js';
 import { OutageBreaker, outageThreshold } from './outage.js';
 import { needsTagList, selectTags } from './select.js';
@@ -93,7 +95,7 @@ export interface SyncTargetResult {
   bytes: number;
   /** Referrers copied (the entry's `referrers: true`), referrers of referrers included; as copy's report counts them. */
   referrers: number;
-  /** Referrers found and not copied: those naming the index `platforms` made anew, and those past a bound of the walk (a warning says which). */
+  /** Referrers found and not copied: those naming the index `platforms` made anew, those past a bound of the walk, and those listed and gone from the source (a warning says which). */
   referrersSkipped: number;
 }
 
@@ -305,7 +307,8 @@ async function expandEntries(run: TransferRun, entries: readonly SyncImage[], br
     const refused = breaker.refusal(source.registry);
     if (refused) throw refused;
     try {
-      const tags = await run.source(source).client.listTags(source.repository);
+      // The run's list: each unit's --referrers walk looks for cosign's tags in it (repo-memory.ts).
+      const tags = await tagListOf(run.ctx, run.source(source));
       breaker.succeeded(source.registry);
       return tags;
     } catch (err) {
@@ -321,7 +324,9 @@ async function expandEntries(run: TransferRun, entries: readonly SyncImage[], br
   return Promise.all(
     entries.map(async (image): Promise<Expanded> => {
       try {
-        let tags = image.tags ? selectTags(needsTagList(image.tags) ? await tagsOf(image.source) : [], image.tags) : [];
+        // With referrers, the fallback and cosign tags come with the images they refer to (isReferrerTag).
+        const available = image.tags && needsTagList(image.tags) ? (await tagsOf(image.source)).filter((t) => !(image.referrers && isReferrerTag(t))) : [];
+        let tags = image.tags ? selectTags(available, image.tags) : [];
         if (image.tags && needsTagList(image.tags)) tags = withoutUnnameable(tags, image, run.logger);
         return { image, work: syncUnits(image, tags).map((unit) => ({ image, unit })) };
       } catch (err) {

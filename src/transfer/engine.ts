@@ -24,6 +24,7 @@ import { ClientMemory, connect, transportFor, type ConnectionOptions } from '../
 import { CANCEL_TIMEOUT_MS } from '../registry/client.js';
 import { UploadSessions } from './sessions.js';
 import { Turns } from './turns.js';
+import { RepoMemory } from './repo-memory.js';
 import { TakenOnWord } from './on-word.js';
 import { UploadMemory } from '../registry/quirks.js';
 import type { Transport } from '../http/transport.js';
@@ -158,6 +159,7 @@ export class TransferRun {
       onWord: new TakenOnWord(),
       sessions: new UploadSessions(),
       fallbackIndexes: new Turns(),
+      repos: new RepoMemory(),
     };
   }
 

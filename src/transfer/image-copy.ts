@@ -17,7 +17,7 @@
  *                steps, the referrers of one level together (their subjects are written by then);
  *                not those of a manifest written under a new digest (they name the source's)
  */
-import { ExistsError } from '../errors.js';
+import { ExistsError, NotFoundError } from '../errors.js';
 import { isValidDigest } from '../image/digest.js';
 import { parseManifest } from '../image/manifest.js';
 import { isIndexMediaType } from '../image/mediatypes.js';
@@ -28,7 +28,8 @@ import type { TargetSet, TransferTarget } from './engine.js';
 import type { FetchedManifest, ManifestHead } from '../registry/registry-client.js';
 import type { BlobReport, RepoEndpoint } from './types.js';
 import { notThePlatform, readGraph, type CopyGraph, type GraphOptions, type ManifestNode } from './graph.js';
-import { findReferrers, indexChildren, listInFallbackIndex, REFERRER_BOUNDS, REFERRER_COPIES, walkReferrers, type FoundReferrer, type ReferrerWalk } from './referrers.js';
+import { tagListOf } from './repo-memory.js';
+import { findReferrers, indexChildren, listInFallbackIndex, REFERRER_BOUNDS, REFERRER_COPIES, walkReferrers, type FoundReferrer, type ListedReferrer, type ReferrerWalk } from './referrers.js';
 
 /** How to copy one image: how its graph is read (platforms, format, notes, pull meter — referrers' included), and: */
 export interface ImageCopyOptions extends GraphOptions {
@@ -40,6 +41,12 @@ export interface ImageCopyOptions extends GraphOptions {
   dryRun?: boolean;
   /** Tags to write at every target instead of each target's own; [] stores the image by digest only. */
   tags?: string[];
+  /**
+   * A referrer's --no-clobber (copyReferrers): a target whose tag points at another manifest than
+   * the source's keeps it, is told to `keep` (tag, the digest there) and is not written; the
+   * others get the copy. Read from the unchanged check's HEADs, so it costs no request of its own.
+   */
+  keep?: (t: TransferTarget, tag: string, digest: string) => void;
 }
 
 /** What happened to one image at its targets. */
@@ -63,7 +70,7 @@ export interface ImageCopyOutcome {
   tagsHeld: Map<TransferTarget, string[]>;
   /** Referrers copied, per target. */
   referrers: Map<TransferTarget, number>;
-  /** Referrers found and not copied, per target: those naming a digest the copy changed, those past a bound of the walk, and with noClobber those whose tag the target holds for another manifest. */
+  /** Referrers found and not copied, per target: those naming a digest the copy changed, those past a bound of the walk, those listed and not in the source repository, and with noClobber those whose tag the target holds for another manifest. */
   referrersSkipped: Map<TransferTarget, number>;
 }
 
@@ -145,6 +152,7 @@ export async function copyImage(set: TargetSet, source: RepoEndpoint, ref: strin
     });
   }
   let need = set.subset(set.live.filter((t) => !outcome.unchanged.has(t)));
+  if (opts.keep && headDigest) need = await keptApart(need, headDigest, opts.tags, heldAt, opts.keep);
   if (need.live.length > 0) {
     const graph = await readOnce();
     outcome.graph = graph;
@@ -164,6 +172,8 @@ export async function copyImage(set: TargetSet, source: RepoEndpoint, ref: strin
     // The subset as regpush wrote it before it kept its record is the same image: --no-clobber lets
     // the record be added (the digest changes once) rather than refuse the tag it wrote itself.
     if (opts.noClobber) await refuseClobber(need, [graph.top.digest, ...(graph.unrecorded ? [graph.unrecorded] : [])], opts.tags, heldAt);
+    // A source HEAD that named no digest: the targets to keep apart are known from the graph.
+    if (opts.keep && !headDigest) need = await keptApart(need, graph.top.digest, opts.tags, heldAt, opts.keep);
     if (need.live.length > 0) await copyGraph(need, source, graph, opts, heldAt, outcome.tagsHeld);
   }
   if (opts.referrers && outcome.sourceDigest) await copyReferrers(set, source, outcome, opts);
@@ -260,8 +270,9 @@ async function copyGraph(set: TargetSet, source: RepoEndpoint, graph: CopyGraph,
  * --platform's new index), that manifest's referrers would name one the target does not have (a
  * signature of another digest verifies nothing), so they stay behind, and one warning says how
  * many. The children --platform keeps and those --format leaves as they are keep their digests,
- * and their referrers come along. What stays behind, for that or for a bound, is counted in the
- * outcome (`referrersSkipped`).
+ * and their referrers come along. A referrer listed and gone from the source is left behind with a
+ * warning. What stays behind, for these reasons or for a bound, is counted in the outcome
+ * (`referrersSkipped`).
  */
 async function copyReferrers(set: TargetSet, source: RepoEndpoint, outcome: ImageCopyOutcome, opts: ImageCopyOptions): Promise<void> {
   const roots = [outcome.sourceDigest, ...(await copiedChildren(source, outcome, opts))];
@@ -269,7 +280,7 @@ async function copyReferrers(set: TargetSet, source: RepoEndpoint, outcome: Imag
   let tags: Promise<string[]> | undefined;
   let left = 0;
   const find = async (subjects: string[]) => {
-    const found = await findReferrers(source.client, source.repo, subjects, (tags ??= source.client.listTags(source.repo)), opts.pulls);
+    const found = await findReferrers(source.client, source.repo, subjects, (tags ??= tagListOf(set.ctx, source)), opts.pulls);
     // Only the first level's subjects can have moved (the image and its children).
     const stay = found.filter((f) => moved.has(f.subject)).length;
     if (stay > 0) opts.warn?.(leftBehind(stay, found.length - stay, opts));
@@ -280,19 +291,36 @@ async function copyReferrers(set: TargetSet, source: RepoEndpoint, outcome: Imag
   // graph names, and this level's referrers by digest still to list in the fallback indexes.
   let started = 0;
   const blobsOf: string[][] = [];
-  const toList: { n: number; subject: string; node: ManifestNode }[] = [];
+  const toList: { n: number; subject: string; referrer: ListedReferrer }[] = [];
   const copyOne = async ({ subject, referrer: r }: FoundReferrer): Promise<string[]> => {
     const n = started++;
     const ref = r.kind === 'digest' ? r.digest : r.tag;
     // --no-clobber holds for a referrer's tag too (cosign's .sig, .att): where it points at
-    // another manifest (a signature made at the target), that target keeps it.
-    const into = opts.noClobber && r.kind === 'tag' ? await keepTheirs(set, source, r.tag, outcome, opts) : set;
-    if (into.live.length === 0) return [];
+    // another manifest (a signature made at the target), that target keeps it (keepTheirs).
+    const kept = new Set<TransferTarget>();
+    const keep = opts.noClobber && r.kind === 'tag' ? keepTheirs(kept, outcome, opts) : undefined;
+    const into = set.live;
     // A referrer found by the API is stored by digest (found through its subject); one found by tag keeps its tag.
-    const copied = await copyImage(into, source, ref, { dryRun: opts.dryRun, tags: r.kind === 'tag' ? [r.tag] : [], pulls: opts.pulls });
+    let copied: ImageCopyOutcome;
+    try {
+      copied = await copyImage(set, source, ref, { dryRun: opts.dryRun, tags: r.kind === 'tag' ? [r.tag] : [], pulls: opts.pulls, keep });
+    } catch (err) {
+      // Listed and gone (a stale fallback index, a referrers API slow to forget a deleted
+      // manifest, a tag deleted since the list was read): the image and its other referrers
+      // are there; this one is left behind with a warning, not the whole image failed for it.
+      if (!(await goneAtSource(err, source, ref))) throw err;
+      opts.warn?.(`referrer ${ref} of ${source.client.registry}/${source.repo}@${subject} is listed but not in the repository (a stale listing): not copied`);
+      count(outcome.referrersSkipped, into, 1);
+      return [];
+    }
     blobsOf[n] = copied.graph?.blobs.map((b) => b.digest) ?? [];
-    if (r.kind === 'digest' && !opts.dryRun && copied.graph) toList.push({ n, subject, node: copied.graph.top });
-    count(outcome.referrers, into, 1);
+    // Kept everywhere: what refers to the source's manifest would name one no target has.
+    const copiedTo = into.filter((t) => !kept.has(t));
+    if (copiedTo.length === 0) return [];
+    // Listed whether copied now or held already: an earlier run may have written it and not its
+    // subject's fallback index (interrupted in between); where the index lists it, nothing is written.
+    if (r.kind === 'digest' && !opts.dryRun) toList.push({ n, subject, referrer: { digest: r.digest, node: copied.graph?.top ?? copied.top } });
+    count(outcome.referrers, copiedTo, 1);
     // What refers to this referrer comes next: to it, and to its children when it is an index
     // (the OCI fallback index of a source without the API lists the referrers as its children).
     return copied.sourceDigest ? [copied.sourceDigest, ...(await copiedChildren(source, copied, opts))] : [];
@@ -304,18 +332,18 @@ async function copyReferrers(set: TargetSet, source: RepoEndpoint, outcome: Imag
   // fallbackIndexes).
   const listLevel = async () => {
     const level = toList.splice(0).sort((a, b) => a.n - b.n);
-    const bySubject = new Map<string, ManifestNode[]>();
-    for (const { subject, node } of level) bySubject.set(subject, [...(bySubject.get(subject) ?? []), node]);
+    const bySubject = new Map<string, ListedReferrer[]>();
+    for (const { subject, referrer } of level) bySubject.set(subject, [...(bySubject.get(subject) ?? []), referrer]);
     if (bySubject.size === 0) return;
     await set.each(async (t) => {
-      await Promise.all([...bySubject].map(([subject, nodes]) => listInFallbackIndex(t.ep, subject, nodes, set.ctx.fallbackIndexes)));
+      await Promise.all([...bySubject].map(([subject, referrers]) => listInFallbackIndex(t.ep, subject, referrers, set.ctx)));
     });
   };
   const reported = new Map(set.list.map((t) => [t, t.blobs.length]));
   try {
     const walk = await walkReferrers([...new Set(roots)], find, copyOne, REFERRER_BOUNDS, { parallel: REFERRER_COPIES, done: listLevel });
     if (walk.beyondDepth || walk.beyondTotal) opts.warn?.(cutOff(walk, source, outcome.sourceDigest));
-    count(outcome.referrersSkipped, set, left + walk.beyondDepth + walk.beyondTotal);
+    count(outcome.referrersSkipped, set.live, left + walk.beyondDepth + walk.beyondTotal);
   } finally {
     for (const t of set.list) inWalkOrder(t.blobs, reported.get(t)!, blobsOf);
   }
@@ -343,23 +371,39 @@ function inWalkOrder(blobs: BlobReport[], from: number, blobsOf: readonly string
  * --no-clobber for a referrer kept under a tag: the targets where `tag` exists and points at
  * another manifest than the source's keep theirs, each with a warning and counted in
  * `referrersSkipped` (a signature is not worth setting a whole target aside for, as a clobbered
- * image tag is); the others, as a set, get the copy. HEADs only (no pull counted).
+ * image tag is); the others get the copy. copyImage finds them (ImageCopyOptions.keep) from the
+ * HEADs its unchanged check asks anyway; they are added to `kept`.
  */
-async function keepTheirs(set: TargetSet, source: RepoEndpoint, tag: string, outcome: ImageCopyOutcome, opts: ImageCopyOptions): Promise<TargetSet> {
-  const ours = (await source.client.headManifest(source.repo, tag))?.digest;
-  const theirs = await Promise.all(set.live.map(async (t) => ({ t, digest: (await tagDigests(t, [tag]))[0] })));
-  const kept = theirs.filter(({ digest }) => digest !== undefined && digest !== ours);
-  if (kept.length === 0) return set;
-  for (const { t, digest } of kept) {
+function keepTheirs(kept: Set<TransferTarget>, outcome: ImageCopyOutcome, opts: ImageCopyOptions): NonNullable<ImageCopyOptions['keep']> {
+  return (t, tag, digest) => {
     opts.warn?.(`${t.ref.registry}/${t.ref.repository}:${tag} already points at ${digest} (--no-clobber): kept, the source's not copied there`);
     outcome.referrersSkipped.set(t, (outcome.referrersSkipped.get(t) ?? 0) + 1);
-  }
-  return set.subset(theirs.filter((x) => !kept.includes(x)).map(({ t }) => t));
+    kept.add(t);
+  };
 }
 
-/** Adds `n` to every live target's count in `m`. */
-function count(m: Map<TransferTarget, number>, set: TargetSet, n: number): void {
-  if (n) for (const t of set.live) m.set(t, (m.get(t) ?? 0) + n);
+/** The targets of `need` whose tags point at no other manifest than `digest`; each other one is told to `keep` (ImageCopyOptions.keep). */
+async function keptApart(need: TargetSet, digest: string, tags: readonly string[] | undefined, heldAt: (t: TransferTarget) => Promise<(string | undefined)[]>, keep: NonNullable<ImageCopyOptions['keep']>): Promise<TargetSet> {
+  const theirs = await Promise.all(
+    need.live.map(async (t) => {
+      const digests = await heldAt(t);
+      const i = digests.findIndex((d) => d !== undefined && d !== digest);
+      if (i >= 0) keep(t, (tags ?? t.tags)[i]!, digests[i]!);
+      return i < 0;
+    }),
+  );
+  return need.subset(need.live.filter((_, k) => theirs[k]));
+}
+
+/** True when `err` is a not-found and the manifest `ref` is not at the source (one HEAD, no pull): not a target's 404, nor a blob's. */
+async function goneAtSource(err: unknown, source: RepoEndpoint, ref: string): Promise<boolean> {
+  if (!(err instanceof NotFoundError)) return false;
+  return (await source.client.headManifest(source.repo, ref).catch(() => null)) === undefined;
+}
+
+/** Adds `n` to the count in `m` of each of `targets`. */
+function count(m: Map<TransferTarget, number>, targets: readonly TransferTarget[], n: number): void {
+  if (n) for (const t of targets) m.set(t, (m.get(t) ?? 0) + n);
 }
 
 /** The one warning for referrers a bound of the walk left behind. */

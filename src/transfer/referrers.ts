@@ -12,7 +12,19 @@ import type { Descriptor, ImageIndex } from '../image/types.js';
 import type { FetchedManifest, RegistryClient } from '../registry/registry-client.js';
 import type { RepoEndpoint } from './types.js';
 import type { Turns } from './turns.js';
+import type { RepoMemory } from './repo-memory.js';
 import { MAX_DEPTH, pull, type ManifestNode, type PullMeter } from './graph.js';
+
+/**
+ * True for a tag of the schemes the referrer walk finds referrers by: the OCI fallback index
+ * `sha256-<64 hex>` and cosign's `sha256-<64 hex>.sig`, `.att`, `.sbom`. A copy of every tag with
+ * referrers (copy --all-tags, sync's `tags: all` or a filter) leaves these to the walk: copied as
+ * an ordinary tag, a fallback index would replace the target's and drop what only the target
+ * lists, where the walk merges the two (listInFallbackIndex).
+ */
+export function isReferrerTag(tag: string): boolean {
+  return /^sha256-[0-9a-f]{64}(?:\.(?:sig|att|sbom))?$/.test(tag);
+}
 
 /** A referrer found at the source: by digest (referrers API) or by tag (fallback scheme). */
 export type Referrer = { kind: 'digest'; digest: string } | { kind: 'tag'; tag: string };
@@ -95,27 +107,39 @@ export async function indexChildren(client: RegistryClient, repo: string, digest
   return out;
 }
 
+/** A referrer to list in its subject's fallback index: its digest, and its manifest when the copy holds it. */
+export interface ListedReferrer {
+  digest: string;
+  /** The manifest as copied; absent where every target already held the referrer (read at the target, only when its index lacks it). */
+  node?: ManifestNode;
+}
+
 /**
  * Makes `referrers` (of one `subject`, in order) discoverable at a target without the referrers
  * API: the OCI fallback is an index tagged `sha256-<subject hex>` listing every referrer, merged
  * with what is already there. That is a read-modify-write of one index, and two writers of it at
  * once would each drop the other's entry: within one walk a subject's referrers are listed
  * together (one GET, at most one PUT), and across the run's images (two sync units or two tags of
- * copy --all-tags whose graphs share the subject, written to one repository) `turns`, the run's,
- * lets one write of an index at a time, the next reading what the last wrote. A target with the
- * API indexes each referrer itself through its `subject`; nothing to do then.
+ * copy --all-tags whose graphs share the subject, written to one repository) the run's
+ * `fallbackIndexes` lets one write of an index at a time, the next reading what the last wrote.
+ * The referrers an earlier run copied are listed too: one whose copy landed and whose index write
+ * did not (an interrupted run) is listed by the next, and for one listed already the merge writes
+ * nothing. A target with the API indexes each referrer itself through its `subject`; nothing to do
+ * then. Whether it has the API is asked once per target repository for the run (`repos`).
  */
-export async function listInFallbackIndex(target: RepoEndpoint, subject: string, referrers: readonly ManifestNode[], turns?: Turns): Promise<void> {
-  if (referrers.length === 0 || (await target.client.referrers(target.repo, subject))) return;
+export async function listInFallbackIndex(target: RepoEndpoint, subject: string, referrers: readonly ListedReferrer[], run: { fallbackIndexes?: Turns; repos?: RepoMemory } = {}): Promise<void> {
+  if (referrers.length === 0) return;
+  const api = run.repos ? await run.repos.hasReferrersApi(target, subject) : (await target.client.referrers(target.repo, subject)) !== undefined;
+  if (api) return;
   const tag = subject.replace(':', '-');
   const where = `${target.client.registry}/${target.repo}:${tag}`;
   const write = () => mergeIntoFallbackIndex(target, tag, referrers);
-  if (!turns) return write();
-  await turns.take(where, write, () => target.client.logger.debug(`${where}: waiting for another image's write of this fallback index`));
+  if (!run.fallbackIndexes) return write();
+  await run.fallbackIndexes.take(where, write, () => target.client.logger.debug(`${where}: waiting for another image's write of this fallback index`));
 }
 
 /** One read-modify-write of the fallback index `tag` (listInFallbackIndex). */
-async function mergeIntoFallbackIndex(target: RepoEndpoint, tag: string, referrers: readonly ManifestNode[]): Promise<void> {
+async function mergeIntoFallbackIndex(target: RepoEndpoint, tag: string, referrers: readonly ListedReferrer[]): Promise<void> {
   let index: ImageIndex = { schemaVersion: 2, mediaType: MediaType.OCI_INDEX, manifests: [] };
   try {
     const current = await target.client.getManifest(target.repo, tag);
@@ -129,7 +153,8 @@ async function mergeIntoFallbackIndex(target: RepoEndpoint, tag: string, referre
   for (const r of referrers) {
     if (listed.has(r.digest)) continue;
     listed.add(r.digest);
-    added.push(fallbackEntry(r));
+    // Held by the target since an earlier run: its bytes are there, where a read costs no pull.
+    added.push(fallbackEntry(r.node ?? (await target.client.getManifest(target.repo, r.digest))));
   }
   if (added.length === 0) return;
   const next: ImageIndex = { ...index, manifests: [...index.manifests, ...added] };

@@ -7,6 +7,7 @@ import type { RegistryClient } from '../registry/registry-client.js';
 import type { UploadMemory } from '../registry/quirks.js';
 import type { UploadSessions } from './sessions.js';
 import type { Turns } from './turns.js';
+import type { RepoMemory } from './repo-memory.js';
 import type { TakenOnWord } from './on-word.js';
 import type { Shape } from '../options-check.js';
 
@@ -150,6 +151,8 @@ export interface TransferContext {
    * repository, and each would otherwise write an index without the other's (listInFallbackIndex).
    */
   fallbackIndexes?: Turns;
+  /** Source tag lists and targets' referrers API, asked once per repository for the run (repo-memory.ts). */
+  repos?: RepoMemory;
 }
 
 /** The key of an upload in TransferContext.stated. */

@@ -9,6 +9,7 @@ import { Transport } from '../../src/http/transport.js';
 import { MAX_REFERRER_PAGES, MAX_TAG_PAGES, HttpRegistryClient, nextLink, withQuery } from '../../src/registry/client.js';
 import { endpointFor, parseInsecureList } from '../../src/registry/endpoint.js';
 import { uploadLocationOf } from '../../src/registry/registry-client.js';
+import { MAX_INDEX_CHILDREN } from '../../src/image/manifest.js';
 import { DeniedError, DigestMismatchError, NotFoundError, ProtocolError, RegpushError, UnsupportedError } from '../../src/errors.js';
 import { restartOutcome } from '../../src/http/retry.js';
 
@@ -325,7 +326,9 @@ test('referrers: a Link that never ends is E_PROTOCOL at the bound; a later page
   const index = JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha('x'), size: 1 }] });
   const endless = await registry((req, _body, res) => {
     const n = Number(new URL(req.url!, 'http://x').searchParams.get('p') ?? '0');
-    res.writeHead(200, { 'content-type': 'application/vnd.oci.image.index.v1+json', link: `</v2/app/referrers/${d}?p=${n + 1}>; rel="next"` }).end(index);
+    // A new referrer on each page: pages that only repeat earlier ones are refused sooner (below).
+    const page = JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha(`x${n}`), size: 1 }] });
+    res.writeHead(200, { 'content-type': 'application/vnd.oci.image.index.v1+json', link: `</v2/app/referrers/${d}?p=${n + 1}>; rel="next"` }).end(page);
   });
   await assert.rejects(endless.client.referrers('app', d, 5), (e: unknown) => e instanceof ProtocolError && /referrers of .*app@sha256:.* go on past 5 pages/.test(e.message));
   assert.equal(endless.log.length, 5);
@@ -341,6 +344,49 @@ test('referrers: a Link that never ends is E_PROTOCOL at the bound; a later page
       res.writeHead(200, { 'content-type': 'application/vnd.oci.image.index.v1+json', link: `</v2/app/referrers/${d}?p=2>; rel="next"` }).end(index);
     });
     await assert.rejects(r.client.referrers('app', d), (e: unknown) => e instanceof RegpushError && want.test(e.message), `${status} ${ct}`);
+  }
+});
+
+test('referrers: a Link back to a page already read, a page naming only what earlier pages named, and more than MAX_INDEX_CHILDREN referrers in all are E_PROTOCOL at once, not followed to the page bound', async () => {
+  const d = sha('subject');
+  const entry = (n: number) => ({ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha(`referrer ${n}`), size: 10, annotations: { pad: 'x'.repeat(100) } });
+  const answer = (res: http.ServerResponse, manifests: unknown[], next?: string) =>
+    res.writeHead(200, { 'content-type': 'application/vnd.oci.image.index.v1+json', ...(next ? { link: `<${next}>; rel="next"` } : {}) }).end(JSON.stringify({ schemaVersion: 2, manifests }));
+  // Self-linking: the page names itself as the next one (the audit's hostile answer).
+  const self = await registry((req, _body, res) => answer(res, [entry(1)], req.url!));
+  await assert.rejects(self.client.referrers('app', d), (e: unknown) => e instanceof ProtocolError && /referrers of .*app@sha256:.*: page 2 leads back to a page already read/.test(e.message));
+  assert.equal(self.log.length, 1, 'the repeated URL is not asked for again');
+  // A new URL each time, the same referrers on every page (a registry that ignores its own cursor).
+  const same = await registry((req, _body, res) => answer(res, [entry(1), entry(2)], `/v2/app/referrers/${d}?p=${same.log.length}`));
+  await assert.rejects(same.client.referrers('app', d), (e: unknown) => e instanceof ProtocolError && /page 2 repeats what earlier pages listed/.test(e.message));
+  assert.equal(same.log.length, 2);
+  // New referrers on every page, past the bound of one index's children: refused once past it.
+  const many = await registry((req, _body, res) => {
+    const n = Number(new URL(req.url!, 'http://x').searchParams.get('p') ?? '0');
+    answer(res, Array.from({ length: 100 }, (_, i) => entry(n * 100 + i)), `/v2/app/referrers/${d}?p=${n + 1}`);
+  });
+  await assert.rejects(many.client.referrers('app', d), (e: unknown) => e instanceof ProtocolError && new RegExp(`names more than ${MAX_INDEX_CHILDREN} referrers`).test(e.message));
+  assert.equal(many.log.length, MAX_INDEX_CHILDREN / 100 + 1, 'read no further than the page that passed the bound');
+  // Within the bounds: each referrer once, and no annotations held.
+  const ok = await registry((req, _body, res) => (req.url!.includes('?') ? answer(res, [entry(2), entry(3)]) : answer(res, [entry(1), entry(2), entry(1)], `/v2/app/referrers/${d}?p=2`)));
+  assert.deepEqual(await ok.client.referrers('app', d), { manifests: [1, 2, 3].map((n) => ({ mediaType: entry(n).mediaType, digest: entry(n).digest })) });
+});
+
+test('referrers: an entry that is not a descriptor with a valid digest (a tag name, a path) makes the answer E_PROTOCOL, and nothing it names is fetched', async () => {
+  const d = sha('subject');
+  const good = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha('referrer'), size: 10 };
+  for (const [bad, want] of [
+    [{ ...good, digest: 'secret-unrelated' }, /manifests\[1\]\.digest "secret-unrelated" is not a valid digest/],
+    [{ ...good, digest: '../../other/manifests/latest' }, /manifests\[1\]\.digest "\.\.\/\.\.\/other\/manifests\/latest" is not a valid digest/],
+    [{ ...good, digest: undefined }, /manifests\[1\]\.digest is missing/],
+    [{ ...good, mediaType: undefined }, /manifests\[1\]\.mediaType is missing/],
+    ['sha256:abc', /manifests\[1\] is not an object/],
+  ] as const) {
+    const r = await registry((_req, _body, res) => {
+      res.writeHead(200, { 'content-type': 'application/vnd.oci.image.index.v1+json' }).end(JSON.stringify({ schemaVersion: 2, manifests: [good, bad] }));
+    });
+    await assert.rejects(r.client.referrers('app', d), (e: unknown) => e instanceof ProtocolError && /^referrers of .*app@sha256:[0-9a-f]{64}: /.test(e.message) && want.test(e.message), JSON.stringify(bad));
+    assert.deepEqual(r.log, [`GET /v2/app/referrers/${d}`]);
   }
 });
 

@@ -1,0 +1,49 @@
+/**
+ * What a run asks once per repository for its referrer walks, however many images it copies:
+ * a source repository's tag list (the cosign tags `sha256-<hex>.sig` are found in it, for every
+ * image of the repository: `copy --all-tags` and sync list it once already, and thirty tags each
+ * listing it again cost thirty lists of every page), and whether a target repository answers the
+ * OCI referrers API (where it does not, each subject's referrers are listed in a fallback index;
+ * asked once, not once per subject and level). A tag list so read is the run's: a referrer tagged
+ * at the source after it was read comes with the next run.
+ */
+import type { RegistryClient } from '../registry/registry-client.js';
+
+/** A repository and its client (types.ts's RepoEndpoint; named here, as types.ts names this module's class). */
+interface RepoEndpoint {
+  client: RegistryClient;
+  repo: string;
+}
+
+export class RepoMemory {
+  private readonly tagLists = new Map<string, Promise<string[]>>();
+  private readonly apis = new Map<string, Promise<boolean>>();
+
+  /** The tag list of `ep`, read once for the run (again after a failed read: a later image asks anew). */
+  tagList(ep: RepoEndpoint): Promise<string[]> {
+    return once(this.tagLists, ep, () => ep.client.listTags(ep.repo));
+  }
+
+  /** True when `ep` answers the referrers API, asked once for the run with the referrers of `subject` (a manifest the caller wrote there). */
+  hasReferrersApi(ep: RepoEndpoint, subject: string): Promise<boolean> {
+    return once(this.apis, ep, async () => (await ep.client.referrers(ep.repo, subject)) !== undefined);
+  }
+}
+
+/** `memo`'s answer for `ep`'s repository, asked with `ask` the first time; a failure is not kept. */
+function once<T>(memo: Map<string, Promise<T>>, ep: RepoEndpoint, ask: () => Promise<T>): Promise<T> {
+  const key = `${ep.client.registry}/${ep.repo}`;
+  let p = memo.get(key);
+  if (!p) {
+    memo.set(key, (p = ask()));
+    p.catch(() => {
+      if (memo.get(key) === p) memo.delete(key);
+    });
+  }
+  return p;
+}
+
+/** The tag list of `ep` through the run's memory (a context without one, as some tests build, asks each time). */
+export function tagListOf(ctx: { repos?: RepoMemory }, ep: RepoEndpoint): Promise<string[]> {
+  return ctx.repos?.tagList(ep) ?? ep.client.listTags(ep.repo);
+}
