@@ -175,6 +175,11 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
   if (opts.minRateLimit !== undefined && !(Number.isInteger(opts.minRateLimit) && opts.minRateLimit >= 0)) {
     throw new UsageError(`--min-ratelimit must be a whole number (got ${opts.minRateLimit})`);
   }
+  // --max-wait is how long the pull-limit gate may hold images: without the gate there is nothing
+  // to wait for, and a run that silently ignored it would stop at the first 429 the user meant to wait out.
+  if (opts.maxWaitMs !== undefined && opts.minRateLimit === undefined) {
+    throw new UsageError('--max-wait needs --min-ratelimit: it is how long the pull-limit gate may hold images (give --min-ratelimit N too, or leave --max-wait out)');
+  }
   const platformsOf = (img: SyncImage) => (img.platforms === 'all' ? undefined : img.platforms.map((p) => parsePlatform(p)));
   const entries = opts.spec.images.filter((img) => !opts.shard || inShard(img.key, opts.shard));
   const logger = opts.logger ?? silentLogger;
