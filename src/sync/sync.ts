@@ -252,6 +252,8 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
     }
     // Images under way whose next manifest reads the gate held past --max-wait end the sync the same way.
     gateFailure ??= gate.failure;
+    // A source whose pull limit a 429 said is used up stopped its images as the gate stops them: the same exit (5).
+    gateFailure ??= breaker.spentFailure(units.filter((u) => !u.ok));
     const result = report(opts, entries.length, units, run, t0);
     if (gateFailure) throw Object.assign(gateFailure, { details: { ...gateFailure.details, result } });
     const failed = units.filter((u) => !u.ok);
