@@ -12,9 +12,10 @@
  *              (HEADs do not count against Docker Hub's pull limit); a blob this run has landed
  *              in one repository of a registry is mounted into the next; one failing unit is
  *              reported and the others go on
- *   gate     → with minRateLimit, a unit starts only while the source's ratelimit-remaining,
- *              less the pulls (manifest GETs) that registry's units in flight have under way
- *              and one for itself, stays at or above it; after maxWait the sync stops with
+ *   gate     → with minRateLimit, a unit's first manifest GET goes only while the source's
+ *              ratelimit-remaining, less the pulls (manifest GETs) that registry's units in flight
+ *              have under way and one for itself, stays at or above it (a unit whose targets
+ *              hold it, HEADs only, is never held); after maxWait the sync stops with
  *              E_TOO_MANY_REQUESTS
  *
  * One TransferRun for the whole sync: one transport (keep-alive sockets, token caches), one
@@ -71,7 +72,7 @@ export interface SyncOptions extends ConnectionOptions {
   jobs?: number;
   /** HEADs and plans only; nothing written. */
   dryRun?: boolean;
-  /** Do not start a unit while the source's ratelimit-remaining is below this. */
+  /** Keep this many of the source's ratelimit-remaining: a unit's manifest GETs (the first one, and each after it) wait while the count, less the pulls under way, would go below it; HEADs never wait. */
   minRateLimit?: number;
   /** How long the gate may hold (ms, default 0: stop at once). */
   maxWaitMs?: number;
@@ -210,21 +211,8 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
     try {
       await Promise.all(
         work.map(async (w) => {
-          // The gate is passed before a slot is taken: images held back for one registry's
-          // count leave the slots to the other registries' images.
-          let ticket: GateTicket;
           const slot = slots.claim();
-          try {
-            ticket = await gate.pass(w.unit.source, slot);
-          } catch (err) {
-            // The count of this image's registry stayed too low for --max-wait (or the run was
-            // stopped): this image is not attempted; other registries' images go on, and the
-            // sync then ends with this error.
-            const e = asRegpushError(err);
-            gateFailure ??= e;
-            units.push(notAttemptedFor(w, e));
-            return;
-          }
+          let ticket: GateTicket | undefined;
           try {
             await slot.take();
             if (opts.signal?.aborted) {
@@ -233,17 +221,29 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
               units.push(notAttemptedFor(w, new AbortedError('not started: the sync was interrupted')));
               return;
             }
+            const stopped = gate.stopped(w.unit.source);
+            if (stopped) {
+              // The count of this image's registry stayed too low for --max-wait (or the run was
+              // stopped): this image is not attempted; other registries' images go on, and the
+              // sync then ends with this error.
+              gateFailure ??= stopped;
+              units.push(notAttemptedFor(w, stopped));
+              return;
+            }
             const n = ++started; // not inside the optional call below, which may not run
             // The image that takes the next free slot gets its tokens now, while this one runs.
             const next = work[n - 1 + images];
             if (next && !notAttempted(next, breaker)) run.prefetchAuth(next.unit.source, next.unit.targets);
             opts.events?.unitStart?.(formatReference(w.unit.source), n, work.length);
-            const r = notAttempted(w, breaker) ?? (await syncUnit(run, w, platformsOf(w.image), opts, ticket.pulls, breaker));
+            // The gate meters the image's manifest GETs; its HEAD-only check that the targets hold
+            // it already costs no pull, and goes on whatever the count (the gate is met at the first GET).
+            ticket = gate.ticket(w.unit.source, slot);
+            const r = notAttempted(w, breaker) ?? (await syncUnit(run, w, platformsOf(w.image), opts, ticket?.pulls, breaker));
             units.push(r);
             opts.events?.unitEnd?.(r);
           } finally {
             slot.done();
-            ticket.ended();
+            ticket?.ended();
           }
         }),
       );
@@ -557,8 +557,10 @@ function report(opts: SyncOptions, entries: number, units: SyncUnitResult[], run
 /**
  * Docker Hub's pull limit, kept, per source registry (its API host: a low count at Docker Hub
  * holds no image from another registry). The last `ratelimit-remaining` the registry sent does
- * not show the pulls under way: a unit is let through only when that count, less the pulls the
- * registry's units in flight have under way and one for itself, stays at or above minRateLimit.
+ * not show the pulls under way: a unit is let through — at its first manifest GET, for its check
+ * that the targets hold it already is HEADs, which pass whatever the count — only when that count,
+ * less the pulls the registry's units in flight have under way and one for itself, stays at or
+ * above minRateLimit.
  * A unit's pulls under way are its manifest GETs at the source (Docker Hub counts each; a HEAD
  * is free) that are started or queued and not yet answered — an index's children are announced
  * as soon as the index is read, so a multi-platform image counts for every platform it will read
@@ -571,7 +573,8 @@ function report(opts: SyncOptions, entries: number, units: SyncUnitResult[], run
  * where a count came before any unit, with a tag list, only while it leaves a pull above the
  * reserve). A registry that has sent no count by the time that unit ends is not held.
  *
- * Units wait in file order, one queue per registry. Held by units in flight, they wait for one to
+ * Units wait in the order they first need a GET, one queue per registry, their --images slots
+ * lent to the next images meanwhile. Held by units in flight, they wait for one to
  * end, for a pull of theirs to be answered, or for a new count. With none in flight the count
  * itself is too low: the gate asks again with a manifest HEAD — which returns the headers without
  * counting as a pull — every poll interval, until the count is back or maxWait has passed (then
@@ -612,20 +615,102 @@ class RateGate {
     for (const h of g.held.splice(0)) h.reject(g.stopped.err);
   }
 
-  /** Waits until a unit reading `source` may start; resolves with its ticket (its pulls, and what to call once it has ended). */
-  pass(source: ImageReference, slot?: UnitSlot): Promise<GateTicket> {
-    if (this.opts.minRateLimit === undefined) return Promise.resolve({ ended: () => undefined });
+  /** Why an image reading `source` is not attempted: the gate gave up on its registry (--max-wait passed, or the run stopped). */
+  stopped(source: ImageReference): RegpushError | undefined {
+    const g = this.registries.get(apiHost(source.registry));
+    return g?.stopped && asRegpushError(g.stopped.err);
+  }
+
+  /**
+   * The ticket of an image reading `source` that has taken `slot` (none without --min-ratelimit):
+   * its pull meter, and what to call once it has ended. The image is charged to the gate only at
+   * its first manifest GET: its check that the targets hold it already is HEADs, which cost no
+   * pull, so an unchanged image goes through whatever the count (an hourly re-run of unchanged
+   * images passes with Docker Hub's count at the reserve). That first GET waits its turn as a new
+   * image did (pump), its slot lent to the next image meanwhile; let through, it takes the next
+   * free slot before the images not started.
+   */
+  ticket(source: ImageReference, slot: UnitSlot): GateTicket | undefined {
+    if (this.opts.minRateLimit === undefined) return undefined;
+    const min = this.opts.minRateLimit;
     const key = apiHost(source.registry);
     let g = this.registries.get(key);
     if (!g) this.registries.set(key, (g = new RegistryGate()));
-    if (g.stopped) return Promise.reject(g.stopped.err);
     const gate = g;
-    const admitted = new Promise<GateTicket>((resolve, reject) => gate.queue.push({ source, slot, resolve, reject }));
-    this.pump(key);
-    return admitted;
+    const pulls: UnitPulls = { pending: 0, announced: 0, answered: false, inFlight: 0, cleared: false, charged: false };
+    const admit = async (): Promise<void> => {
+      if (gate.stopped) throw gate.stopped.err;
+      let atOnce = false;
+      const admitted = new Promise<void>((resolve, reject) =>
+        gate.queue.push({
+          source,
+          unit: pulls,
+          resolve: () => {
+            atOnce = true;
+            resolve();
+          },
+          reject,
+        }),
+      );
+      this.pump(key);
+      if (atOnce) return admitted;
+      slot.leave();
+      await admitted;
+      await slot.again();
+    };
+    let admitted: Promise<void> | undefined;
+    let done = false;
+    return {
+      pulls: {
+        will: (n) => {
+          pulls.pending += n;
+          pulls.announced += n;
+          // What it was let send no longer covers all it will read.
+          pulls.cleared = false;
+        },
+        did: () => {
+          pulls.pending = Math.max(0, pulls.pending - 1);
+          // A read refused before it was sent (the gate stopped) tells the gate nothing.
+          if (!pulls.charged) return;
+          pulls.answered = true;
+          gate.perUnit = Math.max(gate.perUnit, pulls.announced);
+          this.pump(key);
+        },
+        send: async <T>(read: () => Promise<T>): Promise<T> => {
+          if (!pulls.charged) await (admitted ??= admit());
+          if (this.fits(key, gate, pulls, min)) {
+            pulls.cleared = true;
+            pulls.inFlight++;
+          } else {
+            if (gate.stopped) throw gate.stopped.err;
+            // release() counts it in flight when it lets it go. Meanwhile the image's --images
+            // slot goes to the next image (another registry's, say), and comes back when it is let go.
+            slot.leave();
+            await new Promise<void>((resolve, reject) => {
+              gate.held.push({ unit: pulls, source, resolve, reject });
+              this.pump(key);
+            });
+            slot.back();
+          }
+          try {
+            return await read();
+          } finally {
+            pulls.inFlight--;
+            this.pump(key);
+          }
+        },
+      },
+      ended: () => {
+        if (done || !pulls.charged) return;
+        done = true;
+        gate.units.delete(pulls);
+        gate.ended = true;
+        this.pump(key);
+      },
+    };
   }
 
-  /** Lets through the units of `key` that the count allows, in order; holds the rest. */
+  /** Lets through the first GETs of the images of `key` that the count allows, in order; holds the rest. */
   private pump(key: string): void {
     const g = this.registries.get(key);
     const min = this.opts.minRateLimit!;
@@ -660,55 +745,10 @@ class RateGate {
         );
         return;
       }
-      const unit = g.queue.shift()!;
-      const pulls: UnitPulls = { pending: 0, announced: 0, answered: false, inFlight: 0, cleared: false };
-      g.units.add(pulls);
-      let done = false;
-      unit.resolve({
-        pulls: {
-          will: (n) => {
-            pulls.pending += n;
-            pulls.announced += n;
-            // What it was let send no longer covers all it will read.
-            pulls.cleared = false;
-          },
-          did: () => {
-            pulls.pending = Math.max(0, pulls.pending - 1);
-            pulls.answered = true;
-            g.perUnit = Math.max(g.perUnit, pulls.announced);
-            this.pump(key);
-          },
-          send: async <T>(read: () => Promise<T>): Promise<T> => {
-            if (this.fits(key, g, pulls, min)) {
-              pulls.cleared = true;
-              pulls.inFlight++;
-            } else {
-              if (g.stopped) throw g.stopped.err;
-              // release() counts it in flight when it lets it go. Meanwhile the image's --images
-              // slot goes to the next image (another registry's, say), and comes back when it is let go.
-              unit.slot?.leave();
-              await new Promise<void>((resolve, reject) => {
-                g.held.push({ unit: pulls, source: unit.source, resolve, reject });
-                this.pump(key);
-              });
-              unit.slot?.back();
-            }
-            try {
-              return await read();
-            } finally {
-              pulls.inFlight--;
-              this.pump(key);
-            }
-          },
-        },
-        ended: () => {
-          if (done) return;
-          done = true;
-          g.units.delete(pulls);
-          g.ended = true;
-          this.pump(key);
-        },
-      });
+      const first = g.queue.shift()!;
+      first.unit.charged = true;
+      g.units.add(first.unit);
+      first.resolve();
     }
   }
 
@@ -843,6 +883,8 @@ interface UnitPulls {
   inFlight: number;
   /** Let send every GET it has announced (the count left room for all of them). */
   cleared: boolean;
+  /** Let through by the gate (at its first GET): counted among the registry's units until it ends. */
+  charged: boolean;
 }
 
 /** The gate's state for one registry. */
@@ -883,8 +925,8 @@ class RegistryGate {
   settling = false;
   /** wait() gave up (--max-wait): this registry's units fail with that error. */
   stopped?: { err: unknown };
-  /** Units waiting, in order. */
-  readonly queue: { source: ImageReference; slot?: UnitSlot; resolve: (ticket: GateTicket) => void; reject: (err: unknown) => void }[] = [];
+  /** Images whose first manifest GET waits to be let through, in order. */
+  readonly queue: { source: ImageReference; unit: UnitPulls; resolve: () => void; reject: (err: unknown) => void }[] = [];
 }
 
 /** One image's --images slot (Slots.claim). */
@@ -895,6 +937,8 @@ interface UnitSlot {
   leave(): void;
   /** Takes a slot back, at once, when the gate lets the image go on. */
   back(): void;
+  /** Takes the next free slot, before the images not started (the gate has let the image's first GET through). */
+  again(): Promise<void>;
   /** Gives the slot up for good (the image has ended). */
   done(): void;
 }
@@ -909,6 +953,8 @@ interface UnitSlot {
 class Slots {
   private active = 0;
   private readonly waiting: (() => void)[] = [];
+  /** Images let through at their first GET, waiting for a slot before those in `waiting`. */
+  private readonly urgent: (() => void)[] = [];
 
   constructor(private readonly size: number) {}
 
@@ -933,15 +979,21 @@ class Slots {
           this.active++;
         }
       },
+      again: async () => {
+        if (mine) return;
+        if (this.active < this.size) this.active++;
+        else await new Promise<void>((resolve) => this.urgent.push(resolve)); // active counted by give()
+        mine = true;
+      },
       done: giveUp,
     };
   }
 
   private give(): void {
     this.active--;
-    while (this.active < this.size && this.waiting.length) {
+    while (this.active < this.size && (this.urgent.length || this.waiting.length)) {
       this.active++;
-      this.waiting.shift()!();
+      (this.urgent.shift() ?? this.waiting.shift())!();
     }
   }
 }
