@@ -21,14 +21,12 @@
  * One TransferRun for the whole sync: one transport (keep-alive sockets, token caches), one
  * upload memory per registry, one record of where blobs landed.
  */
-import pLimit from 'p-limit';
 import { AbortedError, PartialFailureError, RegpushError, TooManyRequestsError, UsageError } from '../errors.js';
 import { sleep } from '../http/retry.js';
 import type { HttpStats } from '../http/stats.js';
 import { parsePlatform } from '../image/platform.js';
 import { silentLogger, type Logger } from '../log.js';
 import { formatReference, manifestRef, repositoryName, type ImageReference } from '../ref/reference.js';
-import { tagProblem } from '../ref/grammar.js';
 import { apiHost } from '../ref/registry.js';
 import { checkOptions, type Shape } from '../options-check.js';
 import { CONNECTION_SHAPE, type ConnectionOptions } from '../registry/connect.js';
@@ -40,12 +38,11 @@ import { BLOB_EVENTS_SHAPE, type BlobEvents, type BlobReport } from '../transfer
 import type { PullMeter } from '../transfer/graph.js';
 import { copyImage, type ImageCopyOutcome } from '../transfer/image-copy.js';
 import { tagListOf } from '../transfer/repo-memory.js';
-import { isReferrerTag } from '../transfer/referrers.js';
 import type { SyncImage, SyncSpec } from './config.js';
 import { OutageBreaker, outageThreshold } from './outage.js';
-import { needsTagList, selectTags } from './select.js';
+import { expandEntries, type Expanded, type Work } from './expand.js';
 import { crossShardWriters, inShard, type Neighbour, type Shard } from './shard.js';
-import { copyKey, destinationRepository, sharedTargets, syncUnits, targetClashes, type SyncUnit } from './target.js';
+import { copyKey, destinationRepository, sharedTargets, targetClashes } from './target.js';
 
 /** How often the rate-limit gate asks the source again (a HEAD, which Docker Hub does not count). */
 const DEFAULT_RATE_POLL_MS = 30_000;
@@ -142,12 +139,6 @@ export interface SyncResult {
   http: HttpStats;
 }
 
-/** One unit of work, with the entry it comes from. */
-interface Work {
-  image: SyncImage;
-  unit: SyncUnit;
-}
-
 /** SyncOptions as a plain-JS caller must give them (options-check.ts); `spec` is what parseSyncFile returns. */
 export const SYNC_SHAPE = {
   fields: {
@@ -192,7 +183,9 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
   try {
     const neighbours = opts.shard ? crossShardWriters(opts.spec.images, opts.shard) : [];
     const breaker = new OutageBreaker(outageThreshold(images));
-    const expanded = await expandEntries(run, [...entries, ...neighbours.map((n) => n.image)], breaker);
+    // A list that a --referrers walk will look in for cosign's tags is the run's (repo-memory.ts), kept for the run; another is dropped once selected from.
+    const listTags = (source: ImageReference, forReferrers: boolean) => (forReferrers ? tagListOf(run.ctx, run.source(source)) : run.source(source).client.listTags(source.repository));
+    const expanded = await expandEntries([...entries, ...neighbours.map((n) => n.image)], breaker, logger, listTags);
     const own = expanded.slice(0, entries.length);
     for (const e of own) {
       if (e.error) units.push(entryFailed(e.image, e.error));
@@ -305,70 +298,6 @@ function failureLine(u: SyncUnitResult): string {
   if (u.error) return `${u.error.code}: ${u.error.message}`;
   const t = u.targets.find((x) => x.error);
   return t?.error ? `${t.target}: ${t.error.code}: ${t.error.message}` : 'failed';
-}
-
-/** One entry's units, or why its tags could not be listed. */
-interface Expanded {
-  image: SyncImage;
-  work?: Work[];
-  error?: RegpushError;
-}
-
-/**
- * Each entry's units: the explicit tags, or the source's tag list through its filters. A
- * repository is listed once, however many entries read it. Never rejects: an entry whose tag
- * list cannot be read carries the error; the others go on. A registry that is down fails its
- * listings as it fails images (`breaker`): after the outage threshold, the rest of its listings
- * are not attempted, where each would spend its retries (~12 s) and a file of 2,000 entries
- * there would hold the whole sync for most of two hours before any image started.
- */
-async function expandEntries(run: TransferRun, entries: readonly SyncImage[], breaker: OutageBreaker): Promise<Expanded[]> {
-  const lists = pLimit(4);
-  const listed = new Map<string, Promise<string[]>>();
-  const list = async (source: ImageReference): Promise<string[]> => {
-    const refused = breaker.refusal(source.registry);
-    if (refused) throw refused;
-    try {
-      // The run's list: each unit's --referrers walk looks for cosign's tags in it (repo-memory.ts).
-      const tags = await tagListOf(run.ctx, run.source(source));
-      breaker.succeeded(source.registry);
-      return tags;
-    } catch (err) {
-      breaker.failed(source.registry, asRegpushError(err));
-      throw err;
-    }
-  };
-  const tagsOf = (source: ImageReference) => {
-    const key = repositoryName(source);
-    if (!listed.has(key)) listed.set(key, lists(() => list(source)));
-    return listed.get(key)!;
-  };
-  return Promise.all(
-    entries.map(async (image): Promise<Expanded> => {
-      try {
-        // With referrers, the fallback and cosign tags come with the images they refer to (isReferrerTag).
-        const available = image.tags && needsTagList(image.tags) ? (await tagsOf(image.source)).filter((t) => !(image.referrers && isReferrerTag(t))) : [];
-        let tags = image.tags ? selectTags(available, image.tags) : [];
-        if (image.tags && needsTagList(image.tags)) tags = withoutUnnameable(tags, image, run.logger);
-        return { image, work: syncUnits(image, tags).map((unit) => ({ image, unit })) };
-      } catch (err) {
-        return { image, error: asRegpushError(err) };
-      }
-    }),
-  );
-}
-
-/**
- * The listed tags a reference can name. A registry may list a tag outside the distribution
- * spec's grammar (over 128 characters, or other characters): no client can ask for it by that
- * name, so it is left out with a warning naming it, rather than failing the entry's other tags.
- */
-function withoutUnnameable(tags: readonly string[], image: SyncImage, logger: Logger): string[] {
-  const bad = tags.filter((t) => tagProblem(t) !== undefined);
-  if (bad.length === 0) return [...tags];
-  const shown = bad.slice(0, 3).map((t) => JSON.stringify(t.length > 40 ? `${t.slice(0, 40)}…` : t));
-  logger.warn(`${image.label}: ${bad.length === 1 ? 'a tag' : `${bad.length} tags`} of ${repositoryName(image.source)} that no reference can name (${tagProblem(bad[0]!)}) left out: ${shown.join(', ')}${bad.length > 3 ? ` and ${bad.length - 3} more` : ''}`);
-  return tags.filter((t) => tagProblem(t) === undefined);
 }
 
 /** An entry whose tags could not be listed, as one failed unit. */
