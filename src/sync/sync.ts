@@ -589,6 +589,10 @@ class RateGate {
     };
     let admitted: Promise<void> | undefined;
     let done = false;
+    // A read the image started and no longer waits for (its graph, read early for a target that
+    // lacked the tag, while the source refused the image) must not be charged, or held, once the
+    // image has ended: charged, it would count among the units under way for ever.
+    const over = (): AbortedError => new AbortedError(`${formatReference(source)} has ended; its manifest read is not sent`);
     return {
       pulls: {
         will: (n) => {
@@ -606,6 +610,7 @@ class RateGate {
           this.pump(key);
         },
         send: async <T>(read: () => Promise<T>): Promise<T> => {
+          if (done) throw over();
           if (!pulls.charged) await (admitted ??= admit());
           if (this.fits(key, gate, pulls, min)) {
             pulls.cleared = true;
@@ -630,8 +635,12 @@ class RateGate {
         },
       },
       ended: () => {
-        if (done || !pulls.charged) return;
+        if (done) return;
         done = true;
+        for (const waiting of [gate.queue, gate.held]) {
+          for (let i = waiting.length - 1; i >= 0; i--) if (waiting[i]!.unit === pulls) waiting.splice(i, 1)[0]!.reject(over());
+        }
+        if (!pulls.charged) return;
         gate.units.delete(pulls);
         gate.ended = true;
         this.pump(key);

@@ -326,3 +326,32 @@ test('an unchanged re-run passes with the count below the reserve: an image is c
   assert.equal(err.details!.result!.totals.skipped, 2 * (names.length - 1));
   assert.equal(src.count({ kind: 'manifest', method: 'GET' }), getsBefore, 'still no pull');
 });
+
+test('an image that fails before its first pull (its source refuses it) leaves no read behind that the gate would count for ever: the others are copied down to the reserve', { timeout: 15_000 }, async () => {
+  const src = await fake({ rateLimit: { limit: 100, remaining: 8 } });
+  const dst = await fake();
+  const names = ['a', 'b', 'c', 'd', 'e', 'f'];
+  for (const n of names) src.seedImage(`library/${n}`, { tags: ['1'] });
+  // The first image's repository refuses this machine, with no count. Its target lacks the tag, so
+  // its graph is read as soon as the target has said so: that answer is held until the image has
+  // failed, and the read then asks the gate for a pull the image no longer waits for.
+  src.fault({ repo: 'private/app' }, { kind: 'status', status: 401, code: 'UNAUTHORIZED', message: 'authentication required' });
+  let refusedEnded!: () => void;
+  dst.fault({ kind: 'manifest', repo: 'mirror/private/app' }, { kind: 'hold', until: new Promise<void>((r) => (refusedEnded = r)) });
+  const err = await sync({
+    spec: specOf(dst, [src.ref('private/app:1'), ...names.map((n) => src.ref(`library/${n}:1`))]),
+    images: 4,
+    minRateLimit: 5,
+    retries: 0,
+    events: { unitEnd: (u) => void (u.source.includes('/private/app:') && refusedEnded()) },
+    ...fakeLibraryOptions(src, dst),
+  } as SyncOpts).then(
+    () => undefined,
+    (e: { code?: string; message?: string; details?: { result?: SyncResult } }) => e,
+  );
+  assert.equal(err?.code, 'E_TOO_MANY_REQUESTS', String(err?.message));
+  assert.equal(err.details?.result?.totals.copied, 3);
+  assert.equal(src.rateLimitRemaining, 5, 'the reserve is intact');
+  assert.equal(src.count({ kind: 'manifest', method: 'GET', repo: 'private/app' }), 0, 'no read of the refused image was sent after it had failed');
+  assert.equal(dst.count({ kind: 'manifest', repo: 'mirror/private/app', when: (q) => q.status !== undefined }), 1, 'the held answer was sent');
+});
