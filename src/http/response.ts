@@ -17,7 +17,8 @@ import {
 } from '../errors.js';
 import { redactText } from '../redact.js';
 import type { HttpResponse } from './types.js';
-import { DEFAULT_RETRY_POLICY, parseRetryAfter } from './retry.js';
+import { DEFAULT_RETRY_POLICY, parseRetryAfter, quotaSpent } from './retry.js';
+import { parseRateLimitHeader } from './stats.js';
 
 /** Cap for manifests and configs (distribution itself refuses manifests over 4 MiB). */
 export const MANIFEST_CAP = 4 * 1024 * 1024;
@@ -152,6 +153,15 @@ const HINT = {
   rateLimited: 'wait and retry, lower --jobs, or log in (Docker Hub allows authenticated users more pulls)',
 };
 
+/** "ratelimit-remaining 0 of 100 per 6 h", from a registry's rate-limit headers. */
+function pullLimitText(headers: Record<string, string>): string {
+  const left = parseRateLimitHeader(headers['ratelimit-remaining']);
+  const limit = parseRateLimitHeader(headers['ratelimit-limit']);
+  const w = limit?.window ?? left?.window;
+  const per = w === undefined ? '' : ` per ${w % 3600 === 0 ? `${w / 3600} h` : w % 60 === 0 ? `${w / 60} min` : `${w} s`}`;
+  return `ratelimit-remaining ${left?.value ?? 0}${limit ? ` of ${limit.value}` : ''}${per}`;
+}
+
 /** Builds the typed error for a failed response, reading its OCI error body (capped). */
 export async function errorFromResponse(res: HttpResponse, ctx: FailureContext): Promise<RegpushError> {
   let codes: string[] = [];
@@ -171,6 +181,8 @@ export async function errorFromResponse(res: HttpResponse, ctx: FailureContext):
   const details: ErrorDetails = { registry: ctx.registry, status: res.status, registryCodes: codes };
   // Kept so a retry above the request level (a whole blob transfer) can still honour it.
   if (res.headers['retry-after']) details.retryAfter = res.headers['retry-after'];
+  // And the count a 429 came with: one that says the pull limit is spent is not retried at either level.
+  if (res.headers['ratelimit-remaining']) details.rateLimitRemaining = res.headers['ratelimit-remaining'];
   if (res.retriedByTransport) details.transportRetried = true;
   if (res.authRenewed) details.authRenewed = true;
   const said = codes.length ? ` ${codes.join(', ')}${messages.length ? `: ${messages.join('; ')}` : ''}` : '';
@@ -193,6 +205,13 @@ export async function errorFromResponse(res: HttpResponse, ctx: FailureContext):
     case 404:
       return new NotFoundError(`${base} (${HINT.notFound})`, { details });
     case 429: {
+      // Docker Hub's pull limit used up: not retried (quotaSpent); the message names the limit, and
+      // the detail lets a sync stop that registry's other images at once.
+      if (quotaSpent({ status: 429, retryAfter: res.headers['retry-after'], rateLimitRemaining: res.headers['ratelimit-remaining'] })) {
+        details.pullLimitSpent = true;
+        details.pullLimit = pullLimitText(res.headers);
+        return new TooManyRequestsError(`${base} (the pull limit is used up: ${details.pullLimit}; not retried, as it comes back only over its window: log in (Docker Hub allows authenticated users more pulls), or run again later)`, { details });
+      }
       // A wait longer than regpush's cap (DEFAULT_RETRY_POLICY.maxRetryAfterMs) is not retried at all:
       // say what the registry asked for, not that retries ran out.
       const wait = parseRetryAfter(res.headers['retry-after'], Date.now());

@@ -10,6 +10,7 @@
  * most N+1 times per blob, instead of (N+1)² when the two levels multiplied.
  */
 import { AbortedError, RegpushError } from '../errors.js';
+import { parseRateLimitHeader } from './stats.js';
 import type { HttpRequest, HttpResponse, Middleware } from './types.js';
 
 /** Statuses worth another try. */
@@ -54,6 +55,8 @@ export interface AttemptOutcome {
   errno?: string;
   /** A 401 to a body that could not be replayed, after which the auth layer knows better (HttpResponse.authRenewed): retried at once. */
   reauth?: boolean;
+  /** The answer's `ratelimit-remaining` header as sent (Docker Hub's pulls left: `0;w=21600`). */
+  rateLimitRemaining?: string;
 }
 
 /** The shape of the three HTTP-date forms: IMF-fixdate, RFC 850 and asctime. */
@@ -75,9 +78,25 @@ export function parseRetryAfter(value: string | undefined, now: number): number 
 }
 
 /**
+ * True for a 429 that says the quota itself is spent: `ratelimit-remaining` 0, no Retry-After, and
+ * a window (`w=`) longer than the policy waits, or none said. Docker Hub answers its pull limit so
+ * (`ratelimit-remaining: 0;w=21600`, no Retry-After: https://docs.docker.com/docker-hub/usage/pulls/,
+ * docker/getting-started#101): the count comes back over hours, not within any backoff, so a retry
+ * is only one more refused request. Its other limit, per address and short, answers 429 with
+ * `Retry-After: 60` and no count (docker/hub-feedback#1907): that one, and any 429 with a
+ * Retry-After within the cap, is retried as before.
+ */
+export function quotaSpent(outcome: AttemptOutcome, policy: Pick<RetryPolicy, 'maxRetryAfterMs' | 'now'> = DEFAULT_RETRY_POLICY): boolean {
+  if (outcome.status !== 429 || parseRetryAfter(outcome.retryAfter, policy.now()) !== undefined) return false;
+  const left = parseRateLimitHeader(outcome.rateLimitRemaining);
+  return left?.value === 0 && (left.window === undefined || left.window * 1000 > policy.maxRetryAfterMs);
+}
+
+/**
  * Delay before retry number `attempt` (1-based), or null when the outcome is not retryable or
  * retries are used up. Backoff is exponential with "equal jitter" (half fixed, half random);
- * a Retry-After wins when present, up to the cap; beyond the cap we give up rather than wait.
+ * a Retry-After wins when present, up to the cap; beyond the cap we give up rather than wait, as
+ * for a quota spent for longer than that (quotaSpent).
  */
 export function retryDelay(attempt: number, outcome: AttemptOutcome, policy: RetryPolicy = DEFAULT_RETRY_POLICY): number | null {
   if (attempt > policy.retries) return null;
@@ -85,7 +104,7 @@ export function retryDelay(attempt: number, outcome: AttemptOutcome, policy: Ret
   const retryable =
     (outcome.status !== undefined && (policy.statuses ?? RETRY_STATUSES).has(outcome.status)) ||
     (outcome.errno !== undefined && (policy.errnos ?? RETRY_ERRNOS).has(outcome.errno));
-  if (!retryable) return null;
+  if (!retryable || quotaSpent(outcome, policy)) return null;
   const after = parseRetryAfter(outcome.retryAfter, policy.now());
   if (after !== undefined) return after > policy.maxRetryAfterMs ? null : after;
   const exp = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
@@ -105,8 +124,8 @@ export function outcomeOfError(err: unknown): AttemptOutcome | undefined {
     if (RETRY_ERRNOS.has(errno)) return { errno };
     const status = err.details.status;
     if (typeof status === 'number' && RETRY_STATUSES.has(status)) {
-      const retryAfter = err.details.retryAfter;
-      return { status, retryAfter: typeof retryAfter === 'string' ? retryAfter : undefined };
+      const { retryAfter, rateLimitRemaining } = err.details;
+      return { status, retryAfter: typeof retryAfter === 'string' ? retryAfter : undefined, ...(typeof rateLimitRemaining === 'string' ? { rateLimitRemaining } : {}) };
     }
     return undefined;
   }
@@ -214,7 +233,7 @@ export function retryMiddleware(policy: RetryPolicy, onRetry?: RetryListener): M
       let outcome: AttemptOutcome;
       try {
         res = await next(req);
-        outcome = { status: res.status, retryAfter: res.headers['retry-after'] };
+        outcome = { status: res.status, retryAfter: res.headers['retry-after'], rateLimitRemaining: res.headers['ratelimit-remaining'] };
       } catch (err) {
         const errno = err instanceof RegpushError ? String(err.details.errno ?? '') : '';
         // A proxy that refused the CONNECT with 502/503 (axios-send.ts) is retried as that answer from the registry would be.

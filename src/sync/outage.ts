@@ -6,8 +6,14 @@
  * the retries, a connection refused, lost or timed out — and none succeeded there in between, the
  * images not yet started that read from it, or write only to such registries, are not attempted:
  * each is reported failed at once, with the reason. A re-run copies what is missing.
+ *
+ * A pull limit used up (a 429 saying `ratelimit-remaining: 0`, which is not retried: quotaSpent in
+ * http/retry.ts) stops a registry after one image, not the threshold: the count comes back over
+ * hours, and every image after it would be one more refused request. It stays stopped for the run,
+ * whatever succeeds there since (an image whose targets hold it needs HEADs only, which the limit
+ * does not refuse), and the sync ends E_TOO_MANY_REQUESTS (exit 5), as the pull-limit gate ends it.
  */
-import { RegpushError } from '../errors.js';
+import { RegpushError, TooManyRequestsError } from '../errors.js';
 
 /** Consecutive failed images at one registry that stop the rest: two rounds of `--images`, at least 8. */
 export function outageThreshold(images: number): number {
@@ -21,13 +27,24 @@ export function isOutage(err: RegpushError): boolean {
   return err.code === 'E_REGISTRY' && typeof status === 'number' && status >= 500;
 }
 
+/** True for the error of a 429 that said the pull limit is used up (http/response.ts). */
+export function isPullLimitSpent(err: RegpushError): boolean {
+  return err.code === 'E_TOO_MANY_REQUESTS' && err.details.pullLimitSpent === true;
+}
+
 export class OutageBreaker {
   private readonly failing = new Map<string, { images: number; last: RegpushError }>();
+  /** Registries whose pull limit a 429 said is used up, with that error, in the order met. */
+  private readonly spent = new Map<string, RegpushError>();
 
   constructor(readonly threshold: number) {}
 
   /** An image failed at `registry` (as a unit's source, or one of its targets). */
   failed(registry: string, err: RegpushError): void {
+    if (isPullLimitSpent(err)) {
+      if (!this.spent.has(registry)) this.spent.set(registry, err);
+      return;
+    }
     if (!isOutage(err)) return;
     const f = this.failing.get(registry);
     this.failing.set(registry, { images: (f?.images ?? 0) + 1, last: err });
@@ -40,10 +57,30 @@ export class OutageBreaker {
 
   /** Why an image at `registry` is not attempted, or undefined while it is not known to be down. */
   refusal(registry: string): RegpushError | undefined {
+    const spent = this.spent.get(registry);
+    if (spent) {
+      return new TooManyRequestsError(`not attempted: the pull limit of ${registry} is used up (${String(spent.details.pullLimit)}); a re-run once it has come back copies what is missing`, {
+        details: { registry, pullLimitSpent: true },
+      });
+    }
     const f = this.failing.get(registry);
     if (!f || f.images < this.threshold) return undefined;
     return new RegpushError(f.last.code, `not attempted: the last ${f.images} images at ${registry} failed, the last with: ${f.last.message}; a re-run copies what is missing`, {
       details: { registry, outage: true },
     });
+  }
+
+  /**
+   * The error that ends a sync in which a registry's pull limit was found used up (the first such
+   * registry), naming the limit and how many of `failed` (the images that failed) it stopped; undefined when none was.
+   */
+  spentFailure(failed: readonly { source: string; error?: { code: string } }[]): RegpushError | undefined {
+    const [registry, err] = [...this.spent][0] ?? [];
+    if (!registry || !err) return undefined;
+    const stopped = failed.filter((u) => u.error?.code === 'E_TOO_MANY_REQUESTS' && u.source.startsWith(`${registry}/`)).length;
+    return new TooManyRequestsError(
+      `${registry}: the pull limit is used up (${String(err.details.pullLimit)}): ${stopped} image${stopped === 1 ? '' : 's'} that needed pulls there ${stopped === 1 ? 'was' : 'were'} not copied, each stopped at its first refused pull or before it; a re-run once the limit has come back copies what is missing`,
+      { details: { registry, pullLimitSpent: true } },
+    );
   }
 }

@@ -12,22 +12,21 @@
  *              (HEADs do not count against Docker Hub's pull limit); a blob this run has landed
  *              in one repository of a registry is mounted into the next; one failing unit is
  *              reported and the others go on
- *   gate     → with minRateLimit, a unit starts only while the source's ratelimit-remaining,
- *              less the pulls (manifest GETs) that registry's units in flight have under way
- *              and one for itself, stays at or above it; after maxWait the sync stops with
+ *   gate     → with minRateLimit, a unit's first manifest GET goes only while the source's
+ *              ratelimit-remaining, less the pulls (manifest GETs) that registry's units in flight
+ *              have under way and one for itself, stays at or above it (a unit whose targets
+ *              hold it, HEADs only, is never held); after maxWait the sync stops with
  *              E_TOO_MANY_REQUESTS
  *
  * One TransferRun for the whole sync: one transport (keep-alive sockets, token caches), one
  * upload memory per registry, one record of where blobs landed.
  */
-import pLimit from 'p-limit';
-import { PartialFailureError, RegpushError, TooManyRequestsError, UsageError } from '../errors.js';
+import { AbortedError, PartialFailureError, RegpushError, TooManyRequestsError, UsageError } from '../errors.js';
 import { sleep } from '../http/retry.js';
 import type { HttpStats } from '../http/stats.js';
 import { parsePlatform } from '../image/platform.js';
 import { silentLogger, type Logger } from '../log.js';
 import { formatReference, manifestRef, repositoryName, type ImageReference } from '../ref/reference.js';
-import { tagProblem } from '../ref/grammar.js';
 import { apiHost } from '../ref/registry.js';
 import { checkOptions, type Shape } from '../options-check.js';
 import { CONNECTION_SHAPE, type ConnectionOptions } from '../registry/connect.js';
@@ -39,12 +38,11 @@ import { BLOB_EVENTS_SHAPE, type BlobEvents, type BlobReport } from '../transfer
 import type { PullMeter } from '../transfer/graph.js';
 import { copyImage, type ImageCopyOutcome } from '../transfer/image-copy.js';
 import { tagListOf } from '../transfer/repo-memory.js';
-import { isReferrerTag } from '../transfer/referrers.js';
 import type { SyncImage, SyncSpec } from './config.js';
 import { OutageBreaker, outageThreshold } from './outage.js';
-import { needsTagList, selectTags } from './select.js';
+import { expandEntries, type Expanded, type Work } from './expand.js';
 import { crossShardWriters, inShard, type Neighbour, type Shard } from './shard.js';
-import { copyKey, destinationRepository, sharedTargets, syncUnits, targetClashes, type SyncUnit } from './target.js';
+import { copyKey, destinationRepository, sharedTargets, targetClashes } from './target.js';
 
 /** How often the rate-limit gate asks the source again (a HEAD, which Docker Hub does not count). */
 const DEFAULT_RATE_POLL_MS = 30_000;
@@ -71,7 +69,7 @@ export interface SyncOptions extends ConnectionOptions {
   jobs?: number;
   /** HEADs and plans only; nothing written. */
   dryRun?: boolean;
-  /** Do not start a unit while the source's ratelimit-remaining is below this. */
+  /** Keep this many of the source's ratelimit-remaining: a unit's manifest GETs (the first one, and each after it) wait while the count, less the pulls under way, would go below it; HEADs never wait. */
   minRateLimit?: number;
   /** How long the gate may hold (ms, default 0: stop at once). */
   maxWaitMs?: number;
@@ -141,12 +139,6 @@ export interface SyncResult {
   http: HttpStats;
 }
 
-/** One unit of work, with the entry it comes from. */
-interface Work {
-  image: SyncImage;
-  unit: SyncUnit;
-}
-
 /** SyncOptions as a plain-JS caller must give them (options-check.ts); `spec` is what parseSyncFile returns. */
 export const SYNC_SHAPE = {
   fields: {
@@ -175,6 +167,11 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
   if (opts.minRateLimit !== undefined && !(Number.isInteger(opts.minRateLimit) && opts.minRateLimit >= 0)) {
     throw new UsageError(`--min-ratelimit must be a whole number (got ${opts.minRateLimit})`);
   }
+  // --max-wait is how long the pull-limit gate may hold images: without the gate there is nothing
+  // to wait for, and a run that silently ignored it would stop at the first 429 the user meant to wait out.
+  if (opts.maxWaitMs !== undefined && opts.minRateLimit === undefined) {
+    throw new UsageError('--max-wait needs --min-ratelimit: it is how long the pull-limit gate may hold images (give --min-ratelimit N too, or leave --max-wait out)');
+  }
   const platformsOf = (img: SyncImage) => (img.platforms === 'all' ? undefined : img.platforms.map((p) => parsePlatform(p)));
   const entries = opts.spec.images.filter((img) => !opts.shard || inShard(img.key, opts.shard));
   const logger = opts.logger ?? silentLogger;
@@ -186,7 +183,9 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
   try {
     const neighbours = opts.shard ? crossShardWriters(opts.spec.images, opts.shard) : [];
     const breaker = new OutageBreaker(outageThreshold(images));
-    const expanded = await expandEntries(run, [...entries, ...neighbours.map((n) => n.image)], breaker);
+    // A list that a --referrers walk will look in for cosign's tags is the run's (repo-memory.ts), kept for the run; another is dropped once selected from.
+    const listTags = (source: ImageReference, forReferrers: boolean) => (forReferrers ? tagListOf(run.ctx, run.source(source)) : run.source(source).client.listTags(source.repository));
+    const expanded = await expandEntries([...entries, ...neighbours.map((n) => n.image)], breaker, logger, listTags);
     const own = expanded.slice(0, entries.length);
     for (const e of own) {
       if (e.error) units.push(entryFailed(e.image, e.error));
@@ -205,34 +204,39 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
     try {
       await Promise.all(
         work.map(async (w) => {
-          // The gate is passed before a slot is taken: images held back for one registry's
-          // count leave the slots to the other registries' images.
-          let ticket: GateTicket;
           const slot = slots.claim();
-          try {
-            ticket = await gate.pass(w.unit.source, slot);
-          } catch (err) {
-            // The count of this image's registry stayed too low for --max-wait (or the run was
-            // stopped): this image is not attempted; other registries' images go on, and the
-            // sync then ends with this error.
-            const e = asRegpushError(err);
-            gateFailure ??= e;
-            units.push(notAttemptedFor(w, e));
-            return;
-          }
+          let ticket: GateTicket | undefined;
           try {
             await slot.take();
+            if (opts.signal?.aborted) {
+              // Interrupted: the images not started are reported as such, without a request or a
+              // line each (a CI log of 2,000 images would otherwise end in 2,000 failures).
+              units.push(notAttemptedFor(w, new AbortedError('not started: the sync was interrupted')));
+              return;
+            }
+            const stopped = gate.stopped(w.unit.source);
+            if (stopped) {
+              // The count of this image's registry stayed too low for --max-wait (or the run was
+              // stopped): this image is not attempted; other registries' images go on, and the
+              // sync then ends with this error.
+              gateFailure ??= stopped;
+              units.push(notAttemptedFor(w, stopped));
+              return;
+            }
             const n = ++started; // not inside the optional call below, which may not run
             // The image that takes the next free slot gets its tokens now, while this one runs.
             const next = work[n - 1 + images];
             if (next && !notAttempted(next, breaker)) run.prefetchAuth(next.unit.source, next.unit.targets);
             opts.events?.unitStart?.(formatReference(w.unit.source), n, work.length);
-            const r = notAttempted(w, breaker) ?? (await syncUnit(run, w, platformsOf(w.image), opts, ticket.pulls, breaker));
+            // The gate meters the image's manifest GETs; its HEAD-only check that the targets hold
+            // it already costs no pull, and goes on whatever the count (the gate is met at the first GET).
+            ticket = gate.ticket(w.unit.source, slot);
+            const r = notAttempted(w, breaker) ?? (await syncUnit(run, w, platformsOf(w.image), opts, ticket?.pulls, breaker));
             units.push(r);
             opts.events?.unitEnd?.(r);
           } finally {
             slot.done();
-            ticket.ended();
+            ticket?.ended();
           }
         }),
       );
@@ -241,6 +245,8 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
     }
     // Images under way whose next manifest reads the gate held past --max-wait end the sync the same way.
     gateFailure ??= gate.failure;
+    // A source whose pull limit a 429 said is used up stopped its images as the gate stops them: the same exit (5).
+    gateFailure ??= breaker.spentFailure(units.filter((u) => !u.ok));
     const result = report(opts, entries.length, units, run, t0);
     if (gateFailure) throw Object.assign(gateFailure, { details: { ...gateFailure.details, result } });
     const failed = units.filter((u) => !u.ok);
@@ -255,10 +261,19 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
     return result;
   } catch (err) {
     await run.settle();
-    throw run.failure(err);
+    const failure = run.failure(err);
+    // Interrupted (Ctrl-C; SIGTERM, as Kubernetes stops a CronJob that overran): the images
+    // finished before it stay written, so the report of what was done still comes with the error.
+    if (failure instanceof AbortedError) failure.details.result ??= resultOf(err) ?? report(opts, entries.length, units, run, t0);
+    throw failure;
   } finally {
     run.close();
   }
+}
+
+/** The report an error of this sync carries (E_PARTIAL, the gate's), if any. */
+function resultOf(err: unknown): SyncResult | undefined {
+  return err instanceof RegpushError ? (err.details.result as SyncResult | undefined) : undefined;
 }
 
 /**
@@ -283,70 +298,6 @@ function failureLine(u: SyncUnitResult): string {
   if (u.error) return `${u.error.code}: ${u.error.message}`;
   const t = u.targets.find((x) => x.error);
   return t?.error ? `${t.target}: ${t.error.code}: ${t.error.message}` : 'failed';
-}
-
-/** One entry's units, or why its tags could not be listed. */
-interface Expanded {
-  image: SyncImage;
-  work?: Work[];
-  error?: RegpushError;
-}
-
-/**
- * Each entry's units: the explicit tags, or the source's tag list through its filters. A
- * repository is listed once, however many entries read it. Never rejects: an entry whose tag
- * list cannot be read carries the error; the others go on. A registry that is down fails its
- * listings as it fails images (`breaker`): after the outage threshold, the rest of its listings
- * are not attempted, where each would spend its retries (~12 s) and a file of 2,000 entries
- * there would hold the whole sync for most of two hours before any image started.
- */
-async function expandEntries(run: TransferRun, entries: readonly SyncImage[], breaker: OutageBreaker): Promise<Expanded[]> {
-  const lists = pLimit(4);
-  const listed = new Map<string, Promise<string[]>>();
-  const list = async (source: ImageReference): Promise<string[]> => {
-    const refused = breaker.refusal(source.registry);
-    if (refused) throw refused;
-    try {
-      // The run's list: each unit's --referrers walk looks for cosign's tags in it (repo-memory.ts).
-      const tags = await tagListOf(run.ctx, run.source(source));
-      breaker.succeeded(source.registry);
-      return tags;
-    } catch (err) {
-      breaker.failed(source.registry, asRegpushError(err));
-      throw err;
-    }
-  };
-  const tagsOf = (source: ImageReference) => {
-    const key = repositoryName(source);
-    if (!listed.has(key)) listed.set(key, lists(() => list(source)));
-    return listed.get(key)!;
-  };
-  return Promise.all(
-    entries.map(async (image): Promise<Expanded> => {
-      try {
-        // With referrers, the fallback and cosign tags come with the images they refer to (isReferrerTag).
-        const available = image.tags && needsTagList(image.tags) ? (await tagsOf(image.source)).filter((t) => !(image.referrers && isReferrerTag(t))) : [];
-        let tags = image.tags ? selectTags(available, image.tags) : [];
-        if (image.tags && needsTagList(image.tags)) tags = withoutUnnameable(tags, image, run.logger);
-        return { image, work: syncUnits(image, tags).map((unit) => ({ image, unit })) };
-      } catch (err) {
-        return { image, error: asRegpushError(err) };
-      }
-    }),
-  );
-}
-
-/**
- * The listed tags a reference can name. A registry may list a tag outside the distribution
- * spec's grammar (over 128 characters, or other characters): no client can ask for it by that
- * name, so it is left out with a warning naming it, rather than failing the entry's other tags.
- */
-function withoutUnnameable(tags: readonly string[], image: SyncImage, logger: Logger): string[] {
-  const bad = tags.filter((t) => tagProblem(t) !== undefined);
-  if (bad.length === 0) return [...tags];
-  const shown = bad.slice(0, 3).map((t) => JSON.stringify(t.length > 40 ? `${t.slice(0, 40)}…` : t));
-  logger.warn(`${image.label}: ${bad.length === 1 ? 'a tag' : `${bad.length} tags`} of ${repositoryName(image.source)} that no reference can name (${tagProblem(bad[0]!)}) left out: ${shown.join(', ')}${bad.length > 3 ? ` and ${bad.length - 3} more` : ''}`);
-  return tags.filter((t) => tagProblem(t) === undefined);
 }
 
 /** An entry whose tags could not be listed, as one failed unit. */
@@ -535,8 +486,10 @@ function report(opts: SyncOptions, entries: number, units: SyncUnitResult[], run
 /**
  * Docker Hub's pull limit, kept, per source registry (its API host: a low count at Docker Hub
  * holds no image from another registry). The last `ratelimit-remaining` the registry sent does
- * not show the pulls under way: a unit is let through only when that count, less the pulls the
- * registry's units in flight have under way and one for itself, stays at or above minRateLimit.
+ * not show the pulls under way: a unit is let through — at its first manifest GET, for its check
+ * that the targets hold it already is HEADs, which pass whatever the count — only when that count,
+ * less the pulls the registry's units in flight have under way and one for itself, stays at or
+ * above minRateLimit.
  * A unit's pulls under way are its manifest GETs at the source (Docker Hub counts each; a HEAD
  * is free) that are started or queued and not yet answered — an index's children are announced
  * as soon as the index is read, so a multi-platform image counts for every platform it will read
@@ -549,7 +502,8 @@ function report(opts: SyncOptions, entries: number, units: SyncUnitResult[], run
  * where a count came before any unit, with a tag list, only while it leaves a pull above the
  * reserve). A registry that has sent no count by the time that unit ends is not held.
  *
- * Units wait in file order, one queue per registry. Held by units in flight, they wait for one to
+ * Units wait in the order they first need a GET, one queue per registry, their --images slots
+ * lent to the next images meanwhile. Held by units in flight, they wait for one to
  * end, for a pull of theirs to be answered, or for a new count. With none in flight the count
  * itself is too low: the gate asks again with a manifest HEAD — which returns the headers without
  * counting as a pull — every poll interval, until the count is back or maxWait has passed (then
@@ -590,20 +544,111 @@ class RateGate {
     for (const h of g.held.splice(0)) h.reject(g.stopped.err);
   }
 
-  /** Waits until a unit reading `source` may start; resolves with its ticket (its pulls, and what to call once it has ended). */
-  pass(source: ImageReference, slot?: UnitSlot): Promise<GateTicket> {
-    if (this.opts.minRateLimit === undefined) return Promise.resolve({ ended: () => undefined });
+  /** Why an image reading `source` is not attempted: the gate gave up on its registry (--max-wait passed, or the run stopped). */
+  stopped(source: ImageReference): RegpushError | undefined {
+    const g = this.registries.get(apiHost(source.registry));
+    return g?.stopped && asRegpushError(g.stopped.err);
+  }
+
+  /**
+   * The ticket of an image reading `source` that has taken `slot` (none without --min-ratelimit):
+   * its pull meter, and what to call once it has ended. The image is charged to the gate only at
+   * its first manifest GET: its check that the targets hold it already is HEADs, which cost no
+   * pull, so an unchanged image goes through whatever the count (an hourly re-run of unchanged
+   * images passes with Docker Hub's count at the reserve). That first GET waits its turn as a new
+   * image did (pump), its slot lent to the next image meanwhile; let through, it takes the next
+   * free slot before the images not started.
+   */
+  ticket(source: ImageReference, slot: UnitSlot): GateTicket | undefined {
+    if (this.opts.minRateLimit === undefined) return undefined;
+    const min = this.opts.minRateLimit;
     const key = apiHost(source.registry);
     let g = this.registries.get(key);
     if (!g) this.registries.set(key, (g = new RegistryGate()));
-    if (g.stopped) return Promise.reject(g.stopped.err);
     const gate = g;
-    const admitted = new Promise<GateTicket>((resolve, reject) => gate.queue.push({ source, slot, resolve, reject }));
-    this.pump(key);
-    return admitted;
+    const pulls: UnitPulls = { pending: 0, announced: 0, answered: false, inFlight: 0, cleared: false, charged: false };
+    const admit = async (): Promise<void> => {
+      if (gate.stopped) throw gate.stopped.err;
+      let atOnce = false;
+      const admitted = new Promise<void>((resolve, reject) =>
+        gate.queue.push({
+          source,
+          unit: pulls,
+          resolve: () => {
+            atOnce = true;
+            resolve();
+          },
+          reject,
+        }),
+      );
+      this.pump(key);
+      if (atOnce) return admitted;
+      slot.leave();
+      await admitted;
+      await slot.again();
+    };
+    let admitted: Promise<void> | undefined;
+    let done = false;
+    // A read the image started and no longer waits for (its graph, read early for a target that
+    // lacked the tag, while the source refused the image) must not be charged, or held, once the
+    // image has ended: charged, it would count among the units under way for ever.
+    const over = (): AbortedError => new AbortedError(`${formatReference(source)} has ended; its manifest read is not sent`);
+    return {
+      pulls: {
+        will: (n) => {
+          pulls.pending += n;
+          pulls.announced += n;
+          // What it was let send no longer covers all it will read.
+          pulls.cleared = false;
+        },
+        did: () => {
+          pulls.pending = Math.max(0, pulls.pending - 1);
+          // A read refused before it was sent (the gate stopped) tells the gate nothing.
+          if (!pulls.charged) return;
+          pulls.answered = true;
+          gate.perUnit = Math.max(gate.perUnit, pulls.announced);
+          this.pump(key);
+        },
+        send: async <T>(read: () => Promise<T>): Promise<T> => {
+          if (done) throw over();
+          if (!pulls.charged) await (admitted ??= admit());
+          if (this.fits(key, gate, pulls, min)) {
+            pulls.cleared = true;
+            pulls.inFlight++;
+          } else {
+            if (gate.stopped) throw gate.stopped.err;
+            // release() counts it in flight when it lets it go. Meanwhile the image's --images
+            // slot goes to the next image (another registry's, say), and comes back when it is let go.
+            slot.leave();
+            await new Promise<void>((resolve, reject) => {
+              gate.held.push({ unit: pulls, source, resolve, reject });
+              this.pump(key);
+            });
+            slot.back();
+          }
+          try {
+            return await read();
+          } finally {
+            pulls.inFlight--;
+            this.pump(key);
+          }
+        },
+      },
+      ended: () => {
+        if (done) return;
+        done = true;
+        for (const waiting of [gate.queue, gate.held]) {
+          for (let i = waiting.length - 1; i >= 0; i--) if (waiting[i]!.unit === pulls) waiting.splice(i, 1)[0]!.reject(over());
+        }
+        if (!pulls.charged) return;
+        gate.units.delete(pulls);
+        gate.ended = true;
+        this.pump(key);
+      },
+    };
   }
 
-  /** Lets through the units of `key` that the count allows, in order; holds the rest. */
+  /** Lets through the first GETs of the images of `key` that the count allows, in order; holds the rest. */
   private pump(key: string): void {
     const g = this.registries.get(key);
     const min = this.opts.minRateLimit!;
@@ -638,55 +683,10 @@ class RateGate {
         );
         return;
       }
-      const unit = g.queue.shift()!;
-      const pulls: UnitPulls = { pending: 0, announced: 0, answered: false, inFlight: 0, cleared: false };
-      g.units.add(pulls);
-      let done = false;
-      unit.resolve({
-        pulls: {
-          will: (n) => {
-            pulls.pending += n;
-            pulls.announced += n;
-            // What it was let send no longer covers all it will read.
-            pulls.cleared = false;
-          },
-          did: () => {
-            pulls.pending = Math.max(0, pulls.pending - 1);
-            pulls.answered = true;
-            g.perUnit = Math.max(g.perUnit, pulls.announced);
-            this.pump(key);
-          },
-          send: async <T>(read: () => Promise<T>): Promise<T> => {
-            if (this.fits(key, g, pulls, min)) {
-              pulls.cleared = true;
-              pulls.inFlight++;
-            } else {
-              if (g.stopped) throw g.stopped.err;
-              // release() counts it in flight when it lets it go. Meanwhile the image's --images
-              // slot goes to the next image (another registry's, say), and comes back when it is let go.
-              unit.slot?.leave();
-              await new Promise<void>((resolve, reject) => {
-                g.held.push({ unit: pulls, source: unit.source, resolve, reject });
-                this.pump(key);
-              });
-              unit.slot?.back();
-            }
-            try {
-              return await read();
-            } finally {
-              pulls.inFlight--;
-              this.pump(key);
-            }
-          },
-        },
-        ended: () => {
-          if (done) return;
-          done = true;
-          g.units.delete(pulls);
-          g.ended = true;
-          this.pump(key);
-        },
-      });
+      const first = g.queue.shift()!;
+      first.unit.charged = true;
+      g.units.add(first.unit);
+      first.resolve();
     }
   }
 
@@ -821,6 +821,8 @@ interface UnitPulls {
   inFlight: number;
   /** Let send every GET it has announced (the count left room for all of them). */
   cleared: boolean;
+  /** Let through by the gate (at its first GET): counted among the registry's units until it ends. */
+  charged: boolean;
 }
 
 /** The gate's state for one registry. */
@@ -861,8 +863,8 @@ class RegistryGate {
   settling = false;
   /** wait() gave up (--max-wait): this registry's units fail with that error. */
   stopped?: { err: unknown };
-  /** Units waiting, in order. */
-  readonly queue: { source: ImageReference; slot?: UnitSlot; resolve: (ticket: GateTicket) => void; reject: (err: unknown) => void }[] = [];
+  /** Images whose first manifest GET waits to be let through, in order. */
+  readonly queue: { source: ImageReference; unit: UnitPulls; resolve: () => void; reject: (err: unknown) => void }[] = [];
 }
 
 /** One image's --images slot (Slots.claim). */
@@ -873,6 +875,8 @@ interface UnitSlot {
   leave(): void;
   /** Takes a slot back, at once, when the gate lets the image go on. */
   back(): void;
+  /** Takes the next free slot, before the images not started (the gate has let the image's first GET through). */
+  again(): Promise<void>;
   /** Gives the slot up for good (the image has ended). */
   done(): void;
 }
@@ -887,6 +891,8 @@ interface UnitSlot {
 class Slots {
   private active = 0;
   private readonly waiting: (() => void)[] = [];
+  /** Images let through at their first GET, waiting for a slot before those in `waiting`. */
+  private readonly urgent: (() => void)[] = [];
 
   constructor(private readonly size: number) {}
 
@@ -911,15 +917,21 @@ class Slots {
           this.active++;
         }
       },
+      again: async () => {
+        if (mine) return;
+        if (this.active < this.size) this.active++;
+        else await new Promise<void>((resolve) => this.urgent.push(resolve)); // active counted by give()
+        mine = true;
+      },
       done: giveUp,
     };
   }
 
   private give(): void {
     this.active--;
-    while (this.active < this.size && this.waiting.length) {
+    while (this.active < this.size && (this.urgent.length || this.waiting.length)) {
       this.active++;
-      this.waiting.shift()!();
+      (this.urgent.shift() ?? this.waiting.shift())!();
     }
   }
 }

@@ -82,6 +82,24 @@ test('5xx and 429 are retried for replayable requests, honouring Retry-After', a
   t.close();
 });
 
+test('a 429 saying the pull limit is used up (ratelimit-remaining 0, Docker Hub\'s 6 h window) is sent once, and its error names the limit', async () => {
+  let n = 0;
+  const url = await serve((_req, res) => {
+    n++;
+    res.writeHead(429, { 'content-type': 'application/json', 'ratelimit-limit': '100;w=21600', 'ratelimit-remaining': '0;w=21600' });
+    res.end(JSON.stringify({ errors: [{ code: 'TOOMANYREQUESTS', message: 'You have reached your pull rate limit.' }] }));
+  });
+  const t = new Transport({ retry: { ...fast, maxRetryAfterMs: 60_000 } });
+  const res = await t.send({ method: 'GET', url });
+  assert.equal(res.status, 429);
+  assert.equal(n, 1, 'not retried');
+  const err = await errorFromResponse(res, { what: 'GET manifest r/x:1', registry: 'r' });
+  assert.ok(err instanceof TooManyRequestsError);
+  assert.equal(err.details.pullLimitSpent, true);
+  assert.match(err.message, /r answered 429 TOOMANYREQUESTS: You have reached your pull rate limit\. \(the pull limit is used up: ratelimit-remaining 0 of 100 per 6 h; not retried/);
+  t.close();
+});
+
 test('a non-replayable (streamed) body is not retried by the transport', async () => {
   let n = 0;
   const url = await serve((req, res) => {

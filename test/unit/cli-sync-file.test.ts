@@ -30,3 +30,9 @@ test('a bad file is named as given, relative to the working directory', async ()
   writeFileSync(join(dir, 'empty.yaml'), '');
   oneLine(await run(['sync', 'empty.yaml']), /empty\.yaml: a sync file is a mapping with an "images" list/);
 });
+
+test('--max-wait without --min-ratelimit: one line saying it needs the gate, exit 2, before any request', async () => {
+  // The source is an address nothing listens on: a request would fail E_NETWORK (exit 6), not E_USAGE.
+  writeFileSync(join(dir, 'wait.yaml'), 'images:\n  - source: 127.0.0.1:9/app:1\n    targets: [127.0.0.1:9/mirror]\n');
+  oneLine(await run(['sync', '--max-wait', '10m', 'wait.yaml']), /--max-wait needs --min-ratelimit: it is how long the pull-limit gate may hold images .*\[E_USAGE\]$/);
+});

@@ -123,3 +123,25 @@ test('on a terminal, a warning during the sync gets a line of its own above the 
   assert.match(r.stderr.slice(r.stderr.indexOf('the other targets go on')), /^the other targets go on\n\r\x1b\[Ksync: 0\/1 images done, 1 in flight, 0 failed {2}/, 'the status line is drawn again below it');
   assert.deepEqual(shown.filter((l) => l.includes('images done')), [], 'no status line stays on the screen');
 });
+
+test('interrupted (SIGINT/SIGTERM: the signal fires): the report of what was done so far is printed all the same, then E_ABORTED, exit 130', async () => {
+  const src = await fake();
+  const dst = await fake();
+  const names = Array.from({ length: 8 }, (_, i) => `app${i}`);
+  for (const n of names) src.seedImage(n, { tags: ['1'] });
+  const where = syncFile(names.map((n) => ({ source: src.ref(`${n}:1`), targets: [`${dst.host}/mirror`] })), src, dst);
+  const controller = new AbortController();
+  const aborted = new Promise<void>((resolve) => controller.signal.addEventListener('abort', () => resolve(), { once: true }));
+  // Three images are copied (one at a time); the signal fires once the fourth has asked its
+  // target, and its source manifest is held until then.
+  src.fault({ kind: 'manifest', repo: 'app3' }, { kind: 'hold', until: aborted });
+  void dst.seen({ kind: 'manifest', repo: 'mirror/app3' }).then(() => controller.abort());
+  const r = await runMain(['sync', '--retries', '0', '--images', '1', '--json', 'sync.yaml'], { env: where.env, cwd: where.cwd, io: { signal: controller.signal } });
+  assert.equal(r.code, 130, r.stderr);
+  assert.match(r.stderr.trim().split('\n').at(-1)!, /^regpush: error: interrupted: .*\[E_ABORTED\]$/);
+  const report = JSON.parse(r.stdout) as { totals: { copied: number; failed: number }; units: { source: string; ok: boolean; error?: { code: string } }[] };
+  assert.equal(report.totals.copied, 3, r.stdout);
+  assert.equal(report.units.length, names.length, 'every image is in the report');
+  for (const u of report.units.filter((x) => !x.ok)) assert.equal(u.error?.code, 'E_ABORTED', JSON.stringify(u));
+  assert.ok(dst.manifest('mirror/app2', '1'), 'what the report says was copied is there');
+});

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { retryDelay, parseRetryAfter, DEFAULT_RETRY_POLICY, type RetryPolicy } from '../../src/http/retry.js';
+import { retryDelay, parseRetryAfter, outcomeOfError, DEFAULT_RETRY_POLICY, type RetryPolicy } from '../../src/http/retry.js';
+import { TooManyRequestsError } from '../../src/errors.js';
 
 const fixed: RetryPolicy = { ...DEFAULT_RETRY_POLICY, random: () => 0.5, now: () => Date.parse('2026-01-01T00:00:00Z') };
 
@@ -30,6 +31,24 @@ test('retryDelay: Retry-After in seconds and as HTTP-date wins, beyond the cap g
   assert.equal(retryDelay(1, { status: 503, retryAfter: 'Thu, 01 Jan 2026 00:00:07 GMT' }, fixed), 7000);
   assert.equal(retryDelay(1, { status: 429, retryAfter: '3600' }, fixed), null);
   assert.equal(retryDelay(1, { status: 429, retryAfter: 'soon' }, fixed), 375);
+});
+
+test('retryDelay: a 429 saying the pull limit is used up (ratelimit-remaining 0, no Retry-After, a window of hours) is not retried; a transient one still is', () => {
+  // Docker Hub's pull limit: the count comes back over six hours, not within a backoff.
+  assert.equal(retryDelay(1, { status: 429, rateLimitRemaining: '0;w=21600' }, fixed), null);
+  assert.equal(retryDelay(1, { status: 429, rateLimitRemaining: '0' }, fixed), null, 'no window said: it may be as long');
+  // A short Retry-After wins (Docker Hub's per-address limit sends one, with no count).
+  assert.equal(retryDelay(1, { status: 429, retryAfter: '5', rateLimitRemaining: '0;w=21600' }, fixed), 5000);
+  assert.equal(retryDelay(1, { status: 429, retryAfter: '60' }, fixed), 60_000);
+  // Pulls left, or a window within what the policy waits: retried as any 429.
+  assert.equal(retryDelay(1, { status: 429, rateLimitRemaining: '7;w=21600' }, fixed), 375);
+  assert.equal(retryDelay(1, { status: 429, rateLimitRemaining: '0;w=30' }, fixed), 375);
+  assert.equal(retryDelay(1, { status: 429 }, fixed), 375);
+  // A 503 with a count of 0 is an outage, not the limit.
+  assert.equal(retryDelay(1, { status: 503, rateLimitRemaining: '0;w=21600' }, fixed), 375);
+  // The level above single requests (a whole blob transfer) reads the same from the error.
+  const err = new TooManyRequestsError('429', { details: { status: 429, rateLimitRemaining: '0;w=21600' } });
+  assert.equal(retryDelay(1, outcomeOfError(err)!, fixed), null);
 });
 
 test('parseRetryAfter handles absent, past and malformed values', () => {

@@ -107,3 +107,26 @@ test('a source that is down while its tag lists are read (tags: all): after 8 li
   assert.ok(r.units.some((u) => u.source === up.ref('ok/app') + ':1' && u.ok), JSON.stringify(r.units.map((u) => u.source)));
   assert.ok(dst.manifest('mirror/ok/app', '1'));
 });
+
+test('without --min-ratelimit, a pull limit used up (429, ratelimit-remaining 0 of a 6 h window) is not retried: that source\'s other images stop at once, and the sync exits E_TOO_MANY_REQUESTS naming the limit', async () => {
+  const src = await fake({ rateLimit: { limit: 100, remaining: 3 } });
+  const [dst, other] = [await fake(), await fake()];
+  for (let i = 0; i < N; i++) src.seedImage(`team/app${i}`, { tags: ['1'] });
+  other.seedImage('team/free', { tags: ['1'] });
+  const spec = parseSyncFile(
+    ['defaults:', `  targets: [${dst.host}/mirror]`, 'images:', ...Array.from({ length: N }, (_, i) => `  - source: ${src.ref(`team/app${i}`)}:1`), `  - source: ${other.ref('team/free')}:1`, ''].join('\n'),
+    'sync.yaml',
+  );
+  const err = await sync({ spec, images: 2, retries: 3, ...fakeLibraryOptions(src, dst, other) }).then(() => undefined, (e: RegpushError) => e);
+  assert.equal(err?.code, 'E_TOO_MANY_REQUESTS', String(err));
+  assert.match(err.message, new RegExp(`^${src.host.replace(/\./g, '\\.')}: the pull limit is used up \\(ratelimit-remaining 0 of 100 per 6 h\\): 9 images .* not copied`));
+  // Three images took the three pulls; one more GET was refused, once (not retried); nothing after it.
+  assert.equal(src.count({ kind: 'manifest', method: 'GET', status: 429 }), 1);
+  const r = (err.details as { result: SyncResult }).result;
+  assert.equal(r.units.length, N + 1, 'every image is in the report');
+  assert.equal(r.totals.copied, 4, 'three from the source, and the other registry\'s image');
+  assert.ok(r.units.find((u) => u.source.startsWith(other.host))?.ok);
+  const notAttempted = r.units.filter((u) => u.error?.message.startsWith('not attempted'));
+  assert.ok(notAttempted.length >= N - 3 - 2, `${notAttempted.length} not attempted`);
+  for (const u of notAttempted) assert.match(u.error!.message, /^not attempted: the pull limit of .* is used up \(ratelimit-remaining 0 of 100 per 6 h\)/);
+});

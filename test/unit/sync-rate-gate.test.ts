@@ -24,27 +24,32 @@ function seedFourPlatforms(reg: FakeRegistry, repo: string) {
   return kids;
 }
 
-/** Manifest requests `reg` has answered so far (each answer carries the count under rateLimit). */
-const answered = (reg: FakeRegistry) => reg.count({ kind: 'manifest', when: (r) => r.status !== undefined });
+/**
+ * The images whose manifest GETs reached `reg` before it had answered any manifest request (each
+ * answer carries the count under rateLimit): those the gate let pull blind.
+ */
+function blindPullers(reg: FakeRegistry): string[] {
+  const manifests = reg.requests({ kind: 'manifest' });
+  const firstAnswer = Math.min(...manifests.map((r) => r.answeredAfter ?? Infinity));
+  return [...new Set(reg.requests({ kind: 'manifest', method: 'GET' }).filter((r) => r.seq <= firstAnswer).map((r) => r.repo!))];
+}
 
-test('--images 4 --jobs 2: one unit starts before the count is known; the units in flight are counted, so the reserve is never spent', async () => {
+test('--images 4 --jobs 2: one image pulls before the count is known; the images in flight are counted, so the reserve is never spent', async () => {
   const src = await fake({ rateLimit: { limit: 100, remaining: 8 } });
   const dst = await fake();
   const names = ['svc1', 'svc2', 'svc3', 'svc4', 'svc5', 'svc6'];
   for (const n of names) src.seedImage(n, { tags: ['1'] });
-  const startedBlind: string[] = [];
   const err = await sync({
     spec: specOf(dst, names.map((n) => src.ref(`${n}:1`))),
     images: 4,
     jobs: 2,
     minRateLimit: 5,
-    events: { unitStart: (source) => void (answered(src) === 0 && startedBlind.push(source)) },
     ...fakeLibraryOptions(src, dst),
   } as SyncOpts).then(
     () => undefined,
     (e: { code?: string; message?: string; details?: { result?: SyncResult } }) => e,
   );
-  assert.equal(startedBlind.length, 1, `units started before the registry sent a count: ${startedBlind.join(', ')}`);
+  assert.ok(blindPullers(src).length <= 1, `images that pulled before the registry sent a count: ${blindPullers(src).join(', ')}`);
   assert.equal(err?.code, 'E_TOO_MANY_REQUESTS', String(err?.message));
   assert.match(err.message!, /ratelimit-remaining stayed at --min-ratelimit 5 \(last 5\)/);
   // 8 pulls left, 5 kept: three images (one manifest GET each) and no more.
@@ -80,11 +85,10 @@ test('the first unit learns the count from its source HEAD; the next ones start 
   assert.equal(src.rateLimitRemaining, 47);
 });
 
-test('the gate is per registry: each source registry starts one unit before its own count is known', async () => {
+test('the gate is per registry: at each source registry one image at most pulls before its own count is known', async () => {
   const [hub, other] = [await fake({ rateLimit: { limit: 100, remaining: 50 } }), await fake({ rateLimit: { limit: 100, remaining: 50 } })];
   const dst = await fake();
   for (const reg of [hub, other]) for (const n of ['a', 'b']) reg.seedImage(n, { tags: ['1'] });
-  const blind = new Map<string, number>();
   const r = await sync({
     spec: parseSyncFile(
       ['images:', ...[hub, other].flatMap((reg) => ['a', 'b'].map((n) => `  - { source: "${reg.ref(`${n}:1`)}", targets: ["${dst.host}/${reg === hub ? 'hub' : 'other'}"] }`)), ''].join('\n'),
@@ -92,34 +96,31 @@ test('the gate is per registry: each source registry starts one unit before its 
     ),
     images: 4,
     minRateLimit: 10,
-    events: {
-      unitStart: (source) => {
-        const reg = source.startsWith(hub.host) ? hub : other;
-        if (answered(reg) === 0) blind.set(reg.host, (blind.get(reg.host) ?? 0) + 1);
-      },
-    },
     ...fakeLibraryOptions(hub, other, dst),
   } as SyncOpts);
   assert.equal(r.totals.copied, 4);
-  assert.deepEqual(Object.fromEntries(blind), { [hub.host]: 1, [other.host]: 1 });
+  for (const reg of [hub, other]) assert.ok(blindPullers(reg).length <= 1, `${reg.host}: ${blindPullers(reg).join(', ')}`);
 });
 
-test('a registry that sends no count: its first unit runs alone, then the others start as without the gate', async () => {
+test('a registry that sends no count: its first image to pull runs alone, then the others pull as without the gate', async () => {
   const src = await fake();
   const dst = await fake();
   const names = ['svc1', 'svc2', 'svc3'];
   for (const n of names) src.seedImage(n, { tags: ['1'] });
-  const events: string[] = [];
+  // The request the source had last received when the first image to end ended.
+  let firstEnd: { source: string; seq: number } | undefined;
   const r = await sync({
     spec: specOf(dst, names.map((n) => src.ref(`${n}:1`))),
     images: 3,
     minRateLimit: 10,
-    events: { unitStart: (s) => void events.push(`start ${s.split('/').at(-1)}`), unitEnd: (u) => void events.push(`end ${u.source.split('/').at(-1)}`) },
+    events: { unitEnd: (u) => void (firstEnd ??= { source: u.source, seq: src.log.length }) },
     ...fakeLibraryOptions(src, dst),
   } as SyncOpts);
   assert.equal(r.totals.copied, 3);
-  assert.deepEqual(events.slice(0, 2), ['start svc1:1', 'end svc1:1'], events.join(', '));
-  assert.equal(events.filter((e) => e.startsWith('start')).length, 3);
+  const first = firstEnd!.source.split('/').at(-1)!.split(':')[0]!;
+  const othersGets = src.requests({ kind: 'manifest', method: 'GET', when: (q) => q.repo !== first });
+  assert.equal(othersGets.length, 2);
+  for (const q of othersGets) assert.ok(q.seq > firstEnd!.seq, `${q.repo}'s GET (#${q.seq}) came after ${first} ended (#${firstEnd!.seq})`);
 });
 
 test('multi-platform images: each counts one pull per manifest it reads (index and every platform), so --images 4 does not spend the reserve', async () => {
@@ -138,8 +139,8 @@ test('multi-platform images: each counts one pull per manifest it reads (index a
   assert.equal(err.details?.result?.totals.copied, 5);
 });
 
-test('a count the registry sent before any unit started (with its tag list) holds the first unit too', async () => {
-  const src = await fake({ rateLimit: { limit: 100, remaining: 50 } });
+test('a count known before any image pulled (with the tag list, then its HEAD) holds the first image\'s pull too', async () => {
+  const src = await fake({ rateLimit: { limit: 100, remaining: 3 } });
   const dst = await fake();
   src.seedImage('svc1', { tags: ['1'] });
   // A registry that sends its count with every answer, the tag list included: 3 left, 5 to keep.
@@ -293,4 +294,64 @@ test('an image whose manifest reads the gate holds lends its --images slot: anot
   assert.ok(warnings.some((w) => /holding the manifest reads of the images under way/.test(w)), `an image was held: ${warnings.join(' | ')}`);
   const lastOther = Math.max(...others.map((o) => ended.indexOf(`${o}:1`)));
   assert.ok(held.some((m) => ended.indexOf(`${m}:1`) > lastOther), `a held image ended after the other registry's: ${ended.join(', ')}`);
+});
+
+test('an unchanged re-run passes with the count below the reserve: an image is charged to the gate only at its first manifest GET, and one the targets hold needs HEADs only', async () => {
+  const src = await fake({ rateLimit: { limit: 100, remaining: 100 } });
+  const [dst, dst2] = [await fake(), await fake()];
+  const names = Array.from({ length: 12 }, (_, i) => `svc${i}`);
+  for (const n of names) src.seedImage(n, { tags: ['1'] });
+  const spec = parseSyncFile(['defaults:', `  targets: [${dst.host}/mirror, ${dst2.host}/mirror]`, 'images:', ...names.map((n) => `  - source: ${src.ref(`${n}:1`)}`), ''].join('\n'), 'sync.yaml');
+  const opts = { spec, images: 4, ...fakeLibraryOptions(src, dst, dst2) } as SyncOpts;
+  await sync(opts);
+  // Two pulls left, five to keep: nothing may be pulled, and nothing needs to be.
+  (src as unknown as { rateLimitRemaining: number }).rateLimitRemaining = 2;
+  const getsBefore = src.count({ kind: 'manifest', method: 'GET' });
+  const r = await sync({ ...opts, minRateLimit: 5 });
+  assert.equal(r.totals.skipped, 2 * names.length, JSON.stringify(r.units.filter((u) => !u.ok).map((u) => u.error)));
+  assert.equal(r.totals.failed, 0);
+  assert.equal(src.count({ kind: 'manifest', method: 'GET' }), getsBefore, 'no pull');
+  assert.equal(src.rateLimitRemaining, 2);
+
+  // One changed image, last in the file: the others are still up to date, and that one is held
+  // at its first GET (the reserve kept), failing the run E_TOO_MANY_REQUESTS.
+  src.seedImage('svc11', { tags: ['1'] });
+  const err = await sync({ ...opts, minRateLimit: 5, logger: { debug() {}, info() {}, warn() {} } }).then(
+    () => undefined,
+    (e: { code?: string; message?: string; details?: { result?: SyncResult } }) => e,
+  );
+  assert.equal(err?.code, 'E_TOO_MANY_REQUESTS', String(err?.message));
+  const units = err.details!.result!.units;
+  assert.deepEqual(units.filter((u) => !u.ok).map((u) => u.source), [src.ref('svc11:1')]);
+  assert.equal(err.details!.result!.totals.skipped, 2 * (names.length - 1));
+  assert.equal(src.count({ kind: 'manifest', method: 'GET' }), getsBefore, 'still no pull');
+});
+
+test('an image that fails before its first pull (its source refuses it) leaves no read behind that the gate would count for ever: the others are copied down to the reserve', { timeout: 15_000 }, async () => {
+  const src = await fake({ rateLimit: { limit: 100, remaining: 8 } });
+  const dst = await fake();
+  const names = ['a', 'b', 'c', 'd', 'e', 'f'];
+  for (const n of names) src.seedImage(`library/${n}`, { tags: ['1'] });
+  // The first image's repository refuses this machine, with no count. Its target lacks the tag, so
+  // its graph is read as soon as the target has said so: that answer is held until the image has
+  // failed, and the read then asks the gate for a pull the image no longer waits for.
+  src.fault({ repo: 'private/app' }, { kind: 'status', status: 401, code: 'UNAUTHORIZED', message: 'authentication required' });
+  let refusedEnded!: () => void;
+  dst.fault({ kind: 'manifest', repo: 'mirror/private/app' }, { kind: 'hold', until: new Promise<void>((r) => (refusedEnded = r)) });
+  const err = await sync({
+    spec: specOf(dst, [src.ref('private/app:1'), ...names.map((n) => src.ref(`library/${n}:1`))]),
+    images: 4,
+    minRateLimit: 5,
+    retries: 0,
+    events: { unitEnd: (u) => void (u.source.includes('/private/app:') && refusedEnded()) },
+    ...fakeLibraryOptions(src, dst),
+  } as SyncOpts).then(
+    () => undefined,
+    (e: { code?: string; message?: string; details?: { result?: SyncResult } }) => e,
+  );
+  assert.equal(err?.code, 'E_TOO_MANY_REQUESTS', String(err?.message));
+  assert.equal(err.details?.result?.totals.copied, 3);
+  assert.equal(src.rateLimitRemaining, 5, 'the reserve is intact');
+  assert.equal(src.count({ kind: 'manifest', method: 'GET', repo: 'private/app' }), 0, 'no read of the refused image was sent after it had failed');
+  assert.equal(dst.count({ kind: 'manifest', repo: 'mirror/private/app', when: (q) => q.status !== undefined }), 1, 'the held answer was sent');
 });

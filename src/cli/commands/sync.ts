@@ -24,8 +24,8 @@ export const syncFlags = defineFlags({
   'dry-run': { type: 'boolean', describe: 'Print what would be copied, skipped or mounted (an image a target lacks has its source manifests read to plan it); write nothing', group: 'Output:' },
   images: { type: 'number', describe: 'Images (source tags) in flight at once (default 4; an image whose manifest reads --min-ratelimit holds lends its slot meanwhile)', group: 'Connection:' },
   jobs: { type: 'number', describe: 'Blob transfers per image (default 4, and then blobs under 1 MiB move beside them); a value given bounds every blob', group: 'Connection:' },
-  'min-ratelimit': { type: 'number', describe: 'Keep N of the source\'s ratelimit-remaining (Docker Hub) in reserve: an image starts only when the count, less the manifest GETs (pulls: one per platform of an index) of images under way not yet answered and its own, stays at N or above', group: 'Connection:' },
-  'max-wait': { type: 'string', describe: 'With --min-ratelimit: how long to wait for the limit to recover before stopping, e.g. 10m (default 0: stop at once)', group: 'Connection:' },
+  'min-ratelimit': { type: 'number', describe: 'Keep N of the source\'s ratelimit-remaining (Docker Hub) in reserve: an image pulls (its first manifest GET) only when the count, less the manifest GETs (pulls: one per platform of an index) of images under way not yet answered and its own, stays at N or above; an image its targets hold already needs HEADs only and is never held', group: 'Connection:' },
+  'max-wait': { type: 'string', describe: 'With --min-ratelimit (refused without it): how long to wait for the limit to recover before stopping, e.g. 10m (default 0: stop at once)', group: 'Connection:' },
   'chunk-size': { type: 'string', describe: 'Bytes per PATCH for registries that need chunked uploads, e.g. 5MiB', group: 'Connection:' },
 });
 
