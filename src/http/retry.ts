@@ -79,7 +79,9 @@ export function parseRetryAfter(value: string | undefined, now: number): number 
 
 /**
  * True for a 429 that says the quota itself is spent: `ratelimit-remaining` 0, no Retry-After, and
- * a window (`w=`) longer than the policy waits, or none said. Docker Hub answers its pull limit so
+ * a window (`w=`) longer than the policy waits. A count of 0 without a window says nothing of
+ * when it comes back (the IETF RateLimit fields' short limits send `ratelimit-reset` instead): such
+ * a 429 is retried as any other. Docker Hub answers its pull limit so
  * (`ratelimit-remaining: 0;w=21600`, no Retry-After: https://docs.docker.com/docker-hub/usage/pulls/,
  * docker/getting-started#101): the count comes back over hours, not within any backoff, so a retry
  * is only one more refused request. Its other limit, per address and short, answers 429 with
@@ -89,7 +91,7 @@ export function parseRetryAfter(value: string | undefined, now: number): number 
 export function quotaSpent(outcome: AttemptOutcome, policy: Pick<RetryPolicy, 'maxRetryAfterMs' | 'now'> = DEFAULT_RETRY_POLICY): boolean {
   if (outcome.status !== 429 || parseRetryAfter(outcome.retryAfter, policy.now()) !== undefined) return false;
   const left = parseRateLimitHeader(outcome.rateLimitRemaining);
-  return left?.value === 0 && (left.window === undefined || left.window * 1000 > policy.maxRetryAfterMs);
+  return left?.value === 0 && left.window !== undefined && left.window * 1000 > policy.maxRetryAfterMs;
 }
 
 /**

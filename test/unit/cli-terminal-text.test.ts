@@ -101,3 +101,19 @@ test('log lines and the copy plan show a registry\'s text escaped too', async ()
   assert.ok(plan.includes('FAILS: E_REGISTRY x\\x1b[2Ky\\nplan: fake\n'), plan);
   assert.equal(plan.split('\n').filter((l) => l.startsWith('plan:')).length, 1);
 });
+
+test('sync: an image\'s line relays its registry\'s error message escaped', async () => {
+  const { writeFileSync, mkdtempSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { reg, env } = await cliEnv();
+  reg.seedImage('app', { tags: ['1'] });
+  reg.fault({ kind: 'upload' }, { kind: 'status', status: 400, code: 'DENIED', message: 'evil\x1b[2K\rsynced: all fine\u202e' });
+  const dir = mkdtempSync(join(tmpdir(), 'regpush-sync-esc-'));
+  writeFileSync(join(dir, 'sync.yaml'), `images:\n  - source: ${reg.host}/app\n    tags: ["1"]\n    targets: ["${reg.host}/copy"]\n`);
+
+  const r = await runMain(['sync', '--retries', '0', 'sync.yaml'], { env, cwd: dir });
+  assert.notEqual(r.code, 0, r.stderr);
+  assert.doesNotMatch(r.stderr, CONTROL, 'no control character reaches the terminal');
+  assert.ok(r.stderr.includes('evil\\x1b[2K\\rsynced: all fine\\u202e'), r.stderr);
+});

@@ -10,6 +10,7 @@ import { defineFlags, withFlags, type InferredArgs } from '../flag-table.js';
 import type { CliIO } from '../io.js';
 import { withGcPacing } from '../gc-pacing.js';
 import { isInteractive } from '../progress.js';
+import { printable } from '../terminal-text.js';
 import { referrersText, startClock, syncReport, type RunClock } from '../report.js';
 
 // A sync reads and writes many registries: credentials come from `regpush login` / the Docker
@@ -109,8 +110,9 @@ export function durationMs(text: string, flag: string): number {
  */
 function unitDisplay(io: CliIO, silent: boolean, ctx: Pick<CommonContext, 'logger' | 'secrets' | 'logSink'>): SyncEvents & { close(): void } {
   if (silent) return { close: () => undefined };
-  // A unit line relays the registries' error messages, which may quote a credential.
-  const line = (u: SyncUnitResult) => ctx.secrets.scrub(unitLine(u));
+  // A unit line relays the registries' error messages, which may quote a credential, and may hold
+  // what a terminal would obey (terminal-text.ts).
+  const line = (u: SyncUnitResult) => printable(ctx.secrets.scrub(unitLine(u)));
   if (!isInteractive(io)) {
     return {
       unitStart: (source, i, total) => ctx.logger.info(`sync [${i}/${total}] ${source}`),
@@ -126,7 +128,7 @@ function unitDisplay(io: CliIO, silent: boolean, ctx: Pick<CommonContext, 'logge
   let last = '';
   const draw = (source: string) => {
     last = source;
-    const status = `sync: ${done}/${total} images done, ${started - done} in flight, ${failed} failed  ${source}`;
+    const status = `sync: ${done}/${total} images done, ${started - done} in flight, ${failed} failed  ${printable(source)}`;
     io.stderr.write(`\r\x1b[K${status.slice(0, Math.max(20, (io.stderr.columns || 80) - 1))}`);
     shown = true;
   };
