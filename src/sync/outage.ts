@@ -8,10 +8,13 @@
  * each is reported failed at once, with the reason. A re-run copies what is missing.
  *
  * A pull limit used up (a 429 saying `ratelimit-remaining: 0`, which is not retried: quotaSpent in
- * http/retry.ts) stops a registry after one image, not the threshold: the count comes back over
- * hours, and every image after it would be one more refused request. It stays stopped for the run,
- * whatever succeeds there since (an image whose targets hold it needs HEADs only, which the limit
- * does not refuse), and the sync ends E_TOO_MANY_REQUESTS (exit 5), as the pull-limit gate ends it.
+ * http/retry.ts) stops a registry's pulls after one image, not the threshold: the count comes back
+ * over hours, and every pull after it would be one more refused request. It stays so for the run,
+ * whatever succeeds there since, and the sync ends E_TOO_MANY_REQUESTS (exit 5), as the pull-limit
+ * gate ends it. Such a registry is not down: the images not yet started that read from it still
+ * get their HEAD-only check that the targets hold them (the limit counts manifest GETs, never a
+ * HEAD), and only those that need a pull fail, without sending it (sync.ts, pullRefusal). Those
+ * HEADs failing as an outage's do then stop it as a registry that is down (down()).
  */
 import { RegpushError, TooManyRequestsError } from '../errors.js';
 
@@ -20,8 +23,13 @@ export function outageThreshold(images: number): number {
   return Math.max(8, 2 * images);
 }
 
-/** True for the errors a registry that is down or overloaded gives, after the retries. */
+/**
+ * True for the errors a registry that is down or overloaded gives, after the retries. Not for a
+ * pull the sync's own gate refused without sending it (`details.gateStopped`): the registry said
+ * nothing, and counting those would stop its images' free HEAD checks as if it were down.
+ */
 export function isOutage(err: RegpushError): boolean {
+  if (err.details.gateStopped === true) return false;
   if (err.code === 'E_NETWORK' || err.code === 'E_TOO_MANY_REQUESTS') return true;
   const status = err.details.status;
   return err.code === 'E_REGISTRY' && typeof status === 'number' && status >= 500;
@@ -55,7 +63,7 @@ export class OutageBreaker {
     this.failing.delete(registry);
   }
 
-  /** Why an image at `registry` is not attempted, or undefined while it is not known to be down. */
+  /** Why an image at `registry` is not attempted (its pull limit used up, or down), or undefined while neither is known. */
   refusal(registry: string): RegpushError | undefined {
     const spent = this.spent.get(registry);
     if (spent) {
@@ -63,6 +71,23 @@ export class OutageBreaker {
         details: { registry, pullLimitSpent: true },
       });
     }
+    return this.down(registry);
+  }
+
+  /**
+   * Why a manifest GET of an image reading from `registry` is not sent: its pull limit is used up
+   * (a new error each time: each image's report line is its own). Undefined while it is not.
+   */
+  pullRefusal(registry: string): RegpushError | undefined {
+    const spent = this.spent.get(registry);
+    if (!spent) return undefined;
+    return new TooManyRequestsError(`not copied: it needs a pull at ${registry}, whose pull limit is used up (${String(spent.details.pullLimit)}); a re-run once the limit has come back copies what is missing`, {
+      details: { registry, pullLimitSpent: true },
+    });
+  }
+
+  /** Why an image at `registry` is not attempted at all, not even its HEADs: the registry is down. Undefined while it is not known to be. */
+  down(registry: string): RegpushError | undefined {
     const f = this.failing.get(registry);
     if (!f || f.images < this.threshold) return undefined;
     return new RegpushError(f.last.code, `not attempted: the last ${f.images} images at ${registry} failed, the last with: ${f.last.message}; a re-run copies what is missing`, {

@@ -15,8 +15,9 @@
  *   gate     → with minRateLimit, a unit's first manifest GET goes only while the source's
  *              ratelimit-remaining, less the pulls (manifest GETs) that registry's units in flight
  *              have under way and one for itself, stays at or above it (a unit whose targets
- *              hold it, HEADs only, is never held); after maxWait the sync stops with
- *              E_TOO_MANY_REQUESTS
+ *              hold it, HEADs only, is never held); after maxWait that registry sends no more
+ *              pulls: its images not started still get their HEAD-only check (up to date, or
+ *              failed unsent), and the sync ends with E_TOO_MANY_REQUESTS
  *
  * One TransferRun for the whole sync: one transport (keep-alive sockets, token caches), one
  * upload memory per registry, one record of where blobs landed.
@@ -178,8 +179,6 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
   const t0 = performance.now();
   const run = new TransferRun({ ...opts, logger, trackLanded: true });
   const units: SyncUnitResult[] = [];
-  /** The first image the pull-limit gate did not let through: the sync ends with its error once the rest is done. */
-  let gateFailure: RegpushError | undefined;
   try {
     const neighbours = opts.shard ? crossShardWriters(opts.spec.images, opts.shard) : [];
     const breaker = new OutageBreaker(outageThreshold(images));
@@ -214,15 +213,6 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
               units.push(notAttemptedFor(w, new AbortedError('not started: the sync was interrupted')));
               return;
             }
-            const stopped = gate.stopped(w.unit.source);
-            if (stopped) {
-              // The count of this image's registry stayed too low for --max-wait (or the run was
-              // stopped): this image is not attempted; other registries' images go on, and the
-              // sync then ends with this error.
-              gateFailure ??= stopped;
-              units.push(notAttemptedFor(w, stopped));
-              return;
-            }
             const n = ++started; // not inside the optional call below, which may not run
             // The image that takes the next free slot gets its tokens now, while this one runs.
             const next = work[n - 1 + images];
@@ -230,8 +220,16 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
             opts.events?.unitStart?.(formatReference(w.unit.source), n, work.length);
             // The gate meters the image's manifest GETs; its HEAD-only check that the targets hold
             // it already costs no pull, and goes on whatever the count (the gate is met at the first GET).
-            ticket = gate.ticket(w.unit.source, slot);
-            const r = notAttempted(w, breaker) ?? (await syncUnit(run, w, platformsOf(w.image), opts, ticket?.pulls, breaker));
+            // A registry that takes no more pulls this run — its gate gave up (--max-wait, or the
+            // run was stopped), or a 429 said its limit is used up — still answers HEADs, which
+            // cost none: the image is checked as ever, up to date if its targets hold it, and
+            // fails with that stop's error, its GET not sent, if it needs a pull. One that is down
+            // gets no request at all (notAttempted). Other registries' images go on; the sync
+            // then ends with the stop's error (gate.failure, spentFailure).
+            const noPulls = gate.stopped(w.unit.source) ?? breaker.pullRefusal(w.unit.source.registry);
+            ticket = noPulls ? undefined : gate.ticket(w.unit.source, slot);
+            const pulls = noPulls ? refusedPulls(noPulls) : ticket?.pulls;
+            const r = notAttempted(w, breaker) ?? (await syncUnit(run, w, platformsOf(w.image), opts, pulls, breaker));
             units.push(r);
             opts.events?.unitEnd?.(r);
           } finally {
@@ -243,10 +241,10 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
     } finally {
       gate.close();
     }
-    // Images under way whose next manifest reads the gate held past --max-wait end the sync the same way.
-    gateFailure ??= gate.failure;
-    // A source whose pull limit a 429 said is used up stopped its images as the gate stops them: the same exit (5).
-    gateFailure ??= breaker.spentFailure(units.filter((u) => !u.ok));
+    // The pull-limit gate gave up on a registry (--max-wait): the sync ends with its error once
+    // the rest is done. A source whose pull limit a 429 said is used up stopped its images' pulls
+    // as the gate stops them: the same exit (5).
+    const gateFailure = gate.failure ?? breaker.spentFailure(units.filter((u) => !u.ok));
     const result = report(opts, entries.length, units, run, t0);
     if (gateFailure) throw Object.assign(gateFailure, { details: { ...gateFailure.details, result } });
     const failed = units.filter((u) => !u.ok);
@@ -369,15 +367,26 @@ const WRITES_NOTHING = new Set(['E_NOT_FOUND', 'E_DENIED']);
 
 /**
  * A unit whose source registry, or every target registry, has failed image after image
- * (OutageBreaker), as failed at once without a request; undefined for a unit to attempt.
+ * (OutageBreaker), as failed at once without a request; undefined for a unit to attempt. A source
+ * whose pull limit is used up is attempted: its HEADs are free (its GETs are refused: refusedPulls).
  */
 function notAttempted(w: Work, breaker: OutageBreaker): SyncUnitResult | undefined {
   const targets = w.unit.targets.map((t) => breaker.refusal(t.registry));
-  const e = breaker.refusal(w.unit.source.registry) ?? (targets.every(Boolean) ? targets[0] : undefined);
+  const e = breaker.down(w.unit.source.registry) ?? (targets.every(Boolean) ? targets[0] : undefined);
   return e ? notAttemptedFor(w, e) : undefined;
 }
 
-/** A unit not attempted because of `e` (an outage, a pull count that stayed too low). */
+/**
+ * The pull meter of an image whose source registry takes no more pulls this run: every manifest
+ * GET at the source is refused, unsent, with `why`. Its HEAD-only check still runs (copyImage
+ * checks HEAD-first whenever it is given a meter: never the GET-first read it makes where a GET
+ * costs nothing), so an image its targets hold is up to date at no pull.
+ */
+function refusedPulls(why: RegpushError): PullMeter {
+  return { will: () => undefined, did: () => undefined, send: () => Promise.reject(why) };
+}
+
+/** A unit not attempted because of `e` (an outage, the run interrupted). */
 function notAttemptedFor(w: Work, e: { code: string; message: string }): SyncUnitResult {
   const error = { code: e.code, message: e.message };
   return {
@@ -507,7 +516,8 @@ function report(opts: SyncOptions, entries: number, units: SyncUnitResult[], run
  * end, for a pull of theirs to be answered, or for a new count. With none in flight the count
  * itself is too low: the gate asks again with a manifest HEAD — which returns the headers without
  * counting as a pull — every poll interval, until the count is back or maxWait has passed (then
- * every waiting unit fails with E_TOO_MANY_REQUESTS).
+ * every waiting unit fails with E_TOO_MANY_REQUESTS, as does each later unit of that registry
+ * that needs a GET; one whose targets hold it is still found up to date by its HEADs).
  *
  * The estimate can be wrong (a file's one-platform images first, then indexes of four platforms),
  * so each manifest GET is held too: a unit sends its next GETs only while the count, less the
@@ -544,7 +554,7 @@ class RateGate {
     for (const h of g.held.splice(0)) h.reject(g.stopped.err);
   }
 
-  /** Why an image reading `source` is not attempted: the gate gave up on its registry (--max-wait passed, or the run stopped). */
+  /** Why an image reading `source` sends no manifest GET: the gate gave up on its registry (--max-wait passed, or the run stopped). */
   stopped(source: ImageReference): RegpushError | undefined {
     const g = this.registries.get(apiHost(source.registry));
     return g?.stopped && asRegpushError(g.stopped.err);
@@ -785,7 +795,8 @@ class RateGate {
       if (left <= 0) {
         throw new TooManyRequestsError(
           `${source.registry}: ratelimit-remaining stayed ${where()} (last ${remaining})${maxWait ? ` for ${Math.round(maxWait / 1000)} s (--max-wait)` : ''}; stopped ${underWay ? `${formatReference(source)} part-way` : `before ${formatReference(source)}`}; a re-run copies what is missing`,
-          { details: { registry: source.registry, remaining } },
+          // gateStopped: refused here, not by the registry (not an outage: outage.ts).
+          { details: { registry: source.registry, remaining, gateStopped: true } },
         );
       }
       await sleep(Math.min(poll, left), this.run.signal);
