@@ -622,7 +622,11 @@ class RateGate {
         },
         send: async <T>(read: () => Promise<T>): Promise<T> => {
           if (done) throw over();
-          if (!pulls.charged) await (admitted ??= admit());
+          if (!pulls.charged) {
+            await (admitted ??= admit());
+            // Let through, it may have waited for a slot (admit); the image may have ended meanwhile.
+            if (done) throw over();
+          }
           if (this.fits(key, gate, pulls, min)) {
             pulls.cleared = true;
             pulls.inFlight++;
@@ -638,6 +642,8 @@ class RateGate {
             slot.back();
           }
           try {
+            // Let go (letGo) just before the image ended: counted in flight, and not sent.
+            if (done) throw over();
             return await read();
           } finally {
             pulls.inFlight--;
