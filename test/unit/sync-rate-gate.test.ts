@@ -355,3 +355,69 @@ test('an image that fails before its first pull (its source refuses it) leaves n
   assert.equal(src.count({ kind: 'manifest', method: 'GET', repo: 'private/app' }), 0, 'no read of the refused image was sent after it had failed');
   assert.equal(dst.count({ kind: 'manifest', repo: 'mirror/private/app', when: (q) => q.status !== undefined }), 1, 'the held answer was sent');
 });
+
+test('an image that ends while its first pull, let through, waits for an --images slot gets no slot and sends no pull: the slot goes on to the next image', { timeout: 15_000 }, async () => {
+  // --images 1. p is up to date (HEADs only) and tells the count: 5, the reserve itself. a's own
+  // source HEAD is answered 500 only once asked (below); its target lacks it, so its graph is read
+  // meanwhile, and that read's first GET waits at the gate, a's slot lent to c (another registry,
+  // its manifests held until a has ended). The count comes back; the gate lets a's GET through,
+  // and it waits for c's slot. a then fails: c's slot, once free, must go to d, not to a's read.
+  const hub = await fake({ rateLimit: { limit: 100, remaining: 5 } });
+  const other = await fake();
+  const dst = await fake();
+  hub.seedImage('p', { tags: ['1'], layers: ['p'] });
+  hub.seedImage('a', { tags: ['1'] });
+  other.seedImage('c', { tags: ['1'] });
+  other.seedImage('d', { tags: ['1'] });
+  dst.seedImage('mirror/p', { tags: ['1'], layers: ['p'] });
+  let failA!: () => void;
+  const aFails = new Promise<void>((r) => (failA = r));
+  hub.fault(
+    { kind: 'manifest', method: 'HEAD', repo: 'a' },
+    { kind: 'respond', respond: (_req, _body, res) => void aFails.then(() => res.writeHead(500).end()) },
+    { times: 1 },
+  );
+  let aEnded!: () => void;
+  other.fault({ kind: 'manifest', repo: 'c' }, { kind: 'hold', until: new Promise<void>((r) => (aEnded = r)) });
+  const ended: string[] = [];
+  const synced = sync({
+    spec: specOf(dst, [hub.ref('p:1'), hub.ref('a:1'), other.ref('c:1'), other.ref('d:1')]),
+    images: 1,
+    minRateLimit: 5,
+    maxWaitMs: 20_000,
+    rateLimitPollMs: 20,
+    retries: 0,
+    ...fakeLibraryOptions(hub, other, dst),
+    logger: {
+      debug() {},
+      // The gate holds a's first GET: the count comes back.
+      warn: (m: string) => void (/not starting new images/.test(m) && ((hub as unknown as { rateLimitRemaining: number }).rateLimitRemaining = 100)),
+      // The gate has seen it and lets a's GET through (it now waits for c's slot): a's HEAD fails.
+      info: (m: string) => void (/ratelimit-remaining is 100 again/.test(m) && failA()),
+    },
+    events: {
+      unitEnd: (u) => {
+        ended.push(u.source.split('/').at(-1)!);
+        if (u.source.endsWith('/a:1')) aEnded();
+      },
+    },
+  } as SyncOpts).then(
+    () => undefined,
+    (e: { code?: string; message?: string; details?: { result?: SyncResult } }) => e,
+  );
+  // A GET of a reaching the hub is the bug itself: fail at once rather than wait for the sync,
+  // which (its one slot kept by a) would never start d.
+  const aPulled = hub.seen({ kind: 'manifest', method: 'GET', repo: 'a' }).then((q) => {
+    throw new Error(`a's manifest GET (#${q.seq}) was sent after a had ended (${ended.join(', ')})`);
+  });
+  const err = await Promise.race([synced, aPulled]);
+  assert.equal(err?.code, 'E_PARTIAL', String(err?.message));
+  const units = err.details!.result!.units;
+  assert.deepEqual(
+    units.map((u) => [u.source.split('/').at(-1), u.error?.code ?? 'ok']).sort(),
+    [['a:1', 'E_REGISTRY'], ['c:1', 'ok'], ['d:1', 'ok'], ['p:1', 'ok']],
+  );
+  assert.deepEqual(ended, ['p:1', 'a:1', 'c:1', 'd:1']);
+  assert.equal(err.details!.result!.totals.copied, 2, 'c and d copied; p up to date');
+  assert.equal(hub.count({ kind: 'manifest', method: 'GET', repo: 'a' }), 0, 'no pull for the image that had ended');
+});
