@@ -11,7 +11,7 @@ import { buildIndex, serializeManifest } from '../image/build.js';
 import { sha256Digest } from '../image/digest.js';
 import { recordSubset } from '../image/subset.js';
 import { CHILD_MANIFEST_READS, checkIndexChildren, GraphBudget, parseManifest } from '../image/manifest.js';
-import { isForeignLayer, mediaFamily, type MediaFamily } from '../image/mediatypes.js';
+import { isForeignLayer, isIndexMediaType, mediaFamily, type MediaFamily } from '../image/mediatypes.js';
 import { formatPlatform, isAttestation, osVersionChoice, platformMatches, selectPlatform } from '../image/platform.js';
 import type { Descriptor, ImageManifest, Platform } from '../image/types.js';
 import type { FetchedManifest, RegistryClient } from '../registry/registry-client.js';
@@ -67,6 +67,12 @@ export interface CopyGraph {
    * wrote it before keeping one: --no-clobber leaves a tag holding that be.
    */
   unrecorded?: string;
+  /**
+   * Every target already held `top` (GraphOptions.topHeld): the children were not read, so
+   * `children` and `blobs` are empty and nothing is to be written from this graph;
+   * `sourceChildren` still names the children the index keeps (under their own digests).
+   */
+  childrenUnread?: true;
 }
 
 /**
@@ -101,6 +107,14 @@ export interface GraphOptions {
   warn?: (msg: string) => void;
   /** Told of each manifest GET. */
   pulls?: PullMeter;
+  /**
+   * Asked, for a platform subset without --format, once its new index is made and before its
+   * children are read: true when every target that is not up to date already holds it. Its
+   * children keep their digests, so the index is all a target must hold: the graph comes back
+   * with them unread (`childrenUnread`). A Docker manifest list, which carries no record of its
+   * source (image/subset.ts), then costs one pull on an unchanged re-run, not one more per child.
+   */
+  topHeld?: (top: ManifestNode) => Promise<boolean>;
 }
 
 /** The error for an index entry the registry answered 404 for: which entry of which index, and what to do. */
@@ -276,6 +290,11 @@ async function walkGraph(client: RegistryClient, repo: string, fetched: FetchedM
     top = { digest: sha256Digest(bytes), mediaType: parsed.mediaType, bytes };
     if (recorded !== index) unrecorded = sha256Digest(serializeManifest(index));
     rewritten = true;
+    // A kept child that is itself an index has children of its own, whose referrers --referrers
+    // copies: those are only known by reading it.
+    if (!format && opts.topHeld && !unique.some((d) => isIndexMediaType(d.mediaType)) && (await opts.topHeld(top))) {
+      return { top, children: [], blobs: [], rewritten, sourceDigest: fetched.digest, sourceChildren: index.manifests.map((d) => d.digest), childrenUnread: true, ...(fetched.mirror ? { sourceMirror: fetched.mirror } : {}), ...(unrecorded ? { unrecorded } : {}) };
+    }
   }
   await visit(top.bytes, top.mediaType, top.digest, 0);
   // A graph already in that family is left as it is: converting nothing must not re-serialise the

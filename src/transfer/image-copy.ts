@@ -108,8 +108,17 @@ export async function copyImage(set: TargetSet, source: RepoEndpoint, ref: strin
     return p;
   };
   const heldAt = async (t: TransferTarget): Promise<(string | undefined)[]> => (await headsAt(t)).map((h) => h?.digest);
+  // A subset's index is known from the source index alone: where every target not up to date by
+  // now already holds it, its children are not read (GraphOptions.topHeld). The targets asked
+  // include every one the graph is later needed for (`need` only shrinks), so a graph read that
+  // way leaves nothing to write.
+  const topHeld = async (top: ManifestNode): Promise<boolean> => {
+    const ask = set.live.filter((t) => !outcome.unchanged.has(t));
+    const there = await Promise.all(ask.map((t) => heldEverywhere(t, opts.tags ?? t.tags, top.digest, headsAt(t)).catch(() => undefined)));
+    return there.every(Boolean);
+  };
   let graphRead: Promise<CopyGraph> | undefined;
-  const readOnce = (): Promise<CopyGraph> => (graphRead ??= readGraph(source.client, source.repo, ref, opts, topRead));
+  const readOnce = (): Promise<CopyGraph> => (graphRead ??= readGraph(source.client, source.repo, ref, subset ? { ...opts, topHeld } : opts, topRead));
   for (const p of held.values()) {
     p.then(
       // A target without one of its tags needs the image whatever the source HEAD says: its graph
@@ -165,7 +174,7 @@ export async function copyImage(set: TargetSet, source: RepoEndpoint, ref: strin
       // read: the targets' tags are compared with it now, so an unchanged image is not planned and
       // written again (the source's manifests had to be read for it, which the HEAD check spares).
       await need.each(async (t) => {
-        if (await heldEverywhere(t, opts.tags ?? t.tags, graph.top.digest, headsAt(t))) outcome.unchanged.add(t);
+        if (graph.childrenUnread || (await heldEverywhere(t, opts.tags ?? t.tags, graph.top.digest, headsAt(t)))) outcome.unchanged.add(t);
       });
       need = set.subset(need.live.filter((t) => !outcome.unchanged.has(t)));
     }
@@ -424,9 +433,10 @@ function movedDigests(outcome: ImageCopyOutcome): Set<string> {
   if (!g) return new Set(outcome.digest !== outcome.sourceDigest ? [outcome.sourceDigest] : []);
   const moved = new Set<string>();
   if (g.top.digest !== g.sourceDigest) moved.add(g.sourceDigest);
-  // children[i] was written for sourceChildren[i] (the same digest unless converted).
+  // children[i] was written for sourceChildren[i] (the same digest unless converted); children
+  // left unread are a subset's, held under their own digests.
   g.sourceChildren.forEach((d, i) => {
-    if (g.children[i]?.digest !== d) moved.add(d);
+    if (!g.childrenUnread && g.children[i]?.digest !== d) moved.add(d);
   });
   return moved;
 }

@@ -43,8 +43,8 @@ test('sync platforms: [list], re-run unchanged: no manifest GET at a source that
     assert.deepEqual([again.totals.copied, again.totals.skipped, again.totals.failed], [0, 2, 0], `run ${run}`);
     assert.equal(manifestGets(src, 'multi/app'), 0, `run ${run}: no pull for the OCI index`);
     assert.equal(src.count({ kind: 'manifest', method: 'HEAD', repo: 'multi/app' }), 1, `run ${run}: one HEAD of its tag`);
-    // The Docker list still reads the source index and the two children it keeps.
-    assert.equal(manifestGets(src, 'multi/old'), 3, `run ${run}: 1+2 pulls for the Docker list`);
+    // The Docker list (no record) reads the source index only: the subset made from it is what the target holds.
+    assert.equal(manifestGets(src, 'multi/old'), 1, `run ${run}: one pull for the Docker list`);
     assert.equal(dst.manifest('p/multi/app', '1')!.digest, written.digest);
   }
   // Another platform list: a new index, with that list in its record.
@@ -81,6 +81,28 @@ test('copy --platform LIST at Docker Hub (through a mirror), run again: no pull,
   assert.equal(dst.count({ kind: 'manifest', method: 'PUT' }), 0, 'nothing written');
 });
 
+test('copy --platform LIST of a Docker manifest list at Docker Hub (through a mirror), run again: one pull (the list), no child read, nothing written; a target tag moved elsewhere is copied again', async () => {
+  const [mirror, dst] = [await fake(), await fake()];
+  const { kids, index } = fourPlatforms(mirror, 'library/old', '1', 'docker');
+  const opts = { from: 'docker.io/library/old:1', to: [dst.ref('old:1')], platform: 'linux/arm64,linux/s390x', mirrors: { 'docker.io': [mirror.host] }, ...fakeLibraryOptions(mirror, dst) };
+  const first = await copy(opts);
+  assert.equal(first.digestChanged, true);
+  mirror.clearLog();
+  dst.clearLog();
+  const again = await copy(opts);
+  assert.deepEqual(mirror.requests({ kind: 'manifest', method: 'GET' }).map((q) => q.digest ?? q.tag), ['1'], 'the list only, by its tag');
+  assert.ok(kids.every((k) => mirror.count({ kind: 'manifest', digest: k.digest }) === 0), 'no child read');
+  assert.deepEqual(again.targets[0]!.tagsUnchanged, ['1']);
+  assert.equal(again.digest, first.digest);
+  assert.equal(dst.count({ method: ['PUT', 'POST', 'PATCH'] }), 0, 'nothing written');
+  // The tag moved to another image at the target: the subset is written there again.
+  dst.putManifest('old', mirror.manifest('library/old', kids[0]!.digest)!.bytes, { mediaType: kids[0]!.mediaType, tags: ['1'] });
+  const moved = await copy(opts);
+  assert.deepEqual(moved.targets[0]!.tagsUnchanged ?? [], []);
+  assert.equal(dst.manifest('old', '1')!.digest, first.digest);
+  assert.notEqual(first.digest, index.digest);
+});
+
 test('copy --platform --referrers run again with every target up to date: the kept child\'s signature stays, the source index\'s is still left behind (it names a digest the target lacks)', async () => {
   const [src, dst] = [await fake(), await fake()];
   const { kids, index } = fourPlatforms(src, 'app', '1');
@@ -95,6 +117,20 @@ test('copy --platform --referrers run again with every target up to date: the ke
   assert.deepEqual([again.targets[0]!.referrers, again.targets[0]!.referrersSkipped], [1, 1]);
   assert.equal(dst.manifest('app', sigTag(index.digest)), undefined, 'the source index\'s signature is not at the target');
   assert.equal(dst.manifest('app', sigTag(kids[1]!.digest))?.digest, armSig.digest);
+});
+
+test('copy --platform --referrers of a Docker manifest list run again (its children not read): the kept child\'s signature is still copied, not left behind', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const { kids } = fourPlatforms(src, 'old', '1', 'docker');
+  const sig = src.seedImage('old', { tags: [`${kids[1]!.digest.replace(':', '-')}.sig`] });
+  const opts = { from: src.ref('old:1'), to: [dst.ref('old:1')], platform: 'linux/arm64', referrers: true, ...fakeLibraryOptions(src, dst) };
+  const first = await copy(opts);
+  src.clearLog();
+  const again = await copy(opts);
+  assert.equal(src.count({ kind: 'manifest', digest: kids[1]!.digest }), 0, 'the kept child not read');
+  assert.deepEqual(again.targets[0]!.tagsUnchanged, ['1']);
+  assert.deepEqual([first.targets[0]!.referrers, again.targets[0]!.referrers, again.targets[0]!.referrersSkipped], [1, 1, first.targets[0]!.referrersSkipped]);
+  assert.equal(dst.manifest('old', sig.digest)?.digest, sig.digest);
 });
 
 test('copy --platform --no-clobber over the subset an earlier regpush wrote without its record: the record is added (the tag moves once), not refused', async () => {
