@@ -18,7 +18,7 @@ import {
   type HelperExec,
 } from './helper.js';
 import { registryHostOf } from '../ref/registry.js';
-import { dockerConfigKey, findByRegistry, helperKeys, namespaceKeys, splitAuthKey } from './registry-host.js';
+import { findByRegistry, helperKeys, namespaceKeys, splitAuthKey } from './registry-host.js';
 
 /** Whose credentials: a source, a target, or the one registry of a read-only command. */
 export type CredentialRole = 'from' | 'to' | 'read';

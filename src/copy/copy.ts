@@ -18,7 +18,6 @@ import type { HttpStats } from '../http/stats.js';
 import { checkImages, TargetSet, TransferRun, type TransferTarget } from '../transfer/engine.js';
 import { oneTargetPerRepository } from '../transfer/target-list.js';
 import { BLOB_EVENTS_SHAPE, type BlobEvents, type BlobReport } from '../transfer/types.js';
-import type { CopyGraph } from '../transfer/graph.js';
 import { copyImage, type ImageCopyOptions, type ImageCopyOutcome } from '../transfer/image-copy.js';
 import { copyTags, type TagCopy } from './all-tags.js';
 import { tagListOf } from '../transfer/repo-memory.js';

@@ -194,11 +194,6 @@ function tagHeads(t: TransferTarget, tags: readonly string[]): Promise<(Manifest
   return Promise.all(tags.map((tag) => t.ep.client.headManifest(t.ep.repo, tag)));
 }
 
-/** What each tag of `t` points at now (tagHeads' digests). */
-async function tagDigests(t: TransferTarget, tags: readonly string[]): Promise<(string | undefined)[]> {
-  return (await tagHeads(t, tags)).map((h) => h?.digest);
-}
-
 /** The HEAD answer of `t` for `digest` when every tag of `t` already points at it (by digest only: the manifest is there); else undefined. */
 async function heldEverywhere(t: TransferTarget, tags: readonly string[], digest: string, held: Promise<(ManifestHead | undefined)[]> | undefined): Promise<ManifestHead | undefined> {
   if (tags.length === 0) {

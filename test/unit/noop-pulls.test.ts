@@ -26,7 +26,7 @@ test('sync platforms: [list], re-run unchanged: no manifest GET at a source that
   const src = await fake({ rateLimit: { limit: 1000, remaining: 1000 } });
   const dst = await fake();
   const oci = fourPlatforms(src, 'multi/app', '1');
-  const docker = fourPlatforms(src, 'multi/old', '1', 'docker');
+  fourPlatforms(src, 'multi/old', '1', 'docker');
   const file = (platforms: string) =>
     parseSyncFile(['defaults:', `  targets: [${dst.host}/p]`, `  platforms: ${platforms}`, 'images:', `  - source: ${src.ref('multi/app:1')}`, `  - source: ${src.ref('multi/old:1')}`, ''].join('\n'), 'sync.yaml');
   // --min-ratelimit: the gate meters the source's pulls, so tags are HEADed first (as at Docker Hub).
