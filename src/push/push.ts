@@ -31,6 +31,7 @@ import { SpareSession } from '../transfer/spare-session.js';
 import { TargetSet, TransferRun, type ManifestToWrite, type TransferTarget } from '../transfer/engine.js';
 import { oneTargetPerRepository } from '../transfer/target-list.js';
 import type { RepoEndpoint } from '../transfer/types.js';
+import { anchorPaths } from '../registry/connect.js';
 import { composeConfigs, composeStage, layersFor, topDigestOf, usedLayers, type Composed, type EarlyConfigs } from './compose-stage.js';
 import { CHOWN_WINDOWS, checkInputs, tagRule, type LayerPlan, type PushInputs } from './inputs.js';
 import { LAYERS_AT_ONCE, uploadLayersEverywhere, type TargetState } from './layer-everywhere.js';
@@ -71,8 +72,10 @@ interface Front {
  * blob is read once and streamed to every target that lacks it, each new layer is built once per
  * registry that needs it, and one failing target does not stop the others (E_PARTIAL).
  */
-export async function push(opts: PushOptions): Promise<PushResult> {
-  const inputs = await checkInputs(opts);
+export async function push(given: PushOptions): Promise<PushResult> {
+  const inputs = await checkInputs(given);
+  // Relative paths of the options (TLS files, env's path variables) taken in the same directory as the layers' sources.
+  const opts = anchorPaths(given, inputs.cwd);
   const timings: Record<string, number> = {};
   const clock = phaseClock(timings, opts.events?.phase);
   const run = new TransferRun({ ...opts, jobs: inputs.jobs, logger: opts.logger ?? silentLogger });
@@ -420,7 +423,7 @@ async function checkWindowsVariants(base: ResolvedBase, inputs: PushInputs, logg
   const used = usedLayers(inputs, base);
   for (const [i, l] of inputs.layers.entries()) {
     if (l.forWindows !== true || !used.has(i)) continue;
-    const link = await firstSymlink(l.options.sources, logger, signal);
+    const link = await firstSymlink(l.options.sources, inputs.cwd, logger, signal);
     if (link !== undefined) throw windowsSymlinkRefused(link);
   }
 }
