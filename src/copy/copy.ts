@@ -13,7 +13,7 @@ import { parseManifest } from '../image/manifest.js';
 import type { Logger } from '../log.js';
 import { checkTag, formatReference, manifestRef, parseReference, type ImageReference } from '../ref/reference.js';
 import { checkOptions, STRINGS, type Shape } from '../options-check.js';
-import { CONNECTION_SHAPE, type ConnectionOptions } from '../registry/connect.js';
+import { anchorPaths, CONNECTION_SHAPE, type ConnectionOptions } from '../registry/connect.js';
 import type { HttpStats } from '../http/stats.js';
 import { checkImages, TargetSet, TransferRun, type TransferTarget } from '../transfer/engine.js';
 import { oneTargetPerRepository } from '../transfer/target-list.js';
@@ -110,8 +110,9 @@ export const COPY_SHAPE = {
 } satisfies Shape;
 
 /** Copies `from` to every target; rejects only when every target failed (else E_PARTIAL lists them). */
-export async function copy(opts: CopyOptions): Promise<CopyResult> {
-  checkOptions('copy()', opts, COPY_SHAPE);
+export async function copy(given: CopyOptions): Promise<CopyResult> {
+  checkOptions('copy()', given, COPY_SHAPE);
+  const opts = anchorPaths(given); // relative paths (TLS files, env's path variables) taken in the `cwd` option
   if (!opts.to.length) throw new UsageError('copy needs at least one target');
   const srcRef = parseReference(opts.from);
   // With --all-tags a target is a repository: named without the `latest` a reference defaults to

@@ -13,7 +13,7 @@ import { silentLogger, type Logger } from '../log.js';
 import { splitAuthKey } from '../auth/registry-host.js';
 import { HttpRegistryClient } from '../registry/client.js';
 import { checkOptions, type Shape } from '../options-check.js';
-import { CONNECTION_SHAPE, insecureList, transportFor, type ConnectionOptions } from '../registry/connect.js';
+import { anchorPaths, CONNECTION_SHAPE, insecureList, transportFor, type ConnectionOptions } from '../registry/connect.js';
 
 /** Options of login(). */
 export interface LoginOptions extends ConnectionOptions {
@@ -45,7 +45,7 @@ export interface LoginResult {
 }
 
 /** Options of logout(). */
-export interface LogoutOptions extends Pick<ConnectionOptions, 'env' | 'homeDir' | 'credentialHelperTimeoutMs'> {
+export interface LogoutOptions extends Pick<ConnectionOptions, 'cwd' | 'env' | 'homeDir' | 'credentialHelperTimeoutMs'> {
   /** Registry host, or host/namespace, as given to login. */
   registry: string;
   logger?: Logger;
@@ -55,6 +55,7 @@ export interface LogoutOptions extends Pick<ConnectionOptions, 'env' | 'homeDir'
 export const LOGOUT_SHAPE = {
   fields: {
     registry: 'string',
+    cwd: CONNECTION_SHAPE.cwd,
     env: CONNECTION_SHAPE.env,
     homeDir: CONNECTION_SHAPE.homeDir,
     credentialHelperTimeoutMs: CONNECTION_SHAPE.credentialHelperTimeoutMs,
@@ -103,8 +104,9 @@ function storeOptions(opts: { env?: Record<string, string | undefined>; homeDir?
  * Docker config ($REGISTRY_AUTH_FILE when set) or its credential helper. Throws AuthError when the
  * registry refuses them; then nothing is stored.
  */
-export async function login(opts: LoginOptions): Promise<LoginResult> {
-  checkOptions('login()', opts, LOGIN_SHAPE);
+export async function login(given: LoginOptions): Promise<LoginResult> {
+  checkOptions('login()', given, LOGIN_SHAPE);
+  const opts = anchorPaths(given); // relative paths (TLS files, env's path variables) taken in the `cwd` option
   const { registry, namespace, name } = loginTarget(opts.registry);
   if (!opts.username) throw new UsageError('the user name is empty');
   if (!opts.password) throw new UsageError('the password is empty');
@@ -143,8 +145,9 @@ export async function login(opts: LoginOptions): Promise<LoginResult> {
 }
 
 /** Removes the stored credentials for a registry from the Docker config ($REGISTRY_AUTH_FILE when set) and its credential helper. */
-export async function logout(opts: LogoutOptions): Promise<LogoutResult> {
-  checkOptions('logout()', opts, LOGOUT_SHAPE);
+export async function logout(given: LogoutOptions): Promise<LogoutResult> {
+  checkOptions('logout()', given, LOGOUT_SHAPE);
+  const opts = anchorPaths(given); // a relative REGISTRY_AUTH_FILE or DOCKER_CONFIG taken in the `cwd` option
   const { registry, namespace, name } = loginTarget(opts.registry);
   const store = storeOptions(opts);
   const removed = await eraseCredential(name, store);

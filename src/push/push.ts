@@ -31,6 +31,7 @@ import { SpareSession } from '../transfer/spare-session.js';
 import { TargetSet, TransferRun, type ManifestToWrite, type TransferTarget } from '../transfer/engine.js';
 import { oneTargetPerRepository } from '../transfer/target-list.js';
 import type { RepoEndpoint } from '../transfer/types.js';
+import { anchorPaths } from '../registry/connect.js';
 import { composeConfigs, composeStage, layersFor, topDigestOf, usedLayers, type Composed, type EarlyConfigs } from './compose-stage.js';
 import { CHOWN_WINDOWS, checkInputs, tagRule, type LayerPlan, type PushInputs } from './inputs.js';
 import { LAYERS_AT_ONCE, uploadLayersEverywhere, type TargetState } from './layer-everywhere.js';
@@ -40,6 +41,7 @@ import type { PushOptions, PushResult } from './options.js';
 import { dryRunReport, finalReport } from './report.js';
 import { resolveBase, scratchBase, type ResolvedBase } from './resolve.js';
 import { DiffIdBoard } from './diffid-board.js';
+import { ExtraTags } from './extra-tags.js';
 import { findReusableLayers, once, type DiffIdOf, type SameImageCheck } from './reuse.js';
 
 /** What resolve found, and the warm-path facts per target. */
@@ -70,8 +72,10 @@ interface Front {
  * blob is read once and streamed to every target that lacks it, each new layer is built once per
  * registry that needs it, and one failing target does not stop the others (E_PARTIAL).
  */
-export async function push(opts: PushOptions): Promise<PushResult> {
-  const inputs = await checkInputs(opts);
+export async function push(given: PushOptions): Promise<PushResult> {
+  const inputs = await checkInputs(given);
+  // Relative paths of the options (TLS files, env's path variables) taken in the same directory as the layers' sources.
+  const opts = anchorPaths(given, inputs.cwd);
   const timings: Record<string, number> = {};
   const clock = phaseClock(timings, opts.events?.phase);
   const run = new TransferRun({ ...opts, jobs: inputs.jobs, logger: opts.logger ?? silentLogger });
@@ -251,14 +255,14 @@ async function resolveStage(run: TransferRun, set: TargetSet, states: Map<Transf
         openConfigSpare();
         if (!expected && layers.length) openLayerSpare();
       };
-      // The other tags are asked about alongside (HEADs, no pull counted): a re-run leaves those
+      // The other tags are asked about alongside, once each (extra-tags.ts): a re-run leaves those
       // already on the digest alone, as copy does, and a registry with immutable tags does not
-      // refuse it for them either.
-      if (t.tags.length > 1 && !opts.dryRun) {
-        state.extraTags = Promise.all(t.tags.slice(1).map(async (tag) => [tag, (await t.ep.client.headManifest(t.ep.repo, tag).catch(() => undefined))?.digest] as const)).then((e) => new Map(e));
-      }
+      // refuse it for them either; where the tag in --to is new, the warm path reads the first
+      // of them that exists from the same answers.
+      const others = new ExtraTags(t.ep, t.tags.slice(1), ExtraTags.askFor(t.ep, opts.dryRun));
+      if (others.tags.length && !opts.dryRun) state.extraTags = others;
       // A config-only push (no new layer) is compared too: re-run unchanged, it writes nothing.
-      const found = await findReusableLayers(t.ep, t.ref, basePromise, diffIdsOf, { same, onTagFound, onChangeExpected, onChanged, alsoTags: t.tags.slice(1) }); // never rejects
+      const found = await findReusableLayers(t.ep, t.ref, basePromise, diffIdsOf, { same, onTagFound, onChangeExpected, onChanged, alsoTags: others }); // never rejects
       decide(found?.same !== true);
       // Without new layers and without a tag, the config goes as HEAD ‖ POST (it may be there already).
       if (diffIdsOf.length && found?.same !== true) openConfigSpare();
@@ -419,7 +423,7 @@ async function checkWindowsVariants(base: ResolvedBase, inputs: PushInputs, logg
   const used = usedLayers(inputs, base);
   for (const [i, l] of inputs.layers.entries()) {
     if (l.forWindows !== true || !used.has(i)) continue;
-    const link = await firstSymlink(l.options.sources, logger, signal);
+    const link = await firstSymlink(l.options.sources, inputs.cwd, logger, signal);
     if (link !== undefined) throw windowsSymlinkRefused(link);
   }
 }
@@ -495,10 +499,10 @@ async function commitStage(set: TargetSet, layers: Map<TransferTarget, TargetSta
     : [];
   await set.each(async (t) => {
     const state = layers.get(t)!;
-    // The warm path fetched the tag in --to (the first one), and HEADed the others: a tag that
-    // holds these very bytes is not written again.
+    // The warm path fetched the tag in --to (the first one), and the others were asked about
+    // with it (extra-tags.ts): a tag that holds these very bytes is not written again.
     const held = new Set(state.tagDigest === top.digest ? [t.tags[0]!] : []);
-    for (const [tag, digest] of (await state.extraTags) ?? []) if (digest === top.digest) held.add(tag);
+    for (const [tag, digest] of (await state.extraTags?.digests()) ?? []) if (digest === top.digest) held.add(tag);
     const c = await set.commitManifests(t, top, children, held);
     for (const tag of c.unchanged) set.logger.info(`${t.ref.registry}/${t.ref.repository}:${tag} already holds ${c.digest}; not written again`);
     state.result = {

@@ -30,7 +30,7 @@ import { silentLogger, type Logger } from '../log.js';
 import { formatReference, manifestRef, repositoryName, type ImageReference } from '../ref/reference.js';
 import { apiHost } from '../ref/registry.js';
 import { checkOptions, type Shape } from '../options-check.js';
-import { CONNECTION_SHAPE, type ConnectionOptions } from '../registry/connect.js';
+import { anchorPaths, CONNECTION_SHAPE, type ConnectionOptions } from '../registry/connect.js';
 import { asRegpushError, checkImages, TransferRun, type TransferTarget } from '../transfer/engine.js';
 
 /** Images in flight by default (the engine's, shared with copy --all-tags). */
@@ -161,8 +161,9 @@ export const SYNC_SHAPE = {
 } satisfies Shape;
 
 /** Syncs the file's images; rejects with E_PARTIAL (the result in its details) when some failed. */
-export async function sync(opts: SyncOptions): Promise<SyncResult> {
-  checkOptions('sync()', opts, SYNC_SHAPE);
+export async function sync(given: SyncOptions): Promise<SyncResult> {
+  checkOptions('sync()', given, SYNC_SHAPE);
+  const opts = anchorPaths(given); // relative paths (TLS files, env's path variables) taken in the `cwd` option
   // A shard out of range would silently take no image at all (parseShard refuses it on the CLI).
   if (opts.shard && !(opts.shard.count >= 1 && opts.shard.index < opts.shard.count)) throw new UsageError(`sync(): shard must have 0 ≤ index < count (got ${opts.shard.index}/${opts.shard.count})`);
   const images = checkImages(opts.images);

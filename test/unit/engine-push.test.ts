@@ -176,7 +176,7 @@ test('a new tag each deploy (--to app:COMMIT --tag latest): the layers are match
   assert.equal(dst.count({ kind: 'manifest', method: 'PUT', path: /\/manifests\/c3$/ }), 1, 'the new tag written');
 });
 
-test('an unchanged re-push with --tag: the extra tags already on the digest are HEADed with the tag\'s GET and not written again (as copy leaves them)', async () => {
+test('an unchanged re-push with --tag: the extra tags are asked about with the tag\'s GET, one GET each where pulls are not counted (no HEAD besides), and those already on the digest are not written again (as copy leaves them)', async () => {
   const [src, dst] = [await fake(), await fake()];
   src.seedImage('base/node', { tags: ['20'] });
   const opts = { from: src.ref('base/node:20'), to: dst.ref('app:1'), tags: ['stable', 'latest'], app: appDir('v1\n'), ...fakeLibraryOptions(src, dst) };
@@ -189,8 +189,35 @@ test('an unchanged re-push with --tag: the extra tags already on the digest are 
   assert.equal(again.digest, first.digest);
   const puts = dst.requests({ kind: 'manifest', method: 'PUT' }).map((q) => q.path.replace(/^.*\/manifests\//, ''));
   assert.deepEqual(puts, ['stable'], 'only the tag that had moved');
-  assert.deepEqual(dst.requests({ kind: 'manifest', method: 'HEAD' }).map((q) => q.path.replace(/^.*\/manifests\//, '')).sort(), ['latest', 'stable']);
+  assert.equal(dst.count({ kind: 'manifest', method: 'HEAD' }), 0, 'the GETs gave the digests');
+  assert.deepEqual(dst.requests({ kind: 'manifest', method: 'GET' }).map((q) => q.path.replace(/^.*\/manifests\//, '')).sort(), ['1', 'latest', 'stable'], 'each tag asked once');
   for (const tag of ['1', 'stable', 'latest']) assert.equal(dst.manifest('app', tag)!.digest, first.digest, tag);
+});
+
+test('--to app:NEW --tag latest: latest is asked about once, its GET giving both the layers to match against and the digest the commit compares (it was HEADed and then read)', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base/node', { tags: ['20'] });
+  const deps = appDir('dependencies\n');
+  const opts = { from: src.ref('base/node:20'), layers: [{ sources: deps }], tags: ['latest'], ...fakeLibraryOptions(src, dst) };
+  const asked = (tag: string): string[] => dst.requests({ kind: 'manifest', path: new RegExp(`/manifests/${tag}$`) }).map((q) => q.method);
+  // The first deploy: neither tag exists. Each is asked once, then written.
+  const first = await push({ ...opts, to: dst.ref('app:c1'), app: appDir('v1\n') });
+  assert.deepEqual(asked('c1'), ['GET', 'PUT']);
+  assert.deepEqual(asked('latest'), ['GET', 'PUT'], 'latest: one GET (absent), then its PUT');
+  // The next deploy: c2 is new, latest holds c1's image, whose layers are matched against.
+  dst.clearLog();
+  const again = await push({ ...opts, to: dst.ref('app:c2'), app: appDir('v2\n') });
+  assert.deepEqual(again.layers?.map((l) => l.action), ['reused', 'uploaded'], 'the dependencies layer matched against latest');
+  assert.notEqual(again.digest, first.digest);
+  assert.deepEqual(asked('c2'), ['GET', 'PUT']);
+  assert.deepEqual(asked('latest'), ['GET', 'PUT'], 'latest: one GET, then moved to the new image');
+  assert.equal(dst.manifest('app', 'latest')!.digest, again.digest);
+  // Unchanged onto c3: latest already holds the image, told by that same GET, so it is not written.
+  dst.clearLog();
+  const third = await push({ ...opts, to: dst.ref('app:c3'), app: appDir('v2\n') });
+  assert.equal(third.digest, again.digest);
+  assert.deepEqual(asked('latest'), ['GET'], 'latest: one GET, and left alone');
+  assert.deepEqual(asked('c3'), ['GET', 'PUT']);
 });
 
 test('the config does not wait for the base blobs\' plan: its upload starts while their HEADs are unanswered', async () => {

@@ -5,7 +5,7 @@ import { InputError, PartialFailureError, UsageError } from '../../errors.js';
 import { mayBeWindows, pushPlatform, splitPlatformPrefix } from '../../image/platform.js';
 import type { LayerSource } from '../../layer/types.js';
 import type { PushLayerSpec, PushResult } from '../../push/options.js';
-import { chunkSizeOption, commonContext, commonFlags, transferCredentialFlags, transferCredentials, connectionOptions } from '../common.js';
+import { chunkSizeOption, commonContext, commonFlags, cwdOf, transferCredentialFlags, transferCredentials, connectionOptions } from '../common.js';
 import { checkGivenOnce, defineFlags, withFlags } from '../flag-table.js';
 import { configChangesFromFlags, configFlags, many, parseChown } from '../flags.js';
 import type { CliIO } from '../io.js';
@@ -65,7 +65,7 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void, se
       // Loaded on demand: `regpush --help` and `--version` should not pay for the pipeline's modules.
       const [{ parseAppFlag }, { push }] = await Promise.all([import('../../layer/index.js'), import('../../push/push.js')]);
       checkGivenOnce(pushFlags, argv);
-      const cwd = io.cwd ?? process.cwd();
+      const cwd = cwdOf(io);
       const project = await loadProjectConfig(cwd, argv['config-file'], io.projectFile);
       const a = mergeWithFlags(argv, project?.values);
       const where = project ? ` (or "$KEY" in ${project.source})` : ' (or "$KEY" in regpush.json)';

@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { Argv } from 'yargs';
 import { InputError, RegpushError, UsageError } from '../../errors.js';
 import type { SyncEvents, SyncResult, SyncUnitResult } from '../../sync/sync.js';
-import { chunkSizeOption, commonContext, commonFlags, connectionOptions, type CommonContext } from '../common.js';
+import { chunkSizeOption, commonContext, commonFlags, connectionOptions, cwdOf, type CommonContext } from '../common.js';
 import { defineFlags, withFlags, type InferredArgs } from '../flag-table.js';
 import type { CliIO } from '../io.js';
 import { withGcPacing } from '../gc-pacing.js';
@@ -85,7 +85,7 @@ export function syncCommand(y: Argv, io: CliIO, done: (code: number) => void, se
 
 async function readSyncFile(file: string, io: CliIO): Promise<string> {
   try {
-    return await readFile(path.resolve(io.cwd ?? process.cwd(), file), 'utf8');
+    return await readFile(path.resolve(cwdOf(io), file), 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' ? 'permission denied' : (code ?? (err as Error).message);
