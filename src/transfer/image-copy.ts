@@ -293,7 +293,7 @@ async function copyReferrers(set: TargetSet, source: RepoEndpoint, outcome: Imag
   let tags: Promise<string[]> | undefined;
   let left = 0;
   const find = async (subjects: string[]) => {
-    const found = await findReferrers(source.client, source.repo, subjects, (tags ??= tagListOf(set.ctx, source)), opts.pulls);
+    const found = await findReferrers(source.client, source.repo, subjects, (tags ??= tagListOf(set.ctx, source)), opts.pulls, set.ctx.repos);
     // Only the first level's subjects can have moved (the image and its children).
     const stay = found.filter((f) => moved.has(f.subject)).length;
     if (stay > 0) opts.warn?.(leftBehind(stay, found.length - stay, opts));

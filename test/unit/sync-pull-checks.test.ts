@@ -5,7 +5,8 @@
 // the source first (ImageCopyOptions.headUntilKnown), so the first --images images, which start
 // together, spend no pull on an image their targets hold — and, where the limit is used up, do not
 // fail it with a 429. A registry that counts none is read with a GET at once again from its first
-// answer on.
+// answer on. Pinned entries with `referrers: true` spend no pull on an unchanged re-run either, and
+// a source without the referrers API is asked it once, not once per subject.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseSyncFile, sync, type RegpushError, type SyncResult } from '../../src/index.js';
@@ -80,3 +81,48 @@ test('sync at a registry that counts no pulls: only the images started before it
   assert.equal(src.count(), 8);
   assert.equal(dst.count(), 8, 'a HEAD per target tag');
 });
+
+/** The source's and the target's requests, as `METHOD kind ref` sorted (tags as written, digests short). */
+const described = (reg: FakeRegistry) => reg.log.map((q) => `${q.method} ${q.kind} ${q.tag ?? q.digest?.slice(0, 19) ?? ''}`.trim()).sort();
+const cosignTag = (digest: string, kind: 'sig' | 'att') => `${digest.replace(':', '-')}.${kind}`;
+
+for (const pin of ['digest', 'tag'] as const) {
+  test(`sync of an entry pinned by ${pin} with referrers: true, re-run unchanged at a source that counts pulls and has no referrers API: no pull, the API asked once, and only what finds new referrers`, async () => {
+    const src = await fake({ rateLimit: { limit: 100, remaining: 100 }, referrers: false });
+    const dst = await fake({ referrers: false });
+    const img = src.seedImage('org/app', { tags: ['1'] });
+    src.seedImage('org/app', { tags: ['other'] });
+    const sig = src.seedImage('org/app', { tags: [cosignTag(img.digest, 'sig')] });
+    const att = src.seedImage('org/app', { tags: [cosignTag(img.digest, 'att')] });
+    const source = pin === 'digest' ? `${src.ref('org/app')}@${img.digest}` : src.ref('org/app:1');
+    const text = ['images:', `  - source: ${source}`, `    target: ${dst.ref('m/app:1')}`, '    referrers: true', ''].join('\n');
+    const opts = { spec: parseSyncFile(text, 'sync.yaml'), logger: quiet, ...fakeLibraryOptions(src, dst) } as SyncOpts;
+    const first = await sync(opts);
+    assert.equal(first.totals.referrers, 2);
+    src.clearLog();
+    dst.clearLog();
+    const again = await sync(opts);
+    assert.deepEqual([again.totals.skipped, again.totals.referrers], [1, 2]);
+    assert.equal(src.count({ kind: 'manifest', method: 'GET' }), 0, 'no pull');
+    // What a re-run needs at the source: the image's digest (nothing, when pinned by digest), the
+    // tag list (cosign's tags, which no referrers API lists), the referrers API for the image (it
+    // answers "none here": not asked again for the signature and the attestation), and the digest
+    // each cosign tag points at now (a new signature moves it). At the target: its tags.
+    // Until this fix the cosign tags were read with GETs (pulls) where pinned by digest, the tag
+    // `1` where pinned by tag, and the API asked for each referrer too.
+    const short = (d: string) => d.slice(0, 19);
+    assert.deepEqual(
+      described(src),
+      [
+        ...(pin === 'tag' ? ['HEAD manifest 1'] : []),
+        'GET tags',
+        `GET referrers ${short(img.digest)}`,
+        `HEAD manifest ${cosignTag(img.digest, 'sig')}`,
+        `HEAD manifest ${cosignTag(img.digest, 'att')}`,
+      ].sort(),
+    );
+    assert.deepEqual(described(dst), ['HEAD manifest 1', `HEAD manifest ${cosignTag(img.digest, 'sig')}`, `HEAD manifest ${cosignTag(img.digest, 'att')}`].sort());
+    assert.equal(dst.manifest('m/app', cosignTag(img.digest, 'sig'))?.digest, sig.digest);
+    assert.equal(dst.manifest('m/app', cosignTag(img.digest, 'att'))?.digest, att.digest);
+  });
+}
