@@ -6,7 +6,9 @@
 // together, spend no pull on an image their targets hold — and, where the limit is used up, do not
 // fail it with a 429. A registry that counts none is read with a GET at once again from its first
 // answer on. Pinned entries with `referrers: true` spend no pull on an unchanged re-run either, and
-// a source without the referrers API is asked it once, not once per subject.
+// a source without the referrers API is asked it once, not once per subject; what stays on such a
+// re-run at a target without the API (asked once per repository, then each fallback index read)
+// is pinned down too.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseSyncFile, sync, type RegpushError, type SyncResult } from '../../src/index.js';
@@ -126,3 +128,27 @@ for (const pin of ['digest', 'tag'] as const) {
     assert.equal(dst.manifest('m/app', cosignTag(img.digest, 'att'))?.digest, att.digest);
   });
 }
+
+test('sync referrers: true, re-run unchanged with referrers found by digest, to a target without the referrers API: the target is asked whether it has the API once for its repository, then each subject\'s fallback index is read; nothing written', async () => {
+  const src = await fake({ rateLimit: { limit: 100, remaining: 100 } });
+  const dst = await fake({ referrers: false });
+  const sboms = ['1', '2'].map((tag) => {
+    const img = src.seedImage('org/app', { tags: [tag] });
+    return src.seedImage('org/app', { artifactType: 'application/spdx+json', subject: { mediaType: img.mediaType, digest: img.digest, size: img.size } });
+  });
+  const text = ['images:', `  - source: ${src.ref('org/app')}`, '    tags: ["1", "2"]', `    target: ${dst.host}/m/app`, '    referrers: true', ''].join('\n');
+  const opts = { spec: parseSyncFile(text, 'sync.yaml'), logger: quiet, ...fakeLibraryOptions(src, dst) } as SyncOpts;
+  assert.equal((await sync(opts)).totals.referrers, 2);
+  src.clearLog();
+  dst.clearLog();
+  const again = await sync(opts);
+  assert.deepEqual([again.totals.skipped, again.totals.referrers], [2, 2]);
+  assert.equal(src.count({ kind: 'manifest', method: 'GET' }), 0, 'no pull');
+  // The HEADs that find each SBOM at the target cannot tell whether its subject's fallback index
+  // lists it (a run cut short between the two writes): where the target has no API, that index is
+  // read. Whether it has one is asked once for the repository, not per image or subject.
+  assert.equal(dst.count({ kind: 'referrers' }), 1);
+  assert.equal(dst.count({ kind: 'manifest', method: 'GET', when: (q) => /^sha256-[0-9a-f]{64}$/.test(q.tag ?? '') }), 2, 'each subject\'s fallback index');
+  assert.equal(dst.count({ kind: 'manifest', method: 'HEAD' }), 2 + sboms.length, 'the two tags and the two SBOMs');
+  assert.equal(dst.requests().filter((q) => q.method !== 'GET' && q.method !== 'HEAD').length, 0, 'nothing written');
+});
