@@ -102,8 +102,8 @@ export interface RegistryClient {
   countsPulls?(repo: string): boolean;
   /**
    * True once countsPulls's answer for `repo` is known rather than presumed (optional; absent:
-   * never known): Docker Hub by name, or a registry that has answered a manifest request in this
-   * run, with rate-limit headers or without. Until then countsPulls says false for a registry
+   * never known): Docker Hub by name, a registry that has sent rate-limit headers in this run, or
+   * one that has answered a manifest request (a 2xx) without them. Until then countsPulls says false for a registry
    * that may yet turn out to count pulls (sync HEADs first then: ImageCopyOptions.headUntilKnown).
    */
   pullsKnown?(repo: string): boolean;
