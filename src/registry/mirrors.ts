@@ -222,6 +222,13 @@ export class MirroredClient implements RegistryClient {
     return this.routes(repo).some((m) => this.health.usable(m) && (m.client.countsPulls?.(m.repo) ?? true));
   }
 
+  /** Known where countsPulls is true, or where the registry and every mirror a GET could go to have shown it (a mirror that answers everything leaves the registry unheard: not known). */
+  pullsKnown(repo: string): boolean {
+    if (this.countsPulls(repo)) return true;
+    if (!(this.upstream.pullsKnown?.(repo) ?? false)) return false;
+    return this.routes(repo).every((m) => this.health.isDown(m.name) || (m.client.pullsKnown?.(m.repo) ?? false));
+  }
+
   /** Reachability of the registry itself (what login and early checks mean by it). */
   ping(): Promise<void> {
     return this.upstream.ping();

@@ -419,7 +419,17 @@ async function syncUnit(run: TransferRun, w: Work, platforms: ReturnType<typeof 
     }
   };
   try {
-    const outcome = await copyImage(set, run.source(w.unit.source), manifestRef(w.unit.source), { platforms, referrers: w.image.referrers, dryRun: opts.dryRun, warn: (m) => run.logger.warn(`${source}: ${m}`), pulls });
+    // headUntilKnown: the first --images images of a registry start together, before any answer
+    // could say whether it counts pulls (Docker Hub is known by name; another registry only by
+    // the rate-limit headers it sends). Read with a GET at once, each would spend a pull, and
+    // where the limit is used up an unchanged one would fail with the 429 that its HEADs (free)
+    // would have spared it. So until the registry has answered a manifest request, the source is
+    // HEADed first; from its first answer without rate-limit headers on, the top manifest is read
+    // at once again. For an unchanged image a HEAD costs what the GET did (one request, the same
+    // round trip); a changed image started before that answer pays a HEAD more (and a round trip
+    // more before its children are read), and an unchanged index whose referrers are walked reads
+    // the index at a target (no pull) — only the images started before the first answer.
+    const outcome = await copyImage(set, run.source(w.unit.source), manifestRef(w.unit.source), { platforms, referrers: w.image.referrers, dryRun: opts.dryRun, warn: (m) => run.logger.warn(`${source}: ${m}`), pulls, headUntilKnown: true });
     breaker.succeeded(w.unit.source.registry);
     tellTargets();
     result.sourceDigest = outcome.sourceDigest;

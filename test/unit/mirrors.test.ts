@@ -584,6 +584,21 @@ describe('MirroredClient', () => {
     await assert.rejects(client.getManifest('app', '1'), (e: unknown) => e instanceof AbortedError);
     assert.deepEqual(upstream.calls, []);
   });
+
+  it('pullsKnown: once the registry and every mirror a GET could go to have shown whether they count pulls, or one of them counts', () => {
+    const { upstream, mirrors, client } = setup([new Map(), new Map()]);
+    const shown = (c: MemoryClient, counts: boolean, known: boolean) => Object.assign(c, { countsPulls: () => counts, pullsKnown: () => known });
+    shown(upstream, false, true);
+    shown(mirrors[0]!, false, true);
+    shown(mirrors[1]!, false, false);
+    assert.equal(client.pullsKnown('app'), false, 'the second mirror not heard from');
+    shown(mirrors[1]!, false, true);
+    assert.equal(client.pullsKnown('app'), true);
+    shown(upstream, false, false);
+    assert.equal(client.pullsKnown('app'), false, 'the registry not heard from (its mirrors answered everything)');
+    shown(mirrors[0]!, true, true);
+    assert.equal(client.pullsKnown('app'), true, 'a mirror that counts pulls: known (a HEAD first)');
+  });
 });
 
 describe('connect', () => {
