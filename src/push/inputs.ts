@@ -14,7 +14,7 @@ import type { Platform } from '../image/types.js';
 import { epochFromEnv, firstSymlink, hasContent, isWindowsStylePath, resolveLayerOptions, validateSources, windowsDestination, windowsSymlinkRefused, type LayerSource } from '../layer/index.js';
 import { silentLogger, type Logger } from '../log.js';
 import { checkTag, parseReference, type ImageReference } from '../ref/reference.js';
-import { checkOptions, STRINGS, type Shape } from '../options-check.js';
+import { STRINGS, type Shape } from '../options-check.js';
 import { CONNECTION_SHAPE } from '../registry/connect.js';
 import { checkJobs } from '../transfer/engine.js';
 import { BLOB_EVENTS_SHAPE } from '../transfer/types.js';
@@ -95,10 +95,8 @@ export const PUSH_SHAPE = {
   required: ['from', 'to'],
 } satisfies Shape;
 
-/** Every input checked before the first request. */
+/** Every input checked before the first request; their shape (PUSH_SHAPE) has been checked by push(). */
 export async function checkInputs(opts: PushOptions): Promise<PushInputs> {
-  // Plain-JS callers first: a wrong type would otherwise be misread by the checks below.
-  checkOptions('push()', opts, PUSH_SHAPE);
   const toList = Array.isArray(opts.to) ? opts.to : [opts.to];
   if (toList.length === 0) throw new UsageError('push needs a target (--to)');
   const toRefs = toList.map((t) => parseReference(t));

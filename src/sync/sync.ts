@@ -32,6 +32,7 @@ import { apiHost } from '../ref/registry.js';
 import { checkOptions, type Shape } from '../options-check.js';
 import { CONNECTION_SHAPE, type ConnectionOptions } from '../registry/connect.js';
 import { asRegpushError, checkImages, TransferRun, type TransferTarget } from '../transfer/engine.js';
+import { CallerCallbacks } from '../transfer/callbacks.js';
 
 /** Images in flight by default (the engine's, shared with copy --all-tags). */
 export { DEFAULT_IMAGES } from '../transfer/engine.js';
@@ -161,8 +162,19 @@ export const SYNC_SHAPE = {
 } satisfies Shape;
 
 /** Syncs the file's images; rejects with E_PARTIAL (the result in its details) when some failed. */
-export async function sync(opts: SyncOptions): Promise<SyncResult> {
-  checkOptions('sync()', opts, SYNC_SHAPE);
+export async function sync(given: SyncOptions): Promise<SyncResult> {
+  checkOptions('sync()', given, SYNC_SHAPE);
+  // The caller's callbacks go through one guard (transfer/callbacks.ts): a throw there stops the
+  // sync, and the sync rejects with that error.
+  const callbacks = new CallerCallbacks();
+  return callbacks.around(() => syncChecked({ ...given, events: callbacks.guard(given.events, SYNC_EVENTS) }, callbacks));
+}
+
+/** The callbacks sync() calls (SYNC_SHAPE's `events`; `close` is the CLI's, which calls it itself). */
+const SYNC_EVENTS = Object.keys(SYNC_SHAPE.fields.events.fields).filter((k) => k !== 'close');
+
+/** sync() once its options' shape is checked and its callbacks guarded. */
+async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks): Promise<SyncResult> {
   // A shard out of range would silently take no image at all (parseShard refuses it on the CLI).
   if (opts.shard && !(opts.shard.count >= 1 && opts.shard.index < opts.shard.count)) throw new UsageError(`sync(): shard must have 0 ≤ index < count (got ${opts.shard.index}/${opts.shard.count})`);
   const images = checkImages(opts.images);
@@ -179,6 +191,7 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
   const logger = opts.logger ?? silentLogger;
   const t0 = performance.now();
   const run = new TransferRun({ ...opts, logger, trackLanded: true });
+  callbacks.onThrow((err) => run.stop(err));
   const units: SyncUnitResult[] = [];
   try {
     const neighbours = opts.shard ? crossShardWriters(opts.spec.images, opts.shard) : [];
@@ -208,10 +221,11 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
           let ticket: GateTicket | undefined;
           try {
             await slot.take();
-            if (opts.signal?.aborted) {
-              // Interrupted: the images not started are reported as such, without a request or a
-              // line each (a CI log of 2,000 images would otherwise end in 2,000 failures).
-              units.push(notAttemptedFor(w, new AbortedError('not started: the sync was interrupted')));
+            if (run.signal.aborted) {
+              // Interrupted (or stopped by a throw in the caller's callbacks): the images not
+              // started are reported as such, without a request or a line each (a CI log of 2,000
+              // images would otherwise end in 2,000 failures).
+              units.push(notAttemptedFor(w, new AbortedError(`not started: the sync was ${opts.signal?.aborted ? 'interrupted' : 'stopped'}`)));
               return;
             }
             const n = ++started; // not inside the optional call below, which may not run
@@ -260,6 +274,8 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
     return result;
   } catch (err) {
     await run.settle();
+    // A callback's throw is the caller's own error: callbacks.around() rethrows it as it was.
+    if (callbacks.threw) throw err;
     const failure = run.failure(err);
     // Interrupted (Ctrl-C; SIGTERM, as Kubernetes stops a CronJob that overran): the images
     // finished before it stay written, so the report of what was done still comes with the error.
