@@ -176,6 +176,37 @@ export class AbortedError extends RegpushError {
   }
 }
 
+/** The exported class of each code. */
+const CLASS_OF_CODE: Record<ErrorCode, new (message: string, options?: { cause?: unknown; details?: ErrorDetails }) => RegpushError> = {
+  E_USAGE: UsageError,
+  E_REFERENCE: InvalidReferenceError,
+  E_INPUT: InputError,
+  E_AUTH: AuthError,
+  E_DENIED: DeniedError,
+  E_NOT_FOUND: NotFoundError,
+  E_NETWORK: NetworkError,
+  E_TLS: TlsError,
+  E_REGISTRY: RegistryError,
+  E_PROTOCOL: ProtocolError,
+  E_UNSUPPORTED: UnsupportedError,
+  E_DIGEST_MISMATCH: DigestMismatchError,
+  E_TOO_MANY_REQUESTS: TooManyRequestsError,
+  E_EXISTS: ExistsError,
+  E_PARTIAL: PartialFailureError,
+  E_ABORTED: AbortedError,
+  E_INTERNAL: InternalError,
+};
+
+/**
+ * A new error of the class `code` has (`errorForCode('E_NOT_FOUND', …) instanceof NotFoundError`):
+ * for an error made anew from another's code — a sync report's line, an outage's last failure —
+ * which a caller must still be able to tell by `instanceof`.
+ */
+export function errorForCode(code: ErrorCode, message: string, options?: { cause?: unknown; details?: ErrorDetails }): RegpushError {
+  const Class = CLASS_OF_CODE[code] as (typeof CLASS_OF_CODE)[ErrorCode] | undefined;
+  return Class ? new Class(message, options) : new RegpushError(code, message, options);
+}
+
 /**
  * What an operation reports once the caller's signal has fired (Ctrl-C): an AbortedError, whatever
  * failure the abort caused further down (a destroyed stream, a cancelled request). Else `err` as is.
