@@ -15,7 +15,7 @@ import { checkTag, formatReference, manifestRef, parseReference, type ImageRefer
 import { checkOptions, STRINGS, type Shape } from '../options-check.js';
 import { CONNECTION_SHAPE, type ConnectionOptions } from '../registry/connect.js';
 import type { HttpStats } from '../http/stats.js';
-import { checkImages, TargetSet, TransferRun, type TransferTarget } from '../transfer/engine.js';
+import { checkImages, checkJobs, TargetSet, TransferRun, type TransferTarget } from '../transfer/engine.js';
 import { CallerCallbacks } from '../transfer/callbacks.js';
 import { oneTargetPerRepository } from '../transfer/target-list.js';
 import { BLOB_EVENTS_SHAPE, type BlobEvents, type BlobReport } from '../transfer/types.js';
@@ -141,9 +141,10 @@ async function copyChecked(opts: CopyOptions, callbacks: CallerCallbacks): Promi
   const extraTags = (opts.tags ?? []).map(checkTag);
   const platforms: Platform[] | undefined =
     !opts.platform || opts.platform === 'all' ? undefined : opts.platform.split(',').map((p) => parsePlatform(p.trim()));
-  const format = opts.format === undefined ? undefined : parseFormat(opts.format);
+  const format = opts.format === undefined ? undefined : parseFormat(opts.format, 'copy(): format');
   if (opts.images !== undefined && !opts.allTags) throw new UsageError('--images is the number of tags copied at once with --all-tags; a single image\'s blob transfers are --jobs');
-  const images = opts.allTags ? checkImages(opts.images) : 1;
+  const images = opts.allTags ? checkImages(opts.images, 'copy(): images') : 1;
+  checkJobs(opts.jobs, 'copy(): jobs');
   const t0 = performance.now();
   // Tags copied at once must not upload one blob into one repository twice: the run records the
   // landings (in its own repository only: the tee already reads each blob once for all targets).

@@ -104,7 +104,7 @@ export async function checkInputs(opts: PushOptions): Promise<PushInputs> {
   for (const t of opts.tags ?? []) checkTag(t);
   for (const r of toRefs) checkTag(r.tag ?? 'latest');
   const fromRef = opts.from === 'scratch' ? undefined : parseReference(opts.from);
-  const jobs = checkJobs(opts.jobs);
+  const jobs = checkJobs(opts.jobs, 'push(): jobs');
   const env = opts.env ?? {};
   const mtime = opts.mtime ?? epochFromEnv(env.SOURCE_DATE_EPOCH) ?? 0;
   const logger = opts.logger ?? silentLogger;
@@ -167,7 +167,7 @@ export async function checkInputs(opts: PushOptions): Promise<PushInputs> {
   // Every platform of the base ('all') may be a Windows one: applyConfigChanges checks each
   // config's paths against its OS once the base is read.
   if (opts.config) checkConfigChanges(opts.config, mayBeWindows(platform));
-  const format = opts.format === undefined ? undefined : parseFormat(opts.format);
+  const format = opts.format === undefined ? undefined : parseFormat(opts.format, 'push(): format');
   const annotations = opts.annotations && Object.keys(opts.annotations).length ? checkAnnotations(opts.annotations) : undefined;
   if (annotations && format === 'docker') throw new UsageError('--annotation cannot go into a Docker v2 manifest (it has no annotations); use --format oci');
   return { toRefs, fromRef, platform, jobs, mtime, layers, format, annotations, ...(opts.chown ? { chown: true } : {}) };

@@ -31,7 +31,7 @@ import { formatReference, manifestRef, repositoryName, type ImageReference } fro
 import { apiHost } from '../ref/registry.js';
 import { checkOptions, type Shape } from '../options-check.js';
 import { CONNECTION_SHAPE, type ConnectionOptions } from '../registry/connect.js';
-import { asRegpushError, checkImages, TransferRun, type TransferTarget } from '../transfer/engine.js';
+import { asRegpushError, checkImages, checkJobs, TransferRun, type TransferTarget } from '../transfer/engine.js';
 import { CallerCallbacks } from '../transfer/callbacks.js';
 
 /** Images in flight by default (the engine's, shared with copy --all-tags). */
@@ -177,15 +177,9 @@ const SYNC_EVENTS = Object.keys(SYNC_SHAPE.fields.events.fields).filter((k) => k
 async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks): Promise<SyncResult> {
   // A shard out of range would silently take no image at all (parseShard refuses it on the CLI).
   if (opts.shard && !(opts.shard.count >= 1 && opts.shard.index < opts.shard.count)) throw new UsageError(`sync(): shard must have 0 ≤ index < count (got ${opts.shard.index}/${opts.shard.count})`);
-  const images = checkImages(opts.images);
-  if (opts.minRateLimit !== undefined && !(Number.isInteger(opts.minRateLimit) && opts.minRateLimit >= 0)) {
-    throw new UsageError(`--min-ratelimit must be a whole number (got ${opts.minRateLimit})`);
-  }
-  // --max-wait is how long the pull-limit gate may hold images: without the gate there is nothing
-  // to wait for, and a run that silently ignored it would stop at the first 429 the user meant to wait out.
-  if (opts.maxWaitMs !== undefined && opts.minRateLimit === undefined) {
-    throw new UsageError('--max-wait needs --min-ratelimit: it is how long the pull-limit gate may hold images (give --min-ratelimit N too, or leave --max-wait out)');
-  }
+  const images = checkImages(opts.images, 'sync(): images');
+  checkJobs(opts.jobs, 'sync(): jobs');
+  checkGateOptions(opts, LIBRARY_GATE_NAMES);
   const platformsOf = (img: SyncImage) => (img.platforms === 'all' ? undefined : img.platforms.map((p) => parsePlatform(p)));
   const entries = opts.spec.images.filter((img) => !opts.shard || inShard(img.key, opts.shard));
   const logger = opts.logger ?? silentLogger;
@@ -286,6 +280,48 @@ async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks): Promi
     throw failure;
   } finally {
     run.close();
+  }
+}
+
+/** What messages call the pull-limit gate's options: the library's names, or the CLI's flags (src/cli/commands/sync.ts). */
+export interface GateNames {
+  /** Before every name (`sync(): `), or nothing. */
+  prefix: string;
+  minRateLimit: string;
+  maxWait: string;
+  /** rateLimitPollMs (the CLI has no such flag). */
+  poll?: string;
+}
+
+const LIBRARY_GATE_NAMES: GateNames = { prefix: 'sync(): ', minRateLimit: 'minRateLimit', maxWait: 'maxWaitMs', poll: 'rateLimitPollMs' };
+
+/** The longest the gate may hold images (maxWaitMs, --max-wait): a day. */
+export const MAX_WAIT_MS = 24 * 3_600_000;
+
+/**
+ * The poll interval's range. Each poll is a HEAD at the source: 0 would send one back to back
+ * (~440 a second, measured against a local registry). The default is 30 s; below a second is for
+ * tests against a local registry.
+ */
+export const RATE_POLL_RANGE_MS = { min: 10, max: 3_600_000 } as const;
+
+/** Checks the pull-limit gate's options, the same for the library and the CLI; `names` says what the messages call them. */
+export function checkGateOptions(o: Pick<SyncOptions, 'minRateLimit' | 'maxWaitMs' | 'rateLimitPollMs'>, names: GateNames): void {
+  const { prefix } = names;
+  if (o.minRateLimit !== undefined && !(Number.isInteger(o.minRateLimit) && o.minRateLimit >= 0)) {
+    throw new UsageError(`${prefix}${names.minRateLimit} must be a whole number of pulls, 0 or more (got ${o.minRateLimit})`);
+  }
+  // --max-wait is how long the pull-limit gate may hold images: without the gate there is nothing
+  // to wait for, and a run that silently ignored it would stop at the first 429 the user meant to wait out.
+  if (o.maxWaitMs !== undefined && o.minRateLimit === undefined) {
+    throw new UsageError(`${prefix}${names.maxWait} needs ${names.minRateLimit}: it is how long the pull-limit gate may hold images (give ${names.minRateLimit} N too, or leave ${names.maxWait} out)`);
+  }
+  if (o.maxWaitMs !== undefined && !(Number.isInteger(o.maxWaitMs) && o.maxWaitMs >= 0 && o.maxWaitMs <= MAX_WAIT_MS)) {
+    throw new UsageError(`${prefix}${names.maxWait} must be milliseconds from 0 to ${MAX_WAIT_MS} (24 h) (got ${o.maxWaitMs})`);
+  }
+  const poll = o.rateLimitPollMs;
+  if (poll !== undefined && !(Number.isInteger(poll) && poll >= RATE_POLL_RANGE_MS.min && poll <= RATE_POLL_RANGE_MS.max)) {
+    throw new UsageError(`${prefix}${names.poll ?? 'rateLimitPollMs'} must be milliseconds from ${RATE_POLL_RANGE_MS.min} to ${RATE_POLL_RANGE_MS.max} (got ${poll})`);
   }
 }
 
@@ -821,7 +857,7 @@ class RateGate {
    */
   private async wait(source: ImageReference, min: number, needNow: () => number | undefined, underWay = false): Promise<void> {
     const maxWait = this.opts.maxWaitMs ?? 0;
-    const poll = Math.max(1, this.opts.rateLimitPollMs ?? DEFAULT_RATE_POLL_MS);
+    const poll = this.opts.rateLimitPollMs ?? DEFAULT_RATE_POLL_MS; // checked: checkGateOptions
     const deadline = performance.now() + maxWait;
     const key = apiHost(source.registry);
     let remaining = this.remaining(key)!;
