@@ -27,6 +27,8 @@ export interface LayerConfig {
   chowned: boolean;
   signal?: AbortSignal;
   logger: Logger;
+  /** Lines already logged by this operation's builds (LayerOptions.said). */
+  said: Set<string>;
   onTarBytes?: (n: number) => void;
   onDiffId?: (diffId: string) => void;
 }
@@ -76,6 +78,7 @@ export function resolveLayerOptions(opts: LayerOptions): LayerConfig {
     chowned: opts.chown !== undefined,
     signal: opts.signal,
     logger: opts.logger ?? silentLogger,
+    said: opts.said ?? new Set(),
     onTarBytes: opts.onTarBytes,
     onDiffId: opts.onDiffId,
   };

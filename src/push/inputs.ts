@@ -109,7 +109,8 @@ export async function checkInputs(opts: PushOptions): Promise<PushInputs> {
   const mtime = opts.mtime ?? epochFromEnv(env.SOURCE_DATE_EPOCH) ?? 0;
   const logger = opts.logger ?? silentLogger;
   const work = opts.events?.work;
-  const common = { mtime, env, chown: opts.chown, gzipLevel: opts.gzipLevel, gzipConcurrency: opts.gzipJobs, logger, ...(work ? { onTarBytes: (n: number) => work(n) } : {}) };
+  // `said`: this push's builds say each line about their lanes once (layer/index.ts).
+  const common = { mtime, env, chown: opts.chown, gzipLevel: opts.gzipLevel, gzipConcurrency: opts.gzipJobs, logger, said: new Set<string>(), ...(work ? { onTarBytes: (n: number) => work(n) } : {}) };
   // The layer builder's ranges (mtime, chown ids, gzip level and jobs) are checked now: found by
   // the builder, once uploads had started, they were thrown where nothing caught them.
   if (opts.layers?.length || opts.app?.length) resolveLayerOptions({ sources: [], ...common });
