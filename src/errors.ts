@@ -157,9 +157,23 @@ export class ExistsError extends RegpushError {
     super('E_EXISTS', message, options);
   }
 }
-/** Some targets of a multi-target operation failed; `details.failed` lists them. */
+/** What an E_PARTIAL carries: what was done, and what failed. */
+export interface PartialFailureDetails extends ErrorDetails {
+  /**
+   * The operation's result, as it would have returned it, with each target's (or image's, or
+   * tag's) own outcome: push()'s `PushResult` (per target: `result.targets`), copy()'s
+   * `CopyResult` (`result.targets`), sync()'s `SyncResult` (`result.units`, each with its
+   * `targets`), tagImage()'s `TagImageResult` (`result.tagsFailed`). Cast it to the operation's.
+   */
+  result?: unknown;
+  /** The targets (references), images (sync: source references) or tags (tagImage) that failed. */
+  failed?: string[];
+}
+
+/** Some targets of a multi-target operation failed; `details.result` says what each did, `details.failed` lists those that failed. */
 export class PartialFailureError extends RegpushError {
-  constructor(message: string, options?: { cause?: unknown; details?: ErrorDetails }) {
+  declare readonly details: PartialFailureDetails;
+  constructor(message: string, options?: { cause?: unknown; details?: PartialFailureDetails }) {
     super('E_PARTIAL', message, options);
   }
 }
