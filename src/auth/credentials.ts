@@ -408,7 +408,7 @@ export function loginFilePath(env: Record<string, string | undefined>, homeDir?:
  *   `regpush login` writes, so a new login wins over an older Podman one; Podman reads it after its
  *   own files, Docker reads nothing else —, then Podman's primary file (Linux:
  *   `$XDG_RUNTIME_DIR/containers/auth.json`, or `/run/containers/<uid>/auth.json` when
- *   XDG_RUNTIME_DIR is unset; elsewhere `~/.config/containers/auth.json`), then
+ *   XDG_RUNTIME_DIR is unset and a home is given; elsewhere `~/.config/containers/auth.json`), then
  *   `${XDG_CONFIG_HOME:-~/.config}/containers/auth.json`, then the legacy `~/.dockercfg`, which
  *   Podman still reads (Docker dropped it, docker/cli#2504).
  * Missing files are skipped, but for REGISTRY_AUTH_FILE: a file named on purpose must be there
@@ -424,7 +424,9 @@ export function credentialFiles(env: Record<string, string | undefined>, homeDir
   if (platform !== 'linux') {
     if (home) files.push(path.join(home, '.config', 'containers', 'auth.json'));
   } else if (env.XDG_RUNTIME_DIR) files.push(path.join(env.XDG_RUNTIME_DIR, 'containers', 'auth.json'));
-  else {
+  else if (home) {
+    // The machine's per-uid file stands in for XDG_RUNTIME_DIR only where the caller gave a home:
+    // `env: {}` (no HOME, no XDG_RUNTIME_DIR) keeps every login of the machine out.
     const uid = 'uid' in system ? system.uid : process.getuid?.();
     if (uid !== undefined) files.push(path.join(system.root ?? '/', 'run', 'containers', String(uid), 'auth.json'));
   }

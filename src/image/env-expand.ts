@@ -23,11 +23,12 @@ export type EnvLookup = (name: string) => string | undefined;
 /**
  * `value` with its substitutions made; InputError on an unclosed or malformed `${…}`. The message
  * names `key` and the offset of the `${` in the value, never the value's text: env values often
- * carry tokens, and CI logs are public.
+ * carry tokens, and CI logs are public. `what` names the entry: `--env KEY` (the CLI's), or a
+ * library option path (`config.env[2] (KEY)`).
  */
-export function expandEnvValue(key: string, value: string, lookup: EnvLookup): string {
+export function expandEnvValue(key: string, value: string, lookup: EnvLookup, what = `--env ${key}`): string {
   const bad = (at: number, why: string): InputError =>
-    new InputError(`invalid --env ${key}: the "\${" at offset ${at} of its value ${why} (write \\$ for a literal $)`, { details: { key, offset: at } });
+    new InputError(`invalid ${what}: the "\${" at offset ${at} of its value ${why} (write \\$ for a literal $)`, { details: { key, offset: at } });
   const unclosed = (at: number): InputError => bad(at, 'has no closing "}"');
 
   /** Expands from `start` until the closing brace of the `${` at `open` (when given) or the end; returns the text and where it stopped. */

@@ -30,6 +30,8 @@ export interface LayerConfig {
   chowned: boolean;
   signal?: AbortSignal;
   logger: Logger;
+  /** Lines already logged by this operation's builds (LayerOptions.said). */
+  said: Set<string>;
   onTarBytes?: (n: number) => void;
   onDiffId?: (diffId: string) => void;
 }
@@ -81,6 +83,7 @@ export function resolveLayerOptions(opts: LayerOptions): LayerConfig {
     chowned: opts.chown !== undefined,
     signal: opts.signal,
     logger: opts.logger ?? silentLogger,
+    said: opts.said ?? new Set(),
     onTarBytes: opts.onTarBytes,
     onDiffId: opts.onDiffId,
   };

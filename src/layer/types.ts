@@ -70,6 +70,12 @@ export interface LayerOptions {
   onDiffId?: (diffId: string) => void;
   /** Receives warnings about skipped entries (sockets, fifos, devices) and lanes cut to the thread pool; debug: the lanes chosen and why. */
   logger?: Logger;
+  /**
+   * The lines already logged about the lanes, shared by the builds of one operation: a push builds
+   * a layer up to twice per target and says each once. Default: a set of this build's own (a
+   * second push says them again).
+   */
+  said?: Set<string>;
 }
 
 /** What the layer is, known once its stream has ended. */

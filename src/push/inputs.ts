@@ -14,7 +14,7 @@ import type { Platform } from '../image/types.js';
 import { epochFromEnv, firstSymlink, hasContent, isWindowsStylePath, resolveLayerOptions, validateSources, windowsDestination, windowsSymlinkRefused, type LayerSource } from '../layer/index.js';
 import { silentLogger, type Logger } from '../log.js';
 import { checkTag, parseReference, type ImageReference } from '../ref/reference.js';
-import { checkOptions, STRINGS, type Shape } from '../options-check.js';
+import { STRINGS, type Shape } from '../options-check.js';
 import { CONNECTION_SHAPE, workingDirectory } from '../registry/connect.js';
 import { checkJobs } from '../transfer/engine.js';
 import { BLOB_EVENTS_SHAPE } from '../transfer/types.js';
@@ -97,10 +97,8 @@ export const PUSH_SHAPE = {
   required: ['from', 'to'],
 } satisfies Shape;
 
-/** Every input checked before the first request. */
+/** Every input checked before the first request; their shape (PUSH_SHAPE) has been checked by push(). */
 export async function checkInputs(opts: PushOptions): Promise<PushInputs> {
-  // Plain-JS callers first: a wrong type would otherwise be misread by the checks below.
-  checkOptions('push()', opts, PUSH_SHAPE);
   // Read once, here: every layer source below is looked up in it (LayerOptions.cwd), not in
   // whatever the process's directory is when a build starts.
   const cwd = workingDirectory(opts.cwd);
@@ -111,12 +109,13 @@ export async function checkInputs(opts: PushOptions): Promise<PushInputs> {
   for (const t of opts.tags ?? []) checkTag(t);
   for (const r of toRefs) checkTag(r.tag ?? 'latest');
   const fromRef = opts.from === 'scratch' ? undefined : parseReference(opts.from);
-  const jobs = checkJobs(opts.jobs);
+  const jobs = checkJobs(opts.jobs, 'push(): jobs');
   const env = opts.env ?? {};
   const mtime = opts.mtime ?? epochFromEnv(env.SOURCE_DATE_EPOCH) ?? 0;
   const logger = opts.logger ?? silentLogger;
   const work = opts.events?.work;
-  const common = { cwd, mtime, env, chown: opts.chown, gzipLevel: opts.gzipLevel, gzipConcurrency: opts.gzipJobs, logger, ...(work ? { onTarBytes: (n: number) => work(n) } : {}) };
+  // `said`: this push's builds say each line about their lanes once (layer/index.ts).
+  const common = { cwd, mtime, env, chown: opts.chown, gzipLevel: opts.gzipLevel, gzipConcurrency: opts.gzipJobs, logger, said: new Set<string>(), ...(work ? { onTarBytes: (n: number) => work(n) } : {}) };
   // The layer builder's ranges (mtime, chown ids, gzip level and jobs) are checked now: found by
   // the builder, once uploads had started, they were thrown where nothing caught them.
   if (opts.layers?.length || opts.app?.length) resolveLayerOptions({ sources: [], ...common });
@@ -174,7 +173,7 @@ export async function checkInputs(opts: PushOptions): Promise<PushInputs> {
   // Every platform of the base ('all') may be a Windows one: applyConfigChanges checks each
   // config's paths against its OS once the base is read.
   if (opts.config) checkConfigChanges(opts.config, mayBeWindows(platform));
-  const format = opts.format === undefined ? undefined : parseFormat(opts.format);
+  const format = opts.format === undefined ? undefined : parseFormat(opts.format, 'push(): format');
   const annotations = opts.annotations && Object.keys(opts.annotations).length ? checkAnnotations(opts.annotations) : undefined;
   if (annotations && format === 'docker') throw new UsageError('--annotation cannot go into a Docker v2 manifest (it has no annotations); use --format oci');
   return { cwd, toRefs, fromRef, platform, jobs, mtime, layers, format, annotations, ...(opts.chown ? { chown: true } : {}) };

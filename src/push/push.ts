@@ -33,7 +33,9 @@ import { oneTargetPerRepository } from '../transfer/target-list.js';
 import type { RepoEndpoint } from '../transfer/types.js';
 import { anchorPaths } from '../registry/connect.js';
 import { composeConfigs, composeStage, layersFor, topDigestOf, usedLayers, type Composed, type EarlyConfigs } from './compose-stage.js';
-import { CHOWN_WINDOWS, checkInputs, tagRule, type LayerPlan, type PushInputs } from './inputs.js';
+import { CHOWN_WINDOWS, checkInputs, PUSH_SHAPE, tagRule, type LayerPlan, type PushInputs } from './inputs.js';
+import { checkOptions } from '../options-check.js';
+import { CallerCallbacks } from '../transfer/callbacks.js';
 import { LAYERS_AT_ONCE, uploadLayersEverywhere, type TargetState } from './layer-everywhere.js';
 import { HEAD_START_BYTES, LayerHeadStart } from './layer-head-start.js';
 import { APP_LAYER, SMALL_LAYER_BYTES } from './layer-upload.js';
@@ -73,12 +75,26 @@ interface Front {
  * registry that needs it, and one failing target does not stop the others (E_PARTIAL).
  */
 export async function push(given: PushOptions): Promise<PushResult> {
-  const inputs = await checkInputs(given);
+  // Plain-JS callers first: a wrong type would otherwise be misread by the checks that follow.
+  checkOptions('push()', given, PUSH_SHAPE);
+  // The caller's callbacks go through one guard (callbacks.ts): a throw there stops the push, and
+  // the push rejects with that error.
+  const callbacks = new CallerCallbacks();
+  return callbacks.around(() => pushChecked({ ...given, events: callbacks.guard(given.events, PUSH_EVENTS) }, callbacks));
+}
+
+/** The callbacks push() calls (PUSH_SHAPE's `events`). */
+const PUSH_EVENTS = Object.keys(PUSH_SHAPE.fields.events.fields);
+
+/** push() once its options' shape is checked and its callbacks guarded. */
+async function pushChecked(guarded: PushOptions, callbacks: CallerCallbacks): Promise<PushResult> {
+  const inputs = await checkInputs(guarded);
   // Relative paths of the options (TLS files, env's path variables) taken in the same directory as the layers' sources.
-  const opts = anchorPaths(given, inputs.cwd);
+  const opts = anchorPaths(guarded, inputs.cwd);
   const timings: Record<string, number> = {};
   const clock = phaseClock(timings, opts.events?.phase);
   const run = new TransferRun({ ...opts, jobs: inputs.jobs, logger: opts.logger ?? silentLogger });
+  callbacks.onThrow((err) => run.stop(err));
   const tagsOf = tagRule(opts.tags);
   // One target: its first failure stops the push at once (the layer upload is cancelled). One
   // target per repository: `--to X:1 --to X:2` uploads each blob there once and writes both tags.
@@ -120,7 +136,8 @@ export async function push(given: PushOptions): Promise<PushResult> {
     run.stop(err);
     await releaseSpares(states);
     await run.settle();
-    throw run.failure(err);
+    // A callback's throw is the caller's own error: callbacks.around() rethrows it as it was.
+    throw callbacks.threw ? err : run.failure(err);
   } finally {
     for (const h of headStarts) h.drop(); // a build nobody took (the tag held it, or the push failed)
     set.finish();

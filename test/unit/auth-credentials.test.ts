@@ -555,6 +555,17 @@ describe('resolveCredential: which files, in which order (containers-auth.json(5
     assert.deepEqual(await resolveCredential('quay.io', o), { username: 'home', password: 'pw-home' });
   });
 
+  it('env: {} without homeDir keeps the machine\'s logins out: /run/containers/<uid>/auth.json is not read either', async () => {
+    const o = await setup();
+    await writeJson(runFile(o.home), entry('run'));
+    // No home, no XDG_RUNTIME_DIR: nothing at all to read (the per-uid file stands in for the latter only with a home).
+    assert.deepEqual(credentialFiles({}, undefined, o.system), []);
+    assert.equal(await resolveCredential('quay.io', { ...o, env: {}, homeDir: undefined }), undefined);
+    // With a home (the CLI always gives one), the per-uid file is read as Podman reads it.
+    assert.deepEqual(credentialFiles({ HOME: o.home }, undefined, o.system)[1], { path: runFile(o.home) });
+    assert.deepEqual(await resolveCredential('quay.io', { ...o, env: { HOME: o.home }, homeDir: undefined }), { username: 'run', password: 'pw-run' });
+  });
+
   it('$XDG_CONFIG_HOME/containers/auth.json replaces ~/.config/containers/auth.json', async () => {
     const o = await setup();
     const cfg = path.join(o.home, 'cfg');

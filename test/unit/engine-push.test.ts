@@ -848,3 +848,16 @@ test('layer events where the layer is mounted (same registry) or copied from a t
   assert.deepEqual(copied.of('layer'), [`start uploaded ${first.layer!.size} ${c.host}/app`, 'bytes', `end uploaded ${first.layer!.size} ${ociLayer} ${c.host}/app`]);
   assert.deepEqual(copied.of(first.layer!.digest), [], 'nothing under the layer\'s digest');
 });
+
+test('two pushes with one logger: each says its layer lines (the gzip jobs cut to the thread pool) once; nothing is kept between them', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base/node', { tags: ['20'] });
+  const warnings: string[] = [];
+  const logger = { ...silentLogger, warn: (m: string) => void warnings.push(m) };
+  const opts = { from: src.ref('base/node:20'), app: appDir(), gzipJobs: 12, ...fakeLibraryOptions(src, dst), logger };
+  // Two targets: the layer is built for each (and hashed), and the line is said once all the same.
+  await push({ ...opts, to: [dst.ref('app:1'), dst.ref('other:1')], env: { ...opts.env, UV_THREADPOOL_SIZE: '3' } });
+  await push({ ...opts, to: dst.ref('app:2'), env: { ...opts.env, UV_THREADPOOL_SIZE: '3' } });
+  const cut = warnings.filter((w) => w.startsWith('layer: 12 gzip jobs asked for'));
+  assert.equal(cut.length, 2, warnings.join('\n'));
+});

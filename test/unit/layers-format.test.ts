@@ -103,8 +103,8 @@ test('convertIndex / convertIndexTo: list ↔ index, children re-pointed, attest
   assert.deepEqual(re.manifests.map((m) => [m.digest, m.size, m.mediaType]), [[hex('9'), 77, MediaType.DOCKER_MANIFEST]]);
   assert.equal(re.manifests[0]!.platform!.architecture, 'amd64');
   assert.ok(dropped.some((w) => /attestation/.test(w)));
-  assert.equal(parseFormat('OCI'), 'oci');
-  assert.throws(() => parseFormat('v2s2'), InputError);
+  assert.equal(parseFormat('OCI', 'push(): format'), 'oci');
+  assert.throws(() => parseFormat('v2s2', 'push(): format'), (e: unknown) => e instanceof InputError && e.message === 'push(): format must be "oci" or "docker" (got "v2s2")');
 });
 
 test('DroppedFields: descriptors whose annotations Docker v2 drops are counted, one line for the whole conversion; none when there were none', () => {

@@ -51,8 +51,11 @@ export function copyCommand(y: Argv, io: CliIO, done: (code: number) => void, se
     async (argv) => {
       const clock = startClock();
       const a = argv;
-      const { copy } = await import('../../copy/copy.js');
+      const [{ copy }, { checkImages, checkJobs }] = await Promise.all([import('../../copy/copy.js'), import('../../transfer/engine.js')]);
       const ctx = commonContext(a, io, secrets);
+      // Checked here too, so that the messages name the flags (copy() names its options).
+      if (a.jobs !== undefined) checkJobs(a.jobs, '--jobs');
+      if (a.images !== undefined) checkImages(a.images, '--images');
       const { from, to } = await transferCredentials(a, io, ctx.secrets);
       const targets = [...(a.dst ?? []), ...(many(a.to) ?? [])];
       const progress = await createProgress(io, ctx, !!a.json, targets.length);

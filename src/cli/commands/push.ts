@@ -63,7 +63,7 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void, se
     async (argv) => {
       const clock = startClock();
       // Loaded on demand: `regpush --help` and `--version` should not pay for the pipeline's modules.
-      const [{ parseAppFlag }, { push }] = await Promise.all([import('../../layer/index.js'), import('../../push/push.js')]);
+      const [{ parseAppFlag }, { push }, { checkJobs }] = await Promise.all([import('../../layer/index.js'), import('../../push/push.js'), import('../../transfer/engine.js')]);
       checkGivenOnce(pushFlags, argv);
       const cwd = cwdOf(io);
       const project = await loadProjectConfig(cwd, argv['config-file'], io.projectFile);
@@ -85,6 +85,8 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void, se
         throw new UsageError(`--gzip-level must be a whole number from 1 to 9 (got ${a['gzip-level']})`);
       }
       const gzipJobs = gzipJobsOption(a['gzip-jobs'], io.env); // { gzipJobs?: number }: --gzip-jobs, else REGPUSH_GZIP_JOBS
+      // Checked here too, so that the message names the flag (push() names its option).
+      if (a.jobs !== undefined) checkJobs(a.jobs, '--jobs');
       const { from, to } = await transferCredentials(a, io, ctx.secrets);
       const progress = await createProgress(io, ctx, !!a.json, (many(a.to) ?? []).length);
       const result = await push({
