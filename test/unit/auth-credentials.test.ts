@@ -630,6 +630,78 @@ describe('credential helper: real process', () => {
     assert.ok(Date.now() - t0 < 10_000);
   });
 
+  it('a helper that times out is killed with its children (its process group): no grandchild is left running', { skip: process.platform === 'win32' }, async () => {
+    // Was: SIGKILL to the helper alone; a script's `sleep 1000` went on running, reparented.
+    const o = await setup();
+    delete o.runHelper;
+    const bin = path.join(o.home, 'bin');
+    await fs.mkdir(bin);
+    const pidFile = path.join(o.home, 'grandchild.pid');
+    await fs.writeFile(path.join(bin, 'docker-credential-spawner'), `#!/bin/sh\nsleep 1000 &\necho $! > "${pidFile}"\nwait\n`, { mode: 0o755 });
+    o.env = { PATH: `${bin}:/usr/bin:/bin` };
+    o.helperTimeoutMs = 500;
+    await writeJson(dockerConfig(o.home), { credHelpers: { 'ghcr.io': 'spawner' } });
+    await assert.rejects(resolveCredential('ghcr.io', o), (err: Error) => err instanceof AuthError && /timed out after 500 ms/.test(err.message));
+    const pid = Number((await fs.readFile(pidFile, 'utf8')).trim());
+    assert.ok(pid > 0);
+    // Gone, or a zombie nobody has reaped yet (a container's init may not reap): not running.
+    const running = async () => {
+      const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+      if (stat !== undefined) return !/^\d+ \(.*\) Z/.test(stat);
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    try {
+      for (let i = 0; i < 100 && (await running()); i++) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(await running(), false, `the helper's child ${pid} is still running`);
+    } finally {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+  });
+
+  it('a helper still running when the process exits (a second Ctrl-C) is killed with its children', { skip: process.platform !== 'linux' }, async () => {
+    const home = await tempHome();
+    const bin = path.join(home, 'bin');
+    await fs.mkdir(bin);
+    const pidFile = path.join(home, 'grandchild.pid');
+    await fs.writeFile(path.join(bin, 'docker-credential-spawner'), `#!/bin/sh\nsleep 1000 &\necho $! > "${pidFile}"\nwait\n`, { mode: 0o755 });
+    await writeJson(dockerConfig(home), { credHelpers: { 'ghcr.io': 'spawner' } });
+    const credentials = new URL('../../src/auth/credentials.js', import.meta.url).pathname;
+    // Exits (as bin.ts does on a second signal) once the helper has started its child.
+    const script = [
+      `import { existsSync } from 'node:fs';`,
+      `import { resolveCredential } from ${JSON.stringify(credentials)};`,
+      `void resolveCredential('ghcr.io', { role: 'to', env: { PATH: ${JSON.stringify(`${bin}:/usr/bin:/bin`)} }, homeDir: ${JSON.stringify(home)}, system: { platform: 'linux', uid: 4242, root: ${JSON.stringify(home)} } });`,
+      `const poll = setInterval(() => { if (existsSync(${JSON.stringify(pidFile)})) { clearInterval(poll); setTimeout(() => process.exit(130), 50); } }, 10);`,
+    ].join('\n');
+    const { execFile } = await import('node:child_process');
+    const code = await new Promise<number | null>((resolve) => execFile(process.execPath, ['--input-type=module', '-e', script]).on('exit', resolve));
+    assert.equal(code, 130);
+    const pid = Number((await fs.readFile(pidFile, 'utf8')).trim());
+    const running = async () => {
+      const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+      return stat !== undefined && !/^\d+ \(.*\) Z/.test(stat);
+    };
+    try {
+      for (let i = 0; i < 100 && (await running()); i++) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(await running(), false, `the helper's child ${pid} is still running`);
+    } finally {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+  });
+
   it('a helper that prints its reply and then fails: the Secret is scrubbed and reported to the run\'s secret set', async () => {
     const o = await setup();
     delete o.runHelper;
