@@ -5,6 +5,7 @@
  * A failing helper prints its error message on stdout and exits non-zero.
  */
 import { statSync } from 'node:fs';
+import { isatty } from 'node:tty';
 import { AuthError } from '../errors.js';
 import { redactText } from '../redact.js';
 
@@ -118,11 +119,14 @@ export function spawnHelper(env: Record<string, string | undefined>, opts: Spawn
     const { spawn } = await import('node:child_process');
     return new Promise<string>((resolve, reject) => {
       const command = helperCommand(helperName, action, env);
-      // Elsewhere than on Windows, in a process group of its own (setsid): a helper that is a
-      // script leaves its children (a `sleep`, a keychain call) running when only the helper is
-      // killed; killing the group ends them too. On Windows `detached` would open a console window
-      // of its own, so the helper is killed alone there, as before.
-      const group = process.platform !== 'win32';
+      // Without a terminal (CI), and elsewhere than on Windows, in a process group of its own
+      // (setsid): a helper that is a script leaves its children (a `sleep`, a keychain call)
+      // running when only the helper is killed; killing the group ends them too. With a terminal
+      // the helper stays in regpush's session, as Docker runs it: one that prompts there (gcloud's
+      // re-authentication, a pinentry on /dev/tty) could not open the terminal from a session of
+      // its own, and Ctrl-C reaches it with regpush. A timeout then kills the helper alone. On
+      // Windows `detached` would open a console window of its own, so the helper is killed alone.
+      const group = process.platform !== 'win32' && !terminalAtHand();
       const child = spawn(command.file, command.args, {
         env: childEnv,
         stdio: ['pipe', 'pipe', 'pipe'],
@@ -196,6 +200,11 @@ export function spawnHelper(env: Record<string, string | undefined>, opts: Spawn
       child.stdin.end(input);
     });
   };
+}
+
+/** True when regpush runs at a terminal (one of its standard streams is one): a helper may prompt there. */
+function terminalAtHand(): boolean {
+  return [0, 1, 2].some((fd) => isatty(fd));
 }
 
 /** Process groups of the helpers running now (POSIX), killed if regpush exits first (a second Ctrl-C). */
