@@ -68,6 +68,16 @@ export function fsInputError(path: string, err: unknown, what = 'cannot read'): 
   return new InputError(`${what} ${path}: ${describe(err)}`, { cause: err, details: { path } });
 }
 
+/**
+ * For a path the walk listed and then could not open or read: ENOENT means it was deleted since
+ * (a build step cleaning its output while the layer was built), which "not found" would hide
+ * behind what reads as a wrong path. Any other failure is fsInputError's.
+ */
+export function goneOrUnreadable(path: string, err: unknown): InputError {
+  if ((err as NodeJS.ErrnoException)?.code !== 'ENOENT') return fsInputError(path, err);
+  return new InputError(`${path} disappeared while the layer was being built (deleted after the walk listed it)`, { cause: err, details: { path } });
+}
+
 /** InputError naming the path when a src is missing, not a directory or regular file, or unreadable; dest must be absolute. */
 export async function validateSources(sources: LayerSource[]): Promise<void> {
   if (sources.length === 0) throw new InputError('no app source given');

@@ -10,7 +10,7 @@ import { basename, join, resolve, sep } from 'node:path';
 import { AbortedError, InputError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { IgnoreMatcher, parseDockerignore } from './dockerignore.js';
-import { fsInputError, normaliseDest } from './sources.js';
+import { fsInputError, goneOrUnreadable, normaliseDest } from './sources.js';
 import type { LayerSource } from './types.js';
 
 /** One thing to put in the tar; `name` is relative, directories end with `/`. */
@@ -100,7 +100,7 @@ function listDir(absDir: string): Listing {
   try {
     dirents = readdirSync(absDir, { withFileTypes: true });
   } catch (err) {
-    throw fsInputError(absDir, err);
+    throw goneOrUnreadable(absDir, err); // each directory was listed by its parent, or stat'd as a source, just before
   }
   let plain = true;
   let replaced = false;
@@ -474,7 +474,7 @@ export async function walkSources(sources: LayerSource[], ctx: WalkContext, visi
         try {
           target = readlinkSync(childAbs, { encoding: 'buffer' });
         } catch (err) {
-          throw fsInputError(childAbs, err);
+          throw goneOrUnreadable(childAbs, err);
         }
         if (pending.length > 0) await flushPending();
         const wait = visit({ kind: 'symlink', name: tarPrefix + childRel, target: decodeTarget(target, childAbs) });
