@@ -995,6 +995,14 @@ describe('layer: sources', () => {
     assert.deepEqual(parseAppFlag('a:b:/c', '/app'), { src: 'a:b', dest: '/c' });
     assert.deepEqual(parseAppFlag('C:\\publish', '/app'), { src: 'C:\\publish', dest: '/app/' });
     assert.deepEqual(parseAppFlag('./tool.sh:/usr/bin/', '/app'), { src: './tool.sh', dest: '/usr/bin/' });
+    // A one-letter directory with a destination is SRC:DEST, whatever exists on disk; only a
+    // Windows host reads a forward-slash drive (C:/publish) as a source path of its own.
+    assert.deepEqual(parseAppFlag('x:/srv', '/app', '--app', 'linux'), { src: 'x', dest: '/srv' });
+    if (process.platform !== 'win32') assert.deepEqual(parseAppFlag('x:/srv', '/app'), { src: 'x', dest: '/srv' }, 'the host by default');
+    assert.deepEqual(parseAppFlag('c:/srv/', '/app', '--app', 'darwin'), { src: 'c', dest: '/srv/' });
+    assert.deepEqual(parseAppFlag('C:\\publish', '/app', '--app', 'linux'), { src: 'C:\\publish', dest: '/app/' });
+    assert.deepEqual(parseAppFlag('C:/publish', '/app', '--app', 'win32'), { src: 'C:/publish', dest: '/app/' });
+    assert.deepEqual(parseAppFlag('C:/publish:/srv', '/app', '--app', 'win32'), { src: 'C:/publish', dest: '/srv' });
     for (const bad of ['', '   ', './publish:', './publish:app', ':/app']) assert.throws(() => parseAppFlag(bad, '/app'), InputError, bad);
     assert.throws(() => parseAppFlag('./publish', 'relative'), InputError);
   });
