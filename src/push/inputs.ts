@@ -12,7 +12,7 @@ import type { MediaFamily } from '../image/mediatypes.js';
 import { isWindows, mayBeWindows, parsePlatform, pushPlatform } from '../image/platform.js';
 import type { Platform } from '../image/types.js';
 import { checkEpochSeconds, epochFromEnv, firstSymlink, hasContent, isWindowsStylePath, resolveLayerOptions, validateSources, windowsDestination, windowsSymlinkRefused, type LayerSource } from '../layer/index.js';
-import { silentLogger, type Logger } from '../log.js';
+import { silentLogger, warningsOnce, type Logger } from '../log.js';
 import { checkTag, parseReference, type ImageReference } from '../ref/reference.js';
 import { checkOptions, STRINGS, type Shape } from '../options-check.js';
 import { CONNECTION_SHAPE } from '../registry/connect.js';
@@ -110,7 +110,9 @@ export async function checkInputs(opts: PushOptions): Promise<PushInputs> {
   const env = opts.env ?? {};
   // Checked here for every push, config-only too: it dates the config's `created` and history.
   const mtime = opts.mtime !== undefined ? checkEpochSeconds(opts.mtime, 'push(): mtime') : (epochFromEnv(env.SOURCE_DATE_EPOCH) ?? 0);
-  const logger = opts.logger ?? silentLogger;
+  // Each layer's sources are walked up to four times (content check, Windows symlink check, diffID
+  // pass, build): what a walk warns about (a fifo skipped) is said once.
+  const logger = warningsOnce(opts.logger ?? silentLogger);
   const work = opts.events?.work;
   const common = { mtime, env, chown: opts.chown, gzipLevel: opts.gzipLevel, gzipConcurrency: opts.gzipJobs, logger, ...(work ? { onTarBytes: (n: number) => work(n) } : {}) };
   // The layer builder's ranges (mtime, chown ids, gzip level and jobs) are checked now: found by

@@ -420,7 +420,7 @@ async function checkWindowsVariants(base: ResolvedBase, inputs: PushInputs, logg
   const used = usedLayers(inputs, base);
   for (const [i, l] of inputs.layers.entries()) {
     if (l.forWindows !== true || !used.has(i)) continue;
-    const link = await firstSymlink(l.options.sources, logger, signal);
+    const link = await firstSymlink(l.options.sources, l.options.logger ?? logger, signal); // the layer's logger: warnings said once
     if (link !== undefined) throw windowsSymlinkRefused(link);
   }
 }
