@@ -5,6 +5,7 @@
  * volumes, label keys, health check: none of their checks depends on the base's config). A bad
  * flag fails here, with nothing sent to any registry.
  */
+import { posix } from 'node:path';
 import { InputError, UsageError } from '../errors.js';
 import { checkConfigChanges } from '../image/config.js';
 import { parseFormat } from '../image/convert.js';
@@ -162,11 +163,11 @@ export async function checkInputs(opts: PushOptions): Promise<PushInputs> {
     const what = `--layer ${spec.platform ? spec.platform + '=' : ''}${spec.sources.map((s) => `${s.src}:${s.dest}`).join(' ')}`;
     if (spec.sources.length === 0) throw new InputError(`${what}: no source`);
     const n = i + 1;
-    await plan(spec.sources, what, qualifiers[i], { name: `layer ${n}`, key: `layer:${n}` }, `regpush: layer ${spec.sources.map((s) => s.dest).join(' ')}${spec.platform ? ` (${spec.platform})` : ''}`);
+    await plan(spec.sources, what, qualifiers[i], { name: `layer ${n}`, key: `layer:${n}` }, `regpush: layer ${historyDests(spec.sources)}${spec.platform ? ` (${spec.platform})` : ''}`);
   }
   if (opts.app?.length) {
     // The app layer goes on top: its files win over a --layer's at the same path, and with --app alone the image is what it always was.
-    await plan(opts.app, `--app ${opts.app.map((s) => `${s.src}:${s.dest}`).join(' ')}`, undefined, APP_LAYER, `regpush: added ${opts.app.map((s) => s.dest).join(' ')}`);
+    await plan(opts.app, `--app ${opts.app.map((s) => `${s.src}:${s.dest}`).join(' ')}`, undefined, APP_LAYER, `regpush: added ${historyDests(opts.app)}`);
   }
   // The CLI and regpush.json check these with the flags; a library caller's are checked here.
   // Every platform of the base ('all') may be a Windows one: applyConfigChanges checks each
@@ -176,6 +177,22 @@ export async function checkInputs(opts: PushOptions): Promise<PushInputs> {
   const annotations = opts.annotations && Object.keys(opts.annotations).length ? checkAnnotations(opts.annotations) : undefined;
   if (annotations && format === 'docker') throw new UsageError('--annotation cannot go into a Docker v2 manifest (it has no annotations); use --format oci');
   return { toRefs, fromRef, platform, jobs, mtime, layers, format, annotations, ...(opts.chown ? { chown: true } : {}) };
+}
+
+/**
+ * The destinations as a layer's history line gives them: `--app ./app` (the default, `/app/`),
+ * `./app:/app`, `./app:/app/` and `./app:/app/.` put the same files in the same place, so they
+ * read `/app` alike — written as typed, the same layer made a different config, and so another
+ * image digest. A Windows destination (`C:\app\`) loses its trailing separators only.
+ */
+function historyDests(sources: readonly LayerSource[]): string {
+  return sources
+    .map(({ dest }) => {
+      if (isWindowsStylePath(dest)) return dest.replace(/(?<=[^:\\/])[\\/]+$/, '');
+      const n = posix.normalize(dest); // absolute (checked): `..` cannot climb above `/`
+      return n === '/' ? n : n.replace(/\/+$/, '');
+    })
+    .join(' ');
 }
 
 /** Why --chown and a Windows image do not go together. */

@@ -385,3 +385,28 @@ test('an --env "$NAME" that nothing sets is warned about once per entry, naming 
   assert.ok(amdCfg.config.Env.includes('DB=postgres://u:pa@h/db'));
   assert.ok(amdCfg.config.Env.includes('V=pa$sword'));
 });
+
+test('the history line names each destination normalised: --app ./app (the default /app/), ./app:/app, ./app:/app/ give one image digest', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base/node', { tags: ['20'] });
+  const app = appDir()[0]!.src;
+  const deps = appDir('deps')[0]!.src;
+  const digests = new Set<string>();
+  for (const [i, [appDest, depsDest]] of ([['/app/', '/srv/deps'], ['/app', '/srv/deps/'], ['/app/.', '/srv//deps'], ['//app//', '/srv/deps/x/..']] as const).entries()) {
+    const r = await push({ from: src.ref('base/node:20'), to: dst.ref(`app:${i}`), app: [{ src: app, dest: appDest }], layers: [{ sources: [{ src: deps, dest: depsDest }] }], ...fakeLibraryOptions(src, dst) });
+    digests.add(r.digest);
+    assert.deepEqual(configAt(dst, 'app', String(i)).history.slice(-2).map((h: { created_by: string }) => h.created_by), ['regpush: layer /srv/deps', 'regpush: added /app'], appDest);
+  }
+  assert.equal(digests.size, 1);
+  // The root stays "/".
+  await push({ from: src.ref('base/node:20'), to: dst.ref('app:root'), app: [{ src: app, dest: '/' }], ...fakeLibraryOptions(src, dst) });
+  assert.equal(configAt(dst, 'app', 'root').history.at(-1).created_by, 'regpush: added /');
+  // A Windows destination keeps its form, without the trailing separator.
+  src.seedImage('base/win', { tags: ['1'], platform: { os: 'windows', architecture: 'amd64' } });
+  const win = new Set<string>();
+  for (const [i, dest] of ['C:\\app\\', 'C:\\app'].entries()) {
+    win.add((await push({ from: src.ref('base/win:1'), to: dst.ref(`win:${i}`), platform: 'windows/amd64', app: [{ src: app, dest }], ...fakeLibraryOptions(src, dst) })).digest);
+    assert.equal(configAt(dst, 'win', String(i)).history.at(-1).created_by, 'regpush: added C:\\app', dest);
+  }
+  assert.equal(win.size, 1);
+});
