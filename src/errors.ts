@@ -157,9 +157,23 @@ export class ExistsError extends RegpushError {
     super('E_EXISTS', message, options);
   }
 }
-/** Some targets of a multi-target operation failed; `details.failed` lists them. */
+/** What an E_PARTIAL carries: what was done, and what failed. */
+export interface PartialFailureDetails extends ErrorDetails {
+  /**
+   * The operation's result, as it would have returned it, with each target's (or image's, or
+   * tag's) own outcome: push()'s `PushResult` (per target: `result.targets`), copy()'s
+   * `CopyResult` (`result.targets`), sync()'s `SyncResult` (`result.units`, each with its
+   * `targets`), tagImage()'s `TagImageResult` (`result.tagsFailed`). Cast it to the operation's.
+   */
+  result?: unknown;
+  /** The targets (references), images (sync: source references) or tags (tagImage) that failed. */
+  failed?: string[];
+}
+
+/** Some targets of a multi-target operation failed; `details.result` says what each did, `details.failed` lists those that failed. */
 export class PartialFailureError extends RegpushError {
-  constructor(message: string, options?: { cause?: unknown; details?: ErrorDetails }) {
+  declare readonly details: PartialFailureDetails;
+  constructor(message: string, options?: { cause?: unknown; details?: PartialFailureDetails }) {
     super('E_PARTIAL', message, options);
   }
 }
@@ -174,6 +188,37 @@ export class AbortedError extends RegpushError {
   constructor(message = 'aborted', options?: { cause?: unknown; details?: ErrorDetails }) {
     super('E_ABORTED', message, options);
   }
+}
+
+/** The exported class of each code. */
+const CLASS_OF_CODE: Record<ErrorCode, new (message: string, options?: { cause?: unknown; details?: ErrorDetails }) => RegpushError> = {
+  E_USAGE: UsageError,
+  E_REFERENCE: InvalidReferenceError,
+  E_INPUT: InputError,
+  E_AUTH: AuthError,
+  E_DENIED: DeniedError,
+  E_NOT_FOUND: NotFoundError,
+  E_NETWORK: NetworkError,
+  E_TLS: TlsError,
+  E_REGISTRY: RegistryError,
+  E_PROTOCOL: ProtocolError,
+  E_UNSUPPORTED: UnsupportedError,
+  E_DIGEST_MISMATCH: DigestMismatchError,
+  E_TOO_MANY_REQUESTS: TooManyRequestsError,
+  E_EXISTS: ExistsError,
+  E_PARTIAL: PartialFailureError,
+  E_ABORTED: AbortedError,
+  E_INTERNAL: InternalError,
+};
+
+/**
+ * A new error of the class `code` has (`errorForCode('E_NOT_FOUND', …) instanceof NotFoundError`):
+ * for an error made anew from another's code — a sync report's line, an outage's last failure —
+ * which a caller must still be able to tell by `instanceof`.
+ */
+export function errorForCode(code: ErrorCode, message: string, options?: { cause?: unknown; details?: ErrorDetails }): RegpushError {
+  const Class = CLASS_OF_CODE[code] as (typeof CLASS_OF_CODE)[ErrorCode] | undefined;
+  return Class ? new Class(message, options) : new RegpushError(code, message, options);
 }
 
 /**

@@ -4,7 +4,7 @@
  * messages include a snippet of the input, so they are not passed on).
  */
 import { randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { promises as fs, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { AuthError } from '../errors.js';
 
@@ -110,6 +110,113 @@ export async function writeCredentialFile(file: string, data: CredentialFile): P
     await fs.rm(tmp, { force: true });
     throw cannot(err);
   }
+}
+
+/** Options of updateCredentialFile / withCredentialFileLock. */
+export interface FileLockOptions {
+  /**
+   * A lock older than this (ms) is taken for one a crashed or killed writer left, and removed
+   * (default LOCK_STALE_MS). The lock is held for a read and a write of one small file, never
+   * across a credential helper's run, so a live holder keeps it for milliseconds.
+   */
+  staleMs?: number;
+  /** Told when a stale lock is removed. */
+  onStale?: (lock: string) => void;
+}
+
+/** Age after which a credential file's lock counts as left behind (see FileLockOptions.staleMs). */
+export const LOCK_STALE_MS = 10_000;
+
+/** The locks this process holds, removed on exit (a second Ctrl-C ends the process at once). */
+const heldLocks = new Set<string>();
+const dropHeldLocks = (): void => {
+  for (const lock of heldLocks) {
+    try {
+      unlinkSync(lock);
+    } catch {
+      /* gone already */
+    }
+  }
+};
+
+/**
+ * Runs `fn` holding the lock of credential file `file`: `<file>.lock` beside it (beside the file a
+ * symlink leads to), created with O_EXCL. Two `regpush login` runs at once (a CI job logging in to
+ * several registries in parallel) each read the file, added their entry and renamed their copy
+ * over it: the last rename won and the other logins were lost, while every run said it succeeded.
+ * A waiter retries with a growing pause; a lock older than `staleMs` is removed. The lock is
+ * removed when `fn` ends, whatever the outcome, and on process exit.
+ */
+export async function withCredentialFileLock<T>(file: string, fn: () => Promise<T>, opts: FileLockOptions = {}): Promise<T> {
+  const staleMs = opts.staleMs ?? LOCK_STALE_MS;
+  const target = await writeTarget(file);
+  const lock = `${target}.lock`;
+  // Said as a failed write: what stands in the way (a read-only folder, a file where a folder
+  // should be) is the same for the lock and the file.
+  const cannot = (err: unknown): AuthError =>
+    new AuthError(`cannot write credential file ${file}: ${(err as NodeJS.ErrnoException).code ?? 'write error'} (making its lock ${lock})`, { details: { file } });
+  try {
+    await fs.mkdir(path.dirname(target), { recursive: true, mode: 0o700 });
+  } catch (err) {
+    throw cannot(err);
+  }
+  let pause = 5;
+  for (;;) {
+    try {
+      const handle = await fs.open(lock, 'wx', 0o600);
+      await handle.close();
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw cannot(err);
+    }
+    const since = await fs.stat(lock).then(
+      (s) => Date.now() - s.mtimeMs,
+      () => undefined, // released meanwhile
+    );
+    if (since !== undefined && since > staleMs) {
+      // A lock this old was left by a writer that died holding it (the holder's read and write take
+      // milliseconds). Removing it can race with another waiter that removed it and made its own a
+      // moment ago; that needs two waiters on a stale lock within the same few milliseconds.
+      await fs.rm(lock, { force: true });
+      opts.onStale?.(lock);
+      continue;
+    }
+    if (since !== undefined) {
+      await new Promise((r) => setTimeout(r, pause + Math.random() * pause));
+      pause = Math.min(pause * 2, 250);
+    }
+  }
+  if (heldLocks.size === 0) process.on('exit', dropHeldLocks);
+  heldLocks.add(lock);
+  try {
+    return await fn();
+  } finally {
+    heldLocks.delete(lock);
+    if (heldLocks.size === 0) process.off('exit', dropHeldLocks);
+    await fs.rm(lock, { force: true });
+  }
+}
+
+/**
+ * Read-modify-write of a credential file under its lock (withCredentialFileLock): `change` gets
+ * the contents as they are now (undefined: no file) and returns what to write, or undefined to
+ * leave the file as it is. Resolves with whether the file was written.
+ */
+export async function updateCredentialFile(
+  file: string,
+  change: (data: CredentialFile | undefined) => CredentialFile | undefined,
+  opts: FileLockOptions = {},
+): Promise<boolean> {
+  return withCredentialFileLock(
+    file,
+    async () => {
+      const next = change(await readCredentialFile(file));
+      if (next === undefined) return false;
+      await writeCredentialFile(file, next);
+      return true;
+    },
+    opts,
+  );
 }
 
 /**

@@ -1,17 +1,20 @@
 /**
  * Where credentials come from, in order: explicit (flags/stdin) → env → credential files (see
  * credentialFiles: REGISTRY_AUTH_FILE alone, else Docker's config.json, then Podman's auth.json
- * files, then the legacy ~/.dockercfg), each read as credHelpers → auths (a key naming the
- * repository or a namespace above it first, then the registry's) → credsStore. Also writes them
- * for `regpush login`/`logout`. Secrets never reach a log line or an error message.
+ * files, then the legacy ~/.dockercfg): first an `auths` key naming the repository or a namespace
+ * above it, in any file, then each file read as credHelpers → auths (the registry's key) →
+ * credsStore. Also writes them for `regpush login`/`logout` (a namespace's login in a containers
+ * auth.json, never in Docker's config.json). Secrets never reach a log line or an error message.
  */
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { AuthError, UsageError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
-import { readCredentialFile, writeCredentialFile, type AuthEntry, type CredentialFile } from './config-file.js';
+import { readCredentialFile, updateCredentialFile, type AuthEntry, type CredentialFile, type FileLockOptions } from './config-file.js';
 import {
   checkHelperName,
   helperError,
+  HelperFailure,
   IDENTITY_TOKEN_USERNAME,
   isNotFound,
   spawnHelper,
@@ -110,6 +113,8 @@ export interface CredentialStoreOptions {
   execHelper?: HelperExec;
   /** Milliseconds a credential helper may take (default 30 s). */
   helperTimeoutMs?: number;
+  /** Where the containers auth files are (a namespace's login goes to one: namespaceLoginFile); injectable for tests. */
+  system?: AuthFileSystem;
 }
 
 /** Env var names for a role, e.g. REGPUSH_TO_USER ('read' gives the plain REGPUSH_USER set). Exported so the CLI's help can list them. */
@@ -179,27 +184,71 @@ async function findCredential(registry: string, opts: CredentialOptions): Promis
   }
 
   const exec = helperExecFromOptions(opts);
-  for (const file of credentialFiles(opts.env, opts.homeDir, opts.system)) {
-    let data: CredentialFile | undefined;
-    try {
-      data = await readOnce(file, opts.fileReads);
-    } catch (err) {
-      // A file found by default that this user may not read (`sudo docker login` leaves a root-owned
-      // ~/.docker; a root `podman login` a 0700 /run/containers) is skipped with a warning, as
-      // Docker does, instead of failing anonymous pulls too. One the user named is still an error.
-      const errno = err instanceof AuthError ? err.details?.errno : undefined;
-      if (opts.env.REGISTRY_AUTH_FILE || !(errno === 'EACCES' || errno === 'EPERM' || errno === 'EISDIR')) throw err;
-      log.warn(`cannot read credential file ${file.path} (${String(errno)}): skipped`);
-      continue;
-    }
-    if (!data) {
-      if (opts.env.REGISTRY_AUTH_FILE) throw missingAuthFile(opts.env.REGISTRY_AUTH_FILE);
-      continue;
-    }
+  const files = credentialFiles(opts.env, opts.homeDir, opts.system);
+  const loaded = new Map<string, Promise<CredentialFile | undefined>>();
+  const load = (file: CredentialFilePath): Promise<CredentialFile | undefined> => {
+    let p = loaded.get(file.path);
+    if (!p) loaded.set(file.path, (p = loadCredentialFile(file, opts, log)));
+    return p;
+  };
+  // A key naming the repository or a namespace above it, in any file, before any file's login for
+  // the whole registry: such a key is written for that part of the registry only (`regpush login
+  // quay.io/org` and `podman login quay.io/org` keep it in the containers auth.json, read after
+  // Docker's config.json), so a `docker login quay.io` in config.json must not hide it. Podman
+  // reads its auth.json first and gets the same answer. A file whose credHelpers names the
+  // registry asks that helper before its own keys, as containers/image does: its keys wait for
+  // the lookup in file order below.
+  const nsKeys = namespaceKeys(registry, opts.repository);
+  for (const file of nsKeys.length > 0 ? files : []) {
+    if (file.legacy) continue; // registry keys only there
+    const data = await load(file);
+    const per = data && findByRegistry(data.credHelpers, registry);
+    if (!data || (per && per[1] !== '')) continue;
+    const found = fromNamespaceKeys(data, file.path, nsKeys, log);
+    if (found) return found;
+  }
+  for (const file of files) {
+    const data = await load(file);
+    if (!data) continue;
     const found = await fromCredentialFile(data, file, registry, opts.repository, exec, log, opts.secrets, opts.failedStores);
     if (found) return found;
   }
   log.debug(`auth: no credentials found for ${host}; trying anonymous access`);
+  return undefined;
+}
+
+/**
+ * One credential file for a lookup: undefined when it is missing (but REGISTRY_AUTH_FILE's, which is
+ * an error, as is a DOCKER_CONFIG that names no directory) or unreadable by this user.
+ */
+async function loadCredentialFile(file: CredentialFilePath, opts: CredentialOptions, log: Logger): Promise<CredentialFile | undefined> {
+  let data: CredentialFile | undefined;
+  try {
+    data = await readOnce(file, opts.fileReads);
+  } catch (err) {
+    // A file found by default that this user may not read (`sudo docker login` leaves a root-owned
+    // ~/.docker; a root `podman login` a 0700 /run/containers) is skipped with a warning, as
+    // Docker does, instead of failing anonymous pulls too. One the user named is still an error.
+    const errno = err instanceof AuthError ? err.details?.errno : undefined;
+    if (opts.env.REGISTRY_AUTH_FILE || !(errno === 'EACCES' || errno === 'EPERM' || errno === 'EISDIR')) throw err;
+    log.warn(`cannot read credential file ${file.path} (${String(errno)}): skipped`);
+    return undefined;
+  }
+  if (!data && opts.env.REGISTRY_AUTH_FILE) throw missingAuthFile(opts.env.REGISTRY_AUTH_FILE);
+  if (!data && file.path === dockerConfigPath(opts.env, opts.homeDir)) await checkDockerConfigDir(opts.env);
+  return data;
+}
+
+/** The credential of the first of `keys` (namespace keys, most specific first) that `data` has with credentials; exact keys only, as containers/image reads them. */
+function fromNamespaceKeys(data: CredentialFile, file: string, keys: string[], log: Logger): Credential | undefined {
+  for (const key of keys) {
+    const e = data.auths && Object.prototype.hasOwnProperty.call(data.auths, key) ? data.auths[key] : undefined;
+    const cred = e && decodeEntry(e, file, key);
+    if (cred) {
+      log.debug(`auth: credentials for ${key} from ${file}`);
+      return cred;
+    }
+  }
   return undefined;
 }
 
@@ -222,9 +271,13 @@ export function missingAuthFile(file: string): UsageError {
 }
 
 /**
- * Saves a credential for `registry` in Docker's format (a credential helper when one applies).
- * `registry` may name a namespace or repository ("quay.io/org"): that login goes to `auths` under
- * that key, as Podman's does, since a credential helper holds one login per registry.
+ * Saves a credential for `registry` in Docker's format: through the credential helper the file
+ * names for it (credHelpers entry, else credsStore), else in `auths`, of the file `regpush login`
+ * writes (loginFilePath). The new login replaces the registry's login in every spelling: an entry
+ * left under another key (`docker.io` beside Docker Hub's `https://index.docker.io/v1/`) would go
+ * on serving Podman and skopeo, which prefer it, and under a credsStore keep an old password in the
+ * file. `registry` may name a namespace or repository ("quay.io/org"): that login goes to a
+ * containers auth.json (namespaceLoginFile), as Podman's does, never to Docker's config.json.
  */
 export async function storeCredential(registry: string, cred: Credential, opts: CredentialStoreOptions): Promise<void> {
   const log = opts.logger ?? silentLogger;
@@ -233,52 +286,179 @@ export async function storeCredential(registry: string, cred: Credential, opts: 
   if (!secret || !username) {
     throw new AuthError(`nothing to store for ${registry}: a username and password (or an identity token) are needed`);
   }
-  const file = loginFilePath(opts.env, opts.homeDir);
-  const data: CredentialFile = (await readCredentialFile(file)) ?? {};
   const ns = namespacedKey(registry);
-  if (ns) {
-    // Looked up before any `auths` key, a credHelpers entry would hide this login for good.
-    const per = findByRegistry(data.credHelpers, ns.host);
-    if (per) {
-      throw new UsageError(
-        `cannot store a login for ${ns.key}: ${file} sends ${ns.host} to docker-credential-${per[1]} (credHelpers), which holds one login per registry; log in to ${ns.host} instead`,
-        { details: { file } },
-      );
-    }
-    if (data.credsStore) log.warn(`the login for ${ns.key} is kept in ${file} itself: docker-credential-${data.credsStore} (credsStore) holds one login per registry`);
-    data.auths = { ...(data.auths ?? {}), [ns.key]: authEntry(cred) };
-    await writeCredentialFile(file, data);
-    log.debug(`auth: stored credentials for ${ns.key} in ${file}`);
-    return;
-  }
-  // Written under the key Docker reads (for Docker Hub its own, whatever alias `auths` has: helperKeys).
-  const key = helperKeys(registry, findByRegistry(data.auths, registry)?.[0])[0]!;
+  if (ns) return storeNamespaceCredential(ns, cred, opts, log);
+  const file = loginFilePath(opts.env, opts.homeDir);
+  const data: CredentialFile = (await readLoginFile(file, opts.env, opts.homeDir)) ?? {};
   const helper = helperFor(data, registry);
-  if (helper) {
-    checkHelperName(helper.name);
-    const exec = opts.execHelper ?? spawnHelper(opts.env, { timeoutMs: opts.helperTimeoutMs });
-    const input = JSON.stringify({ ServerURL: key, Username: username, Secret: secret });
-    try {
-      await exec(helper.name, 'store', input);
-    } catch (err) {
-      throw helperError(helper.name, 'store', err, [secret], key);
-    }
-    log.debug(`auth: stored credentials for ${key} in docker-credential-${helper.name}`);
-    // Docker leaves an entry without secrets so tools listing logins (and our exact-key lookup)
-    // see it. One that still holds secrets from before the helper was set up would keep an old
-    // password in the file (and, under credsStore, win over the store at lookup: auths comes
-    // first): they go, for a credHelpers helper as for the credsStore (Docker's nativeStore).
-    const old = data.auths?.[key];
-    const { auth: _a, username: _u, password: _p, identitytoken: _i, registrytoken: _r, ...kept } = old ?? {};
-    if (!old || Object.keys(kept).length !== Object.keys(old).length) {
-      data.auths = { ...(data.auths ?? {}), [key]: kept };
-      await writeCredentialFile(file, data);
-    }
+  const lock = lockOptions(log);
+  if (!helper) {
+    await updateCredentialFile(
+      file,
+      (now) => {
+        const d = now ?? {};
+        // Written under the key Docker reads (for Docker Hub its own, whatever alias `auths` has: helperKeys).
+        const key = helperKeys(registry, findByRegistry(d.auths, registry)?.[0])[0]!;
+        return { ...d, auths: { ...withoutSpellings(d.auths, registry, key), [key]: authEntry(cred) } };
+      },
+      lock,
+    );
+    log.debug(`auth: stored credentials for ${registry} in ${file}`);
     return;
   }
-  data.auths = { ...(data.auths ?? {}), [key]: authEntry(cred) };
-  await writeCredentialFile(file, data);
-  log.debug(`auth: stored credentials for ${key} in ${file}`);
+  const key = helperKeys(registry, findByRegistry(data.auths, registry)?.[0])[0]!;
+  checkHelperName(helper.name);
+  const exec = opts.execHelper ?? spawnHelper(opts.env, { timeoutMs: opts.helperTimeoutMs });
+  const input = JSON.stringify({ ServerURL: key, Username: username, Secret: secret });
+  try {
+    await exec(helper.name, 'store', input);
+  } catch (err) {
+    throw helperError(helper.name, 'store', err, [secret], key);
+  }
+  log.debug(`auth: stored credentials for ${key} in docker-credential-${helper.name}`);
+  // The helper's logins under the registry's other spellings go too (their file entries go below,
+  // and a logout would no longer find them). The new login is stored: a failure here only warns.
+  for (const other of registrySpellings(data.auths, registry).filter((k) => k !== key)) {
+    try {
+      await exec(helper.name, 'erase', other);
+    } catch (err) {
+      if (!isNotFound(err)) log.warn(`${helperError(helper.name, 'erase', err, [secret], other).message}: an older login under ${other} may stay in that store`);
+    }
+  }
+  // Docker leaves an entry without secrets so tools listing logins (and our exact-key lookup)
+  // see it. One that still holds secrets from before the helper was set up would keep an old
+  // password in the file (and, under credsStore, win over the store at lookup: auths comes
+  // first): they go, for a credHelpers helper as for the credsStore (Docker's nativeStore), and
+  // so do the entries under the registry's other spellings.
+  await updateCredentialFile(
+    file,
+    (now) => {
+      const d = now ?? {};
+      const old = d.auths?.[key];
+      const { auth: _a, username: _u, password: _p, identitytoken: _i, registrytoken: _r, ...kept } = old ?? {};
+      const others = withoutSpellings(d.auths, registry, key);
+      const unchanged = old && Object.keys(kept).length === Object.keys(old).length && Object.keys(others).length + 1 === Object.keys(d.auths ?? {}).length;
+      return unchanged ? undefined : { ...d, auths: { ...others, [key]: kept } };
+    },
+    lock,
+  );
+}
+
+/**
+ * A login for part of a registry: its own `auths` key in the containers auth file. Docker matches
+ * `auths` keys by host alone (it has no namespace logins), so a `quay.io/org` key in config.json
+ * is, to Docker, a login for all of quay.io, picked at random among several such keys; Podman
+ * writes these keys to its auth.json, which Docker never reads. The same key in Docker's file,
+ * where earlier versions of regpush put it, is removed.
+ */
+async function storeNamespaceCredential(ns: { host: string; key: string }, cred: Credential, opts: CredentialStoreOptions, log: Logger): Promise<void> {
+  const file = namespaceLoginFile(ns.key, opts.env, opts.homeDir, opts.system);
+  const data = (await readLoginFile(file, opts.env, opts.homeDir)) ?? {};
+  // Looked up before any `auths` key of that file, a credHelpers entry would hide this login for good.
+  const per = findByRegistry(data.credHelpers, ns.host);
+  if (per && per[1] !== '') {
+    throw new UsageError(
+      `cannot store a login for ${ns.key}: ${file} sends ${ns.host} to docker-credential-${per[1]} (credHelpers), which holds one login per registry; log in to ${ns.host} instead`,
+      { details: { file } },
+    );
+  }
+  if (data.credsStore) log.warn(`the login for ${ns.key} is kept in ${file} itself: docker-credential-${data.credsStore} (credsStore) holds one login per registry`);
+  try {
+    await updateCredentialFile(file, (now) => ({ ...(now ?? {}), auths: { ...(now?.auths ?? {}), [ns.key]: authEntry(cred) } }), lockOptions(log));
+  } catch (err) {
+    if (!(err instanceof AuthError) || opts.env.REGISTRY_AUTH_FILE) throw err;
+    throw new AuthError(`${err.message} (the containers auth file, where a login for part of a registry is kept; set REGISTRY_AUTH_FILE to use another)`, { details: err.details });
+  }
+  log.debug(`auth: stored credentials for ${ns.key} in ${file}`);
+  const docker = dockerConfigPath(opts.env, opts.homeDir);
+  if (!opts.env.REGISTRY_AUTH_FILE && docker && docker !== file && (await dropNamespaceKey(docker, ns.key, opts.env, opts.homeDir, log))) {
+    log.info(`removed the login for ${ns.key} from ${docker}: Docker reads it as a login for all of ${ns.host}`);
+  }
+}
+
+/** Removes `auths[key]` from `file` (under its lock); true when it was there. */
+async function dropNamespaceKey(file: string, key: string, env: Record<string, string | undefined>, homeDir: string | undefined, log: Logger): Promise<boolean> {
+  const data = await readLoginFile(file, env, homeDir);
+  if (!data?.auths || !Object.hasOwn(data.auths, key)) return false;
+  return updateCredentialFile(
+    file,
+    (now) => {
+      if (!now?.auths || !Object.hasOwn(now.auths, key)) return undefined;
+      const { [key]: _gone, ...kept } = now.auths;
+      return { ...now, auths: kept };
+    },
+    lockOptions(log),
+  );
+}
+
+/**
+ * The file a login for part of a registry ("quay.io/org") is written to and removed from:
+ * `REGISTRY_AUTH_FILE` when set, else the first containers auth.json of the lookup order
+ * (credentialFiles: Podman's primary file, else `${XDG_CONFIG_HOME:-~/.config}/containers/auth.json`),
+ * where `podman login quay.io/org` writes it. Never Docker's config.json (see
+ * storeNamespaceCredential). Throws UsageError when there is no such file to name.
+ */
+export function namespaceLoginFile(key: string, env: Record<string, string | undefined>, homeDir?: string, system?: AuthFileSystem): string {
+  if (env.REGISTRY_AUTH_FILE) return env.REGISTRY_AUTH_FILE;
+  const docker = dockerConfigPath(env, homeDir);
+  const file = credentialFiles(env, homeDir, system).find((f) => !f.legacy && f.path !== docker);
+  if (!file) {
+    throw new UsageError(
+      `cannot store a login for ${key}: a login for part of a registry is kept in a containers auth.json (Docker would read it from config.json as a login for the whole registry), and there is none to write here: set REGISTRY_AUTH_FILE, XDG_RUNTIME_DIR or HOME`,
+    );
+  }
+  return file.path;
+}
+
+/** The files a namespace's logout edits: namespaceLoginFile, and Docker's config.json, where earlier versions of regpush stored it. */
+function namespaceFiles(key: string, opts: CredentialStoreOptions): string[] {
+  const files: string[] = [];
+  try {
+    files.push(namespaceLoginFile(key, opts.env, opts.homeDir, opts.system));
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err; // no such file: nothing can have been stored there
+  }
+  const docker = dockerConfigPath(opts.env, opts.homeDir);
+  if (!opts.env.REGISTRY_AUTH_FILE && docker && !files.includes(docker)) files.push(docker);
+  return files;
+}
+
+/** The keys of `auths` that name `registry` itself, in any spelling ("ghcr.io", "https://ghcr.io/v2/"); not the namespace keys under it. */
+function registrySpellings(auths: Record<string, AuthEntry> | undefined, registry: string): string[] {
+  const want = registryHostOf(registry);
+  return want ? Object.keys(auths ?? {}).filter((k) => registryHostOf(k) === want) : [];
+}
+
+/** `auths` without `registry`'s entries (registrySpellings), but the one under `keep`. */
+function withoutSpellings(auths: Record<string, AuthEntry> | undefined, registry: string, keep?: string): Record<string, AuthEntry> {
+  const drop = new Set(registrySpellings(auths, registry).filter((k) => k !== keep));
+  return Object.fromEntries(Object.entries(auths ?? {}).filter(([k]) => !drop.has(k)));
+}
+
+/** Locking a credential file: a lock left behind, and removed, is worth a warning (a run died holding it). */
+function lockOptions(log: Logger): FileLockOptions {
+  return { onStale: (lock) => log.warn(`removed a stale lock ${lock} (left by a login or logout that did not finish)`) };
+}
+
+/**
+ * Reads the file login and logout edit. A `DOCKER_CONFIG` that names a file (config.json itself)
+ * rather than its folder made `$DOCKER_CONFIG/config.json` unreadable (ENOTDIR, taken for "no
+ * file"): every stored login was silently ignored and `login` failed on a path through a file.
+ */
+async function readLoginFile(file: string, env: Record<string, string | undefined>, homeDir: string | undefined): Promise<CredentialFile | undefined> {
+  const data = await readCredentialFile(file);
+  if (!data && file === dockerConfigPath(env, homeDir)) await checkDockerConfigDir(env);
+  return data;
+}
+
+/** Throws UsageError when `DOCKER_CONFIG` names something other than a directory (Docker warns "not a directory" and reads nothing). */
+export async function checkDockerConfigDir(env: Record<string, string | undefined>): Promise<void> {
+  const dir = env.DOCKER_CONFIG;
+  if (!dir) return;
+  const stat = await fs.stat(dir).catch(() => undefined);
+  if (!stat || stat.isDirectory()) return;
+  const hint = path.basename(dir) === 'config.json' ? `: set it to ${path.dirname(dir)}` : '';
+  throw new UsageError(`DOCKER_CONFIG names ${dir}, which is not a directory; it must name the directory that holds config.json${hint}`, { details: { file: dir } });
 }
 
 /** A credential as an `auths` entry (base64 `user:password`, or an identity token). */
@@ -295,70 +475,84 @@ function namespacedKey(value: string): { host: string; key: string } | undefined
 
 /**
  * Removes the credential for `registry` (helper erase and/or config entries); true when something
- * was removed. A namespace ("quay.io/org") loses its own key only; a registry loses its keys in
- * every spelling, but not the namespace keys under it (as `podman logout` does).
+ * was removed. A namespace ("quay.io/org") loses its own key only (in namespaceFiles); a registry
+ * loses its keys in every spelling, but not the namespace keys under it (as `podman logout` does).
+ * A helper that cannot be asked (missing from PATH, timed out) does not keep the file's entries:
+ * they go, with a warning for a missing helper (no lookup can reach it either), and for one that
+ * timed out, an AuthError once they are gone, since the store may still hold the login and every
+ * lookup asks it.
  */
 export async function eraseCredential(registry: string, opts: CredentialStoreOptions): Promise<boolean> {
   const log = opts.logger ?? silentLogger;
-  const file = loginFilePath(opts.env, opts.homeDir);
-  const data = await readCredentialFile(file);
-  if (!data) return false;
   const ns = namespacedKey(registry);
   if (ns) {
-    if (!data.auths || !Object.prototype.hasOwnProperty.call(data.auths, ns.key)) return false;
-    const { [ns.key]: _gone, ...kept } = data.auths;
-    data.auths = kept;
-    await writeCredentialFile(file, data);
-    log.debug(`auth: removed credentials for ${ns.key} from ${file}`);
-    return true;
+    let removed = false;
+    for (const file of namespaceFiles(ns.key, opts)) {
+      if (await dropNamespaceKey(file, ns.key, opts.env, opts.homeDir, log)) {
+        removed = true;
+        log.debug(`auth: removed credentials for ${ns.key} from ${file}`);
+      }
+    }
+    return removed;
   }
+  const file = loginFilePath(opts.env, opts.homeDir);
+  const data = await readLoginFile(file, opts.env, opts.homeDir);
+  if (!data) return false;
   let removed = false;
+  let timedOut: AuthError | undefined;
+  const spellings = registrySpellings(data.auths, registry);
   const helper = helperFor(data, registry);
   if (helper) {
     checkHelperName(helper.name);
     const exec = opts.execHelper ?? spawnHelper(opts.env, { timeoutMs: opts.helperTimeoutMs });
     // Every key a lookup would ask (helperKeys), and every spelling of the registry in `auths` (the
     // file loses them all below): a login left under one of them would outlive the logout.
-    const spellings = Object.keys(data.auths ?? {}).filter((k) => registryHostOf(k) === registryHostOf(registry));
     for (const key of new Set([...helperKeys(registry, findByRegistry(data.auths, registry)?.[0]), ...spellings])) {
       try {
         await exec(helper.name, 'erase', key);
         removed = true;
       } catch (err) {
-        if (!isNotFound(err)) throw helperError(helper.name, 'erase', err, [], key);
+        if (isNotFound(err)) continue;
+        const failure = helperError(helper.name, 'erase', err, [], key);
+        if (!(err instanceof HelperFailure && (err.missing || err.timedOut))) throw failure;
+        if (err.timedOut) timedOut = failure;
+        else log.warn(`${failure.message}: the login it may hold was not erased; the entries for ${registry} in ${file} are removed`);
+        break; // the other keys would wait or fail the same way
       }
     }
   }
-  const want = registryHostOf(registry);
-  if (data.auths && want) {
-    const keep: Record<string, AuthEntry> = {};
-    for (const [k, v] of Object.entries(data.auths)) {
-      if (registryHostOf(k) === want) removed = true;
-      else keep[k] = v;
-    }
-    if (Object.keys(keep).length !== Object.keys(data.auths).length) {
-      data.auths = keep;
-      await writeCredentialFile(file, data);
-    }
+  if (spellings.length > 0) {
+    await updateCredentialFile(
+      file,
+      (now) => {
+        const kept = withoutSpellings(now?.auths, registry);
+        return now?.auths && Object.keys(kept).length !== Object.keys(now.auths).length ? { ...now, auths: kept } : undefined;
+      },
+      lockOptions(log),
+    );
+    removed = true;
+  }
+  if (timedOut) {
+    throw new AuthError(`${timedOut.message}; the entries for ${registry} in ${file} were removed, but the login the helper holds was not erased`, { details: timedOut.details });
   }
   log.debug(`auth: ${removed ? 'removed' : 'found no'} credentials for ${registry}`);
   return removed;
 }
 
 /**
- * The credential files other than the one `logout` edits that still hold a login for `registry`
+ * The credential files other than those `logout` edits that still hold a login for `registry`
  * (an `auths` entry with credentials under its key, or a credHelpers entry naming a helper), in
  * lookup order. A Podman login in auth.json outlives `regpush logout` (Podman's own logout edits
  * only its file too), and every later command would still send it: the caller says so. Files this
  * user cannot read or parse are left out: they are not read at lookup either (or fail it loudly).
  */
-export async function loginsElsewhere(registry: string, opts: CredentialStoreOptions & { system?: AuthFileSystem }): Promise<string[]> {
-  const edited = loginFilePath(opts.env, opts.homeDir);
+export async function loginsElsewhere(registry: string, opts: CredentialStoreOptions): Promise<string[]> {
   const ns = namespacedKey(registry);
+  const edited = ns ? namespaceFiles(ns.key, opts) : [loginFilePath(opts.env, opts.homeDir)];
   const want = registryHostOf(registry);
   const found: string[] = [];
   for (const file of credentialFiles(opts.env, opts.homeDir, opts.system)) {
-    if (file.path === edited) continue;
+    if (edited.includes(file.path)) continue;
     const data = await readCredentialFile(file.path, { legacy: file.legacy }).catch(() => undefined);
     if (!data) continue;
     const holds = Object.entries(data.auths ?? {}).some(([k, e]) => {
@@ -408,7 +602,7 @@ export function loginFilePath(env: Record<string, string | undefined>, homeDir?:
  *   `regpush login` writes, so a new login wins over an older Podman one; Podman reads it after its
  *   own files, Docker reads nothing else —, then Podman's primary file (Linux:
  *   `$XDG_RUNTIME_DIR/containers/auth.json`, or `/run/containers/<uid>/auth.json` when
- *   XDG_RUNTIME_DIR is unset; elsewhere `~/.config/containers/auth.json`), then
+ *   XDG_RUNTIME_DIR is unset and a home is given; elsewhere `~/.config/containers/auth.json`), then
  *   `${XDG_CONFIG_HOME:-~/.config}/containers/auth.json`, then the legacy `~/.dockercfg`, which
  *   Podman still reads (Docker dropped it, docker/cli#2504).
  * Missing files are skipped, but for REGISTRY_AUTH_FILE: a file named on purpose must be there
@@ -424,7 +618,9 @@ export function credentialFiles(env: Record<string, string | undefined>, homeDir
   if (platform !== 'linux') {
     if (home) files.push(path.join(home, '.config', 'containers', 'auth.json'));
   } else if (env.XDG_RUNTIME_DIR) files.push(path.join(env.XDG_RUNTIME_DIR, 'containers', 'auth.json'));
-  else {
+  else if (home) {
+    // The machine's per-uid file stands in for XDG_RUNTIME_DIR only where the caller gave a home:
+    // `env: {}` (no HOME, no XDG_RUNTIME_DIR) keeps every login of the machine out.
     const uid = 'uid' in system ? system.uid : process.getuid?.();
     if (uid !== undefined) files.push(path.join(system.root ?? '/', 'run', 'containers', String(uid), 'auth.json'));
   }
@@ -489,15 +685,10 @@ async function fromCredentialFile(
     const cred = await fromHelperKeys(perRegistry[1]);
     if (cred) return cred;
   }
-  for (const key of legacy ? [] : namespaceKeys(registry, repository)) {
-    // Exact keys only, as containers/image reads them; an entry without credentials does not count.
-    const e = data.auths && Object.prototype.hasOwnProperty.call(data.auths, key) ? data.auths[key] : undefined;
-    const cred = e && decodeEntry(e, file, key);
-    if (cred) {
-      log.debug(`auth: credentials for ${key} from ${file}`);
-      return cred;
-    }
-  }
+  // After this file's credHelpers helper: findCredential has looked for these keys first in every
+  // other file. An entry without credentials does not count.
+  const byNamespace = legacy ? undefined : fromNamespaceKeys(data, file, namespaceKeys(registry, repository), log);
+  if (byNamespace) return byNamespace;
   if (entry) {
     const cred = decodeEntry(entry[1], file, entry[0]);
     if (cred) {

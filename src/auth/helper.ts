@@ -11,9 +11,14 @@ import { redactText } from '../redact.js';
 /** Runs one helper action and resolves with its stdout; rejects with HelperFailure on exit ≠ 0. */
 export type HelperExec = (helperName: string, action: 'get' | 'store' | 'erase', input: string) => Promise<string>;
 
-/** A helper exited non-zero (`message` is its error output, scrubbed before it is shown), or timed out. */
+/** A helper exited non-zero (`message` is its error output, scrubbed before it is shown), timed out, or is not on PATH (`missing`). */
 export class HelperFailure extends Error {
-  constructor(message: string, readonly exitCode: number | null, readonly timedOut = false) {
+  constructor(
+    message: string,
+    readonly exitCode: number | null,
+    readonly timedOut = false,
+    readonly missing = false,
+  ) {
     super(message);
     this.name = 'HelperFailure';
   }
@@ -113,12 +118,25 @@ export function spawnHelper(env: Record<string, string | undefined>, opts: Spawn
     const { spawn } = await import('node:child_process');
     return new Promise<string>((resolve, reject) => {
       const command = helperCommand(helperName, action, env);
+      // Elsewhere than on Windows, in a process group of its own (setsid): a helper that is a
+      // script leaves its children (a `sleep`, a keychain call) running when only the helper is
+      // killed; killing the group ends them too. On Windows `detached` would open a console window
+      // of its own, so the helper is killed alone there, as before.
+      const group = process.platform !== 'win32';
       const child = spawn(command.file, command.args, {
         env: childEnv,
         stdio: ['pipe', 'pipe', 'pipe'],
         windowsHide: true,
+        detached: group,
         ...(command.shell ? { shell: true } : {}),
       });
+      const pid = child.pid;
+      if (group && pid !== undefined) liveGroups.add(pid);
+      const forget = (): void => {
+        if (pid !== undefined) liveGroups.delete(pid);
+        if (liveGroups.size === 0) process.off('exit', killLiveGroups);
+      };
+      if (group && pid !== undefined && liveGroups.size === 1) process.on('exit', killLiveGroups);
       const out: Buffer[] = [];
       const err: Buffer[] = [];
       let size = 0;
@@ -135,10 +153,13 @@ export function spawnHelper(env: Record<string, string | undefined>, opts: Spawn
         settle(() => reject(new HelperFailure(`timed out after ${formatMs(timeoutMs)}`, null, true)));
         abandon();
       }, timeoutMs);
-      // Kills the helper and lets go of it: a grandchild (a shell script's `sleep`) may hold the pipes
-      // open after the helper itself died, and must not keep regpush's event loop alive.
+      // Kills the helper with its process group and lets go of it: a grandchild that escaped the
+      // group (a daemon of its own) may hold the pipes open, and must not keep regpush's event
+      // loop alive.
       const abandon = (): void => {
-        child.kill('SIGKILL');
+        if (group && pid !== undefined) killGroup(pid);
+        else child.kill('SIGKILL');
+        forget();
         child.stdout.destroy();
         child.stderr.destroy();
         child.stdin.destroy();
@@ -157,9 +178,13 @@ export function spawnHelper(env: Record<string, string | undefined>, opts: Spawn
       child.stderr.on('data', collect(err));
       child.stdin.on('error', () => {}); // helper exited before reading: the exit code tells us
       child.on('error', (e: NodeJS.ErrnoException) => {
-        const why = e.code === 'ENOENT' ? `docker-credential-${helperName} not found on PATH` : e.message;
-        settle(() => reject(new HelperFailure(why, null)));
+        forget();
+        const missing = e.code === 'ENOENT';
+        const why = missing ? `docker-credential-${helperName} not found on PATH` : e.message;
+        settle(() => reject(new HelperFailure(why, null, false, missing)));
       });
+      // A helper that ended by itself keeps what it started (a daemon it launched on purpose).
+      child.on('exit', forget);
       child.on('close', (code) => {
         const stdout = Buffer.concat(out).toString('utf8');
         if (code === 0) return settle(() => resolve(stdout));
@@ -171,6 +196,22 @@ export function spawnHelper(env: Record<string, string | undefined>, opts: Spawn
       child.stdin.end(input);
     });
   };
+}
+
+/** Process groups of the helpers running now (POSIX), killed if regpush exits first (a second Ctrl-C). */
+const liveGroups = new Set<number>();
+
+function killLiveGroups(): void {
+  for (const pid of liveGroups) killGroup(pid);
+}
+
+/** SIGKILL to process group `pid`, the helper's (it leads its group: spawned detached). */
+function killGroup(pid: number): void {
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    /* the group is gone already */
+  }
 }
 
 /** "30 s", "1.5 s", "500 ms". */

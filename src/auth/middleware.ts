@@ -5,7 +5,7 @@
  * upload bodies) do not pay for a 401 round trip.
  */
 import { createHash } from 'node:crypto';
-import { AuthError, DeniedError } from '../errors.js';
+import { AuthError, DeniedError, type RegpushError } from '../errors.js';
 import { settleSmallBody } from '../http/response.js';
 import { untilAborted } from '../http/retry.js';
 import type { HttpRequest, HttpResponse, Middleware, Send } from '../http/types.js';
@@ -483,7 +483,7 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
       const refusedKind = sent?.kind === 'basic' && challenge.scheme === 'basic' ? 'basic' : sent?.kind === 'registry-token' && !insufficient ? 'registry-token' : undefined;
       const cred = refusedKind ? await getCredential() : undefined;
       if (refusedKind && cred && sent && sent.kind !== 'bearer' && sent.who === who(cred)) {
-        refusals.set(refusalKey(cred, refusedKind), rejected(cred, undefined, refusedKind === 'basic' ? 'basic' : 'bearer'));
+        refusals.set(refusalKey(cred, refusedKind), rejected(cred, undefined, refusedKind));
         const next = await renew(cred, attempt);
         const other = refusedKind === 'basic' ? !!next?.username && !!next.password : !!next && who(next) !== who(cred);
         renewedCred = other && !refusals.has(refusalKey(next!, next!.registryToken ? 'registry-token' : 'basic'));
@@ -511,7 +511,7 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
           const needed = neededScopes(said, mergeScopes([...scopes, ...extra]), req);
           throw deniedWrite(cred, needed) ?? rejected(cred, needed);
         }
-        refusals.set(refusalKey(cred, 'registry-token'), rejected(cred, undefined));
+        refusals.set(refusalKey(cred, 'registry-token'), rejected(cred, undefined, 'registry-token'));
       }
       cred = await unrefusedRegistryToken(cred, attempt);
       if (cred?.registryToken) return sendRegistryToken(cred, attempt);
@@ -522,7 +522,7 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
     if (challenge.scheme === 'basic') {
       if (!cred?.username || !cred.password) {
         throw new AuthError(`authentication to ${opts.registry} failed: it requires a username and password and none were found${lookedAt}`, {
-          details: { registry: opts.registry, status: 401, anonymous: true },
+          details: { registry: opts.registry, status: 401, scheme: 'basic', anonymous: true },
         });
       }
       const refusal = refusalKey(cred, 'basic');
@@ -630,7 +630,7 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
     });
   };
 
-  const rejected = (cred: Credential | undefined, scopes: string[] | undefined, scheme: 'basic' | 'bearer' = 'bearer'): AuthError => {
+  const rejected = (cred: Credential | undefined, scopes: string[] | undefined, scheme: 'basic' | 'bearer' | 'registry-token' = 'bearer'): AuthError => {
     const subject = cred?.username
       ? `the credentials for user ${cred.username}`
       : cred?.identityToken
@@ -640,9 +640,10 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
           : 'anonymous access (no credentials were found)';
     const scopeNote = scopes?.length ? ` for ${scopes.join(' ')} (the repository may not exist, or access is not granted)` : '';
     // `anonymous` lets a caller tell "no credentials" from "credentials without this right";
-    // `scheme`, a Basic refusal (the password itself is wrong) from a token without a right.
+    // `scheme`, a Basic password or a registry token refused as such from a token without a
+    // right; `scopes`, the repositories a refused token was short of (refusalReach).
     return new AuthError(`authentication to ${opts.registry} failed: the registry rejected ${subject}${scopeNote}${cred ? takenFrom : lookedAt}`, {
-      details: { registry: opts.registry, status: 401, scheme, ...(cred ? {} : { anonymous: true }) },
+      details: { registry: opts.registry, status: 401, scheme, ...(scopes?.length ? { scopes } : {}), ...(cred ? {} : { anonymous: true }) },
     });
   };
 
@@ -717,6 +718,29 @@ function isChallenge(res: HttpResponse): boolean {
 function refusalOf(err: unknown): 'credential' | 'scope' | undefined {
   if (!(err instanceof AuthError) || err.details.realm === undefined || err.details.anonymous === true) return undefined;
   return err.details.status === 401 ? 'credential' : err.details.status === 403 ? 'scope' : undefined;
+}
+
+/**
+ * How far an E_AUTH refusal reaches, for a caller that has somewhere else to go (a registry
+ * mirror, registry/mirrors.ts): 'registry' where every request to that registry would be refused
+ * the same way whatever repository it names, 'repository' where the refusal may concern the
+ * repositories asked for only. Registry-wide, and only these: a token service's 401 (the
+ * credentials, or anonymous access, refused whatever the scope: see refusalOf) or any other
+ * failed answer of it (5xx, 404: the service itself fails); the registry refusing the tokens its
+ * own token service issues (invalid_token); a Basic registry's 401 (the password, or its absence:
+ * Basic has no scopes); a registry token refused as such; and a refusal that came with no answer
+ * of the registry at all (a credential helper or file that failed, a proxy's 407). Everything else
+ * is taken as concerning the repository: a token service's 403 (GHCR answers it for one package,
+ * dragonflydb/dragonfly#4997), a token refused for a read with `insufficient_scope` (Docker Hub
+ * answers it for a private or missing repository), a bare 401 handed back for one request
+ * (Harbor's for a repository without the referrers API, goharbor/harbor#18305).
+ */
+export function refusalReach(err: RegpushError): 'registry' | 'repository' {
+  const d = err.details;
+  if (d.status === undefined) return 'registry';
+  if (d.realm !== undefined) return d.status === 403 ? 'repository' : 'registry';
+  if (d.tokenRefused === true || d.scheme === 'basic' || d.scheme === 'registry-token') return 'registry';
+  return 'repository';
 }
 
 /**

@@ -2,6 +2,7 @@
 import { VERSION } from '../version.js';
 import { statSync } from 'node:fs';
 import os from 'node:os';
+import { resolve } from 'node:path';
 import { missingAuthFile, type Credential } from '../auth/credentials.js';
 import { AbortedError, UsageError } from '../errors.js';
 import { untilAborted } from '../http/retry.js';
@@ -59,8 +60,8 @@ export function commonContext(args: CommonArgs, io: CliIO, secrets: SecretSet): 
   logger.debug(`regpush ${VERSION}, Node ${process.version} ${process.platform}/${process.arch}: arguments parsed`);
   if (io.earlySockets?.opened.length) logger.debug(`connections opened while loading: ${io.earlySockets.opened.join(', ')}`);
   // Here, so every command refuses a bare --insecure / --tls-verify=false the same way.
-  const tls = tlsOptionsFromFlags(args, io.env, io.cwd ?? process.cwd());
-  const conf = registryConfigOptions(args['registry-mirror'], io.env, io.cwd ?? process.cwd(), logger);
+  const tls = tlsOptionsFromFlags(args, io.env, cwdOf(io));
+  const conf = registryConfigOptions(args['registry-mirror'], io.env, cwdOf(io), logger);
   return { secrets, verbosity, logSink, logger, tls, mirrors: conf.mirrors, blocked: conf.blocked, insecureTls: conf.insecure };
 }
 
@@ -121,8 +122,11 @@ export function credentialFromFlags(user: string | undefined, password: string |
  * and sync would report it once per image).
  */
 export function connectionOptions(a: CommonArgs, io: CliIO, ctx: CommonContext, use: 'read' | 'login' = 'read') {
-  if (use === 'read') checkAuthFile(io.env);
+  if (use === 'read') checkAuthFile(io.env, cwdOf(io));
   return {
+    // Relative paths the library reads (push's --app and --layer sources, env's REGISTRY_AUTH_FILE,
+    // DOCKER_CONFIG, NODE_EXTRA_CA_CERTS) are taken in the CLI's directory, not the process's.
+    cwd: cwdOf(io),
     logger: ctx.logger,
     env: io.env,
     homeDir: homeDirOf(io),
@@ -140,12 +144,12 @@ export function connectionOptions(a: CommonArgs, io: CliIO, ctx: CommonContext, 
   };
 }
 
-/** Throws missingAuthFile when REGISTRY_AUTH_FILE is set to a path where there is no file. */
-function checkAuthFile(env: Record<string, string | undefined>): void {
+/** Throws missingAuthFile when REGISTRY_AUTH_FILE is set to a path where there is no file (a relative one taken in `cwd`, as the library takes it). */
+function checkAuthFile(env: Record<string, string | undefined>, cwd: string): void {
   const file = env.REGISTRY_AUTH_FILE;
   if (!file) return;
   try {
-    statSync(file);
+    statSync(resolve(cwd, file));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     // Other failures (EACCES) are reported by the read itself, naming the file and the cause.
@@ -180,6 +184,11 @@ export function chunkSizeOption(v: unknown): number | undefined {
   const n = m && unit ? Math.floor(Number(m[1]) * unit) : NaN;
   if (!(n >= CHUNK_SIZE_RANGE.min && n <= CHUNK_SIZE_RANGE.max)) throw new UsageError(`--chunk-size must be a size from 1KiB to 1GiB, e.g. 5MiB or 5242880 (got "${String(v)}")`);
   return n;
+}
+
+/** The directory relative paths of this run are taken in: the one main() was given, else the process's. */
+export function cwdOf(io: CliIO): string {
+  return io.cwd ?? process.cwd();
 }
 
 /**

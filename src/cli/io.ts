@@ -9,7 +9,11 @@ export interface CliIO {
   stderr: Writable & { isTTY?: boolean; columns?: number; rows?: number };
   stdin: Readable;
   env: Record<string, string | undefined>;
-  /** Working directory for relative paths and regpush.json (default process.cwd()). */
+  /**
+   * The run's working directory (default process.cwd()): where regpush.json is looked for, and what
+   * every relative path is taken in — flags (--app, --layer, --config-file, --digest-file, TLS
+   * files, the sync file) and env's path variables — here and in the library (its `cwd` option).
+   */
   cwd?: string;
   /** Aborted on SIGINT/SIGTERM by the binary. */
   signal?: AbortSignal;

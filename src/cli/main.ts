@@ -4,7 +4,6 @@
  */
 import yargs, { type Argv } from 'yargs';
 import { RegpushError, UsageError } from '../errors.js';
-import { knownWords, withSuggestion } from './suggest.js';
 import { SecretSet } from '../redact.js';
 import { printable } from './terminal-text.js';
 import { copyableExamples } from './help-layout.js';
@@ -17,7 +16,8 @@ import { loginCommands, loginFlags, logoutFlags } from './commands/login.js';
 import { syncCommand, syncFlags } from './commands/sync.js';
 import { catalogFlags, deleteFlags, digestFlags, manageCommands, tagFlags, tagsFlags } from './commands/manage.js';
 import type { FlagTable } from './flag-table.js';
-import { badBooleanValue, negatedValueFlag } from './raw-argv.js';
+import { attachedShortValues, badBooleanValue, negatedValueFlag } from './raw-argv.js';
+import { knownWords, shownWord, withSuggestion } from './suggest.js';
 
 /** Each command's flag table. */
 const TABLES: Record<string, FlagTable> = {
@@ -53,6 +53,15 @@ function namesOf([name, spec]: [string, FlagTable[string]]): string[] {
   return spec.alias === undefined ? [name] : [name, spec.alias as string];
 }
 
+/** `-pVALUE` → `--password=VALUE` for the command's one-letter aliases of flags that take a value (attachedShortValues). */
+function expandAttachedValues(argv: string[]): string[] {
+  const table = commandTable(argv);
+  if (!table) return argv;
+  const valued = Object.entries(table).filter(([, spec]) => !spec.positional && spec.type !== 'boolean');
+  const aliases = Object.fromEntries(valued.filter(([, spec]) => typeof spec.alias === 'string' && spec.alias.length === 1).map(([name, spec]) => [spec.alias as string, name]));
+  return attachedShortValues(argv, aliases, valued.flatMap(namesOf));
+}
+
 /** Refuses `--flag=VALUE` for a boolean flag of the command unless VALUE is true or false (yargs reads anything else as false), and `--no-flag=VALUE`. */
 function checkBooleanValues(argv: string[]): void {
   const table = commandTable(argv);
@@ -63,8 +72,9 @@ function checkBooleanValues(argv: string[]): void {
   const bad = badBooleanValue(argv, booleans);
   if (bad === undefined) return;
   const flag = bad.word.slice(0, bad.word.indexOf('='));
-  if (bad.negated) throw new UsageError(`${bad.word}: ${flag} takes no value; give ${flag} alone, or --${bad.name}=true or =false`);
-  throw new UsageError(`${bad.word}: ${flag} takes no value, or =true or =false`);
+  // `--password-stdin=VALUE` may hold the password: the word is shown without its value.
+  if (bad.negated) throw new UsageError(`${shownWord(bad.word)}: ${flag} takes no value; give ${flag} alone, or --${bad.name}=true or =false`);
+  throw new UsageError(`${shownWord(bad.word)}: ${flag} takes no value, or =true or =false`);
 }
 
 /** Refuses `--no-NAME` for a flag of the command that takes a value (yargs would pass false, or 0, along as its value). */
@@ -75,7 +85,7 @@ function checkNegatedValues(argv: string[]): void {
   const bad = negatedValueFlag(argv, valued.flatMap(namesOf));
   if (bad === undefined) return;
   const [name, spec] = valued.find(([n, s]) => n === bad.name || s.alias === bad.name)!;
-  throw new UsageError(`${bad.word}: --${name} takes a value${spec.instead ? `; ${spec.instead}` : ', so it has no --no- form'}`);
+  throw new UsageError(`${shownWord(bad.word)}: --${name} takes a value${spec.instead ? `; ${spec.instead}` : ', so it has no --no- form'}`);
 }
 
 /** Formats an error as the one line the CLI prints, scrubbed of the run's secrets. */
@@ -109,7 +119,8 @@ function skipHelpCache(y: Argv, argv: string[]): void {
 }
 
 /** Runs the CLI with `argv` (without node and script) and returns the exit code. */
-export async function main(argv: string[], io: CliIO): Promise<number> {
+export async function main(rawArgv: string[], io: CliIO): Promise<number> {
+  const argv = expandAttachedValues(rawArgv);
   let code = 0;
   const done = (c: number) => {
     code = c;

@@ -69,3 +69,23 @@ export function negatedValueFlag(argv: readonly string[], valued: readonly strin
   }
   return undefined;
 }
+
+/**
+ * `-pVALUE` read as Docker's and Podman's flag parser (pflag) reads it: the one-letter alias of a
+ * flag that takes a value, its value attached. yargs reads such a word as a group of one-letter
+ * flags (`-palice` as -p -a -l -i -c -e), so `regpush login -pSECRET` was refused as an unknown
+ * flag. Each such word (up to a `--`) becomes `--name=VALUE`; `aliases` maps each letter to its
+ * flag's name. Not a word that is the value of the flag before it (`--user -pe`): `valued` names
+ * the flags that take a value, aliases included.
+ */
+export function attachedShortValues(argv: readonly string[], aliases: Readonly<Record<string, string>>, valued: readonly string[]): string[] {
+  const end = argv.indexOf('--');
+  return argv.map((a, i) => {
+    if (end >= 0 && i >= end) return a;
+    const m = /^-([A-Za-z])([^=][\s\S]*)$/.exec(a);
+    if (!m || !Object.hasOwn(aliases, m[1]!)) return a;
+    const before = /^--?([^=]+)$/.exec(argv[i - 1] ?? '')?.[1];
+    if (before !== undefined && valued.includes(kebab(before))) return a;
+    return `--${aliases[m[1]!]}=${m[2]}`;
+  });
+}

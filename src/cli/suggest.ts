@@ -71,6 +71,22 @@ function typedWords(words: string[], argv: string[]): string[] {
 const SECRET_FLAG = /^(-p|--[\w-]*(pass|token|secret)[\w-]*)$/i;
 
 /**
+ * A word as an error line may show it: a secret flag's value given in the same word
+ * (`--password=VALUE`, `--no-to-password=VALUE`, `-pVALUE` as Docker takes it) is replaced by ***.
+ * The word was never parsed as a value, so it is not among the secrets the output is scrubbed of.
+ */
+export function shownWord(word: string): string {
+  const long = /^(--[\w-]*(?:pass|token|secret)[\w-]*=)/is.exec(word);
+  if (long) return `${long[1]}***`;
+  return /^-p./s.test(word) ? '-p***' : word;
+}
+
+/** Whether argv[i] is the value of the secret flag before it (never echoed, whatever it looks like). */
+function secretValueAt(argv: string[], i: number): boolean {
+  return i > 0 && SECRET_FLAG.test(argv[i - 1]!);
+}
+
+/**
  * Words of one dash and several letters (`-jar`, `-from`), up to a `--`: yargs reads each as a
  * group of one-letter flags (-j -a -r) and named every letter unknown. One hint per word, as typed:
  * after a flag that takes a value, to join them with "="; otherwise the --flag it resembles.
@@ -88,6 +104,10 @@ function dashWords(argv: string[], known: { flags: string[]; valued?: string[] }
       out.push({ word, hint: `the value after ${before} starts with "-", which reads as a flag; join them: ${before.startsWith('--') ? before : '--password'}=VALUE` });
     } else if (before?.startsWith('--') && known.valued?.includes(before.slice(2))) {
       out.push({ word, hint: `unknown flag ${word}; to give ${before} a value starting with "-", join them: ${before}=${word}` });
+    } else if (shownWord(word) !== word && !known.flags.includes(name) && closest(name, known.flags) === undefined) {
+      // `-pVALUE` on a command without -p: Docker's password flag, its value attached. A Go-style
+      // `-platfrm` is near a flag of the command, and named with it as below.
+      out.push({ word, hint: `unknown flag ${shownWord(word)}` });
     } else {
       out.push({ word, hint: known.flags.includes(name) ? `unknown flag -${name}: did you mean --${name}?` : flagHint(name, known.flags).replace(/^unknown flag --/, 'unknown flag -') });
     }
@@ -99,7 +119,9 @@ function dashWords(argv: string[], known: { flags: string[]; valued?: string[] }
 export function withSuggestion(msg: string, argv: string[], known: { commands: string[]; flags: string[]; valued?: string[] }): string {
   // yargs' recommendCommands answers an unknown command with only "Did you mean push?".
   const recommended = /^Did you mean (\S+)\?$/.exec(msg);
-  const first = argv.find((a) => !a.startsWith('-'));
+  const firstAt = argv.findIndex((a) => !a.startsWith('-'));
+  // `--password SECRET login`: the first word without a dash is then a password, not a command.
+  const first = firstAt < 0 ? undefined : secretValueAt(argv, firstAt) ? '***' : argv[firstAt];
   if (recommended) {
     // yargs suggests even a far-off name ("ls" → push); keep only what looks like a typo.
     const near = first !== undefined && closest(first, [recommended[1]!]);
@@ -109,7 +131,7 @@ export function withSuggestion(msg: string, argv: string[], known: { commands: s
   const hints: string[] = [];
   if (!m) {
     // yargs may complain about a missing flag first when the real problem is a misspelt one.
-    const unknown = argv.filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=')[0]!).filter((f) => f && !known.flags.includes(f) && !f.startsWith('no-'));
+    const unknown = argv.filter((a, i) => a.startsWith('--') && !secretValueAt(argv, i)).map((a) => a.slice(2).split('=')[0]!).filter((f) => f && !known.flags.includes(f) && !f.startsWith('no-'));
     for (const f of unknown) hints.push(flagHint(f, known.flags));
     for (const d of dashWords(argv, known)) hints.push(d.hint);
     return hints.length ? `${msg} (${hints.join('; ')})` : msg;
@@ -130,7 +152,10 @@ export function withSuggestion(msg: string, argv: string[], known: { commands: s
     const word = argv[at];
     const before = argv[at - 1]?.replace(/^--/, '');
     const typo = word?.startsWith('--') && closest(w, known.flags) !== undefined;
-    if (word !== undefined && !typo && before !== undefined && argv[at - 1]!.startsWith('--') && known.valued?.includes(before)) {
+    if (word !== undefined && secretValueAt(argv, at)) {
+      // `--password --x`: --x was meant as the password; say so without showing it.
+      hints.push(`the value after ${argv[at - 1]} starts with "-", which reads as a flag; join them: ${argv[at - 1]!.startsWith('--') ? argv[at - 1] : '--password'}=VALUE`);
+    } else if (word !== undefined && !typo && before !== undefined && argv[at - 1]!.startsWith('--') && known.valued?.includes(before)) {
       // `--entrypoint -c`: yargs reads a word starting with "-" as a flag, never as the value before it.
       hints.push(`unknown flag ${word}; to give --${before} a value starting with "-", join them: --${before}=${word}`);
     } else if (word?.startsWith('--no-')) {
@@ -140,7 +165,9 @@ export function withSuggestion(msg: string, argv: string[], known: { commands: s
     } else if (word?.startsWith('--')) {
       hints.push(flagHint(w, known.flags));
     } else if (word?.startsWith('-')) {
-      hints.push(`unknown flag ${word}`);
+      hints.push(`unknown flag ${shownWord(word)}`);
+    } else if (secretValueAt(argv, argv.indexOf(w))) {
+      hints.push(`unknown argument after ${argv[argv.indexOf(w) - 1]} (not shown: it may be a password)`);
     } else {
       const cmd = closest(w, known.commands);
       hints.push(`unknown argument ${w}${cmd ? `: did you mean ${cmd}?` : ''}`);

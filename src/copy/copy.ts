@@ -13,9 +13,10 @@ import { parseManifest } from '../image/manifest.js';
 import type { Logger } from '../log.js';
 import { checkTag, formatReference, manifestRef, parseReference, type ImageReference } from '../ref/reference.js';
 import { checkOptions, STRINGS, type Shape } from '../options-check.js';
-import { CONNECTION_SHAPE, type ConnectionOptions } from '../registry/connect.js';
+import { anchorPaths, CONNECTION_SHAPE, type ConnectionOptions } from '../registry/connect.js';
 import type { HttpStats } from '../http/stats.js';
-import { checkImages, TargetSet, TransferRun, type TransferTarget } from '../transfer/engine.js';
+import { checkImages, checkJobs, TargetSet, TransferRun, type TransferTarget } from '../transfer/engine.js';
+import { CallerCallbacks } from '../transfer/callbacks.js';
 import { oneTargetPerRepository } from '../transfer/target-list.js';
 import { BLOB_EVENTS_SHAPE, type BlobEvents, type BlobReport } from '../transfer/types.js';
 import { copyImage, type ImageCopyOptions, type ImageCopyOutcome } from '../transfer/image-copy.js';
@@ -110,8 +111,20 @@ export const COPY_SHAPE = {
 } satisfies Shape;
 
 /** Copies `from` to every target; rejects only when every target failed (else E_PARTIAL lists them). */
-export async function copy(opts: CopyOptions): Promise<CopyResult> {
-  checkOptions('copy()', opts, COPY_SHAPE);
+export async function copy(given: CopyOptions): Promise<CopyResult> {
+  checkOptions('copy()', given, COPY_SHAPE);
+  // The caller's callbacks go through one guard (transfer/callbacks.ts): a throw there stops the
+  // copy, and the copy rejects with that error.
+  const anchored = anchorPaths(given); // relative paths (TLS files, env's path variables) taken in the `cwd` option
+  const callbacks = new CallerCallbacks();
+  return callbacks.around(() => copyChecked({ ...anchored, events: callbacks.guard(given.events, COPY_EVENTS) }, callbacks));
+}
+
+/** The callbacks copy() calls (COPY_SHAPE's `events`). */
+const COPY_EVENTS = Object.keys(COPY_SHAPE.fields.events.fields);
+
+/** copy() once its options' shape is checked and its callbacks guarded. */
+async function copyChecked(opts: CopyOptions, callbacks: CallerCallbacks): Promise<CopyResult> {
   if (!opts.to.length) throw new UsageError('copy needs at least one target');
   const srcRef = parseReference(opts.from);
   // With --all-tags a target is a repository: named without the `latest` a reference defaults to
@@ -129,14 +142,16 @@ export async function copy(opts: CopyOptions): Promise<CopyResult> {
   const extraTags = (opts.tags ?? []).map(checkTag);
   const platforms: Platform[] | undefined =
     !opts.platform || opts.platform === 'all' ? undefined : opts.platform.split(',').map((p) => parsePlatform(p.trim()));
-  const format = opts.format === undefined ? undefined : parseFormat(opts.format);
+  const format = opts.format === undefined ? undefined : parseFormat(opts.format, 'copy(): format');
   if (opts.images !== undefined && !opts.allTags) throw new UsageError('--images is the number of tags copied at once with --all-tags; a single image\'s blob transfers are --jobs');
-  const images = opts.allTags ? checkImages(opts.images) : 1;
+  const images = opts.allTags ? checkImages(opts.images, 'copy(): images') : 1;
+  checkJobs(opts.jobs, 'copy(): jobs');
   const t0 = performance.now();
   // Tags copied at once must not upload one blob into one repository twice: the run records the
   // landings (in its own repository only: the tee already reads each blob once for all targets).
   // A dry run writes nothing, so there is nothing to wait for.
   const run = new TransferRun({ ...opts, trackLanded: opts.allTags && !opts.dryRun ? 'same-repository' : undefined });
+  callbacks.onThrow((err) => run.stop(err));
   const set = run.targets(oneTargetPerRepository(dstRefs, (ref) => [ref.tag ?? 'latest', ...extraTags]), srcRef);
   const results = new Map<TransferTarget, CopyTargetResult>(set.list.map((t) => [t, { reference: '', target: formatReference(t.ref), digest: '', tags: [], ok: false, blobs: t.blobs, referrers: 0, referrersSkipped: 0 }]));
   try {
@@ -191,7 +206,8 @@ export async function copy(opts: CopyOptions): Promise<CopyResult> {
     // failed): it stops now and its session is cancelled, instead of landing a blob no manifest names.
     run.stop(err);
     await run.settle();
-    throw run.failure(err);
+    // A callback's throw is the caller's own error: callbacks.around() rethrows it as it was.
+    throw callbacks.threw ? err : run.failure(err);
   } finally {
     set.finish();
     run.close();

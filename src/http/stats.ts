@@ -47,6 +47,8 @@ export class TransportStats {
   private requests = 0;
   private retries = 0;
   private readonly limits = new Map<string, RateLimitSeen>();
+  /** Hosts that have answered a manifest request without rate-limit headers (manifestAnswered). */
+  private readonly quiet = new Set<string>();
   private readonly watchers = new Set<(seen: RateLimitSeen) => void>();
 
   /** Counts one request and records its rate-limit headers, if any. */
@@ -82,6 +84,22 @@ export class TransportStats {
   /** True once `host` (host[:port], as in its URLs) has sent rate-limit headers. */
   sentLimits(host: string): boolean {
     return this.limits.has(host);
+  }
+
+  /**
+   * Notes that `host` answered a manifest request with a 2xx carrying `headers` (the registry
+   * client calls it: only it knows a manifest request from another): where they carry no
+   * rate-limit header, the registry has shown that it announces no pull limit (shownLimits). The
+   * headers themselves were recorded by response().
+   */
+  manifestAnswered(host: string, headers: Record<string, string>): void {
+    if (parseRateLimitHeader(headers['ratelimit-limit']) || parseRateLimitHeader(headers['ratelimit-remaining'])) return;
+    this.quiet.add(host);
+  }
+
+  /** True once `host` has shown whether it announces a pull limit: it has sent rate-limit headers, or answered a manifest request (2xx) without them. */
+  shownLimits(host: string): boolean {
+    return this.limits.has(host) || this.quiet.has(host);
   }
 
   /** Counts a request that failed at the socket (no response). */

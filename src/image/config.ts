@@ -102,28 +102,32 @@ export interface HistoryRecord {
 /**
  * Splits "K=V" at the first "="; the value may be empty or contain "=". InputError on "", "=V", no
  * "=" or a malformed `${…}` in V. No message quotes the text: a value may be a token, and an
- * argument without "=" is most often a value given alone (`--env "$TOKEN"`).
+ * argument without "=" is most often a value given alone (`--env "$TOKEN"`). `what` names the
+ * entry in messages: the CLI's `--env` (default), or a library option path (`config.env[2]`).
  */
-export function parseEnvFlag(s: string): [string, string] {
+export function parseEnvFlag(s: string, what?: string): [string, string] {
   const eq = s.indexOf('=');
-  if (eq < 0) throw new InputError(`invalid --env: expected KEY=VALUE, and the ${s.length}-character argument has no "=" (its text is not shown: values may hold tokens)`);
-  if (eq === 0) throw new InputError('invalid --env: the variable name is empty (nothing before "=")');
+  if (eq < 0) throw new InputError(`invalid ${what ?? '--env'}: expected KEY=VALUE, and the ${s.length}-character ${what ? 'entry' : 'argument'} has no "=" (its text is not shown: values may hold tokens)`);
+  if (eq === 0) throw new InputError(`invalid ${what ?? '--env'}: the variable name is empty (nothing before "=")`);
   const [key, value] = [s.slice(0, eq), s.slice(eq + 1)];
   // A malformed ${…} does not depend on the base's Env: refused here, with the flags, rather than
   // once the base has been read and the configs are composed.
-  expandEnvValue(key, value, () => undefined);
+  expandEnvValue(key, value, () => undefined, what && `${what} (${key})`);
   return [key, value];
 }
 
-/** Normalises "80", "80/tcp", "53/UDP", "132/sctp" to "<port>/<proto>"; InputError on port 0, >65535 or another protocol. */
-export function parsePortFlag(s: string): string {
+/**
+ * Normalises "80", "80/tcp", "53/UDP", "132/sctp" to "<port>/<proto>"; InputError on port 0, >65535
+ * or another protocol. `what` names the entry: the CLI's `--port`, or `config.ports[1]`.
+ */
+export function parsePortFlag(s: string, what = '--port'): string {
   const m = /^(\d+)(?:\/([A-Za-z]+))?$/.exec(s.trim());
-  if (!m) throw new InputError(`invalid --port ${JSON.stringify(s)}: expected PORT[/tcp|/udp|/sctp], e.g. 80 or 53/udp`);
+  if (!m) throw new InputError(`invalid ${what} ${JSON.stringify(s)}: expected PORT[/tcp|/udp|/sctp], e.g. 80 or 53/udp`);
   const port = Number(m[1]);
-  if (port < 1 || port > 65535) throw new InputError(`invalid --port ${JSON.stringify(s)}: port must be 1-65535`);
+  if (port < 1 || port > 65535) throw new InputError(`invalid ${what} ${JSON.stringify(s)}: port must be 1-65535`);
   const proto = (m[2] ?? 'tcp').toLowerCase();
   if (proto !== 'tcp' && proto !== 'udp' && proto !== 'sctp') {
-    throw new InputError(`invalid --port ${JSON.stringify(s)}: protocol must be tcp, udp or sctp`);
+    throw new InputError(`invalid ${what} ${JSON.stringify(s)}: protocol must be tcp, udp or sctp`);
   }
   return `${port}/${proto}`;
 }
@@ -143,11 +147,11 @@ const NOT_ONE_LINE = /[\u0000-\u001f\u007f\u2028\u2029]/;
 /**
  * A label key is one line of printable text: every tool that lists labels (`docker inspect`,
  * registries' UIs, `KEY=VALUE` dumps) shows one key per line, and a newline in a key would let a
- * label pass for two.
+ * label pass for two. `what`: the CLI's `--label`, or `config.labels`.
  */
-function checkLabelKey(key: string): void {
-  if (key === '') throw new InputError('invalid --label: the label key is empty');
-  if (NOT_ONE_LINE.test(key)) throw new InputError(`invalid --label key ${JSON.stringify(key)}: a key must be one line without control characters`);
+function checkLabelKey(key: string, what = '--label'): void {
+  if (key === '') throw new InputError(`invalid ${what}: the label key is empty`);
+  if (NOT_ONE_LINE.test(key)) throw new InputError(`invalid ${what} key ${JSON.stringify(key)}: a key must be one line without control characters`);
 }
 
 /**
@@ -179,9 +183,9 @@ function mergeEnv(base: readonly string[], changes: readonly string[], anyCase: 
     const e = out.find((x) => keyOf(x) === norm(name));
     return e?.includes('=') ? e.slice(e.indexOf('=') + 1) : undefined;
   };
-  for (const change of changes) {
-    const [rawKey, rawValue] = parseEnvFlag(change);
-    const entry = `${rawKey}=${expandEnvValue(rawKey, rawValue, lookup, onUnset && ((offset) => onUnset(rawKey, offset)))}`;
+  for (const [n, change] of changes.entries()) {
+    const [rawKey, rawValue] = parseEnvFlag(change, `config.env[${n}]`);
+    const entry = `${rawKey}=${expandEnvValue(rawKey, rawValue, lookup, `config.env[${n}] (${rawKey})`, onUnset && ((offset) => onUnset(rawKey, offset)))}`;
     const key = norm(rawKey);
     const i = out.findIndex((e) => keyOf(e) === key);
     if (i >= 0) out[i] = entry;
@@ -216,9 +220,9 @@ export function unsetEnvReferences(config: ImageConfig, changes: readonly string
   return found;
 }
 
-/** A volume path is not empty; InputError otherwise. Returns it. */
-function checkVolume(v: string): string {
-  if (v === '') throw new InputError('invalid --volume "": the path is empty');
+/** A volume path (`what`: `config.volumes[0]`) is not empty; InputError otherwise. Returns it. */
+function checkVolume(v: string, what: string): string {
+  if (v === '') throw new InputError(`invalid ${what} "": the path is empty`);
   return v;
 }
 
@@ -279,11 +283,11 @@ export function checkConfigChanges(changes: ConfigChanges, windows = false): voi
   for (const [key, v] of [['entrypointShell', changes.entrypointShell], ['cmdShell', changes.cmdShell]] as const) {
     if (v !== undefined && v.trim() === '') throw new InputError(`config.${key}: empty command`);
   }
-  for (const e of changes.env ?? []) parseEnvFlag(e);
-  for (const p of changes.ports ?? []) parsePortFlag(p);
-  for (const v of changes.volumes ?? []) checkImagePath(checkVolume(v), 'config.volumes entry', windows);
+  for (const [i, e] of (changes.env ?? []).entries()) parseEnvFlag(e, `config.env[${i}]`);
+  for (const [i, p] of (changes.ports ?? []).entries()) parsePortFlag(p, `config.ports[${i}]`);
+  for (const [i, v] of (changes.volumes ?? []).entries()) checkImagePath(checkVolume(v, `config.volumes[${i}]`), `config.volumes[${i}]`, windows);
   if (changes.workdir !== undefined) checkImagePath(changes.workdir, 'config.workdir', windows);
-  for (const k of Object.keys(changes.labels ?? {})) checkLabelKey(k);
+  for (const k of Object.keys(changes.labels ?? {})) checkLabelKey(k, 'config.labels');
   if (changes.healthcheck !== undefined) healthcheckConfig(changes.healthcheck);
   if (changes.user !== undefined) checkUser(changes.user, 'config.user', windows);
   if (changes.stopSignal !== undefined) checkStopSignal(changes.stopSignal, 'config.stopSignal');
@@ -342,17 +346,17 @@ export function applyConfigChanges(
   if (env !== cc.Env) cc.Env = env; // the same array when there was nothing to add
   if (changes.ports !== undefined) {
     const ports: Record<string, object> = { ...(cc.ExposedPorts ?? {}) };
-    for (const p of changes.ports) ports[parsePortFlag(p)] = {};
+    for (const [i, p] of changes.ports.entries()) ports[parsePortFlag(p, `config.ports[${i}]`)] = {};
     cc.ExposedPorts = ports;
   }
   if (changes.workdir !== undefined) cc.WorkingDir = checkImagePath(changes.workdir, 'config.workdir', windows);
   if (changes.volumes !== undefined) {
     const volumes: Record<string, object> = { ...(cc.Volumes ?? {}) };
-    for (const v of changes.volumes) volumes[checkImagePath(checkVolume(v), 'config.volumes entry', windows)] = {};
+    for (const [i, v] of changes.volumes.entries()) volumes[checkImagePath(checkVolume(v, `config.volumes[${i}]`), `config.volumes[${i}]`, windows)] = {};
     cc.Volumes = volumes;
   }
   if (changes.labels !== undefined) {
-    for (const k of Object.keys(changes.labels)) checkLabelKey(k);
+    for (const k of Object.keys(changes.labels)) checkLabelKey(k, 'config.labels');
     cc.Labels = { ...(cc.Labels ?? {}), ...changes.labels };
   }
   if (changes.user !== undefined) cc.User = checkUser(changes.user, 'config.user', windows);

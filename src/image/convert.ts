@@ -173,11 +173,11 @@ function convertChildType(mt: string, family: MediaFamily): string {
   throw new UnsupportedError(`index child type ${mt} has no ${family} equivalent`);
 }
 
-/** Parses `--format`: "oci" or "docker". */
-export function parseFormat(v: string): MediaFamily {
+/** Parses a format, "oci" or "docker"; `name` is what the message calls it (`push(): format`). */
+export function parseFormat(v: string, name: string): MediaFamily {
   const f = v.trim().toLowerCase();
   if (f === 'oci' || f === 'docker') return f;
-  throw new InputError(`--format must be "oci" or "docker" (got ${JSON.stringify(v)})`);
+  throw new InputError(`${name} must be "oci" or "docker" (got ${JSON.stringify(v)})`);
 }
 
 /** A converted child manifest, as its parent index must now name it. */

@@ -24,13 +24,14 @@ export type EnvLookup = (name: string) => string | undefined;
 /**
  * `value` with its substitutions made; InputError on an unclosed or malformed `${…}`. The message
  * names `key` and the offset of the `${` in the value, never the value's text: env values often
- * carry tokens, and CI logs are public. `onUnset` gets the offset of each `$NAME` or `${NAME}`
- * whose NAME is unset and so became empty (not of one a `${NAME-word}` form chose to leave out,
- * nor of one in a word that was not used), in order.
+ * carry tokens, and CI logs are public. `what` names the entry: `--env KEY` (the CLI's), or a
+ * library option path (`config.env[2] (KEY)`). `onUnset` gets the offset of each `$NAME` or
+ * `${NAME}` whose NAME is unset and so became empty (not of one a `${NAME-word}` form chose to
+ * leave out, nor of one in a word that was not used), in order.
  */
-export function expandEnvValue(key: string, value: string, lookup: EnvLookup, onUnset?: (offset: number) => void): string {
+export function expandEnvValue(key: string, value: string, lookup: EnvLookup, what = `--env ${key}`, onUnset?: (offset: number) => void): string {
   const bad = (at: number, why: string): InputError =>
-    new InputError(`invalid --env ${key}: the "\${" at offset ${at} of its value ${why} (write \\$ for a literal $)`, { details: { key, offset: at } });
+    new InputError(`invalid ${what}: the "\${" at offset ${at} of its value ${why} (write \\$ for a literal $)`, { details: { key, offset: at } });
   const unclosed = (at: number): InputError => bad(at, 'has no closing "}"');
 
   /**

@@ -9,7 +9,7 @@ import { parsePlatform, selectPlatform, formatPlatform, platformMatches } from '
 import type { Descriptor, ImageConfig, Platform } from '../image/types.js';
 import { silentLogger, type Logger } from '../log.js';
 import { checkArgument, checkOptions, REFERENCE_ARGUMENT, type Shape } from '../options-check.js';
-import { CONNECTION_SHAPE, connect, transportFor, type ConnectionOptions } from '../registry/connect.js';
+import { anchorPaths, CONNECTION_SHAPE, connect, transportFor, type ConnectionOptions } from '../registry/connect.js';
 
 /** Options of inspect(). */
 export interface InspectOptions extends ConnectionOptions {
@@ -129,9 +129,10 @@ function checkPlatformFields(cfg: ImageConfig, what: string): void {
 }
 
 /** Resolves `reference` and describes it; with `platform`, describes that child of an index. */
-export async function inspect(reference: string | ImageReference, opts: InspectOptions = {}): Promise<InspectResult> {
+export async function inspect(reference: string | ImageReference, given: InspectOptions = {}): Promise<InspectResult> {
   checkArgument('inspect()', 'reference', reference, REFERENCE_ARGUMENT);
-  checkOptions('inspect()', opts, INSPECT_SHAPE);
+  checkOptions('inspect()', given, INSPECT_SHAPE);
+  const opts = anchorPaths(given); // relative paths (TLS files, env's path variables) taken in the `cwd` option
   const ref = referenceArgument(reference);
   const want = opts.platform ? parsePlatform(opts.platform) : undefined;
   const transport = transportFor({ ...opts, logger: opts.logger ?? silentLogger });

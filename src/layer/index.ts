@@ -13,7 +13,6 @@ import { resolveLayerOptions, type LayerConfig } from './options.js';
 import { BufferPool } from './pool.js';
 import { hashTar, tarBlocks, type TarStats } from './tar.js';
 import type { LayerOptions, LayerResult } from './types.js';
-import type { Logger } from '../log.js';
 
 /** The option and result shapes (see types.ts). */
 export type { LayerOptions, LayerResult, LayerSource } from './types.js';
@@ -30,23 +29,24 @@ export { firstSymlink, hasContent } from './content.js';
 
 const noop = (): void => {};
 
-/** Lines already logged per logger: a push builds the layer up to twice per target, and says so once. */
-const said = new WeakMap<Logger, Set<string>>();
-function once(logger: Logger, level: 'debug' | 'warn', line: string): void {
-  let lines = said.get(logger);
-  if (!lines) said.set(logger, (lines = new Set()));
-  if (lines.has(line)) return;
-  lines.add(line);
-  logger[level](line);
+/**
+ * Logs `line` unless this operation's builds have (cfg.said): a push builds the layer up to twice
+ * per target, and says so once. Per operation, not per logger: a second push with the same logger
+ * says it again (no state outlives a run).
+ */
+function once(cfg: LayerConfig, level: 'debug' | 'warn', line: string): void {
+  if (cfg.said.has(line)) return;
+  cfg.said.add(line);
+  cfg.logger[level](line);
 }
 
 /** --debug: the lanes and pool chosen and why; a warning when an explicit request was cut to the pool. */
 function reportLanes(cfg: LayerConfig): void {
-  if (cfg.mode === 'single') return once(cfg.logger, 'debug', 'layer: single-stream gzip (one lane)');
+  if (cfg.mode === 'single') return once(cfg, 'debug', 'layer: single-stream gzip (one lane)');
   const l = cfg.lanes;
-  once(cfg.logger, 'debug', `layer: ${l.reason}${l.lanes >= HASH_WORKER_MIN_LANES ? '; diffID hashed on a worker thread past 4 MiB of tar' : ''}`);
+  once(cfg, 'debug', `layer: ${l.reason}${l.lanes >= HASH_WORKER_MIN_LANES ? '; diffID hashed on a worker thread past 4 MiB of tar' : ''}`);
   if (l.capped) {
-    once(cfg.logger, 'warn', `layer: ${l.capped.requested} gzip jobs asked for, but the thread pool has ${l.poolSize} threads: using ${l.lanes} (start the process with UV_THREADPOOL_SIZE=${l.capped.requested + 1} for more)`);
+    once(cfg, 'warn', `layer: ${l.capped.requested} gzip jobs asked for, but the thread pool has ${l.poolSize} threads: using ${l.lanes} (start the process with UV_THREADPOOL_SIZE=${l.capped.requested + 1} for more)`);
   }
 }
 

@@ -6,8 +6,9 @@
  * when the process first uses it, from UV_THREADPOOL_SIZE (default 4), so a lane beyond the pool's
  * threads only waits for one: it adds memory (a block and its output) and no speed. The library
  * therefore caps the lanes at the pool size. It cannot see the pool itself (Node has no API for
- * it, and the library does not read process.env), so the host tells it: `threadPoolSize`, or
- * UV_THREADPOOL_SIZE in the `env` it passes; otherwise libuv's default of 4 is assumed.
+ * it, and the library does not read process.env), so the host tells it: UV_THREADPOOL_SIZE in the
+ * `env` it passes to push() (the layer builder's own `threadPoolSize` option, which push() does not
+ * take, is for its tests); otherwise libuv's default of 4 is assumed.
  * The lanes never change the bytes: block boundaries depend only on byte offsets.
  */
 import { availableParallelism } from 'node:os';

@@ -2,6 +2,7 @@
  * LayerOptions → checked, defaulted settings. Everything that changes the layer's bytes is decided
  * here once, so the hash pass and the upload pass cannot disagree.
  */
+import { resolve } from 'node:path';
 import { InputError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { DEFAULT_BLOCK_SIZE, DEFAULT_GZIP_LEVEL } from './gzip.js';
@@ -11,6 +12,8 @@ import type { LayerOptions, LayerSource } from './types.js';
 /** The options with every default applied. */
 export interface LayerConfig {
   sources: LayerSource[];
+  /** Absolute directory a relative source resolves against. */
+  cwd: string;
   mtime: Date;
   uid: number;
   gid: number;
@@ -27,6 +30,8 @@ export interface LayerConfig {
   chowned: boolean;
   signal?: AbortSignal;
   logger: Logger;
+  /** Lines already logged by this operation's builds (LayerOptions.said). */
+  said: Set<string>;
   onTarBytes?: (n: number) => void;
   onDiffId?: (diffId: string) => void;
 }
@@ -77,6 +82,8 @@ export function resolveLayerOptions(opts: LayerOptions): LayerConfig {
   if (mode !== 'parallel' && mode !== 'single') throw new InputError(`gzip mode must be "parallel" or "single", got "${String(mode)}"`);
   return {
     sources: opts.sources,
+    // The layer builder's boundary: the process's directory only where the caller named none.
+    cwd: resolve(opts.cwd ?? process.cwd()),
     mtime: new Date(mtime * 1000),
     uid,
     gid,
@@ -89,6 +96,7 @@ export function resolveLayerOptions(opts: LayerOptions): LayerConfig {
     chowned: opts.chown !== undefined,
     signal: opts.signal,
     logger: opts.logger ?? silentLogger,
+    said: opts.said ?? new Set(),
     onTarBytes: opts.onTarBytes,
     onDiffId: opts.onDiffId,
   };

@@ -84,13 +84,16 @@ export function goneOrUnreadable(path: string, err: unknown): InputError {
   return new InputError(`${path} disappeared while the layer was being built (deleted after the walk listed it)`, { cause: err, details: { path } });
 }
 
-/** InputError naming the path when a src is missing, not a directory or regular file, or unreadable; dest must be absolute. */
-export async function validateSources(sources: LayerSource[]): Promise<void> {
+/**
+ * InputError naming the path (as given) when a src is missing, not a directory or regular file, or
+ * unreadable; dest must be absolute. A relative src is looked up in `cwd` (absolute).
+ */
+export async function validateSources(sources: LayerSource[], cwd: string): Promise<void> {
   if (sources.length === 0) throw new InputError('no app source given');
   for (const s of sources) {
     if (typeof s.src !== 'string' || s.src === '') throw new InputError('app source: empty path');
     checkDest(s.dest, `app source ${s.src}`);
-    const abs = resolve(s.src);
+    const abs = resolve(cwd, s.src);
     let st;
     // Synchronous: a few metadata calls per source, each a thread-pool round trip when async.
     try {

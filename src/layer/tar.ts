@@ -223,12 +223,12 @@ export async function hashTar(cfg: LayerConfig, signal: AbortSignal): Promise<{ 
   const scratch = Buffer.alloc(512);
   const turn = new EventLoopTurn();
   const links = new HardLinks(!cfg.windows);
-  await validateSources(cfg.sources);
+  await validateSources(cfg.sources, cfg.cwd);
   for (const h of leadingHeaders(cfg)) {
     entries++;
     for (const b of entryHeaderBytes(h, scratch)) feed(b);
   }
-  await walkSources(cfg.sources, { signal, logger: cfg.logger, dirs: layerDirs(cfg) }, async (e) => {
+  await walkSources(cfg.sources, { cwd: cfg.cwd, signal, logger: cfg.logger, dirs: layerDirs(cfg) }, async (e) => {
     checkAborted(signal);
     entries++;
     if (e.kind !== 'file') {
@@ -452,7 +452,7 @@ async function writeTar(cfg: LayerConfig, signal: AbortSignal, w: BlockWriter, s
   const turn = new EventLoopTurn();
   const scratch = Buffer.alloc(512);
   const links = new HardLinks(!cfg.windows);
-  await validateSources(cfg.sources);
+  await validateSources(cfg.sources, cfg.cwd);
   for (const h of leadingHeaders(cfg)) {
     stats.entries++;
     for (const b of entryHeaderBytes(h, scratch)) {
@@ -460,7 +460,7 @@ async function writeTar(cfg: LayerConfig, signal: AbortSignal, w: BlockWriter, s
       if (p) await p;
     }
   }
-  await walkSources(cfg.sources, { signal, logger: cfg.logger, dirs: layerDirs(cfg) }, (e) => {
+  await walkSources(cfg.sources, { cwd: cfg.cwd, signal, logger: cfg.logger, dirs: layerDirs(cfg) }, (e) => {
     checkAborted(signal);
     stats.entries++;
     if (e.kind === 'file') return writeFile(cfg, e, w, scratch, signal, turn, links).then(() => turn.after(0));

@@ -6,7 +6,7 @@ import type { Logger } from '../log.js';
 
 /** One local directory (or single file) and the absolute path it lands at inside the image. */
 export interface LayerSource {
-  /** Local directory or regular file, e.g. `./publish`. */
+  /** Local directory or regular file, e.g. `./publish`; a relative one is taken in the `cwd` option (push) or LayerOptions.cwd. */
   src: string;
   /** Absolute path inside the image, e.g. `/app`. For a file, a trailing `/` means "into this directory". */
   dest: string;
@@ -16,6 +16,11 @@ export interface LayerSource {
 export interface LayerOptions {
   /** Everything that goes into the one new layer, in this order. */
   sources: LayerSource[];
+  /**
+   * Directory a relative `src` (and so its `.dockerignore`) is looked up in; default the process's
+   * working directory when the options are resolved. push() passes its own `cwd` option.
+   */
+  cwd?: string;
   /** Seconds since the epoch written as every entry's mtime; default SOURCE_DATE_EPOCH from `env`, else 0. */
   mtime?: number;
   /** Environment to read SOURCE_DATE_EPOCH and UV_THREADPOOL_SIZE from; the library never reads process.env itself. */
@@ -65,6 +70,12 @@ export interface LayerOptions {
   onDiffId?: (diffId: string) => void;
   /** Receives warnings about skipped entries (sockets, fifos, devices) and lanes cut to the thread pool; debug: the lanes chosen and why. */
   logger?: Logger;
+  /**
+   * The lines already logged about the lanes, shared by the builds of one operation: a push builds
+   * a layer up to twice per target and says each once. Default: a set of this build's own (a
+   * second push says them again).
+   */
+  said?: Set<string>;
 }
 
 /** What the layer is, known once its stream has ended. */

@@ -22,6 +22,8 @@ export type WalkEntry =
 
 /** What the walk needs besides the sources. */
 export interface WalkContext {
+  /** Absolute directory a relative source `src` resolves against (the caller's, never looked up here). */
+  cwd: string;
   signal?: AbortSignal;
   logger: Logger;
   /**
@@ -199,11 +201,11 @@ function loadIgnore(dir: string): IgnoreMatcher {
  * themselves, so that the answer does not depend on which source the walk reaches first. A source
  * that cannot be read is left to the walk to report.
  */
-function copiedDirectories(sources: readonly LayerSource[]): (name: string) => 'destination' | 'inside' | undefined {
+function copiedDirectories(sources: readonly LayerSource[], cwd: string): (name: string) => 'destination' | 'inside' | undefined {
   const dirs: { abs: string; prefix: string }[] = [];
   for (const s of sources) {
     try {
-      const abs = resolve(s.src);
+      const abs = resolve(cwd, s.src);
       if (!statSync(abs).isDirectory()) continue;
       const { name } = normaliseDest(s.dest);
       dirs.push({ abs, prefix: name === '' ? '' : `${name}/` });
@@ -238,9 +240,9 @@ function fileName(abs: string, destName: string, intoDir: boolean): string {
   return intoDir ? `${destName}/${basename(abs)}` : destName;
 }
 
-function viewOf(s: LayerSource): SourceView | undefined {
+function viewOf(s: LayerSource, cwd: string): SourceView | undefined {
   try {
-    const abs = resolve(s.src);
+    const abs = resolve(cwd, s.src);
     const st = statSync(abs);
     const { name, intoDir } = normaliseDest(s.dest);
     if (st.isDirectory()) return { kind: 'directory', abs, dest: name };
@@ -302,9 +304,9 @@ function keepsSomethingBelow(abs: string, rel: string, ignore: IgnoreMatcher): b
  * two directories merge). Only sources whose destinations overlap are asked, so the usual layer
  * of sources apart costs nothing.
  */
-function laterReplacements(sources: readonly LayerSource[]): (i: number) => ((name: string) => boolean) | undefined {
+function laterReplacements(sources: readonly LayerSource[], cwd: string): (i: number) => ((name: string) => boolean) | undefined {
   if (sources.length < 2) return () => undefined;
-  const views = sources.map(viewOf);
+  const views = sources.map((s) => viewOf(s, cwd));
   const place = (v: SourceView): string => (v.kind === 'file' ? v.name : v.dest);
   return (i) => {
     const mine = views[i];
@@ -335,8 +337,8 @@ export async function walkSources(sources: LayerSource[], ctx: WalkContext, visi
     checkNotWhiteout(e.name, source!);
     return visitEntry(e);
   };
-  const copied = copiedDirectories(sources);
-  const replacementsFor = laterReplacements(sources);
+  const copied = copiedDirectories(sources, ctx.cwd);
+  const replacementsFor = laterReplacements(sources, ctx.cwd);
   /** For the source being walked: whether a later source replaces the entry (see laterReplacements). */
   let replaced: ((name: string) => boolean) | undefined;
 
@@ -385,7 +387,7 @@ export async function walkSources(sources: LayerSource[], ctx: WalkContext, visi
     source = sources[index]!;
     replaced = replacementsFor(index);
     checkAborted(ctx.signal);
-    const abs = resolve(source.src);
+    const abs = resolve(ctx.cwd, source.src);
     let st;
     try {
       st = statSync(abs);

@@ -3,24 +3,27 @@
  * login), else $DOCKER_CONFIG/config.json or ~/.docker/config.json, through the credential helper
  * when the file names one (credHelpers entry or credsStore), so Docker, Podman, crane and regpush
  * share one login (see loginFilePath). A namespace (`quay.io/org`) is stored under its own
- * `auths` key, as Podman stores it. Login checks the
+ * `auths` key in the containers auth.json, where Podman stores it (see namespaceLoginFile): Docker
+ * would read such a key in its config.json as a login for the whole registry. Login checks the
  * credentials against the registry (GET /v2/) before storing anything, over the same transport
  * every other operation builds (proxies, insecure registries, idle timeout, retries).
  */
-import { eraseCredential, loginsElsewhere, storeCredential, type Credential } from '../auth/credentials.js';
+import { checkDockerConfigDir, eraseCredential, loginsElsewhere, namespaceLoginFile, storeCredential, type Credential } from '../auth/credentials.js';
 import { AuthError, UsageError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { splitAuthKey } from '../auth/registry-host.js';
 import { HttpRegistryClient } from '../registry/client.js';
 import { checkOptions, type Shape } from '../options-check.js';
-import { CONNECTION_SHAPE, insecureList, transportFor, type ConnectionOptions } from '../registry/connect.js';
+import { anchorPaths, CONNECTION_SHAPE, insecureList, transportFor, type ConnectionOptions } from '../registry/connect.js';
 
 /** Options of login(). */
 export interface LoginOptions extends ConnectionOptions {
   /**
    * Registry host[:port] ("ghcr.io", "registry.example.com:5000"); a URL or Docker config key such
    * as "https://index.docker.io/v1/" also works. A namespace or repository under it
-   * ("quay.io/org", as Podman's login takes) stores a login used for that part of the registry only.
+   * ("quay.io/org", as Podman's login takes) stores a login for that part of the registry, in the
+   * containers auth file ($REGISTRY_AUTH_FILE when set, else Podman's), never in Docker's
+   * config.json: regpush, Podman and skopeo use it there; Docker, which has no such logins, does not.
    */
   registry: string;
   username: string;
@@ -45,7 +48,7 @@ export interface LoginResult {
 }
 
 /** Options of logout(). */
-export interface LogoutOptions extends Pick<ConnectionOptions, 'env' | 'homeDir' | 'credentialHelperTimeoutMs'> {
+export interface LogoutOptions extends Pick<ConnectionOptions, 'cwd' | 'env' | 'homeDir' | 'credentialHelperTimeoutMs'> {
   /** Registry host, or host/namespace, as given to login. */
   registry: string;
   logger?: Logger;
@@ -55,6 +58,7 @@ export interface LogoutOptions extends Pick<ConnectionOptions, 'env' | 'homeDir'
 export const LOGOUT_SHAPE = {
   fields: {
     registry: 'string',
+    cwd: CONNECTION_SHAPE.cwd,
     env: CONNECTION_SHAPE.env,
     homeDir: CONNECTION_SHAPE.homeDir,
     credentialHelperTimeoutMs: CONNECTION_SHAPE.credentialHelperTimeoutMs,
@@ -100,16 +104,22 @@ function storeOptions(opts: { env?: Record<string, string | undefined>; homeDir?
 
 /**
  * Checks `username`/`password` against the registry and, when it accepts them, stores them in the
- * Docker config ($REGISTRY_AUTH_FILE when set) or its credential helper. Throws AuthError when the
- * registry refuses them; then nothing is stored.
+ * Docker config ($REGISTRY_AUTH_FILE when set) or its credential helper; a namespace's login in the
+ * containers auth file. Throws AuthError when the registry refuses them; then nothing is stored.
  */
-export async function login(opts: LoginOptions): Promise<LoginResult> {
-  checkOptions('login()', opts, LOGIN_SHAPE);
+export async function login(given: LoginOptions): Promise<LoginResult> {
+  checkOptions('login()', given, LOGIN_SHAPE);
+  const opts = anchorPaths(given); // relative paths (TLS files, env's path variables) taken in the `cwd` option
   const { registry, namespace, name } = loginTarget(opts.registry);
   if (!opts.username) throw new UsageError('the user name is empty');
   if (!opts.password) throw new UsageError('the password is empty');
   const cred: Credential = { username: opts.username, password: opts.password };
   const logger = opts.logger ?? silentLogger;
+  // Where the login will go must be settled before the registry is asked: a login checked and
+  // then refused a place to be stored costs a request (and, at a rate-limited registry, a pull).
+  const store = storeOptions({ ...opts, logger });
+  if (namespace) namespaceLoginFile(name, store.env, store.homeDir);
+  else if (!store.env.REGISTRY_AUTH_FILE) await checkDockerConfigDir(store.env);
   const transport = transportFor({ ...opts, logger });
   try {
     const client = new HttpRegistryClient({
@@ -138,13 +148,18 @@ export async function login(opts: LoginOptions): Promise<LoginResult> {
   }
   // A namespace's login is checked at the registry's /v2/ too, as Podman's is: the registry has
   // no endpoint that answers for a namespace without naming a repository in it.
-  await storeCredential(name, cred, storeOptions({ ...opts, logger }));
+  await storeCredential(name, cred, store);
   return { registry, ...(namespace ? { namespace } : {}) };
 }
 
-/** Removes the stored credentials for a registry from the Docker config ($REGISTRY_AUTH_FILE when set) and its credential helper. */
-export async function logout(opts: LogoutOptions): Promise<LogoutResult> {
-  checkOptions('logout()', opts, LOGOUT_SHAPE);
+/**
+ * Removes the stored credentials for a registry from the Docker config ($REGISTRY_AUTH_FILE when set)
+ * and its credential helper; a namespace's from the containers auth file (and from Docker's config,
+ * where earlier versions stored it).
+ */
+export async function logout(given: LogoutOptions): Promise<LogoutResult> {
+  checkOptions('logout()', given, LOGOUT_SHAPE);
+  const opts = anchorPaths(given); // a relative REGISTRY_AUTH_FILE or DOCKER_CONFIG taken in the `cwd` option
   const { registry, namespace, name } = loginTarget(opts.registry);
   const store = storeOptions(opts);
   const removed = await eraseCredential(name, store);

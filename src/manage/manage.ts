@@ -11,7 +11,7 @@ import { checkTag, formatReference, manifestRef, parseReference, referenceArgume
 import { registryHostOf } from '../ref/registry.js';
 import type { ManifestHead, RegistryClient } from '../registry/registry-client.js';
 import { checkArgument, checkOptions, REFERENCE_ARGUMENT, STRINGS, type Shape } from '../options-check.js';
-import { CONNECTION_SHAPE, connect, transportFor, type ConnectionOptions } from '../registry/connect.js';
+import { anchorPaths, CONNECTION_SHAPE, connect, transportFor, type ConnectionOptions } from '../registry/connect.js';
 import type { ScopeAction } from '../auth/scope.js';
 
 /** Options every registry command takes. */
@@ -143,9 +143,11 @@ async function withClient<T>(
   ref: ImageReference,
   role: 'from' | 'to',
   actions: ScopeAction[],
-  opts: ManageOptions,
+  given: ManageOptions,
   fn: (client: RegistryClient) => Promise<T>,
 ): Promise<T> {
+  // Every command here comes through this, its options checked: relative paths (TLS files, env's path variables) taken in the `cwd` option.
+  const opts = anchorPaths(given);
   const transport = transportFor({ ...opts, logger: opts.logger ?? silentLogger });
   try {
     return await fn(connect(transport, ref.registry, role, actions.length ? [{ repo: ref.repository, actions }] : [], opts));

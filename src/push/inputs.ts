@@ -15,8 +15,8 @@ import type { Platform } from '../image/types.js';
 import { checkEpochSeconds, epochFromEnv, firstSymlink, hasContent, isWindowsStylePath, resolveLayerOptions, validateSources, windowsDestination, windowsSymlinkRefused, type LayerSource } from '../layer/index.js';
 import { silentLogger, warningsOnce, type Logger } from '../log.js';
 import { checkTag, parseReference, type ImageReference } from '../ref/reference.js';
-import { checkOptions, STRINGS, type Shape } from '../options-check.js';
-import { CONNECTION_SHAPE } from '../registry/connect.js';
+import { STRINGS, type Shape } from '../options-check.js';
+import { CONNECTION_SHAPE, workingDirectory } from '../registry/connect.js';
 import { checkJobs } from '../transfer/engine.js';
 import { BLOB_EVENTS_SHAPE } from '../transfer/types.js';
 import type { LayerJob } from './layer-everywhere.js';
@@ -40,6 +40,8 @@ export interface LayerPlan extends LayerJob {
 
 /** push()'s inputs, checked. */
 export interface PushInputs {
+  /** The directory relative paths are taken in (the `cwd` option, absolute; workingDirectory). */
+  cwd: string;
   toRefs: ImageReference[];
   fromRef?: ImageReference;
   platform: Platform | 'all';
@@ -96,10 +98,11 @@ export const PUSH_SHAPE = {
   required: ['from', 'to'],
 } satisfies Shape;
 
-/** Every input checked before the first request. */
+/** Every input checked before the first request; their shape (PUSH_SHAPE) has been checked by push(). */
 export async function checkInputs(opts: PushOptions): Promise<PushInputs> {
-  // Plain-JS callers first: a wrong type would otherwise be misread by the checks below.
-  checkOptions('push()', opts, PUSH_SHAPE);
+  // Read once, here: every layer source below is looked up in it (LayerOptions.cwd), not in
+  // whatever the process's directory is when a build starts.
+  const cwd = workingDirectory(opts.cwd);
   const toList = Array.isArray(opts.to) ? opts.to : [opts.to];
   if (toList.length === 0) throw new UsageError('push needs a target (--to)');
   const toRefs = toList.map((t) => parseReference(t));
@@ -107,7 +110,7 @@ export async function checkInputs(opts: PushOptions): Promise<PushInputs> {
   for (const t of opts.tags ?? []) checkTag(t);
   for (const r of toRefs) checkTag(r.tag ?? 'latest');
   const fromRef = opts.from === 'scratch' ? undefined : parseReference(opts.from);
-  const jobs = checkJobs(opts.jobs);
+  const jobs = checkJobs(opts.jobs, 'push(): jobs');
   const env = opts.env ?? {};
   // Checked here for every push, config-only too: it dates the config's `created` and history.
   const mtime = opts.mtime !== undefined ? checkEpochSeconds(opts.mtime, 'push(): mtime') : (epochFromEnv(env.SOURCE_DATE_EPOCH) ?? 0);
@@ -115,7 +118,8 @@ export async function checkInputs(opts: PushOptions): Promise<PushInputs> {
   // pass, build): what a walk warns about (a fifo skipped) is said once.
   const logger = warningsOnce(opts.logger ?? silentLogger);
   const work = opts.events?.work;
-  const common = { mtime, env, chown: opts.chown, gzipLevel: opts.gzipLevel, gzipConcurrency: opts.gzipJobs, logger, ...(work ? { onTarBytes: (n: number) => work(n) } : {}) };
+  // `said`: this push's builds say each line about their lanes once (layer/index.ts).
+  const common = { cwd, mtime, env, chown: opts.chown, gzipLevel: opts.gzipLevel, gzipConcurrency: opts.gzipJobs, logger, said: new Set<string>(), ...(work ? { onTarBytes: (n: number) => work(n) } : {}) };
   // The layer builder's ranges (mtime, chown ids, gzip level and jobs) are checked now: found by
   // the builder, once uploads had started, they were thrown where nothing caught them.
   if (opts.layers?.length || opts.app?.length) resolveLayerOptions({ sources: [], ...common });
@@ -141,11 +145,11 @@ export async function checkInputs(opts: PushOptions): Promise<PushInputs> {
         if (winStyle) throw new InputError(`${what}: with --platform all, write the destination as /…: the layer goes into the base's Linux and Windows images alike (/app is C:\\app in a Windows image); got "${winStyle.dest}"`);
       }
       const sources = layerSources(given, windows, what);
-      if (forWindows !== true) await checkLayerSources(sources, what, logger); // the same files either way
+      if (forWindows !== true) await checkLayerSources(sources, cwd, what, logger); // the same files either way
       // A symlink ends a Windows layer's build: said now, before any request. The variant of
       // --platform all is checked once the base shows it is used (push.ts, checkWindowsVariants).
       if (windows && forWindows === undefined) {
-        const link = await firstSymlink(sources, logger);
+        const link = await firstSymlink(sources, cwd, logger);
         if (link !== undefined) throw windowsSymlinkRefused(link);
       }
       layers.push({
@@ -173,10 +177,10 @@ export async function checkInputs(opts: PushOptions): Promise<PushInputs> {
   // Every platform of the base ('all') may be a Windows one: applyConfigChanges checks each
   // config's paths against its OS once the base is read.
   if (opts.config) checkConfigChanges(opts.config, mayBeWindows(platform));
-  const format = opts.format === undefined ? undefined : parseFormat(opts.format);
+  const format = opts.format === undefined ? undefined : parseFormat(opts.format, 'push(): format');
   const annotations = opts.annotations && Object.keys(opts.annotations).length ? checkAnnotations(opts.annotations) : undefined;
   if (annotations && format === 'docker') throw new UsageError('--annotation cannot go into a Docker v2 manifest (it has no annotations); use --format oci');
-  return { toRefs, fromRef, platform, jobs, mtime, layers, format, annotations, ...(opts.chown ? { chown: true } : {}) };
+  return { cwd, toRefs, fromRef, platform, jobs, mtime, layers, format, annotations, ...(opts.chown ? { chown: true } : {}) };
 }
 
 /**
@@ -221,9 +225,9 @@ function layerSources(sources: readonly LayerSource[], windows: boolean, what: s
  * wrong path or an over-broad .dockerignore far more often than intent (a build that wrote
  * nothing to its output folder): pushed, it would ship an image without the app.
  */
-async function checkLayerSources(sources: LayerSource[], what: string, logger: Logger): Promise<void> {
-  await validateSources(sources);
-  if (!(await hasContent(sources, logger))) throw new InputError(`${what}: nothing to put in the layer (empty, or everything excluded by .dockerignore)`);
+async function checkLayerSources(sources: LayerSource[], cwd: string, what: string, logger: Logger): Promise<void> {
+  await validateSources(sources, cwd);
+  if (!(await hasContent(sources, cwd, logger))) throw new InputError(`${what}: nothing to put in the layer (empty, or everything excluded by .dockerignore)`);
 }
 
 /** Annotation keys must be non-empty; values are strings. */

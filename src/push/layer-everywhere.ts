@@ -15,6 +15,7 @@ import type { TargetSet, TransferTarget } from '../transfer/engine.js';
 import type { SpareSession } from '../transfer/spare-session.js';
 import type { TransferContext } from '../transfer/types.js';
 import { uploadLayer, type LayerLabel, type LayerUploadOutcome } from './layer-upload.js';
+import type { ExtraTags } from './extra-tags.js';
 import type { LayerHeadStart } from './layer-head-start.js';
 import { LayerEvents } from './layer-events.js';
 import type { PushTargetResult } from './options.js';
@@ -26,10 +27,11 @@ export interface TargetState {
   /** Digest of the manifest (or index) the --to tag held, when the warm path fetched it. */
   tagDigest?: string;
   /**
-   * What the push's other tags at this target (`--tag`) point at, by tag (undefined: absent or not
-   * told), from HEADs sent with the tag's GET: one already on the digest is not written again.
+   * The push's other tags at this target (`--tag`), asked about with the tag's GET, once each
+   * (extra-tags.ts): `digests()` says what each points at (undefined: absent or not told), and one
+   * already on the digest is not written again. None in a dry run.
    */
-  extraTags?: Promise<Map<string, string | undefined>>;
+  extraTags?: Pick<ExtraTags, 'digests'>;
   /** Per layer: how it got there. */
   outcomes: (LayerUploadOutcome | undefined)[];
   /** What was written at the target. */

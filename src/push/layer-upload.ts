@@ -7,7 +7,7 @@
  * both, chunked PATCHes (see transfer/upload.ts; the choice is remembered for the run). Either way
  * a transient failure re-produces the layer from the directory and starts again, within --retries.
  */
-import { RegpushError } from '../errors.js';
+import { InputError } from '../errors.js';
 import { restartOutcome, RetryBudget, sleep } from '../http/retry.js';
 import { createLayerStream, hashLayer, type LayerOptions, type LayerResult } from '../layer/index.js';
 import type { UploadMethod } from '../registry/quirks.js';
@@ -147,7 +147,7 @@ export async function uploadLayer(target: RepoEndpoint, layer: LayerOptions, ctx
         if (!out.sent) return { result: hashed!, action: 'skipped', bytes: 0, retries: budget.spent, method: 'none' };
         const result = await produced!;
         if (hashed && result.digest !== hashed.digest) {
-          throw new RegpushError('E_INPUT', `${label}: its source changed while it was being uploaded (layer digest ${hashed.digest} became ${result.digest})`);
+          throw new InputError(`${label}: its source changed while it was being uploaded (layer digest ${hashed.digest} became ${result.digest})`);
         }
         return { result, action: 'uploaded', bytes, retries: budget.spent, method: out.method };
       } catch (err) {

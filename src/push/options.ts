@@ -14,7 +14,7 @@ export interface PushOptions extends ConnectionOptions {
   to: string | string[];
   /** Extra tags pointing at the same digest. */
   tags?: string[];
-  /** Directories (or files) put into one new layer, on top of the `layers`. Empty: no app layer. */
+  /** Directories (or files) put into one new layer, on top of the `layers`. Empty: no app layer. A relative `src` is taken in `cwd`. */
   app?: LayerSource[];
   /**
    * Further layers, each one its own, in this order after the base layers and below the app

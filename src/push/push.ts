@@ -31,8 +31,11 @@ import { SpareSession } from '../transfer/spare-session.js';
 import { TargetSet, TransferRun, type ManifestToWrite, type TransferTarget } from '../transfer/engine.js';
 import { oneTargetPerRepository } from '../transfer/target-list.js';
 import type { RepoEndpoint } from '../transfer/types.js';
+import { anchorPaths } from '../registry/connect.js';
 import { composeConfigs, composeStage, layersFor, topDigestOf, usedLayers, warnUnsetEnv, type Composed, type EarlyConfigs } from './compose-stage.js';
-import { CHOWN_WINDOWS, checkInputs, tagRule, type LayerPlan, type PushInputs } from './inputs.js';
+import { CHOWN_WINDOWS, checkInputs, PUSH_SHAPE, tagRule, type LayerPlan, type PushInputs } from './inputs.js';
+import { checkOptions } from '../options-check.js';
+import { CallerCallbacks } from '../transfer/callbacks.js';
 import { LAYERS_AT_ONCE, uploadLayersEverywhere, type TargetState } from './layer-everywhere.js';
 import { HEAD_START_BYTES, LayerHeadStart } from './layer-head-start.js';
 import { APP_LAYER, SMALL_LAYER_BYTES } from './layer-upload.js';
@@ -40,6 +43,7 @@ import type { PushOptions, PushResult } from './options.js';
 import { dryRunReport, finalReport } from './report.js';
 import { resolveBase, scratchBase, type ResolvedBase } from './resolve.js';
 import { DiffIdBoard } from './diffid-board.js';
+import { ExtraTags } from './extra-tags.js';
 import { findReusableLayers, once, type DiffIdOf, type SameImageCheck } from './reuse.js';
 
 /** What resolve found, and the warm-path facts per target. */
@@ -70,11 +74,27 @@ interface Front {
  * blob is read once and streamed to every target that lacks it, each new layer is built once per
  * registry that needs it, and one failing target does not stop the others (E_PARTIAL).
  */
-export async function push(opts: PushOptions): Promise<PushResult> {
-  const inputs = await checkInputs(opts);
+export async function push(given: PushOptions): Promise<PushResult> {
+  // Plain-JS callers first: a wrong type would otherwise be misread by the checks that follow.
+  checkOptions('push()', given, PUSH_SHAPE);
+  // The caller's callbacks go through one guard (callbacks.ts): a throw there stops the push, and
+  // the push rejects with that error.
+  const callbacks = new CallerCallbacks();
+  return callbacks.around(() => pushChecked({ ...given, events: callbacks.guard(given.events, PUSH_EVENTS) }, callbacks));
+}
+
+/** The callbacks push() calls (PUSH_SHAPE's `events`). */
+const PUSH_EVENTS = Object.keys(PUSH_SHAPE.fields.events.fields);
+
+/** push() once its options' shape is checked and its callbacks guarded. */
+async function pushChecked(guarded: PushOptions, callbacks: CallerCallbacks): Promise<PushResult> {
+  const inputs = await checkInputs(guarded);
+  // Relative paths of the options (TLS files, env's path variables) taken in the same directory as the layers' sources.
+  const opts = anchorPaths(guarded, inputs.cwd);
   const timings: Record<string, number> = {};
   const clock = phaseClock(timings, opts.events?.phase);
   const run = new TransferRun({ ...opts, jobs: inputs.jobs, logger: opts.logger ?? silentLogger });
+  callbacks.onThrow((err) => run.stop(err));
   const tagsOf = tagRule(opts.tags);
   // One target: its first failure stops the push at once (the layer upload is cancelled). One
   // target per repository: `--to X:1 --to X:2` uploads each blob there once and writes both tags.
@@ -116,7 +136,8 @@ export async function push(opts: PushOptions): Promise<PushResult> {
     run.stop(err);
     await releaseSpares(states);
     await run.settle();
-    throw run.failure(err);
+    // A callback's throw is the caller's own error: callbacks.around() rethrows it as it was.
+    throw callbacks.threw ? err : run.failure(err);
   } finally {
     for (const h of headStarts) h.drop(); // a build nobody took (the tag held it, or the push failed)
     set.finish();
@@ -252,14 +273,14 @@ async function resolveStage(run: TransferRun, set: TargetSet, states: Map<Transf
         openConfigSpare();
         if (!expected && layers.length) openLayerSpare();
       };
-      // The other tags are asked about alongside (HEADs, no pull counted): a re-run leaves those
+      // The other tags are asked about alongside, once each (extra-tags.ts): a re-run leaves those
       // already on the digest alone, as copy does, and a registry with immutable tags does not
-      // refuse it for them either.
-      if (t.tags.length > 1 && !opts.dryRun) {
-        state.extraTags = Promise.all(t.tags.slice(1).map(async (tag) => [tag, (await t.ep.client.headManifest(t.ep.repo, tag).catch(() => undefined))?.digest] as const)).then((e) => new Map(e));
-      }
+      // refuse it for them either; where the tag in --to is new, the warm path reads the first
+      // of them that exists from the same answers.
+      const others = new ExtraTags(t.ep, t.tags.slice(1), ExtraTags.askFor(t.ep, opts.dryRun));
+      if (others.tags.length && !opts.dryRun) state.extraTags = others;
       // A config-only push (no new layer) is compared too: re-run unchanged, it writes nothing.
-      const found = await findReusableLayers(t.ep, t.ref, basePromise, diffIdsOf, { same, onTagFound, onChangeExpected, onChanged, alsoTags: t.tags.slice(1) }); // never rejects
+      const found = await findReusableLayers(t.ep, t.ref, basePromise, diffIdsOf, { same, onTagFound, onChangeExpected, onChanged, alsoTags: others }); // never rejects
       decide(found?.same !== true);
       // Without new layers and without a tag, the config goes as HEAD ‖ POST (it may be there already).
       if (diffIdsOf.length && found?.same !== true) openConfigSpare();
@@ -420,7 +441,7 @@ async function checkWindowsVariants(base: ResolvedBase, inputs: PushInputs, logg
   const used = usedLayers(inputs, base);
   for (const [i, l] of inputs.layers.entries()) {
     if (l.forWindows !== true || !used.has(i)) continue;
-    const link = await firstSymlink(l.options.sources, l.options.logger ?? logger, signal); // the layer's logger: warnings said once
+    const link = await firstSymlink(l.options.sources, inputs.cwd, logger, signal);
     if (link !== undefined) throw windowsSymlinkRefused(link);
   }
 }
@@ -496,10 +517,10 @@ async function commitStage(set: TargetSet, layers: Map<TransferTarget, TargetSta
     : [];
   await set.each(async (t) => {
     const state = layers.get(t)!;
-    // The warm path fetched the tag in --to (the first one), and HEADed the others: a tag that
-    // holds these very bytes is not written again.
+    // The warm path fetched the tag in --to (the first one), and the others were asked about
+    // with it (extra-tags.ts): a tag that holds these very bytes is not written again.
     const held = new Set(state.tagDigest === top.digest ? [t.tags[0]!] : []);
-    for (const [tag, digest] of (await state.extraTags) ?? []) if (digest === top.digest) held.add(tag);
+    for (const [tag, digest] of (await state.extraTags?.digests()) ?? []) if (digest === top.digest) held.add(tag);
     const c = await set.commitManifests(t, top, children, held);
     for (const tag of c.unchanged) set.logger.info(`${t.ref.registry}/${t.ref.repository}:${tag} already holds ${c.digest}; not written again`);
     state.result = {

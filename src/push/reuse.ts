@@ -23,6 +23,7 @@ import { imagePlatforms, platformMatches } from '../image/platform.js';
 import type { Descriptor, ImageConfig, ImageManifest, Platform } from '../image/types.js';
 import type { ImageReference } from '../ref/reference.js';
 import type { RepoEndpoint } from '../transfer/types.js';
+import type { OtherTags } from './extra-tags.js';
 import type { ResolvedBase } from './resolve.js';
 
 /** What the warm path found at a target. */
@@ -90,8 +91,10 @@ export async function findReusableLayers(
      * The push's other tags at this target (`--tag`), asked in turn when the first does not exist:
      * a CI job pushing `app:$COMMIT --tag latest` names a new tag each time, and `latest` holds
      * the previous deploy, whose layers are as good to reuse (the same repository holds them).
+     * Their manifests come from `ExtraTags` (extra-tags.ts), which asks about each tag once for
+     * this and for the commit alike.
      */
-    alsoTags?: readonly string[];
+    alsoTags?: OtherTags;
   } = {},
 ): Promise<ReuseFound | undefined> {
   const { onTagFound, onChangeExpected, onChanged } = opts;
@@ -100,9 +103,9 @@ export async function findReusableLayers(
     const tag = toRef.tag ?? 'latest';
     let from = tag;
     let top = await manifestIfAny(target, tag);
-    for (const other of opts.alsoTags ?? []) {
+    for (const other of opts.alsoTags?.tags ?? []) {
       if (top) break;
-      top = await manifestIfAny(target, (from = other));
+      top = await opts.alsoTags!.manifest((from = other));
     }
     if (!top) return undefined; // a first push: nothing to reuse
     const own = from === tag;

@@ -121,6 +121,22 @@ export class HttpRegistryClient implements RegistryClient {
     return isDockerHub(this.registry) || this.transport.stats.sentLimits(this.endpoint.host);
   }
 
+  /**
+   * True once it is known whether a manifest GET here may count against a pull limit (countsPulls
+   * tells which): Docker Hub by name, any registry that has sent rate-limit headers, and one that
+   * has answered a manifest request (HEAD or GET) with a 2xx that carried none. Before that,
+   * countsPulls says false only because nothing has been heard yet. An error answer is no
+   * evidence (a front may answer a 404 or a 5xx without the headers its 200s carry).
+   */
+  pullsKnown(): boolean {
+    return isDockerHub(this.registry) || this.transport.stats.shownLimits(this.endpoint.host);
+  }
+
+  /** Tells the run's stats that a manifest request was answered with a 2xx, for pullsKnown. */
+  private manifestAnswered(res: HttpResponse): void {
+    if (res.status >= 200 && res.status < 300) this.transport.stats.manifestAnswered(this.endpoint.host, res.headers);
+  }
+
   /** Calls `fn` once, when this client first sees a tag absent in a repository with no tag seen present. */
   whenTagAbsent(fn: () => void): void {
     this.onAbsent.push(fn);
@@ -276,6 +292,7 @@ export class HttpRegistryClient implements RegistryClient {
     // request that follows (copy's manifest GET right after this HEAD) goes out, instead of that
     // one opening a new connection (a handshake more where the round trip is long).
     await drain(res, PROBE_DRAIN_MS);
+    this.manifestAnswered(res);
     if (res.status === 404) {
       this.sawTag(repo, ref, false);
       return undefined;
@@ -294,6 +311,7 @@ export class HttpRegistryClient implements RegistryClient {
   async getManifest(repo: string, ref: string): Promise<FetchedManifest> {
     const what = `GET manifest ${this.manifestName(repo, ref)}`;
     const res = await this.request({ method: 'GET', url: await this.url(`${repo}/manifests/${ref}`), headers: { accept: MANIFEST_ACCEPT } });
+    this.manifestAnswered(res);
     if (res.status === 404) this.sawTag(repo, ref, false);
     if (res.status !== 200) return this.fail(res, what);
     const bytes = await readBody(res, MANIFEST_CAP, `manifest ${this.manifestName(repo, ref)}`);

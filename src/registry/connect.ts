@@ -17,11 +17,19 @@ import { parseInsecureList } from './endpoint.js';
 import { CHUNK_SIZE_RANGE, IDLE_TIMEOUT_RANGE_MS, RETRIES_MAX } from './limits.js';
 import { blockedBy, checkMirrorMap, mirrorsFor, MirrorConfigError, type BlockedPrefixes, type InsecureHosts, type MirrorMap } from './mirror-config.js';
 import { BlockedClient, MirroredClient, MirrorHealth, mirrorSendProfile, type MirrorRoute } from './mirrors.js';
+import { isAbsolute, resolve } from 'node:path';
 import { DeniedError, UsageError } from '../errors.js';
 import { STRINGS, type Shape } from '../options-check.js';
 
 /** Options every command shares, as the library receives them (the CLI fills them from flags and env). */
 export interface ConnectionOptions {
+  /**
+   * The directory a relative path is relative to: push's `app` and `layers` sources (and so their
+   * `.dockerignore`), the `tls` files and directories, and the path variables of `env`
+   * (REGISTRY_AUTH_FILE, DOCKER_CONFIG, NODE_EXTRA_CA_CERTS). Default: the process's working
+   * directory, read once when the operation starts. The CLI passes its own (`CliIO.cwd`).
+   */
+  cwd?: string;
   /** Environment to read credentials and settings from; the library never reads process.env itself. */
   env?: Record<string, string | undefined>;
   /** Home directory for ~/.docker/config.json and containers auth files. */
@@ -87,6 +95,7 @@ const CREDENTIAL: Shape = { fields: { username: 'string', password: 'string', id
  * logger and the secrets are objects of the caller's (a class, `console`) that may hold more.
  */
 export const CONNECTION_SHAPE = {
+  cwd: 'string',
   env: { values: 'string' },
   homeDir: 'string',
   insecureRegistries: STRINGS,
@@ -137,6 +146,44 @@ export function transportFor(opts: TransportChoices): Transport {
     tls: tlsResolver(withInsecureTls(opts), logger),
     early: opts.earlySockets,
   });
+}
+
+/** Variables of `env` naming a file or directory regpush reads or writes: a relative one is taken in `cwd`, as the options' paths are. */
+export const PATH_VARIABLES = ['REGISTRY_AUTH_FILE', 'DOCKER_CONFIG', 'NODE_EXTRA_CA_CERTS'] as const;
+
+/**
+ * The `cwd` option, absolute: the caller's directory, else the process's. An operation reads it
+ * here once, when it starts (anchorPaths); nothing below that looks the process's directory up.
+ */
+export function workingDirectory(cwd: string | undefined): string {
+  if (cwd === '') throw new UsageError('cwd is empty: give a directory, or leave it out for the process\'s working directory');
+  return resolve(cwd ?? process.cwd());
+}
+
+/**
+ * The options with every relative path made absolute in `cwd` (workingDirectory): the `tls` files
+ * and directories and the path variables of `env` (PATH_VARIABLES). Each operation calls it first
+ * thing after checking its options' shape, so a file is looked for where the caller means, whatever
+ * the process's directory (a library caller's, or the CLI run in-process with its own `cwd`).
+ * Push's layer sources keep their spelling, for messages, and are looked up in `cwd` by the layer
+ * builder (LayerOptions.cwd).
+ */
+export function anchorPaths<T extends ConnectionOptions>(opts: T, cwd: string = workingDirectory(opts.cwd)): T & { cwd: string } {
+  const at = (p: string): string => (p === '' ? p : resolve(cwd, p));
+  let env = opts.env;
+  for (const name of PATH_VARIABLES) {
+    const v = env?.[name];
+    if (v && !isAbsolute(v)) env = { ...env, [name]: at(v) };
+  }
+  const t = opts.tls;
+  const tls = t && {
+    ...t,
+    ...(t.certsDirs ? { certsDirs: t.certsDirs.map(at) } : {}),
+    ...(t.caCerts ? { caCerts: Object.fromEntries(Object.entries(t.caCerts).map(([host, files]) => [host, files.map(at)])) } : {}),
+    ...(t.clientCerts ? { clientCerts: Object.fromEntries(Object.entries(t.clientCerts).map(([host, c]) => [host, { cert: at(c.cert), key: at(c.key) }])) } : {}),
+    ...(t.nodeExtraCaCerts ? { nodeExtraCaCerts: at(t.nodeExtraCaCerts) } : {}),
+  };
+  return { ...opts, cwd, ...(env !== opts.env ? { env } : {}), ...(tls ? { tls } : {}) };
 }
 
 /**

@@ -3,6 +3,9 @@
  * of a repository in order and falls back to the registry itself (the upstream) when a mirror
  * does not have the content, refuses us, fails or cannot be reached, as dockerd and
  * containers/image do. Writes (manifests, uploads, mounts, deletes) only ever go to the upstream.
+ * A mirror that fails, or refuses us whatever we ask, is not asked again in the run; one that
+ * refuses one repository is not asked again for that repository, and still is for the others
+ * (refusesRepository).
  *
  * Content is trusted by digest only: a manifest fetched by digest is hashed and compared by the
  * client; a blob's digest is checked by the target registry when it lands and by getBlobBytes
@@ -18,6 +21,7 @@
  * referrers API would also hide cosign's tags, which are looked for only without the API).
  */
 import type { Readable } from 'node:stream';
+import { refusalReach } from '../auth/middleware.js';
 import { ProtocolError, RegpushError } from '../errors.js';
 import type { SendProfile } from '../http/transport.js';
 import type { RequestBody } from '../http/types.js';
@@ -60,11 +64,14 @@ export interface MirrorRoute extends MirrorTarget {
 
 /**
  * What a run has learnt about its mirrors: the ones not to ask again (unreachable, failing,
- * serving wrong content) and those whose failure was already logged. Shared by every client of
- * the run, so a dead mirror costs one failed request, not one per blob.
+ * serving wrong content, refusing us whatever we ask), the repositories a mirror refused, and the
+ * failures already logged. Shared by every client of the run, so a dead mirror costs one failed
+ * request, not one per blob, and a refused repository one refusal, not one per tag of it.
  */
 export class MirrorHealth {
   private readonly down = new Map<string, string>();
+  /** Repositories refused, by mirror and the repository's name at the mirror (refusedKey). */
+  private readonly refused = new Map<string, string>();
   private readonly logged = new Set<string>();
   isDown(name: string): boolean {
     return this.down.has(name);
@@ -72,20 +79,53 @@ export class MirrorHealth {
   markDown(name: string, why: string): void {
     if (!this.down.has(name)) this.down.set(name, why);
   }
-  /** True the first time for `name`: the caller logs then. */
-  firstFailure(name: string): boolean {
-    if (this.logged.has(name)) return false;
-    this.logged.add(name);
+  /** True when mirror `name` refused repository `repo` (its name at the mirror) earlier in the run. */
+  refuses(name: string, repo: string): boolean {
+    return this.refused.has(refusedKey(name, repo));
+  }
+  markRefused(name: string, repo: string, why: string): void {
+    if (!this.refused.has(refusedKey(name, repo))) this.refused.set(refusedKey(name, repo), why);
+  }
+  /** Neither down nor refusing the repository of `route`. */
+  usable(route: { name: string; repo: string }): boolean {
+    return !this.isDown(route.name) && !this.refuses(route.name, route.repo);
+  }
+  /** True the first time for `name` (or `name` and `repo`, for a refusal of one repository): the caller logs then. */
+  firstFailure(name: string, repo?: string): boolean {
+    const key = repo === undefined ? name : refusedKey(name, repo);
+    if (this.logged.has(key)) return false;
+    this.logged.add(key);
     return true;
   }
 }
 
+function refusedKey(name: string, repo: string): string {
+  return `${name}\n${repo}`;
+}
+
 /**
  * Error codes after which a mirror is not asked again in this run: it cannot be reached, fails,
- * serves wrong content, or refuses the credentials (which do not change during a run). A 403 or
- * a 404 may concern one repository only, so the next read asks again.
+ * serves wrong content, or refuses the credentials for the whole registry (which do not change
+ * during a run). A refusal that concerns one repository (refusesRepository) is kept for that
+ * repository only; a 404 is a cache miss, and the next read asks again.
  */
 const MIRROR_BROKEN = new Set(['E_NETWORK', 'E_TLS', 'E_REGISTRY', 'E_PROTOCOL', 'E_TOO_MANY_REQUESTS', 'E_DIGEST_MISMATCH', 'E_AUTH']);
+
+/**
+ * A mirror's refusal of the repository asked for rather than of everything: a 403 (E_DENIED: a
+ * cache that may proxy some repositories and not others, Harbor's proxy-cache project or
+ * Artifactory's permissions), and the E_AUTH refusals that may concern the scopes asked for only
+ * (auth/middleware.ts refusalReach: a token service's 403, as GHCR answers for one package the
+ * login may not read, dragonflydb/dragonfly#4997; a token short of `pull` on that repository).
+ * Such a refusal does not change during a run, so the mirror is not asked again for that
+ * repository (every tag and blob of a sync's repository would be asked, and refused, again), and
+ * it says nothing of the next repository, which still reads through the mirror. A refusal of the
+ * credentials themselves (a token service's 401, a Basic 401, a login the mirror needs and none
+ * is stored) is the same for every repository: the mirror is given up for the run (MIRROR_BROKEN).
+ */
+function refusesRepository(err: RegpushError): boolean {
+  return err.code === 'E_DENIED' || (err.code === 'E_AUTH' && refusalReach(err) === 'repository');
+}
 /** Error codes that stop the read instead of falling back: the operation was cancelled, or a bug. */
 const NO_FALLBACK = new Set(['E_ABORTED', 'E_INTERNAL', 'E_USAGE']);
 
@@ -106,10 +146,10 @@ export class MirroredClient implements RegistryClient {
     this.logger = upstream.logger;
   }
 
-  /** Where a read goes after `routes[i]` fails: "trying mirror …" or "reading from upstream …". */
-  private nextAfter(routes: MirrorRoute[], i: number): string {
-    const next = routes.slice(i + 1).find((n) => !this.health.isDown(n.name));
-    return next ? `trying mirror ${next.name}` : this.upstream instanceof BlockedClient ? `no other mirror (${this.registry} itself is blocked)` : `reading from upstream ${this.registry}`;
+  /** Where a read goes after `routes[i]` fails: "trying mirror …" or "reading from upstream …" (`repo`: "reading REPO from upstream …"). */
+  private nextAfter(routes: MirrorRoute[], i: number, repo?: string): string {
+    const next = routes.slice(i + 1).find((n) => this.health.usable(n));
+    return next ? `trying mirror ${next.name}` : this.upstream instanceof BlockedClient ? `no other mirror (${this.registry} itself is blocked)` : `reading ${repo ? `${repo} ` : ''}from upstream ${this.registry}`;
   }
 
   /**
@@ -119,7 +159,7 @@ export class MirroredClient implements RegistryClient {
   private async read<T>(repo: string, what: string, read: (c: RegistryClient, repo: string) => Promise<T>, found: (v: T) => boolean = () => true): Promise<{ value: T; mirror?: MirrorRoute }> {
     const routes = this.routes(repo);
     for (const [i, m] of routes.entries()) {
-      if (this.health.isDown(m.name)) continue;
+      if (!this.health.usable(m)) continue;
       const then = this.nextAfter(routes, i);
       let why: string;
       try {
@@ -133,6 +173,14 @@ export class MirroredClient implements RegistryClient {
           // Wrong content for a digest is not a cache miss: the mirror is not trusted again this run.
           this.health.markDown(m.name, why);
           this.logger.warn(`mirror ${m.name} served content that does not match its digest (${err.message}); not using it again, ${then}`);
+          continue;
+        }
+        if (refusesRepository(err)) {
+          // Kept for this repository, said once for it: its other tags and blobs go elsewhere at once.
+          this.health.markRefused(m.name, m.repo, why);
+          const elsewhere = `${this.nextAfter(routes, i, repo)}; not asking ${m.name} for ${m.repo} again in this run, the mirror is still used for other repositories`;
+          if (this.health.firstFailure(m.name, m.repo)) this.logger.warn(`mirror ${m.name} refused ${m.repo} (${why}); ${elsewhere}`);
+          else this.logger.debug(`mirror ${m.name}: ${what} refused (${why}); ${then}`);
           continue;
         }
         if (MIRROR_BROKEN.has(err.code)) this.health.markDown(m.name, why);
@@ -171,7 +219,14 @@ export class MirroredClient implements RegistryClient {
    */
   countsPulls(repo: string): boolean {
     if (this.upstream.countsPulls?.(repo) ?? true) return true;
-    return this.routes(repo).some((m) => !this.health.isDown(m.name) && (m.client.countsPulls?.(m.repo) ?? true));
+    return this.routes(repo).some((m) => this.health.usable(m) && (m.client.countsPulls?.(m.repo) ?? true));
+  }
+
+  /** Known where countsPulls is true, or where the registry and every mirror a GET could go to have shown it (a mirror that answers everything leaves the registry unheard: not known). */
+  pullsKnown(repo: string): boolean {
+    if (this.countsPulls(repo)) return true;
+    if (!(this.upstream.pullsKnown?.(repo) ?? false)) return false;
+    return this.routes(repo).every((m) => this.health.isDown(m.name) || (m.client.pullsKnown?.(m.repo) ?? false));
   }
 
   /** Reachability of the registry itself (what login and early checks mean by it). */

@@ -100,6 +100,13 @@ export interface RegistryClient {
    * than HEAD first (one round trip less, and no pull spared to lose).
    */
   countsPulls?(repo: string): boolean;
+  /**
+   * True once countsPulls's answer for `repo` is known rather than presumed (optional; absent:
+   * never known): Docker Hub by name, a registry that has sent rate-limit headers in this run, or
+   * one that has answered a manifest request (a 2xx) without them. Until then countsPulls says false for a registry
+   * that may yet turn out to count pulls (sync HEADs first then: ImageCopyOptions.headUntilKnown).
+   */
+  pullsKnown?(repo: string): boolean;
   /** HEAD a manifest by tag or digest; undefined when absent. A HEAD is not a pull on Docker Hub. */
   headManifest(repo: string, ref: string): Promise<ManifestHead | undefined>;
   /** GET a manifest's exact bytes. */

@@ -16,7 +16,7 @@
  * HEAD), and only those that need a pull fail, without sending it (sync.ts, pullRefusal). Those
  * HEADs failing as an outage's do then stop it as a registry that is down (down()).
  */
-import { RegpushError, TooManyRequestsError } from '../errors.js';
+import { errorForCode, type RegpushError, TooManyRequestsError } from '../errors.js';
 
 /** Consecutive failed images at one registry that stop the rest: two rounds of `--images`, at least 8. */
 export function outageThreshold(images: number): number {
@@ -90,7 +90,7 @@ export class OutageBreaker {
   down(registry: string): RegpushError | undefined {
     const f = this.failing.get(registry);
     if (!f || f.images < this.threshold) return undefined;
-    return new RegpushError(f.last.code, `not attempted: the last ${f.images} images at ${registry} failed, the last with: ${f.last.message}; a re-run copies what is missing`, {
+    return errorForCode(f.last.code, `not attempted: the last ${f.images} images at ${registry} failed, the last with: ${f.last.message}; a re-run copies what is missing`, {
       details: { registry, outage: true },
     });
   }

@@ -22,7 +22,7 @@
  * One TransferRun for the whole sync: one transport (keep-alive sockets, token caches), one
  * upload memory per registry, one record of where blobs landed.
  */
-import { AbortedError, PartialFailureError, RegpushError, TooManyRequestsError, UsageError } from '../errors.js';
+import { AbortedError, errorForCode, InputError, PartialFailureError, RegpushError, TooManyRequestsError, UsageError, type ErrorCode, type ErrorDetails } from '../errors.js';
 import { sleep } from '../http/retry.js';
 import type { HttpStats } from '../http/stats.js';
 import { parsePlatform } from '../image/platform.js';
@@ -30,8 +30,9 @@ import { silentLogger, type Logger } from '../log.js';
 import { formatReference, manifestRef, repositoryName, type ImageReference } from '../ref/reference.js';
 import { apiHost } from '../ref/registry.js';
 import { checkOptions, type Shape } from '../options-check.js';
-import { CONNECTION_SHAPE, type ConnectionOptions } from '../registry/connect.js';
-import { asRegpushError, checkImages, TransferRun, type TransferTarget } from '../transfer/engine.js';
+import { anchorPaths, CONNECTION_SHAPE, type ConnectionOptions } from '../registry/connect.js';
+import { asRegpushError, checkImages, checkJobs, TransferRun, type TransferTarget } from '../transfer/engine.js';
+import { CallerCallbacks } from '../transfer/callbacks.js';
 
 /** Images in flight by default (the engine's, shared with copy --all-tags). */
 export { DEFAULT_IMAGES } from '../transfer/engine.js';
@@ -161,25 +162,33 @@ export const SYNC_SHAPE = {
 } satisfies Shape;
 
 /** Syncs the file's images; rejects with E_PARTIAL (the result in its details) when some failed. */
-export async function sync(opts: SyncOptions): Promise<SyncResult> {
-  checkOptions('sync()', opts, SYNC_SHAPE);
+export async function sync(given: SyncOptions): Promise<SyncResult> {
+  checkOptions('sync()', given, SYNC_SHAPE);
+  // The caller's callbacks go through one guard (transfer/callbacks.ts): a throw there stops the
+  // sync, and the sync rejects with that error.
+  const anchored = anchorPaths(given); // relative paths (TLS files, env's path variables) taken in the `cwd` option
+  const callbacks = new CallerCallbacks();
+  return callbacks.around(() => syncChecked({ ...anchored, events: callbacks.guard(given.events, SYNC_EVENTS) }, callbacks));
+}
+
+/** The callbacks sync() calls (SYNC_SHAPE's `events`; `close` is the CLI's, which calls it itself). */
+const SYNC_EVENTS = Object.keys(SYNC_SHAPE.fields.events.fields).filter((k) => k !== 'close');
+
+/** sync() once its options' shape is checked and its callbacks guarded. */
+async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks): Promise<SyncResult> {
   // A shard out of range would silently take no image at all (parseShard refuses it on the CLI).
   if (opts.shard && !(opts.shard.count >= 1 && opts.shard.index < opts.shard.count)) throw new UsageError(`sync(): shard must have 0 ≤ index < count (got ${opts.shard.index}/${opts.shard.count})`);
-  const images = checkImages(opts.images);
-  if (opts.minRateLimit !== undefined && !(Number.isInteger(opts.minRateLimit) && opts.minRateLimit >= 0)) {
-    throw new UsageError(`--min-ratelimit must be a whole number (got ${opts.minRateLimit})`);
-  }
-  // --max-wait is how long the pull-limit gate may hold images: without the gate there is nothing
-  // to wait for, and a run that silently ignored it would stop at the first 429 the user meant to wait out.
-  if (opts.maxWaitMs !== undefined && opts.minRateLimit === undefined) {
-    throw new UsageError('--max-wait needs --min-ratelimit: it is how long the pull-limit gate may hold images (give --min-ratelimit N too, or leave --max-wait out)');
-  }
+  const images = checkImages(opts.images, 'sync(): images');
+  checkJobs(opts.jobs, 'sync(): jobs');
+  checkGateOptions(opts, LIBRARY_GATE_NAMES);
   const platformsOf = (img: SyncImage) => (img.platforms === 'all' ? undefined : img.platforms.map((p) => parsePlatform(p)));
   const entries = opts.spec.images.filter((img) => !opts.shard || inShard(img.key, opts.shard));
   const logger = opts.logger ?? silentLogger;
   const t0 = performance.now();
   const run = new TransferRun({ ...opts, logger, trackLanded: true });
+  callbacks.onThrow((err) => run.stop(err));
   const units: SyncUnitResult[] = [];
+  const lines = new FailureLines();
   try {
     const neighbours = opts.shard ? crossShardWriters(opts.spec.images, opts.shard) : [];
     const breaker = new OutageBreaker(outageThreshold(images));
@@ -188,7 +197,7 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
     const expanded = await expandEntries([...entries, ...neighbours.map((n) => n.image)], breaker, logger, listTags);
     const own = expanded.slice(0, entries.length);
     for (const e of own) {
-      if (e.error) units.push(entryFailed(e.image, e.error));
+      if (e.error) units.push(entryFailed(e.image, lines.of(e.error)));
       else if (e.work!.length === 0) logger.warn(`${e.image.label}: no tag of ${repositoryName(e.image.source)} matches; nothing to copy`);
     }
     const work = refuseClashes(
@@ -196,6 +205,7 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
       neighbours.map((n, i) => ({ ...n, ...expanded[entries.length + i]! })),
       units,
       logger,
+      lines,
       opts.shard,
     );
     const gate = new RateGate(run, opts, logger);
@@ -208,16 +218,17 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
           let ticket: GateTicket | undefined;
           try {
             await slot.take();
-            if (opts.signal?.aborted) {
-              // Interrupted: the images not started are reported as such, without a request or a
-              // line each (a CI log of 2,000 images would otherwise end in 2,000 failures).
-              units.push(notAttemptedFor(w, new AbortedError('not started: the sync was interrupted')));
+            if (run.signal.aborted) {
+              // Interrupted (or stopped by a throw in the caller's callbacks): the images not
+              // started are reported as such, without a request or a line each (a CI log of 2,000
+              // images would otherwise end in 2,000 failures).
+              units.push(notAttemptedFor(w, lines.of(new AbortedError(`not started: the sync was ${opts.signal?.aborted ? 'interrupted' : 'stopped'}`))));
               return;
             }
             const n = ++started; // not inside the optional call below, which may not run
             // The image that takes the next free slot gets its tokens now, while this one runs.
             const next = work[n - 1 + images];
-            if (next && !notAttempted(next, breaker)) run.prefetchAuth(next.unit.source, next.unit.targets);
+            if (next && !notAttempted(next, breaker, lines)) run.prefetchAuth(next.unit.source, next.unit.targets);
             opts.events?.unitStart?.(formatReference(w.unit.source), n, work.length);
             // The gate meters the image's manifest GETs; its HEAD-only check that the targets hold
             // it already costs no pull, and goes on whatever the count (the gate is met at the first GET).
@@ -230,7 +241,7 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
             const noPulls = gate.stopped(w.unit.source) ?? breaker.pullRefusal(w.unit.source.registry);
             ticket = noPulls ? undefined : gate.ticket(w.unit.source, slot);
             const pulls = noPulls ? refusedPulls(noPulls) : ticket?.pulls;
-            const r = notAttempted(w, breaker) ?? (await syncUnit(run, w, platformsOf(w.image), opts, pulls, breaker));
+            const r = notAttempted(w, breaker, lines) ?? (await syncUnit(run, w, platformsOf(w.image), opts, pulls, breaker, lines));
             units.push(r);
             opts.events?.unitEnd?.(r);
           } finally {
@@ -249,9 +260,10 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
     const result = report(opts, entries.length, units, run, t0);
     if (gateFailure) throw Object.assign(gateFailure, { details: { ...gateFailure.details, result } });
     const failed = units.filter((u) => !u.ok);
-    // A file of one image fails as `regpush copy` of it would: with the failure's own code.
+    // A file of one image fails as `regpush copy` of it would: with the failure's own class and
+    // details (`instanceof NotFoundError`, details.status…), the report in details.result.
     const alone = failed.length === 1 && units.length === 1 ? ownFailure(failed[0]!) : undefined;
-    if (alone) throw new RegpushError(alone.code as RegpushError['code'], alone.message, { details: { result } });
+    if (alone) throw lines.error(alone, { result });
     if (failed.length) {
       throw new PartialFailureError(`${failed.length} of ${units.length} images failed: ${failedList(failed)}`, {
         details: { result, failed: failed.map((u) => u.source) },
@@ -260,6 +272,8 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
     return result;
   } catch (err) {
     await run.settle();
+    // A callback's throw is the caller's own error: callbacks.around() rethrows it as it was.
+    if (callbacks.threw) throw err;
     const failure = run.failure(err);
     // Interrupted (Ctrl-C; SIGTERM, as Kubernetes stops a CronJob that overran): the images
     // finished before it stay written, so the report of what was done still comes with the error.
@@ -267,6 +281,48 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
     throw failure;
   } finally {
     run.close();
+  }
+}
+
+/** What messages call the pull-limit gate's options: the library's names, or the CLI's flags (src/cli/commands/sync.ts). */
+export interface GateNames {
+  /** Before every name (`sync(): `), or nothing. */
+  prefix: string;
+  minRateLimit: string;
+  maxWait: string;
+  /** rateLimitPollMs (the CLI has no such flag). */
+  poll?: string;
+}
+
+const LIBRARY_GATE_NAMES: GateNames = { prefix: 'sync(): ', minRateLimit: 'minRateLimit', maxWait: 'maxWaitMs', poll: 'rateLimitPollMs' };
+
+/** The longest the gate may hold images (maxWaitMs, --max-wait): a day. */
+export const MAX_WAIT_MS = 24 * 3_600_000;
+
+/**
+ * The poll interval's range. Each poll is a HEAD at the source: 0 would send one back to back
+ * (~440 a second, measured against a local registry). The default is 30 s; below a second is for
+ * tests against a local registry.
+ */
+export const RATE_POLL_RANGE_MS = { min: 10, max: 3_600_000 } as const;
+
+/** Checks the pull-limit gate's options, the same for the library and the CLI; `names` says what the messages call them. */
+export function checkGateOptions(o: Pick<SyncOptions, 'minRateLimit' | 'maxWaitMs' | 'rateLimitPollMs'>, names: GateNames): void {
+  const { prefix } = names;
+  if (o.minRateLimit !== undefined && !(Number.isInteger(o.minRateLimit) && o.minRateLimit >= 0)) {
+    throw new UsageError(`${prefix}${names.minRateLimit} must be a whole number of pulls, 0 or more (got ${o.minRateLimit})`);
+  }
+  // --max-wait is how long the pull-limit gate may hold images: without the gate there is nothing
+  // to wait for, and a run that silently ignored it would stop at the first 429 the user meant to wait out.
+  if (o.maxWaitMs !== undefined && o.minRateLimit === undefined) {
+    throw new UsageError(`${prefix}${names.maxWait} needs ${names.minRateLimit}: it is how long the pull-limit gate may hold images (give ${names.minRateLimit} N too, or leave ${names.maxWait} out)`);
+  }
+  if (o.maxWaitMs !== undefined && !(Number.isInteger(o.maxWaitMs) && o.maxWaitMs >= 0 && o.maxWaitMs <= MAX_WAIT_MS)) {
+    throw new UsageError(`${prefix}${names.maxWait} must be milliseconds from 0 to ${MAX_WAIT_MS} (24 h) (got ${o.maxWaitMs})`);
+  }
+  const poll = o.rateLimitPollMs;
+  if (poll !== undefined && !(Number.isInteger(poll) && poll >= RATE_POLL_RANGE_MS.min && poll <= RATE_POLL_RANGE_MS.max)) {
+    throw new UsageError(`${prefix}${names.poll ?? 'rateLimitPollMs'} must be milliseconds from ${RATE_POLL_RANGE_MS.min} to ${RATE_POLL_RANGE_MS.max} (got ${poll})`);
   }
 }
 
@@ -279,7 +335,7 @@ function resultOf(err: unknown): SyncResult | undefined {
  * The one failure a failed unit stands for: its own (the source), or its targets' when every one
  * failed (the first's, as copy reports it); none when some targets succeeded (a partial failure).
  */
-function ownFailure(u: SyncUnitResult): { code: string; message: string } | undefined {
+function ownFailure(u: SyncUnitResult): FailureLine | undefined {
   if (u.error) return u.error;
   return u.targets.length > 0 && u.targets.every((t) => t.action === 'failed') ? u.targets[0]!.error : undefined;
 }
@@ -300,8 +356,32 @@ function failureLine(u: SyncUnitResult): string {
 }
 
 /** An entry whose tags could not be listed, as one failed unit. */
-function entryFailed(image: SyncImage, e: RegpushError): SyncUnitResult {
-  return { entry: image.label, source: repositoryName(image.source), sourceDigest: '', ok: false, error: { code: e.code, message: e.message }, targets: [], bytesRead: 0 };
+function entryFailed(image: SyncImage, error: FailureLine): SyncUnitResult {
+  return { entry: image.label, source: repositoryName(image.source), sourceDigest: '', ok: false, error, targets: [], bytesRead: 0 };
+}
+
+/** A failure as the report shows it. */
+type FailureLine = { code: string; message: string };
+
+/**
+ * The failure lines of one sync's report, each with the error it stands for: a file of one image
+ * fails with that error's class and details, as `regpush copy` of the image would.
+ */
+class FailureLines {
+  private readonly errors = new WeakMap<FailureLine, RegpushError>();
+
+  /** `e` as a report line; `message`, when given, says more than e's own. */
+  of(e: RegpushError, message = e.message): FailureLine {
+    const line = { code: e.code, message };
+    this.errors.set(line, e);
+    return line;
+  }
+
+  /** The error `line` stands for, of its code's class, with its details and `more` (the report). */
+  error(line: FailureLine, more: ErrorDetails): RegpushError {
+    const e = this.errors.get(line);
+    return errorForCode(line.code as ErrorCode, line.message, { details: { ...e?.details, ...more }, cause: e?.cause });
+  }
 }
 
 /**
@@ -313,14 +393,14 @@ function entryFailed(image: SyncImage, e: RegpushError): SyncUnitResult {
  * refused with that error rather than risk the race (a re-run decides once the list is readable)
  * — unless the answer was one its own shard gets too and then writes nothing (WRITES_NOTHING).
  */
-function refuseClashes(work: Work[], neighbours: readonly (Neighbour<SyncImage> & Expanded)[], units: SyncUnitResult[], logger: Logger, shard?: Shard): Work[] {
+function refuseClashes(work: Work[], neighbours: readonly (Neighbour<SyncImage> & Expanded)[], units: SyncUnitResult[], logger: Logger, lines: FailureLines, shard?: Shard): Work[] {
   const mine = shard && `${shard.index}/${shard.count}`;
   const checked = [
     ...work.map((w) => ({ label: w.image.label, unit: w.unit, shard: mine, copy: copyKey(w.image) })),
     ...neighbours.flatMap((n) => (n.work ?? []).map((w) => ({ label: n.image.label, unit: w.unit, shard: `${n.shard}/${shard!.count}`, copy: copyKey(n.image) }))),
   ];
-  const refused = new Map<number, { code: string; message: string }>();
-  for (const [i, why] of targetClashes(checked)) if (i < work.length) refused.set(i, { code: 'E_INPUT', message: why });
+  const refused = new Map<number, FailureLine>();
+  for (const [i, why] of targetClashes(checked)) if (i < work.length) refused.set(i, lines.of(new InputError(why)));
   for (const n of neighbours) {
     if (!n.error || WRITES_NOTHING.has(n.error.code)) continue;
     const repos = new Set(n.image.destinations.map((d) => destinationRepository(d, n.image.source)));
@@ -328,7 +408,7 @@ function refuseClashes(work: Work[], neighbours: readonly (Neighbour<SyncImage> 
       const hit = w.unit.targets.find((t) => repos.has(repositoryName(t)));
       if (hit === undefined || refused.has(i)) return;
       const message = `${w.image.label} cannot tell whether ${formatReference(hit)} is free: ${n.image.label}, in shard ${n.shard}/${shard!.count}, writes into ${repositoryName(hit)} too and its tags could not be listed (${n.error!.code}: ${n.error!.message}); not copied`;
-      refused.set(i, { code: n.error!.code, message });
+      refused.set(i, lines.of(n.error!, message));
     });
   }
   work.forEach((w, i) => {
@@ -371,10 +451,10 @@ const WRITES_NOTHING = new Set(['E_NOT_FOUND', 'E_DENIED']);
  * (OutageBreaker), as failed at once without a request; undefined for a unit to attempt. A source
  * whose pull limit is used up is attempted: its HEADs are free (its GETs are refused: refusedPulls).
  */
-function notAttempted(w: Work, breaker: OutageBreaker): SyncUnitResult | undefined {
+function notAttempted(w: Work, breaker: OutageBreaker, lines: FailureLines): SyncUnitResult | undefined {
   const targets = w.unit.targets.map((t) => breaker.refusal(t.registry));
   const e = breaker.down(w.unit.source.registry) ?? (targets.every(Boolean) ? targets[0] : undefined);
-  return e ? notAttemptedFor(w, e) : undefined;
+  return e ? notAttemptedFor(w, lines.of(e)) : undefined;
 }
 
 /**
@@ -388,8 +468,7 @@ function refusedPulls(why: RegpushError): PullMeter {
 }
 
 /** A unit not attempted because of `e` (an outage, the run interrupted). */
-function notAttemptedFor(w: Work, e: { code: string; message: string }): SyncUnitResult {
-  const error = { code: e.code, message: e.message };
+function notAttemptedFor(w: Work, error: FailureLine): SyncUnitResult {
   return {
     entry: w.image.label,
     source: formatReference(w.unit.source),
@@ -402,7 +481,7 @@ function notAttemptedFor(w: Work, e: { code: string; message: string }): SyncUni
 }
 
 /** Copies one unit; never rejects (its failure is in the result, and told to `breaker`). */
-async function syncUnit(run: TransferRun, w: Work, platforms: ReturnType<typeof parsePlatform>[] | undefined, opts: SyncOptions, pulls: PullMeter | undefined, breaker: OutageBreaker): Promise<SyncUnitResult> {
+async function syncUnit(run: TransferRun, w: Work, platforms: ReturnType<typeof parsePlatform>[] | undefined, opts: SyncOptions, pulls: PullMeter | undefined, breaker: OutageBreaker, lines: FailureLines): Promise<SyncUnitResult> {
   const source = formatReference(w.unit.source);
   const set = run.targets(w.unit.targets.map((ref) => ({ ref, tags: ref.tag ? [ref.tag] : [] })), w.unit.source, { failFast: false });
   const result: SyncUnitResult = { entry: w.image.label, source, sourceDigest: '', ok: false, targets: [], bytesRead: 0 };
@@ -418,11 +497,21 @@ async function syncUnit(run: TransferRun, w: Work, platforms: ReturnType<typeof 
     }
   };
   try {
-    const outcome = await copyImage(set, run.source(w.unit.source), manifestRef(w.unit.source), { platforms, referrers: w.image.referrers, dryRun: opts.dryRun, warn: (m) => run.logger.warn(`${source}: ${m}`), pulls });
+    // headUntilKnown: the first --images images of a registry start together, before any answer
+    // could say whether it counts pulls (Docker Hub is known by name; another registry only by
+    // the rate-limit headers it sends). Read with a GET at once, each would spend a pull, and
+    // where the limit is used up an unchanged one would fail with the 429 that its HEADs (free)
+    // would have spared it. So until the registry has answered a manifest request, the source is
+    // HEADed first; from its first answer without rate-limit headers on, the top manifest is read
+    // at once again. For an unchanged image a HEAD costs what the GET did (one request, the same
+    // round trip); a changed image started before that answer pays a HEAD more (and a round trip
+    // more before its children are read), and an unchanged index whose referrers are walked reads
+    // the index at a target (no pull) — only the images started before the first answer.
+    const outcome = await copyImage(set, run.source(w.unit.source), manifestRef(w.unit.source), { platforms, referrers: w.image.referrers, dryRun: opts.dryRun, warn: (m) => run.logger.warn(`${source}: ${m}`), pulls, headUntilKnown: true });
     breaker.succeeded(w.unit.source.registry);
     tellTargets();
     result.sourceDigest = outcome.sourceDigest;
-    result.targets = set.list.map((t) => targetResult(t, !!opts.dryRun, outcome));
+    result.targets = set.list.map((t) => targetResult(t, lines, !!opts.dryRun, outcome));
     result.bytesRead = bytesRead(set.list);
     result.ok = result.targets.every((t) => t.action !== 'failed');
   } catch (err) {
@@ -431,8 +520,8 @@ async function syncUnit(run: TransferRun, w: Work, platforms: ReturnType<typeof 
     // failed. Otherwise the source did.
     if (set.list.every((t) => t.failed)) tellTargets();
     else breaker.failed(w.unit.source.registry, e);
-    result.error = { code: e.code, message: e.message };
-    result.targets = set.list.map((t) => ({ ...targetResult(t, false), action: 'failed', error: t.failed ? { code: t.failed.code, message: t.failed.message } : { code: e.code, message: e.message } }));
+    result.error = lines.of(e);
+    result.targets = set.list.map((t) => ({ ...targetResult(t, lines, false), action: 'failed', error: lines.of(t.failed ?? e) }));
   } finally {
     set.finish();
   }
@@ -443,7 +532,7 @@ async function syncUnit(run: TransferRun, w: Work, platforms: ReturnType<typeof 
 const NOTHING_MOVED = { mounted: 0, streamed: 0, bytes: 0, referrers: 0, referrersSkipped: 0 } as const;
 
 /** What happened at `t`; without `outcome` (the unit failed before copyImage answered) nothing counts as unchanged or copied by referrers. */
-function targetResult(t: TransferTarget, dryRun: boolean, outcome?: ImageCopyOutcome): SyncTargetResult {
+function targetResult(t: TransferTarget, lines: FailureLines, dryRun: boolean, outcome?: ImageCopyOutcome): SyncTargetResult {
   const moved = (a: BlobReport['action']) => t.blobs.filter((b) => b.action === a);
   const streamed = moved('streamed');
   const r: SyncTargetResult = {
@@ -455,7 +544,7 @@ function targetResult(t: TransferTarget, dryRun: boolean, outcome?: ImageCopyOut
     referrers: outcome?.referrers.get(t) ?? 0,
     referrersSkipped: outcome?.referrersSkipped.get(t) ?? 0,
   };
-  if (t.failed) r.error = { code: t.failed.code, message: t.failed.message };
+  if (t.failed) r.error = lines.of(t.failed);
   return r;
 }
 
@@ -779,7 +868,7 @@ class RateGate {
    */
   private async wait(source: ImageReference, min: number, needNow: () => number | undefined, underWay = false): Promise<void> {
     const maxWait = this.opts.maxWaitMs ?? 0;
-    const poll = Math.max(1, this.opts.rateLimitPollMs ?? DEFAULT_RATE_POLL_MS);
+    const poll = this.opts.rateLimitPollMs ?? DEFAULT_RATE_POLL_MS; // checked: checkGateOptions
     const deadline = performance.now() + maxWait;
     const key = apiHost(source.registry);
     let remaining = this.remaining(key)!;

@@ -83,16 +83,19 @@ function transferSlots(run: TransferRun): TransferSlots {
   return { large, small: run.smallBlobJobs === undefined ? large : pLimit(run.smallBlobJobs) };
 }
 
-/** Checks a --jobs value; the one rule for every command. */
-export function checkJobs(jobs: number | undefined, flag = '--jobs'): number {
+/**
+ * Checks a jobs count; the one rule for every command. `name` is what the message calls it: the
+ * CLI's `--jobs`, or the library's option path (`push(): jobs`).
+ */
+export function checkJobs(jobs: number | undefined, name: string): number {
   const n = jobs ?? DEFAULT_JOBS;
-  if (!Number.isInteger(n) || n < 1 || n > 64) throw new UsageError(`${flag} must be a whole number from 1 to 64 (got ${jobs})`);
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new UsageError(`${name} must be a whole number from 1 to 64 (got ${jobs})`);
   return n;
 }
 
-/** Checks an --images value: the same rule as --jobs. */
-export function checkImages(images: number | undefined): number {
-  return checkJobs(images ?? DEFAULT_IMAGES, '--images');
+/** Checks an images count (`--images`, `sync(): images`): the same rule as jobs. */
+export function checkImages(images: number | undefined, name: string): number {
+  return checkJobs(images ?? DEFAULT_IMAGES, name);
 }
 
 /** What a run needs from the operation's options. */
@@ -141,7 +144,8 @@ export class TransferRun {
     // A signal that fired before the call never fires again: the abort listener below would not
     // run, and the whole operation would go on (and write tags) as if it had not been cancelled.
     if (opts.signal?.aborted) throw new AbortedError('cancelled before it started (the signal given had already fired)', { cause: opts.signal.reason });
-    this.jobs = checkJobs(opts.jobs);
+    // Each operation has checked it already, naming its own option.
+    this.jobs = checkJobs(opts.jobs, 'jobs');
     this.smallBlobJobs = opts.jobs === undefined ? SMALL_BLOB_JOBS : undefined;
     this.logger = opts.logger ?? silentLogger;
     // Every in-flight request and open body listens on it; the default of 10 would warn falsely.

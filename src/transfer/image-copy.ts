@@ -47,6 +47,14 @@ export interface ImageCopyOptions extends GraphOptions {
    * others get the copy. Read from the unchanged check's HEADs, so it costs no request of its own.
    */
   keep?: (t: TransferTarget, tag: string, digest: string) => void;
+  /**
+   * Read the source's manifest with a GET at once only where the registry has shown that it counts
+   * no pulls (RegistryClient.pullsKnown), not merely where nothing has said so yet: until its first
+   * manifest answer, HEAD first, as where it counts them. Referrers' copies inherit it. sync sets
+   * it (its images start --images at a time, each before any answer could tell); copy does not
+   * (one image, where a HEAD first would cost a round trip on every cold copy).
+   */
+  headUntilKnown?: boolean;
 }
 
 /** What happened to one image at its targets. */
@@ -92,8 +100,9 @@ export async function copyImage(set: TargetSet, source: RepoEndpoint, ref: strin
   // answer tells the digest as the HEAD would, and a target that lacks the image does not wait for
   // its own HEAD before the source's manifest is asked for (one round trip less on a cold copy).
   // An unchanged re-run then reads one manifest of a few kilobytes instead of a HEAD: the same
-  // round trip.
-  const topRead = check && !pinned && opts.pulls === undefined && source.client.countsPulls?.(source.repo) === false ? source.client.getManifest(source.repo, ref) : undefined;
+  // round trip. With headUntilKnown a registry not heard from yet is HEADed as one that counts.
+  const free = source.client.countsPulls?.(source.repo) === false && (!opts.headUntilKnown || source.client.pullsKnown?.(source.repo) === true);
+  const topRead = check && !pinned && opts.pulls === undefined && free ? source.client.getManifest(source.repo, ref) : undefined;
   topRead?.catch(() => undefined); // awaited below; a target's failure may end the copy first
   // One spare connection to the source beside the first read's: a target that lacks a tag has the
   // source manifest (HEAD first) or its children (GET first) read while that first request may
@@ -284,7 +293,7 @@ async function copyReferrers(set: TargetSet, source: RepoEndpoint, outcome: Imag
   let tags: Promise<string[]> | undefined;
   let left = 0;
   const find = async (subjects: string[]) => {
-    const found = await findReferrers(source.client, source.repo, subjects, (tags ??= tagListOf(set.ctx, source)), opts.pulls);
+    const found = await findReferrers(source.client, source.repo, subjects, (tags ??= tagListOf(set.ctx, source)), opts.pulls, set.ctx.repos);
     // Only the first level's subjects can have moved (the image and its children).
     const stay = found.filter((f) => moved.has(f.subject)).length;
     if (stay > 0) opts.warn?.(leftBehind(stay, found.length - stay, opts));
@@ -307,7 +316,7 @@ async function copyReferrers(set: TargetSet, source: RepoEndpoint, outcome: Imag
     // A referrer found by the API is stored by digest (found through its subject); one found by tag keeps its tag.
     let copied: ImageCopyOutcome;
     try {
-      copied = await copyImage(set, source, ref, { dryRun: opts.dryRun, tags: r.kind === 'tag' ? [r.tag] : [], pulls: opts.pulls, keep });
+      copied = await copyImage(set, source, ref, { dryRun: opts.dryRun, tags: r.kind === 'tag' ? [r.tag] : [], pulls: opts.pulls, keep, headUntilKnown: opts.headUntilKnown });
     } catch (err) {
       // Listed and gone (a stale fallback index, a referrers API slow to forget a deleted
       // manifest, a tag deleted since the list was read): the image and its other referrers

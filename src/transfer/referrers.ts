@@ -42,15 +42,17 @@ export interface FoundReferrer {
  * included (Harbor, ACR, ECR). Without the API, also the OCI fallback index tagged
  * `sha256-<hex>`; with it, that index only repeats what the API said. The tags are listed once
  * for all subjects (an index and its platform manifests, which `cosign sign --recursive` signs);
- * `tagList`, when given, is that list already asked for (one list for every level of a walk).
+ * `tagList`, when given, is that list already asked for (one list for every level of a walk);
+ * `repos`, when given, asks the API no more once the repository has said it has none.
  *
  * A fallback index is read (one GET, told to `pulls`) and what it lists is found by digest, as
  * the API would have answered: each is then listed at the target in a fallback index merged with
  * the one there (listInFallbackIndex), where copying the source's index under its tag would
  * replace the target's and drop what only the target lists.
  */
-export async function findReferrers(client: RegistryClient, repo: string, subjects: readonly string[], tagList?: Promise<string[]>, pulls?: PullMeter): Promise<FoundReferrer[]> {
-  const [tags, answers] = await Promise.all([tagList ?? client.listTags(repo), Promise.all(subjects.map((d) => client.referrers(repo, d)))]);
+export async function findReferrers(client: RegistryClient, repo: string, subjects: readonly string[], tagList?: Promise<string[]>, pulls?: PullMeter, repos?: RepoMemory): Promise<FoundReferrer[]> {
+  const api = (d: string) => (repos ? repos.referrers({ client, repo }, d) : client.referrers(repo, d));
+  const [tags, answers] = await Promise.all([tagList ?? client.listTags(repo), Promise.all(subjects.map(api))]);
   const tagSet = new Set(tags);
   const listed = await Promise.all(
     subjects.map((subject, i) => {

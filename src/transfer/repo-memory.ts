@@ -4,8 +4,12 @@
  * image of the repository: `copy --all-tags` and sync list it once already, and thirty tags each
  * listing it again cost thirty lists of every page), and whether a target repository answers the
  * OCI referrers API (where it does not, each subject's referrers are listed in a fallback index;
- * asked once, not once per subject and level). A tag list so read is the run's: a referrer tagged
- * at the source after it was read comes with the next run.
+ * asked once, not once per subject and level), and whether a source repository has the referrers
+ * API: one that answered it "no API" (RegistryClient.referrers: a 404 as distribution 2.8 sends,
+ * Harbor's bare 401) is not asked again for the next subject, level or image — the distribution
+ * spec does not let a registry with the API answer 404 there, so the answer holds for the
+ * repository (until this, each subject of each image asked again). A tag list so read is the run's: a referrer
+ * tagged at the source after it was read comes with the next run.
  */
 import type { RegistryClient } from '../registry/registry-client.js';
 
@@ -18,6 +22,8 @@ interface RepoEndpoint {
 export class RepoMemory {
   private readonly tagLists = new Map<string, Promise<string[]>>();
   private readonly apis = new Map<string, Promise<boolean>>();
+  /** Repositories whose referrers API answered "no API" (RegistryClient.referrers: undefined). */
+  private readonly noApi = new Set<string>();
 
   /** The tag list of `ep`, read once for the run (again after a failed read: a later image asks anew). */
   tagList(ep: RepoEndpoint): Promise<string[]> {
@@ -28,11 +34,24 @@ export class RepoMemory {
   hasReferrersApi(ep: RepoEndpoint, subject: string): Promise<boolean> {
     return once(this.apis, ep, async () => (await ep.client.referrers(ep.repo, subject)) !== undefined);
   }
+
+  /** The referrers API's answer for `subject` in `ep`; undefined without a request once `ep` has answered that it has no referrers API. */
+  async referrers(ep: RepoEndpoint, subject: string): ReturnType<RegistryClient['referrers']> {
+    const key = keyOf(ep);
+    if (this.noApi.has(key)) return undefined;
+    const answer = await ep.client.referrers(ep.repo, subject);
+    if (answer === undefined) this.noApi.add(key);
+    return answer;
+  }
+}
+
+function keyOf(ep: RepoEndpoint): string {
+  return `${ep.client.registry}/${ep.repo}`;
 }
 
 /** `memo`'s answer for `ep`'s repository, asked with `ask` the first time; a failure is not kept. */
 function once<T>(memo: Map<string, Promise<T>>, ep: RepoEndpoint, ask: () => Promise<T>): Promise<T> {
-  const key = `${ep.client.registry}/${ep.repo}`;
+  const key = keyOf(ep);
   let p = memo.get(key);
   if (!p) {
     memo.set(key, (p = ask()));

@@ -236,9 +236,10 @@ test('an auths key naming a namespace wins there over the registry key, per repo
   assert.ok(r.stderr.includes(', but not for writing (push); check your rights on the repository)'), r.stderr);
 });
 
-test('regpush login HOST/NAMESPACE stores that key (as podman login does); logout of it removes only it', async () => {
+test('regpush login HOST/NAMESPACE stores that key in Podman\'s auth.json (as podman login does), never in config.json; it wins there over the registry login in config.json; logout of it removes only it', async () => {
   const env = isolatedEnv();
   const config = join(env.DOCKER_CONFIG!, 'config.json');
+  const podman = join(env.XDG_RUNTIME_DIR!, 'containers', 'auth.json');
   const reader = R.token.users!.reader!;
   const ns = `${R.token.host}/${run}/n`;
   const asReader = await runCli(['login', '-u', 'reader', '--password-stdin', R.token.host], { env, input: `${reader}\n` });
@@ -251,10 +252,9 @@ test('regpush login HOST/NAMESPACE stores that key (as podman login does); logou
   assert.equal(asJson.code, 0, asJson.stderr);
   assert.deepEqual(JSON.parse(asJson.stdout), { registry: R.token.host, namespace: `${run}/n` });
   assertValidOutput('login', JSON.parse(asJson.stdout));
-  assert.deepEqual(JSON.parse(readFileSync(config, 'utf8')).auths, {
-    [R.token.host]: { auth: b64(`reader:${reader}`) },
-    [ns]: { auth: b64(`${R.token.user}:${R.token.password}`) },
-  });
+  // Docker matches config.json keys by host: there the key would be a login for the whole registry.
+  assert.deepEqual(JSON.parse(readFileSync(config, 'utf8')).auths, { [R.token.host]: { auth: b64(`reader:${reader}`) } });
+  assert.deepEqual(JSON.parse(readFileSync(podman, 'utf8')).auths, { [ns]: { auth: b64(`${R.token.user}:${R.token.password}`) } });
   const dst = imageRef(R.token, `${run}/n/app:1`);
   const copied = await runCli(['copy', SOURCE, dst], { env });
   assert.equal(copied.code, 0, copied.stderr);
@@ -262,6 +262,7 @@ test('regpush login HOST/NAMESPACE stores that key (as podman login does); logou
   assert.equal(out.code, 0, out.stderr);
   assert.deepEqual(JSON.parse(out.stdout), { registry: R.token.host, namespace: `${run}/n`, removed: true });
   assertValidOutput('logout', JSON.parse(out.stdout));
+  assert.deepEqual(JSON.parse(readFileSync(podman, 'utf8')).auths, {});
   assert.deepEqual(Object.keys(JSON.parse(readFileSync(config, 'utf8')).auths), [R.token.host]);
   const denied = await runCli(['copy', SOURCE, imageRef(R.token, `${run}/n/app:2`)], { env });
   assert.equal(denied.code, 3, denied.stderr);
@@ -330,11 +331,13 @@ test('logout with a Podman login for the registry left in auth.json: the Docker 
   assert.deepEqual(report, { registry: R.basic.host, removed: false, stillStoredIn: [podman] });
   assert.doesNotMatch(again.stderr, /Not logged in/);
 
-  // A namespace's logout asks about that key only; the registry's Podman login is not it.
+  // A namespace's logout asks about that key only; the registry's Podman login is not it. It edits
+  // the auth.json where namespace logins are kept (regpush's and Podman's alike).
   const ns = await runCli(['logout', '--json', `${R.basic.host}/other`], { env });
   assert.deepEqual(JSON.parse(ns.stdout), { registry: R.basic.host, namespace: 'other', removed: false });
   const team = await runCli(['logout', '--json', `${R.basic.host}/team`], { env });
-  assert.deepEqual(JSON.parse(team.stdout), { registry: R.basic.host, namespace: 'team', removed: false, stillStoredIn: [podman] });
+  assert.deepEqual(JSON.parse(team.stdout), { registry: R.basic.host, namespace: 'team', removed: true });
+  assert.deepEqual(Object.keys(JSON.parse(readFileSync(podman, 'utf8')).auths), Object.keys(auths()));
 });
 
 test('regpush login stores through the configured credential helper, not in the file; logout erases there', async () => {

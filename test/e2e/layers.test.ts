@@ -153,8 +153,11 @@ test('a new tag per deploy (--to app:COMMIT --tag latest): the dependency layer 
   assert.deepEqual(b.layers.map((l: { action: string }) => l.action), ['reused', 'uploaded']);
   assert.equal(b.layers[0].digest, a.layers[0].digest);
   assert.match(second.stderr, /percommit:c2 is a new tag; its layers are matched against :latest/);
-  const writes = (await registryLogSince('anon2', mark)).filter((q) => ['POST', 'PATCH', 'PUT'].includes(q.method));
+  const log = await registryLogSince('anon2', mark);
+  const writes = log.filter((q) => ['POST', 'PATCH', 'PUT'].includes(q.method));
   assert.ok(!writes.some((q) => q.uri.includes(a.layers[0].digest)), 'the dependency layer was not sent');
+  // One GET of latest gave both the layers to match against and the digest the tag's write compares with (no HEAD besides).
+  assert.deepEqual(log.filter((q) => /\/manifests\/latest(\?|$)/.test(q.uri)).map((q) => q.method), ['GET', 'PUT'], 'latest asked once, then moved');
   const latest = await skopeoInspect(imageRef(R.anon2, `${repo}:latest`), { raw: true });
   const c2 = await skopeoInspect(imageRef(R.anon2, `${repo}:c2`), { raw: true });
   assert.equal(c2.digest, b.digest);

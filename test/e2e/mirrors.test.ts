@@ -269,6 +269,36 @@ test('a mirror gets its own credentials, never the source\'s: refused without th
   }
 });
 
+test('a token-auth mirror (distribution and its token service): anonymous access refused for the repository (insufficient_scope) is a refusal of that repository; a wrong stored password, of the whole mirror; a good one reads through it', async () => {
+  // The token registry holds the seeded images too: a cache that has them, behind a login.
+  const esc = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const copyThrough = async (tag: string, dockerConfig?: string) => {
+    const env: Record<string, string> = { ...isolated };
+    if (dockerConfig) env.DOCKER_CONFIG = dockerConfig;
+    const r = await runCli(['copy', '--json', '--registry-mirror', `${R.anon.host}=${R.token.host}`, fromRef, imageRef(R.basic, `${run}/token-mirror:${tag}`), ...toBasic], { env });
+    assert.equal(r.code, 0, r.stderr);
+    const report = JSON.parse(r.stdout);
+    assert.equal(report.digest, base.digest);
+    return { stderr: r.stderr, mirror: report.source.mirror as string | undefined };
+  };
+  const login = (user: string, password: string) => {
+    const d = tempDir('regpush-mirror-token-login-');
+    writeFileSync(join(d, 'config.json'), JSON.stringify({ auths: { [R.token.host]: { auth: Buffer.from(`${user}:${password}`).toString('base64') } } }));
+    return d;
+  };
+  // No login stored: the token service gives an anonymous token with no access, and the registry refuses it for base/busybox.
+  let r = await copyThrough('anon');
+  assert.equal(r.mirror, undefined);
+  assert.match(r.stderr, new RegExp(`mirror ${esc(R.token.host)} refused base/busybox \\(E_AUTH: .*for repository:base/busybox:pull.*\\); reading base/busybox from upstream ${esc(R.anon.host)}; not asking ${esc(R.token.host)} for base/busybox again in this run, the mirror is still used for other repositories`));
+  // A wrong password: the token service's 401 refuses it for every repository; the mirror is given up.
+  r = await copyThrough('wrong', login(R.token.user!, 'not-the-password'));
+  assert.equal(r.mirror, undefined);
+  assert.match(r.stderr, new RegExp(`mirror ${esc(R.token.host)} failed \\(E_AUTH: .*rejected the credentials for user ${R.token.user}.*\\); reading from upstream ${esc(R.anon.host)}`));
+  // The right one: read through the mirror.
+  r = await copyThrough('good', login(R.token.user!, R.token.password!));
+  assert.equal(r.mirror, R.token.host, r.stderr);
+});
+
 test('bad mirror settings: one error line each', async () => {
   let r = await runCli(['push', '--registry-mirror', 'docker.io', '--from', fromRef, '--to', imageRef(R.basic, `${run}/x:1`), '--app', makeApp()], { env: isolated });
   assert.equal(r.code, 2, r.stderr);

@@ -219,8 +219,10 @@ test('login() and logout() in the library use the common transport: HTTP_PROXY, 
   const home = mkdtempSync(join(tmpdir(), 'regpush-login-'));
   closers.push(() => rmSync(home, { recursive: true, force: true }));
   const config = join(home, '.docker', 'config.json');
+  // XDG_RUNTIME_DIR under the temp home: a namespace's login goes to Podman's file there, not the machine's /run/containers.
+  const runtime = join(home, 'run');
   const common = {
-    env: { HTTP_PROXY: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}` },
+    env: { HTTP_PROXY: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`, XDG_RUNTIME_DIR: runtime },
     homeDir: home,
     insecureRegistries: ['reg.corp.example:5000'],
     retries: 0,
@@ -238,11 +240,12 @@ test('login() and logout() in the library use the common transport: HTTP_PROXY, 
   assert.ok(proxied.length >= 4 && proxied.every((p) => p === 'GET http://reg.corp.example:5000/v2/'), proxied.join(','));
   assert.equal(seen.length, proxied.length, 'every request went through the proxy');
 
-  // A namespace (as podman login takes it) is checked at the same /v2/ and stored under its own key.
+  // A namespace (as podman login takes it) is checked at the same /v2/ and stored under its own
+  // key, in Podman's auth.json (never config.json, where Docker would use it for the whole registry).
   const ns = await login({ ...common, registry: 'reg.corp.example:5000/team', username: 'bob', password: 'pw' });
   assert.deepEqual(ns, { registry: 'reg.corp.example:5000', namespace: 'team' });
-  const both = JSON.parse(readFileSync(config, 'utf8')) as { auths: Record<string, { auth: string }> };
-  assert.deepEqual(Object.keys(both.auths), ['reg.corp.example:5000', 'reg.corp.example:5000/team']);
+  assert.deepEqual(Object.keys((JSON.parse(readFileSync(config, 'utf8')) as { auths: object }).auths), ['reg.corp.example:5000']);
+  assert.deepEqual(Object.keys((JSON.parse(readFileSync(join(runtime, 'containers', 'auth.json'), 'utf8')) as { auths: object }).auths), ['reg.corp.example:5000/team']);
 
   for (const [bad, msg] of [['library/alpine', /not a registry host/], ['quay.io/org/app:1', /no tag or digest/], ['', /not a registry host/]] as const) {
     await assert.rejects(login({ ...common, registry: bad, username: 'bob', password: 'pw' }), (e: unknown) => e instanceof Error && (e as { code?: string }).code === 'E_USAGE' && msg.test(e.message));
@@ -251,7 +254,8 @@ test('login() and logout() in the library use the common transport: HTTP_PROXY, 
   await assert.rejects(login({ ...common, registry: 'reg.corp.example:5000', username: '', password: 'pw' }), /user name is empty/);
   assert.equal(seen.length, proxied.length);
 
-  assert.deepEqual(await logout({ registry: 'reg.corp.example:5000/team', homeDir: home, env: {} }), { registry: 'reg.corp.example:5000', namespace: 'team', removed: true });
+  assert.deepEqual(await logout({ registry: 'reg.corp.example:5000/team', homeDir: home, env: { XDG_RUNTIME_DIR: runtime } }), { registry: 'reg.corp.example:5000', namespace: 'team', removed: true });
+  assert.deepEqual(JSON.parse(readFileSync(join(runtime, 'containers', 'auth.json'), 'utf8')).auths, {});
   assert.deepEqual(await logout({ registry: 'reg.corp.example:5000', homeDir: home, env: {} }), { registry: 'reg.corp.example:5000', removed: true });
   assert.deepEqual(JSON.parse(readFileSync(config, 'utf8')).auths, {});
   assert.deepEqual(await logout({ registry: 'reg.corp.example:5000', homeDir: home, env: {} }), { registry: 'reg.corp.example:5000', removed: false });

@@ -64,6 +64,10 @@ async function setup(extra: Partial<CredentialOptions> = {}): Promise<Credential
 }
 
 const dockerConfig = (home: string) => path.join(home, '.docker', 'config.json');
+/** Linux with a made-up uid, /run under the temp home: no test reads or writes the machine's /run/containers. */
+const testSystem = (home: string) => ({ platform: 'linux' as const, uid: 4242, root: home });
+/** Podman's primary auth file under testSystem without XDG_RUNTIME_DIR. */
+const runtimeAuthFile = (home: string) => path.join(home, 'run', 'containers', '4242', 'auth.json');
 
 describe('resolveCredential: order', () => {
   it('explicit credentials win over env and config', async () => {
@@ -458,11 +462,20 @@ describe('resolveCredential: auths keys naming a namespace or repository (contai
     assert.deepEqual(await resolveCredential('registry.example.com', { ...o, repository: 'acme/app' }), as('legacy'));
   });
 
-  it('files keep their order: a registry key in an earlier file wins over a namespace key in a later one', async () => {
+  it('a namespace key in a later file wins over a registry login in an earlier one (a namespace login lives in auth.json, read after config.json); files keep their order otherwise', async () => {
+    // Was: the registry key of config.json won, so `regpush login quay.io/org` (now kept in
+    // auth.json) would have been ignored by regpush itself next to a `docker login quay.io`.
     const o = await setup();
-    await writeJson(dockerConfig(o.home), { auths: { 'quay.io': creds('docker') } });
-    await writeJson(podmanFile(o.home), { auths: { 'quay.io/org': creds('podman-ns') } });
-    assert.deepEqual(await resolveCredential('quay.io', { ...o, repository: 'org/app' }), as('docker'));
+    const runtimeFile = path.join(o.home, 'run', 'containers', '4242', 'auth.json');
+    await writeJson(dockerConfig(o.home), { auths: { 'quay.io': creds('docker'), 'ghcr.io': creds('docker-gh') }, credHelpers: { 'r.example.com': 'h' } });
+    await writeJson(runtimeFile, { auths: { 'quay.io/org': creds('podman-ns'), 'ghcr.io': creds('podman-gh'), 'r.example.com/team': creds('r-ns') } });
+    await writeJson(podmanFile(o.home), { auths: { 'quay.io/org/app': creds('later-app'), 'quay.io/other': creds('later-ns') } });
+    assert.deepEqual(await resolveCredential('quay.io', { ...o, repository: 'org/app' }), as('podman-ns'), 'among namespace keys, file order (as containers/image reads them)');
+    assert.deepEqual(await resolveCredential('quay.io', { ...o, repository: 'other/web' }), as('later-ns'), 'the third file\'s namespace key');
+    assert.deepEqual(await resolveCredential('quay.io', { ...o, repository: 'elsewhere/web' }), as('docker'));
+    assert.deepEqual(await resolveCredential('ghcr.io', { ...o, repository: 'org/web' }), as('docker-gh'), 'registry keys: file order');
+    // A credHelpers entry in config.json is a registry login too: the namespace key wins over it.
+    assert.deepEqual(await resolveCredential('r.example.com', { ...o, repository: 'team/app' }), as('r-ns'));
   });
 
   it('a credHelpers entry (per registry) is asked first; a namespace entry without credentials does not count', async () => {
@@ -555,6 +568,17 @@ describe('resolveCredential: which files, in which order (containers-auth.json(5
     assert.deepEqual(await resolveCredential('quay.io', o), { username: 'home', password: 'pw-home' });
   });
 
+  it('env: {} without homeDir keeps the machine\'s logins out: /run/containers/<uid>/auth.json is not read either', async () => {
+    const o = await setup();
+    await writeJson(runFile(o.home), entry('run'));
+    // No home, no XDG_RUNTIME_DIR: nothing at all to read (the per-uid file stands in for the latter only with a home).
+    assert.deepEqual(credentialFiles({}, undefined, o.system), []);
+    assert.equal(await resolveCredential('quay.io', { ...o, env: {}, homeDir: undefined }), undefined);
+    // With a home (the CLI always gives one), the per-uid file is read as Podman reads it.
+    assert.deepEqual(credentialFiles({ HOME: o.home }, undefined, o.system)[1], { path: runFile(o.home) });
+    assert.deepEqual(await resolveCredential('quay.io', { ...o, env: { HOME: o.home }, homeDir: undefined }), { username: 'run', password: 'pw-run' });
+  });
+
   it('$XDG_CONFIG_HOME/containers/auth.json replaces ~/.config/containers/auth.json', async () => {
     const o = await setup();
     const cfg = path.join(o.home, 'cfg');
@@ -628,6 +652,78 @@ describe('credential helper: real process', () => {
       (err: Error) => err instanceof AuthError && /docker-credential-sleepy get for ghcr.io failed: timed out after 300 ms/.test(err.message),
     );
     assert.ok(Date.now() - t0 < 10_000);
+  });
+
+  it('a helper that times out is killed with its children (its process group): no grandchild is left running', { skip: process.platform === 'win32' }, async () => {
+    // Was: SIGKILL to the helper alone; a script's `sleep 1000` went on running, reparented.
+    const o = await setup();
+    delete o.runHelper;
+    const bin = path.join(o.home, 'bin');
+    await fs.mkdir(bin);
+    const pidFile = path.join(o.home, 'grandchild.pid');
+    await fs.writeFile(path.join(bin, 'docker-credential-spawner'), `#!/bin/sh\nsleep 1000 &\necho $! > "${pidFile}"\nwait\n`, { mode: 0o755 });
+    o.env = { PATH: `${bin}:/usr/bin:/bin` };
+    o.helperTimeoutMs = 500;
+    await writeJson(dockerConfig(o.home), { credHelpers: { 'ghcr.io': 'spawner' } });
+    await assert.rejects(resolveCredential('ghcr.io', o), (err: Error) => err instanceof AuthError && /timed out after 500 ms/.test(err.message));
+    const pid = Number((await fs.readFile(pidFile, 'utf8')).trim());
+    assert.ok(pid > 0);
+    // Gone, or a zombie nobody has reaped yet (a container's init may not reap): not running.
+    const running = async () => {
+      const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+      if (stat !== undefined) return !/^\d+ \(.*\) Z/.test(stat);
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    try {
+      for (let i = 0; i < 100 && (await running()); i++) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(await running(), false, `the helper's child ${pid} is still running`);
+    } finally {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+  });
+
+  it('a helper still running when the process exits (a second Ctrl-C) is killed with its children', { skip: process.platform !== 'linux' }, async () => {
+    const home = await tempHome();
+    const bin = path.join(home, 'bin');
+    await fs.mkdir(bin);
+    const pidFile = path.join(home, 'grandchild.pid');
+    await fs.writeFile(path.join(bin, 'docker-credential-spawner'), `#!/bin/sh\nsleep 1000 &\necho $! > "${pidFile}"\nwait\n`, { mode: 0o755 });
+    await writeJson(dockerConfig(home), { credHelpers: { 'ghcr.io': 'spawner' } });
+    const credentials = new URL('../../src/auth/credentials.js', import.meta.url).pathname;
+    // Exits (as bin.ts does on a second signal) once the helper has started its child.
+    const script = [
+      `import { existsSync } from 'node:fs';`,
+      `import { resolveCredential } from ${JSON.stringify(credentials)};`,
+      `void resolveCredential('ghcr.io', { role: 'to', env: { PATH: ${JSON.stringify(`${bin}:/usr/bin:/bin`)} }, homeDir: ${JSON.stringify(home)}, system: { platform: 'linux', uid: 4242, root: ${JSON.stringify(home)} } });`,
+      `const poll = setInterval(() => { if (existsSync(${JSON.stringify(pidFile)})) { clearInterval(poll); setTimeout(() => process.exit(130), 50); } }, 10);`,
+    ].join('\n');
+    const { execFile } = await import('node:child_process');
+    const code = await new Promise<number | null>((resolve) => execFile(process.execPath, ['--input-type=module', '-e', script]).on('exit', resolve));
+    assert.equal(code, 130);
+    const pid = Number((await fs.readFile(pidFile, 'utf8')).trim());
+    const running = async () => {
+      const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+      return stat !== undefined && !/^\d+ \(.*\) Z/.test(stat);
+    };
+    try {
+      for (let i = 0; i < 100 && (await running()); i++) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(await running(), false, `the helper's child ${pid} is still running`);
+    } finally {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
   });
 
   it('a helper that prints its reply and then fails: the Secret is scrubbed and reported to the run\'s secret set', async () => {
@@ -720,9 +816,13 @@ describe('storeCredential / eraseCredential', () => {
     await writeJson(dockerConfig(home), { credsStore: 'kv', auths: { 'docker.io': {} } });
     assert.deepEqual(await resolveCredential('docker.io', { role: 'from', env: {}, homeDir: home, runHelper, system }), { username: 'hubuser', password: 'x' });
     assert.deepEqual(asked, ['get https://index.docker.io/v1/']);
+    store['docker.io'] = 'older-login';
     await storeCredential('docker.io', { username: 'new', password: 'p2' }, { env: {}, homeDir: home, execHelper });
-    assert.deepEqual(Object.keys(store), ['https://index.docker.io/v1/']);
-    assert.equal(store['https://index.docker.io/v1/'], 'new');
+    // The login replaces the registry's in every spelling: the helper's under the alias too.
+    assert.deepEqual({ ...store }, { 'https://index.docker.io/v1/': 'new' });
+    assert.deepEqual(JSON.parse(await fs.readFile(dockerConfig(home), 'utf8')).auths, { 'https://index.docker.io/v1/': {} });
+    // Another tool's login under the alias, later: logout erases it too.
+    await writeJson(dockerConfig(home), { credsStore: 'kv', auths: { 'https://index.docker.io/v1/': {}, 'docker.io': {} } });
     store['docker.io'] = 'podman-login';
     asked.length = 0;
     assert.equal(await eraseCredential('docker.io', { env: {}, homeDir: home, execHelper }), true);
@@ -826,23 +926,62 @@ describe('storeCredential / eraseCredential', () => {
     assert.equal(await fs.readFile(dockerConfig(home), 'utf8'), before);
   });
 
-  it('a namespace login (quay.io/org, as podman login takes it) is its own auths key; logout of it or of the registry leaves the other', async () => {
+  it('a namespace login (quay.io/org, as podman login takes it) is its own auths key in the containers auth file, never in config.json; logout of it or of the registry leaves the other', async () => {
+    // Was: the key went to config.json, where Docker matches auths keys by host only and so sent
+    // one namespace's login for the whole registry (whichever of several such keys came first).
     const home = await tempHome();
-    const opts = { env: {}, homeDir: home };
+    const system = testSystem(home);
+    const opts = { env: {}, homeDir: home, system };
+    const podman = runtimeAuthFile(home);
     await storeCredential('quay.io', { username: 'me', password: 'p-registry' }, opts);
     await storeCredential('quay.io/org', { username: 'org+ci', password: SECRET }, opts);
-    assert.deepEqual(JSON.parse(await fs.readFile(dockerConfig(home), 'utf8')).auths, {
-      'quay.io': { auth: b64('me:p-registry') },
-      'quay.io/org': { auth: b64(`org+ci:${SECRET}`) },
-    });
-    const resolve = (repository: string) => resolveCredential('quay.io', { role: 'to', env: {}, homeDir: home, repository });
-    assert.deepEqual(await resolve('org/app'), { username: 'org+ci', password: SECRET });
+    assert.deepEqual(JSON.parse(await fs.readFile(dockerConfig(home), 'utf8')).auths, { 'quay.io': { auth: b64('me:p-registry') } });
+    assert.deepEqual(JSON.parse(await fs.readFile(podman, 'utf8')).auths, { 'quay.io/org': { auth: b64(`org+ci:${SECRET}`) } });
+    assert.equal((await fs.stat(podman)).mode & 0o777, 0o600);
+    const resolve = (repository: string) => resolveCredential('quay.io', { role: 'to', env: {}, homeDir: home, repository, system });
+    assert.deepEqual(await resolve('org/app'), { username: 'org+ci', password: SECRET }, 'the namespace login wins over config.json\'s registry login');
     assert.deepEqual(await resolve('other/app'), { username: 'me', password: 'p-registry' });
     assert.equal(await eraseCredential('quay.io', opts), true);
-    assert.deepEqual(Object.keys(JSON.parse(await fs.readFile(dockerConfig(home), 'utf8')).auths), ['quay.io/org']);
+    assert.deepEqual(JSON.parse(await fs.readFile(dockerConfig(home), 'utf8')).auths, {});
+    assert.deepEqual(Object.keys(JSON.parse(await fs.readFile(podman, 'utf8')).auths), ['quay.io/org']);
     assert.equal(await eraseCredential('https://quay.io/org/', opts), true);
     assert.equal(await eraseCredential('quay.io/org', opts), false);
-    assert.deepEqual(JSON.parse(await fs.readFile(dockerConfig(home), 'utf8')).auths, {});
+    assert.deepEqual(JSON.parse(await fs.readFile(podman, 'utf8')).auths, {});
+    // With XDG_RUNTIME_DIR: there (Podman's primary file); elsewhere than on Linux ~/.config/containers/auth.json.
+    const runtime = path.join(home, 'xdg-run');
+    await storeCredential('quay.io/a', { username: 'a', password: 'p' }, { ...opts, env: { XDG_RUNTIME_DIR: runtime } });
+    assert.deepEqual(Object.keys(JSON.parse(await fs.readFile(path.join(runtime, 'containers', 'auth.json'), 'utf8')).auths), ['quay.io/a']);
+    await storeCredential('quay.io/b', { username: 'b', password: 'p' }, { ...opts, system: { platform: 'darwin' } });
+    assert.deepEqual(Object.keys(JSON.parse(await fs.readFile(path.join(home, '.config', 'containers', 'auth.json'), 'utf8')).auths), ['quay.io/b']);
+    assert.deepEqual(JSON.parse(await fs.readFile(dockerConfig(home), 'utf8')).auths, {}, 'config.json never gets one');
+  });
+
+  it('a namespace key an earlier version left in config.json is moved out by the next namespace login, and removed by its logout', async () => {
+    const home = await tempHome();
+    const log = capture();
+    const opts = { env: {}, homeDir: home, system: testSystem(home), logger: log };
+    await writeJson(dockerConfig(home), { auths: { 'quay.io/team-a': { auth: b64('alice:old') }, 'quay.io/team-b': { auth: b64('bob:old') }, 'quay.io': {} }, psFormat: 'x' });
+    await storeCredential('quay.io/team-a', { username: 'alice', password: 'new' }, opts);
+    assert.deepEqual(JSON.parse(await fs.readFile(dockerConfig(home), 'utf8')), { auths: { 'quay.io/team-b': { auth: b64('bob:old') }, 'quay.io': {} }, psFormat: 'x' });
+    assert.deepEqual(JSON.parse(await fs.readFile(runtimeAuthFile(home), 'utf8')).auths, { 'quay.io/team-a': { auth: b64('alice:new') } });
+    assert.ok(log.lines.some((l) => l.includes(`removed the login for quay.io/team-a from ${dockerConfig(home)}`)), log.lines.join('\n'));
+    assert.equal(await eraseCredential('quay.io/team-b', opts), true);
+    assert.deepEqual(JSON.parse(await fs.readFile(dockerConfig(home), 'utf8')).auths, { 'quay.io': {} });
+  });
+
+  it('a namespace login with no containers auth file to name (no XDG_RUNTIME_DIR, uid or home) is E_USAGE saying why; REGISTRY_AUTH_FILE takes it', async () => {
+    const home = await tempHome();
+    const env = { DOCKER_CONFIG: path.join(home, 'docker') };
+    const err = await storeCredential('quay.io/org', { username: 'u', password: SECRET }, { env, system: { platform: 'linux', uid: undefined } }).then(
+      () => assert.fail('stored'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof UsageError, String(err));
+    assert.match(err.message, /^cannot store a login for quay\.io\/org: a login for part of a registry is kept in a containers auth\.json \(Docker would read it from config\.json as a login for the whole registry\).*set REGISTRY_AUTH_FILE/);
+    await assert.rejects(fs.stat(path.join(home, 'docker')), 'nothing written');
+    const file = path.join(home, 'ci', 'auth.json');
+    await storeCredential('quay.io/org', { username: 'u', password: SECRET }, { env: { ...env, REGISTRY_AUTH_FILE: file }, system: { platform: 'linux', uid: undefined } });
+    assert.deepEqual(Object.keys(JSON.parse(await fs.readFile(file, 'utf8')).auths), ['quay.io/org']);
   });
 
   it('"quay.io/v2" (no scheme) is the namespace v2; "https://quay.io/v2/" is the registry\'s API URL, so the registry (as podman login reads them); logout the same', async () => {
@@ -852,12 +991,13 @@ describe('storeCredential / eraseCredential', () => {
     assert.deepEqual(loginTarget('https://quay.io/v2/'), { registry: 'quay.io', name: 'quay.io' });
     assert.deepEqual(loginTarget('http://Quay.io/v2'), { registry: 'quay.io', name: 'quay.io' });
     const home = await tempHome();
-    const opts = { env: {}, homeDir: home };
-    const auths = async () => JSON.parse(await fs.readFile(dockerConfig(home), 'utf8')).auths;
+    const file = path.join(home, 'auth.json');
+    const opts = { env: { REGISTRY_AUTH_FILE: file }, homeDir: home };
+    const auths = async () => JSON.parse(await fs.readFile(file, 'utf8')).auths;
     await storeCredential(loginTarget('https://quay.io/v2/').name, { username: 'me', password: 'p-registry' }, opts);
     await storeCredential(loginTarget('quay.io/v2').name, { username: 'v2+ci', password: SECRET }, opts);
     assert.deepEqual(Object.keys(await auths()).sort(), ['quay.io', 'quay.io/v2']);
-    const resolve = (repository: string) => resolveCredential('quay.io', { role: 'to', env: {}, homeDir: home, repository });
+    const resolve = (repository: string) => resolveCredential('quay.io', { role: 'to', ...opts, repository });
     assert.deepEqual(await resolve('v2/app'), { username: 'v2+ci', password: SECRET });
     assert.deepEqual(await resolve('other/app'), { username: 'me', password: 'p-registry' });
     // The registry's logout leaves the namespace key "quay.io/v2"; the namespace's leaves the registry's.
@@ -868,20 +1008,26 @@ describe('storeCredential / eraseCredential', () => {
     assert.deepEqual(Object.keys(await auths()), ['quay.io']);
   });
 
-  it('a namespace login cannot go to a credHelpers helper (one login per registry, asked first): E_USAGE, nothing written; with a credsStore it stays in the file, with a warning', async () => {
+  it('a namespace login cannot go to a credHelpers helper of its file (one login per registry, asked first): E_USAGE, nothing written; with a credsStore it stays in the file, with a warning', async () => {
     const home = await tempHome();
+    const file = path.join(home, 'auth.json');
+    const env = { REGISTRY_AUTH_FILE: file };
     const execHelper = async () => assert.fail('no helper may be asked');
-    await writeJson(dockerConfig(home), { credHelpers: { 'quay.io': 'quayhelper' } });
-    const before = await fs.readFile(dockerConfig(home), 'utf8');
-    const err = await storeCredential('quay.io/org', { username: 'u', password: SECRET }, { env: {}, homeDir: home, execHelper }).then(() => assert.fail('stored'), (e: unknown) => e);
+    await writeJson(file, { credHelpers: { 'quay.io': 'quayhelper' } });
+    const before = await fs.readFile(file, 'utf8');
+    const err = await storeCredential('quay.io/org', { username: 'u', password: SECRET }, { env, homeDir: home, execHelper }).then(() => assert.fail('stored'), (e: unknown) => e);
     assert.ok(err instanceof UsageError, String(err));
     assert.match(err.message, /cannot store a login for quay\.io\/org: .* docker-credential-quayhelper \(credHelpers\)/);
-    assert.equal(await fs.readFile(dockerConfig(home), 'utf8'), before);
+    assert.equal(await fs.readFile(file, 'utf8'), before);
     const log = capture();
-    await writeJson(dockerConfig(home), { credsStore: 'desktop' });
-    await storeCredential('quay.io/org', { username: 'u', password: 'p' }, { env: {}, homeDir: home, execHelper, logger: log });
-    assert.deepEqual(JSON.parse(await fs.readFile(dockerConfig(home), 'utf8')).auths, { 'quay.io/org': { auth: b64('u:p') } });
+    await writeJson(file, { credsStore: 'desktop' });
+    await storeCredential('quay.io/org', { username: 'u', password: 'p' }, { env, homeDir: home, execHelper, logger: log });
+    assert.deepEqual(JSON.parse(await fs.readFile(file, 'utf8')).auths, { 'quay.io/org': { auth: b64('u:p') } });
     assert.ok(log.lines.some((l) => l.includes('kept in') && l.includes('credsStore')), log.lines.join('\n'));
+    // A credHelpers entry in Docker's config.json is no obstacle: the login goes to auth.json, whose namespace keys come first.
+    await writeJson(dockerConfig(home), { credHelpers: { 'quay.io': 'quayhelper' } });
+    await storeCredential('quay.io/org', { username: 'u', password: 'p2' }, { env: {}, homeDir: home, execHelper, system: testSystem(home) });
+    assert.deepEqual(JSON.parse(await fs.readFile(runtimeAuthFile(home), 'utf8')).auths, { 'quay.io/org': { auth: b64('u:p2') } });
   });
 
   it('login/logout arguments: a host in any spelling, or host/namespace (lower case, no tag or digest, a real host first)', () => {

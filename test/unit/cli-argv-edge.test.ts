@@ -7,7 +7,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { runMain } from '../fixtures/run-main.js';
+import { HttpRegistryClient } from '../../src/registry/client.js';
 
 const SRC = '127.0.0.1:1/a:1';
 const DST = '127.0.0.1:1/b:1';
@@ -179,4 +183,38 @@ test('a password or token starting with "-" after its flag is never echoed in th
     usage(r, /starts with "-", which reads as a flag; join them: --[\w-]*password=VALUE/);
     assert.ok(!r.stderr.includes('Xyz9secret') && !r.stdout.includes('Xyz9secret'), `${argv[0]} ${argv.at(-2)}: ${r.stderr}`);
   }
+});
+
+test('-pVALUE and -uVALUE, the value attached as Docker and Podman take them, are the password and user name (was: "unknown flag -p<password>")', async (t) => {
+  const pings = t.mock.method(HttpRegistryClient.prototype, 'ping', async () => {});
+  const home = mkdtempSync(join(tmpdir(), 'regpush-attached-'));
+  t.after(() => rmSync(home, { recursive: true, force: true }));
+  const r = await runMain(['login', '-ualice', '-palice-secret-pw1', 'registry.example.com'], { env: { HOME: home } });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, 'Login Succeeded: registry.example.com\n');
+  assert.equal(pings.mock.callCount(), 1);
+  const auths = JSON.parse(readFileSync(join(home, '.docker', 'config.json'), 'utf8')).auths;
+  assert.equal(Buffer.from(auths['registry.example.com'].auth, 'base64').toString(), 'alice:alice-secret-pw1');
+  // `-p=VALUE` as before.
+  const eq = await runMain(['login', '-u', 'bob', '-p=bob-pw-2', 'registry.example.com'], { env: { HOME: home } });
+  assert.equal(eq.code, 0, eq.stderr);
+  assert.equal(Buffer.from(JSON.parse(readFileSync(join(home, '.docker', 'config.json'), 'utf8')).auths['registry.example.com'].auth, 'base64').toString(), 'bob:bob-pw-2');
+});
+
+test('a secret given in the same word as its flag, or after a secret flag, is never echoed in an error line', async () => {
+  for (const argv of [
+    ['push', '-pSecret9pw', '--from', 'scratch', '--to', DST],
+    ['inspect', '-pSecret9pw', SRC],
+    ['copy', '--password=Secret9pw', SRC, DST],
+    ['login', '--password-stdin=Secret9pw', '-u', 'a', '127.0.0.1:1'],
+    ['login', '--no-password=Secret9pw', '-u', 'a', '127.0.0.1:1'],
+    ['--password', 'Secret9pw', 'login'],
+    ['inspect', '--password', '--Secret9pw', SRC],
+    ['tags', '--password', 'Secret9pw', 'Secret9pw', '127.0.0.1:1/a'],
+  ]) {
+    const r = await run(argv);
+    assert.equal(r.code, 2, `${argv.join(' ')}: ${r.stderr}`);
+    assert.ok(!r.stderr.includes('Secret9pw') && !r.stdout.includes('Secret9pw'), `${argv.join(' ')}: ${r.stderr}`);
+  }
+  usage(await run(['push', '-pSecret9pw', '--from', 'scratch', '--to', DST]), /unknown flag -p\*\*\*/);
 });

@@ -173,7 +173,7 @@ test('--images without --all-tags, and out of range, is a usage error before any
   src.seedImage('base/app', { tags: ['1'] });
   const o = fakeLibraryOptions(src, dst);
   await assert.rejects(copy({ from: src.ref('base/app:1'), to: [dst.ref('app:1')], images: 2, ...o }), (e: RegpushError) => e.code === 'E_USAGE' && /--images/.test(e.message));
-  await assert.rejects(copy({ from: src.ref('base/app'), to: [dst.ref('app')], allTags: true, images: 0, ...o }), (e: RegpushError) => e.code === 'E_USAGE' && /--images must be a whole number from 1 to 64/.test(e.message));
+  await assert.rejects(copy({ from: src.ref('base/app'), to: [dst.ref('app')], allTags: true, images: 0, ...o }), (e: RegpushError) => e.code === 'E_USAGE' && /^copy\(\): images must be a whole number from 1 to 64/.test(e.message));
   assert.equal(src.count() + dst.count(), 0);
 });
 

@@ -1,10 +1,16 @@
 // A pull-through mirror that serves a blob whose bytes do not match its digest: the target
 // refuses the upload (DIGEST_INVALID), the mirror is distrusted for the rest of the run, and the
 // blob is read again from the registry itself — once per target, with nothing wrong landing. The
-// registry serving bad bytes itself stays an error (nothing to fall back to).
+// registry serving bad bytes itself stays an error (nothing to fall back to). Also through the
+// library: a mirror behind a path, one that hangs, fails or stalls, and one that refuses access,
+// for one repository (that repository is read upstream and not asked at the mirror again, the
+// others still read through it) or for the whole registry (given up for the run).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copy, type RegpushError } from '../../src/index.js';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { copy, parseSyncFile, sync, type RegpushError } from '../../src/index.js';
 import { bytesOf, fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
 import { startFaultProxy, type FaultProxy } from '../fixtures/fault-proxy.js';
 
@@ -178,4 +184,114 @@ test('a mirror that sends a blob\'s headers and first bytes, then stalls: the re
   assert.deepEqual([report.resumes, report.retries, report.mirror], [1, 0, undefined]);
   assert.ok(warnings.some((w) => w.startsWith(`mirror ${front.host} failed (E_NETWORK: `)), warnings.join('\n'));
   assert.equal(dst.openUploads(), 0);
+});
+
+// ---------------------------------------------------------------------------------------------
+// A mirror refusing access: for one repository (that repository reads upstream, the others still
+// read through the mirror), or for the whole registry (the mirror is given up for the run).
+
+/** Puts `repo`'s manifest of each tag in `tags`, and the blobs it names, from `src` into `mirror`: a cache that holds it. */
+function cache(src: FakeRegistry, mirror: FakeRegistry, repo: string, tags: string[]): void {
+  for (const tag of tags) {
+    const m = src.manifest(repo, tag)!;
+    const doc = JSON.parse(m.bytes.toString('utf8')) as { config: { digest: string }; layers: { digest: string }[] };
+    for (const d of [doc.config.digest, ...doc.layers.map((l) => l.digest)]) mirror.putBlob(repo, src.blob(repo, d)!);
+    mirror.putManifest(repo, m.bytes, { mediaType: m.mediaType, tags: [tag] });
+  }
+}
+
+/** A sync of team/a (three tags) and team/b from `src` into `dst`, `src` mirrored by `mirror`. */
+async function syncTwoRepos(src: FakeRegistry, mirror: FakeRegistry, dst: FakeRegistry, images: number) {
+  src.seedImage('team/a', { tags: ['1', '2', '3'] });
+  src.seedImage('team/b', { tags: ['1'] });
+  cache(src, mirror, 'team/a', ['1', '2', '3']);
+  cache(src, mirror, 'team/b', ['1']);
+  const spec = parseSyncFile(['defaults:', `  targets: [${dst.host}/copy]`, 'images:', `  - { source: ${src.ref('team/a')}, tags: ["1", "2", "3"] }`, `  - { source: ${src.ref('team/b')}, tags: ["1"] }`, ''].join('\n'), 'sync.yaml');
+  const warnings: string[] = [];
+  const logger = { debug: () => {}, info: () => {}, warn: (m: string) => warnings.push(m), error: () => {} };
+  const r = await sync({ spec, images, retries: 0, mirrors: { [src.host]: [mirror.host] }, logger, ...fakeLibraryOptions(src, mirror, dst) });
+  assert.equal(r.totals.copied, 4, JSON.stringify(r.units.map((u) => u.targets.map((t) => t.error))));
+  for (const tag of ['1', '2', '3']) assert.equal(dst.manifest('copy/team/a', tag)?.digest, src.manifest('team/a', tag)!.digest);
+  assert.equal(dst.manifest('copy/team/b', '1')?.digest, src.manifest('team/b', '1')!.digest);
+  return warnings;
+}
+
+for (const images of [1, 4]) {
+  test(`a mirror's token service refusing one repository (HTTP 403, as GHCR answers for a package): that repository is read from the registry, asked at the mirror once in the run; another repository is still read through the mirror (--images ${images})`, async () => {
+    const [src, dst] = [await fake(), await fake()];
+    const mirror = await fake({ auth: { scheme: 'bearer', user: 'm', password: 'mirror-pw', anonymousPull: true } });
+    const refused = mirror.fault({ kind: 'token', when: (q) => q.query.getAll('scope').some((s) => s.includes('team/a:')) }, { kind: 'status', status: 403, code: 'DENIED', message: 'requested access to the resource is denied' });
+    const warnings = await syncTwoRepos(src, mirror, dst, images);
+    // team/b: through the mirror, nothing of it read from the registry itself.
+    assert.equal(src.count({ repo: 'team/b', kind: ['manifest', 'blob'] }), 0, 'team/b is read through the mirror');
+    assert.ok(mirror.count({ repo: 'team/b', kind: 'manifest', method: ['GET', 'HEAD'] }) >= 1);
+    // team/a: from the registry; the mirror refused it once, and is not asked again for its other tags or its blobs.
+    assert.ok(src.count({ repo: 'team/a', kind: 'manifest' }) >= 3, 'every tag of team/a is read from the registry');
+    assert.equal(refused.hits, 1, 'the refused scope is asked for once in the run');
+    // Once per read in flight: an image's source HEAD and its manifest GET (a target lacks it) go
+    // out together, and with --images 4 the three tags' first reads too, before the refusal is
+    // known; nothing is sent for team/a after it (no other manifest, no blob).
+    const asked = mirror.requests({ repo: 'team/a' });
+    const shown = asked.map((q) => `${q.method} ${q.path} ${q.status}`).join('\n');
+    assert.ok(asked.length >= 1 && asked.length <= (images === 1 ? 2 : 6), `team/a asked at the mirror once per read in flight:\n${shown}`);
+    if (images === 1) assert.deepEqual(new Set(asked.map((q) => q.tag)), new Set(['1']), `only the first image's reads:\n${shown}`);
+    const refusal = mirror.requests({ kind: 'token', status: 403 })[0]!;
+    assert.ok(asked.every((q) => q.kind === 'manifest' && q.status === 401 && q.seq <= refusal.answeredAfter!), `every one came before the refusal was answered:\n${shown}`);
+    const said = warnings.filter((w) => w.startsWith(`mirror ${mirror.host}`));
+    assert.equal(said.length, 1, warnings.join('\n'));
+    assert.match(said[0]!, /^mirror \S+ refused team\/a \(E_AUTH: .*HTTP 403.*\); reading team\/a from upstream \S+; not asking \S+ for team\/a again in this run, the mirror is still used for other repositories$/);
+  });
+}
+
+test('a mirror whose anonymous tokens lack pull (Docker Hub\'s answer for a private repository, insufficient_scope): each repository is asked once and read from the registry; not once per tag', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const mirror = await fake({ auth: { scheme: 'bearer', user: 'm', password: 'mirror-pw' } });
+  const warnings = await syncTwoRepos(src, mirror, dst, 1);
+  // team/a is asked for the tag read first (the auth round trips of that one read), then never again: not for its other tags, nor any blob.
+  const asked = mirror.requests({ repo: 'team/a' });
+  assert.ok(asked.length > 0 && mirror.count({ repo: 'team/b' }) > 0);
+  assert.equal(new Set(asked.map((q) => q.tag)).size, 1, `team/a asked at the mirror for one tag only:\n${asked.map((q) => `${q.method} ${q.path} ${q.status}`).join('\n')}`);
+  assert.equal(mirror.count({ kind: 'blob' }), 0);
+  const said = warnings.filter((w) => w.startsWith(`mirror ${mirror.host}`));
+  assert.deepEqual(said.map((w) => /^mirror \S+ refused (\S+) \(E_AUTH: .*rejected anonymous access .*for repository:\S+:pull/.exec(w)?.[1]), ['team/a', 'team/b'], warnings.join('\n'));
+});
+
+test('a mirror refusing for the whole registry (it wants a login it has not got): given up for the run after one request, every repository read from the registry', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const mirror = await fake({ auth: { scheme: 'basic', user: 'm', password: 'mirror-pw' } });
+  const warnings = await syncTwoRepos(src, mirror, dst, 1);
+  // The first image's reads only (its source HEAD and manifest GET go out together, before the
+  // refusal is known); nothing after it, for team/a or team/b.
+  const asked = mirror.requests({ kind: ['manifest', 'blob'] });
+  const shown = asked.map((q) => `${q.method} ${q.path} ${q.status}`).join('\n');
+  assert.ok(asked.length >= 1 && asked.length <= 2 && asked.every((q) => q.repo === 'team/a' && q.tag === '1'), `the first read only, then the mirror is given up:\n${shown}`);
+  assert.ok(src.count({ repo: 'team/b', kind: 'manifest' }) >= 1, 'team/b is read from the registry too');
+  const said = warnings.filter((w) => w.startsWith(`mirror ${mirror.host}`));
+  assert.equal(said.length, 1, warnings.join('\n'));
+  assert.match(said[0]!, /^mirror \S+ failed \(E_AUTH: .*requires a username and password.*\); reading from upstream/);
+});
+
+test('a mirror whose token service refuses the stored login (HTTP 401, a wrong password): given up for the run, the password sent once', async (t) => {
+  const [src, dst] = [await fake(), await fake()];
+  const mirror = await fake({ auth: { scheme: 'bearer', user: 'm', password: 'mirror-pw' } });
+  const home = mkdtempSync(join(tmpdir(), 'regpush-mirror-login-'));
+  t.after(() => rmSync(home, { recursive: true, force: true }));
+  mkdirSync(join(home, '.docker'));
+  writeFileSync(join(home, '.docker', 'config.json'), JSON.stringify({ auths: { [mirror.host]: { auth: Buffer.from('m:wrong-pw').toString('base64') } } }));
+  src.seedImage('team/a', { tags: ['1'] });
+  src.seedImage('team/b', { tags: ['1'] });
+  cache(src, mirror, 'team/a', ['1']);
+  cache(src, mirror, 'team/b', ['1']);
+  const spec = parseSyncFile(['defaults:', `  targets: [${dst.host}/copy]`, 'images:', `  - { source: ${src.ref('team/a')}, tags: ["1"] }`, `  - { source: ${src.ref('team/b')}, tags: ["1"] }`, ''].join('\n'), 'sync.yaml');
+  const warnings: string[] = [];
+  const logger = { debug: () => {}, info: () => {}, warn: (m: string) => warnings.push(m), error: () => {} };
+  const r = await sync({ spec, images: 1, retries: 0, mirrors: { [src.host]: [mirror.host] }, logger, ...fakeLibraryOptions(src, mirror, dst), homeDir: home });
+  assert.equal(r.totals.copied, 2);
+  assert.equal(mirror.count({ kind: 'token' }), 1, 'the refused password went out once');
+  // The first image's reads only (its source HEAD and manifest GET go out together, before the
+  // refusal is known): the mirror was not asked again, for team/a or team/b.
+  const asked = mirror.requests({ kind: ['manifest', 'blob'] });
+  assert.ok(asked.length >= 1 && asked.length <= 2 && asked.every((q) => q.repo === 'team/a' && q.tag === '1'), asked.map((q) => `${q.method} ${q.path} ${q.status}`).join('\n'));
+  assert.equal(src.count({ repo: 'team/b', kind: 'manifest', method: ['GET', 'HEAD'] }) >= 1, true);
+  assert.equal(warnings.filter((w) => w.startsWith(`mirror ${mirror.host} failed (E_AUTH: `)).length, 1, warnings.join('\n'));
 });

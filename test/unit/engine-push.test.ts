@@ -177,7 +177,7 @@ test('a new tag each deploy (--to app:COMMIT --tag latest): the layers are match
   assert.equal(dst.count({ kind: 'manifest', method: 'PUT', path: /\/manifests\/c3$/ }), 1, 'the new tag written');
 });
 
-test('an unchanged re-push with --tag: the extra tags already on the digest are HEADed with the tag\'s GET and not written again (as copy leaves them)', async () => {
+test('an unchanged re-push with --tag: the extra tags are asked about with the tag\'s GET, one GET each where pulls are not counted (no HEAD besides), and those already on the digest are not written again (as copy leaves them)', async () => {
   const [src, dst] = [await fake(), await fake()];
   src.seedImage('base/node', { tags: ['20'] });
   const opts = { from: src.ref('base/node:20'), to: dst.ref('app:1'), tags: ['stable', 'latest'], app: appDir('v1\n'), ...fakeLibraryOptions(src, dst) };
@@ -190,8 +190,35 @@ test('an unchanged re-push with --tag: the extra tags already on the digest are 
   assert.equal(again.digest, first.digest);
   const puts = dst.requests({ kind: 'manifest', method: 'PUT' }).map((q) => q.path.replace(/^.*\/manifests\//, ''));
   assert.deepEqual(puts, ['stable'], 'only the tag that had moved');
-  assert.deepEqual(dst.requests({ kind: 'manifest', method: 'HEAD' }).map((q) => q.path.replace(/^.*\/manifests\//, '')).sort(), ['latest', 'stable']);
+  assert.equal(dst.count({ kind: 'manifest', method: 'HEAD' }), 0, 'the GETs gave the digests');
+  assert.deepEqual(dst.requests({ kind: 'manifest', method: 'GET' }).map((q) => q.path.replace(/^.*\/manifests\//, '')).sort(), ['1', 'latest', 'stable'], 'each tag asked once');
   for (const tag of ['1', 'stable', 'latest']) assert.equal(dst.manifest('app', tag)!.digest, first.digest, tag);
+});
+
+test('--to app:NEW --tag latest: latest is asked about once, its GET giving both the layers to match against and the digest the commit compares (it was HEADed and then read)', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base/node', { tags: ['20'] });
+  const deps = appDir('dependencies\n');
+  const opts = { from: src.ref('base/node:20'), layers: [{ sources: deps }], tags: ['latest'], ...fakeLibraryOptions(src, dst) };
+  const asked = (tag: string): string[] => dst.requests({ kind: 'manifest', path: new RegExp(`/manifests/${tag}$`) }).map((q) => q.method);
+  // The first deploy: neither tag exists. Each is asked once, then written.
+  const first = await push({ ...opts, to: dst.ref('app:c1'), app: appDir('v1\n') });
+  assert.deepEqual(asked('c1'), ['GET', 'PUT']);
+  assert.deepEqual(asked('latest'), ['GET', 'PUT'], 'latest: one GET (absent), then its PUT');
+  // The next deploy: c2 is new, latest holds c1's image, whose layers are matched against.
+  dst.clearLog();
+  const again = await push({ ...opts, to: dst.ref('app:c2'), app: appDir('v2\n') });
+  assert.deepEqual(again.layers?.map((l) => l.action), ['reused', 'uploaded'], 'the dependencies layer matched against latest');
+  assert.notEqual(again.digest, first.digest);
+  assert.deepEqual(asked('c2'), ['GET', 'PUT']);
+  assert.deepEqual(asked('latest'), ['GET', 'PUT'], 'latest: one GET, then moved to the new image');
+  assert.equal(dst.manifest('app', 'latest')!.digest, again.digest);
+  // Unchanged onto c3: latest already holds the image, told by that same GET, so it is not written.
+  dst.clearLog();
+  const third = await push({ ...opts, to: dst.ref('app:c3'), app: appDir('v2\n') });
+  assert.equal(third.digest, again.digest);
+  assert.deepEqual(asked('latest'), ['GET'], 'latest: one GET, and left alone');
+  assert.deepEqual(asked('c3'), ['GET', 'PUT']);
 });
 
 test('the config does not wait for the base blobs\' plan: its upload starts while their HEADs are unanswered', async () => {
@@ -821,6 +848,19 @@ test('layer events where the layer is mounted (same registry) or copied from a t
   assert.ok(c.hasBlob('app', first.layer!.digest), 'c got the tag\'s blob');
   assert.deepEqual(copied.of('layer'), [`start uploaded ${first.layer!.size} ${c.host}/app`, 'bytes', `end uploaded ${first.layer!.size} ${ociLayer} ${c.host}/app`]);
   assert.deepEqual(copied.of(first.layer!.digest), [], 'nothing under the layer\'s digest');
+});
+
+test('two pushes with one logger: each says its layer lines (the gzip jobs cut to the thread pool) once; nothing is kept between them', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base/node', { tags: ['20'] });
+  const warnings: string[] = [];
+  const logger = { ...silentLogger, warn: (m: string) => void warnings.push(m) };
+  const opts = { from: src.ref('base/node:20'), app: appDir(), gzipJobs: 12, ...fakeLibraryOptions(src, dst), logger };
+  // Two targets: the layer is built for each (and hashed), and the line is said once all the same.
+  await push({ ...opts, to: [dst.ref('app:1'), dst.ref('other:1')], env: { ...opts.env, UV_THREADPOOL_SIZE: '3' } });
+  await push({ ...opts, to: dst.ref('app:2'), env: { ...opts.env, UV_THREADPOOL_SIZE: '3' } });
+  const cut = warnings.filter((w) => w.startsWith('layer: 12 gzip jobs asked for'));
+  assert.equal(cut.length, 2, warnings.join('\n'));
 });
 
 test('a fifo among the app\'s files is warned about once per push, though the push walks the sources several times', async () => {

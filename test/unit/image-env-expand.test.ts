@@ -48,7 +48,7 @@ describe('expandEnvValue (Dockerfile ENV substitution)', () => {
   for (const [input, want] of UNSET) {
     it(`reports ${JSON.stringify(want)} as unset in ${JSON.stringify(input)}`, () => {
       const got: number[] = [];
-      expandEnvValue('K', input, lookup, (at) => got.push(at));
+      expandEnvValue('K', input, lookup, undefined, (at) => got.push(at));
       assert.deepEqual(got, want);
     });
   }

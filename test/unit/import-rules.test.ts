@@ -88,12 +88,12 @@ function specifiers(file: string): { spec: string; line: number }[] {
   return out;
 }
 
-/** Where `process.env` is read in a file (code only, not comments). */
-function processEnvReads(file: string): number[] {
+/** Where `process.env` (or another property of process: `name`) is read in a file (code only, not comments). */
+function processEnvReads(file: string, name = 'env'): number[] {
   const sf = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, true);
   const lines: number[] = [];
   const visit = (node: ts.Node): void => {
-    if (ts.isPropertyAccessExpression(node) && node.name.text === 'env' && ts.isIdentifier(node.expression) && node.expression.text === 'process') {
+    if (ts.isPropertyAccessExpression(node) && node.name.text === name && ts.isIdentifier(node.expression) && node.expression.text === 'process') {
       lines.push(sf.getLineAndCharacterOfPosition(node.getStart()).line + 1);
     }
     ts.forEachChild(node, visit);
@@ -156,6 +156,16 @@ test('the library never reads process.env (only src/cli does, and hands env in)'
     .filter((f) => groupOf(rel(f)) !== 'cli')
     .flatMap((f) => processEnvReads(f).map((line) => `${rel(f)}:${line} reads process.env`));
   assert.deepEqual(bad, []);
+});
+
+test('the library looks the process\'s directory up only at the boundaries where a caller gave no cwd (relative paths are taken in the cwd option, or CliIO.cwd)', () => {
+  // workingDirectory (each operation, once, at its start) and resolveLayerOptions (the layer builder's own options).
+  const allowed = new Set(['src/registry/connect.ts', 'src/layer/options.ts']);
+  const bad = sourceFiles(SRC)
+    .filter((f) => groupOf(rel(f)) !== 'cli' && !allowed.has(rel(f)))
+    .flatMap((f) => processEnvReads(f, 'cwd').map((line) => `${rel(f)}:${line} reads process.cwd`));
+  assert.deepEqual(bad, []);
+  for (const f of allowed) assert.equal(processEnvReads(join(ROOT, f), 'cwd').length, 1, `${f}: one read`);
 });
 
 /** Every internal import that breaks a layer rule, as "from -> to" with the reason. */

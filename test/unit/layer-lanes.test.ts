@@ -191,9 +191,9 @@ describe('layer lanes: choice, thread pool and --debug', () => {
     assert.equal(resolveLayerOptions({ sources: [], gzipConcurrency: 64, threadPoolSize: 1024 }).concurrency, 64);
   });
 
-  it('debug names the lanes and the pool once per logger; a request cut to the pool warns once', async () => {
+  it('debug names the lanes and the pool once per operation (its `said` set); a request cut to the pool warns once', async () => {
     const log = recorder();
-    const opts: LayerOptions = { sources: [{ src: app, dest: '/app' }], gzipConcurrency: 12, env: { UV_THREADPOOL_SIZE: '3' }, logger: log };
+    const opts: LayerOptions = { sources: [{ src: app, dest: '/app' }], gzipConcurrency: 12, env: { UV_THREADPOOL_SIZE: '3' }, logger: log, said: new Set() };
     const a = await build(opts);
     const b = await hashLayer(opts);
     assert.equal(a.digest, b.digest);
@@ -206,6 +206,11 @@ describe('layer lanes: choice, thread pool and --debug', () => {
       { level: 'debug', line: 'layer: 3 gzip lanes (12 asked for, capped to the pool: lanes beyond its threads add memory, not speed), thread pool 3 (UV_THREADPOOL_SIZE)' },
       { level: 'warn', line: 'layer: 12 gzip jobs asked for, but the thread pool has 3 threads: using 3 (start the process with UV_THREADPOOL_SIZE=13 for more)' },
     ]);
+    // Another operation with the same logger says it all again: nothing is kept per logger.
+    const seen = log.lines.length;
+    await hashLayer({ ...opts, said: new Set() });
+    await hashLayer({ ...opts, said: undefined }); // none given: the build's own
+    assert.equal(log.lines.slice(seen).filter((l) => l.level === 'warn').length, 2, 'each operation warns');
     const quiet = recorder();
     await hashLayer({ ...opts, gzipConcurrency: 2, logger: quiet });
     assert.deepEqual(notBuilt(quiet), [{ level: 'debug', line: 'layer: 2 gzip lanes (asked for), thread pool 3 (UV_THREADPOOL_SIZE)' }]);

@@ -78,7 +78,7 @@ async function tarStreamReference(opts: LayerOptions): Promise<Buffer> {
   const firstName = new Map<string, string>(); // hard links: dev:ino → the first name written
   // The layer's own directories, as docs/layers.md states the rule: a destination only with --chown, never its parents.
   const dirs = cfg.chowned ? 'destinations' : 'none';
-  await walkSources(cfg.sources, { logger, dirs }, async (e) => {
+  await walkSources(cfg.sources, { cwd: cfg.cwd, logger, dirs }, async (e) => {
     const owned = e.kind !== 'directory' || e.owned;
     const base = { name: e.name, mtime: cfg.mtime, uid: owned ? cfg.uid : 0, gid: owned ? cfg.gid : 0 };
     if (e.kind === 'directory') await add({ ...base, type: 'directory', mode: e.mode });
@@ -640,7 +640,7 @@ describe('layer: whiteout names', () => {
       await assert.rejects(computeDiffId(opts), refused(image), image);
     }
     // A --layer's up-front check walks until its first entry: a whiteout there fails before any request.
-    await assert.rejects(hasContent([{ src: tree({ '.wh.foo': 'x' }), dest: '/app' }]), refused('/app/.wh.foo'));
+    await assert.rejects(hasContent([{ src: tree({ '.wh.foo': 'x' }), dest: '/app' }], '/'), refused('/app/.wh.foo'));
   });
 
   it('refuses a whiteout name in the destination, for a directory or a file source', async () => {
@@ -914,12 +914,12 @@ describe('layer: sources', () => {
   it('validateSources: missing, not a dir/file, relative dest → one-line InputError naming the path', async () => {
     const src = tree({ 'a': 'a' });
     const missing = join(root, 'does-not-exist');
-    await assert.rejects(validateSources([{ src: missing, dest: '/app' }]), (err: unknown) => err instanceof InputError && err.message.includes(missing) && !err.message.includes('\n'));
+    await assert.rejects(validateSources([{ src: missing, dest: '/app' }], '/'), (err: unknown) => err instanceof InputError && err.message.includes(missing) && !err.message.includes('\n'));
     await run('mkfifo', [join(src, 'fifo')], Buffer.alloc(0));
-    await assert.rejects(validateSources([{ src: join(src, 'fifo'), dest: '/app' }]), (err: unknown) => err instanceof InputError && /not a directory or regular file/.test(err.message));
-    await assert.rejects(validateSources([{ src, dest: 'app' }]), (err: unknown) => err instanceof InputError && /absolute/.test(err.message));
-    await assert.rejects(validateSources([]), InputError);
-    await validateSources([{ src, dest: '/app' }, { src: join(src, 'a'), dest: '/a' }]);
+    await assert.rejects(validateSources([{ src: join(src, 'fifo'), dest: '/app' }], '/'), (err: unknown) => err instanceof InputError && /not a directory or regular file/.test(err.message));
+    await assert.rejects(validateSources([{ src, dest: 'app' }], '/'), (err: unknown) => err instanceof InputError && /absolute/.test(err.message));
+    await assert.rejects(validateSources([], '/'), InputError);
+    await validateSources([{ src, dest: '/app' }, { src: join(src, 'a'), dest: '/a' }], '/');
     // The layer functions check the same things before building.
     const { stream, result } = createLayerStream({ sources: [{ src: missing, dest: '/app' }] });
     stream.resume();
@@ -932,7 +932,7 @@ describe('layer: sources', () => {
       const src = tree({ 'locked/x': 'x' });
       chmodSync(join(src, 'locked'), 0);
       try {
-        await assert.rejects(validateSources([{ src: join(src, 'locked'), dest: '/app' }]), InputError);
+        await assert.rejects(validateSources([{ src: join(src, 'locked'), dest: '/app' }], '/'), InputError);
         await assert.rejects(hashLayer({ sources: [{ src, dest: '/app' }] }), InputError);
       } finally {
         chmodSync(join(src, 'locked'), 0o755);
@@ -959,7 +959,7 @@ describe('layer: sources', () => {
       const script = `
         const { validateSources, hashLayer } = await import(${JSON.stringify(mod)});
         const out = [];
-        for (const f of [() => validateSources([{ src: ${JSON.stringify(join(base, 'locked'))}, dest: '/app' }]),
+        for (const f of [() => validateSources([{ src: ${JSON.stringify(join(base, 'locked'))}, dest: '/app' }], '/'),
                          () => hashLayer({ sources: [{ src: ${JSON.stringify(join(base, 'open'))}, dest: '/app' }] }),
                          () => hashLayer({ sources: [{ src: ${JSON.stringify(join(base, 'ignored'))}, dest: '/app' }] }).then((r) => r.diffId)]) {
           try { out.push(String(await f() ?? 'no error')); } catch (e) { out.push(e.code + ' ' + e.message); }

@@ -103,8 +103,8 @@ test('convertIndex / convertIndexTo: list ↔ index, children re-pointed, attest
   assert.deepEqual(re.manifests.map((m) => [m.digest, m.size, m.mediaType]), [[hex('9'), 77, MediaType.DOCKER_MANIFEST]]);
   assert.equal(re.manifests[0]!.platform!.architecture, 'amd64');
   assert.ok(dropped.some((w) => /attestation/.test(w)));
-  assert.equal(parseFormat('OCI'), 'oci');
-  assert.throws(() => parseFormat('v2s2'), InputError);
+  assert.equal(parseFormat('OCI', 'push(): format'), 'oci');
+  assert.throws(() => parseFormat('v2s2', 'push(): format'), (e: unknown) => e instanceof InputError && e.message === 'push(): format must be "oci" or "docker" (got "v2s2")');
 });
 
 test('DroppedFields: descriptors whose annotations Docker v2 drops are counted, one line for the whole conversion; none when there were none', () => {
@@ -323,22 +323,22 @@ test('hasContent: files count, a source .dockerignore alone does not, everything
   t.after(() => rmSync(root, { recursive: true, force: true }));
   const empty = join(root, 'empty');
   mkdirSync(empty);
-  assert.equal(await hasContent([{ src: empty, dest: '/srv' }]), false);
+  assert.equal(await hasContent([{ src: empty, dest: '/srv' }], '/'), false);
   const ignored = join(root, 'ignored');
   mkdirSync(ignored);
   writeFileSync(join(ignored, 'a.log'), 'x');
   writeFileSync(join(ignored, '.dockerignore'), '*.log\n');
-  assert.equal(await hasContent([{ src: ignored, dest: '/srv' }]), false);
-  assert.equal(await hasContent([{ src: ignored, dest: '/' }]), false, 'at the image root too');
+  assert.equal(await hasContent([{ src: ignored, dest: '/srv' }], '/'), false);
+  assert.equal(await hasContent([{ src: ignored, dest: '/' }], '/'), false, 'at the image root too');
   // Destinations as the walk spells them: still the source's own destination, still empty.
-  for (const dest of ['/srv/./', '/x/../srv', '//srv//', '/srv/sub/..']) assert.equal(await hasContent([{ src: empty, dest }]), false, dest);
-  assert.equal(await hasContent([{ src: ignored, dest: '/srv/./' }]), false, 'its .dockerignore alone, at /srv/./');
+  for (const dest of ['/srv/./', '/x/../srv', '//srv//', '/srv/sub/..']) assert.equal(await hasContent([{ src: empty, dest }], '/'), false, dest);
+  assert.equal(await hasContent([{ src: ignored, dest: '/srv/./' }], '/'), false, 'its .dockerignore alone, at /srv/./');
   const sub = join(root, 'sub');
   mkdirSync(join(sub, 'd'), { recursive: true });
-  assert.equal(await hasContent([{ src: sub, dest: '/srv' }]), true, 'a directory of its own counts');
+  assert.equal(await hasContent([{ src: sub, dest: '/srv' }], '/'), true, 'a directory of its own counts');
   const file = join(root, 'one.txt');
   writeFileSync(file, 'x');
-  assert.equal(await hasContent([{ src: file, dest: '/srv/' }]), true);
+  assert.equal(await hasContent([{ src: file, dest: '/srv/' }], '/'), true);
 });
 
 test('progress: each layer being built is its own line, named "layer N" or "app layer", and all close at the transfer phase', async () => {

@@ -14,6 +14,7 @@ import { copy, deleteImage, digestOf, inspect, listRepositories, listTags, login
 import { applyConfigChanges, scratchConfig } from '../../src/image/config.js';
 import { configChangesFromFlags } from '../../src/cli/flags.js';
 import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
+import { runMain } from '../fixtures/run-main.js';
 
 const fake = fakeRegistryPool();
 const dirs: string[] = [];
@@ -165,10 +166,10 @@ test('push(): a relative workdir or volume, a user that is not USER[:GROUP] and 
   const config = (c: Record<string, unknown>, platform?: string) => () => push({ ...good, config: c, ...(platform ? { platform } : {}) } as never);
   await refusedUpFront([src, dst], 'E_INPUT', [
     ['relative workdir', config({ workdir: 'app' }), /^config\.workdir must be an absolute path \(got "app"\)$/],
-    ['relative volume', config({ volumes: ['/data', 'cache'] }), /^config\.volumes entry must be an absolute path \(got "cache"\)$/],
+    ['relative volume', config({ volumes: ['/data', 'cache'] }), /^config\.volumes\[1\] must be an absolute path \(got "cache"\)$/],
     // A Linux image (the default platform, or named) takes no Windows path.
     ['Windows workdir, Linux image', config({ workdir: 'C:\\app' }), /^config\.workdir must be an absolute path \(got "C:\\app"\)$/],
-    ['Windows volume, linux/arm64', config({ volumes: ['D:\\data'] }, 'linux/arm64'), /^config\.volumes entry must be an absolute path \(got "D:\\data"\)$/],
+    ['Windows volume, linux/arm64', config({ volumes: ['D:\\data'] }, 'linux/arm64'), /^config\.volumes\[0\] must be an absolute path \(got "D:\\data"\)$/],
     // A Windows image takes C:\app and /app, never a relative path.
     ['relative workdir, Windows image', config({ workdir: 'app' }, 'windows/amd64'), /^config\.workdir must be an absolute path \(\/app or C:\\app\) \(got "app"\)$/],
     ['user with a space', config({ user: 'app user' }), /^config\.user must be USER or USER:GROUP, without spaces \(got "app user"\)$/],
@@ -228,7 +229,7 @@ test('Windows paths: accepted for a Windows image and for every platform of a ba
   assert.deepEqual(Object.keys(out.config?.Volumes ?? {}), ['C:/data', '/logs']);
   // push({ platform: 'all' }) lets C:\app through before the base is read; a Linux child of the index refuses it.
   assert.throws(() => applyConfigChanges(linux, { workdir: 'C:\\app' }, undefined), { code: 'E_INPUT', message: 'config.workdir must be an absolute path (got "C:\\app")' });
-  assert.throws(() => applyConfigChanges(windows, { volumes: ['data'] }, undefined), { code: 'E_INPUT', message: /^config\.volumes entry must be an absolute path/ });
+  assert.throws(() => applyConfigChanges(windows, { volumes: ['data'] }, undefined), { code: 'E_INPUT', message: /^config\.volumes\[0\] must be an absolute path/ });
   // A stop signal is written without the spaces around it, as the CLI writes it.
   assert.equal(applyConfigChanges(linux, { stopSignal: ' SIGQUIT ' }, undefined).config?.StopSignal, 'SIGQUIT');
 });
@@ -468,6 +469,62 @@ test('numbers a plain-JS caller may give that cannot work (chunkSize 0, idleTime
     ['listTags retries 1e6', () => listTags(reg.ref('app'), { ...opts, retries: 1_000_000 }), /^retries must be a whole number from 0 to 20 \(got 1000000\)$/],
   ]);
   assert.ok(good);
+});
+
+test('library calls name the option path, not the CLI\'s flag: jobs, images, format, config.env/ports/volumes/labels, the pull-limit gate\'s options; before any request', async () => {
+  const { src, dst, bad } = await validPush();
+  const config = (c: Record<string, unknown>) => bad({ config: c });
+  await refusedUpFront([src, dst], 'E_USAGE', [
+    ['push jobs 0', bad({ jobs: 0 }), /^push\(\): jobs must be a whole number from 1 to 64 \(got 0\)$/],
+  ]);
+  await refusedUpFront([src, dst], 'E_INPUT', [
+    ['push format', bad({ format: 'v2s2' }), /^push\(\): format must be "oci" or "docker" \(got "v2s2"\)$/],
+    ['config.env without =', config({ env: ['A=1', 'NOEQ'] }), /^invalid config\.env\[1\]: expected KEY=VALUE, and the 4-character entry has no "="/],
+    ['config.env empty name', config({ env: ['=1'] }), /^invalid config\.env\[0\]: the variable name is empty/],
+    ['config.env bad ${', config({ env: ['A=1', 'TOKEN=abc${secret'] }), /^invalid config\.env\[1\] \(TOKEN\): the "\$\{" at offset 3 of its value has no closing "\}"/],
+    ['config.ports range', config({ ports: ['80', '70000'] }), /^invalid config\.ports\[1\] "70000": port must be 1-65535$/],
+    ['config.volumes empty', config({ volumes: ['/data', ''] }), /^invalid config\.volumes\[1\] "": the path is empty$/],
+    ['config.labels key', config({ labels: { '': 'x' } }), /^invalid config\.labels: the label key is empty$/],
+  ]);
+  const reg = await fake();
+  reg.seedImage('app', { tags: ['1'] });
+  const opts = fakeLibraryOptions(reg);
+  const spec = parseSyncFile(['images:', `  - { source: ${reg.ref('app')}, tags: ['1'], targets: [${reg.host}/mirror] }`, ''].join('\n'), 'sync.yaml');
+  const syncWith = (patch: Record<string, unknown>) => () => sync({ spec, ...opts, ...patch } as never);
+  await refusedUpFront([reg], 'E_USAGE', [
+    ['copy jobs 0', () => copy({ from: reg.ref('app:1'), to: [reg.ref('other:1')], jobs: 0, ...opts }), /^copy\(\): jobs must be a whole number from 1 to 64 \(got 0\)$/],
+    ['copy images 65', () => copy({ from: reg.ref('app'), to: [reg.ref('other')], allTags: true, images: 65, ...opts }), /^copy\(\): images must be a whole number from 1 to 64 \(got 65\)$/],
+    ['sync jobs 0', syncWith({ jobs: 0 }), /^sync\(\): jobs must be a whole number from 1 to 64 \(got 0\)$/],
+    ['sync images 0', syncWith({ images: 0 }), /^sync\(\): images must be a whole number from 1 to 64 \(got 0\)$/],
+    ['sync minRateLimit -1', syncWith({ minRateLimit: -1 }), /^sync\(\): minRateLimit must be a whole number of pulls, 0 or more \(got -1\)$/],
+    ['sync minRateLimit 1.5', syncWith({ minRateLimit: 1.5 }), /^sync\(\): minRateLimit must be a whole number of pulls, 0 or more \(got 1\.5\)$/],
+    ['sync maxWaitMs alone', syncWith({ maxWaitMs: 1000 }), /^sync\(\): maxWaitMs needs minRateLimit: it is how long the pull-limit gate may hold images \(give minRateLimit N too, or leave maxWaitMs out\)$/],
+    ['sync maxWaitMs past a day', syncWith({ minRateLimit: 5, maxWaitMs: 2 * 86_400_000 }), /^sync\(\): maxWaitMs must be milliseconds from 0 to 86400000 \(24 h\) \(got 172800000\)$/],
+    // 0 polled the source back to back (~440 HEADs a second).
+    ['sync rateLimitPollMs 0', syncWith({ minRateLimit: 5, rateLimitPollMs: 0 }), /^sync\(\): rateLimitPollMs must be milliseconds from 10 to 3600000 \(got 0\)$/],
+    ['sync rateLimitPollMs 2 h', syncWith({ minRateLimit: 5, rateLimitPollMs: 7_200_000 }), /^sync\(\): rateLimitPollMs must be milliseconds from 10 to 3600000 \(got 7200000\)$/],
+  ]);
+  await refusedUpFront([reg], 'E_INPUT', [
+    ['copy format', () => copy({ from: reg.ref('app:1'), to: [reg.ref('other:1')], format: 'v2' as never, ...opts }), /^copy\(\): format must be "oci" or "docker" \(got "v2"\)$/],
+  ]);
+});
+
+test('the CLI still names its flags: --jobs, --images, --min-ratelimit, --max-wait', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'regpush-library-options-'));
+  dirs.push(dir);
+  writeFileSync(join(dir, 'sync.yaml'), 'images:\n  - { source: 127.0.0.1:1/app, tags: ["1"], targets: [127.0.0.1:1/mirror] }\n');
+  const cases: [string[], RegExp][] = [
+    [['copy', '--jobs', '0', '127.0.0.1:1/a:1', '127.0.0.1:1/b:1'], /^regpush: error: --jobs must be a whole number from 1 to 64 \(got 0\) \[E_USAGE\]$/],
+    [['copy', '--all-tags', '--images', '0', '127.0.0.1:1/a', '127.0.0.1:1/b'], /^regpush: error: --images must be a whole number from 1 to 64 \(got 0\) \[E_USAGE\]$/],
+    [['sync', '--jobs', '65', 'sync.yaml'], /^regpush: error: --jobs must be a whole number from 1 to 64 \(got 65\) \[E_USAGE\]$/],
+    [['sync', '--min-ratelimit', '-1', 'sync.yaml'], /^regpush: error: --min-ratelimit must be a whole number of pulls, 0 or more \(got -1\) \[E_USAGE\]$/],
+    [['sync', '--max-wait', '10m', 'sync.yaml'], /^regpush: error: --max-wait needs --min-ratelimit: .* \(give --min-ratelimit N too, or leave --max-wait out\) \[E_USAGE\]$/],
+  ];
+  for (const [argv, message] of cases) {
+    const r = await runMain(argv, { cwd: dir });
+    assert.equal(r.code, 2, `${argv.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr.trim(), message, argv.join(' '));
+  }
 });
 
 test('a reference given as an object is checked as the same string would be: a path that climbs out of its repository, or a registry that is no host, is E_REFERENCE before any request', async () => {

@@ -349,11 +349,13 @@ class MemoryClient implements RegistryClient {
   constructor(
     readonly registry: string,
     private readonly content: Map<string, Buffer>,
-    private readonly fail?: () => Error,
+    /** The error a read of `key` ("repo:reference") fails with, if any. */
+    private readonly fail?: (key: string) => Error | undefined,
   ) {}
   private get(what: string, key: string): Buffer {
     this.calls.push(what);
-    if (this.fail) throw this.fail();
+    const failure = this.fail?.(key);
+    if (failure) throw failure;
     const b = this.content.get(key);
     if (!b) throw new NotFoundError(`${key} not found at ${this.registry}`, { details: { status: 404 } });
     return b;
@@ -441,8 +443,8 @@ describe('MirroredClient', () => {
   const manifest = Buffer.from('{"schemaVersion":2}');
   const digest = sha256Digest(manifest);
   const other = Buffer.from('{"schemaVersion":2,"evil":true}');
-  function setup(mirrorContent: Map<string, Buffer>[], fail: ((() => Error) | undefined)[] = []) {
-    const upstream = new MemoryClient('up.example', new Map([['app:1', manifest], [`app:${digest}`, manifest], ['app:sha256:b', Buffer.from('blob')]]));
+  function setup(mirrorContent: Map<string, Buffer>[], fail: (((key: string) => Error | undefined) | undefined)[] = []) {
+    const upstream = new MemoryClient('up.example', new Map([['app:1', manifest], [`app:${digest}`, manifest], ['app:sha256:b', Buffer.from('blob')], ['other:1', manifest]]));
     const mirrors = mirrorContent.map((c, i) => new MemoryClient(`m${i}.example`, c, fail[i]));
     const lines: string[] = [];
     const logger = { debug: () => {}, info: (m: string) => lines.push(`info ${m}`), warn: (m: string) => lines.push(`warn ${m}`) };
@@ -501,22 +503,61 @@ describe('MirroredClient', () => {
     assert.deepEqual(lines, ['warn mirror m0.example/ns failed (E_NETWORK: connect ECONNREFUSED 127.0.0.1:1); reading from upstream up.example']);
   });
 
-  it('refused credentials: fallback, and the mirror is not asked again in the run', async () => {
-    const { upstream, mirrors, lines, client } = setup([new Map()], [() => new AuthError('401 at mirror')]);
-    await client.getManifest('app', '1');
-    await client.headBlob('app', 'sha256:b');
-    assert.equal(mirrors[0]!.calls.length, 1);
-    assert.equal(upstream.calls.length, 2);
-    assert.deepEqual(lines, ['warn mirror m0.example/ns failed (E_AUTH: 401 at mirror); reading from upstream up.example']);
-  });
+  // Refusals as the auth layer and the response reader make them (their details decide how far they reach: refusalReach).
+  const registry = 'm0.example';
+  const realm = 'auth.m0.example';
+  const registryWide: [string, () => RegpushError][] = [
+    ['a token service refusing the credentials (401)', () => new AuthError('token service 401', { details: { registry, status: 401, realm } })],
+    ['a token service refusing anonymous access (401)', () => new AuthError('token service 401, anonymous', { details: { registry, status: 401, realm, anonymous: true } })],
+    ['a token service failing (500)', () => new AuthError('token service 500', { details: { registry, status: 500, realm } })],
+    ['the registry refusing its own token service\'s token (invalid_token)', () => new AuthError('invalid_token', { details: { registry, status: 401, realm, tokenRefused: true } })],
+    ['a Basic password refused', () => new AuthError('basic 401', { details: { registry, status: 401, scheme: 'basic' } })],
+    ['a Basic registry and no login stored', () => new AuthError('basic 401, none found', { details: { registry, status: 401, scheme: 'basic', anonymous: true } })],
+    ['a registry token refused', () => new AuthError('registry token 401', { details: { registry, status: 401, scheme: 'registry-token' } })],
+    ['a credential helper that fails', () => new AuthError('helper failed', { details: { helper: 'x', registry } })],
+    ['a proxy wanting its own login (407)', () => new AuthError('proxy 407', { details: { registry, proxyStatus: 407, proxy: 'proxy.example:3128' } })],
+  ];
+  for (const [what, refusal] of registryWide) {
+    it(`refused for the whole registry (${what}): fallback, and the mirror is not asked again in the run, for any repository`, async () => {
+      const { upstream, mirrors, lines, client } = setup([new Map([['ns/other:1', manifest]])], [refusal]);
+      await client.getManifest('app', '1');
+      await client.headBlob('app', 'sha256:b');
+      assert.equal((await client.getManifest('other', '1')).mirror, undefined);
+      assert.equal(mirrors[0]!.calls.length, 1);
+      assert.equal(upstream.calls.length, 3);
+      assert.deepEqual(lines, [`warn mirror m0.example/ns failed (E_AUTH: ${refusal().message}); reading from upstream up.example`]);
+    });
+  }
 
-  it('a 403 may concern one repository: fallback, asked again for the next read, warned once', async () => {
-    const { upstream, mirrors, lines, client } = setup([new Map()], [() => new DeniedError('403 at mirror')]);
-    await client.getManifest('app', '1');
-    await client.headBlob('app', 'sha256:b');
-    assert.equal(mirrors[0]!.calls.length, 2);
-    assert.equal(upstream.calls.length, 2);
-    assert.equal(lines.filter((l) => l.startsWith('warn')).length, 1);
+  const oneRepository: [string, (key: string) => RegpushError | undefined][] = [
+    ['a token service\'s 403 (GHCR, a package the login may not read)', (key) => (key.startsWith('ns/app:') ? new AuthError('token service 403', { details: { registry, status: 403, realm } }) : undefined)],
+    ['a token refused with insufficient_scope (Docker Hub, a private repository)', (key) => (key.startsWith('ns/app:') ? new AuthError('insufficient scope', { details: { registry, status: 401, scheme: 'bearer', scopes: ['repository:ns/app:pull'], anonymous: true } }) : undefined)],
+    ['a bare 401 answered to one read', (key) => (key.startsWith('ns/app:') ? new AuthError('GET manifest: 401 UNAUTHORIZED', { details: { registry, status: 401, registryCodes: ['UNAUTHORIZED'] } }) : undefined)],
+    ['a 403 from the registry (DENIED)', (key) => (key.startsWith('ns/app:') ? new DeniedError('GET manifest: 403 DENIED', { details: { registry, status: 403, registryCodes: ['DENIED'] } }) : undefined)],
+  ];
+  for (const [what, refusal] of oneRepository) {
+    it(`refused for one repository (${what}): that repository falls back and is not asked at the mirror again; another repository still reads through the mirror`, async () => {
+      const { upstream, mirrors, lines, client } = setup([new Map([['ns/app:1', manifest], ['ns/other:1', manifest]])], [refusal]);
+      assert.equal((await client.getManifest('app', '1')).mirror, undefined);
+      assert.equal(await client.headBlob('app', 'sha256:b'), 4);
+      assert.equal((await client.getManifest('app', digest)).mirror, undefined);
+      assert.deepEqual(mirrors[0]!.calls, ['GET ns/app:1'], 'the refused repository is asked once');
+      assert.deepEqual(upstream.calls, ['GET app:1', 'HEAD blob app', `GET app:${digest}`]);
+      assert.equal((await client.getManifest('other', '1')).mirror, 'm0.example/ns', 'another repository still reads through the mirror');
+      assert.deepEqual(mirrors[0]!.calls, ['GET ns/app:1', 'GET ns/other:1']);
+      const warned = lines.filter((l) => l.startsWith('warn'));
+      assert.deepEqual(warned, [`warn mirror m0.example/ns refused ns/app (${refusal('ns/app:1')!.code}: ${refusal('ns/app:1')!.message}); reading app from upstream up.example; not asking m0.example/ns for ns/app again in this run, the mirror is still used for other repositories`]);
+    });
+  }
+
+  it('a repository refused by the first mirror is read from the next one, which serves the others too', async () => {
+    const { upstream, mirrors, client } = setup([new Map([['ns/other:1', manifest]]), new Map([['ns/app:1', manifest]])], [(key) => (key.startsWith('ns/app:') ? new DeniedError('403') : undefined)]);
+    assert.equal((await client.getManifest('app', '1')).mirror, 'm1.example/ns');
+    assert.equal((await client.getManifest('app', '1')).mirror, 'm1.example/ns');
+    assert.equal((await client.getManifest('other', '1')).mirror, 'm0.example/ns');
+    assert.deepEqual(mirrors[0]!.calls, ['GET ns/app:1', 'GET ns/other:1']);
+    assert.deepEqual(mirrors[1]!.calls, ['GET ns/app:1', 'GET ns/app:1']);
+    assert.deepEqual(upstream.calls, []);
   });
 
   it('a failing mirror: the next mirror is tried before the upstream', async () => {
@@ -542,6 +583,21 @@ describe('MirroredClient', () => {
     const { upstream, client } = setup([new Map()], [() => new AbortedError('aborted')]);
     await assert.rejects(client.getManifest('app', '1'), (e: unknown) => e instanceof AbortedError);
     assert.deepEqual(upstream.calls, []);
+  });
+
+  it('pullsKnown: once the registry and every mirror a GET could go to have shown whether they count pulls, or one of them counts', () => {
+    const { upstream, mirrors, client } = setup([new Map(), new Map()]);
+    const shown = (c: MemoryClient, counts: boolean, known: boolean) => Object.assign(c, { countsPulls: () => counts, pullsKnown: () => known });
+    shown(upstream, false, true);
+    shown(mirrors[0]!, false, true);
+    shown(mirrors[1]!, false, false);
+    assert.equal(client.pullsKnown('app'), false, 'the second mirror not heard from');
+    shown(mirrors[1]!, false, true);
+    assert.equal(client.pullsKnown('app'), true);
+    shown(upstream, false, false);
+    assert.equal(client.pullsKnown('app'), false, 'the registry not heard from (its mirrors answered everything)');
+    shown(mirrors[0]!, true, true);
+    assert.equal(client.pullsKnown('app'), true, 'a mirror that counts pulls: known (a HEAD first)');
   });
 });
 

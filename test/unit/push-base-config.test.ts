@@ -110,7 +110,7 @@ test('a malformed ${…} in a config env value is E_INPUT before any request, as
     let caught: unknown;
     await push({ from: src.ref('base/node:20'), to: dst.ref('app:1'), config: { env }, ...fakeLibraryOptions(src, dst) }).catch((e: unknown) => (caught = e));
     assert.equal((caught as RegpushError)?.code, 'E_INPUT', String(caught));
-    assert.match((caught as Error).message, /^invalid --env/);
+    assert.match((caught as Error).message, /^invalid config\.env\[\d\]/);
     assert.doesNotMatch((caught as Error).message, /abc|secret/);
   }
   assert.equal(dst.count(), 0, 'no request to the target');
@@ -121,11 +121,11 @@ test('a bad port, volume, label key or health check in the config is E_INPUT nam
   const [src, dst] = [await fake(), await fake()];
   src.seedImage('base/node', { tags: ['20'] });
   const cases: [ConfigChanges, RegExp][] = [
-    [{ ports: ['80', '70000'] }, /^invalid --port "70000": port must be 1-65535/],
-    [{ ports: ['80/icmp'] }, /^invalid --port "80\/icmp": protocol must be/],
-    [{ volumes: ['/data', ''] }, /^invalid --volume "": the path is empty/],
-    [{ labels: { ok: '1', 'two\nlines': 'x' } }, /^invalid --label key "two\\nlines": a key must be one line/],
-    [{ labels: { '': 'x' } }, /^invalid --label: the label key is empty/],
+    [{ ports: ['80', '70000'] }, /^invalid config\.ports\[1\] "70000": port must be 1-65535/],
+    [{ ports: ['80/icmp'] }, /^invalid config\.ports\[0\] "80\/icmp": protocol must be/],
+    [{ volumes: ['/data', ''] }, /^invalid config\.volumes\[1\] "": the path is empty/],
+    [{ labels: { ok: '1', 'two\nlines': 'x' } }, /^invalid config\.labels key "two\\nlines": a key must be one line/],
+    [{ labels: { '': 'x' } }, /^invalid config\.labels: the label key is empty/],
     [{ healthcheck: { test: ['curl', 'localhost'] } }, /^healthcheck test must start with NONE, CMD or CMD-SHELL/],
     [{ healthcheck: { test: ['CMD'] } }, /^healthcheck CMD needs a command/],
     [{ healthcheck: { test: ['CMD-SHELL', 'true'], interval: -1 } }, /^healthcheck interval must be a non-negative duration/],

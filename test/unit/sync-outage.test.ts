@@ -41,7 +41,7 @@ test('a source answering 503 to every image: after 8 images in a row failed, the
   assert.equal(skipped.length, 4);
   for (const u of skipped) {
     assert.equal(u.error!.code, 'E_REGISTRY');
-    assert.match(u.error!.message, new RegExp(`^not attempted: the last 8 images at ${src.host.replace(/\./g, '\\.')} failed, the last with: .*answered 503 UNAVAILABLE.*; a re-run copies what is missing$`));
+    assert.match(u.error!.message, new RegExp(`^not attempted: the last 8 images at ${src.host.replace(/\./g, '\\.')} failed, the last with: .*answered 503\\b.*; a re-run copies what is missing$`));
     assert.deepEqual(u.targets.map((t) => t.action), ['failed']);
   }
   assert.equal(dst.requests().filter((q) => q.method !== 'GET' && q.method !== 'HEAD').length, 0, 'nothing written');

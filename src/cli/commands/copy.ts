@@ -3,7 +3,7 @@ import type { Argv } from 'yargs';
 import type { SecretSet } from '../../redact.js';
 import type { CopyResult } from '../../copy/copy.js';
 import { PartialFailureError } from '../../errors.js';
-import { chunkSizeOption, commonContext, commonFlags, transferCredentialFlags, transferCredentials, connectionOptions } from '../common.js';
+import { chunkSizeOption, commonContext, commonFlags, cwdOf, transferCredentialFlags, transferCredentials, connectionOptions } from '../common.js';
 import { defineFlags, withFlags, type InferredArgs } from '../flag-table.js';
 import { many } from '../flags.js';
 import type { CliIO } from '../io.js';
@@ -51,8 +51,11 @@ export function copyCommand(y: Argv, io: CliIO, done: (code: number) => void, se
     async (argv) => {
       const clock = startClock();
       const a = argv;
-      const { copy } = await import('../../copy/copy.js');
+      const [{ copy }, { checkImages, checkJobs }] = await Promise.all([import('../../copy/copy.js'), import('../../transfer/engine.js')]);
       const ctx = commonContext(a, io, secrets);
+      // Checked here too, so that the messages name the flags (copy() names its options).
+      if (a.jobs !== undefined) checkJobs(a.jobs, '--jobs');
+      if (a.images !== undefined) checkImages(a.images, '--images');
       const { from, to } = await transferCredentials(a, io, ctx.secrets);
       const targets = [...(a.dst ?? []), ...(many(a.to) ?? [])];
       const progress = await createProgress(io, ctx, !!a.json, targets.length);
@@ -83,7 +86,7 @@ export function copyCommand(y: Argv, io: CliIO, done: (code: number) => void, se
         if (err instanceof PartialFailureError) {
           const partial = err.details.result as CopyResult;
           printResult(io, a, partial, clock, secrets, ctx.logger);
-          if (a['digest-file'] && !partial.dryRun) await writeDigestFile(a['digest-file'], partial.digest, io.cwd ?? process.cwd());
+          if (a['digest-file'] && !partial.dryRun) await writeDigestFile(a['digest-file'], partial.digest, cwdOf(io));
         }
         throw err;
       }
@@ -91,7 +94,7 @@ export function copyCommand(y: Argv, io: CliIO, done: (code: number) => void, se
       printResult(io, a, result, clock, secrets, ctx.logger);
       if (a['digest-file']) {
         if (result.dryRun) ctx.logger.warn(`--dry-run copied nothing; ${a['digest-file']} not written`);
-        else await writeDigestFile(a['digest-file'], result.digest, io.cwd ?? process.cwd());
+        else await writeDigestFile(a['digest-file'], result.digest, cwdOf(io));
       }
       done(0);
     },

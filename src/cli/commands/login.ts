@@ -7,14 +7,14 @@
 import type { Argv } from 'yargs';
 import type { SecretSet } from '../../redact.js';
 import { AbortedError, UsageError } from '../../errors.js';
-import { commonContext, commonFlags, credentialHelperTimeoutOption, homeDirOf, readStdin, connectionOptions } from '../common.js';
+import { commonContext, commonFlags, credentialHelperTimeoutOption, cwdOf, homeDirOf, readStdin, connectionOptions } from '../common.js';
 import { defineFlags, withFlags } from '../flag-table.js';
 import type { CliIO } from '../io.js';
 
 /** Every flag and positional of `regpush login`, in help order. */
 export const loginFlags = defineFlags({
   ...commonFlags,
-  registry: { positional: true, type: 'string', demandOption: true, describe: 'Registry host, e.g. ghcr.io, docker.io, registry.example.com:5000; or a namespace in one (quay.io/org), for that part of the registry only' },
+  registry: { positional: true, type: 'string', demandOption: true, describe: 'Registry host, e.g. ghcr.io, docker.io, registry.example.com:5000; or a namespace in one (quay.io/org), stored in Podman\'s auth.json for that part of the registry (Docker does not read it)' },
   username: { alias: 'u', type: 'string', describe: 'User name', group: 'Credentials:' },
   password: { alias: 'p', type: 'string', describe: 'Password or token (visible in the process list: prefer --password-stdin)', group: 'Credentials:' },
 });
@@ -39,7 +39,7 @@ export function loginCommands(y: Argv, io: CliIO, done: (code: number) => void, 
           .example('echo "$ACR_PASSWORD" | $0 login -u acme@example.com --password-stdin registry.cn-hangzhou.aliyuncs.com', 'Aliyun ACR (the registry password set in the ACR console)')
           .example('echo "$TCR_PASSWORD" | $0 login -u 100012345678 --password-stdin ccr.ccs.tencentyun.com', 'Tencent TCR (account ID as user name)')
           .example('echo "$REG_PASSWORD" | $0 login -u ci --password-stdin registry.example.com:5000', 'A private registry')
-          .example('echo "$ROBOT_TOKEN" | $0 login -u acme+ci --password-stdin quay.io/acme', 'One namespace only (auths key quay.io/acme, as Podman writes it; it wins over a quay.io login there)'),
+          .example('echo "$ROBOT_TOKEN" | $0 login -u acme+ci --password-stdin quay.io/acme', 'One namespace only (key quay.io/acme in Podman\'s auth.json, where Podman writes it; it wins over a quay.io login there)'),
       async (argv) => {
         const a = argv;
         const { login, loginTarget } = await import('../../login/login.js');
@@ -87,7 +87,7 @@ export function loginCommands(y: Argv, io: CliIO, done: (code: number) => void, 
         const { logout, loginTarget } = await import('../../login/login.js');
         const host = loginTarget(a.registry).name;
         const ctx = commonContext(a, io, secrets);
-        const r = await logout({ registry: host, logger: ctx.logger, env: io.env, homeDir: homeDirOf(io), credentialHelperTimeoutMs: credentialHelperTimeoutOption(io.env) });
+        const r = await logout({ registry: host, logger: ctx.logger, cwd: cwdOf(io), env: io.env, homeDir: homeDirOf(io), credentialHelperTimeoutMs: credentialHelperTimeoutOption(io.env) });
         if (a.json) io.stdout.write(JSON.stringify(r, null, 2) + '\n'); // $defs/logoutOutput
         else if (r.removed) io.stdout.write(`Removed login credentials for ${host}\n`);
         if (r.stillStoredIn) {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { Argv } from 'yargs';
 import { InputError, RegpushError, UsageError } from '../../errors.js';
 import type { SyncEvents, SyncResult, SyncUnitResult } from '../../sync/sync.js';
-import { chunkSizeOption, commonContext, commonFlags, connectionOptions, type CommonContext } from '../common.js';
+import { chunkSizeOption, commonContext, commonFlags, connectionOptions, cwdOf, type CommonContext } from '../common.js';
 import { defineFlags, withFlags, type InferredArgs } from '../flag-table.js';
 import type { CliIO } from '../io.js';
 import { withGcPacing } from '../gc-pacing.js';
@@ -50,7 +50,17 @@ export function syncCommand(y: Argv, io: CliIO, done: (code: number) => void, se
       const clock = startClock();
       const a = argv;
       const ctx = commonContext(a, io, secrets);
-      const [{ sync }, { parseSyncFile }, { parseShard }] = await Promise.all([import('../../sync/sync.js'), import('../../sync/config.js'), import('../../sync/shard.js')]);
+      const [{ sync, checkGateOptions }, { parseSyncFile }, { parseShard }, { checkImages, checkJobs }] = await Promise.all([
+        import('../../sync/sync.js'),
+        import('../../sync/config.js'),
+        import('../../sync/shard.js'),
+        import('../../transfer/engine.js'),
+      ]);
+      // Checked here too, so that the messages name the flags (sync() names its options).
+      if (a.jobs !== undefined) checkJobs(a.jobs, '--jobs');
+      if (a.images !== undefined) checkImages(a.images, '--images');
+      const maxWaitMs = a['max-wait'] === undefined ? undefined : durationMs(a['max-wait'], '--max-wait');
+      checkGateOptions({ minRateLimit: a['min-ratelimit'], maxWaitMs }, { prefix: '', minRateLimit: '--min-ratelimit', maxWait: '--max-wait' });
       const spec = parseSyncFile(await readSyncFile(a.file, io), a.file);
       const shard = a.shard === undefined ? undefined : parseShard(a.shard, io.env);
       const display = unitDisplay(io, ctx.verbosity === 'quiet' || !!a.json, ctx);
@@ -63,7 +73,7 @@ export function syncCommand(y: Argv, io: CliIO, done: (code: number) => void, se
           jobs: a.jobs,
           dryRun: a['dry-run'],
           minRateLimit: a['min-ratelimit'],
-          maxWaitMs: a['max-wait'] === undefined ? undefined : durationMs(a['max-wait'], '--max-wait'),
+          maxWaitMs,
           ...connectionOptions(a, io, ctx),
           events: withGcPacing(display),
           chunkSize: chunkSizeOption(a['chunk-size']),
@@ -85,7 +95,7 @@ export function syncCommand(y: Argv, io: CliIO, done: (code: number) => void, se
 
 async function readSyncFile(file: string, io: CliIO): Promise<string> {
   try {
-    return await readFile(path.resolve(io.cwd ?? process.cwd(), file), 'utf8');
+    return await readFile(path.resolve(cwdOf(io), file), 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' ? 'permission denied' : (code ?? (err as Error).message);

@@ -1,0 +1,246 @@
+/**
+ * What `regpush login`/`logout` leave in the credential files: Docker Hub's other spellings
+ * replaced, parallel runs that all keep their entry (the file's lock), a logout whose credential
+ * helper is missing or hangs, a DOCKER_CONFIG that names a file. The registry's check (the /v2/
+ * ping) is stubbed where login() runs: nothing is sent anywhere. Every test has its own temp home;
+ * the machine's own files are never read or written.
+ */
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { eraseCredential, resolveCredential, storeCredential } from '../../src/auth/credentials.js';
+import { updateCredentialFile, withCredentialFileLock } from '../../src/auth/config-file.js';
+import { login } from '../../src/login/login.js';
+import { HttpRegistryClient } from '../../src/registry/client.js';
+import { main } from '../../src/cli/main.js';
+import { AuthError, UsageError } from '../../src/errors.js';
+import type { Logger } from '../../src/log.js';
+
+const SECRET = 'n3w-Pa55word-x';
+const HUB = 'https://index.docker.io/v1/';
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+const roots: string[] = [];
+after(async () => {
+  for (const r of roots) await fs.rm(r, { recursive: true, force: true });
+});
+
+async function tempHome(): Promise<string> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'regpush-login-store-'));
+  roots.push(dir);
+  return dir;
+}
+
+async function writeJson(file: string, data: unknown): Promise<void> {
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  await fs.writeFile(file, JSON.stringify(data));
+}
+
+const readJson = async (file: string) => JSON.parse(await fs.readFile(file, 'utf8'));
+const dockerConfig = (home: string) => path.join(home, '.docker', 'config.json');
+/** Linux with a made-up uid and /run under the temp home. */
+const testSystem = (home: string) => ({ platform: 'linux' as const, uid: 4242, root: home });
+
+function capture(): Logger & { lines: string[] } {
+  const lines: string[] = [];
+  return { lines, debug: (m) => lines.push(m), info: (m) => lines.push(m), warn: (m) => lines.push(m) };
+}
+
+describe('a login replaces the registry\'s login in every spelling', () => {
+  it('Docker Hub through login(): the docker.io, index.docker.io and registry-1.docker.io entries go, namespace keys and other registries stay', async (t) => {
+    // Was: only https://index.docker.io/v1/ was written; Podman and skopeo, which prefer a
+    // docker.io key, went on sending the old login (`skopeo login --get-login docker.io`).
+    const pings = t.mock.method(HttpRegistryClient.prototype, 'ping', async () => {});
+    const home = await tempHome();
+    await writeJson(dockerConfig(home), {
+      auths: {
+        'docker.io': { auth: b64('alice:old-pw-1') },
+        'index.docker.io': { auth: b64('alice:old-pw-2') },
+        'https://registry-1.docker.io/v2/': { auth: b64('alice:old-pw-3') },
+        'docker.io/acme': { auth: b64('acme:ns') },
+        'ghcr.io': { auth: b64('gh:pw') },
+      },
+      psFormat: 'table',
+    });
+    assert.deepEqual(await login({ registry: 'docker.io', username: 'bob', password: SECRET, env: {}, homeDir: home }), { registry: 'docker.io' });
+    assert.equal(pings.mock.callCount(), 1);
+    const data = await readJson(dockerConfig(home));
+    assert.deepEqual(data.auths, { 'docker.io/acme': { auth: b64('acme:ns') }, 'ghcr.io': { auth: b64('gh:pw') }, [HUB]: { auth: b64(`bob:${SECRET}`) } });
+    assert.equal(data.psFormat, 'table');
+    // Read the way Podman reads it (a docker.io key first, were there one): the new login.
+    for (const registry of ['docker.io', 'index.docker.io', 'registry-1.docker.io']) {
+      assert.deepEqual(await resolveCredential(registry, { role: 'to', env: {}, homeDir: home, system: testSystem(home) }), { username: 'bob', password: SECRET });
+    }
+  });
+
+  it('through a credsStore: the old plaintext entries under other spellings go (none is left in the file), and the store loses its logins under them', async () => {
+    const home = await tempHome();
+    await writeJson(dockerConfig(home), { credsStore: 'pass', auths: { 'docker.io': { auth: b64('old:stale-Password-1') }, 'registry-1.docker.io': {} } });
+    const calls: string[] = [];
+    const execHelper = async (_name: string, action: 'get' | 'store' | 'erase', input: string) => {
+      calls.push(`${action} ${action === 'store' ? JSON.parse(input).ServerURL : input}`);
+      if (input === 'registry-1.docker.io') throw new Error('credentials not found in native keychain');
+      return '';
+    };
+    await storeCredential('docker.io', { username: 'me', password: SECRET }, { env: {}, homeDir: home, execHelper });
+    assert.deepEqual(calls, [`store ${HUB}`, 'erase docker.io', 'erase registry-1.docker.io']);
+    const text = await fs.readFile(dockerConfig(home), 'utf8');
+    assert.ok(!text.includes(b64('old:stale-Password-1')), text);
+    assert.deepEqual(JSON.parse(text).auths, { [HUB]: {} });
+  });
+
+  it('another registry written as https://host and host: the login updates the exact key and drops the other', async () => {
+    const home = await tempHome();
+    await writeJson(dockerConfig(home), { auths: { 'https://ghcr.io': { auth: b64('a:old') }, 'ghcr.io': { auth: b64('b:old') }, 'ghcr.io/org': { auth: b64('ns:x') } } });
+    await storeCredential('ghcr.io', { username: 'new', password: 'p' }, { env: {}, homeDir: home });
+    assert.deepEqual((await readJson(dockerConfig(home))).auths, { 'ghcr.io': { auth: b64('new:p') }, 'ghcr.io/org': { auth: b64('ns:x') } });
+  });
+});
+
+describe('a namespace login through login()', () => {
+  it('goes to the containers auth file, config.json untouched (where Docker would use it for the whole registry)', async (t) => {
+    const pings = t.mock.method(HttpRegistryClient.prototype, 'ping', async () => {});
+    const home = await tempHome();
+    await writeJson(dockerConfig(home), { auths: { 'quay.io': { auth: b64('reader:r') } } });
+    const before = await fs.readFile(dockerConfig(home), 'utf8');
+    const runtime = path.join(home, 'xdg-run');
+    const env = { XDG_RUNTIME_DIR: runtime };
+    assert.deepEqual(await login({ registry: 'quay.io/team-a', username: 'alice', password: SECRET, env, homeDir: home }), { registry: 'quay.io', namespace: 'team-a' });
+    assert.equal(await fs.readFile(dockerConfig(home), 'utf8'), before);
+    assert.deepEqual((await readJson(path.join(runtime, 'containers', 'auth.json'))).auths, { 'quay.io/team-a': { auth: b64(`alice:${SECRET}`) } });
+    assert.equal(pings.mock.callCount(), 1);
+  });
+});
+
+describe('parallel logins (a lock around each read-modify-write of the file)', () => {
+  const credentials = fileURLToPath(new URL('../../src/auth/credentials.js', import.meta.url));
+
+  it('8 logins in this process and 8 in other processes, all at once: all 16 entries are stored', async () => {
+    // Was: each run read the file, added its entry and renamed its copy over it; 8 parallel logins kept 5.
+    const home = await tempHome();
+    const opts = { env: {}, homeDir: home };
+    const script = (i: number) =>
+      `import { storeCredential } from ${JSON.stringify(credentials)};\n` +
+      `await storeCredential('child${i}.example.com', { username: 'u${i}', password: 'p${i}' }, { env: {}, homeDir: ${JSON.stringify(home)} });\n`;
+    const run = promisify(execFile);
+    await Promise.all([
+      ...Array.from({ length: 8 }, (_, i) => storeCredential(`reg${i}.example.com`, { username: `u${i}`, password: `p${i}` }, opts)),
+      ...Array.from({ length: 8 }, (_, i) => run(process.execPath, ['--input-type=module', '-e', script(i)])),
+    ]);
+    const keys = Object.keys((await readJson(dockerConfig(home))).auths).sort();
+    assert.deepEqual(keys, [...Array.from({ length: 8 }, (_, i) => `child${i}.example.com`), ...Array.from({ length: 8 }, (_, i) => `reg${i}.example.com`)].sort());
+    assert.deepEqual((await fs.readdir(path.join(home, '.docker'))).sort(), ['config.json'], 'no lock or temp file left');
+    // Parallel logouts too.
+    await Promise.all(Array.from({ length: 8 }, (_, i) => eraseCredential(`reg${i}.example.com`, opts)));
+    assert.deepEqual(Object.keys((await readJson(dockerConfig(home))).auths).sort(), Array.from({ length: 8 }, (_, i) => `child${i}.example.com`));
+  });
+
+  it('a held lock is waited for; one left by a run that died (stale) is removed with a warning; the lock goes when the change fails', async () => {
+    const home = await tempHome();
+    const file = dockerConfig(home);
+    const lock = `${file}.lock`;
+    await fs.mkdir(path.dirname(file), { recursive: true });
+    await fs.writeFile(lock, '');
+    let done = false;
+    const storing = storeCredential('ghcr.io', { username: 'me', password: 'p' }, { env: {}, homeDir: home }).then(() => (done = true));
+    await new Promise((r) => setTimeout(r, 150));
+    assert.equal(done, false, 'written while another held the lock');
+    await fs.rm(lock);
+    await storing;
+    assert.deepEqual(Object.keys((await readJson(file)).auths), ['ghcr.io']);
+
+    await fs.writeFile(lock, '');
+    const old = new Date(Date.now() - 60_000);
+    await fs.utimes(lock, old, old);
+    const log = capture();
+    await storeCredential('quay.io', { username: 'me', password: 'p' }, { env: {}, homeDir: home, logger: log });
+    assert.deepEqual(Object.keys((await readJson(file)).auths), ['ghcr.io', 'quay.io']);
+    assert.ok(log.lines.some((l) => l.includes(`removed a stale lock ${lock}`)), log.lines.join('\n'));
+
+    await assert.rejects(
+      updateCredentialFile(file, () => {
+        throw new Error('boom');
+      }),
+      /boom/,
+    );
+    await assert.rejects(fs.stat(lock), 'the lock outlived a failed change');
+    assert.equal(await withCredentialFileLock(file, async () => fs.stat(lock).then(() => 'held')), 'held');
+    assert.deepEqual((await fs.readdir(path.dirname(file))).sort(), ['config.json']);
+  });
+});
+
+describe('logout when the credential helper cannot be asked', () => {
+  async function setupStore(helperScript?: string): Promise<{ home: string; env: Record<string, string> }> {
+    const home = await tempHome();
+    const bin = path.join(home, 'bin');
+    await fs.mkdir(bin);
+    if (helperScript) await fs.writeFile(path.join(bin, 'docker-credential-slow'), helperScript, { mode: 0o755 });
+    await writeJson(dockerConfig(home), { credsStore: helperScript ? 'slow' : 'gone', auths: { 'ghcr.io': { auth: b64(`me:${SECRET}`) }, 'https://ghcr.io': {}, 'quay.io': { auth: b64('q:1') } } });
+    return { home, env: { PATH: `${bin}:/usr/bin:/bin` } };
+  }
+
+  it('missing from PATH: the file\'s entries (a password every lookup used) still go, with a warning; exit 0', async () => {
+    // Was: the erase failed first, so the password stayed in the file and lookups went on using it.
+    const { home, env } = await setupStore();
+    assert.deepEqual(await resolveCredential('ghcr.io', { role: 'to', env, homeDir: home, system: testSystem(home) }), { username: 'me', password: SECRET });
+    const log = capture();
+    assert.equal(await eraseCredential('ghcr.io', { env, homeDir: home, logger: log }), true);
+    assert.deepEqual((await readJson(dockerConfig(home))).auths, { 'quay.io': { auth: b64('q:1') } });
+    assert.ok(log.lines.some((l) => /docker-credential-gone not found on PATH: the login it may hold was not erased; the entries for ghcr\.io in .* are removed/.test(l)), log.lines.join('\n'));
+    assert.equal(await resolveCredential('ghcr.io', { role: 'to', env, homeDir: home, system: testSystem(home) }), undefined);
+
+    // The CLI: removed, the warning, exit 0.
+    const again = await setupStore();
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await main(['logout', 'ghcr.io'], {
+      stdout: new PassThrough().on('data', (d) => out.push(String(d))),
+      stderr: Object.assign(new PassThrough(), { columns: 100 }).on('data', (d) => err.push(String(d))),
+      stdin: new PassThrough(),
+      env: { ...again.env, HOME: again.home, XDG_RUNTIME_DIR: path.join(again.home, 'run') },
+      cwd: again.home,
+    });
+    assert.equal(code, 0, err.join(''));
+    assert.equal(out.join(''), 'Removed login credentials for ghcr.io\n');
+    assert.match(err.join(''), /warning: credential helper docker-credential-gone erase for .* failed: docker-credential-gone not found on PATH/);
+    assert.ok(!err.join('').includes(SECRET));
+  });
+
+  it('timing out: the file\'s entries go, then E_AUTH saying the store may still hold the login', async () => {
+    const { home, env } = await setupStore('#!/bin/sh\nsleep 30\n');
+    const err = await eraseCredential('ghcr.io', { env, homeDir: home, helperTimeoutMs: 300 }).then(
+      () => assert.fail('no error'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof AuthError, String(err));
+    assert.match(err.message, /docker-credential-slow erase for ghcr\.io failed: timed out after 300 ms.*; the entries for ghcr\.io in .* were removed, but the login the helper holds was not erased$/);
+    assert.deepEqual((await readJson(dockerConfig(home))).auths, { 'quay.io': { auth: b64('q:1') } });
+  });
+});
+
+describe('DOCKER_CONFIG naming a file instead of its directory', () => {
+  it('is E_USAGE naming DOCKER_CONFIG for lookups, login and logout (was: its logins silently ignored, then "cannot write …/config.json/config.json")', async () => {
+    const home = await tempHome();
+    const file = dockerConfig(home);
+    await writeJson(file, { auths: { 'ghcr.io': { auth: b64('me:pw') } } });
+    const before = await fs.readFile(file, 'utf8');
+    const env = { DOCKER_CONFIG: file };
+    const usage = (e: unknown) =>
+      e instanceof UsageError &&
+      e.message === `DOCKER_CONFIG names ${file}, which is not a directory; it must name the directory that holds config.json: set it to ${path.dirname(file)}`;
+    await assert.rejects(resolveCredential('ghcr.io', { role: 'to', env, homeDir: home, system: testSystem(home) }), usage);
+    await assert.rejects(storeCredential('ghcr.io', { username: 'me', password: 'x' }, { env, homeDir: home }), usage);
+    await assert.rejects(eraseCredential('ghcr.io', { env, homeDir: home }), usage);
+    await assert.rejects(login({ registry: 'ghcr.io', username: 'me', password: 'x', env, homeDir: home }), usage, 'refused before the registry is asked');
+    assert.equal(await fs.readFile(file, 'utf8'), before);
+    // A DOCKER_CONFIG directory that does not exist yet is still fine (login creates it).
+    const fresh = path.join(home, 'new-docker');
+    await storeCredential('ghcr.io', { username: 'me', password: 'x' }, { env: { DOCKER_CONFIG: fresh }, homeDir: home });
+    assert.deepEqual(Object.keys((await readJson(path.join(fresh, 'config.json'))).auths), ['ghcr.io']);
+  });
+});
