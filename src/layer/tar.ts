@@ -228,7 +228,7 @@ export async function hashTar(cfg: LayerConfig, signal: AbortSignal): Promise<{ 
     entries++;
     for (const b of entryHeaderBytes(h, scratch)) feed(b);
   }
-  await walkSources(cfg.sources, { cwd: cfg.cwd, signal, logger: cfg.logger, dirs: layerDirs(cfg) }, async (e) => {
+  await walkSources(cfg.sources, { cwd: cfg.cwd, signal, logger: cfg.logger, said: cfg.said, dirs: layerDirs(cfg) }, async (e) => {
     checkAborted(signal);
     entries++;
     if (e.kind !== 'file') {
@@ -460,7 +460,7 @@ async function writeTar(cfg: LayerConfig, signal: AbortSignal, w: BlockWriter, s
       if (p) await p;
     }
   }
-  await walkSources(cfg.sources, { cwd: cfg.cwd, signal, logger: cfg.logger, dirs: layerDirs(cfg) }, (e) => {
+  await walkSources(cfg.sources, { cwd: cfg.cwd, signal, logger: cfg.logger, said: cfg.said, dirs: layerDirs(cfg) }, (e) => {
     checkAborted(signal);
     stats.entries++;
     if (e.kind === 'file') return writeFile(cfg, e, w, scratch, signal, turn, links).then(() => turn.after(0));

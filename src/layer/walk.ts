@@ -27,6 +27,12 @@ export interface WalkContext {
   signal?: AbortSignal;
   logger: Logger;
   /**
+   * Lines this operation has logged already (LayerOptions.said): a push walks a layer's sources up
+   * to four times (content check, Windows symlink check, diffID pass, build), and a skipped fifo is
+   * said once, not on each walk. Without it, each walk says its own.
+   */
+  said?: Set<string>;
+  /**
    * Which directories the layer writes besides those inside its sources: 'all' gives every
    * destination and its parents an entry (a Windows layer, where hcsshim's import expects them),
    * 'destinations' only each source's destination directory (a Linux layer with --chown: the
@@ -482,7 +488,11 @@ export async function walkSources(sources: LayerSource[], ctx: WalkContext, visi
         const wait = visit({ kind: 'symlink', name: tarPrefix + childRel, target: decodeTarget(target, childAbs) });
         if (wait) await wait;
       } else {
-        ctx.logger.warn(`layer: skipping ${childAbs}: not a regular file, directory or symlink`);
+        const line = `layer: skipping ${childAbs}: not a regular file, directory or symlink`;
+        if (!ctx.said?.has(line)) {
+          ctx.said?.add(line);
+          ctx.logger.warn(line);
+        }
       }
     }
   }

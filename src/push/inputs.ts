@@ -13,7 +13,7 @@ import type { MediaFamily } from '../image/mediatypes.js';
 import { isWindows, mayBeWindows, parsePlatform, pushPlatform } from '../image/platform.js';
 import type { Platform } from '../image/types.js';
 import { checkEpochSeconds, epochFromEnv, firstSymlink, hasContent, isWindowsStylePath, resolveLayerOptions, validateSources, windowsDestination, windowsSymlinkRefused, type LayerSource } from '../layer/index.js';
-import { silentLogger, warningsOnce, type Logger } from '../log.js';
+import { silentLogger, type Logger } from '../log.js';
 import { checkTag, parseReference, type ImageReference } from '../ref/reference.js';
 import { STRINGS, type Shape } from '../options-check.js';
 import { CONNECTION_SHAPE, workingDirectory } from '../registry/connect.js';
@@ -114,12 +114,13 @@ export async function checkInputs(opts: PushOptions): Promise<PushInputs> {
   const env = opts.env ?? {};
   // Checked here for every push, config-only too: it dates the config's `created` and history.
   const mtime = opts.mtime !== undefined ? checkEpochSeconds(opts.mtime, 'push(): mtime') : (epochFromEnv(env.SOURCE_DATE_EPOCH) ?? 0);
-  // Each layer's sources are walked up to four times (content check, Windows symlink check, diffID
-  // pass, build): what a walk warns about (a fifo skipped) is said once.
-  const logger = warningsOnce(opts.logger ?? silentLogger);
+  const logger = opts.logger ?? silentLogger;
   const work = opts.events?.work;
-  // `said`: this push's builds say each line about their lanes once (layer/index.ts).
-  const common = { cwd, mtime, env, chown: opts.chown, gzipLevel: opts.gzipLevel, gzipConcurrency: opts.gzipJobs, logger, said: new Set<string>(), ...(work ? { onTarBytes: (n: number) => work(n) } : {}) };
+  // `said`: this push's builds say each line about their lanes once (layer/index.ts), and its
+  // walks of the sources (content check, Windows symlink check, diffID pass, build) each skipped
+  // fifo once (walk.ts).
+  const said = new Set<string>();
+  const common = { cwd, mtime, env, chown: opts.chown, gzipLevel: opts.gzipLevel, gzipConcurrency: opts.gzipJobs, logger, said, ...(work ? { onTarBytes: (n: number) => work(n) } : {}) };
   // The layer builder's ranges (mtime, chown ids, gzip level and jobs) are checked now: found by
   // the builder, once uploads had started, they were thrown where nothing caught them.
   if (opts.layers?.length || opts.app?.length) resolveLayerOptions({ sources: [], ...common });
@@ -145,11 +146,11 @@ export async function checkInputs(opts: PushOptions): Promise<PushInputs> {
         if (winStyle) throw new InputError(`${what}: with --platform all, write the destination as /…: the layer goes into the base's Linux and Windows images alike (/app is C:\\app in a Windows image); got "${winStyle.dest}"`);
       }
       const sources = layerSources(given, windows, what);
-      if (forWindows !== true) await checkLayerSources(sources, cwd, what, logger); // the same files either way
+      if (forWindows !== true) await checkLayerSources(sources, cwd, what, logger, said); // the same files either way
       // A symlink ends a Windows layer's build: said now, before any request. The variant of
       // --platform all is checked once the base shows it is used (push.ts, checkWindowsVariants).
       if (windows && forWindows === undefined) {
-        const link = await firstSymlink(sources, cwd, logger);
+        const link = await firstSymlink(sources, cwd, logger, undefined, said);
         if (link !== undefined) throw windowsSymlinkRefused(link);
       }
       layers.push({
@@ -225,9 +226,9 @@ function layerSources(sources: readonly LayerSource[], windows: boolean, what: s
  * wrong path or an over-broad .dockerignore far more often than intent (a build that wrote
  * nothing to its output folder): pushed, it would ship an image without the app.
  */
-async function checkLayerSources(sources: LayerSource[], cwd: string, what: string, logger: Logger): Promise<void> {
+async function checkLayerSources(sources: LayerSource[], cwd: string, what: string, logger: Logger, said: Set<string>): Promise<void> {
   await validateSources(sources, cwd);
-  if (!(await hasContent(sources, cwd, logger))) throw new InputError(`${what}: nothing to put in the layer (empty, or everything excluded by .dockerignore)`);
+  if (!(await hasContent(sources, cwd, logger, undefined, said))) throw new InputError(`${what}: nothing to put in the layer (empty, or everything excluded by .dockerignore)`);
 }
 
 /** Annotation keys must be non-empty; values are strings. */

@@ -441,7 +441,7 @@ async function checkWindowsVariants(base: ResolvedBase, inputs: PushInputs, logg
   const used = usedLayers(inputs, base);
   for (const [i, l] of inputs.layers.entries()) {
     if (l.forWindows !== true || !used.has(i)) continue;
-    const link = await firstSymlink(l.options.sources, inputs.cwd, logger, signal);
+    const link = await firstSymlink(l.options.sources, inputs.cwd, logger, signal, l.options.said); // this push's: a skipped fifo said once
     if (link !== undefined) throw windowsSymlinkRefused(link);
   }
 }
