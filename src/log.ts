@@ -7,3 +7,4 @@ export interface Logger {
 
 /** A logger that drops everything (the library default). */
 export const silentLogger: Logger = { debug() {}, info() {}, warn() {} };
+

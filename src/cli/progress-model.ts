@@ -72,10 +72,24 @@ export function formatDuration(ms: number): string {
   return `${m}m${String(Math.round(s - m * 60)).padStart(2, '0')}s`;
 }
 
-/** Short form of a digest for the display: 12 hex characters. */
+/** Short form of a digest for the display: 12 hex characters; a layer being built by its name. */
 export function shortDigest(d: string): string {
-  if (d.startsWith(`${LAYER_KEY}:`)) return `layer ${d.slice(LAYER_KEY.length + 1)}`;
-  return d === LAYER_KEY ? 'app layer' : d.replace(/^sha256:/, '').slice(0, 12);
+  return isLayerKey(d) ? layerName(d) : d.replace(/^sha256:/, '').slice(0, 12);
+}
+
+/** The suffix of the key of a layer's variant for the base's Windows images (push/inputs.ts, --platform all). */
+const WINDOWS_VARIANT = ':windows';
+
+/**
+ * A layer's name from its key, as the report (`layers[].name`) and the docs give it: `layer` is
+ * the app layer, `layer:2` layer 2, and a key ending in `:windows` the Windows variant of one
+ * (`app layer (Windows)`), which read "layer windows" before.
+ */
+function layerName(key: string): string {
+  const windows = key.endsWith(WINDOWS_VARIANT);
+  const own = windows ? key.slice(0, -WINDOWS_VARIANT.length) : key;
+  const name = own === LAYER_KEY ? 'app layer' : `layer ${own.slice(LAYER_KEY.length + 1)}`;
+  return windows ? `${name} (Windows)` : name;
 }
 
 /** What the pipeline is doing after each phase it reports as finished. */

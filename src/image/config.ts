@@ -175,7 +175,7 @@ function envKey(entry: string): string {
  * are compared case-insensitively, as Windows does (and Docker's ENV in a Windows image): `PATH`
  * replaces the base's `Path`, where a second entry would leave the container with either.
  */
-function mergeEnv(base: readonly string[], changes: readonly string[], anyCase: boolean): string[] {
+function mergeEnv(base: readonly string[], changes: readonly string[], anyCase: boolean, onUnset?: UnsetEnvHandler): string[] {
   const out = [...base];
   const norm = (k: string) => (anyCase ? k.toUpperCase() : k);
   const keyOf = (e: string) => norm(envKey(e));
@@ -185,13 +185,39 @@ function mergeEnv(base: readonly string[], changes: readonly string[], anyCase: 
   };
   for (const [n, change] of changes.entries()) {
     const [rawKey, rawValue] = parseEnvFlag(change, `config.env[${n}]`);
-    const entry = `${rawKey}=${expandEnvValue(rawKey, rawValue, lookup, `config.env[${n}] (${rawKey})`)}`;
+    const entry = `${rawKey}=${expandEnvValue(rawKey, rawValue, lookup, `config.env[${n}] (${rawKey})`, onUnset && ((offset) => onUnset(rawKey, offset)))}`;
     const key = norm(rawKey);
     const i = out.findIndex((e) => keyOf(e) === key);
     if (i >= 0) out[i] = entry;
     else out.push(entry);
   }
   return out;
+}
+
+/** Told of each `$NAME` in an env change whose NAME is unset (env-expand.ts): the entry's key and the offset of the `$` in its value. */
+export type UnsetEnvHandler = (key: string, offset: number) => void;
+
+/**
+ * The Env `config` gets with the `changes` applied, as applyConfigChanges makes it: a non-Windows
+ * image without PATH gets BuildKit's first, keys compare case-insensitively in a Windows image.
+ */
+function envWithChanges(config: ImageConfig, changes: readonly string[] | undefined, onUnset?: UnsetEnvHandler): string[] | null | undefined {
+  const windows = config.os?.toLowerCase() === 'windows';
+  let env = config.config?.Env;
+  // As BuildKit does for each stage (DEFAULT_UNIX_PATH): Linux keys compare case-sensitively, so
+  // a `Path` entry does not count; an entry "PATH" without "=" does (BuildKit's shell.BuildEnvs).
+  if (!windows && !(env ?? []).some((e) => envKey(e) === 'PATH')) env = [...(env ?? []), `PATH=${DEFAULT_UNIX_PATH}`];
+  return changes === undefined ? env : mergeEnv(env ?? [], changes, windows, onUnset);
+}
+
+/**
+ * Each `$NAME` of `changes` that finds NAME unset once applied to `config` (it became empty), by
+ * the entry's key and its `$`'s offset: push warns about them once the base's Env is known.
+ */
+export function unsetEnvReferences(config: ImageConfig, changes: readonly string[]): { key: string; offset: number }[] {
+  const found: { key: string; offset: number }[] = [];
+  envWithChanges(config, changes, (key, offset) => found.push({ key, offset }));
+  return found;
 }
 
 /** A volume path (`what`: `config.volumes[0]`) is not empty; InputError otherwise. Returns it. */
@@ -316,10 +342,8 @@ export function applyConfigChanges(
     if (cmd === undefined) cc.Cmd = null;
   }
   if (cmd !== undefined) cc.Cmd = cmd.length ? [...cmd] : null;
-  // As BuildKit does for each stage (DEFAULT_UNIX_PATH): Linux keys compare case-sensitively, so
-  // a `Path` entry does not count; an entry "PATH" without "=" does (BuildKit's shell.BuildEnvs).
-  if (!windows && !(cc.Env ?? []).some((e) => envKey(e) === 'PATH')) cc.Env = [...(cc.Env ?? []), `PATH=${DEFAULT_UNIX_PATH}`];
-  if (changes.env !== undefined) cc.Env = mergeEnv(cc.Env ?? [], changes.env, windows);
+  const env = envWithChanges(out, changes.env);
+  if (env !== cc.Env) cc.Env = env; // the same array when there was nothing to add
   if (changes.ports !== undefined) {
     const ports: Record<string, object> = { ...(cc.ExposedPorts ?? {}) };
     for (const [i, p] of changes.ports.entries()) ports[parsePortFlag(p, `config.ports[${i}]`)] = {};

@@ -8,9 +8,10 @@
  * The forms: `$NAME`, `${NAME}`, `${NAME:-word}` / `${NAME-word}` (word when NAME is unset — or
  * empty, with the colon), `${NAME:+word}` / `${NAME+word}` (word when NAME is set — and not empty,
  * with the colon); a word may itself hold substitutions. `\$` is a literal `$`; any other
- * backslash is kept as written (Windows paths). An unset NAME is the empty string. A `$` not
- * followed by a name or `{` is kept. Unlike a Dockerfile there is no quote removal: a value on the
- * command line is already one word.
+ * backslash is kept as written (Windows paths). An unset NAME is the empty string, and is
+ * reported (`onUnset`): a `$` meant literally (`pa$sword` in a database URL) would otherwise
+ * vanish with its name without a word. A `$` not followed by a name or `{` is kept. Unlike a
+ * Dockerfile there is no quote removal: a value on the command line is already one word.
  */
 import { InputError } from '../errors.js';
 
@@ -24,15 +25,20 @@ export type EnvLookup = (name: string) => string | undefined;
  * `value` with its substitutions made; InputError on an unclosed or malformed `${…}`. The message
  * names `key` and the offset of the `${` in the value, never the value's text: env values often
  * carry tokens, and CI logs are public. `what` names the entry: `--env KEY` (the CLI's), or a
- * library option path (`config.env[2] (KEY)`).
+ * library option path (`config.env[2] (KEY)`). `onUnset` gets the offset of each `$NAME` or
+ * `${NAME}` whose NAME is unset and so became empty (not of one a `${NAME-word}` form chose to
+ * leave out, nor of one in a word that was not used), in order.
  */
-export function expandEnvValue(key: string, value: string, lookup: EnvLookup, what = `--env ${key}`): string {
+export function expandEnvValue(key: string, value: string, lookup: EnvLookup, what = `--env ${key}`, onUnset?: (offset: number) => void): string {
   const bad = (at: number, why: string): InputError =>
     new InputError(`invalid ${what}: the "\${" at offset ${at} of its value ${why} (write \\$ for a literal $)`, { details: { key, offset: at } });
   const unclosed = (at: number): InputError => bad(at, 'has no closing "}"');
 
-  /** Expands from `start` until the closing brace of the `${` at `open` (when given) or the end; returns the text and where it stopped. */
-  const expand = (start: number, open?: number): [string, number] => {
+  /**
+   * Expands from `start` until the closing brace of the `${` at `open` (when given) or the end;
+   * returns the text and where it stopped. The offsets of unset names go to `unset`.
+   */
+  const expand = (start: number, unset: number[], open?: number): [string, number] => {
     let out = '';
     let i = start;
     while (i < value.length) {
@@ -42,13 +48,15 @@ export function expandEnvValue(key: string, value: string, lookup: EnvLookup, wh
         out += '$';
         i += 2;
       } else if (c === '$' && value[i + 1] === '{') {
-        const [text, end] = braced(i);
+        const [text, end] = braced(i, unset);
         out += text;
         i = end + 1;
       } else if (c === '$' && i + 1 < value.length && NAME_START.test(value[i + 1]!)) {
         let j = i + 2;
         while (j < value.length && NAME_CHAR.test(value[j]!)) j++;
-        out += lookup(value.slice(i + 1, j)) ?? '';
+        const set = lookup(value.slice(i + 1, j));
+        if (set === undefined) unset.push(i);
+        out += set ?? '';
         i = j;
       } else {
         out += c;
@@ -60,24 +68,33 @@ export function expandEnvValue(key: string, value: string, lookup: EnvLookup, wh
   };
 
   /** `open` is the index of a `${`. Returns the substitution and the index of its `}`. */
-  const braced = (open: number): [string, number] => {
+  const braced = (open: number, unset: number[]): [string, number] => {
     const start = open + 2;
     let j = start;
     if (j < value.length && NAME_START.test(value[j]!)) while (j < value.length && NAME_CHAR.test(value[j]!)) j++;
     const name = value.slice(start, j);
     if (name === '') throw j < value.length ? bad(open, 'is not followed by a variable name') : unclosed(open);
     const set = lookup(name);
-    if (value[j] === '}') return [set ?? '', j];
+    if (value[j] === '}') {
+      if (set === undefined) unset.push(open);
+      return [set ?? '', j];
+    }
     const colon = value[j] === ':';
     const op = value[colon ? j + 1 : j];
     if (op !== '-' && op !== '+') {
       if (j + (colon ? 1 : 0) >= value.length) throw unclosed(open);
       throw bad(open, 'uses an operator that is not supported (only ${NAME}, ${NAME:-word}, ${NAME-word}, ${NAME:+word} and ${NAME+word})');
     }
-    const [word, end] = expand(j + (colon ? 2 : 1), open);
+    const inWord: number[] = [];
+    const [word, end] = expand(j + (colon ? 2 : 1), inWord, open);
     const present = set !== undefined && (!colon || set !== '');
-    return [op === '-' ? (present ? set! : word) : present ? word : '', end];
+    const useWord = op === '-' ? !present : present;
+    if (useWord) unset.push(...inWord);
+    return [useWord ? word : op === '-' ? set! : '', end];
   };
 
-  return expand(0)[0];
+  const unset: number[] = [];
+  const out = expand(0, unset)[0];
+  if (onUnset) for (const at of unset) onUnset(at);
+  return out;
 }

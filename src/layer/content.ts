@@ -12,9 +12,9 @@ import { walkSources } from './walk.js';
 class Found extends Error {}
 
 /** True when the walk yields a file, symlink or directory of the sources' own (their `.dockerignore` files do not count). A relative src is looked up in `cwd` (absolute). */
-export async function hasContent(sources: LayerSource[], cwd: string, logger: Logger = silentLogger, signal?: AbortSignal): Promise<boolean> {
+export async function hasContent(sources: LayerSource[], cwd: string, logger: Logger = silentLogger, signal?: AbortSignal, said?: Set<string>): Promise<boolean> {
   try {
-    await walkSources(sources, { cwd, logger, signal }, async (e) => {
+    await walkSources(sources, { cwd, logger, signal, said }, async (e) => {
       if (e.kind === 'directory') {
         // The destination and its parents are made by the layer itself; a directory found inside a source counts.
         if (e.owned && !isDestination(e.name, sources)) throw new Found();
@@ -38,10 +38,10 @@ export async function hasContent(sources: LayerSource[], cwd: string, logger: Lo
  * layer cannot hold one (windows-layer.ts), and push says so before any request rather than once
  * the build meets it. A walk of names and types only; no file is opened.
  */
-export async function firstSymlink(sources: LayerSource[], cwd: string, logger: Logger = silentLogger, signal?: AbortSignal): Promise<string | undefined> {
+export async function firstSymlink(sources: LayerSource[], cwd: string, logger: Logger = silentLogger, signal?: AbortSignal, said?: Set<string>): Promise<string | undefined> {
   let found: string | undefined;
   try {
-    await walkSources(sources, { cwd, logger, signal }, async (e) => {
+    await walkSources(sources, { cwd, logger, signal, said }, async (e) => {
       if (e.kind === 'symlink') {
         found = e.name;
         throw new Found();

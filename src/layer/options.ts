@@ -41,11 +41,25 @@ const MAX_ID = 2 ** 32 - 2;
 /** The most the ustar mtime field holds: 11 octal digits, 2242-03-16. */
 const MAX_MTIME = 8 ** 11 - 1;
 
-/** SOURCE_DATE_EPOCH as seconds, or undefined when unset/empty; InputError when malformed (reproducible-builds.org says fail). */
+/**
+ * `seconds` when it is a time every new layer's tar headers and every config's `created` can hold:
+ * a whole number from 0 to 8^11-1 (2242-03-16). InputError naming `what` (the option, or
+ * SOURCE_DATE_EPOCH) otherwise. One range for every push, with a layer or config-only: a
+ * config-only push once took any value a JS Date holds, and failed past it with E_INTERNAL
+ * ("Invalid time value") after the base blobs had moved.
+ */
+export function checkEpochSeconds(seconds: number, what: string, shown: string = String(seconds)): number {
+  if (!Number.isInteger(seconds) || seconds < 0 || seconds > MAX_MTIME) {
+    throw new InputError(`${what} must be a whole number of seconds from 0 to ${MAX_MTIME} (2242-03-16, the most a tar header holds), got ${shown}`);
+  }
+  return seconds;
+}
+
+/** SOURCE_DATE_EPOCH as seconds, or undefined when unset/empty; InputError when malformed or out of range (reproducible-builds.org says fail). */
 export function epochFromEnv(value: string | undefined): number | undefined {
   if (value === undefined || value.trim() === '') return undefined;
   if (!/^\d+$/.test(value.trim())) throw new InputError(`SOURCE_DATE_EPOCH must be a non-negative integer, got "${value}"`);
-  return Number(value.trim());
+  return checkEpochSeconds(Number(value.trim()), 'SOURCE_DATE_EPOCH', `"${value}"`);
 }
 
 function intIn(name: string, v: number, min: number, max: number): number {
@@ -55,8 +69,7 @@ function intIn(name: string, v: number, min: number, max: number): number {
 
 /** Applies defaults and checks ranges; InputError on anything out of range. */
 export function resolveLayerOptions(opts: LayerOptions): LayerConfig {
-  const mtime = opts.mtime ?? epochFromEnv(opts.env?.SOURCE_DATE_EPOCH) ?? 0;
-  intIn('layer mtime', mtime, 0, MAX_MTIME);
+  const mtime = opts.mtime !== undefined ? checkEpochSeconds(opts.mtime, 'layer mtime') : (epochFromEnv(opts.env?.SOURCE_DATE_EPOCH) ?? 0);
   const uid = intIn('chown uid', opts.chown?.uid ?? 0, 0, MAX_ID);
   const gid = intIn('chown gid', opts.chown?.gid ?? 0, 0, MAX_ID);
   const level = intIn('gzip level', opts.gzipLevel ?? DEFAULT_GZIP_LEVEL, 0, 9);

@@ -17,16 +17,22 @@ import { isWindowsStylePath } from './windows-layer.js';
  * (`--app ./dist --app ./package.json`) would be replaced by it. A DEST given is taken as written:
  * without a trailing slash a file lands at that path. A DEST written the Windows way (`./publish:C:\app`, `…:\app`) is taken as it is:
  * push checks it against the image's OS and turns it into the layer's `/app` (windows-layer.ts).
+ *
+ * A whole value that starts with a drive (`C:\publish`) is a source path, not SRC:DEST: with a
+ * backslash on any host, with a forward slash (`C:/publish`) only on a Windows host (`host`). Elsewhere
+ * `x:/srv` is the one-letter directory `x` copied to /srv, as every POSIX path is read: no path there
+ * starts with a drive, and the answer must not depend on which directories exist.
  */
-export function parseAppFlag(value: string, defaultDest: string, flag = '--app'): LayerSource {
+export function parseAppFlag(value: string, defaultDest: string, flag = '--app', host: NodeJS.Platform = process.platform): LayerSource {
   if (value.trim() === '') throw new InputError(`${flag}: empty value; expected DIR or DIR:/absolute/dest`);
   let src = value;
   let dest = /[\\/]$/.test(defaultDest) ? defaultDest : defaultDest + (isWindowsStylePath(defaultDest) ? '\\' : '/');
   // A destination with a drive letter (C:\app, C:/app, D:\x): its own colon does not split
   // SRC:DEST. With a forward slash only C: counts, so `a:b:/c` stays the source `a:b` at /c.
   const drive = /^(.+):((?:[A-Za-z]:\\|[Cc]:\/)[^:]*)$/.exec(value);
-  // A lone Windows drive prefix (C:\publish) is a path, not SRC:DEST.
-  const colon = drive ? drive[1]!.length : /^[A-Za-z]:[\\/][^:]*$/.test(value) ? -1 : value.lastIndexOf(':');
+  // A lone Windows drive prefix (C:\publish; C:/publish on Windows) is a path, not SRC:DEST.
+  const loneDrive = host === 'win32' ? /^[A-Za-z]:[\\/][^:]*$/ : /^[A-Za-z]:\\[^:]*$/;
+  const colon = drive ? drive[1]!.length : loneDrive.test(value) ? -1 : value.lastIndexOf(':');
   if (colon >= 0) {
     src = value.slice(0, colon);
     dest = value.slice(colon + 1);
@@ -66,6 +72,16 @@ function describe(err: unknown): string {
 /** One-line InputError for a filesystem failure on `path`, keeping the original error as cause. */
 export function fsInputError(path: string, err: unknown, what = 'cannot read'): InputError {
   return new InputError(`${what} ${path}: ${describe(err)}`, { cause: err, details: { path } });
+}
+
+/**
+ * For a path the walk listed and then could not open or read: ENOENT means it was deleted since
+ * (a build step cleaning its output while the layer was built), which "not found" would hide
+ * behind what reads as a wrong path. Any other failure is fsInputError's.
+ */
+export function goneOrUnreadable(path: string, err: unknown): InputError {
+  if ((err as NodeJS.ErrnoException)?.code !== 'ENOENT') return fsInputError(path, err);
+  return new InputError(`${path} disappeared while the layer was being built (deleted after the walk listed it)`, { cause: err, details: { path } });
 }
 
 /**

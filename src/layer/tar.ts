@@ -17,7 +17,7 @@ import { closeSync, fstatSync, openSync, readSync, type Stats } from 'node:fs';
 import { AbortedError, InputError } from '../errors.js';
 import type { LayerConfig } from './options.js';
 import { BufferPool } from './pool.js';
-import { fsInputError, validateSources } from './sources.js';
+import { fsInputError, goneOrUnreadable, validateSources } from './sources.js';
 import { checkAborted, fileMode, walkSources, type WalkEntry } from './walk.js';
 import { END_OF_ARCHIVE, entryHeaderBytes, padding, type TarEntryHeader } from './tar-header.js';
 import { DiffIdHash, HASH_WORKER_MIN_LANES } from './hash-worker.js';
@@ -62,11 +62,14 @@ class EventLoopTurn {
 const TURN_BYTES = 1024 * 1024;
 const TURN_ENTRIES = 64;
 
-/** A regular file opened for the tar: its descriptor, size and layer mode. */
+/** A regular file opened for the tar: its descriptor, size and layer mode, and its times when opened. */
 interface OpenFile {
   fd: number;
   size: number;
   mode: number;
+  /** st_mtime and st_ctime at open (ms, as Node gives them: a double keeps them to ~0.25 µs), compared after the read. */
+  mtimeMs: number;
+  ctimeMs: number;
 }
 
 /**
@@ -115,14 +118,14 @@ function openRegular(e: Extract<WalkEntry, { kind: 'file' }>, links: HardLinks):
     fd = openSync(e.path, OPEN_FLAGS);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ELOOP') throw new InputError(`${e.path} changed while the layer was being built (now a symlink)`, { cause: err });
-    throw fsInputError(e.path, err);
+    throw goneOrUnreadable(e.path, err);
   }
   let file: OpenFile;
   let earlier: string | undefined;
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) throw new InputError(`${e.path} changed while the layer was being built (no longer a regular file)`);
-    file = { fd, size: st.size, mode: fileMode(st.mode) };
+    file = { fd, size: st.size, mode: fileMode(st.mode), mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs };
     earlier = links.earlierName(fd, st, e.name);
   } catch (err) {
     closeSync(fd);
@@ -137,17 +140,30 @@ function openRegular(e: Extract<WalkEntry, { kind: 'file' }>, links: HardLinks):
 const probeByte = Buffer.alloc(1);
 
 /**
- * Fails when the file grew past `size` while it was read (a shrunk one fails at its short read).
- * A one-byte read at the end tells it; an fstat per file cost ~20 µs, 3 ms of a 167-file app.
+ * Fails when the file changed while it was read: it grew past `size` (a shrunk one fails at its
+ * short read), or was rewritten in place — same size, other bytes, as `dd conv=notrunc` or a
+ * build tool writing its output again leave it; the layer would then hold a mix of the old and
+ * the new content under no error. So the file's size, mtime and ctime after the read are compared
+ * with those at open, as GNU tar does ("file changed as we read it"). A write within the
+ * filesystem's timestamp granularity of the open can pass unseen, as with GNU tar. The fstat
+ * replaces the one-byte read past the end that checked for growth before: ~0.7 µs a file more
+ * (measured on 20,000 files of 100–2,100 bytes: diffID pass 244 → 259 ms of CPU, build 284 → 297
+ * ms). A file whose size was 0 at open is still probed with that read: a pseudo-file (procfs)
+ * says 0 and has content.
  */
-function checkNotGrown(e: Extract<WalkEntry, { kind: 'file' }>, fd: number, size: number): void {
-  let grew: number;
+function checkUnchanged(e: Extract<WalkEntry, { kind: 'file' }>, file: OpenFile): void {
+  let now: Stats;
+  let grew = 0;
   try {
-    grew = readSync(fd, probeByte, 0, 1, size);
+    now = fstatSync(file.fd);
+    if (file.size === 0) grew = readSync(file.fd, probeByte, 0, 1, 0);
   } catch (err) {
     throw fsInputError(e.path, err);
   }
-  if (grew > 0) throw new InputError(`${e.path} changed size while being read (grew past ${size} bytes)`, { details: { path: e.path } });
+  if (now.size > file.size || grew > 0) throw new InputError(`${e.path} changed size while being read (grew past ${file.size} bytes)`, { details: { path: e.path } });
+  if (now.size !== file.size || now.mtimeMs !== file.mtimeMs || now.ctimeMs !== file.ctimeMs) {
+    throw new InputError(`${e.path} changed while it was being read (written to during the build): the layer would hold part of each version; push again once whatever writes it has finished`, { details: { path: e.path } });
+  }
 }
 
 function shrank(e: Extract<WalkEntry, { kind: 'file' }>, pos: number, size: number): InputError {
@@ -212,7 +228,7 @@ export async function hashTar(cfg: LayerConfig, signal: AbortSignal): Promise<{ 
     entries++;
     for (const b of entryHeaderBytes(h, scratch)) feed(b);
   }
-  await walkSources(cfg.sources, { cwd: cfg.cwd, signal, logger: cfg.logger, dirs: layerDirs(cfg) }, async (e) => {
+  await walkSources(cfg.sources, { cwd: cfg.cwd, signal, logger: cfg.logger, said: cfg.said, dirs: layerDirs(cfg) }, async (e) => {
     checkAborted(signal);
     entries++;
     if (e.kind !== 'file') {
@@ -240,7 +256,7 @@ export async function hashTar(cfg: LayerConfig, signal: AbortSignal): Promise<{ 
           const t = turn.after(n);
           if (t) await t;
         }
-        checkNotGrown(e, file.fd, file.size);
+        checkUnchanged(e, file);
       } finally {
         closeSync(file.fd);
       }
@@ -420,7 +436,7 @@ async function writeFile(cfg: LayerConfig, e: Extract<WalkEntry, { kind: 'file' 
       const t = turn.after(r.n);
       if (t) await t;
     }
-    checkNotGrown(e, file.fd, file.size);
+    checkUnchanged(e, file);
   } finally {
     closeSync(file.fd);
   }
@@ -444,7 +460,7 @@ async function writeTar(cfg: LayerConfig, signal: AbortSignal, w: BlockWriter, s
       if (p) await p;
     }
   }
-  await walkSources(cfg.sources, { cwd: cfg.cwd, signal, logger: cfg.logger, dirs: layerDirs(cfg) }, (e) => {
+  await walkSources(cfg.sources, { cwd: cfg.cwd, signal, logger: cfg.logger, said: cfg.said, dirs: layerDirs(cfg) }, (e) => {
     checkAborted(signal);
     stats.entries++;
     if (e.kind === 'file') return writeFile(cfg, e, w, scratch, signal, turn, links).then(() => turn.after(0));

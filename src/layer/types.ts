@@ -71,9 +71,10 @@ export interface LayerOptions {
   /** Receives warnings about skipped entries (sockets, fifos, devices) and lanes cut to the thread pool; debug: the lanes chosen and why. */
   logger?: Logger;
   /**
-   * The lines already logged about the lanes, shared by the builds of one operation: a push builds
-   * a layer up to twice per target and says each once. Default: a set of this build's own (a
-   * second push says them again).
+   * The lines already logged about the lanes and the entries skipped (a fifo), shared by the
+   * builds and walks of one operation: a push builds a layer up to twice per target, and walks its
+   * sources up to four times, and says each once. Default: a set of this build's own (a second
+   * push says them again).
    */
   said?: Set<string>;
 }

@@ -10,7 +10,7 @@ import { basename, join, resolve, sep } from 'node:path';
 import { AbortedError, InputError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { IgnoreMatcher, parseDockerignore } from './dockerignore.js';
-import { fsInputError, normaliseDest } from './sources.js';
+import { fsInputError, goneOrUnreadable, normaliseDest } from './sources.js';
 import type { LayerSource } from './types.js';
 
 /** One thing to put in the tar; `name` is relative, directories end with `/`. */
@@ -26,6 +26,12 @@ export interface WalkContext {
   cwd: string;
   signal?: AbortSignal;
   logger: Logger;
+  /**
+   * Lines this operation has logged already (LayerOptions.said): a push walks a layer's sources up
+   * to four times (content check, Windows symlink check, diffID pass, build), and a skipped fifo is
+   * said once, not on each walk. Without it, each walk says its own.
+   */
+  said?: Set<string>;
   /**
    * Which directories the layer writes besides those inside its sources: 'all' gives every
    * destination and its parents an entry (a Windows layer, where hcsshim's import expects them),
@@ -102,7 +108,7 @@ function listDir(absDir: string): Listing {
   try {
     dirents = readdirSync(absDir, { withFileTypes: true });
   } catch (err) {
-    throw fsInputError(absDir, err);
+    throw goneOrUnreadable(absDir, err); // each directory was listed by its parent, or stat'd as a source, just before
   }
   let plain = true;
   let replaced = false;
@@ -476,13 +482,17 @@ export async function walkSources(sources: LayerSource[], ctx: WalkContext, visi
         try {
           target = readlinkSync(childAbs, { encoding: 'buffer' });
         } catch (err) {
-          throw fsInputError(childAbs, err);
+          throw goneOrUnreadable(childAbs, err);
         }
         if (pending.length > 0) await flushPending();
         const wait = visit({ kind: 'symlink', name: tarPrefix + childRel, target: decodeTarget(target, childAbs) });
         if (wait) await wait;
       } else {
-        ctx.logger.warn(`layer: skipping ${childAbs}: not a regular file, directory or symlink`);
+        const line = `layer: skipping ${childAbs}: not a regular file, directory or symlink`;
+        if (!ctx.said?.has(line)) {
+          ctx.said?.add(line);
+          ctx.logger.warn(line);
+        }
       }
     }
   }

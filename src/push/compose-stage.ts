@@ -7,12 +7,13 @@
 import { InputError } from '../errors.js';
 import { serializeManifest } from '../image/build.js';
 import { baseAnnotations, composeIndex, composeManifest, rewriteConfig, type BaseName } from '../image/compose.js';
-import { type LayerRecord, serializeConfig } from '../image/config.js';
+import { type LayerRecord, serializeConfig, unsetEnvReferences } from '../image/config.js';
 import { sha256Digest } from '../image/digest.js';
 import { configMediaTypeFor, layerMediaTypeFor } from '../image/mediatypes.js';
-import { isWindows, platformMatches } from '../image/platform.js';
+import { formatPlatform, isWindows, platformMatches } from '../image/platform.js';
 import type { Descriptor, ImageManifest, Platform } from '../image/types.js';
 import type { LayerResult } from '../layer/index.js';
+import type { Logger } from '../log.js';
 import { formatReference } from '../ref/reference.js';
 import type { PushInputs } from './inputs.js';
 import type { PushOptions } from './options.js';
@@ -64,6 +65,40 @@ export function layersFor(inputs: PushInputs, platform: Platform, have: (i: numb
 /** The new layers some image of `base` gets: every other one (a variant for an OS the base lacks) is never built. */
 export function usedLayers(inputs: PushInputs, base: ResolvedBase): Set<number> {
   return new Set(base.images.flatMap((img) => layersFor(inputs, img.platform)));
+}
+
+/**
+ * Warns, once per push and per --env entry, about each `$NAME` in it whose NAME neither the base's
+ * Env nor an earlier --env sets: it becomes empty, as in a Dockerfile's ENV, and a `$` meant
+ * literally (`--env 'DB=postgres://u:pa$sword@h/db'`) would be lost without a word. The warning
+ * names the entry's key and the offset of the `$`, never the value nor the name after the `$`:
+ * in that case the name is part of a password, and CI logs are public (env-expand.ts).
+ * Said where the configs are composed (several times in a push), it would repeat; said here, once
+ * the base is known, it is said once.
+ */
+export function warnUnsetEnv(base: ResolvedBase, env: readonly string[] | undefined, logger: Logger): void {
+  if (!env?.length) return;
+  // key → offset → the platforms of the images where it is unset
+  const found = new Map<string, Map<number, Set<string>>>();
+  for (const img of base.images) {
+    for (const { key, offset } of unsetEnvReferences(img.config, env)) {
+      let offsets = found.get(key);
+      if (!offsets) found.set(key, (offsets = new Map()));
+      let where = offsets.get(offset);
+      if (!where) offsets.set(offset, (where = new Set()));
+      where.add(formatPlatform(img.platform));
+    }
+  }
+  for (const [key, offsets] of found) {
+    const at = [...offsets.keys()].sort((a, b) => a - b);
+    const where = new Set([...offsets.values()].flatMap((w) => [...w]));
+    const only = where.size < base.images.length ? ` in the base's ${[...where].join(', ')} image${where.size > 1 ? 's' : ''}` : '';
+    const which = at.length === 1 ? `the "$" at offset ${at[0]} of its value starts a variable` : `the "$"s at offsets ${at.join(', ')} of its value start variables`;
+    logger.warn(
+      `--env ${key}: ${which} that is not set${only} (neither in the base's Env nor by an earlier --env), so it became empty; ` +
+        'for a literal "$" write \\$ (inside single quotes on a shell command line), or ${NAME:-} to mean empty on purpose',
+    );
+  }
 }
 
 /** The configs, one per platform image: they need the base and the new layers' diffIDs only (pure). */

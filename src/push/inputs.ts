@@ -5,13 +5,14 @@
  * volumes, label keys, health check: none of their checks depends on the base's config). A bad
  * flag fails here, with nothing sent to any registry.
  */
+import { posix } from 'node:path';
 import { InputError, UsageError } from '../errors.js';
 import { checkConfigChanges } from '../image/config.js';
 import { parseFormat } from '../image/convert.js';
 import type { MediaFamily } from '../image/mediatypes.js';
 import { isWindows, mayBeWindows, parsePlatform, pushPlatform } from '../image/platform.js';
 import type { Platform } from '../image/types.js';
-import { epochFromEnv, firstSymlink, hasContent, isWindowsStylePath, resolveLayerOptions, validateSources, windowsDestination, windowsSymlinkRefused, type LayerSource } from '../layer/index.js';
+import { checkEpochSeconds, epochFromEnv, firstSymlink, hasContent, isWindowsStylePath, resolveLayerOptions, validateSources, windowsDestination, windowsSymlinkRefused, type LayerSource } from '../layer/index.js';
 import { silentLogger, type Logger } from '../log.js';
 import { checkTag, parseReference, type ImageReference } from '../ref/reference.js';
 import { STRINGS, type Shape } from '../options-check.js';
@@ -111,11 +112,15 @@ export async function checkInputs(opts: PushOptions): Promise<PushInputs> {
   const fromRef = opts.from === 'scratch' ? undefined : parseReference(opts.from);
   const jobs = checkJobs(opts.jobs, 'push(): jobs');
   const env = opts.env ?? {};
-  const mtime = opts.mtime ?? epochFromEnv(env.SOURCE_DATE_EPOCH) ?? 0;
+  // Checked here for every push, config-only too: it dates the config's `created` and history.
+  const mtime = opts.mtime !== undefined ? checkEpochSeconds(opts.mtime, 'push(): mtime') : (epochFromEnv(env.SOURCE_DATE_EPOCH) ?? 0);
   const logger = opts.logger ?? silentLogger;
   const work = opts.events?.work;
-  // `said`: this push's builds say each line about their lanes once (layer/index.ts).
-  const common = { cwd, mtime, env, chown: opts.chown, gzipLevel: opts.gzipLevel, gzipConcurrency: opts.gzipJobs, logger, said: new Set<string>(), ...(work ? { onTarBytes: (n: number) => work(n) } : {}) };
+  // `said`: this push's builds say each line about their lanes once (layer/index.ts), and its
+  // walks of the sources (content check, Windows symlink check, diffID pass, build) each skipped
+  // fifo once (walk.ts).
+  const said = new Set<string>();
+  const common = { cwd, mtime, env, chown: opts.chown, gzipLevel: opts.gzipLevel, gzipConcurrency: opts.gzipJobs, logger, said, ...(work ? { onTarBytes: (n: number) => work(n) } : {}) };
   // The layer builder's ranges (mtime, chown ids, gzip level and jobs) are checked now: found by
   // the builder, once uploads had started, they were thrown where nothing caught them.
   if (opts.layers?.length || opts.app?.length) resolveLayerOptions({ sources: [], ...common });
@@ -141,11 +146,11 @@ export async function checkInputs(opts: PushOptions): Promise<PushInputs> {
         if (winStyle) throw new InputError(`${what}: with --platform all, write the destination as /…: the layer goes into the base's Linux and Windows images alike (/app is C:\\app in a Windows image); got "${winStyle.dest}"`);
       }
       const sources = layerSources(given, windows, what);
-      if (forWindows !== true) await checkLayerSources(sources, cwd, what, logger); // the same files either way
+      if (forWindows !== true) await checkLayerSources(sources, cwd, what, logger, said); // the same files either way
       // A symlink ends a Windows layer's build: said now, before any request. The variant of
       // --platform all is checked once the base shows it is used (push.ts, checkWindowsVariants).
       if (windows && forWindows === undefined) {
-        const link = await firstSymlink(sources, cwd, logger);
+        const link = await firstSymlink(sources, cwd, logger, undefined, said);
         if (link !== undefined) throw windowsSymlinkRefused(link);
       }
       layers.push({
@@ -163,11 +168,11 @@ export async function checkInputs(opts: PushOptions): Promise<PushInputs> {
     const what = `--layer ${spec.platform ? spec.platform + '=' : ''}${spec.sources.map((s) => `${s.src}:${s.dest}`).join(' ')}`;
     if (spec.sources.length === 0) throw new InputError(`${what}: no source`);
     const n = i + 1;
-    await plan(spec.sources, what, qualifiers[i], { name: `layer ${n}`, key: `layer:${n}` }, `regpush: layer ${spec.sources.map((s) => s.dest).join(' ')}${spec.platform ? ` (${spec.platform})` : ''}`);
+    await plan(spec.sources, what, qualifiers[i], { name: `layer ${n}`, key: `layer:${n}` }, `regpush: layer ${historyDests(spec.sources)}${spec.platform ? ` (${spec.platform})` : ''}`);
   }
   if (opts.app?.length) {
     // The app layer goes on top: its files win over a --layer's at the same path, and with --app alone the image is what it always was.
-    await plan(opts.app, `--app ${opts.app.map((s) => `${s.src}:${s.dest}`).join(' ')}`, undefined, APP_LAYER, `regpush: added ${opts.app.map((s) => s.dest).join(' ')}`);
+    await plan(opts.app, `--app ${opts.app.map((s) => `${s.src}:${s.dest}`).join(' ')}`, undefined, APP_LAYER, `regpush: added ${historyDests(opts.app)}`);
   }
   // The CLI and regpush.json check these with the flags; a library caller's are checked here.
   // Every platform of the base ('all') may be a Windows one: applyConfigChanges checks each
@@ -177,6 +182,22 @@ export async function checkInputs(opts: PushOptions): Promise<PushInputs> {
   const annotations = opts.annotations && Object.keys(opts.annotations).length ? checkAnnotations(opts.annotations) : undefined;
   if (annotations && format === 'docker') throw new UsageError('--annotation cannot go into a Docker v2 manifest (it has no annotations); use --format oci');
   return { cwd, toRefs, fromRef, platform, jobs, mtime, layers, format, annotations, ...(opts.chown ? { chown: true } : {}) };
+}
+
+/**
+ * The destinations as a layer's history line gives them: `--app ./app` (the default, `/app/`),
+ * `./app:/app`, `./app:/app/` and `./app:/app/.` put the same files in the same place, so they
+ * read `/app` alike — written as typed, the same layer made a different config, and so another
+ * image digest. A Windows destination (`C:\app\`) loses its trailing separators only.
+ */
+function historyDests(sources: readonly LayerSource[]): string {
+  return sources
+    .map(({ dest }) => {
+      if (isWindowsStylePath(dest)) return dest.replace(/(?<=[^:\\/])[\\/]+$/, '');
+      const n = posix.normalize(dest); // absolute (checked): `..` cannot climb above `/`
+      return n === '/' ? n : n.replace(/\/+$/, '');
+    })
+    .join(' ');
 }
 
 /** Why --chown and a Windows image do not go together. */
@@ -205,9 +226,9 @@ function layerSources(sources: readonly LayerSource[], windows: boolean, what: s
  * wrong path or an over-broad .dockerignore far more often than intent (a build that wrote
  * nothing to its output folder): pushed, it would ship an image without the app.
  */
-async function checkLayerSources(sources: LayerSource[], cwd: string, what: string, logger: Logger): Promise<void> {
+async function checkLayerSources(sources: LayerSource[], cwd: string, what: string, logger: Logger, said: Set<string>): Promise<void> {
   await validateSources(sources, cwd);
-  if (!(await hasContent(sources, cwd, logger))) throw new InputError(`${what}: nothing to put in the layer (empty, or everything excluded by .dockerignore)`);
+  if (!(await hasContent(sources, cwd, logger, undefined, said))) throw new InputError(`${what}: nothing to put in the layer (empty, or everything excluded by .dockerignore)`);
 }
 
 /** Annotation keys must be non-empty; values are strings. */

@@ -32,7 +32,7 @@ import { TargetSet, TransferRun, type ManifestToWrite, type TransferTarget } fro
 import { oneTargetPerRepository } from '../transfer/target-list.js';
 import type { RepoEndpoint } from '../transfer/types.js';
 import { anchorPaths } from '../registry/connect.js';
-import { composeConfigs, composeStage, layersFor, topDigestOf, usedLayers, type Composed, type EarlyConfigs } from './compose-stage.js';
+import { composeConfigs, composeStage, layersFor, topDigestOf, usedLayers, warnUnsetEnv, type Composed, type EarlyConfigs } from './compose-stage.js';
 import { CHOWN_WINDOWS, checkInputs, PUSH_SHAPE, tagRule, type LayerPlan, type PushInputs } from './inputs.js';
 import { checkOptions } from '../options-check.js';
 import { CallerCallbacks } from '../transfer/callbacks.js';
@@ -212,6 +212,7 @@ async function resolveStage(run: TransferRun, set: TargetSet, states: Map<Transf
     source && fromRef ? resolveBase(source.client, fromRef, platform, opts.platform !== undefined, onManifest) : Promise.resolve(scratchBase(scratchPlatforms(), inputs.format ?? 'oci'))
   ).then(async (b) => {
     const checked = checkBase(b, inputs, set.logger);
+    warnUnsetEnv(checked.base, opts.config?.env, set.logger);
     await checkWindowsVariants(checked.base, inputs, set.logger, run.signal);
     return checked;
   });
@@ -440,7 +441,7 @@ async function checkWindowsVariants(base: ResolvedBase, inputs: PushInputs, logg
   const used = usedLayers(inputs, base);
   for (const [i, l] of inputs.layers.entries()) {
     if (l.forWindows !== true || !used.has(i)) continue;
-    const link = await firstSymlink(l.options.sources, inputs.cwd, logger, signal);
+    const link = await firstSymlink(l.options.sources, inputs.cwd, logger, signal, l.options.said); // this push's: a skipped fifo said once
     if (link !== undefined) throw windowsSymlinkRefused(link);
   }
 }

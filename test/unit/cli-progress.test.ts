@@ -6,6 +6,10 @@ import type { BlobReport } from '../../src/transfer/types.js';
 import type { CliIO } from '../../src/cli/io.js';
 import { createProgress, plainProgress } from '../../src/cli/progress.js';
 import { PassThrough } from 'node:stream';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { checkInputs } from '../../src/push/inputs.js';
 
 const D1 = `sha256:${'a'.repeat(64)}`;
 const D2 = `sha256:${'b'.repeat(64)}`;
@@ -28,6 +32,21 @@ describe('formatting', () => {
     assert.equal(formatDuration(65_000), '1m05s');
     assert.equal(shortDigest(D1), 'aaaaaaaaaaaa');
     assert.equal(shortDigest(LAYER_KEY), 'app layer');
+  });
+
+  it('a layer being built is shown by the name the report gives it, a Windows variant of --platform all included (was "layer windows")', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'regpush-progress-'));
+    try {
+      writeFileSync(join(dir, 'a.txt'), 'a');
+      // --platform all plans each unqualified layer twice, once per OS family: every key the push
+      // gives the progress display reads as that layer's name.
+      const inputs = await checkInputs({ from: 'scratch', to: '127.0.0.1:1/app:1', platform: 'all', app: [{ src: dir, dest: '/app' }], layers: [{ sources: [{ src: dir, dest: '/deps' }] }, { sources: [{ src: dir, dest: '/x' }] }] });
+      const shown = inputs.layers.map((l) => [l.label.name, shortDigest(l.label.key)]);
+      assert.deepEqual(shown.map(([, s]) => s), ['layer 1', 'layer 1 (Windows)', 'layer 2', 'layer 2 (Windows)', 'app layer', 'app layer (Windows)']);
+      for (const [name, s] of shown) assert.equal(s, name);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -3,6 +3,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { silentLogger } from '../../src/log.js';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { extract } from 'tar-stream';
@@ -860,4 +861,20 @@ test('two pushes with one logger: each says its layer lines (the gzip jobs cut t
   await push({ ...opts, to: dst.ref('app:2'), env: { ...opts.env, UV_THREADPOOL_SIZE: '3' } });
   const cut = warnings.filter((w) => w.startsWith('layer: 12 gzip jobs asked for'));
   assert.equal(cut.length, 2, warnings.join('\n'));
+});
+
+test('a fifo among the app\'s files is warned about once per push, though the push walks the sources several times', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base/node', { tags: ['20'] });
+  const app = appDir();
+  execFileSync('mkfifo', [join(app[0]!.src, 'pipe')]);
+  const opts = { from: src.ref('base/node:20'), app, ...fakeLibraryOptions(src, dst) };
+  const skipped = (ws: string[]) => ws.filter((w) => w.includes('pipe'));
+  // Cold (content check, build), then warm with the tag present (content check, diffID pass).
+  for (const which of ['cold', 'warm']) {
+    const warnings: string[] = [];
+    const logger = { debug: () => {}, info: () => {}, warn: (m: string) => warnings.push(m) };
+    await push({ ...opts, to: dst.ref('app:1'), logger });
+    assert.deepEqual(skipped(warnings), [`layer: skipping ${join(app[0]!.src, 'pipe')}: not a regular file, directory or symlink`], which);
+  }
 });

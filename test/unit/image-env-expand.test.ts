@@ -35,6 +35,24 @@ describe('expandEnvValue (Dockerfile ENV substitution)', () => {
     it(`${JSON.stringify(input)} → ${JSON.stringify(want)}`, () => assert.equal(expandEnvValue('K', input, lookup), want));
   }
 
+  // The offset of each "$" whose name is unset and so became empty: what push warns about.
+  const UNSET: Array<[string, number[]]> = [
+    ['pa$sword', [2]],
+    ['${A}/$HOME/${B}', [0, 11]],
+    ['$PATH ${HOME} ${EMPTY}', []],
+    ['${UNSET:-x} ${UNSET-x} ${UNSET:+x} ${UNSET+x}', []], // the forms that ask what to do when unset
+    ['${UNSET:-$A${B}}', [9, 11]], // the default word is used: its names count
+    ['${HOME:-$A} ${UNSET:+$B} ${HOME:+$C}', [33]], // words not used say nothing
+    ['\\$A $ $5', []],
+  ];
+  for (const [input, want] of UNSET) {
+    it(`reports ${JSON.stringify(want)} as unset in ${JSON.stringify(input)}`, () => {
+      const got: number[] = [];
+      expandEnvValue('K', input, lookup, undefined, (at) => got.push(at));
+      assert.deepEqual(got, want);
+    });
+  }
+
   const BAD: Array<[string, RegExp]> = [
     ['${PATH', /closing "}"/],
     ['a${', /closing "}"/],

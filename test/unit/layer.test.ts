@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { appendFileSync, chmodSync, closeSync, linkSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { appendFileSync, chmodSync, closeSync, linkSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, truncateSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -995,6 +995,14 @@ describe('layer: sources', () => {
     assert.deepEqual(parseAppFlag('a:b:/c', '/app'), { src: 'a:b', dest: '/c' });
     assert.deepEqual(parseAppFlag('C:\\publish', '/app'), { src: 'C:\\publish', dest: '/app/' });
     assert.deepEqual(parseAppFlag('./tool.sh:/usr/bin/', '/app'), { src: './tool.sh', dest: '/usr/bin/' });
+    // A one-letter directory with a destination is SRC:DEST, whatever exists on disk; only a
+    // Windows host reads a forward-slash drive (C:/publish) as a source path of its own.
+    assert.deepEqual(parseAppFlag('x:/srv', '/app', '--app', 'linux'), { src: 'x', dest: '/srv' });
+    if (process.platform !== 'win32') assert.deepEqual(parseAppFlag('x:/srv', '/app'), { src: 'x', dest: '/srv' }, 'the host by default');
+    assert.deepEqual(parseAppFlag('c:/srv/', '/app', '--app', 'darwin'), { src: 'c', dest: '/srv/' });
+    assert.deepEqual(parseAppFlag('C:\\publish', '/app', '--app', 'linux'), { src: 'C:\\publish', dest: '/app/' });
+    assert.deepEqual(parseAppFlag('C:/publish', '/app', '--app', 'win32'), { src: 'C:/publish', dest: '/app/' });
+    assert.deepEqual(parseAppFlag('C:/publish:/srv', '/app', '--app', 'win32'), { src: 'C:/publish', dest: '/srv' });
     for (const bad of ['', '   ', './publish:', './publish:app', ':/app']) assert.throws(() => parseAppFlag(bad, '/app'), InputError, bad);
     assert.throws(() => parseAppFlag('./publish', 'relative'), InputError);
   });
@@ -1054,6 +1062,59 @@ describe('layer: streaming, failures and cancellation', () => {
       }
     });
     await assert.rejects(result, (err: unknown) => err instanceof InputError && /changed size/.test(err.message));
+  });
+
+  it('fails with InputError when a file is rewritten in place (same size) while being read, in the build and in the diffID pass', async () => {
+    // dd conv=notrunc over a file the layer is reading: same size, other bytes. The file's times
+    // are set back first, so that the rewrite changes its mtime even on a coarse clock.
+    const changed = { name: 'InputError', message: /big\.bin changed while it was being read \(written to during the build\)/ };
+    const rewrite = (p: string): void => {
+      const fd = openSync(p, 'r+');
+      try {
+        writeSync(fd, Buffer.alloc(statSync(p).size));
+      } finally {
+        closeSync(fd);
+      }
+    };
+    const make = (): string => {
+      const src = tree({ 'big.bin': randomBytes(4 * 1024 * 1024) });
+      utimesSync(join(src, 'big.bin'), new Date(1_000_000_000_000), new Date(1_000_000_000_000));
+      return src;
+    };
+    // The build: the writer parks after handing a block over, so the rewrite lands between two
+    // blocks of the same file (16 KiB blocks of a 4 MiB file).
+    const src = make();
+    const cfg = resolveLayerOptions({ sources: [{ src, dest: '/app' }], blockSize: 16 * 1024 });
+    const blocks = tarBlocks(cfg, new AbortController().signal, { bytes: 0, entries: 0, diffId: '' }, new BufferPool(cfg.blockSize, 2));
+    await blocks.next();
+    rewrite(join(src, 'big.bin'));
+    await assert.rejects(
+      (async () => {
+        while (!(await blocks.next()).done);
+      })(),
+      changed,
+    );
+    // The diffID pass gives the event loop a turn after each MiB: the rewrite lands at the first.
+    const src2 = make();
+    const pass = computeDiffId({ sources: [{ src: src2, dest: '/app' }] });
+    setImmediate(() => rewrite(join(src2, 'big.bin')));
+    await assert.rejects(pass, changed);
+    // Left alone, the same file builds (its times at open and after the read agree).
+    await computeDiffId({ sources: [{ src: make(), dest: '/app' }] });
+  });
+
+  it('a file deleted after the walk listed it is said to have disappeared, not to be "not found"', async () => {
+    const src = tree({ 'a.bin': randomBytes(1024 * 1024), 'z.txt': 'last' });
+    const cfg = resolveLayerOptions({ sources: [{ src, dest: '/app' }], blockSize: 16 * 1024 });
+    const blocks = tarBlocks(cfg, new AbortController().signal, { bytes: 0, entries: 0, diffId: '' }, new BufferPool(cfg.blockSize, 2));
+    await blocks.next(); // the directory is listed and a.bin is being read
+    rmSync(join(src, 'z.txt'));
+    await assert.rejects(
+      (async () => {
+        while (!(await blocks.next()).done);
+      })(),
+      { name: 'InputError', message: `${join(src, 'z.txt')} disappeared while the layer was being built (deleted after the walk listed it)` },
+    );
   });
 
   it('an AbortSignal stops the stream and the result with AbortedError', async () => {

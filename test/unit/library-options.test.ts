@@ -191,11 +191,34 @@ test('push(): a layer option out of the layer builder\'s range (mtime, chown id,
   const good = { from: src.ref('base/node:20'), to: dst.ref('app:1'), app: [{ src: appDir(), dest: '/app' }], ...fakeLibraryOptions(src, dst) };
   const bad = (patch: Record<string, unknown>) => () => push({ ...good, ...patch });
   await refusedUpFront([src, dst], 'E_INPUT', [
-    ['mtime past the tar field', bad({ mtime: 9e9 }), /^layer mtime must be an integer from 0 to 8589934591, got 9000000000$/],
+    ['mtime past the tar field', bad({ mtime: 9e9 }), /^push\(\): mtime must be a whole number of seconds from 0 to 8589934591 \(2242-03-16, the most a tar header holds\), got 9000000000$/],
     ['gzip level 10', bad({ gzipLevel: 10 }), /^gzip level must be an integer from 0 to 9, got 10$/],
     ['gzip jobs 0', bad({ gzipJobs: 0 }), /^gzip jobs must be an integer from 1 to /],
     ['chown uid past 32 bits', bad({ chown: { uid: 2 ** 32, gid: 0 } }), /^chown uid must be an integer from 0 to /],
   ]);
+});
+
+test('push(): SOURCE_DATE_EPOCH or mtime out of range is E_INPUT naming it before any request, with a layer or config-only, one range for both (config-only was E_INTERNAL "Invalid time value" after the base blobs were mounted)', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base/node', { tags: ['20'] });
+  const opts = fakeLibraryOptions(src, dst);
+  const withLayer = { from: src.ref('base/node:20'), to: dst.ref('app:1'), app: [{ src: appDir(), dest: '/app' }], ...opts };
+  const configOnly = { from: src.ref('base/node:20'), to: dst.ref('app:1'), config: { env: ['A=1'] }, ...opts };
+  const range = 'must be a whole number of seconds from 0 to 8589934591 \\(2242-03-16, the most a tar header holds\\)';
+  const cases: [string, () => Promise<unknown>, RegExp][] = [];
+  for (const [shape, good] of [['with a layer', withLayer], ['config-only', configOnly]] as const) {
+    // 8^11 is one past the tar field; 1e13 is past what a JS Date holds (config-only got that far before).
+    for (const epoch of ['8589934592', '10000000000000', '99999999999999999999999']) {
+      cases.push([`SOURCE_DATE_EPOCH=${epoch}, ${shape}`, () => push({ ...good, env: { ...opts.env, SOURCE_DATE_EPOCH: epoch } }), new RegExp(`^SOURCE_DATE_EPOCH ${range}, got "${epoch}"$`)]);
+    }
+    cases.push([`mtime 1e13, ${shape}`, () => push({ ...good, mtime: 1e13 }), new RegExp(`^push\\(\\): mtime ${range}, got 10000000000000$`)]);
+  }
+  await refusedUpFront([src, dst], 'E_INPUT', cases);
+  // The last second the range holds is taken either way.
+  const last = new Date((8 ** 11 - 1) * 1000).toISOString();
+  const r = await push({ ...configOnly, env: { ...opts.env, SOURCE_DATE_EPOCH: String(8 ** 11 - 1) } });
+  assert.ok(r.digest);
+  assert.equal(last, '2242-03-16T12:56:31.000Z');
 });
 
 test('Windows paths: accepted for a Windows image and for every platform of a base ("all"), then checked against each config\'s own OS', () => {

@@ -350,3 +350,63 @@ test('a Docker v2 list over an OCI child with a zstd layer, no --format: refused
   await assert.rejects(push({ from: src.ref('base/zstd:oci'), to: dst.ref('app:1'), app: appDir(), format: 'docker', ...fakeLibraryOptions(src, dst) }), /push with --format oci \(or leave --format out\) to keep it/);
   assert.equal(dst.manifest('app', '1'), undefined);
 });
+
+test('an --env "$NAME" that nothing sets is warned about once per entry, naming the key and the offset, never the value; the push goes on', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  // Two platforms, one of which sets TOKEN: said for the other only.
+  const amd = src.seedImage('base/multi', { platform: { os: 'linux', architecture: 'amd64' } });
+  const arm = src.seedImage('base/multi', { platform: { os: 'linux', architecture: 'arm64' }, config: { Env: ['PATH=/usr/bin:/bin', 'TOKEN=t'] } });
+  src.seedIndex('base/multi', [amd, arm], { tags: ['1'] });
+  const warnings: string[] = [];
+  const logger = { debug: () => {}, info: () => {}, warn: (m: string) => warnings.push(m) };
+  const env = [
+    'DB=postgres://u:pa$sword@h/db', // a "$" meant literally: sword is unset
+    'P=/app/bin:$PATH', // set by the base
+    'Q=${UNSET:-}', // empty on purpose
+    'R=${UNSET:-$ALSO}x${sword}', // the default word is used: both names inside count
+    'S=${PATH:-$NOT_USED}', // the word is not used: nothing to say
+    'T=$TOKEN', // set in the arm64 image only
+    'U=$DB', // set by the earlier --env
+    'V=pa\\$sword', // the escape: a literal "$"
+  ];
+  const r = await push({ from: src.ref('base/multi:1'), to: dst.ref('app:1'), platform: 'all', app: appDir(), config: { env }, logger, ...fakeLibraryOptions(src, dst) });
+  assert.ok(r.digest);
+  const tail = ' that is not set (neither in the base\'s Env nor by an earlier --env), so it became empty; for a literal "$" write \\$ (inside single quotes on a shell command line), or ${NAME:-} to mean empty on purpose';
+  assert.deepEqual(warnings, [
+    `--env DB: the "$" at offset 15 of its value starts a variable${tail}`,
+    `--env R: the "$"s at offsets 9, 16 of its value start variables${tail}`,
+    `--env T: the "$" at offset 0 of its value starts a variable that is not set in the base's linux/amd64 image${tail.slice(' that is not set'.length)}`,
+  ]);
+  for (const w of warnings) assert.doesNotMatch(w, /sword|postgres|ALSO|UNSET/, 'no part of a value');
+  // What the warning says happened did happen: the names became empty; the escape was kept.
+  const index = json(dst.manifest('app', '1')!.bytes);
+  const amdEntry = index.manifests.find((m: { platform: { architecture: string } }) => m.platform.architecture === 'amd64');
+  const amdCfg = json(dst.blob('app', json(dst.manifest('app', amdEntry.digest)!.bytes).config.digest)!);
+  assert.ok(amdCfg.config.Env.includes('DB=postgres://u:pa@h/db'));
+  assert.ok(amdCfg.config.Env.includes('V=pa$sword'));
+});
+
+test('the history line names each destination normalised: --app ./app (the default /app/), ./app:/app, ./app:/app/ give one image digest', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base/node', { tags: ['20'] });
+  const app = appDir()[0]!.src;
+  const deps = appDir('deps')[0]!.src;
+  const digests = new Set<string>();
+  for (const [i, [appDest, depsDest]] of ([['/app/', '/srv/deps'], ['/app', '/srv/deps/'], ['/app/.', '/srv//deps'], ['//app//', '/srv/deps/x/..']] as const).entries()) {
+    const r = await push({ from: src.ref('base/node:20'), to: dst.ref(`app:${i}`), app: [{ src: app, dest: appDest }], layers: [{ sources: [{ src: deps, dest: depsDest }] }], ...fakeLibraryOptions(src, dst) });
+    digests.add(r.digest);
+    assert.deepEqual(configAt(dst, 'app', String(i)).history.slice(-2).map((h: { created_by: string }) => h.created_by), ['regpush: layer /srv/deps', 'regpush: added /app'], appDest);
+  }
+  assert.equal(digests.size, 1);
+  // The root stays "/".
+  await push({ from: src.ref('base/node:20'), to: dst.ref('app:root'), app: [{ src: app, dest: '/' }], ...fakeLibraryOptions(src, dst) });
+  assert.equal(configAt(dst, 'app', 'root').history.at(-1).created_by, 'regpush: added /');
+  // A Windows destination keeps its form, without the trailing separator.
+  src.seedImage('base/win', { tags: ['1'], platform: { os: 'windows', architecture: 'amd64' } });
+  const win = new Set<string>();
+  for (const [i, dest] of ['C:\\app\\', 'C:\\app'].entries()) {
+    win.add((await push({ from: src.ref('base/win:1'), to: dst.ref(`win:${i}`), platform: 'windows/amd64', app: [{ src: app, dest }], ...fakeLibraryOptions(src, dst) })).digest);
+    assert.equal(configAt(dst, 'win', String(i)).history.at(-1).created_by, 'regpush: added C:\\app', dest);
+  }
+  assert.equal(win.size, 1);
+});
