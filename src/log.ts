@@ -7,4 +7,3 @@ export interface Logger {
 
 /** A logger that drops everything (the library default). */
 export const silentLogger: Logger = { debug() {}, info() {}, warn() {} };
-

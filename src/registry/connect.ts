@@ -149,7 +149,7 @@ export function transportFor(opts: TransportChoices): Transport {
 }
 
 /** Variables of `env` naming a file or directory regpush reads or writes: a relative one is taken in `cwd`, as the options' paths are. */
-export const PATH_VARIABLES = ['REGISTRY_AUTH_FILE', 'DOCKER_CONFIG', 'NODE_EXTRA_CA_CERTS'] as const;
+const PATH_VARIABLES = ['REGISTRY_AUTH_FILE', 'DOCKER_CONFIG', 'NODE_EXTRA_CA_CERTS'] as const;
 
 /**
  * The `cwd` option, absolute: the caller's directory, else the process's. An operation reads it

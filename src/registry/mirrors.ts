@@ -222,11 +222,16 @@ export class MirroredClient implements RegistryClient {
     return this.routes(repo).some((m) => this.health.usable(m) && (m.client.countsPulls?.(m.repo) ?? true));
   }
 
-  /** Known where countsPulls is true, or where the registry and every mirror a GET could go to have shown it (a mirror that answers everything leaves the registry unheard: not known). */
+  /**
+   * Known where countsPulls is true, or where the registry and every mirror a GET could go to (not
+   * down, not refusing the repository) have shown it. A mirror that answers everything leaves the
+   * registry unheard: not known, so a sync HEADs first there for the whole run (a GET the mirror
+   * cannot serve falls through to the registry, whose count is not known).
+   */
   pullsKnown(repo: string): boolean {
     if (this.countsPulls(repo)) return true;
     if (!(this.upstream.pullsKnown?.(repo) ?? false)) return false;
-    return this.routes(repo).every((m) => this.health.isDown(m.name) || (m.client.pullsKnown?.(m.repo) ?? false));
+    return this.routes(repo).every((m) => !this.health.usable(m) || (m.client.pullsKnown?.(m.repo) ?? false));
   }
 
   /** Reachability of the registry itself (what login and early checks mean by it). */

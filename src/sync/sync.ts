@@ -297,14 +297,14 @@ export interface GateNames {
 const LIBRARY_GATE_NAMES: GateNames = { prefix: 'sync(): ', minRateLimit: 'minRateLimit', maxWait: 'maxWaitMs', poll: 'rateLimitPollMs' };
 
 /** The longest the gate may hold images (maxWaitMs, --max-wait): a day. */
-export const MAX_WAIT_MS = 24 * 3_600_000;
+const MAX_WAIT_MS = 24 * 3_600_000;
 
 /**
  * The poll interval's range. Each poll is a HEAD at the source: 0 would send one back to back
  * (~440 a second, measured against a local registry). The default is 30 s; below a second is for
  * tests against a local registry.
  */
-export const RATE_POLL_RANGE_MS = { min: 10, max: 3_600_000 } as const;
+const RATE_POLL_RANGE_MS = { min: 10, max: 3_600_000 } as const;
 
 /** Checks the pull-limit gate's options, the same for the library and the CLI; `names` says what the messages call them. */
 export function checkGateOptions(o: Pick<SyncOptions, 'minRateLimit' | 'maxWaitMs' | 'rateLimitPollMs'>, names: GateNames): void {

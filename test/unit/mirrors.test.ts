@@ -599,6 +599,18 @@ describe('MirroredClient', () => {
     shown(mirrors[0]!, true, true);
     assert.equal(client.pullsKnown('app'), true, 'a mirror that counts pulls: known (a HEAD first)');
   });
+
+  it('pullsKnown: a mirror that refused the repository is not one a GET could go to', async () => {
+    const { upstream, mirrors, client } = setup([new Map()], [(key) => (key.startsWith('ns/app:') ? new DeniedError('denied') : undefined)]);
+    const shown = (c: MemoryClient, counts: boolean, known: boolean) => Object.assign(c, { countsPulls: () => counts, pullsKnown: () => known });
+    shown(upstream, false, true);
+    shown(mirrors[0]!, false, false);
+    assert.equal(client.pullsKnown('app'), false, 'the mirror not heard from yet');
+    await client.headManifest('app', '1'); // refused by the mirror, answered by the registry
+    assert.equal(client.countsPulls('app'), false);
+    assert.equal(client.pullsKnown('app'), true, 'known: a GET of app goes to the registry, which has shown it counts none');
+    assert.equal(client.pullsKnown('other'), false, 'the mirror still serves other repositories, and has not been heard from');
+  });
 });
 
 describe('connect', () => {
