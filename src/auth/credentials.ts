@@ -352,6 +352,31 @@ export async function storeCredential(registry: string, cred: Credential, opts: 
  * where earlier versions of regpush put it, is removed.
  */
 async function storeNamespaceCredential(ns: { host: string; key: string }, cred: Credential, opts: CredentialStoreOptions, log: Logger): Promise<void> {
+  const { file, data, docker } = await namespaceStore(ns, opts);
+  if (data.credsStore) log.warn(`the login for ${ns.key} is kept in ${file} itself: docker-credential-${data.credsStore} (credsStore) holds one login per registry`);
+  try {
+    await updateCredentialFile(file, (now) => ({ ...(now ?? {}), auths: { ...(now?.auths ?? {}), [ns.key]: authEntry(cred) } }), lockOptions(log));
+  } catch (err) {
+    if (!(err instanceof AuthError) || opts.env.REGISTRY_AUTH_FILE) throw err;
+    throw new AuthError(`${err.message} (the containers auth file, where a login for part of a registry is kept; set REGISTRY_AUTH_FILE to use another)`, { details: err.details });
+  }
+  log.debug(`auth: stored credentials for ${ns.key} in ${file}`);
+  if (docker && holdsKey(docker.data, ns.key) && (await dropNamespaceKey(docker.file, ns.key, log))) {
+    log.info(`removed the login for ${ns.key} from ${docker.file}: Docker reads it as a login for all of ${ns.host}`);
+  }
+}
+
+/**
+ * Where a namespace's login goes (namespaceLoginFile) and that file's contents, with Docker's
+ * config.json (from which the key is then removed) when it is another file. Everything that would
+ * refuse the login is found here, before anything is written: a credHelpers entry for the
+ * registry in that file, a DOCKER_CONFIG that is not a directory, a config.json that cannot be
+ * read. Found after the write, each left the login stored and the command failed.
+ */
+async function namespaceStore(
+  ns: { host: string; key: string },
+  opts: CredentialStoreOptions,
+): Promise<{ file: string; data: CredentialFile; docker?: { file: string; data: CredentialFile | undefined } }> {
   const file = namespaceLoginFile(ns.key, opts.env, opts.homeDir, opts.system);
   const data = (await readLoginFile(file, opts.env, opts.homeDir)) ?? {};
   // Looked up before any `auths` key of that file, a credHelpers entry would hide this login for good.
@@ -362,24 +387,18 @@ async function storeNamespaceCredential(ns: { host: string; key: string }, cred:
       { details: { file } },
     );
   }
-  if (data.credsStore) log.warn(`the login for ${ns.key} is kept in ${file} itself: docker-credential-${data.credsStore} (credsStore) holds one login per registry`);
-  try {
-    await updateCredentialFile(file, (now) => ({ ...(now ?? {}), auths: { ...(now?.auths ?? {}), [ns.key]: authEntry(cred) } }), lockOptions(log));
-  } catch (err) {
-    if (!(err instanceof AuthError) || opts.env.REGISTRY_AUTH_FILE) throw err;
-    throw new AuthError(`${err.message} (the containers auth file, where a login for part of a registry is kept; set REGISTRY_AUTH_FILE to use another)`, { details: err.details });
-  }
-  log.debug(`auth: stored credentials for ${ns.key} in ${file}`);
-  const docker = dockerConfigPath(opts.env, opts.homeDir);
-  if (!opts.env.REGISTRY_AUTH_FILE && docker && docker !== file && (await dropNamespaceKey(docker, ns.key, opts.env, opts.homeDir, log))) {
-    log.info(`removed the login for ${ns.key} from ${docker}: Docker reads it as a login for all of ${ns.host}`);
-  }
+  const dockerFile = dockerConfigPath(opts.env, opts.homeDir);
+  if (opts.env.REGISTRY_AUTH_FILE || !dockerFile || dockerFile === file) return { file, data };
+  return { file, data, docker: { file: dockerFile, data: await readLoginFile(dockerFile, opts.env, opts.homeDir) } };
+}
+
+/** Whether `data` has an `auths` entry under exactly `key`. */
+function holdsKey(data: CredentialFile | undefined, key: string): boolean {
+  return Boolean(data?.auths && Object.hasOwn(data.auths, key));
 }
 
 /** Removes `auths[key]` from `file` (under its lock); true when it was there. */
-async function dropNamespaceKey(file: string, key: string, env: Record<string, string | undefined>, homeDir: string | undefined, log: Logger): Promise<boolean> {
-  const data = await readLoginFile(file, env, homeDir);
-  if (!data?.auths || !Object.hasOwn(data.auths, key)) return false;
+async function dropNamespaceKey(file: string, key: string, log: Logger): Promise<boolean> {
   return updateCredentialFile(
     file,
     (now) => {
@@ -389,6 +408,24 @@ async function dropNamespaceKey(file: string, key: string, env: Record<string, s
     },
     lockOptions(log),
   );
+}
+
+/**
+ * What storeCredential would refuse, found without writing anything or running a helper: the file
+ * it writes cannot be read or is malformed, a DOCKER_CONFIG that names no directory, a helper name
+ * the file gives that could not be run, and for a namespace everything namespaceStore checks.
+ * login() calls it before it asks the registry: a login checked and then refused a place to be
+ * stored costs a request (at a rate-limited registry, a pull) and fails after it.
+ */
+export async function checkCredentialStore(registry: string, opts: CredentialStoreOptions): Promise<void> {
+  const ns = namespacedKey(registry);
+  if (ns) {
+    await namespaceStore(ns, opts);
+    return;
+  }
+  const data = await readLoginFile(loginFilePath(opts.env, opts.homeDir), opts.env, opts.homeDir);
+  const helper = data && helperFor(data, registry);
+  if (helper) checkHelperName(helper.name);
 }
 
 /**
@@ -486,9 +523,15 @@ export async function eraseCredential(registry: string, opts: CredentialStoreOpt
   const log = opts.logger ?? silentLogger;
   const ns = namespacedKey(registry);
   if (ns) {
-    let removed = false;
+    // Every file is read (and DOCKER_CONFIG checked) before any is edited: one that cannot be read
+    // refuses the logout with the key still in the others, rather than after it is gone from one.
+    const files: string[] = [];
     for (const file of namespaceFiles(ns.key, opts)) {
-      if (await dropNamespaceKey(file, ns.key, opts.env, opts.homeDir, log)) {
+      if (holdsKey(await readLoginFile(file, opts.env, opts.homeDir), ns.key)) files.push(file);
+    }
+    let removed = false;
+    for (const file of files) {
+      if (await dropNamespaceKey(file, ns.key, log)) {
         removed = true;
         log.debug(`auth: removed credentials for ${ns.key} from ${file}`);
       }

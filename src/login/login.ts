@@ -8,7 +8,7 @@
  * credentials against the registry (GET /v2/) before storing anything, over the same transport
  * every other operation builds (proxies, insecure registries, idle timeout, retries).
  */
-import { checkDockerConfigDir, eraseCredential, loginsElsewhere, namespaceLoginFile, storeCredential, type Credential } from '../auth/credentials.js';
+import { checkCredentialStore, eraseCredential, loginsElsewhere, storeCredential, type Credential } from '../auth/credentials.js';
 import { AuthError, UsageError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { splitAuthKey } from '../auth/registry-host.js';
@@ -117,9 +117,9 @@ export async function login(given: LoginOptions): Promise<LoginResult> {
   const logger = opts.logger ?? silentLogger;
   // Where the login will go must be settled before the registry is asked: a login checked and
   // then refused a place to be stored costs a request (and, at a rate-limited registry, a pull).
+  // Every file it reads or writes is read now (for a namespace, Docker's config.json too).
   const store = storeOptions({ ...opts, logger });
-  if (namespace) namespaceLoginFile(name, store.env, store.homeDir);
-  else if (!store.env.REGISTRY_AUTH_FILE) await checkDockerConfigDir(store.env);
+  await checkCredentialStore(name, store);
   const transport = transportFor({ ...opts, logger });
   try {
     const client = new HttpRegistryClient({

@@ -244,3 +244,82 @@ describe('DOCKER_CONFIG naming a file instead of its directory', () => {
     assert.deepEqual(Object.keys((await readJson(path.join(fresh, 'config.json'))).auths), ['ghcr.io']);
   });
 });
+
+describe('a namespace login or logout refused by a credential file: refused before the registry is asked, nothing written', () => {
+  // Was: login() checked only which file a namespace's login goes to before the /v2/ request; the
+  // rest (DOCKER_CONFIG, Docker's config.json, the file's credHelpers) came after auth.json was
+  // written, so the login was stored and the command failed; a logout emptied auth.json, then failed.
+  async function setup(dockerText?: string, authData?: unknown): Promise<{ home: string; auth: string; env: Record<string, string> }> {
+    const home = await tempHome();
+    if (dockerText !== undefined) {
+      await fs.mkdir(path.dirname(dockerConfig(home)), { recursive: true });
+      await fs.writeFile(dockerConfig(home), dockerText);
+    }
+    const runtime = path.join(home, 'run');
+    const auth = path.join(runtime, 'containers', 'auth.json');
+    if (authData !== undefined) await writeJson(auth, authData);
+    return { home, auth, env: { HOME: home, XDG_RUNTIME_DIR: runtime } };
+  }
+  const held = { auths: { 'ghcr.io/org': { auth: b64('alice:old') } } };
+
+  it('DOCKER_CONFIG naming a file: login E_USAGE with no request and no auth.json; logout E_USAGE with auth.json kept', async (t) => {
+    const pings = t.mock.method(HttpRegistryClient.prototype, 'ping', async () => {});
+    const { home, auth, env } = await setup('{"auths": {}}');
+    const file = dockerConfig(home);
+    const usage = (e: unknown) => e instanceof UsageError && e.message.startsWith(`DOCKER_CONFIG names ${file}, which is not a directory`);
+    const withFile = { ...env, DOCKER_CONFIG: file };
+    await assert.rejects(login({ registry: 'ghcr.io/org', username: 'alice', password: SECRET, env: withFile, homeDir: home }), usage);
+    await assert.rejects(storeCredential('ghcr.io/org', { username: 'alice', password: SECRET }, { env: withFile, homeDir: home }), usage);
+    assert.equal(pings.mock.callCount(), 0, 'refused before the registry is asked');
+    await assert.rejects(fs.stat(auth), 'auth.json written');
+    await writeJson(auth, held);
+    await assert.rejects(eraseCredential('ghcr.io/org', { env: withFile, homeDir: home }), usage);
+    assert.deepEqual(await readJson(auth), held);
+
+    // The CLI: exit 2, one line, nothing written.
+    await fs.rm(auth);
+    const err: string[] = [];
+    const code = await main(['login', '-u', 'alice', '-p', SECRET, 'ghcr.io/org'], {
+      stdout: new PassThrough(),
+      stderr: Object.assign(new PassThrough(), { columns: 100 }).on('data', (d) => err.push(String(d))),
+      stdin: new PassThrough(),
+      env: withFile,
+      cwd: home,
+    });
+    assert.equal(code, 2, err.join(''));
+    assert.match(err.join(''), /DOCKER_CONFIG names .* not a directory/);
+    assert.equal(pings.mock.callCount(), 0);
+    await assert.rejects(fs.stat(auth), 'auth.json written');
+  });
+
+  it('a malformed ~/.docker/config.json: login E_AUTH naming it with no request and no auth.json; logout the same with auth.json kept', async (t) => {
+    const pings = t.mock.method(HttpRegistryClient.prototype, 'ping', async () => {});
+    const { home, auth, env } = await setup('{"auths": {');
+    const malformed = (e: unknown) => e instanceof AuthError && e.message.startsWith(`malformed credential file ${dockerConfig(home)}`);
+    await assert.rejects(login({ registry: 'ghcr.io/org', username: 'alice', password: SECRET, env, homeDir: home }), malformed);
+    assert.equal(pings.mock.callCount(), 0);
+    await assert.rejects(fs.stat(auth), 'auth.json written');
+    await writeJson(auth, held);
+    await assert.rejects(eraseCredential('ghcr.io/org', { env, homeDir: home }), malformed);
+    assert.deepEqual(await readJson(auth), held);
+  });
+
+  it('a credHelpers entry for the registry in auth.json: login E_USAGE with no request', async (t) => {
+    const pings = t.mock.method(HttpRegistryClient.prototype, 'ping', async () => {});
+    const data = { credHelpers: { 'ghcr.io': 'pass' } };
+    const { home, auth, env } = await setup(undefined, data);
+    await assert.rejects(
+      login({ registry: 'ghcr.io/org', username: 'alice', password: SECRET, env, homeDir: home }),
+      (e: unknown) => e instanceof UsageError && /sends ghcr\.io to docker-credential-pass \(credHelpers\)/.test(e.message),
+    );
+    assert.equal(pings.mock.callCount(), 0);
+    assert.deepEqual(await readJson(auth), data);
+  });
+
+  it('a whole registry: a malformed config.json is refused before the request too', async (t) => {
+    const pings = t.mock.method(HttpRegistryClient.prototype, 'ping', async () => {});
+    const { home, env } = await setup('{"auths": {');
+    await assert.rejects(login({ registry: 'ghcr.io', username: 'alice', password: SECRET, env, homeDir: home }), /malformed credential file/);
+    assert.equal(pings.mock.callCount(), 0);
+  });
+});
