@@ -185,10 +185,10 @@ async function findCredential(registry: string, opts: CredentialOptions): Promis
 
   const exec = helperExecFromOptions(opts);
   const files = credentialFiles(opts.env, opts.homeDir, opts.system);
-  const loaded = new Map<string, Promise<CredentialFile | undefined>>();
-  const load = (file: CredentialFilePath): Promise<CredentialFile | undefined> => {
+  const loaded = new Map<string, Promise<LoadedFile>>();
+  const load = (file: CredentialFilePath): Promise<LoadedFile> => {
     let p = loaded.get(file.path);
-    if (!p) loaded.set(file.path, (p = loadCredentialFile(file, opts, log)));
+    if (!p) loaded.set(file.path, (p = loadCredentialFile(file, opts)));
     return p;
   };
   // A key naming the repository or a namespace above it, in any file, before any file's login for
@@ -198,17 +198,29 @@ async function findCredential(registry: string, opts: CredentialOptions): Promis
   // reads its auth.json first and gets the same answer. A file whose credHelpers names the
   // registry asks that helper before its own keys, as containers/image does: its keys wait for
   // the lookup in file order below.
+  // A file that cannot be used is not an error in this pass: its error is the lookup's only where
+  // the pass in file order reaches it, as before this pass existed (a broken auth.json must not
+  // fail a repository whose registry config.json has a login for). So this pass stops at such a
+  // file, and a later file's key does not step over it; one skipped for its permissions is passed
+  // over, and its warning said only if a later file answers here (else the pass below says it).
   const nsKeys = namespaceKeys(registry, opts.repository);
+  const passed: LoadedFile[] = [];
   for (const file of nsKeys.length > 0 ? files : []) {
     if (file.legacy) continue; // registry keys only there
-    const data = await load(file);
+    const got = await load(file);
+    if (got.error !== undefined) break;
+    passed.push(got);
+    const data = got.data;
     const per = data && findByRegistry(data.credHelpers, registry);
     if (!data || (per && per[1] !== '')) continue;
     const found = fromNamespaceKeys(data, file.path, nsKeys, log);
-    if (found) return found;
+    if (found) {
+      for (const p of passed) usable(p, log);
+      return found;
+    }
   }
   for (const file of files) {
-    const data = await load(file);
+    const data = usable(await load(file), log);
     if (!data) continue;
     const found = await fromCredentialFile(data, file, registry, opts.repository, exec, log, opts.secrets, opts.failedStores);
     if (found) return found;
@@ -218,10 +230,31 @@ async function findCredential(registry: string, opts: CredentialOptions): Promis
 }
 
 /**
- * One credential file for a lookup: undefined when it is missing (but REGISTRY_AUTH_FILE's, which is
- * an error, as is a DOCKER_CONFIG that names no directory) or unreadable by this user.
+ * One credential file as a lookup found it: its contents (undefined: no such file), or the error
+ * the lookup throws if it needs the file, or a warning that it was skipped (not readable by this user).
  */
-async function loadCredentialFile(file: CredentialFilePath, opts: CredentialOptions, log: Logger): Promise<CredentialFile | undefined> {
+interface LoadedFile {
+  data?: CredentialFile;
+  error?: unknown;
+  skipped?: string;
+}
+
+/** `got`'s contents for a lookup that reached it: throws its error; says its warning once. */
+function usable(got: LoadedFile, log: Logger): CredentialFile | undefined {
+  if (got.error !== undefined) throw got.error;
+  if (got.skipped) {
+    log.warn(got.skipped);
+    got.skipped = undefined;
+  }
+  return got.data;
+}
+
+/**
+ * Reads one credential file for a lookup. A missing file is no contents, but REGISTRY_AUTH_FILE's,
+ * which is an error, as is a DOCKER_CONFIG that names no directory; one this user may not read is
+ * skipped with a warning.
+ */
+async function loadCredentialFile(file: CredentialFilePath, opts: CredentialOptions): Promise<LoadedFile> {
   let data: CredentialFile | undefined;
   try {
     data = await readOnce(file, opts.fileReads);
@@ -230,13 +263,16 @@ async function loadCredentialFile(file: CredentialFilePath, opts: CredentialOpti
     // ~/.docker; a root `podman login` a 0700 /run/containers) is skipped with a warning, as
     // Docker does, instead of failing anonymous pulls too. One the user named is still an error.
     const errno = err instanceof AuthError ? err.details?.errno : undefined;
-    if (opts.env.REGISTRY_AUTH_FILE || !(errno === 'EACCES' || errno === 'EPERM' || errno === 'EISDIR')) throw err;
-    log.warn(`cannot read credential file ${file.path} (${String(errno)}): skipped`);
-    return undefined;
+    if (opts.env.REGISTRY_AUTH_FILE || !(errno === 'EACCES' || errno === 'EPERM' || errno === 'EISDIR')) return { error: err };
+    return { skipped: `cannot read credential file ${file.path} (${String(errno)}): skipped` };
   }
-  if (!data && opts.env.REGISTRY_AUTH_FILE) throw missingAuthFile(opts.env.REGISTRY_AUTH_FILE);
-  if (!data && file.path === dockerConfigPath(opts.env, opts.homeDir)) await checkDockerConfigDir(opts.env);
-  return data;
+  try {
+    if (!data && opts.env.REGISTRY_AUTH_FILE) throw missingAuthFile(opts.env.REGISTRY_AUTH_FILE);
+    if (!data && file.path === dockerConfigPath(opts.env, opts.homeDir)) await checkDockerConfigDir(opts.env);
+  } catch (err) {
+    return { error: err };
+  }
+  return { data };
 }
 
 /** The credential of the first of `keys` (namespace keys, most specific first) that `data` has with credentials; exact keys only, as containers/image reads them. */

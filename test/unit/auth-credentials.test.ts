@@ -513,6 +513,43 @@ describe('resolveCredential: auths keys naming a namespace or repository (contai
   });
 });
 
+describe('resolveCredential: a broken file and the namespace keys looked for in every file first', () => {
+  const creds = (user: string) => ({ auth: b64(`${user}:pw-${user}`) });
+  const as = (user: string) => ({ username: user, password: `pw-${user}` });
+
+  it('a malformed auth.json does not fail a repository whose registry config.json has a login for; a lookup that reaches it still fails', async () => {
+    // Was (since the namespace keys are looked for first): every lookup with a repository read every
+    // file first and failed on the malformed auth.json, though config.json answers before it.
+    const o = await setup();
+    await writeJson(dockerConfig(o.home), { auths: { '127.0.0.1:5000': creds('docker') } });
+    await writeJson(runtimeAuthFile(o.home), '{"auths": {');
+    assert.deepEqual(await resolveCredential('127.0.0.1:5000', { ...o, repository: 'acme/app' }), as('docker'));
+    assert.deepEqual(await resolveCredential('127.0.0.1:5000', o), as('docker'));
+    // Another registry: the lookup reaches the file, and fails on it as it always did.
+    await assert.rejects(resolveCredential('ghcr.io', { ...o, repository: 'acme/app' }), /malformed credential file .*auth\.json: not valid JSON/);
+  });
+
+  it('a namespace key in a file after a malformed one does not step over it: the lookup in file order fails on it, as it did', async () => {
+    const o = await setup();
+    await writeJson(dockerConfig(o.home), '{"auths": {');
+    await writeJson(runtimeAuthFile(o.home), { auths: { 'quay.io/org': creds('ns') } });
+    await assert.rejects(resolveCredential('quay.io', { ...o, repository: 'org/app' }), /malformed credential file .*config\.json/);
+  });
+
+  it('a file that cannot be read (here a folder) is skipped with one warning, whichever pass meets it', async () => {
+    const o = await setup();
+    const log = capture();
+    await fs.mkdir(runtimeAuthFile(o.home), { recursive: true }); // EISDIR
+    await writeJson(path.join(o.home, '.config', 'containers', 'auth.json'), { auths: { 'quay.io/org': creds('ns') } });
+    assert.deepEqual(await resolveCredential('quay.io', { ...o, logger: log, repository: 'org/app' }), as('ns'));
+    const skipped = (lines: string[]) => lines.filter((l) => /cannot read credential file .*auth\.json \(EISDIR\): skipped/.test(l));
+    assert.equal(skipped(log.lines).length, 1, log.lines.join('\n'));
+    log.lines.length = 0;
+    assert.equal(await resolveCredential('quay.io', { ...o, logger: log, repository: 'elsewhere/app' }), undefined);
+    assert.equal(skipped(log.lines).length, 1, log.lines.join('\n'));
+  });
+});
+
 describe('resolveCredential: which files, in which order (containers-auth.json(5), Docker)', () => {
   const podmanHome = (home: string) => path.join(home, '.config', 'containers', 'auth.json');
   const runFile = (home: string) => path.join(home, 'run', 'containers', '4242', 'auth.json');
