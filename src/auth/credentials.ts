@@ -71,6 +71,12 @@ export interface CredentialOptions {
   runHelper?: (helperName: string, serverUrl: string) => Promise<string>;
   /** Milliseconds a credential helper may take (default DEFAULT_HELPER_TIMEOUT_MS, 30 s). */
   helperTimeoutMs?: number;
+  /**
+   * Runs each credential helper in a process group of its own, so a timeout also kills what it
+   * started (SpawnHelperOptions.processGroup). Default false, as Docker runs helpers: at a terminal
+   * a helper may prompt there. The CLI sets it when it runs without a terminal.
+   */
+  helperProcessGroup?: boolean;
   /** The run's secrets: what is resolved here (and a secret a failing helper printed) is added. */
   secrets?: SecretSink;
   /** The machine facts the file lookup depends on (platform, uid); injectable for tests. */
@@ -113,6 +119,12 @@ export interface CredentialStoreOptions {
   execHelper?: HelperExec;
   /** Milliseconds a credential helper may take (default 30 s). */
   helperTimeoutMs?: number;
+  /**
+   * Runs each credential helper in a process group of its own, so a timeout also kills what it
+   * started (SpawnHelperOptions.processGroup). Default false, as Docker runs helpers: at a terminal
+   * a helper may prompt there. The CLI sets it when it runs without a terminal.
+   */
+  helperProcessGroup?: boolean;
   /** Where the containers auth files are (a namespace's login goes to one: namespaceLoginFile); injectable for tests. */
   system?: AuthFileSystem;
 }
@@ -344,7 +356,7 @@ export async function storeCredential(registry: string, cred: Credential, opts: 
   }
   const key = helperKeys(registry, findByRegistry(data.auths, registry)?.[0])[0]!;
   checkHelperName(helper.name);
-  const exec = opts.execHelper ?? spawnHelper(opts.env, { timeoutMs: opts.helperTimeoutMs });
+  const exec = opts.execHelper ?? spawnHelper(opts.env, { timeoutMs: opts.helperTimeoutMs, processGroup: opts.helperProcessGroup });
   const input = JSON.stringify({ ServerURL: key, Username: username, Secret: secret });
   try {
     await exec(helper.name, 'store', input);
@@ -583,7 +595,7 @@ export async function eraseCredential(registry: string, opts: CredentialStoreOpt
   const helper = helperFor(data, registry);
   if (helper) {
     checkHelperName(helper.name);
-    const exec = opts.execHelper ?? spawnHelper(opts.env, { timeoutMs: opts.helperTimeoutMs });
+    const exec = opts.execHelper ?? spawnHelper(opts.env, { timeoutMs: opts.helperTimeoutMs, processGroup: opts.helperProcessGroup });
     // Every key a lookup would ask (helperKeys), and every spelling of the registry in `auths` (the
     // file loses them all below): a login left under one of them would outlive the logout.
     for (const key of new Set([...helperKeys(registry, findByRegistry(data.auths, registry)?.[0]), ...spellings])) {
@@ -868,7 +880,7 @@ function helperExecFromOptions(opts: CredentialOptions): HelperExec {
         if (action !== 'get') throw new Error(`runHelper only supports get (asked: ${action})`);
         return run(name, input);
       }
-    : spawnHelper(opts.env, { timeoutMs: opts.helperTimeoutMs });
+    : spawnHelper(opts.env, { timeoutMs: opts.helperTimeoutMs, processGroup: opts.helperProcessGroup });
   const replies = opts.helperReplies;
   if (!replies) return exec;
   return (name, action, input) => {

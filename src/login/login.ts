@@ -48,7 +48,7 @@ export interface LoginResult {
 }
 
 /** Options of logout(). */
-export interface LogoutOptions extends Pick<ConnectionOptions, 'cwd' | 'env' | 'homeDir' | 'credentialHelperTimeoutMs'> {
+export interface LogoutOptions extends Pick<ConnectionOptions, 'cwd' | 'env' | 'homeDir' | 'credentialHelperTimeoutMs' | 'credentialHelperProcessGroup'> {
   /** Registry host, or host/namespace, as given to login. */
   registry: string;
   logger?: Logger;
@@ -62,6 +62,7 @@ export const LOGOUT_SHAPE = {
     env: CONNECTION_SHAPE.env,
     homeDir: CONNECTION_SHAPE.homeDir,
     credentialHelperTimeoutMs: CONNECTION_SHAPE.credentialHelperTimeoutMs,
+    credentialHelperProcessGroup: CONNECTION_SHAPE.credentialHelperProcessGroup,
     logger: CONNECTION_SHAPE.logger,
   },
   required: ['registry'],
@@ -97,9 +98,15 @@ export function loginTarget(value: string): { registry: string; namespace?: stri
 }
 
 /** Where the credential store lives, from the options only (the library never reads process.env). */
-function storeOptions(opts: { env?: Record<string, string | undefined>; homeDir?: string; logger?: Logger; credentialHelperTimeoutMs?: number }) {
+function storeOptions(opts: Pick<ConnectionOptions, 'env' | 'homeDir' | 'credentialHelperTimeoutMs' | 'credentialHelperProcessGroup'> & { logger?: Logger }) {
   const env = opts.env ?? {};
-  return { env, homeDir: opts.homeDir ?? env.HOME, logger: opts.logger ?? silentLogger, helperTimeoutMs: opts.credentialHelperTimeoutMs };
+  return {
+    env,
+    homeDir: opts.homeDir ?? env.HOME,
+    logger: opts.logger ?? silentLogger,
+    helperTimeoutMs: opts.credentialHelperTimeoutMs,
+    helperProcessGroup: opts.credentialHelperProcessGroup,
+  };
 }
 
 /**

@@ -701,6 +701,7 @@ describe('credential helper: real process', () => {
     await fs.writeFile(path.join(bin, 'docker-credential-spawner'), `#!/bin/sh\nsleep 1000 &\necho $! > "${pidFile}"\nwait\n`, { mode: 0o755 });
     o.env = { PATH: `${bin}:/usr/bin:/bin` };
     o.helperTimeoutMs = 500;
+    o.helperProcessGroup = true; // as the CLI asks without a terminal; never read from the host process's streams
     await writeJson(dockerConfig(o.home), { credHelpers: { 'ghcr.io': 'spawner' } });
     await assert.rejects(resolveCredential('ghcr.io', o), (err: Error) => err instanceof AuthError && /timed out after 500 ms/.test(err.message));
     const pid = Number((await fs.readFile(pidFile, 'utf8')).trim());
@@ -740,7 +741,7 @@ describe('credential helper: real process', () => {
     const script = [
       `import { existsSync } from 'node:fs';`,
       `import { resolveCredential } from ${JSON.stringify(credentials)};`,
-      `void resolveCredential('ghcr.io', { role: 'to', env: { PATH: ${JSON.stringify(`${bin}:/usr/bin:/bin`)} }, homeDir: ${JSON.stringify(home)}, system: { platform: 'linux', uid: 4242, root: ${JSON.stringify(home)} } });`,
+      `void resolveCredential('ghcr.io', { role: 'to', env: { PATH: ${JSON.stringify(`${bin}:/usr/bin:/bin`)} }, homeDir: ${JSON.stringify(home)}, helperProcessGroup: true, system: { platform: 'linux', uid: 4242, root: ${JSON.stringify(home)} } });`,
       `const poll = setInterval(() => { if (existsSync(${JSON.stringify(pidFile)})) { clearInterval(poll); setTimeout(() => process.exit(130), 50); } }, 10);`,
     ].join('\n');
     const { execFile } = await import('node:child_process');
@@ -761,6 +762,32 @@ describe('credential helper: real process', () => {
         /* gone */
       }
     }
+  });
+
+  it('a process group of its own only when the caller asks (helperProcessGroup): by default the helper stays in the caller\'s, as Docker runs it', { skip: process.platform !== 'linux' }, async () => {
+    // Was: the library chose by isatty(0, 1, 2) of the host process, so the same call behaved
+    // differently at a terminal (where the test of a timed-out helper's children failed).
+    const o = await setup();
+    delete o.runHelper;
+    const bin = path.join(o.home, 'bin');
+    await fs.mkdir(bin);
+    // Replies with its pid and its process group (fields after "pid (comm) ": state, ppid, pgrp).
+    await fs.writeFile(
+      path.join(bin, 'docker-credential-pgrp'),
+      `#!/bin/sh\nread url\nset -- $(sed 's/^.*) //' /proc/$$/stat)\nprintf '{"Username":"%s","Secret":"%s"}' "$$" "$3"\n`,
+      { mode: 0o755 },
+    );
+    o.env = { PATH: `${bin}:/usr/bin:/bin` };
+    await writeJson(dockerConfig(o.home), { credHelpers: { 'ghcr.io': 'pgrp' } });
+    const ours = (await fs.readFile('/proc/self/stat', 'utf8')).replace(/^.*\) /, '').split(' ')[2];
+    const exitHooks = process.listenerCount('exit');
+    const byDefault = await resolveCredential('ghcr.io', o);
+    assert.equal(byDefault?.password, ours, 'the caller\'s process group');
+    const grouped = await resolveCredential('ghcr.io', { ...o, helperProcessGroup: true });
+    assert.equal(grouped?.password, grouped?.username, 'a group of its own, led by the helper');
+    assert.notEqual(grouped?.password, ours);
+    assert.equal((await resolveCredential('ghcr.io', { ...o, helperProcessGroup: false }))?.password, ours);
+    assert.equal(process.listenerCount('exit'), exitHooks, 'no exit hook left behind');
   });
 
   it('a helper that prints its reply and then fails: the Secret is scrubbed and reported to the run\'s secret set', async () => {

@@ -174,6 +174,53 @@ describe('parallel logins (a lock around each read-modify-write of the file)', (
   });
 });
 
+describe('the lock of a credential file is removed only by its holder', () => {
+  it('a holder whose lock was taken as stale meanwhile (held past staleMs) leaves the new holder\'s lock in place', async () => {
+    // Was: the first holder's `finally` removed whatever lock was there, the second holder's
+    // included, and a third writer could then write beside the second.
+    const home = await tempHome();
+    const file = dockerConfig(home);
+    const lock = `${file}.lock`;
+    let releaseFirst!: () => void;
+    const first = withCredentialFileLock(file, () => new Promise<void>((r) => (releaseFirst = r)));
+    while (!(await fs.stat(lock).catch(() => undefined))) await new Promise((r) => setTimeout(r, 5));
+    const old = new Date(Date.now() - 60_000);
+    await fs.utimes(lock, old, old);
+    const stale: string[] = [];
+    let finishSecond!: () => void;
+    let secondHolds!: () => void;
+    const holding = new Promise<void>((r) => (secondHolds = r));
+    const second = withCredentialFileLock(
+      file,
+      async () => {
+        secondHolds();
+        await new Promise<void>((r) => (finishSecond = r));
+      },
+      { onStale: (l) => stale.push(l) },
+    );
+    await holding;
+    assert.deepEqual(stale, [lock]);
+    releaseFirst();
+    await first;
+    assert.ok(await fs.stat(lock).catch(() => undefined), 'the first holder removed the second holder\'s lock');
+    finishSecond();
+    await second;
+    await assert.rejects(fs.stat(lock), 'the second holder left its lock');
+  });
+
+  it('a process that exits holding the lock removes it on its way out', { skip: process.platform === 'win32' }, async () => {
+    const home = await tempHome();
+    const file = dockerConfig(home);
+    const configFile = fileURLToPath(new URL('../../src/auth/config-file.js', import.meta.url));
+    const script =
+      `import { withCredentialFileLock } from ${JSON.stringify(configFile)};\n` +
+      `await withCredentialFileLock(${JSON.stringify(file)}, async () => process.exit(130));\n`;
+    const code = await new Promise<number | null>((resolve) => execFile(process.execPath, ['--input-type=module', '-e', script]).on('exit', resolve));
+    assert.equal(code, 130);
+    assert.deepEqual(await fs.readdir(path.dirname(file)), []);
+  });
+});
+
 describe('logout when the credential helper cannot be asked', () => {
   async function setupStore(helperScript?: string): Promise<{ home: string; env: Record<string, string> }> {
     const home = await tempHome();
@@ -321,5 +368,35 @@ describe('a namespace login or logout refused by a credential file: refused befo
     const { home, env } = await setup('{"auths": {');
     await assert.rejects(login({ registry: 'ghcr.io', username: 'alice', password: SECRET, env, homeDir: home }), /malformed credential file/);
     assert.equal(pings.mock.callCount(), 0);
+  });
+});
+
+describe('the CLI runs credential helpers in a process group of their own only without a terminal', () => {
+  it('logout: no terminal → the helper leads its own group; a terminal on stdin/stderr → it stays in regpush\'s (so it can prompt there)', { skip: process.platform !== 'linux' }, async () => {
+    // Was: the library chose by isatty(0, 1, 2) of the host process, never by the CLI's own streams.
+    const home = await tempHome();
+    const bin = path.join(home, 'bin');
+    await fs.mkdir(bin);
+    const seen = path.join(home, 'pgrp');
+    // Records its pid and its process group (fields after "pid (comm) ": state, ppid, pgrp).
+    await fs.writeFile(path.join(bin, 'docker-credential-pgrp'), `#!/bin/sh\nread url\nset -- $(sed 's/^.*) //' /proc/$$/stat)\necho "$$ $3" > "${seen}"\n`, { mode: 0o755 });
+    const ours = (await fs.readFile('/proc/self/stat', 'utf8')).replace(/^.*\) /, '').split(' ')[2];
+    const run = async (tty: boolean) => {
+      await writeJson(dockerConfig(home), { credsStore: 'pgrp', auths: { 'ghcr.io': {} } });
+      const err: string[] = [];
+      const code = await main(['logout', 'ghcr.io'], {
+        stdout: new PassThrough(),
+        stderr: Object.assign(new PassThrough(), { columns: 100, ...(tty ? { isTTY: true } : {}) }).on('data', (d) => err.push(String(d))),
+        stdin: Object.assign(new PassThrough(), tty ? { isTTY: true } : {}),
+        env: { PATH: `${bin}:/usr/bin:/bin`, HOME: home, XDG_RUNTIME_DIR: path.join(home, 'run') },
+        cwd: home,
+      });
+      assert.equal(code, 0, err.join(''));
+      const [pid, pgrp] = (await fs.readFile(seen, 'utf8')).trim().split(' ');
+      return { pid, pgrp };
+    };
+    const ci = await run(false);
+    assert.equal(ci.pgrp, ci.pid, 'without a terminal: a group of its own');
+    assert.equal((await run(true)).pgrp, ours, 'at a terminal: regpush\'s group');
   });
 });
