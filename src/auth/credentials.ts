@@ -590,7 +590,7 @@ export async function eraseCredential(registry: string, opts: CredentialStoreOpt
   const data = await readLoginFile(file, opts.env, opts.homeDir);
   if (!data) return false;
   let removed = false;
-  let timedOut: AuthError | undefined;
+  let unreached: { failure: AuthError; timedOut: boolean } | undefined;
   const spellings = registrySpellings(data.auths, registry);
   const helper = helperFor(data, registry);
   if (helper) {
@@ -606,14 +606,14 @@ export async function eraseCredential(registry: string, opts: CredentialStoreOpt
         if (isNotFound(err)) continue;
         const failure = helperError(helper.name, 'erase', err, [], key);
         if (!(err instanceof HelperFailure && (err.missing || err.timedOut))) throw failure;
-        if (err.timedOut) timedOut = failure;
-        else log.warn(`${failure.message}: the login it may hold was not erased; the entries for ${registry} in ${file} are removed`);
+        unreached = { failure, timedOut: err.timedOut };
         break; // the other keys would wait or fail the same way
       }
     }
   }
+  let fromFile = false;
   if (spellings.length > 0) {
-    await updateCredentialFile(
+    fromFile = await updateCredentialFile(
       file,
       (now) => {
         const kept = withoutSpellings(now?.auths, registry);
@@ -621,10 +621,16 @@ export async function eraseCredential(registry: string, opts: CredentialStoreOpt
       },
       lockOptions(log),
     );
-    removed = true;
+    removed ||= fromFile;
   }
-  if (timedOut) {
-    throw new AuthError(`${timedOut.message}; the entries for ${registry} in ${file} were removed, but the login the helper holds was not erased`, { details: timedOut.details });
+  if (unreached) {
+    // "Removed" only where the file had entries for the registry: under a credsStore it may have none.
+    const { failure, timedOut } = unreached;
+    if (timedOut) {
+      const what = fromFile ? `the entries for ${registry} in ${file} were removed, but the login the helper holds was not erased` : 'the login the helper holds was not erased';
+      throw new AuthError(`${failure.message}; ${what}`, { details: failure.details });
+    }
+    log.warn(`${failure.message}: the login it may hold was not erased${fromFile ? `; the entries for ${registry} in ${file} are removed` : ''}`);
   }
   log.debug(`auth: ${removed ? 'removed' : 'found no'} credentials for ${registry}`);
   return removed;

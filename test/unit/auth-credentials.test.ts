@@ -679,7 +679,7 @@ describe('credential helper: real process', () => {
     delete o.runHelper;
     const bin = path.join(o.home, 'bin');
     await fs.mkdir(bin);
-    await fs.writeFile(path.join(bin, 'docker-credential-sleepy'), '#!/bin/sh\nsleep 30\n', { mode: 0o755 });
+    await fs.writeFile(path.join(bin, 'docker-credential-sleepy'), '#!/bin/sh\nexec sleep 30\n', { mode: 0o755 });
     o.env = { PATH: `${bin}:/usr/bin:/bin` };
     o.helperTimeoutMs = 300;
     await writeJson(dockerConfig(o.home), { credHelpers: { 'ghcr.io': 'sleepy' } });

@@ -117,6 +117,17 @@ describe('a namespace login through login()', () => {
   });
 });
 
+describe('a namespace login with nowhere to keep it', () => {
+  it('env: {} without a home on Linux too: E_USAGE before any request (Podman\'s /run/containers/<uid>/ file is not used without a home either)', async (t) => {
+    const pings = t.mock.method(HttpRegistryClient.prototype, 'ping', async () => {});
+    const nowhere = (e: unknown) => e instanceof UsageError && /cannot store a login for quay\.io\/org: .*there is none to write here: set REGISTRY_AUTH_FILE/.test(e.message);
+    await assert.rejects(storeCredential('quay.io/org', { username: 'a', password: SECRET }, { env: {}, system: { platform: 'linux', uid: 4242 } }), nowhere);
+    await assert.rejects(storeCredential('quay.io/org', { username: 'a', password: SECRET }, { env: {}, system: { platform: 'darwin' } }), nowhere);
+    if (process.platform === 'linux') await assert.rejects(login({ registry: 'quay.io/org', username: 'a', password: SECRET, env: {} }), nowhere);
+    assert.equal(pings.mock.callCount(), 0);
+  });
+});
+
 describe('parallel logins (a lock around each read-modify-write of the file)', () => {
   const credentials = fileURLToPath(new URL('../../src/auth/credentials.js', import.meta.url));
 
@@ -259,7 +270,7 @@ describe('logout when the credential helper cannot be asked', () => {
   });
 
   it('timing out: the file\'s entries go, then E_AUTH saying the store may still hold the login', async () => {
-    const { home, env } = await setupStore('#!/bin/sh\nsleep 30\n');
+    const { home, env } = await setupStore('#!/bin/sh\nexec sleep 30\n');
     const err = await eraseCredential('ghcr.io', { env, homeDir: home, helperTimeoutMs: 300 }).then(
       () => assert.fail('no error'),
       (e: unknown) => e,
@@ -267,6 +278,22 @@ describe('logout when the credential helper cannot be asked', () => {
     assert.ok(err instanceof AuthError, String(err));
     assert.match(err.message, /docker-credential-slow erase for ghcr\.io failed: timed out after 300 ms.*; the entries for ghcr\.io in .* were removed, but the login the helper holds was not erased$/);
     assert.deepEqual((await readJson(dockerConfig(home))).auths, { 'quay.io': { auth: b64('q:1') } });
+  });
+  it('with no entry for the registry in the file (a credsStore login): the warning and the error do not say entries were removed', async () => {
+    const log = capture();
+    const missing = await setupStore();
+    await writeJson(dockerConfig(missing.home), { credsStore: 'gone', auths: { 'quay.io': { auth: b64('q:1') } } });
+    assert.equal(await eraseCredential('ghcr.io', { env: missing.env, homeDir: missing.home, logger: log }), false);
+    const warning = log.lines.find((l) => l.includes('docker-credential-gone not found on PATH'));
+    assert.ok(warning?.endsWith('not found on PATH: the login it may hold was not erased'), log.lines.join('\n'));
+
+    const slow = await setupStore('#!/bin/sh\nexec sleep 30\n');
+    await writeJson(dockerConfig(slow.home), { credsStore: 'slow', auths: { 'quay.io': { auth: b64('q:1') } } });
+    await assert.rejects(
+      eraseCredential('ghcr.io', { env: slow.env, homeDir: slow.home, helperTimeoutMs: 300 }),
+      (e: unknown) => e instanceof AuthError && /timed out after 300 ms.*; the login the helper holds was not erased$/.test(e.message) && !e.message.includes('removed'),
+    );
+    assert.deepEqual((await readJson(dockerConfig(slow.home))).auths, { 'quay.io': { auth: b64('q:1') } });
   });
 });
 
