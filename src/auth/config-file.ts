@@ -4,7 +4,7 @@
  * messages include a snippet of the input, so they are not passed on).
  */
 import { randomBytes } from 'node:crypto';
-import { promises as fs, unlinkSync } from 'node:fs';
+import { promises as fs, readFileSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { AuthError } from '../errors.js';
 
@@ -127,30 +127,22 @@ export interface FileLockOptions {
 /** Age after which a credential file's lock counts as left behind (see FileLockOptions.staleMs). */
 export const LOCK_STALE_MS = 10_000;
 
-/** The locks this process holds, removed on exit (a second Ctrl-C ends the process at once). */
-const heldLocks = new Set<string>();
-const dropHeldLocks = (): void => {
-  for (const lock of heldLocks) {
-    try {
-      unlinkSync(lock);
-    } catch {
-      /* gone already */
-    }
-  }
-};
-
 /**
  * Runs `fn` holding the lock of credential file `file`: `<file>.lock` beside it (beside the file a
  * symlink leads to), created with O_EXCL. Two `regpush login` runs at once (a CI job logging in to
  * several registries in parallel) each read the file, added their entry and renamed their copy
  * over it: the last rename won and the other logins were lost, while every run said it succeeded.
  * A waiter retries with a growing pause; a lock older than `staleMs` is removed. The lock is
- * removed when `fn` ends, whatever the outcome, and on process exit.
+ * removed when `fn` ends, whatever the outcome, and if the process exits while it is held.
  */
 export async function withCredentialFileLock<T>(file: string, fn: () => Promise<T>, opts: FileLockOptions = {}): Promise<T> {
   const staleMs = opts.staleMs ?? LOCK_STALE_MS;
   const target = await writeTarget(file);
   const lock = `${target}.lock`;
+  // What this holder writes in its lock, and looks for before removing it: a holder that kept the
+  // lock past `staleMs` (a stopped process, a stalled disk) may have had it removed as stale by a
+  // waiter, who then made its own; removing that one too would let a third writer in beside it.
+  const token = `${process.pid} ${randomBytes(12).toString('hex')}\n`;
   // Said as a failed write: what stands in the way (a read-only folder, a file where a folder
   // should be) is the same for the lock and the file.
   const cannot = (err: unknown): AuthError =>
@@ -162,12 +154,22 @@ export async function withCredentialFileLock<T>(file: string, fn: () => Promise<
   }
   let pause = 5;
   for (;;) {
+    let handle: fs.FileHandle | undefined;
     try {
-      const handle = await fs.open(lock, 'wx', 0o600);
-      await handle.close();
-      break;
+      handle = await fs.open(lock, 'wx', 0o600);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw cannot(err);
+    }
+    if (handle) {
+      try {
+        await handle.writeFile(token, 'utf8');
+      } catch (err) {
+        await handle.close().catch(() => {});
+        await fs.rm(lock, { force: true });
+        throw cannot(err);
+      }
+      await handle.close();
+      break;
     }
     const since = await fs.stat(lock).then(
       (s) => Date.now() - s.mtimeMs,
@@ -186,14 +188,23 @@ export async function withCredentialFileLock<T>(file: string, fn: () => Promise<
       pause = Math.min(pause * 2, 250);
     }
   }
-  if (heldLocks.size === 0) process.on('exit', dropHeldLocks);
-  heldLocks.add(lock);
+  // A process that exits while holding the lock (a second Ctrl-C) removes it on its way out; the
+  // listener is this lock's and goes with it, so nothing outlives the call.
+  const dropAtExit = (): void => {
+    try {
+      if (readFileSync(lock, 'utf8') === token) unlinkSync(lock);
+    } catch {
+      /* gone already */
+    }
+  };
+  process.on('exit', dropAtExit);
   try {
     return await fn();
   } finally {
-    heldLocks.delete(lock);
-    if (heldLocks.size === 0) process.off('exit', dropHeldLocks);
-    await fs.rm(lock, { force: true });
+    process.off('exit', dropAtExit);
+    // Only our own lock: between this read and the removal another run could still replace it,
+    // which needs our lock to have turned stale (held past staleMs) in that same instant.
+    if ((await fs.readFile(lock, 'utf8').catch(() => undefined)) === token) await fs.rm(lock, { force: true });
   }
 }
 

@@ -71,6 +71,12 @@ export interface CredentialOptions {
   runHelper?: (helperName: string, serverUrl: string) => Promise<string>;
   /** Milliseconds a credential helper may take (default DEFAULT_HELPER_TIMEOUT_MS, 30 s). */
   helperTimeoutMs?: number;
+  /**
+   * Runs each credential helper in a process group of its own, so a timeout also kills what it
+   * started (SpawnHelperOptions.processGroup). Default false, as Docker runs helpers: at a terminal
+   * a helper may prompt there. The CLI sets it when it runs without a terminal.
+   */
+  helperProcessGroup?: boolean;
   /** The run's secrets: what is resolved here (and a secret a failing helper printed) is added. */
   secrets?: SecretSink;
   /** The machine facts the file lookup depends on (platform, uid); injectable for tests. */
@@ -113,6 +119,12 @@ export interface CredentialStoreOptions {
   execHelper?: HelperExec;
   /** Milliseconds a credential helper may take (default 30 s). */
   helperTimeoutMs?: number;
+  /**
+   * Runs each credential helper in a process group of its own, so a timeout also kills what it
+   * started (SpawnHelperOptions.processGroup). Default false, as Docker runs helpers: at a terminal
+   * a helper may prompt there. The CLI sets it when it runs without a terminal.
+   */
+  helperProcessGroup?: boolean;
   /** Where the containers auth files are (a namespace's login goes to one: namespaceLoginFile); injectable for tests. */
   system?: AuthFileSystem;
 }
@@ -185,10 +197,10 @@ async function findCredential(registry: string, opts: CredentialOptions): Promis
 
   const exec = helperExecFromOptions(opts);
   const files = credentialFiles(opts.env, opts.homeDir, opts.system);
-  const loaded = new Map<string, Promise<CredentialFile | undefined>>();
-  const load = (file: CredentialFilePath): Promise<CredentialFile | undefined> => {
+  const loaded = new Map<string, Promise<LoadedFile>>();
+  const load = (file: CredentialFilePath): Promise<LoadedFile> => {
     let p = loaded.get(file.path);
-    if (!p) loaded.set(file.path, (p = loadCredentialFile(file, opts, log)));
+    if (!p) loaded.set(file.path, (p = loadCredentialFile(file, opts)));
     return p;
   };
   // A key naming the repository or a namespace above it, in any file, before any file's login for
@@ -198,17 +210,29 @@ async function findCredential(registry: string, opts: CredentialOptions): Promis
   // reads its auth.json first and gets the same answer. A file whose credHelpers names the
   // registry asks that helper before its own keys, as containers/image does: its keys wait for
   // the lookup in file order below.
+  // A file that cannot be used is not an error in this pass: its error is the lookup's only where
+  // the pass in file order reaches it, as before this pass existed (a broken auth.json must not
+  // fail a repository whose registry config.json has a login for). So this pass stops at such a
+  // file, and a later file's key does not step over it; one skipped for its permissions is passed
+  // over, and its warning said only if a later file answers here (else the pass below says it).
   const nsKeys = namespaceKeys(registry, opts.repository);
+  const passed: LoadedFile[] = [];
   for (const file of nsKeys.length > 0 ? files : []) {
     if (file.legacy) continue; // registry keys only there
-    const data = await load(file);
+    const got = await load(file);
+    if (got.error !== undefined) break;
+    passed.push(got);
+    const data = got.data;
     const per = data && findByRegistry(data.credHelpers, registry);
     if (!data || (per && per[1] !== '')) continue;
     const found = fromNamespaceKeys(data, file.path, nsKeys, log);
-    if (found) return found;
+    if (found) {
+      for (const p of passed) usable(p, log);
+      return found;
+    }
   }
   for (const file of files) {
-    const data = await load(file);
+    const data = usable(await load(file), log);
     if (!data) continue;
     const found = await fromCredentialFile(data, file, registry, opts.repository, exec, log, opts.secrets, opts.failedStores);
     if (found) return found;
@@ -218,10 +242,31 @@ async function findCredential(registry: string, opts: CredentialOptions): Promis
 }
 
 /**
- * One credential file for a lookup: undefined when it is missing (but REGISTRY_AUTH_FILE's, which is
- * an error, as is a DOCKER_CONFIG that names no directory) or unreadable by this user.
+ * One credential file as a lookup found it: its contents (undefined: no such file), or the error
+ * the lookup throws if it needs the file, or a warning that it was skipped (not readable by this user).
  */
-async function loadCredentialFile(file: CredentialFilePath, opts: CredentialOptions, log: Logger): Promise<CredentialFile | undefined> {
+interface LoadedFile {
+  data?: CredentialFile;
+  error?: unknown;
+  skipped?: string;
+}
+
+/** `got`'s contents for a lookup that reached it: throws its error; says its warning once. */
+function usable(got: LoadedFile, log: Logger): CredentialFile | undefined {
+  if (got.error !== undefined) throw got.error;
+  if (got.skipped) {
+    log.warn(got.skipped);
+    got.skipped = undefined;
+  }
+  return got.data;
+}
+
+/**
+ * Reads one credential file for a lookup. A missing file is no contents, but REGISTRY_AUTH_FILE's,
+ * which is an error, as is a DOCKER_CONFIG that names no directory; one this user may not read is
+ * skipped with a warning.
+ */
+async function loadCredentialFile(file: CredentialFilePath, opts: CredentialOptions): Promise<LoadedFile> {
   let data: CredentialFile | undefined;
   try {
     data = await readOnce(file, opts.fileReads);
@@ -230,13 +275,16 @@ async function loadCredentialFile(file: CredentialFilePath, opts: CredentialOpti
     // ~/.docker; a root `podman login` a 0700 /run/containers) is skipped with a warning, as
     // Docker does, instead of failing anonymous pulls too. One the user named is still an error.
     const errno = err instanceof AuthError ? err.details?.errno : undefined;
-    if (opts.env.REGISTRY_AUTH_FILE || !(errno === 'EACCES' || errno === 'EPERM' || errno === 'EISDIR')) throw err;
-    log.warn(`cannot read credential file ${file.path} (${String(errno)}): skipped`);
-    return undefined;
+    if (opts.env.REGISTRY_AUTH_FILE || !(errno === 'EACCES' || errno === 'EPERM' || errno === 'EISDIR')) return { error: err };
+    return { skipped: `cannot read credential file ${file.path} (${String(errno)}): skipped` };
   }
-  if (!data && opts.env.REGISTRY_AUTH_FILE) throw missingAuthFile(opts.env.REGISTRY_AUTH_FILE);
-  if (!data && file.path === dockerConfigPath(opts.env, opts.homeDir)) await checkDockerConfigDir(opts.env);
-  return data;
+  try {
+    if (!data && opts.env.REGISTRY_AUTH_FILE) throw missingAuthFile(opts.env.REGISTRY_AUTH_FILE);
+    if (!data && file.path === dockerConfigPath(opts.env, opts.homeDir)) await checkDockerConfigDir(opts.env);
+  } catch (err) {
+    return { error: err };
+  }
+  return { data };
 }
 
 /** The credential of the first of `keys` (namespace keys, most specific first) that `data` has with credentials; exact keys only, as containers/image reads them. */
@@ -308,7 +356,7 @@ export async function storeCredential(registry: string, cred: Credential, opts: 
   }
   const key = helperKeys(registry, findByRegistry(data.auths, registry)?.[0])[0]!;
   checkHelperName(helper.name);
-  const exec = opts.execHelper ?? spawnHelper(opts.env, { timeoutMs: opts.helperTimeoutMs });
+  const exec = opts.execHelper ?? spawnHelper(opts.env, { timeoutMs: opts.helperTimeoutMs, processGroup: opts.helperProcessGroup });
   const input = JSON.stringify({ ServerURL: key, Username: username, Secret: secret });
   try {
     await exec(helper.name, 'store', input);
@@ -352,6 +400,31 @@ export async function storeCredential(registry: string, cred: Credential, opts: 
  * where earlier versions of regpush put it, is removed.
  */
 async function storeNamespaceCredential(ns: { host: string; key: string }, cred: Credential, opts: CredentialStoreOptions, log: Logger): Promise<void> {
+  const { file, data, docker } = await namespaceStore(ns, opts);
+  if (data.credsStore) log.warn(`the login for ${ns.key} is kept in ${file} itself: docker-credential-${data.credsStore} (credsStore) holds one login per registry`);
+  try {
+    await updateCredentialFile(file, (now) => ({ ...(now ?? {}), auths: { ...(now?.auths ?? {}), [ns.key]: authEntry(cred) } }), lockOptions(log));
+  } catch (err) {
+    if (!(err instanceof AuthError) || opts.env.REGISTRY_AUTH_FILE) throw err;
+    throw new AuthError(`${err.message} (the containers auth file, where a login for part of a registry is kept; set REGISTRY_AUTH_FILE to use another)`, { details: err.details });
+  }
+  log.debug(`auth: stored credentials for ${ns.key} in ${file}`);
+  if (docker && holdsKey(docker.data, ns.key) && (await dropNamespaceKey(docker.file, ns.key, log))) {
+    log.info(`removed the login for ${ns.key} from ${docker.file}: Docker reads it as a login for all of ${ns.host}`);
+  }
+}
+
+/**
+ * Where a namespace's login goes (namespaceLoginFile) and that file's contents, with Docker's
+ * config.json (from which the key is then removed) when it is another file. Everything that would
+ * refuse the login is found here, before anything is written: a credHelpers entry for the
+ * registry in that file, a DOCKER_CONFIG that is not a directory, a config.json that cannot be
+ * read. Found after the write, each left the login stored and the command failed.
+ */
+async function namespaceStore(
+  ns: { host: string; key: string },
+  opts: CredentialStoreOptions,
+): Promise<{ file: string; data: CredentialFile; docker?: { file: string; data: CredentialFile | undefined } }> {
   const file = namespaceLoginFile(ns.key, opts.env, opts.homeDir, opts.system);
   const data = (await readLoginFile(file, opts.env, opts.homeDir)) ?? {};
   // Looked up before any `auths` key of that file, a credHelpers entry would hide this login for good.
@@ -362,24 +435,18 @@ async function storeNamespaceCredential(ns: { host: string; key: string }, cred:
       { details: { file } },
     );
   }
-  if (data.credsStore) log.warn(`the login for ${ns.key} is kept in ${file} itself: docker-credential-${data.credsStore} (credsStore) holds one login per registry`);
-  try {
-    await updateCredentialFile(file, (now) => ({ ...(now ?? {}), auths: { ...(now?.auths ?? {}), [ns.key]: authEntry(cred) } }), lockOptions(log));
-  } catch (err) {
-    if (!(err instanceof AuthError) || opts.env.REGISTRY_AUTH_FILE) throw err;
-    throw new AuthError(`${err.message} (the containers auth file, where a login for part of a registry is kept; set REGISTRY_AUTH_FILE to use another)`, { details: err.details });
-  }
-  log.debug(`auth: stored credentials for ${ns.key} in ${file}`);
-  const docker = dockerConfigPath(opts.env, opts.homeDir);
-  if (!opts.env.REGISTRY_AUTH_FILE && docker && docker !== file && (await dropNamespaceKey(docker, ns.key, opts.env, opts.homeDir, log))) {
-    log.info(`removed the login for ${ns.key} from ${docker}: Docker reads it as a login for all of ${ns.host}`);
-  }
+  const dockerFile = dockerConfigPath(opts.env, opts.homeDir);
+  if (opts.env.REGISTRY_AUTH_FILE || !dockerFile || dockerFile === file) return { file, data };
+  return { file, data, docker: { file: dockerFile, data: await readLoginFile(dockerFile, opts.env, opts.homeDir) } };
+}
+
+/** Whether `data` has an `auths` entry under exactly `key`. */
+function holdsKey(data: CredentialFile | undefined, key: string): boolean {
+  return Boolean(data?.auths && Object.hasOwn(data.auths, key));
 }
 
 /** Removes `auths[key]` from `file` (under its lock); true when it was there. */
-async function dropNamespaceKey(file: string, key: string, env: Record<string, string | undefined>, homeDir: string | undefined, log: Logger): Promise<boolean> {
-  const data = await readLoginFile(file, env, homeDir);
-  if (!data?.auths || !Object.hasOwn(data.auths, key)) return false;
+async function dropNamespaceKey(file: string, key: string, log: Logger): Promise<boolean> {
   return updateCredentialFile(
     file,
     (now) => {
@@ -389,6 +456,24 @@ async function dropNamespaceKey(file: string, key: string, env: Record<string, s
     },
     lockOptions(log),
   );
+}
+
+/**
+ * What storeCredential would refuse, found without writing anything or running a helper: the file
+ * it writes cannot be read or is malformed, a DOCKER_CONFIG that names no directory, a helper name
+ * the file gives that could not be run, and for a namespace everything namespaceStore checks.
+ * login() calls it before it asks the registry: a login checked and then refused a place to be
+ * stored costs a request (at a rate-limited registry, a pull) and fails after it.
+ */
+export async function checkCredentialStore(registry: string, opts: CredentialStoreOptions): Promise<void> {
+  const ns = namespacedKey(registry);
+  if (ns) {
+    await namespaceStore(ns, opts);
+    return;
+  }
+  const data = await readLoginFile(loginFilePath(opts.env, opts.homeDir), opts.env, opts.homeDir);
+  const helper = data && helperFor(data, registry);
+  if (helper) checkHelperName(helper.name);
 }
 
 /**
@@ -486,9 +571,15 @@ export async function eraseCredential(registry: string, opts: CredentialStoreOpt
   const log = opts.logger ?? silentLogger;
   const ns = namespacedKey(registry);
   if (ns) {
-    let removed = false;
+    // Every file is read (and DOCKER_CONFIG checked) before any is edited: one that cannot be read
+    // refuses the logout with the key still in the others, rather than after it is gone from one.
+    const files: string[] = [];
     for (const file of namespaceFiles(ns.key, opts)) {
-      if (await dropNamespaceKey(file, ns.key, opts.env, opts.homeDir, log)) {
+      if (holdsKey(await readLoginFile(file, opts.env, opts.homeDir), ns.key)) files.push(file);
+    }
+    let removed = false;
+    for (const file of files) {
+      if (await dropNamespaceKey(file, ns.key, log)) {
         removed = true;
         log.debug(`auth: removed credentials for ${ns.key} from ${file}`);
       }
@@ -499,12 +590,12 @@ export async function eraseCredential(registry: string, opts: CredentialStoreOpt
   const data = await readLoginFile(file, opts.env, opts.homeDir);
   if (!data) return false;
   let removed = false;
-  let timedOut: AuthError | undefined;
+  let unreached: { failure: AuthError; timedOut: boolean } | undefined;
   const spellings = registrySpellings(data.auths, registry);
   const helper = helperFor(data, registry);
   if (helper) {
     checkHelperName(helper.name);
-    const exec = opts.execHelper ?? spawnHelper(opts.env, { timeoutMs: opts.helperTimeoutMs });
+    const exec = opts.execHelper ?? spawnHelper(opts.env, { timeoutMs: opts.helperTimeoutMs, processGroup: opts.helperProcessGroup });
     // Every key a lookup would ask (helperKeys), and every spelling of the registry in `auths` (the
     // file loses them all below): a login left under one of them would outlive the logout.
     for (const key of new Set([...helperKeys(registry, findByRegistry(data.auths, registry)?.[0]), ...spellings])) {
@@ -515,14 +606,14 @@ export async function eraseCredential(registry: string, opts: CredentialStoreOpt
         if (isNotFound(err)) continue;
         const failure = helperError(helper.name, 'erase', err, [], key);
         if (!(err instanceof HelperFailure && (err.missing || err.timedOut))) throw failure;
-        if (err.timedOut) timedOut = failure;
-        else log.warn(`${failure.message}: the login it may hold was not erased; the entries for ${registry} in ${file} are removed`);
+        unreached = { failure, timedOut: err.timedOut };
         break; // the other keys would wait or fail the same way
       }
     }
   }
+  let fromFile = false;
   if (spellings.length > 0) {
-    await updateCredentialFile(
+    fromFile = await updateCredentialFile(
       file,
       (now) => {
         const kept = withoutSpellings(now?.auths, registry);
@@ -530,10 +621,16 @@ export async function eraseCredential(registry: string, opts: CredentialStoreOpt
       },
       lockOptions(log),
     );
-    removed = true;
+    removed ||= fromFile;
   }
-  if (timedOut) {
-    throw new AuthError(`${timedOut.message}; the entries for ${registry} in ${file} were removed, but the login the helper holds was not erased`, { details: timedOut.details });
+  if (unreached) {
+    // "Removed" only where the file had entries for the registry: under a credsStore it may have none.
+    const { failure, timedOut } = unreached;
+    if (timedOut) {
+      const what = fromFile ? `the entries for ${registry} in ${file} were removed, but the login the helper holds was not erased` : 'the login the helper holds was not erased';
+      throw new AuthError(`${failure.message}; ${what}`, { details: failure.details });
+    }
+    log.warn(`${failure.message}: the login it may hold was not erased${fromFile ? `; the entries for ${registry} in ${file} are removed` : ''}`);
   }
   log.debug(`auth: ${removed ? 'removed' : 'found no'} credentials for ${registry}`);
   return removed;
@@ -789,7 +886,7 @@ function helperExecFromOptions(opts: CredentialOptions): HelperExec {
         if (action !== 'get') throw new Error(`runHelper only supports get (asked: ${action})`);
         return run(name, input);
       }
-    : spawnHelper(opts.env, { timeoutMs: opts.helperTimeoutMs });
+    : spawnHelper(opts.env, { timeoutMs: opts.helperTimeoutMs, processGroup: opts.helperProcessGroup });
   const replies = opts.helperReplies;
   if (!replies) return exec;
   return (name, action, input) => {

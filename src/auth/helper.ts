@@ -5,7 +5,6 @@
  * A failing helper prints its error message on stdout and exits non-zero.
  */
 import { statSync } from 'node:fs';
-import { isatty } from 'node:tty';
 import { AuthError } from '../errors.js';
 import { redactText } from '../redact.js';
 
@@ -42,6 +41,17 @@ export const DEFAULT_HELPER_TIMEOUT_MS = 30_000;
 export interface SpawnHelperOptions {
   /** Milliseconds a helper may run before it is killed (default DEFAULT_HELPER_TIMEOUT_MS). */
   timeoutMs?: number;
+  /**
+   * Runs the helper in a process group of its own (setsid; ignored on Windows), so that a timeout,
+   * or the process exiting while it runs, kills the processes it started with it (a script's
+   * `sleep`, a keychain call), which would otherwise go on running. Default false: the helper runs
+   * in the caller's session and process group, as Docker runs it, where it can prompt on the
+   * caller's terminal (gcloud's re-authentication, a pinentry on /dev/tty; from a session of its
+   * own it cannot open it) and the terminal's Ctrl-C reaches it; a timeout then kills the helper
+   * alone. Whether a terminal is at hand is the caller's to know, never read here: the CLI sets
+   * this when none of its standard streams is a terminal (CI).
+   */
+  processGroup?: boolean;
 }
 
 /** The helper protocol's way of saying "no credential here": not an error for us. */
@@ -119,14 +129,9 @@ export function spawnHelper(env: Record<string, string | undefined>, opts: Spawn
     const { spawn } = await import('node:child_process');
     return new Promise<string>((resolve, reject) => {
       const command = helperCommand(helperName, action, env);
-      // Without a terminal (CI), and elsewhere than on Windows, in a process group of its own
-      // (setsid): a helper that is a script leaves its children (a `sleep`, a keychain call)
-      // running when only the helper is killed; killing the group ends them too. With a terminal
-      // the helper stays in regpush's session, as Docker runs it: one that prompts there (gcloud's
-      // re-authentication, a pinentry on /dev/tty) could not open the terminal from a session of
-      // its own, and Ctrl-C reaches it with regpush. A timeout then kills the helper alone. On
-      // Windows `detached` would open a console window of its own, so the helper is killed alone.
-      const group = process.platform !== 'win32' && !terminalAtHand();
+      // In a process group of its own when asked (SpawnHelperOptions.processGroup). On Windows
+      // `detached` would open a console window of its own, so the helper is killed alone there.
+      const group = opts.processGroup === true && process.platform !== 'win32';
       const child = spawn(command.file, command.args, {
         env: childEnv,
         stdio: ['pipe', 'pipe', 'pipe'],
@@ -135,12 +140,16 @@ export function spawnHelper(env: Record<string, string | undefined>, opts: Spawn
         ...(command.shell ? { shell: true } : {}),
       });
       const pid = child.pid;
-      if (group && pid !== undefined) liveGroups.add(pid);
-      const forget = (): void => {
-        if (pid !== undefined) liveGroups.delete(pid);
-        if (liveGroups.size === 0) process.off('exit', killLiveGroups);
+      // If the process exits while the helper runs (a second Ctrl-C), its group goes too. The
+      // listener is this helper's, and is removed as soon as the helper ends or is abandoned: no
+      // state outlives the call.
+      const killAtExit = (): void => {
+        if (pid !== undefined) killGroup(pid);
       };
-      if (group && pid !== undefined && liveGroups.size === 1) process.on('exit', killLiveGroups);
+      if (group && pid !== undefined) process.on('exit', killAtExit);
+      const forget = (): void => {
+        process.off('exit', killAtExit);
+      };
       const out: Buffer[] = [];
       const err: Buffer[] = [];
       let size = 0;
@@ -200,18 +209,6 @@ export function spawnHelper(env: Record<string, string | undefined>, opts: Spawn
       child.stdin.end(input);
     });
   };
-}
-
-/** True when regpush runs at a terminal (one of its standard streams is one): a helper may prompt there. */
-function terminalAtHand(): boolean {
-  return [0, 1, 2].some((fd) => isatty(fd));
-}
-
-/** Process groups of the helpers running now (POSIX), killed if regpush exits first (a second Ctrl-C). */
-const liveGroups = new Set<number>();
-
-function killLiveGroups(): void {
-  for (const pid of liveGroups) killGroup(pid);
 }
 
 /** SIGKILL to process group `pid`, the helper's (it leads its group: spawned detached). */

@@ -136,6 +136,7 @@ export function connectionOptions(a: CommonArgs, io: CliIO, ctx: CommonContext, 
     blocked: ctx.blocked,
     insecureTlsRegistries: ctx.insecureTls,
     credentialHelperTimeoutMs: credentialHelperTimeoutOption(io.env),
+    credentialHelperProcessGroup: helperProcessGroupOption(io),
     secrets: ctx.secrets,
     retries: retriesOption(a),
     idleTimeoutMs: idleTimeoutOption(io.env),
@@ -165,6 +166,18 @@ export function credentialHelperTimeoutOption(env: Record<string, string | undef
     throw new UsageError(`REGPUSH_CREDENTIAL_HELPER_TIMEOUT_MS must be milliseconds from 100 to 3600000 (got "${v}")`);
   }
   return Number(v);
+}
+
+/**
+ * Whether credential helpers run in a process group of their own (the library's
+ * credentialHelperProcessGroup): only when none of the run's standard streams is a terminal (CI),
+ * so that a helper that times out is killed with what it started. At a terminal a helper stays in
+ * regpush's session, as Docker runs it: one that prompts there (gcloud's re-authentication, a
+ * pinentry on /dev/tty) could not open the terminal from a session of its own, and Ctrl-C reaches
+ * it with regpush.
+ */
+export function helperProcessGroupOption(io: CliIO): boolean {
+  return ![io.stdin as { isTTY?: boolean }, io.stdout, io.stderr].some((s) => s.isTTY === true);
 }
 
 /** The retries option as the library wants it. */

@@ -8,7 +8,7 @@
  * credentials against the registry (GET /v2/) before storing anything, over the same transport
  * every other operation builds (proxies, insecure registries, idle timeout, retries).
  */
-import { checkDockerConfigDir, eraseCredential, loginsElsewhere, namespaceLoginFile, storeCredential, type Credential } from '../auth/credentials.js';
+import { checkCredentialStore, eraseCredential, loginsElsewhere, storeCredential, type Credential } from '../auth/credentials.js';
 import { AuthError, UsageError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { splitAuthKey } from '../auth/registry-host.js';
@@ -48,7 +48,7 @@ export interface LoginResult {
 }
 
 /** Options of logout(). */
-export interface LogoutOptions extends Pick<ConnectionOptions, 'cwd' | 'env' | 'homeDir' | 'credentialHelperTimeoutMs'> {
+export interface LogoutOptions extends Pick<ConnectionOptions, 'cwd' | 'env' | 'homeDir' | 'credentialHelperTimeoutMs' | 'credentialHelperProcessGroup'> {
   /** Registry host, or host/namespace, as given to login. */
   registry: string;
   logger?: Logger;
@@ -62,6 +62,7 @@ export const LOGOUT_SHAPE = {
     env: CONNECTION_SHAPE.env,
     homeDir: CONNECTION_SHAPE.homeDir,
     credentialHelperTimeoutMs: CONNECTION_SHAPE.credentialHelperTimeoutMs,
+    credentialHelperProcessGroup: CONNECTION_SHAPE.credentialHelperProcessGroup,
     logger: CONNECTION_SHAPE.logger,
   },
   required: ['registry'],
@@ -97,9 +98,15 @@ export function loginTarget(value: string): { registry: string; namespace?: stri
 }
 
 /** Where the credential store lives, from the options only (the library never reads process.env). */
-function storeOptions(opts: { env?: Record<string, string | undefined>; homeDir?: string; logger?: Logger; credentialHelperTimeoutMs?: number }) {
+function storeOptions(opts: Pick<ConnectionOptions, 'env' | 'homeDir' | 'credentialHelperTimeoutMs' | 'credentialHelperProcessGroup'> & { logger?: Logger }) {
   const env = opts.env ?? {};
-  return { env, homeDir: opts.homeDir ?? env.HOME, logger: opts.logger ?? silentLogger, helperTimeoutMs: opts.credentialHelperTimeoutMs };
+  return {
+    env,
+    homeDir: opts.homeDir ?? env.HOME,
+    logger: opts.logger ?? silentLogger,
+    helperTimeoutMs: opts.credentialHelperTimeoutMs,
+    helperProcessGroup: opts.credentialHelperProcessGroup,
+  };
 }
 
 /**
@@ -117,9 +124,9 @@ export async function login(given: LoginOptions): Promise<LoginResult> {
   const logger = opts.logger ?? silentLogger;
   // Where the login will go must be settled before the registry is asked: a login checked and
   // then refused a place to be stored costs a request (and, at a rate-limited registry, a pull).
+  // Every file it reads or writes is read now (for a namespace, Docker's config.json too).
   const store = storeOptions({ ...opts, logger });
-  if (namespace) namespaceLoginFile(name, store.env, store.homeDir);
-  else if (!store.env.REGISTRY_AUTH_FILE) await checkDockerConfigDir(store.env);
+  await checkCredentialStore(name, store);
   const transport = transportFor({ ...opts, logger });
   try {
     const client = new HttpRegistryClient({

@@ -52,6 +52,15 @@ export interface ConnectionOptions {
   /** Milliseconds a credential helper may take (default 30 s). The CLI reads REGPUSH_CREDENTIAL_HELPER_TIMEOUT_MS. */
   credentialHelperTimeoutMs?: number;
   /**
+   * Runs each credential helper in a process group of its own (not on Windows), so that a helper
+   * that times out is killed with the processes it started. Default false: the helper runs in the
+   * caller's process group, as Docker runs it, so that at a terminal it can prompt there (from a
+   * group and session of its own it cannot open the terminal); a timeout kills the helper alone.
+   * The library does not look for a terminal itself: the CLI sets this when none of its standard
+   * streams is one.
+   */
+  credentialHelperProcessGroup?: boolean;
+  /**
    * The run's secrets (a SecretSet of src/redact.ts): the credentials and tokens this operation
    * resolves or receives are added, so the caller can scrub them from whatever it prints.
    */
@@ -114,6 +123,7 @@ export const CONNECTION_SHAPE = {
     },
   },
   credentialHelperTimeoutMs: 'whole',
+  credentialHelperProcessGroup: 'boolean',
   secrets: { fields: { add: 'function', addCredential: 'function' }, required: ['add', 'addCredential'], open: true },
   mirrors: { values: STRINGS },
   blocked: { values: { anyOf: ['string', { literal: [false] }] } },
@@ -351,6 +361,7 @@ function connectOne(
       homeDir: opts.homeDir ?? opts.env?.HOME,
       logger: transport.logger,
       helperTimeoutMs: opts.credentialHelperTimeoutMs,
+      helperProcessGroup: opts.credentialHelperProcessGroup,
       secrets: opts.secrets,
     });
   return new HttpRegistryClient({

@@ -513,6 +513,43 @@ describe('resolveCredential: auths keys naming a namespace or repository (contai
   });
 });
 
+describe('resolveCredential: a broken file and the namespace keys looked for in every file first', () => {
+  const creds = (user: string) => ({ auth: b64(`${user}:pw-${user}`) });
+  const as = (user: string) => ({ username: user, password: `pw-${user}` });
+
+  it('a malformed auth.json does not fail a repository whose registry config.json has a login for; a lookup that reaches it still fails', async () => {
+    // Was (since the namespace keys are looked for first): every lookup with a repository read every
+    // file first and failed on the malformed auth.json, though config.json answers before it.
+    const o = await setup();
+    await writeJson(dockerConfig(o.home), { auths: { '127.0.0.1:5000': creds('docker') } });
+    await writeJson(runtimeAuthFile(o.home), '{"auths": {');
+    assert.deepEqual(await resolveCredential('127.0.0.1:5000', { ...o, repository: 'acme/app' }), as('docker'));
+    assert.deepEqual(await resolveCredential('127.0.0.1:5000', o), as('docker'));
+    // Another registry: the lookup reaches the file, and fails on it as it always did.
+    await assert.rejects(resolveCredential('ghcr.io', { ...o, repository: 'acme/app' }), /malformed credential file .*auth\.json: not valid JSON/);
+  });
+
+  it('a namespace key in a file after a malformed one does not step over it: the lookup in file order fails on it, as it did', async () => {
+    const o = await setup();
+    await writeJson(dockerConfig(o.home), '{"auths": {');
+    await writeJson(runtimeAuthFile(o.home), { auths: { 'quay.io/org': creds('ns') } });
+    await assert.rejects(resolveCredential('quay.io', { ...o, repository: 'org/app' }), /malformed credential file .*config\.json/);
+  });
+
+  it('a file that cannot be read (here a folder) is skipped with one warning, whichever pass meets it', async () => {
+    const o = await setup();
+    const log = capture();
+    await fs.mkdir(runtimeAuthFile(o.home), { recursive: true }); // EISDIR
+    await writeJson(path.join(o.home, '.config', 'containers', 'auth.json'), { auths: { 'quay.io/org': creds('ns') } });
+    assert.deepEqual(await resolveCredential('quay.io', { ...o, logger: log, repository: 'org/app' }), as('ns'));
+    const skipped = (lines: string[]) => lines.filter((l) => /cannot read credential file .*auth\.json \(EISDIR\): skipped/.test(l));
+    assert.equal(skipped(log.lines).length, 1, log.lines.join('\n'));
+    log.lines.length = 0;
+    assert.equal(await resolveCredential('quay.io', { ...o, logger: log, repository: 'elsewhere/app' }), undefined);
+    assert.equal(skipped(log.lines).length, 1, log.lines.join('\n'));
+  });
+});
+
 describe('resolveCredential: which files, in which order (containers-auth.json(5), Docker)', () => {
   const podmanHome = (home: string) => path.join(home, '.config', 'containers', 'auth.json');
   const runFile = (home: string) => path.join(home, 'run', 'containers', '4242', 'auth.json');
@@ -642,7 +679,7 @@ describe('credential helper: real process', () => {
     delete o.runHelper;
     const bin = path.join(o.home, 'bin');
     await fs.mkdir(bin);
-    await fs.writeFile(path.join(bin, 'docker-credential-sleepy'), '#!/bin/sh\nsleep 30\n', { mode: 0o755 });
+    await fs.writeFile(path.join(bin, 'docker-credential-sleepy'), '#!/bin/sh\nexec sleep 30\n', { mode: 0o755 });
     o.env = { PATH: `${bin}:/usr/bin:/bin` };
     o.helperTimeoutMs = 300;
     await writeJson(dockerConfig(o.home), { credHelpers: { 'ghcr.io': 'sleepy' } });
@@ -664,6 +701,7 @@ describe('credential helper: real process', () => {
     await fs.writeFile(path.join(bin, 'docker-credential-spawner'), `#!/bin/sh\nsleep 1000 &\necho $! > "${pidFile}"\nwait\n`, { mode: 0o755 });
     o.env = { PATH: `${bin}:/usr/bin:/bin` };
     o.helperTimeoutMs = 500;
+    o.helperProcessGroup = true; // as the CLI asks without a terminal; never read from the host process's streams
     await writeJson(dockerConfig(o.home), { credHelpers: { 'ghcr.io': 'spawner' } });
     await assert.rejects(resolveCredential('ghcr.io', o), (err: Error) => err instanceof AuthError && /timed out after 500 ms/.test(err.message));
     const pid = Number((await fs.readFile(pidFile, 'utf8')).trim());
@@ -703,7 +741,7 @@ describe('credential helper: real process', () => {
     const script = [
       `import { existsSync } from 'node:fs';`,
       `import { resolveCredential } from ${JSON.stringify(credentials)};`,
-      `void resolveCredential('ghcr.io', { role: 'to', env: { PATH: ${JSON.stringify(`${bin}:/usr/bin:/bin`)} }, homeDir: ${JSON.stringify(home)}, system: { platform: 'linux', uid: 4242, root: ${JSON.stringify(home)} } });`,
+      `void resolveCredential('ghcr.io', { role: 'to', env: { PATH: ${JSON.stringify(`${bin}:/usr/bin:/bin`)} }, homeDir: ${JSON.stringify(home)}, helperProcessGroup: true, system: { platform: 'linux', uid: 4242, root: ${JSON.stringify(home)} } });`,
       `const poll = setInterval(() => { if (existsSync(${JSON.stringify(pidFile)})) { clearInterval(poll); setTimeout(() => process.exit(130), 50); } }, 10);`,
     ].join('\n');
     const { execFile } = await import('node:child_process');
@@ -724,6 +762,32 @@ describe('credential helper: real process', () => {
         /* gone */
       }
     }
+  });
+
+  it('a process group of its own only when the caller asks (helperProcessGroup): by default the helper stays in the caller\'s, as Docker runs it', { skip: process.platform !== 'linux' }, async () => {
+    // Was: the library chose by isatty(0, 1, 2) of the host process, so the same call behaved
+    // differently at a terminal (where the test of a timed-out helper's children failed).
+    const o = await setup();
+    delete o.runHelper;
+    const bin = path.join(o.home, 'bin');
+    await fs.mkdir(bin);
+    // Replies with its pid and its process group (fields after "pid (comm) ": state, ppid, pgrp).
+    await fs.writeFile(
+      path.join(bin, 'docker-credential-pgrp'),
+      `#!/bin/sh\nread url\nset -- $(sed 's/^.*) //' /proc/$$/stat)\nprintf '{"Username":"%s","Secret":"%s"}' "$$" "$3"\n`,
+      { mode: 0o755 },
+    );
+    o.env = { PATH: `${bin}:/usr/bin:/bin` };
+    await writeJson(dockerConfig(o.home), { credHelpers: { 'ghcr.io': 'pgrp' } });
+    const ours = (await fs.readFile('/proc/self/stat', 'utf8')).replace(/^.*\) /, '').split(' ')[2];
+    const exitHooks = process.listenerCount('exit');
+    const byDefault = await resolveCredential('ghcr.io', o);
+    assert.equal(byDefault?.password, ours, 'the caller\'s process group');
+    const grouped = await resolveCredential('ghcr.io', { ...o, helperProcessGroup: true });
+    assert.equal(grouped?.password, grouped?.username, 'a group of its own, led by the helper');
+    assert.notEqual(grouped?.password, ours);
+    assert.equal((await resolveCredential('ghcr.io', { ...o, helperProcessGroup: false }))?.password, ours);
+    assert.equal(process.listenerCount('exit'), exitHooks, 'no exit hook left behind');
   });
 
   it('a helper that prints its reply and then fails: the Secret is scrubbed and reported to the run\'s secret set', async () => {

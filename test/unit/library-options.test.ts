@@ -330,6 +330,7 @@ test('push(): every documented option at once (the maps with any keys, the CLI\'
     chunkSize: 1 << 20,
     tls: { certsDirs: [], caCerts: {}, clientCerts: {}, verifyOff: [], verifyOffBy: {}, nodeExtraCaCerts: undefined },
     credentialHelperTimeoutMs: 1000,
+    credentialHelperProcessGroup: true,
     secrets: new SecretSet(),
     mirrors: {},
     blocked: {},
@@ -382,6 +383,7 @@ test('inspect(), login(), logout(), listTags(), listRepositories(), digestOf(), 
     ['login password number', () => login({ ...opts, registry: reg.host, username: 'ci', password: 1234 } as never), /^login\(\): password must be a string \(got 1234\)$/],
     ['login no registry', () => login({ ...opts, username: 'ci', password: 'pw' } as never), /^login\(\): registry must be a string \(got nothing\)$/],
     ['logout homedir', () => logout({ registry: reg.host, homedir: home } as never), /^logout\(\): unknown option "homedir" \(did you mean "homeDir"\?\)$/],
+    ['logout credentialHelperProcessGroup string', () => logout({ registry: reg.host, homeDir: home, credentialHelperProcessGroup: 'yes' } as never), /^logout\(\): credentialHelperProcessGroup must be true or false \(got a string\)$/],
     ['logout retries (not a logout option)', () => logout({ registry: reg.host, homeDir: home, retries: 1 } as never), /^logout\(\): unknown option "retries"/],
     ['listTags pagesize', () => listTags(reg.ref('app'), { ...opts, pagesize: 10 } as never), /^listTags\(\): unknown option "pagesize" \(did you mean "pageSize"\?\)$/],
     ['listTags pageSize string', () => listTags(reg.ref('app'), { ...opts, pageSize: '10' } as never), /^listTags\(\): pageSize must be a number \(got a string\)$/],
@@ -402,7 +404,7 @@ test('inspect(), login(), logout(), listTags(), listRepositories(), digestOf(), 
   assert.deepEqual((await tagImage(reg.ref('app:1'), ['2'], all)).tags, ['2']);
   assert.equal((await deleteImage(reg.ref('app:2'), { ...all, force: true })).digest, img.digest);
   assert.deepEqual(await login({ ...all, homeDir: home, registry: reg.host, username: 'ci', password: 'pw' }), { registry: reg.host });
-  assert.deepEqual(await logout({ registry: reg.host, env: opts.env, homeDir: home, credentialHelperTimeoutMs: 1000, logger: all.logger }), { registry: reg.host, removed: true });
+  assert.deepEqual(await logout({ registry: reg.host, env: opts.env, homeDir: home, credentialHelperTimeoutMs: 1000, credentialHelperProcessGroup: false, logger: all.logger }), { registry: reg.host, removed: true });
 });
 
 test('the arguments given by position (a reference, tagImage\'s new tags) are checked as the options are: E_USAGE naming the argument, before any request', async () => {

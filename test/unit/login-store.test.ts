@@ -117,6 +117,17 @@ describe('a namespace login through login()', () => {
   });
 });
 
+describe('a namespace login with nowhere to keep it', () => {
+  it('env: {} without a home on Linux too: E_USAGE before any request (Podman\'s /run/containers/<uid>/ file is not used without a home either)', async (t) => {
+    const pings = t.mock.method(HttpRegistryClient.prototype, 'ping', async () => {});
+    const nowhere = (e: unknown) => e instanceof UsageError && /cannot store a login for quay\.io\/org: .*there is none to write here: set REGISTRY_AUTH_FILE/.test(e.message);
+    await assert.rejects(storeCredential('quay.io/org', { username: 'a', password: SECRET }, { env: {}, system: { platform: 'linux', uid: 4242 } }), nowhere);
+    await assert.rejects(storeCredential('quay.io/org', { username: 'a', password: SECRET }, { env: {}, system: { platform: 'darwin' } }), nowhere);
+    if (process.platform === 'linux') await assert.rejects(login({ registry: 'quay.io/org', username: 'a', password: SECRET, env: {} }), nowhere);
+    assert.equal(pings.mock.callCount(), 0);
+  });
+});
+
 describe('parallel logins (a lock around each read-modify-write of the file)', () => {
   const credentials = fileURLToPath(new URL('../../src/auth/credentials.js', import.meta.url));
 
@@ -174,6 +185,53 @@ describe('parallel logins (a lock around each read-modify-write of the file)', (
   });
 });
 
+describe('the lock of a credential file is removed only by its holder', () => {
+  it('a holder whose lock was taken as stale meanwhile (held past staleMs) leaves the new holder\'s lock in place', async () => {
+    // Was: the first holder's `finally` removed whatever lock was there, the second holder's
+    // included, and a third writer could then write beside the second.
+    const home = await tempHome();
+    const file = dockerConfig(home);
+    const lock = `${file}.lock`;
+    let releaseFirst!: () => void;
+    const first = withCredentialFileLock(file, () => new Promise<void>((r) => (releaseFirst = r)));
+    while (!(await fs.stat(lock).catch(() => undefined))) await new Promise((r) => setTimeout(r, 5));
+    const old = new Date(Date.now() - 60_000);
+    await fs.utimes(lock, old, old);
+    const stale: string[] = [];
+    let finishSecond!: () => void;
+    let secondHolds!: () => void;
+    const holding = new Promise<void>((r) => (secondHolds = r));
+    const second = withCredentialFileLock(
+      file,
+      async () => {
+        secondHolds();
+        await new Promise<void>((r) => (finishSecond = r));
+      },
+      { onStale: (l) => stale.push(l) },
+    );
+    await holding;
+    assert.deepEqual(stale, [lock]);
+    releaseFirst();
+    await first;
+    assert.ok(await fs.stat(lock).catch(() => undefined), 'the first holder removed the second holder\'s lock');
+    finishSecond();
+    await second;
+    await assert.rejects(fs.stat(lock), 'the second holder left its lock');
+  });
+
+  it('a process that exits holding the lock removes it on its way out', { skip: process.platform === 'win32' }, async () => {
+    const home = await tempHome();
+    const file = dockerConfig(home);
+    const configFile = fileURLToPath(new URL('../../src/auth/config-file.js', import.meta.url));
+    const script =
+      `import { withCredentialFileLock } from ${JSON.stringify(configFile)};\n` +
+      `await withCredentialFileLock(${JSON.stringify(file)}, async () => process.exit(130));\n`;
+    const code = await new Promise<number | null>((resolve) => execFile(process.execPath, ['--input-type=module', '-e', script]).on('exit', resolve));
+    assert.equal(code, 130);
+    assert.deepEqual(await fs.readdir(path.dirname(file)), []);
+  });
+});
+
 describe('logout when the credential helper cannot be asked', () => {
   async function setupStore(helperScript?: string): Promise<{ home: string; env: Record<string, string> }> {
     const home = await tempHome();
@@ -212,7 +270,7 @@ describe('logout when the credential helper cannot be asked', () => {
   });
 
   it('timing out: the file\'s entries go, then E_AUTH saying the store may still hold the login', async () => {
-    const { home, env } = await setupStore('#!/bin/sh\nsleep 30\n');
+    const { home, env } = await setupStore('#!/bin/sh\nexec sleep 30\n');
     const err = await eraseCredential('ghcr.io', { env, homeDir: home, helperTimeoutMs: 300 }).then(
       () => assert.fail('no error'),
       (e: unknown) => e,
@@ -220,6 +278,22 @@ describe('logout when the credential helper cannot be asked', () => {
     assert.ok(err instanceof AuthError, String(err));
     assert.match(err.message, /docker-credential-slow erase for ghcr\.io failed: timed out after 300 ms.*; the entries for ghcr\.io in .* were removed, but the login the helper holds was not erased$/);
     assert.deepEqual((await readJson(dockerConfig(home))).auths, { 'quay.io': { auth: b64('q:1') } });
+  });
+  it('with no entry for the registry in the file (a credsStore login): the warning and the error do not say entries were removed', async () => {
+    const log = capture();
+    const missing = await setupStore();
+    await writeJson(dockerConfig(missing.home), { credsStore: 'gone', auths: { 'quay.io': { auth: b64('q:1') } } });
+    assert.equal(await eraseCredential('ghcr.io', { env: missing.env, homeDir: missing.home, logger: log }), false);
+    const warning = log.lines.find((l) => l.includes('docker-credential-gone not found on PATH'));
+    assert.ok(warning?.endsWith('not found on PATH: the login it may hold was not erased'), log.lines.join('\n'));
+
+    const slow = await setupStore('#!/bin/sh\nexec sleep 30\n');
+    await writeJson(dockerConfig(slow.home), { credsStore: 'slow', auths: { 'quay.io': { auth: b64('q:1') } } });
+    await assert.rejects(
+      eraseCredential('ghcr.io', { env: slow.env, homeDir: slow.home, helperTimeoutMs: 300 }),
+      (e: unknown) => e instanceof AuthError && /timed out after 300 ms.*; the login the helper holds was not erased$/.test(e.message) && !e.message.includes('removed'),
+    );
+    assert.deepEqual((await readJson(dockerConfig(slow.home))).auths, { 'quay.io': { auth: b64('q:1') } });
   });
 });
 
@@ -242,5 +316,114 @@ describe('DOCKER_CONFIG naming a file instead of its directory', () => {
     const fresh = path.join(home, 'new-docker');
     await storeCredential('ghcr.io', { username: 'me', password: 'x' }, { env: { DOCKER_CONFIG: fresh }, homeDir: home });
     assert.deepEqual(Object.keys((await readJson(path.join(fresh, 'config.json'))).auths), ['ghcr.io']);
+  });
+});
+
+describe('a namespace login or logout refused by a credential file: refused before the registry is asked, nothing written', () => {
+  // Was: login() checked only which file a namespace's login goes to before the /v2/ request; the
+  // rest (DOCKER_CONFIG, Docker's config.json, the file's credHelpers) came after auth.json was
+  // written, so the login was stored and the command failed; a logout emptied auth.json, then failed.
+  async function setup(dockerText?: string, authData?: unknown): Promise<{ home: string; auth: string; env: Record<string, string> }> {
+    const home = await tempHome();
+    if (dockerText !== undefined) {
+      await fs.mkdir(path.dirname(dockerConfig(home)), { recursive: true });
+      await fs.writeFile(dockerConfig(home), dockerText);
+    }
+    const runtime = path.join(home, 'run');
+    const auth = path.join(runtime, 'containers', 'auth.json');
+    if (authData !== undefined) await writeJson(auth, authData);
+    return { home, auth, env: { HOME: home, XDG_RUNTIME_DIR: runtime } };
+  }
+  const held = { auths: { 'ghcr.io/org': { auth: b64('alice:old') } } };
+
+  it('DOCKER_CONFIG naming a file: login E_USAGE with no request and no auth.json; logout E_USAGE with auth.json kept', async (t) => {
+    const pings = t.mock.method(HttpRegistryClient.prototype, 'ping', async () => {});
+    const { home, auth, env } = await setup('{"auths": {}}');
+    const file = dockerConfig(home);
+    const usage = (e: unknown) => e instanceof UsageError && e.message.startsWith(`DOCKER_CONFIG names ${file}, which is not a directory`);
+    const withFile = { ...env, DOCKER_CONFIG: file };
+    await assert.rejects(login({ registry: 'ghcr.io/org', username: 'alice', password: SECRET, env: withFile, homeDir: home }), usage);
+    await assert.rejects(storeCredential('ghcr.io/org', { username: 'alice', password: SECRET }, { env: withFile, homeDir: home }), usage);
+    assert.equal(pings.mock.callCount(), 0, 'refused before the registry is asked');
+    await assert.rejects(fs.stat(auth), 'auth.json written');
+    await writeJson(auth, held);
+    await assert.rejects(eraseCredential('ghcr.io/org', { env: withFile, homeDir: home }), usage);
+    assert.deepEqual(await readJson(auth), held);
+
+    // The CLI: exit 2, one line, nothing written.
+    await fs.rm(auth);
+    const err: string[] = [];
+    const code = await main(['login', '-u', 'alice', '-p', SECRET, 'ghcr.io/org'], {
+      stdout: new PassThrough(),
+      stderr: Object.assign(new PassThrough(), { columns: 100 }).on('data', (d) => err.push(String(d))),
+      stdin: new PassThrough(),
+      env: withFile,
+      cwd: home,
+    });
+    assert.equal(code, 2, err.join(''));
+    assert.match(err.join(''), /DOCKER_CONFIG names .* not a directory/);
+    assert.equal(pings.mock.callCount(), 0);
+    await assert.rejects(fs.stat(auth), 'auth.json written');
+  });
+
+  it('a malformed ~/.docker/config.json: login E_AUTH naming it with no request and no auth.json; logout the same with auth.json kept', async (t) => {
+    const pings = t.mock.method(HttpRegistryClient.prototype, 'ping', async () => {});
+    const { home, auth, env } = await setup('{"auths": {');
+    const malformed = (e: unknown) => e instanceof AuthError && e.message.startsWith(`malformed credential file ${dockerConfig(home)}`);
+    await assert.rejects(login({ registry: 'ghcr.io/org', username: 'alice', password: SECRET, env, homeDir: home }), malformed);
+    assert.equal(pings.mock.callCount(), 0);
+    await assert.rejects(fs.stat(auth), 'auth.json written');
+    await writeJson(auth, held);
+    await assert.rejects(eraseCredential('ghcr.io/org', { env, homeDir: home }), malformed);
+    assert.deepEqual(await readJson(auth), held);
+  });
+
+  it('a credHelpers entry for the registry in auth.json: login E_USAGE with no request', async (t) => {
+    const pings = t.mock.method(HttpRegistryClient.prototype, 'ping', async () => {});
+    const data = { credHelpers: { 'ghcr.io': 'pass' } };
+    const { home, auth, env } = await setup(undefined, data);
+    await assert.rejects(
+      login({ registry: 'ghcr.io/org', username: 'alice', password: SECRET, env, homeDir: home }),
+      (e: unknown) => e instanceof UsageError && /sends ghcr\.io to docker-credential-pass \(credHelpers\)/.test(e.message),
+    );
+    assert.equal(pings.mock.callCount(), 0);
+    assert.deepEqual(await readJson(auth), data);
+  });
+
+  it('a whole registry: a malformed config.json is refused before the request too', async (t) => {
+    const pings = t.mock.method(HttpRegistryClient.prototype, 'ping', async () => {});
+    const { home, env } = await setup('{"auths": {');
+    await assert.rejects(login({ registry: 'ghcr.io', username: 'alice', password: SECRET, env, homeDir: home }), /malformed credential file/);
+    assert.equal(pings.mock.callCount(), 0);
+  });
+});
+
+describe('the CLI runs credential helpers in a process group of their own only without a terminal', () => {
+  it('logout: no terminal → the helper leads its own group; a terminal on stdin/stderr → it stays in regpush\'s (so it can prompt there)', { skip: process.platform !== 'linux' }, async () => {
+    // Was: the library chose by isatty(0, 1, 2) of the host process, never by the CLI's own streams.
+    const home = await tempHome();
+    const bin = path.join(home, 'bin');
+    await fs.mkdir(bin);
+    const seen = path.join(home, 'pgrp');
+    // Records its pid and its process group (fields after "pid (comm) ": state, ppid, pgrp).
+    await fs.writeFile(path.join(bin, 'docker-credential-pgrp'), `#!/bin/sh\nread url\nset -- $(sed 's/^.*) //' /proc/$$/stat)\necho "$$ $3" > "${seen}"\n`, { mode: 0o755 });
+    const ours = (await fs.readFile('/proc/self/stat', 'utf8')).replace(/^.*\) /, '').split(' ')[2];
+    const run = async (tty: boolean) => {
+      await writeJson(dockerConfig(home), { credsStore: 'pgrp', auths: { 'ghcr.io': {} } });
+      const err: string[] = [];
+      const code = await main(['logout', 'ghcr.io'], {
+        stdout: new PassThrough(),
+        stderr: Object.assign(new PassThrough(), { columns: 100, ...(tty ? { isTTY: true } : {}) }).on('data', (d) => err.push(String(d))),
+        stdin: Object.assign(new PassThrough(), tty ? { isTTY: true } : {}),
+        env: { PATH: `${bin}:/usr/bin:/bin`, HOME: home, XDG_RUNTIME_DIR: path.join(home, 'run') },
+        cwd: home,
+      });
+      assert.equal(code, 0, err.join(''));
+      const [pid, pgrp] = (await fs.readFile(seen, 'utf8')).trim().split(' ');
+      return { pid, pgrp };
+    };
+    const ci = await run(false);
+    assert.equal(ci.pgrp, ci.pid, 'without a terminal: a group of its own');
+    assert.equal((await run(true)).pgrp, ours, 'at a terminal: regpush\'s group');
   });
 });

@@ -7,7 +7,7 @@
 import type { Argv } from 'yargs';
 import type { SecretSet } from '../../redact.js';
 import { AbortedError, UsageError } from '../../errors.js';
-import { commonContext, commonFlags, credentialHelperTimeoutOption, cwdOf, homeDirOf, readStdin, connectionOptions } from '../common.js';
+import { commonContext, commonFlags, credentialHelperTimeoutOption, cwdOf, helperProcessGroupOption, homeDirOf, readStdin, connectionOptions } from '../common.js';
 import { defineFlags, withFlags } from '../flag-table.js';
 import type { CliIO } from '../io.js';
 
@@ -87,7 +87,15 @@ export function loginCommands(y: Argv, io: CliIO, done: (code: number) => void, 
         const { logout, loginTarget } = await import('../../login/login.js');
         const host = loginTarget(a.registry).name;
         const ctx = commonContext(a, io, secrets);
-        const r = await logout({ registry: host, logger: ctx.logger, cwd: cwdOf(io), env: io.env, homeDir: homeDirOf(io), credentialHelperTimeoutMs: credentialHelperTimeoutOption(io.env) });
+        const r = await logout({
+          registry: host,
+          logger: ctx.logger,
+          cwd: cwdOf(io),
+          env: io.env,
+          homeDir: homeDirOf(io),
+          credentialHelperTimeoutMs: credentialHelperTimeoutOption(io.env),
+          credentialHelperProcessGroup: helperProcessGroupOption(io),
+        });
         if (a.json) io.stdout.write(JSON.stringify(r, null, 2) + '\n'); // $defs/logoutOutput
         else if (r.removed) io.stdout.write(`Removed login credentials for ${host}\n`);
         if (r.stillStoredIn) {
