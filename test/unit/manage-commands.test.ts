@@ -202,3 +202,57 @@ test('catalog at a registry without one (404): E_UNSUPPORTED, exit 6, pointing a
   }
   assert.equal(reg.count({}), 0, 'nothing asked');
 });
+
+test('delete of a tag names every other tag on its manifest: in the refusal without --force, and in the --force warning and --json otherTags (they went unnamed)', async () => {
+  const reg = await fake();
+  const img = reg.seedImage('app', { tags: ['1', 'latest', 'keep'] });
+  reg.seedImage('app', { tags: ['other'] });
+  const refused = await runMain(['delete', reg.ref('app:1')], { env: cliEnv(reg) });
+  assert.equal(refused.code, 2, refused.stderr);
+  assert.equal(
+    refused.stderr,
+    `regpush: error: ${reg.ref('app:1')} is a tag; deleting removes manifest ${img.digest} and every tag that points at it (1, keep and latest). Delete by digest (${reg.host}/app@${img.digest}) or add --force [E_USAGE]\n`,
+  );
+  assert.ok(reg.manifest('app', img.digest), 'nothing deleted');
+  const r = await runMain(['delete', '--force', '--json', reg.ref('app:1')], { env: cliEnv(reg) });
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  assertValidOutput('delete', out);
+  assert.deepEqual(out, { reference: `${reg.host}/app@${img.digest}`, digest: img.digest, resolvedFrom: '1', otherTags: ['keep', 'latest'], indexTags: [] });
+  assert.match(r.stderr, /deleted \S+, which tag 1 pointed at: tags keep and latest pointed at it too and are gone with it/);
+  assert.deepEqual((await listTags(`${reg.host}/app`, fakeLibraryOptions(reg))).tags, ['other']);
+  // One HEAD per tag: the tag list bounds the lookups (DELETE_TAG_CHECK_LIMIT).
+  const only = reg.seedImage('app', { tags: ['solo'] });
+  const lib = await deleteImage(reg.ref('app:solo'), { ...fakeLibraryOptions(reg), force: true });
+  assert.deepEqual(lib.otherTags, []);
+  assert.equal(lib.digest, only.digest);
+});
+
+test('delete of a platform image a tagged index lists: refused without --force naming the index tag, warned with it; no "every tag … gone" line when no tag pointed at it', async () => {
+  const reg = await fake();
+  const amd = reg.seedImage('app', { tags: [] });
+  const arm = reg.seedImage('app', { tags: [], platform: { os: 'linux', architecture: 'arm64' } });
+  const index = reg.seedIndex('app', [amd, arm], { tags: ['multi', 'stable'] });
+  reg.seedImage('app', { tags: ['single'] });
+  const byDigest = `${reg.host}/app@${arm.digest}`;
+  const refused = await runMain(['delete', byDigest], { env: cliEnv(reg) });
+  assert.equal(refused.code, 2, refused.stderr);
+  assert.equal(
+    refused.stderr,
+    `regpush: error: ${byDigest}: it is a platform of the image index tagged multi and stable, which would be left listing a manifest that is gone (a pull of that platform fails). Delete the index first, or add --force to delete it anyway [E_USAGE]\n`,
+  );
+  assert.ok(reg.manifest('app', arm.digest), 'nothing deleted');
+  // The index is read once (two tags name it), the plain image's tag is not read at all.
+  assert.equal(reg.count({ method: 'GET', kind: 'manifest' }), 1);
+  const r = await runMain(['delete', '--force', '--json', byDigest], { env: cliEnv(reg) });
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  assertValidOutput('delete', out);
+  assert.deepEqual(out, { reference: byDigest, digest: arm.digest, otherTags: [], indexTags: ['multi', 'stable'] });
+  assert.doesNotMatch(r.stderr, /every tag/);
+  assert.match(r.stderr, /was deleted although it is a platform of the image index tagged multi and stable/);
+  // Deleting the index itself leaves its children (and the refusal is not asked for: no index lists it).
+  const idx = await deleteImage(reg.ref(`app@${index.digest}`), fakeLibraryOptions(reg));
+  assert.deepEqual(idx.otherTags, ['multi', 'stable']);
+  assert.ok(reg.manifest('app', amd.digest));
+});
