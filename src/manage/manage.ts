@@ -129,6 +129,15 @@ function looksLikeRegistry(input: string): boolean {
 }
 
 /**
+ * `name:port`: one DNS label and a port of digits, no `.` (`registry:5000`, a compose service or
+ * an /etc/hosts name). As an image reference it is a Docker Hub image with a numeric tag; where
+ * only a registry can be meant (catalog), it is that registry.
+ */
+function isNameWithPort(input: string): boolean {
+  return /^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?:\d{1,5}$/.test(input);
+}
+
+/**
  * Parses a repository name for `tags`: a tag or digest there is a mistake (the command lists the
  * tags of the whole repository), reported rather than ignored.
  */
@@ -139,7 +148,10 @@ export function parseRepository(input: string): ImageReference {
   const ref = parseReference(input);
   const lastPart = input.slice(input.lastIndexOf('/') + 1);
   if (ref.digest !== undefined || lastPart.includes(':')) {
-    throw new InvalidReferenceError(`${JSON.stringify(input)} names an image, not a repository; give the repository alone, e.g. ${repositoryName(ref)}`);
+    // `registry:5000` is a Docker Hub image with tag 5000 as a reference, and as likely a registry
+    // named by a compose service or /etc/hosts name: both readings are offered.
+    const orRegistry = isNameWithPort(input) ? `; or, if ${input} is a registry, a repository in it, e.g. ${input}/app` : '';
+    throw new InvalidReferenceError(`${JSON.stringify(input)} names an image, not a repository; give the repository alone, e.g. ${repositoryName(ref)}${orRegistry}`);
   }
   return { registry: ref.registry, repository: ref.repository };
 }
@@ -203,7 +215,8 @@ export async function listRepositories(registry: string, opts: ListTagsOptions =
   checkArgument('listRepositories()', 'registry', registry, 'string');
   checkOptions('listRepositories()', opts, LIST_TAGS_SHAPE);
   const host = registryHostOf(registry);
-  if (!host || !looksLikeRegistry(host)) {
+  // catalog only ever takes a registry, so `registry:5000` is one (looksLikeRegistry reads it as an image).
+  if (!host || !(looksLikeRegistry(host) || isNameWithPort(host))) {
     throw new InvalidReferenceError(`${JSON.stringify(registry)} is not a registry host; give e.g. registry.example.com or 127.0.0.1:5000 (a repository's tags: regpush tags REPOSITORY)`);
   }
   const pageSize = pageSizeOf(opts);
