@@ -147,7 +147,9 @@ export interface FailureContext {
 
 /** What to do next, appended to the errors users meet most. */
 const HINT = {
-  auth: (registry: string) => `check the credentials for ${registry}: \`regpush login ${registry}\`, --to-user/--from-user with --password-stdin, or REGPUSH_TO_*/REGPUSH_FROM_* env vars`,
+  // Said below the command layer, so it names each command's flags (`tags` has no --from-user).
+  auth: (registry: string) =>
+    `check the credentials for ${registry}: \`regpush login ${registry}\`, the command's user flag with --password-stdin (--user for tags, catalog, digest, tag, delete and inspect; --from-user/--to-user for push and copy), or the REGPUSH_* env vars`,
   denied: 'access denied: the credentials were accepted but lack permission on this repository; check its name and your pull/push rights',
   notFound: 'check the repository name and tag or digest; `regpush inspect REF` shows what a reference resolves to',
   rateLimited: 'wait and retry, lower --jobs, or log in (Docker Hub allows authenticated users more pulls)',

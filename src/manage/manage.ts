@@ -6,6 +6,7 @@
 import { AuthError, InvalidReferenceError, NotFoundError, PartialFailureError, RegistryError, RegpushError, UnsupportedError, UsageError, type ErrorCode } from '../errors.js';
 import { isValidDigest } from '../image/digest.js';
 import { parseManifest } from '../image/manifest.js';
+import { isIndexMediaType } from '../image/mediatypes.js';
 import { silentLogger, type Logger } from '../log.js';
 import { checkTag, formatReference, manifestRef, parseReference, referenceArgument, repositoryName, type ImageReference } from '../ref/reference.js';
 import { registryHostOf } from '../ref/registry.js';
@@ -87,7 +88,8 @@ export interface TagImageResult {
 export interface DeleteOptions extends ManageOptions {
   /**
    * Allow a tag as the reference: it is resolved to its digest and that manifest is deleted, which
-   * removes every other tag pointing at it too. Without it, only a digest reference is accepted.
+   * removes every other tag pointing at it too (named in the warning and in `otherTags`). Without
+   * it, only a digest reference is accepted, and not one an index tagged in the repository lists.
    */
   force?: boolean;
 }
@@ -99,6 +101,13 @@ export interface DeleteResult {
   digest: string;
   /** The tag the digest was resolved from (with force), if a tag was given. */
   resolvedFrom?: string;
+  /**
+   * The tags other than `resolvedFrom` that pointed at the manifest and went with it. Absent when
+   * they could not be checked (more than DELETE_TAG_CHECK_LIMIT tags, or a tag list refused).
+   */
+  otherTags?: string[];
+  /** Tags of image indexes in the repository that listed the manifest and now list one that is gone (with force); absent as otherTags is. */
+  indexTags?: string[];
 }
 
 /** Most tags asked for on one page (distribution caps `n` itself; this keeps a typo from asking for millions). */
@@ -120,6 +129,15 @@ function looksLikeRegistry(input: string): boolean {
 }
 
 /**
+ * `name:port`: one DNS label and a port of digits, no `.` (`registry:5000`, a compose service or
+ * an /etc/hosts name). As an image reference it is a Docker Hub image with a numeric tag; where
+ * only a registry can be meant (catalog), it is that registry.
+ */
+function isNameWithPort(input: string): boolean {
+  return /^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?:\d{1,5}$/.test(input);
+}
+
+/**
  * Parses a repository name for `tags`: a tag or digest there is a mistake (the command lists the
  * tags of the whole repository), reported rather than ignored.
  */
@@ -130,7 +148,10 @@ export function parseRepository(input: string): ImageReference {
   const ref = parseReference(input);
   const lastPart = input.slice(input.lastIndexOf('/') + 1);
   if (ref.digest !== undefined || lastPart.includes(':')) {
-    throw new InvalidReferenceError(`${JSON.stringify(input)} names an image, not a repository; give the repository alone, e.g. ${repositoryName(ref)}`);
+    // `registry:5000` is a Docker Hub image with tag 5000 as a reference, and as likely a registry
+    // named by a compose service or /etc/hosts name: both readings are offered.
+    const orRegistry = isNameWithPort(input) ? `; or, if ${input} is a registry, a repository in it, e.g. ${input}/app` : '';
+    throw new InvalidReferenceError(`${JSON.stringify(input)} names an image, not a repository; give the repository alone, e.g. ${repositoryName(ref)}${orRegistry}`);
   }
   return { registry: ref.registry, repository: ref.repository };
 }
@@ -194,7 +215,8 @@ export async function listRepositories(registry: string, opts: ListTagsOptions =
   checkArgument('listRepositories()', 'registry', registry, 'string');
   checkOptions('listRepositories()', opts, LIST_TAGS_SHAPE);
   const host = registryHostOf(registry);
-  if (!host || !looksLikeRegistry(host)) {
+  // catalog only ever takes a registry, so `registry:5000` is one (looksLikeRegistry reads it as an image).
+  if (!host || !(looksLikeRegistry(host) || isNameWithPort(host))) {
     throw new InvalidReferenceError(`${JSON.stringify(registry)} is not a registry host; give e.g. registry.example.com or 127.0.0.1:5000 (a repository's tags: regpush tags REPOSITORY)`);
   }
   const pageSize = pageSizeOf(opts);
@@ -342,12 +364,95 @@ export async function tagImage(reference: string | ImageReference, newTags: stri
   });
 }
 
+/** Most tags delete looks up (one manifest HEAD each) to find what else a deletion takes with it; past it, they are not checked. */
+export const DELETE_TAG_CHECK_LIMIT = 1000;
+
+/** Manifest HEADs delete has in flight at once while it looks the tags up. */
+const DELETE_LOOKUPS_AT_ONCE = 8;
+
+/** What else in the repository a manifest's deletion touches, as deleteImage() found it. */
+interface Dependents {
+  /** Every tag pointing at the manifest (they go with it), in the registry's order. */
+  tags: string[];
+  /** Tags of image indexes that list the manifest (they stay, broken: a pull of that platform fails). */
+  indexTags: string[];
+}
+
+/** "a", "a and b", "a, b and c". */
+function listed(names: string[]): string {
+  return names.length < 2 ? (names[0] ?? '') : `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`;
+}
+
+/**
+ * The tags pointing at `digest` and the tags of the indexes listing it: the tag list, a manifest
+ * HEAD per tag (DELETE_TAG_CHECK_LIMIT of them at most) and a GET of each index a tag names (the
+ * HEAD's media type says which). Undefined, with a warning, when that could not be found out: more
+ * tags than the bound, or a tag list the registry refuses. A registry deletes a manifest whatever
+ * points at it (distribution removes its tags with it and leaves indexes listing it dangling), so
+ * this is the only place anyone is told before.
+ */
+async function dependentsOf(client: RegistryClient, ref: ImageReference, resolved: DigestResult, lookup: ManifestLookup, log: Logger): Promise<Dependents | undefined> {
+  const digest = resolved.digest;
+  const repo = ref.repository;
+  let tags: string[];
+  try {
+    tags = await client.listTags(repo);
+  } catch (err) {
+    if (!(err instanceof RegpushError) || err.code === 'E_ABORTED') throw err;
+    log.warn(`the tags of ${repositoryName(ref)} could not be listed (${err.message}): which other tags point at ${digest}, or which indexes list it, was not checked`);
+    return undefined;
+  }
+  if (tags.length > DELETE_TAG_CHECK_LIMIT) {
+    log.warn(`${repositoryName(ref)} has ${tags.length} tags, more than the ${DELETE_TAG_CHECK_LIMIT} regpush looks up before a delete: which other tags point at ${digest}, or which indexes list it, was not checked`);
+    return undefined;
+  }
+  const heads: (ManifestHead | undefined)[] = new Array(tags.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < tags.length) {
+      const i = next++;
+      // The tag given was looked up already.
+      if (ref.digest === undefined && tags[i] === ref.tag) {
+        heads[i] = { digest, mediaType: resolved.mediaType };
+        continue;
+      }
+      const head = await lookup(repo, tags[i]!);
+      // A HEAD without Docker-Content-Digest: the digest from the bytes (as digest does).
+      heads[i] = head && !(head.digest && isValidDigest(head.digest)) ? { ...head, digest: (await client.getManifest(repo, tags[i]!)).digest } : head;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(DELETE_LOOKUPS_AT_ONCE, tags.length) }, worker));
+  const onIt = tags.filter((_, i) => heads[i]?.digest === digest);
+  const indexes = new Map<string, string[]>();
+  tags.forEach((t, i) => {
+    const h = heads[i];
+    if (h?.digest && h.digest !== digest && isIndexMediaType(h.mediaType)) indexes.set(h.digest, [...(indexes.get(h.digest) ?? []), t]);
+  });
+  const indexTags: string[] = [];
+  for (const [indexDigest, named] of indexes) {
+    try {
+      const got = await client.getManifest(repo, indexDigest);
+      const parsed = parseManifest(got.bytes, got.mediaType);
+      if (parsed.kind === 'index' && parsed.index.manifests.some((m) => m.digest === digest)) indexTags.push(...named);
+    } catch (err) {
+      if (!(err instanceof RegpushError) || err.code === 'E_ABORTED') throw err;
+      log.warn(`the index tagged ${listed(named)} could not be read (${err.message}): whether it lists ${digest} was not checked`);
+    }
+  }
+  return { tags: onIt, indexTags };
+}
+
 /**
  * Deletes a manifest by digest. Deleting a manifest removes every tag pointing at it, so a tag is
- * accepted only with `force` (it is resolved to its digest first). The manifest is looked up with
- * a HEAD before the DELETE, so a missing one is E_NOT_FOUND whatever the registry answers to
- * DELETE, and a 404 to the DELETE itself (a retried DELETE whose first attempt deleted it) is a
- * delete done. Credentials: the `to` role (pull and delete).
+ * accepted only with `force` (it is resolved to its digest first). Before the DELETE, the
+ * repository's tags are looked up (dependentsOf, at most DELETE_TAG_CHECK_LIMIT): the tags that
+ * go with the manifest are named (in the refusal without `force`, in the warning and the result
+ * with it), and a manifest an index tagged in the repository lists (a platform's image) is
+ * refused without `force` even by digest, since deleting it breaks that index. Deleting an index
+ * leaves its children in place. The manifest is looked up with a HEAD before the DELETE, so a
+ * missing one is E_NOT_FOUND whatever the registry answers to DELETE, and a 404 to the DELETE
+ * itself (a retried DELETE whose first attempt deleted it) is a delete done. Credentials: the
+ * `to` role (pull and delete).
  */
 export async function deleteImage(reference: string | ImageReference, opts: DeleteOptions = {}): Promise<DeleteResult> {
   checkArgument('deleteImage()', 'reference', reference, REFERENCE_ARGUMENT);
@@ -360,10 +465,21 @@ export async function deleteImage(reference: string | ImageReference, opts: Dele
     const resolved = await resolveDigest(client, ref, log, lookup);
     const digest = ref.digest ?? resolved.digest;
     const byDigest = `${repositoryName(ref)}@${digest}`;
+    const found = await dependentsOf(client, ref, { ...resolved, digest }, lookup, log);
+    // The tag given is in the tag list too; a tag the list missed (it is read first) is still named.
+    const tags = found ? [...(ref.tag !== undefined && ref.digest === undefined && !found.tags.includes(ref.tag) ? [ref.tag] : []), ...found.tags] : [];
+    const others = tags.filter((t) => ref.digest !== undefined || t !== ref.tag);
+    const indexNote = found?.indexTags.length
+      ? `it is a platform of the image index tagged ${listed(found.indexTags)}, which would be left listing a manifest that is gone (a pull of that platform fails)`
+      : '';
     if (ref.digest === undefined && !opts.force) {
+      const which = found ? (others.length ? ` (${listed(tags)})` : ` (only ${ref.tag} does)`) : '';
       throw new UsageError(
-        `${formatReference(ref)} is a tag; deleting removes manifest ${digest} and every tag that points at it. Delete by digest (${byDigest}) or add --force`,
+        `${formatReference(ref)} is a tag; deleting removes manifest ${digest} and every tag that points at it${which}${indexNote ? `; ${indexNote}` : ''}. Delete by digest (${byDigest}) or add --force`,
       );
+    }
+    if (ref.digest !== undefined && !opts.force && indexNote) {
+      throw new UsageError(`${byDigest}: ${indexNote}. Delete the index first, or add --force to delete it anyway`);
     }
     try {
       await client.deleteManifest(ref.repository, digest);
@@ -377,8 +493,17 @@ export async function deleteImage(reference: string | ImageReference, opts: Dele
       log.info(`the DELETE of ${byDigest} was answered 404 and the manifest is gone: an earlier attempt whose answer was lost deleted it`);
     }
     // Said after the DELETE, so that a refusal stays the one line a failure prints.
-    if (ref.digest === undefined) log.warn(`deleted ${byDigest}, which tag ${ref.tag} pointed at: every tag pointing at this manifest is gone with it`);
-    else log.info(`deleted ${byDigest}: every tag pointing at this manifest is gone with it`);
-    return { reference: byDigest, digest, ...(ref.digest === undefined ? { resolvedFrom: ref.tag } : {}) };
+    const from = ref.digest === undefined ? `, which tag ${ref.tag} pointed at` : '';
+    if (!found) log.warn(`deleted ${byDigest}${from}: every tag pointing at this manifest is gone with it (not checked which)`);
+    else if (others.length) log.warn(`deleted ${byDigest}${from}: ${others.length === 1 ? 'tag' : 'tags'} ${listed(others)} pointed at it too and ${others.length === 1 ? 'is' : 'are'} gone with it`);
+    else if (ref.digest === undefined) log.warn(`deleted ${byDigest}${from}; no other tag pointed at it`);
+    else log.info(`deleted ${byDigest}; no tag pointed at it`);
+    if (indexNote) log.warn(`${byDigest} was deleted although ${indexNote}`);
+    return {
+      reference: byDigest,
+      digest,
+      ...(ref.digest === undefined ? { resolvedFrom: ref.tag } : {}),
+      ...(found ? { otherTags: others, indexTags: found.indexTags } : {}),
+    };
   });
 }

@@ -688,7 +688,7 @@ export class HttpRegistryClient implements RegistryClient {
    * page held: that is an error at once.
    */
   async listTags(repo: string, pageSize = 1000, maxPages = MAX_TAG_PAGES): Promise<string[]> {
-    return this.pagedNames(`${repo}/tags/list?n=${pageSize}`, `tag list of ${this.registry}/${repo}`, `list tags of ${this.registry}/${repo}`, 'tags', pageSize, maxPages);
+    return this.pagedNames((n) => `${repo}/tags/list?n=${n}`, `tag list of ${this.registry}/${repo}`, `list tags of ${this.registry}/${repo}`, 'tags', pageSize, maxPages);
   }
 
   /**
@@ -697,11 +697,11 @@ export class HttpRegistryClient implements RegistryClient {
    * caller says so.
    */
   async listRepositories(pageSize = 1000, maxPages = MAX_TAG_PAGES): Promise<string[]> {
-    return this.pagedNames(`_catalog?n=${pageSize}`, `catalog of ${this.registry}`, `list the repositories of ${this.registry}`, 'repositories', pageSize, maxPages);
+    return this.pagedNames((n) => `_catalog?n=${n}`, `catalog of ${this.registry}`, `list the repositories of ${this.registry}`, 'repositories', pageSize, maxPages);
   }
 
   /** The names under `key` of a paginated list (tags/list, _catalog), every page followed (see listTags). */
-  private async pagedNames(path: string, what: string, failWhat: string, key: 'tags' | 'repositories', pageSize: number, maxPages: number): Promise<string[]> {
+  private async pagedNames(pathFor: (n: number) => string, what: string, failWhat: string, key: 'tags' | 'repositories', pageSize: number, maxPages: number): Promise<string[]> {
     const names: string[] = [];
     const seen = new Set<string>();
     const visited = new Set<string>();
@@ -709,18 +709,29 @@ export class HttpRegistryClient implements RegistryClient {
       new ProtocolError(`${what}: page ${page + 1} repeats what earlier pages listed (the registry does not follow its own Link); the list cannot be read to its end`, {
         details: { registry: this.registry },
       });
-    let url: string | undefined = await this.url(path);
+    let url: string | undefined = await this.url(pathFor(pageSize));
     for (let page = 0; url && page < maxPages; page++) {
       if (visited.has(url)) throw repeated(page);
       visited.add(url);
-      const res: HttpResponse = await this.request({ method: 'GET', url });
+      let res: HttpResponse = await this.request({ method: 'GET', url });
+      if (res.status === 400 && page === 0 && pageSize > DISTRIBUTION_MAX_ENTRIES) {
+        // distribution (2.8 and later) answers an `n` above its catalog.maxentries (default 1000)
+        // with 400 PAGINATION_NUMBER_INVALID rather than capping it: asked once more with that
+        // default, its Link then leads on page by page. Said in --debug only: the list is whole.
+        const err = await errorFromResponse(res, { what: failWhat, registry: this.registry });
+        if (!err.details.registryCodes?.includes('PAGINATION_NUMBER_INVALID')) throw err;
+        this.logger.debug(`${this.registry} refused n=${pageSize} (400 PAGINATION_NUMBER_INVALID); asking again with n=${DISTRIBUTION_MAX_ENTRIES}`);
+        url = await this.url(pathFor(DISTRIBUTION_MAX_ENTRIES));
+        visited.add(url);
+        res = await this.request({ method: 'GET', url });
+      }
       if (res.status !== 200) return this.fail(res, failWhat);
       const listed = namesOf(await readJson(res, TAG_LIST_CAP, what), key, page > 0 ? `${what}, page ${page + 1}` : what, this.registry);
       const fresh = listed.filter((t) => !seen.has(t));
       if (page > 0 && listed.length > 0 && fresh.length === 0) throw repeated(page);
       for (const t of fresh) seen.add(t);
       names.push(...fresh);
-      url = nextLink(res.headers['link'], url);
+      url = this.sameOrigin(nextLink(res.headers['link'], url), url, what);
     }
     // A partial list passed off as the whole one would mislead (copy --all-tags, tags), so say it.
     if (url) {
@@ -795,11 +806,27 @@ export class HttpRegistryClient implements RegistryClient {
         manifests.push({ digest: d.digest, mediaType: d.mediaType, ...(typeof d.artifactType === 'string' ? { artifactType: d.artifactType } : {}) });
       }
       if (manifests.length > MAX_INDEX_CHILDREN) throw wrong(`names more than ${MAX_INDEX_CHILDREN} referrers; regpush follows at most ${MAX_INDEX_CHILDREN}, as for one index's children`);
-      url = nextLink(res.headers['link'], url);
+      url = this.sameOrigin(nextLink(res.headers['link'], url), url, what);
     }
     // A partial list would copy some signatures and leave the rest behind without a word.
     if (url) throw new ProtocolError(`${what} go on past ${maxPages} pages`, { details: { registry: this.registry } });
     return { manifests };
+  }
+
+  /**
+   * `next`, a list's next page, unless it is on another origin (scheme, host or port) than the
+   * page that named it: E_PROTOCOL naming both. The registry's credentials would not be sent there
+   * (the auth layer keeps them to the registry), so the page would be read anonymously from a host
+   * nobody named, or refused with a 401 blamed on the registry; no registry pages to another host.
+   */
+  private sameOrigin(next: string | undefined, current: string, what: string): string | undefined {
+    if (next === undefined) return undefined;
+    const from = new URL(current);
+    const to = new URL(next);
+    if (to.origin === from.origin) return next;
+    throw new ProtocolError(`${what}: the registry at ${from.host} sent a Link to its next page on another host (${to.protocol}//${to.host}); regpush reads a list's pages from the registry itself only`, {
+      details: { registry: this.registry },
+    });
   }
 
   /** Checks an upload's closing answer; true when it is a 201 naming exactly `digest`. */
@@ -831,6 +858,9 @@ export class HttpRegistryClient implements RegistryClient {
     return url.toString();
   }
 }
+
+/** The most entries distribution answers on one tags/list or _catalog page (its catalog.maxentries default). */
+export const DISTRIBUTION_MAX_ENTRIES = 1000;
 
 /** Most tag-list pages followed (a registry whose Link never ends would otherwise loop forever). */
 export const MAX_TAG_PAGES = 10_000;

@@ -193,15 +193,35 @@ for (const mode of modes) {
     assertOneLineError(await runCli(['delete', `${reg.host}/${repo}@${digest}`, ...userArgs(creds)]), 4, 'E_NOT_FOUND', new RegExp(digest));
   });
 
-  test(`${mode}: delete --force resolves a tag and says every tag on it goes`, async () => {
+  test(`${mode}: delete --force resolves a tag and names every other tag that goes with it (the refusal without --force names them first)`, async () => {
     const { ref, digest } = await freshImage(reg.host, reg.host, creds, `${repo}-force`, 'base/busybox:v2s2');
-    assert.equal((await runCli(['tag', ref, 'also', ...userArgs(creds)])).code, 0);
+    assert.equal((await runCli(['tag', ref, 'latest', 'keep', ...userArgs(creds)])).code, 0);
+    assertOneLineError(await runCli(['delete', ref, ...userArgs(creds)]), 2, 'E_USAGE', /every tag that points at it \((?=.*keep)(?=.*latest)(?=.*src)[^)]*\)/);
     const r = await runCli(['delete', '--force', '--json', ref, ...userArgs(creds)]);
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(JSON.parse(r.stdout), { reference: `${reg.host}/${repo}-force@${digest}`, digest, resolvedFrom: 'src' });
-    assertValidOutput('delete', JSON.parse(r.stdout));
-    assert.match(r.stderr, /every tag pointing at this manifest is gone with it/);
-    assertOneLineError(await runCli(['digest', `${reg.host}/${repo}-force:also`, ...userArgs(creds)]), 4, 'E_NOT_FOUND');
+    const out = JSON.parse(r.stdout);
+    assert.deepEqual({ ...out, otherTags: [...out.otherTags].sort() }, { reference: `${reg.host}/${repo}-force@${digest}`, digest, resolvedFrom: 'src', otherTags: ['keep', 'latest'], indexTags: [] });
+    assertValidOutput('delete', out);
+    assert.match(r.stderr, /which tag src pointed at: tags (keep and latest|latest and keep) pointed at it too and are gone with it/);
+    assertOneLineError(await runCli(['digest', `${reg.host}/${repo}-force:keep`, ...userArgs(creds)]), 4, 'E_NOT_FOUND');
+  });
+
+  test(`${mode}: delete of a platform image a tagged index lists is refused without --force, naming the index tag; deleting the index leaves its children`, async () => {
+    const { ref } = await freshImage(reg.host, reg.host, creds, `${repo}-index`, 'base/multi:oci');
+    const index = (await runCli(['digest', ref, ...userArgs(creds)])).stdout.trim();
+    const raw = (await skopeoInspect<{ manifests: { digest: string }[] }>(ref, { raw: true, creds })).json;
+    const child = raw.manifests[0]!.digest;
+    const byDigest = `${reg.host}/${repo}-index@${child}`;
+    assertOneLineError(await runCli(['delete', byDigest, ...userArgs(creds)]), 2, 'E_USAGE', /platform of the image index tagged src\b.*add --force/);
+    assert.equal((await runCli(['digest', byDigest, ...userArgs(creds)])).code, 0, 'still there');
+    const idx = await runCli(['delete', '--json', `${reg.host}/${repo}-index@${index}`, ...userArgs(creds)]);
+    assert.equal(idx.code, 0, idx.stderr);
+    assert.deepEqual(JSON.parse(idx.stdout).otherTags, ['src']);
+    assert.equal((await runCli(['digest', byDigest, ...userArgs(creds)])).code, 0, 'the child stays');
+    // No index lists it any more: deleted by digest without --force, and no tag said to be gone.
+    const del = await runCli(['delete', byDigest, ...userArgs(creds)]);
+    assert.equal(del.code, 0, del.stderr);
+    assert.doesNotMatch(del.stderr, /every tag/);
   });
 }
 
@@ -251,7 +271,7 @@ test('delete whose first DELETE took effect but its answer was lost (a front\'s 
     const { digest } = await freshImage(R.anon.host, R.anon.host, undefined, repo);
     const r = await runCli(['delete', '--json', `${proxy.host}/${repo}@${digest}`]);
     assert.equal(r.code, 0, `${fault.kind}: ${r.stderr}`);
-    assert.deepEqual(JSON.parse(r.stdout), { reference: `${proxy.host}/${repo}@${digest}`, digest });
+    assert.deepEqual(JSON.parse(r.stdout), { reference: `${proxy.host}/${repo}@${digest}`, digest, otherTags: ['src'], indexTags: [] });
     assert.match(r.stderr, /answered 404 and the manifest is gone/);
     // The registry did delete on the first attempt: the second was answered 404 by the registry itself.
     const deletes = proxy.requests.filter((q) => q.method === 'DELETE' && q.url.includes(`/${repo}/`));

@@ -321,6 +321,23 @@ test('referrers: every page the Link header names is read, in order', async () =
   assert.deepEqual(r.log, Object.keys(pages).map((u) => `GET ${u}`));
 });
 
+test('a list whose Link names another origin (tags, catalog, referrers) is E_PROTOCOL naming both hosts; the other host is never asked', async () => {
+  const other = await registry((_req, _b, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"tags":["z"],"repositories":["z"],"manifests":[]}'));
+  const d = sha('subject');
+  const r = await registry((req, _b, res) => {
+    const link = `<http://${other.host}${req.url!.split('?')[0]}?page=2>; rel="next"`;
+    if (req.url!.includes('/referrers/')) return res.writeHead(200, { 'content-type': 'application/vnd.oci.image.index.v1+json', link }).end(JSON.stringify({ schemaVersion: 2, manifests: [] }));
+    res.writeHead(200, { 'content-type': 'application/json', link }).end('{"tags":["a"],"repositories":["a"]}');
+  });
+  const cross = (err: unknown) => err instanceof ProtocolError && err.message.includes(`the registry at ${r.host} sent a Link to its next page on another host (http://${other.host})`);
+  await assert.rejects(r.client.listTags('app', 1), cross);
+  await assert.rejects(r.client.listRepositories(1), cross);
+  await assert.rejects(r.client.referrers('app', d), cross);
+  assert.deepEqual(other.log, []);
+  r.transport.close();
+  other.transport.close();
+});
+
 test('referrers: a Link that never ends is E_PROTOCOL at the bound; a later page that fails or is no index is an error, not a short list', async () => {
   const d = sha('subject');
   const index = JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha('x'), size: 1 }] });

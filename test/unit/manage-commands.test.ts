@@ -202,3 +202,114 @@ test('catalog at a registry without one (404): E_UNSUPPORTED, exit 6, pointing a
   }
   assert.equal(reg.count({}), 0, 'nothing asked');
 });
+
+test('delete of a tag names every other tag on its manifest: in the refusal without --force, and in the --force warning and --json otherTags (they went unnamed)', async () => {
+  const reg = await fake();
+  const img = reg.seedImage('app', { tags: ['1', 'latest', 'keep'] });
+  reg.seedImage('app', { tags: ['other'] });
+  const refused = await runMain(['delete', reg.ref('app:1')], { env: cliEnv(reg) });
+  assert.equal(refused.code, 2, refused.stderr);
+  assert.equal(
+    refused.stderr,
+    `regpush: error: ${reg.ref('app:1')} is a tag; deleting removes manifest ${img.digest} and every tag that points at it (1, keep and latest). Delete by digest (${reg.host}/app@${img.digest}) or add --force [E_USAGE]\n`,
+  );
+  assert.ok(reg.manifest('app', img.digest), 'nothing deleted');
+  const r = await runMain(['delete', '--force', '--json', reg.ref('app:1')], { env: cliEnv(reg) });
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  assertValidOutput('delete', out);
+  assert.deepEqual(out, { reference: `${reg.host}/app@${img.digest}`, digest: img.digest, resolvedFrom: '1', otherTags: ['keep', 'latest'], indexTags: [] });
+  assert.match(r.stderr, /deleted \S+, which tag 1 pointed at: tags keep and latest pointed at it too and are gone with it/);
+  assert.deepEqual((await listTags(`${reg.host}/app`, fakeLibraryOptions(reg))).tags, ['other']);
+  // One HEAD per tag: the tag list bounds the lookups (DELETE_TAG_CHECK_LIMIT).
+  const only = reg.seedImage('app', { tags: ['solo'] });
+  const lib = await deleteImage(reg.ref('app:solo'), { ...fakeLibraryOptions(reg), force: true });
+  assert.deepEqual(lib.otherTags, []);
+  assert.equal(lib.digest, only.digest);
+});
+
+test('delete of a platform image a tagged index lists: refused without --force naming the index tag, warned with it; no "every tag … gone" line when no tag pointed at it', async () => {
+  const reg = await fake();
+  const amd = reg.seedImage('app', { tags: [] });
+  const arm = reg.seedImage('app', { tags: [], platform: { os: 'linux', architecture: 'arm64' } });
+  const index = reg.seedIndex('app', [amd, arm], { tags: ['multi', 'stable'] });
+  reg.seedImage('app', { tags: ['single'] });
+  const byDigest = `${reg.host}/app@${arm.digest}`;
+  const refused = await runMain(['delete', byDigest], { env: cliEnv(reg) });
+  assert.equal(refused.code, 2, refused.stderr);
+  assert.equal(
+    refused.stderr,
+    `regpush: error: ${byDigest}: it is a platform of the image index tagged multi and stable, which would be left listing a manifest that is gone (a pull of that platform fails). Delete the index first, or add --force to delete it anyway [E_USAGE]\n`,
+  );
+  assert.ok(reg.manifest('app', arm.digest), 'nothing deleted');
+  // The index is read once (two tags name it), the plain image's tag is not read at all.
+  assert.equal(reg.count({ method: 'GET', kind: 'manifest' }), 1);
+  const r = await runMain(['delete', '--force', '--json', byDigest], { env: cliEnv(reg) });
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  assertValidOutput('delete', out);
+  assert.deepEqual(out, { reference: byDigest, digest: arm.digest, otherTags: [], indexTags: ['multi', 'stable'] });
+  assert.doesNotMatch(r.stderr, /every tag/);
+  assert.match(r.stderr, /was deleted although it is a platform of the image index tagged multi and stable/);
+  // Deleting the index itself leaves its children (and the refusal is not asked for: no index lists it).
+  const idx = await deleteImage(reg.ref(`app@${index.digest}`), fakeLibraryOptions(reg));
+  assert.deepEqual(idx.otherTags, ['multi', 'stable']);
+  assert.ok(reg.manifest('app', amd.digest));
+});
+
+test('catalog --page-size above 1000 at a registry that refuses it (400 PAGINATION_NUMBER_INVALID, as distribution does past catalog.maxentries): asked once more with n=1000, said in --debug', async () => {
+  const reg = await fake();
+  reg.seedImage('team/app', { tags: ['1'] });
+  reg.seedImage('base', { tags: ['1'] });
+  reg.fault({ kind: 'catalog', when: (q) => Number(q.query.get('n')) > 1000 }, { kind: 'status', status: 400, code: 'PAGINATION_NUMBER_INVALID', message: 'invalid number of results requested' });
+  const r = await runMain(['catalog', '--debug', '--page-size', '5000', reg.host], { env: cliEnv(reg) });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, 'base\nteam/app\n');
+  assert.match(r.stderr, /refused n=5000 \(400 PAGINATION_NUMBER_INVALID\); asking again with n=1000/);
+  assert.deepEqual(reg.requests({ kind: 'catalog' }).filter((q) => q.status !== 401).map((q) => [q.status]), [[400], [200]]);
+  // Another 400 is not retried: its own error.
+  reg.clearLog();
+  const other = await fake();
+  other.seedImage('app', { tags: ['1'] });
+  other.fault({ kind: 'catalog' }, { kind: 'status', status: 400, code: 'UNSUPPORTED' });
+  const err = await listRepositories(other.host, { ...fakeLibraryOptions(other), pageSize: 5000, retries: 0 }).then(() => undefined, (e: RegpushError) => e);
+  assert.match(String(err), /400 UNSUPPORTED/);
+  assert.equal(other.count({ kind: 'catalog' }), 1);
+});
+
+test('catalog REGISTRY:PORT without a dot (a compose service name, registry:5000) is a registry; tags registry:5000 offers the registry reading too, not only a Docker Hub image', async () => {
+  const wrong = await listRepositories('registry:5000', { retries: 0, insecureRegistries: ['registry:5000'] }).then(() => undefined, (e: RegpushError) => e);
+  // Not refused as "not a registry host": the name is asked for (and does not resolve here).
+  assert.notEqual(wrong?.code, 'E_REFERENCE', String(wrong));
+  assert.doesNotMatch(String(wrong), /not a registry host/);
+  // For tags the word is either: an image with a numeric tag, or a registry with its port. Both readings are offered.
+  const r = await runMain(['tags', 'registry:5000']);
+  assert.equal(r.code, 2, r.stderr);
+  assert.equal(
+    r.stderr,
+    'regpush: error: "registry:5000" names an image, not a repository; give the repository alone, e.g. docker.io/library/registry; or, if registry:5000 is a registry, a repository in it, e.g. registry:5000/app [E_REFERENCE]\n',
+  );
+  const tagged = await runMain(['tags', 'nginx:1.27']);
+  assert.doesNotMatch(tagged.stderr, /if nginx/);
+});
+
+test('a tag list whose Link leads to another host: E_PROTOCOL naming both hosts, the other host never asked', async () => {
+  const reg = await fake();
+  const elsewhere = await fake();
+  reg.seedImage('app', { tags: ['a', 'b', 'c'] });
+  reg.fault({ kind: 'tags' }, { kind: 'respond', respond: (_q, _b, res) => res.writeHead(200, { 'content-type': 'application/json', link: `<http://${elsewhere.host}/v2/app/tags/list?n=1&last=a>; rel="next"` }).end('{"name":"app","tags":["a"]}') });
+  const r = await runMain(['tags', `${reg.host}/app`], { env: cliEnv(reg) });
+  assert.equal(r.code, 5, r.stderr);
+  assert.equal(r.stdout, '');
+  assert.equal(r.stderr, `regpush: error: tag list of ${reg.host}/app: the registry at ${reg.host} sent a Link to its next page on another host (http://${elsewhere.host}); regpush reads a list's pages from the registry itself only [E_PROTOCOL]\n`);
+  assert.equal(elsewhere.count({}), 0);
+});
+
+test('tags answered 401 with no challenge: the hint names --user, the flag tags has (it named only push and copy\'s --to-user/--from-user)', async () => {
+  const reg = await fake();
+  reg.seedImage('app', { tags: ['1'] });
+  reg.fault({ kind: 'tags' }, { kind: 'status', status: 401, code: 'UNAUTHORIZED' });
+  const r = await runMain(['tags', `${reg.host}/app`], { env: cliEnv(reg) });
+  assert.equal(r.code, 3, r.stderr);
+  assert.match(r.stderr, /the command's user flag with --password-stdin \(--user for tags, catalog, digest, tag, delete and inspect; --from-user\/--to-user for push and copy\)/);
+});

@@ -58,7 +58,7 @@ export const deleteFlags = defineFlags({
   ...commonFlags,
   ...userFlags('TO'),
   ref: { positional: true, type: 'string', demandOption: true, describe: 'Image to delete: REPO@sha256:… (a tag only with --force)' },
-  force: { type: 'boolean', describe: 'Accept a tag: delete the manifest it points at, and with it every tag pointing there' },
+  force: { type: 'boolean', describe: 'Accept a tag: delete the manifest it points at, and with it every tag pointing there (named on stderr); also delete an image an index of the repository lists' },
 });
 
 type UserArgs = CommonArgs & { user?: string; password?: string };
@@ -164,7 +164,7 @@ export function manageCommands(y: Argv, io: CliIO, done: (code: number) => void,
       (c) =>
         withFlags(c, deleteFlags)
           .example('$0 delete registry.example.com/app@sha256:…', 'Delete by digest')
-          .example('$0 delete --force registry.example.com/app:old', 'Resolve the tag, then delete its manifest (and every tag on it)')
+          .example('$0 delete --force registry.example.com/app:old', 'Resolve the tag, then delete its manifest (and every tag on it, named on stderr)')
           .example('$0 delete registry.example.com/app@$($0 digest registry.example.com/app:old)', 'The same, in two steps')
           .example('$0 delete --json ghcr.io/acme/app@sha256:…', 'Exit 6 (E_UNSUPPORTED) if the registry does not allow deletes, 3 if denied'),
       async (argv) => {
