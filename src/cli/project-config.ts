@@ -11,6 +11,7 @@ import { parseEnvFlag, parseLabelFlag, parsePortFlag, WINDOWS_ABSOLUTE } from '.
 import { splitPlatformPrefix } from '../image/platform.js';
 import { closest } from '../did-you-mean.js';
 import { CONFIG_FILE_NAME, findProjectFileOnce, isObject, mirrorsAsFlags, type ProjectFileRead } from './project-file.js';
+import { splitAppValue } from '../layer/sources.js';
 
 export { CONFIG_FILE_NAME };
 
@@ -204,12 +205,13 @@ function toList(v: unknown): string[] {
 }
 
 /** "./dist:/app" in a file at /p → "/p/dist:/app". */
-function anchorApp(v: string, baseDir: string, empty: () => Error): string {
+export function anchorApp(v: string, baseDir: string, empty: () => Error, host: NodeJS.Platform = process.platform): string {
   if (v.trim() === '') throw empty();
-  const colon = v.lastIndexOf(':');
-  const src = colon > 0 ? v.slice(0, colon) : v;
-  const rest = colon > 0 ? v.slice(colon) : '';
-  return path.resolve(baseDir, src) + rest;
+  // Split as --app splits it (a drive letter's colon does not split: C:\publish on Windows, the
+  // destination C:\app), so that the part made absolute is the source, whole.
+  const { src, dest } = splitAppValue(v, host);
+  if (src === '') return v; // ":/dest": parseAppFlag names the empty source
+  return (host === 'win32' ? path.win32 : path.posix).resolve(baseDir, src) + (dest === undefined ? '' : `:${dest}`);
 }
 
 function str(v: unknown, fail: () => Error): string {

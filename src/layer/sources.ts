@@ -25,22 +25,30 @@ import { isWindowsStylePath } from './windows-layer.js';
  */
 export function parseAppFlag(value: string, defaultDest: string, flag = '--app', host: NodeJS.Platform = process.platform): LayerSource {
   if (value.trim() === '') throw new InputError(`${flag}: empty value; expected DIR or DIR:/absolute/dest`);
-  let src = value;
+  const split = splitAppValue(value, host);
+  const src = split.src;
   let dest = /[\\/]$/.test(defaultDest) ? defaultDest : defaultDest + (isWindowsStylePath(defaultDest) ? '\\' : '/');
+  if (split.dest !== undefined) {
+    dest = split.dest;
+    if (dest === '') throw new InputError(`${flag} ${value}: empty destination after ":"`);
+  }
+  if (src === '') throw new InputError(`${flag} ${value}: empty source before ":"`);
+  if (!isWindowsStylePath(dest)) checkDest(dest, `${flag} ${value}`);
+  return { src, dest };
+}
+
+/**
+ * SRC[:DEST] as `--app` reads it: which colon, if any, splits the value (dest undefined: none
+ * does). regpush.json's `app` entries are split the same way before their source is made absolute.
+ */
+export function splitAppValue(value: string, host: NodeJS.Platform = process.platform): { src: string; dest?: string } {
   // A destination with a drive letter (C:\app, C:/app, D:\x): its own colon does not split
   // SRC:DEST. With a forward slash only C: counts, so `a:b:/c` stays the source `a:b` at /c.
   const drive = /^(.+):((?:[A-Za-z]:\\|[Cc]:\/)[^:]*)$/.exec(value);
   // A lone Windows drive prefix (C:\publish; C:/publish on Windows) is a path, not SRC:DEST.
   const loneDrive = host === 'win32' ? /^[A-Za-z]:[\\/][^:]*$/ : /^[A-Za-z]:\\[^:]*$/;
   const colon = drive ? drive[1]!.length : loneDrive.test(value) ? -1 : value.lastIndexOf(':');
-  if (colon >= 0) {
-    src = value.slice(0, colon);
-    dest = value.slice(colon + 1);
-    if (dest === '') throw new InputError(`${flag} ${value}: empty destination after ":"`);
-  }
-  if (src === '') throw new InputError(`${flag} ${value}: empty source before ":"`);
-  if (!isWindowsStylePath(dest)) checkDest(dest, `${flag} ${value}`);
-  return { src, dest };
+  return colon >= 0 ? { src: value.slice(0, colon), dest: value.slice(colon + 1) } : { src: value };
 }
 
 /** InputError unless dest is an absolute image path. */

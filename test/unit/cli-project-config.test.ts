@@ -1,8 +1,9 @@
 // regpush.json checking and merging with flags (pure parts).
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it, test } from 'node:test';
 import { RegpushError } from '../../src/errors.js';
-import { checkProjectConfig, mergeWithFlags } from '../../src/cli/project-config.js';
+import { anchorApp, checkProjectConfig, mergeWithFlags } from '../../src/cli/project-config.js';
+import { parseAppFlag } from '../../src/layer/sources.js';
 import { findProjectFile } from '../../src/cli/project-file.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -87,4 +88,20 @@ describe('findProjectFile', () => {
     writeFileSync(join(dir, 'regpush.json'), `{${bom}"to":"x"}`);
     assert.throws(() => findProjectFile(dir), (e: unknown) => e instanceof RegpushError && e.code === 'E_INPUT' && /regpush\.json: not valid JSON/.test(e.message));
   });
+});
+
+test('regpush.json app entries are split as --app splits them before their source is made absolute (a drive letter\'s colon does not split)', () => {
+  const empty = () => new Error('empty');
+  // POSIX host: the usual forms.
+  assert.equal(anchorApp('./dist', '/proj', empty, 'linux'), '/proj/dist');
+  assert.equal(anchorApp('./dist:/app', '/proj', empty, 'linux'), '/proj/dist:/app');
+  assert.equal(anchorApp('x:/srv', '/proj', empty, 'linux'), '/proj/x:/srv');
+  assert.equal(anchorApp('src:C:\\app', '/proj', empty, 'linux'), '/proj/src:C:\\app');
+  // Windows host: an absolute source with its drive stays whole (it was cut at its colon: D:\proj\C:\publish).
+  assert.equal(anchorApp('C:\\publish', 'D:\\proj', empty, 'win32'), 'C:\\publish');
+  assert.equal(anchorApp('C:\\publish:C:\\app', 'D:\\proj', empty, 'win32'), 'C:\\publish:C:\\app');
+  assert.equal(anchorApp('publish:C:\\app', 'D:\\proj', empty, 'win32'), 'D:\\proj\\publish:C:\\app');
+  assert.equal(anchorApp('C:/publish', 'D:\\proj', empty, 'win32'), 'C:\\publish');
+  // What anchorApp gives, --app reads back as the same source and destination.
+  assert.deepEqual(parseAppFlag(anchorApp('C:\\publish:C:\\app', 'D:\\proj', empty, 'win32'), 'C:\\app', '--app', 'win32'), { src: 'C:\\publish', dest: 'C:\\app' });
 });
