@@ -82,7 +82,9 @@ async function copyTag(run: TransferRun, targets: TargetSet, source: RepoEndpoin
   // there costs the next no HEAD, as when one set went through the tags one after the other.
   for (const [t, own] of at) own.present = t.present;
   try {
-    const outcome = await copyImage(set, source, tag, { ...opts, tags: [tag] });
+    // headUntilKnown: --images tags start together, before any answer could tell whether the
+    // source registry counts pulls (as sync's images do): HEAD first until it has answered.
+    const outcome = await copyImage(set, source, tag, { ...opts, tags: [tag], headUntilKnown: true });
     return { tag, outcome, at };
   } finally {
     for (const [t, own] of at) if (own.failed) t.failed ??= own.failed;

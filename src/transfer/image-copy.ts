@@ -50,9 +50,10 @@ export interface ImageCopyOptions extends GraphOptions {
   /**
    * Read the source's manifest with a GET at once only where the registry has shown that it counts
    * no pulls (RegistryClient.pullsKnown), not merely where nothing has said so yet: until its first
-   * manifest answer, HEAD first, as where it counts them. Referrers' copies inherit it. sync sets
-   * it (its images start --images at a time, each before any answer could tell); copy does not
-   * (one image, where a HEAD first would cost a round trip on every cold copy).
+   * manifest answer, HEAD first, as where it counts them. Referrers' copies inherit it. sync and
+   * copy --all-tags set it (their images start --images at a time, each before any answer could
+   * tell); a single copy does not (one image, where a HEAD first would cost a round trip on every
+   * cold copy).
    */
   headUntilKnown?: boolean;
 }

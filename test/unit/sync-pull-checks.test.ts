@@ -152,3 +152,17 @@ test('sync referrers: true, re-run unchanged with referrers found by digest, to 
   assert.equal(dst.count({ kind: 'manifest', method: 'HEAD' }), 2 + sboms.length, 'the two tags and the two SBOMs');
   assert.equal(dst.requests().filter((q) => q.method !== 'GET' && q.method !== 'HEAD').length, 0, 'nothing written');
 });
+
+test('copy --all-tags at a registry not heard from yet that counts pulls: an unchanged re-run HEADs each tag and spends no pull (the first --images tags start before any answer)', async () => {
+  const { copy } = await import('../../src/index.js');
+  const src = await fake({ rateLimit: { limit: 100, remaining: 100 } });
+  const dst = await fake();
+  src.seedImage('org/app', { tags: ['1', '2', '3', '4', '5', '6'] });
+  const opts = { from: src.ref('org/app'), to: [`${dst.host}/m/app`], allTags: true, images: 4, retries: 0, logger: quiet, ...fakeLibraryOptions(src, dst) };
+  await copy(opts);
+  src.clearLog();
+  await copy(opts);
+  // Without HEAD first the first four tags read their manifests with a GET at once: four pulls.
+  assert.equal(manifestReads(src, 'GET'), 0, 'no pull');
+  assert.equal(manifestReads(src, 'HEAD'), 6, 'a HEAD per tag');
+});
