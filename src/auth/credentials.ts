@@ -290,7 +290,7 @@ async function loadCredentialFile(file: CredentialFilePath, opts: CredentialOpti
 /** The credential of the first of `keys` (namespace keys, most specific first) that `data` has with credentials; exact keys only, as containers/image reads them. */
 function fromNamespaceKeys(data: CredentialFile, file: string, keys: string[], log: Logger): Credential | undefined {
   for (const key of keys) {
-    const e = data.auths && Object.prototype.hasOwnProperty.call(data.auths, key) ? data.auths[key] : undefined;
+    const e = holdsKey(data, key) ? data.auths![key] : undefined;
     const cred = e && decodeEntry(e, file, key);
     if (cred) {
       log.debug(`auth: credentials for ${key} from ${file}`);

@@ -57,7 +57,7 @@ function namesOf([name, spec]: [string, FlagTable[string]]): string[] {
 function expandAttachedValues(argv: string[]): string[] {
   const table = commandTable(argv);
   if (!table) return argv;
-  const valued = Object.entries(table).filter(([, spec]) => !spec.positional && spec.type !== 'boolean');
+  const valued = valuedFlags(table);
   const aliases = Object.fromEntries(valued.filter(([, spec]) => typeof spec.alias === 'string' && spec.alias.length === 1).map(([name, spec]) => [spec.alias as string, name]));
   return attachedShortValues(argv, aliases, valued.flatMap(namesOf));
 }
@@ -77,11 +77,16 @@ function checkBooleanValues(argv: string[]): void {
   throw new UsageError(`${shownWord(bad.word)}: ${flag} takes no value, or =true or =false`);
 }
 
+/** The command's flags that take a value (neither positional nor boolean), with their specs. */
+function valuedFlags(table: NonNullable<ReturnType<typeof commandTable>>) {
+  return Object.entries(table).filter(([, spec]) => !spec.positional && spec.type !== 'boolean');
+}
+
 /** Refuses `--no-NAME` for a flag of the command that takes a value (yargs would pass false, or 0, along as its value). */
 function checkNegatedValues(argv: string[]): void {
   const table = commandTable(argv);
   if (!table) return;
-  const valued = Object.entries(table).filter(([, spec]) => !spec.positional && spec.type !== 'boolean');
+  const valued = valuedFlags(table);
   const bad = negatedValueFlag(argv, valued.flatMap(namesOf));
   if (bad === undefined) return;
   const [name, spec] = valued.find(([n, s]) => n === bad.name || s.alias === bad.name)!;

@@ -86,6 +86,11 @@ function secretValueAt(argv: string[], i: number): boolean {
   return i > 0 && SECRET_FLAG.test(argv[i - 1]!);
 }
 
+/** The hint for a secret flag whose value starts with "-" (read as a flag): join them, the value not shown. */
+function joinSecretHint(flag: string): string {
+  return `the value after ${flag} starts with "-", which reads as a flag; join them: ${flag.startsWith('--') ? flag : '--password'}=VALUE`;
+}
+
 /**
  * Words of one dash and several letters (`-jar`, `-from`), up to a `--`: yargs reads each as a
  * group of one-letter flags (-j -a -r) and named every letter unknown. One hint per word, as typed:
@@ -100,8 +105,8 @@ function dashWords(argv: string[], known: { flags: string[]; valued?: string[] }
     const before = argv[i - 1];
     // A password or token may start with "-" (base64url): the word after such a flag is never
     // echoed, as it was never parsed and so is not among the secrets the output is scrubbed of.
-    if (before !== undefined && SECRET_FLAG.test(before)) {
-      out.push({ word, hint: `the value after ${before} starts with "-", which reads as a flag; join them: ${before.startsWith('--') ? before : '--password'}=VALUE` });
+    if (secretValueAt(argv, i)) {
+      out.push({ word, hint: joinSecretHint(before!) });
     } else if (before?.startsWith('--') && known.valued?.includes(before.slice(2))) {
       out.push({ word, hint: `unknown flag ${word}; to give ${before} a value starting with "-", join them: ${before}=${word}` });
     } else if (shownWord(word) !== word && !known.flags.includes(name) && closest(name, known.flags) === undefined) {
@@ -154,7 +159,7 @@ export function withSuggestion(msg: string, argv: string[], known: { commands: s
     const typo = word?.startsWith('--') && closest(w, known.flags) !== undefined;
     if (word !== undefined && secretValueAt(argv, at)) {
       // `--password --x`: --x was meant as the password; say so without showing it.
-      hints.push(`the value after ${argv[at - 1]} starts with "-", which reads as a flag; join them: ${argv[at - 1]!.startsWith('--') ? argv[at - 1] : '--password'}=VALUE`);
+      hints.push(joinSecretHint(argv[at - 1]!));
     } else if (word !== undefined && !typo && before !== undefined && argv[at - 1]!.startsWith('--') && known.valued?.includes(before)) {
       // `--entrypoint -c`: yargs reads a word starting with "-" as a flag, never as the value before it.
       hints.push(`unknown flag ${word}; to give --${before} a value starting with "-", join them: --${before}=${word}`);
@@ -167,7 +172,7 @@ export function withSuggestion(msg: string, argv: string[], known: { commands: s
     } else if (word?.startsWith('-')) {
       hints.push(`unknown flag ${shownWord(word)}`);
     } else if (secretValueAt(argv, argv.indexOf(w))) {
-      hints.push(`unknown argument after ${argv[argv.indexOf(w) - 1]} (not shown: it may be a password)`);
+      hints.push(`unknown argument after ${argv[argv.indexOf(w) - 1]!} (not shown: it may be a password)`);
     } else {
       const cmd = closest(w, known.commands);
       hints.push(`unknown argument ${w}${cmd ? `: did you mean ${cmd}?` : ''}`);

@@ -150,8 +150,7 @@ async function copyChecked(opts: CopyOptions, callbacks: CallerCallbacks): Promi
   // Tags copied at once must not upload one blob into one repository twice: the run records the
   // landings (in its own repository only: the tee already reads each blob once for all targets).
   // A dry run writes nothing, so there is nothing to wait for.
-  const run = new TransferRun({ ...opts, trackLanded: opts.allTags && !opts.dryRun ? 'same-repository' : undefined });
-  callbacks.onThrow((err) => run.stop(err));
+  const run = new TransferRun({ ...opts, trackLanded: opts.allTags && !opts.dryRun ? 'same-repository' : undefined, callbacks });
   const set = run.targets(oneTargetPerRepository(dstRefs, (ref) => [ref.tag ?? 'latest', ...extraTags]), srcRef);
   const results = new Map<TransferTarget, CopyTargetResult>(set.list.map((t) => [t, { reference: '', target: formatReference(t.ref), digest: '', tags: [], ok: false, blobs: t.blobs, referrers: 0, referrersSkipped: 0 }]));
   try {
@@ -206,8 +205,7 @@ async function copyChecked(opts: CopyOptions, callbacks: CallerCallbacks): Promi
     // failed): it stops now and its session is cancelled, instead of landing a blob no manifest names.
     run.stop(err);
     await run.settle();
-    // A callback's throw is the caller's own error: callbacks.around() rethrows it as it was.
-    throw callbacks.threw ? err : run.failure(err);
+    throw run.failure(err);
   } finally {
     set.finish();
     run.close();

@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { AbortedError } from '../errors.js';
+import { sayOnce } from '../log.js';
 import { parallelGzip, singleGzip } from './gzip.js';
 import { HASH_WORKER_MIN_LANES } from './hash-worker.js';
 import { resolveLayerOptions, type LayerConfig } from './options.js';
@@ -35,9 +36,7 @@ const noop = (): void => {};
  * says it again (no state outlives a run).
  */
 function once(cfg: LayerConfig, level: 'debug' | 'warn', line: string): void {
-  if (cfg.said.has(line)) return;
-  cfg.said.add(line);
-  cfg.logger[level](line);
+  sayOnce(cfg.said, (l) => cfg.logger[level](l), line);
 }
 
 /** --debug: the lanes and pool chosen and why; a warning when an explicit request was cut to the pool. */

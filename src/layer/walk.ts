@@ -8,7 +8,7 @@
 import { lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync, type Dirent } from 'node:fs';
 import { basename, join, resolve, sep } from 'node:path';
 import { AbortedError, InputError } from '../errors.js';
-import type { Logger } from '../log.js';
+import { sayOnce, type Logger } from '../log.js';
 import { IgnoreMatcher, parseDockerignore } from './dockerignore.js';
 import { fsInputError, goneOrUnreadable, normaliseDest } from './sources.js';
 import type { LayerSource } from './types.js';
@@ -488,11 +488,7 @@ export async function walkSources(sources: LayerSource[], ctx: WalkContext, visi
         const wait = visit({ kind: 'symlink', name: tarPrefix + childRel, target: decodeTarget(target, childAbs) });
         if (wait) await wait;
       } else {
-        const line = `layer: skipping ${childAbs}: not a regular file, directory or symlink`;
-        if (!ctx.said?.has(line)) {
-          ctx.said?.add(line);
-          ctx.logger.warn(line);
-        }
+        sayOnce(ctx.said, (l) => ctx.logger.warn(l), `layer: skipping ${childAbs}: not a regular file, directory or symlink`);
       }
     }
   }

@@ -3,6 +3,7 @@
  * to an image, delete a manifest. Each is one or two Distribution API calls, made through the same
  * transport, credentials and error catalogue as push and copy (`transportFor` + `connect`).
  */
+import pLimit from 'p-limit';
 import { AuthError, InvalidReferenceError, NotFoundError, PartialFailureError, RegistryError, RegpushError, UnsupportedError, UsageError, type ErrorCode } from '../errors.js';
 import { isValidDigest } from '../image/digest.js';
 import { parseManifest } from '../image/manifest.js';
@@ -365,7 +366,7 @@ export async function tagImage(reference: string | ImageReference, newTags: stri
 }
 
 /** Most tags delete looks up (one manifest HEAD each) to find what else a deletion takes with it; past it, they are not checked. */
-export const DELETE_TAG_CHECK_LIMIT = 1000;
+const DELETE_TAG_CHECK_LIMIT = 1000;
 
 /** Manifest HEADs delete has in flight at once while it looks the tags up. */
 const DELETE_LOOKUPS_AT_ONCE = 8;
@@ -406,22 +407,18 @@ async function dependentsOf(client: RegistryClient, ref: ImageReference, resolve
     log.warn(`${repositoryName(ref)} has ${tags.length} tags, more than the ${DELETE_TAG_CHECK_LIMIT} regpush looks up before a delete: which other tags point at ${digest}, or which indexes list it, was not checked`);
     return undefined;
   }
-  const heads: (ManifestHead | undefined)[] = new Array(tags.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < tags.length) {
-      const i = next++;
-      // The tag given was looked up already.
-      if (ref.digest === undefined && tags[i] === ref.tag) {
-        heads[i] = { digest, mediaType: resolved.mediaType };
-        continue;
-      }
-      const head = await lookup(repo, tags[i]!);
-      // A HEAD without Docker-Content-Digest: the digest from the bytes (as digest does).
-      heads[i] = head && !(head.digest && isValidDigest(head.digest)) ? { ...head, digest: (await client.getManifest(repo, tags[i]!)).digest } : head;
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(DELETE_LOOKUPS_AT_ONCE, tags.length) }, worker));
+  const limit = pLimit(DELETE_LOOKUPS_AT_ONCE);
+  const heads: (ManifestHead | undefined)[] = await Promise.all(
+    tags.map((tag) =>
+      limit(async () => {
+        // The tag given was looked up already.
+        if (ref.digest === undefined && tag === ref.tag) return { digest, mediaType: resolved.mediaType };
+        const head = await lookup(repo, tag);
+        // A HEAD without Docker-Content-Digest: the digest from the bytes (as digest does).
+        return head && !(head.digest && isValidDigest(head.digest)) ? { ...head, digest: (await client.getManifest(repo, tag)).digest } : head;
+      }),
+    ),
+  );
   const onIt = tags.filter((_, i) => heads[i]?.digest === digest);
   const indexes = new Map<string, string[]>();
   tags.forEach((t, i) => {

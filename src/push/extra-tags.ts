@@ -43,7 +43,7 @@ export class ExtraTags implements OtherTags {
   constructor(
     private readonly target: RepoEndpoint,
     readonly tags: readonly string[],
-    readonly ask: ExtraTagAsk,
+    ask: ExtraTagAsk,
   ) {
     for (const tag of tags) {
       if (ask === 'get') this.gets.set(tag, answer(target.client.getManifest(target.repo, tag)));

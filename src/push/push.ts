@@ -93,8 +93,7 @@ async function pushChecked(guarded: PushOptions, callbacks: CallerCallbacks): Pr
   const opts = anchorPaths(guarded, inputs.cwd);
   const timings: Record<string, number> = {};
   const clock = phaseClock(timings, opts.events?.phase);
-  const run = new TransferRun({ ...opts, jobs: inputs.jobs, logger: opts.logger ?? silentLogger });
-  callbacks.onThrow((err) => run.stop(err));
+  const run = new TransferRun({ ...opts, jobs: inputs.jobs, logger: opts.logger ?? silentLogger, callbacks });
   const tagsOf = tagRule(opts.tags);
   // One target: its first failure stops the push at once (the layer upload is cancelled). One
   // target per repository: `--to X:1 --to X:2` uploads each blob there once and writes both tags.
@@ -136,8 +135,7 @@ async function pushChecked(guarded: PushOptions, callbacks: CallerCallbacks): Pr
     run.stop(err);
     await releaseSpares(states);
     await run.settle();
-    // A callback's throw is the caller's own error: callbacks.around() rethrows it as it was.
-    throw callbacks.threw ? err : run.failure(err);
+    throw run.failure(err);
   } finally {
     for (const h of headStarts) h.drop(); // a build nobody took (the tag held it, or the push failed)
     set.finish();

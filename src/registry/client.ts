@@ -860,7 +860,7 @@ export class HttpRegistryClient implements RegistryClient {
 }
 
 /** The most entries distribution answers on one tags/list or _catalog page (its catalog.maxentries default). */
-export const DISTRIBUTION_MAX_ENTRIES = 1000;
+const DISTRIBUTION_MAX_ENTRIES = 1000;
 
 /** Most tag-list pages followed (a registry whose Link never ends would otherwise loop forever). */
 export const MAX_TAG_PAGES = 10_000;

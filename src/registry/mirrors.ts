@@ -71,7 +71,7 @@ export interface MirrorRoute extends MirrorTarget {
 export class MirrorHealth {
   private readonly down = new Map<string, string>();
   /** Repositories refused, by mirror and the repository's name at the mirror (refusedKey). */
-  private readonly refused = new Map<string, string>();
+  private readonly refused = new Set<string>();
   private readonly logged = new Set<string>();
   isDown(name: string): boolean {
     return this.down.has(name);
@@ -83,18 +83,21 @@ export class MirrorHealth {
   refuses(name: string, repo: string): boolean {
     return this.refused.has(refusedKey(name, repo));
   }
-  markRefused(name: string, repo: string, why: string): void {
-    if (!this.refused.has(refusedKey(name, repo))) this.refused.set(refusedKey(name, repo), why);
+  /** Records that mirror `name` refused repository `repo`; true the first time (the caller logs then). */
+  markRefused(name: string, repo: string): boolean {
+    const key = refusedKey(name, repo);
+    if (this.refused.has(key)) return false;
+    this.refused.add(key);
+    return true;
   }
   /** Neither down nor refusing the repository of `route`. */
   usable(route: { name: string; repo: string }): boolean {
     return !this.isDown(route.name) && !this.refuses(route.name, route.repo);
   }
-  /** True the first time for `name` (or `name` and `repo`, for a refusal of one repository): the caller logs then. */
-  firstFailure(name: string, repo?: string): boolean {
-    const key = repo === undefined ? name : refusedKey(name, repo);
-    if (this.logged.has(key)) return false;
-    this.logged.add(key);
+  /** True the first time for `name`: the caller logs then. */
+  firstFailure(name: string): boolean {
+    if (this.logged.has(name)) return false;
+    this.logged.add(name);
     return true;
   }
 }
@@ -177,9 +180,8 @@ export class MirroredClient implements RegistryClient {
         }
         if (refusesRepository(err)) {
           // Kept for this repository, said once for it: its other tags and blobs go elsewhere at once.
-          this.health.markRefused(m.name, m.repo, why);
           const elsewhere = `${this.nextAfter(routes, i, repo)}; not asking ${m.name} for ${m.repo} again in this run, the mirror is still used for other repositories`;
-          if (this.health.firstFailure(m.name, m.repo)) this.logger.warn(`mirror ${m.name} refused ${m.repo} (${why}); ${elsewhere}`);
+          if (this.health.markRefused(m.name, m.repo)) this.logger.warn(`mirror ${m.name} refused ${m.repo} (${why}); ${elsewhere}`);
           else this.logger.debug(`mirror ${m.name}: ${what} refused (${why}); ${then}`);
           continue;
         }

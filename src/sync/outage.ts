@@ -36,7 +36,7 @@ export function isOutage(err: RegpushError): boolean {
 }
 
 /** True for the error of a 429 that said the pull limit is used up (http/response.ts). */
-export function isPullLimitSpent(err: RegpushError): boolean {
+function isPullLimitSpent(err: RegpushError): boolean {
   return err.code === 'E_TOO_MANY_REQUESTS' && err.details.pullLimitSpent === true;
 }
 

@@ -185,8 +185,7 @@ async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks): Promi
   const entries = opts.spec.images.filter((img) => !opts.shard || inShard(img.key, opts.shard));
   const logger = opts.logger ?? silentLogger;
   const t0 = performance.now();
-  const run = new TransferRun({ ...opts, logger, trackLanded: true });
-  callbacks.onThrow((err) => run.stop(err));
+  const run = new TransferRun({ ...opts, logger, trackLanded: true, callbacks });
   const units: SyncUnitResult[] = [];
   const lines = new FailureLines();
   try {
@@ -272,8 +271,6 @@ async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks): Promi
     return result;
   } catch (err) {
     await run.settle();
-    // A callback's throw is the caller's own error: callbacks.around() rethrows it as it was.
-    if (callbacks.threw) throw err;
     const failure = run.failure(err);
     // Interrupted (Ctrl-C; SIGTERM, as Kubernetes stops a CronJob that overran): the images
     // finished before it stay written, so the report of what was done still comes with the error.
@@ -290,11 +287,9 @@ export interface GateNames {
   prefix: string;
   minRateLimit: string;
   maxWait: string;
-  /** rateLimitPollMs (the CLI has no such flag). */
-  poll?: string;
 }
 
-const LIBRARY_GATE_NAMES: GateNames = { prefix: 'sync(): ', minRateLimit: 'minRateLimit', maxWait: 'maxWaitMs', poll: 'rateLimitPollMs' };
+const LIBRARY_GATE_NAMES: GateNames = { prefix: 'sync(): ', minRateLimit: 'minRateLimit', maxWait: 'maxWaitMs' };
 
 /** The longest the gate may hold images (maxWaitMs, --max-wait): a day. */
 const MAX_WAIT_MS = 24 * 3_600_000;
@@ -322,7 +317,7 @@ export function checkGateOptions(o: Pick<SyncOptions, 'minRateLimit' | 'maxWaitM
   }
   const poll = o.rateLimitPollMs;
   if (poll !== undefined && !(Number.isInteger(poll) && poll >= RATE_POLL_RANGE_MS.min && poll <= RATE_POLL_RANGE_MS.max)) {
-    throw new UsageError(`${prefix}${names.poll ?? 'rateLimitPollMs'} must be milliseconds from ${RATE_POLL_RANGE_MS.min} to ${RATE_POLL_RANGE_MS.max} (got ${poll})`);
+    throw new UsageError(`${prefix}rateLimitPollMs must be milliseconds from ${RATE_POLL_RANGE_MS.min} to ${RATE_POLL_RANGE_MS.max} (got ${poll})`);
   }
 }
 

@@ -35,6 +35,7 @@ import type { MountResult, RegistryClient, UploadSession } from '../registry/reg
 import { LandedBlobs, statedKey, type BlobEvents, type BlobReport, type PlanAction, type RepoEndpoint, type TransferContext } from './types.js';
 // A 201 is not an upload's confirmation on every registry (Aliyun ACR; docs/registry-quirks.md).
 import { headsAfterUpload } from '../registry/quirks.js';
+import type { CallerCallbacks } from './callbacks.js';
 
 /**
  * Default parallel blob transfers. Measured (2026-11-27, 2 vCPU, cold cross-registry push of a
@@ -101,6 +102,8 @@ export function checkImages(images: number | undefined, name: string): number {
 /** What a run needs from the operation's options. */
 export interface TransferRunOptions extends ConnectionOptions {
   logger?: Logger;
+  /** The guard over the caller's callbacks (callbacks.ts): a throw there stops the run, and failure() passes the caller's error on as thrown. */
+  callbacks?: CallerCallbacks;
   retries?: number;
   events?: BlobEvents;
   /** Parallel blob transfers per image (checked with checkJobs); given, it bounds small blobs too (SMALL_BLOB_BYTES). */
@@ -151,6 +154,7 @@ export class TransferRun {
     // Every in-flight request and open body listens on it; the default of 10 would warn falsely.
     setMaxListeners(1000, this.abort.signal);
     opts.signal?.addEventListener('abort', this.onOuterAbort, { once: true });
+    opts.callbacks?.onThrow((err) => this.stop(err));
     this.conn = { ...opts, signal: this.abort.signal };
     this.transport = transportFor({ ...opts, logger: this.logger });
     this.ctx = {
@@ -250,6 +254,8 @@ export class TransferRun {
    * failure that stopped it; a caller's abort is E_ABORTED.
    */
   failure(err: unknown): unknown {
+    // A callback's throw is the caller's own error: the operation rejects with it as it was.
+    if (this.opts.callbacks?.threw) return err;
     const sessions = this.ctx.sessions!;
     const left = sessions.describeLeft();
     if (this.opts.signal?.aborted) return abortedOr(err, this.opts.signal, left ?? (sessions.pending ? `${sessions.pending} upload session(s) were still being cancelled` : undefined));
