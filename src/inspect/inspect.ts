@@ -4,7 +4,7 @@ import { CONFIG_CAP } from '../http/response.js';
 import { formatReference, manifestRef, referenceArgument, type ImageReference } from '../ref/reference.js';
 import { configPlatform, parseConfig } from '../image/config.js';
 import { parseManifest } from '../image/manifest.js';
-import { MediaType, baseMediaType } from '../image/mediatypes.js';
+import { isImageConfigMediaType } from '../image/mediatypes.js';
 import { parsePlatform, selectPlatform, formatPlatform, platformMatches } from '../image/platform.js';
 import type { Descriptor, ImageConfig, Platform } from '../image/types.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -76,9 +76,6 @@ export interface InspectResult {
   /** Exact config bytes, for an image (what --config prints); absent with only: 'manifest'. */
   configRaw?: Buffer;
 }
-
-/** Config media types inspect reads as an image config (Entrypoint, Env, platform…). */
-const IMAGE_CONFIG_TYPES: ReadonlySet<string> = new Set([MediaType.OCI_CONFIG, MediaType.DOCKER_CONFIG]);
 
 /** `{ artifactType }` when a document states a non-empty one, else nothing. */
 function stated(artifactType: unknown): { artifactType?: string } {
@@ -167,7 +164,7 @@ export async function inspect(reference: string | ImageReference, given: Inspect
     const layers = m.layers.map((l) => ({ digest: l.digest, size: l.size, mediaType: l.mediaType }));
     const descriptor = { digest: m.config.digest, mediaType: m.config.mediaType, size: m.config.size };
     const readConfig = () => client.getBlobBytes(ref.repository, m.config.digest, CONFIG_CAP);
-    if (!IMAGE_CONFIG_TYPES.has(baseMediaType(m.config.mediaType))) {
+    if (!isImageConfigMediaType(m.config.mediaType)) {
       // An artifact (a Helm chart, an SBOM, a signature, anything `oras push` stores): its config is
       // whatever its type says, often not JSON at all, so it is described, not parsed.
       const artifactType = typeof m.artifactType === 'string' && m.artifactType !== '' ? m.artifactType : m.config.mediaType;

@@ -7,7 +7,9 @@ import pLimit from 'p-limit';
 import { AuthError, InvalidReferenceError, NotFoundError, PartialFailureError, RegistryError, RegpushError, UnsupportedError, UsageError, type ErrorCode } from '../errors.js';
 import { isValidDigest } from '../image/digest.js';
 import { parseManifest } from '../image/manifest.js';
-import { isIndexMediaType } from '../image/mediatypes.js';
+import { isImageConfigMediaType, isIndexMediaType } from '../image/mediatypes.js';
+import { formatPlatform, osVersionChoice, parsePlatform, selectPlatform } from '../image/platform.js';
+import type { Platform } from '../image/types.js';
 import { silentLogger, type Logger } from '../log.js';
 import { checkTag, formatReference, manifestRef, parseReference, referenceArgument, repositoryName, type ImageReference } from '../ref/reference.js';
 import { registryHostOf } from '../ref/registry.js';
@@ -15,6 +17,7 @@ import type { ManifestHead, RegistryClient } from '../registry/registry-client.j
 import { checkArgument, checkOptions, REFERENCE_ARGUMENT, STRINGS, type Shape } from '../options-check.js';
 import { anchorPaths, CONNECTION_SHAPE, connect, transportFor, type ConnectionOptions } from '../registry/connect.js';
 import type { ScopeAction } from '../auth/scope.js';
+import { notThePlatform } from '../transfer/graph.js';
 
 /** Options every registry command takes. */
 export interface ManageOptions extends ConnectionOptions {
@@ -30,6 +33,7 @@ export interface ListTagsOptions extends ManageOptions {
 
 /** The options of each command as a plain-JS caller must give them (options-check.ts). */
 export const MANAGE_SHAPE = { fields: CONNECTION_SHAPE } satisfies Shape;
+export const DIGEST_SHAPE = { fields: { ...CONNECTION_SHAPE, platform: 'string' } } satisfies Shape;
 export const LIST_TAGS_SHAPE = { fields: { ...CONNECTION_SHAPE, pageSize: 'number' } } satisfies Shape;
 export const DELETE_SHAPE = { fields: { ...CONNECTION_SHAPE, force: 'boolean' } } satisfies Shape;
 
@@ -49,14 +53,29 @@ export interface RepositoryList {
   repositories: string[];
 }
 
+/** Options of digestOf(). */
+export interface DigestOptions extends ManageOptions {
+  /**
+   * os/arch[/variant] (`os(osversion)/arch` also matches the OS version): the digest of that
+   * platform's image — the child an index lists for it, or a single image whose config says it is
+   * that platform — instead of the digest of what the reference names. Costs a GET of the
+   * manifest (a HEAD cannot list an index's children), and for a single image its config.
+   */
+  platform?: string;
+}
+
 /** What digestOf() found. */
 export interface DigestResult {
   /** The reference as normalised. */
   reference: string;
-  /** sha256:… of the manifest (of the index, for a multi-platform image). */
+  /** sha256:… of the manifest (of the index, for a multi-platform image; with `platform`, of that platform's image). */
   digest: string;
   mediaType?: string;
   size?: number;
+  /** With `platform`, when the reference names an index: the index's own digest. */
+  indexDigest?: string;
+  /** With `platform`, when the reference names an index: the platform of the child picked, as the index states it. */
+  platform?: string;
 }
 
 /** A new tag tagImage() could not write, and why. */
@@ -243,11 +262,46 @@ export async function listRepositories(registry: string, opts: ListTagsOptions =
  * `Docker-Content-Digest` out of its HEAD answer, or refuses the HEAD (405, 400, 501), gets a GET,
  * and the digest is computed from the bytes. Credentials: the `from` role.
  */
-export async function digestOf(reference: string | ImageReference, opts: ManageOptions = {}): Promise<DigestResult> {
+export async function digestOf(reference: string | ImageReference, opts: DigestOptions = {}): Promise<DigestResult> {
   checkArgument('digestOf()', 'reference', reference, REFERENCE_ARGUMENT);
-  checkOptions('digestOf()', opts, MANAGE_SHAPE);
+  checkOptions('digestOf()', opts, DIGEST_SHAPE);
   const ref = referenceArgument(reference);
-  return withClient(ref, 'from', ['pull'], opts, (client) => resolveDigest(client, ref, opts.logger ?? silentLogger));
+  const want = opts.platform === undefined ? undefined : parsePlatform(opts.platform);
+  const log = opts.logger ?? silentLogger;
+  return withClient(ref, 'from', ['pull'], opts, (client) => (want ? platformDigest(client, ref, want, log) : resolveDigest(client, ref, log)));
+}
+
+/**
+ * The digest of `want`'s image at `ref`: the index's child for it (its descriptor names the digest:
+ * no second manifest request), or the single image itself when its config says it is `want` —
+ * refused otherwise, as inspect, push and copy refuse it: the digest of an amd64 image printed for
+ * `--platform linux/arm64` would be deployed as the arm64 one.
+ */
+async function platformDigest(client: RegistryClient, ref: ImageReference, want: Platform, log: Logger): Promise<DigestResult> {
+  const name = formatReference(ref);
+  const got = await client.getManifest(ref.repository, manifestRef(ref));
+  const parsed = parseManifest(got.bytes, got.mediaType);
+  if (parsed.kind === 'index') {
+    const child = selectPlatform(parsed.index, want);
+    const choice = osVersionChoice(parsed.index, want);
+    if (choice) log.warn(`${name}: ${choice}`);
+    return {
+      reference: name,
+      digest: child.digest,
+      mediaType: child.mediaType,
+      size: child.size,
+      indexDigest: got.digest,
+      ...(child.platform ? { platform: formatPlatform(child.platform) } : {}),
+    };
+  }
+  const m = parsed.manifest;
+  if (!isImageConfigMediaType(m.config.mediaType)) {
+    const artifactType = typeof m.artifactType === 'string' && m.artifactType !== '' ? m.artifactType : m.config.mediaType;
+    throw new NotFoundError(`${name} is an artifact (${artifactType}), not a ${formatPlatform(want)} image`);
+  }
+  const why = await notThePlatform(client, ref.repository, m, [want], name);
+  if (why) throw new NotFoundError(why);
+  return { reference: name, digest: got.digest, mediaType: parsed.mediaType, size: got.bytes.length };
 }
 
 /**

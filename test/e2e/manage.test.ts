@@ -4,12 +4,12 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, after } from 'node:test';
 import { startFaultProxy, type FaultProxy } from '../fixtures/fault-proxy.js';
 import { startExtraRegistry } from '../fixtures/extra-registry.js';
-import { credsOf, imageRef, loadState, registryLogSince, logMark, runCli, skopeoInspect, tempDir, type Creds, type ExecResult, type SeededRegistry } from './harness.js';
+import { credsOf, imageRef, loadState, registryLogSince, logMark, runCli, skopeoCopyToLayout, skopeoInspect, tempDir, type Creds, type ExecResult, type SeededRegistry } from './harness.js';
 import { assertValidOutput } from './report-schema.js';
 
 const state = loadState();
@@ -171,6 +171,42 @@ for (const mode of modes) {
     assert.equal(JSON.parse(j.stdout).digest, state.images[mode]['base/multi:oci'].digest);
     assert.equal(JSON.parse(j.stdout).mediaType, 'application/vnd.oci.image.index.v1+json');
     assertValidOutput('digest', JSON.parse(j.stdout));
+  });
+
+  test(`${mode}: digest --platform prints the child skopeo picks for that platform (index read once, no child read); a single image of another platform is E_NOT_FOUND, exit 4`, async () => {
+    const multi = imageRef(reg, 'base/multi:oci');
+    for (const [platform, arch, variant] of [['linux/arm64', 'arm64', undefined], ['linux/amd64', 'amd64', undefined]] as const) {
+      const mark = logMark(mode);
+      const r = await runCli(['digest', '--platform', platform, multi, ...userArgs(creds)]);
+      assert.equal(r.code, 0, r.stderr);
+      const reqs = (await registryLogSince(mode, mark)).filter((q) => q.uri.includes('/manifests/') && q.status !== 401);
+      // One GET of the index; the child's digest comes from its descriptor.
+      assert.deepEqual(reqs.map((q) => `${q.method} ${q.uri}`), ['GET /v2/base/multi/manifests/oci'], JSON.stringify(reqs));
+      // skopeo's own pick: it copies that platform's image alone into a layout, named there by digest.
+      const layout = await skopeoCopyToLayout(multi, creds, { os: 'linux', arch, variant });
+      const picked = (JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8')) as { manifests: { digest: string }[] }).manifests.map((m) => m.digest);
+      assert.deepEqual(picked, [r.stdout.trim()], platform);
+      assert.notEqual(r.stdout.trim(), state.images[mode]['base/multi:oci'].digest);
+    }
+    const j = await runCli(['digest', '--json', '--platform', 'linux/arm64', multi, ...userArgs(creds)]);
+    assert.equal(j.code, 0, j.stderr);
+    const out = JSON.parse(j.stdout);
+    assertValidOutput('digest', out);
+    assert.equal(out.indexDigest, state.images[mode]['base/multi:oci'].digest);
+    assert.equal(out.platform, 'linux/arm64/v8');
+    assert.equal(out.mediaType, 'application/vnd.oci.image.manifest.v1+json');
+    // The child is what inspect --platform shows.
+    const shown = await runCli(['inspect', '--json', '--platform', 'linux/arm64', multi, ...userArgs(creds)]);
+    assert.equal(JSON.parse(shown.stdout).digest, out.digest);
+    // A single image: its own digest when its config says it is the platform asked for…
+    const single = imageRef(reg, 'base/busybox:oci');
+    const own = await runCli(['digest', '--platform', 'linux/amd64', single, ...userArgs(creds)]);
+    assert.equal(own.code, 0, own.stderr);
+    assert.equal(own.stdout, `${(await skopeoInspect(single, { raw: true, creds })).digest}\n`);
+    // …refused for another platform or one the index lacks: one line, exit 4, nothing printed.
+    assertOneLineError(await runCli(['digest', '--platform', 'linux/s390x', single, ...userArgs(creds)]), 4, 'E_NOT_FOUND', /is a single linux\/amd64 image, not linux\/s390x/);
+    assertOneLineError(await runCli(['digest', '--platform', 'linux/s390x', multi, ...userArgs(creds)]), 4, 'E_NOT_FOUND', /platform linux\/s390x is not in the index; available: .*linux\/arm64/);
+    assertOneLineError(await runCli(['digest', '--platform', 'linux//', multi, ...userArgs(creds)]), 2, 'E_INPUT', /invalid platform "linux\/\/"/);
   });
 
   test(`${mode}: delete by digest removes the manifest and every tag on it; a tag needs --force`, async () => {

@@ -313,3 +313,59 @@ test('tags answered 401 with no challenge: the hint names --user, the flag tags 
   assert.equal(r.code, 3, r.stderr);
   assert.match(r.stderr, /the command's user flag with --password-stdin \(--user for tags, catalog, digest, tag, delete and inspect; --from-user\/--to-user for push and copy\)/);
 });
+
+test('digestOf({ platform }): the child of an index from its descriptor (one manifest GET, no child read), the OS-version warning, a single image by its config, an artifact or another platform E_NOT_FOUND, a bad spelling refused before any request', async () => {
+  const reg = await fake();
+  const amd = reg.seedImage('app', { platform: { os: 'linux', architecture: 'amd64' } });
+  const arm = reg.seedImage('app', { platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } });
+  const index = reg.seedIndex('app', [amd, arm], { tags: ['multi'] });
+  const warnings: string[] = [];
+  const logger = { debug() {}, info() {}, warn: (m: string) => void warnings.push(m) };
+  const opts = { ...fakeLibraryOptions(reg), logger };
+  reg.clearLog();
+  const d = await digestOf(reg.ref('app:multi'), { ...opts, platform: 'linux/arm64' });
+  assert.deepEqual({ ...d }, { reference: reg.ref('app:multi'), digest: arm.digest, mediaType: arm.mediaType, size: arm.size, indexDigest: index.digest, platform: 'linux/arm64/v8' });
+  assert.deepEqual(reg.log.filter((e) => e.kind === 'manifest').map((e) => `${e.method} ${e.tag}`), ['GET multi']);
+  assert.equal(reg.count({ kind: 'blob' }), 0);
+  // The CLI prints the digest; --json validates against the schema.
+  const cli = await runMain(['digest', '--platform', 'linux/amd64', reg.ref('app:multi')], { env: cliEnv(reg) });
+  assert.equal(cli.code, 0, cli.stderr);
+  assert.equal(cli.stdout, `${amd.digest}\n`);
+  const j = await runMain(['digest', '--json', '--platform', 'linux/amd64', reg.ref('app:multi')], { env: cliEnv(reg) });
+  assertValidOutput('digest', JSON.parse(j.stdout));
+
+  // Windows builds of one architecture: the first is taken, with the warning push and copy give.
+  const w1 = reg.seedImage('win', { platform: { os: 'windows', architecture: 'amd64', 'os.version': '10.0.17763.5329' } });
+  const w2 = reg.seedImage('win', { platform: { os: 'windows', architecture: 'amd64', 'os.version': '10.0.20348.2227' } });
+  reg.seedIndex('win', [w1, w2], { tags: ['1'] });
+  assert.equal((await digestOf(reg.ref('win:1'), { ...opts, platform: 'windows/amd64' })).digest, w1.digest);
+  assert.equal(warnings.length, 1, warnings.join('\n'));
+  assert.match(warnings[0]!, /matches images of 2 OS versions/);
+  assert.equal((await digestOf(reg.ref('win:1'), { ...opts, platform: 'windows(10.0.20348.2227)/amd64' })).digest, w2.digest);
+
+  // A single image: itself when its config says so, else E_NOT_FOUND naming what it is.
+  const single = reg.seedImage('one', { tags: ['1'], platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } });
+  assert.deepEqual({ ...(await digestOf(reg.ref('one:1'), { ...opts, platform: 'linux/arm64' })) }, { reference: reg.ref('one:1'), digest: single.digest, mediaType: single.mediaType, size: single.size });
+  const other = await digestOf(reg.ref('one:1'), { ...opts, platform: 'linux/amd64' }).then(() => undefined, (e: RegpushError) => e);
+  assert.equal(other?.code, 'E_NOT_FOUND', String(other));
+  assert.match(other!.message, /one:1 is a single linux\/arm64\/v8 image, not linux\/amd64$/);
+  // An artifact (a config that is not an image's): E_NOT_FOUND naming its type, its config not parsed.
+  const chart = reg.putBlob('chart', '{"name":"app"}', 'application/vnd.cncf.helm.config.v1+json');
+  const layer = reg.putBlob('chart', 'not a tar');
+  reg.putManifest('chart', { schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: chart, layers: [layer] }, { tags: ['1'] });
+  const artifact = await digestOf(reg.ref('chart:1'), { ...opts, platform: 'linux/amd64' }).then(() => undefined, (e: RegpushError) => e);
+  assert.equal(artifact?.code, 'E_NOT_FOUND', String(artifact));
+  assert.match(artifact!.message, /chart:1 is an artifact \(application\/vnd\.cncf\.helm\.config\.v1\+json\), not a linux\/amd64 image$/);
+  const missing = await digestOf(reg.ref('app:multi'), { ...opts, platform: 'linux/s390x' }).then(() => undefined, (e: RegpushError) => e);
+  assert.equal(missing?.code, 'E_NOT_FOUND');
+  assert.equal(missing!.message, 'platform linux/s390x is not in the index; available: linux/amd64, linux/arm64/v8');
+
+  // Refused before any request: a bad spelling (E_INPUT), a platform that is not a string (the option's path).
+  reg.clearLog();
+  const bad = await digestOf(reg.ref('app:multi'), { ...opts, platform: 'linux' }).then(() => undefined, (e: RegpushError) => e);
+  assert.equal(bad?.code, 'E_INPUT', String(bad));
+  const wrongType = await digestOf(reg.ref('app:multi'), { ...opts, platform: 7 as unknown as string }).then(() => undefined, (e: RegpushError) => e);
+  assert.equal(wrongType?.code, 'E_USAGE', String(wrongType));
+  assert.match(wrongType!.message, /digestOf\(\): platform/);
+  assert.equal(reg.log.length, 0);
+});

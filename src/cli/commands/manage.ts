@@ -43,6 +43,7 @@ export const digestFlags = defineFlags({
   ...commonFlags,
   ...userFlags('FROM'),
   ref: { positional: true, type: 'string', demandOption: true, describe: 'Image reference, e.g. ghcr.io/acme/app:1' },
+  platform: { type: 'string', describe: 'The digest of this os/arch[/variant] image: the child an index lists for it (os(osversion)/arch also matches the OS version, exactly), or a single image of that platform (another is refused)' },
 });
 
 /** Flags of `regpush tag`. */
@@ -123,11 +124,12 @@ export function manageCommands(y: Argv, io: CliIO, done: (code: number) => void,
         withFlags(c, digestFlags)
           .example('$0 digest ghcr.io/acme/app:1', 'sha256:… of the tag (the index\'s digest for a multi-platform image)')
           .example('echo "$REG_PASSWORD" | $0 digest --user ci --password-stdin registry.example.com/app:1', 'With credentials')
+          .example('$0 digest --platform linux/arm64 ghcr.io/acme/app:1', 'sha256:… of its linux/arm64 image (what a pinned arm64 deploy names)')
           .example('$0 digest --json nginx:1.27', '{"reference", "digest", "mediaType", "size"}'),
       async (argv) => {
         const { digestOf } = await import('../../manage/manage.js');
         const { opts } = await setUp(argv, io, 'from', secrets);
-        const result = await digestOf(argv.ref, opts);
+        const result = await digestOf(argv.ref, { ...opts, ...(argv.platform !== undefined ? { platform: argv.platform } : {}) });
         if (argv.json) json(io, result);
         else io.stdout.write(result.digest + '\n');
         done(0);
