@@ -17,7 +17,7 @@ import { availableParallelism } from 'node:os';
 export const LIBUV_DEFAULT_POOL = 4;
 /** libuv's upper bound for UV_THREADPOOL_SIZE (uv_threadpool's MAX_THREADPOOL_SIZE since libuv 1.30). */
 export const LIBUV_MAX_POOL = 1024;
-/** Most lanes accepted. Each lane adds ~1.3 MB of peak RSS (a block, zlib's state and its output; README, "Using every core"), so 64 lanes ≈ 85 MB. */
+/** Most lanes accepted. Each lane adds ~1.3 MB of peak RSS (a block, zlib's state and its output; docs/performance.md, "Using every core"), so 64 lanes ≈ 85 MB. */
 export const MAX_LANES = 64;
 /**
  * Most lanes chosen by default. One main thread feeds every lane: it reads the files, writes the

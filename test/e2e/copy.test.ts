@@ -87,7 +87,7 @@ test('a second copy, to another tag of the repository, skips every blob: no blob
   const writes = (await registryLogSince('anon2', mark)).filter((q) => q.method !== 'GET' && q.method !== 'HEAD');
   assert.ok(writes.some((q) => q.method === 'PUT' && q.uri.startsWith(`/v2/${run}/skip/manifests/`)), 'the manifests are written');
   assert.deepEqual(writes.filter((q) => q.method === 'PATCH' || (q.method === 'PUT' && q.uri.includes('/blobs/uploads/'))).map((q) => `${q.method} ${q.uri}`), [], 'no blob byte is sent');
-  // A new tag may get the speculative start of its largest layer (docs/performance.md): its session is cancelled.
+  // A new tag may get the speculative start of its largest layer (docs/performance-history.md, "When the engine starts a blob speculatively"): its session is cancelled.
   const posts = writes.filter((q) => q.method === 'POST' && q.uri.includes('/blobs/uploads/')).length;
   assert.equal(writes.filter((q) => q.method === 'DELETE' && q.uri.includes('/blobs/uploads/')).length, posts, 'each session opened ahead is cancelled');
 });
