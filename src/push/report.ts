@@ -122,7 +122,15 @@ export async function dryRunReport(run: TransferRun, set: TargetSet, states: Map
     timings,
     configs: composed.images.map((b) => JSON.parse(b.configBytes.toString('utf8')) as unknown),
     http: run.transport.stats.snapshot(),
-    ...(set.failFast ? {} : { targets: set.list.map((t) => ({ reference: `${t.ref.registry}/${t.ref.repository}`, target: formatReference(t.ref), digest: '', tags: t.tags, ok: !t.failed, blobs: planned(t) })) }),
+    ...(set.failFast
+      ? {}
+      : {
+          targets: set.list.map((t) => {
+            const own = layerReports(inputs, results, states.get(t), true); // a target whose tag holds a layer reuses it
+            if (t.failed) return { reference: '', target: formatReference(t.ref), digest: '', tags: t.tags, ok: false, blobs: planned(t), error: TargetSet.summary(t) };
+            return { reference: `${t.ref.registry}/${t.ref.repository}`, target: formatReference(t.ref), digest: '', tags: t.tags, ok: true, blobs: planned(t), ...(own.length ? { layers: own } : {}) };
+          }),
+        }),
   };
   // A target that could not be planned (refused, unreachable) fails the dry run as it would the
   // push: E_PARTIAL, exit 8, the plan in its details (copy --dry-run does the same).

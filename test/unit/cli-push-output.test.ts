@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { bytesOf, fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
 import { formatBytes } from '../../src/cli/progress-model.js';
 import { runMain } from '../fixtures/run-main.js';
+import { assertValidReport } from '../e2e/report-schema.js';
 
 const fake = fakeRegistryPool();
 
@@ -73,4 +74,41 @@ test('push --dry-run and copy --dry-run with a target whose registry refuses: bo
     assert.notEqual(r.stdout, '', `${args[0]}: the plan is still printed`);
   }
   assert.equal(good.count({ method: 'PUT' }) + bad.count({ method: 'PUT' }), 0, 'nothing written');
+});
+
+test('push --dry-run to several targets: the text plan has a block per target (each its own blob actions and whether the app layer is reused there; a failing one named with its error), and the config is printed as indented JSON, one line per line (it was one line of escaped \\n)', async () => {
+  const [src, a, b, bad] = [await fake(), await fake(), await fake(), await fake()];
+  const base = src.seedImage('base', { tags: ['1'], config: { Env: ['PATH=/usr/bin:/bin', 'NOTE=tab\there'] } });
+  bad.fault({ method: 'HEAD' }, { kind: 'status', status: 403, code: 'DENIED', message: 'requested access to the resource is denied' });
+  const { dir, env } = appAndEnv(src, a, b, bad);
+  // b already holds this push's image at its tag: its plan reuses the app layer and skips nothing twice.
+  const first = await runMain(['push', '--from', src.ref('base:1'), '--to', b.ref('app:1'), '--app', join(dir, 'app')], { env, cwd: dir });
+  assert.equal(first.code, 0, first.stderr);
+  const args = ['push', '--retries', '0', '--from', src.ref('base:1'), '--to', a.ref('app:1'), '--to', b.ref('app:1'), '--app', join(dir, 'app'), '--dry-run'];
+  const r = await runMain(args, { env, cwd: dir });
+  assert.equal(r.code, 0, r.stderr);
+  const blocks = r.stdout.split(/^(?=→ )/m);
+  assert.match(blocks[0]!, new RegExp(`^plan: push ${src.ref('base:1').replace(/[.]/g, '\\.')}@${base.digest}\\n$`));
+  assert.equal(blocks.length, 3, r.stdout);
+  assert.match(blocks[1]!, new RegExp(`^→ ${a.ref('app:1').replace(/[.]/g, '\\.')}  tags: 1\\n`));
+  assert.match(blocks[1]!, /^ {2}stream {3}sha256:/m);
+  assert.match(blocks[1]!, /^ {2}upload {3}sha256:\S+ {2}\d+ bytes \(app layer: \/app\/\)$/m);
+  assert.match(blocks[2]!, new RegExp(`^→ ${b.ref('app:1').replace(/[.]/g, '\\.')}  tags: 1\\n`));
+  assert.match(blocks[2]!, /^ {2}reuse {4}sha256:\S+ {2}\d+ bytes \(app layer: \/app\/\)$/m);
+  assert.doesNotMatch(blocks[2]!, /^ {2}stream/m, 'b holds the base blobs its tag names');
+  assert.match(blocks[2]!, /^ {2}\d+ blobs, 0 bytes to send;/m);
+  // The config: indented JSON over many lines, which parses back to what --json reports.
+  const cfgText = r.stdout.slice(r.stdout.indexOf('config:\n') + 'config:\n'.length);
+  assert.ok(cfgText.split('\n').length > 5, cfgText);
+  const json = await runMain([...args, '--json'], { env, cwd: dir });
+  assertValidReport(JSON.parse(json.stdout), 'push --dry-run --json, two targets');
+  assert.deepEqual(JSON.parse(cfgText), JSON.parse(json.stdout).configs[0]);
+  assert.deepEqual((JSON.parse(json.stdout) as { targets: { layers: { action: string }[] }[] }).targets.map((t) => t.layers.map((l) => l.action)), [['planned'], ['reused']]);
+  assert.ok((JSON.parse(cfgText) as { config: { Env: string[] } }).config.Env.includes('NOTE=tab\there'));
+  // A target that fails is named in the plan with its error; the others are still planned.
+  const failing = await runMain(['push', '--retries', '0', '--from', src.ref('base:1'), '--to', a.ref('app:2'), '--to', bad.ref('app:1'), '--app', join(dir, 'app'), '--dry-run'], { env, cwd: dir });
+  assert.equal(failing.code, 8, failing.stderr);
+  assert.match(failing.stdout, new RegExp(`^→ ${bad.ref('app:1').replace(/[.]/g, '\\.')}  FAILS: E_DENIED `, 'm'));
+  assert.match(failing.stdout, new RegExp(`^→ ${a.ref('app:2').replace(/[.]/g, '\\.')}  tags: 2$`, 'm'));
+  assert.equal(a.count({ method: 'PUT' }) + bad.count({ method: 'PUT' }), 0, 'nothing written');
 });

@@ -177,24 +177,36 @@ function printResult(io: CliIO, json: boolean, result: PushResult, clock: Return
 
 /** The human plan printed by --dry-run: one line per blob (the verbs of the real run) and the config. */
 export function dryRunText(r: PushResult): string {
-  const lines = [`plan: push ${r.base.reference}${r.base.digest ? '@' + r.base.digest : ''} → ${r.reference}:${r.tags.join(',')}`];
-  let toSend = 0;
-  for (const b of r.blobs) {
-    const verb = b.action.replace('planned-', '');
-    if (verb === 'stream') toSend += b.size;
-    lines.push(`  ${verb.padEnd(8)} ${b.digest}  ${b.size} bytes`);
+  const lines = [`plan: push ${r.base.reference}${r.base.digest ? '@' + r.base.digest : ''}`];
+  const top = r.layers ?? (r.layer ? [{ ...r.layer, name: 'app layer', dest: [] as string[] }] : []);
+  // One block per target, as copy's plan has (the first alone when the push fails fast).
+  const targets = r.targets ?? [{ target: `${r.reference}:${r.tags.join(',')}`, tags: r.tags, ok: true, blobs: r.blobs, layers: undefined, error: undefined }];
+  for (const [i, t] of targets.entries()) {
+    if (!t.ok) {
+      lines.push(`→ ${t.target}  FAILS: ${t.error?.code} ${t.error?.message}`);
+      continue;
+    }
+    lines.push(`→ ${t.target}  tags: ${t.tags.join(', ')}`);
+    let toSend = 0;
+    for (const b of t.blobs) {
+      const verb = b.action.replace('planned-', '');
+      if (verb === 'stream') toSend += b.size;
+      lines.push(`  ${verb.padEnd(8)} ${b.digest}  ${b.size} bytes`);
+    }
+    const layers = t.layers ?? (i === 0 ? top : []);
+    for (const l of layers) {
+      if (l.action !== 'reused') toSend += l.size;
+      const where = [l.dest.join(' '), 'platform' in l && l.platform ? String(l.platform) : ''].filter(Boolean).join(', ');
+      lines.push(`  ${(l.action === 'reused' ? 'reuse' : 'upload').padEnd(8)} ${l.digest}  ${l.size} bytes (${l.name}${where ? ': ' + where : ''})`);
+    }
+    lines.push(`  ${t.blobs.length + layers.length} blobs, ${toSend} bytes to send; then ${r.platforms.length} config(s) and manifest(s)`);
   }
-  const layers = r.layers ?? (r.layer ? [{ ...r.layer, name: 'app layer', dest: [] as string[] }] : []);
-  for (const l of layers) {
-    if (l.action !== 'reused') toSend += l.size;
-    const where = [l.dest.join(' '), 'platform' in l && l.platform ? String(l.platform) : ''].filter(Boolean).join(', ');
-    lines.push(`  ${(l.action === 'reused' ? 'reuse' : 'upload').padEnd(8)} ${l.digest}  ${l.size} bytes (${l.name}${where ? ': ' + where : ''})`);
-  }
-  lines.push(`  ${r.blobs.length + layers.length} blobs, ${toSend} bytes to send; then ${r.platforms.length} config(s) and manifest(s), tags: ${r.tags.join(', ')}`);
   r.configs?.forEach((c, i) => {
     lines.push(`config${r.configs!.length > 1 ? ` (${r.platforms[i]?.platform ?? i})` : ''}:`);
-    lines.push(JSON.stringify(c, null, 2));
+    // Line by line: JSON.stringify escapes control characters inside strings, so its own newlines
+    // are the only ones, and each line is made printable on its own (one escaped block was one line).
+    lines.push(...JSON.stringify(c, null, 2).split('\n'));
   });
-  // The configs hold the base's strings (Env, Labels): printable (terminal-text.ts).
+  // The configs hold the base's strings (Env, Labels), a failing target's message its registry's: printable (terminal-text.ts).
   return lines.map((l) => printable(l)).join('\n') + '\n';
 }
