@@ -94,7 +94,7 @@ export interface SyncTargetResult {
   /** Blobs streamed from the source, and their bytes. */
   streamed: number;
   bytes: number;
-  /** Referrers copied (the entry's `referrers: true`), referrers of referrers included; as copy's report counts them. */
+  /** Referrers copied (the entry's `referrers: true`), referrers of referrers included, those the target held already not counted; as copy's report counts them. */
   referrers: number;
   /** Referrers found and not copied: those naming the index `platforms` made anew, those past a bound of the walk, and those listed and gone from the source (a warning says which). */
   referrersSkipped: number;

@@ -577,7 +577,7 @@ test('copy --referrers of an index: the referrers of each platform manifest too 
   src.clearLog();
   dst.clearLog();
   const again = await copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], referrers: true, ...fakeLibraryOptions(src, dst) });
-  assert.equal(again.targets[0]!.referrers, 3);
+  assert.equal(again.targets[0]!.referrers, 0, 'every referrer was there: none counted as copied');
   const reads = src.requests({ kind: 'manifest' }).map((q) => `${q.method} ${q.tag ?? q.digest}`);
   assert.deepEqual(new Set(reads), new Set(['GET 1', `GET ${s.sigTag(s.index.digest)}`, `GET ${s.sigTag(s.amd.digest)}`]));
   assert.equal(reads.length, 3, reads.join(', '));

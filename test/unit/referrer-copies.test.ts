@@ -72,7 +72,7 @@ test('copy --referrers to a target without the referrers API: every referrer of 
   // A referrer added at the source since: merged into the index already there, the others kept.
   const later = src.seedImage('app', { artifactType: 'application/vnd.example.vex+json', subject: subjectOf(img) });
   const again = await copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], referrers: true, ...fakeLibraryOptions(src, dst) });
-  assert.equal(again.targets[0]!.referrers, refs.length + 2);
+  assert.equal(again.targets[0]!.referrers, 1, 'the new one alone: the others were there');
   assert.deepEqual(listed().map((m) => m.digest), [...refs, later].map((x) => x.digest));
   assert.equal(manifestRequests(dst, fallbackTag, 'PUT').length, 2, 'one more write, for the new one');
 });

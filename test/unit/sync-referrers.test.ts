@@ -60,12 +60,18 @@ test('sync reports referrers per target as copy does (copied, left behind), in t
   assert.deepEqual([at(src.ref('other:1')).referrers, at(src.ref('other:1')).referrersSkipped], [0, 0]);
   assert.deepEqual([report.totals.referrers, report.totals.referrersSkipped], [2, 1]);
 
-  // Run again, for the human output: the image is up to date, its referrers are walked again (and counted, as copy does).
+  // Run again, for the human output, with an attestation of arm64 added at the source since: the
+  // image is up to date, its referrers are walked again, and only the new one is copied and counted
+  // (those already there were counted as copied on every run: an hourly sync reported new signatures).
+  src.seedImage('app', { artifactType: 'application/vnd.in-toto+json', subject: { mediaType: arm.mediaType, digest: arm.digest, size: arm.size } });
   const human = await runMain(['sync', 'sync.yaml'], { cwd: dir, env });
   assert.equal(human.code, 0, human.stderr);
-  assert.ok(human.stderr.includes(`→ ${dst.host}/app:1 skipped (2 referrers, 1 left behind)\n`), human.stderr);
+  assert.match(human.stderr, new RegExp(`→ ${dst.host.replace(/[.]/g, '\\.')}/app:1 skipped \\(0 mounted, 3 streamed, 0\\.0 MB; 1 referrer, 1 left behind\\)\n`), human.stderr);
   assert.ok(human.stderr.includes(`→ ${dst.host}/other:1 skipped\n`), human.stderr);
-  assert.match(human.stdout, /^synced: 2 images \(2 entries\): 0 copied, 2 up to date, 0 failed; 0\.0 MB read, 0 blobs mounted, 0 streamed; 2 referrers, 1 left behind\n$/);
+  assert.match(human.stdout, /^synced: 2 images \(2 entries\): 0 copied, 2 up to date, 0 failed; 0\.0 MB read, 0 blobs mounted, 3 streamed; 1 referrer, 1 left behind\n$/);
+  // And once more with nothing new: no referrer counted, the one left behind still said.
+  const quiet = await runMain(['sync', 'sync.yaml'], { cwd: dir, env });
+  assert.ok(quiet.stderr.includes(`→ ${dst.host}/app:1 skipped (0 referrers, 1 left behind)\n`), quiet.stderr);
 });
 
 test('sync referrers: true, an unchanged re-run of multi-platform images at a source that counts pulls: the index is read at the target that holds it, no pull spent; a signature added at the source since still comes', async () => {
