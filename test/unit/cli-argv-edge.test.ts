@@ -218,3 +218,11 @@ test('a secret given in the same word as its flag, or after a secret flag, is ne
   }
   usage(await run(['push', '-pSecret9pw', '--from', 'scratch', '--to', DST]), /unknown flag -p\*\*\*/);
 });
+
+test('logout reads no password: --password-stdin is an unknown flag there (it was accepted and did nothing), and its help does not list it', async () => {
+  usage(await run(['logout', '--password-stdin', '127.0.0.1:1']), /unknown flag --password-stdin/);
+  const help = await run(['logout', '--help']);
+  assert.equal(help.code, 0, help.stderr);
+  assert.doesNotMatch(help.stdout, /password-stdin/);
+  assert.match(help.stdout, /--debug/);
+});

@@ -19,9 +19,12 @@ export const loginFlags = defineFlags({
   password: { alias: 'p', type: 'string', describe: 'Password or token (visible in the process list: prefer --password-stdin)', group: 'Credentials:' },
 });
 
+// logout reads no password: the common --password-stdin would be accepted and do nothing.
+const { 'password-stdin': _noPasswordStdin, ...logoutCommonFlags } = commonFlags;
+
 /** Every flag and positional of `regpush logout`. */
 export const logoutFlags = defineFlags({
-  ...commonFlags,
+  ...logoutCommonFlags,
   registry: { positional: true, type: 'string', demandOption: true, describe: 'Registry host, or host/namespace, as given to login' },
 });
 
