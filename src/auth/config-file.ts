@@ -3,8 +3,8 @@
  * These files hold secrets: errors name the file but never quote its content (V8's JSON.parse
  * messages include a snippet of the input, so they are not passed on).
  */
-import { randomBytes } from 'node:crypto';
-import { promises as fs, readFileSync, unlinkSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import fsSync, { promises as fs, type BigIntStats } from 'node:fs';
 import path from 'node:path';
 import { AuthError } from '../errors.js';
 
@@ -115,12 +115,12 @@ export async function writeCredentialFile(file: string, data: CredentialFile): P
 /** Options of updateCredentialFile / withCredentialFileLock. */
 export interface FileLockOptions {
   /**
-   * A lock older than this (ms) is taken for one a crashed or killed writer left, and removed
+   * A lock older than this (ms) is taken for one a crashed or killed writer left, and taken over
    * (default LOCK_STALE_MS). The lock is held for a read and a write of one small file, never
    * across a credential helper's run, so a live holder keeps it for milliseconds.
    */
   staleMs?: number;
-  /** Told when a stale lock is removed. */
+  /** Told when a stale lock is taken over. */
   onStale?: (lock: string) => void;
 }
 
@@ -129,19 +129,44 @@ export const LOCK_STALE_MS = 10_000;
 
 /**
  * Runs `fn` holding the lock of credential file `file`: `<file>.lock` beside it (beside the file a
- * symlink leads to), created with O_EXCL. Two `regpush login` runs at once (a CI job logging in to
- * several registries in parallel) each read the file, added their entry and renamed their copy
- * over it: the last rename won and the other logins were lost, while every run said it succeeded.
- * A waiter retries with a growing pause; a lock older than `staleMs` is removed. The lock is
- * removed when `fn` ends, whatever the outcome, and if the process exits while it is held.
+ * symlink leads to). Two `regpush login` runs at once (a CI job logging in to several registries
+ * in parallel) each read the file, added their entry and renamed their copy over it: the last
+ * rename won and the other logins were lost, while every run said it succeeded. A waiter retries
+ * with a growing pause; a lock older than `staleMs` is taken over. The lock is released when `fn`
+ * ends, whatever the outcome, and if the process exits while it is held.
+ *
+ * The protocol, for runs in separate processes that share nothing but the folder; each step is one
+ * call the file system carries out atomically:
+ * - Taking a free lock: `<file>.lock` created with O_EXCL (open 'wx'), then a token of the run's
+ *   own (pid and random bytes) written in it. Of several runs, one creates it; the others get EEXIST.
+ * - A lock's generation is its device, inode and content, read through one descriptor (lockState).
+ *   Each token is unique, so once that file is replaced or removed the path never again shows
+ *   that generation: "the lock I judged" can be checked again later.
+ * - Moving the lock off a generation, to release it or to take a stale one over, first takes the
+ *   right to: the O_EXCL creation of `<file>.lock.<hash of the generation>.claim` (moveOff). One
+ *   run wins it. The winner then checks that the lock is still of that generation; if it is, no
+ *   one else can move it now, so it removes it (a release) or renames a file of its own, which
+ *   already holds its token, over it (a takeover: rename replaces in one step, so there is no
+ *   moment without a lock in which a third run could create one). Then it removes the claim. A
+ *   run that finds the lock moved, or the claim taken, leaves the lock alone and waits.
+ * So of two waiters that both judged one lock stale, one takes it over and the other finds it
+ * moved (or the claim taken) and waits for the new holder. A holder that was judged stale while
+ * it still held the lock (a stopped process, a stalled disk) either wins the claim first and
+ * removes its own lock, which the taker then finds gone, or loses it and leaves the lock to the
+ * taker: it never removes a lock another run made.
+ * - A claim older than `staleMs` was left by a run killed between its steps. It is removed by the
+ *   same rule (with a claim on the claim, at most MAX_CLAIM_DEPTH deep), so no lock stays stuck
+ *   behind one. A run killed after its move but before removing its claim leaves that claim, of a
+ *   generation no one will ask for again, in the folder.
+ * What no lock of this kind can do is tell a run stopped for longer than `staleMs` from a dead one:
+ * such a run, resumed, may be in its read-modify-write while the run that took over does its own.
+ * What the protocol keeps is that the lock stays one lock, so no further run gets in beside them
+ * (short of a run stopped that long between its claim and its move, a few calls).
  */
 export async function withCredentialFileLock<T>(file: string, fn: () => Promise<T>, opts: FileLockOptions = {}): Promise<T> {
   const staleMs = opts.staleMs ?? LOCK_STALE_MS;
   const target = await writeTarget(file);
   const lock = `${target}.lock`;
-  // What this holder writes in its lock, and looks for before removing it: a holder that kept the
-  // lock past `staleMs` (a stopped process, a stalled disk) may have had it removed as stale by a
-  // waiter, who then made its own; removing that one too would let a third writer in beside it.
   const token = `${process.pid} ${randomBytes(12).toString('hex')}\n`;
   // Said as a failed write: what stands in the way (a read-only folder, a file where a folder
   // should be) is the same for the lock and the file.
@@ -152,59 +177,193 @@ export async function withCredentialFileLock<T>(file: string, fn: () => Promise<
   } catch (err) {
     throw cannot(err);
   }
-  let pause = 5;
-  for (;;) {
-    let handle: fs.FileHandle | undefined;
-    try {
-      handle = await fs.open(lock, 'wx', 0o600);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw cannot(err);
-    }
-    if (handle) {
-      try {
-        await handle.writeFile(token, 'utf8');
-      } catch (err) {
-        await handle.close().catch(() => {});
-        await fs.rm(lock, { force: true });
-        throw cannot(err);
+  /** The generation (lockState's id) of the lock this run holds, once it holds one. */
+  let held: string | undefined;
+  /** A lock file of this run's own beside the lock, made when one is judged stale, to be renamed over it. */
+  let spare: { path: string; id: string } | undefined;
+  try {
+    let pause = 5;
+    for (;;) {
+      held = await createExclusive(lock, token);
+      if (held) break;
+      const now = await lockState(lock);
+      if (!now) continue; // released meanwhile
+      if (now.ageMs > staleMs) {
+        if (!spare) {
+          const spareAt = `${lock}.${randomBytes(8).toString('hex')}.tmp`;
+          const id = await createExclusive(spareAt, token);
+          if (id) spare = { path: spareAt, id };
+        }
+        const outcome = spare ? await moveOff(lock, now.id, spare.path, token, staleMs) : 'busy';
+        if (outcome === 'done') {
+          held = spare!.id;
+          spare = undefined;
+          opts.onStale?.(lock);
+          await sweep(lock, staleMs);
+          break;
+        }
+        if (outcome === 'moved') continue;
       }
-      await handle.close();
-      break;
-    }
-    const since = await fs.stat(lock).then(
-      (s) => Date.now() - s.mtimeMs,
-      () => undefined, // released meanwhile
-    );
-    if (since !== undefined && since > staleMs) {
-      // A lock this old was left by a writer that died holding it (the holder's read and write take
-      // milliseconds). Removing it can race with another waiter that removed it and made its own a
-      // moment ago; that needs two waiters on a stale lock within the same few milliseconds.
-      await fs.rm(lock, { force: true });
-      opts.onStale?.(lock);
-      continue;
-    }
-    if (since !== undefined) {
       await new Promise((r) => setTimeout(r, pause + Math.random() * pause));
       pause = Math.min(pause * 2, 250);
     }
+  } catch (err) {
+    throw cannot(err);
+  } finally {
+    if (spare) await fs.rm(spare.path, { force: true }).catch(() => {});
   }
-  // A process that exits while holding the lock (a second Ctrl-C) removes it on its way out; the
+  const mine = held;
+  // A process that exits while holding the lock (a second Ctrl-C) releases it on its way out; the
   // listener is this lock's and goes with it, so nothing outlives the call.
-  const dropAtExit = (): void => {
-    try {
-      if (readFileSync(lock, 'utf8') === token) unlinkSync(lock);
-    } catch {
-      /* gone already */
-    }
-  };
-  process.on('exit', dropAtExit);
+  const releaseAtExit = (): void => releaseSync(lock, mine, token);
+  process.on('exit', releaseAtExit);
   try {
     return await fn();
   } finally {
-    process.off('exit', dropAtExit);
-    // Only our own lock: between this read and the removal another run could still replace it,
-    // which needs our lock to have turned stale (held past staleMs) in that same instant.
-    if ((await fs.readFile(lock, 'utf8').catch(() => undefined)) === token) await fs.rm(lock, { force: true });
+    process.off('exit', releaseAtExit);
+    // A release that fails (the folder made read-only meanwhile) leaves a lock the next run takes
+    // over as stale, with a warning; fn's own outcome is what this call reports.
+    await moveOff(lock, mine, undefined, token, staleMs).catch(() => {});
+  }
+}
+
+/** What is at a lock path now, read through one descriptor, so that both facts are of one file. */
+interface LockState {
+  /** Its generation: device, inode and content (see withCredentialFileLock). */
+  id: string;
+  /** Since its last change, by its mtime. */
+  ageMs: number;
+}
+
+const lockId = (st: BigIntStats, content: string): string => `${st.dev}:${st.ino}:${content}`;
+
+/** The LockState of `file`; undefined when nothing is there. */
+async function lockState(file: string): Promise<LockState | undefined> {
+  let handle: fs.FileHandle;
+  try {
+    handle = await fs.open(file, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  try {
+    const st = await handle.stat({ bigint: true });
+    return { id: lockId(st, await handle.readFile('utf8')), ageMs: Date.now() - Number(st.mtimeMs) };
+  } finally {
+    await handle.close();
+  }
+}
+
+/** lockState for the process's exit, where nothing asynchronous runs any more. */
+function lockStateSync(file: string): LockState | undefined {
+  let fd: number;
+  try {
+    fd = fsSync.openSync(file, 'r');
+  } catch {
+    return undefined;
+  }
+  try {
+    const st = fsSync.fstatSync(fd, { bigint: true });
+    return { id: lockId(st, fsSync.readFileSync(fd, 'utf8')), ageMs: Date.now() - Number(st.mtimeMs) };
+  } finally {
+    fsSync.closeSync(fd);
+  }
+}
+
+/**
+ * Creates `file` holding `content`, only if nothing is there (O_EXCL): its generation (lockState's
+ * id), or undefined when something was there.
+ */
+async function createExclusive(file: string, content: string): Promise<string | undefined> {
+  let handle: fs.FileHandle;
+  try {
+    handle = await fs.open(file, 'wx', 0o600);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return undefined;
+    throw err;
+  }
+  let id: string;
+  try {
+    await handle.writeFile(content, 'utf8');
+    id = lockId(await handle.stat({ bigint: true }), content);
+  } catch (err) {
+    await handle.close().catch(() => {});
+    await fs.rm(file, { force: true });
+    throw err;
+  }
+  await handle.close();
+  return id;
+}
+
+/** How deep claims on claims go (a claim left by a killed run, on a claim left by a killed run…). */
+const MAX_CLAIM_DEPTH = 2;
+
+/** The file whose O_EXCL creation gives the right to move `file` off generation `id`. */
+function claimOf(file: string, id: string): string {
+  return `${file}.${createHash('sha256').update(id).digest('hex').slice(0, 16)}.claim`;
+}
+
+/**
+ * Moves `file` off generation `id`, if it is still of it: renames `replacement` over it, or
+ * without one removes it. 'done' when this run did; 'moved' when the file was no longer of that
+ * generation; 'busy' when another run holds the claim (and is doing it). A claim older than
+ * `staleMs` is removed the same way, and the caller tries again.
+ */
+async function moveOff(file: string, id: string, replacement: string | undefined, token: string, staleMs: number, depth = 0): Promise<'done' | 'moved' | 'busy'> {
+  const claim = claimOf(file, id);
+  if (!(await createExclusive(claim, token))) {
+    const other = depth < MAX_CLAIM_DEPTH ? await lockState(claim) : undefined;
+    if (other && other.ageMs > staleMs) await moveOff(claim, other.id, undefined, token, staleMs, depth + 1);
+    return 'busy';
+  }
+  try {
+    // Only the claim's holder moves the file off this generation, so what is seen now stays until it does.
+    if ((await lockState(file))?.id !== id) return 'moved';
+    if (replacement === undefined) await fs.unlink(file);
+    else await fs.rename(replacement, file);
+    return 'done';
+  } finally {
+    await fs.rm(claim, { force: true });
+  }
+}
+
+/**
+ * After a takeover: the spare lock files and claims that runs killed during a takeover of this
+ * lock left beside it, older than `staleMs`. None is of use to anyone: the lock is now of a new
+ * generation, which no claim that old can be for.
+ */
+async function sweep(lock: string, staleMs: number): Promise<void> {
+  const dir = path.dirname(lock);
+  const prefix = `${path.basename(lock)}.`;
+  const names = await fs.readdir(dir).catch(() => [] as string[]);
+  for (const name of names) {
+    if (!name.startsWith(prefix) || !(name.endsWith('.tmp') || name.endsWith('.claim'))) continue;
+    const at = path.join(dir, name);
+    const st = await fs.lstat(at).catch(() => undefined);
+    if (st?.isFile() && Date.now() - st.mtimeMs > staleMs) await fs.rm(at, { force: true }).catch(() => {});
+  }
+}
+
+/** moveOff's release, at the process's exit. */
+function releaseSync(lock: string, id: string, token: string): void {
+  const claim = claimOf(lock, id);
+  let fd: number;
+  try {
+    fd = fsSync.openSync(claim, 'wx', 0o600);
+  } catch {
+    return; // another run is taking the lock over (or it cannot be claimed: it is left as stale)
+  }
+  try {
+    try {
+      fsSync.writeSync(fd, token);
+    } finally {
+      fsSync.closeSync(fd);
+    }
+    if (lockStateSync(lock)?.id === id) fsSync.unlinkSync(lock);
+  } catch {
+    /* gone already */
+  } finally {
+    fsSync.rmSync(claim, { force: true });
   }
 }
 

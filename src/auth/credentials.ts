@@ -426,6 +426,7 @@ async function namespaceStore(
   opts: CredentialStoreOptions,
 ): Promise<{ file: string; data: CredentialFile; docker?: { file: string; data: CredentialFile | undefined } }> {
   const file = namespaceLoginFile(ns.key, opts.env, opts.homeDir, opts.system);
+  await checkRuntimeDir(ns.key, file, opts.env);
   const data = (await readLoginFile(file, opts.env, opts.homeDir)) ?? {};
   // Looked up before any `auths` key of that file, a credHelpers entry would hide this login for good.
   const per = findByRegistry(data.credHelpers, ns.host);
@@ -438,6 +439,26 @@ async function namespaceStore(
   const dockerFile = dockerConfigPath(opts.env, opts.homeDir);
   if (opts.env.REGISTRY_AUTH_FILE || !dockerFile || dockerFile === file) return { file, data };
   return { file, data, docker: { file: dockerFile, data: await readLoginFile(dockerFile, opts.env, opts.homeDir) } };
+}
+
+/**
+ * Throws UsageError when the login would go to `$XDG_RUNTIME_DIR/containers/auth.json` and
+ * XDG_RUNTIME_DIR names no directory. The runtime dir is the login manager's (systemd-logind makes
+ * it at login, owned by the user, and removes it at logout); made here, it would be a folder of
+ * whoever ran regpush (root, under sudo), left behind to hold a password. containers/image
+ * refuses its auth file there too ("directory set by $XDG_RUNTIME_DIR does not exist"), so a
+ * `podman login` in the same shell fails the same way. Only the runtime dir itself must exist:
+ * its `containers/` folder is made, as Podman makes it.
+ */
+async function checkRuntimeDir(key: string, file: string, env: Record<string, string | undefined>): Promise<void> {
+  const runtime = env.XDG_RUNTIME_DIR;
+  if (env.REGISTRY_AUTH_FILE || !runtime || file !== path.join(runtime, 'containers', 'auth.json')) return;
+  const stat = await fs.stat(runtime).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? undefined : 'unreadable'));
+  if (stat === 'unreadable' || stat?.isDirectory()) return; // the write says what else is wrong
+  throw new UsageError(
+    `cannot store a login for ${key} in ${file}: XDG_RUNTIME_DIR names ${runtime}, which ${stat ? 'is not a directory' : 'does not exist'} (regpush does not make a runtime directory, as Podman does not): create it, or set REGISTRY_AUTH_FILE to the file to keep logins in`,
+    { details: { file } },
+  );
 }
 
 /** Whether `data` has an `auths` entry under exactly `key`. */

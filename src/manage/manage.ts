@@ -7,13 +7,13 @@ import pLimit from 'p-limit';
 import { AuthError, InvalidReferenceError, NotFoundError, PartialFailureError, RegistryError, RegpushError, UnsupportedError, UsageError, type ErrorCode } from '../errors.js';
 import { isValidDigest } from '../image/digest.js';
 import { parseManifest } from '../image/manifest.js';
-import { isImageConfigMediaType, isIndexMediaType } from '../image/mediatypes.js';
+import { isImageConfigMediaType, isImageManifestMediaType, isIndexMediaType, isSchema1MediaType } from '../image/mediatypes.js';
 import { formatPlatform, osVersionChoice, parsePlatform, selectPlatform } from '../image/platform.js';
 import type { Platform } from '../image/types.js';
 import { silentLogger, type Logger } from '../log.js';
 import { checkTag, formatReference, manifestRef, parseReference, referenceArgument, repositoryName, type ImageReference } from '../ref/reference.js';
 import { registryHostOf } from '../ref/registry.js';
-import type { ManifestHead, RegistryClient } from '../registry/registry-client.js';
+import type { FetchedManifest, ManifestHead, RegistryClient } from '../registry/registry-client.js';
 import { checkArgument, checkOptions, REFERENCE_ARGUMENT, STRINGS, type Shape } from '../options-check.js';
 import { anchorPaths, CONNECTION_SHAPE, connect, transportFor, type ConnectionOptions } from '../registry/connect.js';
 import type { ScopeAction } from '../auth/scope.js';
@@ -312,8 +312,11 @@ async function platformDigest(client: RegistryClient, ref: ImageReference, want:
  */
 const HEAD_REFUSED = new Set([400, 405, 501]);
 
-/** A manifest's HEAD, or undefined when the manifest does not exist. */
-type ManifestLookup = (repo: string, ref: string) => Promise<ManifestHead | undefined>;
+/** A manifest's HEAD; where the registry refused the HEAD, what its GET said, with the manifest itself (`got`). */
+type LookedUp = ManifestHead & { got?: FetchedManifest };
+
+/** A manifest's lookup (LookedUp), or undefined when the manifest does not exist. */
+type ManifestLookup = (repo: string, ref: string) => Promise<LookedUp | undefined>;
 
 /**
  * One command's manifest lookups: a HEAD; when the registry refuses HEAD (HEAD_REFUSED), what its
@@ -334,7 +337,7 @@ function manifestLookup(client: RegistryClient, log: Logger): ManifestLookup {
     }
     try {
       const got = await client.getManifest(repo, ref);
-      return { digest: got.digest, mediaType: got.mediaType || undefined, size: got.bytes.length };
+      return { digest: got.digest, mediaType: got.mediaType || undefined, size: got.bytes.length, got };
     } catch (err) {
       if (err instanceof NotFoundError) return undefined;
       throw err;
@@ -419,10 +422,16 @@ export async function tagImage(reference: string | ImageReference, newTags: stri
   });
 }
 
-/** Most tags delete looks up (one manifest HEAD each) to find what else a deletion takes with it; past it, they are not checked. */
+/**
+ * Most tags delete looks up to find what else a deletion takes with it; past it, they are not
+ * checked. What the check costs, at most: the tag list (a request per page), a manifest HEAD per
+ * tag, and a GET per other manifest a tag names that may be an index: one whose HEAD says index,
+ * or says no manifest type (see mayBeIndex), each digest read once. The HEADs and GETs go
+ * DELETE_LOOKUPS_AT_ONCE at a time, so 1000 tags are about 125 round trips of HEADs.
+ */
 const DELETE_TAG_CHECK_LIMIT = 1000;
 
-/** Manifest HEADs delete has in flight at once while it looks the tags up. */
+/** Manifest HEADs (and GETs) delete has in flight at once while it looks the tags up. */
 const DELETE_LOOKUPS_AT_ONCE = 8;
 
 /** What else in the repository a manifest's deletion touches, as deleteImage() found it. */
@@ -439,12 +448,26 @@ function listed(names: string[]): string {
 }
 
 /**
+ * Whether a manifest may be an index, by the media type its lookup gave: an index type (OCI's or
+ * Docker's manifest list) yes; an image manifest type (or schema 1) no, taken at its word, so a
+ * registry that names its types costs no GET but of its indexes; anything else (none at all, or a
+ * generic application/json or application/octet-stream) may be either, and the manifest is read
+ * to tell. Registries and fronts do answer so: a HEAD without Content-Type (Harbor's proxy cache
+ * before 2.1.3, goharbor/harbor#13740), application/json for a manifest (Artifactory 4.4,
+ * concourse/docker-image-resource#40; Katello's HEAD, Katello/katello#8070). The body's own
+ * mediaType (or its shape) is what decides (opencontainers/image-spec#390).
+ */
+function mayBeIndex(mediaType: string | undefined): boolean {
+  return isIndexMediaType(mediaType) || !(isImageManifestMediaType(mediaType) || isSchema1MediaType(mediaType));
+}
+
+/**
  * The tags pointing at `digest` and the tags of the indexes listing it: the tag list, a manifest
- * HEAD per tag (DELETE_TAG_CHECK_LIMIT of them at most) and a GET of each index a tag names (the
- * HEAD's media type says which). Undefined, with a warning, when that could not be found out: more
- * tags than the bound, or a tag list the registry refuses. A registry deletes a manifest whatever
- * points at it (distribution removes its tags with it and leaves indexes listing it dangling), so
- * this is the only place anyone is told before.
+ * HEAD per tag (DELETE_TAG_CHECK_LIMIT of them at most) and a GET of each other manifest that may
+ * be an index (mayBeIndex), each once. Undefined, with a warning, when that could not be found
+ * out: more tags than the bound, or a tag list the registry refuses. A registry deletes a manifest
+ * whatever points at it (distribution removes its tags with it and leaves indexes listing it
+ * dangling), so this is the only place anyone is told before.
  */
 async function dependentsOf(client: RegistryClient, ref: ImageReference, resolved: DigestResult, lookup: ManifestLookup, log: Logger): Promise<Dependents | undefined> {
   const digest = resolved.digest;
@@ -462,35 +485,49 @@ async function dependentsOf(client: RegistryClient, ref: ImageReference, resolve
     return undefined;
   }
   const limit = pLimit(DELETE_LOOKUPS_AT_ONCE);
-  const heads: (ManifestHead | undefined)[] = await Promise.all(
+  const heads: (LookedUp | undefined)[] = await Promise.all(
     tags.map((tag) =>
       limit(async () => {
         // The tag given was looked up already.
         if (ref.digest === undefined && tag === ref.tag) return { digest, mediaType: resolved.mediaType };
         const head = await lookup(repo, tag);
-        // A HEAD without Docker-Content-Digest: the digest from the bytes (as digest does).
-        return head && !(head.digest && isValidDigest(head.digest)) ? { ...head, digest: (await client.getManifest(repo, tag)).digest } : head;
+        if (!head || (head.digest && isValidDigest(head.digest))) return head;
+        // A HEAD without Docker-Content-Digest: the digest from the bytes (as digest does), which then also say what the manifest is.
+        const got = await client.getManifest(repo, tag);
+        return { ...head, digest: got.digest, got };
       }),
     ),
   );
   const onIt = tags.filter((_, i) => heads[i]?.digest === digest);
-  const indexes = new Map<string, string[]>();
+  // The other manifests that may be indexes, each once, with the tags naming it (and the bytes where a lookup read them).
+  const toRead = new Map<string, { tags: string[]; got?: FetchedManifest; said?: string }>();
   tags.forEach((t, i) => {
     const h = heads[i];
-    if (h?.digest && h.digest !== digest && isIndexMediaType(h.mediaType)) indexes.set(h.digest, [...(indexes.get(h.digest) ?? []), t]);
+    if (!h?.digest || h.digest === digest || !mayBeIndex(h.mediaType)) return;
+    const entry = toRead.get(h.digest) ?? { tags: [], got: h.got, said: h.mediaType };
+    entry.tags.push(t);
+    toRead.set(h.digest, entry);
   });
-  const indexTags: string[] = [];
-  for (const [indexDigest, named] of indexes) {
-    try {
-      const got = await client.getManifest(repo, indexDigest);
-      const parsed = parseManifest(got.bytes, got.mediaType);
-      if (parsed.kind === 'index' && parsed.index.manifests.some((m) => m.digest === digest)) indexTags.push(...named);
-    } catch (err) {
-      if (!(err instanceof RegpushError) || err.code === 'E_ABORTED') throw err;
-      log.warn(`the index tagged ${listed(named)} could not be read (${err.message}): whether it lists ${digest} was not checked`);
-    }
-  }
-  return { tags: onIt, indexTags };
+  const listing = await Promise.all(
+    [...toRead].map(([other, { tags: named, got, said }]) =>
+      limit(async () => {
+        let parsed: ReturnType<typeof parseManifest>;
+        try {
+          const m = got ?? (await client.getManifest(repo, other));
+          parsed = parseManifest(m.bytes, m.mediaType);
+        } catch (err) {
+          if (!(err instanceof RegpushError) || err.code === 'E_ABORTED') throw err;
+          // A manifest of a type regpush does not read (an artifact's, schema 1) is no index.
+          if (err.code === 'E_UNSUPPORTED' && !isIndexMediaType(said)) return [];
+          const what = isIndexMediaType(said) ? 'the index' : 'the manifest';
+          log.warn(`${what} tagged ${listed(named)} could not be read (${err.message}): whether it lists ${digest} was not checked`);
+          return [];
+        }
+        return parsed.kind === 'index' && parsed.index.manifests.some((m) => m.digest === digest) ? named : [];
+      }),
+    ),
+  );
+  return { tags: onIt, indexTags: listing.flat() };
 }
 
 /**

@@ -240,6 +240,7 @@ test('regpush login HOST/NAMESPACE stores that key in Podman\'s auth.json (as po
   const env = isolatedEnv();
   const config = join(env.DOCKER_CONFIG!, 'config.json');
   const podman = join(env.XDG_RUNTIME_DIR!, 'containers', 'auth.json');
+  mkdirSync(env.XDG_RUNTIME_DIR!, { mode: 0o700 }); // the login manager's to make: a namespace login refuses a missing one
   const reader = R.token.users!.reader!;
   const ns = `${R.token.host}/${run}/n`;
   const asReader = await runCli(['login', '-u', 'reader', '--password-stdin', R.token.host], { env, input: `${reader}\n` });

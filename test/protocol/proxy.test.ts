@@ -6,7 +6,7 @@ import net from 'node:net';
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo, Socket } from 'node:net';
@@ -221,6 +221,7 @@ test('login() and logout() in the library use the common transport: HTTP_PROXY, 
   const config = join(home, '.docker', 'config.json');
   // XDG_RUNTIME_DIR under the temp home: a namespace's login goes to Podman's file there, not the machine's /run/containers.
   const runtime = join(home, 'run');
+  mkdirSync(runtime); // made at login by the login manager, never by regpush
   const common = {
     env: { HTTP_PROXY: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`, XDG_RUNTIME_DIR: runtime },
     homeDir: home,

@@ -1013,6 +1013,7 @@ describe('storeCredential / eraseCredential', () => {
     assert.deepEqual(JSON.parse(await fs.readFile(podman, 'utf8')).auths, {});
     // With XDG_RUNTIME_DIR: there (Podman's primary file); elsewhere than on Linux ~/.config/containers/auth.json.
     const runtime = path.join(home, 'xdg-run');
+    await fs.mkdir(runtime); // a runtime dir regpush does not make (login-store.test.ts)
     await storeCredential('quay.io/a', { username: 'a', password: 'p' }, { ...opts, env: { XDG_RUNTIME_DIR: runtime } });
     assert.deepEqual(Object.keys(JSON.parse(await fs.readFile(path.join(runtime, 'containers', 'auth.json'), 'utf8')).auths), ['quay.io/a']);
     await storeCredential('quay.io/b', { username: 'b', password: 'p' }, { ...opts, system: { platform: 'darwin' } });

@@ -109,6 +109,7 @@ describe('a namespace login through login()', () => {
     await writeJson(dockerConfig(home), { auths: { 'quay.io': { auth: b64('reader:r') } } });
     const before = await fs.readFile(dockerConfig(home), 'utf8');
     const runtime = path.join(home, 'xdg-run');
+    await fs.mkdir(runtime, { mode: 0o700 }); // made by the login manager (systemd-logind), never by regpush
     const env = { XDG_RUNTIME_DIR: runtime };
     assert.deepEqual(await login({ registry: 'quay.io/team-a', username: 'alice', password: SECRET, env, homeDir: home }), { registry: 'quay.io', namespace: 'team-a' });
     assert.equal(await fs.readFile(dockerConfig(home), 'utf8'), before);
@@ -118,6 +119,53 @@ describe('a namespace login through login()', () => {
 });
 
 describe('a namespace login with nowhere to keep it', () => {
+  it('XDG_RUNTIME_DIR naming a folder that does not exist: E_USAGE naming it before any request, and the folder is not made (as Podman refuses)', { skip: process.platform !== 'linux' }, async (t) => {
+    // Was: the login made $XDG_RUNTIME_DIR itself (mode 0700, owned by whoever ran it) and stored
+    // the password there; a runtime dir is the login manager's to make (and to empty at logout),
+    // and containers/image refuses to write its auth file there rather than make it.
+    const pings = t.mock.method(HttpRegistryClient.prototype, 'ping', async () => {});
+    const home = await tempHome();
+    const runtime = path.join(home, 'run', 'user', '4242');
+    const env = { HOME: home, XDG_RUNTIME_DIR: runtime };
+    const refused = (e: unknown) =>
+      e instanceof UsageError &&
+      e.message ===
+        `cannot store a login for quay.io/org in ${path.join(runtime, 'containers', 'auth.json')}: XDG_RUNTIME_DIR names ${runtime}, which does not exist (regpush does not make a runtime directory, as Podman does not): create it, or set REGISTRY_AUTH_FILE to the file to keep logins in`;
+    await assert.rejects(login({ registry: 'quay.io/org', username: 'a', password: SECRET, env, homeDir: home }), refused);
+    await assert.rejects(storeCredential('quay.io/org', { username: 'a', password: SECRET }, { env, homeDir: home }), refused);
+    assert.equal(pings.mock.callCount(), 0, 'refused before the registry is asked');
+    await assert.rejects(fs.stat(path.join(home, 'run')), 'the runtime dir (or a folder above it) was made');
+    // A file where the folder should be: the same refusal, worded for it.
+    await fs.mkdir(path.dirname(runtime), { recursive: true });
+    await fs.writeFile(runtime, '');
+    await assert.rejects(storeCredential('quay.io/org', { username: 'a', password: SECRET }, { env, homeDir: home }), (e: unknown) => e instanceof UsageError && e.message.includes(`XDG_RUNTIME_DIR names ${runtime}, which is not a directory`));
+    await fs.rm(runtime);
+    // A logout finds nothing stored there and makes nothing either.
+    assert.equal(await eraseCredential('quay.io/org', { env, homeDir: home }), false);
+    await assert.rejects(fs.stat(runtime));
+
+    // The CLI: exit 2, the one line.
+    const err: string[] = [];
+    const code = await main(['login', '-u', 'a', '-p', SECRET, 'quay.io/org'], {
+      stdout: new PassThrough(),
+      stderr: Object.assign(new PassThrough(), { columns: 200 }).on('data', (d) => err.push(String(d))),
+      stdin: new PassThrough(),
+      env,
+      cwd: home,
+    });
+    assert.equal(code, 2, err.join(''));
+    const errors = err.join('').split('\n').filter((l) => l.startsWith('regpush: error:'));
+    assert.equal(errors.length, 1, err.join(''));
+    assert.match(errors[0]!, /XDG_RUNTIME_DIR names .* which does not exist .*\[E_USAGE\]$/);
+    assert.equal(pings.mock.callCount(), 0);
+    await assert.rejects(fs.stat(runtime));
+
+    // Once it exists, its containers/ folder is made, as Podman makes it.
+    await fs.mkdir(runtime, { recursive: true, mode: 0o700 });
+    await storeCredential('quay.io/org', { username: 'a', password: SECRET }, { env, homeDir: home });
+    assert.deepEqual(Object.keys((await readJson(path.join(runtime, 'containers', 'auth.json'))).auths), ['quay.io/org']);
+  });
+
   it('env: {} without a home on Linux too: E_USAGE before any request (Podman\'s /run/containers/<uid>/ file is not used without a home either)', async (t) => {
     const pings = t.mock.method(HttpRegistryClient.prototype, 'ping', async () => {});
     const nowhere = (e: unknown) => e instanceof UsageError && /cannot store a login for quay\.io\/org: .*there is none to write here: set REGISTRY_AUTH_FILE/.test(e.message);
@@ -330,6 +378,7 @@ describe('a namespace login or logout refused by a credential file: refused befo
       await fs.writeFile(dockerConfig(home), dockerText);
     }
     const runtime = path.join(home, 'run');
+    await fs.mkdir(runtime);
     const auth = path.join(runtime, 'containers', 'auth.json');
     if (authData !== undefined) await writeJson(auth, authData);
     return { home, auth, env: { HOME: home, XDG_RUNTIME_DIR: runtime } };

@@ -257,6 +257,83 @@ test('delete of a platform image a tagged index lists: refused without --force n
   assert.ok(reg.manifest('app', amd.digest));
 });
 
+/**
+ * A registry (or a front before it) whose manifest HEAD answers carry `contentType` instead of the
+ * manifest's own type (undefined: no Content-Type at all); digest and length stay right, GETs too.
+ */
+function headTypes(reg: FakeRegistry, contentType: (stored: string) => string | undefined): void {
+  reg.fault({ kind: 'manifest', method: 'HEAD' }, {
+    kind: 'respond',
+    respond: (req, _body, res) => {
+      const m = reg.manifest(req.repo!, (req.digest ?? req.tag)!);
+      if (!m) {
+        res.writeHead(404).end();
+        return;
+      }
+      const type = contentType(m.mediaType);
+      res.writeHead(200, { 'docker-content-digest': m.digest, 'content-length': m.size, ...(type === undefined ? {} : { 'content-type': type }) }).end();
+    },
+  });
+}
+
+test('delete of a platform image at a registry whose manifest HEAD names no type, or a generic one: the index is still found (its manifest read), and the refusal stands', async () => {
+  // Was: the index was recognised by its HEAD's Content-Type alone, so a HEAD without one (a front
+  // that drops it; Harbor's proxy cache before 2.1.3, goharbor/harbor#13740) or with a generic one
+  // (application/json, as Artifactory 4.4 and Katello answered) let a platform image be deleted
+  // by digest with no word of the index left listing it.
+  for (const [what, type] of [
+    ['no Content-Type', () => undefined],
+    ['application/json', () => 'application/json'],
+    ['application/octet-stream', () => 'application/octet-stream'],
+  ] as const) {
+    const reg = await fake();
+    const amd = reg.seedImage('app', { tags: [] });
+    const arm = reg.seedImage('app', { tags: [], platform: { os: 'linux', architecture: 'arm64' } });
+    const index = reg.seedIndex('app', [amd, arm], { tags: ['multi', 'stable'] });
+    reg.seedImage('app', { tags: ['single'] });
+    headTypes(reg, type);
+    const byDigest = `${reg.host}/app@${arm.digest}`;
+    const refused = await runMain(['delete', byDigest], { env: cliEnv(reg) });
+    assert.equal(refused.code, 2, `${what}: ${refused.stderr}`);
+    assert.match(refused.stderr, /it is a platform of the image index tagged multi and stable, .*\[E_USAGE\]\n$/, what);
+    assert.ok(reg.manifest('app', arm.digest), `${what}: deleted`);
+    // The cost: one GET per manifest whose type the HEAD did not tell, each digest once (the
+    // index two tags name is read once), none of the manifest being deleted.
+    assert.deepEqual(reg.requests({ method: 'GET', kind: 'manifest' }).map((q) => q.digest).sort(), [index.digest, reg.manifest('app', 'single')!.digest].sort(), what);
+    const r = await deleteImage(byDigest, { ...fakeLibraryOptions(reg), force: true });
+    assert.deepEqual({ ...r }, { reference: byDigest, digest: arm.digest, otherTags: [], indexTags: ['multi', 'stable'] }, what);
+  }
+});
+
+test('delete at a registry that refuses the manifest HEAD: the GET each tag gets instead says which is an index, and the index is not read again', async () => {
+  const reg = await fake();
+  const amd = reg.seedImage('app', { tags: [] });
+  const arm = reg.seedImage('app', { tags: [], platform: { os: 'linux', architecture: 'arm64' } });
+  reg.seedIndex('app', [amd, arm], { tags: ['multi', 'stable'] });
+  reg.seedImage('app', { tags: ['single'] });
+  reg.fault({ kind: 'manifest', method: 'HEAD' }, { kind: 'status', status: 405 });
+  const byDigest = `${reg.host}/app@${arm.digest}`;
+  const err = await deleteImage(byDigest, { ...fakeLibraryOptions(reg), retries: 0 }).then(() => undefined, (e: RegpushError) => e);
+  assert.equal(err?.code, 'E_USAGE', String(err));
+  assert.match(err!.message, /platform of the image index tagged multi and stable/);
+  // The digest's own lookup, then one GET per tag.
+  assert.equal(reg.count({ method: 'GET', kind: 'manifest' }), 1 + 3);
+});
+
+test('delete: a Docker manifest list is an index too, by its HEAD type (no manifest read but the list\'s own); an image manifest type on the HEAD is taken at its word (no GET)', async () => {
+  const reg = await fake();
+  const amd = reg.seedImage('app', { tags: [], format: 'docker' });
+  const arm = reg.seedImage('app', { tags: [], format: 'docker', platform: { os: 'linux', architecture: 'arm64' } });
+  const list = reg.seedIndex('app', [amd, arm], { tags: ['multi'], format: 'docker' });
+  assert.equal(list.mediaType, 'application/vnd.docker.distribution.manifest.list.v2+json');
+  reg.seedImage('app', { tags: ['single', 'other'] });
+  const byDigest = `${reg.host}/app@${amd.digest}`;
+  const refused = await runMain(['delete', byDigest], { env: cliEnv(reg) });
+  assert.equal(refused.code, 2, refused.stderr);
+  assert.match(refused.stderr, /platform of the image index tagged multi\b/);
+  assert.deepEqual(reg.requests({ method: 'GET', kind: 'manifest' }).map((q) => q.digest), [list.digest]);
+});
+
 test('catalog --page-size above 1000 at a registry that refuses it (400 PAGINATION_NUMBER_INVALID, as distribution does past catalog.maxentries): asked once more with n=1000, said in --debug', async () => {
   const reg = await fake();
   reg.seedImage('team/app', { tags: ['1'] });
