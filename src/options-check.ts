@@ -188,3 +188,46 @@ export function checkOptions(op: string, opts: unknown, shape: Shape & { fields:
   const m = mismatch(opts, shape, '');
   if (m) throw refusal(op, m, 'option', (path) => path.replace(/^\./, ''));
 }
+
+/**
+ * What messages call the options a caller gave. A library caller gave options: a message names
+ * the option path (`push(): to`, `layers[1] (./deps:/deps)`) and advice says how to set one
+ * (`format: "oci"`). The CLI gave flags: `--to`, `--layer ./deps:/deps`, `--format oci`. The
+ * operations word every message about an option through this, so that each names what its caller
+ * used: the library's entry points pass optionPaths("push()"), and the CLI calls the same code with
+ * flagNames() of its own flags (src/cli/commands/*.ts). Nothing else tells the two apart.
+ */
+export interface OptionNames {
+  /** The library operation ("push()"); undefined for the CLI, whose messages name its flags alone. */
+  readonly op: string | undefined;
+  /**
+   * Option `path` ("to", "layers[1]", "config.env[0]"), with `detail` where that tells entries
+   * apart: `layers[1] (./deps:/deps)`; for the CLI `--layer ./deps:/deps`.
+   */
+  name(path: string, detail?: string): string;
+  /** name() starting a message: `push(): to`; for the CLI `--to`, as name() says it. */
+  about(path: string, detail?: string): string;
+  /** Option `path` given `value`, as advice: `format: "oci"`, `force: true`; for the CLI `--format oci`, `--force`. */
+  set(path: string, value: string | number | boolean): string;
+}
+
+/**
+ * The library's names for operation `op` ("push()"): option paths. `aliases` spell a path another
+ * way where this operation's option is another (sync's images carry `platforms` where copy has
+ * `platform`).
+ */
+export function optionPaths(op: string, aliases: Readonly<Record<string, string>> = {}): OptionNames {
+  const path = (p: string): string => aliases[p] ?? p;
+  const name = (p: string, detail?: string): string => `${path(p)}${detail === undefined ? '' : ` (${detail})`}`;
+  return { op, name, about: (p, detail) => `${op}: ${name(p, detail)}`, set: (p, v) => `${path(p)}: ${JSON.stringify(v)}` };
+}
+
+/**
+ * The CLI's names: `flags` maps option paths, without their indexes (`layers`, `config.env`), to
+ * the flag each is given by (`--layer`, `--env`). A path no flag gives keeps its own spelling.
+ */
+export function flagNames(flags: Readonly<Record<string, string>>): OptionNames {
+  const flag = (p: string): string => flags[p.replace(/\[\d+\]/g, '')] ?? p;
+  const name = (p: string, detail?: string): string => (detail === undefined ? flag(p) : `${flag(p)} ${detail}`);
+  return { op: undefined, name, about: name, set: (p, v) => (v === true ? flag(p) : `${flag(p)} ${v}`) };
+}

@@ -12,7 +12,7 @@ import type { Platform } from '../image/types.js';
 import { parseManifest } from '../image/manifest.js';
 import type { Logger } from '../log.js';
 import { checkTag, formatReference, manifestRef, parseReference, type ImageReference } from '../ref/reference.js';
-import { checkOptions, STRINGS, type Shape } from '../options-check.js';
+import { checkOptions, optionPaths, STRINGS, type OptionNames, type Shape } from '../options-check.js';
 import { anchorPaths, CONNECTION_SHAPE, type ConnectionOptions } from '../registry/connect.js';
 import type { HttpStats } from '../http/stats.js';
 import { checkImages, checkJobs, TargetSet, TransferRun, type TransferTarget } from '../transfer/engine.js';
@@ -112,19 +112,30 @@ export const COPY_SHAPE = {
 
 /** Copies `from` to every target; rejects only when every target failed (else E_PARTIAL lists them). */
 export async function copy(given: CopyOptions): Promise<CopyResult> {
+  return copyAs(given, COPY_NAMES);
+}
+
+/** What copy()'s messages call its options: their paths (`copy(): allTags`, `format: "oci"`). */
+const COPY_NAMES = optionPaths('copy()');
+
+/**
+ * copy() for a caller whose messages name the options its own way (`names`): the CLI, whose
+ * messages name its flags (src/cli/commands/copy.ts). Not part of the library's surface.
+ */
+export async function copyAs(given: CopyOptions, names: OptionNames): Promise<CopyResult> {
   checkOptions('copy()', given, COPY_SHAPE);
   // The caller's callbacks go through one guard (transfer/callbacks.ts): a throw there stops the
   // copy, and the copy rejects with that error.
   const anchored = anchorPaths(given); // relative paths (TLS files, env's path variables) taken in the `cwd` option
   const callbacks = new CallerCallbacks();
-  return callbacks.around(() => copyChecked({ ...anchored, events: callbacks.guard(given.events, COPY_EVENTS) }, callbacks));
+  return callbacks.around(() => copyChecked({ ...anchored, events: callbacks.guard(given.events, COPY_EVENTS) }, callbacks, names));
 }
 
 /** The callbacks copy() calls (COPY_SHAPE's `events`). */
 const COPY_EVENTS = Object.keys(COPY_SHAPE.fields.events.fields);
 
 /** copy() once its options' shape is checked and its callbacks guarded. */
-async function copyChecked(opts: CopyOptions, callbacks: CallerCallbacks): Promise<CopyResult> {
+async function copyChecked(opts: CopyOptions, callbacks: CallerCallbacks, names: OptionNames): Promise<CopyResult> {
   if (!opts.to.length) throw new UsageError('copy needs at least one target');
   const srcRef = parseReference(opts.from);
   // With --all-tags a target is a repository: named without the `latest` a reference defaults to
@@ -132,20 +143,22 @@ async function copyChecked(opts: CopyOptions, callbacks: CallerCallbacks): Promi
   if (opts.allTags) {
     // Every tag goes under its own name: a tag given with a repository would be silently unused.
     for (const t of [opts.from, ...opts.to]) {
-      if (t.slice(t.lastIndexOf('/') + 1).includes(':')) throw new UsageError(`--all-tags copies every tag under its own name: give repositories, not ${t}`);
+      if (t.slice(t.lastIndexOf('/') + 1).includes(':')) throw new UsageError(`${names.about('allTags')} copies every tag under its own name: give repositories, not ${t}`);
     }
     // The same for --tag: every tag's image would be written under it in turn, the last one winning.
-    if (opts.tags?.length) throw new UsageError(`--all-tags copies every tag under its own name: --tag ${opts.tags[0]} cannot go with it`);
+    if (opts.tags?.length) throw new UsageError(`${names.about('allTags')} copies every tag under its own name: ${names.name('tags', opts.tags[0])} cannot go with it`);
   }
   const dstRefs = opts.to.map((t) => parseReference(t)).map((r): ImageReference => (opts.allTags && !r.digest ? { registry: r.registry, repository: r.repository } : r));
   for (const d of dstRefs) if (d.digest) throw new UsageError(`copy target must be a tag or repository, not a digest: ${formatReference(d)}`);
   const extraTags = (opts.tags ?? []).map(checkTag);
   const platforms: Platform[] | undefined =
     !opts.platform || opts.platform === 'all' ? undefined : opts.platform.split(',').map((p) => parsePlatform(p.trim()));
-  const format = opts.format === undefined ? undefined : parseFormat(opts.format, 'copy(): format');
-  if (opts.images !== undefined && !opts.allTags) throw new UsageError('--images is the number of tags copied at once with --all-tags; a single image\'s blob transfers are --jobs');
-  const images = opts.allTags ? checkImages(opts.images, 'copy(): images') : 1;
-  checkJobs(opts.jobs, 'copy(): jobs');
+  const format = opts.format === undefined ? undefined : parseFormat(opts.format, names.about('format'));
+  if (opts.images !== undefined && !opts.allTags) {
+    throw new UsageError(`${names.about('images')} is the number of tags copied at once with ${names.name('allTags')}; a single image's blob transfers are ${names.name('jobs')}`);
+  }
+  const images = opts.allTags ? checkImages(opts.images, names.about('images')) : 1;
+  checkJobs(opts.jobs, names.about('jobs'));
   const t0 = performance.now();
   // Tags copied at once must not upload one blob into one repository twice: the run records the
   // landings (in its own repository only: the tee already reads each blob once for all targets).
@@ -160,13 +173,13 @@ async function copyChecked(opts: CopyOptions, callbacks: CallerCallbacks): Promi
     // With --referrers the fallback and cosign tags come with the images they refer to (isReferrerTag).
     const refs = opts.allTags ? listed.filter((t) => !(opts.referrers && isReferrerTag(t))).sort() : [manifestRef(srcRef)];
     if (opts.allTags && refs.length === 0) {
-      const only = listed.length > 0 ? ` other than referrers' (sha256-<hex>, .sig, .att, .sbom), which --referrers copies with the images they refer to` : '';
+      const only = listed.length > 0 ? ` other than referrers' (sha256-<hex>, .sig, .att, .sbom), which ${names.name('referrers')} copies with the images they refer to` : '';
       throw new RegistryError(`${srcRef.registry}/${srcRef.repository} has no tags${only}`);
     }
     // A loopback target's scheme probe overlaps reading the source instead of delaying the first
     // blob. Its failure is not handled here: the first real request reports it.
     for (const t of set.list) t.ep.client.ready().catch(() => undefined);
-    const imageOpts: ImageCopyOptions = { platforms, format, log: (m) => opts.logger?.info(m), warn: (m) => opts.logger?.warn(m), referrers: opts.referrers, noClobber: opts.noClobber, dryRun: opts.dryRun };
+    const imageOpts: ImageCopyOptions = { platforms, format, log: (m) => opts.logger?.info(m), warn: (m) => opts.logger?.warn(m), referrers: opts.referrers, noClobber: opts.noClobber, dryRun: opts.dryRun, names };
     let copied: TagCopy[];
     if (opts.allTags) copied = await copyTags(run, set, source, srcRef, refs, images, imageOpts);
     else {

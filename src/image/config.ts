@@ -185,7 +185,7 @@ function mergeEnv(base: readonly string[], changes: readonly string[], anyCase: 
   };
   for (const [n, change] of changes.entries()) {
     const [rawKey, rawValue] = parseEnvFlag(change, `config.env[${n}]`);
-    const entry = `${rawKey}=${expandEnvValue(rawKey, rawValue, lookup, `config.env[${n}] (${rawKey})`, onUnset && ((offset) => onUnset(rawKey, offset)))}`;
+    const entry = `${rawKey}=${expandEnvValue(rawKey, rawValue, lookup, `config.env[${n}] (${rawKey})`, onUnset && ((offset) => onUnset(rawKey, offset, n)))}`;
     const key = norm(rawKey);
     const i = out.findIndex((e) => keyOf(e) === key);
     if (i >= 0) out[i] = entry;
@@ -194,8 +194,8 @@ function mergeEnv(base: readonly string[], changes: readonly string[], anyCase: 
   return out;
 }
 
-/** Told of each `$NAME` in an env change whose NAME is unset (env-expand.ts): the entry's key and the offset of the `$` in its value. */
-export type UnsetEnvHandler = (key: string, offset: number) => void;
+/** Told of each `$NAME` in an env change whose NAME is unset (env-expand.ts): the entry's key, the offset of the `$` in its value, and the entry's place in the changes. */
+export type UnsetEnvHandler = (key: string, offset: number, index: number) => void;
 
 /**
  * The Env `config` gets with the `changes` applied, as applyConfigChanges makes it: a non-Windows
@@ -212,11 +212,12 @@ function envWithChanges(config: ImageConfig, changes: readonly string[] | undefi
 
 /**
  * Each `$NAME` of `changes` that finds NAME unset once applied to `config` (it became empty), by
- * the entry's key and its `$`'s offset: push warns about them once the base's Env is known.
+ * the entry's key, its `$`'s offset and the entry's index: push warns about them once the base's
+ * Env is known.
  */
-export function unsetEnvReferences(config: ImageConfig, changes: readonly string[]): { key: string; offset: number }[] {
-  const found: { key: string; offset: number }[] = [];
-  envWithChanges(config, changes, (key, offset) => found.push({ key, offset }));
+export function unsetEnvReferences(config: ImageConfig, changes: readonly string[]): { key: string; offset: number; index: number }[] {
+  const found: { key: string; offset: number; index: number }[] = [];
+  envWithChanges(config, changes, (key, offset, index) => found.push({ key, offset, index }));
   return found;
 }
 

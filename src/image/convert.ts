@@ -9,6 +9,7 @@
  * which (DroppedFields for those on descriptors), to say so.
  */
 import { InputError, UnsupportedError } from '../errors.js';
+import type { OptionNames } from '../options-check.js';
 import { MediaType, baseMediaType, indexMediaTypeFor, isImageConfigMediaType, manifestMediaTypeFor, mediaFamily, type MediaFamily } from './mediatypes.js';
 import { isAttestation } from './platform.js';
 import type { Descriptor, ImageIndex, ImageManifest } from './types.js';
@@ -30,13 +31,15 @@ const LAYER_TO_OCI: Record<string, string> = Object.fromEntries(Object.entries(L
  * The layer's media type in `family`; UnsupportedError when it has none there. `byFormat`: the
  * conversion is --format's alone, so that leaving --format out keeps the type, and the message
  * says so; false where a child is converted to its index's family, which happens without it.
+ * `names`: what the caller calls the format option, for the advice (none without it).
  */
-export function convertLayerMediaType(mediaType: string, family: MediaFamily, byFormat = true): string {
+export function convertLayerMediaType(mediaType: string, family: MediaFamily, byFormat = true, names?: OptionNames): string {
   const mt = baseMediaType(mediaType);
   if (mediaFamily(mt) === family) return mediaType;
   const out = (family === 'docker' ? LAYER_TO_DOCKER : LAYER_TO_OCI)[mt];
   if (!out) {
-    throw new UnsupportedError(`layer type ${mediaType} has no ${family === 'docker' ? 'Docker v2' : 'OCI'} equivalent; push with --format ${family === 'docker' ? 'oci' : 'docker'}${byFormat ? ' (or leave --format out)' : ''} to keep it`);
+    const advice = names && `; ${names.op ?? 'push'} with ${names.set('format', family === 'docker' ? 'oci' : 'docker')}${byFormat ? ` (or leave ${names.name('format')} out)` : ''} to keep it`;
+    throw new UnsupportedError(`layer type ${mediaType} has no ${family === 'docker' ? 'Docker v2' : 'OCI'} equivalent${advice ?? ''}`);
   }
   return out;
 }
@@ -66,10 +69,11 @@ export function convertDescriptor(d: Descriptor, mediaType: string, family: Medi
   return out;
 }
 
-/** Refuses the OCI fields Docker v2 has no place for, naming them. */
-function checkDockerable(doc: { subject?: unknown; artifactType?: unknown }, what: string): void {
-  if (doc.subject !== undefined) throw new UnsupportedError(`${what} has a subject (it refers to another manifest); Docker v2 cannot carry it: use --format oci`);
-  if (doc.artifactType !== undefined) throw new UnsupportedError(`${what} is an artifact (${String(doc.artifactType)}), not an image; Docker v2 cannot carry it: use --format oci`);
+/** Refuses the OCI fields Docker v2 has no place for, naming them; `names` words the advice (the format option). */
+function checkDockerable(doc: { subject?: unknown; artifactType?: unknown }, what: string, names: OptionNames | undefined): void {
+  const advice = names ? `: use ${names.set('format', 'oci')}` : '';
+  if (doc.subject !== undefined) throw new UnsupportedError(`${what} has a subject (it refers to another manifest); Docker v2 cannot carry it${advice}`);
+  if (doc.artifactType !== undefined) throw new UnsupportedError(`${what} is an artifact (${String(doc.artifactType)}), not an image; Docker v2 cannot carry it${advice}`);
 }
 
 /** What a descriptor that lost fields describes. */
@@ -128,22 +132,24 @@ export class DroppedFields {
 /**
  * The manifest in `family` (the same object when it already is). Annotations are dropped for
  * Docker: `dropped` says which of the manifest's own; `fields` counts the OCI-only fields its
- * descriptors lose. `byFormat`: as for convertLayerMediaType.
+ * descriptors lose. `byFormat`: as for convertLayerMediaType. `names`: what the caller calls the
+ * format option, for the advice a refusal gives (none without it).
  */
-export function convertManifest(m: ImageManifest, family: MediaFamily, dropped?: (what: string) => void, fields?: DroppedFields, byFormat = true): ImageManifest {
+export function convertManifest(m: ImageManifest, family: MediaFamily, dropped?: (what: string) => void, fields?: DroppedFields, byFormat = true, names?: OptionNames): ImageManifest {
   const from = mediaFamily(m.mediaType ?? MediaType.OCI_MANIFEST);
   if (from === family) return m;
-  if (family === 'docker') checkDockerable(m, 'the base manifest');
+  if (family === 'docker') checkDockerable(m, 'the base manifest', names);
   // Only an image's config becomes the other family's: any other (an artifact's empty config, a
   // Helm chart's, a Docker plugin's) would be retyped into an image config it is not.
   if (!isImageConfigMediaType(m.config.mediaType)) {
-    throw new UnsupportedError(`the manifest's config is ${JSON.stringify(m.config.mediaType)}, not an image config: it is not an image, and converting it to ${family === 'oci' ? 'OCI' : 'Docker v2'} would retype it; copy it without --format`);
+    const advice = names ? `; copy it without ${names.name('format')}` : '';
+    throw new UnsupportedError(`the manifest's config is ${JSON.stringify(m.config.mediaType)}, not an image config: it is not an image, and converting it to ${family === 'oci' ? 'OCI' : 'Docker v2'} would retype it${advice}`);
   }
   const out: ImageManifest = {
     ...structuredClone(m),
     mediaType: manifestMediaTypeFor(family),
     config: convertDescriptor(m.config, family === 'oci' ? MediaType.OCI_CONFIG : MediaType.DOCKER_CONFIG, family, 'config', fields),
-    layers: m.layers.map((l) => convertDescriptor(l, convertLayerMediaType(l.mediaType, family, byFormat), family, 'layer', fields)),
+    layers: m.layers.map((l) => convertDescriptor(l, convertLayerMediaType(l.mediaType, family, byFormat, names), family, 'layer', fields)),
   };
   if (family === 'docker' && out.annotations !== undefined) {
     dropped?.(`manifest annotations (${Object.keys(out.annotations).join(', ')})`);
@@ -152,11 +158,11 @@ export function convertManifest(m: ImageManifest, family: MediaFamily, dropped?:
   return out;
 }
 
-/** The index in `family`: its own media type and its children's; the children themselves are converted by the caller. */
-export function convertIndex(index: ImageIndex, family: MediaFamily, dropped?: (what: string) => void): ImageIndex {
+/** The index in `family`: its own media type and its children's; the children themselves are converted by the caller. `names`: as for convertManifest. */
+export function convertIndex(index: ImageIndex, family: MediaFamily, dropped?: (what: string) => void, names?: OptionNames): ImageIndex {
   const from = mediaFamily(index.mediaType ?? MediaType.OCI_INDEX);
   if (from === family) return index;
-  if (family === 'docker') checkDockerable(index, 'the base index');
+  if (family === 'docker') checkDockerable(index, 'the base index', names);
   const out: ImageIndex = { ...structuredClone(index), mediaType: indexMediaTypeFor(family), manifests: index.manifests.map((d) => convertDescriptor(d, convertChildType(d.mediaType, family), family)) };
   if (family === 'docker' && out.annotations !== undefined) {
     dropped?.(`index annotations (${Object.keys(out.annotations).join(', ')})`);
@@ -191,9 +197,10 @@ export interface ConvertedChild {
  * The index in `family` with each child entry pointing at its converted child (`children` by the
  * child's old digest). Attestation children are dropped: they describe the old digests. The
  * entries' OCI-only fields, which Docker v2 lists have no place for, are counted in `fields`.
+ * `names`: as for convertManifest.
  */
-export function convertIndexTo(index: ImageIndex, family: MediaFamily, children: ReadonlyMap<string, ConvertedChild>, dropped?: (what: string) => void, fields?: DroppedFields): ImageIndex {
-  const base = convertIndex(index, family, dropped);
+export function convertIndexTo(index: ImageIndex, family: MediaFamily, children: ReadonlyMap<string, ConvertedChild>, dropped?: (what: string) => void, fields?: DroppedFields, names?: OptionNames): ImageIndex {
+  const base = convertIndex(index, family, dropped, names);
   const manifests: Descriptor[] = [];
   for (const d of index.manifests) {
     if (isAttestation(d)) {

@@ -14,7 +14,7 @@ import { silentLogger, type Logger } from '../log.js';
 import { checkTag, formatReference, manifestRef, parseReference, referenceArgument, repositoryName, type ImageReference } from '../ref/reference.js';
 import { registryHostOf } from '../ref/registry.js';
 import type { FetchedManifest, ManifestHead, RegistryClient } from '../registry/registry-client.js';
-import { checkArgument, checkOptions, REFERENCE_ARGUMENT, STRINGS, type Shape } from '../options-check.js';
+import { checkArgument, checkOptions, optionPaths, REFERENCE_ARGUMENT, STRINGS, type OptionNames, type Shape } from '../options-check.js';
 import { anchorPaths, CONNECTION_SHAPE, connect, transportFor, type ConnectionOptions } from '../registry/connect.js';
 import type { ScopeAction } from '../auth/scope.js';
 import { notThePlatform } from '../transfer/graph.js';
@@ -543,6 +543,17 @@ async function dependentsOf(client: RegistryClient, ref: ImageReference, resolve
  * `to` role (pull and delete).
  */
 export async function deleteImage(reference: string | ImageReference, opts: DeleteOptions = {}): Promise<DeleteResult> {
+  return deleteImageAs(reference, opts, DELETE_NAMES);
+}
+
+/** What deleteImage()'s messages call its options: their paths (`force: true`). */
+const DELETE_NAMES = optionPaths('deleteImage()');
+
+/**
+ * deleteImage() for a caller whose messages name the options its own way (`names`): the CLI,
+ * whose refusals say `--force` (src/cli/commands/manage.ts). Not part of the library's surface.
+ */
+export async function deleteImageAs(reference: string | ImageReference, opts: DeleteOptions, names: OptionNames): Promise<DeleteResult> {
   checkArgument('deleteImage()', 'reference', reference, REFERENCE_ARGUMENT);
   checkOptions('deleteImage()', opts, DELETE_SHAPE);
   const ref = referenceArgument(reference);
@@ -563,11 +574,11 @@ export async function deleteImage(reference: string | ImageReference, opts: Dele
     if (ref.digest === undefined && !opts.force) {
       const which = found ? (others.length ? ` (${listed(tags)})` : ` (only ${ref.tag} does)`) : '';
       throw new UsageError(
-        `${formatReference(ref)} is a tag; deleting removes manifest ${digest} and every tag that points at it${which}${indexNote ? `; ${indexNote}` : ''}. Delete by digest (${byDigest}) or add --force`,
+        `${formatReference(ref)} is a tag; deleting removes manifest ${digest} and every tag that points at it${which}${indexNote ? `; ${indexNote}` : ''}. Delete by digest (${byDigest}) or add ${names.set('force', true)}`,
       );
     }
     if (ref.digest !== undefined && !opts.force && indexNote) {
-      throw new UsageError(`${byDigest}: ${indexNote}. Delete the index first, or add --force to delete it anyway`);
+      throw new UsageError(`${byDigest}: ${indexNote}. Delete the index first, or add ${names.set('force', true)} to delete it anyway`);
     }
     try {
       await client.deleteManifest(ref.repository, digest);

@@ -14,6 +14,7 @@ import { formatPlatform, isWindows, platformMatches } from '../image/platform.js
 import type { Descriptor, ImageManifest, Platform } from '../image/types.js';
 import type { LayerResult } from '../layer/index.js';
 import type { Logger } from '../log.js';
+import type { OptionNames } from '../options-check.js';
 import { formatReference } from '../ref/reference.js';
 import type { PushInputs } from './inputs.js';
 import type { PushOptions } from './options.js';
@@ -68,25 +69,29 @@ export function usedLayers(inputs: PushInputs, base: ResolvedBase): Set<number> 
 }
 
 /**
- * Warns, once per push and per --env entry, about each `$NAME` in it whose NAME neither the base's
- * Env nor an earlier --env sets: it becomes empty, as in a Dockerfile's ENV, and a `$` meant
- * literally (`--env 'DB=postgres://u:pa$sword@h/db'`) would be lost without a word. The warning
- * names the entry's key and the offset of the `$`, never the value nor the name after the `$`:
- * in that case the name is part of a password, and CI logs are public (env-expand.ts).
- * Said where the configs are composed (several times in a push), it would repeat; said here, once
- * the base is known, it is said once.
+ * Warns, once per push and per key of the env changes (each --env, config.env[i]), about each
+ * `$NAME` in it whose NAME neither the base's Env nor an earlier entry sets: it becomes empty, as
+ * in a Dockerfile's ENV, and a `$` meant literally (`--env 'DB=postgres://u:pa$sword@h/db'`) would
+ * be lost without a word. The warning names the entry's key (and for a library caller its index
+ * in config.env, the first where the key has several) and the offset of the `$`, never the value
+ * nor the name after the `$`: in that case the name is part of a password, and CI logs are public
+ * (env-expand.ts). Said where the configs are composed (several times in a push), it would
+ * repeat; said here, once the base is known, it is said once. `names`: what the caller called the
+ * entries (`--env KEY`, `config.env[2] (KEY)`).
  */
-export function warnUnsetEnv(base: ResolvedBase, env: readonly string[] | undefined, logger: Logger): void {
+export function warnUnsetEnv(base: ResolvedBase, env: readonly string[] | undefined, logger: Logger, names: OptionNames): void {
   if (!env?.length) return;
-  // key → offset → the platforms of the images where it is unset
+  // key → offset → the platforms of the images where it is unset; key → the first entry's index
   const found = new Map<string, Map<number, Set<string>>>();
+  const entry = new Map<string, number>();
   for (const img of base.images) {
-    for (const { key, offset } of unsetEnvReferences(img.config, env)) {
+    for (const { key, offset, index } of unsetEnvReferences(img.config, env)) {
       let offsets = found.get(key);
       if (!offsets) found.set(key, (offsets = new Map()));
       let where = offsets.get(offset);
       if (!where) offsets.set(offset, (where = new Set()));
       where.add(formatPlatform(img.platform));
+      entry.set(key, Math.min(index, entry.get(key) ?? index));
     }
   }
   for (const [key, offsets] of found) {
@@ -95,7 +100,7 @@ export function warnUnsetEnv(base: ResolvedBase, env: readonly string[] | undefi
     const only = where.size < base.images.length ? ` in the base's ${[...where].join(', ')} image${where.size > 1 ? 's' : ''}` : '';
     const which = at.length === 1 ? `the "$" at offset ${at[0]} of its value starts a variable` : `the "$"s at offsets ${at.join(', ')} of its value start variables`;
     logger.warn(
-      `--env ${key}: ${which} that is not set${only} (neither in the base's Env nor by an earlier --env), so it became empty; ` +
+      `${names.about(`config.env[${entry.get(key)}]`, key)}: ${which} that is not set${only} (neither in the base's Env nor by an earlier ${names.name('config.env')}), so it became empty; ` +
         'for a literal "$" write \\$ (inside single quotes on a shell command line), or ${NAME:-} to mean empty on purpose',
     );
   }

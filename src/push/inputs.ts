@@ -15,7 +15,7 @@ import type { Platform } from '../image/types.js';
 import { checkEpochSeconds, epochFromEnv, firstSymlink, hasContent, isWindowsStylePath, resolveLayerOptions, validateSources, windowsDestination, windowsSymlinkRefused, type LayerSource } from '../layer/index.js';
 import { silentLogger, type Logger } from '../log.js';
 import { checkTag, parseReference, type ImageReference } from '../ref/reference.js';
-import { STRINGS, type Shape } from '../options-check.js';
+import { STRINGS, type OptionNames, type Shape } from '../options-check.js';
 import { CONNECTION_SHAPE, workingDirectory } from '../registry/connect.js';
 import { checkJobs } from '../transfer/engine.js';
 import { BLOB_EVENTS_SHAPE } from '../transfer/types.js';
@@ -29,6 +29,8 @@ export interface LayerPlan extends LayerJob {
   createdBy: string;
   /** Only this platform's image gets it. */
   platform?: Platform;
+  /** Its place in the `layers` option (undefined: the app layer), for messages (`layers[1]`, the CLI's `--layer`). */
+  index?: number;
   /**
    * With --platform all, an unqualified layer is planned twice: true for the variant built for the
    * base's Windows images, false for the one built for the others. The base decides which are used
@@ -53,6 +55,8 @@ export interface PushInputs {
   annotations?: Record<string, string>;
   /** --chown was given: refused for a Windows image (checkBase), whose layers leave it out. */
   chown?: boolean;
+  /** What messages call the options: push()'s option paths, or the CLI's flags. */
+  names: OptionNames;
 }
 
 const LAYER_SOURCES: Shape = { list: { fields: { src: 'string', dest: 'string' }, required: ['src', 'dest'] } };
@@ -98,22 +102,25 @@ export const PUSH_SHAPE = {
   required: ['from', 'to'],
 } satisfies Shape;
 
-/** Every input checked before the first request; their shape (PUSH_SHAPE) has been checked by push(). */
-export async function checkInputs(opts: PushOptions): Promise<PushInputs> {
+/**
+ * Every input checked before the first request; their shape (PUSH_SHAPE) has been checked by
+ * push(). `names`: what the messages call the options (the library's paths, or the CLI's flags).
+ */
+export async function checkInputs(opts: PushOptions, names: OptionNames): Promise<PushInputs> {
   // Read once, here: every layer source below is looked up in it (LayerOptions.cwd), not in
   // whatever the process's directory is when a build starts.
   const cwd = workingDirectory(opts.cwd);
   const toList = Array.isArray(opts.to) ? opts.to : [opts.to];
-  if (toList.length === 0) throw new UsageError('push needs a target (--to)');
+  if (toList.length === 0) throw new UsageError(`${names.op ?? 'push'} needs a target (${names.name('to')})`);
   const toRefs = toList.map((t) => parseReference(t));
-  for (const [i, r] of toRefs.entries()) if (r.digest) throw new UsageError(`--to must name a tag, not a digest: ${toList[i]}`);
+  for (const [i, r] of toRefs.entries()) if (r.digest) throw new UsageError(`${names.about('to')} must name a tag, not a digest: ${toList[i]}`);
   for (const t of opts.tags ?? []) checkTag(t);
   for (const r of toRefs) checkTag(r.tag ?? 'latest');
   const fromRef = opts.from === 'scratch' ? undefined : parseReference(opts.from);
-  const jobs = checkJobs(opts.jobs, 'push(): jobs');
+  const jobs = checkJobs(opts.jobs, names.about('jobs'));
   const env = opts.env ?? {};
   // Checked here for every push, config-only too: it dates the config's `created` and history.
-  const mtime = opts.mtime !== undefined ? checkEpochSeconds(opts.mtime, 'push(): mtime') : (epochFromEnv(env.SOURCE_DATE_EPOCH) ?? 0);
+  const mtime = opts.mtime !== undefined ? checkEpochSeconds(opts.mtime, names.about('mtime')) : (epochFromEnv(env.SOURCE_DATE_EPOCH) ?? 0);
   const logger = opts.logger ?? silentLogger;
   const work = opts.events?.work;
   // `said`: this push's builds say each line about their lanes once (layer/index.ts), and its
@@ -134,18 +141,18 @@ export async function checkInputs(opts: PushOptions): Promise<PushInputs> {
   const variants = (q: Platform | undefined): (boolean | undefined)[] => (q || platform !== 'all' ? [undefined] : [false, true]);
   const definitelyWindows = (q: Platform | undefined): boolean => isWindows(q ?? (platform === 'all' ? undefined : platform));
   if (opts.chown && [...qualifiers, ...(opts.app?.length ? [undefined] : [])].some(definitelyWindows)) {
-    throw new UsageError(CHOWN_WINDOWS);
+    throw new UsageError(chownWindows(names.about('chown')));
   }
   const layers: LayerPlan[] = [];
-  const plan = async (given: readonly LayerSource[], what: string, q: Platform | undefined, label: LayerLabel, createdBy: string): Promise<void> => {
+  const plan = async (given: readonly LayerSource[], what: string, q: Platform | undefined, label: LayerLabel, createdBy: string, index?: number): Promise<void> => {
     const dest = given.map((s) => s.dest);
     for (const forWindows of variants(q)) {
       const windows = forWindows ?? definitelyWindows(q);
       if (forWindows === false) {
         const winStyle = given.find((s) => typeof s.dest === 'string' && isWindowsStylePath(s.dest));
-        if (winStyle) throw new InputError(`${what}: with --platform all, write the destination as /…: the layer goes into the base's Linux and Windows images alike (/app is C:\\app in a Windows image); got "${winStyle.dest}"`);
+        if (winStyle) throw new InputError(`${what}: with ${names.set('platform', 'all')}, write the destination as /…: the layer goes into the base's Linux and Windows images alike (/app is C:\\app in a Windows image); got "${winStyle.dest}"`);
       }
-      const sources = layerSources(given, windows, what);
+      const sources = layerSources(given, windows, what, names);
       if (forWindows !== true) await checkLayerSources(sources, cwd, what, logger, said); // the same files either way
       // A symlink ends a Windows layer's build: said now, before any request. The variant of
       // --platform all is checked once the base shows it is used (push.ts, checkWindowsVariants).
@@ -159,29 +166,30 @@ export async function checkInputs(opts: PushOptions): Promise<PushInputs> {
         label: forWindows ? { name: `${label.name} (Windows)`, key: `${label.key}:windows` } : label,
         createdBy,
         platform: q,
+        ...(index !== undefined ? { index } : {}),
         dest,
         ...(forWindows !== undefined ? { forWindows } : {}),
       });
     }
   };
   for (const [i, spec] of (opts.layers ?? []).entries()) {
-    const what = `--layer ${spec.platform ? spec.platform + '=' : ''}${spec.sources.map((s) => `${s.src}:${s.dest}`).join(' ')}`;
+    const what = names.about(`layers[${i}]`, `${spec.platform ? spec.platform + '=' : ''}${spec.sources.map((s) => `${s.src}:${s.dest}`).join(' ')}`);
     if (spec.sources.length === 0) throw new InputError(`${what}: no source`);
     const n = i + 1;
-    await plan(spec.sources, what, qualifiers[i], { name: `layer ${n}`, key: `layer:${n}` }, `regpush: layer ${historyDests(spec.sources)}${spec.platform ? ` (${spec.platform})` : ''}`);
+    await plan(spec.sources, what, qualifiers[i], { name: `layer ${n}`, key: `layer:${n}` }, `regpush: layer ${historyDests(spec.sources)}${spec.platform ? ` (${spec.platform})` : ''}`, i);
   }
   if (opts.app?.length) {
     // The app layer goes on top: its files win over a --layer's at the same path, and with --app alone the image is what it always was.
-    await plan(opts.app, `--app ${opts.app.map((s) => `${s.src}:${s.dest}`).join(' ')}`, undefined, APP_LAYER, `regpush: added ${historyDests(opts.app)}`);
+    await plan(opts.app, names.about('app', opts.app.map((s) => `${s.src}:${s.dest}`).join(' ')), undefined, APP_LAYER, `regpush: added ${historyDests(opts.app)}`);
   }
   // The CLI and regpush.json check these with the flags; a library caller's are checked here.
   // Every platform of the base ('all') may be a Windows one: applyConfigChanges checks each
   // config's paths against its OS once the base is read.
   if (opts.config) checkConfigChanges(opts.config, mayBeWindows(platform));
-  const format = opts.format === undefined ? undefined : parseFormat(opts.format, 'push(): format');
-  const annotations = opts.annotations && Object.keys(opts.annotations).length ? checkAnnotations(opts.annotations) : undefined;
-  if (annotations && format === 'docker') throw new UsageError('--annotation cannot go into a Docker v2 manifest (it has no annotations); use --format oci');
-  return { cwd, toRefs, fromRef, platform, jobs, mtime, layers, format, annotations, ...(opts.chown ? { chown: true } : {}) };
+  const format = opts.format === undefined ? undefined : parseFormat(opts.format, names.about('format'));
+  const annotations = opts.annotations && Object.keys(opts.annotations).length ? checkAnnotations(opts.annotations, names) : undefined;
+  if (annotations && format === 'docker') throw new UsageError(`${names.about('annotations')} cannot go into a Docker v2 manifest (it has no annotations); use ${names.set('format', 'oci')}`);
+  return { cwd, toRefs, fromRef, platform, jobs, mtime, layers, format, annotations, ...(opts.chown ? { chown: true } : {}), names };
 }
 
 /**
@@ -200,15 +208,17 @@ function historyDests(sources: readonly LayerSource[]): string {
     .join(' ');
 }
 
-/** Why --chown and a Windows image do not go together. */
-export const CHOWN_WINDOWS = '--chown sets a Linux owner, and a Windows image has none: its layer gives BUILTIN\\Users access to every file';
+/** Why --chown (`chown`: what the caller called it) and a Windows image do not go together. */
+export function chownWindows(chown: string): string {
+  return `${chown} sets a Linux owner, and a Windows image has none: its layer gives BUILTIN\\Users access to every file`;
+}
 
 /**
  * The sources as the layer builder takes them. In a Windows image's layer a destination may be
  * written the Windows way (`C:\app`, `\app`) and becomes the builder's `/app` (under `Files/`);
  * in a Linux image's, such a destination is refused, naming the OS to ask for.
  */
-function layerSources(sources: readonly LayerSource[], windows: boolean, what: string): LayerSource[] {
+function layerSources(sources: readonly LayerSource[], windows: boolean, what: string, names: OptionNames): LayerSource[] {
   return sources.map((s) => {
     if (typeof s.dest !== 'string') return s; // the shape check has said so already; validateSources names it too
     if (windows) {
@@ -216,7 +226,7 @@ function layerSources(sources: readonly LayerSource[], windows: boolean, what: s
       if ('problem' in d) throw new InputError(`${what}: ${d.problem}`);
       return { src: s.src, dest: d.path };
     }
-    if (isWindowsStylePath(s.dest)) throw new InputError(`${what}: destination "${s.dest}" is a Windows path, and this layer goes into a Linux image (for a Windows base, give --platform windows/amd64)`);
+    if (isWindowsStylePath(s.dest)) throw new InputError(`${what}: destination "${s.dest}" is a Windows path, and this layer goes into a Linux image (for a Windows base, give ${names.set('platform', 'windows/amd64')})`);
     return s;
   });
 }
@@ -232,10 +242,11 @@ async function checkLayerSources(sources: LayerSource[], cwd: string, what: stri
 }
 
 /** Annotation keys must be non-empty; values are strings. */
-export function checkAnnotations(a: Record<string, string>): Record<string, string> {
+function checkAnnotations(a: Record<string, string>, names: OptionNames): Record<string, string> {
   for (const [k, v] of Object.entries(a)) {
-    if (k.trim() === '') throw new InputError('--annotation: the key is empty (expected KEY=VALUE)');
-    if (typeof v !== 'string') throw new InputError(`--annotation ${k}: the value must be a string`);
+    // The CLI's KEY=VALUE; a library caller's object has a key "" or of blanks.
+    if (k.trim() === '') throw new InputError(`${names.about('annotations')}: the key is empty${names.op ? ` (got ${JSON.stringify(k)})` : ' (expected KEY=VALUE)'}`);
+    if (typeof v !== 'string') throw new InputError(`${names.about('annotations', k)}: the value must be a string`);
   }
   return { ...a };
 }

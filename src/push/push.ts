@@ -33,8 +33,8 @@ import { oneTargetPerRepository } from '../transfer/target-list.js';
 import type { RepoEndpoint } from '../transfer/types.js';
 import { anchorPaths } from '../registry/connect.js';
 import { composeConfigs, composeStage, layersFor, topDigestOf, usedLayers, warnUnsetEnv, type Composed, type EarlyConfigs } from './compose-stage.js';
-import { CHOWN_WINDOWS, checkInputs, PUSH_SHAPE, tagRule, type LayerPlan, type PushInputs } from './inputs.js';
-import { checkOptions } from '../options-check.js';
+import { checkInputs, chownWindows, PUSH_SHAPE, tagRule, type LayerPlan, type PushInputs } from './inputs.js';
+import { checkOptions, optionPaths, type OptionNames } from '../options-check.js';
 import { CallerCallbacks } from '../transfer/callbacks.js';
 import { LAYERS_AT_ONCE, uploadLayersEverywhere, type TargetState } from './layer-everywhere.js';
 import { HEAD_START_BYTES, LayerHeadStart } from './layer-head-start.js';
@@ -75,20 +75,31 @@ interface Front {
  * registry that needs it, and one failing target does not stop the others (E_PARTIAL).
  */
 export async function push(given: PushOptions): Promise<PushResult> {
+  return pushAs(given, PUSH_NAMES);
+}
+
+/** What push()'s messages call its options: their paths (`push(): to`, `format: "oci"`). */
+const PUSH_NAMES = optionPaths('push()');
+
+/**
+ * push() for a caller whose messages name the options its own way (`names`): the CLI, whose
+ * messages name its flags (src/cli/commands/push.ts). Not part of the library's surface.
+ */
+export async function pushAs(given: PushOptions, names: OptionNames): Promise<PushResult> {
   // Plain-JS callers first: a wrong type would otherwise be misread by the checks that follow.
   checkOptions('push()', given, PUSH_SHAPE);
   // The caller's callbacks go through one guard (callbacks.ts): a throw there stops the push, and
   // the push rejects with that error.
   const callbacks = new CallerCallbacks();
-  return callbacks.around(() => pushChecked({ ...given, events: callbacks.guard(given.events, PUSH_EVENTS) }, callbacks));
+  return callbacks.around(() => pushChecked({ ...given, events: callbacks.guard(given.events, PUSH_EVENTS) }, callbacks, names));
 }
 
 /** The callbacks push() calls (PUSH_SHAPE's `events`). */
 const PUSH_EVENTS = Object.keys(PUSH_SHAPE.fields.events.fields);
 
 /** push() once its options' shape is checked and its callbacks guarded. */
-async function pushChecked(guarded: PushOptions, callbacks: CallerCallbacks): Promise<PushResult> {
-  const inputs = await checkInputs(guarded);
+async function pushChecked(guarded: PushOptions, callbacks: CallerCallbacks, names: OptionNames): Promise<PushResult> {
+  const inputs = await checkInputs(guarded, names);
   // Relative paths of the options (TLS files, env's path variables) taken in the same directory as the layers' sources.
   const opts = anchorPaths(guarded, inputs.cwd);
   const timings: Record<string, number> = {};
@@ -210,7 +221,7 @@ async function resolveStage(run: TransferRun, set: TargetSet, states: Map<Transf
     source && fromRef ? resolveBase(source.client, fromRef, platform, opts.platform !== undefined, onManifest) : Promise.resolve(scratchBase(scratchPlatforms(), inputs.format ?? 'oci'))
   ).then(async (b) => {
     const checked = checkBase(b, inputs, set.logger);
-    warnUnsetEnv(checked.base, opts.config?.env, set.logger);
+    warnUnsetEnv(checked.base, opts.config?.env, set.logger, inputs.names);
     await checkWindowsVariants(checked.base, inputs, set.logger, run.signal);
     return checked;
   });
@@ -362,10 +373,11 @@ function uniquePlatforms(list: Platform[]): Platform[] {
  * by a --layer qualifier is one we build, and annotations have an OCI manifest to go into.
  */
 function checkBase(base: ResolvedBase, inputs: PushInputs, logger: Logger): { base: ResolvedBase; family: MediaFamily } {
+  const { names } = inputs;
   for (const l of inputs.layers) {
     if (l.platform && !base.images.some((i) => platformMatches(l.platform!, i.platform))) {
       const have = base.images.map((i) => formatPlatform(i.platform)).join(', ');
-      throw new InputError(`--layer ${formatPlatform(l.platform)}=…: the image being built has no ${formatPlatform(l.platform)} platform (it has ${have || 'none'})`);
+      throw new InputError(`${names.about(`layers[${l.index}]`, `${formatPlatform(l.platform)}=…`)}: the image being built has no ${formatPlatform(l.platform)} platform (it has ${have || 'none'})`);
     }
   }
   checkLayerFormats(base, inputs);
@@ -378,13 +390,13 @@ function checkBase(base: ResolvedBase, inputs: PushInputs, logger: Logger): { ba
   }
   const to = inputs.format ?? base.family;
   if (inputs.annotations && to === 'docker') {
-    throw new UsageError('--annotation needs an OCI manifest, and the base is Docker v2 (which has no annotations): add --format oci');
+    throw new UsageError(`${names.about('annotations')} needs an OCI manifest, and the base is Docker v2 (which has no annotations): add ${names.set('format', 'oci')}`);
   }
   // An index may list children of the other family (an OCI index over Docker v2 manifests): those
   // are converted to the index's, since our config and layer go into every child we write.
   const mixed = base.images.some((img) => mediaFamily(img.manifest.mediaType ?? MediaType.OCI_MANIFEST) !== to);
   if (to === base.family && !mixed) return { base, family: base.family };
-  const why = inputs.format ? `--format ${to}` : `the base's index is Docker v2, and so is every child written under it`;
+  const why = inputs.format ? names.set('format', to) : `the base's index is Docker v2, and so is every child written under it`;
   const dropped = (what: string): void => logger.info(`${why}: the base's ${what} have no place in Docker v2 and are left out`);
   // What the base's descriptors lose (annotations, artifactType, data): counted over every image
   // written, said once as a warning.
@@ -392,11 +404,11 @@ function checkBase(base: ResolvedBase, inputs: PushInputs, logger: Logger): { ba
   const converted: ResolvedBase = {
     ...base,
     family: to,
-    index: base.index ? convertIndex(base.index, to, dropped) : undefined,
+    index: base.index ? convertIndex(base.index, to, dropped, names) : undefined,
     images: base.images.map((img) => ({
       ...img,
       // Only where --format names the other family is a manifest converted that leaving it out keeps.
-      manifest: convertManifest(img.manifest, to, dropped, fields, to !== base.family),
+      manifest: convertManifest(img.manifest, to, dropped, fields, to !== base.family, names),
       indexEntry: img.indexEntry ? convertDescriptor(img.indexEntry, manifestMediaTypeFor(to), to, 'index entry', fields) : undefined,
     })),
   };
@@ -414,16 +426,17 @@ function checkBase(base: ResolvedBase, inputs: PushInputs, logger: Logger): { ba
  * written; so is --chown where a Windows image gets a layer.
  */
 function checkLayerFormats(base: ResolvedBase, inputs: PushInputs): void {
+  const { names } = inputs;
   for (const img of base.images) {
     const windows = isWindows(img.platform);
     for (const l of inputs.layers) {
       if (l.platform && !platformMatches(l.platform, img.platform)) continue;
       if (l.forWindows !== undefined && l.forWindows !== windows) continue; // the other variant goes there
-      if (windows && inputs.chown) throw new UsageError(`the base has a ${formatPlatform(img.platform)} image: ${CHOWN_WINDOWS}`);
+      if (windows && inputs.chown) throw new UsageError(`the base has a ${formatPlatform(img.platform)} image: ${chownWindows(names.name('chown'))}`);
       if ((l.options.windows === true) === windows) continue;
       const it = formatPlatform(img.platform);
-      const what = l.label === APP_LAYER ? 'the app layer' : `--layer ${l.dest.join(' ')}`;
-      throw new InputError(`the base is a ${it} image, and ${what} is built for ${windows ? 'Linux' : 'Windows'}: give --platform ${it}`);
+      const what = l.label === APP_LAYER ? 'the app layer' : names.name(`layers[${l.index}]`, l.dest.join(' '));
+      throw new InputError(`the base is a ${it} image, and ${what} is built for ${windows ? 'Linux' : 'Windows'}: give ${names.set('platform', it)}`);
     }
   }
 }

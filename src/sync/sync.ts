@@ -29,7 +29,7 @@ import { parsePlatform } from '../image/platform.js';
 import { silentLogger, type Logger } from '../log.js';
 import { formatReference, manifestRef, repositoryName, type ImageReference } from '../ref/reference.js';
 import { apiHost } from '../ref/registry.js';
-import { checkOptions, type Shape } from '../options-check.js';
+import { checkOptions, optionPaths, type OptionNames, type Shape } from '../options-check.js';
 import { anchorPaths, CONNECTION_SHAPE, type ConnectionOptions } from '../registry/connect.js';
 import { asRegpushError, checkImages, checkJobs, TransferRun, type TransferTarget } from '../transfer/engine.js';
 import { CallerCallbacks } from '../transfer/callbacks.js';
@@ -163,24 +163,38 @@ export const SYNC_SHAPE = {
 
 /** Syncs the file's images; rejects with E_PARTIAL (the result in its details) when some failed. */
 export async function sync(given: SyncOptions): Promise<SyncResult> {
+  return syncAs(given, SYNC_NAMES);
+}
+
+/**
+ * What sync()'s messages call its options: their paths (`sync(): minRateLimit`); an entry's
+ * `platforms` where copy's would say `platform`, and the report an error carries (details.result).
+ */
+const SYNC_NAMES = optionPaths('sync()', { platform: 'platforms' });
+
+/**
+ * sync() for a caller whose messages name the options its own way (`names`): the CLI, whose
+ * messages name its flags (src/cli/commands/sync.ts). Not part of the library's surface.
+ */
+export async function syncAs(given: SyncOptions, names: OptionNames): Promise<SyncResult> {
   checkOptions('sync()', given, SYNC_SHAPE);
   // The caller's callbacks go through one guard (transfer/callbacks.ts): a throw there stops the
   // sync, and the sync rejects with that error.
   const anchored = anchorPaths(given); // relative paths (TLS files, env's path variables) taken in the `cwd` option
   const callbacks = new CallerCallbacks();
-  return callbacks.around(() => syncChecked({ ...anchored, events: callbacks.guard(given.events, SYNC_EVENTS) }, callbacks));
+  return callbacks.around(() => syncChecked({ ...anchored, events: callbacks.guard(given.events, SYNC_EVENTS) }, callbacks, names));
 }
 
 /** The callbacks sync() calls (SYNC_SHAPE's `events`; `close` is the CLI's, which calls it itself). */
 const SYNC_EVENTS = Object.keys(SYNC_SHAPE.fields.events.fields).filter((k) => k !== 'close');
 
 /** sync() once its options' shape is checked and its callbacks guarded. */
-async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks): Promise<SyncResult> {
+async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks, names: OptionNames): Promise<SyncResult> {
   // A shard out of range would silently take no image at all (parseShard refuses it on the CLI).
-  if (opts.shard && !(opts.shard.count >= 1 && opts.shard.index < opts.shard.count)) throw new UsageError(`sync(): shard must have 0 ≤ index < count (got ${opts.shard.index}/${opts.shard.count})`);
-  const images = checkImages(opts.images, 'sync(): images');
-  checkJobs(opts.jobs, 'sync(): jobs');
-  checkGateOptions(opts, LIBRARY_GATE_NAMES);
+  if (opts.shard && !(opts.shard.count >= 1 && opts.shard.index < opts.shard.count)) throw new UsageError(`${names.about('shard')} must have 0 ≤ index < count (got ${opts.shard.index}/${opts.shard.count})`);
+  const images = checkImages(opts.images, names.about('images'));
+  checkJobs(opts.jobs, names.about('jobs'));
+  checkGateOptions(opts, names);
   const platformsOf = (img: SyncImage) => (img.platforms === 'all' ? undefined : img.platforms.map((p) => parsePlatform(p)));
   const entries = opts.spec.images.filter((img) => !opts.shard || inShard(img.key, opts.shard));
   const logger = opts.logger ?? silentLogger;
@@ -207,7 +221,7 @@ async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks): Promi
       lines,
       opts.shard,
     );
-    const gate = new RateGate(run, opts, logger);
+    const gate = new RateGate(run, opts, logger, names);
     const slots = new Slots(images);
     let started = 0;
     try {
@@ -240,7 +254,7 @@ async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks): Promi
             const noPulls = gate.stopped(w.unit.source) ?? breaker.pullRefusal(w.unit.source.registry);
             ticket = noPulls ? undefined : gate.ticket(w.unit.source, slot);
             const pulls = noPulls ? refusedPulls(noPulls) : ticket?.pulls;
-            const r = notAttempted(w, breaker, lines) ?? (await syncUnit(run, w, platformsOf(w.image), opts, pulls, breaker, lines));
+            const r = notAttempted(w, breaker, lines) ?? (await syncUnit(run, w, platformsOf(w.image), opts, pulls, breaker, lines, names));
             units.push(r);
             opts.events?.unitEnd?.(r);
           } finally {
@@ -264,7 +278,7 @@ async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks): Promi
     const alone = failed.length === 1 && units.length === 1 ? ownFailure(failed[0]!) : undefined;
     if (alone) throw lines.error(alone, { result });
     if (failed.length) {
-      throw new PartialFailureError(`${failed.length} of ${units.length} images failed: ${failedList(failed)}`, {
+      throw new PartialFailureError(`${failed.length} of ${units.length} images failed: ${failedList(failed, names)}`, {
         details: { result, failed: failed.map((u) => u.source) },
       });
     }
@@ -281,16 +295,6 @@ async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks): Promi
   }
 }
 
-/** What messages call the pull-limit gate's options: the library's names, or the CLI's flags (src/cli/commands/sync.ts). */
-export interface GateNames {
-  /** Before every name (`sync(): `), or nothing. */
-  prefix: string;
-  minRateLimit: string;
-  maxWait: string;
-}
-
-const LIBRARY_GATE_NAMES: GateNames = { prefix: 'sync(): ', minRateLimit: 'minRateLimit', maxWait: 'maxWaitMs' };
-
 /** The longest the gate may hold images (maxWaitMs, --max-wait): a day. */
 const MAX_WAIT_MS = 24 * 3_600_000;
 
@@ -301,23 +305,26 @@ const MAX_WAIT_MS = 24 * 3_600_000;
  */
 const RATE_POLL_RANGE_MS = { min: 10, max: 3_600_000 } as const;
 
-/** Checks the pull-limit gate's options, the same for the library and the CLI; `names` says what the messages call them. */
-export function checkGateOptions(o: Pick<SyncOptions, 'minRateLimit' | 'maxWaitMs' | 'rateLimitPollMs'>, names: GateNames): void {
-  const { prefix } = names;
+/**
+ * Checks the pull-limit gate's options, the same for the library and the CLI; `names` says what
+ * the messages call them (`sync(): minRateLimit`, the CLI's `--min-ratelimit`).
+ */
+export function checkGateOptions(o: Pick<SyncOptions, 'minRateLimit' | 'maxWaitMs' | 'rateLimitPollMs'>, names: OptionNames): void {
   if (o.minRateLimit !== undefined && !(Number.isInteger(o.minRateLimit) && o.minRateLimit >= 0)) {
-    throw new UsageError(`${prefix}${names.minRateLimit} must be a whole number of pulls, 0 or more (got ${o.minRateLimit})`);
+    throw new UsageError(`${names.about('minRateLimit')} must be a whole number of pulls, 0 or more (got ${o.minRateLimit})`);
   }
   // --max-wait is how long the pull-limit gate may hold images: without the gate there is nothing
   // to wait for, and a run that silently ignored it would stop at the first 429 the user meant to wait out.
   if (o.maxWaitMs !== undefined && o.minRateLimit === undefined) {
-    throw new UsageError(`${prefix}${names.maxWait} needs ${names.minRateLimit}: it is how long the pull-limit gate may hold images (give ${names.minRateLimit} N too, or leave ${names.maxWait} out)`);
+    const [min, max] = [names.name('minRateLimit'), names.name('maxWaitMs')];
+    throw new UsageError(`${names.about('maxWaitMs')} needs ${min}: it is how long the pull-limit gate may hold images (give ${min} N too, or leave ${max} out)`);
   }
   if (o.maxWaitMs !== undefined && !(Number.isInteger(o.maxWaitMs) && o.maxWaitMs >= 0 && o.maxWaitMs <= MAX_WAIT_MS)) {
-    throw new UsageError(`${prefix}${names.maxWait} must be milliseconds from 0 to ${MAX_WAIT_MS} (24 h) (got ${o.maxWaitMs})`);
+    throw new UsageError(`${names.about('maxWaitMs')} must be milliseconds from 0 to ${MAX_WAIT_MS} (24 h) (got ${o.maxWaitMs})`);
   }
   const poll = o.rateLimitPollMs;
   if (poll !== undefined && !(Number.isInteger(poll) && poll >= RATE_POLL_RANGE_MS.min && poll <= RATE_POLL_RANGE_MS.max)) {
-    throw new UsageError(`${prefix}rateLimitPollMs must be milliseconds from ${RATE_POLL_RANGE_MS.min} to ${RATE_POLL_RANGE_MS.max} (got ${poll})`);
+    throw new UsageError(`${names.about('rateLimitPollMs')} must be milliseconds from ${RATE_POLL_RANGE_MS.min} to ${RATE_POLL_RANGE_MS.max} (got ${poll})`);
   }
 }
 
@@ -338,10 +345,11 @@ function ownFailure(u: SyncUnitResult): FailureLine | undefined {
 /** Images named in the error line: a sync of thousands that fails must still end in one readable line (the report has every one). */
 const FAILED_NAMED = 5;
 
-function failedList(failed: readonly SyncUnitResult[]): string {
+/** `names`: where the caller finds the report (the error's details.result, the CLI's --json). */
+function failedList(failed: readonly SyncUnitResult[], names: OptionNames): string {
   const named = failed.slice(0, FAILED_NAMED).map((u) => `${u.source} (${failureLine(u)})`);
   const more = failed.length - named.length;
-  return named.join('; ') + (more > 0 ? `; and ${more} more (each in the report: --json)` : '');
+  return named.join('; ') + (more > 0 ? `; and ${more} more (each in the report: ${names.name('details.result')})` : '');
 }
 
 function failureLine(u: SyncUnitResult): string {
@@ -476,7 +484,7 @@ function notAttemptedFor(w: Work, error: FailureLine): SyncUnitResult {
 }
 
 /** Copies one unit; never rejects (its failure is in the result, and told to `breaker`). */
-async function syncUnit(run: TransferRun, w: Work, platforms: ReturnType<typeof parsePlatform>[] | undefined, opts: SyncOptions, pulls: PullMeter | undefined, breaker: OutageBreaker, lines: FailureLines): Promise<SyncUnitResult> {
+async function syncUnit(run: TransferRun, w: Work, platforms: ReturnType<typeof parsePlatform>[] | undefined, opts: SyncOptions, pulls: PullMeter | undefined, breaker: OutageBreaker, lines: FailureLines, names: OptionNames): Promise<SyncUnitResult> {
   const source = formatReference(w.unit.source);
   const set = run.targets(w.unit.targets.map((ref) => ({ ref, tags: ref.tag ? [ref.tag] : [] })), w.unit.source, { failFast: false });
   const result: SyncUnitResult = { entry: w.image.label, source, sourceDigest: '', ok: false, targets: [], bytesRead: 0 };
@@ -502,7 +510,7 @@ async function syncUnit(run: TransferRun, w: Work, platforms: ReturnType<typeof 
     // round trip); a changed image started before that answer pays a HEAD more (and a round trip
     // more before its children are read), and an unchanged index whose referrers are walked reads
     // the index at a target (no pull) — only the images started before the first answer.
-    const outcome = await copyImage(set, run.source(w.unit.source), manifestRef(w.unit.source), { platforms, referrers: w.image.referrers, dryRun: opts.dryRun, warn: (m) => run.logger.warn(`${source}: ${m}`), pulls, headUntilKnown: true });
+    const outcome = await copyImage(set, run.source(w.unit.source), manifestRef(w.unit.source), { platforms, referrers: w.image.referrers, dryRun: opts.dryRun, warn: (m) => run.logger.warn(`${source}: ${m}`), pulls, headUntilKnown: true, names });
     breaker.succeeded(w.unit.source.registry);
     tellTargets();
     result.sourceDigest = outcome.sourceDigest;
@@ -621,6 +629,8 @@ class RateGate {
     private readonly run: TransferRun,
     private readonly opts: SyncOptions,
     private readonly logger: Logger,
+    /** What the messages call minRateLimit and maxWaitMs (the CLI's --min-ratelimit, --max-wait). */
+    private readonly names: OptionNames,
   ) {
     // A new count may let waiting units through (the first count of a registry above all).
     this.unwatch = run.transport.stats.watch((seen) => this.pump(seen.registry));
@@ -870,14 +880,15 @@ class RateGate {
     let need = needNow() ?? 1;
     // "at": the count is the reserve itself, which one more pull would spend; "within": above it,
     // by less than an image here reads (an index: one pull per manifest).
+    const reserve = this.names.name('minRateLimit', String(min));
     const where = () =>
       remaining < min
-        ? `below --min-ratelimit ${min}`
+        ? `below ${reserve}`
         : remaining === min || need <= 1
-          ? `at --min-ratelimit ${min}`
+          ? `at ${reserve}`
           : underWay
-            ? `within the ${need} pulls the images under way still read of --min-ratelimit ${min}`
-            : `within one image's ${need} pulls of --min-ratelimit ${min}`;
+            ? `within the ${need} pulls the images under way still read of ${reserve}`
+            : `within one image's ${need} pulls of ${reserve}`;
     this.opts.events?.waiting?.(source.registry, remaining, min);
     const holding = underWay ? 'holding the manifest reads of the images under way' : 'not starting new images';
     this.logger.warn(`${source.registry}: ratelimit-remaining is ${remaining}, ${where()}; ${holding}${maxWait ? ` (waiting up to ${Math.round(maxWait / 1000)} s)` : ''}`);
@@ -885,7 +896,7 @@ class RateGate {
       const left = deadline - performance.now();
       if (left <= 0) {
         throw new TooManyRequestsError(
-          `${source.registry}: ratelimit-remaining stayed ${where()} (last ${remaining})${maxWait ? ` for ${Math.round(maxWait / 1000)} s (--max-wait)` : ''}; stopped ${underWay ? `${formatReference(source)} part-way` : `before ${formatReference(source)}`}; a re-run copies what is missing`,
+          `${source.registry}: ratelimit-remaining stayed ${where()} (last ${remaining})${maxWait ? ` for ${Math.round(maxWait / 1000)} s (${this.names.name('maxWaitMs')})` : ''}; stopped ${underWay ? `${formatReference(source)} part-way` : `before ${formatReference(source)}`}; a re-run copies what is missing`,
           // gateStopped: refused here, not by the registry (not an outage: outage.ts).
           { details: { registry: source.registry, remaining, gateStopped: true } },
         );

@@ -14,6 +14,7 @@ import { CHILD_MANIFEST_READS, checkIndexChildren, GraphBudget, parseManifest } 
 import { isForeignLayer, isIndexMediaType, mediaFamily, type MediaFamily } from '../image/mediatypes.js';
 import { formatPlatform, isAttestation, osVersionChoice, platformMatches, selectPlatform } from '../image/platform.js';
 import type { Descriptor, ImageManifest, Platform } from '../image/types.js';
+import type { OptionNames } from '../options-check.js';
 import type { FetchedManifest, RegistryClient } from '../registry/registry-client.js';
 
 
@@ -97,6 +98,8 @@ export function pull<T>(pulls: PullMeter | undefined, read: () => Promise<T>): P
 
 /** How readGraph reads (and rewrites) a graph. */
 export interface GraphOptions {
+  /** What the messages call the caller's options (`platform`, `format`): the library's paths, or the CLI's flags. */
+  names: OptionNames;
   /** Keep only these platforms of an index (a new index, a new digest). */
   platforms?: Platform[];
   /** Convert every manifest to this family (new digests, same blobs). */
@@ -118,10 +121,10 @@ export interface GraphOptions {
 }
 
 /** The error for an index entry the registry answered 404 for: which entry of which index, and what to do. */
-function missingChild(err: NotFoundError, child: Descriptor, index: string): NotFoundError {
+function missingChild(err: NotFoundError, child: Descriptor, index: string, names: OptionNames): NotFoundError {
   const what = child.platform ? `its ${formatPlatform(child.platform)} image` : 'an entry';
   return new NotFoundError(
-    `${index} lists ${what} ${child.digest}, which the registry does not have (a broken index at the source${child.platform ? '; --platform can leave that image out' : ''})`,
+    `${index} lists ${what} ${child.digest}, which the registry does not have (a broken index at the source${child.platform ? `; ${names.name('platform')} can leave that image out` : ''})`,
     { details: { ...err.details, digest: child.digest } },
   );
 }
@@ -145,7 +148,7 @@ export const MAX_DEPTH = 4;
  * with `format`, every manifest and index is converted to that family (new bytes, new digests,
  * the same blobs). `top` is the GET of `ref` when the caller has already sent it.
  */
-export async function readGraph(client: RegistryClient, repo: string, ref: string, opts: GraphOptions = {}, top?: Promise<FetchedManifest>): Promise<CopyGraph> {
+export async function readGraph(client: RegistryClient, repo: string, ref: string, opts: GraphOptions, top?: Promise<FetchedManifest>): Promise<CopyGraph> {
   const { pulls } = opts;
   pulls?.will(1);
   // The top read is reported answered only once the children it leads to are announced: between
@@ -167,7 +170,7 @@ export async function readGraph(client: RegistryClient, repo: string, ref: strin
 
 /** readGraph's walk from the top manifest `fetched`. */
 async function walkGraph(client: RegistryClient, repo: string, fetched: FetchedManifest, opts: GraphOptions, topAnswered: () => void): Promise<CopyGraph> {
-  const { platforms, format, log, warn, pulls } = opts;
+  const { platforms, format, log, warn, pulls, names } = opts;
   const blobs = new Map<string, Descriptor>();
   const children: ManifestNode[] = [];
   const seen = new Set<string>();
@@ -210,7 +213,7 @@ async function walkGraph(client: RegistryClient, repo: string, fetched: FetchedM
         if (seen.has(d.digest)) continue;
         seen.add(d.digest);
         if (skipped(d)) {
-          log?.(`--format docker: attestation ${d.digest} left out`);
+          log?.(`${names.set('format', 'docker')}: attestation ${d.digest} left out`);
           continue;
         }
         const child = await reads.get(d.digest)!; // prefetch() started every child not seen
@@ -252,7 +255,7 @@ async function walkGraph(client: RegistryClient, repo: string, fetched: FetchedM
         } catch (err) {
           // A child the registry does not have: named as the index's entry it is, not by its digest
           // alone (the tag the user gave exists; "check the repository name and tag" would mislead).
-          if (err instanceof NotFoundError && failure === undefined) err = missingChild(err, child, of);
+          if (err instanceof NotFoundError && failure === undefined) err = missingChild(err, child, of, names);
           failure ??= { err }; // before the limiter hands the slot on
           throw err;
         } finally {
@@ -301,10 +304,10 @@ async function walkGraph(client: RegistryClient, repo: string, fetched: FetchedM
   // index or drop its attestations (which name digests that stay the same).
   if (format && ![top, ...children].every((n) => mediaFamily(n.mediaType) === format)) {
     const fields = new DroppedFields();
-    const converted = notApplicable(() => convertNodes(top, children, format, (what) => log?.(`--format ${format}: ${what} left out`), fields));
+    const converted = notApplicable(() => convertNodes(top, children, format, (what) => log?.(`${names.set('format', format)}: ${what} left out`), fields, names));
     // Not an error (nothing the image runs with depends on them), but data lost: said once, as a warning.
     const lost = fields.line();
-    if (lost) warn?.(`--format ${format}: ${lost}`);
+    if (lost) warn?.(`${names.set('format', format)}: ${lost}`);
     const changed = converted.top.digest !== top.digest;
     return { top: converted.top, children: converted.children, blobs: [...blobs.values()], rewritten: rewritten || changed, sourceDigest: fetched.digest, sourceChildren: converted.from, ...(fetched.mirror ? { sourceMirror: fetched.mirror } : {}) };
   }
@@ -315,17 +318,17 @@ async function walkGraph(client: RegistryClient, repo: string, fetched: FetchedM
  * Every node in `family`, children first (the order they are written), parents naming the new
  * child digests; `from`: each written child's source digest.
  */
-function convertNodes(top: ManifestNode, children: ManifestNode[], family: MediaFamily, dropped: (what: string) => void, fields: DroppedFields): { top: ManifestNode; children: ManifestNode[]; from: string[] } {
+function convertNodes(top: ManifestNode, children: ManifestNode[], family: MediaFamily, dropped: (what: string) => void, fields: DroppedFields, names: OptionNames): { top: ManifestNode; children: ManifestNode[]; from: string[] } {
   const done = new Map<string, ConvertedChild>();
   const convert = (n: ManifestNode): ManifestNode => {
     const p = parseManifest(n.bytes, n.mediaType);
     if (p.kind === 'image') {
-      const m = convertManifest(p.manifest, family, dropped, fields);
+      const m = convertManifest(p.manifest, family, dropped, fields, true, names);
       if (m === p.manifest) return n;
       const bytes = serializeManifest(m);
       return { digest: sha256Digest(bytes), mediaType: m.mediaType!, bytes };
     }
-    const idx = convertIndexTo(p.index, family, done, dropped, fields);
+    const idx = convertIndexTo(p.index, family, done, dropped, fields, names);
     const bytes = serializeManifest(idx);
     const out = { digest: sha256Digest(bytes), mediaType: idx.mediaType!, bytes };
     return out.digest === sha256Digest(n.bytes) && n.mediaType === out.mediaType ? n : out;

@@ -190,7 +190,7 @@ export async function copyImage(set: TargetSet, source: RepoEndpoint, ref: strin
     }
     // The subset as regpush wrote it before it kept its record is the same image: --no-clobber lets
     // the record be added (the digest changes once) rather than refuse the tag it wrote itself.
-    if (opts.noClobber) await refuseClobber(need, [graph.top.digest, ...(graph.unrecorded ? [graph.unrecorded] : [])], opts.tags, heldAt);
+    if (opts.noClobber) await refuseClobber(need, [graph.top.digest, ...(graph.unrecorded ? [graph.unrecorded] : [])], opts.tags, heldAt, opts.names.name('noClobber'));
     // A source HEAD that named no digest: the targets to keep apart are known from the graph.
     if (opts.keep && !headDigest) need = await keptApart(need, graph.top.digest, opts.tags, heldAt, opts.keep);
     if (need.live.length > 0) await copyGraph(need, source, graph, opts, heldAt, outcome.tagsHeld);
@@ -242,14 +242,14 @@ async function subsetHeld(t: TransferTarget, tags: readonly string[], source: st
   return look().catch(() => undefined);
 }
 
-/** --no-clobber: a tag that exists and points elsewhere sets its target aside before any write. */
-async function refuseClobber(set: TargetSet, ours: readonly string[], tags: readonly string[] | undefined, heldAt: (t: TransferTarget) => Promise<(string | undefined)[]>): Promise<void> {
+/** --no-clobber (`noClobber`: what the caller called it): a tag that exists and points elsewhere sets its target aside before any write. */
+async function refuseClobber(set: TargetSet, ours: readonly string[], tags: readonly string[] | undefined, heldAt: (t: TransferTarget) => Promise<(string | undefined)[]>, noClobber: string): Promise<void> {
   await set.each(async (t) => {
     // The tags this image is written under: with --all-tags, the one being copied, not the target's own.
     const names = tags ?? t.tags;
     const digests = await heldAt(t);
     const i = digests.findIndex((d) => d !== undefined && !ours.includes(d));
-    if (i >= 0) throw new ExistsError(`${t.ref.registry}/${t.ref.repository}:${names[i]} already points at ${digests[i]} (--no-clobber)`);
+    if (i >= 0) throw new ExistsError(`${t.ref.registry}/${t.ref.repository}:${names[i]} already points at ${digests[i]} (${noClobber})`);
   });
 }
 
@@ -317,7 +317,7 @@ async function copyReferrers(set: TargetSet, source: RepoEndpoint, outcome: Imag
     // A referrer found by the API is stored by digest (found through its subject); one found by tag keeps its tag.
     let copied: ImageCopyOutcome;
     try {
-      copied = await copyImage(set, source, ref, { dryRun: opts.dryRun, tags: r.kind === 'tag' ? [r.tag] : [], pulls: opts.pulls, keep, headUntilKnown: opts.headUntilKnown });
+      copied = await copyImage(set, source, ref, { dryRun: opts.dryRun, tags: r.kind === 'tag' ? [r.tag] : [], pulls: opts.pulls, keep, headUntilKnown: opts.headUntilKnown, names: opts.names });
     } catch (err) {
       // Listed and gone (a stale fallback index, a referrers API slow to forget a deleted
       // manifest, a tag deleted since the list was read): the image and its other referrers
@@ -392,7 +392,7 @@ function inWalkOrder(blobs: BlobReport[], from: number, blobsOf: readonly string
  */
 function keepTheirs(kept: Set<TransferTarget>, outcome: ImageCopyOutcome, opts: ImageCopyOptions): NonNullable<ImageCopyOptions['keep']> {
   return (t, tag, digest) => {
-    opts.warn?.(`${t.ref.registry}/${t.ref.repository}:${tag} already points at ${digest} (--no-clobber): kept, the source's not copied there`);
+    opts.warn?.(`${t.ref.registry}/${t.ref.repository}:${tag} already points at ${digest} (${opts.names.name('noClobber')}): kept, the source's not copied there`);
     outcome.referrersSkipped.set(t, (outcome.referrersSkipped.get(t) ?? 0) + 1);
     kept.add(t);
   };
@@ -450,7 +450,7 @@ function movedDigests(outcome: ImageCopyOutcome): Set<string> {
 
 /** The warning for referrers left behind: what changed the digest, how many stay, how many still come. */
 function leftBehind(n: number, copied: number, opts: ImageCopyOptions): string {
-  const why = opts.format ? `--format ${opts.format}` : `keeping only ${(opts.platforms ?? []).map(formatPlatform).join(', ')}`;
+  const why = opts.format ? opts.names.set('format', opts.format) : `keeping only ${(opts.platforms ?? []).map(formatPlatform).join(', ')}`;
   const one = n === 1;
   const rest = copied > 0 ? `; the ${copied} of the manifests it keeps as they are ${copied === 1 ? 'is' : 'are'} copied` : '';
   return `${why} changes the image's digest: its ${n} referrer${one ? '' : 's'} (signatures, attestations) refer${one ? 's' : ''} to the source digest and ${one ? 'is' : 'are'} not copied${rest}`;

@@ -11,6 +11,7 @@ import { CHILD_MANIFEST_READS } from '../../src/image/manifest.js';
 import { MediaType } from '../../src/image/mediatypes.js';
 import type { FetchedManifest, RegistryClient } from '../../src/registry/registry-client.js';
 import { readGraph } from '../../src/transfer/graph.js';
+import { optionPaths } from '../../src/options-check.js';
 import { DEFAULT_JOBS, SMALL_BLOB_BYTES } from '../../src/transfer/engine.js';
 import { bytesOf, fakeLibraryOptions, fakeRegistryPool, type FakeRegistry, type LoggedRequest, type SeededImage } from '../fixtures/fake-registry.js';
 
@@ -70,7 +71,7 @@ test('readGraph: once a child read has failed, no further read starts (the walk 
       return new Promise((resolve) => pending.push(() => resolve({ bytes: k.bytes, mediaType: MediaType.OCI_MANIFEST, digest: k.digest })));
     },
   } as unknown as RegistryClient;
-  await assert.rejects(readGraph(client, 'repo', 'top'), NotFoundError);
+  await assert.rejects(readGraph(client, 'repo', 'top', { names: optionPaths('copy()') }), NotFoundError);
   for (const release of pending) release();
   await new Promise((r) => setImmediate(r));
   // The top, then the first CHILD_MANIFEST_READS children; the slot the failed read left is not given to another.
@@ -102,7 +103,7 @@ test('readGraph: a read that failed while a nested index was being read is the e
       return new Promise((resolve) => setImmediate(() => resolve({ bytes, mediaType, digest: ref })));
     },
   } as unknown as RegistryClient;
-  await assert.rejects(readGraph(client, 'repo', 'top'), (e: unknown) => e instanceof NotFoundError && (e as Error).message.includes(missing));
+  await assert.rejects(readGraph(client, 'repo', 'top', { names: optionPaths('copy()') }), (e: unknown) => e instanceof NotFoundError && (e as Error).message.includes(missing));
 });
 
 /** Copies a 3-platform index whose images each have a small layer and one of SMALL_BLOB_BYTES + 1 kB; every upload's closing PUT held 300 ms. */

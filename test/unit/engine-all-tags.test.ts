@@ -176,7 +176,7 @@ test('--images without --all-tags, and out of range, is a usage error before any
   const [src, dst] = [await fake(), await fake()];
   src.seedImage('base/app', { tags: ['1'] });
   const o = fakeLibraryOptions(src, dst);
-  await assert.rejects(copy({ from: src.ref('base/app:1'), to: [dst.ref('app:1')], images: 2, ...o }), (e: RegpushError) => e.code === 'E_USAGE' && /--images/.test(e.message));
+  await assert.rejects(copy({ from: src.ref('base/app:1'), to: [dst.ref('app:1')], images: 2, ...o }), (e: RegpushError) => e.code === 'E_USAGE' && /^copy\(\): images is the number of tags copied at once with allTags; a single image's blob transfers are jobs$/.test(e.message));
   await assert.rejects(copy({ from: src.ref('base/app'), to: [dst.ref('app')], allTags: true, images: 0, ...o }), (e: RegpushError) => e.code === 'E_USAGE' && /^copy\(\): images must be a whole number from 1 to 64/.test(e.message));
   assert.equal(src.count() + dst.count(), 0);
 });
@@ -228,10 +228,10 @@ test('copy --all-tags with --platform or --format: a tag they cannot apply to (a
 test('--all-tags takes repositories: a tag or digest on the source or a target is a usage error, before any request', async () => {
   const [src, dst] = [await fake(), await fake()];
   for (const [from, to] of [[src.ref('base/app:1'), dst.ref('app')], [src.ref('base/app'), dst.ref('app:2')], [`${src.ref('base/app')}@sha256:${'a'.repeat(64)}`, dst.ref('app')]]) {
-    await assert.rejects(copy({ from: from!, to: [to!], allTags: true, ...fakeLibraryOptions(src, dst) }), (e: RegpushError) => e.code === 'E_USAGE' && /^--all-tags copies every tag under its own name: give repositories, not /.test(e.message));
+    await assert.rejects(copy({ from: from!, to: [to!], allTags: true, ...fakeLibraryOptions(src, dst) }), (e: RegpushError) => e.code === 'E_USAGE' && /^copy\(\): allTags copies every tag under its own name: give repositories, not /.test(e.message));
   }
   // --tag too: each tag's image would be written under it in turn (it was silently left unused).
-  await assert.rejects(copy({ from: src.ref('base/app'), to: [dst.ref('app')], allTags: true, tags: ['stable'], ...fakeLibraryOptions(src, dst) }), (e: RegpushError) => e.code === 'E_USAGE' && /^--all-tags copies every tag under its own name: --tag stable cannot go with it$/.test(e.message));
+  await assert.rejects(copy({ from: src.ref('base/app'), to: [dst.ref('app')], allTags: true, tags: ['stable'], ...fakeLibraryOptions(src, dst) }), (e: RegpushError) => e.code === 'E_USAGE' && /^copy\(\): allTags copies every tag under its own name: tags \(stable\) cannot go with it$/.test(e.message));
   assert.equal(src.requests().length + dst.requests().length, 0);
 });
 

@@ -609,7 +609,7 @@ test('copy --referrers --format: every digest changes, so no referrer is copied 
   assert.equal(r.targets[0]!.referrers, 0);
   assert.equal(r.targets[0]!.referrersSkipped, 3);
   for (const gone of [s.sigTag(s.index.digest), s.sigTag(s.amd.digest), s.armSbom.digest, s.amd.digest]) assert.equal(dst.manifest('app', gone), undefined, gone);
-  assert.deepEqual(lines.warn, ["--format docker changes the image's digest: its 3 referrers (signatures, attestations) refer to the source digest and are not copied"]);
+  assert.deepEqual(lines.warn, ["format: \"docker\" changes the image's digest: its 3 referrers (signatures, attestations) refer to the source digest and are not copied"]);
   assert.equal(dst.count({ kind: 'manifest', method: 'PUT' }), 3, 'the list and its two children, nothing else');
   // Without --format the same copy takes all three (the digests stay).
   const same = await copy({ from: src.ref('app:1'), to: [dst.ref('app:2')], referrers: true, logger, ...fakeLibraryOptions(src, dst) });
@@ -633,7 +633,7 @@ test('copy --referrers --format where the children are already in that family: t
   assert.equal(r.targets[0]!.referrers, 1);
   assert.equal(dst.manifest('app', sigTag(amd.digest))?.digest, amdSig.digest);
   assert.equal(dst.manifest('app', sigTag(index.digest)), undefined);
-  assert.deepEqual(lines.warn, ["--format docker changes the image's digest: its 1 referrer (signatures, attestations) refers to the source digest and is not copied; the 1 of the manifests it keeps as they are is copied"]);
+  assert.deepEqual(lines.warn, ["format: \"docker\" changes the image's digest: its 1 referrer (signatures, attestations) refers to the source digest and is not copied; the 1 of the manifests it keeps as they are is copied"]);
 });
 
 /** A descriptor of `m`, for a `subject`. */
@@ -739,7 +739,7 @@ test('copy --format docker of an image whose layers carry annotations: they are 
   const { lines, logger } = keptLogger();
   const r = await copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], format: 'docker', logger, ...fakeLibraryOptions(src, dst) });
   assert.equal(r.targets[0]!.ok, true);
-  assert.deepEqual(lines.warn, ['--format docker: annotations on 2 layer descriptors dropped: Docker v2 manifests have none']);
+  assert.deepEqual(lines.warn, ['format: "docker": annotations on 2 layer descriptors dropped: Docker v2 manifests have none']);
   const written = JSON.parse(dst.manifest('app', '1')!.bytes.toString('utf8')) as { mediaType: string; layers: { annotations?: unknown }[] };
   assert.equal(written.mediaType, 'application/vnd.docker.distribution.manifest.v2+json');
   assert.ok(written.layers.every((l) => l.annotations === undefined));
@@ -760,7 +760,7 @@ test('copy --format docker of an index whose entries carry artifactType and data
   const { lines, logger } = keptLogger();
   const r = await copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], format: 'docker', logger, ...fakeLibraryOptions(src, dst) });
   assert.equal(r.targets[0]!.ok, true);
-  assert.deepEqual(lines.warn, ['--format docker: annotations on 1 index entry; artifactType on 1 index entry; data (embedded content) on 1 index entry dropped: Docker v2 manifest lists have none of these']);
+  assert.deepEqual(lines.warn, ['format: "docker": annotations on 1 index entry; artifactType on 1 index entry; data (embedded content) on 1 index entry dropped: Docker v2 manifest lists have none of these']);
   const list = JSON.parse(dst.manifest('app', '1')!.bytes.toString('utf8')) as { mediaType: string; manifests: Record<string, unknown>[] };
   assert.equal(list.mediaType, 'application/vnd.docker.distribution.manifest.list.v2+json');
   assert.deepEqual(list.manifests.map((m) => Object.keys(m).sort()), [['digest', 'mediaType', 'platform', 'size'], ['digest', 'mediaType', 'platform', 'size']]);
@@ -835,7 +835,7 @@ test('an index whose child the source registry does not have: E_NOT_FOUND naming
   src.putManifest('app', index, { tags: ['1'] });
   const err = await copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], ...fakeLibraryOptions(src, dst) }).then(() => undefined, (e: RegpushError) => e);
   assert.equal(err?.code, 'E_NOT_FOUND', String(err));
-  assert.match(err!.message, new RegExp(`/app@sha256:[0-9a-f]{64} lists its linux/arm64 image ${missing}, which the registry does not have .*--platform can leave that image out`));
+  assert.match(err!.message, new RegExp(`/app@sha256:[0-9a-f]{64} lists its linux/arm64 image ${missing}, which the registry does not have .*; platform can leave that image out`));
   assert.equal(dst.count({ kind: 'manifest', method: 'PUT' }), 0);
 });
 

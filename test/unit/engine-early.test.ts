@@ -12,6 +12,7 @@ import { copy, parseReference, parseSyncFile, push, sync } from '../../src/index
 import type { RegistryClient } from '../../src/registry/registry-client.js';
 import { TransferRun } from '../../src/transfer/engine.js';
 import { copyImage } from '../../src/transfer/image-copy.js';
+import { optionPaths } from '../../src/options-check.js';
 import { bytesOf, fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
 
 const fake = fakeRegistryPool();
@@ -227,7 +228,7 @@ test('cold copy from a registry that counts pulls: a second connection to the so
   try {
     const set = run.targets([{ ref: parseReference(dst.ref('app:1')), tags: ['1'] }]);
     const source = run.source(parseReference(src.ref('base/app:1')));
-    await copyImage(set, { ...source, client: countingPulls(source.client) }, '1', {});
+    await copyImage(set, { ...source, client: countingPulls(source.client) }, '1', { names: optionPaths('copy()') });
     set.finish();
   } finally {
     run.close();

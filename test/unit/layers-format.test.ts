@@ -13,11 +13,14 @@ import { composeIndex, composeManifest, rewriteConfig } from '../../src/image/co
 import { applyConfigChanges, checkConfigChanges, scratchConfig } from '../../src/image/config.js';
 import { convertIndex, convertIndexTo, convertLayerMediaType, convertManifest, DroppedFields, parseFormat } from '../../src/image/convert.js';
 import { MediaType } from '../../src/image/mediatypes.js';
+import { flagNames, optionPaths } from '../../src/options-check.js';
 import type { Descriptor, ImageConfig, ImageIndex, ImageManifest } from '../../src/image/types.js';
 import { hasContent } from '../../src/layer/content.js';
 import { parseAppFlag } from '../../src/layer/sources.js';
 
 const hex = (c: string) => `sha256:${c.repeat(64)}`;
+/** What the CLI calls the format option in the advice a refusal gives. */
+const CLI = flagNames({ format: '--format' });
 const d = (mediaType: string, c: string, extra: Partial<Descriptor> = {}): Descriptor => ({ mediaType, digest: hex(c), size: 10, ...extra });
 
 const dockerManifest: ImageManifest = {
@@ -57,9 +60,14 @@ test('convertManifest: OCI → Docker drops annotations (and says so); zstd and 
   const zstd = { ...ociManifest, layers: [d(MediaType.OCI_LAYER_ZSTD, 'e')] };
   assert.throws(() => convertManifest(zstd, 'docker'), (e: unknown) => e instanceof UnsupportedError && /zstd.*no Docker v2 equivalent/.test((e as Error).message));
   assert.throws(() => convertManifest({ ...ociManifest, subject: d(MediaType.OCI_MANIFEST, 'f') }, 'docker'), /subject/);
+  assert.throws(() => convertManifest({ ...ociManifest, subject: d(MediaType.OCI_MANIFEST, 'f') }, 'docker', undefined, undefined, true, CLI), /has a subject .*Docker v2 cannot carry it: use --format oci$/);
+  const artifactIndex: ImageIndex = { schemaVersion: 2, mediaType: MediaType.OCI_INDEX, manifests: [], artifactType: 'application/x-thing' };
+  assert.throws(() => convertIndex(artifactIndex, 'docker', undefined, optionPaths('copy()')), /: the base index is an artifact .*Docker v2 cannot carry it: use format: "oci"$/);
   // A config that is not an image's (an artifact's empty config, a Flux or Helm config) is not retyped into one.
   for (const config of ['application/vnd.oci.empty.v1+json', 'application/vnd.cncf.flux.config.v1+json']) {
-    assert.throws(() => convertManifest({ ...ociManifest, config: d(config, 'c') }, 'docker'), (e: unknown) => e instanceof UnsupportedError && /not an image config.*copy it without --format/.test((e as Error).message), config);
+    // The advice names the format option as the caller gave it: the CLI's flag, the library's option.
+    assert.throws(() => convertManifest({ ...ociManifest, config: d(config, 'c') }, 'docker', undefined, undefined, true, CLI), (e: unknown) => e instanceof UnsupportedError && /not an image config.*; copy it without --format$/.test((e as Error).message), config);
+    assert.throws(() => convertManifest({ ...ociManifest, config: d(config, 'c') }, 'docker', undefined, undefined, true, optionPaths('copy()')), /not an image config.*; copy it without format$/, config);
   }
   assert.throws(() => convertManifest({ ...dockerManifest, config: d('application/vnd.docker.plugin.v1+json', 'c') }, 'oci'), UnsupportedError);
   assert.throws(() => convertLayerMediaType(MediaType.OCI_LAYER_NONDIST, 'docker'), UnsupportedError);
@@ -71,9 +79,9 @@ test('convertLayerMediaType: an uncompressed layer has its type in both families
   assert.equal(convertLayerMediaType('application/vnd.oci.image.layer.v1.tar', 'docker'), 'application/vnd.docker.image.rootfs.diff.tar');
   const out = convertManifest({ ...dockerManifest, layers: [d('application/vnd.docker.image.rootfs.diff.tar', 'e')] }, 'oci');
   assert.deepEqual(out.layers, [d('application/vnd.oci.image.layer.v1.tar', 'e')]);
-  const refusal = (byFormat?: boolean): string => {
+  const refusal = (byFormat?: boolean, names = CLI): string => {
     try {
-      convertLayerMediaType(MediaType.OCI_LAYER_ZSTD, 'docker', byFormat);
+      convertLayerMediaType(MediaType.OCI_LAYER_ZSTD, 'docker', byFormat, names);
     } catch (e) {
       assert.ok(e instanceof UnsupportedError);
       return e.message;
@@ -82,6 +90,9 @@ test('convertLayerMediaType: an uncompressed layer has its type in both families
   };
   assert.match(refusal(), /no Docker v2 equivalent; push with --format oci \(or leave --format out\) to keep it$/);
   assert.match(refusal(false), /no Docker v2 equivalent; push with --format oci to keep it$/);
+  // A library caller is told of its own option.
+  assert.match(refusal(true, optionPaths('push()')), /no Docker v2 equivalent; push\(\) with format: "oci" \(or leave format out\) to keep it$/);
+  assert.match(refusal(true, optionPaths('copy()')), /no Docker v2 equivalent; copy\(\) with format: "oci" \(or leave format out\) to keep it$/);
 });
 
 test('convertIndex / convertIndexTo: list ↔ index, children re-pointed, attestations dropped', () => {

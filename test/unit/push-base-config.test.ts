@@ -97,7 +97,7 @@ test('an empty --app directory (or one whose .dockerignore leaves nothing) is E_
     let caught: unknown;
     await push({ from: src.ref('base/node:20'), to: dst.ref('app:1'), app: [{ src: d, dest: '/app' }], ...fakeLibraryOptions(src, dst) }).catch((e: unknown) => (caught = e));
     assert.equal((caught as RegpushError)?.code, 'E_INPUT', String(caught));
-    assert.match((caught as Error).message, /--app .*nothing to put in the layer/);
+    assert.match((caught as Error).message, /^push\(\): app \(.*\): nothing to put in the layer/);
   }
   assert.equal(dst.count(), 0, 'no request to the target');
   assert.equal(src.count(), 0, 'nor to the source');
@@ -342,12 +342,12 @@ test('a Docker v2 list over an OCI child with a zstd layer, no --format: refused
   src.putManifest('base/zstd', { schemaVersion: 2, mediaType: 'application/vnd.docker.distribution.manifest.list.v2+json', manifests: [{ mediaType: child.mediaType, digest: child.digest, size: child.size, platform: img.platform }] }, { tags: ['1'] });
   await assert.rejects(push({ from: src.ref('base/zstd:1'), to: dst.ref('app:1'), app: appDir(), ...fakeLibraryOptions(src, dst) }), (e: RegpushError) => {
     assert.equal(e.code, 'E_UNSUPPORTED');
-    assert.match(e.message, /zstd has no Docker v2 equivalent; push with --format oci to keep it/);
+    assert.match(e.message, /zstd has no Docker v2 equivalent; push\(\) with format: "oci" to keep it$/);
     return true;
   });
   // Where --format asked for the conversion, leaving it out is the other way to keep the layer.
   src.putManifest('base/zstd', { ...img.manifest, layers }, { tags: ['oci'] });
-  await assert.rejects(push({ from: src.ref('base/zstd:oci'), to: dst.ref('app:1'), app: appDir(), format: 'docker', ...fakeLibraryOptions(src, dst) }), /push with --format oci \(or leave --format out\) to keep it/);
+  await assert.rejects(push({ from: src.ref('base/zstd:oci'), to: dst.ref('app:1'), app: appDir(), format: 'docker', ...fakeLibraryOptions(src, dst) }), /push\(\) with format: "oci" \(or leave format out\) to keep it$/);
   assert.equal(dst.manifest('app', '1'), undefined);
 });
 
@@ -371,11 +371,12 @@ test('an --env "$NAME" that nothing sets is warned about once per entry, naming 
   ];
   const r = await push({ from: src.ref('base/multi:1'), to: dst.ref('app:1'), platform: 'all', app: appDir(), config: { env }, logger, ...fakeLibraryOptions(src, dst) });
   assert.ok(r.digest);
-  const tail = ' that is not set (neither in the base\'s Env nor by an earlier --env), so it became empty; for a literal "$" write \\$ (inside single quotes on a shell command line), or ${NAME:-} to mean empty on purpose';
+  // Each entry named as the library caller gave it: its index in config.env, and its key.
+  const tail = ' that is not set (neither in the base\'s Env nor by an earlier config.env), so it became empty; for a literal "$" write \\$ (inside single quotes on a shell command line), or ${NAME:-} to mean empty on purpose';
   assert.deepEqual(warnings, [
-    `--env DB: the "$" at offset 15 of its value starts a variable${tail}`,
-    `--env R: the "$"s at offsets 9, 16 of its value start variables${tail}`,
-    `--env T: the "$" at offset 0 of its value starts a variable that is not set in the base's linux/amd64 image${tail.slice(' that is not set'.length)}`,
+    `push(): config.env[0] (DB): the "$" at offset 15 of its value starts a variable${tail}`,
+    `push(): config.env[3] (R): the "$"s at offsets 9, 16 of its value start variables${tail}`,
+    `push(): config.env[5] (T): the "$" at offset 0 of its value starts a variable that is not set in the base's linux/amd64 image${tail.slice(' that is not set'.length)}`,
   ]);
   for (const w of warnings) assert.doesNotMatch(w, /sword|postgres|ALSO|UNSET/, 'no part of a value');
   // What the warning says happened did happen: the names became empty; the escape was kept.

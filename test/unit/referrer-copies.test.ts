@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copy, parseReference, parseSyncFile, sync } from '../../src/index.js';
 import { TransferRun } from '../../src/transfer/engine.js';
+import { optionPaths } from '../../src/options-check.js';
 import { copyImage } from '../../src/transfer/image-copy.js';
 import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry, type LoggedRequest } from '../fixtures/fake-registry.js';
 
@@ -125,7 +126,7 @@ test('copyImage with referrers: every referrer copy tells the pull meter of its 
   const meter = { announced: 0, answered: 0, sent: 0 };
   try {
     const set = run.targets([{ ref: parseReference(dst.ref('app:1')), tags: ['1'] }]);
-    const outcome = await copyImage(set, run.source(parseReference(src.ref('app:1'))), '1', { referrers: true, pulls: { will: (n) => (meter.announced += n), did: () => meter.answered++, send: (read) => (meter.sent++, read()) } });
+    const outcome = await copyImage(set, run.source(parseReference(src.ref('app:1'))), '1', { names: optionPaths('sync()'), referrers: true, pulls: { will: (n) => (meter.announced += n), did: () => meter.answered++, send: (read) => (meter.sent++, read()) } });
     set.finish();
     assert.equal([...outcome.referrers.values()][0], 4);
   } finally {
@@ -205,7 +206,7 @@ test('copy --referrers --no-clobber: a signature tag the target holds for anothe
   assert.equal(dst.manifest('app', sigTag(img.digest))?.digest, theirs.digest, 'the target\'s own signature is kept');
   assert.equal(other.manifest('app', sigTag(img.digest))?.digest, ours.digest, 'a target without one gets the source\'s');
   assert.deepEqual(r.targets.map((t) => [t.referrers, t.referrersSkipped]), [[0, 1], [1, 0]]);
-  assert.ok(warnings.some((w) => w.includes(`:${sigTag(img.digest)} already points at ${theirs.digest} (--no-clobber)`)), warnings.join(' | '));
+  assert.ok(warnings.some((w) => w.includes(`:${sigTag(img.digest)} already points at ${theirs.digest} (noClobber): kept, the source's not copied there`)), warnings.join(' | '));
   // Without --no-clobber the source's signature replaces it, as documented.
   await copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], referrers: true, ...fakeLibraryOptions(src, dst) });
   assert.equal(dst.manifest('app', sigTag(img.digest))?.digest, ours.digest);

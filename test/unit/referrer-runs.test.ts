@@ -91,7 +91,7 @@ test('copy --all-tags --referrers of a repository holding only referrer tags: "h
   const [src, dst] = [await fake(), await fake()];
   src.seedImage('app', { tags: [`sha256-${'a'.repeat(64)}.sig`] });
   await assert.rejects(copy({ from: src.ref('app'), to: [dst.ref('app')], allTags: true, referrers: true, ...fakeLibraryOptions(src, dst) }), (e: Error) =>
-    /app has no tags other than referrers' \(sha256-<hex>, \.sig, \.att, \.sbom\), which --referrers copies with the images they refer to$/.test(e.message),
+    /app has no tags other than referrers' \(sha256-<hex>, \.sig, \.att, \.sbom\), which referrers copies with the images they refer to$/.test(e.message),
   );
 });
 

@@ -66,7 +66,7 @@ test('the gate gave up (--max-wait) at the first changed image: the later unchan
   const { src, dst, opts, want } = await resynced(N, changed, 2);
   const err = await failing({ ...opts, minRateLimit: 5 });
   assert.equal(err.code, 'E_TOO_MANY_REQUESTS', err.message);
-  assert.match(err.message, /ratelimit-remaining stayed below --min-ratelimit 5 \(last 2\); stopped before .*\/team\/app0:1/);
+  assert.match(err.message, /ratelimit-remaining stayed below minRateLimit \(5\) \(last 2\); stopped before .*\/team\/app0:1/);
   const r = err.details.result;
   assert.deepEqual(outcomes(r), want);
   for (const u of r.units.filter((x) => !x.ok)) {

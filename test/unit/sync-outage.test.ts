@@ -86,7 +86,7 @@ test('the error line of a sync where many images failed names five and counts th
   src.fault({ kind: 'manifest' }, { kind: 'status', status: 503, retryAfter: 0 });
   const err = await sync({ spec, images: 1, retries: 0, ...fakeLibraryOptions(src, dst) }).then(() => undefined, (e: RegpushError) => e);
   assert.equal(err?.code, 'E_PARTIAL');
-  assert.match(err!.message, /^12 of 12 images failed: .*; and 7 more \(each in the report: --json\)$/);
+  assert.match(err!.message, /^12 of 12 images failed: .*; and 7 more \(each in the report: details\.result\)$/);
   assert.equal(err!.message.split(' (E_REGISTRY: ').length - 1, 5, 'five images named');
 });
 

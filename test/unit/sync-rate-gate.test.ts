@@ -51,7 +51,7 @@ test('--images 4 --jobs 2: one image pulls before the count is known; the images
   );
   assert.ok(blindPullers(src).length <= 1, `images that pulled before the registry sent a count: ${blindPullers(src).join(', ')}`);
   assert.equal(err?.code, 'E_TOO_MANY_REQUESTS', String(err?.message));
-  assert.match(err.message!, /ratelimit-remaining stayed at --min-ratelimit 5 \(last 5\)/);
+  assert.match(err.message!, /ratelimit-remaining stayed at minRateLimit \(5\) \(last 5\)/);
   // 8 pulls left, 5 kept: three images (one manifest GET each) and no more.
   assert.equal(err.details?.result?.totals.copied, 3);
   assert.equal(src.rateLimitRemaining, 5, 'the reserve is intact');
@@ -157,7 +157,7 @@ test('a count known before any image pulled (with the tag list, then its HEAD) h
     (e: { code?: string; message?: string }) => e,
   );
   assert.equal(err?.code, 'E_TOO_MANY_REQUESTS', String(err?.message));
-  assert.match(err.message!, /ratelimit-remaining stayed below --min-ratelimit 5 \(last 3\)/);
+  assert.match(err.message!, /ratelimit-remaining stayed below minRateLimit \(5\) \(last 3\)/);
   assert.equal(src.count({ kind: 'manifest', method: 'GET' }), 0, 'no pull spent below the reserve');
 });
 
@@ -184,7 +184,7 @@ test('a count above the reserve by less than an image\'s pulls: the gate keeps w
   );
   const took = performance.now() - t0;
   assert.equal(err?.code, 'E_TOO_MANY_REQUESTS', String(err?.message));
-  assert.match(err.message!, /ratelimit-remaining stayed within one image's 5 pulls of --min-ratelimit 5 \(last 8\)/);
+  assert.match(err.message!, /ratelimit-remaining stayed within one image's 5 pulls of minRateLimit \(5\) \(last 8\) for \d+ s \(maxWaitMs\); stopped before /);
   assert.equal(err.details?.result?.totals.copied, 1);
   assert.equal(src.rateLimitRemaining, 8, 'no pull spent past the first image');
   assert.ok(took < 5_000, `stopped once --max-wait had passed (took ${Math.round(took)} ms)`);

@@ -11,6 +11,7 @@ import { printable } from '../terminal-text.js';
 import { withGcPacing } from '../gc-pacing.js';
 import { createProgress } from '../progress.js';
 import { copyReport, referrersText, startClock, writeDigestFile, type RunClock } from '../report.js';
+import { flagNames } from '../../options-check.js';
 
 /** Every flag and positional of `regpush copy`, in help order. */
 export const copyFlags = defineFlags({
@@ -32,6 +33,18 @@ export const copyFlags = defineFlags({
   'chunk-size': { type: 'string', describe: 'Bytes per PATCH for registries that need chunked uploads, e.g. 5MiB (never below the registry\'s OCI-Chunk-Min-Length)', group: 'Connection:' },
 });
 
+/** What copy's messages call its options: the flags that give them (options-check.ts, OptionNames). */
+const COPY_FLAG_NAMES = flagNames({
+  tags: '--tag',
+  platform: '--platform',
+  format: '--format',
+  referrers: '--referrers',
+  allTags: '--all-tags',
+  noClobber: '--no-clobber',
+  jobs: '--jobs',
+  images: '--images',
+});
+
 /** The parsed arguments of `regpush copy`. */
 type CopyArgs = InferredArgs<typeof copyFlags>;
 
@@ -51,7 +64,7 @@ export function copyCommand(y: Argv, io: CliIO, done: (code: number) => void, se
     async (argv) => {
       const clock = startClock();
       const a = argv;
-      const [{ copy }, { checkImages, checkJobs }] = await Promise.all([import('../../copy/copy.js'), import('../../transfer/engine.js')]);
+      const [{ copyAs }, { checkImages, checkJobs }] = await Promise.all([import('../../copy/copy.js'), import('../../transfer/engine.js')]);
       const ctx = commonContext(a, io, secrets);
       // Checked here too, so that the messages name the flags (copy() names its options).
       if (a.jobs !== undefined) checkJobs(a.jobs, '--jobs');
@@ -61,7 +74,7 @@ export function copyCommand(y: Argv, io: CliIO, done: (code: number) => void, se
       const progress = await createProgress(io, ctx, !!a.json, targets.length);
       let result: CopyResult;
       try {
-        result = await copy({
+        result = await copyAs({
           from: a.src,
           to: targets,
           tags: many(a.tag),
@@ -77,7 +90,7 @@ export function copyCommand(y: Argv, io: CliIO, done: (code: number) => void, se
           events: withGcPacing(progress.events),
           credentials: { from, to },
           chunkSize: chunkSizeOption(a['chunk-size']),
-        });
+        }, COPY_FLAG_NAMES);
         progress.stop(true);
       } catch (err) {
         progress.stop(false);

@@ -13,6 +13,7 @@ import { commonContext, commonFlags, credentialFromUserFlags, type CommonArgs, t
 import { defineFlags, withFlags } from '../flag-table.js';
 import type { CliIO } from '../io.js';
 import { printable } from '../terminal-text.js';
+import { flagNames } from '../../options-check.js';
 
 /** --user/--password, shared by the four commands; `role` names the env vars read without them. */
 function userFlags(role: 'FROM' | 'TO') {
@@ -170,9 +171,10 @@ export function manageCommands(y: Argv, io: CliIO, done: (code: number) => void,
           .example('$0 delete registry.example.com/app@$($0 digest registry.example.com/app:old)', 'The same, in two steps')
           .example('$0 delete --json ghcr.io/acme/app@sha256:…', 'Exit 6 (E_UNSUPPORTED) if the registry does not allow deletes, 3 if denied'),
       async (argv) => {
-        const { deleteImage } = await import('../../manage/manage.js');
+        const { deleteImageAs } = await import('../../manage/manage.js');
         const { opts } = await setUp(argv, io, 'to', secrets);
-        const result = await deleteImage(argv.ref, { ...opts, force: argv.force });
+        // The refusals name --force, the flag that gives deleteImage()'s `force`.
+        const result = await deleteImageAs(argv.ref, { ...opts, force: argv.force }, flagNames({ force: '--force' }));
         if (argv.json) json(io, result);
         else io.stdout.write(result.reference + '\n');
         done(0);

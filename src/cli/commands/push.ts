@@ -15,6 +15,7 @@ import { createProgress } from '../progress.js';
 import { loadProjectConfig, mergeWithFlags } from '../project-config.js';
 import { pushReport, startClock, writeDigestFile } from '../report.js';
 import { gzipJobsOption } from '../threadpool.js';
+import { flagNames } from '../../options-check.js';
 
 /** Every flag of `regpush push`, in help order. */
 export const pushFlags = defineFlags({
@@ -42,6 +43,20 @@ export const pushFlags = defineFlags({
   'digest-file': { type: 'string', once: true, describe: 'Also write the pushed digest (sha256:…) to this file', group: 'Output:' },
 });
 
+/** What push's messages call its options: the flags that give them (options-check.ts, OptionNames). */
+const PUSH_FLAG_NAMES = flagNames({
+  to: '--to',
+  tags: '--tag',
+  app: '--app',
+  layers: '--layer',
+  platform: '--platform',
+  format: '--format',
+  annotations: '--annotation',
+  chown: '--chown',
+  'config.env': '--env',
+  jobs: '--jobs',
+});
+
 /** Registers the push command. */
 export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void, secrets: SecretSet): Argv {
   return y.command(
@@ -63,7 +78,7 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void, se
     async (argv) => {
       const clock = startClock();
       // Loaded on demand: `regpush --help` and `--version` should not pay for the pipeline's modules.
-      const [{ parseAppFlag }, { push }, { checkJobs }] = await Promise.all([import('../../layer/index.js'), import('../../push/push.js'), import('../../transfer/engine.js')]);
+      const [{ parseAppFlag }, { pushAs }, { checkJobs }] = await Promise.all([import('../../layer/index.js'), import('../../push/push.js'), import('../../transfer/engine.js')]);
       checkGivenOnce(pushFlags, argv);
       const cwd = cwdOf(io);
       const project = await loadProjectConfig(cwd, argv['config-file'], io.projectFile);
@@ -89,7 +104,7 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void, se
       if (a.jobs !== undefined) checkJobs(a.jobs, '--jobs');
       const { from, to } = await transferCredentials(a, io, ctx.secrets);
       const progress = await createProgress(io, ctx, !!a.json, (many(a.to) ?? []).length);
-      const result = await push({
+      const result = await pushAs({
         from: a.from,
         to: targetList(a.to),
         tags: many(a.tag),
@@ -110,7 +125,7 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void, se
         events: withGcPacing(progress.events),
         credentials: { from, to },
         chunkSize: chunkSizeOption(a['chunk-size']),
-      }).then(
+      }, PUSH_FLAG_NAMES).then(
         (r) => {
           progress.stop(true);
           return r;

@@ -12,6 +12,7 @@ import { withGcPacing } from '../gc-pacing.js';
 import { isInteractive } from '../progress.js';
 import { printable } from '../terminal-text.js';
 import { referrersText, startClock, syncReport, type RunClock } from '../report.js';
+import { flagNames } from '../../options-check.js';
 
 // A sync reads and writes many registries: credentials come from `regpush login` / the Docker
 // config per registry, so the one-password flag of the other commands has no meaning here.
@@ -28,6 +29,21 @@ export const syncFlags = defineFlags({
   'min-ratelimit': { type: 'number', describe: 'Keep N of the source\'s ratelimit-remaining (Docker Hub) in reserve: an image pulls (its first manifest GET) only when the count, less the manifest GETs (pulls: one per platform of an index) of images under way not yet answered and its own, stays at N or above; an image its targets hold already needs HEADs only and is never held', group: 'Connection:' },
   'max-wait': { type: 'string', describe: 'With --min-ratelimit (refused without it): how long to wait for the limit to recover before stopping, e.g. 10m (default 0: stop at once)', group: 'Connection:' },
   'chunk-size': { type: 'string', describe: 'Bytes per PATCH for registries that need chunked uploads, e.g. 5MiB', group: 'Connection:' },
+});
+
+/**
+ * What sync's messages call its options: the flags that give them (options-check.ts,
+ * OptionNames), and --json for the report. An entry's `platforms` is called --platform, as the
+ * messages shared with copy have always said.
+ */
+const SYNC_FLAG_NAMES = flagNames({
+  jobs: '--jobs',
+  images: '--images',
+  shard: '--shard',
+  minRateLimit: '--min-ratelimit',
+  maxWaitMs: '--max-wait',
+  platform: '--platform',
+  'details.result': '--json',
 });
 
 /** The parsed arguments of `regpush sync`. */
@@ -50,7 +66,7 @@ export function syncCommand(y: Argv, io: CliIO, done: (code: number) => void, se
       const clock = startClock();
       const a = argv;
       const ctx = commonContext(a, io, secrets);
-      const [{ sync, checkGateOptions }, { parseSyncFile }, { parseShard }, { checkImages, checkJobs }] = await Promise.all([
+      const [{ syncAs, checkGateOptions }, { parseSyncFile }, { parseShard }, { checkImages, checkJobs }] = await Promise.all([
         import('../../sync/sync.js'),
         import('../../sync/config.js'),
         import('../../sync/shard.js'),
@@ -60,13 +76,13 @@ export function syncCommand(y: Argv, io: CliIO, done: (code: number) => void, se
       if (a.jobs !== undefined) checkJobs(a.jobs, '--jobs');
       if (a.images !== undefined) checkImages(a.images, '--images');
       const maxWaitMs = a['max-wait'] === undefined ? undefined : durationMs(a['max-wait'], '--max-wait');
-      checkGateOptions({ minRateLimit: a['min-ratelimit'], maxWaitMs }, { prefix: '', minRateLimit: '--min-ratelimit', maxWait: '--max-wait' });
+      checkGateOptions({ minRateLimit: a['min-ratelimit'], maxWaitMs }, SYNC_FLAG_NAMES);
       const spec = parseSyncFile(await readSyncFile(a.file, io), a.file);
       const shard = a.shard === undefined ? undefined : parseShard(a.shard, io.env);
       const display = unitDisplay(io, ctx.verbosity === 'quiet' || !!a.json, ctx);
       let result: SyncResult;
       try {
-        result = await sync({
+        result = await syncAs({
           spec,
           shard,
           images: a.images,
@@ -77,7 +93,7 @@ export function syncCommand(y: Argv, io: CliIO, done: (code: number) => void, se
           ...connectionOptions(a, io, ctx),
           events: withGcPacing(display),
           chunkSize: chunkSizeOption(a['chunk-size']),
-        });
+        }, SYNC_FLAG_NAMES);
         display.close();
       } catch (err) {
         display.close();

@@ -1,0 +1,335 @@
+// Each message about an option names what its caller used: a library caller (push(), copy(),
+// sync(), deleteImage()) is told of its option paths (`push(): to`, `layers[0]`, `format: "oci"`,
+// `config.env[1] (KEY)`), the CLI of its flags (`--to`, `--layer`, `--format oci`, `--env KEY`),
+// word for word as it always has been. Every case runs both ways against fake registries
+// (test/fixtures/fake-registry.ts), the CLI in-process (test/fixtures/run-main.ts).
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { copy, deleteImage, parseSyncFile, push, sync, type RegpushError } from '../../src/index.js';
+import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
+import { runMain, type MainResult } from '../fixtures/run-main.js';
+
+const fake = fakeRegistryPool();
+const dirs: string[] = [];
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'regpush-library-messages-'));
+  dirs.push(d);
+  return d;
+}
+
+/** A directory holding one file, for a layer. */
+function appDir(): string {
+  const d = tempDir();
+  writeFileSync(join(d, 'server.js'), 'console.log("hi")\n');
+  return d;
+}
+
+/** What `call` rejects with (it must reject). */
+async function rejection(call: Promise<unknown>): Promise<RegpushError> {
+  return call.then(
+    () => assert.fail('it succeeded'),
+    (e: RegpushError) => e,
+  );
+}
+
+/** `regpush ARGV` against `regs` (reached over plain HTTP, no stored logins), in `cwd`. */
+function cli(argv: string[], regs: FakeRegistry[], cwd = tempDir()): Promise<MainResult> {
+  const lib = fakeLibraryOptions(...regs);
+  return runMain(argv, { env: { ...lib.env, HOME: lib.homeDir, REGPUSH_INSECURE_REGISTRIES: lib.insecureRegistries.join(',') }, cwd });
+}
+
+/** The CLI's error line, without `regpush: error: ` and the code, after it exited with `code`. */
+function errorLine(r: MainResult, code: number): string {
+  assert.equal(r.code, code, r.stderr);
+  const last = r.stderr.trim().split('\n').at(-1)!;
+  const m = /^regpush: error: (.*) \[(E_[A-Z_]+)\]$/.exec(last);
+  assert.ok(m, last);
+  return m[1]!;
+}
+
+/** The CLI's warning lines, without `warning: `. */
+const warningsOf = (r: MainResult): string[] => r.stderr.split('\n').filter((l) => l.startsWith('warning: ')).map((l) => l.slice('warning: '.length));
+
+/** A logger keeping the warnings it is given. */
+function warnings(): { said: string[]; logger: { debug(): void; info(): void; warn(m: string): void } } {
+  const said: string[] = [];
+  return { said, logger: { debug() {}, info() {}, warn: (m: string) => void said.push(m) } };
+}
+
+test('push: the target a digest, annotations for Docker v2 output, an empty annotation key: the library names to and annotations, the CLI --to and --annotation', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base', { tags: ['1'] });
+  const app = appDir();
+  const lib = { from: src.ref('base:1'), app: [{ src: app, dest: '/app' }], ...fakeLibraryOptions(src, dst) };
+  const digest = `sha256:${'a'.repeat(64)}`;
+  const cases: [Parameters<typeof push>[0], string, string[], string, string][] = [
+    [{ ...lib, to: dst.ref(`app@${digest}`) }, `push(): to must name a tag, not a digest: ${dst.ref(`app@${digest}`)}`, ['--to', dst.ref(`app@${digest}`)], `--to must name a tag, not a digest: ${dst.ref(`app@${digest}`)}`, 'E_USAGE'],
+    [
+      { ...lib, to: dst.ref('app:1'), annotations: { a: 'b' }, format: 'docker' },
+      'push(): annotations cannot go into a Docker v2 manifest (it has no annotations); use format: "oci"',
+      ['--to', dst.ref('app:1'), '--annotation', 'a=b', '--format', 'docker'],
+      '--annotation cannot go into a Docker v2 manifest (it has no annotations); use --format oci',
+      'E_USAGE',
+    ],
+    [{ ...lib, to: dst.ref('app:1'), annotations: { ' ': 'b' } }, 'push(): annotations: the key is empty (got " ")', ['--to', dst.ref('app:1'), '--annotation', ' =b'], '--annotation: the key is empty (expected KEY=VALUE)', 'E_INPUT'],
+  ];
+  for (const [opts, library, argv, flags, code] of cases) {
+    const err = await rejection(push(opts));
+    assert.equal(err.code, code, err.message);
+    assert.equal(err.message, library);
+    assert.equal(errorLine(await cli(['push', '--from', src.ref('base:1'), '--app', app, ...argv], [src, dst]), 2), flags);
+  }
+  // An empty list of targets: only a library caller can give one.
+  assert.equal((await rejection(push({ ...lib, to: [] }))).message, 'push() needs a target (to)');
+  assert.equal(src.count() + dst.count(), 0, 'all refused before any request');
+});
+
+test('push: a Docker v2 base with annotations, a layer for a platform the base lacks, an empty layer: layers[0] and format: "oci" for the library, --layer and --format oci for the CLI', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base/docker', { tags: ['1'], format: 'docker' });
+  src.seedImage('base/oci', { tags: ['1'], platform: { os: 'linux', architecture: 'amd64' } });
+  const app = appDir();
+  const empty = tempDir();
+  const lib = { to: dst.ref('app:1'), ...fakeLibraryOptions(src, dst) };
+
+  let err = await rejection(push({ ...lib, from: src.ref('base/docker:1'), app: [{ src: app, dest: '/app' }], annotations: { a: 'b' } }));
+  assert.equal(err.message, 'push(): annotations needs an OCI manifest, and the base is Docker v2 (which has no annotations): add format: "oci"');
+  assert.equal(errorLine(await cli(['push', '--from', src.ref('base/docker:1'), '--to', dst.ref('app:1'), '--app', app, '--annotation', 'a=b'], [src, dst]), 2), '--annotation needs an OCI manifest, and the base is Docker v2 (which has no annotations): add --format oci');
+
+  err = await rejection(push({ ...lib, from: src.ref('base/oci:1'), layers: [{ platform: 'linux/arm64', sources: [{ src: app, dest: '/deps' }] }] }));
+  assert.equal(err.message, 'push(): layers[0] (linux/arm64=…): the image being built has no linux/arm64 platform (it has linux/amd64)');
+  assert.equal(errorLine(await cli(['push', '--from', src.ref('base/oci:1'), '--to', dst.ref('app:1'), '--layer', `linux/arm64=${app}:/deps`], [src, dst]), 2), '--layer linux/arm64=…: the image being built has no linux/arm64 platform (it has linux/amd64)');
+
+  err = await rejection(push({ ...lib, from: src.ref('base/oci:1'), layers: [{ sources: [{ src: app, dest: '/deps' }] }, { sources: [{ src: empty, dest: '/data' }] }] }));
+  assert.equal(err.message, `push(): layers[1] (${empty}:/data): nothing to put in the layer (empty, or everything excluded by .dockerignore)`);
+  assert.equal(errorLine(await cli(['push', '--from', src.ref('base/oci:1'), '--to', dst.ref('app:1'), '--layer', `${app}:/deps`, '--layer', `${empty}:/data`], [src, dst]), 2), `--layer ${empty}:/data: nothing to put in the layer (empty, or everything excluded by .dockerignore)`);
+  err = await rejection(push({ ...lib, from: src.ref('base/oci:1'), app: [{ src: empty, dest: '/app' }] }));
+  assert.equal(err.message, `push(): app (${empty}:/app): nothing to put in the layer (empty, or everything excluded by .dockerignore)`);
+  assert.equal(errorLine(await cli(['push', '--from', src.ref('base/oci:1'), '--to', dst.ref('app:1'), '--app', empty], [src, dst]), 2), `--app ${empty}:/app/: nothing to put in the layer (empty, or everything excluded by .dockerignore)`);
+  assert.equal(dst.count({ kind: 'manifest', method: 'PUT' }), 0);
+});
+
+test('push: Linux and Windows mixed up (a Windows path, --platform all, --chown, a layer built for the other OS): platform: "…" and chown for the library, --platform … and --chown for the CLI', async () => {
+  const reg = await fake();
+  reg.seedImage('base/linux', { tags: ['1'], platform: { os: 'linux', architecture: 'amd64' } });
+  reg.seedImage('base/win', { tags: ['ltsc'], platform: { os: 'windows', architecture: 'amd64' } });
+  const linux = reg.seedImage('base/mixed', { platform: { os: 'linux', architecture: 'amd64' } });
+  const windows = reg.seedImage('base/mixed', { platform: { os: 'windows', architecture: 'amd64' } });
+  reg.seedIndex('base/mixed', [linux, windows], { tags: ['1'] });
+  const app = appDir();
+  const lib = { to: reg.ref('app:1'), ...fakeLibraryOptions(reg) };
+  const cases: [Parameters<typeof push>[0], string, string[], string, number][] = [
+    [
+      { ...lib, from: reg.ref('base/linux:1'), app: [{ src: app, dest: 'C:\\app' }] },
+      `push(): app (${app}:C:\\app): destination "C:\\app" is a Windows path, and this layer goes into a Linux image (for a Windows base, give platform: "windows/amd64")`,
+      ['--from', reg.ref('base/linux:1'), '--app', `${app}:C:\\app`],
+      `--app ${app}:C:\\app: destination "C:\\app" is a Windows path, and this layer goes into a Linux image (for a Windows base, give --platform windows/amd64)`,
+      2,
+    ],
+    [
+      { ...lib, from: reg.ref('base/mixed:1'), platform: 'all', layers: [{ sources: [{ src: app, dest: 'C:\\deps' }] }] },
+      `push(): layers[0] (${app}:C:\\deps): with platform: "all", write the destination as /…: the layer goes into the base's Linux and Windows images alike (/app is C:\\app in a Windows image); got "C:\\deps"`,
+      ['--from', reg.ref('base/mixed:1'), '--platform', 'all', '--layer', `${app}:C:\\deps`],
+      `--layer ${app}:C:\\deps: with --platform all, write the destination as /…: the layer goes into the base's Linux and Windows images alike (/app is C:\\app in a Windows image); got "C:\\deps"`,
+      2,
+    ],
+    [
+      { ...lib, from: reg.ref('base/win:ltsc'), platform: 'windows/amd64', app: [{ src: app, dest: '/app' }], chown: { uid: 1000, gid: 1000 } },
+      'push(): chown sets a Linux owner, and a Windows image has none: its layer gives BUILTIN\\Users access to every file',
+      ['--from', reg.ref('base/win:ltsc'), '--platform', 'windows/amd64', '--app', app, '--chown', '1000:1000'],
+      '--chown sets a Linux owner, and a Windows image has none: its layer gives BUILTIN\\Users access to every file',
+      2,
+    ],
+    [
+      { ...lib, from: reg.ref('base/mixed:1'), platform: 'all', app: [{ src: app, dest: '/app' }], chown: { uid: 1000, gid: 1000 } },
+      'the base has a windows/amd64 image: chown sets a Linux owner, and a Windows image has none: its layer gives BUILTIN\\Users access to every file',
+      ['--from', reg.ref('base/mixed:1'), '--platform', 'all', '--app', app, '--chown', '1000:1000'],
+      'the base has a windows/amd64 image: --chown sets a Linux owner, and a Windows image has none: its layer gives BUILTIN\\Users access to every file',
+      2,
+    ],
+    [
+      { ...lib, from: reg.ref('base/win:ltsc'), layers: [{ sources: [{ src: app, dest: '/deps' }] }] },
+      'the base is a windows/amd64 image, and layers[0] (/deps) is built for Linux: give platform: "windows/amd64"',
+      ['--from', reg.ref('base/win:ltsc'), '--layer', `${app}:/deps`],
+      'the base is a windows/amd64 image, and --layer /deps is built for Linux: give --platform windows/amd64',
+      2,
+    ],
+  ];
+  for (const [opts, library, argv, flags, exit] of cases) {
+    assert.equal((await rejection(push(opts))).message, library);
+    assert.equal(errorLine(await cli(['push', '--to', reg.ref('app:1'), ...argv], [reg]), exit), flags);
+  }
+  assert.equal(reg.manifest('app', '1'), undefined);
+});
+
+test('push: what --format drops and what it cannot convert: format: "docker" and push() with format: "oci" for the library, --format docker and push with --format oci for the CLI', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const base = src.seedImage('base/app');
+  src.putManifest('base/app', { ...base.manifest, layers: base.layers.map((l, i) => (i === 0 ? { ...l, annotations: { 'org.example.note': 'x' } } : l)) }, { tags: ['1'] });
+  src.putManifest('base/app', { ...base.manifest, layers: base.layers.map((l) => ({ ...l, mediaType: 'application/vnd.oci.image.layer.v1.tar+zstd' })) }, { tags: ['zstd'] });
+  const app = appDir();
+  const { said, logger } = warnings();
+  await push({ from: src.ref('base/app:1'), to: dst.ref('app:1'), app: [{ src: app, dest: '/app' }], format: 'docker', logger, ...fakeLibraryOptions(src, dst) });
+  const dropped = "the base's annotations on 1 layer descriptor dropped: Docker v2 manifests have none";
+  assert.deepEqual(said, [`format: "docker": ${dropped}`]);
+  const r = await cli(['push', '--from', src.ref('base/app:1'), '--to', dst.ref('app:2'), '--app', app, '--format', 'docker'], [src, dst]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(warningsOf(r), [`--format docker: ${dropped}`]);
+
+  const zstd = 'layer type application/vnd.oci.image.layer.v1.tar+zstd has no Docker v2 equivalent';
+  const err = await rejection(push({ from: src.ref('base/app:zstd'), to: dst.ref('app:3'), app: [{ src: app, dest: '/app' }], format: 'docker', ...fakeLibraryOptions(src, dst) }));
+  assert.equal(err.message, `${zstd}; push() with format: "oci" (or leave format out) to keep it`);
+  assert.equal(errorLine(await cli(['push', '--from', src.ref('base/app:zstd'), '--to', dst.ref('app:3'), '--app', app, '--format', 'docker'], [src, dst]), 6), `${zstd}; push with --format oci (or leave --format out) to keep it`);
+});
+
+test('push: the unset-$NAME warning names config.env[i] (KEY) to a library caller, --env KEY to the CLI', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base', { tags: ['1'], config: { Env: ['PATH=/usr/bin'] } });
+  const app = appDir();
+  const tail = ' that is not set (neither in the base\'s Env nor by an earlier %s), so it became empty; for a literal "$" write \\$ (inside single quotes on a shell command line), or ${NAME:-} to mean empty on purpose';
+  const { said, logger } = warnings();
+  await push({ from: src.ref('base:1'), to: dst.ref('app:1'), app: [{ src: app, dest: '/app' }], config: { env: ['A=1', 'DB=postgres://u:pa$sword@h/db'] }, logger, ...fakeLibraryOptions(src, dst) });
+  assert.deepEqual(said, [`push(): config.env[1] (DB): the "$" at offset 15 of its value starts a variable${tail.replace('%s', 'config.env')}`]);
+  const r = await cli(['push', '--from', src.ref('base:1'), '--to', dst.ref('app:2'), '--app', app, '--env', 'A=1', '--env', 'DB=postgres://u:pa$sword@h/db'], [src, dst]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(warningsOf(r), [`--env DB: the "$" at offset 15 of its value starts a variable${tail.replace('%s', '--env')}`]);
+});
+
+test('copy: allTags with a tag or --tag, images without allTags: allTags, tags (X), images and jobs for the library, --all-tags, --tag X, --images and --jobs for the CLI', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base/app', { tags: ['1'] });
+  const lib = fakeLibraryOptions(src, dst);
+  const cases: [Parameters<typeof copy>[0], string, string[], string][] = [
+    [{ from: src.ref('base/app:1'), to: [dst.ref('app')], allTags: true, ...lib }, `copy(): allTags copies every tag under its own name: give repositories, not ${src.ref('base/app:1')}`, ['--all-tags', src.ref('base/app:1'), dst.ref('app')], `--all-tags copies every tag under its own name: give repositories, not ${src.ref('base/app:1')}`],
+    [{ from: src.ref('base/app'), to: [dst.ref('app')], allTags: true, tags: ['stable'], ...lib }, 'copy(): allTags copies every tag under its own name: tags (stable) cannot go with it', ['--all-tags', '--tag', 'stable', src.ref('base/app'), dst.ref('app')], '--all-tags copies every tag under its own name: --tag stable cannot go with it'],
+    [
+      { from: src.ref('base/app:1'), to: [dst.ref('app:1')], images: 2, ...lib },
+      "copy(): images is the number of tags copied at once with allTags; a single image's blob transfers are jobs",
+      ['--images', '2', src.ref('base/app:1'), dst.ref('app:1')],
+      "--images is the number of tags copied at once with --all-tags; a single image's blob transfers are --jobs",
+    ],
+  ];
+  for (const [opts, library, argv, flags] of cases) {
+    const err = await rejection(copy(opts));
+    assert.equal(err.code, 'E_USAGE', err.message);
+    assert.equal(err.message, library);
+    assert.equal(errorLine(await cli(['copy', ...argv], [src, dst]), 2), flags);
+  }
+  assert.equal(src.count() + dst.count(), 0, 'all refused before any request');
+});
+
+test('copy: a tag held elsewhere under noClobber, a repository of referrers only, an index missing a child: noClobber, referrers and platform for the library, --no-clobber, --referrers and --platform for the CLI', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const img = src.seedImage('app', { tags: ['1'] });
+  dst.seedImage('app', { tags: ['1'] });
+  const lib = fakeLibraryOptions(src, dst);
+  let err = await rejection(copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], noClobber: true, ...lib }));
+  assert.equal(err.code, 'E_EXISTS');
+  assert.match(err.message, /:1 already points at sha256:[0-9a-f]{64} \(noClobber\)$/);
+  assert.match(errorLine(await cli(['copy', '--no-clobber', src.ref('app:1'), dst.ref('app:1')], [src, dst]), 2), /:1 already points at sha256:[0-9a-f]{64} \(--no-clobber\)$/);
+
+  // Only a cosign signature's tag: nothing to copy with --all-tags --referrers.
+  src.seedImage('signed', { tags: [`sha256-${img.digest.slice(7)}.sig`] });
+  const only = "has no tags other than referrers' (sha256-<hex>, .sig, .att, .sbom), which %s copies with the images they refer to";
+  err = await rejection(copy({ from: src.ref('signed'), to: [dst.ref('signed')], allTags: true, referrers: true, ...lib }));
+  assert.equal(err.message, `${src.host}/signed ${only.replace('%s', 'referrers')}`);
+  assert.equal(errorLine(await cli(['copy', '--all-tags', '--referrers', src.ref('signed'), dst.ref('signed')], [src, dst]), 5), `${src.host}/signed ${only.replace('%s', '--referrers')}`);
+
+  const missing = `sha256:${'e'.repeat(64)}`;
+  src.putManifest('broken', { schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: missing, size: 500, platform: { os: 'linux', architecture: 'arm64' } }] }, { tags: ['1'] });
+  const tail = `lists its linux/arm64 image ${missing}, which the registry does not have (a broken index at the source; %s can leave that image out)`;
+  err = await rejection(copy({ from: src.ref('broken:1'), to: [dst.ref('broken:1')], retries: 0, ...lib }));
+  assert.ok(err.message.endsWith(tail.replace('%s', 'platform')), err.message);
+  const line = errorLine(await cli(['copy', '--retries', '0', src.ref('broken:1'), dst.ref('broken:1')], [src, dst]), 4);
+  assert.ok(line.endsWith(tail.replace('%s', '--platform')), line);
+});
+
+test('copy --format: what it drops, what it leaves behind, what it cannot convert: format: "docker" and format for the library, --format docker and --format for the CLI', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const img = src.seedImage('app');
+  src.putManifest('app', { ...img.manifest, layers: img.layers.map((l) => ({ ...l, annotations: { note: 'x' } })) }, { tags: ['1'] });
+  const top = src.manifest('app', '1')!;
+  src.seedImage('app', { subject: { mediaType: top.mediaType, digest: top.digest, size: top.size }, artifactType: 'application/vnd.dev.cosign.artifact.sig.v1+json' });
+  src.seedImage('chart', { tags: ['1'] });
+  const chart = src.manifest('chart', '1')!;
+  const m = JSON.parse(chart.bytes.toString('utf8')) as { config: { mediaType: string } };
+  src.putManifest('chart', { ...m, config: { ...m.config, mediaType: 'application/vnd.cncf.helm.config.v1+json' } }, { tags: ['2'] });
+  const lib = fakeLibraryOptions(src, dst);
+
+  const dropped = 'annotations on 2 layer descriptors dropped: Docker v2 manifests have none';
+  const behind = "changes the image's digest: its 1 referrer (signatures, attestations) refers to the source digest and is not copied";
+  const { said, logger } = warnings();
+  await copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], format: 'docker', referrers: true, logger, ...lib });
+  assert.deepEqual(said.sort(), [`format: "docker" ${behind}`, `format: "docker": ${dropped}`]);
+  const r = await cli(['copy', '--format', 'docker', '--referrers', src.ref('app:1'), dst.ref('app:2')], [src, dst]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(warningsOf(r).filter((w) => !w.includes('differs from the source')).sort(), [`--format docker ${behind}`, `--format docker: ${dropped}`]);
+
+  const retype = 'the manifest\'s config is "application/vnd.cncf.helm.config.v1+json", not an image config: it is not an image, and converting it to Docker v2 would retype it; copy it without';
+  const err = await rejection(copy({ from: src.ref('chart:2'), to: [dst.ref('chart:2')], format: 'docker', ...lib }));
+  assert.equal(err.message, `${retype} format`);
+  assert.equal(errorLine(await cli(['copy', '--format', 'docker', src.ref('chart:2'), dst.ref('chart:2')], [src, dst]), 6), `${retype} --format`);
+});
+
+test('sync: the pull-limit gate\'s stop names minRateLimit (N) and maxWaitMs, the CLI --min-ratelimit N and --max-wait; many failures point at details.result, the CLI at --json', async () => {
+  const src = await fake({ rateLimit: { limit: 100, remaining: 3 } });
+  const dst = await fake();
+  for (let i = 0; i < 7; i++) src.seedImage(`team/app${i}`, { tags: ['1'] });
+  const yaml = ['images:', `  - { source: ${src.ref('team/app0')}, tags: ['1'], targets: [${dst.host}/mirror] }`, ''].join('\n');
+  const dir = tempDir();
+  writeFileSync(join(dir, 'one.yaml'), yaml);
+  const lib = { ...fakeLibraryOptions(src, dst), logger: warnings().logger };
+  const stopped = (reserve: string, wait: string) => `ratelimit-remaining stayed below ${reserve} (last 3) for 1 s (${wait}); stopped before ${src.ref('team/app0:1')}; a re-run copies what is missing`;
+  const err = await rejection(sync({ spec: parseSyncFile(yaml, 'one.yaml'), minRateLimit: 5, maxWaitMs: 1000, rateLimitPollMs: 100, retries: 0, ...lib }));
+  assert.equal(err.message, `${src.host}: ${stopped('minRateLimit (5)', 'maxWaitMs')}`);
+  assert.equal(errorLine(await cli(['sync', '--retries', '0', '--min-ratelimit', '5', '--max-wait', '1s', 'one.yaml'], [src, dst], dir), 5), `${src.host}: ${stopped('--min-ratelimit 5', '--max-wait')}`);
+
+  // Seven images failing (the source answers 503): five named, the rest counted.
+  const down = await fake();
+  const entries = Array.from({ length: 7 }, (_, i) => `  - { source: ${down.ref(`team/app${i}`)}, tags: ['1'], targets: [${dst.host}/mirror] }`);
+  const many = ['images:', ...entries, ''].join('\n');
+  writeFileSync(join(dir, 'many.yaml'), many);
+  down.fault({ kind: 'manifest' }, { kind: 'status', status: 503, retryAfter: 0 });
+  const failed = await rejection(sync({ spec: parseSyncFile(many, 'many.yaml'), images: 1, retries: 0, ...fakeLibraryOptions(down, dst), logger: warnings().logger }));
+  assert.equal(failed.code, 'E_PARTIAL');
+  assert.match(failed.message, /^7 of 7 images failed: .*; and 2 more \(each in the report: details\.result\)$/);
+  assert.match(errorLine(await cli(['sync', '--images', '1', '--retries', '0', 'many.yaml'], [down, dst], dir), 8), /^7 of 7 images failed: .*; and 2 more \(each in the report: --json\)$/);
+});
+
+test('sync: an index missing a child of the platforms an entry keeps says platforms can leave it out', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const amd = src.seedImage('app', { platform: { os: 'linux', architecture: 'amd64' } });
+  const missing = `sha256:${'e'.repeat(64)}`;
+  src.putManifest('app', {
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.index.v1+json',
+    manifests: [
+      { mediaType: amd.mediaType, digest: amd.digest, size: amd.size, platform: { os: 'linux', architecture: 'amd64' } },
+      { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: missing, size: 500, platform: { os: 'linux', architecture: 'arm64' } },
+    ],
+  }, { tags: ['1'] });
+  const spec = parseSyncFile(['images:', `  - { source: ${src.ref('app')}, tags: ['1'], targets: [${dst.host}/mirror] }`, ''].join('\n'), 'sync.yaml');
+  const err = await rejection(sync({ spec, retries: 0, ...fakeLibraryOptions(src, dst), logger: warnings().logger }));
+  assert.equal(err.code, 'E_NOT_FOUND');
+  assert.ok(err.message.endsWith('(a broken index at the source; platforms can leave that image out)'), err.message);
+});
+
+test('deleteImage: a tag, or a platform an index lists, without force: "add force: true" (the CLI\'s "add --force" is pinned in manage-commands)', async () => {
+  const reg = await fake();
+  const amd = reg.seedImage('app', { tags: ['1'], platform: { os: 'linux', architecture: 'amd64' } });
+  reg.seedIndex('app', [amd], { tags: ['multi'] });
+  const opts = fakeLibraryOptions(reg);
+  let err = await rejection(deleteImage(reg.ref('app:1'), opts));
+  assert.equal(err.code, 'E_USAGE');
+  assert.match(err.message, /\. Delete by digest \(.*\) or add force: true$/);
+  err = await rejection(deleteImage(reg.ref(`app@${amd.digest}`), opts));
+  assert.match(err.message, /\. Delete the index first, or add force: true to delete it anyway$/);
+  assert.ok(reg.manifest('app', amd.digest), 'nothing deleted');
+});
