@@ -16,7 +16,8 @@
  */
 import pLimit from 'p-limit';
 import type { ImageReference } from '../ref/reference.js';
-import type { TargetSet, TransferRun, TransferTarget } from '../transfer/engine.js';
+import type { TransferRun } from '../transfer/engine.js';
+import type { TargetSet, TransferTarget } from '../transfer/target-set.js';
 import { RegpushError } from '../errors.js';
 import { NOT_APPLICABLE } from '../transfer/graph.js';
 import type { RepoEndpoint } from '../transfer/types.js';

@@ -15,7 +15,8 @@ import { checkTag, formatReference, manifestRef, parseReference, type ImageRefer
 import { checkOptions, optionPaths, STRINGS, type OptionNames, type Shape } from '../options-check.js';
 import { anchorPaths, CONNECTION_SHAPE, type ConnectionOptions } from '../registry/connect.js';
 import type { HttpStats } from '../http/stats.js';
-import { checkImages, checkJobs, TargetSet, TransferRun, type TransferTarget } from '../transfer/engine.js';
+import { checkImages, checkJobs, TransferRun } from '../transfer/engine.js';
+import { TargetSet, type TransferTarget } from '../transfer/target-set.js';
 import { CallerCallbacks } from '../transfer/callbacks.js';
 import { oneTargetPerRepository } from '../transfer/target-list.js';
 import { BLOB_EVENTS_SHAPE, type BlobEvents, type BlobReport } from '../transfer/types.js';

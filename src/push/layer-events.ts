@@ -12,7 +12,7 @@
  */
 import { layerMediaTypeFor, type MediaFamily } from '../image/mediatypes.js';
 import { targetName } from '../transfer/blobs.js';
-import type { TransferTarget } from '../transfer/engine.js';
+import type { TransferTarget } from '../transfer/target-set.js';
 import type { BlobAction, TransferContext } from '../transfer/types.js';
 import type { LayerLabel, LayerUploadOutcome } from './layer-upload.js';
 

@@ -11,7 +11,7 @@ import type { LayerOptions, LayerResult } from '../layer/index.js';
 import { layerMediaTypeFor, type MediaFamily } from '../image/mediatypes.js';
 import { moveBlob } from '../transfer/blobs.js';
 import type { UploadMethod } from '../registry/quirks.js';
-import type { TargetSet, TransferTarget } from '../transfer/engine.js';
+import type { TargetSet, TransferTarget } from '../transfer/target-set.js';
 import type { SpareSession } from '../transfer/spare-session.js';
 import type { TransferContext } from '../transfer/types.js';
 import { uploadLayer, type LayerLabel, type LayerUploadOutcome } from './layer-upload.js';

@@ -28,7 +28,8 @@ import { computeDiffId, firstSymlink, windowsSymlinkRefused, type LayerResult } 
 import { silentLogger, type Logger } from '../log.js';
 import { ensureBytesBlob } from '../transfer/bytes-blob.js';
 import { SpareSession } from '../transfer/spare-session.js';
-import { TargetSet, TransferRun, type ManifestToWrite, type TransferTarget } from '../transfer/engine.js';
+import { TransferRun } from '../transfer/engine.js';
+import { TargetSet, type ManifestToWrite, type TransferTarget } from '../transfer/target-set.js';
 import { oneTargetPerRepository } from '../transfer/target-list.js';
 import type { RepoEndpoint } from '../transfer/types.js';
 import { anchorPaths } from '../registry/connect.js';

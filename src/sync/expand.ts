@@ -7,11 +7,10 @@
  * filter keeping one tag, peaked at 440 MB; now 162 MB.)
  */
 import pLimit from 'p-limit';
-import type { RegpushError } from '../errors.js';
+import { asRegpushError, type RegpushError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { tagProblem } from '../ref/grammar.js';
 import { repositoryName, type ImageReference } from '../ref/reference.js';
-import { asRegpushError } from '../transfer/engine.js';
 import { isReferrerTag } from '../transfer/referrers.js';
 import type { SyncImage } from './config.js';
 import type { OutageBreaker } from './outage.js';

@@ -24,7 +24,7 @@ import { isIndexMediaType } from '../image/mediatypes.js';
 import { formatPlatform } from '../image/platform.js';
 import { isSubsetOf } from '../image/subset.js';
 import type { Platform } from '../image/types.js';
-import type { TargetSet, TransferTarget } from './engine.js';
+import type { TargetSet, TransferTarget } from './target-set.js';
 import type { FetchedManifest, ManifestHead } from '../registry/registry-client.js';
 import type { BlobReport, RepoEndpoint } from './types.js';
 import { notThePlatform, readGraph, type CopyGraph, type GraphOptions, type ManifestNode } from './graph.js';

@@ -1,0 +1,701 @@
+/**
+ * The targets of one image, moved together: connected with their scopes, planned blob by blob
+ * (skip / mount / stream / foreign), moved with one read for all of them (the tee), each blob
+ * confirmed as it lands, failed targets set aside, manifests written only at targets that hold
+ * every blob, per-target results and the partial-failure error. A TransferRun (engine.ts) makes
+ * them (TransferRun.targets) and holds what they share (SetOwner).
+ *
+ * With one target a set is fail-fast: its first failure is the operation's, and every request
+ * still running is cancelled. With several, a failing target is set aside and the others go on.
+ */
+import pLimit, { type LimitFunction } from 'p-limit';
+import { asRegpushError, PartialFailureError, RegistryError, RegpushError } from '../errors.js';
+import { isForeignLayer, isIndexMediaType } from '../image/mediatypes.js';
+import { parseManifest } from '../image/manifest.js';
+import type { Descriptor } from '../image/types.js';
+import type { Logger } from '../log.js';
+import { formatReference, type ImageReference } from '../ref/reference.js';
+import { untilAborted } from '../http/retry.js';
+import { Early, largestFirst, moveBlobToMany, planBlob, readAhead, type OpenedBlob } from './blobs.js';
+import { cancelUnused } from './upload.js';
+import type { MountResult, UploadSession } from '../registry/registry-client.js';
+import { statedKey, type BlobReport, type PlanAction, type RepoEndpoint, type TransferContext } from './types.js';
+// A 201 is not an upload's confirmation on every registry (Aliyun ACR; docs/registry-quirks.md).
+import { headsAfterUpload } from '../registry/quirks.js';
+
+/**
+ * What a set needs of the operation it belongs to. TransferRun (engine.ts) is the one, and makes
+ * the sets (TransferRun.targets); named here so that this file does not import it back.
+ */
+export interface SetOwner {
+  readonly ctx: TransferContext;
+  /** Parallel blob transfers per image (--jobs). */
+  readonly jobs: number;
+  /** Small blobs' own slots (SMALL_BLOB_JOBS), or undefined when they share --jobs. */
+  readonly smallBlobJobs: number | undefined;
+  readonly logger: Logger;
+  readonly signal: AbortSignal;
+  /** Plan only: nothing may be opened at a target. */
+  readonly dryRun: boolean;
+  /** Repositories whose connections were warmed for the run (TransferRun.targets). */
+  readonly warmRepos: Set<string>;
+  /** Stops the whole operation (a fail-fast set with stopRun). */
+  stop(err: unknown): void;
+  /** The first rejection among `settled` that is not an abort the run caused itself. */
+  firstFailure(settled: PromiseSettledResult<unknown>[]): unknown;
+  /** The set has finished: the owner no longer holds it. */
+  setFinished(set: TargetSet): void;
+  /** Keeps a clean-up (never rejects) until it settles. */
+  track(p: Promise<void>): void;
+  /** Settles when every clean-up started so far has. */
+  cleanedUp(): Promise<void>;
+}
+
+/**
+ * With the default --jobs, blobs under this size move beside its slots, SMALL_BLOB_JOBS at a time.
+ * --jobs bounds the layers that share the link and the buffers; a config or an attestation's
+ * layer is a round trip or two and almost no bytes, and a multi-platform image has dozens of them:
+ * at 4 at a time, 32 of them took 8 rounds of POST → PUT on an 80 ms link (the bench's copy-multi
+ * row). A --jobs the user gives bounds every blob: it may be there for a registry that cannot
+ * take more.
+ */
+export const SMALL_BLOB_BYTES = 1024 * 1024;
+export const SMALL_BLOB_JOBS = 16;
+
+/**
+ * HEADs (and manifest PUTs) in flight at once: cheap requests, so more than --jobs — as many as
+ * the transport keeps connections per registry (16): a Docker Hub multi-platform image has 16 or
+ * more child manifests and as many small blobs, and each round of them costs a round trip.
+ */
+const MIN_PLAN_CONCURRENCY = 16;
+
+/** The transfer slots of a set and its subsets: --jobs for blobs of SMALL_BLOB_BYTES or more, and for smaller ones SMALL_BLOB_JOBS beside them (default --jobs) or the same slots. */
+interface TransferSlots {
+  large: LimitFunction;
+  small: LimitFunction;
+}
+
+function transferSlots(run: SetOwner): TransferSlots {
+  const large = pLimit(run.jobs);
+  return { large, small: run.smallBlobJobs === undefined ? large : pLimit(run.smallBlobJobs) };
+}
+
+/** How a target set treats a failure. */
+export interface TargetSetMode {
+  /** The first failure is the operation's (default: when there is one target); else the target is set aside and the others go on. */
+  failFast?: boolean;
+  /**
+   * With failFast, also cancel every request still running (push: its layer upload stops at
+   * once). Without it, transfers in flight finish or fail on their own and nothing new starts,
+   * so every upload session they opened is completed or cancelled.
+   */
+  stopRun?: boolean;
+}
+
+/** One target repository of an image and what happened there. */
+export interface TransferTarget {
+  ref: ImageReference;
+  ep: RepoEndpoint;
+  /** Tags to write. */
+  tags: string[];
+  /** What planning decided per blob digest. */
+  plans: Map<string, PlanAction>;
+  /** Blobs known to be at the target in this run (skipped, confirmed, or seen by the caller). */
+  present: Set<string>;
+  /** One line per blob moved (or planned, in a dry run). */
+  blobs: BlobReport[];
+  /** Why this target was set aside. */
+  failed?: RegpushError;
+}
+
+/** A manifest to write: by digest (an index's child, a referrer) or under tags. */
+export interface ManifestToWrite {
+  digest: string;
+  bytes: Buffer;
+  mediaType: string;
+}
+
+/** What commitManifests did at one target. */
+export interface CommitResult {
+  /** Digest of the top manifest (what the tags point at). */
+  digest: string;
+  /** Tags actually written. */
+  written: string[];
+  /** Tags that already held this manifest, so were not written again. */
+  unchanged: string[];
+}
+
+/** The targets of one image, moved together. */
+export class TargetSet {
+  constructor(
+    readonly list: TransferTarget[],
+    private readonly run: SetOwner,
+    private readonly mode: Required<TargetSetMode>,
+    /** Blob transfers at a time (TransferSlots), shared with the set's subsets. */
+    private readonly slots: TransferSlots = transferSlots(run),
+    /** Landings this set announced (for mounts by other images of the run), settled as blobs land or at finish(). */
+    private readonly landings = new Map<string, (ok: boolean) => void>(),
+    /** Targets waiting for another image's landing of a blob (in their own repository, or one to mount from). */
+    private readonly waits = new Map<string, { sameRepo: boolean; landing: Promise<string | undefined> }>(),
+    /** Per blob digest: the requests sent with its plan's HEAD (speculative start), until a transfer takes them or they are released. */
+    private readonly early = new Map<string, EarlyBlob>(),
+    /** Per blob digest: the move of a blob started early, begun by plan() (transfer() waits for it). */
+    private readonly moving = new Map<string, Promise<void>>(),
+    /** Per target and blob (landingKey): its move under way, started by transfer() for one image of this set. */
+    private readonly underWay = new Map<string, Promise<void>>(),
+  ) {}
+
+  /** A set over some of these targets (the same objects: a target set aside there is set aside here). */
+  subset(list: TransferTarget[]): TargetSet {
+    return new TargetSet(list, this.run, this.mode, this.slots, this.landings, this.waits, this.early, this.moving, this.underWay);
+  }
+
+  /** The run's transfer context (transport, signal, upload memory). */
+  get ctx(): TransferContext {
+    return this.run.ctx;
+  }
+
+  get logger(): Logger {
+    return this.run.logger;
+  }
+
+  /** Targets not set aside. */
+  get live(): TransferTarget[] {
+    return this.list.filter((t) => !t.failed);
+  }
+
+  /** Targets set aside. */
+  get failed(): TransferTarget[] {
+    return this.list.filter((t) => t.failed);
+  }
+
+  /** With one target its failure is the operation's. */
+  get failFast(): boolean {
+    return this.mode.failFast;
+  }
+
+  /** Sets `t` aside because of `err`; in a fail-fast set, rethrows (and, with stopRun, cancels the run). */
+  setAside(t: TransferTarget, err: unknown): void {
+    const first = !t.failed;
+    t.failed ??= asRegpushError(err);
+    // What it was landing for the run's other images will not land: they stop waiting for it now
+    // (and move the blob themselves), not when this image ends, which may itself wait for one of
+    // theirs (two images of a sync failing at one registry would otherwise wait on each other).
+    const prefix = landingKey(t, '');
+    for (const [key, settle] of this.landings) {
+      if (!key.startsWith(prefix)) continue;
+      settle(false);
+      this.landings.delete(key);
+    }
+    if (this.mode.failFast) {
+      if (this.mode.stopRun) this.run.stop(err);
+      throw err;
+    }
+    // Said only while it is true: not when the run is being stopped (Ctrl-C sets every target
+    // aside), nor for the last target going (a sync image's only one), whose failure the
+    // operation's own result and error line say.
+    if (first && !this.run.signal.aborted && this.live.length > 0) this.run.logger.warn(`${formatReference(t.ref)}: ${t.failed.message}; the other targets go on`);
+  }
+
+  /** Runs `step` for every live target at once; a step that throws sets its target aside. */
+  async each(step: (t: TransferTarget) => Promise<void>): Promise<void> {
+    await Promise.all(
+      this.live.map(async (t) => {
+        try {
+          await step(t);
+        } catch (err) {
+          this.setAside(t, err);
+        }
+      }),
+    );
+  }
+
+  /**
+   * Plans every blob at every live target (a HEAD each, bounded), recording the plans on the
+   * targets. A blob this run has landed (or is landing) in another repository of the same
+   * registry is planned as a mount from there.
+   */
+  async plan(source: RepoEndpoint, blobs: readonly Descriptor[]): Promise<void> {
+    const heads = pLimit(Math.max(this.run.jobs, MIN_PLAN_CONCURRENCY));
+    const first = this.startEarly(source, blobs);
+    this.claimAhead(blobs);
+    // The blob started early moves as soon as its own HEADs have answered, not after every
+    // blob's: transfer() then waits for that move instead of starting it. A target waiting for
+    // another image's landing of it is left out: inside the move it would wait in a --jobs slot
+    // (and hold the other targets' tee back), or mount into a repository still being written;
+    // transfer() moves it once that landing has settled (afterLanding).
+    const own = first ? this.each(async (t) => void (await this.planOne(t, source, first))) : undefined;
+    if (first && own) {
+      const moving = own.then(() => {
+        this.releaseUnneeded([first]);
+        const ready = this.live.filter((t) => !this.waits.has(landingKey(t, first.digest)));
+        return ready.length ? this.slot(first)(() => this.moveOne(source, first, ready)) : undefined;
+      });
+      moving.catch(() => undefined); // awaited by transfer(); an error before it must not go unhandled
+      this.moving.set(first.digest, moving);
+    }
+    try {
+      await Promise.all([
+        own,
+        this.each(async (t) => {
+          await Promise.all(blobs.filter((d) => d !== first).map((d) => heads(() => this.planOne(t, source, d))));
+        }),
+      ]);
+    } finally {
+      this.releaseUnneeded(blobs);
+    }
+  }
+
+  /**
+   * The speculative start: for the largest layer, the requests that begin its transfer go out
+   * together with the plan's HEAD instead of after it — the upload session (POST) at each target
+   * and one source GET for all of them, or the mount POST within one registry. If the HEAD finds
+   * the blob present, its session is cancelled (DELETE, off the critical path) and its GET
+   * aborted. Before the first byte moves that is one round trip where HEAD → POST → GET took three.
+   *
+   * Which blob: the largest layer only. Every blob shares the same links, so once one flows the
+   * link is busy and the others, started a round trip or two later, finish no later; one blob also
+   * bounds what a wrong guess costs (one POST, one DELETE, one aborted GET per image).
+   *
+   * When: only at a target where every tag this run looked up was absent and none has been written
+   * yet (a first push or copy to that tag, where the blobs are usually missing); never in a dry
+   * run, never for a blob the run knows present there or that another image of the run is landing
+   * in that registry (a sync claims the landing at once, see below), and no more in a
+   * repository where a speculative start once found its blob present (a new tag in a repository
+   * that holds the base already: from then on, HEAD first there). A tag that exists
+   * means an update, where most blobs are present: there the plan stays HEAD first, so an
+   * unchanged or incremental push, copy or sync costs what it did.
+   */
+  private startEarly(source: RepoEndpoint, blobs: readonly Descriptor[]): Descriptor | undefined {
+    if (this.run.dryRun) return undefined;
+    const d = largestFirst(blobs).find((b) => !isForeignLayer(b) && !isConfigLike(b));
+    if (!d || this.early.has(d.digest) || this.moving.has(d.digest)) return undefined;
+    const ts = this.live.filter((t) => this.speculates(t, source, d));
+    if (!ts.length) return undefined;
+    const e: EarlyBlob = { sessions: new Map(), mounts: new Map() };
+    // In a sync the run's other images plan at the same time: the landing is claimed now, so they
+    // wait for it (and mount from it) instead of starting the same blob themselves.
+    if (this.run.ctx.landed) for (const t of ts) this.claim(t, d.digest, landingKey(t, d.digest));
+    for (const t of ts) {
+      const { client, repo } = t.ep;
+      if (client.registry === source.client.registry) {
+        e.mounts.set(t, new Early(client.mountBlob(repo, d.digest, source.repo), (r) => (r.mounted ? undefined : cancelUnused(t.ep, r.uploadUrl, this.run.ctx))));
+      } else {
+        e.sessions.set(t, new Early(client.startUpload(repo), (s) => cancelUnused(t.ep, s.url, this.run.ctx)));
+      }
+    }
+    if (e.sessions.size) {
+      e.read = readAhead(d, source);
+    }
+    this.early.set(d.digest, e);
+    this.run.logger.debug(`${d.digest}: ${e.read ? 'upload session and source GET' : 'mount'} sent with the plan's HEAD (${ts.length} target(s))`);
+    return d;
+  }
+
+  /**
+   * Where landings are kept per repository only (copy --all-tags: LandedBlobs without mounts
+   * across repositories), the set that plans a blob first claims its landing at every target at
+   * once, before any HEAD. Another image planning that blob meanwhile then waits for this set's
+   * landing at every target, instead of landing it at some targets itself while waiting at others
+   * (each image's tee would read the source once: twice in all). A claim whose HEAD finds the blob
+   * present is settled at once (planOne); one never moved is withdrawn by setAside or finish().
+   */
+  private claimAhead(blobs: readonly Descriptor[]): void {
+    const landed = this.run.ctx.landed;
+    if (!landed || landed.acrossRepositories) return;
+    for (const d of blobs) {
+      if (isForeignLayer(d)) continue; // never moved, so never landed
+      for (const t of this.live) {
+        const key = landingKey(t, d.digest);
+        if (t.plans.has(d.digest) || t.present.has(d.digest) || this.landings.has(key) || landed.claimed(t.ep.client.registry, t.ep.repo, d.digest)) continue;
+        this.claim(t, d.digest, key);
+      }
+    }
+  }
+
+  /** Whether `d` starts speculatively at `t` (see startEarly). */
+  private speculates(t: TransferTarget, source: RepoEndpoint, d: Descriptor): boolean {
+    if (t.plans.has(d.digest) || t.present.has(d.digest)) return false;
+    const { client, repo } = t.ep;
+    // The source's own repository (a new tag for an image there) holds every blob its manifest
+    // names: a mount from itself would be a write for nothing (the HEAD finds each blob).
+    if (client.registry === source.client.registry && repo === source.repo) return false;
+    if (this.run.warmRepos.has(`${client.registry}/${repo}`)) return false;
+    if (client.tagsState?.(repo) !== 'absent') return false;
+    const landed = this.run.ctx.landed;
+    if (landed && (landed.claimed(client.registry, repo, d.digest) || (client.registry !== source.client.registry && landed.find(client.registry, d.digest)))) return false;
+    return true;
+  }
+
+  /** Releases what was started early for `blobs` and the plan made useless: a present blob's session, a read no target streams. */
+  private releaseUnneeded(blobs: readonly Descriptor[]): void {
+    for (const d of blobs) {
+      const e = this.early.get(d.digest);
+      if (!e) continue;
+      const uses = (t: TransferTarget, want: PlanAction): boolean => !t.failed && t.plans.get(d.digest) === want && !this.waits.has(landingKey(t, d.digest));
+      for (const [t, s] of e.sessions) {
+        if (t.plans.get(d.digest) === 'skip') this.noteWarm(t, d);
+        if (!uses(t, 'stream')) this.release(e.sessions, t, s);
+      }
+      for (const [t, m] of e.mounts) {
+        if (t.plans.get(d.digest) === 'skip') this.noteWarm(t, d);
+        if (!uses(t, 'mount')) this.release(e.mounts, t, m);
+      }
+      if (e.read && e.sessions.size === 0) {
+        this.run.track(e.read.release());
+        e.read = undefined;
+      }
+      if (!e.read && !e.sessions.size && !e.mounts.size) this.early.delete(d.digest);
+    }
+  }
+
+  private release<T>(m: Map<TransferTarget, Early<T>>, t: TransferTarget, e: Early<T>): void {
+    m.delete(t);
+    this.run.track(e.release());
+  }
+
+  private noteWarm(t: TransferTarget, d: Descriptor): void {
+    const key = `${t.ep.client.registry}/${t.ep.repo}`;
+    if (this.run.warmRepos.has(key)) return;
+    this.run.warmRepos.add(key);
+    this.run.logger.debug(`${key} already holds ${d.digest} although its tag is new: planning with a HEAD first there for the rest of this run`);
+  }
+
+  /** Releases everything still held for `digest` (its transfer is over, or will never run). */
+  private releaseBlob(digest: string): void {
+    const e = this.early.get(digest);
+    if (!e) return;
+    this.early.delete(digest);
+    for (const s of e.sessions.values()) this.run.track(s.release());
+    for (const m of e.mounts.values()) this.run.track(m.release());
+    if (e.read) this.run.track(e.read.release());
+  }
+
+  /**
+   * The plan of `d` at `t`, made once. With the run's record of landed blobs: a blob another
+   * image is landing in this very repository is waited for and skipped; one landed (or landing)
+   * in another repository of the registry is mounted from there; otherwise this target claims
+   * the landing, for the images after it.
+   */
+  private async planOne(t: TransferTarget, source: RepoEndpoint, d: Descriptor): Promise<PlanAction> {
+    let plan = t.plans.get(d.digest);
+    // Landed here since it was planned (by an earlier image of this set: copy --all-tags with two
+    // tags on one image): skipped now, not streamed a second time.
+    if (plan && plan !== 'skip' && t.present.has(d.digest)) t.plans.set(d.digest, (plan = 'skip'));
+    if (plan) return plan;
+    // Known present (the warm path saw a manifest there that names it): no HEAD.
+    plan = t.present.has(d.digest) ? 'skip' : await planBlob(d, source, t.ep);
+    // A mount sent with the HEAD may have linked the blob before the HEAD looked: it was mounted.
+    const mount = this.early.get(d.digest)?.mounts.get(t);
+    if (plan === 'skip' && mount && (await mount.peek())?.mounted) plan = 'mount';
+    const landed = this.run.ctx.landed;
+    const registry = t.ep.client.registry;
+    const key = landingKey(t, d.digest);
+    if (landed && plan === 'skip') {
+      this.landings.get(key)?.(true); // claimed by a speculative start: it is there
+      landed.note(registry, d.digest, t.ep.repo, Promise.resolve());
+    }
+    // A target set aside while this HEAD was out claims nothing: setAside has withdrawn its claims
+    // already, and one made now would stand until finish(), a target of this very image in the
+    // same registry waiting for it (a deadlock).
+    else if (landed && !t.failed && (plan === 'stream' || plan === 'mount') && !this.landings.has(key)) {
+      const here = landed.claimed(registry, t.ep.repo, d.digest);
+      const elsewhere = registry === source.client.registry ? undefined : landed.find(registry, d.digest);
+      if (here) {
+        this.waits.set(key, { sameRepo: true, landing: here.then((ok) => (ok ? t.ep.repo : undefined)) });
+        plan = 'mount';
+      } else {
+        if (elsewhere && plan === 'stream') {
+          this.waits.set(key, { sameRepo: false, landing: elsewhere });
+          plan = 'mount';
+        }
+        this.claim(t, d.digest, key);
+      }
+    }
+    t.plans.set(d.digest, plan);
+    if (plan === 'skip') t.present.add(d.digest);
+    return plan;
+  }
+
+  /** Records that `t` is about to land `digest` in its repository; settled when confirmed, or withdrawn by finish(). */
+  private claim(t: TransferTarget, digest: string, key: string): void {
+    let settle!: (ok: boolean) => void;
+    const landing = new Promise<void>((resolve, reject) => (settle = (ok) => (ok ? resolve() : reject(new Error('not landed')))));
+    landing.catch(() => undefined);
+    this.run.ctx.landed!.note(t.ep.client.registry, digest, t.ep.repo, landing);
+    this.landings.set(key, settle);
+  }
+
+  /** The dry-run report of the plan at `t`. */
+  plannedReports(t: TransferTarget, blobs: readonly Descriptor[]): BlobReport[] {
+    return blobs.map((d) => {
+      const plan = t.plans.get(d.digest);
+      const action = plan === 'skip' ? 'skipped' : plan === 'foreign' ? 'foreign' : plan === 'mount' ? 'planned-mount' : 'planned-stream';
+      return { digest: d.digest, size: d.size, mediaType: d.mediaType, action, bytes: 0, retries: 0, resumes: 0 };
+    });
+  }
+
+  /**
+   * Moves every blob to every live target that lacks it, largest first, --jobs at a time; the
+   * source is read once per blob for all targets that need a stream. Each blob is confirmed
+   * (HEAD) as soon as it lands, so the checks overlap the blobs still moving. Resolves when all
+   * have settled; in a fail-fast set, rejects with the first failure.
+   */
+  async transfer(source: RepoEndpoint, blobs: readonly Descriptor[]): Promise<void> {
+    await this.plan(source, blobs); // made once: a no-op for blobs planned already
+    const tasks: Promise<void>[] = [];
+    // Blobs started early go first (their GET is open and waiting), each group largest first.
+    const order = largestFirst(blobs).sort((a, b) => Number(this.early.has(b.digest)) - Number(this.early.has(a.digest)));
+    for (const d of order) {
+      const started = this.moving.get(d.digest);
+      const waiting = this.live.filter((t) => this.waits.has(landingKey(t, d.digest)));
+      if (started) {
+        // Started by plan() for the targets not waiting; the waiting ones follow below.
+        this.moving.delete(d.digest);
+        tasks.push(started);
+      } else {
+        // A target another image of this set is moving the blob to already (the referrers of one
+        // level, copied together, share the empty config of OCI artifacts) waits for that move,
+        // outside a --jobs slot, instead of moving it a second time.
+        const ready = this.live.filter((t) => !waiting.includes(t) && !this.underWay.has(landingKey(t, d.digest)));
+        for (const t of this.live.filter((t) => !waiting.includes(t) && !ready.includes(t))) tasks.push(this.afterOwnMove(source, d, t));
+        if (ready.length) tasks.push(this.moveMarked(source, d, ready));
+      }
+      // A target that needs another image's landing waits for it without holding a transfer slot,
+      // and on its own: its set's other targets go on (one of them may be the landing another
+      // image waits for), so images waiting on each other's blobs cannot deadlock.
+      for (const t of waiting) tasks.push(this.afterLanding(source, d, t));
+    }
+    const settled = await Promise.allSettled(tasks);
+    for (const d of blobs) this.releaseBlob(d.digest);
+    // A present blob's DELETE ran alongside the transfers; it is over before the manifests.
+    await this.run.cleanedUp();
+    const failure = this.run.firstFailure(settled);
+    if (failure !== undefined) throw failure;
+  }
+
+  /** moveOne in a transfer slot, marked under way at each of `targets` until it has ended (see afterOwnMove). */
+  private moveMarked(source: RepoEndpoint, d: Descriptor, targets: TransferTarget[]): Promise<void> {
+    const move = this.slot(d)(() => this.moveOne(source, d, targets));
+    const keys = targets.map((t) => landingKey(t, d.digest));
+    for (const k of keys) this.underWay.set(k, move);
+    const unmark = () => {
+      for (const k of keys) if (this.underWay.get(k) === move) this.underWay.delete(k);
+    };
+    move.then(unmark, unmark);
+    return move;
+  }
+
+  /** Moves `d` to `t` once the move another image of this set started there has ended: skipped when it landed, moved again when it did not. */
+  private async afterOwnMove(source: RepoEndpoint, d: Descriptor, t: TransferTarget): Promise<void> {
+    await this.underWay.get(landingKey(t, d.digest))?.catch(() => undefined);
+    if (t.failed) return;
+    if (t.present.has(d.digest)) {
+      t.blobs.push({ digest: d.digest, size: d.size, mediaType: d.mediaType, action: 'skipped', bytes: 0, retries: 0, resumes: 0 });
+      return;
+    }
+    await this.moveMarked(source, d, [t]);
+  }
+
+  /** Moves `d` to `t` once the landing it waits for has settled: skipped (same repository), mounted, or streamed after all. */
+  private async afterLanding(source: RepoEndpoint, d: Descriptor, t: TransferTarget): Promise<void> {
+    const key = landingKey(t, d.digest);
+    const wait = this.waits.get(key)!;
+    const from = await untilAborted(this.run.signal, wait.landing);
+    this.waits.delete(key);
+    if (t.failed) return;
+    if (wait.sameRepo && from !== undefined) {
+      t.blobs.push({ digest: d.digest, size: d.size, mediaType: d.mediaType, action: 'skipped', bytes: 0, retries: 0, resumes: 0 });
+      t.present.add(d.digest);
+      return;
+    }
+    if (from === undefined) {
+      // The landing failed: this target moves the blob itself, and claims it for the others.
+      t.plans.set(d.digest, 'stream');
+      if (wait.sameRepo) this.claim(t, d.digest, key);
+    }
+    await this.slot(d)(() => this.moveOne(source, d, [t]));
+  }
+
+  /** The slots `d` moves in: --jobs, or beside them for a small blob. */
+  private slot(d: Descriptor): LimitFunction {
+    return d.size < SMALL_BLOB_BYTES ? this.slots.small : this.slots.large;
+  }
+
+  private async moveOne(source: RepoEndpoint, d: Descriptor, targets: TransferTarget[]): Promise<void> {
+    const ts = targets.filter((t) => !t.failed && t.plans.has(d.digest));
+    if (!ts.length) return this.releaseBlob(d.digest);
+    const e = this.early.get(d.digest);
+    const early = e && { read: e.read, at: ts.map((t) => ({ session: e.sessions.get(t), mount: e.mounts.get(t) })) };
+    let results;
+    try {
+      results = await moveBlobToMany(d, source, ts.map((t) => t.ep), this.run.ctx, ts.map((t) => t.plans.get(d.digest)), early);
+    } finally {
+      this.releaseBlob(d.digest); // what the moves did not take (a target that failed first)
+    }
+    await Promise.all(
+      results.map(async (r, k) => {
+        const t = ts[k]!;
+        if (r.status !== 'fulfilled') return this.setAside(t, r.reason);
+        t.blobs.push(r.value);
+        if (r.value.action === 'skipped' || r.value.action === 'foreign') return;
+        try {
+          await this.confirm(t, d.digest);
+          this.landings.get(landingKey(t, d.digest))?.(true);
+        } catch (err) {
+          this.setAside(t, err);
+        }
+      }),
+    );
+  }
+
+  /**
+   * Records `digest`, which `t` has just accepted, as present. The registry's 201 naming the
+   * digest is the confirmation; without one (200/204, no digest header, a mount), or on a
+   * registry known to answer 201 before the blob can be read (headsAfterUpload), a HEAD is.
+   * E_REGISTRY when the HEAD does not find it.
+   */
+  async confirm(t: TransferTarget, digest: string): Promise<void> {
+    const registry = t.ep.client.registry;
+    const key = statedKey(registry, t.ep.repo, digest);
+    if (this.run.ctx.stated?.has(key) && !headsAfterUpload(registry)) {
+      t.present.add(digest);
+      this.run.ctx.onWord?.note(key);
+      return;
+    }
+    await this.headConfirm(t, digest);
+  }
+
+  private async headConfirm(t: TransferTarget, digest: string): Promise<void> {
+    if ((await t.ep.client.headBlob(t.ep.repo, digest)) === undefined) {
+      throw new RegistryError(`blob ${digest} is missing at ${t.ref.registry}/${t.ref.repository} after upload; no manifest written`);
+    }
+    t.present.add(digest);
+  }
+
+  /**
+   * Before any manifest: every non-foreign blob the manifests name must be at the target (Aliyun
+   * ACR has accepted a blob it could not serve yet: GoogleContainerTools/jib#2868,
+   * GoogleContainerTools/kaniko#3164; docs/registry-quirks.md). Blobs are
+   * confirmed as they land; this HEADs the rest, which the target neither skipped nor had
+   * confirmed in this run — normally none.
+   */
+  async confirmAll(layersAndConfigs: readonly Descriptor[]): Promise<void> {
+    const heads = pLimit(Math.max(this.run.jobs, MIN_PLAN_CONCURRENCY));
+    await this.each(async (t) => {
+      const todo = new Set(layersAndConfigs.filter((d) => !isForeignLayer(d) && !t.present.has(d.digest)).map((d) => d.digest));
+      await Promise.all([...todo].map((d) => heads(() => this.confirm(t, d))));
+    });
+  }
+
+  /**
+   * Writes the manifests at `t`: `children` by digest first (an index's images), then `top` under
+   * every tag in `tags` (default: the target's; by digest when there are none). A tag known to hold these very bytes
+   * already (`held`) is not written again, nor are the children of an index it holds: the
+   * registry checked them when that index was written. So an unchanged re-run writes nothing, and
+   * a registry with immutable tags does not refuse a no-op.
+   */
+  async commitManifests(t: TransferTarget, top: ManifestToWrite, children: readonly ManifestToWrite[] = [], held: ReadonlySet<string> = new Set(), tags: readonly string[] = t.tags): Promise<CommitResult> {
+    const unchanged = tags.filter((tag) => held.has(tag));
+    if (unchanged.length === 0 && children.length) {
+      // Image manifests need only their blobs, all in place by now: they go out together (one
+      // round trip, not one per platform). An index child names manifests listed before it, so
+      // the indexes follow, one by one, in order.
+      const puts = pLimit(Math.max(this.run.jobs, MIN_PLAN_CONCURRENCY));
+      await Promise.all(children.filter((c) => !isIndexMediaType(c.mediaType)).map((c) => puts(() => this.putManifest(t, c.digest, c))));
+      for (const c of children.filter((c) => isIndexMediaType(c.mediaType))) await this.putManifest(t, c.digest, c);
+    }
+    const written: string[] = [];
+    for (const tag of tags) {
+      if (held.has(tag)) continue;
+      await this.putManifest(t, tag, top); // checks the registry's digest
+      written.push(tag);
+    }
+    if (tags.length === 0) await this.putManifest(t, top.digest, top);
+    return { digest: top.digest, written, unchanged };
+  }
+
+  /**
+   * PUTs a manifest. When the registry answers MANIFEST_BLOB_UNKNOWN and a blob the manifest
+   * names was taken on a 201's word in this run at this repository — by this image, or by
+   * another of the run that this one then skipped as landed (copy --all-tags, sync) — those
+   * blobs are HEADed (E_REGISTRY when one is missing) and the PUT is sent once more: a registry
+   * whose 201 came before the blob was readable gets that time.
+   */
+  private async putManifest(t: TransferTarget, ref: string, m: ManifestToWrite): Promise<void> {
+    try {
+      await t.ep.client.putManifest(t.ep.repo, ref, m.bytes, m.mediaType);
+    } catch (err) {
+      if (!(err instanceof RegpushError) || !err.details.registryCodes?.includes('MANIFEST_BLOB_UNKNOWN')) throw err;
+      const check = this.recheck(t, m);
+      if (!check) throw err;
+      await check;
+      await t.ep.client.putManifest(t.ep.repo, ref, m.bytes, m.mediaType);
+    }
+  }
+
+  /**
+   * The check, after a MANIFEST_BLOB_UNKNOWN, of the blobs `m` names that the run took on a
+   * 201's word at `t`'s repository; undefined when there are none. A blob's check is the run's
+   * (TakenOnWord): the manifest PUTs refused while it runs (an index's children go out together,
+   * the images of a sync or an --all-tags copy share blobs) wait for that one, and one refused
+   * after it passed is sent again without another.
+   */
+  private recheck(t: TransferTarget, m: ManifestToWrite): Promise<unknown> | undefined {
+    const onWord = this.run.ctx.onWord;
+    const parsed = parseManifest(m.bytes, m.mediaType);
+    if (!onWord || parsed.kind !== 'image') return undefined;
+    const named = new Set([parsed.manifest.config, ...parsed.manifest.layers].filter((d) => !isForeignLayer(d)).map((d) => d.digest));
+    const heads = pLimit(Math.max(this.run.jobs, MIN_PLAN_CONCURRENCY));
+    const checks = [...named].flatMap((d) => onWord.check(statedKey(t.ep.client.registry, t.ep.repo, d), () => heads(() => this.headConfirm(t, d))) ?? []);
+    if (checks.length === 0) return undefined;
+    const started = checks.filter((c) => c.started).length;
+    if (started) t.ep.client.logger.info(`${t.ref.registry} did not find a blob of ${formatReference(t.ref)} it had accepted; checking ${started} blob(s) and writing the manifest once more`);
+    return Promise.all(checks.map((c) => c.done));
+  }
+
+  /** The per-target error line of a report. */
+  static summary(t: TransferTarget): { code: string; message: string } | undefined {
+    return t.failed ? { code: t.failed.code, message: t.failed.message } : undefined;
+  }
+
+  /**
+   * E_PARTIAL naming every failed target (with `result` in its details, for --json), or undefined
+   * when none failed. When every target failed, the first one's own error.
+   */
+  outcome(what: string, result: unknown): RegpushError | undefined {
+    const failed = this.failed;
+    if (!failed.length) return undefined;
+    if (failed.length === this.list.length) return failed[0]!.failed;
+    return new PartialFailureError(
+      `${failed.length} of ${this.list.length} ${what} failed: ${failed.map((t) => `${formatReference(t.ref)} (${t.failed!.code}: ${t.failed!.message})`).join('; ')}`,
+      { details: { result, failed: failed.map((t) => formatReference(t.ref)) } },
+    );
+  }
+
+  /** Withdraws the landings this set announced but did not confirm (a failed target, a dry run, an error), and releases what was started early and never used. */
+  finish(): void {
+    for (const settle of this.landings.values()) settle(false); // a settled promise ignores a second call
+    this.landings.clear();
+    for (const digest of [...this.early.keys()]) this.releaseBlob(digest);
+    this.run.setFinished(this);
+  }
+}
+
+/** A config (or other small JSON blob): never the one a transfer waits for. */
+function isConfigLike(d: Descriptor): boolean {
+  return /json$/.test(d.mediaType.split(';')[0]!.trim());
+}
+
+/** What was started early for one blob (see TargetSet.startEarly). */
+interface EarlyBlob {
+  /** The source GET, shared by every target that streams the blob (the tee reads it once). */
+  read?: Early<OpenedBlob>;
+  sessions: Map<TransferTarget, Early<UploadSession>>;
+  mounts: Map<TransferTarget, Early<MountResult>>;
+}
+
+function landingKey(t: TransferTarget, digest: string): string {
+  return `${t.ep.client.registry}/${t.ep.repo} ${digest}`;
+}
+
