@@ -661,20 +661,10 @@ class RateGate {
     const pulls: UnitPulls = { pending: 0, announced: 0, answered: false, inFlight: 0, cleared: false, charged: false };
     const admit = async (): Promise<void> => {
       if (gate.stopped) throw gate.stopped.err;
-      let atOnce = false;
-      const admitted = new Promise<void>((resolve, reject) =>
-        gate.queue.push({
-          source,
-          unit: pulls,
-          resolve: () => {
-            atOnce = true;
-            resolve();
-          },
-          reject,
-        }),
-      );
+      const admitted = new Promise<void>((resolve, reject) => gate.queue.push({ source, unit: pulls, resolve, reject }));
       this.pump(key);
-      if (atOnce) return admitted;
+      // Let through at once (pump charges a unit as it lets it through): the image keeps its slot.
+      if (pulls.charged) return admitted;
       slot.leave();
       await admitted;
       await slot.again();
