@@ -493,6 +493,18 @@ describe('resolveCredential: auths keys naming a namespace or repository (contai
     assert.deepEqual(await resolveCredential('quay.io', { ...o, repository: 'org/app' }), as('registry'));
   });
 
+  it('a file whose credHelpers helper has no login for the registry: that file\'s namespace key comes next, before its registry key and a later file\'s', async () => {
+    const o = await setup({
+      runHelper: async () => {
+        throw new Error('credentials not found in native keychain');
+      },
+    });
+    await writeJson(dockerConfig(o.home), { credHelpers: { 'ghcr.io': 'gh' }, auths: { 'ghcr.io/acme': creds('ns'), 'ghcr.io': creds('registry') } });
+    await writeJson(podmanFile(o.home), { auths: { 'ghcr.io': creds('later') } });
+    assert.deepEqual(await resolveCredential('ghcr.io', { ...o, repository: 'acme/app' }), as('ns'));
+    assert.deepEqual(await resolveCredential('ghcr.io', { ...o, repository: 'other/app' }), as('registry'));
+  });
+
   it('with helperReplies, a lookup per repository runs each helper once per registry (a "not found" is kept too)', async () => {
     const calls: string[] = [];
     const o = await setup({
