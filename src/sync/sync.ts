@@ -186,6 +186,7 @@ async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks): Promi
   const t0 = performance.now();
   const run = new TransferRun({ ...opts, logger, trackLanded: true, callbacks });
   const units: SyncUnitResult[] = [];
+  const lines = new FailureLines();
   try {
     const neighbours = opts.shard ? crossShardWriters(opts.spec.images, opts.shard) : [];
     const breaker = new OutageBreaker(outageThreshold(images));
@@ -194,7 +195,7 @@ async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks): Promi
     const expanded = await expandEntries([...entries, ...neighbours.map((n) => n.image)], breaker, logger, listTags);
     const own = expanded.slice(0, entries.length);
     for (const e of own) {
-      if (e.error) units.push(entryFailed(e.image, lineOf(e.error)));
+      if (e.error) units.push(entryFailed(e.image, lines.of(e.error)));
       else if (e.work!.length === 0) logger.warn(`${e.image.label}: no tag of ${repositoryName(e.image.source)} matches; nothing to copy`);
     }
     const work = refuseClashes(
@@ -202,6 +203,7 @@ async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks): Promi
       neighbours.map((n, i) => ({ ...n, ...expanded[entries.length + i]! })),
       units,
       logger,
+      lines,
       opts.shard,
     );
     const gate = new RateGate(run, opts, logger);
@@ -218,13 +220,13 @@ async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks): Promi
               // Interrupted (or stopped by a throw in the caller's callbacks): the images not
               // started are reported as such, without a request or a line each (a CI log of 2,000
               // images would otherwise end in 2,000 failures).
-              units.push(notAttemptedFor(w, lineOf(new AbortedError(`not started: the sync was ${opts.signal?.aborted ? 'interrupted' : 'stopped'}`))));
+              units.push(notAttemptedFor(w, lines.of(new AbortedError(`not started: the sync was ${opts.signal?.aborted ? 'interrupted' : 'stopped'}`))));
               return;
             }
             const n = ++started; // not inside the optional call below, which may not run
             // The image that takes the next free slot gets its tokens now, while this one runs.
             const next = work[n - 1 + images];
-            if (next && !notAttempted(next, breaker)) run.prefetchAuth(next.unit.source, next.unit.targets);
+            if (next && !notAttempted(next, breaker, lines)) run.prefetchAuth(next.unit.source, next.unit.targets);
             opts.events?.unitStart?.(formatReference(w.unit.source), n, work.length);
             // The gate meters the image's manifest GETs; its HEAD-only check that the targets hold
             // it already costs no pull, and goes on whatever the count (the gate is met at the first GET).
@@ -237,7 +239,7 @@ async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks): Promi
             const noPulls = gate.stopped(w.unit.source) ?? breaker.pullRefusal(w.unit.source.registry);
             ticket = noPulls ? undefined : gate.ticket(w.unit.source, slot);
             const pulls = noPulls ? refusedPulls(noPulls) : ticket?.pulls;
-            const r = notAttempted(w, breaker) ?? (await syncUnit(run, w, platformsOf(w.image), opts, pulls, breaker));
+            const r = notAttempted(w, breaker, lines) ?? (await syncUnit(run, w, platformsOf(w.image), opts, pulls, breaker, lines));
             units.push(r);
             opts.events?.unitEnd?.(r);
           } finally {
@@ -259,7 +261,7 @@ async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks): Promi
     // A file of one image fails as `regpush copy` of it would: with the failure's own class and
     // details (`instanceof NotFoundError`, details.status…), the report in details.result.
     const alone = failed.length === 1 && units.length === 1 ? ownFailure(failed[0]!) : undefined;
-    if (alone) throw errorOf(alone, { result });
+    if (alone) throw lines.error(alone, { result });
     if (failed.length) {
       throw new PartialFailureError(`${failed.length} of ${units.length} images failed: ${failedList(failed)}`, {
         details: { result, failed: failed.map((u) => u.source) },
@@ -356,23 +358,24 @@ function entryFailed(image: SyncImage, error: FailureLine): SyncUnitResult {
 type FailureLine = { code: string; message: string };
 
 /**
- * The error each failure line of a report stands for: a file of one image fails with that error's
- * class and details, as `regpush copy` of the image would (errorOf). Keyed by the line object each
- * sync makes (lineOf), so an error is kept only as long as its report is.
+ * The failure lines of one sync's report, each with the error it stands for: a file of one image
+ * fails with that error's class and details, as `regpush copy` of the image would.
  */
-const lineErrors = new WeakMap<FailureLine, RegpushError>();
+class FailureLines {
+  private readonly errors = new WeakMap<FailureLine, RegpushError>();
 
-/** `e` as a report line; `message`, when given, says more than e's own. */
-function lineOf(e: RegpushError, message = e.message): FailureLine {
-  const line = { code: e.code, message };
-  lineErrors.set(line, e);
-  return line;
-}
+  /** `e` as a report line; `message`, when given, says more than e's own. */
+  of(e: RegpushError, message = e.message): FailureLine {
+    const line = { code: e.code, message };
+    this.errors.set(line, e);
+    return line;
+  }
 
-/** The error `line` stands for, of its code's class, with its details and `more` (the report). */
-function errorOf(line: FailureLine, more: ErrorDetails): RegpushError {
-  const e = lineErrors.get(line);
-  return errorForCode(line.code as ErrorCode, line.message, { details: { ...e?.details, ...more }, cause: e?.cause });
+  /** The error `line` stands for, of its code's class, with its details and `more` (the report). */
+  error(line: FailureLine, more: ErrorDetails): RegpushError {
+    const e = this.errors.get(line);
+    return errorForCode(line.code as ErrorCode, line.message, { details: { ...e?.details, ...more }, cause: e?.cause });
+  }
 }
 
 /**
@@ -384,14 +387,14 @@ function errorOf(line: FailureLine, more: ErrorDetails): RegpushError {
  * refused with that error rather than risk the race (a re-run decides once the list is readable)
  * — unless the answer was one its own shard gets too and then writes nothing (WRITES_NOTHING).
  */
-function refuseClashes(work: Work[], neighbours: readonly (Neighbour<SyncImage> & Expanded)[], units: SyncUnitResult[], logger: Logger, shard?: Shard): Work[] {
+function refuseClashes(work: Work[], neighbours: readonly (Neighbour<SyncImage> & Expanded)[], units: SyncUnitResult[], logger: Logger, lines: FailureLines, shard?: Shard): Work[] {
   const mine = shard && `${shard.index}/${shard.count}`;
   const checked = [
     ...work.map((w) => ({ label: w.image.label, unit: w.unit, shard: mine, copy: copyKey(w.image) })),
     ...neighbours.flatMap((n) => (n.work ?? []).map((w) => ({ label: n.image.label, unit: w.unit, shard: `${n.shard}/${shard!.count}`, copy: copyKey(n.image) }))),
   ];
   const refused = new Map<number, FailureLine>();
-  for (const [i, why] of targetClashes(checked)) if (i < work.length) refused.set(i, lineOf(new InputError(why)));
+  for (const [i, why] of targetClashes(checked)) if (i < work.length) refused.set(i, lines.of(new InputError(why)));
   for (const n of neighbours) {
     if (!n.error || WRITES_NOTHING.has(n.error.code)) continue;
     const repos = new Set(n.image.destinations.map((d) => destinationRepository(d, n.image.source)));
@@ -399,7 +402,7 @@ function refuseClashes(work: Work[], neighbours: readonly (Neighbour<SyncImage> 
       const hit = w.unit.targets.find((t) => repos.has(repositoryName(t)));
       if (hit === undefined || refused.has(i)) return;
       const message = `${w.image.label} cannot tell whether ${formatReference(hit)} is free: ${n.image.label}, in shard ${n.shard}/${shard!.count}, writes into ${repositoryName(hit)} too and its tags could not be listed (${n.error!.code}: ${n.error!.message}); not copied`;
-      refused.set(i, lineOf(n.error!, message));
+      refused.set(i, lines.of(n.error!, message));
     });
   }
   work.forEach((w, i) => {
@@ -442,10 +445,10 @@ const WRITES_NOTHING = new Set(['E_NOT_FOUND', 'E_DENIED']);
  * (OutageBreaker), as failed at once without a request; undefined for a unit to attempt. A source
  * whose pull limit is used up is attempted: its HEADs are free (its GETs are refused: refusedPulls).
  */
-function notAttempted(w: Work, breaker: OutageBreaker): SyncUnitResult | undefined {
+function notAttempted(w: Work, breaker: OutageBreaker, lines: FailureLines): SyncUnitResult | undefined {
   const targets = w.unit.targets.map((t) => breaker.refusal(t.registry));
   const e = breaker.down(w.unit.source.registry) ?? (targets.every(Boolean) ? targets[0] : undefined);
-  return e ? notAttemptedFor(w, lineOf(e)) : undefined;
+  return e ? notAttemptedFor(w, lines.of(e)) : undefined;
 }
 
 /**
@@ -472,7 +475,7 @@ function notAttemptedFor(w: Work, error: FailureLine): SyncUnitResult {
 }
 
 /** Copies one unit; never rejects (its failure is in the result, and told to `breaker`). */
-async function syncUnit(run: TransferRun, w: Work, platforms: ReturnType<typeof parsePlatform>[] | undefined, opts: SyncOptions, pulls: PullMeter | undefined, breaker: OutageBreaker): Promise<SyncUnitResult> {
+async function syncUnit(run: TransferRun, w: Work, platforms: ReturnType<typeof parsePlatform>[] | undefined, opts: SyncOptions, pulls: PullMeter | undefined, breaker: OutageBreaker, lines: FailureLines): Promise<SyncUnitResult> {
   const source = formatReference(w.unit.source);
   const set = run.targets(w.unit.targets.map((ref) => ({ ref, tags: ref.tag ? [ref.tag] : [] })), w.unit.source, { failFast: false });
   const result: SyncUnitResult = { entry: w.image.label, source, sourceDigest: '', ok: false, targets: [], bytesRead: 0 };
@@ -502,7 +505,7 @@ async function syncUnit(run: TransferRun, w: Work, platforms: ReturnType<typeof 
     breaker.succeeded(w.unit.source.registry);
     tellTargets();
     result.sourceDigest = outcome.sourceDigest;
-    result.targets = set.list.map((t) => targetResult(t, !!opts.dryRun, outcome));
+    result.targets = set.list.map((t) => targetResult(t, lines, !!opts.dryRun, outcome));
     result.bytesRead = bytesRead(set.list);
     result.ok = result.targets.every((t) => t.action !== 'failed');
   } catch (err) {
@@ -511,8 +514,8 @@ async function syncUnit(run: TransferRun, w: Work, platforms: ReturnType<typeof 
     // failed. Otherwise the source did.
     if (set.list.every((t) => t.failed)) tellTargets();
     else breaker.failed(w.unit.source.registry, e);
-    result.error = lineOf(e);
-    result.targets = set.list.map((t) => ({ ...targetResult(t, false), action: 'failed', error: lineOf(t.failed ?? e) }));
+    result.error = lines.of(e);
+    result.targets = set.list.map((t) => ({ ...targetResult(t, lines, false), action: 'failed', error: lines.of(t.failed ?? e) }));
   } finally {
     set.finish();
   }
@@ -523,7 +526,7 @@ async function syncUnit(run: TransferRun, w: Work, platforms: ReturnType<typeof 
 const NOTHING_MOVED = { mounted: 0, streamed: 0, bytes: 0, referrers: 0, referrersSkipped: 0 } as const;
 
 /** What happened at `t`; without `outcome` (the unit failed before copyImage answered) nothing counts as unchanged or copied by referrers. */
-function targetResult(t: TransferTarget, dryRun: boolean, outcome?: ImageCopyOutcome): SyncTargetResult {
+function targetResult(t: TransferTarget, lines: FailureLines, dryRun: boolean, outcome?: ImageCopyOutcome): SyncTargetResult {
   const moved = (a: BlobReport['action']) => t.blobs.filter((b) => b.action === a);
   const streamed = moved('streamed');
   const r: SyncTargetResult = {
@@ -535,7 +538,7 @@ function targetResult(t: TransferTarget, dryRun: boolean, outcome?: ImageCopyOut
     referrers: outcome?.referrers.get(t) ?? 0,
     referrersSkipped: outcome?.referrersSkipped.get(t) ?? 0,
   };
-  if (t.failed) r.error = lineOf(t.failed);
+  if (t.failed) r.error = lines.of(t.failed);
   return r;
 }
 
