@@ -234,7 +234,7 @@ async function findCredential(registry: string, opts: CredentialOptions): Promis
   for (const file of files) {
     const data = usable(await load(file), log);
     if (!data) continue;
-    const found = await fromCredentialFile(data, file, registry, opts.repository, exec, log, opts.secrets, opts.failedStores);
+    const found = await fromCredentialFile(data, file.path, registry, nsKeys, exec, log, opts.secrets, opts.failedStores);
     if (found) return found;
   }
   log.debug(`auth: no credentials found for ${host}; trying anonymous access`);
@@ -769,15 +769,16 @@ function credentialFromEnv(role: CredentialRole, env: Record<string, string | un
 }
 
 /**
- * Looks `registry` up in one parsed file: credHelpers → auths (the keys naming `repository` or a
- * namespace above it, most specific first, then the registry's) → credsStore. As in containers/image,
- * a helper is asked per registry only, and the legacy ~/.dockercfg has registry keys only.
+ * Looks `registry` up in one parsed file, in findCredential's pass in file order: credHelpers →
+ * auths (the registry's key) → credsStore. As in containers/image, a helper is asked per registry
+ * only. The namespace keys (`nsKeys`, most specific first) were looked for in the pass before this
+ * one, except in a file whose credHelpers names the registry: there they come after its helper.
  */
 async function fromCredentialFile(
   data: CredentialFile,
-  { path: file, legacy }: CredentialFilePath,
+  file: string,
   registry: string,
-  repository: string | undefined,
+  nsKeys: string[],
   exec: HelperExec,
   log: Logger,
   secrets?: SecretSink,
@@ -800,13 +801,11 @@ async function fromCredentialFile(
   // (Docker's getConfiguredCredentialStore: "" is the file store).
   const fileOnly = perRegistry?.[1] === '';
   if (perRegistry && !fileOnly) {
-    const cred = await fromHelperKeys(perRegistry[1]);
+    // findCredential's first pass left this file's namespace keys for after its helper (a legacy
+    // ~/.dockercfg, registry keys only, has no credHelpers). An entry without credentials does not count.
+    const cred = (await fromHelperKeys(perRegistry[1])) ?? fromNamespaceKeys(data, file, nsKeys, log);
     if (cred) return cred;
   }
-  // After this file's credHelpers helper: findCredential has looked for these keys first in every
-  // other file. An entry without credentials does not count.
-  const byNamespace = legacy ? undefined : fromNamespaceKeys(data, file, namespaceKeys(registry, repository), log);
-  if (byNamespace) return byNamespace;
   if (entry) {
     const cred = decodeEntry(entry[1], file, entry[0]);
     if (cred) {

@@ -22,7 +22,6 @@ import { oneTargetPerRepository } from '../transfer/target-list.js';
 import { BLOB_EVENTS_SHAPE, type BlobEvents, type BlobReport } from '../transfer/types.js';
 import { copyImage, type ImageCopyOptions, type ImageCopyOutcome } from '../transfer/image-copy.js';
 import { copyTags, type TagCopy } from './all-tags.js';
-import { tagListOf } from '../transfer/repo-memory.js';
 import { isReferrerTag } from '../transfer/referrers.js';
 
 /** Options of copy(). */
@@ -170,7 +169,7 @@ async function copyChecked(opts: CopyOptions, callbacks: CallerCallbacks, names:
   try {
     const source = run.source(srcRef);
     // Through the run's memory: --referrers looks for cosign's tags in the same list, once, not once per tag.
-    const listed = opts.allTags ? await tagListOf(run.ctx, source) : [];
+    const listed = opts.allTags ? await run.ctx.repos.tagList(source) : [];
     // With --referrers the fallback and cosign tags come with the images they refer to (isReferrerTag).
     const refs = opts.allTags ? listed.filter((t) => !(opts.referrers && isReferrerTag(t))).sort() : [manifestRef(srcRef)];
     if (opts.allTags && refs.length === 0) {

@@ -40,7 +40,6 @@ export { DEFAULT_IMAGES } from '../transfer/engine.js';
 import { BLOB_EVENTS_SHAPE, type BlobEvents, type BlobReport } from '../transfer/types.js';
 import type { PullMeter } from '../transfer/graph.js';
 import { copyImage, type ImageCopyOutcome } from '../transfer/image-copy.js';
-import { tagListOf } from '../transfer/repo-memory.js';
 import type { SyncImage, SyncSpec } from './config.js';
 import { OutageBreaker, outageThreshold } from './outage.js';
 import { expandEntries, type Expanded, type Work } from './expand.js';
@@ -207,7 +206,7 @@ async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks, names:
     const neighbours = opts.shard ? crossShardWriters(opts.spec.images, opts.shard) : [];
     const breaker = new OutageBreaker(outageThreshold(images));
     // A list that a --referrers walk will look in for cosign's tags is the run's (repo-memory.ts), kept for the run; another is dropped once selected from.
-    const listTags = (source: ImageReference, forReferrers: boolean) => (forReferrers ? tagListOf(run.ctx, run.source(source)) : run.source(source).client.listTags(source.repository));
+    const listTags = (source: ImageReference, forReferrers: boolean) => (forReferrers ? run.ctx.repos.tagList(run.source(source)) : run.source(source).client.listTags(source.repository));
     const expanded = await expandEntries([...entries, ...neighbours.map((n) => n.image)], breaker, logger, listTags);
     const own = expanded.slice(0, entries.length);
     for (const e of own) {
@@ -675,20 +674,10 @@ class RateGate {
     const pulls: UnitPulls = { pending: 0, announced: 0, answered: false, inFlight: 0, cleared: false, charged: false };
     const admit = async (): Promise<void> => {
       if (gate.stopped) throw gate.stopped.err;
-      let atOnce = false;
-      const admitted = new Promise<void>((resolve, reject) =>
-        gate.queue.push({
-          source,
-          unit: pulls,
-          resolve: () => {
-            atOnce = true;
-            resolve();
-          },
-          reject,
-        }),
-      );
+      const admitted = new Promise<void>((resolve, reject) => gate.queue.push({ source, unit: pulls, resolve, reject }));
       this.pump(key);
-      if (atOnce) return admitted;
+      // Let through at once (pump charges a unit as it lets it through): the image keeps its slot.
+      if (pulls.charged) return admitted;
       slot.leave();
       await admitted;
       await slot.again();

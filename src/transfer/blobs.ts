@@ -71,7 +71,6 @@ export interface EarlyStart {
   mount?: Early<MountResult>;
 }
 
-/** The first read at byte 0 takes the early GET when there is one; every other read asks the source. */
 /**
  * The source GET from byte 0, sent now — beside the upload session's POST rather than after its
  * answer: a round trip less per blob, which is all a config or an attestation's layer costs.
@@ -84,8 +83,54 @@ export function readAhead(desc: Descriptor, source: RepoEndpoint): Early<OpenedB
   return new Early(opened, (r) => void r.body.destroy());
 }
 
-function opener(desc: Descriptor, source: RepoEndpoint, read: Early<OpenedBlob> | undefined): (start: number) => Promise<OpenedBlob> {
-  return (start) => (start === 0 ? read?.take() : undefined) ?? source.client.getBlob(source.repo, desc.digest, start);
+/** The source's read of one blob for an upload (withSourceRead). */
+interface SourceRead {
+  /** "blob sha256:… from host/repo", for messages. */
+  what: string;
+  /** A new body of the whole blob, resumed with Range where it breaks off; `onBytes` sees each chunk's length. */
+  body(onBytes: (n: number) => void): Readable;
+}
+
+/**
+ * Runs `use` with the source's read of `desc`. Each body it makes is resumable (resumableRead)
+ * within `budget`; its resumes, and the mirror that served it, go to `reports`. The first read at
+ * byte 0 takes `read` (the engine's early GET) or else a GET sent now, beside the upload session's
+ * POST (readAhead); every other read asks the source. A GET sent here that nothing read (the
+ * upload failed, or no session opened, first) is released.
+ */
+async function withSourceRead<T>(
+  desc: Descriptor,
+  source: RepoEndpoint,
+  ctx: TransferContext,
+  budget: RetryBudget,
+  reports: BlobReport[],
+  read: Early<OpenedBlob> | undefined,
+  use: (src: SourceRead) => Promise<T>,
+): Promise<T> {
+  const ahead = read ? undefined : readAhead(desc, source);
+  const first = read ?? ahead;
+  const open = (start: number) => (start === 0 ? first?.take() : undefined) ?? source.client.getBlob(source.repo, desc.digest, start);
+  const what = `blob ${desc.digest} from ${source.client.registry}/${source.repo}`;
+  try {
+    return await use({
+      what,
+      body: (onBytes) =>
+        resumableRead({
+          open: (start) => fromMirror(open(start), reports),
+          readsElsewhere: source.client.readsElsewhere?.bind(source.client),
+          size: desc.size,
+          what,
+          policy: ctx.transport.retryPolicy,
+          budget,
+          logger: ctx.transport.logger,
+          signal: ctx.signal,
+          onResume: () => reports.forEach((r) => r.resumes++),
+          onBytes,
+        }),
+    });
+  } finally {
+    void ahead?.release();
+  }
 }
 
 /**
@@ -199,28 +244,12 @@ export function targetName(t: RepoEndpoint): string {
  * starts again on a new session. Resumed reads and whole restarts share `budget`, so --retries
  * bounds their sum; a source that fails after its own retries is final.
  */
-async function streamBlob(desc: Descriptor, source: RepoEndpoint, target: RepoEndpoint, ctx: TransferContext, report: BlobReport, budget: RetryBudget, session?: string | UploadSession, read?: Early<OpenedBlob>): Promise<void> {
-  const what = `blob ${desc.digest} from ${source.client.registry}/${source.repo}`;
-  const ahead = read ? undefined : readAhead(desc, source);
-  try {
-    return await streamBlobAttempts(desc, source, target, ctx, report, budget, what, opener(desc, source, read ?? ahead), session);
-  } finally {
-    void ahead?.release(); // unread when the upload failed before reading
-  }
+function streamBlob(desc: Descriptor, source: RepoEndpoint, target: RepoEndpoint, ctx: TransferContext, report: BlobReport, budget: RetryBudget, session?: string | UploadSession, read?: Early<OpenedBlob>): Promise<void> {
+  return withSourceRead(desc, source, ctx, budget, [report], read, (src) => streamBlobAttempts(desc, source, target, ctx, report, budget, src, session));
 }
 
-/** streamBlob's attempts, reading through `open`. */
-async function streamBlobAttempts(
-  desc: Descriptor,
-  source: RepoEndpoint,
-  target: RepoEndpoint,
-  ctx: TransferContext,
-  report: BlobReport,
-  budget: RetryBudget,
-  what: string,
-  open: (start: number) => Promise<OpenedBlob>,
-  session?: string | UploadSession,
-): Promise<void> {
+/** streamBlob's attempts, each reading through `src`. */
+async function streamBlobAttempts(desc: Descriptor, source: RepoEndpoint, target: RepoEndpoint, ctx: TransferContext, report: BlobReport, budget: RetryBudget, src: SourceRead, session?: string | UploadSession): Promise<void> {
   for (;;) {
     let sourceError: unknown;
     try {
@@ -231,20 +260,9 @@ async function streamBlobAttempts(
           session,
           what: `blob ${desc.digest}`,
           open: () => {
-            const body: Readable = resumableRead({
-              open: (start) => fromMirror(open(start), [report]),
-              readsElsewhere: source.client.readsElsewhere?.bind(source.client),
-              size: desc.size,
-              what,
-              policy: ctx.transport.retryPolicy,
-              budget,
-              logger: ctx.transport.logger,
-              signal: ctx.signal,
-              onResume: () => report.resumes++,
-              onBytes: (n) => {
-                report.bytes += n;
-                ctx.events?.bytes?.(desc.digest, n);
-              },
+            const body = src.body((n) => {
+              report.bytes += n;
+              ctx.events?.bytes?.(desc.digest, n);
             });
             body.once('error', (e) => (sourceError ??= e));
             return { data: body, digest: desc.digest, size: desc.size };
@@ -265,7 +283,7 @@ async function streamBlobAttempts(
       const delay = outcome ? budget.next(outcome) : null;
       if (delay === null) throw err;
       report.retries++;
-      ctx.transport.logger.warn(`${what}: upload failed (${(err as Error).message}); retrying the whole blob in ${delay} ms`);
+      ctx.transport.logger.warn(`${src.what}: upload failed (${(err as Error).message}); retrying the whole blob in ${delay} ms`);
       await sleep(delay, ctx.signal);
     }
   }
@@ -373,44 +391,24 @@ async function teeUpload(
   read?: Early<OpenedBlob>,
   early?: (Early<UploadSession> | undefined)[],
 ): Promise<{ settled: PromiseSettledResult<BlobReport>[]; sourceFailed: boolean; mirror?: string }> {
-  const what = `blob ${desc.digest} from ${source.client.registry}/${source.repo}`;
   const reports: BlobReport[] = targets.map(() => ({ digest: desc.digest, size: desc.size, mediaType: desc.mediaType, action: 'streamed', bytes: 0, retries: 0, resumes: 0 }));
-  const ahead = read ? undefined : readAhead(desc, source);
-  try {
-    return await teeInto(desc, source, targets, ctx, budget, what, reports, opener(desc, source, read ?? ahead), early);
-  } finally {
-    void ahead?.release(); // unread when no session opened
-  }
+  return withSourceRead(desc, source, ctx, budget, reports, read, (src) => teeInto(desc, targets, ctx, reports, src, early));
 }
 
 /** teeUpload once the source read is under way: the sessions, then one read piped into each. */
 async function teeInto(
   desc: Descriptor,
-  source: RepoEndpoint,
   targets: RepoEndpoint[],
   ctx: TransferContext,
-  budget: RetryBudget,
-  what: string,
   reports: BlobReport[],
-  open: (start: number) => Promise<OpenedBlob>,
+  src: SourceRead,
   early?: (Early<UploadSession> | undefined)[],
 ): Promise<{ settled: PromiseSettledResult<BlobReport>[]; sourceFailed: boolean; mirror?: string }> {
   // A session opened early that was refused fails its branch here; the target then gets its own pass (below in moveBlobToMany), as a refused POST always did.
   const sessions = await Promise.allSettled(targets.map((t, i) => early?.[i]?.take() ?? t.client.startUpload(t.repo)));
   const live = sessions.map((s) => s.status === 'fulfilled');
   if (!live.some(Boolean)) return { settled: sessions.map((s) => s as PromiseRejectedResult), sourceFailed: false };
-  const body = resumableRead({
-    open: (start) => fromMirror(open(start), reports),
-    readsElsewhere: source.client.readsElsewhere?.bind(source.client),
-    size: desc.size,
-    what,
-    policy: ctx.transport.retryPolicy,
-    budget,
-    logger: ctx.transport.logger,
-    signal: ctx.signal,
-    onResume: () => reports.forEach((r) => r.resumes++),
-    onBytes: (n) => ctx.events?.bytes?.(desc.digest, n),
-  });
+  const body = src.body((n) => ctx.events?.bytes?.(desc.digest, n));
   ctx.events?.start?.(desc.digest, 'streamed', desc.size);
   // pipe() does not pass a source error on: fail every branch with it, or their uploads would
   // wait for bytes that never come until the idle timeout.

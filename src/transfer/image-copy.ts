@@ -28,7 +28,6 @@ import type { TargetSet, TransferTarget } from './target-set.js';
 import type { FetchedManifest, ManifestHead } from '../registry/registry-client.js';
 import type { BlobReport, RepoEndpoint } from './types.js';
 import { notThePlatform, readGraph, type CopyGraph, type GraphOptions, type ManifestNode } from './graph.js';
-import { tagListOf } from './repo-memory.js';
 import { findReferrers, indexChildren, listInFallbackIndex, REFERRER_BOUNDS, REFERRER_COPIES, walkReferrers, type FoundReferrer, type ListedReferrer, type ReferrerWalk } from './referrers.js';
 
 /** How to copy one image: how its graph is read (platforms, format, notes, pull meter — referrers' included), and: */
@@ -291,10 +290,9 @@ async function copyGraph(set: TargetSet, source: RepoEndpoint, graph: CopyGraph,
 async function copyReferrers(set: TargetSet, source: RepoEndpoint, outcome: ImageCopyOutcome, opts: ImageCopyOptions): Promise<void> {
   const roots = [outcome.sourceDigest, ...(await copiedChildren(source, outcome, opts))];
   const moved = movedDigests(outcome);
-  let tags: Promise<string[]> | undefined;
   let left = 0;
   const find = async (subjects: string[]) => {
-    const found = await findReferrers(source.client, source.repo, subjects, (tags ??= tagListOf(set.ctx, source)), opts.pulls, set.ctx.repos);
+    const found = await findReferrers(source, subjects, set.ctx.repos, opts.pulls);
     // Only the first level's subjects can have moved (the image and its children).
     const stay = found.filter((f) => moved.has(f.subject)).length;
     if (stay > 0) opts.warn?.(leftBehind(stay, found.length - stay, opts));

@@ -41,18 +41,18 @@ export interface FoundReferrer {
  * manifests have no subject) and which most signatures still are, registries with the API
  * included (Harbor, ACR, ECR). Without the API, also the OCI fallback index tagged
  * `sha256-<hex>`; with it, that index only repeats what the API said. The tags are listed once
- * for all subjects (an index and its platform manifests, which `cosign sign --recursive` signs);
- * `tagList`, when given, is that list already asked for (one list for every level of a walk);
- * `repos`, when given, asks the API no more once the repository has said it has none.
+ * for all subjects (an index and its platform manifests, which `cosign sign --recursive` signs),
+ * and once for the run (`repos`: every level of a walk, every image of the repository); the API
+ * is asked no more once the repository has said it has none.
  *
  * A fallback index is read (one GET, told to `pulls`) and what it lists is found by digest, as
  * the API would have answered: each is then listed at the target in a fallback index merged with
  * the one there (listInFallbackIndex), where copying the source's index under its tag would
  * replace the target's and drop what only the target lists.
  */
-export async function findReferrers(client: RegistryClient, repo: string, subjects: readonly string[], tagList?: Promise<string[]>, pulls?: PullMeter, repos?: RepoMemory): Promise<FoundReferrer[]> {
-  const api = (d: string) => (repos ? repos.referrers({ client, repo }, d) : client.referrers(repo, d));
-  const [tags, answers] = await Promise.all([tagList ?? client.listTags(repo), Promise.all(subjects.map(api))]);
+export async function findReferrers(source: RepoEndpoint, subjects: readonly string[], repos: RepoMemory, pulls?: PullMeter): Promise<FoundReferrer[]> {
+  const { client, repo } = source;
+  const [tags, answers] = await Promise.all([repos.tagList(source), Promise.all(subjects.map((d) => repos.referrers(source, d)))]);
   const tagSet = new Set(tags);
   const listed = await Promise.all(
     subjects.map((subject, i) => {
@@ -129,10 +129,9 @@ export interface ListedReferrer {
  * nothing. A target with the API indexes each referrer itself through its `subject`; nothing to do
  * then. Whether it has the API is asked once per target repository for the run (`repos`).
  */
-export async function listInFallbackIndex(target: RepoEndpoint, subject: string, referrers: readonly ListedReferrer[], run: { fallbackIndexes?: Turns; repos?: RepoMemory } = {}): Promise<void> {
+export async function listInFallbackIndex(target: RepoEndpoint, subject: string, referrers: readonly ListedReferrer[], run: { fallbackIndexes?: Turns; repos: RepoMemory }): Promise<void> {
   if (referrers.length === 0) return;
-  const api = run.repos ? await run.repos.hasReferrersApi(target, subject) : (await target.client.referrers(target.repo, subject)) !== undefined;
-  if (api) return;
+  if (await run.repos.hasReferrersApi(target, subject)) return;
   const tag = subject.replace(':', '-');
   const where = `${target.client.registry}/${target.repo}:${tag}`;
   const write = () => mergeIntoFallbackIndex(target, tag, referrers);

@@ -21,9 +21,11 @@ interface RepoEndpoint {
 
 export class RepoMemory {
   private readonly tagLists = new Map<string, Promise<string[]>>();
+  /**
+   * Whether a repository answers the referrers API, whichever side learnt it first: a target is
+   * asked once (hasReferrersApi); a source's first "no API" answer (referrers) is kept.
+   */
   private readonly apis = new Map<string, Promise<boolean>>();
-  /** Repositories whose referrers API answered "no API" (RegistryClient.referrers: undefined). */
-  private readonly noApi = new Set<string>();
 
   /** The tag list of `ep`, read once for the run (again after a failed read: a later image asks anew). */
   tagList(ep: RepoEndpoint): Promise<string[]> {
@@ -38,9 +40,10 @@ export class RepoMemory {
   /** The referrers API's answer for `subject` in `ep`; undefined without a request once `ep` has answered that it has no referrers API. */
   async referrers(ep: RepoEndpoint, subject: string): ReturnType<RegistryClient['referrers']> {
     const key = keyOf(ep);
-    if (this.noApi.has(key)) return undefined;
+    // A question that failed says nothing: the repository is asked.
+    if ((await this.apis.get(key)?.catch(() => true)) === false) return undefined;
     const answer = await ep.client.referrers(ep.repo, subject);
-    if (answer === undefined) this.noApi.add(key);
+    if (answer === undefined) this.apis.set(key, Promise.resolve(false));
     return answer;
   }
 }
@@ -60,9 +63,4 @@ function once<T>(memo: Map<string, Promise<T>>, ep: RepoEndpoint, ask: () => Pro
     });
   }
   return p;
-}
-
-/** The tag list of `ep` through the run's memory (a context without one, as some tests build, asks each time). */
-export function tagListOf(ctx: { repos?: RepoMemory }, ep: RepoEndpoint): Promise<string[]> {
-  return ctx.repos?.tagList(ep) ?? ep.client.listTags(ep.repo);
 }

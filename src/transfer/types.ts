@@ -151,8 +151,8 @@ export interface TransferContext {
    * repository, and each would otherwise write an index without the other's (listInFallbackIndex).
    */
   fallbackIndexes?: Turns;
-  /** Source tag lists and targets' referrers API, asked once per repository for the run (repo-memory.ts). */
-  repos?: RepoMemory;
+  /** Tag lists and whether a repository has the referrers API, asked once per repository for the run (repo-memory.ts). */
+  repos: RepoMemory;
 }
 
 /** The key of an upload in TransferContext.stated. */

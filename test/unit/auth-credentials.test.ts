@@ -45,6 +45,35 @@ function capture(): Logger & { lines: string[] } {
   return { lines, debug: (m) => lines.push(m), info: (m) => lines.push(m), warn: (m) => lines.push(m) };
 }
 
+/**
+ * Asserts that the helper's child `pid` stops running within 2 s: gone, or a zombie nobody has
+ * reaped yet (a container's init may not reap). Killed afterwards either way, so that a failing
+ * test leaves nothing behind.
+ */
+async function assertStops(pid: number): Promise<void> {
+  assert.ok(pid > 0);
+  const running = async () => {
+    const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+    if (stat !== undefined) return !/^\d+ \(.*\) Z/.test(stat);
+    try {
+      process.kill(pid, 0); // no /proc (macOS): signal 0 says whether it exists
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  try {
+    for (let i = 0; i < 100 && (await running()); i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(await running(), false, `the helper's child ${pid} is still running`);
+  } finally {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+}
+
 /** Options with a temp HOME, an empty env, and a helper that fails the test if called. */
 async function setup(extra: Partial<CredentialOptions> = {}): Promise<CredentialOptions & { home: string; log: ReturnType<typeof capture> }> {
   const home = await tempHome();
@@ -493,6 +522,18 @@ describe('resolveCredential: auths keys naming a namespace or repository (contai
     assert.deepEqual(await resolveCredential('quay.io', { ...o, repository: 'org/app' }), as('registry'));
   });
 
+  it('a file whose credHelpers helper has no login for the registry: that file\'s namespace key comes next, before its registry key and a later file\'s', async () => {
+    const o = await setup({
+      runHelper: async () => {
+        throw new Error('credentials not found in native keychain');
+      },
+    });
+    await writeJson(dockerConfig(o.home), { credHelpers: { 'ghcr.io': 'gh' }, auths: { 'ghcr.io/acme': creds('ns'), 'ghcr.io': creds('registry') } });
+    await writeJson(podmanFile(o.home), { auths: { 'ghcr.io': creds('later') } });
+    assert.deepEqual(await resolveCredential('ghcr.io', { ...o, repository: 'acme/app' }), as('ns'));
+    assert.deepEqual(await resolveCredential('ghcr.io', { ...o, repository: 'other/app' }), as('registry'));
+  });
+
   it('with helperReplies, a lookup per repository runs each helper once per registry (a "not found" is kept too)', async () => {
     const calls: string[] = [];
     const o = await setup({
@@ -704,29 +745,7 @@ describe('credential helper: real process', () => {
     o.helperProcessGroup = true; // as the CLI asks without a terminal; never read from the host process's streams
     await writeJson(dockerConfig(o.home), { credHelpers: { 'ghcr.io': 'spawner' } });
     await assert.rejects(resolveCredential('ghcr.io', o), (err: Error) => err instanceof AuthError && /timed out after 500 ms/.test(err.message));
-    const pid = Number((await fs.readFile(pidFile, 'utf8')).trim());
-    assert.ok(pid > 0);
-    // Gone, or a zombie nobody has reaped yet (a container's init may not reap): not running.
-    const running = async () => {
-      const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
-      if (stat !== undefined) return !/^\d+ \(.*\) Z/.test(stat);
-      try {
-        process.kill(pid, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    };
-    try {
-      for (let i = 0; i < 100 && (await running()); i++) await new Promise((r) => setTimeout(r, 20));
-      assert.equal(await running(), false, `the helper's child ${pid} is still running`);
-    } finally {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }
+    await assertStops(Number((await fs.readFile(pidFile, 'utf8')).trim()));
   });
 
   it('a helper still running when the process exits (a second Ctrl-C) is killed with its children', { skip: process.platform !== 'linux' }, async () => {
@@ -747,21 +766,7 @@ describe('credential helper: real process', () => {
     const { execFile } = await import('node:child_process');
     const code = await new Promise<number | null>((resolve) => execFile(process.execPath, ['--input-type=module', '-e', script]).on('exit', resolve));
     assert.equal(code, 130);
-    const pid = Number((await fs.readFile(pidFile, 'utf8')).trim());
-    const running = async () => {
-      const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
-      return stat !== undefined && !/^\d+ \(.*\) Z/.test(stat);
-    };
-    try {
-      for (let i = 0; i < 100 && (await running()); i++) await new Promise((r) => setTimeout(r, 20));
-      assert.equal(await running(), false, `the helper's child ${pid} is still running`);
-    } finally {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }
+    await assertStops(Number((await fs.readFile(pidFile, 'utf8')).trim()));
   });
 
   it('a process group of its own only when the caller asks (helperProcessGroup): by default the helper stays in the caller\'s, as Docker runs it', { skip: process.platform !== 'linux' }, async () => {

@@ -5,6 +5,7 @@ import { moveBlob, planBlob } from '../../src/transfer/blobs.js';
 import type { RepoEndpoint, TransferContext } from '../../src/transfer/types.js';
 import { UploadMemory } from '../../src/registry/quirks.js';
 import { Transport } from '../../src/http/transport.js';
+import { RepoMemory } from '../../src/transfer/repo-memory.js';
 import type { RegistryClient } from '../../src/registry/registry-client.js';
 
 function fakeEndpoint(registry: string, repo: string, has: Set<string>, calls: string[]): RepoEndpoint {
@@ -45,7 +46,7 @@ test('foreign / non-distributable layers are referenced as they are: no HEAD, no
     { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: d('5'), size: 10, urls: ['https://cdn.example/layer'] },
   ];
   const transport = new Transport();
-  const ctx: TransferContext = { transport, uploads: new UploadMemory() };
+  const ctx: TransferContext = { transport, uploads: new UploadMemory(), repos: new RepoMemory() };
   for (const desc of foreign) {
     assert.equal(await planBlob(desc, src, dst), 'foreign', desc.mediaType);
     const report = await moveBlob(desc, 'foreign', src, dst, ctx);
@@ -61,7 +62,7 @@ test('a mount that succeeds moves no bytes', async () => {
   const src = fakeEndpoint('a.example', 'base', new Set(), calls);
   const dst = fakeEndpoint('a.example', 'app', new Set(), calls);
   const transport = new Transport();
-  const report = await moveBlob({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: d('6'), size: 99 }, 'mount', src, dst, { transport, uploads: new UploadMemory() });
+  const report = await moveBlob({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: d('6'), size: 99 }, 'mount', src, dst, { transport, uploads: new UploadMemory(), repos: new RepoMemory() });
   transport.close();
   assert.deepEqual([report.action, report.bytes], ['mounted', 0]);
   assert.deepEqual(calls, [`MOUNT a.example/app@${d('6')} from base`]);
