@@ -95,6 +95,8 @@ export async function findReusableLayers(
      * this and for the commit alike.
      */
     alsoTags?: OtherTags;
+    /** Our layers' names in messages ("layer 1", "app layer"), as the report names them; default "layer N". */
+    names?: readonly string[];
   } = {},
 ): Promise<ReuseFound | undefined> {
   const { onTagFound, onChangeExpected, onChanged } = opts;
@@ -170,7 +172,7 @@ export async function findReusableLayers(
         const { diffId, uncompressedSize } = mineNow;
         const found = byDiffId.get(diffId);
         if (!found) return undefined;
-        log.info(`layer ${i + 1} unchanged (diffID ${diffId}); reusing ${found.digest}`);
+        log.info(`${opts.names?.[i] ?? `layer ${i + 1}`} unchanged (diffID ${diffId}); reusing ${found.digest}`);
         return { digest: found.digest, diffId, size: found.size, uncompressedSize, entries: 0 };
       }),
     );

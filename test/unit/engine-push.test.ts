@@ -134,8 +134,12 @@ test('a one-file change with split layers: the unchanged layer and the base blob
   const first = await push({ ...opts, app: appDir('v1\n') });
   dst.clearLog();
   src.clearLog();
-  const again = await push({ ...opts, app: appDir('v2\n') });
+  const info: string[] = [];
+  const logger = { debug() {}, warn() {}, info: (m: string) => void info.push(m) };
+  const again = await push({ ...opts, app: appDir('v2\n'), logger });
   assert.deepEqual(again.layers?.map((l) => l.action), ['reused', 'uploaded']);
+  // The log names the reused layer as the report does ("layer 1"; the app layer is "app layer", not "layer 2").
+  assert.deepEqual(info.filter((m) => m.includes('unchanged (diffID')).map((m) => m.split(' unchanged')[0]), [again.layers![0]!.name]);
   assert.equal(again.layers![0]!.digest, first.layers![0]!.digest);
   assert.equal(dst.count({ kind: 'blob', method: 'HEAD' }), 0, 'no HEAD: none for what the tag names, none for the new config (its session was opened ahead)');
   assert.deepEqual(dst.uploadsFor(again.platforms[0]!.configDigest).map((u) => u.method), ['POST', 'PUT'], 'the config: one PUT on its session');
@@ -144,6 +148,11 @@ test('a one-file change with split layers: the unchanged layer and the base blob
   assert.equal(src.count({ kind: 'blob', method: 'GET' }), 1, 'the base config only: no base layer read');
   assert.deepEqual(manifestLayers(dst, 'app', '1'), [...base.layers.map((l) => l.digest), first.layers![0]!.digest, again.layers![1]!.digest]);
   assert.equal(dst.manifest('app', '1')!.digest, again.digest);
+  // The dependencies change, the code does not: the app layer is the one reused, and said so by its name.
+  info.length = 0;
+  const third = await push({ ...opts, layers: [{ sources: appDir('dependencies, updated\n') }], app: appDir('v2\n'), logger });
+  assert.deepEqual(third.layers?.map((l) => [l.name, l.action]), [['layer 1', 'uploaded'], ['app layer', 'reused']]);
+  assert.deepEqual(info.filter((m) => m.includes('unchanged (diffID')).map((m) => m.split(' unchanged')[0]), ['app layer']);
 });
 
 test('a new tag each deploy (--to app:COMMIT --tag latest): the layers are matched against latest, the unchanged one reused without a build; the new tag and latest both written', async () => {
