@@ -231,3 +231,47 @@ export function flagNames(flags: Readonly<Record<string, string>>): OptionNames 
   const name = (p: string, detail?: string): string => (detail === undefined ? flag(p) : `${flag(p)} ${detail}`);
   return { op: undefined, name, about: name, set: (p, v) => (v === true ? flag(p) : `${flag(p)} ${v}`) };
 }
+
+/**
+ * What the hints of a failed connection call the settings that would fix it: OptionNames'
+ * counterpart for the layers below the operations (src/http/, the registries.conf reader), which
+ * know the registry but not the operation. A library caller gets connectionOptionNames (its
+ * `tls`, `insecureRegistries`, `credentials` and `jobs` options); the CLI passes its flags
+ * (src/cli/connection-flags.ts) as the `connectionNames` connection option, which transportFor
+ * hands down to the transport, the TLS resolver and the error wording. Nothing else tells the
+ * two apart.
+ */
+export interface ConnectionNames {
+  /** Advice to trust a private CA for `host`: `tls.caCerts: { "reg:5000": [PATH] }`; the CLI's `--ca-cert reg:5000=PATH`. */
+  caCert(host: string): string;
+  /** Advice to give `host` a client certificate: `tls.clientCerts: { "reg:5000": { cert: CERT, key: KEY } }`; `--client-cert reg:5000=CERT,KEY`. */
+  clientCert(host: string): string;
+  /** Advice to turn verification off for `host`: `tls.verifyOff: ["reg:5000"]`; `--tls-verify reg:5000=false`. */
+  verifyOff(host: string): string;
+  /** What turned verification off for `host`, in the warning that says so: `tls.verifyOff`; `--tls-verify reg:5000=false`. */
+  verifiedOffBy(host: string): string;
+  /** Advice to reach `host` over plain HTTP: `insecureRegistries: ["reg:5000"]`; `--insecure-registry reg:5000`. */
+  insecure(host: string): string;
+  /** The plain-HTTP setting itself, as in "instead of …": `insecureRegistries`; `--insecure-registry`. */
+  insecureSetting: string;
+  /** How to give credentials for `registry`, after "check the credentials for REGISTRY: ". */
+  credentials(registry: string): string;
+  /** The setting of how many transfers run at once, as in "lower …": `jobs`; `--jobs`. */
+  jobs: string;
+  /** What shows where a reference leads, for a 404: `inspect(REF)`; `` `regpush inspect REF` ``. */
+  inspect: string;
+}
+
+/** The library's names for the connection hints: its connection options (ConnectionOptions, src/registry/connect.ts). */
+export const connectionOptionNames: ConnectionNames = {
+  caCert: (host) => `tls.caCerts: { ${JSON.stringify(host)}: [PATH] }`,
+  clientCert: (host) => `tls.clientCerts: { ${JSON.stringify(host)}: { cert: CERT, key: KEY } }`,
+  verifyOff: (host) => `tls.verifyOff: [${JSON.stringify(host)}]`,
+  verifiedOffBy: () => 'tls.verifyOff',
+  insecure: (host) => `insecureRegistries: [${JSON.stringify(host)}]`,
+  insecureSetting: 'insecureRegistries',
+  credentials: (registry) =>
+    `store a login with login({ registry: ${JSON.stringify(registry)}, … }), give the credentials option (credentials.from for what is read, credentials.to for what is written), or set the REGPUSH_* variables in env`,
+  jobs: 'jobs',
+  inspect: 'inspect(REF)',
+};

@@ -14,6 +14,7 @@ import type { SecretSet } from '../redact.js';
 import { createCliLogger, type LineSink, type Verbosity } from './logger.js';
 import type { RegistryTlsOptions } from '../http/tls.js';
 import { tlsFlags, tlsOptionsFromFlags } from './tls-flags.js';
+import { CONNECTION_FLAG_NAMES } from './connection-flags.js';
 import { mirrorFlags, registryConfigOptions } from './mirror-flags.js';
 import type { BlockedPrefixes, InsecureHosts, MirrorMap } from '../registry/mirror-config.js';
 import { CHUNK_SIZE_RANGE, IDLE_TIMEOUT_RANGE_MS, RETRIES_MAX } from '../registry/limits.js';
@@ -142,6 +143,8 @@ export function connectionOptions(a: CommonArgs, io: CliIO, ctx: CommonContext, 
     idleTimeoutMs: idleTimeoutOption(io.env),
     signal: io.signal,
     earlySockets: io.earlySockets,
+    // The hints of a failed connection name the flags that fix it, not the library's options.
+    connectionNames: CONNECTION_FLAG_NAMES,
   };
 }
 

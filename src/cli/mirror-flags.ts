@@ -25,6 +25,7 @@ import {
   type MirrorMap,
 } from '../registry/mirror-config.js';
 import { defineFlags } from './flag-table.js';
+import { CONNECTION_FLAG_NAMES } from './connection-flags.js';
 
 /** The default places of the two files (read only when they exist). */
 export const DEFAULT_REGISTRIES_CONF = '/etc/containers/registries.conf';
@@ -130,7 +131,7 @@ export function registryConfigOptions(flagValues: unknown, env: Record<string, s
     const text = readConfig(conf.file, conf.named, 'REGISTRIES_CONFIG_PATH', logger);
     if (text !== undefined) {
       try {
-        const r = mirrorsFromRegistriesConf(text, conf.file);
+        const r = mirrorsFromRegistriesConf(text, conf.file, CONNECTION_FLAG_NAMES);
         for (const n of r.notes) (conf.named ? logger.warn : logger.debug).call(logger, n);
         if (Object.keys(r.mirrors).length) logger.debug(`mirrors from ${conf.file}: ${JSON.stringify(r.mirrors)}`);
         maps.push(r.mirrors);

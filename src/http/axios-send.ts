@@ -10,6 +10,7 @@ import { isIP, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import axios, { AxiosError } from 'axios';
 import { AuthError, NetworkError, TlsError, AbortedError, RegpushError } from '../errors.js';
+import { connectionOptionNames, type ConnectionNames } from '../options-check.js';
 import { redactProxyUrl, redactUrl } from '../redact.js';
 import type { HttpRequest, HttpResponse, Send } from './types.js';
 import type { EarlySockets } from './early-sockets.js';
@@ -33,6 +34,8 @@ export interface AxiosSendOptions {
   tls?: TlsResolver;
   /** Connections the CLI opened before loading (src/http/early-sockets.ts); taken where the agents would connect, closed with the rest. */
   early?: EarlySockets;
+  /** What a TLS failure's hint calls the settings that fix it (Transport.names); default the library's options. */
+  names?: ConnectionNames;
 }
 
 /**
@@ -118,9 +121,10 @@ function proxyVariable(url: string): string {
 /**
  * Maps a socket/axios failure to a NetworkError or TlsError naming the host (and the proxy, with
  * its credentials redacted, when the request went through one). `tls` (the transport's resolver)
- * words the fix for a TLS failure: the flag and the certs.d path for that host.
+ * words the fix for a TLS failure: the setting and the certs.d path for that host; `names` the
+ * settings named without one (the caller's options, or the CLI's flags).
  */
-export function transportError(err: unknown, req: HttpRequest, tls?: TlsResolver, proxy?: string): RegpushError {
+export function transportError(err: unknown, req: HttpRequest, tls?: TlsResolver, proxy?: string, names: ConnectionNames = connectionOptionNames): RegpushError {
   if (err instanceof RegpushError) return err;
   // A body stream that failed with our own error (digest mismatch, abort) surfaces as the cause.
   if ((err as { cause?: unknown })?.cause instanceof RegpushError) return (err as { cause: RegpushError }).cause;
@@ -136,8 +140,8 @@ export function transportError(err: unknown, req: HttpRequest, tls?: TlsResolver
   if (isTlsFailure(errno, e.message ?? '', [safeHostname(req.url), proxy ? safeHostname(proxy) : ''])) {
     const message = (e.message ?? '').split('\n')[0]!;
     const kind = tlsFailureKind(errno, e.message ?? '');
-    const plain = errno === 'ERR_SSL_WRONG_VERSION_NUMBER' || errno === 'EPROTO' ? `; if ${host} serves plain HTTP, add --insecure-registry ${host}` : '';
-    const fix = tls ? tls.hint(host, kind) : `for a private CA add --ca-cert ${host}=PATH`;
+    const plain = errno === 'ERR_SSL_WRONG_VERSION_NUMBER' || errno === 'EPROTO' ? `; if ${host} serves plain HTTP, add ${names.insecure(host)}` : '';
+    const fix = tls ? tls.hint(host, kind) : `for a private CA add ${names.caCert(host)}`;
     const text = kind === 'client-certificate' ? 'the server refused the handshake without a client certificate it accepts' : message;
     const everywhere = kind === 'untrusted' ? '; NODE_EXTRA_CA_CERTS=PATH trusts a CA for every registry' : '';
     return new TlsError(`TLS failure talking to ${host}: ${text} (${errno}); ${fix}${everywhere}${plain}`, {
@@ -180,8 +184,8 @@ function proxyRefusal(status: number, socket: Socket | null | undefined, req: Ht
 }
 
 /** The error a request fails with when its body stream failed: the body's own typed error (never retried as a network failure unless it is one). */
-function bodyFailure(err: unknown, req: HttpRequest): RegpushError {
-  return err instanceof RegpushError ? err : transportError(err, req);
+function bodyFailure(err: unknown, req: HttpRequest, names?: ConnectionNames): RegpushError {
+  return err instanceof RegpushError ? err : transportError(err, req, undefined, undefined, names);
 }
 
 /** The host name of `url` (no port, no brackets), or '' when it does not parse. */
@@ -425,7 +429,7 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void;
       if (data.errored) {
         clearTimeout(timer);
         req.signal?.removeEventListener('abort', onAbort);
-        throw bodyFailure(data.errored, req);
+        throw bodyFailure(data.errored, req, opts.names);
       }
       // A listener, not a Transform in the body's path: one stream hop less for every uploaded
       // byte. axios pipes the body into the request and fails the request on a body error; the
@@ -461,7 +465,7 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void;
     } catch (err) {
       if (upload && !Buffer.isBuffer(upload)) upload.destroy();
       if (data && !Buffer.isBuffer(data)) data.destroy();
-      if (bodyError) throw bodyFailure(bodyError, req);
+      if (bodyError) throw bodyFailure(bodyError, req, opts.names);
       if (timedOut && proxy && !hasSocket) {
         const host = safeHost(req.url);
         const named = redactProxyUrl(proxy);
@@ -474,7 +478,7 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void;
           details: { registry: safeHost(req.url), request: `${req.method} ${redactUrl(req.url)}`, errno: 'ETIMEDOUT' },
         });
       }
-      throw transportError(err, req, opts.tls, proxy);
+      throw transportError(err, req, opts.tls, proxy, opts.names);
     } finally {
       settled = true;
       clearTimeout(timer);

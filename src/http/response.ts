@@ -15,6 +15,7 @@ import {
   TooManyRequestsError,
   type ErrorDetails,
 } from '../errors.js';
+import { connectionOptionNames, type ConnectionNames } from '../options-check.js';
 import { redactText } from '../redact.js';
 import type { HttpResponse } from './types.js';
 import { DEFAULT_RETRY_POLICY, parseRetryAfter, quotaSpent } from './retry.js';
@@ -143,16 +144,16 @@ export interface FailureContext {
   what: string;
   /** Registry host. */
   registry: string;
+  /** What the hints call the settings that fix a failure (the transport's: Transport.names); default the library's options. */
+  names?: ConnectionNames;
 }
 
-/** What to do next, appended to the errors users meet most. */
+/** What to do next, appended to the errors users meet most; `names` words the settings the caller would change. */
 const HINT = {
-  // Said below the command layer, so it names each command's flags (`tags` has no --from-user).
-  auth: (registry: string) =>
-    `check the credentials for ${registry}: \`regpush login ${registry}\`, the command's user flag with --password-stdin (--user for tags, catalog, digest, tag, delete and inspect; --from-user/--to-user for push and copy), or the REGPUSH_* env vars`,
+  auth: (registry: string, names: ConnectionNames) => `check the credentials for ${registry}: ${names.credentials(registry)}`,
   denied: 'access denied: the credentials were accepted but lack permission on this repository; check its name and your pull/push rights',
-  notFound: 'check the repository name and tag or digest; `regpush inspect REF` shows what a reference resolves to',
-  rateLimited: 'wait and retry, lower --jobs, or log in (Docker Hub allows authenticated users more pulls)',
+  notFound: (names: ConnectionNames) => `check the repository name and tag or digest; ${names.inspect} shows what a reference resolves to`,
+  rateLimited: (names: ConnectionNames) => `wait and retry, lower ${names.jobs}, or log in (Docker Hub allows authenticated users more pulls)`,
 };
 
 /** "ratelimit-remaining 0 of 100 per 6 h", from a registry's rate-limit headers. */
@@ -166,6 +167,7 @@ function pullLimitText(headers: Record<string, string>): string {
 
 /** Builds the typed error for a failed response, reading its OCI error body (capped). */
 export async function errorFromResponse(res: HttpResponse, ctx: FailureContext): Promise<RegpushError> {
+  const names = ctx.names ?? connectionOptionNames;
   let codes: string[] = [];
   let messages: string[] = [];
   let text = '';
@@ -197,15 +199,15 @@ export async function errorFromResponse(res: HttpResponse, ctx: FailureContext):
   // server's own answer always carries headers (Date, Content-Length or Connection).
   const goTlsAnswer = /HTTP request to an HTTPS server/i.test(text) || (text === '' && Object.keys(res.headers).length === 0);
   if (res.status === 400 && res.url.startsWith('http:') && goTlsAnswer) {
-    return new RegistryError(`${base} (it speaks TLS, and was asked in plain HTTP: for a certificate this machine does not trust, use --ca-cert ${ctx.registry}=PATH or --tls-verify ${ctx.registry}=false instead of --insecure-registry)`, { details });
+    return new RegistryError(`${base} (it speaks TLS, and was asked in plain HTTP: for a certificate this machine does not trust, use ${names.caCert(ctx.registry)} or ${names.verifyOff(ctx.registry)} instead of ${names.insecureSetting})`, { details });
   }
   switch (res.status) {
     case 401:
-      return new AuthError(`${base} (${HINT.auth(ctx.registry)})`, { details });
+      return new AuthError(`${base} (${HINT.auth(ctx.registry, names)})`, { details });
     case 403:
       return new DeniedError(`${base} (${HINT.denied})`, { details });
     case 404:
-      return new NotFoundError(`${base} (${HINT.notFound})`, { details });
+      return new NotFoundError(`${base} (${HINT.notFound(names)})`, { details });
     case 429: {
       // Docker Hub's pull limit used up: not retried (quotaSpent); the message names the limit, and
       // the detail lets a sync stop that registry's other images at once.
@@ -218,12 +220,12 @@ export async function errorFromResponse(res: HttpResponse, ctx: FailureContext):
       // say what the registry asked for, not that retries ran out.
       const wait = parseRetryAfter(res.headers['retry-after'], Date.now());
       const asked = wait !== undefined && wait > DEFAULT_RETRY_POLICY.maxRetryAfterMs ? `the registry asks to wait ${Math.ceil(wait / 1000)} s (Retry-After), longer than regpush waits (${DEFAULT_RETRY_POLICY.maxRetryAfterMs / 1000} s)` : 'retries exhausted';
-      return new TooManyRequestsError(`${base} (rate limited; ${asked}: ${HINT.rateLimited})`, { details });
+      return new TooManyRequestsError(`${base} (rate limited; ${asked}: ${HINT.rateLimited(names)})`, { details });
     }
     default:
       if (codes.includes('DENIED')) return new DeniedError(`${base} (${HINT.denied})`, { details });
-      if (codes.includes('UNAUTHORIZED')) return new AuthError(`${base} (${HINT.auth(ctx.registry)})`, { details });
-      if (codes.some((c) => c.endsWith('_UNKNOWN')) && res.status < 500) return new NotFoundError(`${base} (${HINT.notFound})`, { details });
+      if (codes.includes('UNAUTHORIZED')) return new AuthError(`${base} (${HINT.auth(ctx.registry, names)})`, { details });
+      if (codes.some((c) => c.endsWith('_UNKNOWN')) && res.status < 500) return new NotFoundError(`${base} (${HINT.notFound(names)})`, { details });
       return new RegistryError(res.status >= 500 ? `${base} (the registry failed; retry later or check its status page)` : base, { details });
   }
 }

@@ -13,6 +13,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { createSecureContext, rootCertificates } from 'node:tls';
 import { join } from 'node:path';
 import { InputError } from '../errors.js';
+import { connectionOptionNames, type ConnectionNames } from '../options-check.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 import { canonicalRegistry, hostEntryFor, isDockerHub, DOCKER_HUB, DOCKER_HUB_API_HOST } from '../ref/registry.js';
@@ -44,7 +45,7 @@ export interface RegistryTlsOptions {
   clientCerts?: Readonly<Record<string, { cert: string; key: string }>>;
   /** Registries reached over HTTPS without verifying the server's certificate (Docker's insecure registries). */
   verifyOff?: readonly string[];
-  /** What turned verification off for a registry of verifyOff, named in its warning (default "--tls-verify REGISTRY=false"). */
+  /** What turned verification off for a registry of verifyOff, named in its warning (default: the setting itself, `tls.verifyOff`, or the CLI's `--tls-verify REGISTRY=false`). */
   verifyOffBy?: Readonly<Record<string, string>>;
   /**
    * File of NODE_EXTRA_CA_CERTS. Giving extra CAs replaces Node's default trust for that host, so
@@ -204,8 +205,11 @@ function checkClientPair(cert: Buffer, key: Buffer, files: { cert: string; key: 
   }
 }
 
-/** Builds the resolver for an operation; `logger` gets a warning per host whose verification is off. */
-export function tlsResolver(opts: RegistryTlsOptions, logger: Logger = silentLogger): TlsResolver {
+/**
+ * Builds the resolver for an operation; `logger` gets a warning per host whose verification is off.
+ * `names` words the settings its hints and warnings name: the library's options, or the CLI's flags.
+ */
+export function tlsResolver(opts: RegistryTlsOptions, logger: Logger = silentLogger, names: ConnectionNames = connectionOptionNames): TlsResolver {
   const roots = opts.certsDirs ?? DEFAULT_CERTS_DIRS;
   const offList = opts.verifyOff ?? [];
   /**
@@ -224,7 +228,7 @@ export function tlsResolver(opts: RegistryTlsOptions, logger: Logger = silentLog
     const found = await findCertsDir(roots, host);
     const caFiles = [...(found?.cas ?? []), ...(lookup(opts.caCerts, host) ?? [])];
     const client = lookup(opts.clientCerts, host) ?? found?.client;
-    if (offBy !== undefined) logger.warn(`TLS verification is off for ${name} (${lookup(opts.verifyOffBy, offBy) ?? `--tls-verify ${tlsName(offBy)}=false`}): the connection is encrypted, but the server is not authenticated`);
+    if (offBy !== undefined) logger.warn(`TLS verification is off for ${name} (${lookup(opts.verifyOffBy, offBy) ?? names.verifiedOffBy(tlsName(offBy))}): the connection is encrypted, but the server is not authenticated`);
     if (verify && caFiles.length === 0 && !client) return undefined;
     const sources = [...caFiles, ...(client ? [client.cert, client.key] : [])];
     logger.debug(`TLS for ${name}: ${sources.length ? sources.join(', ') : 'default trust'}${verify ? '' : ', verification off'}`);
@@ -272,12 +276,12 @@ export function tlsResolver(opts: RegistryTlsOptions, logger: Logger = silentLog
       const dir = roots.length ? `${join(roots[0]!, certsDirNames(host)[0]!)}/` : undefined;
       const others = roots.length > 1 ? ` (or under ${roots.slice(1).join(', ')})` : '';
       if (kind === 'client-certificate') {
-        return `${name} asks for a client certificate: add --client-cert ${name}=CERT,KEY${dir ? ` or put client.cert and client.key in ${dir}${others}` : ''}`;
+        return `${name} asks for a client certificate: add ${names.clientCert(name)}${dir ? ` or put client.cert and client.key in ${dir}${others}` : ''}`;
       }
       if (kind === 'hostname') {
-        return `the certificate of ${name} is not for that name; reach it by a name the certificate lists, or (not recommended) --tls-verify ${name}=false; a private CA goes in --ca-cert ${name}=PATH${dir ? ` or ${dir}*.crt${others}` : ''}`;
+        return `the certificate of ${name} is not for that name; reach it by a name the certificate lists, or (not recommended) ${names.verifyOff(name)}; a private CA goes in ${names.caCert(name)}${dir ? ` or ${dir}*.crt${others}` : ''}`;
       }
-      return `to trust its CA add --ca-cert ${name}=PATH${dir ? ` or put the CA as a .crt file in ${dir}${others}` : ''}`;
+      return `to trust its CA add ${names.caCert(name)}${dir ? ` or put the CA as a .crt file in ${dir}${others}` : ''}`;
     },
   };
 }

@@ -6,6 +6,7 @@
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 import { USER_AGENT } from '../version.js';
+import { connectionOptionNames, type ConnectionNames } from '../options-check.js';
 import { answerDeadlineMiddleware } from './answer-deadline.js';
 import { createAxiosSend } from './axios-send.js';
 import { debugMiddleware } from './debug.js';
@@ -37,6 +38,11 @@ export interface TransportOptions {
   tls?: TlsResolver;
   /** Connections opened before the operation started, taken where the agents would connect (early-sockets.ts). */
   early?: EarlySockets;
+  /**
+   * What the hints of a failed connection call the settings that fix it: the library's options
+   * (the default) or the CLI's flags (the `connectionNames` connection option; see transportFor).
+   */
+  names?: ConnectionNames;
 }
 
 /**
@@ -61,6 +67,8 @@ export class Transport {
   readonly retryPolicy: RetryPolicy;
   readonly logger: Logger;
   readonly userAgent: string;
+  /** What this operation's hints call the settings that fix a failure (TransportOptions.names); the clients word their errors with it. */
+  readonly names: ConnectionNames;
   /** A socket silent this long fails (ms), as given to the socket layer. */
   readonly idleTimeoutMs: number;
   /** Requests, retries and rate-limit headers seen (for the JSON report). */
@@ -74,8 +82,9 @@ export class Transport {
   constructor(opts: TransportOptions = {}) {
     this.logger = opts.logger ?? silentLogger;
     this.userAgent = opts.userAgent ?? USER_AGENT;
+    this.names = opts.names ?? connectionOptionNames;
     this.idleTimeoutMs = opts.idleTimeoutMs ?? 60_000;
-    const base = createAxiosSend({ userAgent: this.userAgent, idleTimeoutMs: opts.idleTimeoutMs, maxSockets: opts.maxSockets, proxy: opts.proxy, tls: opts.tls, early: opts.early });
+    const base = createAxiosSend({ userAgent: this.userAgent, idleTimeoutMs: opts.idleTimeoutMs, maxSockets: opts.maxSockets, proxy: opts.proxy, tls: opts.tls, early: opts.early, names: this.names });
     this.closeBase = () => base.close();
     this.preconnectBase = (url, n) => base.preconnect(url, n);
     this.retryPolicy = { ...DEFAULT_RETRY_POLICY, ...(opts.retry ?? {}) };

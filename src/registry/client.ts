@@ -245,7 +245,7 @@ export class HttpRegistryClient implements RegistryClient {
   }
 
   private async fail(res: HttpResponse, what: string): Promise<never> {
-    throw await errorFromResponse(res, { what, registry: this.registry });
+    throw await errorFromResponse(res, { what, registry: this.registry, names: this.transport.names });
   }
 
   /** GET /v2/: checks reachability and authenticates early. */
@@ -372,7 +372,7 @@ export class HttpRegistryClient implements RegistryClient {
     const what = `DELETE manifest ${this.registry}/${repo}@${digest}`;
     const res = await this.request({ method: 'DELETE', url: await this.url(`${repo}/manifests/${digest}`) });
     if (res.status === 202 || res.status === 200 || res.status === 204) return drain(res);
-    const err = await errorFromResponse(res, { what, registry: this.registry });
+    const err = await errorFromResponse(res, { what, registry: this.registry, names: this.transport.names });
     if (res.status === 405 || err.details.registryCodes?.includes('UNSUPPORTED')) {
       throw new UnsupportedError(`${err.message} (this registry does not allow deleting manifests; on CNCF distribution an operator enables it with storage.delete.enabled)`, {
         details: err.details,
@@ -671,7 +671,7 @@ export class HttpRegistryClient implements RegistryClient {
     try {
       const res = await this.send({ method: 'DELETE', url: session, signal: AbortSignal.timeout(CANCEL_TIMEOUT_MS), label: 'upload DELETE' });
       if (res.status === 404) {
-        const err = await errorFromResponse(res, { what: 'upload DELETE', registry: this.registry });
+        const err = await errorFromResponse(res, { what: 'upload DELETE', registry: this.registry, names: this.transport.names });
         return err.details.registryCodes?.includes('BLOB_UPLOAD_UNKNOWN') === true;
       }
       await drain(res);
@@ -718,7 +718,7 @@ export class HttpRegistryClient implements RegistryClient {
         // distribution (2.8 and later) answers an `n` above its catalog.maxentries (default 1000)
         // with 400 PAGINATION_NUMBER_INVALID rather than capping it: asked once more with that
         // default, its Link then leads on page by page. Said in --debug only: the list is whole.
-        const err = await errorFromResponse(res, { what: failWhat, registry: this.registry });
+        const err = await errorFromResponse(res, { what: failWhat, registry: this.registry, names: this.transport.names });
         if (!err.details.registryCodes?.includes('PAGINATION_NUMBER_INVALID')) throw err;
         this.logger.debug(`${this.registry} refused n=${pageSize} (400 PAGINATION_NUMBER_INVALID); asking again with n=${DISTRIBUTION_MAX_ENTRIES}`);
         url = await this.url(pathFor(DISTRIBUTION_MAX_ENTRIES));

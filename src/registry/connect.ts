@@ -19,7 +19,7 @@ import { blockedBy, checkMirrorMap, mirrorsFor, MirrorConfigError, type BlockedP
 import { BlockedClient, MirroredClient, MirrorHealth, mirrorSendProfile, type MirrorRoute } from './mirrors.js';
 import { isAbsolute, resolve } from 'node:path';
 import { DeniedError, UsageError } from '../errors.js';
-import { STRINGS, type Shape } from '../options-check.js';
+import { connectionOptionNames, STRINGS, type ConnectionNames, type Shape } from '../options-check.js';
 
 /** Options every command shares, as the library receives them (the CLI fills them from flags and env). */
 export interface ConnectionOptions {
@@ -92,6 +92,14 @@ export interface ConnectionOptions {
    * would connect to that host and port, and closes those it did not need when it closes.
    */
   earlySockets?: EarlySockets;
+  /**
+   * What the hints of a failed connection call the settings that would fix it (a TLS failure's CA,
+   * client certificate or verification, plain HTTP, a 401's credentials, a 429's jobs). Default:
+   * this library's options (`tls.caCerts: { "reg:5000": [PATH] }`, `insecureRegistries`,
+   * `credentials`, `jobs`). The CLI passes its flags' names (`--ca-cert reg:5000=PATH`…), so that
+   * its messages name what its user typed; a library caller has no need of it.
+   */
+  connectionNames?: ConnectionNames;
 }
 
 /** A Credential's shape. */
@@ -129,6 +137,20 @@ export const CONNECTION_SHAPE = {
   blocked: { values: { anyOf: ['string', { literal: [false] }] } },
   insecureTlsRegistries: { values: 'string' },
   earlySockets: 'any',
+  connectionNames: {
+    fields: {
+      caCert: 'function',
+      clientCert: 'function',
+      verifyOff: 'function',
+      verifiedOffBy: 'function',
+      insecure: 'function',
+      insecureSetting: 'string',
+      credentials: 'function',
+      jobs: 'string',
+      inspect: 'string',
+    },
+    required: ['caCert', 'clientCert', 'verifyOff', 'verifiedOffBy', 'insecure', 'insecureSetting', 'credentials', 'jobs', 'inspect'],
+  },
   logger: { fields: { debug: 'function', info: 'function', warn: 'function' }, required: ['debug', 'info', 'warn'], open: true },
   retries: 'whole',
 } satisfies Record<string, Shape>;
@@ -140,10 +162,15 @@ export interface TransportChoices extends ConnectionOptions {
   idleTimeoutMs?: number;
 }
 
-/** The one way an operation builds its transport: logger, retries, idle timeout, proxies from env, TLS per registry. */
+/**
+ * The one way an operation builds its transport: logger, retries, idle timeout, proxies from env,
+ * TLS per registry, and the names its hints give the settings that fix a failure (the caller's
+ * `connectionNames`, else the library's options).
+ */
 export function transportFor(opts: TransportChoices): Transport {
   checkRanges(opts);
   const logger = opts.logger ?? silentLogger;
+  const names = opts.connectionNames ?? connectionOptionNames;
   const proxy = proxySettingsFromEnv(opts.env ?? {});
   // A proxy's password reaches text a dependency words (its errors, --debug lines) as typed or
   // decoded: the caller scrubs it from all it prints, as it does a registry password.
@@ -153,8 +180,9 @@ export function transportFor(opts: TransportChoices): Transport {
     idleTimeoutMs: opts.idleTimeoutMs,
     retry: opts.retries === undefined ? undefined : { retries: opts.retries },
     proxy,
-    tls: tlsResolver(withInsecureTls(opts), logger),
+    tls: tlsResolver(withInsecureTls(opts), logger, names),
     early: opts.earlySockets,
+    names,
   });
 }
 

@@ -15,6 +15,7 @@
  * without certificate verification, or over plain HTTP when it does not speak TLS: InsecureHosts).
  */
 import { InputError } from '../errors.js';
+import { connectionOptionNames, type ConnectionNames } from '../options-check.js';
 import { HOST } from '../ref/grammar.js';
 import { canonicalRegistry, DOCKER_HUB } from '../ref/registry.js';
 
@@ -209,9 +210,10 @@ export interface RegistriesConfMirrors {
  * when it does not speak TLS, as registries.conf(5) allows. `blocked = true` is returned for the
  * caller to enforce (the library's `blocked` option). A `location` that differs from the prefix (a
  * rewrite of the registry itself) and `pull-from-mirror` other than "all" are not applied; such a
- * mirror is left out (a note says so) rather than used for more than the file allows.
+ * mirror is left out (a note says so) rather than used for more than the file allows. `names`
+ * words the settings a note points to instead: the library's options (the default), or the CLI's flags.
  */
-export function mirrorsFromRegistriesConf(text: string, source: string): RegistriesConfMirrors {
+export function mirrorsFromRegistriesConf(text: string, source: string, names: ConnectionNames = connectionOptionNames): RegistriesConfMirrors {
   const doc = parseToml(text, source);
   const mirrors: MirrorMap = {};
   const notes: string[] = [];
@@ -269,7 +271,7 @@ export function mirrorsFromRegistriesConf(text: string, source: string): Registr
     if (insecure) {
       // TLS settings go by host: for a namespace prefix that would loosen the whole registry, more
       // than the entry asks for, so only an entry for a whole registry is applied.
-      if (prefix.includes('/')) notes.push(`${where}: insecure = true for the namespace ${prefixRaw} is not applied (regpush sets TLS per registry host); use --tls-verify HOST=false or --insecure-registry HOST`);
+      if (prefix.includes('/')) notes.push(`${where}: insecure = true for the namespace ${prefixRaw} is not applied (regpush sets TLS per registry host); use ${names.verifyOff('HOST')} or ${names.insecure('HOST')}`);
       else insecureHosts[prefix] = source;
     }
     const digestOnly = reg['mirror-by-digest-only'];

@@ -12,6 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import { UsageError } from '../errors.js';
+import { optionPaths, type OptionNames } from '../options-check.js';
 import { destinationRepository, type UnitSource } from './target.js';
 
 /** One share of the work: shard `index` of `count` (0 ≤ index < count). */
@@ -23,31 +24,36 @@ export interface Shard {
 /** Upper bound on N: far above any useful fan-out, low enough that scoring stays cheap. */
 export const MAX_SHARDS = 1000;
 
+/** What parseShard's messages call its value for a library caller. */
+const PARSE_SHARD_NAMES = optionPaths('parseShard()');
+
 /** The variable a Kubernetes Indexed Job sets to the pod's completion index. */
 export const SHARD_INDEX_ENV = 'JOB_COMPLETION_INDEX';
 
 /**
- * Parses the `--shard` value: "I/N", or "/N" to take I from JOB_COMPLETION_INDEX in `env`.
- * Throws UsageError (E_USAGE) saying what is wrong.
+ * Parses a shard's text, as `--shard` takes it: "I/N", or "/N" to take I from JOB_COMPLETION_INDEX
+ * in `env`. Throws UsageError (E_USAGE) saying what is wrong, naming the value as `names` says: a
+ * library caller's `shard`, the CLI's `--shard` (sync's flagNames).
  */
-export function parseShard(text: string, env: Readonly<Record<string, string | undefined>>): Shard {
+export function parseShard(text: string, env: Readonly<Record<string, string | undefined>>, names: OptionNames = PARSE_SHARD_NAMES): Shard {
+  const shard = names.name('shard');
   const m = /^\s*(\d*)\s*\/\s*(\d+)\s*$/.exec(text);
-  if (!m) throw new UsageError(`invalid --shard ${JSON.stringify(text)}: expected I/N (e.g. 0/3), or /N to take I from ${SHARD_INDEX_ENV}`);
+  if (!m) throw new UsageError(`invalid ${shard} ${JSON.stringify(text)}: expected I/N (e.g. 0/3), or /N to take I from ${SHARD_INDEX_ENV}`);
   const count = Number(m[2]);
-  if (count < 1 || count > MAX_SHARDS) throw new UsageError(`invalid --shard ${JSON.stringify(text)}: the shard count must be 1 to ${MAX_SHARDS}`);
+  if (count < 1 || count > MAX_SHARDS) throw new UsageError(`invalid ${shard} ${JSON.stringify(text)}: the shard count must be 1 to ${MAX_SHARDS}`);
   let index: number;
   if (m[1] !== '') {
     index = Number(m[1]);
   } else {
     const fromEnv = env[SHARD_INDEX_ENV];
     if (fromEnv === undefined || fromEnv === '') {
-      throw new UsageError(`--shard ${JSON.stringify(text)} takes the index from ${SHARD_INDEX_ENV}, which is not set (give I/N instead)`);
+      throw new UsageError(`${shard} ${JSON.stringify(text)} takes the index from ${SHARD_INDEX_ENV}, which is not set (give I/N instead)`);
     }
     if (!/^\d+$/.test(fromEnv.trim())) throw new UsageError(`${SHARD_INDEX_ENV}=${JSON.stringify(fromEnv)} is not a shard index (a whole number from 0)`);
     index = Number(fromEnv.trim());
   }
   if (index >= count) {
-    throw new UsageError(`invalid --shard: index ${index} is out of range for ${count} shard${count === 1 ? '' : 's'} (0 to ${count - 1}; indexes count from 0 like ${SHARD_INDEX_ENV})`);
+    throw new UsageError(`invalid ${shard}: index ${index} is out of range for ${count} shard${count === 1 ? '' : 's'} (0 to ${count - 1}; indexes count from 0 like ${SHARD_INDEX_ENV})`);
   }
   return { index, count };
 }

@@ -18,6 +18,7 @@ import { errorLine } from '../../src/cli/main.js';
 import { Transport } from '../../src/http/transport.js';
 import { readBody } from '../../src/http/response.js';
 import { tlsResolver } from '../../src/http/tls.js';
+import { CONNECTION_FLAG_NAMES } from '../../src/cli/connection-flags.js';
 import { SecretSet } from '../../src/redact.js';
 import { transportFor } from '../../src/registry/connect.js';
 
@@ -318,10 +319,15 @@ test('per-registry TLS through HTTPS_PROXY: --ca-cert and --tls-verify REGISTRY=
   assert.equal(await get(new Transport({ proxy: { httpsProxy: proxyUrl }, retry: { retries: 0 }, tls: tlsResolver({ certsDirs: [root] }) })), 'registry');
   // Verification off for this registry.
   assert.equal(await get(new Transport({ proxy: { httpsProxy: proxyUrl }, retry: { retries: 0 }, tls: tlsResolver({ certsDirs: [], verifyOff: [host] }) })), 'registry');
-  // A CA given for another registry does not help this one; the error names the flag for this host.
+  // A CA given for another registry does not help this one; the error names the flag for this
+  // host (the CLI's transport), or the option (a library caller's).
+  await assert.rejects(
+    get(new Transport({ proxy: { httpsProxy: proxyUrl }, retry: { retries: 0 }, tls: tlsResolver({ certsDirs: [], caCerts: { 'other.example': [certFile] } }, undefined, CONNECTION_FLAG_NAMES), names: CONNECTION_FLAG_NAMES })),
+    (e: Error & { code?: string }) => e.code === 'E_TLS' && e.message.includes(`--ca-cert ${host}=PATH`),
+  );
   await assert.rejects(
     get(new Transport({ proxy: { httpsProxy: proxyUrl }, retry: { retries: 0 }, tls: tlsResolver({ certsDirs: [], caCerts: { 'other.example': [certFile] } }) })),
-    (e: Error & { code?: string }) => e.code === 'E_TLS' && e.message.includes(`--ca-cert ${host}=PATH`),
+    (e: Error & { code?: string }) => e.code === 'E_TLS' && e.message.includes(`tls.caCerts: { "${host}": [PATH] }`) && !e.message.includes('--'),
   );
   assert.ok(connects.length >= 4 && connects.every((c) => c === host), connects.join(','));
 });

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { Transport } from '../../src/http/transport.js';
+import { CONNECTION_FLAG_NAMES } from '../../src/cli/connection-flags.js';
 import { MAX_REFERRER_PAGES, MAX_TAG_PAGES, HttpRegistryClient, nextLink, withQuery } from '../../src/registry/client.js';
 import { endpointFor, parseInsecureList } from '../../src/registry/endpoint.js';
 import { uploadLocationOf } from '../../src/registry/registry-client.js';
@@ -805,29 +806,37 @@ test('a registry named insecure (plain HTTP) that speaks TLS, asked with a HEAD 
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
   t.after(() => new Promise<void>((r) => s.close(() => r())));
   const host = `127.0.0.1:${(s.address() as AddressInfo).port}`;
-  const transport = new Transport({ retry: { retries: 0 } });
-  const client = new HttpRegistryClient({ registry: host, transport, insecure: [host] });
-  const hint = `answered 400 \\(it speaks TLS, and was asked in plain HTTP: for a certificate this machine does not trust, use --ca-cert ${host.replace(/\./g, '\\.')}=PATH or --tls-verify ${host.replace(/\./g, '\\.')}=false instead of --insecure-registry\\)$`;
-  for (const ask of [() => client.headManifest('app', '1'), () => client.getManifest('app', '1')]) {
-    await assert.rejects(ask(), (e: unknown) => {
-      assert.ok(e instanceof RegpushError && e.code === 'E_REGISTRY', String(e));
-      assert.match(e.message, new RegExp(hint));
-      return true;
-    });
+  // The CLI's transport names its flags; a library caller's (no names given) its options.
+  const cli = new Transport({ retry: { retries: 0 }, names: CONNECTION_FLAG_NAMES });
+  const library = new Transport({ retry: { retries: 0 } });
+  const escaped = host.replace(/\./g, '\\.');
+  const hints = [
+    [cli, `use --ca-cert ${escaped}=PATH or --tls-verify ${escaped}=false instead of --insecure-registry`],
+    [library, `use tls\\.caCerts: \\{ "${escaped}": \\[PATH\\] \\} or tls\\.verifyOff: \\["${escaped}"\\] instead of insecureRegistries`],
+  ] as const;
+  for (const [transport, hint] of hints) {
+    const client = new HttpRegistryClient({ registry: host, transport, insecure: [host] });
+    for (const ask of [() => client.headManifest('app', '1'), () => client.getManifest('app', '1')]) {
+      await assert.rejects(ask(), (e: unknown) => {
+        assert.ok(e instanceof RegpushError && e.code === 'E_REGISTRY', String(e));
+        assert.match(e.message, new RegExp(`answered 400 \\(it speaks TLS, and was asked in plain HTTP: for a certificate this machine does not trust, ${hint}\\)$`));
+        return true;
+      });
+    }
+    transport.close();
   }
   // A plain-HTTP registry's own 400 to a HEAD (headers, no body) gets no such hint.
   const plain = await registry((_req, _b, res) => res.writeHead(400, { 'content-type': 'application/json' }).end());
   await assert.rejects(plain.client.headManifest('app', '1'), (e: unknown) => e instanceof RegpushError && e.code === 'E_REGISTRY' && !/speaks TLS/.test(e.message));
   plain.transport.close();
-  transport.close();
 });
 
-test('a registry named insecure (plain HTTP) that speaks TLS: its 400 "HTTP request to an HTTPS server" says so and names the flags for an untrusted certificate', async () => {
+test('a registry named insecure (plain HTTP) that speaks TLS: its 400 "HTTP request to an HTTPS server" says so and names the settings for an untrusted certificate (a library transport\'s: its options)', async () => {
   // What Go's TLS server writes to a plain-HTTP request on its port.
   const r = await registry((_req, _b, res) => res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8' }).end('Client sent an HTTP request to an HTTPS server.\n'));
   await assert.rejects(r.client.getManifest('app', '1'), (e: unknown) => {
     assert.ok(e instanceof RegpushError && e.code === 'E_REGISTRY', String(e));
-    assert.match(e.message, new RegExp(`answered 400 \\(it speaks TLS, and was asked in plain HTTP: for a certificate this machine does not trust, use --ca-cert ${r.client.registry.replace(/\./g, '\\.')}=PATH or --tls-verify ${r.client.registry.replace(/\./g, '\\.')}=false instead of --insecure-registry\\)$`));
+    assert.match(e.message, new RegExp(`answered 400 \\(it speaks TLS, and was asked in plain HTTP: for a certificate this machine does not trust, use tls\\.caCerts: \\{ "${r.client.registry.replace(/\./g, '\\.')}": \\[PATH\\] \\} or tls\\.verifyOff: \\["${r.client.registry.replace(/\./g, '\\.')}"\\] instead of insecureRegistries\\)$`));
     return true;
   });
   r.transport.close();

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rootCertificates } from 'node:tls';
 import { certsDirsFromEnv, tlsOptionsFromFlags } from '../../src/cli/tls-flags.js';
+import { CONNECTION_FLAG_NAMES } from '../../src/cli/connection-flags.js';
 import { certsDirNames, DEFAULT_CERTS_DIRS, findCertsDir, tlsConnectOptions, tlsResolver } from '../../src/http/tls.js';
 import { InputError, UsageError } from '../../src/errors.js';
 
@@ -146,10 +147,10 @@ test('tlsResolver: nothing configured → default trust; CAs are added to the de
   assert.equal(tlsConnectOptions(undefined).rejectUnauthorized, undefined);
 });
 
-test('tlsResolver: verification off for the named registry only, with one warning per host', async () => {
+test('tlsResolver: verification off for the named registry only, with one warning per host (naming the CLI\'s flag, or the library\'s option)', async () => {
   const warnings: string[] = [];
   const logger = { debug() {}, info() {}, warn: (m: string) => warnings.push(m) };
-  const r = tlsResolver({ certsDirs: [], verifyOff: ['lab.local:5000', 'docker.io'] }, logger);
+  const r = tlsResolver({ certsDirs: [], verifyOff: ['lab.local:5000', 'docker.io'] }, logger, CONNECTION_FLAG_NAMES);
   const s = (await r.settingsFor('lab.local:5000'))!;
   assert.equal(s.verify, false);
   assert.equal(tlsConnectOptions(s).rejectUnauthorized, false);
@@ -159,6 +160,15 @@ test('tlsResolver: verification off for the named registry only, with one warnin
   assert.deepEqual(warnings, [
     'TLS verification is off for lab.local:5000 (--tls-verify lab.local:5000=false): the connection is encrypted, but the server is not authenticated',
     'TLS verification is off for docker.io (--tls-verify docker.io=false): the connection is encrypted, but the server is not authenticated',
+  ]);
+  // A library caller set tls.verifyOff; what set it elsewhere (verifyOffBy) is named as given.
+  warnings.length = 0;
+  const lib = tlsResolver({ certsDirs: [], verifyOff: ['lab.local:5000', 'other:5000'], verifyOffBy: { 'other:5000': 'insecure = true in /etc/containers/registries.conf' } }, logger);
+  await lib.settingsFor('lab.local:5000');
+  await lib.settingsFor('other:5000');
+  assert.deepEqual(warnings, [
+    'TLS verification is off for lab.local:5000 (tls.verifyOff): the connection is encrypted, but the server is not authenticated',
+    'TLS verification is off for other:5000 (insecure = true in /etc/containers/registries.conf): the connection is encrypted, but the server is not authenticated',
   ]);
 });
 
@@ -215,13 +225,28 @@ test('tlsResolver: a CA file in DER is converted; one holding no certificate is 
 });
 
 test('tlsResolver hints name the flag and the certs.d path for the host', () => {
-  const r = tlsResolver({ certsDirs: ['/etc/containers/certs.d', '/etc/docker/certs.d'] });
+  const r = tlsResolver({ certsDirs: ['/etc/containers/certs.d', '/etc/docker/certs.d'] }, undefined, CONNECTION_FLAG_NAMES);
   assert.equal(r.hint('reg:5000', 'untrusted'), 'to trust its CA add --ca-cert reg:5000=PATH or put the CA as a .crt file in /etc/containers/certs.d/reg:5000/ (or under /etc/docker/certs.d)');
   assert.match(r.hint('reg:5000', 'client-certificate'), /^reg:5000 asks for a client certificate: add --client-cert reg:5000=CERT,KEY or put client\.cert and client\.key in \/etc\/containers\/certs\.d\/reg:5000\//);
   assert.match(r.hint('reg', 'hostname'), /not for that name.*--tls-verify reg=false.*--ca-cert reg=PATH or \/etc\/containers\/certs\.d\/reg\/\*\.crt/);
   // No certs.d root read: no directory to point at.
-  assert.equal(tlsResolver({ certsDirs: [] }).hint('reg', 'other'), 'to trust its CA add --ca-cert reg=PATH');
+  assert.equal(tlsResolver({ certsDirs: [] }, undefined, CONNECTION_FLAG_NAMES).hint('reg', 'other'), 'to trust its CA add --ca-cert reg=PATH');
   assert.match(tlsResolver({}).hint('reg', 'untrusted'), /\/etc\/containers\/certs\.d\/reg\/ \(or under \/etc\/docker\/certs\.d\)$/, 'the defaults');
+});
+
+test('tlsResolver hints name the library\'s tls options when no names are given (a library caller\'s transport)', () => {
+  const r = tlsResolver({ certsDirs: ['/etc/containers/certs.d', '/etc/docker/certs.d'] });
+  assert.equal(r.hint('reg:5000', 'untrusted'), 'to trust its CA add tls.caCerts: { "reg:5000": [PATH] } or put the CA as a .crt file in /etc/containers/certs.d/reg:5000/ (or under /etc/docker/certs.d)');
+  assert.equal(
+    r.hint('reg:5000', 'client-certificate'),
+    'reg:5000 asks for a client certificate: add tls.clientCerts: { "reg:5000": { cert: CERT, key: KEY } } or put client.cert and client.key in /etc/containers/certs.d/reg:5000/ (or under /etc/docker/certs.d)',
+  );
+  assert.equal(
+    r.hint('reg', 'hostname'),
+    'the certificate of reg is not for that name; reach it by a name the certificate lists, or (not recommended) tls.verifyOff: ["reg"]; a private CA goes in tls.caCerts: { "reg": [PATH] } or /etc/containers/certs.d/reg/*.crt (or under /etc/docker/certs.d)',
+  );
+  assert.equal(tlsResolver({ certsDirs: [] }).hint('reg', 'other'), 'to trust its CA add tls.caCerts: { "reg": [PATH] }');
+  assert.doesNotMatch([r.hint('reg', 'untrusted'), r.hint('reg', 'client-certificate'), r.hint('reg', 'hostname')].join(' '), /--/);
 });
 
 test('registries.conf insecure hosts: one matching rule for the scheme choice and TLS verification (an entry without a port covers every port, as containers/image matches prefixes)', async () => {

@@ -78,7 +78,7 @@ export function syncCommand(y: Argv, io: CliIO, done: (code: number) => void, se
       const maxWaitMs = a['max-wait'] === undefined ? undefined : durationMs(a['max-wait'], '--max-wait');
       checkGateOptions({ minRateLimit: a['min-ratelimit'], maxWaitMs }, SYNC_FLAG_NAMES);
       const spec = parseSyncFile(await readSyncFile(a.file, io), a.file);
-      const shard = a.shard === undefined ? undefined : parseShard(a.shard, io.env);
+      const shard = a.shard === undefined ? undefined : parseShard(a.shard, io.env, SYNC_FLAG_NAMES);
       const display = unitDisplay(io, ctx.verbosity === 'quiet' || !!a.json, ctx);
       let result: SyncResult;
       try {

@@ -1,0 +1,295 @@
+// The hints of a failed connection name what the caller uses to fix it: a library caller its
+// connection options (`tls.caCerts: { "HOST": [PATH] }`, `tls.verifyOff`, `insecureRegistries`,
+// `credentials`, `jobs`, `inspect(REF)`), the CLI its flags, word for word as it always has
+// (`--ca-cert HOST=PATH`, `--tls-verify HOST=false`, `--insecure-registry HOST`, the user flags,
+// `--jobs`). The hints are made in src/http/, below the operations: the names reach it through the
+// transport each operation builds (transportFor, the `connectionNames` option the CLI passes), so
+// each is run here both ways, and the TLS one through every operation that connects.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import https from 'node:https';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { networkInterfaces, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import {
+  copy,
+  deleteImage,
+  digestOf,
+  inspect,
+  listRepositories,
+  listTags,
+  login,
+  mirrorsFromRegistriesConf,
+  parseShard,
+  parseSyncFile,
+  push,
+  sync,
+  tagImage,
+  type RegpushError,
+} from '../../src/index.js';
+import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
+import { localhostCert } from '../fixtures/localhost-cert.js';
+import { runMain, type MainResult } from '../fixtures/run-main.js';
+
+const fake = fakeRegistryPool();
+const dirs: string[] = [];
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'regpush-connection-hints-'));
+  dirs.push(d);
+  return d;
+}
+
+/** What `call` rejects with (it must reject). */
+async function rejection(call: Promise<unknown>): Promise<RegpushError> {
+  return call.then(
+    () => assert.fail('it succeeded'),
+    (e: RegpushError) => e,
+  );
+}
+
+/** A logger keeping the warnings it is given. */
+function warnings(): { said: string[]; logger: { debug(): void; info(): void; warn(m: string): void } } {
+  const said: string[] = [];
+  return { said, logger: { debug() {}, info() {}, warn: (m: string) => void said.push(m) } };
+}
+
+/** The CLI's error line, without `regpush: error: ` and the code. */
+function errorLine(r: MainResult): string {
+  assert.notEqual(r.code, 0, r.stderr);
+  const line = r.stderr
+    .trim()
+    .split('\n')
+    .reverse()
+    .find((l) => l.startsWith('regpush: error: '));
+  assert.ok(line, r.stderr);
+  return line.slice('regpush: error: '.length);
+}
+
+/** An option or flag of the CLI (`--ca-cert`), which no library message may name. */
+const FLAG = /(^|[\s(`])--[a-z]/;
+
+/** Every operation that connects, given the registry `host` to reach: the library call and the CLI's argv. */
+function operations(host: string, dir: string): { name: string; lib: (o: Record<string, unknown>) => Promise<unknown>; argv: string[] }[] {
+  const ref = `${host}/app:1`;
+  const syncFile = join(dir, 'sync.yaml');
+  writeFileSync(syncFile, ['images:', `  - { source: ${host}/app, tags: ['1'], targets: [${host}/mirror] }`, ''].join('\n'));
+  return [
+    { name: 'push', lib: (o) => push({ from: ref, to: `${host}/app:2`, ...o }), argv: ['push', '--from', ref, '--to', `${host}/app:2`] },
+    { name: 'copy', lib: (o) => copy({ from: ref, to: [`${host}/app:2`], ...o }), argv: ['copy', ref, `${host}/app:2`] },
+    { name: 'sync', lib: (o) => sync({ spec: parseSyncFile(readFileSync(syncFile, 'utf8'), 'sync.yaml'), ...o }), argv: ['sync', syncFile] },
+    { name: 'inspect', lib: (o) => inspect(ref, o), argv: ['inspect', ref] },
+    { name: 'listTags', lib: (o) => listTags(`${host}/app`, o), argv: ['tags', `${host}/app`] },
+    { name: 'listRepositories', lib: (o) => listRepositories(host, o), argv: ['catalog', host] },
+    { name: 'digestOf', lib: (o) => digestOf(ref, o), argv: ['digest', ref] },
+    { name: 'tagImage', lib: (o) => tagImage(ref, ['2'], o), argv: ['tag', ref, '2'] },
+    { name: 'deleteImage', lib: (o) => deleteImage(ref, { ...o, force: true }), argv: ['delete', '--force', ref] },
+    { name: 'login', lib: (o) => login({ registry: host, username: 'u', password: 'p', ...o }), argv: ['login', '-u', 'u', '-p', 'p', host] },
+  ];
+}
+
+/** An HTTPS server on loopback with a self-signed certificate for localhost: `localhost:PORT`, or undefined (skipped) without openssl. */
+async function untrustedTls(t: TestContext, extra: https.ServerOptions = {}): Promise<{ host: string; certFile: string } | undefined> {
+  const cert = localhostCert(t);
+  if (!cert) return undefined;
+  const s = https.createServer({ key: cert.key, cert: cert.cert, ...extra }, (_req, res) => res.writeHead(404, { 'content-type': 'application/json' }).end('{"errors":[{"code":"NAME_UNKNOWN"}]}'));
+  s.on('tlsClientError', () => {});
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise<void>((r) => s.close(() => r())));
+  return { host: `localhost:${(s.address() as AddressInfo).port}`, certFile: cert.certFile };
+}
+
+/** Library options and CLI environment without stored logins or the machine's certs.d roots. */
+function isolated(dir: string): { lib: Record<string, unknown>; env: Record<string, string> } {
+  const env = { XDG_RUNTIME_DIR: join(dir, 'run'), DOCKER_CONFIG: dir };
+  return { lib: { env, homeDir: dir, retries: 0, tls: { certsDirs: [] } }, env: { ...env, HOME: dir, REGPUSH_CERTS_DIRS: '' } };
+}
+
+test('an untrusted certificate, through every operation that connects: the library is told tls.caCerts, the CLI --ca-cert', async (t) => {
+  const server = await untrustedTls(t);
+  if (!server) return;
+  const { host } = server;
+  const dir = tempDir();
+  const { lib, env } = isolated(dir);
+  for (const op of operations(host, dir)) {
+    const e = await rejection(op.lib(lib));
+    assert.equal(e.code, 'E_TLS', `${op.name}: ${e.message}`);
+    assert.ok(e.message.includes(`; to trust its CA add tls.caCerts: { "${host}": [PATH] }; NODE_EXTRA_CA_CERTS=PATH trusts a CA for every registry`), `${op.name}: ${e.message}`);
+    assert.doesNotMatch(e.message, FLAG, op.name);
+    const r = await runMain([...op.argv, '--retries', '0'], { env, cwd: dir });
+    const line = errorLine(r);
+    // The CLI reads the certs.d roots of its home too, and points at them.
+    assert.ok(line.includes(`; to trust its CA add --ca-cert ${host}=PATH or put the CA as a .crt file in ${dir}/.config/containers/certs.d/${host}/`), `${op.name} (CLI): ${r.stderr}`);
+    assert.ok(line.endsWith('; NODE_EXTRA_CA_CERTS=PATH trusts a CA for every registry [E_TLS]'), `${op.name} (CLI): ${r.stderr}`);
+  }
+});
+
+test('verification off: the warning names tls.verifyOff to the library, --tls-verify HOST=false to the CLI', async (t) => {
+  const server = await untrustedTls(t);
+  if (!server) return;
+  const { host } = server;
+  const dir = tempDir();
+  const { lib, env } = isolated(dir);
+  const w = warnings();
+  const e = await rejection(inspect(`${host}/app:1`, { ...lib, tls: { certsDirs: [], verifyOff: [host] }, logger: w.logger }));
+  assert.equal(e.code, 'E_NOT_FOUND', e.message);
+  assert.deepEqual(w.said, [`TLS verification is off for ${host} (tls.verifyOff): the connection is encrypted, but the server is not authenticated`]);
+  const r = await runMain(['inspect', '--tls-verify', `${host}=false`, `${host}/app:1`], { env, cwd: dir });
+  assert.equal(r.code, 4, r.stderr);
+  assert.ok(r.stderr.includes(`warning: TLS verification is off for ${host} (--tls-verify ${host}=false): the connection is encrypted, but the server is not authenticated\n`), r.stderr);
+});
+
+test('a server that wants a client certificate: the library is told tls.clientCerts, the CLI --client-cert', async (t) => {
+  const cert = localhostCert(t);
+  if (!cert) return;
+  const server = await untrustedTls(t, { requestCert: true, rejectUnauthorized: true, ca: [cert.cert] });
+  if (!server) return;
+  const { host, certFile } = server;
+  const dir = tempDir();
+  const { lib, env } = isolated(dir);
+  const e = await rejection(inspect(`${host}/app:1`, { ...lib, tls: { certsDirs: [], caCerts: { [host]: [certFile] } } }));
+  assert.equal(e.code, 'E_TLS', e.message);
+  assert.ok(e.message.endsWith(`; ${host} asks for a client certificate: add tls.clientCerts: { "${host}": { cert: CERT, key: KEY } }`), e.message);
+  assert.doesNotMatch(e.message, FLAG);
+  const r = await runMain(['inspect', '--retries', '0', '--ca-cert', `${host}=${certFile}`, `${host}/app:1`], { env, cwd: dir });
+  assert.ok(errorLine(r).includes(`; ${host} asks for a client certificate: add --client-cert ${host}=CERT,KEY or put client.cert and client.key in ${dir}/.config/containers/certs.d/${host}/`), r.stderr);
+});
+
+/** This machine's first IPv4 address that is not loopback (a host regpush asks over TLS first), or undefined. */
+function ownAddress(): string | undefined {
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  }
+  return undefined;
+}
+
+test('a plain-HTTP registry asked over TLS: the library is told insecureRegistries, the CLI --insecure-registry', async (t) => {
+  const ip = ownAddress();
+  if (!ip) return t.skip('no non-loopback IPv4 address');
+  const s = http.createServer((_req, res) => res.writeHead(404).end());
+  await new Promise<void>((r) => s.listen(0, ip, r));
+  t.after(() => new Promise<void>((r) => s.close(() => r())));
+  const host = `${ip}:${(s.address() as AddressInfo).port}`;
+  const dir = tempDir();
+  const { lib, env } = isolated(dir);
+  const e = await rejection(inspect(`${host}/app:1`, lib));
+  assert.equal(e.code, 'E_TLS', e.message);
+  assert.ok(e.message.includes(`to trust its CA add tls.caCerts: { "${host}": [PATH] }`), e.message);
+  assert.ok(e.message.endsWith(`; if ${host} serves plain HTTP, add insecureRegistries: ["${host}"]`), e.message);
+  assert.doesNotMatch(e.message, FLAG);
+  const r = await runMain(['inspect', '--retries', '0', `${host}/app:1`], { env, cwd: dir });
+  const line = errorLine(r);
+  assert.ok(line.includes(`to trust its CA add --ca-cert ${host}=PATH`), r.stderr);
+  assert.ok(line.endsWith(`; if ${host} serves plain HTTP, add --insecure-registry ${host} [E_TLS]`), r.stderr);
+});
+
+/** `regpush ARGV` against fake registries reached over plain HTTP, no stored logins. */
+function cliAgainst(argv: string[], regs: FakeRegistry[], cwd = tempDir(), more: Record<string, string> = {}): Promise<MainResult> {
+  const lib = fakeLibraryOptions(...regs);
+  return runMain(argv, { env: { ...lib.env, HOME: lib.homeDir, REGPUSH_INSECURE_REGISTRIES: lib.insecureRegistries.join(','), ...more }, cwd });
+}
+
+const CLI_AUTH_HINT = (host: string) =>
+  `(check the credentials for ${host}: \`regpush login ${host}\`, the command's user flag with --password-stdin (--user for tags, catalog, digest, tag, delete and inspect; --from-user/--to-user for push and copy), or the REGPUSH_* env vars)`;
+
+test('a 401, through every operation that sends credentials: the library is told login(), credentials and env, the CLI its login command and user flags', async () => {
+  const reg = await fake();
+  reg.seedImage('app', { tags: ['1'] });
+  reg.fault({ kind: ['manifest', 'tags', 'catalog'] }, { kind: 'status', status: 401, code: 'UNAUTHORIZED' });
+  const dir = tempDir();
+  const lib = { ...fakeLibraryOptions(reg), retries: 0 };
+  // login() words its own refusal ("the registry refused user …"), without this hint.
+  for (const op of operations(reg.host, dir).filter((o) => o.name !== 'login')) {
+    const e = await rejection(op.lib(lib));
+    assert.equal(e.code, 'E_AUTH', `${op.name}: ${e.message}`);
+    // listRepositories adds what the catalog needs after it.
+    assert.ok(
+      e.message.includes(
+        `(check the credentials for ${reg.host}: store a login with login({ registry: "${reg.host}", … }), give the credentials option (credentials.from for what is read, credentials.to for what is written), or set the REGPUSH_* variables in env)`,
+      ),
+      `${op.name}: ${e.message}`,
+    );
+    assert.doesNotMatch(e.message, FLAG, op.name);
+    const r = await cliAgainst([...op.argv, '--retries', '0'], [reg], dir);
+    assert.ok(errorLine(r).includes(CLI_AUTH_HINT(reg.host)), `${op.name} (CLI): ${r.stderr}`);
+  }
+});
+
+test('a 429: the library is told to lower jobs, the CLI --jobs', async () => {
+  const reg = await fake();
+  reg.seedImage('app', { tags: ['1'] });
+  reg.fault({ kind: 'manifest' }, { kind: 'status', status: 429, code: 'TOOMANYREQUESTS', retryAfter: 0 });
+  const e = await rejection(copy({ from: reg.ref('app:1'), to: [reg.ref('app:2')], ...fakeLibraryOptions(reg), retries: 0 }));
+  assert.equal(e.code, 'E_TOO_MANY_REQUESTS', e.message);
+  assert.ok(e.message.endsWith(': wait and retry, lower jobs, or log in (Docker Hub allows authenticated users more pulls))'), e.message);
+  assert.doesNotMatch(e.message, FLAG);
+  const r = await cliAgainst(['copy', '--retries', '0', reg.ref('app:1'), reg.ref('app:2')], [reg]);
+  assert.ok(errorLine(r).endsWith(': wait and retry, lower --jobs, or log in (Docker Hub allows authenticated users more pulls)) [E_TOO_MANY_REQUESTS]'), r.stderr);
+});
+
+test('a 404 with an error body: the library is told inspect(REF), the CLI `regpush inspect REF`', async () => {
+  const reg = await fake();
+  const e = await rejection(listTags(reg.ref('nothing'), { ...fakeLibraryOptions(reg), retries: 0 }));
+  assert.equal(e.code, 'E_NOT_FOUND', e.message);
+  assert.ok(e.message.endsWith('(check the repository name and tag or digest; inspect(REF) shows what a reference resolves to)'), e.message);
+  const r = await cliAgainst(['tags', '--retries', '0', reg.ref('nothing')], [reg]);
+  assert.ok(errorLine(r).endsWith('(check the repository name and tag or digest; `regpush inspect REF` shows what a reference resolves to) [E_NOT_FOUND]'), r.stderr);
+});
+
+test('a TLS registry asked in plain HTTP (Go\'s 400): the library is told tls.caCerts or tls.verifyOff instead of insecureRegistries, the CLI its flags', async () => {
+  const reg = await fake();
+  reg.seedImage('app', { tags: ['1'] });
+  reg.fault({ kind: 'manifest' }, { kind: 'respond', respond: (_req, _body, res) => res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8' }).end('Client sent an HTTP request to an HTTPS server.\n') });
+  const h = reg.host;
+  const e = await rejection(inspect(reg.ref('app:1'), { ...fakeLibraryOptions(reg), retries: 0 }));
+  assert.equal(e.code, 'E_REGISTRY', e.message);
+  assert.ok(e.message.endsWith(`(it speaks TLS, and was asked in plain HTTP: for a certificate this machine does not trust, use tls.caCerts: { "${h}": [PATH] } or tls.verifyOff: ["${h}"] instead of insecureRegistries)`), e.message);
+  const r = await cliAgainst(['inspect', '--retries', '0', reg.ref('app:1')], [reg]);
+  assert.ok(errorLine(r).endsWith(`(it speaks TLS, and was asked in plain HTTP: for a certificate this machine does not trust, use --ca-cert ${h}=PATH or --tls-verify ${h}=false instead of --insecure-registry) [E_REGISTRY]`), r.stderr);
+});
+
+test('registries.conf: insecure = true for a namespace is not applied; the note names tls.verifyOff/insecureRegistries to the library, the flags to the CLI', async () => {
+  const conf = ['[[registry]]', 'prefix = "other.example/team"', 'insecure = true', ''].join('\n');
+  const note = (use: string) => `regs.conf: [[registry]] #1: insecure = true for the namespace other.example/team is not applied (regpush sets TLS per registry host); use ${use}`;
+  const { notes } = mirrorsFromRegistriesConf(conf, 'regs.conf');
+  assert.ok(notes.includes(note('tls.verifyOff: ["HOST"] or insecureRegistries: ["HOST"]')), notes.join('\n'));
+  const reg = await fake();
+  reg.seedImage('app', { tags: ['1'] });
+  const dir = tempDir();
+  writeFileSync(join(dir, 'regs.conf'), conf);
+  const r = await cliAgainst(['digest', reg.ref('app:1')], [reg], dir, { REGISTRIES_CONFIG_PATH: 'regs.conf' });
+  assert.equal(r.code, 0, r.stderr);
+  const cliNote = note('--tls-verify HOST=false or --insecure-registry HOST').replace('regs.conf', join(dir, 'regs.conf'));
+  assert.ok(r.stderr.includes(`warning: ${cliNote}\n`), r.stderr);
+});
+
+test('parseShard: the library\'s messages say shard, the CLI\'s --shard', async () => {
+  const cases: [string, Record<string, string>, string][] = [
+    ['3', {}, 'invalid %s "3": expected I/N (e.g. 0/3), or /N to take I from JOB_COMPLETION_INDEX'],
+    ['0/0', {}, 'invalid %s "0/0": the shard count must be 1 to 1000'],
+    ['/4', {}, '%s "/4" takes the index from JOB_COMPLETION_INDEX, which is not set (give I/N instead)'],
+    ['3/3', {}, 'invalid %s: index 3 is out of range for 3 shards (0 to 2; indexes count from 0 like JOB_COMPLETION_INDEX)'],
+  ];
+  const dir = tempDir();
+  writeFileSync(join(dir, 'sync.yaml'), ['images:', "  - { source: 127.0.0.1:1/app, tags: ['1'], targets: [127.0.0.1:1/mirror] }", ''].join('\n'));
+  for (const [text, env, message] of cases) {
+    assert.throws(() => parseShard(text, env), (e: RegpushError) => e.code === 'E_USAGE' && e.message === message.replace('%s', 'shard'), text);
+    const r = await runMain(['sync', '--shard', text, 'sync.yaml'], { env, cwd: dir });
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(errorLine(r), `${message.replace('%s', '--shard')} [E_USAGE]`);
+  }
+});
+
+test('connectionNames (the CLI\'s option) is checked like every other option', async () => {
+  const e = await rejection(inspect('127.0.0.1:1/app:1', { connectionNames: { jobs: '--jobs' } as never }));
+  assert.equal(e.code, 'E_USAGE');
+  assert.equal(e.message, 'inspect(): connectionNames.caCert must be a function (got nothing)');
+  const typo = await rejection(listTags('127.0.0.1:1/app', { connectionName: {} } as never));
+  assert.equal(typo.message, 'listTags(): unknown option "connectionName" (did you mean "connectionNames"?)');
+});
