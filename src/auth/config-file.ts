@@ -179,7 +179,13 @@ export async function withCredentialFileLock<T>(file: string, fn: () => Promise<
   }
   /** The generation (lockState's id) of the lock this run holds, once it holds one. */
   let held: string | undefined;
-  /** A lock file of this run's own beside the lock, made when one is judged stale, to be renamed over it. */
+  /**
+   * A lock file of this run's own beside the lock, made when one is judged stale, to be renamed
+   * over it. Made afresh for each try and removed after a try that did not use it: a rename keeps
+   * the file's mtime, so a spare kept while this run waited (behind another run's claim) would
+   * become a lock that is stale from its first moment, and the next run would take it over while
+   * this one still holds it; and sweep() removes spares older than staleMs.
+   */
   let spare: { path: string; id: string } | undefined;
   try {
     let pause = 5;
@@ -189,11 +195,9 @@ export async function withCredentialFileLock<T>(file: string, fn: () => Promise<
       const now = await lockState(lock);
       if (!now) continue; // released meanwhile
       if (now.ageMs > staleMs) {
-        if (!spare) {
-          const spareAt = `${lock}.${randomBytes(8).toString('hex')}.tmp`;
-          const id = await createExclusive(spareAt, token);
-          if (id) spare = { path: spareAt, id };
-        }
+        const spareAt = `${lock}.${randomBytes(8).toString('hex')}.tmp`;
+        const id = await createExclusive(spareAt, token);
+        spare = id ? { path: spareAt, id } : undefined;
         const outcome = spare ? await moveOff(lock, now.id, spare.path, token, staleMs) : 'busy';
         if (outcome === 'done') {
           held = spare!.id;
@@ -202,6 +206,8 @@ export async function withCredentialFileLock<T>(file: string, fn: () => Promise<
           await sweep(lock, staleMs);
           break;
         }
+        if (spare) await fs.rm(spare.path, { force: true });
+        spare = undefined;
         if (outcome === 'moved') continue;
       }
       await new Promise((r) => setTimeout(r, pause + Math.random() * pause));
@@ -237,14 +243,24 @@ interface LockState {
 
 const lockId = (st: BigIntStats, content: string): string => `${st.dev}:${st.ino}:${content}`;
 
-/** The LockState of `file`; undefined when nothing is there. */
+/**
+ * The LockState of `file`; undefined when nothing is there. A lock this user may not read (left by
+ * another user: a `sudo` run that kept HOME) is told apart by its inode and mtime instead of its
+ * content: removing or replacing it needs only the folder's permissions, as it always did.
+ */
 async function lockState(file: string): Promise<LockState | undefined> {
   let handle: fs.FileHandle;
   try {
     handle = await fs.open(file, 'r');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    if (code !== 'EACCES' && code !== 'EPERM') throw err;
+    const st = await fs.lstat(file, { bigint: true }).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') return undefined;
+      throw e;
+    });
+    return st && { id: lockId(st, `unreadable ${st.mtimeNs}`), ageMs: Date.now() - Number(st.mtimeMs) };
   }
   try {
     const st = await handle.stat({ bigint: true });
@@ -320,7 +336,16 @@ async function moveOff(file: string, id: string, replacement: string | undefined
     // Only the claim's holder moves the file off this generation, so what is seen now stays until it does.
     if ((await lockState(file))?.id !== id) return 'moved';
     if (replacement === undefined) await fs.unlink(file);
-    else await fs.rename(replacement, file);
+    else {
+      try {
+        await fs.rename(replacement, file);
+      } catch (err) {
+        // The spare is gone (another run's sweep took it for a killed run's, this run having
+        // stopped longer than staleMs since making it): nothing moved; the caller tries again.
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'busy';
+        throw err;
+      }
+    }
     return 'done';
   } finally {
     await fs.rm(claim, { force: true });

@@ -543,7 +543,7 @@ function withoutSpellings(auths: Record<string, AuthEntry> | undefined, registry
 
 /** Locking a credential file: a lock left behind, and removed, is worth a warning (a run died holding it). */
 function lockOptions(log: Logger): FileLockOptions {
-  return { onStale: (lock) => log.warn(`removed a stale lock ${lock} (left by a login or logout that did not finish)`) };
+  return { onStale: (lock) => log.warn(`took over a stale lock ${lock} (left by a login or logout that did not finish)`) };
 }
 
 /**

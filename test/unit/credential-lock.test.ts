@@ -303,3 +303,64 @@ describe('real processes on one stale lock', () => {
     assert.deepEqual(await fsp.readdir(dir), []);
   });
 });
+
+describe('a run that waits before taking a stale lock over', () => {
+  it('installs a lock as fresh as its takeover, though it waited behind a claim: a run arriving then waits for it (a spare kept while waiting kept its old mtime, and was taken over at once)', { timeout: 20_000 }, async (t) => {
+    const { dir, file, lock } = await tempFile();
+    await deadLock(lock);
+    // A claim on the dead lock, as a run killed in its takeover leaves it: this run waits behind it.
+    const st = await fsp.stat(lock, { bigint: true });
+    const { createHash } = await import('node:crypto');
+    const id = `${st.dev}:${st.ino}:${await fsp.readFile(lock, 'utf8')}`;
+    const claim = `${lock}.${createHash('sha256').update(id).digest('hex').slice(0, 16)}.claim`;
+    await fsp.writeFile(claim, '4243 killed-in-its-takeover\n');
+    let aged = false;
+    gateFs(t, async (c) => {
+      // The first time run A tries for that claim: the time it then waits passes at once (its
+      // spare, if made already, and the claim age past the stale bound).
+      if (aged || c.run !== 'A' || c.op !== 'open' || c.file !== claim || !/x/.test(c.flags ?? '')) return;
+      aged = true;
+      const old = new Date(Date.now() - 60_000);
+      for (const name of await fsp.readdir(dir)) if (name.endsWith('.tmp') || name.endsWith('.claim')) await fsp.utimes(path.join(dir, name), old, old);
+    });
+    const order: string[] = [];
+    const stale: string[] = [];
+    let b: Promise<void> | undefined;
+    await named('A', () =>
+      withCredentialFileLock(file, async () => {
+        order.push('A in');
+        b = withCredentialFileLock(file, async () => void order.push('B in'), { onStale: () => stale.push('B') });
+        await new Promise((r) => setTimeout(r, 100)); // B tries several times meanwhile
+        order.push('A out');
+      }, { onStale: () => stale.push('A') }),
+    );
+    await b;
+    assert.ok(aged, 'A waited behind the claim');
+    assert.deepEqual(stale, ['A'], 'only A took a stale lock over');
+    assert.deepEqual(order, ['A in', 'A out', 'B in']);
+    assert.deepEqual(await fsp.readdir(dir), []);
+  });
+
+  it('a lock this user cannot read (another user\'s) is judged by its inode and mtime: waited for while fresh, taken over when stale (opening it for reading failed the login with EACCES)', { timeout: 20_000 }, async (t) => {
+    const { dir, file, lock } = await tempFile();
+    await deadLock(lock);
+    const original = fsp.open.bind(fsp);
+    t.mock.method(fsp, 'open', async (...args: Parameters<typeof fsp.open>) => {
+      // The other user's lock files only (4242…, 4244…): this run's own it can read.
+      const foreign = String(args[0]) === lock && !/[wax+]/.test(String(args[1] ?? 'r')) && /^424[24] /.test(await fsp.readFile(lock, 'utf8').catch(() => ''));
+      if (foreign) throw Object.assign(new Error(`EACCES: permission denied, open '${lock}'`), { code: 'EACCES' });
+      return original(...args);
+    });
+    const stale: string[] = [];
+    assert.equal(await withCredentialFileLock(file, async () => 'held', { onStale: (l) => stale.push(l) }), 'held');
+    assert.deepEqual(stale, [lock]);
+    // A fresh unreadable lock is waited for, then taken when its holder releases it.
+    await fsp.writeFile(lock, '4244 another-user\n');
+    const waited = withCredentialFileLock(file, async () => 'after', { onStale: (l) => stale.push(l) });
+    await new Promise((r) => setTimeout(r, 50));
+    await fsp.rm(lock);
+    assert.equal(await waited, 'after');
+    assert.deepEqual(stale, [lock], 'the fresh one was not taken over');
+    assert.deepEqual(await fsp.readdir(dir), []);
+  });
+});

@@ -219,7 +219,7 @@ describe('parallel logins (a lock around each read-modify-write of the file)', (
     const log = capture();
     await storeCredential('quay.io', { username: 'me', password: 'p' }, { env: {}, homeDir: home, logger: log });
     assert.deepEqual(Object.keys((await readJson(file)).auths), ['ghcr.io', 'quay.io']);
-    assert.ok(log.lines.some((l) => l.includes(`removed a stale lock ${lock}`)), log.lines.join('\n'));
+    assert.ok(log.lines.some((l) => l.includes(`took over a stale lock ${lock}`)), log.lines.join('\n'));
 
     await assert.rejects(
       updateCredentialFile(file, () => {
