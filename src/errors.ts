@@ -231,8 +231,3 @@ export function abortedOr(err: unknown, signal: AbortSignal | undefined, session
   const sessions = sessionsLeft ?? 'every upload session that was open was completed or cancelled';
   return new AbortedError(`interrupted: no tag was written after the interruption; ${sessions}`, { cause: err });
 }
-
-/** Any error as a RegpushError (a bug's error keeps its message, code E_INTERNAL). */
-export function asRegpushError(err: unknown): RegpushError {
-  return err instanceof RegpushError ? err : new InternalError(String((err as Error)?.message ?? err), { cause: err });
-}

@@ -39,4 +39,4 @@ export { parseSyncFile } from './sync/config.js';
 export type { SyncSpec, SyncImage } from './sync/config.js';
 export { parseShard, inShard, type Shard } from './sync/shard.js';
 export { listTags, listRepositories, digestOf, tagImage, deleteImage } from './manage/manage.js';
-export type { ManageOptions, ListTagsOptions, TagList, RepositoryList, DigestResult, TagImageResult, TagFailure, DeleteOptions, DeleteResult } from './manage/manage.js';
+export type { ManageOptions, ListTagsOptions, TagList, RepositoryList, DigestOptions, DigestResult, TagImageResult, TagFailure, DeleteOptions, DeleteResult } from './manage/manage.js';

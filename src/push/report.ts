@@ -98,8 +98,10 @@ export function targetReport(t: TransferTarget, result: PushTargetResult | undef
 
 /** The plan, the configs and the layers' digests; nothing written. */
 export async function dryRunReport(run: TransferRun, set: TargetSet, states: Map<TransferTarget, TargetState>, resolved: ReportedBase, inputs: PushInputs, opts: PushOptions, timings: Record<string, number>): Promise<PushResult> {
-  const first = set.list[0]!;
-  if (first.failed) throw first.failed;
+  // The top-level fields describe the first target that could be planned, as the real push's
+  // describe the first that succeeded: a failing first target is one block of the plan (exit 8).
+  const first = set.list.find((t) => !t.failed);
+  if (!first) throw set.list[0]!.failed;
   const state = states.get(first)!;
   const used = usedLayers(inputs, resolved.base); // a variant for an OS the base lacks is not built
   const results = await Promise.all(inputs.layers.map((l, i) => (used.has(i) ? (state.reusable[i] ?? hashLayer({ ...l.options, signal: run.signal })) : undefined)));

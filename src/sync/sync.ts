@@ -22,7 +22,7 @@
  * One TransferRun for the whole sync: one transport (keep-alive sockets, token caches), one
  * upload memory per registry, one record of where blobs landed.
  */
-import { AbortedError, asRegpushError, errorForCode, InputError, PartialFailureError, RegpushError, TooManyRequestsError, UsageError, type ErrorCode, type ErrorDetails } from '../errors.js';
+import { AbortedError, errorForCode, InputError, PartialFailureError, RegpushError, TooManyRequestsError, UsageError, type ErrorCode, type ErrorDetails } from '../errors.js';
 import { sleep } from '../http/retry.js';
 import type { HttpStats } from '../http/stats.js';
 import { parsePlatform } from '../image/platform.js';
@@ -32,7 +32,7 @@ import { apiHost } from '../ref/registry.js';
 import { checkOptions, optionPaths, type OptionNames, type Shape } from '../options-check.js';
 import { anchorPaths, CONNECTION_SHAPE, type ConnectionOptions } from '../registry/connect.js';
 import { checkImages, checkJobs, TransferRun } from '../transfer/engine.js';
-import type { TransferTarget } from '../transfer/target-set.js';
+import { asRegpushError, type TransferTarget } from '../transfer/target-set.js';
 import { CallerCallbacks } from '../transfer/callbacks.js';
 
 /** Images in flight by default (the engine's, shared with copy --all-tags). */

@@ -110,5 +110,12 @@ test('push --dry-run to several targets: the text plan has a block per target (e
   assert.equal(failing.code, 8, failing.stderr);
   assert.match(failing.stdout, new RegExp(`^→ ${bad.ref('app:1').replace(/[.]/g, '\\.')}  FAILS: E_DENIED `, 'm'));
   assert.match(failing.stdout, new RegExp(`^→ ${a.ref('app:2').replace(/[.]/g, '\\.')}  tags: 2$`, 'm'));
+  // The failing target named first: the same plan, exit 8 (it exited 3 with nothing printed).
+  const badFirst = await runMain(['push', '--retries', '0', '--from', src.ref('base:1'), '--to', bad.ref('app:1'), '--to', a.ref('app:2'), '--app', join(dir, 'app'), '--dry-run'], { env, cwd: dir });
+  assert.equal(badFirst.code, 8, badFirst.stderr);
+  const order = badFirst.stdout.split('\n').filter((l) => l.startsWith('→ ')).map((l) => l.split('  ')[0]);
+  assert.deepEqual(order, [`→ ${bad.ref('app:1')}`, `→ ${a.ref('app:2')}`]);
+  assert.match(badFirst.stdout, /^ {2}upload {3}sha256:/m);
+  assert.match(badFirst.stderr.trim().split('\n').at(-1)!, /1 of 2 targets failed: .*\[E_PARTIAL\]$/);
   assert.equal(a.count({ method: 'PUT' }) + bad.count({ method: 'PUT' }), 0, 'nothing written');
 });

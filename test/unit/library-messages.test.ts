@@ -319,6 +319,12 @@ test('sync: an index missing a child of the platforms an entry keeps says platfo
   const err = await rejection(sync({ spec, retries: 0, ...fakeLibraryOptions(src, dst), logger: warnings().logger }));
   assert.equal(err.code, 'E_NOT_FOUND');
   assert.ok(err.message.endsWith('(a broken index at the source; platforms can leave that image out)'), err.message);
+  // The CLI names the sync file's key, not a --platform flag sync does not have.
+  const dir = mkdtempSync(join(tmpdir(), 'regpush-lib-messages-'));
+  writeFileSync(join(dir, 'sync.yaml'), ['images:', `  - { source: ${src.ref('app')}, tags: ['1'], targets: [${dst.host}/mirror] }`, ''].join('\n'));
+  const r = await cli(['sync', '--retries', '0', join(dir, 'sync.yaml')], [src, dst]);
+  assert.match(r.stderr, /\(a broken index at the source; the entry's platforms can leave that image out\)/);
+  assert.doesNotMatch(r.stderr, /--platform/);
 });
 
 test('deleteImage: a tag, or a platform an index lists, without force: "add force: true" (the CLI\'s "add --force" is pinned in manage-commands)', async () => {

@@ -14,7 +14,7 @@ import { COPY_SHAPE } from '../../src/copy/copy.js';
 import { SYNC_SHAPE } from '../../src/sync/sync.js';
 import { INSPECT_SHAPE } from '../../src/inspect/inspect.js';
 import { LOGIN_SHAPE, LOGOUT_SHAPE } from '../../src/login/login.js';
-import { DELETE_SHAPE, LIST_TAGS_SHAPE, MANAGE_SHAPE } from '../../src/manage/manage.js';
+import { DELETE_SHAPE, DIGEST_SHAPE, LIST_TAGS_SHAPE, MANAGE_SHAPE } from '../../src/manage/manage.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url)); // dist/test/unit/ → repository root
 
@@ -28,6 +28,7 @@ const SHAPES: Record<string, Shape> = {
   LogoutOptions: LOGOUT_SHAPE,
   ManageOptions: MANAGE_SHAPE,
   ListTagsOptions: LIST_TAGS_SHAPE,
+  DigestOptions: DIGEST_SHAPE,
   DeleteOptions: DELETE_SHAPE,
 };
 

@@ -42,7 +42,8 @@ const SYNC_FLAG_NAMES = flagNames({
   shard: '--shard',
   minRateLimit: '--min-ratelimit',
   maxWaitMs: '--max-wait',
-  platform: '--platform',
+  // sync has no --platform: an entry's `platforms` in the sync file is what keeps or leaves a platform out.
+  platform: "the entry's platforms",
   'details.result': '--json',
 });
 
