@@ -200,6 +200,8 @@ export function checkOptions(op: string, opts: unknown, shape: Shape & { fields:
 export interface OptionNames {
   /** The library operation ("push()"); undefined for the CLI, whose messages name its flags alone. */
   readonly op: string | undefined;
+  /** For the CLI, the command ("copy"), where advice says what to run again; the library's is `op`. */
+  readonly command?: string;
   /**
    * Option `path` ("to", "layers[1]", "config.env[0]"), with `detail` where that tells entries
    * apart: `layers[1] (./deps:/deps)`; for the CLI `--layer ./deps:/deps`.
@@ -226,10 +228,10 @@ export function optionPaths(op: string, aliases: Readonly<Record<string, string>
  * The CLI's names: `flags` maps option paths, without their indexes (`layers`, `config.env`), to
  * the flag each is given by (`--layer`, `--env`). A path no flag gives keeps its own spelling.
  */
-export function flagNames(flags: Readonly<Record<string, string>>): OptionNames {
+export function flagNames(flags: Readonly<Record<string, string>>, command?: string): OptionNames {
   const flag = (p: string): string => flags[p.replace(/\[\d+\]/g, '')] ?? p;
   const name = (p: string, detail?: string): string => (detail === undefined ? flag(p) : `${flag(p)} ${detail}`);
-  return { op: undefined, name, about: name, set: (p, v) => (v === true ? flag(p) : `${flag(p)} ${v}`) };
+  return { op: undefined, ...(command ? { command } : {}), name, about: name, set: (p, v) => (v === true ? flag(p) : `${flag(p)} ${v}`) };
 }
 
 /**

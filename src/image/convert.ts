@@ -38,7 +38,7 @@ export function convertLayerMediaType(mediaType: string, family: MediaFamily, by
   if (mediaFamily(mt) === family) return mediaType;
   const out = (family === 'docker' ? LAYER_TO_DOCKER : LAYER_TO_OCI)[mt];
   if (!out) {
-    const advice = names && `; ${names.op ?? 'push'} with ${names.set('format', family === 'docker' ? 'oci' : 'docker')}${byFormat ? ` (or leave ${names.name('format')} out)` : ''} to keep it`;
+    const advice = names && `; ${names.op ?? names.command ?? 'push'} with ${names.set('format', family === 'docker' ? 'oci' : 'docker')}${byFormat ? ` (or leave ${names.name('format')} out)` : ''} to keep it`;
     throw new UnsupportedError(`layer type ${mediaType} has no ${family === 'docker' ? 'Docker v2' : 'OCI'} equivalent${advice ?? ''}`);
   }
   return out;

@@ -93,6 +93,8 @@ test('convertLayerMediaType: an uncompressed layer has its type in both families
   // A library caller is told of its own option.
   assert.match(refusal(true, optionPaths('push()')), /no Docker v2 equivalent; push\(\) with format: "oci" \(or leave format out\) to keep it$/);
   assert.match(refusal(true, optionPaths('copy()')), /no Docker v2 equivalent; copy\(\) with format: "oci" \(or leave format out\) to keep it$/);
+  // The CLI's copy is told to copy again, not to push (it said "push with --format oci" to a copy).
+  assert.match(refusal(true, flagNames({ format: '--format' }, 'copy')), /no Docker v2 equivalent; copy with --format oci \(or leave --format out\) to keep it$/);
 });
 
 test('convertIndex / convertIndexTo: list ↔ index, children re-pointed, attestations dropped', () => {

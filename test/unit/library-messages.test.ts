@@ -187,6 +187,8 @@ test('push: what --format drops and what it cannot convert: format: "docker" and
   const err = await rejection(push({ from: src.ref('base/app:zstd'), to: dst.ref('app:3'), app: [{ src: app, dest: '/app' }], format: 'docker', ...fakeLibraryOptions(src, dst) }));
   assert.equal(err.message, `${zstd}; push() with format: "oci" (or leave format out) to keep it`);
   assert.equal(errorLine(await cli(['push', '--from', src.ref('base/app:zstd'), '--to', dst.ref('app:3'), '--app', app, '--format', 'docker'], [src, dst]), 6), `${zstd}; push with --format oci (or leave --format out) to keep it`);
+  // A copy is told to copy (it was told to push).
+  assert.equal(errorLine(await cli(['copy', '--format', 'docker', src.ref('base/app:zstd'), dst.ref('app:4')], [src, dst]), 6), `${zstd}; copy with --format oci (or leave --format out) to keep it`);
 });
 
 test('push: the unset-$NAME warning names config.env[i] (KEY) to a library caller, --env KEY to the CLI', async () => {

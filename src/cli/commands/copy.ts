@@ -43,7 +43,7 @@ const COPY_FLAG_NAMES = flagNames({
   noClobber: '--no-clobber',
   jobs: '--jobs',
   images: '--images',
-});
+}, 'copy');
 
 /** The parsed arguments of `regpush copy`. */
 type CopyArgs = InferredArgs<typeof copyFlags>;

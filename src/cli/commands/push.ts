@@ -55,7 +55,7 @@ const PUSH_FLAG_NAMES = flagNames({
   chown: '--chown',
   'config.env': '--env',
   jobs: '--jobs',
-});
+}, 'push');
 
 /** Registers the push command. */
 export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void, secrets: SecretSet): Argv {
