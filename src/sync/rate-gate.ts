@@ -1,0 +1,418 @@
+/**
+ * sync's pull-limit gate (minRateLimit): which units may spend manifest GETs at a source that
+ * counts pulls (Docker Hub's `ratelimit-remaining`), and when. sync.ts makes one RateGate per run
+ * and asks it for a ticket before each unit's first GET; the gate reads the counts the transport
+ * sees (HttpStats.watch) and lends waiting units' --images slots (slots.ts) meanwhile.
+ */
+import { AbortedError, RegpushError, TooManyRequestsError } from '../errors.js';
+import { sleep } from '../http/retry.js';
+import type { Logger } from '../log.js';
+import { formatReference, manifestRef, type ImageReference } from '../ref/reference.js';
+import { apiHost } from '../ref/registry.js';
+import type { OptionNames } from '../options-check.js';
+import type { TransferRun } from '../transfer/engine.js';
+import { asRegpushError } from '../transfer/target-set.js';
+import type { PullMeter } from '../transfer/graph.js';
+import type { UnitSlot } from './slots.js';
+
+/** How often the gate asks a held source again (a HEAD, which Docker Hub does not count). */
+const DEFAULT_RATE_POLL_MS = 30_000;
+
+/** What the gate reads of sync()'s options (SyncOptions). */
+export interface GateOptions {
+  /** Hold units while the count, less the pulls under way, would go below this. */
+  minRateLimit?: number;
+  /** How long a registry's units wait for the count to come back before they fail. */
+  maxWaitMs?: number;
+  /** How often a held registry is asked again. */
+  rateLimitPollMs?: number;
+  events?: {
+    /** The gate holds new units back, or the next manifest reads of units under way. */
+    waiting?(registry: string, remaining: number, min: number): void;
+  };
+}
+
+/**
+ * Docker Hub's pull limit, kept, per source registry (its API host: a low count at Docker Hub
+ * holds no image from another registry). The last `ratelimit-remaining` the registry sent does
+ * not show the pulls under way: a unit is let through — at its first manifest GET, for its check
+ * that the targets hold it already is HEADs, which pass whatever the count — only when that count,
+ * less the pulls the registry's units in flight have under way and one for itself, stays at or
+ * above minRateLimit.
+ * A unit's pulls under way are its manifest GETs at the source (Docker Hub counts each; a HEAD
+ * is free) that are started or queued and not yet answered — an index's children are announced
+ * as soon as the index is read, so a multi-platform image counts for every platform it will read
+ * (Docker Hub counts one pull per platform). A unit not yet that far — waiting, or let through
+ * with nothing answered — is taken to cost as much as the largest unit of that registry so far
+ * (a sync file's images tend to be alike; the estimate errs on the side of the reserve). Before the
+ * registry has sent a count, one unit goes alone and the others wait for its first answer (its
+ * source HEAD, which Docker Hub answers with the count without counting a pull); then, until one
+ * unit's top manifest has been read (its cost known) or one has ended, still one alone (and,
+ * where a count came before any unit, with a tag list, only while it leaves a pull above the
+ * reserve). A registry that has sent no count by the time that unit ends is not held.
+ *
+ * Units wait in the order they first need a GET, one queue per registry, their --images slots
+ * lent to the next images meanwhile. Held by units in flight, they wait for one to
+ * end, for a pull of theirs to be answered, or for a new count. With none in flight the count
+ * itself is too low: the gate asks again with a manifest HEAD — which returns the headers without
+ * counting as a pull — every poll interval, until the count is back or maxWait has passed (then
+ * every waiting unit fails with E_TOO_MANY_REQUESTS, as does each later unit of that registry
+ * that needs a GET; one whose targets hold it is still found up to date by its HEADs).
+ *
+ * The estimate can be wrong (a file's one-platform images first, then indexes of four platforms),
+ * so each manifest GET is held too: a unit sends its next GETs only while the count, less the
+ * GETs in flight and those other units have been let send, leaves room for every GET the unit has
+ * announced and not had answered (an index's children all together). A unit never spends pulls on
+ * part of an image it could not finish: its GETs wait for answers or a new count, as units do, and
+ * fail with E_TOO_MANY_REQUESTS when it does not come.
+ */
+export class RateGate {
+  private readonly registries = new Map<string, RegistryGate>();
+  /** The first error a registry's gate stopped with (--max-wait passed, or the run stopped). */
+  failure?: RegpushError;
+  private readonly unwatch: () => void;
+
+  constructor(
+    private readonly run: TransferRun,
+    private readonly opts: GateOptions,
+    private readonly logger: Logger,
+    /** What the messages call minRateLimit and maxWaitMs (the CLI's --min-ratelimit, --max-wait). */
+    private readonly names: OptionNames,
+  ) {
+    // A new count may let waiting units through (the first count of a registry above all).
+    this.unwatch = run.transport.stats.watch((seen) => this.pump(seen.registry));
+  }
+
+  /** Stops listening for counts. */
+  close(): void {
+    this.unwatch();
+  }
+
+  /** Fails every unit of `g`'s registry still waiting, and those that come later, with `err`; other registries go on. */
+  private stop(g: RegistryGate, err: unknown): void {
+    this.failure ??= asRegpushError(err);
+    g.stopped ??= { err };
+    for (const q of g.queue.splice(0)) q.reject(g.stopped.err);
+    for (const h of g.held.splice(0)) h.reject(g.stopped.err);
+  }
+
+  /** Why an image reading `source` sends no manifest GET: the gate gave up on its registry (--max-wait passed, or the run stopped). */
+  stopped(source: ImageReference): RegpushError | undefined {
+    const g = this.registries.get(apiHost(source.registry));
+    return g?.stopped && asRegpushError(g.stopped.err);
+  }
+
+  /**
+   * The ticket of an image reading `source` that has taken `slot` (none without --min-ratelimit):
+   * its pull meter, and what to call once it has ended. The image is charged to the gate only at
+   * its first manifest GET: its check that the targets hold it already is HEADs, which cost no
+   * pull, so an unchanged image goes through whatever the count (an hourly re-run of unchanged
+   * images passes with Docker Hub's count at the reserve). That first GET waits its turn as a new
+   * image did (pump), its slot lent to the next image meanwhile; let through, it takes the next
+   * free slot before the images not started.
+   */
+  ticket(source: ImageReference, slot: UnitSlot): GateTicket | undefined {
+    if (this.opts.minRateLimit === undefined) return undefined;
+    const min = this.opts.minRateLimit;
+    const key = apiHost(source.registry);
+    let g = this.registries.get(key);
+    if (!g) this.registries.set(key, (g = new RegistryGate()));
+    const gate = g;
+    const pulls: UnitPulls = { pending: 0, announced: 0, answered: false, inFlight: 0, cleared: false, charged: false };
+    const admit = async (): Promise<void> => {
+      if (gate.stopped) throw gate.stopped.err;
+      const admitted = new Promise<void>((resolve, reject) => gate.queue.push({ source, unit: pulls, resolve, reject }));
+      this.pump(key);
+      // Let through at once (pump charges a unit as it lets it through): the image keeps its slot.
+      if (pulls.charged) return admitted;
+      slot.leave();
+      await admitted;
+      await slot.again();
+    };
+    let admitted: Promise<void> | undefined;
+    let done = false;
+    // A read the image started and no longer waits for (its graph, read early for a target that
+    // lacked the tag, while the source refused the image) must not be charged, or held, once the
+    // image has ended: charged, it would count among the units under way for ever.
+    const over = (): AbortedError => new AbortedError(`${formatReference(source)} has ended; its manifest read is not sent`);
+    return {
+      pulls: {
+        will: (n) => {
+          pulls.pending += n;
+          pulls.announced += n;
+          // What it was let send no longer covers all it will read.
+          pulls.cleared = false;
+        },
+        did: () => {
+          pulls.pending = Math.max(0, pulls.pending - 1);
+          // A read refused before it was sent (the gate stopped) tells the gate nothing.
+          if (!pulls.charged) return;
+          pulls.answered = true;
+          gate.perUnit = Math.max(gate.perUnit, pulls.announced);
+          this.pump(key);
+        },
+        send: async <T>(read: () => Promise<T>): Promise<T> => {
+          if (done) throw over();
+          if (!pulls.charged) {
+            await (admitted ??= admit());
+            // Let through, it may have waited for a slot (admit); the image may have ended meanwhile.
+            if (done) throw over();
+          }
+          if (this.fits(key, gate, pulls, min)) {
+            pulls.cleared = true;
+            pulls.inFlight++;
+          } else {
+            if (gate.stopped) throw gate.stopped.err;
+            // release() counts it in flight when it lets it go. Meanwhile the image's --images
+            // slot goes to the next image (another registry's, say), and comes back when it is let go.
+            slot.leave();
+            await new Promise<void>((resolve, reject) => {
+              gate.held.push({ unit: pulls, source, resolve, reject });
+              this.pump(key);
+            });
+            slot.back();
+          }
+          try {
+            // Let go (letGo) just before the image ended: counted in flight, and not sent.
+            if (done) throw over();
+            return await read();
+          } finally {
+            pulls.inFlight--;
+            this.pump(key);
+          }
+        },
+      },
+      ended: () => {
+        if (done) return;
+        done = true;
+        for (const waiting of [gate.queue, gate.held]) {
+          for (let i = waiting.length - 1; i >= 0; i--) if (waiting[i]!.unit === pulls) waiting.splice(i, 1)[0]!.reject(over());
+        }
+        if (!pulls.charged) return;
+        gate.units.delete(pulls);
+        gate.ended = true;
+        this.pump(key);
+      },
+    };
+  }
+
+  /** Lets through the first GETs of the images of `key` that the count allows, in order; holds the rest. */
+  private pump(key: string): void {
+    const g = this.registries.get(key);
+    const min = this.opts.minRateLimit!;
+    if (!g) return;
+    // The GETs of images under way before new images.
+    this.release(key, g, min);
+    if (g.holding || g.stopped) return;
+    while (g.queue.length) {
+      const remaining = this.remaining(key);
+      // A unit's cost is known once its top manifest has been read (an index announces its
+      // children then); until some unit's is, or one has ended, one unit goes alone — and only
+      // while a count already sent (with a tag list, say) leaves a pull above the reserve.
+      const sized = g.ended || g.perUnit > 0;
+      const admit =
+        remaining === undefined
+          ? g.units.size === 0 || g.ended
+          : !sized
+            ? g.units.size === 0 && remaining - g.estimate() >= min
+            : remaining - g.underWay() - g.estimate() >= min;
+      if (!admit) {
+        // Units in flight will end, have a pull answered or bring a new count: pumped again then.
+        if (g.units.size > 0) return;
+        g.holding = true;
+        // Nothing in flight here: what the next unit needs is its own estimate.
+        const need = g.estimate();
+        this.wait(g.queue[0]!.source, min, () => need).then(
+          () => {
+            g.holding = false;
+            this.pump(key);
+          },
+          (err: unknown) => this.stop(g, err),
+        );
+        return;
+      }
+      const first = g.queue.shift()!;
+      first.unit.charged = true;
+      g.units.add(first.unit);
+      first.resolve();
+    }
+  }
+
+  /**
+   * Whether `u` may send a GET: it has been let send all it has announced, or the count, less the
+   * pulls other units have in flight or have been let send, leaves room for all of it (a count not
+   * sent yet: the unit-level rule alone holds).
+   */
+  private fits(key: string, g: RegistryGate, u: UnitPulls, min: number): boolean {
+    const remaining = this.remaining(key);
+    return remaining === undefined || u.cleared || remaining - g.committed(u) - Math.max(1, u.pending) >= min;
+  }
+
+  /**
+   * Lets the held GETs go whose units now fit, oldest first. Those left, with no GET of this
+   * registry in flight to bring a new count, wait for one as units do (wait(), under --max-wait).
+   */
+  private release(key: string, g: RegistryGate, min: number): void {
+    this.letGo(key, g, min);
+    if (!g.held.length) return;
+    if (g.stopped) {
+      this.stop(g, g.stopped.err);
+      return;
+    }
+    if (g.holding || g.inFlight() > 0 || g.settling) return;
+    // The last GET's answer has just come: its image tells the meter (did) a moment later, which
+    // may make room. Decide once that has run, not before: with --max-wait 0 the wait would fail
+    // at once on a count about to be enough.
+    g.settling = true;
+    setImmediate(() => {
+      g.settling = false;
+      this.letGo(key, g, min);
+      if (!g.held.length || g.holding || g.stopped || g.inFlight() > 0) return;
+      g.holding = true;
+      // What the oldest held GET's image still needs, for as long as one is held (the GETs in
+      // flight meanwhile may have let them all go).
+      const need = (): number | undefined => {
+        const first = g.held[0];
+        return first && g.committed(first.unit) + first.unit.pending;
+      };
+      this.wait(g.held[0]!.source, min, need, true).then(
+        () => {
+          g.holding = false;
+          this.pump(key);
+        },
+        (err: unknown) => this.stop(g, err),
+      );
+    });
+  }
+
+  /** Lets the held GETs go whose units now fit, oldest first, each counted in flight. */
+  private letGo(key: string, g: RegistryGate, min: number): void {
+    for (const h of [...g.held]) {
+      if (!this.fits(key, g, h.unit, min)) continue;
+      g.held.splice(g.held.indexOf(h), 1);
+      h.unit.cleared = true;
+      h.unit.inFlight++;
+      h.resolve();
+    }
+  }
+
+  private remaining(host: string): number | undefined {
+    return this.run.transport.stats.snapshot().rateLimits.find((r) => r.registry === host)?.remaining;
+  }
+
+  /**
+   * Asks the count again every poll interval until the next unit, which takes up to `need` pulls,
+   * fits above the reserve — the same test pump() admits it by, so that a count above the reserve
+   * by less than a unit's pulls keeps waiting here, under one deadline, rather than going back and
+   * forth between the two with a new one each time — or until --max-wait has passed. `underWay`:
+   * what waits is the rest of images already started (their next manifest reads), not new ones;
+   * `need` answers undefined once nothing waits any more.
+   */
+  private async wait(source: ImageReference, min: number, needNow: () => number | undefined, underWay = false): Promise<void> {
+    const maxWait = this.opts.maxWaitMs ?? 0;
+    const poll = this.opts.rateLimitPollMs ?? DEFAULT_RATE_POLL_MS; // checked: checkGateOptions
+    const deadline = performance.now() + maxWait;
+    const key = apiHost(source.registry);
+    let remaining = this.remaining(key)!;
+    let need = needNow() ?? 1;
+    // "at": the count is the reserve itself, which one more pull would spend; "within": above it,
+    // by less than an image here reads (an index: one pull per manifest).
+    const reserve = this.names.name('minRateLimit', String(min));
+    const where = () =>
+      remaining < min
+        ? `below ${reserve}`
+        : remaining === min || need <= 1
+          ? `at ${reserve}`
+          : underWay
+            ? `within the ${need} pulls the images under way still read of ${reserve}`
+            : `within one image's ${need} pulls of ${reserve}`;
+    this.opts.events?.waiting?.(source.registry, remaining, min);
+    const holding = underWay ? 'holding the manifest reads of the images under way' : 'not starting new images';
+    this.logger.warn(`${source.registry}: ratelimit-remaining is ${remaining}, ${where()}; ${holding}${maxWait ? ` (waiting up to ${Math.round(maxWait / 1000)} s)` : ''}`);
+    for (;;) {
+      const left = deadline - performance.now();
+      if (left <= 0) {
+        throw new TooManyRequestsError(
+          `${source.registry}: ratelimit-remaining stayed ${where()} (last ${remaining})${maxWait ? ` for ${Math.round(maxWait / 1000)} s (${this.names.name('maxWaitMs')})` : ''}; stopped ${underWay ? `${formatReference(source)} part-way` : `before ${formatReference(source)}`}; a re-run copies what is missing`,
+          // gateStopped: refused here, not by the registry (not an outage: outage.ts).
+          { details: { registry: source.registry, remaining, gateStopped: true } },
+        );
+      }
+      await sleep(Math.min(poll, left), this.run.signal);
+      if (needNow() === undefined) return;
+      await this.run.source(source).client.headManifest(source.repository, manifestRef(source)).catch(() => undefined);
+      remaining = this.remaining(key) ?? remaining;
+      const now = needNow();
+      if (now === undefined) return;
+      need = now;
+      if (remaining - need >= min) {
+        this.logger.info(`${source.registry}: ratelimit-remaining is ${remaining} again; going on`);
+        return;
+      }
+    }
+  }
+}
+
+/** What a unit let through by the gate holds: its pull meter (absent without a gate) and what to call when it has ended. */
+export interface GateTicket {
+  pulls?: PullMeter;
+  ended(): void;
+}
+
+/** What the gate knows of one unit let through: its manifest GETs at the source. */
+interface UnitPulls {
+  /** Started or queued and not seen answered. */
+  pending: number;
+  /** All it has announced. */
+  announced: number;
+  /** Whether one was answered. */
+  answered: boolean;
+  /** Sent and not answered. */
+  inFlight: number;
+  /** Let send every GET it has announced (the count left room for all of them). */
+  cleared: boolean;
+  /** Let through by the gate (at its first GET): counted among the registry's units until it ends. */
+  charged: boolean;
+}
+
+/** The gate's state for one registry. */
+class RegistryGate {
+  /** Units let through and not ended. */
+  readonly units = new Set<UnitPulls>();
+  /** GETs of units under way that the count has no room for yet, in the order they came. */
+  readonly held: { unit: UnitPulls; source: ImageReference; resolve: () => void; reject: (err: unknown) => void }[] = [];
+  /** The pulls units other than `except` will spend for sure: all they announced when let send it, else those in flight. */
+  committed(except: UnitPulls): number {
+    let n = 0;
+    for (const u of this.units) if (u !== except) n += u.cleared ? Math.max(u.pending, u.inFlight) : u.inFlight;
+    return n;
+  }
+  /** GETs sent and not answered. */
+  inFlight(): number {
+    let n = 0;
+    for (const u of this.units) n += u.inFlight;
+    return n;
+  }
+  /** The most pulls one unit of this registry has announced so far (0: none has read its top manifest yet). */
+  perUnit = 0;
+  /** What a unit not yet under way is taken to cost: as much as the largest seen, and one at least. */
+  estimate(): number {
+    return Math.max(1, this.perUnit);
+  }
+  /** Pulls the units in flight have under way; a unit none of whose GETs has been answered yet counts the estimate. */
+  underWay(): number {
+    let n = 0;
+    for (const u of this.units) n += u.answered ? u.pending : Math.max(this.estimate(), u.pending);
+    return n;
+  }
+  /** Some unit has ended (with no count sent by then, the registry sends none). */
+  ended = false;
+  /** The count was too low with nothing in flight: wait() is asking again. */
+  holding = false;
+  /** release() found GETs held with none in flight and looks again once the last answer has been told. */
+  settling = false;
+  /** wait() gave up (--max-wait): this registry's units fail with that error. */
+  stopped?: { err: unknown };
+  /** Images whose first manifest GET waits to be let through, in order. */
+  readonly queue: { source: ImageReference; unit: UnitPulls; resolve: () => void; reject: (err: unknown) => void }[] = [];
+}
