@@ -5,13 +5,13 @@
 // `--jobs`). The hints are made in src/http/, below the operations: the names reach it through the
 // transport each operation builds (transportFor, the `connectionNames` option the CLI passes), so
 // each is run here both ways, and the TLS one through every operation that connects.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import https from 'node:https';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { networkInterfaces, tmpdir } from 'node:os';
+import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import {
@@ -32,19 +32,11 @@ import {
 } from '../../src/index.js';
 import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
 import { localhostCert } from '../fixtures/localhost-cert.js';
+import { tempDirs } from '../fixtures/temp-dirs.js';
 import { runMain, type MainResult } from '../fixtures/run-main.js';
 
 const fake = fakeRegistryPool();
-const dirs: string[] = [];
-after(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), 'regpush-connection-hints-'));
-  dirs.push(d);
-  return d;
-}
+const tempDir = tempDirs('regpush-connection-hints-');
 
 /** What `call` rejects with (it must reject). */
 async function rejection(call: Promise<unknown>): Promise<RegpushError> {

@@ -3,26 +3,17 @@
 // `config.env[1] (KEY)`), the CLI of its flags (`--to`, `--layer`, `--format oci`, `--env KEY`),
 // word for word as it always has been. Every case runs both ways against fake registries
 // (test/fixtures/fake-registry.ts), the CLI in-process (test/fixtures/run-main.ts).
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { copy, deleteImage, parseSyncFile, push, sync, type RegpushError } from '../../src/index.js';
 import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
+import { tempDirs } from '../fixtures/temp-dirs.js';
 import { runMain, type MainResult } from '../fixtures/run-main.js';
 
 const fake = fakeRegistryPool();
-const dirs: string[] = [];
-after(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), 'regpush-library-messages-'));
-  dirs.push(d);
-  return d;
-}
+const tempDir = tempDirs('regpush-library-messages-');
 
 /** A directory holding one file, for a layer. */
 function appDir(): string {
@@ -322,7 +313,7 @@ test('sync: an index missing a child of the platforms an entry keeps says platfo
   assert.equal(err.code, 'E_NOT_FOUND');
   assert.ok(err.message.endsWith('(a broken index at the source; platforms can leave that image out)'), err.message);
   // The CLI names the sync file's key, not a --platform flag sync does not have.
-  const dir = mkdtempSync(join(tmpdir(), 'regpush-lib-messages-'));
+  const dir = tempDir();
   writeFileSync(join(dir, 'sync.yaml'), ['images:', `  - { source: ${src.ref('app')}, tags: ['1'], targets: [${dst.host}/mirror] }`, ''].join('\n'));
   const r = await cli(['sync', '--retries', '0', join(dir, 'sync.yaml')], [src, dst]);
   assert.match(r.stderr, /\(a broken index at the source; the entry's platforms can leave that image out\)/);

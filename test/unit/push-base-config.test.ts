@@ -2,26 +2,18 @@
 // bases and inputs that are out of the ordinary (a base whose config and manifest disagree, an
 // index with an artifact child, a Docker v2 base with a foreign layer), SOURCE_DATE_EPOCH on a
 // config-only push, an empty --app. Each checks the stored documents, not only the report.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { push, type RegpushError } from '../../src/index.js';
 import { applyConfigChanges, scratchConfig, type ConfigChanges } from '../../src/image/config.js';
+import { tempDirs } from '../fixtures/temp-dirs.js';
 import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
 
 const fake = fakeRegistryPool();
-const dirs: string[] = [];
-after(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), 'regpush-push-base-config-'));
-  dirs.push(d);
-  return d;
-}
+const tempDir = tempDirs('regpush-push-base-config-');
 /** A directory with one file, for the app layer. */
 function appDir(content = 'console.log("hi")\n'): { src: string; dest: string }[] {
   const d = tempDir();
