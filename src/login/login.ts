@@ -8,7 +8,8 @@
  * credentials against the registry (GET /v2/) before storing anything, over the same transport
  * every other operation builds (proxies, insecure registries, idle timeout, retries).
  */
-import { checkCredentialStore, eraseCredential, loginsElsewhere, storeCredential, type Credential } from '../auth/credentials.js';
+import { checkCredentialStore, eraseCredential, loginsElsewhere, storeCredential } from '../auth/credential-store.js';
+import type { Credential } from '../auth/credentials.js';
 import { AuthError, UsageError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { splitAuthKey } from '../auth/registry-host.js';
