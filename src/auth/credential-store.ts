@@ -74,7 +74,7 @@ export async function storeCredential(registry: string, cred: Credential, opts: 
   }
   const key = helperKeys(registry, findByRegistry(data.auths, registry)?.[0])[0]!;
   checkHelperName(helper.name);
-  const exec = opts.execHelper ?? spawnHelper(opts.env, { timeoutMs: opts.helperTimeoutMs, processGroup: opts.helperProcessGroup });
+  const exec = storeHelperExec(opts);
   const input = JSON.stringify({ ServerURL: key, Username: username, Secret: secret });
   try {
     await exec(helper.name, 'store', input);
@@ -254,6 +254,11 @@ function withoutSpellings(auths: Record<string, AuthEntry> | undefined, registry
   return Object.fromEntries(Object.entries(auths ?? {}).filter(([k]) => !drop.has(k)));
 }
 
+/** How login and logout run a helper's store and erase: the caller's execHelper, else the helper spawned with the options' timeout and process group. */
+function storeHelperExec(opts: CredentialStoreOptions): HelperExec {
+  return opts.execHelper ?? spawnHelper(opts.env, { timeoutMs: opts.helperTimeoutMs, processGroup: opts.helperProcessGroup });
+}
+
 /** Locking a credential file: a lock left behind, and removed, is worth a warning (a run died holding it). */
 function lockOptions(log: Logger): FileLockOptions {
   return { onStale: (lock) => log.warn(`took over a stale lock ${lock} (left by a login or logout that did not finish)`) };
@@ -319,7 +324,7 @@ export async function eraseCredential(registry: string, opts: CredentialStoreOpt
   const helper = helperFor(data, registry);
   if (helper) {
     checkHelperName(helper.name);
-    const exec = opts.execHelper ?? spawnHelper(opts.env, { timeoutMs: opts.helperTimeoutMs, processGroup: opts.helperProcessGroup });
+    const exec = storeHelperExec(opts);
     // Every key a lookup would ask (helperKeys), and every spelling of the registry in `auths` (the
     // file loses them all below): a login left under one of them would outlive the logout.
     for (const key of new Set([...helperKeys(registry, findByRegistry(data.auths, registry)?.[0]), ...spellings])) {
