@@ -2,13 +2,15 @@
  * `login` and `logout`: Docker's credential format in $REGISTRY_AUTH_FILE when set (as Podman's
  * login), else $DOCKER_CONFIG/config.json or ~/.docker/config.json, through the credential helper
  * when the file names one (credHelpers entry or credsStore), so Docker, Podman, crane and regpush
- * share one login (see loginFilePath). A namespace (`quay.io/org`) is stored under its own
- * `auths` key in the containers auth.json, where Podman stores it (see namespaceLoginFile): Docker
- * would read such a key in its config.json as a login for the whole registry. Login checks the
- * credentials against the registry (GET /v2/) before storing anything, over the same transport
- * every other operation builds (proxies, insecure registries, idle timeout, retries).
+ * share one login (see loginFilePath in auth/credential-store.ts). A namespace (`quay.io/org`)
+ * is stored under its own `auths` key in the containers auth.json, where Podman stores it (see
+ * namespaceLoginFile there): Docker would read such a key in its config.json as a login for the
+ * whole registry. Login checks the credentials against the registry (GET /v2/) before storing
+ * anything, over the same transport every other operation builds (proxies, insecure registries,
+ * idle timeout, retries).
  */
-import { checkCredentialStore, eraseCredential, loginsElsewhere, storeCredential, type Credential } from '../auth/credentials.js';
+import { checkCredentialStore, eraseCredential, loginsElsewhere, storeCredential } from '../auth/credential-store.js';
+import type { Credential } from '../auth/credentials.js';
 import { AuthError, UsageError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { splitAuthKey } from '../auth/registry-host.js';

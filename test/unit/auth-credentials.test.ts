@@ -8,14 +8,8 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import {
-  credentialFiles,
-  credentialSources,
-  eraseCredential,
-  resolveCredential,
-  storeCredential,
-  type CredentialOptions,
-} from '../../src/auth/credentials.js';
+import { credentialFiles, credentialSources, resolveCredential, type CredentialOptions } from '../../src/auth/credentials.js';
+import { eraseCredential, storeCredential } from '../../src/auth/credential-store.js';
 import { loginTarget } from '../../src/login/login.js';
 import { DEFAULT_HELPER_TIMEOUT_MS, helperCommand } from '../../src/auth/helper.js';
 import { AuthError, UsageError } from '../../src/errors.js';

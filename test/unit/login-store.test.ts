@@ -14,7 +14,8 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { eraseCredential, resolveCredential, storeCredential } from '../../src/auth/credentials.js';
+import { eraseCredential, storeCredential } from '../../src/auth/credential-store.js';
+import { resolveCredential } from '../../src/auth/credentials.js';
 import { updateCredentialFile, withCredentialFileLock } from '../../src/auth/config-file.js';
 import { login } from '../../src/login/login.js';
 import { HttpRegistryClient } from '../../src/registry/client.js';
@@ -177,14 +178,14 @@ describe('a namespace login with nowhere to keep it', () => {
 });
 
 describe('parallel logins (a lock around each read-modify-write of the file)', () => {
-  const credentials = fileURLToPath(new URL('../../src/auth/credentials.js', import.meta.url));
+  const credentialStore = fileURLToPath(new URL('../../src/auth/credential-store.js', import.meta.url));
 
   it('8 logins in this process and 8 in other processes, all at once: all 16 entries are stored', async () => {
     // Was: each run read the file, added its entry and renamed its copy over it; 8 parallel logins kept 5.
     const home = await tempHome();
     const opts = { env: {}, homeDir: home };
     const script = (i: number) =>
-      `import { storeCredential } from ${JSON.stringify(credentials)};\n` +
+      `import { storeCredential } from ${JSON.stringify(credentialStore)};\n` +
       `await storeCredential('child${i}.example.com', { username: 'u${i}', password: 'p${i}' }, { env: {}, homeDir: ${JSON.stringify(home)} });\n`;
     const run = promisify(execFile);
     await Promise.all([

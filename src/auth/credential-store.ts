@@ -1,0 +1,415 @@
+/**
+ * Stores and erases logins for `regpush login`/`logout`, in Docker's format: through the credential
+ * helper the file names for the registry, else in `auths` of the file login writes (loginFilePath);
+ * a namespace's login ("quay.io/org") in a containers auth.json, never in Docker's config.json.
+ * The lookup (credentials.ts) is the other half, and this module takes from it where the files
+ * are (dockerConfigPath, credentialFiles) and what an `auths` entry holds (decodeEntry), so a
+ * login is written where a later command's lookup finds it. Each read-modify-write of a file
+ * holds that file's lock (config-file.ts). Secrets never reach a log line or an error message.
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { AuthError, UsageError } from '../errors.js';
+import { silentLogger, type Logger } from '../log.js';
+import { readCredentialFile, updateCredentialFile, type AuthEntry, type CredentialFile, type FileLockOptions } from './config-file.js';
+import { checkHelperName, helperError, HelperFailure, IDENTITY_TOKEN_USERNAME, isNotFound, spawnHelper, type HelperExec } from './helper.js';
+import { registryHostOf } from '../ref/registry.js';
+import { checkDockerConfigDir, credentialFiles, decodeEntry, dockerConfigPath, holdsKey, type AuthFileSystem, type Credential } from './credentials.js';
+import { findByRegistry, helperKeys, splitAuthKey } from './registry-host.js';
+
+/** Inputs of storeCredential / eraseCredential (`regpush login` / `logout`). */
+export interface CredentialStoreOptions {
+  env: Record<string, string | undefined>;
+  homeDir?: string;
+  logger?: Logger;
+  /** Runs a helper action; default spawns `docker-credential-<name> <action>` using env.PATH. */
+  execHelper?: HelperExec;
+  /** Milliseconds a credential helper may take (default 30 s). */
+  helperTimeoutMs?: number;
+  /**
+   * Runs each credential helper in a process group of its own, so a timeout also kills what it
+   * started (SpawnHelperOptions.processGroup). Default false, as Docker runs helpers: at a terminal
+   * a helper may prompt there. The CLI sets it when it runs without a terminal.
+   */
+  helperProcessGroup?: boolean;
+  /** Where the containers auth files are (a namespace's login goes to one: namespaceLoginFile); injectable for tests. */
+  system?: AuthFileSystem;
+}
+
+/**
+ * Saves a credential for `registry` in Docker's format: through the credential helper the file
+ * names for it (credHelpers entry, else credsStore), else in `auths`, of the file `regpush login`
+ * writes (loginFilePath). The new login replaces the registry's login in every spelling: an entry
+ * left under another key (`docker.io` beside Docker Hub's `https://index.docker.io/v1/`) would go
+ * on serving Podman and skopeo, which prefer it, and under a credsStore keep an old password in the
+ * file. `registry` may name a namespace or repository ("quay.io/org"): that login goes to a
+ * containers auth.json (namespaceLoginFile), as Podman's does, never to Docker's config.json.
+ */
+export async function storeCredential(registry: string, cred: Credential, opts: CredentialStoreOptions): Promise<void> {
+  const log = opts.logger ?? silentLogger;
+  const secret = cred.identityToken ?? cred.password;
+  const username = cred.identityToken ? IDENTITY_TOKEN_USERNAME : cred.username;
+  if (!secret || !username) {
+    throw new AuthError(`nothing to store for ${registry}: a username and password (or an identity token) are needed`);
+  }
+  const ns = namespacedKey(registry);
+  if (ns) return storeNamespaceCredential(ns, cred, opts, log);
+  const file = loginFilePath(opts.env, opts.homeDir);
+  const data: CredentialFile = (await readLoginFile(file, opts.env, opts.homeDir)) ?? {};
+  const helper = helperFor(data, registry);
+  const lock = lockOptions(log);
+  if (!helper) {
+    await updateCredentialFile(
+      file,
+      (now) => {
+        const d = now ?? {};
+        // Written under the key Docker reads (for Docker Hub its own, whatever alias `auths` has: helperKeys).
+        const key = helperKeys(registry, findByRegistry(d.auths, registry)?.[0])[0]!;
+        return { ...d, auths: { ...withoutSpellings(d.auths, registry, key), [key]: authEntry(cred) } };
+      },
+      lock,
+    );
+    log.debug(`auth: stored credentials for ${registry} in ${file}`);
+    return;
+  }
+  const key = helperKeys(registry, findByRegistry(data.auths, registry)?.[0])[0]!;
+  checkHelperName(helper.name);
+  const exec = storeHelperExec(opts);
+  const input = JSON.stringify({ ServerURL: key, Username: username, Secret: secret });
+  try {
+    await exec(helper.name, 'store', input);
+  } catch (err) {
+    throw helperError(helper.name, 'store', err, [secret], key);
+  }
+  log.debug(`auth: stored credentials for ${key} in docker-credential-${helper.name}`);
+  // The helper's logins under the registry's other spellings go too (their file entries go below,
+  // and a logout would no longer find them). The new login is stored: a failure here only warns.
+  for (const other of registrySpellings(data.auths, registry).filter((k) => k !== key)) {
+    try {
+      await exec(helper.name, 'erase', other);
+    } catch (err) {
+      if (!isNotFound(err)) log.warn(`${helperError(helper.name, 'erase', err, [secret], other).message}: an older login under ${other} may stay in that store`);
+    }
+  }
+  // Docker leaves an entry without secrets so tools listing logins (and our exact-key lookup)
+  // see it. One that still holds secrets from before the helper was set up would keep an old
+  // password in the file (and, under credsStore, win over the store at lookup: auths comes
+  // first): they go, for a credHelpers helper as for the credsStore (Docker's nativeStore), and
+  // so do the entries under the registry's other spellings.
+  await updateCredentialFile(
+    file,
+    (now) => {
+      const d = now ?? {};
+      const old = d.auths?.[key];
+      const { auth: _a, username: _u, password: _p, identitytoken: _i, registrytoken: _r, ...kept } = old ?? {};
+      const others = withoutSpellings(d.auths, registry, key);
+      const unchanged = old && Object.keys(kept).length === Object.keys(old).length && Object.keys(others).length + 1 === Object.keys(d.auths ?? {}).length;
+      return unchanged ? undefined : { ...d, auths: { ...others, [key]: kept } };
+    },
+    lock,
+  );
+}
+
+/**
+ * A login for part of a registry: its own `auths` key in the containers auth file. Docker matches
+ * `auths` keys by host alone (it has no namespace logins), so a `quay.io/org` key in config.json
+ * is, to Docker, a login for all of quay.io, picked at random among several such keys; Podman
+ * writes these keys to its auth.json, which Docker never reads. The same key in Docker's file,
+ * where earlier versions of regpush put it, is removed.
+ */
+async function storeNamespaceCredential(ns: { host: string; key: string }, cred: Credential, opts: CredentialStoreOptions, log: Logger): Promise<void> {
+  const { file, data, docker } = await namespaceStore(ns, opts);
+  if (data.credsStore) log.warn(`the login for ${ns.key} is kept in ${file} itself: docker-credential-${data.credsStore} (credsStore) holds one login per registry`);
+  try {
+    await updateCredentialFile(file, (now) => ({ ...(now ?? {}), auths: { ...(now?.auths ?? {}), [ns.key]: authEntry(cred) } }), lockOptions(log));
+  } catch (err) {
+    if (!(err instanceof AuthError) || opts.env.REGISTRY_AUTH_FILE) throw err;
+    throw new AuthError(`${err.message} (the containers auth file, where a login for part of a registry is kept; set REGISTRY_AUTH_FILE to use another)`, { details: err.details });
+  }
+  log.debug(`auth: stored credentials for ${ns.key} in ${file}`);
+  if (docker && holdsKey(docker.data, ns.key) && (await dropNamespaceKey(docker.file, ns.key, log))) {
+    log.info(`removed the login for ${ns.key} from ${docker.file}: Docker reads it as a login for all of ${ns.host}`);
+  }
+}
+
+/**
+ * Where a namespace's login goes (namespaceLoginFile) and that file's contents, with Docker's
+ * config.json (from which the key is then removed) when it is another file. Everything that would
+ * refuse the login is found here, before anything is written: a credHelpers entry for the
+ * registry in that file, a DOCKER_CONFIG that is not a directory, a config.json that cannot be
+ * read. Found after the write, each left the login stored and the command failed.
+ */
+async function namespaceStore(
+  ns: { host: string; key: string },
+  opts: CredentialStoreOptions,
+): Promise<{ file: string; data: CredentialFile; docker?: { file: string; data: CredentialFile | undefined } }> {
+  const file = namespaceLoginFile(ns.key, opts.env, opts.homeDir, opts.system);
+  await checkRuntimeDir(ns.key, file, opts.env);
+  const data = (await readLoginFile(file, opts.env, opts.homeDir)) ?? {};
+  // Looked up before any `auths` key of that file, a credHelpers entry would hide this login for good.
+  const per = findByRegistry(data.credHelpers, ns.host);
+  if (per && per[1] !== '') {
+    throw new UsageError(
+      `cannot store a login for ${ns.key}: ${file} sends ${ns.host} to docker-credential-${per[1]} (credHelpers), which holds one login per registry; log in to ${ns.host} instead`,
+      { details: { file } },
+    );
+  }
+  const dockerFile = dockerConfigPath(opts.env, opts.homeDir);
+  if (opts.env.REGISTRY_AUTH_FILE || !dockerFile || dockerFile === file) return { file, data };
+  return { file, data, docker: { file: dockerFile, data: await readLoginFile(dockerFile, opts.env, opts.homeDir) } };
+}
+
+/**
+ * Throws UsageError when the login would go to `$XDG_RUNTIME_DIR/containers/auth.json` and
+ * XDG_RUNTIME_DIR names no directory. The runtime dir is the login manager's (systemd-logind makes
+ * it at login, owned by the user, and removes it at logout); made here, it would be a folder of
+ * whoever ran regpush (root, under sudo), left behind to hold a password. containers/image
+ * refuses its auth file there too ("directory set by $XDG_RUNTIME_DIR does not exist"), so a
+ * `podman login` in the same shell fails the same way. Only the runtime dir itself must exist:
+ * its `containers/` folder is made, as Podman makes it.
+ */
+async function checkRuntimeDir(key: string, file: string, env: Record<string, string | undefined>): Promise<void> {
+  const runtime = env.XDG_RUNTIME_DIR;
+  if (env.REGISTRY_AUTH_FILE || !runtime || file !== path.join(runtime, 'containers', 'auth.json')) return;
+  const stat = await fs.stat(runtime).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? undefined : 'unreadable'));
+  if (stat === 'unreadable' || stat?.isDirectory()) return; // the write says what else is wrong
+  throw new UsageError(
+    `cannot store a login for ${key} in ${file}: XDG_RUNTIME_DIR names ${runtime}, which ${stat ? 'is not a directory' : 'does not exist'} (regpush does not make a runtime directory, as Podman does not): create it, or set REGISTRY_AUTH_FILE to the file to keep logins in`,
+    { details: { file } },
+  );
+}
+
+/** Removes `auths[key]` from `file` (under its lock); true when it was there. */
+async function dropNamespaceKey(file: string, key: string, log: Logger): Promise<boolean> {
+  return updateCredentialFile(
+    file,
+    (now) => {
+      if (!now?.auths || !Object.hasOwn(now.auths, key)) return undefined;
+      const { [key]: _gone, ...kept } = now.auths;
+      return { ...now, auths: kept };
+    },
+    lockOptions(log),
+  );
+}
+
+/**
+ * What storeCredential would refuse, found without writing anything or running a helper: the file
+ * it writes cannot be read or is malformed, a DOCKER_CONFIG that names no directory, a helper name
+ * the file gives that could not be run, and for a namespace everything namespaceStore checks.
+ * login() calls it before it asks the registry: a login checked and then refused a place to be
+ * stored costs a request (at a rate-limited registry, a pull) and fails after it.
+ */
+export async function checkCredentialStore(registry: string, opts: CredentialStoreOptions): Promise<void> {
+  const ns = namespacedKey(registry);
+  if (ns) {
+    await namespaceStore(ns, opts);
+    return;
+  }
+  const data = await readLoginFile(loginFilePath(opts.env, opts.homeDir), opts.env, opts.homeDir);
+  const helper = data && helperFor(data, registry);
+  if (helper) checkHelperName(helper.name);
+}
+
+/**
+ * The file a login for part of a registry ("quay.io/org") is written to and removed from:
+ * `REGISTRY_AUTH_FILE` when set, else the first containers auth.json of the lookup order
+ * (credentialFiles: Podman's primary file, else `${XDG_CONFIG_HOME:-~/.config}/containers/auth.json`),
+ * where `podman login quay.io/org` writes it. Never Docker's config.json (see
+ * storeNamespaceCredential). Throws UsageError when there is no such file to name.
+ */
+export function namespaceLoginFile(key: string, env: Record<string, string | undefined>, homeDir?: string, system?: AuthFileSystem): string {
+  if (env.REGISTRY_AUTH_FILE) return env.REGISTRY_AUTH_FILE;
+  const docker = dockerConfigPath(env, homeDir);
+  const file = credentialFiles(env, homeDir, system).find((f) => !f.legacy && f.path !== docker);
+  if (!file) {
+    throw new UsageError(
+      `cannot store a login for ${key}: a login for part of a registry is kept in a containers auth.json (Docker would read it from config.json as a login for the whole registry), and there is none to write here: set REGISTRY_AUTH_FILE, XDG_RUNTIME_DIR or HOME`,
+    );
+  }
+  return file.path;
+}
+
+/** The files a namespace's logout edits: namespaceLoginFile, and Docker's config.json, where earlier versions of regpush stored it. */
+function namespaceFiles(key: string, opts: CredentialStoreOptions): string[] {
+  const files: string[] = [];
+  try {
+    files.push(namespaceLoginFile(key, opts.env, opts.homeDir, opts.system));
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err; // no such file: nothing can have been stored there
+  }
+  const docker = dockerConfigPath(opts.env, opts.homeDir);
+  if (!opts.env.REGISTRY_AUTH_FILE && docker && !files.includes(docker)) files.push(docker);
+  return files;
+}
+
+/** The keys of `auths` that name `registry` itself, in any spelling ("ghcr.io", "https://ghcr.io/v2/"); not the namespace keys under it. */
+function registrySpellings(auths: Record<string, AuthEntry> | undefined, registry: string): string[] {
+  const want = registryHostOf(registry);
+  return want ? Object.keys(auths ?? {}).filter((k) => registryHostOf(k) === want) : [];
+}
+
+/** `auths` without `registry`'s entries (registrySpellings), but the one under `keep`. */
+function withoutSpellings(auths: Record<string, AuthEntry> | undefined, registry: string, keep?: string): Record<string, AuthEntry> {
+  const drop = new Set(registrySpellings(auths, registry).filter((k) => k !== keep));
+  return Object.fromEntries(Object.entries(auths ?? {}).filter(([k]) => !drop.has(k)));
+}
+
+/** How login and logout run a helper's store and erase: the caller's execHelper, else the helper spawned with the options' timeout and process group. */
+function storeHelperExec(opts: CredentialStoreOptions): HelperExec {
+  return opts.execHelper ?? spawnHelper(opts.env, { timeoutMs: opts.helperTimeoutMs, processGroup: opts.helperProcessGroup });
+}
+
+/** Locking a credential file: a lock left behind, and removed, is worth a warning (a run died holding it). */
+function lockOptions(log: Logger): FileLockOptions {
+  return { onStale: (lock) => log.warn(`took over a stale lock ${lock} (left by a login or logout that did not finish)`) };
+}
+
+/**
+ * Reads the file login and logout edit. A `DOCKER_CONFIG` that names a file (config.json itself)
+ * rather than its folder made `$DOCKER_CONFIG/config.json` unreadable (ENOTDIR, taken for "no
+ * file"): every stored login was silently ignored and `login` failed on a path through a file.
+ */
+async function readLoginFile(file: string, env: Record<string, string | undefined>, homeDir: string | undefined): Promise<CredentialFile | undefined> {
+  const data = await readCredentialFile(file);
+  if (!data && file === dockerConfigPath(env, homeDir)) await checkDockerConfigDir(env);
+  return data;
+}
+
+/** A credential as an `auths` entry (base64 `user:password`, or an identity token). */
+function authEntry(cred: Credential): AuthEntry {
+  if (!cred.identityToken) return { auth: Buffer.from(`${cred.username}:${cred.password}`).toString('base64') };
+  return { ...(cred.username ? { auth: Buffer.from(`${cred.username}:`).toString('base64') } : {}), identitytoken: cred.identityToken };
+}
+
+/** The `auths` key of a namespace or repository ("quay.io/org"); undefined for a whole registry. */
+function namespacedKey(value: string): { host: string; key: string } | undefined {
+  const parts = splitAuthKey(value);
+  return parts?.namespace ? { host: parts.host, key: `${parts.host}/${parts.namespace}` } : undefined;
+}
+
+/**
+ * Removes the credential for `registry` (helper erase and/or config entries); true when something
+ * was removed. A namespace ("quay.io/org") loses its own key only (in namespaceFiles); a registry
+ * loses its keys in every spelling, but not the namespace keys under it (as `podman logout` does).
+ * A helper that cannot be asked (missing from PATH, timed out) does not keep the file's entries:
+ * they go, with a warning for a missing helper (no lookup can reach it either), and for one that
+ * timed out, an AuthError once they are gone, since the store may still hold the login and every
+ * lookup asks it.
+ */
+export async function eraseCredential(registry: string, opts: CredentialStoreOptions): Promise<boolean> {
+  const log = opts.logger ?? silentLogger;
+  const ns = namespacedKey(registry);
+  if (ns) {
+    // Every file is read (and DOCKER_CONFIG checked) before any is edited: one that cannot be read
+    // refuses the logout with the key still in the others, rather than after it is gone from one.
+    const files: string[] = [];
+    for (const file of namespaceFiles(ns.key, opts)) {
+      if (holdsKey(await readLoginFile(file, opts.env, opts.homeDir), ns.key)) files.push(file);
+    }
+    let removed = false;
+    for (const file of files) {
+      if (await dropNamespaceKey(file, ns.key, log)) {
+        removed = true;
+        log.debug(`auth: removed credentials for ${ns.key} from ${file}`);
+      }
+    }
+    return removed;
+  }
+  const file = loginFilePath(opts.env, opts.homeDir);
+  const data = await readLoginFile(file, opts.env, opts.homeDir);
+  if (!data) return false;
+  let removed = false;
+  let unreached: { failure: AuthError; timedOut: boolean } | undefined;
+  const spellings = registrySpellings(data.auths, registry);
+  const helper = helperFor(data, registry);
+  if (helper) {
+    checkHelperName(helper.name);
+    const exec = storeHelperExec(opts);
+    // Every key a lookup would ask (helperKeys), and every spelling of the registry in `auths` (the
+    // file loses them all below): a login left under one of them would outlive the logout.
+    for (const key of new Set([...helperKeys(registry, findByRegistry(data.auths, registry)?.[0]), ...spellings])) {
+      try {
+        await exec(helper.name, 'erase', key);
+        removed = true;
+      } catch (err) {
+        if (isNotFound(err)) continue;
+        const failure = helperError(helper.name, 'erase', err, [], key);
+        if (!(err instanceof HelperFailure && (err.missing || err.timedOut))) throw failure;
+        unreached = { failure, timedOut: err.timedOut };
+        break; // the other keys would wait or fail the same way
+      }
+    }
+  }
+  let fromFile = false;
+  if (spellings.length > 0) {
+    fromFile = await updateCredentialFile(
+      file,
+      (now) => {
+        const kept = withoutSpellings(now?.auths, registry);
+        return now?.auths && Object.keys(kept).length !== Object.keys(now.auths).length ? { ...now, auths: kept } : undefined;
+      },
+      lockOptions(log),
+    );
+    removed ||= fromFile;
+  }
+  if (unreached) {
+    // "Removed" only where the file had entries for the registry: under a credsStore it may have none.
+    const { failure, timedOut } = unreached;
+    if (timedOut) {
+      const what = fromFile ? `the entries for ${registry} in ${file} were removed, but the login the helper holds was not erased` : 'the login the helper holds was not erased';
+      throw new AuthError(`${failure.message}; ${what}`, { details: failure.details });
+    }
+    log.warn(`${failure.message}: the login it may hold was not erased${fromFile ? `; the entries for ${registry} in ${file} are removed` : ''}`);
+  }
+  log.debug(`auth: ${removed ? 'removed' : 'found no'} credentials for ${registry}`);
+  return removed;
+}
+
+/**
+ * The credential files other than those `logout` edits that still hold a login for `registry`
+ * (an `auths` entry with credentials under its key, or a credHelpers entry naming a helper), in
+ * lookup order. A Podman login in auth.json outlives `regpush logout` (Podman's own logout edits
+ * only its file too), and every later command would still send it: the caller says so. Files this
+ * user cannot read or parse are left out: they are not read at lookup either (or fail it loudly).
+ */
+export async function loginsElsewhere(registry: string, opts: CredentialStoreOptions): Promise<string[]> {
+  const ns = namespacedKey(registry);
+  const edited = ns ? namespaceFiles(ns.key, opts) : [loginFilePath(opts.env, opts.homeDir)];
+  const want = registryHostOf(registry);
+  const found: string[] = [];
+  for (const file of credentialFiles(opts.env, opts.homeDir, opts.system)) {
+    if (edited.includes(file.path)) continue;
+    const data = await readCredentialFile(file.path, { legacy: file.legacy }).catch(() => undefined);
+    if (!data) continue;
+    const holds = Object.entries(data.auths ?? {}).some(([k, e]) => {
+      if (ns ? k !== ns.key : registryHostOf(k) !== want) return false;
+      try {
+        return decodeEntry(e, file.path, k) !== undefined;
+      } catch {
+        return false;
+      }
+    });
+    const helper = !ns && findByRegistry(data.credHelpers, registry);
+    if (holds || (helper && helper[1] !== '')) found.push(file.path);
+  }
+  return found;
+}
+
+/**
+ * The file `regpush login` writes and `logout` edits: `REGISTRY_AUTH_FILE` when set (as Podman's
+ * login does, so that the one file read afterwards holds the login), else Docker's config.json
+ * (which Podman reads too, after its own files).
+ */
+export function loginFilePath(env: Record<string, string | undefined>, homeDir?: string): string {
+  const file = env.REGISTRY_AUTH_FILE || dockerConfigPath(env, homeDir);
+  if (!file) throw new UsageError('no credential file to write: give homeDir (or HOME in env), DOCKER_CONFIG or REGISTRY_AUTH_FILE');
+  return file;
+}
+
+function helperFor(data: CredentialFile, registry: string): { name: string } | undefined {
+  const per = findByRegistry(data.credHelpers, registry);
+  // "" keeps this registry's logins in the file (see fromCredentialFile in credentials.ts).
+  if (per) return per[1] === '' ? undefined : { name: per[1] };
+  if (data.credsStore) return { name: data.credsStore };
+  return undefined;
+}
