@@ -35,7 +35,7 @@ import { CallerCallbacks } from '../transfer/callbacks.js';
 
 /** Images in flight by default (the engine's, shared with copy --all-tags). */
 export { DEFAULT_IMAGES } from '../transfer/engine.js';
-import { BLOB_EVENTS_SHAPE, type BlobEvents, type BlobReport } from '../transfer/types.js';
+import { BLOB_EVENTS_SHAPE, type BlobEvents } from '../transfer/types.js';
 import type { PullMeter } from '../transfer/graph.js';
 import { copyImage, type ImageCopyOutcome } from '../transfer/image-copy.js';
 import type { SyncImage, SyncSpec } from './config.js';
@@ -532,14 +532,15 @@ const NOTHING_MOVED = { mounted: 0, streamed: 0, bytes: 0, referrers: 0, referre
 
 /** What happened at `t`; without `outcome` (the unit failed before copyImage answered) nothing counts as unchanged or copied by referrers. */
 function targetResult(t: TransferTarget, lines: FailureLines, dryRun: boolean, outcome?: ImageCopyOutcome): SyncTargetResult {
-  const moved = (a: BlobReport['action']) => t.blobs.filter((b) => b.action === a);
+  // A dry run counts what it planned, and the bytes a stream would move (it moved none).
+  const moved = (a: 'mounted' | 'streamed') => t.blobs.filter((b) => b.action === (dryRun ? `planned-${a === 'mounted' ? 'mount' : 'stream'}` : a));
   const streamed = moved('streamed');
   const r: SyncTargetResult = {
     target: formatReference(t.ref),
     action: t.failed ? 'failed' : outcome?.unchanged.has(t) ? 'skipped' : dryRun ? 'planned' : 'copied',
     mounted: moved('mounted').length,
     streamed: streamed.length,
-    bytes: streamed.reduce((a, b) => a + b.bytes, 0),
+    bytes: streamed.reduce((a, b) => a + (dryRun ? b.size : b.bytes), 0),
     referrers: outcome?.referrers.get(t) ?? 0,
     referrersSkipped: outcome?.referrersSkipped.get(t) ?? 0,
   };
@@ -547,10 +548,15 @@ function targetResult(t: TransferTarget, lines: FailureLines, dryRun: boolean, o
   return r;
 }
 
-/** Bytes read from the source: each streamed blob once (the tee reads once for all targets). */
+/** Bytes read from the source: each streamed blob once (the tee reads once for all targets); in a dry run, those a planned stream would read. */
 function bytesRead(targets: readonly TransferTarget[]): number {
   const read = new Map<string, number>();
-  for (const t of targets) for (const b of t.blobs) if (b.action === 'streamed') read.set(b.digest, Math.max(read.get(b.digest) ?? 0, b.bytes));
+  for (const t of targets) {
+    for (const b of t.blobs) {
+      if (b.action === 'streamed') read.set(b.digest, Math.max(read.get(b.digest) ?? 0, b.bytes));
+      else if (b.action === 'planned-stream') read.set(b.digest, b.size);
+    }
+  }
   return [...read.values()].reduce((a, b) => a + b, 0);
 }
 

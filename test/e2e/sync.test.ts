@@ -277,6 +277,14 @@ test('sync --dry-run writes nothing and says what it would do', async () => {
   const text = await runCli(['sync', '--dry-run', file], { env });
   assert.equal(text.code, 0, text.stderr);
   assert.match(text.stdout, /^plan: 1 images \(1 entries\): 1 to copy, 0 up to date, 0 failed/);
+  // The plan counts the blobs it would move and the bytes it would read (it said 0 of each), as
+  // the real run then moves them.
+  const planned = rep.units[0].targets[0];
+  assert.ok(planned.streamed > 0, JSON.stringify(planned));
+  const real = report((await runCli(['sync', '--json', file], { env })).stdout);
+  const done = real.units[0].targets[0];
+  assert.deepEqual([planned.mounted, planned.streamed, planned.bytes, rep.totals.bytesRead], [done.mounted, done.streamed, done.bytes, real.totals.bytesRead]);
+  assert.match(text.stdout, new RegExp(`${(real.totals.bytesRead / 1e6).toFixed(1).replace('.', '\\.')} MB read, 0 blobs mounted, ${done.streamed} streamed`));
 });
 
 test('sync: bad files and flags are one error line before any request', async () => {
