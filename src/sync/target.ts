@@ -65,14 +65,16 @@ export function parseTargetPrefix(text: string): TargetPrefix {
   }
   let ref: ImageReference;
   try {
-    // A probe repository under the path: parseReference checks host, port and path components,
-    // and adding two components keeps Docker Hub's "library/" rule from touching the path.
-    ref = parseReference(`${host}/${path === '' ? '' : `${path}/`}probe/x`);
+    // A probe repository under the path: parseReference checks host, port and path components.
+    // Under a path, the shortest name a target can add ("/x"), so that the length rule refuses
+    // only a prefix no target fits under (a longer probe refused prefixes that real targets fit);
+    // with no path, two components, which keep Docker Hub's "library/" rule away.
+    ref = parseReference(path === '' ? `${host}/probe/x` : `${host}/${path}/x`);
   } catch (err) {
     if (err instanceof RegpushError) fail(err.message.replace(/^invalid image reference "[^"]*": /, ''));
     throw err;
   }
-  return { registry: ref!.registry, path: ref!.repository.replace(/\/?probe\/x$/, '') };
+  return { registry: ref!.registry, path: path === '' ? '' : ref!.repository.replace(/\/x$/, '') };
 }
 
 /** "registry/path" or "registry". */

@@ -37,6 +37,14 @@ describe('parseTargetPrefix', () => {
     bad('r.io:0', /port 0 is out of range/);
     bad('r_x.io/m', /invalid registry host/);
   });
+
+  it('takes a long prefix that a target still fits under (255 characters in all), and refuses one no target fits under, naming no repository of its own making', () => {
+    // r.io/ + path: 5 + path characters; the shortest target adds "/x".
+    const path = (n: number) => 'a'.repeat(n);
+    assert.deepEqual(parseTargetPrefix(`r.io/${path(248)}`), { registry: 'r.io', path: path(248) }, 'r.io/<248>/x is 255: a target fits');
+    assert.equal(targetRepository(parseTargetPrefix(`r.io/${path(246)}`), parseReference('r.io/ab:1')), `${path(246)}/ab`, 'and one of 253 characters is made');
+    assert.throws(() => parseTargetPrefix(`r.io/${path(249)}`), (e: unknown) => e instanceof RegpushError && e.code === 'E_INPUT' && /longer than 255 characters \(256\)/.test(e.message) && !/probe/.test(e.message));
+  });
 });
 
 describe('target rule', () => {
