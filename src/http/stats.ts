@@ -50,6 +50,8 @@ export class TransportStats {
   /** Hosts that have answered a manifest request without rate-limit headers (manifestAnswered). */
   private readonly quiet = new Set<string>();
   private readonly watchers = new Set<(seen: RateLimitSeen) => void>();
+  /** Hosts whose pull limit a manifest GET found used up, with the limit's words (spendPulls). */
+  private readonly spent = new Map<string, string>();
 
   /** Counts one request and records its rate-limit headers, if any. */
   response(url: string, headers: Record<string, string>): void {
@@ -100,6 +102,20 @@ export class TransportStats {
   /** True once `host` has shown whether it announces a pull limit: it has sent rate-limit headers, or answered a manifest request (2xx) without them. */
   shownLimits(host: string): boolean {
     return this.limits.has(host) || this.quiet.has(host);
+  }
+
+  /**
+   * Notes that `host` refused a manifest GET because its pull limit is used up (`limit` says it:
+   * "ratelimit-remaining 0 of 100 per 6 h"): the registry clients of the operation send it no
+   * manifest GET after that (pullsSpent), whichever image or tag they read for.
+   */
+  spendPulls(host: string, limit: string): void {
+    if (!this.spent.has(host)) this.spent.set(host, limit);
+  }
+
+  /** What spendPulls() noted for `host`, or undefined while its pull limit is not known to be used up. */
+  pullsSpent(host: string): string | undefined {
+    return this.spent.get(host);
   }
 
   /** Counts a request that failed at the socket (no response). */

@@ -6,7 +6,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import { authMiddleware, type AuthMemory, type AuthMiddleware, type AuthOptions } from '../auth/middleware.js';
 import type { Credential, SecretSink } from '../auth/credentials.js';
 import { repositoryScope, mergeScopes } from '../auth/scope.js';
-import { AbortedError, ProtocolError, DigestMismatchError, RegpushError, UnsupportedError } from '../errors.js';
+import { AbortedError, ProtocolError, DigestMismatchError, RegpushError, TooManyRequestsError, UnsupportedError } from '../errors.js';
 import { compose, type HttpRequest, type HttpResponse, type RequestBody, type Send } from '../http/types.js';
 import { drain, errorFromResponse, readBody, readJson, MANIFEST_CAP } from '../http/response.js';
 import type { Transport } from '../http/transport.js';
@@ -310,10 +310,26 @@ export class HttpRegistryClient implements RegistryClient {
   /** GET a manifest's exact bytes; the digest is verified when `ref` is a digest or the registry states one. */
   async getManifest(repo: string, ref: string): Promise<FetchedManifest> {
     const what = `GET manifest ${this.manifestName(repo, ref)}`;
-    const res = await this.request({ method: 'GET', url: await this.url(`${repo}/manifests/${ref}`), headers: { accept: MANIFEST_ACCEPT } });
-    this.manifestAnswered(res);
-    if (res.status === 404) this.sawTag(repo, ref, false);
-    if (res.status !== 200) return this.fail(res, what);
+    // A pull limit used up (Docker Hub's 429 with ratelimit-remaining 0) comes back only over its
+    // window: the GETs that operations already under way would still send (a sync's images, the
+    // tags of copy --all-tags) are refused here, unsent, as the registry would refuse them.
+    const spent = this.transport.stats.pullsSpent(this.endpoint.host);
+    if (spent !== undefined) {
+      throw new TooManyRequestsError(`${what}: not sent: the pull limit of ${this.registry} is used up (${spent}; a manifest GET of this run was refused so): log in (Docker Hub allows authenticated users more pulls), or run again later`, {
+        details: { registry: this.registry, pullLimitSpent: true, pullLimit: spent },
+      });
+    }
+    let res: HttpResponse;
+    try {
+      res = await this.request({ method: 'GET', url: await this.url(`${repo}/manifests/${ref}`), headers: { accept: MANIFEST_ACCEPT } });
+      this.manifestAnswered(res);
+      if (res.status === 404) this.sawTag(repo, ref, false);
+      if (res.status !== 200) await this.fail(res, what);
+    } catch (err) {
+      // The transport raises the 429 itself (it is not retried); fail() would say the same.
+      if (err instanceof RegpushError && err.details.pullLimitSpent === true) this.transport.stats.spendPulls(this.endpoint.host, String(err.details.pullLimit));
+      throw err;
+    }
     const bytes = await readBody(res, MANIFEST_CAP, `manifest ${this.manifestName(repo, ref)}`);
     const contentType = res.headers['content-type']?.split(';')[0]?.trim() ?? '';
     // Signed schema 1 is hashed without its signatures, so check the type before the digest.

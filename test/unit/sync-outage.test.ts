@@ -132,3 +132,18 @@ test('without --min-ratelimit, a pull limit used up (429, ratelimit-remaining 0 
   assert.ok(notCopied.length >= N - 3 - 2, `${notCopied.length} not copied`);
   for (const u of notCopied) assert.match(u.error!.message, /^not copied: it needs a pull at .*, whose pull limit is used up \(ratelimit-remaining 0 of 100 per 6 h\)/);
 });
+
+test('a pull limit used up while other images are under way: their manifest GETs are not sent after the 429 (each was sent and refused in turn), and each fails naming the limit', async () => {
+  const src = await fake({ rateLimit: { limit: 100, remaining: 0 } });
+  const dst = await fake();
+  for (let i = 0; i < 3; i++) src.seedImage(`team/app${i}`, { tags: ['1'] });
+  // app1's and app2's check at the target answers late: their GETs come after app0's 429.
+  dst.fault({ kind: 'manifest', method: 'HEAD', when: (q) => /app[12]/.test(q.path) }, { kind: 'delay', ms: 300 });
+  const spec = parseSyncFile(['defaults:', `  targets: [${dst.host}/mirror]`, 'images:', ...Array.from({ length: 3 }, (_, i) => `  - source: ${src.ref(`team/app${i}`)}:1`), ''].join('\n'), 'sync.yaml');
+  const err = await sync({ spec, images: 3, ...fakeLibraryOptions(src, dst) }).then(() => undefined, (e: RegpushError) => e);
+  assert.equal(err?.code, 'E_TOO_MANY_REQUESTS', String(err));
+  assert.equal(src.count({ kind: 'manifest', method: 'GET' }), 1, 'one GET, refused; none sent after it');
+  const r = (err.details as { result: SyncResult }).result;
+  assert.deepEqual(r.units.map((u) => u.ok), [false, false, false]);
+  for (const u of r.units) assert.match(u.error!.message, /pull limit .*used up/, u.source);
+});
