@@ -145,7 +145,8 @@ export async function checkInputs(opts: PushOptions, names: OptionNames): Promis
   }
   const layers: LayerPlan[] = [];
   const plan = async (given: readonly LayerSource[], what: string, q: Platform | undefined, label: LayerLabel, createdBy: string, index?: number): Promise<void> => {
-    const dest = given.map((s) => s.dest);
+    // As the history line writes them (the report's `dest` said "/app/" for the one and "/app" for the other).
+    const dest = given.map((s) => (typeof s.dest === 'string' ? normalisedDest(s.dest) : s.dest));
     for (const forWindows of variants(q)) {
       const windows = forWindows ?? definitelyWindows(q);
       if (forWindows === false) {
@@ -199,13 +200,14 @@ export async function checkInputs(opts: PushOptions, names: OptionNames): Promis
  * image digest. A Windows destination (`C:\app\`) loses its trailing separators only.
  */
 function historyDests(sources: readonly LayerSource[]): string {
-  return sources
-    .map(({ dest }) => {
-      if (isWindowsStylePath(dest)) return dest.replace(/(?<=[^:\\/])[\\/]+$/, '');
-      const n = posix.normalize(dest); // absolute (checked): `..` cannot climb above `/`
-      return n === '/' ? n : n.replace(/\/+$/, '');
-    })
-    .join(' ');
+  return sources.map(({ dest }) => normalisedDest(dest)).join(' ');
+}
+
+/** One destination as historyDests gives it (and the report's `dest`). */
+function normalisedDest(dest: string): string {
+  if (isWindowsStylePath(dest)) return dest.replace(/(?<=[^:\\/])[\\/]+$/, '');
+  const n = posix.normalize(dest); // absolute (checked): `..` cannot climb above `/`
+  return n === '/' ? n : n.replace(/\/+$/, '');
 }
 
 /** Why --chown (`chown`: what the caller called it) and a Windows image do not go together. */

@@ -92,9 +92,9 @@ test('push --dry-run to several targets: the text plan has a block per target (e
   assert.equal(blocks.length, 3, r.stdout);
   assert.match(blocks[1]!, new RegExp(`^→ ${a.ref('app:1').replace(/[.]/g, '\\.')}  tags: 1\\n`));
   assert.match(blocks[1]!, /^ {2}stream {3}sha256:/m);
-  assert.match(blocks[1]!, /^ {2}upload {3}sha256:\S+ {2}\d+ bytes \(app layer: \/app\/\)$/m);
+  assert.match(blocks[1]!, /^ {2}upload {3}sha256:\S+ {2}\d+ bytes \(app layer: \/app\)$/m);
   assert.match(blocks[2]!, new RegExp(`^→ ${b.ref('app:1').replace(/[.]/g, '\\.')}  tags: 1\\n`));
-  assert.match(blocks[2]!, /^ {2}reuse {4}sha256:\S+ {2}\d+ bytes \(app layer: \/app\/\)$/m);
+  assert.match(blocks[2]!, /^ {2}reuse {4}sha256:\S+ {2}\d+ bytes \(app layer: \/app\)$/m);
   assert.doesNotMatch(blocks[2]!, /^ {2}stream/m, 'b holds the base blobs its tag names');
   assert.match(blocks[2]!, /^ {2}\d+ blobs, 0 bytes to send;/m);
   // The config: indented JSON over many lines, which parses back to what --json reports.

@@ -389,6 +389,8 @@ test('the history line names each destination normalised: --app ./app (the defau
     const r = await push({ from: src.ref('base/node:20'), to: dst.ref(`app:${i}`), app: [{ src: app, dest: appDest }], layers: [{ sources: [{ src: deps, dest: depsDest }] }], ...fakeLibraryOptions(src, dst) });
     digests.add(r.digest);
     assert.deepEqual(configAt(dst, 'app', String(i)).history.slice(-2).map((h: { created_by: string }) => h.created_by), ['regpush: layer /srv/deps', 'regpush: added /app'], appDest);
+    // The report's dest says the same (it kept "/app/" as typed).
+    assert.deepEqual(r.layers?.map((l) => l.dest), [['/srv/deps'], ['/app']], appDest);
   }
   assert.equal(digests.size, 1);
   // The root stays "/".
