@@ -83,3 +83,17 @@ test('copy --dry-run: a target that fails is named in the plan with its error, s
   assert.match(r.stdout, /→ .*\/blocked:1 {2}FAILS: E_PROTOCOL refusing token realm ci:\*\*\* /);
   assert.ok(!r.stdout.includes(password) && !r.stderr.includes(password), r.stdout);
 });
+
+test('copy --dry-run: a target that holds the image under every tag says it is up to date (it read as if it would be written); one that lacks a tag does not', async () => {
+  const { src, dst, env } = await seeded();
+  const first = await runMain(['copy', src.ref('plain:1'), dst.ref('plain:1')], { env });
+  assert.equal(first.code, 0, first.stderr);
+  const r = await runMain(['copy', '--dry-run', '--tag', '2', src.ref('plain:1'), dst.ref('plain:1'), dst.ref('other:1')], { env });
+  assert.equal(r.code, 0, r.stderr);
+  const targets = r.stdout.split('\n').filter((l) => l.startsWith('→ '));
+  // plain:1 holds it under 1 but not 2 (a tag to write); other:1 lacks it.
+  assert.deepEqual(targets, [`→ ${dst.ref('plain:1')}  tags: 1, 2`, `→ ${dst.ref('other:1')}  tags: 1, 2`]);
+  const again = await runMain(['copy', '--dry-run', src.ref('plain:1'), dst.ref('plain:1')], { env });
+  assert.deepEqual(again.stdout.split('\n').filter((l) => l.startsWith('→ ')), [`→ ${dst.ref('plain:1')}  tags: 1, up to date: nothing to write`]);
+  assert.equal(dst.count({ method: 'PUT' }) + dst.count({ method: 'POST' }) > 0, true, 'the first copy wrote');
+});

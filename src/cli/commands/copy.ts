@@ -142,7 +142,10 @@ export function copyPlanText(r: CopyResult): string {
   const lines = [`plan: copy ${r.source.reference}@${r.source.digest}${r.digestChanged ? ` (new index ${r.digest})` : ''}`];
   for (const t of r.targets) {
     const referrers = referrersText(t.referrers, t.referrersSkipped);
-    lines.push(`→ ${t.target}${t.ok ? `  tags: ${t.tags.join(', ')}${referrers ? `  (${referrers})` : ''}` : `  FAILS: ${t.error?.code} ${t.error?.message}`}`);
+    // A target that holds the image under every tag already writes nothing (it read as if it would be written).
+    const held = t.tagsUnchanged ?? [];
+    const state = held.length > 0 && held.length === t.tags.length && t.blobs.length === 0 ? ', up to date: nothing to write' : '';
+    lines.push(`→ ${t.target}${t.ok ? `  tags: ${t.tags.join(', ')}${state}${referrers ? `  (${referrers})` : ''}` : `  FAILS: ${t.error?.code} ${t.error?.message}`}`);
     for (const b of t.blobs) lines.push(`  ${b.action.replace('planned-', '').padEnd(8)} ${b.digest}  ${b.size} bytes`);
   }
   // A failing target's message is its registry's: printable (terminal-text.ts).
