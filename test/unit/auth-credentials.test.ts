@@ -87,6 +87,18 @@ async function setup(extra: Partial<CredentialOptions> = {}): Promise<Credential
 }
 
 const dockerConfig = (home: string) => path.join(home, '.docker', 'config.json');
+
+/**
+ * Real credential helpers for `o`: each `docker-credential-NAME` script in a bin/ of its home, that
+ * folder first on its PATH, the runner of the tests' own stand-in removed.
+ */
+async function realHelpers(o: CredentialOptions & { home: string }, scripts: Record<string, string>): Promise<void> {
+  delete o.runHelper;
+  const bin = path.join(o.home, 'bin');
+  await fs.mkdir(bin);
+  for (const [name, script] of Object.entries(scripts)) await fs.writeFile(path.join(bin, `docker-credential-${name}`), script, { mode: 0o755 });
+  o.env = { PATH: `${bin}:/usr/bin:/bin` };
+}
 /** Linux with a made-up uid, /run under the temp home: no test reads or writes the machine's /run/containers. */
 const testSystem = (home: string) => ({ platform: 'linux' as const, uid: 4242, root: home });
 /** Podman's primary auth file under testSystem without XDG_RUNTIME_DIR. */
@@ -678,14 +690,9 @@ describe('resolveCredential: which files, in which order (containers-auth.json(5
 describe('credential helper: real process', () => {
   it('runs docker-credential-<name> from env.PATH, writing the server URL to stdin', async () => {
     const o = await setup();
-    delete o.runHelper;
-    const bin = path.join(o.home, 'bin');
-    await fs.mkdir(bin);
-    const script = path.join(bin, 'docker-credential-regpushtest');
-    // Echoes the URL it read back as the user name, so the test sees stdin arrived.
-    await fs.writeFile(
-      script,
-      [
+    await realHelpers(o, {
+      // Echoes the URL it read back as the user name, so the test sees stdin arrived.
+      regpushtest: [
         '#!/bin/sh',
         'read url',
         'if [ "$1" != get ]; then echo "unexpected action" >&2; exit 2; fi',
@@ -695,11 +702,8 @@ describe('credential helper: real process', () => {
         'esac',
         '',
       ].join('\n'),
-      { mode: 0o755 },
-    );
-    const broken = path.join(bin, 'docker-credential-broken');
-    await fs.writeFile(broken, '#!/bin/sh\necho "keychain is locked" >&2\nexit 3\n', { mode: 0o755 });
-    o.env = { PATH: `${bin}:/usr/bin:/bin` };
+      broken: '#!/bin/sh\necho "keychain is locked" >&2\nexit 3\n',
+    });
     await writeJson(dockerConfig(o.home), { credHelpers: { 'ghcr.io': 'regpushtest', 'quay.io': 'regpushtest', 'x.io': 'broken', 'y.io': 'missing' } });
     assert.deepEqual(await resolveCredential('ghcr.io', o), { username: 'from-ghcr.io', password: SECRET });
     assert.equal(await resolveCredential('quay.io', o), undefined);
@@ -711,11 +715,7 @@ describe('credential helper: real process', () => {
   it('a helper that hangs is killed after helperTimeoutMs: AuthError naming helper and registry (default 30 s)', async () => {
     assert.equal(DEFAULT_HELPER_TIMEOUT_MS, 30_000);
     const o = await setup();
-    delete o.runHelper;
-    const bin = path.join(o.home, 'bin');
-    await fs.mkdir(bin);
-    await fs.writeFile(path.join(bin, 'docker-credential-sleepy'), '#!/bin/sh\nexec sleep 30\n', { mode: 0o755 });
-    o.env = { PATH: `${bin}:/usr/bin:/bin` };
+    await realHelpers(o, { sleepy: '#!/bin/sh\nexec sleep 30\n' });
     o.helperTimeoutMs = 300;
     await writeJson(dockerConfig(o.home), { credHelpers: { 'ghcr.io': 'sleepy' } });
     const t0 = Date.now();
@@ -729,12 +729,8 @@ describe('credential helper: real process', () => {
   it('a helper that times out is killed with its children (its process group): no grandchild is left running', { skip: process.platform === 'win32' }, async () => {
     // Was: SIGKILL to the helper alone; a script's `sleep 1000` went on running, reparented.
     const o = await setup();
-    delete o.runHelper;
-    const bin = path.join(o.home, 'bin');
-    await fs.mkdir(bin);
     const pidFile = path.join(o.home, 'grandchild.pid');
-    await fs.writeFile(path.join(bin, 'docker-credential-spawner'), `#!/bin/sh\nsleep 1000 &\necho $! > "${pidFile}"\nwait\n`, { mode: 0o755 });
-    o.env = { PATH: `${bin}:/usr/bin:/bin` };
+    await realHelpers(o, { spawner: `#!/bin/sh\nsleep 1000 &\necho $! > "${pidFile}"\nwait\n` });
     o.helperTimeoutMs = 500;
     o.helperProcessGroup = true; // as the CLI asks without a terminal; never read from the host process's streams
     await writeJson(dockerConfig(o.home), { credHelpers: { 'ghcr.io': 'spawner' } });
@@ -767,16 +763,8 @@ describe('credential helper: real process', () => {
     // Was: the library chose by isatty(0, 1, 2) of the host process, so the same call behaved
     // differently at a terminal (where the test of a timed-out helper's children failed).
     const o = await setup();
-    delete o.runHelper;
-    const bin = path.join(o.home, 'bin');
-    await fs.mkdir(bin);
     // Replies with its pid and its process group (fields after "pid (comm) ": state, ppid, pgrp).
-    await fs.writeFile(
-      path.join(bin, 'docker-credential-pgrp'),
-      `#!/bin/sh\nread url\nset -- $(sed 's/^.*) //' /proc/$$/stat)\nprintf '{"Username":"%s","Secret":"%s"}' "$$" "$3"\n`,
-      { mode: 0o755 },
-    );
-    o.env = { PATH: `${bin}:/usr/bin:/bin` };
+    await realHelpers(o, { pgrp: `#!/bin/sh\nread url\nset -- $(sed 's/^.*) //' /proc/$$/stat)\nprintf '{"Username":"%s","Secret":"%s"}' "$$" "$3"\n` });
     await writeJson(dockerConfig(o.home), { credHelpers: { 'ghcr.io': 'pgrp' } });
     const ours = (await fs.readFile('/proc/self/stat', 'utf8')).replace(/^.*\) /, '').split(' ')[2];
     const exitHooks = process.listenerCount('exit');
@@ -791,15 +779,7 @@ describe('credential helper: real process', () => {
 
   it('a helper that prints its reply and then fails: the Secret is scrubbed and reported to the run\'s secret set', async () => {
     const o = await setup();
-    delete o.runHelper;
-    const bin = path.join(o.home, 'bin');
-    await fs.mkdir(bin);
-    await fs.writeFile(
-      path.join(bin, 'docker-credential-leaky'),
-      `#!/bin/sh\nprintf '{"ServerURL":"ghcr.io","Username":"u","Secret":"${SECRET}"}'\necho "then ${SECRET} broke" >&2\nexit 1\n`,
-      { mode: 0o755 },
-    );
-    o.env = { PATH: `${bin}:/usr/bin:/bin` };
+    await realHelpers(o, { leaky: `#!/bin/sh\nprintf '{"ServerURL":"ghcr.io","Username":"u","Secret":"${SECRET}"}'\necho "then ${SECRET} broke" >&2\nexit 1\n` });
     const secrets = new SecretSet();
     o.secrets = secrets;
     await writeJson(dockerConfig(o.home), { credHelpers: { 'ghcr.io': 'leaky' } });
