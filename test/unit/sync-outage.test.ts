@@ -137,8 +137,16 @@ test('a pull limit used up while other images are under way: their manifest GETs
   const src = await fake({ rateLimit: { limit: 100, remaining: 0 } });
   const dst = await fake();
   for (let i = 0; i < 3; i++) src.seedImage(`team/app${i}`, { tags: ['1'] });
-  // app1's and app2's check at the target answers late: their GETs come after app0's 429.
-  dst.fault({ kind: 'manifest', method: 'HEAD', when: (q) => /app[12]/.test(q.path) }, { kind: 'delay', ms: 300 });
+  // app1's and app2's check at the target is answered once app0's GET has met its 429 (and that
+  // answer has had time to reach the client): their GETs come after it.
+  const refused = new Promise<void>((resolve) => {
+    const poll = setInterval(() => {
+      if (src.count({ kind: 'manifest', method: 'GET', status: 429 }) === 0) return;
+      clearInterval(poll);
+      setTimeout(resolve, 100);
+    }, 5);
+  });
+  dst.fault({ kind: 'manifest', method: 'HEAD', when: (q) => /app[12]/.test(q.path) }, { kind: 'hold', until: refused });
   const spec = parseSyncFile(['defaults:', `  targets: [${dst.host}/mirror]`, 'images:', ...Array.from({ length: 3 }, (_, i) => `  - source: ${src.ref(`team/app${i}`)}:1`), ''].join('\n'), 'sync.yaml');
   const err = await sync({ spec, images: 3, ...fakeLibraryOptions(src, dst) }).then(() => undefined, (e: RegpushError) => e);
   assert.equal(err?.code, 'E_TOO_MANY_REQUESTS', String(err));
