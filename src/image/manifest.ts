@@ -154,3 +154,8 @@ export class GraphBudget {
     }
   }
 }
+
+/** What an artifact manifest is: its `artifactType` where it states one, else its config's media type (the OCI 1.1 rule). */
+export function artifactTypeOf(m: ImageManifest): string {
+  return typeof m.artifactType === 'string' && m.artifactType !== '' ? m.artifactType : m.config.mediaType;
+}

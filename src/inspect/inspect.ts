@@ -3,7 +3,7 @@ import { NotFoundError, ProtocolError } from '../errors.js';
 import { CONFIG_CAP } from '../http/response.js';
 import { formatReference, manifestRef, referenceArgument, type ImageReference } from '../ref/reference.js';
 import { configPlatform, parseConfig } from '../image/config.js';
-import { parseManifest } from '../image/manifest.js';
+import { artifactTypeOf, parseManifest } from '../image/manifest.js';
 import { isImageConfigMediaType } from '../image/mediatypes.js';
 import { parsePlatform, selectPlatform, formatPlatform, platformMatches } from '../image/platform.js';
 import type { Descriptor, ImageConfig, Platform } from '../image/types.js';
@@ -167,7 +167,7 @@ export async function inspect(reference: string | ImageReference, given: Inspect
     if (!isImageConfigMediaType(m.config.mediaType)) {
       // An artifact (a Helm chart, an SBOM, a signature, anything `oras push` stores): its config is
       // whatever its type says, often not JSON at all, so it is described, not parsed.
-      const artifactType = typeof m.artifactType === 'string' && m.artifactType !== '' ? m.artifactType : m.config.mediaType;
+      const artifactType = artifactTypeOf(m);
       if (want && indexDigest === undefined) throw new NotFoundError(`${formatReference(ref)} is an artifact (${artifactType}), not a ${formatPlatform(want)} image`);
       const configRaw = opts.only === 'manifest' ? undefined : await readConfig();
       return { ...base, kind: 'artifact', indexDigest, artifactType, config: descriptor, layers, configRaw };

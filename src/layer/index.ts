@@ -18,7 +18,7 @@ import type { LayerOptions, LayerResult } from './types.js';
 /** The option and result shapes (see types.ts). */
 export type { LayerOptions, LayerResult, LayerSource } from './types.js';
 /** `--app SRC[:DEST]` parsing and the up-front source check, for the CLI and the push pipeline. */
-export { parseAppFlag, validateSources } from './sources.js';
+export { normaliseDest, parseAppFlag, validateSources } from './sources.js';
 /** SOURCE_DATE_EPOCH parsing exactly as the layer applies it, so config `created` can match the layer's mtime. */
 export { checkEpochSeconds, epochFromEnv, resolveLayerOptions } from './options.js';
 /** Lane defaults and thread-pool sizing, for a host program that sizes UV_THREADPOOL_SIZE itself (as the CLI does). */

@@ -6,7 +6,7 @@
 import pLimit from 'p-limit';
 import { AuthError, InvalidReferenceError, NotFoundError, PartialFailureError, RegistryError, RegpushError, UnsupportedError, UsageError, type ErrorCode } from '../errors.js';
 import { isValidDigest } from '../image/digest.js';
-import { parseManifest } from '../image/manifest.js';
+import { artifactTypeOf, parseManifest } from '../image/manifest.js';
 import { isImageConfigMediaType, isImageManifestMediaType, isIndexMediaType, isSchema1MediaType } from '../image/mediatypes.js';
 import { formatPlatform, osVersionChoice, parsePlatform, selectPlatform } from '../image/platform.js';
 import type { Platform } from '../image/types.js';
@@ -296,8 +296,7 @@ async function platformDigest(client: RegistryClient, ref: ImageReference, want:
   }
   const m = parsed.manifest;
   if (!isImageConfigMediaType(m.config.mediaType)) {
-    const artifactType = typeof m.artifactType === 'string' && m.artifactType !== '' ? m.artifactType : m.config.mediaType;
-    throw new NotFoundError(`${name} is an artifact (${artifactType}), not a ${formatPlatform(want)} image`);
+    throw new NotFoundError(`${name} is an artifact (${artifactTypeOf(m)}), not a ${formatPlatform(want)} image`);
   }
   const why = await notThePlatform(client, ref.repository, m, [want], name);
   if (why) throw new NotFoundError(why);

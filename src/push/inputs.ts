@@ -5,14 +5,13 @@
  * volumes, label keys, health check: none of their checks depends on the base's config). A bad
  * flag fails here, with nothing sent to any registry.
  */
-import { posix } from 'node:path';
 import { InputError, UsageError } from '../errors.js';
 import { checkConfigChanges } from '../image/config.js';
 import { parseFormat } from '../image/convert.js';
 import type { MediaFamily } from '../image/mediatypes.js';
 import { isWindows, mayBeWindows, parsePlatform, pushPlatform } from '../image/platform.js';
 import type { Platform } from '../image/types.js';
-import { checkEpochSeconds, epochFromEnv, firstSymlink, hasContent, isWindowsStylePath, resolveLayerOptions, validateSources, windowsDestination, windowsSymlinkRefused, type LayerSource } from '../layer/index.js';
+import { checkEpochSeconds, epochFromEnv, firstSymlink, hasContent, isWindowsStylePath, normaliseDest, resolveLayerOptions, validateSources, windowsDestination, windowsSymlinkRefused, type LayerSource } from '../layer/index.js';
 import { silentLogger, type Logger } from '../log.js';
 import { checkTag, parseReference, type ImageReference } from '../ref/reference.js';
 import { STRINGS, type OptionNames, type Shape } from '../options-check.js';
@@ -146,7 +145,7 @@ export async function checkInputs(opts: PushOptions, names: OptionNames): Promis
   const layers: LayerPlan[] = [];
   const plan = async (given: readonly LayerSource[], what: string, q: Platform | undefined, label: LayerLabel, createdBy: string, index?: number): Promise<void> => {
     // As the history line writes them (the report's `dest` said "/app/" for the one and "/app" for the other).
-    const dest = given.map((s) => (typeof s.dest === 'string' ? normalisedDest(s.dest) : s.dest));
+    const dest = given.map((s) => normalisedDest(s.dest));
     for (const forWindows of variants(q)) {
       const windows = forWindows ?? definitelyWindows(q);
       if (forWindows === false) {
@@ -206,8 +205,7 @@ function historyDests(sources: readonly LayerSource[]): string {
 /** One destination as historyDests gives it (and the report's `dest`). */
 function normalisedDest(dest: string): string {
   if (isWindowsStylePath(dest)) return dest.replace(/(?<=[^:\\/])[\\/]+$/, '');
-  const n = posix.normalize(dest); // absolute (checked): `..` cannot climb above `/`
-  return n === '/' ? n : n.replace(/\/+$/, '');
+  return `/${normaliseDest(dest).name}`; // absolute (checked): the layer builder's own reading of it
 }
 
 /** Why --chown (`chown`: what the caller called it) and a Windows image do not go together. */

@@ -129,8 +129,8 @@ export async function dryRunReport(run: TransferRun, set: TargetSet, states: Map
       ? {}
       : {
           targets: set.list.map((t) => {
-            const own = layerReports(inputs, results, states.get(t), true); // a target whose tag holds a layer reuses it
             if (t.failed) return { reference: '', target: formatReference(t.ref), digest: '', tags: t.tags, ok: false, blobs: planned(t), error: TargetSet.summary(t) };
+            const own = layerReports(inputs, results, states.get(t), true); // a target whose tag holds a layer reuses it
             return { reference: `${t.ref.registry}/${t.ref.repository}`, target: formatReference(t.ref), digest: '', tags: t.tags, ok: true, blobs: planned(t), ...(own.length ? { layers: own } : {}) };
           }),
         }),

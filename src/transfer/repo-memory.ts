@@ -6,7 +6,8 @@
  * OCI referrers API (where it does not, each subject's referrers are listed in a fallback index;
  * asked once, not once per subject and level), and whether a source repository has the referrers
  * API: one that answered it "no API" (RegistryClient.referrers: a 404 as distribution 2.8 sends,
- * Harbor's bare 401) is not asked again for the next subject, level or image — the distribution
+ * Harbor's bare 401) is not asked again for the next level or image (the subjects of one level are
+ * asked at once, before any answer is in) — the distribution
  * spec does not let a registry with the API answer 404 there, so the answer holds for the
  * repository (until this, each subject of each image asked again). A tag list so read is the run's: a referrer
  * tagged at the source after it was read comes with the next run.

@@ -66,7 +66,7 @@ export function copyCommand(y: Argv, io: CliIO, done: (code: number) => void, se
       const a = argv;
       const [{ copyAs }, { checkImages, checkJobs }] = await Promise.all([import('../../copy/copy.js'), import('../../transfer/engine.js')]);
       const ctx = commonContext(a, io, secrets);
-      // Checked here too, so that the messages name the flags (copy() names its options).
+      // Checked before a password is read from stdin, so that a bad flag is said first (copyAs checks them again, worded the same).
       if (a.jobs !== undefined) checkJobs(a.jobs, '--jobs');
       if (a.images !== undefined) checkImages(a.images, '--images');
       const { from, to } = await transferCredentials(a, io, ctx.secrets);

@@ -100,7 +100,7 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void, se
         throw new UsageError(`--gzip-level must be a whole number from 1 to 9 (got ${a['gzip-level']})`);
       }
       const gzipJobs = gzipJobsOption(a['gzip-jobs'], io.env); // { gzipJobs?: number }: --gzip-jobs, else REGPUSH_GZIP_JOBS
-      // Checked here too, so that the message names the flag (push() names its option).
+      // Checked before a password is read from stdin, so that a bad flag is said first (pushAs checks it again, worded the same).
       if (a.jobs !== undefined) checkJobs(a.jobs, '--jobs');
       const { from, to } = await transferCredentials(a, io, ctx.secrets);
       const progress = await createProgress(io, ctx, !!a.json, (many(a.to) ?? []).length);

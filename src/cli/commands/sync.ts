@@ -73,7 +73,7 @@ export function syncCommand(y: Argv, io: CliIO, done: (code: number) => void, se
         import('../../sync/shard.js'),
         import('../../transfer/engine.js'),
       ]);
-      // Checked here too, so that the messages name the flags (sync() names its options).
+      // Checked before the sync file is read, so that a bad flag is said first (syncAs checks them again, worded the same).
       if (a.jobs !== undefined) checkJobs(a.jobs, '--jobs');
       if (a.images !== undefined) checkImages(a.images, '--images');
       const maxWaitMs = a['max-wait'] === undefined ? undefined : durationMs(a['max-wait'], '--max-wait');
