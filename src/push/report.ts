@@ -29,7 +29,8 @@ export function layerReports(inputs: PushInputs, results: readonly (LayerResult 
   return inputs.layers.flatMap((l, i): PushLayerReport[] => {
     const r = results[i];
     if (!r) return [];
-    const reused = state?.reusable[i] !== undefined;
+    // A tag holding these files compressed otherwise does not hold this blob (the push writes it there).
+    const reused = state?.reusable[i]?.digest === r.digest;
     const o = state?.outcomes[i];
     const action: PushLayerReport['action'] = reused ? 'reused' : planned ? 'planned' : o?.action ?? 'uploaded';
     return [{
@@ -104,7 +105,10 @@ export async function dryRunReport(run: TransferRun, set: TargetSet, states: Map
   if (!first) throw set.list[0]!.failed;
   const state = states.get(first)!;
   const used = usedLayers(inputs, resolved.base); // a variant for an OS the base lacks is not built
-  const results = await Promise.all(inputs.layers.map((l, i) => (used.has(i) ? (state.reusable[i] ?? hashLayer({ ...l.options, signal: run.signal })) : undefined)));
+  // As the push itself does (uploadLayerEverywhere), the first target still in it whose tag holds
+  // the layer lends its blob to every target; built afresh only where none holds it.
+  const lent = (i: number): LayerResult | undefined => set.live.map((t) => states.get(t)!.reusable[i]).find(Boolean);
+  const results = await Promise.all(inputs.layers.map((l, i) => (used.has(i) ? (lent(i) ?? hashLayer({ ...l.options, signal: run.signal })) : undefined)));
   const composed = composeStage(resolved.base, results, inputs, opts);
   const planned = (t: TransferTarget): BlobReport[] => set.plannedReports(t, resolved.baseBlobs);
   const layers = layerReports(inputs, results, state, true);

@@ -887,3 +887,20 @@ test('a fifo among the app\'s files is warned about once per push, though the pu
     assert.deepEqual(skipped(warnings), [`layer: skipping ${join(app[0]!.src, 'pipe')}: not a regular file, directory or symlink`], which);
   }
 });
+
+test('push --dry-run to two targets, only the second holding the layer (compressed otherwise): the plan names the blob the push writes, reused at the second, planned at the first', async () => {
+  const [src, a, b] = [await fake(), await fake(), await fake()];
+  src.seedImage('base/node', { tags: ['20'] });
+  const app = appDir('held by the second target\n');
+  const held = await push({ from: src.ref('base/node:20'), to: b.ref('app:1'), app, gzipLevel: 1, ...fakeLibraryOptions(src, b) });
+  const heldDigest = held.layer!.digest;
+  const opts = { from: src.ref('base/node:20'), to: [a.ref('app:1'), b.ref('app:1')], app, gzipLevel: 9, ...fakeLibraryOptions(src, a, b) };
+  const plan = await push({ ...opts, dryRun: true });
+  const fresh = (await hashLayer({ sources: app, gzipLevel: 9 })).digest;
+  assert.notEqual(fresh, heldDigest, 'the fixture: level 9 compresses these files otherwise than level 1');
+  assert.equal(plan.layer?.digest, heldDigest, 'the plan names the blob the second target lends');
+  assert.deepEqual(plan.targets?.map((t) => t.layers?.map((l) => [l.digest, l.action])), [[[heldDigest, 'planned']], [[heldDigest, 'reused']]]);
+  const done = await push(opts);
+  assert.equal(done.layer?.digest, plan.layer?.digest, 'the push wrote what the plan said');
+  assert.deepEqual(done.targets?.map((t) => t.layers?.map((l) => l.digest)), [[heldDigest], [heldDigest]]);
+});
