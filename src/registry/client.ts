@@ -9,8 +9,9 @@
  * registry's codes.
  */
 import type { Readable } from 'node:stream';
+import type { AuthMemory } from '../auth/auth-memory.js';
 import type { Credential, SecretSink } from '../auth/credentials.js';
-import { authMiddleware, type AuthMemory, type AuthMiddleware, type AuthOptions } from '../auth/middleware.js';
+import { authMiddleware, type AuthMiddleware, type AuthOptions } from '../auth/middleware.js';
 import { mergeScopes } from '../auth/scope.js';
 import { ProtocolError } from '../errors.js';
 import { drain } from '../http/response.js';
