@@ -10,7 +10,7 @@ import { proxySettingsFromEnv } from '../http/proxy-choice.js';
 import { defaultCertsDirs, tlsResolver, type RegistryTlsOptions } from '../http/tls.js';
 import { silentLogger, type Logger } from '../log.js';
 import { proxyPasswords } from '../redact.js';
-import { AuthMemory } from '../auth/middleware.js';
+import { AuthMemory } from '../auth/auth-memory.js';
 import { HttpRegistryClient } from './client.js';
 import type { InterruptedSession, RegistryClient } from './registry-client.js';
 import { parseInsecureList } from './endpoint.js';

@@ -21,7 +21,7 @@
  * referrers API would also hide cosign's tags, which are looked for only without the API).
  */
 import type { Readable } from 'node:stream';
-import { refusalReach } from '../auth/middleware.js';
+import { refusalReach } from '../auth/refusals.js';
 import { ProtocolError, RegpushError } from '../errors.js';
 import type { SendProfile } from '../http/transport.js';
 import type { RequestBody } from '../http/types.js';

@@ -14,7 +14,7 @@ import { RegpushError } from '../errors.js';
 import { restartOutcome, RetryBudget, sleep } from '../http/retry.js';
 import type { Descriptor } from '../image/types.js';
 import { isForeignLayer } from '../image/mediatypes.js';
-import { isFallbackable } from '../registry/client.js';
+import { isFallbackable } from '../registry/blob-uploads.js';
 import { resumableRead } from './resumable-read.js';
 import { statedKey, type BlobReport, type PlanAction, type RepoEndpoint, type TransferContext } from './types.js';
 import { cancelUnused, isUploadRefusal, KNOWN_BLOB_METHODS, uploadBlob } from './upload.js';

@@ -12,7 +12,7 @@ import { abortedOr, AbortedError, RegpushError, UsageError } from '../errors.js'
 import { silentLogger, type Logger } from '../log.js';
 import type { ImageReference } from '../ref/reference.js';
 import { ClientMemory, connect, transportFor, type ConnectionOptions } from '../registry/connect.js';
-import { CANCEL_TIMEOUT_MS } from '../registry/client.js';
+import { CANCEL_TIMEOUT_MS } from '../registry/upload-grace.js';
 import { UploadSessions } from './sessions.js';
 import { Turns } from './turns.js';
 import { RepoMemory } from './repo-memory.js';

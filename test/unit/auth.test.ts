@@ -11,7 +11,8 @@ import { TokenCache } from '../../src/auth/token-cache.js';
 import { dockerConfigKey, findByRegistry } from '../../src/auth/registry-host.js';
 import { ProtocolError } from '../../src/errors.js';
 import { presumedChallenge, sameTokenService } from '../../src/auth/presumed-challenge.js';
-import { AuthMemory, authMiddleware } from '../../src/auth/middleware.js';
+import { AuthMemory } from '../../src/auth/auth-memory.js';
+import { authMiddleware } from '../../src/auth/middleware.js';
 import type { HttpRequest, HttpResponse } from '../../src/http/types.js';
 import { Readable } from 'node:stream';
 

@@ -1,0 +1,133 @@
+/**
+ * AuthMemory: what one operation learns about authentication, shared by every client and auth
+ * middleware it makes (one per registry and repository): each registry's scheme and challenge,
+ * the tokens held, the credentials looked up and what the stores answered, and which credentials
+ * were accepted or refused. Run state with a lifetime of its own (the operation's, where a
+ * middleware lives for one client), so it is kept apart from the middleware that reads it.
+ */
+import type { AuthError } from '../errors.js';
+import type { Challenge } from './challenge.js';
+import type { CredentialFile } from './config-file.js';
+import { who } from './credential-id.js';
+import { helperReplyHolds, type Credential } from './credentials.js';
+import { TokenCache } from './token-cache.js';
+
+/**
+ * What one operation has learned about each registry's authentication (its scheme and challenge)
+ * and the tokens it holds, shared by every client the operation makes. A sync of many images makes
+ * a client per image and repository; without this each one would start with a request that the
+ * registry answers 401, and only then fetch its token: one round trip per image and registry for
+ * nothing. With it, a client of a known registry fetches the token for its own scopes first.
+ * Token cache keys hold the registry, the user and the scopes, so sharing is safe across roles.
+ */
+export class AuthMemory {
+  readonly tokens = new TokenCache();
+  private readonly schemes = new Map<string, { mode: 'bearer' | 'basic'; challenge: Challenge }>();
+  /**
+   * Registries reached by probing ('auto') that have answered over TLS: https registries for every
+   * client of the operation, so none sends credentials to a plain-http realm. Kept here, not per
+   * client: a later client fetches its first token (from the learned challenge) before its own
+   * first answer.
+   */
+  readonly answeredOverTls = new Set<string>();
+
+  /** What is known of `registry`'s scheme, if anything. */
+  known(registry: string): { mode: 'bearer' | 'basic'; challenge: Challenge } | undefined {
+    return this.schemes.get(registry);
+  }
+
+  private readonly credentials = new Map<string, Promise<Credential | undefined>>();
+
+  /**
+   * Credential helpers' `get` replies, by helper and server URL. Credentials are looked up per
+   * repository (an `auths` key may name a namespace), while a helper answers per registry: this
+   * keeps a sync of many repositories at one helper run per registry, and one more each time the
+   * registry refuses what it gave (renewCredential drops that reply).
+   */
+  readonly helperReplies = new Map<string, Promise<string>>();
+
+  /** `credsStore` lookups that failed in this operation: warned about once and not run again (a failed reply is not kept in helperReplies, since a credHelpers failure may be transient). */
+  readonly failedStores = new Set<string>();
+
+  /** Credential files read in this operation, by path: looked up per repository, each is read once. */
+  readonly fileReads = new Map<string, Promise<CredentialFile | undefined>>();
+
+  /** The credential for `key` ("<role> <registry>/<repository>"), looked up once per operation. */
+  credential(key: string, lookup: () => Promise<Credential | undefined>): Promise<Credential | undefined> {
+    let c = this.credentials.get(key);
+    if (!c) this.credentials.set(key, (c = lookup()));
+    return c;
+  }
+
+  /** Renewals by credential key and the refused credential's identity (renewCredential). */
+  private readonly renewals = new Map<string, Promise<Credential | undefined>>();
+  /** Stored logins forgotten after a credential was refused, by its identity (forgetStoredLogins). */
+  private readonly forgotten = new Map<string, Promise<void>>();
+
+  /**
+   * The credential for `key` looked up again after `refused` was refused, in place of the one
+   * credential() keeps. A credential helper's reply is kept for the whole operation (one run per
+   * registry), but its token may not last as long: docker-credential-gcloud's OAuth token lasts
+   * 1 h, ECR's password 12 h, ACR's token 3 h, and a sync can run longer; a config file may have
+   * been rewritten by another `docker login` meanwhile. So the helper replies holding the refused
+   * secret, and the files read, are forgotten once per refused credential and the lookup runs
+   * again (one more helper run, whatever the number of repositories refused with it). Explicit
+   * and env credentials come back the same, and the caller then keeps the refusal.
+   */
+  renewCredential(key: string, refused: Credential, lookup: () => Promise<Credential | undefined>): Promise<Credential | undefined> {
+    const id = who(refused);
+    const k = `${key}\n${id}`;
+    let renewed = this.renewals.get(k);
+    if (!renewed) {
+      let forgotten = this.forgotten.get(id);
+      if (!forgotten) this.forgotten.set(id, (forgotten = this.forgetStoredLogins(refused)));
+      renewed = forgotten.then(lookup);
+      this.renewals.set(k, renewed);
+      this.credentials.set(key, renewed);
+    }
+    return renewed;
+  }
+
+  /** Drops the helper replies that hold `refused`'s secret, and every file read, so that the next lookup reads them anew. */
+  private async forgetStoredLogins(refused: Credential): Promise<void> {
+    this.fileReads.clear();
+    const secret = refused.password ?? refused.identityToken;
+    if (!secret) return;
+    await Promise.all(
+      [...this.helperReplies].map(async ([k, reply]) => {
+        const out = await reply.catch(() => undefined);
+        // Unless another renewal has replaced it meanwhile.
+        if (out !== undefined && helperReplyHolds(out, secret) && this.helperReplies.get(k) === reply) this.helperReplies.delete(k);
+      }),
+    );
+  }
+
+  /**
+   * Credentials refused in this operation, with the refusal: by registry, token realm and service
+   * (a token service's 401), the same and the scopes asked for (a token service's 403), or by
+   * registry alone (a Basic 401, a registry token refused), and the credential's identity (see
+   * `who`). A token service's 401 does not depend on the scope asked for (missing rights give a
+   * token with fewer actions, not a 401), so the same password would be refused for every image:
+   * a sync of 2,000 images with a wrong one would send 2,000 failed logins, enough for an LDAP
+   * or AD backend (Harbor, Quay, Artifactory) to lock the account, or Docker Hub to throttle.
+   * A 403 may concern one repository only (refusalOf), so it stays with the scopes refused.
+   * Remembered, a refused credential is sent once per run (per scope set, after a 403); every later
+   * request that would send it fails at once with the same error.
+   */
+  readonly refusals = new Map<string, AuthError>();
+
+  /**
+   * Credentials (by `who`) a token service or a registry (Basic, a registry token) has accepted in
+   * this operation, and those a renewal (renewCredential) gave. A refused credential is looked up
+   * again if it was accepted before (it has expired) or came from the first lookup; one a renewal
+   * gave that was refused without ever being accepted is final. So a helper that mints a new token
+   * on each run, none of them accepted, costs one more failed login per run, not one per image.
+   */
+  readonly acceptedCredentials = new Set<string>();
+  readonly renewedCredentials = new Set<string>();
+
+  /** Records `registry`'s scheme and challenge (first seen wins: a registry has one). */
+  learn(registry: string, mode: 'bearer' | 'basic', challenge: Challenge): void {
+    if (!this.schemes.has(registry)) this.schemes.set(registry, { mode, challenge });
+  }
+}

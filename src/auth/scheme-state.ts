@@ -1,0 +1,59 @@
+/**
+ * What one auth middleware knows of its registry's authentication: the scheme its requests use
+ * ('unknown' until a challenge, or the run's AuthMemory, says), the challenge to answer (heard
+ * from the registry, or presumed before it has spoken: presumed-challenge.ts), and the scopes its
+ * challenges asked for beyond the client's. The state each scheme's module (basic-auth.ts,
+ * bearer-auth.ts, registry-token-auth.ts) and the challenge answer read and move on; what the
+ * whole operation learns is AuthMemory's, which this hands the scheme to once it is settled.
+ */
+import type { Logger } from '../log.js';
+import type { AuthMemory } from './auth-memory.js';
+import type { Challenge } from './challenge.js';
+
+export type Mode = 'unknown' | 'bearer' | 'basic' | 'registry-token';
+
+export interface SchemeStateOptions {
+  registry: string;
+  /** What the operation knows of the registry already (AuthMemory.known). */
+  known?: { mode: 'bearer' | 'basic'; challenge: Challenge };
+  /** The challenge the registry is presumed to send; not used where something is known. */
+  presumed?: Challenge;
+  memory?: AuthMemory;
+  /** The registry's key in AuthMemory: its host, and the API path where there is one. */
+  memoryKey: string;
+  log: Logger;
+}
+
+export class SchemeState {
+  mode: Mode;
+  /** The challenge presumed before the registry has sent one; dropped once it has, or when its realm fails. */
+  presumed: Challenge | undefined;
+  /** The challenge to answer: the registry's own, the run's memory's, or the presumed one. */
+  learned: Challenge | undefined;
+  /** Scopes the registry's challenges asked for beyond the client's, asked for up front from then on. */
+  readonly learnedScopes = new Set<string>();
+
+  constructor(private readonly opts: SchemeStateOptions) {
+    // What the registry has not said yet may be known anyway; until it speaks, `presumed` is set.
+    this.presumed = opts.known ? undefined : opts.presumed;
+    this.mode = opts.known?.mode ?? (this.presumed ? 'bearer' : 'unknown');
+    this.learned = opts.known?.challenge ?? this.presumed;
+  }
+
+  /** The scheme the registry has just been answered with, settled for this middleware and told to the run's memory. */
+  settle(mode: 'basic' | 'bearer', challenge: Challenge): void {
+    this.mode = mode;
+    this.opts.memory?.learn(this.opts.memoryKey, mode, challenge);
+  }
+
+  /** Drops the presumed challenge: the registry's own 401 decides from now on. */
+  forgetPresumed(why: string): void {
+    if (!this.presumed) return;
+    this.opts.log.debug(`auth: ${why}; asking ${this.opts.registry} for its challenge`);
+    if (this.learned === this.presumed) {
+      this.learned = undefined;
+      this.mode = 'unknown';
+    }
+    this.presumed = undefined;
+  }
+}

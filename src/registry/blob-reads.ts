@@ -1,0 +1,67 @@
+/**
+ * The blob reads of the Distribution API: HEAD and GET of `/v2/<repo>/blobs/<digest>`. A blob
+ * comes back as a stream (the transport follows a redirect to storage without credentials), from a
+ * byte offset where asked (Range); a small one (a config) can be read whole, capped, its digest
+ * checked. Writes are blob-uploads.ts: reads share none of their session and interruption rules.
+ */
+import type { Readable } from 'node:stream';
+import { DigestMismatchError, ProtocolError } from '../errors.js';
+import { drain, readBody } from '../http/response.js';
+import { isValidDigest, digestMismatch } from '../image/digest.js';
+import type { RegistryHttp } from './registry-http.js';
+
+export class BlobReads {
+  constructor(private readonly http: RegistryHttp) {}
+
+  /** HEAD a blob; its size when present, undefined when not. */
+  async head(repo: string, digest: string): Promise<number | undefined> {
+    const http = this.http;
+    const res = await http.request({ method: 'HEAD', url: await http.url(`${repo}/blobs/${digest}`) });
+    await drain(res);
+    if (res.status === 404) return undefined;
+    if (res.status !== 200) return http.fail(res, `HEAD blob ${http.registry}/${repo}@${digest}`);
+    const size = Number(res.headers['content-length']);
+    return Number.isFinite(size) ? size : -1;
+  }
+
+  /**
+   * GET a blob as a stream (redirects to storage followed without credentials). With `start`, asks
+   * for the remaining bytes with Range; `partial` says whether the registry honoured it.
+   */
+  async get(repo: string, digest: string, start = 0): Promise<{ body: Readable; size?: number; partial: boolean }> {
+    const http = this.http;
+    const headers: Record<string, string> = {};
+    if (start > 0) headers['range'] = `bytes=${start}-`;
+    const res = await http.request({ method: 'GET', url: await http.url(`${repo}/blobs/${digest}`), headers, label: 'blob GET' });
+    if (res.status !== 200 && res.status !== 206) return http.fail(res, `GET blob ${http.registry}/${repo}@${digest}`);
+    if (res.status === 206 && start > 0) {
+      // The bytes go on from `start` only if the answer says they start there: appended from
+      // anywhere else they would make another blob, found out only when the target hashes it.
+      // From byte 0 it is the whole blob, which the reader takes as a 200 (it skips what it has).
+      const from = /^bytes (\d+)-\d+\/(?:\d+|\*)$/.exec(res.headers['content-range']?.trim() ?? '')?.[1];
+      const len = Number(res.headers['content-length']);
+      if (from === '0') return { body: res.body, size: Number.isFinite(len) ? len : undefined, partial: false };
+      if (from === undefined || Number(from) !== start) {
+        res.body.destroy();
+        throw new ProtocolError(`GET blob ${http.registry}/${repo}@${digest}: asked for the bytes from ${start}, the registry answered 206 with Content-Range ${JSON.stringify(res.headers['content-range'] ?? '')}`, {
+          details: { registry: http.registry },
+        });
+      }
+    }
+    const len = Number(res.headers['content-length']);
+    return { body: res.body, size: Number.isFinite(len) ? len : undefined, partial: res.status === 206 };
+  }
+
+  /** GET a small blob (a config) whole, capped, digest verified. */
+  async getBytes(repo: string, digest: string, cap: number): Promise<Buffer> {
+    const { body, size } = await this.get(repo, digest);
+    const bytes = await readBody({ status: 200, headers: size === undefined ? {} : { 'content-length': String(size) }, url: '', body }, cap, `blob ${digest}`);
+    const wrong = isValidDigest(digest) ? digestMismatch(bytes, digest) : undefined;
+    if (wrong) {
+      throw new DigestMismatchError(`blob ${this.http.registry}/${repo}@${digest} does not match its digest (got ${wrong})`, {
+        details: { registry: this.http.registry },
+      });
+    }
+    return bytes;
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * The manifest calls of the Distribution API: HEAD, GET, PUT and DELETE of
+ * `/v2/<repo>/manifests/<ref>`. A manifest is read whole (capped) and its digest checked, and each
+ * answer also tells the run what it learns on the way: whether a tag exists (tags-seen.ts) and
+ * whether the registry counts pulls, which are manifest GETs (the transport's stats).
+ */
+import { DigestMismatchError, RegpushError, TooManyRequestsError, UnsupportedError } from '../errors.js';
+import { drain, readBody, MANIFEST_CAP } from '../http/response.js';
+import type { HttpResponse } from '../http/types.js';
+import { sha256Digest, isValidDigest, digestMismatch } from '../image/digest.js';
+import { MANIFEST_ACCEPT, isSchema1MediaType } from '../image/mediatypes.js';
+import type { FetchedManifest, ManifestHead } from './registry-client.js';
+import type { RegistryHttp } from './registry-http.js';
+import { PROBE_DRAIN_MS } from './scheme-probe.js';
+import type { TagsSeen } from './tags-seen.js';
+
+export class Manifests {
+  constructor(
+    private readonly http: RegistryHttp,
+    private readonly tags: TagsSeen,
+  ) {}
+
+  /** `host/repo:tag` or `host/repo@sha256:…` (a tag never contains a colon, a digest always does). */
+  private name(repo: string, ref: string): string {
+    return `${this.http.registry}/${repo}${ref.includes(':') ? '@' : ':'}${ref}`;
+  }
+
+  /** Tells the run's stats that a manifest request was answered with a 2xx, for pullsKnown. */
+  private answered(res: HttpResponse): void {
+    if (res.status >= 200 && res.status < 300) this.http.transport.stats.manifestAnswered(this.http.endpoint.host, res.headers);
+  }
+
+  /** HEAD a manifest; undefined when it does not exist. */
+  async head(repo: string, ref: string): Promise<ManifestHead | undefined> {
+    const http = this.http;
+    const res = await http.request({ method: 'HEAD', url: await http.url(`${repo}/manifests/${ref}`), headers: { accept: MANIFEST_ACCEPT } });
+    // Ended before the answer is used: its connection is back in the keep-alive pool when the
+    // request that follows (copy's manifest GET right after this HEAD) goes out, instead of that
+    // one opening a new connection (a handshake more where the round trip is long).
+    await drain(res, PROBE_DRAIN_MS);
+    this.answered(res);
+    if (res.status === 404) {
+      this.tags.saw(repo, ref, false);
+      return undefined;
+    }
+    if (res.status !== 200) return http.fail(res, `HEAD manifest ${this.name(repo, ref)}`);
+    const size = Number(res.headers['content-length']);
+    this.tags.saw(repo, ref, true);
+    return {
+      digest: res.headers['docker-content-digest'],
+      mediaType: res.headers['content-type']?.split(';')[0]?.trim(),
+      size: Number.isFinite(size) ? size : undefined,
+    };
+  }
+
+  /** GET a manifest's exact bytes; the digest is verified when `ref` is a digest or the registry states one. */
+  async get(repo: string, ref: string): Promise<FetchedManifest> {
+    const http = this.http;
+    const what = `GET manifest ${this.name(repo, ref)}`;
+    // A pull limit used up (Docker Hub's 429 with ratelimit-remaining 0) comes back only over its
+    // window: the GETs that operations already under way would still send (a sync's images, the
+    // tags of copy --all-tags) are refused here, unsent, as the registry would refuse them.
+    const spent = http.transport.stats.pullsSpent(http.endpoint.host);
+    if (spent !== undefined) {
+      throw new TooManyRequestsError(`${what}: not sent: the pull limit of ${http.registry} is used up (${spent}; a manifest GET of this run was refused so): log in (Docker Hub allows authenticated users more pulls), or run again later`, {
+        details: { registry: http.registry, pullLimitSpent: true, pullLimit: spent },
+      });
+    }
+    let res: HttpResponse;
+    try {
+      res = await http.request({ method: 'GET', url: await http.url(`${repo}/manifests/${ref}`), headers: { accept: MANIFEST_ACCEPT } });
+      this.answered(res);
+      if (res.status === 404) this.tags.saw(repo, ref, false);
+      if (res.status !== 200) await http.fail(res, what);
+    } catch (err) {
+      // The transport raises the 429 itself (it is not retried); fail() would say the same.
+      if (err instanceof RegpushError && err.details.pullLimitSpent === true) http.transport.stats.spendPulls(http.endpoint.host, String(err.details.pullLimit));
+      throw err;
+    }
+    const bytes = await readBody(res, MANIFEST_CAP, `manifest ${this.name(repo, ref)}`);
+    const contentType = res.headers['content-type']?.split(';')[0]?.trim() ?? '';
+    // Signed schema 1 is hashed without its signatures, so check the type before the digest.
+    if (isSchema1MediaType(contentType)) {
+      throw new UnsupportedError(`${this.name(repo, ref)} is a Docker schema 1 manifest, which regpush does not support; re-push it as schema 2 or OCI (e.g. skopeo copy --format v2s2)`, {
+        details: { registry: http.registry },
+      });
+    }
+    // Each digest is checked with its own algorithm (sha256 or sha512); the digest returned is the
+    // sha256 of the bytes, what regpush writes and compares everywhere else.
+    const digest = sha256Digest(bytes);
+    const wrong = isValidDigest(ref) ? digestMismatch(bytes, ref) : undefined;
+    if (wrong) {
+      throw new DigestMismatchError(`manifest ${http.registry}/${repo}@${ref} has digest ${wrong}`, { details: { registry: http.registry } });
+    }
+    const stated = res.headers['docker-content-digest'];
+    const wrongStated = stated && isValidDigest(stated) ? digestMismatch(bytes, stated) : undefined;
+    if (wrongStated) {
+      throw new DigestMismatchError(`manifest ${this.name(repo, ref)}: registry says ${stated} but the bytes hash to ${wrongStated}`, {
+        details: { registry: http.registry },
+      });
+    }
+    const mediaType = res.headers['content-type']?.split(';')[0]?.trim() ?? '';
+    this.tags.saw(repo, ref, true);
+    return { bytes, mediaType, digest };
+  }
+
+  /** PUT a manifest under a tag or digest; returns the digest, checked against the registry's. */
+  async put(repo: string, ref: string, bytes: Buffer, mediaType: string): Promise<string> {
+    const http = this.http;
+    const digest = sha256Digest(bytes);
+    const res = await http.request({
+      method: 'PUT',
+      url: await http.url(`${repo}/manifests/${ref}`),
+      headers: { 'content-type': mediaType },
+      body: bytes,
+    });
+    if (res.status !== 201 && res.status !== 200 && res.status !== 202) return http.fail(res, `PUT manifest ${this.name(repo, ref)}`);
+    await drain(res);
+    const stated = res.headers['docker-content-digest'];
+    const expected = stated && isValidDigest(stated) ? digestMismatch(bytes, stated) : undefined;
+    if (expected) {
+      throw new DigestMismatchError(`PUT manifest ${this.name(repo, ref)}: registry stored ${stated}, expected ${expected}`, {
+        details: { registry: http.registry },
+      });
+    }
+    this.tags.saw(repo, ref, true);
+    return digest;
+  }
+
+  /**
+   * DELETE a manifest by digest (the Distribution API deletes by digest only; every tag pointing at
+   * it goes with it). A registry that does not allow deletes answers 405 with UNSUPPORTED
+   * (distribution with `storage.delete.enabled: false`): that is E_UNSUPPORTED, not a registry failure.
+   */
+  async delete(repo: string, digest: string): Promise<void> {
+    const http = this.http;
+    const what = `DELETE manifest ${http.registry}/${repo}@${digest}`;
+    const res = await http.request({ method: 'DELETE', url: await http.url(`${repo}/manifests/${digest}`) });
+    if (res.status === 202 || res.status === 200 || res.status === 204) return drain(res);
+    const err = await http.error(res, what);
+    if (res.status === 405 || err.details.registryCodes?.includes('UNSUPPORTED')) {
+      throw new UnsupportedError(`${err.message} (this registry does not allow deleting manifests; on CNCF distribution an operator enables it with storage.delete.enabled)`, {
+        details: err.details,
+      });
+    }
+    throw err;
+  }
+}

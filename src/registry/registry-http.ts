@@ -1,0 +1,86 @@
+/**
+ * What every request of one HttpRegistryClient goes through: the API's base URL (its scheme probed
+ * once per host and run where it is not known), the authenticated send with the operation's
+ * signal, and the typed error of a failed answer. Kept apart from the API's calls so that each of
+ * manifests.ts, blob-reads.ts, blob-uploads.ts, name-lists.ts and referrers-api.ts holds one area
+ * of the Distribution API and none holds connection plumbing.
+ */
+import type { RegpushError } from '../errors.js';
+import { errorFromResponse } from '../http/response.js';
+import type { Transport } from '../http/transport.js';
+import type { HttpRequest, HttpResponse, Send } from '../http/types.js';
+import type { Logger } from '../log.js';
+import type { Endpoint } from './endpoint.js';
+import { probeScheme } from './scheme-probe.js';
+
+export interface RegistryHttpOptions {
+  registry: string;
+  endpoint: Endpoint;
+  /** The path the API is served under at the host (RegistryClientOptions.apiPath), if any. */
+  apiPath?: string;
+  transport: Transport;
+  /** The authenticated send: the registry's auth middleware over the transport's send. */
+  send: Send;
+  /** The operation's signal, given to every request made with request(). */
+  signal?: AbortSignal;
+}
+
+/** One registry's API over HTTP, as the API's calls use it. */
+export class RegistryHttp {
+  readonly registry: string;
+  readonly endpoint: Endpoint;
+  readonly transport: Transport;
+  readonly logger: Logger;
+  readonly signal?: AbortSignal;
+  /** The authenticated send, for a request that carries a signal of its own (request() adds the operation's). */
+  readonly send: Send;
+  /** `/` + RegistryClientOptions.apiPath, or '' for an API at the host's root. */
+  private readonly apiBase: string;
+  private baseUrl?: Promise<string>;
+
+  constructor(opts: RegistryHttpOptions) {
+    this.registry = opts.registry;
+    this.endpoint = opts.endpoint;
+    this.apiBase = opts.apiPath ? `/${opts.apiPath}` : '';
+    this.transport = opts.transport;
+    this.logger = opts.transport.logger;
+    this.signal = opts.signal;
+    this.send = opts.send;
+  }
+
+  /** The API base URL; probed once for a loopback or insecure-TLS registry (plain HTTP or TLS, whichever it speaks). */
+  base(): Promise<string> {
+    const { scheme, host } = this.endpoint;
+    if (scheme !== 'auto') return Promise.resolve(`${scheme}://${host}${this.apiBase}/v2/`);
+    if (this.baseUrl) return this.baseUrl;
+    const baseUrls = this.transport.baseUrls;
+    const shared = baseUrls.get(host + this.apiBase);
+    if (shared) return (this.baseUrl = shared);
+    this.baseUrl = probeScheme({ probe: this.transport.sendOnce, host, apiBase: this.apiBase, signal: this.signal, logger: this.logger });
+    const mine = this.baseUrl;
+    baseUrls.set(host + this.apiBase, mine);
+    // A failed probe (aborted, refused) is not an answer for the next client.
+    mine.catch(() => {
+      if (baseUrls.get(host + this.apiBase) === mine) baseUrls.delete(host + this.apiBase);
+    });
+    return mine;
+  }
+
+  async url(path: string): Promise<string> {
+    return (await this.base()) + path;
+  }
+
+  /** Sends `req` with the operation's signal. */
+  request(req: Omit<HttpRequest, 'signal'>): Promise<HttpResponse> {
+    return this.send({ ...req, signal: this.signal });
+  }
+
+  /** The typed error of a failed answer, keeping the registry's codes (`what`: the request, for the message). */
+  error(res: HttpResponse, what: string): Promise<RegpushError> {
+    return errorFromResponse(res, { what, registry: this.registry, names: this.transport.names });
+  }
+
+  async fail(res: HttpResponse, what: string): Promise<never> {
+    throw await this.error(res, what);
+  }
+}
