@@ -5,9 +5,9 @@
  * saves the round trip of a request the registry is sure to refuse: 0.1 s per push or copy from a
  * registry 100 ms away, cold or warm.
  *
- * A presumption is only a head start, never trusted over the registry (middleware.ts): a 401 that
- * names another realm or service replaces it, and a token service that fails is forgotten and the
- * registry's own challenge asked for. Only registries with a public record of their challenge are
+ * A presumption is only a head start, never trusted over the registry (scheme-state.ts,
+ * bearer-auth.ts, challenge-answer.ts): a 401 that names another realm or service replaces it, and
+ * a token service that fails is forgotten and the registry's own challenge asked for. Only registries with a public record of their challenge are
  * listed; a wrong entry costs one token request, not a failure.
  */
 import type { Challenge } from './challenge.js';

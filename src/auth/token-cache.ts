@@ -20,7 +20,7 @@ export interface CachedToken {
   fresh: boolean;
 }
 
-/** Token cache with expiry and shared in-flight fetches; keys are opaque strings (see authMiddleware). */
+/** Token cache with expiry and shared in-flight fetches; keys are opaque strings (see BearerAuth in bearer-auth.ts). */
 export class TokenCache {
   private readonly entries = new Map<string, Entry>();
   private readonly inflight = new Map<string, Promise<FetchedToken>>();

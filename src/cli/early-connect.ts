@@ -187,7 +187,7 @@ function originOf(ref: string, insecure: readonly string[]): { host: string; por
     return undefined;
   }
   const ep = endpointFor(registry, insecure);
-  // A loopback host without a scheme of its own is probed over plain HTTP first (client.ts).
+  // A loopback host without a scheme of its own is probed over plain HTTP first (registry/scheme-probe.ts).
   const url = new URL(`${ep.scheme === 'https' ? 'https' : 'http'}://${ep.host}/`);
   const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
   return { host: url.hostname.replace(/^\[|\]$/g, ''), port, url, registry, repo };

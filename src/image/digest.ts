@@ -1,7 +1,7 @@
 /**
  * Content digests: computing them over buffers and streams, and checking that a digest is well
  * formed. Bytes are checked against their digest where they are read (manifests and configs in
- * registry/client.ts); streamed base blobs are counted on the way and checked by the target
+ * registry/manifests.ts and registry/blob-reads.ts); streamed base blobs are counted on the way and checked by the target
  * registry's `PUT ?digest=` (see docs/architecture.md, "Who checks which bytes").
  */
 import { createHash, type Hash } from 'node:crypto';

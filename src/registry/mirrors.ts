@@ -118,7 +118,7 @@ const MIRROR_BROKEN = new Set(['E_NETWORK', 'E_TLS', 'E_REGISTRY', 'E_PROTOCOL',
  * A mirror's refusal of the repository asked for rather than of everything: a 403 (E_DENIED: a
  * cache that may proxy some repositories and not others, Harbor's proxy-cache project or
  * Artifactory's permissions), and the E_AUTH refusals that may concern the scopes asked for only
- * (auth/middleware.ts refusalReach: a token service's 403, as GHCR answers for one package the
+ * (auth/refusals.ts refusalReach: a token service's 403, as GHCR answers for one package the
  * login may not read, dragonflydb/dragonfly#4997; a token short of `pull` on that repository).
  * Such a refusal does not change during a run, so the mirror is not asked again for that
  * repository (every tag and blob of a sync's repository would be asked, and refused, again), and

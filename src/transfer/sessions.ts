@@ -9,7 +9,7 @@
  * registry purges stale uploads (distribution: `storage.maintenance.uploadpurging`, by default
  * uploads older than 168 h, checked every 24 h). The run's error names those sessions. A DELETE
  * answered 404 BLOB_UPLOAD_UNKNOWN is not one of them: the registry has no such session (a closing
- * PUT cut off before its answer had stored the blob), so nothing stays (client.ts, cancelUpload).
+ * PUT cut off before its answer had stored the blob), so nothing stays (registry/blob-uploads.ts, cancel).
  */
 
 import type { InterruptedSession } from '../registry/registry-client.js';
