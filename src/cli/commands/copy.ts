@@ -86,7 +86,7 @@ export function copyCommand(y: Argv, io: CliIO, done: (code: number) => void, se
           dryRun: a['dry-run'],
           jobs: a.jobs,
           images: a.images,
-          ...connectionOptions(a, io, ctx),
+          ...connectionOptions(a, io, ctx, 'copy'),
           events: withGcPacing(progress.events),
           credentials: { from, to },
           chunkSize: chunkSizeOption(a['chunk-size']),
