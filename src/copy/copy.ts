@@ -61,7 +61,7 @@ export interface CopyTargetResult {
   target: string;
   digest: string;
   tags: string[];
-  /** Tags that already pointed at the image, so were not written again. */
+  /** Tags that already pointed at the image, so were not written again (in a dry run: would not be; the other tags would be written). */
   tagsUnchanged?: string[];
   ok: boolean;
   error?: { code: string; message: string };

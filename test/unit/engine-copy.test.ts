@@ -879,6 +879,25 @@ test('an unchanged copy whose source was not read (named by digest, or HEADed wh
   assert.equal(dst.count({ kind: 'manifest', method: 'GET' }), 0);
 });
 
+test('a dry run says which tags of a target already hold the image (tagsUnchanged), as the copy that writes them does: the same image, and --format\'s converted one, whose tags are asked once it is known', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('app', { tags: ['1'] });
+  for (const format of [undefined, 'docker'] as const) {
+    const repo = `app-${format ?? 'same'}`;
+    const opts = { from: src.ref('app:1'), to: [dst.ref(`${repo}:1`)], ...(format ? { format } : {}), ...fakeLibraryOptions(src, dst) };
+    await copy(opts);
+    dst.clearLog();
+    const plan = await copy({ ...opts, tags: ['2', '3'], dryRun: true });
+    assert.deepEqual([plan.targets[0]!.tags, plan.targets[0]!.tagsUnchanged], [['1', '2', '3'], ['1']], format);
+    assert.equal(dst.count({ kind: 'manifest', method: 'HEAD' }), 3, `${format}: one HEAD per tag`);
+    assert.equal(dst.count({ method: ['PUT', 'POST', 'PATCH'] }), 0);
+    // What the copy then writes: the tags the plan did not name as held.
+    const done = await copy({ ...opts, tags: ['2', '3'] });
+    assert.deepEqual(done.targets[0]!.tagsUnchanged, ['1']);
+    assert.deepEqual(dst.requests({ kind: 'manifest', method: 'PUT' }).map((q) => q.tag), ['2', '3']);
+  }
+});
+
 test('the report of a re-copy: tags that already held the image are tagsUnchanged when only --tag is new, and an unchanged index still lists its platforms', async () => {
   const [src, dst] = [await fake(), await fake()];
   const kids = ['amd64', 'arm64'].map((architecture) => src.seedImage('app', { platform: { os: 'linux', architecture } }));
