@@ -238,10 +238,12 @@ export function flagNames(flags: Readonly<Record<string, string>>, command?: str
  * What the hints of a failed connection call the settings that would fix it: OptionNames'
  * counterpart for the layers below the operations (src/http/, the registries.conf reader), which
  * know the registry but not the operation. A library caller gets connectionOptionNames (its
- * `tls`, `insecureRegistries`, `credentials` and `jobs` options); the CLI passes its flags
- * (src/cli/connection-flags.ts) as the `connectionNames` connection option, which transportFor
- * hands down to the transport, the TLS resolver and the error wording. Nothing else tells the
- * two apart.
+ * `tls`, `insecureRegistries`, `credentials` and `jobs` options); the CLI passes its command's
+ * flags (src/cli/connection-flags.ts) as the `connectionNames` connection option, which
+ * transportFor hands down to the transport, the TLS resolver and the error wording. Nothing else
+ * tells the two apart. transportFor drops `jobs` and `credentials` for an operation that has no
+ * such setting (HintedSettings, src/registry/connect.ts): a hint names only what the operation
+ * at hand offers.
  */
 export interface ConnectionNames {
   /** Advice to trust a private CA for `host`: `tls.caCerts: { "reg:5000": [PATH] }`; the CLI's `--ca-cert reg:5000=PATH`. */
@@ -256,10 +258,18 @@ export interface ConnectionNames {
   insecure(host: string): string;
   /** The plain-HTTP setting itself, as in "instead of …": `insecureRegistries`; `--insecure-registry`. */
   insecureSetting: string;
-  /** How to give credentials for `registry`, after "check the credentials for REGISTRY: ". */
-  credentials(registry: string): string;
-  /** The setting of how many transfers run at once, as in "lower …": `jobs`; `--jobs`. */
-  jobs: string;
+  /**
+   * How to give credentials for `registry`, after "check the credentials for REGISTRY: "; the
+   * CLI's names the flags of the command at hand. Absent where the operation takes none (login
+   * checks the ones it is given): a 401 or 429 then advises no login.
+   */
+  credentials?: (registry: string) => string;
+  /**
+   * The setting of how many transfers run at once, as in "lower …": `jobs`; `--jobs`. Absent
+   * where the operation has none (inspect, tags, digest, tag, delete, login): a 429 then says
+   * wait and retry.
+   */
+  jobs?: string;
   /** What shows where a reference leads, for a 404: `inspect(REF)`; `` `regpush inspect REF` ``. */
   inspect: string;
 }

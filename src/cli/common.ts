@@ -14,7 +14,7 @@ import type { SecretSet } from '../redact.js';
 import { createCliLogger, type LineSink, type Verbosity } from './logger.js';
 import type { RegistryTlsOptions } from '../http/tls.js';
 import { tlsFlags, tlsOptionsFromFlags } from './tls-flags.js';
-import { CONNECTION_FLAG_NAMES } from './connection-flags.js';
+import { connectionFlagNames, type ConnectingCommand } from './connection-flags.js';
 import { mirrorFlags, registryConfigOptions } from './mirror-flags.js';
 import type { BlockedPrefixes, InsecureHosts, MirrorMap } from '../registry/mirror-config.js';
 import { CHUNK_SIZE_RANGE, IDLE_TIMEOUT_RANGE_MS, RETRIES_MAX } from '../registry/limits.js';
@@ -117,13 +117,14 @@ export function credentialFromFlags(user: string | undefined, password: string |
 
 /**
  * The connection options every command hands the library, from the shared flags, the context and
- * the environment: one place, so a new shared setting reaches every command. `login` writes the
- * credential file; every other command reads it, and is refused up front when REGISTRY_AUTH_FILE
- * names a file that is not there (the library finds out only once a registry asks for credentials,
- * and sync would report it once per image).
+ * the environment: one place, so a new shared setting reaches every command. `command` is the one
+ * running: its hints name its own user flags (connectionFlagNames). `login` writes the credential
+ * file; every other command reads it, and is refused up front when REGISTRY_AUTH_FILE names a file
+ * that is not there (the library finds out only once a registry asks for credentials, and sync
+ * would report it once per image).
  */
-export function connectionOptions(a: CommonArgs, io: CliIO, ctx: CommonContext, use: 'read' | 'login' = 'read') {
-  if (use === 'read') checkAuthFile(io.env, cwdOf(io));
+export function connectionOptions(a: CommonArgs, io: CliIO, ctx: CommonContext, command: ConnectingCommand) {
+  if (command !== 'login') checkAuthFile(io.env, cwdOf(io));
   return {
     // Relative paths the library reads (push's --app and --layer sources, env's REGISTRY_AUTH_FILE,
     // DOCKER_CONFIG, NODE_EXTRA_CA_CERTS) are taken in the CLI's directory, not the process's.
@@ -143,8 +144,8 @@ export function connectionOptions(a: CommonArgs, io: CliIO, ctx: CommonContext, 
     idleTimeoutMs: idleTimeoutOption(io.env),
     signal: io.signal,
     earlySockets: io.earlySockets,
-    // The hints of a failed connection name the flags that fix it, not the library's options.
-    connectionNames: CONNECTION_FLAG_NAMES,
+    // The hints of a failed connection name the flags of this command that fix it, not the library's options.
+    connectionNames: connectionFlagNames(command),
   };
 }
 

@@ -1,12 +1,16 @@
 /**
  * What the hints of a failed connection call the CLI's settings: its flags (--ca-cert,
- * --client-cert, --tls-verify, --insecure-registry, the user flags, --jobs). Every command hands
- * them to the library as the `connectionNames` connection option (connectionOptions in common.ts),
- * and the registries.conf reader gets them for its notes (mirror-flags.ts); without them the
- * hints name the library's options (connectionOptionNames in src/options-check.ts).
+ * --client-cert, --tls-verify, --insecure-registry, the command's user flags, --jobs). Every
+ * command hands them to the library as the `connectionNames` connection option
+ * (connectionOptions in common.ts, with connectionFlagNames(command)), and the registries.conf
+ * reader gets them for its notes (mirror-flags.ts); without them the hints name the library's
+ * options (connectionOptionNames in src/options-check.ts). The library leaves out what the
+ * operation does not have (transportFor's HintedSettings): --jobs at inspect, the user flags at
+ * login.
  */
 import type { ConnectionNames } from '../options-check.js';
 
+/** The flags every command shares, without the user flags (those are a command's own: connectionFlagNames). */
 export const CONNECTION_FLAG_NAMES: ConnectionNames = {
   caCert: (host) => `--ca-cert ${host}=PATH`,
   clientCert: (host) => `--client-cert ${host}=CERT,KEY`,
@@ -14,9 +18,33 @@ export const CONNECTION_FLAG_NAMES: ConnectionNames = {
   verifiedOffBy: (host) => `--tls-verify ${host}=false`,
   insecure: (host) => `--insecure-registry ${host}`,
   insecureSetting: '--insecure-registry',
-  // Worded for every command at once (the hint is made below the command layer): `tags` has no --from-user.
-  credentials: (registry) =>
-    `\`regpush login ${registry}\`, the command's user flag with --password-stdin (--user for tags, catalog, digest, tag, delete and inspect; --from-user/--to-user for push and copy), or the REGPUSH_* env vars`,
   jobs: '--jobs',
   inspect: '`regpush inspect REF`',
 };
+
+/** The commands that connect to a registry. */
+export type ConnectingCommand = 'push' | 'copy' | 'sync' | 'inspect' | 'tags' | 'catalog' | 'digest' | 'tag' | 'delete' | 'login';
+
+/**
+ * How each command takes credentials besides a stored login (`regpush login`): its user flags and
+ * the env vars it reads (README "Credentials"). --password-stdin gives push's and copy's target
+ * password; sync has no user flags; login checks the credentials it is given, so its hints name none.
+ */
+const USER_FLAGS: Record<Exclude<ConnectingCommand, 'login'>, string[]> = {
+  push: ['--from-user/--from-password for the base image', '--to-user with --password-stdin for the target', 'the REGPUSH_FROM_*/REGPUSH_TO_* env vars'],
+  copy: ['--from-user/--from-password for the source', '--to-user with --password-stdin for the targets', 'the REGPUSH_FROM_*/REGPUSH_TO_* env vars'],
+  sync: ['the REGPUSH_FROM_* (sources) and REGPUSH_TO_* (targets) env vars'],
+  inspect: ['--user with --password-stdin', 'the REGPUSH_* env vars'],
+  tags: ['--user with --password-stdin', 'the REGPUSH_FROM_* env vars'],
+  catalog: ['--user with --password-stdin', 'the REGPUSH_FROM_* env vars'],
+  digest: ['--user with --password-stdin', 'the REGPUSH_FROM_* env vars'],
+  tag: ['--user with --password-stdin', 'the REGPUSH_TO_* env vars'],
+  delete: ['--user with --password-stdin', 'the REGPUSH_TO_* env vars'],
+};
+
+/** The names `command`'s hints give: the shared flags, and the user flags of that command alone. */
+export function connectionFlagNames(command: ConnectingCommand): ConnectionNames {
+  if (command === 'login') return CONNECTION_FLAG_NAMES;
+  const ways = USER_FLAGS[command];
+  return { ...CONNECTION_FLAG_NAMES, credentials: (registry) => [`\`regpush login ${registry}\``, ...ways.slice(0, -1), `or ${ways.at(-1)}`].join(', ') };
+}

@@ -10,6 +10,7 @@ import { parseFormat } from '../image/convert.js';
 import { formatPlatform, parsePlatform } from '../image/platform.js';
 import type { Platform } from '../image/types.js';
 import { parseManifest } from '../image/manifest.js';
+import { isIndexMediaType } from '../image/mediatypes.js';
 import type { Logger } from '../log.js';
 import { checkTag, formatReference, manifestRef, parseReference, type ImageReference } from '../ref/reference.js';
 import { checkOptions, optionPaths, STRINGS, type OptionNames, type Shape } from '../options-check.js';
@@ -60,7 +61,7 @@ export interface CopyTargetResult {
   target: string;
   digest: string;
   tags: string[];
-  /** Tags that already pointed at the image, so were not written again. */
+  /** Tags that already pointed at the image, so were not written again (in a dry run: would not be; the other tags would be written). */
   tagsUnchanged?: string[];
   ok: boolean;
   error?: { code: string; message: string };
@@ -80,7 +81,7 @@ export interface CopyResult {
   /** True when --platform made a new index or --format converted a manifest, so the digest differs from the source's. */
   digestChanged: boolean;
   targets: CopyTargetResult[];
-  /** For an index: each child's platform and digest (the same at every target). */
+  /** For an index: each child's platform and digest (the same at every target), whether it was written or every target held it. */
   platforms?: { platform: string; digest: string; mediaType: string }[];
   /** True when nothing was written (blob actions are `planned-*` or `skipped`). */
   dryRun: boolean;
@@ -203,9 +204,10 @@ async function copyChecked(opts: CopyOptions, callbacks: CallerCallbacks, names:
       digestChanged: first.graph?.rewritten ?? first.digest !== first.sourceDigest,
       targets: set.list.map((t) => finalTargetResult(results.get(t)!, t)),
       // An unchanged re-run read the top manifest only where a GET costs no pull (outcome.top):
-      // its platforms come from it then; behind a HEAD, none were read. An unchanged subset's come
-      // from its index as read at the target.
-      platforms: first.graph ? platformsOf(first.graph.top) : first.written ? platformsOf(first.written) : first.top ? platformsOf(first.top) : undefined,
+      // its platforms come from it then. An unchanged subset's come from its index as read at the
+      // target. Behind a HEAD, or with the source named by digest (not asked), from the index
+      // as a target that holds it has it (heldPlatforms).
+      platforms: first.graph ? platformsOf(first.graph.top) : first.written ? platformsOf(first.written) : first.top ? platformsOf(first.top) : await heldPlatforms(first),
       dryRun: !!opts.dryRun,
       timings: { total: Math.round(performance.now() - t0) },
       http: run.transport.stats.snapshot(),
@@ -246,6 +248,23 @@ function finalTargetResult(r: CopyTargetResult, t: TransferTarget): CopyTargetRe
   if (!t.failed) return r;
   // Nothing to name for a target that failed (the schema's "" when not ok), even where some tags of --all-tags landed first.
   return { ...r, ok: false, reference: '', digest: '', error: TargetSet.summary(t) };
+}
+
+/**
+ * The platforms of an image every target held, whose manifest the copy did not read (its source
+ * HEADed where pulls count, or named by digest and not asked): from the index as a target that
+ * holds it has it, the same bytes under the same digest, read where a GET costs no pull. So an
+ * unchanged copy reports the platforms a copy that writes does. Undefined for a single image (the
+ * HEAD's type says so, no GET), where every holder counts pulls (a Docker Hub target: the field is
+ * not worth one), and where that read fails: the report is then short of a field, not the copy
+ * failed for it.
+ */
+async function heldPlatforms(outcome: ImageCopyOutcome): Promise<CopyResult['platforms']> {
+  if (outcome.mediaType && !isIndexMediaType(outcome.mediaType)) return undefined;
+  const holder = [...outcome.unchanged].find((t) => !t.failed && t.ep.client.countsPulls?.(t.ep.repo) !== true);
+  if (!holder || !outcome.digest) return undefined;
+  const there = await holder.ep.client.getManifest(holder.ep.repo, outcome.digest).catch(() => undefined);
+  return there && platformsOf(there);
 }
 
 /** Platforms of an index's children, for the report; undefined for a single image. */

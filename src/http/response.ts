@@ -148,12 +148,24 @@ export interface FailureContext {
   names?: ConnectionNames;
 }
 
-/** What to do next, appended to the errors users meet most; `names` words the settings the caller would change. */
+/** "a", "a, or b", "a, b, or c": advice in the order given. */
+function either(choices: string[]): string {
+  return choices.length < 2 ? choices.join('') : `${choices.slice(0, -1).join(', ')}, or ${choices.at(-1)}`;
+}
+
+/**
+ * What to do next, appended to the errors users meet most; `names` words the settings the caller
+ * would change, and has only those the operation at hand offers (no `jobs` for inspect, no
+ * `credentials` for login: transportFor's HintedSettings).
+ */
 const HINT = {
-  auth: (registry: string, names: ConnectionNames) => `check the credentials for ${registry}: ${names.credentials(registry)}`,
+  auth: (registry: string, names: ConnectionNames) => `check the credentials for ${registry}${names.credentials ? `: ${names.credentials(registry)}` : ''}`,
   denied: 'access denied: the credentials were accepted but lack permission on this repository; check its name and your pull/push rights',
   notFound: (names: ConnectionNames) => `check the repository name and tag or digest; ${names.inspect} shows what a reference resolves to`,
-  rateLimited: (names: ConnectionNames) => `wait and retry, lower ${names.jobs}, or log in (Docker Hub allows authenticated users more pulls)`,
+  rateLimited: (names: ConnectionNames) =>
+    either(['wait and retry', ...(names.jobs ? [`lower ${names.jobs}`] : []), ...(names.credentials ? ['log in (Docker Hub allows authenticated users more pulls)'] : [])]),
+  /** After "as it comes back only over its window: ". */
+  pullLimitSpent: (names: ConnectionNames) => either([...(names.credentials ? ['log in (Docker Hub allows authenticated users more pulls)'] : []), 'run again later']),
 };
 
 /** "ratelimit-remaining 0 of 100 per 6 h", from a registry's rate-limit headers. */
@@ -214,7 +226,7 @@ export async function errorFromResponse(res: HttpResponse, ctx: FailureContext):
       if (quotaSpent({ status: 429, retryAfter: res.headers['retry-after'], rateLimitRemaining: res.headers['ratelimit-remaining'] })) {
         details.pullLimitSpent = true;
         details.pullLimit = pullLimitText(res.headers);
-        return new TooManyRequestsError(`${base} (the pull limit is used up: ${details.pullLimit}; not retried, as it comes back only over its window: log in (Docker Hub allows authenticated users more pulls), or run again later)`, { details });
+        return new TooManyRequestsError(`${base} (the pull limit is used up: ${details.pullLimit}; not retried, as it comes back only over its window: ${HINT.pullLimitSpent(names)})`, { details });
       }
       // A wait longer than regpush's cap (DEFAULT_RETRY_POLICY.maxRetryAfterMs) is not retried at all:
       // say what the registry asked for, not that retries ran out.

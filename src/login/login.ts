@@ -129,7 +129,8 @@ export async function login(given: LoginOptions): Promise<LoginResult> {
   // Every file it reads or writes is read now (for a namespace, Docker's config.json too).
   const store = storeOptions({ ...opts, logger });
   await checkCredentialStore(name, store);
-  const transport = transportFor({ ...opts, logger });
+  // No `jobs`, and the credentials are the ones being checked: a 429 says wait and retry, not log in.
+  const transport = transportFor({ ...opts, logger }, { jobs: false, credentials: false });
   try {
     const client = new HttpRegistryClient({
       registry,

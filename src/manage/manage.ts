@@ -189,7 +189,7 @@ async function withClient<T>(
 ): Promise<T> {
   // Every command here comes through this, its options checked: relative paths (TLS files, env's path variables) taken in the `cwd` option.
   const opts = anchorPaths(given);
-  const transport = transportFor({ ...opts, logger: opts.logger ?? silentLogger });
+  const transport = transportFor({ ...opts, logger: opts.logger ?? silentLogger }, { jobs: false, credentials: true });
   try {
     return await fn(connect(transport, ref.registry, role, actions.length ? [{ repo: ref.repository, actions }] : [], opts));
   } finally {

@@ -96,8 +96,9 @@ export interface ConnectionOptions {
    * What the hints of a failed connection call the settings that would fix it (a TLS failure's CA,
    * client certificate or verification, plain HTTP, a 401's credentials, a 429's jobs). Default:
    * this library's options (`tls.caCerts: { "reg:5000": [PATH] }`, `insecureRegistries`,
-   * `credentials`, `jobs`). The CLI passes its flags' names (`--ca-cert reg:5000=PATH`…), so that
-   * its messages name what its user typed; a library caller has no need of it.
+   * `credentials`, `jobs`). The CLI passes its command's flags (`--ca-cert reg:5000=PATH`, its
+   * user flags…), so that its messages name what its user typed; a library caller has no need of
+   * it. Whatever is given, `jobs` and `credentials` are named only by an operation that has them.
    */
   connectionNames?: ConnectionNames;
 }
@@ -149,7 +150,8 @@ export const CONNECTION_SHAPE = {
       jobs: 'string',
       inspect: 'string',
     },
-    required: ['caCert', 'clientCert', 'verifyOff', 'verifiedOffBy', 'insecure', 'insecureSetting', 'credentials', 'jobs', 'inspect'],
+    // credentials and jobs may be left out: the hints then advise neither (ConnectionNames).
+    required: ['caCert', 'clientCert', 'verifyOff', 'verifiedOffBy', 'insecure', 'insecureSetting', 'inspect'],
   },
   logger: { fields: { debug: 'function', info: 'function', warn: 'function' }, required: ['debug', 'info', 'warn'], open: true },
   retries: 'whole',
@@ -163,14 +165,28 @@ export interface TransportChoices extends ConnectionOptions {
 }
 
 /**
+ * What an operation has of the settings a failure's hints may advise beyond its connection
+ * (ConnectionNames' optional ones): `jobs`, how many transfers run at once (push, copy and sync
+ * have it; inspect, the registry commands and login do not); `credentials`, credentials to give
+ * (every operation but login, which checks the ones it is given).
+ */
+export interface HintedSettings {
+  jobs: boolean;
+  credentials: boolean;
+}
+
+/** The default: an operation without a `jobs` setting that takes credentials (inspect, tags, catalog, digest, tag, delete). */
+const WITHOUT_JOBS: HintedSettings = { jobs: false, credentials: true };
+
+/**
  * The one way an operation builds its transport: logger, retries, idle timeout, proxies from env,
  * TLS per registry, and the names its hints give the settings that fix a failure (the caller's
- * `connectionNames`, else the library's options).
+ * `connectionNames`, else the library's options), less those the operation does not have (`has`).
  */
-export function transportFor(opts: TransportChoices): Transport {
+export function transportFor(opts: TransportChoices, has: HintedSettings = WITHOUT_JOBS): Transport {
   checkRanges(opts);
   const logger = opts.logger ?? silentLogger;
-  const names = opts.connectionNames ?? connectionOptionNames;
+  const names = namesFor(opts.connectionNames ?? connectionOptionNames, has);
   const proxy = proxySettingsFromEnv(opts.env ?? {});
   // A proxy's password reaches text a dependency words (its errors, --debug lines) as typed or
   // decoded: the caller scrubs it from all it prints, as it does a registry password.
@@ -184,6 +200,12 @@ export function transportFor(opts: TransportChoices): Transport {
     early: opts.earlySockets,
     names,
   });
+}
+
+/** `names` less the settings the operation does not have: a 429 at `inspect` does not say to lower a --jobs it has no such flag for. */
+function namesFor(names: ConnectionNames, has: HintedSettings): ConnectionNames {
+  const { jobs, credentials, ...always } = names;
+  return { ...always, ...(has.jobs && jobs !== undefined ? { jobs } : {}), ...(has.credentials && credentials ? { credentials } : {}) };
 }
 
 /** Variables of `env` naming a file or directory regpush reads or writes: a relative one is taken in `cwd`, as the options' paths are. */

@@ -115,7 +115,8 @@ export class TransferRun implements SetOwner {
     opts.signal?.addEventListener('abort', this.onOuterAbort, { once: true });
     opts.callbacks?.onThrow((err) => this.stop(err));
     this.conn = { ...opts, signal: this.abort.signal };
-    this.transport = transportFor({ ...opts, logger: this.logger });
+    // push, copy and sync: their hints may say to lower `jobs`.
+    this.transport = transportFor({ ...opts, logger: this.logger }, { jobs: true, credentials: true });
     this.ctx = {
       transport: this.transport,
       signal: this.abort.signal,

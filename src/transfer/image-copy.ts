@@ -74,7 +74,7 @@ export interface ImageCopyOutcome {
   written?: ManifestNode;
   /** Targets that already held the image under every tag: nothing written there. */
   unchanged: Set<TransferTarget>;
-  /** At the other targets, the tags that already held the image and were not written again (a copy adding a --tag). */
+  /** At the other targets, the tags that already held the image and were not written again (a copy adding a --tag); in a dry run, those that would not be. */
   tagsHeld: Map<TransferTarget, string[]>;
   /** Referrers copied, per target. */
   referrers: Map<TransferTarget, number>;
@@ -252,23 +252,31 @@ async function refuseClobber(set: TargetSet, ours: readonly string[], tags: read
   });
 }
 
-/** Blobs, then manifests (children first); in a dry run, the plan only. */
+/**
+ * Blobs, then manifests (children first); in a dry run, the plan only, which says as the copy's
+ * report would which tags already hold the image (`tagsHeld`).
+ */
 async function copyGraph(set: TargetSet, source: RepoEndpoint, graph: CopyGraph, opts: ImageCopyOptions, heldAt: (t: TransferTarget) => Promise<(string | undefined)[]>, tagsHeld: Map<TransferTarget, string[]>): Promise<void> {
+  // A tag that points at this image already (a copy that adds a --tag) is not written again: a
+  // registry with immutable tags refuses even a PUT of the same bytes, and the children it names
+  // are there. What each tag points at was asked once, by a HEAD per tag, with the unchanged check
+  // (or, for --format's new manifest, before it was compared): this costs no request.
+  const heldTags = async (t: TransferTarget): Promise<string[]> => {
+    const digests = await heldAt(t);
+    return (opts.tags ?? t.tags).filter((_, i) => digests[i] === graph.top.digest);
+  };
+  await set.plan(source, graph.blobs);
   if (opts.dryRun) {
-    await set.plan(source, graph.blobs);
     for (const t of set.live) t.blobs.push(...set.plannedReports(t, graph.blobs));
+    await set.each(async (t) => {
+      const held = await heldTags(t);
+      if (held.length) tagsHeld.set(t, held);
+    });
     return;
   }
-  await set.plan(source, graph.blobs);
   await set.transfer(source, graph.blobs);
   await set.each(async (t) => {
-    // A tag that points at this image already (a copy that adds a --tag) is not written again: a
-    // registry with immutable tags refuses even a PUT of the same bytes, and the children it names
-    // are there (asked once with the unchanged check, so this costs no request).
-    const tags = opts.tags ?? t.tags;
-    const digests = await heldAt(t);
-    const held = new Set(tags.filter((_, i) => digests[i] === graph.top.digest));
-    const { unchanged } = await set.commitManifests(t, graph.top, graph.children, held, tags);
+    const { unchanged } = await set.commitManifests(t, graph.top, graph.children, new Set(await heldTags(t)), opts.tags ?? t.tags);
     if (unchanged.length) tagsHeld.set(t, unchanged);
   });
 }

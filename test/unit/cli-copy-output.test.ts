@@ -84,16 +84,23 @@ test('copy --dry-run: a target that fails is named in the plan with its error, s
   assert.ok(!r.stdout.includes(password) && !r.stderr.includes(password), r.stdout);
 });
 
-test('copy --dry-run: a target that holds the image under every tag says it is up to date (it read as if it would be written); one that lacks a tag does not', async () => {
+test('copy --dry-run says per tag which already holds the image: a target that holds it under every tag is up to date, one under some tags names them (they are not written), the report lists them in tagsUnchanged; no request more than the HEAD per tag', async () => {
   const { src, dst, env } = await seeded();
   const first = await runMain(['copy', src.ref('plain:1'), dst.ref('plain:1')], { env });
   assert.equal(first.code, 0, first.stderr);
+  dst.clearLog();
   const r = await runMain(['copy', '--dry-run', '--tag', '2', src.ref('plain:1'), dst.ref('plain:1'), dst.ref('other:1')], { env });
   assert.equal(r.code, 0, r.stderr);
   const targets = r.stdout.split('\n').filter((l) => l.startsWith('→ '));
   // plain:1 holds it under 1 but not 2 (a tag to write); other:1 lacks it.
-  assert.deepEqual(targets, [`→ ${dst.ref('plain:1')}  tags: 1, 2`, `→ ${dst.ref('other:1')}  tags: 1, 2`]);
+  assert.deepEqual(targets, [`→ ${dst.ref('plain:1')}  tags: 1 (already holds the image), 2`, `→ ${dst.ref('other:1')}  tags: 1, 2`]);
+  // One HEAD per target tag (the unchanged check's), none more for the plan to say which hold it.
+  assert.deepEqual(dst.requests({ kind: 'manifest' }).map((q) => `${q.method} ${q.repo}:${q.tag}`).sort(), ['HEAD other:1', 'HEAD other:2', 'HEAD plain:1', 'HEAD plain:2']);
+  const json = await runMain(['copy', '--dry-run', '--json', '--tag', '2', src.ref('plain:1'), dst.ref('plain:1'), dst.ref('other:1')], { env });
+  assert.equal(json.code, 0, json.stderr);
+  const report = JSON.parse(json.stdout) as { targets: { tags: string[]; tagsUnchanged?: string[] }[] };
+  assert.deepEqual(report.targets.map((t) => [t.tags, t.tagsUnchanged]), [[['1', '2'], ['1']], [['1', '2'], undefined]]);
   const again = await runMain(['copy', '--dry-run', src.ref('plain:1'), dst.ref('plain:1')], { env });
   assert.deepEqual(again.stdout.split('\n').filter((l) => l.startsWith('→ ')), [`→ ${dst.ref('plain:1')}  tags: 1, up to date: nothing to write`]);
-  assert.equal(dst.count({ method: 'PUT' }) + dst.count({ method: 'POST' }) > 0, true, 'the first copy wrote');
+  assert.equal(dst.count({ method: ['PUT', 'POST', 'PATCH'] }), 0, 'the dry runs wrote nothing');
 });

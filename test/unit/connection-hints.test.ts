@@ -187,10 +187,20 @@ function cliAgainst(argv: string[], regs: FakeRegistry[], cwd = tempDir(), more:
   return runMain(argv, { env: { ...lib.env, HOME: lib.homeDir, REGPUSH_INSECURE_REGISTRIES: lib.insecureRegistries.join(','), ...more }, cwd });
 }
 
-const CLI_AUTH_HINT = (host: string) =>
-  `(check the credentials for ${host}: \`regpush login ${host}\`, the command's user flag with --password-stdin (--user for tags, catalog, digest, tag, delete and inspect; --from-user/--to-user for push and copy), or the REGPUSH_* env vars)`;
+/** What the CLI's 401 hint says after "check the credentials for HOST: ": `regpush login` and the user flags and env vars of the command at hand only. */
+const CLI_CREDENTIALS: Record<string, (host: string) => string> = {
+  push: (h) => `\`regpush login ${h}\`, --from-user/--from-password for the base image, --to-user with --password-stdin for the target, or the REGPUSH_FROM_*/REGPUSH_TO_* env vars`,
+  copy: (h) => `\`regpush login ${h}\`, --from-user/--from-password for the source, --to-user with --password-stdin for the targets, or the REGPUSH_FROM_*/REGPUSH_TO_* env vars`,
+  sync: (h) => `\`regpush login ${h}\`, or the REGPUSH_FROM_* (sources) and REGPUSH_TO_* (targets) env vars`,
+  inspect: (h) => `\`regpush login ${h}\`, --user with --password-stdin, or the REGPUSH_* env vars`,
+  listTags: (h) => `\`regpush login ${h}\`, --user with --password-stdin, or the REGPUSH_FROM_* env vars`,
+  listRepositories: (h) => `\`regpush login ${h}\`, --user with --password-stdin, or the REGPUSH_FROM_* env vars`,
+  digestOf: (h) => `\`regpush login ${h}\`, --user with --password-stdin, or the REGPUSH_FROM_* env vars`,
+  tagImage: (h) => `\`regpush login ${h}\`, --user with --password-stdin, or the REGPUSH_TO_* env vars`,
+  deleteImage: (h) => `\`regpush login ${h}\`, --user with --password-stdin, or the REGPUSH_TO_* env vars`,
+};
 
-test('a 401, through every operation that sends credentials: the library is told login(), credentials and env, the CLI its login command and user flags', async () => {
+test('a 401, through every operation that sends credentials: the library is told login(), credentials and env, the CLI its login command and the user flags of the command at hand', async () => {
   const reg = await fake();
   reg.seedImage('app', { tags: ['1'] });
   reg.fault({ kind: ['manifest', 'tags', 'catalog'] }, { kind: 'status', status: 401, code: 'UNAUTHORIZED' });
@@ -209,20 +219,32 @@ test('a 401, through every operation that sends credentials: the library is told
     );
     assert.doesNotMatch(e.message, FLAG, op.name);
     const r = await cliAgainst([...op.argv, '--retries', '0'], [reg], dir);
-    assert.ok(errorLine(r).includes(CLI_AUTH_HINT(reg.host)), `${op.name} (CLI): ${r.stderr}`);
+    const line = errorLine(r);
+    assert.ok(line.includes(`(check the credentials for ${reg.host}: ${CLI_CREDENTIALS[op.name]!(reg.host)})`), `${op.name} (CLI): ${r.stderr}`);
+    // No other command's user flag: inspect has no --from-user, copy no --user.
+    const userFlags = (text: string) => [...new Set(text.match(/--(from-|to-)?user\b/g))];
+    assert.deepEqual(userFlags(line), userFlags(CLI_CREDENTIALS[op.name]!(reg.host)), `${op.name} (CLI): ${line}`);
   }
 });
 
-test('a 429: the library is told to lower jobs, the CLI --jobs', async () => {
+test('a 429, through every operation that connects: lower jobs (the CLI --jobs) only where the operation has that setting, log in only where it takes credentials', async () => {
   const reg = await fake();
   reg.seedImage('app', { tags: ['1'] });
-  reg.fault({ kind: 'manifest' }, { kind: 'status', status: 429, code: 'TOOMANYREQUESTS', retryAfter: 0 });
-  const e = await rejection(copy({ from: reg.ref('app:1'), to: [reg.ref('app:2')], ...fakeLibraryOptions(reg), retries: 0 }));
-  assert.equal(e.code, 'E_TOO_MANY_REQUESTS', e.message);
-  assert.ok(e.message.endsWith(': wait and retry, lower jobs, or log in (Docker Hub allows authenticated users more pulls))'), e.message);
-  assert.doesNotMatch(e.message, FLAG);
-  const r = await cliAgainst(['copy', '--retries', '0', reg.ref('app:1'), reg.ref('app:2')], [reg]);
-  assert.ok(errorLine(r).endsWith(': wait and retry, lower --jobs, or log in (Docker Hub allows authenticated users more pulls)) [E_TOO_MANY_REQUESTS]'), r.stderr);
+  reg.fault({ kind: ['ping', 'manifest', 'tags', 'catalog'] }, { kind: 'status', status: 429, code: 'TOOMANYREQUESTS', retryAfter: 0 });
+  const dir = tempDir();
+  const lib = { ...fakeLibraryOptions(reg), retries: 0 };
+  const login = 'log in (Docker Hub allows authenticated users more pulls)';
+  for (const op of operations(reg.host, dir)) {
+    const jobs = ['push', 'copy', 'sync'].includes(op.name);
+    const advice = (jobsName: string) => (op.name === 'login' ? 'wait and retry' : jobs ? `wait and retry, lower ${jobsName}, or ${login}` : `wait and retry, or ${login}`);
+    const e = await rejection(op.lib(lib));
+    assert.equal(e.code, 'E_TOO_MANY_REQUESTS', `${op.name}: ${e.message}`);
+    assert.ok(e.message.endsWith(`: ${advice('jobs')})`), `${op.name}: ${e.message}`);
+    assert.doesNotMatch(e.message, FLAG, op.name);
+    const r = await cliAgainst([...op.argv, '--retries', '0'], [reg], dir);
+    assert.equal(r.code, 5, `${op.name} (CLI): ${r.stderr}`);
+    assert.ok(errorLine(r).endsWith(`: ${advice('--jobs')}) [E_TOO_MANY_REQUESTS]`), `${op.name} (CLI): ${r.stderr}`);
+  }
 });
 
 test('a 404 with an error body: the library is told inspect(REF), the CLI `regpush inspect REF`', async () => {

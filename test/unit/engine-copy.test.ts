@@ -839,6 +839,65 @@ test('an index whose child the source registry does not have: E_NOT_FOUND naming
   assert.equal(dst.count({ kind: 'manifest', method: 'PUT' }), 0);
 });
 
+test('an unchanged copy whose source was not read (named by digest, or HEADed where pulls count) reports the platforms a copy that writes does: the index read at the target, no pull', async () => {
+  const [src, dst, mirror] = [await fake(), await fake(), await fake()];
+  const kids = ['amd64', 'arm64'].map((architecture) => src.seedImage('app', { platform: { os: 'linux', architecture } }));
+  const index = src.seedIndex('app', kids, { tags: ['1'] });
+  const platforms = [
+    { platform: 'linux/amd64', digest: kids[0]!.digest, mediaType: kids[0]!.mediaType },
+    { platform: 'linux/arm64', digest: kids[1]!.digest, mediaType: kids[1]!.mediaType },
+  ];
+  // Pinned: the source is not asked when every target holds the digest.
+  const pinned = { from: `${src.ref('app')}@${index.digest}`, to: [dst.ref('pinned:1')], ...fakeLibraryOptions(src, dst) };
+  assert.deepEqual((await copy(pinned)).platforms, platforms);
+  src.clearLog();
+  dst.clearLog();
+  for (const dryRun of [false, true]) {
+    const again = await copy({ ...pinned, dryRun });
+    assert.deepEqual(again.targets[0]!.tagsUnchanged, ['1']);
+    assert.deepEqual(again.platforms, platforms, `dryRun ${dryRun}`);
+  }
+  assert.equal(src.count(), 0, 'the source not asked');
+  assert.equal(dst.count({ method: ['PUT', 'POST', 'PATCH'] }), 0, 'nothing written');
+  // Docker Hub (through a mirror): the source is HEADed, and no manifest GET (a pull) is spent for the report.
+  const kidsHub = ['amd64', 'arm64'].map((architecture) => mirror.seedImage('library/app', { platform: { os: 'linux', architecture } }));
+  mirror.seedIndex('library/app', kidsHub, { tags: ['1'] });
+  const hub = { from: 'docker.io/library/app:1', to: [dst.ref('hub:1')], mirrors: { 'docker.io': [mirror.host] }, ...fakeLibraryOptions(mirror, dst) };
+  const written = await copy(hub);
+  mirror.clearLog();
+  const unchanged = await copy(hub);
+  assert.deepEqual(unchanged.targets[0]!.tagsUnchanged, ['1']);
+  assert.equal(mirror.count({ kind: 'manifest', method: 'GET' }), 0, 'no pull at the source');
+  assert.deepEqual(unchanged.platforms, written.platforms);
+  assert.deepEqual(unchanged.platforms?.map((p) => p.platform), ['linux/amd64', 'linux/arm64']);
+  // A single image: its HEAD says so, and nothing more is read for the report.
+  src.seedImage('single', { tags: ['1'] });
+  const single = { from: src.ref('single:1'), to: [dst.ref('single:1')], ...fakeLibraryOptions(src, dst) };
+  await copy(single);
+  dst.clearLog();
+  assert.equal((await copy(single)).platforms, undefined);
+  assert.equal(dst.count({ kind: 'manifest', method: 'GET' }), 0);
+});
+
+test('a dry run says which tags of a target already hold the image (tagsUnchanged), as the copy that writes them does: the same image, and --format\'s converted one, whose tags are asked once it is known', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('app', { tags: ['1'] });
+  for (const format of [undefined, 'docker'] as const) {
+    const repo = `app-${format ?? 'same'}`;
+    const opts = { from: src.ref('app:1'), to: [dst.ref(`${repo}:1`)], ...(format ? { format } : {}), ...fakeLibraryOptions(src, dst) };
+    await copy(opts);
+    dst.clearLog();
+    const plan = await copy({ ...opts, tags: ['2', '3'], dryRun: true });
+    assert.deepEqual([plan.targets[0]!.tags, plan.targets[0]!.tagsUnchanged], [['1', '2', '3'], ['1']], format);
+    assert.equal(dst.count({ kind: 'manifest', method: 'HEAD' }), 3, `${format}: one HEAD per tag`);
+    assert.equal(dst.count({ method: ['PUT', 'POST', 'PATCH'] }), 0);
+    // What the copy then writes: the tags the plan did not name as held.
+    const done = await copy({ ...opts, tags: ['2', '3'] });
+    assert.deepEqual(done.targets[0]!.tagsUnchanged, ['1']);
+    assert.deepEqual(dst.requests({ kind: 'manifest', method: 'PUT' }).map((q) => q.tag), ['2', '3']);
+  }
+});
+
 test('the report of a re-copy: tags that already held the image are tagsUnchanged when only --tag is new, and an unchanged index still lists its platforms', async () => {
   const [src, dst] = [await fake(), await fake()];
   const kids = ['amd64', 'arm64'].map((architecture) => src.seedImage('app', { platform: { os: 'linux', architecture } }));

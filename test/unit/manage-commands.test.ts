@@ -382,13 +382,14 @@ test('a tag list whose Link leads to another host: E_PROTOCOL naming both hosts,
   assert.equal(elsewhere.count({}), 0);
 });
 
-test('tags answered 401 with no challenge: the hint names --user, the flag tags has (it named only push and copy\'s --to-user/--from-user)', async () => {
+test('tags answered 401 with no challenge: the hint names --user and REGPUSH_FROM_*, what tags takes (not push and copy\'s --to-user/--from-user)', async () => {
   const reg = await fake();
   reg.seedImage('app', { tags: ['1'] });
   reg.fault({ kind: 'tags' }, { kind: 'status', status: 401, code: 'UNAUTHORIZED' });
   const r = await runMain(['tags', `${reg.host}/app`], { env: cliEnv(reg) });
   assert.equal(r.code, 3, r.stderr);
-  assert.match(r.stderr, /the command's user flag with --password-stdin \(--user for tags, catalog, digest, tag, delete and inspect; --from-user\/--to-user for push and copy\)/);
+  assert.ok(r.stderr.includes(`(check the credentials for ${reg.host}: \`regpush login ${reg.host}\`, --user with --password-stdin, or the REGPUSH_FROM_* env vars) [E_AUTH]`), r.stderr);
+  assert.doesNotMatch(r.stderr, /--(from|to)-user/);
 });
 
 test('digestOf({ platform }): the child of an index from its descriptor (one manifest GET, no child read), the OS-version warning, a single image by its config, an artifact or another platform E_NOT_FOUND, a bad spelling refused before any request', async () => {

@@ -86,7 +86,7 @@ export function copyCommand(y: Argv, io: CliIO, done: (code: number) => void, se
           dryRun: a['dry-run'],
           jobs: a.jobs,
           images: a.images,
-          ...connectionOptions(a, io, ctx),
+          ...connectionOptions(a, io, ctx, 'copy'),
           events: withGcPacing(progress.events),
           credentials: { from, to },
           chunkSize: chunkSizeOption(a['chunk-size']),
@@ -134,18 +134,20 @@ function printResult(io: CliIO, a: CopyArgs, result: CopyResult, clock: RunClock
 }
 
 /**
- * The human plan printed by `copy --dry-run`: per target, its tags and, with --referrers, the
- * referrers the walk found that it would copy and leave behind (the report's counts, worded as a
- * copy's stderr line), then one line per blob.
+ * The human plan printed by `copy --dry-run`: per target, its tags (each that already holds the
+ * image said so: the report's tagsUnchanged) and, with --referrers, the referrers the walk found
+ * that it would copy and leave behind (the report's counts, worded as a copy's stderr line), then
+ * one line per blob.
  */
 export function copyPlanText(r: CopyResult): string {
   const lines = [`plan: copy ${r.source.reference}@${r.source.digest}${r.digestChanged ? ` (new index ${r.digest})` : ''}`];
   for (const t of r.targets) {
     const referrers = referrersText(t.referrers, t.referrersSkipped);
-    // A target that holds the image under every tag already writes nothing (it read as if it would be written).
-    const held = t.tagsUnchanged ?? [];
-    const state = held.length > 0 && held.length === t.tags.length && t.blobs.length === 0 ? ', up to date: nothing to write' : '';
-    lines.push(`→ ${t.target}${t.ok ? `  tags: ${t.tags.join(', ')}${state}${referrers ? `  (${referrers})` : ''}` : `  FAILS: ${t.error?.code} ${t.error?.message}`}`);
+    const held = new Set(t.tagsUnchanged);
+    // A target that holds the image under every tag already writes nothing (it read as if it
+    // would be written); one that holds it under some tags writes only the others.
+    const tags = held.size > 0 && held.size === t.tags.length && t.blobs.length === 0 ? `${t.tags.join(', ')}, up to date: nothing to write` : t.tags.map((tag) => (held.has(tag) ? `${tag} (already holds the image)` : tag)).join(', ');
+    lines.push(`→ ${t.target}${t.ok ? `  tags: ${tags}${referrers ? `  (${referrers})` : ''}` : `  FAILS: ${t.error?.code} ${t.error?.message}`}`);
     for (const b of t.blobs) lines.push(`  ${b.action.replace('planned-', '').padEnd(8)} ${b.digest}  ${b.size} bytes`);
   }
   // A failing target's message is its registry's: printable (terminal-text.ts).

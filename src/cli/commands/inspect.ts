@@ -42,7 +42,7 @@ export function inspectCommand(y: Argv, io: CliIO, done: (code: number) => void,
       const result = await inspect(a.ref, {
         platform: a.platform,
         only: a.raw ? 'manifest' : a.config ? 'config' : undefined,
-        ...connectionOptions(a, io, ctx),
+        ...connectionOptions(a, io, ctx, 'inspect'),
         credentials: { from },
       });
       if (a.raw) io.stdout.write(result.raw);

@@ -65,14 +65,15 @@ export const deleteFlags = defineFlags({
 
 type UserArgs = CommonArgs & { user?: string; password?: string };
 
-/** The context, credential and connection options every one of the four commands builds. */
-async function setUp(a: UserArgs, io: CliIO, role: 'from' | 'to', secrets: SecretSet): Promise<{ ctx: CommonContext; opts: ManageOptions }> {
+/** The context, credential and connection options every one of the five commands builds; `role` from what `command` does (reads, or writes). */
+async function setUp(a: UserArgs, io: CliIO, command: 'tags' | 'catalog' | 'digest' | 'tag' | 'delete', secrets: SecretSet): Promise<{ ctx: CommonContext; opts: ManageOptions }> {
+  const role = command === 'tag' || command === 'delete' ? 'to' : 'from';
   const ctx = commonContext(a, io, secrets);
   const cred = await credentialFromUserFlags(a, io, ctx.secrets);
   return {
     ctx,
     opts: {
-      ...connectionOptions(a, io, ctx),
+      ...connectionOptions(a, io, ctx, command),
       credentials: role === 'from' ? { from: cred } : { to: cred },
     },
   };
@@ -94,7 +95,7 @@ export function manageCommands(y: Argv, io: CliIO, done: (code: number) => void,
           .example('$0 tags nginx', 'Docker Hub (docker.io/library/nginx)'),
       async (argv) => {
         const { listTags } = await import('../../manage/manage.js');
-        const { opts } = await setUp(argv, io, 'from', secrets);
+        const { opts } = await setUp(argv, io, 'tags', secrets);
         const result = await listTags(argv.repo, { ...opts, pageSize: argv['page-size'] });
         if (argv.json) json(io, result);
         else io.stdout.write(result.tags.map((t) => printable(t) + '\n').join(''));
@@ -111,7 +112,7 @@ export function manageCommands(y: Argv, io: CliIO, done: (code: number) => void,
           .example('for r in $($0 catalog 10.0.0.5:5000); do $0 tags 10.0.0.5:5000/$r; done', 'Every tag of every repository'),
       async (argv) => {
         const { listRepositories } = await import('../../manage/manage.js');
-        const { opts } = await setUp(argv, io, 'from', secrets);
+        const { opts } = await setUp(argv, io, 'catalog', secrets);
         const result = await listRepositories(argv.registry, { ...opts, pageSize: argv['page-size'] });
         if (argv.json) json(io, result);
         else io.stdout.write(result.repositories.map((r) => printable(r) + '\n').join(''));
@@ -129,7 +130,7 @@ export function manageCommands(y: Argv, io: CliIO, done: (code: number) => void,
           .example('$0 digest --json nginx:1.27', '{"reference", "digest", "mediaType", "size"}'),
       async (argv) => {
         const { digestOf } = await import('../../manage/manage.js');
-        const { opts } = await setUp(argv, io, 'from', secrets);
+        const { opts } = await setUp(argv, io, 'digest', secrets);
         const result = await digestOf(argv.ref, { ...opts, ...(argv.platform !== undefined ? { platform: argv.platform } : {}) });
         if (argv.json) json(io, result);
         else io.stdout.write(result.digest + '\n');
@@ -146,7 +147,7 @@ export function manageCommands(y: Argv, io: CliIO, done: (code: number) => void,
           .example('$0 tag --json registry.example.com/app:rc stable', '{"source", "digest", "tags", "tagsUnchanged", "tagsFailed", "references"}'),
       async (argv) => {
         const { tagImage } = await import('../../manage/manage.js');
-        const { opts } = await setUp(argv, io, 'to', secrets);
+        const { opts } = await setUp(argv, io, 'tag', secrets);
         const print = (result: TagImageResult) => {
           if (argv.json) json(io, result);
           else io.stdout.write(result.references.map((r) => `${r}@${result.digest}\n`).join(''));
@@ -172,7 +173,7 @@ export function manageCommands(y: Argv, io: CliIO, done: (code: number) => void,
           .example('$0 delete --json ghcr.io/acme/app@sha256:…', 'Exit 6 (E_UNSUPPORTED) if the registry does not allow deletes, 3 if denied'),
       async (argv) => {
         const { deleteImageAs } = await import('../../manage/manage.js');
-        const { opts } = await setUp(argv, io, 'to', secrets);
+        const { opts } = await setUp(argv, io, 'delete', secrets);
         // The refusals name --force, the flag that gives deleteImage()'s `force`.
         const result = await deleteImageAs(argv.ref, { ...opts, force: argv.force }, flagNames({ force: '--force' }));
         if (argv.json) json(io, result);

@@ -121,7 +121,7 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void, se
         chown: parseChown(a.chown),
         dryRun: a['dry-run'],
         layerUpload: a['layer-upload'],
-        ...connectionOptions(a, io, ctx),
+        ...connectionOptions(a, io, ctx, 'push'),
         events: withGcPacing(progress.events),
         credentials: { from, to },
         chunkSize: chunkSizeOption(a['chunk-size']),

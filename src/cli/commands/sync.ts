@@ -91,7 +91,7 @@ export function syncCommand(y: Argv, io: CliIO, done: (code: number) => void, se
           dryRun: a['dry-run'],
           minRateLimit: a['min-ratelimit'],
           maxWaitMs,
-          ...connectionOptions(a, io, ctx),
+          ...connectionOptions(a, io, ctx, 'sync'),
           events: withGcPacing(display),
           chunkSize: chunkSizeOption(a['chunk-size']),
         }, SYNC_FLAG_NAMES);
