@@ -37,6 +37,12 @@ async function deadLock(lock: string): Promise<void> {
   await fsp.utimes(lock, old, old);
 }
 
+/**
+ * For a holder that stands for a stopped process (SIGSTOP: judged stale, yet resumed later), whose
+ * heartbeat stops with it: an hour between beats, so none comes in the test.
+ */
+const STOPPED = { heartbeatMs: 3_600_000 };
+
 /** One file-system call of a named run, as the gate sees it. */
 interface Call {
   run: string;
@@ -164,8 +170,8 @@ describe('a release racing a takeover', () => {
     await named('holder', () =>
       withCredentialFileLock(file, async () => {
         const old = new Date(Date.now() - 60_000);
-        await fsp.utimes(lock, old, old); // held past staleMs (a stopped process, a stalled disk)
-      }),
+        await fsp.utimes(lock, old, old); // held past staleMs, stopped
+      }, STOPPED),
     );
     holderReleased.resolve();
     assert.ok(waiter, 'the holder never removed its lock');
@@ -221,7 +227,7 @@ describe('a release racing a takeover', () => {
           }),
         );
         await waiterAtInstall.promise;
-      }),
+      }, STOPPED),
     );
     // The holder's release is over; the waiter has not yet put its lock in place.
     const third = named('third', () =>
@@ -362,5 +368,65 @@ describe('a run that waits before taking a stale lock over', () => {
     assert.equal(await waited, 'after');
     assert.deepEqual(stale, [lock], 'the fresh one was not taken over');
     assert.deepEqual(await fsp.readdir(dir), []);
+  });
+});
+
+describe('a holder that holds its lock past staleMs', () => {
+  it('keeps it while it is alive: its heartbeat refreshes the lock, and a run arriving then waits for it (was: any lock 10 s old was taken over, its holder still in its read-modify-write)', { timeout: 20_000 }, async (t) => {
+    const { dir, file, lock } = await tempFile();
+    let waiterLooks = 0;
+    const waiterWaits = later(); // the waiter looked at the lock twice: it waited between the two, or got in
+    gateFs(t, (c) => {
+      if (c.run === 'waiter' && looksAt(c, lock) && ++waiterLooks >= 2) waiterWaits.resolve();
+    });
+    const order: string[] = [];
+    const stale: string[] = [];
+    let waiter: Promise<void> | undefined;
+    let refreshed = false;
+    await withCredentialFileLock(
+      file,
+      async () => {
+        // The holder has been in here a minute (a stalled disk): without its heartbeat, the lock
+        // would read a minute old now. It beats every 5 ms; the bound only ends the wait where
+        // there is no heartbeat at all.
+        const old = Date.now() - 60_000;
+        await fsp.utimes(lock, new Date(old), new Date(old));
+        for (let i = 0; i < 1000 && !refreshed; i++) {
+          await new Promise((r) => setTimeout(r, 5));
+          refreshed = (await fsp.stat(lock)).mtimeMs > old + 30_000;
+        }
+        waiter = named('waiter', () => withCredentialFileLock(file, async () => void order.push('waiter in'), { onStale: (l) => stale.push(l) }));
+        await waiterWaits.promise;
+        order.push('holder out');
+      },
+      { heartbeatMs: 5 },
+    );
+    await waiter;
+    assert.ok(refreshed, 'the holder never refreshed its lock');
+    assert.deepEqual(stale, [], 'the live holder\'s lock was taken over as stale');
+    assert.deepEqual(order, ['holder out', 'waiter in']);
+    assert.deepEqual(await fsp.readdir(dir), []);
+  });
+
+  it('a beat touches only the lock of the holder\'s generation: once another run has put its lock in place, the old holder\'s heartbeat leaves it as it is', { timeout: 20_000 }, async () => {
+    const { dir, file, lock } = await tempFile();
+    let swapped = false;
+    await withCredentialFileLock(
+      file,
+      async () => {
+        // Another run's lock stands at the path now (as after a takeover of a stopped holder), a minute old.
+        await fsp.rm(lock);
+        await deadLock(lock);
+        swapped = true;
+        const before = (await fsp.stat(lock)).mtimeMs;
+        // Well past several beats of 1 ms.
+        for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 5));
+        assert.equal((await fsp.stat(lock)).mtimeMs, before, 'the heartbeat refreshed a lock that is not its holder\'s');
+      },
+      { heartbeatMs: 1 },
+    );
+    assert.ok(swapped);
+    // The release left the other run's lock in place too.
+    assert.deepEqual(await fsp.readdir(dir), ['config.json.lock']);
   });
 });
