@@ -163,8 +163,9 @@ export const LOCK_STALE_MS = 10_000;
  * taker: it never removes a lock another run made.
  * - A claim older than `staleMs` was left by a run killed between its steps. It is removed by the
  *   same rule (with a claim on the claim, at most MAX_CLAIM_DEPTH deep), so no lock stays stuck
- *   behind one. A run killed after its move but before removing its claim leaves that claim, of a
- *   generation no one will ask for again, in the folder.
+ *   behind one. A run killed after its move but before removing its claim (a release's unlink, a
+ *   takeover's rename) leaves that claim, of a generation no one will ask for again: each run
+ *   that gets the lock sweeps such leftovers once they are older than `staleMs` (sweep).
  * - While it holds the lock, the holder sets the lock's mtime to now every `heartbeatMs`, through
  *   a descriptor of the lock it has checked is still of its generation (heartbeat): age measures
  *   the time since the holder was last alive, not since it got the lock, and a holder that is
@@ -217,7 +218,6 @@ export async function withCredentialFileLock<T>(file: string, fn: () => Promise<
           held = spare!.id;
           spare = undefined;
           opts.onStale?.(lock);
-          await sweep(lock, staleMs);
           break;
         }
         if (spare) await fs.rm(spare.path, { force: true });
@@ -227,6 +227,7 @@ export async function withCredentialFileLock<T>(file: string, fn: () => Promise<
       await new Promise((r) => setTimeout(r, pause + Math.random() * pause));
       pause = Math.min(pause * 2, 250);
     }
+    await sweep(lock, staleMs);
   } catch (err) {
     throw cannot(err);
   } finally {
@@ -369,9 +370,11 @@ async function moveOff(file: string, id: string, replacement: string | undefined
 }
 
 /**
- * After a takeover: the spare lock files and claims that runs killed during a takeover of this
- * lock left beside it, older than `staleMs`. None is of use to anyone: the lock is now of a new
- * generation, which no claim that old can be for.
+ * Once this run holds the lock: the spare lock files and claims that runs killed while they took
+ * it over or released it left beside it, older than `staleMs`. None is of use to anyone: the lock
+ * is now of this run's generation, which no claim that old can be for. Done at every acquisition,
+ * not only after a takeover: a run killed between its release's unlink and the removal of its
+ * claim leaves no lock to take over, and its claim stayed in the folder for good.
  */
 async function sweep(lock: string, staleMs: number): Promise<void> {
   const dir = path.dirname(lock);

@@ -430,3 +430,31 @@ describe('a holder that holds its lock past staleMs', () => {
     assert.deepEqual(await fsp.readdir(dir), ['config.json.lock']);
   });
 });
+
+describe('claims left by a run killed just after its move', () => {
+  const configFile = fileURLToPath(new URL('../../src/auth/config-file.js', import.meta.url));
+
+  for (const at of ['release', 'takeover'] as const) {
+    it(`killed right after its ${at === 'release' ? 'release\'s removal of the lock' : 'takeover\'s rename'}: its claim, once stale, is swept by the next run that gets the lock${at === 'release' ? ' (was: left in the folder for good, no lock being left to take over)' : ''}`, { skip: process.platform === 'win32', timeout: 30_000 }, async () => {
+      const { dir, file, lock } = await tempFile();
+      if (at === 'takeover') await deadLock(lock);
+      // SIGKILL: no exit handler runs, and the claim's removal never comes.
+      const op = at === 'release' ? 'unlink' : 'rename';
+      const script =
+        `import { promises as fsp } from 'node:fs';\n` +
+        `import { mock } from 'node:test';\n` +
+        `import { withCredentialFileLock } from ${JSON.stringify(configFile)};\n` +
+        `const original = fsp.${op}.bind(fsp);\n` +
+        `mock.method(fsp, '${op}', async (...args) => { const r = await original(...args); if (args[${op === 'rename' ? 1 : 0}] === ${JSON.stringify(lock)}) process.kill(process.pid, 'SIGKILL'); return r; });\n` +
+        `await withCredentialFileLock(${JSON.stringify(file)}, async () => {});\n`;
+      const signal = await new Promise<NodeJS.Signals | null>((resolve) => execFile(process.execPath, ['--input-type=module', '-e', script]).on('exit', (_c, s) => resolve(s)));
+      assert.equal(signal, 'SIGKILL', `the child was not killed after its ${op}`);
+      const left = await fsp.readdir(dir);
+      assert.deepEqual(left.filter((f) => f.endsWith('.claim')).length, 1, `the child left no claim: ${left.join(', ')}`);
+      const old = new Date(Date.now() - 60_000);
+      for (const f of left) await fsp.utimes(path.join(dir, f), old, old);
+      assert.equal(await withCredentialFileLock(file, async () => 'held'), 'held');
+      assert.deepEqual(await fsp.readdir(dir), [], 'the killed run\'s claim is swept, and the lock released');
+    });
+  }
+});
