@@ -115,11 +115,17 @@ export async function writeCredentialFile(file: string, data: CredentialFile): P
 /** Options of updateCredentialFile / withCredentialFileLock. */
 export interface FileLockOptions {
   /**
-   * A lock older than this (ms) is taken for one a crashed or killed writer left, and taken over
-   * (default LOCK_STALE_MS). The lock is held for a read and a write of one small file, never
-   * across a credential helper's run, so a live holder keeps it for milliseconds.
+   * A lock unchanged for longer than this (ms) is taken for one a crashed or killed writer left,
+   * and taken over (default LOCK_STALE_MS). The lock is held for a read and a write of one small
+   * file, never across a credential helper's run, and its holder refreshes it (heartbeatMs), so a
+   * live holder's lock never gets this old, however long it holds it.
    */
   staleMs?: number;
+  /**
+   * How often (ms) the holder sets its lock's mtime to now while it holds it (default a quarter
+   * of staleMs): a holder that is slow (a loaded machine, a slow write) stays the holder.
+   */
+  heartbeatMs?: number;
   /** Told when a stale lock is taken over. */
   onStale?: (lock: string) => void;
 }
@@ -132,8 +138,9 @@ export const LOCK_STALE_MS = 10_000;
  * symlink leads to). Two `regpush login` runs at once (a CI job logging in to several registries
  * in parallel) each read the file, added their entry and renamed their copy over it: the last
  * rename won and the other logins were lost, while every run said it succeeded. A waiter retries
- * with a growing pause; a lock older than `staleMs` is taken over. The lock is released when `fn`
- * ends, whatever the outcome, and if the process exits while it is held.
+ * with a growing pause; a lock unchanged for longer than `staleMs` (a live holder refreshes it) is
+ * taken over. The lock is released when `fn` ends, whatever the outcome, and if the process exits
+ * while it is held.
  *
  * The protocol, for runs in separate processes that share nothing but the folder; each step is one
  * call the file system carries out atomically:
@@ -156,15 +163,23 @@ export const LOCK_STALE_MS = 10_000;
  * taker: it never removes a lock another run made.
  * - A claim older than `staleMs` was left by a run killed between its steps. It is removed by the
  *   same rule (with a claim on the claim, at most MAX_CLAIM_DEPTH deep), so no lock stays stuck
- *   behind one. A run killed after its move but before removing its claim leaves that claim, of a
- *   generation no one will ask for again, in the folder.
- * What no lock of this kind can do is tell a run stopped for longer than `staleMs` from a dead one:
- * such a run, resumed, may be in its read-modify-write while the run that took over does its own.
- * What the protocol keeps is that the lock stays one lock, so no further run gets in beside them
- * (short of a run stopped that long between its claim and its move, a few calls).
+ *   behind one. A run killed after its move but before removing its claim (a release's unlink, a
+ *   takeover's rename) leaves that claim, of a generation no one will ask for again: each run
+ *   that gets the lock sweeps such leftovers once they are older than `staleMs` (sweep).
+ * - While it holds the lock, the holder sets the lock's mtime to now every `heartbeatMs`, through
+ *   a descriptor of the lock it has checked is still of its generation (heartbeat): age measures
+ *   the time since the holder was last alive, not since it got the lock, and a holder that is
+ *   only slow is never taken over. The touch changes no generation a holder of the claim has
+ *   judged, so it does not race a takeover that is under way.
+ * What no lock of this kind can do is tell a process stopped altogether (SIGSTOP, a debugger) for
+ * longer than `staleMs` from a dead one: its heartbeat stops with it, and once resumed it may be in
+ * its read-modify-write while the run that took over does its own. What the protocol keeps is
+ * that the lock stays one lock, so no further run gets in beside them (short of a run stopped
+ * that long between its claim and its move, a few calls).
  */
 export async function withCredentialFileLock<T>(file: string, fn: () => Promise<T>, opts: FileLockOptions = {}): Promise<T> {
   const staleMs = opts.staleMs ?? LOCK_STALE_MS;
+  const heartbeatMs = opts.heartbeatMs ?? staleMs / 4;
   const target = await writeTarget(file);
   const lock = `${target}.lock`;
   const token = `${process.pid} ${randomBytes(12).toString('hex')}\n`;
@@ -203,7 +218,6 @@ export async function withCredentialFileLock<T>(file: string, fn: () => Promise<
           held = spare!.id;
           spare = undefined;
           opts.onStale?.(lock);
-          await sweep(lock, staleMs);
           break;
         }
         if (spare) await fs.rm(spare.path, { force: true });
@@ -213,6 +227,7 @@ export async function withCredentialFileLock<T>(file: string, fn: () => Promise<
       await new Promise((r) => setTimeout(r, pause + Math.random() * pause));
       pause = Math.min(pause * 2, 250);
     }
+    await sweep(lock, staleMs);
   } catch (err) {
     throw cannot(err);
   } finally {
@@ -223,10 +238,12 @@ export async function withCredentialFileLock<T>(file: string, fn: () => Promise<
   // listener is this lock's and goes with it, so nothing outlives the call.
   const releaseAtExit = (): void => releaseSync(lock, mine, token);
   process.on('exit', releaseAtExit);
+  const stopBeating = heartbeat(lock, mine, heartbeatMs);
   try {
     return await fn();
   } finally {
     process.off('exit', releaseAtExit);
+    await stopBeating();
     // A release that fails (the folder made read-only meanwhile) leaves a lock the next run takes
     // over as stale, with a warning; fn's own outcome is what this call reports.
     await moveOff(lock, mine, undefined, token, staleMs).catch(() => {});
@@ -353,9 +370,11 @@ async function moveOff(file: string, id: string, replacement: string | undefined
 }
 
 /**
- * After a takeover: the spare lock files and claims that runs killed during a takeover of this
- * lock left beside it, older than `staleMs`. None is of use to anyone: the lock is now of a new
- * generation, which no claim that old can be for.
+ * Once this run holds the lock: the spare lock files and claims that runs killed while they took
+ * it over or released it left beside it, older than `staleMs`. None is of use to anyone: the lock
+ * is now of this run's generation, which no claim that old can be for. Done at every acquisition,
+ * not only after a takeover: a run killed between its release's unlink and the removal of its
+ * claim leaves no lock to take over, and its claim stayed in the folder for good.
  */
 async function sweep(lock: string, staleMs: number): Promise<void> {
   const dir = path.dirname(lock);
@@ -366,6 +385,53 @@ async function sweep(lock: string, staleMs: number): Promise<void> {
     const at = path.join(dir, name);
     const st = await fs.lstat(at).catch(() => undefined);
     if (st?.isFile() && Date.now() - st.mtimeMs > staleMs) await fs.rm(at, { force: true }).catch(() => {});
+  }
+}
+
+/**
+ * Starts the holder's heartbeat (see withCredentialFileLock): every `everyMs`, the lock's mtime is
+ * set to now if the lock is still of generation `id`. The timer is unref'd (it keeps no process
+ * alive); a beat is skipped while the one before has not finished, and the beating stops for good
+ * once the lock is found gone or of another generation. Returns the stop, which also waits for a
+ * beat under way, so that no descriptor of the lock is open when the release removes it.
+ */
+function heartbeat(lock: string, id: string, everyMs: number): () => Promise<void> {
+  let beat: Promise<void> | undefined;
+  const timer = setInterval(() => {
+    beat ??= touchIfHeld(lock, id)
+      .catch(() => true) // a failed touch (a read-only folder now): the next beat tries again
+      .then((mine) => {
+        if (!mine) clearInterval(timer);
+        beat = undefined;
+      });
+  }, everyMs);
+  timer.unref();
+  return async () => {
+    clearInterval(timer);
+    await beat;
+  };
+}
+
+/**
+ * Sets the mtime of `lock` to now, through a descriptor whose file is checked to be of generation
+ * `id` (a touch by path could land on a lock another run put there since); false when the lock is
+ * gone or of another generation.
+ */
+async function touchIfHeld(lock: string, id: string): Promise<boolean> {
+  let handle: fs.FileHandle;
+  try {
+    handle = await fs.open(lock, 'r+');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+  try {
+    if (lockId(await handle.stat({ bigint: true }), await handle.readFile('utf8')) !== id) return false;
+    const now = new Date();
+    await handle.utimes(now, now);
+    return true;
+  } finally {
+    await handle.close();
   }
 }
 

@@ -14,26 +14,17 @@ import { silentLogger, type Logger } from '../log.js';
 import { readCredentialFile, updateCredentialFile, type AuthEntry, type CredentialFile, type FileLockOptions } from './config-file.js';
 import { checkHelperName, helperError, HelperFailure, IDENTITY_TOKEN_USERNAME, isNotFound, spawnHelper, type HelperExec } from './helper.js';
 import { registryHostOf } from '../ref/registry.js';
-import { checkDockerConfigDir, credentialFiles, decodeEntry, dockerConfigPath, holdsKey, type AuthFileSystem, type Credential } from './credentials.js';
+import { checkDockerConfigDir, credentialFiles, decodeEntry, dockerConfigPath, holdsKey, type AuthFileSystem, type Credential, type CredentialOptions } from './credentials.js';
 import { findByRegistry, helperKeys, splitAuthKey } from './registry-host.js';
 
-/** Inputs of storeCredential / eraseCredential (`regpush login` / `logout`). */
-export interface CredentialStoreOptions {
-  env: Record<string, string | undefined>;
-  homeDir?: string;
-  logger?: Logger;
+/**
+ * Inputs of storeCredential / eraseCredential (`regpush login` / `logout`): where the files are and
+ * how helpers run, as for the lookup (`system` also says which containers auth file a namespace's
+ * login goes to: namespaceLoginFile).
+ */
+export interface CredentialStoreOptions extends Pick<CredentialOptions, 'env' | 'homeDir' | 'logger' | 'helperTimeoutMs' | 'helperProcessGroup' | 'system'> {
   /** Runs a helper action; default spawns `docker-credential-<name> <action>` using env.PATH. */
   execHelper?: HelperExec;
-  /** Milliseconds a credential helper may take (default 30 s). */
-  helperTimeoutMs?: number;
-  /**
-   * Runs each credential helper in a process group of its own, so a timeout also kills what it
-   * started (SpawnHelperOptions.processGroup). Default false, as Docker runs helpers: at a terminal
-   * a helper may prompt there. The CLI sets it when it runs without a terminal.
-   */
-  helperProcessGroup?: boolean;
-  /** Where the containers auth files are (a namespace's login goes to one: namespaceLoginFile); injectable for tests. */
-  system?: AuthFileSystem;
 }
 
 /**
@@ -46,17 +37,57 @@ export interface CredentialStoreOptions {
  * containers auth.json (namespaceLoginFile), as Podman's does, never to Docker's config.json.
  */
 export async function storeCredential(registry: string, cred: Credential, opts: CredentialStoreOptions): Promise<void> {
-  const log = opts.logger ?? silentLogger;
+  loginSecret(registry, cred); // refused before any file is read
+  await (await openLoginStore(registry, opts)).store(cred);
+}
+
+/** Where a login for one registry or namespace goes, found and checked (openLoginStore). */
+export interface LoginStore {
+  /** Stores `cred` there (storeCredential). */
+  store(cred: Credential): Promise<void>;
+}
+
+/**
+ * Finds where a login for `registry` goes and checks everything that would refuse it, without
+ * writing anything or running a helper: the file it writes cannot be read or is malformed, a
+ * DOCKER_CONFIG that names no directory, a helper name the file gives that could not be run, and
+ * for a namespace everything namespaceStore checks. login() opens it before it asks the registry
+ * and stores into it once the registry has accepted the login: a login checked and then refused a
+ * place to be stored costs a request (at a rate-limited registry, a pull) and fails after it.
+ * The files are read here once; each write reads its file again, under the file's lock.
+ */
+export async function openLoginStore(registry: string, opts: CredentialStoreOptions): Promise<LoginStore> {
+  const ns = namespacedKey(registry);
+  if (ns) {
+    const place = await namespaceStore(ns, opts);
+    return { store: (cred) => storeNamespaceCredential(ns, cred, place, opts) };
+  }
+  const file = loginFilePath(opts.env, opts.homeDir);
+  const data: CredentialFile = (await readLoginFile(file, opts.env, opts.homeDir)) ?? {};
+  const helper = helperFor(data, registry);
+  if (helper) checkHelperName(helper.name);
+  return { store: (cred) => storeRegistryCredential(registry, cred, { file, data, helper }, opts) };
+}
+
+/** What a login stores: the secret, and the user name it goes with. Throws AuthError when there is nothing to store. */
+function loginSecret(registry: string, cred: Credential): { username: string; secret: string } {
   const secret = cred.identityToken ?? cred.password;
   const username = cred.identityToken ? IDENTITY_TOKEN_USERNAME : cred.username;
   if (!secret || !username) {
     throw new AuthError(`nothing to store for ${registry}: a username and password (or an identity token) are needed`);
   }
-  const ns = namespacedKey(registry);
-  if (ns) return storeNamespaceCredential(ns, cred, opts, log);
-  const file = loginFilePath(opts.env, opts.homeDir);
-  const data: CredentialFile = (await readLoginFile(file, opts.env, opts.homeDir)) ?? {};
-  const helper = helperFor(data, registry);
+  return { username, secret };
+}
+
+/** storeCredential for a whole registry, in `file` (read as `data`) or the `helper` it names. */
+async function storeRegistryCredential(
+  registry: string,
+  cred: Credential,
+  { file, data, helper }: { file: string; data: CredentialFile; helper: { name: string } | undefined },
+  opts: CredentialStoreOptions,
+): Promise<void> {
+  const log = opts.logger ?? silentLogger;
+  const { username, secret } = loginSecret(registry, cred);
   const lock = lockOptions(log);
   if (!helper) {
     await updateCredentialFile(
@@ -64,7 +95,7 @@ export async function storeCredential(registry: string, cred: Credential, opts: 
       (now) => {
         const d = now ?? {};
         // Written under the key Docker reads (for Docker Hub its own, whatever alias `auths` has: helperKeys).
-        const key = helperKeys(registry, findByRegistry(d.auths, registry)?.[0])[0]!;
+        const key = keysFor(d.auths, registry)[0]!;
         return { ...d, auths: { ...withoutSpellings(d.auths, registry, key), [key]: authEntry(cred) } };
       },
       lock,
@@ -72,8 +103,7 @@ export async function storeCredential(registry: string, cred: Credential, opts: 
     log.debug(`auth: stored credentials for ${registry} in ${file}`);
     return;
   }
-  const key = helperKeys(registry, findByRegistry(data.auths, registry)?.[0])[0]!;
-  checkHelperName(helper.name);
+  const key = keysFor(data.auths, registry)[0]!;
   const exec = storeHelperExec(opts);
   const input = JSON.stringify({ ServerURL: key, Username: username, Secret: secret });
   try {
@@ -117,8 +147,9 @@ export async function storeCredential(registry: string, cred: Credential, opts: 
  * writes these keys to its auth.json, which Docker never reads. The same key in Docker's file,
  * where earlier versions of regpush put it, is removed.
  */
-async function storeNamespaceCredential(ns: { host: string; key: string }, cred: Credential, opts: CredentialStoreOptions, log: Logger): Promise<void> {
-  const { file, data, docker } = await namespaceStore(ns, opts);
+async function storeNamespaceCredential(ns: { host: string; key: string }, cred: Credential, place: NamespacePlace, opts: CredentialStoreOptions): Promise<void> {
+  const log = opts.logger ?? silentLogger;
+  const { file, data, docker } = place;
   if (data.credsStore) log.warn(`the login for ${ns.key} is kept in ${file} itself: docker-credential-${data.credsStore} (credsStore) holds one login per registry`);
   try {
     await updateCredentialFile(file, (now) => ({ ...(now ?? {}), auths: { ...(now?.auths ?? {}), [ns.key]: authEntry(cred) } }), lockOptions(log));
@@ -132,6 +163,13 @@ async function storeNamespaceCredential(ns: { host: string; key: string }, cred:
   }
 }
 
+/** Where a namespace's login goes and what that file holds, with Docker's config.json when it is another file (namespaceStore). */
+interface NamespacePlace {
+  file: string;
+  data: CredentialFile;
+  docker?: { file: string; data: CredentialFile | undefined };
+}
+
 /**
  * Where a namespace's login goes (namespaceLoginFile) and that file's contents, with Docker's
  * config.json (from which the key is then removed) when it is another file. Everything that would
@@ -139,10 +177,7 @@ async function storeNamespaceCredential(ns: { host: string; key: string }, cred:
  * registry in that file, a DOCKER_CONFIG that is not a directory, a config.json that cannot be
  * read. Found after the write, each left the login stored and the command failed.
  */
-async function namespaceStore(
-  ns: { host: string; key: string },
-  opts: CredentialStoreOptions,
-): Promise<{ file: string; data: CredentialFile; docker?: { file: string; data: CredentialFile | undefined } }> {
+async function namespaceStore(ns: { host: string; key: string }, opts: CredentialStoreOptions): Promise<NamespacePlace> {
   const file = namespaceLoginFile(ns.key, opts.env, opts.homeDir, opts.system);
   await checkRuntimeDir(ns.key, file, opts.env);
   const data = (await readLoginFile(file, opts.env, opts.homeDir)) ?? {};
@@ -184,30 +219,12 @@ async function dropNamespaceKey(file: string, key: string, log: Logger): Promise
   return updateCredentialFile(
     file,
     (now) => {
-      if (!now?.auths || !Object.hasOwn(now.auths, key)) return undefined;
+      if (!holdsKey(now, key)) return undefined;
       const { [key]: _gone, ...kept } = now.auths;
       return { ...now, auths: kept };
     },
     lockOptions(log),
   );
-}
-
-/**
- * What storeCredential would refuse, found without writing anything or running a helper: the file
- * it writes cannot be read or is malformed, a DOCKER_CONFIG that names no directory, a helper name
- * the file gives that could not be run, and for a namespace everything namespaceStore checks.
- * login() calls it before it asks the registry: a login checked and then refused a place to be
- * stored costs a request (at a rate-limited registry, a pull) and fails after it.
- */
-export async function checkCredentialStore(registry: string, opts: CredentialStoreOptions): Promise<void> {
-  const ns = namespacedKey(registry);
-  if (ns) {
-    await namespaceStore(ns, opts);
-    return;
-  }
-  const data = await readLoginFile(loginFilePath(opts.env, opts.homeDir), opts.env, opts.homeDir);
-  const helper = data && helperFor(data, registry);
-  if (helper) checkHelperName(helper.name);
 }
 
 /**
@@ -265,13 +282,12 @@ function lockOptions(log: Logger): FileLockOptions {
 }
 
 /**
- * Reads the file login and logout edit. A `DOCKER_CONFIG` that names a file (config.json itself)
- * rather than its folder made `$DOCKER_CONFIG/config.json` unreadable (ENOTDIR, taken for "no
- * file"): every stored login was silently ignored and `login` failed on a path through a file.
+ * Reads a file login and logout edit; a DOCKER_CONFIG that names no directory is refused
+ * (checkDockerConfigDir), where `login` failed on a path through a file.
  */
 async function readLoginFile(file: string, env: Record<string, string | undefined>, homeDir: string | undefined): Promise<CredentialFile | undefined> {
   const data = await readCredentialFile(file);
-  if (!data && file === dockerConfigPath(env, homeDir)) await checkDockerConfigDir(env);
+  if (!data) await checkDockerConfigDir(file, env, homeDir);
   return data;
 }
 
@@ -327,7 +343,7 @@ export async function eraseCredential(registry: string, opts: CredentialStoreOpt
     const exec = storeHelperExec(opts);
     // Every key a lookup would ask (helperKeys), and every spelling of the registry in `auths` (the
     // file loses them all below): a login left under one of them would outlive the logout.
-    for (const key of new Set([...helperKeys(registry, findByRegistry(data.auths, registry)?.[0]), ...spellings])) {
+    for (const key of new Set([...keysFor(data.auths, registry), ...spellings])) {
       try {
         await exec(helper.name, 'erase', key);
         removed = true;
@@ -406,6 +422,15 @@ export function loginFilePath(env: Record<string, string | undefined>, homeDir?:
   return file;
 }
 
+/**
+ * The keys a helper may hold `registry`'s login under, given the `auths` of its file (helperKeys):
+ * the first is the one a login is stored under.
+ */
+function keysFor(auths: Record<string, AuthEntry> | undefined, registry: string): string[] {
+  return helperKeys(registry, findByRegistry(auths, registry)?.[0]);
+}
+
+/** The credential helper `data` names for `registry` (its credHelpers entry, else credsStore), if any. */
 function helperFor(data: CredentialFile, registry: string): { name: string } | undefined {
   const per = findByRegistry(data.credHelpers, registry);
   // "" keeps this registry's logins in the file (see fromCredentialFile in credentials.ts).

@@ -254,7 +254,7 @@ async function loadCredentialFile(file: CredentialFilePath, opts: CredentialOpti
   }
   try {
     if (!data && opts.env.REGISTRY_AUTH_FILE) throw missingAuthFile(opts.env.REGISTRY_AUTH_FILE);
-    if (!data && file.path === dockerConfigPath(opts.env, opts.homeDir)) await checkDockerConfigDir(opts.env);
+    if (!data) await checkDockerConfigDir(file.path, opts.env, opts.homeDir);
   } catch (err) {
     return { error: err };
   }
@@ -264,7 +264,7 @@ async function loadCredentialFile(file: CredentialFilePath, opts: CredentialOpti
 /** The credential of the first of `keys` (namespace keys, most specific first) that `data` has with credentials; exact keys only, as containers/image reads them. */
 function fromNamespaceKeys(data: CredentialFile, file: string, keys: string[], log: Logger): Credential | undefined {
   for (const key of keys) {
-    const e = holdsKey(data, key) ? data.auths![key] : undefined;
+    const e = holdsKey(data, key) ? data.auths[key] : undefined;
     const cred = e && decodeEntry(e, file, key);
     if (cred) {
       log.debug(`auth: credentials for ${key} from ${file}`);
@@ -293,14 +293,19 @@ export function missingAuthFile(file: string): UsageError {
 }
 
 /** Whether `data` has an `auths` entry under exactly `key`. */
-export function holdsKey(data: CredentialFile | undefined, key: string): boolean {
+export function holdsKey(data: CredentialFile | undefined, key: string): data is CredentialFile & { auths: Record<string, AuthEntry> } {
   return Boolean(data?.auths && Object.hasOwn(data.auths, key));
 }
 
-/** Throws UsageError when `DOCKER_CONFIG` names something other than a directory (Docker warns "not a directory" and reads nothing). */
-export async function checkDockerConfigDir(env: Record<string, string | undefined>): Promise<void> {
+/**
+ * For a credential `file` found missing: throws UsageError when it is Docker's config.json and
+ * `DOCKER_CONFIG` names something other than a directory (Docker warns "not a directory" and
+ * reads nothing). Naming config.json itself made `$DOCKER_CONFIG/config.json` unreadable (ENOTDIR,
+ * taken for "no file"): every stored login was silently ignored.
+ */
+export async function checkDockerConfigDir(file: string, env: Record<string, string | undefined>, homeDir: string | undefined): Promise<void> {
   const dir = env.DOCKER_CONFIG;
-  if (!dir) return;
+  if (!dir || file !== dockerConfigPath(env, homeDir)) return;
   const stat = await fs.stat(dir).catch(() => undefined);
   if (!stat || stat.isDirectory()) return;
   const hint = path.basename(dir) === 'config.json' ? `: set it to ${path.dirname(dir)}` : '';

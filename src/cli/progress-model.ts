@@ -3,6 +3,7 @@
  * out. Pure apart from the clock it is given, so the layout is unit-tested.
  */
 import type { BlobAction, BlobReport } from '../transfer/types.js';
+import { isLayerKey, layerNameOf } from '../push/layer-label.js';
 
 /** The verb shown for a blob. */
 export type DisplayAction = 'skip' | 'mount' | 'stream' | 'upload' | 'build' | 'foreign';
@@ -19,14 +20,6 @@ export interface ProgressEntry {
   ended?: number;
   /** Targets still working on this blob (copy to several targets). */
   pending: number;
-}
-
-/** Key under which push reports the app layer's bytes. */
-export const LAYER_KEY = 'layer';
-
-/** True for the key of a layer being built: the app layer's, or "layer:N" for the N-th --layer. */
-export function isLayerKey(d: string): boolean {
-  return d === LAYER_KEY || d.startsWith(`${LAYER_KEY}:`);
 }
 
 const VERB: Record<BlobAction, DisplayAction> = {
@@ -74,22 +67,7 @@ export function formatDuration(ms: number): string {
 
 /** Short form of a digest for the display: 12 hex characters; a layer being built by its name. */
 export function shortDigest(d: string): string {
-  return isLayerKey(d) ? layerName(d) : d.replace(/^sha256:/, '').slice(0, 12);
-}
-
-/** The suffix of the key of a layer's variant for the base's Windows images (push/inputs.ts, --platform all). */
-const WINDOWS_VARIANT = ':windows';
-
-/**
- * A layer's name from its key, as the report (`layers[].name`) and the docs give it: `layer` is
- * the app layer, `layer:2` layer 2, and a key ending in `:windows` the Windows variant of one
- * (`app layer (Windows)`), which read "layer windows" before.
- */
-function layerName(key: string): string {
-  const windows = key.endsWith(WINDOWS_VARIANT);
-  const own = windows ? key.slice(0, -WINDOWS_VARIANT.length) : key;
-  const name = own === LAYER_KEY ? 'app layer' : `layer ${own.slice(LAYER_KEY.length + 1)}`;
-  return windows ? `${name} (Windows)` : name;
+  return isLayerKey(d) ? layerNameOf(d) : d.replace(/^sha256:/, '').slice(0, 12);
 }
 
 /** What the pipeline is doing after each phase it reports as finished. */

@@ -7,7 +7,8 @@
 import type { BlobEvents } from '../transfer/types.js';
 import type { CommonContext } from './common.js';
 import type { CliIO } from './io.js';
-import { formatBytes, formatDuration, formatRate, isLayerKey, ProgressModel, shortDigest, displayAction, type DisplayAction } from './progress-model.js';
+import { formatBytes, formatDuration, formatRate, ProgressModel, shortDigest, displayAction, type DisplayAction } from './progress-model.js';
+import { isLayerKey } from '../push/layer-label.js';
 
 /** Order of the actions in the total line. */
 const TOTAL_ORDER: readonly string[] = ['foreign', 'skip', 'mount', 'stream', 'upload', 'build'] satisfies DisplayAction[];

@@ -9,7 +9,7 @@
  * anything, over the same transport every other operation builds (proxies, insecure registries,
  * idle timeout, retries).
  */
-import { checkCredentialStore, eraseCredential, loginsElsewhere, storeCredential } from '../auth/credential-store.js';
+import { eraseCredential, loginsElsewhere, openLoginStore } from '../auth/credential-store.js';
 import type { Credential } from '../auth/credentials.js';
 import { AuthError, UsageError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -127,8 +127,7 @@ export async function login(given: LoginOptions): Promise<LoginResult> {
   // Where the login will go must be settled before the registry is asked: a login checked and
   // then refused a place to be stored costs a request (and, at a rate-limited registry, a pull).
   // Every file it reads or writes is read now (for a namespace, Docker's config.json too).
-  const store = storeOptions({ ...opts, logger });
-  await checkCredentialStore(name, store);
+  const place = await openLoginStore(name, storeOptions({ ...opts, logger }));
   // No `jobs`, and the credentials are the ones being checked: a 429 says wait and retry, not log in.
   const transport = transportFor({ ...opts, logger }, { jobs: false, credentials: false });
   try {
@@ -158,7 +157,7 @@ export async function login(given: LoginOptions): Promise<LoginResult> {
   }
   // A namespace's login is checked at the registry's /v2/ too, as Podman's is: the registry has
   // no endpoint that answers for a namespace without naming a repository in it.
-  await storeCredential(name, cred, store);
+  await place.store(cred);
   return { registry, ...(namespace ? { namespace } : {}) };
 }
 

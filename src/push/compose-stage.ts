@@ -81,26 +81,23 @@ export function usedLayers(inputs: PushInputs, base: ResolvedBase): Set<number> 
  */
 export function warnUnsetEnv(base: ResolvedBase, env: readonly string[] | undefined, logger: Logger, names: OptionNames): void {
   if (!env?.length) return;
-  // key → offset → the platforms of the images where it is unset; key → the first entry's index
-  const found = new Map<string, Map<number, Set<string>>>();
-  const entry = new Map<string, number>();
+  // Per key: the offsets of its unset variables, the platforms of the images where one is unset, its first entry's index.
+  const found = new Map<string, { offsets: Set<number>; where: Set<string>; index: number }>();
   for (const img of base.images) {
     for (const { key, offset, index } of unsetEnvReferences(img.config, env)) {
-      let offsets = found.get(key);
-      if (!offsets) found.set(key, (offsets = new Map()));
-      let where = offsets.get(offset);
-      if (!where) offsets.set(offset, (where = new Set()));
-      where.add(formatPlatform(img.platform));
-      entry.set(key, Math.min(index, entry.get(key) ?? index));
+      let f = found.get(key);
+      if (!f) found.set(key, (f = { offsets: new Set(), where: new Set(), index }));
+      f.offsets.add(offset);
+      f.where.add(formatPlatform(img.platform));
+      f.index = Math.min(f.index, index);
     }
   }
-  for (const [key, offsets] of found) {
-    const at = [...offsets.keys()].sort((a, b) => a - b);
-    const where = new Set([...offsets.values()].flatMap((w) => [...w]));
+  for (const [key, { offsets, where, index }] of found) {
+    const at = [...offsets].sort((a, b) => a - b);
     const only = where.size < base.images.length ? ` in the base's ${[...where].join(', ')} image${where.size > 1 ? 's' : ''}` : '';
     const which = at.length === 1 ? `the "$" at offset ${at[0]} of its value starts a variable` : `the "$"s at offsets ${at.join(', ')} of its value start variables`;
     logger.warn(
-      `${names.about(`config.env[${entry.get(key)}]`, key)}: ${which} that is not set${only} (neither in the base's Env nor by an earlier ${names.name('config.env')}), so it became empty; ` +
+      `${names.about(`config.env[${index}]`, key)}: ${which} that is not set${only} (neither in the base's Env nor by an earlier ${names.name('config.env')}), so it became empty; ` +
         'for a literal "$" write \\$ (inside single quotes on a shell command line), or ${NAME:-} to mean empty on purpose',
     );
   }

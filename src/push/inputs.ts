@@ -19,7 +19,7 @@ import { CONNECTION_SHAPE, workingDirectory } from '../registry/connect.js';
 import { checkJobs } from '../transfer/engine.js';
 import { BLOB_EVENTS_SHAPE } from '../transfer/types.js';
 import type { LayerJob } from './layer-everywhere.js';
-import { APP_LAYER, type LayerLabel } from './layer-upload.js';
+import { APP_LAYER, layerLabel, windowsVariant, type LayerLabel } from './layer-label.js';
 import type { PushOptions } from './options.js';
 
 /** One new layer to build, checked. */
@@ -163,7 +163,7 @@ export async function checkInputs(opts: PushOptions, names: OptionNames): Promis
       layers.push({
         // A Windows layer has no Linux owner: --chown stays out of it (checkBase refuses it where it is used).
         options: { sources, ...common, ...(windows ? { windows, chown: undefined } : {}) },
-        label: forWindows ? { name: `${label.name} (Windows)`, key: `${label.key}:windows` } : label,
+        label: forWindows ? windowsVariant(label) : label,
         createdBy,
         platform: q,
         ...(index !== undefined ? { index } : {}),
@@ -176,7 +176,7 @@ export async function checkInputs(opts: PushOptions, names: OptionNames): Promis
     const what = names.about(`layers[${i}]`, `${spec.platform ? spec.platform + '=' : ''}${spec.sources.map((s) => `${s.src}:${s.dest}`).join(' ')}`);
     if (spec.sources.length === 0) throw new InputError(`${what}: no source`);
     const n = i + 1;
-    await plan(spec.sources, what, qualifiers[i], { name: `layer ${n}`, key: `layer:${n}` }, `regpush: layer ${historyDests(spec.sources)}${spec.platform ? ` (${spec.platform})` : ''}`, i);
+    await plan(spec.sources, what, qualifiers[i], layerLabel(n), `regpush: layer ${historyDests(spec.sources)}${spec.platform ? ` (${spec.platform})` : ''}`, i);
   }
   if (opts.app?.length) {
     // The app layer goes on top: its files win over a --layer's at the same path, and with --app alone the image is what it always was.

@@ -14,7 +14,8 @@ import { layerMediaTypeFor, type MediaFamily } from '../image/mediatypes.js';
 import { targetName } from '../transfer/blobs.js';
 import type { TransferTarget } from '../transfer/target-set.js';
 import type { BlobAction, TransferContext } from '../transfer/types.js';
-import type { LayerLabel, LayerUploadOutcome } from './layer-upload.js';
+import type { LayerUploadOutcome } from './layer-upload.js';
+import type { LayerLabel } from './layer-label.js';
 
 /** Sends the layers' events of one push. */
 export class LayerEvents {

@@ -16,6 +16,7 @@ import type { UploadSession } from '../registry/registry-client.js';
 import { SpareSession } from '../transfer/spare-session.js';
 import { HEAD_START_BYTES, LayerHeadStart, type StartedLayer } from './layer-head-start.js';
 import { uploadBlob, type BlobBody } from '../transfer/upload.js';
+import { APP_LAYER, type LayerLabel } from './layer-label.js';
 
 /** How the layer got to the target. */
 export interface LayerUploadOutcome {
@@ -28,17 +29,6 @@ export interface LayerUploadOutcome {
   /** Which upload method worked. */
   method: UploadMethod | 'none';
 }
-
-/** How a layer is named in messages and progress events. */
-export interface LayerLabel {
-  /** "app layer", "layer 2". */
-  name: string;
-  /** Key of its progress events ("layer" for the app layer, "layer:2" for others; see layer-events.ts). */
-  key: string;
-}
-
-/** The app layer's label, as before there were several layers. */
-export const APP_LAYER: LayerLabel = { name: 'app layer', key: 'layer' };
 
 /** Methods for the layer, best first: its digest is only known once it has been produced. */
 export const LAYER_METHODS: readonly UploadMethod[] = ['patch', 'put', 'chunked'];

@@ -39,7 +39,8 @@ import { checkOptions, optionPaths, type OptionNames } from '../options-check.js
 import { CallerCallbacks } from '../transfer/callbacks.js';
 import { LAYERS_AT_ONCE, uploadLayersEverywhere, type TargetState } from './layer-everywhere.js';
 import { HEAD_START_BYTES, LayerHeadStart } from './layer-head-start.js';
-import { APP_LAYER, SMALL_LAYER_BYTES } from './layer-upload.js';
+import { SMALL_LAYER_BYTES } from './layer-upload.js';
+import { APP_LAYER } from './layer-label.js';
 import type { PushOptions, PushResult } from './options.js';
 import { dryRunReport, finalReport } from './report.js';
 import { resolveBase, scratchBase, type ResolvedBase } from './resolve.js';

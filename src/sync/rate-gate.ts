@@ -4,7 +4,7 @@
  * and asks it for a ticket before each unit's first GET; the gate reads the counts the transport
  * sees (HttpStats.watch) and lends waiting units' --images slots (slots.ts) meanwhile.
  */
-import { AbortedError, RegpushError, TooManyRequestsError } from '../errors.js';
+import { AbortedError, RegpushError, TooManyRequestsError, UsageError } from '../errors.js';
 import { sleep } from '../http/retry.js';
 import type { Logger } from '../log.js';
 import { formatReference, manifestRef, type ImageReference } from '../ref/reference.js';
@@ -18,18 +18,54 @@ import type { UnitSlot } from './slots.js';
 /** How often the gate asks a held source again (a HEAD, which Docker Hub does not count). */
 const DEFAULT_RATE_POLL_MS = 30_000;
 
-/** What the gate reads of sync()'s options (SyncOptions). */
+/** The longest the gate may hold images (maxWaitMs, --max-wait): a day. */
+const MAX_WAIT_MS = 24 * 3_600_000;
+
+/**
+ * The poll interval's range. Each poll is a HEAD at the source: 0 would send one back to back
+ * (~440 a second, measured against a local registry). The default is 30 s; below a second is for
+ * tests against a local registry.
+ */
+const RATE_POLL_RANGE_MS = { min: 10, max: 3_600_000 } as const;
+
+/** What the gate tells of its waits (part of SyncEvents). */
+export interface GateEvents {
+  /** The rate-limit gate holds new units back, or the next manifest reads of units under way. */
+  waiting?(registry: string, remaining: number, min: number): void;
+}
+
+/** sync()'s options that the gate reads (SyncOptions extends them); checked by checkGateOptions. */
 export interface GateOptions {
-  /** Hold units while the count, less the pulls under way, would go below this. */
+  /** Keep this many of the source's ratelimit-remaining: a unit's manifest GETs (the first one, and each after it) wait while the count, less the pulls under way, would go below it; HEADs never wait. */
   minRateLimit?: number;
-  /** How long a registry's units wait for the count to come back before they fail. */
+  /** How long the gate may hold (ms, default 0: stop at once). */
   maxWaitMs?: number;
-  /** How often a held registry is asked again. */
+  /** Between the gate's checks (ms, default 30 000). */
   rateLimitPollMs?: number;
-  events?: {
-    /** The gate holds new units back, or the next manifest reads of units under way. */
-    waiting?(registry: string, remaining: number, min: number): void;
-  };
+  events?: GateEvents;
+}
+
+/**
+ * Checks the pull-limit gate's options, the same for the library and the CLI; `names` says what
+ * the messages call them (`sync(): minRateLimit`, the CLI's `--min-ratelimit`).
+ */
+export function checkGateOptions(o: Omit<GateOptions, 'events'>, names: OptionNames): void {
+  if (o.minRateLimit !== undefined && !(Number.isInteger(o.minRateLimit) && o.minRateLimit >= 0)) {
+    throw new UsageError(`${names.about('minRateLimit')} must be a whole number of pulls, 0 or more (got ${o.minRateLimit})`);
+  }
+  // --max-wait is how long the pull-limit gate may hold images: without the gate there is nothing
+  // to wait for, and a run that silently ignored it would stop at the first 429 the user meant to wait out.
+  if (o.maxWaitMs !== undefined && o.minRateLimit === undefined) {
+    const [min, max] = [names.name('minRateLimit'), names.name('maxWaitMs')];
+    throw new UsageError(`${names.about('maxWaitMs')} needs ${min}: it is how long the pull-limit gate may hold images (give ${min} N too, or leave ${max} out)`);
+  }
+  if (o.maxWaitMs !== undefined && !(Number.isInteger(o.maxWaitMs) && o.maxWaitMs >= 0 && o.maxWaitMs <= MAX_WAIT_MS)) {
+    throw new UsageError(`${names.about('maxWaitMs')} must be milliseconds from 0 to ${MAX_WAIT_MS} (24 h) (got ${o.maxWaitMs})`);
+  }
+  const poll = o.rateLimitPollMs;
+  if (poll !== undefined && !(Number.isInteger(poll) && poll >= RATE_POLL_RANGE_MS.min && poll <= RATE_POLL_RANGE_MS.max)) {
+    throw new UsageError(`${names.about('rateLimitPollMs')} must be milliseconds from ${RATE_POLL_RANGE_MS.min} to ${RATE_POLL_RANGE_MS.max} (got ${poll})`);
+  }
 }
 
 /**

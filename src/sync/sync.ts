@@ -43,21 +43,22 @@ import { OutageBreaker, outageThreshold } from './outage.js';
 import { expandEntries, type Expanded, type Work } from './expand.js';
 import { crossShardWriters, inShard, type Neighbour, type Shard } from './shard.js';
 import { Slots } from './slots.js';
-import { RateGate, type GateTicket } from './rate-gate.js';
+import { checkGateOptions, RateGate, type GateEvents, type GateOptions, type GateTicket } from './rate-gate.js';
+
+/** Checks sync()'s pull-limit options (the CLI checks its flags with it before reading the sync file). */
+export { checkGateOptions } from './rate-gate.js';
 import { copyKey, destinationRepository, sharedTargets, targetClashes } from './target.js';
 
 /** Progress of a sync, for the CLI's display. */
-export interface SyncEvents extends BlobEvents {
+export interface SyncEvents extends BlobEvents, GateEvents {
   /** A unit starts (`index` of `total` in this shard). */
   unitStart?(source: string, index: number, total: number): void;
   /** A unit is done. */
   unitEnd?(result: SyncUnitResult): void;
-  /** The rate-limit gate holds new units back, or the next manifest reads of units under way. */
-  waiting?(registry: string, remaining: number, min: number): void;
 }
 
-/** Options of sync(). */
-export interface SyncOptions extends ConnectionOptions {
+/** Options of sync(); the pull-limit gate's (minRateLimit, maxWaitMs, rateLimitPollMs) are GateOptions. */
+export interface SyncOptions extends ConnectionOptions, GateOptions {
   /** The checked sync file (parseSyncFile). */
   spec: SyncSpec;
   /** Take only this share of the images. */
@@ -68,12 +69,6 @@ export interface SyncOptions extends ConnectionOptions {
   jobs?: number;
   /** HEADs and plans only; nothing written. */
   dryRun?: boolean;
-  /** Keep this many of the source's ratelimit-remaining: a unit's manifest GETs (the first one, and each after it) wait while the count, less the pulls under way, would go below it; HEADs never wait. */
-  minRateLimit?: number;
-  /** How long the gate may hold (ms, default 0: stop at once). */
-  maxWaitMs?: number;
-  /** Between the gate's checks (ms, default 30 000). */
-  rateLimitPollMs?: number;
   logger?: Logger;
   events?: SyncEvents;
   retries?: number;
@@ -288,39 +283,6 @@ async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks, names:
     throw failure;
   } finally {
     run.close();
-  }
-}
-
-/** The longest the gate may hold images (maxWaitMs, --max-wait): a day. */
-const MAX_WAIT_MS = 24 * 3_600_000;
-
-/**
- * The poll interval's range. Each poll is a HEAD at the source: 0 would send one back to back
- * (~440 a second, measured against a local registry). The default is 30 s; below a second is for
- * tests against a local registry.
- */
-const RATE_POLL_RANGE_MS = { min: 10, max: 3_600_000 } as const;
-
-/**
- * Checks the pull-limit gate's options, the same for the library and the CLI; `names` says what
- * the messages call them (`sync(): minRateLimit`, the CLI's `--min-ratelimit`).
- */
-export function checkGateOptions(o: Pick<SyncOptions, 'minRateLimit' | 'maxWaitMs' | 'rateLimitPollMs'>, names: OptionNames): void {
-  if (o.minRateLimit !== undefined && !(Number.isInteger(o.minRateLimit) && o.minRateLimit >= 0)) {
-    throw new UsageError(`${names.about('minRateLimit')} must be a whole number of pulls, 0 or more (got ${o.minRateLimit})`);
-  }
-  // --max-wait is how long the pull-limit gate may hold images: without the gate there is nothing
-  // to wait for, and a run that silently ignored it would stop at the first 429 the user meant to wait out.
-  if (o.maxWaitMs !== undefined && o.minRateLimit === undefined) {
-    const [min, max] = [names.name('minRateLimit'), names.name('maxWaitMs')];
-    throw new UsageError(`${names.about('maxWaitMs')} needs ${min}: it is how long the pull-limit gate may hold images (give ${min} N too, or leave ${max} out)`);
-  }
-  if (o.maxWaitMs !== undefined && !(Number.isInteger(o.maxWaitMs) && o.maxWaitMs >= 0 && o.maxWaitMs <= MAX_WAIT_MS)) {
-    throw new UsageError(`${names.about('maxWaitMs')} must be milliseconds from 0 to ${MAX_WAIT_MS} (24 h) (got ${o.maxWaitMs})`);
-  }
-  const poll = o.rateLimitPollMs;
-  if (poll !== undefined && !(Number.isInteger(poll) && poll >= RATE_POLL_RANGE_MS.min && poll <= RATE_POLL_RANGE_MS.max)) {
-    throw new UsageError(`${names.about('rateLimitPollMs')} must be milliseconds from ${RATE_POLL_RANGE_MS.min} to ${RATE_POLL_RANGE_MS.max} (got ${poll})`);
   }
 }
 

@@ -106,8 +106,8 @@ export class TransferRun implements SetOwner {
     // A signal that fired before the call never fires again: the abort listener below would not
     // run, and the whole operation would go on (and write tags) as if it had not been cancelled.
     if (opts.signal?.aborted) throw new AbortedError('cancelled before it started (the signal given had already fired)', { cause: opts.signal.reason });
-    // Each operation has checked it already, naming its own option.
-    this.jobs = checkJobs(opts.jobs, 'jobs');
+    // Checked by each operation (checkJobs), which names its own option.
+    this.jobs = opts.jobs ?? DEFAULT_JOBS;
     this.smallBlobJobs = opts.jobs === undefined ? SMALL_BLOB_JOBS : undefined;
     this.logger = opts.logger ?? silentLogger;
     // Every in-flight request and open body listens on it; the default of 10 would warn falsely.

@@ -1,7 +1,8 @@
 // The progress display's model and layout (pure: a fake clock, no terminal).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { formatBytes, formatDuration, formatRate, LAYER_KEY, ProgressModel, shortDigest } from '../../src/cli/progress-model.js';
+import { formatBytes, formatDuration, formatRate, ProgressModel, shortDigest } from '../../src/cli/progress-model.js';
+import { APP_LAYER } from '../../src/push/layer-label.js';
 import type { BlobReport } from '../../src/transfer/types.js';
 import type { CliIO } from '../../src/cli/io.js';
 import { createProgress, plainProgress } from '../../src/cli/progress.js';
@@ -12,6 +13,8 @@ import { join } from 'node:path';
 import { checkInputs } from '../../src/push/inputs.js';
 import { optionPaths } from '../../src/options-check.js';
 
+/** The key push reports the app layer's bytes under. */
+const LAYER_KEY = APP_LAYER.key;
 const D1 = `sha256:${'a'.repeat(64)}`;
 const D2 = `sha256:${'b'.repeat(64)}`;
 const D3 = `sha256:${'c'.repeat(64)}`;

@@ -37,6 +37,12 @@ async function deadLock(lock: string): Promise<void> {
   await fsp.utimes(lock, old, old);
 }
 
+/**
+ * For a holder that stands for a stopped process (SIGSTOP: judged stale, yet resumed later), whose
+ * heartbeat stops with it: an hour between beats, so none comes in the test.
+ */
+const STOPPED = { heartbeatMs: 3_600_000 };
+
 /** One file-system call of a named run, as the gate sees it. */
 interface Call {
   run: string;
@@ -164,8 +170,8 @@ describe('a release racing a takeover', () => {
     await named('holder', () =>
       withCredentialFileLock(file, async () => {
         const old = new Date(Date.now() - 60_000);
-        await fsp.utimes(lock, old, old); // held past staleMs (a stopped process, a stalled disk)
-      }),
+        await fsp.utimes(lock, old, old); // held past staleMs, stopped
+      }, STOPPED),
     );
     holderReleased.resolve();
     assert.ok(waiter, 'the holder never removed its lock');
@@ -221,7 +227,7 @@ describe('a release racing a takeover', () => {
           }),
         );
         await waiterAtInstall.promise;
-      }),
+      }, STOPPED),
     );
     // The holder's release is over; the waiter has not yet put its lock in place.
     const third = named('third', () =>
@@ -363,4 +369,92 @@ describe('a run that waits before taking a stale lock over', () => {
     assert.deepEqual(stale, [lock], 'the fresh one was not taken over');
     assert.deepEqual(await fsp.readdir(dir), []);
   });
+});
+
+describe('a holder that holds its lock past staleMs', () => {
+  it('keeps it while it is alive: its heartbeat refreshes the lock, and a run arriving then waits for it (was: any lock 10 s old was taken over, its holder still in its read-modify-write)', { timeout: 20_000 }, async (t) => {
+    const { dir, file, lock } = await tempFile();
+    let waiterLooks = 0;
+    const waiterWaits = later(); // the waiter looked at the lock twice: it waited between the two, or got in
+    gateFs(t, (c) => {
+      if (c.run === 'waiter' && looksAt(c, lock) && ++waiterLooks >= 2) waiterWaits.resolve();
+    });
+    const order: string[] = [];
+    const stale: string[] = [];
+    let waiter: Promise<void> | undefined;
+    let refreshed = false;
+    await withCredentialFileLock(
+      file,
+      async () => {
+        // The holder has been in here a minute (a stalled disk): without its heartbeat, the lock
+        // would read a minute old now. It beats every 5 ms; the bound only ends the wait where
+        // there is no heartbeat at all.
+        const old = Date.now() - 60_000;
+        await fsp.utimes(lock, new Date(old), new Date(old));
+        for (let i = 0; i < 1000 && !refreshed; i++) {
+          await new Promise((r) => setTimeout(r, 5));
+          refreshed = (await fsp.stat(lock)).mtimeMs > old + 30_000;
+        }
+        waiter = named('waiter', () => withCredentialFileLock(file, async () => void order.push('waiter in'), { onStale: (l) => stale.push(l) }));
+        await waiterWaits.promise;
+        order.push('holder out');
+      },
+      { heartbeatMs: 5 },
+    );
+    await waiter;
+    assert.ok(refreshed, 'the holder never refreshed its lock');
+    assert.deepEqual(stale, [], 'the live holder\'s lock was taken over as stale');
+    assert.deepEqual(order, ['holder out', 'waiter in']);
+    assert.deepEqual(await fsp.readdir(dir), []);
+  });
+
+  it('a beat touches only the lock of the holder\'s generation: once another run has put its lock in place, the old holder\'s heartbeat leaves it as it is', { timeout: 20_000 }, async () => {
+    const { dir, file, lock } = await tempFile();
+    let swapped = false;
+    await withCredentialFileLock(
+      file,
+      async () => {
+        // Another run's lock stands at the path now (as after a takeover of a stopped holder), a minute old.
+        await fsp.rm(lock);
+        await deadLock(lock);
+        swapped = true;
+        const before = (await fsp.stat(lock)).mtimeMs;
+        // Well past several beats of 1 ms.
+        for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 5));
+        assert.equal((await fsp.stat(lock)).mtimeMs, before, 'the heartbeat refreshed a lock that is not its holder\'s');
+      },
+      { heartbeatMs: 1 },
+    );
+    assert.ok(swapped);
+    // The release left the other run's lock in place too.
+    assert.deepEqual(await fsp.readdir(dir), ['config.json.lock']);
+  });
+});
+
+describe('claims left by a run killed just after its move', () => {
+  const configFile = fileURLToPath(new URL('../../src/auth/config-file.js', import.meta.url));
+
+  for (const at of ['release', 'takeover'] as const) {
+    it(`killed right after its ${at === 'release' ? 'release\'s removal of the lock' : 'takeover\'s rename'}: its claim, once stale, is swept by the next run that gets the lock${at === 'release' ? ' (was: left in the folder for good, no lock being left to take over)' : ''}`, { skip: process.platform === 'win32', timeout: 30_000 }, async () => {
+      const { dir, file, lock } = await tempFile();
+      if (at === 'takeover') await deadLock(lock);
+      // SIGKILL: no exit handler runs, and the claim's removal never comes.
+      const op = at === 'release' ? 'unlink' : 'rename';
+      const script =
+        `import { promises as fsp } from 'node:fs';\n` +
+        `import { mock } from 'node:test';\n` +
+        `import { withCredentialFileLock } from ${JSON.stringify(configFile)};\n` +
+        `const original = fsp.${op}.bind(fsp);\n` +
+        `mock.method(fsp, '${op}', async (...args) => { const r = await original(...args); if (args[${op === 'rename' ? 1 : 0}] === ${JSON.stringify(lock)}) process.kill(process.pid, 'SIGKILL'); return r; });\n` +
+        `await withCredentialFileLock(${JSON.stringify(file)}, async () => {});\n`;
+      const signal = await new Promise<NodeJS.Signals | null>((resolve) => execFile(process.execPath, ['--input-type=module', '-e', script]).on('exit', (_c, s) => resolve(s)));
+      assert.equal(signal, 'SIGKILL', `the child was not killed after its ${op}`);
+      const left = await fsp.readdir(dir);
+      assert.deepEqual(left.filter((f) => f.endsWith('.claim')).length, 1, `the child left no claim: ${left.join(', ')}`);
+      const old = new Date(Date.now() - 60_000);
+      for (const f of left) await fsp.utimes(path.join(dir, f), old, old);
+      assert.equal(await withCredentialFileLock(file, async () => 'held'), 'held');
+      assert.deepEqual(await fsp.readdir(dir), [], 'the killed run\'s claim is swept, and the lock released');
+    });
+  }
 });

@@ -355,7 +355,8 @@ test('hasContent: files count, a source .dockerignore alone does not, everything
 });
 
 test('progress: each layer being built is its own line, named "layer N" or "app layer", and all close at the transfer phase', async () => {
-  const { ProgressModel, shortDigest, isLayerKey } = await import('../../src/cli/progress-model.js');
+  const { ProgressModel, shortDigest } = await import('../../src/cli/progress-model.js');
+  const { isLayerKey } = await import('../../src/push/layer-label.js');
   assert.equal(shortDigest('layer:2'), 'layer 2');
   assert.equal(shortDigest('layer'), 'app layer');
   assert.ok(isLayerKey('layer:1') && isLayerKey('layer') && !isLayerKey('sha256:abc'));

@@ -242,7 +242,8 @@ describe('the lock of a credential file is removed only by its holder', () => {
     const file = dockerConfig(home);
     const lock = `${file}.lock`;
     let releaseFirst!: () => void;
-    const first = withCredentialFileLock(file, () => new Promise<void>((r) => (releaseFirst = r)));
+    // Its heartbeat an hour apart: it stands for a stopped process, whose lock does not stay fresh.
+    const first = withCredentialFileLock(file, () => new Promise<void>((r) => (releaseFirst = r)), { heartbeatMs: 3_600_000 });
     while (!(await fs.stat(lock).catch(() => undefined))) await new Promise((r) => setTimeout(r, 5));
     const old = new Date(Date.now() - 60_000);
     await fs.utimes(lock, old, old);
