@@ -114,6 +114,31 @@ describe('documentation links', () => {
   });
 });
 
+describe('file names in the documents', () => {
+  // A file named in backticks (`src/auth/refusals.ts`, `scripts/bench/wan.mjs`) is a pointer too:
+  // after a file is split or moved, the prose that names it must follow.
+  const named = (): { at: string; file: string }[] =>
+    DOCS.flatMap((doc) =>
+      prose(readFileSync(path.join(ROOT, doc), 'utf8')).flatMap(({ line, n }) =>
+        [...line.matchAll(/`((?:src|test|scripts|docs|\.ci)\/[\w./-]+\.(?:ts|mjs|cjs|js|json|md|sh))`/g)]
+          // Another project's file is cited after its repository ("Azure/acr `docs/Token-BasicAuth.md`").
+          .filter((m) => !/[\w.-]+\/[\w.-]+ $/.test(line.slice(0, m.index)))
+          .map((m) => ({ at: `${doc}:${n}`, file: m[1]! })),
+      ),
+    );
+
+  it('finds such names (the check is not vacuous)', () => {
+    assert.ok(named().length > 50, `${named().length} names found`);
+  });
+
+  it('every source, test or script file a document names exists', () => {
+    const missing = named()
+      .filter(({ file }) => !existsSync(path.join(ROOT, file)))
+      .map(({ at, file }) => `${at}: ${file}`);
+    assert.deepEqual(missing, []);
+  });
+});
+
 describe('README exit-code table', () => {
   it('lists every error code once, under the exit code src/errors.ts gives it', () => {
     const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
