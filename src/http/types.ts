@@ -1,6 +1,7 @@
 /**
  * The transport's vocabulary. Every request regpush makes goes through one `Send` built of
- * middlewares (auth → retry → redirect → axios); see src/http/stack.ts.
+ * middlewares (auth → retry → redirect → axios); see src/http/transport.ts (the auth middleware
+ * is added per registry by registry/registry-http.ts).
  */
 import type { Readable } from 'node:stream';
 
