@@ -16,6 +16,7 @@ import { registryHostOf } from '../ref/registry.js';
 import type { FetchedManifest, ManifestHead, RegistryClient } from '../registry/registry-client.js';
 import { checkArgument, checkOptions, optionPaths, REFERENCE_ARGUMENT, STRINGS, type OptionNames, type Shape } from '../options-check.js';
 import { anchorPaths, CONNECTION_SHAPE, connect, transportFor, type ConnectionOptions } from '../registry/connect.js';
+import { deleteScopeActions } from '../registry/quirks.js';
 import type { ScopeAction } from '../auth/scope.js';
 import { notThePlatform } from '../transfer/graph.js';
 
@@ -594,7 +595,8 @@ function deletesOff(err: UnsupportedError, registry: string, byDigest: string): 
  * missing one is E_NOT_FOUND whatever the registry answers to DELETE, and a 404 to the DELETE
  * itself (a retried DELETE whose first attempt deleted it) is a delete done. A registry that
  * refuses every DELETE is found out alongside the first lookups (deletesRefused), and the tags
- * are not looked up for nothing. Credentials: the `to` role (pull and delete).
+ * are not looked up for nothing. Credentials: the `to` role (pull and delete; pull and push at
+ * Quay, see deleteScopeActions in registry/quirks.ts).
  */
 export async function deleteImage(reference: string | ImageReference, opts: DeleteOptions = {}): Promise<DeleteResult> {
   return deleteImageAs(reference, opts, DELETE_NAMES);
@@ -612,7 +614,7 @@ export async function deleteImageAs(reference: string | ImageReference, opts: De
   checkOptions('deleteImage()', opts, DELETE_SHAPE);
   const ref = referenceArgument(reference);
   const log = opts.logger ?? silentLogger;
-  return withClient(ref, 'to', ['pull', 'delete'], opts, async (client) => {
+  return withClient(ref, 'to', deleteScopeActions(ref.registry), opts, async (client) => {
     const lookup = manifestLookup(client, log);
     // Sent at once, side by side: whether the registry refuses deletes outright (it stops the tag
     // lookups), the tag list, and the manifest's own lookup.

@@ -1,6 +1,6 @@
 // delete against the in-process fake registry: how many round trips its look-up of the tags costs
 // (counted in rounds of requests the registry holds, not timed), what a registry that refuses
-// every DELETE costs before it says so.
+// every DELETE costs before it says so, and the token scope delete asks Quay for.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { deleteImage, type RegpushError } from '../../src/index.js';
@@ -106,4 +106,41 @@ test('delete at a registry that refuses every DELETE (405 UNSUPPORTED): found ou
   assert.equal(r.stderr, `regpush: error: ${cli.reg.host} does not allow deleting manifests: it answered 405 UNSUPPORTED to a DELETE of one that is not there, asked first so that the tags are not looked up for nothing (on CNCF distribution an operator enables deletes with storage.delete.enabled); ${cli.reg.host}/app@${cli.digest} was not deleted [E_UNSUPPORTED]\n`);
   assert.ok(cli.reg.count({ method: 'HEAD', kind: 'manifest', when: (q) => q.tag !== undefined }) <= AT_ONCE);
   assert.ok(cli.reg.manifest('app', cli.digest));
+});
+
+/** Every `scope` of every token request `reg` gets, as they come. */
+function scopesAsked(reg: FakeRegistry): string[] {
+  const scopes: string[] = [];
+  reg.fault({ kind: 'token', when: (q) => (scopes.push(...(q.method === 'POST' ? [] : q.query.getAll('scope'))), false) }, { kind: 'status', status: 500 });
+  return scopes;
+}
+
+test('delete at Quay asks its token service for pull,push, never delete (which Quay answers 400); elsewhere pull,delete', async () => {
+  const USER = 'robot';
+  const PASSWORD = 'quay-Password-1';
+  const env = { REGPUSH_TO_USER: USER, REGPUSH_TO_PASSWORD: PASSWORD };
+  // quay.io itself, reached through the fake registry standing as an HTTP proxy for it (plain
+  // http: named insecure); its token service is the fake's own, on 127.0.0.1.
+  const quay = await fake({ auth: { scheme: 'bearer', user: USER, password: PASSWORD, quay: true } });
+  const img = quay.seedImage('acme/app', { tags: ['1'] });
+  const asked = scopesAsked(quay);
+  const lib = fakeLibraryOptions(quay);
+  const r = await deleteImage(`quay.io/acme/app@${img.digest}`, {
+    ...lib,
+    env: { ...lib.env, ...env, HTTP_PROXY: quay.url },
+    insecureRegistries: ['quay.io'],
+    retries: 0,
+  });
+  assert.equal(r.digest, img.digest);
+  assert.equal(quay.manifest('acme/app', img.digest), undefined, 'deleted');
+  assert.deepEqual([...new Set(asked)], ['repository:acme/app:pull,push']);
+  assert.equal(quay.count({ kind: 'token', status: 400 }), 0);
+
+  // Any other registry: pull and delete, as distribution checks them.
+  const reg = await fake({ auth: { scheme: 'bearer', user: USER, password: PASSWORD } });
+  const other = reg.seedImage('acme/app', { tags: ['1'] });
+  const elsewhere = scopesAsked(reg);
+  await deleteImage(reg.ref(`acme/app@${other.digest}`), { ...fakeLibraryOptions(reg), env: { ...fakeLibraryOptions(reg).env, ...env }, retries: 0 });
+  assert.deepEqual([...new Set(elsewhere)], ['repository:acme/app:delete,pull']);
+  assert.equal(reg.manifest('acme/app', other.digest), undefined);
 });
