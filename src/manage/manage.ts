@@ -5,7 +5,7 @@
  */
 import pLimit from 'p-limit';
 import { AuthError, InvalidReferenceError, NotFoundError, PartialFailureError, RegistryError, RegpushError, UnsupportedError, UsageError, type ErrorCode } from '../errors.js';
-import { isValidDigest } from '../image/digest.js';
+import { isValidDigest, sha256Digest } from '../image/digest.js';
 import { artifactTypeOf, parseManifest } from '../image/manifest.js';
 import { isImageConfigMediaType, isImageManifestMediaType, isIndexMediaType, isSchema1MediaType } from '../image/mediatypes.js';
 import { formatPlatform, osVersionChoice, parsePlatform, selectPlatform } from '../image/platform.js';
@@ -16,6 +16,7 @@ import { registryHostOf } from '../ref/registry.js';
 import type { FetchedManifest, ManifestHead, RegistryClient } from '../registry/registry-client.js';
 import { checkArgument, checkOptions, optionPaths, REFERENCE_ARGUMENT, STRINGS, type OptionNames, type Shape } from '../options-check.js';
 import { anchorPaths, CONNECTION_SHAPE, connect, transportFor, type ConnectionOptions } from '../registry/connect.js';
+import { deleteScopeActions } from '../registry/quirks.js';
 import type { ScopeAction } from '../auth/scope.js';
 import { notThePlatform } from '../transfer/graph.js';
 
@@ -426,12 +427,17 @@ export async function tagImage(reference: string | ImageReference, newTags: stri
  * checked. What the check costs, at most: the tag list (a request per page), a manifest HEAD per
  * tag, and a GET per other manifest a tag names that may be an index: one whose HEAD says index,
  * or says no manifest type (see mayBeIndex), each digest read once. The HEADs and GETs go
- * DELETE_LOOKUPS_AT_ONCE at a time, so 1000 tags are about 125 round trips of HEADs.
+ * DELETE_LOOKUPS_AT_ONCE at a time, so 1000 tags are 63 round trips of HEADs.
  */
 const DELETE_TAG_CHECK_LIMIT = 1000;
 
-/** Manifest HEADs (and GETs) delete has in flight at once while it looks the tags up. */
-const DELETE_LOOKUPS_AT_ONCE = 8;
+/**
+ * Manifest HEADs (and GETs) delete has in flight at once while it looks the tags up: as many as
+ * the transport keeps connections to one registry (16, src/http/axios-send.ts), so that each round
+ * trip of lookups uses every connection and none waits in the pool's queue. It was 8: 125 round
+ * trips for 1000 tags.
+ */
+const DELETE_LOOKUPS_AT_ONCE = 16;
 
 /** What else in the repository a manifest's deletion touches, as deleteImage() found it. */
 interface Dependents {
@@ -460,33 +466,47 @@ function mayBeIndex(mediaType: string | undefined): boolean {
   return isIndexMediaType(mediaType) || !(isImageManifestMediaType(mediaType) || isSchema1MediaType(mediaType));
 }
 
+/** The repository's tag list as deleteImage() asked for it (alongside the manifest's own lookup), or why it could not be read. */
+type TagListing = { tags: string[] } | { err: unknown };
+
 /**
- * The tags pointing at `digest` and the tags of the indexes listing it: the tag list, a manifest
- * HEAD per tag (DELETE_TAG_CHECK_LIMIT of them at most) and a GET of each other manifest that may
- * be an index (mayBeIndex), each once. Undefined, with a warning, when that could not be found
- * out: more tags than the bound, or a tag list the registry refuses. A registry deletes a manifest
- * whatever points at it (distribution removes its tags with it and leaves indexes listing it
- * dangling), so this is the only place anyone is told before.
+ * The tags pointing at `digest` and the tags of the indexes listing it: the tag list (`listing`),
+ * a manifest HEAD per tag (DELETE_TAG_CHECK_LIMIT of them at most) and a GET of each other
+ * manifest that may be an index (mayBeIndex), each once, DELETE_LOOKUPS_AT_ONCE at a time.
+ * Undefined, with a warning, when that could not be found out: more tags than the bound, or a tag
+ * list the registry refuses. A registry deletes a manifest whatever points at it (distribution
+ * removes its tags with it and leaves indexes listing it dangling), so this is the only place
+ * anyone is told before.
+ *
+ * `halt` stops the lookups not yet sent, once their answer cannot matter (the registry refuses
+ * deletes); a lookup in flight still finishes.
  */
-async function dependentsOf(client: RegistryClient, ref: ImageReference, resolved: DigestResult, lookup: ManifestLookup, log: Logger): Promise<Dependents | undefined> {
+async function dependentsOf(client: RegistryClient, ref: ImageReference, resolved: DigestResult, lookup: ManifestLookup, log: Logger, listing: Promise<TagListing>, halt: AbortSignal): Promise<Dependents | undefined> {
   const digest = resolved.digest;
   const repo = ref.repository;
-  let tags: string[];
-  try {
-    tags = await client.listTags(repo);
-  } catch (err) {
+  const list = await listing;
+  if ('err' in list) {
+    const err = list.err;
     if (!(err instanceof RegpushError) || err.code === 'E_ABORTED') throw err;
     log.warn(`the tags of ${repositoryName(ref)} could not be listed (${err.message}): which other tags point at ${digest}, or which indexes list it, was not checked`);
     return undefined;
   }
+  const tags = list.tags;
   if (tags.length > DELETE_TAG_CHECK_LIMIT) {
     log.warn(`${repositoryName(ref)} has ${tags.length} tags, more than the ${DELETE_TAG_CHECK_LIMIT} regpush looks up before a delete: which other tags point at ${digest}, or which indexes list it, was not checked`);
     return undefined;
   }
   const limit = pLimit(DELETE_LOOKUPS_AT_ONCE);
+  // One lookup, not sent once halted. (One that fails ends the delete: the transport is closed
+  // then, and the lookups still queued fail without a request.)
+  const bounded = <T>(fn: () => Promise<T>): Promise<T> =>
+    limit(async () => {
+      if (halt.aborted) throw halt.reason;
+      return fn();
+    });
   const heads: (LookedUp | undefined)[] = await Promise.all(
     tags.map((tag) =>
-      limit(async () => {
+      bounded(async () => {
         // The tag given was looked up already.
         if (ref.digest === undefined && tag === ref.tag) return { digest, mediaType: resolved.mediaType };
         const head = await lookup(repo, tag);
@@ -507,9 +527,9 @@ async function dependentsOf(client: RegistryClient, ref: ImageReference, resolve
     entry.tags.push(t);
     toRead.set(h.digest, entry);
   });
-  const listing = await Promise.all(
+  const listers = await Promise.all(
     [...toRead].map(([other, { tags: named, got, said }]) =>
-      limit(async () => {
+      bounded(async () => {
         let parsed: ReturnType<typeof parseManifest>;
         try {
           const m = got ?? (await client.getManifest(repo, other));
@@ -526,7 +546,42 @@ async function dependentsOf(client: RegistryClient, ref: ImageReference, resolve
       }),
     ),
   );
-  return { tags: onIt, indexTags: listing.flat() };
+  return { tags: onIt, indexTags: listers.flat() };
+}
+
+/**
+ * A digest no manifest has: that of bytes that are not JSON, so no registry took them as a
+ * manifest. deletesRefused() asks the registry to delete it.
+ */
+const PROBE_DIGEST = sha256Digest('regpush: does this registry allow deletes? No manifest has these bytes.');
+
+/**
+ * The registry's refusal of every manifest DELETE, found out with a DELETE of PROBE_DIGEST, which
+ * is not there: a registry that does not allow deletes answers it 405 UNSUPPORTED, as it would the
+ * real one (distribution with `storage.delete.enabled: false` refuses before looking the digest
+ * up; so does a pull-through cache), where one that allows them answers 404 and deletes nothing.
+ * It is sent alongside the manifest's lookup and the tag list, so it costs no round trip, and a
+ * refusal stops the tag lookups (up to DELETE_TAG_CHECK_LIMIT HEADs) after the first round instead
+ * of after all of them. Undefined for any other answer (404, a denial, a failure): the real DELETE
+ * meets it and says what it means.
+ */
+async function deletesRefused(client: RegistryClient, repo: string, log: Logger): Promise<UnsupportedError | undefined> {
+  try {
+    await client.deleteManifest(repo, PROBE_DIGEST);
+  } catch (err) {
+    if (err instanceof UnsupportedError) return err;
+    log.debug(`${client.registry}: a DELETE of a manifest that is not there was answered ${err instanceof RegpushError ? (err.details.status ?? err.code) : 'with a failure'}: deletes are not refused outright`);
+  }
+  return undefined;
+}
+
+/** deletesRefused()'s finding, as the delete of `byDigest` reports it. */
+function deletesOff(err: UnsupportedError, registry: string, byDigest: string): UnsupportedError {
+  const codes = err.details.registryCodes?.length ? ` ${err.details.registryCodes.join(', ')}` : '';
+  return new UnsupportedError(
+    `${registry} does not allow deleting manifests: it answered ${err.details.status ?? '405'}${codes} to a DELETE of one that is not there, asked first so that the tags are not looked up for nothing (on CNCF distribution an operator enables deletes with storage.delete.enabled); ${byDigest} was not deleted`,
+    { cause: err, details: err.details },
+  );
 }
 
 /**
@@ -538,8 +593,10 @@ async function dependentsOf(client: RegistryClient, ref: ImageReference, resolve
  * refused without `force` even by digest, since deleting it breaks that index. Deleting an index
  * leaves its children in place. The manifest is looked up with a HEAD before the DELETE, so a
  * missing one is E_NOT_FOUND whatever the registry answers to DELETE, and a 404 to the DELETE
- * itself (a retried DELETE whose first attempt deleted it) is a delete done. Credentials: the
- * `to` role (pull and delete).
+ * itself (a retried DELETE whose first attempt deleted it) is a delete done. A registry that
+ * refuses every DELETE is found out alongside the first lookups (deletesRefused), and the tags
+ * are not looked up for nothing. Credentials: the `to` role (pull and delete; pull and push at
+ * Quay, see deleteScopeActions in registry/quirks.ts).
  */
 export async function deleteImage(reference: string | ImageReference, opts: DeleteOptions = {}): Promise<DeleteResult> {
   return deleteImageAs(reference, opts, DELETE_NAMES);
@@ -557,14 +614,34 @@ export async function deleteImageAs(reference: string | ImageReference, opts: De
   checkOptions('deleteImage()', opts, DELETE_SHAPE);
   const ref = referenceArgument(reference);
   const log = opts.logger ?? silentLogger;
-  return withClient(ref, 'to', ['pull', 'delete'], opts, async (client) => {
-    // By digest too: a missing manifest is then E_NOT_FOUND, whatever a registry answers to DELETE.
+  return withClient(ref, 'to', deleteScopeActions(ref.registry), opts, async (client) => {
     const lookup = manifestLookup(client, log);
+    // Sent at once, side by side: whether the registry refuses deletes outright (it stops the tag
+    // lookups), the tag list, and the manifest's own lookup.
+    const halt = new AbortController();
+    const refused = deletesRefused(client, ref.repository, log);
+    void refused.then((err) => err && halt.abort(err));
+    const listing: Promise<TagListing> = client.listTags(ref.repository).then(
+      (tags) => ({ tags }),
+      (err: unknown) => ({ err }),
+    );
+    // By digest too: a missing manifest is then E_NOT_FOUND, whatever a registry answers to DELETE.
     const resolved = await resolveDigest(client, ref, log, lookup);
     const digest = ref.digest ?? resolved.digest;
     const byDigest = `${repositoryName(ref)}@${digest}`;
-    const found = await dependentsOf(client, ref, { ...resolved, digest }, lookup, log);
-    // The tag given is in the tag list too; a tag the list missed (it is read first) is still named.
+    let found: Dependents | undefined;
+    try {
+      found = await dependentsOf(client, ref, { ...resolved, digest }, lookup, log, listing, halt.signal);
+    } catch (err) {
+      const off = await refused;
+      throw off ? deletesOff(off, ref.registry, byDigest) : err;
+    }
+    // A registry that refuses every DELETE says so before any refusal of ours (a tag without
+    // force): the delete could not happen either way. Its answer has long come by now.
+    const off = await refused;
+    if (off) throw deletesOff(off, ref.registry, byDigest);
+    // The tag given is in the tag list too; a tag the list missed (read at the same time as the
+    // tag's own lookup, it may predate the tag) is still named.
     const tags = found ? [...(ref.tag !== undefined && ref.digest === undefined && !found.tags.includes(ref.tag) ? [ref.tag] : []), ...found.tags] : [];
     const others = tags.filter((t) => ref.digest !== undefined || t !== ref.tag);
     const indexNote = found?.indexTags.length

@@ -14,7 +14,7 @@ import type { UploadMethod } from '../registry/quirks.js';
 import type { TargetSet, TransferTarget } from '../transfer/target-set.js';
 import type { SpareSession } from '../transfer/spare-session.js';
 import type { TransferContext } from '../transfer/types.js';
-import { uploadLayer, type LayerUploadOutcome } from './layer-upload.js';
+import { stoppedByBase, uploadLayer, type LayerUploadOutcome } from './layer-upload.js';
 import type { LayerLabel } from './layer-label.js';
 import type { ExtraTags } from './extra-tags.js';
 import type { LayerHeadStart } from './layer-head-start.js';
@@ -72,6 +72,8 @@ export const LAYERS_AT_ONCE = 2;
  * Every layer to every target; per layer its facts (undefined when every target failed first, or
  * when `needed` says no image gets it: a layer planned for an OS the base turned out to lack).
  * `family`: the family of the manifests written, for the layers' progress events (layer-events.ts).
+ * `commitAfter`: no layer is committed at a target before it settles, none if it rejects (the base;
+ * see LayerUploadOptions.commitAfter).
  */
 export async function uploadLayersEverywhere(
   set: TargetSet,
@@ -81,6 +83,7 @@ export async function uploadLayersEverywhere(
   family: Promise<MediaFamily>,
   method?: UploadMethod,
   needed?: (i: number) => Promise<boolean> | undefined,
+  commitAfter?: Promise<unknown>,
 ): Promise<(LayerResult | undefined)[]> {
   const events = new LayerEvents(ctx, family);
   const out: (LayerResult | undefined)[] = new Array(jobs.length).fill(undefined);
@@ -90,7 +93,7 @@ export async function uploadLayersEverywhere(
       const i = next++;
       const wanted = needed?.(i);
       if (wanted && !(await wanted)) continue;
-      out[i] = await uploadLayerEverywhere(set, states, i, jobs[i]!, ctx, events, method);
+      out[i] = await uploadLayerEverywhere(set, states, i, jobs[i]!, ctx, events, method, commitAfter);
     }
   };
   await Promise.all(Array.from({ length: Math.min(LAYERS_AT_ONCE, jobs.length) }, worker));
@@ -98,7 +101,16 @@ export async function uploadLayersEverywhere(
 }
 
 /** Uploads layer `i` wherever it is missing; resolves with its facts (undefined when every target failed first). */
-export async function uploadLayerEverywhere(set: TargetSet, states: Map<TransferTarget, TargetState>, i: number, job: LayerJob, ctx: TransferContext, events: LayerEvents, method?: UploadMethod): Promise<LayerResult | undefined> {
+export async function uploadLayerEverywhere(
+  set: TargetSet,
+  states: Map<TransferTarget, TargetState>,
+  i: number,
+  job: LayerJob,
+  ctx: TransferContext,
+  events: LayerEvents,
+  method?: UploadMethod,
+  commitAfter?: Promise<unknown>,
+): Promise<LayerResult | undefined> {
   // Only a target still in the push lends its tag's blob: one set aside may be the registry that
   // stopped answering, and reading the blob from there would fail the others too; without a live
   // holder the layer is built afresh.
@@ -122,7 +134,7 @@ export async function uploadLayerEverywhere(set: TargetSet, states: Map<Transfer
     const state = states.get(t)!;
     if (t.failed || state.reusable[i]) continue;
     try {
-      const outcome = await layerTo(t, holders, job, ctx, events, method, known, state.spares.at(-1), fromTag);
+      const outcome = await layerTo(t, holders, job, ctx, events, method, known, state.spares.at(-1), fromTag, commitAfter);
       state.outcomes[i] = outcome;
       known ??= outcome.result;
       events.end(job.label, outcome, t);
@@ -130,6 +142,9 @@ export async function uploadLayerEverywhere(set: TargetSet, states: Map<Transfer
       else await set.confirm(t, known.digest);
       holders.push(t);
     } catch (err) {
+      // The base failed, which the push reports: setting the target aside for it would stop the
+      // run with this upload's own "not committed" instead, or warn of a target failing.
+      if (stoppedByBase(err)) throw err;
       set.setAside(t, err);
     }
   }
@@ -151,11 +166,12 @@ async function layerTo(
   known: LayerResult | undefined,
   spare: SpareSession | undefined,
   fromTag: TransferTarget | undefined,
+  commitAfter: Promise<unknown> | undefined,
 ): Promise<LayerUploadOutcome> {
   const done = (result: LayerResult, action: 'skipped' | 'mounted'): LayerUploadOutcome => ({ result, action, bytes: 0, retries: 0, method: 'none' });
   if (!known) {
     events.start(job.label, 'uploaded', undefined, t);
-    return uploadLayer(t.ep, job.options, ctx, { method, name: job.label, spare, headStart: job.headStart });
+    return uploadLayer(t.ep, job.options, ctx, { method, name: job.label, spare, headStart: job.headStart, commitAfter });
   }
   if ((await t.ep.client.headBlob(t.ep.repo, known.digest)) !== undefined) {
     events.start(job.label, 'skipped', known.size, t);
@@ -175,5 +191,5 @@ async function layerTo(
     const report = await moveBlob(desc, 'stream', fromTag.ep, t.ep, events.moving(job.label));
     return { result: known, action: 'uploaded', bytes: report.bytes, retries: report.retries, method: ctx.uploads.of(t.ep.client.registry).working ?? 'none' };
   }
-  return uploadLayer(t.ep, job.options, ctx, { method, known, name: job.label });
+  return uploadLayer(t.ep, job.options, ctx, { method, known, name: job.label, commitAfter });
 }

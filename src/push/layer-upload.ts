@@ -7,7 +7,7 @@
  * both, chunked PATCHes (see transfer/upload.ts; the choice is remembered for the run). Either way
  * a transient failure re-produces the layer from the directory and starts again, within --retries.
  */
-import { InputError } from '../errors.js';
+import { AbortedError, InputError } from '../errors.js';
 import { restartOutcome, RetryBudget, sleep } from '../http/retry.js';
 import { createLayerStream, hashLayer, type LayerOptions, type LayerResult } from '../layer/index.js';
 import type { UploadMethod } from '../registry/quirks.js';
@@ -47,6 +47,14 @@ export interface LayerUploadOptions {
   spare?: SpareSession;
   /** The layer's build, already running: the first streamed attempt sends it. */
   headStart?: LayerHeadStart;
+  /**
+   * The layer is not committed (its closing PUT, or the one PUT of a small layer) before this
+   * settles, and not at all when it rejects: the session is cancelled then. Push passes its base,
+   * which the layer's build and upload overlap: a push whose base cannot be read writes no
+   * manifest, and so leaves no blob either. A base read normally comes in long before the layer
+   * is ready to commit, and then nothing waits; where it has not, only the commit does.
+   */
+  commitAfter?: Promise<unknown>;
 }
 
 /**
@@ -61,15 +69,43 @@ export interface LayerUploadOptions {
  */
 export const SMALL_LAYER_BYTES = 1024 * 1024;
 
+/** The errors of uploads that stopped because what they waited for to commit failed (commitAfter). */
+const stoppedByBaseErrors = new WeakSet<object>();
+
+/**
+ * True when `err` is an upload that stopped uncommitted because its `commitAfter` (push's base)
+ * failed: no failure of the target's, which is not set aside for it; the push reports the base's.
+ */
+export function stoppedByBase(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && stoppedByBaseErrors.has(err);
+}
+
 /**
  * Builds and uploads the layer. A transient failure of the streamed body re-produces the layer
  * and starts again, within the layer's one retry budget; a failure the transport has already
  * retried (the POST, the closing PUT) is final.
  */
 export async function uploadLayer(target: RepoEndpoint, layer: LayerOptions, ctx: TransferContext, opts: LayerUploadOptions = {}): Promise<LayerUploadOutcome> {
-  const { method, known, name = APP_LAYER, spare } = opts;
+  const { method, known, name = APP_LAYER, spare, commitAfter } = opts;
   const budget = new RetryBudget(ctx.transport.retryPolicy);
   const label = name.name;
+  let committable = commitAfter === undefined;
+  commitAfter?.then(
+    () => (committable = true),
+    () => undefined,
+  );
+  const beforeCommit = async (): Promise<void> => {
+    if (committable) return;
+    ctx.transport.logger.debug(`${label}: its bytes are ready; the commit waits for the base, so that a push whose base cannot be read leaves no blob`);
+    try {
+      await commitAfter;
+    } catch (err) {
+      // The push reports the base's failure; this upload only stops (its session is cancelled).
+      const stopped = new AbortedError(`${label}: not committed, the base could not be read`, { cause: err });
+      stoppedByBaseErrors.add(stopped);
+      throw stopped;
+    }
+  };
   // The first attempt: the session opens (POST) while the build makes its first bytes; a layer
   // of at most SMALL_LAYER_BYTES ends meanwhile and goes as one PUT.
   const streamed = method !== 'put' && !known;
@@ -105,6 +141,7 @@ export async function uploadLayer(target: RepoEndpoint, layer: LayerOptions, ctx
             methods: method ? [method] : known || small ? KNOWN_LAYER_METHODS : LAYER_METHODS,
             what: label,
             session,
+            beforeCommit,
             open: async (m): Promise<BlobBody | undefined> => {
               if (small) {
                 bytes = small.data.length;

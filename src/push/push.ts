@@ -201,8 +201,10 @@ function phaseClock(timings: Record<string, number>, announce?: (name: string) =
  * Resolves the base and, at the same time, asks each target what its tag holds (the warm path:
  * an unchanged layer is reused without compressing or uploading it). The new layers need nothing
  * from the base, so their uploads start as soon as every target has answered: on a first push
- * that is one 404, and the layers' gzip overlaps the base resolve and the blob plan. A failed
- * resolve aborts them; at worst an unreferenced blob remains, never a manifest.
+ * that is one 404, and the layers' gzip overlaps the base resolve and the blob plan. Only their
+ * commits (the closing PUT, a small layer's one PUT) wait for the checked base, which has
+ * normally come in long before: a base that cannot be read (a 404, a 401) or is refused leaves
+ * neither a manifest nor a blob, the layers' sessions cancelled.
  */
 async function resolveStage(run: TransferRun, set: TargetSet, states: Map<TransferTarget, TargetState>, source: RepoEndpoint | undefined, inputs: PushInputs, opts: PushOptions, board: DiffIdBoard): Promise<Front> {
   const { platform, fromRef, layers } = inputs;
@@ -305,7 +307,7 @@ async function resolveStage(run: TransferRun, set: TargetSet, states: Map<Transf
   family.catch(() => undefined); // a failed resolve is reported by the stages that await the base
   const layerUploads: Promise<(LayerResult | undefined)[]> =
     layers.length && !opts.dryRun
-      ? probes.then(() => (run.signal.aborted ? [] : uploadLayersEverywhere(set, states, layers, run.ctx, family, opts.layerUpload, needed)))
+      ? probes.then(() => (run.signal.aborted ? [] : uploadLayersEverywhere(set, states, layers, run.ctx, family, opts.layerUpload, needed, checkedPromise)))
       : Promise.resolve([]);
   layerUploads.catch(() => undefined); // awaited with the blobs; an early failure elsewhere must not leave it unhandled
   const early = opts.dryRun ? undefined : sendConfigsEarly(set, states, basePromise, layerUploads, board, inputs, opts);

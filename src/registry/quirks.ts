@@ -11,6 +11,7 @@
  * A registry that refuses one gets the next; the refusal is remembered for the rest of the run,
  * so the other blobs of the run start with the method that works.
  */
+import type { ScopeAction } from '../auth/scope.js';
 import { withoutPort } from '../ref/registry.js';
 
 /** How a blob is sent. */
@@ -39,11 +40,13 @@ export interface KnownQuirk {
   chunkSize?: number;
   /** A 201 naming the blob's digest is not proof it can be read yet: HEAD every blob after its upload. */
   headAfterUpload?: boolean;
+  /** The actions a token must carry to read and delete a manifest here, where they are not DELETE_ACTIONS. */
+  deleteActions?: ScopeAction[];
 }
 
 const MiB = 1024 * 1024;
 
-/** The table. Host-matched entries change upload behaviour; the others document a run-time fallback. */
+/** The table. Host-matched entries change what regpush does on that host (uploads, delete's token scope); the others document a run-time fallback. */
 export const KNOWN_QUIRKS: readonly KnownQuirk[] = [
   {
     registry: 'GHCR',
@@ -85,6 +88,14 @@ export const KNOWN_QUIRKS: readonly KnownQuirk[] = [
     headAfterUpload: true,
   },
   {
+    registry: 'Quay.io',
+    host: /^quay\.io$/,
+    behaviour: 'its token service answers 400 to a scope naming the `delete` action (it takes pull, push and * only), and a manifest DELETE needs `push`: Quay models deleting as writing',
+    handledIn: 'delete asks for pull,push there (deleteScopeActions; manage/manage.ts)',
+    source: 'quay/quay#6576 (review: delete is push by design), containers/image#487',
+    deleteActions: ['pull', 'push'],
+  },
+  {
     registry: 'Artifactory',
     behaviour: 'historically requires PATCH uploads; refuses mounts',
     handledIn: 'a refused monolithic PUT falls back to streamed PATCH (transfer/upload.ts); a refused mount streams (transfer/blobs.ts)',
@@ -109,6 +120,23 @@ export const KNOWN_QUIRKS: readonly KnownQuirk[] = [
     source: 'dependabot/cli#380, containers/container-libs#42',
   },
 ];
+
+/**
+ * The actions delete asks a token for (pull, to look the manifest and the tags up, and delete),
+ * as distribution checks them since distribution/distribution#2121; other registries that need
+ * others say so in KNOWN_QUIRKS (`deleteActions`).
+ */
+export const DELETE_ACTIONS: readonly ScopeAction[] = ['pull', 'delete'];
+
+/**
+ * The actions a token needs to delete a manifest at `registry`: DELETE_ACTIONS, or what the
+ * known-quirks table says of that host. Quay's token service refuses a request naming `delete`
+ * outright (400), where the spec has a token service grant what it can of the actions asked for,
+ * so asking for both is no way out.
+ */
+export function deleteScopeActions(registry: string): ScopeAction[] {
+  return [...(knownQuirksFor(registry).find((q) => q.deleteActions)?.deleteActions ?? DELETE_ACTIONS)];
+}
 
 /** What one run has learned about one registry's uploads. */
 export interface UploadQuirks {

@@ -40,6 +40,13 @@ export interface UploadRequest {
   once?: boolean;
   /** What to call the blob in logs. */
   what: string;
+  /**
+   * Awaited just before the request that commits the blob (the closing PUT; a monolithic PUT,
+   * which carries the bytes too): a blob that must not land before something else is known waits
+   * there, its session open and (streamed) its bytes sent. A rejection ends the attempt as any
+   * failure does: the session is cancelled.
+   */
+  beforeCommit?: () => Promise<void>;
 }
 
 /** How the blob got there. */
@@ -93,7 +100,7 @@ export async function uploadBlob(target: RepoEndpoint, req: UploadRequest, ctx: 
         ctx.sessions?.track(state);
         if (s.minChunk) q.minChunk = Math.max(q.minChunk ?? 0, s.minChunk);
       }
-      const stated = await sendWith(target.client, state as TrackedSession & { url: string }, method, body, q);
+      const stated = await sendWith(target.client, state as TrackedSession & { url: string }, method, body, q, req.beforeCommit);
       ctx.sessions?.closed(state);
       if (stated) ctx.stated?.add(statedKey(target.client.registry, target.repo, stated));
       q.working = method;
@@ -176,7 +183,14 @@ function describe(m: UploadMethod): string {
  * `state.sent` counts the body bytes handed over and `state.doing` names the request in flight.
  * Resolves with the digest when the registry's 201 named it, else undefined.
  */
-async function sendWith(client: RegistryClient, state: TrackedSession & { url: string }, method: UploadMethod, body: BlobBody, q: UploadQuirks): Promise<string | undefined> {
+async function sendWith(
+  client: RegistryClient,
+  state: TrackedSession & { url: string },
+  method: UploadMethod,
+  body: BlobBody,
+  q: UploadQuirks,
+  beforeCommit?: () => Promise<void>,
+): Promise<string | undefined> {
   const replayable = Buffer.isBuffer(body.data);
   const data = body.data;
   if (method !== 'chunked') {
@@ -190,6 +204,7 @@ async function sendWith(client: RegistryClient, state: TrackedSession & { url: s
   const payload = Buffer.isBuffer(data) ? data : () => data;
   if (method === 'put') {
     if (body.digest === undefined || body.size === undefined) throw new InternalError('a monolithic PUT needs the digest and size up front');
+    await beforeCommit?.();
     state.doing = 'a monolithic PUT';
     const done = await client.putUpload(state.url, body.digest, body.size, payload, replayable).catch((err: unknown) => landedAnyway(client, state.repo, body.digest!, body.size, err));
     state.doing = undefined;
@@ -214,6 +229,7 @@ async function sendWith(client: RegistryClient, state: TrackedSession & { url: s
   }
   const digest = body.digest ?? (await body.digestAtEnd?.());
   if (!digest) throw new InternalError('upload finished without a digest');
+  await beforeCommit?.();
   const done = await client.completeUpload(state.url, digest).catch((err: unknown) => landedAnyway(client, state.repo, digest, body.size, err));
   return done ? digest : undefined;
 }

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { silentLogger } from '../../src/log.js';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { extract } from 'tar-stream';
 import { tmpdir } from 'node:os';
@@ -328,16 +329,80 @@ test('a push that fails after its spare sessions were opened (the layer\'s, the 
   reg.fault({ kind: 'blob', method: 'GET', digest: base.config.digest }, { kind: 'status', status: 404, code: 'BLOB_UNKNOWN' });
   await assert.rejects(push({ from: reg.ref('base/node:20'), to: reg.ref('app:1'), app: appDir(), ...fakeLibraryOptions(reg) }), { code: 'E_NOT_FOUND' });
   // The layer's session opened with the tag's GET, the config's after its 404; the config was
-  // never composed, so its session was cancelled (the layer's was used or cancelled, as the race
-  // between its PUT and the failure went).
+  // never composed, and the layer's commit waits for the base, which failed: both cancelled.
   const opened = reg.requests({ kind: 'upload', method: 'POST', repo: 'app' }).filter((p) => !p.query.mount).map((p) => p.session);
   assert.equal(opened.length, 2, 'the layer\'s session and the config\'s');
   const closed = reg.requests({ kind: 'upload', method: ['PUT', 'DELETE'], repo: 'app' });
   assert.deepEqual(new Set(closed.map((c) => c.session)), new Set(opened), 'each one completed or cancelled');
   assert.equal(closed.length, opened.length, 'each closed once');
-  assert.ok(closed.filter((c) => c.method === 'PUT').length <= 1, 'at most the layer was sent, so the config\'s session was among those cancelled');
+  assert.equal(closed.filter((c) => c.method === 'PUT').length, 0, 'nothing committed');
   assert.equal(reg.openUploads('app'), 0, 'no session left open');
   assert.equal(reg.manifest('app', '1'), undefined);
+});
+
+/**
+ * Holds `src`'s answers for base/node until the push's app layer is ready to be committed at its
+ * target: its commit waits for the base ("the commit waits" in the log), or it went out without
+ * waiting (`dst` saw a PUT of an upload). Ordering, not wall-clock.
+ */
+function holdBaseUntilLayerReady(src: FakeRegistry, dst: FakeRegistry): { logger: typeof silentLogger; waited: () => boolean } {
+  let said!: () => void;
+  const saidWait = new Promise<void>((r) => (said = r));
+  let waited = false;
+  const logger = {
+    ...silentLogger,
+    debug: (m: string) => {
+      if (/the commit waits for the base/.test(m)) {
+        waited = true;
+        said();
+      }
+    },
+  };
+  src.fault({ kind: 'manifest', repo: 'base/node' }, { kind: 'hold', until: Promise.race([saidWait, dst.seen({ kind: 'upload', method: 'PUT' })]) });
+  return { logger, waited: () => waited };
+}
+
+test('a push whose base cannot be read (404, 401) commits no blob at the target: the app layer, built and uploaded meanwhile, waits for the base and its session is cancelled (its PUT went out first, an unreferenced blob left)', async () => {
+  // A layer of 2 MiB that does not compress streams in a PATCH: only its closing PUT waits.
+  const large = appDir();
+  writeFileSync(join(large[0]!.src, 'blob.bin'), randomBytes(2 * 1024 * 1024));
+  for (const how of ['404', '401', '404, a large layer'] as const) {
+    const src = how === '401' ? await fake({ auth: { scheme: 'basic', user: 'u', password: 'p' } }) : await fake();
+    const dst = await fake();
+    const { logger } = holdBaseUntilLayerReady(src, dst);
+    // Not there (404), or not to be read without credentials (401).
+    const from = how === '401' ? (src.seedImage('base/node', { tags: ['20'] }), src.ref('base/node:20')) : src.ref('base/node:20');
+    const app = how === '404, a large layer' ? large : appDir(`${how}\n`);
+    const err = await push({ from, to: dst.ref('app:1'), app, retries: 0, logger, ...fakeLibraryOptions(src, dst) }).then(() => undefined, (e: RegpushError) => e);
+    assert.equal(err?.code, how === '401' ? 'E_AUTH' : 'E_NOT_FOUND', `${how}: ${String(err)}`);
+    if (how === '404, a large layer') assert.equal(dst.count({ kind: 'upload', method: 'PATCH' }), 1, `${how}: its bytes went ahead`);
+    assert.equal(dst.count({ kind: 'upload', method: 'PUT' }), 0, `${how}: a blob was committed at the target`);
+    assert.equal(dst.count({ kind: 'upload', method: 'POST', query: { digest: true } }), 0, how);
+    const opened = dst.requests({ kind: 'upload', method: 'POST' }).map((p) => p.session);
+    assert.ok(opened.length >= 1, `${how}: the layer's session was opened (the layer went ahead)`);
+    assert.deepEqual(dst.requests({ kind: 'upload', method: 'DELETE' }).map((d) => [d.session, d.status]).sort(), opened.map((o) => [o, 204]).sort(), `${how}: every session cancelled`);
+    assert.equal(dst.openUploads(), 0, how);
+    assert.equal(dst.manifest('app', '1'), undefined, how);
+  }
+});
+
+test('a push whose base comes in after its app layer is ready: the layer\'s commit alone waits, and the requests are those of any first push (one POST and one PUT for a small layer, nothing cancelled)', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base/node', { tags: ['20'] });
+  const { logger, waited } = holdBaseUntilLayerReady(src, dst);
+  const app = appDir('late base\n');
+  const r = await push({ from: src.ref('base/node:20'), to: dst.ref('app:1'), app, logger, ...fakeLibraryOptions(src, dst) });
+  assert.ok(waited(), 'the commit waited for the base');
+  assert.deepEqual(dst.uploadsFor(r.layer!.digest).map((u) => [u.method, u.status]), [['POST', 202], ['PUT', 201]]);
+  assert.equal(dst.count({ kind: 'upload', method: 'DELETE' }), 0);
+  assert.equal(dst.manifest('app', '1')?.digest, r.digest);
+  // The same requests as a push whose base is in at once (another target, the same inputs).
+  const [src2, dst2] = [await fake(), await fake()];
+  src2.seedImage('base/node', { tags: ['20'] });
+  const r2 = await push({ from: src2.ref('base/node:20'), to: dst2.ref('app:1'), app, ...fakeLibraryOptions(src2, dst2) });
+  const kinds = (reg: FakeRegistry) => reg.requests({}).map((q) => `${q.method} ${q.kind} ${q.status}`).sort();
+  assert.deepEqual(kinds(dst), kinds(dst2));
+  assert.equal(r2.layer!.digest, r.layer!.digest, 'the same layer');
 });
 
 test('an unchanged re-push writes nothing: the tag already holds the very manifest', async () => {
