@@ -169,8 +169,9 @@ export const LOCK_STALE_MS = 10_000;
  * - While it holds the lock, the holder sets the lock's mtime to now every `heartbeatMs`, through
  *   a descriptor of the lock it has checked is still of its generation (heartbeat): age measures
  *   the time since the holder was last alive, not since it got the lock, and a holder that is
- *   only slow is never taken over. The touch changes no generation a holder of the claim has
- *   judged, so it does not race a takeover that is under way.
+ *   only slow is never taken over. The touch changes no generation, so a takeover under way
+ *   still moves the right file, and the taker looks at the lock's age again once it holds the
+ *   claim: a holder that beat after it was judged stale keeps its lock (moveOff).
  * What no lock of this kind can do is tell a process stopped altogether (SIGSTOP, a debugger) for
  * longer than `staleMs` from a dead one: its heartbeat stops with it, and once resumed it may be in
  * its read-modify-write while the run that took over does its own. What the protocol keeps is
@@ -227,7 +228,6 @@ export async function withCredentialFileLock<T>(file: string, fn: () => Promise<
       await new Promise((r) => setTimeout(r, pause + Math.random() * pause));
       pause = Math.min(pause * 2, 250);
     }
-    await sweep(lock, staleMs);
   } catch (err) {
     throw cannot(err);
   } finally {
@@ -240,6 +240,8 @@ export async function withCredentialFileLock<T>(file: string, fn: () => Promise<
   process.on('exit', releaseAtExit);
   const stopBeating = heartbeat(lock, mine, heartbeatMs);
   try {
+    // Once the exit release is in place: a second Ctrl-C during the sweep leaves no lock behind.
+    await sweep(lock, staleMs);
     return await fn();
   } finally {
     process.off('exit', releaseAtExit);
@@ -351,7 +353,11 @@ async function moveOff(file: string, id: string, replacement: string | undefined
   }
   try {
     // Only the claim's holder moves the file off this generation, so what is seen now stays until it does.
-    if ((await lockState(file))?.id !== id) return 'moved';
+    const now = await lockState(file);
+    if (now?.id !== id) return 'moved';
+    // A takeover judged the lock stale before it won the claim; a holder that was only stalled
+    // may have beaten since (heartbeat): it is alive, and its lock stays.
+    if (replacement !== undefined && now.ageMs <= staleMs) return 'busy';
     if (replacement === undefined) await fs.unlink(file);
     else {
       try {

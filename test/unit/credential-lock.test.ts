@@ -415,8 +415,10 @@ describe('a holder that holds its lock past staleMs', () => {
       file,
       async () => {
         // Another run's lock stands at the path now (as after a takeover of a stopped holder), a minute old.
-        await fsp.rm(lock);
-        await deadLock(lock);
+        // Put in place by a rename, as a takeover does: a beat never finds the path empty (it
+        // would stop beating for good there, and the check below would pass for nothing).
+        await deadLock(`${lock}.other`);
+        await fsp.rename(`${lock}.other`, lock);
         swapped = true;
         const before = (await fsp.stat(lock)).mtimeMs;
         // Well past several beats of 1 ms.
@@ -428,6 +430,28 @@ describe('a holder that holds its lock past staleMs', () => {
     assert.ok(swapped);
     // The release left the other run's lock in place too.
     assert.deepEqual(await fsp.readdir(dir), ['config.json.lock']);
+  });
+});
+
+describe('a holder that beats after it was judged stale', () => {
+  it('a takeover re-checks the lock\'s age once it has won the claim: a holder that beat in between keeps its lock until it is stale again (was: taken over, a live holder)', { timeout: 20_000 }, async (t) => {
+    const { file, lock } = await tempFile();
+    await deadLock(lock);
+    const STALE_MS = 600;
+    let beatAt = 0;
+    gateFs(t, async (c) => {
+      // The moment the taker claims the stale generation, its holder, only stalled, beats.
+      if (!beatAt && c.op === 'open' && c.file.endsWith('.claim') && /x/.test(c.flags ?? '')) {
+        const now = new Date();
+        await fsp.utimes(lock, now, now);
+        beatAt = Date.now();
+      }
+    });
+    let tookOverAt = 0;
+    await named('taker', () => withCredentialFileLock(file, async () => {}, { staleMs: STALE_MS, onStale: () => (tookOverAt = Date.now()) }));
+    assert.ok(beatAt > 0, 'the holder\'s beat came while the taker held its claim');
+    assert.ok(tookOverAt > 0, 'the lock was taken over once stale again');
+    assert.ok(tookOverAt - beatAt >= STALE_MS, `taken over ${tookOverAt - beatAt} ms after the holder's beat, before it was stale again (${STALE_MS} ms)`);
   });
 });
 
