@@ -261,6 +261,8 @@ function finalTargetResult(r: CopyTargetResult, t: TransferTarget): CopyTargetRe
  */
 async function heldPlatforms(outcome: ImageCopyOutcome): Promise<CopyResult['platforms']> {
   if (outcome.mediaType && !isIndexMediaType(outcome.mediaType)) return undefined;
+  // Read already for the referrers' children: the same bytes, under the same digest.
+  if (outcome.heldTop) return platformsOf(outcome.heldTop);
   const holder = [...outcome.unchanged].find((t) => !t.failed && t.ep.client.countsPulls?.(t.ep.repo) !== true);
   if (!holder || !outcome.digest) return undefined;
   const there = await holder.ep.client.getManifest(holder.ep.repo, outcome.digest).catch(() => undefined);

@@ -72,6 +72,8 @@ export interface ImageCopyOutcome {
   top?: FetchedManifest;
   /** A platform subset's index as read at a target that holds it, when every target did (the graph not read). */
   written?: ManifestNode;
+  /** The source's index as read at a target that held it, for its children (copiedChildren): the report's platforms come from it too. */
+  heldTop?: FetchedManifest;
   /** Targets that already held the image under every tag: nothing written there. */
   unchanged: Set<TransferTarget>;
   /** At the other targets, the tags that already held the image and were not written again (a copy adding a --tag); in a dry run, those that would not be. */
@@ -478,8 +480,12 @@ async function copiedChildren(source: RepoEndpoint, outcome: ImageCopyOutcome, o
   // A HEAD without a Content-Type says nothing: the GET tells.
   if (outcome.mediaType && !isIndexMediaType(outcome.mediaType)) return [];
   if (holder && !outcome.top) {
-    const there = await indexChildren(holder.ep.client, holder.ep.repo, outcome.sourceDigest).catch(() => undefined);
-    if (there) return there;
+    const held = await holder.ep.client.getManifest(holder.ep.repo, outcome.sourceDigest).catch(() => undefined);
+    const there = held && (await indexChildren(holder.ep.client, holder.ep.repo, outcome.sourceDigest, held).catch(() => undefined));
+    if (there) {
+      outcome.heldTop = held;
+      return there;
+    }
   }
   opts.pulls?.will(1);
   try {

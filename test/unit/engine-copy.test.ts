@@ -879,6 +879,20 @@ test('an unchanged copy whose source was not read (named by digest, or HEADed wh
   assert.equal(dst.count({ kind: 'manifest', method: 'GET' }), 0);
 });
 
+test('an unchanged copy --referrers of an index named by digest reads the index at the target once: for its children and for the report\'s platforms (was: twice)', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const kids = ['amd64', 'arm64'].map((architecture) => src.seedImage('app', { platform: { os: 'linux', architecture } }));
+  const index = src.seedIndex('app', kids, { tags: ['1'] });
+  const opts = { from: `${src.ref('app')}@${index.digest}`, to: [dst.ref('app:1')], referrers: true, ...fakeLibraryOptions(src, dst) };
+  const first = await copy(opts);
+  dst.clearLog();
+  const again = await copy(opts);
+  assert.deepEqual(again.targets[0]!.tagsUnchanged, ['1']);
+  assert.deepEqual(again.platforms, first.platforms);
+  assert.deepEqual(again.platforms?.map((p) => p.platform), ['linux/amd64', 'linux/arm64']);
+  assert.equal(dst.count({ kind: 'manifest', method: 'GET', digest: index.digest }), 1, JSON.stringify(dst.requests({ kind: 'manifest', method: 'GET' }).map((r) => r.path)));
+});
+
 test('a dry run says which tags of a target already hold the image (tagsUnchanged), as the copy that writes them does: the same image, and --format\'s converted one, whose tags are asked once it is known', async () => {
   const [src, dst] = [await fake(), await fake()];
   src.seedImage('app', { tags: ['1'] });
