@@ -5,7 +5,7 @@
  * target that already holds the image under every tag is not written at all. With --all-tags the
  * source's tags go --images at a time (all-tags.ts).
  */
-import { RegistryError, UsageError } from '../errors.js';
+import { RegistryError, UsageError, type ErrorCode } from '../errors.js';
 import { parseFormat } from '../image/convert.js';
 import { formatPlatform, parsePlatform } from '../image/platform.js';
 import type { Platform } from '../image/types.js';
@@ -64,7 +64,7 @@ export interface CopyTargetResult {
   /** Tags that already pointed at the image, so were not written again (in a dry run: would not be; the other tags would be written). */
   tagsUnchanged?: string[];
   ok: boolean;
-  error?: { code: string; message: string };
+  error?: { code: ErrorCode; message: string };
   blobs: BlobReport[];
   /** Referrers copied (--referrers), referrers of referrers included: written by this run (or, dry, to be); one the target held already does not count. */
   referrers: number;

@@ -79,7 +79,7 @@ export interface SyncTargetResult {
   target: string;
   /** copied: written; skipped: already held the source digest under the tag; planned: dry run; failed. */
   action: 'copied' | 'skipped' | 'planned' | 'failed';
-  error?: { code: string; message: string };
+  error?: { code: ErrorCode; message: string };
   /** Blobs mounted (from the source repository or from a repository this run landed them in). */
   mounted: number;
   /** Blobs streamed from the source, and their bytes. */
@@ -101,7 +101,7 @@ export interface SyncUnitResult {
   sourceDigest: string;
   ok: boolean;
   /** Why the unit failed before reaching its targets (tag list or source manifest). */
-  error?: { code: string; message: string };
+  error?: { code: ErrorCode; message: string };
   targets: SyncTargetResult[];
   /** Bytes read from the source for this unit (each blob once, whatever the number of targets). */
   bytesRead: number;
@@ -322,7 +322,7 @@ function entryFailed(image: SyncImage, error: FailureLine): SyncUnitResult {
 }
 
 /** A failure as the report shows it. */
-type FailureLine = { code: string; message: string };
+type FailureLine = { code: ErrorCode; message: string };
 
 /**
  * The failure lines of one sync's report, each with the error it stands for: a file of one image
@@ -341,7 +341,7 @@ class FailureLines {
   /** The error `line` stands for, of its code's class, with its details and `more` (the report). */
   error(line: FailureLine, more: ErrorDetails): RegpushError {
     const e = this.errors.get(line);
-    return errorForCode(line.code as ErrorCode, line.message, { details: { ...e?.details, ...more }, cause: e?.cause });
+    return errorForCode(line.code, line.message, { details: { ...e?.details, ...more }, cause: e?.cause });
   }
 }
 
