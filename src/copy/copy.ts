@@ -17,6 +17,7 @@ import { checkOptions, optionPaths, STRINGS, type OptionNames, type Shape } from
 import { anchorPaths, CONNECTION_SHAPE, type ConnectionOptions } from '../registry/connect.js';
 import type { HttpStats } from '../http/stats.js';
 import { checkImages, checkJobs, TransferRun } from '../transfer/engine.js';
+import { checkConnectionRanges } from '../registry/limits.js';
 import { TargetSet, type TransferTarget } from '../transfer/target-set.js';
 import { CallerCallbacks } from '../transfer/callbacks.js';
 import { oneTargetPerRepository } from '../transfer/target-list.js';
@@ -160,6 +161,7 @@ async function copyChecked(opts: CopyOptions, callbacks: CallerCallbacks, names:
   }
   const images = opts.allTags ? checkImages(opts.images, names.about('images')) : 1;
   checkJobs(opts.jobs, names.about('jobs'));
+  checkConnectionRanges(opts, (o) => names.about(o));
   const t0 = performance.now();
   // Tags copied at once must not upload one blob into one repository twice: the run records the
   // landings (in its own repository only: the tee already reads each blob once for all targets).

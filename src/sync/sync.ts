@@ -30,6 +30,7 @@ import { formatReference, manifestRef, repositoryName, type ImageReference } fro
 import { checkOptions, optionPaths, type OptionNames, type Shape } from '../options-check.js';
 import { anchorPaths, CONNECTION_SHAPE, type ConnectionOptions } from '../registry/connect.js';
 import { checkImages, checkJobs, TransferRun } from '../transfer/engine.js';
+import { checkConnectionRanges } from '../registry/limits.js';
 import { asRegpushError, type TransferTarget } from '../transfer/target-set.js';
 import { CallerCallbacks } from '../transfer/callbacks.js';
 
@@ -185,6 +186,7 @@ async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks, names:
   if (opts.shard && !(opts.shard.count >= 1 && opts.shard.index < opts.shard.count)) throw new UsageError(`${names.about('shard')} must have 0 ≤ index < count (got ${opts.shard.index}/${opts.shard.count})`);
   const images = checkImages(opts.images, names.about('images'));
   checkJobs(opts.jobs, names.about('jobs'));
+  checkConnectionRanges(opts, (o) => names.about(o));
   checkGateOptions(opts, names);
   const platformsOf = (img: SyncImage) => (img.platforms === 'all' ? undefined : img.platforms.map((p) => parsePlatform(p)));
   const entries = opts.spec.images.filter((img) => !opts.shard || inShard(img.key, opts.shard));
