@@ -39,7 +39,7 @@ export { DEFAULT_IMAGES } from '../transfer/engine.js';
 import { BLOB_EVENTS_SHAPE, type BlobEvents } from '../transfer/types.js';
 import type { PullMeter } from '../transfer/graph.js';
 import { copyImage, type ImageCopyOutcome } from '../transfer/image-copy.js';
-import type { SyncImage, SyncSpec } from './config.js';
+import { rawSyncSpec, SYNC_SPEC_SHAPE, type SyncImage, type SyncSpec } from './config.js';
 import { OutageBreaker, outageThreshold } from './outage.js';
 import { expandEntries, type Expanded, type Work } from './expand.js';
 import { crossShardWriters, inShard, type Neighbour, type Shard } from './shard.js';
@@ -60,7 +60,10 @@ export interface SyncEvents extends BlobEvents, GateEvents {
 
 /** Options of sync(); the pull-limit gate's (minRateLimit, maxWaitMs, rateLimitPollMs) are GateOptions. */
 export interface SyncOptions extends ConnectionOptions, GateOptions {
-  /** The checked sync file (parseSyncFile). */
+  /**
+   * The checked sync file: what parseSyncFile returns (or an object of its shape, e.g. a subset of
+   * its images). The file's content as written is refused (E_USAGE): parseSyncFile(JSON.stringify(content), 'sync.json') reads it.
+   */
   spec: SyncSpec;
   /** Take only this share of the images. */
   shard?: Shard;
@@ -138,8 +141,8 @@ export interface SyncResult {
 export const SYNC_SHAPE = {
   fields: {
     ...CONNECTION_SHAPE,
-    // The entries are parseSyncFile's, which checks their keys; they are data, not options.
-    spec: { fields: { file: 'string', images: { list: { fields: {}, open: true } } }, required: ['file', 'images'] },
+    // parseSyncFile's result: checked for its shape, its entries' values were checked by parseSyncFile.
+    spec: SYNC_SPEC_SHAPE,
     shard: { fields: { index: 'whole', count: 'whole' }, required: ['index', 'count'] },
     images: 'number',
     jobs: 'number',
@@ -169,6 +172,14 @@ const SYNC_NAMES = optionPaths('sync()', { platform: 'platforms' });
  * messages name its flags (src/cli/commands/sync.ts). Not part of the library's surface.
  */
 export async function syncAs(given: SyncOptions, names: OptionNames): Promise<SyncResult> {
+  // A sync file's content given as it is written: said as such, rather than as the first of its
+  // keys the shape does not know.
+  const raw = rawSyncSpec((given as { spec?: unknown } | undefined)?.spec);
+  if (raw !== undefined) {
+    throw new UsageError(
+      `sync(): spec is a sync file's content as written (${raw}): spec must be what parseSyncFile(text, fileName) returns, which checks each entry and applies the defaults; for content held as an object, parseSyncFile(JSON.stringify(content), "sync.json")`,
+    );
+  }
   checkOptions('sync()', given, SYNC_SHAPE);
   // The caller's callbacks go through one guard (transfer/callbacks.ts): a throw there stops the
   // sync, and the sync rejects with that error.

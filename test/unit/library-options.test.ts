@@ -159,6 +159,35 @@ test('sync(): a spec that is not parseSyncFile\'s object, a shard that is not { 
   assert.equal(r.totals.copied, 1);
 });
 
+test('sync(): a spec given as the sync file\'s content (not parseSyncFile\'s result) is E_USAGE naming spec and what it must be, before any request (was E_INTERNAL "Cannot read properties of undefined"); a hand-made spec of parseSyncFile\'s shape is checked as one', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('app', { tags: ['1', '2'] });
+  const content = { images: [{ source: src.ref('app'), tags: ['1'], targets: [`${dst.host}/mirror`] }] };
+  const opts = fakeLibraryOptions(src, dst);
+  const spec = parseSyncFile(JSON.stringify(content), 'sync.json');
+  const entry = spec.images[0]!;
+  const given = (s: unknown) => () => sync({ spec: s, ...opts } as never);
+  const advice = 'spec must be what parseSyncFile\\(text, fileName\\) returns, which checks each entry and applies the defaults; for content held as an object, parseSyncFile\\(JSON\\.stringify\\(content\\), "sync\\.json"\\)$';
+  await refusedUpFront([src, dst], 'E_USAGE', [
+    ['an inline entry', given({ file: 'inline', images: [{ source: src.ref('app:1'), targets: [`${dst.host}/mirror`] }] }), new RegExp(`^sync\\(\\): spec is a sync file's content as written \\(spec\\.images\\[0\\] has "source" as a string and "targets"\\): ${advice}`)],
+    ['the content, no file', given(content), new RegExp(`^sync\\(\\): spec is a sync file's content as written \\(spec\\.images\\[0\\] has "source" as a string and "targets"\\): ${advice}`)],
+    ['a full target', given({ file: 'f', images: [entry, { source: { registry: 'r.example', repository: 'a' }, target: 'r.example/b:1' }] }), /^sync\(\): spec is a sync file's content as written \(spec\.images\[1\] has "target"\): spec must be what parseSyncFile/],
+    ['defaults', given({ file: 'f', defaults: { targets: [dst.host] }, images: [] }), /^sync\(\): spec is a sync file's content as written \(spec has "defaults"\)/],
+    // parseSyncFile's shape, spoilt: named as any option is.
+    ['no destinations', given({ ...spec, images: [{ ...entry, destinations: undefined }] }), /^sync\(\): spec\.images\[0\]\.destinations must be an array \(got nothing\)$/],
+    ['tags as the file writes them', given({ ...spec, images: [{ ...entry, tags: ['1'] }] }), /^sync\(\): spec\.images\[0\]\.tags must be an object with kind, tags or /],
+    ['a destination of another kind', given({ ...spec, images: [{ ...entry, destinations: [{ kind: 'prefix', prefix: `${dst.host}/mirror` }] }] }), /^sync\(\): spec\.images\[0\]\.destinations\[0\] must be /],
+    ['platforms as one string', given({ ...spec, images: [{ ...entry, platforms: 'linux/amd64' }] }), /^sync\(\): spec\.images\[0\]\.platforms must be "all" or an array of strings \(got a string\)$/],
+    ['a misspelt field', given({ ...spec, images: [{ ...entry, referers: true }] }), /^sync\(\): unknown option "spec\.images\[0\]\.referers" \(did you mean "spec\.images\[0\]\.referrers"\?\)$/],
+  ]);
+  // The advice works, and so does a spec made from parseSyncFile's entries (a subset of them).
+  assert.equal((await sync({ spec, ...opts })).totals.copied, 1);
+  const two = parseSyncFile(JSON.stringify({ images: [content.images[0], { ...content.images[0], tags: ['2'], targets: [`${dst.host}/other`] }] }), 'sync.json');
+  const r = await sync({ spec: { file: 'subset', images: two.images.filter((i) => i.index === 1) }, ...opts });
+  assert.deepEqual(r.units.map((u) => [u.entry, u.ok]), [['images[1] (' + src.ref('app') + ')', true]]);
+  assert.deepEqual(dst.tags('other/app'), ['2']);
+});
+
 test('push(): a relative workdir or volume, a user that is not USER[:GROUP] and a malformed stop signal are E_INPUT before any request, as the CLI refuses them', async () => {
   const [src, dst] = [await fake(), await fake()];
   src.seedImage('base/node', { tags: ['20'] });
