@@ -12,17 +12,20 @@
  */
 export { push } from './push/push.js';
 export { DEFAULT_JOBS } from './transfer/engine.js';
-export type { PushLayerReport, PushLayerSpec, PushOptions, PushResult, PushedPlatform } from './push/options.js';
+export type { PushLayerReport, PushLayerSpec, PushOptions, PushResult, PushTargetReport, PushedPlatform } from './push/options.js';
 export { inspect } from './inspect/inspect.js';
 export type { InspectOptions, InspectResult, ConfigSummary } from './inspect/inspect.js';
 export { parseReference, formatReference, type ImageReference } from './ref/reference.js';
-export type { ConfigChanges } from './image/config.js';
+export type { ConfigChanges, HealthcheckChange } from './image/config.js';
+export type { Platform } from './image/types.js';
 export type { LayerSource } from './layer/index.js';
 export type { Credential } from './auth/credentials.js';
 export type { ConnectionOptions } from './registry/connect.js';
+/** The wording of a failed connection's hints (ConnectionOptions.connectionNames; the CLI's flags). */
+export type { ConnectionNames } from './options-check.js';
 export { DEFAULT_CERTS_DIRS, defaultCertsDirs, type RegistryTlsOptions } from './http/tls.js';
 /** Registry mirrors (ConnectionOptions.mirrors) from the files users already have; the caller reads the files. */
-export { mirrorsFromRegistriesConf, mirrorsFromDaemonJson, mergeMirrorMaps, MirrorConfigError, type MirrorMap, type BlockedPrefixes, type InsecureHosts } from './registry/mirror-config.js';
+export { mirrorsFromRegistriesConf, mirrorsFromDaemonJson, mergeMirrorMaps, MirrorConfigError, type MirrorMap, type BlockedPrefixes, type InsecureHosts, type RegistriesConfMirrors } from './registry/mirror-config.js';
 export type { BlobReport, BlobAction, BlobEvents } from './transfer/types.js';
 export type { Logger } from './log.js';
 /** The run's secrets (ConnectionOptions.secrets): what the auth layer learns, for scrubbing what a caller prints. */
@@ -36,7 +39,8 @@ export type { CopyOptions, CopyResult, CopyTargetResult } from './copy/copy.js';
 export { sync, DEFAULT_IMAGES } from './sync/sync.js';
 export type { SyncOptions, SyncResult, SyncUnitResult, SyncTargetResult, SyncEvents } from './sync/sync.js';
 export { parseSyncFile } from './sync/config.js';
-export type { SyncSpec, SyncImage } from './sync/config.js';
+export type { SyncSpec, SyncImage, TagRule, TagFilter, SyncDestination } from './sync/config.js';
+export type { TargetPrefix } from './sync/target.js';
 export { parseShard, inShard, type Shard } from './sync/shard.js';
 export { listTags, listRepositories, digestOf, tagImage, deleteImage } from './manage/manage.js';
 export type { ManageOptions, ListTagsOptions, TagList, RepositoryList, DigestOptions, DigestResult, TagImageResult, TagFailure, DeleteOptions, DeleteResult } from './manage/manage.js';

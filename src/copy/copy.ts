@@ -5,7 +5,7 @@
  * target that already holds the image under every tag is not written at all. With --all-tags the
  * source's tags go --images at a time (all-tags.ts).
  */
-import { RegistryError, UsageError } from '../errors.js';
+import { RegistryError, UsageError, type ErrorCode } from '../errors.js';
 import { parseFormat } from '../image/convert.js';
 import { formatPlatform, parsePlatform } from '../image/platform.js';
 import type { Platform } from '../image/types.js';
@@ -17,6 +17,7 @@ import { checkOptions, optionPaths, STRINGS, type OptionNames, type Shape } from
 import { anchorPaths, CONNECTION_SHAPE, type ConnectionOptions } from '../registry/connect.js';
 import type { HttpStats } from '../http/stats.js';
 import { checkImages, checkJobs, TransferRun } from '../transfer/engine.js';
+import { checkConnectionRanges } from '../registry/limits.js';
 import { TargetSet, type TransferTarget } from '../transfer/target-set.js';
 import { CallerCallbacks } from '../transfer/callbacks.js';
 import { oneTargetPerRepository } from '../transfer/target-list.js';
@@ -64,7 +65,7 @@ export interface CopyTargetResult {
   /** Tags that already pointed at the image, so were not written again (in a dry run: would not be; the other tags would be written). */
   tagsUnchanged?: string[];
   ok: boolean;
-  error?: { code: string; message: string };
+  error?: { code: ErrorCode; message: string };
   blobs: BlobReport[];
   /** Referrers copied (--referrers), referrers of referrers included: written by this run (or, dry, to be); one the target held already does not count. */
   referrers: number;
@@ -160,6 +161,7 @@ async function copyChecked(opts: CopyOptions, callbacks: CallerCallbacks, names:
   }
   const images = opts.allTags ? checkImages(opts.images, names.about('images')) : 1;
   checkJobs(opts.jobs, names.about('jobs'));
+  checkConnectionRanges(opts, (o) => names.about(o));
   const t0 = performance.now();
   // Tags copied at once must not upload one blob into one repository twice: the run records the
   // landings (in its own repository only: the tee already reads each blob once for all targets).

@@ -8,7 +8,8 @@ import { isImageConfigMediaType } from '../image/mediatypes.js';
 import { parsePlatform, selectPlatform, formatPlatform, platformMatches } from '../image/platform.js';
 import type { Descriptor, ImageConfig, Platform } from '../image/types.js';
 import { silentLogger, type Logger } from '../log.js';
-import { checkArgument, checkOptions, REFERENCE_ARGUMENT, type Shape } from '../options-check.js';
+import { checkArgument, checkOptions, optionPaths, REFERENCE_ARGUMENT, type Shape } from '../options-check.js';
+import { checkConnectionRanges } from '../registry/limits.js';
 import { anchorPaths, CONNECTION_SHAPE, connect, transportFor, type ConnectionOptions } from '../registry/connect.js';
 
 /** Options of inspect(). */
@@ -129,6 +130,7 @@ function checkPlatformFields(cfg: ImageConfig, what: string): void {
 export async function inspect(reference: string | ImageReference, given: InspectOptions = {}): Promise<InspectResult> {
   checkArgument('inspect()', 'reference', reference, REFERENCE_ARGUMENT);
   checkOptions('inspect()', given, INSPECT_SHAPE);
+  checkConnectionRanges(given, optionPaths('inspect()').about);
   const opts = anchorPaths(given); // relative paths (TLS files, env's path variables) taken in the `cwd` option
   const ref = referenceArgument(reference);
   const want = opts.platform ? parsePlatform(opts.platform) : undefined;

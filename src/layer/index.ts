@@ -20,7 +20,7 @@ export type { LayerOptions, LayerResult, LayerSource } from './types.js';
 /** `--app SRC[:DEST]` parsing and the up-front source check, for the CLI and the push pipeline. */
 export { normaliseDest, parseAppFlag, validateSources } from './sources.js';
 /** SOURCE_DATE_EPOCH parsing exactly as the layer applies it, so config `created` can match the layer's mtime. */
-export { checkEpochSeconds, epochFromEnv, resolveLayerOptions } from './options.js';
+export { checkEpochSeconds, epochFromEnv, GZIP_LEVELS, MAX_ID, resolveLayerOptions } from './options.js';
 /** Lane defaults and thread-pool sizing, for a host program that sizes UV_THREADPOOL_SIZE itself (as the CLI does). */
 export { chooseLanes, defaultLanes, MAX_LANES, poolSizeFor, poolSizeFromEnv, type LaneChoice } from './lanes.js';
 /** Destinations written the Windows way (C:\app), for push's layers of a Windows image. */

@@ -37,7 +37,13 @@ export interface LayerConfig {
 }
 
 /** Largest uid/gid: uid_t is 32 bits and (uid_t)-1 means "no change" to chown(2). Past 6 octal digits the tar carries it in pax records (tar-header.ts). */
-const MAX_ID = 2 ** 32 - 2;
+export const MAX_ID = 2 ** 32 - 2;
+/**
+ * gzip levels, zlib's. 0 stores the blocks uncompressed: still a gzip stream, the layer media type
+ * every registry and runtime takes, for content that is compressed already (archives, media) or a
+ * link fast enough that compressing costs more than it saves.
+ */
+export const GZIP_LEVELS = { min: 0, max: 9 } as const;
 /** The most the ustar mtime field holds: 11 octal digits, 2242-03-16. */
 const MAX_MTIME = 8 ** 11 - 1;
 
@@ -72,7 +78,7 @@ export function resolveLayerOptions(opts: LayerOptions): LayerConfig {
   const mtime = opts.mtime !== undefined ? checkEpochSeconds(opts.mtime, 'layer mtime') : (epochFromEnv(opts.env?.SOURCE_DATE_EPOCH) ?? 0);
   const uid = intIn('chown uid', opts.chown?.uid ?? 0, 0, MAX_ID);
   const gid = intIn('chown gid', opts.chown?.gid ?? 0, 0, MAX_ID);
-  const level = intIn('gzip level', opts.gzipLevel ?? DEFAULT_GZIP_LEVEL, 0, 9);
+  const level = intIn('gzip level', opts.gzipLevel ?? DEFAULT_GZIP_LEVEL, GZIP_LEVELS.min, GZIP_LEVELS.max);
   const blockSize = intIn('gzip block size', opts.blockSize ?? DEFAULT_BLOCK_SIZE, 16 * 1024, 64 * 1024 * 1024);
   if (opts.gzipConcurrency !== undefined) intIn('gzip jobs', opts.gzipConcurrency, 1, MAX_LANES);
   if (opts.threadPoolSize !== undefined) intIn('thread pool size', opts.threadPoolSize, 1, LIBUV_MAX_POOL);

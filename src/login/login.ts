@@ -15,7 +15,8 @@ import { AuthError, UsageError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { splitAuthKey } from '../auth/registry-host.js';
 import { HttpRegistryClient } from '../registry/client.js';
-import { checkOptions, type Shape } from '../options-check.js';
+import { checkOptions, optionPaths, type Shape } from '../options-check.js';
+import { checkConnectionRanges } from '../registry/limits.js';
 import { anchorPaths, CONNECTION_SHAPE, insecureList, transportFor, type ConnectionOptions } from '../registry/connect.js';
 
 /** Options of login(). */
@@ -118,6 +119,7 @@ function storeOptions(opts: Pick<ConnectionOptions, 'env' | 'homeDir' | 'credent
  */
 export async function login(given: LoginOptions): Promise<LoginResult> {
   checkOptions('login()', given, LOGIN_SHAPE);
+  checkConnectionRanges(given, optionPaths('login()').about);
   const opts = anchorPaths(given); // relative paths (TLS files, env's path variables) taken in the `cwd` option
   const { registry, namespace, name } = loginTarget(opts.registry);
   if (!opts.username) throw new UsageError('the user name is empty');

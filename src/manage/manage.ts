@@ -15,6 +15,7 @@ import { checkTag, formatReference, manifestRef, parseReference, referenceArgume
 import { registryHostOf } from '../ref/registry.js';
 import type { FetchedManifest, ManifestHead, RegistryClient } from '../registry/registry-client.js';
 import { checkArgument, checkOptions, optionPaths, REFERENCE_ARGUMENT, STRINGS, type OptionNames, type Shape } from '../options-check.js';
+import { checkConnectionRanges } from '../registry/limits.js';
 import { anchorPaths, CONNECTION_SHAPE, connect, transportFor, type ConnectionOptions } from '../registry/connect.js';
 import { deleteScopeActions } from '../registry/quirks.js';
 import type { ScopeAction } from '../auth/scope.js';
@@ -209,6 +210,7 @@ function notFound(ref: ImageReference): NotFoundError {
 export async function listTags(repository: string | ImageReference, opts: ListTagsOptions = {}): Promise<TagList> {
   checkArgument('listTags()', 'repository', repository, REFERENCE_ARGUMENT);
   checkOptions('listTags()', opts, LIST_TAGS_SHAPE);
+  checkConnectionRanges(opts, optionPaths('listTags()').about);
   const ref = typeof repository === 'string' ? parseRepository(repository) : referenceArgument({ registry: repository.registry, repository: repository.repository });
   const pageSize = pageSizeOf(opts);
   return withClient(ref, 'from', ['pull'], opts, async (client) => ({
@@ -235,6 +237,7 @@ function pageSizeOf(opts: ListTagsOptions): number {
 export async function listRepositories(registry: string, opts: ListTagsOptions = {}): Promise<RepositoryList> {
   checkArgument('listRepositories()', 'registry', registry, 'string');
   checkOptions('listRepositories()', opts, LIST_TAGS_SHAPE);
+  checkConnectionRanges(opts, optionPaths('listRepositories()').about);
   const host = registryHostOf(registry);
   // catalog only ever takes a registry, so `registry:5000` is one (looksLikeRegistry reads it as an image).
   if (!host || !(looksLikeRegistry(host) || isNameWithPort(host))) {
@@ -266,6 +269,7 @@ export async function listRepositories(registry: string, opts: ListTagsOptions =
 export async function digestOf(reference: string | ImageReference, opts: DigestOptions = {}): Promise<DigestResult> {
   checkArgument('digestOf()', 'reference', reference, REFERENCE_ARGUMENT);
   checkOptions('digestOf()', opts, DIGEST_SHAPE);
+  checkConnectionRanges(opts, optionPaths('digestOf()').about);
   const ref = referenceArgument(reference);
   const want = opts.platform === undefined ? undefined : parsePlatform(opts.platform);
   const log = opts.logger ?? silentLogger;
@@ -369,6 +373,7 @@ export async function tagImage(reference: string | ImageReference, newTags: stri
   checkArgument('tagImage()', 'reference', reference, REFERENCE_ARGUMENT);
   checkArgument('tagImage()', 'newTags', newTags, STRINGS);
   checkOptions('tagImage()', opts, MANAGE_SHAPE);
+  checkConnectionRanges(opts, optionPaths('tagImage()').about);
   const ref = referenceArgument(reference);
   if (newTags.length === 0) throw new UsageError('name at least one new tag');
   for (const t of newTags) {
@@ -612,6 +617,7 @@ const DELETE_NAMES = optionPaths('deleteImage()');
 export async function deleteImageAs(reference: string | ImageReference, opts: DeleteOptions, names: OptionNames): Promise<DeleteResult> {
   checkArgument('deleteImage()', 'reference', reference, REFERENCE_ARGUMENT);
   checkOptions('deleteImage()', opts, DELETE_SHAPE);
+  checkConnectionRanges(opts, (o) => names.about(o));
   const ref = referenceArgument(reference);
   const log = opts.logger ?? silentLogger;
   return withClient(ref, 'to', deleteScopeActions(ref.registry), opts, async (client) => {

@@ -11,11 +11,12 @@ import { parseFormat } from '../image/convert.js';
 import type { MediaFamily } from '../image/mediatypes.js';
 import { isWindows, mayBeWindows, parsePlatform, pushPlatform } from '../image/platform.js';
 import type { Platform } from '../image/types.js';
-import { checkEpochSeconds, epochFromEnv, firstSymlink, hasContent, isWindowsStylePath, normaliseDest, resolveLayerOptions, validateSources, windowsDestination, windowsSymlinkRefused, type LayerSource } from '../layer/index.js';
+import { checkEpochSeconds, epochFromEnv, firstSymlink, GZIP_LEVELS, hasContent, isWindowsStylePath, MAX_ID, MAX_LANES, normaliseDest, resolveLayerOptions, validateSources, windowsDestination, windowsSymlinkRefused, type LayerSource } from '../layer/index.js';
 import { silentLogger, type Logger } from '../log.js';
 import { checkTag, parseReference, type ImageReference } from '../ref/reference.js';
 import { STRINGS, type OptionNames, type Shape } from '../options-check.js';
 import { CONNECTION_SHAPE, workingDirectory } from '../registry/connect.js';
+import { checkConnectionRanges } from '../registry/limits.js';
 import { checkJobs } from '../transfer/engine.js';
 import { BLOB_EVENTS_SHAPE } from '../transfer/types.js';
 import type { LayerJob } from './layer-everywhere.js';
@@ -117,6 +118,7 @@ export async function checkInputs(opts: PushOptions, names: OptionNames): Promis
   for (const r of toRefs) checkTag(r.tag ?? 'latest');
   const fromRef = opts.from === 'scratch' ? undefined : parseReference(opts.from);
   const jobs = checkJobs(opts.jobs, names.about('jobs'));
+  checkConnectionRanges(opts, (o) => names.about(o));
   const env = opts.env ?? {};
   // Checked here for every push, config-only too: it dates the config's `created` and history.
   const mtime = opts.mtime !== undefined ? checkEpochSeconds(opts.mtime, names.about('mtime')) : (epochFromEnv(env.SOURCE_DATE_EPOCH) ?? 0);
@@ -127,8 +129,9 @@ export async function checkInputs(opts: PushOptions, names: OptionNames): Promis
   // fifo once (walk.ts).
   const said = new Set<string>();
   const common = { cwd, mtime, env, chown: opts.chown, gzipLevel: opts.gzipLevel, gzipConcurrency: opts.gzipJobs, logger, said, ...(work ? { onTarBytes: (n: number) => work(n) } : {}) };
-  // The layer builder's ranges (mtime, chown ids, gzip level and jobs) are checked now: found by
-  // the builder, once uploads had started, they were thrown where nothing caught them.
+  checkLayerRanges(opts, names);
+  // The layer builder's ranges are checked now: found by the builder, once uploads had started,
+  // they were thrown where nothing caught them.
   if (opts.layers?.length || opts.app?.length) resolveLayerOptions({ sources: [], ...common });
   // The qualifiers first: a misspelt platform is said before any file is read.
   const qualifiers = (opts.layers ?? []).map((spec) => (spec.platform === undefined ? undefined : parsePlatform(spec.platform)));
@@ -190,6 +193,22 @@ export async function checkInputs(opts: PushOptions, names: OptionNames): Promis
   const annotations = opts.annotations && Object.keys(opts.annotations).length ? checkAnnotations(opts.annotations, names) : undefined;
   if (annotations && format === 'docker') throw new UsageError(`${names.about('annotations')} cannot go into a Docker v2 manifest (it has no annotations); use ${names.set('format', 'oci')}`);
   return { cwd, toRefs, fromRef, platform, jobs, mtime, layers, format, annotations, ...(opts.chown ? { chown: true } : {}), names };
+}
+
+/**
+ * The layer options' ranges, named as the caller gave them (`push(): gzipLevel`, the CLI's
+ * `--gzip-level`), with or without a layer to build, as mtime is: a value out of range is a
+ * mistake whether or not this push uses it (a script's `gzipLevel: 42` otherwise passed until the
+ * day it got an `app`). The layer builder checks them again, worded for itself.
+ */
+function checkLayerRanges(opts: PushOptions, names: OptionNames): void {
+  const whole = (path: string, v: number | undefined, min: number, max: number): void => {
+    if (v !== undefined && !(Number.isInteger(v) && v >= min && v <= max)) throw new UsageError(`${names.about(path)} must be a whole number from ${min} to ${max} (got ${v})`);
+  };
+  whole('gzipLevel', opts.gzipLevel, GZIP_LEVELS.min, GZIP_LEVELS.max);
+  whole('gzipJobs', opts.gzipJobs, 1, MAX_LANES);
+  whole('chown.uid', opts.chown?.uid, 0, MAX_ID);
+  whole('chown.gid', opts.chown?.gid, 0, MAX_ID);
 }
 
 /**

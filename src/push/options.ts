@@ -1,4 +1,5 @@
 /** The push operation's inputs and report, as the library exposes them. */
+import type { ErrorCode } from '../errors.js';
 import type { ConfigChanges } from '../image/config.js';
 import type { LayerSource } from '../layer/index.js';
 import type { HttpStats } from '../http/stats.js';
@@ -86,14 +87,14 @@ export interface PushLayerReport {
   method?: string;
 }
 
-/** One platform image written by push(). */
+/** One platform image written by push() (in a dry run: planned, with digest and configDigest ''). */
 export interface PushedPlatform {
   platform: string;
   digest: string;
   configDigest: string;
 }
 
-/** What push() wrote at one target. */
+/** What push() wrote at one target (internal: the report's fields for it, PushResult's and PushTargetReport's). */
 export interface PushTargetResult {
   reference: string;
   digest: string;
@@ -104,27 +105,47 @@ export interface PushTargetResult {
   platforms: PushedPlatform[];
 }
 
-/** One target of a multi-target push, in the report. */
+/** One target of a multi-target push, in the report (`targets`). */
 export interface PushTargetReport {
+  /**
+   * `<registry>/<repository>@sha256:…` of what was written there; in a dry run
+   * `<registry>/<repository>` (nothing written, no digest); '' for a target that failed.
+   */
   reference: string;
+  /** The target as given, normalised (`registry.example.com/app:1`). */
   target: string;
+  /** The manifest written there; '' in a dry run and for a target that failed. */
   digest: string;
   tags: string[];
+  /** Tags that already pointed at this manifest, so were not written again (absent when none did). */
+  tagsUnchanged?: string[];
+  /** Media type of the manifest written; absent in a dry run and for a target that failed. */
+  mediaType?: string;
+  /** The platform images written there; absent in a dry run and for a target that failed. */
+  platforms?: PushedPlatform[];
   ok: boolean;
   blobs: BlobReport[];
-  error?: { code: string; message: string };
+  error?: { code: ErrorCode; message: string };
   /** The new layers at this target, as `layers` reports them for the first (each target gets them its own way: uploaded, mounted from another target, skipped, reused). */
   layers?: PushLayerReport[];
 }
 
 /** What push() did. */
 export interface PushResult {
-  /** "<target repo>@sha256:…" — the one line the CLI prints. */
+  /**
+   * `<registry>/<repository>@sha256:…` of the manifest written (of the first target that
+   * succeeded): the one line the CLI prints. In a dry run, where nothing is written and there is
+   * no digest yet, `<registry>/<repository>` of the first target that could be planned.
+   */
   reference: string;
+  /** The manifest's digest; '' in a dry run. */
   digest: string;
+  /** The manifest's media type; '' in a dry run. */
   mediaType: string;
-  /** Every tag written. */
+  /** Every tag written (in a dry run: to be written). */
   tags: string[];
+  /** Tags that already pointed at this manifest (seen by the warm path), so were not written again; absent when none did. */
+  tagsUnchanged?: string[];
   /** `mirror`: the registry mirror the base manifest was read from (absent: the registry itself). */
   base: { reference: string; digest: string; mirror?: string };
   platforms: PushedPlatform[];
@@ -133,7 +154,7 @@ export interface PushResult {
   /** Every new layer, bottom to top. */
   layers?: PushLayerReport[];
   /** Set when the output family differs from the base's (every manifest digest then differs from a same-family build). */
-  format?: { from: string; to: string };
+  format?: { from: 'oci' | 'docker'; to: 'oci' | 'docker' };
   blobs: BlobReport[];
   /** Whole-transfer retries summed over blobs and the layer. */
   retries: number;

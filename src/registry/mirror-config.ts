@@ -14,8 +14,8 @@
  * image is read from or written to: BlockedPrefixes) and `insecure = true` (a host reached over TLS
  * without certificate verification, or over plain HTTP when it does not speak TLS: InsecureHosts).
  */
-import { InputError } from '../errors.js';
-import { connectionOptionNames, type ConnectionNames } from '../options-check.js';
+import { InputError, UsageError } from '../errors.js';
+import { connectionOptionNames, described, type ConnectionNames } from '../options-check.js';
 import { HOST } from '../ref/grammar.js';
 import { canonicalRegistry, DOCKER_HUB } from '../ref/registry.js';
 
@@ -112,10 +112,30 @@ export function addMirrors(map: MirrorMap, prefix: string, mirrors: string[]): M
   return map;
 }
 
-/** Several maps in order of precedence: the first map's mirrors for a prefix are tried first. */
+/**
+ * Several maps in order of precedence: the first map's mirrors for a prefix are tried first. Each
+ * must be a MirrorMap (prefix → list of mirrors); anything else is E_USAGE naming the argument.
+ * The likeliest slip, passing what mirrorsFromRegistriesConf returns rather than its `mirrors`,
+ * was a TypeError ("mirrors is not iterable"): it is told as such.
+ */
 export function mergeMirrorMaps(...maps: (MirrorMap | undefined)[]): MirrorMap {
   const out: MirrorMap = {};
-  for (const m of maps) for (const [k, v] of Object.entries(m ?? {})) addMirrors(out, k, v);
+  maps.forEach((m, i) => {
+    if (m === undefined) return;
+    const arg = `mergeMirrorMaps(): argument ${i + 1}`;
+    if (typeof m !== 'object' || m === null || Array.isArray(m)) throw new UsageError(`${arg} must be a map of prefix → mirrors, e.g. { "docker.io": ["mirror.example.com"] } (got ${described(m)})`);
+    const r = m as Record<string, unknown>;
+    if (typeof r.mirrors === 'object' && r.mirrors !== null && !Array.isArray(r.mirrors) && Array.isArray(r.notes)) {
+      throw new UsageError(`${arg} is what mirrorsFromRegistriesConf() returns ({ mirrors, notes, blocked, insecure }): pass its mirrors (its blocked and insecure are the blocked and insecureTlsRegistries options)`);
+    }
+    for (const [k, v] of Object.entries(r)) {
+      const odd = Array.isArray(v) ? v.findIndex((x) => typeof x !== 'string') : -1;
+      if (!Array.isArray(v) || odd >= 0) {
+        throw new UsageError(`${arg}: the mirrors of ${JSON.stringify(k)} must be an array of strings (got ${Array.isArray(v) ? `${described(v[odd])} at [${odd}]` : described(v)})`);
+      }
+      addMirrors(out, k, v as string[]);
+    }
+  });
   return out;
 }
 

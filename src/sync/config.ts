@@ -7,6 +7,7 @@
 import { isAlias, isMap, isScalar, LineCounter, parseDocument, YAMLParseError, type Document } from 'yaml';
 import semver from 'semver';
 import { InputError, RegpushError, UsageError } from '../errors.js';
+import { STRINGS, type Shape } from '../options-check.js';
 import { formatPlatform, parsePlatform } from '../image/platform.js';
 import { tagProblem } from '../ref/grammar.js';
 import { formatReference, parseReference, repositoryName, withTag, type ImageReference } from '../ref/reference.js';
@@ -65,6 +66,69 @@ export interface SyncSpec {
   /** The file name as given, for messages. */
   file: string;
   images: SyncImage[];
+}
+
+/** A reference as parseSyncFile gives it (ImageReference). */
+const REFERENCE_SHAPE: Shape = { fields: { registry: 'string', repository: 'string', tag: 'string', digest: 'string' }, required: ['registry', 'repository'] };
+
+/**
+ * SyncSpec as sync() takes it: what parseSyncFile returns, each entry checked, defaulted and
+ * normalised (SyncImage), checked by sync() as any option is (options-check.ts). A hand-made spec
+ * of the same shape passes; the sync file's own keys do not (rawSyncSpec says so first).
+ */
+export const SYNC_SPEC_SHAPE: Shape = {
+  fields: {
+    file: 'string',
+    images: {
+      list: {
+        fields: {
+          index: 'whole',
+          label: 'string',
+          key: 'string',
+          source: REFERENCE_SHAPE,
+          tags: {
+            anyOf: [
+              { fields: { kind: { literal: ['list'] }, tags: STRINGS }, required: ['kind', 'tags'] },
+              { fields: { kind: { literal: ['all'] } }, required: ['kind'] },
+              { fields: { kind: { literal: ['filter'] }, regex: 'string', semver: 'string', newest: 'whole', prerelease: 'boolean' }, required: ['kind', 'prerelease'] },
+            ],
+          },
+          pinnedTag: 'string',
+          destinations: {
+            list: {
+              anyOf: [
+                { fields: { kind: { literal: ['prefix'] }, prefix: { fields: { registry: 'string', path: 'string' }, required: ['registry', 'path'] } }, required: ['kind', 'prefix'] },
+                { fields: { kind: { literal: ['reference'] }, ref: REFERENCE_SHAPE }, required: ['kind', 'ref'] },
+              ],
+            },
+          },
+          platforms: { anyOf: [{ literal: ['all'] }, STRINGS] },
+          referrers: 'boolean',
+        },
+        required: ['index', 'label', 'key', 'source', 'destinations', 'platforms', 'referrers'],
+      },
+    },
+  },
+  required: ['file', 'images'],
+};
+
+/**
+ * What shows that `spec` is a sync file's content as written (`{ images: [{ source: 'reg/app',
+ * tags: [...], targets: [...] }] }`), not what parseSyncFile makes of it: the file's `defaults`, or
+ * an entry with `source` as a string or a `target`/`targets` key. Undefined for anything else
+ * (SYNC_SPEC_SHAPE then says what is wrong, if anything). Such a spec once passed the check and
+ * failed inside sync() with E_INTERNAL "Cannot read properties of undefined".
+ */
+export function rawSyncSpec(spec: unknown): string | undefined {
+  if (!isObject(spec)) return undefined;
+  if (Object.hasOwn(spec, 'defaults')) return 'spec has "defaults"';
+  const images = Array.isArray(spec.images) ? spec.images : [];
+  for (const [i, e] of images.entries()) {
+    if (!isObject(e)) continue;
+    const own = [...(typeof e.source === 'string' ? ['"source" as a string'] : []), ...['target', 'targets'].filter((k) => Object.hasOwn(e, k)).map((k) => `"${k}"`)];
+    if (own.length) return `spec.images[${i}] has ${own.join(' and ')}`;
+  }
+  return undefined;
 }
 
 /** Image keys that `defaults` may set too. */

@@ -30,6 +30,7 @@ import { formatReference, manifestRef, repositoryName, type ImageReference } fro
 import { checkOptions, optionPaths, type OptionNames, type Shape } from '../options-check.js';
 import { anchorPaths, CONNECTION_SHAPE, type ConnectionOptions } from '../registry/connect.js';
 import { checkImages, checkJobs, TransferRun } from '../transfer/engine.js';
+import { checkConnectionRanges } from '../registry/limits.js';
 import { asRegpushError, type TransferTarget } from '../transfer/target-set.js';
 import { CallerCallbacks } from '../transfer/callbacks.js';
 
@@ -38,7 +39,7 @@ export { DEFAULT_IMAGES } from '../transfer/engine.js';
 import { BLOB_EVENTS_SHAPE, type BlobEvents } from '../transfer/types.js';
 import type { PullMeter } from '../transfer/graph.js';
 import { copyImage, type ImageCopyOutcome } from '../transfer/image-copy.js';
-import type { SyncImage, SyncSpec } from './config.js';
+import { rawSyncSpec, SYNC_SPEC_SHAPE, type SyncImage, type SyncSpec } from './config.js';
 import { OutageBreaker, outageThreshold } from './outage.js';
 import { expandEntries, type Expanded, type Work } from './expand.js';
 import { crossShardWriters, inShard, type Neighbour, type Shard } from './shard.js';
@@ -59,7 +60,10 @@ export interface SyncEvents extends BlobEvents, GateEvents {
 
 /** Options of sync(); the pull-limit gate's (minRateLimit, maxWaitMs, rateLimitPollMs) are GateOptions. */
 export interface SyncOptions extends ConnectionOptions, GateOptions {
-  /** The checked sync file (parseSyncFile). */
+  /**
+   * The checked sync file: what parseSyncFile returns (or an object of its shape, e.g. a subset of
+   * its images). The file's content as written is refused (E_USAGE): parseSyncFile(JSON.stringify(content), 'sync.json') reads it.
+   */
   spec: SyncSpec;
   /** Take only this share of the images. */
   shard?: Shard;
@@ -79,7 +83,7 @@ export interface SyncTargetResult {
   target: string;
   /** copied: written; skipped: already held the source digest under the tag; planned: dry run; failed. */
   action: 'copied' | 'skipped' | 'planned' | 'failed';
-  error?: { code: string; message: string };
+  error?: { code: ErrorCode; message: string };
   /** Blobs mounted (from the source repository or from a repository this run landed them in). */
   mounted: number;
   /** Blobs streamed from the source, and their bytes. */
@@ -101,7 +105,7 @@ export interface SyncUnitResult {
   sourceDigest: string;
   ok: boolean;
   /** Why the unit failed before reaching its targets (tag list or source manifest). */
-  error?: { code: string; message: string };
+  error?: { code: ErrorCode; message: string };
   targets: SyncTargetResult[];
   /** Bytes read from the source for this unit (each blob once, whatever the number of targets). */
   bytesRead: number;
@@ -137,8 +141,8 @@ export interface SyncResult {
 export const SYNC_SHAPE = {
   fields: {
     ...CONNECTION_SHAPE,
-    // The entries are parseSyncFile's, which checks their keys; they are data, not options.
-    spec: { fields: { file: 'string', images: { list: { fields: {}, open: true } } }, required: ['file', 'images'] },
+    // parseSyncFile's result: checked for its shape, its entries' values were checked by parseSyncFile.
+    spec: SYNC_SPEC_SHAPE,
     shard: { fields: { index: 'whole', count: 'whole' }, required: ['index', 'count'] },
     images: 'number',
     jobs: 'number',
@@ -168,6 +172,14 @@ const SYNC_NAMES = optionPaths('sync()', { platform: 'platforms' });
  * messages name its flags (src/cli/commands/sync.ts). Not part of the library's surface.
  */
 export async function syncAs(given: SyncOptions, names: OptionNames): Promise<SyncResult> {
+  // A sync file's content given as it is written: said as such, rather than as the first of its
+  // keys the shape does not know.
+  const raw = rawSyncSpec((given as { spec?: unknown } | undefined)?.spec);
+  if (raw !== undefined) {
+    throw new UsageError(
+      `sync(): spec is a sync file's content as written (${raw}): spec must be what parseSyncFile(text, fileName) returns, which checks each entry and applies the defaults; for content held as an object, parseSyncFile(JSON.stringify(content), "sync.json")`,
+    );
+  }
   checkOptions('sync()', given, SYNC_SHAPE);
   // The caller's callbacks go through one guard (transfer/callbacks.ts): a throw there stops the
   // sync, and the sync rejects with that error.
@@ -185,6 +197,7 @@ async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks, names:
   if (opts.shard && !(opts.shard.count >= 1 && opts.shard.index < opts.shard.count)) throw new UsageError(`${names.about('shard')} must have 0 ≤ index < count (got ${opts.shard.index}/${opts.shard.count})`);
   const images = checkImages(opts.images, names.about('images'));
   checkJobs(opts.jobs, names.about('jobs'));
+  checkConnectionRanges(opts, (o) => names.about(o));
   checkGateOptions(opts, names);
   const platformsOf = (img: SyncImage) => (img.platforms === 'all' ? undefined : img.platforms.map((p) => parsePlatform(p)));
   const entries = opts.spec.images.filter((img) => !opts.shard || inShard(img.key, opts.shard));
@@ -322,7 +335,7 @@ function entryFailed(image: SyncImage, error: FailureLine): SyncUnitResult {
 }
 
 /** A failure as the report shows it. */
-type FailureLine = { code: string; message: string };
+type FailureLine = { code: ErrorCode; message: string };
 
 /**
  * The failure lines of one sync's report, each with the error it stands for: a file of one image
@@ -341,7 +354,7 @@ class FailureLines {
   /** The error `line` stands for, of its code's class, with its details and `more` (the report). */
   error(line: FailureLine, more: ErrorDetails): RegpushError {
     const e = this.errors.get(line);
-    return errorForCode(line.code as ErrorCode, line.message, { details: { ...e?.details, ...more }, cause: e?.cause });
+    return errorForCode(line.code, line.message, { details: { ...e?.details, ...more }, cause: e?.cause });
   }
 }
 

@@ -9,7 +9,7 @@
  * still running is cancelled. With several, a failing target is set aside and the others go on.
  */
 import pLimit, { type LimitFunction } from 'p-limit';
-import { InternalError, PartialFailureError, RegistryError, RegpushError } from '../errors.js';
+import { InternalError, PartialFailureError, RegistryError, RegpushError, type ErrorCode } from '../errors.js';
 import { isForeignLayer, isIndexMediaType } from '../image/mediatypes.js';
 import { parseManifest } from '../image/manifest.js';
 import type { Descriptor } from '../image/types.js';
@@ -655,7 +655,7 @@ export class TargetSet {
   }
 
   /** The per-target error line of a report. */
-  static summary(t: TransferTarget): { code: string; message: string } | undefined {
+  static summary(t: TransferTarget): { code: ErrorCode; message: string } | undefined {
     return t.failed ? { code: t.failed.code, message: t.failed.message } : undefined;
   }
 

@@ -305,7 +305,7 @@ const flagCases: [string, string[], Record<string, string>, number, string, RegE
   ['--retries 2.5', ['copy', '--retries', '2.5', src(), dst('f2')], {}, 2, 'E_USAGE', /--retries must be a whole number/],
   ['--retries 99', ['copy', '--retries', '99', src(), dst('f3')], {}, 2, 'E_USAGE', /from 0 to 20 \(got 99\)/],
   ['--jobs 0 on push', ['push', '--jobs', '0', '--from', src(), '--to', dst('f4'), '--app', '__APP__'], {}, 2, 'E_USAGE', /--jobs must be a whole number from 1 to 64/],
-  ['--gzip-level 12', ['push', '--gzip-level', '12', '--from', src(), '--to', dst('f5'), '--app', '__APP__'], {}, 2, 'E_USAGE', /--gzip-level must be a whole number from 1 to 9/],
+  ['--gzip-level 12', ['push', '--gzip-level', '12', '--from', src(), '--to', dst('f5'), '--app', '__APP__'], {}, 2, 'E_USAGE', /--gzip-level must be a whole number from 0 to 9 \(got 12\)/],
   ['--layer-upload bogus', ['push', '--layer-upload', 'bogus', '--from', src(), '--to', dst('f6'), '--app', '__APP__'], {}, 2, 'E_USAGE', /Invalid values: Argument: layer-upload, Given: "bogus", Choices: "patch", "put", "chunked"/],
   ['--platform without an arch', ['copy', '--platform', 'linux', src(), dst('f7')], {}, 2, 'E_INPUT', /invalid platform "linux": expected os\/arch/],
   ['--platform with unbalanced parentheses', ['copy', '--platform', 'windows(10.0.20348.1/amd64', src(), dst('f7b')], {}, 2, 'E_INPUT', /invalid platform "windows\(10\.0\.20348\.1\/amd64": unbalanced parentheses in "windows\(10\.0\.20348\.1"; expected os\/arch\[\/variant\] or os\(osversion\)\/arch/],

@@ -119,3 +119,28 @@ test('push --dry-run to several targets: the text plan has a block per target (e
   assert.match(badFirst.stderr.trim().split('\n').at(-1)!, /1 of 2 targets failed: .*\[E_PARTIAL\]$/);
   assert.equal(a.count({ method: 'PUT' }) + bad.count({ method: 'PUT' }), 0, 'nothing written');
 });
+
+test('--gzip-level takes 0 to 9, as the library\'s gzipLevel does (0: the layer stored uncompressed in its gzip stream); the CLI\'s refusals name its flags: --gzip-level 10, --chown past 32 bits', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base', { tags: ['1'] });
+  const { dir, env } = appAndEnv(src, dst);
+  const args = (to: string, ...more: string[]) => ['push', '--from', src.ref('base:1'), '--to', dst.ref(to), '--app', join(dir, 'app'), ...more];
+  const stored = await runMain(args('app:0', '--gzip-level', '0'), { env, cwd: dir });
+  assert.equal(stored.code, 0, stored.stderr);
+  const deflated = await runMain(args('app:6'), { env, cwd: dir });
+  assert.equal(deflated.code, 0, deflated.stderr);
+  const top = (tag: string) => (JSON.parse(dst.manifest('app', tag)!.bytes.toString()) as { layers: { digest: string; size: number }[] }).layers.at(-1)!;
+  // The tar's zero padding, stored as it is, against the default level's.
+  assert.ok(top('0').size > 2 * top('6').size, `a level-0 layer (${top('0').size} bytes) holds its tar uncompressed (default level: ${top('6').size})`);
+  const before = dst.count();
+  for (const [flags, message] of [
+    [['--gzip-level', '10'], /^regpush: error: --gzip-level must be a whole number from 0 to 9 \(got 10\) \[E_USAGE\]$/m],
+    [['--chown', '4294967295:0'], /^regpush: error: --chown UID must be a whole number from 0 to 4294967294 \(got 4294967295\) \[E_USAGE\]$/m],
+    [['--chown', '0:9999999999'], /^regpush: error: --chown GID must be a whole number from 0 to 4294967294 \(got 9999999999\) \[E_USAGE\]$/m],
+  ] as const) {
+    const r = await runMain(args('app:1', ...flags), { env, cwd: dir });
+    assert.equal(r.code, 2, `${flags.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, message);
+  }
+  assert.equal(dst.count(), before, 'nothing was sent for the refused flags');
+});

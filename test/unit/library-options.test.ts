@@ -159,6 +159,35 @@ test('sync(): a spec that is not parseSyncFile\'s object, a shard that is not { 
   assert.equal(r.totals.copied, 1);
 });
 
+test('sync(): a spec given as the sync file\'s content (not parseSyncFile\'s result) is E_USAGE naming spec and what it must be, before any request (was E_INTERNAL "Cannot read properties of undefined"); a hand-made spec of parseSyncFile\'s shape is checked as one', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('app', { tags: ['1', '2'] });
+  const content = { images: [{ source: src.ref('app'), tags: ['1'], targets: [`${dst.host}/mirror`] }] };
+  const opts = fakeLibraryOptions(src, dst);
+  const spec = parseSyncFile(JSON.stringify(content), 'sync.json');
+  const entry = spec.images[0]!;
+  const given = (s: unknown) => () => sync({ spec: s, ...opts } as never);
+  const advice = 'spec must be what parseSyncFile\\(text, fileName\\) returns, which checks each entry and applies the defaults; for content held as an object, parseSyncFile\\(JSON\\.stringify\\(content\\), "sync\\.json"\\)$';
+  await refusedUpFront([src, dst], 'E_USAGE', [
+    ['an inline entry', given({ file: 'inline', images: [{ source: src.ref('app:1'), targets: [`${dst.host}/mirror`] }] }), new RegExp(`^sync\\(\\): spec is a sync file's content as written \\(spec\\.images\\[0\\] has "source" as a string and "targets"\\): ${advice}`)],
+    ['the content, no file', given(content), new RegExp(`^sync\\(\\): spec is a sync file's content as written \\(spec\\.images\\[0\\] has "source" as a string and "targets"\\): ${advice}`)],
+    ['a full target', given({ file: 'f', images: [entry, { source: { registry: 'r.example', repository: 'a' }, target: 'r.example/b:1' }] }), /^sync\(\): spec is a sync file's content as written \(spec\.images\[1\] has "target"\): spec must be what parseSyncFile/],
+    ['defaults', given({ file: 'f', defaults: { targets: [dst.host] }, images: [] }), /^sync\(\): spec is a sync file's content as written \(spec has "defaults"\)/],
+    // parseSyncFile's shape, spoilt: named as any option is.
+    ['no destinations', given({ ...spec, images: [{ ...entry, destinations: undefined }] }), /^sync\(\): spec\.images\[0\]\.destinations must be an array \(got nothing\)$/],
+    ['tags as the file writes them', given({ ...spec, images: [{ ...entry, tags: ['1'] }] }), /^sync\(\): spec\.images\[0\]\.tags must be an object with kind, tags or /],
+    ['a destination of another kind', given({ ...spec, images: [{ ...entry, destinations: [{ kind: 'prefix', prefix: `${dst.host}/mirror` }] }] }), /^sync\(\): spec\.images\[0\]\.destinations\[0\] must be /],
+    ['platforms as one string', given({ ...spec, images: [{ ...entry, platforms: 'linux/amd64' }] }), /^sync\(\): spec\.images\[0\]\.platforms must be "all" or an array of strings \(got a string\)$/],
+    ['a misspelt field', given({ ...spec, images: [{ ...entry, referers: true }] }), /^sync\(\): unknown option "spec\.images\[0\]\.referers" \(did you mean "spec\.images\[0\]\.referrers"\?\)$/],
+  ]);
+  // The advice works, and so does a spec made from parseSyncFile's entries (a subset of them).
+  assert.equal((await sync({ spec, ...opts })).totals.copied, 1);
+  const two = parseSyncFile(JSON.stringify({ images: [content.images[0], { ...content.images[0], tags: ['2'], targets: [`${dst.host}/other`] }] }), 'sync.json');
+  const r = await sync({ spec: { file: 'subset', images: two.images.filter((i) => i.index === 1) }, ...opts });
+  assert.deepEqual(r.units.map((u) => [u.entry, u.ok]), [['images[1] (' + src.ref('app') + ')', true]]);
+  assert.deepEqual(dst.tags('other/app'), ['2']);
+});
+
 test('push(): a relative workdir or volume, a user that is not USER[:GROUP] and a malformed stop signal are E_INPUT before any request, as the CLI refuses them', async () => {
   const [src, dst] = [await fake(), await fake()];
   src.seedImage('base/node', { tags: ['20'] });
@@ -185,17 +214,32 @@ test('push(): a relative workdir or volume, a user that is not USER[:GROUP] and 
   ]);
 });
 
-test('push(): a layer option out of the layer builder\'s range (mtime, chown id, gzip level or jobs) is E_INPUT before any request (was thrown, uncaught, once the layer upload had started)', async () => {
+test('push(): a layer option out of range (mtime, chown ids, gzip level or jobs) is refused before any request, named as the option, with or without a layer to build (was thrown, uncaught, once the layer upload had started; without a layer, gzipLevel 42 passed)', async () => {
   const [src, dst] = [await fake(), await fake()];
   src.seedImage('base/node', { tags: ['20'] });
-  const good = { from: src.ref('base/node:20'), to: dst.ref('app:1'), app: [{ src: appDir(), dest: '/app' }], ...fakeLibraryOptions(src, dst) };
-  const bad = (patch: Record<string, unknown>) => () => push({ ...good, ...patch });
+  const layered = { from: src.ref('base/node:20'), to: dst.ref('app:1'), app: [{ src: appDir(), dest: '/app' }], ...fakeLibraryOptions(src, dst) };
+  const configOnly = { from: src.ref('base/node:20'), to: dst.ref('app:1'), config: { env: ['A=1'] }, ...fakeLibraryOptions(src, dst) };
   await refusedUpFront([src, dst], 'E_INPUT', [
-    ['mtime past the tar field', bad({ mtime: 9e9 }), /^push\(\): mtime must be a whole number of seconds from 0 to 8589934591 \(2242-03-16, the most a tar header holds\), got 9000000000$/],
-    ['gzip level 10', bad({ gzipLevel: 10 }), /^gzip level must be an integer from 0 to 9, got 10$/],
-    ['gzip jobs 0', bad({ gzipJobs: 0 }), /^gzip jobs must be an integer from 1 to /],
-    ['chown uid past 32 bits', bad({ chown: { uid: 2 ** 32, gid: 0 } }), /^chown uid must be an integer from 0 to /],
+    ['mtime past the tar field', () => push({ ...layered, mtime: 9e9 }), /^push\(\): mtime must be a whole number of seconds from 0 to 8589934591 \(2242-03-16, the most a tar header holds\), got 9000000000$/],
   ]);
+  const cases: [string, () => Promise<unknown>, RegExp][] = [];
+  for (const [shape, good] of [['with a layer', layered], ['config-only', configOnly]] as const) {
+    const bad = (patch: Record<string, unknown>) => () => push({ ...good, ...patch });
+    cases.push(
+      [`gzipLevel 42, ${shape}`, bad({ gzipLevel: 42 }), /^push\(\): gzipLevel must be a whole number from 0 to 9 \(got 42\)$/],
+      [`gzipLevel -1, ${shape}`, bad({ gzipLevel: -1 }), /^push\(\): gzipLevel must be a whole number from 0 to 9 \(got -1\)$/],
+      [`gzipLevel 1.5, ${shape}`, bad({ gzipLevel: 1.5 }), /^push\(\): gzipLevel must be a whole number from 0 to 9 \(got 1\.5\)$/],
+      [`gzipJobs 0, ${shape}`, bad({ gzipJobs: 0 }), /^push\(\): gzipJobs must be a whole number from 1 to 64 \(got 0\)$/],
+      [`gzipJobs 65, ${shape}`, bad({ gzipJobs: 65 }), /^push\(\): gzipJobs must be a whole number from 1 to 64 \(got 65\)$/],
+      [`chown.uid past 32 bits, ${shape}`, bad({ chown: { uid: 2 ** 32, gid: 0 } }), /^push\(\): chown\.uid must be a whole number from 0 to 4294967294 \(got 4294967296\)$/],
+      [`chown.gid (uid_t)-1, ${shape}`, bad({ chown: { uid: 0, gid: 2 ** 32 - 1 } }), /^push\(\): chown\.gid must be a whole number from 0 to 4294967294 \(got 4294967295\)$/],
+    );
+  }
+  await refusedUpFront([src, dst], 'E_USAGE', cases);
+  // The edges are taken: level 0 (stored blocks, as --gzip-level 0) and 9, 64 lanes, the largest id.
+  const r = await push({ ...layered, gzipLevel: 0, gzipJobs: 64, chown: { uid: 2 ** 32 - 2, gid: 2 ** 32 - 2 } });
+  assert.equal(dst.manifest('app', '1')?.digest, r.digest);
+  assert.ok((await push({ ...layered, to: dst.ref('app:2'), gzipLevel: 9 })).digest);
 });
 
 test('push(): SOURCE_DATE_EPOCH or mtime out of range is E_INPUT naming it before any request, with a layer or config-only, one range for both (config-only was E_INTERNAL "Invalid time value" after the base blobs were mounted)', async () => {
@@ -459,16 +503,26 @@ test('env: {} without homeDir reads no login under the process\'s own home ($HOM
   }
 });
 
-test('numbers a plain-JS caller may give that cannot work (chunkSize 0, idleTimeoutMs 1, retries 1e6) are E_USAGE in the CLI\'s ranges, before any request', async () => {
-  const { good, bad } = await validPush();
+test('numbers a plain-JS caller may give that cannot work (chunkSize 0, idleTimeoutMs 1, retries 1e6) are E_USAGE in the CLI\'s ranges, naming the operation as its other messages do, before any request', async () => {
+  const { src, dst, good, bad } = await validPush();
   const reg = await fake();
   reg.seedImage('app', { tags: ['1'] });
   const opts = fakeLibraryOptions(reg);
-  await refusedUpFront([reg], 'E_USAGE', [
-    ['push chunkSize 0', bad({ chunkSize: 0, layerUpload: 'chunked' }), /^chunkSize must be bytes from 1024 \(1 KiB\) to 1073741824 \(1 GiB\) \(got 0\)$/],
-    ['push idleTimeoutMs 1', bad({ idleTimeoutMs: 1 }), /^idleTimeoutMs must be milliseconds from 100 to 3600000 \(got 1\)$/],
-    ['digestOf idleTimeoutMs 0', () => digestOf(reg.ref('app:1'), { ...opts, idleTimeoutMs: 0 }), /^idleTimeoutMs must be milliseconds from 100/],
-    ['listTags retries 1e6', () => listTags(reg.ref('app'), { ...opts, retries: 1_000_000 }), /^retries must be a whole number from 0 to 20 \(got 1000000\)$/],
+  const spec = parseSyncFile(`images:\n  - { source: ${reg.ref('app')}, tags: ['1'], targets: [${reg.host}/mirror] }\n`, 'sync.yaml');
+  await refusedUpFront([reg, src, dst], 'E_USAGE', [
+    ['push chunkSize 0', bad({ chunkSize: 0, layerUpload: 'chunked' }), /^push\(\): chunkSize must be bytes from 1024 \(1 KiB\) to 1073741824 \(1 GiB\) \(got 0\)$/],
+    ['push idleTimeoutMs 1', bad({ idleTimeoutMs: 1 }), /^push\(\): idleTimeoutMs must be milliseconds from 100 to 3600000 \(got 1\)$/],
+    ['push retries 21', bad({ retries: 21 }), /^push\(\): retries must be a whole number from 0 to 20 \(got 21\)$/],
+    ['copy retries 99', () => copy({ from: reg.ref('app:1'), to: [reg.ref('other:1')], ...opts, retries: 99 }), /^copy\(\): retries must be a whole number from 0 to 20 \(got 99\)$/],
+    ['copy chunkSize 1023', () => copy({ from: reg.ref('app:1'), to: [reg.ref('other:1')], ...opts, chunkSize: 1023 }), /^copy\(\): chunkSize must be bytes from 1024/],
+    ['sync idleTimeoutMs 99', () => sync({ spec, ...opts, idleTimeoutMs: 99 }), /^sync\(\): idleTimeoutMs must be milliseconds from 100 to 3600000 \(got 99\)$/],
+    ['inspect retries 21', () => inspect(reg.ref('app:1'), { ...opts, retries: 21 }), /^inspect\(\): retries must be a whole number from 0 to 20 \(got 21\)$/],
+    ['digestOf idleTimeoutMs 0', () => digestOf(reg.ref('app:1'), { ...opts, idleTimeoutMs: 0 }), /^digestOf\(\): idleTimeoutMs must be milliseconds from 100/],
+    ['listTags retries 1e6', () => listTags(reg.ref('app'), { ...opts, retries: 1_000_000 }), /^listTags\(\): retries must be a whole number from 0 to 20 \(got 1000000\)$/],
+    ['listRepositories idleTimeoutMs 1', () => listRepositories(reg.host, { ...opts, idleTimeoutMs: 1 }), /^listRepositories\(\): idleTimeoutMs must be/],
+    ['tagImage retries 21', () => tagImage(reg.ref('app:1'), ['2'], { ...opts, retries: 21 }), /^tagImage\(\): retries must be/],
+    ['deleteImage retries 21', () => deleteImage(reg.ref('app:1'), { ...opts, force: true, retries: 21 }), /^deleteImage\(\): retries must be/],
+    ['login retries 21', () => login({ registry: reg.host, username: 'u', password: 'p', ...opts, retries: 21 }), /^login\(\): retries must be/],
   ]);
   assert.ok(good);
 });

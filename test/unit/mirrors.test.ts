@@ -6,12 +6,13 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
-import { AbortedError, AuthError, DeniedError, DigestMismatchError, NetworkError, NotFoundError, RegpushError } from '../../src/errors.js';
+import { AbortedError, AuthError, DeniedError, DigestMismatchError, NetworkError, NotFoundError, RegpushError, UsageError } from '../../src/errors.js';
 import {
   blockedBy,
   checkMirrorMap,
   mergeMirrorMaps,
   MirrorConfigError,
+  type MirrorMap,
   mirrorsFor,
   mirrorsFromDaemonJson,
   mirrorsFromRegistriesConf,
@@ -26,6 +27,8 @@ import { checkProjectConfig } from '../../src/cli/project-config.js';
 import { sha256Digest } from '../../src/image/digest.js';
 import { connect, transportFor } from '../../src/registry/connect.js';
 import { HttpRegistryClient } from '../../src/registry/client.js';
+import { copy } from '../../src/index.js';
+import { fakeLibraryOptions, fakeRegistryPool } from '../fixtures/fake-registry.js';
 
 const bad = (f: () => unknown, re: RegExp) => assert.throws(f, (e: unknown) => e instanceof MirrorConfigError && re.test(e.message));
 
@@ -672,5 +675,54 @@ describe('mirror send profile', () => {
     assert.ok(p.retry?.errnos?.has('ECONNRESET') && !p.retry.errnos.has('ETIMEDOUT'));
     assert.equal(mirrorSendProfile({ retryPolicy: { retries: 0 }, idleTimeoutMs: 2000 }).retry?.retries, 0);
     assert.equal(mirrorSendProfile({ retryPolicy: { retries: 5 }, idleTimeoutMs: 2000 }).answerTimeoutMs, 2000);
+  });
+});
+
+describe('mergeMirrorMaps and the mirrors option, as a library caller wires the readers (README, Library)', () => {
+  const fake = fakeRegistryPool();
+  const conf = mirrorsFromRegistriesConf('[[registry]]\nprefix = "docker.io"\n[[registry.mirror]]\nlocation = "conf-mirror.example"\n', 'registries.conf');
+  const daemon = mirrorsFromDaemonJson('{"registry-mirrors": ["https://daemon-mirror.example"]}', 'daemon.json');
+  const usage = (f: () => unknown, re: RegExp) =>
+    assert.throws(f, (e: unknown) => {
+      assert.ok(e instanceof UsageError, `a UsageError, not ${String(e)}`);
+      assert.equal(e.code, 'E_USAGE');
+      assert.match(e.message, re);
+      return true;
+    });
+
+  it('the whole registries.conf result where a map goes: E_USAGE saying to pass its mirrors (was TypeError "mirrors is not iterable")', () => {
+    usage(
+      () => mergeMirrorMaps(conf as unknown as MirrorMap, daemon),
+      /^mergeMirrorMaps\(\): argument 1 is what mirrorsFromRegistriesConf\(\) returns \(\{ mirrors, notes, blocked, insecure \}\): pass its mirrors \(its blocked and insecure are the blocked and insecureTlsRegistries options\)$/,
+    );
+    usage(() => mergeMirrorMaps(daemon, conf as unknown as MirrorMap), /^mergeMirrorMaps\(\): argument 2 is what mirrorsFromRegistriesConf\(\) returns/);
+    // Its mirrors are the map, first tried first.
+    assert.deepEqual(mergeMirrorMaps(conf.mirrors, daemon), { 'docker.io': ['conf-mirror.example', 'daemon-mirror.example'] });
+  });
+
+  it('any other shape: E_USAGE naming the argument and the prefix', () => {
+    usage(() => mergeMirrorMaps('docker.io=m.example' as never), /^mergeMirrorMaps\(\): argument 1 must be a map of prefix → mirrors, e\.g\. \{ "docker\.io": \["mirror\.example\.com"\] \} \(got a string\)$/);
+    usage(() => mergeMirrorMaps({}, [['docker.io', ['m.example']]] as never), /^mergeMirrorMaps\(\): argument 2 must be a map of prefix → mirrors.*\(got an array\)$/);
+    usage(() => mergeMirrorMaps(null as never), /^mergeMirrorMaps\(\): argument 1 must be a map .*\(got null\)$/);
+    usage(() => mergeMirrorMaps({ 'docker.io': 'm.example' } as never), /^mergeMirrorMaps\(\): argument 1: the mirrors of "docker\.io" must be an array of strings \(got a string\)$/);
+    usage(() => mergeMirrorMaps({ 'docker.io': ['m.example', 5] } as never), /^mergeMirrorMaps\(\): argument 1: the mirrors of "docker\.io" must be an array of strings \(got 5 at \[1\]\)$/);
+    // Left out (undefined) is no map to merge, as before.
+    assert.deepEqual(mergeMirrorMaps(undefined, { 'docker.io': ['m.example'] }), { 'docker.io': ['m.example'] });
+  });
+
+  it('the README\'s wiring copies through the registries.conf mirror; the whole result given as `mirrors` is E_USAGE naming the option, before any request', async () => {
+    const [mirror, dst] = [await fake(), await fake()];
+    const img = mirror.seedImage('library/app', { tags: ['1'] });
+    const local = mirrorsFromRegistriesConf(`[[registry]]\nprefix = "docker.io"\n[[registry.mirror]]\nlocation = "${mirror.host}"\n`, 'registries.conf');
+    const opts = { from: 'docker.io/library/app:1', to: [dst.ref('app:1')], ...fakeLibraryOptions(mirror, dst) };
+    await assert.rejects(copy({ ...opts, mirrors: local as unknown as MirrorMap }), (e: unknown) => {
+      assert.ok(e instanceof UsageError, String(e));
+      assert.equal(e.message, 'copy(): mirrors.mirrors must be an array of strings (got an object)');
+      return true;
+    });
+    assert.equal(mirror.count() + dst.count(), 0, 'no request');
+    const r = await copy({ ...opts, mirrors: mergeMirrorMaps(local.mirrors, mirrorsFromDaemonJson('{}', 'daemon.json')), blocked: local.blocked, insecureTlsRegistries: local.insecure });
+    assert.equal(r.digest, img.digest);
+    assert.equal(r.source.mirror, mirror.host);
   });
 });

@@ -29,7 +29,7 @@ export const pushFlags = defineFlags({
   layer: { type: 'string', repeatable: true, describe: 'One more layer of its own, [PLATFORM=]SRC[:DEST]; repeatable, in order, below the --app layer. Split what changes rarely (dependencies) from what changes often: a re-push sends only changed layers. PLATFORM= (as --platform spells it: linux/arm64, windows(10.0.20348.1)/amd64) puts it only into that platform\'s image', group: 'Layer:' },
   'app-dest': { type: 'string', once: true, describe: 'Where --app SRC goes in the image (default: --workdir, else /app)', group: 'Layer:' },
   chown: { type: 'string', once: true, describe: 'UID:GID owning the new files (default 0:0)', group: 'Layer:' },
-  'gzip-level': { type: 'number', once: true, describe: 'gzip level 1-9 for the new layer', group: 'Layer:' },
+  'gzip-level': { type: 'number', once: true, describe: 'gzip level 0-9 for the new layer (default 6; 0 stores the bytes uncompressed, for content compressed already)', group: 'Layer:' },
   'gzip-jobs': { type: 'number', once: true, describe: 'Blocks of the new layer gzipped in parallel, 1-64 (default: one per usable core plus 2; or REGPUSH_GZIP_JOBS); never changes the bytes', group: 'Layer:' },
   ...configFlags,
   annotation: { type: 'string', repeatable: true, describe: 'KEY=VALUE OCI annotation on the manifest (and the index of a multi-platform push); repeatable; needs OCI output', group: 'Config:' },
@@ -53,6 +53,10 @@ const PUSH_FLAG_NAMES = flagNames({
   format: '--format',
   annotations: '--annotation',
   chown: '--chown',
+  'chown.uid': '--chown UID',
+  'chown.gid': '--chown GID',
+  gzipLevel: '--gzip-level',
+  gzipJobs: '--gzip-jobs',
   'config.env': '--env',
   jobs: '--jobs',
 }, 'push');
@@ -78,7 +82,7 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void, se
     async (argv) => {
       const clock = startClock();
       // Loaded on demand: `regpush --help` and `--version` should not pay for the pipeline's modules.
-      const [{ parseAppFlag }, { pushAs }, { checkJobs }] = await Promise.all([import('../../layer/index.js'), import('../../push/push.js'), import('../../transfer/engine.js')]);
+      const [{ parseAppFlag, GZIP_LEVELS }, { pushAs }, { checkJobs }] = await Promise.all([import('../../layer/index.js'), import('../../push/push.js'), import('../../transfer/engine.js')]);
       checkGivenOnce(pushFlags, argv);
       const cwd = cwdOf(io);
       const project = await loadProjectConfig(cwd, argv['config-file'], io.projectFile);
@@ -96,8 +100,9 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void, se
       const app = (many(a.app) ?? []).map((v) => parseAppFlag(v, defaultDest));
       const layers = layerValues.map((v) => parseLayerFlag(v, defaultDest, parseAppFlag));
       const annotations = parseAnnotations(many(a.annotation));
-      if (a['gzip-level'] !== undefined && !(Number.isInteger(a['gzip-level']) && a['gzip-level'] >= 1 && a['gzip-level'] <= 9)) {
-        throw new UsageError(`--gzip-level must be a whole number from 1 to 9 (got ${a['gzip-level']})`);
+      const level = a['gzip-level'];
+      if (level !== undefined && !(Number.isInteger(level) && level >= GZIP_LEVELS.min && level <= GZIP_LEVELS.max)) {
+        throw new UsageError(`--gzip-level must be a whole number from ${GZIP_LEVELS.min} to ${GZIP_LEVELS.max} (got ${level})`);
       }
       const gzipJobs = gzipJobsOption(a['gzip-jobs'], io.env); // { gzipJobs?: number }: --gzip-jobs, else REGPUSH_GZIP_JOBS
       // Checked before a password is read from stdin, so that a bad flag is said first (pushAs checks it again, worded the same).
