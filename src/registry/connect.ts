@@ -7,7 +7,7 @@ import { repositoryScope, type ScopeAction } from '../auth/scope.js';
 import type { EarlySockets } from '../http/early-sockets.js';
 import { Transport } from '../http/transport.js';
 import { proxySettingsFromEnv } from '../http/proxy-choice.js';
-import { defaultCertsDirs, tlsResolver, type RegistryTlsOptions } from '../http/tls.js';
+import { defaultCertsDirs, tlsResolver, type RegistryTlsOptions, type ResolverTlsOptions } from '../http/tls.js';
 import { silentLogger, type Logger } from '../log.js';
 import { proxyPasswords } from '../redact.js';
 import { AuthMemory } from '../auth/auth-memory.js';
@@ -46,7 +46,9 @@ export interface ConnectionOptions {
   /**
    * TLS per registry: certs.d directories (default ~/.config/containers/certs.d under homeDir or
    * env.HOME, /etc/containers/certs.d, /etc/docker/certs.d),
-   * extra CAs, client certificates, verification off. NODE_EXTRA_CA_CERTS is taken from `env`.
+   * extra CAs, client certificates, verification off. A CA file named by `env.NODE_EXTRA_CA_CERTS`
+   * is trusted for every registry on top of Node's bundled roots, as Node trusts the one of its own
+   * environment (see RegistryTlsOptions.nodeExtraCaCerts for the file the process started with).
    */
   tls?: RegistryTlsOptions;
   /** Milliseconds a credential helper may take (default 30 s). The CLI reads REGPUSH_CREDENTIAL_HELPER_TIMEOUT_MS. */
@@ -266,8 +268,10 @@ function checkRanges(opts: Pick<ConnectionOptions, 'idleTimeoutMs' | 'chunkSize'
  * The TLS options of a run: the caller's, with the certs.d roots of the home directory and the
  * system when none are given, and verification off for insecureTlsRegistries (and why, for the warning).
  */
-function withInsecureTls(opts: ConnectionOptions): RegistryTlsOptions {
-  const tls: RegistryTlsOptions = { nodeExtraCaCerts: opts.env?.NODE_EXTRA_CA_CERTS || undefined, ...(opts.tls ?? {}) };
+function withInsecureTls(opts: ConnectionOptions): ResolverTlsOptions {
+  // env's NODE_EXTRA_CA_CERTS is trusted for every registry (tlsResolver), as Node trusts the one
+  // it started with; that one, where the caller names it (tls.nodeExtraCaCerts), is Node's already.
+  const tls: ResolverTlsOptions = { ...(opts.tls ?? {}), envExtraCaCerts: opts.env?.NODE_EXTRA_CA_CERTS || undefined };
   tls.certsDirs ??= defaultCertsDirs(opts.homeDir ?? opts.env?.HOME);
   const hosts = Object.entries(opts.insecureTlsRegistries ?? {});
   if (hosts.length === 0) return tls;

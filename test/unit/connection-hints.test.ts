@@ -122,6 +122,27 @@ test('an untrusted certificate, through every operation that connects: the libra
   }
 });
 
+test('env.NODE_EXTRA_CA_CERTS trusts its CA for every registry, a relative path taken in cwd (library and in-process CLI); when it does not help, the hint does not advise it again', async (t) => {
+  const server = await untrustedTls(t);
+  if (!server) return;
+  const { host, certFile } = server;
+  const dir = tempDir();
+  writeFileSync(join(dir, 'ca.pem'), readFileSync(certFile));
+  const { lib, env } = isolated(dir);
+  // The server answers 404 NAME_UNKNOWN: E_NOT_FOUND means the handshake went through.
+  const trusted = await rejection(inspect(`${host}/app:1`, { ...lib, env: { ...lib.env as object, NODE_EXTRA_CA_CERTS: 'ca.pem' }, cwd: dir }));
+  assert.equal(trusted.code, 'E_NOT_FOUND', trusted.message);
+  const r = await runMain(['inspect', '--retries', '0', `${host}/app:1`], { env: { ...env, NODE_EXTRA_CA_CERTS: 'ca.pem' }, cwd: dir });
+  assert.equal(r.code, 4, r.stderr);
+  // Another CA in it: E_TLS, and the hint says the variable did not help rather than advise it.
+  const other = join(dir, 'other.pem');
+  const cert = localhostCert(t)!;
+  writeFileSync(other, cert.cert);
+  const e = await rejection(inspect(`${host}/app:1`, { ...lib, env: { ...lib.env as object, NODE_EXTRA_CA_CERTS: other } }));
+  assert.equal(e.code, 'E_TLS', e.message);
+  assert.ok(e.message.endsWith(`; to trust its CA add tls.caCerts: { "${host}": [PATH] }; NODE_EXTRA_CA_CERTS (${other}) is trusted already and did not verify it`), e.message);
+});
+
 test('verification off: the warning names tls.verifyOff to the library, --tls-verify HOST=false to the CLI', async (t) => {
   const server = await untrustedTls(t);
   if (!server) return;
