@@ -265,6 +265,14 @@ export interface ConnectionNames {
    */
   credentials?: (registry: string) => string;
   /**
+   * What to do when `registry` or its token service refuses the credentials, or finds none where
+   * it needs some (an E_AUTH refusal, appended after "; "): the library's `check the credentials for
+   * REGISTRY: ` and `credentials`; the CLI's `check the credentials or run \`regpush login
+   * REGISTRY\``, as it words every other login failure. Absent where the operation takes no
+   * credentials (login), as `credentials` is: a refusal then advises nothing.
+   */
+  refused?: (registry: string) => string;
+  /**
    * The setting of how many transfers run at once, as in "lower …": `jobs`; `--jobs`. Absent
    * where the operation has none (inspect, tags, digest, tag, delete, login): a 429 then says
    * wait and retry.
@@ -272,6 +280,11 @@ export interface ConnectionNames {
   jobs?: string;
   /** What shows where a reference leads, for a 404: `inspect(REF)`; `` `regpush inspect REF` ``. */
   inspect: string;
+}
+
+/** How a library caller gives credentials for `registry` (ConnectionNames.credentials). */
+function libraryCredentials(registry: string): string {
+  return `store a login with login({ registry: ${JSON.stringify(registry)}, … }), give the credentials option (credentials.from for what is read, credentials.to for what is written), or set the REGPUSH_* variables in env`;
 }
 
 /** The library's names for the connection hints: its connection options (ConnectionOptions, src/registry/connect.ts). */
@@ -282,8 +295,8 @@ export const connectionOptionNames: ConnectionNames = {
   verifiedOffBy: () => 'tls.verifyOff',
   insecure: (host) => `insecureRegistries: [${JSON.stringify(host)}]`,
   insecureSetting: 'insecureRegistries',
-  credentials: (registry) =>
-    `store a login with login({ registry: ${JSON.stringify(registry)}, … }), give the credentials option (credentials.from for what is read, credentials.to for what is written), or set the REGPUSH_* variables in env`,
+  credentials: libraryCredentials,
+  refused: (registry) => `check the credentials for ${registry}: ${libraryCredentials(registry)}`,
   jobs: 'jobs',
   inspect: 'inspect(REF)',
 };

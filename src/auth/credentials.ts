@@ -127,19 +127,27 @@ export function credentialEnvRoles(role: CredentialRole): ('from' | 'to' | 'read
 /**
  * Where resolveCredential looks for a role, for error messages: "REGPUSH_USER/REGPUSH_PASSWORD, …,
  * Docker config.json, containers auth.json" — or "…, REGISTRY_AUTH_FILE (path)" when `env` sets it,
- * since that file is then the only one read.
+ * since that file is then the only one read. Only the files this `env` and `homeDir` lead to are
+ * named (credentialFiles): a library caller's `env: {}` without `homeDir` reads none, and is told so.
  */
-export function credentialSources(role: CredentialRole, explicitFlags?: string, env?: Record<string, string | undefined>): string {
+export function credentialSources(role: CredentialRole, explicitFlags?: string, env: Record<string, string | undefined> = {}, homeDir?: string, system?: AuthFileSystem): string {
   const vars = credentialEnvRoles(role).map((r) => {
     const n = credentialEnvVars(r);
     return `${n.user}/${n.password}`;
   });
-  return [...(explicitFlags ? [explicitFlags] : []), ...vars, storedLoginSources(env)].join(', ');
+  return [...(explicitFlags ? [explicitFlags] : []), ...vars, storedLoginSources(env, homeDir, system)].join(', ');
 }
 
-/** The stored logins' files, as credentialSources names them. */
-export function storedLoginSources(env?: Record<string, string | undefined>): string {
-  return env?.REGISTRY_AUTH_FILE ? `REGISTRY_AUTH_FILE (${env.REGISTRY_AUTH_FILE})` : 'Docker config.json, containers auth.json';
+/**
+ * The stored logins' files, as credentialSources names them: REGISTRY_AUTH_FILE, else Docker's
+ * config.json and the containers auth.json files, each only where credentialFiles reads one.
+ */
+export function storedLoginSources(env: Record<string, string | undefined> = {}, homeDir?: string, system?: AuthFileSystem): string {
+  if (env.REGISTRY_AUTH_FILE) return `REGISTRY_AUTH_FILE (${env.REGISTRY_AUTH_FILE})`;
+  const docker = dockerConfigPath(env, homeDir);
+  const files = credentialFiles(env, homeDir, system);
+  const kinds = [...(docker ? ['Docker config.json'] : []), ...(files.some((f) => !f.legacy && f.path !== docker) ? ['containers auth.json'] : [])];
+  return kinds.length ? kinds.join(', ') : 'no credential file, as no home directory was given';
 }
 
 /** Finds the credential for `registry` (a host such as "ghcr.io" or "docker.io"); undefined = anonymous. */

@@ -149,10 +149,11 @@ export const CONNECTION_SHAPE = {
       insecure: 'function',
       insecureSetting: 'string',
       credentials: 'function',
+      refused: 'function',
       jobs: 'string',
       inspect: 'string',
     },
-    // credentials and jobs may be left out: the hints then advise neither (ConnectionNames).
+    // credentials, refused and jobs may be left out: the hints then advise none of them (ConnectionNames).
     required: ['caCert', 'clientCert', 'verifyOff', 'verifiedOffBy', 'insecure', 'insecureSetting', 'inspect'],
   },
   logger: { fields: { debug: 'function', info: 'function', warn: 'function' }, required: ['debug', 'info', 'warn'], open: true },
@@ -206,8 +207,13 @@ export function transportFor(opts: TransportChoices, has: HintedSettings = WITHO
 
 /** `names` less the settings the operation does not have: a 429 at `inspect` does not say to lower a --jobs it has no such flag for. */
 function namesFor(names: ConnectionNames, has: HintedSettings): ConnectionNames {
-  const { jobs, credentials, ...always } = names;
-  return { ...always, ...(has.jobs && jobs !== undefined ? { jobs } : {}), ...(has.credentials && credentials ? { credentials } : {}) };
+  const { jobs, credentials, refused, ...always } = names;
+  return {
+    ...always,
+    ...(has.jobs && jobs !== undefined ? { jobs } : {}),
+    ...(has.credentials && credentials ? { credentials } : {}),
+    ...(has.credentials && refused ? { refused } : {}),
+  };
 }
 
 /** Variables of `env` naming a file or directory regpush reads or writes: a relative one is taken in `cwd`, as the options' paths are. */
@@ -432,10 +438,10 @@ function connectOne(
     // A mirror is looked up in the stored logins only: the source's own credentials (flags,
     // REGPUSH_FROM_*) are never sent there, so the message does not name them.
     credentialSources: mirror
-      ? `the stored logins only (${storedLoginSources(opts.env)}; a mirror never gets the source's credentials)`
+      ? `the stored logins only (${storedLoginSources(opts.env, opts.homeDir ?? opts.env?.HOME)}; a mirror never gets the source's credentials)`
       : hasExplicit(explicit)
         ? 'the credentials given explicitly (flags or options)'
-        : credentialSources(role, undefined, opts.env),
+        : credentialSources(role, undefined, opts.env, opts.homeDir ?? opts.env?.HOME),
     // With the operation's memory, one credential lookup per repository and role (and one run of
     // each helper per registry: AuthMemory.helperReplies).
     credential: () => (cached ??= memory ? memory.credential(`${role} ${registry}/${repository ?? ''}`, resolve) : resolve()),
