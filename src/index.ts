@@ -19,6 +19,7 @@ export { parseReference, formatReference, type ImageReference } from './ref/refe
 export type { ConfigChanges } from './image/config.js';
 export type { LayerSource } from './layer/index.js';
 export type { Credential } from './auth/credentials.js';
+export type { RegistryCredentials } from './auth/credentials.js';
 export type { ConnectionOptions } from './registry/connect.js';
 export { DEFAULT_CERTS_DIRS, defaultCertsDirs, type RegistryTlsOptions } from './http/tls.js';
 /** Registry mirrors (ConnectionOptions.mirrors) from the files users already have; the caller reads the files. */
