@@ -20,6 +20,7 @@ export type { ConfigChanges, HealthcheckChange } from './image/config.js';
 export type { Platform } from './image/types.js';
 export type { LayerSource } from './layer/index.js';
 export type { Credential } from './auth/credentials.js';
+export type { RegistryCredentials } from './auth/credentials.js';
 export type { ConnectionOptions } from './registry/connect.js';
 /** The wording of a failed connection's hints (ConnectionOptions.connectionNames; the CLI's flags). */
 export type { ConnectionNames } from './options-check.js';

@@ -40,7 +40,20 @@ export type Shape =
   | { anyOf: readonly Shape[] }
   /** One of these exact values. */
   | { literal: readonly (string | boolean)[] }
-  | { instanceOf: abstract new (...args: never[]) => unknown; name: string };
+  | { instanceOf: abstract new (...args: never[]) => unknown; name: string }
+  /**
+   * `refine`, and then what its shape cannot say, once the value fits it: `problem` returns what
+   * is wrong (a map key that names nothing, two keys for one thing, a pair given by half), as the
+   * rest of the message after the option path, with `key` when it is one entry's; undefined when
+   * the value is fine. Called with a value that fits `refine`.
+   */
+  | { refine: Shape; problem: (value: never) => ShapeProblem | undefined };
+
+/** What a `refine` shape's check found wrong: `text` follows the option path (of entry `key`, when given) in the message. */
+export interface ShapeProblem {
+  key?: string;
+  text: string;
+}
 
 /** A list of strings, the commonest shape. */
 export const STRINGS: Shape = { list: 'string' };
@@ -55,6 +68,7 @@ function expected(s: Shape): string {
   if ('values' in s) return typeof s.values === 'string' ? `an object of ${expected(s.values).replace(/^an? /, '')} values` : 'an object';
   if ('anyOf' in s) return s.anyOf.map(expected).join(' or ');
   if ('literal' in s) return s.literal.map((v) => JSON.stringify(v)).join(', ').replace(/, ([^,]*)$/, ' or $1');
+  if ('refine' in s) return expected(s.refine);
   return `an ${s.name}`;
 }
 
@@ -100,7 +114,7 @@ function child(path: string, key: string): string {
 }
 
 /** Where `v` first departs from `s` (`path` is where `v` is), or undefined when it fits: a wrong value, or a name the shape does not know. */
-type Mismatch = { path: string; want: string; got: string } | { path: string; unknown: true; meant?: string };
+type Mismatch = { path: string; want: string; got: string } | { path: string; unknown: true; meant?: string } | { path: string; problem: string };
 
 function mismatch(v: unknown, s: Shape, path: string): Mismatch | undefined {
   const fail = (): Mismatch => ({ path, want: expected(s), got: described(v) });
@@ -154,6 +168,12 @@ function mismatch(v: unknown, s: Shape, path: string): Mismatch | undefined {
   }
   if ('anyOf' in s) return s.anyOf.some((one) => !mismatch(v, one, path)) ? undefined : fail();
   if ('literal' in s) return s.literal.includes(v as string | boolean) ? undefined : fail();
+  if ('refine' in s) {
+    const m = mismatch(v, s.refine, path);
+    if (m) return m;
+    const p = s.problem(v as never);
+    return p && { path: p.key === undefined ? path : child(path, p.key), problem: p.text };
+  }
   return v instanceof s.instanceOf ? undefined : fail();
 }
 
@@ -165,6 +185,7 @@ export const REFERENCE_ARGUMENT: Shape = {
 /** The UsageError for a mismatch: an unknown `what` ("option", "field") with its suggestion, or a wrong value; `label` writes a path as the message shows it. */
 function refusal(op: string, m: Mismatch, what: string, label: (path: string) => string): UsageError {
   if ('unknown' in m) return new UsageError(`${op}: unknown ${what} "${label(m.path)}"${m.meant === undefined ? '' : ` (did you mean "${label(m.meant)}"?)`}`);
+  if ('problem' in m) return new UsageError(`${op}: ${label(m.path)} ${m.problem}`);
   return new UsageError(`${op}: ${label(m.path)} must be ${m.want} (got ${m.got})`);
 }
 
@@ -265,6 +286,14 @@ export interface ConnectionNames {
    */
   credentials?: (registry: string) => string;
   /**
+   * What to do when `registry` or its token service refuses the credentials, or finds none where
+   * it needs some (an E_AUTH refusal, appended after "; "): the library's `check the credentials for
+   * REGISTRY: ` and `credentials`; the CLI's `check the credentials or run \`regpush login
+   * REGISTRY\``, as it words every other login failure. Absent where the operation takes no
+   * credentials (login), as `credentials` is: a refusal then advises nothing.
+   */
+  refused?: (registry: string) => string;
+  /**
    * The setting of how many transfers run at once, as in "lower …": `jobs`; `--jobs`. Absent
    * where the operation has none (inspect, tags, digest, tag, delete, login): a 429 then says
    * wait and retry.
@@ -272,6 +301,11 @@ export interface ConnectionNames {
   jobs?: string;
   /** What shows where a reference leads, for a 404: `inspect(REF)`; `` `regpush inspect REF` ``. */
   inspect: string;
+}
+
+/** How a library caller gives credentials for `registry` (ConnectionNames.credentials). */
+function libraryCredentials(registry: string): string {
+  return `store a login with login({ registry: ${JSON.stringify(registry)}, … }), give the credentials option (credentials.from for what is read, credentials.to for what is written), or set the REGPUSH_* variables in env`;
 }
 
 /** The library's names for the connection hints: its connection options (ConnectionOptions, src/registry/connect.ts). */
@@ -282,8 +316,8 @@ export const connectionOptionNames: ConnectionNames = {
   verifiedOffBy: () => 'tls.verifyOff',
   insecure: (host) => `insecureRegistries: [${JSON.stringify(host)}]`,
   insecureSetting: 'insecureRegistries',
-  credentials: (registry) =>
-    `store a login with login({ registry: ${JSON.stringify(registry)}, … }), give the credentials option (credentials.from for what is read, credentials.to for what is written), or set the REGPUSH_* variables in env`,
+  credentials: libraryCredentials,
+  refused: (registry) => `check the credentials for ${registry}: ${libraryCredentials(registry)}`,
   jobs: 'jobs',
   inspect: 'inspect(REF)',
 };

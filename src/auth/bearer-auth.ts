@@ -98,6 +98,7 @@ export class BearerAuth {
         logger: log,
         userAgent: this.opts.userAgent,
         now,
+        advice: this.opts.errors.advice,
       }).then(
         (t) => {
           this.opts.accepted.add(who(cred));

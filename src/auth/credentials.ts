@@ -1,5 +1,7 @@
 /**
- * Where credentials come from, in order: explicit (flags/stdin) → env → credential files (see
+ * Where credentials come from, in order: given for the registry or a namespace of it (the
+ * library's `credentials.registries`) → explicit for the role (flags/stdin, `credentials.from`/
+ * `.to`) → env → credential files (see
  * credentialFiles: REGISTRY_AUTH_FILE alone, else Docker's config.json, then Podman's auth.json
  * files, then the legacy ~/.dockercfg): first an `auths` key naming the repository or a namespace
  * above it, in any file, then each file read as credHelpers → auths (the registry's key) →
@@ -14,7 +16,8 @@ import { silentLogger, type Logger } from '../log.js';
 import { readCredentialFile, type AuthEntry, type CredentialFile } from './config-file.js';
 import { checkHelperName, helperError, IDENTITY_TOKEN_USERNAME, isNotFound, spawnHelper, type HelperExec } from './helper.js';
 import { registryHostOf } from '../ref/registry.js';
-import { findByRegistry, helperKeys, namespaceKeys } from './registry-host.js';
+import { findByRegistry, helperKeys, namespaceKeys, splitAuthKey } from './registry-host.js';
+import type { ShapeProblem } from '../options-check.js';
 
 /** Whose credentials: a source, a target, or the one registry of a read-only command. */
 export type CredentialRole = 'from' | 'to' | 'read';
@@ -27,6 +30,13 @@ export interface Credential {
   registryToken?: string;
 }
 
+/**
+ * Credentials given per registry, or per namespace or repository of one (the library's
+ * `credentials.registries`): keys are written as `auths` keys are, `ghcr.io`, `quay.io/org`,
+ * `reg.example:5000/team/app`, and matched as containers/image matches those (registryCredentialFor).
+ */
+export type RegistryCredentials = Readonly<Record<string, Credential | undefined>>;
+
 /** Inputs of resolveCredential. */
 export interface CredentialOptions {
   /**
@@ -35,7 +45,12 @@ export interface CredentialOptions {
    * REGPUSH_FROM_* — see credentialEnvPrefixes.
    */
   role: CredentialRole;
-  /** From flags / stdin; wins over everything else. */
+  /**
+   * Given per registry or namespace (RegistryCredentials): the entry that names this repository's
+   * registry or a namespace above it wins over everything else, the most specific first.
+   */
+  registries?: RegistryCredentials;
+  /** From flags / stdin (or the library's credentials for the role); wins over all but `registries`. */
   explicit?: Credential;
   /**
    * The repository the credential is for ("org/app"; Docker Hub's "library/alpine"): in the
@@ -127,19 +142,27 @@ export function credentialEnvRoles(role: CredentialRole): ('from' | 'to' | 'read
 /**
  * Where resolveCredential looks for a role, for error messages: "REGPUSH_USER/REGPUSH_PASSWORD, …,
  * Docker config.json, containers auth.json" — or "…, REGISTRY_AUTH_FILE (path)" when `env` sets it,
- * since that file is then the only one read.
+ * since that file is then the only one read. Only the files this `env` and `homeDir` lead to are
+ * named (credentialFiles): a library caller's `env: {}` without `homeDir` reads none, and is told so.
  */
-export function credentialSources(role: CredentialRole, explicitFlags?: string, env?: Record<string, string | undefined>): string {
+export function credentialSources(role: CredentialRole, explicitFlags?: string, env: Record<string, string | undefined> = {}, homeDir?: string, system?: AuthFileSystem): string {
   const vars = credentialEnvRoles(role).map((r) => {
     const n = credentialEnvVars(r);
     return `${n.user}/${n.password}`;
   });
-  return [...(explicitFlags ? [explicitFlags] : []), ...vars, storedLoginSources(env)].join(', ');
+  return [...(explicitFlags ? [explicitFlags] : []), ...vars, storedLoginSources(env, homeDir, system)].join(', ');
 }
 
-/** The stored logins' files, as credentialSources names them. */
-export function storedLoginSources(env?: Record<string, string | undefined>): string {
-  return env?.REGISTRY_AUTH_FILE ? `REGISTRY_AUTH_FILE (${env.REGISTRY_AUTH_FILE})` : 'Docker config.json, containers auth.json';
+/**
+ * The stored logins' files, as credentialSources names them: REGISTRY_AUTH_FILE, else Docker's
+ * config.json and the containers auth.json files, each only where credentialFiles reads one.
+ */
+export function storedLoginSources(env: Record<string, string | undefined> = {}, homeDir?: string, system?: AuthFileSystem): string {
+  if (env.REGISTRY_AUTH_FILE) return `REGISTRY_AUTH_FILE (${env.REGISTRY_AUTH_FILE})`;
+  const docker = dockerConfigPath(env, homeDir);
+  const files = credentialFiles(env, homeDir, system);
+  const kinds = [...(docker ? ['Docker config.json'] : []), ...(files.some((f) => !f.legacy && f.path !== docker) ? ['containers auth.json'] : [])];
+  return kinds.length ? kinds.join(', ') : 'no credential file, as no home directory was given';
 }
 
 /** Finds the credential for `registry` (a host such as "ghcr.io" or "docker.io"); undefined = anonymous. */
@@ -149,9 +172,70 @@ export async function resolveCredential(registry: string, opts: CredentialOption
   return cred;
 }
 
+/**
+ * A credentials.registries key in one spelling: `host[:port]` (Docker Hub's aliases, a scheme, a
+ * `/v1/` or `/v2/` after one, case, all as registryHostOf reads them) or `host/namespace`;
+ * undefined for a key that names neither (a tag or digest in it, a first component that is no host).
+ */
+function registryCredentialKey(key: string): string | undefined {
+  const k = splitAuthKey(key);
+  return k && (k.namespace ? `${k.host}/${k.namespace}` : k.host);
+}
+
+/**
+ * The entry of `given` for `repository` at `registry`, as `auths` keys are matched: one naming the
+ * repository or a namespace above it by whole path components, the most specific first, then one
+ * naming the registry; each key read in one spelling (registryCredentialKey), so `docker.io`,
+ * `index.docker.io` and `https://index.docker.io/v1/` all name Docker Hub. Undefined when none does.
+ */
+export function registryCredentialFor(given: RegistryCredentials, registry: string, repository: string | undefined): { key: string; credential: Credential } | undefined {
+  const byKey = new Map<string, [string, Credential]>();
+  for (const [key, credential] of Object.entries(given)) {
+    const k = credential && registryCredentialKey(key);
+    if (k && !byKey.has(k)) byKey.set(k, [key, credential]);
+  }
+  const host = registryHostOf(registry);
+  for (const want of [...namespaceKeys(registry, repository), ...(host ? [host] : [])]) {
+    const hit = byKey.get(want);
+    if (hit) return { key: hit[0], credential: clean(hit[1]) };
+  }
+  return undefined;
+}
+
+/**
+ * What is wrong with a credentials.registries map that its shape allows (for the options check,
+ * ShapeProblem): a key that names no registry or namespace, two keys for one (`docker.io` and
+ * `index.docker.io`), an entry without a whole credential (a username without a password, or
+ * nothing). A RegistryCredentials of the right types is assumed.
+ */
+export function registryCredentialsProblem(given: RegistryCredentials): ShapeProblem | undefined {
+  const seen = new Map<string, string>();
+  for (const [key, credential] of Object.entries(given)) {
+    if (credential === undefined) continue;
+    const k = registryCredentialKey(key);
+    if (!k) return { key, text: 'names no registry: a key is a registry HOST[:PORT], or one with a namespace or repository under it (ghcr.io, quay.io/org, reg.example:5000/team/app)' };
+    const other = seen.get(k);
+    if (other !== undefined) return { key, text: `names the same ${k.includes('/') ? 'namespace' : 'registry'} as ${JSON.stringify(other)} (${k})` };
+    seen.set(k, key);
+    const c = clean(credential);
+    if (c.username && !c.password && !c.identityToken && !c.registryToken) return { key, text: 'has a username but no password' };
+    if (!isUsable(c)) return { key, text: `holds no credential: give username and password, identityToken or registryToken${c.password ? ' (a password needs a username)' : ''}` };
+  }
+  return undefined;
+}
+
 async function findCredential(registry: string, opts: CredentialOptions): Promise<Credential | undefined> {
   const log = opts.logger ?? silentLogger;
   const host = registryHostOf(registry) ?? registry;
+
+  // Given for this registry or a namespace of it: the caller named where it goes, so it wins over
+  // the role's credentials, which go to every registry of that role (a copy's targets all get
+  // credentials.to), and over the stored logins.
+  const given = opts.registries && registryCredentialFor(opts.registries, registry, opts.repository);
+  if (given) {
+    log.debug(`auth: credentials for ${host} from credentials.registries[${JSON.stringify(given.key)}]`);
+    return given.credential;
+  }
 
   const explicit = opts.explicit ? clean(opts.explicit) : undefined;
   if (explicit && Object.keys(explicit).length > 0) {

@@ -16,18 +16,23 @@ export class RefusalErrors {
   /** The same, for an error about the credentials found. */
   private readonly takenFrom: string;
 
-  /** `lookedAt`: AuthOptions.lookedAt. */
+  /** What to do about a refusal of the credentials, after "; " (AuthOptions.refusalAdvice), or ''. */
+  readonly advice: string;
+
+  /** `lookedAt`: AuthOptions.lookedAt; `advice`: AuthOptions.refusalAdvice. */
   constructor(
     private readonly registry: string,
     lookedAt: string | undefined,
+    advice?: string,
   ) {
     this.lookedAt = lookedAt ? ` (looked at ${lookedAt})` : '';
     this.takenFrom = lookedAt ? ` (taken from the first of: ${lookedAt})` : '';
+    this.advice = advice ? `; ${advice}` : '';
   }
 
   /** A Basic challenge with no username and password to answer it. */
   basicNeeded(): AuthError {
-    return new AuthError(`authentication to ${this.registry} failed: it requires a username and password and none were found${this.lookedAt}`, {
+    return new AuthError(`authentication to ${this.registry} failed: it requires a username and password and none were found${this.lookedAt}${this.advice}`, {
       details: { registry: this.registry, status: 401, scheme: 'basic', anonymous: true },
     });
   }
@@ -93,7 +98,7 @@ export class RefusalErrors {
     // `anonymous` lets a caller tell "no credentials" from "credentials without this right";
     // `scheme`, a Basic password or a registry token refused as such from a token without a
     // right; `scopes`, the repositories a refused token was short of (refusalReach).
-    return new AuthError(`authentication to ${this.registry} failed: the registry rejected ${subject}${scopeNote}${cred ? this.takenFrom : this.lookedAt}`, {
+    return new AuthError(`authentication to ${this.registry} failed: the registry rejected ${subject}${scopeNote}${cred ? this.takenFrom : this.lookedAt}${this.advice}`, {
       details: { registry: this.registry, status: 401, scheme, ...(scopes?.length ? { scopes } : {}), ...(cred ? {} : { anonymous: true }) },
     });
   }

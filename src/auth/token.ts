@@ -34,6 +34,8 @@ export interface FetchTokenOptions {
   userAgent?: string;
   /** Clock in ms; injectable for tests. */
   now?: () => number;
+  /** What to do when the token service refuses the credentials (or anonymous access), after "; " (RefusalErrors.advice); default nothing. */
+  advice?: string;
 }
 
 /** A token and the time (ms since epoch) it stops being valid. */
@@ -135,7 +137,7 @@ async function readReply(res: HttpResponse, realm: URL, cred: Credential | undef
   if (res.status === 401) {
     discard(res.body);
     const who = cred?.username ? `for user ${cred.username}` : cred ? 'for the given token' : 'for anonymous access';
-    throw new AuthError(`authentication to ${opts.registry} failed: ${realm.host} rejected the credentials ${who}`, { details });
+    throw new AuthError(`authentication to ${opts.registry} failed: ${realm.host} rejected the credentials ${who}${opts.advice ?? ''}`, { details });
   }
   if (res.status === 403) {
     // A refusal of the scopes asked for, not only of the credentials: GHCR answers 403 for a
@@ -146,7 +148,7 @@ async function readReply(res: HttpResponse, realm: URL, cred: Credential | undef
     const why = cred
       ? `a token for ${asked} to ${cred.username ? `user ${cred.username}` : 'the given token'} (HTTP 403): access not granted, or the credentials have expired`
       : `an anonymous token for ${asked} (HTTP 403): access not granted without credentials`;
-    throw new AuthError(`authentication to ${opts.registry} failed: ${realm.host} refused ${why}`, { details });
+    throw new AuthError(`authentication to ${opts.registry} failed: ${realm.host} refused ${why}${opts.advice ?? ''}`, { details });
   }
   if (res.status < 200 || res.status > 299) {
     discard(res.body);

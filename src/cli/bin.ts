@@ -57,6 +57,8 @@ async function run(): Promise<void> {
       return process.stdin;
     },
     env: process.env,
+    // Node read it when the process started: its CAs are in the default trust already.
+    startupExtraCaCerts: process.env.NODE_EXTRA_CA_CERTS || undefined,
     signal: controller.signal,
     earlySockets,
     projectFile,

@@ -62,6 +62,9 @@ export function commonContext(args: CommonArgs, io: CliIO, secrets: SecretSet): 
   if (io.earlySockets?.opened.length) logger.debug(`connections opened while loading: ${io.earlySockets.opened.join(', ')}`);
   // Here, so every command refuses a bare --insecure / --tls-verify=false the same way.
   const tls = tlsOptionsFromFlags(args, io.env, cwdOf(io));
+  // The NODE_EXTRA_CA_CERTS Node has loaded already: the library adds it back only to a registry
+  // with CAs of its own, and leaves every other one on Node's default trust, as before.
+  if (io.startupExtraCaCerts) tls.nodeExtraCaCerts = resolve(cwdOf(io), io.startupExtraCaCerts);
   const conf = registryConfigOptions(args['registry-mirror'], io.env, cwdOf(io), logger);
   return { secrets, verbosity, logSink, logger, tls, mirrors: conf.mirrors, blocked: conf.blocked, insecureTls: conf.insecure };
 }

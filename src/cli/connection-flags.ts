@@ -42,9 +42,18 @@ const USER_FLAGS: Record<Exclude<ConnectingCommand, 'login'>, string[]> = {
   delete: ['--user with --password-stdin', 'the REGPUSH_TO_* env vars'],
 };
 
+/**
+ * What the CLI adds to a login failure that does not say what to do yet (main.ts's errorLine), and
+ * what the library adds to a refusal of the credentials when the CLI runs it (ConnectionNames.refused):
+ * one wording for both, as it always was.
+ */
+export function loginAdvice(registry: string): string {
+  return `check the credentials or run \`regpush login ${registry}\``;
+}
+
 /** The names `command`'s hints give: the shared flags, and the user flags of that command alone. */
 export function connectionFlagNames(command: ConnectingCommand): ConnectionNames {
   if (command === 'login') return CONNECTION_FLAG_NAMES;
   const ways = USER_FLAGS[command];
-  return { ...CONNECTION_FLAG_NAMES, credentials: (registry) => [`\`regpush login ${registry}\``, ...ways.slice(0, -1), `or ${ways.at(-1)}`].join(', ') };
+  return { ...CONNECTION_FLAG_NAMES, credentials: (registry) => [`\`regpush login ${registry}\``, ...ways.slice(0, -1), `or ${ways.at(-1)}`].join(', '), refused: loginAdvice };
 }

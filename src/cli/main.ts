@@ -18,6 +18,7 @@ import { catalogFlags, deleteFlags, digestFlags, manageCommands, tagFlags, tagsF
 import type { FlagTable } from './flag-table.js';
 import { attachedShortValues, badBooleanValue, negatedValueFlag } from './raw-argv.js';
 import { knownWords, shownWord, withSuggestion } from './suggest.js';
+import { loginAdvice } from './connection-flags.js';
 
 /** Each command's flag table. */
 const TABLES: Record<string, FlagTable> = {
@@ -104,7 +105,7 @@ export function errorLine(err: unknown, secrets: SecretSet = new SecretSet()): s
 function withHint(line: string, err: RegpushError): string {
   if (err.code !== 'E_AUTH' || err.details.proxy !== undefined || err.details.tokenRefused === true || /regpush login|login to|credential helper|credential file|REGPUSH_\w+ is set/.test(line)) return line;
   const host = typeof err.details.registry === 'string' ? err.details.registry : 'REGISTRY';
-  return `${line}; check the credentials or run \`regpush login ${host}\``;
+  return `${line}; ${loginAdvice(host)}`;
 }
 
 /**

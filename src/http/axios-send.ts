@@ -143,7 +143,8 @@ export function transportError(err: unknown, req: HttpRequest, tls?: TlsResolver
     const plain = errno === 'ERR_SSL_WRONG_VERSION_NUMBER' || errno === 'EPROTO' ? `; if ${host} serves plain HTTP, add ${names.insecure(host)}` : '';
     const fix = tls ? tls.hint(host, kind) : `for a private CA add ${names.caCert(host)}`;
     const text = kind === 'client-certificate' ? 'the server refused the handshake without a client certificate it accepts' : message;
-    const everywhere = kind === 'untrusted' ? '; NODE_EXTRA_CA_CERTS=PATH trusts a CA for every registry' : '';
+    // The resolver's hint says it, or says that the caller's NODE_EXTRA_CA_CERTS is trusted already.
+    const everywhere = kind === 'untrusted' && !tls ? '; NODE_EXTRA_CA_CERTS=PATH trusts a CA for every registry' : '';
     return new TlsError(`TLS failure talking to ${host}: ${text} (${errno}); ${fix}${everywhere}${plain}`, {
       details: { registry: host, request, errno, tlsFailure: kind },
     });

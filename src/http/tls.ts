@@ -10,7 +10,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
-import { createSecureContext, rootCertificates } from 'node:tls';
+import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
 import { join } from 'node:path';
 import { InputError } from '../errors.js';
 import { connectionOptionNames, type ConnectionNames } from '../options-check.js';
@@ -48,10 +48,23 @@ export interface RegistryTlsOptions {
   /** What turned verification off for a registry of verifyOff, named in its warning (default: the setting itself, `tls.verifyOff`, or the CLI's `--tls-verify REGISTRY=false`). */
   verifyOffBy?: Readonly<Record<string, string>>;
   /**
-   * File of NODE_EXTRA_CA_CERTS. Giving extra CAs replaces Node's default trust for that host, so
-   * this file is added back with them; the caller passes it from its environment.
+   * The NODE_EXTRA_CA_CERTS file this Node process was started with, which Node's default trust
+   * therefore holds already. Giving a host extra CAs replaces that default trust for it, so this
+   * file is added back with them, and only there. The CLI passes its process's. A library caller
+   * whose process was started with the variable may pass it too (`process.env.NODE_EXTRA_CA_CERTS`),
+   * so that a file the `env` option also names is not added to every host a second time.
    */
   nodeExtraCaCerts?: string;
+}
+
+/**
+ * What tlsResolver takes: the caller's options, and the NODE_EXTRA_CA_CERTS of the operation's
+ * `env`. That file is trusted for every host, on top of Node's bundled roots, as Node trusts the
+ * one of its own environment; unless it is `nodeExtraCaCerts`, which the default trust holds already.
+ */
+export interface ResolverTlsOptions extends RegistryTlsOptions {
+  /** env.NODE_EXTRA_CA_CERTS of the operation (absolute: anchorPaths). */
+  envExtraCaCerts?: string;
 }
 
 /** What a host's TLS connections use, read from files. */
@@ -67,12 +80,17 @@ export interface TlsSettings {
   verify: boolean;
   /** Files read, for debug lines. */
   sources: string[];
+  /**
+   * `ca` and the client pair made into a TLS context once, when there are any: given as `ca`, Node
+   * parses the whole trust list (~140 roots) again for every connection, some 20 ms of CPU each.
+   */
+  secureContext?: SecureContext;
 }
 
 /** The tls.connect options of a host's settings (none for the defaults), for https agents and CONNECT tunnels. */
-export function tlsConnectOptions(s: TlsSettings | undefined): { ca?: string[]; cert?: Buffer; key?: Buffer; rejectUnauthorized?: boolean } {
+export function tlsConnectOptions(s: TlsSettings | undefined): { secureContext?: SecureContext; rejectUnauthorized?: boolean } {
   if (!s) return {};
-  return { ...(s.ca ? { ca: s.ca } : {}), ...(s.clientCert ? { cert: s.clientCert, key: s.clientKey } : {}), rejectUnauthorized: s.verify };
+  return { ...(s.secureContext ? { secureContext: s.secureContext } : {}), rejectUnauthorized: s.verify };
 }
 
 /** Resolves the TLS settings of a host, and says what to do when a handshake with it fails. */
@@ -209,8 +227,24 @@ function checkClientPair(cert: Buffer, key: Buffer, files: { cert: string; key: 
  * Builds the resolver for an operation; `logger` gets a warning per host whose verification is off.
  * `names` words the settings its hints and warnings name: the library's options, or the CLI's flags.
  */
-export function tlsResolver(opts: RegistryTlsOptions, logger: Logger = silentLogger, names: ConnectionNames = connectionOptionNames): TlsResolver {
+export function tlsResolver(opts: ResolverTlsOptions, logger: Logger = silentLogger, names: ConnectionNames = connectionOptionNames): TlsResolver {
   const roots = opts.certsDirs ?? DEFAULT_CERTS_DIRS;
+  // env's NODE_EXTRA_CA_CERTS, trusted for every host: a library caller's `env` is not the
+  // environment Node read at start-up, so Node has not added it (unless it is the file the
+  // process started with, nodeExtraCaCerts). Read once for all hosts.
+  const everywhere = opts.envExtraCaCerts && opts.envExtraCaCerts !== opts.nodeExtraCaCerts ? opts.envExtraCaCerts : undefined;
+  let everywhereText: Promise<string> | undefined;
+  const everywhereCa = (file: string): Promise<string> =>
+    (everywhereText ??= readPem(file, 'NODE_EXTRA_CA_CERTS file').then((bytes) => {
+      const text = caText(bytes);
+      if (text === undefined) throw new InputError(`${file} holds no certificate, neither PEM nor DER (NODE_EXTRA_CA_CERTS)`, { details: { file } });
+      return text;
+    })).catch((err: unknown) => {
+      everywhereText = undefined; // a failed read is reported again by the next host, not kept
+      throw err;
+    });
+  // The NODE_EXTRA_CA_CERTS the caller set, whichever way: a TLS failure's hint does not advise it again.
+  const extraCaSet = opts.envExtraCaCerts ?? opts.nodeExtraCaCerts;
   const offList = opts.verifyOff ?? [];
   /**
    * The verifyOff entry covering a host, by the rule the scheme choice uses (hostEntryFor: an entry
@@ -229,8 +263,8 @@ export function tlsResolver(opts: RegistryTlsOptions, logger: Logger = silentLog
     const caFiles = [...(found?.cas ?? []), ...(lookup(opts.caCerts, host) ?? [])];
     const client = lookup(opts.clientCerts, host) ?? found?.client;
     if (offBy !== undefined) logger.warn(`TLS verification is off for ${name} (${lookup(opts.verifyOffBy, offBy) ?? names.verifiedOffBy(tlsName(offBy))}): the connection is encrypted, but the server is not authenticated`);
-    if (verify && caFiles.length === 0 && !client) return undefined;
-    const sources = [...caFiles, ...(client ? [client.cert, client.key] : [])];
+    if (verify && caFiles.length === 0 && !client && !everywhere) return undefined;
+    const sources = [...caFiles, ...(everywhere ? [everywhere] : []), ...(client ? [client.cert, client.key] : [])];
     logger.debug(`TLS for ${name}: ${sources.length ? sources.join(', ') : 'default trust'}${verify ? '' : ', verification off'}`);
     const flagged = new Set(lookup(opts.caCerts, host) ?? []);
     const extra = (
@@ -247,15 +281,17 @@ export function tlsResolver(opts: RegistryTlsOptions, logger: Logger = silentLog
       )
     ).flat();
     let ca: string[] | undefined;
-    if (extra.length) {
+    if (extra.length || everywhere) {
       // Node's `ca` replaces its default trust; Docker adds certs.d CAs to the system pool, so the
       // defaults (and NODE_EXTRA_CA_CERTS, which Node would otherwise add itself) go back in.
-      const nodeExtra = opts.nodeExtraCaCerts ? [(await readPem(opts.nodeExtraCaCerts, 'NODE_EXTRA_CA_CERTS file')).toString('utf8')] : [];
-      ca = [...rootCertificates, ...nodeExtra, ...extra];
+      const nodeExtra = opts.nodeExtraCaCerts && extra.length ? [(await readPem(opts.nodeExtraCaCerts, 'NODE_EXTRA_CA_CERTS file')).toString('utf8')] : [];
+      ca = [...rootCertificates, ...nodeExtra, ...(everywhere ? [await everywhereCa(everywhere)] : []), ...extra];
     }
     const [clientCert, clientKey] = client ? await Promise.all([readPem(client.cert, 'client certificate'), readPem(client.key, 'client key')]) : [undefined, undefined];
     if (client) checkClientPair(clientCert!, clientKey!, client, name);
-    return { id: `${name}|${verify}|${sources.join('|')}`, ca, clientCert, clientKey, verify, sources };
+    // Without `ca` the context keeps Node's default trust, as the option left out did.
+    const secureContext = ca || client ? createSecureContext({ ...(ca ? { ca } : {}), ...(client ? { cert: clientCert, key: clientKey } : {}) }) : undefined;
+    return { id: `${name}|${verify}|${sources.join('|')}`, ca, clientCert, clientKey, verify, sources, secureContext };
   };
 
   return {
@@ -281,7 +317,8 @@ export function tlsResolver(opts: RegistryTlsOptions, logger: Logger = silentLog
       if (kind === 'hostname') {
         return `the certificate of ${name} is not for that name; reach it by a name the certificate lists, or (not recommended) ${names.verifyOff(name)}; a private CA goes in ${names.caCert(name)}${dir ? ` or ${dir}*.crt${others}` : ''}`;
       }
-      return `to trust its CA add ${names.caCert(name)}${dir ? ` or put the CA as a .crt file in ${dir}${others}` : ''}`;
+      const extraCa = extraCaSet ? `; NODE_EXTRA_CA_CERTS (${extraCaSet}) is trusted already and did not verify it` : '; NODE_EXTRA_CA_CERTS=PATH trusts a CA for every registry';
+      return `to trust its CA add ${names.caCert(name)}${dir ? ` or put the CA as a .crt file in ${dir}${others}` : ''}${kind === 'untrusted' ? extraCa : ''}`;
     },
   };
 }

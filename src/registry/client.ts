@@ -91,6 +91,8 @@ export class HttpRegistryClient implements RegistryClient {
       credential: opts.credential ?? (async () => undefined),
       renewCredential: opts.renewCredential,
       lookedAt: opts.credentialSources,
+      // Worded for the caller: the library's options, or the CLI's login command (Transport.names).
+      refusalAdvice: opts.transport.names.refused?.(opts.registry),
       tokenSend: opts.transport.send,
       presumedTokenSend: opts.transport.sendOnce,
       logger: opts.transport.logger,

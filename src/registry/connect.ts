@@ -2,12 +2,23 @@
  * Building authenticated registry clients for an operation: which credential, which scopes, which
  * scheme. Push, copy and inspect all come through here, so there is one way in.
  */
-import { credentialEnvVars, credentialSources, resolveCredential, storedLoginSources, type Credential, type CredentialRole, type SecretSink } from '../auth/credentials.js';
+import {
+  credentialEnvVars,
+  credentialSources,
+  registryCredentialFor,
+  registryCredentialsProblem,
+  resolveCredential,
+  storedLoginSources,
+  type Credential,
+  type CredentialRole,
+  type RegistryCredentials,
+  type SecretSink,
+} from '../auth/credentials.js';
 import { repositoryScope, type ScopeAction } from '../auth/scope.js';
 import type { EarlySockets } from '../http/early-sockets.js';
 import { Transport } from '../http/transport.js';
 import { proxySettingsFromEnv } from '../http/proxy-choice.js';
-import { defaultCertsDirs, tlsResolver, type RegistryTlsOptions } from '../http/tls.js';
+import { defaultCertsDirs, tlsResolver, type RegistryTlsOptions, type ResolverTlsOptions } from '../http/tls.js';
 import { silentLogger, type Logger } from '../log.js';
 import { proxyPasswords } from '../redact.js';
 import { AuthMemory } from '../auth/auth-memory.js';
@@ -36,8 +47,15 @@ export interface ConnectionOptions {
   homeDir?: string;
   /** host[:port] entries reachable over plain http (also REGPUSH_INSECURE_REGISTRIES in env); read as that variable is: `http://` dropped, comma lists split. */
   insecureRegistries?: string[];
-  /** Explicit credentials for the source (from) and target (to) registries. */
-  credentials?: { from?: Credential; to?: Credential };
+  /**
+   * Explicit credentials: `from` for every source registry (and the one registry of inspect and the
+   * read commands), `to` for every target; `registries` per registry, or per namespace or
+   * repository of one, whatever its role (`{ 'ghcr.io': {…}, 'quay.io/org': {…} }`), matched as
+   * `auths` keys are: by whole path components, the most specific first, then the registry, Docker
+   * Hub by any of its names. An entry that matches wins over `from`/`to` and over the stored
+   * logins, so a copy to two registries can give each its own login.
+   */
+  credentials?: { from?: Credential; to?: Credential; registries?: RegistryCredentials };
   signal?: AbortSignal;
   /** A connection silent this long fails and is retried (ms; default 60 000). The CLI reads REGPUSH_IDLE_TIMEOUT_MS. */
   idleTimeoutMs?: number;
@@ -46,7 +64,9 @@ export interface ConnectionOptions {
   /**
    * TLS per registry: certs.d directories (default ~/.config/containers/certs.d under homeDir or
    * env.HOME, /etc/containers/certs.d, /etc/docker/certs.d),
-   * extra CAs, client certificates, verification off. NODE_EXTRA_CA_CERTS is taken from `env`.
+   * extra CAs, client certificates, verification off. A CA file named by `env.NODE_EXTRA_CA_CERTS`
+   * is trusted for every registry on top of Node's bundled roots, as Node trusts the one of its own
+   * environment (see RegistryTlsOptions.nodeExtraCaCerts for the file the process started with).
    */
   tls?: RegistryTlsOptions;
   /** Milliseconds a credential helper may take (default 30 s). The CLI reads REGPUSH_CREDENTIAL_HELPER_TIMEOUT_MS. */
@@ -117,7 +137,7 @@ export const CONNECTION_SHAPE = {
   env: { values: 'string' },
   homeDir: 'string',
   insecureRegistries: STRINGS,
-  credentials: { fields: { from: CREDENTIAL, to: CREDENTIAL } },
+  credentials: { fields: { from: CREDENTIAL, to: CREDENTIAL, registries: { refine: { values: CREDENTIAL }, problem: registryCredentialsProblem } } },
   signal: { instanceOf: AbortSignal, name: 'AbortSignal' },
   idleTimeoutMs: 'whole',
   chunkSize: 'whole',
@@ -147,10 +167,11 @@ export const CONNECTION_SHAPE = {
       insecure: 'function',
       insecureSetting: 'string',
       credentials: 'function',
+      refused: 'function',
       jobs: 'string',
       inspect: 'string',
     },
-    // credentials and jobs may be left out: the hints then advise neither (ConnectionNames).
+    // credentials, refused and jobs may be left out: the hints then advise none of them (ConnectionNames).
     required: ['caCert', 'clientCert', 'verifyOff', 'verifiedOffBy', 'insecure', 'insecureSetting', 'inspect'],
   },
   logger: { fields: { debug: 'function', info: 'function', warn: 'function' }, required: ['debug', 'info', 'warn'], open: true },
@@ -204,8 +225,13 @@ export function transportFor(opts: TransportChoices, has: HintedSettings = WITHO
 
 /** `names` less the settings the operation does not have: a 429 at `inspect` does not say to lower a --jobs it has no such flag for. */
 function namesFor(names: ConnectionNames, has: HintedSettings): ConnectionNames {
-  const { jobs, credentials, ...always } = names;
-  return { ...always, ...(has.jobs && jobs !== undefined ? { jobs } : {}), ...(has.credentials && credentials ? { credentials } : {}) };
+  const { jobs, credentials, refused, ...always } = names;
+  return {
+    ...always,
+    ...(has.jobs && jobs !== undefined ? { jobs } : {}),
+    ...(has.credentials && credentials ? { credentials } : {}),
+    ...(has.credentials && refused ? { refused } : {}),
+  };
 }
 
 /** Variables of `env` naming a file or directory regpush reads or writes: a relative one is taken in `cwd`, as the options' paths are. */
@@ -266,8 +292,10 @@ function checkRanges(opts: Pick<ConnectionOptions, 'idleTimeoutMs' | 'chunkSize'
  * The TLS options of a run: the caller's, with the certs.d roots of the home directory and the
  * system when none are given, and verification off for insecureTlsRegistries (and why, for the warning).
  */
-function withInsecureTls(opts: ConnectionOptions): RegistryTlsOptions {
-  const tls: RegistryTlsOptions = { nodeExtraCaCerts: opts.env?.NODE_EXTRA_CA_CERTS || undefined, ...(opts.tls ?? {}) };
+function withInsecureTls(opts: ConnectionOptions): ResolverTlsOptions {
+  // env's NODE_EXTRA_CA_CERTS is trusted for every registry (tlsResolver), as Node trusts the one
+  // it started with; that one, where the caller names it (tls.nodeExtraCaCerts), is Node's already.
+  const tls: ResolverTlsOptions = { ...(opts.tls ?? {}), envExtraCaCerts: opts.env?.NODE_EXTRA_CA_CERTS || undefined };
   tls.certsDirs ??= defaultCertsDirs(opts.homeDir ?? opts.env?.HOME);
   const hosts = Object.entries(opts.insecureTlsRegistries ?? {});
   if (hosts.length === 0) return tls;
@@ -338,7 +366,8 @@ export function connect(
       const mirrorOpts: ConnectionOptions = {
         ...opts,
         env,
-        credentials: {},
+        // Those given for a registry by name are the mirror's where they name it.
+        credentials: opts.credentials?.registries ? { registries: opts.credentials.registries } : {},
         insecureRegistries: plainHttp ? [...(opts.insecureRegistries ?? []), registryHost] : opts.insecureRegistries,
       };
       mirrorTransport ??= transport.withProfile(mirrorSendProfile(transport));
@@ -399,9 +428,12 @@ function connectOne(
   // The client's own repository comes first in its scopes (see connect): a login may be for it
   // or a namespace above it, so two repositories of one registry may need two credentials.
   const repository = scopes[0]?.repo;
+  const registries = opts.credentials?.registries;
+  const given = registries && registryCredentialFor(registries, registry, repository);
   const resolve = () =>
     resolveCredential(registry, {
       role,
+      registries,
       explicit,
       repository,
       helperReplies: memory?.helperReplies,
@@ -425,13 +457,16 @@ function connectOne(
     signal: opts.signal,
     scopes: scopes.map((s) => repositoryScope(s.repo, s.actions)),
     secrets: opts.secrets,
-    // A mirror is looked up in the stored logins only: the source's own credentials (flags,
-    // REGPUSH_FROM_*) are never sent there, so the message does not name them.
-    credentialSources: mirror
-      ? `the stored logins only (${storedLoginSources(opts.env)}; a mirror never gets the source's credentials)`
-      : hasExplicit(explicit)
-        ? 'the credentials given explicitly (flags or options)'
-        : credentialSources(role, undefined, opts.env),
+    // A mirror is looked up in the stored logins only (and credentials.registries, where it names
+    // the mirror): the source's own credentials (flags, REGPUSH_FROM_*) are never sent there, so
+    // the message does not name them.
+    credentialSources: given
+      ? `the credentials given for it (credentials.registries[${JSON.stringify(given.key)}])`
+      : mirror
+        ? `the stored logins only (${storedLoginSources(opts.env, opts.homeDir ?? opts.env?.HOME)}; a mirror never gets the source's credentials)`
+        : hasExplicit(explicit)
+          ? 'the credentials given explicitly (flags or options)'
+          : credentialSources(role, undefined, opts.env, opts.homeDir ?? opts.env?.HOME),
     // With the operation's memory, one credential lookup per repository and role (and one run of
     // each helper per registry: AuthMemory.helperReplies).
     credential: () => (cached ??= memory ? memory.credential(`${role} ${registry}/${repository ?? ''}`, resolve) : resolve()),

@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { test } from 'node:test';
 import { fetchToken, imageRef, loadState, runCli, tempDir } from './harness.js';
+import { copy, type RegpushError } from '../../src/index.js';
 
 const state = loadState();
 const R = state.registries;
@@ -131,6 +132,26 @@ test('credentials from env (REGPUSH_FROM_* and REGPUSH_TO_*)', async () => {
     REGPUSH_TO_USER: R.basic.user,
     REGPUSH_TO_PASSWORD: R.basic.password,
   }));
+});
+
+test('library: credentials.registries gives each registry of one copy its own login (token source, Basic and token targets), over credentials.from/.to', async () => {
+  const wrong = { username: 'nobody', password: 'not-a-password' };
+  const login = (r: typeof R.basic) => ({ username: r.user!, password: r.password! });
+  const to = [imageRef(R.basic, `${run}/per-registry:1`), imageRef(R.token, `${run}/per-registry:1`)];
+  const result = await copy({
+    from: SOURCE,
+    to,
+    env: isolatedEnv(),
+    retries: 0,
+    credentials: { from: wrong, to: wrong, registries: { [R.basic.host]: login(R.basic), [R.token.host]: login(R.token) } },
+  });
+  assert.deepEqual(result.targets.map((t) => [t.target, t.ok]), to.map((t) => [t, true]));
+  // The role credential alone goes to both targets: the Basic login is refused by the token registry's service.
+  const e = await copy({ from: SOURCE, to, env: isolatedEnv(), retries: 0, credentials: { from: login(R.token), to: login(R.basic) } }).then(
+    () => assert.fail('it succeeded'),
+    (err: RegpushError) => err,
+  );
+  assert.equal(e.code, 'E_PARTIAL', e.message);
 });
 
 test('credentials from docker config.json "auths" ($DOCKER_CONFIG)', async () => {

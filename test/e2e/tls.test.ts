@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { startExtraRegistry, type ExtraRegistry } from '../fixtures/extra-registry.js';
 import { exec, imageRef, loadState, runCli, tempDir } from './harness.js';
+import { copy, inspect, type RegpushError } from '../../src/index.js';
 
 const state = loadState();
 const source = imageRef(state.registries.anon, 'base/busybox:v2s2');
@@ -114,6 +115,21 @@ test('--ca-cert REGISTRY=PATH trusts the CA for that registry: copy succeeds, sa
 test('--ca-cert with a relative path is read from the working directory', async () => {
   const r = await runCli(['inspect', '--ca-cert', `${tlsHost}=pki/ca.crt`, `${tlsHost}/app:ca-flag`], { env: env(), cwd: dir });
   assert.equal(r.code, 0, r.stderr);
+});
+
+test('library: env.NODE_EXTRA_CA_CERTS (relative, taken in cwd) trusts the CA for every registry: a copy to the TLS registry and an inspect of it succeed', async () => {
+  // The library's env is not the environment Node started with: regpush trusts the file itself.
+  const opts = { env: { NODE_EXTRA_CA_CERTS: 'pki/ca.crt' }, cwd: dir, tls: { certsDirs: [emptyRoot] }, retries: 0 };
+  const copied = await copy({ ...opts, from: source, to: [`${tlsHost}/app:env-extra-ca`] });
+  assert.equal(copied.digest, sourceDigest);
+  assert.equal((await inspect(`${tlsHost}/app:env-extra-ca`, opts)).digest, sourceDigest);
+  // Without it: E_TLS advising the variable; with another CA in it: E_TLS that does not advise it again.
+  await assert.rejects(inspect(`${tlsHost}/app:env-extra-ca`, { ...opts, env: {} }), (e: RegpushError) => e.code === 'E_TLS' && e.message.includes('; NODE_EXTRA_CA_CERTS=PATH trusts a CA for every registry'));
+  await assert.rejects(inspect(`${tlsHost}/app:env-extra-ca`, { ...opts, env: { NODE_EXTRA_CA_CERTS: 'pki/client.crt' } }), (e: RegpushError) => {
+    assert.equal(e.code, 'E_TLS', e.message);
+    assert.ok(e.message.endsWith(`; NODE_EXTRA_CA_CERTS (${join(pki, 'client.crt')}) is trusted already and did not verify it`), e.message);
+    return true;
+  });
 });
 
 test('a certs.d directory with the CA as *.crt is read: copy and inspect succeed', async () => {

@@ -163,8 +163,15 @@ describe('resolveCredential: order', () => {
   });
 
   it('credentialSources names the variables each role reads, in order', () => {
-    assert.equal(credentialSources('to'), 'REGPUSH_TO_USER/REGPUSH_TO_PASSWORD, Docker config.json, containers auth.json');
-    assert.match(credentialSources('read'), /^REGPUSH_USER\/REGPUSH_PASSWORD, REGPUSH_TO_USER\/REGPUSH_TO_PASSWORD, REGPUSH_FROM_USER\/REGPUSH_FROM_PASSWORD, /);
+    assert.equal(credentialSources('to', undefined, { HOME: '/home/me' }), 'REGPUSH_TO_USER/REGPUSH_TO_PASSWORD, Docker config.json, containers auth.json');
+    assert.match(credentialSources('read', undefined, {}, '/home/me'), /^REGPUSH_USER\/REGPUSH_PASSWORD, REGPUSH_TO_USER\/REGPUSH_TO_PASSWORD, REGPUSH_FROM_USER\/REGPUSH_FROM_PASSWORD, Docker config\.json, containers auth\.json$/);
+  });
+
+  it('credentialSources names only the files the lookup reads: none for env: {} without homeDir, and only those env leads to', () => {
+    const linux = { platform: 'linux' as const, uid: 1000 };
+    assert.equal(credentialSources('to', undefined, {}, undefined, linux), 'REGPUSH_TO_USER/REGPUSH_TO_PASSWORD, no credential file, as no home directory was given');
+    assert.equal(credentialSources('to', undefined, { DOCKER_CONFIG: '/dc' }, undefined, linux), 'REGPUSH_TO_USER/REGPUSH_TO_PASSWORD, Docker config.json');
+    assert.equal(credentialSources('to', undefined, { XDG_RUNTIME_DIR: '/run/user/1000' }, undefined, linux), 'REGPUSH_TO_USER/REGPUSH_TO_PASSWORD, containers auth.json');
   });
 
   it('half an env pair is an error naming the missing variable', async () => {

@@ -122,6 +122,27 @@ test('an untrusted certificate, through every operation that connects: the libra
   }
 });
 
+test('env.NODE_EXTRA_CA_CERTS trusts its CA for every registry, a relative path taken in cwd (library and in-process CLI); when it does not help, the hint does not advise it again', async (t) => {
+  const server = await untrustedTls(t);
+  if (!server) return;
+  const { host, certFile } = server;
+  const dir = tempDir();
+  writeFileSync(join(dir, 'ca.pem'), readFileSync(certFile));
+  const { lib, env } = isolated(dir);
+  // The server answers 404 NAME_UNKNOWN: E_NOT_FOUND means the handshake went through.
+  const trusted = await rejection(inspect(`${host}/app:1`, { ...lib, env: { ...lib.env as object, NODE_EXTRA_CA_CERTS: 'ca.pem' }, cwd: dir }));
+  assert.equal(trusted.code, 'E_NOT_FOUND', trusted.message);
+  const r = await runMain(['inspect', '--retries', '0', `${host}/app:1`], { env: { ...env, NODE_EXTRA_CA_CERTS: 'ca.pem' }, cwd: dir });
+  assert.equal(r.code, 4, r.stderr);
+  // Another CA in it: E_TLS, and the hint says the variable did not help rather than advise it.
+  const other = join(dir, 'other.pem');
+  const cert = localhostCert(t)!;
+  writeFileSync(other, cert.cert);
+  const e = await rejection(inspect(`${host}/app:1`, { ...lib, env: { ...lib.env as object, NODE_EXTRA_CA_CERTS: other } }));
+  assert.equal(e.code, 'E_TLS', e.message);
+  assert.ok(e.message.endsWith(`; to trust its CA add tls.caCerts: { "${host}": [PATH] }; NODE_EXTRA_CA_CERTS (${other}) is trusted already and did not verify it`), e.message);
+});
+
 test('verification off: the warning names tls.verifyOff to the library, --tls-verify HOST=false to the CLI', async (t) => {
   const server = await untrustedTls(t);
   if (!server) return;
@@ -225,6 +246,45 @@ test('a 401, through every operation that sends credentials: the library is told
     const userFlags = (text: string) => [...new Set(text.match(/--(from-|to-)?user\b/g))];
     assert.deepEqual(userFlags(line), userFlags(CLI_CREDENTIALS[op.name]!(reg.host)), `${op.name} (CLI): ${line}`);
   }
+});
+
+test('a refusal of the credentials (none for a Basic registry, anonymous access refused by a token registry, a wrong password at either): the library is told login(), credentials and env, the CLI `regpush login`, word for word as before', async () => {
+  const basic = await fake({ auth: { scheme: 'basic', user: 'u', password: 'right' } });
+  const bearer = await fake({ auth: { scheme: 'bearer', user: 'u', password: 'right' } });
+  for (const reg of [basic, bearer]) reg.seedImage('app', { tags: ['1'] });
+  const wrong = { username: 'u', password: 'wrong' };
+  const looked = 'REGPUSH_USER/REGPUSH_PASSWORD, REGPUSH_TO_USER/REGPUSH_TO_PASSWORD, REGPUSH_FROM_USER/REGPUSH_FROM_PASSWORD, Docker config.json, containers auth.json';
+  const cases = [
+    { reg: basic, cred: undefined, said: (h: string) => `authentication to ${h} failed: it requires a username and password and none were found (looked at ${looked})` },
+    {
+      reg: bearer,
+      cred: undefined,
+      said: (h: string) => `authentication to ${h} failed: the registry rejected anonymous access (no credentials were found) for repository:app:pull (the repository may not exist, or access is not granted) (looked at ${looked})`,
+    },
+    { reg: basic, cred: wrong, said: (h: string) => `authentication to ${h} failed: the registry rejected the credentials for user u (taken from the first of: the credentials given explicitly (flags or options))` },
+    { reg: bearer, cred: wrong, said: (h: string) => `authentication to ${h} failed: ${h} rejected the credentials for user u` },
+  ];
+  for (const { reg, cred, said } of cases) {
+    const h = reg.host;
+    const e = await rejection(inspect(reg.ref('app:1'), { ...fakeLibraryOptions(reg), retries: 0, ...(cred ? { credentials: { from: cred } } : {}) }));
+    assert.equal(e.code, 'E_AUTH', e.message);
+    assert.equal(
+      e.message,
+      `${said(h)}; check the credentials for ${h}: store a login with login({ registry: "${h}", … }), give the credentials option (credentials.from for what is read, credentials.to for what is written), or set the REGPUSH_* variables in env`,
+    );
+    assert.doesNotMatch(e.message, FLAG);
+    const r = await cliAgainst(['inspect', '--retries', '0', ...(cred ? ['--user', cred.username, '--password', cred.password] : []), reg.ref('app:1')], [reg]);
+    assert.equal(r.code, 3, r.stderr);
+    assert.equal(errorLine(r), `${said(h)}; check the credentials or run \`regpush login ${h}\` [E_AUTH]`);
+  }
+  // The library's env: {} without homeDir reads no credential file, and the message says so.
+  const e = await rejection(inspect(basic.ref('app:1'), { env: {}, insecureRegistries: [basic.host], retries: 0 }));
+  assert.ok(
+    e.message.startsWith(
+      `authentication to ${basic.host} failed: it requires a username and password and none were found (looked at REGPUSH_USER/REGPUSH_PASSWORD, REGPUSH_TO_USER/REGPUSH_TO_PASSWORD, REGPUSH_FROM_USER/REGPUSH_FROM_PASSWORD, no credential file, as no home directory was given); check the credentials for ${basic.host}: store a login`,
+    ),
+    e.message,
+  );
 });
 
 test('a 429, through every operation that connects: lower jobs (the CLI --jobs) only where the operation has that setting, log in only where it takes credentials', async () => {

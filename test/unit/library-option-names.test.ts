@@ -49,6 +49,7 @@ function unknownFields(type: ts.Type, shape: Shape, path: string): string[] {
   const t = checker.getNonNullableType(type);
   if (typeof shape === 'string' || 'literal' in shape || 'instanceOf' in shape) return [];
   if ('anyOf' in shape) return t.isUnion() ? [] : shape.anyOf.flatMap((s) => unknownFields(t, s, path));
+  if ('refine' in shape) return unknownFields(t, shape.refine, path);
   if ('list' in shape) {
     return checker.isArrayType(t) || checker.isTupleType(t) ? unknownFields(checker.getTypeArguments(t as ts.TypeReference)[0]!, shape.list, `${path}[]`) : [`${path} (not an array type)`];
   }

@@ -134,7 +134,11 @@ test('tlsResolver: nothing configured → default trust; CAs are added to the de
   assert.equal(s.clientCert?.toString(), DIR_PAIR.cert);
   assert.deepEqual(s.sources, [join(dir, 'ca.crt'), join(tmp, 'flag.crt'), join(dir, 'client.cert'), join(dir, 'client.key')]);
   assert.equal(await r.settingsFor('reg:5000'), s, 'cached per host');
-  assert.deepEqual(tlsConnectOptions(s), { ca: s.ca, cert: s.clientCert, key: s.clientKey, rejectUnauthorized: true });
+  // The trust list and the client pair go to the connections as one context, made once for the host
+  // (as `ca`, Node parsed the ~140 roots again for every connection).
+  assert.ok(s.secureContext, 'a context of its own');
+  assert.deepEqual(tlsConnectOptions(s), { secureContext: s.secureContext, rejectUnauthorized: true });
+  assert.equal(tlsConnectOptions(await r.settingsFor('REG:5000')).secureContext, s.secureContext, 'the same context for every connection to the host');
 
   const flagged = tlsResolver({ certsDirs: [root], clientCerts: { 'reg:5000': { cert: join(tmp, 'flag.cert'), key: join(tmp, 'flag.key') } } });
   assert.equal((await flagged.settingsFor('reg:5000'))!.clientCert?.toString(), FLAG_PAIR.cert);
@@ -143,7 +147,7 @@ test('tlsResolver: nothing configured → default trust; CAs are added to the de
   const clientOnly = tlsResolver({ certsDirs: [], clientCerts: { other: { cert: join(tmp, 'flag.cert'), key: join(tmp, 'flag.key') } } });
   const c = (await clientOnly.settingsFor('other'))!;
   assert.equal(c.ca, undefined);
-  assert.equal('ca' in tlsConnectOptions(c), false);
+  assert.ok(tlsConnectOptions(c).secureContext, 'the client pair, in a context that keeps the default trust');
   assert.equal(tlsConnectOptions(undefined).rejectUnauthorized, undefined);
 });
 
@@ -226,17 +230,17 @@ test('tlsResolver: a CA file in DER is converted; one holding no certificate is 
 
 test('tlsResolver hints name the flag and the certs.d path for the host', () => {
   const r = tlsResolver({ certsDirs: ['/etc/containers/certs.d', '/etc/docker/certs.d'] }, undefined, CONNECTION_FLAG_NAMES);
-  assert.equal(r.hint('reg:5000', 'untrusted'), 'to trust its CA add --ca-cert reg:5000=PATH or put the CA as a .crt file in /etc/containers/certs.d/reg:5000/ (or under /etc/docker/certs.d)');
+  assert.equal(r.hint('reg:5000', 'untrusted'), 'to trust its CA add --ca-cert reg:5000=PATH or put the CA as a .crt file in /etc/containers/certs.d/reg:5000/ (or under /etc/docker/certs.d); NODE_EXTRA_CA_CERTS=PATH trusts a CA for every registry');
   assert.match(r.hint('reg:5000', 'client-certificate'), /^reg:5000 asks for a client certificate: add --client-cert reg:5000=CERT,KEY or put client\.cert and client\.key in \/etc\/containers\/certs\.d\/reg:5000\//);
   assert.match(r.hint('reg', 'hostname'), /not for that name.*--tls-verify reg=false.*--ca-cert reg=PATH or \/etc\/containers\/certs\.d\/reg\/\*\.crt/);
   // No certs.d root read: no directory to point at.
   assert.equal(tlsResolver({ certsDirs: [] }, undefined, CONNECTION_FLAG_NAMES).hint('reg', 'other'), 'to trust its CA add --ca-cert reg=PATH');
-  assert.match(tlsResolver({}).hint('reg', 'untrusted'), /\/etc\/containers\/certs\.d\/reg\/ \(or under \/etc\/docker\/certs\.d\)$/, 'the defaults');
+  assert.match(tlsResolver({}).hint('reg', 'untrusted'), /\/etc\/containers\/certs\.d\/reg\/ \(or under \/etc\/docker\/certs\.d\); NODE_EXTRA_CA_CERTS=PATH trusts a CA for every registry$/, 'the defaults');
 });
 
 test('tlsResolver hints name the library\'s tls options when no names are given (a library caller\'s transport)', () => {
   const r = tlsResolver({ certsDirs: ['/etc/containers/certs.d', '/etc/docker/certs.d'] });
-  assert.equal(r.hint('reg:5000', 'untrusted'), 'to trust its CA add tls.caCerts: { "reg:5000": [PATH] } or put the CA as a .crt file in /etc/containers/certs.d/reg:5000/ (or under /etc/docker/certs.d)');
+  assert.equal(r.hint('reg:5000', 'untrusted'), 'to trust its CA add tls.caCerts: { "reg:5000": [PATH] } or put the CA as a .crt file in /etc/containers/certs.d/reg:5000/ (or under /etc/docker/certs.d); NODE_EXTRA_CA_CERTS=PATH trusts a CA for every registry');
   assert.equal(
     r.hint('reg:5000', 'client-certificate'),
     'reg:5000 asks for a client certificate: add tls.clientCerts: { "reg:5000": { cert: CERT, key: KEY } } or put client.cert and client.key in /etc/containers/certs.d/reg:5000/ (or under /etc/docker/certs.d)',
@@ -247,6 +251,40 @@ test('tlsResolver hints name the library\'s tls options when no names are given 
   );
   assert.equal(tlsResolver({ certsDirs: [] }).hint('reg', 'other'), 'to trust its CA add tls.caCerts: { "reg": [PATH] }');
   assert.doesNotMatch([r.hint('reg', 'untrusted'), r.hint('reg', 'client-certificate'), r.hint('reg', 'hostname')].join(' '), /--/);
+});
+
+test('tlsResolver: env\'s NODE_EXTRA_CA_CERTS is trusted for every host, on top of Node\'s roots; the file the process started with (nodeExtraCaCerts) only where a host\'s CAs replace the default trust', async () => {
+  const root = join(tmp, 'env-extra');
+  files(root, 'reg:5000', { 'ca.crt': PEM_CA });
+  const envCa = join(tmp, 'env-extra.pem');
+  writeFileSync(envCa, FLAG_PAIR.cert);
+  const envCaText = FLAG_PAIR.cert;
+  // A library caller's env: Node never read it, so every host gets the file.
+  const lib = tlsResolver({ certsDirs: [root], envExtraCaCerts: envCa });
+  const plain = (await lib.settingsFor('elsewhere:1'))!;
+  assert.ok(plain, 'a host without CAs of its own gets a trust list too');
+  assert.deepEqual(plain.ca, [...rootCertificates, envCaText]);
+  assert.equal(plain.verify, true);
+  assert.deepEqual((await lib.settingsFor('reg:5000'))!.ca, [...rootCertificates, envCaText, PEM_CA]);
+  // The hint does not advise the variable that is set: it says it did not help.
+  assert.equal(lib.hint('elsewhere:1', 'untrusted'), `to trust its CA add tls.caCerts: { "elsewhere:1": [PATH] } or put the CA as a .crt file in ${root}/elsewhere:1/; NODE_EXTRA_CA_CERTS (${envCa}) is trusted already and did not verify it`);
+  assert.doesNotMatch(lib.hint('elsewhere:1', 'untrusted'), /NODE_EXTRA_CA_CERTS=PATH/);
+
+  // The same file is the one the process started with (the CLI): Node trusts it already.
+  writeFileSync(join(tmp, 'started.pem'), 'STARTED');
+  const cli = tlsResolver({ certsDirs: [root], envExtraCaCerts: join(tmp, 'started.pem'), nodeExtraCaCerts: join(tmp, 'started.pem') }, undefined, CONNECTION_FLAG_NAMES);
+  assert.equal(await cli.settingsFor('elsewhere:1'), undefined, 'Node\'s default trust, as before');
+  assert.deepEqual((await cli.settingsFor('reg:5000'))!.ca, [...rootCertificates, 'STARTED', PEM_CA], 'added back with the host\'s own CAs');
+  assert.match(cli.hint('elsewhere:1', 'untrusted'), /; NODE_EXTRA_CA_CERTS \(.*started\.pem\) is trusted already and did not verify it$/);
+  // Another file in env than the one the process started with: that one is added everywhere, both with a host's CAs.
+  const both = tlsResolver({ certsDirs: [root], envExtraCaCerts: envCa, nodeExtraCaCerts: join(tmp, 'started.pem') });
+  assert.deepEqual((await both.settingsFor('elsewhere:1'))!.ca, [...rootCertificates, envCaText]);
+  assert.deepEqual((await both.settingsFor('reg:5000'))!.ca, [...rootCertificates, 'STARTED', envCaText, PEM_CA]);
+
+  // A file that cannot be read, or holds no certificate, is E_INPUT naming it, at the first host.
+  await assert.rejects(tlsResolver({ certsDirs: [], envExtraCaCerts: join(tmp, 'nope.pem') }).settingsFor('reg'), (e: unknown) => e instanceof InputError && /cannot read NODE_EXTRA_CA_CERTS file .*nope\.pem: ENOENT/.test((e as Error).message));
+  writeFileSync(join(tmp, 'junk.pem'), 'not a certificate');
+  await assert.rejects(tlsResolver({ certsDirs: [], envExtraCaCerts: join(tmp, 'junk.pem') }).settingsFor('reg'), (e: unknown) => e instanceof InputError && (e as Error).message === `${join(tmp, 'junk.pem')} holds no certificate, neither PEM nor DER (NODE_EXTRA_CA_CERTS)`);
 });
 
 test('registries.conf insecure hosts: one matching rule for the scheme choice and TLS verification (an entry without a port covers every port, as containers/image matches prefixes)', async () => {
