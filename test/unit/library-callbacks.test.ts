@@ -37,7 +37,7 @@ async function rejection(p: Promise<unknown>): Promise<unknown> {
 /** No manifest at all was written at `reg` (PUT), and no upload session is left open. */
 function nothingWritten(reg: FakeRegistry): void {
   assert.equal(reg.count({ kind: 'manifest', method: 'PUT' }), 0, 'no manifest written');
-  assert.equal(reg.openUploads(), 0, 'no upload session left');
+  assert.equal(reg.openUploads(), 0, `no upload session left: ${JSON.stringify(reg.requests({ kind: 'upload' }).map((r) => [r.method, r.path.slice(-12), r.status, r.query.digest ? 'digest' : '']))}`);
 }
 
 test('push: a throw in events.bytes of a streamed base blob rejects with the caller\'s error; no tag', async () => {
