@@ -4,6 +4,7 @@
  * proxy-choice.ts's answer.
  */
 import type { Agent, ClientRequest } from 'node:http';
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import { HttpProxyAgent } from 'http-proxy-agent';
 import { HttpsProxyAgent } from 'https-proxy-agent';
 import { UsageError } from '../errors.js';
@@ -48,8 +49,15 @@ class TunnelAgent extends HttpsProxyAgent<string> {
     this.pending.add(pending);
     const base = this.connectOpts;
     this.connectOpts = { ...base, signal: pending.signal };
+    // https-proxy-agent starts the TLS session inside the tunnel without `host`, and with a
+    // `servername` for a DNS name only (SNI carries no IP address), so for a registry named by
+    // its IP address Node checked the certificate against "localhost" (its fallback name):
+    // a registry's certificate for its address failed, one for localhost passed. The check is
+    // made here against the registry's host, whichever it is, as a direct connection makes it.
+    const host = String(opts.host).replace(/^\[|\]$/g, '');
+    const identity = (_name: string, cert: PeerCertificate) => checkServerIdentity(host, cert);
     try {
-      const tunnel = super.connect(req, { ...opts, ...this.tls });
+      const tunnel = super.connect(req, { ...opts, ...this.tls, checkServerIdentity: identity } as typeof opts);
       this.connectOpts = base;
       return await tunnel;
     } finally {

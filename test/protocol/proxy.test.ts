@@ -88,24 +88,32 @@ async function runCli(args: string[], env: Record<string, string | undefined>, i
 /**
  * An HTTPS registry under a name that does not resolve (so it can only be reached through the
  * proxy), its self-signed certificate in `dir`, and a CONNECT proxy that resolves that name to
- * 127.0.0.1 itself and records every CONNECT target.
+ * 127.0.0.1 itself and records every CONNECT target. `name` may be an address that is not
+ * loopback (192.0.2.10, 2001:db8::10: loopback registries never use the proxy), which the proxy
+ * then takes to 127.0.0.1 too; `san` the certificate's subjectAltName (DNS:<name> by default);
+ * `proxyTls` makes it an https:// proxy.
  */
-async function tlsRegistryBehindProxy(handler: http.RequestListener) {
+async function tlsRegistryBehindProxy(handler: http.RequestListener, opts: { name?: string; san?: string; proxyTls?: { key: Buffer; cert: Buffer } } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'regpush-proxy-'));
   closers.push(() => rmSync(dir, { recursive: true, force: true }));
-  const name = 'registry.proxy-test.invalid';
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2', '-subj', `/CN=${name}`,
-    '-addext', `subjectAltName=DNS:${name}`, '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+  const name = opts.name ?? 'registry.proxy-test.invalid';
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2', '-subj', '/CN=proxy-test registry',
+    '-addext', `subjectAltName=${opts.san ?? `DNS:${name}`}`, '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
   const ca = readFileSync(join(dir, 'cert.pem'));
   const registry = https.createServer({ key: readFileSync(join(dir, 'key.pem')), cert: ca }, handler);
   await new Promise<void>((r) => registry.listen(0, '127.0.0.1', r));
   closers.push(() => registry.close());
   const regPort = (registry.address() as AddressInfo).port;
   const connects: string[] = [];
-  const proxy = http.createServer();
-  proxy.on('connect', (req, client, head) => {
+  // An https:// proxy when given a key and certificate (CONNECT inside TLS), else a plain one.
+  const proxy = opts.proxyTls ? https.createServer(opts.proxyTls) : http.createServer();
+  proxy.on('connect', (req: http.IncomingMessage, client: Socket, head: Buffer) => {
     connects.push(req.url ?? '');
-    const [host, port] = (req.url ?? '').split(':');
+    // host:port, the host in brackets when it is an IPv6 address.
+    const target = req.url ?? '';
+    const colon = target.lastIndexOf(':');
+    const host = target.slice(0, colon).replace(/^\[|\]$/g, '');
+    const port = target.slice(colon + 1);
     const upstream = net.connect(Number(port), host === name ? '127.0.0.1' : host, () => {
       client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
       upstream.write(head);
@@ -117,7 +125,7 @@ async function tlsRegistryBehindProxy(handler: http.RequestListener) {
   });
   await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
   closers.push(() => proxy.close());
-  const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+  const proxyUrl = `${opts.proxyTls ? 'https' : 'http'}://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
   return { dir, name, regPort, connects, proxyUrl, certFile: join(dir, 'cert.pem') };
 }
 
@@ -332,6 +340,39 @@ test('per-registry TLS through HTTPS_PROXY: --ca-cert and --tls-verify REGISTRY=
   assert.ok(connects.length >= 4 && connects.every((c) => c === host), connects.join(','));
 });
 
+
+/** A GET of `url` with `t`, its body as text; the transport is closed after. */
+async function getText(t: Transport, url: string): Promise<string> {
+  try {
+    return (await readBody(await t.send({ method: 'GET', url }), 100, 'x')).toString();
+  } finally {
+    t.close();
+  }
+}
+
+test('an HTTPS registry named by its IP address is verified against that address inside the CONNECT tunnel (IPv4, IPv6); a certificate for localhost does not pass for it', async () => {
+  // Before: https-proxy-agent starts the tunnel's TLS without the host and with SNI for DNS names
+  // only, so Node checked the certificate against "localhost": E_TLS "Hostname/IP does not match
+  // certificate's altnames: Host: localhost" for the right certificate, and none for one made out
+  // to localhost.
+  for (const [name, host] of [['192.0.2.10', (p: number) => `192.0.2.10:${p}`], ['2001:db8::10', (p: number) => `[2001:db8::10]:${p}`]] as const) {
+    const { regPort, connects, proxyUrl, certFile } = await tlsRegistryBehindProxy((_req, res) => res.end('registry'), { name, san: `IP:${name}` });
+    const h = host(regPort);
+    assert.equal(await getText(new Transport({ proxy: { httpsProxy: proxyUrl }, retry: { retries: 0 }, tls: tlsResolver({ certsDirs: [], caCerts: { [h]: [certFile] } }) }), `https://${h}/v2/`), 'registry');
+    assert.deepEqual(connects, [h], 'through the proxy');
+  }
+  const { regPort, connects, proxyUrl, certFile } = await tlsRegistryBehindProxy((_req, res) => res.end('registry'), { name: '192.0.2.10', san: 'DNS:localhost' });
+  const h = `192.0.2.10:${regPort}`;
+  await assert.rejects(
+    getText(new Transport({ proxy: { httpsProxy: proxyUrl }, retry: { retries: 0 }, tls: tlsResolver({ certsDirs: [], caCerts: { [h]: [certFile] } }) }), `https://${h}/v2/`),
+    (e: unknown) => {
+      assert.ok(e instanceof RegpushError && e.code === 'E_TLS', String(e));
+      assert.match(e.message, new RegExp(`^TLS failure talking to ${h.replace(/\./g, '\\.')}: .*IP: 192\\.0\\.2\\.10 is not in the cert's list.*\\(ERR_TLS_CERT_ALTNAME_INVALID\\)`));
+      return true;
+    },
+  );
+  assert.deepEqual(connects, [h]);
+});
 
 /** A proxy that answers every CONNECT and every plain request with `status`; counts what it got. */
 async function refusingProxy(status: number, reason: string): Promise<{ port: number; asked: string[] }> {
