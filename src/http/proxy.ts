@@ -9,8 +9,21 @@ import { HttpProxyAgent } from 'http-proxy-agent';
 import { HttpsProxyAgent } from 'https-proxy-agent';
 import { UsageError } from '../errors.js';
 import { redactProxyUrl } from '../redact.js';
-import { proxyFor, type ProxySettings } from './proxy-choice.js';
+import { proxyFor, proxyVariable, type ProxySettings } from './proxy-choice.js';
 import { tlsConnectOptions, type TlsSettings } from './tls.js';
+
+/** The proxy a request goes through, and the variable it was read from (`HTTPS_PROXY`, or `https_proxy` when that is the one set). */
+export interface ProxyUse {
+  url: string;
+  variable: string;
+}
+
+/**
+ * Set on an error of the connection to the proxy itself (reaching it, its TLS, its answer to
+ * CONNECT), as opposed to one of the TLS session with the registry inside the tunnel: a TLS
+ * failure there is the proxy's, and the registry's settings cannot fix it.
+ */
+export const PROXY_LEG = Symbol('regpush.proxyLeg');
 
 /**
  * The request option that carries a request's abort signal to the tunnel agent (Node passes a
@@ -59,7 +72,14 @@ class TunnelAgent extends HttpsProxyAgent<string> {
     try {
       const tunnel = super.connect(req, { ...opts, ...this.tls, checkServerIdentity: identity } as typeof opts);
       this.connectOpts = base;
-      return await tunnel;
+      try {
+        return await tunnel;
+      } catch (err) {
+        // Until the tunnel is there, every failure is the proxy connection's (the registry's TLS
+        // session starts only after the proxy's 200, and fails later, on the socket returned).
+        if (err && typeof err === 'object') (err as { [PROXY_LEG]?: boolean })[PROXY_LEG] = true;
+        throw err;
+      }
     } finally {
       this.connectOpts = base;
       signal?.removeEventListener('abort', stop);
@@ -85,13 +105,13 @@ export class ProxyAgents {
   constructor(private readonly settings: ProxySettings) {}
 
   /** The agent for `url` and the proxy it goes through, or undefined when it goes direct. */
-  agentFor(url: URL, tls?: TlsSettings): { agent: Agent; proxy: string } | undefined {
+  agentFor(url: URL, tls?: TlsSettings): { agent: Agent; proxy: ProxyUse } | undefined {
     const proxy = proxyFor(url, this.settings);
     if (!proxy) return undefined;
     // Only HTTP proxies are spoken here. A SOCKS proxy (socks5://, which Go's tools accept) would
     // otherwise get an HTTP CONNECT and end with a connection error that does not say why.
     const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(proxy)?.[1]?.toLowerCase();
-    const variable = url.protocol === 'https:' ? 'HTTPS_PROXY' : 'HTTP_PROXY';
+    const variable = proxyVariable(url, this.settings);
     if (scheme !== 'http' && scheme !== 'https') {
       throw new UsageError(`${variable}: the proxy ${redactProxyUrl(proxy)} is not an HTTP proxy (${scheme ?? 'no'} scheme); regpush speaks to HTTP proxies only (http:// or https://)`);
     }
@@ -109,7 +129,7 @@ export class ProxyAgents {
       agent = url.protocol === 'https:' ? new TunnelAgent(proxy, tlsConnectOptions(tls)) : new HttpProxyAgent(proxy, { keepAlive: true, noDelay: true });
       this.agents.set(key, agent);
     }
-    return { agent, proxy };
+    return { agent, proxy: { url: proxy, variable } };
   }
 
   /** Closes idle proxy sockets. */

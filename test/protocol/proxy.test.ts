@@ -23,11 +23,13 @@ import { SecretSet } from '../../src/redact.js';
 import { transportFor } from '../../src/registry/connect.js';
 
 test('proxy settings: upper case wins, lower case works, empty means none', () => {
-  assert.deepEqual(proxySettingsFromEnv({ HTTPS_PROXY: 'http://a:1', https_proxy: 'http://b:2', no_proxy: 'x' }), { httpProxy: undefined, httpsProxy: 'http://a:1', noProxy: 'x' });
-  assert.deepEqual(proxySettingsFromEnv({ http_proxy: 'http://c:3' }), { httpProxy: 'http://c:3', httpsProxy: undefined, noProxy: undefined });
+  // The variable each proxy came from is kept, for errors to name the one that is set.
+  assert.deepEqual(proxySettingsFromEnv({ HTTPS_PROXY: 'http://a:1', https_proxy: 'http://b:2', no_proxy: 'x' }), { httpProxy: undefined, httpsProxy: 'http://a:1', noProxy: 'x', httpsProxyVariable: 'HTTPS_PROXY' });
+  assert.deepEqual(proxySettingsFromEnv({ http_proxy: 'http://c:3' }), { httpProxy: 'http://c:3', httpsProxy: undefined, noProxy: undefined, httpProxyVariable: 'http_proxy' });
+  assert.deepEqual(proxySettingsFromEnv({ HTTPS_PROXY: '', https_proxy: 'http://d:4' }), { httpProxy: undefined, httpsProxy: 'http://d:4', noProxy: undefined, httpsProxyVariable: 'https_proxy' });
   assert.deepEqual(proxySettingsFromEnv({ HTTPS_PROXY: '' }), { httpProxy: undefined, httpsProxy: undefined, noProxy: undefined });
   // Without a scheme, a proxy is http:// (as Go reads it): "proxy.corp:3128" is not scheme "proxy.corp:".
-  assert.deepEqual(proxySettingsFromEnv({ HTTPS_PROXY: 'proxy.corp:3128', HTTP_PROXY: 'proxy.corp' }), { httpProxy: 'http://proxy.corp', httpsProxy: 'http://proxy.corp:3128', noProxy: undefined });
+  assert.deepEqual(proxySettingsFromEnv({ HTTPS_PROXY: 'proxy.corp:3128', HTTP_PROXY: 'proxy.corp' }), { httpProxy: 'http://proxy.corp', httpsProxy: 'http://proxy.corp:3128', noProxy: undefined, httpProxyVariable: 'HTTP_PROXY', httpsProxyVariable: 'HTTPS_PROXY' });
   assert.equal(proxySettingsFromEnv({ HTTPS_PROXY: 'https://p:443' }).httpsProxy, 'https://p:443');
   assert.equal(proxySettingsFromEnv({ HTTPS_PROXY: 'socks5://p:1080' }).httpsProxy, 'socks5://p:1080');
 });
@@ -374,6 +376,79 @@ test('an HTTPS registry named by its IP address is verified against that address
   assert.deepEqual(connects, [h]);
 });
 
+/** A self-signed key and certificate for 127.0.0.1 (an https:// proxy there), in `dir`. */
+function proxyCertificate(dir: string): { key: Buffer; cert: Buffer; certFile: string } {
+  const keyFile = join(dir, 'proxy-key.pem');
+  const certFile = join(dir, 'proxy-cert.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2', '-subj', '/CN=proxy-test proxy',
+    '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', keyFile, '-out', certFile], { stdio: 'ignore' });
+  return { key: readFileSync(keyFile), cert: readFileSync(certFile), certFile };
+}
+
+test('an https:// proxy whose certificate is not trusted is an E_TLS line naming the proxy (password masked) and NODE_EXTRA_CA_CERTS, not the registry and its --ca-cert; trusting it so works', async () => {
+  const certs = mkdtempSync(join(tmpdir(), 'regpush-proxy-ca-'));
+  closers.push(() => rmSync(certs, { recursive: true, force: true }));
+  const proxyCert = proxyCertificate(certs);
+  const { dir, name, regPort, connects, proxyUrl, certFile } = await tlsRegistryBehindProxy((req, res) => {
+    if (req.url === '/v2/') return res.end('{}');
+    res.writeHead(404, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ errors: [{ code: 'MANIFEST_UNKNOWN', message: 'manifest unknown' }] }));
+  }, { proxyTls: proxyCert });
+  const host = `${name}:${regPort}`;
+  const withPassword = proxyUrl.replace('https://', 'https://bob:pr0xy-s3cret@');
+  const port = new URL(proxyUrl).port;
+  // Before: "TLS failure talking to registry.proxy-test.invalid:PORT: self-signed certificate …; add
+  // --ca-cert registry.proxy-test.invalid:PORT=PATH", which cannot reach the connection to the proxy.
+  for (const [url, settings, variable] of [
+    [`https://${host}/v2/`, { httpsProxy: withPassword }, 'HTTPS_PROXY'],
+    [`https://${host}/v2/`, proxySettingsFromEnv({ https_proxy: withPassword }), 'https_proxy'],
+    // A plain-http registry has no TLS of its own: a TLS failure through an https:// proxy is the proxy's.
+    ['http://reg.corp.example:5000/v2/', { httpProxy: withPassword }, 'HTTP_PROXY'],
+  ] as const) {
+    const t = new Transport({ proxy: settings, retry: { retries: 0 }, tls: tlsResolver({ certsDirs: [], caCerts: { [host]: [certFile] } }, undefined, CONNECTION_FLAG_NAMES), names: CONNECTION_FLAG_NAMES });
+    await assert.rejects(getText(t, url), (e: unknown) => {
+      assert.ok(e instanceof RegpushError && e.code === 'E_TLS', String(e));
+      assert.match(e.message, new RegExp(`^TLS failure talking to proxy https://\\*\\*\\*@127\\.0\\.0\\.1:${port} \\(${variable}\\) for ${new URL(url).host.replace(/\./g, '\\.')}: self-signed certificate \\(DEPTH_ZERO_SELF_SIGNED_CERT\\); the proxy's certificate is not trusted: set NODE_EXTRA_CA_CERTS=PATH to its CA`), e.message);
+      assert.doesNotMatch(e.message, /--ca-cert|--insecure-registry|pr0xy-s3cret/);
+      assert.equal(e.details.proxy, `https://***@127.0.0.1:${port}`);
+      return true;
+    });
+  }
+  assert.deepEqual(connects, [], 'nothing went past the proxy handshake');
+  // What the hint says works: the proxy's CA in NODE_EXTRA_CA_CERTS (read at process start, so
+  // through the CLI), the registry's own CA given for it alone.
+  const both = join(certs, 'both.pem');
+  execFileSync('sh', ['-c', 'cat "$1" "$2" > "$3"', 'sh', proxyCert.certFile, certFile, both]);
+  const r = await runCli(['inspect', '--retries', '0', `${host}/app:1`], { PATH: process.env.PATH, HOME: dir, DOCKER_CONFIG: dir, HTTPS_PROXY: withPassword, NODE_EXTRA_CA_CERTS: proxyCert.certFile }, '');
+  assert.equal(r.status, 5, r.stderr);
+  assert.match(r.stderr, /^regpush: error: TLS failure talking to registry\.proxy-test\.invalid:\d+: .*--ca-cert registry\.proxy-test\.invalid:\d+=PATH.*\[E_TLS\]\n$/, 'past the proxy, the registry\'s certificate is the registry\'s failure');
+  const ok = await runCli(['inspect', '--retries', '0', `${host}/app:1`], { PATH: process.env.PATH, HOME: dir, DOCKER_CONFIG: dir, HTTPS_PROXY: withPassword, NODE_EXTRA_CA_CERTS: both }, '');
+  assert.equal(ok.status, 4, ok.stderr);
+  assert.match(ok.stderr, /MANIFEST_UNKNOWN.*\[E_NOT_FOUND\]/);
+  assert.ok(connects.length >= 2 && connects.every((c) => c === host), connects.join(','));
+});
+
+test('https:// written for a plain-HTTP proxy is an E_TLS line naming the proxy and saying to write http://, not the registry\'s --ca-cert or --insecure-registry', async () => {
+  const { name, regPort, connects, proxyUrl, certFile } = await tlsRegistryBehindProxy((_req, res) => res.end('registry'));
+  const host = `${name}:${regPort}`;
+  const wrong = proxyUrl.replace('http://', 'https://bob:pr0xy-s3cret@');
+  const port = new URL(proxyUrl).port;
+  // Before: "TLS failure talking to registry.proxy-test.invalid:PORT: … wrong version number …; add
+  // --ca-cert … ; if registry.proxy-test.invalid:PORT serves plain HTTP, add --insecure-registry …".
+  const t = new Transport({ proxy: { httpsProxy: wrong }, retry: { retries: 0 }, tls: tlsResolver({ certsDirs: [], caCerts: { [host]: [certFile] } }, undefined, CONNECTION_FLAG_NAMES), names: CONNECTION_FLAG_NAMES });
+  await assert.rejects(getText(t, `https://${host}/v2/`), (e: unknown) => {
+    assert.ok(e instanceof RegpushError && e.code === 'E_TLS', String(e));
+    assert.ok(e.message.startsWith(`TLS failure talking to proxy https://***@127.0.0.1:${port} (HTTPS_PROXY) for ${host}: `), e.message);
+    assert.match(e.message, /\((ERR_SSL_WRONG_VERSION_NUMBER|EPROTO)\); the proxy does not speak TLS there: for a plain-HTTP proxy, write http:\/\/ in HTTPS_PROXY$/);
+    assert.doesNotMatch(e.message, /--ca-cert|--insecure-registry|pr0xy-s3cret/);
+    return true;
+  });
+  assert.deepEqual(connects, []);
+  // Written http://, the same proxy works.
+  assert.equal(await getText(new Transport({ proxy: { httpsProxy: proxyUrl }, retry: { retries: 0 }, tls: tlsResolver({ certsDirs: [], caCerts: { [host]: [certFile] } }) }), `https://${host}/v2/`), 'registry');
+});
+
+
 /** A proxy that answers every CONNECT and every plain request with `status`; counts what it got. */
 async function refusingProxy(status: number, reason: string): Promise<{ port: number; asked: string[] }> {
   const asked: string[] = [];
@@ -500,6 +575,36 @@ test('a proxy variable that is not a URL (port over 65535, a space in the host) 
   assert.equal(r.status, 2, r.stderr);
   assert.equal(r.stderr, 'regpush: error: HTTPS_PROXY: http://***@proxy.corp:99999 is not a valid proxy URL; give it as http://[USER:PASSWORD@]HOST:PORT [E_USAGE]\n');
 });
+
+test('errors about a proxy name the variable that is set: https_proxy / http_proxy when only the lower-case one is', async () => {
+  // Before: "HTTPS_PROXY: http://proxy.corp:99999 is not a valid proxy URL" for https_proxy.
+  const t = new Transport({ proxy: proxySettingsFromEnv({ https_proxy: 'http://proxy.corp:99999', http_proxy: 'socks5://127.0.0.1:1080' }), retry: { retries: 0 } });
+  for (const [url, want] of [
+    ['https://reg.corp.example/v2/', 'https_proxy: http://proxy.corp:99999 is not a valid proxy URL; give it as http://[USER:PASSWORD@]HOST:PORT'],
+    ['http://reg.corp.example/v2/', 'http_proxy: the proxy socks5://127.0.0.1:1080 is not an HTTP proxy (socks5 scheme); regpush speaks to HTTP proxies only (http:// or https://)'],
+  ] as const) {
+    await assert.rejects(t.send({ method: 'GET', url }), (e: unknown) => e instanceof RegpushError && e.code === 'E_USAGE' && e.message === want);
+  }
+  t.close();
+  // A proxy's refusal, and one that is not there, name it too.
+  const { port } = await refusingProxy(407, 'Proxy Authentication Required');
+  const t2 = new Transport({ proxy: proxySettingsFromEnv({ https_proxy: `http://127.0.0.1:${port}` }), retry: { retries: 0 } });
+  await assert.rejects(t2.send({ method: 'GET', url: 'https://reg.corp.example/v2/' }), (e: unknown) => e instanceof AuthError && e.message.endsWith('give them in https_proxy as http://USER:PASSWORD@HOST:PORT'));
+  t2.close();
+  const gone = net.createServer();
+  await new Promise<void>((r) => gone.listen(0, '127.0.0.1', r));
+  const gonePort = (gone.address() as AddressInfo).port;
+  await new Promise<void>((r) => gone.close(() => r()));
+  const t3 = new Transport({ proxy: proxySettingsFromEnv({ http_proxy: `http://127.0.0.1:${gonePort}` }), retry: { retries: 0 } });
+  await assert.rejects(t3.send({ method: 'GET', url: 'http://reg.corp.example/v2/' }), (e: unknown) => e instanceof NetworkError && e.message.endsWith('(http_proxy, NO_PROXY)'));
+  t3.close();
+  const home = mkdtempSync(join(tmpdir(), 'regpush-lower-proxy-'));
+  closers.push(() => rmSync(home, { recursive: true, force: true }));
+  const r = await runCli(['inspect', 'reg.proxy-test.invalid/app:1'], { PATH: process.env.PATH, HOME: home, DOCKER_CONFIG: home, https_proxy: 'http://proxy.corp:99999' });
+  assert.equal(r.status, 2, r.stderr);
+  assert.equal(r.stderr, 'regpush: error: https_proxy: http://proxy.corp:99999 is not a valid proxy URL; give it as http://[USER:PASSWORD@]HOST:PORT [E_USAGE]\n');
+});
+
 
 /** A proxy that takes connections and never answers; `closed` counts the ones that ended, `opened` resolves at each new one. */
 async function silentProxy(): Promise<{ port: number; sockets: Socket[]; closed: () => number; next: () => Promise<void> }> {
