@@ -576,6 +576,56 @@ test('a proxy variable that is not a URL (port over 65535, a space in the host) 
   assert.equal(r.stderr, 'regpush: error: HTTPS_PROXY: http://***@proxy.corp:99999 is not a valid proxy URL; give it as http://[USER:PASSWORD@]HOST:PORT [E_USAGE]\n');
 });
 
+test('a proxy user or password with a character the URL syntax reserves is one E_USAGE line saying to percent-encode it, the secret not shown; encoded, it reaches the proxy', async () => {
+  // A proxy that wants bob / "px p@ss/wo#r?d%" and answers CONNECTs it accepts with 502 (so the
+  // request ends there), others with 407.
+  const want = `Basic ${Buffer.from('bob:px p@ss/wo#r?d%').toString('base64')}`;
+  const got: string[] = [];
+  const proxy = http.createServer();
+  proxy.on('connect', (req: http.IncomingMessage, client: Socket) => {
+    got.push(req.headers['proxy-authorization'] === want ? 'accepted' : 'refused');
+    client.end(req.headers['proxy-authorization'] === want ? 'HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n' : 'HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="corp"\r\nContent-Length: 0\r\n\r\n');
+  });
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+  closers.push(() => proxy.close());
+  const port = (proxy.address() as AddressInfo).port;
+  // Before: the first read as host "ss" (ENOTFOUND, "check the proxy host name"), the others as
+  // "http://***@127.0.0.1:PORT is not a valid proxy URL", a URL that looks valid.
+  for (const [proxyUrl, part] of [
+    [`http://bob:px p@ss/word@127.0.0.1:${port}`, 'password'],
+    [`http://bob:pa/ss@127.0.0.1:${port}`, 'password'],
+    [`http://bob:pa#ss@127.0.0.1:${port}`, 'password'],
+    [`http://bob:pa?ss@127.0.0.1:${port}`, 'password'],
+    [`http://bob:pa\\ss@127.0.0.1:${port}`, 'password'],
+    // A '%' that starts no escape: the agents' decoding of the credentials threw URIError.
+    [`http://bob:50%off@127.0.0.1:${port}`, 'password'],
+    [`http://corp/bob:pw@127.0.0.1:${port}`, 'user name'],
+  ] as const) {
+    const t = new Transport({ proxy: { httpsProxy: proxyUrl }, retry: { retries: 0 } });
+    await assert.rejects(t.send({ method: 'GET', url: 'https://reg.corp.example/v2/' }), (e: unknown) => {
+      assert.ok(e instanceof RegpushError && e.code === 'E_USAGE', `${proxyUrl}: ${String(e)}`);
+      assert.equal(e.message, `HTTPS_PROXY: the ${part} in http://***@127.0.0.1:${port} must be percent-encoded: a '/', '?', '#', '\\' or '%' in it is read as part of the URL (write them %2F, %3F, %23, %5C, %25)`);
+      return true;
+    });
+    t.close();
+  }
+  assert.deepEqual(got, [], 'nothing was sent to a proxy the URL does not name as meant');
+  // Percent-encoded, the proxy gets the password as meant. A bare '@' or a space needs no encoding
+  // (URL parsers take the last '@', and encode the space), so those read as typed.
+  for (const proxyUrl of [`http://bob:px%20p%40ss%2Fwo%23r%3Fd%25@127.0.0.1:${port}`, `http://bob:px p@ss%2Fwo%23r%3Fd%25@127.0.0.1:${port}`]) {
+    const t = new Transport({ proxy: { httpsProxy: proxyUrl }, retry: { retries: 0 } });
+    await assert.rejects(t.send({ method: 'GET', url: 'https://reg.corp.example/v2/' }), (e: unknown) => e instanceof NetworkError && /the proxy answered 502 to CONNECT/.test(e.message));
+    t.close();
+  }
+  assert.deepEqual(got, ['accepted', 'accepted']);
+  // Through the CLI: one line, exit 2, the password nowhere.
+  const home = mkdtempSync(join(tmpdir(), 'regpush-proxy-encoding-'));
+  closers.push(() => rmSync(home, { recursive: true, force: true }));
+  const r = await runCli(['inspect', 'reg.proxy-test.invalid/app:1'], { PATH: process.env.PATH, HOME: home, DOCKER_CONFIG: home, https_proxy: `http://bob:px p@ss/word@127.0.0.1:${port}` });
+  assert.equal(r.status, 2, r.stderr);
+  assert.equal(r.stderr, `regpush: error: https_proxy: the password in http://***@127.0.0.1:${port} must be percent-encoded: a '/', '?', '#', '\\' or '%' in it is read as part of the URL (write them %2F, %3F, %23, %5C, %25) [E_USAGE]\n`);
+});
+
 test('errors about a proxy name the variable that is set: https_proxy / http_proxy when only the lower-case one is', async () => {
   // Before: "HTTPS_PROXY: http://proxy.corp:99999 is not a valid proxy URL" for https_proxy.
   const t = new Transport({ proxy: proxySettingsFromEnv({ https_proxy: 'http://proxy.corp:99999', http_proxy: 'socks5://127.0.0.1:1080' }), retry: { retries: 0 } });
