@@ -16,7 +16,7 @@ import type { HttpRequest, HttpResponse, Send } from './types.js';
 import type { EarlySockets } from './early-sockets.js';
 import { watchIdle } from './idle.js';
 import { WaitingSockets } from './waiting-sockets.js';
-import { ProxyAgents, TUNNEL_SIGNAL } from './proxy.js';
+import { PROXY_LEG, ProxyAgents, TUNNEL_SIGNAL, type ProxyUse } from './proxy.js';
 import type { ProxySettings } from './proxy-choice.js';
 import { tlsConnectOptions, type TlsFailureKind, type TlsResolver } from './tls.js';
 
@@ -113,9 +113,43 @@ function hasUserinfo(url: string): boolean {
   }
 }
 
-/** The proxy variable a URL's scheme reads. */
-function proxyVariable(url: string): string {
-  return url.startsWith('https:') ? 'HTTPS_PROXY' : 'HTTP_PROXY';
+/**
+ * Whether a TLS failure of a request through `proxy` was the connection to the proxy's (an
+ * https:// proxy): always for a plain-http registry, which has no TLS of its own; for an https
+ * one, when it came before the tunnel was up (the tunnel agent marks those).
+ */
+function isProxyTls(err: unknown, req: HttpRequest, proxy: ProxyUse): boolean {
+  if (!/^https:/i.test(proxy.url)) return false;
+  if (req.url.startsWith('http:')) return true;
+  const marked = (x: unknown) => !!x && typeof x === 'object' && (x as { [PROXY_LEG]?: boolean })[PROXY_LEG] === true;
+  return marked(err) || marked((err as { cause?: unknown } | undefined)?.cause);
+}
+
+/**
+ * A TLS failure of the connection to an https:// proxy, naming the proxy and what fixes it there:
+ * the registry's own settings (certs.d, a per-registry CA or client certificate, verification
+ * off) apply to the TLS session inside the tunnel and never reach the proxy's, so the hint the
+ * registry's failure gets would not help.
+ */
+function proxyTlsError(req: HttpRequest, proxy: ProxyUse, errno: string, kind: TlsFailureKind, message: string): TlsError {
+  const host = safeHost(req.url);
+  const named = redactProxyUrl(proxy.url);
+  const proxyHost = safeHost(proxy.url);
+  const wrongScheme = errno === 'ERR_SSL_WRONG_VERSION_NUMBER' || errno === 'EPROTO' || /wrong version number|packet length too long/i.test(message);
+  const fix =
+    kind === 'untrusted'
+      ? `the proxy's certificate is not trusted: set NODE_EXTRA_CA_CERTS=PATH to its CA (per-registry TLS settings do not reach the connection to the proxy)`
+      : kind === 'hostname'
+        ? `the proxy's certificate is not made out for ${proxyHost}: check the proxy's name in ${proxy.variable}`
+        : kind === 'client-certificate'
+          ? 'the proxy wants a client certificate, which regpush does not send to a proxy'
+          : wrongScheme
+            ? `the proxy does not speak TLS there: for a plain-HTTP proxy, write http:// in ${proxy.variable}`
+            : `check the proxy URL in ${proxy.variable}`;
+  const text = kind === 'client-certificate' ? 'the proxy refused the handshake without a client certificate' : message;
+  return new TlsError(`TLS failure talking to proxy ${named} (${proxy.variable}) for ${host}: ${text} (${errno}); ${fix}`, {
+    details: { registry: host, request: `${req.method} ${redactUrl(req.url)}`, errno, tlsFailure: kind, proxy: named },
+  });
 }
 
 /**
@@ -124,7 +158,7 @@ function proxyVariable(url: string): string {
  * words the fix for a TLS failure: the setting and the certs.d path for that host; `names` the
  * settings named without one (the caller's options, or the CLI's flags).
  */
-export function transportError(err: unknown, req: HttpRequest, tls?: TlsResolver, proxy?: string, names: ConnectionNames = connectionOptionNames): RegpushError {
+export function transportError(err: unknown, req: HttpRequest, tls?: TlsResolver, proxy?: ProxyUse, names: ConnectionNames = connectionOptionNames): RegpushError {
   if (err instanceof RegpushError) return err;
   // A body stream that failed with our own error (digest mismatch, abort) surfaces as the cause.
   if ((err as { cause?: unknown })?.cause instanceof RegpushError) return (err as { cause: RegpushError }).cause;
@@ -137,9 +171,10 @@ export function transportError(err: unknown, req: HttpRequest, tls?: TlsResolver
   }
   const errno = (e.cause as { code?: string } | undefined)?.code ?? code;
   // A network failure gets no certificate hint, and is retried as one.
-  if (isTlsFailure(errno, e.message ?? '', [safeHostname(req.url), proxy ? safeHostname(proxy) : ''])) {
+  if (isTlsFailure(errno, e.message ?? '', [safeHostname(req.url), proxy ? safeHostname(proxy.url) : ''])) {
     const message = (e.message ?? '').split('\n')[0]!;
     const kind = tlsFailureKind(errno, e.message ?? '');
+    if (proxy && isProxyTls(err, req, proxy)) return proxyTlsError(req, proxy, errno, kind, message);
     const plain = errno === 'ERR_SSL_WRONG_VERSION_NUMBER' || errno === 'EPROTO' ? `; if ${host} serves plain HTTP, add ${names.insecure(host)}` : '';
     const fix = tls ? tls.hint(host, kind) : `for a private CA add ${names.caCert(host)}`;
     const text = kind === 'client-certificate' ? 'the server refused the handshake without a client certificate it accepts' : message;
@@ -151,8 +186,8 @@ export function transportError(err: unknown, req: HttpRequest, tls?: TlsResolver
   }
   const text = CODE_TEXT[errno] ?? e.message ?? String(err);
   if (proxy) {
-    const hint = `${PROXY_HINT[errno] ?? 'check the network and the proxy'} (${proxyVariable(req.url)}, NO_PROXY)`;
-    return new NetworkError(`cannot reach ${host} through proxy ${redactProxyUrl(proxy)}: ${text} (${errno}); ${hint}`, { details: { registry: host, request, errno } });
+    const hint = `${PROXY_HINT[errno] ?? 'check the network and the proxy'} (${proxy.variable}, NO_PROXY)`;
+    return new NetworkError(`cannot reach ${host} through proxy ${redactProxyUrl(proxy.url)}: ${text} (${errno}); ${hint}`, { details: { registry: host, request, errno } });
   }
   const hint = NETWORK_HINT[errno] ?? 'check the network and proxy settings (HTTPS_PROXY, NO_PROXY)';
   return new NetworkError(`cannot reach ${host}: ${text} (${errno}); ${hint}`, { details: { registry: host, request, errno } });
@@ -164,15 +199,15 @@ export function transportError(err: unknown, req: HttpRequest, tls?: TlsResolver
  * inside the TLS session of the CONNECT tunnel, so an answer on a socket without TLS is the
  * proxy's refusal of the CONNECT itself (https-proxy-agent hands it to the request as a response).
  */
-function proxyRefusal(status: number, socket: Socket | null | undefined, req: HttpRequest, proxy: string): RegpushError | undefined {
+function proxyRefusal(status: number, socket: Socket | null | undefined, req: HttpRequest, proxy: ProxyUse): RegpushError | undefined {
   const refusedConnect = req.url.startsWith('https:') && (socket as { encrypted?: boolean } | null | undefined)?.encrypted !== true;
   if (status !== 407 && !refusedConnect) return undefined;
   const host = safeHost(req.url);
   const request = `${req.method} ${redactUrl(req.url)}`;
-  const named = redactProxyUrl(proxy);
-  const variable = proxyVariable(req.url);
+  const named = redactProxyUrl(proxy.url);
+  const variable = proxy.variable;
   if (status === 407) {
-    const fix = hasUserinfo(proxy)
+    const fix = hasUserinfo(proxy.url)
       ? `the user and password in ${variable} were not accepted`
       : `give them in ${variable} as http://USER:PASSWORD@HOST:PORT`;
     return new AuthError(`proxy ${named} requires authentication (407) for ${host}: ${fix}`, { details: { registry: host, request, proxyStatus: status, proxy: named } });
@@ -328,7 +363,7 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void;
   // or verification off); every other HTTPS host shares httpsAgent.
   const tlsAgents = new Map<string, https.Agent & { spares: Spares }>();
   /** The agents for `url`: through a proxy, with the host's own TLS settings, or the shared ones. */
-  const agentsFor = async (url: string): Promise<{ httpAgent?: Agent; httpsAgent?: Agent; proxy?: string }> => {
+  const agentsFor = async (url: string): Promise<{ httpAgent?: Agent; httpsAgent?: Agent; proxy?: ProxyUse }> => {
     const u = new URL(url);
     const settings = u.protocol === 'https:' && opts.tls ? await opts.tls.settingsFor(u.host) : undefined;
     const viaProxy = proxies.agentFor(u, settings);
@@ -469,8 +504,8 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void;
       if (bodyError) throw bodyFailure(bodyError, req, opts.names);
       if (timedOut && proxy && !hasSocket) {
         const host = safeHost(req.url);
-        const named = redactProxyUrl(proxy);
-        throw new NetworkError(`cannot reach ${host} through proxy ${named}: the proxy did not answer within ${idle} ms (ETIMEDOUT); check that the proxy is running and reachable (${proxyVariable(req.url)}, NO_PROXY)`, {
+        const named = redactProxyUrl(proxy.url);
+        throw new NetworkError(`cannot reach ${host} through proxy ${named}: the proxy did not answer within ${idle} ms (ETIMEDOUT); check that the proxy is running and reachable (${proxy.variable}, NO_PROXY)`, {
           details: { registry: host, request: `${req.method} ${redactUrl(req.url)}`, errno: 'ETIMEDOUT', proxy: named },
         });
       }

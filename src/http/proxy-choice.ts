@@ -14,13 +14,33 @@ export interface ProxySettings {
   httpProxy?: string;
   httpsProxy?: string;
   noProxy?: string;
+  /** The variable httpProxy was read from, for errors to name (`http_proxy`); HTTP_PROXY when absent. */
+  httpProxyVariable?: string;
+  /** The variable httpsProxy was read from (`https_proxy`); HTTPS_PROXY when absent. */
+  httpsProxyVariable?: string;
 }
 
-/** Reads proxy settings from `env` (upper-case wins over lower-case). */
+/** Reads proxy settings from `env` (upper-case wins over lower-case), noting which variable each proxy came from. */
 export function proxySettingsFromEnv(env: Record<string, string | undefined>): ProxySettings {
-  const pick = (name: string) => env[name] || env[name.toLowerCase()] || undefined;
+  const from = (name: string) => (env[name] ? name : env[name.toLowerCase()] ? name.toLowerCase() : undefined);
+  const pick = (name: string) => {
+    const v = from(name);
+    return v === undefined ? undefined : env[v];
+  };
   const proxy = (name: string) => withScheme(pick(name));
-  return { httpProxy: proxy('HTTP_PROXY'), httpsProxy: proxy('HTTPS_PROXY'), noProxy: pick('NO_PROXY') };
+  return {
+    httpProxy: proxy('HTTP_PROXY'),
+    httpsProxy: proxy('HTTPS_PROXY'),
+    noProxy: pick('NO_PROXY'),
+    ...(from('HTTP_PROXY') ? { httpProxyVariable: from('HTTP_PROXY') } : {}),
+    ...(from('HTTPS_PROXY') ? { httpsProxyVariable: from('HTTPS_PROXY') } : {}),
+  };
+}
+
+/** The variable the proxy for `url`'s scheme is read from, as it was set (`https_proxy` when only that one is). */
+export function proxyVariable(url: URL | string, s: ProxySettings): string {
+  const https = (typeof url === 'string' ? url : url.protocol).startsWith('https:');
+  return (https ? s.httpsProxyVariable : s.httpProxyVariable) ?? (https ? 'HTTPS_PROXY' : 'HTTP_PROXY');
 }
 
 /** `proxy.corp:3128` means http://proxy.corp:3128, as Go's net/http reads it (a bare value was parsed with "proxy.corp:" as its scheme). */

@@ -4,12 +4,26 @@
  * proxy-choice.ts's answer.
  */
 import type { Agent, ClientRequest } from 'node:http';
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import { HttpProxyAgent } from 'http-proxy-agent';
 import { HttpsProxyAgent } from 'https-proxy-agent';
 import { UsageError } from '../errors.js';
 import { redactProxyUrl } from '../redact.js';
-import { proxyFor, type ProxySettings } from './proxy-choice.js';
+import { proxyFor, proxyVariable, type ProxySettings } from './proxy-choice.js';
 import { tlsConnectOptions, type TlsSettings } from './tls.js';
+
+/** The proxy a request goes through, and the variable it was read from (`HTTPS_PROXY`, or `https_proxy` when that is the one set). */
+export interface ProxyUse {
+  url: string;
+  variable: string;
+}
+
+/**
+ * Set on an error of the connection to the proxy itself (reaching it, its TLS, its answer to
+ * CONNECT), as opposed to one of the TLS session with the registry inside the tunnel: a TLS
+ * failure there is the proxy's, and the registry's settings cannot fix it.
+ */
+export const PROXY_LEG = Symbol('regpush.proxyLeg');
 
 /**
  * The request option that carries a request's abort signal to the tunnel agent (Node passes a
@@ -48,10 +62,24 @@ class TunnelAgent extends HttpsProxyAgent<string> {
     this.pending.add(pending);
     const base = this.connectOpts;
     this.connectOpts = { ...base, signal: pending.signal };
+    // https-proxy-agent starts the TLS session inside the tunnel without `host`, and with a
+    // `servername` for a DNS name only (SNI carries no IP address), so for a registry named by
+    // its IP address Node checked the certificate against "localhost" (its fallback name):
+    // a registry's certificate for its address failed, one for localhost passed. The check is
+    // made here against the registry's host, whichever it is, as a direct connection makes it.
+    const host = String(opts.host).replace(/^\[|\]$/g, '');
+    const identity = (_name: string, cert: PeerCertificate) => checkServerIdentity(host, cert);
     try {
-      const tunnel = super.connect(req, { ...opts, ...this.tls });
+      const tunnel = super.connect(req, { ...opts, ...this.tls, checkServerIdentity: identity } as typeof opts);
       this.connectOpts = base;
-      return await tunnel;
+      try {
+        return await tunnel;
+      } catch (err) {
+        // Until the tunnel is there, every failure is the proxy connection's (the registry's TLS
+        // session starts only after the proxy's 200, and fails later, on the socket returned).
+        if (err && typeof err === 'object') (err as { [PROXY_LEG]?: boolean })[PROXY_LEG] = true;
+        throw err;
+      }
     } finally {
       this.connectOpts = base;
       signal?.removeEventListener('abort', stop);
@@ -77,15 +105,19 @@ export class ProxyAgents {
   constructor(private readonly settings: ProxySettings) {}
 
   /** The agent for `url` and the proxy it goes through, or undefined when it goes direct. */
-  agentFor(url: URL, tls?: TlsSettings): { agent: Agent; proxy: string } | undefined {
+  agentFor(url: URL, tls?: TlsSettings): { agent: Agent; proxy: ProxyUse } | undefined {
     const proxy = proxyFor(url, this.settings);
     if (!proxy) return undefined;
     // Only HTTP proxies are spoken here. A SOCKS proxy (socks5://, which Go's tools accept) would
     // otherwise get an HTTP CONNECT and end with a connection error that does not say why.
     const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(proxy)?.[1]?.toLowerCase();
-    const variable = url.protocol === 'https:' ? 'HTTPS_PROXY' : 'HTTP_PROXY';
+    const variable = proxyVariable(url, this.settings);
     if (scheme !== 'http' && scheme !== 'https') {
       throw new UsageError(`${variable}: the proxy ${redactProxyUrl(proxy)} is not an HTTP proxy (${scheme ?? 'no'} scheme); regpush speaks to HTTP proxies only (http:// or https://)`);
+    }
+    const unencoded = unencodedUserinfo(proxy);
+    if (unencoded) {
+      throw new UsageError(`${variable}: the ${unencoded} in ${redactProxyUrl(proxy)} must be percent-encoded: a '/', '?', '#', '\\' or '%' in it is read as part of the URL (write them %2F, %3F, %23, %5C, %25)`);
     }
     // The agents parse it and would throw a bare "Invalid URL" (a port over 65535, a space in the
     // host), an internal error naming neither the variable nor the value.
@@ -101,7 +133,7 @@ export class ProxyAgents {
       agent = url.protocol === 'https:' ? new TunnelAgent(proxy, tlsConnectOptions(tls)) : new HttpProxyAgent(proxy, { keepAlive: true, noDelay: true });
       this.agents.set(key, agent);
     }
-    return { agent, proxy };
+    return { agent, proxy: { url: proxy, variable } };
   }
 
   /** Closes idle proxy sockets. */
@@ -111,3 +143,35 @@ export class ProxyAgents {
   }
 }
 
+/** Characters that may stand in a URL's userinfo as they are; ':' separates the user from the password. */
+const USERINFO_SAFE = /[A-Za-z0-9\-._~!$&'()*+,;=:]/;
+
+/**
+ * 'password' or 'user name' when `proxy` has userinfo that does not read as typed: a '/', '?',
+ * '#' or backslash in it ends the host part early (`http://u:pa/ss@proxy:3128` is the host "u" with
+ * port "pa", which does not parse; `http://u:px p@ss/word@proxy:3128` the host "ss"), and a '%'
+ * not starting an escape makes the agents' decoding of the credentials throw. The proxy the URL
+ * names is then not the one meant, or there is none; what is printed must not show the secret,
+ * so the error says which part needs encoding rather than what it reads as. Undefined when the
+ * URL reads as meant, or has another fault (a bad port), which the URL check then reports.
+ */
+function unencodedUserinfo(proxy: string): 'password' | 'user name' | undefined {
+  // Up to the last '@', as redactProxyUrl reads it: a bare '@' in a password is not the problem
+  // (URL parsers take the last '@' of the host part).
+  const m = /^([a-z][a-z0-9+.-]*:\/\/)(.*)@([^@]*)$/is.exec(proxy);
+  if (!m) return undefined;
+  const [, scheme, userinfo, rest] = m as unknown as [string, string, string, string];
+  const badEscape = /%(?![0-9A-Fa-f]{2})/;
+  let meant: string;
+  try {
+    const encoded = [...userinfo].map((c) => (USERINFO_SAFE.test(c) || c === '%' ? c : encodeURIComponent(c))).join('');
+    meant = `${scheme}${encoded.replace(/%(?![0-9A-Fa-f]{2})/g, '%25')}@${rest}`;
+  } catch {
+    return undefined; // a lone surrogate: not a URL anyone meant
+  }
+  if (!URL.canParse(meant)) return undefined;
+  if (!badEscape.test(userinfo) && URL.canParse(proxy) && new URL(proxy).host === new URL(meant).host) return undefined;
+  const colon = userinfo.indexOf(':');
+  const user = colon < 0 ? userinfo : userinfo.slice(0, colon);
+  return /[/?#\\]/.test(user) || badEscape.test(user) ? 'user name' : 'password';
+}

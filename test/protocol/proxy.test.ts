@@ -23,11 +23,13 @@ import { SecretSet } from '../../src/redact.js';
 import { transportFor } from '../../src/registry/connect.js';
 
 test('proxy settings: upper case wins, lower case works, empty means none', () => {
-  assert.deepEqual(proxySettingsFromEnv({ HTTPS_PROXY: 'http://a:1', https_proxy: 'http://b:2', no_proxy: 'x' }), { httpProxy: undefined, httpsProxy: 'http://a:1', noProxy: 'x' });
-  assert.deepEqual(proxySettingsFromEnv({ http_proxy: 'http://c:3' }), { httpProxy: 'http://c:3', httpsProxy: undefined, noProxy: undefined });
+  // The variable each proxy came from is kept, for errors to name the one that is set.
+  assert.deepEqual(proxySettingsFromEnv({ HTTPS_PROXY: 'http://a:1', https_proxy: 'http://b:2', no_proxy: 'x' }), { httpProxy: undefined, httpsProxy: 'http://a:1', noProxy: 'x', httpsProxyVariable: 'HTTPS_PROXY' });
+  assert.deepEqual(proxySettingsFromEnv({ http_proxy: 'http://c:3' }), { httpProxy: 'http://c:3', httpsProxy: undefined, noProxy: undefined, httpProxyVariable: 'http_proxy' });
+  assert.deepEqual(proxySettingsFromEnv({ HTTPS_PROXY: '', https_proxy: 'http://d:4' }), { httpProxy: undefined, httpsProxy: 'http://d:4', noProxy: undefined, httpsProxyVariable: 'https_proxy' });
   assert.deepEqual(proxySettingsFromEnv({ HTTPS_PROXY: '' }), { httpProxy: undefined, httpsProxy: undefined, noProxy: undefined });
   // Without a scheme, a proxy is http:// (as Go reads it): "proxy.corp:3128" is not scheme "proxy.corp:".
-  assert.deepEqual(proxySettingsFromEnv({ HTTPS_PROXY: 'proxy.corp:3128', HTTP_PROXY: 'proxy.corp' }), { httpProxy: 'http://proxy.corp', httpsProxy: 'http://proxy.corp:3128', noProxy: undefined });
+  assert.deepEqual(proxySettingsFromEnv({ HTTPS_PROXY: 'proxy.corp:3128', HTTP_PROXY: 'proxy.corp' }), { httpProxy: 'http://proxy.corp', httpsProxy: 'http://proxy.corp:3128', noProxy: undefined, httpProxyVariable: 'HTTP_PROXY', httpsProxyVariable: 'HTTPS_PROXY' });
   assert.equal(proxySettingsFromEnv({ HTTPS_PROXY: 'https://p:443' }).httpsProxy, 'https://p:443');
   assert.equal(proxySettingsFromEnv({ HTTPS_PROXY: 'socks5://p:1080' }).httpsProxy, 'socks5://p:1080');
 });
@@ -88,24 +90,32 @@ async function runCli(args: string[], env: Record<string, string | undefined>, i
 /**
  * An HTTPS registry under a name that does not resolve (so it can only be reached through the
  * proxy), its self-signed certificate in `dir`, and a CONNECT proxy that resolves that name to
- * 127.0.0.1 itself and records every CONNECT target.
+ * 127.0.0.1 itself and records every CONNECT target. `name` may be an address that is not
+ * loopback (192.0.2.10, 2001:db8::10: loopback registries never use the proxy), which the proxy
+ * then takes to 127.0.0.1 too; `san` the certificate's subjectAltName (DNS:<name> by default);
+ * `proxyTls` makes it an https:// proxy.
  */
-async function tlsRegistryBehindProxy(handler: http.RequestListener) {
+async function tlsRegistryBehindProxy(handler: http.RequestListener, opts: { name?: string; san?: string; proxyTls?: { key: Buffer; cert: Buffer } } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'regpush-proxy-'));
   closers.push(() => rmSync(dir, { recursive: true, force: true }));
-  const name = 'registry.proxy-test.invalid';
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2', '-subj', `/CN=${name}`,
-    '-addext', `subjectAltName=DNS:${name}`, '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+  const name = opts.name ?? 'registry.proxy-test.invalid';
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2', '-subj', '/CN=proxy-test registry',
+    '-addext', `subjectAltName=${opts.san ?? `DNS:${name}`}`, '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
   const ca = readFileSync(join(dir, 'cert.pem'));
   const registry = https.createServer({ key: readFileSync(join(dir, 'key.pem')), cert: ca }, handler);
   await new Promise<void>((r) => registry.listen(0, '127.0.0.1', r));
   closers.push(() => registry.close());
   const regPort = (registry.address() as AddressInfo).port;
   const connects: string[] = [];
-  const proxy = http.createServer();
-  proxy.on('connect', (req, client, head) => {
+  // An https:// proxy when given a key and certificate (CONNECT inside TLS), else a plain one.
+  const proxy = opts.proxyTls ? https.createServer(opts.proxyTls) : http.createServer();
+  proxy.on('connect', (req: http.IncomingMessage, client: Socket, head: Buffer) => {
     connects.push(req.url ?? '');
-    const [host, port] = (req.url ?? '').split(':');
+    // host:port, the host in brackets when it is an IPv6 address.
+    const target = req.url ?? '';
+    const colon = target.lastIndexOf(':');
+    const host = target.slice(0, colon).replace(/^\[|\]$/g, '');
+    const port = target.slice(colon + 1);
     const upstream = net.connect(Number(port), host === name ? '127.0.0.1' : host, () => {
       client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
       upstream.write(head);
@@ -117,7 +127,7 @@ async function tlsRegistryBehindProxy(handler: http.RequestListener) {
   });
   await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
   closers.push(() => proxy.close());
-  const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+  const proxyUrl = `${opts.proxyTls ? 'https' : 'http'}://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
   return { dir, name, regPort, connects, proxyUrl, certFile: join(dir, 'cert.pem') };
 }
 
@@ -333,6 +343,112 @@ test('per-registry TLS through HTTPS_PROXY: --ca-cert and --tls-verify REGISTRY=
 });
 
 
+/** A GET of `url` with `t`, its body as text; the transport is closed after. */
+async function getText(t: Transport, url: string): Promise<string> {
+  try {
+    return (await readBody(await t.send({ method: 'GET', url }), 100, 'x')).toString();
+  } finally {
+    t.close();
+  }
+}
+
+test('an HTTPS registry named by its IP address is verified against that address inside the CONNECT tunnel (IPv4, IPv6); a certificate for localhost does not pass for it', async () => {
+  // Before: https-proxy-agent starts the tunnel's TLS without the host and with SNI for DNS names
+  // only, so Node checked the certificate against "localhost": E_TLS "Hostname/IP does not match
+  // certificate's altnames: Host: localhost" for the right certificate, and none for one made out
+  // to localhost.
+  for (const [name, host] of [['192.0.2.10', (p: number) => `192.0.2.10:${p}`], ['2001:db8::10', (p: number) => `[2001:db8::10]:${p}`]] as const) {
+    const { regPort, connects, proxyUrl, certFile } = await tlsRegistryBehindProxy((_req, res) => res.end('registry'), { name, san: `IP:${name}` });
+    const h = host(regPort);
+    assert.equal(await getText(new Transport({ proxy: { httpsProxy: proxyUrl }, retry: { retries: 0 }, tls: tlsResolver({ certsDirs: [], caCerts: { [h]: [certFile] } }) }), `https://${h}/v2/`), 'registry');
+    assert.deepEqual(connects, [h], 'through the proxy');
+  }
+  const { regPort, connects, proxyUrl, certFile } = await tlsRegistryBehindProxy((_req, res) => res.end('registry'), { name: '192.0.2.10', san: 'DNS:localhost' });
+  const h = `192.0.2.10:${regPort}`;
+  await assert.rejects(
+    getText(new Transport({ proxy: { httpsProxy: proxyUrl }, retry: { retries: 0 }, tls: tlsResolver({ certsDirs: [], caCerts: { [h]: [certFile] } }) }), `https://${h}/v2/`),
+    (e: unknown) => {
+      assert.ok(e instanceof RegpushError && e.code === 'E_TLS', String(e));
+      assert.match(e.message, new RegExp(`^TLS failure talking to ${h.replace(/\./g, '\\.')}: .*IP: 192\\.0\\.2\\.10 is not in the cert's list.*\\(ERR_TLS_CERT_ALTNAME_INVALID\\)`));
+      return true;
+    },
+  );
+  assert.deepEqual(connects, [h]);
+});
+
+/** A self-signed key and certificate for 127.0.0.1 (an https:// proxy there), in `dir`. */
+function proxyCertificate(dir: string): { key: Buffer; cert: Buffer; certFile: string } {
+  const keyFile = join(dir, 'proxy-key.pem');
+  const certFile = join(dir, 'proxy-cert.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2', '-subj', '/CN=proxy-test proxy',
+    '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', keyFile, '-out', certFile], { stdio: 'ignore' });
+  return { key: readFileSync(keyFile), cert: readFileSync(certFile), certFile };
+}
+
+test('an https:// proxy whose certificate is not trusted is an E_TLS line naming the proxy (password masked) and NODE_EXTRA_CA_CERTS, not the registry and its --ca-cert; trusting it so works', async () => {
+  const certs = mkdtempSync(join(tmpdir(), 'regpush-proxy-ca-'));
+  closers.push(() => rmSync(certs, { recursive: true, force: true }));
+  const proxyCert = proxyCertificate(certs);
+  const { dir, name, regPort, connects, proxyUrl, certFile } = await tlsRegistryBehindProxy((req, res) => {
+    if (req.url === '/v2/') return res.end('{}');
+    res.writeHead(404, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ errors: [{ code: 'MANIFEST_UNKNOWN', message: 'manifest unknown' }] }));
+  }, { proxyTls: proxyCert });
+  const host = `${name}:${regPort}`;
+  const withPassword = proxyUrl.replace('https://', 'https://bob:pr0xy-s3cret@');
+  const port = new URL(proxyUrl).port;
+  // Before: "TLS failure talking to registry.proxy-test.invalid:PORT: self-signed certificate …; add
+  // --ca-cert registry.proxy-test.invalid:PORT=PATH", which cannot reach the connection to the proxy.
+  for (const [url, settings, variable] of [
+    [`https://${host}/v2/`, { httpsProxy: withPassword }, 'HTTPS_PROXY'],
+    [`https://${host}/v2/`, proxySettingsFromEnv({ https_proxy: withPassword }), 'https_proxy'],
+    // A plain-http registry has no TLS of its own: a TLS failure through an https:// proxy is the proxy's.
+    ['http://reg.corp.example:5000/v2/', { httpProxy: withPassword }, 'HTTP_PROXY'],
+  ] as const) {
+    const t = new Transport({ proxy: settings, retry: { retries: 0 }, tls: tlsResolver({ certsDirs: [], caCerts: { [host]: [certFile] } }, undefined, CONNECTION_FLAG_NAMES), names: CONNECTION_FLAG_NAMES });
+    await assert.rejects(getText(t, url), (e: unknown) => {
+      assert.ok(e instanceof RegpushError && e.code === 'E_TLS', String(e));
+      assert.match(e.message, new RegExp(`^TLS failure talking to proxy https://\\*\\*\\*@127\\.0\\.0\\.1:${port} \\(${variable}\\) for ${new URL(url).host.replace(/\./g, '\\.')}: self-signed certificate \\(DEPTH_ZERO_SELF_SIGNED_CERT\\); the proxy's certificate is not trusted: set NODE_EXTRA_CA_CERTS=PATH to its CA`), e.message);
+      assert.doesNotMatch(e.message, /--ca-cert|--insecure-registry|pr0xy-s3cret/);
+      assert.equal(e.details.proxy, `https://***@127.0.0.1:${port}`);
+      return true;
+    });
+  }
+  assert.deepEqual(connects, [], 'nothing went past the proxy handshake');
+  // What the hint says works: the proxy's CA in NODE_EXTRA_CA_CERTS (read at process start, so
+  // through the CLI), the registry's own CA given for it alone.
+  const both = join(certs, 'both.pem');
+  execFileSync('sh', ['-c', 'cat "$1" "$2" > "$3"', 'sh', proxyCert.certFile, certFile, both]);
+  const r = await runCli(['inspect', '--retries', '0', `${host}/app:1`], { PATH: process.env.PATH, HOME: dir, DOCKER_CONFIG: dir, HTTPS_PROXY: withPassword, NODE_EXTRA_CA_CERTS: proxyCert.certFile }, '');
+  assert.equal(r.status, 5, r.stderr);
+  assert.match(r.stderr, /^regpush: error: TLS failure talking to registry\.proxy-test\.invalid:\d+: .*--ca-cert registry\.proxy-test\.invalid:\d+=PATH.*\[E_TLS\]\n$/, 'past the proxy, the registry\'s certificate is the registry\'s failure');
+  const ok = await runCli(['inspect', '--retries', '0', `${host}/app:1`], { PATH: process.env.PATH, HOME: dir, DOCKER_CONFIG: dir, HTTPS_PROXY: withPassword, NODE_EXTRA_CA_CERTS: both }, '');
+  assert.equal(ok.status, 4, ok.stderr);
+  assert.match(ok.stderr, /MANIFEST_UNKNOWN.*\[E_NOT_FOUND\]/);
+  assert.ok(connects.length >= 2 && connects.every((c) => c === host), connects.join(','));
+});
+
+test('https:// written for a plain-HTTP proxy is an E_TLS line naming the proxy and saying to write http://, not the registry\'s --ca-cert or --insecure-registry', async () => {
+  const { name, regPort, connects, proxyUrl, certFile } = await tlsRegistryBehindProxy((_req, res) => res.end('registry'));
+  const host = `${name}:${regPort}`;
+  const wrong = proxyUrl.replace('http://', 'https://bob:pr0xy-s3cret@');
+  const port = new URL(proxyUrl).port;
+  // Before: "TLS failure talking to registry.proxy-test.invalid:PORT: … wrong version number …; add
+  // --ca-cert … ; if registry.proxy-test.invalid:PORT serves plain HTTP, add --insecure-registry …".
+  const t = new Transport({ proxy: { httpsProxy: wrong }, retry: { retries: 0 }, tls: tlsResolver({ certsDirs: [], caCerts: { [host]: [certFile] } }, undefined, CONNECTION_FLAG_NAMES), names: CONNECTION_FLAG_NAMES });
+  await assert.rejects(getText(t, `https://${host}/v2/`), (e: unknown) => {
+    assert.ok(e instanceof RegpushError && e.code === 'E_TLS', String(e));
+    assert.ok(e.message.startsWith(`TLS failure talking to proxy https://***@127.0.0.1:${port} (HTTPS_PROXY) for ${host}: `), e.message);
+    assert.match(e.message, /\((ERR_SSL_WRONG_VERSION_NUMBER|EPROTO)\); the proxy does not speak TLS there: for a plain-HTTP proxy, write http:\/\/ in HTTPS_PROXY$/);
+    assert.doesNotMatch(e.message, /--ca-cert|--insecure-registry|pr0xy-s3cret/);
+    return true;
+  });
+  assert.deepEqual(connects, []);
+  // Written http://, the same proxy works.
+  assert.equal(await getText(new Transport({ proxy: { httpsProxy: proxyUrl }, retry: { retries: 0 }, tls: tlsResolver({ certsDirs: [], caCerts: { [host]: [certFile] } }) }), `https://${host}/v2/`), 'registry');
+});
+
+
 /** A proxy that answers every CONNECT and every plain request with `status`; counts what it got. */
 async function refusingProxy(status: number, reason: string): Promise<{ port: number; asked: string[] }> {
   const asked: string[] = [];
@@ -459,6 +575,86 @@ test('a proxy variable that is not a URL (port over 65535, a space in the host) 
   assert.equal(r.status, 2, r.stderr);
   assert.equal(r.stderr, 'regpush: error: HTTPS_PROXY: http://***@proxy.corp:99999 is not a valid proxy URL; give it as http://[USER:PASSWORD@]HOST:PORT [E_USAGE]\n');
 });
+
+test('a proxy user or password with a character the URL syntax reserves is one E_USAGE line saying to percent-encode it, the secret not shown; encoded, it reaches the proxy', async () => {
+  // A proxy that wants bob / "px p@ss/wo#r?d%" and answers CONNECTs it accepts with 502 (so the
+  // request ends there), others with 407.
+  const want = `Basic ${Buffer.from('bob:px p@ss/wo#r?d%').toString('base64')}`;
+  const got: string[] = [];
+  const proxy = http.createServer();
+  proxy.on('connect', (req: http.IncomingMessage, client: Socket) => {
+    got.push(req.headers['proxy-authorization'] === want ? 'accepted' : 'refused');
+    client.end(req.headers['proxy-authorization'] === want ? 'HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n' : 'HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="corp"\r\nContent-Length: 0\r\n\r\n');
+  });
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+  closers.push(() => proxy.close());
+  const port = (proxy.address() as AddressInfo).port;
+  // Before: the first read as host "ss" (ENOTFOUND, "check the proxy host name"), the others as
+  // "http://***@127.0.0.1:PORT is not a valid proxy URL", a URL that looks valid.
+  for (const [proxyUrl, part] of [
+    [`http://bob:px p@ss/word@127.0.0.1:${port}`, 'password'],
+    [`http://bob:pa/ss@127.0.0.1:${port}`, 'password'],
+    [`http://bob:pa#ss@127.0.0.1:${port}`, 'password'],
+    [`http://bob:pa?ss@127.0.0.1:${port}`, 'password'],
+    [`http://bob:pa\\ss@127.0.0.1:${port}`, 'password'],
+    // A '%' that starts no escape: the agents' decoding of the credentials threw URIError.
+    [`http://bob:50%off@127.0.0.1:${port}`, 'password'],
+    [`http://corp/bob:pw@127.0.0.1:${port}`, 'user name'],
+  ] as const) {
+    const t = new Transport({ proxy: { httpsProxy: proxyUrl }, retry: { retries: 0 } });
+    await assert.rejects(t.send({ method: 'GET', url: 'https://reg.corp.example/v2/' }), (e: unknown) => {
+      assert.ok(e instanceof RegpushError && e.code === 'E_USAGE', `${proxyUrl}: ${String(e)}`);
+      assert.equal(e.message, `HTTPS_PROXY: the ${part} in http://***@127.0.0.1:${port} must be percent-encoded: a '/', '?', '#', '\\' or '%' in it is read as part of the URL (write them %2F, %3F, %23, %5C, %25)`);
+      return true;
+    });
+    t.close();
+  }
+  assert.deepEqual(got, [], 'nothing was sent to a proxy the URL does not name as meant');
+  // Percent-encoded, the proxy gets the password as meant. A bare '@' or a space needs no encoding
+  // (URL parsers take the last '@', and encode the space), so those read as typed.
+  for (const proxyUrl of [`http://bob:px%20p%40ss%2Fwo%23r%3Fd%25@127.0.0.1:${port}`, `http://bob:px p@ss%2Fwo%23r%3Fd%25@127.0.0.1:${port}`]) {
+    const t = new Transport({ proxy: { httpsProxy: proxyUrl }, retry: { retries: 0 } });
+    await assert.rejects(t.send({ method: 'GET', url: 'https://reg.corp.example/v2/' }), (e: unknown) => e instanceof NetworkError && /the proxy answered 502 to CONNECT/.test(e.message));
+    t.close();
+  }
+  assert.deepEqual(got, ['accepted', 'accepted']);
+  // Through the CLI: one line, exit 2, the password nowhere.
+  const home = mkdtempSync(join(tmpdir(), 'regpush-proxy-encoding-'));
+  closers.push(() => rmSync(home, { recursive: true, force: true }));
+  const r = await runCli(['inspect', 'reg.proxy-test.invalid/app:1'], { PATH: process.env.PATH, HOME: home, DOCKER_CONFIG: home, https_proxy: `http://bob:px p@ss/word@127.0.0.1:${port}` });
+  assert.equal(r.status, 2, r.stderr);
+  assert.equal(r.stderr, `regpush: error: https_proxy: the password in http://***@127.0.0.1:${port} must be percent-encoded: a '/', '?', '#', '\\' or '%' in it is read as part of the URL (write them %2F, %3F, %23, %5C, %25) [E_USAGE]\n`);
+});
+
+test('errors about a proxy name the variable that is set: https_proxy / http_proxy when only the lower-case one is', async () => {
+  // Before: "HTTPS_PROXY: http://proxy.corp:99999 is not a valid proxy URL" for https_proxy.
+  const t = new Transport({ proxy: proxySettingsFromEnv({ https_proxy: 'http://proxy.corp:99999', http_proxy: 'socks5://127.0.0.1:1080' }), retry: { retries: 0 } });
+  for (const [url, want] of [
+    ['https://reg.corp.example/v2/', 'https_proxy: http://proxy.corp:99999 is not a valid proxy URL; give it as http://[USER:PASSWORD@]HOST:PORT'],
+    ['http://reg.corp.example/v2/', 'http_proxy: the proxy socks5://127.0.0.1:1080 is not an HTTP proxy (socks5 scheme); regpush speaks to HTTP proxies only (http:// or https://)'],
+  ] as const) {
+    await assert.rejects(t.send({ method: 'GET', url }), (e: unknown) => e instanceof RegpushError && e.code === 'E_USAGE' && e.message === want);
+  }
+  t.close();
+  // A proxy's refusal, and one that is not there, name it too.
+  const { port } = await refusingProxy(407, 'Proxy Authentication Required');
+  const t2 = new Transport({ proxy: proxySettingsFromEnv({ https_proxy: `http://127.0.0.1:${port}` }), retry: { retries: 0 } });
+  await assert.rejects(t2.send({ method: 'GET', url: 'https://reg.corp.example/v2/' }), (e: unknown) => e instanceof AuthError && e.message.endsWith('give them in https_proxy as http://USER:PASSWORD@HOST:PORT'));
+  t2.close();
+  const gone = net.createServer();
+  await new Promise<void>((r) => gone.listen(0, '127.0.0.1', r));
+  const gonePort = (gone.address() as AddressInfo).port;
+  await new Promise<void>((r) => gone.close(() => r()));
+  const t3 = new Transport({ proxy: proxySettingsFromEnv({ http_proxy: `http://127.0.0.1:${gonePort}` }), retry: { retries: 0 } });
+  await assert.rejects(t3.send({ method: 'GET', url: 'http://reg.corp.example/v2/' }), (e: unknown) => e instanceof NetworkError && e.message.endsWith('(http_proxy, NO_PROXY)'));
+  t3.close();
+  const home = mkdtempSync(join(tmpdir(), 'regpush-lower-proxy-'));
+  closers.push(() => rmSync(home, { recursive: true, force: true }));
+  const r = await runCli(['inspect', 'reg.proxy-test.invalid/app:1'], { PATH: process.env.PATH, HOME: home, DOCKER_CONFIG: home, https_proxy: 'http://proxy.corp:99999' });
+  assert.equal(r.status, 2, r.stderr);
+  assert.equal(r.stderr, 'regpush: error: https_proxy: http://proxy.corp:99999 is not a valid proxy URL; give it as http://[USER:PASSWORD@]HOST:PORT [E_USAGE]\n');
+});
+
 
 /** A proxy that takes connections and never answers; `closed` counts the ones that ended, `opened` resolves at each new one. */
 async function silentProxy(): Promise<{ port: number; sockets: Socket[]; closed: () => number; next: () => Promise<void> }> {
