@@ -138,7 +138,7 @@ function proxyTlsError(req: HttpRequest, proxy: ProxyUse, errno: string, kind: T
   const wrongScheme = errno === 'ERR_SSL_WRONG_VERSION_NUMBER' || errno === 'EPROTO' || /wrong version number|packet length too long/i.test(message);
   const fix =
     kind === 'untrusted'
-      ? `the proxy's certificate is not trusted: set NODE_EXTRA_CA_CERTS=PATH to its CA (per-registry TLS settings do not reach the connection to the proxy)`
+      ? `the proxy's certificate is not trusted: start regpush with NODE_EXTRA_CA_CERTS=PATH (its CA) in its environment (per-registry TLS settings, and a NODE_EXTRA_CA_CERTS given in a library call's env, do not reach the connection to the proxy)`
       : kind === 'hostname'
         ? `the proxy's certificate is not made out for ${proxyHost}: check the proxy's name in ${proxy.variable}`
         : kind === 'client-certificate'

@@ -11,7 +11,7 @@
 import { X509Certificate } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
-import { join } from 'node:path';
+import { join, resolve as resolvePath } from 'node:path';
 import { InputError } from '../errors.js';
 import { connectionOptionNames, type ConnectionNames } from '../options-check.js';
 import type { Logger } from '../log.js';
@@ -232,7 +232,10 @@ export function tlsResolver(opts: ResolverTlsOptions, logger: Logger = silentLog
   // env's NODE_EXTRA_CA_CERTS, trusted for every host: a library caller's `env` is not the
   // environment Node read at start-up, so Node has not added it (unless it is the file the
   // process started with, nodeExtraCaCerts). Read once for all hosts.
-  const everywhere = opts.envExtraCaCerts && opts.envExtraCaCerts !== opts.nodeExtraCaCerts ? opts.envExtraCaCerts : undefined;
+  // Compared as resolved paths: the CLI resolves its start-up variable, `env`'s comes as written
+  // (`/etc/ssl//ca.pem` is the same file, and must stay Node's).
+  const sameFile = (a: string, b: string | undefined): boolean => b !== undefined && resolvePath(a) === resolvePath(b);
+  const everywhere = opts.envExtraCaCerts && !sameFile(opts.envExtraCaCerts, opts.nodeExtraCaCerts) ? opts.envExtraCaCerts : undefined;
   let everywhereText: Promise<string> | undefined;
   const everywhereCa = (file: string): Promise<string> =>
     (everywhereText ??= readPem(file, 'NODE_EXTRA_CA_CERTS file').then((bytes) => {

@@ -408,7 +408,7 @@ test('an https:// proxy whose certificate is not trusted is an E_TLS line naming
     const t = new Transport({ proxy: settings, retry: { retries: 0 }, tls: tlsResolver({ certsDirs: [], caCerts: { [host]: [certFile] } }, undefined, CONNECTION_FLAG_NAMES), names: CONNECTION_FLAG_NAMES });
     await assert.rejects(getText(t, url), (e: unknown) => {
       assert.ok(e instanceof RegpushError && e.code === 'E_TLS', String(e));
-      assert.match(e.message, new RegExp(`^TLS failure talking to proxy https://\\*\\*\\*@127\\.0\\.0\\.1:${port} \\(${variable}\\) for ${new URL(url).host.replace(/\./g, '\\.')}: self-signed certificate \\(DEPTH_ZERO_SELF_SIGNED_CERT\\); the proxy's certificate is not trusted: set NODE_EXTRA_CA_CERTS=PATH to its CA`), e.message);
+      assert.match(e.message, new RegExp(`^TLS failure talking to proxy https://\\*\\*\\*@127\\.0\\.0\\.1:${port} \\(${variable}\\) for ${new URL(url).host.replace(/\./g, '\\.')}: self-signed certificate \\(DEPTH_ZERO_SELF_SIGNED_CERT\\); the proxy's certificate is not trusted: start regpush with NODE_EXTRA_CA_CERTS=PATH \\(its CA\\) in its environment`), e.message);
       assert.doesNotMatch(e.message, /--ca-cert|--insecure-registry|pr0xy-s3cret/);
       assert.equal(e.details.proxy, `https://***@127.0.0.1:${port}`);
       return true;

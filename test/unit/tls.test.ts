@@ -276,6 +276,9 @@ test('tlsResolver: env\'s NODE_EXTRA_CA_CERTS is trusted for every host, on top 
   assert.equal(await cli.settingsFor('elsewhere:1'), undefined, 'Node\'s default trust, as before');
   assert.deepEqual((await cli.settingsFor('reg:5000'))!.ca, [...rootCertificates, 'STARTED', PEM_CA], 'added back with the host\'s own CAs');
   assert.match(cli.hint('elsewhere:1', 'untrusted'), /; NODE_EXTRA_CA_CERTS \(.*started\.pem\) is trusted already and did not verify it$/);
+  // The same file written otherwise in env (a doubled slash, a `.` step) than the CLI's resolved one: still Node's.
+  const written = tlsResolver({ certsDirs: [root], envExtraCaCerts: `${tmp}//./started.pem`, nodeExtraCaCerts: join(tmp, 'started.pem') }, undefined, CONNECTION_FLAG_NAMES);
+  assert.equal(await written.settingsFor('elsewhere:1'), undefined, 'a path written otherwise is the same file: Node\'s default trust');
   // Another file in env than the one the process started with: that one is added everywhere, both with a host's CAs.
   const both = tlsResolver({ certsDirs: [root], envExtraCaCerts: envCa, nodeExtraCaCerts: join(tmp, 'started.pem') });
   assert.deepEqual((await both.settingsFor('elsewhere:1'))!.ca, [...rootCertificates, envCaText]);
