@@ -234,7 +234,7 @@ test('a 401, through every operation that sends credentials: the library is told
     // listRepositories adds what the catalog needs after it.
     assert.ok(
       e.message.includes(
-        `(check the credentials for ${reg.host}: store a login with login({ registry: "${reg.host}", … }), give the credentials option (credentials.from for what is read, credentials.to for what is written), or set the REGPUSH_* variables in env)`,
+        `(check the credentials for ${reg.host}: store a login with login({ registry: "${reg.host}", … }), give the credentials option (credentials.registries["${reg.host}"] for this registry, credentials.from for what is read, credentials.to for what is written), or set the REGPUSH_* variables in env)`,
       ),
       `${op.name}: ${e.message}`,
     );
@@ -270,7 +270,7 @@ test('a refusal of the credentials (none for a Basic registry, anonymous access 
     assert.equal(e.code, 'E_AUTH', e.message);
     assert.equal(
       e.message,
-      `${said(h)}; check the credentials for ${h}: store a login with login({ registry: "${h}", … }), give the credentials option (credentials.from for what is read, credentials.to for what is written), or set the REGPUSH_* variables in env`,
+      `${said(h)}; check the credentials for ${h}: store a login with login({ registry: "${h}", … }), give the credentials option (credentials.registries["${h}"] for this registry, credentials.from for what is read, credentials.to for what is written), or set the REGPUSH_* variables in env`,
     );
     assert.doesNotMatch(e.message, FLAG);
     const r = await cliAgainst(['inspect', '--retries', '0', ...(cred ? ['--user', cred.username, '--password', cred.password] : []), reg.ref('app:1')], [reg]);
