@@ -271,6 +271,13 @@ export interface ConnectionNames {
   caCert(host: string): string;
   /** Advice to give `host` a client certificate: `tls.clientCerts: { "reg:5000": { cert: CERT, key: KEY } }`; `--client-cert reg:5000=CERT,KEY`. */
   clientCert(host: string): string;
+  /**
+   * The setting a CA file given for a registry came from, named when that CA did not verify the
+   * registry's certificate: `tls.caCerts`; `--ca-cert`. Absent: the library's name.
+   */
+  caCertSetting?: string;
+  /** The setting a refused client certificate came from: `tls.clientCerts`; `--client-cert`. Absent: the library's name. */
+  clientCertSetting?: string;
   /** Advice to turn verification off for `host`: `tls.verifyOff: ["reg:5000"]`; `--tls-verify reg:5000=false`. */
   verifyOff(host: string): string;
   /** What turned verification off for `host`, in the warning that says so: `tls.verifyOff`; `--tls-verify reg:5000=false`. */
@@ -294,6 +301,14 @@ export interface ConnectionNames {
    */
   refused?: (registry: string) => string;
   /**
+   * Where credentials given for `role` (a source's `from`, a target's `to`, a read-only command's
+   * `read`) come from besides the environment: `credentials.from`/`credentials.to`; the CLI's user
+   * flags of the command at hand (`--to-user/--password-stdin`). A refusal of credentials given
+   * there (or in REGPUSH_* variables) says to check those: they win over any stored login, so
+   * advising a login could not change the outcome. Absent where `refused` is.
+   */
+  givenCredentials?: (role: 'from' | 'to' | 'read') => string;
+  /**
    * The setting of how many transfers run at once, as in "lower …": `jobs`; `--jobs`. Absent
    * where the operation has none (inspect, tags, digest, tag, delete, login): a 429 then says
    * wait and retry.
@@ -312,12 +327,15 @@ function libraryCredentials(registry: string): string {
 export const connectionOptionNames: ConnectionNames = {
   caCert: (host) => `tls.caCerts: { ${JSON.stringify(host)}: [PATH] }`,
   clientCert: (host) => `tls.clientCerts: { ${JSON.stringify(host)}: { cert: CERT, key: KEY } }`,
+  caCertSetting: 'tls.caCerts',
+  clientCertSetting: 'tls.clientCerts',
   verifyOff: (host) => `tls.verifyOff: [${JSON.stringify(host)}]`,
   verifiedOffBy: () => 'tls.verifyOff',
   insecure: (host) => `insecureRegistries: [${JSON.stringify(host)}]`,
   insecureSetting: 'insecureRegistries',
   credentials: libraryCredentials,
   refused: (registry) => `check the credentials for ${registry}: ${libraryCredentials(registry)}`,
+  givenCredentials: (role) => (role === 'to' ? 'credentials.to' : 'credentials.from'),
   jobs: 'jobs',
   inspect: 'inspect(REF)',
 };

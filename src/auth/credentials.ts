@@ -452,6 +452,22 @@ export function credentialFiles(env: Record<string, string | undefined>, homeDir
  * REGPUSH_<ROLE>_IDENTITY_TOKEN → an OAuth2 refresh token exchanged at the realm.
  * Half a pair is an error: silently falling through to another source would be confusing.
  */
+/**
+ * The REGPUSH_* variables findCredential takes `role`'s credential from in `env`, as a message
+ * names them (`REGPUSH_TO_USER/REGPUSH_TO_PASSWORD`, `REGPUSH_TOKEN`); undefined when none are set
+ * (or only half a pair, which findCredential reports itself).
+ */
+export function credentialEnvOrigin(role: CredentialRole, env: Record<string, string | undefined>): string | undefined {
+  for (const r of credentialEnvRoles(role)) {
+    const n = credentialEnvVars(r);
+    if (env[n.token]) return n.token;
+    if (env[n.identityToken]) return env[n.user] ? `${n.user}/${n.identityToken}` : n.identityToken;
+    if (env[n.user] && env[n.password]) return `${n.user}/${n.password}`;
+    if (env[n.user] || env[n.password]) return undefined;
+  }
+  return undefined;
+}
+
 function credentialFromEnv(role: CredentialRole, env: Record<string, string | undefined>): Credential | undefined {
   const names = credentialEnvVars(role);
   const username = env[names.user] || undefined;

@@ -14,6 +14,8 @@ import type { ConnectionNames } from '../options-check.js';
 export const CONNECTION_FLAG_NAMES: ConnectionNames = {
   caCert: (host) => `--ca-cert ${host}=PATH`,
   clientCert: (host) => `--client-cert ${host}=CERT,KEY`,
+  caCertSetting: '--ca-cert',
+  clientCertSetting: '--client-cert',
   verifyOff: (host) => `--tls-verify ${host}=false`,
   verifiedOffBy: (host) => `--tls-verify ${host}=false`,
   insecure: (host) => `--insecure-registry ${host}`,
@@ -51,9 +53,27 @@ export function loginAdvice(registry: string): string {
   return `check the credentials or run \`regpush login ${registry}\``;
 }
 
+/** The flags that give `command` its credentials for `role` (ConnectionNames.givenCredentials). */
+const GIVEN_FLAGS: Record<Exclude<ConnectingCommand, 'login' | 'sync'>, (role: 'from' | 'to' | 'read') => string> = {
+  push: (role) => (role === 'to' ? '--to-user/--to-password (or --password-stdin)' : '--from-user/--from-password'),
+  copy: (role) => (role === 'to' ? '--to-user/--to-password (or --password-stdin)' : '--from-user/--from-password'),
+  inspect: () => '--user/--password (or --password-stdin)',
+  tags: () => '--user/--password (or --password-stdin)',
+  catalog: () => '--user/--password (or --password-stdin)',
+  digest: () => '--user/--password (or --password-stdin)',
+  tag: () => '--user/--password (or --password-stdin)',
+  delete: () => '--user/--password (or --password-stdin)',
+};
+
 /** The names `command`'s hints give: the shared flags, and the user flags of that command alone. */
 export function connectionFlagNames(command: ConnectingCommand): ConnectionNames {
   if (command === 'login') return CONNECTION_FLAG_NAMES;
   const ways = USER_FLAGS[command];
-  return { ...CONNECTION_FLAG_NAMES, credentials: (registry) => [`\`regpush login ${registry}\``, ...ways.slice(0, -1), `or ${ways.at(-1)}`].join(', '), refused: loginAdvice };
+  return {
+    ...CONNECTION_FLAG_NAMES,
+    credentials: (registry) => [`\`regpush login ${registry}\``, ...ways.slice(0, -1), `or ${ways.at(-1)}`].join(', '),
+    refused: loginAdvice,
+    // sync has no user flags: its credentials are given in REGPUSH_* variables only.
+    ...(command === 'sync' ? {} : { givenCredentials: GIVEN_FLAGS[command] }),
+  };
 }

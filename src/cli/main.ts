@@ -103,7 +103,7 @@ export function errorLine(err: unknown, secrets: SecretSet = new SecretSet()): s
 
 /** Adds what to do next to an auth failure that does not say it yet (token realm refusals, helpers); not to a proxy's, which names its own fix. */
 function withHint(line: string, err: RegpushError): string {
-  if (err.code !== 'E_AUTH' || err.details.proxy !== undefined || err.details.tokenRefused === true || /regpush login|login to|credential helper|credential file|REGPUSH_\w+ is set/.test(line)) return line;
+  if (err.code !== 'E_AUTH' || err.details.proxy !== undefined || err.details.tokenRefused === true || /regpush login|instead of any stored login|login to|credential helper|credential file|REGPUSH_\w+ is set/.test(line)) return line;
   const host = typeof err.details.registry === 'string' ? err.details.registry : 'REGISTRY';
   return `${line}; ${loginAdvice(host)}`;
 }

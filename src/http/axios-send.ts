@@ -93,8 +93,10 @@ const NETWORK_HINT: Record<string, string> = {
 function tlsFailureKind(errno: string, message: string): TlsFailureKind {
   if (errno === 'ERR_TLS_CERT_ALTNAME_INVALID') return 'hostname';
   // A server that requires a client certificate ends the handshake with an alert: "bad
-  // certificate" (TLS 1.2) or "certificate required" (TLS 1.3), or "handshake failure".
-  if (/ALERT_(BAD_CERTIFICATE|CERTIFICATE_REQUIRED|HANDSHAKE_FAILURE)/.test(errno) || /alert (bad certificate|certificate required)/i.test(message)) return 'client-certificate';
+  // certificate" (TLS 1.2) or "certificate required" (TLS 1.3), or "handshake failure"; one that
+  // does not trust the certificate sent ends it with "unknown ca" (OpenSSL's servers: an alert a
+  // client receives is the server's verdict on the client's certificate, never on the server's).
+  if (/ALERT_(BAD_CERTIFICATE|CERTIFICATE_REQUIRED|HANDSHAKE_FAILURE|UNKNOWN_CA)/.test(errno) || /alert (bad certificate|certificate required|unknown ca)/i.test(message)) return 'client-certificate';
   if (TLS_CODES.has(errno) && errno !== 'EPROTO' && errno !== 'ERR_SSL_WRONG_VERSION_NUMBER') return 'untrusted';
   return 'other';
 }
@@ -175,7 +177,17 @@ export function transportError(err: unknown, req: HttpRequest, tls?: TlsResolver
     const message = (e.message ?? '').split('\n')[0]!;
     const kind = tlsFailureKind(errno, e.message ?? '');
     if (proxy && isProxyTls(err, req, proxy)) return proxyTlsError(req, proxy, errno, kind, message);
-    const plain = errno === 'ERR_SSL_WRONG_VERSION_NUMBER' || errno === 'EPROTO' ? `; if ${host} serves plain HTTP, add ${names.insecure(host)}` : '';
+    // The server answered the ClientHello with something that is no TLS record: a plain-HTTP
+    // server's "HTTP/1.1 400" read as a record header. No CA or certificate is involved, so the
+    // line says that and gives the one fix, not OpenSSL's text (`write EPROTO 80AC…:error:0A00010B:
+    // SSL routines:ssl3_get_record:wrong version number:../deps/openssl/…`).
+    if (errno === 'ERR_SSL_WRONG_VERSION_NUMBER' || /wrong version number|packet length too long|http request/i.test(message)) {
+      const reason = /packet length too long/i.test(message) ? 'packet length too long' : 'wrong version number';
+      return new TlsError(`TLS failure talking to ${host}: it answered in plain HTTP, not TLS (${reason}, ${errno}); if ${host} serves plain HTTP, add ${names.insecure(host)}`, {
+        details: { registry: host, request, errno, tlsFailure: kind },
+      });
+    }
+    const plain = errno === 'EPROTO' ? `; if ${host} serves plain HTTP, add ${names.insecure(host)}` : '';
     const fix = tls ? tls.hint(host, kind) : `for a private CA add ${names.caCert(host)}`;
     const text = kind === 'client-certificate' ? 'the server refused the handshake without a client certificate it accepts' : message;
     // The resolver's hint says it, or says that the caller's NODE_EXTRA_CA_CERTS is trusted already.

@@ -146,6 +146,8 @@ export interface FailureContext {
   registry: string;
   /** What the hints call the settings that fix a failure (the transport's: Transport.names); default the library's options. */
   names?: ConnectionNames;
+  /** What named the registry insecure, when not `names.insecureSetting` (the REGPUSH_INSECURE_REGISTRIES variable). */
+  insecureSetting?: string;
 }
 
 /** "a", "a, or b", "a, b, or c": advice in the order given. */
@@ -211,7 +213,7 @@ export async function errorFromResponse(res: HttpResponse, ctx: FailureContext):
   // server's own answer always carries headers (Date, Content-Length or Connection).
   const goTlsAnswer = /HTTP request to an HTTPS server/i.test(text) || (text === '' && Object.keys(res.headers).length === 0);
   if (res.status === 400 && res.url.startsWith('http:') && goTlsAnswer) {
-    return new RegistryError(`${base} (it speaks TLS, and was asked in plain HTTP: for a certificate this machine does not trust, use ${names.caCert(ctx.registry)} or ${names.verifyOff(ctx.registry)} instead of ${names.insecureSetting})`, { details });
+    return new RegistryError(`${base} (it speaks TLS, and was asked in plain HTTP: for a certificate this machine does not trust, use ${names.caCert(ctx.registry)} or ${names.verifyOff(ctx.registry)} instead of ${ctx.insecureSetting ?? names.insecureSetting})`, { details });
   }
   switch (res.status) {
     case 401:

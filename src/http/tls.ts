@@ -257,6 +257,12 @@ export function tlsResolver(opts: ResolverTlsOptions, logger: Logger = silentLog
    */
   const offEntry = (name: string): string | undefined => hostEntryFor(offList, name) ?? (/:\d+$/.test(name) && !name.endsWith(']') ? undefined : hostEntryFor(offList, `${name}:443`));
   const cache = new Map<string, Promise<TlsSettings | undefined>>();
+  /**
+   * What was given for each host (by name), for the hints: a failed handshake with CAs or a client
+   * certificate already given says that those did not do, rather than advise giving them again.
+   * Filled when a host's settings are read, which every handshake with it waits for.
+   */
+  const given = new Map<string, { cas: { file: string; by: string }[]; client?: { cert: string; by: string } }>();
 
   const resolve = async (host: string): Promise<TlsSettings | undefined> => {
     const name = tlsName(host);
@@ -264,7 +270,14 @@ export function tlsResolver(opts: ResolverTlsOptions, logger: Logger = silentLog
     const verify = offBy === undefined;
     const found = await findCertsDir(roots, host);
     const caFiles = [...(found?.cas ?? []), ...(lookup(opts.caCerts, host) ?? [])];
-    const client = lookup(opts.clientCerts, host) ?? found?.client;
+    const flaggedClient = lookup(opts.clientCerts, host);
+    const client = flaggedClient ?? found?.client;
+    const caSetting = names.caCertSetting ?? connectionOptionNames.caCertSetting!;
+    const clientSetting = names.clientCertSetting ?? connectionOptionNames.clientCertSetting!;
+    given.set(name, {
+      cas: [...(found?.cas ?? []).map((file) => ({ file, by: `in ${found!.dir}/` })), ...(lookup(opts.caCerts, host) ?? []).map((file) => ({ file, by: caSetting }))],
+      ...(client ? { client: { cert: client.cert, by: flaggedClient ? clientSetting : `in ${found!.dir}/` } } : {}),
+    });
     if (offBy !== undefined) logger.warn(`TLS verification is off for ${name} (${lookup(opts.verifyOffBy, offBy) ?? names.verifiedOffBy(tlsName(offBy))}): the connection is encrypted, but the server is not authenticated`);
     if (verify && caFiles.length === 0 && !client && !everywhere) return undefined;
     const sources = [...caFiles, ...(everywhere ? [everywhere] : []), ...(client ? [client.cert, client.key] : [])];
@@ -314,11 +327,21 @@ export function tlsResolver(opts: ResolverTlsOptions, logger: Logger = silentLog
       // The directory the first root would hold for this host (none when no root is read).
       const dir = roots.length ? `${join(roots[0]!, certsDirNames(host)[0]!)}/` : undefined;
       const others = roots.length > 1 ? ` (or under ${roots.slice(1).join(', ')})` : '';
+      const had = given.get(name);
+      if (kind === 'client-certificate' && had?.client) {
+        // One was sent and refused: asking for one again would send the user round in a circle.
+        return `${name} refused the client certificate given, ${had.client.cert} (${had.client.by}): check that it is one ${name} accepts (issued by the CA it trusts for clients, not expired)`;
+      }
       if (kind === 'client-certificate') {
         return `${name} asks for a client certificate: add ${names.clientCert(name)}${dir ? ` or put client.cert and client.key in ${dir}${others}` : ''}`;
       }
       if (kind === 'hostname') {
         return `the certificate of ${name} is not for that name; reach it by a name the certificate lists, or (not recommended) ${names.verifyOff(name)}; a private CA goes in ${names.caCert(name)}${dir ? ` or ${dir}*.crt${others}` : ''}`;
+      }
+      if (kind === 'untrusted' && had?.cas.length) {
+        const files = had.cas.map((c) => `${c.file} (${c.by})`).join(', ');
+        const env = extraCaSet ? `; NODE_EXTRA_CA_CERTS (${extraCaSet}) is trusted too and did not verify it either` : '';
+        return `the CA given for ${name}, ${files}, did not verify its certificate: it is not the CA that issued it, or ${name} does not send the intermediate certificates between them (then add those to the CA file)${env}`;
       }
       const extraCa = extraCaSet ? `; NODE_EXTRA_CA_CERTS (${extraCaSet}) is trusted already and did not verify it` : '; NODE_EXTRA_CA_CERTS=PATH trusts a CA for every registry';
       return `to trust its CA add ${names.caCert(name)}${dir ? ` or put the CA as a .crt file in ${dir}${others}` : ''}${kind === 'untrusted' ? extraCa : ''}`;

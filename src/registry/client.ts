@@ -38,6 +38,12 @@ export interface RegistryClientOptions {
   /** host[:port] entries tried over TLS (verification off in the transport), then plain http (registries.conf's insecure = true). */
   insecureTls?: readonly string[];
   /**
+   * What named this registry insecure, where that was not the transport's insecure setting
+   * (Transport.names.insecureSetting: `--insecure-registry`, `insecureRegistries`): the
+   * REGPUSH_INSECURE_REGISTRIES variable. A hint that advises against the setting names this one.
+   */
+  insecureSetting?: string;
+  /**
    * The path the Distribution API is served under, when not the host's root: `repository/hub`
    * for `https://host/repository/hub/v2/` (a mirror configured with such a URL, as dockerd and
    * Artifactory's path-based access use them).
@@ -49,6 +55,12 @@ export interface RegistryClientOptions {
   credential?: () => Promise<Credential | undefined>;
   /** Resolves it again after `refused` was refused (AuthOptions.renewCredential). */
   renewCredential?: (refused: Credential) => Promise<Credential | undefined>;
+  /**
+   * Where the credential comes from when that is a setting that wins over the stored logins (the
+   * caller's explicit credentials, REGPUSH_* variables): a refusal then says to check it rather
+   * than the transport's names.refused advice (a login, which could not change the outcome).
+   */
+  credentialOrigin?: string;
   /** Where `credential` looks, for the error when none fit (see credentialSources). */
   credentialSources?: string;
   signal?: AbortSignal;
@@ -92,7 +104,10 @@ export class HttpRegistryClient implements RegistryClient {
       renewCredential: opts.renewCredential,
       lookedAt: opts.credentialSources,
       // Worded for the caller: the library's options, or the CLI's login command (Transport.names).
-      refusalAdvice: opts.transport.names.refused?.(opts.registry),
+      refusalAdvice:
+        opts.transport.names.refused && opts.credentialOrigin
+          ? `check ${opts.credentialOrigin}: credentials given there are used instead of any stored login, so logging in would not change this`
+          : opts.transport.names.refused?.(opts.registry),
       tokenSend: opts.transport.send,
       presumedTokenSend: opts.transport.sendOnce,
       logger: opts.transport.logger,
@@ -106,6 +121,7 @@ export class HttpRegistryClient implements RegistryClient {
       registry: opts.registry,
       endpoint: this.endpoint,
       apiPath: opts.apiPath,
+      insecureSetting: opts.insecureSetting,
       transport: opts.transport,
       send: compose(opts.transport.send, this.auth),
       signal: opts.signal,

@@ -4,6 +4,7 @@
  */
 import {
   credentialEnvVars,
+  credentialEnvOrigin,
   credentialSources,
   registryCredentialFor,
   registryCredentialsProblem,
@@ -24,7 +25,7 @@ import { proxyPasswords } from '../redact.js';
 import { AuthMemory } from '../auth/auth-memory.js';
 import { HttpRegistryClient } from './client.js';
 import type { InterruptedSession, RegistryClient } from './registry-client.js';
-import { parseInsecureList } from './endpoint.js';
+import { endpointFor, parseInsecureList } from './endpoint.js';
 import { CHUNK_SIZE_RANGE, IDLE_TIMEOUT_RANGE_MS, RETRIES_MAX } from './limits.js';
 import { blockedBy, checkMirrorMap, mirrorsFor, MirrorConfigError, type BlockedPrefixes, type InsecureHosts, type MirrorMap } from './mirror-config.js';
 import { BlockedClient, MirroredClient, MirrorHealth, mirrorSendProfile, type MirrorRoute } from './mirrors.js';
@@ -162,12 +163,15 @@ export const CONNECTION_SHAPE = {
     fields: {
       caCert: 'function',
       clientCert: 'function',
+      caCertSetting: 'string',
+      clientCertSetting: 'string',
       verifyOff: 'function',
       verifiedOffBy: 'function',
       insecure: 'function',
       insecureSetting: 'string',
       credentials: 'function',
       refused: 'function',
+      givenCredentials: 'function',
       jobs: 'string',
       inspect: 'string',
     },
@@ -225,12 +229,13 @@ export function transportFor(opts: TransportChoices, has: HintedSettings = WITHO
 
 /** `names` less the settings the operation does not have: a 429 at `inspect` does not say to lower a --jobs it has no such flag for. */
 function namesFor(names: ConnectionNames, has: HintedSettings): ConnectionNames {
-  const { jobs, credentials, refused, ...always } = names;
+  const { jobs, credentials, refused, givenCredentials, ...always } = names;
   return {
     ...always,
     ...(has.jobs && jobs !== undefined ? { jobs } : {}),
     ...(has.credentials && credentials ? { credentials } : {}),
     ...(has.credentials && refused ? { refused } : {}),
+    ...(has.credentials && givenCredentials ? { givenCredentials } : {}),
   };
 }
 
@@ -313,6 +318,16 @@ function withInsecureTls(opts: ConnectionOptions): ResolverTlsOptions {
  */
 export function insecureList(opts: ConnectionOptions): string[] {
   return [...(opts.insecureRegistries ?? []).flatMap((v) => parseInsecureList(v)), ...parseInsecureList(opts.env?.REGPUSH_INSECURE_REGISTRIES)];
+}
+
+/**
+ * Whether `registry` is named insecure by env's REGPUSH_INSECURE_REGISTRIES alone, not by the
+ * insecureRegistries option (the CLI's --insecure-registry): a hint against that setting then
+ * names the variable the user set, not a flag they never typed.
+ */
+function insecureFromEnvOnly(registry: string, opts: ConnectionOptions): boolean {
+  const named = (list: string[]) => endpointFor(registry, list).scheme === 'http';
+  return !named((opts.insecureRegistries ?? []).flatMap((v) => parseInsecureList(v))) && named(parseInsecureList(opts.env?.REGPUSH_INSECURE_REGISTRIES));
 }
 
 /**
@@ -452,7 +467,11 @@ function connectOne(
     apiPath,
     authMemory: memory,
     onInterruptedSession,
+    // Credentials given in flags, options or REGPUSH_* variables win over any stored login: a
+    // refusal of them says to check those, not to log in (RegistryClientOptions.credentialOrigin).
+    credentialOrigin: given ? undefined : hasExplicit(explicit) ? transport.names.givenCredentials?.(role) : credentialEnvOrigin(role, opts.env ?? {}),
     insecure: insecureList(opts),
+    insecureSetting: insecureFromEnvOnly(registry, opts) ? 'REGPUSH_INSECURE_REGISTRIES' : undefined,
     insecureTls: Object.keys(opts.insecureTlsRegistries ?? {}),
     signal: opts.signal,
     scopes: scopes.map((s) => repositoryScope(s.repo, s.actions)),

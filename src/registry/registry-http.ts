@@ -18,6 +18,8 @@ export interface RegistryHttpOptions {
   endpoint: Endpoint;
   /** The path the API is served under at the host (RegistryClientOptions.apiPath), if any. */
   apiPath?: string;
+  /** What named the registry insecure, for the hints, when not the transport's setting (RegistryClientOptions.insecureSetting). */
+  insecureSetting?: string;
   transport: Transport;
   /** The authenticated send: the registry's auth middleware over the transport's send. */
   send: Send;
@@ -37,6 +39,7 @@ export class RegistryHttp {
   /** `/` + RegistryClientOptions.apiPath, or '' for an API at the host's root. */
   private readonly apiBase: string;
   private baseUrl?: Promise<string>;
+  private readonly insecureSetting?: string;
 
   constructor(opts: RegistryHttpOptions) {
     this.registry = opts.registry;
@@ -46,6 +49,7 @@ export class RegistryHttp {
     this.logger = opts.transport.logger;
     this.signal = opts.signal;
     this.send = opts.send;
+    this.insecureSetting = opts.insecureSetting;
   }
 
   /** The API base URL; probed once for a loopback or insecure-TLS registry (plain HTTP or TLS, whichever it speaks). */
@@ -77,7 +81,7 @@ export class RegistryHttp {
 
   /** The typed error of a failed answer, keeping the registry's codes (`what`: the request, for the message). */
   error(res: HttpResponse, what: string): Promise<RegpushError> {
-    return errorFromResponse(res, { what, registry: this.registry, names: this.transport.names });
+    return errorFromResponse(res, { what, registry: this.registry, names: this.transport.names, insecureSetting: this.insecureSetting });
   }
 
   async fail(res: HttpResponse, what: string): Promise<never> {

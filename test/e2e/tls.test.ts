@@ -169,6 +169,29 @@ test('mutual TLS: certs.d client.cert + client.key are presented; without them E
   assert.equal(await digestOf(`${mtlsHost}/app:mtls`, [], env(root)), sourceDigest);
 });
 
+test('a CA given that is not the registry\'s (--ca-cert, certs.d) → E_TLS that names it and says it did not verify the certificate', async () => {
+  // Before: "…; to trust its CA add --ca-cert HOST=PATH or put the CA as a .crt file in <the folder it is in>…".
+  const other = join(pki, 'client.crt');
+  const flagged = await runCli(['inspect', '--ca-cert', `${tlsHost}=${other}`, `${tlsHost}/app:ca-flag`], { env: env() });
+  assertOneLineError(flagged, 5, 'E_TLS', new RegExp(`; the CA given for ${esc(tlsHost)}, ${esc(other)} \\(--ca-cert\\), did not verify its certificate: it is not the CA that issued it, or ${esc(tlsHost)} does not send the intermediate certificates between them`));
+  assert.doesNotMatch(flagged.stderr, /trust its CA add/);
+  const root = certsRoot('certs-wrong-ca', tlsHost, { 'corp.crt': other });
+  const inDir = await runCli(['inspect', `${tlsHost}/app:ca-flag`], { env: env(root) });
+  assertOneLineError(inDir, 5, 'E_TLS', new RegExp(`; the CA given for ${esc(tlsHost)}, ${esc(join(root, tlsHost, 'corp.crt'))} \\(in ${esc(join(root, tlsHost))}/\\), did not verify its certificate`));
+  assert.doesNotMatch(inDir.stderr, /trust its CA add/);
+});
+
+test('a client certificate the registry refuses (--client-cert) → E_TLS that names it as refused, not "add --client-cert"', async () => {
+  // Self-signed: not from the CA the registry trusts for clients (http.tls.clientcas).
+  await openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2', '-subj', '/CN=stranger',
+    '-addext', 'extendedKeyUsage=clientAuth', '-keyout', join(pki, 'stranger.key'), '-out', join(pki, 'stranger.crt')]);
+  const args = ['--ca-cert', `${mtlsHost}=${join(pki, 'ca.crt')}`, '--client-cert', `${mtlsHost}=${join(pki, 'stranger.crt')},${join(pki, 'stranger.key')}`];
+  const r = await runCli(['inspect', '--retries', '0', ...args, `${mtlsHost}/app:mtls`], { env: env() });
+  // Before: "…; HOST asks for a client certificate: add --client-cert HOST=CERT,KEY or put client.cert and client.key in …".
+  assertOneLineError(r, 5, 'E_TLS', new RegExp(`; ${esc(mtlsHost)} refused the client certificate given, ${esc(join(pki, 'stranger.crt'))} \\(--client-cert\\): check that it is one ${esc(mtlsHost)} accepts`));
+  assert.doesNotMatch(r.stderr, /asks for a client certificate/);
+});
+
 test('mutual TLS with --client-cert REGISTRY=CERT,KEY', async () => {
   const args = ['--ca-cert', `${mtlsHost}=${join(pki, 'ca.crt')}`, '--client-cert', `${mtlsHost}=${join(pki, 'client.crt')},${join(pki, 'client.key')}`];
   const r = await runCli(['copy', ...args, source, `${mtlsHost}/app:client-flag`], { env: env() });

@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import https from 'node:https';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
@@ -193,13 +193,40 @@ test('a plain-HTTP registry asked over TLS: the library is told insecureRegistri
   const { lib, env } = isolated(dir);
   const e = await rejection(inspect(`${host}/app:1`, lib));
   assert.equal(e.code, 'E_TLS', e.message);
-  assert.ok(e.message.includes(`to trust its CA add tls.caCerts: { "${host}": [PATH] }`), e.message);
-  assert.ok(e.message.endsWith(`; if ${host} serves plain HTTP, add insecureRegistries: ["${host}"]`), e.message);
+  // Before: "…: write EPROTO 80AC…:error:0A00010B:SSL routines:ssl3_get_record:wrong version
+  // number:../deps/openssl/…; to trust its CA add tls.caCerts…; if HOST serves plain HTTP, add …".
+  assert.match(e.message, new RegExp(`^TLS failure talking to ${host.replace(/\./g, '\\.')}: it answered in plain HTTP, not TLS \\(wrong version number, (EPROTO|ERR_SSL_WRONG_VERSION_NUMBER)\\); if ${host.replace(/\./g, '\\.')} serves plain HTTP, add insecureRegistries: \\["${host.replace(/\./g, '\\.')}"\\]$`), e.message);
+  assert.doesNotMatch(e.message, /trust its CA|ssl3_get_record|openssl/, e.message);
   assert.doesNotMatch(e.message, FLAG);
   const r = await runMain(['inspect', '--retries', '0', `${host}/app:1`], { env, cwd: dir });
   const line = errorLine(r);
-  assert.ok(line.includes(`to trust its CA add --ca-cert ${host}=PATH`), r.stderr);
+  assert.ok(line.startsWith(`TLS failure talking to ${host}: it answered in plain HTTP, not TLS (wrong version number, `), r.stderr);
+  assert.doesNotMatch(line, /trust its CA|ssl3_get_record|openssl/, r.stderr);
   assert.ok(line.endsWith(`; if ${host} serves plain HTTP, add --insecure-registry ${host} [E_TLS]`), r.stderr);
+});
+
+test('a CA given that does not verify the certificate (--ca-cert, certs.d): the hint names it and says so, not to add one', async (t) => {
+  const server = await untrustedTls(t);
+  if (!server) return;
+  const { host } = server;
+  const dir = tempDir();
+  const { lib, env } = isolated(dir);
+  const other = join(dir, 'other.crt');
+  writeFileSync(other, localhostCert(t)!.cert);
+  const said = (where: string) => `; the CA given for ${host}, ${where}, did not verify its certificate: it is not the CA that issued it, or ${host} does not send the intermediate certificates between them (then add those to the CA file)`;
+  // Before: "; to trust its CA add tls.caCerts: { HOST: [PATH] } …", the very setting given.
+  const e = await rejection(inspect(`${host}/app:1`, { ...lib, tls: { certsDirs: [], caCerts: { [host]: [other] } } }));
+  assert.equal(e.code, 'E_TLS', e.message);
+  assert.ok(e.message.endsWith(said(`${other} (tls.caCerts)`)), e.message);
+  const r = await runMain(['inspect', '--retries', '0', '--ca-cert', `${host}=${other}`, `${host}/app:1`], { env, cwd: dir });
+  assert.ok(errorLine(r).endsWith(`${said(`${other} (--ca-cert)`)} [E_TLS]`), r.stderr);
+  assert.doesNotMatch(r.stderr, /trust its CA add/, r.stderr);
+  // The same CA in the user's certs.d folder for the host.
+  const certsD = join(dir, '.config/containers/certs.d', host);
+  mkdirSync(certsD, { recursive: true });
+  writeFileSync(join(certsD, 'corp.crt'), readFileSync(other));
+  const r2 = await runMain(['inspect', '--retries', '0', `${host}/app:1`], { env: { ...env, REGPUSH_CERTS_DIRS: join(dir, '.config/containers/certs.d') }, cwd: dir });
+  assert.ok(errorLine(r2).endsWith(`${said(`${join(certsD, 'corp.crt')} (in ${certsD}/)`)} [E_TLS]`), r2.stderr);
 });
 
 /** `regpush ARGV` against fake registries reached over plain HTTP, no stored logins. */
@@ -248,7 +275,7 @@ test('a 401, through every operation that sends credentials: the library is told
   }
 });
 
-test('a refusal of the credentials (none for a Basic registry, anonymous access refused by a token registry, a wrong password at either): the library is told login(), credentials and env, the CLI `regpush login`, word for word as before', async () => {
+test('a refusal of the credentials (none for a Basic registry, anonymous access refused by a token registry, a wrong password at either): the library is told login(), credentials and env, the CLI `regpush login`; credentials given in options, flags or REGPUSH_* variables are named instead, as no login could change them', async () => {
   const basic = await fake({ auth: { scheme: 'basic', user: 'u', password: 'right' } });
   const bearer = await fake({ auth: { scheme: 'bearer', user: 'u', password: 'right' } });
   for (const reg of [basic, bearer]) reg.seedImage('app', { tags: ['1'] });
@@ -268,14 +295,26 @@ test('a refusal of the credentials (none for a Basic registry, anonymous access 
     const h = reg.host;
     const e = await rejection(inspect(reg.ref('app:1'), { ...fakeLibraryOptions(reg), retries: 0, ...(cred ? { credentials: { from: cred } } : {}) }));
     assert.equal(e.code, 'E_AUTH', e.message);
+    // Credentials given (options, flags, REGPUSH_* variables) win over any stored login: the hint
+    // says to check them, not to log in (before: "check the credentials or run `regpush login H`").
+    const given = (where: string) => `check ${where}: credentials given there are used instead of any stored login, so logging in would not change this`;
     assert.equal(
       e.message,
-      `${said(h)}; check the credentials for ${h}: store a login with login({ registry: "${h}", … }), give the credentials option (credentials.registries["${h}"] for this registry, credentials.from for what is read, credentials.to for what is written), or set the REGPUSH_* variables in env`,
+      `${said(h)}; ${cred ? given('credentials.from') : `check the credentials for ${h}: store a login with login({ registry: "${h}", … }), give the credentials option (credentials.registries["${h}"] for this registry, credentials.from for what is read, credentials.to for what is written), or set the REGPUSH_* variables in env`}`,
     );
     assert.doesNotMatch(e.message, FLAG);
     const r = await cliAgainst(['inspect', '--retries', '0', ...(cred ? ['--user', cred.username, '--password', cred.password] : []), reg.ref('app:1')], [reg]);
     assert.equal(r.code, 3, r.stderr);
-    assert.equal(errorLine(r), `${said(h)}; check the credentials or run \`regpush login ${h}\` [E_AUTH]`);
+    assert.equal(errorLine(r), `${said(h)}; ${cred ? given('--user/--password (or --password-stdin)') : `check the credentials or run \`regpush login ${h}\``} [E_AUTH]`);
+    if (!cred) continue;
+    // The same credentials in REGPUSH_TO_* variables: those are named.
+    const vars = { REGPUSH_TO_USER: cred.username, REGPUSH_TO_PASSWORD: cred.password };
+    const saidEnv = said(h).replace('the credentials given explicitly (flags or options)', looked);
+    const fromEnv = await rejection(inspect(reg.ref('app:1'), { ...fakeLibraryOptions(reg), retries: 0, env: { ...fakeLibraryOptions(reg).env, ...vars } }));
+    assert.equal(fromEnv.message, `${saidEnv}; ${given('REGPUSH_TO_USER/REGPUSH_TO_PASSWORD')}`);
+    const r2 = await cliAgainst(['inspect', '--retries', '0', reg.ref('app:1')], [reg], undefined, vars);
+    assert.equal(errorLine(r2), `${saidEnv}; ${given('REGPUSH_TO_USER/REGPUSH_TO_PASSWORD')} [E_AUTH]`);
+    assert.doesNotMatch(r2.stderr, /regpush login/);
   }
   // The library's env: {} without homeDir reads no credential file, and the message says so.
   const e = await rejection(inspect(basic.ref('app:1'), { env: {}, insecureRegistries: [basic.host], retries: 0 }));
@@ -324,8 +363,16 @@ test('a TLS registry asked in plain HTTP (Go\'s 400): the library is told tls.ca
   const e = await rejection(inspect(reg.ref('app:1'), { ...fakeLibraryOptions(reg), retries: 0 }));
   assert.equal(e.code, 'E_REGISTRY', e.message);
   assert.ok(e.message.endsWith(`(it speaks TLS, and was asked in plain HTTP: for a certificate this machine does not trust, use tls.caCerts: { "${h}": [PATH] } or tls.verifyOff: ["${h}"] instead of insecureRegistries)`), e.message);
+  // Named by --insecure-registry: the flag is named.
+  const lib = fakeLibraryOptions(reg);
+  const flagged = await runMain(['inspect', '--retries', '0', '--insecure-registry', h, reg.ref('app:1')], { env: { ...lib.env, HOME: lib.homeDir }, cwd: tempDir() });
+  assert.ok(errorLine(flagged).endsWith(`(it speaks TLS, and was asked in plain HTTP: for a certificate this machine does not trust, use --ca-cert ${h}=PATH or --tls-verify ${h}=false instead of --insecure-registry) [E_REGISTRY]`), flagged.stderr);
+  // Named by REGPUSH_INSECURE_REGISTRIES alone: the variable is named, not a flag that was not used
+  // (before: "… instead of --insecure-registry").
   const r = await cliAgainst(['inspect', '--retries', '0', reg.ref('app:1')], [reg]);
-  assert.ok(errorLine(r).endsWith(`(it speaks TLS, and was asked in plain HTTP: for a certificate this machine does not trust, use --ca-cert ${h}=PATH or --tls-verify ${h}=false instead of --insecure-registry) [E_REGISTRY]`), r.stderr);
+  assert.ok(errorLine(r).endsWith(`(it speaks TLS, and was asked in plain HTTP: for a certificate this machine does not trust, use --ca-cert ${h}=PATH or --tls-verify ${h}=false instead of REGPUSH_INSECURE_REGISTRIES) [E_REGISTRY]`), r.stderr);
+  const viaEnv = await rejection(inspect(reg.ref('app:1'), { env: { ...lib.env, REGPUSH_INSECURE_REGISTRIES: h }, homeDir: lib.homeDir, retries: 0 }));
+  assert.ok(viaEnv.message.endsWith(`use tls.caCerts: { "${h}": [PATH] } or tls.verifyOff: ["${h}"] instead of REGPUSH_INSECURE_REGISTRIES)`), viaEnv.message);
 });
 
 test('registries.conf: insecure = true for a namespace is not applied; the note names tls.verifyOff/insecureRegistries to the library, the flags to the CLI', async () => {

@@ -253,6 +253,35 @@ test('tlsResolver hints name the library\'s tls options when no names are given 
   assert.doesNotMatch([r.hint('reg', 'untrusted'), r.hint('reg', 'client-certificate'), r.hint('reg', 'hostname')].join(' '), /--/);
 });
 
+test('tlsResolver hints for CAs and a client certificate that were given: they name them and say they did not do, not to give them (flags, certs.d, the library\'s options)', async () => {
+  const root = join(tmp, 'given');
+  const dir = files(root, 'reg:5000', { 'corp.crt': PEM_CA, 'client.cert': DIR_PAIR.cert, 'client.key': DIR_PAIR.key });
+  const flagCa = join(tmp, 'other.crt');
+  writeFileSync(flagCa, PEM_CA);
+  const cert = join(tmp, 'stranger.crt');
+  const key = join(tmp, 'stranger.key');
+  writeFileSync(cert, FLAG_PAIR.cert);
+  writeFileSync(key, FLAG_PAIR.key);
+  const notIt = (host: string, files: string) => `the CA given for ${host}, ${files}, did not verify its certificate: it is not the CA that issued it, or ${host} does not send the intermediate certificates between them (then add those to the CA file)`;
+  // Before: "to trust its CA add --ca-cert reg:5000=PATH or put the CA as a .crt file in <that dir>",
+  // and "reg:5000 asks for a client certificate: add --client-cert …", the settings already given.
+  const cli = tlsResolver({ certsDirs: [root], caCerts: { 'reg:5000': [flagCa], other: [flagCa] }, clientCerts: { other: { cert, key } } }, undefined, CONNECTION_FLAG_NAMES);
+  await cli.settingsFor('reg:5000');
+  await cli.settingsFor('other');
+  assert.equal(cli.hint('reg:5000', 'untrusted'), notIt('reg:5000', `${join(dir, 'corp.crt')} (in ${dir}/), ${flagCa} (--ca-cert)`));
+  assert.equal(cli.hint('reg:5000', 'client-certificate'), `reg:5000 refused the client certificate given, ${join(dir, 'client.cert')} (in ${dir}/): check that it is one reg:5000 accepts (issued by the CA it trusts for clients, not expired)`);
+  assert.equal(cli.hint('other', 'untrusted'), notIt('other', `${flagCa} (--ca-cert)`));
+  assert.equal(cli.hint('other', 'client-certificate'), `other refused the client certificate given, ${cert} (--client-cert): check that it is one other accepts (issued by the CA it trusts for clients, not expired)`);
+  const lib = tlsResolver({ certsDirs: [], caCerts: { other: [flagCa] }, clientCerts: { other: { cert, key } }, envExtraCaCerts: flagCa });
+  await lib.settingsFor('other');
+  assert.equal(lib.hint('other', 'untrusted'), `${notIt('other', `${flagCa} (tls.caCerts)`)}; NODE_EXTRA_CA_CERTS (${flagCa}) is trusted too and did not verify it either`);
+  assert.match(lib.hint('other', 'client-certificate'), new RegExp(`^other refused the client certificate given, ${cert.replace(/[.]/g, '\\.')} \\(tls\\.clientCerts\\)`));
+  // A host given nothing keeps the advice to give something.
+  await lib.settingsFor('elsewhere');
+  assert.match(lib.hint('elsewhere', 'untrusted'), /^to trust its CA add tls\.caCerts/);
+  assert.match(lib.hint('elsewhere', 'client-certificate'), /^elsewhere asks for a client certificate: add tls\.clientCerts/);
+});
+
 test('tlsResolver: env\'s NODE_EXTRA_CA_CERTS is trusted for every host, on top of Node\'s roots; the file the process started with (nodeExtraCaCerts) only where a host\'s CAs replace the default trust', async () => {
   const root = join(tmp, 'env-extra');
   files(root, 'reg:5000', { 'ca.crt': PEM_CA });
