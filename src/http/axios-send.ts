@@ -90,13 +90,21 @@ const NETWORK_HINT: Record<string, string> = {
 };
 
 /** Which handshake failure an error code stands for, to say what would fix it. */
-function tlsFailureKind(errno: string, message: string): TlsFailureKind {
+export function tlsFailureKind(errno: string, message: string): TlsFailureKind {
   if (errno === 'ERR_TLS_CERT_ALTNAME_INVALID') return 'hostname';
   // A server that requires a client certificate ends the handshake with an alert: "bad
   // certificate" (TLS 1.2) or "certificate required" (TLS 1.3), or "handshake failure"; one that
   // does not trust the certificate sent ends it with "unknown ca" (OpenSSL's servers: an alert a
   // client receives is the server's verdict on the client's certificate, never on the server's).
-  if (/ALERT_(BAD_CERTIFICATE|CERTIFICATE_REQUIRED|HANDSHAKE_FAILURE|UNKNOWN_CA)/.test(errno) || /alert (bad certificate|certificate required|unknown ca)/i.test(message)) return 'client-certificate';
+  // Likewise "certificate expired", "certificate revoked", "certificate unknown", "unsupported
+  // certificate": alerts about the client's certificate (OpenSSL servers, Go from 1.21 on).
+  if (
+    /ALERT_(BAD_CERTIFICATE|CERTIFICATE_REQUIRED|HANDSHAKE_FAILURE|UNKNOWN_CA|CERTIFICATE_EXPIRED|CERTIFICATE_REVOKED|CERTIFICATE_UNKNOWN|UNSUPPORTED_CERTIFICATE)/.test(errno) ||
+    /alert (bad certificate|certificate required|unknown ca|certificate expired|certificate revoked|certificate unknown|unsupported certificate)/i.test(message)
+  )
+    return 'client-certificate';
+  // The server's certificate outside its dates: the chain verified, so no CA is to blame.
+  if (errno === 'CERT_HAS_EXPIRED' || errno === 'CERT_NOT_YET_VALID') return 'validity';
   if (TLS_CODES.has(errno) && errno !== 'EPROTO' && errno !== 'ERR_SSL_WRONG_VERSION_NUMBER') return 'untrusted';
   return 'other';
 }
@@ -138,16 +146,14 @@ function proxyTlsError(req: HttpRequest, proxy: ProxyUse, errno: string, kind: T
   const named = redactProxyUrl(proxy.url);
   const proxyHost = safeHost(proxy.url);
   const wrongScheme = errno === 'ERR_SSL_WRONG_VERSION_NUMBER' || errno === 'EPROTO' || /wrong version number|packet length too long/i.test(message);
+  const fixes: Partial<Record<TlsFailureKind, string>> = {
+    untrusted: `the proxy's certificate is not trusted: start regpush with NODE_EXTRA_CA_CERTS=PATH (its CA) in its environment (per-registry TLS settings, and a NODE_EXTRA_CA_CERTS given in a library call's env, do not reach the connection to the proxy)`,
+    validity: `the proxy's certificate is outside its validity dates (expired, or not valid yet): its operator renews it, or this machine's clock is wrong`,
+    hostname: `the proxy's certificate is not made out for ${proxyHost}: check the proxy's name in ${proxy.variable}`,
+    'client-certificate': 'the proxy wants a client certificate, which regpush does not send to a proxy',
+  };
   const fix =
-    kind === 'untrusted'
-      ? `the proxy's certificate is not trusted: start regpush with NODE_EXTRA_CA_CERTS=PATH (its CA) in its environment (per-registry TLS settings, and a NODE_EXTRA_CA_CERTS given in a library call's env, do not reach the connection to the proxy)`
-      : kind === 'hostname'
-        ? `the proxy's certificate is not made out for ${proxyHost}: check the proxy's name in ${proxy.variable}`
-        : kind === 'client-certificate'
-          ? 'the proxy wants a client certificate, which regpush does not send to a proxy'
-          : wrongScheme
-            ? `the proxy does not speak TLS there: for a plain-HTTP proxy, write http:// in ${proxy.variable}`
-            : `check the proxy URL in ${proxy.variable}`;
+    fixes[kind] ?? (wrongScheme ? `the proxy does not speak TLS there: for a plain-HTTP proxy, write http:// in ${proxy.variable}` : `check the proxy URL in ${proxy.variable}`);
   const text = kind === 'client-certificate' ? 'the proxy refused the handshake without a client certificate' : message;
   return new TlsError(`TLS failure talking to proxy ${named} (${proxy.variable}) for ${host}: ${text} (${errno}); ${fix}`, {
     details: { registry: host, request: `${req.method} ${redactUrl(req.url)}`, errno, tlsFailure: kind, proxy: named },

@@ -102,7 +102,7 @@ export interface TlsResolver {
 }
 
 /** What kind of handshake failure a TLS error is, for the hint. */
-export type TlsFailureKind = 'untrusted' | 'hostname' | 'client-certificate' | 'other';
+export type TlsFailureKind = 'untrusted' | 'validity' | 'hostname' | 'client-certificate' | 'other';
 
 /** The names a URL host is known by for TLS lookups: canonical, without a default :443. */
 function tlsName(host: string): string {
@@ -334,6 +334,10 @@ export function tlsResolver(opts: ResolverTlsOptions, logger: Logger = silentLog
       }
       if (kind === 'client-certificate') {
         return `${name} asks for a client certificate: add ${names.clientCert(name)}${dir ? ` or put client.cert and client.key in ${dir}${others}` : ''}`;
+      }
+      if (kind === 'validity') {
+        // The chain verified (OpenSSL checks the dates after it): the CA is right, the dates are not.
+        return `the certificate of ${name} is outside its validity dates (expired, or not valid yet): the registry's operator renews it, or this machine's clock is wrong; no CA setting changes that`;
       }
       if (kind === 'hostname') {
         return `the certificate of ${name} is not for that name; reach it by a name the certificate lists, or (not recommended) ${names.verifyOff(name)}; a private CA goes in ${names.caCert(name)}${dir ? ` or ${dir}*.crt${others}` : ''}`;

@@ -469,7 +469,8 @@ function connectOne(
     onInterruptedSession,
     // Credentials given in flags, options or REGPUSH_* variables win over any stored login: a
     // refusal of them says to check those, not to log in (RegistryClientOptions.credentialOrigin).
-    credentialOrigin: given ? undefined : hasExplicit(explicit) ? transport.names.givenCredentials?.(role) : credentialEnvOrigin(role, opts.env ?? {}),
+    // An entry of credentials.registries (library callers only) wins over all of them.
+    credentialOrigin: given ? `credentials.registries[${JSON.stringify(given.key)}]` : hasExplicit(explicit) ? transport.names.givenCredentials?.(role) : credentialEnvOrigin(role, opts.env ?? {}),
     insecure: insecureList(opts),
     insecureSetting: insecureFromEnvOnly(registry, opts) ? 'REGPUSH_INSECURE_REGISTRIES' : undefined,
     insecureTls: Object.keys(opts.insecureTlsRegistries ?? {}),

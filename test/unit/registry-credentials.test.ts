@@ -110,6 +110,9 @@ test('credentials.registries wins over credentials.from for the registry it name
   const named = await rejection(inspect(reg.ref('app:1'), { ...opts, credentials: { from: right, registries: { [`${reg.host}/app`]: wrong } } }));
   assert.equal(named.code, 'E_AUTH', named.message);
   assert.ok(named.message.includes(`(taken from the first of: the credentials given for it (credentials.registries["${reg.host}/app"]))`), named.message);
+  // …and says to check that entry, which wins over any login or variable (was: "store a login with login(…) … or set the REGPUSH_* variables").
+  assert.ok(named.message.endsWith(`; check credentials.registries["${reg.host}/app"]: credentials given there are used instead of any stored login, so logging in would not change this`), named.message);
+  assert.doesNotMatch(named.message, /login\(\{|REGPUSH_\*/);
 });
 
 test('a read mirror named in credentials.registries gets that login; the source\'s credentials.from never goes to it', async () => {

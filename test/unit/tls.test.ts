@@ -11,6 +11,7 @@ import { certsDirsFromEnv, tlsOptionsFromFlags } from '../../src/cli/tls-flags.j
 import { CONNECTION_FLAG_NAMES } from '../../src/cli/connection-flags.js';
 import { certsDirNames, DEFAULT_CERTS_DIRS, findCertsDir, tlsConnectOptions, tlsResolver } from '../../src/http/tls.js';
 import { InputError, UsageError } from '../../src/errors.js';
+import { tlsFailureKind } from '../../src/http/axios-send.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'regpush-tls-unit-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -353,4 +354,21 @@ test('--ca-cert REG:443=A and --ca-cert REG=B are one registry: both CAs are kep
   writeFileSync(join(tmp, 'b.pem'), PEM_CA.replace('TUlJ', 'QkJC'));
   const r = tlsResolver({ certsDirs: [], caCerts: tlsOptionsFromFlags({ 'ca-cert': ['reg.example:443=a.pem', 'reg.example=b.pem'] }, {}, tmp).caCerts });
   assert.deepEqual((await r.settingsFor('reg.example'))!.sources, [join(tmp, 'a.pem'), join(tmp, 'b.pem')]);
+});
+
+test('a TLS failure\'s kind: a server certificate outside its dates is no CA\'s fault (was: "the CA given … did not verify"), and an alert about the client\'s certificate (expired, revoked, unknown, unsupported) is the client certificate\'s (was: "add --ca-cert")', () => {
+  for (const errno of ['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID']) assert.equal(tlsFailureKind(errno, 'certificate has expired'), 'validity', errno);
+  for (const alert of ['CERTIFICATE_EXPIRED', 'CERTIFICATE_REVOKED', 'CERTIFICATE_UNKNOWN', 'UNSUPPORTED_CERTIFICATE', 'BAD_CERTIFICATE', 'UNKNOWN_CA']) {
+    assert.equal(tlsFailureKind(`ERR_SSL_SSLV3_ALERT_${alert}`, ''), 'client-certificate', alert);
+  }
+  assert.equal(tlsFailureKind('EPROTO', 'write EPROTO …:sslv3 alert certificate expired:…:SSL alert number 45'), 'client-certificate', 'the alert read from the message');
+  assert.equal(tlsFailureKind('UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'unable to verify the first certificate'), 'untrusted');
+  const dir = mkdtempSync(join(tmpdir(), 'regpush-tls-validity-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const ca = join(dir, 'ca.crt');
+  writeFileSync(ca, 'not read for a hint');
+  const r = tlsResolver({ certsDirs: [], caCerts: { 'reg:5000': [ca] } }, undefined, CONNECTION_FLAG_NAMES);
+  const hint = r.hint('reg:5000', 'validity');
+  assert.equal(hint, 'the certificate of reg:5000 is outside its validity dates (expired, or not valid yet): the registry\'s operator renews it, or this machine\'s clock is wrong; no CA setting changes that');
+  assert.doesNotMatch(hint, /--ca-cert|did not verify/);
 });
