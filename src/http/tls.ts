@@ -16,7 +16,7 @@ import { InputError } from '../errors.js';
 import { connectionOptionNames, type ConnectionNames } from '../options-check.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
-import { canonicalRegistry, hostEntryFor, isDockerHub, DOCKER_HUB, DOCKER_HUB_API_HOST } from '../ref/registry.js';
+import { bracketBareIpv6, canonicalRegistry, hostEntryFor, isDockerHub, DOCKER_HUB, DOCKER_HUB_API_HOST } from '../ref/registry.js';
 
 /** Docker's and Podman's system-wide per-registry certificate directories (Podman's first, as Podman reads them). */
 export const DEFAULT_CERTS_DIRS: readonly string[] = ['/etc/containers/certs.d', '/etc/docker/certs.d'];
@@ -106,7 +106,8 @@ export type TlsFailureKind = 'untrusted' | 'hostname' | 'client-certificate' | '
 
 /** The names a URL host is known by for TLS lookups: canonical, without a default :443. */
 function tlsName(host: string): string {
-  return canonicalRegistry(host).replace(/:443$/, '');
+  // A key written as a bare IPv6 address ("fd00::2") names the registry "[fd00::2]".
+  return canonicalRegistry(bracketBareIpv6(host)).replace(/:443$/, '');
 }
 
 /** certs.d directory names to try for a URL host, most specific first (Docker names it as written in references). */

@@ -151,6 +151,20 @@ test('tlsResolver: nothing configured → default trust; CAs are added to the de
   assert.equal(tlsConnectOptions(undefined).rejectUnauthorized, undefined);
 });
 
+test('a registry key written as a bare IPv6 address (--tls-verify, --ca-cert, --client-cert, tls.* options) names that address in brackets', async () => {
+  const o = tlsOptionsFromFlags({ 'tls-verify': ['fd00::2=false'], 'ca-cert': ['fd00::3=ca.pem', 'fd00::443=ca443.pem'] }, {}, '/work');
+  assert.deepEqual(o.verifyOff, ['[fd00::2]']);
+  assert.deepEqual(o.caCerts, { '[fd00::3]': ['/work/ca.pem'], '[fd00::443]': ['/work/ca443.pem'] });
+  const warnings: string[] = [];
+  const logger = { debug() {}, info() {}, warn: (m: string) => warnings.push(m) };
+  const r = tlsResolver({ certsDirs: [], verifyOff: ['fd00::2'] }, logger, CONNECTION_FLAG_NAMES);
+  assert.equal((await r.settingsFor('[fd00::2]:5000'))?.verify, false);
+  assert.equal(await r.settingsFor('[fd00::5]:5000'), undefined);
+  // A bare key of the library's tls.caCerts is read for that registry (the file is then opened: E_INPUT naming it).
+  const lib = tlsResolver({ certsDirs: [], caCerts: { 'fd00::3': ['/nonexistent/ca.pem'] } }, logger);
+  await assert.rejects(lib.settingsFor('[fd00::3]'), /\/nonexistent\/ca\.pem/);
+});
+
 test('tlsResolver: verification off for the named registry only, with one warning per host (naming the CLI\'s flag, or the library\'s option)', async () => {
   const warnings: string[] = [];
   const logger = { debug() {}, info() {}, warn: (m: string) => warnings.push(m) };
