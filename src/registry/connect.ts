@@ -174,9 +174,10 @@ export const CONNECTION_SHAPE = {
       givenCredentials: 'function',
       jobs: 'string',
       inspect: 'string',
+      tags: 'string',
     },
     // credentials, refused and jobs may be left out: the hints then advise none of them (ConnectionNames).
-    required: ['caCert', 'clientCert', 'verifyOff', 'verifiedOffBy', 'insecure', 'insecureSetting', 'inspect'],
+    required: ['caCert', 'clientCert', 'verifyOff', 'verifiedOffBy', 'insecure', 'insecureSetting'],
   },
   logger: { fields: { debug: 'function', info: 'function', warn: 'function' }, required: ['debug', 'info', 'warn'], open: true },
   retries: 'whole',
@@ -198,6 +199,8 @@ export interface TransportChoices extends ConnectionOptions {
 export interface HintedSettings {
   jobs: boolean;
   credentials: boolean;
+  /** True for inspect: its 404 must not advise inspect, the call that just failed (ConnectionNames.inspect). */
+  isInspect?: boolean;
 }
 
 /** The default: an operation without a `jobs` setting that takes credentials (inspect, tags, catalog, digest, tag, delete). */
@@ -229,9 +232,10 @@ export function transportFor(opts: TransportChoices, has: HintedSettings = WITHO
 
 /** `names` less the settings the operation does not have: a 429 at `inspect` does not say to lower a --jobs it has no such flag for. */
 function namesFor(names: ConnectionNames, has: HintedSettings): ConnectionNames {
-  const { jobs, credentials, refused, givenCredentials, ...always } = names;
+  const { jobs, credentials, refused, givenCredentials, inspect, ...always } = names;
   return {
     ...always,
+    ...(!has.isInspect && inspect !== undefined ? { inspect } : {}),
     ...(has.jobs && jobs !== undefined ? { jobs } : {}),
     ...(has.credentials && credentials ? { credentials } : {}),
     ...(has.credentials && refused ? { refused } : {}),

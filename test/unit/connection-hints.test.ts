@@ -355,6 +355,18 @@ test('a 404 with an error body: the library is told inspect(REF), the CLI `regpu
   assert.ok(errorLine(r).endsWith('(check the repository name and tag or digest; `regpush inspect REF` shows what a reference resolves to) [E_NOT_FOUND]'), r.stderr);
 });
 
+test('a 404 at inspect does not advise inspect, the call that failed: the library is told listTags(REPO), the CLI `regpush tags REPO`', async () => {
+  const reg = await fake();
+  reg.seedImage('app', { tags: ['1'] });
+  const e = await rejection(inspect(reg.ref('app:2'), { ...fakeLibraryOptions(reg), retries: 0 }));
+  assert.equal(e.code, 'E_NOT_FOUND', e.message);
+  assert.ok(e.message.endsWith('(check the repository name and tag or digest; listTags(REPO) lists the tags it has)'), e.message);
+  const r = await cliAgainst(['inspect', '--retries', '0', reg.ref('app:2')], [reg]);
+  assert.equal(r.code, 4, r.stderr);
+  assert.ok(errorLine(r).endsWith('(check the repository name and tag or digest; `regpush tags REPO` lists the tags it has) [E_NOT_FOUND]'), r.stderr);
+  assert.doesNotMatch(r.stderr, /regpush inspect/);
+});
+
 test('a TLS registry asked in plain HTTP (Go\'s 400): the library is told tls.caCerts or tls.verifyOff instead of insecureRegistries, the CLI its flags', async () => {
   const reg = await fake();
   reg.seedImage('app', { tags: ['1'] });
