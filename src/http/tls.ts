@@ -247,6 +247,20 @@ export function tlsResolver(opts: ResolverTlsOptions, logger: Logger = silentLog
       everywhereText = undefined; // a failed read is reported again by the next host, not kept
       throw err;
     });
+  // The file the process started with, added back where a host's CAs replace the default trust.
+  // One Node could not read it ignored at start, with its own "Warning: Ignoring extra certs" line
+  // (and the CLI's warning naming the variable): so is it here, rather than fail only the hosts
+  // that have CAs of their own while every other one goes on.
+  let nodeExtraText: Promise<string | undefined> | undefined;
+  const nodeExtraCa = (file: string): Promise<string | undefined> =>
+    (nodeExtraText ??= readFile(file).then(
+      (bytes) => bytes.toString('utf8'),
+      (err: unknown) => {
+        const code = (err as NodeJS.ErrnoException).code ?? 'read error';
+        logger.debug(`NODE_EXTRA_CA_CERTS=${file}: cannot read it (${code}); not added back, as Node did not add it`);
+        return undefined;
+      },
+    ));
   // The NODE_EXTRA_CA_CERTS the caller set, whichever way: a TLS failure's hint does not advise it again.
   const extraCaSet = opts.envExtraCaCerts ?? opts.nodeExtraCaCerts;
   const offList = opts.verifyOff ?? [];
@@ -301,7 +315,8 @@ export function tlsResolver(opts: ResolverTlsOptions, logger: Logger = silentLog
     if (extra.length || everywhere) {
       // Node's `ca` replaces its default trust; Docker adds certs.d CAs to the system pool, so the
       // defaults (and NODE_EXTRA_CA_CERTS, which Node would otherwise add itself) go back in.
-      const nodeExtra = opts.nodeExtraCaCerts && extra.length ? [(await readPem(opts.nodeExtraCaCerts, 'NODE_EXTRA_CA_CERTS file')).toString('utf8')] : [];
+      const nodeText = opts.nodeExtraCaCerts && extra.length ? await nodeExtraCa(opts.nodeExtraCaCerts) : undefined;
+      const nodeExtra = nodeText === undefined ? [] : [nodeText];
       ca = [...rootCertificates, ...nodeExtra, ...(everywhere ? [await everywhereCa(everywhere)] : []), ...extra];
     }
     const [clientCert, clientKey] = client ? await Promise.all([readPem(client.cert, 'client certificate'), readPem(client.key, 'client key')]) : [undefined, undefined];

@@ -333,6 +333,17 @@ test('tlsResolver: env\'s NODE_EXTRA_CA_CERTS is trusted for every host, on top 
   await assert.rejects(tlsResolver({ certsDirs: [], envExtraCaCerts: join(tmp, 'junk.pem') }).settingsFor('reg'), (e: unknown) => e instanceof InputError && (e as Error).message === `${join(tmp, 'junk.pem')} holds no certificate, neither PEM nor DER (NODE_EXTRA_CA_CERTS)`);
 });
 
+test('tlsResolver: a nodeExtraCaCerts file that cannot be read is ignored, as Node ignored it at start (which warned): a host with CAs of its own goes on', async () => {
+  const root = join(tmp, 'node-extra-missing');
+  files(root, 'reg:5000', { 'ca.crt': PEM_CA });
+  const warnings: string[] = [];
+  const missing = join(tmp, 'no-such-node-extra.pem');
+  const r = tlsResolver({ certsDirs: [root], nodeExtraCaCerts: missing }, { debug() {}, info() {}, warn: (m: string) => warnings.push(m) });
+  assert.deepEqual((await r.settingsFor('reg:5000'))!.ca, [...rootCertificates, PEM_CA]);
+  assert.equal(await r.settingsFor('elsewhere:1'), undefined);
+  assert.deepEqual(warnings, []);
+});
+
 test('registries.conf insecure hosts: one matching rule for the scheme choice and TLS verification (an entry without a port covers every port, as containers/image matches prefixes)', async () => {
   const { endpointFor } = await import('../../src/registry/endpoint.js');
   const entries = ['reg.example', 'other.example:5000', 'Docker.io', 'hub443.example:443'];
