@@ -65,6 +65,11 @@ export interface RegistryTlsOptions {
 export interface ResolverTlsOptions extends RegistryTlsOptions {
   /** env.NODE_EXTRA_CA_CERTS of the operation (absolute: anchorPaths). */
   envExtraCaCerts?: string;
+  /**
+   * Entries of verifyOff whose warning the scheme probe gives instead (registries.conf's `insecure
+   * = true` hosts): whether such a host ends up on TLS or plain HTTP is known only after it.
+   */
+  verifyOffWarnedElsewhere?: readonly string[];
 }
 
 /** What a host's TLS connections use, read from files. */
@@ -293,7 +298,7 @@ export function tlsResolver(opts: ResolverTlsOptions, logger: Logger = silentLog
       cas: [...(found?.cas ?? []).map((file) => ({ file, by: `in ${found!.dir}/` })), ...(lookup(opts.caCerts, host) ?? []).map((file) => ({ file, by: caSetting }))],
       ...(client ? { client: { cert: client.cert, by: flaggedClient ? clientSetting : `in ${found!.dir}/` } } : {}),
     });
-    if (offBy !== undefined) logger.warn(`TLS verification is off for ${name} (${lookup(opts.verifyOffBy, offBy) ?? names.verifiedOffBy(tlsName(offBy))}): the connection is encrypted, but the server is not authenticated`);
+    if (offBy !== undefined && !opts.verifyOffWarnedElsewhere?.includes(offBy)) logger.warn(`TLS verification is off for ${name} (${lookup(opts.verifyOffBy, offBy) ?? names.verifiedOffBy(tlsName(offBy))}): the connection is encrypted, but the server is not authenticated`);
     if (verify && caFiles.length === 0 && !client && !everywhere) return undefined;
     const sources = [...caFiles, ...(everywhere ? [everywhere] : []), ...(client ? [client.cert, client.key] : [])];
     logger.debug(`TLS for ${name}: ${sources.length ? sources.join(', ') : 'default trust'}${verify ? '' : ', verification off'}`);

@@ -27,7 +27,7 @@ import { HttpRegistryClient } from './client.js';
 import type { InterruptedSession, RegistryClient } from './registry-client.js';
 import { endpointFor, parseInsecureList } from './endpoint.js';
 import { CHUNK_SIZE_RANGE, IDLE_TIMEOUT_RANGE_MS, RETRIES_MAX } from './limits.js';
-import { blockedBy, checkMirrorMap, mirrorsFor, MirrorConfigError, type BlockedPrefixes, type InsecureHosts, type MirrorMap } from './mirror-config.js';
+import { blockedBy, checkMirrorMap, mirrorsFor, MirrorConfigError, REGISTRIES_INSECURE_V1, type BlockedPrefixes, type InsecureHosts, type MirrorMap } from './mirror-config.js';
 import { BlockedClient, MirroredClient, MirrorHealth, mirrorSendProfile, type MirrorRoute } from './mirrors.js';
 import { isAbsolute, resolve } from 'node:path';
 import { DeniedError, UsageError } from '../errors.js';
@@ -311,8 +311,25 @@ function withInsecureTls(opts: ConnectionOptions): ResolverTlsOptions {
   return {
     ...tls,
     verifyOff: [...(tls.verifyOff ?? []), ...hosts.map(([h]) => h)],
-    verifyOffBy: { ...Object.fromEntries(hosts.map(([h, where]) => [h, `insecure = true in ${where}; plain HTTP if it does not speak TLS`])), ...(tls.verifyOffBy ?? {}) },
+    verifyOffBy: { ...Object.fromEntries(hosts.map(([h, where]) => [h, insecureTlsSetting(where)])), ...(tls.verifyOffBy ?? {}) },
+    // Warned of by the scheme probe, which knows whether the host spoke TLS; unless the caller's
+    // own tls.verifyOff names it too.
+    verifyOffWarnedElsewhere: hosts.map(([h]) => h).filter((h) => !(tls.verifyOff ?? []).includes(h)),
   };
+}
+
+/**
+ * The setting that named a host insecure-TLS, as the file wrote it, from InsecureHosts' value: a
+ * file (version 2's `insecure = true`), or the setting and the file (`[registries.insecure] in FILE`,
+ * version 1, which has no `insecure = true`).
+ */
+/** insecureTlsRegistries' hosts → their setting as the warning quotes it (RegistryClientOptions.insecureTlsBy). */
+export function insecureTlsBy(opts: ConnectionOptions): Record<string, string> {
+  return Object.fromEntries(Object.entries(opts.insecureTlsRegistries ?? {}).map(([h, where]) => [h, insecureTlsSetting(where)]));
+}
+
+function insecureTlsSetting(where: string): string {
+  return where.startsWith(`${REGISTRIES_INSECURE_V1} in `) ? where : `insecure = true in ${where}`;
 }
 
 /**
@@ -477,6 +494,7 @@ function connectOne(
     insecure: insecureList(opts),
     insecureSetting: insecureFromEnvOnly(registry, opts) ? 'REGPUSH_INSECURE_REGISTRIES' : undefined,
     insecureTls: Object.keys(opts.insecureTlsRegistries ?? {}),
+    insecureTlsBy: insecureTlsBy(opts),
     signal: opts.signal,
     scopes: scopes.map((s) => repositoryScope(s.repo, s.actions)),
     secrets: opts.secrets,

@@ -243,7 +243,8 @@ location = "wild.example"
   it('the version 1 format: [registries.block] blocks, [registries.insecure] is insecure; mixed with [[registry]] it is refused', () => {
     const r = mirrorsFromRegistriesConf('[registries.search]\nregistries = ["docker.io"]\n[registries.insecure]\nregistries = ["reg.example:5000", "other.example/team"]\n[registries.block]\nregistries = ["blocked.example", "docker.io/evil"]\n', 'r.conf');
     assert.deepEqual(r.blocked, { 'blocked.example': 'r.conf', 'docker.io/evil': 'r.conf' });
-    assert.deepEqual(r.insecure, { 'reg.example:5000': 'r.conf' });
+    // Quoted as the file says it (it has no `insecure = true`), for the warning.
+    assert.deepEqual(r.insecure, { 'reg.example:5000': '[registries.insecure] in r.conf' });
     assert.deepEqual(r.mirrors, {});
     assert.match(r.notes[0]!, /\[registries\.insecure\] other\.example\/team is a namespace, not applied/);
     assert.deepEqual(blockedBy(r.blocked, 'blocked.example', 'x'), { prefix: 'blocked.example', source: 'r.conf' });
