@@ -314,8 +314,14 @@ export interface ConnectionNames {
    * wait and retry.
    */
   jobs?: string;
-  /** What shows where a reference leads, for a 404: `inspect(REF)`; `` `regpush inspect REF` ``. */
-  inspect: string;
+  /**
+   * What shows where a reference leads, for a 404: `inspect(REF)`; `` `regpush inspect REF` ``.
+   * Left out of the hints of inspect itself, which would advise the very call that failed (`tags`
+   * is named there instead); a caller's names may leave it out too.
+   */
+  inspect?: string;
+  /** What lists a repository's tags, for a 404 at inspect: `listTags(REPO)`; `` `regpush tags REPO` ``. */
+  tags?: string;
 }
 
 /** How a library caller gives credentials for `registry` (ConnectionNames.credentials). */
@@ -338,4 +344,5 @@ export const connectionOptionNames: ConnectionNames = {
   givenCredentials: (role) => (role === 'to' ? 'credentials.to' : 'credentials.from'),
   jobs: 'jobs',
   inspect: 'inspect(REF)',
+  tags: 'listTags(REPO)',
 };

@@ -1,6 +1,6 @@
 /** Flags every command shares, and turning them into library options. */
 import { VERSION } from '../version.js';
-import { statSync } from 'node:fs';
+import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 import os from 'node:os';
 import { resolve } from 'node:path';
 import { missingAuthFile, type Credential } from '../auth/credentials.js';
@@ -52,6 +52,18 @@ export interface CommonContext {
   insecureTls: InsecureHosts;
 }
 
+/** Why `file` cannot be read as a file (its error code), or undefined when it can. */
+function unreadableFile(file: string): string | undefined {
+  try {
+    if (statSync(file).isDirectory()) return 'EISDIR';
+    accessSync(file, fsConstants.R_OK);
+    return undefined;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'read error';
+    return code === 'ENOENT' ? 'no such file' : code;
+  }
+}
+
 /** Builds the logger and secret list of a run. */
 export function commonContext(args: CommonArgs, io: CliIO, secrets: SecretSet): CommonContext {
   const verbosity: Verbosity = args.debug ? 'debug' : args.quiet ? 'quiet' : 'normal';
@@ -64,7 +76,17 @@ export function commonContext(args: CommonArgs, io: CliIO, secrets: SecretSet): 
   const tls = tlsOptionsFromFlags(args, io.env, cwdOf(io));
   // The NODE_EXTRA_CA_CERTS Node has loaded already: the library adds it back only to a registry
   // with CAs of its own, and leaves every other one on Node's default trust, as before.
-  if (io.startupExtraCaCerts) tls.nodeExtraCaCerts = resolve(cwdOf(io), io.startupExtraCaCerts);
+  if (io.startupExtraCaCerts) {
+    const file = resolve(cwdOf(io), io.startupExtraCaCerts);
+    const unreadable = unreadableFile(file);
+    // Node ignores a file it cannot read (its own "Warning: Ignoring extra certs" line, which does
+    // not name the variable): so does every run here, with or without CAs of a registry's own
+    // (the library passes it over where it would add it back). It failed only the runs with
+    // --ca-cert or certs.d CAs before (E_INPUT reading it). Still handed on, so that env's
+    // variable is known for the one Node read, not a file for the library to trust itself.
+    if (unreadable) logger.warn(`NODE_EXTRA_CA_CERTS=${file}: cannot read it (${unreadable}); ignored, as Node ignores it: it adds no CA for any registry`);
+    tls.nodeExtraCaCerts = file;
+  }
   const conf = registryConfigOptions(args['registry-mirror'], io.env, cwdOf(io), logger);
   return { secrets, verbosity, logSink, logger, tls, mirrors: conf.mirrors, blocked: conf.blocked, insecureTls: conf.insecure };
 }

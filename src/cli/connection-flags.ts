@@ -22,6 +22,7 @@ export const CONNECTION_FLAG_NAMES: ConnectionNames = {
   insecureSetting: '--insecure-registry',
   jobs: '--jobs',
   inspect: '`regpush inspect REF`',
+  tags: '`regpush tags REPO`',
 };
 
 /** The commands that connect to a registry. */

@@ -144,13 +144,13 @@ export function registryConfigOptions(flagValues: unknown, env: Record<string, s
           const why = conf.named ? '' : '; it blocks registries, so regpush does not go on without it (fix it, or name another file in REGISTRIES_CONFIG_PATH)';
           throw new InputError(`${err.message}${why}`, { details: { file: conf.file } });
         }
-        logger.warn(`${err.message}; none of its settings are used (REGISTRIES_CONFIG_PATH names another file)`);
+        logger.warn(`${err.message}; none of its settings are used (fix it, or set REGISTRIES_CONFIG_PATH to read another file instead)`);
       }
     }
   }
   const daemon = pick(env.REGPUSH_DOCKER_DAEMON_JSON, [system.daemonJson], cwd);
   if (daemon) {
-    const text = readConfig(daemon.file, daemon.named, 'REGPUSH_DOCKER_DAEMON_JSON', logger, 'its registry-mirrors are not used (REGPUSH_DOCKER_DAEMON_JSON names another file)');
+    const text = readConfig(daemon.file, daemon.named, 'REGPUSH_DOCKER_DAEMON_JSON', logger, 'its registry-mirrors are not used (make it readable, or set REGPUSH_DOCKER_DAEMON_JSON to read another file instead)');
     if (text !== undefined) {
       try {
         const m = mirrorsFromDaemonJson(text, daemon.file);
@@ -159,7 +159,7 @@ export function registryConfigOptions(flagValues: unknown, env: Record<string, s
       } catch (err) {
         if (!(err instanceof MirrorConfigError)) throw err;
         if (daemon.named) throw new InputError(err.message, { details: { file: daemon.file } });
-        logger.warn(`${err.message}; its mirrors are not used (REGPUSH_DOCKER_DAEMON_JSON names another file)`);
+        logger.warn(`${err.message}; its mirrors are not used (fix it, or set REGPUSH_DOCKER_DAEMON_JSON to read another file instead)`);
       }
     }
   }

@@ -8,7 +8,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import { DEFAULT_CERTS_DIRS, type RegistryTlsOptions } from '../http/tls.js';
-import { registryHostOf } from '../ref/registry.js';
+import { bracketBareIpv6, registryHostOf } from '../ref/registry.js';
 import { defineFlags } from './flag-table.js';
 
 const PER_REGISTRY =
@@ -63,7 +63,8 @@ function list(v: unknown): unknown[] {
 function registryPair(flag: string, raw: unknown, valueName: string): { registry: string; value: string } {
   const s = typeof raw === 'string' ? raw : '';
   const eq = s.indexOf('=');
-  const registry = eq > 0 ? registryHostOf(s.slice(0, eq)) : undefined;
+  // A bare IPv6 address (`fd00::2=false`) names the registry [fd00::2], as --insecure-registry reads it.
+  const registry = eq > 0 ? registryHostOf(bracketBareIpv6(s.slice(0, eq))) : undefined;
   const value = eq > 0 ? s.slice(eq + 1) : '';
   if (!registry || !value) {
     throw new UsageError(`--${flag} takes REGISTRY=${valueName}, e.g. --${flag} registry.example.com:5000=${flag === 'tls-verify' ? 'false' : valueName} (got "${String(raw)}")`);
@@ -96,7 +97,8 @@ function verifyFlags(v: unknown): Map<string, boolean> {
  * without a word: the CA files of both are merged, and a second client certificate is refused.
  */
 function tlsKey(registry: string): string {
-  return registry.replace(/:443$/, '');
+  // Bracketed first: a bare IPv6 address's last group ("fd00::443") is no port.
+  return bracketBareIpv6(registry).replace(/:443$/, '');
 }
 
 /** The colon-separated certs.d roots of REGPUSH_CERTS_DIRS, or undefined for the defaults. */

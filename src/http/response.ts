@@ -163,7 +163,8 @@ function either(choices: string[]): string {
 const HINT = {
   auth: (registry: string, names: ConnectionNames) => `check the credentials for ${registry}${names.credentials ? `: ${names.credentials(registry)}` : ''}`,
   denied: 'access denied: the credentials were accepted but lack permission on this repository; check its name and your pull/push rights',
-  notFound: (names: ConnectionNames) => `check the repository name and tag or digest; ${names.inspect} shows what a reference resolves to`,
+  notFound: (names: ConnectionNames) =>
+    `check the repository name and tag or digest${names.inspect ? `; ${names.inspect} shows what a reference resolves to` : names.tags ? `; ${names.tags} lists the tags it has` : ''}`,
   rateLimited: (names: ConnectionNames) =>
     either(['wait and retry', ...(names.jobs ? [`lower ${names.jobs}`] : []), ...(names.credentials ? ['log in (Docker Hub allows authenticated users more pulls)'] : [])]),
   /** After "as it comes back only over its window: ". */

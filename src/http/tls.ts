@@ -16,7 +16,7 @@ import { InputError } from '../errors.js';
 import { connectionOptionNames, type ConnectionNames } from '../options-check.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
-import { canonicalRegistry, hostEntryFor, isDockerHub, DOCKER_HUB, DOCKER_HUB_API_HOST } from '../ref/registry.js';
+import { bracketBareIpv6, canonicalRegistry, hostEntryFor, isDockerHub, DOCKER_HUB, DOCKER_HUB_API_HOST } from '../ref/registry.js';
 
 /** Docker's and Podman's system-wide per-registry certificate directories (Podman's first, as Podman reads them). */
 export const DEFAULT_CERTS_DIRS: readonly string[] = ['/etc/containers/certs.d', '/etc/docker/certs.d'];
@@ -65,6 +65,11 @@ export interface RegistryTlsOptions {
 export interface ResolverTlsOptions extends RegistryTlsOptions {
   /** env.NODE_EXTRA_CA_CERTS of the operation (absolute: anchorPaths). */
   envExtraCaCerts?: string;
+  /**
+   * Entries of verifyOff whose warning the scheme probe gives instead (registries.conf's `insecure
+   * = true` hosts): whether such a host ends up on TLS or plain HTTP is known only after it.
+   */
+  verifyOffWarnedElsewhere?: readonly string[];
 }
 
 /** What a host's TLS connections use, read from files. */
@@ -106,7 +111,8 @@ export type TlsFailureKind = 'untrusted' | 'validity' | 'hostname' | 'client-cer
 
 /** The names a URL host is known by for TLS lookups: canonical, without a default :443. */
 function tlsName(host: string): string {
-  return canonicalRegistry(host).replace(/:443$/, '');
+  // A key written as a bare IPv6 address ("fd00::2") names the registry "[fd00::2]".
+  return canonicalRegistry(bracketBareIpv6(host)).replace(/:443$/, '');
 }
 
 /** certs.d directory names to try for a URL host, most specific first (Docker names it as written in references). */
@@ -246,6 +252,20 @@ export function tlsResolver(opts: ResolverTlsOptions, logger: Logger = silentLog
       everywhereText = undefined; // a failed read is reported again by the next host, not kept
       throw err;
     });
+  // The file the process started with, added back where a host's CAs replace the default trust.
+  // One Node could not read it ignored at start, with its own "Warning: Ignoring extra certs" line
+  // (and the CLI's warning naming the variable): so is it here, rather than fail only the hosts
+  // that have CAs of their own while every other one goes on.
+  let nodeExtraText: Promise<string | undefined> | undefined;
+  const nodeExtraCa = (file: string): Promise<string | undefined> =>
+    (nodeExtraText ??= readFile(file).then(
+      (bytes) => bytes.toString('utf8'),
+      (err: unknown) => {
+        const code = (err as NodeJS.ErrnoException).code ?? 'read error';
+        logger.debug(`NODE_EXTRA_CA_CERTS=${file}: cannot read it (${code}); not added back, as Node did not add it`);
+        return undefined;
+      },
+    ));
   // The NODE_EXTRA_CA_CERTS the caller set, whichever way: a TLS failure's hint does not advise it again.
   const extraCaSet = opts.envExtraCaCerts ?? opts.nodeExtraCaCerts;
   const offList = opts.verifyOff ?? [];
@@ -278,7 +298,7 @@ export function tlsResolver(opts: ResolverTlsOptions, logger: Logger = silentLog
       cas: [...(found?.cas ?? []).map((file) => ({ file, by: `in ${found!.dir}/` })), ...(lookup(opts.caCerts, host) ?? []).map((file) => ({ file, by: caSetting }))],
       ...(client ? { client: { cert: client.cert, by: flaggedClient ? clientSetting : `in ${found!.dir}/` } } : {}),
     });
-    if (offBy !== undefined) logger.warn(`TLS verification is off for ${name} (${lookup(opts.verifyOffBy, offBy) ?? names.verifiedOffBy(tlsName(offBy))}): the connection is encrypted, but the server is not authenticated`);
+    if (offBy !== undefined && !opts.verifyOffWarnedElsewhere?.includes(offBy)) logger.warn(`TLS verification is off for ${name} (${lookup(opts.verifyOffBy, offBy) ?? names.verifiedOffBy(tlsName(offBy))}): the connection is encrypted, but the server is not authenticated`);
     if (verify && caFiles.length === 0 && !client && !everywhere) return undefined;
     const sources = [...caFiles, ...(everywhere ? [everywhere] : []), ...(client ? [client.cert, client.key] : [])];
     logger.debug(`TLS for ${name}: ${sources.length ? sources.join(', ') : 'default trust'}${verify ? '' : ', verification off'}`);
@@ -300,7 +320,8 @@ export function tlsResolver(opts: ResolverTlsOptions, logger: Logger = silentLog
     if (extra.length || everywhere) {
       // Node's `ca` replaces its default trust; Docker adds certs.d CAs to the system pool, so the
       // defaults (and NODE_EXTRA_CA_CERTS, which Node would otherwise add itself) go back in.
-      const nodeExtra = opts.nodeExtraCaCerts && extra.length ? [(await readPem(opts.nodeExtraCaCerts, 'NODE_EXTRA_CA_CERTS file')).toString('utf8')] : [];
+      const nodeText = opts.nodeExtraCaCerts && extra.length ? await nodeExtraCa(opts.nodeExtraCaCerts) : undefined;
+      const nodeExtra = nodeText === undefined ? [] : [nodeText];
       ca = [...rootCertificates, ...nodeExtra, ...(everywhere ? [await everywhereCa(everywhere)] : []), ...extra];
     }
     const [clientCert, clientKey] = client ? await Promise.all([readPem(client.cert, 'client certificate'), readPem(client.key, 'client key')]) : [undefined, undefined];

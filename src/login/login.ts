@@ -17,7 +17,7 @@ import { splitAuthKey } from '../auth/registry-host.js';
 import { HttpRegistryClient } from '../registry/client.js';
 import { checkOptions, optionPaths, type Shape } from '../options-check.js';
 import { checkConnectionRanges } from '../registry/limits.js';
-import { anchorPaths, CONNECTION_SHAPE, insecureList, transportFor, type ConnectionOptions } from '../registry/connect.js';
+import { anchorPaths, CONNECTION_SHAPE, insecureList, insecureTlsBy, transportFor, type ConnectionOptions } from '../registry/connect.js';
 
 /** Options of login(). */
 export interface LoginOptions extends ConnectionOptions {
@@ -139,6 +139,7 @@ export async function login(given: LoginOptions): Promise<LoginResult> {
       insecure: insecureList(opts),
       // registries.conf's `insecure = true` (TLS without verification), as every other command has it.
       insecureTls: Object.keys(opts.insecureTlsRegistries ?? {}),
+      insecureTlsBy: insecureTlsBy(opts),
       // Only the credentials being tested: a stored login must not make a wrong password look right.
       credential: async () => cred,
       signal: opts.signal,

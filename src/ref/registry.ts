@@ -109,16 +109,29 @@ export function isLoopbackHost(registry: string): boolean {
  * REGPUSH_INSECURE_REGISTRIES, registries.conf's `insecure = true` hosts (containers/image's prefix
  * match lets `example.com` cover `example.com:5000`, sysregistriesv2 refMatchingPrefix) and
  * --tls-verify HOST=false; so the scheme choice and the TLS verification of a host never disagree.
- * Names are compared in canonical spelling ("Reg.Example.com:5000", "index.docker.io").
+ * Names are compared in canonical spelling ("Reg.Example.com:5000", "index.docker.io"); an entry
+ * that is a bare IPv6 address ("fd00::2") is that address in brackets (bracketBareIpv6).
  */
 export function hostEntryFor(entries: readonly string[], host: string): string | undefined {
-  const want = canonicalRegistry(host);
+  const want = canonicalRegistry(bracketBareIpv6(host));
   const bare = withoutPort(want);
+  const key = (e: string) => canonicalRegistry(bracketBareIpv6(e));
   return (
-    entries.find((e) => canonicalRegistry(e) === want) ??
-    (bare === want ? undefined : entries.find((e) => canonicalRegistry(e) === bare)) ??
+    entries.find((e) => key(e) === want) ??
+    (bare === want ? undefined : entries.find((e) => key(e) === bare)) ??
     entries.find((e) => e.includes('/') && inCidr(e, hostWithoutPort(want)))
   );
+}
+
+/**
+ * A bare IPv6 address ("fd00::2", as a user may write it in --insecure-registry, --tls-verify or
+ * --ca-cert) in the brackets a registry name gives it ("[fd00::2]"); anything else unchanged. A
+ * registry name holds an IPv6 address only in brackets, so unbracketed it matched nothing. The
+ * whole text is read as the address: "fd00::1:5000" is the address fd00::1:5000 (a port goes after
+ * the brackets: "[fd00::1]:5000"), as every colon-separated group of an IPv6 literal may be one.
+ */
+export function bracketBareIpv6(value: string): string {
+  return ipv6Groups(value.toLowerCase()) ? `[${value}]` : value;
 }
 
 /**

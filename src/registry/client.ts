@@ -18,7 +18,7 @@ import { drain } from '../http/response.js';
 import type { Transport } from '../http/transport.js';
 import { compose, type RequestBody } from '../http/types.js';
 import type { Logger } from '../log.js';
-import { isDockerHub } from '../ref/registry.js';
+import { hostEntryFor, isDockerHub } from '../ref/registry.js';
 import { BlobReads } from './blob-reads.js';
 import { BlobUploads } from './blob-uploads.js';
 import { endpointFor, type Endpoint } from './endpoint.js';
@@ -37,6 +37,12 @@ export interface RegistryClientOptions {
   insecure?: readonly string[];
   /** host[:port] entries tried over TLS (verification off in the transport), then plain http (registries.conf's insecure = true). */
   insecureTls?: readonly string[];
+  /**
+   * The setting that put each insecureTls entry there, as its warning quotes it (`insecure = true
+   * in FILE`, `[registries.insecure] in FILE`): the scheme probe warns once it knows which
+   * protocol the host speaks (scheme-probe.ts).
+   */
+  insecureTlsBy?: Readonly<Record<string, string>>;
   /**
    * What named this registry insecure, where that was not the transport's insecure setting
    * (Transport.names.insecureSetting: `--insecure-registry`, `insecureRegistries`): the
@@ -117,11 +123,13 @@ export class HttpRegistryClient implements RegistryClient {
       presume: opts.presume,
       apiPath: opts.apiPath,
     });
+    const tlsEntry = this.endpoint.scheme === 'auto' ? [this.endpoint.host, opts.registry].map((h) => hostEntryFor(opts.insecureTls ?? [], h)).find((e) => e !== undefined) : undefined;
     this.http = new RegistryHttp({
       registry: opts.registry,
       endpoint: this.endpoint,
       apiPath: opts.apiPath,
       insecureSetting: opts.insecureSetting,
+      insecureTlsSetting: tlsEntry === undefined ? undefined : (opts.insecureTlsBy?.[tlsEntry] ?? 'insecure = true'),
       transport: opts.transport,
       send: compose(opts.transport.send, this.auth),
       signal: opts.signal,

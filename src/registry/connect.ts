@@ -27,7 +27,7 @@ import { HttpRegistryClient } from './client.js';
 import type { InterruptedSession, RegistryClient } from './registry-client.js';
 import { endpointFor, parseInsecureList } from './endpoint.js';
 import { CHUNK_SIZE_RANGE, IDLE_TIMEOUT_RANGE_MS, RETRIES_MAX } from './limits.js';
-import { blockedBy, checkMirrorMap, mirrorsFor, MirrorConfigError, type BlockedPrefixes, type InsecureHosts, type MirrorMap } from './mirror-config.js';
+import { blockedBy, checkMirrorMap, mirrorsFor, MirrorConfigError, REGISTRIES_INSECURE_V1, type BlockedPrefixes, type InsecureHosts, type MirrorMap } from './mirror-config.js';
 import { BlockedClient, MirroredClient, MirrorHealth, mirrorSendProfile, type MirrorRoute } from './mirrors.js';
 import { isAbsolute, resolve } from 'node:path';
 import { DeniedError, UsageError } from '../errors.js';
@@ -174,9 +174,10 @@ export const CONNECTION_SHAPE = {
       givenCredentials: 'function',
       jobs: 'string',
       inspect: 'string',
+      tags: 'string',
     },
     // credentials, refused and jobs may be left out: the hints then advise none of them (ConnectionNames).
-    required: ['caCert', 'clientCert', 'verifyOff', 'verifiedOffBy', 'insecure', 'insecureSetting', 'inspect'],
+    required: ['caCert', 'clientCert', 'verifyOff', 'verifiedOffBy', 'insecure', 'insecureSetting'],
   },
   logger: { fields: { debug: 'function', info: 'function', warn: 'function' }, required: ['debug', 'info', 'warn'], open: true },
   retries: 'whole',
@@ -198,6 +199,8 @@ export interface TransportChoices extends ConnectionOptions {
 export interface HintedSettings {
   jobs: boolean;
   credentials: boolean;
+  /** True for inspect: its 404 must not advise inspect, the call that just failed (ConnectionNames.inspect). */
+  isInspect?: boolean;
 }
 
 /** The default: an operation without a `jobs` setting that takes credentials (inspect, tags, catalog, digest, tag, delete). */
@@ -229,9 +232,10 @@ export function transportFor(opts: TransportChoices, has: HintedSettings = WITHO
 
 /** `names` less the settings the operation does not have: a 429 at `inspect` does not say to lower a --jobs it has no such flag for. */
 function namesFor(names: ConnectionNames, has: HintedSettings): ConnectionNames {
-  const { jobs, credentials, refused, givenCredentials, ...always } = names;
+  const { jobs, credentials, refused, givenCredentials, inspect, ...always } = names;
   return {
     ...always,
+    ...(!has.isInspect && inspect !== undefined ? { inspect } : {}),
     ...(has.jobs && jobs !== undefined ? { jobs } : {}),
     ...(has.credentials && credentials ? { credentials } : {}),
     ...(has.credentials && refused ? { refused } : {}),
@@ -307,8 +311,25 @@ function withInsecureTls(opts: ConnectionOptions): ResolverTlsOptions {
   return {
     ...tls,
     verifyOff: [...(tls.verifyOff ?? []), ...hosts.map(([h]) => h)],
-    verifyOffBy: { ...Object.fromEntries(hosts.map(([h, where]) => [h, `insecure = true in ${where}; plain HTTP if it does not speak TLS`])), ...(tls.verifyOffBy ?? {}) },
+    verifyOffBy: { ...Object.fromEntries(hosts.map(([h, where]) => [h, insecureTlsSetting(where)])), ...(tls.verifyOffBy ?? {}) },
+    // Warned of by the scheme probe, which knows whether the host spoke TLS; unless the caller's
+    // own tls.verifyOff names it too.
+    verifyOffWarnedElsewhere: hosts.map(([h]) => h).filter((h) => !(tls.verifyOff ?? []).includes(h)),
   };
+}
+
+/**
+ * The setting that named a host insecure-TLS, as the file wrote it, from InsecureHosts' value: a
+ * file (version 2's `insecure = true`), or the setting and the file (`[registries.insecure] in FILE`,
+ * version 1, which has no `insecure = true`).
+ */
+/** insecureTlsRegistries' hosts → their setting as the warning quotes it (RegistryClientOptions.insecureTlsBy). */
+export function insecureTlsBy(opts: ConnectionOptions): Record<string, string> {
+  return Object.fromEntries(Object.entries(opts.insecureTlsRegistries ?? {}).map(([h, where]) => [h, insecureTlsSetting(where)]));
+}
+
+function insecureTlsSetting(where: string): string {
+  return where.startsWith(`${REGISTRIES_INSECURE_V1} in `) ? where : `insecure = true in ${where}`;
 }
 
 /**
@@ -474,6 +495,7 @@ function connectOne(
     insecure: insecureList(opts),
     insecureSetting: insecureFromEnvOnly(registry, opts) ? 'REGPUSH_INSECURE_REGISTRIES' : undefined,
     insecureTls: Object.keys(opts.insecureTlsRegistries ?? {}),
+    insecureTlsBy: insecureTlsBy(opts),
     signal: opts.signal,
     scopes: scopes.map((s) => repositoryScope(s.repo, s.actions)),
     secrets: opts.secrets,

@@ -44,8 +44,14 @@ export interface MirrorTarget {
  */
 export type BlockedPrefixes = Record<string, string | false>;
 
-/** host[:port] → where `insecure = true` was set for it (named in the warning line). */
+/**
+ * host[:port] → where `insecure = true` was set for it (named in the warning line): the file, or
+ * for a version 1 file, which says it otherwise, `[registries.insecure] in FILE`.
+ */
 export type InsecureHosts = Record<string, string>;
+
+/** How a version 1 registries.conf names its insecure hosts (InsecureHosts). */
+export const REGISTRIES_INSECURE_V1 = '[registries.insecure]';
 
 /** The blocking entry for `registry/repo`, if the longest matching prefix blocks it. */
 export function blockedBy(blocked: BlockedPrefixes | undefined, registry: string, repo: string): { prefix: string; source: string } | undefined {
@@ -352,7 +358,7 @@ function fromVersion1(v1: TomlValue, source: string): RegistriesConfMirrors {
   for (const prefix of list('block')) out.blocked[prefix] = source;
   for (const prefix of list('insecure')) {
     if (prefix.includes('/')) out.notes.push(`${source}: [registries.insecure] ${prefix} is a namespace, not applied (regpush sets TLS per registry host)`);
-    else out.insecure[prefix] = source;
+    else out.insecure[prefix] = `${REGISTRIES_INSECURE_V1} in ${source}`;
   }
   return out;
 }

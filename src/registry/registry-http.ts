@@ -20,6 +20,8 @@ export interface RegistryHttpOptions {
   apiPath?: string;
   /** What named the registry insecure, for the hints, when not the transport's setting (RegistryClientOptions.insecureSetting). */
   insecureSetting?: string;
+  /** The setting that named the host insecure-TLS, for the warning the scheme probe gives (RegistryClientOptions.insecureTlsBy). */
+  insecureTlsSetting?: string;
   transport: Transport;
   /** The authenticated send: the registry's auth middleware over the transport's send. */
   send: Send;
@@ -40,6 +42,7 @@ export class RegistryHttp {
   private readonly apiBase: string;
   private baseUrl?: Promise<string>;
   private readonly insecureSetting?: string;
+  private readonly insecureTlsSetting?: string;
 
   constructor(opts: RegistryHttpOptions) {
     this.registry = opts.registry;
@@ -50,6 +53,7 @@ export class RegistryHttp {
     this.signal = opts.signal;
     this.send = opts.send;
     this.insecureSetting = opts.insecureSetting;
+    this.insecureTlsSetting = opts.insecureTlsSetting;
   }
 
   /** The API base URL; probed once for a loopback or insecure-TLS registry (plain HTTP or TLS, whichever it speaks). */
@@ -60,7 +64,7 @@ export class RegistryHttp {
     const baseUrls = this.transport.baseUrls;
     const shared = baseUrls.get(host + this.apiBase);
     if (shared) return (this.baseUrl = shared);
-    this.baseUrl = probeScheme({ probe: this.transport.sendOnce, host, apiBase: this.apiBase, signal: this.signal, logger: this.logger });
+    this.baseUrl = probeScheme({ probe: this.transport.sendOnce, host, apiBase: this.apiBase, signal: this.signal, logger: this.logger, insecureTlsSetting: this.insecureTlsSetting });
     const mine = this.baseUrl;
     baseUrls.set(host + this.apiBase, mine);
     // A failed probe (aborted, refused) is not an answer for the next client.

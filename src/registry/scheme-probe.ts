@@ -22,6 +22,21 @@ export interface SchemeProbe {
   apiBase: string;
   signal?: AbortSignal;
   logger: Logger;
+  /**
+   * The setting that named the host insecure-TLS (`insecure = true in FILE`), where one did: the
+   * warning is given here, once the protocol is known, so that it says what the connection is.
+   * Given before the TLS attempt, it said "encrypted" of a host then spoken to in plain HTTP.
+   */
+  insecureTlsSetting?: string;
+}
+
+/** The warning for an insecure-TLS host (SchemeProbe.insecureTlsSetting), once its protocol is known. */
+function warnInsecureTls({ host, logger, insecureTlsSetting }: SchemeProbe, url: string): string {
+  if (insecureTlsSetting === undefined) return url;
+  if (url.startsWith('https:')) logger.warn(`TLS verification is off for ${host} (${insecureTlsSetting}): the connection is encrypted, but the server is not authenticated`);
+  // A loopback host in plain HTTP is spoken to so whatever the setting: nothing to warn of.
+  else if (!isLoopbackHost(host)) logger.warn(`${host} is spoken to in plain HTTP (${insecureTlsSetting}; it did not answer over TLS): the connection is neither encrypted nor authenticated`);
+  return url;
 }
 
 /**
@@ -33,6 +48,10 @@ export interface SchemeProbe {
  * probe decides as before. A host that is not loopback is asked over TLS first (probeTlsFirst).
  */
 export async function probeScheme(p: SchemeProbe): Promise<string> {
+  return warnInsecureTls(p, await probeSchemeOf(p));
+}
+
+async function probeSchemeOf(p: SchemeProbe): Promise<string> {
   const { probe, host, apiBase, signal, logger } = p;
   if (!isLoopbackHost(host)) return probeTlsFirst(p);
   // A 400 to the plain request may be a TLS server's answer (Go's) — or Nexus's 400 in place of a

@@ -152,7 +152,7 @@ test('registries.conf insecure = true: a TLS mirror with a self-signed certifica
   assert.equal(report.digest, base.digest);
   assert.notEqual(report.targets[0].blobs.length, 0, 'an empty list would pass the check below vacuously');
   for (const b of report.targets[0].blobs) assert.equal(b.mirror, `${tlsMirror.host}/base`, JSON.stringify(b));
-  assert.match(r.stderr, new RegExp(`warning: TLS verification is off for ${tlsMirror.host.replace(/\./g, '\\.')} \\(insecure = true in ${conf.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}; plain HTTP if it does not speak TLS\\)`));
+  assert.match(r.stderr, new RegExp(`warning: TLS verification is off for ${tlsMirror.host.replace(/\./g, '\\.')} \\(insecure = true in ${conf.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\): the connection is encrypted, but the server is not authenticated`));
   // The mirror was read over TLS: its access log has the manifest and blob GETs.
   assert.match(tlsMirror.log(), /"GET \/v2\/base\/busybox\/manifests\/v2s2 HTTP/);
 });
@@ -169,7 +169,7 @@ test('registries.conf insecure = true on a host without a port covers its TLS mi
   // Before: the scheme choice took the entry for every port, TLS verification only for the exact host:
   // the handshake failed on the untrusted certificate and the mirror was given up for the upstream.
   assert.doesNotMatch(r.stderr, /mirror .* failed/);
-  assert.match(r.stderr, new RegExp(`warning: TLS verification is off for ${tlsMirror.host.replace(/\./g, '\\.')} \\(insecure = true in ${conf.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}; plain HTTP if it does not speak TLS\\)`));
+  assert.match(r.stderr, new RegExp(`warning: TLS verification is off for ${tlsMirror.host.replace(/\./g, '\\.')} \\(insecure = true in ${conf.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\): the connection is encrypted, but the server is not authenticated`));
   assert.match(tlsMirror.log(), /"GET \/v2\/base\/busybox\/manifests\/v2s2 HTTP/);
 });
 

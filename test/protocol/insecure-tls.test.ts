@@ -49,8 +49,8 @@ function recorder(): Logger & { lines: string[] } {
   return { lines, debug: (m) => lines.push(`debug: ${m}`), info: (m) => lines.push(`info: ${m}`), warn: (m) => lines.push(`warn: ${m}`) };
 }
 
-async function read(host: string, insecure: boolean, logger: Logger) {
-  const opts = { retries: 0, logger, tls: { certsDirs: [] }, ...(insecure ? { insecureTlsRegistries: { [host]: '/etc/containers/registries.conf' } } : {}) };
+async function read(host: string, insecure: boolean, logger: Logger, where = '/etc/containers/registries.conf') {
+  const opts = { retries: 0, logger, tls: { certsDirs: [] }, ...(insecure ? { insecureTlsRegistries: { [host]: where } } : {}) };
   const transport = transportFor(opts);
   try {
     return await connect(transport, host, 'from', [{ repo: 'app', actions: ['pull'] }], opts).getManifest('app', 'v1');
@@ -75,7 +75,8 @@ test('insecure = true off loopback: a self-signed TLS server is read over TLS wi
   assert.equal(got.digest, digest);
   assert.deepEqual(seen, ['tls GET /v2/', 'tls GET /v2/app/manifests/v1']);
   assert.deepEqual(plainAttempts, [], 'no plain HTTP request before TLS');
-  assert.ok(log.lines.some((l) => l === `warn: TLS verification is off for ${host} (insecure = true in /etc/containers/registries.conf; plain HTTP if it does not speak TLS): the connection is encrypted, but the server is not authenticated`), log.lines.join('\n'));
+  const warned = log.lines.filter((l) => l.startsWith('warn: '));
+  assert.deepEqual(warned, [`warn: TLS verification is off for ${host} (insecure = true in /etc/containers/registries.conf): the connection is encrypted, but the server is not authenticated`]);
   // Without the setting the certificate is checked, and refused.
   await assert.rejects(read(host, false, recorder()), (e: unknown) => e instanceof RegpushError && e.code === 'E_TLS');
 });
@@ -90,6 +91,17 @@ test('insecure = true off loopback: a host that speaks only plain HTTP is read o
   assert.equal(got.digest, digest);
   assert.deepEqual(seen, ['plain GET /v2/', 'plain GET /v2/app/manifests/v1']);
   assert.ok(log.lines.some((l) => l.startsWith(`debug: ${host} did not answer over TLS`)), log.lines.join('\n'));
+  // The warning says what the connection is: plain HTTP, not "encrypted" (given before the TLS
+  // attempt, it said so of this host too).
+  assert.deepEqual(log.lines.filter((l) => l.startsWith('warn: ')), [
+    `warn: ${host} is spoken to in plain HTTP (insecure = true in /etc/containers/registries.conf; it did not answer over TLS): the connection is neither encrypted nor authenticated`,
+  ]);
+  // A version 1 file has no `insecure = true`: the warning quotes what it has.
+  const v1 = recorder();
+  await read(host, true, v1, '[registries.insecure] in /etc/containers/registries.conf');
+  assert.deepEqual(v1.lines.filter((l) => l.startsWith('warn: ')), [
+    `warn: ${host} is spoken to in plain HTTP ([registries.insecure] in /etc/containers/registries.conf; it did not answer over TLS): the connection is neither encrypted nor authenticated`,
+  ]);
   // Without the setting, a host that is not loopback is spoken to over TLS only.
   await assert.rejects(read(host, false, recorder()), (e: unknown) => e instanceof RegpushError && (e.code === 'E_TLS' || e.code === 'E_NETWORK'));
 });

@@ -143,6 +143,25 @@ test('env.NODE_EXTRA_CA_CERTS trusts its CA for every registry, a relative path 
   assert.ok(e.message.endsWith(`; to trust its CA add tls.caCerts: { "${host}": [PATH] }; NODE_EXTRA_CA_CERTS (${other}) is trusted already and did not verify it`), e.message);
 });
 
+test('a NODE_EXTRA_CA_CERTS file the CLI cannot read (Node ignored it at start): one warning naming the variable and the file, and every run goes on, with --ca-cert or without', async (t) => {
+  const server = await untrustedTls(t);
+  if (!server) return;
+  const { host, certFile } = server;
+  const dir = tempDir();
+  const { env } = isolated(dir);
+  const missing = join(dir, 'gone.pem');
+  const io = { startupExtraCaCerts: missing };
+  const warning = `warning: NODE_EXTRA_CA_CERTS=${missing}: cannot read it (no such file); ignored, as Node ignores it: it adds no CA for any registry`;
+  // The server answers 404 NAME_UNKNOWN: E_NOT_FOUND (exit 4) means the handshake went through.
+  const withCa = await runMain(['inspect', '--retries', '0', '--ca-cert', `${host}=${certFile}`, `${host}/app:1`], { env: { ...env, NODE_EXTRA_CA_CERTS: missing }, cwd: dir, io });
+  assert.equal(withCa.code, 4, withCa.stderr);
+  assert.ok(withCa.stderr.includes(warning), withCa.stderr);
+  const without = await runMain(['inspect', '--retries', '0', '--tls-verify', `${host}=false`, `${host}/app:1`], { env: { ...env, NODE_EXTRA_CA_CERTS: missing }, cwd: dir, io });
+  assert.equal(without.code, 4, without.stderr);
+  assert.ok(without.stderr.includes(warning), without.stderr);
+  assert.equal(withCa.stderr.split(warning).length, 2, 'one warning');
+});
+
 test('verification off: the warning names tls.verifyOff to the library, --tls-verify HOST=false to the CLI', async (t) => {
   const server = await untrustedTls(t);
   if (!server) return;
@@ -353,6 +372,18 @@ test('a 404 with an error body: the library is told inspect(REF), the CLI `regpu
   assert.ok(e.message.endsWith('(check the repository name and tag or digest; inspect(REF) shows what a reference resolves to)'), e.message);
   const r = await cliAgainst(['tags', '--retries', '0', reg.ref('nothing')], [reg]);
   assert.ok(errorLine(r).endsWith('(check the repository name and tag or digest; `regpush inspect REF` shows what a reference resolves to) [E_NOT_FOUND]'), r.stderr);
+});
+
+test('a 404 at inspect does not advise inspect, the call that failed: the library is told listTags(REPO), the CLI `regpush tags REPO`', async () => {
+  const reg = await fake();
+  reg.seedImage('app', { tags: ['1'] });
+  const e = await rejection(inspect(reg.ref('app:2'), { ...fakeLibraryOptions(reg), retries: 0 }));
+  assert.equal(e.code, 'E_NOT_FOUND', e.message);
+  assert.ok(e.message.endsWith('(check the repository name and tag or digest; listTags(REPO) lists the tags it has)'), e.message);
+  const r = await cliAgainst(['inspect', '--retries', '0', reg.ref('app:2')], [reg]);
+  assert.equal(r.code, 4, r.stderr);
+  assert.ok(errorLine(r).endsWith('(check the repository name and tag or digest; `regpush tags REPO` lists the tags it has) [E_NOT_FOUND]'), r.stderr);
+  assert.doesNotMatch(r.stderr, /regpush inspect/);
 });
 
 test('a TLS registry asked in plain HTTP (Go\'s 400): the library is told tls.caCerts or tls.verifyOff instead of insecureRegistries, the CLI its flags', async () => {

@@ -243,7 +243,8 @@ location = "wild.example"
   it('the version 1 format: [registries.block] blocks, [registries.insecure] is insecure; mixed with [[registry]] it is refused', () => {
     const r = mirrorsFromRegistriesConf('[registries.search]\nregistries = ["docker.io"]\n[registries.insecure]\nregistries = ["reg.example:5000", "other.example/team"]\n[registries.block]\nregistries = ["blocked.example", "docker.io/evil"]\n', 'r.conf');
     assert.deepEqual(r.blocked, { 'blocked.example': 'r.conf', 'docker.io/evil': 'r.conf' });
-    assert.deepEqual(r.insecure, { 'reg.example:5000': 'r.conf' });
+    // Quoted as the file says it (it has no `insecure = true`), for the warning.
+    assert.deepEqual(r.insecure, { 'reg.example:5000': '[registries.insecure] in r.conf' });
     assert.deepEqual(r.mirrors, {});
     assert.match(r.notes[0]!, /\[registries\.insecure\] other\.example\/team is a namespace, not applied/);
     assert.deepEqual(blockedBy(r.blocked, 'blocked.example', 'x'), { prefix: 'blocked.example', source: 'r.conf' });
@@ -260,7 +261,8 @@ location = "wild.example"
       writeFileSync(join(home, 'daemon.json'), '{}');
       writeFileSync(file, '[[registry]]\nprefix = "m.example"\ntimeout = 1.5\n');
       assert.deepEqual(registryConfigOptions([], { HOME: home, REGPUSH_DOCKER_DAEMON_JSON: join(home, 'daemon.json') }, home, logger).blocked, {});
-      assert.match(warned[0]!, /none of its settings are used/);
+      // REGISTRIES_CONFIG_PATH is not set here: the warning must not read as if it were.
+      assert.ok(warned[0]!.endsWith('; none of its settings are used (fix it, or set REGISTRIES_CONFIG_PATH to read another file instead)'), warned[0]);
       for (const text of ['[[registry]]\nprefix = "m.example"\nblocked = true\ntimeout = 1.5\n', '[registries.block]\nregistries = ["m.example"]\nx = 1.5\n']) {
         writeFileSync(file, text);
         assert.throws(
@@ -316,13 +318,13 @@ describe('a default daemon.json that cannot be used', () => {
       mkdirSync(system.daemonJson);
       const r = registryConfigOptions(flags, env, root, logger, system);
       assert.deepEqual(r.mirrors, { 'docker.io': ['flag-mirror.example'] });
-      assert.deepEqual(warned, [`cannot read ${system.daemonJson} (EISDIR); its registry-mirrors are not used (REGPUSH_DOCKER_DAEMON_JSON names another file)`]);
+      assert.deepEqual(warned, [`cannot read ${system.daemonJson} (EISDIR); its registry-mirrors are not used (make it readable, or set REGPUSH_DOCKER_DAEMON_JSON to read another file instead)`]);
       rmSync(system.daemonJson, { recursive: true });
       writeFileSync(system.daemonJson, '{ "registry-mirrors": [');
       warned.length = 0;
       assert.deepEqual(registryConfigOptions(flags, env, root, logger, system).mirrors, { 'docker.io': ['flag-mirror.example'] });
       assert.equal(warned.length, 1, warned.join('\n'));
-      assert.ok(warned[0]!.includes(system.daemonJson) && warned[0]!.endsWith('; its mirrors are not used (REGPUSH_DOCKER_DAEMON_JSON names another file)'), warned[0]);
+      assert.ok(warned[0]!.includes(system.daemonJson) && warned[0]!.endsWith('; its mirrors are not used (fix it, or set REGPUSH_DOCKER_DAEMON_JSON to read another file instead)'), warned[0]);
       // Named in the environment, the same file stops the run.
       assert.throws(() => registryConfigOptions(flags, { ...env, REGPUSH_DOCKER_DAEMON_JSON: system.daemonJson }, root, logger, system), (e: unknown) => e instanceof RegpushError && e.code === 'E_INPUT');
       // A readable one adds its Docker Hub mirrors after the flags'.

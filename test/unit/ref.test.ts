@@ -330,6 +330,17 @@ describe('registry names', () => {
     assert.equal(endpointFor('[::1]:5000', ['[::1]']).scheme, 'http');
   });
 
+  it('an insecure entry written as a bare IPv6 address (no brackets) names that address in brackets, any port', () => {
+    for (const entry of ['fd00::2', 'FD00::2', 'http://fd00::2', '[fd00::2]']) {
+      assert.equal(endpointFor('[fd00::2]:5000', parseInsecureList(entry)).scheme, 'http', entry);
+      assert.equal(endpointFor('[fd00::2]', parseInsecureList(entry)).scheme, 'http', entry);
+      assert.equal(endpointFor('[fd00::3]:5000', parseInsecureList(entry)).scheme, 'https', entry);
+    }
+    // The whole text is the address: its last group is no port.
+    assert.equal(endpointFor('[fd00::1]:5000', ['fd00::1:5000']).scheme, 'https');
+    assert.equal(endpointFor('[fd00::1:5000]', ['fd00::1:5000']).scheme, 'http');
+  });
+
   it('an insecure entry may be a range, as in Docker\'s insecure-registries: it covers registries named by an address in it, any port', () => {
     assert.equal(endpointFor('10.1.2.3:5000', ['10.0.0.0/8']).scheme, 'http');
     assert.equal(endpointFor('10.1.2.3', parseInsecureList('192.168.0.0/16, 10.0.0.0/8')).scheme, 'http');

@@ -152,6 +152,20 @@ test('tlsResolver: nothing configured → default trust; CAs are added to the de
   assert.equal(tlsConnectOptions(undefined).rejectUnauthorized, undefined);
 });
 
+test('a registry key written as a bare IPv6 address (--tls-verify, --ca-cert, --client-cert, tls.* options) names that address in brackets', async () => {
+  const o = tlsOptionsFromFlags({ 'tls-verify': ['fd00::2=false'], 'ca-cert': ['fd00::3=ca.pem', 'fd00::443=ca443.pem'] }, {}, '/work');
+  assert.deepEqual(o.verifyOff, ['[fd00::2]']);
+  assert.deepEqual(o.caCerts, { '[fd00::3]': ['/work/ca.pem'], '[fd00::443]': ['/work/ca443.pem'] });
+  const warnings: string[] = [];
+  const logger = { debug() {}, info() {}, warn: (m: string) => warnings.push(m) };
+  const r = tlsResolver({ certsDirs: [], verifyOff: ['fd00::2'] }, logger, CONNECTION_FLAG_NAMES);
+  assert.equal((await r.settingsFor('[fd00::2]:5000'))?.verify, false);
+  assert.equal(await r.settingsFor('[fd00::5]:5000'), undefined);
+  // A bare key of the library's tls.caCerts is read for that registry (the file is then opened: E_INPUT naming it).
+  const lib = tlsResolver({ certsDirs: [], caCerts: { 'fd00::3': ['/nonexistent/ca.pem'] } }, logger);
+  await assert.rejects(lib.settingsFor('[fd00::3]'), /\/nonexistent\/ca\.pem/);
+});
+
 test('tlsResolver: verification off for the named registry only, with one warning per host (naming the CLI\'s flag, or the library\'s option)', async () => {
   const warnings: string[] = [];
   const logger = { debug() {}, info() {}, warn: (m: string) => warnings.push(m) };
@@ -318,6 +332,17 @@ test('tlsResolver: env\'s NODE_EXTRA_CA_CERTS is trusted for every host, on top 
   await assert.rejects(tlsResolver({ certsDirs: [], envExtraCaCerts: join(tmp, 'nope.pem') }).settingsFor('reg'), (e: unknown) => e instanceof InputError && /cannot read NODE_EXTRA_CA_CERTS file .*nope\.pem: ENOENT/.test((e as Error).message));
   writeFileSync(join(tmp, 'junk.pem'), 'not a certificate');
   await assert.rejects(tlsResolver({ certsDirs: [], envExtraCaCerts: join(tmp, 'junk.pem') }).settingsFor('reg'), (e: unknown) => e instanceof InputError && (e as Error).message === `${join(tmp, 'junk.pem')} holds no certificate, neither PEM nor DER (NODE_EXTRA_CA_CERTS)`);
+});
+
+test('tlsResolver: a nodeExtraCaCerts file that cannot be read is ignored, as Node ignored it at start (which warned): a host with CAs of its own goes on', async () => {
+  const root = join(tmp, 'node-extra-missing');
+  files(root, 'reg:5000', { 'ca.crt': PEM_CA });
+  const warnings: string[] = [];
+  const missing = join(tmp, 'no-such-node-extra.pem');
+  const r = tlsResolver({ certsDirs: [root], nodeExtraCaCerts: missing }, { debug() {}, info() {}, warn: (m: string) => warnings.push(m) });
+  assert.deepEqual((await r.settingsFor('reg:5000'))!.ca, [...rootCertificates, PEM_CA]);
+  assert.equal(await r.settingsFor('elsewhere:1'), undefined);
+  assert.deepEqual(warnings, []);
 });
 
 test('registries.conf insecure hosts: one matching rule for the scheme choice and TLS verification (an entry without a port covers every port, as containers/image matches prefixes)', async () => {
