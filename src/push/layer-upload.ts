@@ -69,15 +69,15 @@ export interface LayerUploadOptions {
  */
 export const SMALL_LAYER_BYTES = 1024 * 1024;
 
-/** The errors of uploads that stopped because what they waited for to commit failed (commitAfter). */
-const stoppedByBaseErrors = new WeakSet<object>();
+/** An upload that stopped uncommitted because what it waited for to commit (commitAfter) failed. */
+class StoppedByBaseError extends AbortedError {}
 
 /**
  * True when `err` is an upload that stopped uncommitted because its `commitAfter` (push's base)
  * failed: no failure of the target's, which is not set aside for it; the push reports the base's.
  */
 export function stoppedByBase(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && stoppedByBaseErrors.has(err);
+  return err instanceof StoppedByBaseError;
 }
 
 /**
@@ -101,9 +101,7 @@ export async function uploadLayer(target: RepoEndpoint, layer: LayerOptions, ctx
       await commitAfter;
     } catch (err) {
       // The push reports the base's failure; this upload only stops (its session is cancelled).
-      const stopped = new AbortedError(`${label}: not committed, the base could not be read`, { cause: err });
-      stoppedByBaseErrors.add(stopped);
-      throw stopped;
+      throw new StoppedByBaseError(`${label}: not committed, the base could not be read`, { cause: err });
     }
   };
   // The first attempt: the session opens (POST) while the build makes its first bytes; a layer
