@@ -77,6 +77,13 @@ const closers: (() => void)[] = [];
 after(() => closers.forEach((c) => c()));
 
 /** Runs the built CLI asynchronously (the proxy and the registry live in this process). */
+/** `regpush inspect reg.proxy-test.invalid/app:1 ARGS` with the proxy variables `proxyEnv`, a home of its own and nothing else in its environment. */
+async function inspectThroughProxy(proxyEnv: Record<string, string>, args: string[] = []): Promise<{ status?: number; stdout: string; stderr: string }> {
+  const home = mkdtempSync(join(tmpdir(), 'regpush-proxy-cli-'));
+  closers.push(() => rmSync(home, { recursive: true, force: true }));
+  return runCli(['inspect', 'reg.proxy-test.invalid/app:1', ...args], { PATH: process.env.PATH, HOME: home, DOCKER_CONFIG: home, ...proxyEnv });
+}
+
 async function runCli(args: string[], env: Record<string, string | undefined>, input?: string): Promise<{ status?: number; stdout: string; stderr: string }> {
   const cli = fileURLToPath(new URL('../../cli/regpush.cjs', import.meta.url));
   const child = execFileP(process.execPath, [cli, ...args], { env, encoding: 'utf8', timeout: 30_000 });
@@ -542,10 +549,8 @@ test('a proxy password with a space (which the URL parser accepts) never reaches
   await new Promise<void>((r) => gone.listen(0, '127.0.0.1', r));
   const port = (gone.address() as AddressInfo).port;
   await new Promise<void>((r) => gone.close(() => r()));
-  const home = mkdtempSync(join(tmpdir(), 'regpush-proxy-secret-'));
-  closers.push(() => rmSync(home, { recursive: true, force: true }));
   const proxy = `http://bob:my s3cret pw@127.0.0.1:${port}`;
-  const r = await runCli(['inspect', 'reg.proxy-test.invalid/app:1', '--retries', '0', '--debug'], { PATH: process.env.PATH, HOME: home, DOCKER_CONFIG: home, HTTPS_PROXY: proxy });
+  const r = await inspectThroughProxy({ HTTPS_PROXY: proxy }, ['--retries', '0', '--debug']);
   assert.equal(r.status, 5, r.stderr);
   assert.match(r.stderr, new RegExp(`regpush: error: cannot reach reg\\.proxy-test\\.invalid through proxy http://\\*\\*\\*@127\\.0\\.0\\.1:${port}: connection refused \\(ECONNREFUSED\\).*\\[E_NETWORK\\]`));
   assert.match(r.stderr, /debug: .*through proxy http:\/\/\*\*\*@127/, 'the --debug line names the proxy too');
@@ -569,9 +574,7 @@ test('a proxy variable that is not a URL (port over 65535, a space in the host) 
     });
   }
   t.close();
-  const home = mkdtempSync(join(tmpdir(), 'regpush-bad-proxy-'));
-  closers.push(() => rmSync(home, { recursive: true, force: true }));
-  const r = await runCli(['inspect', 'reg.proxy-test.invalid/app:1'], { PATH: process.env.PATH, HOME: home, DOCKER_CONFIG: home, HTTPS_PROXY: 'http://bob:s3cret@proxy.corp:99999' });
+  const r = await inspectThroughProxy({ HTTPS_PROXY: 'http://bob:s3cret@proxy.corp:99999' });
   assert.equal(r.status, 2, r.stderr);
   assert.equal(r.stderr, 'regpush: error: HTTPS_PROXY: http://***@proxy.corp:99999 is not a valid proxy URL; give it as http://[USER:PASSWORD@]HOST:PORT [E_USAGE]\n');
 });
@@ -619,9 +622,7 @@ test('a proxy user or password with a character the URL syntax reserves is one E
   }
   assert.deepEqual(got, ['accepted', 'accepted']);
   // Through the CLI: one line, exit 2, the password nowhere.
-  const home = mkdtempSync(join(tmpdir(), 'regpush-proxy-encoding-'));
-  closers.push(() => rmSync(home, { recursive: true, force: true }));
-  const r = await runCli(['inspect', 'reg.proxy-test.invalid/app:1'], { PATH: process.env.PATH, HOME: home, DOCKER_CONFIG: home, https_proxy: `http://bob:px p@ss/word@127.0.0.1:${port}` });
+  const r = await inspectThroughProxy({ https_proxy: `http://bob:px p@ss/word@127.0.0.1:${port}` });
   assert.equal(r.status, 2, r.stderr);
   assert.equal(r.stderr, `regpush: error: https_proxy: the password in http://***@127.0.0.1:${port} must be percent-encoded: a '/', '?', '#', '\\' or '%' in it is read as part of the URL (write them %2F, %3F, %23, %5C, %25) [E_USAGE]\n`);
 });
@@ -648,9 +649,7 @@ test('errors about a proxy name the variable that is set: https_proxy / http_pro
   const t3 = new Transport({ proxy: proxySettingsFromEnv({ http_proxy: `http://127.0.0.1:${gonePort}` }), retry: { retries: 0 } });
   await assert.rejects(t3.send({ method: 'GET', url: 'http://reg.corp.example/v2/' }), (e: unknown) => e instanceof NetworkError && e.message.endsWith('(http_proxy, NO_PROXY)'));
   t3.close();
-  const home = mkdtempSync(join(tmpdir(), 'regpush-lower-proxy-'));
-  closers.push(() => rmSync(home, { recursive: true, force: true }));
-  const r = await runCli(['inspect', 'reg.proxy-test.invalid/app:1'], { PATH: process.env.PATH, HOME: home, DOCKER_CONFIG: home, https_proxy: 'http://proxy.corp:99999' });
+  const r = await inspectThroughProxy({ https_proxy: 'http://proxy.corp:99999' });
   assert.equal(r.status, 2, r.stderr);
   assert.equal(r.stderr, 'regpush: error: https_proxy: http://proxy.corp:99999 is not a valid proxy URL; give it as http://[USER:PASSWORD@]HOST:PORT [E_USAGE]\n');
 });

@@ -38,13 +38,19 @@ function authorizations(reg: FakeRegistry): { kind: string; authorization: strin
   return seen;
 }
 
-const basicOf = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
-
-test('copy to a Basic registry and a token registry in one call: each target gets only the login credentials.registries names for it, not credentials.to', async () => {
+/** An anonymous source holding app:1, a Basic target (basic-user/basic-pw) and a token target (token-user/token-pw). */
+async function sourceAndTwoTargets(): Promise<{ src: FakeRegistry; basic: FakeRegistry; bearer: FakeRegistry }> {
   const src = await fake();
   const basic = await fake({ auth: { scheme: 'basic', user: 'basic-user', password: 'basic-pw' } });
   const bearer = await fake({ auth: { scheme: 'bearer', user: 'token-user', password: 'token-pw' } });
   src.seedImage('app', { tags: ['1'] });
+  return { src, basic, bearer };
+}
+
+const basicOf = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+
+test('copy to a Basic registry and a token registry in one call: each target gets only the login credentials.registries names for it, not credentials.to', async () => {
+  const { src, basic, bearer } = await sourceAndTwoTargets();
   const atSrc = authorizations(src);
   const atBasic = authorizations(basic);
   const atBearer = authorizations(bearer);
@@ -75,10 +81,7 @@ test('copy to a Basic registry and a token registry in one call: each target get
 });
 
 test('without credentials.registries the role credential goes to every target (why the option exists): the token registry refuses the Basic login', async () => {
-  const src = await fake();
-  const basic = await fake({ auth: { scheme: 'basic', user: 'basic-user', password: 'basic-pw' } });
-  const bearer = await fake({ auth: { scheme: 'bearer', user: 'token-user', password: 'token-pw' } });
-  src.seedImage('app', { tags: ['1'] });
+  const { src, basic, bearer } = await sourceAndTwoTargets();
   const atBearer = authorizations(bearer);
   const e = await rejection(
     copy({ from: src.ref('app:1'), to: [basic.ref('app:1'), bearer.ref('app:1')], ...fakeLibraryOptions(src, basic, bearer), retries: 0, credentials: { to: { username: 'basic-user', password: 'basic-pw' } } }),
