@@ -26,7 +26,7 @@ import { AuthMemory } from '../auth/auth-memory.js';
 import { HttpRegistryClient } from './client.js';
 import type { InterruptedSession, RegistryClient } from './registry-client.js';
 import { endpointFor, parseInsecureList } from './endpoint.js';
-import { CHUNK_SIZE_RANGE, IDLE_TIMEOUT_RANGE_MS, RETRIES_MAX } from './limits.js';
+import { checkConnectionRanges } from './limits.js';
 import { blockedBy, checkMirrorMap, mirrorsFor, MirrorConfigError, REGISTRIES_INSECURE_V1, type BlockedPrefixes, type InsecureHosts, type MirrorMap } from './mirror-config.js';
 import { BlockedClient, MirroredClient, MirrorHealth, mirrorSendProfile, type MirrorRoute } from './mirrors.js';
 import { isAbsolute, resolve } from 'node:path';
@@ -212,7 +212,9 @@ const WITHOUT_JOBS: HintedSettings = { jobs: false, credentials: true };
  * `connectionNames`, else the library's options), less those the operation does not have (`has`).
  */
 export function transportFor(opts: TransportChoices, has: HintedSettings = WITHOUT_JOBS): Transport {
-  checkRanges(opts);
+  // For a caller that skipped its operation's own check (checkConnectionRanges, which names the
+  // option with the operation): the options named bare.
+  checkConnectionRanges(opts, (option) => option);
   const logger = opts.logger ?? silentLogger;
   const names = namesFor(opts.connectionNames ?? connectionOptionNames, has);
   const proxy = proxySettingsFromEnv(opts.env ?? {});
@@ -281,21 +283,6 @@ export function anchorPaths<T extends ConnectionOptions>(opts: T, cwd: string = 
   return { ...opts, cwd, ...(env !== opts.env ? { env } : {}), ...(tls ? { tls } : {}) };
 }
 
-/**
- * Values a plain-JS caller may give that pass the type check but cannot work: a chunk size of 0
- * uploads empty PATCHes forever, an idle timeout of 0 or 1 ms fails every request, and a retry
- * count in the millions never gives up. E_USAGE before anything is sent, as the CLI refuses them.
- */
-function checkRanges(opts: Pick<ConnectionOptions, 'idleTimeoutMs' | 'chunkSize'> & { retries?: number }): void {
-  const { idleTimeoutMs, chunkSize, retries } = opts;
-  if (idleTimeoutMs !== undefined && !(idleTimeoutMs >= IDLE_TIMEOUT_RANGE_MS.min && idleTimeoutMs <= IDLE_TIMEOUT_RANGE_MS.max)) {
-    throw new UsageError(`idleTimeoutMs must be milliseconds from ${IDLE_TIMEOUT_RANGE_MS.min} to ${IDLE_TIMEOUT_RANGE_MS.max} (got ${idleTimeoutMs})`);
-  }
-  if (chunkSize !== undefined && !(chunkSize >= CHUNK_SIZE_RANGE.min && chunkSize <= CHUNK_SIZE_RANGE.max)) {
-    throw new UsageError(`chunkSize must be bytes from ${CHUNK_SIZE_RANGE.min} (1 KiB) to ${CHUNK_SIZE_RANGE.max} (1 GiB) (got ${chunkSize})`);
-  }
-  if (retries !== undefined && !(retries >= 0 && retries <= RETRIES_MAX)) throw new UsageError(`retries must be a whole number from 0 to ${RETRIES_MAX} (got ${retries})`);
-}
 
 /**
  * The TLS options of a run: the caller's, with the certs.d roots of the home directory and the
