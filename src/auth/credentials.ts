@@ -447,36 +447,44 @@ export function credentialFiles(env: Record<string, string | undefined>, homeDir
 }
 
 /**
- * REGPUSH_<ROLE>_USER + REGPUSH_<ROLE>_PASSWORD → Basic/token-exchange credentials;
- * REGPUSH_<ROLE>_TOKEN → a registry (Bearer) token sent as is;
- * REGPUSH_<ROLE>_IDENTITY_TOKEN → an OAuth2 refresh token exchanged at the realm.
- * Half a pair is an error: silently falling through to another source would be confusing.
- */
-/**
  * The REGPUSH_* variables findCredential takes `role`'s credential from in `env`, as a message
  * names them (`REGPUSH_TO_USER/REGPUSH_TO_PASSWORD`, `REGPUSH_TOKEN`); undefined when none are set
- * (or only half a pair, which findCredential reports itself).
+ * (or only half a pair, which findCredential reports itself). Read by the same pick as the
+ * credential itself (envCredential), so the two cannot disagree on which variables won.
  */
 export function credentialEnvOrigin(role: CredentialRole, env: Record<string, string | undefined>): string | undefined {
   for (const r of credentialEnvRoles(role)) {
-    const n = credentialEnvVars(r);
-    if (env[n.token]) return n.token;
-    if (env[n.identityToken]) return env[n.user] ? `${n.user}/${n.identityToken}` : n.identityToken;
-    if (env[n.user] && env[n.password]) return `${n.user}/${n.password}`;
-    if (env[n.user] || env[n.password]) return undefined;
+    let found: { credential: Credential; vars: string } | undefined;
+    try {
+      found = envCredential(r, env);
+    } catch {
+      return undefined;
+    }
+    if (found) return found.vars;
   }
   return undefined;
 }
 
 function credentialFromEnv(role: CredentialRole, env: Record<string, string | undefined>): Credential | undefined {
+  return envCredential(role, env)?.credential;
+}
+
+/**
+ * REGPUSH_<ROLE>_USER + REGPUSH_<ROLE>_PASSWORD → Basic/token-exchange credentials;
+ * REGPUSH_<ROLE>_TOKEN → a registry (Bearer) token sent as is;
+ * REGPUSH_<ROLE>_IDENTITY_TOKEN → an OAuth2 refresh token exchanged at the realm.
+ * Half a pair is an error: silently falling through to another source would be confusing.
+ * `vars` names the variables the credential came from.
+ */
+function envCredential(role: CredentialRole, env: Record<string, string | undefined>): { credential: Credential; vars: string } | undefined {
   const names = credentialEnvVars(role);
   const username = env[names.user] || undefined;
   const password = env[names.password] || undefined;
   const registryToken = env[names.token] || undefined;
   const identityToken = env[names.identityToken] || undefined;
-  if (registryToken) return { registryToken };
-  if (identityToken) return clean({ username, identityToken });
-  if (username && password) return { username, password };
+  if (registryToken) return { credential: { registryToken }, vars: names.token };
+  if (identityToken) return { credential: clean({ username, identityToken }), vars: username ? `${names.user}/${names.identityToken}` : names.identityToken };
+  if (username && password) return { credential: { username, password }, vars: `${names.user}/${names.password}` };
   if (username) throw new AuthError(`${names.user} is set but ${names.password} is not`);
   if (password) throw new AuthError(`${names.password} is set but ${names.user} is not`);
   return undefined;
