@@ -211,6 +211,11 @@ const CLASS_OF_CODE: Record<ErrorCode, new (message: string, options?: { cause?:
   E_INTERNAL: InternalError,
 };
 
+/** Any error as a RegpushError (a bug's error keeps its message, code E_INTERNAL). */
+export function asRegpushError(err: unknown): RegpushError {
+  return err instanceof RegpushError ? err : new InternalError(String((err as Error)?.message ?? err), { cause: err });
+}
+
 /**
  * A new error of the class `code` has (`errorForCode('E_NOT_FOUND', …) instanceof NotFoundError`):
  * for an error made anew from another's code — a sync report's line, an outage's last failure —

@@ -32,7 +32,30 @@ export type { Logger } from './log.js';
 /** The run's secrets (ConnectionOptions.secrets): what the auth layer learns, for scrubbing what a caller prints. */
 export { SecretSet } from './redact.js';
 export type { HttpStats, RateLimitSeen } from './http/stats.js';
-export * from './errors.js';
+export {
+  EXIT_CODES,
+  RegpushError,
+  UsageError,
+  InvalidReferenceError,
+  InputError,
+  AuthError,
+  DeniedError,
+  NotFoundError,
+  NetworkError,
+  TlsError,
+  RegistryError,
+  ProtocolError,
+  UnsupportedError,
+  DigestMismatchError,
+  TooManyRequestsError,
+  ExistsError,
+  PartialFailureError,
+  InternalError,
+  AbortedError,
+  type ErrorCode,
+  type ErrorDetails,
+  type PartialFailureDetails,
+} from './errors.js';
 export { copy } from './copy/copy.js';
 export { login, logout } from './login/login.js';
 export type { LoginOptions, LoginResult, LogoutOptions, LogoutResult } from './login/login.js';

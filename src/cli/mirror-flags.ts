@@ -108,11 +108,6 @@ export interface RegistryConfigOptions {
   insecure: InsecureHosts;
 }
 
-/** Every mirror the run uses (see registryConfigOptions). */
-export function mirrorOptions(flagValues: unknown, env: Record<string, string | undefined>, cwd: string, logger: Logger): MirrorMap {
-  return registryConfigOptions(flagValues, env, cwd, logger).mirrors;
-}
-
 /** A registries.conf that blocks something: `blocked = true` (version 2) or `[registries.block]` (version 1). */
 const BLOCKS = /^\s*(?:blocked\s*=\s*true\b|\[\s*registries\s*\.\s*block\s*\])/m;
 

@@ -22,7 +22,7 @@
  */
 import type { Readable } from 'node:stream';
 import { refusalReach } from '../auth/refusals.js';
-import { ProtocolError, RegpushError } from '../errors.js';
+import { ProtocolError, RegpushError, type ErrorCode } from '../errors.js';
 import type { SendProfile } from '../http/transport.js';
 import type { RequestBody } from '../http/types.js';
 import type { Logger } from '../log.js';
@@ -112,7 +112,7 @@ function refusedKey(name: string, repo: string): string {
  * during a run). A refusal that concerns one repository (refusesRepository) is kept for that
  * repository only; a 404 is a cache miss, and the next read asks again.
  */
-const MIRROR_BROKEN = new Set(['E_NETWORK', 'E_TLS', 'E_REGISTRY', 'E_PROTOCOL', 'E_TOO_MANY_REQUESTS', 'E_DIGEST_MISMATCH', 'E_AUTH']);
+const MIRROR_BROKEN: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['E_NETWORK', 'E_TLS', 'E_REGISTRY', 'E_PROTOCOL', 'E_TOO_MANY_REQUESTS', 'E_DIGEST_MISMATCH', 'E_AUTH']);
 
 /**
  * A mirror's refusal of the repository asked for rather than of everything: a 403 (E_DENIED: a
@@ -130,7 +130,7 @@ function refusesRepository(err: RegpushError): boolean {
   return err.code === 'E_DENIED' || (err.code === 'E_AUTH' && refusalReach(err) === 'repository');
 }
 /** Error codes that stop the read instead of falling back: the operation was cancelled, or a bug. */
-const NO_FALLBACK = new Set(['E_ABORTED', 'E_INTERNAL', 'E_USAGE']);
+const NO_FALLBACK: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['E_ABORTED', 'E_INTERNAL', 'E_USAGE']);
 
 /** A source registry read through its mirrors first. */
 export class MirroredClient implements RegistryClient {

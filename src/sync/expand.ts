@@ -7,8 +7,7 @@
  * filter keeping one tag, peaked at 440 MB; now 162 MB.)
  */
 import pLimit from 'p-limit';
-import type { RegpushError } from '../errors.js';
-import { asRegpushError } from '../transfer/target-set.js';
+import { asRegpushError, type RegpushError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { tagProblem } from '../ref/grammar.js';
 import { repositoryName, type ImageReference } from '../ref/reference.js';

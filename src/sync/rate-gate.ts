@@ -4,14 +4,13 @@
  * and asks it for a ticket before each unit's first GET; the gate reads the counts the transport
  * sees (HttpStats.watch) and lends waiting units' --images slots (slots.ts) meanwhile.
  */
-import { AbortedError, RegpushError, TooManyRequestsError, UsageError } from '../errors.js';
+import { AbortedError, asRegpushError, RegpushError, TooManyRequestsError, UsageError } from '../errors.js';
 import { sleep } from '../http/retry.js';
 import type { Logger } from '../log.js';
 import { formatReference, manifestRef, type ImageReference } from '../ref/reference.js';
 import { apiHost } from '../ref/registry.js';
 import type { OptionNames } from '../options-check.js';
 import type { TransferRun } from '../transfer/engine.js';
-import { asRegpushError } from '../transfer/target-set.js';
 import type { PullMeter } from '../transfer/graph.js';
 import type { UnitSlot } from './slots.js';
 

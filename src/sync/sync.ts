@@ -22,7 +22,7 @@
  * One TransferRun for the whole sync: one transport (keep-alive sockets, token caches), one
  * upload memory per registry, one record of where blobs landed.
  */
-import { AbortedError, errorForCode, InputError, PartialFailureError, RegpushError, UsageError, type ErrorCode, type ErrorDetails } from '../errors.js';
+import { AbortedError, asRegpushError, errorForCode, InputError, PartialFailureError, RegpushError, UsageError, type ErrorCode, type ErrorDetails } from '../errors.js';
 import type { HttpStats } from '../http/stats.js';
 import { parsePlatform } from '../image/platform.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -31,7 +31,7 @@ import { checkOptions, optionPaths, type OptionNames, type Shape } from '../opti
 import { anchorPaths, CONNECTION_SHAPE, type ConnectionOptions } from '../registry/connect.js';
 import { checkImages, checkJobs, TransferRun } from '../transfer/engine.js';
 import { checkConnectionRanges } from '../registry/limits.js';
-import { asRegpushError, type TransferTarget } from '../transfer/target-set.js';
+import type { TransferTarget } from '../transfer/target-set.js';
 import { CallerCallbacks } from '../transfer/callbacks.js';
 
 /** Images in flight by default (the engine's, shared with copy --all-tags). */
@@ -418,7 +418,7 @@ function copyOnce(work: Work[], logger: Logger): Work[] {
  * on every run), or registries.conf blocks it. A network error, a 5xx or an auth failure may be
  * one machine's alone, so it still holds them.
  */
-const WRITES_NOTHING = new Set(['E_NOT_FOUND', 'E_DENIED']);
+const WRITES_NOTHING: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['E_NOT_FOUND', 'E_DENIED']);
 
 /**
  * A unit whose source registry, or every target registry, has failed image after image

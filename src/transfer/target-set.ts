@@ -9,7 +9,7 @@
  * still running is cancelled. With several, a failing target is set aside and the others go on.
  */
 import pLimit, { type LimitFunction } from 'p-limit';
-import { InternalError, PartialFailureError, RegistryError, RegpushError, type ErrorCode } from '../errors.js';
+import { asRegpushError, PartialFailureError, RegistryError, RegpushError, type ErrorCode } from '../errors.js';
 import { isForeignLayer, isIndexMediaType } from '../image/mediatypes.js';
 import { parseManifest } from '../image/manifest.js';
 import type { Descriptor } from '../image/types.js';
@@ -697,9 +697,4 @@ interface EarlyBlob {
 
 function landingKey(t: TransferTarget, digest: string): string {
   return `${t.ep.client.registry}/${t.ep.repo} ${digest}`;
-}
-
-/** Any error as a RegpushError (a bug's error keeps its message, code E_INTERNAL). */
-export function asRegpushError(err: unknown): RegpushError {
-  return err instanceof RegpushError ? err : new InternalError(String((err as Error)?.message ?? err), { cause: err });
 }

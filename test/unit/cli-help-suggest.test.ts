@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { runMain } from '../fixtures/run-main.js';
 import { exampleRows, wrapWords } from '../../src/cli/help-layout.js';
+import { EXIT_CODES } from '../../src/errors.js';
 
 const run = (argv: string[], columns = 100) => runMain(argv, { columns });
 
@@ -89,4 +90,16 @@ describe('unknown commands and flags', () => {
       assert.doesNotMatch(lines[0]!, /[a-z][A-Z]\w*(,|\))/);
     });
   }
+});
+
+describe('the exit codes at the end of regpush --help', () => {
+  it('name every exit code of the catalogue, and no other', async () => {
+    const r = await run(['--help'], 200);
+    assert.equal(r.code, 0);
+    const line = r.stdout.slice(r.stdout.indexOf('Exit codes:')).split('\n\n')[0]!.replace(/\s*\n\s*/g, ' ');
+    // "0 ok, 1 internal error, 2 usage/bad input, …": the number that starts each comma-separated item.
+    const listed = [...line.slice('Exit codes:'.length).matchAll(/(?:^|,)\s*(\d+) /g)].map((m) => Number(m[1]));
+    const catalogue = [...new Set([0, ...Object.values(EXIT_CODES)])].sort((a, b) => a - b);
+    assert.deepEqual(listed, catalogue, line);
+  });
 });
