@@ -3,10 +3,12 @@
  * that ends up empty is almost always a wrong path or an over-broad ignore pattern, and an empty
  * layer would be pushed and kept for ever, so push refuses it before any request.
  */
+import { realpathSync, statSync } from 'node:fs';
+import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { silentLogger, type Logger } from '../log.js';
 import { normaliseDest } from './sources.js';
 import type { LayerSource } from './types.js';
-import { walkSources } from './walk.js';
+import { loadIgnore, walkSources } from './walk.js';
 
 /** Stops the walk at the first entry found. */
 class Found extends Error {}
@@ -56,4 +58,31 @@ export async function firstSymlink(sources: LayerSource[], cwd: string, logger: 
 /** True when `name` ("app/") is the destination directory of one of the sources, spelled as the walk spells it ("/srv/./" is "srv/"). */
 function isDestination(name: string, sources: LayerSource[]): boolean {
   return sources.some((s) => `${normaliseDest(s.dest).name}/` === name);
+}
+
+/**
+ * Where the directory source `outer` takes in the source `inner` when walked: the path of `inner`
+ * below it ("node_modules"; "" for the same directory), or undefined when `inner` lies elsewhere
+ * or `outer`'s `.dockerignore` leaves it out. Both are compared as real paths: a symlink below
+ * `outer` is kept as a link by the walk, not followed, so what it points at is not taken in. A
+ * path excluded there counts as left out even where an exception brings part of it back: the user
+ * has said what goes where. Sources that cannot be read are left to the walk to report.
+ */
+export function takenIn(outer: LayerSource, inner: LayerSource, cwd: string): string | undefined {
+  let outerReal: string;
+  let innerReal: string;
+  try {
+    outerReal = realpathSync(resolve(cwd, outer.src));
+    if (!statSync(outerReal).isDirectory()) return undefined;
+    innerReal = realpathSync(resolve(cwd, inner.src));
+  } catch {
+    return undefined;
+  }
+  const rel = relative(outerReal, innerReal);
+  if (rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) return undefined;
+  if (rel === '') return '';
+  const path = rel.split(sep).join('/');
+  const ignore = loadIgnore(outerReal);
+  if (ignore.isExcluded(path)) return undefined;
+  return path;
 }

@@ -180,7 +180,8 @@ export function fileMode(mode: number): number {
   return mode & 0o111 ? EXEC_MODE : FILE_MODE;
 }
 
-function loadIgnore(dir: string): IgnoreMatcher {
+/** The `.dockerignore` of the source directory `dir`, compiled (an empty matcher when it has none). */
+export function loadIgnore(dir: string): IgnoreMatcher {
   const file = join(dir, '.dockerignore');
   let text: string;
   try {

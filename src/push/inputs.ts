@@ -9,9 +9,9 @@ import { InputError, UsageError } from '../errors.js';
 import { checkConfigChanges } from '../image/config.js';
 import { parseFormat } from '../image/convert.js';
 import type { MediaFamily } from '../image/mediatypes.js';
-import { isWindows, mayBeWindows, parsePlatform, pushPlatform } from '../image/platform.js';
+import { isWindows, mayBeWindows, parsePlatform, platformMatches, pushPlatform } from '../image/platform.js';
 import type { Platform } from '../image/types.js';
-import { checkEpochSeconds, epochFromEnv, firstSymlink, GZIP_LEVELS, hasContent, isWindowsStylePath, MAX_ID, MAX_LANES, normaliseDest, resolveLayerOptions, validateSources, windowsDestination, windowsSymlinkRefused, type LayerSource } from '../layer/index.js';
+import { checkEpochSeconds, epochFromEnv, firstSymlink, GZIP_LEVELS, hasContent, isWindowsStylePath, MAX_ID, MAX_LANES, normaliseDest, resolveLayerOptions, takenIn, validateSources, windowsDestination, windowsSymlinkRefused, type LayerSource } from '../layer/index.js';
 import { silentLogger, type Logger } from '../log.js';
 import { checkTag, parseReference, type ImageReference } from '../ref/reference.js';
 import { STRINGS, type OptionNames, type Shape } from '../options-check.js';
@@ -146,7 +146,10 @@ export async function checkInputs(opts: PushOptions, names: OptionNames): Promis
     throw new UsageError(chownWindows(names.about('chown')));
   }
   const layers: LayerPlan[] = [];
+  /** Each layer once (not per variant), as messages name it, for the check of sources two layers share. */
+  const named: NamedLayer[] = [];
   const plan = async (given: readonly LayerSource[], what: string, q: Platform | undefined, label: LayerLabel, createdBy: string, index?: number): Promise<void> => {
+    named.push({ what, sources: given, platform: q });
     // As the history line writes them (the report's `dest` said "/app/" for the one and "/app" for the other).
     const dest = given.map((s) => normalisedDest(s.dest));
     for (const forWindows of variants(q)) {
@@ -185,6 +188,7 @@ export async function checkInputs(opts: PushOptions, names: OptionNames): Promis
     // The app layer goes on top: its files win over a --layer's at the same path, and with --app alone the image is what it always was.
     await plan(opts.app, names.about('app', opts.app.map((s) => `${s.src}:${s.dest}`).join(' ')), undefined, APP_LAYER, `regpush: added ${historyDests(opts.app)}`);
   }
+  warnSharedSources(named, cwd, logger);
   // The CLI and regpush.json check these with the flags; a library caller's are checked here.
   // Every platform of the base ('all') may be a Windows one: applyConfigChanges checks each
   // config's paths against its OS once the base is read.
@@ -258,6 +262,40 @@ function layerSources(sources: readonly LayerSource[], windows: boolean, what: s
 async function checkLayerSources(sources: LayerSource[], cwd: string, what: string, logger: Logger, said: Set<string>): Promise<void> {
   await validateSources(sources, cwd);
   if (!(await hasContent(sources, cwd, logger, undefined, said))) throw new InputError(`${what}: nothing to put in the layer (empty, or everything excluded by .dockerignore)`);
+}
+
+/** A layer as the messages name it, with its sources as given. */
+interface NamedLayer {
+  what: string;
+  sources: readonly LayerSource[];
+  platform?: Platform;
+}
+
+/**
+ * Warns where one layer's directory source takes in another layer's source (`--layer
+ * ./node_modules:/app/node_modules --app .` without `node_modules` in `./.dockerignore`): those
+ * files are in both layers, so the image holds them twice, and the split that was meant to send
+ * the dependencies once sends them with every change of the other layer (the app layer changes
+ * on every deploy). The image is still right (the upper layer's copy wins), so it is a warning,
+ * not a refusal. Layers that go into different platforms' images share no image and are not compared.
+ */
+function warnSharedSources(layers: readonly NamedLayer[], cwd: string, logger: Logger): void {
+  const apart = (a: NamedLayer, b: NamedLayer): boolean => a.platform !== undefined && b.platform !== undefined && !platformMatches(a.platform, b.platform) && !platformMatches(b.platform, a.platform);
+  for (const [i, outer] of layers.entries()) {
+    for (const [j, inner] of layers.entries()) {
+      if (i === j || apart(outer, inner)) continue;
+      for (const o of outer.sources) {
+        for (const s of inner.sources) {
+          const rel = takenIn(o, s, cwd);
+          if (rel === undefined || (rel === '' && i < j)) continue; // one line for a directory two layers both name
+          const under = (name: string): string => `${o.src.replace(/\/+$/, '')}/${name}`;
+          const both = `its files are in both layers: the image holds them twice, and every change to either layer sends them again`;
+          const fix = rel === '' ? 'give the directory to one layer only' : `leave it out with a line "${rel}" in ${under('.dockerignore')}`;
+          logger.warn(`${outer.what}: takes in ${rel === '' ? o.src : under(rel)}, a source of ${inner.what}; ${both}; ${fix}`);
+        }
+      }
+    }
+  }
 }
 
 /** Annotation keys must be non-empty; values are strings. */

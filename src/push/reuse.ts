@@ -97,6 +97,11 @@ export async function findReusableLayers(
     alsoTags?: OtherTags;
     /** Our layers' names in messages ("layer 1", "app layer"), as the report names them; default "layer N". */
     names?: readonly string[];
+    /**
+     * Our layers' history lines and the time their entries and history carry (SOURCE_DATE_EPOCH):
+     * a layer not reused whose line the tag's history has with another time is said to be why.
+     */
+    history?: { createdBy: readonly string[]; created: string };
   } = {},
 ): Promise<ReuseFound | undefined> {
   const { onTagFound, onChangeExpected, onChanged } = opts;
@@ -165,22 +170,53 @@ export async function findReusableLayers(
         if (REUSABLE_TYPES.has(baseMediaType(l.mediaType)) && !l.urls?.length && !byDiffId.has(id)) byDiffId.set(id, l);
       });
     });
+    const unmatched: number[] = [];
     const layers = await Promise.all(
       mine.map(async (m, i): Promise<LayerResult | undefined> => {
         const mineNow = await m;
         if (!mineNow) return undefined; // a layer no image gets
         const { diffId, uncompressedSize } = mineNow;
         const found = byDiffId.get(diffId);
-        if (!found) return undefined;
+        if (!found) {
+          unmatched.push(i);
+          return undefined;
+        }
         log.info(`${opts.names?.[i] ?? `layer ${i + 1}`} unchanged (diffID ${diffId}); reusing ${found.digest}`);
         return { digest: found.digest, diffId, size: found.size, uncompressedSize, entries: 0 };
       }),
     );
+    if (opts.history && unmatched.length) sayOtherTime(await configs, unmatched, opts.history, opts.names, from, (l) => log.warn(l));
     return { layers, present: namedBlobs(images), tagDigest, same: false };
   } catch (err) {
     log.debug(`layer reuse check skipped: ${(err as Error).message}`);
     return undefined;
   }
+}
+
+/**
+ * Every entry of a new layer carries the push's time (SOURCE_DATE_EPOCH), so the same files dated
+ * otherwise make another layer, and nothing is reused. A CI job that sets SOURCE_DATE_EPOCH to each
+ * commit's time, as reproducible-build guides advise, so sends every layer on every deploy; this
+ * says so where the tag's history has one of our unmatched layers' lines (same destinations) with
+ * another time, once for them all.
+ */
+function sayOtherTime(configs: readonly ImageConfig[], unmatched: readonly number[], ours: { createdBy: readonly string[]; created: string }, names: readonly string[] | undefined, from: string, warn: (line: string) => void): void {
+  const oursAt = Date.parse(ours.created);
+  let theirs: string | undefined;
+  const which: string[] = [];
+  for (const i of [...unmatched].sort((a, b) => a - b)) {
+    const line = ours.createdBy[i];
+    const entry = configs.flatMap((c) => c.history ?? []).find((h) => h.created_by === line && h.created !== undefined && Date.parse(h.created) !== oursAt);
+    if (!entry) continue;
+    theirs ??= entry.created;
+    which.push(names?.[i] ?? `layer ${i + 1}`);
+  }
+  if (!theirs) return;
+  warn(
+    `${which.join(', ')}: not reused, and :${from} has ${which.length > 1 ? 'layers' : 'a layer'} from the same sources dated ${theirs}, this push ${ours.created} (SOURCE_DATE_EPOCH): ` +
+      'every entry of a layer carries that time, so the same files dated otherwise make another layer, sent again; ' +
+      'keep SOURCE_DATE_EPOCH the same from one push to the next (or leave it unset) for a re-push to send only the layers whose files changed',
+  );
 }
 
 /** The tag's manifest, or undefined when the tag does not exist. */

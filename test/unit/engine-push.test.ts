@@ -187,6 +187,25 @@ test('a new tag each deploy (--to app:COMMIT --tag latest): the layers are match
   assert.equal(dst.count({ kind: 'manifest', method: 'PUT', path: /\/manifests\/c3$/ }), 1, 'the new tag written');
 });
 
+test('SOURCE_DATE_EPOCH set to each commit\'s time dates every entry otherwise, so no layer is reused: one warning names the layers and the two times; the same time reuses and says nothing', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base/node', { tags: ['20'] });
+  const deps = appDir('dependencies\n');
+  const opts = { from: src.ref('base/node:20'), layers: [{ sources: deps }], tags: ['latest'], ...fakeLibraryOptions(src, dst) };
+  const warnings: string[] = [];
+  const logger = { ...silentLogger, warn: (m: string) => void warnings.push(m) };
+  await push({ ...opts, to: dst.ref('app:c1'), app: appDir('v1\n'), mtime: 1_700_000_000, logger });
+  assert.deepEqual(warnings, []);
+  const next = await push({ ...opts, to: dst.ref('app:c2'), app: appDir('v2\n'), mtime: 1_700_000_100, logger });
+  assert.deepEqual(next.layers?.map((l) => l.action), ['uploaded', 'uploaded'], 'the unchanged dependencies are another layer when dated otherwise');
+  assert.equal(warnings.length, 1, warnings.join('\n'));
+  assert.match(warnings[0]!, /^layer 1, app layer: not reused, and :latest has layers from the same sources dated 2023-11-14T22:13:20\.000Z, this push 2023-11-14T22:15:00\.000Z \(SOURCE_DATE_EPOCH\): .*keep SOURCE_DATE_EPOCH the same/);
+  warnings.length = 0;
+  const same = await push({ ...opts, to: dst.ref('app:c3'), app: appDir('v3\n'), mtime: 1_700_000_100, logger });
+  assert.deepEqual(same.layers?.map((l) => l.action), ['reused', 'uploaded']);
+  assert.deepEqual(warnings, [], 'a layer whose files changed, dated as before, is no reason to speak');
+});
+
 test('an unchanged re-push with --tag: the extra tags are asked about with the tag\'s GET, one GET each where pulls are not counted (no HEAD besides), and those already on the digest are not written again (as copy leaves them)', async () => {
   const [src, dst] = [await fake(), await fake()];
   src.seedImage('base/node', { tags: ['20'] });

@@ -14,6 +14,7 @@ import { applyConfigChanges, checkConfigChanges, scratchConfig } from '../../src
 import { convertIndex, convertIndexTo, convertLayerMediaType, convertManifest, DroppedFields, parseFormat } from '../../src/image/convert.js';
 import { MediaType } from '../../src/image/mediatypes.js';
 import { flagNames, optionPaths } from '../../src/options-check.js';
+import { checkInputs } from '../../src/push/inputs.js';
 import type { Descriptor, ImageConfig, ImageIndex, ImageManifest } from '../../src/image/types.js';
 import { hasContent } from '../../src/layer/content.js';
 import { parseAppFlag } from '../../src/layer/sources.js';
@@ -352,6 +353,37 @@ test('hasContent: files count, a source .dockerignore alone does not, everything
   const file = join(root, 'one.txt');
   writeFileSync(file, 'x');
   assert.equal(await hasContent([{ src: file, dest: '/srv/' }], '/'), true);
+});
+
+test('a layer whose directory takes in another layer\'s source is warned about (files twice in the image, the split defeated); a .dockerignore line or another platform silences it', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'regpush-shared-'));
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  mkdirSync(join(root, 'node_modules', 'dep'), { recursive: true });
+  mkdirSync(join(root, 'src'));
+  writeFileSync(join(root, 'node_modules', 'dep', 'index.js'), 'x');
+  writeFileSync(join(root, 'src', 'app.js'), 'x');
+  writeFileSync(join(root, 'package.json'), '{}');
+  const warnings = async (opts: { layers: { sources: { src: string; dest: string }[]; platform?: string }[]; app?: { src: string; dest: string }[]; platform?: string }): Promise<string[]> => {
+    const said: string[] = [];
+    await checkInputs({ from: 'scratch', to: '127.0.0.1:1/app:1', cwd: root, logger: { debug() {}, info() {}, warn: (l: string) => said.push(l) }, ...opts }, flagNames({ layers: '--layer', app: '--app' }));
+    return said;
+  };
+  // The README's CI split written with the whole project as the app: node_modules goes in twice.
+  const split = { layers: [{ sources: [{ src: './node_modules', dest: '/app/node_modules' }] }], app: [{ src: '.', dest: '/app' }] };
+  const [line, ...rest] = await warnings(split);
+  assert.equal(rest.length, 0);
+  assert.match(line!, /^--app \.:\/app: takes in \.\/node_modules, a source of --layer \.\/node_modules:\/app\/node_modules; .*twice.*; leave it out with a line "node_modules" in \.\/\.dockerignore$/);
+  // The other way round (a code directory inside the dependencies' layer) and a file source count too.
+  assert.match((await warnings({ layers: [{ sources: [{ src: '.', dest: '/app' }] }], app: [{ src: './src', dest: '/app/src' }] })).join('\n'), /^--layer \.:\/app: takes in \.\/src, a source of --app/);
+  assert.match((await warnings({ layers: [{ sources: [{ src: 'package.json', dest: '/app/' }] }], app: [{ src: '.', dest: '/app' }] })).join('\n'), /takes in \.\/package\.json/);
+  // One line for one directory named by two layers.
+  assert.equal((await warnings({ layers: [{ sources: [{ src: '.', dest: '/a' }] }], app: [{ src: './', dest: '/b' }] })).length, 1);
+  // Apart, or for different platforms' images: nothing to say.
+  assert.deepEqual(await warnings({ layers: [{ sources: [{ src: './node_modules', dest: '/app/node_modules' }] }], app: [{ src: './src', dest: '/app/src' }, { src: './package.json', dest: '/app/' }] }), []);
+  assert.deepEqual(await warnings({ layers: [{ sources: [{ src: './node_modules', dest: '/x' }], platform: 'linux/arm64' }, { sources: [{ src: '.', dest: '/y' }], platform: 'linux/amd64' }] }), []);
+  // Excluded by the outer source's .dockerignore (even with an exception bringing part of it back): as meant.
+  writeFileSync(join(root, '.dockerignore'), 'node_modules\n!node_modules/dep/index.js\n');
+  assert.deepEqual(await warnings(split), []);
 });
 
 test('progress: each layer being built is its own line, named "layer N" or "app layer", and all close at the transfer phase', async () => {
