@@ -145,3 +145,35 @@ test('interrupted (SIGINT/SIGTERM: the signal fires): the report of what was don
   for (const u of report.units.filter((x) => !x.ok)) assert.equal(u.error?.code, 'E_ABORTED', JSON.stringify(u));
   assert.ok(dst.manifest('mirror/app2', '1'), 'what the report says was copied is there');
 });
+
+test('an entry whose tags cannot be listed, and a tag two entries would both write, each get their FAILED line in the log, in CI logs and on a terminal, not only in --json', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  for (const n of ['a', 'b', 'ok']) src.seedImage(n, { tags: ['1'] });
+  // Six images that fail at their source come first: the error line names five failures and
+  // counts the rest, so the listing failure and the clash are past it.
+  const cwd = mkdtempSync(join(tmpdir(), 'regpush-cli-sync-output-'));
+  const missing = ['2', '3', '4', '5', '6', '7'];
+  writeFileSync(
+    join(cwd, 'sync.yaml'),
+    [
+      'images:',
+      `  - { source: ${src.ref('ok')}, tags: [${missing.join(', ')}], targets: [${dst.host}/m] }`,
+      `  - { source: ${src.ref('gone')}, tags: all, targets: [${dst.host}/m] }`,
+      `  - { source: ${src.ref('a')}, tags: all, target: ${dst.host}/one }`,
+      `  - { source: ${src.ref('b')}, tags: all, target: ${dst.host}/one }`,
+      `  - { source: ${src.ref('ok')}, tags: ['1'], targets: [${dst.host}/m] }`,
+    ].join('\n') + '\n',
+  );
+  const lib = fakeLibraryOptions(src, dst);
+  const where = { cwd, env: { ...lib.env, HOME: lib.homeDir, REGPUSH_INSECURE_REGISTRIES: lib.insecureRegistries.join(',') } };
+  for (const tty of [false, true]) {
+    const r = await runSync([], where, tty);
+    assert.equal(r.code, 8, r.stderr);
+    assert.match(r.stdout, /^synced: 10 images \(5 entries\): [01] copied, [01] up to date, 9 failed;/, r.stdout);
+    assert.match(r.stderr, /and 4 more \(each in the report: --json\) \[E_PARTIAL\]\n$/, 'the error line names five of the nine');
+    const lines = r.stderr.split(/\r\x1b\[K|\n/);
+    assert.ok(lines.some((l) => new RegExp(`^sync: ${src.host.replace(/\./g, '\\.')}/gone: FAILED E_NOT_FOUND: list tags of `).test(l)), `${tty ? 'terminal' : 'CI'}: the listing failure has its line: ${r.stderr}`);
+    for (const n of ['a', 'b']) assert.ok(lines.some((l) => l.startsWith(`sync: ${src.ref(`${n}:1`)}: FAILED E_INPUT: `) && l.includes(`${dst.host}/one:1`)), `${tty ? 'terminal' : 'CI'}: the clash refusal of ${n} has its line: ${r.stderr}`);
+    if (tty) assert.ok(!/sync: \d+\/(\d+) images done/.test(r.stderr) || [...r.stderr.matchAll(/sync: (\d+)\/(\d+) images done/g)].every((m) => Number(m[1]) <= Number(m[2])), `done never passes the total: ${r.stderr}`);
+  }
+});
