@@ -177,3 +177,20 @@ test('an entry whose tags cannot be listed, and a tag two entries would both wri
     if (tty) assert.ok(!/sync: \d+\/(\d+) images done/.test(r.stderr) || [...r.stderr.matchAll(/sync: (\d+)\/(\d+) images done/g)].every((m) => Number(m[1]) <= Number(m[2])), `done never passes the total: ${r.stderr}`);
   }
 });
+
+test('interrupted while the tag lists are read: the listings cut short get no FAILED line each (the report has them), then E_ABORTED, exit 130', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const names = Array.from({ length: 6 }, (_, i) => `app${i}`);
+  for (const n of names) src.seedImage(n, { tags: ['1'] });
+  const cwd = mkdtempSync(join(tmpdir(), 'regpush-cli-sync-output-'));
+  writeFileSync(join(cwd, 'sync.yaml'), ['images:', ...names.map((n) => `  - { source: ${src.ref(n)}, tags: all, targets: [${dst.host}/m] }`)].join('\n') + '\n');
+  const lib = fakeLibraryOptions(src, dst);
+  const controller = new AbortController();
+  const aborted = new Promise<void>((resolve) => controller.signal.addEventListener('abort', () => resolve(), { once: true }));
+  src.fault({ kind: 'tags' }, { kind: 'hold', until: aborted });
+  void src.seen({ kind: 'tags' }).then(() => controller.abort());
+  const r = await runMain(['sync', '--retries', '0', 'sync.yaml'], { env: { ...lib.env, HOME: lib.homeDir, REGPUSH_INSECURE_REGISTRIES: lib.insecureRegistries.join(',') }, cwd, io: { signal: controller.signal } });
+  assert.equal(r.code, 130, r.stderr);
+  assert.doesNotMatch(r.stderr, /FAILED/, r.stderr);
+  assert.match(r.stderr.trim().split('\n').at(-1)!, /^regpush: error: interrupted: .*\[E_ABORTED\]$/);
+});
