@@ -54,7 +54,12 @@ import { copyKey, destinationRepository, sharedTargets, targetClashes } from './
 export interface SyncEvents extends BlobEvents, GateEvents {
   /** A unit starts (`index` of `total` in this shard). */
   unitStart?(source: string, index: number, total: number): void;
-  /** A unit is done. */
+  /**
+   * A unit is done. Also called, with no unitStart before it and before any unit starts, for a
+   * unit that failed without starting: its entry's tags could not be listed, or it would write a
+   * target tag another entry writes. (Units not started because the sync was interrupted are not
+   * told one by one: they are in the report.)
+   */
   unitEnd?(result: SyncUnitResult): void;
 }
 
@@ -225,6 +230,12 @@ async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks, names:
       lines,
       opts.shard,
     );
+    // The units failed so far (a tag list that could not be read, a clash refused) never start:
+    // they are told as ended now, before the first image starts, so that a log of the run names
+    // every failure (until session 26 a CI log said only "7 failed", and a listing failure past
+    // the fifth named in the error line was in --json alone). Listings the signal cut short are
+    // not: as for the images not started, a line each would bury the log (the report has them).
+    for (const u of units) if (u.error?.code !== 'E_ABORTED') opts.events?.unitEnd?.(u);
     const gate = new RateGate(run, opts, logger, names);
     const slots = new Slots(images);
     let started = 0;

@@ -270,6 +270,7 @@ async function copyGraph(set: TargetSet, source: RepoEndpoint, graph: CopyGraph,
   await set.plan(source, graph.blobs);
   if (opts.dryRun) {
     for (const t of set.live) t.blobs.push(...set.plannedReports(t, graph.blobs));
+    set.landAsPlanned();
     await set.each(async (t) => {
       const held = await heldTags(t);
       if (held.length) tagsHeld.set(t, held);

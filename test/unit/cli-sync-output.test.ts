@@ -145,3 +145,52 @@ test('interrupted (SIGINT/SIGTERM: the signal fires): the report of what was don
   for (const u of report.units.filter((x) => !x.ok)) assert.equal(u.error?.code, 'E_ABORTED', JSON.stringify(u));
   assert.ok(dst.manifest('mirror/app2', '1'), 'what the report says was copied is there');
 });
+
+test('an entry whose tags cannot be listed, and a tag two entries would both write, each get their FAILED line in the log, in CI logs and on a terminal, not only in --json', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  for (const n of ['a', 'b', 'ok']) src.seedImage(n, { tags: ['1'] });
+  // Six images that fail at their source come first: the error line names five failures and
+  // counts the rest, so the listing failure and the clash are past it.
+  const cwd = mkdtempSync(join(tmpdir(), 'regpush-cli-sync-output-'));
+  const missing = ['2', '3', '4', '5', '6', '7'];
+  writeFileSync(
+    join(cwd, 'sync.yaml'),
+    [
+      'images:',
+      `  - { source: ${src.ref('ok')}, tags: [${missing.join(', ')}], targets: [${dst.host}/m] }`,
+      `  - { source: ${src.ref('gone')}, tags: all, targets: [${dst.host}/m] }`,
+      `  - { source: ${src.ref('a')}, tags: all, target: ${dst.host}/one }`,
+      `  - { source: ${src.ref('b')}, tags: all, target: ${dst.host}/one }`,
+      `  - { source: ${src.ref('ok')}, tags: ['1'], targets: [${dst.host}/m] }`,
+    ].join('\n') + '\n',
+  );
+  const lib = fakeLibraryOptions(src, dst);
+  const where = { cwd, env: { ...lib.env, HOME: lib.homeDir, REGPUSH_INSECURE_REGISTRIES: lib.insecureRegistries.join(',') } };
+  for (const tty of [false, true]) {
+    const r = await runSync([], where, tty);
+    assert.equal(r.code, 8, r.stderr);
+    assert.match(r.stdout, /^synced: 10 images \(5 entries\): [01] copied, [01] up to date, 9 failed;/, r.stdout);
+    assert.match(r.stderr, /and 4 more \(each in the report: --json\) \[E_PARTIAL\]\n$/, 'the error line names five of the nine');
+    const lines = r.stderr.split(/\r\x1b\[K|\n/);
+    assert.ok(lines.some((l) => new RegExp(`^sync: ${src.host.replace(/\./g, '\\.')}/gone: FAILED E_NOT_FOUND: list tags of `).test(l)), `${tty ? 'terminal' : 'CI'}: the listing failure has its line: ${r.stderr}`);
+    for (const n of ['a', 'b']) assert.ok(lines.some((l) => l.startsWith(`sync: ${src.ref(`${n}:1`)}: FAILED E_INPUT: `) && l.includes(`${dst.host}/one:1`)), `${tty ? 'terminal' : 'CI'}: the clash refusal of ${n} has its line: ${r.stderr}`);
+    if (tty) assert.ok(!/sync: \d+\/(\d+) images done/.test(r.stderr) || [...r.stderr.matchAll(/sync: (\d+)\/(\d+) images done/g)].every((m) => Number(m[1]) <= Number(m[2])), `done never passes the total: ${r.stderr}`);
+  }
+});
+
+test('interrupted while the tag lists are read: the listings cut short get no FAILED line each (the report has them), then E_ABORTED, exit 130', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const names = Array.from({ length: 6 }, (_, i) => `app${i}`);
+  for (const n of names) src.seedImage(n, { tags: ['1'] });
+  const cwd = mkdtempSync(join(tmpdir(), 'regpush-cli-sync-output-'));
+  writeFileSync(join(cwd, 'sync.yaml'), ['images:', ...names.map((n) => `  - { source: ${src.ref(n)}, tags: all, targets: [${dst.host}/m] }`)].join('\n') + '\n');
+  const lib = fakeLibraryOptions(src, dst);
+  const controller = new AbortController();
+  const aborted = new Promise<void>((resolve) => controller.signal.addEventListener('abort', () => resolve(), { once: true }));
+  src.fault({ kind: 'tags' }, { kind: 'hold', until: aborted });
+  void src.seen({ kind: 'tags' }).then(() => controller.abort());
+  const r = await runMain(['sync', '--retries', '0', 'sync.yaml'], { env: { ...lib.env, HOME: lib.homeDir, REGPUSH_INSECURE_REGISTRIES: lib.insecureRegistries.join(',') }, cwd, io: { signal: controller.signal } });
+  assert.equal(r.code, 130, r.stderr);
+  assert.doesNotMatch(r.stderr, /FAILED/, r.stderr);
+  assert.match(r.stderr.trim().split('\n').at(-1)!, /^regpush: error: interrupted: .*\[E_ABORTED\]$/);
+});

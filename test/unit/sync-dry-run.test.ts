@@ -1,0 +1,33 @@
+// sync --dry-run plans what the run then does: a blob an earlier image of the run would land in a
+// repository is skipped by the images after it there, and mounted into the next repository of
+// that registry, as the real run does (landed blobs, transfer/types.ts), not streamed again by
+// each. In-process fake registries (test/fixtures/fake-registry.ts).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseSyncFile, sync, type SyncResult } from '../../src/index.js';
+import { bytesOf, fakeLibraryOptions, fakeRegistryPool } from '../fixtures/fake-registry.js';
+
+const fake = fakeRegistryPool();
+
+/** Per unit and target: what moved, as the report counts it. */
+const moves = (r: SyncResult) => r.units.map((u) => u.targets.map((t) => `${u.source} → ${t.target}: ${t.mounted} mounted, ${t.streamed} streamed`));
+
+for (const images of [1, 4]) {
+  test(`--images ${images}: the dry run's plan (mounted, streamed, per image and in total) is what the run then moves`, async () => {
+    const [src, d1, d2] = [await fake(), await fake(), await fake()];
+    const base = bytesOf('shared base layer', 4000);
+    // Three repositories of three tags each, every image on one base layer.
+    for (const repo of ['a', 'b', 'c']) for (const tag of ['1', '2', '3']) src.seedImage(repo, { tags: [tag], layers: [base, bytesOf(`${repo}:${tag}`, 1000)] });
+    const spec = parseSyncFile(['defaults:', `  targets: [${d1.host}/m, ${d2.host}/m]`, 'images:', ...['a', 'b', 'c'].map((r) => `  - { source: ${src.ref(r)}, tags: all }`), ''].join('\n'), 'sync.yaml');
+    const opts = { spec, images, ...fakeLibraryOptions(src, d1, d2) };
+    const plan = await sync({ ...opts, dryRun: true });
+    assert.equal(d1.count({ method: ['PUT', 'POST', 'PATCH'] }) + d2.count({ method: ['PUT', 'POST', 'PATCH'] }), 0, 'the dry run wrote nothing');
+    const done = await sync(opts);
+    assert.equal(done.totals.copied, 18);
+    // Per target registry: the base streamed once, mounted into the two other repositories, skipped
+    // by the other tags of each repository; each image's own layer and config streamed.
+    assert.deepEqual({ mounted: done.totals.mounted, streamed: done.totals.streamed }, { mounted: 4, streamed: 2 * (1 + 9 * 2) });
+    assert.deepEqual({ mounted: plan.totals.mounted, streamed: plan.totals.streamed, bytesRead: plan.totals.bytesRead }, { mounted: done.totals.mounted, streamed: done.totals.streamed, bytesRead: done.totals.bytesRead });
+    if (images === 1) assert.deepEqual(moves(plan), moves(done), 'one image at a time: the same per image');
+  });
+}
