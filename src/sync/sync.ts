@@ -292,6 +292,13 @@ async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks, names:
     // details (`instanceof NotFoundError`, details.status…), the report in details.result.
     const alone = failed.length === 1 && units.length === 1 ? ownFailure(failed[0]!) : undefined;
     if (alone) throw lines.error(alone, { result });
+    // Every image failed, each for the same reason (a target's password refused, a source down):
+    // nothing was done, so E_PARTIAL's "the others are done" would be false, and an hourly job's
+    // alert should see the reason's own exit code (3, 5…), as a copy whose every target failed does.
+    const same = failed.length > 1 && failed.length === units.length ? sameFailure(failed) : undefined;
+    if (same) {
+      throw lines.error(same, { result, failed: failed.map((u) => u.source) }, `all ${failed.length} images failed with ${same.code}: ${failedList(failed, names)}`);
+    }
     if (failed.length) {
       throw new PartialFailureError(`${failed.length} of ${units.length} images failed: ${failedList(failed, names)}`, {
         details: { result, failed: failed.map((u) => u.source) },
@@ -322,6 +329,13 @@ function resultOf(err: unknown): SyncResult | undefined {
 function ownFailure(u: SyncUnitResult): FailureLine | undefined {
   if (u.error) return u.error;
   return u.targets.length > 0 && u.targets.every((t) => t.action === 'failed') ? u.targets[0]!.error : undefined;
+}
+
+/** The failure every unit stands for when all of them failed with one code; none otherwise. */
+function sameFailure(failed: readonly SyncUnitResult[]): FailureLine | undefined {
+  const own = failed.map(ownFailure);
+  const first = own[0];
+  return first && own.every((f) => f?.code === first.code) ? first : undefined;
 }
 
 /** Images named in the error line: a sync of thousands that fails must still end in one readable line (the report has every one). */
@@ -363,9 +377,9 @@ class FailureLines {
   }
 
   /** The error `line` stands for, of its code's class, with its details and `more` (the report). */
-  error(line: FailureLine, more: ErrorDetails): RegpushError {
+  error(line: FailureLine, more: ErrorDetails, message = line.message): RegpushError {
     const e = this.errors.get(line);
-    return errorForCode(line.code, line.message, { details: { ...e?.details, ...more }, cause: e?.cause });
+    return errorForCode(line.code, message, { details: { ...e?.details, ...more }, cause: e?.cause });
   }
 }
 

@@ -246,7 +246,7 @@ test('sync: a source image that answers 500 fails alone (exit 8); the next run c
   assert.equal(rep2.totals.skipped, 2);
 });
 
-test('sync: a source registry answering 503 to every image: after 8 in a row the rest are not attempted; one error line (exit 8) names five and counts the rest', async () => {
+test('sync: a source registry answering 503 to every image: after 8 in a row the rest are not attempted; one error line (exit 5, every image failed with E_REGISTRY) names five and counts the rest', async () => {
   const proxy = await startFaultProxy(R.anon.url);
   proxies.push(proxy);
   proxy.rule({ path: new RegExp(`/v2/${run}/down\\d+/manifests/`), fault: { kind: 'status', status: 503 }, name: 'down' });
@@ -254,7 +254,7 @@ test('sync: a source registry answering 503 to every image: after 8 in a row the
   const sources = Array.from({ length: 12 }, (_, i) => `${proxy.host}/${run}/down${i}:1`);
   const file = writeFile('down.yaml', ['defaults:', `  targets: [${R.anon2.host}/${prefix}]`, 'images:', ...sources.map((s) => `  - source: ${s}`), ''].join('\n'));
   const r = await runCli(['sync', '--json', '--images', '1', '--retries', '0', file], { env });
-  assertOneErrorLine(r, 8, 'E_PARTIAL', /^regpush: error: 12 of 12 images failed: .*; and 7 more \(each in the report: --json\) \[E_PARTIAL\]$/);
+  assertOneErrorLine(r, 5, 'E_REGISTRY', /^regpush: error: all 12 images failed with E_REGISTRY: .*; and 7 more \(each in the report: --json\) \[E_REGISTRY\]$/);
   const rep = report(r.stdout);
   const skipped = rep.units.filter((u) => u.error?.message.startsWith('not attempted'));
   assert.equal(skipped.length, 4);

@@ -18,9 +18,10 @@ function seeded(src: FakeRegistry, targets: string[]) {
   return parseSyncFile(lines.join('\n') + '\n', 'sync.yaml');
 }
 
-async function failedSync(opts: Parameters<typeof sync>[0]): Promise<SyncResult> {
+/** The report of a sync that failed with `code`: E_PARTIAL where some images were copied, the images' own code where every one failed with it. */
+async function failedSync(opts: Parameters<typeof sync>[0], code = 'E_REGISTRY'): Promise<SyncResult> {
   const err = await sync(opts).then(() => undefined, (e: RegpushError) => e);
-  assert.equal(err?.code, 'E_PARTIAL', String(err));
+  assert.equal(err?.code, code, String(err));
   return (err!.details as { result: SyncResult }).result;
 }
 
@@ -53,7 +54,7 @@ test('one image that succeeds in between starts the count again: a registry that
   // Images 1–7 fail, 8 succeeds, 9–11 fail, 12 succeeds: never 8 in a row.
   const failing = new Set([0, 1, 2, 3, 4, 5, 6, 8, 9, 10]);
   src.fault({ kind: 'manifest', when: (q) => failing.has(Number(/app(\d+)/.exec(q.path)?.[1])) }, { kind: 'status', status: 502, retryAfter: 0 });
-  const r = await failedSync({ spec, images: 1, retries: 0, ...fakeLibraryOptions(src, dst) });
+  const r = await failedSync({ spec, images: 1, retries: 0, ...fakeLibraryOptions(src, dst) }, 'E_PARTIAL');
   assert.equal(attempted(src, 'manifest'), N, 'every image was attempted');
   assert.equal(r.units.filter((u) => u.ok).length, 2);
   assert.ok(!r.units.some((u) => u.error?.message.startsWith('not attempted')));
@@ -66,7 +67,7 @@ test('a target registry that is down: the images still to start are not attempte
   assert.equal(alone.units.filter((u) => u.error?.message.startsWith(`not attempted: the last 8 images at ${down.host} failed`)).length, 4);
   src.clearLog();
   const src2 = await fake();
-  const both = await failedSync({ spec: seeded(src2, [`${down.host}/mirror`, `${up.host}/mirror`]), images: 1, retries: 0, ...fakeLibraryOptions(src2, down, up) });
+  const both = await failedSync({ spec: seeded(src2, [`${down.host}/mirror`, `${up.host}/mirror`]), images: 1, retries: 0, ...fakeLibraryOptions(src2, down, up) }, 'E_PARTIAL');
   assert.ok(!both.units.some((u) => u.error?.message.startsWith('not attempted')));
   assert.ok(both.units.every((u) => u.targets.find((t) => t.target.startsWith(up.host))?.action === 'copied'), 'every image reached the target that answers');
 });
@@ -80,13 +81,15 @@ test('two targets on one registry that is down: an image counts once there, so i
   assert.equal(new Set(down.requests().filter((q) => q.repo).map((q) => q.repo!.split('/').at(-1))).size, 8, 'eight images asked the registry');
 });
 
-test('the error line of a sync where many images failed names five and counts the rest', async () => {
+test('the error line of a sync where every image failed, each with one code: that code, five images named and the rest counted', async () => {
   const [src, dst] = [await fake(), await fake()];
   const spec = seeded(src, [`${dst.host}/mirror`]);
   src.fault({ kind: 'manifest' }, { kind: 'status', status: 503, retryAfter: 0 });
   const err = await sync({ spec, images: 1, retries: 0, ...fakeLibraryOptions(src, dst) }).then(() => undefined, (e: RegpushError) => e);
-  assert.equal(err?.code, 'E_PARTIAL');
-  assert.match(err!.message, /^12 of 12 images failed: .*; and 7 more \(each in the report: details\.result\)$/);
+  assert.equal(err?.code, 'E_REGISTRY');
+  assert.equal(err?.exitCode, 5);
+  assert.match(err!.message, /^all 12 images failed with E_REGISTRY: .*; and 7 more \(each in the report: details\.result\)$/);
+  assert.equal((err!.details.result as SyncResult).units.length, 12, 'the report comes with it');
   assert.equal(err!.message.split(' (E_REGISTRY: ').length - 1, 5, 'five images named');
 });
 
@@ -98,7 +101,7 @@ test('a source that is down while its tag lists are read (tags: all): after 8 li
   const lines = ['defaults:', `  targets: [${dst.host}/mirror]`, 'images:'];
   for (let i = 0; i < N; i++) lines.push(`  - { source: ${src.ref(`team/app${i}`)}, tags: all }`);
   lines.push(`  - { source: ${up.ref('ok/app')}, tags: all }`);
-  const r = await failedSync({ spec: parseSyncFile(lines.join('\n') + '\n', 'sync.yaml'), retries: 0, ...fakeLibraryOptions(src, up, dst) });
+  const r = await failedSync({ spec: parseSyncFile(lines.join('\n') + '\n', 'sync.yaml'), retries: 0, ...fakeLibraryOptions(src, up, dst) }, 'E_PARTIAL');
   // Four listings at once: the eighth failure stops the ones not yet started.
   const listings = src.count({ kind: 'tags' });
   assert.ok(listings >= 8 && listings < N, `${listings} tag lists asked of a registry that is down`);
@@ -154,4 +157,18 @@ test('a pull limit used up while other images are under way: their manifest GETs
   const r = (err.details as { result: SyncResult }).result;
   assert.deepEqual(r.units.map((u) => u.ok), [false, false, false]);
   for (const u of r.units) assert.match(u.error!.message, /pull limit .*used up/, u.source);
+});
+
+test('a sync where every image failed, not all with one code, fails E_PARTIAL naming each reason', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('team/app0', { tags: ['1'] });
+  // app0 answers 503; the other images' tags are missing (E_NOT_FOUND): two reasons, no one code for the run.
+  src.fault({ kind: 'manifest', when: (q) => q.path.includes('/team/app0/') }, { kind: 'status', status: 503, retryAfter: 0 });
+  const specMissing = parseSyncFile(
+    ['defaults:', `  targets: [${dst.host}/mirror]`, 'images:', `  - { source: ${src.ref('team/app0')}, tags: ["1"] }`, `  - { source: ${src.ref('team/absent')}, tags: ["1"] }`, ''].join('\n'),
+    'sync.yaml',
+  );
+  const err = await sync({ spec: specMissing, images: 1, retries: 0, ...fakeLibraryOptions(src, dst) }).then(() => undefined, (e: RegpushError) => e);
+  assert.equal(err?.code, 'E_PARTIAL', String(err));
+  assert.match(err!.message, /^2 of 2 images failed: .*\(E_REGISTRY: .*\(E_NOT_FOUND: /);
 });
