@@ -50,6 +50,11 @@ export interface RegistryClientOptions {
    */
   insecureSetting?: string;
   /**
+   * A mirror reached over plain HTTP because it was configured with `http://`: a TLS server's 400
+   * to it says to change the mirror's scheme, not the insecure setting.
+   */
+  plainHttpMirror?: boolean;
+  /**
    * The path the Distribution API is served under, when not the host's root: `repository/hub`
    * for `https://host/repository/hub/v2/` (a mirror configured with such a URL, as dockerd and
    * Artifactory's path-based access use them).
@@ -129,6 +134,7 @@ export class HttpRegistryClient implements RegistryClient {
       endpoint: this.endpoint,
       apiPath: opts.apiPath,
       insecureSetting: opts.insecureSetting,
+      plainHttpMirror: opts.plainHttpMirror,
       insecureTlsSetting: tlsEntry === undefined ? undefined : (opts.insecureTlsBy?.[tlsEntry] ?? 'insecure = true'),
       transport: opts.transport,
       send: compose(opts.transport.send, this.auth),

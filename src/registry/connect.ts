@@ -175,6 +175,7 @@ export const CONNECTION_SHAPE = {
       jobs: 'string',
       inspect: 'string',
       tags: 'string',
+      mirrors: 'string',
     },
     // credentials, refused and jobs may be left out: the hints then advise none of them (ConnectionNames).
     required: ['caCert', 'clientCert', 'verifyOff', 'verifiedOffBy', 'insecure', 'insecureSetting'],
@@ -394,7 +395,7 @@ export function connect(
         insecureRegistries: plainHttp ? [...(opts.insecureRegistries ?? []), registryHost] : opts.insecureRegistries,
       };
       mirrorTransport ??= transport.withProfile(mirrorSendProfile(transport));
-      c = connectOne(mirrorTransport, registryHost, 'from', mirrorScopes, mirrorOpts, memory?.auth, undefined, { apiPath: apiPath || undefined });
+      c = connectOne(mirrorTransport, registryHost, 'from', mirrorScopes, mirrorOpts, memory?.auth, undefined, { apiPath: apiPath || undefined, plainHttp });
       clients.set(key, c);
     }
     return c;
@@ -443,7 +444,7 @@ function connectOne(
   opts: ConnectionOptions,
   memory?: AuthMemory,
   onInterruptedSession?: (s: InterruptedSession) => void,
-  mirror?: { apiPath?: string },
+  mirror?: { apiPath?: string; plainHttp?: boolean },
 ): RegistryClient {
   const apiPath = mirror?.apiPath;
   let cached: Promise<Credential | undefined> | undefined;
@@ -481,6 +482,7 @@ function connectOne(
     credentialOrigin: given ? `credentials.registries[${JSON.stringify(given.key)}]` : hasExplicit(explicit) ? transport.names.givenCredentials?.(role) : credentialEnvOrigin(role, opts.env ?? {}),
     insecure: insecureList(opts),
     insecureSetting: insecureFromEnvOnly(registry, opts) ? 'REGPUSH_INSECURE_REGISTRIES' : undefined,
+    plainHttpMirror: mirror?.plainHttp,
     insecureTls: Object.keys(opts.insecureTlsRegistries ?? {}),
     insecureTlsBy: insecureTlsBy(opts),
     signal: opts.signal,
