@@ -10,6 +10,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
 import { join, resolve as resolvePath } from 'node:path';
 import { InputError } from '../errors.js';
@@ -102,8 +103,12 @@ export function tlsConnectOptions(s: TlsSettings | undefined): { secureContext?:
 export interface TlsResolver {
   /** Settings for `host` (URL host[:port]); undefined when the defaults apply. Cached per host. */
   settingsFor(host: string): Promise<TlsSettings | undefined>;
-  /** What to add to a TLS error line about `host`: the flags and the certs.d path that would be read. */
-  hint(host: string, kind: TlsFailureKind): string;
+  /**
+   * What to add to a TLS error line about `host`: the flags and the certs.d path that would be
+   * read. `certNames`, for a 'hostname' failure: the names the certificate carries, where the
+   * error gave them.
+   */
+  hint(host: string, kind: TlsFailureKind, certNames?: readonly string[]): string;
 }
 
 /** What kind of handshake failure a TLS error is, for the hint. */
@@ -122,6 +127,12 @@ export function certsDirNames(host: string): string[] {
   if (!/:\d+$/.test(h) || h.endsWith(']')) names.push(`${h}:443`);
   if (isDockerHub(withoutDefaultPort(h))) names.push(DOCKER_HUB, DOCKER_HUB_API_HOST);
   return [...new Set(names)];
+}
+
+/** The host name of a registry name, without port or brackets: what a certificate must name. */
+function hostnameOf(name: string): string {
+  const bracketed = /^\[([^\]]+)\]/.exec(name);
+  return bracketed ? bracketed[1]! : name.replace(/:\d+$/, '');
 }
 
 function withoutDefaultPort(h: string): string {
@@ -343,7 +354,7 @@ export function tlsResolver(opts: ResolverTlsOptions, logger: Logger = silentLog
       }
       return p;
     },
-    hint(host: string, kind: TlsFailureKind) {
+    hint(host: string, kind: TlsFailureKind, certNames?: readonly string[]) {
       const name = tlsName(host);
       // The directory the first root would hold for this host (none when no root is read).
       const dir = roots.length ? `${join(roots[0]!, certsDirNames(host)[0]!)}/` : undefined;
@@ -361,12 +372,20 @@ export function tlsResolver(opts: ResolverTlsOptions, logger: Logger = silentLog
         return `the certificate of ${name} is outside its validity dates (expired, or not valid yet): the registry's operator renews it, or this machine's clock is wrong; no CA setting changes that`;
       }
       if (kind === 'hostname') {
-        return `the certificate of ${name} is not for that name; reach it by a name the certificate lists, or (not recommended) ${names.verifyOff(name)}; a private CA goes in ${names.caCert(name)}${dir ? ` or ${dir}*.crt${others}` : ''}`;
+        // The chain verified (the name is checked after it): the certificate is trusted, and made
+        // out to other names. No CA makes it name this one.
+        const bare = hostnameOf(name);
+        const carried = certNames === undefined ? '' : certNames.length ? `: it names ${certNames.join(', ')}` : `: it names no ${isIP(bare) ? 'IP address' : 'host name'}`;
+        return `the certificate of ${name} does not name ${bare}${carried}; reach the registry by a name its certificate carries, or have the certificate reissued to name ${bare}; no CA setting changes that (${names.verifyOff(name)} skips the check: not recommended)`;
       }
-      if (kind === 'untrusted' && had?.cas.length) {
-        const files = had.cas.map((c) => `${c.file} (${c.by})`).join(', ');
+      const files = had?.cas.map((c) => `${c.file} (${c.by})`).join(', ');
+      if (kind === 'untrusted' && files) {
         const env = extraCaSet ? `; NODE_EXTRA_CA_CERTS (${extraCaSet}) is trusted too and did not verify it either` : '';
         return `the CA given for ${name}, ${files}, did not verify its certificate: it is not the CA that issued it, or ${name} does not send the intermediate certificates between them (then add those to the CA file)${env}`;
+      }
+      if (kind === 'other' && files) {
+        // Not a certificate the trust could not place (that is 'untrusted'): another CA would not help.
+        return `a CA is given for ${name} already (${files}), and this failure is not one another CA fixes: check the TLS setup of ${name} (the protocol versions and cipher suites it accepts, the certificate chain it sends)`;
       }
       const extraCa = extraCaSet ? `; NODE_EXTRA_CA_CERTS (${extraCaSet}) is trusted already and did not verify it` : '; NODE_EXTRA_CA_CERTS=PATH trusts a CA for every registry';
       return `to trust its CA add ${names.caCert(name)}${dir ? ` or put the CA as a .crt file in ${dir}${others}` : ''}${kind === 'untrusted' ? extraCa : ''}`;

@@ -162,6 +162,25 @@ test('a NODE_EXTRA_CA_CERTS file the CLI cannot read (Node ignored it at start):
   assert.equal(withCa.stderr.split(warning).length, 2, 'one warning');
 });
 
+test('a certificate made out to other names: the hint lists the names it carries and advises no CA (library and CLI)', async (t) => {
+  const server = await untrustedTls(t);
+  if (!server) return;
+  const { host, certFile } = server;
+  // The same server reached by its address: its CA given and trusted, its certificate for localhost only.
+  const byAddress = host.replace(/^localhost:/, '127.0.0.1:');
+  const dir = tempDir();
+  const { lib, env } = isolated(dir);
+  const e = await rejection(inspect(`${byAddress}/app:1`, { ...lib, tls: { certsDirs: [], caCerts: { [byAddress]: [certFile] } } }));
+  assert.equal(e.code, 'E_TLS', e.message);
+  const said = `the certificate of ${byAddress} does not name 127.0.0.1: it names localhost; reach the registry by a name its certificate carries, or have the certificate reissued to name 127.0.0.1; no CA setting changes that`;
+  assert.ok(e.message.includes(`(ERR_TLS_CERT_ALTNAME_INVALID); ${said} (tls.verifyOff: ["${byAddress}"] skips the check: not recommended)`), e.message);
+  assert.doesNotMatch(e.message, /tls\.caCerts|\.crt|NODE_EXTRA_CA_CERTS/);
+  const r = await runMain(['inspect', '--retries', '0', '--ca-cert', `${byAddress}=${certFile}`, `${byAddress}/app:1`], { env, cwd: dir });
+  const line = errorLine(r);
+  assert.ok(line.endsWith(`; ${said} (--tls-verify ${byAddress}=false skips the check: not recommended) [E_TLS]`), r.stderr);
+  assert.doesNotMatch(line, /--ca-cert|\.crt|NODE_EXTRA_CA_CERTS/);
+});
+
 test('verification off: the warning names tls.verifyOff to the library, --tls-verify HOST=false to the CLI', async (t) => {
   const server = await untrustedTls(t);
   if (!server) return;

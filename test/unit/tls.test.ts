@@ -247,7 +247,15 @@ test('tlsResolver hints name the flag and the certs.d path for the host', () => 
   const r = tlsResolver({ certsDirs: ['/etc/containers/certs.d', '/etc/docker/certs.d'] }, undefined, CONNECTION_FLAG_NAMES);
   assert.equal(r.hint('reg:5000', 'untrusted'), 'to trust its CA add --ca-cert reg:5000=PATH or put the CA as a .crt file in /etc/containers/certs.d/reg:5000/ (or under /etc/docker/certs.d); NODE_EXTRA_CA_CERTS=PATH trusts a CA for every registry');
   assert.match(r.hint('reg:5000', 'client-certificate'), /^reg:5000 asks for a client certificate: add --client-cert reg:5000=CERT,KEY or put client\.cert and client\.key in \/etc\/containers\/certs\.d\/reg:5000\//);
-  assert.match(r.hint('reg', 'hostname'), /not for that name.*--tls-verify reg=false.*--ca-cert reg=PATH or \/etc\/containers\/certs\.d\/reg\/\*\.crt/);
+  // The chain verified, the name did not: the names it carries, and no CA to add (was: "a private CA goes in --ca-cert reg=PATH or …/*.crt").
+  assert.equal(
+    r.hint('reg:5000', 'hostname', ['registry.internal', '10.0.0.5']),
+    'the certificate of reg:5000 does not name reg: it names registry.internal, 10.0.0.5; reach the registry by a name its certificate carries, or have the certificate reissued to name reg; no CA setting changes that (--tls-verify reg:5000=false skips the check: not recommended)',
+  );
+  assert.match(r.hint('10.0.0.7:5000', 'hostname', []), /^the certificate of 10\.0\.0\.7:5000 does not name 10\.0\.0\.7: it names no IP address; /);
+  assert.match(r.hint('[fd00::7]:5000', 'hostname', []), /^the certificate of \[fd00::7\]:5000 does not name fd00::7: it names no IP address; /);
+  assert.match(r.hint('reg', 'hostname'), /^the certificate of reg does not name reg; reach/, 'no names in the error: none listed');
+  for (const names of [undefined, ['x']]) assert.doesNotMatch(r.hint('reg', 'hostname', names), /--ca-cert|\.crt|NODE_EXTRA_CA_CERTS/);
   // No certs.d root read: no directory to point at.
   assert.equal(tlsResolver({ certsDirs: [] }, undefined, CONNECTION_FLAG_NAMES).hint('reg', 'other'), 'to trust its CA add --ca-cert reg=PATH');
   assert.match(tlsResolver({}).hint('reg', 'untrusted'), /\/etc\/containers\/certs\.d\/reg\/ \(or under \/etc\/docker\/certs\.d\); NODE_EXTRA_CA_CERTS=PATH trusts a CA for every registry$/, 'the defaults');
@@ -261,8 +269,8 @@ test('tlsResolver hints name the library\'s tls options when no names are given 
     'reg:5000 asks for a client certificate: add tls.clientCerts: { "reg:5000": { cert: CERT, key: KEY } } or put client.cert and client.key in /etc/containers/certs.d/reg:5000/ (or under /etc/docker/certs.d)',
   );
   assert.equal(
-    r.hint('reg', 'hostname'),
-    'the certificate of reg is not for that name; reach it by a name the certificate lists, or (not recommended) tls.verifyOff: ["reg"]; a private CA goes in tls.caCerts: { "reg": [PATH] } or /etc/containers/certs.d/reg/*.crt (or under /etc/docker/certs.d)',
+    r.hint('reg', 'hostname', ['localhost']),
+    'the certificate of reg does not name reg: it names localhost; reach the registry by a name its certificate carries, or have the certificate reissued to name reg; no CA setting changes that (tls.verifyOff: ["reg"] skips the check: not recommended)',
   );
   assert.equal(tlsResolver({ certsDirs: [] }).hint('reg', 'other'), 'to trust its CA add tls.caCerts: { "reg": [PATH] }');
   assert.doesNotMatch([r.hint('reg', 'untrusted'), r.hint('reg', 'client-certificate'), r.hint('reg', 'hostname')].join(' '), /--/);
@@ -291,6 +299,9 @@ test('tlsResolver hints for CAs and a client certificate that were given: they n
   await lib.settingsFor('other');
   assert.equal(lib.hint('other', 'untrusted'), `${notIt('other', `${flagCa} (tls.caCerts)`)}; NODE_EXTRA_CA_CERTS (${flagCa}) is trusted too and did not verify it either`);
   assert.match(lib.hint('other', 'client-certificate'), new RegExp(`^other refused the client certificate given, ${cert.replace(/[.]/g, '\\.')} \\(tls\\.clientCerts\\)`));
+  // Another kind of failure with a CA given: no advice to add one (was: "to trust its CA add tls.caCerts …").
+  assert.equal(lib.hint('other', 'other'), `a CA is given for other already (${flagCa} (tls.caCerts)), and this failure is not one another CA fixes: check the TLS setup of other (the protocol versions and cipher suites it accepts, the certificate chain it sends)`);
+  assert.equal(cli.hint('reg:5000', 'other'), `a CA is given for reg:5000 already (${join(dir, 'corp.crt')} (in ${dir}/), ${flagCa} (--ca-cert)), and this failure is not one another CA fixes: check the TLS setup of reg:5000 (the protocol versions and cipher suites it accepts, the certificate chain it sends)`);
   // A host given nothing keeps the advice to give something.
   await lib.settingsFor('elsewhere');
   assert.match(lib.hint('elsewhere', 'untrusted'), /^to trust its CA add tls\.caCerts/);
