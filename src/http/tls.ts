@@ -60,8 +60,10 @@ export interface RegistryTlsOptions {
 
 /**
  * What tlsResolver takes: the caller's options, and the NODE_EXTRA_CA_CERTS of the operation's
- * `env`. That file is trusted for every host, on top of Node's bundled roots, as Node trusts the
- * one of its own environment; unless it is `nodeExtraCaCerts`, which the default trust holds already.
+ * `env`. That file is trusted for every host and for an https:// proxy, on top of Node's bundled
+ * roots, as Node trusts the one of its own environment; unless it is `nodeExtraCaCerts`, which the
+ * default trust holds already. One that cannot be read, or holds no certificate, is a warning and
+ * adds nothing, as Node treats its own.
  */
 export interface ResolverTlsOptions extends RegistryTlsOptions {
   /** env.NODE_EXTRA_CA_CERTS of the operation (absolute: anchorPaths). */
@@ -71,6 +73,20 @@ export interface ResolverTlsOptions extends RegistryTlsOptions {
    * = true` hosts): whether such a host ends up on TLS or plain HTTP is known only after it.
    */
   verifyOffWarnedElsewhere?: readonly string[];
+}
+
+/**
+ * The warning for a NODE_EXTRA_CA_CERTS file that adds no CA (`why`: it cannot be read, or holds
+ * none): one wording for the CLI's start-up variable and a library caller's `env`.
+ */
+export function ignoredExtraCaWarning(file: string, why: string): string {
+  return `NODE_EXTRA_CA_CERTS=${file}: ${why}; ignored, as Node ignores it: it adds no CA for any registry or proxy`;
+}
+
+/** Why a file could not be read, for a warning: "no such file", else the error's code. */
+function unreadable(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' ? 'no such file' : (code ?? (err as Error).message);
 }
 
 /** What a host's TLS connections use, read from files. */
@@ -104,11 +120,19 @@ export interface TlsResolver {
   /** Settings for `host` (URL host[:port]); undefined when the defaults apply. Cached per host. */
   settingsFor(host: string): Promise<TlsSettings | undefined>;
   /**
+   * Settings for the connection to an https:// proxy: Node's default trust and env's
+   * NODE_EXTRA_CA_CERTS (the CA a corporate proxy's certificate usually needs), never a
+   * registry's own CAs, client certificate or verification; undefined when Node's defaults apply.
+   */
+  proxySettings(): Promise<TlsSettings | undefined>;
+  /**
    * What to add to a TLS error line about `host`: the flags and the certs.d path that would be
    * read. `certNames`, for a 'hostname' failure: the names the certificate carries, where the
    * error gave them.
    */
   hint(host: string, kind: TlsFailureKind, certNames?: readonly string[]): string;
+  /** The NODE_EXTRA_CA_CERTS file trusted for every host and proxy (env's, else the process's), for hints; undefined when none is, or it could not be read. */
+  extraCaCerts(): string | undefined;
 }
 
 /** What kind of handshake failure a TLS error is, for the hint. */
@@ -253,16 +277,24 @@ export function tlsResolver(opts: ResolverTlsOptions, logger: Logger = silentLog
   // (`/etc/ssl//ca.pem` is the same file, and must stay Node's).
   const sameFile = (a: string, b: string | undefined): boolean => b !== undefined && resolvePath(a) === resolvePath(b);
   const everywhere = opts.envExtraCaCerts && !sameFile(opts.envExtraCaCerts, opts.nodeExtraCaCerts) ? opts.envExtraCaCerts : undefined;
-  let everywhereText: Promise<string> | undefined;
-  const everywhereCa = (file: string): Promise<string> =>
-    (everywhereText ??= readPem(file, 'NODE_EXTRA_CA_CERTS file').then((bytes) => {
-      const text = caText(bytes);
-      if (text === undefined) throw new InputError(`${file} holds no certificate, neither PEM nor DER (NODE_EXTRA_CA_CERTS)`, { details: { file } });
-      return text;
-    })).catch((err: unknown) => {
-      everywhereText = undefined; // a failed read is reported again by the next host, not kept
-      throw err;
-    });
+  // Its text, or undefined when there is none or it adds no CA. A file that cannot be read, or
+  // holds no certificate, is one warning, and verification goes on with the other roots: as Node
+  // does with the variable it starts with, and as the CLI does with that one (it was E_INPUT for
+  // every host here, a warning there, for the same variable).
+  let everywhereFailed = false;
+  let everywhereText: Promise<string | undefined> | undefined;
+  const everywhereCa = (): Promise<string | undefined> => {
+    if (everywhere === undefined) return Promise.resolve(undefined);
+    const ignored = (why: string): undefined => {
+      everywhereFailed = true;
+      logger.warn(ignoredExtraCaWarning(everywhere, why));
+      return undefined;
+    };
+    return (everywhereText ??= readFile(everywhere).then(
+      (bytes) => caText(bytes) ?? ignored('it holds no certificate, neither PEM nor DER'),
+      (err: unknown) => ignored(`cannot read it (${unreadable(err)})`),
+    ));
+  };
   // The file the process started with, added back where a host's CAs replace the default trust.
   // One Node could not read it ignored at start, with its own "Warning: Ignoring extra certs" line
   // (and the CLI's warning naming the variable): so is it here, rather than fail only the hosts
@@ -277,8 +309,9 @@ export function tlsResolver(opts: ResolverTlsOptions, logger: Logger = silentLog
         return undefined;
       },
     ));
-  // The NODE_EXTRA_CA_CERTS the caller set, whichever way: a TLS failure's hint does not advise it again.
-  const extraCaSet = opts.envExtraCaCerts ?? opts.nodeExtraCaCerts;
+  // The NODE_EXTRA_CA_CERTS the caller set, whichever way: a TLS failure's hint does not advise it
+  // again. Not env's when it was ignored (its warning said so): that one verified nothing.
+  const extraCaSet = (): string | undefined => (everywhere !== undefined && everywhereFailed ? opts.nodeExtraCaCerts : (opts.envExtraCaCerts ?? opts.nodeExtraCaCerts));
   const offList = opts.verifyOff ?? [];
   /**
    * The verifyOff entry covering a host, by the rule the scheme choice uses (hostEntryFor: an entry
@@ -310,8 +343,9 @@ export function tlsResolver(opts: ResolverTlsOptions, logger: Logger = silentLog
       ...(client ? { client: { cert: client.cert, by: flaggedClient ? clientSetting : `in ${found!.dir}/` } } : {}),
     });
     if (offBy !== undefined && !opts.verifyOffWarnedElsewhere?.includes(offBy)) logger.warn(`TLS verification is off for ${name} (${lookup(opts.verifyOffBy, offBy) ?? names.verifiedOffBy(tlsName(offBy))}): the connection is encrypted, but the server is not authenticated`);
-    if (verify && caFiles.length === 0 && !client && !everywhere) return undefined;
-    const sources = [...caFiles, ...(everywhere ? [everywhere] : []), ...(client ? [client.cert, client.key] : [])];
+    const envCa = await everywhereCa();
+    if (verify && caFiles.length === 0 && !client && envCa === undefined) return undefined;
+    const sources = [...caFiles, ...(envCa !== undefined ? [everywhere!] : []), ...(client ? [client.cert, client.key] : [])];
     logger.debug(`TLS for ${name}: ${sources.length ? sources.join(', ') : 'default trust'}${verify ? '' : ', verification off'}`);
     const flagged = new Set(lookup(opts.caCerts, host) ?? []);
     const extra = (
@@ -328,12 +362,12 @@ export function tlsResolver(opts: ResolverTlsOptions, logger: Logger = silentLog
       )
     ).flat();
     let ca: string[] | undefined;
-    if (extra.length || everywhere) {
+    if (extra.length || envCa !== undefined) {
       // Node's `ca` replaces its default trust; Docker adds certs.d CAs to the system pool, so the
       // defaults (and NODE_EXTRA_CA_CERTS, which Node would otherwise add itself) go back in.
       const nodeText = opts.nodeExtraCaCerts && extra.length ? await nodeExtraCa(opts.nodeExtraCaCerts) : undefined;
       const nodeExtra = nodeText === undefined ? [] : [nodeText];
-      ca = [...rootCertificates, ...nodeExtra, ...(everywhere ? [await everywhereCa(everywhere)] : []), ...extra];
+      ca = [...rootCertificates, ...nodeExtra, ...(envCa !== undefined ? [envCa] : []), ...extra];
     }
     const [clientCert, clientKey] = client ? await Promise.all([readPem(client.cert, 'client certificate'), readPem(client.key, 'client key')]) : [undefined, undefined];
     if (client) checkClientPair(clientCert!, clientKey!, client, name);
@@ -342,7 +376,20 @@ export function tlsResolver(opts: ResolverTlsOptions, logger: Logger = silentLog
     return { id: `${name}|${verify}|${sources.join('|')}`, ca, clientCert, clientKey, verify, sources, secureContext };
   };
 
+  // The connection to an https:// proxy: the trust every host gets (env's NODE_EXTRA_CA_CERTS on
+  // top of Node's), as Node would give its own https connections; one context for the operation.
+  let proxyTls: Promise<TlsSettings | undefined> | undefined;
+  const proxySettings = (): Promise<TlsSettings | undefined> =>
+    (proxyTls ??= everywhereCa().then((text) => {
+      if (text === undefined) return undefined;
+      const ca = [...rootCertificates, text];
+      logger.debug(`TLS for proxies: ${everywhere}`);
+      return { id: `proxy|${everywhere}`, ca, verify: true, sources: [everywhere!], secureContext: createSecureContext({ ca }) };
+    }));
+
   return {
+    proxySettings,
+    extraCaCerts: extraCaSet,
     settingsFor(host: string) {
       const name = tlsName(host);
       let p = cache.get(name);
@@ -380,14 +427,16 @@ export function tlsResolver(opts: ResolverTlsOptions, logger: Logger = silentLog
       }
       const files = had?.cas.map((c) => `${c.file} (${c.by})`).join(', ');
       if (kind === 'untrusted' && files) {
-        const env = extraCaSet ? `; NODE_EXTRA_CA_CERTS (${extraCaSet}) is trusted too and did not verify it either` : '';
+        const set = extraCaSet();
+        const env = set ? `; NODE_EXTRA_CA_CERTS (${set}) is trusted too and did not verify it either` : '';
         return `the CA given for ${name}, ${files}, did not verify its certificate: it is not the CA that issued it, or ${name} does not send the intermediate certificates between them (then add those to the CA file)${env}`;
       }
       if (kind === 'other' && files) {
         // Not a certificate the trust could not place (that is 'untrusted'): another CA would not help.
         return `a CA is given for ${name} already (${files}), and this failure is not one another CA fixes: check the TLS setup of ${name} (the protocol versions and cipher suites it accepts, the certificate chain it sends)`;
       }
-      const extraCa = extraCaSet ? `; NODE_EXTRA_CA_CERTS (${extraCaSet}) is trusted already and did not verify it` : '; NODE_EXTRA_CA_CERTS=PATH trusts a CA for every registry';
+      const set = extraCaSet();
+      const extraCa = set ? `; NODE_EXTRA_CA_CERTS (${set}) is trusted already and did not verify it` : '; NODE_EXTRA_CA_CERTS=PATH trusts a CA for every registry';
       return `to trust its CA add ${names.caCert(name)}${dir ? ` or put the CA as a .crt file in ${dir}${others}` : ''}${kind === 'untrusted' ? extraCa : ''}`;
     },
   };

@@ -339,10 +339,38 @@ test('tlsResolver: env\'s NODE_EXTRA_CA_CERTS is trusted for every host, on top 
   assert.deepEqual((await both.settingsFor('elsewhere:1'))!.ca, [...rootCertificates, envCaText]);
   assert.deepEqual((await both.settingsFor('reg:5000'))!.ca, [...rootCertificates, 'STARTED', envCaText, PEM_CA]);
 
-  // A file that cannot be read, or holds no certificate, is E_INPUT naming it, at the first host.
-  await assert.rejects(tlsResolver({ certsDirs: [], envExtraCaCerts: join(tmp, 'nope.pem') }).settingsFor('reg'), (e: unknown) => e instanceof InputError && /cannot read NODE_EXTRA_CA_CERTS file .*nope\.pem: ENOENT/.test((e as Error).message));
+  // A file that cannot be read, or holds no certificate: one warning (as the CLI's start-up
+  // variable gets, and Node gives its own), and verification goes on with the other roots (was
+  // E_INPUT for every host). Its hint does not say it was trusted.
   writeFileSync(join(tmp, 'junk.pem'), 'not a certificate');
-  await assert.rejects(tlsResolver({ certsDirs: [], envExtraCaCerts: join(tmp, 'junk.pem') }).settingsFor('reg'), (e: unknown) => e instanceof InputError && (e as Error).message === `${join(tmp, 'junk.pem')} holds no certificate, neither PEM nor DER (NODE_EXTRA_CA_CERTS)`);
+  for (const [file, why] of [[join(tmp, 'nope.pem'), 'cannot read it (no such file)'], [join(tmp, 'junk.pem'), 'it holds no certificate, neither PEM nor DER']] as const) {
+    const warnings: string[] = [];
+    const r = tlsResolver({ certsDirs: [root], envExtraCaCerts: file }, { debug() {}, info() {}, warn: (m: string) => warnings.push(m) });
+    assert.equal(await r.settingsFor('elsewhere:1'), undefined, `${file}: Node's default trust`);
+    assert.deepEqual((await r.settingsFor('reg:5000'))!.ca, [...rootCertificates, PEM_CA], `${file}: the host's own CAs still`);
+    assert.equal(await r.proxySettings(), undefined, `${file}: a proxy on Node's default trust`);
+    assert.deepEqual(warnings, [`NODE_EXTRA_CA_CERTS=${file}: ${why}; ignored, as Node ignores it: it adds no CA for any registry or proxy`]);
+    assert.equal(r.extraCaCerts(), undefined);
+    assert.match(r.hint('elsewhere:1', 'untrusted'), /; NODE_EXTRA_CA_CERTS=PATH trusts a CA for every registry$/);
+  }
+});
+
+test('tlsResolver: the connection to an https:// proxy trusts env\'s NODE_EXTRA_CA_CERTS on top of Node\'s roots, never a registry\'s own CAs', async () => {
+  const envCa = join(tmp, 'proxy-env-extra.pem');
+  writeFileSync(envCa, FLAG_PAIR.cert);
+  const lib = tlsResolver({ certsDirs: [], caCerts: { 'proxy.corp:3128': [join(tmp, 'never-read.pem')] }, envExtraCaCerts: envCa });
+  const p = (await lib.proxySettings())!;
+  assert.deepEqual(p.ca, [...rootCertificates, FLAG_PAIR.cert]);
+  assert.equal(p.verify, true);
+  assert.ok(p.secureContext);
+  assert.equal(await lib.proxySettings(), p, 'one context for the operation');
+  assert.equal(lib.extraCaCerts(), envCa);
+  // Nothing beyond Node's own trust (the CLI: its start-up file is Node's already): the default.
+  writeFileSync(join(tmp, 'proxy-started.pem'), 'STARTED');
+  const cli = tlsResolver({ certsDirs: [], envExtraCaCerts: join(tmp, 'proxy-started.pem'), nodeExtraCaCerts: join(tmp, 'proxy-started.pem') });
+  assert.equal(await cli.proxySettings(), undefined);
+  assert.equal(cli.extraCaCerts(), join(tmp, 'proxy-started.pem'));
+  assert.equal(await tlsResolver({ certsDirs: [] }).proxySettings(), undefined);
 });
 
 test('tlsResolver: a nodeExtraCaCerts file that cannot be read is ignored, as Node ignored it at start (which warned): a host with CAs of its own goes on', async () => {
