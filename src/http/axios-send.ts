@@ -563,6 +563,8 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void;
       clearTimeout(timer);
       req.signal?.removeEventListener('abort', onAbort);
     }
+    // Answered over TLS: a host whose verification is off is warned of now, the first time.
+    if (opts.tls && req.url.startsWith('https:')) opts.tls.answered(safeHost(req.url));
     const out: Record<string, string> = {};
     for (const [k, v] of Object.entries(res.headers ?? {})) {
       if (v === undefined || v === null) continue;

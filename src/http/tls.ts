@@ -68,11 +68,6 @@ export interface RegistryTlsOptions {
 export interface ResolverTlsOptions extends RegistryTlsOptions {
   /** env.NODE_EXTRA_CA_CERTS of the operation (absolute: anchorPaths). */
   envExtraCaCerts?: string;
-  /**
-   * Entries of verifyOff whose warning the scheme probe gives instead (registries.conf's `insecure
-   * = true` hosts): whether such a host ends up on TLS or plain HTTP is known only after it.
-   */
-  verifyOffWarnedElsewhere?: readonly string[];
 }
 
 /**
@@ -125,6 +120,13 @@ export interface TlsResolver {
    * registry's own CAs, client certificate or verification; undefined when Node's defaults apply.
    */
   proxySettings(): Promise<TlsSettings | undefined>;
+  /**
+   * Called when a request to `host` over TLS has been answered: the first time, a host whose
+   * verification is off is warned of, whatever it is to the operation (registry, mirror, token
+   * service, redirect target). Only then: a registries.conf `insecure = true` host that does not
+   * speak TLS is spoken to in plain HTTP, and is never "encrypted".
+   */
+  answered(host: string): void;
   /**
    * What to add to a TLS error line about `host`: the flags and the certs.d path that would be
    * read. `certNames`, for a 'hostname' failure: the names the certificate carries, where the
@@ -342,7 +344,6 @@ export function tlsResolver(opts: ResolverTlsOptions, logger: Logger = silentLog
       cas: [...(found?.cas ?? []).map((file) => ({ file, by: `in ${found!.dir}/` })), ...(lookup(opts.caCerts, host) ?? []).map((file) => ({ file, by: caSetting }))],
       ...(client ? { client: { cert: client.cert, by: flaggedClient ? clientSetting : `in ${found!.dir}/` } } : {}),
     });
-    if (offBy !== undefined && !opts.verifyOffWarnedElsewhere?.includes(offBy)) logger.warn(`TLS verification is off for ${name} (${lookup(opts.verifyOffBy, offBy) ?? names.verifiedOffBy(tlsName(offBy))}): the connection is encrypted, but the server is not authenticated`);
     const envCa = await everywhereCa();
     if (verify && caFiles.length === 0 && !client && envCa === undefined) return undefined;
     const sources = [...caFiles, ...(envCa !== undefined ? [everywhere!] : []), ...(client ? [client.cert, client.key] : [])];
@@ -386,10 +387,19 @@ export function tlsResolver(opts: ResolverTlsOptions, logger: Logger = silentLog
       logger.debug(`TLS for proxies: ${everywhere}`);
       return { id: `proxy|${everywhere}`, ca, verify: true, sources: [everywhere!], secureContext: createSecureContext({ ca }) };
     }));
+  // Hosts whose first TLS answer has been seen (answered): each warned of once, if at all.
+  const answeredHosts = new Set<string>();
 
   return {
     proxySettings,
     extraCaCerts: extraCaSet,
+    answered(host: string) {
+      const name = tlsName(host);
+      if (answeredHosts.has(name)) return;
+      answeredHosts.add(name);
+      const offBy = offEntry(name);
+      if (offBy !== undefined) logger.warn(`TLS verification is off for ${name} (${lookup(opts.verifyOffBy, offBy) ?? names.verifiedOffBy(tlsName(offBy))}): the connection is encrypted, but the server is not authenticated`);
+    },
     settingsFor(host: string) {
       const name = tlsName(host);
       let p = cache.get(name);

@@ -39,8 +39,8 @@ export interface RegistryClientOptions {
   insecureTls?: readonly string[];
   /**
    * The setting that put each insecureTls entry there, as its warning quotes it (`insecure = true
-   * in FILE`, `[registries.insecure] in FILE`): the scheme probe warns once it knows which
-   * protocol the host speaks (scheme-probe.ts).
+   * in FILE`, `[registries.insecure] in FILE`): the scheme probe warns of a host it finds on plain
+   * HTTP (scheme-probe.ts); one on TLS is warned of by the transport's TLS resolver.
    */
   insecureTlsBy?: Readonly<Record<string, string>>;
   /**

@@ -299,10 +299,9 @@ function withInsecureTls(opts: ConnectionOptions): ResolverTlsOptions {
   return {
     ...tls,
     verifyOff: [...(tls.verifyOff ?? []), ...hosts.map(([h]) => h)],
+    // Named in the warning the resolver gives once such a host has answered over TLS, whatever
+    // it is to the operation (registry, mirror, token service, redirect target).
     verifyOffBy: { ...Object.fromEntries(hosts.map(([h, where]) => [h, insecureTlsSetting(where)])), ...(tls.verifyOffBy ?? {}) },
-    // Warned of by the scheme probe, which knows whether the host spoke TLS; unless the caller's
-    // own tls.verifyOff names it too.
-    verifyOffWarnedElsewhere: hosts.map(([h]) => h).filter((h) => !(tls.verifyOff ?? []).includes(h)),
   };
 }
 

@@ -22,7 +22,7 @@ export interface RegistryHttpOptions {
   insecureSetting?: string;
   /** A mirror configured with http:// (RegistryClientOptions.plainHttpMirror). */
   plainHttpMirror?: boolean;
-  /** The setting that named the host insecure-TLS, for the warning the scheme probe gives (RegistryClientOptions.insecureTlsBy). */
+  /** The setting that named the host insecure-TLS, for the scheme probe's warning of one on plain HTTP (RegistryClientOptions.insecureTlsBy). */
   insecureTlsSetting?: string;
   transport: Transport;
   /** The authenticated send: the registry's auth middleware over the transport's send. */

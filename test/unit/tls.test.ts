@@ -166,7 +166,7 @@ test('a registry key written as a bare IPv6 address (--tls-verify, --ca-cert, --
   await assert.rejects(lib.settingsFor('[fd00::3]'), /\/nonexistent\/ca\.pem/);
 });
 
-test('tlsResolver: verification off for the named registry only, with one warning per host (naming the CLI\'s flag, or the library\'s option)', async () => {
+test('tlsResolver: verification off for the named registry only, with one warning per host once it has answered over TLS (naming the CLI\'s flag, or the library\'s option)', async () => {
   const warnings: string[] = [];
   const logger = { debug() {}, info() {}, warn: (m: string) => warnings.push(m) };
   const r = tlsResolver({ certsDirs: [], verifyOff: ['lab.local:5000', 'docker.io'] }, logger, CONNECTION_FLAG_NAMES);
@@ -176,6 +176,8 @@ test('tlsResolver: verification off for the named registry only, with one warnin
   await r.settingsFor('lab.local:5000');
   assert.equal((await r.settingsFor('registry-1.docker.io'))?.verify, false, 'docker.io names the Hub API host');
   assert.equal(await r.settingsFor('lab.local:5001'), undefined);
+  assert.deepEqual(warnings, [], 'nothing said before a TLS answer: an insecure = true host may end up on plain HTTP');
+  for (const host of ['lab.local:5000', 'lab.local:5000', 'registry-1.docker.io', 'lab.local:5001']) r.answered(host);
   assert.deepEqual(warnings, [
     'TLS verification is off for lab.local:5000 (--tls-verify lab.local:5000=false): the connection is encrypted, but the server is not authenticated',
     'TLS verification is off for docker.io (--tls-verify docker.io=false): the connection is encrypted, but the server is not authenticated',
@@ -183,8 +185,8 @@ test('tlsResolver: verification off for the named registry only, with one warnin
   // A library caller set tls.verifyOff; what set it elsewhere (verifyOffBy) is named as given.
   warnings.length = 0;
   const lib = tlsResolver({ certsDirs: [], verifyOff: ['lab.local:5000', 'other:5000'], verifyOffBy: { 'other:5000': 'insecure = true in /etc/containers/registries.conf' } }, logger);
-  await lib.settingsFor('lab.local:5000');
-  await lib.settingsFor('other:5000');
+  lib.answered('lab.local:5000');
+  lib.answered('other:5000');
   assert.deepEqual(warnings, [
     'TLS verification is off for lab.local:5000 (tls.verifyOff): the connection is encrypted, but the server is not authenticated',
     'TLS verification is off for other:5000 (insecure = true in /etc/containers/registries.conf): the connection is encrypted, but the server is not authenticated',
@@ -403,6 +405,7 @@ test('registries.conf insecure hosts: one matching rule for the scheme choice an
   ] as const) {
     const tlsOff = (await r.settingsFor(urlHost))?.verify === false;
     assert.equal(tlsOff, off, `TLS verification off for ${urlHost}`);
+    r.answered(urlHost);
     // 'auto' is "TLS without verification, else plain HTTP"; hub443.example is the one that differs: :443 is https only.
     if (registry !== 'hub443.example') assert.equal(endpointFor(registry, [], entries).scheme === 'auto', off, `scheme of ${registry}`);
   }
