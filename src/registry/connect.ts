@@ -66,8 +66,9 @@ export interface ConnectionOptions {
    * TLS per registry: certs.d directories (default ~/.config/containers/certs.d under homeDir or
    * env.HOME, /etc/containers/certs.d, /etc/docker/certs.d),
    * extra CAs, client certificates, verification off. A CA file named by `env.NODE_EXTRA_CA_CERTS`
-   * is trusted for every registry on top of Node's bundled roots, as Node trusts the one of its own
-   * environment (see RegistryTlsOptions.nodeExtraCaCerts for the file the process started with).
+   * is trusted for every registry and https:// proxy on top of Node's bundled roots, as Node trusts
+   * the one of its own environment (see RegistryTlsOptions.nodeExtraCaCerts for the file the
+   * process started with); one that cannot be read is a warning, as Node's own is.
    */
   tls?: RegistryTlsOptions;
   /** Milliseconds a credential helper may take (default 30 s). The CLI reads REGPUSH_CREDENTIAL_HELPER_TIMEOUT_MS. */
@@ -290,7 +291,7 @@ export function anchorPaths<T extends ConnectionOptions>(opts: T, cwd: string = 
  * system when none are given, and verification off for insecureTlsRegistries (and why, for the warning).
  */
 function withInsecureTls(opts: ConnectionOptions): ResolverTlsOptions {
-  // env's NODE_EXTRA_CA_CERTS is trusted for every registry (tlsResolver), as Node trusts the one
+  // env's NODE_EXTRA_CA_CERTS is trusted for every registry and proxy (tlsResolver), as Node trusts the one
   // it started with; that one, where the caller names it (tls.nodeExtraCaCerts), is Node's already.
   const tls: ResolverTlsOptions = { ...(opts.tls ?? {}), envExtraCaCerts: opts.env?.NODE_EXTRA_CA_CERTS || undefined };
   tls.certsDirs ??= defaultCertsDirs(opts.homeDir ?? opts.env?.HOME);
