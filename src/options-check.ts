@@ -322,6 +322,11 @@ export interface ConnectionNames {
   inspect?: string;
   /** What lists a repository's tags, for a 404 at inspect: `listTags(REPO)`; `` `regpush tags REPO` ``. */
   tags?: string;
+  /**
+   * Where read mirrors are configured, named when a mirror given with `http://` turns out to speak
+   * TLS: `mirrors`; the CLI's `--registry-mirror (or daemon.json's registry-mirrors)`. Absent: the library's name.
+   */
+  mirrors?: string;
 }
 
 /** How a library caller gives credentials for `registry` (ConnectionNames.credentials). */
@@ -345,4 +350,5 @@ export const connectionOptionNames: ConnectionNames = {
   jobs: 'jobs',
   inspect: 'inspect(REF)',
   tags: 'listTags(REPO)',
+  mirrors: 'the mirrors option',
 };

@@ -12,7 +12,7 @@ import { many } from './flags.js';
 import type { CliIO } from './io.js';
 import type { SecretSet } from '../redact.js';
 import { createCliLogger, type LineSink, type Verbosity } from './logger.js';
-import type { RegistryTlsOptions } from '../http/tls.js';
+import { ignoredExtraCaWarning, type RegistryTlsOptions } from '../http/tls.js';
 import { tlsFlags, tlsOptionsFromFlags } from './tls-flags.js';
 import { connectionFlagNames, type ConnectingCommand } from './connection-flags.js';
 import { mirrorFlags, registryConfigOptions } from './mirror-flags.js';
@@ -84,7 +84,7 @@ export function commonContext(args: CommonArgs, io: CliIO, secrets: SecretSet): 
     // (the library passes it over where it would add it back). It failed only the runs with
     // --ca-cert or certs.d CAs before (E_INPUT reading it). Still handed on, so that env's
     // variable is known for the one Node read, not a file for the library to trust itself.
-    if (unreadable) logger.warn(`NODE_EXTRA_CA_CERTS=${file}: cannot read it (${unreadable}); ignored, as Node ignores it: it adds no CA for any registry`);
+    if (unreadable) logger.warn(ignoredExtraCaWarning(file, `cannot read it (${unreadable})`));
     tls.nodeExtraCaCerts = file;
   }
   const conf = registryConfigOptions(args['registry-mirror'], io.env, cwdOf(io), logger);

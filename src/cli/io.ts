@@ -25,7 +25,7 @@ export interface CliIO {
    * The NODE_EXTRA_CA_CERTS this Node process was started with (the binary passes its own): Node's
    * default trust holds that file already, so the library adds it back only where a registry's own
    * CAs replace that trust (the `tls.nodeExtraCaCerts` option). Without it, a NODE_EXTRA_CA_CERTS in
-   * `env` is trusted for every registry by the library itself (an in-process run with its own env).
+   * `env` is trusted for every registry and https:// proxy by the library itself (an in-process run with its own env).
    */
   startupExtraCaCerts?: string;
 }

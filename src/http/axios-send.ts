@@ -17,7 +17,7 @@ import type { EarlySockets } from './early-sockets.js';
 import { watchIdle } from './idle.js';
 import { WaitingSockets } from './waiting-sockets.js';
 import { PROXY_LEG, ProxyAgents, TUNNEL_SIGNAL, type ProxyUse } from './proxy.js';
-import type { ProxySettings } from './proxy-choice.js';
+import { proxyFor, type ProxySettings } from './proxy-choice.js';
 import { tlsConnectOptions, type TlsFailureKind, type TlsResolver } from './tls.js';
 
 /** Options of the socket-level client. */
@@ -141,15 +141,20 @@ function isProxyTls(err: unknown, req: HttpRequest, proxy: ProxyUse): boolean {
  * off) apply to the TLS session inside the tunnel and never reach the proxy's, so the hint the
  * registry's failure gets would not help.
  */
-function proxyTlsError(req: HttpRequest, proxy: ProxyUse, errno: string, kind: TlsFailureKind, message: string): TlsError {
+function proxyTlsError(err: unknown, req: HttpRequest, proxy: ProxyUse, errno: string, kind: TlsFailureKind, message: string, tls?: TlsResolver): TlsError {
   const host = safeHost(req.url);
   const named = redactProxyUrl(proxy.url);
-  const proxyHost = safeHost(proxy.url);
   const wrongScheme = errno === 'ERR_SSL_WRONG_VERSION_NUMBER' || errno === 'EPROTO' || /wrong version number|packet length too long/i.test(message);
+  // The connection to the proxy trusts Node's roots and NODE_EXTRA_CA_CERTS (the process's, and a
+  // library call's env: TlsResolver.proxySettings), never a registry's own CA settings.
+  const extraCa = tls?.extraCaCerts();
+  const carried = certificateNames(err, message);
   const fixes: Partial<Record<TlsFailureKind, string>> = {
-    untrusted: `the proxy's certificate is not trusted: start regpush with NODE_EXTRA_CA_CERTS=PATH (its CA) in its environment (per-registry TLS settings, and a NODE_EXTRA_CA_CERTS given in a library call's env, do not reach the connection to the proxy)`,
+    untrusted: extraCa
+      ? `the proxy's certificate is not trusted: NODE_EXTRA_CA_CERTS (${extraCa}) is trusted for the proxy and did not verify it: it is not the CA that issued the proxy's certificate, or the proxy does not send the intermediate certificates between them (then add those to that file)`
+      : `the proxy's certificate is not trusted: name its CA in NODE_EXTRA_CA_CERTS=PATH in regpush's environment (trusted for every registry and proxy; the per-registry CA settings and certs.d apply to the registry inside the tunnel, not to the proxy)`,
     validity: `the proxy's certificate is outside its validity dates (expired, or not valid yet): its operator renews it, or this machine's clock is wrong`,
-    hostname: `the proxy's certificate is not made out for ${proxyHost}: check the proxy's name in ${proxy.variable}`,
+    hostname: `the proxy's certificate is not made out for ${safeHostname(proxy.url)}${carried?.length ? ` (it names ${carried.join(', ')})` : ''}: check the proxy's name in ${proxy.variable}`,
     'client-certificate': 'the proxy wants a client certificate, which regpush does not send to a proxy',
   };
   const fix =
@@ -158,6 +163,24 @@ function proxyTlsError(req: HttpRequest, proxy: ProxyUse, errno: string, kind: T
   return new TlsError(`TLS failure talking to proxy ${named} (${proxy.variable}) for ${host}: ${text} (${errno}); ${fix}`, {
     details: { registry: host, request: `${req.method} ${redactUrl(req.url)}`, errno, tlsFailure: kind, proxy: named },
   });
+}
+
+/**
+ * The names a certificate carries, for a hostname mismatch: its subjectAltName, from the
+ * certificate Node's error holds (tls.checkServerIdentity's `cert`), else from the message ("… is
+ * not in the cert's altnames: DNS:a, IP Address:10.0.0.5", "… is not cert's CN: a"); the message
+ * alone lists only the addresses of a host named by one ("… is not in the cert's list: "). Without
+ * their DNS: / IP Address: labels; undefined when neither gives any.
+ */
+export function certificateNames(err: unknown, message: string): string[] | undefined {
+  const cause = (err as { cause?: unknown } | undefined)?.cause;
+  const cert = [err, cause].map((x) => (x as { cert?: { subjectaltname?: unknown } } | undefined)?.cert).find((c) => c && typeof c === 'object');
+  const san = typeof cert?.subjectaltname === 'string' ? cert.subjectaltname : undefined;
+  const text = san ?? /(?:cert's altnames|cert's list|cert's CN): ?(.*)$/.exec(message)?.[1];
+  if (text === undefined) return undefined;
+  const entries = text.split(/,\s*/).map((n) => n.trim()).filter(Boolean);
+  // Of a subjectAltName, the names a host is checked against (not email: or URI: entries).
+  return (san === undefined ? entries : entries.filter((n) => /^(DNS|IP Address):/.test(n))).map((n) => n.replace(/^(DNS|IP Address):/, ''));
 }
 
 /**
@@ -182,7 +205,7 @@ export function transportError(err: unknown, req: HttpRequest, tls?: TlsResolver
   if (isTlsFailure(errno, e.message ?? '', [safeHostname(req.url), proxy ? safeHostname(proxy.url) : ''])) {
     const message = (e.message ?? '').split('\n')[0]!;
     const kind = tlsFailureKind(errno, e.message ?? '');
-    if (proxy && isProxyTls(err, req, proxy)) return proxyTlsError(req, proxy, errno, kind, message);
+    if (proxy && isProxyTls(err, req, proxy)) return proxyTlsError(err, req, proxy, errno, kind, message, tls);
     // The server answered the ClientHello with something that is no TLS record: a plain-HTTP
     // server's "HTTP/1.1 400" read as a record header. No CA or certificate is involved, so the
     // line says that and gives the one fix, not OpenSSL's text (`write EPROTO 80AC…:error:0A00010B:
@@ -194,7 +217,7 @@ export function transportError(err: unknown, req: HttpRequest, tls?: TlsResolver
       });
     }
     const plain = errno === 'EPROTO' ? `; if ${host} serves plain HTTP, add ${names.insecure(host)}` : '';
-    const fix = tls ? tls.hint(host, kind) : `for a private CA add ${names.caCert(host)}`;
+    const fix = tls ? tls.hint(host, kind, kind === 'hostname' ? certificateNames(err, message) : undefined) : `for a private CA add ${names.caCert(host)}`;
     const text = kind === 'client-certificate' ? 'the server refused the handshake without a client certificate it accepts' : message;
     // The resolver's hint says it, or says that the caller's NODE_EXTRA_CA_CERTS is trusted already.
     const everywhere = kind === 'untrusted' && !tls ? '; NODE_EXTRA_CA_CERTS=PATH trusts a CA for every registry' : '';
@@ -384,7 +407,9 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void;
   const agentsFor = async (url: string): Promise<{ httpAgent?: Agent; httpsAgent?: Agent; proxy?: ProxyUse }> => {
     const u = new URL(url);
     const settings = u.protocol === 'https:' && opts.tls ? await opts.tls.settingsFor(u.host) : undefined;
-    const viaProxy = proxies.agentFor(u, settings);
+    // An https:// proxy's own TLS: the trust of env's NODE_EXTRA_CA_CERTS too (a corporate proxy's CA).
+    const proxyTls = opts.tls && /^https:/i.test(proxyFor(u, opts.proxy ?? {}) ?? '') ? await opts.tls.proxySettings() : undefined;
+    const viaProxy = proxies.agentFor(u, settings, proxyTls);
     if (viaProxy) return u.protocol === 'https:' ? { httpsAgent: viaProxy.agent, proxy: viaProxy.proxy } : { httpAgent: viaProxy.agent, proxy: viaProxy.proxy };
     if (!settings) return {};
     let agent = tlsAgents.get(settings.id);
@@ -538,6 +563,8 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void;
       clearTimeout(timer);
       req.signal?.removeEventListener('abort', onAbort);
     }
+    // Answered over TLS: a host whose verification is off is warned of now, the first time.
+    if (opts.tls && req.url.startsWith('https:')) opts.tls.answered(safeHost(req.url));
     const out: Record<string, string> = {};
     for (const [k, v] of Object.entries(res.headers ?? {})) {
       if (v === undefined || v === null) continue;

@@ -44,8 +44,10 @@ class TunnelAgent extends HttpsProxyAgent<string> {
   constructor(
     proxy: string,
     private readonly tls: ReturnType<typeof tlsConnectOptions>,
+    proxyTls: ReturnType<typeof tlsConnectOptions>,
   ) {
-    super(proxy, { keepAlive: true, noDelay: true });
+    // What it is constructed with is for the connection to the proxy: its TLS, for an https:// one.
+    super(proxy, { keepAlive: true, noDelay: true, ...proxyTls });
   }
 
   override async connect(req: ClientRequest, opts: Parameters<HttpsProxyAgent<string>['connect']>[1]): ReturnType<HttpsProxyAgent<string>['connect']> {
@@ -98,14 +100,17 @@ class TunnelAgent extends HttpsProxyAgent<string> {
 /**
  * Caches one keep-alive proxy agent per proxy URL, scheme and TLS settings: a CONNECT tunnel's
  * TLS session is with the registry, so it uses the registry host's CA, client certificate and
- * verification.
+ * verification; the connection to an https:// proxy uses the proxy's own (TlsResolver.proxySettings).
  */
 export class ProxyAgents {
   private readonly agents = new Map<string, Agent>();
   constructor(private readonly settings: ProxySettings) {}
 
-  /** The agent for `url` and the proxy it goes through, or undefined when it goes direct. */
-  agentFor(url: URL, tls?: TlsSettings): { agent: Agent; proxy: ProxyUse } | undefined {
+  /**
+   * The agent for `url` and the proxy it goes through, or undefined when it goes direct. `tls`:
+   * the registry host's settings; `proxyTls`: those of the connection to an https:// proxy.
+   */
+  agentFor(url: URL, tls?: TlsSettings, proxyTls?: TlsSettings): { agent: Agent; proxy: ProxyUse } | undefined {
     const proxy = proxyFor(url, this.settings);
     if (!proxy) return undefined;
     // Only HTTP proxies are spoken here. A SOCKS proxy (socks5://, which Go's tools accept) would
@@ -124,13 +129,14 @@ export class ProxyAgents {
     if (!URL.canParse(proxy)) {
       throw new UsageError(`${variable}: ${redactProxyUrl(proxy)} is not a valid proxy URL; give it as http://[USER:PASSWORD@]HOST:PORT`);
     }
-    const key = `${url.protocol}${proxy}${tls ? `|${tls.id}` : ''}`;
+    const key = `${url.protocol}${proxy}${tls ? `|${tls.id}` : ''}${proxyTls ? `|${proxyTls.id}` : ''}`;
     let agent = this.agents.get(key);
     if (!agent) {
       // noDelay: the connection to the proxy is made by these agents, not by Node's (which default
       // to it); with Nagle's algorithm a request body's last small segment waits for the
       // acknowledgement of everything in flight, a round trip to the proxy and beyond.
-      agent = url.protocol === 'https:' ? new TunnelAgent(proxy, tlsConnectOptions(tls)) : new HttpProxyAgent(proxy, { keepAlive: true, noDelay: true });
+      const toProxy = tlsConnectOptions(proxyTls);
+      agent = url.protocol === 'https:' ? new TunnelAgent(proxy, tlsConnectOptions(tls), toProxy) : new HttpProxyAgent(proxy, { keepAlive: true, noDelay: true, ...toProxy });
       this.agents.set(key, agent);
     }
     return { agent, proxy: { url: proxy, variable } };

@@ -148,6 +148,8 @@ export interface FailureContext {
   names?: ConnectionNames;
   /** What named the registry insecure, when not `names.insecureSetting` (the REGPUSH_INSECURE_REGISTRIES variable). */
   insecureSetting?: string;
+  /** The registry is a mirror configured with http://: that scheme, not an insecure setting, is what sent plain HTTP. */
+  plainHttpMirror?: boolean;
 }
 
 /** "a", "a, or b", "a, b, or c": advice in the order given. */
@@ -213,6 +215,13 @@ export async function errorFromResponse(res: HttpResponse, ctx: FailureContext):
   // first request of copy, digest and push), read without its body, is told by that: an HTTP
   // server's own answer always carries headers (Date, Content-Length or Connection).
   const goTlsAnswer = /HTTP request to an HTTPS server/i.test(text) || (text === '' && Object.keys(res.headers).length === 0);
+  if (res.status === 400 && res.url.startsWith('http:') && goTlsAnswer && ctx.plainHttpMirror) {
+    // The mirror's http:// is the setting to change; its certificate may need trusting as well.
+    return new RegistryError(
+      `${base} (it speaks TLS, and was asked in plain HTTP because the mirror ${ctx.registry} is given with http://: give it with https:// (or no scheme) in ${names.mirrors ?? connectionOptionNames.mirrors}; for a certificate this machine does not trust, add ${names.caCert(ctx.registry)} too)`,
+      { details },
+    );
+  }
   if (res.status === 400 && res.url.startsWith('http:') && goTlsAnswer) {
     return new RegistryError(`${base} (it speaks TLS, and was asked in plain HTTP: for a certificate this machine does not trust, use ${names.caCert(ctx.registry)} or ${names.verifyOff(ctx.registry)} instead of ${ctx.insecureSetting ?? names.insecureSetting})`, { details });
   }

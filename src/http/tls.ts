@@ -10,6 +10,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
 import { join, resolve as resolvePath } from 'node:path';
 import { InputError } from '../errors.js';
@@ -59,17 +60,28 @@ export interface RegistryTlsOptions {
 
 /**
  * What tlsResolver takes: the caller's options, and the NODE_EXTRA_CA_CERTS of the operation's
- * `env`. That file is trusted for every host, on top of Node's bundled roots, as Node trusts the
- * one of its own environment; unless it is `nodeExtraCaCerts`, which the default trust holds already.
+ * `env`. That file is trusted for every host and for an https:// proxy, on top of Node's bundled
+ * roots, as Node trusts the one of its own environment; unless it is `nodeExtraCaCerts`, which the
+ * default trust holds already. One that cannot be read, or holds no certificate, is a warning and
+ * adds nothing, as Node treats its own.
  */
 export interface ResolverTlsOptions extends RegistryTlsOptions {
   /** env.NODE_EXTRA_CA_CERTS of the operation (absolute: anchorPaths). */
   envExtraCaCerts?: string;
-  /**
-   * Entries of verifyOff whose warning the scheme probe gives instead (registries.conf's `insecure
-   * = true` hosts): whether such a host ends up on TLS or plain HTTP is known only after it.
-   */
-  verifyOffWarnedElsewhere?: readonly string[];
+}
+
+/**
+ * The warning for a NODE_EXTRA_CA_CERTS file that adds no CA (`why`: it cannot be read, or holds
+ * none): one wording for the CLI's start-up variable and a library caller's `env`.
+ */
+export function ignoredExtraCaWarning(file: string, why: string): string {
+  return `NODE_EXTRA_CA_CERTS=${file}: ${why}; ignored, as Node ignores it: it adds no CA for any registry or proxy`;
+}
+
+/** Why a file could not be read, for a warning: "no such file", else the error's code. */
+function unreadable(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' ? 'no such file' : (code ?? (err as Error).message);
 }
 
 /** What a host's TLS connections use, read from files. */
@@ -102,8 +114,27 @@ export function tlsConnectOptions(s: TlsSettings | undefined): { secureContext?:
 export interface TlsResolver {
   /** Settings for `host` (URL host[:port]); undefined when the defaults apply. Cached per host. */
   settingsFor(host: string): Promise<TlsSettings | undefined>;
-  /** What to add to a TLS error line about `host`: the flags and the certs.d path that would be read. */
-  hint(host: string, kind: TlsFailureKind): string;
+  /**
+   * Settings for the connection to an https:// proxy: Node's default trust and env's
+   * NODE_EXTRA_CA_CERTS (the CA a corporate proxy's certificate usually needs), never a
+   * registry's own CAs, client certificate or verification; undefined when Node's defaults apply.
+   */
+  proxySettings(): Promise<TlsSettings | undefined>;
+  /**
+   * Called when a request to `host` over TLS has been answered: the first time, a host whose
+   * verification is off is warned of, whatever it is to the operation (registry, mirror, token
+   * service, redirect target). Only then: a registries.conf `insecure = true` host that does not
+   * speak TLS is spoken to in plain HTTP, and is never "encrypted".
+   */
+  answered(host: string): void;
+  /**
+   * What to add to a TLS error line about `host`: the flags and the certs.d path that would be
+   * read. `certNames`, for a 'hostname' failure: the names the certificate carries, where the
+   * error gave them.
+   */
+  hint(host: string, kind: TlsFailureKind, certNames?: readonly string[]): string;
+  /** The NODE_EXTRA_CA_CERTS file trusted for every host and proxy (env's, else the process's), for hints; undefined when none is, or it could not be read. */
+  extraCaCerts(): string | undefined;
 }
 
 /** What kind of handshake failure a TLS error is, for the hint. */
@@ -122,6 +153,12 @@ export function certsDirNames(host: string): string[] {
   if (!/:\d+$/.test(h) || h.endsWith(']')) names.push(`${h}:443`);
   if (isDockerHub(withoutDefaultPort(h))) names.push(DOCKER_HUB, DOCKER_HUB_API_HOST);
   return [...new Set(names)];
+}
+
+/** The host name of a registry name, without port or brackets: what a certificate must name. */
+function hostnameOf(name: string): string {
+  const bracketed = /^\[([^\]]+)\]/.exec(name);
+  return bracketed ? bracketed[1]! : name.replace(/:\d+$/, '');
 }
 
 function withoutDefaultPort(h: string): string {
@@ -242,16 +279,24 @@ export function tlsResolver(opts: ResolverTlsOptions, logger: Logger = silentLog
   // (`/etc/ssl//ca.pem` is the same file, and must stay Node's).
   const sameFile = (a: string, b: string | undefined): boolean => b !== undefined && resolvePath(a) === resolvePath(b);
   const everywhere = opts.envExtraCaCerts && !sameFile(opts.envExtraCaCerts, opts.nodeExtraCaCerts) ? opts.envExtraCaCerts : undefined;
-  let everywhereText: Promise<string> | undefined;
-  const everywhereCa = (file: string): Promise<string> =>
-    (everywhereText ??= readPem(file, 'NODE_EXTRA_CA_CERTS file').then((bytes) => {
-      const text = caText(bytes);
-      if (text === undefined) throw new InputError(`${file} holds no certificate, neither PEM nor DER (NODE_EXTRA_CA_CERTS)`, { details: { file } });
-      return text;
-    })).catch((err: unknown) => {
-      everywhereText = undefined; // a failed read is reported again by the next host, not kept
-      throw err;
-    });
+  // Its text, or undefined when there is none or it adds no CA. A file that cannot be read, or
+  // holds no certificate, is one warning, and verification goes on with the other roots: as Node
+  // does with the variable it starts with, and as the CLI does with that one (it was E_INPUT for
+  // every host here, a warning there, for the same variable).
+  let everywhereFailed = false;
+  let everywhereText: Promise<string | undefined> | undefined;
+  const everywhereCa = (): Promise<string | undefined> => {
+    if (everywhere === undefined) return Promise.resolve(undefined);
+    const ignored = (why: string): undefined => {
+      everywhereFailed = true;
+      logger.warn(ignoredExtraCaWarning(everywhere, why));
+      return undefined;
+    };
+    return (everywhereText ??= readFile(everywhere).then(
+      (bytes) => caText(bytes) ?? ignored('it holds no certificate, neither PEM nor DER'),
+      (err: unknown) => ignored(`cannot read it (${unreadable(err)})`),
+    ));
+  };
   // The file the process started with, added back where a host's CAs replace the default trust.
   // One Node could not read it ignored at start, with its own "Warning: Ignoring extra certs" line
   // (and the CLI's warning naming the variable): so is it here, rather than fail only the hosts
@@ -266,8 +311,9 @@ export function tlsResolver(opts: ResolverTlsOptions, logger: Logger = silentLog
         return undefined;
       },
     ));
-  // The NODE_EXTRA_CA_CERTS the caller set, whichever way: a TLS failure's hint does not advise it again.
-  const extraCaSet = opts.envExtraCaCerts ?? opts.nodeExtraCaCerts;
+  // The NODE_EXTRA_CA_CERTS the caller set, whichever way: a TLS failure's hint does not advise it
+  // again. Not env's when it was ignored (its warning said so): that one verified nothing.
+  const extraCaSet = (): string | undefined => (everywhere !== undefined && everywhereFailed ? opts.nodeExtraCaCerts : (opts.envExtraCaCerts ?? opts.nodeExtraCaCerts));
   const offList = opts.verifyOff ?? [];
   /**
    * The verifyOff entry covering a host, by the rule the scheme choice uses (hostEntryFor: an entry
@@ -298,9 +344,9 @@ export function tlsResolver(opts: ResolverTlsOptions, logger: Logger = silentLog
       cas: [...(found?.cas ?? []).map((file) => ({ file, by: `in ${found!.dir}/` })), ...(lookup(opts.caCerts, host) ?? []).map((file) => ({ file, by: caSetting }))],
       ...(client ? { client: { cert: client.cert, by: flaggedClient ? clientSetting : `in ${found!.dir}/` } } : {}),
     });
-    if (offBy !== undefined && !opts.verifyOffWarnedElsewhere?.includes(offBy)) logger.warn(`TLS verification is off for ${name} (${lookup(opts.verifyOffBy, offBy) ?? names.verifiedOffBy(tlsName(offBy))}): the connection is encrypted, but the server is not authenticated`);
-    if (verify && caFiles.length === 0 && !client && !everywhere) return undefined;
-    const sources = [...caFiles, ...(everywhere ? [everywhere] : []), ...(client ? [client.cert, client.key] : [])];
+    const envCa = await everywhereCa();
+    if (verify && caFiles.length === 0 && !client && envCa === undefined) return undefined;
+    const sources = [...caFiles, ...(envCa !== undefined ? [everywhere!] : []), ...(client ? [client.cert, client.key] : [])];
     logger.debug(`TLS for ${name}: ${sources.length ? sources.join(', ') : 'default trust'}${verify ? '' : ', verification off'}`);
     const flagged = new Set(lookup(opts.caCerts, host) ?? []);
     const extra = (
@@ -317,12 +363,12 @@ export function tlsResolver(opts: ResolverTlsOptions, logger: Logger = silentLog
       )
     ).flat();
     let ca: string[] | undefined;
-    if (extra.length || everywhere) {
+    if (extra.length || envCa !== undefined) {
       // Node's `ca` replaces its default trust; Docker adds certs.d CAs to the system pool, so the
       // defaults (and NODE_EXTRA_CA_CERTS, which Node would otherwise add itself) go back in.
       const nodeText = opts.nodeExtraCaCerts && extra.length ? await nodeExtraCa(opts.nodeExtraCaCerts) : undefined;
       const nodeExtra = nodeText === undefined ? [] : [nodeText];
-      ca = [...rootCertificates, ...nodeExtra, ...(everywhere ? [await everywhereCa(everywhere)] : []), ...extra];
+      ca = [...rootCertificates, ...nodeExtra, ...(envCa !== undefined ? [envCa] : []), ...extra];
     }
     const [clientCert, clientKey] = client ? await Promise.all([readPem(client.cert, 'client certificate'), readPem(client.key, 'client key')]) : [undefined, undefined];
     if (client) checkClientPair(clientCert!, clientKey!, client, name);
@@ -331,7 +377,29 @@ export function tlsResolver(opts: ResolverTlsOptions, logger: Logger = silentLog
     return { id: `${name}|${verify}|${sources.join('|')}`, ca, clientCert, clientKey, verify, sources, secureContext };
   };
 
+  // The connection to an https:// proxy: the trust every host gets (env's NODE_EXTRA_CA_CERTS on
+  // top of Node's), as Node would give its own https connections; one context for the operation.
+  let proxyTls: Promise<TlsSettings | undefined> | undefined;
+  const proxySettings = (): Promise<TlsSettings | undefined> =>
+    (proxyTls ??= everywhereCa().then((text) => {
+      if (text === undefined) return undefined;
+      const ca = [...rootCertificates, text];
+      logger.debug(`TLS for proxies: ${everywhere}`);
+      return { id: `proxy|${everywhere}`, ca, verify: true, sources: [everywhere!], secureContext: createSecureContext({ ca }) };
+    }));
+  // Hosts whose first TLS answer has been seen (answered): each warned of once, if at all.
+  const answeredHosts = new Set<string>();
+
   return {
+    proxySettings,
+    extraCaCerts: extraCaSet,
+    answered(host: string) {
+      const name = tlsName(host);
+      if (answeredHosts.has(name)) return;
+      answeredHosts.add(name);
+      const offBy = offEntry(name);
+      if (offBy !== undefined) logger.warn(`TLS verification is off for ${name} (${lookup(opts.verifyOffBy, offBy) ?? names.verifiedOffBy(tlsName(offBy))}): the connection is encrypted, but the server is not authenticated`);
+    },
     settingsFor(host: string) {
       const name = tlsName(host);
       let p = cache.get(name);
@@ -343,7 +411,7 @@ export function tlsResolver(opts: ResolverTlsOptions, logger: Logger = silentLog
       }
       return p;
     },
-    hint(host: string, kind: TlsFailureKind) {
+    hint(host: string, kind: TlsFailureKind, certNames?: readonly string[]) {
       const name = tlsName(host);
       // The directory the first root would hold for this host (none when no root is read).
       const dir = roots.length ? `${join(roots[0]!, certsDirNames(host)[0]!)}/` : undefined;
@@ -361,14 +429,24 @@ export function tlsResolver(opts: ResolverTlsOptions, logger: Logger = silentLog
         return `the certificate of ${name} is outside its validity dates (expired, or not valid yet): the registry's operator renews it, or this machine's clock is wrong; no CA setting changes that`;
       }
       if (kind === 'hostname') {
-        return `the certificate of ${name} is not for that name; reach it by a name the certificate lists, or (not recommended) ${names.verifyOff(name)}; a private CA goes in ${names.caCert(name)}${dir ? ` or ${dir}*.crt${others}` : ''}`;
+        // The chain verified (the name is checked after it): the certificate is trusted, and made
+        // out to other names. No CA makes it name this one.
+        const bare = hostnameOf(name);
+        const carried = certNames === undefined ? '' : certNames.length ? `: it names ${certNames.join(', ')}` : `: it names no ${isIP(bare) ? 'IP address' : 'host name'}`;
+        return `the certificate of ${name} does not name ${bare}${carried}; reach the registry by a name its certificate carries, or have the certificate reissued to name ${bare}; no CA setting changes that (${names.verifyOff(name)} skips the check: not recommended)`;
       }
-      if (kind === 'untrusted' && had?.cas.length) {
-        const files = had.cas.map((c) => `${c.file} (${c.by})`).join(', ');
-        const env = extraCaSet ? `; NODE_EXTRA_CA_CERTS (${extraCaSet}) is trusted too and did not verify it either` : '';
+      const files = had?.cas.map((c) => `${c.file} (${c.by})`).join(', ');
+      if (kind === 'untrusted' && files) {
+        const set = extraCaSet();
+        const env = set ? `; NODE_EXTRA_CA_CERTS (${set}) is trusted too and did not verify it either` : '';
         return `the CA given for ${name}, ${files}, did not verify its certificate: it is not the CA that issued it, or ${name} does not send the intermediate certificates between them (then add those to the CA file)${env}`;
       }
-      const extraCa = extraCaSet ? `; NODE_EXTRA_CA_CERTS (${extraCaSet}) is trusted already and did not verify it` : '; NODE_EXTRA_CA_CERTS=PATH trusts a CA for every registry';
+      if (kind === 'other' && files) {
+        // Not a certificate the trust could not place (that is 'untrusted'): another CA would not help.
+        return `a CA is given for ${name} already (${files}), and this failure is not one another CA fixes: check the TLS setup of ${name} (the protocol versions and cipher suites it accepts, the certificate chain it sends)`;
+      }
+      const set = extraCaSet();
+      const extraCa = set ? `; NODE_EXTRA_CA_CERTS (${set}) is trusted already and did not verify it` : '; NODE_EXTRA_CA_CERTS=PATH trusts a CA for every registry';
       return `to trust its CA add ${names.caCert(name)}${dir ? ` or put the CA as a .crt file in ${dir}${others}` : ''}${kind === 'untrusted' ? extraCa : ''}`;
     },
   };

@@ -39,8 +39,8 @@ export interface RegistryClientOptions {
   insecureTls?: readonly string[];
   /**
    * The setting that put each insecureTls entry there, as its warning quotes it (`insecure = true
-   * in FILE`, `[registries.insecure] in FILE`): the scheme probe warns once it knows which
-   * protocol the host speaks (scheme-probe.ts).
+   * in FILE`, `[registries.insecure] in FILE`): the scheme probe warns of a host it finds on plain
+   * HTTP (scheme-probe.ts); one on TLS is warned of by the transport's TLS resolver.
    */
   insecureTlsBy?: Readonly<Record<string, string>>;
   /**
@@ -49,6 +49,11 @@ export interface RegistryClientOptions {
    * REGPUSH_INSECURE_REGISTRIES variable. A hint that advises against the setting names this one.
    */
   insecureSetting?: string;
+  /**
+   * A mirror reached over plain HTTP because it was configured with `http://`: a TLS server's 400
+   * to it says to change the mirror's scheme, not the insecure setting.
+   */
+  plainHttpMirror?: boolean;
   /**
    * The path the Distribution API is served under, when not the host's root: `repository/hub`
    * for `https://host/repository/hub/v2/` (a mirror configured with such a URL, as dockerd and
@@ -129,6 +134,7 @@ export class HttpRegistryClient implements RegistryClient {
       endpoint: this.endpoint,
       apiPath: opts.apiPath,
       insecureSetting: opts.insecureSetting,
+      plainHttpMirror: opts.plainHttpMirror,
       insecureTlsSetting: tlsEntry === undefined ? undefined : (opts.insecureTlsBy?.[tlsEntry] ?? 'insecure = true'),
       transport: opts.transport,
       send: compose(opts.transport.send, this.auth),

@@ -66,8 +66,9 @@ export interface ConnectionOptions {
    * TLS per registry: certs.d directories (default ~/.config/containers/certs.d under homeDir or
    * env.HOME, /etc/containers/certs.d, /etc/docker/certs.d),
    * extra CAs, client certificates, verification off. A CA file named by `env.NODE_EXTRA_CA_CERTS`
-   * is trusted for every registry on top of Node's bundled roots, as Node trusts the one of its own
-   * environment (see RegistryTlsOptions.nodeExtraCaCerts for the file the process started with).
+   * is trusted for every registry and https:// proxy on top of Node's bundled roots, as Node trusts
+   * the one of its own environment (see RegistryTlsOptions.nodeExtraCaCerts for the file the
+   * process started with); one that cannot be read is a warning, as Node's own is.
    */
   tls?: RegistryTlsOptions;
   /** Milliseconds a credential helper may take (default 30 s). The CLI reads REGPUSH_CREDENTIAL_HELPER_TIMEOUT_MS. */
@@ -175,6 +176,7 @@ export const CONNECTION_SHAPE = {
       jobs: 'string',
       inspect: 'string',
       tags: 'string',
+      mirrors: 'string',
     },
     // credentials, refused and jobs may be left out: the hints then advise none of them (ConnectionNames).
     required: ['caCert', 'clientCert', 'verifyOff', 'verifiedOffBy', 'insecure', 'insecureSetting'],
@@ -289,7 +291,7 @@ export function anchorPaths<T extends ConnectionOptions>(opts: T, cwd: string = 
  * system when none are given, and verification off for insecureTlsRegistries (and why, for the warning).
  */
 function withInsecureTls(opts: ConnectionOptions): ResolverTlsOptions {
-  // env's NODE_EXTRA_CA_CERTS is trusted for every registry (tlsResolver), as Node trusts the one
+  // env's NODE_EXTRA_CA_CERTS is trusted for every registry and proxy (tlsResolver), as Node trusts the one
   // it started with; that one, where the caller names it (tls.nodeExtraCaCerts), is Node's already.
   const tls: ResolverTlsOptions = { ...(opts.tls ?? {}), envExtraCaCerts: opts.env?.NODE_EXTRA_CA_CERTS || undefined };
   tls.certsDirs ??= defaultCertsDirs(opts.homeDir ?? opts.env?.HOME);
@@ -298,10 +300,9 @@ function withInsecureTls(opts: ConnectionOptions): ResolverTlsOptions {
   return {
     ...tls,
     verifyOff: [...(tls.verifyOff ?? []), ...hosts.map(([h]) => h)],
+    // Named in the warning the resolver gives once such a host has answered over TLS, whatever
+    // it is to the operation (registry, mirror, token service, redirect target).
     verifyOffBy: { ...Object.fromEntries(hosts.map(([h, where]) => [h, insecureTlsSetting(where)])), ...(tls.verifyOffBy ?? {}) },
-    // Warned of by the scheme probe, which knows whether the host spoke TLS; unless the caller's
-    // own tls.verifyOff names it too.
-    verifyOffWarnedElsewhere: hosts.map(([h]) => h).filter((h) => !(tls.verifyOff ?? []).includes(h)),
   };
 }
 
@@ -394,7 +395,7 @@ export function connect(
         insecureRegistries: plainHttp ? [...(opts.insecureRegistries ?? []), registryHost] : opts.insecureRegistries,
       };
       mirrorTransport ??= transport.withProfile(mirrorSendProfile(transport));
-      c = connectOne(mirrorTransport, registryHost, 'from', mirrorScopes, mirrorOpts, memory?.auth, undefined, { apiPath: apiPath || undefined });
+      c = connectOne(mirrorTransport, registryHost, 'from', mirrorScopes, mirrorOpts, memory?.auth, undefined, { apiPath: apiPath || undefined, plainHttp });
       clients.set(key, c);
     }
     return c;
@@ -443,7 +444,7 @@ function connectOne(
   opts: ConnectionOptions,
   memory?: AuthMemory,
   onInterruptedSession?: (s: InterruptedSession) => void,
-  mirror?: { apiPath?: string },
+  mirror?: { apiPath?: string; plainHttp?: boolean },
 ): RegistryClient {
   const apiPath = mirror?.apiPath;
   let cached: Promise<Credential | undefined> | undefined;
@@ -481,6 +482,7 @@ function connectOne(
     credentialOrigin: given ? `credentials.registries[${JSON.stringify(given.key)}]` : hasExplicit(explicit) ? transport.names.givenCredentials?.(role) : credentialEnvOrigin(role, opts.env ?? {}),
     insecure: insecureList(opts),
     insecureSetting: insecureFromEnvOnly(registry, opts) ? 'REGPUSH_INSECURE_REGISTRIES' : undefined,
+    plainHttpMirror: mirror?.plainHttp,
     insecureTls: Object.keys(opts.insecureTlsRegistries ?? {}),
     insecureTlsBy: insecureTlsBy(opts),
     signal: opts.signal,

@@ -20,7 +20,9 @@ export interface RegistryHttpOptions {
   apiPath?: string;
   /** What named the registry insecure, for the hints, when not the transport's setting (RegistryClientOptions.insecureSetting). */
   insecureSetting?: string;
-  /** The setting that named the host insecure-TLS, for the warning the scheme probe gives (RegistryClientOptions.insecureTlsBy). */
+  /** A mirror configured with http:// (RegistryClientOptions.plainHttpMirror). */
+  plainHttpMirror?: boolean;
+  /** The setting that named the host insecure-TLS, for the scheme probe's warning of one on plain HTTP (RegistryClientOptions.insecureTlsBy). */
   insecureTlsSetting?: string;
   transport: Transport;
   /** The authenticated send: the registry's auth middleware over the transport's send. */
@@ -42,6 +44,7 @@ export class RegistryHttp {
   private readonly apiBase: string;
   private baseUrl?: Promise<string>;
   private readonly insecureSetting?: string;
+  private readonly plainHttpMirror?: boolean;
   private readonly insecureTlsSetting?: string;
 
   constructor(opts: RegistryHttpOptions) {
@@ -53,6 +56,7 @@ export class RegistryHttp {
     this.signal = opts.signal;
     this.send = opts.send;
     this.insecureSetting = opts.insecureSetting;
+    this.plainHttpMirror = opts.plainHttpMirror;
     this.insecureTlsSetting = opts.insecureTlsSetting;
   }
 
@@ -85,7 +89,7 @@ export class RegistryHttp {
 
   /** The typed error of a failed answer, keeping the registry's codes (`what`: the request, for the message). */
   error(res: HttpResponse, what: string): Promise<RegpushError> {
-    return errorFromResponse(res, { what, registry: this.registry, names: this.transport.names, insecureSetting: this.insecureSetting });
+    return errorFromResponse(res, { what, registry: this.registry, names: this.transport.names, insecureSetting: this.insecureSetting, plainHttpMirror: this.plainHttpMirror });
   }
 
   async fail(res: HttpResponse, what: string): Promise<never> {

@@ -23,19 +23,21 @@ export interface SchemeProbe {
   signal?: AbortSignal;
   logger: Logger;
   /**
-   * The setting that named the host insecure-TLS (`insecure = true in FILE`), where one did: the
-   * warning is given here, once the protocol is known, so that it says what the connection is.
-   * Given before the TLS attempt, it said "encrypted" of a host then spoken to in plain HTTP.
+   * The setting that named the host insecure-TLS (`insecure = true in FILE`), where one did: a host
+   * that ends up on plain HTTP is warned of here, once the protocol is known. Its TLS warning
+   * ("verification is off") is the TLS resolver's, given when a host answers over TLS (whatever
+   * its role: a token service or a redirect target is probed by nobody): given before the TLS
+   * attempt, it said "encrypted" of a host then spoken to in plain HTTP.
    */
   insecureTlsSetting?: string;
 }
 
-/** The warning for an insecure-TLS host (SchemeProbe.insecureTlsSetting), once its protocol is known. */
+/** The warning for an insecure-TLS host (SchemeProbe.insecureTlsSetting) spoken to in plain HTTP. */
 function warnInsecureTls({ host, logger, insecureTlsSetting }: SchemeProbe, url: string): string {
-  if (insecureTlsSetting === undefined) return url;
-  if (url.startsWith('https:')) logger.warn(`TLS verification is off for ${host} (${insecureTlsSetting}): the connection is encrypted, but the server is not authenticated`);
   // A loopback host in plain HTTP is spoken to so whatever the setting: nothing to warn of.
-  else if (!isLoopbackHost(host)) logger.warn(`${host} is spoken to in plain HTTP (${insecureTlsSetting}; it did not answer over TLS): the connection is neither encrypted nor authenticated`);
+  if (insecureTlsSetting !== undefined && url.startsWith('http:') && !isLoopbackHost(host)) {
+    logger.warn(`${host} is spoken to in plain HTTP (${insecureTlsSetting}; it did not answer over TLS): the connection is neither encrypted nor authenticated`);
+  }
   return url;
 }
 

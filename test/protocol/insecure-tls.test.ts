@@ -125,3 +125,45 @@ test('insecure = true off loopback: login() reaches a host that speaks only plai
   assert.ok(seen.some((l) => l.startsWith('GET /v2/ Basic ')), seen.join('\n'));
   assert.deepEqual(Object.keys(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')).auths), [host]);
 });
+
+test('insecure = true on a host no scheme probe reaches (a token service, a redirect target): its "verification is off" warning comes once it answers over TLS, once per host', async (t) => {
+  const cert = localhostCert(t);
+  if (!cert) return;
+  const seen: string[] = [];
+  // Two TLS hosts with a certificate nobody trusts, named insecure in registries.conf: one the
+  // token service, one where the registry sends the manifest read.
+  const tokens = https.createServer({ key: cert.key, cert: cert.cert }, (req, res) => {
+    seen.push(`token ${req.url}`);
+    res.writeHead(200, { 'content-type': 'application/json' }).end('{"token":"t0k"}');
+  });
+  const store = https.createServer({ key: cert.key, cert: cert.cert }, handler('store', seen));
+  const tokenHost = await listen(t, tokens, '127.0.0.1');
+  const storeHost = await listen(t, store, '127.0.0.1');
+  // The registry itself: plain HTTP on loopback, not insecure-TLS (its own probe warns of nothing).
+  const registry = http.createServer((req, res) => {
+    seen.push(`registry ${req.method} ${req.url} ${req.headers.authorization ? 'auth' : '-'}`);
+    if (req.headers.authorization !== 'Bearer t0k') {
+      return res.writeHead(401, { 'www-authenticate': `Bearer realm="https://${tokenHost}/token",service="reg"`, 'content-type': 'application/json' }).end('{}');
+    }
+    if (req.url === '/v2/') return res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    res.writeHead(307, { location: `https://${storeHost}/v2/app/manifests/v1` }).end();
+  });
+  const regHost = await listen(t, registry, '127.0.0.1');
+  const log = recorder();
+  const where = '/etc/containers/registries.conf';
+  const opts = { retries: 0, logger: log, tls: { certsDirs: [] }, insecureTlsRegistries: { [tokenHost]: where, [storeHost]: where } };
+  const transport = transportFor(opts);
+  try {
+    const client = connect(transport, regHost, 'from', [{ repo: 'app', actions: ['pull'] }], opts);
+    assert.equal((await client.getManifest('app', 'v1')).digest, digest);
+    assert.equal((await client.getManifest('app', 'v1')).digest, digest, 'a second read: no second warning');
+  } finally {
+    transport.close();
+  }
+  assert.ok(seen.some((l) => l.startsWith('token /token')) && seen.some((l) => l.startsWith('store GET /v2/app/manifests/v1')), seen.join('\n'));
+  // Before: none, the scheme probe being the only one to warn of an insecure = true host.
+  assert.deepEqual(log.lines.filter((l) => l.startsWith('warn: ')), [
+    `warn: TLS verification is off for ${tokenHost} (insecure = true in ${where}): the connection is encrypted, but the server is not authenticated`,
+    `warn: TLS verification is off for ${storeHost} (insecure = true in ${where}): the connection is encrypted, but the server is not authenticated`,
+  ]);
+});

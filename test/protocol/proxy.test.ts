@@ -21,6 +21,7 @@ import { tlsResolver } from '../../src/http/tls.js';
 import { CONNECTION_FLAG_NAMES } from '../../src/cli/connection-flags.js';
 import { SecretSet } from '../../src/redact.js';
 import { transportFor } from '../../src/registry/connect.js';
+import { inspect } from '../../src/index.js';
 
 test('proxy settings: upper case wins, lower case works, empty means none', () => {
   // The variable each proxy came from is kept, for errors to name the one that is set.
@@ -392,7 +393,7 @@ function proxyCertificate(dir: string): { key: Buffer; cert: Buffer; certFile: s
   return { key: readFileSync(keyFile), cert: readFileSync(certFile), certFile };
 }
 
-test('an https:// proxy whose certificate is not trusted is an E_TLS line naming the proxy (password masked) and NODE_EXTRA_CA_CERTS, not the registry and its --ca-cert; trusting it so works', async () => {
+test('an https:// proxy whose certificate is not trusted is an E_TLS line naming the proxy (password masked) and NODE_EXTRA_CA_CERTS, not the registry and its --ca-cert; trusting it so works (the CLI\'s start-up variable, a library call\'s env)', async () => {
   const certs = mkdtempSync(join(tmpdir(), 'regpush-proxy-ca-'));
   closers.push(() => rmSync(certs, { recursive: true, force: true }));
   const proxyCert = proxyCertificate(certs);
@@ -415,7 +416,7 @@ test('an https:// proxy whose certificate is not trusted is an E_TLS line naming
     const t = new Transport({ proxy: settings, retry: { retries: 0 }, tls: tlsResolver({ certsDirs: [], caCerts: { [host]: [certFile] } }, undefined, CONNECTION_FLAG_NAMES), names: CONNECTION_FLAG_NAMES });
     await assert.rejects(getText(t, url), (e: unknown) => {
       assert.ok(e instanceof RegpushError && e.code === 'E_TLS', String(e));
-      assert.match(e.message, new RegExp(`^TLS failure talking to proxy https://\\*\\*\\*@127\\.0\\.0\\.1:${port} \\(${variable}\\) for ${new URL(url).host.replace(/\./g, '\\.')}: self-signed certificate \\(DEPTH_ZERO_SELF_SIGNED_CERT\\); the proxy's certificate is not trusted: start regpush with NODE_EXTRA_CA_CERTS=PATH \\(its CA\\) in its environment`), e.message);
+      assert.match(e.message, new RegExp(`^TLS failure talking to proxy https://\\*\\*\\*@127\\.0\\.0\\.1:${port} \\(${variable}\\) for ${new URL(url).host.replace(/\./g, '\\.')}: self-signed certificate \\(DEPTH_ZERO_SELF_SIGNED_CERT\\); the proxy's certificate is not trusted: name its CA in NODE_EXTRA_CA_CERTS=PATH in regpush's environment \\(trusted for every registry and proxy;`), e.message);
       assert.doesNotMatch(e.message, /--ca-cert|--insecure-registry|pr0xy-s3cret/);
       assert.equal(e.details.proxy, `https://***@127.0.0.1:${port}`);
       return true;
@@ -433,6 +434,21 @@ test('an https:// proxy whose certificate is not trusted is an E_TLS line naming
   assert.equal(ok.status, 4, ok.stderr);
   assert.match(ok.stderr, /MANIFEST_UNKNOWN.*\[E_NOT_FOUND\]/);
   assert.ok(connects.length >= 2 && connects.every((c) => c === host), connects.join(','));
+  // A library call's env.NODE_EXTRA_CA_CERTS is trusted for the proxy too, as it is for every
+  // registry (was: E_TLS naming the proxy, the file reaching the registries only).
+  const home = mkdtempSync(join(tmpdir(), 'regpush-proxy-lib-'));
+  closers.push(() => rmSync(home, { recursive: true, force: true }));
+  const lib = (extraCa: string) => ({ env: { HTTPS_PROXY: withPassword, NODE_EXTRA_CA_CERTS: extraCa, DOCKER_CONFIG: home, XDG_RUNTIME_DIR: home }, homeDir: home, retries: 0, tls: { certsDirs: [] } });
+  const before = connects.length;
+  await assert.rejects(inspect(`${host}/app:1`, lib(both)), (e: unknown) => e instanceof RegpushError && e.code === 'E_NOT_FOUND' && /MANIFEST_UNKNOWN/.test(e.message));
+  assert.ok(connects.length > before && connects.every((c) => c === host), 'through the proxy, past its handshake');
+  // One that does not verify the proxy: the hint says it was trusted for it, not to set it.
+  await assert.rejects(inspect(`${host}/app:1`, lib(certFile)), (e: unknown) => {
+    assert.ok(e instanceof RegpushError && e.code === 'E_TLS', String(e));
+    assert.ok(e.message.startsWith(`TLS failure talking to proxy https://***@127.0.0.1:${port} (HTTPS_PROXY) for ${host}: `), e.message);
+    assert.ok(e.message.endsWith(`; the proxy's certificate is not trusted: NODE_EXTRA_CA_CERTS (${certFile}) is trusted for the proxy and did not verify it: it is not the CA that issued the proxy's certificate, or the proxy does not send the intermediate certificates between them (then add those to that file)`), e.message);
+    return true;
+  });
 });
 
 test('https:// written for a plain-HTTP proxy is an E_TLS line naming the proxy and saying to write http://, not the registry\'s --ca-cert or --insecure-registry', async () => {

@@ -151,7 +151,7 @@ test('a NODE_EXTRA_CA_CERTS file the CLI cannot read (Node ignored it at start):
   const { env } = isolated(dir);
   const missing = join(dir, 'gone.pem');
   const io = { startupExtraCaCerts: missing };
-  const warning = `warning: NODE_EXTRA_CA_CERTS=${missing}: cannot read it (no such file); ignored, as Node ignores it: it adds no CA for any registry`;
+  const warning = `warning: NODE_EXTRA_CA_CERTS=${missing}: cannot read it (no such file); ignored, as Node ignores it: it adds no CA for any registry or proxy\n`;
   // The server answers 404 NAME_UNKNOWN: E_NOT_FOUND (exit 4) means the handshake went through.
   const withCa = await runMain(['inspect', '--retries', '0', '--ca-cert', `${host}=${certFile}`, `${host}/app:1`], { env: { ...env, NODE_EXTRA_CA_CERTS: missing }, cwd: dir, io });
   assert.equal(withCa.code, 4, withCa.stderr);
@@ -160,6 +160,46 @@ test('a NODE_EXTRA_CA_CERTS file the CLI cannot read (Node ignored it at start):
   assert.equal(without.code, 4, without.stderr);
   assert.ok(without.stderr.includes(warning), without.stderr);
   assert.equal(withCa.stderr.split(warning).length, 2, 'one warning');
+});
+
+test('a library call\'s env.NODE_EXTRA_CA_CERTS that cannot be read, or holds no certificate: one warning, as the CLI gives for its own, and verification goes on with the other roots (was E_INPUT for every registry)', async (t) => {
+  const server = await untrustedTls(t);
+  if (!server) return;
+  const { host, certFile } = server;
+  const dir = tempDir();
+  const { lib } = isolated(dir);
+  writeFileSync(join(dir, 'junk.pem'), 'not a certificate');
+  for (const [file, why] of [[join(dir, 'gone.pem'), 'cannot read it (no such file)'], [join(dir, 'junk.pem'), 'it holds no certificate, neither PEM nor DER']] as const) {
+    const env = { ...(lib.env as object), NODE_EXTRA_CA_CERTS: file };
+    const w = warnings();
+    // The CA given for the registry still verifies it: E_NOT_FOUND (the server's 404) means the handshake went through.
+    const e = await rejection(inspect(`${host}/app:1`, { ...lib, env, logger: w.logger, tls: { certsDirs: [], caCerts: { [host]: [certFile] } } }));
+    assert.equal(e.code, 'E_NOT_FOUND', e.message);
+    assert.deepEqual(w.said, [`NODE_EXTRA_CA_CERTS=${file}: ${why}; ignored, as Node ignores it: it adds no CA for any registry or proxy`]);
+    // Without one, the certificate is not trusted, and the hint does not say the variable was.
+    const untrusted = await rejection(inspect(`${host}/app:1`, { ...lib, env }));
+    assert.equal(untrusted.code, 'E_TLS', untrusted.message);
+    assert.ok(untrusted.message.endsWith('; NODE_EXTRA_CA_CERTS=PATH trusts a CA for every registry'), untrusted.message);
+  }
+});
+
+test('a certificate made out to other names: the hint lists the names it carries and advises no CA (library and CLI)', async (t) => {
+  const server = await untrustedTls(t);
+  if (!server) return;
+  const { host, certFile } = server;
+  // The same server reached by its address: its CA given and trusted, its certificate for localhost only.
+  const byAddress = host.replace(/^localhost:/, '127.0.0.1:');
+  const dir = tempDir();
+  const { lib, env } = isolated(dir);
+  const e = await rejection(inspect(`${byAddress}/app:1`, { ...lib, tls: { certsDirs: [], caCerts: { [byAddress]: [certFile] } } }));
+  assert.equal(e.code, 'E_TLS', e.message);
+  const said = `the certificate of ${byAddress} does not name 127.0.0.1: it names localhost; reach the registry by a name its certificate carries, or have the certificate reissued to name 127.0.0.1; no CA setting changes that`;
+  assert.ok(e.message.includes(`(ERR_TLS_CERT_ALTNAME_INVALID); ${said} (tls.verifyOff: ["${byAddress}"] skips the check: not recommended)`), e.message);
+  assert.doesNotMatch(e.message, /tls\.caCerts|\.crt|NODE_EXTRA_CA_CERTS/);
+  const r = await runMain(['inspect', '--retries', '0', '--ca-cert', `${byAddress}=${certFile}`, `${byAddress}/app:1`], { env, cwd: dir });
+  const line = errorLine(r);
+  assert.ok(line.endsWith(`; ${said} (--tls-verify ${byAddress}=false skips the check: not recommended) [E_TLS]`), r.stderr);
+  assert.doesNotMatch(line, /--ca-cert|\.crt|NODE_EXTRA_CA_CERTS/);
 });
 
 test('verification off: the warning names tls.verifyOff to the library, --tls-verify HOST=false to the CLI', async (t) => {

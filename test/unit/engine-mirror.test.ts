@@ -295,3 +295,29 @@ test('a mirror whose token service refuses the stored login (HTTP 401, a wrong p
   assert.equal(src.count({ repo: 'team/b', kind: 'manifest', method: ['GET', 'HEAD'] }) >= 1, true);
   assert.equal(warnings.filter((w) => w.startsWith(`mirror ${mirror.host} failed (E_AUTH: `)).length, 1, warnings.join('\n'));
 });
+
+test('a mirror given with http:// that speaks TLS (Go\'s 400 "Client sent an HTTP request to an HTTPS server"): the warning names the mirror and its scheme to change, not the insecure-registry setting; the upstream is read', async (t) => {
+  const net = await import('node:net');
+  const { CONNECTION_FLAG_NAMES } = await import('../../src/cli/connection-flags.js');
+  const { src, image } = await setup();
+  // Go's net/http answers a plain request to its TLS port so, raw (no headers).
+  const tlsOnly = net.createServer((s) => s.once('data', () => s.end('HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n')));
+  await new Promise<void>((r) => tlsOnly.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise<void>((r) => tlsOnly.close(() => r())));
+  const mirrorHost = `127.0.0.1:${(tlsOnly.address() as import('node:net').AddressInfo).port}`;
+  for (const [names, where, caCert] of [
+    [undefined, 'the mirrors option', `tls.caCerts: { "${mirrorHost}": [PATH] }`],
+    [CONNECTION_FLAG_NAMES, "--registry-mirror (or daemon.json's registry-mirrors)", `--ca-cert ${mirrorHost}=PATH`],
+  ] as const) {
+    const dst = await fake();
+    const warnings: string[] = [];
+    const logger = { debug: () => {}, info: () => {}, warn: (m: string) => warnings.push(m) };
+    const r = await copy({ from: src.ref('base/app:1'), to: [dst.ref('app:1')], mirrors: { [src.host]: [`http://${mirrorHost}`] }, logger, retries: 0, ...fakeLibraryOptions(src, dst), ...(names ? { connectionNames: names } : {}) });
+    assert.equal(r.digest, image);
+    const said = warnings.find((w) => w.startsWith(`mirror ${mirrorHost} failed (E_REGISTRY: `));
+    assert.ok(said, warnings.join('\n'));
+    // Before: "… use tls.caCerts … or tls.verifyOff … instead of insecureRegistries", a setting the mirror was never named in.
+    assert.ok(said.includes(`answered 400 (it speaks TLS, and was asked in plain HTTP because the mirror ${mirrorHost} is given with http://: give it with https:// (or no scheme) in ${where}; for a certificate this machine does not trust, add ${caCert} too)`), said);
+    assert.doesNotMatch(said, /insecureRegistries|--insecure-registry|verifyOff|--tls-verify/);
+  }
+});

@@ -166,7 +166,7 @@ test('a registry key written as a bare IPv6 address (--tls-verify, --ca-cert, --
   await assert.rejects(lib.settingsFor('[fd00::3]'), /\/nonexistent\/ca\.pem/);
 });
 
-test('tlsResolver: verification off for the named registry only, with one warning per host (naming the CLI\'s flag, or the library\'s option)', async () => {
+test('tlsResolver: verification off for the named registry only, with one warning per host once it has answered over TLS (naming the CLI\'s flag, or the library\'s option)', async () => {
   const warnings: string[] = [];
   const logger = { debug() {}, info() {}, warn: (m: string) => warnings.push(m) };
   const r = tlsResolver({ certsDirs: [], verifyOff: ['lab.local:5000', 'docker.io'] }, logger, CONNECTION_FLAG_NAMES);
@@ -176,6 +176,8 @@ test('tlsResolver: verification off for the named registry only, with one warnin
   await r.settingsFor('lab.local:5000');
   assert.equal((await r.settingsFor('registry-1.docker.io'))?.verify, false, 'docker.io names the Hub API host');
   assert.equal(await r.settingsFor('lab.local:5001'), undefined);
+  assert.deepEqual(warnings, [], 'nothing said before a TLS answer: an insecure = true host may end up on plain HTTP');
+  for (const host of ['lab.local:5000', 'lab.local:5000', 'registry-1.docker.io', 'lab.local:5001']) r.answered(host);
   assert.deepEqual(warnings, [
     'TLS verification is off for lab.local:5000 (--tls-verify lab.local:5000=false): the connection is encrypted, but the server is not authenticated',
     'TLS verification is off for docker.io (--tls-verify docker.io=false): the connection is encrypted, but the server is not authenticated',
@@ -183,8 +185,8 @@ test('tlsResolver: verification off for the named registry only, with one warnin
   // A library caller set tls.verifyOff; what set it elsewhere (verifyOffBy) is named as given.
   warnings.length = 0;
   const lib = tlsResolver({ certsDirs: [], verifyOff: ['lab.local:5000', 'other:5000'], verifyOffBy: { 'other:5000': 'insecure = true in /etc/containers/registries.conf' } }, logger);
-  await lib.settingsFor('lab.local:5000');
-  await lib.settingsFor('other:5000');
+  lib.answered('lab.local:5000');
+  lib.answered('other:5000');
   assert.deepEqual(warnings, [
     'TLS verification is off for lab.local:5000 (tls.verifyOff): the connection is encrypted, but the server is not authenticated',
     'TLS verification is off for other:5000 (insecure = true in /etc/containers/registries.conf): the connection is encrypted, but the server is not authenticated',
@@ -247,7 +249,15 @@ test('tlsResolver hints name the flag and the certs.d path for the host', () => 
   const r = tlsResolver({ certsDirs: ['/etc/containers/certs.d', '/etc/docker/certs.d'] }, undefined, CONNECTION_FLAG_NAMES);
   assert.equal(r.hint('reg:5000', 'untrusted'), 'to trust its CA add --ca-cert reg:5000=PATH or put the CA as a .crt file in /etc/containers/certs.d/reg:5000/ (or under /etc/docker/certs.d); NODE_EXTRA_CA_CERTS=PATH trusts a CA for every registry');
   assert.match(r.hint('reg:5000', 'client-certificate'), /^reg:5000 asks for a client certificate: add --client-cert reg:5000=CERT,KEY or put client\.cert and client\.key in \/etc\/containers\/certs\.d\/reg:5000\//);
-  assert.match(r.hint('reg', 'hostname'), /not for that name.*--tls-verify reg=false.*--ca-cert reg=PATH or \/etc\/containers\/certs\.d\/reg\/\*\.crt/);
+  // The chain verified, the name did not: the names it carries, and no CA to add (was: "a private CA goes in --ca-cert reg=PATH or …/*.crt").
+  assert.equal(
+    r.hint('reg:5000', 'hostname', ['registry.internal', '10.0.0.5']),
+    'the certificate of reg:5000 does not name reg: it names registry.internal, 10.0.0.5; reach the registry by a name its certificate carries, or have the certificate reissued to name reg; no CA setting changes that (--tls-verify reg:5000=false skips the check: not recommended)',
+  );
+  assert.match(r.hint('10.0.0.7:5000', 'hostname', []), /^the certificate of 10\.0\.0\.7:5000 does not name 10\.0\.0\.7: it names no IP address; /);
+  assert.match(r.hint('[fd00::7]:5000', 'hostname', []), /^the certificate of \[fd00::7\]:5000 does not name fd00::7: it names no IP address; /);
+  assert.match(r.hint('reg', 'hostname'), /^the certificate of reg does not name reg; reach/, 'no names in the error: none listed');
+  for (const names of [undefined, ['x']]) assert.doesNotMatch(r.hint('reg', 'hostname', names), /--ca-cert|\.crt|NODE_EXTRA_CA_CERTS/);
   // No certs.d root read: no directory to point at.
   assert.equal(tlsResolver({ certsDirs: [] }, undefined, CONNECTION_FLAG_NAMES).hint('reg', 'other'), 'to trust its CA add --ca-cert reg=PATH');
   assert.match(tlsResolver({}).hint('reg', 'untrusted'), /\/etc\/containers\/certs\.d\/reg\/ \(or under \/etc\/docker\/certs\.d\); NODE_EXTRA_CA_CERTS=PATH trusts a CA for every registry$/, 'the defaults');
@@ -261,8 +271,8 @@ test('tlsResolver hints name the library\'s tls options when no names are given 
     'reg:5000 asks for a client certificate: add tls.clientCerts: { "reg:5000": { cert: CERT, key: KEY } } or put client.cert and client.key in /etc/containers/certs.d/reg:5000/ (or under /etc/docker/certs.d)',
   );
   assert.equal(
-    r.hint('reg', 'hostname'),
-    'the certificate of reg is not for that name; reach it by a name the certificate lists, or (not recommended) tls.verifyOff: ["reg"]; a private CA goes in tls.caCerts: { "reg": [PATH] } or /etc/containers/certs.d/reg/*.crt (or under /etc/docker/certs.d)',
+    r.hint('reg', 'hostname', ['localhost']),
+    'the certificate of reg does not name reg: it names localhost; reach the registry by a name its certificate carries, or have the certificate reissued to name reg; no CA setting changes that (tls.verifyOff: ["reg"] skips the check: not recommended)',
   );
   assert.equal(tlsResolver({ certsDirs: [] }).hint('reg', 'other'), 'to trust its CA add tls.caCerts: { "reg": [PATH] }');
   assert.doesNotMatch([r.hint('reg', 'untrusted'), r.hint('reg', 'client-certificate'), r.hint('reg', 'hostname')].join(' '), /--/);
@@ -291,6 +301,9 @@ test('tlsResolver hints for CAs and a client certificate that were given: they n
   await lib.settingsFor('other');
   assert.equal(lib.hint('other', 'untrusted'), `${notIt('other', `${flagCa} (tls.caCerts)`)}; NODE_EXTRA_CA_CERTS (${flagCa}) is trusted too and did not verify it either`);
   assert.match(lib.hint('other', 'client-certificate'), new RegExp(`^other refused the client certificate given, ${cert.replace(/[.]/g, '\\.')} \\(tls\\.clientCerts\\)`));
+  // Another kind of failure with a CA given: no advice to add one (was: "to trust its CA add tls.caCerts …").
+  assert.equal(lib.hint('other', 'other'), `a CA is given for other already (${flagCa} (tls.caCerts)), and this failure is not one another CA fixes: check the TLS setup of other (the protocol versions and cipher suites it accepts, the certificate chain it sends)`);
+  assert.equal(cli.hint('reg:5000', 'other'), `a CA is given for reg:5000 already (${join(dir, 'corp.crt')} (in ${dir}/), ${flagCa} (--ca-cert)), and this failure is not one another CA fixes: check the TLS setup of reg:5000 (the protocol versions and cipher suites it accepts, the certificate chain it sends)`);
   // A host given nothing keeps the advice to give something.
   await lib.settingsFor('elsewhere');
   assert.match(lib.hint('elsewhere', 'untrusted'), /^to trust its CA add tls\.caCerts/);
@@ -328,10 +341,38 @@ test('tlsResolver: env\'s NODE_EXTRA_CA_CERTS is trusted for every host, on top 
   assert.deepEqual((await both.settingsFor('elsewhere:1'))!.ca, [...rootCertificates, envCaText]);
   assert.deepEqual((await both.settingsFor('reg:5000'))!.ca, [...rootCertificates, 'STARTED', envCaText, PEM_CA]);
 
-  // A file that cannot be read, or holds no certificate, is E_INPUT naming it, at the first host.
-  await assert.rejects(tlsResolver({ certsDirs: [], envExtraCaCerts: join(tmp, 'nope.pem') }).settingsFor('reg'), (e: unknown) => e instanceof InputError && /cannot read NODE_EXTRA_CA_CERTS file .*nope\.pem: ENOENT/.test((e as Error).message));
+  // A file that cannot be read, or holds no certificate: one warning (as the CLI's start-up
+  // variable gets, and Node gives its own), and verification goes on with the other roots (was
+  // E_INPUT for every host). Its hint does not say it was trusted.
   writeFileSync(join(tmp, 'junk.pem'), 'not a certificate');
-  await assert.rejects(tlsResolver({ certsDirs: [], envExtraCaCerts: join(tmp, 'junk.pem') }).settingsFor('reg'), (e: unknown) => e instanceof InputError && (e as Error).message === `${join(tmp, 'junk.pem')} holds no certificate, neither PEM nor DER (NODE_EXTRA_CA_CERTS)`);
+  for (const [file, why] of [[join(tmp, 'nope.pem'), 'cannot read it (no such file)'], [join(tmp, 'junk.pem'), 'it holds no certificate, neither PEM nor DER']] as const) {
+    const warnings: string[] = [];
+    const r = tlsResolver({ certsDirs: [root], envExtraCaCerts: file }, { debug() {}, info() {}, warn: (m: string) => warnings.push(m) });
+    assert.equal(await r.settingsFor('elsewhere:1'), undefined, `${file}: Node's default trust`);
+    assert.deepEqual((await r.settingsFor('reg:5000'))!.ca, [...rootCertificates, PEM_CA], `${file}: the host's own CAs still`);
+    assert.equal(await r.proxySettings(), undefined, `${file}: a proxy on Node's default trust`);
+    assert.deepEqual(warnings, [`NODE_EXTRA_CA_CERTS=${file}: ${why}; ignored, as Node ignores it: it adds no CA for any registry or proxy`]);
+    assert.equal(r.extraCaCerts(), undefined);
+    assert.match(r.hint('elsewhere:1', 'untrusted'), /; NODE_EXTRA_CA_CERTS=PATH trusts a CA for every registry$/);
+  }
+});
+
+test('tlsResolver: the connection to an https:// proxy trusts env\'s NODE_EXTRA_CA_CERTS on top of Node\'s roots, never a registry\'s own CAs', async () => {
+  const envCa = join(tmp, 'proxy-env-extra.pem');
+  writeFileSync(envCa, FLAG_PAIR.cert);
+  const lib = tlsResolver({ certsDirs: [], caCerts: { 'proxy.corp:3128': [join(tmp, 'never-read.pem')] }, envExtraCaCerts: envCa });
+  const p = (await lib.proxySettings())!;
+  assert.deepEqual(p.ca, [...rootCertificates, FLAG_PAIR.cert]);
+  assert.equal(p.verify, true);
+  assert.ok(p.secureContext);
+  assert.equal(await lib.proxySettings(), p, 'one context for the operation');
+  assert.equal(lib.extraCaCerts(), envCa);
+  // Nothing beyond Node's own trust (the CLI: its start-up file is Node's already): the default.
+  writeFileSync(join(tmp, 'proxy-started.pem'), 'STARTED');
+  const cli = tlsResolver({ certsDirs: [], envExtraCaCerts: join(tmp, 'proxy-started.pem'), nodeExtraCaCerts: join(tmp, 'proxy-started.pem') });
+  assert.equal(await cli.proxySettings(), undefined);
+  assert.equal(cli.extraCaCerts(), join(tmp, 'proxy-started.pem'));
+  assert.equal(await tlsResolver({ certsDirs: [] }).proxySettings(), undefined);
 });
 
 test('tlsResolver: a nodeExtraCaCerts file that cannot be read is ignored, as Node ignored it at start (which warned): a host with CAs of its own goes on', async () => {
@@ -364,6 +405,7 @@ test('registries.conf insecure hosts: one matching rule for the scheme choice an
   ] as const) {
     const tlsOff = (await r.settingsFor(urlHost))?.verify === false;
     assert.equal(tlsOff, off, `TLS verification off for ${urlHost}`);
+    r.answered(urlHost);
     // 'auto' is "TLS without verification, else plain HTTP"; hub443.example is the one that differs: :443 is https only.
     if (registry !== 'hub443.example') assert.equal(endpointFor(registry, [], entries).scheme === 'auto', off, `scheme of ${registry}`);
   }
