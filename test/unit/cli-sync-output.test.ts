@@ -194,3 +194,23 @@ test('interrupted while the tag lists are read: the listings cut short get no FA
   assert.doesNotMatch(r.stderr, /FAILED/, r.stderr);
   assert.match(r.stderr.trim().split('\n').at(-1)!, /^regpush: error: interrupted: .*\[E_ABORTED\]$/);
 });
+
+test('the summary of images with several targets says its counts are per target (2 images to 2 targets each: 4 copied)', async () => {
+  const [src, a, b] = [await fake(), await fake(), await fake()];
+  src.seedImage('one', { tags: ['1'] });
+  src.seedImage('two', { tags: ['1'] });
+  const where = syncFile(
+    [
+      { source: src.ref('one:1'), targets: [`${a.host}/one`, `${b.host}/one`] },
+      { source: src.ref('two:1'), targets: [`${a.host}/two`, `${b.host}/two`] },
+    ],
+    src,
+    a,
+    b,
+  );
+  const r = await runSync([], where);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^synced: 2 images \(2 entries\): per target, 4 copied, 0 up to date, 0 failed;/);
+  const one = await runSync([], syncFile([{ source: src.ref('one:1'), targets: [`${a.host}/single`] }], src, a));
+  assert.match(one.stdout, /^synced: 1 images \(1 entries\): 1 copied, 0 up to date, 0 failed;/, 'one target each: the counts are image counts, and no words say otherwise');
+});

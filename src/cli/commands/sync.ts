@@ -211,9 +211,12 @@ function printResult(io: CliIO, a: SyncArgs, r: SyncResult, clock: RunClock, sec
     return;
   }
   const t = r.totals;
+  // The counts are per target: with images of several targets they are not image counts, and
+  // "200 images: 400 copied" would read as a miscount without saying so.
+  const perTarget = t.copied + t.skipped + t.planned + t.failed !== t.units ? 'per target, ' : '';
   io.stdout.write(
     `${r.dryRun ? 'plan' : 'synced'}: ${t.units} images (${t.entries} entries${r.shard ? `, shard ${r.shard.index}/${r.shard.count}` : ''}): ` +
-      `${r.dryRun ? `${t.planned} to copy` : `${t.copied} copied`}, ${t.skipped} up to date, ${t.failed} failed; ` +
+      `${perTarget}${r.dryRun ? `${t.planned} to copy` : `${t.copied} copied`}, ${t.skipped} up to date, ${t.failed} failed; ` +
       `${mb(t.bytesRead)} read, ${t.mounted} blobs mounted, ${t.streamed} streamed` +
       `${t.referrers || t.referrersSkipped ? `; ${referrersText(t.referrers, t.referrersSkipped)}` : ''}\n`,
   );
