@@ -105,7 +105,7 @@ export class TransferRun implements SetOwner {
   constructor(private readonly opts: TransferRunOptions) {
     // A signal that fired before the call never fires again: the abort listener below would not
     // run, and the whole operation would go on (and write tags) as if it had not been cancelled.
-    if (opts.signal?.aborted) throw new AbortedError('cancelled before it started (the signal given had already fired)', { cause: opts.signal.reason });
+    if (opts.signal?.aborted) throw new AbortedError('interrupted before it started (the abort signal had already fired): nothing was sent', { cause: opts.signal.reason });
     // Checked by each operation (checkJobs), which names its own option.
     this.jobs = opts.jobs ?? DEFAULT_JOBS;
     this.smallBlobJobs = opts.jobs === undefined ? SMALL_BLOB_JOBS : undefined;

@@ -475,9 +475,9 @@ test('push(), copy() and sync() given a signal that has already fired: E_ABORTED
   const opts = { ...fakeLibraryOptions(src, dst), signal: AbortSignal.abort() };
   const spec = parseSyncFile(`images:\n  - { source: ${src.ref('app')}, tags: ['1'], targets: [${dst.host}/mirror] }\n`, 'sync.yaml');
   await refusedUpFront([src, dst], 'E_ABORTED', [
-    ['push', () => push({ ...good, signal: AbortSignal.abort() }), /cancelled before it started/],
-    ['copy', () => copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], ...opts }), /cancelled before it started/],
-    ['sync', () => sync({ spec, ...opts }), /cancelled before it started/],
+    ['push', () => push({ ...good, signal: AbortSignal.abort() }), /^interrupted before it started \(the abort signal had already fired\): nothing was sent$/],
+    ['copy', () => copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], ...opts }), /^interrupted before it started \(the abort signal had already fired\): nothing was sent$/],
+    ['sync', () => sync({ spec, ...opts }), /^interrupted before it started \(the abort signal had already fired\): nothing was sent$/],
   ]);
   assert.deepEqual(dst.tags('app'), []);
 });
