@@ -112,6 +112,8 @@ export interface ConnectionOptions {
    * TCP connections opened before the operation started (the CLI's launcher opens them while the
    * pipelines load; src/http/early-sockets.ts). The operation's transport takes them where it
    * would connect to that host and port, and closes those it did not need when it closes.
+   * Left out of the published declarations (`stripInternal`): only the launcher can make one.
+   * @internal
    */
   earlySockets?: EarlySockets;
   /**
