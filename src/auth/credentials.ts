@@ -269,8 +269,8 @@ async function findCredential(registry: string, opts: CredentialOptions): Promis
   // registry asks that helper before its own keys, as containers/image does: its keys wait for
   // the lookup in file order below.
   // A file that cannot be used is not an error in this pass: its error is the lookup's only where
-  // the pass in file order reaches it, as before this pass existed (a broken auth.json must not
-  // fail a repository whose registry config.json has a login for). So this pass stops at such a
+  // the pass in file order reaches it (a broken auth.json must not fail a repository whose
+  // registry config.json has a login for). So this pass stops at such a
   // file, and a later file's key does not step over it; one skipped for its permissions is passed
   // over, and its warning said only if a later file answers here (else the pass below says it).
   const nsKeys = namespaceKeys(registry, opts.repository);

@@ -75,14 +75,14 @@ export function commonContext(args: CommonArgs, io: CliIO, secrets: SecretSet): 
   // Here, so every command refuses a bare --insecure / --tls-verify=false the same way.
   const tls = tlsOptionsFromFlags(args, io.env, cwdOf(io));
   // The NODE_EXTRA_CA_CERTS Node has loaded already: the library adds it back only to a registry
-  // with CAs of its own, and leaves every other one on Node's default trust, as before.
+  // with CAs of its own, and leaves every other one on Node's default trust (which has it).
   if (io.startupExtraCaCerts) {
     const file = resolve(cwdOf(io), io.startupExtraCaCerts);
     const unreadable = unreadableFile(file);
     // Node ignores a file it cannot read (its own "Warning: Ignoring extra certs" line, which does
     // not name the variable): so does every run here, with or without CAs of a registry's own
-    // (the library passes it over where it would add it back). It failed only the runs with
-    // --ca-cert or certs.d CAs before (E_INPUT reading it). Still handed on, so that env's
+    // (the library passes it over where it would add it back), rather than failing only the runs
+    // with --ca-cert or certs.d CAs (E_INPUT reading it). Still handed on, so that env's
     // variable is known for the one Node read, not a file for the library to trust itself.
     if (unreadable) logger.warn(ignoredExtraCaWarning(file, `cannot read it (${unreadable})`));
     tls.nodeExtraCaCerts = file;

@@ -1,8 +1,8 @@
 /**
  * One table per command: each flag (and positional) is declared once, and both the yargs options
- * and the type of the parsed argument object come from that declaration. Before this, a command
- * listed its flags three times (the `.option()` calls, an interface, the list of flags that may be
- * given only once) and cast yargs' result to the interface, so the three could drift apart.
+ * and the type of the parsed argument object come from that declaration, so the `.option()` calls,
+ * the argument type and the list of flags that may be given only once cannot drift apart (as three
+ * hand-kept lists and a cast of yargs' result to an interface would).
  */
 import type { Argv, Options, PositionalOptions } from 'yargs';
 import { UsageError } from '../errors.js';

@@ -385,7 +385,7 @@ class Handover {
     if (this.fullAt === undefined && this.sent >= KERNEL_SEND_BUFFER) this.fullAt = Date.now();
   }
 
-  /** The time a full send buffer takes at the measured pace; 0 when the body was too small to measure one (its answer then gets the idle timeout, as before). */
+  /** The time a full send buffer takes at the measured pace; 0 when the body was too small to measure one (its answer then gets the idle timeout alone). */
   drainMs(): number {
     const after = this.sent - KERNEL_SEND_BUFFER;
     if (this.fullAt === undefined || after < KERNEL_SEND_BUFFER / 4) return 0;

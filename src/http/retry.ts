@@ -86,7 +86,7 @@ export function parseRetryAfter(value: string | undefined, now: number): number 
  * docker/getting-started#101): the count comes back over hours, not within any backoff, so a retry
  * is only one more refused request. Its other limit, per address and short, answers 429 with
  * `Retry-After: 60` and no count (docker/hub-feedback#1907): that one, and any 429 with a
- * Retry-After within the cap, is retried as before.
+ * Retry-After within the cap, is retried as any other 429.
  */
 export function quotaSpent(outcome: AttemptOutcome, policy: Pick<RetryPolicy, 'maxRetryAfterMs' | 'now'> = DEFAULT_RETRY_POLICY): boolean {
   if (outcome.status !== 429 || parseRetryAfter(outcome.retryAfter, policy.now()) !== undefined) return false;

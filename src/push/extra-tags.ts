@@ -11,7 +11,7 @@
  *   path takes the manifest from the same answer, which has arrived by the time the first tag's
  *   404 says it is needed: one request per tag, and no round trip after that 404.
  * - `head`: where a GET counts a pull (Docker Hub; a registry that has sent rate-limit headers),
- *   each tag gets a HEAD at once, as before (no pull). The warm path GETs only a tag whose HEAD
+ *   each tag gets a HEAD at once (no pull). The warm path GETs only a tag whose HEAD
  *   did not say it is absent: a missing `latest` costs one request, not two. One that exists is
  *   still HEADed and then read: the HEAD spares the pull whenever the first tag exists (a re-run),
  *   where a GET in its place would spend one, and a HEAD held back until the first tag answered

@@ -13,7 +13,7 @@ export interface LayerLabel {
   key: string;
 }
 
-/** The app layer's label, as before there were several layers. */
+/** The app layer's label: `layer`, with no number (each --layer's carries its own). */
 export const APP_LAYER: LayerLabel = { name: 'app layer', key: 'layer' };
 
 /** The label of the n-th --layer (`config.layers[n - 1]`). */

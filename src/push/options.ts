@@ -149,7 +149,7 @@ export interface PushResult {
   /** `mirror`: the registry mirror the base manifest was read from (absent: the registry itself). */
   base: { reference: string; digest: string; mirror?: string };
   platforms: PushedPlatform[];
-  /** The top new layer (the app layer when there is one); kept for older consumers, `layers` lists them all. */
+  /** The top new layer (the app layer when there is one): a shortcut to the last entry of `layers`, which lists them all. */
   layer?: { digest: string; diffId: string; size: number; action: 'uploaded' | 'skipped' | 'reused' | 'planned'; method?: string };
   /** Every new layer, bottom to top. */
   layers?: PushLayerReport[];

@@ -46,7 +46,7 @@ export function layerReports(inputs: PushInputs, results: readonly (LayerResult 
   });
 }
 
-/** The old single `layer` field: the top new layer (mounted reads as skipped there, as before). */
+/** The report's `layer` field: the top new layer, a shortcut to the last of `layers` (its `action` has no `mounted`: a mounted layer reads `skipped` there). */
 export function topLayer(list: PushLayerReport[]): PushResult['layer'] {
   const top = list.at(-1);
   if (!top) return undefined;

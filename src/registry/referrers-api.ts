@@ -62,8 +62,9 @@ export class ReferrersApi {
         throw new ProtocolError(`referrers index of ${http.registry}/${repo}@${digest} is not valid JSON`);
       }
       if (!Array.isArray(parsed.manifests)) {
-        // A first answer that is no index is a front that does not know the API (as before);
-        // a later page that is none would leave the list cut short without a word.
+        // A first answer that is no index is a front that does not know the API: no API, as a 404
+        // says (use the tag scheme); a later page that is none would leave the list cut short
+        // without a word.
         if (page === 0) return undefined;
         throw wrong(`page ${page + 1} is not an image index`);
       }

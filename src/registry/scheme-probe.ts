@@ -47,7 +47,7 @@ function warnInsecureTls({ host, logger, insecureTlsSetting }: SchemeProbe, url:
  * plain HTTP first (no credentials in it) spares the common case, a local registry:2 in CI, the TLS
  * machinery (measured: ~20 ms of a 0.35 s warm push). A TLS server refuses a plain request (Go
  * answers 400 "HTTP request to an HTTPS server", OpenSSL-based servers hang up), and then the TLS
- * probe decides as before. A host that is not loopback is asked over TLS first (probeTlsFirst).
+ * probe decides. A host that is not loopback is asked over TLS first (probeTlsFirst).
  */
 export async function probeScheme(p: SchemeProbe): Promise<string> {
   return warnInsecureTls(p, await probeSchemeOf(p));

@@ -2,9 +2,9 @@
  * A sync file's entries as units: the explicit tags, or the source's tag list through the entry's
  * filters. A repository is listed once, however many entries read it, four listings at a time,
  * and its list is selected from for all of those entries as soon as it arrives, inside its
- * listing's turn: only the tags each entry keeps stay, not the full list. (Until session 22 every
- * full list was kept until the last had been read: 2,000 repositories of 2,000 tags each, a
- * filter keeping one tag, peaked at 440 MB; now 162 MB.)
+ * listing's turn: only the tags each entry keeps stay, not the full list. (2,000 repositories of
+ * 2,000 tags each, a filter keeping one tag: a peak of 162 MB, where keeping every full list until
+ * the last had been read took 440 MB.)
  */
 import pLimit from 'p-limit';
 import { asRegpushError, type RegpushError } from '../errors.js';

@@ -232,8 +232,8 @@ async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks, names:
     );
     // The units failed so far (a tag list that could not be read, a clash refused) never start:
     // they are told as ended now, before the first image starts, so that a log of the run names
-    // every failure (until session 26 a CI log said only "7 failed", and a listing failure past
-    // the fifth named in the error line was in --json alone). Listings the signal cut short are
+    // every failure: otherwise a CI log would say only how many failed, and a listing failure past
+    // the fifth the error line names would be in --json alone. Listings the signal cut short are
     // not: as for the images not started, a line each would bury the log (the report has them).
     for (const u of units) if (u.error?.code !== 'E_ABORTED') opts.events?.unitEnd?.(u);
     const gate = new RateGate(run, opts, logger, names);

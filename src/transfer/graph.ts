@@ -202,7 +202,7 @@ async function walkGraph(client: RegistryClient, repo: string, fetched: FetchedM
     }
     checkIndexChildren(p.index, depth === 0 ? name : `${client.registry}/${repo}@${digest}`);
     // The children are read together (a few at a time, checkIndexChildren bounds how many) and
-    // walked in the index's order as before: the order they are written in does not depend on
+    // walked in the index's order: the order they are written in does not depend on
     // which answer came first.
     // An attestation has no Docker v2 form (convertNodes leaves it out): for --format docker it is
     // not read, and its blobs (an in-toto layer, its config) are not sent for nothing.

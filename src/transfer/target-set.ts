@@ -675,9 +675,9 @@ export class TargetSet {
   /**
    * Dry run: what this image planned to move to its live targets counts as landed there for the
    * run's later images, which then plan what a real run does: a skip in that repository, a mount
-   * into another repository of the registry. Until session 26 a dry run withdrew them, and the
-   * images after planned their own streams (a dry run of 200 images of 40 repositories sharing two
-   * base layers, to two registries, planned 640 mounts and 960 streams; the run made 156 and 804).
+   * into another repository of the registry. Withdrawn, they would leave the images after to plan
+   * their own streams (a dry run of 200 images of 40 repositories sharing two base layers, to two
+   * registries, would plan 640 mounts and 960 streams where the run makes 156 and 804).
    */
   landAsPlanned(): void {
     for (const t of this.live) this.settleLandings(t, true);

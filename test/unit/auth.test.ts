@@ -358,7 +358,7 @@ describe('a refused token while other requests refresh the same one', () => {
   it('a newer token from the cache counts as fetched for this request: a registry that refuses them all gets one clear AuthError per request, never its bare 401', async () => {
     // Eight requests for one scope at once; the registry refuses every token (the user may pull,
     // not push). Each refusal drops the token and asks again, and another request's new token is
-    // often in the cache by then: counted as not fetched here, it used to run out the replays and
+    // often in the cache by then: counted as not fetched here, it would run out the replays and
     // hand the caller the registry's 401 ("start upload … answered 401").
     let issued = 0;
     const challenge = 'Bearer realm="https://auth.example/token",service="reg",scope="repository:app:pull,push",error="insufficient_scope"';

@@ -1,7 +1,7 @@
 // The bench's scenario table (scripts/bench/scenarios.mjs) builds every row's command line: each
 // row, the 1 GiB ones included, with and without --gzip-level. Nothing is measured; this catches a
-// row whose command no longer builds (the 1 GiB rows once referred to a variable that had moved,
-// and `--large` failed only when somebody ran it). The skopeo rows' blob-info cache is checked
+// row whose command no longer builds, such as a 1 GiB row referring to a variable that has moved,
+// which `--large` would show only when somebody ran it. The skopeo rows' blob-info cache is checked
 // too: in the bench's temp dir, emptied before each run, proven against this machine's skopeo
 // (a local dir: → dir: copy) where there is one.
 import { test } from 'node:test';

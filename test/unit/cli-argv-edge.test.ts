@@ -195,7 +195,7 @@ test('-pVALUE and -uVALUE, the value attached as Docker and Podman take them, ar
   assert.equal(pings.mock.callCount(), 1);
   const auths = JSON.parse(readFileSync(join(home, '.docker', 'config.json'), 'utf8')).auths;
   assert.equal(Buffer.from(auths['registry.example.com'].auth, 'base64').toString(), 'alice:alice-secret-pw1');
-  // `-p=VALUE` as before.
+  // `-p=VALUE` too.
   const eq = await runMain(['login', '-u', 'bob', '-p=bob-pw-2', 'registry.example.com'], { env: { HOME: home } });
   assert.equal(eq.code, 0, eq.stderr);
   assert.equal(Buffer.from(JSON.parse(readFileSync(join(home, '.docker', 'config.json'), 'utf8')).auths['registry.example.com'].auth, 'base64').toString(), 'bob:bob-pw-2');

@@ -1,7 +1,7 @@
 /**
- * The repository explains itself: every relative link in README.md, scripts/README.md and docs/*.md
- * reaches a file of the repository (and a heading of it, for `#anchor`s, spelt as GitHub makes
- * them), no document points outside the repository, and the README's exit-code table says what
+ * The repository explains itself: every relative link in README.md, CHANGELOG.md,
+ * scripts/README.md and docs/*.md reaches a file of the repository (and a heading of it, for
+ * `#anchor`s, spelt as GitHub makes them), no document points outside the repository, and the README's exit-code table says what
  * src/errors.ts does. Reads the checked-out files only; no registry.
  */
 import { describe, it } from 'node:test';
@@ -15,6 +15,7 @@ import { EXIT_CODES, type ErrorCode } from '../../src/errors.js';
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const DOCS = [
   'README.md',
+  'CHANGELOG.md',
   'scripts/README.md',
   ...readdirSync(path.join(ROOT, 'docs'))
     .filter((f) => f.endsWith('.md'))

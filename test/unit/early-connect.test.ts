@@ -208,7 +208,7 @@ process.on('exit', () => fs.writeFileSync(${JSON.stringify(join(dir, 'reads'))},
   assert.equal(r.code, 5, r.stderr);
   assert.match(r.stderr, /\[E_NETWORK\]$/m);
   assert.equal(readFileSync(join(dir, 'reads'), 'utf8'), '1', 'regpush.json reads in the whole run');
-  // A file the launcher cannot read: the command reads it itself and says what is wrong, as before
+  // A file the launcher cannot read: the command reads it itself and says what is wrong
   // (an error of the launcher's bundle handed over would be no RegpushError to main: exit 1, E_INTERNAL).
   writeFileSync(join(dir, 'regpush.json'), '{"mirrors": ');
   const bad = await push();

@@ -70,7 +70,7 @@ test('tags in flight together that share layers: each blob read once, uploaded o
   assert.equal(x.openUploads() + y.openUploads(), 0);
   for (const t of r.targets) {
     assert.equal(t.ok, true);
-    assert.deepEqual(t.tags, ['1', '1.0', '2', '2.0'], 'sorted tag order, as before');
+    assert.deepEqual(t.tags, ['1', '1.0', '2', '2.0'], 'sorted tag order');
     const streamed = t.blobs.filter((b) => b.action === 'streamed').map((b) => b.digest);
     assert.deepEqual(streamed.sort(), [...blobs].sort(), 'each blob streamed once to the target, the other tags skip it');
     assert.ok(t.blobs.every((b) => b.action === 'streamed' || b.action === 'skipped'), JSON.stringify(t.blobs.map((b) => b.action)));
@@ -181,7 +181,7 @@ test('--images without --all-tags, and out of range, is a usage error before any
   assert.equal(src.count() + dst.count(), 0);
 });
 
-test('--all-tags --dry-run with tags in flight together: the plan per tag as before (planned-stream at every tag), nothing written', async () => {
+test('--all-tags --dry-run with tags in flight together: every tag planned on its own (planned-stream at every tag), nothing written', async () => {
   const [src, dst] = [await fake(), await fake()];
   const img = src.seedImage('base/app', { tags: ['1', '2'] });
   const r = await copy({ from: src.ref('base/app'), to: [dst.ref('app')], allTags: true, dryRun: true, ...fakeLibraryOptions(src, dst) });

@@ -359,8 +359,8 @@ test('a source that counts pulls: copy --all-tags HEADs every tag first (the fir
   src.clearLog();
   const again = await copy(opts);
   assert.deepEqual(again.targets[0]!.tagsUnchanged, ['a', 'b', 'c']);
-  // The first tag's HEAD is the run's first manifest answer, which brings the headers (until
-  // session 23 the first tag was read with a GET, before anything was known: one pull per re-run).
+  // The first tag's HEAD is the run's first manifest answer, which brings the headers (a GET for
+  // the first tag, sent before anything is known, would spend one pull per re-run).
   assert.equal(src.count({ kind: 'manifest', method: 'GET' }), 0, 'no pull');
   assert.equal(src.count({ kind: 'manifest', method: 'HEAD' }), 3);
 });

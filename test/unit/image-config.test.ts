@@ -158,7 +158,7 @@ describe('applyConfigChanges', () => {
     const out = applyConfigChanges(empty, { user: 'app' }, LAYER);
     assert.deepEqual(out.history, [], 'nothing appended to a history that cannot line up');
     assert.equal(out.rootfs.diff_ids.length, 2);
-    // A history that counts them is appended to as before.
+    // A history that counts them is appended to.
     const ok = applyConfigChanges(base(), {}, LAYER);
     assert.equal(ok.history!.filter((h) => !h.empty_layer).length, ok.rootfs.diff_ids.length);
   });

@@ -74,7 +74,7 @@ describe('expandEnvValue (Dockerfile ENV substitution)', () => {
   }
 
   // Env values carry tokens and CI logs are public: the message says which variable and where the
-  // `${` stands, never the value's text (it used to quote the whole value).
+  // `${` stands, never the value's text (not the whole value quoted).
   it('names the variable and the offset of the unclosed "${", never the value', () => {
     assert.throws(
       () => expandEnvValue('TOKEN', 'abc${secret', lookup),

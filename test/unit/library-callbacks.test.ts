@@ -1,7 +1,7 @@
 // A library caller's progress callbacks (`events`) that throw: every operation rejects with the
 // caller's own error, unchanged, and writes no tag after it (src/transfer/callbacks.ts). A throw
-// from a stream's 'data' handler used to be an uncaught exception (the test runner reports one as
-// this test's failure), and one from `work` a network error ("cannot reach …").
+// from a stream's 'data' handler must not become an uncaught exception (the test runner reports one
+// as this test's failure), nor one from `work` a network error ("cannot reach …").
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';

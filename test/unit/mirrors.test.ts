@@ -708,7 +708,7 @@ describe('mergeMirrorMaps and the mirrors option, as a library caller wires the 
     usage(() => mergeMirrorMaps(null as never), /^mergeMirrorMaps\(\): argument 1 must be a map .*\(got null\)$/);
     usage(() => mergeMirrorMaps({ 'docker.io': 'm.example' } as never), /^mergeMirrorMaps\(\): argument 1: the mirrors of "docker\.io" must be an array of strings \(got a string\)$/);
     usage(() => mergeMirrorMaps({ 'docker.io': ['m.example', 5] } as never), /^mergeMirrorMaps\(\): argument 1: the mirrors of "docker\.io" must be an array of strings \(got 5 at \[1\]\)$/);
-    // Left out (undefined) is no map to merge, as before.
+    // Left out (undefined) is no map to merge: the others merge as if it were not there.
     assert.deepEqual(mergeMirrorMaps(undefined, { 'docker.io': ['m.example'] }), { 'docker.io': ['m.example'] });
   });
 

@@ -35,7 +35,7 @@ test('sync platforms: [list], re-run unchanged: no manifest GET at a source that
   assert.equal(first.totals.copied, 2);
   const written = dst.manifest('p/multi/app', '1')!;
   assert.deepEqual(annotationsOf(dst, 'p/multi/app', '1'), { [SUBSET_SOURCE]: oci.index.digest, [SUBSET_PLATFORMS]: 'linux/amd64,linux/arm64' });
-  // A Docker manifest list has no place for annotations: written as before.
+  // A Docker manifest list has no place for annotations: written without them.
   assert.equal(annotationsOf(dst, 'p/multi/old', '1'), undefined);
   for (let run = 2; run <= 3; run++) {
     src.clearLog();

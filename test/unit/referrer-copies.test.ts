@@ -93,7 +93,7 @@ test('copy --referrers: the report lists the referrers\' blobs in the walk\'s or
   const getAnswered = src.requests({ kind: 'blob', method: 'GET', digest: first!.layers[0]!.digest })[0]!;
   assert.ok(getAnswered.answeredAfter! >= Math.max(...blobsOf(second!).map((d) => src.requests({ kind: 'blob', method: 'GET', digest: d })[0]!.seq)), 'the second referrer\'s blobs were read while the first\'s layer was held');
   const lines = r.targets[0]!.blobs.map((b) => b.digest);
-  // The image's own blobs first (in the order they landed, as before), then each referrer's in its graph's order.
+  // The image's own blobs first (in the order they landed), then each referrer's in its graph's order.
   assert.deepEqual(new Set(lines.slice(0, 3)), new Set(blobsOf(img)));
   assert.deepEqual(lines.slice(3), [...blobsOf(first!), ...blobsOf(second!)]);
 });

@@ -203,7 +203,7 @@ async function endedBody(bytes: Buffer): Promise<Readable> {
   return b;
 }
 
-test('an empty blob whose body ended before it was handed over: the read ends at once (it used to wait for an end that had passed)', async () => {
+test('an empty blob whose body ended before it was handed over: the read ends at once, not waiting for an end that has passed', async () => {
   const opens: number[] = [];
   const open: OpenAt = async (start) => (opens.push(start), { body: await endedBody(Buffer.alloc(0)), partial: false, size: 0 });
   const got = await readAll(resumableRead({ open, size: 0, what: 'blob', policy: policy(3) }));

@@ -330,7 +330,7 @@ test('tlsResolver: env\'s NODE_EXTRA_CA_CERTS is trusted for every host, on top 
   // The same file is the one the process started with (the CLI): Node trusts it already.
   writeFileSync(join(tmp, 'started.pem'), 'STARTED');
   const cli = tlsResolver({ certsDirs: [root], envExtraCaCerts: join(tmp, 'started.pem'), nodeExtraCaCerts: join(tmp, 'started.pem') }, undefined, CONNECTION_FLAG_NAMES);
-  assert.equal(await cli.settingsFor('elsewhere:1'), undefined, 'Node\'s default trust, as before');
+  assert.equal(await cli.settingsFor('elsewhere:1'), undefined, 'Node\'s default trust, which has it already');
   assert.deepEqual((await cli.settingsFor('reg:5000'))!.ca, [...rootCertificates, 'STARTED', PEM_CA], 'added back with the host\'s own CAs');
   assert.match(cli.hint('elsewhere:1', 'untrusted'), /; NODE_EXTRA_CA_CERTS \(.*started\.pem\) is trusted already and did not verify it$/);
   // The same file written otherwise in env (a doubled slash, a `.` step) than the CLI's resolved one: still Node's.
