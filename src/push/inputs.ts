@@ -48,7 +48,10 @@ export interface PushInputs {
   fromRef?: ImageReference;
   platform: Platform | 'all';
   jobs: number;
+  /** Seconds every entry of the new layers is dated: the `mtime` option, else 0 (never SOURCE_DATE_EPOCH: see checkInputs). */
   mtime: number;
+  /** Seconds the config's `created` and the new history entries carry: SOURCE_DATE_EPOCH, else 0. */
+  created: number;
   /** The new layers, bottom to top: every --layer in order, then the app layer. */
   layers: LayerPlan[];
   format?: MediaFamily;
@@ -120,8 +123,14 @@ export async function checkInputs(opts: PushOptions, names: OptionNames): Promis
   const jobs = checkJobs(opts.jobs, names.about('jobs'));
   checkConnectionRanges(opts, (o) => names.about(o));
   const env = opts.env ?? {};
-  // Checked here for every push, config-only too: it dates the config's `created` and history.
-  const mtime = opts.mtime !== undefined ? checkEpochSeconds(opts.mtime, names.about('mtime')) : (epochFromEnv(env.SOURCE_DATE_EPOCH) ?? 0);
+  // Two times, apart, as Jib (filesModificationTime, creationTime) and ko (KO_DATA_DATE_EPOCH,
+  // SOURCE_DATE_EPOCH) keep them. SOURCE_DATE_EPOCH dates the config (`created`, the new history
+  // entries), a config-only push's too; the layers' entries carry `mtime`, 0 unless given. Were
+  // the entries dated by SOURCE_DATE_EPOCH, a CI job setting it to each commit's time would make
+  // every layer new on every commit, and the unchanged dependencies would be sent again each time.
+  // Both are checked for every push, with or without a layer to build.
+  const created = epochFromEnv(env.SOURCE_DATE_EPOCH) ?? 0;
+  const mtime = opts.mtime !== undefined ? checkEpochSeconds(opts.mtime, names.about('mtime')) : 0;
   const logger = opts.logger ?? silentLogger;
   const work = opts.events?.work;
   // `said`: this push's builds say each line about their lanes once (layer/index.ts), and its
@@ -196,7 +205,7 @@ export async function checkInputs(opts: PushOptions, names: OptionNames): Promis
   const format = opts.format === undefined ? undefined : parseFormat(opts.format, names.about('format'));
   const annotations = opts.annotations && Object.keys(opts.annotations).length ? checkAnnotations(opts.annotations, names) : undefined;
   if (annotations && format === 'docker') throw new UsageError(`${names.about('annotations')} cannot go into a Docker v2 manifest (it has no annotations); use ${names.set('format', 'oci')}`);
-  return { cwd, toRefs, fromRef, platform, jobs, mtime, layers, format, annotations, ...(opts.chown ? { chown: true } : {}), names };
+  return { cwd, toRefs, fromRef, platform, jobs, mtime, created, layers, format, annotations, ...(opts.chown ? { chown: true } : {}), names };
 }
 
 /**

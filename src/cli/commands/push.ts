@@ -31,6 +31,7 @@ export const pushFlags = defineFlags({
   chown: { type: 'string', once: true, describe: 'UID:GID owning the new files (default 0:0)', group: 'Layer:' },
   'gzip-level': { type: 'number', once: true, describe: 'gzip level 0-9 for the new layer (default 6; 0 stores the bytes uncompressed, for content compressed already)', group: 'Layer:' },
   'gzip-jobs': { type: 'number', once: true, describe: 'Blocks of the new layer gzipped in parallel, 1-64 (default: one per usable core plus 2; or REGPUSH_GZIP_JOBS); never changes the bytes', group: 'Layer:' },
+  mtime: { type: 'number', once: true, describe: 'Seconds since 1970 every entry of the new layers is dated (default 0). SOURCE_DATE_EPOCH dates the config only; a value that changes per push makes every layer new each time', group: 'Layer:' },
   ...configFlags,
   annotation: { type: 'string', repeatable: true, describe: 'KEY=VALUE OCI annotation on the manifest (and the index of a multi-platform push); repeatable; needs OCI output', group: 'Config:' },
   format: { choices: ['oci', 'docker'], once: true, describe: 'Output media types: oci or docker (default: the base\'s); blobs are the same, so they are still skipped or mounted', group: 'Image:' },
@@ -57,6 +58,7 @@ const PUSH_FLAG_NAMES = flagNames({
   'chown.gid': '--chown GID',
   gzipLevel: '--gzip-level',
   gzipJobs: '--gzip-jobs',
+  mtime: '--mtime',
   'config.env': '--env',
   jobs: '--jobs',
 }, 'push');
@@ -123,6 +125,7 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void, se
         jobs: a.jobs,
         gzipLevel: a['gzip-level'],
         ...gzipJobs,
+        mtime: a.mtime,
         chown: parseChown(a.chown),
         dryRun: a['dry-run'],
         layerUpload: a['layer-upload'],
