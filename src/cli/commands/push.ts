@@ -84,7 +84,7 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void, se
     async (argv) => {
       const clock = startClock();
       // Loaded on demand: `regpush --help` and `--version` should not pay for the pipeline's modules.
-      const [{ parseAppFlag, GZIP_LEVELS }, { pushAs }, { checkJobs }] = await Promise.all([import('../../layer/index.js'), import('../../push/push.js'), import('../../transfer/engine.js')]);
+      const [{ checkEpochSeconds, parseAppFlag, GZIP_LEVELS }, { pushAs }, { checkJobs }] = await Promise.all([import('../../layer/index.js'), import('../../push/push.js'), import('../../transfer/engine.js')]);
       checkGivenOnce(pushFlags, argv);
       const cwd = cwdOf(io);
       const project = await loadProjectConfig(cwd, argv['config-file'], io.projectFile);
@@ -107,6 +107,8 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void, se
         throw new UsageError(`--gzip-level must be a whole number from ${GZIP_LEVELS.min} to ${GZIP_LEVELS.max} (got ${level})`);
       }
       const gzipJobs = gzipJobsOption(a['gzip-jobs'], io.env); // { gzipJobs?: number }: --gzip-jobs, else REGPUSH_GZIP_JOBS
+      // Here, not in push()'s shape check, which would name the library's option for a negative or fractional value.
+      if (a.mtime !== undefined) checkEpochSeconds(a.mtime, '--mtime');
       // Checked before a password is read from stdin, so that a bad flag is said first (pushAs checks it again, worded the same).
       if (a.jobs !== undefined) checkJobs(a.jobs, '--jobs');
       const { from, to } = await transferCredentials(a, io, ctx.secrets);
