@@ -1,7 +1,7 @@
 /**
  * push()'s inputs, checked before the first request: the targets and tags, the base reference,
- * every new layer (each --layer in order, then the app layer) with its sources validated and
- * not empty, the platform, the format, the annotations and the config changes (env entries, ports,
+ * every new layer (each --layer in order, then the app layer) with its sources validated,
+ * readable and not empty, the platform, the format, the annotations and the config changes (env entries, ports,
  * volumes, label keys, health check: none of their checks depends on the base's config). A bad
  * flag fails here, with nothing sent to any registry.
  */
@@ -264,9 +264,12 @@ function layerSources(sources: readonly LayerSource[], windows: boolean, what: s
 }
 
 /**
- * A layer's sources exist and hold something once .dockerignore is applied. An empty layer is a
- * wrong path or an over-broad .dockerignore far more often than intent (a build that wrote
- * nothing to its output folder): pushed, it would ship an image without the app.
+ * A layer's sources exist and hold something once .dockerignore is applied, and every file the
+ * layer takes can be opened for reading (hasContent). An empty layer is a wrong path or an
+ * over-broad .dockerignore far more often than intent (a build that wrote nothing to its output
+ * folder): pushed, it would ship an image without the app. An unreadable file deep in the sources
+ * was found by the build only, seconds in, once a first push had committed the base blobs and the
+ * config at the target.
  */
 async function checkLayerSources(sources: LayerSource[], cwd: string, what: string, logger: Logger, said: Set<string>): Promise<void> {
   await validateSources(sources, cwd);
