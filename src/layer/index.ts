@@ -19,7 +19,7 @@ import type { LayerOptions, LayerResult } from './types.js';
 export type { LayerOptions, LayerResult, LayerSource } from './types.js';
 /** `--app SRC[:DEST]` parsing and the up-front source check, for the CLI and the push pipeline. */
 export { normaliseDest, parseAppFlag, validateSources } from './sources.js';
-/** SOURCE_DATE_EPOCH parsing exactly as the layer applies it, so config `created` can match the layer's mtime. */
+/** The range of a time a tar header and a config hold, and SOURCE_DATE_EPOCH parsed, for push's two times (the layers' mtime, the config's `created`). */
 export { checkEpochSeconds, epochFromEnv, GZIP_LEVELS, MAX_ID, resolveLayerOptions } from './options.js';
 /** Lane defaults and thread-pool sizing, for a host program that sizes UV_THREADPOOL_SIZE itself (as the CLI does). */
 export { chooseLanes, defaultLanes, MAX_LANES, poolSizeFor, poolSizeFromEnv, type LaneChoice } from './lanes.js';

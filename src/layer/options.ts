@@ -75,7 +75,9 @@ function intIn(name: string, v: number, min: number, max: number): number {
 
 /** Applies defaults and checks ranges; InputError on anything out of range. */
 export function resolveLayerOptions(opts: LayerOptions): LayerConfig {
-  const mtime = opts.mtime !== undefined ? checkEpochSeconds(opts.mtime, 'layer mtime') : (epochFromEnv(opts.env?.SOURCE_DATE_EPOCH) ?? 0);
+  // Never SOURCE_DATE_EPOCH: it dates an image's config (push, inputs.ts), and a layer dated by it
+  // would be another layer whenever it changes, though its files have not.
+  const mtime = checkEpochSeconds(opts.mtime ?? 0, 'layer mtime');
   const uid = intIn('chown uid', opts.chown?.uid ?? 0, 0, MAX_ID);
   const gid = intIn('chown gid', opts.chown?.gid ?? 0, 0, MAX_ID);
   const level = intIn('gzip level', opts.gzipLevel ?? DEFAULT_GZIP_LEVEL, GZIP_LEVELS.min, GZIP_LEVELS.max);

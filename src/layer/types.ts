@@ -21,9 +21,9 @@ export interface LayerOptions {
    * working directory when the options are resolved. push() passes its own `cwd` option.
    */
   cwd?: string;
-  /** Seconds since the epoch written as every entry's mtime; default SOURCE_DATE_EPOCH from `env`, else 0. */
+  /** Seconds since the epoch written as every entry's mtime; default 0. SOURCE_DATE_EPOCH does not change it (it dates the config: push). */
   mtime?: number;
-  /** Environment to read SOURCE_DATE_EPOCH and UV_THREADPOOL_SIZE from; the library never reads process.env itself. */
+  /** Environment to read UV_THREADPOOL_SIZE from; the library never reads process.env itself. */
   env?: Record<string, string | undefined>;
   /**
    * Build the layer for a Windows image: every entry under `Files/` (the system drive), a `Hives/`

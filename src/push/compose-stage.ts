@@ -103,12 +103,36 @@ export function warnUnsetEnv(base: ResolvedBase, env: readonly string[] | undefi
   }
 }
 
+/** What starts the history comment of a new layer whose entries are not dated 0 (mtimeComment). */
+const MTIME_COMMENT = 'regpush: entries dated ';
+
+/**
+ * The history comment of a new layer whose entries are dated `mtime` (seconds): none for 0, the
+ * default, so such an image's config is what it was before the comment existed. The warm path
+ * reads it back (mtimeOfComment) to tell a layer not reused because its entries are dated
+ * otherwise from one whose files changed: the entry's `created` is the config's time
+ * (SOURCE_DATE_EPOCH), which says nothing about the layer's bytes.
+ */
+export function mtimeComment(mtime: number): string | undefined {
+  return mtime === 0 ? undefined : `${MTIME_COMMENT}${new Date(mtime * 1000).toISOString()}`;
+}
+
+/** The seconds a new layer's history comment says its entries carry: 0 without a comment; undefined for a comment that is not mtimeComment's. */
+export function mtimeOfComment(comment: string | undefined): number | undefined {
+  if (comment === undefined || comment === '') return 0;
+  if (!comment.startsWith(MTIME_COMMENT)) return undefined;
+  const ms = Date.parse(comment.slice(MTIME_COMMENT.length));
+  return Number.isNaN(ms) ? undefined : ms / 1000;
+}
+
 /** The configs, one per platform image: they need the base and the new layers' diffIDs only (pure). */
 export function composeConfigs(base: ResolvedBase, diffIds: readonly (string | undefined)[], inputs: PushInputs, opts: PushOptions): BuiltConfig[] {
-  const created = new Date(inputs.mtime * 1000).toISOString();
+  // The config's time (SOURCE_DATE_EPOCH), not the layers' entries' (inputs.ts).
+  const created = new Date(inputs.created * 1000).toISOString();
+  const comment = mtimeComment(inputs.mtime);
   const name = baseName(inputs, base);
   return base.images.map((img) => {
-    const records: LayerRecord[] = layersFor(inputs, img.platform, (i) => diffIds[i] !== undefined).map((i) => ({ diffId: diffIds[i]!, created, createdBy: inputs.layers[i]!.createdBy }));
+    const records: LayerRecord[] = layersFor(inputs, img.platform, (i) => diffIds[i] !== undefined).map((i) => ({ diffId: diffIds[i]!, created, createdBy: inputs.layers[i]!.createdBy, ...(comment ? { comment } : {}) }));
     const bytes = serializeConfig(rewriteConfig(img.config, opts.config, records, opts.baseLabels ? name : undefined, created));
     return { bytes, digest: sha256Digest(bytes) };
   });

@@ -1,7 +1,7 @@
 /**
  * push()'s inputs, checked before the first request: the targets and tags, the base reference,
- * every new layer (each --layer in order, then the app layer) with its sources validated and
- * not empty, the platform, the format, the annotations and the config changes (env entries, ports,
+ * every new layer (each --layer in order, then the app layer) with its sources validated,
+ * readable and not empty, the platform, the format, the annotations and the config changes (env entries, ports,
  * volumes, label keys, health check: none of their checks depends on the base's config). A bad
  * flag fails here, with nothing sent to any registry.
  */
@@ -48,7 +48,10 @@ export interface PushInputs {
   fromRef?: ImageReference;
   platform: Platform | 'all';
   jobs: number;
+  /** Seconds every entry of the new layers is dated: the `mtime` option, else 0 (never SOURCE_DATE_EPOCH: see checkInputs). */
   mtime: number;
+  /** Seconds the config's `created` and the new history entries carry: SOURCE_DATE_EPOCH, else 0. */
+  created: number;
   /** The new layers, bottom to top: every --layer in order, then the app layer. */
   layers: LayerPlan[];
   format?: MediaFamily;
@@ -120,8 +123,14 @@ export async function checkInputs(opts: PushOptions, names: OptionNames): Promis
   const jobs = checkJobs(opts.jobs, names.about('jobs'));
   checkConnectionRanges(opts, (o) => names.about(o));
   const env = opts.env ?? {};
-  // Checked here for every push, config-only too: it dates the config's `created` and history.
-  const mtime = opts.mtime !== undefined ? checkEpochSeconds(opts.mtime, names.about('mtime')) : (epochFromEnv(env.SOURCE_DATE_EPOCH) ?? 0);
+  // Two times, apart, as Jib (filesModificationTime, creationTime) and ko (KO_DATA_DATE_EPOCH,
+  // SOURCE_DATE_EPOCH) keep them. SOURCE_DATE_EPOCH dates the config (`created`, the new history
+  // entries), a config-only push's too; the layers' entries carry `mtime`, 0 unless given. Were
+  // the entries dated by SOURCE_DATE_EPOCH, a CI job setting it to each commit's time would make
+  // every layer new on every commit, and the unchanged dependencies would be sent again each time.
+  // Both are checked for every push, with or without a layer to build.
+  const created = epochFromEnv(env.SOURCE_DATE_EPOCH) ?? 0;
+  const mtime = opts.mtime !== undefined ? checkEpochSeconds(opts.mtime, names.about('mtime')) : 0;
   const logger = opts.logger ?? silentLogger;
   const work = opts.events?.work;
   // `said`: this push's builds say each line about their lanes once (layer/index.ts), and its
@@ -196,7 +205,7 @@ export async function checkInputs(opts: PushOptions, names: OptionNames): Promis
   const format = opts.format === undefined ? undefined : parseFormat(opts.format, names.about('format'));
   const annotations = opts.annotations && Object.keys(opts.annotations).length ? checkAnnotations(opts.annotations, names) : undefined;
   if (annotations && format === 'docker') throw new UsageError(`${names.about('annotations')} cannot go into a Docker v2 manifest (it has no annotations); use ${names.set('format', 'oci')}`);
-  return { cwd, toRefs, fromRef, platform, jobs, mtime, layers, format, annotations, ...(opts.chown ? { chown: true } : {}), names };
+  return { cwd, toRefs, fromRef, platform, jobs, mtime, created, layers, format, annotations, ...(opts.chown ? { chown: true } : {}), names };
 }
 
 /**
@@ -255,9 +264,12 @@ function layerSources(sources: readonly LayerSource[], windows: boolean, what: s
 }
 
 /**
- * A layer's sources exist and hold something once .dockerignore is applied. An empty layer is a
- * wrong path or an over-broad .dockerignore far more often than intent (a build that wrote
- * nothing to its output folder): pushed, it would ship an image without the app.
+ * A layer's sources exist and hold something once .dockerignore is applied, and every file the
+ * layer takes can be opened for reading (hasContent). An empty layer is a wrong path or an
+ * over-broad .dockerignore far more often than intent (a build that wrote nothing to its output
+ * folder): pushed, it would ship an image without the app. An unreadable file deep in the sources
+ * was found by the build only, seconds in, once a first push had committed the base blobs and the
+ * config at the target.
  */
 async function checkLayerSources(sources: LayerSource[], cwd: string, what: string, logger: Logger, said: Set<string>): Promise<void> {
   await validateSources(sources, cwd);

@@ -40,7 +40,12 @@ export interface PushOptions extends ConnectionOptions {
   gzipLevel?: number;
   /** Blocks of the new layer gzipped at once (default: one per usable core plus 2, capped at the thread pool). Never changes the bytes. */
   gzipJobs?: number;
-  /** Layer timestamp in seconds; default SOURCE_DATE_EPOCH from env, else 0. */
+  /**
+   * Seconds every entry of the new layers is dated (the CLI's `--mtime`); default 0. Not the
+   * config's time: `created` and the new history entries carry SOURCE_DATE_EPOCH from `env`, else
+   * 0, so a per-commit SOURCE_DATE_EPOCH leaves the layers' digests alone. A value that changes
+   * from one push to the next makes every layer new each time.
+   */
   mtime?: number;
   /** Owner of the new layer's files (default 0:0). */
   chown?: { uid: number; gid: number };

@@ -293,7 +293,7 @@ async function resolveStage(run: TransferRun, set: TargetSet, states: Map<Transf
       const others = new ExtraTags(t.ep, t.tags.slice(1), ExtraTags.askFor(t.ep, opts.dryRun));
       if (others.tags.length && !opts.dryRun) state.extraTags = others;
       // A config-only push (no new layer) is compared too: re-run unchanged, it writes nothing.
-      const found = await findReusableLayers(t.ep, t.ref, basePromise, diffIdsOf, { same, onTagFound, onChangeExpected, onChanged, alsoTags: others, names: inputs.layers.map((l) => l.label.name), history: { createdBy: inputs.layers.map((l) => l.createdBy), created: new Date(inputs.mtime * 1000).toISOString() } }); // never rejects
+      const found = await findReusableLayers(t.ep, t.ref, basePromise, diffIdsOf, { same, onTagFound, onChangeExpected, onChanged, alsoTags: others, names: inputs.layers.map((l) => l.label.name), history: { createdBy: inputs.layers.map((l) => l.createdBy), mtime: inputs.mtime, option: inputs.names.name('mtime') } }); // never rejects
       decide(found?.same !== true);
       // Without new layers and without a tag, the config goes as HEAD ‖ POST (it may be there already).
       if (diffIdsOf.length && found?.same !== true) openConfigSpare();

@@ -23,6 +23,7 @@ import { imagePlatforms, platformMatches } from '../image/platform.js';
 import type { Descriptor, ImageConfig, ImageManifest, Platform } from '../image/types.js';
 import type { ImageReference } from '../ref/reference.js';
 import type { RepoEndpoint } from '../transfer/types.js';
+import { mtimeOfComment } from './compose-stage.js';
 import type { OtherTags } from './extra-tags.js';
 import type { ResolvedBase } from './resolve.js';
 
@@ -98,10 +99,11 @@ export async function findReusableLayers(
     /** Our layers' names in messages ("layer 1", "app layer"), as the report names them; default "layer N". */
     names?: readonly string[];
     /**
-     * Our layers' history lines and the time their entries and history carry (SOURCE_DATE_EPOCH):
-     * a layer not reused whose line the tag's history has with another time is said to be why.
+     * Our layers' history lines, the time their entries carry (seconds, the `mtime` option) and
+     * what the caller calls that option: a layer not reused whose line the tag's history has with
+     * another entries' time (its comment, mtimeComment) is said to be why.
      */
-    history?: { createdBy: readonly string[]; created: string };
+    history?: { createdBy: readonly string[]; mtime: number; option: string };
   } = {},
 ): Promise<ReuseFound | undefined> {
   const { onTagFound, onChangeExpected, onChanged } = opts;
@@ -185,7 +187,7 @@ export async function findReusableLayers(
         return { digest: found.digest, diffId, size: found.size, uncompressedSize, entries: 0 };
       }),
     );
-    if (opts.history && unmatched.length) sayOtherTime(await configs, unmatched, opts.history, opts.names, from, (l) => log.warn(l));
+    if (opts.history && unmatched.length) sayOtherMtime(await configs, unmatched, opts.history, opts.names, from, (l) => log.warn(l));
     return { layers, present: namedBlobs(images), tagDigest, same: false };
   } catch (err) {
     log.debug(`layer reuse check skipped: ${(err as Error).message}`);
@@ -194,28 +196,33 @@ export async function findReusableLayers(
 }
 
 /**
- * Every entry of a new layer carries the push's time (SOURCE_DATE_EPOCH), so the same files dated
- * otherwise make another layer, and nothing is reused. A CI job that sets SOURCE_DATE_EPOCH to each
- * commit's time, as reproducible-build guides advise, so sends every layer on every deploy; this
- * says so where the tag's history has one of our unmatched layers' lines (same destinations) with
- * another time, once for them all.
+ * Every entry of a new layer carries the `mtime` option's time (0 unless given), so the same files
+ * dated otherwise make another layer, and it is sent again. A caller that gives a time which
+ * changes from one push to the next (a commit's) so sends every layer on every deploy; this says
+ * so where the tag's history has one of our unmatched layers' lines (same destinations) whose
+ * comment gives another time, once for them all. SOURCE_DATE_EPOCH dates only the config (the
+ * history's `created`), which never stops a layer from being reused, and is not compared.
  */
-function sayOtherTime(configs: readonly ImageConfig[], unmatched: readonly number[], ours: { createdBy: readonly string[]; created: string }, names: readonly string[] | undefined, from: string, warn: (line: string) => void): void {
-  const oursAt = Date.parse(ours.created);
-  let theirs: string | undefined;
+function sayOtherMtime(configs: readonly ImageConfig[], unmatched: readonly number[], ours: { createdBy: readonly string[]; mtime: number; option: string }, names: readonly string[] | undefined, from: string, warn: (line: string) => void): void {
+  let theirs: number | undefined;
   const which: string[] = [];
   for (const i of [...unmatched].sort((a, b) => a - b)) {
     const line = ours.createdBy[i];
-    const entry = configs.flatMap((c) => c.history ?? []).find((h) => h.created_by === line && h.created !== undefined && Date.parse(h.created) !== oursAt);
+    const entry = configs.flatMap((c) => c.history ?? []).find((h) => {
+      if (h.created_by !== line) return false;
+      const at = mtimeOfComment(h.comment);
+      return at !== undefined && at !== ours.mtime;
+    });
     if (!entry) continue;
-    theirs ??= entry.created;
+    theirs ??= mtimeOfComment(entry.comment);
     which.push(names?.[i] ?? `layer ${i + 1}`);
   }
-  if (!theirs) return;
+  if (theirs === undefined) return;
+  const iso = (s: number): string => new Date(s * 1000).toISOString();
   warn(
-    `${which.join(', ')}: not reused, and :${from} has ${which.length > 1 ? 'layers' : 'a layer'} from the same sources dated ${theirs}, this push ${ours.created} (SOURCE_DATE_EPOCH): ` +
+    `${which.join(', ')}: not reused, and :${from} has ${which.length > 1 ? 'layers' : 'a layer'} from the same sources whose entries are dated ${iso(theirs)}, this push ${iso(ours.mtime)} (${ours.option}): ` +
       'every entry of a layer carries that time, so the same files dated otherwise make another layer, sent again; ' +
-      'keep SOURCE_DATE_EPOCH the same from one push to the next (or leave it unset) for a re-push to send only the layers whose files changed',
+      `give ${ours.option} the same value from one push to the next (or leave it out) for a re-push to send only the layers whose files changed`,
   );
 }
 

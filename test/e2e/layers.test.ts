@@ -135,18 +135,20 @@ test('two --layers: each its own layer in order; after a one-file change the re-
   assert.equal(ran.stdout.replace(/ +/g, ''), 'v2\n40\n');
 });
 
-test('a new tag per deploy (--to app:COMMIT --tag latest): the dependency layer is reused from latest, only the code layer sent; both tags name the image, as skopeo and umoci read it', async () => {
+test('a new tag per deploy (--to app:COMMIT --tag latest, SOURCE_DATE_EPOCH the commit\'s time): the dependency layer is reused from latest, only the code layer sent; the config dated by each commit; both tags name the image, as skopeo and umoci read it', async () => {
   const deps = makeDeps();
   const code = makeCode('v1');
   const repo = `${run}/percommit`;
   const args = (commit: string) => ['push', '--json', '--from', imageRef(R.anon, 'base/busybox:oci'), '--to', imageRef(R.anon2, `${repo}:${commit}`), '--tag', 'latest',
     '--layer', `${deps}:/srv/deps`, '--layer', `${code}:/srv/app`, '--entrypoint', '/srv/app/run.sh'];
-  const first = await runCli(args('c1'));
+  // As CI sets it (git log -1 --format=%ct): another value per commit. It dates the config only,
+  // so the dependency layer stays the same blob (it dated every entry, and the layer was re-sent).
+  const first = await runCli(args('c1'), { env: { SOURCE_DATE_EPOCH: '1700000000' } });
   assert.equal(first.code, 0, first.stderr);
   const a = JSON.parse(first.stdout);
   writeFileSync(join(code, 'version.txt'), 'v2\n');
   const mark = logMark('anon2');
-  const second = await runCli(args('c2'));
+  const second = await runCli(args('c2'), { env: { SOURCE_DATE_EPOCH: '1700000100' } });
   assert.equal(second.code, 0, second.stderr);
   const b = JSON.parse(second.stdout);
   assertValidReport(b, 'per-commit push');
@@ -163,6 +165,12 @@ test('a new tag per deploy (--to app:COMMIT --tag latest): the dependency layer 
   assert.equal(c2.digest, b.digest);
   assert.equal(latest.digest, b.digest);
   assert.equal((await skopeoInspect(imageRef(R.anon2, `${repo}:c1`), { raw: true })).digest, a.digest, 'the previous commit\'s tag untouched');
+  assert.doesNotMatch(second.stderr, /not reused/);
+  for (const [tag, when] of [['c1', '2023-11-14T22:13:20Z'], ['c2', '2023-11-14T22:15:00Z']]) {
+    const cfg = (await skopeoInspect(imageRef(R.anon2, `${repo}:${tag}`), { config: true })).json;
+    assert.equal(cfg.created, when, tag);
+    assert.deepEqual(cfg.history.slice(-2).map((h: { created: string; comment?: string }) => [h.created, h.comment]), [[when, undefined], [when, undefined]], tag);
+  }
   const bundle = await umociUnpack(await skopeoCopyToLayout(imageRef(R.anon2, `${repo}:c2`)));
   assert.equal(readFileSync(join(bundle, 'rootfs', 'srv', 'app', 'version.txt'), 'utf8'), 'v2\n');
   assert.equal(readFileSync(join(bundle, 'rootfs', 'srv', 'deps', 'pkg7', 'index.js')).length, 256 * 1024);

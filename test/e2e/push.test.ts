@@ -291,8 +291,20 @@ test('same inputs, same digest: two pushes of the same app to different repos ag
   assert.equal(a.code, 0, a.stderr);
   assert.equal(JSON.parse(a.stdout).digest, JSON.parse(b.stdout).digest);
   assert.equal(JSON.parse(a.stdout).layer.digest, JSON.parse(b.stdout).layer.digest);
+  // SOURCE_DATE_EPOCH dates the config, not the layer's entries (it once dated both).
   const c = await runCli(['push', '--json', '--from', imageRef(R.anon, 'base/busybox:oci'), '--to', imageRef(R.anon2, `${run}/det-c:1`), '--app', app], { env: { SOURCE_DATE_EPOCH: '1700000000' } });
-  assert.notEqual(JSON.parse(c.stdout).layer.digest, JSON.parse(a.stdout).layer.digest, 'SOURCE_DATE_EPOCH changes the timestamps');
+  assert.equal(c.code, 0, c.stderr);
+  assert.equal(JSON.parse(c.stdout).layer.digest, JSON.parse(a.stdout).layer.digest, 'SOURCE_DATE_EPOCH leaves the layer as it is');
+  assert.notEqual(JSON.parse(c.stdout).digest, JSON.parse(a.stdout).digest);
+  assert.equal((await skopeoInspect(imageRef(R.anon2, `${run}/det-c:1`), { config: true })).json.created, '2023-11-14T22:13:20Z');
+  assert.equal((await skopeoInspect(imageRef(R.anon2, `${run}/det-a:1`), { config: true })).json.created, '1970-01-01T00:00:00Z');
+  // --mtime dates the entries: another layer, the config's time still SOURCE_DATE_EPOCH's.
+  const d = await runCli(['push', '--json', '--from', imageRef(R.anon, 'base/busybox:oci'), '--to', imageRef(R.anon2, `${run}/det-d:1`), '--app', app, '--mtime', '1600000000'], { env: { SOURCE_DATE_EPOCH: '1700000000' } });
+  assert.equal(d.code, 0, d.stderr);
+  assert.notEqual(JSON.parse(d.stdout).layer.digest, JSON.parse(a.stdout).layer.digest, '--mtime changes the timestamps');
+  const cfgD = (await skopeoInspect(imageRef(R.anon2, `${run}/det-d:1`), { config: true })).json;
+  assert.equal(cfgD.created, '2023-11-14T22:13:20Z');
+  assert.equal(cfgD.history.at(-1).comment, 'regpush: entries dated 2020-09-13T12:26:40.000Z');
 });
 
 // ---------------------------------------------------------------- bad input: nothing written

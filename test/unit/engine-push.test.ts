@@ -187,7 +187,68 @@ test('a new tag each deploy (--to app:COMMIT --tag latest): the layers are match
   assert.equal(dst.count({ kind: 'manifest', method: 'PUT', path: /\/manifests\/c3$/ }), 1, 'the new tag written');
 });
 
-test('SOURCE_DATE_EPOCH set to each commit\'s time dates every entry otherwise, so no layer is reused: one warning names the layers and the two times; the same time reuses and says nothing', async () => {
+/** The config the tag's manifest names, parsed. */
+function configOf(reg: FakeRegistry, repo: string, ref: string): { created: string; history: { created: string; created_by: string; comment?: string }[] } {
+  const m = JSON.parse(reg.manifest(repo, ref)!.bytes.toString('utf8')) as { config: { digest: string } };
+  return JSON.parse(reg.blob(repo, m.config.digest)!.toString('utf8'));
+}
+
+test('SOURCE_DATE_EPOCH set to each commit\'s time dates the config only: a re-push reuses every unchanged layer and uploads the config and the manifest alone, without a warning (it dated every layer entry, and so re-sent every layer)', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base/node', { tags: ['20'] });
+  const deps = appDir('dependencies\n');
+  const app = appDir('v1\n');
+  const opts = { from: src.ref('base/node:20'), layers: [{ sources: deps }], app, tags: ['latest'], ...fakeLibraryOptions(src, dst) };
+  const warnings: string[] = [];
+  const logger = { ...silentLogger, warn: (m: string) => void warnings.push(m) };
+  const first = await push({ ...opts, to: dst.ref('app:c1'), env: { ...opts.env, SOURCE_DATE_EPOCH: '1700000000' }, logger });
+  dst.clearLog();
+  const next = await push({ ...opts, to: dst.ref('app:c2'), env: { ...opts.env, SOURCE_DATE_EPOCH: '1700000100' }, logger });
+  assert.deepEqual(next.layers?.map((l) => l.action), ['reused', 'reused']);
+  assert.deepEqual(next.layers?.map((l) => l.digest), first.layers?.map((l) => l.digest), 'the layers\' digests do not follow SOURCE_DATE_EPOCH');
+  assert.notEqual(next.digest, first.digest, 'the config does');
+  const config = JSON.parse(dst.manifest('app', 'c2')!.bytes.toString('utf8')).config.digest as string;
+  assert.deepEqual(dst.requests({ kind: 'upload', method: 'PUT' }).map((r) => r.digest), [config], 'the one blob sent is the config');
+  assert.equal(dst.count({ kind: 'upload', method: 'PATCH' }), 0, 'no layer streamed');
+  assert.deepEqual(dst.requests({ kind: 'manifest', method: 'PUT' }).map((r) => r.tag).sort(), ['c2', 'latest']);
+  assert.equal(configOf(dst, 'app', 'c2').created, '2023-11-14T22:15:00.000Z');
+  assert.deepEqual(warnings, []);
+});
+
+test('the config\'s created and the new history entries follow SOURCE_DATE_EPOCH; the layers\' digests do not, and their entries are dated 0 unless mtime is given (then a history comment says when)', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base/node', { tags: ['20'] });
+  const opts = { from: src.ref('base/node:20'), app: appDir('v1\n'), ...fakeLibraryOptions(src, dst) };
+  const entryTimes = (repo: string, digest: string): Promise<number[]> =>
+    new Promise((resolve, reject) => {
+      const times: number[] = [];
+      const x = extract();
+      x.on('entry', (h, stream, next) => {
+        times.push(h.mtime!.getTime() / 1000);
+        stream.resume();
+        stream.on('end', next);
+      });
+      x.on('finish', () => resolve(times));
+      x.on('error', reject);
+      x.end(gunzipSync(dst.blob(repo, digest)!));
+    });
+  const unset = await push({ ...opts, to: dst.ref('a:1') });
+  const dated = await push({ ...opts, to: dst.ref('b:1'), env: { ...opts.env, SOURCE_DATE_EPOCH: '1700000000' } });
+  assert.equal(dated.layer!.digest, unset.layer!.digest);
+  assert.deepEqual(await entryTimes('b', dated.layer!.digest), [0]);
+  assert.equal(configOf(dst, 'a', '1').created, '1970-01-01T00:00:00.000Z');
+  const cfg = configOf(dst, 'b', '1');
+  assert.equal(cfg.created, '2023-11-14T22:13:20.000Z');
+  assert.deepEqual(cfg.history.at(-1), { created: '2023-11-14T22:13:20.000Z', created_by: 'regpush: added /app' }, 'no comment for entries dated 0');
+  // mtime dates the entries, whatever SOURCE_DATE_EPOCH is; the config keeps SOURCE_DATE_EPOCH's time.
+  const mtime = await push({ ...opts, to: dst.ref('c:1'), mtime: 1600000000, env: { ...opts.env, SOURCE_DATE_EPOCH: '1700000000' } });
+  assert.notEqual(mtime.layer!.digest, unset.layer!.digest);
+  assert.deepEqual(await entryTimes('c', mtime.layer!.digest), [1600000000]);
+  assert.deepEqual(configOf(dst, 'c', '1').history.at(-1), { created: '2023-11-14T22:13:20.000Z', created_by: 'regpush: added /app', comment: 'regpush: entries dated 2020-09-13T12:26:40.000Z' });
+  assert.equal(configOf(dst, 'c', '1').created, '2023-11-14T22:13:20.000Z');
+});
+
+test('an mtime that changes per push makes every layer new: one warning names the layers, the two times and the option; the same mtime reuses and says nothing', async () => {
   const [src, dst] = [await fake(), await fake()];
   src.seedImage('base/node', { tags: ['20'] });
   const deps = appDir('dependencies\n');
@@ -199,11 +260,20 @@ test('SOURCE_DATE_EPOCH set to each commit\'s time dates every entry otherwise, 
   const next = await push({ ...opts, to: dst.ref('app:c2'), app: appDir('v2\n'), mtime: 1_700_000_100, logger });
   assert.deepEqual(next.layers?.map((l) => l.action), ['uploaded', 'uploaded'], 'the unchanged dependencies are another layer when dated otherwise');
   assert.equal(warnings.length, 1, warnings.join('\n'));
-  assert.match(warnings[0]!, /^layer 1, app layer: not reused, and :latest has layers from the same sources dated 2023-11-14T22:13:20\.000Z, this push 2023-11-14T22:15:00\.000Z \(SOURCE_DATE_EPOCH\): .*keep SOURCE_DATE_EPOCH the same/);
+  assert.match(warnings[0]!, /^layer 1, app layer: not reused, and :latest has layers from the same sources whose entries are dated 2023-11-14T22:13:20\.000Z, this push 2023-11-14T22:15:00\.000Z \(mtime\): .*give mtime the same value/);
   warnings.length = 0;
   const same = await push({ ...opts, to: dst.ref('app:c3'), app: appDir('v3\n'), mtime: 1_700_000_100, logger });
   assert.deepEqual(same.layers?.map((l) => l.action), ['reused', 'uploaded']);
   assert.deepEqual(warnings, [], 'a layer whose files changed, dated as before, is no reason to speak');
+  // Back to the default (0): said too, the tag's entries being dated otherwise.
+  const unset = await push({ ...opts, to: dst.ref('app:c4'), app: appDir('v3\n'), logger });
+  assert.deepEqual(unset.layers?.map((l) => l.action), ['uploaded', 'uploaded']);
+  assert.match(warnings[0] ?? '', /^layer 1, app layer: not reused, .* dated 2023-11-14T22:15:00\.000Z, this push 1970-01-01T00:00:00\.000Z \(mtime\)/);
+  // A per-commit SOURCE_DATE_EPOCH, entries at the default: no word (every layer reused but the changed one).
+  warnings.length = 0;
+  const sde = await push({ ...opts, to: dst.ref('app:c5'), app: appDir('v5\n'), env: { ...opts.env, SOURCE_DATE_EPOCH: '1700000200' }, logger });
+  assert.deepEqual(sde.layers?.map((l) => l.action), ['reused', 'uploaded']);
+  assert.deepEqual(warnings, []);
 });
 
 test('an unchanged re-push with --tag: the extra tags are asked about with the tag\'s GET, one GET each where pulls are not counted (no HEAD besides), and those already on the digest are not written again (as copy leaves them)', async () => {

@@ -1,12 +1,15 @@
 // push() against in-process fake registries: what the new image's config and manifests say, for
 // bases and inputs that are out of the ordinary (a base whose config and manifest disagree, an
 // index with an artifact child, a Docker v2 base with a foreign layer), SOURCE_DATE_EPOCH on a
-// config-only push, an empty --app. Each checks the stored documents, not only the report.
+// config-only push, an empty --app, an unreadable file deep in --app. Each checks the stored
+// documents, not only the report.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { push, type RegpushError } from '../../src/index.js';
 import { applyConfigChanges, scratchConfig, type ConfigChanges } from '../../src/image/config.js';
 import { tempDirs } from '../fixtures/temp-dirs.js';
@@ -91,6 +94,58 @@ test('an empty --app directory (or one whose .dockerignore leaves nothing) is E_
     assert.equal((caught as RegpushError)?.code, 'E_INPUT', String(caught));
     assert.match((caught as Error).message, /^push\(\): app \(.*\): nothing to put in the layer/);
   }
+  assert.equal(dst.count(), 0, 'no request to the target');
+  assert.equal(src.count(), 0, 'nor to the source');
+});
+
+/**
+ * An app directory other users may read, whose last file in walk order, three levels down, is
+ * mode 000: the check that the layer is not empty stopped at the first entry, and the build
+ * reached that file only seconds in.
+ */
+function lockedTree(): { dir: string; locked: string } {
+  const dir = tempDir();
+  for (const sub of ['a', 'z/deep/er']) mkdirSync(join(dir, sub), { recursive: true });
+  for (let i = 0; i < 50; i++) writeFileSync(join(dir, 'a', `f${i}.js`), `module.exports = ${i};\n`);
+  const locked = join(dir, 'z/deep/er/zz.key');
+  writeFileSync(locked, 'secret\n');
+  for (const d of [dir, join(dir, 'a'), join(dir, 'z'), join(dir, 'z/deep'), join(dir, 'z/deep/er')]) chmodSync(d, 0o755);
+  chmodSync(locked, 0o000);
+  return { dir, locked };
+}
+
+test('a file the layer cannot open, deep in the sources, is E_INPUT naming it before any request (the build met it seconds in, after a first push had committed the base blobs and the config)', async (t) => {
+  if (process.getuid?.() === 0) return t.skip('running as root: access(2) grants root every file, so a mode 000 file is readable here (the CLI test below runs as nobody instead)');
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base/node', { tags: ['20'] });
+  const { dir, locked } = lockedTree();
+  let caught: unknown;
+  await push({ from: src.ref('base/node:20'), to: dst.ref('app:1'), app: [{ src: dir, dest: '/app' }], ...fakeLibraryOptions(src, dst) }).catch((e: unknown) => (caught = e));
+  assert.equal((caught as RegpushError)?.code, 'E_INPUT', String(caught));
+  assert.equal((caught as Error).message, `cannot read ${locked}: permission denied`);
+  assert.equal(dst.count(), 0, 'no request to the target');
+  assert.equal(src.count(), 0, 'nor to the source');
+});
+
+test('regpush push with a file it cannot open deep in --app: one E_INPUT line naming the file, exit 2, no request to either registry (as root: run as nobody)', async (t) => {
+  const bin = fileURLToPath(new URL('../../cli/regpush.cjs', import.meta.url));
+  if (!existsSync(bin)) return t.skip('dist/cli/regpush.cjs not built (npm run build)');
+  const root = process.getuid?.() === 0;
+  // Root may open any file: the CLI runs as nobody then, as test/e2e/push.test.ts's unreadable --app does.
+  if (root && !existsSync('/usr/bin/setpriv')) return t.skip('running as root without setpriv to run as another user: access(2) grants root every file');
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base/node', { tags: ['20'] });
+  const { dir, locked } = lockedTree();
+  const home = tempDir();
+  chmodSync(home, 0o755);
+  const args = ['push', '--from', src.ref('base/node:20'), '--to', dst.ref('app:1'), '--app', dir, '--insecure-registry', src.host, '--insecure-registry', dst.host];
+  const [cmd, argv] = root ? ['/usr/bin/setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, bin, ...args]] : [process.execPath, [bin, ...args]];
+  const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    execFile(cmd, argv, { cwd: dir, env: { PATH: process.env.PATH, HOME: home, XDG_RUNTIME_DIR: join(home, 'run') }, timeout: 30_000 }, (err, stdout, stderr) => resolve({ code: err ? (err as { code?: number }).code ?? null : 0, stdout, stderr }));
+  });
+  assert.equal(r.code, 2, r.stderr);
+  assert.equal(r.stderr, `regpush: error: cannot read ${locked}: permission denied [E_INPUT]\n`);
+  assert.equal(r.stdout, '');
   assert.equal(dst.count(), 0, 'no request to the target');
   assert.equal(src.count(), 0, 'nor to the source');
 });

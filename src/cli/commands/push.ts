@@ -31,6 +31,7 @@ export const pushFlags = defineFlags({
   chown: { type: 'string', once: true, describe: 'UID:GID owning the new files (default 0:0)', group: 'Layer:' },
   'gzip-level': { type: 'number', once: true, describe: 'gzip level 0-9 for the new layer (default 6; 0 stores the bytes uncompressed, for content compressed already)', group: 'Layer:' },
   'gzip-jobs': { type: 'number', once: true, describe: 'Blocks of the new layer gzipped in parallel, 1-64 (default: one per usable core plus 2; or REGPUSH_GZIP_JOBS); never changes the bytes', group: 'Layer:' },
+  mtime: { type: 'number', once: true, describe: 'Seconds since 1970 every entry of the new layers is dated (default 0). SOURCE_DATE_EPOCH dates the config only; a value that changes per push makes every layer new each time', group: 'Layer:' },
   ...configFlags,
   annotation: { type: 'string', repeatable: true, describe: 'KEY=VALUE OCI annotation on the manifest (and the index of a multi-platform push); repeatable; needs OCI output', group: 'Config:' },
   format: { choices: ['oci', 'docker'], once: true, describe: 'Output media types: oci or docker (default: the base\'s); blobs are the same, so they are still skipped or mounted', group: 'Image:' },
@@ -57,6 +58,7 @@ const PUSH_FLAG_NAMES = flagNames({
   'chown.gid': '--chown GID',
   gzipLevel: '--gzip-level',
   gzipJobs: '--gzip-jobs',
+  mtime: '--mtime',
   'config.env': '--env',
   jobs: '--jobs',
 }, 'push');
@@ -82,7 +84,7 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void, se
     async (argv) => {
       const clock = startClock();
       // Loaded on demand: `regpush --help` and `--version` should not pay for the pipeline's modules.
-      const [{ parseAppFlag, GZIP_LEVELS }, { pushAs }, { checkJobs }] = await Promise.all([import('../../layer/index.js'), import('../../push/push.js'), import('../../transfer/engine.js')]);
+      const [{ checkEpochSeconds, parseAppFlag, GZIP_LEVELS }, { pushAs }, { checkJobs }] = await Promise.all([import('../../layer/index.js'), import('../../push/push.js'), import('../../transfer/engine.js')]);
       checkGivenOnce(pushFlags, argv);
       const cwd = cwdOf(io);
       const project = await loadProjectConfig(cwd, argv['config-file'], io.projectFile);
@@ -105,6 +107,8 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void, se
         throw new UsageError(`--gzip-level must be a whole number from ${GZIP_LEVELS.min} to ${GZIP_LEVELS.max} (got ${level})`);
       }
       const gzipJobs = gzipJobsOption(a['gzip-jobs'], io.env); // { gzipJobs?: number }: --gzip-jobs, else REGPUSH_GZIP_JOBS
+      // Here, not in push()'s shape check, which would name the library's option for a negative or fractional value.
+      if (a.mtime !== undefined) checkEpochSeconds(a.mtime, '--mtime');
       // Checked before a password is read from stdin, so that a bad flag is said first (pushAs checks it again, worded the same).
       if (a.jobs !== undefined) checkJobs(a.jobs, '--jobs');
       const { from, to } = await transferCredentials(a, io, ctx.secrets);
@@ -123,6 +127,7 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void, se
         jobs: a.jobs,
         gzipLevel: a['gzip-level'],
         ...gzipJobs,
+        mtime: a.mtime,
         chown: parseChown(a.chown),
         dryRun: a['dry-run'],
         layerUpload: a['layer-upload'],
