@@ -4,7 +4,7 @@
  * http (loopback excepted, for local test registries), and its reply is size-capped.
  */
 import type { Readable } from 'node:stream';
-import { AuthError, ProtocolError } from '../errors.js';
+import { AuthError, ProtocolError, type RegpushError } from '../errors.js';
 import type { HttpResponse, Send } from '../http/types.js';
 import { silentLogger, type Logger } from '../log.js';
 import { isLoopbackHost } from '../ref/registry.js';
@@ -152,7 +152,11 @@ async function readReply(res: HttpResponse, realm: URL, cred: Credential | undef
   }
   if (res.status < 200 || res.status > 299) {
     discard(res.body);
-    throw new AuthError(`authentication to ${opts.registry} failed: token service ${realm.host} answered HTTP ${res.status}`, { details });
+    // A 5xx is the token service failing, not a refusal of the credentials: the transport has
+    // retried it as any 5xx (one retry level: `transportRetried`), and the advice is the registry's
+    // own 5xx's, for the library's caller and the CLI alike (the CLI adds no login advice to it).
+    const failed = res.status >= 500 ? ' (the token service failed; retry later or check its status page)' : '';
+    throw new AuthError(`authentication to ${opts.registry} failed: token service ${realm.host} answered HTTP ${res.status}${failed}`, { details });
   }
   const bytes = await readCapped(res.body, TOKEN_REPLY_CAP);
   if (!bytes) throw new ProtocolError(`token reply from ${realm.host} is larger than ${TOKEN_REPLY_CAP / 1024} KiB`, { details });
@@ -173,6 +177,17 @@ async function readReply(res: HttpResponse, realm: URL, cred: Credential | undef
   // token against its own clock, so `issued_at` says nothing about when to ask again; the cache
   // stops handing a token out a margin before this time (token-cache.ts) for the time in flight.
   return { token, expiresAt: (opts.now ?? Date.now)() + lifetime * 1000 };
+}
+
+/**
+ * True for a token service that failed (its 5xx after the transport's retries): E_AUTH, as every
+ * failure to authenticate is, but no refusal of the credentials: the registry is unusable until
+ * the service is back, as with the registry's own 5xx (the CLI gives no login advice for it, and
+ * a sync counts it toward a registry's outage).
+ */
+export function tokenServiceFailed(err: RegpushError): boolean {
+  const status = err.details.status;
+  return err.code === 'E_AUTH' && err.details.realm !== undefined && typeof status === 'number' && status >= 500;
 }
 
 /** Reads a stream up to `cap` bytes; undefined (stream destroyed) when it is longer. */

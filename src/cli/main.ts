@@ -19,6 +19,7 @@ import type { FlagTable } from './flag-table.js';
 import { attachedShortValues, badBooleanValue, negatedValueFlag } from './raw-argv.js';
 import { knownWords, shownWord, withSuggestion } from './suggest.js';
 import { loginAdvice } from './connection-flags.js';
+import { tokenServiceFailed } from '../auth/token.js';
 
 /** Each command's flag table. */
 const TABLES: Record<string, FlagTable> = {
@@ -101,9 +102,13 @@ export function errorLine(err: unknown, secrets: SecretSet = new SecretSet()): s
   return `regpush: internal error: ${printable(secrets.scrub(msg.split('\n')[0] ?? ''))} [E_INTERNAL]`;
 }
 
-/** Adds what to do next to an auth failure that does not say it yet (token realm refusals, helpers); not to a proxy's, which names its own fix. */
+/**
+ * Adds what to do next to an auth failure that does not say it yet (token realm refusals, helpers);
+ * not to a proxy's, which names its own fix, nor to a token service that failed (a 5xx: no login
+ * would mend it, and its message says what to do).
+ */
 function withHint(line: string, err: RegpushError): string {
-  if (err.code !== 'E_AUTH' || err.details.proxy !== undefined || err.details.tokenRefused === true || /regpush login|instead of any stored login|login to|credential helper|credential file|REGPUSH_\w+ is set/.test(line)) return line;
+  if (err.code !== 'E_AUTH' || err.details.proxy !== undefined || err.details.tokenRefused === true || tokenServiceFailed(err) || /regpush login|instead of any stored login|login to|credential helper|credential file|REGPUSH_\w+ is set/.test(line)) return line;
   const host = typeof err.details.registry === 'string' ? err.details.registry : 'REGISTRY';
   return `${line}; ${loginAdvice(host)}`;
 }

@@ -182,7 +182,8 @@ async function copyChecked(opts: CopyOptions, callbacks: CallerCallbacks, names:
     // A loopback target's scheme probe overlaps reading the source instead of delaying the first
     // blob. Its failure is not handled here: the first real request reports it.
     for (const t of set.list) t.ep.client.ready().catch(() => undefined);
-    const imageOpts: ImageCopyOptions = { platforms, format, log: (m) => opts.logger?.info(m), warn: (m) => opts.logger?.warn(m), referrers: opts.referrers, noClobber: opts.noClobber, dryRun: opts.dryRun, names };
+    // The report's platforms come from the top manifest: a single image named by digest has it read where a target holds it (readHeldTop).
+    const imageOpts: ImageCopyOptions = { platforms, format, log: (m) => opts.logger?.info(m), warn: (m) => opts.logger?.warn(m), referrers: opts.referrers, noClobber: opts.noClobber, dryRun: opts.dryRun, names, readHeldTop: !opts.allTags };
     let copied: TagCopy[];
     if (opts.allTags) copied = await copyTags(run, set, source, srcRef, refs, images, imageOpts);
     else {
@@ -263,7 +264,7 @@ function finalTargetResult(r: CopyTargetResult, t: TransferTarget): CopyTargetRe
  */
 async function heldPlatforms(outcome: ImageCopyOutcome): Promise<CopyResult['platforms']> {
   if (outcome.mediaType && !isIndexMediaType(outcome.mediaType)) return undefined;
-  // Read already for the referrers' children: the same bytes, under the same digest.
+  // Read already, with the no-op check (readHeldTop: a source named by digest) or for the referrers' children: the same bytes, under the same digest.
   if (outcome.heldTop) return platformsOf(outcome.heldTop);
   const holder = [...outcome.unchanged].find((t) => !t.failed && t.ep.client.countsPulls?.(t.ep.repo) !== true);
   if (!holder || !outcome.digest) return undefined;

@@ -16,6 +16,7 @@
  * HEAD), and only those that need a pull fail, without sending it (sync.ts, pullRefusal). Those
  * HEADs failing as an outage's do then stop it as a registry that is down (down()).
  */
+import { tokenServiceFailed } from '../auth/token.js';
 import { errorForCode, type RegpushError, TooManyRequestsError } from '../errors.js';
 
 /** Consecutive failed images at one registry that stop the rest: two rounds of `--images`, at least 8. */
@@ -31,6 +32,9 @@ export function outageThreshold(images: number): number {
 export function isOutage(err: RegpushError): boolean {
   if (err.details.gateStopped === true) return false;
   if (err.code === 'E_NETWORK' || err.code === 'E_TOO_MANY_REQUESTS') return true;
+  // A token service answering 5xx (E_AUTH, tokenServiceFailed): every image at that registry needs
+  // a token from it, so it is that registry's outage as much as its own 5xx would be.
+  if (tokenServiceFailed(err)) return true;
   const status = err.details.status;
   return err.code === 'E_REGISTRY' && typeof status === 'number' && status >= 500;
 }

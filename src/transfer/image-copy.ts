@@ -17,8 +17,8 @@
  *                steps, the referrers of one level together (their subjects are written by then);
  *                not those of a manifest written under a new digest (they name the source's)
  */
-import { ExistsError, NotFoundError } from '../errors.js';
-import { isValidDigest } from '../image/digest.js';
+import { DigestMismatchError, ExistsError, NotFoundError, UnsupportedError } from '../errors.js';
+import { digestMismatch, isValidDigest } from '../image/digest.js';
 import { parseManifest } from '../image/manifest.js';
 import { isIndexMediaType } from '../image/mediatypes.js';
 import { formatPlatform } from '../image/platform.js';
@@ -55,6 +55,14 @@ export interface ImageCopyOptions extends GraphOptions {
    * cold copy).
    */
   headUntilKnown?: boolean;
+  /**
+   * The top manifest is wanted even where the targets hold it (copy's report lists an index's
+   * platforms, `--referrers` its children): for a source named by digest, which is not asked, one
+   * target's first tag is read with a GET instead of its HEAD, the same round trip, and what it
+   * holds is kept as `heldTop` (no GET of the index after the no-op check). Only at a target where
+   * a GET is not known to count a pull (countsPulls), as the source's own GET first (see `free`).
+   */
+  readHeldTop?: boolean;
 }
 
 /** What happened to one image at its targets. */
@@ -72,7 +80,7 @@ export interface ImageCopyOutcome {
   top?: FetchedManifest;
   /** A platform subset's index as read at a target that holds it, when every target did (the graph not read). */
   written?: ManifestNode;
-  /** The source's index as read at a target that held it, for its children (copiedChildren): the report's platforms come from it too. */
+  /** The source's top manifest as read at a target that held it, with the no-op check (readHeldTop) or for its children (copiedChildren): the report's platforms come from it too. */
   heldTop?: FetchedManifest;
   /** Targets that already held the image under every tag: nothing written there. */
   unchanged: Set<TransferTarget>;
@@ -111,7 +119,12 @@ export async function copyImage(set: TargetSet, source: RepoEndpoint, ref: strin
   // still hold its connection, and a new connection there would put a handshake on the critical
   // path. Unused, it is closed with the run.
   if (check && !pinned && !opts.dryRun && set.live.length > 0) source.client.warm?.(2);
-  const held = new Map(check ? set.live.map((t) => [t, tagHeads(t, opts.tags ?? t.tags)] as const) : []);
+  // A pinned image's top manifest read where a target holds it, in place of that tag's HEAD (readHeldTop).
+  const reader = pinned && !subset && opts.readHeldTop ? set.live.find((t) => (opts.tags ?? t.tags).length > 0 && t.ep.client.countsPulls?.(t.ep.repo) !== true) : undefined;
+  const keepHeld = (m: FetchedManifest): void => {
+    outcome.heldTop ??= m;
+  };
+  const held = new Map(check ? set.live.map((t) => [t, t === reader ? tagHeadsRead(t, opts.tags ?? t.tags, pinned!, keepHeld) : tagHeads(t, opts.tags ?? t.tags)] as const) : []);
   // What each target's tags point at, asked once: the unchanged check and --no-clobber both read it.
   const headsAt = (t: TransferTarget): Promise<(ManifestHead | undefined)[]> => {
     let p = held.get(t);
@@ -203,6 +216,30 @@ export async function copyImage(set: TargetSet, source: RepoEndpoint, ref: strin
 /** What each tag of `t` points at now (HEADs, in parallel); none for an image stored by digest only. */
 function tagHeads(t: TransferTarget, tags: readonly string[]): Promise<(ManifestHead | undefined)[]> {
   return Promise.all(tags.map((tag) => t.ep.client.headManifest(t.ep.repo, tag)));
+}
+
+/**
+ * As tagHeads, with the first tag read by a GET: when it holds `pinned`, the manifest is handed to
+ * `got` and its head is `pinned` (what the HEAD's Docker-Content-Digest says of the same bytes). A
+ * GET refused for what a HEAD does not look at (a schema 1 manifest, bytes that do not match the
+ * digest the registry states) is asked again as the HEAD it replaces; any other failure is the
+ * HEAD's own (the transport has retried it: one retry level).
+ */
+function tagHeadsRead(t: TransferTarget, tags: readonly string[], pinned: string, got: (m: FetchedManifest) => void): Promise<(ManifestHead | undefined)[]> {
+  const [first, ...rest] = tags;
+  const read = t.ep.client.getManifest(t.ep.repo, first!).then(
+    (m): ManifestHead => {
+      if (digestMismatch(m.bytes, pinned) !== undefined) return { digest: m.digest, mediaType: m.mediaType, size: m.bytes.length };
+      got(m);
+      return { digest: pinned, mediaType: m.mediaType, size: m.bytes.length };
+    },
+    (err: unknown) => {
+      if (err instanceof NotFoundError) return undefined;
+      if (err instanceof UnsupportedError || err instanceof DigestMismatchError) return t.ep.client.headManifest(t.ep.repo, first!);
+      throw err;
+    },
+  );
+  return Promise.all([read, ...rest.map((tag) => t.ep.client.headManifest(t.ep.repo, tag))]);
 }
 
 /** The HEAD answer of `t` for `digest` when every tag of `t` already points at it (by digest only: the manifest is there); else undefined. */
@@ -481,7 +518,7 @@ async function copiedChildren(source: RepoEndpoint, outcome: ImageCopyOutcome, o
   // A HEAD without a Content-Type says nothing: the GET tells.
   if (outcome.mediaType && !isIndexMediaType(outcome.mediaType)) return [];
   if (holder && !outcome.top) {
-    const held = await holder.ep.client.getManifest(holder.ep.repo, outcome.sourceDigest).catch(() => undefined);
+    const held = outcome.heldTop ?? (await holder.ep.client.getManifest(holder.ep.repo, outcome.sourceDigest).catch(() => undefined));
     const there = held && (await indexChildren(holder.ep.client, holder.ep.repo, outcome.sourceDigest, held).catch(() => undefined));
     if (there) {
       outcome.heldTop = held;

@@ -8,7 +8,7 @@
 import type { UploadSession } from '../registry/registry-client.js';
 import type { TrackedSession } from './sessions.js';
 import type { RepoEndpoint, TransferContext } from './types.js';
-import { cancel } from './upload.js';
+import { cancel, type HandedSession } from './upload.js';
 
 export class SpareSession {
   private readonly opened: Promise<{ session: UploadSession; state: TrackedSession } | { error: unknown }>;
@@ -31,16 +31,19 @@ export class SpareSession {
 
   /**
    * The open session for the first caller (undefined for later ones, or once released); rejects
-   * with the POST's failure, as the caller's own POST would have.
+   * with the POST's failure, as the caller's own POST would have. Handed over with the run's
+   * record of it still open (HandedSession), which the taker's uploadBlob goes on with: closed
+   * here, the session was uncounted until the taker's upload tracked it anew, and a run stopped
+   * meanwhile (a push's layer upload takes it only once its build has answered, which an
+   * interruption does not hurry) could end settle() with no session open, and report before its
+   * cancel reached the registry.
    */
-  async take(): Promise<UploadSession | undefined> {
+  async take(): Promise<HandedSession | undefined> {
     if (this.used) return undefined;
     this.used = true;
     const o = await this.opened;
     if ('error' in o) throw o.error;
-    // uploadBlob tracks the session it is handed under its own record from here on.
-    this.ctx.sessions?.closed(o.state);
-    return o.session;
+    return { ...o.session, tracked: o.state };
   }
 
   /** Cancels the session unless someone took it; resolves once the registry has answered (every call the same). */

@@ -28,14 +28,23 @@ export interface BlobBody {
   digestAtEnd?: () => Promise<string>;
 }
 
+/**
+ * A session handed over with the run's record of it, still open (SpareSession.take): the upload
+ * goes on under that record, so the session is never out of the run's count (UploadSessions)
+ * between its opener and this upload.
+ */
+export interface HandedSession extends UploadSession {
+  tracked: TrackedSession;
+}
+
 /** One blob to upload. */
 export interface UploadRequest {
   /** Methods this blob can use, best first. */
   methods: readonly UploadMethod[];
   /** A fresh body for an attempt with `method`; undefined when the target turned out to have the blob already. */
   open(method: UploadMethod): Promise<BlobBody | undefined> | BlobBody | undefined;
-  /** A session opened earlier (a mount answered 202, a tee), used by the first attempt. */
-  session?: string | UploadSession;
+  /** A session opened earlier (a mount answered 202, a tee, a spare: HandedSession), used by the first attempt. */
+  session?: string | UploadSession | HandedSession;
   /** The body can be opened once (a tee branch): after a refusal, remember it and give up; the caller retries on its own. */
   once?: boolean;
   /** What to call the blob in logs. */
@@ -71,6 +80,8 @@ export async function uploadBlob(target: RepoEndpoint, req: UploadRequest, ctx: 
   const q = ctx.uploads.of(target.client.registry);
   const log = ctx.transport.logger;
   let session = typeof req.session === 'string' ? { url: req.session } : req.session;
+  // The run's record of a session handed over, which this upload goes on with rather than one of its own.
+  const handed = (session as Partial<HandedSession> | undefined)?.tracked;
   let refusal: unknown;
   // Bounded: each round either refuses a method for good or halves the chunk size.
   for (let round = 0; round < req.methods.length + 8; round++) {
@@ -78,7 +89,7 @@ export async function uploadBlob(target: RepoEndpoint, req: UploadRequest, ctx: 
     if (!method) break;
     let body: BlobBody | undefined;
     if (session?.minChunk) q.minChunk = Math.max(q.minChunk ?? 0, session.minChunk);
-    const state: TrackedSession = { registry: target.client.registry, repo: target.repo, url: session?.url, sent: 0 };
+    const state: TrackedSession = session && handed ? handed : { registry: target.client.registry, repo: target.repo, url: session?.url, sent: 0 };
     if (state.url) ctx.sessions?.track(state);
     session = undefined;
     const chunkAtStart = q.chunkSize;
@@ -141,7 +152,7 @@ export async function uploadBlob(target: RepoEndpoint, req: UploadRequest, ctx: 
     }
   }
   // A session handed in but never used (every method refused before this upload started).
-  if (session?.url) await cancel(target, { registry: target.client.registry, repo: target.repo, url: session.url, sent: 0 }, ctx);
+  if (session?.url) await cancel(target, handed ?? { registry: target.client.registry, repo: target.repo, url: session.url, sent: 0 }, ctx);
   const tried = req.methods.map(describe).join(', ');
   const last = refusal instanceof Error ? `; last answer: ${refusal.message}` : '';
   throw new UnsupportedError(`${q.registry} refused every upload method regpush has for ${req.what} (${tried})${last}`, {

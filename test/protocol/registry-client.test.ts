@@ -17,6 +17,7 @@ import { uploadLocationOf } from '../../src/registry/registry-client.js';
 import { MAX_INDEX_CHILDREN } from '../../src/image/manifest.js';
 import { DeniedError, DigestMismatchError, NotFoundError, ProtocolError, RegpushError, UnsupportedError } from '../../src/errors.js';
 import { restartOutcome } from '../../src/http/retry.js';
+import { errorLine } from '../../src/cli/main.js';
 
 type Handler = (req: http.IncomingMessage, body: Buffer, res: http.ServerResponse) => void;
 const servers: http.Server[] = [];
@@ -680,6 +681,34 @@ test('a presumed realm that fails is asked once, without the retries the registr
   r.transport.close();
 });
 
+/** A registry behind a token service on another host, which answers each token request with the status `tokenStatus` gives. */
+async function behindTokenService(tokenStatus: (n: number) => number) {
+  const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha('{}'), size: 2 }, layers: [] }));
+  let asked = 0;
+  const tokens = await registry((_req, _body, res) => {
+    const status = tokenStatus(++asked);
+    if (status !== 200) return res.writeHead(status, { 'content-type': 'text/plain' }).end('busy');
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token: 't1' }));
+  });
+  tokens.transport.close();
+  const r = await registry((req, _body, res) => {
+    if (req.headers.authorization !== 'Bearer t1') {
+      return res.writeHead(401, { 'www-authenticate': `Bearer realm="http://${tokens.host}/token",service="reg"`, 'content-type': 'application/json' }).end('{}');
+    }
+    res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json', 'docker-content-digest': sha(manifest) }).end(manifest);
+  });
+  return { ...r, tokens, manifest };
+}
+
+test('a token service answering 503 once is retried as a registry\'s 503 is: the next answer\'s token is used', async () => {
+  const r = await behindTokenService((n) => (n === 1 ? 503 : 200));
+  const got = await r.client.getManifest('app', '1');
+  assert.equal(got.digest, sha(r.manifest));
+  assert.deepEqual(r.tokens.log.map((l) => l.split('?')[0]), ['GET /token', 'GET /token']);
+  assert.deepEqual(r.log.map((l) => l.split('?')[0]), ['GET /v2/app/manifests/1', 'GET /v2/app/manifests/1']);
+  r.transport.close();
+});
+
 test('Harbor: a bare 401 on referrers after the client has authenticated is "no referrers API", not a login failure', async () => {
   const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha('{}'), size: 2 }, layers: [] }));
   let host = '';
@@ -702,22 +731,18 @@ test('Harbor: a bare 401 on referrers after the client has authenticated is "no 
   r.transport.close();
 });
 
-test('a token service that keeps failing: its GET has the transport\'s retries, and the error says so (no blob restart asks again)', async () => {
-  let host = '';
-  let tokenGets = 0;
-  const r = await registry((req, _body, res) => {
-    if (req.url!.startsWith('/token')) {
-      tokenGets++;
-      return res.writeHead(503, { 'content-type': 'text/plain' }).end('busy');
-    }
-    res.writeHead(401, { 'www-authenticate': `Bearer realm="http://${host}/token",service="reg"`, 'content-type': 'application/json' }).end('{}');
-  });
-  host = r.host;
-  const err = await r.client.getManifest('app', '1').then(() => undefined, (e: unknown) => e);
-  assert.ok(err instanceof RegpushError && err.code === 'E_AUTH', String(err));
-  assert.equal(tokenGets, 2, 'the first try and the transport\'s one retry');
+test('a token service that keeps failing (503): E_AUTH naming its host and status with what to do, no login advice from the CLI; its GET has the transport\'s retries and no blob restart asks again', async () => {
+  const r = await behindTokenService(() => 503);
+  const err = await r.client.getManifest('app', '1').then(() => assert.fail('no token'), (e: RegpushError) => e);
+  assert.equal(err.code, 'E_AUTH');
+  assert.equal(err.message, `authentication to ${r.host} failed: token service ${r.tokens.host} answered HTTP 503 (the token service failed; retry later or check its status page)`);
+  assert.equal(err.details.status, 503);
+  assert.equal(r.tokens.log.length, 2, 'the first try and the transport\'s one retry, as for the registry\'s own 503');
+  assert.deepEqual(r.log.map((l) => l.split('?')[0]), ['GET /v2/app/manifests/1'], 'the request it was for is not sent again');
   assert.equal(err.details.transportRetried, true);
   assert.equal(restartOutcome(err), undefined, 'a whole-transfer restart would only multiply the retries');
+  // The CLI prints the same message: a login would not mend a token service that fails.
+  assert.equal(errorLine(err), `regpush: error: ${err.message} [E_AUTH]`);
   r.transport.close();
 });
 

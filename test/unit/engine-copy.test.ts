@@ -859,6 +859,9 @@ test('an unchanged copy whose source was not read (named by digest, or HEADed wh
   }
   assert.equal(src.count(), 0, 'the source not asked');
   assert.equal(dst.count({ method: ['PUT', 'POST', 'PATCH'] }), 0, 'nothing written');
+  // One request each at the target: the tag read with a GET in place of its HEAD, which gives the
+  // platforms too (it was a HEAD, then a GET of the index by digest for the report).
+  assert.deepEqual(dst.requests().map((q) => `${q.method} ${q.tag ?? q.digest}`), ['GET 1', 'GET 1']);
   // Docker Hub (through a mirror): the source is HEADed, and no manifest GET (a pull) is spent for the report.
   const kidsHub = ['amd64', 'arm64'].map((architecture) => mirror.seedImage('library/app', { platform: { os: 'linux', architecture } }));
   mirror.seedIndex('library/app', kidsHub, { tags: ['1'] });
@@ -879,7 +882,7 @@ test('an unchanged copy whose source was not read (named by digest, or HEADed wh
   assert.equal(dst.count({ kind: 'manifest', method: 'GET' }), 0);
 });
 
-test('an unchanged copy --referrers of an index named by digest reads the index at the target once: for its children and for the report\'s platforms (was: twice)', async () => {
+test('an unchanged copy --referrers of an index named by digest reads the index at the target once, by its tag: for the no-op check, its children and the report\'s platforms (was: a HEAD of the tag, then a GET of the index by digest)', async () => {
   const [src, dst] = [await fake(), await fake()];
   const kids = ['amd64', 'arm64'].map((architecture) => src.seedImage('app', { platform: { os: 'linux', architecture } }));
   const index = src.seedIndex('app', kids, { tags: ['1'] });
@@ -890,7 +893,37 @@ test('an unchanged copy --referrers of an index named by digest reads the index 
   assert.deepEqual(again.targets[0]!.tagsUnchanged, ['1']);
   assert.deepEqual(again.platforms, first.platforms);
   assert.deepEqual(again.platforms?.map((p) => p.platform), ['linux/amd64', 'linux/arm64']);
-  assert.equal(dst.count({ kind: 'manifest', method: 'GET', digest: index.digest }), 1, JSON.stringify(dst.requests({ kind: 'manifest', method: 'GET' }).map((r) => r.path)));
+  // The tag's GET (in place of its HEAD) gives the index: not read again by digest, neither for its children nor for the report.
+  assert.deepEqual(dst.requests({ kind: 'manifest' }).map((q) => `${q.method} ${q.tag ?? q.digest}`), ['GET 1']);
+});
+
+test('a copy by digest reads the target\'s tag with a GET in place of its HEAD: a tag that holds another image is written over; a 503 is retried by the transport alone; a GET refused for what a HEAD does not check falls back to the HEAD', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const kids = ['amd64', 'arm64'].map((architecture) => src.seedImage('app', { platform: { os: 'linux', architecture } }));
+  const index = src.seedIndex('app', kids, { tags: ['1'] });
+  const other = dst.seedImage('app', { tags: ['1'] });
+  const opts = { from: `${src.ref('app')}@${index.digest}`, to: [dst.ref('app:1')], ...fakeLibraryOptions(src, dst) };
+  // The tag holds another image: the GET says so, and the index is copied over it.
+  const moved = await copy(opts);
+  assert.equal(moved.targets[0]!.tagsUnchanged, undefined);
+  assert.equal(dst.manifest('app', '1')!.digest, index.digest);
+  assert.notEqual(other.digest, index.digest);
+  assert.deepEqual(moved.platforms?.map((p) => p.platform), ['linux/amd64', 'linux/arm64']);
+  // A target failing with 503: the GET's retries are the transport's (1 here), and no HEAD follows.
+  dst.clearLog();
+  const down = dst.fault({ kind: 'manifest' }, { kind: 'status', status: 503, retryAfter: 0 });
+  const err = await copy({ ...opts, retries: 1 }).then(() => undefined, (e: RegpushError) => e);
+  assert.equal(err?.code, 'E_REGISTRY', String(err));
+  assert.deepEqual(dst.requests({ kind: 'manifest' }).map((q) => `${q.method} ${q.tag ?? q.digest}`), ['GET 1', 'GET 1']);
+  down.remove();
+  // A registry that states another digest than its bytes on the GET (a HEAD reads only the header):
+  // asked again as the HEAD, which finds the image there; the report then reads the index by digest.
+  dst.clearLog();
+  dst.fault({ kind: 'manifest', method: 'GET', path: '/v2/app/manifests/1' }, { kind: 'respond', respond: (_req, _body, res) => res.writeHead(200, { 'content-type': index.mediaType, 'docker-content-digest': other.digest }).end(dst.manifest('app', '1')!.bytes) }, { times: 1 });
+  const again = await copy(opts);
+  assert.deepEqual(again.targets[0]!.tagsUnchanged, ['1']);
+  assert.deepEqual(again.platforms, moved.platforms);
+  assert.deepEqual(dst.requests({ kind: 'manifest' }).map((q) => `${q.method} ${q.tag ?? q.digest}`), ['GET 1', 'HEAD 1', `GET ${index.digest}`]);
 });
 
 test('a dry run says which tags of a target already hold the image (tagsUnchanged), as the copy that writes them does: the same image, and --format\'s converted one, whose tags are asked once it is known', async () => {

@@ -12,6 +12,10 @@ import { copy, parseReference, parseSyncFile, push, sync } from '../../src/index
 import type { RegistryClient } from '../../src/registry/registry-client.js';
 import { TransferRun } from '../../src/transfer/engine.js';
 import { copyImage } from '../../src/transfer/image-copy.js';
+import { SpareSession } from '../../src/transfer/spare-session.js';
+import { KNOWN_BLOB_METHODS, uploadBlob } from '../../src/transfer/upload.js';
+import { sha256Digest } from '../../src/image/digest.js';
+import { AbortedError } from '../../src/errors.js';
 import { optionPaths } from '../../src/options-check.js';
 import { bytesOf, fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
 
@@ -420,4 +424,45 @@ test("a sync image whose repository the configuration blocks is refused when it 
   assert.equal(err?.code, 'E_PARTIAL');
   const units = err!.details!.result!.units;
   assert.deepEqual(units.map((u) => [u.source.replace(`${src.host}/`, ''), u.ok, u.error?.code]), [['team/app1:1', true, undefined], ['team/app2:1', true, undefined], ['team/app3:1', false, 'E_DENIED']]);
+});
+
+test('a spare upload session taken after the run was stopped stays counted until its cancel is answered: a failed push does not report before that DELETE (was: handed over uncounted, and settle() ended with it open)', async () => {
+  const dst = await fake();
+  const run = new TransferRun(fakeLibraryOptions(dst));
+  const set = run.targets([{ ref: parseReference(dst.ref('app:1')), tags: ['1'] }]);
+  const target = set.list[0]!.ep;
+  try {
+    // Opened ahead (push opens one for its layer as it asks the target about its tag), and answered.
+    const spare = new SpareSession(target, run.ctx);
+    await dst.seen({ kind: 'upload', method: 'POST', status: 202 });
+    for (let i = 0; i < 50 && run.ctx.sessions!.pending === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(run.ctx.sessions!.pending, 1, 'the spare counts its session');
+    // The run stops (a callback threw) and waits for its sessions, while the layer upload that
+    // will take the spare is still waiting on its build; the cancel's answer is held.
+    let answer!: () => void;
+    dst.fault({ kind: 'upload', method: 'DELETE' }, { kind: 'hold', until: new Promise<void>((r) => (answer = r)) });
+    run.stop(new Error('a callback threw'));
+    let settled = false;
+    const settling = run.settle().then(() => (settled = true));
+    // The taker: its upload meets the stopped run and cancels the session it was handed.
+    const taken = await spare.take();
+    assert.equal(run.ctx.sessions!.pending, 1, 'still counted once handed over');
+    const blob = Buffer.from('layer bytes');
+    const upload = uploadBlob(target, { methods: KNOWN_BLOB_METHODS, what: 'the layer', session: taken, open: () => ({ data: blob, digest: sha256Digest(blob), size: blob.length }) }, run.ctx).then(
+      () => assert.fail('uploaded on a stopped run'),
+      (err: unknown) => err,
+    );
+    await dst.seen({ kind: 'upload', method: 'DELETE' });
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(settled, false, 'settle() waits for the cancel of the session handed over');
+    assert.equal(dst.openUploads(), 1);
+    answer();
+    assert.ok((await upload) instanceof AbortedError);
+    await settling;
+    assert.equal(dst.openUploads(), 0, 'no session left once the run has settled');
+    assert.equal(run.ctx.sessions!.describeLeft(), undefined);
+  } finally {
+    set.finish();
+    run.close();
+  }
 });

@@ -48,6 +48,27 @@ test('a source answering 503 to every image: after 8 images in a row failed, the
   assert.equal(dst.requests().filter((q) => q.method !== 'GET' && q.method !== 'HEAD').length, 0, 'nothing written');
 });
 
+test('a source whose token service answers 503 (E_AUTH) is down as a 503 of its own would be: after 8 images in a row, the rest are not attempted', async () => {
+  const user = 'alice';
+  const password = 'outage-Password-1';
+  const [src, dst] = [await fake({ auth: { scheme: 'bearer', user, password } }), await fake()];
+  const spec = seeded(src, [`${dst.host}/mirror`]);
+  src.fault({ kind: 'token' }, { kind: 'status', status: 503, retryAfter: 0 });
+  const opts = fakeLibraryOptions(src, dst);
+  const r = await failedSync({ spec, images: 1, retries: 0, ...opts, env: { ...opts.env, REGPUSH_FROM_USER: user, REGPUSH_FROM_PASSWORD: password } });
+  // Each image asks the token service for its own scope (the challenge is known after the first),
+  // and the next image's token is asked for while one runs (sync's prefetch): eight images and the
+  // ninth's prefetch; the other three nothing.
+  const asked = new Set(src.requests({ kind: 'token' }).map((q) => /app\d+/.exec(q.query.scope ?? '')?.[0]));
+  assert.equal(asked.size, 9, [...asked].join(' '));
+  const skipped = r.units.filter((u) => u.error?.message.startsWith('not attempted'));
+  assert.equal(skipped.length, 4);
+  for (const u of skipped) {
+    assert.equal(u.error!.code, 'E_AUTH');
+    assert.match(u.error!.message, /the last with: authentication to .* failed: token service .* answered HTTP 503 \(the token service failed; retry later or check its status page\)/);
+  }
+});
+
 test('one image that succeeds in between starts the count again: a registry that fails now and then is not given up', async () => {
   const [src, dst] = [await fake(), await fake()];
   const spec = seeded(src, [`${dst.host}/mirror`]);
