@@ -55,7 +55,7 @@ test('a source whose token service answers 503 (E_AUTH) is down as a 503 of its 
   const spec = seeded(src, [`${dst.host}/mirror`]);
   src.fault({ kind: 'token' }, { kind: 'status', status: 503, retryAfter: 0 });
   const opts = fakeLibraryOptions(src, dst);
-  const r = await failedSync({ spec, images: 1, retries: 0, ...opts, env: { ...opts.env, REGPUSH_FROM_USER: user, REGPUSH_FROM_PASSWORD: password } });
+  const r = await failedSync({ spec, images: 1, retries: 0, ...opts, env: { ...opts.env, REGPUSH_FROM_USER: user, REGPUSH_FROM_PASSWORD: password } }, 'E_AUTH');
   // Each image asks the token service for its own scope (the challenge is known after the first),
   // and the next image's token is asked for while one runs (sync's prefetch): eight images and the
   // ninth's prefetch; the other three nothing.
