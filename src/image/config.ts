@@ -117,19 +117,41 @@ export function parseEnvFlag(s: string, what?: string): [string, string] {
 }
 
 /**
- * Normalises "80", "80/tcp", "53/UDP", "132/sctp" to "<port>/<proto>"; InputError on port 0, >65535
- * or another protocol. `what` names the entry: the CLI's `--port`, or `config.ports[1]`.
+ * The most ports one range may expose. Docker's `EXPOSE 1-65535` writes 65,535 keys (a 1.3 MB
+ * config that every pull reads); a range that wide is a mistake, not a service's ports.
+ */
+export const MAX_PORT_RANGE = 1024;
+
+/**
+ * Normalises "80", "80/tcp", "53/UDP", "132/sctp" to "<port>/<proto>", and a range "8000-8002"
+ * (as Dockerfile's `EXPOSE` takes it) to "8000-8002/tcp"; InputError on port 0, >65535, a range
+ * that runs backwards or is wider than MAX_PORT_RANGE, or another protocol. `what` names the
+ * entry: the CLI's `--port`, or `config.ports[1]`. expandPorts gives a range's ports.
  */
 export function parsePortFlag(s: string, what = '--port'): string {
-  const m = /^(\d+)(?:\/([A-Za-z]+))?$/.exec(s.trim());
-  if (!m) throw new InputError(`invalid ${what} ${JSON.stringify(s)}: expected PORT[/tcp|/udp|/sctp], e.g. 80 or 53/udp`);
-  const port = Number(m[1]);
-  if (port < 1 || port > 65535) throw new InputError(`invalid ${what} ${JSON.stringify(s)}: port must be 1-65535`);
-  const proto = (m[2] ?? 'tcp').toLowerCase();
+  const m = /^(\d+)(?:-(\d+))?(?:\/([A-Za-z]+))?$/.exec(s.trim());
+  if (!m) throw new InputError(`invalid ${what} ${JSON.stringify(s)}: expected PORT[-PORT][/tcp|/udp|/sctp], e.g. 80, 53/udp or 8000-8010`);
+  const [first, last] = [Number(m[1]), m[2] === undefined ? undefined : Number(m[2])];
+  for (const port of [first, last]) {
+    if (port !== undefined && (port < 1 || port > 65535)) throw new InputError(`invalid ${what} ${JSON.stringify(s)}: port must be 1-65535`);
+  }
+  if (last !== undefined && last < first) throw new InputError(`invalid ${what} ${JSON.stringify(s)}: the range ends before it starts`);
+  if (last !== undefined && last - first + 1 > MAX_PORT_RANGE) {
+    throw new InputError(`invalid ${what} ${JSON.stringify(s)}: a range exposes at most ${MAX_PORT_RANGE} ports (this one ${last - first + 1})`);
+  }
+  const proto = (m[3] ?? 'tcp').toLowerCase();
   if (proto !== 'tcp' && proto !== 'udp' && proto !== 'sctp') {
     throw new InputError(`invalid ${what} ${JSON.stringify(s)}: protocol must be tcp, udp or sctp`);
   }
-  return `${port}/${proto}`;
+  return last === undefined || last === first ? `${first}/${proto}` : `${first}-${last}/${proto}`;
+}
+
+/** The config's ExposedPorts keys of what parsePortFlag returned: one per port of a range. */
+export function expandPorts(spec: string): string[] {
+  const m = /^(\d+)(?:-(\d+))?\/(\w+)$/.exec(spec);
+  if (!m) return [spec];
+  const [first, last] = [Number(m[1]), Number(m[2] ?? m[1])];
+  return Array.from({ length: last - first + 1 }, (_, i) => `${first + i}/${m[3]}`);
 }
 
 /** Splits "K=V" at the first "="; the value may be empty. InputError on a missing key or "=", or a key that is not one line. */
@@ -347,7 +369,7 @@ export function applyConfigChanges(
   if (env !== cc.Env) cc.Env = env; // the same array when there was nothing to add
   if (changes.ports !== undefined) {
     const ports: Record<string, object> = { ...(cc.ExposedPorts ?? {}) };
-    for (const [i, p] of changes.ports.entries()) ports[parsePortFlag(p, `config.ports[${i}]`)] = {};
+    for (const [i, p] of changes.ports.entries()) for (const one of expandPorts(parsePortFlag(p, `config.ports[${i}]`))) ports[one] = {};
     cc.ExposedPorts = ports;
   }
   if (changes.workdir !== undefined) cc.WorkingDir = checkImagePath(changes.workdir, 'config.workdir', windows);

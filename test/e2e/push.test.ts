@@ -33,7 +33,7 @@ function makeApp(): string {
 
 const appArgs = (app: string) => [
   '--app', app, '--workdir', '/app', '--entrypoint', '/bin/sh', '--entrypoint', '/app/hello.sh', '--cmd', 'world',
-  '--env', 'GREETING=hi-from-env', '--env', 'PATH=/bin:/app', '--port', '8080', '--port', '53/udp', '--label', 'org.example.team=platform',
+  '--env', 'GREETING=hi-from-env', '--env', 'PATH=/bin:/app', '--port', '8080', '--port', '53/udp', '--port', '9000-9001', '--label', 'org.example.team=platform',
   '--user', '0:0', '--volume', '/data',
 ];
 
@@ -60,7 +60,7 @@ test('cross-registry push (token source → basic target) of a 3-layer Docker v2
   assert.deepEqual(cfg.config.Entrypoint, ['/bin/sh', '/app/hello.sh']);
   assert.deepEqual(cfg.config.Cmd, ['world']);
   assert.deepEqual(cfg.config.Env, ['PATH=/bin:/app', 'GREETING=hi-from-env']);
-  assert.deepEqual(cfg.config.ExposedPorts, { '8080/tcp': {}, '53/udp': {} });
+  assert.deepEqual(cfg.config.ExposedPorts, { '8080/tcp': {}, '53/udp': {}, '9000/tcp': {}, '9001/tcp': {} });
   assert.equal(cfg.config.WorkingDir, '/app');
   assert.equal(cfg.config.User, '0:0');
   assert.deepEqual(cfg.config.Volumes, { '/data': {} });
@@ -329,6 +329,7 @@ const badCases: [string, string[], number, string, RegExp][] = [
   ['malformed --env without =', ['--env', 'JUSTKEY'], 2, 'E_INPUT', /^(?!.*JUSTKEY).*invalid --env: expected KEY=VALUE, and the 7-character argument has no "="/],
   ['malformed --port', ['--port', '99999'], 2, 'E_INPUT', /99999/],
   ['malformed --port protocol', ['--port', '80/sctpx'], 2, 'E_INPUT', /80\/sctpx/],
+  ['backwards --port range', ['--port', '90-80'], 2, 'E_INPUT', /invalid --port "90-80": the range ends before it starts/],
   ['malformed --label', ['--label', 'novalue'], 2, 'E_INPUT', /novalue/],
   ['relative --workdir', ['--workdir', 'app'], 2, 'E_INPUT', /workdir/],
   ['bad --chown', ['--chown', 'root'], 2, 'E_INPUT', /chown/],

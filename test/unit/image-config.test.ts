@@ -77,7 +77,14 @@ describe('flag parsers', () => {
     ['80/icmp', null],
     ['http', null],
     ['', null],
-    ['80-90', null],
+    ['80-90', '80-90/tcp'],
+    ['60000-60001/UDP', '60000-60001/udp'],
+    ['80-80', '80/tcp'],
+    ['90-80', null],
+    ['0-10', null],
+    ['65535-65536', null],
+    ['1-1025', null],
+    ['80-', null],
     ['-1', null],
   ];
   for (const [input, want] of PORTS) {
@@ -249,6 +256,11 @@ describe('applyConfigChanges', () => {
       assert.deepEqual(out.config, { Env: [`PATH=${DEFAULT_UNIX_PATH}`, 'A=1'], ExposedPorts: { '80/tcp': {} }, Volumes: { '/v': {} }, Labels: { a: 'b' } });
       assert.deepEqual(out.history, [{ created: LAYER.created, created_by: LAYER.createdBy }]);
     }
+  });
+
+  it('a port range exposes each of its ports, as Dockerfile EXPOSE 8000-8002 does', () => {
+    const out = applyConfigChanges(base(), { ports: ['8000-8002', '53-54/udp'] }, LAYER);
+    assert.deepEqual(Object.keys(out.config!.ExposedPorts!).sort(), ['53/udp', '54/udp', '8000/tcp', '8001/tcp', '8002/tcp', '8080/tcp']);
   });
 
   it('handles null Env/Labels/ExposedPorts in the base', () => {
