@@ -44,9 +44,35 @@ const COMMANDS = Object.keys(TABLES);
  * of one (`--retries 2 push`) would be taken for it, leaving the command's flags unchecked.
  */
 function commandTable(argv: string[]): FlagTable | undefined {
-  const end = argv.indexOf('--');
-  const command = (end < 0 ? argv : argv.slice(0, end)).find((a) => Object.hasOwn(TABLES, a));
+  const command = commandName(argv);
   return command === undefined ? undefined : TABLES[command];
+}
+
+/** The command `argv` names (see commandTable). */
+function commandName(argv: string[]): string | undefined {
+  const end = argv.indexOf('--');
+  return (end < 0 ? argv : argv.slice(0, end)).find((a) => Object.hasOwn(TABLES, a));
+}
+
+/**
+ * yargs' "Not enough non-option arguments: got 1, need at least 2" as a line that names what is
+ * missing (`regpush tag: missing <new-tags..>, new tag(s) in the same repository; see regpush tag
+ * --help`), from the command's table; undefined for any other message.
+ */
+function missingPositionals(msg: string, argv: string[]): string | undefined {
+  const m = /^Not enough non-option arguments: got (\d+), need at least (\d+)$/.exec(msg);
+  const command = commandName(argv);
+  if (!m || command === undefined) return undefined;
+  const missing = Object.entries(TABLES[command]!)
+    .filter(([, spec]) => spec.positional)
+    .slice(Number(m[1]), Number(m[2]));
+  if (missing.length === 0) return undefined;
+  // A description's first part says what to give (login's goes on about namespaces after a ";").
+  const named = missing.map(([name, spec]) => {
+    const what = String(spec.describe ?? '').split(';')[0]!;
+    return `<${name}${spec.array ? '..' : ''}>${what ? `, ${what.charAt(0).toLowerCase()}${what.slice(1)}` : ''}`;
+  });
+  return `regpush ${command}: missing ${named.join(', and ')}; see regpush ${command} --help`;
 }
 
 /** A flag's name and its one-letter alias, if it has one. */
@@ -148,7 +174,8 @@ export async function main(rawArgv: string[], io: CliIO): Promise<number> {
       if (err) throw err;
       // yargs puts the details of some messages on later lines ("Invalid values:\n  Argument: …"),
       // and the CLI prints one line: join them.
-      throw new UsageError(withSuggestion(msg.replace(/\s*\n\s*/g, ' ').trim(), argv, knownWords(y, COMMANDS)));
+      const line = missingPositionals(msg, argv) ?? msg.replace(/\s*\n\s*/g, ' ').trim();
+      throw new UsageError(withSuggestion(line, argv, knownWords(y, COMMANDS)));
     })
     .epilogue(
       'Credentials: flags, REGPUSH_FROM_*/REGPUSH_TO_* env vars, `regpush login` (Docker config.json, credential helpers), Podman auth.json; REGISTRY_AUTH_FILE, when set, is the only file read.\n' +

@@ -75,6 +75,13 @@ describe('unknown commands and flags', () => {
     [['inspect', '--creds', 'u:p', 'a:1'], /unknown flag --creds: use --user\/--password/],
     [['push', '--form', 'a', '--to', 'b'], /unknown flag --form: did you mean --from\?/],
     [['push', '--from', 'a', '--to', 'b', 'stray'], /unknown argument stray \(see regpush --help\)/],
+    // A missing argument is named, with what to give (was: yargs' "Not enough non-option
+    // arguments: got 1, need at least 2", which names neither the argument nor the command).
+    [['tag', 'reg.example.com/app:1'], /^regpush: error: regpush tag: missing <new-tags\.\.>, new tag\(s\) in the same repository; see regpush tag --help \[E_USAGE\]$/],
+    [['tag'], /^regpush: error: regpush tag: missing <ref>, image to tag \(tag or digest\), and <new-tags\.\.>, new tag\(s\) in the same repository; see regpush tag --help/],
+    [['digest', '--json'], /^regpush: error: regpush digest: missing <ref>, image reference, e\.g\. ghcr\.io\/acme\/app:1; see regpush digest --help/],
+    [['login', '-u', 'me'], /^regpush: error: regpush login: missing <registry>, registry host, e\.g\. ghcr\.io, docker\.io, registry\.example\.com:5000; see regpush login --help/],
+    [['catalog'], /^regpush: error: regpush catalog: missing <registry>, registry host/],
   ];
   for (const [argv, want] of cases) {
     it(`regpush ${argv.join(' ')}`, async () => {
