@@ -61,7 +61,15 @@ describe('unknown commands and flags', () => {
   const cases: [string[], RegExp][] = [
     [['pussh'], /^regpush: error: unknown command "pussh": did you mean push\? \[E_USAGE\]$/],
     [['frobnicate', 'x'], /unknown command "frobnicate" \(commands: push, copy, sync, inspect, tags, catalog, digest, tag, delete, login, logout\)/],
-    [['ls'], /unknown command "ls" \(commands: push, copy, sync, inspect, tags, catalog, digest, tag, delete, login, logout\)/],
+    // Other tools' names for what regpush calls otherwise (crane ls, skopeo list-tags, crane manifest…):
+    // the regpush command that does it (was: the bare list of commands).
+    [['ls'], /^regpush: error: unknown command "ls": regpush tags REPO lists the tags of a repository \[E_USAGE\]$/],
+    [['list-tags', 'docker://x'], /unknown command "list-tags": regpush tags REPO lists the tags/],
+    [['rm', 'reg.example.com/app@sha256:1'], /unknown command "rm": regpush delete REPO@DIGEST deletes a manifest/],
+    [['manifest', 'x'], /unknown command "manifest": regpush inspect --raw REF prints a manifest/],
+    [['config', 'x'], /unknown command "config": regpush inspect --config REF prints an image's config/],
+    [['repos', 'reg.example.com'], /unknown command "repos": regpush catalog REGISTRY lists the repositories/],
+    [['blob', 'x'], /unknown command "blob" \(commands: push, copy, sync, inspect, tags, catalog, digest, tag, delete, login, logout\)/],
     [['inspekt', 'x'], /unknown command "inspekt": did you mean inspect\?/],
     [['push', '--enviroment', 'A=1', '--from', 'a', '--to', 'b'], /unknown flag --enviroment: did you mean --env\?/],
     [['push', '--environment', 'A=1', '--from', 'a', '--to', 'b'], /unknown flag --environment: did you mean --env\?/],
