@@ -70,6 +70,20 @@ test('digest, tag and delete at a registry that refuses the manifest HEAD (405, 
   }
 });
 
+test('digest --json: its members in the documented order (reference, digest, mediaType, size) from a HEAD, a GET and with --platform (was: digest last from a HEAD)', async () => {
+  const reg = await fake();
+  reg.seedImage('app', { tags: ['1'] });
+  const keys = async (argv: string[]) => {
+    const r = await runMain(['digest', '--json', ...argv], { env: cliEnv(reg) });
+    assert.equal(r.code, 0, r.stderr);
+    return Object.keys(JSON.parse(r.stdout) as object);
+  };
+  assert.deepEqual(await keys([reg.ref('app:1')]), ['reference', 'digest', 'mediaType', 'size']);
+  assert.deepEqual(await keys(['--platform', 'linux/amd64', reg.ref('app:1')]), ['reference', 'digest', 'mediaType', 'size']);
+  reg.fault({ kind: 'manifest', method: 'HEAD' }, { kind: 'status', status: 405 });
+  assert.deepEqual(await keys([reg.ref('app:1')]), ['reference', 'digest', 'mediaType', 'size']);
+});
+
 test('a manifest HEAD answered 401, 403 or 404 keeps its meaning: no GET fallback', async () => {
   for (const [status, code] of [[403, 'E_DENIED'], [404, 'E_NOT_FOUND'], [401, 'E_AUTH']] as const) {
     const reg = await fake();
