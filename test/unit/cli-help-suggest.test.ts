@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { runMain } from '../fixtures/run-main.js';
 import { exampleRows, wrapWords } from '../../src/cli/help-layout.js';
+import { reportSchema } from '../e2e/report-schema.js';
 
 const run = (argv: string[], columns = 100) => runMain(argv, { columns });
 
@@ -102,6 +103,23 @@ describe('unknown commands and flags', () => {
       assert.match(lines[0]!, /\[E_USAGE\]$/);
       // yargs' camelCase twin of a flag (destCreds) is never shown.
       assert.doesNotMatch(lines[0]!, /[a-z][A-Z]\w*(,|\))/);
+    });
+  }
+});
+
+describe('the --json members a help example names', () => {
+  // `regpush tag --help` named six of the seven members tag --json always prints (mediaType was missing).
+  for (const cmd of ['tags', 'catalog', 'digest', 'tag']) {
+    it(`${cmd} --help: every member the example names is in $defs/${cmd}Output, and every member it always has is named`, async () => {
+      const r = await run([cmd, '--help'], 110);
+      assert.equal(r.code, 0, r.stderr);
+      // The description may be wrapped onto the next line: read it as one.
+      const listed = /\{("\w+"(?:, "\w+")*)\}/.exec(r.stdout.replace(/\s+/g, ' '));
+      assert.ok(listed, `${cmd} --help names the --json members`);
+      const named = [...listed[1]!.matchAll(/"(\w+)"/g)].map((m) => m[1]!);
+      const schema = reportSchema().$defs[`${cmd}Output`] as { required: string[]; properties: Record<string, unknown> };
+      for (const n of named) assert.ok(Object.hasOwn(schema.properties, n), `${cmd}: ${n} is in the schema`);
+      for (const n of schema.required) assert.ok(named.includes(n), `${cmd}: the help names ${n}`);
     });
   }
 });
