@@ -320,6 +320,21 @@ describe('logout when the credential helper cannot be asked', () => {
     assert.ok(!err.join('').includes(SECRET));
   });
 
+  it('the CLI, with no entry in the file: the warning alone, not "Not logged in" after it (was both: the second contradicted the first)', async () => {
+    const { home, env } = await setupStore();
+    await writeJson(dockerConfig(home), { credsStore: 'gone', auths: { 'quay.io': { auth: b64('q:1') } } });
+    const cliEnv = { ...env, HOME: home, XDG_RUNTIME_DIR: path.join(home, 'run') };
+    const r = await runMain(['logout', 'ghcr.io'], { env: cliEnv, cwd: home });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /^warning: credential helper docker-credential-gone erase for ghcr\.io failed: docker-credential-gone not found on PATH: the login it may hold was not erased\n$/);
+    // Nothing stored anywhere, no helper involved: "Not logged in" as before.
+    await writeJson(dockerConfig(home), { auths: { 'quay.io': { auth: b64('q:1') } } });
+    const none = await runMain(['logout', 'ghcr.io'], { env: cliEnv, cwd: home });
+    assert.equal(none.code, 0, none.stderr);
+    assert.equal(none.stderr, 'Not logged in to ghcr.io\n');
+  });
+
   it('timing out: the file\'s entries go, then E_AUTH saying the store may still hold the login', async () => {
     const { home, env } = await setupStore('#!/bin/sh\nexec sleep 30\n');
     const err = await eraseCredential('ghcr.io', { env, homeDir: home, helperTimeoutMs: 300 }).then(

@@ -92,9 +92,12 @@ export function loginCommands(y: Argv, io: CliIO, done: (code: number) => void, 
         const { logout, loginTarget } = await import('../../login/login.js');
         const host = loginTarget(a.registry).name;
         const ctx = outputContext(a, io, secrets);
+        // Whether the logout warned (a credential helper that could not be asked "may still hold
+        // the login"): then "Not logged in" would contradict the line just printed.
+        let warned = false;
         const r = await logout({
           registry: host,
-          logger: ctx.logger,
+          logger: { ...ctx.logger, warn: (m) => ((warned = true), ctx.logger.warn(m)) },
           cwd: cwdOf(io),
           env: io.env,
           homeDir: homeDirOf(io),
@@ -108,7 +111,7 @@ export function loginCommands(y: Argv, io: CliIO, done: (code: number) => void, 
           // where the login that every command still sends lives, and how to remove it there.
           const podman = r.stillStoredIn.some((f) => f.endsWith('auth.json')) ? ` (podman logout ${host} removes it from auth.json)` : '';
           ctx.logger.warn(`a login for ${host} is still stored in ${r.stillStoredIn.join(', ')} and is still used${podman}`);
-        } else if (!r.removed) ctx.logger.info(`Not logged in to ${host}`);
+        } else if (!r.removed && !warned) ctx.logger.info(`Not logged in to ${host}`);
         done(0);
       },
     );
