@@ -55,6 +55,19 @@ function commandName(argv: string[]): string | undefined {
 }
 
 /**
+ * The command's flags given before it (`regpush --debug tags REPO`) moved after it. yargs knows a
+ * command's flags only once it has read the command, so before it an on/off flag took the next word
+ * as its value: `--debug tags` read "tags" as --debug's value, and the run failed with "unknown flag
+ * --debug; unknown argument REPO" (a flag with a value, `--retries 2 tags`, happened to work).
+ * Everything before the command is flags and their values, so the order among them is kept.
+ */
+function commandFirst(argv: string[]): string[] {
+  const command = commandName(argv);
+  const at = command === undefined ? -1 : argv.indexOf(command);
+  return at > 0 ? [command!, ...argv.slice(0, at), ...argv.slice(at + 1)] : argv;
+}
+
+/**
  * yargs' "Not enough non-option arguments: got 1, need at least 2" as a line that names what is
  * missing (`regpush tag: missing <new-tags..>, new tag(s) in the same repository; see regpush tag
  * --help`), from the command's table; undefined for any other message.
@@ -152,7 +165,7 @@ function skipHelpCache(y: Argv, argv: string[]): void {
 
 /** Runs the CLI with `argv` (without node and script) and returns the exit code. */
 export async function main(rawArgv: string[], io: CliIO): Promise<number> {
-  const argv = expandAttachedValues(rawArgv);
+  const argv = expandAttachedValues(commandFirst(rawArgv));
   let code = 0;
   const done = (c: number) => {
     code = c;

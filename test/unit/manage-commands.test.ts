@@ -84,6 +84,22 @@ test('digest --json: its members in the documented order (reference, digest, med
   assert.deepEqual(await keys([reg.ref('app:1')]), ['reference', 'digest', 'mediaType', 'size']);
 });
 
+test('flags before the command work as after it: an on/off flag no longer takes the command for its value (--debug tags REPO was "unknown flag --debug; unknown argument REPO")', async () => {
+  const reg = await fake();
+  const img = reg.seedImage('app', { tags: ['1'] });
+  const json = await runMain(['--json', 'tags', reg.ref('app')], { env: cliEnv(reg) });
+  assert.equal(json.code, 0, json.stderr);
+  assert.deepEqual(JSON.parse(json.stdout), { repository: reg.ref('app'), tags: ['1'] });
+  const debug = await runMain(['--debug', '-q', 'digest', reg.ref('app:1')], { env: cliEnv(reg) });
+  assert.equal(debug.code, 0, debug.stderr);
+  assert.equal(debug.stdout, `${img.digest}\n`);
+  assert.match(debug.stderr, /^debug: /m);
+  // A flag with a value, before the command and its own flags: the same as ever.
+  const retries = await runMain(['--retries', '0', 'tag', '--json', reg.ref('app:1'), '2'], { env: cliEnv(reg) });
+  assert.equal(retries.code, 0, retries.stderr);
+  assert.deepEqual((JSON.parse(retries.stdout) as { tags: string[] }).tags, ['2']);
+});
+
 test('a manifest HEAD answered 401, 403 or 404 keeps its meaning: no GET fallback', async () => {
   for (const [status, code] of [[403, 'E_DENIED'], [404, 'E_NOT_FOUND'], [401, 'E_AUTH']] as const) {
     const reg = await fake();
