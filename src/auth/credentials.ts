@@ -571,15 +571,18 @@ async function fromHelper(name: string, serverUrl: string, exec: HelperExec, log
     }
     throw helperError(name, 'get', err, [], serverUrl, secrets);
   }
+  // Named as a failed helper is (helperError): the helper, the registry asked for, what went wrong;
+  // never the reply itself, which may hold the secret.
+  const badReply = (what: string) => new AuthError(`credential helper docker-credential-${name} get for ${serverUrl} ${what}`, { details: { helper: name, registry: serverUrl } });
   let reply: unknown;
   try {
     reply = JSON.parse(out);
   } catch {
-    throw new AuthError(`credential helper docker-credential-${name} get returned invalid JSON`, { details: { helper: name } });
+    throw badReply(out.trim() === '' ? 'printed nothing, and exited 0 (a reply is a JSON object with Username and Secret)' : 'returned invalid JSON');
   }
   const r = reply as { Username?: unknown; Secret?: unknown };
   if (typeof reply !== 'object' || reply === null || typeof r.Secret !== 'string' || (r.Username !== undefined && typeof r.Username !== 'string')) {
-    throw new AuthError(`credential helper docker-credential-${name} get returned an unexpected reply`, { details: { helper: name } });
+    throw badReply('returned an unexpected reply (not a JSON object with a string Secret)');
   }
   if (!r.Secret) return undefined;
   log.debug(`auth: credentials for ${serverUrl} from docker-credential-${name}`);

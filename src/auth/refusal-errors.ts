@@ -94,7 +94,10 @@ export class RefusalErrors {
         : cred?.registryToken
           ? 'the registry token'
           : 'anonymous access (no credentials were found)';
-    const scopeNote = scopes?.length ? ` for ${scopes.join(' ')} (the repository may not exist, or access is not granted)` : '';
+    // A repository that does not exist is refused as one not granted (distribution, Docker Hub);
+    // the catalog's registry:catalog:* names no repository, so only the grant is in doubt there.
+    const maybeMissing = scopes?.some((s) => s.startsWith('repository:')) ? 'the repository may not exist, or ' : '';
+    const scopeNote = scopes?.length ? ` for ${scopes.join(' ')} (${maybeMissing}access is not granted)` : '';
     // `anonymous` lets a caller tell "no credentials" from "credentials without this right";
     // `scheme`, a Basic password or a registry token refused as such from a token without a
     // right; `scopes`, the repositories a refused token was short of (refusalReach).

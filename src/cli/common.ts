@@ -20,12 +20,17 @@ import type { BlockedPrefixes, InsecureHosts, MirrorMap } from '../registry/mirr
 import { CHUNK_SIZE_RANGE, IDLE_TIMEOUT_RANGE_MS, RETRIES_MAX } from '../registry/limits.js';
 
 /** Flags every command shares. */
-export const commonFlags = defineFlags({
-  'insecure-registry': { type: 'string', repeatable: true, describe: 'Registry (HOST[:PORT], or an address range such as 10.0.0.0/8) to reach over plain HTTP; repeatable. Also REGPUSH_INSECURE_REGISTRIES.', group: 'Connection:' },
-  retries: { type: 'number', describe: 'Retries for transient registry failures (5xx, 429, resets)', group: 'Connection:' },
+/** --json, --quiet and --debug: what every command has, `logout` (which connects nowhere) only these. */
+export const outputFlags = defineFlags({
   json: { type: 'boolean', describe: 'Print one JSON object on stdout instead of text', group: 'Output:' },
   quiet: { alias: 'q', type: 'boolean', describe: 'Print only the result', group: 'Output:' },
   debug: { type: 'boolean', describe: 'Log every HTTP request (redacted) to stderr', group: 'Output:' },
+});
+
+export const commonFlags = defineFlags({
+  'insecure-registry': { type: 'string', repeatable: true, describe: 'Registry (HOST[:PORT], or an address range such as 10.0.0.0/8) to reach over plain HTTP; repeatable. Also REGPUSH_INSECURE_REGISTRIES.', group: 'Connection:' },
+  retries: { type: 'number', describe: 'Retries for transient registry failures (5xx, 429, resets)', group: 'Connection:' },
+  ...outputFlags,
   'password-stdin': { type: 'boolean', describe: 'Read the password (the target\'s for push/copy) from standard input', group: 'Credentials:' },
   ...tlsFlags,
   ...mirrorFlags,
@@ -64,14 +69,21 @@ function unreadableFile(file: string): string | undefined {
   }
 }
 
-/** Builds the logger and secret list of a run. */
-export function commonContext(args: CommonArgs, io: CliIO, secrets: SecretSet): CommonContext {
+/** The logger of a run from the output flags (--debug, --quiet), its first debug lines written. */
+export function outputContext(args: { debug?: boolean; quiet?: boolean }, io: CliIO, secrets: SecretSet): Pick<CommonContext, 'secrets' | 'verbosity' | 'logSink' | 'logger'> {
   const verbosity: Verbosity = args.debug ? 'debug' : args.quiet ? 'quiet' : 'normal';
   const logSink: LineSink = { write: (text) => io.stderr.write(text) };
   const logger = createCliLogger(io, verbosity, secrets, logSink);
   // The first debug line: what runs, and (in its time stamp) what start-up and parsing cost.
   logger.debug(`regpush ${VERSION}, Node ${process.version} ${process.platform}/${process.arch}: arguments parsed`);
   if (io.earlySockets?.opened.length) logger.debug(`connections opened while loading: ${io.earlySockets.opened.join(', ')}`);
+  return { secrets, verbosity, logSink, logger };
+}
+
+/** Builds the logger, secret list and connection settings (TLS, mirrors, registries.conf) of a run. */
+export function commonContext(args: CommonArgs, io: CliIO, secrets: SecretSet): CommonContext {
+  const out = outputContext(args, io, secrets);
+  const { logger } = out;
   // Here, so every command refuses a bare --insecure / --tls-verify=false the same way.
   const tls = tlsOptionsFromFlags(args, io.env, cwdOf(io));
   // The NODE_EXTRA_CA_CERTS Node has loaded already: the library adds it back only to a registry
@@ -88,7 +100,7 @@ export function commonContext(args: CommonArgs, io: CliIO, secrets: SecretSet): 
     tls.nodeExtraCaCerts = file;
   }
   const conf = registryConfigOptions(args['registry-mirror'], io.env, cwdOf(io), logger);
-  return { secrets, verbosity, logSink, logger, tls, mirrors: conf.mirrors, blocked: conf.blocked, insecureTls: conf.insecure };
+  return { ...out, tls, mirrors: conf.mirrors, blocked: conf.blocked, insecureTls: conf.insecure };
 }
 
 /** Reads all of stdin (a password) and trims the final newline; AbortedError when the run's signal fires first. */

@@ -45,9 +45,48 @@ const COMMANDS = Object.keys(TABLES);
  * of one (`--retries 2 push`) would be taken for it, leaving the command's flags unchecked.
  */
 function commandTable(argv: string[]): FlagTable | undefined {
-  const end = argv.indexOf('--');
-  const command = (end < 0 ? argv : argv.slice(0, end)).find((a) => Object.hasOwn(TABLES, a));
+  const command = commandName(argv);
   return command === undefined ? undefined : TABLES[command];
+}
+
+/** The command `argv` names (see commandTable). */
+function commandName(argv: string[]): string | undefined {
+  const end = argv.indexOf('--');
+  return (end < 0 ? argv : argv.slice(0, end)).find((a) => Object.hasOwn(TABLES, a));
+}
+
+/**
+ * The command's flags given before it (`regpush --debug tags REPO`) moved after it. yargs knows a
+ * command's flags only once it has read the command, so before it an on/off flag took the next word
+ * as its value: `--debug tags` read "tags" as --debug's value, and the run failed with "unknown flag
+ * --debug; unknown argument REPO" (a flag with a value, `--retries 2 tags`, happened to work).
+ * Everything before the command is flags and their values, so the order among them is kept.
+ */
+function commandFirst(argv: string[]): string[] {
+  const command = commandName(argv);
+  const at = command === undefined ? -1 : argv.indexOf(command);
+  return at > 0 ? [command!, ...argv.slice(0, at), ...argv.slice(at + 1)] : argv;
+}
+
+/**
+ * yargs' "Not enough non-option arguments: got 1, need at least 2" as a line that names what is
+ * missing (`regpush tag: missing <new-tags..>, new tag(s) in the same repository; see regpush tag
+ * --help`), from the command's table; undefined for any other message.
+ */
+function missingPositionals(msg: string, argv: string[]): string | undefined {
+  const m = /^Not enough non-option arguments: got (\d+), need at least (\d+)$/.exec(msg);
+  const command = commandName(argv);
+  if (!m || command === undefined) return undefined;
+  const missing = Object.entries(TABLES[command]!)
+    .filter(([, spec]) => spec.positional)
+    .slice(Number(m[1]), Number(m[2]));
+  if (missing.length === 0) return undefined;
+  // A description's first part says what to give (login's goes on about namespaces after a ";").
+  const named = missing.map(([name, spec]) => {
+    const what = String(spec.describe ?? '').split(';')[0]!;
+    return `<${name}${spec.array ? '..' : ''}>${what ? `, ${what.charAt(0).toLowerCase()}${what.slice(1)}` : ''}`;
+  });
+  return `regpush ${command}: missing ${named.join(', and ')}; see regpush ${command} --help`;
 }
 
 /** A flag's name and its one-letter alias, if it has one. */
@@ -131,7 +170,7 @@ function skipHelpCache(y: Argv, argv: string[]): void {
 
 /** Runs the CLI with `argv` (without node and script) and returns the exit code. */
 export async function main(rawArgv: string[], io: CliIO): Promise<number> {
-  const argv = expandAttachedValues(rawArgv);
+  const argv = expandAttachedValues(commandFirst(rawArgv));
   let code = 0;
   const done = (c: number) => {
     code = c;
@@ -153,7 +192,8 @@ export async function main(rawArgv: string[], io: CliIO): Promise<number> {
       if (err) throw err;
       // yargs puts the details of some messages on later lines ("Invalid values:\n  Argument: …"),
       // and the CLI prints one line: join them.
-      throw new UsageError(withSuggestion(msg.replace(/\s*\n\s*/g, ' ').trim(), argv, knownWords(y, COMMANDS)));
+      const line = missingPositionals(msg, argv) ?? msg.replace(/\s*\n\s*/g, ' ').trim();
+      throw new UsageError(withSuggestion(line, argv, knownWords(y, COMMANDS)));
     })
     .epilogue(
       'Credentials: flags, REGPUSH_FROM_*/REGPUSH_TO_* env vars, `regpush login` (Docker config.json, credential helpers), Podman auth.json; REGISTRY_AUTH_FILE, when set, is the only file read.\n' +

@@ -120,6 +120,27 @@ function dashWords(argv: string[], known: { flags: string[]; valued?: string[] }
   return out;
 }
 
+/**
+ * Commands of other tools (crane, regctl, skopeo, docker) that regpush has under another name,
+ * with what does it here: `crane ls`, `skopeo list-tags`, `regctl tag ls`, `crane manifest`…
+ */
+const FOREIGN_COMMANDS: Record<string, string> = {
+  ls: 'regpush tags REPO lists the tags of a repository',
+  'list-tags': 'regpush tags REPO lists the tags of a repository',
+  rm: 'regpush delete REPO@DIGEST deletes a manifest',
+  rmi: 'regpush delete REPO@DIGEST deletes a manifest',
+  manifest: 'regpush inspect --raw REF prints a manifest',
+  config: 'regpush inspect --config REF prints an image\'s config',
+  repos: 'regpush catalog REGISTRY lists the repositories of a registry',
+};
+
+/** `unknown command "X"`, with the command X is a typo of, the regpush command for another tool's X, or the list. */
+function unknownCommand(word: string, commands: string[], near = closest(word, commands)): string {
+  if (near) return `unknown command "${word}": did you mean ${near}?`;
+  const foreign = Object.hasOwn(FOREIGN_COMMANDS, word) ? FOREIGN_COMMANDS[word] : undefined;
+  return `unknown command "${word}"${foreign ? `: ${foreign}` : ` (commands: ${commands.join(', ')})`}`;
+}
+
 /** Adds "did you mean" hints for each unknown argument named in a yargs message. */
 export function withSuggestion(msg: string, argv: string[], known: { commands: string[]; flags: string[]; valued?: string[] }): string {
   // yargs' recommendCommands answers an unknown command with only "Did you mean push?".
@@ -129,8 +150,7 @@ export function withSuggestion(msg: string, argv: string[], known: { commands: s
   const first = firstAt < 0 ? undefined : secretValueAt(argv, firstAt) ? '***' : argv[firstAt];
   if (recommended) {
     // yargs suggests even a far-off name ("ls" → push); keep only what looks like a typo.
-    const near = first !== undefined && closest(first, [recommended[1]!]);
-    return near ? `unknown command "${first}": did you mean ${near}?` : `unknown command "${first ?? ''}" (commands: ${known.commands.join(', ')})`;
+    return unknownCommand(first ?? '', known.commands, first === undefined ? undefined : closest(first, [recommended[1]!]));
   }
   const m = /^Unknown arguments?: (.*)$/.exec(msg);
   const hints: string[] = [];
@@ -148,8 +168,7 @@ export function withSuggestion(msg: string, argv: string[], known: { commands: s
   const words = allWords.filter((w) => !(w.length === 1 && grouped.some((d) => d.word.slice(1).split('=')[0]!.includes(w))));
   // The first word of the command line is the command: an unknown one is named as such.
   if (first !== undefined && words.includes(first) && !known.commands.includes(first)) {
-    const hit = closest(first, known.commands);
-    return `unknown command "${first}"${hit ? `: did you mean ${hit}?` : ` (commands: ${known.commands.join(', ')})`}`;
+    return unknownCommand(first, known.commands);
   }
   for (const w of words) {
     const given = (a: string, name: string) => a === name || a.startsWith(`${name}=`);

@@ -353,13 +353,20 @@ function manifestLookup(client: RegistryClient, log: Logger): ManifestLookup {
 async function resolveDigest(client: RegistryClient, ref: ImageReference, log: Logger, lookup = manifestLookup(client, log)): Promise<DigestResult> {
   const head = await lookup(ref.repository, manifestRef(ref));
   if (!head) throw notFound(ref);
-  const base = { reference: formatReference(ref), mediaType: head.mediaType, size: head.size };
   // A digest reference that exists is its own answer.
   const stated = head.digest && isValidDigest(head.digest) ? head.digest : ref.digest;
-  if (stated) return { ...base, digest: stated };
+  if (stated) return digestResult(ref, stated, head.mediaType, head.size);
   log.debug(`${ref.registry} sent no Docker-Content-Digest with HEAD; reading the manifest to compute the digest`);
   const got = await client.getManifest(ref.repository, manifestRef(ref));
-  return { ...base, digest: got.digest, mediaType: got.mediaType || base.mediaType, size: got.bytes.length };
+  return digestResult(ref, got.digest, got.mediaType || head.mediaType, got.bytes.length);
+}
+
+/**
+ * A DigestResult with its members in one order, the one `digest --json` documents (reference,
+ * digest, mediaType, size), whichever way the digest was found; the ones not known left out.
+ */
+function digestResult(ref: ImageReference, digest: string, mediaType: string | undefined, size: number | undefined): DigestResult {
+  return { reference: formatReference(ref), digest, ...(mediaType !== undefined ? { mediaType } : {}), ...(size !== undefined ? { size } : {}) };
 }
 
 /**

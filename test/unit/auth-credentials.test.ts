@@ -335,6 +335,23 @@ describe('resolveCredential: docker config.json', () => {
     await assert.rejects(resolveCredential('ghcr.io', o), (err: Error) => err instanceof AuthError && !err.message.includes(SECRET) && /docker-credential-broken/.test(err.message));
   });
 
+  it('a helper reply that is no login names the registry asked for, as a failed helper does, and says what was wrong (was: "get returned invalid JSON", even for no output at all)', async () => {
+    for (const [reply, want] of [
+      [`{"Secret": "${SECRET}"`, /^credential helper docker-credential-broken get for ghcr\.io returned invalid JSON$/],
+      ['', /^credential helper docker-credential-broken get for ghcr\.io printed nothing, and exited 0 \(a reply is a JSON object with Username and Secret\)$/],
+      [`{"Username": 7, "Secret": "${SECRET}"}`, /^credential helper docker-credential-broken get for ghcr\.io returned an unexpected reply \(not a JSON object with a string Secret\)$/],
+    ] as const) {
+      const o = await setup({ runHelper: async () => reply });
+      await writeJson(dockerConfig(o.home), { credHelpers: { 'ghcr.io': 'broken' } });
+      await assert.rejects(resolveCredential('ghcr.io', o), (err: unknown) => {
+        assert.ok(err instanceof AuthError, String(err));
+        assert.match(err.message, want);
+        assert.equal(err.details.registry, 'ghcr.io');
+        return true;
+      });
+    }
+  });
+
   it('a credsStore that cannot answer (missing from PATH, locked) means no stored credentials, with a warning, as Docker does; a credHelpers entry stays an error', async () => {
     const o = await setup({
       runHelper: async (name) => {

@@ -12,6 +12,7 @@ import { dockerConfigKey, findByRegistry } from '../../src/auth/registry-host.js
 import { ProtocolError } from '../../src/errors.js';
 import { presumedChallenge, sameTokenService } from '../../src/auth/presumed-challenge.js';
 import { AuthMemory } from '../../src/auth/auth-memory.js';
+import { RefusalErrors } from '../../src/auth/refusal-errors.js';
 import { authMiddleware } from '../../src/auth/middleware.js';
 import type { HttpRequest, HttpResponse } from '../../src/http/types.js';
 import { Readable } from 'node:stream';
@@ -238,6 +239,17 @@ describe('scopes', () => {
     assert.ok(!scopesCover(['repository:a:pull'], ['repository:a:push']));
     assert.ok(!scopesCover(['repository:a:pull'], ['repository:b:pull']));
     assert.ok(scopesCover(['repository:a:pull'], []));
+  });
+});
+
+describe('a refusal naming the scopes it was short of', () => {
+  it('says the repository may not exist only for a repository scope (was: also for the catalog\'s registry:catalog:*, which names none)', () => {
+    const errors = new RefusalErrors('reg.example.com', 'Docker config.json');
+    const catalog = errors.rejected({ username: 'reader', password: 'pw' }, ['registry:catalog:*']);
+    assert.match(catalog.message, /rejected the credentials for user reader for registry:catalog:\* \(access is not granted\) \(taken from/);
+    assert.doesNotMatch(catalog.message, /repository may not exist/);
+    const repo = errors.rejected(undefined, ['repository:team/app:pull']);
+    assert.match(repo.message, /for repository:team\/app:pull \(the repository may not exist, or access is not granted\) \(looked at Docker config\.json\)/);
   });
 });
 

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { runMain } from '../fixtures/run-main.js';
 import { exampleRows, wrapWords } from '../../src/cli/help-layout.js';
 import { EXIT_CODES } from '../../src/errors.js';
+import { reportSchema } from '../e2e/report-schema.js';
 
 const run = (argv: string[], columns = 100) => runMain(argv, { columns });
 
@@ -62,7 +63,15 @@ describe('unknown commands and flags', () => {
   const cases: [string[], RegExp][] = [
     [['pussh'], /^regpush: error: unknown command "pussh": did you mean push\? \[E_USAGE\]$/],
     [['frobnicate', 'x'], /unknown command "frobnicate" \(commands: push, copy, sync, inspect, tags, catalog, digest, tag, delete, login, logout\)/],
-    [['ls'], /unknown command "ls" \(commands: push, copy, sync, inspect, tags, catalog, digest, tag, delete, login, logout\)/],
+    // Other tools' names for what regpush calls otherwise (crane ls, skopeo list-tags, crane manifest…):
+    // the regpush command that does it (was: the bare list of commands).
+    [['ls'], /^regpush: error: unknown command "ls": regpush tags REPO lists the tags of a repository \[E_USAGE\]$/],
+    [['list-tags', 'docker://x'], /unknown command "list-tags": regpush tags REPO lists the tags/],
+    [['rm', 'reg.example.com/app@sha256:1'], /unknown command "rm": regpush delete REPO@DIGEST deletes a manifest/],
+    [['manifest', 'x'], /unknown command "manifest": regpush inspect --raw REF prints a manifest/],
+    [['config', 'x'], /unknown command "config": regpush inspect --config REF prints an image's config/],
+    [['repos', 'reg.example.com'], /unknown command "repos": regpush catalog REGISTRY lists the repositories/],
+    [['blob', 'x'], /unknown command "blob" \(commands: push, copy, sync, inspect, tags, catalog, digest, tag, delete, login, logout\)/],
     [['inspekt', 'x'], /unknown command "inspekt": did you mean inspect\?/],
     [['push', '--enviroment', 'A=1', '--from', 'a', '--to', 'b'], /unknown flag --enviroment: did you mean --env\?/],
     [['push', '--environment', 'A=1', '--from', 'a', '--to', 'b'], /unknown flag --environment: did you mean --env\?/],
@@ -76,6 +85,13 @@ describe('unknown commands and flags', () => {
     [['inspect', '--creds', 'u:p', 'a:1'], /unknown flag --creds: use --user\/--password/],
     [['push', '--form', 'a', '--to', 'b'], /unknown flag --form: did you mean --from\?/],
     [['push', '--from', 'a', '--to', 'b', 'stray'], /unknown argument stray \(see regpush --help\)/],
+    // A missing argument is named, with what to give (was: yargs' "Not enough non-option
+    // arguments: got 1, need at least 2", which names neither the argument nor the command).
+    [['tag', 'reg.example.com/app:1'], /^regpush: error: regpush tag: missing <new-tags\.\.>, new tag\(s\) in the same repository; see regpush tag --help \[E_USAGE\]$/],
+    [['tag'], /^regpush: error: regpush tag: missing <ref>, image to tag \(tag or digest\), and <new-tags\.\.>, new tag\(s\) in the same repository; see regpush tag --help/],
+    [['digest', '--json'], /^regpush: error: regpush digest: missing <ref>, image reference, e\.g\. ghcr\.io\/acme\/app:1; see regpush digest --help/],
+    [['login', '-u', 'me'], /^regpush: error: regpush login: missing <registry>, registry host, e\.g\. ghcr\.io, docker\.io, registry\.example\.com:5000; see regpush login --help/],
+    [['catalog'], /^regpush: error: regpush catalog: missing <registry>, registry host/],
   ];
   for (const [argv, want] of cases) {
     it(`regpush ${argv.join(' ')}`, async () => {
@@ -102,4 +118,21 @@ describe('the exit codes at the end of regpush --help', () => {
     const catalogue = [...new Set([0, ...Object.values(EXIT_CODES)])].sort((a, b) => a - b);
     assert.deepEqual(listed, catalogue, line);
   });
+});
+
+describe('the --json members a help example names', () => {
+  // `regpush tag --help` named six of the seven members tag --json always prints (mediaType was missing).
+  for (const cmd of ['tags', 'catalog', 'digest', 'tag']) {
+    it(`${cmd} --help: every member the example names is in $defs/${cmd}Output, and every member it always has is named`, async () => {
+      const r = await run([cmd, '--help'], 110);
+      assert.equal(r.code, 0, r.stderr);
+      // The description may be wrapped onto the next line: read it as one.
+      const listed = /\{("\w+"(?:, "\w+")*)\}/.exec(r.stdout.replace(/\s+/g, ' '));
+      assert.ok(listed, `${cmd} --help names the --json members`);
+      const named = [...listed[1]!.matchAll(/"(\w+)"/g)].map((m) => m[1]!);
+      const schema = reportSchema().$defs[`${cmd}Output`] as { required: string[]; properties: Record<string, unknown> };
+      for (const n of named) assert.ok(Object.hasOwn(schema.properties, n), `${cmd}: ${n} is in the schema`);
+      for (const n of schema.required) assert.ok(named.includes(n), `${cmd}: the help names ${n}`);
+    });
+  }
 });

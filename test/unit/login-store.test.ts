@@ -20,6 +20,7 @@ import { updateCredentialFile, withCredentialFileLock } from '../../src/auth/con
 import { login } from '../../src/login/login.js';
 import { HttpRegistryClient } from '../../src/registry/client.js';
 import { main } from '../../src/cli/main.js';
+import { runMain } from '../fixtures/run-main.js';
 import { AuthError, UsageError } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
 
@@ -319,6 +320,21 @@ describe('logout when the credential helper cannot be asked', () => {
     assert.ok(!err.join('').includes(SECRET));
   });
 
+  it('the CLI, with no entry in the file: the warning alone, not "Not logged in" after it (was both: the second contradicted the first)', async () => {
+    const { home, env } = await setupStore();
+    await writeJson(dockerConfig(home), { credsStore: 'gone', auths: { 'quay.io': { auth: b64('q:1') } } });
+    const cliEnv = { ...env, HOME: home, XDG_RUNTIME_DIR: path.join(home, 'run') };
+    const r = await runMain(['logout', 'ghcr.io'], { env: cliEnv, cwd: home });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /^warning: credential helper docker-credential-gone erase for ghcr\.io failed: docker-credential-gone not found on PATH: the login it may hold was not erased\n$/);
+    // Nothing stored anywhere, no helper involved: "Not logged in" as before.
+    await writeJson(dockerConfig(home), { auths: { 'quay.io': { auth: b64('q:1') } } });
+    const none = await runMain(['logout', 'ghcr.io'], { env: cliEnv, cwd: home });
+    assert.equal(none.code, 0, none.stderr);
+    assert.equal(none.stderr, 'Not logged in to ghcr.io\n');
+  });
+
   it('timing out: the file\'s entries go, then E_AUTH saying the store may still hold the login', async () => {
     const { home, env } = await setupStore('#!/bin/sh\nexec sleep 30\n');
     const err = await eraseCredential('ghcr.io', { env, homeDir: home, helperTimeoutMs: 300 }).then(
@@ -344,6 +360,32 @@ describe('logout when the credential helper cannot be asked', () => {
       (e: unknown) => e instanceof AuthError && /timed out after 300 ms.*; the login the helper holds was not erased$/.test(e.message) && !e.message.includes('removed'),
     );
     assert.deepEqual((await readJson(dockerConfig(slow.home))).auths, { 'quay.io': { auth: b64('q:1') } });
+  });
+});
+
+describe('logout connects nowhere, so it takes no connection settings', () => {
+  it('a broken registries.conf does not refuse it (was: E_INPUT, the login kept); a connection flag is an unknown flag, not ignored; help lists none', async () => {
+    const home = await tempHome();
+    await writeJson(dockerConfig(home), { auths: { 'ghcr.io': { auth: b64(`me:${SECRET}`) }, 'quay.io': { auth: b64('q:1') } } });
+    const conf = path.join(home, 'registries.conf');
+    await fs.writeFile(conf, 'garbage [[[\n');
+    const env = { HOME: home, XDG_RUNTIME_DIR: path.join(home, 'run'), REGISTRIES_CONFIG_PATH: conf };
+    const r = await runMain(['logout', 'ghcr.io'], { env, cwd: home });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'Removed login credentials for ghcr.io\n');
+    assert.deepEqual((await readJson(dockerConfig(home))).auths, { 'quay.io': { auth: b64('q:1') } });
+
+    for (const flag of ['--ca-cert=quay.io=/nonexistent.pem', '--insecure-registry=quay.io', '--registry-mirror=quay.io=m.example', '--retries=2']) {
+      const refused = await runMain(['logout', flag, 'quay.io'], { env, cwd: home });
+      assert.equal(refused.code, 2, flag);
+      assert.match(refused.stderr, /^regpush: error: unknown flag --[\w-]+.*\[E_USAGE\]\n$/, flag);
+    }
+    assert.deepEqual((await readJson(dockerConfig(home))).auths, { 'quay.io': { auth: b64('q:1') } });
+
+    const help = await runMain(['logout', '--help'], { columns: 100 });
+    assert.equal(help.code, 0);
+    assert.doesNotMatch(help.stdout, /Connection:|--insecure-registry|--ca-cert|--registry-mirror|--retries/);
+    assert.match(help.stdout, /--json/);
   });
 });
 

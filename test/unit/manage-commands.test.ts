@@ -70,6 +70,36 @@ test('digest, tag and delete at a registry that refuses the manifest HEAD (405, 
   }
 });
 
+test('digest --json: its members in the documented order (reference, digest, mediaType, size) from a HEAD, a GET and with --platform (was: digest last from a HEAD)', async () => {
+  const reg = await fake();
+  reg.seedImage('app', { tags: ['1'] });
+  const keys = async (argv: string[]) => {
+    const r = await runMain(['digest', '--json', ...argv], { env: cliEnv(reg) });
+    assert.equal(r.code, 0, r.stderr);
+    return Object.keys(JSON.parse(r.stdout) as object);
+  };
+  assert.deepEqual(await keys([reg.ref('app:1')]), ['reference', 'digest', 'mediaType', 'size']);
+  assert.deepEqual(await keys(['--platform', 'linux/amd64', reg.ref('app:1')]), ['reference', 'digest', 'mediaType', 'size']);
+  reg.fault({ kind: 'manifest', method: 'HEAD' }, { kind: 'status', status: 405 });
+  assert.deepEqual(await keys([reg.ref('app:1')]), ['reference', 'digest', 'mediaType', 'size']);
+});
+
+test('flags before the command work as after it: an on/off flag no longer takes the command for its value (--debug tags REPO was "unknown flag --debug; unknown argument REPO")', async () => {
+  const reg = await fake();
+  const img = reg.seedImage('app', { tags: ['1'] });
+  const json = await runMain(['--json', 'tags', reg.ref('app')], { env: cliEnv(reg) });
+  assert.equal(json.code, 0, json.stderr);
+  assert.deepEqual(JSON.parse(json.stdout), { repository: reg.ref('app'), tags: ['1'] });
+  const debug = await runMain(['--debug', '-q', 'digest', reg.ref('app:1')], { env: cliEnv(reg) });
+  assert.equal(debug.code, 0, debug.stderr);
+  assert.equal(debug.stdout, `${img.digest}\n`);
+  assert.match(debug.stderr, /^debug: /m);
+  // A flag with a value, before the command and its own flags: the same as ever.
+  const retries = await runMain(['--retries', '0', 'tag', '--json', reg.ref('app:1'), '2'], { env: cliEnv(reg) });
+  assert.equal(retries.code, 0, retries.stderr);
+  assert.deepEqual((JSON.parse(retries.stdout) as { tags: string[] }).tags, ['2']);
+});
+
 test('a manifest HEAD answered 401, 403 or 404 keeps its meaning: no GET fallback', async () => {
   for (const [status, code] of [[403, 'E_DENIED'], [404, 'E_NOT_FOUND'], [401, 'E_AUTH']] as const) {
     const reg = await fake();

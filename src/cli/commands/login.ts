@@ -7,7 +7,7 @@
 import type { Argv } from 'yargs';
 import type { SecretSet } from '../../redact.js';
 import { AbortedError, UsageError } from '../../errors.js';
-import { commonContext, commonFlags, credentialHelperTimeoutOption, cwdOf, helperProcessGroupOption, homeDirOf, readStdin, connectionOptions } from '../common.js';
+import { commonContext, commonFlags, credentialHelperTimeoutOption, cwdOf, helperProcessGroupOption, homeDirOf, outputContext, outputFlags, readStdin, connectionOptions } from '../common.js';
 import { defineFlags, withFlags } from '../flag-table.js';
 import type { CliIO } from '../io.js';
 
@@ -19,12 +19,14 @@ export const loginFlags = defineFlags({
   password: { alias: 'p', type: 'string', describe: 'Password or token (visible in the process list: prefer --password-stdin)', group: 'Credentials:' },
 });
 
-// logout reads no password: the common --password-stdin would be accepted and do nothing.
-const { 'password-stdin': _noPasswordStdin, ...logoutCommonFlags } = commonFlags;
-
-/** Every flag and positional of `regpush logout`. */
+/**
+ * Every flag and positional of `regpush logout`: the output flags only. A logout edits local files
+ * and connects nowhere, so the connection flags (--insecure-registry, --ca-cert, --registry-mirror…)
+ * would be accepted and do nothing, and reading what they stand for (registries.conf, certs.d) could
+ * only fail it: a broken registries.conf refused every logout. Docker's logout has none either.
+ */
 export const logoutFlags = defineFlags({
-  ...logoutCommonFlags,
+  ...outputFlags,
   registry: { positional: true, type: 'string', demandOption: true, describe: 'Registry host, or host/namespace, as given to login' },
 });
 
@@ -89,10 +91,13 @@ export function loginCommands(y: Argv, io: CliIO, done: (code: number) => void, 
         const a = argv;
         const { logout, loginTarget } = await import('../../login/login.js');
         const host = loginTarget(a.registry).name;
-        const ctx = commonContext(a, io, secrets);
+        const ctx = outputContext(a, io, secrets);
+        // Whether the logout warned (a credential helper that could not be asked "may still hold
+        // the login"): then "Not logged in" would contradict the line just printed.
+        let warned = false;
         const r = await logout({
           registry: host,
-          logger: ctx.logger,
+          logger: { ...ctx.logger, warn: (m) => ((warned = true), ctx.logger.warn(m)) },
           cwd: cwdOf(io),
           env: io.env,
           homeDir: homeDirOf(io),
@@ -106,7 +111,7 @@ export function loginCommands(y: Argv, io: CliIO, done: (code: number) => void, 
           // where the login that every command still sends lives, and how to remove it there.
           const podman = r.stillStoredIn.some((f) => f.endsWith('auth.json')) ? ` (podman logout ${host} removes it from auth.json)` : '';
           ctx.logger.warn(`a login for ${host} is still stored in ${r.stillStoredIn.join(', ')} and is still used${podman}`);
-        } else if (!r.removed) ctx.logger.info(`Not logged in to ${host}`);
+        } else if (!r.removed && !warned) ctx.logger.info(`Not logged in to ${host}`);
         done(0);
       },
     );

@@ -144,7 +144,7 @@ export function manageCommands(y: Argv, io: CliIO, done: (code: number) => void,
         withFlags(c, tagFlags)
           .example('$0 tag ghcr.io/acme/app:1.4.2 1.4 1 latest', 'Move 1.4, 1 and latest to the image of 1.4.2')
           .example('$0 tag registry.example.com/app@sha256:… release', 'Tag a digest')
-          .example('$0 tag --json registry.example.com/app:rc stable', '{"source", "digest", "tags", "tagsUnchanged", "tagsFailed", "references"}'),
+          .example('$0 tag --json registry.example.com/app:rc stable', '{"source", "digest", "mediaType", "tags", "tagsUnchanged", "tagsFailed", "references"}'),
       async (argv) => {
         const { tagImage } = await import('../../manage/manage.js');
         const { opts } = await setUp(argv, io, 'tag', secrets);
