@@ -11,7 +11,7 @@ import { parseFormat } from '../image/convert.js';
 import type { MediaFamily } from '../image/mediatypes.js';
 import { isWindows, mayBeWindows, parsePlatform, platformMatches, pushPlatform } from '../image/platform.js';
 import type { Platform } from '../image/types.js';
-import { checkEpochSeconds, epochFromEnv, firstSymlink, GZIP_LEVELS, hasContent, isWindowsStylePath, MAX_ID, MAX_LANES, normaliseDest, resolveLayerOptions, takenIn, validateSources, windowsDestination, windowsSymlinkRefused, type LayerSource } from '../layer/index.js';
+import { checkEpochSeconds, checkReadable, epochFromEnv, firstSymlink, GZIP_LEVELS, hasContent, isWindowsStylePath, MAX_ID, MAX_LANES, normaliseDest, resolveLayerOptions, takenIn, validateSources, windowsDestination, windowsSymlinkRefused, type LayerSource } from '../layer/index.js';
 import { silentLogger, type Logger } from '../log.js';
 import { checkTag, parseReference, type ImageReference } from '../ref/reference.js';
 import { STRINGS, type OptionNames, type Shape } from '../options-check.js';
@@ -60,6 +60,12 @@ export interface PushInputs {
   chown?: boolean;
   /** What messages call the options: push()'s option paths, or the CLI's flags. */
   names: OptionNames;
+  /**
+   * Settles once every file of the new layers is known to open for reading (checkReadable),
+   * rejecting with the first that does not. A walk of the whole tree, so it runs alongside the
+   * push's first round trips; the push waits for it before any blob is written.
+   */
+  readable: Promise<void>;
 }
 
 const LAYER_SOURCES: Shape = { list: { fields: { src: 'string', dest: 'string' }, required: ['src', 'dest'] } };
@@ -137,6 +143,7 @@ export async function checkInputs(opts: PushOptions, names: OptionNames): Promis
   // walks of the sources (content check, Windows symlink check, diffID pass, build) each skipped
   // fifo once (walk.ts).
   const said = new Set<string>();
+  const readable: Promise<void>[] = [];
   const common = { cwd, mtime, env, chown: opts.chown, gzipLevel: opts.gzipLevel, gzipConcurrency: opts.gzipJobs, logger, said, ...(work ? { onTarBytes: (n: number) => work(n) } : {}) };
   checkLayerRanges(opts, names);
   // The layer builder's ranges are checked now: found by the builder, once uploads had started,
@@ -168,7 +175,7 @@ export async function checkInputs(opts: PushOptions, names: OptionNames): Promis
         if (winStyle) throw new InputError(`${what}: with ${names.set('platform', 'all')}, write the destination as /…: the layer goes into the base's Linux and Windows images alike (/app is C:\\app in a Windows image); got "${winStyle.dest}"`);
       }
       const sources = layerSources(given, windows, what, names);
-      if (forWindows !== true) await checkLayerSources(sources, cwd, what, logger, said); // the same files either way
+      if (forWindows !== true) readable.push((await checkLayerSources(sources, cwd, what, logger, said)).readable); // the same files either way
       // A symlink ends a Windows layer's build: said now, before any request. The variant of
       // --platform all is checked once the base shows it is used (push.ts, checkWindowsVariants).
       if (windows && forWindows === undefined) {
@@ -205,7 +212,9 @@ export async function checkInputs(opts: PushOptions, names: OptionNames): Promis
   const format = opts.format === undefined ? undefined : parseFormat(opts.format, names.about('format'));
   const annotations = opts.annotations && Object.keys(opts.annotations).length ? checkAnnotations(opts.annotations, names) : undefined;
   if (annotations && format === 'docker') throw new UsageError(`${names.about('annotations')} cannot go into a Docker v2 manifest (it has no annotations); use ${names.set('format', 'oci')}`);
-  return { cwd, toRefs, fromRef, platform, jobs, mtime, created, layers, format, annotations, ...(opts.chown ? { chown: true } : {}), names };
+  const allReadable = Promise.all(readable).then(() => undefined);
+  allReadable.catch(() => undefined); // awaited by push before its first write; a failure before that must not leave it unhandled
+  return { cwd, toRefs, fromRef, platform, jobs, mtime, created, layers, format, annotations, ...(opts.chown ? { chown: true } : {}), names, readable: allReadable };
 }
 
 /**
@@ -264,16 +273,19 @@ function layerSources(sources: readonly LayerSource[], windows: boolean, what: s
 }
 
 /**
- * A layer's sources exist and hold something once .dockerignore is applied, and every file the
- * layer takes can be opened for reading (hasContent). An empty layer is a wrong path or an
- * over-broad .dockerignore far more often than intent (a build that wrote nothing to its output
- * folder): pushed, it would ship an image without the app. An unreadable file deep in the sources
- * was found by the build only, seconds in, once a first push had committed the base blobs and the
- * config at the target.
+ * A layer's sources exist and hold something once .dockerignore is applied (hasContent, before
+ * any request). An empty layer is a wrong path or an over-broad .dockerignore far more often than
+ * intent (a build that wrote nothing to its output folder): pushed, it would ship an image without
+ * the app. Returns the check that every file the layer takes opens for reading (checkReadable),
+ * started, not awaited: an unreadable file deep in the sources, found by the build only, seconds
+ * in, would end a first push after the base blobs and the config were committed at the target.
  */
-async function checkLayerSources(sources: LayerSource[], cwd: string, what: string, logger: Logger, said: Set<string>): Promise<void> {
+async function checkLayerSources(sources: LayerSource[], cwd: string, what: string, logger: Logger, said: Set<string>): Promise<{ readable: Promise<void> }> {
   await validateSources(sources, cwd);
   if (!(await hasContent(sources, cwd, logger, undefined, said))) throw new InputError(`${what}: nothing to put in the layer (empty, or everything excluded by .dockerignore)`);
+  const readable = checkReadable(sources, cwd, logger, undefined, said);
+  readable.catch(() => undefined); // joined in PushInputs.readable
+  return { readable };
 }
 
 /** A layer as the messages name it, with its sources as given. */

@@ -120,6 +120,9 @@ async function pushChecked(guarded: PushOptions, callbacks: CallerCallbacks, nam
     for (const l of layered.layers) if (l.headStart) headStarts.push(l.headStart);
     const front = await resolveStage(run, set, states, source, layered, opts, board);
     clock('resolve');
+    // No blob is written before every file of the new layers is known to open (the walk ran
+    // alongside the resolve): a file that cannot be read ends the push with nothing committed.
+    await inputs.readable;
     // Planned and started while the base config may still be on its way: the blobs need only the manifest.
     if (source) await set.plan(source, front.baseBlobs);
     clock('plan');
@@ -307,7 +310,7 @@ async function resolveStage(run: TransferRun, set: TargetSet, states: Map<Transf
   family.catch(() => undefined); // a failed resolve is reported by the stages that await the base
   const layerUploads: Promise<(LayerResult | undefined)[]> =
     layers.length && !opts.dryRun
-      ? probes.then(() => (run.signal.aborted ? [] : uploadLayersEverywhere(set, states, layers, run.ctx, family, opts.layerUpload, needed, checkedPromise)))
+      ? probes.then(() => (run.signal.aborted ? [] : uploadLayersEverywhere(set, states, layers, run.ctx, family, opts.layerUpload, needed, Promise.all([checkedPromise, inputs.readable]))))
       : Promise.resolve([]);
   layerUploads.catch(() => undefined); // awaited with the blobs; an early failure elsewhere must not leave it unhandled
   const early = opts.dryRun ? undefined : sendConfigsEarly(set, states, basePromise, layerUploads, board, inputs, opts);
