@@ -131,7 +131,7 @@ export function scenarios(ctx) {
       check: (r) => checkPush(r, { blob: 'mounted', layer: ['uploaded'] }) ?? (baseBytesMoved(r.stdout) ? `moved ${baseBytesMoved(r.stdout)} base bytes` : undefined),
     },
     {
-      // The memory limit with many app files (README, "Memory with many app files"): 50,000 small
+      // The memory limit with many app files (docs/connections.md, "Memory with many app files"): 50,000 small
       // files (many-files.mjs) pushed cold; its peak RSS is a goal of its own (report.mjs).
       id: 'push-50k', group: 'regpush', cold: true, needs: () => ctx.pushBroken ?? (ctx.manyFiles ? undefined : ctx.manyFilesError ?? 'no 50,000-file app'),
       label: 'regpush push, cold, app of 50,000 small files',

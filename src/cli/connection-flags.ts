@@ -32,7 +32,7 @@ export type ConnectingCommand = 'push' | 'copy' | 'sync' | 'inspect' | 'tags' | 
 
 /**
  * How each command takes credentials besides a stored login (`regpush login`): its user flags and
- * the env vars it reads (README "Credentials"). --password-stdin gives push's and copy's target
+ * the env vars it reads (docs/credentials.md). --password-stdin gives push's and copy's target
  * password; sync has no user flags; login checks the credentials it is given, so its hints name none.
  */
 const USER_FLAGS: Record<Exclude<ConnectingCommand, 'login'>, string[]> = {

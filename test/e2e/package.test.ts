@@ -76,6 +76,9 @@ test('the packed tarball: LICENSE and types inside, no scripts, installs cleanly
   const list = await exec('tar', ['tzf', tgz]);
   const files = list.stdout.split('\n');
   for (const f of ['package/LICENSE', 'package/README.md', 'package/dist/src/index.d.ts', 'package/dist/cli/regpush.cjs']) assert.ok(files.includes(f), f);
+  // The reference the README's Credentials, Connections and Library sections sum up and link to
+  // goes with it, so the installed README does not lose what it held before those sections moved.
+  for (const f of ['docs/credentials.md', 'docs/connections.md', 'docs/library.md']) assert.ok(files.includes(`package/${f}`), f);
   assert.ok(!files.some((f) => f.startsWith('package/dist/test/') || f.startsWith('package/src/') && !f.endsWith('.json')), 'no tests or sources');
   const manifest = JSON.parse((await exec('tar', ['xzfO', tgz, 'package/package.json'])).stdout) as { scripts?: unknown; license: string; dependencies: Record<string, string> };
   assert.equal(manifest.scripts, undefined, 'no install scripts for npm to warn about');

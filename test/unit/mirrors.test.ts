@@ -680,7 +680,7 @@ describe('mirror send profile', () => {
   });
 });
 
-describe('mergeMirrorMaps and the mirrors option, as a library caller wires the readers (README, Library)', () => {
+describe('mergeMirrorMaps and the mirrors option, as a library caller wires the readers (docs/library.md)', () => {
   const fake = fakeRegistryPool();
   const conf = mirrorsFromRegistriesConf('[[registry]]\nprefix = "docker.io"\n[[registry.mirror]]\nlocation = "conf-mirror.example"\n', 'registries.conf');
   const daemon = mirrorsFromDaemonJson('{"registry-mirrors": ["https://daemon-mirror.example"]}', 'daemon.json');
@@ -712,7 +712,7 @@ describe('mergeMirrorMaps and the mirrors option, as a library caller wires the 
     assert.deepEqual(mergeMirrorMaps(undefined, { 'docker.io': ['m.example'] }), { 'docker.io': ['m.example'] });
   });
 
-  it('the README\'s wiring copies through the registries.conf mirror; the whole result given as `mirrors` is E_USAGE naming the option, before any request', async () => {
+  it('the wiring of docs/library.md copies through the registries.conf mirror; the whole result given as `mirrors` is E_USAGE naming the option, before any request', async () => {
     const [mirror, dst] = [await fake(), await fake()];
     const img = mirror.seedImage('library/app', { tags: ['1'] });
     const local = mirrorsFromRegistriesConf(`[[registry]]\nprefix = "docker.io"\n[[registry.mirror]]\nlocation = "${mirror.host}"\n`, 'registries.conf');
