@@ -38,7 +38,7 @@ const FOREIGN_FLAGS: Record<string, (flags: string[]) => string> = {
 
 function insecureHint(flags: string[]): string {
   const plain = flags.includes('insecure-registry') ? 'use --insecure-registry HOST[:PORT] for a registry on plain HTTP; ' : '';
-  return `${plain}TLS settings: README "Connections, TLS, proxies"`;
+  return `${plain}TLS settings: docs/connections.md`;
 }
 
 function credsHint(flags: string[]): string {

@@ -78,7 +78,7 @@ describe('unknown commands and flags', () => {
     // The per-registry TLS flags exist: a global --insecure / --tls-verify=false names them.
     [['push', '--insecure', '--from', 'a', '--to', 'b'], /--insecure would apply to every registry; name the registry: --tls-verify REGISTRY=false .*--insecure-registry REGISTRY/],
     [['copy', '--tls-verify=false', 'a', 'b'], /--tls-verify REGISTRY=false|name the registry/],
-    [['copy', '--src-tls-verify=false', 'a', 'b'], /unknown flag --src-tls-verify: use --insecure-registry/],
+    [['copy', '--src-tls-verify=false', 'a', 'b'], /unknown flag --src-tls-verify: use --insecure-registry .*TLS settings: docs\/connections\.md/],
     [['push', '--creds', 'u:p', '--from', 'a', '--to', 'b'], /unknown flag --creds: use --to-user\/--to-password .*--from-user\/--from-password/],
     [['copy', '--dest-creds', 'u:p', 'a', 'b'], /unknown flag --dest-creds: use --to-user\/--to-password/],
     [['copy', '--src-creds', 'u:p', 'a', 'b'], /unknown flag --src-creds: use --from-user\/--from-password/],
