@@ -5,7 +5,7 @@
 import {
   credentialEnvVars,
   credentialEnvOrigin,
-  credentialSources,
+  credentialSourceList,
   registryCredentialFor,
   registryCredentialsProblem,
   resolveCredential,
@@ -499,7 +499,7 @@ function connectOne(
         ? `the stored logins only (${storedLoginSources(opts.env, opts.homeDir ?? opts.env?.HOME)}; a mirror never gets the source's credentials)`
         : hasExplicit(explicit)
           ? 'the credentials given explicitly (flags or options)'
-          : credentialSources(role, undefined, opts.env, opts.homeDir ?? opts.env?.HOME),
+          : credentialSourceList(role, undefined, opts.env, opts.homeDir ?? opts.env?.HOME),
     // With the operation's memory, one credential lookup per repository and role (and one run of
     // each helper per registry: AuthMemory.helperReplies).
     credential: () => (cached ??= memory ? memory.credential(`${role} ${registry}/${repository ?? ''}`, resolve) : resolve()),
