@@ -427,6 +427,28 @@ test('a 404 at inspect does not advise inspect, the call that failed: the librar
   assert.doesNotMatch(r.stderr, /regpush inspect/);
 });
 
+test('a 404 for a missing tag at digest, tag and delete advises the tag listing, not inspect (which fails the same way): the library is told listTags(REPO), the CLI `regpush tags REPO`', async () => {
+  const reg = await fake();
+  reg.seedImage('app', { tags: ['1'] });
+  const missing = reg.ref('app:2');
+  const cases = [
+    // A HEAD's 404 (no error body) for digest and delete; a GET's for tag and digest --platform.
+    { name: 'digestOf', lib: (o: Record<string, unknown>) => digestOf(missing, o), argv: ['digest', missing] },
+    { name: 'digestOf platform', lib: (o: Record<string, unknown>) => digestOf(missing, { ...o, platform: 'linux/amd64' }), argv: ['digest', '--platform', 'linux/amd64', missing] },
+    { name: 'tagImage', lib: (o: Record<string, unknown>) => tagImage(missing, ['3'], o), argv: ['tag', missing, '3'] },
+    { name: 'deleteImage', lib: (o: Record<string, unknown>) => deleteImage(missing, { ...o, force: true }), argv: ['delete', '--force', missing] },
+  ];
+  for (const c of cases) {
+    const e = await rejection(c.lib({ ...fakeLibraryOptions(reg), retries: 0 }));
+    assert.equal(e.code, 'E_NOT_FOUND', `${c.name}: ${e.message}`);
+    assert.ok(e.message.endsWith('(check the repository name and tag or digest; listTags(REPO) lists the tags it has)'), `${c.name}: ${e.message}`);
+    const r = await cliAgainst([...c.argv, '--retries', '0'], [reg]);
+    assert.equal(r.code, 4, `${c.name} (CLI): ${r.stderr}`);
+    assert.ok(errorLine(r).endsWith('(check the repository name and tag or digest; `regpush tags REPO` lists the tags it has) [E_NOT_FOUND]'), `${c.name} (CLI): ${r.stderr}`);
+    assert.doesNotMatch(r.stderr, /regpush inspect/, c.name);
+  }
+});
+
 test('a TLS registry asked in plain HTTP (Go\'s 400): the library is told tls.caCerts or tls.verifyOff instead of insecureRegistries, the CLI its flags', async () => {
   const reg = await fake();
   reg.seedImage('app', { tags: ['1'] });
