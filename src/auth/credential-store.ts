@@ -313,6 +313,18 @@ function namespacedKey(value: string): { host: string; key: string } | undefined
  * lookup asks it.
  */
 export async function eraseCredential(registry: string, opts: CredentialStoreOptions): Promise<boolean> {
+  return (await eraseCredentialReport(registry, opts)).removed;
+}
+
+/** What eraseCredentialReport did: whether something was removed, and the helper that could not be asked (absent when none). */
+export interface ErasedCredential {
+  removed: boolean;
+  /** The helper's program (`docker-credential-NAME`) missing from PATH: a login it may hold was not erased (eraseCredential warns). */
+  helperNotAsked?: string;
+}
+
+/** eraseCredential, also saying which credential helper could not be asked (logout's result reports it). */
+export async function eraseCredentialReport(registry: string, opts: CredentialStoreOptions): Promise<ErasedCredential> {
   const log = opts.logger ?? silentLogger;
   const ns = namespacedKey(registry);
   if (ns) {
@@ -329,11 +341,11 @@ export async function eraseCredential(registry: string, opts: CredentialStoreOpt
         log.debug(`auth: removed credentials for ${ns.key} from ${file}`);
       }
     }
-    return removed;
+    return { removed };
   }
   const file = loginFilePath(opts.env, opts.homeDir);
   const data = await readLoginFile(file, opts.env, opts.homeDir);
-  if (!data) return false;
+  if (!data) return { removed: false };
   let removed = false;
   let unreached: { failure: AuthError; timedOut: boolean } | undefined;
   const spellings = registrySpellings(data.auths, registry);
@@ -378,7 +390,7 @@ export async function eraseCredential(registry: string, opts: CredentialStoreOpt
     log.warn(`${failure.message}: the login it may hold was not erased${fromFile ? `; the entries for ${registry} in ${file} are removed` : ''}`);
   }
   log.debug(`auth: ${removed ? 'removed' : 'found no'} credentials for ${registry}`);
-  return removed;
+  return { removed, ...(unreached && helper ? { helperNotAsked: `docker-credential-${helper.name}` } : {}) };
 }
 
 /**

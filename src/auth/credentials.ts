@@ -146,11 +146,16 @@ export function credentialEnvRoles(role: CredentialRole): ('from' | 'to' | 'read
  * named (credentialFiles): a library caller's `env: {}` without `homeDir` reads none, and is told so.
  */
 export function credentialSources(role: CredentialRole, explicitFlags?: string, env: Record<string, string | undefined> = {}, homeDir?: string, system?: AuthFileSystem): string {
+  return credentialSourceList(role, explicitFlags, env, homeDir, system).join(', ');
+}
+
+/** credentialSources as a list, one entry a source in the order tried (the stored logins' files one entry). */
+export function credentialSourceList(role: CredentialRole, explicitFlags?: string, env: Record<string, string | undefined> = {}, homeDir?: string, system?: AuthFileSystem): string[] {
   const vars = credentialEnvRoles(role).map((r) => {
     const n = credentialEnvVars(r);
     return `${n.user}/${n.password}`;
   });
-  return [...(explicitFlags ? [explicitFlags] : []), ...vars, storedLoginSources(env, homeDir, system)].join(', ');
+  return [...(explicitFlags ? [explicitFlags] : []), ...vars, storedLoginSources(env, homeDir, system)];
 }
 
 /**

@@ -201,14 +201,21 @@ export function spawnHelper(env: Record<string, string | undefined>, opts: Spawn
       child.on('close', (code) => {
         const stdout = Buffer.concat(out).toString('utf8');
         if (code === 0) return settle(() => resolve(stdout));
-        // On failure stdout holds the helper's error message; stderr may add detail. A broken helper
-        // may also have printed its JSON reply first: helperError scrubs the secret out of it.
-        const text = `${stdout.trim()} ${Buffer.concat(err).toString('utf8').trim()}`.trim();
-        settle(() => reject(new HelperFailure(text || `exit code ${code}`, code)));
+        // On failure stdout holds the helper's error message (docker-credential-helpers print it
+        // there); stderr may add detail, labelled so that the two do not read as one sentence. A
+        // broken helper may also have printed its JSON reply first: helperError scrubs the secret out of it.
+        settle(() => reject(new HelperFailure(failureText(stdout, Buffer.concat(err).toString('utf8')) || `exit code ${code}`, code)));
       });
       child.stdin.end(input);
     });
   };
+}
+
+/** A failed helper's output: its stdout, then its stderr after "; stderr: " (either alone when the other is empty). */
+export function failureText(stdout: string, stderr: string): string {
+  const out = stdout.trim();
+  const err = stderr.trim();
+  return out && err ? `${out}; stderr: ${err}` : out || err;
 }
 
 /** SIGKILL to process group `pid`, the helper's (it leads its group: spawned detached). */

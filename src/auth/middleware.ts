@@ -64,14 +64,19 @@ export interface AuthOptions {
   userAgent?: string;
   /** Clock in ms; injectable for tests. */
   now?: () => number;
-  /** Where credentials were looked for (e.g. "REGPUSH_TO_USER/REGPUSH_TO_PASSWORD, Docker config.json"), named when none fit. */
-  lookedAt?: string;
+  /**
+   * Where credentials were looked for, in the order tried (e.g. ["REGPUSH_TO_USER/REGPUSH_TO_PASSWORD",
+   * "Docker config.json"]; a string is one source), named when none fit or the ones found are refused.
+   */
+  lookedAt?: string | readonly string[];
   /**
    * What to do when the registry or its token service refuses the credentials or finds none,
    * appended to that error: the transport's ConnectionNames.refused for this registry (the
    * library's options, or the CLI's `regpush login`); none where the operation takes no credentials.
    */
   refusalAdvice?: string;
+  /** `refusalAdvice` names where the credentials came from, so a refusal does not name `lookedAt` again. */
+  adviceNamesOrigin?: boolean;
   /** Shared token cache; default the memory's, else one per middleware. Keys include registry and user, so sharing is safe. */
   cache?: TokenCache;
   /** What the operation has learned of each registry's auth, shared by its clients (see AuthMemory). */
@@ -125,7 +130,7 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
   });
   const accepted = opts.memory?.acceptedCredentials ?? new Set<string>();
   const refusals = new RefusalRecord({ registry: opts.registry, registryHost, memoryKey, refusals: opts.memory?.refusals ?? new Map(), log });
-  const errors = new RefusalErrors(opts.registry, opts.lookedAt, opts.refusalAdvice);
+  const errors = new RefusalErrors(opts.registry, opts.lookedAt, opts.refusalAdvice, opts.adviceNamesOrigin);
   const credentials = new CredentialSource({
     registry: opts.registry,
     credential: opts.credential,

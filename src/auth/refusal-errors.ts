@@ -19,14 +19,21 @@ export class RefusalErrors {
   /** What to do about a refusal of the credentials, after "; " (AuthOptions.refusalAdvice), or ''. */
   readonly advice: string;
 
-  /** `lookedAt`: AuthOptions.lookedAt; `advice`: AuthOptions.refusalAdvice. */
+  /**
+   * `lookedAt`: AuthOptions.lookedAt; `advice`: AuthOptions.refusalAdvice; `adviceNamesOrigin`:
+   * AuthOptions.adviceNamesOrigin.
+   */
   constructor(
     private readonly registry: string,
-    lookedAt: string | undefined,
+    lookedAt: string | readonly string[] | undefined,
     advice?: string,
+    adviceNamesOrigin?: boolean,
   ) {
-    this.lookedAt = lookedAt ? ` (looked at ${lookedAt})` : '';
-    this.takenFrom = lookedAt ? ` (taken from the first of: ${lookedAt})` : '';
+    const sources = typeof lookedAt === 'string' ? [lookedAt] : (lookedAt ?? []);
+    this.lookedAt = sources.length ? ` (looked at ${sources.join(', ')})` : '';
+    // "The first of" only for a list to pick from; nothing where the advice already names where
+    // the refused credentials came from ("check --user/--password: …").
+    this.takenFrom = adviceNamesOrigin || !sources.length ? '' : sources.length > 1 ? ` (taken from the first of: ${sources.join(', ')})` : ` (taken from ${sources[0]})`;
     this.advice = advice ? `; ${advice}` : '';
   }
 

@@ -84,10 +84,17 @@ export function defineFlags<const T extends FlagTable>(table: T): T {
   return table;
 }
 
-/** The yargs option object for a flag: the spec without the table's own keys. */
+/**
+ * The yargs option object for a flag: the spec without the table's own keys. A variadic
+ * positional (`<new-tags..>`, `[dst..]`) without a default or coerce of its own gets
+ * `default: undefined`: yargs would otherwise give it `[]` and print `[default: []]` in the help,
+ * which says nothing (and beside `[required]`, something wrong). Without that default yargs
+ * parses an absent one as `[undefined]`, which the coerce turns back into `[]`.
+ */
 function yargsOptions(spec: FlagSpec): Options & PositionalOptions {
   const { once: _once, repeatable: _repeatable, positional: _positional, check: _check, instead: _instead, ...rest } = spec;
-  return rest as Options & PositionalOptions;
+  if (!spec.positional || !spec.array || 'default' in spec || 'coerce' in spec) return rest as Options & PositionalOptions;
+  return { ...rest, default: undefined, coerce: (v: unknown) => (Array.isArray(v) ? v.filter((x) => x !== undefined) : v) } as Options & PositionalOptions;
 }
 
 /** Adds a table's flags and positionals to a yargs command, in table order. */

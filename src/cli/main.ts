@@ -89,6 +89,18 @@ function missingPositionals(msg: string, argv: string[]): string | undefined {
   return `regpush ${command}: missing ${named.join(', and ')}; see regpush ${command} --help`;
 }
 
+/**
+ * The words a failure's hints take as known (knownWords). Without a command yargs knows only its
+ * own flags (--help, --version), so a command's flag given alone (`regpush --debug`) would be
+ * called unknown beside the missing command: every command's flags are known then.
+ */
+function knownFlags(y: Argv, argv: string[]): ReturnType<typeof knownWords> {
+  const known = knownWords(y, COMMANDS);
+  if (commandName(argv) !== undefined) return known;
+  const all = Object.values(TABLES).flatMap((table) => Object.entries(table).filter(([, spec]) => !spec.positional).map(([name]) => name));
+  return { ...known, flags: [...new Set([...known.flags, ...all])] };
+}
+
 /** A flag's name and its one-letter alias, if it has one. */
 function namesOf([name, spec]: [string, FlagTable[string]]): string[] {
   return spec.alias === undefined ? [name] : [name, spec.alias as string];
@@ -193,7 +205,7 @@ export async function main(rawArgv: string[], io: CliIO): Promise<number> {
       // yargs puts the details of some messages on later lines ("Invalid values:\n  Argument: …"),
       // and the CLI prints one line: join them.
       const line = missingPositionals(msg, argv) ?? msg.replace(/\s*\n\s*/g, ' ').trim();
-      throw new UsageError(withSuggestion(line, argv, knownWords(y, COMMANDS)));
+      throw new UsageError(withSuggestion(line, argv, knownFlags(y, argv)));
     })
     .epilogue(
       'Credentials: flags, REGPUSH_FROM_*/REGPUSH_TO_* env vars, `regpush login` (Docker config.json, credential helpers), Podman auth.json; REGISTRY_AUTH_FILE, when set, is the only file read.\n' +

@@ -158,6 +158,15 @@ function either(choices: string[]): string {
 }
 
 /**
+ * A 404's advice: check the name, and the call that shows what there is (`names.inspect`, else
+ * `names.tags`: transportFor keeps the one the operation should advise). Also worded by the
+ * registry commands for a 404 without an error body (a HEAD's).
+ */
+export function notFoundAdvice(names: ConnectionNames): string {
+  return `check the repository name and tag or digest${names.inspect ? `; ${names.inspect} shows what a reference resolves to` : names.tags ? `; ${names.tags} lists the tags it has` : ''}`;
+}
+
+/**
  * What to do next, appended to the errors users meet most; `names` words the settings the caller
  * would change, and has only those the operation at hand offers (no `jobs` for inspect, no
  * `credentials` for login: transportFor's HintedSettings).
@@ -165,8 +174,7 @@ function either(choices: string[]): string {
 const HINT = {
   auth: (registry: string, names: ConnectionNames) => `check the credentials for ${registry}${names.credentials ? `: ${names.credentials(registry)}` : ''}`,
   denied: 'access denied: the credentials were accepted but lack permission on this repository; check its name and your pull/push rights',
-  notFound: (names: ConnectionNames) =>
-    `check the repository name and tag or digest${names.inspect ? `; ${names.inspect} shows what a reference resolves to` : names.tags ? `; ${names.tags} lists the tags it has` : ''}`,
+  notFound: notFoundAdvice,
   rateLimited: (names: ConnectionNames) =>
     either(['wait and retry', ...(names.jobs ? [`lower ${names.jobs}`] : []), ...(names.credentials ? ['log in (Docker Hub allows authenticated users more pulls)'] : [])]),
   /** After "as it comes back only over its window: ". */

@@ -134,7 +134,7 @@ export async function inspect(reference: string | ImageReference, given: Inspect
   const opts = anchorPaths(given); // relative paths (TLS files, env's path variables) taken in the `cwd` option
   const ref = referenceArgument(reference);
   const want = opts.platform ? parsePlatform(opts.platform) : undefined;
-  const transport = transportFor({ ...opts, logger: opts.logger ?? silentLogger }, { jobs: false, credentials: true, isInspect: true });
+  const transport = transportFor({ ...opts, logger: opts.logger ?? silentLogger }, { jobs: false, credentials: true, notFoundAdvice: 'tags' });
   try {
     const client = connect(transport, ref.registry, 'read', [{ repo: ref.repository, actions: ['pull'] }], opts);
     let fetched = await client.getManifest(ref.repository, manifestRef(ref));

@@ -9,7 +9,7 @@
  * anything, over the same transport every other operation builds (proxies, insecure registries,
  * idle timeout, retries).
  */
-import { eraseCredential, loginsElsewhere, openLoginStore } from '../auth/credential-store.js';
+import { eraseCredentialReport, loginsElsewhere, openLoginStore } from '../auth/credential-store.js';
 import type { Credential } from '../auth/credentials.js';
 import { AuthError, UsageError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -76,8 +76,14 @@ export interface LogoutResult {
   registry: string;
   /** As in LoginResult: a namespace's logout removes that key only. */
   namespace?: string;
-  /** False when nothing was stored for the registry. */
+  /** False when nothing was stored for the registry (or nothing could be erased: see helperNotAsked). */
   removed: boolean;
+  /**
+   * The credential helper (`docker-credential-NAME`) that could not be asked to erase the login
+   * (missing from PATH): it may still hold one, so `removed: false` does not mean no login is
+   * stored. Absent when every helper involved was asked (a logger gets a warning either way).
+   */
+  helperNotAsked?: string;
   /**
    * Other credential files that still hold a login for it (Podman's auth.json, the legacy
    * ~/.dockercfg), which every later command goes on reading; absent when there are none.
@@ -174,7 +180,7 @@ export async function logout(given: LogoutOptions): Promise<LogoutResult> {
   const opts = anchorPaths(given); // a relative REGISTRY_AUTH_FILE or DOCKER_CONFIG taken in the `cwd` option
   const { registry, namespace, name } = loginTarget(opts.registry);
   const store = storeOptions(opts);
-  const removed = await eraseCredential(name, store);
+  const { removed, helperNotAsked } = await eraseCredentialReport(name, store);
   const elsewhere = await loginsElsewhere(name, store);
-  return { registry, ...(namespace ? { namespace } : {}), removed, ...(elsewhere.length ? { stillStoredIn: elsewhere } : {}) };
+  return { registry, ...(namespace ? { namespace } : {}), removed, ...(helperNotAsked ? { helperNotAsked } : {}), ...(elsewhere.length ? { stillStoredIn: elsewhere } : {}) };
 }

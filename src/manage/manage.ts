@@ -14,9 +14,10 @@ import { silentLogger, type Logger } from '../log.js';
 import { checkTag, formatReference, manifestRef, parseReference, referenceArgument, repositoryName, type ImageReference } from '../ref/reference.js';
 import { registryHostOf } from '../ref/registry.js';
 import type { FetchedManifest, ManifestHead, RegistryClient } from '../registry/registry-client.js';
-import { checkArgument, checkOptions, optionPaths, REFERENCE_ARGUMENT, STRINGS, type OptionNames, type Shape } from '../options-check.js';
+import { checkArgument, checkOptions, optionPaths, REFERENCE_ARGUMENT, STRINGS, type ConnectionNames, type OptionNames, type Shape } from '../options-check.js';
 import { checkConnectionRanges } from '../registry/limits.js';
 import { anchorPaths, CONNECTION_SHAPE, connect, transportFor, type ConnectionOptions } from '../registry/connect.js';
+import { notFoundAdvice } from '../http/response.js';
 import { deleteScopeActions } from '../registry/quirks.js';
 import type { ScopeAction } from '../auth/scope.js';
 import { notThePlatform } from '../transfer/graph.js';
@@ -179,29 +180,33 @@ export function parseRepository(input: string): ImageReference {
 }
 
 /**
- * Runs `fn` with a client for `ref`'s registry, closing the transport afterwards. No actions: no
- * repository scope (the catalog's, `registry:catalog:*`, is learnt from the registry's challenge).
+ * Runs `fn` with a client for `ref`'s registry, and the names its hints use, closing the transport
+ * afterwards. No actions: no repository scope (the catalog's, `registry:catalog:*`, is learnt from
+ * the registry's challenge). `notFoundAdvice`: HintedSettings.notFoundAdvice; `tags` for the
+ * commands that name a reference (digest, tag, delete), whose missing tag inspect would not find
+ * either.
  */
 async function withClient<T>(
   ref: ImageReference,
   role: 'from' | 'to',
   actions: ScopeAction[],
   given: ManageOptions,
-  fn: (client: RegistryClient) => Promise<T>,
+  fn: (client: RegistryClient, names: ConnectionNames) => Promise<T>,
+  notFoundAdvice?: 'tags',
 ): Promise<T> {
   // Every command here comes through this, its options checked: relative paths (TLS files, env's path variables) taken in the `cwd` option.
   const opts = anchorPaths(given);
-  const transport = transportFor({ ...opts, logger: opts.logger ?? silentLogger }, { jobs: false, credentials: true });
+  const transport = transportFor({ ...opts, logger: opts.logger ?? silentLogger }, { jobs: false, credentials: true, notFoundAdvice });
   try {
-    return await fn(connect(transport, ref.registry, role, actions.length ? [{ repo: ref.repository, actions }] : [], opts));
+    return await fn(connect(transport, ref.registry, role, actions.length ? [{ repo: ref.repository, actions }] : [], opts), transport.names);
   } finally {
     transport.close();
   }
 }
 
-/** The "not found" of a HEAD, which carries no error body to quote. */
-function notFound(ref: ImageReference): NotFoundError {
-  return new NotFoundError(`${formatReference(ref)} not found: ${ref.registry} answered 404 (check the repository name and the tag or digest)`, {
+/** The "not found" of a HEAD, which carries no error body to quote; advised as a 404 with one is (`names`). */
+function notFound(ref: ImageReference, names: ConnectionNames): NotFoundError {
+  return new NotFoundError(`${formatReference(ref)} not found: ${ref.registry} answered 404 (${notFoundAdvice(names)})`, {
     details: { registry: ref.registry, status: 404 },
   });
 }
@@ -273,7 +278,7 @@ export async function digestOf(reference: string | ImageReference, opts: DigestO
   const ref = referenceArgument(reference);
   const want = opts.platform === undefined ? undefined : parsePlatform(opts.platform);
   const log = opts.logger ?? silentLogger;
-  return withClient(ref, 'from', ['pull'], opts, (client) => (want ? platformDigest(client, ref, want, log) : resolveDigest(client, ref, log)));
+  return withClient(ref, 'from', ['pull'], opts, (client, names) => (want ? platformDigest(client, ref, want, log) : resolveDigest(client, names, ref, log)), 'tags');
 }
 
 /**
@@ -350,9 +355,9 @@ function manifestLookup(client: RegistryClient, log: Logger): ManifestLookup {
 }
 
 /** HEAD (GET where the HEAD is refused), and GET when the HEAD answer names no digest; a 404 is E_NOT_FOUND. */
-async function resolveDigest(client: RegistryClient, ref: ImageReference, log: Logger, lookup = manifestLookup(client, log)): Promise<DigestResult> {
+async function resolveDigest(client: RegistryClient, names: ConnectionNames, ref: ImageReference, log: Logger, lookup = manifestLookup(client, log)): Promise<DigestResult> {
   const head = await lookup(ref.repository, manifestRef(ref));
-  if (!head) throw notFound(ref);
+  if (!head) throw notFound(ref, names);
   // A digest reference that exists is its own answer.
   const stated = head.digest && isValidDigest(head.digest) ? head.digest : ref.digest;
   if (stated) return digestResult(ref, stated, head.mediaType, head.size);
@@ -431,7 +436,7 @@ export async function tagImage(reference: string | ImageReference, newTags: stri
       `${failed.length} of ${tags.length} tags failed: ${failed.map(({ tag, err }) => `${repositoryName(ref)}:${tag} (${err.code}: ${err.message})`).join('; ')}; ${said}`,
       { details: { result, failed: failed.map(({ tag }) => `${repositoryName(ref)}:${tag}`) } },
     );
-  });
+  }, 'tags');
 }
 
 /**
@@ -627,7 +632,7 @@ export async function deleteImageAs(reference: string | ImageReference, opts: De
   checkConnectionRanges(opts, (o) => names.about(o));
   const ref = referenceArgument(reference);
   const log = opts.logger ?? silentLogger;
-  return withClient(ref, 'to', deleteScopeActions(ref.registry), opts, async (client) => {
+  return withClient(ref, 'to', deleteScopeActions(ref.registry), opts, async (client, hintNames) => {
     const lookup = manifestLookup(client, log);
     // Sent at once, side by side: whether the registry refuses deletes outright (it stops the tag
     // lookups), the tag list, and the manifest's own lookup.
@@ -639,7 +644,7 @@ export async function deleteImageAs(reference: string | ImageReference, opts: De
       (err: unknown) => ({ err }),
     );
     // By digest too: a missing manifest is then E_NOT_FOUND, whatever a registry answers to DELETE.
-    const resolved = await resolveDigest(client, ref, log, lookup);
+    const resolved = await resolveDigest(client, hintNames, ref, log, lookup);
     const digest = ref.digest ?? resolved.digest;
     const byDigest = `${repositoryName(ref)}@${digest}`;
     let found: Dependents | undefined;
@@ -693,5 +698,5 @@ export async function deleteImageAs(reference: string | ImageReference, opts: De
       ...(ref.digest === undefined ? { resolvedFrom: ref.tag } : {}),
       ...(found ? { otherTags: others, indexTags: found.indexTags } : {}),
     };
-  });
+  }, 'tags');
 }

@@ -72,8 +72,8 @@ export interface RegistryClientOptions {
    * than the transport's names.refused advice (a login, which could not change the outcome).
    */
   credentialOrigin?: string;
-  /** Where `credential` looks, for the error when none fit (see credentialSources). */
-  credentialSources?: string;
+  /** Where `credential` looks, in order, for the error when none fit or they are refused (see credentialSourceList; a string is one source). */
+  credentialSources?: string | readonly string[];
   signal?: AbortSignal;
   /** The run's secrets; bearer tokens this client receives are added. */
   secrets?: SecretSink;
@@ -119,6 +119,7 @@ export class HttpRegistryClient implements RegistryClient {
         opts.transport.names.refused && opts.credentialOrigin
           ? `check ${opts.credentialOrigin}: credentials given there are used instead of any stored login, so logging in would not change this`
           : opts.transport.names.refused?.(opts.registry),
+      adviceNamesOrigin: Boolean(opts.transport.names.refused && opts.credentialOrigin),
       tokenSend: opts.transport.send,
       presumedTokenSend: opts.transport.sendOnce,
       logger: opts.transport.logger,

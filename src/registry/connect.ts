@@ -5,7 +5,7 @@
 import {
   credentialEnvVars,
   credentialEnvOrigin,
-  credentialSources,
+  credentialSourceList,
   registryCredentialFor,
   registryCredentialsProblem,
   resolveCredential,
@@ -203,8 +203,12 @@ export interface TransportChoices extends ConnectionOptions {
 export interface HintedSettings {
   jobs: boolean;
   credentials: boolean;
-  /** True for inspect: its 404 must not advise inspect, the call that just failed (ConnectionNames.inspect). */
-  isInspect?: boolean;
+  /**
+   * What a 404 advises: `inspect` (ConnectionNames.inspect, the default), or `tags`, the tag
+   * listing (ConnectionNames.tags), for an operation that inspect would fail the same way: inspect
+   * itself, and digest, tag and delete, which name a reference as inspect does.
+   */
+  notFoundAdvice?: 'inspect' | 'tags';
 }
 
 /** The default: an operation without a `jobs` setting that takes credentials (inspect, tags, catalog, digest, tag, delete). */
@@ -241,7 +245,7 @@ function namesFor(names: ConnectionNames, has: HintedSettings): ConnectionNames 
   const { jobs, credentials, refused, givenCredentials, inspect, ...always } = names;
   return {
     ...always,
-    ...(!has.isInspect && inspect !== undefined ? { inspect } : {}),
+    ...(has.notFoundAdvice !== 'tags' && inspect !== undefined ? { inspect } : {}),
     ...(has.jobs && jobs !== undefined ? { jobs } : {}),
     ...(has.credentials && credentials ? { credentials } : {}),
     ...(has.credentials && refused ? { refused } : {}),
@@ -499,7 +503,7 @@ function connectOne(
         ? `the stored logins only (${storedLoginSources(opts.env, opts.homeDir ?? opts.env?.HOME)}; a mirror never gets the source's credentials)`
         : hasExplicit(explicit)
           ? 'the credentials given explicitly (flags or options)'
-          : credentialSources(role, undefined, opts.env, opts.homeDir ?? opts.env?.HOME),
+          : credentialSourceList(role, undefined, opts.env, opts.homeDir ?? opts.env?.HOME),
     // With the operation's memory, one credential lookup per repository and role (and one run of
     // each helper per registry: AuthMemory.helperReplies).
     credential: () => (cached ??= memory ? memory.credential(`${role} ${registry}/${repository ?? ''}`, resolve) : resolve()),

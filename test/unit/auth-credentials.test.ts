@@ -727,8 +727,11 @@ describe('credential helper: real process', () => {
         '',
       ].join('\n'),
       broken: '#!/bin/sh\necho "keychain is locked" >&2\nexit 3\n',
+      both: '#!/bin/sh\necho "keychain locked"\necho "helper exploded" >&2\nexit 1\n',
     });
-    await writeJson(dockerConfig(o.home), { credHelpers: { 'ghcr.io': 'regpushtest', 'quay.io': 'regpushtest', 'x.io': 'broken', 'y.io': 'missing' } });
+    await writeJson(dockerConfig(o.home), { credHelpers: { 'ghcr.io': 'regpushtest', 'quay.io': 'regpushtest', 'x.io': 'broken', 'y.io': 'missing', 'z.io': 'both' } });
+    // Its stdout and stderr both: told apart, not run together as one sentence.
+    await assert.rejects(resolveCredential('z.io', o), (err: Error) => err instanceof AuthError && err.message.endsWith('docker-credential-both get for z.io failed: keychain locked; stderr: helper exploded'));
     assert.deepEqual(await resolveCredential('ghcr.io', o), { username: 'from-ghcr.io', password: SECRET });
     assert.equal(await resolveCredential('quay.io', o), undefined);
     await assert.rejects(resolveCredential('x.io', o), (err: Error) => err instanceof AuthError && /docker-credential-broken get for x.io failed: keychain is locked/.test(err.message));

@@ -253,6 +253,25 @@ describe('a refusal naming the scopes it was short of', () => {
   });
 });
 
+describe('a refusal naming where the refused credentials came from', () => {
+  const cred = { username: 'u', password: 'pw' };
+  it('says "the first of" only for a list of two or more sources', () => {
+    const list = new RefusalErrors('reg.example.com', ['REGPUSH_TO_USER/REGPUSH_TO_PASSWORD', 'Docker config.json'], 'run `regpush login reg.example.com`');
+    assert.equal(
+      list.rejected(cred, undefined).message,
+      'authentication to reg.example.com failed: the registry rejected the credentials for user u (taken from the first of: REGPUSH_TO_USER/REGPUSH_TO_PASSWORD, Docker config.json); run `regpush login reg.example.com`',
+    );
+    const one = new RefusalErrors('reg.example.com', ['the stored logins only (Docker config.json)']);
+    assert.equal(one.rejected(cred, undefined).message, 'authentication to reg.example.com failed: the registry rejected the credentials for user u (taken from the stored logins only (Docker config.json))');
+  });
+  it('names no source where the advice already names it', () => {
+    const named = new RefusalErrors('reg.example.com', ['the credentials given explicitly (flags or options)'], 'check --user/--password: credentials given there are used instead of any stored login', true);
+    assert.equal(named.rejected(cred, undefined).message, 'authentication to reg.example.com failed: the registry rejected the credentials for user u; check --user/--password: credentials given there are used instead of any stored login');
+    // With no credentials found, where they were looked for is still said.
+    assert.match(named.basicNeeded().message, /none were found \(looked at the credentials given explicitly \(flags or options\)\); check --user/);
+  });
+});
+
 describe('TokenCache', () => {
   it('expires tokens before their expiry by a margin', () => {
     const c = new TokenCache();

@@ -226,3 +226,13 @@ test('logout reads no password: --password-stdin is an unknown flag there (it wa
   assert.doesNotMatch(help.stdout, /password-stdin/);
   assert.match(help.stdout, /--debug/);
 });
+
+test('a command\'s flag given without a command gets the missing-command message alone; a flag no command has is still named', async () => {
+  const missing = 'Name a command: push, copy, sync, inspect, tags, catalog, digest, tag, delete, login or logout (see regpush --help)';
+  for (const argv of [['--debug'], ['--json'], ['--retries', '3'], ['--to', DST]]) {
+    const r = await run(argv);
+    usage(r, /Name a command/);
+    assert.equal(r.stderr, `regpush: error: ${missing} [E_USAGE]\n`, argv.join(' '));
+  }
+  usage(await run(['--bogus']), /^regpush: error: Name a command: .* \(unknown flag --bogus\) \[E_USAGE\]$/);
+});

@@ -169,8 +169,15 @@ describe('the commands use their tables', () => {
           assert.ok(help.includes(`\n${spec.group}\n`) && section.split('\n\n')[0]!.includes(`--${name}`), `--${name} under ${spec.group}`);
         }
       }
+      // yargs' own `[]` default of a variadic positional (tag's required <new-tags..>) says nothing.
+      assert.doesNotMatch(help, /\[default: \[\]\]/);
     });
   }
+
+  it('a variadic positional left out parses as none ([]), as yargs\' hidden default had it', async () => {
+    const a = await parseWith(['copy', 'src-image'], commands[1]![3]);
+    assert.deepEqual(a.dst, []);
+  });
 
   it('push rejects each of its once-only flags when repeated (the list comes from the table)', async () => {
     const once = flagsGivenOnce(pushFlags);

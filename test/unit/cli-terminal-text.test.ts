@@ -74,12 +74,20 @@ test('tags: a tag name with a line break or an escape prints as one escaped line
   assert.equal(r.stdout, '1\nx\\nlatest\ny\\x1b[1A\n');
 });
 
-test('inspect --raw or --config with --json is a usage error (--json was silently ignored)', async () => {
-  for (const argv of [['inspect', '--raw', '--json', '127.0.0.1:1/a:1'], ['inspect', '--config', '--json', '127.0.0.1:1/a:1']]) {
-    const r = await runMain(argv);
+test('inspect --raw, --config and --json exclude each other: one line naming the flags given and what each prints', async () => {
+  const raw = '--raw (the exact manifest bytes)';
+  const config = '--config (the exact config bytes)';
+  const json = '--json (the summary as JSON)';
+  for (const [flags, said] of [
+    [['--raw', '--json'], `give either ${raw} or ${json}, not both`],
+    [['--config', '--json'], `give either ${config} or ${json}, not both`],
+    [['--raw', '--config'], `give either ${raw} or ${config}, not both`],
+    [['--json', '--config', '--raw'], `give one of ${raw}, ${config} or ${json}, not several`],
+  ] as const) {
+    const r = await runMain(['inspect', ...flags, '127.0.0.1:1/a:1']);
     assert.equal(r.code, 2, r.stderr);
     assert.equal(r.stdout, '');
-    assert.match(r.stderr, /^regpush: error: .*mutually exclusive.*\[E_USAGE\]\n$/);
+    assert.equal(r.stderr, `regpush: error: ${said} [E_USAGE]\n`);
   }
 });
 

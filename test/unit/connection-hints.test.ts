@@ -347,7 +347,7 @@ test('a refusal of the credentials (none for a Basic registry, anonymous access 
       cred: undefined,
       said: (h: string) => `authentication to ${h} failed: the registry rejected anonymous access (no credentials were found) for repository:app:pull (the repository may not exist, or access is not granted) (looked at ${looked})`,
     },
-    { reg: basic, cred: wrong, said: (h: string) => `authentication to ${h} failed: the registry rejected the credentials for user u (taken from the first of: the credentials given explicitly (flags or options))` },
+    { reg: basic, cred: wrong, said: (h: string) => `authentication to ${h} failed: the registry rejected the credentials for user u` },
     { reg: bearer, cred: wrong, said: (h: string) => `authentication to ${h} failed: ${h} rejected the credentials for user u` },
   ];
   for (const { reg, cred, said } of cases) {
@@ -368,7 +368,8 @@ test('a refusal of the credentials (none for a Basic registry, anonymous access 
     if (!cred) continue;
     // The same credentials in REGPUSH_TO_* variables: those are named.
     const vars = { REGPUSH_TO_USER: cred.username, REGPUSH_TO_PASSWORD: cred.password };
-    const saidEnv = said(h).replace('the credentials given explicitly (flags or options)', looked);
+    // The advice names the variables the credentials came from: the error lists no other source.
+    const saidEnv = said(h);
     const fromEnv = await rejection(inspect(reg.ref('app:1'), { ...fakeLibraryOptions(reg), retries: 0, env: { ...fakeLibraryOptions(reg).env, ...vars } }));
     assert.equal(fromEnv.message, `${saidEnv}; ${given('REGPUSH_TO_USER/REGPUSH_TO_PASSWORD')}`);
     const r2 = await cliAgainst(['inspect', '--retries', '0', reg.ref('app:1')], [reg], undefined, vars);
@@ -424,6 +425,28 @@ test('a 404 at inspect does not advise inspect, the call that failed: the librar
   assert.equal(r.code, 4, r.stderr);
   assert.ok(errorLine(r).endsWith('(check the repository name and tag or digest; `regpush tags REPO` lists the tags it has) [E_NOT_FOUND]'), r.stderr);
   assert.doesNotMatch(r.stderr, /regpush inspect/);
+});
+
+test('a 404 for a missing tag at digest, tag and delete advises the tag listing, not inspect (which fails the same way): the library is told listTags(REPO), the CLI `regpush tags REPO`', async () => {
+  const reg = await fake();
+  reg.seedImage('app', { tags: ['1'] });
+  const missing = reg.ref('app:2');
+  const cases = [
+    // A HEAD's 404 (no error body) for digest and delete; a GET's for tag and digest --platform.
+    { name: 'digestOf', lib: (o: Record<string, unknown>) => digestOf(missing, o), argv: ['digest', missing] },
+    { name: 'digestOf platform', lib: (o: Record<string, unknown>) => digestOf(missing, { ...o, platform: 'linux/amd64' }), argv: ['digest', '--platform', 'linux/amd64', missing] },
+    { name: 'tagImage', lib: (o: Record<string, unknown>) => tagImage(missing, ['3'], o), argv: ['tag', missing, '3'] },
+    { name: 'deleteImage', lib: (o: Record<string, unknown>) => deleteImage(missing, { ...o, force: true }), argv: ['delete', '--force', missing] },
+  ];
+  for (const c of cases) {
+    const e = await rejection(c.lib({ ...fakeLibraryOptions(reg), retries: 0 }));
+    assert.equal(e.code, 'E_NOT_FOUND', `${c.name}: ${e.message}`);
+    assert.ok(e.message.endsWith('(check the repository name and tag or digest; listTags(REPO) lists the tags it has)'), `${c.name}: ${e.message}`);
+    const r = await cliAgainst([...c.argv, '--retries', '0'], [reg]);
+    assert.equal(r.code, 4, `${c.name} (CLI): ${r.stderr}`);
+    assert.ok(errorLine(r).endsWith('(check the repository name and tag or digest; `regpush tags REPO` lists the tags it has) [E_NOT_FOUND]'), `${c.name} (CLI): ${r.stderr}`);
+    assert.doesNotMatch(r.stderr, /regpush inspect/, c.name);
+  }
 });
 
 test('a TLS registry asked in plain HTTP (Go\'s 400): the library is told tls.caCerts or tls.verifyOff instead of insecureRegistries, the CLI its flags', async () => {

@@ -26,6 +26,7 @@ import {
   type CopyTargetResult,
   type ErrorCode,
   type InspectResult,
+  type LogoutResult,
   type PushLayerReport,
   type PushResult,
   type PushTargetReport,
@@ -92,6 +93,7 @@ const SYNC_TARGET = keysOf<SyncTargetResult>({ target: true, action: true, error
 const SYNC_TOTALS = keysOf<SyncResult['totals']>({ entries: true, units: true, copied: true, skipped: true, planned: true, failed: true, bytesRead: true, mounted: true, streamed: true, referrers: true, referrersSkipped: true });
 const INSPECT = keysOf<InspectResult>({ reference: true, kind: true, digest: true, mediaType: true, size: true, indexDigest: true, artifactType: true, manifests: true, config: true, layers: true, raw: true, configRaw: true });
 const CONFIG_SUMMARY = keysOf<ConfigSummary>({ digest: true, mediaType: true, size: true, os: true, architecture: true, variant: true, created: true, Entrypoint: true, Cmd: true, Env: true, WorkingDir: true, ExposedPorts: true, Labels: true, User: true });
+const LOGOUT_RESULT = keysOf<LogoutResult>({ registry: true, namespace: true, removed: true, helperNotAsked: true, stillStoredIn: true });
 /** Fields only the CLI's report has (src/cli/report.ts, envelope), not a library result. */
 const ENVELOPE_ONLY = ['reportVersion', 'command', 'regpushVersion', 'startedAt', 'durationMs'];
 /** Fields of InspectResult that `inspect --json` leaves out: the exact bytes, for --raw and --config. */
@@ -135,6 +137,7 @@ test('the schema documents exactly the fields the result types declare (less the
   assert.deepEqual(props(defs.syncReport.properties.totals), SYNC_TOTALS, 'sync totals ↔ SyncResult.totals');
   assert.deepEqual(props(defs.inspectOutput), INSPECT.filter((k) => !INSPECT_BYTES.includes(k)), 'inspect --json ↔ InspectResult');
   assert.deepEqual(props(defs.inspectOutput.properties.config), CONFIG_SUMMARY, 'inspect config ↔ ConfigSummary');
+  assert.deepEqual(props(defs.logoutOutput), LOGOUT_RESULT, 'logout --json ↔ LogoutResult');
   // The error of a failed target: a code of the catalogue, as the types now say (ErrorCode).
   assert.deepEqual([...push.properties.targets.items.properties.error.properties.code.enum].sort(), Object.keys(EXIT_CODES).sort());
 });

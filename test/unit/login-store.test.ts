@@ -17,10 +17,11 @@ import { promisify } from 'node:util';
 import { eraseCredential, storeCredential } from '../../src/auth/credential-store.js';
 import { resolveCredential } from '../../src/auth/credentials.js';
 import { updateCredentialFile, withCredentialFileLock } from '../../src/auth/config-file.js';
-import { login } from '../../src/login/login.js';
+import { login, logout } from '../../src/login/login.js';
 import { HttpRegistryClient } from '../../src/registry/client.js';
 import { main } from '../../src/cli/main.js';
 import { runMain } from '../fixtures/run-main.js';
+import { assertValidOutput } from '../e2e/report-schema.js';
 import { AuthError, UsageError } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
 
@@ -320,6 +321,22 @@ describe('logout when the credential helper cannot be asked', () => {
     assert.ok(!err.join('').includes(SECRET));
   });
 
+  it('logout() and --json name the helper that could not be asked (helperNotAsked), so removed: false is not read as nothing stored', async () => {
+    const { home, env } = await setupStore();
+    await writeJson(dockerConfig(home), { credsStore: 'gone', auths: { 'quay.io': { auth: b64('q:1') } } });
+    const cliEnv = { ...env, HOME: home, XDG_RUNTIME_DIR: path.join(home, 'run') };
+    assert.deepEqual(await logout({ registry: 'ghcr.io', env: cliEnv, homeDir: home }), { registry: 'ghcr.io', removed: false, helperNotAsked: 'docker-credential-gone' });
+    const r = await runMain(['logout', '--json', 'ghcr.io'], { env: cliEnv, cwd: home });
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as unknown;
+    assert.deepEqual(out, { registry: 'ghcr.io', removed: false, helperNotAsked: 'docker-credential-gone' });
+    assertValidOutput('logout', out);
+    assert.match(r.stderr, /^warning: credential helper docker-credential-gone erase for ghcr\.io failed/);
+    // Every helper asked (none configured): no such field.
+    await writeJson(dockerConfig(home), { auths: { 'ghcr.io': { auth: b64('g:1') } } });
+    assert.deepEqual(await logout({ registry: 'ghcr.io', env: cliEnv, homeDir: home }), { registry: 'ghcr.io', removed: true });
+  });
+
   it('the CLI, with no entry in the file: the warning alone, not "Not logged in" after it (was both: the second contradicted the first)', async () => {
     const { home, env } = await setupStore();
     await writeJson(dockerConfig(home), { credsStore: 'gone', auths: { 'quay.io': { auth: b64('q:1') } } });
@@ -328,7 +345,7 @@ describe('logout when the credential helper cannot be asked', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, '');
     assert.match(r.stderr, /^warning: credential helper docker-credential-gone erase for ghcr\.io failed: docker-credential-gone not found on PATH: the login it may hold was not erased\n$/);
-    // Nothing stored anywhere, no helper involved: "Not logged in" as before.
+    // Nothing stored anywhere, no helper involved: "Not logged in".
     await writeJson(dockerConfig(home), { auths: { 'quay.io': { auth: b64('q:1') } } });
     const none = await runMain(['logout', 'ghcr.io'], { env: cliEnv, cwd: home });
     assert.equal(none.code, 0, none.stderr);

@@ -26,8 +26,10 @@ export function inspectCommand(y: Argv, io: CliIO, done: (code: number) => void,
     'Show what an image reference resolves to: digest, media type, platforms, config, layers',
     (c) =>
       withFlags(c, inspectFlags)
-        .conflicts('raw', ['config', 'json'])
-        .conflicts('config', 'json')
+        .check((a) => {
+          checkOutputFlags(a);
+          return true;
+        })
         .example('$0 inspect 127.0.0.1:5000/base/busybox:v2s2', 'Summary of an image in a local registry')
         .example('$0 inspect --platform linux/arm64 --json ghcr.io/org/app:1', 'One child of a multi-arch index, as JSON')
         .example('$0 inspect nginx:1.27', 'Docker Hub (docker.io/library/nginx:1.27)')
@@ -56,6 +58,24 @@ export function inspectCommand(y: Argv, io: CliIO, done: (code: number) => void,
       done(0);
     },
   );
+}
+
+/** What each of inspect's output flags prints, for the refusal of two of them together. */
+const OUTPUTS = [
+  ['raw', 'the exact manifest bytes'],
+  ['config', 'the exact config bytes'],
+  ['json', 'the summary as JSON'],
+] as const;
+
+/**
+ * --raw, --config and --json each choose what inspect prints: two of them are refused, in the
+ * wording of the CLI's other exclusive flags, with what each would print (yargs' own "Arguments
+ * raw and json are mutually exclusive" named neither flag as one).
+ */
+function checkOutputFlags(a: { raw?: boolean; config?: boolean; json?: boolean }): void {
+  const given = OUTPUTS.filter(([name]) => a[name] === true).map(([name, what]) => `--${name} (${what})`);
+  if (given.length === 2) throw new UsageError(`give either ${given[0]} or ${given[1]}, not both`);
+  if (given.length > 2) throw new UsageError(`give one of ${given.slice(0, -1).join(', ')} or ${given.at(-1)}, not several`);
 }
 
 /** The JSON shape of `inspect --json` (raw bytes left out); described by $defs/inspectOutput of src/cli/report.schema.json. */
