@@ -174,7 +174,7 @@ export class TargetSet {
     return this.mode.failFast;
   }
 
-  /** Sets `t` aside because of `err`; in a fail-fast set, rethrows (and, with stopRun, cancels the run). */
+  /** Sets `t` aside because of `err`; in a fail-fast set, or for a local input error, rethrows (and, with stopRun, cancels the run). */
   setAside(t: TransferTarget, err: unknown): void {
     const first = !t.failed;
     t.failed ??= asRegpushError(err);
@@ -182,7 +182,9 @@ export class TargetSet {
     // (and move the blob themselves), not when this image ends, which may itself wait for one of
     // theirs (two images of a sync failing at one registry would otherwise wait on each other).
     this.settleLandings(t, false);
-    if (this.mode.failFast) {
+    // A local input error (a layer's file that cannot be read) is every target's: setting one
+    // target aside would say "the other targets go on" and then fail them all with it.
+    if (this.mode.failFast || t.failed.code === 'E_INPUT') {
       if (this.mode.stopRun) this.run.stop(err);
       throw err;
     }

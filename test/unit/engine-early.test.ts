@@ -15,8 +15,9 @@ import { copyImage } from '../../src/transfer/image-copy.js';
 import { SpareSession } from '../../src/transfer/spare-session.js';
 import { KNOWN_BLOB_METHODS, uploadBlob } from '../../src/transfer/upload.js';
 import { sha256Digest } from '../../src/image/digest.js';
-import { AbortedError } from '../../src/errors.js';
+import { AbortedError, DeniedError, InputError } from '../../src/errors.js';
 import { optionPaths } from '../../src/options-check.js';
+import { silentLogger } from '../../src/log.js';
 import { bytesOf, fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
 
 const fake = fakeRegistryPool();
@@ -463,6 +464,32 @@ test('a spare upload session taken after the run was stopped stays counted until
     assert.equal(run.ctx.sessions!.describeLeft(), undefined);
   } finally {
     set.finish();
+    run.close();
+  }
+});
+
+test('a local input error at one target of several (a layer file that cannot be read) is every target\'s: no "the other targets go on", it ends the set', async () => {
+  const [a, b] = [await fake(), await fake()];
+  const warned: string[] = [];
+  const opts = fakeLibraryOptions(a, b);
+  const run = new TransferRun({ ...opts, logger: { ...silentLogger, warn: (m: string) => void warned.push(m) } });
+  try {
+    const set = run.targets([
+      { ref: parseReference(a.ref('app:1')), tags: ['1'] },
+      { ref: parseReference(b.ref('app:1')), tags: ['1'] },
+    ], undefined, { stopRun: true });
+    const unreadable = new InputError('cannot read /src/app/z.key: permission denied');
+    assert.throws(() => set.setAside(set.list[0]!, unreadable), (e: unknown) => e === unreadable);
+    assert.deepEqual(warned, [], 'no warning that the other targets go on');
+    assert.ok(run.signal.aborted, 'the run is stopped, as a fail-fast push is');
+    // A target's own failure still sets that target aside, with the warning.
+    const other = run.targets([
+      { ref: parseReference(a.ref('app:2')), tags: ['2'] },
+      { ref: parseReference(b.ref('app:2')), tags: ['2'] },
+    ]);
+    other.setAside(other.list[0]!, new DeniedError('denied'));
+    assert.equal(other.live.length, 1);
+  } finally {
     run.close();
   }
 });
