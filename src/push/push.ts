@@ -308,9 +308,12 @@ async function resolveStage(run: TransferRun, set: TargetSet, states: Map<Transf
   // The family of the manifests written: the layers' progress events name its layer media type.
   const family = basePromise.then((b) => b.family);
   family.catch(() => undefined); // a failed resolve is reported by the stages that await the base
+  // A layer is committed once the base is checked and every new layer's file is known to open.
+  const commitAfter = Promise.all([checkedPromise, inputs.readable]);
+  commitAfter.catch(() => undefined); // an upload that never reaches its commit leaves it unawaited
   const layerUploads: Promise<(LayerResult | undefined)[]> =
     layers.length && !opts.dryRun
-      ? probes.then(() => (run.signal.aborted ? [] : uploadLayersEverywhere(set, states, layers, run.ctx, family, opts.layerUpload, needed, Promise.all([checkedPromise, inputs.readable]))))
+      ? probes.then(() => (run.signal.aborted ? [] : uploadLayersEverywhere(set, states, layers, run.ctx, family, opts.layerUpload, needed, commitAfter)))
       : Promise.resolve([]);
   layerUploads.catch(() => undefined); // awaited with the blobs; an early failure elsewhere must not leave it unhandled
   const early = opts.dryRun ? undefined : sendConfigsEarly(set, states, basePromise, layerUploads, board, inputs, opts);

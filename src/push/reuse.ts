@@ -208,7 +208,9 @@ function sayOtherMtime(configs: readonly ImageConfig[], unmatched: readonly numb
   const which: string[] = [];
   for (const i of [...unmatched].sort((a, b) => a - b)) {
     const line = ours.createdBy[i];
-    const entry = configs.flatMap((c) => c.history ?? []).find((h) => {
+    // The tag's own layers are its last entries: one a layer this push writes (its base's entries
+    // come before them, and a base pushed by regpush with another mtime is no reason to speak).
+    const entry = configs.flatMap((c) => (c.history ?? []).slice(-ours.createdBy.length)).find((h) => {
       if (h.created_by !== line) return false;
       const at = mtimeOfComment(h.comment);
       return at !== undefined && at !== ours.mtime;

@@ -264,7 +264,7 @@ test('an mtime that changes per push makes every layer new: one warning names th
   warnings.length = 0;
   const same = await push({ ...opts, to: dst.ref('app:c3'), app: appDir('v3\n'), mtime: 1_700_000_100, logger });
   assert.deepEqual(same.layers?.map((l) => l.action), ['reused', 'uploaded']);
-  assert.deepEqual(warnings, [], 'a layer whose files changed, dated as before, is no reason to speak');
+  assert.deepEqual(warnings, [], 'a layer whose files changed, dated the same, is no reason to speak');
   // Back to the default (0): said too, the tag's entries being dated otherwise.
   const unset = await push({ ...opts, to: dst.ref('app:c4'), app: appDir('v3\n'), logger });
   assert.deepEqual(unset.layers?.map((l) => l.action), ['uploaded', 'uploaded']);
@@ -274,6 +274,21 @@ test('an mtime that changes per push makes every layer new: one warning names th
   const sde = await push({ ...opts, to: dst.ref('app:c5'), app: appDir('v5\n'), env: { ...opts.env, SOURCE_DATE_EPOCH: '1700000200' }, logger });
   assert.deepEqual(sde.layers?.map((l) => l.action), ['reused', 'uploaded']);
   assert.deepEqual(warnings, []);
+});
+
+test('a base pushed by regpush with another mtime is no reason to speak: only the tag\'s own layers are compared (a changed app layer over it says nothing)', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base/node', { tags: ['20'] });
+  const libs = { ...fakeLibraryOptions(src, dst) };
+  // The team's own base, its app layer dated 100, pushed where the app's image is pushed from.
+  await push({ from: src.ref('base/node:20'), to: dst.ref('mine:1'), app: appDir('base files\n'), mtime: 100, ...libs });
+  const warnings: string[] = [];
+  const logger = { ...silentLogger, warn: (m: string) => void warnings.push(m) };
+  const opts = { from: dst.ref('mine:1'), to: dst.ref('app:1'), ...libs, logger };
+  await push({ ...opts, app: appDir('v1\n') });
+  const changed = await push({ ...opts, app: appDir('v2\n') });
+  assert.deepEqual(changed.layers?.map((l) => l.action), ['uploaded']);
+  assert.deepEqual(warnings, [], 'the app layer changed because its files did; the base\'s mtime is not this push\'s');
 });
 
 test('an unchanged re-push with --tag: the extra tags are asked about with the tag\'s GET, one GET each where pulls are not counted (no HEAD besides), and those already on the digest are not written again (as copy leaves them)', async () => {
