@@ -10,7 +10,7 @@ import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { silentLogger, type Logger } from '../log.js';
 import { fsInputError, normaliseDest } from './sources.js';
 import type { LayerSource } from './types.js';
-import { loadIgnore, walkSources } from './walk.js';
+import { keepsSomethingBelow, loadIgnore, walkSources } from './walk.js';
 
 /** Stops the walk at the first entry found. */
 class Found extends Error {}
@@ -109,5 +109,8 @@ export function takenIn(outer: LayerSource, inner: LayerSource, cwd: string): st
   const path = rel.split(sep).join('/');
   const ignore = loadIgnore(outerReal);
   if (ignore.isExcluded(path)) return undefined;
+  // `node_modules/**` or `node_modules/*` leaves the directory in and everything below it out:
+  // only its empty directory is in the outer layer, so nothing is held twice.
+  if (statSync(innerReal).isDirectory() && !keepsSomethingBelow(outerReal, path, ignore)) return undefined;
   return path;
 }

@@ -286,8 +286,8 @@ function claimOf(v: SourceView, path: string): Claim {
   return st.isDirectory() ? 'directory' : st.isFile() || st.isSymbolicLink() ? 'other' : undefined;
 }
 
-/** Whether `.dockerignore` keeps any entry below the excluded directory `rel` of `abs` (walked only where an exception may apply). */
-function keepsSomethingBelow(abs: string, rel: string, ignore: IgnoreMatcher): boolean {
+/** Whether `.dockerignore` keeps any entry below the directory `rel` of `abs` (walked only where an exception may apply). */
+export function keepsSomethingBelow(abs: string, rel: string, ignore: IgnoreMatcher): boolean {
   let names: Dirent[];
   try {
     names = readdirSync(join(abs, rel), { withFileTypes: true });

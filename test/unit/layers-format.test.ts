@@ -384,6 +384,14 @@ test('a layer whose directory takes in another layer\'s source is warned about (
   // Excluded by the outer source's .dockerignore (even with an exception bringing part of it back): as meant.
   writeFileSync(join(root, '.dockerignore'), 'node_modules\n!node_modules/dep/index.js\n');
   assert.deepEqual(await warnings(split), []);
+  // Everything below it left out (`node_modules/**`, `node_modules/*`): only its empty directory is in the app layer.
+  for (const pattern of ['node_modules/**', 'node_modules/*']) {
+    writeFileSync(join(root, '.dockerignore'), `${pattern}\n`);
+    assert.deepEqual(await warnings(split), [], pattern);
+  }
+  // …unless an exception brings a file below it back: that file is in both layers.
+  writeFileSync(join(root, '.dockerignore'), 'node_modules/**\n!node_modules/dep/index.js\n');
+  assert.equal((await warnings(split)).length, 1);
 });
 
 test('progress: each layer being built is its own line, named "layer N" or "app layer", and all close at the transfer phase', async () => {
