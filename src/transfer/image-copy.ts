@@ -17,7 +17,7 @@
  *                steps, the referrers of one level together (their subjects are written by then);
  *                not those of a manifest written under a new digest (they name the source's)
  */
-import { DigestMismatchError, ExistsError, NotFoundError, UnsupportedError } from '../errors.js';
+import { DigestMismatchError, ExistsError, NotFoundError, ProtocolError, UnsupportedError } from '../errors.js';
 import { digestMismatch, isValidDigest } from '../image/digest.js';
 import { parseManifest } from '../image/manifest.js';
 import { isIndexMediaType } from '../image/mediatypes.js';
@@ -222,7 +222,7 @@ function tagHeads(t: TransferTarget, tags: readonly string[]): Promise<(Manifest
  * As tagHeads, with the first tag read by a GET: when it holds `pinned`, the manifest is handed to
  * `got` and its head is `pinned` (what the HEAD's Docker-Content-Digest says of the same bytes). A
  * GET refused for what a HEAD does not look at (a schema 1 manifest, bytes that do not match the
- * digest the registry states) is asked again as the HEAD it replaces; any other failure is the
+ * digest the registry states, a body past the size cap or not JSON) is asked again as the HEAD it replaces; any other failure is the
  * HEAD's own (the transport has retried it: one retry level).
  */
 function tagHeadsRead(t: TransferTarget, tags: readonly string[], pinned: string, got: (m: FetchedManifest) => void): Promise<(ManifestHead | undefined)[]> {
@@ -235,7 +235,8 @@ function tagHeadsRead(t: TransferTarget, tags: readonly string[], pinned: string
     },
     (err: unknown) => {
       if (err instanceof NotFoundError) return undefined;
-      if (err instanceof UnsupportedError || err instanceof DigestMismatchError) return t.ep.client.headManifest(t.ep.repo, first!);
+      // ProtocolError: a body the GET refuses unread (past the manifest size cap, not JSON).
+      if (err instanceof UnsupportedError || err instanceof DigestMismatchError || err instanceof ProtocolError) return t.ep.client.headManifest(t.ep.repo, first!);
       throw err;
     },
   );

@@ -924,6 +924,14 @@ test('a copy by digest reads the target\'s tag with a GET in place of its HEAD: 
   assert.deepEqual(again.targets[0]!.tagsUnchanged, ['1']);
   assert.deepEqual(again.platforms, moved.platforms);
   assert.deepEqual(dst.requests({ kind: 'manifest' }).map((q) => `${q.method} ${q.tag ?? q.digest}`), ['GET 1', 'HEAD 1', `GET ${index.digest}`]);
+  // A GET whose body is past the manifest size cap (the tag might hold anything): refused unread
+  // (E_PROTOCOL), where the HEAD it replaces would have answered; asked again as the HEAD.
+  dst.clearLog();
+  const huge = Buffer.alloc(5 << 20, 0x20);
+  dst.fault({ kind: 'manifest', method: 'GET', path: '/v2/app/manifests/1' }, { kind: 'respond', respond: (_req, _body, res) => res.writeHead(200, { 'content-type': index.mediaType, 'content-length': String(huge.length) }).end(huge) }, { times: 1 });
+  const big = await copy(opts);
+  assert.deepEqual(big.targets[0]!.tagsUnchanged, ['1']);
+  assert.deepEqual(dst.requests({ kind: 'manifest' }).slice(0, 2).map((q) => `${q.method} ${q.tag ?? q.digest}`), ['GET 1', 'HEAD 1']);
 });
 
 test('a dry run says which tags of a target already hold the image (tagsUnchanged), as the copy that writes them does: the same image, and --format\'s converted one, whose tags are asked once it is known', async () => {
