@@ -11,7 +11,7 @@
  *   console.log(r.reference);
  */
 export { push } from './push/push.js';
-export { DEFAULT_JOBS } from './transfer/engine.js';
+export { DEFAULT_IMAGES, DEFAULT_JOBS } from './transfer/concurrency.js';
 export type { PushLayerReport, PushLayerSpec, PushOptions, PushResult, PushTargetReport, PushedPlatform } from './push/options.js';
 export { inspect } from './inspect/inspect.js';
 export type { InspectOptions, InspectResult, ConfigSummary } from './inspect/inspect.js';
@@ -60,7 +60,7 @@ export { copy } from './copy/copy.js';
 export { login, logout } from './login/login.js';
 export type { LoginOptions, LoginResult, LogoutOptions, LogoutResult } from './login/login.js';
 export type { CopyOptions, CopyResult, CopyTargetResult } from './copy/copy.js';
-export { sync, DEFAULT_IMAGES } from './sync/sync.js';
+export { sync } from './sync/sync.js';
 export type { SyncOptions, SyncResult, SyncUnitResult, SyncTargetResult, SyncEvents } from './sync/sync.js';
 export { parseSyncFile } from './sync/config.js';
 export type { SyncSpec, SyncImage, TagRule, TagFilter, SyncDestination } from './sync/config.js';

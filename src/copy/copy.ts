@@ -16,7 +16,8 @@ import { checkTag, formatReference, manifestRef, parseReference, type ImageRefer
 import { checkOptions, optionPaths, STRINGS, type OptionNames, type Shape } from '../options-check.js';
 import { anchorPaths, CONNECTION_SHAPE, type ConnectionOptions } from '../registry/connect.js';
 import type { HttpStats } from '../http/stats.js';
-import { checkImages, checkJobs, TransferRun } from '../transfer/engine.js';
+import { checkImages, checkJobs } from '../transfer/concurrency.js';
+import { TransferRun } from '../transfer/engine.js';
 import { checkConnectionRanges } from '../registry/limits.js';
 import { TargetSet, type TransferTarget } from '../transfer/target-set.js';
 import { CallerCallbacks } from '../transfer/callbacks.js';

@@ -17,7 +17,7 @@ import { checkTag, parseReference, type ImageReference } from '../ref/reference.
 import { STRINGS, type OptionNames, type Shape } from '../options-check.js';
 import { CONNECTION_SHAPE, workingDirectory } from '../registry/connect.js';
 import { checkConnectionRanges } from '../registry/limits.js';
-import { checkJobs } from '../transfer/engine.js';
+import { checkJobs } from '../transfer/concurrency.js';
 import { BLOB_EVENTS_SHAPE } from '../transfer/types.js';
 import type { LayerJob } from './layer-everywhere.js';
 import { APP_LAYER, layerLabel, windowsVariant, type LayerLabel } from './layer-label.js';

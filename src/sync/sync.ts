@@ -29,13 +29,13 @@ import { silentLogger, type Logger } from '../log.js';
 import { formatReference, manifestRef, repositoryName, type ImageReference } from '../ref/reference.js';
 import { checkOptions, optionPaths, type OptionNames, type Shape } from '../options-check.js';
 import { anchorPaths, CONNECTION_SHAPE, type ConnectionOptions } from '../registry/connect.js';
-import { checkImages, checkJobs, TransferRun } from '../transfer/engine.js';
+import { checkImages, checkJobs } from '../transfer/concurrency.js';
+import { TransferRun } from '../transfer/engine.js';
 import { checkConnectionRanges } from '../registry/limits.js';
 import type { TransferTarget } from '../transfer/target-set.js';
 import { CallerCallbacks } from '../transfer/callbacks.js';
 
 /** Images in flight by default (the engine's, shared with copy --all-tags). */
-export { DEFAULT_IMAGES } from '../transfer/engine.js';
 import { BLOB_EVENTS_SHAPE, type BlobEvents } from '../transfer/types.js';
 import type { PullMeter } from '../transfer/graph.js';
 import { copyImage, type ImageCopyOutcome } from '../transfer/image-copy.js';

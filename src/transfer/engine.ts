@@ -8,7 +8,7 @@
  *                 all of them, manifests written only where every blob is in place.
  */
 import { setMaxListeners } from 'node:events';
-import { abortedOr, AbortedError, RegpushError, UsageError } from '../errors.js';
+import { abortedOr, AbortedError, RegpushError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { ImageReference } from '../ref/reference.js';
 import { ClientMemory, connect, transportFor, type ConnectionOptions } from '../registry/connect.js';
@@ -22,41 +22,12 @@ import type { Transport } from '../http/transport.js';
 import type { RegistryClient } from '../registry/registry-client.js';
 import { LandedBlobs, type BlobEvents, type RepoEndpoint, type TransferContext } from './types.js';
 import type { CallerCallbacks } from './callbacks.js';
+import { DEFAULT_JOBS } from './concurrency.js';
 import { SMALL_BLOB_JOBS, TargetSet, type SetOwner, type TargetSetMode, type TransferTarget } from './target-set.js';
-
-/**
- * Default parallel blob transfers. Measured (2026-11-27, 2 vCPU, cold cross-registry push of a
- * 322 MB four-layer base between two local registries, 3 interleaved rounds): --jobs 1/2/4/8 took
- * 3.18/2.83/2.88/3.13 s (medians). 2 and 4 are equal within noise; 4 keeps every layer of a
- * typical base in flight, and more only adds contention with the registries for the two cores.
- */
-export const DEFAULT_JOBS = 4;
-
-/**
- * Default images in flight: sync's units, copy --all-tags's tags. Each holds up to --jobs blob
- * transfers; 4 × 4 keeps two cores and a registry busy without one slow image holding up the rest
- * (measured with the bench's sync scenario: docs/performance.md).
- */
-export const DEFAULT_IMAGES = 4;
 
 /** The longest settle() waits: an interrupted upload request's grace, then the DELETE of its session. */
 const SETTLE_MS = 2 * CANCEL_TIMEOUT_MS + 1_000;
 
-
-/**
- * Checks a jobs count; the one rule for every command. `name` is what the message calls it: the
- * CLI's `--jobs`, or the library's option path (`push(): jobs`).
- */
-export function checkJobs(jobs: number | undefined, name: string): number {
-  const n = jobs ?? DEFAULT_JOBS;
-  if (!Number.isInteger(n) || n < 1 || n > 64) throw new UsageError(`${name} must be a whole number from 1 to 64 (got ${jobs})`);
-  return n;
-}
-
-/** Checks an images count (`--images`, `sync(): images`): the same rule as jobs. */
-export function checkImages(images: number | undefined, name: string): number {
-  return checkJobs(images ?? DEFAULT_IMAGES, name);
-}
 
 /** What a run needs from the operation's options. */
 export interface TransferRunOptions extends ConnectionOptions {

@@ -12,7 +12,7 @@ import { MediaType } from '../../src/image/mediatypes.js';
 import type { FetchedManifest, RegistryClient } from '../../src/registry/registry-client.js';
 import { readGraph } from '../../src/transfer/graph.js';
 import { optionPaths } from '../../src/options-check.js';
-import { DEFAULT_JOBS } from '../../src/transfer/engine.js';
+import { DEFAULT_JOBS } from '../../src/transfer/concurrency.js';
 import { SMALL_BLOB_BYTES } from '../../src/transfer/target-set.js';
 import { bytesOf, fakeLibraryOptions, fakeRegistryPool, type FakeRegistry, type LoggedRequest, type SeededImage } from '../fixtures/fake-registry.js';
 

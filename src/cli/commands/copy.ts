@@ -64,7 +64,7 @@ export function copyCommand(y: Argv, io: CliIO, done: (code: number) => void, se
     async (argv) => {
       const clock = startClock();
       const a = argv;
-      const [{ copyAs }, { checkImages, checkJobs }] = await Promise.all([import('../../copy/copy.js'), import('../../transfer/engine.js')]);
+      const [{ copyAs }, { checkImages, checkJobs }] = await Promise.all([import('../../copy/copy.js'), import('../../transfer/concurrency.js')]);
       const ctx = commonContext(a, io, secrets);
       // Checked before a password is read from stdin, so that a bad flag is said first (copyAs checks them again, worded the same).
       if (a.jobs !== undefined) checkJobs(a.jobs, '--jobs');

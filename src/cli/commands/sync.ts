@@ -71,7 +71,7 @@ export function syncCommand(y: Argv, io: CliIO, done: (code: number) => void, se
         import('../../sync/sync.js'),
         import('../../sync/config.js'),
         import('../../sync/shard.js'),
-        import('../../transfer/engine.js'),
+        import('../../transfer/concurrency.js'),
       ]);
       // Checked before the sync file is read, so that a bad flag is said first (syncAs checks them again, worded the same).
       if (a.jobs !== undefined) checkJobs(a.jobs, '--jobs');
