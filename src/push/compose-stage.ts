@@ -108,7 +108,7 @@ const MTIME_COMMENT = 'regpush: entries dated ';
 
 /**
  * The history comment of a new layer whose entries are dated `mtime` (seconds): none for 0, the
- * default, so such an image's config is what it was before the comment existed. The warm path
+ * default, so that an image whose entries are dated 0 carries no comment to differ by. The warm path
  * reads it back (mtimeOfComment) to tell a layer not reused because its entries are dated
  * otherwise from one whose files changed: the entry's `created` is the config's time
  * (SOURCE_DATE_EPOCH), which says nothing about the layer's bytes.
