@@ -1,5 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Readable } from 'node:stream';
 import { AbortedError, DigestMismatchError, NetworkError, RegistryError, TooManyRequestsError } from '../../src/errors.js';
 import { DEFAULT_RETRY_POLICY, outcomeOfError, RetryBudget } from '../../src/http/retry.js';
@@ -80,6 +82,13 @@ test('quirks table: every entry names its source issue and where regpush handles
     assert.match(k.source, /#\d+|comments/, `${k.registry} cites an issue`);
     assert.ok(k.behaviour && k.handledIn, k.registry);
   }
+});
+
+test('quirks table and docs/registry-quirks.md: every issue an entry cites is cited in the document, which explains it', () => {
+  const doc = readFileSync(fileURLToPath(new URL('../../../docs/registry-quirks.md', import.meta.url)), 'utf8');
+  const cited = KNOWN_QUIRKS.flatMap((k) => (k.source.match(/[\w.-]+\/[\w.-]+#\d+/g) ?? []).map((issue) => ({ registry: k.registry, issue })));
+  assert.ok(cited.length >= KNOWN_QUIRKS.length - 1, 'the entries cite issues (the check is not vacuous)');
+  assert.deepEqual(cited.filter((c) => !doc.includes(c.issue)), [], 'cited by the table, not by the document');
 });
 
 test('headsAfterUpload: Aliyun ACR hosts keep the HEAD after an upload, others take the 201', () => {
