@@ -159,11 +159,14 @@ function either(choices: string[]): string {
 
 /**
  * A 404's advice: check the name, and the call that shows what there is (`names.inspect`, else
- * `names.tags`: transportFor keeps the one the operation should advise). Also worded by the
+ * `names.tags`: transportFor keeps the one the operation should advise, neither for a tag list). Also worded by the
  * registry commands for a 404 without an error body (a HEAD's).
  */
 export function notFoundAdvice(names: ConnectionNames): string {
-  return `check the repository name and tag or digest${names.inspect ? `; ${names.inspect} shows what a reference resolves to` : names.tags ? `; ${names.tags} lists the tags it has` : ''}`;
+  if (names.inspect) return `check the repository name and tag or digest; ${names.inspect} shows what a reference resolves to`;
+  if (names.tags) return `check the repository name and tag or digest; ${names.tags} lists the tags it has`;
+  // A tag list's 404 is its repository's: the calls above would fail the same way.
+  return 'check the repository name';
 }
 
 /**

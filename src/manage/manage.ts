@@ -184,7 +184,7 @@ export function parseRepository(input: string): ImageReference {
  * afterwards. No actions: no repository scope (the catalog's, `registry:catalog:*`, is learnt from
  * the registry's challenge). `notFoundAdvice`: HintedSettings.notFoundAdvice; `tags` for the
  * commands that name a reference (digest, tag, delete), whose missing tag inspect would not find
- * either.
+ * either; `repository` for the tag list, whose 404 is the repository's and which both would repeat.
  */
 async function withClient<T>(
   ref: ImageReference,
@@ -192,7 +192,7 @@ async function withClient<T>(
   actions: ScopeAction[],
   given: ManageOptions,
   fn: (client: RegistryClient, names: ConnectionNames) => Promise<T>,
-  notFoundAdvice?: 'tags',
+  notFoundAdvice?: 'tags' | 'repository',
 ): Promise<T> {
   // Every command here comes through this, its options checked: relative paths (TLS files, env's path variables) taken in the `cwd` option.
   const opts = anchorPaths(given);
@@ -218,10 +218,17 @@ export async function listTags(repository: string | ImageReference, opts: ListTa
   checkConnectionRanges(opts, optionPaths('listTags()').about);
   const ref = typeof repository === 'string' ? parseRepository(repository) : referenceArgument({ registry: repository.registry, repository: repository.repository });
   const pageSize = pageSizeOf(opts);
-  return withClient(ref, 'from', ['pull'], opts, async (client) => ({
-    repository: repositoryName(ref),
-    tags: await client.listTags(ref.repository, pageSize),
-  }));
+  return withClient(
+    ref,
+    'from',
+    ['pull'],
+    opts,
+    async (client) => ({
+      repository: repositoryName(ref),
+      tags: await client.listTags(ref.repository, pageSize),
+    }),
+    'repository',
+  );
 }
 
 /** `pageSize`, checked; default 1000. */

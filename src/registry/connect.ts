@@ -206,9 +206,10 @@ export interface HintedSettings {
   /**
    * What a 404 advises: `inspect` (ConnectionNames.inspect, the default), or `tags`, the tag
    * listing (ConnectionNames.tags), for an operation that inspect would fail the same way: inspect
-   * itself, and digest, tag and delete, which name a reference as inspect does.
+   * itself, and digest, tag and delete, which name a reference as inspect does; `repository`,
+   * neither, for the tag listing itself, whose 404 is its repository's.
    */
-  notFoundAdvice?: 'inspect' | 'tags';
+  notFoundAdvice?: 'inspect' | 'tags' | 'repository';
 }
 
 /** The default: an operation without a `jobs` setting that takes credentials (inspect, tags, catalog, digest, tag, delete). */
@@ -242,10 +243,11 @@ export function transportFor(opts: TransportChoices, has: HintedSettings = WITHO
 
 /** `names` less the settings the operation does not have: a 429 at `inspect` does not say to lower a --jobs it has no such flag for. */
 function namesFor(names: ConnectionNames, has: HintedSettings): ConnectionNames {
-  const { jobs, credentials, refused, givenCredentials, inspect, ...always } = names;
+  const { jobs, credentials, refused, givenCredentials, inspect, tags, ...always } = names;
   return {
     ...always,
-    ...(has.notFoundAdvice !== 'tags' && inspect !== undefined ? { inspect } : {}),
+    ...(has.notFoundAdvice !== 'tags' && has.notFoundAdvice !== 'repository' && inspect !== undefined ? { inspect } : {}),
+    ...(has.notFoundAdvice !== 'repository' && tags !== undefined ? { tags } : {}),
     ...(has.jobs && jobs !== undefined ? { jobs } : {}),
     ...(has.credentials && credentials ? { credentials } : {}),
     ...(has.credentials && refused ? { refused } : {}),

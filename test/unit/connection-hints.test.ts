@@ -408,10 +408,10 @@ test('a 429, through every operation that connects: lower jobs (the CLI --jobs) 
 
 test('a 404 with an error body: the library is told inspect(REF), the CLI `regpush inspect REF`', async () => {
   const reg = await fake();
-  const e = await rejection(listTags(reg.ref('nothing'), { ...fakeLibraryOptions(reg), retries: 0 }));
+  const e = await rejection(copy({ from: reg.ref('nothing:1'), to: [reg.ref('copy:1')], ...fakeLibraryOptions(reg), retries: 0 }));
   assert.equal(e.code, 'E_NOT_FOUND', e.message);
   assert.ok(e.message.endsWith('(check the repository name and tag or digest; inspect(REF) shows what a reference resolves to)'), e.message);
-  const r = await cliAgainst(['tags', '--retries', '0', reg.ref('nothing')], [reg]);
+  const r = await cliAgainst(['copy', '--retries', '0', reg.ref('nothing:1'), reg.ref('copy:1')], [reg]);
   assert.ok(errorLine(r).endsWith('(check the repository name and tag or digest; `regpush inspect REF` shows what a reference resolves to) [E_NOT_FOUND]'), r.stderr);
 });
 
@@ -447,6 +447,16 @@ test('a 404 for a missing tag at digest, tag and delete advises the tag listing,
     assert.ok(errorLine(r).endsWith('(check the repository name and tag or digest; `regpush tags REPO` lists the tags it has) [E_NOT_FOUND]'), `${c.name} (CLI): ${r.stderr}`);
     assert.doesNotMatch(r.stderr, /regpush inspect/, c.name);
   }
+});
+
+test('a tag list of a repository the registry does not know says to check the repository name, and neither inspect nor the tag listing, which fail the same way', async () => {
+  const reg = await fake();
+  const e = await rejection(listTags(`${reg.host}/nope`, { ...fakeLibraryOptions(reg), retries: 0 }));
+  assert.equal(e.code, 'E_NOT_FOUND', e.message);
+  assert.match(e.message, /^list tags of .*\/nope: .* answered 404 NAME_UNKNOWN: .* \(check the repository name\)$/);
+  const r = await cliAgainst(['tags', `${reg.host}/nope`, '--retries', '0'], [reg]);
+  assert.equal(r.code, 4, r.stderr);
+  assert.ok(errorLine(r).endsWith('(check the repository name) [E_NOT_FOUND]'), r.stderr);
 });
 
 test('a TLS registry asked in plain HTTP (Go\'s 400): the library is told tls.caCerts or tls.verifyOff instead of insecureRegistries, the CLI its flags', async () => {
