@@ -3,7 +3,8 @@
 // follow). Parsed with the TypeScript compiler, so comments and strings never count.
 //
 //   cli → pipelines (push, copy, inspect, sync, login) → transfer, registry → auth → http
-//   image, ref, layer: pure (image and ref import only each other; layer also imports those two)
+//   image, ref, layer: pure (image and ref import only each other; layer also imports those two;
+//   none imports Node's network or process modules)
 //   errors, log, redact, version, options-check, did-you-mean: leaves anyone may import; they import only each other
 //   axios only in src/http; www-authenticate only in src/auth; process.env only in src/cli
 //
@@ -149,6 +150,14 @@ test('axios only in src/http, www-authenticate only in src/auth', () => {
     .filter((e) => e.pkg && e.to in PACKAGE_HOME && groupOf(e.from) !== PACKAGE_HOME[e.to])
     .map((e) => `${show(e)}: only src/${PACKAGE_HOME[e.to]}/ may import ${e.to}`);
   assert.deepEqual(bad, []);
+});
+
+test('image, ref and layer do no network I/O: none of them imports Node\'s network or process modules', () => {
+  const network = new Set(['node:net', 'node:http', 'node:https', 'node:http2', 'node:tls', 'node:dns', 'node:dgram', 'node:child_process']);
+  const pure = sourceFiles(SRC).filter((f) => PURE[groupOf(rel(f))] !== undefined);
+  assert.ok(pure.length > 20, 'the pure modules were found');
+  const found = pure.flatMap((f) => specifiers(f).filter((s) => network.has(s.spec)).map((s) => `${rel(f)}:${s.line} imports ${s.spec}`));
+  assert.deepEqual(found, []);
 });
 
 test('the library never reads process.env (only src/cli does, and hands env in)', () => {
