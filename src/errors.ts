@@ -177,6 +177,9 @@ export class PartialFailureError extends RegpushError {
     super('E_PARTIAL', message, options);
   }
 }
+/** A bad mirror setting (E_INPUT): the message says what and where; the CLI makes a bad flag E_USAGE. */
+export class MirrorConfigError extends InputError {}
+
 /** A bug in regpush: a state its own code should never reach (exit code 1, like an unexpected crash). */
 export class InternalError extends RegpushError {
   constructor(message: string, options?: { cause?: unknown; details?: ErrorDetails }) {

@@ -26,7 +26,7 @@ export type { ConnectionOptions } from './registry/connect.js';
 export type { ConnectionNames } from './options-check.js';
 export { DEFAULT_CERTS_DIRS, defaultCertsDirs, type RegistryTlsOptions } from './http/tls.js';
 /** Registry mirrors (ConnectionOptions.mirrors) from the files users already have; the caller reads the files. */
-export { mirrorsFromRegistriesConf, mirrorsFromDaemonJson, mergeMirrorMaps, MirrorConfigError, type MirrorMap, type BlockedPrefixes, type InsecureHosts, type RegistriesConfMirrors } from './registry/mirror-config.js';
+export { mirrorsFromRegistriesConf, mirrorsFromDaemonJson, mergeMirrorMaps, type MirrorMap, type BlockedPrefixes, type InsecureHosts, type RegistriesConfMirrors } from './registry/mirror-config.js';
 export type { BlobReport, BlobAction, BlobEvents } from './transfer/types.js';
 export type { Logger } from './log.js';
 /** The run's secrets (ConnectionOptions.secrets): what the auth layer learns, for scrubbing what a caller prints. */
@@ -52,6 +52,7 @@ export {
   PartialFailureError,
   InternalError,
   AbortedError,
+  MirrorConfigError,
   type ErrorCode,
   type ErrorDetails,
   type PartialFailureDetails,

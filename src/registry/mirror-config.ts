@@ -14,7 +14,7 @@
  * image is read from or written to: BlockedPrefixes) and `insecure = true` (a host reached over TLS
  * without certificate verification, or over plain HTTP when it does not speak TLS: InsecureHosts).
  */
-import { InputError, UsageError } from '../errors.js';
+import { MirrorConfigError, UsageError } from '../errors.js';
 import { connectionOptionNames, described, type ConnectionNames } from '../options-check.js';
 import { HOST } from '../ref/grammar.js';
 import { canonicalRegistry, DOCKER_HUB } from '../ref/registry.js';
@@ -70,8 +70,7 @@ function longestPrefix(keys: string[], full: string): string | undefined {
   return best;
 }
 
-/** A bad mirror setting (E_INPUT): the message says what and where; the CLI makes a bad flag E_USAGE. */
-export class MirrorConfigError extends InputError {}
+export { MirrorConfigError };
 
 /**
  * Splits "host[:port][/path]" (scheme optional: http:// or https://) into its parts; undefined
