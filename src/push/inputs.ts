@@ -1,9 +1,10 @@
 /**
  * push()'s inputs, checked before the first request: the targets and tags, the base reference,
- * every new layer (each --layer in order, then the app layer) with its sources validated,
- * readable and not empty, the platform, the format, the annotations and the config changes (env entries, ports,
+ * every new layer (each --layer in order, then the app layer) with its sources validated and
+ * not empty, the platform, the format, the annotations and the config changes (env entries, ports,
  * volumes, label keys, health check: none of their checks depends on the base's config). A bad
- * flag fails here, with nothing sent to any registry.
+ * flag fails here, with nothing sent to any registry. That every file of the layers opens for
+ * reading is checked alongside the first requests (PushInputs.readable), before any blob is written.
  */
 import { InputError, UsageError } from '../errors.js';
 import { checkConfigChanges } from '../image/config.js';
