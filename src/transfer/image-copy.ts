@@ -222,8 +222,8 @@ function tagHeads(t: TransferTarget, tags: readonly string[]): Promise<(Manifest
  * As tagHeads, with the first tag read by a GET: when it holds `pinned`, the manifest is handed to
  * `got` and its head is `pinned` (what the HEAD's Docker-Content-Digest says of the same bytes). A
  * GET refused for what a HEAD does not look at (a schema 1 manifest, bytes that do not match the
- * digest the registry states, a body past the size cap or not JSON) is asked again as the HEAD it replaces; any other failure is the
- * HEAD's own (the transport has retried it: one retry level).
+ * digest the registry states, a body past the size cap or not JSON) is asked again as the HEAD it
+ * replaces; any other failure is the HEAD's own (the transport has retried it: one retry level).
  */
 function tagHeadsRead(t: TransferTarget, tags: readonly string[], pinned: string, got: (m: FetchedManifest) => void): Promise<(ManifestHead | undefined)[]> {
   const [first, ...rest] = tags;
@@ -240,7 +240,7 @@ function tagHeadsRead(t: TransferTarget, tags: readonly string[], pinned: string
       throw err;
     },
   );
-  return Promise.all([read, ...rest.map((tag) => t.ep.client.headManifest(t.ep.repo, tag))]);
+  return Promise.all([read, tagHeads(t, rest)]).then(([head, others]) => [head, ...others]);
 }
 
 /** The HEAD answer of `t` for `digest` when every tag of `t` already points at it (by digest only: the manifest is there); else undefined. */
