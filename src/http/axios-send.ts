@@ -145,17 +145,19 @@ function proxyTlsError(err: unknown, req: HttpRequest, proxy: ProxyUse, errno: s
   const host = safeHost(req.url);
   const named = redactProxyUrl(proxy.url);
   const wrongScheme = errno === 'ERR_SSL_WRONG_VERSION_NUMBER' || errno === 'EPROTO' || /wrong version number|packet length too long/i.test(message);
-  // The connection to the proxy trusts Node's roots and NODE_EXTRA_CA_CERTS (the process's, and a
-  // library call's env: TlsResolver.proxySettings), never a registry's own CA settings.
-  const extraCa = tls?.extraCaCerts();
+  // The connection to the proxy has its own host's settings (TlsResolver.proxySettings: a CA given
+  // for the proxy's host[:port], NODE_EXTRA_CA_CERTS), never a registry's: the resolver's hint for
+  // that host names them, and the registry's settings are said not to reach it.
+  const proxyHost = new URL(proxy.url).host;
   const carried = certificateNames(err, message);
+  const notRegistry = `; a registry's own CA settings apply inside the tunnel, not to the proxy`;
   const fixes: Partial<Record<TlsFailureKind, string>> = {
-    untrusted: extraCa
-      ? `the proxy's certificate is not trusted: NODE_EXTRA_CA_CERTS (${extraCa}) is trusted for the proxy and did not verify it: it is not the CA that issued the proxy's certificate, or the proxy does not send the intermediate certificates between them (then add those to that file)`
-      : `the proxy's certificate is not trusted: name its CA in NODE_EXTRA_CA_CERTS=PATH in regpush's environment (trusted for every registry and proxy; the per-registry CA settings and certs.d apply to the registry inside the tunnel, not to the proxy)`,
+    untrusted: tls
+      ? `the proxy's certificate is not trusted: ${tls.hint(proxyHost, 'untrusted')}${notRegistry}`
+      : `the proxy's certificate is not trusted: name its CA in NODE_EXTRA_CA_CERTS=PATH in regpush's environment${notRegistry}`,
     validity: `the proxy's certificate is outside its validity dates (expired, or not valid yet): its operator renews it, or this machine's clock is wrong`,
     hostname: `the proxy's certificate is not made out for ${safeHostname(proxy.url)}${carried?.length ? ` (it names ${carried.join(', ')})` : ''}: check the proxy's name in ${proxy.variable}`,
-    'client-certificate': 'the proxy wants a client certificate, which regpush does not send to a proxy',
+    'client-certificate': tls ? `the proxy wants a client certificate: ${tls.hint(proxyHost, 'client-certificate')}` : 'the proxy wants a client certificate',
   };
   const fix =
     fixes[kind] ?? (wrongScheme ? `the proxy does not speak TLS there: for a plain-HTTP proxy, write http:// in ${proxy.variable}` : `check the proxy URL in ${proxy.variable}`);
@@ -407,8 +409,9 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void;
   const agentsFor = async (url: string): Promise<{ httpAgent?: Agent; httpsAgent?: Agent; proxy?: ProxyUse }> => {
     const u = new URL(url);
     const settings = u.protocol === 'https:' && opts.tls ? await opts.tls.settingsFor(u.host) : undefined;
-    // An https:// proxy's own TLS: the trust of env's NODE_EXTRA_CA_CERTS too (a corporate proxy's CA).
-    const proxyTls = opts.tls && /^https:/i.test(proxyFor(u, opts.proxy ?? {}) ?? '') ? await opts.tls.proxySettings() : undefined;
+    // An https:// proxy's own TLS: its host's settings (a --ca-cert for it, NODE_EXTRA_CA_CERTS: a corporate proxy's CA).
+    const proxyUrl = opts.tls ? proxyFor(u, opts.proxy ?? {}) : undefined;
+    const proxyTls = proxyUrl && /^https:/i.test(proxyUrl) ? await opts.tls!.proxySettings(new URL(proxyUrl).host) : undefined;
     const viaProxy = proxies.agentFor(u, settings, proxyTls);
     if (viaProxy) return u.protocol === 'https:' ? { httpsAgent: viaProxy.agent, proxy: viaProxy.proxy } : { httpAgent: viaProxy.agent, proxy: viaProxy.proxy };
     if (!settings) return {};

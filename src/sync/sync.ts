@@ -52,13 +52,16 @@ import { copyKey, destinationRepository, sharedTargets, targetClashes } from './
 
 /** Progress of a sync, for the CLI's display. */
 export interface SyncEvents extends BlobEvents, GateEvents {
-  /** A unit starts (`index` of `total` in this shard). */
+  /**
+   * A unit's turn (`index` of `total`, the units of this shard's plan: each counted once, in the
+   * order they are told): it starts; or, for a unit that failed without starting (its entry's tags
+   * could not be listed, or it would write a target tag another entry writes), it is told before
+   * any unit starts, its unitEnd right after.
+   */
   unitStart?(source: string, index: number, total: number): void;
   /**
-   * A unit is done. Also called, with no unitStart before it and before any unit starts, for a
-   * unit that failed without starting: its entry's tags could not be listed, or it would write a
-   * target tag another entry writes. (Units not started because the sync was interrupted are not
-   * told one by one: they are in the report.)
+   * A unit is done, after its unitStart. (Units not started because the sync was interrupted are
+   * not told one by one: they are in the report.)
    */
   unitEnd?(result: SyncUnitResult): void;
 }
@@ -235,7 +238,14 @@ async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks, names:
     // every failure: otherwise a CI log would say only how many failed, and a listing failure past
     // the fifth the error line names would be in --json alone. Listings the signal cut short are
     // not: as for the images not started, a line each would bury the log (the report has them).
-    for (const u of units) if (u.error?.code !== 'E_ABORTED') opts.events?.unitEnd?.(u);
+    // They are counted with the images that start, first, in the order their lines come: a
+    // counter of the started ones alone never said how many failed so, nor matched the report's count.
+    const told = units.filter((u) => u.error?.code !== 'E_ABORTED');
+    const total = told.length + work.length;
+    told.forEach((u, i) => {
+      opts.events?.unitStart?.(u.source, i + 1, total);
+      opts.events?.unitEnd?.(u);
+    });
     const gate = new RateGate(run, opts, logger, names);
     const slots = new Slots(images);
     let started = 0;
@@ -257,7 +267,7 @@ async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks, names:
             // The image that takes the next free slot gets its tokens now, while this one runs.
             const next = work[n - 1 + images];
             if (next && !notAttempted(next, breaker, lines)) run.prefetchAuth(next.unit.source, next.unit.targets);
-            opts.events?.unitStart?.(formatReference(w.unit.source), n, work.length);
+            opts.events?.unitStart?.(formatReference(w.unit.source), told.length + n, total);
             // The gate meters the image's manifest GETs; its HEAD-only check that the targets hold
             // it already costs no pull, and goes on whatever the count (the gate is met at the first GET).
             // A registry that takes no more pulls this run — its gate gave up (--max-wait, or the
