@@ -11,7 +11,7 @@ import { certsDirsFromEnv, tlsOptionsFromFlags } from '../../src/cli/tls-flags.j
 import { CONNECTION_FLAG_NAMES } from '../../src/cli/connection-flags.js';
 import { certsDirNames, DEFAULT_CERTS_DIRS, findCertsDir, tlsConnectOptions, tlsResolver } from '../../src/http/tls.js';
 import { InputError, UsageError } from '../../src/errors.js';
-import { tlsFailureKind } from '../../src/http/axios-send.js';
+import { tlsFailureKind } from '../../src/http/send-errors.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'regpush-tls-unit-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
