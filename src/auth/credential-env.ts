@@ -8,7 +8,7 @@
 import { AuthError } from '../errors.js';
 import { clean, type Credential, type CredentialRole } from './credential.js';
 
-/** Env var names for a role, e.g. REGPUSH_TO_USER ('read' gives the plain REGPUSH_USER set). Exported so the CLI's help can list them. */
+/** Env var names for a role, e.g. REGPUSH_TO_USER (`read` gives the plain REGPUSH_USER set); also used by connect() to keep the source's set from a mirror's lookup. */
 export function credentialEnvVars(role: CredentialRole): {
   user: string;
   password: string;

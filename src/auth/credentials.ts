@@ -46,7 +46,7 @@ export interface CredentialOptions {
   /**
    * Which env vars to read: REGPUSH_FROM_* (a source), REGPUSH_TO_* (a target), or for a
    * read-only command ('read': inspect and the like) REGPUSH_* first, then REGPUSH_TO_*, then
-   * REGPUSH_FROM_* — see credentialEnvPrefixes.
+   * REGPUSH_FROM_* — see credentialEnvRoles (credential-env.ts).
    */
   role: CredentialRole;
   /**
