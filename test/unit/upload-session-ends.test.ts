@@ -150,36 +150,50 @@ for (const how of ['sent with the HEAD', 'opened by the shared read', 'opened by
   });
 }
 
-test('push from a base to two targets, interrupted while a base layer waits for B\'s POST with A\'s session answered (the base config still on its way): the push rejects only once A\'s session is cancelled', async () => {
-  const { src, a, b } = await twoTargets(true);
-  const base = src.manifest('base/app', '1')!;
-  const baseConfig = (JSON.parse(base.bytes.toString('utf8')) as { config: { digest: string } }).config.digest;
-  const dir = mkdtempSync(join(tmpdir(), 'regpush-session-ends-'));
-  try {
-    writeFileSync(join(dir, 'server.js'), 'console.log("hi")\n');
-    const op = new AbortController();
-    // The base's large layer moves to both targets on one read: A answers its POST, B's waits; the
-    // base config is held, so the push is still waiting for it (not for the base blobs) when interrupted.
-    const stopped = Promise.all([b.seen({ kind: 'upload', method: 'POST' }), a.seen({ kind: 'upload', method: 'POST', status: 202 })]).then(() => sleep(100)).then(() => op.abort());
-    src.fault({ kind: 'blob', method: 'GET', digest: baseConfig }, { kind: 'hold', until: after(stopped, 1_000) });
-    b.fault({ kind: 'upload', method: 'POST' }, { kind: 'hold', until: after(stopped, 50) });
-    const ledgerA = sessionLedger(a);
-    const ledgerB = sessionLedger(b);
-    const err = await push({ from: src.ref('base/app:1'), app: [{ src: dir, dest: '/app' }], to: [a.ref('app:1'), b.ref('app:1')], signal: op.signal, retries: 0, ...fakeLibraryOptions(src, a, b) }).then(
-      () => assert.fail('interrupted'),
-      (e: unknown) => e,
-    );
-    const [atA, atB] = [ledgerA(), ledgerB()];
-    assert.ok(err instanceof AbortedError, String(err));
-    assert.ok(atA.sessions.length >= 1, 'A had a session open while B\'s POST waited');
-    assert.deepEqual(atA.open, [], 'every session at A ended before the push rejected');
-    assert.deepEqual(atB.open, [], 'every session at B ended before the push rejected');
-    assert.equal(a.openUploads() + b.openUploads(), 0);
-    assert.equal(a.manifest('app', '1'), undefined);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+// `refused`: A answers each DELETE as distribution does for a session whose state it lost (404
+// BLOB_UPLOAD_INVALID), so that the session stays; the push's error must then name every one.
+for (const refused of [false, true]) {
+  test(`push from a base to two targets, interrupted while a base layer waits for B's POST with A's session answered (the base config still on its way): the push rejects only once A's session is cancelled${refused ? '; refused, the error names it' : ''}`, async () => {
+    const { src, a, b } = await twoTargets(true);
+    const base = src.manifest('base/app', '1')!;
+    const baseConfig = (JSON.parse(base.bytes.toString('utf8')) as { config: { digest: string } }).config.digest;
+    const dir = mkdtempSync(join(tmpdir(), 'regpush-session-ends-'));
+    try {
+      writeFileSync(join(dir, 'server.js'), 'console.log("hi")\n');
+      const op = new AbortController();
+      // The base's large layer moves to both targets on one read: A answers its POST, B's waits; the
+      // base config is held, so the push is still waiting for it (not for the base blobs) when interrupted.
+      const stopped = Promise.all([b.seen({ kind: 'upload', method: 'POST' }), a.seen({ kind: 'upload', method: 'POST', status: 202 })]).then(() => sleep(100)).then(() => op.abort());
+      src.fault({ kind: 'blob', method: 'GET', digest: baseConfig }, { kind: 'hold', until: after(stopped, 1_000) });
+      b.fault({ kind: 'upload', method: 'POST' }, { kind: 'hold', until: after(stopped, 50) });
+      if (refused) a.fault({ kind: 'upload', method: 'DELETE' }, { kind: 'status', status: 404, code: 'BLOB_UPLOAD_INVALID' });
+      const ledgerA = sessionLedger(a);
+      const ledgerB = sessionLedger(b);
+      const err = await push({ from: src.ref('base/app:1'), app: [{ src: dir, dest: '/app' }], to: [a.ref('app:1'), b.ref('app:1')], signal: op.signal, retries: 0, ...fakeLibraryOptions(src, a, b) }).then(
+        () => assert.fail('interrupted'),
+        (e: unknown) => e,
+      );
+      const [atA, atB] = [ledgerA(), ledgerB()];
+      assert.ok(err instanceof AbortedError, String(err));
+      assert.ok(atA.sessions.length >= 1, 'A had a session open while B\'s POST waited');
+      assert.deepEqual(atB.open, [], 'every session at B ended before the push rejected');
+      assert.equal(a.manifest('app', '1'), undefined);
+      if (!refused) {
+        assert.deepEqual(atA.open, [], 'every session at A ended before the push rejected');
+        assert.equal(a.openUploads() + b.openUploads(), 0);
+        return;
+      }
+      // Every session at A had its DELETE answered (refused) before the push rejected, and each is named.
+      const deleted = new Set(a.requests({ kind: 'upload', method: 'DELETE', status: 404 }).map((r) => r.session));
+      assert.deepEqual(atA.open.filter((id) => !deleted.has(id)), [], 'a DELETE answered for every session at A');
+      const n = atA.open.length;
+      assert.match(err.message, new RegExp(`; ${n === 1 ? '1 upload session could not be cancelled and stays' : `${n} upload sessions could not be cancelled and stay`} in the registry's upload area`));
+      assert.equal(err.message.split(`${a.host}/app (`).length - 1, n, err.message);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
 
 test('a config\'s HEAD ‖ POST: the POST answered, the HEAD still out when the run stops: settle() waits for the session\'s DELETE', async () => {
   const dst = await fake();
