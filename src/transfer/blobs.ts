@@ -17,7 +17,7 @@ import { isForeignLayer } from '../image/mediatypes.js';
 import { isFallbackable } from '../registry/blob-uploads.js';
 import { resumableRead } from './resumable-read.js';
 import { statedKey, type BlobReport, type PlanAction, type RepoEndpoint, type TransferContext } from './types.js';
-import { cancelUnused, isUploadRefusal, KNOWN_BLOB_METHODS, uploadBlob } from './upload.js';
+import { cancel, handOver, isUploadRefusal, KNOWN_BLOB_METHODS, openSession, uploadBlob, type HandedSession } from './upload.js';
 import { pickUploadMethod } from '../registry/quirks.js';
 import type { MountResult, UploadSession } from '../registry/registry-client.js';
 
@@ -65,8 +65,8 @@ export class Early<T> {
 export interface EarlyStart {
   /** The source GET from byte 0: the first read of the blob uses it. */
   read?: Early<OpenedBlob>;
-  /** An upload session at the target. */
-  session?: Early<UploadSession>;
+  /** An upload session at the target, counted by the run from its answer on (openSession). */
+  session?: Early<HandedSession>;
   /** A mount POST at the target (same registry). */
   mount?: Early<MountResult>;
 }
@@ -138,7 +138,7 @@ async function withSourceRead<T>(
  * that way) leaves it to uploadBlob, which opens its own and falls back through the methods as
  * before; any other failure is final (the POST had the transport's retries).
  */
-async function earlySession(early: EarlyStart | undefined): Promise<UploadSession | undefined> {
+async function earlySession(early: EarlyStart | undefined): Promise<HandedSession | undefined> {
   const p = early?.session?.take();
   if (!p) return undefined;
   try {
@@ -309,7 +309,7 @@ export async function moveBlobToMany(
   const results: (PromiseSettledResult<BlobReport> | undefined)[] = targets.map(() => undefined);
   const streamers: number[] = [];
   /** Sessions a mount answered 202 opened: those targets join the one read instead of reading again. */
-  const opened: (Early<UploadSession> | undefined)[] = targets.map(() => undefined);
+  const opened: (Early<HandedSession> | undefined)[] = targets.map(() => undefined);
   await Promise.all(
     targets.map(async (t, i) => {
       const p = plans[i]!;
@@ -327,7 +327,8 @@ export async function moveBlobToMany(
           return;
         }
         const url = m.value.session;
-        if (url) opened[i] = new Early(Promise.resolve({ url }), (s) => cancelUnused(t, s.url, ctx));
+        // Counted by the run from here: it waits for the other targets' plans, and then for their POSTs.
+        if (url) opened[i] = new Early(Promise.resolve(handOver(t, { url }, ctx)), (s) => cancel(t, s.tracked, ctx));
         streamers.push(i);
         return;
       }
@@ -389,7 +390,7 @@ async function teeUpload(
   ctx: TransferContext,
   budget: RetryBudget,
   read?: Early<OpenedBlob>,
-  early?: (Early<UploadSession> | undefined)[],
+  early?: (Early<HandedSession> | undefined)[],
 ): Promise<{ settled: PromiseSettledResult<BlobReport>[]; sourceFailed: boolean; mirror?: string }> {
   const reports: BlobReport[] = targets.map(() => ({ digest: desc.digest, size: desc.size, mediaType: desc.mediaType, action: 'streamed', bytes: 0, retries: 0, resumes: 0 }));
   return withSourceRead(desc, source, ctx, budget, reports, read, (src) => teeInto(desc, targets, ctx, reports, src, early));
@@ -402,10 +403,11 @@ async function teeInto(
   ctx: TransferContext,
   reports: BlobReport[],
   src: SourceRead,
-  early?: (Early<UploadSession> | undefined)[],
+  early?: (Early<HandedSession> | undefined)[],
 ): Promise<{ settled: PromiseSettledResult<BlobReport>[]; sourceFailed: boolean; mirror?: string }> {
   // A session opened early that was refused fails its branch here; the target then gets its own pass (below in moveBlobToMany), as a refused POST always did.
-  const sessions = await Promise.allSettled(targets.map((t, i) => early?.[i]?.take() ?? t.client.startUpload(t.repo)));
+  // Each is counted by the run from its answer (openSession): one answered waits here for the others' POSTs, which a stop of the run lets finish.
+  const sessions = await Promise.allSettled(targets.map((t, i) => early?.[i]?.take() ?? openSession(t, ctx)));
   const live = sessions.map((s) => s.status === 'fulfilled');
   if (!live.some(Boolean)) return { settled: sessions.map((s) => s as PromiseRejectedResult), sourceFailed: false };
   const body = src.body((n) => ctx.events?.bytes?.(desc.digest, n));

@@ -5,25 +5,19 @@
  * Taken once; when nobody takes it (the layer turned out to be reused) it is cancelled. The run's
  * UploadSessions tracks it meanwhile, so an interruption names it if its cancel fails.
  */
-import type { UploadSession } from '../registry/registry-client.js';
-import type { TrackedSession } from './sessions.js';
 import type { RepoEndpoint, TransferContext } from './types.js';
-import { cancel, type HandedSession } from './upload.js';
+import { cancel, openSession, type HandedSession } from './upload.js';
 
 export class SpareSession {
-  private readonly opened: Promise<{ session: UploadSession; state: TrackedSession } | { error: unknown }>;
+  private readonly opened: Promise<{ session: HandedSession } | { error: unknown }>;
   private used = false;
 
   constructor(
     private readonly target: RepoEndpoint,
     private readonly ctx: TransferContext,
   ) {
-    this.opened = target.client.startUpload(target.repo).then(
-      (session) => {
-        const state: TrackedSession = { registry: target.client.registry, repo: target.repo, url: session.url, sent: 0 };
-        ctx.sessions?.track(state);
-        return { session, state };
-      },
+    this.opened = openSession(target, ctx).then(
+      (session) => ({ session }),
       // Its POST is the taker's POST (already retried by the transport): the taker gets its failure.
       (error: unknown) => ({ error }),
     );
@@ -43,14 +37,14 @@ export class SpareSession {
     this.used = true;
     const o = await this.opened;
     if ('error' in o) throw o.error;
-    return { ...o.session, tracked: o.state };
+    return o.session;
   }
 
   /** Cancels the session unless someone took it; resolves once the registry has answered (every call the same). */
   release(): Promise<void> {
     if (this.used && !this.releasing) return Promise.resolve();
     this.used = true;
-    return (this.releasing ??= this.opened.then((o) => ('error' in o ? undefined : cancel(this.target, o.state, this.ctx))));
+    return (this.releasing ??= this.opened.then((o) => ('error' in o ? undefined : cancel(this.target, o.session.tracked, this.ctx))));
   }
 
   private releasing?: Promise<void>;

@@ -17,8 +17,8 @@ import type { Logger } from '../log.js';
 import { formatReference, type ImageReference } from '../ref/reference.js';
 import { untilAborted } from '../http/retry.js';
 import { Early, largestFirst, moveBlobToMany, planBlob, readAhead, type OpenedBlob } from './blobs.js';
-import { cancelUnused } from './upload.js';
-import type { MountResult, UploadSession } from '../registry/registry-client.js';
+import { cancel, cancelUnused, openSession, type HandedSession } from './upload.js';
+import type { MountResult } from '../registry/registry-client.js';
 import { statedKey, type BlobReport, type PlanAction, type RepoEndpoint, type TransferContext } from './types.js';
 // A 201 is not an upload's confirmation on every registry (Aliyun ACR; docs/registry-quirks.md).
 import { headsAfterUpload } from '../registry/quirks.js';
@@ -278,7 +278,7 @@ export class TargetSet {
       if (client.registry === source.client.registry) {
         e.mounts.set(t, new Early(client.mountBlob(repo, d.digest, source.repo), (r) => (r.mounted ? undefined : cancelUnused(t.ep, r.uploadUrl, this.run.ctx))));
       } else {
-        e.sessions.set(t, new Early(client.startUpload(repo), (s) => cancelUnused(t.ep, s.url, this.run.ctx)));
+        e.sessions.set(t, new Early(openSession(t.ep, this.run.ctx), (s) => cancel(t.ep, s.tracked, this.run.ctx)));
       }
     }
     if (e.sessions.size) {
@@ -713,7 +713,7 @@ function isConfigLike(d: Descriptor): boolean {
 interface EarlyBlob {
   /** The source GET, shared by every target that streams the blob (the tee reads it once). */
   read?: Early<OpenedBlob>;
-  sessions: Map<TransferTarget, Early<UploadSession>>;
+  sessions: Map<TransferTarget, Early<HandedSession>>;
   mounts: Map<TransferTarget, Early<MountResult>>;
 }
 

@@ -29,12 +29,31 @@ export interface BlobBody {
 }
 
 /**
- * A session handed over with the run's record of it, still open (SpareSession.take): the upload
+ * A session handed over with the run's record of it, still open (openSession): the upload
  * goes on under that record, so the session is never out of the run's count (UploadSessions)
  * between its opener and this upload.
  */
 export interface HandedSession extends UploadSession {
   tracked: TrackedSession;
+}
+
+/**
+ * Opens an upload session for an upload that takes it later (a spare, the engine's early POST,
+ * each target's session of a shared read): counted in the run's UploadSessions from the registry's
+ * answer on, and handed over with that record. Counted only once the upload took it, a session
+ * answered while its holder still waited for another target's POST (the tee takes them all at
+ * once) was out of the count: a push stopped then (its base blobs move in the background) settled
+ * and rejected with that session still open, its DELETE sent only afterwards.
+ */
+export function openSession(target: RepoEndpoint, ctx: TransferContext): Promise<HandedSession> {
+  return target.client.startUpload(target.repo).then((s) => handOver(target, s, ctx));
+}
+
+/** `s`, a session the registry has opened (a POST, a mount answered 202), counted by the run from now on: uploadBlob goes on with it, or cancel(s.tracked) ends it. */
+export function handOver(target: RepoEndpoint, s: UploadSession, ctx: TransferContext): HandedSession {
+  const tracked: TrackedSession = { registry: target.client.registry, repo: target.repo, url: s.url, sent: 0 };
+  ctx.sessions?.track(tracked);
+  return { ...s, tracked };
 }
 
 /** One blob to upload. */
