@@ -10,6 +10,7 @@
 import type { LayerOptions, LayerResult } from '../layer/index.js';
 import { layerMediaTypeFor, type MediaFamily } from '../image/mediatypes.js';
 import { moveBlob } from '../transfer/blobs.js';
+import { cancelUnused } from '../transfer/upload.js';
 import type { UploadMethod } from '../registry/quirks.js';
 import type { TargetSet, TransferTarget } from '../transfer/target-set.js';
 import type { SpareSession } from '../transfer/spare-session.js';
@@ -182,7 +183,8 @@ async function layerTo(
   if (from) {
     const m = await t.ep.client.mountBlob(t.ep.repo, known.digest, from.ep.repo).catch(() => undefined);
     if (m?.mounted) return done(known, 'mounted');
-    if (m && !m.mounted) await t.ep.client.cancelUpload(m.uploadUrl);
+    // Cancelled through the run's count, so a cancel the registry refuses is named with the others.
+    if (m && !m.mounted) await cancelUnused(t.ep, m.uploadUrl, ctx);
   }
   if (fromTag) {
     // Those bytes exist only where the tag's push left them: read from there (GET → PUT). The

@@ -3,7 +3,7 @@ import { sha256Digest } from '../image/digest.js';
 import type { UploadSession } from '../registry/registry-client.js';
 import type { SpareSession } from './spare-session.js';
 import type { RepoEndpoint, TransferContext } from './types.js';
-import { cancel, isUploadRefusal, KNOWN_BLOB_METHODS, uploadBlob } from './upload.js';
+import { cancel, isUploadRefusal, KNOWN_BLOB_METHODS, openSession, uploadBlob } from './upload.js';
 
 /**
  * Ensures the target has `bytes` as a blob; returns its digest and whether bytes were sent. With
@@ -26,10 +26,11 @@ export async function ensureBytesBlob(target: RepoEndpoint, bytes: Buffer, ctx?:
     // The HEAD and the upload session go out together: a blob held in memory here is a config
     // just composed, nearly always new at the target, so the upload starts a round trip sooner
     // (HEAD ‖ POST → PUT instead of HEAD → POST → PUT). When the HEAD finds it after all, the
-    // session is cancelled before this returns.
-    const [have, session] = await Promise.allSettled([target.client.headBlob(target.repo, digest), target.client.startUpload(target.repo)]);
+    // session is cancelled before this returns. The session is in the run's count from the POST's
+    // answer on (openSession), not only once the HEAD has answered too.
+    const [have, session] = await Promise.allSettled([target.client.headBlob(target.repo, digest), openSession(target, ctx)]);
     if (have.status === 'rejected' || have.value !== undefined) {
-      if (session.status === 'fulfilled') await cancel(target, { registry: target.client.registry, repo: target.repo, url: session.value.url, sent: 0 }, ctx);
+      if (session.status === 'fulfilled') await cancel(target, session.value.tracked, ctx);
       if (have.status === 'rejected') throw have.reason;
       return { digest, uploaded: false };
     }
