@@ -397,7 +397,7 @@ export async function tagImage(reference: string | ImageReference, newTags: stri
   if (newTags.length === 0) throw new UsageError('name at least one new tag');
   for (const t of newTags) {
     if (/[/@]/.test(t) || t.includes(':')) {
-      throw new UsageError(`new tag ${JSON.stringify(t)} is not a plain tag: tag adds tags in ${repositoryName(ref)} only; to put the image in another repository use \`regpush copy\``);
+      throw new InvalidReferenceError(`new tag ${JSON.stringify(t)} is not a plain tag: tag adds tags in ${repositoryName(ref)} only; to put the image in another repository use \`regpush copy\``);
     }
     checkTag(t);
   }
