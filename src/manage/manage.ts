@@ -19,7 +19,7 @@ import { checkConnectionRanges } from '../registry/limits.js';
 import { anchorPaths, CONNECTION_SHAPE, connect, transportFor, type ConnectionOptions } from '../registry/connect.js';
 import { notFoundAdvice } from '../http/response.js';
 import { deleteScopeActions } from '../registry/quirks.js';
-import type { ScopeAction } from '../auth/scope.js';
+import type { ScopeAction } from '../registry/connect.js';
 import { notThePlatform } from '../transfer/graph.js';
 
 /** Options every registry command takes. */
