@@ -179,7 +179,8 @@ export async function uploadLayer(target: RepoEndpoint, layer: LayerOptions, ctx
         session = undefined; // uploadBlob used it (or cancelled it)
         const delay = budget.delayAfter(err);
         if (delay === null) throw err;
-        ctx.transport.logger.warn(`${label}: upload failed (${(err as Error).message}); rebuilding and retrying in ${delay} ms`);
+        // A progress note, not a warning (transfer/resumable-read.ts says why).
+        ctx.transport.logger.info(`${label}: upload failed (${(err as Error).message}); rebuilding and retrying in ${delay} ms`);
         await pause(delay, ctx.signal);
       }
     }

@@ -48,3 +48,19 @@ test('push -q: a warning is printed, progress is not; copy -q: its notes (referr
   assert.equal(quiet.code, 0, quiet.stderr);
   assert.equal(quiet.stderr, '');
 });
+
+test('a retry after a transient failure is a note, not a warning: -q leaves it out, without -q it has no "warning:"', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const img = src.seedImage('app', { tags: ['1'] });
+  const layer = img.layers[0]!.digest;
+  const run = async (tag: string, ...flags: string[]) => {
+    src.fault({ kind: 'blob', method: 'GET', digest: layer }, { kind: 'drop', afterBytes: 10 }, { times: 1 });
+    const r = await runMain(['copy', ...flags, src.ref('app:1'), dst.ref(`app${tag}:1`)], { env: cliEnv(src, dst) });
+    assert.equal(r.code, 0, r.stderr);
+    return r.stderr;
+  };
+  const loud = await run('a');
+  assert.match(loud, /^blob sha256:[0-9a-f]{64} from .*; retrying from byte \d+ in \d+ ms$/m);
+  assert.doesNotMatch(loud, /^warning: /m);
+  assert.equal(await run('b', '-q'), '');
+});
