@@ -11,16 +11,21 @@ import { redactText } from '../redact.js';
 /** Runs one helper action and resolves with its stdout; rejects with HelperFailure on exit ≠ 0. */
 export type HelperExec = (helperName: string, action: 'get' | 'store' | 'erase', input: string) => Promise<string>;
 
-/** A helper exited non-zero (`message` is its error output, scrubbed before it is shown), timed out, or is not on PATH (`missing`). */
-export class HelperFailure extends Error {
+/**
+ * A helper exited non-zero (`message` is its error output, scrubbed before it is shown), timed out,
+ * or is not on PATH (`missing`). An AuthError (E_AUTH, exit 3), as helperError's wrapping of it is,
+ * so that a path that lets one through unwrapped still hands a library caller a typed error with
+ * a stable code. `helperExitCode` is the helper's own exit status (null when it did not exit by
+ * itself); `exitCode`, as for every RegpushError, is the CLI's.
+ */
+export class HelperFailure extends AuthError {
   constructor(
     message: string,
-    readonly exitCode: number | null,
+    readonly helperExitCode: number | null,
     readonly timedOut = false,
     readonly missing = false,
   ) {
     super(message);
-    this.name = 'HelperFailure';
   }
 }
 
@@ -249,12 +254,30 @@ export function helperError(
   const raw = err instanceof Error ? err.message : String(err);
   const leaked = secretsInReply(raw);
   for (const s of leaked) found?.add(s);
-  const firstLine = redactText(raw.split('\n')[0] ?? '', [...secrets, ...leaked]).slice(0, 200);
+  const quoted = quoteOutput(redactText(raw, [...secrets, ...leaked]));
   const what = `credential helper docker-credential-${helperName} ${action}${registry ? ` for ${registry}` : ''}`;
   const hint = err instanceof HelperFailure && err.timedOut ? ' (a helper waiting for input? raise the limit with REGPUSH_CREDENTIAL_HELPER_TIMEOUT_MS)' : '';
-  return new AuthError(`${what} failed: ${firstLine}${hint}`, {
+  return new AuthError(`${what} failed: ${quoted}${hint}`, {
     details: { helper: helperName, ...(registry ? { registry } : {}) },
   });
+}
+
+/** The most of a helper's output an error line quotes (after redaction): enough for a few lines of explanation. */
+export const HELPER_QUOTE_MAX = 500;
+
+/**
+ * A helper's output (already redacted) as one line: every non-blank line, trimmed, joined by " | "
+ * (an error is one line, and a helper's message often says what to do on its second line: "…
+ * locked | run `pass init`"), cut at HELPER_QUOTE_MAX characters with "…". Redaction comes first,
+ * so that the cut never leaves part of a secret behind.
+ */
+function quoteOutput(text: string): string {
+  const joined = text
+    .split(/\r?\n|\r/)
+    .map((l) => l.trim())
+    .filter((l) => l !== '')
+    .join(' | ');
+  return joined.length > HELPER_QUOTE_MAX ? `${joined.slice(0, HELPER_QUOTE_MAX - 1)}…` : joined;
 }
 
 /** Secret values of any `{"Secret": …}` JSON object in a helper's output (a reply printed before the helper failed). */

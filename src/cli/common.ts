@@ -23,7 +23,7 @@ import { CHUNK_SIZE_RANGE, IDLE_TIMEOUT_RANGE_MS, RETRIES_MAX } from '../registr
 /** --json, --quiet and --debug: what every command has, `logout` (which connects nowhere) only these. */
 export const outputFlags = defineFlags({
   json: { type: 'boolean', describe: 'Print one JSON object on stdout instead of text', group: 'Output:' },
-  quiet: { alias: 'q', type: 'boolean', describe: 'Print only the result', group: 'Output:' },
+  quiet: { alias: 'q', type: 'boolean', describe: 'Print only the result (and warnings, on stderr): no progress, no notes', group: 'Output:' },
   debug: { type: 'boolean', describe: 'Log every HTTP request (redacted) to stderr', group: 'Output:' },
 });
 

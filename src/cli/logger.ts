@@ -1,4 +1,9 @@
-/** The CLI's logger: stderr, levels chosen by --quiet/--debug, every line redacted. */
+/**
+ * The CLI's logger: stderr, levels chosen by --quiet/--debug, every line redacted. --quiet drops
+ * the notes (info) as it drops progress, never a warning: a warning says something the user must
+ * know even when they asked for the result alone (the tags a delete took along, TLS verification
+ * off, a setting not used), as skopeo's, crane's and docker's -q leave warnings on stderr.
+ */
 import type { Logger } from '../log.js';
 import type { SecretSet } from '../redact.js';
 import type { CliIO } from './io.js';
@@ -28,8 +33,6 @@ export function createCliLogger(io: CliIO, verbosity: Verbosity, secrets: Secret
     info: (m) => {
       if (verbosity !== 'quiet') write('', m);
     },
-    warn: (m) => {
-      if (verbosity !== 'quiet') write('warning: ', m);
-    },
+    warn: (m) => write('warning: ', m),
   };
 }

@@ -5,7 +5,7 @@
  * target that already holds the image under every tag is not written at all. With --all-tags the
  * source's tags go --images at a time (all-tags.ts).
  */
-import { RegistryError, UsageError, type ErrorCode } from '../errors.js';
+import { InvalidReferenceError, RegistryError, UsageError, type ErrorCode } from '../errors.js';
 import { parseFormat } from '../image/convert.js';
 import { formatPlatform, parsePlatform } from '../image/platform.js';
 import type { Platform } from '../image/types.js';
@@ -146,13 +146,13 @@ async function copyChecked(opts: CopyOptions, callbacks: CallerCallbacks, names:
   if (opts.allTags) {
     // Every tag goes under its own name: a tag given with a repository would be silently unused.
     for (const t of [opts.from, ...opts.to]) {
-      if (t.slice(t.lastIndexOf('/') + 1).includes(':')) throw new UsageError(`${names.about('allTags')} copies every tag under its own name: give repositories, not ${t}`);
+      if (t.slice(t.lastIndexOf('/') + 1).includes(':')) throw new InvalidReferenceError(`${names.about('allTags')} copies every tag under its own name: give repositories, not ${t}`);
     }
     // The same for --tag: every tag's image would be written under it in turn, the last one winning.
     if (opts.tags?.length) throw new UsageError(`${names.about('allTags')} copies every tag under its own name: ${names.name('tags', opts.tags[0])} cannot go with it`);
   }
   const dstRefs = opts.to.map((t) => parseReference(t)).map((r): ImageReference => (opts.allTags && !r.digest ? { registry: r.registry, repository: r.repository } : r));
-  for (const d of dstRefs) if (d.digest) throw new UsageError(`copy target must be a tag or repository, not a digest: ${formatReference(d)}`);
+  for (const d of dstRefs) if (d.digest) throw new InvalidReferenceError(`${names.about('to')} must name a tag or a repository, not a digest: ${formatReference(d)}`);
   const extraTags = (opts.tags ?? []).map(checkTag);
   const platforms: Platform[] | undefined =
     !opts.platform || opts.platform === 'all' ? undefined : opts.platform.split(',').map((p) => parsePlatform(p.trim()));

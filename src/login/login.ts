@@ -11,7 +11,7 @@
  */
 import { eraseCredentialReport, loginsElsewhere, openLoginStore } from '../auth/credential-store.js';
 import type { Credential } from '../auth/credentials.js';
-import { AuthError, UsageError } from '../errors.js';
+import { AuthError, InvalidReferenceError, UsageError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { splitAuthKey } from '../auth/registry-host.js';
 import { HttpRegistryClient } from '../registry/client.js';
@@ -94,13 +94,13 @@ export interface LogoutResult {
 /**
  * What a login argument names: a registry host ("ghcr.io"; "https://index.docker.io/v1/" →
  * "docker.io"), or a namespace or repository in one ("quay.io/org" → quay.io and "org"). Throws
- * UsageError for anything else (exported so the CLI can refuse a bad argument before it prompts
+ * InvalidReferenceError (E_REFERENCE, as any argument of the wrong kind) for anything else (exported so the CLI can refuse a bad argument before it prompts
  * for a password).
  */
 export function loginTarget(value: string): { registry: string; namespace?: string; name: string } {
   const parts = typeof value === 'string' ? splitAuthKey(value) : undefined;
   if (!parts) {
-    throw new UsageError(`"${String(value)}" is not a registry host or a namespace in one; give e.g. ghcr.io, registry.example.com:5000 or quay.io/org (no tag or digest)`);
+    throw new InvalidReferenceError(`"${String(value)}" is not a registry host or a namespace in one; give e.g. ghcr.io, registry.example.com:5000 or quay.io/org (no tag or digest)`);
   }
   const name = parts.namespace ? `${parts.host}/${parts.namespace}` : parts.host;
   return { registry: parts.host, ...(parts.namespace ? { namespace: parts.namespace } : {}), name };

@@ -20,7 +20,7 @@ import { checkConnectionRanges } from '../registry/limits.js';
 import { anchorPaths, CONNECTION_SHAPE, connect, operationSignal, transportFor, withAbortReason, type ConnectionOptions } from '../registry/connect.js';
 import { notFoundAdvice } from '../http/response.js';
 import { deleteScopeActions } from '../registry/quirks.js';
-import type { ScopeAction } from '../auth/scope.js';
+import type { ScopeAction } from '../registry/connect.js';
 import { notThePlatform } from '../transfer/graph.js';
 import { deletesOff, deletesRefused, dependentsOf, listed, type Dependents, type TagListing } from './delete-checks.js';
 import { manifestLookup } from './manifest-lookup.js';
@@ -362,7 +362,7 @@ export async function tagImage(reference: string | ImageReference, newTags: stri
   if (newTags.length === 0) throw new UsageError('name at least one new tag');
   for (const t of newTags) {
     if (/[/@]/.test(t) || t.includes(':')) {
-      throw new UsageError(`new tag ${JSON.stringify(t)} is not a plain tag: tag adds tags in ${repositoryName(ref)} only; to put the image in another repository use \`regpush copy\``);
+      throw new InvalidReferenceError(`new tag ${JSON.stringify(t)} is not a plain tag: tag adds tags in ${repositoryName(ref)} only; to put the image in another repository use \`regpush copy\``);
     }
     checkTag(t);
   }

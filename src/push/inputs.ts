@@ -6,7 +6,7 @@
  * flag fails here, with nothing sent to any registry. That every file of the layers opens for
  * reading is checked alongside the first requests (PushInputs.readable), before any blob is written.
  */
-import { InputError, UsageError } from '../errors.js';
+import { InputError, InvalidReferenceError, UsageError } from '../errors.js';
 import { checkConfigChanges } from '../image/config.js';
 import { parseFormat } from '../image/convert.js';
 import type { MediaFamily } from '../image/mediatypes.js';
@@ -123,7 +123,7 @@ export async function checkInputs(opts: PushOptions, names: OptionNames): Promis
   const toList = Array.isArray(opts.to) ? opts.to : [opts.to];
   if (toList.length === 0) throw new UsageError(`${names.op ?? 'push'} needs a target (${names.name('to')})`);
   const toRefs = toList.map((t) => parseReference(t));
-  for (const [i, r] of toRefs.entries()) if (r.digest) throw new UsageError(`${names.about('to')} must name a tag, not a digest: ${toList[i]}`);
+  for (const [i, r] of toRefs.entries()) if (r.digest) throw new InvalidReferenceError(`${names.about('to')} must name a tag, not a digest: ${toList[i]}`);
   for (const t of opts.tags ?? []) checkTag(t);
   for (const r of toRefs) checkTag(r.tag ?? 'latest');
   const fromRef = opts.from === 'scratch' ? undefined : parseReference(opts.from);

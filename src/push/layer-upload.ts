@@ -8,12 +8,12 @@
  * a transient failure re-produces the layer from the directory and starts again, within --retries.
  */
 import { AbortedError, InputError } from '../errors.js';
-import { restartOutcome, RetryBudget, sleep } from '../http/retry.js';
 import { createLayerStream, hashLayer, type LayerOptions, type LayerResult } from '../layer/index.js';
 import type { UploadMethod } from '../registry/quirks.js';
 import type { RepoEndpoint, TransferContext } from '../transfer/types.js';
 import type { UploadSession } from '../registry/registry-client.js';
 import { SpareSession } from '../transfer/spare-session.js';
+import { pause, Restarts } from '../transfer/restarts.js';
 import { HEAD_START_BYTES, LayerHeadStart, type StartedLayer } from './layer-head-start.js';
 import { uploadBlob, type BlobBody } from '../transfer/upload.js';
 import { APP_LAYER, type LayerLabel } from './layer-label.js';
@@ -87,7 +87,7 @@ export function stoppedByBase(err: unknown): boolean {
  */
 export async function uploadLayer(target: RepoEndpoint, layer: LayerOptions, ctx: TransferContext, opts: LayerUploadOptions = {}): Promise<LayerUploadOutcome> {
   const { method, known, name = APP_LAYER, spare, commitAfter } = opts;
-  const budget = new RetryBudget(ctx.transport.retryPolicy);
+  const budget = new Restarts(ctx.transport.retryPolicy);
   const label = name.name;
   let committable = commitAfter === undefined;
   commitAfter?.then(
@@ -177,11 +177,11 @@ export async function uploadLayer(target: RepoEndpoint, layer: LayerOptions, ctx
         return { result, action: 'uploaded', bytes, retries: budget.spent, method: out.method };
       } catch (err) {
         session = undefined; // uploadBlob used it (or cancelled it)
-        const outcome = restartOutcome(err);
-        const delay = outcome ? budget.next(outcome) : null;
+        const delay = budget.delayAfter(err);
         if (delay === null) throw err;
-        ctx.transport.logger.warn(`${label}: upload failed (${(err as Error).message}); rebuilding and retrying in ${delay} ms`);
-        await sleep(delay, ctx.signal);
+        // A progress note, not a warning (transfer/resumable-read.ts says why).
+        ctx.transport.logger.info(`${label}: upload failed (${(err as Error).message}); rebuilding and retrying in ${delay} ms`);
+        await pause(delay, ctx.signal);
       }
     }
   } finally {

@@ -34,6 +34,9 @@ import { setMaxListeners } from 'node:events';
 import { AbortedError, abortedBeforeStart, DeniedError, UsageError } from '../errors.js';
 import { connectionOptionNames, STRINGS, type ConnectionNames, type Shape } from '../options-check.js';
 
+/** What a scope given to connect() asks for in its repository (pull, push, delete): the pipelines name it from here, not from src/auth. */
+export type { ScopeAction };
+
 /** Options every command shares, as the library receives them (the CLI fills them from flags and env). */
 export interface ConnectionOptions {
   /**

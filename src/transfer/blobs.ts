@@ -283,7 +283,8 @@ async function streamBlobAttempts(desc: Descriptor, source: RepoEndpoint, target
       const delay = outcome ? budget.next(outcome) : null;
       if (delay === null) throw err;
       report.retries++;
-      ctx.transport.logger.warn(`${src.what}: upload failed (${(err as Error).message}); retrying the whole blob in ${delay} ms`);
+      // A progress note, not a warning (resumable-read.ts says why).
+      ctx.transport.logger.info(`${src.what}: upload failed (${(err as Error).message}); retrying the whole blob in ${delay} ms`);
       await sleep(delay, ctx.signal);
     }
   }

@@ -206,7 +206,9 @@ export function resumableRead(opts: ResumableReadOptions): Readable {
           details: { ...(err instanceof RegpushError ? err.details : {}), errno },
         });
       }
-      opts.logger?.warn(`${opts.what}: ${(err as Error).message}; retrying from byte ${done} in ${delay} ms`);
+      // A note, as the transport's own retries are (never a warning: --quiet leaves it out); the
+      // error says how many retries were made when they run out.
+      opts.logger?.info(`${opts.what}: ${(err as Error).message}; retrying from byte ${done} in ${delay} ms`);
       await sleep(delay, opts.signal);
       if (!out.destroyed) await openNext();
     } catch (e) {

@@ -315,7 +315,7 @@ const flagCases: [string, string[], Record<string, string>, number, string, RegE
   ['--mtime -1', ['push', '--mtime=-1', '--from', src(), '--to', dst('f9b'), '--app', '__APP__'], {}, 2, 'E_INPUT', /--mtime must be a whole number of seconds from 0 to 8589934591 \(2242-03-16, the most a tar header holds\), got -1 /],
   ['--mtime 1.5', ['push', '--mtime', '1.5', '--from', src(), '--to', dst('f9c'), '--app', '__APP__'], {}, 2, 'E_INPUT', /--mtime must be a whole number of seconds .*, got 1\.5 /],
   ['SOURCE_DATE_EPOCH=yesterday with --mtime (checked all the same: it dates the config)', ['push', '--mtime', '0', '--from', src(), '--to', dst('f9d'), '--app', '__APP__'], { SOURCE_DATE_EPOCH: 'yesterday' }, 2, 'E_INPUT', /SOURCE_DATE_EPOCH must be/],
-  ['copy to a digest', ['copy', src(), `${R.anon2.host}/${run}/f10@${'sha256:' + 'a'.repeat(64)}`], {}, 2, 'E_USAGE', /copy target must be a tag or repository, not a digest/],
+  ['copy to a digest', ['copy', src(), `${R.anon2.host}/${run}/f10@${'sha256:' + 'a'.repeat(64)}`], {}, 2, 'E_REFERENCE', /copy target must name a tag or a repository, not a digest/],
   ['copy without a target', ['copy', src()], {}, 2, 'E_USAGE', /at least one target/],
   ['--from-password without --from-user', ['copy', '--from-password', 'pw-without-user', src(), dst('f12')], {}, 2, 'E_USAGE', /--from-password was given without --from-user/],
   ['--to-user without a password', ['copy', '--to-user', 'alice', src(), dst('f13')], {}, 2, 'E_USAGE', /--to-user was given without --to-password/],

@@ -419,7 +419,7 @@ const badInputs: [string, string[], number, string, RegExp][] = [
   ['digest of an unknown tag', ['digest', `${anon}/base/busybox:no-such-tag`], 4, 'E_NOT_FOUND', /404/],
   ['digest of an unknown repository', ['digest', `${anon}/no/such-repo:1`], 4, 'E_NOT_FOUND', /404/],
   ['tag without a new tag', ['tag', `${anon}/base/busybox:v2s2`], 2, 'E_USAGE', /regpush tag: missing <new-tags\.\.>, new tag\(s\) in the same repository/],
-  ['tag into another repository', ['tag', `${anon}/base/busybox:v2s2`, `${anon}/other/repo:1`], 2, 'E_USAGE', /regpush copy/],
+  ['tag into another repository', ['tag', `${anon}/base/busybox:v2s2`, `${anon}/other/repo:1`], 2, 'E_REFERENCE', /regpush copy/],
   ['tag with an invalid tag', ['tag', `${anon}/base/busybox:v2s2`, 'bad!tag'], 2, 'E_REFERENCE', /invalid tag/],
   ['tag of an unknown image', ['tag', `${anon}/base/busybox:no-such-tag`, 'x'], 4, 'E_NOT_FOUND', /MANIFEST_UNKNOWN/],
   ['delete of a malformed digest', ['delete', `${anon}/base/busybox@sha256:xyz`], 2, 'E_REFERENCE', /hex/],

@@ -268,7 +268,7 @@ test('login() and logout() in the library use the common transport: HTTP_PROXY, 
   assert.deepEqual(Object.keys((JSON.parse(readFileSync(join(runtime, 'containers', 'auth.json'), 'utf8')) as { auths: object }).auths), ['reg.corp.example:5000/team']);
 
   for (const [bad, msg] of [['library/alpine', /not a registry host/], ['quay.io/org/app:1', /no tag or digest/], ['', /not a registry host/]] as const) {
-    await assert.rejects(login({ ...common, registry: bad, username: 'bob', password: 'pw' }), (e: unknown) => e instanceof Error && (e as { code?: string }).code === 'E_USAGE' && msg.test(e.message));
+    await assert.rejects(login({ ...common, registry: bad, username: 'bob', password: 'pw' }), (e: unknown) => e instanceof Error && (e as { code?: string }).code === 'E_REFERENCE' && msg.test(e.message));
   }
   await assert.rejects(login({ ...common, registry: 'reg.corp.example:5000', username: 'bob', password: '' }), /password is empty/);
   await assert.rejects(login({ ...common, registry: 'reg.corp.example:5000', username: '', password: 'pw' }), /user name is empty/);

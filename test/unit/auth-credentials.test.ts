@@ -13,7 +13,7 @@ import { credentialFiles } from '../../src/auth/credential-paths.js';
 import { eraseCredential, storeCredential } from '../../src/auth/credential-store.js';
 import { loginTarget } from '../../src/login/login.js';
 import { DEFAULT_HELPER_TIMEOUT_MS, helperCommand } from '../../src/auth/helper.js';
-import { AuthError, UsageError } from '../../src/errors.js';
+import { AuthError, InvalidReferenceError, UsageError } from '../../src/errors.js';
 import { SecretSet } from '../../src/redact.js';
 import type { Logger } from '../../src/log.js';
 
@@ -1108,7 +1108,7 @@ describe('storeCredential / eraseCredential', () => {
     assert.deepEqual(loginTarget('index.docker.io/acme'), { registry: 'docker.io', namespace: 'acme', name: 'docker.io/acme' });
     assert.deepEqual(loginTarget('localhost:5000/ns'), { registry: 'localhost:5000', namespace: 'ns', name: 'localhost:5000/ns' });
     for (const bad of ['library/alpine', 'quay.io/org/app:1', 'quay.io/org@sha256:abc', 'quay.io/Org', 'quay.io//org', 'not a host']) {
-      assert.throws(() => loginTarget(bad), UsageError, bad);
+      assert.throws(() => loginTarget(bad), InvalidReferenceError, bad);
     }
   });
 

@@ -225,10 +225,10 @@ test('copy --all-tags with --platform or --format: a tag they cannot apply to (a
   assert.deepEqual(dst.tags('none'), []);
 });
 
-test('--all-tags takes repositories: a tag or digest on the source or a target is a usage error, before any request', async () => {
+test('--all-tags takes repositories: a tag or digest on the source or a target is E_REFERENCE (--tag with it E_USAGE), before any request', async () => {
   const [src, dst] = [await fake(), await fake()];
   for (const [from, to] of [[src.ref('base/app:1'), dst.ref('app')], [src.ref('base/app'), dst.ref('app:2')], [`${src.ref('base/app')}@sha256:${'a'.repeat(64)}`, dst.ref('app')]]) {
-    await assert.rejects(copy({ from: from!, to: [to!], allTags: true, ...fakeLibraryOptions(src, dst) }), (e: RegpushError) => e.code === 'E_USAGE' && /^copy\(\): allTags copies every tag under its own name: give repositories, not /.test(e.message));
+    await assert.rejects(copy({ from: from!, to: [to!], allTags: true, ...fakeLibraryOptions(src, dst) }), (e: RegpushError) => e.code === 'E_REFERENCE' && /^copy\(\): allTags copies every tag under its own name: give repositories, not /.test(e.message));
   }
   // --tag too: each tag's image would be written under it in turn (it was silently left unused).
   await assert.rejects(copy({ from: src.ref('base/app'), to: [dst.ref('app')], allTags: true, tags: ['stable'], ...fakeLibraryOptions(src, dst) }), (e: RegpushError) => e.code === 'E_USAGE' && /^copy\(\): allTags copies every tag under its own name: tags \(stable\) cannot go with it$/.test(e.message));

@@ -35,6 +35,8 @@ export const copyFlags = defineFlags({
 
 /** What copy's messages call its options: the flags that give them (options-check.ts, OptionNames). */
 const COPY_FLAG_NAMES = flagNames({
+  // A target is a DST argument or a --to: named for both.
+  to: 'copy target',
   tags: '--tag',
   platform: '--platform',
   format: '--format',

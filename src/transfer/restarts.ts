@@ -1,0 +1,33 @@
+/**
+ * Restarts above the request level, for the pipelines: a transfer whose body cannot be replayed
+ * (a layer built as it streams) starts again as a whole, within one retry budget, and never after a
+ * failure the transport has already retried (so retries do not multiply). The policy, the budget
+ * and the abortable wait are the transport's (src/http/retry.ts); the pipelines reach them here,
+ * through the transfer layer, as blobs.ts restarts a streamed blob.
+ */
+import { restartOutcome, RetryBudget, sleep, type RetryPolicy } from '../http/retry.js';
+
+/** One restart loop's budget: ask `delayAfter` on each failure, then `wait` that long (or give up). */
+export class Restarts {
+  private readonly budget: RetryBudget;
+  constructor(policy: RetryPolicy) {
+    this.budget = new RetryBudget(policy);
+  }
+  /**
+   * Milliseconds to wait before the next attempt after `err`; null when it is not to be restarted:
+   * not transient, already retried by the transport, or the budget is spent.
+   */
+  delayAfter(err: unknown): number | null {
+    const outcome = restartOutcome(err);
+    return outcome ? this.budget.next(outcome) : null;
+  }
+  /** Restarts taken so far. */
+  get spent(): number {
+    return this.budget.spent;
+  }
+}
+
+/** Waits `ms`, rejecting with AbortedError when `signal` fires: the transport's own wait. */
+export function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  return sleep(ms, signal);
+}
