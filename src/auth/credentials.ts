@@ -18,24 +18,12 @@ import { checkHelperName, helperError, IDENTITY_TOKEN_USERNAME, isNotFound, spaw
 import { registryHostOf } from '../ref/registry.js';
 import { findByRegistry, helperKeys, namespaceKeys, splitAuthKey } from './registry-host.js';
 import type { ShapeProblem } from '../options-check.js';
+import type { Credential, RegistryCredentials, SecretSink } from './credential-types.js';
+
+export type { Credential, RegistryCredentials, SecretSink } from './credential-types.js';
 
 /** Whose credentials: a source, a target, or the one registry of a read-only command. */
 export type CredentialRole = 'from' | 'to' | 'read';
-
-/** What regpush may authenticate with. `identityToken` is an OAuth2 refresh token; `registryToken` a ready Bearer token. */
-export interface Credential {
-  username?: string;
-  password?: string;
-  identityToken?: string;
-  registryToken?: string;
-}
-
-/**
- * Credentials given per registry, or per namespace or repository of one (the library's
- * `credentials.registries`): keys are written as `auths` keys are, `ghcr.io`, `quay.io/org`,
- * `reg.example:5000/team/app`, and matched as containers/image matches those (registryCredentialFor).
- */
-export type RegistryCredentials = Readonly<Record<string, Credential | undefined>>;
 
 /** Inputs of resolveCredential. */
 export interface CredentialOptions {
@@ -110,12 +98,6 @@ export interface AuthFileSystem {
 export interface CredentialFilePath {
   path: string;
   legacy?: boolean;
-}
-
-/** Where the auth layer reports secrets it learns (a SecretSet of src/redact.ts). */
-export interface SecretSink {
-  add(value: string | undefined): void;
-  addCredential(cred: Credential | undefined): void;
 }
 
 /** Env var names for a role, e.g. REGPUSH_TO_USER ('read' gives the plain REGPUSH_USER set). Exported so the CLI's help can list them. */
