@@ -10,7 +10,7 @@ import type { ImageReference } from '../ref/reference.js';
 import type { ConnectionOptions } from '../registry/connection-options.js';
 import type { BlobEvents } from '../transfer/blob-report.js';
 
-// sync()
+// sync(): its options, events and result
 
 /** What the gate tells of its waits (part of SyncEvents). */
 export interface GateEvents {
@@ -127,7 +127,7 @@ export interface SyncResult {
   http: HttpStats;
 }
 
-// The sync file (parseSyncFile) and the shard (parseShard)
+// The sync file as parseSyncFile gives it, and the shard as parseShard does
 
 /** Which tags of a source repository to copy. */
 export type TagRule =
