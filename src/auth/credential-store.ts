@@ -3,9 +3,10 @@
  * helper the file names for the registry, else in `auths` of the file login writes (loginFilePath);
  * a namespace's login ("quay.io/org") in a containers auth.json, never in Docker's config.json.
  * The lookup (credentials.ts) is the other half, and this module takes from it where the files
- * are (dockerConfigPath, credentialFiles) and what an `auths` entry holds (decodeEntry), so a
- * login is written where a later command's lookup finds it. Each read-modify-write of a file
- * holds that file's lock (config-file.ts). Secrets never reach a log line or an error message.
+ * are (dockerConfigPath, credentialFiles, of credential-paths.ts) and what an `auths` entry holds
+ * (decodeEntry), so a login is written where a later command's lookup finds it. Each
+ * read-modify-write of a file holds that file's lock (updateCredentialFile in config-file.ts, the
+ * lock in credential-lock.ts). Secrets never reach a log line or an error message.
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';

@@ -1,36 +1,47 @@
 /**
  * Where credentials come from, in order: given for the registry or a namespace of it (the
  * library's `credentials.registries`) → explicit for the role (flags/stdin, `credentials.from`/
- * `.to`) → env → credential files (see
- * credentialFiles: REGISTRY_AUTH_FILE alone, else Docker's config.json, then Podman's auth.json
+ * `.to`) → env (credential-env.ts) → credential files (see
+ * credentialFiles in credential-paths.ts: REGISTRY_AUTH_FILE alone, else Docker's config.json, then Podman's auth.json
  * files, then the legacy ~/.dockercfg): first an `auths` key naming the repository or a namespace
  * above it, in any file, then each file read as credHelpers → auths (the registry's key) →
  * credsStore. Only reads: `regpush login`/`logout` write through credential-store.ts, which takes
  * the file order and an entry's decoding from here, so a login is stored where this lookup finds
  * it. Secrets never reach a log line or an error message.
  */
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
-import { AuthError, UsageError } from '../errors.js';
+import { AuthError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { readCredentialFile, type AuthEntry, type CredentialFile } from './config-file.js';
+import { clean, isUsable, type Credential, type CredentialRole } from './credential.js';
+import { credentialEnvRoles, credentialEnvVars, credentialFromEnv } from './credential-env.js';
+import {
+  checkDockerConfigDir,
+  credentialFiles,
+  missingAuthFile,
+  storedLoginSources,
+  type AuthFileSystem,
+  type CredentialFilePath,
+} from './credential-paths.js';
 import { checkHelperName, helperError, IDENTITY_TOKEN_USERNAME, isNotFound, spawnHelper, type HelperExec } from './helper.js';
 import { registryHostOf } from '../ref/registry.js';
 import { findByRegistry, helperKeys, namespaceKeys, splitAuthKey } from './registry-host.js';
 import type { ShapeProblem } from '../options-check.js';
-import type { Credential, RegistryCredentials, SecretSink } from './credential-types.js';
+import type { RegistryCredentials, SecretSink } from './credential-types.js';
 
-export type { Credential, RegistryCredentials, SecretSink } from './credential-types.js';
-
-/** Whose credentials: a source, a target, or the one registry of a read-only command. */
-export type CredentialRole = 'from' | 'to' | 'read';
+// Moved to modules of their own (a credential's shape, the env variables, the files' locations);
+// re-exported so that the lookup's callers (connect(), credential-store.ts, the CLI, index.ts)
+// still import them from this one module.
+export type { Credential, CredentialRole } from './credential.js';
+export type { RegistryCredentials, SecretSink } from './credential-types.js';
+export { credentialEnvOrigin, credentialEnvRoles, credentialEnvVars } from './credential-env.js';
+export { checkDockerConfigDir, credentialFiles, dockerConfigPath, missingAuthFile, storedLoginSources, type AuthFileSystem, type CredentialFilePath } from './credential-paths.js';
 
 /** Inputs of resolveCredential. */
 export interface CredentialOptions {
   /**
    * Which env vars to read: REGPUSH_FROM_* (a source), REGPUSH_TO_* (a target), or for a
    * read-only command ('read': inspect and the like) REGPUSH_* first, then REGPUSH_TO_*, then
-   * REGPUSH_FROM_* — see credentialEnvPrefixes.
+   * REGPUSH_FROM_* — see credentialEnvRoles (credential-env.ts).
    */
   role: CredentialRole;
   /**
@@ -80,48 +91,6 @@ export interface CredentialOptions {
 }
 
 /**
- * What Podman's default auth file depends on besides the environment. containers/image keeps its
- * primary file in `$XDG_RUNTIME_DIR`, and in `/run/containers/<uid>/` when that variable is unset
- * (a login shell without systemd-logind, `su`, cron); elsewhere than on Linux in
- * `~/.config/containers/`.
- */
-export interface AuthFileSystem {
-  /** Default process.platform. */
-  platform?: NodeJS.Platform;
-  /** Default process.getuid() (undefined on Windows). */
-  uid?: number;
-  /** Prefix of the absolute default path `/run/containers/<uid>/auth.json` (default "/"). */
-  root?: string;
-}
-
-/** One file credentials are read from; `legacy` is the pre-2015 ~/.dockercfg format (the `auths` map alone). */
-export interface CredentialFilePath {
-  path: string;
-  legacy?: boolean;
-}
-
-/** Env var names for a role, e.g. REGPUSH_TO_USER ('read' gives the plain REGPUSH_USER set). Exported so the CLI's help can list them. */
-export function credentialEnvVars(role: CredentialRole): {
-  user: string;
-  password: string;
-  token: string;
-  identityToken: string;
-} {
-  const p = role === 'read' ? 'REGPUSH_' : `REGPUSH_${role.toUpperCase()}_`;
-  return { user: `${p}USER`, password: `${p}PASSWORD`, token: `${p}TOKEN`, identityToken: `${p}IDENTITY_TOKEN` };
-}
-
-/**
- * The env var sets a role reads, in order. A read-only command talks to one registry, which is
- * usually the one just pushed to or pulled from, so besides its own REGPUSH_USER/REGPUSH_PASSWORD
- * it takes the REGPUSH_TO_* set, then the REGPUSH_FROM_* set (the first set that is present wins;
- * the env vars name no registry, so regpush cannot match them by host).
- */
-export function credentialEnvRoles(role: CredentialRole): ('from' | 'to' | 'read')[] {
-  return role === 'read' ? ['read', 'to', 'from'] : [role];
-}
-
-/**
  * Where resolveCredential looks for a role, for error messages: "REGPUSH_USER/REGPUSH_PASSWORD, …,
  * Docker config.json, containers auth.json" — or "…, REGISTRY_AUTH_FILE (path)" when `env` sets it,
  * since that file is then the only one read. Only the files this `env` and `homeDir` lead to are
@@ -138,18 +107,6 @@ export function credentialSourceList(role: CredentialRole, explicitFlags?: strin
     return `${n.user}/${n.password}`;
   });
   return [...(explicitFlags ? [explicitFlags] : []), ...vars, storedLoginSources(env, homeDir, system)];
-}
-
-/**
- * The stored logins' files, as credentialSources names them: REGISTRY_AUTH_FILE, else Docker's
- * config.json and the containers auth.json files, each only where credentialFiles reads one.
- */
-export function storedLoginSources(env: Record<string, string | undefined> = {}, homeDir?: string, system?: AuthFileSystem): string {
-  if (env.REGISTRY_AUTH_FILE) return `REGISTRY_AUTH_FILE (${env.REGISTRY_AUTH_FILE})`;
-  const docker = dockerConfigPath(env, homeDir);
-  const files = credentialFiles(env, homeDir, system);
-  const kinds = [...(docker ? ['Docker config.json'] : []), ...(files.some((f) => !f.legacy && f.path !== docker) ? ['containers auth.json'] : [])];
-  return kinds.length ? kinds.join(', ') : 'no credential file, as no home directory was given';
 }
 
 /** Finds the credential for `registry` (a host such as "ghcr.io" or "docker.io"); undefined = anonymous. */
@@ -354,127 +311,9 @@ function readOnce(file: CredentialFilePath, reads: Map<string, Promise<Credentia
   return p;
 }
 
-/**
- * The error for a `REGISTRY_AUTH_FILE` that names no file. Podman refuses such an `--authfile` for
- * every command but login; read as "no credentials", a typo or a CI step that never wrote the file
- * would only show up later as a registry's 401, or as a push that went out anonymously.
- */
-export function missingAuthFile(file: string): UsageError {
-  return new UsageError(`REGISTRY_AUTH_FILE names ${file}, which does not exist: write it (regpush login does) or unset the variable`, { details: { file } });
-}
-
 /** Whether `data` has an `auths` entry under exactly `key`. */
 export function holdsKey(data: CredentialFile | undefined, key: string): data is CredentialFile & { auths: Record<string, AuthEntry> } {
   return Boolean(data?.auths && Object.hasOwn(data.auths, key));
-}
-
-/**
- * For a credential `file` found missing: throws UsageError when it is Docker's config.json and
- * `DOCKER_CONFIG` names something other than a directory (Docker warns "not a directory" and
- * reads nothing). Naming config.json itself made `$DOCKER_CONFIG/config.json` unreadable (ENOTDIR,
- * taken for "no file"): every stored login was silently ignored.
- */
-export async function checkDockerConfigDir(file: string, env: Record<string, string | undefined>, homeDir: string | undefined): Promise<void> {
-  const dir = env.DOCKER_CONFIG;
-  if (!dir || file !== dockerConfigPath(env, homeDir)) return;
-  const stat = await fs.stat(dir).catch(() => undefined);
-  if (!stat || stat.isDirectory()) return;
-  const hint = path.basename(dir) === 'config.json' ? `: set it to ${path.dirname(dir)}` : '';
-  throw new UsageError(`DOCKER_CONFIG names ${dir}, which is not a directory; it must name the directory that holds config.json${hint}`, { details: { file: dir } });
-}
-
-/**
- * `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`; undefined with neither a
- * DOCKER_CONFIG nor a home directory. The home is the caller's (`homeDir`, else `env.HOME`):
- * the library does not fall back on the process's own (os.homedir() reads $HOME), so a caller
- * that passes `env: {}` to keep the machine's logins out gets none of them.
- */
-export function dockerConfigPath(env: Record<string, string | undefined>, homeDir?: string): string | undefined {
-  const home = homeDir ?? env.HOME;
-  if (!env.DOCKER_CONFIG && !home) return undefined;
-  return path.join(env.DOCKER_CONFIG || path.join(home!, '.docker'), 'config.json');
-}
-
-/**
- * The credential files in lookup order; the first one holding credentials for the registry wins.
- * Compare containers-auth.json(5) and Docker's `docker login` documentation:
- * - `REGISTRY_AUTH_FILE` set: that file only. Podman, Buildah and Skopeo take it as the default of
- *   `--authfile`, and an auth file given explicitly replaces the whole search (containers/image
- *   reads no other file then), so a CI job that names its file is not served another login.
- * - otherwise Docker's `$DOCKER_CONFIG/config.json` or `~/.docker/config.json` first — the file
- *   `regpush login` writes, so a new login wins over an older Podman one; Podman reads it after its
- *   own files, Docker reads nothing else —, then Podman's primary file (Linux:
- *   `$XDG_RUNTIME_DIR/containers/auth.json`, or `/run/containers/<uid>/auth.json` when
- *   XDG_RUNTIME_DIR is unset and a home is given; elsewhere `~/.config/containers/auth.json`), then
- *   `${XDG_CONFIG_HOME:-~/.config}/containers/auth.json`, then the legacy `~/.dockercfg`, which
- *   Podman still reads (Docker dropped it, docker/cli#2504).
- * Missing files are skipped, but for REGISTRY_AUTH_FILE: a file named on purpose must be there
- * (findCredential throws missingAuthFile), as Podman requires of `--authfile`.
- */
-export function credentialFiles(env: Record<string, string | undefined>, homeDir?: string, system: AuthFileSystem = {}): CredentialFilePath[] {
-  if (env.REGISTRY_AUTH_FILE) return [{ path: env.REGISTRY_AUTH_FILE }];
-  // Without a home (see dockerConfigPath) the files under it are not read; the others still are.
-  const home = homeDir ?? env.HOME;
-  const platform = system.platform ?? process.platform;
-  const docker = dockerConfigPath(env, homeDir);
-  const files = docker ? [docker] : [];
-  if (platform !== 'linux') {
-    if (home) files.push(path.join(home, '.config', 'containers', 'auth.json'));
-  } else if (env.XDG_RUNTIME_DIR) files.push(path.join(env.XDG_RUNTIME_DIR, 'containers', 'auth.json'));
-  else if (home) {
-    // The machine's per-uid file stands in for XDG_RUNTIME_DIR only where the caller gave a home:
-    // `env: {}` (no HOME, no XDG_RUNTIME_DIR) keeps every login of the machine out.
-    const uid = 'uid' in system ? system.uid : process.getuid?.();
-    if (uid !== undefined) files.push(path.join(system.root ?? '/', 'run', 'containers', String(uid), 'auth.json'));
-  }
-  const config = env.XDG_CONFIG_HOME || (home && path.join(home, '.config'));
-  if (config) files.push(path.join(config, 'containers', 'auth.json'));
-  const unique = [...new Set(files)].map((p): CredentialFilePath => ({ path: p }));
-  return home ? [...unique, { path: path.join(home, '.dockercfg'), legacy: true }] : unique;
-}
-
-/**
- * The REGPUSH_* variables findCredential takes `role`'s credential from in `env`, as a message
- * names them (`REGPUSH_TO_USER/REGPUSH_TO_PASSWORD`, `REGPUSH_TOKEN`); undefined when none are set
- * (or only half a pair, which findCredential reports itself). Read by the same pick as the
- * credential itself (envCredential), so the two cannot disagree on which variables won.
- */
-export function credentialEnvOrigin(role: CredentialRole, env: Record<string, string | undefined>): string | undefined {
-  for (const r of credentialEnvRoles(role)) {
-    let found: { credential: Credential; vars: string } | undefined;
-    try {
-      found = envCredential(r, env);
-    } catch {
-      return undefined;
-    }
-    if (found) return found.vars;
-  }
-  return undefined;
-}
-
-function credentialFromEnv(role: CredentialRole, env: Record<string, string | undefined>): Credential | undefined {
-  return envCredential(role, env)?.credential;
-}
-
-/**
- * REGPUSH_<ROLE>_USER + REGPUSH_<ROLE>_PASSWORD → Basic/token-exchange credentials;
- * REGPUSH_<ROLE>_TOKEN → a registry (Bearer) token sent as is;
- * REGPUSH_<ROLE>_IDENTITY_TOKEN → an OAuth2 refresh token exchanged at the realm.
- * Half a pair is an error: silently falling through to another source would be confusing.
- * `vars` names the variables the credential came from.
- */
-function envCredential(role: CredentialRole, env: Record<string, string | undefined>): { credential: Credential; vars: string } | undefined {
-  const names = credentialEnvVars(role);
-  const username = env[names.user] || undefined;
-  const password = env[names.password] || undefined;
-  const registryToken = env[names.token] || undefined;
-  const identityToken = env[names.identityToken] || undefined;
-  if (registryToken) return { credential: { registryToken }, vars: names.token };
-  if (identityToken) return { credential: clean({ username, identityToken }), vars: username ? `${names.user}/${names.identityToken}` : names.identityToken };
-  if (username && password) return { credential: { username, password }, vars: `${names.user}/${names.password}` };
-  if (username) throw new AuthError(`${names.user} is set but ${names.password} is not`);
-  if (password) throw new AuthError(`${names.password} is set but ${names.user} is not`);
-  return undefined;
 }
 
 /**
@@ -627,18 +466,4 @@ function helperExecFromOptions(opts: CredentialOptions): HelperExec {
     }
     return reply;
   };
-}
-
-function isUsable(c: Credential): boolean {
-  return Boolean((c.username && c.password) || c.identityToken || c.registryToken);
-}
-
-function clean(c: Credential): Credential {
-  // Empty strings count as absent: an unset flag often arrives as "".
-  const out: Credential = {};
-  if (c.username) out.username = c.username;
-  if (c.password) out.password = c.password;
-  if (c.identityToken) out.identityToken = c.identityToken;
-  if (c.registryToken) out.registryToken = c.registryToken;
-  return out;
 }

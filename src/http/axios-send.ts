@@ -2,23 +2,25 @@
  * The bottom of the transport stack and the only importer of axios. Streams both ways, never
  * follows redirects (axios' follower keeps a copy of each request body, so memory grows with the
  * blob; docs/performance.md, "HTTP client for blobs"),
- * never decompresses, and turns socket failures into typed errors.
+ * never decompresses, and turns socket failures into typed errors (worded in send-errors.ts).
+ * Its keep-alive agents open connections ahead of requests through spare-sockets.ts.
  */
 import http, { type Agent } from 'node:http';
 import https from 'node:https';
-import { isIP, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
-import axios, { AxiosError } from 'axios';
-import { AuthError, NetworkError, TlsError, AbortedError, RegpushError } from '../errors.js';
-import { connectionOptionNames, type ConnectionNames } from '../options-check.js';
+import axios from 'axios';
+import { NetworkError, AbortedError } from '../errors.js';
+import type { ConnectionNames } from '../options-check.js';
 import { redactProxyUrl, redactUrl } from '../redact.js';
 import type { HttpRequest, HttpResponse, Send } from './types.js';
 import type { EarlySockets } from './early-sockets.js';
 import { watchIdle } from './idle.js';
-import { WaitingSockets } from './waiting-sockets.js';
-import { PROXY_LEG, ProxyAgents, TUNNEL_SIGNAL, type ProxyUse } from './proxy.js';
+import { ProxyAgents, TUNNEL_SIGNAL, type ProxyUse } from './proxy.js';
 import { proxyFor, type ProxySettings } from './proxy-choice.js';
-import { tlsConnectOptions, type TlsFailureKind, type TlsResolver } from './tls.js';
+import { bodyFailure, proxyRefusal, safeHost, transportError } from './send-errors.js';
+import { withSpares, type Spares } from './spare-sockets.js';
+import { tlsConnectOptions, type TlsResolver } from './tls.js';
 
 /** Options of the socket-level client. */
 export interface AxiosSendOptions {
@@ -36,319 +38,6 @@ export interface AxiosSendOptions {
   early?: EarlySockets;
   /** What a TLS failure's hint calls the settings that fix it (Transport.names); default the library's options. */
   names?: ConnectionNames;
-}
-
-/**
- * Whether a failure is TLS's: by its code first (OpenSSL's and Node's TLS codes); a system error
- * (ECONNRESET, ENOTFOUND, EAI_AGAIN…) is the network's whatever its message says, since the
- * message names the host (`getaddrinfo ENOTFOUND tls-registry.corp`) and a reset in the middle
- * of a handshake says "TLS". Only a failure without either kind of code is judged by its words,
- * with the host names taken out of them first.
- */
-function isTlsFailure(errno: string, message: string, hostnames: string[]): boolean {
-  if (TLS_CODES.has(errno) || /^ERR_(SSL|TLS)_/.test(errno)) return true;
-  if (/^E[A-Z0-9_]+$/.test(errno) && !errno.startsWith('ERR_')) return false;
-  let words = message;
-  for (const h of hostnames) if (h) words = words.split(h).join('');
-  return /certificate|SSL|TLS/i.test(words);
-}
-
-const TLS_CODES = new Set([
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'CERT_HAS_EXPIRED',
-  'CERT_NOT_YET_VALID',
-  'CERT_UNTRUSTED',
-  'CERT_REJECTED',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-  'ERR_SSL_WRONG_VERSION_NUMBER',
-  'EPROTO',
-]);
-
-const CODE_TEXT: Record<string, string> = {
-  ECONNREFUSED: 'connection refused',
-  ENOTFOUND: 'host not found',
-  EAI_AGAIN: 'DNS lookup failed',
-  ECONNRESET: 'connection reset',
-  ETIMEDOUT: 'timed out',
-  ECONNABORTED: 'timed out',
-  EPIPE: 'connection closed while sending',
-  ERR_SOCKET_CONNECTION_TIMEOUT: 'connect timed out',
-};
-
-/** What to check next, per socket error. */
-const NETWORK_HINT: Record<string, string> = {
-  ECONNREFUSED: 'check the host and port, and that the registry is running',
-  ENOTFOUND: 'check the registry name for typos, and DNS',
-  EAI_AGAIN: 'check DNS and the network connection',
-  ETIMEDOUT: 'check the network, firewall and proxy settings (HTTPS_PROXY, NO_PROXY)',
-  ECONNABORTED: 'check the network, firewall and proxy settings (HTTPS_PROXY, NO_PROXY)',
-  ERR_SOCKET_CONNECTION_TIMEOUT: 'check the network, firewall and proxy settings (HTTPS_PROXY, NO_PROXY)',
-};
-
-/** Which handshake failure an error code stands for, to say what would fix it. */
-export function tlsFailureKind(errno: string, message: string): TlsFailureKind {
-  if (errno === 'ERR_TLS_CERT_ALTNAME_INVALID') return 'hostname';
-  // A server that requires a client certificate ends the handshake with an alert: "bad
-  // certificate" (TLS 1.2) or "certificate required" (TLS 1.3), or "handshake failure"; one that
-  // does not trust the certificate sent ends it with "unknown ca" (OpenSSL's servers: an alert a
-  // client receives is the server's verdict on the client's certificate, never on the server's).
-  // Likewise "certificate expired", "certificate revoked", "certificate unknown", "unsupported
-  // certificate": alerts about the client's certificate (OpenSSL servers, Go from 1.21 on).
-  if (
-    /ALERT_(BAD_CERTIFICATE|CERTIFICATE_REQUIRED|HANDSHAKE_FAILURE|UNKNOWN_CA|CERTIFICATE_EXPIRED|CERTIFICATE_REVOKED|CERTIFICATE_UNKNOWN|UNSUPPORTED_CERTIFICATE)/.test(errno) ||
-    /alert (bad certificate|certificate required|unknown ca|certificate expired|certificate revoked|certificate unknown|unsupported certificate)/i.test(message)
-  )
-    return 'client-certificate';
-  // The server's certificate outside its dates: the chain verified, so no CA is to blame.
-  if (errno === 'CERT_HAS_EXPIRED' || errno === 'CERT_NOT_YET_VALID') return 'validity';
-  if (TLS_CODES.has(errno) && errno !== 'EPROTO' && errno !== 'ERR_SSL_WRONG_VERSION_NUMBER') return 'untrusted';
-  return 'other';
-}
-
-/** What to check next, per socket error, when the request went through a proxy: the connection that failed was the one to the proxy. */
-const PROXY_HINT: Record<string, string> = {
-  ECONNREFUSED: 'check the proxy address and port, and that the proxy is running',
-  ENOTFOUND: 'check the proxy host name for typos, and DNS',
-};
-
-function hasUserinfo(url: string): boolean {
-  try {
-    return new URL(url).username !== '';
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Whether a TLS failure of a request through `proxy` was the connection to the proxy's (an
- * https:// proxy): always for a plain-http registry, which has no TLS of its own; for an https
- * one, when it came before the tunnel was up (the tunnel agent marks those).
- */
-function isProxyTls(err: unknown, req: HttpRequest, proxy: ProxyUse): boolean {
-  if (!/^https:/i.test(proxy.url)) return false;
-  if (req.url.startsWith('http:')) return true;
-  const marked = (x: unknown) => !!x && typeof x === 'object' && (x as { [PROXY_LEG]?: boolean })[PROXY_LEG] === true;
-  return marked(err) || marked((err as { cause?: unknown } | undefined)?.cause);
-}
-
-/**
- * A TLS failure of the connection to an https:// proxy, naming the proxy and what fixes it there:
- * the registry's own settings (certs.d, a per-registry CA or client certificate, verification
- * off) apply to the TLS session inside the tunnel and never reach the proxy's, so the hint the
- * registry's failure gets would not help.
- */
-function proxyTlsError(err: unknown, req: HttpRequest, proxy: ProxyUse, errno: string, kind: TlsFailureKind, message: string, tls?: TlsResolver): TlsError {
-  const host = safeHost(req.url);
-  const named = redactProxyUrl(proxy.url);
-  const wrongScheme = errno === 'ERR_SSL_WRONG_VERSION_NUMBER' || errno === 'EPROTO' || /wrong version number|packet length too long/i.test(message);
-  // The connection to the proxy trusts Node's roots and NODE_EXTRA_CA_CERTS (the process's, and a
-  // library call's env: TlsResolver.proxySettings), never a registry's own CA settings.
-  const extraCa = tls?.extraCaCerts();
-  const carried = certificateNames(err, message);
-  const fixes: Partial<Record<TlsFailureKind, string>> = {
-    untrusted: extraCa
-      ? `the proxy's certificate is not trusted: NODE_EXTRA_CA_CERTS (${extraCa}) is trusted for the proxy and did not verify it: it is not the CA that issued the proxy's certificate, or the proxy does not send the intermediate certificates between them (then add those to that file)`
-      : `the proxy's certificate is not trusted: name its CA in NODE_EXTRA_CA_CERTS=PATH in regpush's environment (trusted for every registry and proxy; the per-registry CA settings and certs.d apply to the registry inside the tunnel, not to the proxy)`,
-    validity: `the proxy's certificate is outside its validity dates (expired, or not valid yet): its operator renews it, or this machine's clock is wrong`,
-    hostname: `the proxy's certificate is not made out for ${safeHostname(proxy.url)}${carried?.length ? ` (it names ${carried.join(', ')})` : ''}: check the proxy's name in ${proxy.variable}`,
-    'client-certificate': 'the proxy wants a client certificate, which regpush does not send to a proxy',
-  };
-  const fix =
-    fixes[kind] ?? (wrongScheme ? `the proxy does not speak TLS there: for a plain-HTTP proxy, write http:// in ${proxy.variable}` : `check the proxy URL in ${proxy.variable}`);
-  const text = kind === 'client-certificate' ? 'the proxy refused the handshake without a client certificate' : message;
-  return new TlsError(`TLS failure talking to proxy ${named} (${proxy.variable}) for ${host}: ${text} (${errno}); ${fix}`, {
-    details: { registry: host, request: `${req.method} ${redactUrl(req.url)}`, errno, tlsFailure: kind, proxy: named },
-  });
-}
-
-/**
- * The names a certificate carries, for a hostname mismatch: its subjectAltName, from the
- * certificate Node's error holds (tls.checkServerIdentity's `cert`), else from the message ("… is
- * not in the cert's altnames: DNS:a, IP Address:10.0.0.5", "… is not cert's CN: a"); the message
- * alone lists only the addresses of a host named by one ("… is not in the cert's list: "). Without
- * their DNS: / IP Address: labels; undefined when neither gives any.
- */
-export function certificateNames(err: unknown, message: string): string[] | undefined {
-  const cause = (err as { cause?: unknown } | undefined)?.cause;
-  const cert = [err, cause].map((x) => (x as { cert?: { subjectaltname?: unknown } } | undefined)?.cert).find((c) => c && typeof c === 'object');
-  const san = typeof cert?.subjectaltname === 'string' ? cert.subjectaltname : undefined;
-  const text = san ?? /(?:cert's altnames|cert's list|cert's CN): ?(.*)$/.exec(message)?.[1];
-  if (text === undefined) return undefined;
-  const entries = text.split(/,\s*/).map((n) => n.trim()).filter(Boolean);
-  // Of a subjectAltName, the names a host is checked against (not email: or URI: entries).
-  return (san === undefined ? entries : entries.filter((n) => /^(DNS|IP Address):/.test(n))).map((n) => n.replace(/^(DNS|IP Address):/, ''));
-}
-
-/**
- * Maps a socket/axios failure to a NetworkError or TlsError naming the host (and the proxy, with
- * its credentials redacted, when the request went through one). `tls` (the transport's resolver)
- * words the fix for a TLS failure: the setting and the certs.d path for that host; `names` the
- * settings named without one (the caller's options, or the CLI's flags).
- */
-export function transportError(err: unknown, req: HttpRequest, tls?: TlsResolver, proxy?: ProxyUse, names: ConnectionNames = connectionOptionNames): RegpushError {
-  if (err instanceof RegpushError) return err;
-  // A body stream that failed with our own error (digest mismatch, abort) surfaces as the cause.
-  if ((err as { cause?: unknown })?.cause instanceof RegpushError) return (err as { cause: RegpushError }).cause;
-  const e = err as AxiosError & { cause?: { code?: string } };
-  const code = e.code ?? e.cause?.code ?? 'UNKNOWN';
-  const host = safeHost(req.url);
-  const request = `${req.method} ${redactUrl(req.url)}`;
-  if (code === 'ERR_CANCELED' || e.name === 'CanceledError' || e.name === 'AbortError') {
-    return new AbortedError(`aborted: ${request}`, { details: { request } });
-  }
-  const errno = (e.cause as { code?: string } | undefined)?.code ?? code;
-  // A network failure gets no certificate hint, and is retried as one.
-  if (isTlsFailure(errno, e.message ?? '', [safeHostname(req.url), proxy ? safeHostname(proxy.url) : ''])) {
-    const message = (e.message ?? '').split('\n')[0]!;
-    const kind = tlsFailureKind(errno, e.message ?? '');
-    if (proxy && isProxyTls(err, req, proxy)) return proxyTlsError(err, req, proxy, errno, kind, message, tls);
-    // The server answered the ClientHello with something that is no TLS record: a plain-HTTP
-    // server's "HTTP/1.1 400" read as a record header. No CA or certificate is involved, so the
-    // line says that and gives the one fix, not OpenSSL's text (`write EPROTO 80AC…:error:0A00010B:
-    // SSL routines:ssl3_get_record:wrong version number:../deps/openssl/…`).
-    if (errno === 'ERR_SSL_WRONG_VERSION_NUMBER' || /wrong version number|packet length too long|http request/i.test(message)) {
-      const reason = /packet length too long/i.test(message) ? 'packet length too long' : 'wrong version number';
-      return new TlsError(`TLS failure talking to ${host}: it answered in plain HTTP, not TLS (${reason}, ${errno}); if ${host} serves plain HTTP, add ${names.insecure(host)}`, {
-        details: { registry: host, request, errno, tlsFailure: kind },
-      });
-    }
-    const plain = errno === 'EPROTO' ? `; if ${host} serves plain HTTP, add ${names.insecure(host)}` : '';
-    const fix = tls ? tls.hint(host, kind, kind === 'hostname' ? certificateNames(err, message) : undefined) : `for a private CA add ${names.caCert(host)}`;
-    const text = kind === 'client-certificate' ? 'the server refused the handshake without a client certificate it accepts' : message;
-    // The resolver's hint says it, or says that the caller's NODE_EXTRA_CA_CERTS is trusted already.
-    const everywhere = kind === 'untrusted' && !tls ? '; NODE_EXTRA_CA_CERTS=PATH trusts a CA for every registry' : '';
-    return new TlsError(`TLS failure talking to ${host}: ${text} (${errno}); ${fix}${everywhere}${plain}`, {
-      details: { registry: host, request, errno, tlsFailure: kind },
-    });
-  }
-  const text = CODE_TEXT[errno] ?? e.message ?? String(err);
-  if (proxy) {
-    const hint = `${PROXY_HINT[errno] ?? 'check the network and the proxy'} (${proxy.variable}, NO_PROXY)`;
-    return new NetworkError(`cannot reach ${host} through proxy ${redactProxyUrl(proxy.url)}: ${text} (${errno}); ${hint}`, { details: { registry: host, request, errno } });
-  }
-  const hint = NETWORK_HINT[errno] ?? 'check the network and proxy settings (HTTPS_PROXY, NO_PROXY)';
-  return new NetworkError(`cannot reach ${host}: ${text} (${errno}); ${hint}`, { details: { registry: host, request, errno } });
-}
-
-/**
- * The error for an answer the proxy gave instead of the registry, or undefined when `res` is the
- * registry's. 407 can only come from a proxy (RFC 9110, 15.5.8). For HTTPS the registry answers
- * inside the TLS session of the CONNECT tunnel, so an answer on a socket without TLS is the
- * proxy's refusal of the CONNECT itself (https-proxy-agent hands it to the request as a response).
- */
-function proxyRefusal(status: number, socket: Socket | null | undefined, req: HttpRequest, proxy: ProxyUse): RegpushError | undefined {
-  const refusedConnect = req.url.startsWith('https:') && (socket as { encrypted?: boolean } | null | undefined)?.encrypted !== true;
-  if (status !== 407 && !refusedConnect) return undefined;
-  const host = safeHost(req.url);
-  const request = `${req.method} ${redactUrl(req.url)}`;
-  const named = redactProxyUrl(proxy.url);
-  const variable = proxy.variable;
-  if (status === 407) {
-    const fix = hasUserinfo(proxy.url)
-      ? `the user and password in ${variable} were not accepted`
-      : `give them in ${variable} as http://USER:PASSWORD@HOST:PORT`;
-    return new AuthError(`proxy ${named} requires authentication (407) for ${host}: ${fix}`, { details: { registry: host, request, proxyStatus: status, proxy: named } });
-  }
-  // Not `status`, which says what the registry answered (a 403 there means other things); the
-  // retry middleware retries a proxy's 502/503/504 as it would a registry's.
-  return new NetworkError(`cannot reach ${host} through proxy ${named}: the proxy answered ${status} to CONNECT; check the proxy settings (${variable}, NO_PROXY)`, {
-    details: { registry: host, request, proxyStatus: status, proxy: named },
-  });
-}
-
-/** The error a request fails with when its body stream failed: the body's own typed error (never retried as a network failure unless it is one). */
-function bodyFailure(err: unknown, req: HttpRequest, names?: ConnectionNames): RegpushError {
-  return err instanceof RegpushError ? err : transportError(err, req, undefined, undefined, names);
-}
-
-/** The host name of `url` (no port, no brackets), or '' when it does not parse. */
-function safeHostname(url: string): string {
-  try {
-    return new URL(url).hostname.replace(/^\[|\]$/g, '');
-  } catch {
-    return '';
-  }
-}
-
-function safeHost(url: string): string {
-  try {
-    return new URL(url).host;
-  } catch {
-    return url;
-  }
-}
-
-/** What an agent passes createConnection (Node sets `_agentKey` to the pool name it files the socket under). */
-type ConnectOptions = Record<string, unknown> & { _agentKey?: string };
-
-/**
- * Connections opened before any request needs them, per agent pool name: the agent hands one out
- * where it would otherwise connect (createConnection, the documented hook for custom agents). The
- * name is the agent's own getName() of the options it would build for a request to that origin
- * (host, port, and for TLS the agent's trust and client-certificate settings), so a spare is only
- * ever used where the agent would have made the same connection itself; if the names ever
- * differed, the spare would just go unused and close after WAITING_IDLE_MS (waiting-sockets.ts).
- */
-class Spares {
-  private readonly waiting = new WaitingSockets();
-
-  constructor(
-    private readonly agent: Agent,
-    private readonly connect: (o: ConnectOptions) => Socket,
-  ) {}
-
-  /** Opens connections to `url`'s origin until the pool there (busy, idle and spare) has `n`. */
-  open(url: URL, n: number): void {
-    const tls = url.protocol === 'https:';
-    const host = url.hostname.replace(/^\[|\]$/g, '');
-    const options: ConnectOptions = {
-      ...(this.agent as unknown as { options: Record<string, unknown> }).options,
-      host,
-      port: Number(url.port || (tls ? 443 : 80)),
-      // As the agent names a request's socket: SNI from the host name, none for an IP address.
-      ...(tls ? { servername: isIP(host) ? '' : host } : {}),
-    };
-    delete options.keepAlive;
-    delete options.maxSockets;
-    delete options.scheduling;
-    const key = this.agent.getName(options as unknown as http.AgentOptions & { host: string; port: number });
-    const pooled = (this.agent.sockets[key]?.length ?? 0) + (this.agent.freeSockets[key]?.length ?? 0);
-    for (let have = pooled + this.waiting.count(key); have < n; have++) this.waiting.add(key, this.connect({ ...options, _agentKey: key }));
-  }
-
-  /** A spare for the pool `key`, still open; undefined when there is none. */
-  take(key: string | undefined): Socket | undefined {
-    return this.waiting.take(key);
-  }
-
-  destroy(): void {
-    this.waiting.destroy();
-  }
-}
-
-/**
- * A keep-alive agent that can open connections ahead of its requests (see Spares). Where it would
- * connect, it takes a spare, else a connection the launcher opened early to that host and port
- * (TLS agents put their TLS on top of it), else connects.
- */
-function withSpares<A extends Agent>(agent: A, early: EarlySockets | undefined, tls: boolean): A & { spares: Spares } {
-  const own = agent.createConnection.bind(agent) as unknown as (o: ConnectOptions, cb?: unknown) => Socket;
-  const fromEarly = (o: ConnectOptions): Socket | undefined => {
-    const raw = early?.take(String(o.host), Number(o.port));
-    if (!raw) return undefined;
-    // As the agent's own connections are (Node's agents default to noDelay): with Nagle's
-    // algorithm on, the last small segment of a request (a body's tail, a chunked upload's end)
-    // waits until all data in flight is acknowledged, a round trip on a remote registry.
-    raw.setNoDelay(true);
-    return tls ? own({ ...o, socket: raw }) : raw;
-  };
-  const spares = new Spares(agent, (o) => fromEarly(o) ?? own(o));
-  (agent as unknown as { createConnection: (o: ConnectOptions, cb?: unknown) => Socket }).createConnection = (o, cb) => spares.take(o._agentKey) ?? fromEarly(o) ?? own(o, cb);
-  return Object.assign(agent, { spares });
 }
 
 /** Bytes per write of an in-memory body: views of it (subarray), never copies. */
@@ -407,8 +96,9 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void;
   const agentsFor = async (url: string): Promise<{ httpAgent?: Agent; httpsAgent?: Agent; proxy?: ProxyUse }> => {
     const u = new URL(url);
     const settings = u.protocol === 'https:' && opts.tls ? await opts.tls.settingsFor(u.host) : undefined;
-    // An https:// proxy's own TLS: the trust of env's NODE_EXTRA_CA_CERTS too (a corporate proxy's CA).
-    const proxyTls = opts.tls && /^https:/i.test(proxyFor(u, opts.proxy ?? {}) ?? '') ? await opts.tls.proxySettings() : undefined;
+    // An https:// proxy's own TLS: its host's settings (a --ca-cert for it, NODE_EXTRA_CA_CERTS: a corporate proxy's CA).
+    const proxyUrl = opts.tls ? proxyFor(u, opts.proxy ?? {}) : undefined;
+    const proxyTls = proxyUrl && /^https:/i.test(proxyUrl) ? await opts.tls!.proxySettings(new URL(proxyUrl).host) : undefined;
     const viaProxy = proxies.agentFor(u, settings, proxyTls);
     if (viaProxy) return u.protocol === 'https:' ? { httpsAgent: viaProxy.agent, proxy: viaProxy.proxy } : { httpAgent: viaProxy.agent, proxy: viaProxy.proxy };
     if (!settings) return {};

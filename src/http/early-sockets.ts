@@ -6,7 +6,7 @@
  * round trip off every command's first request, for the price of a connection that may go unused.
  *
  * Plain TCP only: the transport's agents take a socket by host and port and put TLS, with their
- * own trust and client-certificate settings, on top of it (axios-send.ts). For an origin opened
+ * own trust and client-certificate settings, on top of it (withSpares, spare-sockets.ts). For an origin opened
  * with `tls`, the transport does that as soon as it exists rather than at the socket's first
  * request, so a connection first used a few round trips in (a token service's after the 401, an
  * upload session's after the tag's answer) finds its TLS handshake done too. A socket nobody takes

@@ -238,7 +238,7 @@ export function retryMiddleware(policy: RetryPolicy, onRetry?: RetryListener): M
         outcome = { status: res.status, retryAfter: res.headers['retry-after'], rateLimitRemaining: res.headers['ratelimit-remaining'] };
       } catch (err) {
         const errno = err instanceof RegpushError ? String(err.details.errno ?? '') : '';
-        // A proxy that refused the CONNECT with 502/503 (axios-send.ts) is retried as that answer from the registry would be.
+        // A proxy that refused the CONNECT with 502/503 (proxyRefusal, send-errors.ts) is retried as that answer from the registry would be.
         const status = err instanceof RegpushError && typeof err.details.proxyStatus === 'number' ? err.details.proxyStatus : undefined;
         if (!replayable || err instanceof AbortedError) throw err;
         const failure: AttemptOutcome = status === undefined ? { errno } : { errno, status };

@@ -39,7 +39,9 @@ export interface RegistryTlsOptions {
    * therefore holds already. Giving a host extra CAs replaces that default trust for it, so this
    * file is added back with them, and only there. The CLI passes its process's. A library caller
    * whose process was started with the variable may pass it too (`process.env.NODE_EXTRA_CA_CERTS`),
-   * so that a file the `env` option also names is not added to every host a second time.
+   * so that a file the `env` option also names is not added to every host a second time. Given,
+   * it is the NODE_EXTRA_CA_CERTS in effect: it wins over another file in `env.NODE_EXTRA_CA_CERTS`,
+   * which is then not trusted (a warning says so), as the explicit options win over `env` elsewhere.
    */
   nodeExtraCaCerts?: string;
 }

@@ -25,9 +25,9 @@ export { DEFAULT_CERTS_DIRS, defaultCertsDirs, type RegistryTlsOptions } from '.
 /**
  * What tlsResolver takes: the caller's options, and the NODE_EXTRA_CA_CERTS of the operation's
  * `env`. That file is trusted for every host and for an https:// proxy, on top of Node's bundled
- * roots, as Node trusts the one of its own environment; unless it is `nodeExtraCaCerts`, which the
- * default trust holds already. One that cannot be read, or holds no certificate, is a warning and
- * adds nothing, as Node treats its own.
+ * roots, as Node trusts the one of its own environment; unless `nodeExtraCaCerts` is given, which
+ * names the file in effect (the default trust holds it already). One that cannot be read, or holds
+ * no certificate, is a warning and adds nothing, as Node treats its own.
  */
 export interface ResolverTlsOptions extends RegistryTlsOptions {
   /** env.NODE_EXTRA_CA_CERTS of the operation (absolute: anchorPaths). */
@@ -79,11 +79,12 @@ export interface TlsResolver {
   /** Settings for `host` (URL host[:port]); undefined when the defaults apply. Cached per host. */
   settingsFor(host: string): Promise<TlsSettings | undefined>;
   /**
-   * Settings for the connection to an https:// proxy: Node's default trust and env's
-   * NODE_EXTRA_CA_CERTS (the CA a corporate proxy's certificate usually needs), never a
-   * registry's own CAs, client certificate or verification; undefined when Node's defaults apply.
+   * Settings for the connection to an https:// proxy at `host` (its URL's host[:port]): those of
+   * that host, as for any host connected to (NODE_EXTRA_CA_CERTS, the CA a corporate proxy's
+   * certificate usually needs, and the CAs, client certificate or verification given for the
+   * proxy's own host[:port]), never a registry's; undefined when Node's defaults apply.
    */
-  proxySettings(): Promise<TlsSettings | undefined>;
+  proxySettings(host: string): Promise<TlsSettings | undefined>;
   /**
    * Called when a request to `host` over TLS has been answered: the first time, a host whose
    * verification is off is warned of, whatever it is to the operation (registry, mirror, token
@@ -97,7 +98,7 @@ export interface TlsResolver {
    * error gave them.
    */
   hint(host: string, kind: TlsFailureKind, certNames?: readonly string[]): string;
-  /** The NODE_EXTRA_CA_CERTS file trusted for every host and proxy (env's, else the process's), for hints; undefined when none is, or it could not be read. */
+  /** The NODE_EXTRA_CA_CERTS file trusted for every host and proxy (nodeExtraCaCerts, else env's), for hints; undefined when none is, or it could not be read. */
   extraCaCerts(): string | undefined;
 }
 
@@ -237,12 +238,15 @@ function checkClientPair(cert: Buffer, key: Buffer, files: { cert: string; key: 
 export function tlsResolver(opts: ResolverTlsOptions, logger: Logger = silentLogger, names: ConnectionNames = connectionOptionNames): TlsResolver {
   const roots = opts.certsDirs ?? DEFAULT_CERTS_DIRS;
   // env's NODE_EXTRA_CA_CERTS, trusted for every host: a library caller's `env` is not the
-  // environment Node read at start-up, so Node has not added it (unless it is the file the
-  // process started with, nodeExtraCaCerts). Read once for all hosts.
+  // environment Node read at start-up, so Node has not added it. Not when the file the process
+  // started with is named (nodeExtraCaCerts): that one is the variable in effect, and wins, as
+  // the explicit options win over `env` elsewhere (trusting env's for the hosts without CAs of
+  // their own, the started one's for the others, made the trust depend on the host). Read once for all hosts.
   // Compared as resolved paths: the CLI resolves its start-up variable, `env`'s comes as written
-  // (`/etc/ssl//ca.pem` is the same file, and must stay Node's).
+  // (`/etc/ssl//ca.pem` is the same file, and is no other one).
   const sameFile = (a: string, b: string | undefined): boolean => b !== undefined && resolvePath(a) === resolvePath(b);
-  const everywhere = opts.envExtraCaCerts && !sameFile(opts.envExtraCaCerts, opts.nodeExtraCaCerts) ? opts.envExtraCaCerts : undefined;
+  const everywhere = opts.nodeExtraCaCerts === undefined ? opts.envExtraCaCerts || undefined : undefined;
+  const envPassedOver = opts.nodeExtraCaCerts !== undefined && opts.envExtraCaCerts && !sameFile(opts.envExtraCaCerts, opts.nodeExtraCaCerts) ? opts.envExtraCaCerts : undefined;
   // Its text, or undefined when there is none or it adds no CA. A file that cannot be read, or
   // holds no certificate, is one warning, and verification goes on with the other roots: as Node
   // does with the variable it starts with, and as the CLI does with that one (it was E_INPUT for
@@ -265,19 +269,34 @@ export function tlsResolver(opts: ResolverTlsOptions, logger: Logger = silentLog
   // One Node could not read it ignored at start, with its own "Warning: Ignoring extra certs" line
   // (and the CLI's warning naming the variable): so is it here, rather than fail only the hosts
   // that have CAs of their own while every other one goes on.
+  // Read before any handshake (every one waits for its host's settings), whether or not a host
+  // adds it back: a hint must not call it trusted when Node could not read it.
+  let nodeExtraFailed = false;
   let nodeExtraText: Promise<string | undefined> | undefined;
-  const nodeExtraCa = (file: string): Promise<string | undefined> =>
-    (nodeExtraText ??= readFile(file).then(
+  const nodeExtraCa = (): Promise<string | undefined> => {
+    const file = opts.nodeExtraCaCerts;
+    if (file === undefined) return Promise.resolve(undefined);
+    return (nodeExtraText ??= readFile(file).then(
       (bytes) => bytes.toString('utf8'),
       (err: unknown) => {
+        nodeExtraFailed = true;
         const code = (err as NodeJS.ErrnoException).code ?? 'read error';
         logger.debug(`NODE_EXTRA_CA_CERTS=${file}: cannot read it (${code}); not added back, as Node did not add it`);
         return undefined;
       },
     ));
-  // The NODE_EXTRA_CA_CERTS the caller set, whichever way: a TLS failure's hint does not advise it
-  // again. Not env's when it was ignored (its warning said so): that one verified nothing.
-  const extraCaSet = (): string | undefined => (everywhere !== undefined && everywhereFailed ? opts.nodeExtraCaCerts : (opts.envExtraCaCerts ?? opts.nodeExtraCaCerts));
+  };
+  // Said once, when the first host's settings are read.
+  let passedOverSaid = false;
+  const sayPassedOver = (): void => {
+    if (envPassedOver === undefined || passedOverSaid) return;
+    passedOverSaid = true;
+    logger.warn(`env.NODE_EXTRA_CA_CERTS=${envPassedOver} is not trusted: tls.nodeExtraCaCerts names ${opts.nodeExtraCaCerts} as the NODE_EXTRA_CA_CERTS in effect, and wins over env`);
+  };
+  // The NODE_EXTRA_CA_CERTS in effect, whichever way it is set: a TLS failure's hint does not
+  // advise it again. Not one that was ignored (a warning said so; Node's own warned at start):
+  // that one verified nothing, and a hint calling it trusted would send the user looking elsewhere.
+  const extraCaSet = (): string | undefined => (opts.nodeExtraCaCerts !== undefined ? (nodeExtraFailed ? undefined : opts.nodeExtraCaCerts) : everywhereFailed ? undefined : everywhere);
   const offList = opts.verifyOff ?? [];
   /**
    * The verifyOff entry covering a host, by the rule the scheme choice uses (hostEntryFor: an entry
@@ -308,7 +327,8 @@ export function tlsResolver(opts: ResolverTlsOptions, logger: Logger = silentLog
       cas: [...(found?.cas ?? []).map((file) => ({ file, by: `in ${found!.dir}/` })), ...(lookup(opts.caCerts, host) ?? []).map((file) => ({ file, by: caSetting }))],
       ...(client ? { client: { cert: client.cert, by: flaggedClient ? clientSetting : `in ${found!.dir}/` } } : {}),
     });
-    const envCa = await everywhereCa();
+    sayPassedOver();
+    const [envCa, nodeText] = await Promise.all([everywhereCa(), nodeExtraCa()]);
     if (verify && caFiles.length === 0 && !client && envCa === undefined) return undefined;
     const sources = [...caFiles, ...(envCa !== undefined ? [everywhere!] : []), ...(client ? [client.cert, client.key] : [])];
     logger.debug(`TLS for ${name}: ${sources.length ? sources.join(', ') : 'default trust'}${verify ? '' : ', verification off'}`);
@@ -330,8 +350,7 @@ export function tlsResolver(opts: ResolverTlsOptions, logger: Logger = silentLog
     if (extra.length || envCa !== undefined) {
       // Node's `ca` replaces its default trust; Docker adds certs.d CAs to the system pool, so the
       // defaults (and NODE_EXTRA_CA_CERTS, which Node would otherwise add itself) go back in.
-      const nodeText = opts.nodeExtraCaCerts && extra.length ? await nodeExtraCa(opts.nodeExtraCaCerts) : undefined;
-      const nodeExtra = nodeText === undefined ? [] : [nodeText];
+      const nodeExtra = nodeText === undefined || !extra.length ? [] : [nodeText];
       ca = [...rootCertificates, ...nodeExtra, ...(envCa !== undefined ? [envCa] : []), ...extra];
     }
     const [clientCert, clientKey] = client ? await Promise.all([readPem(client.cert, 'client certificate'), readPem(client.key, 'client key')]) : [undefined, undefined];
@@ -341,40 +360,41 @@ export function tlsResolver(opts: ResolverTlsOptions, logger: Logger = silentLog
     return { id: `${name}|${verify}|${sources.join('|')}`, ca, clientCert, clientKey, verify, sources, secureContext };
   };
 
-  // The connection to an https:// proxy: the trust every host gets (env's NODE_EXTRA_CA_CERTS on
-  // top of Node's), as Node would give its own https connections; one context for the operation.
-  let proxyTls: Promise<TlsSettings | undefined> | undefined;
-  const proxySettings = (): Promise<TlsSettings | undefined> =>
-    (proxyTls ??= everywhereCa().then((text) => {
-      if (text === undefined) return undefined;
-      const ca = [...rootCertificates, text];
-      logger.debug(`TLS for proxies: ${everywhere}`);
-      return { id: `proxy|${everywhere}`, ca, verify: true, sources: [everywhere!], secureContext: createSecureContext({ ca }) };
-    }));
   // Hosts whose first TLS answer has been seen (answered): each warned of once, if at all.
   const answeredHosts = new Set<string>();
+  const answered = (host: string): void => {
+    const name = tlsName(host);
+    if (answeredHosts.has(name)) return;
+    answeredHosts.add(name);
+    const offBy = offEntry(name);
+    if (offBy !== undefined) logger.warn(`TLS verification is off for ${name} (${lookup(opts.verifyOffBy, offBy) ?? names.verifiedOffBy(tlsName(offBy))}): the connection is encrypted, but the server is not authenticated`);
+  };
+  const settingsFor = (host: string): Promise<TlsSettings | undefined> => {
+    const name = tlsName(host);
+    let p = cache.get(name);
+    if (!p) {
+      p = resolve(host);
+      cache.set(name, p);
+      // A failed read is reported once per request that needs it, not remembered forever.
+      p.catch(() => cache.delete(name));
+    }
+    return p;
+  };
 
   return {
-    proxySettings,
+    // The connection to an https:// proxy is a TLS connection to the proxy's host[:port]: the
+    // settings given for that host apply (a `--ca-cert proxy.corp:3128=PATH` was silently left
+    // out), and the trust every host gets (NODE_EXTRA_CA_CERTS), as Node gives its own https
+    // connections. A registry's settings never do: they are for the session inside the tunnel.
+    async proxySettings(host: string) {
+      const s = await settingsFor(host);
+      // Its verification turned off is warned of when it is first used (no request "answers" it).
+      if (s && !s.verify) answered(host);
+      return s;
+    },
     extraCaCerts: extraCaSet,
-    answered(host: string) {
-      const name = tlsName(host);
-      if (answeredHosts.has(name)) return;
-      answeredHosts.add(name);
-      const offBy = offEntry(name);
-      if (offBy !== undefined) logger.warn(`TLS verification is off for ${name} (${lookup(opts.verifyOffBy, offBy) ?? names.verifiedOffBy(tlsName(offBy))}): the connection is encrypted, but the server is not authenticated`);
-    },
-    settingsFor(host: string) {
-      const name = tlsName(host);
-      let p = cache.get(name);
-      if (!p) {
-        p = resolve(host);
-        cache.set(name, p);
-        // A failed read is reported once per request that needs it, not remembered forever.
-        p.catch(() => cache.delete(name));
-      }
-      return p;
-    },
+    answered,
+    settingsFor,
     hint(host: string, kind: TlsFailureKind, certNames?: readonly string[]) {
       const name = tlsName(host);
       // The directory the first root would hold for this host (none when no root is read).

@@ -1,6 +1,6 @@
 /**
  * Connections opened before a request needs them, waiting to be handed over: the transport's
- * spares (`Spares` in axios-send.ts, keyed by the agent's pool name) and the connections the CLI's
+ * spares (`Spares` in spare-sockets.ts, keyed by the agent's pool name) and the connections the CLI's
  * launcher opened (early-sockets.ts, keyed by host and port). A waiting socket never keeps the
  * process alive, closes after WAITING_IDLE_MS untaken, and a failed one is simply not there.
  */

@@ -211,7 +211,7 @@ export function anchorPaths<T extends ConnectionOptions>(opts: T, cwd: string = 
  */
 function withInsecureTls(opts: ConnectionOptions): ResolverTlsOptions {
   // env's NODE_EXTRA_CA_CERTS is trusted for every registry and proxy (tlsResolver), as Node trusts the one
-  // it started with; that one, where the caller names it (tls.nodeExtraCaCerts), is Node's already.
+  // it started with; unless the caller names that one (tls.nodeExtraCaCerts), which is Node's already and wins.
   const tls: ResolverTlsOptions = { ...(opts.tls ?? {}), envExtraCaCerts: opts.env?.NODE_EXTRA_CA_CERTS || undefined };
   tls.certsDirs ??= defaultCertsDirs(opts.homeDir ?? opts.env?.HOME);
   const hosts = Object.entries(opts.insecureTlsRegistries ?? {});

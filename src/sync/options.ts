@@ -31,13 +31,16 @@ export interface GateOptions {
 
 /** Progress of a sync, for the CLI's display. */
 export interface SyncEvents extends BlobEvents, GateEvents {
-  /** A unit starts (`index` of `total` in this shard). */
+  /**
+   * A unit's turn (`index` of `total`, the units of this shard's plan: each counted once, in the
+   * order they are told): it starts; or, for a unit that failed without starting (its entry's tags
+   * could not be listed, or it would write a target tag another entry writes), it is told before
+   * any unit starts, its unitEnd right after.
+   */
   unitStart?(source: string, index: number, total: number): void;
   /**
-   * A unit is done. Also called, with no unitStart before it and before any unit starts, for a
-   * unit that failed without starting: its entry's tags could not be listed, or it would write a
-   * target tag another entry writes. (Units not started because the sync was interrupted are not
-   * told one by one: they are in the report.)
+   * A unit is done, after its unitStart. (Units not started because the sync was interrupted are
+   * not told one by one: they are in the report.)
    */
   unitEnd?(result: SyncUnitReport): void;
 }

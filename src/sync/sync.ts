@@ -150,7 +150,14 @@ async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks, names:
     // every failure: otherwise a CI log would say only how many failed, and a listing failure past
     // the fifth the error line names would be in --json alone. Listings the signal cut short are
     // not: as for the images not started, a line each would bury the log (the report has them).
-    for (const u of units) if (u.error?.code !== 'E_ABORTED') opts.events?.unitEnd?.(u);
+    // They are counted with the images that start, first, in the order their lines come: a
+    // counter of the started ones alone never said how many failed so, nor matched the report's count.
+    const told = units.filter((u) => u.error?.code !== 'E_ABORTED');
+    const total = told.length + work.length;
+    told.forEach((u, i) => {
+      opts.events?.unitStart?.(u.source, i + 1, total);
+      opts.events?.unitEnd?.(u);
+    });
     const gate = new RateGate(run, opts, logger, names);
     const slots = new Slots(images);
     let started = 0;
@@ -172,7 +179,7 @@ async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks, names:
             // The image that takes the next free slot gets its tokens now, while this one runs.
             const next = work[n - 1 + images];
             if (next && !notAttempted(next, breaker, lines)) run.prefetchAuth(next.unit.source, next.unit.targets);
-            opts.events?.unitStart?.(formatReference(w.unit.source), n, work.length);
+            opts.events?.unitStart?.(formatReference(w.unit.source), told.length + n, total);
             // The gate meters the image's manifest GETs; its HEAD-only check that the targets hold
             // it already costs no pull, and goes on whatever the count (the gate is met at the first GET).
             // A registry that takes no more pulls this run — its gate gave up (--max-wait, or the

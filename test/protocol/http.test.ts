@@ -8,7 +8,7 @@ import { Transport } from '../../src/http/transport.js';
 import { readBody, errorFromResponse, settleSmallBody } from '../../src/http/response.js';
 import { nextHop } from '../../src/http/redirect.js';
 import { AuthError, DeniedError, DigestMismatchError, InputError, NetworkError, NotFoundError, ProtocolError, RegistryError, TlsError, TooManyRequestsError } from '../../src/errors.js';
-import { transportError } from '../../src/http/axios-send.js';
+import { transportError } from '../../src/http/send-errors.js';
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 const servers: http.Server[] = [];

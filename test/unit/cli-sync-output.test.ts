@@ -174,7 +174,28 @@ test('an entry whose tags cannot be listed, and a tag two entries would both wri
     const lines = r.stderr.split(/\r\x1b\[K|\n/);
     assert.ok(lines.some((l) => new RegExp(`^sync: ${src.host.replace(/\./g, '\\.')}/gone: FAILED E_NOT_FOUND: list tags of `).test(l)), `${tty ? 'terminal' : 'CI'}: the listing failure has its line: ${r.stderr}`);
     for (const n of ['a', 'b']) assert.ok(lines.some((l) => l.startsWith(`sync: ${src.ref(`${n}:1`)}: FAILED E_INPUT: `) && l.includes(`${dst.host}/one:1`)), `${tty ? 'terminal' : 'CI'}: the clash refusal of ${n} has its line: ${r.stderr}`);
-    if (tty) assert.ok(!/sync: \d+\/(\d+) images done/.test(r.stderr) || [...r.stderr.matchAll(/sync: (\d+)\/(\d+) images done/g)].every((m) => Number(m[1]) <= Number(m[2])), `done never passes the total: ${r.stderr}`);
+    if (tty) {
+      // The status line's total is every image of the plan, those failed before any started
+      // included, from the first frame on (was: the started ones alone, 7 of these 10), and its
+      // count of those done ends at it.
+      const frames = [...r.stderr.matchAll(/sync: (\d+)\/(\d+) images done, (\d+) in flight, (\d+) failed/g)].map((m) => m.slice(1).map(Number));
+      assert.ok(frames.length > 0 && frames.every(([done, total]) => total === 10 && done! <= total), `terminal: ${JSON.stringify(frames)}`);
+      assert.deepEqual(frames.at(-1), [10, 10, 0, 9], `terminal: the last frame: ${JSON.stringify(frames)}`);
+      assert.ok(frames.every(([, , inFlight]) => inFlight! >= 0), JSON.stringify(frames));
+    } else {
+      // Every image of the plan gets one `sync [i/total]` line, numbered 1..total in the order the
+      // lines print, those failed before any started (the listing failure, the two clashes)
+      // included. Was: they had none, and the count ran to 7 of these 10 images.
+      const counted = [...r.stderr.matchAll(/^sync \[(\d+)\/(\d+)\] (\S+)$/gm)];
+      assert.deepEqual(counted.map((m) => Number(m[1])), Array.from({ length: 10 }, (_, i) => i + 1), r.stderr);
+      assert.ok(counted.every((m) => m[2] === '10'), r.stderr);
+      assert.equal(new Set(counted.map((m) => m[3])).size, 10, `each image once: ${r.stderr}`);
+      // An image's counter line comes before its result line.
+      const gone = `${src.host}/gone`;
+      const at = (re: RegExp) => lines.findIndex((l) => re.test(l));
+      const esc = (t: string) => t.replace(/[.[\]/]/g, (c) => `\\${c}`);
+      assert.ok(at(new RegExp(`^sync \\[\\d+/10\\] ${esc(gone)}$`)) < at(new RegExp(`^sync: ${esc(gone)}: FAILED`)), r.stderr);
+    }
   }
 });
 

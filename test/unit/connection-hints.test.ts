@@ -143,6 +143,27 @@ test('env.NODE_EXTRA_CA_CERTS trusts its CA for every registry, a relative path 
   assert.ok(e.message.endsWith(`; to trust its CA add tls.caCerts: { "${host}": [PATH] }; NODE_EXTRA_CA_CERTS (${other}) is trusted already and did not verify it`), e.message);
 });
 
+test('tls.nodeExtraCaCerts wins over another file in env.NODE_EXTRA_CA_CERTS: env\'s is not trusted (one warning says so), and the hint names the option\'s file', async (t) => {
+  const server = await untrustedTls(t);
+  if (!server) return;
+  const { host, certFile } = server;
+  const dir = tempDir();
+  const started = join(dir, 'started.pem');
+  writeFileSync(started, localhostCert(t)!.cert);
+  const { lib } = isolated(dir);
+  const w = warnings();
+  // env's file is the server's CA: trusted, it would let the handshake through (E_NOT_FOUND). Was:
+  // trusted for this host, which has no CA of its own, while a host with one got the option's file.
+  const e = await rejection(inspect(`${host}/app:1`, { ...lib, logger: w.logger, env: { ...lib.env as object, NODE_EXTRA_CA_CERTS: certFile }, tls: { certsDirs: [], nodeExtraCaCerts: started } }));
+  assert.equal(e.code, 'E_TLS', e.message);
+  assert.ok(e.message.endsWith(`; NODE_EXTRA_CA_CERTS (${started}) is trusted already and did not verify it`), e.message);
+  assert.deepEqual(w.said, [`env.NODE_EXTRA_CA_CERTS=${certFile} is not trusted: tls.nodeExtraCaCerts names ${started} as the NODE_EXTRA_CA_CERTS in effect, and wins over env`]);
+  // The same file both ways: the process's, trusted by Node; nothing to warn of.
+  const same = warnings();
+  await rejection(inspect(`${host}/app:1`, { ...lib, logger: same.logger, env: { ...lib.env as object, NODE_EXTRA_CA_CERTS: started }, tls: { certsDirs: [], nodeExtraCaCerts: started } }));
+  assert.deepEqual(same.said, []);
+});
+
 test('a NODE_EXTRA_CA_CERTS file the CLI cannot read (Node ignored it at start): one warning naming the variable and the file, and every run goes on, with --ca-cert or without', async (t) => {
   const server = await untrustedTls(t);
   if (!server) return;
@@ -160,6 +181,13 @@ test('a NODE_EXTRA_CA_CERTS file the CLI cannot read (Node ignored it at start):
   assert.equal(without.code, 4, without.stderr);
   assert.ok(without.stderr.includes(warning), without.stderr);
   assert.equal(withCa.stderr.split(warning).length, 2, 'one warning');
+  // A certificate failure's hint does not call that file trusted: it added nothing (was: "NODE_EXTRA_CA_CERTS
+  // (…/gone.pem) is trusted already and did not verify it"), so setting the variable is still the advice.
+  const failed = await runMain(['inspect', '--retries', '0', `${host}/app:1`], { env: { ...env, NODE_EXTRA_CA_CERTS: missing }, cwd: dir, io });
+  assert.equal(failed.code, 5, failed.stderr);
+  assert.ok(failed.stderr.includes(warning), failed.stderr);
+  assert.ok(errorLine(failed).endsWith('; NODE_EXTRA_CA_CERTS=PATH trusts a CA for every registry [E_TLS]'), failed.stderr);
+  assert.doesNotMatch(failed.stderr, /is trusted already/);
 });
 
 test('a library call\'s env.NODE_EXTRA_CA_CERTS that cannot be read, or holds no certificate: one warning, as the CLI gives for its own, and verification goes on with the other roots (was E_INPUT for every registry)', async (t) => {

@@ -1,5 +1,5 @@
 /**
- * The lock of a credential file (withCredentialFileLock in src/auth/config-file.ts) under
+ * The lock of a credential file (withCredentialFileLock in src/auth/credential-lock.ts) under
  * interleavings that are forced, not waited for: every file-system call the lock code makes goes
  * through a gate (node:test mocks of fs.promises), which knows which run (an AsyncLocalStorage
  * name) made it and holds it until the test lets it go. Runs in this process stand for separate
@@ -16,7 +16,7 @@ import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { withCredentialFileLock } from '../../src/auth/config-file.js';
+import { withCredentialFileLock } from '../../src/auth/credential-lock.js';
 
 const roots: string[] = [];
 after(async () => {
@@ -245,7 +245,7 @@ describe('a release racing a takeover', () => {
 });
 
 describe('a run killed while it takes over a stale lock', () => {
-  const configFile = fileURLToPath(new URL('../../src/auth/config-file.js', import.meta.url));
+  const lockModule = fileURLToPath(new URL('../../src/auth/credential-lock.js', import.meta.url));
 
   it('what it leaves (a claim) is itself taken for stale, and the next run gets the lock', { skip: process.platform === 'win32', timeout: 30_000 }, async () => {
     const { dir, file, lock } = await tempFile();
@@ -255,7 +255,7 @@ describe('a run killed while it takes over a stale lock', () => {
     const script =
       `import { promises as fsp } from 'node:fs';\n` +
       `import { mock } from 'node:test';\n` +
-      `import { withCredentialFileLock } from ${JSON.stringify(configFile)};\n` +
+      `import { withCredentialFileLock } from ${JSON.stringify(lockModule)};\n` +
       `const rename = fsp.rename.bind(fsp);\n` +
       `mock.method(fsp, 'rename', async (from, to) => { if (to === ${JSON.stringify(lock)}) process.kill(process.pid, 'SIGKILL'); return rename(from, to); });\n` +
       `await withCredentialFileLock(${JSON.stringify(file)}, async () => {});\n`;
@@ -274,7 +274,7 @@ describe('a run killed while it takes over a stale lock', () => {
 });
 
 describe('real processes on one stale lock', () => {
-  const configFile = fileURLToPath(new URL('../../src/auth/config-file.js', import.meta.url));
+  const lockModule = fileURLToPath(new URL('../../src/auth/credential-lock.js', import.meta.url));
 
   it('6 processes and 2 runs here all start on a lock a dead run left: it is taken over once, and no two hold it at once', { skip: process.platform === 'win32', timeout: 60_000 }, async () => {
     // Not a forced interleaving (the ones above are): whatever order these take, the outcome
@@ -290,7 +290,7 @@ describe('real processes on one stale lock', () => {
     };
     const script =
       `import { promises as fsp } from 'node:fs';\n` +
-      `import { withCredentialFileLock } from ${JSON.stringify(configFile)};\n` +
+      `import { withCredentialFileLock } from ${JSON.stringify(lockModule)};\n` +
       `await withCredentialFileLock(${JSON.stringify(file)}, async () => {\n` +
       `  await (await fsp.open(${JSON.stringify(inside)}, 'wx')).close();\n` +
       `  await new Promise((r) => setImmediate(r));\n` +
@@ -456,7 +456,7 @@ describe('a holder that beats after it was judged stale', () => {
 });
 
 describe('claims left by a run killed just after its move', () => {
-  const configFile = fileURLToPath(new URL('../../src/auth/config-file.js', import.meta.url));
+  const lockModule = fileURLToPath(new URL('../../src/auth/credential-lock.js', import.meta.url));
 
   for (const at of ['release', 'takeover'] as const) {
     it(`killed right after its ${at === 'release' ? 'release\'s removal of the lock' : 'takeover\'s rename'}: its claim, once stale, is swept by the next run that gets the lock${at === 'release' ? ' (was: left in the folder for good, no lock being left to take over)' : ''}`, { skip: process.platform === 'win32', timeout: 30_000 }, async () => {
@@ -467,7 +467,7 @@ describe('claims left by a run killed just after its move', () => {
       const script =
         `import { promises as fsp } from 'node:fs';\n` +
         `import { mock } from 'node:test';\n` +
-        `import { withCredentialFileLock } from ${JSON.stringify(configFile)};\n` +
+        `import { withCredentialFileLock } from ${JSON.stringify(lockModule)};\n` +
         `const original = fsp.${op}.bind(fsp);\n` +
         `mock.method(fsp, '${op}', async (...args) => { const r = await original(...args); if (args[${op === 'rename' ? 1 : 0}] === ${JSON.stringify(lock)}) process.kill(process.pid, 'SIGKILL'); return r; });\n` +
         `await withCredentialFileLock(${JSON.stringify(file)}, async () => {});\n`;

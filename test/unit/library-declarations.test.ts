@@ -56,7 +56,7 @@ const ENTRIES: Record<string, { offers: string; extras: string[] }> = {
   'ref/reference.d.ts': { offers: 'parseReference(), formatReference(), ImageReference', extras: ['checkTag', 'manifestRef', 'referenceArgument', 'repositoryName', 'withTag'] },
   'registry/mirror-config.d.ts': {
     offers: 'mirrorsFromRegistriesConf(), mirrorsFromDaemonJson(), mergeMirrorMaps(), MirrorMap…',
-    extras: ['REGISTRIES_INSECURE_V1', 'addMirrors', 'blockedBy', 'canonicalPrefix', 'checkMirrorMap', 'mirrorsFor', 'parseMirrorFlag', 'parseMirrorLocation', 'parseToml'],
+    extras: ['REGISTRIES_INSECURE_V1', 'addMirrors', 'blockedBy', 'canonicalPrefix', 'checkMirrorMap', 'mirrorsFor', 'parseMirrorFlag', 'parseMirrorLocation'],
   },
   'http/tls-options.d.ts': { offers: 'DEFAULT_CERTS_DIRS, defaultCertsDirs(), RegistryTlsOptions', extras: [] },
   'redact.d.ts': { offers: 'SecretSet', extras: ['proxyPasswords', 'redactProxyUrl', 'redactText', 'redactUrl'] },

@@ -59,7 +59,7 @@ async function validPush() {
 
 test('push(): each option of the wrong type is E_USAGE naming its path and the type it must have, before any request', async () => {
   // The options of a valid push; each case spoils one field as a JavaScript caller might.
-  const { src, dst, app, good, bad } = await validPush();
+  const { src, dst, app, bad } = await validPush();
   const config = (c: Record<string, unknown>) => bad({ config: c });
   await refusedUpFront([src, dst], 'E_USAGE', [
     ['entrypoint string', config({ entrypoint: 'node' }), /^push\(\): config\.entrypoint must be an array of strings \(got a string\)$/],
@@ -314,7 +314,7 @@ test('the CLI\'s flags keep their checks and messages: "/" paths and USER[:GROUP
 });
 
 test('push(): a misspelt option name, at the top or in a nested object, is E_USAGE naming its path and the name meant, before any request', async () => {
-  const { src, dst, app, good, bad } = await validPush();
+  const { src, dst, app, bad } = await validPush();
   await refusedUpFront([src, dst], 'E_USAGE', [
     ['dryrun', bad({ dryrun: true }), /^push\(\): unknown option "dryrun" \(did you mean "dryRun"\?\)$/],
     ['DRYRUN', bad({ DRYRUN: true }), /^push\(\): unknown option "DRYRUN" \(did you mean "dryRun"\?\)$/],

@@ -16,7 +16,8 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { eraseCredential, storeCredential } from '../../src/auth/credential-store.js';
 import { resolveCredential } from '../../src/auth/credentials.js';
-import { updateCredentialFile, withCredentialFileLock } from '../../src/auth/config-file.js';
+import { updateCredentialFile } from '../../src/auth/config-file.js';
+import { withCredentialFileLock } from '../../src/auth/credential-lock.js';
 import { login, logout } from '../../src/login/login.js';
 import { HttpRegistryClient } from '../../src/registry/client.js';
 import { main } from '../../src/cli/main.js';
@@ -274,9 +275,9 @@ describe('the lock of a credential file is removed only by its holder', () => {
   it('a process that exits holding the lock removes it on its way out', { skip: process.platform === 'win32' }, async () => {
     const home = await tempHome();
     const file = dockerConfig(home);
-    const configFile = fileURLToPath(new URL('../../src/auth/config-file.js', import.meta.url));
+    const lockModule = fileURLToPath(new URL('../../src/auth/credential-lock.js', import.meta.url));
     const script =
-      `import { withCredentialFileLock } from ${JSON.stringify(configFile)};\n` +
+      `import { withCredentialFileLock } from ${JSON.stringify(lockModule)};\n` +
       `await withCredentialFileLock(${JSON.stringify(file)}, async () => process.exit(130));\n`;
     const code = await new Promise<number | null>((resolve) => execFile(process.execPath, ['--input-type=module', '-e', script]).on('exit', resolve));
     assert.equal(code, 130);

@@ -11,7 +11,7 @@ import { certsDirsFromEnv, tlsOptionsFromFlags } from '../../src/cli/tls-flags.j
 import { CONNECTION_FLAG_NAMES } from '../../src/cli/connection-flags.js';
 import { certsDirNames, DEFAULT_CERTS_DIRS, findCertsDir, tlsConnectOptions, tlsResolver } from '../../src/http/tls.js';
 import { InputError, UsageError } from '../../src/errors.js';
-import { tlsFailureKind } from '../../src/http/axios-send.js';
+import { tlsFailureKind } from '../../src/http/send-errors.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'regpush-tls-unit-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -336,10 +336,18 @@ test('tlsResolver: env\'s NODE_EXTRA_CA_CERTS is trusted for every host, on top 
   // The same file written otherwise in env (a doubled slash, a `.` step) than the CLI's resolved one: still Node's.
   const written = tlsResolver({ certsDirs: [root], envExtraCaCerts: `${tmp}//./started.pem`, nodeExtraCaCerts: join(tmp, 'started.pem') }, undefined, CONNECTION_FLAG_NAMES);
   assert.equal(await written.settingsFor('elsewhere:1'), undefined, 'a path written otherwise is the same file: Node\'s default trust');
-  // Another file in env than the one the process started with: that one is added everywhere, both with a host's CAs.
-  const both = tlsResolver({ certsDirs: [root], envExtraCaCerts: envCa, nodeExtraCaCerts: join(tmp, 'started.pem') });
-  assert.deepEqual((await both.settingsFor('elsewhere:1'))!.ca, [...rootCertificates, envCaText]);
-  assert.deepEqual((await both.settingsFor('reg:5000'))!.ca, [...rootCertificates, 'STARTED', envCaText, PEM_CA]);
+  // Another file in env than the one named by tls.nodeExtraCaCerts: the option wins, as the
+  // explicit options win over env elsewhere; env's is not trusted, for any host, and a warning
+  // says so once. Was: env's trusted for the hosts without CAs of their own (the started one then
+  // left out of their trust), both for the others.
+  const passedOver: string[] = [];
+  const both = tlsResolver({ certsDirs: [root], envExtraCaCerts: envCa, nodeExtraCaCerts: join(tmp, 'started.pem') }, { debug() {}, info() {}, warn: (m: string) => passedOver.push(m) });
+  assert.equal(await both.settingsFor('elsewhere:1'), undefined, 'Node\'s default trust, which holds the started file');
+  assert.deepEqual((await both.settingsFor('reg:5000'))!.ca, [...rootCertificates, 'STARTED', PEM_CA]);
+  assert.equal(await both.proxySettings('proxy.corp:3128'), undefined, 'a proxy on Node\'s default trust too');
+  assert.equal(both.extraCaCerts(), join(tmp, 'started.pem'));
+  assert.match(both.hint('elsewhere:1', 'untrusted'), new RegExp(`; NODE_EXTRA_CA_CERTS \\(${join(tmp, 'started.pem').replace(/[.]/g, '\\.')}\\) is trusted already and did not verify it$`));
+  assert.deepEqual(passedOver, [`env.NODE_EXTRA_CA_CERTS=${envCa} is not trusted: tls.nodeExtraCaCerts names ${join(tmp, 'started.pem')} as the NODE_EXTRA_CA_CERTS in effect, and wins over env`]);
 
   // A file that cannot be read, or holds no certificate: one warning (as the CLI's start-up
   // variable gets, and Node gives its own), and verification goes on with the other roots (was
@@ -350,29 +358,40 @@ test('tlsResolver: env\'s NODE_EXTRA_CA_CERTS is trusted for every host, on top 
     const r = tlsResolver({ certsDirs: [root], envExtraCaCerts: file }, { debug() {}, info() {}, warn: (m: string) => warnings.push(m) });
     assert.equal(await r.settingsFor('elsewhere:1'), undefined, `${file}: Node's default trust`);
     assert.deepEqual((await r.settingsFor('reg:5000'))!.ca, [...rootCertificates, PEM_CA], `${file}: the host's own CAs still`);
-    assert.equal(await r.proxySettings(), undefined, `${file}: a proxy on Node's default trust`);
+    assert.equal(await r.proxySettings('proxy.corp:3128'), undefined, `${file}: a proxy on Node's default trust`);
     assert.deepEqual(warnings, [`NODE_EXTRA_CA_CERTS=${file}: ${why}; ignored, as Node ignores it: it adds no CA for any registry or proxy`]);
     assert.equal(r.extraCaCerts(), undefined);
     assert.match(r.hint('elsewhere:1', 'untrusted'), /; NODE_EXTRA_CA_CERTS=PATH trusts a CA for every registry$/);
   }
 });
 
-test('tlsResolver: the connection to an https:// proxy trusts env\'s NODE_EXTRA_CA_CERTS on top of Node\'s roots, never a registry\'s own CAs', async () => {
+test('tlsResolver: the connection to an https:// proxy trusts env\'s NODE_EXTRA_CA_CERTS on top of Node\'s roots and the CAs given for the proxy\'s own host, never a registry\'s', async () => {
   const envCa = join(tmp, 'proxy-env-extra.pem');
   writeFileSync(envCa, FLAG_PAIR.cert);
-  const lib = tlsResolver({ certsDirs: [], caCerts: { 'proxy.corp:3128': [join(tmp, 'never-read.pem')] }, envExtraCaCerts: envCa });
-  const p = (await lib.proxySettings())!;
+  const proxyCa = join(tmp, 'proxy-own.pem');
+  writeFileSync(proxyCa, PEM_CA);
+  const lib = tlsResolver({ certsDirs: [], caCerts: { 'reg.corp:5000': [join(tmp, 'never-read.pem')], 'proxy.corp:3128': [proxyCa] }, envExtraCaCerts: envCa });
+  const p = (await lib.proxySettings('proxy.other:3128'))!;
   assert.deepEqual(p.ca, [...rootCertificates, FLAG_PAIR.cert]);
   assert.equal(p.verify, true);
   assert.ok(p.secureContext);
-  assert.equal(await lib.proxySettings(), p, 'one context for the operation');
+  assert.equal(await lib.proxySettings('proxy.other:3128'), p, 'one context per proxy for the operation');
   assert.equal(lib.extraCaCerts(), envCa);
+  // A CA given for the proxy's host[:port] (--ca-cert proxy.corp:3128=PATH) is its connection's: was left out.
+  assert.deepEqual((await lib.proxySettings('proxy.corp:3128'))!.ca, [...rootCertificates, FLAG_PAIR.cert, PEM_CA]);
+  assert.deepEqual((await tlsResolver({ certsDirs: [], caCerts: { 'proxy.corp:3128': [proxyCa] } }).proxySettings('proxy.corp:3128'))!.ca, [...rootCertificates, PEM_CA]);
+  // Verification turned off for the proxy's host: off for its connection, and warned of once, when it is first used.
+  const said: string[] = [];
+  const off = tlsResolver({ certsDirs: [], verifyOff: ['proxy.corp:3128'] }, { debug() {}, info() {}, warn: (m: string) => said.push(m) }, CONNECTION_FLAG_NAMES);
+  assert.equal((await off.proxySettings('proxy.corp:3128'))!.verify, false);
+  await off.proxySettings('proxy.corp:3128');
+  assert.deepEqual(said, ['TLS verification is off for proxy.corp:3128 (--tls-verify proxy.corp:3128=false): the connection is encrypted, but the server is not authenticated']);
   // Nothing beyond Node's own trust (the CLI: its start-up file is Node's already): the default.
   writeFileSync(join(tmp, 'proxy-started.pem'), 'STARTED');
   const cli = tlsResolver({ certsDirs: [], envExtraCaCerts: join(tmp, 'proxy-started.pem'), nodeExtraCaCerts: join(tmp, 'proxy-started.pem') });
-  assert.equal(await cli.proxySettings(), undefined);
+  assert.equal(await cli.proxySettings('proxy.corp:3128'), undefined);
   assert.equal(cli.extraCaCerts(), join(tmp, 'proxy-started.pem'));
-  assert.equal(await tlsResolver({ certsDirs: [] }).proxySettings(), undefined);
+  assert.equal(await tlsResolver({ certsDirs: [] }).proxySettings('proxy.corp:3128'), undefined);
 });
 
 test('tlsResolver: a nodeExtraCaCerts file that cannot be read is ignored, as Node ignored it at start (which warned): a host with CAs of its own goes on', async () => {
@@ -384,6 +403,15 @@ test('tlsResolver: a nodeExtraCaCerts file that cannot be read is ignored, as No
   assert.deepEqual((await r.settingsFor('reg:5000'))!.ca, [...rootCertificates, PEM_CA]);
   assert.equal(await r.settingsFor('elsewhere:1'), undefined);
   assert.deepEqual(warnings, []);
+  // Its TLS hints do not call it trusted (was: "NODE_EXTRA_CA_CERTS (…) is trusted already and
+  // did not verify it", for a file that added nothing), for a host with its CAs, one without, and
+  // a proxy; the CLI's env names the same file.
+  const cli = tlsResolver({ certsDirs: [root], nodeExtraCaCerts: missing, envExtraCaCerts: missing }, undefined, CONNECTION_FLAG_NAMES);
+  assert.equal(await cli.settingsFor('elsewhere:1'), undefined, 'read before the first handshake, whatever the host');
+  assert.equal(cli.extraCaCerts(), undefined);
+  assert.match(cli.hint('elsewhere:1', 'untrusted'), /; NODE_EXTRA_CA_CERTS=PATH trusts a CA for every registry$/);
+  await cli.settingsFor('reg:5000');
+  assert.doesNotMatch(cli.hint('reg:5000', 'untrusted'), /NODE_EXTRA_CA_CERTS/);
 });
 
 test('registries.conf insecure hosts: one matching rule for the scheme choice and TLS verification (an entry without a port covers every port, as containers/image matches prefixes)', async () => {

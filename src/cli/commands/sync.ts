@@ -174,9 +174,9 @@ function unitDisplay(io: CliIO, silent: boolean, ctx: Pick<CommonContext, 'logge
       draw(source);
     },
     unitEnd: (u) => {
-      // A unit that failed before any started (its entry's tags not listed, a clash) is not one
-      // of the `total` images that start: it gets its line and counts as failed, not as done.
-      if (started > 0) done++;
+      // Every unit has its unitStart first, one that failed before any started (its entry's tags
+      // not listed, a clash) included: it is one of the `total`, done and failed.
+      done++;
       if (!u.ok) {
         failed++;
         io.stderr.write(`\r\x1b[K${line(u)}\n`);
