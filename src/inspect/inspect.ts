@@ -10,7 +10,7 @@ import type { Descriptor, ImageConfig } from '../image/types.js';
 import { silentLogger } from '../log.js';
 import { checkArgument, checkOptions, optionPaths, REFERENCE_ARGUMENT, type Shape } from '../options-check.js';
 import { checkConnectionRanges } from '../registry/limits.js';
-import { anchorPaths, CONNECTION_SHAPE, connect, transportFor } from '../registry/connect.js';
+import { anchorPaths, CONNECTION_SHAPE, connect, operationSignal, transportFor, withAbortReason } from '../registry/connect.js';
 import type { ConfigSummary, InspectOptions, InspectResult } from './options.js';
 
 /**
@@ -75,9 +75,11 @@ export async function inspect(reference: string | ImageReference, given: Inspect
   const opts = anchorPaths(given); // relative paths (TLS files, env's path variables) taken in the `cwd` option
   const ref = referenceArgument(reference);
   const want = opts.platform ? parsePlatform(opts.platform) : undefined;
+  // Its own signal (operationSignal): the caller's gets no listener per request, and one already fired sends nothing.
+  const signal = operationSignal(opts.signal);
   const transport = transportFor({ ...opts, logger: opts.logger ?? silentLogger }, { jobs: false, credentials: true, notFoundAdvice: 'tags' });
   try {
-    const client = connect(transport, ref.registry, 'read', [{ repo: ref.repository, actions: ['pull'] }], opts);
+    const client = connect(transport, ref.registry, 'read', [{ repo: ref.repository, actions: ['pull'] }], { ...opts, signal });
     let fetched = await client.getManifest(ref.repository, manifestRef(ref));
     let parsed = parseManifest(fetched.bytes, fetched.mediaType);
     let indexDigest: string | undefined;
@@ -133,6 +135,8 @@ export async function inspect(reference: string | ImageReference, given: Inspect
     }
     const config = opts.only ? descriptor : { ...descriptor, ...fields };
     return { ...base, kind: 'image', ...stated(m.artifactType), indexDigest, config, layers, configRaw };
+  } catch (err) {
+    throw withAbortReason(err, signal);
   } finally {
     transport.close();
   }

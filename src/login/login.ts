@@ -17,7 +17,7 @@ import { splitAuthKey } from '../auth/registry-host.js';
 import { HttpRegistryClient } from '../registry/client.js';
 import { checkOptions, optionPaths, type Shape } from '../options-check.js';
 import { checkConnectionRanges } from '../registry/limits.js';
-import { anchorPaths, CONNECTION_SHAPE, insecureList, insecureTlsBy, transportFor } from '../registry/connect.js';
+import { anchorPaths, CONNECTION_SHAPE, insecureList, insecureTlsBy, operationSignal, transportFor, withAbortReason } from '../registry/connect.js';
 import type { ConnectionOptions } from '../registry/connection-options.js';
 import type { LoginOptions, LoginResult, LogoutOptions, LogoutResult } from './options.js';
 
@@ -89,6 +89,8 @@ export async function login(given: LoginOptions): Promise<LoginResult> {
   if (!opts.password) throw new UsageError('the password is empty');
   const cred: Credential = { username: opts.username, password: opts.password };
   const logger = opts.logger ?? silentLogger;
+  // Its own signal (operationSignal): one already fired sends nothing and stores nothing.
+  const signal = operationSignal(opts.signal);
   // Where the login will go must be settled before the registry is asked: a login checked and
   // then refused a place to be stored costs a request (and, at a rate-limited registry, a pull).
   // Every file it reads or writes is read now (for a namespace, Docker's config.json too).
@@ -105,7 +107,7 @@ export async function login(given: LoginOptions): Promise<LoginResult> {
       insecureTlsBy: insecureTlsBy(opts),
       // Only the credentials being tested: a stored login must not make a wrong password look right.
       credential: async () => cred,
-      signal: opts.signal,
+      signal,
     });
     try {
       await client.ping();
@@ -116,7 +118,7 @@ export async function login(given: LoginOptions): Promise<LoginResult> {
           { cause: err, details: err.details },
         );
       }
-      throw err;
+      throw withAbortReason(err, signal);
     }
   } finally {
     transport.close();

@@ -17,7 +17,7 @@ import { registryHostOf } from '../ref/registry.js';
 import type { RegistryClient } from '../registry/registry-client.js';
 import { checkArgument, checkOptions, optionPaths, REFERENCE_ARGUMENT, STRINGS, type ConnectionNames, type OptionNames, type Shape } from '../options-check.js';
 import { checkConnectionRanges } from '../registry/limits.js';
-import { anchorPaths, CONNECTION_SHAPE, connect, transportFor } from '../registry/connect.js';
+import { anchorPaths, CONNECTION_SHAPE, connect, operationSignal, transportFor, withAbortReason } from '../registry/connect.js';
 import type { DeleteOptions, DeleteResult, DigestOptions, DigestResult, ListTagsOptions, ManageOptions, RepositoryList, TagImageResult, TagList } from './options.js';
 import { notFoundAdvice } from '../http/response.js';
 import { deleteScopeActions } from '../registry/quirks.js';
@@ -94,10 +94,13 @@ async function withClient<T>(
   notFoundAdvice?: 'tags' | 'repository',
 ): Promise<T> {
   // Every command here comes through this, its options checked: relative paths (TLS files, env's path variables) taken in the `cwd` option.
-  const opts = anchorPaths(given);
+  // Its own signal (operationSignal): the caller's gets no listener per request, and one already fired sends nothing.
+  const opts = { ...anchorPaths(given), signal: operationSignal(given.signal) };
   const transport = transportFor({ ...opts, logger: opts.logger ?? silentLogger }, { jobs: false, credentials: true, notFoundAdvice });
   try {
     return await fn(connect(transport, ref.registry, role, actions.length ? [{ repo: ref.repository, actions }] : [], opts), transport.names);
+  } catch (err) {
+    throw withAbortReason(err, opts.signal);
   } finally {
     transport.close();
   }

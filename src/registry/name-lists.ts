@@ -73,7 +73,9 @@ export class NameLists {
         visited.add(url);
         res = await http.request({ method: 'GET', url });
       }
-      if (res.status !== 200) return http.fail(res, failWhat);
+      // A tag list's 404 is its repository's, whichever operation lists it (sync's transport
+      // advises inspect for its manifests): inspect, or listing the tags, would fail the same way.
+      if (res.status !== 200) return http.fail(res, failWhat, key === 'tags' ? { ...http.transport.names, inspect: undefined, tags: undefined } : undefined);
       const listed = namesOf(await readJson(res, TAG_LIST_CAP, what), key, page > 0 ? `${what}, page ${page + 1}` : what, http.registry);
       const fresh = listed.filter((t) => !seen.has(t));
       if (page > 0 && listed.length > 0 && fresh.length === 0) throw repeated(page);

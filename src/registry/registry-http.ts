@@ -10,6 +10,7 @@ import { errorFromResponse } from '../http/response.js';
 import type { Transport } from '../http/transport.js';
 import type { HttpRequest, HttpResponse, Send } from '../http/types.js';
 import type { Logger } from '../log.js';
+import type { ConnectionNames } from '../options-check.js';
 import type { Endpoint } from './endpoint.js';
 import { probeScheme } from './scheme-probe.js';
 
@@ -87,12 +88,15 @@ export class RegistryHttp {
     return this.send({ ...req, signal: this.signal });
   }
 
-  /** The typed error of a failed answer, keeping the registry's codes (`what`: the request, for the message). */
-  error(res: HttpResponse, what: string): Promise<RegpushError> {
-    return errorFromResponse(res, { what, registry: this.registry, names: this.transport.names, insecureSetting: this.insecureSetting, plainHttpMirror: this.plainHttpMirror });
+  /**
+   * The typed error of a failed answer, keeping the registry's codes (`what`: the request, for the
+   * message; `names`: what its hints call the settings, the transport's unless the request words them its own way).
+   */
+  error(res: HttpResponse, what: string, names: ConnectionNames = this.transport.names): Promise<RegpushError> {
+    return errorFromResponse(res, { what, registry: this.registry, names, insecureSetting: this.insecureSetting, plainHttpMirror: this.plainHttpMirror });
   }
 
-  async fail(res: HttpResponse, what: string): Promise<never> {
-    throw await this.error(res, what);
+  async fail(res: HttpResponse, what: string, names?: ConnectionNames): Promise<never> {
+    throw await this.error(res, what, names);
   }
 }

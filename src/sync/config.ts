@@ -464,3 +464,126 @@ function knownTags(img: SyncImage): (string | undefined)[] {
 function isObject(v: unknown): v is Raw {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
+
+/**
+ * A SyncSpec that passed SYNC_SPEC_SHAPE (sync()'s `spec`), its values checked as parseSyncFile
+ * checks a file's: a hand-built spec of the right shape could otherwise sync nothing without a
+ * word (no `tags` and no digest), write nowhere (`destinations: []`), or write to targets such as
+ * `LOCALHOST:5000//hs//app`. What has one obvious canonical spelling is made canonical (a prefix's
+ * case and slashes, platform names); anything else is one UsageError naming `<at>.images[i].<key>`.
+ * @internal Not part of the library: left out of the published declarations (stripInternal).
+ */
+export function checkSpecValues(spec: SyncSpec, at: string): SyncSpec {
+  if (spec.images.length === 0) throw new UsageError(`${at}.images is empty: give at least one image`);
+  return { ...spec, images: spec.images.map((img, i) => checkedImage(img, `${at}.images[${i}]`)) };
+}
+
+function checkedImage(img: SyncImage, at: string): SyncImage {
+  const fail = (key: string, why: string): never => {
+    throw new UsageError(`${at}.${key} ${why}`);
+  };
+  if (img.source.tag !== undefined) fail('source', `carries a tag (${JSON.stringify(img.source.tag)}): a SyncImage's source never does; give the tags in "tags" (or, for a source pinned by digest, in "pinnedTag")`);
+  let source: ImageReference;
+  try {
+    const parsed = parseReference(`${img.source.registry}/${img.source.repository}${img.source.digest === undefined ? '' : `@${img.source.digest}`}`);
+    source = { registry: parsed.registry, repository: parsed.repository, ...(parsed.digest !== undefined ? { digest: parsed.digest } : {}) };
+  } catch (err) {
+    if (!(err instanceof RegpushError)) throw err;
+    return fail('source', `is not a valid image reference: ${err.message.replace(/^invalid image reference /, '')}`);
+  }
+  if (img.key !== repositoryName(source)) fail('key', `must be the source repository, ${JSON.stringify(repositoryName(source))} (the shard key; got ${JSON.stringify(img.key)})`);
+  const pinned = source.digest !== undefined;
+  if (pinned && img.tags !== undefined) fail('tags', 'cannot be given with a source pinned by digest (the digest is what is copied)');
+  if (!pinned && img.tags === undefined) fail('tags', "is missing: give { kind: 'list', tags: [...] }, { kind: 'all' } or a filter (only a source pinned by digest has none)");
+  if (img.pinnedTag !== undefined) {
+    if (!pinned) fail('pinnedTag', 'is for a source pinned by digest only (give the tags in "tags")');
+    const problem = tagProblem(img.pinnedTag);
+    if (problem) fail('pinnedTag', `is not a valid tag: ${problem}`);
+  }
+  if (img.tags?.kind === 'list') {
+    if (img.tags.tags.length === 0) fail('tags.tags', "is an empty list: give at least one tag, or { kind: 'all' }, or a filter");
+    img.tags.tags.forEach((t, n) => {
+      const problem = tagProblem(t);
+      if (problem) fail(`tags.tags[${n}]`, `is not a valid tag: ${problem}`);
+    });
+  } else if (img.tags?.kind === 'filter') {
+    const f = img.tags;
+    if (f.regex !== undefined) {
+      if (f.regex === '') fail('tags.regex', 'must be a non-empty string (a JavaScript regular expression)');
+      try {
+        new RegExp(f.regex);
+      } catch (err) {
+        fail('tags.regex', `is not a valid regular expression: ${(err as Error).message}`);
+      }
+    }
+    if (f.semver !== undefined && semver.validRange(f.semver) === null) fail('tags.semver', `is not a valid semver range: ${JSON.stringify(f.semver)} (e.g. ">=2.0.0 <3.0.0")`);
+    if (f.newest !== undefined && f.newest < 1) fail('tags.newest', `must be a positive integer (got ${f.newest})`);
+    if (f.regex === undefined && f.semver === undefined && f.newest === undefined) fail('tags', 'filter needs at least one of regex, semver, newest');
+  }
+  if (img.destinations.length === 0) fail('destinations', 'is empty: give at least one destination');
+  const destinations = img.destinations.map((d, n) => checkedDestination(d, img, source, `${at}.destinations[${n}]`));
+  let platforms: 'all' | string[] = 'all';
+  if (img.platforms !== 'all') {
+    if (img.platforms.length === 0) fail('platforms', 'is empty: give "all" or at least one platform such as linux/amd64');
+    platforms = [];
+    for (const [n, p] of img.platforms.entries()) {
+      try {
+        const canonical = formatPlatform(parsePlatform(p));
+        if (!platforms.includes(canonical)) platforms.push(canonical);
+      } catch (err) {
+        if (!(err instanceof RegpushError)) throw err;
+        fail(`platforms[${n}]`, `is invalid: ${err.message.replace(/^invalid platform /, '')}`);
+      }
+    }
+  }
+  return { ...img, source, destinations, platforms };
+}
+
+/** One destination of a hand-built SyncImage, checked as imageDestinations checks a file's; a prefix made canonical. */
+function checkedDestination(d: SyncDestination, img: SyncImage, source: ImageReference, at: string): SyncDestination {
+  const fail = (key: string, why: string): never => {
+    throw new UsageError(`${at}${key} ${why}`);
+  };
+  const pinnedBare = source.digest !== undefined && img.pinnedTag === undefined;
+  if (d.kind === 'reference') {
+    let ref: ImageReference;
+    try {
+      ref = parseReference(`${d.ref.registry}/${d.ref.repository}`);
+    } catch (err) {
+      if (!(err instanceof RegpushError)) throw err;
+      return fail('.ref', `is not a valid image reference: ${err.message.replace(/^invalid image reference /, '')}`);
+    }
+    if (d.ref.digest !== undefined) fail('.ref', "must not carry a digest: the target is written by tag (the digest stays the source's)");
+    const out: ImageReference = { registry: ref.registry, repository: ref.repository };
+    if (d.ref.tag !== undefined) {
+      const problem = tagProblem(d.ref.tag);
+      if (problem) fail('.ref.tag', `is not a valid tag: ${problem}`);
+      if (img.tags !== undefined && !(img.tags.kind === 'list' && img.tags.tags.length === 1)) fail('.ref', 'may carry a tag only when exactly one tag is copied; drop the tag so each source tag keeps its name');
+      out.tag = d.ref.tag;
+    } else if (pinnedBare) {
+      fail('.ref', `needs a tag for a source pinned by digest (e.g. ${formatReference({ ...out, tag: 'pinned' })})`);
+    }
+    if (repositoryName(out) === repositoryName(source)) fail('.ref', 'is the source repository itself');
+    return { kind: 'reference', ref: out };
+  }
+  if (pinnedBare) fail('', 'is a prefix, but a source pinned by digest without "pinnedTag" needs a reference with a tag');
+  let prefix: TargetPrefix;
+  try {
+    // Slashes around the path and the registry's case have one canonical spelling (TargetPrefix).
+    prefix = parseTargetPrefix(`${d.prefix.registry}/${d.prefix.path.replace(/^\/+|\/+$/g, '')}`);
+  } catch (err) {
+    if (!(err instanceof RegpushError)) throw err;
+    return fail('.prefix', `is not a valid target prefix: ${err.message.replace(/^invalid target prefix "[^"]*": /, '')}`);
+  }
+  const repo = targetRepository(prefix, source);
+  try {
+    parseReference(`${prefix.registry}/${repo}`);
+  } catch (err) {
+    if (!(err instanceof RegpushError)) throw err;
+    fail('.prefix', `gives an invalid target for this source: ${err.message}`);
+  }
+  if (prefix.registry === source.registry && repo === source.repository) fail('.prefix', `puts the image back onto its source (${formatTargetPrefix(prefix)})`);
+  const flat = TWO_PART_REGISTRIES.find((r) => r.is(prefix.registry));
+  if (flat && repo.split('/').length > 2) fail('.prefix', `gives ${prefix.registry}/${repo}, but ${flat.name} repositories are namespace/name only; use a reference destination instead`);
+  return { kind: 'prefix', prefix };
+}

@@ -33,11 +33,23 @@ export const SHARD_INDEX_ENV = 'JOB_COMPLETION_INDEX';
 
 /**
  * Parses a shard's text, as `--shard` takes it: "I/N", or "/N" to take I from JOB_COMPLETION_INDEX
- * in `env`. Throws UsageError (E_USAGE) saying what is wrong, naming the value as `names` says: a
- * library caller's `shard`, the CLI's `--shard` (sync's flagNames).
+ * in `env` (default: none; pass `process.env` to read the process's). Throws UsageError (E_USAGE)
+ * saying what is wrong.
  */
-export function parseShard(text: string, env: Readonly<Record<string, string | undefined>>, names: OptionNames = PARSE_SHARD_NAMES): Shard {
+export function parseShard(text: string, env: Readonly<Record<string, string | undefined>> = {}): Shard {
+  return parseShardAs(text, env, PARSE_SHARD_NAMES);
+}
+
+/**
+ * parseShard with its messages naming the value as `names` says: the CLI's `--shard` (sync's
+ * flagNames). Not part of the library's surface.
+ * @internal
+ */
+export function parseShardAs(text: string, env: Readonly<Record<string, string | undefined>>, names: OptionNames): Shard {
   const shard = names.name('shard');
+  // A plain-JS caller's wrong types: E_USAGE, not a TypeError from reading them.
+  if (typeof text !== 'string') throw new UsageError(`invalid ${shard}: expected a string such as "0/3" (got ${text === null ? 'null' : typeof text})`);
+  if (typeof env !== 'object' || env === null) throw new UsageError(`parseShard(): env must be an object of environment variables such as process.env (got ${env === null ? 'null' : typeof env})`);
   const m = /^\s*(\d*)\s*\/\s*(\d+)\s*$/.exec(text);
   if (!m) throw new UsageError(`invalid ${shard} ${JSON.stringify(text)}: expected I/N (e.g. 0/3), or /N to take I from ${SHARD_INDEX_ENV}`);
   const count = Number(m[2]);

@@ -38,7 +38,7 @@ import { CallerCallbacks } from '../transfer/callbacks.js';
 import { BLOB_EVENTS_SHAPE } from '../transfer/types.js';
 import type { PullMeter } from '../transfer/graph.js';
 import { copyImage, type ImageCopyOutcome } from '../transfer/image-copy.js';
-import { rawSyncSpec, SYNC_SPEC_SHAPE } from './config.js';
+import { checkSpecValues, rawSyncSpec, SYNC_SPEC_SHAPE } from './config.js';
 import { OutageBreaker, outageThreshold } from './outage.js';
 import { expandEntries, type Expanded, type Work } from './expand.js';
 import { crossShardWriters, inShard, type Neighbour } from './shard.js';
@@ -101,6 +101,8 @@ export async function syncAs(given: SyncOptions, names: OptionNames): Promise<Sy
     );
   }
   checkOptions('sync()', given, SYNC_SHAPE);
+  // The shape alone let a hand-built spec through that syncs nothing or writes to malformed targets.
+  given = { ...given, spec: checkSpecValues(given.spec, names.about('spec')) };
   // The caller's callbacks go through one guard (transfer/callbacks.ts): a throw there stops the
   // sync, and the sync rejects with that error.
   const anchored = anchorPaths(given); // relative paths (TLS files, env's path variables) taken in the `cwd` option

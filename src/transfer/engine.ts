@@ -8,7 +8,7 @@
  *                 all of them, manifests written only where every blob is in place.
  */
 import { setMaxListeners } from 'node:events';
-import { abortedOr, AbortedError, RegpushError } from '../errors.js';
+import { abortedBeforeStart, abortedOr, AbortedError, RegpushError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { ImageReference } from '../ref/reference.js';
 import { ClientMemory, connect, transportFor } from '../registry/connect.js';
@@ -60,10 +60,15 @@ export class TransferRun implements SetOwner {
   readonly smallBlobJobs: number | undefined;
   readonly logger: Logger;
   private readonly abort = new AbortController();
+  /**
+   * The run's signal: the caller's and the run's own stop in one (AbortSignal.any), which adds no
+   * listener to the caller's signal. A listener per run there made 11 operations sharing one
+   * signal print MaxListenersExceededWarning in the caller's process.
+   */
+  private readonly runSignal: AbortSignal;
   private readonly conn: ConnectionOptions;
   /** Schemes, tokens, credentials and mirror health learned once for every client of the run. */
   private readonly auth = new ClientMemory((s) => this.ctx.sessions!.cancelledByClient(s));
-  private readonly onOuterAbort = () => this.abort.abort();
   /** The failure that made a fail-fast set stop the run, reported instead of the aborts it caused. */
   private stoppedBy: unknown;
   /** Clean-ups still running (a speculative session's DELETE): close() lets them finish first. */
@@ -77,21 +82,21 @@ export class TransferRun implements SetOwner {
   constructor(private readonly opts: TransferRunOptions) {
     // A signal that fired before the call never fires again: the abort listener below would not
     // run, and the whole operation would go on (and write tags) as if it had not been cancelled.
-    if (opts.signal?.aborted) throw new AbortedError('interrupted before it started (the abort signal had already fired): nothing was sent', { cause: opts.signal.reason });
+    if (opts.signal?.aborted) throw abortedBeforeStart(opts.signal);
     // Checked by each operation (checkJobs), which names its own option.
     this.jobs = opts.jobs ?? DEFAULT_JOBS;
     this.smallBlobJobs = opts.jobs === undefined ? SMALL_BLOB_JOBS : undefined;
     this.logger = opts.logger ?? silentLogger;
+    this.runSignal = opts.signal ? AbortSignal.any([opts.signal, this.abort.signal]) : this.abort.signal;
     // Every in-flight request and open body listens on it; the default of 10 would warn falsely.
-    setMaxListeners(1000, this.abort.signal);
-    opts.signal?.addEventListener('abort', this.onOuterAbort, { once: true });
+    setMaxListeners(1000, this.runSignal);
     opts.callbacks?.onThrow((err) => this.stop(err));
-    this.conn = { ...opts, signal: this.abort.signal };
+    this.conn = { ...opts, signal: this.runSignal };
     // push, copy and sync: their hints may say to lower `jobs`.
     this.transport = transportFor({ ...opts, logger: this.logger }, { jobs: true, credentials: true });
     this.ctx = {
       transport: this.transport,
-      signal: this.abort.signal,
+      signal: this.runSignal,
       events: opts.events,
       uploads: new UploadMemory({ chunkSize: opts.chunkSize }),
       landed: opts.trackLanded ? new LandedBlobs(opts.trackLanded === true) : undefined,
@@ -105,7 +110,7 @@ export class TransferRun implements SetOwner {
 
   /** The run's own signal: the caller's, and the stop of a fail-fast set. */
   get signal(): AbortSignal {
-    return this.abort.signal;
+    return this.runSignal;
   }
 
   /**
@@ -165,7 +170,7 @@ export class TransferRun implements SetOwner {
    * in hand instead of a round trip to the token service first. Nothing else is sent.
    */
   prefetchAuth(sourceRef: ImageReference, targetRefs: readonly ImageReference[]): void {
-    if (this.abort.signal.aborted) return;
+    if (this.runSignal.aborted) return;
     try {
       this.source(sourceRef).client.prefetchAuth?.();
       for (const ref of targetRefs) this.targetClient(ref, sourceRef).prefetchAuth?.();
@@ -176,7 +181,7 @@ export class TransferRun implements SetOwner {
 
   /** Cancels every request of the run because of `err` (a fail-fast set's first failure). */
   stop(err: unknown): void {
-    if (this.abort.signal.aborted) return;
+    if (this.runSignal.aborted) return;
     this.stoppedBy = err;
     this.abort.abort();
   }
@@ -247,7 +252,6 @@ export class TransferRun implements SetOwner {
    * session DELETE, bounded by CANCEL_TIMEOUT_MS) finish first, so no upload session is left behind.
    */
   close(): void {
-    this.opts.signal?.removeEventListener('abort', this.onOuterAbort);
     this.abort.abort();
     if (!this.cleanups.size) return this.transport.close();
     void this.cleanedUp().then(() => this.transport.close());

@@ -154,3 +154,15 @@ describe('crossShardWriters', () => {
     assert.deepEqual(crossShardWriters(apart.images, { index: 1, count: 2 }), []);
   });
 });
+
+describe('parseShard for a library caller', () => {
+  it('parseShard: env is optional, a plain-JS caller\'s wrong value is E_USAGE', () => {
+    assert.deepEqual(parseShard('2/5'), { index: 2, count: 5 });
+    for (const [text, message] of [
+      ['/5', /^shard "\/5" takes the index from JOB_COMPLETION_INDEX, which is not set/],
+      [5, /^invalid shard: expected a string such as "0\/3" \(got number\)$/],
+    ] as const) {
+      assert.throws(() => parseShard(text as never), (e: RegpushError) => e.code === 'E_USAGE' && message.test(e.message), String(text));
+    }
+  });
+});

@@ -67,7 +67,7 @@ export function syncCommand(y: Argv, io: CliIO, done: (code: number) => void, se
       const clock = startClock();
       const a = argv;
       const ctx = commonContext(a, io, secrets);
-      const [{ syncAs, checkGateOptions }, { parseSyncFile }, { parseShard }, { checkImages, checkJobs }] = await Promise.all([
+      const [{ syncAs, checkGateOptions }, { parseSyncFile }, { parseShardAs }, { checkImages, checkJobs }] = await Promise.all([
         import('../../sync/sync.js'),
         import('../../sync/config.js'),
         import('../../sync/shard.js'),
@@ -79,7 +79,7 @@ export function syncCommand(y: Argv, io: CliIO, done: (code: number) => void, se
       const maxWaitMs = a['max-wait'] === undefined ? undefined : durationMs(a['max-wait'], '--max-wait');
       checkGateOptions({ minRateLimit: a['min-ratelimit'], maxWaitMs }, SYNC_FLAG_NAMES);
       const spec = parseSyncFile(await readSyncFile(a.file, io), a.file);
-      const shard = a.shard === undefined ? undefined : parseShard(a.shard, io.env, SYNC_FLAG_NAMES);
+      const shard = a.shard === undefined ? undefined : parseShardAs(a.shard, io.env, SYNC_FLAG_NAMES);
       const display = unitDisplay(io, ctx.verbosity === 'quiet' || !!a.json, ctx);
       let result: SyncResult;
       try {
