@@ -14,24 +14,23 @@ export { push } from './push/push.js';
 export { DEFAULT_IMAGES, DEFAULT_JOBS } from './transfer/concurrency.js';
 export type { PushLayerReport, PushLayerSpec, PushOptions, PushResult, PushTargetReport, PushedPlatform } from './push/options.js';
 export { inspect } from './inspect/inspect.js';
-export type { InspectOptions, InspectResult, ConfigSummary } from './inspect/inspect.js';
+export type { InspectOptions, InspectResult, ConfigSummary } from './inspect/options.js';
 export { parseReference, formatReference, type ImageReference } from './ref/reference.js';
-export type { ConfigChanges, HealthcheckChange } from './image/config.js';
+export type { ConfigChanges, HealthcheckChange } from './image/config-changes.js';
 export type { Platform } from './image/types.js';
-export type { LayerSource } from './layer/index.js';
-export type { Credential } from './auth/credentials.js';
-export type { RegistryCredentials } from './auth/credentials.js';
-export type { ConnectionOptions } from './registry/connect.js';
+export type { LayerSource } from './layer/types.js';
+export type { Credential, RegistryCredentials } from './auth/credential-types.js';
+export type { ConnectionOptions } from './registry/connection-options.js';
 /** The wording of a failed connection's hints (ConnectionOptions.connectionNames; the CLI's flags). */
 export type { ConnectionNames } from './options-check.js';
-export { DEFAULT_CERTS_DIRS, defaultCertsDirs, type RegistryTlsOptions } from './http/tls.js';
+export { DEFAULT_CERTS_DIRS, defaultCertsDirs, type RegistryTlsOptions } from './http/tls-options.js';
 /** Registry mirrors (ConnectionOptions.mirrors) from the files users already have; the caller reads the files. */
 export { mirrorsFromRegistriesConf, mirrorsFromDaemonJson, mergeMirrorMaps, type MirrorMap, type BlockedPrefixes, type InsecureHosts, type RegistriesConfMirrors } from './registry/mirror-config.js';
-export type { BlobReport, BlobAction, BlobEvents } from './transfer/types.js';
+export type { BlobReport, BlobAction, BlobEvents } from './transfer/blob-report.js';
 export type { Logger } from './log.js';
 /** The run's secrets (ConnectionOptions.secrets): what the auth layer learns, for scrubbing what a caller prints. */
 export { SecretSet } from './redact.js';
-export type { HttpStats, RateLimitSeen } from './http/stats.js';
+export type { HttpStats, RateLimitSeen } from './http/stats-report.js';
 export {
   EXIT_CODES,
   RegpushError,
@@ -59,13 +58,15 @@ export {
 } from './errors.js';
 export { copy } from './copy/copy.js';
 export { login, logout } from './login/login.js';
-export type { LoginOptions, LoginResult, LogoutOptions, LogoutResult } from './login/login.js';
-export type { CopyOptions, CopyResult, CopyTargetResult } from './copy/copy.js';
+export type { LoginOptions, LoginResult, LogoutOptions, LogoutResult } from './login/options.js';
+export type { CopyOptions, CopyResult, CopyTargetReport } from './copy/options.js';
 export { sync } from './sync/sync.js';
-export type { SyncOptions, SyncResult, SyncUnitResult, SyncTargetResult, SyncEvents } from './sync/sync.js';
+export type { SyncOptions, SyncResult, SyncUnitReport, SyncTargetReport, SyncEvents } from './sync/options.js';
 export { parseSyncFile } from './sync/config.js';
-export type { SyncSpec, SyncImage, TagRule, TagFilter, SyncDestination } from './sync/config.js';
-export type { TargetPrefix } from './sync/target.js';
-export { parseShard, inShard, type Shard } from './sync/shard.js';
+export type { SyncSpec, SyncImage, TagRule, TagFilter, SyncDestination, TargetPrefix, Shard } from './sync/options.js';
+export { parseShard, inShard } from './sync/shard.js';
 export { listTags, listRepositories, digestOf, tagImage, deleteImage } from './manage/manage.js';
-export type { ManageOptions, ListTagsOptions, TagList, RepositoryList, DigestOptions, DigestResult, TagImageResult, TagFailure, DeleteOptions, DeleteResult } from './manage/manage.js';
+export type { ManageOptions, ListTagsOptions, TagList, RepositoryList, DigestOptions, DigestResult, TagImageResult, TagFailure, DeleteOptions, DeleteResult } from './manage/options.js';
+/** Former names of CopyTargetReport, SyncUnitReport and SyncTargetReport: deprecated aliases of the same types. */
+export type { CopyTargetResult } from './copy/options.js';
+export type { SyncUnitResult, SyncTargetResult } from './sync/options.js';

@@ -334,7 +334,7 @@ function libraryCredentials(registry: string): string {
   return `store a login with login({ registry: ${JSON.stringify(registry)}, … }), give the credentials option (credentials.registries[${JSON.stringify(registry)}] for this registry, credentials.from for what is read, credentials.to for what is written), or set the REGPUSH_* variables in env`;
 }
 
-/** The library's names for the connection hints: its connection options (ConnectionOptions, src/registry/connect.ts). */
+/** The library's names for the connection hints: its connection options (ConnectionOptions, src/registry/connection-options.ts). */
 export const connectionOptionNames: ConnectionNames = {
   caCert: (host) => `tls.caCerts: { ${JSON.stringify(host)}: [PATH] }`,
   clientCert: (host) => `tls.clientCerts: { ${JSON.stringify(host)}: { cert: CERT, key: KEY } }`,

@@ -1,19 +1,16 @@
 /**
  * A credential: what regpush may authenticate with, whose it is (the role), and when one is whole.
  * Apart from the lookup (credentials.ts) because every source of one shares these: the env
- * variables (credential-env.ts), the files and helpers, the library's options.
+ * variables (credential-env.ts), the files and helpers, the library's options. The Credential type
+ * itself is in credential-types.ts, with the other types the library's declarations publish.
  */
+
+import type { Credential } from './credential-types.js';
+
+export type { Credential } from './credential-types.js';
 
 /** Whose credentials: a source, a target, or the one registry of a read-only command. */
 export type CredentialRole = 'from' | 'to' | 'read';
-
-/** What regpush may authenticate with. `identityToken` is an OAuth2 refresh token; `registryToken` a ready Bearer token. */
-export interface Credential {
-  username?: string;
-  password?: string;
-  identityToken?: string;
-  registryToken?: string;
-}
 
 export function isUsable(c: Credential): boolean {
   return Boolean((c.username && c.password) || c.identityToken || c.registryToken);

@@ -26,20 +26,15 @@ import { checkHelperName, helperError, IDENTITY_TOKEN_USERNAME, isNotFound, spaw
 import { registryHostOf } from '../ref/registry.js';
 import { findByRegistry, helperKeys, namespaceKeys, splitAuthKey } from './registry-host.js';
 import type { ShapeProblem } from '../options-check.js';
+import type { RegistryCredentials, SecretSink } from './credential-types.js';
 
 // Moved to modules of their own (a credential's shape, the env variables, the files' locations);
 // re-exported so that the lookup's callers (connect(), credential-store.ts, the CLI, index.ts)
 // still import them from this one module.
 export type { Credential, CredentialRole } from './credential.js';
+export type { RegistryCredentials, SecretSink } from './credential-types.js';
 export { credentialEnvOrigin, credentialEnvRoles, credentialEnvVars } from './credential-env.js';
 export { checkDockerConfigDir, credentialFiles, dockerConfigPath, missingAuthFile, storedLoginSources, type AuthFileSystem, type CredentialFilePath } from './credential-paths.js';
-
-/**
- * Credentials given per registry, or per namespace or repository of one (the library's
- * `credentials.registries`): keys are written as `auths` keys are, `ghcr.io`, `quay.io/org`,
- * `reg.example:5000/team/app`, and matched as containers/image matches those (registryCredentialFor).
- */
-export type RegistryCredentials = Readonly<Record<string, Credential | undefined>>;
 
 /** Inputs of resolveCredential. */
 export interface CredentialOptions {
@@ -93,12 +88,6 @@ export interface CredentialOptions {
   secrets?: SecretSink;
   /** The machine facts the file lookup depends on (platform, uid); injectable for tests. */
   system?: AuthFileSystem;
-}
-
-/** Where the auth layer reports secrets it learns (a SecretSet of src/redact.ts). */
-export interface SecretSink {
-  add(value: string | undefined): void;
-  addCredential(cred: Credential | undefined): void;
 }
 
 /**

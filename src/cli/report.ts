@@ -5,8 +5,8 @@
  */
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { CopyResult } from '../copy/copy.js';
-import type { SyncResult } from '../sync/sync.js';
+import type { CopyResult } from '../copy/options.js';
+import type { SyncResult } from '../sync/options.js';
 import { InputError } from '../errors.js';
 import type { PushResult } from '../push/options.js';
 import { VERSION } from '../version.js';

@@ -5,94 +5,31 @@
  * target that already holds the image under every tag is not written at all. With --all-tags the
  * source's tags go --images at a time (all-tags.ts).
  */
-import { InvalidReferenceError, RegistryError, UsageError, type ErrorCode } from '../errors.js';
+import { InvalidReferenceError, RegistryError, UsageError } from '../errors.js';
 import { parseFormat } from '../image/convert.js';
 import { formatPlatform, parsePlatform } from '../image/platform.js';
 import type { Platform } from '../image/types.js';
 import { parseManifest } from '../image/manifest.js';
 import { isIndexMediaType } from '../image/mediatypes.js';
-import type { Logger } from '../log.js';
 import { checkTag, formatReference, manifestRef, parseReference, type ImageReference } from '../ref/reference.js';
 import { checkOptions, optionPaths, STRINGS, type OptionNames, type Shape } from '../options-check.js';
-import { anchorPaths, CONNECTION_SHAPE, type ConnectionOptions } from '../registry/connect.js';
-import type { HttpStats } from '../http/stats.js';
+import { anchorPaths, CONNECTION_SHAPE } from '../registry/connect.js';
 import { checkImages, checkJobs } from '../transfer/concurrency.js';
 import { TransferRun } from '../transfer/engine.js';
 import { checkConnectionRanges } from '../registry/limits.js';
 import { TargetSet, type TransferTarget } from '../transfer/target-set.js';
 import { CallerCallbacks } from '../transfer/callbacks.js';
 import { oneTargetPerRepository } from '../transfer/target-list.js';
-import { BLOB_EVENTS_SHAPE, type BlobEvents, type BlobReport } from '../transfer/types.js';
+import { BLOB_EVENTS_SHAPE } from '../transfer/types.js';
+import type { CopyOptions, CopyResult, CopyTargetReport } from './options.js';
 import { copyImage, type ImageCopyOptions, type ImageCopyOutcome } from '../transfer/image-copy.js';
 import { copyTags, type TagCopy } from './all-tags.js';
 import { isReferrerTag } from '../transfer/referrers.js';
 
-/** Options of copy(). */
-export interface CopyOptions extends ConnectionOptions {
-  /** Source reference (tag or digest); with allTags, a repository. */
-  from: string;
-  /** One or more targets; with allTags, repositories. */
-  to: string[];
-  /** Extra tags written at every target. */
-  tags?: string[];
-  /** "all" (default: keep the index and its digest) or a comma list of os/arch[/variant] for a new index. */
-  platform?: string;
-  /** Convert manifests and indexes to "oci" or "docker" media types (new digests, the same blobs). */
-  format?: 'oci' | 'docker';
-  /** Also copy signatures, attestations and SBOMs that refer to the image. */
-  referrers?: boolean;
-  /** Copy every tag of the source repository. */
-  allTags?: boolean;
-  /** With allTags: tags copied at once, each with `jobs` blob transfers (default 4, at most 64; sync's --images). */
-  images?: number;
-  /** Refuse to move a target tag that points at another digest. */
-  noClobber?: boolean;
-  /** Resolve and HEAD each blob at each target, report the plan; write nothing. */
-  dryRun?: boolean;
-  /** Parallel blob transfers (default 4, at most 64). */
-  jobs?: number;
-  logger?: Logger;
-  events?: BlobEvents;
-  retries?: number;
-}
-
-/** What happened at one target. */
-export interface CopyTargetResult {
-  /** "<target repo>@<digest>" when it succeeded. */
-  reference: string;
-  target: string;
-  digest: string;
-  tags: string[];
-  /** Tags that already pointed at the image, so were not written again (in a dry run: would not be; the other tags would be written). */
-  tagsUnchanged?: string[];
-  ok: boolean;
-  error?: { code: ErrorCode; message: string };
-  blobs: BlobReport[];
-  /** Referrers copied (--referrers), referrers of referrers included: written by this run (or, dry, to be); one the target held already does not count. */
-  referrers: number;
-  /** Referrers found and not copied: those naming a digest --format or --platform changed, those past a bound of the walk, those listed and gone from the source (a stale listing), and with --no-clobber those whose tag the target holds for another manifest (kept; a warning says which). */
-  referrersSkipped: number;
-}
-
-/** What copy() did. */
-export interface CopyResult {
-  /** `mirror`: the registry mirror the source reference was resolved through (absent: the registry itself). */
-  source: { reference: string; digest: string; mirror?: string };
-  digest: string;
-  mediaType: string;
-  /** True when --platform made a new index or --format converted a manifest, so the digest differs from the source's. */
-  digestChanged: boolean;
-  targets: CopyTargetResult[];
-  /** For an index: each child's platform and digest (the same at every target), whether it was written or every target held it. */
-  platforms?: { platform: string; digest: string; mediaType: string }[];
-  /** True when nothing was written (blob actions are `planned-*` or `skipped`). */
-  dryRun: boolean;
-  timings: Record<string, number>;
-  /** Requests, retries and registry rate-limit headers (Docker Hub's `ratelimit-remaining`) seen. */
-  http?: HttpStats;
-}
-
-/** CopyOptions as a plain-JS caller must give them (options-check.ts). `to` is a list even for one target. */
+/**
+ * CopyOptions as a plain-JS caller must give them (options-check.ts). `to` is a list even for one target.
+ * @internal Not part of the library: left out of the published declarations (stripInternal).
+ */
 export const COPY_SHAPE = {
   fields: {
     ...CONNECTION_SHAPE,
@@ -124,6 +61,7 @@ const COPY_NAMES = optionPaths('copy()');
 /**
  * copy() for a caller whose messages name the options its own way (`names`): the CLI, whose
  * messages name its flags (src/cli/commands/copy.ts). Not part of the library's surface.
+ * @internal Not part of the library: left out of the published declarations (stripInternal).
  */
 export async function copyAs(given: CopyOptions, names: OptionNames): Promise<CopyResult> {
   checkOptions('copy()', given, COPY_SHAPE);
@@ -169,7 +107,7 @@ async function copyChecked(opts: CopyOptions, callbacks: CallerCallbacks, names:
   // A dry run writes nothing, so there is nothing to wait for.
   const run = new TransferRun({ ...opts, trackLanded: opts.allTags && !opts.dryRun ? 'same-repository' : undefined, callbacks });
   const set = run.targets(oneTargetPerRepository(dstRefs, (ref) => [ref.tag ?? 'latest', ...extraTags]), srcRef);
-  const results = new Map<TransferTarget, CopyTargetResult>(set.list.map((t) => [t, { reference: '', target: formatReference(t.ref), digest: '', tags: [], ok: false, blobs: t.blobs, referrers: 0, referrersSkipped: 0 }]));
+  const results = new Map<TransferTarget, CopyTargetReport>(set.list.map((t) => [t, { reference: '', target: formatReference(t.ref), digest: '', tags: [], ok: false, blobs: t.blobs, referrers: 0, referrersSkipped: 0 }]));
   try {
     const source = run.source(srcRef);
     // Through the run's memory: --referrers looks for cosign's tags in the same list, once, not once per tag.
@@ -232,7 +170,7 @@ async function copyChecked(opts: CopyOptions, callbacks: CallerCallbacks, names:
 }
 
 /** Adds one image's outcome at `t` (`own`: the target of the image's own set, `t` itself unless --all-tags) to its result. */
-function record(r: CopyTargetResult, t: TransferTarget, own: TransferTarget, outcome: ImageCopyOutcome, tags: string[]): void {
+function record(r: CopyTargetReport, t: TransferTarget, own: TransferTarget, outcome: ImageCopyOutcome, tags: string[]): void {
   r.ok = true;
   // With --all-tags the first tag's (in sorted order), as the copy's own digest and --digest-file:
   // the later tags' digests are in the report under their tags' images, not here.
@@ -248,7 +186,7 @@ function record(r: CopyTargetResult, t: TransferTarget, own: TransferTarget, out
   r.referrersSkipped += outcome.referrersSkipped.get(own) ?? 0;
 }
 
-function finalTargetResult(r: CopyTargetResult, t: TransferTarget): CopyTargetResult {
+function finalTargetResult(r: CopyTargetReport, t: TransferTarget): CopyTargetReport {
   if (!t.failed) return r;
   // Nothing to name for a target that failed (the schema's "" when not ok), even where some tags of --all-tags landed first.
   return { ...r, ok: false, reference: '', digest: '', error: TargetSet.summary(t) };

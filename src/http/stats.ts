@@ -6,30 +6,9 @@
  * draft headers (draft-ietf-httpapi-ratelimit-headers). Only numbers are kept, never other headers.
  */
 import type { Middleware } from './types.js';
+import type { HttpStats, RateLimitSeen } from './stats-report.js';
 
-/** The last rate-limit headers one registry host sent. */
-export interface RateLimitSeen {
-  /** Host (and port) that sent the headers, e.g. "registry-1.docker.io". */
-  registry: string;
-  /** Requests allowed per window (`ratelimit-limit`). */
-  limit?: number;
-  /** Requests left in the window (`ratelimit-remaining`); the last value seen. */
-  remaining?: number;
-  /** Window length in seconds (the `w=` parameter), when given. */
-  windowSeconds?: number;
-  /** Smallest `remaining` seen during the operation. */
-  lowestRemaining?: number;
-}
-
-/** Counters of one transport, as they appear in the report. */
-export interface HttpStats {
-  /** HTTP requests sent (every hop: redirects and retries count). */
-  requests: number;
-  /** Requests sent again after a transient failure (5xx, 429, resets). */
-  retries: number;
-  /** Rate-limit headers seen, one entry per registry host that sent any. */
-  rateLimits: RateLimitSeen[];
-}
+export type { HttpStats, RateLimitSeen } from './stats-report.js';
 
 /** Parses `100;w=21600` (or a bare `100`) into the number and the window. */
 export function parseRateLimitHeader(value: string | undefined): { value: number; window?: number } | undefined {

@@ -18,47 +18,9 @@ import { connectionOptionNames, type ConnectionNames } from '../options-check.js
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 import { bracketBareIpv6, canonicalRegistry, hostEntryFor, isDockerHub, DOCKER_HUB, DOCKER_HUB_API_HOST } from '../ref/registry.js';
+import { DEFAULT_CERTS_DIRS, type RegistryTlsOptions } from './tls-options.js';
 
-/** Docker's and Podman's system-wide per-registry certificate directories (Podman's first, as Podman reads them). */
-export const DEFAULT_CERTS_DIRS: readonly string[] = ['/etc/containers/certs.d', '/etc/docker/certs.d'];
-
-/**
- * The certs.d roots read when none are given: the user's own `~/.config/containers/certs.d` (where
- * rootless Podman, skopeo and buildah users keep theirs), then the system ones, the order
- * containers/image searches (docker/docker_client.go dockerCertDir, for root too). `homeDir` comes
- * from the caller's options: the library reads no environment.
- */
-export function defaultCertsDirs(homeDir: string | undefined): string[] {
-  return [...(homeDir ? [join(homeDir, '.config/containers/certs.d')] : []), ...DEFAULT_CERTS_DIRS];
-}
-
-/** TLS choices for registries, as a library caller gives them. Keys are registry host[:port] names. */
-export interface RegistryTlsOptions {
-  /**
-   * certs.d roots, searched in order; the first holding a `<host[:port]>` directory is used (as
-   * Podman does). Default DEFAULT_CERTS_DIRS here; operations (transportFor) put the home
-   * directory's ~/.config/containers/certs.d first (defaultCertsDirs); `[]` reads none.
-   */
-  certsDirs?: readonly string[];
-  /** Extra CA files (PEM, one or more certificates each, or one DER certificate) per registry, added to the default trust. */
-  caCerts?: Readonly<Record<string, readonly string[]>>;
-  /** A client certificate and its key (PEM files) per registry, for mutual TLS; wins over certs.d. */
-  clientCerts?: Readonly<Record<string, { cert: string; key: string }>>;
-  /** Registries reached over HTTPS without verifying the server's certificate (Docker's insecure registries). */
-  verifyOff?: readonly string[];
-  /** What turned verification off for a registry of verifyOff, named in its warning (default: the setting itself, `tls.verifyOff`, or the CLI's `--tls-verify REGISTRY=false`). */
-  verifyOffBy?: Readonly<Record<string, string>>;
-  /**
-   * The NODE_EXTRA_CA_CERTS file this Node process was started with, which Node's default trust
-   * therefore holds already. Giving a host extra CAs replaces that default trust for it, so this
-   * file is added back with them, and only there. The CLI passes its process's. A library caller
-   * whose process was started with the variable may pass it too (`process.env.NODE_EXTRA_CA_CERTS`),
-   * so that a file the `env` option also names is not added to every host a second time. Given,
-   * it is the NODE_EXTRA_CA_CERTS in effect: it wins over another file in `env.NODE_EXTRA_CA_CERTS`,
-   * which is then not trusted (a warning says so), as the explicit options win over `env` elsewhere.
-   */
-  nodeExtraCaCerts?: string;
-}
+export { DEFAULT_CERTS_DIRS, defaultCertsDirs, type RegistryTlsOptions } from './tls-options.js';
 
 /**
  * What tlsResolver takes: the caller's options, and the NODE_EXTRA_CA_CERTS of the operation's

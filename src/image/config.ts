@@ -7,6 +7,9 @@ import { InputError, ProtocolError, UsageError } from '../errors.js';
 import { assertDigest } from './digest.js';
 import { expandEnvValue } from './env-expand.js';
 import type { ContainerConfig, HistoryEntry, ImageConfig, Platform } from './types.js';
+import type { ConfigChanges, HealthcheckChange } from './config-changes.js';
+
+export type { ConfigChanges, HealthcheckChange } from './config-changes.js';
 
 /** An image config read from a registry: a JSON object, else ProtocolError naming `what` ("config sha256:… of reg/repo"). */
 export function parseConfig(bytes: Buffer, what: string): ImageConfig {
@@ -41,44 +44,6 @@ export function configPlatform(config: ImageConfig): Platform {
   // --platform os(osversion)/arch matches a single image by its config's OS version.
   if (config['os.version']) platform['os.version'] = config['os.version'];
   return platform;
-}
-
-/** What the user asked to change in the config; undefined means "keep the base's value". */
-export interface ConfigChanges {
-  /** Exec-form entrypoint; [] clears it. */
-  entrypoint?: string[];
-  /** Exec-form command; [] clears it. */
-  cmd?: string[];
-  /**
-   * Shell-form entrypoint (a Dockerfile's `ENTRYPOINT cmd`): run by the image's shell, resolved
-   * per config (shellOf): the base's `Shell`, else `cmd /S /C` for Windows, else `/bin/sh -c`.
-   * Not with `entrypoint`.
-   */
-  entrypointShell?: string;
-  /** Shell-form command (`CMD cmd`), resolved the same way. Not with `cmd`. */
-  cmdShell?: string;
-  /** "K=V" each; replaces the same key in place, appends new keys, keeps order. */
-  env?: string[];
-  /** "80", "80/tcp", "53/udp". */
-  ports?: string[];
-  workdir?: string;
-  volumes?: string[];
-  labels?: Record<string, string>;
-  user?: string;
-  /** Docker's config Healthcheck (OCI configs carry it too; runtimes that know it use it). */
-  healthcheck?: HealthcheckChange;
-  /** Signal that stops the container, e.g. SIGTERM or 15. */
-  stopSignal?: string;
-}
-
-/** A health check as Docker's config stores it; durations in nanoseconds, 0/absent = the runtime's default. */
-export interface HealthcheckChange {
-  /** ["CMD", arg…] (exec), ["CMD-SHELL", "cmd"] (shell) or ["NONE"] (turn off the base's check). */
-  test: string[];
-  interval?: number;
-  timeout?: number;
-  startPeriod?: number;
-  retries?: number;
 }
 
 /** The new layer's facts, as recorded in the config. */

@@ -17,47 +17,23 @@ import { splitAuthKey } from '../auth/registry-host.js';
 import { HttpRegistryClient } from '../registry/client.js';
 import { checkOptions, optionPaths, type Shape } from '../options-check.js';
 import { checkConnectionRanges } from '../registry/limits.js';
-import { anchorPaths, CONNECTION_SHAPE, insecureList, insecureTlsBy, operationSignal, transportFor, withAbortReason, type ConnectionOptions } from '../registry/connect.js';
+import { anchorPaths, CONNECTION_SHAPE, insecureList, insecureTlsBy, operationSignal, transportFor, withAbortReason } from '../registry/connect.js';
+import type { ConnectionOptions } from '../registry/connection-options.js';
+import type { LoginOptions, LoginResult, LogoutOptions, LogoutResult } from './options.js';
 
-/** Options of login(). */
-export interface LoginOptions extends ConnectionOptions {
-  /**
-   * Registry host[:port] ("ghcr.io", "registry.example.com:5000"); a URL or Docker config key such
-   * as "https://index.docker.io/v1/" also works. A namespace or repository under it
-   * ("quay.io/org", as Podman's login takes) stores a login for that part of the registry, in the
-   * containers auth file ($REGISTRY_AUTH_FILE when set, else Podman's), never in Docker's
-   * config.json: regpush, Podman and skopeo use it there; Docker, which has no such logins, does not.
-   */
-  registry: string;
-  username: string;
-  /** Password or access token. */
-  password: string;
-  logger?: Logger;
-  retries?: number;
-}
-
-/** LoginOptions as a plain-JS caller must give them (options-check.ts). */
+/**
+ * LoginOptions as a plain-JS caller must give them (options-check.ts).
+ * @internal Not part of the library: left out of the published declarations (stripInternal).
+ */
 export const LOGIN_SHAPE = {
   fields: { ...CONNECTION_SHAPE, registry: 'string', username: 'string', password: 'string' },
   required: ['registry', 'username', 'password'],
 } satisfies Shape;
 
-/** What login() did. */
-export interface LoginResult {
-  /** The canonical registry host the credentials were checked against ("docker.io" for Docker Hub). */
-  registry: string;
-  /** The namespace or repository the login is stored for ("org" of quay.io/org); absent for the whole registry. */
-  namespace?: string;
-}
-
-/** Options of logout(). */
-export interface LogoutOptions extends Pick<ConnectionOptions, 'cwd' | 'env' | 'homeDir' | 'credentialHelperTimeoutMs' | 'credentialHelperProcessGroup'> {
-  /** Registry host, or host/namespace, as given to login. */
-  registry: string;
-  logger?: Logger;
-}
-
-/** LogoutOptions as a plain-JS caller must give them: the connection options that locate the credential store, and no others. */
+/**
+ * LogoutOptions as a plain-JS caller must give them: the connection options that locate the credential store, and no others.
+ * @internal Not part of the library: left out of the published declarations (stripInternal).
+ */
 export const LOGOUT_SHAPE = {
   fields: {
     registry: 'string',
@@ -71,31 +47,12 @@ export const LOGOUT_SHAPE = {
   required: ['registry'],
 } satisfies Shape;
 
-/** What logout() did. */
-export interface LogoutResult {
-  registry: string;
-  /** As in LoginResult: a namespace's logout removes that key only. */
-  namespace?: string;
-  /** False when nothing was stored for the registry (or nothing could be erased: see helperNotAsked). */
-  removed: boolean;
-  /**
-   * The credential helper (`docker-credential-NAME`) that could not be asked to erase the login
-   * (missing from PATH): it may still hold one, so `removed: false` does not mean no login is
-   * stored. Absent when every helper involved was asked (a logger gets a warning either way).
-   */
-  helperNotAsked?: string;
-  /**
-   * Other credential files that still hold a login for it (Podman's auth.json, the legacy
-   * ~/.dockercfg), which every later command goes on reading; absent when there are none.
-   */
-  stillStoredIn?: string[];
-}
-
 /**
  * What a login argument names: a registry host ("ghcr.io"; "https://index.docker.io/v1/" →
  * "docker.io"), or a namespace or repository in one ("quay.io/org" → quay.io and "org"). Throws
  * InvalidReferenceError (E_REFERENCE, as any argument of the wrong kind) for anything else (exported so the CLI can refuse a bad argument before it prompts
  * for a password).
+ * @internal Not part of the library: left out of the published declarations (stripInternal).
  */
 export function loginTarget(value: string): { registry: string; namespace?: string; name: string } {
   const parts = typeof value === 'string' ? splitAuthKey(value) : undefined;

@@ -1,11 +1,11 @@
 /** The push operation's inputs and report, as the library exposes them. */
 import type { ErrorCode } from '../errors.js';
-import type { ConfigChanges } from '../image/config.js';
-import type { LayerSource } from '../layer/index.js';
-import type { HttpStats } from '../http/stats.js';
+import type { ConfigChanges } from '../image/config-changes.js';
+import type { LayerSource } from '../layer/types.js';
+import type { HttpStats } from '../http/stats-report.js';
 import type { Logger } from '../log.js';
-import type { ConnectionOptions } from '../registry/connect.js';
-import type { BlobEvents, BlobReport } from '../transfer/types.js';
+import type { ConnectionOptions } from '../registry/connection-options.js';
+import type { BlobEvents, BlobReport } from '../transfer/blob-report.js';
 
 /** Options of push(). */
 export interface PushOptions extends ConnectionOptions {

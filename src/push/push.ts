@@ -86,6 +86,7 @@ const PUSH_NAMES = optionPaths('push()');
 /**
  * push() for a caller whose messages name the options its own way (`names`): the CLI, whose
  * messages name its flags (src/cli/commands/push.ts). Not part of the library's surface.
+ * @internal Not part of the library: left out of the published declarations (stripInternal).
  */
 export async function pushAs(given: PushOptions, names: OptionNames): Promise<PushResult> {
   // Plain-JS callers first: a wrong type would otherwise be misread by the checks that follow.

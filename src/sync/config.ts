@@ -13,60 +13,8 @@ import { tagProblem } from '../ref/grammar.js';
 import { formatReference, parseReference, repositoryName, withTag, type ImageReference } from '../ref/reference.js';
 import { isDockerHub } from '../ref/registry.js';
 import { jsonProblem } from './json-check.js';
-import { copyKey, formatTargetPrefix, parseTargetPrefix, targetReference, targetRepository, type SyncDestination, type TargetPrefix } from './target.js';
-
-export type { SyncDestination } from './target.js';
-
-/** Which tags of a source repository to copy. */
-export type TagRule =
-  /** Exactly these tags, in this order; the source is not listed, a missing tag fails at the source. */
-  | { kind: 'list'; tags: string[] }
-  /** Every tag the source lists. */
-  | { kind: 'all' }
-  /** The listed tags that pass every filter given (see selectTags). */
-  | TagFilter;
-
-/** `tags: {regex, semver, newest, prerelease}`: at least one of regex, semver, newest is set. */
-export interface TagFilter {
-  kind: 'filter';
-  /** JavaScript regular expression source, unanchored (use ^ and $ to anchor). */
-  regex?: string;
-  /** A node-semver range such as ">=2.0.0 <3.0.0". */
-  semver?: string;
-  /** Keep only the N highest versions that pass the other filters. */
-  newest?: number;
-  /** Whether semver pre-release tags (1.2.3-rc.1, also 1.2.3-alpine) take part in semver and newest. */
-  prerelease: boolean;
-}
-
-/** One entry of `images`, normalised: defaults applied, every value checked. */
-export interface SyncImage {
-  /** Position in the file's `images` list, from 0. */
-  index: number;
-  /** `images[3] (ghcr.io/acme/app)`: how messages and reports name the entry. */
-  label: string;
-  /** Canonical source repository (`docker.io/library/nginx`): the shard key (see inShard). */
-  key: string;
-  /** Source registry and repository; `digest` set for a pinned source; `tag` never set. */
-  source: ImageReference;
-  /** Which tags to copy; undefined exactly when the source is pinned by digest. */
-  tags?: TagRule;
-  /** For a pinned source written `repo:tag@sha256:…`: the tag its prefix targets get. */
-  pinnedTag?: string;
-  /** Where to write; never empty, no duplicates. */
-  destinations: SyncDestination[];
-  /** "all" (every platform, digest kept) or canonical "os/arch[/variant]" strings. */
-  platforms: 'all' | string[];
-  /** Also copy signatures, attestations and SBOMs that refer to each image. */
-  referrers: boolean;
-}
-
-/** A checked sync file. */
-export interface SyncSpec {
-  /** The file name as given, for messages. */
-  file: string;
-  images: SyncImage[];
-}
+import { copyKey, formatTargetPrefix, parseTargetPrefix, targetReference, targetRepository } from './target.js';
+import type { SyncDestination, SyncImage, SyncSpec, TagFilter, TagRule, TargetPrefix } from './options.js';
 
 /** A reference as parseSyncFile gives it (ImageReference). */
 const REFERENCE_SHAPE: Shape = { fields: { registry: 'string', repository: 'string', tag: 'string', digest: 'string' }, required: ['registry', 'repository'] };
@@ -75,6 +23,7 @@ const REFERENCE_SHAPE: Shape = { fields: { registry: 'string', repository: 'stri
  * SyncSpec as sync() takes it: what parseSyncFile returns, each entry checked, defaulted and
  * normalised (SyncImage), checked by sync() as any option is (options-check.ts). A hand-made spec
  * of the same shape passes; the sync file's own keys do not (rawSyncSpec says so first).
+ * @internal Not part of the library: left out of the published declarations (stripInternal).
  */
 export const SYNC_SPEC_SHAPE: Shape = {
   fields: {
@@ -118,6 +67,7 @@ export const SYNC_SPEC_SHAPE: Shape = {
  * an entry with `source` as a string or a `target`/`targets` key. Undefined for anything else
  * (SYNC_SPEC_SHAPE then says what is wrong, if anything). Such a spec once passed the check and
  * failed inside sync() with E_INTERNAL "Cannot read properties of undefined".
+ * @internal Not part of the library: left out of the published declarations (stripInternal).
  */
 export function rawSyncSpec(spec: unknown): string | undefined {
   if (!isObject(spec)) return undefined;
@@ -521,6 +471,7 @@ function isObject(v: unknown): v is Raw {
  * word (no `tags` and no digest), write nowhere (`destinations: []`), or write to targets such as
  * `LOCALHOST:5000//hs//app`. What has one obvious canonical spelling is made canonical (a prefix's
  * case and slashes, platform names); anything else is one UsageError naming `<at>.images[i].<key>`.
+ * @internal Not part of the library: left out of the published declarations (stripInternal).
  */
 export function checkSpecValues(spec: SyncSpec, at: string): SyncSpec {
   if (spec.images.length === 0) throw new UsageError(`${at}.images is empty: give at least one image`);

@@ -12,7 +12,7 @@ import type { Logger } from '../log.js';
 import { tagProblem } from '../ref/grammar.js';
 import { repositoryName, type ImageReference } from '../ref/reference.js';
 import { isReferrerTag } from '../transfer/referrers.js';
-import type { SyncImage } from './config.js';
+import type { SyncImage } from './options.js';
 import type { OutageBreaker } from './outage.js';
 import { needsTagList, selectTags } from './select.js';
 import { syncUnits, type SyncUnit } from './target.js';

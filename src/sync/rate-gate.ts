@@ -13,6 +13,7 @@ import type { OptionNames } from '../options-check.js';
 import type { TransferRun } from '../transfer/engine.js';
 import type { PullMeter } from '../transfer/graph.js';
 import type { UnitSlot } from './slots.js';
+import type { GateOptions } from './options.js';
 
 /** How often the gate asks a held source again (a HEAD, which Docker Hub does not count). */
 const DEFAULT_RATE_POLL_MS = 30_000;
@@ -26,23 +27,6 @@ const MAX_WAIT_MS = 24 * 3_600_000;
  * tests against a local registry.
  */
 const RATE_POLL_RANGE_MS = { min: 10, max: 3_600_000 } as const;
-
-/** What the gate tells of its waits (part of SyncEvents). */
-export interface GateEvents {
-  /** The rate-limit gate holds new units back, or the next manifest reads of units under way. */
-  waiting?(registry: string, remaining: number, min: number): void;
-}
-
-/** sync()'s options that the gate reads (SyncOptions extends them); checked by checkGateOptions. */
-export interface GateOptions {
-  /** Keep this many of the source's ratelimit-remaining: a unit's manifest GETs (the first one, and each after it) wait while the count, less the pulls under way, would go below it; HEADs never wait. */
-  minRateLimit?: number;
-  /** How long the gate may hold (ms, default 0: stop at once). */
-  maxWaitMs?: number;
-  /** Between the gate's checks (ms, default 30 000). */
-  rateLimitPollMs?: number;
-  events?: GateEvents;
-}
 
 /**
  * Checks the pull-limit gate's options, the same for the library and the CLI; `names` says what

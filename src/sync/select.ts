@@ -11,7 +11,7 @@
  */
 import semver from 'semver';
 import { InputError } from '../errors.js';
-import type { TagRule } from './config.js';
+import type { TagRule } from './options.js';
 
 /** True when the rule needs the source's tag list; an explicit list is used as written. */
 export function needsTagList(rule: TagRule): boolean {

@@ -14,20 +14,21 @@ import { createHash } from 'node:crypto';
 import { UsageError } from '../errors.js';
 import { optionPaths, type OptionNames } from '../options-check.js';
 import { destinationRepository, type UnitSource } from './target.js';
+import type { Shard } from './options.js';
 
-/** One share of the work: shard `index` of `count` (0 ≤ index < count). */
-export interface Shard {
-  index: number;
-  count: number;
-}
-
-/** Upper bound on N: far above any useful fan-out, low enough that scoring stays cheap. */
+/**
+ * Upper bound on N: far above any useful fan-out, low enough that scoring stays cheap.
+ * @internal Not part of the library: left out of the published declarations (stripInternal).
+ */
 export const MAX_SHARDS = 1000;
 
 /** What parseShard's messages call its value for a library caller. */
 const PARSE_SHARD_NAMES = optionPaths('parseShard()');
 
-/** The variable a Kubernetes Indexed Job sets to the pod's completion index. */
+/**
+ * The variable a Kubernetes Indexed Job sets to the pod's completion index.
+ * @internal Not part of the library: left out of the published declarations (stripInternal).
+ */
 export const SHARD_INDEX_ENV = 'JOB_COMPLETION_INDEX';
 
 /**
@@ -70,7 +71,10 @@ export function parseShardAs(text: string, env: Readonly<Record<string, string |
   return { index, count };
 }
 
-/** The shard (0 to count-1) that `key` belongs to; `key` is SyncImage.key, the canonical source repository. */
+/**
+ * The shard (0 to count-1) that `key` belongs to; `key` is SyncImage.key, the canonical source repository.
+ * @internal Not part of the library: left out of the published declarations (stripInternal).
+ */
 export function shardOf(key: string, count: number): number {
   if (!Number.isSafeInteger(count) || count < 1) throw new UsageError(`invalid shard count ${count}`);
   let best = 0;
@@ -91,7 +95,10 @@ export function inShard(key: string, shard: Shard): boolean {
   return shardOf(key, shard.count) === shard.index;
 }
 
-/** An entry of another shard that this shard must list too (crossShardWriters), and its shard. */
+/**
+ * An entry of another shard that this shard must list too (crossShardWriters), and its shard.
+ * @internal Not part of the library: left out of the published declarations (stripInternal).
+ */
 export interface Neighbour<T> {
   image: T;
   shard: number;
@@ -105,6 +112,7 @@ export interface Neighbour<T> {
  * list reads no manifest, and Docker Hub counts a pull per manifest request
  * (https://docs.docker.com/docker-hub/usage/pulls/), so this costs no pulls. The relation is symmetric: the shard of each neighbour finds this
  * shard's entries in turn, so both sides of a clash refuse it.
+ * @internal Not part of the library: left out of the published declarations (stripInternal).
  */
 export function crossShardWriters<T extends UnitSource & { key: string }>(images: readonly T[], shard: Shard): Neighbour<T>[] {
   const placed = images.map((image) => ({ image, shard: shardOf(image.key, shard.count), repos: image.destinations.map((d) => destinationRepository(d, image.source)) }));

@@ -23,12 +23,11 @@
  * upload memory per registry, one record of where blobs landed.
  */
 import { AbortedError, asRegpushError, errorForCode, InputError, PartialFailureError, RegpushError, UsageError, type ErrorCode, type ErrorDetails } from '../errors.js';
-import type { HttpStats } from '../http/stats.js';
 import { parsePlatform } from '../image/platform.js';
 import { silentLogger, type Logger } from '../log.js';
 import { formatReference, manifestRef, repositoryName, type ImageReference } from '../ref/reference.js';
 import { checkOptions, optionPaths, type OptionNames, type Shape } from '../options-check.js';
-import { anchorPaths, CONNECTION_SHAPE, type ConnectionOptions } from '../registry/connect.js';
+import { anchorPaths, CONNECTION_SHAPE } from '../registry/connect.js';
 import { checkImages, checkJobs } from '../transfer/concurrency.js';
 import { TransferRun } from '../transfer/engine.js';
 import { checkConnectionRanges } from '../registry/limits.js';
@@ -36,116 +35,28 @@ import type { TransferTarget } from '../transfer/target-set.js';
 import { CallerCallbacks } from '../transfer/callbacks.js';
 
 /** Images in flight by default (the engine's, shared with copy --all-tags). */
-import { BLOB_EVENTS_SHAPE, type BlobEvents } from '../transfer/types.js';
+import { BLOB_EVENTS_SHAPE } from '../transfer/types.js';
 import type { PullMeter } from '../transfer/graph.js';
 import { copyImage, type ImageCopyOutcome } from '../transfer/image-copy.js';
-import { checkSpecValues, rawSyncSpec, SYNC_SPEC_SHAPE, type SyncImage, type SyncSpec } from './config.js';
+import { checkSpecValues, rawSyncSpec, SYNC_SPEC_SHAPE } from './config.js';
 import { OutageBreaker, outageThreshold } from './outage.js';
 import { expandEntries, type Expanded, type Work } from './expand.js';
-import { crossShardWriters, inShard, type Neighbour, type Shard } from './shard.js';
+import { crossShardWriters, inShard, type Neighbour } from './shard.js';
 import { Slots } from './slots.js';
-import { checkGateOptions, RateGate, type GateEvents, type GateOptions, type GateTicket } from './rate-gate.js';
+import { checkGateOptions, RateGate, type GateTicket } from './rate-gate.js';
+import type { Shard, SyncImage, SyncOptions, SyncResult, SyncTargetReport, SyncUnitReport } from './options.js';
 
-/** Checks sync()'s pull-limit options (the CLI checks its flags with it before reading the sync file). */
+/**
+ * Checks sync()'s pull-limit options (the CLI checks its flags with it before reading the sync file).
+ * @internal Not part of the library: left out of the published declarations (stripInternal).
+ */
 export { checkGateOptions } from './rate-gate.js';
 import { copyKey, destinationRepository, sharedTargets, targetClashes } from './target.js';
 
-/** Progress of a sync, for the CLI's display. */
-export interface SyncEvents extends BlobEvents, GateEvents {
-  /**
-   * A unit's turn (`index` of `total`, the units of this shard's plan: each counted once, in the
-   * order they are told): it starts; or, for a unit that failed without starting (its entry's tags
-   * could not be listed, or it would write a target tag another entry writes), it is told before
-   * any unit starts, its unitEnd right after.
-   */
-  unitStart?(source: string, index: number, total: number): void;
-  /**
-   * A unit is done, after its unitStart. (Units not started because the sync was interrupted are
-   * not told one by one: they are in the report.)
-   */
-  unitEnd?(result: SyncUnitResult): void;
-}
-
-/** Options of sync(); the pull-limit gate's (minRateLimit, maxWaitMs, rateLimitPollMs) are GateOptions. */
-export interface SyncOptions extends ConnectionOptions, GateOptions {
-  /**
-   * The checked sync file: what parseSyncFile returns (or an object of its shape, e.g. a subset of
-   * its images). The file's content as written is refused (E_USAGE): parseSyncFile(JSON.stringify(content), 'sync.json') reads it.
-   */
-  spec: SyncSpec;
-  /** Take only this share of the images. */
-  shard?: Shard;
-  /** Units (one source reference each) in flight at once (default 4; a unit whose manifest reads the pull-limit gate holds lends its slot meanwhile and takes one back when let go, even above this). */
-  images?: number;
-  /** Blob transfers per unit (default 4). */
-  jobs?: number;
-  /** HEADs and plans only; nothing written. */
-  dryRun?: boolean;
-  logger?: Logger;
-  events?: SyncEvents;
-  retries?: number;
-}
-
-/** What happened to one unit at one target. */
-export interface SyncTargetResult {
-  target: string;
-  /** copied: written; skipped: already held the source digest under the tag; planned: dry run; failed. */
-  action: 'copied' | 'skipped' | 'planned' | 'failed';
-  error?: { code: ErrorCode; message: string };
-  /** Blobs mounted (from the source repository or from a repository this run landed them in). */
-  mounted: number;
-  /** Blobs streamed from the source, and their bytes. */
-  streamed: number;
-  bytes: number;
-  /** Referrers copied (the entry's `referrers: true`), referrers of referrers included, those the target held already not counted; as copy's report counts them. */
-  referrers: number;
-  /** Referrers found and not copied: those naming the index `platforms` made anew, those past a bound of the walk, and those listed and gone from the source (a warning says which). */
-  referrersSkipped: number;
-}
-
-/** What happened to one unit: one source reference and its targets. */
-export interface SyncUnitResult {
-  /** The file entry it comes from (`images[2] (ghcr.io/acme/app)`). */
-  entry: string;
-  /** The source reference copied (`ghcr.io/acme/app:v2.1.0` or `…@sha256:…`). */
-  source: string;
-  /** The digest it resolved to ('' when it could not be read). */
-  sourceDigest: string;
-  ok: boolean;
-  /** Why the unit failed before reaching its targets (tag list or source manifest). */
-  error?: { code: ErrorCode; message: string };
-  targets: SyncTargetResult[];
-  /** Bytes read from the source for this unit (each blob once, whatever the number of targets). */
-  bytesRead: number;
-}
-
-/** What sync() did. */
-export interface SyncResult {
-  file: string;
-  shard?: Shard;
-  dryRun: boolean;
-  units: SyncUnitResult[];
-  totals: {
-    /** Entries of the file in this shard. */
-    entries: number;
-    units: number;
-    /** Per target: written, already up to date, planned, failed. */
-    copied: number;
-    skipped: number;
-    planned: number;
-    failed: number;
-    bytesRead: number;
-    mounted: number;
-    streamed: number;
-    /** Per target, summed: referrers copied and left behind. */
-    referrers: number;
-    referrersSkipped: number;
-  };
-  timings: Record<string, number>;
-  http: HttpStats;
-}
-
-/** SyncOptions as a plain-JS caller must give them (options-check.ts); `spec` is what parseSyncFile returns. */
+/**
+ * SyncOptions as a plain-JS caller must give them (options-check.ts); `spec` is what parseSyncFile returns.
+ * @internal Not part of the library: left out of the published declarations (stripInternal).
+ */
 export const SYNC_SHAPE = {
   fields: {
     ...CONNECTION_SHAPE,
@@ -178,6 +89,7 @@ const SYNC_NAMES = optionPaths('sync()', { platform: 'platforms' });
 /**
  * sync() for a caller whose messages name the options its own way (`names`): the CLI, whose
  * messages name its flags (src/cli/commands/sync.ts). Not part of the library's surface.
+ * @internal Not part of the library: left out of the published declarations (stripInternal).
  */
 export async function syncAs(given: SyncOptions, names: OptionNames): Promise<SyncResult> {
   // A sync file's content given as it is written: said as such, rather than as the first of its
@@ -214,7 +126,7 @@ async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks, names:
   const logger = opts.logger ?? silentLogger;
   const t0 = performance.now();
   const run = new TransferRun({ ...opts, logger, trackLanded: true, callbacks });
-  const units: SyncUnitResult[] = [];
+  const units: SyncUnitReport[] = [];
   const lines = new FailureLines();
   try {
     const neighbours = opts.shard ? crossShardWriters(opts.spec.images, opts.shard) : [];
@@ -338,13 +250,13 @@ function resultOf(err: unknown): SyncResult | undefined {
  * The one failure a failed unit stands for: its own (the source), or its targets' when every one
  * failed (the first's, as copy reports it); none when some targets succeeded (a partial failure).
  */
-function ownFailure(u: SyncUnitResult): FailureLine | undefined {
+function ownFailure(u: SyncUnitReport): FailureLine | undefined {
   if (u.error) return u.error;
   return u.targets.length > 0 && u.targets.every((t) => t.action === 'failed') ? u.targets[0]!.error : undefined;
 }
 
 /** The failure every unit stands for when all of them failed with one code; none otherwise. */
-function sameFailure(failed: readonly SyncUnitResult[]): FailureLine | undefined {
+function sameFailure(failed: readonly SyncUnitReport[]): FailureLine | undefined {
   const own = failed.map(ownFailure);
   const first = own[0];
   return first && own.every((f) => f?.code === first.code) ? first : undefined;
@@ -354,20 +266,20 @@ function sameFailure(failed: readonly SyncUnitResult[]): FailureLine | undefined
 const FAILED_NAMED = 5;
 
 /** `names`: where the caller finds the report (the error's details.result, the CLI's --json). */
-function failedList(failed: readonly SyncUnitResult[], names: OptionNames): string {
+function failedList(failed: readonly SyncUnitReport[], names: OptionNames): string {
   const named = failed.slice(0, FAILED_NAMED).map((u) => `${u.source} (${failureLine(u)})`);
   const more = failed.length - named.length;
   return named.join('; ') + (more > 0 ? `; and ${more} more (each in the report: ${names.name('details.result')})` : '');
 }
 
-function failureLine(u: SyncUnitResult): string {
+function failureLine(u: SyncUnitReport): string {
   if (u.error) return `${u.error.code}: ${u.error.message}`;
   const t = u.targets.find((x) => x.error);
   return t?.error ? `${t.target}: ${t.error.code}: ${t.error.message}` : 'failed';
 }
 
 /** An entry whose tags could not be listed, as one failed unit. */
-function entryFailed(image: SyncImage, error: FailureLine): SyncUnitResult {
+function entryFailed(image: SyncImage, error: FailureLine): SyncUnitReport {
   return { entry: image.label, source: repositoryName(image.source), sourceDigest: '', ok: false, error, targets: [], bytesRead: 0 };
 }
 
@@ -404,7 +316,7 @@ class FailureLines {
  * refused with that error rather than risk the race (a re-run decides once the list is readable)
  * — unless the answer was one its own shard gets too and then writes nothing (WRITES_NOTHING).
  */
-function refuseClashes(work: Work[], neighbours: readonly (Neighbour<SyncImage> & Expanded)[], units: SyncUnitResult[], logger: Logger, lines: FailureLines, shard?: Shard): Work[] {
+function refuseClashes(work: Work[], neighbours: readonly (Neighbour<SyncImage> & Expanded)[], units: SyncUnitReport[], logger: Logger, lines: FailureLines, shard?: Shard): Work[] {
   const mine = shard && `${shard.index}/${shard.count}`;
   const checked = [
     ...work.map((w) => ({ label: w.image.label, unit: w.unit, shard: mine, copy: copyKey(w.image) })),
@@ -425,7 +337,7 @@ function refuseClashes(work: Work[], neighbours: readonly (Neighbour<SyncImage> 
   work.forEach((w, i) => {
     const error = refused.get(i);
     if (error === undefined) return;
-    const targets = w.unit.targets.map((t): SyncTargetResult => ({ target: formatReference(t), action: 'failed', error, ...NOTHING_MOVED }));
+    const targets = w.unit.targets.map((t): SyncTargetReport => ({ target: formatReference(t), action: 'failed', error, ...NOTHING_MOVED }));
     units.push({ entry: w.image.label, source: formatReference(w.unit.source), sourceDigest: '', ok: false, error, targets, bytesRead: 0 });
   });
   return copyOnce(work.filter((_, i) => !refused.has(i)), logger);
@@ -462,7 +374,7 @@ const WRITES_NOTHING: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['E_NOT_FOUND'
  * (OutageBreaker), as failed at once without a request; undefined for a unit to attempt. A source
  * whose pull limit is used up is attempted: its HEADs are free (its GETs are refused: refusedPulls).
  */
-function notAttempted(w: Work, breaker: OutageBreaker, lines: FailureLines): SyncUnitResult | undefined {
+function notAttempted(w: Work, breaker: OutageBreaker, lines: FailureLines): SyncUnitReport | undefined {
   const targets = w.unit.targets.map((t) => breaker.refusal(t.registry));
   const e = breaker.down(w.unit.source.registry) ?? (targets.every(Boolean) ? targets[0] : undefined);
   return e ? notAttemptedFor(w, lines.of(e)) : undefined;
@@ -479,7 +391,7 @@ function refusedPulls(why: RegpushError): PullMeter {
 }
 
 /** A unit not attempted because of `e` (an outage, the run interrupted). */
-function notAttemptedFor(w: Work, error: FailureLine): SyncUnitResult {
+function notAttemptedFor(w: Work, error: FailureLine): SyncUnitReport {
   return {
     entry: w.image.label,
     source: formatReference(w.unit.source),
@@ -492,10 +404,10 @@ function notAttemptedFor(w: Work, error: FailureLine): SyncUnitResult {
 }
 
 /** Copies one unit; never rejects (its failure is in the result, and told to `breaker`). */
-async function syncUnit(run: TransferRun, w: Work, platforms: ReturnType<typeof parsePlatform>[] | undefined, opts: SyncOptions, pulls: PullMeter | undefined, breaker: OutageBreaker, lines: FailureLines, names: OptionNames): Promise<SyncUnitResult> {
+async function syncUnit(run: TransferRun, w: Work, platforms: ReturnType<typeof parsePlatform>[] | undefined, opts: SyncOptions, pulls: PullMeter | undefined, breaker: OutageBreaker, lines: FailureLines, names: OptionNames): Promise<SyncUnitReport> {
   const source = formatReference(w.unit.source);
   const set = run.targets(w.unit.targets.map((ref) => ({ ref, tags: ref.tag ? [ref.tag] : [] })), w.unit.source, { failFast: false });
-  const result: SyncUnitResult = { entry: w.image.label, source, sourceDigest: '', ok: false, targets: [], bytesRead: 0 };
+  const result: SyncUnitReport = { entry: w.image.label, source, sourceDigest: '', ok: false, targets: [], bytesRead: 0 };
   // The breaker counts images, not targets: once per registry the unit writes to (two prefixes
   // on one registry must not count an image twice), and a success there by any of its targets wins.
   const tellTargets = (): void => {
@@ -543,11 +455,11 @@ async function syncUnit(run: TransferRun, w: Work, platforms: ReturnType<typeof 
 const NOTHING_MOVED = { mounted: 0, streamed: 0, bytes: 0, referrers: 0, referrersSkipped: 0 } as const;
 
 /** What happened at `t`; without `outcome` (the unit failed before copyImage answered) nothing counts as unchanged or copied by referrers. */
-function targetResult(t: TransferTarget, lines: FailureLines, dryRun: boolean, outcome?: ImageCopyOutcome): SyncTargetResult {
+function targetResult(t: TransferTarget, lines: FailureLines, dryRun: boolean, outcome?: ImageCopyOutcome): SyncTargetReport {
   // A dry run counts what it planned, and the bytes a stream would move (it moved none).
   const moved = (a: 'mounted' | 'streamed') => t.blobs.filter((b) => b.action === (dryRun ? `planned-${a === 'mounted' ? 'mount' : 'stream'}` : a));
   const streamed = moved('streamed');
-  const r: SyncTargetResult = {
+  const r: SyncTargetReport = {
     target: formatReference(t.ref),
     action: t.failed ? 'failed' : outcome?.unchanged.has(t) ? 'skipped' : dryRun ? 'planned' : 'copied',
     mounted: moved('mounted').length,
@@ -572,9 +484,9 @@ function bytesRead(targets: readonly TransferTarget[]): number {
   return [...read.values()].reduce((a, b) => a + b, 0);
 }
 
-function report(opts: SyncOptions, entries: number, units: SyncUnitResult[], run: TransferRun, t0: number): SyncResult {
+function report(opts: SyncOptions, entries: number, units: SyncUnitReport[], run: TransferRun, t0: number): SyncResult {
   const all = units.flatMap((u) => u.targets);
-  const count = (a: SyncTargetResult['action']) => all.filter((t) => t.action === a).length;
+  const count = (a: SyncTargetReport['action']) => all.filter((t) => t.action === a).length;
   units.sort((a, b) => a.entry.localeCompare(b.entry, 'en', { numeric: true }) || a.source.localeCompare(b.source));
   return {
     file: opts.spec.file,

@@ -8,31 +8,14 @@
 import { InputError, InternalError, RegpushError } from '../errors.js';
 import { formatReference, parseReference, repositoryName, withTag, type ImageReference } from '../ref/reference.js';
 import { isDockerHub } from '../ref/registry.js';
+import type { SyncDestination, TargetPrefix } from './options.js';
 
-/** Where an image is written: the target rule under a prefix, or one explicit reference. */
-export type SyncDestination =
-  /** `<registry>/<path>/<source repository>:<tag>` (path may be empty). */
-  | { kind: 'prefix'; prefix: TargetPrefix }
-  /**
-   * The `target` key: this repository; with `ref.tag` set, exactly that tag (a rename or the tag
-   * of a pinned digest), else each source tag keeps its name. `ref.digest` is never set.
-   */
-  | { kind: 'reference'; ref: ImageReference };
-
-/** What syncUnits needs of a sync file entry (SyncImage in config.ts has these fields). */
+/** What syncUnits needs of a sync file entry (SyncImage in options.ts has these fields). */
 export interface UnitSource {
   label: string;
   source: ImageReference;
   pinnedTag?: string;
   destinations: SyncDestination[];
-}
-
-/** A target prefix: a registry host[:port], optionally followed by a repository path. */
-export interface TargetPrefix {
-  /** Canonical host[:port] as parseReference spells it (lower-case, Docker Hub is "docker.io"). */
-  registry: string;
-  /** Path under the registry, "" for a bare registry, never with a leading or trailing "/". */
-  path: string;
 }
 
 /** One manifest to copy: what to read and every reference to write it to. */

@@ -23,6 +23,7 @@ export const DEFAULT_IMAGES = 4;
 /**
  * Checks a jobs count; the one rule for every command. `name` is what the message calls it: the
  * CLI's `--jobs`, or the library's option path (`push(): jobs`).
+ * @internal Not part of the library: left out of the published declarations (stripInternal).
  */
 export function checkJobs(jobs: number | undefined, name: string): number {
   const n = jobs ?? DEFAULT_JOBS;
@@ -30,7 +31,10 @@ export function checkJobs(jobs: number | undefined, name: string): number {
   return n;
 }
 
-/** Checks an images count (`--images`, `sync(): images`): the same rule as jobs. */
+/**
+ * Checks an images count (`--images`, `sync(): images`): the same rule as jobs.
+ * @internal Not part of the library: left out of the published declarations (stripInternal).
+ */
 export function checkImages(images: number | undefined, name: string): number {
   return checkJobs(images ?? DEFAULT_IMAGES, name);
 }

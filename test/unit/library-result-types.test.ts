@@ -23,7 +23,7 @@ import {
   type BlobReport,
   type ConfigSummary,
   type CopyResult,
-  type CopyTargetResult,
+  type CopyTargetReport,
   type ErrorCode,
   type InspectResult,
   type LogoutResult,
@@ -33,8 +33,8 @@ import {
   type PushedPlatform,
   type RegpushError,
   type SyncResult,
-  type SyncTargetResult,
-  type SyncUnitResult,
+  type SyncTargetReport,
+  type SyncUnitReport,
 } from '../../src/index.js';
 import { copyReport, pushReport, startClock, syncReport } from '../../src/cli/report.js';
 import { fakeLibraryOptions, fakeRegistryPool } from '../fixtures/fake-registry.js';
@@ -86,10 +86,10 @@ const PUSH_LAYER = keysOf<PushLayerReport>({ name: true, dest: true, platform: t
 const PUSHED_PLATFORM = keysOf<PushedPlatform>({ platform: true, digest: true, configDigest: true });
 const BLOB = keysOf<BlobReport>({ digest: true, size: true, mediaType: true, action: true, bytes: true, retries: true, resumes: true, mountedFrom: true, mirror: true });
 const COPY_RESULT = keysOf<CopyResult>({ source: true, digest: true, mediaType: true, digestChanged: true, targets: true, platforms: true, dryRun: true, timings: true, http: true });
-const COPY_TARGET = keysOf<CopyTargetResult>({ reference: true, target: true, digest: true, tags: true, tagsUnchanged: true, ok: true, error: true, blobs: true, referrers: true, referrersSkipped: true });
+const COPY_TARGET = keysOf<CopyTargetReport>({ reference: true, target: true, digest: true, tags: true, tagsUnchanged: true, ok: true, error: true, blobs: true, referrers: true, referrersSkipped: true });
 const SYNC_RESULT = keysOf<SyncResult>({ file: true, shard: true, dryRun: true, units: true, totals: true, timings: true, http: true });
-const SYNC_UNIT = keysOf<SyncUnitResult>({ entry: true, source: true, sourceDigest: true, ok: true, error: true, targets: true, bytesRead: true });
-const SYNC_TARGET = keysOf<SyncTargetResult>({ target: true, action: true, error: true, mounted: true, streamed: true, bytes: true, referrers: true, referrersSkipped: true });
+const SYNC_UNIT = keysOf<SyncUnitReport>({ entry: true, source: true, sourceDigest: true, ok: true, error: true, targets: true, bytesRead: true });
+const SYNC_TARGET = keysOf<SyncTargetReport>({ target: true, action: true, error: true, mounted: true, streamed: true, bytes: true, referrers: true, referrersSkipped: true });
 const SYNC_TOTALS = keysOf<SyncResult['totals']>({ entries: true, units: true, copied: true, skipped: true, planned: true, failed: true, bytesRead: true, mounted: true, streamed: true, referrers: true, referrersSkipped: true });
 const INSPECT = keysOf<InspectResult>({ reference: true, kind: true, digest: true, mediaType: true, size: true, indexDigest: true, artifactType: true, manifests: true, config: true, layers: true, raw: true, configRaw: true });
 const CONFIG_SUMMARY = keysOf<ConfigSummary>({ digest: true, mediaType: true, size: true, os: true, architecture: true, variant: true, created: true, Entrypoint: true, Cmd: true, Env: true, WorkingDir: true, ExposedPorts: true, Labels: true, User: true });
@@ -130,10 +130,10 @@ test('the schema documents exactly the fields the result types declare (less the
   assert.deepEqual(props(push.properties.platforms.items), PUSHED_PLATFORM, 'push platforms[] ↔ PushedPlatform');
   assert.deepEqual(props(defs.blob), BLOB, 'blob ↔ BlobReport');
   assert.deepEqual(props(defs.copyReport, ENVELOPE_ONLY), COPY_RESULT, 'copy report ↔ CopyResult');
-  assert.deepEqual(props(defs.copyReport.properties.targets.items), COPY_TARGET, 'copy targets[] ↔ CopyTargetResult');
+  assert.deepEqual(props(defs.copyReport.properties.targets.items), COPY_TARGET, 'copy targets[] ↔ CopyTargetReport');
   assert.deepEqual(props(defs.syncReport, ENVELOPE_ONLY), SYNC_RESULT, 'sync report ↔ SyncResult');
-  assert.deepEqual(props(defs.syncReport.properties.units.items), SYNC_UNIT, 'sync units[] ↔ SyncUnitResult');
-  assert.deepEqual(props(defs.syncReport.properties.units.items.properties.targets.items), SYNC_TARGET, 'sync units[].targets[] ↔ SyncTargetResult');
+  assert.deepEqual(props(defs.syncReport.properties.units.items), SYNC_UNIT, 'sync units[] ↔ SyncUnitReport');
+  assert.deepEqual(props(defs.syncReport.properties.units.items.properties.targets.items), SYNC_TARGET, 'sync units[].targets[] ↔ SyncTargetReport');
   assert.deepEqual(props(defs.syncReport.properties.totals), SYNC_TOTALS, 'sync totals ↔ SyncResult.totals');
   assert.deepEqual(props(defs.inspectOutput), INSPECT.filter((k) => !INSPECT_BYTES.includes(k)), 'inspect --json ↔ InspectResult');
   assert.deepEqual(props(defs.inspectOutput.properties.config), CONFIG_SUMMARY, 'inspect config ↔ ConfigSummary');
@@ -240,7 +240,7 @@ test('sync(): every field of the result, its units and their targets at run time
   const result = err.details.result as SyncResult;
   declaredOnly(result, SYNC_RESULT, 'sync result');
   declaredOnly(result.totals, SYNC_TOTALS, 'sync totals');
-  const unit: SyncUnitResult = result.units[0]!;
+  const unit: SyncUnitReport = result.units[0]!;
   declaredOnly(unit, SYNC_UNIT, 'sync units[]');
   for (const t of unit.targets) declaredOnly(t, SYNC_TARGET, 'sync units[].targets[]');
   assert.deepEqual(unit.targets.map((t) => t.action), ['copied', 'failed']);

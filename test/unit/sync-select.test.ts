@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { RegpushError } from '../../src/errors.js';
-import type { TagFilter } from '../../src/sync/config.js';
+import type { TagFilter } from '../../src/sync/options.js';
 import { needsTagList, selectTags, tagVersion } from '../../src/sync/select.js';
 
 const filter = (f: Omit<TagFilter, 'kind' | 'prerelease'> & { prerelease?: boolean }): TagFilter => ({ kind: 'filter', prerelease: false, ...f });

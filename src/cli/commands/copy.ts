@@ -1,7 +1,7 @@
 /** `regpush copy SRC DST [DST…]`: promote an image byte for byte to one or more registries. */
 import type { Argv } from 'yargs';
 import type { SecretSet } from '../../redact.js';
-import type { CopyResult } from '../../copy/copy.js';
+import type { CopyResult } from '../../copy/options.js';
 import { PartialFailureError } from '../../errors.js';
 import { chunkSizeOption, commonContext, commonFlags, cwdOf, transferCredentialFlags, transferCredentials, connectionOptions } from '../common.js';
 import { defineFlags, withFlags, type InferredArgs } from '../flag-table.js';

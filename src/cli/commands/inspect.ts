@@ -2,7 +2,7 @@
 import type { Argv } from 'yargs';
 import type { SecretSet } from '../../redact.js';
 import { UsageError } from '../../errors.js';
-import type { InspectResult } from '../../inspect/inspect.js';
+import type { InspectResult } from '../../inspect/options.js';
 import { commonContext, commonFlags, credentialFromUserFlags, connectionOptions } from '../common.js';
 import { defineFlags, withFlags } from '../flag-table.js';
 import type { CliIO } from '../io.js';

@@ -8,7 +8,7 @@
 import type { Argv } from 'yargs';
 import type { SecretSet } from '../../redact.js';
 import { PartialFailureError } from '../../errors.js';
-import type { ManageOptions, TagImageResult } from '../../manage/manage.js';
+import type { ManageOptions, TagImageResult } from '../../manage/options.js';
 import { commonContext, commonFlags, credentialFromUserFlags, type CommonArgs, type CommonContext, connectionOptions } from '../common.js';
 import { defineFlags, withFlags } from '../flag-table.js';
 import type { CliIO } from '../io.js';

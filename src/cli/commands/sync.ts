@@ -4,7 +4,7 @@ import type { SecretSet } from '../../redact.js';
 import path from 'node:path';
 import type { Argv } from 'yargs';
 import { InputError, RegpushError, UsageError } from '../../errors.js';
-import type { SyncEvents, SyncResult, SyncUnitResult } from '../../sync/sync.js';
+import type { SyncEvents, SyncResult, SyncUnitReport } from '../../sync/options.js';
 import { chunkSizeOption, commonContext, commonFlags, connectionOptions, cwdOf, type CommonContext } from '../common.js';
 import { defineFlags, withFlags, type InferredArgs } from '../flag-table.js';
 import type { CliIO } from '../io.js';
@@ -139,7 +139,7 @@ function unitDisplay(io: CliIO, silent: boolean, ctx: Pick<CommonContext, 'logge
   if (silent) return { close: () => undefined };
   // A unit line relays the registries' error messages, which may quote a credential, and may hold
   // what a terminal would obey (terminal-text.ts).
-  const line = (u: SyncUnitResult) => printable(ctx.secrets.scrub(unitLine(u)));
+  const line = (u: SyncUnitReport) => printable(ctx.secrets.scrub(unitLine(u)));
   if (!isInteractive(io)) {
     return {
       unitStart: (source, i, total) => ctx.logger.info(`sync [${i}/${total}] ${source}`),
@@ -191,7 +191,7 @@ function unitDisplay(io: CliIO, silent: boolean, ctx: Pick<CommonContext, 'logge
 }
 
 /** "docker.io/library/nginx:1.27 → prod/mirror/library/nginx:1.27 copied (2 mounted, 3 streamed, 12.3 MB; 4 referrers); …" */
-export function unitLine(u: SyncUnitResult): string {
+export function unitLine(u: SyncUnitReport): string {
   if (u.error) return `sync: ${u.source}: FAILED ${u.error.code}: ${u.error.message}`;
   const parts = u.targets.map((t) => {
     if (t.action === 'failed') return `${t.target} FAILED ${t.error?.code}: ${t.error?.message}`;

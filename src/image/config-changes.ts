@@ -1,0 +1,42 @@
+/**
+ * The config edits push() takes (PushOptions.config): types only, part of the library's published
+ * declarations; config.ts applies and checks them.
+ */
+
+/** What the user asked to change in the config; undefined means "keep the base's value". */
+export interface ConfigChanges {
+  /** Exec-form entrypoint; [] clears it. */
+  entrypoint?: string[];
+  /** Exec-form command; [] clears it. */
+  cmd?: string[];
+  /**
+   * Shell-form entrypoint (a Dockerfile's `ENTRYPOINT cmd`): run by the image's shell, resolved
+   * per config (shellOf): the base's `Shell`, else `cmd /S /C` for Windows, else `/bin/sh -c`.
+   * Not with `entrypoint`.
+   */
+  entrypointShell?: string;
+  /** Shell-form command (`CMD cmd`), resolved the same way. Not with `cmd`. */
+  cmdShell?: string;
+  /** "K=V" each; replaces the same key in place, appends new keys, keeps order. */
+  env?: string[];
+  /** "80", "80/tcp", "53/udp". */
+  ports?: string[];
+  workdir?: string;
+  volumes?: string[];
+  labels?: Record<string, string>;
+  user?: string;
+  /** Docker's config Healthcheck (OCI configs carry it too; runtimes that know it use it). */
+  healthcheck?: HealthcheckChange;
+  /** Signal that stops the container, e.g. SIGTERM or 15. */
+  stopSignal?: string;
+}
+
+/** A health check as Docker's config stores it; durations in nanoseconds, 0/absent = the runtime's default. */
+export interface HealthcheckChange {
+  /** ["CMD", arg…] (exec), ["CMD-SHELL", "cmd"] (shell) or ["NONE"] (turn off the base's check). */
+  test: string[];
+  interval?: number;
+  timeout?: number;
+  startPeriod?: number;
+  retries?: number;
+}
