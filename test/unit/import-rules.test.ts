@@ -228,9 +228,9 @@ const PIPELINE_SKIPS: Record<string, string> = {
   'src/login/login.ts -> src/auth/credentials.ts': 'login stores credentials (the Credential type)',
   'src/login/login.ts -> src/auth/registry-host.ts': 'login reads a login key (host or host/namespace)',
   // The transport's own record, handed back in a result as it is (type only).
-  'src/push/options.ts -> src/http/stats.ts': 'PushResult.http is the transport\'s HttpStats',
-  'src/copy/copy.ts -> src/http/stats.ts': 'CopyResult.http is the transport\'s HttpStats',
-  'src/sync/sync.ts -> src/http/stats.ts': 'SyncResult.http is the transport\'s HttpStats',
+  'src/push/options.ts -> src/http/stats-report.ts': 'PushResult.http is the transport\'s HttpStats',
+  'src/copy/options.ts -> src/http/stats-report.ts': 'CopyResult.http is the transport\'s HttpStats',
+  'src/sync/options.ts -> src/http/stats-report.ts': 'SyncResult.http is the transport\'s HttpStats',
   // The one size cap of a config read (a constant the registry client's getBlobBytes is given),
   // the same in the transfer layer's graph reads.
   'src/push/resolve.ts -> src/http/response.ts': 'CONFIG_CAP',
