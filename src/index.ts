@@ -12,7 +12,7 @@
  */
 export { push } from './push/push.js';
 export { DEFAULT_IMAGES, DEFAULT_JOBS } from './transfer/concurrency.js';
-export type { PushLayerReport, PushLayerSpec, PushOptions, PushResult, PushTargetReport, PushedPlatform } from './push/options.js';
+export type { PushEvents, PushLayerReport, PushLayerSpec, PushOptions, PushResult, PushTargetReport, PushedPlatform } from './push/options.js';
 export { inspect } from './inspect/inspect.js';
 export type { InspectOptions, InspectResult, ConfigSummary } from './inspect/options.js';
 export { parseReference, formatReference, type ImageReference } from './ref/reference.js';

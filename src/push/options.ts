@@ -59,13 +59,16 @@ export interface PushOptions extends ConnectionOptions {
   layerUpload?: 'patch' | 'put' | 'chunked';
   logger?: Logger;
   /** Progress callbacks. */
-  events?: BlobEvents & {
-    phase?(name: string): void;
-    /** Bytes of local work done (tar produced before gzip), for a host that paces its memory on it. */
-    work?(bytes: number): void;
-  };
+  events?: PushEvents;
   retries?: number;
 }
+
+/** push()'s progress callbacks: the blob events copy() has too, and the push's phases and local work. */
+export type PushEvents = BlobEvents & {
+  phase?(name: string): void;
+  /** Bytes of local work done (tar produced before gzip), for a host that paces its memory on it. */
+  work?(bytes: number): void;
+};
 
 /**
  * One `--layer`: its sources, and optionally the one platform it belongs to, spelt as `--platform`

@@ -32,7 +32,7 @@ export interface GateOptions {
 /** Progress of a sync, for the CLI's display. */
 export interface SyncEvents extends BlobEvents, GateEvents {
   /**
-   * A unit's turn (`index` of `total`, the units of this shard's plan: each counted once, in the
+   * A unit's turn (`index` of `total`, from 1, the units of this shard's plan: each counted once, in the
    * order they are told): it starts; or, for a unit that failed without starting (its entry's tags
    * could not be listed, or it would write a target tag another entry writes), it is told before
    * any unit starts, its unitEnd right after.
@@ -70,6 +70,8 @@ export interface SyncTargetReport {
   target: string;
   /** copied: written; skipped: already held the source digest under the tag; planned: dry run; failed. */
   action: 'copied' | 'skipped' | 'planned' | 'failed';
+  /** action is not 'failed': the same test as push's and copy's target reports carry. */
+  ok: boolean;
   error?: { code: ErrorCode; message: string };
   /** Blobs mounted (from the source repository or from a repository this run landed them in). */
   mounted: number;

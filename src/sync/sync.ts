@@ -337,7 +337,7 @@ function refuseClashes(work: Work[], neighbours: readonly (Neighbour<SyncImage> 
   work.forEach((w, i) => {
     const error = refused.get(i);
     if (error === undefined) return;
-    const targets = w.unit.targets.map((t): SyncTargetReport => ({ target: formatReference(t), action: 'failed', error, ...NOTHING_MOVED }));
+    const targets = w.unit.targets.map((t): SyncTargetReport => ({ target: formatReference(t), action: 'failed', ok: false, error, ...NOTHING_MOVED }));
     units.push({ entry: w.image.label, source: formatReference(w.unit.source), sourceDigest: '', ok: false, error, targets, bytesRead: 0 });
   });
   return copyOnce(work.filter((_, i) => !refused.has(i)), logger);
@@ -398,7 +398,7 @@ function notAttemptedFor(w: Work, error: FailureLine): SyncUnitReport {
     sourceDigest: '',
     ok: false,
     error,
-    targets: w.unit.targets.map((t) => ({ target: formatReference(t), action: 'failed', error, ...NOTHING_MOVED })),
+    targets: w.unit.targets.map((t) => ({ target: formatReference(t), action: 'failed', ok: false, error, ...NOTHING_MOVED })),
     bytesRead: 0,
   };
 }
@@ -444,7 +444,7 @@ async function syncUnit(run: TransferRun, w: Work, platforms: ReturnType<typeof 
     if (set.list.every((t) => t.failed)) tellTargets();
     else breaker.failed(w.unit.source.registry, e);
     result.error = lines.of(e);
-    result.targets = set.list.map((t) => ({ ...targetResult(t, lines, false), action: 'failed', error: lines.of(t.failed ?? e) }));
+    result.targets = set.list.map((t) => ({ ...targetResult(t, lines, false), action: 'failed', ok: false, error: lines.of(t.failed ?? e) }));
   } finally {
     set.finish();
   }
@@ -462,6 +462,7 @@ function targetResult(t: TransferTarget, lines: FailureLines, dryRun: boolean, o
   const r: SyncTargetReport = {
     target: formatReference(t.ref),
     action: t.failed ? 'failed' : outcome?.unchanged.has(t) ? 'skipped' : dryRun ? 'planned' : 'copied',
+    ok: !t.failed,
     mounted: moved('mounted').length,
     streamed: streamed.length,
     bytes: streamed.reduce((a, b) => a + (dryRun ? b.size : b.bytes), 0),

@@ -40,6 +40,7 @@ test('sync of one image every target refuses for want of credentials: an AuthErr
   assert.ok(err instanceof AuthError, String(err));
   assert.equal(err.details.registry, dst.host);
   assert.equal((err.details.result as SyncResult).units[0]!.targets[0]!.action, 'failed');
+  assert.equal((err.details.result as SyncResult).units[0]!.targets[0]!.ok, false);
 });
 
 test('an image an outage leaves unattempted fails with the outage\'s class', () => {

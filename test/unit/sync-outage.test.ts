@@ -91,6 +91,9 @@ test('a target registry that is down: the images still to start are not attempte
   const both = await failedSync({ spec: seeded(src2, [`${down.host}/mirror`, `${up.host}/mirror`]), images: 1, retries: 0, ...fakeLibraryOptions(src2, down, up) }, 'E_PARTIAL');
   assert.ok(!both.units.some((u) => u.error?.message.startsWith('not attempted')));
   assert.ok(both.units.every((u) => u.targets.find((t) => t.target.startsWith(up.host))?.action === 'copied'), 'every image reached the target that answers');
+  // ok says the same as action, at every target of either kind (a report field push and copy have too).
+  assert.ok(both.units.every((u) => u.targets.every((t) => t.ok === (t.action !== 'failed'))));
+  assert.ok(both.units.some((u) => u.targets.some((t) => t.ok)) && both.units.some((u) => u.targets.some((t) => !t.ok)));
 });
 
 test('two targets on one registry that is down: an image counts once there, so it takes 8 images, not 4, to stop', async () => {
