@@ -78,6 +78,8 @@ export class TransferRun implements SetOwner {
    * repository that already holds the base. The rest of the run plans there with a HEAD first.
    */
   readonly warmRepos = new Set<string>();
+  /** Target registries a set-aside warning has been given for (SetOwner.asideWarned). */
+  readonly asideWarned = new Set<string>();
 
   constructor(private readonly opts: TransferRunOptions) {
     // A signal that fired before the call never fires again: the abort listener below would not
@@ -151,7 +153,7 @@ export class TransferRun implements SetOwner {
       client.whenTagAbsent?.(() => this.warmFor(client));
       return { ref, tags, plans: new Map(), present: new Set(), blobs: [], ep: { repo: ref.repository, client } };
     });
-    const set = new TargetSet(list, this, { failFast: mode.failFast ?? list.length === 1, stopRun: mode.stopRun ?? false });
+    const set = new TargetSet(list, this, { failFast: mode.failFast ?? list.length === 1, stopRun: mode.stopRun ?? false, asideWarnedOncePerRegistry: mode.asideWarnedOncePerRegistry ?? false });
     this.sets.add(set);
     return set;
   }

@@ -39,6 +39,8 @@ export interface SetOwner {
   readonly dryRun: boolean;
   /** Repositories whose connections were warmed for the run (TransferRun.targets). */
   readonly warmRepos: Set<string>;
+  /** Target registries a set-aside warning has been given for in the run (TargetSetMode.asideWarnedOncePerRegistry). */
+  readonly asideWarned: Set<string>;
   /** Stops the whole operation (a fail-fast set with stopRun). */
   stop(err: unknown): void;
   /** The first rejection among `settled` that is not an abort the run caused itself. */
@@ -90,6 +92,13 @@ export interface TargetSetMode {
    * so every upload session they opened is completed or cancelled.
    */
   stopRun?: boolean;
+  /**
+   * The operation reports every image's failed targets on lines of its own (sync's unit lines, its
+   * report): a target set aside is warned of once per target registry in the run, the later ones
+   * only in debug. A registry refusing every image of a 2,000-image sync would otherwise add a
+   * warning per image, under --quiet too, where the unit lines are left out.
+   */
+  asideWarnedOncePerRegistry?: boolean;
 }
 
 /** One target repository of an image and what happened there. */
@@ -191,7 +200,14 @@ export class TargetSet {
     // Said only while it is true: not when the run is being stopped (Ctrl-C sets every target
     // aside), nor for the last target going (a sync image's only one), whose failure the
     // operation's own result and error line say.
-    if (first && !this.run.signal.aborted && this.live.length > 0) this.run.logger.warn(`${formatReference(t.ref)}: ${t.failed.message}; the other targets go on`);
+    if (!first || this.run.signal.aborted || this.live.length === 0) return;
+    const line = `${formatReference(t.ref)}: ${t.failed.message}; the other targets go on`;
+    if (!this.mode.asideWarnedOncePerRegistry) this.run.logger.warn(line);
+    else if (this.run.asideWarned.has(t.ref.registry)) this.run.logger.debug(line);
+    else {
+      this.run.asideWarned.add(t.ref.registry);
+      this.run.logger.warn(`${line} (other images failing at ${t.ref.registry} are named in their own lines and the report)`);
+    }
   }
 
   /** Runs `step` for every live target at once; a step that throws sets its target aside. */

@@ -118,10 +118,30 @@ test('on a terminal, a warning during the sync gets a line of its own above the 
   const shown = screen(r.stderr);
   const warning = shown.findIndex((l) => l.startsWith('warning: '));
   assert.ok(warning >= 0, JSON.stringify(shown));
-  assert.match(shown[warning]!, new RegExp(`^warning: ${bad.host.replace(/\./g, '\\.')}/app:1: .*; the other targets go on$`));
+  assert.match(shown[warning]!, new RegExp(`^warning: ${bad.host.replace(/\./g, '\\.')}/app:1: .*; the other targets go on \\(other images failing at ${bad.host.replace(/\./g, '\\.')} are named in their own lines and the report\\)$`));
   assert.ok(!shown.some((l) => /failed {2}\S+warning: /.test(l)), JSON.stringify(shown));
-  assert.match(r.stderr.slice(r.stderr.indexOf('the other targets go on')), /^the other targets go on\n\r\x1b\[Ksync: 0\/1 images done, 1 in flight, 0 failed {2}/, 'the status line is drawn again below it');
+  assert.match(r.stderr.slice(r.stderr.indexOf('and the report)')), /^and the report\)\n\r\x1b\[Ksync: 0\/1 images done, 1 in flight, 0 failed {2}/, 'the status line is drawn again below it');
   assert.deepEqual(shown.filter((l) => l.includes('images done')), [], 'no status line stays on the screen');
+});
+
+test('sync -q with a target registry refusing every image: one warning for that registry, not one per image; the images\' lines and the report name each', async () => {
+  const [src, dst, bad] = [await fake(), await fake(), await fake()];
+  const names = Array.from({ length: 12 }, (_, i) => `app${i}`);
+  for (const n of names) src.seedImage(n, { tags: ['1'] });
+  bad.fault({ kind: 'upload' }, { kind: 'status', status: 403, code: 'DENIED', message: 'requested access to the resource is denied' });
+  const where = syncFile(names.map((n) => ({ source: src.ref(`${n}:1`), targets: [`${dst.host}/m`, `${bad.host}/m`] })), src, dst, bad);
+  const quiet = await runSync(['-q'], where);
+  assert.equal(quiet.code, 8, quiet.stderr);
+  const lines = quiet.stderr.split('\n').filter((l) => l !== '');
+  const warnings = lines.filter((l) => l.startsWith('warning: '));
+  assert.equal(warnings.length, 1, quiet.stderr);
+  assert.match(warnings[0]!, /; the other targets go on \(other images failing at \S+ are named in their own lines and the report\)$/);
+  assert.equal(lines.length, 2, quiet.stderr); // the warning and the error line
+  // Without -q each image's own line names its failed target.
+  const loud = await runSync([], syncFile(names.map((n) => ({ source: src.ref(`${n}:1`), targets: [`${dst.host}/n`, `${bad.host}/n`] })), src, dst, bad));
+  assert.equal(loud.code, 8, loud.stderr);
+  assert.equal(loud.stderr.split('\n').filter((l) => l.startsWith('warning: ')).length, 1, loud.stderr);
+  for (const n of names) assert.match(loud.stderr, new RegExp(`sync: \\S+/${n}:1\\S* → .*${bad.host.replace(/\./g, '\\.')}/n/${n}:1 FAILED E_DENIED`), `${n}'s line names its failed target`);
 });
 
 test('interrupted (SIGINT/SIGTERM: the signal fires): the report of what was done so far is printed all the same, then E_ABORTED, exit 130', async () => {

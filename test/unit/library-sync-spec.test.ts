@@ -57,3 +57,30 @@ test('sync() with a hand-built spec: each value parseSyncFile would refuse is on
   const upper = checkSpecValues({ ...good, images: [{ ...img, destinations: [{ kind: 'prefix', prefix: { registry: 'LOCALHOST:20504', path: 'hs' } }] }] }, 'spec');
   assert.deepEqual(upper.images[0]!.destinations, [{ kind: 'prefix', prefix: { registry: 'localhost:20504', path: 'hs' } }]);
 });
+
+test('sync() with a hand-built spec: destinations one canonical spelling apart, and a tag listed twice, are written once (as parseSyncFile keeps one of a file\'s)', { timeout: 30_000 }, async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('app', { tags: ['1'] });
+  const good = parseSyncFile(`images:\n  - { source: ${src.ref('app')}, tags: ['1'], targets: [${dst.host}/m] }\n`, 'sync.yaml');
+  const img = good.images[0]!;
+  const twice: SyncSpec = {
+    ...good,
+    images: [
+      {
+        ...img,
+        tags: { kind: 'list', tags: ['1', '1'] },
+        destinations: [
+          { kind: 'prefix', prefix: { registry: dst.host, path: 'm' } },
+          { kind: 'prefix', prefix: { registry: dst.host.toUpperCase(), path: '/m/' } },
+          { kind: 'reference', ref: { registry: dst.host, repository: 'n' } },
+          { kind: 'reference', ref: { registry: dst.host, repository: 'n' } },
+        ],
+      },
+    ],
+  };
+  const r = await sync({ spec: twice, ...fakeLibraryOptions(src, dst) });
+  assert.equal(r.units.length, 1);
+  assert.deepEqual(r.units[0]!.targets.map((t) => t.target), [`${dst.host}/m/app:1`, `${dst.host}/n:1`]);
+  assert.equal(r.totals.copied, 2);
+  assert.equal(dst.count({ method: 'PUT', kind: 'manifest' }), 2);
+});
