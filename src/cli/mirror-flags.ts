@@ -1,7 +1,8 @@
 /**
  * Registry mirrors for the CLI: `--registry-mirror REGISTRY=MIRROR` (repeatable), then the
- * configuration users already have: containers' registries.conf (REGISTRIES_CONFIG_PATH, else
- * ~/.config/containers/registries.conf, else /etc/containers/registries.conf) and Docker's
+ * configuration users already have: containers' registries.conf (CONTAINERS_REGISTRIES_CONF, else
+ * REGISTRIES_CONFIG_PATH, else ~/.config/containers/registries.conf, else
+ * /etc/containers/registries.conf) and Docker's
  * daemon.json `registry-mirrors` (REGPUSH_DOCKER_DAEMON_JSON, else /etc/docker/daemon.json).
  * The default files are read only when they exist. A registries.conf that exists but cannot be
  * read stops the run; otherwise a default file that cannot be read or parsed is a warning, unless
@@ -43,7 +44,7 @@ export const mirrorFlags = defineFlags({
   'registry-mirror': {
     type: 'string',
     repeatable: true,
-    describe: `REGISTRY=MIRROR: read images of REGISTRY (or REGISTRY/NAMESPACE) through MIRROR first (a pull-through cache, host[:port][/path]; http:// for plain HTTP), falling back to REGISTRY; repeatable, tried in order. Also read: registries.conf mirrors (REGISTRIES_CONFIG_PATH, else ~/.config/containers/registries.conf, else ${DEFAULT_REGISTRIES_CONF}) and Docker Hub mirrors of daemon.json (REGPUSH_DOCKER_DAEMON_JSON, else ${DEFAULT_DAEMON_JSON})`,
+    describe: `REGISTRY=MIRROR: read images of REGISTRY (or REGISTRY/NAMESPACE) through MIRROR first (a pull-through cache, host[:port][/path]; http:// for plain HTTP), falling back to REGISTRY; repeatable, tried in order. Also read: registries.conf mirrors (CONTAINERS_REGISTRIES_CONF, else REGISTRIES_CONFIG_PATH, else ~/.config/containers/registries.conf, else ${DEFAULT_REGISTRIES_CONF}) and Docker Hub mirrors of daemon.json (REGPUSH_DOCKER_DAEMON_JSON, else ${DEFAULT_DAEMON_JSON})`,
     group: 'Connection:',
   },
 });
@@ -121,9 +122,13 @@ export function registryConfigOptions(flagValues: unknown, env: Record<string, s
   let blocked: BlockedPrefixes = {};
   let insecure: InsecureHosts = {};
   const home = env.HOME;
-  const conf = pick(env.REGISTRIES_CONFIG_PATH, [...(home ? [join(home, '.config/containers/registries.conf')] : []), system.registriesConf], cwd);
+  // podman and skopeo document CONTAINERS_REGISTRIES_CONF as the variable naming registries.conf;
+  // REGISTRIES_CONFIG_PATH, the one regpush read alone before, is read when it is not set (both set:
+  // the documented one wins). Hints for a default file name the documented one.
+  const confEnv = env.CONTAINERS_REGISTRIES_CONF?.trim() ? 'CONTAINERS_REGISTRIES_CONF' : 'REGISTRIES_CONFIG_PATH';
+  const conf = pick(env[confEnv], [...(home ? [join(home, '.config/containers/registries.conf')] : []), system.registriesConf], cwd);
   if (conf) {
-    const text = readConfig(conf.file, conf.named, 'REGISTRIES_CONFIG_PATH', logger);
+    const text = readConfig(conf.file, conf.named, conf.named ? confEnv : 'CONTAINERS_REGISTRIES_CONF', logger);
     if (text !== undefined) {
       try {
         const r = mirrorsFromRegistriesConf(text, conf.file, CONNECTION_FLAG_NAMES);
@@ -136,10 +141,10 @@ export function registryConfigOptions(flagValues: unknown, env: Record<string, s
         if (!(err instanceof MirrorConfigError)) throw err;
         // A file that blocks registries is not set aside: reading on would reach what it blocks.
         if (conf.named || BLOCKS.test(text)) {
-          const why = conf.named ? '' : '; it blocks registries, so regpush does not go on without it (fix it, or name another file in REGISTRIES_CONFIG_PATH)';
+          const why = conf.named ? '' : '; it blocks registries, so regpush does not go on without it (fix it, or name another file in CONTAINERS_REGISTRIES_CONF)';
           throw new InputError(`${err.message}${why}`, { details: { file: conf.file } });
         }
-        logger.warn(`${err.message}; none of its settings are used (fix it, or set REGISTRIES_CONFIG_PATH to read another file instead)`);
+        logger.warn(`${err.message}; none of its settings are used (fix it, or set CONTAINERS_REGISTRIES_CONF to read another file instead)`);
       }
     }
   }

@@ -23,8 +23,8 @@ const toBasic = ['--to-user', R.basic.user!, '--to-password', R.basic.password!]
 const dir = tempDir('regpush-mirrors-');
 const emptyConf = join(dir, 'empty-registries.conf');
 const emptyDaemon = join(dir, 'empty-daemon.json');
-/** No mirrors from the machine's own files: every test names its configuration. */
-const isolated = { REGISTRIES_CONFIG_PATH: emptyConf, REGPUSH_DOCKER_DAEMON_JSON: emptyDaemon };
+/** No mirrors from the machine's own files: every test names its configuration (CONTAINERS_REGISTRIES_CONF, which would win, empty is unset). */
+const isolated = { CONTAINERS_REGISTRIES_CONF: '', REGISTRIES_CONFIG_PATH: emptyConf, REGPUSH_DOCKER_DAEMON_JSON: emptyDaemon };
 
 let mirror: ExtraRegistry | undefined;
 let mirrorHost = '';

@@ -241,8 +241,8 @@ location = "wild.example"
       writeFileSync(join(home, 'daemon.json'), '{}');
       writeFileSync(file, '[[registry]]\nprefix = "m.example"\ntimeout = 1.5\n');
       assert.deepEqual(registryConfigOptions([], { HOME: home, REGPUSH_DOCKER_DAEMON_JSON: join(home, 'daemon.json') }, home, logger).blocked, {});
-      // REGISTRIES_CONFIG_PATH is not set here: the warning must not read as if it were.
-      assert.ok(warned[0]!.endsWith('; none of its settings are used (fix it, or set REGISTRIES_CONFIG_PATH to read another file instead)'), warned[0]);
+      // Neither variable is set here: the warning must not read as if one were.
+      assert.ok(warned[0]!.endsWith('; none of its settings are used (fix it, or set CONTAINERS_REGISTRIES_CONF to read another file instead)'), warned[0]);
       for (const text of ['[[registry]]\nprefix = "m.example"\nblocked = true\ntimeout = 1.5\n', '[registries.block]\nregistries = ["m.example"]\nx = 1.5\n']) {
         writeFileSync(file, text);
         assert.throws(
@@ -271,7 +271,7 @@ describe('an unreadable default registries.conf', () => {
         () => registryConfigOptions([], { HOME: home, REGPUSH_DOCKER_DAEMON_JSON: join(home, 'daemon.json') }, home, logger),
         (e: unknown) =>
           e instanceof RegpushError && e.code === 'E_INPUT' && e.exitCode === 2 && e.details.file === file &&
-          e.message === `cannot read ${file} (EISDIR); regpush does not go on without it, since it may block registries (make it readable, or name another file in REGISTRIES_CONFIG_PATH)`,
+          e.message === `cannot read ${file} (EISDIR); regpush does not go on without it, since it may block registries (make it readable, or name another file in CONTAINERS_REGISTRIES_CONF)`,
       );
       assert.throws(
         () => registryConfigOptions([], { HOME: home, REGISTRIES_CONFIG_PATH: file, REGPUSH_DOCKER_DAEMON_JSON: join(home, 'daemon.json') }, home, logger),
@@ -280,6 +280,36 @@ describe('an unreadable default registries.conf', () => {
       assert.deepEqual(warned, []);
     } finally {
       rmSync(home, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the variables naming registries.conf', () => {
+  it('CONTAINERS_REGISTRIES_CONF (podman\'s) is read, and wins over REGISTRIES_CONFIG_PATH; a missing file it names stops the run naming it', () => {
+    const root = mkdtempSync(join(tmpdir(), 'regpush-regconf-env-'));
+    try {
+      const system = { registriesConf: join(root, 'none.conf'), daemonJson: join(root, 'none.json') };
+      const blocking = join(root, 'blocking.conf');
+      const other = join(root, 'other.conf');
+      writeFileSync(blocking, '[[registry]]\nprefix = "docker.io/acme"\nblocked = true\n');
+      writeFileSync(other, '[[registry]]\nprefix = "other.example"\n');
+      const logger = { debug: () => {}, info: () => {}, warn: () => {} };
+      const env = { HOME: join(root, 'home') };
+      // Its blocked = true is enforced (blockedBy is what every operation asks).
+      const r = registryConfigOptions([], { ...env, CONTAINERS_REGISTRIES_CONF: blocking }, root, logger, system);
+      assert.deepEqual(blockedBy(r.blocked, 'docker.io', 'acme/app'), { prefix: 'docker.io/acme', source: blocking });
+      // Both set: CONTAINERS_REGISTRIES_CONF's file is the one read.
+      const both = registryConfigOptions([], { ...env, CONTAINERS_REGISTRIES_CONF: blocking, REGISTRIES_CONFIG_PATH: other }, root, logger, system);
+      assert.deepEqual(both.blocked, { 'docker.io/acme': blocking });
+      // Set but empty, it is not set: REGISTRIES_CONFIG_PATH is read.
+      assert.deepEqual(registryConfigOptions([], { ...env, CONTAINERS_REGISTRIES_CONF: ' ', REGISTRIES_CONFIG_PATH: other }, root, logger, system).blocked, { 'other.example': false });
+      const missing = join(root, 'missing.conf');
+      assert.throws(
+        () => registryConfigOptions([], { ...env, CONTAINERS_REGISTRIES_CONF: missing, REGISTRIES_CONFIG_PATH: other }, root, logger, system),
+        (e: unknown) => e instanceof RegpushError && e.code === 'E_INPUT' && e.message === `CONTAINERS_REGISTRIES_CONF=${missing}: cannot read it (no such file)`,
+      );
+    } finally {
+      rmSync(root, { recursive: true, force: true });
     }
   });
 });
