@@ -3,12 +3,13 @@
  * configuration users already have: containers' registries.conf (CONTAINERS_REGISTRIES_CONF, else
  * REGISTRIES_CONFIG_PATH, else ~/.config/containers/registries.conf, else
  * /etc/containers/registries.conf) and Docker's
- * daemon.json `registry-mirrors` (REGPUSH_DOCKER_DAEMON_JSON, else /etc/docker/daemon.json).
+ * daemon.json `registry-mirrors` and `insecure-registries` (REGPUSH_DOCKER_DAEMON_JSON, else
+ * /etc/docker/daemon.json).
  * The default files are read only when they exist. A registries.conf that exists but cannot be
  * read stops the run; otherwise a default file that cannot be read or parsed is a warning, unless
  * it blocks registries; a file named in the environment must exist and parse. The library gets
- * the merged map (its `mirrors` option), registries.conf's blocked prefixes and insecure hosts
- * (`blocked`, `insecureTlsRegistries`), and never reads these files itself.
+ * the merged map (its `mirrors` option), registries.conf's blocked prefixes, the insecure hosts of
+ * both files (`blocked`, `insecureTlsRegistries`), and never reads these files itself.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
@@ -16,6 +17,7 @@ import { InputError, UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
 import {
   addMirrors,
+  insecureFromDaemonJson,
   mergeMirrorMaps,
   MirrorConfigError,
   mirrorsFromDaemonJson,
@@ -105,7 +107,7 @@ export interface RegistryConfigOptions {
   mirrors: MirrorMap;
   /** registries.conf's entries and which of them are blocked (ConnectionOptions.blocked). */
   blocked: BlockedPrefixes;
-  /** registries.conf's `insecure = true` hosts (ConnectionOptions.insecureTlsRegistries). */
+  /** registries.conf's `insecure = true` hosts and daemon.json's insecure-registries (ConnectionOptions.insecureTlsRegistries). */
   insecure: InsecureHosts;
 }
 
@@ -114,8 +116,8 @@ const BLOCKS = /^\s*(?:blocked\s*=\s*true\b|\[\s*registries\s*\.\s*block\s*\])/m
 
 /**
  * Every mirror the run uses: the flags' first, then registries.conf's, then daemon.json's (for a
- * registry several give mirrors for, they are tried in that order); and registries.conf's blocked
- * prefixes and insecure hosts.
+ * registry several give mirrors for, they are tried in that order); registries.conf's blocked
+ * prefixes; the insecure hosts of registries.conf and daemon.json.
  */
 export function registryConfigOptions(flagValues: unknown, env: Record<string, string | undefined>, cwd: string, logger: Logger, system: SystemConfigFiles = SYSTEM_FILES): RegistryConfigOptions {
   const maps: MirrorMap[] = [mirrorsFromFlags(flagValues)];
@@ -150,16 +152,21 @@ export function registryConfigOptions(flagValues: unknown, env: Record<string, s
   }
   const daemon = pick(env.REGPUSH_DOCKER_DAEMON_JSON, [system.daemonJson], cwd);
   if (daemon) {
-    const text = readConfig(daemon.file, daemon.named, 'REGPUSH_DOCKER_DAEMON_JSON', logger, 'its registry-mirrors are not used (make it readable, or set REGPUSH_DOCKER_DAEMON_JSON to read another file instead)');
+    const text = readConfig(daemon.file, daemon.named, 'REGPUSH_DOCKER_DAEMON_JSON', logger, 'its registry-mirrors and insecure-registries are not used (make it readable, or set REGPUSH_DOCKER_DAEMON_JSON to read another file instead)');
     if (text !== undefined) {
       try {
         const m = mirrorsFromDaemonJson(text, daemon.file);
+        // dockerd's insecure-registries: TLS without verification, else plain HTTP, as
+        // registries.conf's insecure = true; registries.conf's word wins for a host both name.
+        const hosts = insecureFromDaemonJson(text, daemon.file);
         if (Object.keys(m).length) logger.debug(`Docker Hub mirrors from ${daemon.file}: ${JSON.stringify(m)}`);
+        if (Object.keys(hosts).length) logger.debug(`insecure registries from ${daemon.file}: ${Object.keys(hosts).join(', ')}`);
         maps.push(m);
+        insecure = { ...hosts, ...insecure };
       } catch (err) {
         if (!(err instanceof MirrorConfigError)) throw err;
         if (daemon.named) throw new InputError(err.message, { details: { file: daemon.file } });
-        logger.warn(`${err.message}; its mirrors are not used (fix it, or set REGPUSH_DOCKER_DAEMON_JSON to read another file instead)`);
+        logger.warn(`${err.message}; its registry-mirrors and insecure-registries are not used (fix it, or set REGPUSH_DOCKER_DAEMON_JSON to read another file instead)`);
       }
     }
   }

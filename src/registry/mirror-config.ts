@@ -17,7 +17,7 @@
 import { MirrorConfigError, UsageError } from '../errors.js';
 import { connectionOptionNames, described, type ConnectionNames } from '../options-check.js';
 import { HOST } from '../ref/grammar.js';
-import { canonicalRegistry, DOCKER_HUB } from '../ref/registry.js';
+import { bracketBareIpv6, canonicalRegistry, DOCKER_HUB, inCidr } from '../ref/registry.js';
 import { parseToml, type TomlTable, type TomlValue } from './toml.js';
 
 /** Prefix → mirrors in the order they are tried (the library's `mirrors` option). */
@@ -53,6 +53,9 @@ export type InsecureHosts = Record<string, string>;
 
 /** How a version 1 registries.conf names its insecure hosts (InsecureHosts). */
 export const REGISTRIES_INSECURE_V1 = '[registries.insecure]';
+
+/** How daemon.json names its insecure hosts (InsecureHosts: `insecure-registries in FILE`). */
+export const DAEMON_INSECURE_REGISTRIES = 'insecure-registries';
 
 /** The blocking entry for `registry/repo`, if the longest matching prefix blocks it. */
 export function blockedBy(blocked: BlockedPrefixes | undefined, registry: string, repo: string): { prefix: string; source: string } | undefined {
@@ -217,6 +220,36 @@ export function mirrorsFromDaemonJson(text: string, source: string): MirrorMap {
     return loc.plainHttp ? `http://${name}` : name;
   });
   return mirrors.length ? { [DOCKER_HUB]: mirrors } : {};
+}
+
+/**
+ * Docker's daemon.json `insecure-registries`: each host[:port] or address range ("10.0.0.0/8")
+ * is one dockerd reaches over TLS without verifying its certificate, and over plain HTTP when it
+ * does not speak TLS; regpush's insecure-TLS hosts mean the same (InsecureHosts, each naming
+ * `insecure-registries in SOURCE`). A range covers registries named by an address in it, as
+ * --insecure-registry's do (dockerd also resolves a name to check its addresses). An `http://` or
+ * `https://` before an entry is dropped, as dockerd drops it. Other keys are ignored.
+ */
+export function insecureFromDaemonJson(text: string, source: string): InsecureHosts {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new MirrorConfigError(`${source}: not valid JSON (${(err as Error).message})`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new MirrorConfigError(`${source}: must be a JSON object`);
+  const list = (parsed as Record<string, unknown>)[DAEMON_INSECURE_REGISTRIES];
+  if (list === undefined) return {};
+  if (!Array.isArray(list)) throw new MirrorConfigError(`${source}: "${DAEMON_INSECURE_REGISTRIES}" must be a list of registries (host[:port]) or address ranges`);
+  const out: InsecureHosts = {};
+  for (const v of list) {
+    const entry = typeof v === 'string' ? v.trim().replace(/^https?:\/\//i, '').replace(/\/+$/, '') : '';
+    const slash = entry.indexOf('/');
+    const ok = slash >= 0 ? inCidr(entry, entry.slice(0, slash)) : entry !== '' && HOST.test(bracketBareIpv6(entry));
+    if (!ok) throw new MirrorConfigError(`${source}: "${DAEMON_INSECURE_REGISTRIES}" entry ${JSON.stringify(v)} is not a registry (host[:port]) or address range (10.0.0.0/8)`);
+    out[slash >= 0 ? entry.toLowerCase() : canonicalRegistry(bracketBareIpv6(entry))] = `${DAEMON_INSECURE_REGISTRIES} in ${source}`;
+  }
+  return out;
 }
 
 /** What registries.conf gave: mirrors, blocked prefixes, insecure hosts, and settings read but not applied (the caller logs them). */

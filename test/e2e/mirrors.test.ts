@@ -173,6 +173,21 @@ test('registries.conf insecure = true on a host without a port covers its TLS mi
   assert.match(tlsMirror.log(), /"GET \/v2\/base\/busybox\/manifests\/v2s2 HTTP/);
 });
 
+test('daemon.json insecure-registries (a host, or an address range): a registry with a self-signed certificate is read without verification, with a warning naming daemon.json', async (t) => {
+  const tlsRegistry = await startTlsMirror(t, 'tls-daemon-insecure');
+  if (!tlsRegistry) return;
+  const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  for (const entry of [tlsRegistry.host, '127.0.0.0/8']) {
+    const daemon = join(dir, 'daemon-insecure.json');
+    writeFileSync(daemon, JSON.stringify({ 'insecure-registries': [entry] }));
+    const r = await runCli(['inspect', '--json', `${tlsRegistry.host}/base/busybox:v2s2`], { env: { ...isolated, REGPUSH_DOCKER_DAEMON_JSON: daemon, REGPUSH_CERTS_DIRS: join(dir, 'no-certs') } });
+    // Before: the entry was ignored, and the certificate failed verification (E_TLS).
+    assert.equal(r.code, 0, `${entry}: ${r.stderr}`);
+    assert.equal(JSON.parse(r.stdout).digest, base.digest);
+    assert.match(r.stderr, new RegExp(`warning: TLS verification is off for ${esc(tlsRegistry.host)} \\(insecure-registries in ${esc(daemon)}\\): the connection is encrypted, but the server is not authenticated`), entry);
+  }
+});
+
 test('registries.conf blocked = true: reading from (copy, inspect) or writing to a blocked prefix fails before any request, one E_DENIED line naming the prefix and the file', async () => {
   const conf = join(dir, 'registries-blocked.conf');
   const env = { ...isolated, REGISTRIES_CONFIG_PATH: conf };

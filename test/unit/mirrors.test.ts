@@ -10,6 +10,7 @@ import { AbortedError, AuthError, DeniedError, DigestMismatchError, NetworkError
 import {
   blockedBy,
   checkMirrorMap,
+  insecureFromDaemonJson,
   mergeMirrorMaps,
   MirrorConfigError,
   type MirrorMap,
@@ -106,6 +107,39 @@ describe('daemon.json', () => {
     bad(() => mirrorsFromDaemonJson('[]', 'd.json'), /must be a JSON object/);
     bad(() => mirrorsFromDaemonJson('{"registry-mirrors": "https://m"}', 'd.json'), /must be a list/);
     bad(() => mirrorsFromDaemonJson('{"registry-mirrors": [3]}', 'd.json'), /entry 3 is not a registry URL/);
+  });
+});
+
+describe('daemon.json insecure-registries', () => {
+  it('hosts and address ranges become insecure-TLS hosts naming daemon.json; a scheme is dropped, as dockerd drops it; other keys ignored', () => {
+    assert.deepEqual(insecureFromDaemonJson('{"insecure-registries": ["Reg.Example:5000", "http://lab.local", "10.0.0.0/8", "fd00::/8", "fd00::5"], "debug": true}', 'd.json'), {
+      'reg.example:5000': 'insecure-registries in d.json',
+      'lab.local': 'insecure-registries in d.json',
+      '10.0.0.0/8': 'insecure-registries in d.json',
+      'fd00::/8': 'insecure-registries in d.json',
+      '[fd00::5]': 'insecure-registries in d.json',
+    });
+    assert.deepEqual(insecureFromDaemonJson('{"registry-mirrors": ["https://m.example"]}', 'd.json'), {});
+    bad(() => insecureFromDaemonJson('{"insecure-registries": "reg.example"}', 'd.json'), /^d\.json: "insecure-registries" must be a list/);
+    bad(() => insecureFromDaemonJson('{"insecure-registries": ["10.0.0.0/33"]}', 'd.json'), /entry "10\.0\.0\.0\/33" is not a registry \(host\[:port\]\) or address range/);
+    bad(() => insecureFromDaemonJson('{"insecure-registries": ["reg example"]}', 'd.json'), /entry "reg example" is not a registry/);
+  });
+  it('the CLI passes them on with registries.conf\'s (whose word wins for a host both name)', () => {
+    const root = mkdtempSync(join(tmpdir(), 'regpush-daemon-insecure-'));
+    try {
+      const system = { registriesConf: join(root, 'registries.conf'), daemonJson: join(root, 'daemon.json') };
+      writeFileSync(system.daemonJson, '{"insecure-registries": ["reg.example:5000", "both.example", "192.168.0.0/16"]}');
+      writeFileSync(system.registriesConf, '[[registry]]\nprefix = "both.example"\ninsecure = true\n');
+      const logger = { debug: () => {}, info: () => {}, warn: (m: string) => assert.fail(m) };
+      const r = registryConfigOptions([], { HOME: join(root, 'home') }, root, logger, system);
+      assert.deepEqual(r.insecure, {
+        'reg.example:5000': `insecure-registries in ${system.daemonJson}`,
+        'both.example': system.registriesConf,
+        '192.168.0.0/16': `insecure-registries in ${system.daemonJson}`,
+      });
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
 
@@ -328,13 +362,13 @@ describe('a default daemon.json that cannot be used', () => {
       mkdirSync(system.daemonJson);
       const r = registryConfigOptions(flags, env, root, logger, system);
       assert.deepEqual(r.mirrors, { 'docker.io': ['flag-mirror.example'] });
-      assert.deepEqual(warned, [`cannot read ${system.daemonJson} (EISDIR); its registry-mirrors are not used (make it readable, or set REGPUSH_DOCKER_DAEMON_JSON to read another file instead)`]);
+      assert.deepEqual(warned, [`cannot read ${system.daemonJson} (EISDIR); its registry-mirrors and insecure-registries are not used (make it readable, or set REGPUSH_DOCKER_DAEMON_JSON to read another file instead)`]);
       rmSync(system.daemonJson, { recursive: true });
       writeFileSync(system.daemonJson, '{ "registry-mirrors": [');
       warned.length = 0;
       assert.deepEqual(registryConfigOptions(flags, env, root, logger, system).mirrors, { 'docker.io': ['flag-mirror.example'] });
       assert.equal(warned.length, 1, warned.join('\n'));
-      assert.ok(warned[0]!.includes(system.daemonJson) && warned[0]!.endsWith('; its mirrors are not used (fix it, or set REGPUSH_DOCKER_DAEMON_JSON to read another file instead)'), warned[0]);
+      assert.ok(warned[0]!.includes(system.daemonJson) && warned[0]!.endsWith('; its registry-mirrors and insecure-registries are not used (fix it, or set REGPUSH_DOCKER_DAEMON_JSON to read another file instead)'), warned[0]);
       // Named in the environment, the same file stops the run.
       assert.throws(() => registryConfigOptions(flags, { ...env, REGPUSH_DOCKER_DAEMON_JSON: system.daemonJson }, root, logger, system), (e: unknown) => e instanceof RegpushError && e.code === 'E_INPUT');
       // A readable one adds its Docker Hub mirrors after the flags'.
