@@ -23,6 +23,7 @@ import {
   mirrorsFromDaemonJson,
   mirrorsFromRegistriesConf,
   parseMirrorFlag,
+  unappliedFor,
   type BlockedPrefixes,
   type InsecureHosts,
   type MirrorMap,
@@ -109,6 +110,11 @@ export interface RegistryConfigOptions {
   blocked: BlockedPrefixes;
   /** registries.conf's `insecure = true` hosts and daemon.json's insecure-registries (ConnectionOptions.insecureTlsRegistries). */
   insecure: InsecureHosts;
+  /**
+   * For a registries.conf at a default path with settings regpush does not apply (its notes, debug
+   * lines only): warns once of each when a read falls under its entry (ConnectionOptions.onRead).
+   */
+  onRead?: (registry: string, repo: string) => void;
 }
 
 /** A registries.conf that blocks something: `blocked = true` (version 2) or `[registries.block]` (version 1). */
@@ -123,6 +129,7 @@ export function registryConfigOptions(flagValues: unknown, env: Record<string, s
   const maps: MirrorMap[] = [mirrorsFromFlags(flagValues)];
   let blocked: BlockedPrefixes = {};
   let insecure: InsecureHosts = {};
+  let onRead: RegistryConfigOptions['onRead'];
   const home = env.HOME;
   // podman and skopeo document CONTAINERS_REGISTRIES_CONF as the variable naming registries.conf;
   // REGISTRIES_CONFIG_PATH, the one regpush read alone before, is read when it is not set (both set:
@@ -135,6 +142,20 @@ export function registryConfigOptions(flagValues: unknown, env: Record<string, s
       try {
         const r = mirrorsFromRegistriesConf(text, conf.file, CONNECTION_FLAG_NAMES);
         for (const n of r.notes) (conf.named ? logger.warn : logger.debug).call(logger, n);
+        // A file nobody named is the machine's, its notes debug lines: a run is told of one only
+        // when it reads under that entry, where the note explains what happens next (a mirror
+        // not used, a registry read as named that may not be reachable from here).
+        if (!conf.named && r.unapplied.length) {
+          const warned = new Set<string>();
+          const unapplied = r.unapplied;
+          onRead = (registry, repo) => {
+            for (const note of unappliedFor(unapplied, registry, repo)) {
+              if (warned.has(note)) continue;
+              warned.add(note);
+              logger.warn(`${note} (this run reads ${registry}/${repo})`);
+            }
+          };
+        }
         if (Object.keys(r.mirrors).length) logger.debug(`mirrors from ${conf.file}: ${JSON.stringify(r.mirrors)}`);
         maps.push(r.mirrors);
         blocked = r.blocked;
@@ -170,5 +191,5 @@ export function registryConfigOptions(flagValues: unknown, env: Record<string, s
       }
     }
   }
-  return { mirrors: mergeMirrorMaps(...maps), blocked, insecure };
+  return { mirrors: mergeMirrorMaps(...maps), blocked, insecure, ...(onRead ? { onRead } : {}) };
 }

@@ -77,6 +77,7 @@ export const CONNECTION_SHAPE = {
   blocked: { values: { anyOf: ['string', { literal: [false] }] } },
   insecureTlsRegistries: { values: 'string' },
   earlySockets: 'any',
+  onRead: 'function',
   connectionNames: {
     fields: {
       caCert: 'function',
@@ -304,6 +305,7 @@ export function connect(
   opts: ConnectionOptions,
   memory?: ClientMemory,
 ): RegistryClient {
+  if (role !== 'to') for (const s of scopes) opts.onRead?.(registry, s.repo);
   // A target is checked on the repositories it writes; a source on every one it reads.
   const checked = role === 'to' ? scopes.filter((s) => s.actions.some((a) => a !== 'pull')) : scopes;
   const blocked = checked.flatMap((s) => {

@@ -260,6 +260,24 @@ export interface RegistriesConfMirrors {
   blocked: BlockedPrefixes;
   /** Hosts (mirrors, or a registry given as a whole) with `insecure = true`, each with `source`. */
   insecure: InsecureHosts;
+  /**
+   * The notes of settings not applied, each with the prefix of the entry it is about
+   * ("*.example.com" for a wildcard one): a caller that logs notes quietly can warn of one when an
+   * image it reads falls under that prefix (unappliedFor).
+   */
+  unapplied: { prefix: string; note: string }[];
+}
+
+/**
+ * The notes of `unapplied` whose prefix covers `registry/repo`: at a path boundary, or for a
+ * wildcard prefix ("*.example.com"), a registry host under that domain.
+ */
+export function unappliedFor(unapplied: readonly { prefix: string; note: string }[], registry: string, repo: string): string[] {
+  const full = `${canonicalRegistry(registry)}/${repo}`;
+  const host = full.slice(0, full.indexOf('/')).replace(/:\d+$/, '');
+  return unapplied
+    .filter(({ prefix }) => (prefix.startsWith('*.') ? host.endsWith(prefix.slice(1)) : full === prefix || full.startsWith(`${prefix}/`)))
+    .map(({ note }) => note);
 }
 
 /**
@@ -276,6 +294,12 @@ export function mirrorsFromRegistriesConf(text: string, source: string, names: C
   const doc = parseToml(text, source);
   const mirrors: MirrorMap = {};
   const notes: string[] = [];
+  const unapplied: { prefix: string; note: string }[] = [];
+  /** A setting of the entry for `prefix` not applied. */
+  const skip = (prefix: string, note: string) => {
+    notes.push(note);
+    unapplied.push({ prefix, note });
+  };
   const blockedPrefixes: BlockedPrefixes = {};
   const insecureHosts: InsecureHosts = {};
   if (doc['registries'] !== undefined) {
@@ -283,7 +307,7 @@ export function mirrorsFromRegistriesConf(text: string, source: string, names: C
     return fromVersion1(doc['registries'], source);
   }
   const registries = doc['registry'];
-  if (registries === undefined) return { mirrors, notes, blocked: blockedPrefixes, insecure: insecureHosts };
+  if (registries === undefined) return { mirrors, notes, blocked: blockedPrefixes, insecure: insecureHosts, unapplied };
   if (!Array.isArray(registries)) throw new MirrorConfigError(`${source}: "registry" must be an array of tables ([[registry]])`);
   registries.forEach((r, i) => {
     const where = `${source}: [[registry]] #${i + 1}`;
@@ -304,18 +328,18 @@ export function mirrorsFromRegistriesConf(text: string, source: string, names: C
       if (blocked) {
         blockedPrefixes[repo] = source;
         notes.push(`${where}: prefix ${prefixRaw} names one tag or digest; regpush blocks by repository, so all of ${repo} is blocked`);
-      } else notes.push(`${where}: prefix ${prefixRaw} names one tag or digest, which regpush does not match on; its settings are not used`);
+      } else skip(repo, `${where}: prefix ${prefixRaw} names one tag or digest, which regpush does not match on; its settings are not used`);
       return;
     }
     // "*.example.com" prefixes (wildcard subdomains) are a registries.conf feature regpush does not match on.
     if (prefixRaw.startsWith('*.')) {
-      notes.push(`${where}: wildcard prefix ${prefixRaw} is not supported; its settings (mirrors, blocked, insecure) are not used`);
+      skip(prefixRaw.toLowerCase(), `${where}: wildcard prefix ${prefixRaw} is not supported; its settings (mirrors, blocked, insecure) are not used`);
       return;
     }
     const prefix = canonicalPrefix(prefixRaw);
     if (!prefix) throw new MirrorConfigError(`${where}: "${prefixRaw}" is not a registry or registry/namespace`);
     if (location !== undefined && canonicalPrefix(location) !== prefix) {
-      notes.push(`${where}: location ${location} differs from prefix ${prefixRaw}; regpush does not rewrite registries, so ${prefixRaw} is read as named`);
+      skip(prefix, `${where}: location ${location} differs from prefix ${prefixRaw}; regpush does not rewrite registries, so ${prefixRaw} is read as named`);
     }
     // Every entry is a key of the map, with the mirrors it allows (none, maybe): as in
     // registries.conf(5), the longest matching prefix decides alone, so an entry for
@@ -330,7 +354,7 @@ export function mirrorsFromRegistriesConf(text: string, source: string, names: C
     if (insecure) {
       // TLS settings go by host: for a namespace prefix that would loosen the whole registry, more
       // than the entry asks for, so only an entry for a whole registry is applied.
-      if (prefix.includes('/')) notes.push(`${where}: insecure = true for the namespace ${prefixRaw} is not applied (regpush sets TLS per registry host); use ${names.verifyOff('HOST')} or ${names.insecure('HOST')}`);
+      if (prefix.includes('/')) skip(prefix, `${where}: insecure = true for the namespace ${prefixRaw} is not applied (regpush sets TLS per registry host); use ${names.verifyOff('HOST')} or ${names.insecure('HOST')}`);
       else insecureHosts[prefix] = source;
     }
     const digestOnly = reg['mirror-by-digest-only'];
@@ -338,7 +362,7 @@ export function mirrorsFromRegistriesConf(text: string, source: string, names: C
     if (digestOnly) {
       // Its mirrors may serve only references by digest; regpush reads tags and digests alike
       // through a mirror, so it reads this prefix from the registry itself rather than trust a tag there.
-      notes.push(`${where}: mirror-by-digest-only = true: regpush does not split tag and digest reads, so ${prefixRaw} is read from the registry itself`);
+      skip(prefix, `${where}: mirror-by-digest-only = true: regpush does not split tag and digest reads, so ${prefixRaw} is read from the registry itself`);
       return;
     }
     const list = reg['mirror'];
@@ -354,7 +378,7 @@ export function mirrorsFromRegistriesConf(text: string, source: string, names: C
       if (!parsed || /^[a-z]+:\/\//i.test(loc)) throw new MirrorConfigError(`${mw}: location "${loc}" is not a host[:port][/path]`);
       const pull = optString(mt, 'pull-from-mirror', mw) ?? optString(reg, 'pull-from-mirror', where);
       if (pull !== undefined && pull !== 'all') {
-        notes.push(`${mw}: pull-from-mirror = "${pull}" is not supported; mirror ${loc} is not used`);
+        skip(prefix, `${mw}: pull-from-mirror = "${pull}" is not supported; mirror ${loc} is not used`);
         return;
       }
       const insecure = mt['insecure'];
@@ -363,7 +387,7 @@ export function mirrorsFromRegistriesConf(text: string, source: string, names: C
       addMirrors(mirrors, prefix, [loc]);
     });
   });
-  return { mirrors, notes, blocked: blockedPrefixes, insecure: insecureHosts };
+  return { mirrors, notes, blocked: blockedPrefixes, insecure: insecureHosts, unapplied };
 }
 
 /**
@@ -372,7 +396,7 @@ export function mirrorsFromRegistriesConf(text: string, source: string, names: C
  * blocked prefixes, its insecure list insecure hosts. It has no mirrors.
  */
 function fromVersion1(v1: TomlValue, source: string): RegistriesConfMirrors {
-  const out: RegistriesConfMirrors = { mirrors: {}, notes: [], blocked: {}, insecure: {} };
+  const out: RegistriesConfMirrors = { mirrors: {}, notes: [], blocked: {}, insecure: {}, unapplied: [] };
   if (typeof v1 !== 'object' || v1 === null || Array.isArray(v1)) throw new MirrorConfigError(`${source}: "registries" must be a table (version 1 format)`);
   const list = (name: string): string[] => {
     const t = v1[name];
@@ -390,7 +414,11 @@ function fromVersion1(v1: TomlValue, source: string): RegistriesConfMirrors {
   };
   for (const prefix of list('block')) out.blocked[prefix] = source;
   for (const prefix of list('insecure')) {
-    if (prefix.includes('/')) out.notes.push(`${source}: [registries.insecure] ${prefix} is a namespace, not applied (regpush sets TLS per registry host)`);
+    if (prefix.includes('/')) {
+      const note = `${source}: [registries.insecure] ${prefix} is a namespace, not applied (regpush sets TLS per registry host)`;
+      out.notes.push(note);
+      out.unapplied.push({ prefix, note });
+    }
     else out.insecure[prefix] = `${REGISTRIES_INSECURE_V1} in ${source}`;
   }
   return out;

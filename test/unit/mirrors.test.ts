@@ -230,7 +230,7 @@ location = "wild.example"
     bad(() => mirrorsFromRegistriesConf('[[registry]]\nprefix = "q.example"\ninsecure = 1\n', 'r.conf'), /\[\[registry\]\] #1: insecure must be true or false/);
   });
   it('a file with no [[registry]] has no mirrors (the Debian default)', () => {
-    assert.deepEqual(mirrorsFromRegistriesConf('# nothing\n[aliases]\n  "a" = "docker.io/library/a"\n', 'r.conf'), { mirrors: {}, notes: [], blocked: {}, insecure: {} });
+    assert.deepEqual(mirrorsFromRegistriesConf('# nothing\n[aliases]\n  "a" = "docker.io/library/a"\n', 'r.conf'), { mirrors: {}, notes: [], blocked: {}, insecure: {}, unapplied: [] });
   });
   it('names the file, the line or the table of a mistake', () => {
     bad(() => mirrorsFromRegistriesConf('[[registry]]\nprefix = "docker.io"\n[[registry.mirror]]\ninsecure = true\n', 'r.conf'), /r\.conf: \[\[registry\]\] #1 mirror #1 has no location/);
@@ -342,6 +342,45 @@ describe('the variables naming registries.conf', () => {
         () => registryConfigOptions([], { ...env, CONTAINERS_REGISTRIES_CONF: missing, REGISTRIES_CONFIG_PATH: other }, root, logger, system),
         (e: unknown) => e instanceof RegpushError && e.code === 'E_INPUT' && e.message === `CONTAINERS_REGISTRIES_CONF=${missing}: cannot read it (no such file)`,
       );
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('registries.conf settings not applied, in a file found at a default path', () => {
+  it('are debug lines until a read falls under their entry: then one warning each, once; reads elsewhere stay quiet', () => {
+    const root = mkdtempSync(join(tmpdir(), 'regpush-regconf-unapplied-'));
+    try {
+      const system = { registriesConf: join(root, 'registries.conf'), daemonJson: join(root, 'none.json') };
+      writeFileSync(system.registriesConf, [
+        '[[registry]]\nprefix = "docker.io"\nlocation = "hub.corp.example"\n',
+        '[[registry]]\nprefix = "quay.io/team"\nmirror-by-digest-only = true\n[[registry.mirror]]\nlocation = "m.example"\n',
+        '[[registry]]\nprefix = "*.corp.example"\ninsecure = true\n',
+      ].join('\n'));
+      const warned: string[] = [];
+      const debugged: string[] = [];
+      const logger = { debug: (m: string) => debugged.push(m), info: () => {}, warn: (m: string) => warned.push(m) };
+      const r = registryConfigOptions([], { HOME: join(root, 'home') }, root, logger, system);
+      assert.deepEqual(warned, []);
+      assert.equal(debugged.filter((m) => m.startsWith(system.registriesConf)).length, 3, debugged.join('\n'));
+      assert.ok(r.onRead, 'a reader hook for the library');
+      r.onRead('ghcr.io', 'acme/app');
+      r.onRead('quay.io', 'teamx/app');
+      assert.deepEqual(warned, [], 'reads under no such entry are quiet');
+      r.onRead('docker.io', 'library/nginx');
+      r.onRead('docker.io', 'library/alpine');
+      assert.deepEqual(warned, [`${system.registriesConf}: [[registry]] #1: location hub.corp.example differs from prefix docker.io; regpush does not rewrite registries, so docker.io is read as named (this run reads docker.io/library/nginx)`]);
+      r.onRead('quay.io', 'team/app');
+      assert.match(warned[1]!, /#2: mirror-by-digest-only = true: .* \(this run reads quay\.io\/team\/app\)$/);
+      r.onRead('reg.corp.example:5000', 'app');
+      assert.match(warned[2]!, /#3: wildcard prefix \*\.corp\.example is not supported; .* \(this run reads reg\.corp\.example:5000\/app\)$/);
+      assert.equal(warned.length, 3);
+      // Named in the environment, the notes are warnings at once, and no hook is needed.
+      warned.length = 0;
+      const named = registryConfigOptions([], { HOME: join(root, 'home'), CONTAINERS_REGISTRIES_CONF: system.registriesConf }, root, logger, system);
+      assert.equal(warned.length, 3, warned.join('\n'));
+      assert.equal(named.onRead, undefined);
     } finally {
       rmSync(root, { recursive: true, force: true });
     }
