@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
-import { AbortedError, AuthError, DeniedError, DigestMismatchError, NetworkError, NotFoundError, RegpushError, UsageError } from '../../src/errors.js';
+import { AbortedError, AuthError, DeniedError, DigestMismatchError, NetworkError, NotFoundError, RegpushError, TlsError, UsageError } from '../../src/errors.js';
 import {
   blockedBy,
   checkMirrorMap,
@@ -580,6 +580,22 @@ describe('MirroredClient', () => {
     assert.equal(m.mirror, undefined);
     assert.deepEqual(upstream.calls, ['GET app:1']);
     assert.deepEqual(lines, []);
+  });
+
+  it('every mirror missing (404), then the upstream unreachable: the error names what the mirrors said too; other upstream errors are left as they are', async () => {
+    const mirrors = [new MemoryClient('m0.example', new Map()), new MemoryClient('m1.example', new Map())];
+    const routes = (repo: string): MirrorRoute[] => mirrors.map((c, i) => ({ name: `m${i}.example/ns`, registry: c.registry, repo: `ns/${repo}`, plainHttp: false, client: c }));
+    const failing = (err: () => Error) => new MirroredClient(new MemoryClient('up.example', new Map(), err), routes, new MirrorHealth());
+    await assert.rejects(
+      failing(() => new NetworkError('cannot reach up.example (ECONNREFUSED)')).getManifest('app', '1'),
+      (e: unknown) => e instanceof NetworkError && e.message === 'cannot reach up.example (ECONNREFUSED); mirrors m0.example/ns, m1.example/ns had no manifest 1 (404)',
+    );
+    await assert.rejects(
+      failing(() => new TlsError('TLS failure talking to up.example: self-signed certificate')).headBlob('app', 'sha256:b'),
+      (e: unknown) => e instanceof TlsError && e.message === 'TLS failure talking to up.example: self-signed certificate; mirrors m0.example/ns, m1.example/ns had no blob sha256:b (404)',
+    );
+    // The registry's own 404 (or a refusal) is the answer about the image: nothing to add.
+    await assert.rejects(failing(() => new NotFoundError('manifest 1 not found')).getManifest('app', '1'), (e: unknown) => e instanceof NotFoundError && e.message === 'manifest 1 not found');
   });
 
   it('an unreachable mirror is warned about once and not asked again in the run', async () => {
