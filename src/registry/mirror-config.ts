@@ -54,7 +54,10 @@ export type InsecureHosts = Record<string, string>;
 /** How a version 1 registries.conf names its insecure hosts (InsecureHosts). */
 export const REGISTRIES_INSECURE_V1 = '[registries.insecure]';
 
-/** How daemon.json names its insecure hosts (InsecureHosts: `insecure-registries in FILE`). */
+/**
+ * How daemon.json names its insecure hosts (InsecureHosts: `insecure-registries in FILE`).
+ * @internal
+ */
 export const DAEMON_INSECURE_REGISTRIES = 'insecure-registries';
 
 /** The blocking entry for `registry/repo`, if the longest matching prefix blocks it. */
@@ -228,7 +231,9 @@ export function mirrorsFromDaemonJson(text: string, source: string): MirrorMap {
  * does not speak TLS; regpush's insecure-TLS hosts mean the same (InsecureHosts, each naming
  * `insecure-registries in SOURCE`). A range covers registries named by an address in it, as
  * --insecure-registry's do (dockerd also resolves a name to check its addresses). An `http://` or
- * `https://` before an entry is dropped, as dockerd drops it. Other keys are ignored.
+ * `https://` before an entry is dropped, as dockerd drops it. Other keys are ignored. The CLI's
+ * (not exported by the library).
+ * @internal
  */
 export function insecureFromDaemonJson(text: string, source: string): InsecureHosts {
   let parsed: unknown;
@@ -271,6 +276,7 @@ export interface RegistriesConfMirrors {
 /**
  * The notes of `unapplied` whose prefix covers `registry/repo`: at a path boundary, or for a
  * wildcard prefix ("*.example.com"), a registry host under that domain.
+ * @internal
  */
 export function unappliedFor(unapplied: readonly { prefix: string; note: string }[], registry: string, repo: string): string[] {
   const full = `${canonicalRegistry(registry)}/${repo}`;
