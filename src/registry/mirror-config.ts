@@ -198,13 +198,8 @@ export function parseMirrorFlag(raw: string): [string, string] {
   return [prefix, mirror];
 }
 
-/**
- * Docker's daemon.json: `registry-mirrors` (URLs) are mirrors of Docker Hub only, as in dockerd.
- * A URL's path is where the mirror serves the API, as dockerd reads it since moby/moby#46594
- * (`https://m.example/hub` → `GET /hub/v2/library/nginx/…`), not a namespace as in
- * registries.conf. Other keys are ignored.
- */
-export function mirrorsFromDaemonJson(text: string, source: string): MirrorMap {
+/** daemon.json's top-level object; E_INPUT (MirrorConfigError) naming the file when it is not one. */
+function daemonJsonObject(text: string, source: string): Record<string, unknown> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -212,7 +207,17 @@ export function mirrorsFromDaemonJson(text: string, source: string): MirrorMap {
     throw new MirrorConfigError(`${source}: not valid JSON (${(err as Error).message})`);
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new MirrorConfigError(`${source}: must be a JSON object`);
-  const list = (parsed as Record<string, unknown>)['registry-mirrors'];
+  return parsed as Record<string, unknown>;
+}
+
+/**
+ * Docker's daemon.json: `registry-mirrors` (URLs) are mirrors of Docker Hub only, as in dockerd.
+ * A URL's path is where the mirror serves the API, as dockerd reads it since moby/moby#46594
+ * (`https://m.example/hub` → `GET /hub/v2/library/nginx/…`), not a namespace as in
+ * registries.conf. Other keys are ignored.
+ */
+export function mirrorsFromDaemonJson(text: string, source: string): MirrorMap {
+  const list = daemonJsonObject(text, source)['registry-mirrors'];
   if (list === undefined) return {};
   if (!Array.isArray(list)) throw new MirrorConfigError(`${source}: "registry-mirrors" must be a list of URLs`);
   const mirrors = list.map((v) => {
@@ -236,14 +241,7 @@ export function mirrorsFromDaemonJson(text: string, source: string): MirrorMap {
  * @internal
  */
 export function insecureFromDaemonJson(text: string, source: string): InsecureHosts {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (err) {
-    throw new MirrorConfigError(`${source}: not valid JSON (${(err as Error).message})`);
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new MirrorConfigError(`${source}: must be a JSON object`);
-  const list = (parsed as Record<string, unknown>)[DAEMON_INSECURE_REGISTRIES];
+  const list = daemonJsonObject(text, source)[DAEMON_INSECURE_REGISTRIES];
   if (list === undefined) return {};
   if (!Array.isArray(list)) throw new MirrorConfigError(`${source}: "${DAEMON_INSECURE_REGISTRIES}" must be a list of registries (host[:port]) or address ranges`);
   const out: InsecureHosts = {};
