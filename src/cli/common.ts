@@ -53,8 +53,10 @@ export interface CommonContext {
   mirrors: MirrorMap;
   /** registries.conf's blocked prefixes (the library's `blocked` option). */
   blocked: BlockedPrefixes;
-  /** registries.conf's `insecure = true` hosts (the library's `insecureTlsRegistries` option). */
+  /** registries.conf's `insecure = true` hosts and daemon.json's insecure-registries (the library's `insecureTlsRegistries` option). */
   insecureTls: InsecureHosts;
+  /** Warns of registries.conf settings not applied when a read falls under them (the library's `onRead`, RegistryConfigOptions). */
+  onRead?: (registry: string, repo: string) => void;
 }
 
 /** Why `file` cannot be read as a file (its error code), or undefined when it can. */
@@ -100,7 +102,7 @@ export function commonContext(args: CommonArgs, io: CliIO, secrets: SecretSet): 
     tls.nodeExtraCaCerts = file;
   }
   const conf = registryConfigOptions(args['registry-mirror'], io.env, cwdOf(io), logger);
-  return { ...out, tls, mirrors: conf.mirrors, blocked: conf.blocked, insecureTls: conf.insecure };
+  return { ...out, tls, mirrors: conf.mirrors, blocked: conf.blocked, insecureTls: conf.insecure, ...(conf.onRead ? { onRead: conf.onRead } : {}) };
 }
 
 /** Reads all of stdin (a password) and trims the final newline; AbortedError when the run's signal fires first. */
@@ -181,6 +183,7 @@ export function connectionOptions(a: CommonArgs, io: CliIO, ctx: CommonContext, 
     idleTimeoutMs: idleTimeoutOption(io.env),
     signal: io.signal,
     earlySockets: io.earlySockets,
+    onRead: ctx.onRead,
     // The hints of a failed connection name the flags of this command that fix it, not the library's options.
     connectionNames: connectionFlagNames(command),
   };

@@ -1,13 +1,15 @@
 /**
  * Registry mirrors for the CLI: `--registry-mirror REGISTRY=MIRROR` (repeatable), then the
- * configuration users already have: containers' registries.conf (REGISTRIES_CONFIG_PATH, else
- * ~/.config/containers/registries.conf, else /etc/containers/registries.conf) and Docker's
- * daemon.json `registry-mirrors` (REGPUSH_DOCKER_DAEMON_JSON, else /etc/docker/daemon.json).
+ * configuration users already have: containers' registries.conf (CONTAINERS_REGISTRIES_CONF, else
+ * REGISTRIES_CONFIG_PATH, else ~/.config/containers/registries.conf, else
+ * /etc/containers/registries.conf) and Docker's
+ * daemon.json `registry-mirrors` and `insecure-registries` (REGPUSH_DOCKER_DAEMON_JSON, else
+ * /etc/docker/daemon.json).
  * The default files are read only when they exist. A registries.conf that exists but cannot be
  * read stops the run; otherwise a default file that cannot be read or parsed is a warning, unless
  * it blocks registries; a file named in the environment must exist and parse. The library gets
- * the merged map (its `mirrors` option), registries.conf's blocked prefixes and insecure hosts
- * (`blocked`, `insecureTlsRegistries`), and never reads these files itself.
+ * the merged map (its `mirrors` option), registries.conf's blocked prefixes, the insecure hosts of
+ * both files (`blocked`, `insecureTlsRegistries`), and never reads these files itself.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
@@ -15,11 +17,13 @@ import { InputError, UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
 import {
   addMirrors,
+  insecureFromDaemonJson,
   mergeMirrorMaps,
   MirrorConfigError,
   mirrorsFromDaemonJson,
   mirrorsFromRegistriesConf,
   parseMirrorFlag,
+  unappliedFor,
   type BlockedPrefixes,
   type InsecureHosts,
   type MirrorMap,
@@ -43,7 +47,7 @@ export const mirrorFlags = defineFlags({
   'registry-mirror': {
     type: 'string',
     repeatable: true,
-    describe: `REGISTRY=MIRROR: read images of REGISTRY (or REGISTRY/NAMESPACE) through MIRROR first (a pull-through cache, host[:port][/path]; http:// for plain HTTP), falling back to REGISTRY; repeatable, tried in order. Also read: registries.conf mirrors (REGISTRIES_CONFIG_PATH, else ~/.config/containers/registries.conf, else ${DEFAULT_REGISTRIES_CONF}) and Docker Hub mirrors of daemon.json (REGPUSH_DOCKER_DAEMON_JSON, else ${DEFAULT_DAEMON_JSON})`,
+    describe: `REGISTRY=MIRROR: read images of REGISTRY (or REGISTRY/NAMESPACE) through MIRROR first (a pull-through cache, host[:port][/path]; http:// for plain HTTP), falling back to REGISTRY; repeatable, tried in order. Also read: registries.conf mirrors (CONTAINERS_REGISTRIES_CONF, else REGISTRIES_CONFIG_PATH, else ~/.config/containers/registries.conf, else ${DEFAULT_REGISTRIES_CONF}) and Docker Hub mirrors of daemon.json (REGPUSH_DOCKER_DAEMON_JSON, else ${DEFAULT_DAEMON_JSON})`,
     group: 'Connection:',
   },
 });
@@ -104,8 +108,13 @@ export interface RegistryConfigOptions {
   mirrors: MirrorMap;
   /** registries.conf's entries and which of them are blocked (ConnectionOptions.blocked). */
   blocked: BlockedPrefixes;
-  /** registries.conf's `insecure = true` hosts (ConnectionOptions.insecureTlsRegistries). */
+  /** registries.conf's `insecure = true` hosts and daemon.json's insecure-registries (ConnectionOptions.insecureTlsRegistries). */
   insecure: InsecureHosts;
+  /**
+   * For a registries.conf at a default path with settings regpush does not apply (its notes, debug
+   * lines only): warns once of each when a read falls under its entry (ConnectionOptions.onRead).
+   */
+  onRead?: (registry: string, repo: string) => void;
 }
 
 /** A registries.conf that blocks something: `blocked = true` (version 2) or `[registries.block]` (version 1). */
@@ -113,21 +122,40 @@ const BLOCKS = /^\s*(?:blocked\s*=\s*true\b|\[\s*registries\s*\.\s*block\s*\])/m
 
 /**
  * Every mirror the run uses: the flags' first, then registries.conf's, then daemon.json's (for a
- * registry several give mirrors for, they are tried in that order); and registries.conf's blocked
- * prefixes and insecure hosts.
+ * registry several give mirrors for, they are tried in that order); registries.conf's blocked
+ * prefixes; the insecure hosts of registries.conf and daemon.json.
  */
 export function registryConfigOptions(flagValues: unknown, env: Record<string, string | undefined>, cwd: string, logger: Logger, system: SystemConfigFiles = SYSTEM_FILES): RegistryConfigOptions {
   const maps: MirrorMap[] = [mirrorsFromFlags(flagValues)];
   let blocked: BlockedPrefixes = {};
   let insecure: InsecureHosts = {};
+  let onRead: RegistryConfigOptions['onRead'];
   const home = env.HOME;
-  const conf = pick(env.REGISTRIES_CONFIG_PATH, [...(home ? [join(home, '.config/containers/registries.conf')] : []), system.registriesConf], cwd);
+  // podman and skopeo document CONTAINERS_REGISTRIES_CONF as the variable naming registries.conf;
+  // REGISTRIES_CONFIG_PATH, the one regpush read alone before, is read when it is not set (both set:
+  // the documented one wins). Hints for a default file name the documented one.
+  const confEnv = env.CONTAINERS_REGISTRIES_CONF?.trim() ? 'CONTAINERS_REGISTRIES_CONF' : 'REGISTRIES_CONFIG_PATH';
+  const conf = pick(env[confEnv], [...(home ? [join(home, '.config/containers/registries.conf')] : []), system.registriesConf], cwd);
   if (conf) {
-    const text = readConfig(conf.file, conf.named, 'REGISTRIES_CONFIG_PATH', logger);
+    const text = readConfig(conf.file, conf.named, conf.named ? confEnv : 'CONTAINERS_REGISTRIES_CONF', logger);
     if (text !== undefined) {
       try {
         const r = mirrorsFromRegistriesConf(text, conf.file, CONNECTION_FLAG_NAMES);
         for (const n of r.notes) (conf.named ? logger.warn : logger.debug).call(logger, n);
+        // A file nobody named is the machine's, its notes debug lines: a run is told of one only
+        // when it reads under that entry, where the note explains what happens next (a mirror
+        // not used, a registry read as named that may not be reachable from here).
+        if (!conf.named && r.unapplied.length) {
+          const warned = new Set<string>();
+          const unapplied = r.unapplied;
+          onRead = (registry, repo) => {
+            for (const note of unappliedFor(unapplied, registry, repo)) {
+              if (warned.has(note)) continue;
+              warned.add(note);
+              logger.warn(`${note} (this run reads ${registry}/${repo})`);
+            }
+          };
+        }
         if (Object.keys(r.mirrors).length) logger.debug(`mirrors from ${conf.file}: ${JSON.stringify(r.mirrors)}`);
         maps.push(r.mirrors);
         blocked = r.blocked;
@@ -136,27 +164,32 @@ export function registryConfigOptions(flagValues: unknown, env: Record<string, s
         if (!(err instanceof MirrorConfigError)) throw err;
         // A file that blocks registries is not set aside: reading on would reach what it blocks.
         if (conf.named || BLOCKS.test(text)) {
-          const why = conf.named ? '' : '; it blocks registries, so regpush does not go on without it (fix it, or name another file in REGISTRIES_CONFIG_PATH)';
+          const why = conf.named ? '' : '; it blocks registries, so regpush does not go on without it (fix it, or name another file in CONTAINERS_REGISTRIES_CONF)';
           throw new InputError(`${err.message}${why}`, { details: { file: conf.file } });
         }
-        logger.warn(`${err.message}; none of its settings are used (fix it, or set REGISTRIES_CONFIG_PATH to read another file instead)`);
+        logger.warn(`${err.message}; none of its settings are used (fix it, or set CONTAINERS_REGISTRIES_CONF to read another file instead)`);
       }
     }
   }
   const daemon = pick(env.REGPUSH_DOCKER_DAEMON_JSON, [system.daemonJson], cwd);
   if (daemon) {
-    const text = readConfig(daemon.file, daemon.named, 'REGPUSH_DOCKER_DAEMON_JSON', logger, 'its registry-mirrors are not used (make it readable, or set REGPUSH_DOCKER_DAEMON_JSON to read another file instead)');
+    const text = readConfig(daemon.file, daemon.named, 'REGPUSH_DOCKER_DAEMON_JSON', logger, 'its registry-mirrors and insecure-registries are not used (make it readable, or set REGPUSH_DOCKER_DAEMON_JSON to read another file instead)');
     if (text !== undefined) {
       try {
         const m = mirrorsFromDaemonJson(text, daemon.file);
+        // dockerd's insecure-registries: TLS without verification, else plain HTTP, as
+        // registries.conf's insecure = true; registries.conf's word wins for a host both name.
+        const hosts = insecureFromDaemonJson(text, daemon.file);
         if (Object.keys(m).length) logger.debug(`Docker Hub mirrors from ${daemon.file}: ${JSON.stringify(m)}`);
+        if (Object.keys(hosts).length) logger.debug(`insecure registries from ${daemon.file}: ${Object.keys(hosts).join(', ')}`);
         maps.push(m);
+        insecure = { ...hosts, ...insecure };
       } catch (err) {
         if (!(err instanceof MirrorConfigError)) throw err;
         if (daemon.named) throw new InputError(err.message, { details: { file: daemon.file } });
-        logger.warn(`${err.message}; its mirrors are not used (fix it, or set REGPUSH_DOCKER_DAEMON_JSON to read another file instead)`);
+        logger.warn(`${err.message}; its registry-mirrors and insecure-registries are not used (fix it, or set REGPUSH_DOCKER_DAEMON_JSON to read another file instead)`);
       }
     }
   }
-  return { mirrors: mergeMirrorMaps(...maps), blocked, insecure };
+  return { mirrors: mergeMirrorMaps(...maps), blocked, insecure, ...(onRead ? { onRead } : {}) };
 }

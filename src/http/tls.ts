@@ -42,7 +42,7 @@ export function ignoredExtraCaWarning(file: string, why: string): string {
   return `NODE_EXTRA_CA_CERTS=${file}: ${why}; ignored, as Node ignores it: it adds no CA for any registry or proxy`;
 }
 
-/** Why a file could not be read, for a warning: "no such file", else the error's code. */
+/** Why a file could not be read, for a warning or an error: "no such file", else the error's code. */
 function unreadable(err: unknown): string {
   const code = (err as NodeJS.ErrnoException).code;
   return code === 'ENOENT' ? 'no such file' : (code ?? (err as Error).message);
@@ -180,11 +180,16 @@ function lookup<T>(table: Readonly<Record<string, T>> | undefined, host: string)
   return undefined;
 }
 
-async function readPem(path: string, what: string): Promise<Buffer> {
+/**
+ * A certificate or key file's bytes; one that cannot be read is E_INPUT saying why as the other
+ * file messages do ("no such file", else the code) and where it came from (`by`: the flag or
+ * option, or the certs.d folder) and for which host, so that the user knows which setting to fix.
+ */
+async function readPem(path: string, what: string, by: string, host: string): Promise<Buffer> {
   try {
     return await readFile(path);
   } catch (err) {
-    throw new InputError(`cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+    throw new InputError(`cannot read ${what} ${path} (${unreadable(err)}; ${by} for ${host})`, { cause: err, details: { registry: host, file: path } });
   }
 }
 
@@ -336,7 +341,7 @@ export function tlsResolver(opts: ResolverTlsOptions, logger: Logger = silentLog
     const extra = (
       await Promise.all(
         caFiles.map(async (f) => {
-          const text = caText(await readPem(f, 'CA certificate'));
+          const text = caText(await readPem(f, 'CA certificate', flagged.has(f) ? `given with ${caSetting}` : `in ${found!.dir}/`, name));
           if (text !== undefined) return [text];
           // Given for this registry: the user means it, so say which file is not a CA. A certs.d
           // *.crt that is not one is passed over by Docker and Podman; a warning says so here.
@@ -353,7 +358,8 @@ export function tlsResolver(opts: ResolverTlsOptions, logger: Logger = silentLog
       const nodeExtra = nodeText === undefined || !extra.length ? [] : [nodeText];
       ca = [...rootCertificates, ...nodeExtra, ...(envCa !== undefined ? [envCa] : []), ...extra];
     }
-    const [clientCert, clientKey] = client ? await Promise.all([readPem(client.cert, 'client certificate'), readPem(client.key, 'client key')]) : [undefined, undefined];
+    const clientBy = flaggedClient ? `given with ${clientSetting}` : `in ${found?.dir}/`;
+    const [clientCert, clientKey] = client ? await Promise.all([readPem(client.cert, 'client certificate', clientBy, name), readPem(client.key, 'client key', clientBy, name)]) : [undefined, undefined];
     if (client) checkClientPair(clientCert!, clientKey!, client, name);
     // Without `ca` the context keeps Node's default trust, as the option left out did.
     const secureContext = ca || client ? createSecureContext({ ...(ca ? { ca } : {}), ...(client ? { cert: clientCert, key: clientKey } : {}) }) : undefined;

@@ -5,7 +5,7 @@
  */
 import { InvalidReferenceError } from '../errors.js';
 import { HOST, NAME_TOTAL_LENGTH_MAX, PATH_COMPONENT, digestProblem, tagProblem } from './grammar.js';
-import { DOCKER_HUB, canonicalRegistry } from './registry.js';
+import { DOCKER_HUB, canonicalRegistry, isLoopbackHost } from './registry.js';
 
 /** A parsed, normalised image reference. */
 export interface ImageReference {
@@ -24,6 +24,20 @@ function fail(input: string, problem: string): never {
   throw new InvalidReferenceError(`invalid image reference ${JSON.stringify(input)}: ${problem}`);
 }
 
+/**
+ * What to write instead of a reference with a scheme. "http://" usually means the registry
+ * serves plain HTTP: dropped alone, the reference is then asked over HTTPS, and fails again
+ * unless the host is named insecure (a loopback host is spoken to in plain HTTP already).
+ */
+function schemeProblem(input: string, scheme: string): string {
+  const rest = input.slice(scheme.length);
+  const slash = rest.indexOf('/');
+  const host = slash > 0 ? rest.slice(0, slash) : '';
+  if (scheme.toLowerCase() !== 'http://' || !HOST.test(host)) return `a reference has no scheme; drop "${scheme}" (e.g. "registry.example.com/app:1.0")`;
+  if (isLoopbackHost(host)) return `a reference has no scheme; drop "${scheme}" ("${rest}"): a loopback registry is asked in plain HTTP already`;
+  return `a reference has no scheme; drop "${scheme}" and add --insecure-registry ${host} for plain HTTP (library: insecureRegistries: ["${host}"]): "${rest}"`;
+}
+
 /** Parses and normalises an image reference; throws InvalidReferenceError saying what is wrong. */
 export function parseReference(input: string): ImageReference {
   if (typeof input !== 'string') fail(String(input), 'reference must be a string');
@@ -31,7 +45,7 @@ export function parseReference(input: string): ImageReference {
   if (input.trim() !== input) fail(input, 'reference has leading or trailing whitespace');
   if (/\s/.test(input)) fail(input, 'reference contains whitespace');
   const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//.exec(input);
-  if (scheme) fail(input, `a reference has no scheme; drop "${scheme[0]}" (e.g. "registry.example.com/app:1.0")`);
+  if (scheme) fail(input, schemeProblem(input, scheme[0]));
 
   // The digest is everything after the first "@"; a second "@" makes the digest invalid below.
   let rest = input;

@@ -24,7 +24,7 @@ import { HttpRegistryClient } from './client.js';
 import type { InterruptedSession, RegistryClient } from './registry-client.js';
 import { endpointFor, parseInsecureList } from './endpoint.js';
 import { checkConnectionRanges } from './limits.js';
-import { blockedBy, checkMirrorMap, mirrorsFor, MirrorConfigError, REGISTRIES_INSECURE_V1, type MirrorMap } from './mirror-config.js';
+import { blockedBy, checkMirrorMap, DAEMON_INSECURE_REGISTRIES, mirrorsFor, MirrorConfigError, REGISTRIES_INSECURE_V1, type MirrorMap } from './mirror-config.js';
 import { BlockedClient, MirroredClient, MirrorHealth, mirrorSendProfile, type MirrorRoute } from './mirrors.js';
 import { isAbsolute, resolve } from 'node:path';
 import { setMaxListeners } from 'node:events';
@@ -77,6 +77,7 @@ export const CONNECTION_SHAPE = {
   blocked: { values: { anyOf: ['string', { literal: [false] }] } },
   insecureTlsRegistries: { values: 'string' },
   earlySockets: 'any',
+  onRead: 'function',
   connectionNames: {
     fields: {
       caCert: 'function',
@@ -259,7 +260,7 @@ function withInsecureTls(opts: ConnectionOptions): ResolverTlsOptions {
 /**
  * The setting that named a host insecure-TLS, as the file wrote it, from InsecureHosts' value: a
  * file (version 2's `insecure = true`), or the setting and the file (`[registries.insecure] in FILE`,
- * version 1, which has no `insecure = true`).
+ * version 1, which has no `insecure = true`; `insecure-registries in FILE`, daemon.json's).
  */
 /** insecureTlsRegistries' hosts → their setting as the warning quotes it (RegistryClientOptions.insecureTlsBy). */
 export function insecureTlsBy(opts: ConnectionOptions): Record<string, string> {
@@ -267,7 +268,7 @@ export function insecureTlsBy(opts: ConnectionOptions): Record<string, string> {
 }
 
 function insecureTlsSetting(where: string): string {
-  return where.startsWith(`${REGISTRIES_INSECURE_V1} in `) ? where : `insecure = true in ${where}`;
+  return [REGISTRIES_INSECURE_V1, DAEMON_INSECURE_REGISTRIES].some((setting) => where.startsWith(`${setting} in `)) ? where : `insecure = true in ${where}`;
 }
 
 /**
@@ -304,6 +305,7 @@ export function connect(
   opts: ConnectionOptions,
   memory?: ClientMemory,
 ): RegistryClient {
+  if (role !== 'to') for (const s of scopes) opts.onRead?.(registry, s.repo);
   // A target is checked on the repositories it writes; a source on every one it reads.
   const checked = role === 'to' ? scopes.filter((s) => s.actions.some((a) => a !== 'pull')) : scopes;
   const blocked = checked.flatMap((s) => {

@@ -93,6 +93,14 @@ export interface ConnectionOptions {
    */
   earlySockets?: EarlySockets;
   /**
+   * Called with each registry and repository an operation is about to read (a source, inspect's
+   * read), before any request: the CLI warns there of registries.conf entries for it that regpush
+   * does not apply, which it otherwise keeps to debug lines, so that a run that never reads under
+   * such an entry stays quiet. Left out of the published declarations (`stripInternal`).
+   * @internal
+   */
+  onRead?: (registry: string, repo: string) => void;
+  /**
    * What the hints of a failed connection call the settings that would fix it (a TLS failure's CA,
    * client certificate or verification, plain HTTP, a 401's credentials, a 429's jobs). Default:
    * this library's options (`tls.caCerts: { "reg:5000": [PATH] }`, `insecureRegistries`,

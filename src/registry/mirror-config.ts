@@ -17,7 +17,7 @@
 import { MirrorConfigError, UsageError } from '../errors.js';
 import { connectionOptionNames, described, type ConnectionNames } from '../options-check.js';
 import { HOST } from '../ref/grammar.js';
-import { canonicalRegistry, DOCKER_HUB } from '../ref/registry.js';
+import { bracketBareIpv6, canonicalRegistry, DOCKER_HUB, inCidr } from '../ref/registry.js';
 import { parseToml, type TomlTable, type TomlValue } from './toml.js';
 
 /** Prefix → mirrors in the order they are tried (the library's `mirrors` option). */
@@ -53,6 +53,12 @@ export type InsecureHosts = Record<string, string>;
 
 /** How a version 1 registries.conf names its insecure hosts (InsecureHosts). */
 export const REGISTRIES_INSECURE_V1 = '[registries.insecure]';
+
+/**
+ * How daemon.json names its insecure hosts (InsecureHosts: `insecure-registries in FILE`).
+ * @internal
+ */
+export const DAEMON_INSECURE_REGISTRIES = 'insecure-registries';
 
 /** The blocking entry for `registry/repo`, if the longest matching prefix blocks it. */
 export function blockedBy(blocked: BlockedPrefixes | undefined, registry: string, repo: string): { prefix: string; source: string } | undefined {
@@ -192,13 +198,8 @@ export function parseMirrorFlag(raw: string): [string, string] {
   return [prefix, mirror];
 }
 
-/**
- * Docker's daemon.json: `registry-mirrors` (URLs) are mirrors of Docker Hub only, as in dockerd.
- * A URL's path is where the mirror serves the API, as dockerd reads it since moby/moby#46594
- * (`https://m.example/hub` → `GET /hub/v2/library/nginx/…`), not a namespace as in
- * registries.conf. Other keys are ignored.
- */
-export function mirrorsFromDaemonJson(text: string, source: string): MirrorMap {
+/** daemon.json's top-level object; E_INPUT (MirrorConfigError) naming the file when it is not one. */
+function daemonJsonObject(text: string, source: string): Record<string, unknown> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -206,7 +207,17 @@ export function mirrorsFromDaemonJson(text: string, source: string): MirrorMap {
     throw new MirrorConfigError(`${source}: not valid JSON (${(err as Error).message})`);
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new MirrorConfigError(`${source}: must be a JSON object`);
-  const list = (parsed as Record<string, unknown>)['registry-mirrors'];
+  return parsed as Record<string, unknown>;
+}
+
+/**
+ * Docker's daemon.json: `registry-mirrors` (URLs) are mirrors of Docker Hub only, as in dockerd.
+ * A URL's path is where the mirror serves the API, as dockerd reads it since moby/moby#46594
+ * (`https://m.example/hub` → `GET /hub/v2/library/nginx/…`), not a namespace as in
+ * registries.conf. Other keys are ignored.
+ */
+export function mirrorsFromDaemonJson(text: string, source: string): MirrorMap {
+  const list = daemonJsonObject(text, source)['registry-mirrors'];
   if (list === undefined) return {};
   if (!Array.isArray(list)) throw new MirrorConfigError(`${source}: "registry-mirrors" must be a list of URLs`);
   const mirrors = list.map((v) => {
@@ -219,6 +230,31 @@ export function mirrorsFromDaemonJson(text: string, source: string): MirrorMap {
   return mirrors.length ? { [DOCKER_HUB]: mirrors } : {};
 }
 
+/**
+ * Docker's daemon.json `insecure-registries`: each host[:port] or address range ("10.0.0.0/8")
+ * is one dockerd reaches over TLS without verifying its certificate, and over plain HTTP when it
+ * does not speak TLS; regpush's insecure-TLS hosts mean the same (InsecureHosts, each naming
+ * `insecure-registries in SOURCE`). A range covers registries named by an address in it, as
+ * --insecure-registry's do (dockerd also resolves a name to check its addresses). An `http://` or
+ * `https://` before an entry is dropped, as dockerd drops it. Other keys are ignored. The CLI's
+ * (not exported by the library).
+ * @internal
+ */
+export function insecureFromDaemonJson(text: string, source: string): InsecureHosts {
+  const list = daemonJsonObject(text, source)[DAEMON_INSECURE_REGISTRIES];
+  if (list === undefined) return {};
+  if (!Array.isArray(list)) throw new MirrorConfigError(`${source}: "${DAEMON_INSECURE_REGISTRIES}" must be a list of registries (host[:port]) or address ranges`);
+  const out: InsecureHosts = {};
+  for (const v of list) {
+    const entry = typeof v === 'string' ? v.trim().replace(/^https?:\/\//i, '').replace(/\/+$/, '') : '';
+    const slash = entry.indexOf('/');
+    const ok = slash >= 0 ? inCidr(entry, entry.slice(0, slash)) : entry !== '' && HOST.test(bracketBareIpv6(entry));
+    if (!ok) throw new MirrorConfigError(`${source}: "${DAEMON_INSECURE_REGISTRIES}" entry ${JSON.stringify(v)} is not a registry (host[:port]) or address range (10.0.0.0/8)`);
+    out[slash >= 0 ? entry.toLowerCase() : canonicalRegistry(bracketBareIpv6(entry))] = `${DAEMON_INSECURE_REGISTRIES} in ${source}`;
+  }
+  return out;
+}
+
 /** What registries.conf gave: mirrors, blocked prefixes, insecure hosts, and settings read but not applied (the caller logs them). */
 export interface RegistriesConfMirrors {
   mirrors: MirrorMap;
@@ -227,6 +263,25 @@ export interface RegistriesConfMirrors {
   blocked: BlockedPrefixes;
   /** Hosts (mirrors, or a registry given as a whole) with `insecure = true`, each with `source`. */
   insecure: InsecureHosts;
+  /**
+   * The notes of settings not applied, each with the prefix of the entry it is about
+   * ("*.example.com" for a wildcard one): a caller that logs notes quietly can warn of one when an
+   * image it reads falls under that prefix (unappliedFor).
+   */
+  unapplied: { prefix: string; note: string }[];
+}
+
+/**
+ * The notes of `unapplied` whose prefix covers `registry/repo`: at a path boundary, or for a
+ * wildcard prefix ("*.example.com"), a registry host under that domain.
+ * @internal
+ */
+export function unappliedFor(unapplied: readonly { prefix: string; note: string }[], registry: string, repo: string): string[] {
+  const full = `${canonicalRegistry(registry)}/${repo}`;
+  const host = full.slice(0, full.indexOf('/')).replace(/:\d+$/, '');
+  return unapplied
+    .filter(({ prefix }) => (prefix.startsWith('*.') ? host.endsWith(prefix.slice(1)) : full === prefix || full.startsWith(`${prefix}/`)))
+    .map(({ note }) => note);
 }
 
 /**
@@ -243,6 +298,12 @@ export function mirrorsFromRegistriesConf(text: string, source: string, names: C
   const doc = parseToml(text, source);
   const mirrors: MirrorMap = {};
   const notes: string[] = [];
+  const unapplied: { prefix: string; note: string }[] = [];
+  /** A setting of the entry for `prefix` not applied. */
+  const skip = (prefix: string, note: string) => {
+    notes.push(note);
+    unapplied.push({ prefix, note });
+  };
   const blockedPrefixes: BlockedPrefixes = {};
   const insecureHosts: InsecureHosts = {};
   if (doc['registries'] !== undefined) {
@@ -250,7 +311,7 @@ export function mirrorsFromRegistriesConf(text: string, source: string, names: C
     return fromVersion1(doc['registries'], source);
   }
   const registries = doc['registry'];
-  if (registries === undefined) return { mirrors, notes, blocked: blockedPrefixes, insecure: insecureHosts };
+  if (registries === undefined) return { mirrors, notes, blocked: blockedPrefixes, insecure: insecureHosts, unapplied };
   if (!Array.isArray(registries)) throw new MirrorConfigError(`${source}: "registry" must be an array of tables ([[registry]])`);
   registries.forEach((r, i) => {
     const where = `${source}: [[registry]] #${i + 1}`;
@@ -271,18 +332,18 @@ export function mirrorsFromRegistriesConf(text: string, source: string, names: C
       if (blocked) {
         blockedPrefixes[repo] = source;
         notes.push(`${where}: prefix ${prefixRaw} names one tag or digest; regpush blocks by repository, so all of ${repo} is blocked`);
-      } else notes.push(`${where}: prefix ${prefixRaw} names one tag or digest, which regpush does not match on; its settings are not used`);
+      } else skip(repo, `${where}: prefix ${prefixRaw} names one tag or digest, which regpush does not match on; its settings are not used`);
       return;
     }
     // "*.example.com" prefixes (wildcard subdomains) are a registries.conf feature regpush does not match on.
     if (prefixRaw.startsWith('*.')) {
-      notes.push(`${where}: wildcard prefix ${prefixRaw} is not supported; its settings (mirrors, blocked, insecure) are not used`);
+      skip(prefixRaw.toLowerCase(), `${where}: wildcard prefix ${prefixRaw} is not supported; its settings (mirrors, blocked, insecure) are not used`);
       return;
     }
     const prefix = canonicalPrefix(prefixRaw);
     if (!prefix) throw new MirrorConfigError(`${where}: "${prefixRaw}" is not a registry or registry/namespace`);
     if (location !== undefined && canonicalPrefix(location) !== prefix) {
-      notes.push(`${where}: location ${location} differs from prefix ${prefixRaw}; regpush does not rewrite registries, so ${prefixRaw} is read as named`);
+      skip(prefix, `${where}: location ${location} differs from prefix ${prefixRaw}; regpush does not rewrite registries, so ${prefixRaw} is read as named`);
     }
     // Every entry is a key of the map, with the mirrors it allows (none, maybe): as in
     // registries.conf(5), the longest matching prefix decides alone, so an entry for
@@ -297,7 +358,7 @@ export function mirrorsFromRegistriesConf(text: string, source: string, names: C
     if (insecure) {
       // TLS settings go by host: for a namespace prefix that would loosen the whole registry, more
       // than the entry asks for, so only an entry for a whole registry is applied.
-      if (prefix.includes('/')) notes.push(`${where}: insecure = true for the namespace ${prefixRaw} is not applied (regpush sets TLS per registry host); use ${names.verifyOff('HOST')} or ${names.insecure('HOST')}`);
+      if (prefix.includes('/')) skip(prefix, `${where}: insecure = true for the namespace ${prefixRaw} is not applied (regpush sets TLS per registry host); use ${names.verifyOff('HOST')} or ${names.insecure('HOST')}`);
       else insecureHosts[prefix] = source;
     }
     const digestOnly = reg['mirror-by-digest-only'];
@@ -305,7 +366,7 @@ export function mirrorsFromRegistriesConf(text: string, source: string, names: C
     if (digestOnly) {
       // Its mirrors may serve only references by digest; regpush reads tags and digests alike
       // through a mirror, so it reads this prefix from the registry itself rather than trust a tag there.
-      notes.push(`${where}: mirror-by-digest-only = true: regpush does not split tag and digest reads, so ${prefixRaw} is read from the registry itself`);
+      skip(prefix, `${where}: mirror-by-digest-only = true: regpush does not split tag and digest reads, so ${prefixRaw} is read from the registry itself`);
       return;
     }
     const list = reg['mirror'];
@@ -321,7 +382,7 @@ export function mirrorsFromRegistriesConf(text: string, source: string, names: C
       if (!parsed || /^[a-z]+:\/\//i.test(loc)) throw new MirrorConfigError(`${mw}: location "${loc}" is not a host[:port][/path]`);
       const pull = optString(mt, 'pull-from-mirror', mw) ?? optString(reg, 'pull-from-mirror', where);
       if (pull !== undefined && pull !== 'all') {
-        notes.push(`${mw}: pull-from-mirror = "${pull}" is not supported; mirror ${loc} is not used`);
+        skip(prefix, `${mw}: pull-from-mirror = "${pull}" is not supported; mirror ${loc} is not used`);
         return;
       }
       const insecure = mt['insecure'];
@@ -330,7 +391,7 @@ export function mirrorsFromRegistriesConf(text: string, source: string, names: C
       addMirrors(mirrors, prefix, [loc]);
     });
   });
-  return { mirrors, notes, blocked: blockedPrefixes, insecure: insecureHosts };
+  return { mirrors, notes, blocked: blockedPrefixes, insecure: insecureHosts, unapplied };
 }
 
 /**
@@ -339,7 +400,7 @@ export function mirrorsFromRegistriesConf(text: string, source: string, names: C
  * blocked prefixes, its insecure list insecure hosts. It has no mirrors.
  */
 function fromVersion1(v1: TomlValue, source: string): RegistriesConfMirrors {
-  const out: RegistriesConfMirrors = { mirrors: {}, notes: [], blocked: {}, insecure: {} };
+  const out: RegistriesConfMirrors = { mirrors: {}, notes: [], blocked: {}, insecure: {}, unapplied: [] };
   if (typeof v1 !== 'object' || v1 === null || Array.isArray(v1)) throw new MirrorConfigError(`${source}: "registries" must be a table (version 1 format)`);
   const list = (name: string): string[] => {
     const t = v1[name];
@@ -357,7 +418,11 @@ function fromVersion1(v1: TomlValue, source: string): RegistriesConfMirrors {
   };
   for (const prefix of list('block')) out.blocked[prefix] = source;
   for (const prefix of list('insecure')) {
-    if (prefix.includes('/')) out.notes.push(`${source}: [registries.insecure] ${prefix} is a namespace, not applied (regpush sets TLS per registry host)`);
+    if (prefix.includes('/')) {
+      const note = `${source}: [registries.insecure] ${prefix} is a namespace, not applied (regpush sets TLS per registry host)`;
+      out.notes.push(note);
+      out.unapplied.push({ prefix, note });
+    }
     else out.insecure[prefix] = `${REGISTRIES_INSECURE_V1} in ${source}`;
   }
   return out;

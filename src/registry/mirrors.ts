@@ -161,6 +161,9 @@ export class MirroredClient implements RegistryClient {
    */
   private async read<T>(repo: string, what: string, read: (c: RegistryClient, repo: string) => Promise<T>, found: (v: T) => boolean = () => true): Promise<{ value: T; mirror?: MirrorRoute }> {
     const routes = this.routes(repo);
+    // Mirrors that answered 404: named in the upstream's failure to connect, which alone would
+    // hide that the mirrors were asked and why the registry itself was tried.
+    const missed: string[] = [];
     for (const [i, m] of routes.entries()) {
       if (!this.health.usable(m)) continue;
       const then = this.nextAfter(routes, i);
@@ -188,11 +191,22 @@ export class MirroredClient implements RegistryClient {
         if (MIRROR_BROKEN.has(err.code)) this.health.markDown(m.name, why);
       }
       // A cache miss is ordinary for a pull-through cache: only logged in debug. Failures once, as a warning.
-      if (why === 'not found' || /^E_NOT_FOUND/.test(why)) this.logger.debug(`mirror ${m.name}: ${what} not found; ${then}`);
+      if (why === 'not found' || /^E_NOT_FOUND/.test(why)) {
+        missed.push(m.name);
+        this.logger.debug(`mirror ${m.name}: ${what} not found; ${then}`);
+      }
       else if (this.health.firstFailure(m.name)) this.logger.warn(`mirror ${m.name} failed (${why}); ${then}`);
       else this.logger.debug(`mirror ${m.name}: ${what} failed (${why}); ${then}`);
     }
-    return { value: await read(this.upstream, repo) };
+    try {
+      return { value: await read(this.upstream, repo) };
+    } catch (err) {
+      if (missed.length && err instanceof RegpushError && (err.code === 'E_NETWORK' || err.code === 'E_TLS')) {
+        const note = `; ${missed.length === 1 ? 'mirror' : 'mirrors'} ${missed.join(', ')} had no ${what} (404)`;
+        if (!err.message.endsWith(note)) err.message += note;
+      }
+      throw err;
+    }
   }
 
   distrustMirror(mirror: string, why: string): boolean {

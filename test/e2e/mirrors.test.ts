@@ -4,8 +4,8 @@
 // shows the GETs), the push validates with skopeo; a mirror serving a wrong manifest for a digest
 // is rejected; with the mirror stopped, the push reads from the upstream and says so.
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { after, before, test, type TestContext } from 'node:test';
 import { credsOf, imageRef, loadState, runCli, skopeoCopyToLayout, skopeoInspect, tempDir } from './harness.js';
 import { assertValidReport } from './report-schema.js';
@@ -23,8 +23,8 @@ const toBasic = ['--to-user', R.basic.user!, '--to-password', R.basic.password!]
 const dir = tempDir('regpush-mirrors-');
 const emptyConf = join(dir, 'empty-registries.conf');
 const emptyDaemon = join(dir, 'empty-daemon.json');
-/** No mirrors from the machine's own files: every test names its configuration. */
-const isolated = { REGISTRIES_CONFIG_PATH: emptyConf, REGPUSH_DOCKER_DAEMON_JSON: emptyDaemon };
+/** No mirrors from the machine's own files: every test names its configuration (CONTAINERS_REGISTRIES_CONF, which would win, empty is unset). */
+const isolated = { CONTAINERS_REGISTRIES_CONF: '', REGISTRIES_CONFIG_PATH: emptyConf, REGPUSH_DOCKER_DAEMON_JSON: emptyDaemon };
 
 let mirror: ExtraRegistry | undefined;
 let mirrorHost = '';
@@ -171,6 +171,39 @@ test('registries.conf insecure = true on a host without a port covers its TLS mi
   assert.doesNotMatch(r.stderr, /mirror .* failed/);
   assert.match(r.stderr, new RegExp(`warning: TLS verification is off for ${tlsMirror.host.replace(/\./g, '\\.')} \\(insecure = true in ${conf.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\): the connection is encrypted, but the server is not authenticated`));
   assert.match(tlsMirror.log(), /"GET \/v2\/base\/busybox\/manifests\/v2s2 HTTP/);
+});
+
+test('daemon.json insecure-registries (a host, or an address range): a registry with a self-signed certificate is read without verification, with a warning naming daemon.json', async (t) => {
+  const tlsRegistry = await startTlsMirror(t, 'tls-daemon-insecure');
+  if (!tlsRegistry) return;
+  const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  for (const entry of [tlsRegistry.host, '127.0.0.0/8']) {
+    const daemon = join(dir, 'daemon-insecure.json');
+    writeFileSync(daemon, JSON.stringify({ 'insecure-registries': [entry] }));
+    const r = await runCli(['inspect', '--json', `${tlsRegistry.host}/base/busybox:v2s2`], { env: { ...isolated, REGPUSH_DOCKER_DAEMON_JSON: daemon, REGPUSH_CERTS_DIRS: join(dir, 'no-certs') } });
+    // Before: the entry was ignored, and the certificate failed verification (E_TLS).
+    assert.equal(r.code, 0, `${entry}: ${r.stderr}`);
+    assert.equal(JSON.parse(r.stdout).digest, base.digest);
+    assert.match(r.stderr, new RegExp(`warning: TLS verification is off for ${esc(tlsRegistry.host)} \\(insecure-registries in ${esc(daemon)}\\): the connection is encrypted, but the server is not authenticated`), entry);
+  }
+});
+
+test('registries.conf at a default path: a setting regpush does not apply is warned of once when the run reads under its entry, and not otherwise', async () => {
+  const home = tempDir('regpush-mirrors-home-');
+  const conf = join(home, '.config/containers/registries.conf');
+  mkdirSync(dirname(conf), { recursive: true });
+  writeFileSync(conf, `[[registry]]\nprefix = "${R.anon.host}/base"\nlocation = "${R.anon.host}/elsewhere"\n`);
+  // Found under HOME, not named: neither variable is set.
+  const env = { ...isolated, CONTAINERS_REGISTRIES_CONF: undefined, REGISTRIES_CONFIG_PATH: undefined, HOME: home };
+  const note = `${conf}: [[registry]] #1: location ${R.anon.host}/elsewhere differs from prefix ${R.anon.host}/base; regpush does not rewrite registries, so ${R.anon.host}/base is read as named`;
+  let r = await runCli(['inspect', '--json', fromRef], { env });
+  assert.equal(r.code, 0, r.stderr);
+  // Before: a debug line only, whatever the run read.
+  assert.equal(r.stderr.split(note).length - 1, 1, r.stderr);
+  assert.ok(r.stderr.includes(`warning: ${note} (this run reads ${R.anon.host}/base/busybox)`), r.stderr);
+  r = await runCli(['inspect', `${R.anon.host}/other/none:1`], { env });
+  assert.notEqual(r.code, 0);
+  assert.ok(!r.stderr.includes('differs from prefix'), r.stderr);
 });
 
 test('registries.conf blocked = true: reading from (copy, inspect) or writing to a blocked prefix fails before any request, one E_DENIED line naming the prefix and the file', async () => {

@@ -6,10 +6,11 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
-import { AbortedError, AuthError, DeniedError, DigestMismatchError, NetworkError, NotFoundError, RegpushError, UsageError } from '../../src/errors.js';
+import { AbortedError, AuthError, DeniedError, DigestMismatchError, NetworkError, NotFoundError, RegpushError, TlsError, UsageError } from '../../src/errors.js';
 import {
   blockedBy,
   checkMirrorMap,
+  insecureFromDaemonJson,
   mergeMirrorMaps,
   MirrorConfigError,
   type MirrorMap,
@@ -109,6 +110,39 @@ describe('daemon.json', () => {
   });
 });
 
+describe('daemon.json insecure-registries', () => {
+  it('hosts and address ranges become insecure-TLS hosts naming daemon.json; a scheme is dropped, as dockerd drops it; other keys ignored', () => {
+    assert.deepEqual(insecureFromDaemonJson('{"insecure-registries": ["Reg.Example:5000", "http://lab.local", "10.0.0.0/8", "fd00::/8", "fd00::5"], "debug": true}', 'd.json'), {
+      'reg.example:5000': 'insecure-registries in d.json',
+      'lab.local': 'insecure-registries in d.json',
+      '10.0.0.0/8': 'insecure-registries in d.json',
+      'fd00::/8': 'insecure-registries in d.json',
+      '[fd00::5]': 'insecure-registries in d.json',
+    });
+    assert.deepEqual(insecureFromDaemonJson('{"registry-mirrors": ["https://m.example"]}', 'd.json'), {});
+    bad(() => insecureFromDaemonJson('{"insecure-registries": "reg.example"}', 'd.json'), /^d\.json: "insecure-registries" must be a list/);
+    bad(() => insecureFromDaemonJson('{"insecure-registries": ["10.0.0.0/33"]}', 'd.json'), /entry "10\.0\.0\.0\/33" is not a registry \(host\[:port\]\) or address range/);
+    bad(() => insecureFromDaemonJson('{"insecure-registries": ["reg example"]}', 'd.json'), /entry "reg example" is not a registry/);
+  });
+  it('the CLI passes them on with registries.conf\'s (whose word wins for a host both name)', () => {
+    const root = mkdtempSync(join(tmpdir(), 'regpush-daemon-insecure-'));
+    try {
+      const system = { registriesConf: join(root, 'registries.conf'), daemonJson: join(root, 'daemon.json') };
+      writeFileSync(system.daemonJson, '{"insecure-registries": ["reg.example:5000", "both.example", "192.168.0.0/16"]}');
+      writeFileSync(system.registriesConf, '[[registry]]\nprefix = "both.example"\ninsecure = true\n');
+      const logger = { debug: () => {}, info: () => {}, warn: (m: string) => assert.fail(m) };
+      const r = registryConfigOptions([], { HOME: join(root, 'home') }, root, logger, system);
+      assert.deepEqual(r.insecure, {
+        'reg.example:5000': `insecure-registries in ${system.daemonJson}`,
+        'both.example': system.registriesConf,
+        '192.168.0.0/16': `insecure-registries in ${system.daemonJson}`,
+      });
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('registries.conf', () => {
   const conf = `
 # mirrors of Docker Hub's official images
@@ -196,7 +230,7 @@ location = "wild.example"
     bad(() => mirrorsFromRegistriesConf('[[registry]]\nprefix = "q.example"\ninsecure = 1\n', 'r.conf'), /\[\[registry\]\] #1: insecure must be true or false/);
   });
   it('a file with no [[registry]] has no mirrors (the Debian default)', () => {
-    assert.deepEqual(mirrorsFromRegistriesConf('# nothing\n[aliases]\n  "a" = "docker.io/library/a"\n', 'r.conf'), { mirrors: {}, notes: [], blocked: {}, insecure: {} });
+    assert.deepEqual(mirrorsFromRegistriesConf('# nothing\n[aliases]\n  "a" = "docker.io/library/a"\n', 'r.conf'), { mirrors: {}, notes: [], blocked: {}, insecure: {}, unapplied: [] });
   });
   it('names the file, the line or the table of a mistake', () => {
     bad(() => mirrorsFromRegistriesConf('[[registry]]\nprefix = "docker.io"\n[[registry.mirror]]\ninsecure = true\n', 'r.conf'), /r\.conf: \[\[registry\]\] #1 mirror #1 has no location/);
@@ -241,8 +275,8 @@ location = "wild.example"
       writeFileSync(join(home, 'daemon.json'), '{}');
       writeFileSync(file, '[[registry]]\nprefix = "m.example"\ntimeout = 1.5\n');
       assert.deepEqual(registryConfigOptions([], { HOME: home, REGPUSH_DOCKER_DAEMON_JSON: join(home, 'daemon.json') }, home, logger).blocked, {});
-      // REGISTRIES_CONFIG_PATH is not set here: the warning must not read as if it were.
-      assert.ok(warned[0]!.endsWith('; none of its settings are used (fix it, or set REGISTRIES_CONFIG_PATH to read another file instead)'), warned[0]);
+      // Neither variable is set here: the warning must not read as if one were.
+      assert.ok(warned[0]!.endsWith('; none of its settings are used (fix it, or set CONTAINERS_REGISTRIES_CONF to read another file instead)'), warned[0]);
       for (const text of ['[[registry]]\nprefix = "m.example"\nblocked = true\ntimeout = 1.5\n', '[registries.block]\nregistries = ["m.example"]\nx = 1.5\n']) {
         writeFileSync(file, text);
         assert.throws(
@@ -271,7 +305,7 @@ describe('an unreadable default registries.conf', () => {
         () => registryConfigOptions([], { HOME: home, REGPUSH_DOCKER_DAEMON_JSON: join(home, 'daemon.json') }, home, logger),
         (e: unknown) =>
           e instanceof RegpushError && e.code === 'E_INPUT' && e.exitCode === 2 && e.details.file === file &&
-          e.message === `cannot read ${file} (EISDIR); regpush does not go on without it, since it may block registries (make it readable, or name another file in REGISTRIES_CONFIG_PATH)`,
+          e.message === `cannot read ${file} (EISDIR); regpush does not go on without it, since it may block registries (make it readable, or name another file in CONTAINERS_REGISTRIES_CONF)`,
       );
       assert.throws(
         () => registryConfigOptions([], { HOME: home, REGISTRIES_CONFIG_PATH: file, REGPUSH_DOCKER_DAEMON_JSON: join(home, 'daemon.json') }, home, logger),
@@ -280,6 +314,75 @@ describe('an unreadable default registries.conf', () => {
       assert.deepEqual(warned, []);
     } finally {
       rmSync(home, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the variables naming registries.conf', () => {
+  it('CONTAINERS_REGISTRIES_CONF (podman\'s) is read, and wins over REGISTRIES_CONFIG_PATH; a missing file it names stops the run naming it', () => {
+    const root = mkdtempSync(join(tmpdir(), 'regpush-regconf-env-'));
+    try {
+      const system = { registriesConf: join(root, 'none.conf'), daemonJson: join(root, 'none.json') };
+      const blocking = join(root, 'blocking.conf');
+      const other = join(root, 'other.conf');
+      writeFileSync(blocking, '[[registry]]\nprefix = "docker.io/acme"\nblocked = true\n');
+      writeFileSync(other, '[[registry]]\nprefix = "other.example"\n');
+      const logger = { debug: () => {}, info: () => {}, warn: () => {} };
+      const env = { HOME: join(root, 'home') };
+      // Its blocked = true is enforced (blockedBy is what every operation asks).
+      const r = registryConfigOptions([], { ...env, CONTAINERS_REGISTRIES_CONF: blocking }, root, logger, system);
+      assert.deepEqual(blockedBy(r.blocked, 'docker.io', 'acme/app'), { prefix: 'docker.io/acme', source: blocking });
+      // Both set: CONTAINERS_REGISTRIES_CONF's file is the one read.
+      const both = registryConfigOptions([], { ...env, CONTAINERS_REGISTRIES_CONF: blocking, REGISTRIES_CONFIG_PATH: other }, root, logger, system);
+      assert.deepEqual(both.blocked, { 'docker.io/acme': blocking });
+      // Set but empty, it is not set: REGISTRIES_CONFIG_PATH is read.
+      assert.deepEqual(registryConfigOptions([], { ...env, CONTAINERS_REGISTRIES_CONF: ' ', REGISTRIES_CONFIG_PATH: other }, root, logger, system).blocked, { 'other.example': false });
+      const missing = join(root, 'missing.conf');
+      assert.throws(
+        () => registryConfigOptions([], { ...env, CONTAINERS_REGISTRIES_CONF: missing, REGISTRIES_CONFIG_PATH: other }, root, logger, system),
+        (e: unknown) => e instanceof RegpushError && e.code === 'E_INPUT' && e.message === `CONTAINERS_REGISTRIES_CONF=${missing}: cannot read it (no such file)`,
+      );
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('registries.conf settings not applied, in a file found at a default path', () => {
+  it('are debug lines until a read falls under their entry: then one warning each, once; reads elsewhere stay quiet', () => {
+    const root = mkdtempSync(join(tmpdir(), 'regpush-regconf-unapplied-'));
+    try {
+      const system = { registriesConf: join(root, 'registries.conf'), daemonJson: join(root, 'none.json') };
+      writeFileSync(system.registriesConf, [
+        '[[registry]]\nprefix = "docker.io"\nlocation = "hub.corp.example"\n',
+        '[[registry]]\nprefix = "quay.io/team"\nmirror-by-digest-only = true\n[[registry.mirror]]\nlocation = "m.example"\n',
+        '[[registry]]\nprefix = "*.corp.example"\ninsecure = true\n',
+      ].join('\n'));
+      const warned: string[] = [];
+      const debugged: string[] = [];
+      const logger = { debug: (m: string) => debugged.push(m), info: () => {}, warn: (m: string) => warned.push(m) };
+      const r = registryConfigOptions([], { HOME: join(root, 'home') }, root, logger, system);
+      assert.deepEqual(warned, []);
+      assert.equal(debugged.filter((m) => m.startsWith(system.registriesConf)).length, 3, debugged.join('\n'));
+      assert.ok(r.onRead, 'a reader hook for the library');
+      r.onRead('ghcr.io', 'acme/app');
+      r.onRead('quay.io', 'teamx/app');
+      assert.deepEqual(warned, [], 'reads under no such entry are quiet');
+      r.onRead('docker.io', 'library/nginx');
+      r.onRead('docker.io', 'library/alpine');
+      assert.deepEqual(warned, [`${system.registriesConf}: [[registry]] #1: location hub.corp.example differs from prefix docker.io; regpush does not rewrite registries, so docker.io is read as named (this run reads docker.io/library/nginx)`]);
+      r.onRead('quay.io', 'team/app');
+      assert.match(warned[1]!, /#2: mirror-by-digest-only = true: .* \(this run reads quay\.io\/team\/app\)$/);
+      r.onRead('reg.corp.example:5000', 'app');
+      assert.match(warned[2]!, /#3: wildcard prefix \*\.corp\.example is not supported; .* \(this run reads reg\.corp\.example:5000\/app\)$/);
+      assert.equal(warned.length, 3);
+      // Named in the environment, the notes are warnings at once, and no hook is needed.
+      warned.length = 0;
+      const named = registryConfigOptions([], { HOME: join(root, 'home'), CONTAINERS_REGISTRIES_CONF: system.registriesConf }, root, logger, system);
+      assert.equal(warned.length, 3, warned.join('\n'));
+      assert.equal(named.onRead, undefined);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
     }
   });
 });
@@ -298,13 +401,13 @@ describe('a default daemon.json that cannot be used', () => {
       mkdirSync(system.daemonJson);
       const r = registryConfigOptions(flags, env, root, logger, system);
       assert.deepEqual(r.mirrors, { 'docker.io': ['flag-mirror.example'] });
-      assert.deepEqual(warned, [`cannot read ${system.daemonJson} (EISDIR); its registry-mirrors are not used (make it readable, or set REGPUSH_DOCKER_DAEMON_JSON to read another file instead)`]);
+      assert.deepEqual(warned, [`cannot read ${system.daemonJson} (EISDIR); its registry-mirrors and insecure-registries are not used (make it readable, or set REGPUSH_DOCKER_DAEMON_JSON to read another file instead)`]);
       rmSync(system.daemonJson, { recursive: true });
       writeFileSync(system.daemonJson, '{ "registry-mirrors": [');
       warned.length = 0;
       assert.deepEqual(registryConfigOptions(flags, env, root, logger, system).mirrors, { 'docker.io': ['flag-mirror.example'] });
       assert.equal(warned.length, 1, warned.join('\n'));
-      assert.ok(warned[0]!.includes(system.daemonJson) && warned[0]!.endsWith('; its mirrors are not used (fix it, or set REGPUSH_DOCKER_DAEMON_JSON to read another file instead)'), warned[0]);
+      assert.ok(warned[0]!.includes(system.daemonJson) && warned[0]!.endsWith('; its registry-mirrors and insecure-registries are not used (fix it, or set REGPUSH_DOCKER_DAEMON_JSON to read another file instead)'), warned[0]);
       // Named in the environment, the same file stops the run.
       assert.throws(() => registryConfigOptions(flags, { ...env, REGPUSH_DOCKER_DAEMON_JSON: system.daemonJson }, root, logger, system), (e: unknown) => e instanceof RegpushError && e.code === 'E_INPUT');
       // A readable one adds its Docker Hub mirrors after the flags'.
@@ -477,6 +580,22 @@ describe('MirroredClient', () => {
     assert.equal(m.mirror, undefined);
     assert.deepEqual(upstream.calls, ['GET app:1']);
     assert.deepEqual(lines, []);
+  });
+
+  it('every mirror missing (404), then the upstream unreachable: the error names what the mirrors said too; other upstream errors are left as they are', async () => {
+    const mirrors = [new MemoryClient('m0.example', new Map()), new MemoryClient('m1.example', new Map())];
+    const routes = (repo: string): MirrorRoute[] => mirrors.map((c, i) => ({ name: `m${i}.example/ns`, registry: c.registry, repo: `ns/${repo}`, plainHttp: false, client: c }));
+    const failing = (err: () => Error) => new MirroredClient(new MemoryClient('up.example', new Map(), err), routes, new MirrorHealth());
+    await assert.rejects(
+      failing(() => new NetworkError('cannot reach up.example (ECONNREFUSED)')).getManifest('app', '1'),
+      (e: unknown) => e instanceof NetworkError && e.message === 'cannot reach up.example (ECONNREFUSED); mirrors m0.example/ns, m1.example/ns had no manifest 1 (404)',
+    );
+    await assert.rejects(
+      failing(() => new TlsError('TLS failure talking to up.example: self-signed certificate')).headBlob('app', 'sha256:b'),
+      (e: unknown) => e instanceof TlsError && e.message === 'TLS failure talking to up.example: self-signed certificate; mirrors m0.example/ns, m1.example/ns had no blob sha256:b (404)',
+    );
+    // The registry's own 404 (or a refusal) is the answer about the image: nothing to add.
+    await assert.rejects(failing(() => new NotFoundError('manifest 1 not found')).getManifest('app', '1'), (e: unknown) => e instanceof NotFoundError && e.message === 'manifest 1 not found');
   });
 
   it('an unreachable mirror is warned about once and not asked again in the run', async () => {

@@ -3,7 +3,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rootCertificates } from 'node:tls';
@@ -195,7 +195,16 @@ test('tlsResolver: verification off for the named registry only, with one warnin
 
 test('tlsResolver: unreadable files are E_INPUT, a key that is not PEM too; a failed read is tried again', async () => {
   const missing = tlsResolver({ certsDirs: [], caCerts: { reg: [join(tmp, 'missing.crt')] } });
-  await assert.rejects(missing.settingsFor('reg'), (e: unknown) => e instanceof InputError && /cannot read CA certificate .*missing\.crt: ENOENT/.test((e as Error).message));
+  // Said as other file messages say it ("no such file"), with the setting that gave it and the host.
+  const ca = join(tmp, 'missing.crt');
+  await assert.rejects(missing.settingsFor('reg'), (e: unknown) => e instanceof InputError && (e as Error).message === `cannot read CA certificate ${ca} (no such file; given with tls.caCerts for reg)` && (e as InputError).details.file === ca);
+  const noKey = tlsResolver({ certsDirs: [], clientCerts: { 'reg:5000': { cert: join(tmp, 'flag.cert'), key: join(tmp, 'gone.key') } } }, undefined, CONNECTION_FLAG_NAMES);
+  await assert.rejects(noKey.settingsFor('reg:5000'), (e: unknown) => e instanceof InputError && (e as Error).message === `cannot read client key ${join(tmp, 'gone.key')} (no such file; given with --client-cert for reg:5000)`);
+  // A certs.d CA listed, then not readable (a dangling link): the folder is named.
+  const certsRoot = join(tmp, 'certs-dangling');
+  mkdirSync(join(certsRoot, 'reg:5000'), { recursive: true });
+  symlinkSync(join(tmp, 'nowhere.crt'), join(certsRoot, 'reg:5000', 'ca.crt'));
+  await assert.rejects(tlsResolver({ certsDirs: [certsRoot] }).settingsFor('reg:5000'), (e: unknown) => e instanceof InputError && (e as Error).message === `cannot read CA certificate ${join(certsRoot, 'reg:5000', 'ca.crt')} (no such file; in ${join(certsRoot, 'reg:5000')}/ for reg:5000)`);
   writeFileSync(join(tmp, 'missing.crt'), PEM_CA);
   assert.ok(await missing.settingsFor('reg'), 'the file appeared: read now');
   writeFileSync(join(tmp, 'bad.key'), 'not a key');
