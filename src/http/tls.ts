@@ -389,8 +389,8 @@ export function tlsResolver(opts: ResolverTlsOptions, logger: Logger = silentLog
 
   return {
     // The connection to an https:// proxy is a TLS connection to the proxy's host[:port]: the
-    // settings given for that host apply (a `--ca-cert proxy.corp:3128=PATH` was silently left
-    // out), and the trust every host gets (NODE_EXTRA_CA_CERTS), as Node gives its own https
+    // settings given for that host apply (`--ca-cert proxy.corp:3128=PATH`, its certs.d folder),
+    // and the trust every host gets (NODE_EXTRA_CA_CERTS), as Node gives its own https
     // connections. A registry's settings never do: they are for the session inside the tunnel.
     async proxySettings(host: string) {
       const s = await settingsFor(host);

@@ -152,8 +152,8 @@ async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks, names:
     // every failure: otherwise a CI log would say only how many failed, and a listing failure past
     // the fifth the error line names would be in --json alone. Listings the signal cut short are
     // not: as for the images not started, a line each would bury the log (the report has them).
-    // They are counted with the images that start, first, in the order their lines come: a
-    // counter of the started ones alone never said how many failed so, nor matched the report's count.
+    // They are counted with the images that start, first, in the order their lines come, so that
+    // the counter's total is the report's image count and says how many failed before starting.
     const told = units.filter((u) => u.error?.code !== 'E_ABORTED');
     const total = told.length + work.length;
     told.forEach((u, i) => {

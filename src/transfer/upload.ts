@@ -40,10 +40,10 @@ export interface HandedSession extends UploadSession {
 /**
  * Opens an upload session for an upload that takes it later (a spare, the engine's early POST,
  * each target's session of a shared read): counted in the run's UploadSessions from the registry's
- * answer on, and handed over with that record. Counted only once the upload took it, a session
- * answered while its holder still waited for another target's POST (the tee takes them all at
- * once) was out of the count: a push stopped then (its base blobs move in the background) settled
- * and rejected with that session still open, its DELETE sent only afterwards.
+ * answer on, and handed over with that record. The count must hold a session from its answer,
+ * not from when an upload takes it: a holder may still wait for another target's POST (the tee
+ * takes them all at once), and a push stopped meanwhile (its base blobs move in the background)
+ * settles on the count alone, so a session outside it would stay open past the push's end.
  */
 export function openSession(target: RepoEndpoint, ctx: TransferContext): Promise<HandedSession> {
   return target.client.startUpload(target.repo).then((s) => handOver(target, s, ctx));

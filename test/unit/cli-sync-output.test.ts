@@ -205,7 +205,7 @@ test('an entry whose tags cannot be listed, and a tag two entries would both wri
     } else {
       // Every image of the plan gets one `sync [i/total]` line, numbered 1..total in the order the
       // lines print, those failed before any started (the listing failure, the two clashes)
-      // included. Was: they had none, and the count ran to 7 of these 10 images.
+      // included (7 of these 10 images start).
       const counted = [...r.stderr.matchAll(/^sync \[(\d+)\/(\d+)\] (\S+)$/gm)];
       assert.deepEqual(counted.map((m) => Number(m[1])), Array.from({ length: 10 }, (_, i) => i + 1), r.stderr);
       assert.ok(counted.every((m) => m[2] === '10'), r.stderr);
