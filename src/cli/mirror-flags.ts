@@ -47,7 +47,7 @@ export const mirrorFlags = defineFlags({
   'registry-mirror': {
     type: 'string',
     repeatable: true,
-    describe: `REGISTRY=MIRROR: read images of REGISTRY (or REGISTRY/NAMESPACE) through MIRROR first (a pull-through cache, host[:port][/path]; http:// for plain HTTP), falling back to REGISTRY; repeatable, tried in order. Also read: registries.conf mirrors (CONTAINERS_REGISTRIES_CONF, else REGISTRIES_CONFIG_PATH, else ~/.config/containers/registries.conf, else ${DEFAULT_REGISTRIES_CONF}) and Docker Hub mirrors of daemon.json (REGPUSH_DOCKER_DAEMON_JSON, else ${DEFAULT_DAEMON_JSON})`,
+    describe: `REGISTRY=MIRROR: read images of REGISTRY (or REGISTRY/NAMESPACE) through MIRROR first (a pull-through cache, host[:port][/path]; http:// for plain HTTP), falling back to REGISTRY; repeatable, tried in order. Also read: registries.conf mirrors (CONTAINERS_REGISTRIES_CONF, else REGISTRIES_CONFIG_PATH, else ~/.config/containers/registries.conf, else ${DEFAULT_REGISTRIES_CONF}) and Docker Hub mirrors and insecure-registries of daemon.json (REGPUSH_DOCKER_DAEMON_JSON, else ${DEFAULT_DAEMON_JSON})`,
     group: 'Connection:',
   },
 });
@@ -132,9 +132,14 @@ export function registryConfigOptions(flagValues: unknown, env: Record<string, s
   let onRead: RegistryConfigOptions['onRead'];
   const home = env.HOME;
   // podman and skopeo document CONTAINERS_REGISTRIES_CONF as the variable naming registries.conf;
-  // REGISTRIES_CONFIG_PATH, the one regpush read alone before, is read when it is not set (both set:
-  // the documented one wins). Hints for a default file name the documented one.
+  // REGISTRIES_CONFIG_PATH, an older name, is read when it is not set (both set: the documented one
+  // wins, and a warning names the file left unread, which may block prefixes). Hints for a
+  // default file name the documented one.
   const confEnv = env.CONTAINERS_REGISTRIES_CONF?.trim() ? 'CONTAINERS_REGISTRIES_CONF' : 'REGISTRIES_CONFIG_PATH';
+  const passedOver = env.REGISTRIES_CONFIG_PATH?.trim();
+  if (confEnv === 'CONTAINERS_REGISTRIES_CONF' && passedOver && passedOver !== env.CONTAINERS_REGISTRIES_CONF?.trim()) {
+    logger.warn(`REGISTRIES_CONFIG_PATH=${passedOver} is not read: CONTAINERS_REGISTRIES_CONF names the registries.conf in effect`);
+  }
   const conf = pick(env[confEnv], [...(home ? [join(home, '.config/containers/registries.conf')] : []), system.registriesConf], cwd);
   if (conf) {
     const text = readConfig(conf.file, conf.named, conf.named ? confEnv : 'CONTAINERS_REGISTRIES_CONF', logger);

@@ -34,6 +34,19 @@ function schemeProblem(input: string, scheme: string): string {
   const slash = rest.indexOf('/');
   const host = slash > 0 ? rest.slice(0, slash) : '';
   if (scheme.toLowerCase() !== 'http://' || !HOST.test(host)) return `a reference has no scheme; drop "${scheme}" (e.g. "registry.example.com/app:1.0")`;
+  // The reference offered must name the same registry: "myregistry/app" without the scheme is a
+  // Docker Hub repository (a first component without a dot or port is not a host), and a name
+  // with capitals is no reference at all.
+  let written: ImageReference;
+  try {
+    written = parseReference(rest);
+  } catch (err) {
+    const problem = err instanceof InvalidReferenceError ? err.message.replace(/^invalid image reference "[^"]*": /, '') : String(err);
+    return `a reference has no scheme; drop "${scheme}" (what is left is not a reference either: ${problem})`;
+  }
+  if (written.registry !== host.toLowerCase()) {
+    return `a reference has no scheme, and without "${scheme}" this one would not name the registry ${host}: write the registry with its port or a full name (${host}:5000/…, ${host}.example.com/…) and, for plain HTTP, add --insecure-registry (library: insecureRegistries)`;
+  }
   if (isLoopbackHost(host)) return `a reference has no scheme; drop "${scheme}" ("${rest}"): a loopback registry is asked in plain HTTP already`;
   return `a reference has no scheme; drop "${scheme}" and add --insecure-registry ${host} for plain HTTP (library: insecureRegistries: ["${host}"]): "${rest}"`;
 }

@@ -206,7 +206,7 @@ export class TargetSet {
     else if (this.run.asideWarned.has(t.ref.registry)) this.run.logger.debug(line);
     else {
       this.run.asideWarned.add(t.ref.registry);
-      this.run.logger.warn(`${line} (other images failing at ${t.ref.registry} are named in their own lines and the report)`);
+      this.run.logger.warn(`${line} (later images failing at ${t.ref.registry} are not warned of again: each image's result says where it failed)`);
     }
   }
 

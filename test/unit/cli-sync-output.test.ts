@@ -118,9 +118,9 @@ test('on a terminal, a warning during the sync gets a line of its own above the 
   const shown = screen(r.stderr);
   const warning = shown.findIndex((l) => l.startsWith('warning: '));
   assert.ok(warning >= 0, JSON.stringify(shown));
-  assert.match(shown[warning]!, new RegExp(`^warning: ${bad.host.replace(/\./g, '\\.')}/app:1: .*; the other targets go on \\(other images failing at ${bad.host.replace(/\./g, '\\.')} are named in their own lines and the report\\)$`));
+  assert.match(shown[warning]!, new RegExp(`^warning: ${bad.host.replace(/\./g, '\\.')}/app:1: .*; the other targets go on \\(later images failing at ${bad.host.replace(/\./g, '\\.')} are not warned of again: each image's result says where it failed\\)$`));
   assert.ok(!shown.some((l) => /failed {2}\S+warning: /.test(l)), JSON.stringify(shown));
-  assert.match(r.stderr.slice(r.stderr.indexOf('and the report)')), /^and the report\)\n\r\x1b\[Ksync: 0\/1 images done, 1 in flight, 0 failed {2}/, 'the status line is drawn again below it');
+  assert.match(r.stderr.slice(r.stderr.indexOf('says where it failed)')), /^says where it failed\)\n\r\x1b\[Ksync: 0\/1 images done, 1 in flight, 0 failed {2}/, 'the status line is drawn again below it');
   assert.deepEqual(shown.filter((l) => l.includes('images done')), [], 'no status line stays on the screen');
 });
 
@@ -135,7 +135,7 @@ test('sync -q with a target registry refusing every image: one warning for that 
   const lines = quiet.stderr.split('\n').filter((l) => l !== '');
   const warnings = lines.filter((l) => l.startsWith('warning: '));
   assert.equal(warnings.length, 1, quiet.stderr);
-  assert.match(warnings[0]!, /; the other targets go on \(other images failing at \S+ are named in their own lines and the report\)$/);
+  assert.match(warnings[0]!, /; the other targets go on \(later images failing at \S+ are not warned of again: each image's result says where it failed\)$/);
   assert.equal(lines.length, 2, quiet.stderr); // the warning and the error line
   // Without -q each image's own line names its failed target.
   const loud = await runSync([], syncFile(names.map((n) => ({ source: src.ref(`${n}:1`), targets: [`${dst.host}/n`, `${bad.host}/n`] })), src, dst, bad));

@@ -333,8 +333,11 @@ describe('the variables naming registries.conf', () => {
       const r = registryConfigOptions([], { ...env, CONTAINERS_REGISTRIES_CONF: blocking }, root, logger, system);
       assert.deepEqual(blockedBy(r.blocked, 'docker.io', 'acme/app'), { prefix: 'docker.io/acme', source: blocking });
       // Both set: CONTAINERS_REGISTRIES_CONF's file is the one read.
-      const both = registryConfigOptions([], { ...env, CONTAINERS_REGISTRIES_CONF: blocking, REGISTRIES_CONFIG_PATH: other }, root, logger, system);
+      const warned: string[] = [];
+      const both = registryConfigOptions([], { ...env, CONTAINERS_REGISTRIES_CONF: blocking, REGISTRIES_CONFIG_PATH: other }, root, { ...logger, warn: (m: string) => warned.push(m) }, system);
       assert.deepEqual(both.blocked, { 'docker.io/acme': blocking });
+      // …and the file left unread is named: it may block prefixes the user counts on.
+      assert.deepEqual(warned, [`REGISTRIES_CONFIG_PATH=${other} is not read: CONTAINERS_REGISTRIES_CONF names the registries.conf in effect`]);
       // Set but empty, it is not set: REGISTRIES_CONFIG_PATH is read.
       assert.deepEqual(registryConfigOptions([], { ...env, CONTAINERS_REGISTRIES_CONF: ' ', REGISTRIES_CONFIG_PATH: other }, root, logger, system).blocked, { 'other.example': false });
       const missing = join(root, 'missing.conf');

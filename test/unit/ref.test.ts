@@ -71,6 +71,10 @@ const INVALID: Array<[string, string]> = [
   ['http://localhost:5000/app:1', 'drop "http://" ("localhost:5000/app:1"): a loopback registry is asked in plain HTTP already'],
   ['http://127.0.0.1:5000/app', 'a loopback registry is asked in plain HTTP already'],
   ['http://nginx:1', 'a reference has no scheme; drop "http://" (e.g. "registry.example.com/app:1.0")'],
+  // Without the scheme, a one-label host is a Docker Hub namespace: no reference is offered that would push there.
+  ['http://myregistry/app:1', 'without "http://" this one would not name the registry myregistry: write the registry with its port or a full name'],
+  // What is left is no reference either: the scheme is named, and what else is wrong.
+  ['http://reg.example:5000/App:1', 'drop "http://" (what is left is not a reference either: repository name must be lowercase ("App"))'],
   ['Nginx', 'lowercase'],
   ['docker.io/Library/nginx', 'lowercase'],
   // A host to Docker (not all lower case), but "myorg/app" would be a Docker Hub repository: refused, saying so.
