@@ -22,7 +22,7 @@
  */
 import type { Readable } from 'node:stream';
 import { refusalReach } from '../auth/refusals.js';
-import { ProtocolError, RegpushError, type ErrorCode } from '../errors.js';
+import { errorForCode, ProtocolError, RegpushError, type ErrorCode } from '../errors.js';
 import type { SendProfile } from '../http/transport.js';
 import type { RequestBody } from '../http/types.js';
 import type { Logger } from '../log.js';
@@ -202,8 +202,11 @@ export class MirroredClient implements RegistryClient {
       return { value: await read(this.upstream, repo) };
     } catch (err) {
       if (missed.length && err instanceof RegpushError && (err.code === 'E_NETWORK' || err.code === 'E_TLS')) {
+        // A copy, never the error itself: a probed registry's scheme probe is one promise shared by
+        // every read (registry-http.ts base()), so concurrent reads of other tags reject with this
+        // same object, and each would append its own note to the others' lines.
         const note = `; ${missed.length === 1 ? 'mirror' : 'mirrors'} ${missed.join(', ')} had no ${what} (404)`;
-        if (!err.message.endsWith(note)) err.message += note;
+        throw errorForCode(err.code, err.message + note, { details: { ...err.details }, cause: err.cause });
       }
       throw err;
     }

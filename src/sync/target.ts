@@ -22,7 +22,7 @@ export interface UnitSource {
 export interface SyncUnit {
   /** The source at one tag, or pinned by digest. */
   source: ImageReference;
-  /** Full target references, each with a tag; as many as the image's destinations. */
+  /** Full target references, each with a tag: one per distinct target of the image's destinations. */
   targets: ImageReference[];
 }
 
@@ -103,7 +103,7 @@ export function destinationRepository(dest: SyncDestination, source: ImageRefere
  */
 export function syncUnits(image: UnitSource, tags: readonly string[]): SyncUnit[] {
   if (image.source.digest !== undefined) {
-    return [{ source: image.source, targets: image.destinations.map((d) => targetReference(d, image.source, image.pinnedTag)) }];
+    return [{ source: image.source, targets: unitTargets(image, image.pinnedTag) }];
   }
   const renamed = image.destinations.some((d) => d.kind === 'reference' && d.ref.tag !== undefined);
   if (renamed && tags.length > 1) {
@@ -111,8 +111,24 @@ export function syncUnits(image: UnitSource, tags: readonly string[]): SyncUnit[
   }
   return tags.map((tag) => ({
     source: withTag(image.source, tag),
-    targets: image.destinations.map((d) => targetReference(d, image.source, tag)),
+    targets: unitTargets(image, tag),
   }));
+}
+
+/**
+ * The targets of an image's destinations at `tag`, each once, the first kept. Destinations written
+ * apart can make one target — a prefix and the reference it gives (`dst/m` and `dst/m/app` for
+ * source `app`), a reference with and without the one tag copied (`dst/n`, `dst/n:1`) — which
+ * would be written twice and reported twice; two equal targets in one unit's target set never finished.
+ */
+function unitTargets(image: UnitSource, tag: string | undefined): ImageReference[] {
+  const byName = new Map<string, ImageReference>();
+  for (const d of image.destinations) {
+    const t = targetReference(d, image.source, tag);
+    const name = formatReference(t);
+    if (!byName.has(name)) byName.set(name, t);
+  }
+  return [...byName.values()];
 }
 
 /**

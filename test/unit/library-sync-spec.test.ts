@@ -58,7 +58,7 @@ test('sync() with a hand-built spec: each value parseSyncFile would refuse is on
   assert.deepEqual(upper.images[0]!.destinations, [{ kind: 'prefix', prefix: { registry: 'localhost:20504', path: 'hs' } }]);
 });
 
-test('sync() with a hand-built spec: destinations one canonical spelling apart, and a tag listed twice, are written once (as parseSyncFile keeps one of a file\'s)', { timeout: 30_000 }, async () => {
+test('sync() with a hand-built spec: destinations one canonical spelling apart or making one target, and a tag listed twice, are written once (as parseSyncFile keeps one of a file\'s)', { timeout: 30_000 }, async () => {
   const [src, dst] = [await fake(), await fake()];
   src.seedImage('app', { tags: ['1'] });
   const good = parseSyncFile(`images:\n  - { source: ${src.ref('app')}, tags: ['1'], targets: [${dst.host}/m] }\n`, 'sync.yaml');
@@ -83,4 +83,25 @@ test('sync() with a hand-built spec: destinations one canonical spelling apart, 
   assert.deepEqual(r.units[0]!.targets.map((t) => t.target), [`${dst.host}/m/app:1`, `${dst.host}/n:1`]);
   assert.equal(r.totals.copied, 2);
   assert.equal(dst.count({ method: 'PUT', kind: 'manifest' }), 2);
+  // Destinations written apart that make one target: a prefix and the reference it gives, a
+  // reference with and without the one tag copied. Each target is written, and reported, once.
+  const other = await fake();
+  const apart: SyncSpec = {
+    ...good,
+    images: [
+      {
+        ...img,
+        destinations: [
+          { kind: 'prefix', prefix: { registry: other.host, path: 'm' } },
+          { kind: 'reference', ref: { registry: other.host, repository: 'm/app' } },
+          { kind: 'reference', ref: { registry: other.host, repository: 'n' } },
+          { kind: 'reference', ref: { registry: other.host, repository: 'n', tag: '1' } },
+        ],
+      },
+    ],
+  };
+  const once = await sync({ spec: apart, ...fakeLibraryOptions(src, other) });
+  assert.deepEqual(once.units.map((u) => u.targets.map((t) => t.target)), [[`${other.host}/m/app:1`, `${other.host}/n:1`]]);
+  assert.equal(once.totals.copied, 2);
+  assert.equal(other.count({ method: 'PUT', kind: 'manifest' }), 2);
 });

@@ -601,6 +601,30 @@ describe('MirroredClient', () => {
     await assert.rejects(failing(() => new NotFoundError('manifest 1 not found')).getManifest('app', '1'), (e: unknown) => e instanceof NotFoundError && e.message === 'manifest 1 not found');
   });
 
+  it('concurrent reads failing on one shared upstream error (a probed scheme\'s one promise): each names only its own misses, the shared error is left as it was', async () => {
+    const mirrors = [new MemoryClient('m0.example', new Map())];
+    const routes = (repo: string): MirrorRoute[] => mirrors.map((c, i) => ({ name: `m${i}.example/ns`, registry: c.registry, repo: `ns/${repo}`, plainHttp: false, client: c }));
+    const cause = new Error('connect ECONNREFUSED 127.0.0.1:1');
+    const shared = new NetworkError('cannot reach up.example (ECONNREFUSED)', { cause, details: { registry: 'up.example' } });
+    // As registry-http.ts base() does for a loopback or insecure-TLS host: one probe, awaited by every read.
+    const probe = Promise.reject(shared);
+    probe.catch(() => {});
+    const upstream = new MemoryClient('up.example', new Map());
+    Object.assign(upstream, { getManifest: async () => { await probe; throw new Error('unreachable'); } });
+    const client = new MirroredClient(upstream, routes, new MirrorHealth());
+    const results = await Promise.allSettled(['1', '2', '3'].map((tag) => client.getManifest('app', tag)));
+    for (const [i, r] of results.entries()) {
+      assert.equal(r.status, 'rejected');
+      const e = (r as PromiseRejectedResult).reason as RegpushError;
+      assert.ok(e instanceof NetworkError && e.code === 'E_NETWORK', String(e));
+      assert.equal(e.message, `cannot reach up.example (ECONNREFUSED); mirror m0.example/ns had no manifest ${i + 1} (404)`);
+      assert.equal(e.cause, cause);
+      assert.deepEqual(e.details, { registry: 'up.example' });
+    }
+    assert.equal(shared.message, 'cannot reach up.example (ECONNREFUSED)');
+    assert.deepEqual(shared.details, { registry: 'up.example' });
+  });
+
   it('an unreachable mirror is warned about once and not asked again in the run', async () => {
     const { upstream, mirrors, lines, client } = setup([new Map([['ns/app:1', manifest]])], [() => new NetworkError('connect ECONNREFUSED 127.0.0.1:1')]);
     await client.getManifest('app', '1');
