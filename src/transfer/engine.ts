@@ -8,7 +8,7 @@
  *                 all of them, manifests written only where every blob is in place.
  */
 import { setMaxListeners } from 'node:events';
-import { abortedBeforeStart, abortedOr, AbortedError, RegpushError } from '../errors.js';
+import { abortedBeforeStart, abortedOr, AbortedError, errorForCode, RegpushError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { ImageReference } from '../ref/reference.js';
 import { ClientMemory, connect, transportFor } from '../registry/connect.js';
@@ -199,8 +199,10 @@ export class TransferRun implements SetOwner {
     const left = sessions.describeLeft();
     if (this.opts.signal?.aborted) return abortedOr(err, this.opts.signal, left ?? (sessions.pending ? `${sessions.pending} upload session(s) were still being cancelled` : undefined));
     const e = err instanceof AbortedError && this.stoppedBy !== undefined ? this.stoppedBy : err;
-    // The failure's one line also names what it left in the registry (once: a sync reports per image).
-    if (left && e instanceof RegpushError && !e.message.includes(left)) e.message = `${e.message}; ${left}`;
+    // The failure's one line also names what it left in the registry, on a copy: the error may be
+    // shared (stoppedBy, a scheme probe's rejection every read of a sync meets), and a sync reports
+    // per image, so writing into it would give one image's line another's count.
+    if (left && e instanceof RegpushError && !e.message.includes(left)) return errorForCode(e.code, `${e.message}; ${left}`, { details: { ...e.details }, cause: e.cause });
     return e;
   }
 
