@@ -26,13 +26,16 @@ import { notThePlatform } from '../transfer/graph.js';
 import { deletesOff, deletesRefused, dependentsOf, listed, type Dependents, type TagListing } from './delete-checks.js';
 import { manifestLookup } from './manifest-lookup.js';
 
-/** The options of each command as a plain-JS caller must give them (options-check.ts). */
+/** The options of each command as a plain-JS caller must give them (options-check.ts). @internal */
 export const MANAGE_SHAPE = { fields: CONNECTION_SHAPE } satisfies Shape;
+/** @internal */
 export const DIGEST_SHAPE = { fields: { ...CONNECTION_SHAPE, platform: 'string' } } satisfies Shape;
+/** @internal */
 export const LIST_TAGS_SHAPE = { fields: { ...CONNECTION_SHAPE, pageSize: 'number' } } satisfies Shape;
+/** @internal */
 export const DELETE_SHAPE = { fields: { ...CONNECTION_SHAPE, force: 'boolean' } } satisfies Shape;
 
-/** Most tags asked for on one page (distribution caps `n` itself; this keeps a typo from asking for millions). */
+/** Most tags asked for on one page (distribution caps `n` itself; this keeps a typo from asking for millions). @internal */
 export const MAX_PAGE_SIZE = 10_000;
 
 /**
@@ -62,6 +65,7 @@ function isNameWithPort(input: string): boolean {
 /**
  * Parses a repository name for `tags`: a tag or digest there is a mistake (the command lists the
  * tags of the whole repository), reported rather than ignored.
+ * @internal
  */
 export function parseRepository(input: string): ImageReference {
   if (looksLikeRegistry(input)) {
@@ -331,6 +335,7 @@ const DELETE_NAMES = optionPaths('deleteImage()');
 /**
  * deleteImage() for a caller whose messages name the options its own way (`names`): the CLI,
  * whose refusals say `--force` (src/cli/commands/manage.ts). Not part of the library's surface.
+ * @internal
  */
 export async function deleteImageAs(reference: string | ImageReference, opts: DeleteOptions, names: OptionNames): Promise<DeleteResult> {
   checkArgument('deleteImage()', 'reference', reference, REFERENCE_ARGUMENT);

@@ -51,7 +51,7 @@ export type BlockedPrefixes = Record<string, string | false>;
  */
 export type InsecureHosts = Record<string, string>;
 
-/** How a version 1 registries.conf names its insecure hosts (InsecureHosts). */
+/** How a version 1 registries.conf names its insecure hosts (InsecureHosts). @internal */
 export const REGISTRIES_INSECURE_V1 = '[registries.insecure]';
 
 /**
@@ -60,7 +60,7 @@ export const REGISTRIES_INSECURE_V1 = '[registries.insecure]';
  */
 export const DAEMON_INSECURE_REGISTRIES = 'insecure-registries';
 
-/** The blocking entry for `registry/repo`, if the longest matching prefix blocks it. */
+/** The blocking entry for `registry/repo`, if the longest matching prefix blocks it. @internal */
 export function blockedBy(blocked: BlockedPrefixes | undefined, registry: string, repo: string): { prefix: string; source: string } | undefined {
   if (!blocked) return undefined;
   const best = longestPrefix(Object.keys(blocked), `${canonicalRegistry(registry)}/${repo}`);
@@ -86,6 +86,7 @@ export { MirrorConfigError };
  * where the API is served (`apiPath`), as a URL names it (`https://art.example/api/docker/hub/v2/`
  * serves `nginx` at `/api/docker/hub/v2/nginx/…`, Artifactory's path-based access; daemon.json's
  * mirror URLs, see mirrorsFromDaemonJson). `/v2` alone is the root, as if not written.
+ * @internal
  */
 export function parseMirrorLocation(value: string): { registry: string; path: string; plainHttp: boolean; apiPath: string } | undefined {
   let s = value.trim();
@@ -109,7 +110,7 @@ export function parseMirrorLocation(value: string): { registry: string; path: st
   return { registry: canonicalRegistry(host), path: rest, plainHttp, apiPath: '' };
 }
 
-/** A prefix key in its canonical spelling ("Docker.IO/library" → "docker.io/library"); undefined when not one. */
+/** A prefix key in its canonical spelling ("Docker.IO/library" → "docker.io/library"); undefined when not one. @internal */
 export function canonicalPrefix(value: string): string | undefined {
   // Repository names are lower case, so a prefix spelled otherwise can only mean the lower-case one.
   const loc = parseMirrorLocation(value.toLowerCase());
@@ -117,7 +118,7 @@ export function canonicalPrefix(value: string): string | undefined {
   return loc.path ? `${loc.registry}/${loc.path}` : loc.registry;
 }
 
-/** Adds `mirrors` after those already known for `prefix` (duplicates dropped); returns `map`. */
+/** Adds `mirrors` after those already known for `prefix` (duplicates dropped); returns `map`. @internal */
 export function addMirrors(map: MirrorMap, prefix: string, mirrors: string[]): MirrorMap {
   const list = (map[prefix] ??= []);
   for (const m of mirrors) if (!list.includes(m)) list.push(m);
@@ -151,7 +152,7 @@ export function mergeMirrorMaps(...maps: (MirrorMap | undefined)[]): MirrorMap {
   return out;
 }
 
-/** Checks a whole map (the library's input) and returns it with canonical keys. */
+/** Checks a whole map (the library's input) and returns it with canonical keys. @internal */
 export function checkMirrorMap(map: MirrorMap | undefined): MirrorMap {
   const out: MirrorMap = {};
   for (const [key, list] of Object.entries(map ?? {})) {
@@ -169,6 +170,7 @@ export function checkMirrorMap(map: MirrorMap | undefined): MirrorMap {
 /**
  * The mirrors to try for `registry/repo`, in order: those of the longest prefix that matches at a
  * path boundary (registries.conf's rule), each with the repository it has at the mirror.
+ * @internal
  */
 export function mirrorsFor(map: MirrorMap, registry: string, repo: string): MirrorTarget[] {
   const full = `${canonicalRegistry(registry)}/${repo}`;
@@ -187,7 +189,7 @@ export function mirrorsFor(map: MirrorMap, registry: string, repo: string): Mirr
   return out;
 }
 
-/** `--registry-mirror REGISTRY=MIRROR` → [prefix, mirror]. */
+/** `--registry-mirror REGISTRY=MIRROR` → [prefix, mirror]. @internal */
 export function parseMirrorFlag(raw: string): [string, string] {
   const eq = raw.indexOf('=');
   const prefix = eq > 0 ? canonicalPrefix(raw.slice(0, eq)) : undefined;

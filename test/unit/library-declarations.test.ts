@@ -50,13 +50,13 @@ const ENTRIES: Record<string, { offers: string; extras: string[] }> = {
   'login/login.d.ts': { offers: 'login(), logout()', extras: [] },
   'manage/manage.d.ts': {
     offers: 'listTags(), listRepositories(), digestOf(), tagImage(), deleteImage()',
-    extras: ['DELETE_SHAPE', 'DIGEST_SHAPE', 'LIST_TAGS_SHAPE', 'MANAGE_SHAPE', 'MAX_PAGE_SIZE', 'deleteImageAs', 'parseRepository'],
+    extras: [],
   },
   'transfer/concurrency.d.ts': { offers: 'DEFAULT_JOBS, DEFAULT_IMAGES', extras: [] },
   'ref/reference.d.ts': { offers: 'parseReference(), formatReference(), ImageReference', extras: ['checkTag', 'manifestRef', 'referenceArgument', 'repositoryName', 'withTag'] },
   'registry/mirror-config.d.ts': {
     offers: 'mirrorsFromRegistriesConf(), mirrorsFromDaemonJson(), mergeMirrorMaps(), MirrorMap…',
-    extras: ['REGISTRIES_INSECURE_V1', 'addMirrors', 'blockedBy', 'canonicalPrefix', 'checkMirrorMap', 'mirrorsFor', 'parseMirrorFlag', 'parseMirrorLocation'],
+    extras: [],
   },
   'http/tls-options.d.ts': { offers: 'DEFAULT_CERTS_DIRS, defaultCertsDirs(), RegistryTlsOptions', extras: [] },
   'redact.d.ts': { offers: 'SecretSet', extras: ['proxyPasswords', 'redactProxyUrl', 'redactText', 'redactUrl'] },
