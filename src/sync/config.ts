@@ -521,17 +521,9 @@ function checkedImage(img: SyncImage, at: string): SyncImage {
     if (f.regex === undefined && f.semver === undefined && f.newest === undefined) fail('tags', 'filter needs at least one of regex, semver, newest');
   }
   if (img.destinations.length === 0) fail('destinations', 'is empty: give at least one destination');
-  // Two destinations one canonical spelling apart are one target, written once (as
-  // imageDestinations keeps one of a file's): compared once canonical, the first kept.
-  const destinations: SyncDestination[] = [];
-  const ids = new Set<string>();
-  img.destinations.forEach((d, n) => {
-    const checked = checkedDestination(d, img, source, `${at}.destinations[${n}]`);
-    const id = checked.kind === 'prefix' ? `prefix ${formatTargetPrefix(checked.prefix)}` : `reference ${formatReference(checked.ref)}`;
-    if (ids.has(id)) return;
-    ids.add(id);
-    destinations.push(checked);
-  });
+  // Destinations that make one target (spelt apart, or a prefix and the reference it gives) are
+  // written once: syncUnits keeps the first of each unit's targets.
+  const destinations = img.destinations.map((d, n) => checkedDestination(d, img, source, `${at}.destinations[${n}]`));
   // A tag listed twice is one unit, as a file's list keeps it once.
   const tags = img.tags?.kind === 'list' ? { ...img.tags, tags: [...new Set(img.tags.tags)] } : img.tags;
   let platforms: 'all' | string[] = 'all';
