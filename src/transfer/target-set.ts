@@ -396,10 +396,10 @@ export class TargetSet {
     // tags on one image): skipped now, not streamed a second time.
     if (plan && plan !== 'skip' && t.present.has(d.digest)) t.plans.set(d.digest, (plan = 'skip'));
     if (plan) return plan;
-    // Known present (the warm path saw a manifest there that names it): no HEAD.
-    plan = t.present.has(d.digest) ? 'skip' : await planBlob(d, source, t.ep);
-    // A mount sent with the HEAD may have linked the blob before the HEAD looked: it was mounted.
     const mount = this.early.get(d.digest)?.mounts.get(t);
+    // Known present (the warm path saw a manifest there that names it): no HEAD.
+    plan = t.present.has(d.digest) ? 'skip' : await planOrMounted(d, source, t.ep, mount);
+    // A mount sent with the HEAD may have linked the blob before the HEAD looked: it was mounted.
     if (plan === 'skip' && mount && (await mount.peek())?.mounted) plan = 'mount';
     const landed = this.run.ctx.landed;
     const registry = t.ep.client.registry;
@@ -717,6 +717,23 @@ export class TargetSet {
     this.landings.clear();
     for (const digest of [...this.early.keys()]) this.releaseBlob(digest);
     this.run.setFinished(this);
+  }
+}
+
+/**
+ * planBlob, where a mount of the blob was sent with the HEAD (startEarly): a HEAD that fails is
+ * settled by that mount's answer. distribution's filesystem storage can answer the HEAD 500
+ * ("invalid checksum digest format") while the mount is writing the blob's link in that very
+ * repository: the run's own speculation must not fail the run, and a mount answered 201 says the
+ * blob is there. Any other failure (the mount refused, or an interruption) stays the HEAD's error.
+ */
+async function planOrMounted(d: Descriptor, source: RepoEndpoint, target: RepoEndpoint, mount: Early<MountResult> | undefined): Promise<PlanAction> {
+  try {
+    return await planBlob(d, source, target);
+  } catch (err) {
+    if (!mount || (err instanceof RegpushError && err.code === 'E_ABORTED')) throw err;
+    if ((await mount.peek())?.mounted) return 'mount';
+    throw err;
   }
 }
 

@@ -138,9 +138,9 @@ test('library: credentials.registries gives each registry of one copy its own lo
   const wrong = { username: 'nobody', password: 'not-a-password' };
   const login = (r: typeof R.basic) => ({ username: r.user!, password: r.password! });
   const to = [imageRef(R.basic, `${run}/per-registry:1`), imageRef(R.token, `${run}/per-registry:1`)];
-  // The transport's retries as a user has them: distribution's filesystem storage can answer a blob
-  // HEAD 500 ("invalid checksum digest format") while a mount of that blob into the same repository
-  // writes its link (the plan's HEAD and the speculative mount go together; seen once in CI).
+  // The transport's retries as a user has them. (distribution's blob HEAD 500 while a mount of that
+  // blob into the same repository writes its link, seen once here in CI, is settled by the mount's
+  // answer: planOrMounted in src/transfer/target-set.ts, test/unit/engine-early.test.ts.)
   const result = await copy({
     from: SOURCE,
     to,

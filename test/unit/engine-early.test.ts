@@ -341,6 +341,20 @@ for (const how of ['session', 'mount answered 202'] as const) {
   });
 }
 
+test('a copy within one registry whose plan HEAD is answered 500 while the early mount of that blob lands (distribution writing the link): the mount\'s 201 settles the plan; even with retries 0 the copy succeeds', async () => {
+  const reg = await fake();
+  const img = reg.seedImage('base/app', { tags: ['1'], layers: [bytesOf('small', 2000), bytesOf('large', 200_000)] });
+  const large = img.layers[1]!;
+  // The HEAD is answered only after the mount's 201, with distribution's 500 of that race.
+  const mounted = reg.seen({ kind: 'upload', method: 'POST', repo: 'app', status: 201 });
+  reg.fault({ kind: 'blob', method: 'HEAD', repo: 'app', digest: large.digest }, { kind: 'respond', respond: (_req, _body, res) => void mounted.then(() => res.writeHead(500).end()) });
+  const r = await copy({ from: reg.ref('base/app:1'), to: [reg.ref('app:1')], retries: 0, ...fakeLibraryOptions(reg) });
+  assert.equal(reg.manifest('app', '1')?.digest, img.digest);
+  assert.equal(r.targets[0]!.blobs.find((b) => b.digest === large.digest)?.action, 'mounted');
+  assert.equal(reg.count({ kind: 'blob', method: 'HEAD', repo: 'app', digest: large.digest, status: 500 }), 1, 'the HEAD did fail');
+  assert.equal(reg.requests({ kind: 'upload', method: 'POST', repo: 'app', query: { mount: true } }).filter((m) => m.digest === large.digest).length, 1, 'one mount of it, not a second one after the HEAD');
+});
+
 test('an interrupted copy: a session whose POST the interruption let finish, cancelled by the client and refused, is named in the error as the run\'s other sessions are', async () => {
   const [src, dst] = [await fake(), await fake()];
   src.seedImage('base/app', { tags: ['1'], layers: [bytesOf('small', 2000), bytesOf('large', 200_000)] });
