@@ -117,19 +117,11 @@ export function unitKey(image: Placed, source: ImageReference): string {
 
 /**
  * Whether `shard` lists `image` and expands it into units: the shard of its key, or every shard
- * for `shard: tag` (each then copies only its own units: ownsUnit).
+ * for `shard: tag` (each then copies only the units whose unitKey is in it).
  * @internal Not part of the library: left out of the published declarations (stripInternal).
  */
 export function listsEntry(image: Placed, shard: Shard): boolean {
   return image.shard === 'tag' || inShard(image.key, shard);
-}
-
-/**
- * Whether `shard` copies the unit of `image` reading `source`.
- * @internal Not part of the library: left out of the published declarations (stripInternal).
- */
-export function ownsUnit(image: Placed, source: ImageReference, shard: Shard): boolean {
-  return inShard(unitKey(image, source), shard);
 }
 
 /**

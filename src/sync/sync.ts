@@ -44,7 +44,7 @@ import { copyImage, type ImageCopyOutcome } from '../transfer/image-copy.js';
 import { checkSpecValues, rawSyncSpec, SYNC_SPEC_SHAPE } from './config.js';
 import { OutageBreaker, outageThreshold } from './outage.js';
 import { expandEntries, type Expanded, type Work } from './expand.js';
-import { crossShardWriters, listsEntry, ownsUnit, shardOf, unitKey, type Neighbour } from './shard.js';
+import { crossShardWriters, listsEntry, shardOf, unitKey, type Neighbour } from './shard.js';
 import { Slots } from './slots.js';
 import { checkGateOptions, RateGate, type GateTicket } from './rate-gate.js';
 import type { Shard, SyncImage, SyncOptions, SyncResult, SyncTargetReport, SyncUnitReport } from './options.js';
@@ -315,18 +315,18 @@ class FailureLines {
  * this shard's or a neighbour's (crossShardWriters; their units are checked, never copied): each
  * becomes a failed unit, E_INPUT, naming the target and the other entries; nothing is read or
  * written for them. `work` holds every unit of a `shard: tag` entry, other shards' too, so that
- * its clashes are found as an unsharded run finds them; only this shard's units (ownsUnit) are
- * reported and returned: every shard reaches the same verdict on the others, and reports its own. A neighbour whose tags could not be listed might write any tag of its
- * repositories, and its own shard may have listed it fine: this shard's units writing there are
+ * its clashes are found as an unsharded run finds them; only this shard's units are reported and
+ * returned: every shard reaches the same verdict on the others, and reports its own. A neighbour
+ * whose tags could not be listed might write any tag of its repositories, and its own shard may have listed it fine: this shard's units writing there are
  * refused with that error rather than risk the race (a re-run decides once the list is readable)
  * — unless the answer was one its own shard gets too and then writes nothing (WRITES_NOTHING).
  */
 function refuseClashes(work: Work[], neighbours: readonly (Neighbour<SyncImage> & Expanded)[], units: SyncUnitReport[], logger: Logger, lines: FailureLines, shard?: Shard): Work[] {
-  // The shard that copies a unit, as the messages name it (a `shard: tag` entry's units are spread).
-  const placed = (w: Work) => shard && `${shardOf(unitKey(w.image, w.unit.source), shard.count)}/${shard.count}`;
-  const copies = (w: Work) => !shard || ownsUnit(w.image, w.unit.source, shard);
+  // The shard that copies each unit (a `shard: tag` entry's units are spread), as the messages name it.
+  const copier = work.map((w) => (shard ? shardOf(unitKey(w.image, w.unit.source), shard.count) : 0));
+  const copies = (i: number) => !shard || copier[i] === shard.index;
   const checked = [
-    ...work.map((w) => ({ label: w.image.label, unit: w.unit, shard: placed(w), copy: copyKey(w.image) })),
+    ...work.map((w, i) => ({ label: w.image.label, unit: w.unit, shard: shard && `${copier[i]}/${shard.count}`, copy: copyKey(w.image) })),
     ...neighbours.flatMap((n) => (n.work ?? []).map((w) => ({ label: n.image.label, unit: w.unit, shard: `${n.shard}/${shard!.count}`, copy: copyKey(n.image) }))),
   ];
   const refused = new Map<number, FailureLine>();
@@ -343,12 +343,12 @@ function refuseClashes(work: Work[], neighbours: readonly (Neighbour<SyncImage> 
   }
   work.forEach((w, i) => {
     const error = refused.get(i);
-    if (error === undefined || !copies(w)) return;
+    if (error === undefined || !copies(i)) return;
     const targets = w.unit.targets.map((t): SyncTargetReport => ({ target: formatReference(t), action: 'failed', ok: false, error, ...NOTHING_MOVED }));
     units.push({ entry: w.image.label, source: formatReference(w.unit.source), sourceDigest: '', ok: false, error, targets, bytesRead: 0 });
   });
   // copyOnce sees only what this shard copies: a copy it leaves to another unit is then one this shard makes.
-  return copyOnce(work.filter((w, i) => !refused.has(i) && copies(w)), logger);
+  return copyOnce(work.filter((_, i) => !refused.has(i) && copies(i)), logger);
 }
 
 /**

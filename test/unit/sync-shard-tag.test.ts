@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { RegpushError } from '../../src/errors.js';
 import { parseSyncFile, sync, type SyncResult, type SyncSpec } from '../../src/index.js';
-import { crossShardWriters, inShard, ownsUnit, shardOf, unitKey } from '../../src/sync/shard.js';
+import { crossShardWriters, inShard, shardOf, unitKey } from '../../src/sync/shard.js';
 import { syncUnits } from '../../src/sync/target.js';
 import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
 
@@ -73,13 +73,13 @@ describe('the split of a shard: tag entry (pure)', () => {
   const spec = parseSyncFile('images:\n  - { source: ghcr.io/acme/ci, tags: all, targets: r.io/m, shard: tag }\n  - { source: ghcr.io/acme/app, tags: all, targets: r.io/m }\n', 'sync.yaml');
   const [ci, app] = spec.images as [(typeof spec.images)[0], (typeof spec.images)[0]];
   const units = syncUnits(ci, TAGS);
-  const share = (index: number, count: number) => units.filter((u) => ownsUnit(ci, u.source, { index, count })).map((u) => u.source.tag!);
+  const share = (index: number, count: number) => units.filter((u) => inShard(unitKey(ci, u.source), { index, count })).map((u) => u.source.tag!);
 
   it('keys a unit by repository and tag (a pinned source: by its digest); an entry shared out by repository keeps its key', () => {
     assert.equal(unitKey(ci, units[0]!.source), `ghcr.io/acme/ci:${TAGS[0]}`);
     assert.equal(unitKey(ci, { ...ci.source, digest: DIGEST }), `ghcr.io/acme/ci@${DIGEST}`);
     assert.equal(unitKey(app, { ...app.source, tag: '1' }), 'ghcr.io/acme/app');
-    for (const count of [2, 3]) for (let index = 0; index < count; index++) assert.equal(ownsUnit(app, { ...app.source, tag: '1' }, { index, count }), inShard(app.key, { index, count }));
+    for (const count of [2, 3]) for (let index = 0; index < count; index++) assert.equal(inShard(unitKey(app, { ...app.source, tag: '1' }), { index, count }), inShard(app.key, { index, count }));
   });
 
   it('puts every unit in exactly one shard; together the shards hold the unsharded set; the shares are about even', () => {
