@@ -53,6 +53,8 @@ export const SYNC_SPEC_SHAPE: Shape = {
           },
           platforms: { anyOf: [{ literal: ['all'] }, STRINGS] },
           referrers: 'boolean',
+          // Its value is checked by checkSpecValues, whose message shows what was given.
+          shard: 'string',
         },
         required: ['index', 'label', 'key', 'source', 'destinations', 'platforms', 'referrers'],
       },
@@ -82,14 +84,18 @@ export function rawSyncSpec(spec: unknown): string | undefined {
 }
 
 /** Image keys that `defaults` may set too. */
-const DEFAULT_KEYS = ['targets', 'platforms', 'referrers'] as const;
+const DEFAULT_KEYS = ['targets', 'platforms', 'referrers', 'shard'] as const;
 /** Keys of one `images` entry. */
-const IMAGE_KEYS = ['source', 'tags', 'targets', 'target', 'platforms', 'referrers'] as const;
+const IMAGE_KEYS = ['source', 'tags', 'targets', 'target', 'platforms', 'referrers', 'shard'] as const;
 const TOP_KEYS = ['defaults', 'images'] as const;
 const FILTER_KEYS = ['regex', 'semver', 'newest', 'prerelease'] as const;
 
 /** Values `defaults` gives an image that does not set the key itself. */
-const BUILT_IN = { platforms: 'all' as const, referrers: false };
+const BUILT_IN = { platforms: 'all' as const, referrers: false, shard: 'repository' as const };
+
+/** The values of `shard`: how --shard shares an entry out (SyncImage.shard). */
+const SHARD_BY = ['repository', 'tag'] as const;
+type ShardBy = (typeof SHARD_BY)[number];
 
 type Raw = Record<string, unknown>;
 
@@ -122,12 +128,13 @@ export function parseSyncFile(text: string, fileName: string): SyncSpec {
   if (!isObject(data)) throw new InputError(`${fileName}: a sync file is a mapping with an "images" list (and optional "defaults")`, { details: { file: fileName } });
   unknownKeys(p, data, TOP_KEYS, undefined, []);
   const defaults = data.defaults === undefined || data.defaults === null ? {} : data.defaults;
-  if (!isObject(defaults)) throw p.at(undefined, 'defaults', 'must be a mapping of targets, platforms, referrers');
+  if (!isObject(defaults)) throw p.at(undefined, 'defaults', 'must be a mapping of targets, platforms, referrers, shard');
   unknownKeys(p, defaults, DEFAULT_KEYS, undefined, ['defaults']);
   const base = {
     targets: defaults.targets === undefined ? [] : targetPrefixes(p, undefined, 'defaults.targets', defaults.targets),
     platforms: defaults.platforms === undefined ? BUILT_IN.platforms : platforms(p, undefined, 'defaults.platforms', defaults.platforms),
     referrers: defaults.referrers === undefined ? BUILT_IN.referrers : bool(p, undefined, 'defaults.referrers', defaults.referrers),
+    shard: defaults.shard === undefined ? BUILT_IN.shard : shardBy(p, undefined, 'defaults.shard', defaults.shard),
   };
   if (data.images === undefined || data.images === null) throw p.at(undefined, 'images', 'is missing: list the images to sync');
   if (!Array.isArray(data.images)) throw p.at(undefined, 'images', 'must be a list of entries, each with a "source"');
@@ -218,7 +225,7 @@ function unknownKeys(p: Problems, obj: Raw, known: readonly string[], entry: str
   }
 }
 
-function image(p: Problems, raw: unknown, i: number, base: { targets: TargetPrefix[]; platforms: 'all' | string[]; referrers: boolean }): SyncImage {
+function image(p: Problems, raw: unknown, i: number, base: { targets: TargetPrefix[]; platforms: 'all' | string[]; referrers: boolean; shard: ShardBy }): SyncImage {
   const entry0 = `images[${i}]`;
   if (!isObject(raw)) throw p.at(entry0, undefined, 'must be a mapping with at least "source" and "tags"');
   const written = raw.source;
@@ -247,6 +254,7 @@ function image(p: Problems, raw: unknown, i: number, base: { targets: TargetPref
   }
 
   const destinations = imageDestinations(p, label, raw, base.targets, source, tags, pinnedTag);
+  const shard = raw.shard === undefined ? base.shard : shardBy(p, label, 'shard', raw.shard);
   return {
     index: i,
     label,
@@ -257,6 +265,8 @@ function image(p: Problems, raw: unknown, i: number, base: { targets: TargetPref
     destinations,
     platforms: raw.platforms === undefined ? base.platforms : platforms(p, label, 'platforms', raw.platforms),
     referrers: raw.referrers === undefined ? base.referrers : bool(p, label, 'referrers', raw.referrers),
+    // Only 'tag' is written out: an entry without the key is shared out by repository, as before it existed.
+    ...(shard === 'tag' ? { shard } : {}),
   };
 }
 
@@ -372,6 +382,16 @@ function platforms(p: Problems, entry: string | undefined, key: string, value: u
     if (!out.includes(canonical)) out.push(canonical);
   });
   return out;
+}
+
+function shardBy(p: Problems, entry: string | undefined, key: string, value: unknown): ShardBy {
+  if (SHARD_BY.includes(value as ShardBy)) return value as ShardBy;
+  throw p.at(entry, key, shardByProblem(value));
+}
+
+/** Why `value` is not a `shard` value (the file's and a hand-built spec's message). */
+function shardByProblem(value: unknown): string {
+  return `must be "repository" (--shard keeps all of the entry's tags in one shard, the default) or "tag" (its tags are shared out over the shards) (got ${JSON.stringify(value)})`;
 }
 
 function bool(p: Problems, entry: string | undefined, key: string, value: unknown): boolean {
@@ -520,6 +540,7 @@ function checkedImage(img: SyncImage, at: string): SyncImage {
     if (f.newest !== undefined && f.newest < 1) fail('tags.newest', `must be a positive integer (got ${f.newest})`);
     if (f.regex === undefined && f.semver === undefined && f.newest === undefined) fail('tags', 'filter needs at least one of regex, semver, newest');
   }
+  if (img.shard !== undefined && !SHARD_BY.includes(img.shard)) fail('shard', shardByProblem(img.shard));
   if (img.destinations.length === 0) fail('destinations', 'is empty: give at least one destination');
   // Destinations that make one target (spelt apart, or a prefix and the reference it gives) are
   // written once: syncUnits keeps the first of each unit's targets.

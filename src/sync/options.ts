@@ -113,7 +113,7 @@ export interface SyncResult {
   dryRun: boolean;
   units: SyncUnitReport[];
   totals: {
-    /** Entries of the file in this shard. */
+    /** Entries of the file in this shard (an entry with `shard: 'tag'` is in every shard; its units are shared out). */
     entries: number;
     units: number;
     /** Per target: written, already up to date, planned, failed. */
@@ -176,6 +176,13 @@ export interface SyncImage {
   platforms: 'all' | string[];
   /** Also copy signatures, attestations and SBOMs that refer to each image. */
   referrers: boolean;
+  /**
+   * How `shard` shares the entry out: 'repository' (the default, also when absent) puts the whole
+   * entry in the shard of `key`; 'tag' has every shard list it and select its tags, then copy the
+   * units whose `<key>:<tag>` (a pinned source: `<key>@<digest>`) hashes to it, for one repository
+   * of many tags. parseSyncFile sets it only for 'tag'.
+   */
+  shard?: 'repository' | 'tag';
 }
 
 /** A checked sync file. */

@@ -9,12 +9,18 @@
  * removing images moves no other image); and going from N to N+1 shards moves only the ~1/(N+1)
  * of the keys that the new shard wins, all of them into it. Indexes count from 0, like
  * JOB_COMPLETION_INDEX. Pure: the environment is passed in.
+ *
+ * An entry with `shard: tag` (one repository of thousands of tags) is listed by every shard, and
+ * its units (one tag or digest each) are shared out by the same hash of `<key>:<tag>` (a pinned
+ * source: `<key>@<digest>`): the tag selection runs over the whole list in every shard, so every
+ * shard splits the same set, and each unit lands in exactly one shard.
  */
 import { createHash } from 'node:crypto';
 import { UsageError } from '../errors.js';
 import { optionPaths, type OptionNames } from '../options-check.js';
+import type { ImageReference } from '../ref/reference.js';
 import { destinationRepository, type UnitSource } from './target.js';
-import type { Shard } from './options.js';
+import type { Shard, SyncImage } from './options.js';
 
 /**
  * Upper bound on N: far above any useful fan-out, low enough that scoring stays cheap.
@@ -95,6 +101,29 @@ export function inShard(key: string, shard: Shard): boolean {
   return shardOf(key, shard.count) === shard.index;
 }
 
+/** What the placement of an entry and its units reads of it (SyncImage has these fields). */
+type Placed = Pick<SyncImage, 'key' | 'shard'>;
+
+/**
+ * The key a unit is placed by: its entry's key (the source repository) for an entry shared out by
+ * repository (the default); `<key>:<tag>`, or `<key>@<digest>` for a pinned source, under
+ * `shard: tag`. `source` is the unit's source reference (SyncUnit.source).
+ * @internal Not part of the library: left out of the published declarations (stripInternal).
+ */
+export function unitKey(image: Placed, source: ImageReference): string {
+  if (image.shard !== 'tag') return image.key;
+  return source.digest !== undefined ? `${image.key}@${source.digest}` : `${image.key}:${source.tag ?? ''}`;
+}
+
+/**
+ * Whether `shard` lists `image` and expands it into units: the shard of its key, or every shard
+ * for `shard: tag` (each then copies only the units whose unitKey is in it).
+ * @internal Not part of the library: left out of the published declarations (stripInternal).
+ */
+export function listsEntry(image: Placed, shard: Shard): boolean {
+  return image.shard === 'tag' || inShard(image.key, shard);
+}
+
 /**
  * An entry of another shard that this shard must list too (crossShardWriters), and its shard.
  * @internal Not part of the library: left out of the published declarations (stripInternal).
@@ -114,8 +143,9 @@ export interface Neighbour<T> {
  * shard's entries in turn, so both sides of a clash refuse it.
  * @internal Not part of the library: left out of the published declarations (stripInternal).
  */
-export function crossShardWriters<T extends UnitSource & { key: string }>(images: readonly T[], shard: Shard): Neighbour<T>[] {
-  const placed = images.map((image) => ({ image, shard: shardOf(image.key, shard.count), repos: image.destinations.map((d) => destinationRepository(d, image.source)) }));
-  const mine = new Set(placed.filter((p) => p.shard === shard.index).flatMap((p) => p.repos));
-  return placed.filter((p) => p.shard !== shard.index && p.repos.some((r) => mine.has(r))).map(({ image, shard: s }) => ({ image, shard: s }));
+export function crossShardWriters<T extends UnitSource & Placed>(images: readonly T[], shard: Shard): Neighbour<T>[] {
+  // A `shard: tag` entry is listed by every shard (listsEntry): it is this shard's for the check, never a neighbour.
+  const placed = images.map((image) => ({ image, shard: shardOf(image.key, shard.count), listed: listsEntry(image, shard), repos: image.destinations.map((d) => destinationRepository(d, image.source)) }));
+  const mine = new Set(placed.filter((p) => p.listed).flatMap((p) => p.repos));
+  return placed.filter((p) => !p.listed && p.repos.some((r) => mine.has(r))).map(({ image, shard: s }) => ({ image, shard: s }));
 }

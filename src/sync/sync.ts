@@ -1,12 +1,15 @@
 /**
  * sync(): promote and mirror the images of a sync file, on the transfer engine.
  *
- *   shard    → this process's share of the file's images (stable hash of the source repository)
+ *   shard    → this process's share of the file's images (stable hash of the source repository);
+ *              an entry with `shard: tag` is every shard's
  *   tags     → the explicit list, or the source's tag list through the entry's filters; under
  *              --shard also the tags of other shards' entries that write into a target
  *              repository this shard writes into (crossShardWriters), for the clash check only
  *   units    → one source reference (tag or digest) and its targets each; units of different
- *              entries that would write one target tag are refused before anything is written
+ *              entries that would write one target tag are refused before anything is written;
+ *              then a `shard: tag` entry keeps the units whose tag hashes to this shard (the
+ *              selection and the clash check saw them all, as an unsharded run does)
  *   copy     → copyImage per unit, --images units at a time, each with --jobs blob transfers:
  *              a unit whose targets already hold the source digest is skipped after HEADs only
  *              (HEADs do not count against Docker Hub's pull limit); a blob this run has landed
@@ -41,7 +44,7 @@ import { copyImage, type ImageCopyOutcome } from '../transfer/image-copy.js';
 import { checkSpecValues, rawSyncSpec, SYNC_SPEC_SHAPE } from './config.js';
 import { OutageBreaker, outageThreshold } from './outage.js';
 import { expandEntries, type Expanded, type Work } from './expand.js';
-import { crossShardWriters, inShard, type Neighbour } from './shard.js';
+import { crossShardWriters, listsEntry, shardOf, unitKey, type Neighbour } from './shard.js';
 import { Slots } from './slots.js';
 import { checkGateOptions, RateGate, type GateTicket } from './rate-gate.js';
 import type { Shard, SyncImage, SyncOptions, SyncResult, SyncTargetReport, SyncUnitReport } from './options.js';
@@ -122,7 +125,7 @@ async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks, names:
   checkConnectionRanges(opts, (o) => names.about(o));
   checkGateOptions(opts, names);
   const platformsOf = (img: SyncImage) => (img.platforms === 'all' ? undefined : img.platforms.map((p) => parsePlatform(p)));
-  const entries = opts.spec.images.filter((img) => !opts.shard || inShard(img.key, opts.shard));
+  const entries = opts.spec.images.filter((img) => !opts.shard || listsEntry(img, opts.shard));
   const logger = opts.logger ?? silentLogger;
   const t0 = performance.now();
   const run = new TransferRun({ ...opts, logger, trackLanded: true, callbacks });
@@ -311,15 +314,19 @@ class FailureLines {
  * Takes out the units that would write a target another entry's unit writes too (targetClashes),
  * this shard's or a neighbour's (crossShardWriters; their units are checked, never copied): each
  * becomes a failed unit, E_INPUT, naming the target and the other entries; nothing is read or
- * written for them. A neighbour whose tags could not be listed might write any tag of its
- * repositories, and its own shard may have listed it fine: this shard's units writing there are
+ * written for them. `work` holds every unit of a `shard: tag` entry, other shards' too, so that
+ * its clashes are found as an unsharded run finds them; only this shard's units are reported and
+ * returned: every shard reaches the same verdict on the others, and reports its own. A neighbour
+ * whose tags could not be listed might write any tag of its repositories, and its own shard may have listed it fine: this shard's units writing there are
  * refused with that error rather than risk the race (a re-run decides once the list is readable)
  * — unless the answer was one its own shard gets too and then writes nothing (WRITES_NOTHING).
  */
 function refuseClashes(work: Work[], neighbours: readonly (Neighbour<SyncImage> & Expanded)[], units: SyncUnitReport[], logger: Logger, lines: FailureLines, shard?: Shard): Work[] {
-  const mine = shard && `${shard.index}/${shard.count}`;
+  // The shard that copies each unit (a `shard: tag` entry's units are spread), as the messages name it.
+  const copier = work.map((w) => (shard ? shardOf(unitKey(w.image, w.unit.source), shard.count) : 0));
+  const copies = (i: number) => !shard || copier[i] === shard.index;
   const checked = [
-    ...work.map((w) => ({ label: w.image.label, unit: w.unit, shard: mine, copy: copyKey(w.image) })),
+    ...work.map((w, i) => ({ label: w.image.label, unit: w.unit, shard: shard && `${copier[i]}/${shard.count}`, copy: copyKey(w.image) })),
     ...neighbours.flatMap((n) => (n.work ?? []).map((w) => ({ label: n.image.label, unit: w.unit, shard: `${n.shard}/${shard!.count}`, copy: copyKey(n.image) }))),
   ];
   const refused = new Map<number, FailureLine>();
@@ -336,11 +343,12 @@ function refuseClashes(work: Work[], neighbours: readonly (Neighbour<SyncImage> 
   }
   work.forEach((w, i) => {
     const error = refused.get(i);
-    if (error === undefined) return;
+    if (error === undefined || !copies(i)) return;
     const targets = w.unit.targets.map((t): SyncTargetReport => ({ target: formatReference(t), action: 'failed', ok: false, error, ...NOTHING_MOVED }));
     units.push({ entry: w.image.label, source: formatReference(w.unit.source), sourceDigest: '', ok: false, error, targets, bytesRead: 0 });
   });
-  return copyOnce(work.filter((_, i) => !refused.has(i)), logger);
+  // copyOnce sees only what this shard copies: a copy it leaves to another unit is then one this shard makes.
+  return copyOnce(work.filter((_, i) => !refused.has(i) && copies(i)), logger);
 }
 
 /**

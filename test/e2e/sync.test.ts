@@ -1,6 +1,7 @@
 // regpush sync against real registries: a file of many images to two targets with different
 // auth, checked with skopeo; an unchanged re-run that reads and writes nothing (registry logs);
-// shared base layers read once and mounted (201); three shards at once; a failing source image;
+// shared base layers read once and mounted (201); three shards at once, of a file and of one
+// repository's tags (shard: tag); a failing source image;
 // the rate-limit gate; bad files. Counts come from the registries' own logs.
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -11,6 +12,7 @@ import { assertOneErrorLine } from './fault-helpers.js';
 import { credsOf, exec, imageRef, loadState, pushCosignSignature, registryLogSince, runCli, settledLogMark, skopeoInspect, tempDir, type LoggedRequest } from './harness.js';
 import { assertValidReport } from './report-schema.js';
 import { parseSyncFile, sync, type SyncResult } from '../../src/index.js';
+import { shardOf } from '../../src/sync/shard.js';
 
 const state = loadState();
 const R = state.registries;
@@ -221,6 +223,42 @@ test('sync: three --shard i/3 processes at once copy every image exactly once', 
   const rep = report(viaEnv.stdout);
   assert.equal(rep.totals.copied, 0);
   assert.deepEqual(rep.shard, { index: 1, count: 3 });
+});
+
+test('sync: shard: tag spreads one repository\'s tags over three --shard i/3 processes at once: together the unsharded set, each its own share, the selection over the whole list', async () => {
+  const prefix = `${run}st`;
+  const repo = `${run}/ci`;
+  const versions = Array.from({ length: 8 }, (_, i) => `1.${i}.0`);
+  await copyOk([imageRef(R.anon, 'base/busybox:oci'), src(`${repo}:${versions[0]}`), ...versions.slice(1).flatMap((v) => ['--tag', v]), '--tag', 'latest']);
+  // newest: 6 of the whole list, as one unsharded run takes them (not six per shard).
+  const wanted = versions.slice(2);
+  const text = ['images:', `  - source: ${src(repo)}`, '    tags: { newest: 6 }', `    targets: [${R.anon2.host}/${prefix}]`, '    shard: tag', ''].join('\n');
+  const file = writeFile('shard-tag.yaml', text);
+  const mark = await settledLogMark('anon');
+  const results = await Promise.all([0, 1, 2].map((i) => runCli(['sync', '--json', '--shard', `${i}/3`, file], { env })));
+  const seen: string[] = [];
+  for (const [i, r] of results.entries()) {
+    assert.equal(r.code, 0, r.stderr);
+    const rep = report(r.stdout);
+    const mine = wanted.filter((v) => shardOf(`${src(repo)}:${v}`, 3) === i);
+    assert.deepEqual(rep.units.map((u) => u.source).sort(), mine.map((v) => src(`${repo}:${v}`)).sort(), `shard ${i}: its share only`);
+    assert.equal(rep.totals.copied, mine.length);
+    seen.push(...rep.units.map((u) => u.source));
+  }
+  assert.deepEqual(seen.sort(), wanted.map((v) => src(`${repo}:${v}`)).sort(), 'each tag in exactly one shard; together the six newest');
+  const tags = (await (await fetch(`http://${R.anon2.host}/v2/${prefix}/${repo}/tags/list`)).json()) as { tags: string[] };
+  assert.deepEqual(tags.tags.sort(), [...wanted].sort());
+  const log = await registryLogSince('anon', mark);
+  for (const v of versions) {
+    const n = log.filter((q) => q.method === 'GET' && q.uri.startsWith(`/v2/${repo}/manifests/${v}`)).length;
+    assert.equal(n, wanted.includes(v) ? 1 : 0, `${repo}:${v} read ${n} times at the source`);
+  }
+  assert.equal(log.filter((q) => q.uri.startsWith(`/v2/${repo}/tags/list`)).length, 3, 'every shard lists the repository once');
+  // A bad value: one E_INPUT line (exit 2), and no request.
+  const bad = writeFile('shard-bad.yaml', text.replace('shard: tag', 'shard: tags'));
+  const quiet = await settledLogMark('anon');
+  assertOneErrorLine(await runCli(['sync', '--shard', '0/3', bad], { env }), 2, 'E_INPUT', /shard-bad\.yaml: images\[0\] \([^)]*\): "shard" must be "repository" .* or "tag" .* \(got "tags"\)/);
+  assert.deepEqual(await registryLogSince('anon', quiet), [], 'nothing read for a bad file');
 });
 
 test('sync: a source image that answers 500 fails alone (exit 8); the next run copies only that one', async () => {

@@ -209,8 +209,8 @@ describe('parseSyncFile: every mistake is one E_INPUT line naming file, entry an
 
   it('unknown keys anywhere, with their line and the known ones listed', () => {
     fails(`${ok}image: x\n`, /^sync\.yaml: "image" \(line 5\) is not a known key \(known: defaults, images\)$/);
-    fails(`defaults: {target: r.io}\n${ok}`, /^sync\.yaml: "defaults\.target" \(line 1\) is not a known key \(known: targets, platforms, referrers\)$/);
-    fails('images:\n  - source: ghcr.io/acme/app\n    tag: "1"\n', /^sync\.yaml: images\[0\] \(ghcr\.io\/acme\/app\): "tag" \(line 3\) is not a known key \(known: source, tags, targets, target, platforms, referrers\)$/);
+    fails(`defaults: {target: r.io}\n${ok}`, /^sync\.yaml: "defaults\.target" \(line 1\) is not a known key \(known: targets, platforms, referrers, shard\)$/);
+    fails('images:\n  - source: ghcr.io/acme/app\n    tag: "1"\n', /^sync\.yaml: images\[0\] \(ghcr\.io\/acme\/app\): "tag" \(line 3\) is not a known key \(known: source, tags, targets, target, platforms, referrers, shard\)$/);
     fails('images:\n  - {source: a.io/x, targets: r.io, tags: {regexp: "^v"}}\n', /images\[0\] \(a\.io\/x\): "tags\.regexp" \(line 2\) is not a known key \(known: regex, semver, newest, prerelease\)/);
     // The tenth entry of a longer file: the line is the one a reader needs.
     const many = ['defaults:', '  targets: [r.io/m]', 'images:', ...Array.from({ length: 9 }, (_, i) => `  - source: a.io/x${i}\n    tags: all`), '  - source: a.io/y', '    tags:', '      semver: "^1"', '      newset: 3', ''].join('\n');
