@@ -633,17 +633,21 @@ export class TargetSet {
   }
 
   /**
-   * PUTs a manifest. When the registry answers MANIFEST_BLOB_UNKNOWN and a blob the manifest
-   * names was taken on a 201's word in this run at this repository — by this image, or by
-   * another of the run that this one then skipped as landed (copy --all-tags, sync) — those
-   * blobs are HEADed (E_REGISTRY when one is missing) and the PUT is sent once more: a registry
-   * whose 201 came before the blob was readable gets that time.
+   * PUTs a manifest. When the registry answers MANIFEST_BLOB_UNKNOWN (or DIGEST_INVALID, below)
+   * and a blob the manifest names was taken on a 201's word in this run at this repository — by
+   * this image, or by another of the run that this one then skipped as landed (copy --all-tags,
+   * sync) — those blobs are HEADed (E_REGISTRY when one is missing) and the PUT is sent once
+   * more: a registry whose 201 came before the blob was readable gets that time. DIGEST_INVALID
+   * is distribution's answer when another writer (another shard of a `shard: tag` sync, another
+   * job) wrote the same blob into the repository meanwhile and the manifest's check read the
+   * blob's link file while it was being rewritten (empty: distribution/distribution#4489); the
+   * link is whole again a moment later.
    */
   private async putManifest(t: TransferTarget, ref: string, m: ManifestToWrite): Promise<void> {
     try {
       await t.ep.client.putManifest(t.ep.repo, ref, m.bytes, m.mediaType);
     } catch (err) {
-      if (!(err instanceof RegpushError) || !err.details.registryCodes?.includes('MANIFEST_BLOB_UNKNOWN')) throw err;
+      if (!(err instanceof RegpushError) || !err.details.registryCodes?.some((c) => RECHECKED_CODES.has(c))) throw err;
       const check = this.recheck(t, m);
       if (!check) throw err;
       await check;
@@ -719,6 +723,9 @@ export class TargetSet {
     this.run.setFinished(this);
   }
 }
+
+/** A manifest PUT's refusals that a check of the blobs taken on a 201's word may clear (TargetSet.putManifest). */
+const RECHECKED_CODES = new Set(['MANIFEST_BLOB_UNKNOWN', 'DIGEST_INVALID']);
 
 /**
  * planBlob, where a mount of the blob was sent with the HEAD (startEarly): a HEAD that fails is

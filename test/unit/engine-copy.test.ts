@@ -226,6 +226,16 @@ test('a target whose HEAD says "present" but which lacks the blob answers MANIFE
   assert.equal(good.manifest('app', '1')?.digest, img.digest);
 });
 
+test('a manifest PUT refused once with DIGEST_INVALID (distribution reading a blob link another writer is rewriting): the blobs taken on their 201 are HEADed and the manifest is sent once more', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const img = src.seedImage('base/app', { tags: ['1'] });
+  dst.fault({ kind: 'manifest', method: 'PUT' }, { kind: 'status', status: 400, code: 'DIGEST_INVALID', message: 'provided digest did not match uploaded content' }, { times: 1 });
+  await copy({ from: src.ref('base/app:1'), to: [dst.ref('app:1')], retries: 0, ...fakeLibraryOptions(src, dst) });
+  assert.deepEqual(dst.requests({ kind: 'manifest', method: 'PUT' }).map((r) => r.status), [400, 201]);
+  assert.equal(dst.manifest('app', '1')?.digest, img.digest);
+  assert.ok(dst.count({ kind: 'blob', method: 'HEAD', status: 200 }) >= 1, 'the blobs were checked before the second PUT');
+});
+
 test('a target that loses a blob it accepted with a 201: the manifest PUT is refused, the HEAD after it names the blob, no manifest', async () => {
   const [src, dst] = [await fake(), await fake()];
   const img = src.seedImage('base/app', { tags: ['1'] });
