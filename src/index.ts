@@ -24,8 +24,8 @@ export type { ConnectionOptions } from './registry/connection-options.js';
 /** The wording of a failed connection's hints (ConnectionOptions.connectionNames; the CLI's flags). */
 export type { ConnectionNames } from './options-check.js';
 export { DEFAULT_CERTS_DIRS, defaultCertsDirs, type RegistryTlsOptions } from './http/tls-options.js';
-/** Registry mirrors (ConnectionOptions.mirrors) from the files users already have; the caller reads the files. */
-export { mirrorsFromRegistriesConf, mirrorsFromDaemonJson, mergeMirrorMaps, type MirrorMap, type BlockedPrefixes, type InsecureHosts, type RegistriesConfMirrors } from './registry/mirror-config.js';
+/** Registry mirrors (ConnectionOptions.mirrors) and insecure hosts (insecureTlsRegistries) from the files users already have; the caller reads the files. */
+export { mirrorsFromRegistriesConf, mirrorsFromDaemonJson, insecureFromDaemonJson, mergeMirrorMaps, type MirrorMap, type BlockedPrefixes, type InsecureHosts, type RegistriesConfMirrors } from './registry/mirror-config.js';
 export type { BlobReport, BlobAction, BlobEvents } from './transfer/blob-report.js';
 export type { Logger } from './log.js';
 /** The run's secrets (ConnectionOptions.secrets): what the auth layer learns, for scrubbing what a caller prints. */

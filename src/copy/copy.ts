@@ -11,7 +11,7 @@ import { formatPlatform, parsePlatform } from '../image/platform.js';
 import type { Platform } from '../image/types.js';
 import { parseManifest } from '../image/manifest.js';
 import { isIndexMediaType } from '../image/mediatypes.js';
-import { checkTag, formatReference, manifestRef, parseReference, type ImageReference } from '../ref/reference.js';
+import { checkTag, formatReference, manifestRef, parseReferenceAs, type ImageReference } from '../ref/reference.js';
 import { checkOptions, optionPaths, STRINGS, type OptionNames, type Shape } from '../options-check.js';
 import { anchorPaths, CONNECTION_SHAPE } from '../registry/connect.js';
 import { checkImages, checkJobs } from '../transfer/concurrency.js';
@@ -78,7 +78,7 @@ const COPY_EVENTS = Object.keys(COPY_SHAPE.fields.events.fields);
 /** copy() once its options' shape is checked and its callbacks guarded. */
 async function copyChecked(opts: CopyOptions, callbacks: CallerCallbacks, names: OptionNames): Promise<CopyResult> {
   if (!opts.to.length) throw new UsageError('copy needs at least one target');
-  const srcRef = parseReference(opts.from);
+  const srcRef = parseReferenceAs(opts.from, opts.connectionNames);
   // With --all-tags a target is a repository: named without the `latest` a reference defaults to
   // (each tag is written under its own name), in the report and in its errors.
   if (opts.allTags) {
@@ -89,7 +89,7 @@ async function copyChecked(opts: CopyOptions, callbacks: CallerCallbacks, names:
     // The same for --tag: every tag's image would be written under it in turn, the last one winning.
     if (opts.tags?.length) throw new UsageError(`${names.about('allTags')} copies every tag under its own name: ${names.name('tags', opts.tags[0])} cannot go with it`);
   }
-  const dstRefs = opts.to.map((t) => parseReference(t)).map((r): ImageReference => (opts.allTags && !r.digest ? { registry: r.registry, repository: r.repository } : r));
+  const dstRefs = opts.to.map((t) => parseReferenceAs(t, opts.connectionNames)).map((r): ImageReference => (opts.allTags && !r.digest ? { registry: r.registry, repository: r.repository } : r));
   for (const d of dstRefs) if (d.digest) throw new InvalidReferenceError(`${names.about('to')} must name a tag or a repository, not a digest: ${formatReference(d)}`);
   const extraTags = (opts.tags ?? []).map(checkTag);
   const platforms: Platform[] | undefined =

@@ -42,6 +42,8 @@ export interface RegistryTlsOptions {
    * so that a file the `env` option also names is not added to every host a second time. Given,
    * it is the NODE_EXTRA_CA_CERTS in effect: it wins over another file in `env.NODE_EXTRA_CA_CERTS`,
    * which is then not trusted (a warning says so), as the explicit options win over `env` elsewhere.
+   * One that cannot be read, or holds no PEM certificate (Node reads it as PEM only), added nothing
+   * to Node's trust: it is not added back, and no hint calls it trusted.
    */
   nodeExtraCaCerts?: string;
 }

@@ -256,12 +256,12 @@ export function tlsResolver(opts: ResolverTlsOptions, logger: Logger = silentLog
   // holds no certificate, is one warning, and verification goes on with the other roots: as Node
   // does with the variable it starts with, and as the CLI does with that one (it was E_INPUT for
   // every host here, a warning there, for the same variable).
-  let everywhereFailed = false;
+  let everywhereIgnored: string | undefined;
   let everywhereText: Promise<string | undefined> | undefined;
   const everywhereCa = (): Promise<string | undefined> => {
     if (everywhere === undefined) return Promise.resolve(undefined);
     const ignored = (why: string): undefined => {
-      everywhereFailed = true;
+      everywhereIgnored = why;
       logger.warn(ignoredExtraCaWarning(everywhere, why));
       return undefined;
     };
@@ -275,16 +275,24 @@ export function tlsResolver(opts: ResolverTlsOptions, logger: Logger = silentLog
   // (and the CLI's warning naming the variable): so is it here, rather than fail only the hosts
   // that have CAs of their own while every other one goes on.
   // Read before any handshake (every one waits for its host's settings), whether or not a host
-  // adds it back: a hint must not call it trusted when Node could not read it.
-  let nodeExtraFailed = false;
+  // adds it back: a hint must not call it trusted when Node could not read it. Nor when it holds
+  // no PEM certificate (Node reads PEM only, and adds nothing from such a file; Node 20 says
+  // nothing of one without any PEM block): a warning says so here, as for env's file.
+  let nodeExtraIgnored: string | undefined;
   let nodeExtraText: Promise<string | undefined> | undefined;
   const nodeExtraCa = (): Promise<string | undefined> => {
     const file = opts.nodeExtraCaCerts;
     if (file === undefined) return Promise.resolve(undefined);
     return (nodeExtraText ??= readFile(file).then(
-      (bytes) => bytes.toString('utf8'),
+      (bytes) => {
+        const text = bytes.toString('utf8');
+        if (PEM_CERTIFICATE.test(text)) return text;
+        nodeExtraIgnored = 'it holds no PEM certificate';
+        logger.warn(ignoredExtraCaWarning(file, nodeExtraIgnored));
+        return undefined;
+      },
       (err: unknown) => {
-        nodeExtraFailed = true;
+        nodeExtraIgnored = `cannot read it (${unreadable(err)})`;
         const code = (err as NodeJS.ErrnoException).code ?? 'read error';
         logger.debug(`NODE_EXTRA_CA_CERTS=${file}: cannot read it (${code}); not added back, as Node did not add it`);
         return undefined;
@@ -301,7 +309,12 @@ export function tlsResolver(opts: ResolverTlsOptions, logger: Logger = silentLog
   // The NODE_EXTRA_CA_CERTS in effect, whichever way it is set: a TLS failure's hint does not
   // advise it again. Not one that was ignored (a warning said so; Node's own warned at start):
   // that one verified nothing, and a hint calling it trusted would send the user looking elsewhere.
-  const extraCaSet = (): string | undefined => (opts.nodeExtraCaCerts !== undefined ? (nodeExtraFailed ? undefined : opts.nodeExtraCaCerts) : everywhereFailed ? undefined : everywhere);
+  const extraCaSet = (): string | undefined => (opts.nodeExtraCaCerts !== undefined ? (nodeExtraIgnored ? undefined : opts.nodeExtraCaCerts) : everywhereIgnored ? undefined : everywhere);
+  // That one ignored, and why: the hint says it added no CA before advising the variable.
+  const extraCaIgnored = (): string | undefined => {
+    const [file, why] = opts.nodeExtraCaCerts !== undefined ? [opts.nodeExtraCaCerts, nodeExtraIgnored] : [everywhere, everywhereIgnored];
+    return why === undefined ? undefined : `NODE_EXTRA_CA_CERTS=${file} adds no CA: ${why}; `;
+  };
   const offList = opts.verifyOff ?? [];
   /**
    * The verifyOff entry covering a host, by the rule the scheme choice uses (hostEntryFor: an entry
@@ -436,7 +449,7 @@ export function tlsResolver(opts: ResolverTlsOptions, logger: Logger = silentLog
         return `a CA is given for ${name} already (${files}), and this failure is not one another CA fixes: check the TLS setup of ${name} (the protocol versions and cipher suites it accepts, the certificate chain it sends)`;
       }
       const set = extraCaSet();
-      const extraCa = set ? `; NODE_EXTRA_CA_CERTS (${set}) is trusted already and did not verify it` : '; NODE_EXTRA_CA_CERTS=PATH trusts a CA for every registry';
+      const extraCa = set ? `; NODE_EXTRA_CA_CERTS (${set}) is trusted already and did not verify it` : `; ${extraCaIgnored() ?? ''}NODE_EXTRA_CA_CERTS=PATH trusts a CA for every registry`;
       return `to trust its CA add ${names.caCert(name)}${dir ? ` or put the CA as a .crt file in ${dir}${others}` : ''}${kind === 'untrusted' ? extraCa : ''}`;
     },
   };

@@ -73,7 +73,7 @@ export async function inspect(reference: string | ImageReference, given: Inspect
   checkOptions('inspect()', given, INSPECT_SHAPE);
   checkConnectionRanges(given, optionPaths('inspect()').about);
   const opts = anchorPaths(given); // relative paths (TLS files, env's path variables) taken in the `cwd` option
-  const ref = referenceArgument(reference);
+  const ref = referenceArgument(reference, opts.connectionNames);
   const want = opts.platform ? parsePlatform(opts.platform) : undefined;
   // Its own signal (operationSignal): the caller's gets no listener per request, and one already fired sends nothing.
   const signal = operationSignal(opts.signal);

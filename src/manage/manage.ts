@@ -12,7 +12,7 @@ import { isImageConfigMediaType } from '../image/mediatypes.js';
 import { formatPlatform, osVersionChoice, parsePlatform, selectPlatform } from '../image/platform.js';
 import type { Platform } from '../image/types.js';
 import { silentLogger, type Logger } from '../log.js';
-import { checkTag, formatReference, manifestRef, parseReference, referenceArgument, repositoryName, type ImageReference } from '../ref/reference.js';
+import { checkTag, formatReference, manifestRef, parseReferenceAs, referenceArgument, repositoryName, type ImageReference } from '../ref/reference.js';
 import { registryHostOf } from '../ref/registry.js';
 import type { RegistryClient } from '../registry/registry-client.js';
 import { checkArgument, checkOptions, optionPaths, REFERENCE_ARGUMENT, STRINGS, type ConnectionNames, type OptionNames, type Shape } from '../options-check.js';
@@ -64,14 +64,15 @@ function isNameWithPort(input: string): boolean {
 
 /**
  * Parses a repository name for `tags`: a tag or digest there is a mistake (the command lists the
- * tags of the whole repository), reported rather than ignored.
+ * tags of the whole repository), reported rather than ignored. `names`: the operation's
+ * `connectionNames` (parseReferenceAs).
  * @internal
  */
-export function parseRepository(input: string): ImageReference {
+export function parseRepository(input: string, names?: ConnectionNames): ImageReference {
   if (looksLikeRegistry(input)) {
     throw new InvalidReferenceError(`${JSON.stringify(input)} is a registry, not a repository; name a repository in it, e.g. ${input}/app`);
   }
-  const ref = parseReference(input);
+  const ref = parseReferenceAs(input, names);
   const lastPart = input.slice(input.lastIndexOf('/') + 1);
   if (ref.digest !== undefined || lastPart.includes(':')) {
     // `registry:5000` is a Docker Hub image with tag 5000 as a reference, and as likely a registry
@@ -122,7 +123,7 @@ export async function listTags(repository: string | ImageReference, opts: ListTa
   checkArgument('listTags()', 'repository', repository, REFERENCE_ARGUMENT);
   checkOptions('listTags()', opts, LIST_TAGS_SHAPE);
   checkConnectionRanges(opts, optionPaths('listTags()').about);
-  const ref = typeof repository === 'string' ? parseRepository(repository) : referenceArgument({ registry: repository.registry, repository: repository.repository });
+  const ref = typeof repository === 'string' ? parseRepository(repository, opts.connectionNames) : referenceArgument({ registry: repository.registry, repository: repository.repository }, opts.connectionNames);
   const pageSize = pageSizeOf(opts);
   return withClient(
     ref,
@@ -188,7 +189,7 @@ export async function digestOf(reference: string | ImageReference, opts: DigestO
   checkArgument('digestOf()', 'reference', reference, REFERENCE_ARGUMENT);
   checkOptions('digestOf()', opts, DIGEST_SHAPE);
   checkConnectionRanges(opts, optionPaths('digestOf()').about);
-  const ref = referenceArgument(reference);
+  const ref = referenceArgument(reference, opts.connectionNames);
   const want = opts.platform === undefined ? undefined : parsePlatform(opts.platform);
   const log = opts.logger ?? silentLogger;
   return withClient(ref, 'from', ['pull'], opts, (client, names) => (want ? platformDigest(client, ref, want, log) : resolveDigest(client, names, ref, log)), 'tags');
@@ -258,7 +259,7 @@ export async function tagImage(reference: string | ImageReference, newTags: stri
   checkArgument('tagImage()', 'newTags', newTags, STRINGS);
   checkOptions('tagImage()', opts, MANAGE_SHAPE);
   checkConnectionRanges(opts, optionPaths('tagImage()').about);
-  const ref = referenceArgument(reference);
+  const ref = referenceArgument(reference, opts.connectionNames);
   if (newTags.length === 0) throw new UsageError('name at least one new tag');
   for (const t of newTags) {
     if (/[/@]/.test(t) || t.includes(':')) {
@@ -341,7 +342,7 @@ export async function deleteImageAs(reference: string | ImageReference, opts: De
   checkArgument('deleteImage()', 'reference', reference, REFERENCE_ARGUMENT);
   checkOptions('deleteImage()', opts, DELETE_SHAPE);
   checkConnectionRanges(opts, (o) => names.about(o));
-  const ref = referenceArgument(reference);
+  const ref = referenceArgument(reference, opts.connectionNames);
   const log = opts.logger ?? silentLogger;
   return withClient(ref, 'to', deleteScopeActions(ref.registry), opts, async (client, hintNames) => {
     const lookup = manifestLookup(client, log);

@@ -14,7 +14,7 @@ import { isWindows, mayBeWindows, parsePlatform, platformMatches, pushPlatform }
 import type { Platform } from '../image/types.js';
 import { checkEpochSeconds, checkReadable, epochFromEnv, firstSymlink, GZIP_LEVELS, hasContent, isWindowsStylePath, MAX_ID, MAX_LANES, normaliseDest, resolveLayerOptions, takenIn, validateSources, windowsDestination, windowsSymlinkRefused, type LayerSource } from '../layer/index.js';
 import { silentLogger, type Logger } from '../log.js';
-import { checkTag, parseReference, type ImageReference } from '../ref/reference.js';
+import { checkTag, parseReferenceAs, type ImageReference } from '../ref/reference.js';
 import { STRINGS, type OptionNames, type Shape } from '../options-check.js';
 import { CONNECTION_SHAPE, workingDirectory } from '../registry/connect.js';
 import { checkConnectionRanges } from '../registry/limits.js';
@@ -122,11 +122,11 @@ export async function checkInputs(opts: PushOptions, names: OptionNames): Promis
   const cwd = workingDirectory(opts.cwd);
   const toList = Array.isArray(opts.to) ? opts.to : [opts.to];
   if (toList.length === 0) throw new UsageError(`${names.op ?? 'push'} needs a target (${names.name('to')})`);
-  const toRefs = toList.map((t) => parseReference(t));
+  const toRefs = toList.map((t) => parseReferenceAs(t, opts.connectionNames));
   for (const [i, r] of toRefs.entries()) if (r.digest) throw new InvalidReferenceError(`${names.about('to')} must name a tag, not a digest: ${toList[i]}`);
   for (const t of opts.tags ?? []) checkTag(t);
   for (const r of toRefs) checkTag(r.tag ?? 'latest');
-  const fromRef = opts.from === 'scratch' ? undefined : parseReference(opts.from);
+  const fromRef = opts.from === 'scratch' ? undefined : parseReferenceAs(opts.from, opts.connectionNames);
   const jobs = checkJobs(opts.jobs, names.about('jobs'));
   checkConnectionRanges(opts, (o) => names.about(o));
   const env = opts.env ?? {};

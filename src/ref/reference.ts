@@ -4,6 +4,7 @@
  * what it means to `docker pull`. Pure: no I/O, no globals.
  */
 import { InvalidReferenceError } from '../errors.js';
+import { connectionOptionNames, type ConnectionNames } from '../options-check.js';
 import { HOST, NAME_TOTAL_LENGTH_MAX, PATH_COMPONENT, digestProblem, tagProblem } from './grammar.js';
 import { DOCKER_HUB, canonicalRegistry, isLoopbackHost } from './registry.js';
 
@@ -27,9 +28,11 @@ function fail(input: string, problem: string): never {
 /**
  * What to write instead of a reference with a scheme. "http://" usually means the registry
  * serves plain HTTP: dropped alone, the reference is then asked over HTTPS, and fails again
- * unless the host is named insecure (a loopback host is spoken to in plain HTTP already).
+ * unless the host is named insecure (a loopback host is spoken to in plain HTTP already). The
+ * setting that does so is named as the caller gives it (`names`: the CLI's --insecure-registry,
+ * the library's insecureRegistries).
  */
-function schemeProblem(input: string, scheme: string): string {
+function schemeProblem(input: string, scheme: string, names: ConnectionNames): string {
   const rest = input.slice(scheme.length);
   const slash = rest.indexOf('/');
   const host = slash > 0 ? rest.slice(0, slash) : '';
@@ -39,26 +42,35 @@ function schemeProblem(input: string, scheme: string): string {
   // with capitals is no reference at all.
   let written: ImageReference;
   try {
-    written = parseReference(rest);
+    written = parseReferenceAs(rest, names);
   } catch (err) {
     const problem = err instanceof InvalidReferenceError ? err.message.replace(/^invalid image reference "[^"]*": /, '') : String(err);
     return `a reference has no scheme; drop "${scheme}" (what is left is not a reference either: ${problem})`;
   }
   if (written.registry !== host.toLowerCase()) {
-    return `a reference has no scheme, and without "${scheme}" this one would not name the registry ${host}: write the registry with its port or a full name (${host}:5000/…, ${host}.example.com/…) and, for plain HTTP, add --insecure-registry (library: insecureRegistries)`;
+    return `a reference has no scheme, and without "${scheme}" this one would not name the registry ${host}: write the registry with its port or a full name (${host}:5000/…, ${host}.example.com/…) and, for plain HTTP, add ${names.insecureSetting}`;
   }
   if (isLoopbackHost(host)) return `a reference has no scheme; drop "${scheme}" ("${rest}"): a loopback registry is asked in plain HTTP already`;
-  return `a reference has no scheme; drop "${scheme}" and add --insecure-registry ${host} for plain HTTP (library: insecureRegistries: ["${host}"]): "${rest}"`;
+  return `a reference has no scheme; drop "${scheme}" and add ${names.insecure(host)} for plain HTTP: "${rest}"`;
 }
 
 /** Parses and normalises an image reference; throws InvalidReferenceError saying what is wrong. */
 export function parseReference(input: string): ImageReference {
+  return parseReferenceAs(input, undefined);
+}
+
+/**
+ * parseReference for an operation: `names` (its `connectionNames` option; the library's options
+ * when absent) word the advice for an `http://` reference.
+ * @internal
+ */
+export function parseReferenceAs(input: string, names: ConnectionNames | undefined): ImageReference {
   if (typeof input !== 'string') fail(String(input), 'reference must be a string');
   if (input === '') fail(input, 'reference is empty');
   if (input.trim() !== input) fail(input, 'reference has leading or trailing whitespace');
   if (/\s/.test(input)) fail(input, 'reference contains whitespace');
   const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//.exec(input);
-  if (scheme) fail(input, schemeProblem(input, scheme[0]));
+  if (scheme) fail(input, schemeProblem(input, scheme[0], names ?? connectionOptionNames));
 
   // The digest is everything after the first "@"; a second "@" makes the digest invalid below.
   let rest = input;
@@ -111,11 +123,12 @@ export function parseReference(input: string): ImageReference {
  * A reference as the operations take it: a string parsed, or an object checked as if it had been
  * written out — a plain-JS caller's `{ repository: 'team/../other/app' }` would otherwise reach the
  * URLs unchecked (and write into another repository) where the same string is refused. The
- * object's own tag and digest are kept (none is added), its names are canonicalised.
+ * object's own tag and digest are kept (none is added), its names are canonicalised. `names`:
+ * the operation's `connectionNames` (parseReferenceAs).
  */
-export function referenceArgument(value: string | ImageReference): ImageReference {
-  if (typeof value === 'string') return parseReference(value);
-  const checked = parseReference(formatReference(value));
+export function referenceArgument(value: string | ImageReference, names?: ConnectionNames): ImageReference {
+  if (typeof value === 'string') return parseReferenceAs(value, names);
+  const checked = parseReferenceAs(formatReference(value), names);
   if (checked.registry !== canonicalRegistry(value.registry)) {
     fail(formatReference(value), `registry "${value.registry}" is not a registry host (a host has a "." or a ":port", or is localhost)`);
   }

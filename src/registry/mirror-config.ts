@@ -238,9 +238,9 @@ export function mirrorsFromDaemonJson(text: string, source: string): MirrorMap {
  * does not speak TLS; regpush's insecure-TLS hosts mean the same (InsecureHosts, each naming
  * `insecure-registries in SOURCE`). A range covers registries named by an address in it, as
  * --insecure-registry's do (dockerd also resolves a name to check its addresses). An `http://` or
- * `https://` before an entry is dropped, as dockerd drops it. Other keys are ignored. The CLI's
- * (not exported by the library).
- * @internal
+ * `https://` before an entry is dropped, as dockerd drops it. Other keys are ignored. What it
+ * returns is the `insecureTlsRegistries` option, as registries.conf's `insecure` is
+ * (mirrorsFromRegistriesConf).
  */
 export function insecureFromDaemonJson(text: string, source: string): InsecureHosts {
   const list = daemonJsonObject(text, source)[DAEMON_INSECURE_REGISTRIES];

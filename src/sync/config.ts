@@ -7,10 +7,10 @@
 import { isAlias, isMap, isScalar, LineCounter, parseDocument, YAMLParseError, type Document } from 'yaml';
 import semver from 'semver';
 import { InputError, RegpushError, UsageError } from '../errors.js';
-import { STRINGS, type Shape } from '../options-check.js';
+import { STRINGS, type ConnectionNames, type Shape } from '../options-check.js';
 import { formatPlatform, parsePlatform } from '../image/platform.js';
 import { tagProblem } from '../ref/grammar.js';
-import { formatReference, parseReference, repositoryName, withTag, type ImageReference } from '../ref/reference.js';
+import { formatReference, parseReference, parseReferenceAs, repositoryName, withTag, type ImageReference } from '../ref/reference.js';
 import { isDockerHub } from '../ref/registry.js';
 import { jsonProblem } from './json-check.js';
 import { copyKey, formatTargetPrefix, parseTargetPrefix, targetReference, targetRepository } from './target.js';
@@ -102,11 +102,12 @@ type Raw = Record<string, unknown>;
 /** Where a key stands in the file: its line, from 1 (undefined where it cannot be told). */
 type KeyLine = (path: readonly (string | number)[], key: string) => number | undefined;
 
-/** Builds errors that all start "<file>: <entry>: ". */
+/** Builds errors that all start "<file>: <entry>: "; `names` word a reference's plain-HTTP advice (parseReferenceAs). */
 class Problems {
   constructor(
     readonly file: string,
     readonly lineOf: KeyLine = () => undefined,
+    readonly names?: ConnectionNames,
   ) {}
   at(entry: string | undefined, key: string | undefined, why: string): InputError {
     const where = [this.file, entry, key === undefined ? undefined : `"${key}"`].filter((x) => x !== undefined).join(': ');
@@ -119,12 +120,21 @@ class Problems {
  * is read as JSON (exact error positions), anything else as YAML 1.2.
  */
 export function parseSyncFile(text: string, fileName: string): SyncSpec {
+  return parseSyncFileAs(text, fileName, undefined);
+}
+
+/**
+ * parseSyncFile for a caller whose plain-HTTP setting has another name (the CLI's
+ * --insecure-registry): `names` word the advice for an `http://` reference.
+ * @internal
+ */
+export function parseSyncFileAs(text: string, fileName: string, names: ConnectionNames | undefined): SyncSpec {
   // A plain-JS caller's wrong types: E_USAGE, as every operation's options are checked.
   if (typeof text !== 'string' || typeof fileName !== 'string') {
     throw new UsageError(`parseSyncFile(): text and fileName must be strings (got ${typeof text === 'string' ? 'a string' : text === null ? 'null' : typeof text}, ${typeof fileName === 'string' ? 'a string' : fileName === null ? 'null' : typeof fileName})`);
   }
   const { data, lineOf } = /\.json$/i.test(fileName) ? readJson(text, fileName) : readYaml(text, fileName);
-  const p = new Problems(fileName, lineOf);
+  const p = new Problems(fileName, lineOf, names);
   if (!isObject(data)) throw new InputError(`${fileName}: a sync file is a mapping with an "images" list (and optional "defaults")`, { details: { file: fileName } });
   unknownKeys(p, data, TOP_KEYS, undefined, []);
   const defaults = data.defaults === undefined || data.defaults === null ? {} : data.defaults;
@@ -337,7 +347,7 @@ function hasWrittenTag(written: string): boolean {
 
 function reference(p: Problems, label: string, key: string, text: string): ImageReference {
   try {
-    return parseReference(text);
+    return parseReferenceAs(text, p.names);
   } catch (err) {
     if (err instanceof RegpushError) throw p.at(label, key, `is not a valid image reference: ${err.message.replace(/^invalid image reference /, '')}`);
     throw err;

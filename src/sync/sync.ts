@@ -40,7 +40,7 @@ import { CallerCallbacks } from '../transfer/callbacks.js';
 /** Images in flight by default (the engine's, shared with copy --all-tags). */
 import { BLOB_EVENTS_SHAPE } from '../transfer/types.js';
 import type { PullMeter } from '../transfer/graph.js';
-import { copyImage, type ImageCopyOutcome } from '../transfer/image-copy.js';
+import { copyImage, type AlikeWarning, type ImageCopyOutcome } from '../transfer/image-copy.js';
 import { checkSpecValues, rawSyncSpec, SYNC_SPEC_SHAPE } from './config.js';
 import { OutageBreaker, outageThreshold } from './outage.js';
 import { expandEntries, type Expanded, type Work } from './expand.js';
@@ -438,7 +438,7 @@ async function syncUnit(run: TransferRun, w: Work, platforms: ReturnType<typeof 
     // round trip); a changed image started before that answer pays a HEAD more (and a round trip
     // more before its children are read), and an unchanged index whose referrers are walked reads
     // the index at a target (no pull) — only the images started before the first answer.
-    const outcome = await copyImage(set, run.source(w.unit.source), manifestRef(w.unit.source), { platforms, referrers: w.image.referrers, dryRun: opts.dryRun, warn: (m) => run.logger.warn(`${source}: ${m}`), pulls, headUntilKnown: true, names });
+    const outcome = await copyImage(set, run.source(w.unit.source), manifestRef(w.unit.source), { platforms, referrers: w.image.referrers, dryRun: opts.dryRun, warn: (m) => run.logger.warn(`${source}: ${m}`), warnAlike: (kind, m) => warnOnceInRun(run, kind, `${source}: ${m}`), pulls, headUntilKnown: true, names });
     breaker.succeeded(w.unit.source.registry);
     tellTargets();
     result.sourceDigest = outcome.sourceDigest;
@@ -457,6 +457,24 @@ async function syncUnit(run: TransferRun, w: Work, platforms: ReturnType<typeof 
     set.finish();
   }
   return result;
+}
+
+/** What the first warning of each alike kind adds: that later images' are not warned of again. */
+const LATER: Record<AlikeWarning, string> = {
+  moved: 'later images whose referrers stay behind for this reason are not warned of again',
+  bound: 'later images whose referrer walk stops at a bound are not warned of again',
+};
+
+/**
+ * A referrer warning that every image of the run may give alike (an entry's `platforms` gives
+ * each of its images the same line; `--quiet` keeps warnings, so 2,000 images were 2,000 lines):
+ * said once per kind, later ones at debug level. Each unit's report still counts what it left
+ * behind (`referrersSkipped`), and the summary the total.
+ */
+function warnOnceInRun(run: TransferRun, kind: AlikeWarning, line: string): void {
+  if (run.warnedOnce.has(kind)) return run.logger.debug(line);
+  run.warnedOnce.add(kind);
+  run.logger.warn(`${line} (${LATER[kind]}: each image's result counts its referrers left behind)`);
 }
 
 /** The counts of a target nothing was done at. */

@@ -80,6 +80,8 @@ export class TransferRun implements SetOwner {
   readonly warmRepos = new Set<string>();
   /** Target registries a set-aside warning has been given for (SetOwner.asideWarned). */
   readonly asideWarned = new Set<string>();
+  /** The kinds of warning said once in the run, every image giving them alike (sync's referrer warnings, ImageCopyOptions.warnAlike). */
+  readonly warnedOnce = new Set<string>();
 
   constructor(private readonly opts: TransferRunOptions) {
     // A signal that fired before the call never fires again: the abort listener below would not

@@ -63,7 +63,17 @@ export interface ImageCopyOptions extends GraphOptions {
    * a GET is not known to count a pull (countsPulls), as the source's own GET first (see `free`).
    */
   readHeldTop?: boolean;
+  /**
+   * Where the referrer warnings that every image of a run may give alike go, by kind: `moved`,
+   * the referrers of a manifest written under a new digest left behind (leftBehind); `bound`, those
+   * a bound of the walk left (cutOff). sync says each kind once per run (an entry's `platforms`
+   * gives every image of it the same line). Without it they go to `warn`, as copy's do (one image).
+   */
+  warnAlike?: (kind: AlikeWarning, msg: string) => void;
 }
+
+/** The kinds of ImageCopyOptions.warnAlike. */
+export type AlikeWarning = 'moved' | 'bound';
 
 /** What happened to one image at its targets. */
 export interface ImageCopyOutcome {
@@ -339,12 +349,13 @@ async function copyGraph(set: TargetSet, source: RepoEndpoint, graph: CopyGraph,
 async function copyReferrers(set: TargetSet, source: RepoEndpoint, outcome: ImageCopyOutcome, opts: ImageCopyOptions): Promise<void> {
   const roots = [outcome.sourceDigest, ...(await copiedChildren(source, outcome, opts))];
   const moved = movedDigests(outcome);
+  const alike = (kind: AlikeWarning, msg: string): void => (opts.warnAlike ? opts.warnAlike(kind, msg) : opts.warn?.(msg));
   let left = 0;
   const find = async (subjects: string[]) => {
     const found = await findReferrers(source, subjects, set.ctx.repos, opts.pulls);
     // Only the first level's subjects can have moved (the image and its children).
     const stay = found.filter((f) => moved.has(f.subject)).length;
-    if (stay > 0) opts.warn?.(leftBehind(stay, found.length - stay, opts));
+    if (stay > 0) alike('moved', leftBehind(stay, found.length - stay, opts));
     left += stay;
     return found.filter((f) => !moved.has(f.subject));
   };
@@ -405,7 +416,7 @@ async function copyReferrers(set: TargetSet, source: RepoEndpoint, outcome: Imag
   const reported = new Map(set.list.map((t) => [t, t.blobs.length]));
   try {
     const walk = await walkReferrers([...new Set(roots)], find, copyOne, REFERRER_BOUNDS, { parallel: REFERRER_COPIES, done: listLevel });
-    if (walk.beyondDepth || walk.beyondTotal) opts.warn?.(cutOff(walk, source, outcome.sourceDigest));
+    if (walk.beyondDepth || walk.beyondTotal) alike('bound', cutOff(walk, source, outcome.sourceDigest));
     count(outcome.referrersSkipped, set.live, left + walk.beyondDepth + walk.beyondTotal);
   } finally {
     for (const t of set.list) inWalkOrder(t.blobs, reported.get(t)!, blobsOf);

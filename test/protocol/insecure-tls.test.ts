@@ -2,7 +2,8 @@
 // loopback: TLS without certificate verification is tried first, plain HTTP when the host does not
 // speak TLS; without the setting, the same self-signed server is an E_TLS failure. The servers listen
 // on this machine's own non-loopback address (skipped where it has none), so the loopback rules
-// (plain HTTP probe first) do not apply.
+// (plain HTTP probe first) do not apply. daemon.json's insecure-registries mean the same, read by
+// the library's insecureFromDaemonJson.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import http from 'node:http';
@@ -14,6 +15,7 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { connect, transportFor } from '../../src/registry/connect.js';
 import { login } from '../../src/login/login.js';
+import { digestOf, insecureFromDaemonJson } from '../../src/index.js';
 import { RegpushError } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
 import { localhostCert } from '../fixtures/localhost-cert.js';
@@ -79,6 +81,23 @@ test('insecure = true off loopback: a self-signed TLS server is read over TLS wi
   assert.deepEqual(warned, [`warn: TLS verification is off for ${host} (insecure = true in /etc/containers/registries.conf): the connection is encrypted, but the server is not authenticated`]);
   // Without the setting the certificate is checked, and refused.
   await assert.rejects(read(host, false, recorder()), (e: unknown) => e instanceof RegpushError && e.code === 'E_TLS');
+});
+
+test('the library\'s insecureFromDaemonJson: daemon.json\'s insecure-registries applied as insecureTlsRegistries, the self-signed server is read (digestOf), its warning naming the file', async (t) => {
+  const ip = ownAddress();
+  if (!ip) return t.skip('no non-loopback IPv4 address');
+  const cert = localhostCert(t);
+  if (!cert) return;
+  const seen: string[] = [];
+  const host = await listen(t, https.createServer({ key: cert.key, cert: cert.cert }, handler('tls', seen)), ip);
+  const daemonJson = JSON.stringify({ 'insecure-registries': [`http://${host}`] });
+  const insecure = insecureFromDaemonJson(daemonJson, '/etc/docker/daemon.json');
+  assert.deepEqual(insecure, { [host]: 'insecure-registries in /etc/docker/daemon.json' });
+  const log = recorder();
+  const got = await digestOf(`${host}/app:v1`, { retries: 0, logger: log, tls: { certsDirs: [] }, insecureTlsRegistries: insecure });
+  assert.equal(got.digest, digest);
+  assert.deepEqual(log.lines.filter((l) => l.startsWith('warn: ')), [`warn: TLS verification is off for ${host} (insecure-registries in /etc/docker/daemon.json): the connection is encrypted, but the server is not authenticated`]);
+  await assert.rejects(digestOf(`${host}/app:v1`, { retries: 0, logger: recorder(), tls: { certsDirs: [] } }), (e: unknown) => e instanceof RegpushError && e.code === 'E_TLS');
 });
 
 test('insecure = true off loopback: a host that speaks only plain HTTP is read over plain HTTP after the TLS attempt fails', async (t) => {

@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import https from 'node:https';
+import { X509Certificate } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
@@ -182,12 +183,44 @@ test('a NODE_EXTRA_CA_CERTS file the CLI cannot read (Node ignored it at start):
   assert.ok(without.stderr.includes(warning), without.stderr);
   assert.equal(withCa.stderr.split(warning).length, 2, 'one warning');
   // A certificate failure's hint does not call that file trusted: it added nothing (was: "NODE_EXTRA_CA_CERTS
-  // (…/gone.pem) is trusted already and did not verify it"), so setting the variable is still the advice.
+  // (…/gone.pem) is trusted already and did not verify it"); it says why, and setting the variable is still the advice.
   const failed = await runMain(['inspect', '--retries', '0', `${host}/app:1`], { env: { ...env, NODE_EXTRA_CA_CERTS: missing }, cwd: dir, io });
   assert.equal(failed.code, 5, failed.stderr);
   assert.ok(failed.stderr.includes(warning), failed.stderr);
-  assert.ok(errorLine(failed).endsWith('; NODE_EXTRA_CA_CERTS=PATH trusts a CA for every registry [E_TLS]'), failed.stderr);
+  assert.ok(errorLine(failed).endsWith(`; NODE_EXTRA_CA_CERTS=${missing} adds no CA: cannot read it (no such file); NODE_EXTRA_CA_CERTS=PATH trusts a CA for every registry [E_TLS]`), failed.stderr);
   assert.doesNotMatch(failed.stderr, /is trusted already/);
+});
+
+test('a NODE_EXTRA_CA_CERTS file the CLI started with that can be read and holds no PEM certificate (Node added nothing from it): one warning, and a certificate failure\'s hint says it added no CA rather than call it trusted (CLI and library)', async (t) => {
+  const server = await untrustedTls(t);
+  if (!server) return;
+  const { host, certFile } = server;
+  const dir = tempDir();
+  const { lib, env } = isolated(dir);
+  const junk = join(dir, 'junk.pem');
+  writeFileSync(junk, 'not a certificate\n');
+  // DER: Node reads the variable's file as PEM only, so this CA is not trusted by Node either.
+  const der = join(dir, 'ca.der');
+  writeFileSync(der, new X509Certificate(readFileSync(certFile)).raw);
+  for (const file of [junk, der]) {
+    const io = { startupExtraCaCerts: file };
+    const warning = `warning: NODE_EXTRA_CA_CERTS=${file}: it holds no PEM certificate; ignored, as Node ignores it: it adds no CA for any registry or proxy\n`;
+    const failed = await runMain(['inspect', '--retries', '0', `${host}/app:1`], { env: { ...env, NODE_EXTRA_CA_CERTS: file }, cwd: dir, io });
+    assert.equal(failed.code, 5, failed.stderr);
+    assert.equal(failed.stderr.split(warning).length, 2, `one warning: ${failed.stderr}`);
+    // Was: "NODE_EXTRA_CA_CERTS (…/junk.pem) is trusted already and did not verify it".
+    assert.ok(errorLine(failed).endsWith(`; NODE_EXTRA_CA_CERTS=${file} adds no CA: it holds no PEM certificate; NODE_EXTRA_CA_CERTS=PATH trusts a CA for every registry [E_TLS]`), failed.stderr);
+    assert.doesNotMatch(failed.stderr, /is trusted already/);
+    // With the registry's own CA the run goes on (E_NOT_FOUND, exit 4: the handshake went through).
+    const withCa = await runMain(['inspect', '--retries', '0', '--ca-cert', `${host}=${certFile}`, `${host}/app:1`], { env: { ...env, NODE_EXTRA_CA_CERTS: file }, cwd: dir, io });
+    assert.equal(withCa.code, 4, withCa.stderr);
+    // The library's tls.nodeExtraCaCerts, the same file: the same warning and hint, in the option's words.
+    const w = warnings();
+    const e = await rejection(inspect(`${host}/app:1`, { ...lib, logger: w.logger, tls: { certsDirs: [], nodeExtraCaCerts: file } }));
+    assert.equal(e.code, 'E_TLS', e.message);
+    assert.ok(e.message.endsWith(`; to trust its CA add tls.caCerts: { "${host}": [PATH] }; NODE_EXTRA_CA_CERTS=${file} adds no CA: it holds no PEM certificate; NODE_EXTRA_CA_CERTS=PATH trusts a CA for every registry`), e.message);
+    assert.deepEqual(w.said, [`NODE_EXTRA_CA_CERTS=${file}: it holds no PEM certificate; ignored, as Node ignores it: it adds no CA for any registry or proxy`]);
+  }
 });
 
 test('a library call\'s env.NODE_EXTRA_CA_CERTS that cannot be read, or holds no certificate: one warning, as the CLI gives for its own, and verification goes on with the other roots (was E_INPUT for every registry)', async (t) => {
@@ -207,7 +240,7 @@ test('a library call\'s env.NODE_EXTRA_CA_CERTS that cannot be read, or holds no
     // Without one, the certificate is not trusted, and the hint does not say the variable was.
     const untrusted = await rejection(inspect(`${host}/app:1`, { ...lib, env }));
     assert.equal(untrusted.code, 'E_TLS', untrusted.message);
-    assert.ok(untrusted.message.endsWith('; NODE_EXTRA_CA_CERTS=PATH trusts a CA for every registry'), untrusted.message);
+    assert.ok(untrusted.message.endsWith(`; NODE_EXTRA_CA_CERTS=${file} adds no CA: ${why}; NODE_EXTRA_CA_CERTS=PATH trusts a CA for every registry`), untrusted.message);
   }
 });
 

@@ -55,7 +55,7 @@ const ENTRIES: Record<string, { offers: string; extras: string[] }> = {
   'transfer/concurrency.d.ts': { offers: 'DEFAULT_JOBS, DEFAULT_IMAGES', extras: [] },
   'ref/reference.d.ts': { offers: 'parseReference(), formatReference(), ImageReference', extras: ['checkTag', 'manifestRef', 'referenceArgument', 'repositoryName', 'withTag'] },
   'registry/mirror-config.d.ts': {
-    offers: 'mirrorsFromRegistriesConf(), mirrorsFromDaemonJson(), mergeMirrorMaps(), MirrorMap…',
+    offers: 'mirrorsFromRegistriesConf(), mirrorsFromDaemonJson(), insecureFromDaemonJson(), mergeMirrorMaps(), MirrorMap…',
     extras: [],
   },
   'http/tls-options.d.ts': { offers: 'DEFAULT_CERTS_DIRS, defaultCertsDirs(), RegistryTlsOptions', extras: [] },

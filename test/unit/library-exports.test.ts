@@ -14,7 +14,7 @@ const PUBLIC = [
   'listTags', 'listRepositories', 'digestOf', 'tagImage', 'deleteImage',
   // helpers for what callers build around them
   'parseReference', 'formatReference', 'parseSyncFile', 'parseShard', 'inShard',
-  'mirrorsFromRegistriesConf', 'mirrorsFromDaemonJson', 'mergeMirrorMaps',
+  'mirrorsFromRegistriesConf', 'mirrorsFromDaemonJson', 'insecureFromDaemonJson', 'mergeMirrorMaps',
   'defaultCertsDirs', 'DEFAULT_CERTS_DIRS', 'DEFAULT_JOBS', 'DEFAULT_IMAGES', 'SecretSet',
   // the error catalogue
   'EXIT_CODES', 'RegpushError', 'UsageError', 'InvalidReferenceError', 'InputError', 'AuthError',

@@ -65,9 +65,10 @@ const INVALID: Array<[string, string]> = [
   ['ngi nx', 'whitespace'],
   ['https://registry.example.com/app', 'scheme'],
   ['docker://nginx', 'scheme'],
-  // http:// alone dropped, a non-loopback registry would be asked over HTTPS: the flag for plain HTTP is named.
-  ['http://reg.example:5000/app:1', 'a reference has no scheme; drop "http://" and add --insecure-registry reg.example:5000 for plain HTTP (library: insecureRegistries: ["reg.example:5000"]): "reg.example:5000/app:1"'],
-  ['HTTP://10.0.0.5/team/app', 'drop "HTTP://" and add --insecure-registry 10.0.0.5 for plain HTTP'],
+  // http:// alone dropped, a non-loopback registry would be asked over HTTPS: the setting for plain
+  // HTTP is named (the library's option here; the CLI's flag: reference-scheme-names.test.ts).
+  ['http://reg.example:5000/app:1', 'a reference has no scheme; drop "http://" and add insecureRegistries: ["reg.example:5000"] for plain HTTP: "reg.example:5000/app:1"'],
+  ['HTTP://10.0.0.5/team/app', 'drop "HTTP://" and add insecureRegistries: ["10.0.0.5"] for plain HTTP'],
   ['http://localhost:5000/app:1', 'drop "http://" ("localhost:5000/app:1"): a loopback registry is asked in plain HTTP already'],
   ['http://127.0.0.1:5000/app', 'a loopback registry is asked in plain HTTP already'],
   ['http://nginx:1', 'a reference has no scheme; drop "http://" (e.g. "registry.example.com/app:1.0")'],

@@ -37,7 +37,42 @@ test('sync referrers: true with platforms: the kept child\'s signature is copied
   assert.ok(r.units.every((u) => u.ok), JSON.stringify(r.units));
   assert.equal(dst.manifest('app', sigTag(arm.digest))?.digest, armSig.digest);
   assert.equal(dst.manifest('app', sigTag(index.digest)), undefined);
-  assert.deepEqual(warn, [`${src.ref('app:1')}: keeping only linux/arm64 changes the image's digest: its 1 referrer (signatures, attestations) refers to the source digest and is not copied; the 1 of the manifests it keeps as they are is copied`]);
+  assert.deepEqual(warn, [`${src.ref('app:1')}: keeping only linux/arm64 changes the image's digest: its 1 referrer (signatures, attestations) refers to the source digest and is not copied; the 1 of the manifests it keeps as they are is copied (later images whose referrers stay behind for this reason are not warned of again: each image's result counts its referrers left behind)`]);
+});
+
+test('sync: the referrer warnings every image gives alike (referrers of a replaced index, a walk cut at its bound) come once per run each, the later ones at debug level; each image\'s result still counts them', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const repos = ['app0', 'app1', 'app2'];
+  for (const repo of repos) {
+    // The index's signature stays behind (`platforms` replaces the index); below arm64 a chain of
+    // notes 9 deep, the ninth past the walk's depth bound.
+    const amd = src.seedImage(repo, { platform: { os: 'linux', architecture: 'amd64' } });
+    const arm = src.seedImage(repo, { platform: { os: 'linux', architecture: 'arm64' } });
+    const index = src.seedIndex(repo, [amd, arm], { tags: ['1'] });
+    src.seedImage(repo, { tags: [sigTag(index.digest)] });
+    let subject: { mediaType: string; digest: string; size: number } = arm;
+    for (let i = 0; i < 9; i++) subject = src.seedImage(repo, { artifactType: 'application/vnd.example.note', subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size }, layers: [`note ${i}`] });
+  }
+  const text = ['defaults:', `  targets: [${dst.host}/mirror]`, '  platforms: [linux/arm64]', '  referrers: true', 'images:', ...repos.map((r) => `  - source: ${src.ref(r)}:1`), ''].join('\n');
+  const lines = { warn: [] as string[], debug: [] as string[] };
+  const logger = { info: () => undefined, debug: (m: string) => lines.debug.push(m), warn: (m: string) => lines.warn.push(m) };
+  const r = await sync({ spec: parseSyncFile(text, 'sync.yaml'), logger, ...fakeLibraryOptions(src, dst) } as SyncOpts);
+  assert.ok(r.units.every((u) => u.ok), JSON.stringify(r.units));
+  const moved = / changes the image's digest: its 1 referrer /;
+  const bound = /: the walk stops 8 levels below the image /;
+  const of = (list: string[], re: RegExp) => list.filter((l) => re.test(l));
+  assert.equal(lines.warn.length, 2, lines.warn.join('\n'));
+  assert.match(of(lines.warn, moved)[0] ?? '', /\(later images whose referrers stay behind for this reason are not warned of again: each image's result counts its referrers left behind\)$/);
+  assert.match(of(lines.warn, bound)[0] ?? '', /\(later images whose referrer walk stops at a bound are not warned of again: each image's result counts its referrers left behind\)$/);
+  // The other two images' lines, as they were, at debug level (each names its image).
+  assert.equal(of(lines.debug, moved).length, 2, lines.debug.join('\n'));
+  assert.equal(of(lines.debug, bound).length, 2, lines.debug.join('\n'));
+  for (const re of [moved, bound]) {
+    const all = [...of(lines.warn, re), ...of(lines.debug, re)];
+    for (const repo of repos) assert.equal(all.filter((l) => l.startsWith(`${src.ref(`${repo}:1`)}: `)).length, 1, `${repo}: ${all.join('\n')}`);
+  }
+  for (const u of r.units) assert.deepEqual([u.targets[0]!.referrers, u.targets[0]!.referrersSkipped], [8, 2], u.source);
+  assert.equal(r.totals.referrersSkipped, 6);
 });
 
 test('sync reports referrers per target as copy does (copied, left behind), in the JSON report the schema requires them in, in its unit line and in its summary', async () => {

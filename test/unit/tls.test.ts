@@ -18,6 +18,10 @@ after(() => rmSync(tmp, { recursive: true, force: true }));
 
 // Not real certificates: the resolver reads and passes PEM text on, Node parses it at connect time.
 const PEM_CA = '-----BEGIN CERTIFICATE-----\nTUlJQ0FDQQ==\n-----END CERTIFICATE-----\n';
+// NODE_EXTRA_CA_CERTS files the process started with: PEM (one holding no PEM certificate is
+// ignored, as Node ignores it: tested apart).
+const EXTRA = PEM_CA.replace('TUlJ', 'RVhU');
+const STARTED = PEM_CA.replace('TUlJ', 'U1RB');
 
 /** A real self-signed certificate and its key (PEM text): the resolver checks a client pair up front. */
 function keyPair(name: string, extraArgs: string[] = []): { cert: string; key: string } {
@@ -126,12 +130,12 @@ test('tlsResolver: nothing configured → default trust; CAs are added to the de
   writeFileSync(join(tmp, 'flag.crt'), PEM_CA.replace('TUlJ', 'RkxB'));
   writeFileSync(join(tmp, 'flag.cert'), FLAG_PAIR.cert);
   writeFileSync(join(tmp, 'flag.key'), FLAG_PAIR.key);
-  writeFileSync(join(tmp, 'extra.pem'), 'EXTRA');
+  writeFileSync(join(tmp, 'extra.pem'), EXTRA);
   const r = tlsResolver({ certsDirs: [root], caCerts: { 'REG:5000': [join(tmp, 'flag.crt')] }, nodeExtraCaCerts: join(tmp, 'extra.pem') });
   assert.equal(await r.settingsFor('elsewhere:1'), undefined);
   const s = (await r.settingsFor('reg:5000'))!;
   assert.equal(s.verify, true);
-  assert.deepEqual(s.ca, [...rootCertificates, 'EXTRA', PEM_CA, PEM_CA.replace('TUlJ', 'RkxB')]);
+  assert.deepEqual(s.ca, [...rootCertificates, EXTRA, PEM_CA, PEM_CA.replace('TUlJ', 'RkxB')]);
   assert.equal(s.clientCert?.toString(), DIR_PAIR.cert);
   assert.deepEqual(s.sources, [join(dir, 'ca.crt'), join(tmp, 'flag.crt'), join(dir, 'client.cert'), join(dir, 'client.key')]);
   assert.equal(await r.settingsFor('reg:5000'), s, 'cached per host');
@@ -337,10 +341,10 @@ test('tlsResolver: env\'s NODE_EXTRA_CA_CERTS is trusted for every host, on top 
   assert.doesNotMatch(lib.hint('elsewhere:1', 'untrusted'), /NODE_EXTRA_CA_CERTS=PATH/);
 
   // The same file is the one the process started with (the CLI): Node trusts it already.
-  writeFileSync(join(tmp, 'started.pem'), 'STARTED');
+  writeFileSync(join(tmp, 'started.pem'), STARTED);
   const cli = tlsResolver({ certsDirs: [root], envExtraCaCerts: join(tmp, 'started.pem'), nodeExtraCaCerts: join(tmp, 'started.pem') }, undefined, CONNECTION_FLAG_NAMES);
   assert.equal(await cli.settingsFor('elsewhere:1'), undefined, 'Node\'s default trust, which has it already');
-  assert.deepEqual((await cli.settingsFor('reg:5000'))!.ca, [...rootCertificates, 'STARTED', PEM_CA], 'added back with the host\'s own CAs');
+  assert.deepEqual((await cli.settingsFor('reg:5000'))!.ca, [...rootCertificates, STARTED, PEM_CA], 'added back with the host\'s own CAs');
   assert.match(cli.hint('elsewhere:1', 'untrusted'), /; NODE_EXTRA_CA_CERTS \(.*started\.pem\) is trusted already and did not verify it$/);
   // The same file written otherwise in env (a doubled slash, a `.` step) than the CLI's resolved one: still Node's.
   const written = tlsResolver({ certsDirs: [root], envExtraCaCerts: `${tmp}//./started.pem`, nodeExtraCaCerts: join(tmp, 'started.pem') }, undefined, CONNECTION_FLAG_NAMES);
@@ -352,7 +356,7 @@ test('tlsResolver: env\'s NODE_EXTRA_CA_CERTS is trusted for every host, on top 
   const passedOver: string[] = [];
   const both = tlsResolver({ certsDirs: [root], envExtraCaCerts: envCa, nodeExtraCaCerts: join(tmp, 'started.pem') }, { debug() {}, info() {}, warn: (m: string) => passedOver.push(m) });
   assert.equal(await both.settingsFor('elsewhere:1'), undefined, 'Node\'s default trust, which holds the started file');
-  assert.deepEqual((await both.settingsFor('reg:5000'))!.ca, [...rootCertificates, 'STARTED', PEM_CA]);
+  assert.deepEqual((await both.settingsFor('reg:5000'))!.ca, [...rootCertificates, STARTED, PEM_CA]);
   assert.equal(await both.proxySettings('proxy.corp:3128'), undefined, 'a proxy on Node\'s default trust too');
   assert.equal(both.extraCaCerts(), join(tmp, 'started.pem'));
   assert.match(both.hint('elsewhere:1', 'untrusted'), new RegExp(`; NODE_EXTRA_CA_CERTS \\(${join(tmp, 'started.pem').replace(/[.]/g, '\\.')}\\) is trusted already and did not verify it$`));
@@ -396,7 +400,7 @@ test('tlsResolver: the connection to an https:// proxy trusts env\'s NODE_EXTRA_
   await off.proxySettings('proxy.corp:3128');
   assert.deepEqual(said, ['TLS verification is off for proxy.corp:3128 (--tls-verify proxy.corp:3128=false): the connection is encrypted, but the server is not authenticated']);
   // Nothing beyond Node's own trust (the CLI: its start-up file is Node's already): the default.
-  writeFileSync(join(tmp, 'proxy-started.pem'), 'STARTED');
+  writeFileSync(join(tmp, 'proxy-started.pem'), STARTED);
   const cli = tlsResolver({ certsDirs: [], envExtraCaCerts: join(tmp, 'proxy-started.pem'), nodeExtraCaCerts: join(tmp, 'proxy-started.pem') });
   assert.equal(await cli.proxySettings('proxy.corp:3128'), undefined);
   assert.equal(cli.extraCaCerts(), join(tmp, 'proxy-started.pem'));
@@ -421,6 +425,22 @@ test('tlsResolver: a nodeExtraCaCerts file that cannot be read is ignored, as No
   assert.match(cli.hint('elsewhere:1', 'untrusted'), /; NODE_EXTRA_CA_CERTS=PATH trusts a CA for every registry$/);
   await cli.settingsFor('reg:5000');
   assert.doesNotMatch(cli.hint('reg:5000', 'untrusted'), /NODE_EXTRA_CA_CERTS/);
+});
+
+test('tlsResolver: a nodeExtraCaCerts file that can be read and holds no PEM certificate is ignored, as Node added nothing from it: one warning, not added back, and the hints do not call it trusted', async () => {
+  const root = join(tmp, 'node-extra-junk');
+  files(root, 'reg:5000', { 'ca.crt': PEM_CA });
+  const junk = join(tmp, 'node-extra-junk.pem');
+  writeFileSync(junk, 'not a certificate\n');
+  const warnings: string[] = [];
+  const r = tlsResolver({ certsDirs: [root], nodeExtraCaCerts: junk, envExtraCaCerts: junk }, { debug() {}, info() {}, warn: (m: string) => warnings.push(m) }, CONNECTION_FLAG_NAMES);
+  assert.deepEqual((await r.settingsFor('reg:5000'))!.ca, [...rootCertificates, PEM_CA], 'not added back beside the host\'s CA');
+  assert.equal(await r.settingsFor('elsewhere:1'), undefined);
+  assert.equal(r.extraCaCerts(), undefined);
+  assert.deepEqual(warnings, [`NODE_EXTRA_CA_CERTS=${junk}: it holds no PEM certificate; ignored, as Node ignores it: it adds no CA for any registry or proxy`]);
+  // Was: "NODE_EXTRA_CA_CERTS (…) is trusted already and did not verify it".
+  assert.equal(r.hint('elsewhere:1', 'untrusted'), `to trust its CA add --ca-cert elsewhere:1=PATH or put the CA as a .crt file in ${root}/elsewhere:1/; NODE_EXTRA_CA_CERTS=${junk} adds no CA: it holds no PEM certificate; NODE_EXTRA_CA_CERTS=PATH trusts a CA for every registry`);
+  assert.doesNotMatch(r.hint('reg:5000', 'untrusted'), /NODE_EXTRA_CA_CERTS/);
 });
 
 test('registries.conf insecure hosts: one matching rule for the scheme choice and TLS verification (an entry without a port covers every port, as containers/image matches prefixes)', async () => {

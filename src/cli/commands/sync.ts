@@ -13,6 +13,7 @@ import { isInteractive } from '../progress.js';
 import { printable } from '../terminal-text.js';
 import { referrersText, startClock, syncReport, type RunClock } from '../report.js';
 import { flagNames } from '../../options-check.js';
+import { connectionFlagNames } from '../connection-flags.js';
 
 // A sync reads and writes many registries: credentials come from `regpush login` / the Docker
 // config per registry, so the one-password flag of the other commands has no meaning here.
@@ -67,7 +68,7 @@ export function syncCommand(y: Argv, io: CliIO, done: (code: number) => void, se
       const clock = startClock();
       const a = argv;
       const ctx = commonContext(a, io, secrets);
-      const [{ syncAs, checkGateOptions }, { parseSyncFile }, { parseShardAs }, { checkImages, checkJobs }] = await Promise.all([
+      const [{ syncAs, checkGateOptions }, { parseSyncFileAs }, { parseShardAs }, { checkImages, checkJobs }] = await Promise.all([
         import('../../sync/sync.js'),
         import('../../sync/config.js'),
         import('../../sync/shard.js'),
@@ -78,7 +79,7 @@ export function syncCommand(y: Argv, io: CliIO, done: (code: number) => void, se
       if (a.images !== undefined) checkImages(a.images, '--images');
       const maxWaitMs = a['max-wait'] === undefined ? undefined : durationMs(a['max-wait'], '--max-wait');
       checkGateOptions({ minRateLimit: a['min-ratelimit'], maxWaitMs }, SYNC_FLAG_NAMES);
-      const spec = parseSyncFile(await readSyncFile(a.file, io), a.file);
+      const spec = parseSyncFileAs(await readSyncFile(a.file, io), a.file, connectionFlagNames('sync'));
       const shard = a.shard === undefined ? undefined : parseShardAs(a.shard, io.env, SYNC_FLAG_NAMES);
       const display = unitDisplay(io, ctx.verbosity === 'quiet' || !!a.json, ctx);
       let result: SyncResult;

@@ -1,0 +1,63 @@
+// An `http://` reference is refused with advice to drop the scheme and name the host insecure: the
+// CLI names its flag (`--insecure-registry HOST`), the library its option (`insecureRegistries:
+// ["HOST"]`), each alone (the message carried both, the CLI's with the library's option in it).
+// Every entry point that parses a reference the user wrote: the operations' arguments, a
+// repository for tags, and the sync file. Nothing is sent: the reference is refused before.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { copy, inspect, listTags, parseReference, parseSyncFile, push } from '../../src/index.js';
+import { runMain } from '../fixtures/run-main.js';
+
+const HOST = 'reg.example:5000';
+const CLI_ADVICE = `drop "http://" and add --insecure-registry ${HOST} for plain HTTP: "${HOST}/app:1"`;
+const LIB_ADVICE = `drop "http://" and add insecureRegistries: ["${HOST}"] for plain HTTP: "${HOST}/app:1"`;
+
+test('the CLI names --insecure-registry, never the library\'s option, in every command that takes a reference and in the sync file', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'regpush-scheme-'));
+  writeFileSync(join(dir, 'sync.yaml'), ['images:', `  - source: http://${HOST}/app:1`, '    target: other.example/app', ''].join('\n'));
+  const runs: Array<[string[], string]> = [
+    [['copy', `http://${HOST}/app:1`, 'other.example/app:1'], CLI_ADVICE],
+    [['push', '--from', `http://${HOST}/app:1`, '--to', 'other.example/app:1'], CLI_ADVICE],
+    [['inspect', `http://${HOST}/app:1`], CLI_ADVICE],
+    [['digest', `http://${HOST}/app:1`], CLI_ADVICE],
+    [['tag', `http://${HOST}/app:1`, '2'], CLI_ADVICE],
+    [['delete', `http://${HOST}/app:1`], CLI_ADVICE],
+    [['tags', `http://${HOST}/app`], `drop "http://" and add --insecure-registry ${HOST} for plain HTTP: "${HOST}/app"`],
+    [['sync', 'sync.yaml'], CLI_ADVICE],
+    [['copy', 'http://myreg/app:1', 'other.example/app:1'], 'write the registry with its port or a full name (myreg:5000/…, myreg.example.com/…) and, for plain HTTP, add --insecure-registry'],
+  ];
+  for (const [argv, advice] of runs) {
+    const r = await runMain(argv, { cwd: dir });
+    assert.equal(r.code, 2, `${argv.join(' ')}: ${r.stderr}`);
+    assert.ok(r.stderr.includes(advice), `${argv.join(' ')}: ${r.stderr}`);
+    assert.doesNotMatch(r.stderr, /insecureRegistries|library:/, argv.join(' '));
+  }
+});
+
+test('the library names insecureRegistries, never the CLI\'s flag', async () => {
+  const said: string[] = [];
+  const keep = (err: unknown) => void said.push(err instanceof Error ? err.message : String(err));
+  try {
+    parseReference(`http://${HOST}/app:1`);
+  } catch (err) {
+    keep(err);
+  }
+  try {
+    parseSyncFile(['images:', `  - source: http://${HOST}/app:1`, '    target: other.example/app', ''].join('\n'), 'sync.yaml');
+  } catch (err) {
+    keep(err);
+  }
+  await copy({ from: `http://${HOST}/app:1`, to: ['other.example/app:1'] }).catch(keep);
+  await push({ from: `http://${HOST}/app:1`, to: 'other.example/app:1' }).catch(keep);
+  await inspect(`http://${HOST}/app:1`).catch(keep);
+  await listTags(`http://${HOST}/app:1`.replace(/:1$/, '')).catch(keep);
+  await inspect('http://myreg/app:1').catch(keep);
+  assert.equal(said.length, 7, said.join('\n'));
+  for (const m of said.slice(0, 5)) assert.ok(m.includes(LIB_ADVICE), m);
+  assert.ok(said[5]!.includes(`add insecureRegistries: ["${HOST}"] for plain HTTP: "${HOST}/app"`), said[5]);
+  assert.ok(said[6]!.endsWith('and, for plain HTTP, add insecureRegistries'), said[6]);
+  for (const m of said) assert.doesNotMatch(m, /--insecure-registry/);
+});
