@@ -392,6 +392,20 @@ test('scanSources: one walk answers content, readable and the first symlink; a W
   await none.readable;
 });
 
+test('scanSources: whoever awaits `content` goes on before the walk does (push\'s other checks and first requests come first), even inside one directory', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'regpush-scan-turn-'));
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  // Between directories the walk runs synchronously: without a pause after the first entry, all
+  // of a large directory was walked before `await content` returned.
+  writeFileSync(join(root, 'a.js'), 'x');
+  symlinkSync('a.js', join(root, 'b'));
+  const scan = scanSources([{ src: root, dest: '/app' }], '/');
+  assert.equal(await scan.content, true);
+  // Listed with a.js, not reached yet: the walk reads the link only after this.
+  rmSync(join(root, 'b'));
+  await assert.rejects(scan.readable, { code: 'E_INPUT', message: `${join(root, 'b')} disappeared while the layer was being built (deleted after the walk listed it)` });
+});
+
 test('a layer whose directory takes in another layer\'s source is warned about (files twice in the image, the split defeated); a .dockerignore line or another platform silences it', async (t) => {
   const root = mkdtempSync(join(tmpdir(), 'regpush-shared-'));
   t.after(() => rmSync(root, { recursive: true, force: true }));
