@@ -184,9 +184,9 @@ export async function checkInputs(opts: PushOptions, names: OptionNames): Promis
         if (winStyle) throw new InputError(`${what}: with ${names.set('platform', 'all')}, write the destination as /…: the layer goes into the base's Linux and Windows images alike (/app is C:\\app in a Windows image); got "${winStyle.dest}"`);
       }
       const sources = layerSources(given, windows, what, names);
-      // One walk answers the checks (layer/content.ts, scanSources): not empty (awaited now, it
-      // stops at the first entry), every file opens (awaited before the first blob), and a Windows
-      // layer's first symlink. The variants of --platform all take the same files: the Linux one's
+      // One walk answers the checks (layer/content.ts, scanSources): not empty (awaited now,
+      // answered at the first entry), every file opens (awaited before the first blob), and a
+      // Windows layer's first symlink. The variants of --platform all take the same files: the Linux one's
       // walk notes the first link for the Windows one.
       if (forWindows !== true) {
         const symlinks = windows ? 'refuse' : forWindows === false ? 'find' : undefined;
