@@ -26,7 +26,7 @@ export { chooseLanes, defaultLanes, MAX_LANES, poolSizeFor, poolSizeFromEnv, typ
 /** Destinations written the Windows way (C:\app), for push's layers of a Windows image. */
 export { isWindowsStylePath, windowsDestination, windowsSymlinkRefused } from './windows-layer.js';
 /** Whether sources hold anything once .dockerignore is applied (an empty --layer is refused). */
-export { checkReadable, firstSymlink, hasContent, takenIn } from './content.js';
+export { firstSymlink, hasContent, scanSources, takenIn, type SourcesScan } from './content.js';
 
 const noop = (): void => {};
 

@@ -28,8 +28,8 @@ export interface WalkContext {
   logger: Logger;
   /**
    * Lines this operation has logged already (LayerOptions.said): a push walks a layer's sources up
-   * to four times (content check, Windows symlink check, diffID pass, build), and a skipped fifo is
-   * said once, not on each walk. Without it, each walk says its own.
+   * to three times (its checks, layer/content.ts scanSources; the diffID pass; the build), and a
+   * skipped fifo is said once, not on each walk. Without it, each walk says its own.
    */
   said?: Set<string>;
   /**
@@ -37,7 +37,7 @@ export interface WalkContext {
    * destination and its parents an entry (a Windows layer, where hcsshim's import expects them),
    * 'destinations' only each source's destination directory (a Linux layer with --chown: the
    * owner asked for), 'none' neither (a Linux layer without --chown). Default 'all' for walks
-   * that only look (hasContent, firstSymlink), which skip those entries anyway.
+   * that only look (layer/content.ts), which skip those entries anyway.
    */
   dirs?: 'all' | 'destinations' | 'none';
 }

@@ -12,7 +12,7 @@ import { parseFormat } from '../image/convert.js';
 import type { MediaFamily } from '../image/mediatypes.js';
 import { isWindows, mayBeWindows, parsePlatform, platformMatches, pushPlatform } from '../image/platform.js';
 import type { Platform } from '../image/types.js';
-import { checkEpochSeconds, checkReadable, epochFromEnv, firstSymlink, GZIP_LEVELS, hasContent, isWindowsStylePath, MAX_ID, MAX_LANES, normaliseDest, resolveLayerOptions, takenIn, validateSources, windowsDestination, windowsSymlinkRefused, type LayerSource } from '../layer/index.js';
+import { checkEpochSeconds, epochFromEnv, firstSymlink, GZIP_LEVELS, isWindowsStylePath, MAX_ID, MAX_LANES, normaliseDest, resolveLayerOptions, scanSources, takenIn, validateSources, windowsDestination, windowsSymlinkRefused, type LayerSource, type SourcesScan } from '../layer/index.js';
 import { silentLogger, type Logger } from '../log.js';
 import { checkTag, parseReferenceAs, type ImageReference } from '../ref/reference.js';
 import { STRINGS, type OptionNames, type Shape } from '../options-check.js';
@@ -38,6 +38,12 @@ export interface LayerPlan extends LayerJob {
    * (compose-stage.ts, layersFor); an unused one is never built. Undefined: any image.
    */
   forWindows?: boolean;
+  /**
+   * The Windows variant's (forWindows true) first symlink, asked once the base shows a Windows
+   * image gets it (push.ts, checkWindowsVariants): the answer of the walk checkInputs started for
+   * the layer's files, else, where the variants' destinations differ, a walk of its own.
+   */
+  windowsSymlink?: (signal?: AbortSignal) => Promise<string | undefined>;
   dest: string[];
 }
 
@@ -62,9 +68,10 @@ export interface PushInputs {
   /** What messages call the options: push()'s option paths, or the CLI's flags. */
   names: OptionNames;
   /**
-   * Settles once every file of the new layers is known to open for reading (checkReadable),
-   * rejecting with the first that does not. A walk of the whole tree, so it runs alongside the
-   * push's first round trips; the push waits for it before any blob is written.
+   * Settles once every file of the new layers is known to open for reading (scanSources'
+   * `readable`), rejecting with the first that does not. The rest of the walk that found each
+   * layer not empty, so it runs alongside the push's first round trips; the push waits for it
+   * before any blob is written.
    */
   readable: Promise<void>;
 }
@@ -141,8 +148,7 @@ export async function checkInputs(opts: PushOptions, names: OptionNames): Promis
   const logger = opts.logger ?? silentLogger;
   const work = opts.events?.work;
   // `said`: this push's builds say each line about their lanes once (layer/index.ts), and its
-  // walks of the sources (content check, Windows symlink check, diffID pass, build) each skipped
-  // fifo once (walk.ts).
+  // walks of the sources (the checks' walk, diffID pass, build) each skipped fifo once (walk.ts).
   const said = new Set<string>();
   const readable: Promise<void>[] = [];
   const common = { cwd, mtime, env, chown: opts.chown, gzipLevel: opts.gzipLevel, gzipConcurrency: opts.gzipJobs, logger, said, ...(work ? { onTarBytes: (n: number) => work(n) } : {}) };
@@ -169,6 +175,8 @@ export async function checkInputs(opts: PushOptions, names: OptionNames): Promis
     named.push({ what, sources: given, platform: q });
     // As the history line writes them (the report's `dest` said "/app/" for the one and "/app" for the other).
     const dest = given.map((s) => normalisedDest(s.dest));
+    /** The walk of this layer's files (one for both variants of --platform all) and the sources it walked. */
+    let scanned: { scan: SourcesScan; sources: LayerSource[] } | undefined;
     for (const forWindows of variants(q)) {
       const windows = forWindows ?? definitelyWindows(q);
       if (forWindows === false) {
@@ -176,13 +184,23 @@ export async function checkInputs(opts: PushOptions, names: OptionNames): Promis
         if (winStyle) throw new InputError(`${what}: with ${names.set('platform', 'all')}, write the destination as /…: the layer goes into the base's Linux and Windows images alike (/app is C:\\app in a Windows image); got "${winStyle.dest}"`);
       }
       const sources = layerSources(given, windows, what, names);
-      if (forWindows !== true) readable.push((await checkLayerSources(sources, cwd, what, logger, said)).readable); // the same files either way
-      // A symlink ends a Windows layer's build: said now, before any request. The variant of
-      // --platform all is checked once the base shows it is used (push.ts, checkWindowsVariants).
+      // One walk answers the checks (layer/content.ts, scanSources): not empty (awaited now,
+      // answered at the first entry), every file opens (awaited before the first blob), and a
+      // Windows layer's first symlink. The variants of --platform all take the same files: the Linux one's
+      // walk notes the first link for the Windows one.
+      if (forWindows !== true) {
+        const symlinks = windows ? 'refuse' : forWindows === false ? 'find' : undefined;
+        scanned = { scan: await checkLayerSources(sources, cwd, what, logger, said, symlinks), sources };
+        readable.push(scanned.scan.readable);
+      }
+      // A symlink ends a Windows layer's build: said now, before any request (the walk goes on past
+      // a file it cannot open, which is said only before the first blob, to find it). The variant
+      // of --platform all is checked once the base shows it is used (push.ts, checkWindowsVariants).
       if (windows && forWindows === undefined) {
-        const link = await firstSymlink(sources, cwd, logger, undefined, said);
+        const link = await scanned!.scan.symlink!;
         if (link !== undefined) throw windowsSymlinkRefused(link);
       }
+      const windowsSymlink = forWindows === true ? variantSymlink(scanned!, sources, cwd, logger, said) : undefined;
       layers.push({
         // A Windows layer has no Linux owner: --chown stays out of it (checkBase refuses it where it is used).
         options: { sources, ...common, ...(windows ? { windows, chown: undefined } : {}) },
@@ -192,6 +210,7 @@ export async function checkInputs(opts: PushOptions, names: OptionNames): Promis
         ...(index !== undefined ? { index } : {}),
         dest,
         ...(forWindows !== undefined ? { forWindows } : {}),
+        ...(windowsSymlink ? { windowsSymlink } : {}),
       });
     }
   };
@@ -274,19 +293,31 @@ function layerSources(sources: readonly LayerSource[], windows: boolean, what: s
 }
 
 /**
- * A layer's sources exist and hold something once .dockerignore is applied (hasContent, before
- * any request). An empty layer is a wrong path or an over-broad .dockerignore far more often than
- * intent (a build that wrote nothing to its output folder): pushed, it would ship an image without
- * the app. Returns the check that every file the layer takes opens for reading (checkReadable),
- * started, not awaited: an unreadable file deep in the sources, found by the build only, seconds
- * in, would end a first push after the base blobs and the config were committed at the target.
+ * A layer's sources exist and hold something once .dockerignore is applied (the walk's `content`,
+ * before any request). An empty layer is a wrong path or an over-broad .dockerignore far more
+ * often than intent (a build that wrote nothing to its output folder): pushed, it would ship an
+ * image without the app. Returns the walk, going on past the first entry: whether every file the
+ * layer takes opens for reading (`readable`, not awaited here: an unreadable file deep in the
+ * sources, found by the build only, seconds in, would end a first push after the base blobs and
+ * the config were committed at the target) and, with `symlinks`, the first symlink.
  */
-async function checkLayerSources(sources: LayerSource[], cwd: string, what: string, logger: Logger, said: Set<string>): Promise<{ readable: Promise<void> }> {
+async function checkLayerSources(sources: LayerSource[], cwd: string, what: string, logger: Logger, said: Set<string>, symlinks?: 'refuse' | 'find'): Promise<SourcesScan> {
   await validateSources(sources, cwd);
-  if (!(await hasContent(sources, cwd, logger, undefined, said))) throw new InputError(`${what}: nothing to put in the layer (empty, or everything excluded by .dockerignore)`);
-  const readable = checkReadable(sources, cwd, logger, undefined, said);
-  readable.catch(() => undefined); // joined in PushInputs.readable
-  return { readable };
+  const scan = scanSources(sources, cwd, { logger, said, ...(symlinks ? { symlinks } : {}) });
+  if (!(await scan.content)) throw new InputError(`${what}: nothing to put in the layer (empty, or everything excluded by .dockerignore)`);
+  return scan;
+}
+
+/**
+ * The Windows variant's symlink check (LayerPlan.windowsSymlink): the Linux variant's walk found
+ * it where both variants take their sources to the same destinations, as they do unless one is
+ * written with a backslash inside (`/app\sub`: a directory of that name on Linux, `C:\app\sub`
+ * on Windows), whose names and overlaps differ; such a layer is walked again once the base shows it is used.
+ */
+function variantSymlink(scanned: { scan: SourcesScan; sources: LayerSource[] }, sources: LayerSource[], cwd: string, logger: Logger, said: Set<string>): (signal?: AbortSignal) => Promise<string | undefined> {
+  const same = sources.length === scanned.sources.length && sources.every((s, i) => s.src === scanned.sources[i]!.src && s.dest === scanned.sources[i]!.dest);
+  if (same) return () => scanned.scan.symlink!;
+  return (signal) => firstSymlink(sources, cwd, logger, signal, said);
 }
 
 /** A layer as the messages name it, with its sources as given. */

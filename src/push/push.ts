@@ -24,7 +24,7 @@ import { convertDescriptor, convertIndex, convertManifest, DroppedFields } from 
 import { manifestMediaTypeFor, mediaFamily, MediaType, type MediaFamily } from '../image/mediatypes.js';
 import { formatPlatform, isWindows, platformMatches } from '../image/platform.js';
 import type { Descriptor, ImageManifest, Platform } from '../image/types.js';
-import { computeDiffId, firstSymlink, windowsSymlinkRefused, type LayerResult } from '../layer/index.js';
+import { computeDiffId, windowsSymlinkRefused, type LayerResult } from '../layer/index.js';
 import { silentLogger, type Logger } from '../log.js';
 import { ensureBytesBlob } from '../transfer/bytes-blob.js';
 import { SpareSession } from '../transfer/spare-session.js';
@@ -230,7 +230,7 @@ async function resolveStage(run: TransferRun, set: TargetSet, states: Map<Transf
   ).then(async (b) => {
     const checked = checkBase(b, inputs, set.logger);
     warnUnsetEnv(checked.base, opts.config?.env, set.logger, inputs.names);
-    await checkWindowsVariants(checked.base, inputs, set.logger, run.signal);
+    await checkWindowsVariants(checked.base, inputs, run.signal);
     return checked;
   });
   const basePromise: Promise<ResolvedBase> = checkedPromise.then((c) => c.base);
@@ -456,14 +456,16 @@ function checkLayerFormats(base: ResolvedBase, inputs: PushInputs): void {
  * With --platform all, a layer's Windows variant is checked for symlinks (which a Windows layer
  * cannot hold) once the base shows that a Windows image gets it: before any blob moves or any
  * layer is built, since the base blobs and both variants' uploads wait for the checked base. A
- * variant no image gets is not walked: over a Linux-only base the symlink is fine.
+ * variant no image gets is not refused: over a Linux-only base the symlink is fine. The first
+ * link was noted by the walk checkInputs started (LayerPlan.windowsSymlink), not a walk of its own.
  */
-async function checkWindowsVariants(base: ResolvedBase, inputs: PushInputs, logger: Logger, signal: AbortSignal): Promise<void> {
+async function checkWindowsVariants(base: ResolvedBase, inputs: PushInputs, signal: AbortSignal): Promise<void> {
   if (!inputs.layers.some((l) => l.forWindows === true)) return;
   const used = usedLayers(inputs, base);
   for (const [i, l] of inputs.layers.entries()) {
     if (l.forWindows !== true || !used.has(i)) continue;
-    const link = await firstSymlink(l.options.sources, inputs.cwd, logger, signal, l.options.said); // this push's: a skipped fifo said once
+    // Mostly answered already: the walk checkInputs started for the layer's files noted the first link.
+    const link = await l.windowsSymlink!(signal);
     if (link !== undefined) throw windowsSymlinkRefused(link);
   }
 }

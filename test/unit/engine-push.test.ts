@@ -825,6 +825,21 @@ test('--platform all over a Linux and Windows index: each image gets the layer i
   assert.equal(reg.blob('other', (await hashLayer({ sources: linked })).digest), undefined, "the Linux variant's layer was not sent either");
 });
 
+test('--platform all, a destination with a backslash inside (/app\\sub: a directory of that name on Linux, C:\\app\\sub on Windows): the Windows variant\'s symlink is named as that variant lays it out', async () => {
+  const reg = await fake();
+  const linux = reg.seedImage('base/mixed', { platform: { os: 'linux', architecture: 'amd64' } });
+  const windows = reg.seedImage('base/mixed', { platform: { os: 'windows', architecture: 'amd64', 'os.version': '10.0.20348.2340' } });
+  reg.seedIndex('base/mixed', [linux, windows], { tags: ['1'] });
+  const app = appDir();
+  symlinkSync('server.js', join(app[0]!.src, 'link.js'));
+  // The Linux variant's walk (the one the checks share) names the link /app\sub/link.js; the
+  // Windows variant's own layout is what its refusal names.
+  const err = await push({ from: reg.ref('base/mixed:1'), to: reg.ref('app:1'), platform: 'all', app: [{ src: app[0]!.src, dest: '/app\\sub' }], ...fakeLibraryOptions(reg) }).then(() => undefined, (e: RegpushError) => e);
+  assert.equal(err?.code, 'E_INPUT', String(err));
+  assert.match(err!.message, /^\/app\/sub\/link\.js is a symbolic link, which a Windows layer cannot hold/);
+  assert.equal(reg.manifest('app', '1'), undefined);
+});
+
 test('a push aborted while its largest base layer, started early, waits for the source: every session cancelled before push() reports', async () => {
   const [src, dst] = [await fake(), await fake()];
   src.seedImage('base/node', { tags: ['20'], layers: [Buffer.alloc(300_000, 7), Buffer.alloc(5000, 8)] });

@@ -2,7 +2,7 @@
 // checks: media-type conversion, multi-layer composition, flag parsing and the empty-layer check.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { configChangesFromFlags, execForm, parseDuration, shellForm } from '../../src/cli/flags.js';
@@ -16,7 +16,7 @@ import { MediaType } from '../../src/image/mediatypes.js';
 import { flagNames, optionPaths } from '../../src/options-check.js';
 import { checkInputs } from '../../src/push/inputs.js';
 import type { Descriptor, ImageConfig, ImageIndex, ImageManifest } from '../../src/image/types.js';
-import { hasContent } from '../../src/layer/content.js';
+import { hasContent, scanSources } from '../../src/layer/content.js';
 import { parseAppFlag } from '../../src/layer/sources.js';
 
 const hex = (c: string) => `sha256:${c.repeat(64)}`;
@@ -353,6 +353,57 @@ test('hasContent: files count, a source .dockerignore alone does not, everything
   const file = join(root, 'one.txt');
   writeFileSync(file, 'x');
   assert.equal(await hasContent([{ src: file, dest: '/srv/' }], '/'), true);
+});
+
+test('scanSources: one walk answers content, readable and the first symlink; a Windows layer\'s walk ends at the link, a variant\'s goes on', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'regpush-scan-'));
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  const src = join(root, 'app');
+  mkdirSync(join(src, 'a'), { recursive: true });
+  writeFileSync(join(src, 'a', 'x.js'), 'x');
+  symlinkSync('a/x.js', join(src, 'l.js'));
+  mkdirSync(join(src, 'z'));
+  // After the link in walk order: a name the walk refuses (a whiteout), met only by a walk that goes on.
+  writeFileSync(join(src, 'z', '.wh.gone'), 'x');
+  const sources = [{ src, dest: '/app' }];
+  const linux = scanSources(sources, '/');
+  assert.equal(await linux.content, true);
+  assert.equal(linux.symlink, undefined, 'not asked');
+  await assert.rejects(linux.readable, /\/app\/z\/\.wh\.gone/);
+  const windows = scanSources(sources, '/', { symlinks: 'refuse' });
+  assert.equal(await windows.content, true);
+  assert.equal(await windows.symlink, 'app/l.js');
+  await assert.rejects(windows.readable, { code: 'E_INPUT', message: /^\/app\/l\.js is a symbolic link, which a Windows layer cannot hold/ }, 'ended at the link: the whiteout after it is not reached');
+  const variant = scanSources(sources, '/', { symlinks: 'find' });
+  assert.equal(await variant.symlink, 'app/l.js');
+  await assert.rejects(variant.readable, /\/app\/z\/\.wh\.gone/, 'went on past the link');
+  // Met before anything of the layer's own: every answer is that error.
+  const early = join(root, 'early');
+  mkdirSync(early);
+  writeFileSync(join(early, '.wh.a'), 'x');
+  symlinkSync('.wh.a', join(early, 'b'));
+  const refused = scanSources([{ src: early, dest: '/e' }], '/', { symlinks: 'find' });
+  for (const p of [refused.content, refused.symlink!, refused.readable]) await assert.rejects(p, /\/e\/\.wh\.a/);
+  const empty = join(root, 'empty');
+  mkdirSync(empty);
+  const none = scanSources([{ src: empty, dest: '/e' }], '/', { symlinks: 'refuse' });
+  assert.equal(await none.content, false);
+  assert.equal(await none.symlink, undefined);
+  await none.readable;
+});
+
+test('scanSources: whoever awaits `content` goes on before the walk does (push\'s other checks and first requests come first), even inside one directory', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'regpush-scan-turn-'));
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  // Between directories the walk runs synchronously: without a pause after the first entry, all
+  // of a large directory was walked before `await content` returned.
+  writeFileSync(join(root, 'a.js'), 'x');
+  symlinkSync('a.js', join(root, 'b'));
+  const scan = scanSources([{ src: root, dest: '/app' }], '/');
+  assert.equal(await scan.content, true);
+  // Listed with a.js, not reached yet: the walk reads the link only after this.
+  rmSync(join(root, 'b'));
+  await assert.rejects(scan.readable, { code: 'E_INPUT', message: `${join(root, 'b')} disappeared while the layer was being built (deleted after the walk listed it)` });
 });
 
 test('a layer whose directory takes in another layer\'s source is warned about (files twice in the image, the split defeated); a .dockerignore line or another platform silences it', async (t) => {

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { push, type RegpushError } from '../../src/index.js';
@@ -162,6 +162,52 @@ test('regpush push with a file it cannot open deep in --app: one E_INPUT line na
   assert.equal(r.stderr.split('regpush: error:').length - 1, 1, r.stderr);
   assert.equal(r.stdout, '');
   assertNothingWritten(dst);
+});
+
+/** Runs the built CLI (as nobody when this is root, for whom access(2) allows every file); undefined when it cannot. */
+async function cliAsUser(args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string } | undefined> {
+  const bin = fileURLToPath(new URL('../../cli/regpush.cjs', import.meta.url));
+  if (!existsSync(bin)) return undefined;
+  const root = process.getuid?.() === 0;
+  if (root && !existsSync('/usr/bin/setpriv')) return undefined;
+  const home = tempDir();
+  chmodSync(home, 0o755);
+  const [cmd, argv] = root ? ['/usr/bin/setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, bin, ...args]] : [process.execPath, [bin, ...args]];
+  return new Promise((resolve) => {
+    execFile(cmd, argv, { cwd, env: { PATH: process.env.PATH, HOME: home, XDG_RUNTIME_DIR: join(home, 'run') }, timeout: 30_000 }, (err, stdout, stderr) => resolve({ code: err ? (err as { code?: number }).code ?? null : 0, stdout, stderr }));
+  });
+}
+
+test('a Windows layer with a file it cannot open ahead of a symlink: the symlink is the error (before any request, or for --platform all once the base shows a Windows image); over a Linux-only base the file is', async (t) => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base/win', { tags: ['ltsc'], platform: { os: 'windows', architecture: 'amd64' } });
+  const linux = src.seedImage('base/mixed', { platform: { os: 'linux', architecture: 'amd64' } });
+  const windows = src.seedImage('base/mixed', { platform: { os: 'windows', architecture: 'amd64', 'os.version': '10.0.20348.2340' } });
+  src.seedIndex('base/mixed', [linux, windows], { tags: ['1'] });
+  src.seedImage('base/node', { tags: ['20'] });
+  // One pre-build walk answers both checks: it must not stop at the locked file (first in walk
+  // order) while a symlink may still come, nor let the file hide the link.
+  const { dir, locked } = lockedTree();
+  symlinkSync('../a/f0.js', join(dir, 'z', 'link.js'));
+  const reg = ['--insecure-registry', src.host, '--insecure-registry', dst.host];
+  const line = (m: string): RegExp => new RegExp(`(^|\\n)regpush: error: ${m.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\[E_INPUT\\]\\n$`);
+  const symlinkLine = line('/app/z/link.js is a symbolic link, which a Windows layer cannot hold (regpush writes no reparse points); replace it with the file or exclude it in .dockerignore');
+  const cases: [string, string[], RegExp, boolean][] = [
+    ['windows/amd64 base', ['--from', src.ref('base/win:ltsc'), '--platform', 'windows/amd64'], symlinkLine, true],
+    ['--platform all over Linux and Windows', ['--from', src.ref('base/mixed:1'), '--platform', 'all'], symlinkLine, false],
+    ['--platform all over Linux only', ['--from', src.ref('base/node:20'), '--platform', 'all'], line(`cannot read ${locked}: permission denied`), false],
+  ];
+  for (const [what, from, error, noRequest] of cases) {
+    src.clearLog();
+    dst.clearLog();
+    const r = await cliAsUser(['push', ...from, '--to', dst.ref('app:1'), '--app', `${dir}:/app`, ...reg], dir);
+    if (!r) return t.skip('needs dist/cli/regpush.cjs (npm run build), and setpriv when running as root');
+    assert.equal(r.code, 2, `${what}: ${r.stderr}`);
+    assert.match(r.stderr, error, what);
+    assert.equal(r.stderr.split('regpush: error:').length - 1, 1, r.stderr);
+    assertNothingWritten(dst);
+    if (noRequest) assert.deepEqual([...src.requests(), ...dst.requests()].map((q) => `${q.method} ${q.path}`), [], `${what}: no request`);
+  }
 });
 
 test('a malformed ${…} in a config env value is E_INPUT before any request, as the CLI refuses it (was found only once the configs were composed, after both registries were read)', async () => {
