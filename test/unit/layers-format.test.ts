@@ -16,7 +16,7 @@ import { MediaType } from '../../src/image/mediatypes.js';
 import { flagNames, optionPaths } from '../../src/options-check.js';
 import { checkInputs } from '../../src/push/inputs.js';
 import type { Descriptor, ImageConfig, ImageIndex, ImageManifest } from '../../src/image/types.js';
-import { hasContent, scanSources } from '../../src/layer/content.js';
+import { hasContent, scanSources, WALK_TURN_ENTRIES } from '../../src/layer/content.js';
 import { parseAppFlag } from '../../src/layer/sources.js';
 
 const hex = (c: string) => `sha256:${c.repeat(64)}`;
@@ -404,6 +404,28 @@ test('scanSources: whoever awaits `content` goes on before the walk does (push\'
   // Listed with a.js, not reached yet: the walk reads the link only after this.
   rmSync(join(root, 'b'));
   await assert.rejects(scan.readable, { code: 'E_INPUT', message: `${join(root, 'b')} disappeared while the layer was being built (deleted after the walk listed it)` });
+});
+
+test('scanSources: the readability walk gives the event loop a turn every WALK_TURN_ENTRIES entries (push\'s first round trips run alongside it)', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'regpush-scan-turns-'));
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  // One directory: between directories the walk runs synchronously, so only its own turns let the loop run.
+  const files = WALK_TURN_ENTRIES * 8;
+  for (let i = 0; i < files; i++) writeFileSync(join(root, `f${String(i).padStart(5, '0')}`), 'x');
+  const scan = scanSources([{ src: root, dest: '/app' }], '/');
+  assert.equal(await scan.content, true);
+  let turns = 0;
+  let done = false;
+  const tick = (): void => {
+    if (done) return;
+    turns++;
+    setImmediate(tick);
+  };
+  setImmediate(tick);
+  await scan.readable;
+  done = true;
+  // One turn after the first entry, then one per WALK_TURN_ENTRIES: at least the eight of the files.
+  assert.ok(turns >= 8, `the loop ran ${turns} times during a walk of ${files} files`);
 });
 
 test('a layer whose directory takes in another layer\'s source is warned about (files twice in the image, the split defeated); a .dockerignore line or another platform silences it', async (t) => {
