@@ -65,8 +65,8 @@ export type { SyncOptions, SyncResult, SyncUnitReport, SyncTargetReport, SyncEve
 export { parseSyncFile } from './sync/config.js';
 export type { SyncSpec, SyncImage, TagRule, TagFilter, SyncDestination, TargetPrefix, Shard } from './sync/options.js';
 export { parseShard, inShard } from './sync/shard.js';
-export { listTags, listRepositories, digestOf, tagImage, deleteImage } from './manage/manage.js';
-export type { ManageOptions, ListTagsOptions, TagList, RepositoryList, DigestOptions, DigestResult, TagImageResult, TagFailure, DeleteOptions, DeleteResult } from './manage/options.js';
+export { listTags, listRepositories, digestOf, tagImage, untagImage, deleteImage } from './manage/manage.js';
+export type { ManageOptions, ListTagsOptions, TagList, RepositoryList, DigestOptions, DigestResult, TagImageResult, TagFailure, UntagOptions, UntagResult, DeleteOptions, DeleteResult } from './manage/options.js';
 /** Former names of CopyTargetReport, SyncUnitReport and SyncTargetReport: deprecated aliases of the same types. */
 export type { CopyTargetResult } from './copy/options.js';
 export type { SyncUnitResult, SyncTargetResult } from './sync/options.js';

@@ -310,7 +310,7 @@ export interface ConnectionNames {
   givenCredentials?: (role: 'from' | 'to' | 'read') => string;
   /**
    * The setting of how many transfers run at once, as in "lower …": `jobs`; `--jobs`. Absent
-   * where the operation has none (inspect, tags, digest, tag, delete, login): a 429 then says
+   * where the operation has none (inspect, tags, digest, tag, untag, delete, login): a 429 then says
    * wait and retry.
    */
   jobs?: string;

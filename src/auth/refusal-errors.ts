@@ -1,7 +1,7 @@
 /**
  * The errors a refusal becomes, worded for the user: E_AUTH naming whose credentials were
  * rejected (and where they were looked for), E_DENIED naming the right a good login lacks. One
- * place for them, so that push, copy, sync, tag and delete report a refusal alike; when a refusal
+ * place for them, so that push, copy, sync, tag, untag and delete report a refusal alike; when a refusal
  * is made is the schemes' and challenge-answer.ts's business.
  */
 import { AuthError, DeniedError } from '../errors.js';
@@ -73,7 +73,7 @@ export class RefusalErrors {
    * `realmHost` has just issued for them, or a registry token the registry has taken (`realmHost`
    * undefined), refused for what `scopes` write. That is a right the user lacks, not a password to
    * check (a token service grants only the actions a user may have, and the registry answers 401
-   * rather than 403), as push, copy, sync, tag and delete report it alike. Basic credentials never
+   * rather than 403), as push, copy, sync, tag, untag and delete report it alike. Basic credentials never
    * get here: a registry that lets anyone read (nginx's limit_except, Nexus) never checked the
    * password on the read. Undefined when `scopes` name no write.
    */

@@ -28,7 +28,7 @@ export const CONNECTION_FLAG_NAMES: ConnectionNames = {
 };
 
 /** The commands that connect to a registry. */
-export type ConnectingCommand = 'push' | 'copy' | 'sync' | 'inspect' | 'tags' | 'catalog' | 'digest' | 'tag' | 'delete' | 'login';
+export type ConnectingCommand = 'push' | 'copy' | 'sync' | 'inspect' | 'tags' | 'catalog' | 'digest' | 'tag' | 'untag' | 'delete' | 'login';
 
 /**
  * How each command takes credentials besides a stored login (`regpush login`): its user flags and
@@ -44,6 +44,7 @@ const USER_FLAGS: Record<Exclude<ConnectingCommand, 'login'>, string[]> = {
   catalog: ['--user with --password-stdin', 'the REGPUSH_FROM_* env vars'],
   digest: ['--user with --password-stdin', 'the REGPUSH_FROM_* env vars'],
   tag: ['--user with --password-stdin', 'the REGPUSH_TO_* env vars'],
+  untag: ['--user with --password-stdin', 'the REGPUSH_TO_* env vars'],
   delete: ['--user with --password-stdin', 'the REGPUSH_TO_* env vars'],
 };
 
@@ -65,6 +66,7 @@ const GIVEN_FLAGS: Record<Exclude<ConnectingCommand, 'login' | 'sync'>, (role: '
   catalog: () => '--user/--password (or --password-stdin)',
   digest: () => '--user/--password (or --password-stdin)',
   tag: () => '--user/--password (or --password-stdin)',
+  untag: () => '--user/--password (or --password-stdin)',
   delete: () => '--user/--password (or --password-stdin)',
 };
 

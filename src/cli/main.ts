@@ -14,7 +14,7 @@ import { pushCommand, pushFlags } from './commands/push.js';
 import { copyCommand, copyFlags } from './commands/copy.js';
 import { loginCommands, loginFlags, logoutFlags } from './commands/login.js';
 import { syncCommand, syncFlags } from './commands/sync.js';
-import { catalogFlags, deleteFlags, digestFlags, manageCommands, tagFlags, tagsFlags } from './commands/manage.js';
+import { catalogFlags, deleteFlags, digestFlags, manageCommands, tagFlags, tagsFlags, untagFlags } from './commands/manage.js';
 import type { FlagTable } from './flag-table.js';
 import { attachedShortValues, badBooleanValue, negatedValueFlag } from './raw-argv.js';
 import { knownWords, shownWord, withSuggestion } from './suggest.js';
@@ -31,6 +31,7 @@ const TABLES: Record<string, FlagTable> = {
   catalog: catalogFlags,
   digest: digestFlags,
   tag: tagFlags,
+  untag: untagFlags,
   delete: deleteFlags,
   login: loginFlags,
   logout: logoutFlags,
@@ -195,7 +196,7 @@ export async function main(rawArgv: string[], io: CliIO): Promise<number> {
     .alias('h', 'help')
     .strict()
     .recommendCommands()
-    .demandCommand(1, 'Name a command: push, copy, sync, inspect, tags, catalog, digest, tag, delete, login or logout (see regpush --help)')
+    .demandCommand(1, `Name a command: ${COMMANDS.slice(0, -1).join(', ')} or ${COMMANDS.at(-1)} (see regpush --help)`)
     .wrap(wrap)
     .exitProcess(false)
     .showHelpOnFail(false)

@@ -1,9 +1,9 @@
 /**
  * The everyday registry commands: list a repository's tags, print a reference's digest, add tags
- * to an image, delete a manifest. Each is one or two Distribution API calls, made through the same
+ * to an image, remove one tag, delete a manifest. Each is one or two Distribution API calls, made through the same
  * transport, credentials and error catalogue as push and copy (`transportFor` + `connect`).
  * What delete looks up before it deletes is in delete-checks.ts; a manifest's lookup (HEAD, or GET
- * where HEAD is refused), which digest, tag and delete share, in manifest-lookup.ts.
+ * where HEAD is refused), which digest, tag, untag and delete share, in manifest-lookup.ts.
  */
 import { AuthError, InvalidReferenceError, NotFoundError, PartialFailureError, RegpushError, UnsupportedError, UsageError } from '../errors.js';
 import { isValidDigest } from '../image/digest.js';
@@ -18,7 +18,7 @@ import type { RegistryClient } from '../registry/registry-client.js';
 import { checkArgument, checkOptions, optionPaths, REFERENCE_ARGUMENT, STRINGS, type ConnectionNames, type OptionNames, type Shape } from '../options-check.js';
 import { checkConnectionRanges } from '../registry/limits.js';
 import { anchorPaths, CONNECTION_SHAPE, connect, operationSignal, transportFor, withAbortReason } from '../registry/connect.js';
-import type { DeleteOptions, DeleteResult, DigestOptions, DigestResult, ListTagsOptions, ManageOptions, RepositoryList, TagImageResult, TagList } from './options.js';
+import type { DeleteOptions, DeleteResult, DigestOptions, DigestResult, ListTagsOptions, ManageOptions, RepositoryList, TagImageResult, TagList, UntagOptions, UntagResult } from './options.js';
 import { notFoundAdvice } from '../http/response.js';
 import { deleteScopeActions } from '../registry/quirks.js';
 import type { ScopeAction } from '../registry/connect.js';
@@ -87,7 +87,7 @@ export function parseRepository(input: string, names?: ConnectionNames): ImageRe
  * Runs `fn` with a client for `ref`'s registry, and the names its hints use, closing the transport
  * afterwards. No actions: no repository scope (the catalog's, `registry:catalog:*`, is learnt from
  * the registry's challenge). `notFoundAdvice`: HintedSettings.notFoundAdvice; `tags` for the
- * commands that name a reference (digest, tag, delete), whose missing tag inspect would not find
+ * commands that name a reference (digest, tag, untag, delete), whose missing tag inspect would not find
  * either; `repository` for the tag list, whose 404 is the repository's and which both would repeat.
  */
 async function withClient<T>(
@@ -313,6 +313,84 @@ export async function tagImage(reference: string | ImageReference, newTags: stri
 }
 
 /**
+ * Removes one tag, leaving the manifest it points at (and any other tag on it) in place: the OCI
+ * distribution spec's `DELETE /v2/<repo>/manifests/<tag>`. The tag is looked up first (HEAD, or
+ * GET where HEAD is refused), so a missing one is E_NOT_FOUND naming it, and the result names the
+ * digest it pointed at. A registry that deletes by digest only answers the DELETE 400 or 405
+ * (UNSUPPORTED at CNCF distribution before 3.0): that is E_UNSUPPORTED, saying what deletes the
+ * tag there — deleting the manifest, every tag on it included — or, where a DELETE by digest is
+ * refused as well (asked once, after the refusal), that the registry allows no deletes at all.
+ * A digest reference is E_REFERENCE: a tag is what is removed. Credentials: the `to` role, with
+ * delete's scope (deleteScopeActions).
+ */
+export async function untagImage(reference: string | ImageReference, opts: UntagOptions = {}): Promise<UntagResult> {
+  return untagImageAs(reference, opts, UNTAG_NAMES);
+}
+
+/** What untagImage()'s messages call the operation and its options. */
+const UNTAG_NAMES = optionPaths('untagImage()');
+
+/**
+ * untagImage() for a caller whose messages name the commands its own way (`names`): the CLI, whose
+ * advice says `regpush delete --force` where a library caller is told of deleteImage()'s `force`.
+ * Not part of the library's surface.
+ * @internal
+ */
+export async function untagImageAs(reference: string | ImageReference, opts: UntagOptions, names: OptionNames): Promise<UntagResult> {
+  checkArgument('untagImage()', 'reference', reference, REFERENCE_ARGUMENT);
+  checkOptions('untagImage()', opts, MANAGE_SHAPE);
+  checkConnectionRanges(opts, (o) => names.about(o));
+  const ref = referenceArgument(reference);
+  const cli = names.op === undefined;
+  const name = formatReference(ref);
+  if (ref.digest !== undefined || ref.tag === undefined) {
+    const del = cli ? `regpush delete ${name}` : 'deleteImage()';
+    throw new InvalidReferenceError(`${name} names a digest: untag removes a tag (${repositoryName(ref)}:TAG); to delete the manifest itself, use ${del}`);
+  }
+  const tag = ref.tag;
+  const log = opts.logger ?? silentLogger;
+  return withClient(ref, 'to', deleteScopeActions(ref.registry), opts, async (client, hintNames) => {
+    const lookup = manifestLookup(client, log);
+    const { digest } = await resolveDigest(client, hintNames, ref, log, lookup);
+    try {
+      await client.deleteTag(ref.repository, tag);
+    } catch (err) {
+      if (err instanceof UnsupportedError) throw await untagRefused(client, ref, err, cli, log);
+      // Found by the lookup above, so a 404 now is, as for delete, an earlier attempt of this
+      // DELETE that removed the tag and whose answer was lost (the transport sent it again) —
+      // once a lookup confirms the tag is gone.
+      if (!(err instanceof NotFoundError) || (await lookup(ref.repository, tag).catch(() => true)) !== undefined) throw err;
+      log.info(`the DELETE of ${name} was answered 404 and the tag is gone: an earlier attempt whose answer was lost removed it`);
+    }
+    log.info(`removed tag ${name}; manifest ${repositoryName(ref)}@${digest} stays`);
+    return { reference: name, digest };
+  }, 'tags');
+}
+
+/**
+ * untagImage()'s E_UNSUPPORTED for a registry that refused the DELETE of a tag (`refusal`): one that
+ * deletes by digest only, or, when a DELETE of a manifest that is not there is refused as well
+ * (deletesRefused), one that allows no deletes at all, where deleting the manifest would be refused too.
+ */
+async function untagRefused(client: RegistryClient, ref: ImageReference, refusal: UnsupportedError, cli: boolean, log: Logger): Promise<UnsupportedError> {
+  const name = formatReference(ref);
+  const codes = refusal.details.registryCodes?.length ? ` ${refusal.details.registryCodes.join(', ')}` : '';
+  const answer = `it answered ${refusal.details.status ?? 'UNSUPPORTED'}${codes} to the DELETE of tag ${ref.tag}`;
+  const off = await deletesRefused(client, ref.repository, log);
+  if (off) {
+    return new UnsupportedError(
+      `${ref.registry} does not allow deleting tags or manifests: ${answer}, and likewise to a DELETE by digest (on CNCF distribution an operator enables deletes with storage.delete.enabled); the tag stays`,
+      { cause: refusal, details: refusal.details },
+    );
+  }
+  const del = cli ? `\`regpush delete --force ${name}\`` : `deleteImage(${JSON.stringify(name)}, { force: true })`;
+  return new UnsupportedError(
+    `${ref.registry} deletes manifests by digest only: ${answer}, which stays; ${del} removes the manifest and every tag on it`,
+    { cause: refusal, details: refusal.details },
+  );
+}
+
+/**
  * Deletes a manifest by digest. Deleting a manifest removes every tag pointing at it, so a tag is
  * accepted only with `force` (it is resolved to its digest first). Before the DELETE, the
  * repository's tags are looked up (dependentsOf, at most DELETE_TAG_CHECK_LIMIT): the tags that
@@ -379,8 +457,10 @@ export async function deleteImageAs(reference: string | ImageReference, opts: De
       : '';
     if (ref.digest === undefined && !opts.force) {
       const which = found ? (others.length ? ` (${listed(tags)})` : ` (only ${ref.tag} does)`) : '';
+      // The user may have meant the tag alone, which untag removes, leaving the manifest.
+      const untag = ` To remove tag ${ref.tag} alone: ${names.op === undefined ? `regpush untag ${formatReference(ref)}` : 'untagImage()'}.`;
       throw new UsageError(
-        `${formatReference(ref)} is a tag; deleting removes manifest ${digest} and every tag that points at it${which}${indexNote ? `; ${indexNote}` : ''}. Delete by digest (${byDigest}) or add ${names.set('force', true)}`,
+        `${formatReference(ref)} is a tag; deleting removes manifest ${digest} and every tag that points at it${which}${indexNote ? `; ${indexNote}` : ''}.${untag} Delete by digest (${byDigest}) or add ${names.set('force', true)}`,
       );
     }
     if (ref.digest !== undefined && !opts.force && indexNote) {

@@ -1,5 +1,5 @@
 /**
- * A manifest's lookup as the registry commands make it (digest, tag, delete): a HEAD, or the GET
+ * A manifest's lookup as the registry commands make it (digest, tag, untag, delete): a HEAD, or the GET
  * where a registry refuses HEAD. In a module of its own because delete's checks (delete-checks.ts)
  * look the repository's tags up the same way as manage.ts looks up the reference itself.
  */

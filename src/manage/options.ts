@@ -1,6 +1,6 @@
 /**
  * The registry commands' options and results (listTags(), listRepositories(), digestOf(),
- * tagImage(), deleteImage()), as the library exposes them: types only, so the published
+ * tagImage(), untagImage(), deleteImage()), as the library exposes them: types only, so the published
  * declarations reach these and not manage.ts's code.
  */
 import type { ErrorCode } from '../errors.js';
@@ -84,6 +84,17 @@ export interface TagImageResult {
   tagsFailed: TagFailure[];
   /** "host/repo:tag" for each of `tags`. */
   references: string[];
+}
+
+/** Options of untagImage(): those of every registry command (it has none of its own). */
+export type UntagOptions = ManageOptions;
+
+/** What untagImage() removed. */
+export interface UntagResult {
+  /** "host/repo:tag" of the tag removed. */
+  reference: string;
+  /** The manifest the tag pointed at, which stays in the repository (with any other tag on it). */
+  digest: string;
 }
 
 /** Options of deleteImage(). */

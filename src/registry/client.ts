@@ -229,6 +229,10 @@ export class HttpRegistryClient implements RegistryClient {
     return this.manifests.delete(repo, digest);
   }
 
+  deleteTag(repo: string, tag: string): Promise<void> {
+    return this.manifests.deleteTag(repo, tag);
+  }
+
   headBlob(repo: string, digest: string): Promise<number | undefined> {
     return this.blobs.head(repo, digest);
   }

@@ -122,13 +122,13 @@ export interface HintedSettings {
   /**
    * What a 404 advises: `inspect` (ConnectionNames.inspect, the default), or `tags`, the tag
    * listing (ConnectionNames.tags), for an operation that inspect would fail the same way: inspect
-   * itself, and digest, tag and delete, which name a reference as inspect does; `repository`,
+   * itself, and digest, tag, untag and delete, which name a reference as inspect does; `repository`,
    * neither, for the tag listing itself, whose 404 is its repository's.
    */
   notFoundAdvice?: 'inspect' | 'tags' | 'repository';
 }
 
-/** The default: an operation without a `jobs` setting that takes credentials (inspect, tags, catalog, digest, tag, delete). */
+/** The default: an operation without a `jobs` setting that takes credentials (inspect, tags, catalog, digest, tag, untag, delete). */
 const WITHOUT_JOBS: HintedSettings = { jobs: false, credentials: true };
 
 /**

@@ -145,4 +145,25 @@ export class Manifests {
     }
     throw err;
   }
+
+  /**
+   * DELETE a tag (`DELETE /v2/<repo>/manifests/<tag>`): the manifest stays, with its other tags.
+   * The OCI distribution spec lets a registry delete tags, or delete by digest only and answer a
+   * tag's DELETE 400 or 405: CNCF distribution 2.8 answers 400 DIGEST_INVALID (it reads the tag as
+   * a digest: google/go-containerregistry#1578, and 2.8.2 in the e2e tests), its development line
+   * 405 UNSUPPORTED from distribution/distribution#3174 on, as Harbor was made to
+   * (goharbor/harbor#11971); distribution 3 deletes the tag (distribution/distribution#3427), as
+   * GCR (opencontainers/distribution-spec#102) and GitLab's registry (werf/werf#7866) do. Those refusals are E_UNSUPPORTED, the registry's own answer in
+   * the message and details; what they mean for the caller is said by untagImage().
+   */
+  async deleteTag(repo: string, tag: string): Promise<void> {
+    const http = this.http;
+    const res = await http.request({ method: 'DELETE', url: await http.url(`${repo}/manifests/${tag}`) });
+    if (res.status === 202 || res.status === 200 || res.status === 204) return drain(res);
+    const err = await http.error(res, `DELETE tag ${this.name(repo, tag)}`);
+    if (res.status === 400 || res.status === 405 || err.details.registryCodes?.includes('UNSUPPORTED')) {
+      throw new UnsupportedError(err.message, { details: err.details });
+    }
+    throw err;
+  }
 }

@@ -338,6 +338,9 @@ export class MirroredClient implements RegistryClient {
   deleteManifest(repo: string, digest: string): Promise<void> {
     return this.upstream.deleteManifest(repo, digest);
   }
+  deleteTag(repo: string, tag: string): Promise<void> {
+    return this.upstream.deleteTag(repo, tag);
+  }
   mountBlob(repo: string, digest: string, fromRepo: string): Promise<MountResult> {
     return this.upstream.mountBlob(repo, digest, fromRepo);
   }
@@ -380,6 +383,7 @@ export class BlockedClient implements RegistryClient {
   getManifest = (): Promise<never> => this.refuse();
   putManifest = (): Promise<never> => this.refuse();
   deleteManifest = (): Promise<never> => this.refuse();
+  deleteTag = (): Promise<never> => this.refuse();
   headBlob = (): Promise<never> => this.refuse();
   getBlob = (): Promise<never> => this.refuse();
   getBlobBytes = (): Promise<never> => this.refuse();

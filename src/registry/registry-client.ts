@@ -115,6 +115,8 @@ export interface RegistryClient {
   putManifest(repo: string, ref: string, bytes: Buffer, mediaType: string): Promise<string>;
   /** DELETE a manifest by digest. */
   deleteManifest(repo: string, digest: string): Promise<void>;
+  /** DELETE a tag, leaving its manifest; E_UNSUPPORTED where the registry deletes by digest only. */
+  deleteTag(repo: string, tag: string): Promise<void>;
   /** HEAD a blob; its size when present, undefined when not. */
   headBlob(repo: string, digest: string): Promise<number | undefined>;
   /** GET a blob as a stream from byte `start` (Range); `partial` false when the registry sent it whole; `mirror` when a mirror served it. */

@@ -16,14 +16,37 @@ import type { RepoMemory } from './repo-memory.js';
 import { MAX_DEPTH, pull, type ManifestNode, type PullMeter } from './graph.js';
 
 /**
+ * The tag of `digest`'s OCI fallback index, by the distribution spec's referrers tag schema: the
+ * algorithm cut to 32 characters, `-`, the encoded part cut to 64, any character a tag may not
+ * hold replaced with `-`. So `sha256:<64 hex>` is `sha256-<64 hex>`, and `sha512:<128 hex>` is
+ * `sha512-<first 64 hex>`: with the whole encoded part it would be 135 characters, over the
+ * 128 a tag may have, and a registry would refuse it (TAG_INVALID) or another client look under
+ * the spec's tag and not find it.
+ */
+export function referrersTag(digest: string): string {
+  const colon = digest.indexOf(':');
+  return `${digest.slice(0, colon).slice(0, 32)}-${digest.slice(colon + 1).slice(0, 64)}`.replace(/[^a-zA-Z0-9._-]/g, '-');
+}
+
+/**
+ * The tags cosign stores `digest`'s signature, attestations and SBOM under start with this and a
+ * `.`: the algorithm, `-`, the whole encoded part (cosign does not cut it; for sha256, the same
+ * as referrersTag).
+ */
+function cosignTagPrefix(digest: string): string {
+  return digest.replace(':', '-');
+}
+
+/**
  * True for a tag of the schemes the referrer walk finds referrers by: the OCI fallback index
- * `sha256-<64 hex>` and cosign's `sha256-<64 hex>.sig`, `.att`, `.sbom`. A copy of every tag with
+ * (referrersTag: `sha256-<64 hex>`, `sha512-<64 hex>`) and cosign's `sha256-<64 hex>.sig`,
+ * `.att`, `.sbom` (a sha512 one would be over a tag's 128 characters). A copy of every tag with
  * referrers (copy --all-tags, sync's `tags: all` or a filter) leaves these to the walk: copied as
  * an ordinary tag, a fallback index would replace the target's and drop what only the target
  * lists, where the walk merges the two (listInFallbackIndex).
  */
 export function isReferrerTag(tag: string): boolean {
-  return /^sha256-[0-9a-f]{64}(?:\.(?:sig|att|sbom))?$/.test(tag);
+  return /^sha256-[0-9a-f]{64}(?:\.(?:sig|att|sbom))?$|^sha512-[0-9a-f]{64}$/.test(tag);
 }
 
 /** A referrer found at the source: by digest (referrers API) or by tag (fallback scheme). */
@@ -56,14 +79,16 @@ export async function findReferrers(source: RepoEndpoint, subjects: readonly str
   const tagSet = new Set(tags);
   const listed = await Promise.all(
     subjects.map((subject, i) => {
-      const fallbackTag = subject.replace(':', '-');
+      const fallbackTag = referrersTag(subject);
       return answers[i] === undefined && tagSet.has(fallbackTag) ? fallbackListing(client, repo, fallbackTag, pulls) : undefined;
     }),
   );
   return subjects.flatMap((subject, i) => {
     const api = answers[i] ?? listed[i];
-    const prefix = subject.replace(':', '-');
-    const byTag = tags.filter((t) => (api ? t.startsWith(prefix + '.') : t === prefix || t.startsWith(prefix + '.')));
+    // cosign's tags; without the API, also the fallback tag when it holds no index (copied as it is).
+    const prefix = cosignTagPrefix(subject) + '.';
+    const fallbackTag = referrersTag(subject);
+    const byTag = tags.filter((t) => t.startsWith(prefix) || (!api && t === fallbackTag));
     const byDigest = (api?.manifests ?? []).map((d) => ({ kind: 'digest', digest: d.digest }) as const);
     return [...byDigest, ...byTag.map((tag) => ({ kind: 'tag', tag }) as const)].map((referrer) => ({ subject, referrer }));
   });
@@ -132,7 +157,7 @@ export interface ListedReferrer {
 export async function listInFallbackIndex(target: RepoEndpoint, subject: string, referrers: readonly ListedReferrer[], run: { fallbackIndexes?: Turns; repos: RepoMemory }): Promise<void> {
   if (referrers.length === 0) return;
   if (await run.repos.hasReferrersApi(target, subject)) return;
-  const tag = subject.replace(':', '-');
+  const tag = referrersTag(subject);
   const where = `${target.client.registry}/${target.repo}:${tag}`;
   const write = () => mergeIntoFallbackIndex(target, tag, referrers);
   if (!run.fallbackIndexes) return write();

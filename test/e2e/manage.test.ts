@@ -1,4 +1,4 @@
-// regpush tags / digest / tag / delete against the real registries in every auth mode, checked
+// regpush tags / digest / tag / untag / delete against the real registries in every auth mode, checked
 // against skopeo and the registries' access logs; a registry with deletes disabled; refusals; and
 // the bad inputs, each one error line with its documented exit code.
 import assert from 'node:assert/strict';
@@ -259,11 +259,30 @@ for (const mode of modes) {
     assert.equal(del.code, 0, del.stderr);
     assert.doesNotMatch(del.stderr, /every tag/);
   });
+
+  test(`${mode}: untag at distribution 2.8, which deletes by digest only (400 DIGEST_INVALID to a tag's DELETE): E_UNSUPPORTED, exit 6, one line naming delete --force; nothing removed`, async () => {
+    const { ref, digest } = await freshImage(reg.host, reg.host, creds, `${repo}-untag`);
+    assert.equal((await runCli(['tag', ref, 'keep', ...userArgs(creds)])).code, 0);
+    const mark = logMark(mode);
+    const line = assertOneLineError(await runCli(['untag', ref, ...userArgs(creds)]), 6, 'E_UNSUPPORTED');
+    assert.equal(
+      line,
+      `regpush: error: ${reg.host} deletes manifests by digest only: it answered 400 DIGEST_INVALID to the DELETE of tag src, which stays; \`regpush delete --force ${ref}\` removes the manifest and every tag on it [E_UNSUPPORTED]`,
+    );
+    // Both tags still resolve to the image, skopeo's view too.
+    for (const t of ['src', 'keep']) {
+      assert.equal((await runCli(['digest', `${reg.host}/${repo}-untag:${t}`, ...userArgs(creds)])).stdout, `${digest}\n`, t);
+    }
+    assert.equal((await skopeoInspect(ref, { raw: true, creds })).digest, digest);
+    // The registry saw the tag's DELETE, and one of a manifest that is not there (404: deletes by digest allowed); nothing else was deleted.
+    const deletes = (await registryLogSince(mode, mark)).filter((e) => e.method === 'DELETE' && e.status !== 401);
+    assert.deepEqual(deletes.map((e) => [e.uri.endsWith('/manifests/src') ? 'tag' : 'probe', e.status]), [['tag', 400], ['probe', 404]]);
+  });
 }
 
 // ---------------------------------------------------------------- refusals
 
-test('a registry with deletes disabled → E_UNSUPPORTED, exit 6, and the image stays', async () => {
+test('a registry with deletes disabled → E_UNSUPPORTED, exit 6 (delete and untag), and the image stays', async () => {
   // CNCF distribution's default is storage.delete.enabled: false, which the extra registry keeps.
   const reg = await startExtraRegistry(tempDir('regpush-nodelete-'), 'nodelete');
   cleanups.push(() => { void reg.stop(); });
@@ -271,16 +290,19 @@ test('a registry with deletes disabled → E_UNSUPPORTED, exit 6, and the image 
   const byDigest = `${reg.host}/nodelete/app@${digest}`;
   // Found out with a DELETE of a manifest that is not there, sent with the first lookups.
   assertOneLineError(await runCli(['delete', byDigest]), 6, 'E_UNSUPPORTED', /does not allow deleting manifests: it answered 405 UNSUPPORTED to a DELETE of one that is not there.*; \S+@sha256:[0-9a-f]{64} was not deleted/);
+  // untag there: the tag's DELETE and one by digest both refused, so delete --force is not advised.
+  assertOneLineError(await runCli(['untag', ref]), 6, 'E_UNSUPPORTED', /^regpush: error: \S+ does not allow deleting tags or manifests: it answered 405 UNSUPPORTED to the DELETE of tag src, and likewise to a DELETE by digest .*storage\.delete\.enabled\); the tag stays \[E_UNSUPPORTED\]$/);
   const still = await runCli(['digest', ref]);
   assert.equal(still.stdout, `${digest}\n`);
 });
 
-test('token registry, a pull-only user: delete and tag → E_DENIED, exit 3, nothing changed', async () => {
+test('token registry, a pull-only user: delete, tag and untag → E_DENIED, exit 3, nothing changed', async () => {
   const alice = credsOf(R.token)!;
   const { ref, digest } = await freshImage(R.token.host, R.token.host, alice, `manage/denied-${stamp}`);
   const reader = { user: 'reader', password: state.users.token.reader! };
   assertOneLineError(await runCli(['delete', `${R.token.host}/manage/denied-${stamp}@${digest}`, ...userArgs(reader)]), 3, 'E_DENIED', /not for deleting/);
   assertOneLineError(await runCli(['tag', ref, 'nope', ...userArgs(reader)]), 3, 'E_DENIED', /not for writing/);
+  assertOneLineError(await runCli(['untag', ref, ...userArgs(reader)]), 3, 'E_DENIED', /not for deleting/);
   assert.equal((await runCli(['digest', ref, ...userArgs(reader)])).stdout, `${digest}\n`);
   assertOneLineError(await runCli(['digest', `${R.token.host}/manage/denied-${stamp}:nope`, ...userArgs(alice)]), 4, 'E_NOT_FOUND');
   // The catalog is granted to alice only (registry:catalog:*): the reader is told it is an administrator's right.
@@ -422,6 +444,8 @@ const badInputs: [string, string[], number, string, RegExp][] = [
   ['tag into another repository', ['tag', `${anon}/base/busybox:v2s2`, `${anon}/other/repo:1`], 2, 'E_REFERENCE', /regpush copy/],
   ['tag with an invalid tag', ['tag', `${anon}/base/busybox:v2s2`, 'bad!tag'], 2, 'E_REFERENCE', /invalid tag/],
   ['tag of an unknown image', ['tag', `${anon}/base/busybox:no-such-tag`, 'x'], 4, 'E_NOT_FOUND', /MANIFEST_UNKNOWN/],
+  ['untag of a digest', ['untag', `${anon}/base/busybox@sha256:${'0'.repeat(64)}`], 2, 'E_REFERENCE', /names a digest: untag removes a tag/],
+  ['untag of an unknown tag', ['untag', `${anon}/base/busybox:no-such-tag`], 4, 'E_NOT_FOUND', /busybox:no-such-tag not found/],
   ['delete of a malformed digest', ['delete', `${anon}/base/busybox@sha256:xyz`], 2, 'E_REFERENCE', /hex/],
   ['delete of an unknown digest', ['delete', `${anon}/base/busybox@sha256:${'0'.repeat(64)}`], 4, 'E_NOT_FOUND', /not found/],
   ['delete of an unknown repository', ['delete', '--force', `${anon}/no/such-repo:1`], 4, 'E_NOT_FOUND', /not found/],
@@ -434,7 +458,7 @@ for (const [name, args, exit, code, pattern] of badInputs) {
 }
 
 test('help of each command has examples', async () => {
-  for (const cmd of ['tags', 'digest', 'tag', 'delete']) {
+  for (const cmd of ['tags', 'digest', 'tag', 'untag', 'delete']) {
     const r = await runCli([cmd, '--help']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /Examples:/, cmd);

@@ -2,7 +2,7 @@
 // as published (unknown fields allowed, as promised to consumers) and strictly (every field the
 // CLI prints must be declared in the schema, so the document cannot fall behind the code). The
 // reports of push, copy and sync are the schema's root; the smaller objects of inspect, tags,
-// digest, tag, delete, login and logout are its $defs/<command>Output.
+// digest, tag, untag, delete, login and logout are its $defs/<command>Output.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -41,7 +41,7 @@ function compile(schema: unknown): Validate {
 }
 
 /** The commands whose --json output is one of the schema's $defs rather than its root. */
-export type OutputCommand = 'inspect' | 'tags' | 'catalog' | 'digest' | 'tag' | 'delete' | 'login' | 'logout';
+export type OutputCommand = 'inspect' | 'tags' | 'catalog' | 'digest' | 'tag' | 'untag' | 'delete' | 'login' | 'logout';
 
 const validators = new Map<string, { published: Validate; strict: Validate }>();
 

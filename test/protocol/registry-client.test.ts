@@ -272,6 +272,31 @@ test('deleteManifest: 202 is done; 405 (deletes disabled) is E_UNSUPPORTED; 404 
   r.transport.close();
 });
 
+test('deleteTag: DELETE of /manifests/<tag>; 202, 200 and 204 are done; 405 and 400 (the spec\'s refusals of tag deletion) are E_UNSUPPORTED; 404 E_NOT_FOUND; 403 E_DENIED', async () => {
+  const answers: [number, string][] = [];
+  const r = await registry((req, _b, res) => {
+    assert.equal(req.method, 'DELETE');
+    assert.equal(req.url, '/v2/app/manifests/old');
+    const [status, body] = answers.shift()!;
+    res.writeHead(status, { 'content-type': 'application/json' }).end(body);
+  });
+  const oci = (code: string) => JSON.stringify({ errors: [{ code, message: code.toLowerCase() }] });
+  for (const ok of [202, 200, 204]) {
+    answers.push([ok, '']);
+    await r.client.deleteTag('app', 'old');
+  }
+  for (const [status, body] of [[405, oci('UNSUPPORTED')], [400, oci('DIGEST_INVALID')], [405, '']] as const) {
+    answers.push([status, body]);
+    await assert.rejects(r.client.deleteTag('app', 'old'), (e: unknown) => e instanceof UnsupportedError && e.details.status === status && /DELETE tag \S+:old/.test(e.message), `${status} ${body}`);
+  }
+  answers.push([404, oci('MANIFEST_UNKNOWN')]);
+  await assert.rejects(r.client.deleteTag('app', 'old'), NotFoundError);
+  answers.push([403, oci('DENIED')]);
+  await assert.rejects(r.client.deleteTag('app', 'old'), DeniedError);
+  assert.equal(answers.length, 0);
+  r.transport.close();
+});
+
 test('helpers: withQuery keeps state, nextLink resolves, insecure lists and endpoints', () => {
   assert.equal(withQuery('http://h/v2/u?_state=x', 'digest', 'sha256:1'), 'http://h/v2/u?_state=x&digest=sha256%3A1');
   assert.equal(nextLink('</v2/a/tags/list?n=1&last=x>; rel="next"', 'https://r.io/v2/a/tags/list'), 'https://r.io/v2/a/tags/list?n=1&last=x');

@@ -228,7 +228,7 @@ test('logout reads no password: --password-stdin is an unknown flag there (it wa
 });
 
 test('a command\'s flag given without a command gets the missing-command message alone; a flag no command has is still named', async () => {
-  const missing = 'Name a command: push, copy, sync, inspect, tags, catalog, digest, tag, delete, login or logout (see regpush --help)';
+  const missing = 'Name a command: push, copy, sync, inspect, tags, catalog, digest, tag, untag, delete, login or logout (see regpush --help)';
   for (const argv of [['--debug'], ['--json'], ['--retries', '3'], ['--to', DST]]) {
     const r = await run(argv);
     usage(r, /Name a command/);

@@ -5,7 +5,7 @@ import yargs, { type Argv } from 'yargs';
 import { copyCommand, copyFlags } from '../../src/cli/commands/copy.js';
 import { inspectCommand, inspectFlags } from '../../src/cli/commands/inspect.js';
 import { loginCommands, loginFlags, logoutFlags } from '../../src/cli/commands/login.js';
-import { catalogFlags, deleteFlags, digestFlags, manageCommands, tagFlags, tagsFlags } from '../../src/cli/commands/manage.js';
+import { catalogFlags, deleteFlags, digestFlags, manageCommands, tagFlags, tagsFlags, untagFlags } from '../../src/cli/commands/manage.js';
 import { pushCommand, pushFlags } from '../../src/cli/commands/push.js';
 import { checkGivenOnce, defineFlags, flagsGivenOnce, withFlags, type FlagSpec, type FlagTable, type InferredArgs } from '../../src/cli/flag-table.js';
 import { SecretSet } from '../../src/redact.js';
@@ -133,6 +133,7 @@ const commands: [string, string[], FlagTable, (y: Argv) => Argv][] = [
   ['catalog', ['reg.example.com'], catalogFlags, (y) => manageCommands(y, io, none, new SecretSet())],
   ['digest', ['reg.example.com/app:1'], digestFlags, (y) => manageCommands(y, io, none, new SecretSet())],
   ['tag', ['reg.example.com/app:1', 'a', 'b'], tagFlags, (y) => manageCommands(y, io, none, new SecretSet())],
+  ['untag', ['reg.example.com/app:1'], untagFlags, (y) => manageCommands(y, io, none, new SecretSet())],
   ['delete', ['reg.example.com/app@sha256:1'], deleteFlags, (y) => manageCommands(y, io, none, new SecretSet())],
 ];
 

@@ -62,7 +62,7 @@ describe('help at 80 and 120 columns', () => {
 describe('unknown commands and flags', () => {
   const cases: [string[], RegExp][] = [
     [['pussh'], /^regpush: error: unknown command "pussh": did you mean push\? \[E_USAGE\]$/],
-    [['frobnicate', 'x'], /unknown command "frobnicate" \(commands: push, copy, sync, inspect, tags, catalog, digest, tag, delete, login, logout\)/],
+    [['frobnicate', 'x'], /unknown command "frobnicate" \(commands: push, copy, sync, inspect, tags, catalog, digest, tag, untag, delete, login, logout\)/],
     // Other tools' names for what regpush calls otherwise (crane ls, skopeo list-tags, crane manifest…):
     // the regpush command that does it (was: the bare list of commands).
     [['ls'], /^regpush: error: unknown command "ls": regpush tags REPO lists the tags of a repository \[E_USAGE\]$/],
@@ -71,7 +71,7 @@ describe('unknown commands and flags', () => {
     [['manifest', 'x'], /unknown command "manifest": regpush inspect --raw REF prints a manifest/],
     [['config', 'x'], /unknown command "config": regpush inspect --config REF prints an image's config/],
     [['repos', 'reg.example.com'], /unknown command "repos": regpush catalog REGISTRY lists the repositories/],
-    [['blob', 'x'], /unknown command "blob" \(commands: push, copy, sync, inspect, tags, catalog, digest, tag, delete, login, logout\)/],
+    [['blob', 'x'], /unknown command "blob" \(commands: push, copy, sync, inspect, tags, catalog, digest, tag, untag, delete, login, logout\)/],
     [['inspekt', 'x'], /unknown command "inspekt": did you mean inspect\?/],
     [['push', '--enviroment', 'A=1', '--from', 'a', '--to', 'b'], /unknown flag --enviroment: did you mean --env\?/],
     [['push', '--environment', 'A=1', '--from', 'a', '--to', 'b'], /unknown flag --environment: did you mean --env\?/],
@@ -122,7 +122,7 @@ describe('the exit codes at the end of regpush --help', () => {
 
 describe('the --json members a help example names', () => {
   // `regpush tag --help` named six of the seven members tag --json always prints (mediaType was missing).
-  for (const cmd of ['tags', 'catalog', 'digest', 'tag']) {
+  for (const cmd of ['tags', 'catalog', 'digest', 'tag', 'untag']) {
     it(`${cmd} --help: every member the example names is in $defs/${cmd}Output, and every member it always has is named`, async () => {
       const r = await run([cmd, '--help'], 110);
       assert.equal(r.code, 0, r.stderr);

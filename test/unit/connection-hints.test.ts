@@ -29,6 +29,7 @@ import {
   push,
   sync,
   tagImage,
+  untagImage,
   type RegpushError,
 } from '../../src/index.js';
 import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
@@ -82,6 +83,7 @@ function operations(host: string, dir: string): { name: string; lib: (o: Record<
     { name: 'listRepositories', lib: (o) => listRepositories(host, o), argv: ['catalog', host] },
     { name: 'digestOf', lib: (o) => digestOf(ref, o), argv: ['digest', ref] },
     { name: 'tagImage', lib: (o) => tagImage(ref, ['2'], o), argv: ['tag', ref, '2'] },
+    { name: 'untagImage', lib: (o) => untagImage(ref, o), argv: ['untag', ref] },
     { name: 'deleteImage', lib: (o) => deleteImage(ref, { ...o, force: true }), argv: ['delete', '--force', ref] },
     { name: 'login', lib: (o) => login({ registry: host, username: 'u', password: 'p', ...o }), argv: ['login', '-u', 'u', '-p', 'p', host] },
   ];
@@ -365,6 +367,7 @@ const CLI_CREDENTIALS: Record<string, (host: string) => string> = {
   listRepositories: (h) => `\`regpush login ${h}\`, --user with --password-stdin, or the REGPUSH_FROM_* env vars`,
   digestOf: (h) => `\`regpush login ${h}\`, --user with --password-stdin, or the REGPUSH_FROM_* env vars`,
   tagImage: (h) => `\`regpush login ${h}\`, --user with --password-stdin, or the REGPUSH_TO_* env vars`,
+  untagImage: (h) => `\`regpush login ${h}\`, --user with --password-stdin, or the REGPUSH_TO_* env vars`,
   deleteImage: (h) => `\`regpush login ${h}\`, --user with --password-stdin, or the REGPUSH_TO_* env vars`,
 };
 
@@ -488,7 +491,7 @@ test('a 404 at inspect does not advise inspect, the call that failed: the librar
   assert.doesNotMatch(r.stderr, /regpush inspect/);
 });
 
-test('a 404 for a missing tag at digest, tag and delete advises the tag listing, not inspect (which fails the same way): the library is told listTags(REPO), the CLI `regpush tags REPO`', async () => {
+test('a 404 for a missing tag at digest, tag, untag and delete advises the tag listing, not inspect (which fails the same way): the library is told listTags(REPO), the CLI `regpush tags REPO`', async () => {
   const reg = await fake();
   reg.seedImage('app', { tags: ['1'] });
   const missing = reg.ref('app:2');
@@ -497,6 +500,7 @@ test('a 404 for a missing tag at digest, tag and delete advises the tag listing,
     { name: 'digestOf', lib: (o: Record<string, unknown>) => digestOf(missing, o), argv: ['digest', missing] },
     { name: 'digestOf platform', lib: (o: Record<string, unknown>) => digestOf(missing, { ...o, platform: 'linux/amd64' }), argv: ['digest', '--platform', 'linux/amd64', missing] },
     { name: 'tagImage', lib: (o: Record<string, unknown>) => tagImage(missing, ['3'], o), argv: ['tag', missing, '3'] },
+    { name: 'untagImage', lib: (o: Record<string, unknown>) => untagImage(missing, o), argv: ['untag', missing] },
     { name: 'deleteImage', lib: (o: Record<string, unknown>) => deleteImage(missing, { ...o, force: true }), argv: ['delete', '--force', missing] },
   ];
   for (const c of cases) {

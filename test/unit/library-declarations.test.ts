@@ -49,7 +49,7 @@ const ENTRIES: Record<string, { offers: string; extras: string[] }> = {
   'inspect/inspect.d.ts': { offers: 'inspect()', extras: [] },
   'login/login.d.ts': { offers: 'login(), logout()', extras: [] },
   'manage/manage.d.ts': {
-    offers: 'listTags(), listRepositories(), digestOf(), tagImage(), deleteImage()',
+    offers: 'listTags(), listRepositories(), digestOf(), tagImage(), untagImage(), deleteImage()',
     extras: [],
   },
   'transfer/concurrency.d.ts': { offers: 'DEFAULT_JOBS, DEFAULT_IMAGES', extras: [] },

@@ -11,7 +11,7 @@ import * as lib from '../../src/index.js';
 const PUBLIC = [
   // operations
   'push', 'copy', 'sync', 'inspect', 'login', 'logout',
-  'listTags', 'listRepositories', 'digestOf', 'tagImage', 'deleteImage',
+  'listTags', 'listRepositories', 'digestOf', 'tagImage', 'untagImage', 'deleteImage',
   // helpers for what callers build around them
   'parseReference', 'formatReference', 'parseSyncFile', 'parseShard', 'inShard',
   'mirrorsFromRegistriesConf', 'mirrorsFromDaemonJson', 'insecureFromDaemonJson', 'mergeMirrorMaps',

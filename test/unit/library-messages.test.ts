@@ -329,6 +329,8 @@ test('deleteImage: a tag, or a platform an index lists, without force: "add forc
   let err = await rejection(deleteImage(reg.ref('app:1'), opts));
   assert.equal(err.code, 'E_USAGE');
   assert.match(err.message, /\. Delete by digest \(.*\) or add force: true$/);
+  // The tag alone is untagImage()'s, named as the library's (the CLI's `regpush untag REF` is pinned in manage-commands).
+  assert.match(err.message, /\. To remove tag 1 alone: untagImage\(\)\. Delete by digest/);
   err = await rejection(deleteImage(reg.ref(`app@${amd.digest}`), opts));
   assert.match(err.message, /\. Delete the index first, or add force: true to delete it anyway$/);
   assert.ok(reg.manifest('app', amd.digest), 'nothing deleted');

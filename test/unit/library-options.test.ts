@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { copy, deleteImage, digestOf, inspect, listRepositories, listTags, login, logout, parseReference, parseSyncFile, push, SecretSet, sync, tagImage, type RegpushError } from '../../src/index.js';
+import { copy, deleteImage, digestOf, inspect, listRepositories, listTags, login, logout, parseReference, parseSyncFile, push, SecretSet, sync, tagImage, untagImage, type RegpushError } from '../../src/index.js';
 import { applyConfigChanges, scratchConfig } from '../../src/image/config.js';
 import { configChangesFromFlags } from '../../src/cli/flags.js';
 import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
@@ -412,7 +412,7 @@ test('copy() and sync(): a misspelt option name is E_USAGE naming it and the nam
   assert.equal(r.totals.copied, 1);
 });
 
-test('inspect(), login(), logout(), listTags(), listRepositories(), digestOf(), tagImage() and deleteImage(): a wrong type or a misspelt option name is E_USAGE naming it, before any request', async () => {
+test('inspect(), login(), logout(), listTags(), listRepositories(), digestOf(), tagImage(), untagImage() and deleteImage(): a wrong type or a misspelt option name is E_USAGE naming it, before any request', async () => {
   const reg = await fake();
   const img = reg.seedImage('app', { tags: ['1'] });
   const opts = fakeLibraryOptions(reg);
@@ -436,6 +436,7 @@ test('inspect(), login(), logout(), listTags(), listRepositories(), digestOf(), 
     ['digestOf insecureRegistry', () => digestOf(reg.ref('app:1'), { ...opts, insecureRegistry: [reg.host] } as never), /^digestOf\(\): unknown option "insecureRegistry" \(did you mean "insecureRegistries"\?\)$/],
     ['tagImage dryRun (it has none)', () => tagImage(reg.ref('app:1'), ['2'], { ...opts, dryRun: true } as never), /^tagImage\(\): unknown option "dryRun"/],
     ['tagImage credentials.to.pasword', () => tagImage(reg.ref('app:1'), ['2'], { ...opts, credentials: { to: { pasword: 'x' } } } as never), /^tagImage\(\): unknown option "credentials\.to\.pasword" \(did you mean "credentials\.to\.password"\?\)$/],
+    ['untagImage force (it has none: deleteImage has)', () => untagImage(reg.ref('app:1'), { ...opts, force: true } as never), /^untagImage\(\): unknown option "force"/],
     ['deleteImage Force', () => deleteImage(reg.ref('app:1'), { ...opts, Force: true } as never), /^deleteImage\(\): unknown option "Force" \(did you mean "force"\?\)$/],
     ['deleteImage force string', () => deleteImage(reg.ref('app:1'), { ...opts, force: 'yes' } as never), /^deleteImage\(\): force must be true or false \(got a string\)$/],
   ]);
@@ -445,7 +446,8 @@ test('inspect(), login(), logout(), listTags(), listRepositories(), digestOf(), 
   assert.deepEqual((await listTags(reg.ref('app'), { ...all, pageSize: 10 })).tags, ['1']);
   assert.deepEqual((await listRepositories(reg.host, { ...all, pageSize: 10 })).repositories, ['app']);
   assert.equal((await digestOf(reg.ref('app:1'), all)).digest, img.digest);
-  assert.deepEqual((await tagImage(reg.ref('app:1'), ['2'], all)).tags, ['2']);
+  assert.deepEqual((await tagImage(reg.ref('app:1'), ['2', '3'], all)).tags, ['2', '3']);
+  assert.deepEqual(await untagImage(reg.ref('app:3'), all), { reference: reg.ref('app:3'), digest: img.digest });
   assert.equal((await deleteImage(reg.ref('app:2'), { ...all, force: true })).digest, img.digest);
   assert.deepEqual(await login({ ...all, homeDir: home, registry: reg.host, username: 'ci', password: 'pw' }), { registry: reg.host });
   assert.deepEqual(await logout({ registry: reg.host, env: opts.env, homeDir: home, credentialHelperTimeoutMs: 1000, credentialHelperProcessGroup: false, logger: all.logger }), { registry: reg.host, removed: true });
@@ -462,6 +464,7 @@ test('the arguments given by position (a reference, tagImage\'s new tags) are ch
     ['inspect a number', () => inspect(42 as never, opts), /^inspect\(\): reference must be a string or an object with registry, repository \(got 42\)$/],
     ['digestOf a reference without its repository', () => digestOf({ registry: reg.host } as never, opts), /^digestOf\(\): reference must be a string or an object with registry, repository \(got an object\)$/],
     ['listTags null', () => listTags(null as never, opts), /^listTags\(\): repository must be a string or an object with registry, repository \(got null\)$/],
+    ['untagImage a number', () => untagImage(7 as never, opts), /^untagImage\(\): reference must be a string or an object with registry, repository \(got 7\)$/],
     ['deleteImage a list', () => deleteImage([reg.ref('app:1')] as never, opts), /^deleteImage\(\): reference must be a string or an object with registry, repository \(got an array\)$/],
   ]);
   // A parsed reference is taken as the string is.

@@ -4,7 +4,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { getEventListeners } from 'node:events';
-import { copy, deleteImage, digestOf, inspect, listRepositories, listTags, login, tagImage, type RegpushError } from '../../src/index.js';
+import { copy, deleteImage, digestOf, inspect, listRepositories, listTags, login, tagImage, untagImage, type RegpushError } from '../../src/index.js';
 import { fakeLibraryOptions, fakeRegistryPool } from '../fixtures/fake-registry.js';
 
 const fake = fakeRegistryPool();
@@ -94,6 +94,7 @@ test('a signal that has already fired: inspect, login and the registry commands 
     ['listRepositories', () => listRepositories(reg.host, opts)],
     ['digestOf', () => digestOf(reg.ref('app:1'), opts)],
     ['tagImage', () => tagImage(reg.ref('app:1'), ['2'], opts)],
+    ['untagImage', () => untagImage(reg.ref('app:1'), opts)],
     ['deleteImage', () => deleteImage(reg.ref('app:1'), { ...opts, force: true })],
   ];
   for (const [what, call] of cases) {

@@ -504,6 +504,9 @@ class MemoryClient implements RegistryClient {
   async deleteManifest(repo: string) {
     this.calls.push(`DELETE ${repo}`);
   }
+  async deleteTag(repo: string, tag: string) {
+    this.calls.push(`DELETE ${repo}:${tag}`);
+  }
   async mountBlob(repo: string) {
     this.calls.push(`mount ${repo}`);
     return { mounted: true as const };
@@ -559,10 +562,11 @@ describe('MirroredClient', () => {
     await client.startUpload('app');
     await client.mountBlob('app', 'sha256:b', 'base');
     await client.deleteManifest('app', digest);
+    await client.deleteTag('app', '2');
     assert.deepEqual(await client.listTags('app'), ['t']);
     // Lists (tags, referrers) from the upstream: a cache lists only what it has cached.
     assert.equal(await client.referrers('app', digest), undefined);
-    assert.deepEqual(upstream.calls, ['PUT app:2', 'POST app', 'mount app', 'DELETE app', 'tags app', 'referrers']);
+    assert.deepEqual(upstream.calls, ['PUT app:2', 'POST app', 'mount app', 'DELETE app', 'DELETE app:2', 'tags app', 'referrers']);
     assert.ok(!mirrors.some((c) => c.calls.some((x) => /PUT|POST|mount|DELETE|tags|referrers/.test(x))));
   });
 

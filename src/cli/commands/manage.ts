@@ -1,7 +1,7 @@
 /**
- * `regpush tags`, `regpush catalog`, `regpush digest`, `regpush tag` and `regpush delete`: the
- * everyday registry commands, thin shells over listTags()/listRepositories()/digestOf()/
- * tagImage()/deleteImage() in src/manage/.
+ * `regpush tags`, `regpush catalog`, `regpush digest`, `regpush tag`, `regpush untag` and
+ * `regpush delete`: the everyday registry commands, thin shells over listTags()/
+ * listRepositories()/digestOf()/tagImage()/untagImage()/deleteImage() in src/manage/.
  * Read-only commands use the source (`from`) credentials, writing commands the target (`to`)
  * ones; `--user/--password` (or --password-stdin) fill that role.
  */
@@ -15,7 +15,7 @@ import type { CliIO } from '../io.js';
 import { printable } from '../terminal-text.js';
 import { flagNames } from '../../options-check.js';
 
-/** --user/--password, shared by the four commands; `role` names the env vars read without them. */
+/** --user/--password, shared by the commands; `role` names the env vars read without them. */
 function userFlags(role: 'FROM' | 'TO') {
   return defineFlags({
     user: { type: 'string', describe: `Registry user name (else REGPUSH_${role}_USER/_PASSWORD, then the stored logins: Docker config, credential helpers, Podman auth.json)`, group: 'Credentials:' },
@@ -55,6 +55,13 @@ export const tagFlags = defineFlags({
   'new-tags': { positional: true, type: 'string', array: true, describe: 'New tag(s) in the same repository' },
 });
 
+/** Flags of `regpush untag`. */
+export const untagFlags = defineFlags({
+  ...commonFlags,
+  ...userFlags('TO'),
+  ref: { positional: true, type: 'string', demandOption: true, describe: 'Tag to remove, e.g. ghcr.io/acme/app:old (the manifest stays)' },
+});
+
 /** Flags of `regpush delete`. */
 export const deleteFlags = defineFlags({
   ...commonFlags,
@@ -65,9 +72,9 @@ export const deleteFlags = defineFlags({
 
 type UserArgs = CommonArgs & { user?: string; password?: string };
 
-/** The context, credential and connection options every one of the five commands builds; `role` from what `command` does (reads, or writes). */
-async function setUp(a: UserArgs, io: CliIO, command: 'tags' | 'catalog' | 'digest' | 'tag' | 'delete', secrets: SecretSet): Promise<{ ctx: CommonContext; opts: ManageOptions }> {
-  const role = command === 'tag' || command === 'delete' ? 'to' : 'from';
+/** The context, credential and connection options every one of the six commands builds; `role` from what `command` does (reads, or writes). */
+async function setUp(a: UserArgs, io: CliIO, command: 'tags' | 'catalog' | 'digest' | 'tag' | 'untag' | 'delete', secrets: SecretSet): Promise<{ ctx: CommonContext; opts: ManageOptions }> {
+  const role = command === 'tag' || command === 'untag' || command === 'delete' ? 'to' : 'from';
   const ctx = commonContext(a, io, secrets);
   const cred = await credentialFromUserFlags(a, io, ctx.secrets);
   return {
@@ -82,7 +89,7 @@ async function setUp(a: UserArgs, io: CliIO, command: 'tags' | 'catalog' | 'dige
 /** `--json`: the result object as it is; described by $defs/<command>Output of src/cli/report.schema.json (tagsOutput, digestOutput…). */
 const json = (io: CliIO, value: unknown) => io.stdout.write(JSON.stringify(value, null, 2) + '\n');
 
-/** Registers tags, catalog, digest, tag and delete. */
+/** Registers tags, catalog, digest, tag, untag and delete. */
 export function manageCommands(y: Argv, io: CliIO, done: (code: number) => void, secrets: SecretSet): Argv {
   return y
     .command(
@@ -159,6 +166,24 @@ export function manageCommands(y: Argv, io: CliIO, done: (code: number) => void,
           throw err;
         });
         print(result);
+        done(0);
+      },
+    )
+    .command(
+      'untag <ref>',
+      'Remove one tag (DELETE of the tag; the manifest and its other tags stay). Not every registry deletes tags',
+      (c) =>
+        withFlags(c, untagFlags)
+          .example('$0 untag registry.example.com/app:old', 'Remove tag old; the image stays, pullable by digest and by its other tags')
+          .example('$0 untag --json ghcr.io/acme/app:rc1', '{"reference", "digest"}: the tag removed and the manifest it pointed at')
+          .example('$0 untag localhost:5000/app:old', 'Exit 6 (E_UNSUPPORTED) at a registry that deletes by digest only (distribution 2.8): there, delete --force removes the manifest and every tag on it'),
+      async (argv) => {
+        const { untagImageAs } = await import('../../manage/manage.js');
+        const { opts } = await setUp(argv, io, 'untag', secrets);
+        // The advice names `regpush delete --force`, where a library caller's names deleteImage().
+        const result = await untagImageAs(argv.ref, opts, flagNames({}, 'untag'));
+        if (argv.json) json(io, result);
+        else io.stdout.write(`${result.reference}@${result.digest}\n`);
         done(0);
       },
     )
