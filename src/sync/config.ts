@@ -364,7 +364,7 @@ function targetPrefixes(p: Problems, entry: string | undefined, key: string, val
     if (typeof item !== 'string') throw p.at(entry, `${key}[${n}]`, 'must be a string (registry or registry/path)');
     let prefix: TargetPrefix;
     try {
-      prefix = parseTargetPrefix(item);
+      prefix = parseTargetPrefix(item, p.names);
     } catch (err) {
       if (err instanceof RegpushError) throw p.at(entry, `${key}[${n}]`, `is not a valid target prefix (${JSON.stringify(item)}): ${err.message.replace(/^invalid target prefix "[^"]*": /, '')}`);
       throw err;

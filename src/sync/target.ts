@@ -7,7 +7,8 @@
  */
 import { InputError, InternalError, RegpushError } from '../errors.js';
 import { formatReference, parseReference, repositoryName, withTag, type ImageReference } from '../ref/reference.js';
-import { isDockerHub } from '../ref/registry.js';
+import { isDockerHub, isLoopbackHost } from '../ref/registry.js';
+import { connectionOptionNames, type ConnectionNames } from '../options-check.js';
 import type { SyncDestination, TargetPrefix } from './options.js';
 
 /** What syncUnits needs of a sync file entry (SyncImage in options.ts has these fields). */
@@ -32,11 +33,19 @@ export interface SyncUnit {
  * "localhost"), because a prefix without one is ambiguous. Trailing "/" are ignored. Throws
  * InputError.
  */
-export function parseTargetPrefix(text: string): TargetPrefix {
+export function parseTargetPrefix(text: string, names: ConnectionNames = connectionOptionNames): TargetPrefix {
   const fail = (why: string): never => {
     throw new InputError(`invalid target prefix ${JSON.stringify(text)}: ${why}`);
   };
   if (typeof text !== 'string' || text.trim() === '') fail('it is empty');
+  // "http://reg:5000/mirror" would otherwise read as host "http:" and a path with a tag.
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(text)?.[0];
+  if (scheme) {
+    const rest = text.slice(scheme.length).replace(/\/+$/, '');
+    const host = rest.split('/')[0]!;
+    const plain = scheme.toLowerCase() === 'http://' && host !== '' && !isLoopbackHost(host) ? ` and add ${names.insecure(host)} for plain HTTP` : '';
+    fail(`a prefix has no scheme; drop "${scheme}"${plain} (${JSON.stringify(rest)})`);
+  }
   const trimmed = text.replace(/\/+$/, '');
   if (trimmed.includes('@')) fail('a prefix has no digest (the rule appends the source path and tag)');
   const slash = trimmed.indexOf('/');

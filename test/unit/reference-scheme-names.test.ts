@@ -61,3 +61,28 @@ test('the library names insecureRegistries, never the CLI\'s flag', async () => 
   assert.ok(said[6]!.endsWith('and, for plain HTTP, add insecureRegistries'), said[6]);
   for (const m of said) assert.doesNotMatch(m, /--insecure-registry/);
 });
+
+test('a sync target prefix written with a scheme is refused for the scheme (not as "a prefix has no tag"), with the plain-HTTP advice in the caller\'s words', async () => {
+  const file = (prefix: string) => ['defaults:', `  targets: [${prefix}]`, 'images:', '  - { source: src.example/app, tags: ["1"] }', ''].join('\n');
+  const lib = (() => {
+    try {
+      parseSyncFile(file(`http://${HOST}/mirror`), 'sync.yaml');
+    } catch (err) {
+      return (err as Error).message;
+    }
+    return 'parsed';
+  })();
+  assert.match(lib, /"defaults\.targets\[0\]".*a prefix has no scheme; drop "http:\/\/" and add insecureRegistries: \["reg\.example:5000"\] for plain HTTP \("reg\.example:5000\/mirror"\)/);
+  assert.doesNotMatch(lib, /has no tag/);
+  const dir = mkdtempSync(join(tmpdir(), 'regpush-scheme-prefix-'));
+  writeFileSync(join(dir, 'sync.yaml'), file(`http://${HOST}/mirror`));
+  const r = await runMain(['sync', 'sync.yaml'], { cwd: dir });
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /a prefix has no scheme; drop "http:\/\/" and add --insecure-registry reg\.example:5000 for plain HTTP/);
+  assert.doesNotMatch(r.stderr, /insecureRegistries|has no tag/);
+  // https:// and a loopback http:// need no advice beyond dropping the scheme.
+  writeFileSync(join(dir, 'sync.yaml'), file('https://127.0.0.1:5000/mirror'));
+  const s = await runMain(['sync', 'sync.yaml'], { cwd: dir });
+  assert.equal(s.code, 2, s.stderr);
+  assert.match(s.stderr, /a prefix has no scheme; drop "https:\/\/" \("127\.0\.0\.1:5000\/mirror"\)/);
+});
