@@ -438,7 +438,7 @@ async function syncUnit(run: TransferRun, w: Work, platforms: ReturnType<typeof 
     // round trip); a changed image started before that answer pays a HEAD more (and a round trip
     // more before its children are read), and an unchanged index whose referrers are walked reads
     // the index at a target (no pull) — only the images started before the first answer.
-    const outcome = await copyImage(set, run.source(w.unit.source), manifestRef(w.unit.source), { platforms, referrers: w.image.referrers, dryRun: opts.dryRun, warn: (m) => run.logger.warn(`${source}: ${m}`), warnAlike: (kind, m) => warnOnceInRun(run, kind, `${source}: ${m}`), pulls, headUntilKnown: true, names });
+    const outcome = await copyImage(set, run.source(w.unit.source), manifestRef(w.unit.source), { platforms, referrers: w.image.referrers, dryRun: opts.dryRun, warn: (m) => run.logger.warn(`${source}: ${m}`), warnAlike: (kind, m) => run.warnOnce(kind, `${source}: ${m}`, `${LATER[kind]}: each image's result counts its referrers left behind`), pulls, headUntilKnown: true, names });
     breaker.succeeded(w.unit.source.registry);
     tellTargets();
     result.sourceDigest = outcome.sourceDigest;
@@ -464,18 +464,6 @@ const LATER: Record<AlikeWarning, string> = {
   moved: 'later images whose referrers stay behind for this reason are not warned of again',
   bound: 'later images whose referrer walk stops at a bound are not warned of again',
 };
-
-/**
- * A referrer warning that every image of the run may give alike (an entry's `platforms` gives
- * each of its images the same line; `--quiet` keeps warnings, so 2,000 images were 2,000 lines):
- * said once per kind, later ones at debug level. Each unit's report still counts what it left
- * behind (`referrersSkipped`), and the summary the total.
- */
-function warnOnceInRun(run: TransferRun, kind: AlikeWarning, line: string): void {
-  if (run.warnedOnce.has(kind)) return run.logger.debug(line);
-  run.warnedOnce.add(kind);
-  run.logger.warn(`${line} (${LATER[kind]}: each image's result counts its referrers left behind)`);
-}
 
 /** The counts of a target nothing was done at. */
 const NOTHING_MOVED = { mounted: 0, streamed: 0, bytes: 0, referrers: 0, referrersSkipped: 0 } as const;

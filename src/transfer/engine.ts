@@ -83,6 +83,18 @@ export class TransferRun implements SetOwner {
   /** The kinds of warning said once in the run, every image giving them alike (sync's referrer warnings, ImageCopyOptions.warnAlike). */
   readonly warnedOnce = new Set<string>();
 
+  /**
+   * A warning every image of a run of many (a sync, copy --all-tags) may give alike: the first of
+   * its `kind` is a warning ending with `later` (what is not warned of again), the rest debug
+   * lines. `--quiet` keeps warnings, so 2,000 images gave 2,000 such lines; each image's result
+   * still counts what the warning was about.
+   */
+  warnOnce(kind: string, line: string, later: string): void {
+    if (this.warnedOnce.has(kind)) return this.logger.debug(line);
+    this.warnedOnce.add(kind);
+    this.logger.warn(`${line} (${later})`);
+  }
+
   constructor(private readonly opts: TransferRunOptions) {
     // A signal that fired before the call never fires again: the abort listener below would not
     // run, and the whole operation would go on (and write tags) as if it had not been cancelled.

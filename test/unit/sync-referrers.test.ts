@@ -2,12 +2,13 @@
 // the kept platform manifest keeps its digest and its referrers; the new index's source digest
 // has its referrers left behind, and the warning names the image; the report counts both per
 // target, as copy's does (checked against src/cli/report.schema.json as the e2e tier checks it).
+// copy --all-tags, whose tags leave referrers behind alike, warns of them once as sync does.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseSyncFile, sync, type SyncResult } from '../../src/index.js';
+import { copy, parseSyncFile, sync, type SyncResult } from '../../src/index.js';
 import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
 import { runMain } from '../fixtures/run-main.js';
 import { assertValidReport } from '../e2e/report-schema.js';
@@ -130,4 +131,23 @@ test('sync referrers: true, an unchanged re-run of multi-platform images at a so
   assert.equal(src.count({ kind: 'manifest', method: 'GET', when: (q) => q.tag === '1' || indexes.some((x) => q.digest === x.index.digest) }), 0, 'no index read at the source');
   assert.equal(dst.manifest('mirror/library/app0', sigTag(indexes[0]!.arm.digest))?.digest, sig.digest, 'the new signature of a child came');
   assert.equal(src.count({ kind: 'manifest', method: 'GET' }), 1, 'one pull: the new signature itself');
+});
+
+test('copy --all-tags with --platform: the referrers every tag leaves behind alike are warned of once, the rest at debug level; each tag still counts its own', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  // Three tags, each a signed two-platform index: keeping arm64 leaves every index's signature behind.
+  for (const tag of ['1', '2', '3']) {
+    const amd = src.seedImage('app', { platform: { os: 'linux', architecture: 'amd64' }, layers: [Buffer.from(`amd ${tag}`)] });
+    const arm = src.seedImage('app', { platform: { os: 'linux', architecture: 'arm64' }, layers: [Buffer.from(`arm ${tag}`)] });
+    const index = src.seedIndex('app', [amd, arm], { tags: [tag] });
+    src.seedImage('app', { tags: [sigTag(index.digest)], layers: [Buffer.from(`sig ${tag}`)] });
+  }
+  const lines = { warn: [] as string[], debug: [] as string[] };
+  const logger = { info: () => undefined, debug: (m: string) => lines.debug.push(m), warn: (m: string) => lines.warn.push(m) };
+  const r = await copy({ from: src.ref('app'), to: [dst.ref('app')], allTags: true, referrers: true, platform: 'linux/arm64', logger, ...fakeLibraryOptions(src, dst) });
+  const moved = /changes the image's digest/;
+  assert.equal(lines.warn.filter((l) => moved.test(l)).length, 1, lines.warn.join('\n'));
+  assert.match(lines.warn.find((l) => moved.test(l))!, /\(later tags whose referrers stay behind for this reason are not warned of again: each tag's result counts its referrers left behind\)$/);
+  assert.equal(lines.debug.filter((l) => moved.test(l)).length, 2, 'the other two tags at debug level');
+  assert.equal(r.targets[0]!.referrersSkipped, 3, 'each tag counted its own');
 });
