@@ -84,14 +84,20 @@ export class BlobUploads {
     }
   }
 
-  /** Monolithic upload: one PUT with the whole body, its digest and length known. */
-  async put(session: string, digest: string, size: number, body: RequestBody, replayable: boolean): Promise<boolean> {
+  /**
+   * Monolithic upload: one PUT with the whole body, its digest and length known. Not sent again by
+   * the transport, a Buffer included (HttpRequest.replayable): distribution writes a body as it
+   * arrives, so after a connection broken mid-body, or a proxy's 502/504 once it passed part of
+   * it on, the session holds more than its URL's `_state` says, and the same PUT again is answered
+   * 404 BLOB_UPLOAD_INVALID. The caller starts the blob again on a new session (transfer/upload.ts).
+   */
+  async put(session: string, digest: string, size: number, body: RequestBody): Promise<boolean> {
     const req: Omit<HttpRequest, 'signal'> = {
       method: 'PUT',
       url: withQuery(session, 'digest', digest),
       headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
       body,
-      replayable,
+      replayable: false,
       label: 'blob PUT',
     };
     // A body in memory is let finish after an interruption (the blob is then stored, no session
@@ -105,8 +111,9 @@ export class BlobUploads {
    * One PATCH: streamed (no length, chunked transfer encoding) or a chunk with `range`; returns the
    * next Location. Interrupted, a chunk held in memory is let finish and a streamed body is ended
    * where its source stopped (sendWithGrace); the AbortedError then carries the Location answered.
+   * Never sent again by the transport, as put(); a body factory is called once.
    */
-  async patch(session: string, body: RequestBody, replayable: boolean, range?: { start: number; end: number }): Promise<string> {
+  async patch(session: string, body: RequestBody, range?: { start: number; end: number }): Promise<string> {
     const http = this.http;
     const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
     if (range) {
@@ -114,16 +121,16 @@ export class BlobUploads {
       headers['content-length'] = String(range.end - range.start + 1);
     }
     const op = http.signal;
-    if (!op) return this.patchDone(await http.request({ method: 'PATCH', url: session, headers, body, replayable, label: 'blob PATCH' }), session);
+    if (!op) return this.patchDone(await http.request({ method: 'PATCH', url: session, headers, body, replayable: false, label: 'blob PATCH' }), session);
     if (op.aborted) throw new AbortedError(`aborted: PATCH upload to ${http.registry}`);
     let payload = body;
-    if (typeof body === 'function' && !replayable && !range) {
+    if (typeof body === 'function' && !range) {
       const made = body();
       if (!Buffer.isBuffer(made)) return this.streamedPatch(session, headers, made);
       payload = made;
     }
     // A body in memory (a chunk): let it finish, so that the session's state stays one we know.
-    const { res, interrupted } = await sendWithGrace(http, { method: 'PATCH', url: session, headers, body: payload, replayable, label: 'blob PATCH' }, `aborted: PATCH upload to ${http.registry}`);
+    const { res, interrupted } = await sendWithGrace(http, { method: 'PATCH', url: session, headers, body: payload, replayable: false, label: 'blob PATCH' }, `aborted: PATCH upload to ${http.registry}`);
     if (interrupted) this.interruptedUpload(res, session, 'PATCH upload');
     return this.patchDone(res, session);
   }

@@ -127,15 +127,18 @@ export interface RegistryClient {
   startUpload(repo: string): Promise<UploadSession>;
   /**
    * Monolithic upload: one PUT with the whole body. Resolves true when the registry answered 201
-   * with a `Docker-Content-Digest` equal to `digest` (it says it stored exactly that blob).
+   * with a `Docker-Content-Digest` equal to `digest` (it says it stored exactly that blob). Never
+   * sent again by the transport, a Buffer body included (HttpRequest.replayable): a failed one
+   * starts its blob again on a new session.
    */
-  putUpload(session: string, digest: string, size: number, body: RequestBody, replayable: boolean): Promise<boolean>;
+  putUpload(session: string, digest: string, size: number, body: RequestBody): Promise<boolean>;
   /**
    * One PATCH (streamed, or a chunk with `range`); resolves with the next session URL. After an
    * interruption it is ended or let finish rather than cut where it can be, and rejects with an
-   * AbortedError whose uploadLocationOf() is the session URL the registry answered.
+   * AbortedError whose uploadLocationOf() is the session URL the registry answered. Never sent
+   * again by the transport, as putUpload. A body factory is called once.
    */
-  patchUpload(session: string, body: RequestBody, replayable: boolean, range?: { start: number; end: number }): Promise<string>;
+  patchUpload(session: string, body: RequestBody, range?: { start: number; end: number }): Promise<string>;
   /** Closes an upload with `PUT ?digest=`; true as for putUpload. */
   completeUpload(session: string, digest: string): Promise<boolean>;
   /**
