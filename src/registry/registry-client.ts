@@ -31,6 +31,8 @@ export interface ManifestHead {
   size?: number;
   /** The mirror that answered, when read through one. */
   mirror?: string;
+  /** The manifest itself, where the registry refused the HEAD and its GET answered instead (Manifests.head). */
+  got?: FetchedManifest;
 }
 
 /** A mount's answer: done (`stated`: its 201 named the digest, which confirms it as an upload's would), or an upload session opened instead. */
