@@ -10,9 +10,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseReference, push } from '../../src/index.js';
-import { TransferRun } from '../../src/transfer/engine.js';
-import { ensureBytesBlob } from '../../src/transfer/bytes-blob.js';
+import { push } from '../../src/index.js';
+import { ensureBlobAt } from '../fixtures/ensure-blob.js';
 import { digestOf, fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
 import { sessionLedger } from '../fixtures/session-ledger.js';
 
@@ -59,24 +58,12 @@ for (const status of [undefined, 502, 504] as const) {
   });
 }
 
-/** ensureBytesBlob (a config) at a fresh target with `retries`. */
-async function ensureConfig(dst: FakeRegistry, config: Buffer, retries: number): Promise<unknown> {
-  const run = new TransferRun({ ...fakeLibraryOptions(dst), retries });
-  const set = run.targets([{ ref: parseReference(dst.ref('app:1')), tags: ['1'] }]);
-  try {
-    return await ensureBytesBlob(set.list[0]!.ep, config, run.ctx).catch((e: unknown) => e);
-  } finally {
-    set.finish();
-    run.close();
-  }
-}
-
 test('a config whose PUT is cut mid-body: uploaded again on a new session (not replayed to the cut one)', async () => {
   const dst = await fake({ uploadOffsets: true });
   const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Env: ['A=' + 'x'.repeat(400)] } }));
   dst.fault({ kind: 'upload', method: 'PUT' }, { kind: 'cut', afterBytes: 100 }, { times: 1 });
   const ledger = sessionLedger(dst);
-  const r = await ensureConfig(dst, config, 1);
+  const r = await ensureBlobAt(dst, config, 1);
   assert.deepEqual(r, { digest: digestOf(config), uploaded: true });
   const puts = dst.requests({ kind: 'upload', method: 'PUT' });
   assert.equal(puts.length, 2);
@@ -90,7 +77,7 @@ test('a config whose every PUT is cut: one retry level, --retries 1 sends it twi
   const dst = await fake({ uploadOffsets: true });
   const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Env: ['A=' + 'y'.repeat(400)] } }));
   dst.fault({ kind: 'upload', method: 'PUT' }, { kind: 'cut', afterBytes: 100 });
-  const err = await ensureConfig(dst, config, 1);
+  const err = await ensureBlobAt(dst, config, 1);
   assert.ok(err instanceof Error);
   assert.doesNotMatch(err.message, /BLOB_UPLOAD_INVALID|404/);
   const puts = dst.requests({ kind: 'upload', method: 'PUT' });
@@ -107,7 +94,7 @@ test('a closing PUT whose answer is lost, sent again by the transport and answer
   const closing = { kind: 'upload' as const, method: 'PUT', when: (r: { headers: Record<string, unknown> }) => r.headers['content-length'] === '0' };
   dst.fault(closing, { kind: 'lose' }, { times: 1 });
   dst.fault(closing, { kind: 'status', status: 404, code: 'BLOB_UPLOAD_INVALID' }, { times: 1 });
-  const r = await ensureConfig(dst, config, 1);
+  const r = await ensureBlobAt(dst, config, 1);
   assert.deepEqual(r, { digest: digestOf(config), uploaded: true });
   const closings = dst.requests({ kind: 'upload', method: 'PUT', when: (p) => p.bytesIn === 0 });
   assert.deepEqual(closings.map((p) => p.fault), ['lose', 'status'], 'the closing PUT, then the transport\'s replay of it');
