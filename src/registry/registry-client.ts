@@ -117,7 +117,7 @@ export interface RegistryClient {
   putManifest(repo: string, ref: string, bytes: Buffer, mediaType: string): Promise<string>;
   /** DELETE a manifest by digest. */
   deleteManifest(repo: string, digest: string): Promise<void>;
-  /** HEAD a blob; its size when present, undefined when not. */
+  /** HEAD a blob; its size when present (-1 when the answer states no length), undefined when not. */
   headBlob(repo: string, digest: string): Promise<number | undefined>;
   /** GET a blob as a stream from byte `start` (Range); `partial` false when the registry sent it whole; `mirror` when a mirror served it. */
   getBlob(repo: string, digest: string, start?: number): Promise<{ body: Readable; size?: number; partial: boolean; mirror?: string }>;

@@ -279,7 +279,8 @@ async function landedAnyway(client: RegistryClient, repo: string, digest: string
   const gone = codes?.includes('BLOB_UPLOAD_UNKNOWN') === true || codes?.includes('BLOB_UPLOAD_INVALID') === true;
   if (!gone) throw err;
   const there = await client.headBlob(repo, digest).catch(() => undefined);
-  if (there === undefined || (size !== undefined && there !== size)) throw err;
+  // A HEAD answered 200 without a Content-Length (-1) says the blob is there, not its size: present.
+  if (there === undefined || (size !== undefined && there >= 0 && there !== size)) throw err;
   return false;
 }
 

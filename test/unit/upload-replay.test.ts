@@ -100,3 +100,27 @@ test('a closing PUT whose answer is lost, sent again by the transport and answer
   assert.deepEqual(closings.map((p) => p.fault), ['lose', 'status'], 'the closing PUT, then the transport\'s replay of it');
   assert.equal(dst.count({ kind: 'blob', method: 'HEAD', digest: digestOf(config) }), 2, 'the config\'s HEAD, and the one asking whether it landed');
 });
+
+test('a closing PUT whose answer is lost, sent again and answered 404 BLOB_UPLOAD_UNKNOWN, where the blob HEAD that follows carries no Content-Length: the blob counts as landed', async () => {
+  const dst = await fake();
+  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Env: ['A=no-length'] } }));
+  const digest = digestOf(config);
+  dst.fault({ kind: 'upload', method: 'PUT', when: (r) => r.headers['content-length'] !== '0' }, { kind: 'status', status: 405, code: 'UNSUPPORTED' });
+  dst.fault({ kind: 'upload', method: 'PUT', when: (r) => r.headers['content-length'] === '0' }, { kind: 'lose' }, { times: 1 });
+  // Once stored, the blob's HEAD says 200 without a length (a proxy or registry that leaves it out).
+  dst.fault(
+    { kind: 'blob', method: 'HEAD', when: () => dst.hasBlob('app', digest) },
+    {
+      kind: 'respond',
+      respond: (_req, _body, res) => {
+        res.removeHeader('content-length');
+        res.writeHead(200, { 'docker-content-digest': digest });
+        res.end();
+      },
+    },
+  );
+  const r = await ensureBlobAt(dst, config, 1);
+  assert.deepEqual(r, { digest, uploaded: true });
+  const heads = dst.requests({ kind: 'blob', method: 'HEAD', digest, status: 200 });
+  assert.equal(heads.length, 1, 'the HEAD that asked whether it landed');
+});
