@@ -126,7 +126,11 @@ export class ChallengeAnswer {
   }
 }
 
-/** Whether a request's body can be sent again (none, a buffer, or a body factory not marked one-shot). */
+/**
+ * Whether a request's body can be sent again after a 401 (none, a buffer, or a body factory not
+ * marked one-shot). A Buffer marked `replayable: false` (upload bytes to a session) is: a 401 is
+ * the registry refusing the request before it took any of the body, so the session is as it was.
+ */
 function canReplay(req: HttpRequest): boolean {
   if (req.body === undefined || Buffer.isBuffer(req.body)) return true;
   return req.replayable !== false;

@@ -218,9 +218,13 @@ export function untilAborted<T>(signal: AbortSignal | undefined, p: Promise<T>):
   });
 }
 
-/** True when the request can be sent again with the same bytes. */
+/**
+ * True when the transport may send the request again: it has no body, or one not marked
+ * `replayable: false` (a Buffer included: upload bytes to a session URL are marked so, since a
+ * registry that took part of them has moved the session on; see HttpRequest.replayable).
+ */
 export function isReplayable(req: HttpRequest): boolean {
-  return req.body === undefined || Buffer.isBuffer(req.body) || req.replayable !== false;
+  return req.body === undefined || req.replayable !== false;
 }
 
 /** Called before each retry (for logs and the JSON report's retry count). */

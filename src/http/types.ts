@@ -17,7 +17,15 @@ export interface HttpRequest {
   headers?: Record<string, string>;
   /** Buffer or factory: replayable. A bare stream is not allowed, so retries always know. */
   body?: RequestBody;
-  /** False when the body factory cannot be called twice (e.g. it wraps a stream that is read once). */
+  /**
+   * False when the request must not be sent again by the transport's retries: a body factory that
+   * cannot be called twice (it wraps a stream read once), or upload bytes to a session URL, even
+   * in a Buffer. A registry that took part of such a body before the connection broke (or before
+   * a proxy answered 502/504) has moved the session past the offset its URL names, and answers the
+   * same request again 404 BLOB_UPLOAD_INVALID (distribution's `_state`); the upload starts again
+   * on a new session instead (src/transfer/upload.ts). The auth layer still sends a Buffer again
+   * after a 401, which a registry answers before it takes any of the body.
+   */
   replayable?: boolean;
   /** Cancels the request and the response stream. */
   signal?: AbortSignal;

@@ -11,8 +11,7 @@ import { parseManifest } from '../image/manifest.js';
 import { isImageManifestMediaType, isIndexMediaType, isSchema1MediaType } from '../image/mediatypes.js';
 import type { Logger } from '../log.js';
 import { repositoryName, type ImageReference } from '../ref/reference.js';
-import type { FetchedManifest, RegistryClient } from '../registry/registry-client.js';
-import type { LookedUp, ManifestLookup } from './manifest-lookup.js';
+import type { FetchedManifest, ManifestHead, RegistryClient } from '../registry/registry-client.js';
 
 /**
  * Most tags delete looks up to find what else a deletion takes with it; past it, they are not
@@ -75,7 +74,7 @@ export type TagListing = { tags: string[] } | { err: unknown };
  * as deleteImage() resolved them (the members of its DigestResult read here, spelt out so that this
  * module imports nothing of manage.ts, which imports it).
  */
-export async function dependentsOf(client: RegistryClient, ref: ImageReference, resolved: { digest: string; mediaType?: string }, lookup: ManifestLookup, log: Logger, listing: Promise<TagListing>, halt: AbortSignal): Promise<Dependents | undefined> {
+export async function dependentsOf(client: RegistryClient, ref: ImageReference, resolved: { digest: string; mediaType?: string }, log: Logger, listing: Promise<TagListing>, halt: AbortSignal): Promise<Dependents | undefined> {
   const digest = resolved.digest;
   const repo = ref.repository;
   const list = await listing;
@@ -98,12 +97,12 @@ export async function dependentsOf(client: RegistryClient, ref: ImageReference, 
       if (halt.aborted) throw halt.reason;
       return fn();
     });
-  const heads: (LookedUp | undefined)[] = await Promise.all(
+  const heads: (ManifestHead | undefined)[] = await Promise.all(
     tags.map((tag) =>
       bounded(async () => {
         // The tag given was looked up already.
         if (ref.digest === undefined && tag === ref.tag) return { digest, mediaType: resolved.mediaType };
-        const head = await lookup(repo, tag);
+        const head = await client.headManifest(repo, tag);
         if (!head || (head.digest && isValidDigest(head.digest))) return head;
         // A HEAD without Docker-Content-Digest: the digest from the bytes (as digest does), which then also say what the manifest is.
         const got = await client.getManifest(repo, tag);

@@ -2,8 +2,9 @@
  * The everyday registry commands: list a repository's tags, print a reference's digest, add tags
  * to an image, remove one tag, delete a manifest. Each is one or two Distribution API calls, made through the same
  * transport, credentials and error catalogue as push and copy (`transportFor` + `connect`).
- * What delete looks up before it deletes is in delete-checks.ts; a manifest's lookup (HEAD, or GET
- * where HEAD is refused), which digest, tag, untag and delete share, in manifest-lookup.ts.
+ * What delete looks up before it deletes is in delete-checks.ts; a manifest's lookup (digest,
+ * tag, untag, delete) is the client's headManifest, which falls back on the GET where a registry
+ * refuses HEAD (registry/manifests.ts).
  */
 import { AuthError, InvalidReferenceError, NotFoundError, PartialFailureError, RegpushError, UnsupportedError, UsageError } from '../errors.js';
 import { isValidDigest } from '../image/digest.js';
@@ -24,7 +25,6 @@ import { deleteScopeActions } from '../registry/quirks.js';
 import type { ScopeAction } from '../registry/connect.js';
 import { notThePlatform } from '../transfer/graph.js';
 import { deletesOff, deletesRefused, dependentsOf, listed, type Dependents, type TagListing } from './delete-checks.js';
-import { manifestLookup } from './manifest-lookup.js';
 
 /** The options of each command as a plain-JS caller must give them (options-check.ts). @internal */
 export const MANAGE_SHAPE = { fields: CONNECTION_SHAPE } satisfies Shape;
@@ -228,8 +228,8 @@ async function platformDigest(client: RegistryClient, ref: ImageReference, want:
 }
 
 /** HEAD (GET where the HEAD is refused), and GET when the HEAD answer names no digest; a 404 is E_NOT_FOUND. */
-async function resolveDigest(client: RegistryClient, names: ConnectionNames, ref: ImageReference, log: Logger, lookup = manifestLookup(client, log)): Promise<DigestResult> {
-  const head = await lookup(ref.repository, manifestRef(ref));
+async function resolveDigest(client: RegistryClient, names: ConnectionNames, ref: ImageReference, log: Logger): Promise<DigestResult> {
+  const head = await client.headManifest(ref.repository, manifestRef(ref));
   if (!head) throw notFound(ref, names);
   // A digest reference that exists is its own answer.
   const stated = head.digest && isValidDigest(head.digest) ? head.digest : ref.digest;
@@ -268,7 +268,6 @@ export async function tagImage(reference: string | ImageReference, newTags: stri
     checkTag(t);
   }
   const tags = [...new Set(newTags)];
-  const log = opts.logger ?? silentLogger;
   return withClient(ref, 'to', ['pull', 'push'], opts, async (client) => {
     const got = await client.getManifest(ref.repository, manifestRef(ref));
     // The manifest's own mediaType decides, as for copy: the Content-Type a registry or proxy sent
@@ -277,10 +276,9 @@ export async function tagImage(reference: string | ImageReference, newTags: stri
     const placed: string[] = [];
     const tagsUnchanged: string[] = [];
     const failed: { tag: string; err: RegpushError }[] = [];
-    const lookup = manifestLookup(client, log);
     for (const tag of tags) {
       try {
-        const head = await lookup(ref.repository, tag);
+        const head = await client.headManifest(ref.repository, tag);
         if (head?.digest === got.digest) tagsUnchanged.push(tag);
         else await client.putManifest(ref.repository, tag, got.bytes, mediaType);
         placed.push(tag);
@@ -350,8 +348,7 @@ export async function untagImageAs(reference: string | ImageReference, opts: Unt
   const tag = ref.tag;
   const log = opts.logger ?? silentLogger;
   return withClient(ref, 'to', deleteScopeActions(ref.registry), opts, async (client, hintNames) => {
-    const lookup = manifestLookup(client, log);
-    const { digest } = await resolveDigest(client, hintNames, ref, log, lookup);
+    const { digest } = await resolveDigest(client, hintNames, ref, log);
     try {
       await client.deleteTag(ref.repository, tag);
     } catch (err) {
@@ -359,7 +356,7 @@ export async function untagImageAs(reference: string | ImageReference, opts: Unt
       // Found by the lookup above, so a 404 now is, as for delete, an earlier attempt of this
       // DELETE that removed the tag and whose answer was lost (the transport sent it again) —
       // once a lookup confirms the tag is gone.
-      if (!(err instanceof NotFoundError) || (await lookup(ref.repository, tag).catch(() => true)) !== undefined) throw err;
+      if (!(err instanceof NotFoundError) || (await client.headManifest(ref.repository, tag).catch(() => true)) !== undefined) throw err;
       log.info(`the DELETE of ${name} was answered 404 and the tag is gone: an earlier attempt whose answer was lost removed it`);
     }
     log.info(`removed tag ${name}; manifest ${repositoryName(ref)}@${digest} stays`);
@@ -423,7 +420,6 @@ export async function deleteImageAs(reference: string | ImageReference, opts: De
   const ref = referenceArgument(reference, opts.connectionNames);
   const log = opts.logger ?? silentLogger;
   return withClient(ref, 'to', deleteScopeActions(ref.registry), opts, async (client, hintNames) => {
-    const lookup = manifestLookup(client, log);
     // Sent at once, side by side: whether the registry refuses deletes outright (it stops the tag
     // lookups), the tag list, and the manifest's own lookup.
     const halt = new AbortController();
@@ -434,12 +430,12 @@ export async function deleteImageAs(reference: string | ImageReference, opts: De
       (err: unknown) => ({ err }),
     );
     // By digest too: a missing manifest is then E_NOT_FOUND, whatever a registry answers to DELETE.
-    const resolved = await resolveDigest(client, hintNames, ref, log, lookup);
+    const resolved = await resolveDigest(client, hintNames, ref, log);
     const digest = ref.digest ?? resolved.digest;
     const byDigest = `${repositoryName(ref)}@${digest}`;
     let found: Dependents | undefined;
     try {
-      found = await dependentsOf(client, ref, { ...resolved, digest }, lookup, log, listing, halt.signal);
+      found = await dependentsOf(client, ref, { ...resolved, digest }, log, listing, halt.signal);
     } catch (err) {
       const off = await refused;
       throw off ? deletesOff(off, ref.registry, byDigest) : err;
@@ -474,7 +470,7 @@ export async function deleteImageAs(reference: string | ImageReference, opts: De
       // lost (a front's 504, a reset connection), so the transport sent it again. That is a
       // delete done, not E_NOT_FOUND. A HEAD confirms it is gone first: a 404 that means
       // something else (a front that routes no DELETE) is not passed off as a delete.
-      if (!(err instanceof NotFoundError) || (await lookup(ref.repository, digest).catch(() => true)) !== undefined) throw err;
+      if (!(err instanceof NotFoundError) || (await client.headManifest(ref.repository, digest).catch(() => true)) !== undefined) throw err;
       log.info(`the DELETE of ${byDigest} was answered 404 and the manifest is gone: an earlier attempt whose answer was lost deleted it`);
     }
     // Said after the DELETE, so that a refusal stays the one line a failure prints.

@@ -5,7 +5,8 @@
  * instead (SMALL_LAYER_BYTES). For registries that refuse a streamed PATCH: a hash pass, then a byte-identical second
  * pass as one monolithic PUT (determinism makes the two passes agree); for registries that refuse
  * both, chunked PATCHes (see transfer/upload.ts; the choice is remembered for the run). Either way
- * a transient failure re-produces the layer from the directory and starts again, within --retries.
+ * a transient failure starts the layer again on a new session, within --retries: a small one held
+ * in memory is sent again as it is, a streamed one is re-produced from the directory.
  */
 import { AbortedError, InputError } from '../errors.js';
 import { createLayerStream, hashLayer, type LayerOptions, type LayerResult } from '../layer/index.js';
@@ -130,8 +131,9 @@ export async function uploadLayer(target: RepoEndpoint, layer: LayerOptions, ctx
       let bytes = 0;
       let produced: Promise<LayerResult> | undefined;
       let hashed: LayerResult | undefined;
+      // A small layer held whole is sent again as it is by a restart (a PUT that carried it is
+      // never sent again to its session, HttpRequest.replayable); a streamed one is built again.
       const small = whole;
-      whole = undefined; // a retry builds the layer again
       try {
         const out = await uploadBlob(
           target,

@@ -13,7 +13,7 @@ import type { RegistryHttp } from './registry-http.js';
 export class BlobReads {
   constructor(private readonly http: RegistryHttp) {}
 
-  /** HEAD a blob; its size when present, undefined when not. */
+  /** HEAD a blob; its size when present (-1 when the answer states no Content-Length: present, size unknown), undefined when not. */
   async head(repo: string, digest: string): Promise<number | undefined> {
     const http = this.http;
     const res = await http.request({ method: 'HEAD', url: await http.url(`${repo}/blobs/${digest}`) });

@@ -6,7 +6,7 @@
  * (upload-grace.ts) so that the session is one the run can still cancel. Which method a registry
  * takes, and the fallbacks, are the transfer layer's (src/transfer/upload.ts).
  */
-import { PassThrough, type Readable } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import { repositoryScope } from '../auth/scope.js';
 import { AbortedError, DigestMismatchError, ProtocolError, RegpushError } from '../errors.js';
 import { drain } from '../http/response.js';
@@ -84,14 +84,20 @@ export class BlobUploads {
     }
   }
 
-  /** Monolithic upload: one PUT with the whole body, its digest and length known. */
-  async put(session: string, digest: string, size: number, body: RequestBody, replayable: boolean): Promise<boolean> {
+  /**
+   * Monolithic upload: one PUT with the whole body, its digest and length known. Not sent again by
+   * the transport, a Buffer included (HttpRequest.replayable): distribution writes a body as it
+   * arrives, so after a connection broken mid-body, or a proxy's 502/504 once it passed part of
+   * it on, the session holds more than its URL's `_state` says, and the same PUT again is answered
+   * 404 BLOB_UPLOAD_INVALID. The caller starts the blob again on a new session (transfer/upload.ts).
+   */
+  async put(session: string, digest: string, size: number, body: RequestBody): Promise<boolean> {
     const req: Omit<HttpRequest, 'signal'> = {
       method: 'PUT',
       url: withQuery(session, 'digest', digest),
       headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
       body,
-      replayable,
+      replayable: false,
       label: 'blob PUT',
     };
     // A body in memory is let finish after an interruption (the blob is then stored, no session
@@ -105,8 +111,9 @@ export class BlobUploads {
    * One PATCH: streamed (no length, chunked transfer encoding) or a chunk with `range`; returns the
    * next Location. Interrupted, a chunk held in memory is let finish and a streamed body is ended
    * where its source stopped (sendWithGrace); the AbortedError then carries the Location answered.
+   * Never sent again by the transport, as put(); a body factory is called once.
    */
-  async patch(session: string, body: RequestBody, replayable: boolean, range?: { start: number; end: number }): Promise<string> {
+  async patch(session: string, body: RequestBody, range?: { start: number; end: number }): Promise<string> {
     const http = this.http;
     const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
     if (range) {
@@ -114,24 +121,44 @@ export class BlobUploads {
       headers['content-length'] = String(range.end - range.start + 1);
     }
     const op = http.signal;
-    if (!op) return this.patchDone(await http.request({ method: 'PATCH', url: session, headers, body, replayable, label: 'blob PATCH' }), session);
+    // The last byte the session must hold once this PATCH is taken: a chunk's end, or (the one
+    // streamed PATCH of a session, from its start) the length of a body held in memory.
+    const lastByte = (b: RequestBody): number | undefined => (range ? range.end : Buffer.isBuffer(b) ? b.length - 1 : undefined);
+    if (!op) return this.patchDone(await http.request({ method: 'PATCH', url: session, headers, body, replayable: false, label: 'blob PATCH' }), session, lastByte(body));
     if (op.aborted) throw new AbortedError(`aborted: PATCH upload to ${http.registry}`);
     let payload = body;
-    if (typeof body === 'function' && !replayable && !range) {
+    if (typeof body === 'function' && !range) {
       const made = body();
       if (!Buffer.isBuffer(made)) return this.streamedPatch(session, headers, made);
       payload = made;
     }
     // A body in memory (a chunk): let it finish, so that the session's state stays one we know.
-    const { res, interrupted } = await sendWithGrace(http, { method: 'PATCH', url: session, headers, body: payload, replayable, label: 'blob PATCH' }, `aborted: PATCH upload to ${http.registry}`);
+    const { res, interrupted } = await sendWithGrace(http, { method: 'PATCH', url: session, headers, body: payload, replayable: false, label: 'blob PATCH' }, `aborted: PATCH upload to ${http.registry}`);
     if (interrupted) this.interruptedUpload(res, session, 'PATCH upload');
-    return this.patchDone(res, session);
+    return this.patchDone(res, session, lastByte(payload));
   }
 
-  private async patchDone(res: HttpResponse, session: string): Promise<string> {
+  /**
+   * A PATCH's answer: the next Location. `lastByte`: the last byte the session must hold now. A
+   * Range the answer carries (the spec says a PATCH's 202 MUST, as `0-<end>`) that ends before it
+   * is the registry having dropped part of the body, as Amazon ECR is reported to do with PATCHes
+   * after the first (containerd/containerd#10447): an E_PROTOCOL naming the offsets, rather than a
+   * DIGEST_INVALID at the closing PUT that would blame the bytes. No Range (many registries leave
+   * it out), or one not of that form, is taken as it is.
+   */
+  private async patchDone(res: HttpResponse, session: string, lastByte?: number): Promise<string> {
+    const registry = this.http.registry;
     // ECR answers 201 to a PATCH (aws/containers-roadmap#2831).
-    if (res.status !== 202 && res.status !== 201 && res.status !== 204) return this.http.fail(res, `PATCH upload to ${this.http.registry}`);
+    if (res.status !== 202 && res.status !== 201 && res.status !== 204) return this.http.fail(res, `PATCH upload to ${registry}`);
     await drain(res);
+    const said = res.headers['range'];
+    const end = /^(?:bytes=)?0-(\d+)$/.exec(said?.trim() ?? '')?.[1];
+    if (lastByte !== undefined && lastByte >= 0 && end !== undefined && Number(end) < lastByte) {
+      throw new ProtocolError(
+        `${registry} holds bytes 0-${end} of an upload after a PATCH that sent it up to byte ${lastByte} (its answer's Range: ${JSON.stringify(said)}): the registry dropped part of the PATCH body; the blob was not committed`,
+        { details: { registry } },
+      );
+    }
     return this.location(res, session);
   }
 
@@ -142,7 +169,15 @@ export class BlobUploads {
    * which the caller cancels. Cut instead, the session could not be cancelled (sendWithGrace).
    */
   private async streamedPatch(session: string, headers: Record<string, string>, source: Readable): Promise<string> {
-    const relay = new PassThrough({ highWaterMark: 64 * 1024 });
+    // Counts what it passes on: the session's first PATCH, so its answer's Range must end at the last of those bytes.
+    let passed = 0;
+    const relay = new Transform({
+      highWaterMark: 64 * 1024,
+      transform(chunk: Buffer, _enc, done) {
+        passed += chunk.length;
+        done(null, chunk);
+      },
+    });
     let interrupted = false;
     // The source's own failure (a local input error) fails the request with it, unless the
     // interruption already ended the body (the source is then destroyed by the same abort).
@@ -161,7 +196,7 @@ export class BlobUploads {
     try {
       const sent = await sendWithGrace(this.http, { method: 'PATCH', url: session, headers, body: () => relay, replayable: false, label: 'blob PATCH' }, `aborted: PATCH upload to ${this.http.registry}`, end);
       if (sent.interrupted) this.interruptedUpload(sent.res, session, 'PATCH upload');
-      return await this.patchDone(sent.res, session);
+      return await this.patchDone(sent.res, session, passed - 1);
     } finally {
       source.off('error', onSourceError);
     }

@@ -253,12 +253,12 @@ export class HttpRegistryClient implements RegistryClient {
     return this.uploads.start(repo);
   }
 
-  putUpload(session: string, digest: string, size: number, body: RequestBody, replayable: boolean): Promise<boolean> {
-    return this.uploads.put(session, digest, size, body, replayable);
+  putUpload(session: string, digest: string, size: number, body: RequestBody): Promise<boolean> {
+    return this.uploads.put(session, digest, size, body);
   }
 
-  patchUpload(session: string, body: RequestBody, replayable: boolean, range?: { start: number; end: number }): Promise<string> {
-    return this.uploads.patch(session, body, replayable, range);
+  patchUpload(session: string, body: RequestBody, range?: { start: number; end: number }): Promise<string> {
+    return this.uploads.patch(session, body, range);
   }
 
   completeUpload(session: string, digest: string): Promise<boolean> {

@@ -4,7 +4,7 @@
  * answer also tells the run what it learns on the way: whether a tag exists (tags-seen.ts) and
  * whether the registry counts pulls, which are manifest GETs (the transport's stats).
  */
-import { DigestMismatchError, RegpushError, TooManyRequestsError, UnsupportedError } from '../errors.js';
+import { DigestMismatchError, NotFoundError, RegpushError, TooManyRequestsError, UnsupportedError } from '../errors.js';
 import { drain, readBody, MANIFEST_CAP } from '../http/response.js';
 import type { HttpResponse } from '../http/types.js';
 import { sha256Digest, isValidDigest, digestMismatch } from '../image/digest.js';
@@ -14,7 +14,18 @@ import type { RegistryHttp } from './registry-http.js';
 import { PROBE_DRAIN_MS } from './scheme-probe.js';
 import type { TagsSeen } from './tags-seen.js';
 
+/**
+ * Answers to a manifest HEAD from a registry or front that does not serve HEAD there, though the
+ * GET works (an API gateway allowing GET only, a registry without the route): the GET is asked
+ * instead, as crane's Digest does ("HEAD request failed, falling back on GET"). 401, 403 and 404
+ * keep their meaning: the GET would be refused, or find nothing, the same way.
+ */
+const HEAD_REFUSED = new Set([400, 405, 501]);
+
 export class Manifests {
+  /** This registry refused a manifest HEAD (HEAD_REFUSED): later lookups GET at once. */
+  private headRefused = false;
+
   constructor(
     private readonly http: RegistryHttp,
     private readonly tags: TagsSeen,
@@ -30,8 +41,14 @@ export class Manifests {
     if (res.status >= 200 && res.status < 300) this.http.transport.stats.manifestAnswered(this.http.endpoint.host, res.headers);
   }
 
-  /** HEAD a manifest; undefined when it does not exist. */
+  /**
+   * HEAD a manifest; undefined when it does not exist. Where the registry refuses the HEAD
+   * (HEAD_REFUSED), what its GET says, the digest computed from the bytes and the manifest itself
+   * in `got`; once refused, this client's later lookups go to the GET at once. Every caller (copy's
+   * and push's tag checks, digest, tag, delete) shares the fallback here.
+   */
   async head(repo: string, ref: string): Promise<ManifestHead | undefined> {
+    if (this.headRefused) return this.headByGet(repo, ref);
     const http = this.http;
     const res = await http.request({ method: 'HEAD', url: await http.url(`${repo}/manifests/${ref}`), headers: { accept: MANIFEST_ACCEPT } });
     // Ended before the answer is used: its connection is back in the keep-alive pool when the
@@ -43,6 +60,11 @@ export class Manifests {
       this.tags.saw(repo, ref, false);
       return undefined;
     }
+    if (HEAD_REFUSED.has(res.status)) {
+      this.headRefused = true;
+      http.logger.debug(`${http.registry} answered ${res.status} to a manifest HEAD; falling back on GET`);
+      return this.headByGet(repo, ref);
+    }
     if (res.status !== 200) return http.fail(res, `HEAD manifest ${this.name(repo, ref)}`);
     const size = Number(res.headers['content-length']);
     this.tags.saw(repo, ref, true);
@@ -51,6 +73,17 @@ export class Manifests {
       mediaType: res.headers['content-type']?.split(';')[0]?.trim(),
       size: Number.isFinite(size) ? size : undefined,
     };
+  }
+
+  /** head() by a GET, for a registry that refuses the HEAD. */
+  private async headByGet(repo: string, ref: string): Promise<ManifestHead | undefined> {
+    try {
+      const got = await this.get(repo, ref);
+      return { digest: got.digest, mediaType: got.mediaType || undefined, size: got.bytes.length, got };
+    } catch (err) {
+      if (err instanceof NotFoundError) return undefined;
+      throw err;
+    }
   }
 
   /** GET a manifest's exact bytes; the digest is verified when `ref` is a digest or the registry states one. */

@@ -347,11 +347,11 @@ export class MirroredClient implements RegistryClient {
   startUpload(repo: string): Promise<UploadSession> {
     return this.upstream.startUpload(repo);
   }
-  putUpload(session: string, digest: string, size: number, body: RequestBody, replayable: boolean): Promise<boolean> {
-    return this.upstream.putUpload(session, digest, size, body, replayable);
+  putUpload(session: string, digest: string, size: number, body: RequestBody): Promise<boolean> {
+    return this.upstream.putUpload(session, digest, size, body);
   }
-  patchUpload(session: string, body: RequestBody, replayable: boolean, range?: { start: number; end: number }): Promise<string> {
-    return this.upstream.patchUpload(session, body, replayable, range);
+  patchUpload(session: string, body: RequestBody, range?: { start: number; end: number }): Promise<string> {
+    return this.upstream.patchUpload(session, body, range);
   }
   completeUpload(session: string, digest: string): Promise<boolean> {
     return this.upstream.completeUpload(session, digest);

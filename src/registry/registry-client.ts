@@ -31,6 +31,8 @@ export interface ManifestHead {
   size?: number;
   /** The mirror that answered, when read through one. */
   mirror?: string;
+  /** The manifest itself, where the registry refused the HEAD and its GET answered instead (Manifests.head). */
+  got?: FetchedManifest;
 }
 
 /** A mount's answer: done (`stated`: its 201 named the digest, which confirms it as an upload's would), or an upload session opened instead. */
@@ -117,7 +119,7 @@ export interface RegistryClient {
   deleteManifest(repo: string, digest: string): Promise<void>;
   /** DELETE a tag, leaving its manifest; E_UNSUPPORTED where the registry deletes by digest only. */
   deleteTag(repo: string, tag: string): Promise<void>;
-  /** HEAD a blob; its size when present, undefined when not. */
+  /** HEAD a blob; its size when present (-1 when the answer states no length), undefined when not. */
   headBlob(repo: string, digest: string): Promise<number | undefined>;
   /** GET a blob as a stream from byte `start` (Range); `partial` false when the registry sent it whole; `mirror` when a mirror served it. */
   getBlob(repo: string, digest: string, start?: number): Promise<{ body: Readable; size?: number; partial: boolean; mirror?: string }>;
@@ -129,15 +131,18 @@ export interface RegistryClient {
   startUpload(repo: string): Promise<UploadSession>;
   /**
    * Monolithic upload: one PUT with the whole body. Resolves true when the registry answered 201
-   * with a `Docker-Content-Digest` equal to `digest` (it says it stored exactly that blob).
+   * with a `Docker-Content-Digest` equal to `digest` (it says it stored exactly that blob). Never
+   * sent again by the transport, a Buffer body included (HttpRequest.replayable): a failed one
+   * starts its blob again on a new session.
    */
-  putUpload(session: string, digest: string, size: number, body: RequestBody, replayable: boolean): Promise<boolean>;
+  putUpload(session: string, digest: string, size: number, body: RequestBody): Promise<boolean>;
   /**
    * One PATCH (streamed, or a chunk with `range`); resolves with the next session URL. After an
    * interruption it is ended or let finish rather than cut where it can be, and rejects with an
-   * AbortedError whose uploadLocationOf() is the session URL the registry answered.
+   * AbortedError whose uploadLocationOf() is the session URL the registry answered. Never sent
+   * again by the transport, as putUpload. A body factory is called once.
    */
-  patchUpload(session: string, body: RequestBody, replayable: boolean, range?: { start: number; end: number }): Promise<string>;
+  patchUpload(session: string, body: RequestBody, range?: { start: number; end: number }): Promise<string>;
   /** Closes an upload with `PUT ?digest=`; true as for putUpload. */
   completeUpload(session: string, digest: string): Promise<boolean>;
   /**

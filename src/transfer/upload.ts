@@ -4,8 +4,9 @@
  * is tried on a fresh session; every session that fails is cancelled (DELETE) with the state the
  * registry last answered, and the run's UploadSessions (sessions.ts) keeps the ones it could not
  * cancel, for the run's error to name. Transient failures are not retried here: each
- * request has had the transport's retries, and a broken stream body is restarted by the caller,
- * which alone can re-open the bytes (within the blob's one budget).
+ * request without upload bytes has had the transport's retries, and one with them (a PUT or PATCH
+ * with a body, a Buffer's included) is never sent again to its session (HttpRequest.replayable):
+ * the caller restarts the blob on a new session, within the blob's one budget (restartOutcome).
  */
 import type { Readable } from 'node:stream';
 import { InternalError, RegpushError, UnsupportedError } from '../errors.js';
@@ -19,7 +20,7 @@ export const KNOWN_BLOB_METHODS: readonly UploadMethod[] = ['put', 'patch', 'chu
 
 /** The bytes of one upload attempt. */
 export interface BlobBody {
-  /** A Buffer (replayable) or a stream read once. */
+  /** A Buffer (sent again as it is by a restart) or a stream read once. */
   data: Buffer | Readable;
   /** Digest and size when known up front (a monolithic PUT needs both). */
   digest?: string;
@@ -221,7 +222,6 @@ async function sendWith(
   q: UploadQuirks,
   beforeCommit?: () => Promise<void>,
 ): Promise<string | undefined> {
-  const replayable = Buffer.isBuffer(body.data);
   const data = body.data;
   if (method !== 'chunked') {
     if (Buffer.isBuffer(data)) state.sent += data.length;
@@ -236,23 +236,23 @@ async function sendWith(
     if (body.digest === undefined || body.size === undefined) throw new InternalError('a monolithic PUT needs the digest and size up front');
     await beforeCommit?.();
     state.doing = 'a monolithic PUT';
-    const done = await client.putUpload(state.url, body.digest, body.size, payload, replayable).catch((err: unknown) => landedAnyway(client, state.repo, body.digest!, body.size, err));
+    const done = await client.putUpload(state.url, body.digest, body.size, payload).catch((err: unknown) => landedAnyway(client, state.repo, body.digest!, body.size, err));
     state.doing = undefined;
     return done ? body.digest : undefined;
   }
   if (method === 'patch') {
     state.doing = 'a streamed PATCH';
-    state.url = await client.patchUpload(state.url, payload, replayable);
+    state.url = await client.patchUpload(state.url, payload);
     state.doing = undefined;
   } else {
     const size = chunkSizeFor(q);
     let offset = 0;
     for await (const chunk of chunks(data, size)) {
-      // Not replayable: a chunk half-taken by the registry cannot be sent again as it was; the
-      // whole transfer restarts on a new session instead.
+      // Not sent again by the transport: a chunk half-taken by the registry cannot be sent again
+      // as it was; the whole transfer restarts on a new session instead.
       state.doing = 'a chunk PATCH';
       state.sent = offset + chunk.length;
-      state.url = await client.patchUpload(state.url, () => chunk, false, { start: offset, end: offset + chunk.length - 1 });
+      state.url = await client.patchUpload(state.url, () => chunk, { start: offset, end: offset + chunk.length - 1 });
       state.doing = undefined;
       offset += chunk.length;
     }
@@ -268,14 +268,19 @@ async function sendWith(
  * A closing PUT that failed with 404 BLOB_UPLOAD_UNKNOWN: the session is gone. When the transport
  * sent the PUT again (the first answer was lost, or came after the idle timeout), that is the
  * registry having stored the blob with the first and closed the session, so a HEAD asks whether
- * the blob is there; go-containerregistry asks the same before each retry of an upload. Resolves
- * false (landed, the HEAD confirming it, not a 201 naming it) or rethrows `err`.
+ * the blob is there; go-containerregistry asks the same before each retry of an upload. A 404
+ * BLOB_UPLOAD_INVALID (the session's state is not the one its URL names) is asked about the same
+ * way: a registry may check the state before it looks the session up, and the HEAD alone decides,
+ * by digest and size, so a blob that is not there still fails with `err`. Resolves false (landed,
+ * the HEAD confirming it, not a 201 naming it) or rethrows `err`.
  */
 async function landedAnyway(client: RegistryClient, repo: string, digest: string, size: number | undefined, err: unknown): Promise<false> {
-  const gone = err instanceof RegpushError && err.details.status === 404 && err.details.registryCodes?.includes('BLOB_UPLOAD_UNKNOWN') === true;
+  const codes = err instanceof RegpushError && err.details.status === 404 ? err.details.registryCodes : undefined;
+  const gone = codes?.includes('BLOB_UPLOAD_UNKNOWN') === true || codes?.includes('BLOB_UPLOAD_INVALID') === true;
   if (!gone) throw err;
   const there = await client.headBlob(repo, digest).catch(() => undefined);
-  if (there === undefined || (size !== undefined && there !== size)) throw err;
+  // A HEAD answered 200 without a Content-Length (-1) says the blob is there, not its size: present.
+  if (there === undefined || (size !== undefined && there >= 0 && there !== size)) throw err;
   return false;
 }
 

@@ -168,32 +168,54 @@ for (const c of pushOnceCases) {
   });
 }
 
-// A small layer (under SMALL_LAYER_BYTES) goes as one PUT of bytes held in memory: a 500 on it is
-// retried by the transport with the same bytes, not rebuilt, and the image is whole.
-test('push survives one fault: 500 on the one PUT of a small layer', async () => {
+/** An app directory whose layer is ~300 kB of gzip output: under SMALL_LAYER_BYTES, so it goes as one PUT from memory. */
+function smallApp(): string {
   const small = join(tempDir(), 'small-app');
   mkdirSync(small, { recursive: true });
   writeFileSync(join(small, 'hello.txt'), 'hello from the fault tests\n');
-  writeFileSync(join(small, 'noise.bin'), randomBytes(200 * 1024)); // ~200 kB of gzip output: the config's PUT is a few kB
-  // The new layer's PUT: a body of over 100 kB (the config's is a few kB) naming none of the base
-  // blobs, which go to the same target as monolithic PUTs too.
+  writeFileSync(join(small, 'noise.bin'), randomBytes(300 * 1000)); // ~300 kB of gzip output: the config's PUT is a few kB
+  return small;
+}
+
+/**
+ * The new layer's PUT: a body of over 100 kB (the config's is a few kB) naming none of the base
+ * blobs, which go to the same target as monolithic PUTs too.
+ */
+function smallLayerPut(): Omit<Rule, 'fault'> {
   const baseHex = seeded.layers!.map((d) => d.slice('sha256:'.length));
-  const layerPut = {
+  return {
     ...match.monolithicPut,
     when: (r: { url: string; headers: Record<string, unknown> }) => Number(r.headers['content-length']) > 100_000 && !baseHex.some((h) => r.url.includes(h)),
   };
-  dst.rule({ ...layerPut, nth: 1, fault: { kind: 'status', status: 500 } });
-  const name = 'push-small-layer-500';
-  const r = await runCli(['push', '--json', '--from', srcRef(), '--to', dstRef(name), '--app', `${small}:/app`, ...fromArgs, ...toArgs], { env });
-  assert.equal(r.code, 0, r.stderr);
-  const report = JSON.parse(r.stdout) as { digest: string; layer: { method: string; digest: string } };
-  assert.equal(report.layer.method, 'put', 'the small layer went as one PUT');
-  const puts = requestsFor(dst, 'PUT', `digest=${encodeURIComponent(report.layer.digest)}`);
-  assert.deepEqual(puts.map((p) => p.status), [500, 201], 'answered 500 once, then taken on the transport\'s retry');
-  const bundle = await assertValidImage(atTarget(name), report.digest, basicCreds);
-  assert.equal(readFileSync(join(bundle, 'rootfs', 'app', 'hello.txt'), 'utf8'), 'hello from the fault tests\n');
-  await assertNoSessionLeft(dst, R.basic, basicCreds);
-});
+}
+
+// A small layer (under SMALL_LAYER_BYTES) goes as one PUT of bytes held in memory. A PUT that
+// carries bytes is never sent again to its session (distribution may have taken part of it): each
+// fault below starts the layer again on a new session, the same bytes, not rebuilt, and the image
+// is whole. The cut is the case an audit reproduced against distribution 2.8: the PUT sent again
+// to the same session was answered 404 BLOB_UPLOAD_INVALID and the push failed (exit 4).
+const smallLayerFaults: { name: string; fault: Rule['fault']; statuses: (number | undefined)[] }[] = [
+  { name: '500 on the one PUT of a small layer', fault: { kind: 'status', status: 500 }, statuses: [500, 201] },
+  { name: 'the connection cut after 250 KiB of the one PUT of a small layer', fault: { kind: 'drop', side: 'request', afterBytes: 250 * 1024 }, statuses: [undefined, 201] },
+];
+for (const c of smallLayerFaults) {
+  test(`push survives one fault: ${c.name}`, async () => {
+    dst.rule({ ...smallLayerPut(), nth: 1, fault: c.fault });
+    const name = `push-small-layer-${c.name.includes('cut') ? 'cut' : '500'}`;
+    const r = await runCli(['push', '--json', '--from', srcRef(), '--to', dstRef(name), '--app', `${smallApp()}:/app`, ...fromArgs, ...toArgs], { env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(dst.hits().length, 1, 'the fault fired');
+    const report = JSON.parse(r.stdout) as { digest: string; layer: { method: string; digest: string } };
+    assert.equal(report.layer.method, 'put', 'the small layer went as one PUT');
+    const puts = requestsFor(dst, 'PUT', `digest=${encodeURIComponent(report.layer.digest)}`);
+    assert.deepEqual(puts.map((p) => p.status), c.statuses, 'the faulted PUT, then the layer again');
+    const sessionOf = (u: string) => u.split('?')[0];
+    assert.notEqual(sessionOf(puts[0]!.url), sessionOf(puts[1]!.url), 'on a new session, not sent again to the first');
+    const bundle = await assertValidImage(atTarget(name), report.digest, basicCreds);
+    assert.equal(readFileSync(join(bundle, 'rootfs', 'app', 'hello.txt'), 'utf8'), 'hello from the fault tests\n');
+    await assertNoSessionLeft(dst, R.basic, basicCreds);
+  });
+}
 
 // A registry whose 201 came before the blob was readable (reported of Aliyun ACR; docs/registry-quirks.md):
 // the first manifest PUT is answered MANIFEST_BLOB_UNKNOWN after every blob was accepted with a 201.

@@ -66,7 +66,7 @@ test('uploads follow relative and absolute Location headers and keep the state q
     });
     host = r.host;
     const session = await r.client.startUpload('app');
-    await r.client.putUpload(session.url, d, blob.length, blob, true);
+    await r.client.putUpload(session.url, d, blob.length, blob);
     assert.deepEqual(r.log.map((l) => l.split('?')[0]), ['POST /v2/app/blobs/uploads/', 'PUT /v2/app/blobs/uploads/abc']);
     r.transport.close();
   }
@@ -87,7 +87,7 @@ test('streamed upload: PATCH then empty PUT ?digest=, each Location carrying the
     }
   });
   const s = await r.client.startUpload('app');
-  const next = await r.client.patchUpload(s.url, () => Readable.from([Buffer.from('abc'), Buffer.from('def')]), false);
+  const next = await r.client.patchUpload(s.url, () => Readable.from([Buffer.from('abc'), Buffer.from('def')]));
   await r.client.completeUpload(next, sha('abcdef'));
   r.transport.close();
 });
@@ -570,7 +570,7 @@ test('a streamed PATCH interrupted mid-body is ended, not cut: the AbortedError 
   // The pipeline destroys its source on the same abort (as the layer stream does).
   op.signal.addEventListener('abort', () => source.destroy(new Error('layer build aborted')), { once: true });
   await assert.rejects(
-    client.patchUpload('http://' + r.host + '/v2/app/blobs/uploads/u1?_state=offset-0', () => source, false),
+    client.patchUpload('http://' + r.host + '/v2/app/blobs/uploads/u1?_state=offset-0', () => source),
     (e: Error) => e.name === 'AbortedError' && uploadLocationOf(e) === `http://${r.host}/v2/app/blobs/uploads/u1?_state=offset-3000`,
   );
   assert.equal(received, 3000);
@@ -591,13 +591,13 @@ test('a chunk PATCH interrupted mid-body is let finish: the AbortedError carries
   const op = new AbortController();
   const client = new HttpRegistryClient({ registry: r.host, transport: r.transport, insecure: [r.host], signal: op.signal });
   const chunk = Buffer.alloc(256 * 1024, 7);
-  const patched = client.patchUpload(`http://${r.host}/v2/app/blobs/uploads/u1?_state=offset-0`, () => chunk, false, { start: 0, end: chunk.length - 1 });
+  const patched = client.patchUpload(`http://${r.host}/v2/app/blobs/uploads/u1?_state=offset-0`, () => chunk, { start: 0, end: chunk.length - 1 });
   op.abort(); // the request has started (its body is on the way) when the interruption comes
   await assert.rejects(patched, (e: Error) => e.name === 'AbortedError' && uploadLocationOf(e) === `http://${r.host}/v2/app/blobs/uploads/u1?_state=offset-${chunk.length}`);
   assert.equal(received, chunk.length);
   // Interrupted before it starts: no request at all.
   const before = r.log.length;
-  await assert.rejects(client.patchUpload(`http://${r.host}/v2/app/blobs/uploads/u1?_state=x`, () => chunk, false, { start: 0, end: chunk.length - 1 }), (e: Error) => e.name === 'AbortedError');
+  await assert.rejects(client.patchUpload(`http://${r.host}/v2/app/blobs/uploads/u1?_state=x`, () => chunk, { start: 0, end: chunk.length - 1 }), (e: Error) => e.name === 'AbortedError');
   assert.equal(r.log.length, before);
   r.transport.close();
 });
@@ -613,7 +613,7 @@ test('an interrupted monolithic PUT: a body in memory is let finish (the blob is
   });
   const op = new AbortController();
   const client = new HttpRegistryClient({ registry: r.host, transport: r.transport, insecure: [r.host], signal: op.signal });
-  const put = client.putUpload(`http://${r.host}/v2/app/blobs/uploads/u1?_state=s0`, d, blob.length, blob, true);
+  const put = client.putUpload(`http://${r.host}/v2/app/blobs/uploads/u1?_state=s0`, d, blob.length, blob);
   op.abort();
   assert.equal(await put, true);
   assert.deepEqual(received, [blob.length]);
@@ -632,7 +632,7 @@ test('an interrupted monolithic PUT: a body in memory is let finish (the blob is
   });
   op2.signal.addEventListener('abort', () => source.destroy(new Error('layer build aborted')), { once: true });
   const t0 = Date.now();
-  await assert.rejects(client2.putUpload(`http://${r.host}/v2/app/blobs/uploads/u2?_state=s0`, d, blob.length, () => source, false), (e: Error) => /layer build aborted/.test(e.message));
+  await assert.rejects(client2.putUpload(`http://${r.host}/v2/app/blobs/uploads/u2?_state=s0`, d, blob.length, () => source), (e: Error) => /layer build aborted/.test(e.message));
   assert.equal(pushed, 3);
   assert.ok(Date.now() - t0 < 2_000, 'cut at once, not after a grace');
   assert.equal(received.length, 1, 'the cut PUT was never complete at the registry');

@@ -980,3 +980,20 @@ test('the report of a re-copy: tags that already held the image are tagsUnchange
   assert.deepEqual(tagged.targets[0]!.tags, ['1', 'stable']);
   assert.deepEqual(tagged.targets[0]!.tagsUnchanged, ['1']);
 });
+
+test('registries that refuse the manifest HEAD (405, 400, 501): copy goes by the GET, as digest, tag and delete do; the copy run again finds the tag in place and writes nothing', async () => {
+  for (const status of [405, 400, 501]) {
+    const [src, dst] = [await fake(), await fake()];
+    const img = src.seedImage('base/app', { tags: ['1'] });
+    for (const reg of [src, dst]) reg.fault({ kind: 'manifest', method: 'HEAD' }, { kind: 'status', status });
+    const opts = { from: src.ref('base/app:1'), to: [dst.ref('app:1')], retries: 0, ...fakeLibraryOptions(src, dst) };
+    const r = await copy(opts);
+    assert.equal(r.targets[0]!.ok, true, String(status));
+    assert.equal(dst.manifest('app', '1')?.digest, img.digest);
+    dst.clearLog();
+    const again = await copy(opts);
+    assert.equal(again.targets[0]!.ok, true);
+    assert.equal(dst.count({ kind: 'manifest', method: 'PUT' }), 0, 'the tag found in place by the GET: nothing written');
+    assert.ok(dst.count({ kind: 'manifest', method: 'HEAD' }) <= 1, 'once refused, the HEAD is not asked again by the same client');
+  }
+});

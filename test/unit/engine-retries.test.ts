@@ -161,16 +161,24 @@ test('push: a 401 to the app layer\'s upload whose stored token went stale → t
   assert.equal(r.layer?.action, 'uploaded');
 });
 
-test('push: the answer to the config\'s PUT is lost after the registry stored it → the PUT sent again gets 404 BLOB_UPLOAD_UNKNOWN, a HEAD finds it, the image completes', async () => {
+test('push: the answer to the config\'s PUT is lost after the registry stored it → not sent again to its session: the DELETE finds it closed (nothing stays), the blob goes again on a new session, the image completes', async () => {
   const dst = await fake();
   const d = mkdtempSync(join(tmpdir(), 'regpush-engine-retries-'));
   dirs.push(d);
   writeFileSync(join(d, 'app.txt'), 'hello');
-  // Small blobs (the app layer, the config) go as one PUT with the body in memory, which the transport sends again.
-  const lost = dst.fault({ kind: 'upload', method: 'PUT', when: (q) => Number(q.headers['content-length'] ?? 0) > 0 }, { kind: 'lose' }, { times: 2 });
+  // Small blobs (the app layer, the config) go as one PUT with the body in memory: a PUT that
+  // carries bytes is never sent again to its session (a registry that took part of it would
+  // answer 404 BLOB_UPLOAD_INVALID), so each lost one starts its blob again on a new session.
+  const withBody = { kind: 'upload' as const, method: 'PUT', when: (q: { headers: Record<string, unknown> }) => Number(q.headers['content-length'] ?? 0) > 0 };
+  const lost = dst.fault(withBody, { kind: 'lose' }, { times: 2 });
   const r = await push({ from: 'scratch', to: dst.ref('app:1'), app: [{ src: d, dest: '/app' }], retries: RETRIES, ...fakeLibraryOptions(dst) });
   assert.equal(lost.hits, 2);
-  assert.equal(dst.requests({ kind: 'upload', method: 'PUT', status: 404 }).length, 2, 'each lost PUT sent again, finding its session closed');
+  const puts = dst.requests({ kind: 'upload', method: 'PUT', when: (q) => q.bytesIn > 0 });
+  assert.deepEqual(puts.map((q) => q.status), [undefined, undefined, 201, 201], 'the two lost PUTs, then each blob once more');
+  assert.equal(new Set(puts.map((q) => q.session)).size, 4, 'each on a session of its own');
+  const lostSessions = new Set(puts.slice(0, 2).map((q) => q.session));
+  const cancels = dst.requests({ kind: 'upload', method: 'DELETE', when: (q) => lostSessions.has(q.session) });
+  assert.deepEqual(cancels.map((q) => [q.status, q.code]), [[404, 'BLOB_UPLOAD_UNKNOWN'], [404, 'BLOB_UPLOAD_UNKNOWN']], 'each lost PUT\'s session cancelled, found closed by the PUT that stored its blob');
   assert.equal(dst.manifest('app', '1')?.digest, r.digest);
   const manifest = JSON.parse(dst.manifest('app', '1')!.bytes.toString('utf8')) as { config: { digest: string }; layers: { digest: string }[] };
   for (const b of [manifest.config, ...manifest.layers]) assert.ok(dst.hasBlob('app', b.digest), `${b.digest} is in place`);
