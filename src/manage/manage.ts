@@ -325,6 +325,12 @@ export async function untagImage(reference: string | ImageReference, opts: Untag
   return untagImageAs(reference, opts, UNTAG_NAMES);
 }
 
+/** Whether reference text names a tag itself: a ":" in its last path component, before any "@" (a registry's ":port" comes before a "/"). */
+function writesTag(text: string): boolean {
+  const name = text.split('@')[0]!;
+  return name.slice(name.lastIndexOf('/') + 1).includes(':');
+}
+
 /** What untagImage()'s messages call the operation and its options. */
 const UNTAG_NAMES = optionPaths('untagImage()');
 
@@ -338,12 +344,17 @@ export async function untagImageAs(reference: string | ImageReference, opts: Unt
   checkArgument('untagImage()', 'reference', reference, REFERENCE_ARGUMENT);
   checkOptions('untagImage()', opts, MANAGE_SHAPE);
   checkConnectionRanges(opts, (o) => names.about(o));
-  const ref = referenceArgument(reference);
+  const ref = referenceArgument(reference, opts.connectionNames);
   const cli = names.op === undefined;
   const name = formatReference(ref);
-  if (ref.digest !== undefined || ref.tag === undefined) {
+  if (ref.digest !== undefined) {
     const del = cli ? `regpush delete ${name}` : 'deleteImage()';
     throw new InvalidReferenceError(`${name} names a digest: untag removes a tag (${repositoryName(ref)}:TAG); to delete the manifest itself, use ${del}`);
+  }
+  // A reference without a tag reads as ":latest" everywhere else; a command that removes the tag
+  // it is given takes it only written out, so that `untag host/app` cannot remove `latest` unasked.
+  if (ref.tag === undefined || (typeof reference === 'string' && !writesTag(reference))) {
+    throw new InvalidReferenceError(`${repositoryName(ref)} names no tag: untag removes the tag it is given, written out (${repositoryName(ref)}:TAG); "latest" is not assumed`);
   }
   const tag = ref.tag;
   const log = opts.logger ?? silentLogger;

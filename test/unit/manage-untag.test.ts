@@ -117,6 +117,24 @@ test('untag of a digest: E_REFERENCE, exit 2, before any request (a tag is what 
   assert.deepEqual(reg.tags('app'), ['1']);
 });
 
+test('untag of a repository without a tag: E_REFERENCE, exit 2, before any request ("latest" is not assumed: untag removes the tag written out)', async () => {
+  const reg = await fake();
+  reg.seedImage('app', { tags: ['latest', '1'] });
+  const r = await runMain(['untag', reg.ref('app')], { env: cliEnv(reg) });
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /^regpush: error: \S+\/app names no tag: untag removes the tag it is given, written out \(\S+\/app:TAG\); "latest" is not assumed \[E_REFERENCE\]\n$/);
+  const err = await rejection(untagImage(reg.ref('app'), fakeLibraryOptions(reg)));
+  assert.equal(err.code, 'E_REFERENCE');
+  // An ImageReference without a tag, the same.
+  const [registry, repository] = [reg.host, 'app'];
+  assert.equal((await rejection(untagImage({ registry, repository }, fakeLibraryOptions(reg)))).code, 'E_REFERENCE');
+  assert.equal(reg.count(), 0);
+  assert.deepEqual(reg.tags('app').sort(), ['1', 'latest']);
+  // Written out, latest is removed like any tag.
+  await untagImage(reg.ref('app:latest'), fakeLibraryOptions(reg));
+  assert.deepEqual(reg.tags('app'), ['1']);
+});
+
 test('untag: the DELETE takes effect but its answer is lost, and the retry gets 404 → removed, exit 0; a 404 while the tag is still there stays E_NOT_FOUND', async () => {
   const reg = await fake();
   const img = reg.seedImage('app', { tags: ['1', 'keep'] });

@@ -25,6 +25,7 @@ test('the CLI names --insecure-registry, never the library\'s option, in every c
     [['digest', `http://${HOST}/app:1`], CLI_ADVICE],
     [['tag', `http://${HOST}/app:1`, '2'], CLI_ADVICE],
     [['delete', `http://${HOST}/app:1`], CLI_ADVICE],
+    [['untag', `http://${HOST}/app:1`], CLI_ADVICE],
     [['tags', `http://${HOST}/app`], `drop "http://" and add --insecure-registry ${HOST} for plain HTTP: "${HOST}/app"`],
     [['sync', 'sync.yaml'], CLI_ADVICE],
     [['copy', 'http://myreg/app:1', 'other.example/app:1'], 'write the registry with its port or a full name (myreg:5000/…, myreg.example.com/…) and, for plain HTTP, add --insecure-registry'],
