@@ -648,9 +648,8 @@ export class TargetSet {
       await t.ep.client.putManifest(t.ep.repo, ref, m.bytes, m.mediaType);
     } catch (err) {
       if (!(err instanceof RegpushError) || !err.details.registryCodes?.some((c) => RECHECKED_CODES.has(c))) throw err;
-      const check = this.recheck(t, m);
-      if (!check) throw err;
-      await check;
+      const check = this.recheck(t, m)?.then(() => true) ?? this.presentAll(t, m);
+      if (!check || !(await check)) throw err;
       await t.ep.client.putManifest(t.ep.repo, ref, m.bytes, m.mediaType);
     }
   }
@@ -673,6 +672,23 @@ export class TargetSet {
     const started = checks.filter((c) => c.started).length;
     if (started) t.ep.client.logger.info(`${t.ref.registry} did not find a blob of ${formatReference(t.ref)} it had accepted; checking ${started} blob(s) and writing the manifest once more`);
     return Promise.all(checks.map((c) => c.done));
+  }
+
+  /**
+   * After a refusal that recheck() has no blob of this run's to check for (every blob was found
+   * by a HEAD, none written on a 201's word): whether every blob `m` names is at the target now.
+   * A third writer (another shard of a `shard: tag` sync, another job) may have rewritten a blob's
+   * link while the manifest's check read it; when all are there, the PUT is sent once more, and
+   * when one is missing the registry's refusal stands. Undefined for an index (its children are
+   * manifests the PUT of each has checked).
+   */
+  private presentAll(t: TransferTarget, m: ManifestToWrite): Promise<boolean> | undefined {
+    const parsed = parseManifest(m.bytes, m.mediaType);
+    if (parsed.kind !== 'image') return undefined;
+    const named = new Set([parsed.manifest.config, ...parsed.manifest.layers].filter((d) => !isForeignLayer(d)).map((d) => d.digest));
+    const heads = pLimit(Math.max(this.run.jobs, MIN_PLAN_CONCURRENCY));
+    t.ep.client.logger.info(`${t.ref.registry} refused the manifest of ${formatReference(t.ref)} naming blobs it had; checking ${named.size} blob(s) and writing the manifest once more if all are there`);
+    return Promise.all([...named].map((d) => heads(() => t.ep.client.headBlob(t.ep.repo, d)))).then((sizes) => sizes.every((n) => n !== undefined));
   }
 
   /** The per-target error line of a report. */

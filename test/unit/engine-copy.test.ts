@@ -236,6 +236,19 @@ test('a manifest PUT refused once with DIGEST_INVALID (distribution reading a bl
   assert.ok(dst.count({ kind: 'blob', method: 'HEAD', status: 200 }) >= 1, 'the blobs were checked before the second PUT');
 });
 
+test('a manifest PUT refused once with DIGEST_INVALID where every blob was found by a HEAD (none written by this run: a third writer rewrote a link): all are HEADed again and the manifest is sent once more', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const img = src.seedImage('base/app', { tags: ['1'] });
+  // The target holds every blob already (an earlier copy under another tag): nothing is uploaded.
+  await copy({ from: src.ref('base/app:1'), to: [dst.ref('app:0')], ...fakeLibraryOptions(src, dst) });
+  dst.fault({ kind: 'manifest', method: 'PUT' }, { kind: 'status', status: 400, code: 'DIGEST_INVALID', message: 'invalid checksum digest format' }, { times: 1 });
+  const uploadsBefore = dst.count({ kind: 'upload', method: 'PUT' });
+  await copy({ from: src.ref('base/app:1'), to: [dst.ref('app:1')], retries: 0, ...fakeLibraryOptions(src, dst) });
+  assert.equal(dst.count({ kind: 'upload', method: 'PUT' }), uploadsBefore, 'nothing uploaded: every blob was there');
+  assert.deepEqual(dst.requests({ kind: 'manifest', method: 'PUT' }).slice(-2).map((r) => r.status), [400, 201]);
+  assert.equal(dst.manifest('app', '1')?.digest, img.digest);
+});
+
 test('a target that loses a blob it accepted with a 201: the manifest PUT is refused, the HEAD after it names the blob, no manifest', async () => {
   const [src, dst] = [await fake(), await fake()];
   const img = src.seedImage('base/app', { tags: ['1'] });
