@@ -20,6 +20,7 @@
 'use strict';
 const fs = require('node:fs');
 const http = require('node:http');
+const os = require('node:os');
 const path = require('node:path');
 const vm = require('node:vm');
 const v8 = require('node:v8');
@@ -50,12 +51,25 @@ async function standInRegistry() {
   return { host: `127.0.0.1:${server.address().port}`, close: () => (server.closeAllConnections(), new Promise((r) => server.close(r))) };
 }
 
-/** The training commands: what a deploy job runs most. */
-function trainingRuns(host, app) {
+/** The training commands: what a deploy job runs most, and a mirror job's sync (its file in `syncFile`). */
+function trainingRuns(host, app, syncFile) {
   return [
     ['push', '--from', `${host}/train/base:1`, '--to', `${host}/train/app:1`, '--app', `${app}:/app`, '--workdir', '/app', '--entrypoint', 'dotnet', '--entrypoint', 'App.dll', '--env', 'A=1', '--port', '80'],
     ['copy', `${host}/train/base:1`, `${host}/train/copy:1`],
+    ['sync', syncFile],
   ];
+}
+
+/** A sync file for the training run: two images at the stand-in, one with a tag filter, into one target prefix. */
+function trainingSyncFile(host) {
+  return [
+    'defaults:',
+    `  targets: [${host}/train-mirror]`,
+    'images:',
+    `  - { source: ${host}/train/a, tags: ["1"] }`,
+    `  - { source: ${host}/train/b, tags: ["1", "2"] }`,
+    '',
+  ].join('\n');
 }
 
 /** The cache of the functions a training run compiled. */
@@ -68,14 +82,19 @@ async function trainedCache(dir, bytes) {
   const sink = new Writable({ write: (_chunk, _enc, done) => done() });
   const nowhere = path.join(dir, 'no-such-home');
   const env = { HOME: nowhere, DOCKER_CONFIG: nowhere, XDG_RUNTIME_DIR: nowhere, NO_COLOR: '1' };
+  // The sync file lives in a directory of its own for the training's length (the build writes nothing else).
+  const syncDir = fs.mkdtempSync(path.join(os.tmpdir(), 'regpush-train-'));
+  const syncFile = path.join(syncDir, 'sync.yaml');
+  fs.writeFileSync(syncFile, trainingSyncFile(registry.host));
   try {
-    for (const argv of trainingRuns(registry.host, path.join(__dirname, 'lib'))) {
+    for (const argv of trainingRuns(registry.host, path.join(__dirname, 'lib'), syncFile)) {
       const io = { stdout: sink, stderr: sink, env, cwd: dir, get stdin() { return process.stdin; } };
       const code = await mod.exports.main(argv, io);
       // 4: the base was not found, as it must be here; anything else means the run did not get that far.
       if (code !== 4) throw new Error(`training run \`regpush ${argv[0]}\` exited ${code}, expected 4 (not found)`);
     }
   } finally {
+    fs.rmSync(syncDir, { recursive: true, force: true });
     await registry.close();
   }
   return script.createCachedData();
