@@ -1,9 +1,9 @@
-// The order of sync's report units (byEntryThenSource, src/sync/sync.ts): the order of ICU's
+// The order of sync's report units (byEntryThenSource, src/sync/report-order.ts): the order of ICU's
 // numeric 'en' collation on entry labels, then of localeCompare on sources, reached without asking
 // ICU where the labels' `images[N]` already decide, since ICU's first collator costs a run ~6 ms.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { byEntryThenSource } from '../../src/sync/sync.js';
+import { byEntryThenSource } from '../../src/sync/report-order.js';
 
 /** The order the report had when every comparison went through ICU. */
 const collated = (a: { entry: string; source: string }, b: { entry: string; source: string }): number =>
