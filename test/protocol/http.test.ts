@@ -9,6 +9,7 @@ import { readBody, errorFromResponse, settleSmallBody } from '../../src/http/res
 import { nextHop } from '../../src/http/redirect.js';
 import { AuthError, DeniedError, DigestMismatchError, InputError, NetworkError, NotFoundError, ProtocolError, RegistryError, TlsError, TooManyRequestsError } from '../../src/errors.js';
 import { transportError } from '../../src/http/send-errors.js';
+import { countTimers } from '../unit/count-timers.js';
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 const servers: http.Server[] = [];
@@ -496,20 +497,12 @@ test('a streamed upload restarts its idle clock at every chunk without a new tim
   });
   const t = new Transport({ retry: { ...fast, retries: 0 }, idleTimeoutMs: 60_000 });
   const chunk = Buffer.alloc(16 * 1024, 1);
-  const original = globalThis.setTimeout;
-  let made = 0;
-  globalThis.setTimeout = ((...args: Parameters<typeof setTimeout>) => {
-    made++;
-    return original(...args);
-  }) as typeof setTimeout;
-  try {
+  const made = await countTimers(async () => {
     const body = () => Readable.from((function* () { for (let i = 0; i < 400; i++) yield chunk; })());
     const res = await t.send({ method: 'PUT', url: `${url}/v2/app/blobs/uploads/u?digest=sha256:x`, body, replayable: false });
     assert.equal(res.status, 201);
     res.body.resume();
-  } finally {
-    globalThis.setTimeout = original;
-  }
+  });
   assert.ok(made < 40, `timers made for a body of 400 chunks: ${made}`);
   t.close();
 });

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { watchIdle } from '../../src/http/idle.js';
+import { countTimers } from './count-timers.js';
 
 const turn = () => new Promise<void>((r) => setImmediate(r));
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -47,13 +48,7 @@ test('a body that keeps delivering, each chunk within the idle time, is not fail
 
 test('the clock restarted at every chunk is one timer, not a new one per chunk', async () => {
   const s = new Readable({ read() {} });
-  const original = globalThis.setTimeout;
-  let made = 0;
-  globalThis.setTimeout = ((...args: Parameters<typeof setTimeout>) => {
-    made++;
-    return original(...args);
-  }) as typeof setTimeout;
-  try {
+  const made = await countTimers(async () => {
     watchIdle(s, 60_000, () => new Error('stalled'));
     s.on('data', () => undefined);
     await turn();
@@ -63,8 +58,6 @@ test('the clock restarted at every chunk is one timer, not a new one per chunk',
     }
     s.push(null);
     await new Promise((r) => s.once('end', r));
-  } finally {
-    globalThis.setTimeout = original;
-  }
+  });
   assert.equal(made, 1, `timers made for 200 chunks: ${made}`);
 });
