@@ -55,6 +55,7 @@ import type { Shard, SyncImage, SyncOptions, SyncResult, SyncTargetReport, SyncU
  */
 export { checkGateOptions } from './rate-gate.js';
 import { copyKey, destinationRepository, sharedTargets, targetClashes } from './target.js';
+import { byEntryThenSource } from './report-order.js';
 
 /**
  * SyncOptions as a plain-JS caller must give them (options-check.ts); `spec` is what parseSyncFile returns.
@@ -502,7 +503,7 @@ function bytesRead(targets: readonly TransferTarget[]): number {
 function report(opts: SyncOptions, entries: number, units: SyncUnitReport[], run: TransferRun, t0: number): SyncResult {
   const all = units.flatMap((u) => u.targets);
   const count = (a: SyncTargetReport['action']) => all.filter((t) => t.action === a).length;
-  units.sort((a, b) => a.entry.localeCompare(b.entry, 'en', { numeric: true }) || a.source.localeCompare(b.source));
+  units.sort(byEntryThenSource);
   return {
     file: opts.spec.file,
     ...(opts.shard ? { shard: opts.shard } : {}),

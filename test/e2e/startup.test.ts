@@ -4,7 +4,7 @@
 // need before.
 // Structure, not timing: the speed itself is measured by `npm run bench`.
 import assert from 'node:assert/strict';
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -59,7 +59,8 @@ async function loaded(args: string[], nodeOptions = ''): Promise<Loaded> {
 }
 
 interface MainLoader {
-  compile(dir: string): { cached: boolean; script: { cachedDataRejected?: boolean } };
+  SYNC_CACHE: string;
+  compile(dir: string, cacheName?: string): { cached: boolean; script: { cachedDataRejected?: boolean } };
 }
 
 /** scripts/bundle-main-loader.cjs, the code the launcher bundles to load the CLI. */
@@ -90,6 +91,24 @@ test('the CLI bundle is compiled from the V8 code cache the build made, and V8 a
   assert.equal(r.script.cachedDataRejected, false);
 });
 
+test('sync loads its own code cache (the one trained on a sync too), every other command the common one', async () => {
+  // The sync cache holds the functions a sync compiles beyond a push's (YAML, the sync file's checks):
+  // in the common cache every push would pay to deserialise them.
+  const dir = tempDir('regpush-startup-sync-');
+  const file = join(dir, 'sync.yaml');
+  writeFileSync(file, `images:\n  - { source: ${R.anon.host}/base/busybox, tags: ["v2s2"], targets: ["${R.anon.host}/startup-sync"] }\n`);
+  const sync = await loaded(['sync', file, '--dry-run']);
+  assert.equal(sync.code, 0, sync.stderr);
+  assert.deepEqual(sync.files, ['regpush-main.cjs', 'regpush-main.cjs.sync.cache', 'regpush.cjs']);
+  const flagFirst = await loaded(['--quiet', 'sync', file, '--dry-run']);
+  assert.ok(flagFirst.files.includes('regpush-main.cjs.sync.cache'), flagFirst.files.join(', '));
+  // Accepted by V8, checked in a process of its own (this one has compiled the same source already).
+  const check = `const l = require(${JSON.stringify(join(repoRoot, 'scripts', 'bundle-main-loader.cjs'))}); const c = l.compile(${JSON.stringify(join(repoRoot, 'dist', 'cli'))}, l.SYNC_CACHE);` +
+    'console.log(c.cached && c.script.cachedDataRejected === false)';
+  const r = await exec(process.execPath, ['-e', check]);
+  assert.equal(r.stdout.trim(), 'true', r.stderr);
+});
+
 test('the code cache is recorded from a training run that reaches the registry (no fallback to caching every function)', async () => {
   // The build trains the cache with a push and a copy against a stand-in registry and falls back,
   // with a warning only, when that run fails: here a failure is an error, so a change that breaks
@@ -104,6 +123,7 @@ test('the code cache is recorded from a training run that reaches the registry (
   const c = loader().compile(dir);
   assert.equal(c.cached, true);
   assert.equal(c.script.cachedDataRejected, false);
+  assert.ok(statSync(join(dir, loader().SYNC_CACHE)).size > statSync(join(dir, 'regpush-main.cjs.cache')).size, 'the sync cache holds the sync run\'s functions as well');
 });
 
 test('a code cache made for other source is not used, even when the source keeps its length', async () => {

@@ -9,6 +9,7 @@ import { readBody, errorFromResponse, settleSmallBody } from '../../src/http/res
 import { nextHop } from '../../src/http/redirect.js';
 import { AuthError, DeniedError, DigestMismatchError, InputError, NetworkError, NotFoundError, ProtocolError, RegistryError, TlsError, TooManyRequestsError } from '../../src/errors.js';
 import { transportError } from '../../src/http/send-errors.js';
+import { countTimers } from '../unit/count-timers.js';
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 const servers: http.Server[] = [];
@@ -465,5 +466,43 @@ test('an in-memory body (a chunk PATCH) that takes longer than the idle timeout 
   assert.equal(res.status, 202);
   assert.equal(res.headers['x-got'], String(chunk.length));
   res.body.resume();
+  t.close();
+});
+
+test('a streamed upload that stops moving (the server reads no more) fails with ETIMEDOUT once the idle timeout has passed without progress', async () => {
+  let taken = 0;
+  const url = await serve((req) => {
+    // Takes 1 MiB, then reads nothing more and never answers: the socket's buffers fill and the body stops.
+    req.on('data', (c: Buffer) => {
+      taken += c.length;
+      if (taken >= 1 << 20) req.pause();
+    });
+  });
+  const t = new Transport({ retry: { ...fast, retries: 0 }, idleTimeoutMs: 300 });
+  const chunk = Buffer.alloc(64 * 1024, 1);
+  const body = () => Readable.from((function* () { for (let i = 0; i < 4096; i++) yield chunk; })());
+  const started = performance.now();
+  await assert.rejects(t.send({ method: 'PUT', url: `${url}/v2/app/blobs/uploads/u?digest=sha256:x`, body, replayable: false }), (e: unknown) => e instanceof NetworkError && e.details.errno === 'ETIMEDOUT');
+  const took = performance.now() - started;
+  // The body stops within the first few MB (the server's 1 MiB and the sockets' buffers), then one idle timeout passes.
+  assert.ok(took >= 290 && took < 3000, `failed after ${Math.round(took)} ms (idle 300 ms)`);
+  assert.ok(taken >= 1 << 20, `the server took ${taken} bytes`);
+  t.close();
+});
+
+test('a streamed upload restarts its idle clock at every chunk without a new timer per chunk', async () => {
+  const url = await serve((req, res) => {
+    req.resume();
+    req.on('end', () => res.writeHead(201).end());
+  });
+  const t = new Transport({ retry: { ...fast, retries: 0 }, idleTimeoutMs: 60_000 });
+  const chunk = Buffer.alloc(16 * 1024, 1);
+  const made = await countTimers(async () => {
+    const body = () => Readable.from((function* () { for (let i = 0; i < 400; i++) yield chunk; })());
+    const res = await t.send({ method: 'PUT', url: `${url}/v2/app/blobs/uploads/u?digest=sha256:x`, body, replayable: false });
+    assert.equal(res.status, 201);
+    res.body.resume();
+  });
+  assert.ok(made < 40, `timers made for a body of 400 chunks: ${made}`);
   t.close();
 });
