@@ -184,7 +184,8 @@ export async function uploadLayer(target: RepoEndpoint, layer: LayerOptions, ctx
         const delay = budget.delayAfter(err);
         if (delay === null) throw err;
         // A progress note, not a warning (transfer/resumable-read.ts says why).
-        ctx.transport.logger.info(`${label}: upload failed (${(err as Error).message}); rebuilding and retrying in ${delay} ms`);
+        // A layer held whole is sent again as it is; a streamed one is built again.
+        ctx.transport.logger.info(`${label}: upload failed (${(err as Error).message}); ${small ? 'sending it again' : 'building it again and sending it'} on a new session in ${delay} ms`);
         await pause(delay, ctx.signal);
         // A layer held whole, its digest known: the attempt that failed may have stored it.
         if (small && (await landedBeforeRestart(target, small.result.digest, small.result.size, label, ctx))) {

@@ -265,8 +265,10 @@ async function sendWith(
 }
 
 /**
- * A closing PUT that failed with 404 BLOB_UPLOAD_UNKNOWN: the session is gone. When the transport
- * sent the PUT again (the first answer was lost, or came after the idle timeout), that is the
+ * A closing PUT, or a monolithic PUT, that failed with 404 BLOB_UPLOAD_UNKNOWN: the session is
+ * gone. The transport sends a closing PUT again (it has no body) when the first answer was lost
+ * or came after the idle timeout; a monolithic PUT, which carries the bytes, is sent again only by
+ * the auth layer after a 401 (HttpRequest.replayable). A 404 to the PUT sent again is then the
  * registry having stored the blob with the first and closed the session, so a HEAD asks whether
  * the blob is there; go-containerregistry asks the same before each retry of an upload. A 404
  * BLOB_UPLOAD_INVALID (the session's state is not the one its URL names) is asked about the same

@@ -34,13 +34,17 @@ for (const status of [undefined, 502, 504] as const) {
     const dst = await fake({ uploadOffsets: true });
     const dir = smallApp();
     const warnings: string[] = [];
+    const notes: string[] = [];
     try {
       dst.fault({ kind: 'upload', method: 'PUT', when: (r) => Number(r.headers['content-length']) > 100_000 }, { kind: 'cut', afterBytes: 250 * 1024, status }, { times: 1 });
       const ledger = sessionLedger(dst);
-      const logger = { debug() {}, info() {}, warn: (m: string) => void warnings.push(m) };
+      const logger = { debug() {}, info: (m: string) => void notes.push(m), warn: (m: string) => void warnings.push(m) };
       const r = await push({ from: 'scratch', app: [{ src: dir, dest: '/app' }], to: dst.ref('app:1'), retries: 2, ...fakeLibraryOptions(dst), logger });
       const now = ledger();
       assert.equal(r.layer?.method, 'put', 'the small layer went as one PUT, both times');
+      const restart = notes.filter((n) => /upload failed/.test(n));
+      assert.equal(restart.length, 1, JSON.stringify(notes));
+      assert.match(restart[0]!, /; sending it again on a new session in \d+ ms$/, 'held whole, the layer is sent again, not rebuilt');
       const puts = layerPuts(dst);
       assert.equal(puts.length, 2, 'the cut PUT, then one on a new session');
       assert.notEqual(puts[0]!.session, puts[1]!.session, 'not sent again to the session it was cut on');
