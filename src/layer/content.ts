@@ -64,10 +64,10 @@ export interface ScanOptions {
 /**
  * One walk of a layer's sources that answers, before the build, whether the layer holds anything
  * (`content`), whether every file of it opens (`readable`) and, if asked, where its first symlink
- * is (`symlink`). It stops at the first entry when only `content` is wanted (hasContent). Push
- * walked the sources once per check, three times for a Windows layer: on 50,000 small files in
- * 2,500 directories the checks took ~0.32 s of CPU then, ~0.24 s in one walk. The walk holds
- * nothing per file besides what walkSources holds; the answers are one name and one error.
+ * is (`symlink`). It stops at the first entry when only `content` is wanted (hasContent). One
+ * walk serves every check, because a walk per check costs: a Windows layer has three, and on
+ * 50,000 small files in 2,500 directories three walks take ~0.32 s of CPU where one takes ~0.24 s.
+ * The walk holds nothing per file besides what walkSources holds; the answers are one name and one error.
  *
  * With `symlinks`, a file that does not open is kept (the first only) and the walk goes on, so
  * that a symlink anywhere is still found: the push refuses a Windows layer's link before any

@@ -16,7 +16,7 @@ import type { UploadSession } from '../registry/registry-client.js';
 import { SpareSession } from '../transfer/spare-session.js';
 import { pause, Restarts } from '../transfer/restarts.js';
 import { HEAD_START_BYTES, LayerHeadStart, type StartedLayer } from './layer-head-start.js';
-import { uploadBlob, type BlobBody } from '../transfer/upload.js';
+import { landedBeforeRestart, uploadBlob, type BlobBody } from '../transfer/upload.js';
 import { APP_LAYER, type LayerLabel } from './layer-label.js';
 
 /** How the layer got to the target. */
@@ -134,6 +134,7 @@ export async function uploadLayer(target: RepoEndpoint, layer: LayerOptions, ctx
       // A small layer held whole is sent again as it is by a restart (a PUT that carried it is
       // never sent again to its session, HttpRequest.replayable); a streamed one is built again.
       const small = whole;
+      let tried: UploadMethod | undefined;
       try {
         const out = await uploadBlob(
           target,
@@ -143,6 +144,7 @@ export async function uploadLayer(target: RepoEndpoint, layer: LayerOptions, ctx
             session,
             beforeCommit,
             open: async (m): Promise<BlobBody | undefined> => {
+              tried = m;
               if (small) {
                 bytes = small.data.length;
                 ctx.events?.bytes?.(name.key, bytes);
@@ -182,8 +184,13 @@ export async function uploadLayer(target: RepoEndpoint, layer: LayerOptions, ctx
         const delay = budget.delayAfter(err);
         if (delay === null) throw err;
         // A progress note, not a warning (transfer/resumable-read.ts says why).
-        ctx.transport.logger.info(`${label}: upload failed (${(err as Error).message}); rebuilding and retrying in ${delay} ms`);
+        // A layer held whole is sent again as it is; a streamed one is built again.
+        ctx.transport.logger.info(`${label}: upload failed (${(err as Error).message}); ${small ? 'sending it again' : 'building it again and sending it'} on a new session in ${delay} ms`);
         await pause(delay, ctx.signal);
+        // A layer held whole, its digest known: the attempt that failed may have stored it.
+        if (small && (await landedBeforeRestart(target, small.result.digest, small.result.size, label, ctx))) {
+          return { result: small.result, action: 'uploaded', bytes: small.data.length, retries: budget.spent, method: tried ?? 'put' };
+        }
       }
     }
   } finally {

@@ -15,7 +15,19 @@ import { UPLOAD_LOCATION, type InterruptedSession, type MountResult, type Upload
 import type { RegistryHttp } from './registry-http.js';
 import { CANCEL_TIMEOUT_MS, ownCancel, sendWithGrace } from './upload-grace.js';
 
+/** A PATCH answer whose Range ended before the bytes sent: what it said, and the last byte sent. */
+interface ShortRange {
+  said: string;
+  sent: number;
+}
+
 export class BlobUploads {
+  /**
+   * By session URL (the Location a PATCH answered): the last short Range answered on that session,
+   * until the session is closed or cancelled, for the closing PUT's DIGEST_INVALID to name.
+   */
+  private readonly shortRanges = new Map<string, ShortRange>();
+
   constructor(
     private readonly http: RegistryHttp,
     /** Told of each session a POST opens as the operation is interrupted, which this client then cancels (InterruptedSession). */
@@ -139,27 +151,31 @@ export class BlobUploads {
   }
 
   /**
-   * A PATCH's answer: the next Location. `lastByte`: the last byte the session must hold now. A
-   * Range the answer carries (the spec says a PATCH's 202 MUST, as `0-<end>`) that ends before it
-   * is the registry having dropped part of the body, as Amazon ECR is reported to do with PATCHes
-   * after the first (containerd/containerd#10447): an E_PROTOCOL naming the offsets, rather than a
-   * DIGEST_INVALID at the closing PUT that would blame the bytes. No Range (many registries leave
-   * it out), or one not of that form, is taken as it is.
+   * A PATCH's answer: the next Location. `lastByte`: the last byte the session holds once the
+   * PATCH is taken. A Range (`0-<end>`) that ends before it fails nothing: Amazon ECR stores every
+   * chunk while its Range stays at the first chunk's end (aws/containers-roadmap#2831,
+   * crashappsec/chalk#682, dotnet/sdk#33019), and older Zot answered the chunk's own range
+   * (regclient#961, opencontainers/distribution-spec#581), at registries where the closing PUT's
+   * digest check passes. That check decides; the short Range is logged, and kept with the session
+   * for a DIGEST_INVALID of that PUT to name (complete()). No Range, as many registries send, is fine.
    */
   private async patchDone(res: HttpResponse, session: string, lastByte?: number): Promise<string> {
     const registry = this.http.registry;
     // ECR answers 201 to a PATCH (aws/containers-roadmap#2831).
     if (res.status !== 202 && res.status !== 201 && res.status !== 204) return this.http.fail(res, `PATCH upload to ${registry}`);
     await drain(res);
+    const next = this.location(res, session);
+    const earlier = this.shortRanges.get(session);
+    this.shortRanges.delete(session);
     const said = res.headers['range'];
     const end = /^(?:bytes=)?0-(\d+)$/.exec(said?.trim() ?? '')?.[1];
     if (lastByte !== undefined && lastByte >= 0 && end !== undefined && Number(end) < lastByte) {
-      throw new ProtocolError(
-        `${registry} holds bytes 0-${end} of an upload after a PATCH that sent it up to byte ${lastByte} (its answer's Range: ${JSON.stringify(said)}): the registry dropped part of the PATCH body; the blob was not committed`,
-        { details: { registry } },
-      );
+      this.http.logger.debug(`${registry} answered a PATCH with Range ${JSON.stringify(said)} after it was sent up to byte ${lastByte}; the closing PUT's digest check decides`);
+      this.shortRanges.set(next, { said: said!, sent: lastByte });
+    } else if (earlier && end === undefined) {
+      this.shortRanges.set(next, earlier);
     }
-    return this.location(res, session);
+    return next;
   }
 
   /**
@@ -169,7 +185,7 @@ export class BlobUploads {
    * which the caller cancels. Cut instead, the session could not be cancelled (sendWithGrace).
    */
   private async streamedPatch(session: string, headers: Record<string, string>, source: Readable): Promise<string> {
-    // Counts what it passes on: the session's first PATCH, so its answer's Range must end at the last of those bytes.
+    // Counts what it passes on: the session's first PATCH, so its answer's Range should end at the last of those bytes.
     let passed = 0;
     const relay = new Transform({
       highWaterMark: 64 * 1024,
@@ -221,9 +237,19 @@ export class BlobUploads {
 
   /** Closes a streamed upload with an empty `PUT ?digest=`; the registry verifies the digest. */
   async complete(session: string, digest: string): Promise<boolean> {
+    const short = this.shortRanges.get(session);
+    this.shortRanges.delete(session);
     // Let finish after an interruption: it has no body to cut, and once answered no session stays.
     const sent = await sendWithGrace(this.http, { method: 'PUT', url: withQuery(session, 'digest', digest), headers: { 'content-length': '0' } }, `aborted: PUT upload to ${this.http.registry}`);
-    return this.closingAnswer(sent, digest);
+    try {
+      return await this.closingAnswer(sent, digest);
+    } catch (err) {
+      // A digest refused after a PATCH answer said the session held less than was sent: both offsets, which may tell why.
+      if (short && err instanceof RegpushError && err.details.registryCodes?.includes('DIGEST_INVALID')) {
+        throw new DigestMismatchError(`${err.message} (a PATCH before it was answered with Range ${JSON.stringify(short.said)} after bytes 0-${short.sent} were sent)`, { cause: err, details: err.details });
+      }
+      throw err;
+    }
   }
 
   /** The answer to a closing PUT let finish by sendWithGrace: a stored blob is a success even after an interruption. */
@@ -244,6 +270,7 @@ export class BlobUploads {
    * A 404 BLOB_UPLOAD_INVALID is a session it has, whose state the URL is behind: it stays.
    */
   async cancel(session: string): Promise<boolean> {
+    this.shortRanges.delete(session);
     try {
       const res = await this.http.send({ method: 'DELETE', url: session, signal: AbortSignal.timeout(CANCEL_TIMEOUT_MS), label: 'upload DELETE' });
       if (res.status === 404) {

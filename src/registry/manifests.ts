@@ -21,9 +21,16 @@ import type { TagsSeen } from './tags-seen.js';
  * keep their meaning: the GET would be refused, or find nothing, the same way.
  */
 const HEAD_REFUSED = new Set([400, 405, 501]);
+/**
+ * The refusals that say the method itself is not served (405 Method Not Allowed, 501 Not
+ * Implemented): the rest of the run GETs at once. A 400 may be about the one request (an odd
+ * reference), so it falls back for that lookup only: taken for the whole run, every later HEAD
+ * would be a GET, which Docker Hub counts as a pull (the tag checks, the rate gate's polling).
+ */
+const HEAD_NOT_SERVED = new Set([405, 501]);
 
 export class Manifests {
-  /** This registry refused a manifest HEAD (HEAD_REFUSED): later lookups GET at once. */
+  /** This registry does not serve manifest HEADs (HEAD_NOT_SERVED): later lookups GET at once. */
   private headRefused = false;
 
   constructor(
@@ -44,7 +51,7 @@ export class Manifests {
   /**
    * HEAD a manifest; undefined when it does not exist. Where the registry refuses the HEAD
    * (HEAD_REFUSED), what its GET says, the digest computed from the bytes and the manifest itself
-   * in `got`; once refused, this client's later lookups go to the GET at once. Every caller (copy's
+   * in `got`; once refused with 405 or 501, this client's later lookups go to the GET at once. Every caller (copy's
    * and push's tag checks, digest, tag, delete) shares the fallback here.
    */
   async head(repo: string, ref: string): Promise<ManifestHead | undefined> {
@@ -61,8 +68,8 @@ export class Manifests {
       return undefined;
     }
     if (HEAD_REFUSED.has(res.status)) {
-      this.headRefused = true;
-      http.logger.debug(`${http.registry} answered ${res.status} to a manifest HEAD; falling back on GET`);
+      if (HEAD_NOT_SERVED.has(res.status)) this.headRefused = true;
+      http.logger.debug(`${http.registry} answered ${res.status} to a manifest HEAD; falling back on GET${this.headRefused ? ' for the rest of the run' : ' for this one'}`);
       return this.headByGet(repo, ref);
     }
     if (res.status !== 200) return http.fail(res, `HEAD manifest ${this.name(repo, ref)}`);

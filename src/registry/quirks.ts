@@ -59,9 +59,9 @@ export const KNOWN_QUIRKS: readonly KnownQuirk[] = [
   {
     registry: 'Amazon ECR',
     host: /\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$/,
-    behaviour: 'PATCH answers 201; upload parts must be 5–10 MiB (at most 1000); later PATCH bodies after the first have been reported discarded',
-    handledIn: '201 accepted in RegistryClient.patchUpload; 8 MiB chunks; chunked is the last resort',
-    source: 'aws/containers-roadmap#2831, google/go-containerregistry#1091, containerd/containerd#10447',
+    behaviour: 'PATCH answers 201; upload parts must be 5–10 MiB (at most 1000); a PATCH answer\'s Range stays at the first chunk\'s end while every chunk is stored',
+    handledIn: '201 accepted in RegistryClient.patchUpload; a short Range fails nothing (the closing PUT\'s digest check decides); 8 MiB chunks; chunked is the last resort',
+    source: 'aws/containers-roadmap#2831, crashappsec/chalk#682, dotnet/sdk#33019, google/go-containerregistry#1091',
     chunkSize: 8 * MiB,
   },
   {

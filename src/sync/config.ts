@@ -275,7 +275,7 @@ function image(p: Problems, raw: unknown, i: number, base: { targets: TargetPref
     destinations,
     platforms: raw.platforms === undefined ? base.platforms : platforms(p, label, 'platforms', raw.platforms),
     referrers: raw.referrers === undefined ? base.referrers : bool(p, label, 'referrers', raw.referrers),
-    // Only 'tag' is written out: an entry without the key is shared out by repository, as before it existed.
+    // Only 'tag' is written out: an entry without the key is shared out by repository, the default.
     ...(shard === 'tag' ? { shard } : {}),
   };
 }

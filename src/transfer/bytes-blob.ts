@@ -4,14 +4,14 @@ import type { UploadSession } from '../registry/registry-client.js';
 import { pause, Restarts } from './restarts.js';
 import type { SpareSession } from './spare-session.js';
 import type { RepoEndpoint, TransferContext } from './types.js';
-import { cancel, isUploadRefusal, KNOWN_BLOB_METHODS, openSession, uploadBlob } from './upload.js';
+import { cancel, isUploadRefusal, KNOWN_BLOB_METHODS, landedBeforeRestart, openSession, uploadBlob } from './upload.js';
 
 /**
  * Ensures the target has `bytes` as a blob; returns its digest and whether bytes were sent. The
  * upload follows what the run learned about the registry (a refused monolithic PUT falls back to
  * PATCH). A request carrying the bytes is never sent again to its session (HttpRequest.replayable):
  * a transient failure starts the blob again on a new session, within one retry budget, the bytes
- * sent again as they are. `spare`: a session opened ahead for it (by the first caller that takes it).
+ * sent again as they are, unless a HEAD first finds that the failed attempt stored it. `spare`: a session opened ahead for it (by the first caller that takes it).
  */
 export async function ensureBytesBlob(target: RepoEndpoint, bytes: Buffer, ctx: TransferContext, spare?: SpareSession): Promise<{ digest: string; uploaded: boolean }> {
   const digest = sha256Digest(bytes);
@@ -27,6 +27,7 @@ export async function ensureBytesBlob(target: RepoEndpoint, bytes: Buffer, ctx: 
         if (delay === null) throw err;
         ctx.transport.logger.info(`blob ${digest}: upload failed (${(err as Error).message}); sending it again on a new session in ${delay} ms`);
         await pause(delay, ctx.signal);
+        if (await landedBeforeRestart(target, digest, bytes.length, `blob ${digest}`, ctx)) return { digest, uploaded: true };
       }
     }
   };

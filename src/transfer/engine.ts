@@ -211,6 +211,7 @@ export class TransferRun implements SetOwner {
     if (this.opts.callbacks?.threw) return err;
     const sessions = this.ctx.sessions!;
     const left = sessions.describeLeft();
+    this.leftNamed = sessions.left.length;
     if (this.opts.signal?.aborted) return abortedOr(err, this.opts.signal, left ?? (sessions.pending ? `${sessions.pending} upload session(s) were still being cancelled` : undefined));
     const e = err instanceof AbortedError && this.stoppedBy !== undefined ? this.stoppedBy : err;
     // The failure's one line also names what it left in the registry, on a copy: the error may be
@@ -271,7 +272,28 @@ export class TransferRun implements SetOwner {
    */
   close(): void {
     this.abort.abort();
+    this.warnLeft();
     if (!this.cleanups.size) return this.transport.close();
-    void this.cleanedUp().then(() => this.transport.close());
+    void this.cleanedUp().then(() => {
+      this.warnLeft();
+      this.transport.close();
+    });
+  }
+
+  /** How many of the run's sessions left behind (UploadSessions.left) a failure's line or warnLeft has named. */
+  private leftNamed = 0;
+
+  /**
+   * Warns once of the sessions left behind that no failure's line named: a run that succeeded
+   * after a request was cut in the middle of its body (the blob went again on a new session). The
+   * cut session is harmless to the image, but its bytes stay in the registry's upload area until
+   * the registry purges stale uploads (never, where purging is off), which its owner should know
+   * of: a warning, which `--quiet` keeps, not a note.
+   */
+  private warnLeft(): void {
+    const sessions = this.ctx.sessions!;
+    const line = sessions.describeLeft(this.leftNamed);
+    this.leftNamed = sessions.left.length;
+    if (line) this.logger.warn(line);
   }
 }

@@ -7,7 +7,8 @@
  * chunk past its grace) no URL the client holds matches the bytes stored, and every request on the
  * session, the DELETE included, is answered 404 BLOB_UPLOAD_INVALID. The bytes then stay until the
  * registry purges stale uploads (distribution: `storage.maintenance.uploadpurging`, by default
- * uploads older than 168 h, checked every 24 h). The run's error names those sessions. A DELETE
+ * uploads older than 168 h, checked every 24 h). The run's error names those sessions; a run that
+ * succeeds all the same (the blob was sent again on a new session) names them in a warning. A DELETE
  * answered 404 BLOB_UPLOAD_UNKNOWN is not one of them: the registry has no such session (a closing
  * PUT cut off before its answer had stored the blob), so nothing stays (registry/blob-uploads.ts, cancel).
  */
@@ -102,11 +103,12 @@ export class UploadSessions {
     }
   }
 
-  /** The sessions left behind, in one clause for an error line; undefined when none. */
-  describeLeft(): string | undefined {
-    const n = this.left.length;
+  /** The sessions left behind (from the `from`th on), in one clause for an error or warning line; undefined when none. */
+  describeLeft(from = 0): string | undefined {
+    const left = this.left.slice(from);
+    const n = left.length;
     if (!n) return undefined;
-    const each = this.left.map((s) => `${s.registry}/${s.repo} (${bytesText(s.sent)} sent, ${s.why})`).join('; ');
+    const each = left.map((s) => `${s.registry}/${s.repo} (${bytesText(s.sent)} sent, ${s.why})`).join('; ');
     return `${n === 1 ? '1 upload session' : `${n} upload sessions`} could not be cancelled and ${n === 1 ? 'stays' : 'stay'} in the registry's upload area until it purges stale uploads: ${each}`;
   }
 

@@ -265,8 +265,10 @@ async function sendWith(
 }
 
 /**
- * A closing PUT that failed with 404 BLOB_UPLOAD_UNKNOWN: the session is gone. When the transport
- * sent the PUT again (the first answer was lost, or came after the idle timeout), that is the
+ * A closing PUT, or a monolithic PUT, that failed with 404 BLOB_UPLOAD_UNKNOWN: the session is
+ * gone. The transport sends a closing PUT again (it has no body) when the first answer was lost
+ * or came after the idle timeout; a monolithic PUT, which carries the bytes, is sent again only by
+ * the auth layer after a 401 (HttpRequest.replayable). A 404 to the PUT sent again is then the
  * registry having stored the blob with the first and closed the session, so a HEAD asks whether
  * the blob is there; go-containerregistry asks the same before each retry of an upload. A 404
  * BLOB_UPLOAD_INVALID (the session's state is not the one its URL names) is asked about the same
@@ -277,11 +279,30 @@ async function sendWith(
 async function landedAnyway(client: RegistryClient, repo: string, digest: string, size: number | undefined, err: unknown): Promise<false> {
   const codes = err instanceof RegpushError && err.details.status === 404 ? err.details.registryCodes : undefined;
   const gone = codes?.includes('BLOB_UPLOAD_UNKNOWN') === true || codes?.includes('BLOB_UPLOAD_INVALID') === true;
-  if (!gone) throw err;
-  const there = await client.headBlob(repo, digest).catch(() => undefined);
-  // A HEAD answered 200 without a Content-Length (-1) says the blob is there, not its size: present.
-  if (there === undefined || (size !== undefined && there >= 0 && there !== size)) throw err;
+  if (!gone || !(await holdsBlob(client, repo, digest, size).catch(() => false))) throw err;
   return false;
+}
+
+/**
+ * True when the registry's HEAD finds the blob in `repo`, of `size` where that is known. A HEAD
+ * answered 200 without a Content-Length says the blob is there, not its size: present.
+ */
+async function holdsBlob(client: RegistryClient, repo: string, digest: string, size: number | undefined): Promise<boolean> {
+  const there = await client.headBlob(repo, digest);
+  return there !== undefined && (size === undefined || there < 0 || there === size);
+}
+
+/**
+ * Asked before a restart of a blob whose digest is known (after the pause, before the new
+ * session's POST): the attempt that failed may have stored it, its answer lost (a monolithic PUT
+ * is never sent again to its session, HttpRequest.replayable), and then the blob is not sent
+ * again; go-containerregistry asks the same before each retry of an upload. A HEAD that fails is
+ * final, as the blob's first HEAD is: it had the transport's retries (one retry level).
+ */
+export async function landedBeforeRestart(target: RepoEndpoint, digest: string, size: number | undefined, what: string, ctx: TransferContext): Promise<boolean> {
+  if (!(await holdsBlob(target.client, target.repo, digest, size))) return false;
+  ctx.transport.logger.info(`${what}: found in place at ${target.client.registry}/${target.repo} (the attempt that failed had stored it); not sent again`);
+  return true;
 }
 
 /** Cuts a Buffer or a stream into Buffers of exactly `size` bytes (the last one shorter). */

@@ -3,6 +3,8 @@
 // image at a target validates, and that no upload session was left behind.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { FaultProxy, ProxiedRequest } from '../fixtures/fault-proxy.js';
 import { cliBin, skopeoCopyToLayout, skopeoInspect, tempDir, umociUnpack, type Creds, type ExecResult, type RegistryInfo } from './harness.js';
 
@@ -54,6 +56,23 @@ export function assertOneErrorLine(r: ExecResult, exit: number, code: string, pa
   return lines[0]!;
 }
 
+/**
+ * The upload sessions a run left in the registry (`n` of them) are named in exactly one line of
+ * its stderr, `repo` among them: a successful run's warning, or a failed run's error line; none
+ * when `n` is 0. Returns that line.
+ */
+export function assertLeftNamed(stderr: string, n: number, repo: string): string | undefined {
+  const lines = stderr.split('\n').filter((l) => /could not be cancelled and stays? in the registry's upload area/.test(l));
+  if (n === 0) {
+    assert.deepEqual(lines, [], 'no session named as left');
+    return undefined;
+  }
+  assert.equal(lines.length, 1, `one line names the sessions left, got:\n${stderr}`);
+  assert.ok(lines[0]!.includes(`${n === 1 ? '1 upload session' : `${n} upload sessions`} could not be cancelled`), lines[0]);
+  assert.ok(lines[0]!.includes(`/${repo} (`), `${repo} named: ${lines[0]}`);
+  return lines[0];
+}
+
 /** skopeo inspect --raw at the target gives `digest`, and skopeo copy + umoci unpack of it succeed; returns the bundle dir. */
 export async function assertValidImage(ref: string, digest: string, creds?: Creds): Promise<string> {
   const raw = await skopeoInspect(ref, { raw: true, creds });
@@ -79,13 +98,33 @@ export function sessionsOpened(p: FaultProxy): URL[] {
 
 const uuidOf = (u: URL) => u.pathname.split('/').pop()!;
 
+/** The folder distribution (filesystem storage) keeps an upload session's bytes in, for a session URL's path. */
+function uploadFolder(reg: RegistryInfo, u: URL): string {
+  const m = /^\/v2\/(.+)\/blobs\/uploads\/([^/]+)$/.exec(u.pathname);
+  assert.ok(m, `not an upload session URL: ${u.pathname}`);
+  return join(reg.storageDir, 'docker', 'registry', 'v2', 'repositories', m[1]!, '_uploads', m[2]!);
+}
+
 /**
  * Every upload session opened through `p` was completed (PUT 201) or cancelled (DELETE), and the
- * registry itself no longer knows it (GET on the session answers 404).
+ * registry itself no longer holds it, but for exactly `opts.left` sessions (default none): one
+ * whose request was cut in the middle of its body, which distribution keeps (its URLs' `_state` no
+ * longer matches its bytes, so the DELETE is answered 404 BLOB_UPLOAD_INVALID) until it purges
+ * stale uploads. Held means its bytes are still in `_uploads/<id>/data` under the registry's
+ * storage (a cancelled session leaves only hash state there). The registry's own answer is asked
+ * too: a GET on the session's opening URL must be 404 BLOB_UPLOAD_UNKNOWN (a session it holds is
+ * answered BLOB_UPLOAD_INVALID at a stale offset). Resolves with the ids of the sessions left;
+ * `left: 'any'` takes however many there are (a cancel that races the registry's noticing a cut).
  */
-export async function assertNoSessionLeft(p: FaultProxy, reg: RegistryInfo, creds?: Creds): Promise<{ opened: number; cancelled: number }> {
+export async function assertNoSessionLeft(
+  p: FaultProxy,
+  reg: RegistryInfo,
+  creds?: Creds,
+  opts: { left?: number | 'any' } = {},
+): Promise<{ opened: number; cancelled: number; left: string[] }> {
   const opened = sessionsOpened(p);
   let cancelled = 0;
+  const left: string[] = [];
   const touching = (uuid: string, pred: (r: ProxiedRequest) => boolean) => p.requests.some((r) => r.url.includes(uuid) && pred(r));
   for (const u of opened) {
     const uuid = uuidOf(u);
@@ -93,11 +132,18 @@ export async function assertNoSessionLeft(p: FaultProxy, reg: RegistryInfo, cred
     const deleted = touching(uuid, (r) => r.method === 'DELETE');
     if (deleted) cancelled++;
     assert.ok(completed || deleted, `upload session ${uuid} was neither completed nor cancelled`);
+    const held = existsSync(join(uploadFolder(reg, u), 'data'));
     const res = await fetch(`${reg.url}${u.pathname}${u.search}`, { headers: creds ? { authorization: basicAuth(creds) } : {} });
-    await res.arrayBuffer();
+    const body = await res.text();
+    if (held) {
+      left.push(uuid);
+      continue;
+    }
     assert.equal(res.status, 404, `upload session ${uuid} still known to the registry (${res.status})`);
+    assert.match(body, /BLOB_UPLOAD_UNKNOWN/, `upload session ${uuid} still known to the registry: ${body}`);
   }
-  return { opened: opened.length, cancelled };
+  if (opts.left !== 'any') assert.equal(left.length, opts.left ?? 0, `upload sessions still holding bytes in the registry's upload area: ${left.join(', ') || 'none'}`);
+  return { opened: opened.length, cancelled, left };
 }
 
 /** A running CLI child that can be signalled; `result` resolves when it exits. */

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, before, beforeEach, test } from 'node:test';
 import { match, startFaultProxy, type FaultProxy, type Rule } from '../fixtures/fault-proxy.js';
 import {
-  assertNoSecrets, assertNoSessionLeft, assertOneErrorLine, assertValidImage, FAST_IDLE_MS, manifestStatus, requestsFor, secretsOf,
+  assertLeftNamed, assertNoSecrets, assertNoSessionLeft, assertOneErrorLine, assertValidImage, FAST_IDLE_MS, manifestStatus, requestsFor, secretsOf,
 } from './fault-helpers.js';
 import { credsOf, loadState, runCli, skopeoInspect, tempDir, type ExecResult } from './harness.js';
 import { HEAD_START_BYTES } from '../../src/push/layer-head-start.js';
@@ -79,6 +79,8 @@ interface OnceCase {
   rule: () => Rule;
   /** Extra checks on the proxies after a successful run. */
   check?: () => void;
+  /** Upload sessions the fault leaves in the target registry (a request cut in the middle of its body), named in a warning. */
+  left?: number;
 }
 
 const rangedGetOfBig = () => {
@@ -118,7 +120,9 @@ const onceCases: OnceCase[] = [
   },
   { name: 'reset on the manifest PUT before the registry sees it', side: 'dst', rule: () => ({ ...match.manifestPut, nth: 1, fault: { kind: 'reset' } }) },
   { name: 'reset on the manifest PUT after the registry stored it', side: 'dst', rule: () => ({ ...match.manifestPut, nth: 1, fault: { kind: 'reset', when: 'after' } }) },
-  { name: 'connection cut mid-upload', side: 'dst', rule: () => ({ ...bigPut(), nth: 1, fault: { kind: 'drop', side: 'request', afterBytes: 256 * 1024 } }) },
+  // distribution keeps the cut session (its DELETE, at the offset before the PUT, is answered 404
+  // BLOB_UPLOAD_INVALID): it stays, and the run warns of it.
+  { name: 'connection cut mid-upload', side: 'dst', rule: () => ({ ...bigPut(), nth: 1, fault: { kind: 'drop', side: 'request', afterBytes: 256 * 1024 } }), left: 1 },
 ];
 
 for (const c of onceCases) {
@@ -132,7 +136,8 @@ for (const c of onceCases) {
     assert.equal(r.stdout.trim(), `${dst.host}/${run}/${name}@${seeded.digest}`);
     c.check?.();
     await assertValidImage(atTarget(name), seeded.digest, basicCreds);
-    await assertNoSessionLeft(dst, R.basic, basicCreds);
+    await assertNoSessionLeft(dst, R.basic, basicCreds, { left: c.left });
+    assertLeftNamed(r.stderr, c.left ?? 0, `${run}/${name}`);
   });
 }
 
@@ -194,9 +199,11 @@ function smallLayerPut(): Omit<Rule, 'fault'> {
 // fault below starts the layer again on a new session, the same bytes, not rebuilt, and the image
 // is whole. The cut is the case an audit reproduced against distribution 2.8: the PUT sent again
 // to the same session was answered 404 BLOB_UPLOAD_INVALID and the push failed (exit 4).
-const smallLayerFaults: { name: string; fault: Rule['fault']; statuses: (number | undefined)[] }[] = [
-  { name: '500 on the one PUT of a small layer', fault: { kind: 'status', status: 500 }, statuses: [500, 201] },
-  { name: 'the connection cut after 250 KiB of the one PUT of a small layer', fault: { kind: 'drop', side: 'request', afterBytes: 250 * 1024 }, statuses: [undefined, 201] },
+// The cut session stays in distribution, its bytes in `_uploads` (no URL the client holds can
+// cancel it): exactly that one is left, and the successful push names it in a warning.
+const smallLayerFaults: { name: string; fault: Rule['fault']; statuses: (number | undefined)[]; left: number }[] = [
+  { name: '500 on the one PUT of a small layer', fault: { kind: 'status', status: 500 }, statuses: [500, 201], left: 0 },
+  { name: 'the connection cut after 250 KiB of the one PUT of a small layer', fault: { kind: 'drop', side: 'request', afterBytes: 250 * 1024 }, statuses: [undefined, 201], left: 1 },
 ];
 for (const c of smallLayerFaults) {
   test(`push survives one fault: ${c.name}`, async () => {
@@ -213,7 +220,10 @@ for (const c of smallLayerFaults) {
     assert.notEqual(sessionOf(puts[0]!.url), sessionOf(puts[1]!.url), 'on a new session, not sent again to the first');
     const bundle = await assertValidImage(atTarget(name), report.digest, basicCreds);
     assert.equal(readFileSync(join(bundle, 'rootfs', 'app', 'hello.txt'), 'utf8'), 'hello from the fault tests\n');
-    await assertNoSessionLeft(dst, R.basic, basicCreds);
+    const { left } = await assertNoSessionLeft(dst, R.basic, basicCreds, { left: c.left });
+    if (c.left) assert.ok(sessionOf(puts[0]!.url).endsWith(`/${left[0]}`), 'the session left is the one the PUT was cut on');
+    const line = assertLeftNamed(r.stderr, c.left, `${run}/${name}`);
+    if (line) assert.match(line, /^warning: .*\(\d+ bytes sent, cut in the middle of a monolithic PUT\)$/);
   });
 }
 
@@ -257,18 +267,20 @@ async function failsCleanly(
   exit: number,
   code: string,
   pattern: RegExp,
-  opts: { retries?: number; boundMs?: number; before?: string } = {},
+  opts: { retries?: number; boundMs?: number; before?: string; left?: number | 'any' } = {},
 ): Promise<{ r: ExecResult; sessions: { opened: number; cancelled: number } }> {
   const t0 = Date.now();
   const r = await runCli(['copy', '--quiet', '--retries', String(opts.retries ?? 2), srcRef(), dstRef(name), ...fromArgs, ...toArgs], { env: { REGPUSH_IDLE_TIMEOUT_MS: '1000' } });
   const took = Date.now() - t0;
   assertNoSecrets(r, secretsOf([tokenCreds.password, basicCreds.password], [src, dst]));
-  assertOneErrorLine(r, exit, code, pattern);
+  const line = assertOneErrorLine(r, exit, code, pattern);
   assert.ok(took < (opts.boundMs ?? 30_000), `failed within a bounded time (took ${took} ms)`);
   const head = await manifestStatus(R.basic, `${run}/${name}`, '1', basicCreds);
   if (opts.before) assert.equal(head.digest, opts.before, 'the target tag is unchanged');
   else assert.equal(head.status, 404, 'the target tag is absent');
-  const sessions = await assertNoSessionLeft(dst, R.basic, basicCreds);
+  const sessions = await assertNoSessionLeft(dst, R.basic, basicCreds, { left: opts.left });
+  // What stays in the registry is what the error line names.
+  assertLeftNamed(line, sessions.left.length, `${run}/${name}`);
   return { r, sessions };
 }
 
@@ -285,21 +297,27 @@ test('persistent: every blob GET answers 500 → E_REGISTRY, each GET tried 1 + 
 
 test('persistent: the big blob always arrives corrupted → E_DIGEST_MISMATCH, no tag, sessions cancelled', async () => {
   src.rule({ ...bigGet(), fault: { kind: 'corrupt', at: 4096 } });
-  const { sessions } = await failsCleanly('always-corrupt', 7, 'E_DIGEST_MISMATCH', /DIGEST_INVALID|digest/);
+  // The PUT that carried the corrupt bytes: refused, its session kept by distribution, named.
+  const { sessions } = await failsCleanly('always-corrupt', 7, 'E_DIGEST_MISMATCH', /DIGEST_INVALID|digest/, { left: 1 });
   assert.ok(sessions.opened >= 1, 'the big blob\'s upload session was opened (the corrupt bytes were on their way)');
   assert.ok(sessions.cancelled >= 1, 'and cancelled');
 });
 
 test('persistent: the big blob stalls forever → E_NETWORK within the idle timeout × retries, no tag', async () => {
   src.rule({ ...bigGet(), fault: { kind: 'stall', afterBytes: 1000 } });
-  await failsCleanly('always-stalled', 5, 'E_NETWORK', /stalled|no progress|timed out/, { boundMs: 20_000 });
+  // The one PUT the stalled read fed is cut by the client, whose DELETE races the registry's
+  // noticing the cut: a DELETE it takes first is confirmed (204) and nothing stays; one after is
+  // answered 404 BLOB_UPLOAD_INVALID and the session stays. Either way, the error line names
+  // exactly what stays.
+  await failsCleanly('always-stalled', 5, 'E_NETWORK', /stalled|no progress|timed out/, { boundMs: 20_000, left: 'any' });
   // One GET plus one resume per retry: the stall does not restart the whole transfer on top.
   assert.equal(requestsFor(src, 'GET', big).length, 3);
 });
 
 test('persistent: the upload connection is always cut → E_NETWORK, 1 + --retries whole-blob attempts, sessions cancelled', async () => {
   dst.rule({ ...bigPut(), fault: { kind: 'drop', side: 'request', afterBytes: 200 * 1024 } });
-  await failsCleanly('always-cut', 5, 'E_NETWORK', /./);
+  // Each cut PUT's session stays (distribution answers its DELETE 404 BLOB_UPLOAD_INVALID), named.
+  await failsCleanly('always-cut', 5, 'E_NETWORK', /./, { left: 3 });
   assert.equal(requestsFor(dst, 'PUT', `digest=sha256%3A${bigHex}`).length, 3);
 });
 
@@ -321,12 +339,14 @@ test('persistent, two targets: a source that always drops is read 1 + --retries 
   // --quiet keeps warnings: the first target set aside is one (the retries are notes, left out).
   const warned = r.stderr.split('\n').filter((l) => l.startsWith('warning: '));
   assert.ok(warned.length <= 1 && warned.every((l) => /: connection lost at byte \d+ .*; the other targets go on$/.test(l)), r.stderr);
-  assertOneErrorLine({ ...r, stderr: r.stderr.split('\n').filter((l) => !l.startsWith('warning: ')).join('\n') }, 5, 'E_NETWORK', /connection lost at byte \d+ of \d+.*also after 2 retries/);
+  const line = assertOneErrorLine({ ...r, stderr: r.stderr.split('\n').filter((l) => !l.startsWith('warning: ')).join('\n') }, 5, 'E_NETWORK', /connection lost at byte \d+ of \d+.*also after 2 retries/);
   assert.ok(Date.now() - t0 < 30_000);
   assert.equal(requestsFor(src, 'GET', big).length, 3, 'one shared read, resumed twice, then given up');
   assert.equal((await manifestStatus(R.basic, `${run}/tee-a`, '1', basicCreds)).status, 404);
   assert.equal((await manifestStatus(R.anon2, `${run}/tee-b`, '1')).status, 404);
-  await assertNoSessionLeft(dst, R.basic, basicCreds);
+  // The PUT the dropped read fed, cut in the middle of its body: its session stays, named.
+  await assertNoSessionLeft(dst, R.basic, basicCreds, { left: 1 });
+  assert.match(line, new RegExp(`could not be cancelled .*/${run}/tee-a \\(`));
 });
 
 test('one retry level: every upload request answered 500 → each request sent 1 + --retries times, never (1 + --retries)²', async () => {

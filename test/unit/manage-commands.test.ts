@@ -59,8 +59,9 @@ test('digest, tag and delete at a registry that refuses the manifest HEAD (405, 
     assert.deepEqual(t.tagsUnchanged, ['same'], String(status));
     assert.equal(reg.manifest('app', 'new')?.digest, img.digest);
     assert.equal(reg.count({ method: 'PUT', kind: 'manifest' }), 1);
-    // Once refused, the HEAD is not asked again in the same command: the later lookups GET at once.
-    assert.equal(reg.count({ method: 'HEAD', kind: 'manifest' }), 1);
+    // Once refused with 405 or 501 (the method not served), the HEAD is not asked again in the same
+    // command: the later lookups GET at once. A 400 may be about one reference: each lookup HEADs first.
+    assert.equal(reg.count({ method: 'HEAD', kind: 'manifest' }), status === 400 ? 2 : 1, String(status));
     const del = await deleteImage(reg.ref('app:1'), { ...opts, force: true });
     assert.equal(del.digest, img.digest);
     assert.equal(reg.manifest('app', img.digest), undefined);
