@@ -11,7 +11,8 @@ import { cancel, isUploadRefusal, KNOWN_BLOB_METHODS, landedBeforeRestart, openS
  * upload follows what the run learned about the registry (a refused monolithic PUT falls back to
  * PATCH). A request carrying the bytes is never sent again to its session (HttpRequest.replayable):
  * a transient failure starts the blob again on a new session, within one retry budget, the bytes
- * sent again as they are, unless a HEAD first finds that the failed attempt stored it. `spare`: a session opened ahead for it (by the first caller that takes it).
+ * sent again as they are, unless a HEAD first finds that the failed attempt stored it. `spare`: a
+ * session opened ahead for it (by the first caller that takes it).
  */
 export async function ensureBytesBlob(target: RepoEndpoint, bytes: Buffer, ctx: TransferContext, spare?: SpareSession): Promise<{ digest: string; uploaded: boolean }> {
   const digest = sha256Digest(bytes);
