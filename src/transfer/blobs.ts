@@ -17,7 +17,7 @@ import { isForeignLayer } from '../image/mediatypes.js';
 import { isFallbackable } from '../registry/blob-uploads.js';
 import { resumableRead } from './resumable-read.js';
 import { statedKey, type BlobReport, type PlanAction, type RepoEndpoint, type TransferContext } from './types.js';
-import { cancel, handOver, isUploadRefusal, KNOWN_BLOB_METHODS, openSession, uploadBlob, type HandedSession } from './upload.js';
+import { cancel, handOver, isUploadRefusal, KNOWN_BLOB_METHODS, landedBeforeRestart, openSession, uploadBlob, type HandedSession } from './upload.js';
 import { pickUploadMethod } from '../registry/quirks.js';
 import type { MountResult, UploadSession } from '../registry/registry-client.js';
 
@@ -286,6 +286,9 @@ async function streamBlobAttempts(desc: Descriptor, source: RepoEndpoint, target
       // A progress note, not a warning (resumable-read.ts says why).
       ctx.transport.logger.info(`${src.what}: upload failed (${(err as Error).message}); retrying the whole blob in ${delay} ms`);
       await sleep(delay, ctx.signal);
+      // A PUT carrying the stream whose answer was lost may have stored the blob (it is never sent
+      // again to its session): a HEAD spares reading and sending the whole blob again.
+      if (await landedBeforeRestart(target, desc.digest, desc.size, `blob ${desc.digest}`, ctx)) return;
     }
   }
 }
@@ -370,6 +373,18 @@ export async function moveBlobToMany(
         continue;
       }
       if (delay > 0) await sleep(delay, ctx.signal);
+      // As in streamBlobAttempts: a broken upload whose bytes all landed is found by a HEAD, not sent again.
+      const landed = outcome ? await settle(landedBeforeRestart(targets[i]!, desc.digest, desc.size, `blob ${desc.digest}`, ctx)) : undefined;
+      if (landed?.status === 'rejected') {
+        results[i] = landed;
+        continue;
+      }
+      if (landed?.value) {
+        const report: BlobReport = { digest: desc.digest, size: desc.size, mediaType: desc.mediaType, action: 'streamed', bytes: desc.size, retries: 1, resumes: 0 };
+        ctx.events?.end?.(report, targetName(targets[i]!));
+        results[i] = { status: 'fulfilled', value: report };
+        continue;
+      }
       results[i] = await settle(moveBlob(desc, 'stream', source, targets[i]!, ctx, budgets[k]));
       if (results[i]!.status === 'fulfilled' && outcome) (results[i] as PromiseFulfilledResult<BlobReport>).value.retries++;
     }

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { copy, push, type RegpushError } from '../../src/index.js';
-import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
+import { bytesOf, fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
 
 const RETRIES = 2;
 const fake = fakeRegistryPool();
@@ -190,6 +190,25 @@ test('push: the answers to the layer\'s and the config\'s PUTs are lost after th
   for (const b of [manifest.config, ...manifest.layers]) assert.ok(dst.hasBlob('app', b.digest), `${b.digest} is in place`);
   assert.equal(dst.openUploads(), 0);
 });
+
+for (const targets of [1, 2] as const) {
+  test(`copy to ${targets} target(s): the answer to the one PUT carrying a streamed blob is lost after the registry stored it → a HEAD before the restart finds it, and the blob is neither read nor sent again`, async () => {
+    const [src, dst, dst2] = [await fake(), await fake(), await fake()];
+    const img = src.seedImage('base/app', { tags: ['1'], layers: [bytesOf('streamed', 300_000)] });
+    const layer = img.layers[0]!.digest;
+    const withBody = { kind: 'upload' as const, method: 'PUT', digest: layer, when: (q: { headers: Record<string, unknown> }) => Number(q.headers['content-length'] ?? 0) > 0 };
+    const lost = dst.fault(withBody, { kind: 'lose' }, { times: 1 });
+    const to = targets === 1 ? [dst.ref('app:1')] : [dst.ref('app:1'), dst2.ref('app:1')];
+    const r = await copy({ from: src.ref('base/app:1'), to, retries: RETRIES, ...fakeLibraryOptions(src, dst, dst2) });
+    assert.equal(lost.hits, 1);
+    assert.ok(r.targets.every((t) => t.ok));
+    const puts = dst.requests({ kind: 'upload', method: 'PUT', digest: layer, when: (q) => q.bytesIn > 0 });
+    assert.equal(puts.length, 1, 'the blob was sent once');
+    assert.ok(dst.requests({ kind: 'blob', method: 'HEAD', digest: layer, status: 200 }).some((q) => q.seq > puts[0]!.seq), 'a HEAD after the lost PUT found it');
+    assert.equal(src.count({ kind: 'blob', method: 'GET', digest: layer }), 1, 'the source read once');
+    assert.equal(dst.manifest('app', '1')?.digest, img.digest);
+  });
+}
 
 test('copy: the answer to a closing PUT is lost after the registry stored the blob → the PUT sent again gets 404 BLOB_UPLOAD_UNKNOWN, a HEAD finds the blob, the image completes', async () => {
   const { src, dst, layer } = await oneBlobCopy();
