@@ -2,7 +2,7 @@
 // the sync file and in a hand-built spec; the split of its units (pure); and sync() over
 // in-process fake registries: the shards together copy the unsharded set, each its own share,
 // the selection made over the whole list, and the cross-shard clash check reaching the verdict of
-// one unsharded run.
+// one unsharded run; with `referrers: true`, each image's signature copied by the shard that copies the image.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { RegpushError } from '../../src/errors.js';
@@ -241,5 +241,36 @@ describe('sync --shard with shard: tag (fake registries)', () => {
       assert.deepEqual(copied, unsharded.units.filter((u) => u.ok).map((u) => u.source).sort(), `${count} shards`);
       assert.deepEqual(into.tags('app').sort(), solo.tags('app').sort());
     }
+  });
+});
+
+describe('shard: tag with referrers: true (fake registries)', () => {
+  it('each image\'s signature travels with it to its shard: no shard takes a signature tag as a unit, or copies another shard\'s', async () => {
+    const [src, dst] = [await fake(), await fake()];
+    const tags = Array.from({ length: 8 }, (_, i) => `b${i}`);
+    const sigTag = (d: string) => `${d.replace(':', '-')}.sig`;
+    const sigs = new Map<string, string>();
+    for (const t of tags) {
+      const img = src.seedImage('ci', { tags: [t], layers: [Buffer.from(`layer of ${t}`)] });
+      sigs.set(t, sigTag(img.digest));
+      src.seedImage('ci', { tags: [sigTag(img.digest)], layers: [Buffer.from(`signature of ${t}`)] });
+    }
+    const spec = parseSyncFile(`images:\n  - { source: ${src.ref('ci')}, tags: all, targets: [${dst.host}/m], referrers: true, shard: tag }\n`, 'sync.yaml');
+    const opts = fakeLibraryOptions(src, dst);
+    const written = new Set<string>();
+    for (let index = 0; index < 2; index++) {
+      const result = await sync({ spec, shard: { index, count: 2 }, ...opts });
+      const mine = owned(src, 'ci', tags, index, 2);
+      assert.ok(mine.length > 0 && mine.length < tags.length, 'both shards have a share');
+      assert.deepEqual(result.units.map((u) => u.source).sort(), mine.map((t) => src.ref(`ci:${t}`)).sort(), `shard ${index}: its own images only, no signature tag as a unit`);
+      assert.equal(result.totals.referrers, mine.length, `shard ${index}: one signature per own image`);
+      // What this shard added at the target: its images and their signatures, nothing of the other's.
+      const added = dst.tags('m/ci').filter((t) => !written.has(t));
+      assert.deepEqual(added.sort(), [...mine, ...mine.map((t) => sigs.get(t)!)].sort(), `shard ${index}: its images and their signatures`);
+      for (const t of added) written.add(t);
+    }
+    // Together: every image and every signature, each written once.
+    assert.deepEqual(dst.tags('m/ci').sort(), [...tags, ...sigs.values()].sort());
+    for (const s of sigs.values()) assert.equal(dst.count({ method: 'PUT', kind: 'manifest', path: new RegExp(`/manifests/${s.replace(/[.]/g, '\\.')}$`) }), 1, `${s} written once`);
   });
 });
