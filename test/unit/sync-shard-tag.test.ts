@@ -2,7 +2,8 @@
 // the sync file and in a hand-built spec; the split of its units (pure); and sync() over
 // in-process fake registries: the shards together copy the unsharded set, each its own share,
 // the selection made over the whole list, and the cross-shard clash check reaching the verdict of
-// one unsharded run; with `referrers: true`, each image's signature copied by the shard that copies the image.
+// one unsharded run; with `referrers: true`, each image's signature copied by the shard that
+// copies the image.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { RegpushError } from '../../src/errors.js';
