@@ -9,7 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { startFaultProxy, type FaultProxy } from '../fixtures/fault-proxy.js';
-import { assertLeftNamed, assertNoSecrets, assertNoSessionLeft, manifestStatus, secretsOf, sessionsOpened, startCli, waitFor } from './fault-helpers.js';
+import { assertNoSecrets, assertNoSessionLeft, manifestStatus, secretsOf, sessionsOpened, startCli, waitFor } from './fault-helpers.js';
 import { credsOf, loadState, skopeoInspect, tempDir } from './harness.js';
 
 const state = loadState();
@@ -68,10 +68,15 @@ for (const [command, sig] of [['copy', 'SIGINT'], ['push', 'SIGINT'], ['copy', '
     assert.equal(r.stdout, '', 'no result printed');
     assert.equal((await manifestStatus(R.basic, `${run}/${name}`, '1', basicCreds)).status, 404, 'no manifest at the target');
     assert.ok(!dst.requests.some((q) => q.method === 'PUT' && q.url.includes('/manifests/')), 'no manifest PUT was even tried');
-    // The cut PUT's DELETE races the registry's noticing the cut: confirmed, or refused and named.
+    // Each PUT the signal cut (the stalled blob's, and a small blob's caught mid-way) races its
+    // DELETE with the registry's noticing the cut: confirmed, or refused and named. One refused
+    // whose whole body had arrived may still be finished by the registry afterwards: named, and
+    // then not held. So the line names at least what stays, and every repository that holds one.
     const { opened, cancelled, left } = await assertNoSessionLeft(dst, R.basic, basicCreds, { left: 'any' });
-    assert.ok(left.length <= 1, `only the cut PUT's session may stay: ${left.join(', ')}`);
-    assertLeftNamed(errors[0]!, left.length, `${run}/${name}`);
+    assert.ok(left.length <= 2, `only the cut PUTs' sessions may stay: ${left.join(', ')}`);
+    const named = Number(/(\d+) upload sessions? could not be cancelled/.exec(errors[0]!)?.[1] ?? 0);
+    assert.ok(named >= left.length, `${left.length} session(s) held, the error line names ${named}: ${errors[0]}`);
+    if (left.length > 0) assert.ok(errors[0]!.includes(`/${run}/${name} (`), errors[0]);
     assert.ok(opened >= 1 && cancelled >= 1, `sessions opened ${opened}, cancelled ${cancelled}`);
     assert.ok(sessionsOpened(dst).length === opened);
     assertNoSecrets(r, secretsOf([basicCreds.password], [src, dst]));

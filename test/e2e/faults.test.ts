@@ -279,8 +279,15 @@ async function failsCleanly(
   if (opts.before) assert.equal(head.digest, opts.before, 'the target tag is unchanged');
   else assert.equal(head.status, 404, 'the target tag is absent');
   const sessions = await assertNoSessionLeft(dst, R.basic, basicCreds, { left: opts.left });
-  // What stays in the registry is what the error line names.
-  assertLeftNamed(line, sessions.left.length, `${run}/${name}`);
+  // What stays in the registry is what the error line names. Where the client itself cut a PUT
+  // (`left: 'any'`), its refused DELETE races the registry finishing a body that had all arrived:
+  // such a session is named and then not held, so the line names at least what stays.
+  if (opts.left !== 'any') assertLeftNamed(line, sessions.left.length, `${run}/${name}`);
+  else {
+    const named = Number(/(\d+) upload sessions? could not be cancelled/.exec(line)?.[1] ?? 0);
+    assert.ok(named >= sessions.left.length, `${sessions.left.length} session(s) held, the error line names ${named}: ${line}`);
+    if (sessions.left.length > 0) assert.ok(line.includes(`/${run}/${name} (`), line);
+  }
   return { r, sessions };
 }
 
