@@ -22,7 +22,7 @@ import { CallerCallbacks } from '../transfer/callbacks.js';
 import { oneTargetPerRepository } from '../transfer/target-list.js';
 import { BLOB_EVENTS_SHAPE } from '../transfer/types.js';
 import type { CopyOptions, CopyResult, CopyTargetReport } from './options.js';
-import { copyImage, type AlikeWarning, type ImageCopyOptions, type ImageCopyOutcome } from '../transfer/image-copy.js';
+import { copyImage, laterAlike, type ImageCopyOptions, type ImageCopyOutcome } from '../transfer/image-copy.js';
 import { copyTags, type TagCopy } from './all-tags.js';
 import { isReferrerTag } from '../transfer/referrers.js';
 
@@ -124,7 +124,7 @@ async function copyChecked(opts: CopyOptions, callbacks: CallerCallbacks, names:
     // The report's platforms come from the top manifest: a single image named by digest has it read where a target holds it (readHeldTop).
     const imageOpts: ImageCopyOptions = { platforms, format, log: (m) => opts.logger?.info(m), warn: (m) => opts.logger?.warn(m), referrers: opts.referrers, noClobber: opts.noClobber, dryRun: opts.dryRun, names, readHeldTop: !opts.allTags };
     // --all-tags with --format or --platform: every tag's referrers stay behind alike (said once).
-    if (opts.allTags) imageOpts.warnAlike = (kind, m) => run.warnOnce(kind, m, `${LATER_TAGS[kind]}: each tag's result counts its referrers left behind`);
+    if (opts.allTags) imageOpts.warnAlike = (kind, m) => run.warnOnce(kind, m, laterAlike(kind, 'tag'));
     let copied: TagCopy[];
     if (opts.allTags) copied = await copyTags(run, set, source, srcRef, refs, images, imageOpts);
     else {
@@ -223,9 +223,3 @@ function platformsOf(top: { bytes: Buffer; mediaType: string }): CopyResult['pla
     return undefined;
   }
 }
-
-/** What the first warning of each alike kind adds under --all-tags (TransferRun.warnOnce). */
-const LATER_TAGS: Record<AlikeWarning, string> = {
-  moved: 'later tags whose referrers stay behind for this reason are not warned of again',
-  bound: 'later tags whose referrer walk stops at a bound are not warned of again',
-};

@@ -40,7 +40,7 @@ import { CallerCallbacks } from '../transfer/callbacks.js';
 /** Images in flight by default (the engine's, shared with copy --all-tags). */
 import { BLOB_EVENTS_SHAPE } from '../transfer/types.js';
 import type { PullMeter } from '../transfer/graph.js';
-import { copyImage, type AlikeWarning, type ImageCopyOutcome } from '../transfer/image-copy.js';
+import { copyImage, laterAlike, type ImageCopyOutcome } from '../transfer/image-copy.js';
 import { checkSpecValues, rawSyncSpec, SYNC_SPEC_SHAPE } from './config.js';
 import { OutageBreaker, outageThreshold } from './outage.js';
 import { expandEntries, type Expanded, type Work } from './expand.js';
@@ -439,7 +439,7 @@ async function syncUnit(run: TransferRun, w: Work, platforms: ReturnType<typeof 
     // round trip); a changed image started before that answer pays a HEAD more (and a round trip
     // more before its children are read), and an unchanged index whose referrers are walked reads
     // the index at a target (no pull) — only the images started before the first answer.
-    const outcome = await copyImage(set, run.source(w.unit.source), manifestRef(w.unit.source), { platforms, referrers: w.image.referrers, dryRun: opts.dryRun, warn: (m) => run.logger.warn(`${source}: ${m}`), warnAlike: (kind, m) => run.warnOnce(kind, `${source}: ${m}`, `${LATER[kind]}: each image's result counts its referrers left behind`), pulls, headUntilKnown: true, names });
+    const outcome = await copyImage(set, run.source(w.unit.source), manifestRef(w.unit.source), { platforms, referrers: w.image.referrers, dryRun: opts.dryRun, warn: (m) => run.logger.warn(`${source}: ${m}`), warnAlike: (kind, m) => run.warnOnce(kind, `${source}: ${m}`, laterAlike(kind, 'image')), pulls, headUntilKnown: true, names });
     breaker.succeeded(w.unit.source.registry);
     tellTargets();
     result.sourceDigest = outcome.sourceDigest;
@@ -459,12 +459,6 @@ async function syncUnit(run: TransferRun, w: Work, platforms: ReturnType<typeof 
   }
   return result;
 }
-
-/** What the first warning of each alike kind adds: that later images' are not warned of again. */
-const LATER: Record<AlikeWarning, string> = {
-  moved: 'later images whose referrers stay behind for this reason are not warned of again',
-  bound: 'later images whose referrer walk stops at a bound are not warned of again',
-};
 
 /** The counts of a target nothing was done at. */
 const NOTHING_MOVED = { mounted: 0, streamed: 0, bytes: 0, referrers: 0, referrersSkipped: 0 } as const;

@@ -75,6 +75,15 @@ export interface ImageCopyOptions extends GraphOptions {
 /** The kinds of ImageCopyOptions.warnAlike. */
 export type AlikeWarning = 'moved' | 'bound';
 
+/**
+ * What the first warning of an alike kind adds in a run of many (TransferRun.warnOnce): that the
+ * later ones (`noun`: images of a sync, tags of copy --all-tags) are not warned of again.
+ */
+export function laterAlike(kind: AlikeWarning, noun: 'image' | 'tag'): string {
+  const why = kind === 'moved' ? 'whose referrers stay behind for this reason' : 'whose referrer walk stops at a bound';
+  return `later ${noun}s ${why} are not warned of again: each ${noun}'s result counts its referrers left behind`;
+}
+
 /** What happened to one image at its targets. */
 export interface ImageCopyOutcome {
   /** The digest the source reference resolved to. */

@@ -663,9 +663,8 @@ export class TargetSet {
    */
   private recheck(t: TransferTarget, m: ManifestToWrite): Promise<unknown> | undefined {
     const onWord = this.run.ctx.onWord;
-    const parsed = parseManifest(m.bytes, m.mediaType);
-    if (!onWord || parsed.kind !== 'image') return undefined;
-    const named = new Set([parsed.manifest.config, ...parsed.manifest.layers].filter((d) => !isForeignLayer(d)).map((d) => d.digest));
+    const named = blobsNamed(m);
+    if (!onWord || !named) return undefined;
     const heads = pLimit(Math.max(this.run.jobs, MIN_PLAN_CONCURRENCY));
     const checks = [...named].flatMap((d) => onWord.check(statedKey(t.ep.client.registry, t.ep.repo, d), () => heads(() => this.headConfirm(t, d))) ?? []);
     if (checks.length === 0) return undefined;
@@ -683,9 +682,8 @@ export class TargetSet {
    * manifests the PUT of each has checked).
    */
   private presentAll(t: TransferTarget, m: ManifestToWrite): Promise<boolean> | undefined {
-    const parsed = parseManifest(m.bytes, m.mediaType);
-    if (parsed.kind !== 'image') return undefined;
-    const named = new Set([parsed.manifest.config, ...parsed.manifest.layers].filter((d) => !isForeignLayer(d)).map((d) => d.digest));
+    const named = blobsNamed(m);
+    if (!named) return undefined;
     const heads = pLimit(Math.max(this.run.jobs, MIN_PLAN_CONCURRENCY));
     t.ep.client.logger.info(`${t.ref.registry} refused the manifest of ${formatReference(t.ref)} naming blobs it had; checking ${named.size} blob(s) and writing the manifest once more if all are there`);
     return Promise.all([...named].map((d) => heads(() => t.ep.client.headBlob(t.ep.repo, d)))).then((sizes) => sizes.every((n) => n !== undefined));
@@ -738,6 +736,13 @@ export class TargetSet {
     for (const digest of [...this.early.keys()]) this.releaseBlob(digest);
     this.run.setFinished(this);
   }
+}
+
+/** The digests of the blobs an image manifest names (config and layers, foreign layers left out); undefined for an index. */
+function blobsNamed(m: ManifestToWrite): Set<string> | undefined {
+  const parsed = parseManifest(m.bytes, m.mediaType);
+  if (parsed.kind !== 'image') return undefined;
+  return new Set([parsed.manifest.config, ...parsed.manifest.layers].filter((d) => !isForeignLayer(d)).map((d) => d.digest));
 }
 
 /** A manifest PUT's refusals that a check of the blobs taken on a 201's word may clear (TargetSet.putManifest). */
