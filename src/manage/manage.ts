@@ -167,7 +167,7 @@ export async function listRepositories(registry: string, opts: ListTagsOptions =
     try {
       return { registry: host, repositories: await client.listRepositories(pageSize) };
     } catch (err) {
-      if (err instanceof AuthError && err.details.anonymous !== true) {
+      if (err instanceof AuthError && err.details.anonymous !== true && scopeRefused(err)) {
         // Valid credentials are refused here too: the catalog is an administrator's right.
         throw new AuthError(`${err.message}; the catalog needs registry:catalog:*, which token services commonly grant to administrators only`, { cause: err, details: err.details });
       }
@@ -178,6 +178,17 @@ export async function listRepositories(registry: string, opts: ListTagsOptions =
       });
     }
   });
+}
+
+/**
+ * Whether a refusal is of what the token was asked for, not of the password: the registry refused
+ * the token it was shown (Bearer), or the token service refused that scope (403). A token
+ * service's 401 rejects the credentials themselves, and a Basic registry has no scopes: there the
+ * catalog's administrator hint would contradict "rejected the credentials".
+ */
+function scopeRefused(err: AuthError): boolean {
+  const d = err.details as { scheme?: unknown; realm?: unknown; status?: unknown };
+  return d.scheme === 'bearer' || (d.realm !== undefined && d.status === 403);
 }
 
 /**

@@ -309,6 +309,14 @@ test('token registry, a pull-only user: delete, tag and untag → E_DENIED, exit
   assertOneLineError(await runCli(['catalog', R.token.host, ...userArgs(reader)]), 3, 'E_AUTH', /the catalog needs registry:catalog:\*, which token services commonly grant to administrators only/);
 });
 
+test('catalog with a wrong password: the error says the credentials were rejected, without the administrator hint (token service 401, Basic 401)', async () => {
+  for (const reg of [R.token, R.basic]) {
+    const r = await runCli(['catalog', reg.host, ...userArgs({ user: 'alice', password: 'not-the-password' })]);
+    assertOneLineError(r, 3, 'E_AUTH', /rejected the credentials for user alice/);
+    assert.doesNotMatch(r.stderr, /administrators/, `${reg.name}: ${r.stderr}`);
+  }
+});
+
 test('a registry answering 403 DENIED to DELETE → E_DENIED, exit 3', async () => {
   const proxy: FaultProxy = await startFaultProxy(R.basic.url);
   cleanups.push(() => proxy.close());
