@@ -442,7 +442,7 @@ const badInputs: [string, string[], number, string, RegExp][] = [
   ['tags of an image, not a repository', ['tags', `${anon}/base/busybox:v2s2`], 2, 'E_REFERENCE', /names an image, not a repository/],
   ['tags of a digest', ['tags', `${anon}/base/busybox@${'sha256:' + 'a'.repeat(64)}`], 2, 'E_REFERENCE', /not a repository/],
   ['tags of an unknown repository', ['tags', `${anon}/no/such-repo`], 4, 'E_NOT_FOUND', /NAME_UNKNOWN/],
-  ['tags --page-size 0', ['tags', '--page-size', '0', `${anon}/base/busybox`], 2, 'E_USAGE', /page size/],
+  ['tags --page-size 0', ['tags', '--page-size', '0', `${anon}/base/busybox`], 2, 'E_USAGE', /--page-size must be a whole number from 1 to 10000 \(got 0\)/],
   ['tags without a repository', ['tags'], 2, 'E_USAGE', /regpush tags: missing <repo>, repository/],
   ['digest of a malformed digest', ['digest', `${anon}/base/busybox@sha256:123`], 2, 'E_REFERENCE', /64 hex/],
   ['digest of an upper-case digest', ['digest', `${anon}/base/busybox@sha256:${'A'.repeat(64)}`], 2, 'E_REFERENCE', /lower-case/],
