@@ -140,8 +140,11 @@ async function copyChecked(opts: CopyOptions, callbacks: CallerCallbacks, names:
     }
     // The first tag starts before any target can have failed: its outcome is always there.
     const first = copied[0]!.outcome;
+    // With --all-tags the source is a repository, whose parsed reference carries the `latest` a
+    // name without a tag defaults to (a tag it may not have): the digest is the first tag's, so is the name.
+    const sourceRef = opts.allTags ? { registry: srcRef.registry, repository: srcRef.repository, tag: copied[0]!.tag } : srcRef;
     const result: CopyResult = {
-      source: { reference: formatReference(srcRef), digest: first.sourceDigest, ...(first.sourceMirror ? { mirror: first.sourceMirror } : {}) },
+      source: { reference: formatReference(sourceRef), digest: first.sourceDigest, ...(first.sourceMirror ? { mirror: first.sourceMirror } : {}) },
       digest: first.digest,
       mediaType: first.mediaType,
       // An unchanged subset (its index found at the targets, the graph not read) has a digest of its own too.

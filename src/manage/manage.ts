@@ -124,7 +124,7 @@ export async function listTags(repository: string | ImageReference, opts: ListTa
   checkOptions('listTags()', opts, LIST_TAGS_SHAPE);
   checkConnectionRanges(opts, optionPaths('listTags()').about);
   const ref = typeof repository === 'string' ? parseRepository(repository, opts.connectionNames) : referenceArgument({ registry: repository.registry, repository: repository.repository }, opts.connectionNames);
-  const pageSize = pageSizeOf(opts);
+  const pageSize = checkPageSize(opts.pageSize, 'listTags(): pageSize');
   return withClient(
     ref,
     'from',
@@ -138,11 +138,15 @@ export async function listTags(repository: string | ImageReference, opts: ListTa
   );
 }
 
-/** `pageSize`, checked; default 1000. */
-function pageSizeOf(opts: ListTagsOptions): number {
-  const pageSize = opts.pageSize ?? 1000;
+/**
+ * A page size, checked; default 1000. `name` is what the message calls it: the CLI's
+ * `--page-size`, or the library's option path (`listTags(): pageSize`), as checkJobs names jobs.
+ * @internal Not part of the library: left out of the published declarations (stripInternal).
+ */
+export function checkPageSize(given: number | undefined, name: string): number {
+  const pageSize = given ?? 1000;
   if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > MAX_PAGE_SIZE) {
-    throw new UsageError(`page size must be a whole number from 1 to ${MAX_PAGE_SIZE} (got ${pageSize})`);
+    throw new UsageError(`${name} must be a whole number from 1 to ${MAX_PAGE_SIZE} (got ${pageSize})`);
   }
   return pageSize;
 }
@@ -162,12 +166,12 @@ export async function listRepositories(registry: string, opts: ListTagsOptions =
   if (!host || !(looksLikeRegistry(host) || isNameWithPort(host))) {
     throw new InvalidReferenceError(`${JSON.stringify(registry)} is not a registry host; give e.g. registry.example.com or 127.0.0.1:5000 (a repository's tags: regpush tags REPOSITORY)`);
   }
-  const pageSize = pageSizeOf(opts);
+  const pageSize = checkPageSize(opts.pageSize, 'listRepositories(): pageSize');
   return withClient({ registry: host, repository: '' }, 'from', [], opts, async (client) => {
     try {
       return { registry: host, repositories: await client.listRepositories(pageSize) };
     } catch (err) {
-      if (err instanceof AuthError && err.details.anonymous !== true) {
+      if (err instanceof AuthError && err.details.anonymous !== true && scopeRefused(err)) {
         // Valid credentials are refused here too: the catalog is an administrator's right.
         throw new AuthError(`${err.message}; the catalog needs registry:catalog:*, which token services commonly grant to administrators only`, { cause: err, details: err.details });
       }
@@ -178,6 +182,17 @@ export async function listRepositories(registry: string, opts: ListTagsOptions =
       });
     }
   });
+}
+
+/**
+ * Whether a refusal is of what the token was asked for, not of the password: the registry refused
+ * the token it was shown (Bearer), or the token service refused that scope (403). A token
+ * service's 401 rejects the credentials themselves, and a Basic registry has no scopes: there the
+ * catalog's administrator hint would contradict "rejected the credentials".
+ */
+function scopeRefused(err: AuthError): boolean {
+  const d = err.details as { scheme?: unknown; realm?: unknown; status?: unknown };
+  return d.scheme === 'bearer' || (d.realm !== undefined && d.status === 403);
 }
 
 /**

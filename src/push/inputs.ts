@@ -10,7 +10,7 @@ import { InputError, InvalidReferenceError, UsageError } from '../errors.js';
 import { checkConfigChanges } from '../image/config.js';
 import { parseFormat } from '../image/convert.js';
 import type { MediaFamily } from '../image/mediatypes.js';
-import { isWindows, mayBeWindows, parsePlatform, platformMatches, pushPlatform } from '../image/platform.js';
+import { formatPlatform, isWindows, mayBeWindows, parsePlatform, platformMatches, pushPlatform } from '../image/platform.js';
 import type { Platform } from '../image/types.js';
 import { checkEpochSeconds, epochFromEnv, firstSymlink, GZIP_LEVELS, isWindowsStylePath, MAX_ID, MAX_LANES, normaliseDest, resolveLayerOptions, scanSources, takenIn, validateSources, windowsDestination, windowsSymlinkRefused, type LayerSource, type SourcesScan } from '../layer/index.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -218,7 +218,10 @@ export async function checkInputs(opts: PushOptions, names: OptionNames): Promis
     const what = names.about(`layers[${i}]`, `${spec.platform ? spec.platform + '=' : ''}${spec.sources.map((s) => `${s.src}:${s.dest}`).join(' ')}`);
     if (spec.sources.length === 0) throw new InputError(`${what}: no source`);
     const n = i + 1;
-    await plan(spec.sources, what, qualifiers[i], layerLabel(n), `regpush: layer ${historyDests(spec.sources)}${spec.platform ? ` (${spec.platform})` : ''}`, i);
+    // The platform as it is matched (formatPlatform), as each destination is normalised: linux/x86_64
+    // and linux/amd64 put the layer into the same image, so they give the same history line and digest.
+    const q = qualifiers[i];
+    await plan(spec.sources, what, q, layerLabel(n), `regpush: layer ${historyDests(spec.sources)}${q ? ` (${formatPlatform(q)})` : ''}`, i);
   }
   if (opts.app?.length) {
     // The app layer goes on top: its files win over a --layer's at the same path, and with --app alone the image is what it always was.

@@ -309,6 +309,14 @@ test('token registry, a pull-only user: delete, tag and untag → E_DENIED, exit
   assertOneLineError(await runCli(['catalog', R.token.host, ...userArgs(reader)]), 3, 'E_AUTH', /the catalog needs registry:catalog:\*, which token services commonly grant to administrators only/);
 });
 
+test('catalog with a wrong password: the error says the credentials were rejected, without the administrator hint (token service 401, Basic 401)', async () => {
+  for (const reg of [R.token, R.basic]) {
+    const r = await runCli(['catalog', reg.host, ...userArgs({ user: 'alice', password: 'not-the-password' })]);
+    assertOneLineError(r, 3, 'E_AUTH', /rejected the credentials for user alice/);
+    assert.doesNotMatch(r.stderr, /administrators/, `${reg.name}: ${r.stderr}`);
+  }
+});
+
 test('a registry answering 403 DENIED to DELETE → E_DENIED, exit 3', async () => {
   const proxy: FaultProxy = await startFaultProxy(R.basic.url);
   cleanups.push(() => proxy.close());
@@ -434,7 +442,7 @@ const badInputs: [string, string[], number, string, RegExp][] = [
   ['tags of an image, not a repository', ['tags', `${anon}/base/busybox:v2s2`], 2, 'E_REFERENCE', /names an image, not a repository/],
   ['tags of a digest', ['tags', `${anon}/base/busybox@${'sha256:' + 'a'.repeat(64)}`], 2, 'E_REFERENCE', /not a repository/],
   ['tags of an unknown repository', ['tags', `${anon}/no/such-repo`], 4, 'E_NOT_FOUND', /NAME_UNKNOWN/],
-  ['tags --page-size 0', ['tags', '--page-size', '0', `${anon}/base/busybox`], 2, 'E_USAGE', /page size/],
+  ['tags --page-size 0', ['tags', '--page-size', '0', `${anon}/base/busybox`], 2, 'E_USAGE', /--page-size must be a whole number from 1 to 10000 \(got 0\)/],
   ['tags without a repository', ['tags'], 2, 'E_USAGE', /regpush tags: missing <repo>, repository/],
   ['digest of a malformed digest', ['digest', `${anon}/base/busybox@sha256:123`], 2, 'E_REFERENCE', /64 hex/],
   ['digest of an upper-case digest', ['digest', `${anon}/base/busybox@sha256:${'A'.repeat(64)}`], 2, 'E_REFERENCE', /lower-case/],

@@ -250,3 +250,13 @@ test('--all-tags over tags of different images: the copy\'s digest, each target\
   assert.equal(good.manifest('app', '2')?.digest, two.digest, 'tag 2 still written with its own image');
   assert.deepEqual([b!.ok, b!.digest, b!.reference], [false, '', '']);
 });
+
+test('the report\'s source names the first tag, whose digest it gives, not the `latest` a repository name defaults to (the repository has none)', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const b = src.seedImage('base/app', { tags: ['b'], layers: ['layer b'] });
+  src.seedImage('base/app', { tags: ['c'], layers: ['layer c'] });
+  for (const dryRun of [true, false]) {
+    const r = await copy({ from: src.ref('base/app'), to: [dst.ref('app')], allTags: true, dryRun, ...fakeLibraryOptions(src, dst) });
+    assert.deepEqual(r.source, { reference: src.ref('base/app:b'), digest: b.digest }, `dryRun ${dryRun}`);
+  }
+});

@@ -431,6 +431,8 @@ test('inspect(), login(), logout(), listTags(), listRepositories(), digestOf(), 
     ['logout retries (not a logout option)', () => logout({ registry: reg.host, homeDir: home, retries: 1 } as never), /^logout\(\): unknown option "retries"/],
     ['listTags pagesize', () => listTags(reg.ref('app'), { ...opts, pagesize: 10 } as never), /^listTags\(\): unknown option "pagesize" \(did you mean "pageSize"\?\)$/],
     ['listTags pageSize string', () => listTags(reg.ref('app'), { ...opts, pageSize: '10' } as never), /^listTags\(\): pageSize must be a number \(got a string\)$/],
+    ['listTags pageSize 0', () => listTags(reg.ref('app'), { ...opts, pageSize: 0 }), /^listTags\(\): pageSize must be a whole number from 1 to 10000 \(got 0\)$/],
+    ['listRepositories pageSize 10001', () => listRepositories(reg.host, { ...opts, pageSize: 10001 }), /^listRepositories\(\): pageSize must be a whole number from 1 to 10000 \(got 10001\)$/],
     ['listRepositories page_size', () => listRepositories(reg.host, { ...opts, page_size: 10 } as never), /^listRepositories\(\): unknown option "page_size" \(did you mean "pageSize"\?\)$/],
     ['listRepositories registry object', () => listRepositories({ registry: reg.host } as never, opts), /^listRepositories\(\): registry must be a string \(got an object\)$/],
     ['digestOf insecureRegistry', () => digestOf(reg.ref('app:1'), { ...opts, insecureRegistry: [reg.host] } as never), /^digestOf\(\): unknown option "insecureRegistry" \(did you mean "insecureRegistries"\?\)$/],
@@ -568,7 +570,7 @@ test('library calls name the option path, not the CLI\'s flag: jobs, images, for
   ]);
 });
 
-test('the CLI still names its flags: --jobs, --images, --min-ratelimit, --max-wait', async () => {
+test('the CLI still names its flags: --jobs, --images, --min-ratelimit, --max-wait, --page-size', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'regpush-library-options-'));
   dirs.push(dir);
   writeFileSync(join(dir, 'sync.yaml'), 'images:\n  - { source: 127.0.0.1:1/app, tags: ["1"], targets: [127.0.0.1:1/mirror] }\n');
@@ -577,6 +579,8 @@ test('the CLI still names its flags: --jobs, --images, --min-ratelimit, --max-wa
     [['copy', '--all-tags', '--images', '0', '127.0.0.1:1/a', '127.0.0.1:1/b'], /^regpush: error: --images must be a whole number from 1 to 64 \(got 0\) \[E_USAGE\]$/],
     [['sync', '--jobs', '65', 'sync.yaml'], /^regpush: error: --jobs must be a whole number from 1 to 64 \(got 65\) \[E_USAGE\]$/],
     [['sync', '--min-ratelimit', '-1', 'sync.yaml'], /^regpush: error: --min-ratelimit must be a whole number of pulls, 0 or more \(got -1\) \[E_USAGE\]$/],
+    [['tags', '--page-size', '0', '127.0.0.1:1/a'], /^regpush: error: --page-size must be a whole number from 1 to 10000 \(got 0\) \[E_USAGE\]$/],
+    [['catalog', '--page-size', '20000', '127.0.0.1:1'], /^regpush: error: --page-size must be a whole number from 1 to 10000 \(got 20000\) \[E_USAGE\]$/],
     [['sync', '--max-wait', '10m', 'sync.yaml'], /^regpush: error: --max-wait needs --min-ratelimit: .* \(give --min-ratelimit N too, or leave --max-wait out\) \[E_USAGE\]$/],
   ];
   for (const [argv, message] of cases) {

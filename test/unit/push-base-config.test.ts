@@ -494,6 +494,19 @@ test('an --env "$NAME" that nothing sets is warned about once per entry, naming 
   assert.ok(amdCfg.config.Env.includes('V=pa$sword'));
 });
 
+test('the history line names a layer\'s platform as it is matched: linux/x86_64, LINUX/amd64 and linux/amd64 give one image digest', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base/node', { tags: ['20'] });
+  const deps = appDir('deps')[0]!.src;
+  const digests = new Set<string>();
+  for (const [i, platform] of ['linux/amd64', 'linux/x86_64', 'LINUX/amd64'].entries()) {
+    const r = await push({ from: src.ref('base/node:20'), to: dst.ref(`plat:${i}`), layers: [{ platform, sources: [{ src: deps, dest: '/srv/deps' }] }], ...fakeLibraryOptions(src, dst) });
+    digests.add(r.digest);
+    assert.equal(configAt(dst, 'plat', String(i)).history.at(-1).created_by, 'regpush: layer /srv/deps (linux/amd64)', platform);
+  }
+  assert.equal(digests.size, 1);
+});
+
 test('the history line names each destination normalised: --app ./app (the default /app/), ./app:/app, ./app:/app/ give one image digest', async () => {
   const [src, dst] = [await fake(), await fake()];
   src.seedImage('base/node', { tags: ['20'] });

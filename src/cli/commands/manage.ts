@@ -101,7 +101,8 @@ export function manageCommands(y: Argv, io: CliIO, done: (code: number) => void,
           .example('$0 tags --json registry.example.com:5000/acme/app | jq -r \'.tags[]\'', '{"repository", "tags"} as JSON')
           .example('$0 tags nginx', 'Docker Hub (docker.io/library/nginx)'),
       async (argv) => {
-        const { listTags } = await import('../../manage/manage.js');
+        const { listTags, checkPageSize } = await import('../../manage/manage.js');
+        if (argv['page-size'] !== undefined) checkPageSize(argv['page-size'], '--page-size');
         const { opts } = await setUp(argv, io, 'tags', secrets);
         const result = await listTags(argv.repo, { ...opts, pageSize: argv['page-size'] });
         if (argv.json) json(io, result);
@@ -118,7 +119,8 @@ export function manageCommands(y: Argv, io: CliIO, done: (code: number) => void,
           .example('$0 catalog --json harbor.example.com | jq -r \'.repositories[]\'', '{"registry", "repositories"} as JSON')
           .example('for r in $($0 catalog 10.0.0.5:5000); do $0 tags 10.0.0.5:5000/$r; done', 'Every tag of every repository'),
       async (argv) => {
-        const { listRepositories } = await import('../../manage/manage.js');
+        const { listRepositories, checkPageSize } = await import('../../manage/manage.js');
+        if (argv['page-size'] !== undefined) checkPageSize(argv['page-size'], '--page-size');
         const { opts } = await setUp(argv, io, 'catalog', secrets);
         const result = await listRepositories(argv.registry, { ...opts, pageSize: argv['page-size'] });
         if (argv.json) json(io, result);
