@@ -286,7 +286,7 @@ export class TransferRun implements SetOwner {
   /**
    * Warns once of the sessions left behind that no failure's line named: a run that succeeded
    * after a request was cut in the middle of its body (the blob went again on a new session). The
-   * cut session is harmless to the image, but its bytes stay in the registry's upload area until
+   * cut session is harmless to the image, but its bytes may stay in the registry's upload area until
    * the registry purges stale uploads (never, where purging is off), which its owner should know
    * of: a warning, which `--quiet` keeps, not a note.
    */

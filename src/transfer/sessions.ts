@@ -64,7 +64,11 @@ export class UploadSessions {
     void s.cancelled.then((ok) => (ok ? this.closed(state) : this.abandoned(state)));
   }
 
-  /** The registry refused or did not answer the cancel of `s`: its bytes stay until it purges them. */
+  /**
+   * The registry refused or did not answer the cancel of `s`: its bytes may stay until it purges
+   * them. "May": a cut of the client's own (an interruption, a stalled source) races its DELETE
+   * with the registry finishing the request or noticing the cut, so the session may be gone already.
+   */
   abandoned(s: TrackedSession): void {
     if (!this.open.delete(s)) return;
     this.left.push({ registry: s.registry, repo: s.repo, sent: s.sent, why: s.doing ? `cut in the middle of ${s.doing}` : 'the registry did not confirm the cancel' });
@@ -109,7 +113,7 @@ export class UploadSessions {
     const n = left.length;
     if (!n) return undefined;
     const each = left.map((s) => `${s.registry}/${s.repo} (${bytesText(s.sent)} sent, ${s.why})`).join('; ');
-    return `${n === 1 ? '1 upload session' : `${n} upload sessions`} could not be cancelled and ${n === 1 ? 'stays' : 'stay'} in the registry's upload area until it purges stale uploads: ${each}`;
+    return `${n === 1 ? '1 upload session' : `${n} upload sessions`} could not be cancelled and may stay in the registry's upload area until it purges stale uploads: ${each}`;
   }
 
   private wake(): void {

@@ -183,7 +183,7 @@ export async function uploadBlob(target: RepoEndpoint, req: UploadRequest, ctx: 
 
 /**
  * Cancels a session with the state the registry last answered. One it does not confirm (a request
- * was cut in the middle of its body, so the state we hold is behind the bytes it stored) stays
+ * was cut in the middle of its body, so the state we hold is behind the bytes it stored) may stay
  * until the registry purges stale uploads; the run keeps it to name it (sessions.ts).
  */
 export async function cancel(target: RepoEndpoint, state: TrackedSession, ctx: TransferContext): Promise<void> {
