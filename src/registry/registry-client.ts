@@ -57,7 +57,7 @@ export const UPLOAD_LOCATION = 'uploadLocation';
  * while the operation was being interrupted, which the interruption let finish so that its URL is
  * known. The client tells of it at the interruption, before the answer, so that whoever waits for
  * the operation's sessions waits for this one too. `cancelled` resolves false when a session was
- * opened and the registry did not confirm its cancel (it stays in the registry's upload area until
+ * opened and the registry did not confirm its cancel (it may stay in the registry's upload area until
  * purged), true otherwise (cancelled, or none opened). Registry code cannot name it in the
  * operation's error itself: the run's record of sessions (transfer/sessions.ts) does.
  */
@@ -147,7 +147,7 @@ export interface RegistryClient {
   completeUpload(session: string, digest: string): Promise<boolean>;
   /**
    * Cancels an upload session (best effort, bounded in time, also after an abort); false when the
-   * registry did not confirm it (the session then stays until the registry purges stale uploads).
+   * registry did not confirm it (the session then may stay until the registry purges stale uploads).
    */
   cancelUpload(session: string): Promise<boolean>;
   /** Every tag of a repository, following pagination. */

@@ -447,7 +447,8 @@ async function syncUnit(run: TransferRun, w: Work, platforms: ReturnType<typeof 
     result.bytesRead = bytesRead(set.list);
     result.ok = result.targets.every((t) => t.action !== 'failed');
   } catch (err) {
-    const e = asRegpushError(run.failure(err));
+    // Its line names the upload sessions this image left, not the run's others (the sync's own error names every one).
+    const e = asRegpushError(run.failure(err, set));
     // Every target failed (copyImage then throws the first one's error): the targets' registries
     // failed. Otherwise the source did.
     if (set.list.every((t) => t.failed)) tellTargets();

@@ -14,7 +14,7 @@ import type { ImageReference } from '../ref/reference.js';
 import { ClientMemory, connect, transportFor } from '../registry/connect.js';
 import type { ConnectionOptions } from '../registry/connection-options.js';
 import { CANCEL_TIMEOUT_MS } from '../registry/upload-grace.js';
-import { UploadSessions } from './sessions.js';
+import { UploadSessions, type LeftSession } from './sessions.js';
 import { Turns } from './turns.js';
 import { RepoMemory } from './repo-memory.js';
 import { TakenOnWord } from './on-word.js';
@@ -204,14 +204,18 @@ export class TransferRun implements SetOwner {
 
   /**
    * The error to report for `err`: a step that failed because the run was stopped reports the
-   * failure that stopped it; a caller's abort is E_ABORTED.
+   * failure that stopped it; a caller's abort is E_ABORTED. Its line names the upload sessions
+   * left behind: those of `image` (the set of one image of many, which a sync reports on its own
+   * line), else every one the run left.
    */
-  failure(err: unknown): unknown {
+  failure(err: unknown, image?: TargetSet): unknown {
     // A callback's throw is the caller's own error: the operation rejects with it as it was.
     if (this.opts.callbacks?.threw) return err;
     const sessions = this.ctx.sessions!;
-    const left = sessions.describeLeft();
-    this.leftNamed = sessions.left.length;
+    const eps = image ? new Set<object>(image.list.map((t) => t.ep)) : undefined;
+    const named = eps ? sessions.left.filter((s) => s.target !== undefined && eps.has(s.target)) : sessions.left;
+    const left = sessions.describeLeft(named);
+    for (const s of named) this.leftNamed.add(s);
     if (this.opts.signal?.aborted) return abortedOr(err, this.opts.signal, left ?? (sessions.pending ? `${sessions.pending} upload session(s) were still being cancelled` : undefined));
     const e = err instanceof AbortedError && this.stoppedBy !== undefined ? this.stoppedBy : err;
     // The failure's one line also names what it left in the registry, on a copy: the error may be
@@ -280,20 +284,21 @@ export class TransferRun implements SetOwner {
     });
   }
 
-  /** How many of the run's sessions left behind (UploadSessions.left) a failure's line or warnLeft has named. */
-  private leftNamed = 0;
+  /** The run's sessions left behind (UploadSessions.left) that a failure's line or warnLeft has named. */
+  private readonly leftNamed = new Set<LeftSession>();
 
   /**
    * Warns once of the sessions left behind that no failure's line named: a run that succeeded
    * after a request was cut in the middle of its body (the blob went again on a new session). The
-   * cut session is harmless to the image, but its bytes stay in the registry's upload area until
+   * cut session is harmless to the image, but its bytes may stay in the registry's upload area until
    * the registry purges stale uploads (never, where purging is off), which its owner should know
    * of: a warning, which `--quiet` keeps, not a note.
    */
   private warnLeft(): void {
     const sessions = this.ctx.sessions!;
-    const line = sessions.describeLeft(this.leftNamed);
-    this.leftNamed = sessions.left.length;
+    const unnamed = sessions.left.filter((s) => !this.leftNamed.has(s));
+    for (const s of unnamed) this.leftNamed.add(s);
+    const line = sessions.describeLeft(unnamed);
     if (line) this.logger.warn(line);
   }
 }

@@ -25,6 +25,13 @@ export interface TrackedSession {
   sent: number;
   /** The request in flight, in words ("a monolithic PUT"), while there is one. */
   doing?: string;
+  /**
+   * The target it was opened for, the RepoEndpoint (types.ts, not imported: it imports this
+   * file) compared by identity: TransferRun.targets makes each image's, so that a failed image
+   * of a sync names only its own sessions left. None for a session a client opened on its own as
+   * the run was interrupted (cancelledByClient).
+   */
+  target?: object;
 }
 
 /** A session the registry did not let us cancel. */
@@ -34,6 +41,8 @@ export interface LeftSession {
   sent: number;
   /** Why it could not be cancelled, in words. */
   why: string;
+  /** As TrackedSession.target. */
+  target?: object;
 }
 
 export class UploadSessions {
@@ -64,10 +73,14 @@ export class UploadSessions {
     void s.cancelled.then((ok) => (ok ? this.closed(state) : this.abandoned(state)));
   }
 
-  /** The registry refused or did not answer the cancel of `s`: its bytes stay until it purges them. */
+  /**
+   * The registry refused or did not answer the cancel of `s`: its bytes may stay until it purges
+   * them. "May": a cut of the client's own (an interruption, a stalled source) races its DELETE
+   * with the registry finishing the request or noticing the cut, so the session may be gone already.
+   */
   abandoned(s: TrackedSession): void {
     if (!this.open.delete(s)) return;
-    this.left.push({ registry: s.registry, repo: s.repo, sent: s.sent, why: s.doing ? `cut in the middle of ${s.doing}` : 'the registry did not confirm the cancel' });
+    this.left.push({ registry: s.registry, repo: s.repo, sent: s.sent, why: s.doing ? `cut in the middle of ${s.doing}` : 'the registry did not confirm the cancel', target: s.target });
     this.wake();
   }
 
@@ -99,17 +112,16 @@ export class UploadSessions {
     }
     for (const s of [...this.open]) {
       this.open.delete(s);
-      this.left.push({ registry: s.registry, repo: s.repo, sent: s.sent, why: 'its cancel did not finish in time' });
+      this.left.push({ registry: s.registry, repo: s.repo, sent: s.sent, why: 'its cancel did not finish in time', target: s.target });
     }
   }
 
-  /** The sessions left behind (from the `from`th on), in one clause for an error or warning line; undefined when none. */
-  describeLeft(from = 0): string | undefined {
-    const left = this.left.slice(from);
+  /** The sessions `left` (by default every one left behind), in one clause for an error or warning line; undefined when none. */
+  describeLeft(left: readonly LeftSession[] = this.left): string | undefined {
     const n = left.length;
     if (!n) return undefined;
     const each = left.map((s) => `${s.registry}/${s.repo} (${bytesText(s.sent)} sent, ${s.why})`).join('; ');
-    return `${n === 1 ? '1 upload session' : `${n} upload sessions`} could not be cancelled and ${n === 1 ? 'stays' : 'stay'} in the registry's upload area until it purges stale uploads: ${each}`;
+    return `${n === 1 ? '1 upload session' : `${n} upload sessions`} could not be cancelled and may stay in the registry's upload area until it purges stale uploads: ${each}`;
   }
 
   private wake(): void {

@@ -52,7 +52,7 @@ export function openSession(target: RepoEndpoint, ctx: TransferContext): Promise
 
 /** `s`, a session the registry has opened (a POST, a mount answered 202), counted by the run from now on: uploadBlob goes on with it, or cancel(s.tracked) ends it. */
 export function handOver(target: RepoEndpoint, s: UploadSession, ctx: TransferContext): HandedSession {
-  const tracked: TrackedSession = { registry: target.client.registry, repo: target.repo, url: s.url, sent: 0 };
+  const tracked = trackedAt(target, s.url);
   ctx.sessions?.track(tracked);
   return { ...s, tracked };
 }
@@ -109,7 +109,7 @@ export async function uploadBlob(target: RepoEndpoint, req: UploadRequest, ctx: 
     if (!method) break;
     let body: BlobBody | undefined;
     if (session?.minChunk) q.minChunk = Math.max(q.minChunk ?? 0, session.minChunk);
-    const state: TrackedSession = session && handed ? handed : { registry: target.client.registry, repo: target.repo, url: session?.url, sent: 0 };
+    const state: TrackedSession = session && handed ? handed : trackedAt(target, session?.url);
     if (state.url) ctx.sessions?.track(state);
     session = undefined;
     const chunkAtStart = q.chunkSize;
@@ -172,7 +172,7 @@ export async function uploadBlob(target: RepoEndpoint, req: UploadRequest, ctx: 
     }
   }
   // A session handed in but never used (every method refused before this upload started).
-  if (session?.url) await cancel(target, handed ?? { registry: target.client.registry, repo: target.repo, url: session.url, sent: 0 }, ctx);
+  if (session?.url) await cancel(target, handed ?? trackedAt(target, session.url), ctx);
   const tried = req.methods.map(describe).join(', ');
   const last = refusal instanceof Error ? `; last answer: ${refusal.message}` : '';
   throw new UnsupportedError(`${q.registry} refused every upload method regpush has for ${req.what} (${tried})${last}`, {
@@ -183,7 +183,7 @@ export async function uploadBlob(target: RepoEndpoint, req: UploadRequest, ctx: 
 
 /**
  * Cancels a session with the state the registry last answered. One it does not confirm (a request
- * was cut in the middle of its body, so the state we hold is behind the bytes it stored) stays
+ * was cut in the middle of its body, so the state we hold is behind the bytes it stored) may stay
  * until the registry purges stale uploads; the run keeps it to name it (sessions.ts).
  */
 export async function cancel(target: RepoEndpoint, state: TrackedSession, ctx: TransferContext): Promise<void> {
@@ -202,7 +202,12 @@ export async function cancel(target: RepoEndpoint, state: TrackedSession, ctx: T
  * the run's other sessions left behind.
  */
 export function cancelUnused(target: RepoEndpoint, url: string, ctx: TransferContext): Promise<void> {
-  return cancel(target, { registry: target.client.registry, repo: target.repo, url, sent: 0 }, ctx);
+  return cancel(target, trackedAt(target, url), ctx);
+}
+
+/** The run's record of a session at `target` (at `url` once the registry has answered), nothing sent on it yet. */
+function trackedAt(target: RepoEndpoint, url: string | undefined): TrackedSession {
+  return { registry: target.client.registry, repo: target.repo, url, sent: 0, target };
 }
 
 function describe(m: UploadMethod): string {

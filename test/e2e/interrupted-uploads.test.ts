@@ -132,7 +132,7 @@ test('SIGINT in the middle of a monolithic PUT: the session cannot be cancelled,
   // What the message says is what the registry holds: the session's bytes stay in its upload area.
   assert.ok((uploadArea(R.anon2, repo).get(id) ?? []).includes('data'), `session ${id} has data in the registry`);
   const line = errorLine(r.stderr);
-  assert.match(line, /^regpush: error: interrupted: no tag was written after the interruption; 1 upload session could not be cancelled and stays in the registry's upload area until it purges stale uploads: /);
+  assert.match(line, /^regpush: error: interrupted: no tag was written after the interruption; 1 upload session could not be cancelled and may stay in the registry's upload area until it purges stale uploads: /);
   assert.ok(line.includes(`${proxy.host}/${repo} (`), line);
   assert.match(line, /\(\d+\.\d MB sent, cut in the middle of a monolithic PUT\) \[E_ABORTED\]$/);
 });
@@ -159,6 +159,6 @@ test('a push that fails while the app layer\'s monolithic PUT is in the middle o
   assert.deepEqual(requestsFor(proxy, 'DELETE', new URL(stalled.url, 'http://x').pathname.split('/').pop()!).map((d) => d.status), [204]);
   const line = errorLine(r.stderr);
   assert.match(line, /\[E_NETWORK\]$/);
-  assert.ok(line.includes(`; 1 upload session could not be cancelled and stays in the registry's upload area until it purges stale uploads: ${proxy.host}/${repo} (`), line);
+  assert.ok(line.includes(`; 1 upload session could not be cancelled and may stay in the registry's upload area until it purges stale uploads: ${proxy.host}/${repo} (`), line);
   assert.match(line, /MB sent, cut in the middle of a monolithic PUT\) \[E_NETWORK\]$/);
 });

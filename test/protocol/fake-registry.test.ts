@@ -97,9 +97,12 @@ test('uploads: monolithic POST, POST+PUT, streamed PATCH, chunks with Content-Ra
   assert.ok(reg.hasBlob('app', d));
   reg.forgetBlob('app', d);
 
-  // POST, then PUT ?digest= carrying everything; a wrong digest is refused and ends the session.
+  // POST, then PUT ?digest= carrying everything; a wrong digest is refused and the session stays,
+  // holding the bytes (the refusal test below), until it is cancelled.
   let loc = await start();
   assert.equal(await errCode(await fetch(withDigest(loc, digestOf('x')), { method: 'PUT', body: u8(data) })), 'DIGEST_INVALID');
+  assert.equal(reg.openUploads(), 1);
+  assert.equal((await fetch(loc, { method: 'DELETE' })).status, 204);
   assert.equal(reg.openUploads(), 0);
   loc = await start();
   const put = await fetch(withDigest(loc, d), { method: 'PUT', body: u8(data) });
@@ -143,6 +146,43 @@ test('uploads: monolithic POST, POST+PUT, streamed PATCH, chunks with Content-Ra
   assert.equal((await fetch(loc, { method: 'DELETE' })).status, 204);
   assert.equal(reg.openUploads('app'), 0);
   assert.equal(await errCode(await fetch(loc, { method: 'PATCH', body: u8(data) })), 'BLOB_UPLOAD_UNKNOWN');
+});
+
+test('a refused closing PUT keeps its session, as distribution 2.8 does', async () => {
+  // Measured against distribution 2.8.2 (Debian docker-registry): POST, PATCH 11 bytes, an empty
+  // PUT ?digest= with a wrong digest → 400 DIGEST_INVALID; then GET of the session → 204 Range 0-10,
+  // DELETE → 204. POST, a PUT ?digest= carrying 11 bytes with a wrong digest → 400; the session
+  // keeps the bytes, and its URL (_state at offset 0) is behind them: GET and DELETE → 404
+  // BLOB_UPLOAD_INVALID.
+  const reg = await fake({ uploadOffsets: true });
+  const data = bytesOf('refused', 11);
+  const wrong = digestOf('something else');
+  const url = (res: Response) => new URL(res.headers.get('location')!, reg.url).toString();
+  const withDigest = (loc: string, digest: string) => {
+    const u = new URL(loc);
+    u.searchParams.set('digest', digest);
+    return u.toString();
+  };
+  const start = async () => url(await fetch(`${reg.url}/v2/app/blobs/uploads/`, { method: 'POST' }));
+
+  // A closing PUT after a PATCH: refused, the session as it was, cancelled with the PATCH's URL.
+  let loc = url(await fetch(await start(), { method: 'PATCH', body: u8(data) }));
+  assert.equal(await errCode(await fetch(withDigest(loc, wrong), { method: 'PUT' })), 'DIGEST_INVALID');
+  const status = await fetch(loc);
+  assert.equal(status.status, 204);
+  assert.equal(status.headers.get('range'), '0-10');
+  // A ?digest= that is not a digest is refused before the body is read: the session is as it was.
+  assert.equal(await errCode(await fetch(withDigest(loc, 'sha256:nope'), { method: 'PUT', body: u8(data) })), 'DIGEST_INVALID');
+  assert.equal((await fetch(loc)).status, 204);
+  assert.equal((await fetch(loc, { method: 'DELETE' })).status, 204);
+  assert.equal(reg.openUploads(), 0);
+
+  // A PUT carrying the bytes: refused after they were written; the URL it went to is behind them.
+  loc = await start();
+  assert.equal(await errCode(await fetch(withDigest(loc, wrong), { method: 'PUT', body: u8(data) })), 'DIGEST_INVALID');
+  assert.equal(await errCode(await fetch(loc)), 'BLOB_UPLOAD_INVALID');
+  assert.equal(await errCode(await fetch(loc, { method: 'DELETE' })), 'BLOB_UPLOAD_INVALID');
+  assert.equal(reg.openUploads(), 1);
 });
 
 test('cross-repository mount: 201 when the source repository has the blob, else a 202 session', async () => {

@@ -336,7 +336,7 @@ for (const how of ['session', 'mount answered 202'] as const) {
     assert.ok(err, 'the copy fails');
     assert.equal(dst.count({ kind: 'upload', method: 'DELETE', status: 404 }), 1, 'the early session\'s cancel was sent and refused');
     assert.equal(dst.manifest('app', '1'), undefined);
-    const named = `; 1 upload session could not be cancelled and stays in the registry's upload area until it purges stale uploads: ${dst.host}/app (0 bytes sent, the registry did not confirm the cancel)`;
+    const named = `; 1 upload session could not be cancelled and may stay in the registry's upload area until it purges stale uploads: ${dst.host}/app (0 bytes sent, the registry did not confirm the cancel)`;
     assert.ok(err.message.endsWith(named), err.message);
   });
 }
@@ -371,7 +371,7 @@ test('an interrupted copy: a session whose POST the interruption let finish, can
   assert.ok(refused >= 1, 'a session opened by a POST the interruption let finish was cancelled, and refused');
   assert.equal(refused, dst.count({ kind: 'upload', method: 'POST', status: 202 }), 'each session opened was cancelled');
   assert.equal(dst.manifest('app', '1'), undefined);
-  const sessions = refused === 1 ? '1 upload session could not be cancelled and stays' : `${refused} upload sessions could not be cancelled and stay`;
+  const sessions = `${refused === 1 ? '1 upload session' : `${refused} upload sessions`} could not be cancelled and may stay`;
   const each = Array.from({ length: refused }, () => `${dst.host}/app (0 bytes sent, the registry did not confirm the cancel)`).join('; ');
   assert.equal(err.message, `interrupted: no tag was written after the interruption; ${sessions} in the registry's upload area until it purges stale uploads: ${each}`);
 });

@@ -321,3 +321,33 @@ test('a mirror given with http:// that speaks TLS (Go\'s 400 "Client sent an HTT
     assert.doesNotMatch(said, /insecureRegistries|--insecure-registry|verifyOff|--tls-verify/);
   }
 });
+
+test('a blob the target refuses at its closing PUT (DIGEST_INVALID) has its session cancelled; one refused at a monolithic PUT is named as left', async () => {
+  // The fake keeps a session whose closing PUT it refused, as distribution 2.8 does, so only the
+  // client's DELETE ends it. A monolithic PUT's bytes were written to the session before the
+  // refusal, so the URL it went to is behind them: its DELETE is answered 404 BLOB_UPLOAD_INVALID.
+  for (const method of ['patch', 'put'] as const) {
+    const { src, layer } = await setup();
+    const dst = await fake({ uploadOffsets: true });
+    if (method === 'patch') dst.fault({ kind: 'upload', method: 'PUT', when: (r) => r.headers['content-length'] !== '0' }, { kind: 'status', status: 405, code: 'UNSUPPORTED' });
+    serveCorrupt(src, layer.digest, layer.size);
+    const err = await copy({ from: src.ref('base/app:1'), to: [dst.ref('app:1')], ...fakeLibraryOptions(src, dst) }).then(
+      () => assert.fail('the blob was refused'),
+      (e: RegpushError) => e,
+    );
+    assert.equal(err.code, 'E_DIGEST_MISMATCH', String(err));
+    const refused = dst.log.filter((r) => r.kind === 'upload' && r.method === 'PUT' && r.code === 'DIGEST_INVALID').map((r) => r.session);
+    assert.equal(refused.length, 1, method);
+    const cancels = dst.log.filter((r) => r.kind === 'upload' && r.method === 'DELETE' && r.session === refused[0]);
+    assert.equal(cancels.length, 1, `${method}: the refused session was cancelled`);
+    if (method === 'patch') {
+      assert.equal(cancels[0]!.status, 204);
+      assert.equal(dst.openUploads(), 0);
+      assert.doesNotMatch(err.message, /could not be cancelled/);
+    } else {
+      assert.equal(cancels[0]!.code, 'BLOB_UPLOAD_INVALID');
+      assert.equal(dst.openUploads(), 1);
+      assert.match(err.message, new RegExp(`; 1 upload session could not be cancelled and may stay in the registry's upload area until it purges stale uploads: ${dst.host}/app \\(${layer.size} bytes sent, the registry did not confirm the cancel\\)$`));
+    }
+  }
+});

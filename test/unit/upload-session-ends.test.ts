@@ -187,7 +187,7 @@ for (const refused of [false, true]) {
       const deleted = new Set(a.requests({ kind: 'upload', method: 'DELETE', status: 404 }).map((r) => r.session));
       assert.deepEqual(atA.open.filter((id) => !deleted.has(id)), [], 'a DELETE answered for every session at A');
       const n = atA.open.length;
-      assert.match(err.message, new RegExp(`; ${n === 1 ? '1 upload session could not be cancelled and stays' : `${n} upload sessions could not be cancelled and stay`} in the registry's upload area`));
+      assert.match(err.message, new RegExp(`; ${n === 1 ? '1 upload session' : `${n} upload sessions`} could not be cancelled and may stay in the registry's upload area`));
       assert.equal(err.message.split(`${a.host}/app (`).length - 1, n, err.message);
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -21,7 +21,7 @@ test('closed and abandoned sessions: only the abandoned ones are described, with
   assert.equal(s.pending, 0);
   assert.equal(
     s.describeLeft(),
-    "2 upload sessions could not be cancelled and stay in the registry's upload area until it purges stale uploads: r.example:5000/app (23.5 MB sent, cut in the middle of a monolithic PUT); r.example:5000/other (512 bytes sent, the registry did not confirm the cancel)",
+    "2 upload sessions could not be cancelled and may stay in the registry's upload area until it purges stale uploads: r.example:5000/app (23.5 MB sent, cut in the middle of a monolithic PUT); r.example:5000/other (512 bytes sent, the registry did not confirm the cancel)",
   );
 });
 
@@ -46,7 +46,7 @@ test('settled() waits for the open sessions, and counts one still open at its de
   await s.settled(300);
   assert.ok(Date.now() - t0 >= 250, 'waited for b until the deadline');
   assert.equal(s.pending, 0);
-  assert.match(s.describeLeft()!, /^1 upload session could not be cancelled and stays .*: r\.example:5000\/b \(2\.0 MB sent, its cancel did not finish in time\)$/);
+  assert.match(s.describeLeft()!, /^1 upload session could not be cancelled and may stay .*: r\.example:5000\/b \(2\.0 MB sent, its cancel did not finish in time\)$/);
   // Closed in time: settled() resolves as soon as the last one is, not at its deadline (a minute
   // here, so that a loaded machine's delays cannot reach it; half of it is the bound).
   const c = session('c', 1);

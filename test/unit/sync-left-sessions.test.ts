@@ -1,0 +1,40 @@
+// A sync whose images fail with upload sessions left behind: each failed image's line names the
+// sessions that image left, not every one the run has left so far; the sync's own error (E_PARTIAL)
+// still names them all. The fake keeps a session whose monolithic PUT was cut in the middle of its
+// body (`uploadOffsets`, as distribution 2.8 does), so its DELETE is refused and the session left.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseSyncFile, sync, type RegpushError, type SyncResult } from '../../src/index.js';
+import { bytesOf, fakeLibraryOptions, fakeRegistryPool } from '../fixtures/fake-registry.js';
+
+const fake = fakeRegistryPool();
+
+test('two images of a sync fail, each with a session of its own left: each image\'s line names its own only, the sync\'s error both', async () => {
+  const [src, dst] = [await fake(), await fake({ uploadOffsets: true })];
+  const repos = ['one', 'two', 'three'];
+  for (const r of repos) src.seedImage(r, { tags: ['1'], layers: [bytesOf(`${r} layer`, 300_000)] });
+  // At `one` and `two` the layer's first PUT is cut after 100 kB (that session is left; the layer
+  // goes again on a new one), then the source's referrers API fails: the image fails after it.
+  for (const r of ['one', 'two']) {
+    dst.fault({ kind: 'upload', method: 'PUT', when: (q) => q.path.startsWith(`/v2/mirror/${r}/`) && Number(q.headers['content-length']) > 100_000 }, { kind: 'cut', afterBytes: 100_000 }, { times: 1 });
+    src.fault({ kind: 'referrers', when: (q) => q.path.startsWith(`/v2/${r}/`) }, { kind: 'status', status: 500 });
+  }
+  const spec = parseSyncFile(['images:', ...repos.map((r) => `  - source: ${src.ref(`${r}:1`)}\n    targets: [${dst.host}/mirror]\n    referrers: true`), ''].join('\n'), 'sync.yaml');
+  const err = await sync({ spec, retries: 1, images: 1, ...fakeLibraryOptions(src, dst) }).then(
+    () => assert.fail('two images failed'),
+    (e: RegpushError) => e,
+  );
+  assert.equal(err.code, 'E_PARTIAL', String(err));
+  const units = (err.details.result as SyncResult).units;
+  const unit = (r: string) => units.find((u) => u.source.endsWith(`/${r}:1`))!;
+  assert.equal(unit('three').ok, true);
+  const named = (line: string) => [...line.matchAll(new RegExp(`${dst.host}/mirror/(\\w+) \\(\\d+ bytes sent`, 'g'))].map((m) => m[1]);
+  const clause = "upload session could not be cancelled and may stay in the registry's upload area until it purges stale uploads: ";
+  for (const r of ['one', 'two']) {
+    const line = unit(r).error?.message ?? '';
+    assert.ok(line.includes(`; 1 ${clause}${dst.host}/mirror/${r} (`), line);
+    assert.deepEqual(named(line), [r], `only its own session: ${line}`);
+  }
+  assert.equal(dst.openUploads(), 2, 'both cut sessions stay');
+  assert.ok(err.message.endsWith(`; 2 ${clause.replace('session could', 'sessions could')}${dst.host}/mirror/one (300000 bytes sent, cut in the middle of a monolithic PUT); ${dst.host}/mirror/two (300000 bytes sent, cut in the middle of a monolithic PUT)`), err.message);
+});
