@@ -211,6 +211,7 @@ async function heldPlatforms(outcome: ImageCopyOutcome): Promise<CopyResult['pla
   if (outcome.heldTop) return platformsOf(outcome.heldTop);
   const holder = [...outcome.unchanged].find((t) => !t.failed && t.ep.client.countsPulls?.(t.ep.repo) !== true);
   if (!holder || !outcome.digest) return undefined;
+  // The copy is done by now: a failed read (an abort or refusal included) costs the report its field, as said above, not the result.
   const there = await holder.ep.client.getManifest(holder.ep.repo, outcome.digest).catch(() => undefined);
   return there && platformsOf(there);
 }
