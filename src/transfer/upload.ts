@@ -86,7 +86,7 @@ export interface UploadOutcome {
 }
 
 /** Statuses with which a registry says "not this way" to an upload method. */
-const REFUSALS = new Set([400, 405, 411, 413, 415, 416, 501]);
+const REFUSALS: ReadonlySet<number> = new Set([400, 405, 411, 413, 415, 416, 501]);
 
 /** True when `err` is a registry refusing the upload method (not a digest error, not auth, not a transient failure). */
 export function isUploadRefusal(err: unknown): boolean {
