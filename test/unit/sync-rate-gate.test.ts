@@ -139,11 +139,11 @@ test('multi-platform images: each counts one pull per manifest it reads (index a
   assert.equal(err.details?.result?.totals.copied, 5);
 });
 
-test('a count known before any image pulled (with the tag list, then its HEAD) holds the first image\'s pull too', async () => {
+/** A source whose tag list says 3 pulls are left (below a reserve of 5), so the gate waits before the first image. */
+async function heldBelowReserve() {
   const src = await fake({ rateLimit: { limit: 100, remaining: 3 } });
   const dst = await fake();
   src.seedImage('svc1', { tags: ['1'] });
-  // A registry that sends its count with every answer, the tag list included: 3 left, 5 to keep.
   src.fault({ kind: 'tags' }, {
     kind: 'respond',
     respond: (_req, _body, res) => {
@@ -152,6 +152,11 @@ test('a count known before any image pulled (with the tag list, then its HEAD) h
     },
   });
   const spec = parseSyncFile(['images:', `  - { source: "${src.host}/svc1", tags: all, targets: ["${dst.host}/mirror"] }`, ''].join('\n'), 'sync.yaml');
+  return { src, dst, spec };
+}
+
+test('a count known before any image pulled (with the tag list, then its HEAD) holds the first image\'s pull too', async () => {
+  const { src, dst, spec } = await heldBelowReserve();
   const err = await sync({ spec, images: 2, minRateLimit: 5, ...fakeLibraryOptions(src, dst) } as SyncOpts).then(
     () => undefined,
     (e: { code?: string; message?: string }) => e,
@@ -421,22 +426,6 @@ test('an image that ends while its first pull, let through, waits for an --image
   assert.equal(err.details!.result!.totals.copied, 2, 'c and d copied; p up to date');
   assert.equal(hub.count({ kind: 'manifest', method: 'GET', repo: 'a' }), 0, 'no pull for the image that had ended');
 });
-
-/** A source whose tag list says 3 pulls are left (below a reserve of 5), so the gate waits before the first image. */
-async function heldBelowReserve() {
-  const src = await fake({ rateLimit: { limit: 100, remaining: 3 } });
-  const dst = await fake();
-  src.seedImage('svc1', { tags: ['1'] });
-  src.fault({ kind: 'tags' }, {
-    kind: 'respond',
-    respond: (_req, _body, res) => {
-      res.writeHead(200, { 'content-type': 'application/json', 'ratelimit-limit': '100;w=21600', 'ratelimit-remaining': '3;w=21600' });
-      res.end(JSON.stringify({ name: 'svc1', tags: ['1'] }));
-    },
-  });
-  const spec = parseSyncFile(['images:', `  - { source: "${src.host}/svc1", tags: all, targets: ["${dst.host}/mirror"] }`, ''].join('\n'), 'sync.yaml');
-  return { src, dst, spec };
-}
 
 test('--max-wait: a poll of the count that fails (the registry down) is retried at the next poll, and the wait\'s final line names the last failure, not only the count', { timeout: 15_000 }, async () => {
   const { src, dst, spec } = await heldBelowReserve();
