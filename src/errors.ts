@@ -220,6 +220,20 @@ export function asRegpushError(err: unknown): RegpushError {
 }
 
 /**
+ * What `body` resolves to; a rejection that is not a RegpushError (a bug's TypeError, a throw from
+ * an object the caller passed in, such as `secrets` or `logger`) rejects as one: E_INTERNAL, the
+ * original as its `cause`. Each library operation's entry point runs its body through it (push,
+ * copy and sync through CallerCallbacks.around, which lets a progress callback's throw through).
+ */
+export async function rejectsTyped<T>(body: () => Promise<T>): Promise<T> {
+  try {
+    return await body();
+  } catch (err) {
+    throw asRegpushError(err);
+  }
+}
+
+/**
  * A new error of the class `code` has (`errorForCode('E_NOT_FOUND', …) instanceof NotFoundError`):
  * for an error made anew from another's code — a sync report's line, an outage's last failure —
  * which a caller must still be able to tell by `instanceof`.

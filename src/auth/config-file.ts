@@ -9,6 +9,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { AuthError } from '../errors.js';
 import { withCredentialFileLock, writeTarget, type FileLockOptions } from './credential-lock.js';
+import type { AuthFileSystem } from './credential-paths.js';
 
 // updateCredentialFile takes the lock's options: re-exported for its callers (credential-store.ts).
 export type { FileLockOptions } from './credential-lock.js';
@@ -84,9 +85,9 @@ export async function readCredentialFile(file: string, opts: ReadCredentialFileO
 /**
  * Writes `data` atomically with mode 0600: a temp file in the same directory, then rename, so a
  * crash never leaves a half-written config. A symlinked config is written at its target; written
- * by root, the file keeps its owner (keepOwner).
+ * by root, the file keeps its owner (keepOwner); `system.uid`, where given, is the writer's uid.
  */
-export async function writeCredentialFile(file: string, data: CredentialFile): Promise<void> {
+export async function writeCredentialFile(file: string, data: CredentialFile, system: AuthFileSystem = {}): Promise<void> {
   const target = await writeTarget(file);
   const dir = path.dirname(target);
   const tmp = path.join(dir, `.${path.basename(target)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
@@ -109,7 +110,7 @@ export async function writeCredentialFile(file: string, data: CredentialFile): P
       await handle.close();
     }
     await fs.chmod(tmp, 0o600); // the umask may have narrowed open()'s mode; make it exact
-    await keepOwner(target, tmp);
+    await keepOwner(target, tmp, system);
     await fs.rename(tmp, target);
   } catch (err) {
     await fs.rm(tmp, { force: true });
@@ -120,19 +121,20 @@ export async function writeCredentialFile(file: string, data: CredentialFile): P
 /**
  * Read-modify-write of a credential file under its lock (withCredentialFileLock): `change` gets
  * the contents as they are now (undefined: no file) and returns what to write, or undefined to
- * leave the file as it is. Resolves with whether the file was written.
+ * leave the file as it is. Resolves with whether the file was written. `opts.system`: as for the
+ * lookup (AuthFileSystem), whose `uid` says whether the writer is root (keepOwner).
  */
 export async function updateCredentialFile(
   file: string,
   change: (data: CredentialFile | undefined) => CredentialFile | undefined,
-  opts: FileLockOptions = {},
+  opts: FileLockOptions & { system?: AuthFileSystem } = {},
 ): Promise<boolean> {
   return withCredentialFileLock(
     file,
     async () => {
       const next = change(await readCredentialFile(file));
       if (next === undefined) return false;
-      await writeCredentialFile(file, next);
+      await writeCredentialFile(file, next, opts.system);
       return true;
     },
     opts,
@@ -145,8 +147,10 @@ export async function updateCredentialFile(
  * became root's could no longer be read by its user, whose every command would then fail on it.
  * The mode stays 0600 whatever the old one was (a file of secrets).
  */
-async function keepOwner(target: string, tmp: string): Promise<void> {
-  if (process.getuid?.() !== 0) return;
+async function keepOwner(target: string, tmp: string, system: AuthFileSystem): Promise<void> {
+  // The uid as credentialFiles takes it: the caller's `system` where it says, else the process's.
+  const uid = 'uid' in system ? system.uid : process.getuid?.();
+  if (uid !== 0) return;
   const old = await fs.stat(target).catch(() => undefined);
   if (old && (old.uid !== 0 || old.gid !== 0)) await fs.chown(tmp, old.uid, old.gid);
 }

@@ -89,7 +89,7 @@ async function storeRegistryCredential(
 ): Promise<void> {
   const log = opts.logger ?? silentLogger;
   const { username, secret } = loginSecret(registry, cred);
-  const lock = lockOptions(log);
+  const lock = lockOptions(log, opts.system);
   if (!helper) {
     await updateCredentialFile(
       file,
@@ -153,13 +153,13 @@ async function storeNamespaceCredential(ns: { host: string; key: string }, cred:
   const { file, data, docker } = place;
   if (data.credsStore) log.warn(`the login for ${ns.key} is kept in ${file} itself: docker-credential-${data.credsStore} (credsStore) holds one login per registry`);
   try {
-    await updateCredentialFile(file, (now) => ({ ...(now ?? {}), auths: { ...(now?.auths ?? {}), [ns.key]: authEntry(cred) } }), lockOptions(log));
+    await updateCredentialFile(file, (now) => ({ ...(now ?? {}), auths: { ...(now?.auths ?? {}), [ns.key]: authEntry(cred) } }), lockOptions(log, opts.system));
   } catch (err) {
     if (!(err instanceof AuthError) || opts.env.REGISTRY_AUTH_FILE) throw err;
     throw new AuthError(`${err.message} (the containers auth file, where a login for part of a registry is kept; set REGISTRY_AUTH_FILE to use another)`, { details: err.details });
   }
   log.debug(`auth: stored credentials for ${ns.key} in ${file}`);
-  if (docker && holdsKey(docker.data, ns.key) && (await dropNamespaceKey(docker.file, ns.key, log))) {
+  if (docker && holdsKey(docker.data, ns.key) && (await dropNamespaceKey(docker.file, ns.key, log, opts.system))) {
     log.info(`removed the login for ${ns.key} from ${docker.file}: Docker reads it as a login for all of ${ns.host}`);
   }
 }
@@ -216,7 +216,7 @@ async function checkRuntimeDir(key: string, file: string, env: Record<string, st
 }
 
 /** Removes `auths[key]` from `file` (under its lock); true when it was there. */
-async function dropNamespaceKey(file: string, key: string, log: Logger): Promise<boolean> {
+async function dropNamespaceKey(file: string, key: string, log: Logger, system: AuthFileSystem | undefined): Promise<boolean> {
   return updateCredentialFile(
     file,
     (now) => {
@@ -224,7 +224,7 @@ async function dropNamespaceKey(file: string, key: string, log: Logger): Promise
       const { [key]: _gone, ...kept } = now.auths;
       return { ...now, auths: kept };
     },
-    lockOptions(log),
+    lockOptions(log, system),
   );
 }
 
@@ -278,8 +278,8 @@ function storeHelperExec(opts: CredentialStoreOptions): HelperExec {
 }
 
 /** Locking a credential file: a lock left behind, and removed, is worth a warning (a run died holding it). */
-function lockOptions(log: Logger): FileLockOptions {
-  return { onStale: (lock) => log.warn(`took over a stale lock ${lock} (left by a login or logout that did not finish)`) };
+function lockOptions(log: Logger, system: AuthFileSystem | undefined): FileLockOptions & { system?: AuthFileSystem } {
+  return { onStale: (lock) => log.warn(`took over a stale lock ${lock} (left by a login or logout that did not finish)`), system };
 }
 
 /**
@@ -337,7 +337,7 @@ export async function eraseCredentialReport(registry: string, opts: CredentialSt
     }
     let removed = false;
     for (const file of files) {
-      if (await dropNamespaceKey(file, ns.key, log)) {
+      if (await dropNamespaceKey(file, ns.key, log, opts.system)) {
         removed = true;
         log.debug(`auth: removed credentials for ${ns.key} from ${file}`);
       }
@@ -377,7 +377,7 @@ export async function eraseCredentialReport(registry: string, opts: CredentialSt
         const kept = withoutSpellings(now?.auths, registry);
         return now?.auths && Object.keys(kept).length !== Object.keys(now.auths).length ? { ...now, auths: kept } : undefined;
       },
-      lockOptions(log),
+      lockOptions(log, opts.system),
     );
     removed ||= fromFile;
   }

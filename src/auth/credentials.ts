@@ -9,7 +9,7 @@
  * the file order and an entry's decoding from here, so a login is stored where this lookup finds
  * it. Secrets never reach a log line or an error message.
  */
-import { AuthError } from '../errors.js';
+import { AuthError, InternalError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { readCredentialFile, type AuthEntry, type CredentialFile } from './config-file.js';
 import { clean, isUsable, type Credential, type CredentialRole } from './credential.js';
@@ -446,7 +446,7 @@ function helperExecFromOptions(opts: CredentialOptions): HelperExec {
   const run = opts.runHelper;
   const exec: HelperExec = run
     ? (name, action, input) => {
-        if (action !== 'get') throw new Error(`runHelper only supports get (asked: ${action})`);
+        if (action !== 'get') throw new InternalError(`runHelper only supports get (asked: ${action})`);
         return run(name, input);
       }
     : spawnHelper(opts.env, { timeoutMs: opts.helperTimeoutMs, processGroup: opts.helperProcessGroup });

@@ -4,6 +4,8 @@
  * merging keeps the token request small and the cache key stable.
  */
 
+import { InternalError } from '../errors.js';
+
 /** Actions a repository scope can ask for. */
 export type ScopeAction = 'pull' | 'push' | 'delete' | '*';
 
@@ -19,8 +21,8 @@ export interface ParsedScope {
 
 /** Builds `repository:<repo>:<actions>` with actions de-duplicated and sorted. */
 export function repositoryScope(repo: string, actions: ScopeAction[]): string {
-  if (!repo) throw new TypeError('repositoryScope: empty repository name');
-  if (actions.length === 0) throw new TypeError('repositoryScope: no actions');
+  if (!repo) throw new InternalError('repositoryScope: empty repository name');
+  if (actions.length === 0) throw new InternalError('repositoryScope: no actions');
   return `repository:${repo}:${normaliseActions(actions).join(',')}`;
 }
 

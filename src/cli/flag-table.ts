@@ -5,7 +5,7 @@
  * hand-kept lists and a cast of yargs' result to an interface would).
  */
 import type { Argv, Options, PositionalOptions } from 'yargs';
-import { UsageError } from '../errors.js';
+import { InternalError, UsageError } from '../errors.js';
 
 /** One flag or positional as the table declares it. */
 export interface FlagSpec {
@@ -78,8 +78,8 @@ export type InferredArgs<T extends FlagTable> = {
  */
 export function defineFlags<const T extends FlagTable>(table: T): T {
   for (const [name, spec] of Object.entries(table)) {
-    if (spec.once && (spec.repeatable || spec.array)) throw new Error(`flag table: --${name} cannot be both once and repeatable`);
-    if (spec.positional && spec.group) throw new Error(`flag table: positional ${name} cannot have a help group`);
+    if (spec.once && (spec.repeatable || spec.array)) throw new InternalError(`flag table: --${name} cannot be both once and repeatable`);
+    if (spec.positional && spec.group) throw new InternalError(`flag table: positional ${name} cannot have a help group`);
   }
   return table;
 }

@@ -64,12 +64,14 @@ const COPY_NAMES = optionPaths('copy()');
  * @internal Not part of the library: left out of the published declarations (stripInternal).
  */
 export async function copyAs(given: CopyOptions, names: OptionNames): Promise<CopyResult> {
-  checkOptions('copy()', given, COPY_SHAPE);
   // The caller's callbacks go through one guard (transfer/callbacks.ts): a throw there stops the
-  // copy, and the copy rejects with that error.
-  const anchored = anchorPaths(given); // relative paths (TLS files, env's path variables) taken in the `cwd` option
+  // copy, and the copy rejects with that error; any other failure, the checks' included, is a RegpushError.
   const callbacks = new CallerCallbacks();
-  return callbacks.around(() => copyChecked({ ...anchored, events: callbacks.guard(given.events, COPY_EVENTS) }, callbacks, names));
+  return callbacks.around(() => {
+    checkOptions('copy()', given, COPY_SHAPE);
+    const anchored = anchorPaths(given); // relative paths (TLS files, env's path variables) taken in the `cwd` option
+    return copyChecked({ ...anchored, events: callbacks.guard(given.events, COPY_EVENTS) }, callbacks, names);
+  });
 }
 
 /** The callbacks copy() calls (COPY_SHAPE's `events`). */
@@ -212,6 +214,7 @@ async function heldPlatforms(outcome: ImageCopyOutcome): Promise<CopyResult['pla
   if (outcome.heldTop) return platformsOf(outcome.heldTop);
   const holder = [...outcome.unchanged].find((t) => !t.failed && t.ep.client.countsPulls?.(t.ep.repo) !== true);
   if (!holder || !outcome.digest) return undefined;
+  // The copy is done by now: a failed read (an abort or refusal included) costs the report its field, as said above, not the result.
   const there = await holder.ep.client.getManifest(holder.ep.repo, outcome.digest).catch(() => undefined);
   return there && platformsOf(there);
 }

@@ -7,7 +7,7 @@ import { ProtocolError } from '../errors.js';
 import { redactUrl } from '../redact.js';
 import type { HttpRequest, Middleware } from './types.js';
 
-const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+const REDIRECTS: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
 /** Hops after which we give up (a loop or a misconfigured CDN). */
 export const MAX_REDIRECTS = 5;
 

@@ -27,7 +27,7 @@ function isTlsFailure(errno: string, message: string, hostnames: string[]): bool
   return /certificate|SSL|TLS/i.test(words);
 }
 
-const TLS_CODES = new Set([
+const TLS_CODES: ReadonlySet<string> = new Set([
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
   'UNABLE_TO_GET_ISSUER_CERT',
   'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',

@@ -242,7 +242,7 @@ export function checkUser(v: string, what: string, windows = false): string {
 }
 
 /** Linux signal names without SIG, as Docker's signal.ParseSignal knows them (moby/sys/signal, SignalMap for Linux). */
-const SIGNAL_NAMES = new Set('ABRT ALRM BUS CHLD CLD CONT FPE HUP ILL INT IO IOT KILL PIPE POLL PROF PWR QUIT SEGV STKFLT STOP SYS TERM TRAP TSTP TTIN TTOU URG USR1 USR2 VTALRM WINCH XCPU XFSZ RTMIN RTMAX'.split(' '));
+const SIGNAL_NAMES: ReadonlySet<string> = new Set('ABRT ALRM BUS CHLD CLD CONT FPE HUP ILL INT IO IOT KILL PIPE POLL PROF PWR QUIT SEGV STKFLT STOP SYS TERM TRAP TSTP TTIN TTOU URG USR1 USR2 VTALRM WINCH XCPU XFSZ RTMIN RTMAX'.split(' '));
 
 /**
  * A stop signal as `docker build` takes STOPSIGNAL: a name in any case, with or without SIG

@@ -1,5 +1,5 @@
 /** `inspect`: what an image reference resolves to, read from the registry without pulling layers. */
-import { NotFoundError, ProtocolError } from '../errors.js';
+import { NotFoundError, ProtocolError, rejectsTyped } from '../errors.js';
 import { CONFIG_CAP } from '../http/response.js';
 import { formatReference, manifestRef, referenceArgument, type ImageReference } from '../ref/reference.js';
 import { configPlatform, parseConfig } from '../image/config.js';
@@ -69,6 +69,11 @@ function checkPlatformFields(cfg: ImageConfig, what: string): void {
 
 /** Resolves `reference` and describes it; with `platform`, describes that child of an index. */
 export async function inspect(reference: string | ImageReference, given: InspectOptions = {}): Promise<InspectResult> {
+  return rejectsTyped(() => inspectUntyped(reference, given));
+}
+
+/** inspect() itself; its failures as they come (rejectsTyped makes each a RegpushError). */
+async function inspectUntyped(reference: string | ImageReference, given: InspectOptions): Promise<InspectResult> {
   checkArgument('inspect()', 'reference', reference, REFERENCE_ARGUMENT);
   checkOptions('inspect()', given, INSPECT_SHAPE);
   checkConnectionRanges(given, optionPaths('inspect()').about);

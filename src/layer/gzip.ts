@@ -9,6 +9,7 @@
  * `singleGzip` is one zlib stream, kept for comparison and as a fallback.
  */
 import zlib from 'node:zlib';
+import { InternalError } from '../errors.js';
 
 /**
  * Default gzip level: 6, Docker's and gzip's default. Measured here (2 vCPU, 100 MiB of /usr/lib,
@@ -82,7 +83,7 @@ function checkTrailer(parts: Buffer[], length: number): void {
     for (let j = p.length - 1; j >= 0 && tail.length < 4; j--) tail.unshift(p[j]);
   }
   const isize = tail.length === 4 ? (tail[0] | (tail[1] << 8) | (tail[2] << 16) | (tail[3] << 24)) >>> 0 : -1;
-  if (isize !== length % 2 ** 32) throw new Error(`internal: incomplete gzip member (ISIZE ${isize}, expected ${length})`);
+  if (isize !== length % 2 ** 32) throw new InternalError(`incomplete gzip member (ISIZE ${isize}, expected ${length})`);
 }
 
 /** Compresses each block into its own gzip member, `concurrency` at a time, yielding members in input order. */

@@ -18,6 +18,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
+import { InternalError } from '../errors.js';
 
 /** Lanes from which the diffID is hashed on a worker thread. */
 export const HASH_WORKER_MIN_LANES = 16;
@@ -61,8 +62,9 @@ export class WorkerHash {
       this.inFlight--;
       this.wake?.();
     });
-    this.worker.on('error', (err) => this.fail(err));
-    this.worker.on('exit', (code) => this.fail(new Error(`internal: the hash worker exited (code ${code})`)));
+    // Neither is the input's fault (the worker only hashes bytes): E_INTERNAL, as a bug is.
+    this.worker.on('error', (err) => this.fail(new InternalError(`the hash worker failed: ${err.message}`, { cause: err })));
+    this.worker.on('exit', (code) => this.fail(new InternalError(`the hash worker exited (code ${code})`)));
   }
 
   private fail(err: Error): void {

@@ -133,5 +133,13 @@ function idRecords(h: TarEntryHeader): string {
   return (h.uid > MAX_USTAR_ID ? paxRecord(` uid=${h.uid}\n`) : '') + (h.gid > MAX_USTAR_ID ? paxRecord(` gid=${h.gid}\n`) : '');
 }
 
-/** The end of an archive: two zero blocks. */
-export const END_OF_ARCHIVE = Buffer.alloc(2 * BLOCK);
+/** Bytes of the end of an archive: two zero blocks. */
+export const END_OF_ARCHIVE_SIZE = 2 * BLOCK;
+
+/**
+ * The end of an archive, a new buffer each call: one shared Buffer could be written into by any
+ * holder (a Buffer cannot be frozen), and every layer after it would end in those bytes.
+ */
+export function endOfArchive(): Buffer {
+  return Buffer.alloc(END_OF_ARCHIVE_SIZE);
+}

@@ -19,7 +19,7 @@ import type { LayerConfig } from './options.js';
 import { BufferPool } from './pool.js';
 import { fsInputError, goneOrUnreadable, validateSources } from './sources.js';
 import { checkAborted, fileMode, walkSources, type WalkEntry } from './walk.js';
-import { END_OF_ARCHIVE, entryHeaderBytes, padding, type TarEntryHeader } from './tar-header.js';
+import { END_OF_ARCHIVE_SIZE, endOfArchive, entryHeaderBytes, padding, type TarEntryHeader } from './tar-header.js';
 import { DiffIdHash, HASH_WORKER_MIN_LANES } from './hash-worker.js';
 import { asWindowsEntry, windowsSymlinkRefused, windowsTopEntries } from './windows-layer.js';
 
@@ -265,7 +265,7 @@ export async function hashTar(cfg: LayerConfig, signal: AbortSignal): Promise<{ 
     const t = turn.after(0);
     if (t) await t;
   });
-  feed(END_OF_ARCHIVE);
+  feed(endOfArchive());
   return { diffId: `sha256:${hash.digest('hex')}`, uncompressedSize: bytes, entries };
 }
 
@@ -472,7 +472,7 @@ async function writeTar(cfg: LayerConfig, signal: AbortSignal, w: BlockWriter, s
     const t = turn.after(0);
     return wait && t ? wait.then(() => t) : (wait ?? t);
   });
-  const p = w.zeros(END_OF_ARCHIVE.length);
+  const p = w.zeros(END_OF_ARCHIVE_SIZE);
   if (p) await p;
 }
 

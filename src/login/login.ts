@@ -11,7 +11,7 @@
  */
 import { eraseCredentialReport, loginsElsewhere, openLoginStore } from '../auth/credential-store.js';
 import type { Credential } from '../auth/credentials.js';
-import { AuthError, InvalidReferenceError, UsageError } from '../errors.js';
+import { AuthError, InvalidReferenceError, rejectsTyped, UsageError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { splitAuthKey } from '../auth/registry-host.js';
 import { HttpRegistryClient } from '../registry/client.js';
@@ -81,6 +81,11 @@ function storeOptions(opts: Pick<ConnectionOptions, 'env' | 'homeDir' | 'credent
  * containers auth file. Throws AuthError when the registry refuses them; then nothing is stored.
  */
 export async function login(given: LoginOptions): Promise<LoginResult> {
+  return rejectsTyped(() => loginUntyped(given));
+}
+
+/** login() itself; its failures as they come (rejectsTyped makes each a RegpushError). */
+async function loginUntyped(given: LoginOptions): Promise<LoginResult> {
   checkOptions('login()', given, LOGIN_SHAPE);
   checkConnectionRanges(given, optionPaths('login()').about);
   const opts = anchorPaths(given); // relative paths (TLS files, env's path variables) taken in the `cwd` option
@@ -135,6 +140,11 @@ export async function login(given: LoginOptions): Promise<LoginResult> {
  * where earlier versions stored it).
  */
 export async function logout(given: LogoutOptions): Promise<LogoutResult> {
+  return rejectsTyped(() => logoutUntyped(given));
+}
+
+/** logout() itself; its failures as they come (rejectsTyped makes each a RegpushError). */
+async function logoutUntyped(given: LogoutOptions): Promise<LogoutResult> {
   checkOptions('logout()', given, LOGOUT_SHAPE);
   const opts = anchorPaths(given); // a relative REGISTRY_AUTH_FILE or DOCKER_CONFIG taken in the `cwd` option
   const { registry, namespace, name } = loginTarget(opts.registry);

@@ -6,7 +6,7 @@
  * tag, untag, delete) is the client's headManifest, which falls back on the GET where a registry
  * refuses HEAD (registry/manifests.ts).
  */
-import { AuthError, InvalidReferenceError, NotFoundError, PartialFailureError, RegpushError, UnsupportedError, UsageError } from '../errors.js';
+import { AuthError, InvalidReferenceError, NotFoundError, PartialFailureError, RegpushError, rejectsTyped, UnsupportedError, UsageError } from '../errors.js';
 import { isValidDigest } from '../image/digest.js';
 import { artifactTypeOf, parseManifest } from '../image/manifest.js';
 import { isImageConfigMediaType } from '../image/mediatypes.js';
@@ -120,6 +120,11 @@ function notFound(ref: ImageReference, names: ConnectionNames): NotFoundError {
 
 /** Every tag of a repository, following Link pagination. Credentials: the `from` role. */
 export async function listTags(repository: string | ImageReference, opts: ListTagsOptions = {}): Promise<TagList> {
+  return rejectsTyped(() => listTagsUntyped(repository, opts));
+}
+
+/** listTags() itself; its failures as they come (rejectsTyped makes each a RegpushError). */
+async function listTagsUntyped(repository: string | ImageReference, opts: ListTagsOptions): Promise<TagList> {
   checkArgument('listTags()', 'repository', repository, REFERENCE_ARGUMENT);
   checkOptions('listTags()', opts, LIST_TAGS_SHAPE);
   checkConnectionRanges(opts, optionPaths('listTags()').about);
@@ -158,6 +163,11 @@ export function checkPageSize(given: number | undefined, name: string): number {
  * A registry without a catalog (Docker Hub, GHCR, ECR, GAR answer 404) is E_UNSUPPORTED.
  */
 export async function listRepositories(registry: string, opts: ListTagsOptions = {}): Promise<RepositoryList> {
+  return rejectsTyped(() => listRepositoriesUntyped(registry, opts));
+}
+
+/** listRepositories() itself; its failures as they come (rejectsTyped makes each a RegpushError). */
+async function listRepositoriesUntyped(registry: string, opts: ListTagsOptions): Promise<RepositoryList> {
   checkArgument('listRepositories()', 'registry', registry, 'string');
   checkOptions('listRepositories()', opts, LIST_TAGS_SHAPE);
   checkConnectionRanges(opts, optionPaths('listRepositories()').about);
@@ -201,6 +211,11 @@ function scopeRefused(err: AuthError): boolean {
  * and the digest is computed from the bytes. Credentials: the `from` role.
  */
 export async function digestOf(reference: string | ImageReference, opts: DigestOptions = {}): Promise<DigestResult> {
+  return rejectsTyped(() => digestOfUntyped(reference, opts));
+}
+
+/** digestOf() itself; its failures as they come (rejectsTyped makes each a RegpushError). */
+async function digestOfUntyped(reference: string | ImageReference, opts: DigestOptions): Promise<DigestResult> {
   checkArgument('digestOf()', 'reference', reference, REFERENCE_ARGUMENT);
   checkOptions('digestOf()', opts, DIGEST_SHAPE);
   checkConnectionRanges(opts, optionPaths('digestOf()').about);
@@ -270,6 +285,11 @@ function digestResult(ref: ImageReference, digest: string, mediaType: string | u
  * one's own error. Credentials: the `to` role (pull and push).
  */
 export async function tagImage(reference: string | ImageReference, newTags: string[], opts: ManageOptions = {}): Promise<TagImageResult> {
+  return rejectsTyped(() => tagImageUntyped(reference, newTags, opts));
+}
+
+/** tagImage() itself; its failures as they come (rejectsTyped makes each a RegpushError). */
+async function tagImageUntyped(reference: string | ImageReference, newTags: string[], opts: ManageOptions): Promise<TagImageResult> {
   checkArgument('tagImage()', 'reference', reference, REFERENCE_ARGUMENT);
   checkArgument('tagImage()', 'newTags', newTags, STRINGS);
   checkOptions('tagImage()', opts, MANAGE_SHAPE);
@@ -337,7 +357,7 @@ export async function tagImage(reference: string | ImageReference, newTags: stri
  * delete's scope (deleteScopeActions).
  */
 export async function untagImage(reference: string | ImageReference, opts: UntagOptions = {}): Promise<UntagResult> {
-  return untagImageAs(reference, opts, UNTAG_NAMES);
+  return rejectsTyped(() => untagImageAs(reference, opts, UNTAG_NAMES));
 }
 
 /** Whether reference text names a tag itself: a ":" in its last path component, before any "@" (a registry's ":port" comes before a "/"). */
@@ -428,7 +448,7 @@ async function untagRefused(client: RegistryClient, ref: ImageReference, refusal
  * Quay, see deleteScopeActions in registry/quirks.ts).
  */
 export async function deleteImage(reference: string | ImageReference, opts: DeleteOptions = {}): Promise<DeleteResult> {
-  return deleteImageAs(reference, opts, DELETE_NAMES);
+  return rejectsTyped(() => deleteImageAs(reference, opts, DELETE_NAMES));
 }
 
 /** What deleteImage()'s messages call its options: their paths (`force: true`). */

@@ -181,6 +181,7 @@ async function layerTo(
   const from = holders.find((h) => h.ref.registry === t.ref.registry);
   events.start(job.label, from ? 'mounted' : 'uploaded', known.size, t);
   if (from) {
+    // A mount is only a shortcut: any failure sends the layer instead, whose requests meet (and report) an abort or a refusal again.
     const m = await t.ep.client.mountBlob(t.ep.repo, known.digest, from.ep.repo).catch(() => undefined);
     if (m?.mounted) return done(known, 'mounted');
     // Cancelled through the run's count, so a cancel the registry refuses is named with the others.

@@ -89,12 +89,14 @@ const PUSH_NAMES = optionPaths('push()');
  * @internal Not part of the library: left out of the published declarations (stripInternal).
  */
 export async function pushAs(given: PushOptions, names: OptionNames): Promise<PushResult> {
-  // Plain-JS callers first: a wrong type would otherwise be misread by the checks that follow.
-  checkOptions('push()', given, PUSH_SHAPE);
   // The caller's callbacks go through one guard (callbacks.ts): a throw there stops the push, and
-  // the push rejects with that error.
+  // the push rejects with that error; any other failure, the checks' included, is a RegpushError.
   const callbacks = new CallerCallbacks();
-  return callbacks.around(() => pushChecked({ ...given, events: callbacks.guard(given.events, PUSH_EVENTS) }, callbacks, names));
+  return callbacks.around(() => {
+    // Plain-JS callers first: a wrong type would otherwise be misread by the checks that follow.
+    checkOptions('push()', given, PUSH_SHAPE);
+    return pushChecked({ ...given, events: callbacks.guard(given.events, PUSH_EVENTS) }, callbacks, names);
+  });
 }
 
 /** The callbacks push() calls (PUSH_SHAPE's `events`). */

@@ -1,5 +1,5 @@
 /** Resolving the base image: the manifest(s) and config(s) the new image is built on. */
-import { NotFoundError, ProtocolError, UnsupportedError } from '../errors.js';
+import { InternalError, NotFoundError, ProtocolError, UnsupportedError } from '../errors.js';
 import { CONFIG_CAP } from '../http/response.js';
 import { checkDiffIds, configPlatform, parseConfig, scratchConfig } from '../image/config.js';
 import pLimit from 'p-limit';
@@ -67,7 +67,7 @@ export async function resolveBase(client: RegistryClient, ref: ImageReference, p
   const images = await Promise.all(
     children.map((d) =>
       limit(async () => {
-        if (failed) throw new Error('stopped'); // never seen: Promise.all already rejected with the first failure
+        if (failed) throw new InternalError('stopped'); // never seen: Promise.all already rejected with the first failure
         try {
           const m = await client.getManifest(ref.repository, d.digest);
           budget.child();

@@ -16,7 +16,7 @@
  */
 import type { LayerResult } from '../layer/index.js';
 import { CONFIG_CAP } from '../http/response.js';
-import { NotFoundError } from '../errors.js';
+import { NotFoundError, ProtocolError } from '../errors.js';
 import { parseManifest } from '../image/manifest.js';
 import { baseMediaType, MediaType } from '../image/mediatypes.js';
 import { imagePlatforms, platformMatches } from '../image/platform.js';
@@ -142,7 +142,7 @@ export async function findReusableLayers(
         children.map(async (d) => {
           const m = await target.client.getManifest(target.repo, d.digest);
           const p = parseManifest(m.bytes, m.mediaType);
-          if (p.kind !== 'image') throw new Error(`${d.digest} is not an image manifest`);
+          if (p.kind !== 'image') throw new ProtocolError(`index ${top.digest} lists ${d.digest}, which is not an image manifest`);
           return p.manifest;
         }),
       );

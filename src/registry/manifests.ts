@@ -20,14 +20,14 @@ import type { TagsSeen } from './tags-seen.js';
  * instead, as crane's Digest does ("HEAD request failed, falling back on GET"). 401, 403 and 404
  * keep their meaning: the GET would be refused, or find nothing, the same way.
  */
-const HEAD_REFUSED = new Set([400, 405, 501]);
+const HEAD_REFUSED: ReadonlySet<number> = new Set([400, 405, 501]);
 /**
  * The refusals that say the method itself is not served (405 Method Not Allowed, 501 Not
  * Implemented): the rest of the run GETs at once. A 400 may be about the one request (an odd
  * reference), so it falls back for that lookup only: taken for the whole run, every later HEAD
  * would be a GET, which Docker Hub counts as a pull (the tag checks, the rate gate's polling).
  */
-const HEAD_NOT_SERVED = new Set([405, 501]);
+const HEAD_NOT_SERVED: ReadonlySet<number> = new Set([405, 501]);
 
 export class Manifests {
   /** This registry does not serve manifest HEADs (HEAD_NOT_SERVED): later lookups GET at once. */

@@ -77,7 +77,8 @@ export const KNOWN_QUIRKS: readonly KnownQuirk[] = [
     host: /\.azurecr\.(io|cn|us)$/,
     behaviour: 'strict Content-Range format on chunks ("<start>-<end>", no "bytes " prefix)',
     handledIn: 'RegistryClient.patchUpload always sends that form',
-    source: 'dotnet/sdk (comments on chunked uploads to ACR)',
+    // The .NET SDK's typed header sent `bytes 0-84521/*`, which ACR refused: "the Content-Range header format is invalid".
+    source: 'dotnet/sdk-container-builds#258',
   },
   {
     registry: 'Aliyun ACR',

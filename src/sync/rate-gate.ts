@@ -348,18 +348,32 @@ export class RateGate {
     this.opts.events?.waiting?.(source.registry, remaining, min);
     const holding = underWay ? 'holding the manifest reads of the images under way' : 'not starting new images';
     this.logger.warn(`${source.registry}: ratelimit-remaining is ${remaining}, ${where()}; ${holding}${maxWait ? ` (waiting up to ${Math.round(maxWait / 1000)} s)` : ''}`);
+    // The latest poll's failure (a poll that answers clears it): named if the wait runs out.
+    let pollFailed: RegpushError | undefined;
     for (;;) {
       const left = deadline - performance.now();
       if (left <= 0) {
         throw new TooManyRequestsError(
-          `${source.registry}: ratelimit-remaining stayed ${where()} (last ${remaining})${maxWait ? ` for ${Math.round(maxWait / 1000)} s (${this.names.name('maxWaitMs')})` : ''}; stopped ${underWay ? `${formatReference(source)} part-way` : `before ${formatReference(source)}`}; a re-run copies what is missing`,
+          `${source.registry}: ratelimit-remaining stayed ${where()} (last ${remaining})${maxWait ? ` for ${Math.round(maxWait / 1000)} s (${this.names.name('maxWaitMs')})` : ''}; stopped ${underWay ? `${formatReference(source)} part-way` : `before ${formatReference(source)}`}; a re-run copies what is missing${pollFailed ? `; the count could not be read again: ${pollFailed.message} [${pollFailed.code}]` : ''}`,
           // gateStopped: refused here, not by the registry (not an outage: outage.ts).
-          { details: { registry: source.registry, remaining, gateStopped: true } },
+          { details: { registry: source.registry, remaining, gateStopped: true }, ...(pollFailed ? { cause: pollFailed } : {}) },
         );
       }
       await pause(Math.min(poll, left), this.run.signal);
       if (needNow() === undefined) return;
-      await this.run.source(source).client.headManifest(source.repository, manifestRef(source)).catch(() => undefined);
+      try {
+        await this.run.source(source).client.headManifest(source.repository, manifestRef(source));
+        pollFailed = undefined;
+      } catch (err) {
+        // An abort, or credentials refused, does not pass by waiting: it ends the wait now, as
+        // itself. Anything else (the registry down for a while, a 5xx, a connection lost) may pass
+        // before the deadline, so the polls go on; if the wait runs out, its line names the last
+        // such failure, which is then why the count was never seen to rise.
+        const e = asRegpushError(err);
+        if (e.code === 'E_ABORTED' || e.code === 'E_AUTH' || e.code === 'E_DENIED') throw err;
+        pollFailed = e;
+        this.logger.debug(`${source.registry}: polling ratelimit-remaining failed: ${e.message} [${e.code}]`);
+      }
       remaining = this.remaining(key) ?? remaining;
       const now = needNow();
       if (now === undefined) return;

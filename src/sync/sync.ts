@@ -96,22 +96,24 @@ const SYNC_NAMES = optionPaths('sync()', { platform: 'platforms' });
  * @internal Not part of the library: left out of the published declarations (stripInternal).
  */
 export async function syncAs(given: SyncOptions, names: OptionNames): Promise<SyncResult> {
-  // A sync file's content given as it is written: said as such, rather than as the first of its
-  // keys the shape does not know.
-  const raw = rawSyncSpec((given as { spec?: unknown } | undefined)?.spec);
-  if (raw !== undefined) {
-    throw new UsageError(
-      `sync(): spec is a sync file's content as written (${raw}): spec must be what parseSyncFile(text, fileName) returns, which checks each entry and applies the defaults; for content held as an object, parseSyncFile(JSON.stringify(content), "sync.json")`,
-    );
-  }
-  checkOptions('sync()', given, SYNC_SHAPE);
-  // The shape alone let a hand-built spec through that syncs nothing or writes to malformed targets.
-  given = { ...given, spec: checkSpecValues(given.spec, names.about('spec')) };
   // The caller's callbacks go through one guard (transfer/callbacks.ts): a throw there stops the
-  // sync, and the sync rejects with that error.
-  const anchored = anchorPaths(given); // relative paths (TLS files, env's path variables) taken in the `cwd` option
+  // sync, and the sync rejects with that error; any other failure, the checks' included, is a RegpushError.
   const callbacks = new CallerCallbacks();
-  return callbacks.around(() => syncChecked({ ...anchored, events: callbacks.guard(given.events, SYNC_EVENTS) }, callbacks, names));
+  return callbacks.around(() => {
+    // A sync file's content given as it is written: said as such, rather than as the first of its
+    // keys the shape does not know.
+    const raw = rawSyncSpec((given as { spec?: unknown } | undefined)?.spec);
+    if (raw !== undefined) {
+      throw new UsageError(
+        `sync(): spec is a sync file's content as written (${raw}): spec must be what parseSyncFile(text, fileName) returns, which checks each entry and applies the defaults; for content held as an object, parseSyncFile(JSON.stringify(content), "sync.json")`,
+      );
+    }
+    checkOptions('sync()', given, SYNC_SHAPE);
+    // The shape alone let a hand-built spec through that syncs nothing or writes to malformed targets.
+    given = { ...given, spec: checkSpecValues(given.spec, names.about('spec')) };
+    const anchored = anchorPaths(given); // relative paths (TLS files, env's path variables) taken in the `cwd` option
+    return syncChecked({ ...anchored, events: callbacks.guard(given.events, SYNC_EVENTS) }, callbacks, names);
+  });
 }
 
 /** The callbacks sync() calls (SYNC_SHAPE's `events`; `close` is the CLI's, which calls it itself). */

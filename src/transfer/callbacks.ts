@@ -7,8 +7,10 @@
  * chain it would set one target aside as if that target had failed. Through the guard, the first
  * throw (or rejection, for an async callback) stops the run — every request is cancelled, so no tag
  * is written after it — and the operation rejects with the caller's own error, unchanged. No
- * callback is called after it.
+ * callback is called after it. Every other failure of the operation is a RegpushError (around()).
  */
+
+import { asRegpushError } from '../errors.js';
 
 /** A caller's error, kept as thrown (it may be anything, `undefined` included). */
 interface Thrown {
@@ -49,13 +51,15 @@ export class CallerCallbacks {
   /**
    * Runs the operation's body: it rejects with the caller's error where a callback threw (whatever
    * failure the stop caused further down), and so does a body that ended well after such a throw.
+   * Any other failure is a RegpushError (asRegpushError: a stray error is E_INTERNAL, as itself the
+   * `cause`), so a library caller can tell its own callback's error from regpush's by `instanceof`.
    */
   async around<T>(body: () => Promise<T>): Promise<T> {
     let result: T;
     try {
       result = await body();
     } catch (err) {
-      throw this.thrown ? this.thrown.error : err;
+      throw this.thrown ? this.thrown.error : asRegpushError(err);
     }
     if (this.thrown) throw this.thrown.error;
     return result;

@@ -157,6 +157,7 @@ export async function copyImage(set: TargetSet, source: RepoEndpoint, ref: strin
   // way leaves nothing to write.
   const topHeld = async (top: ManifestNode): Promise<boolean> => {
     const ask = set.live.filter((t) => !outcome.unchanged.has(t));
+    // A target whose heads failed is read for (not held); its failure, abort and refusal included, is reported where set.each awaits those heads.
     const there = await Promise.all(ask.map((t) => heldEverywhere(t, opts.tags ?? t.tags, top.digest, headsAt(t)).catch(() => undefined)));
     return there.every(Boolean);
   };
@@ -297,7 +298,7 @@ async function subsetHeld(t: TransferTarget, tags: readonly string[], source: st
     const wrong = await notThePlatform(t.ep.client, t.ep.repo, p.manifest, platforms, `${t.ref.registry}/${t.ref.repository}@${digest}`);
     return wrong ? undefined : there;
   };
-  return look().catch(() => undefined);
+  return look().catch(() => undefined); // see above: the copy goes on without the record and meets what is wrong itself
 }
 
 /** --no-clobber (`noClobber`: what the caller called it): a tag that exists and points elsewhere sets its target aside before any write. */
@@ -539,6 +540,7 @@ async function copiedChildren(source: RepoEndpoint, outcome: ImageCopyOutcome, o
   // A HEAD without a Content-Type says nothing: the GET tells.
   if (outcome.mediaType && !isIndexMediaType(outcome.mediaType)) return [];
   if (holder && !outcome.top) {
+    // Either read failing at the target falls back on the source's read below, which reports an abort or a refusal of its own.
     const held = outcome.heldTop ?? (await holder.ep.client.getManifest(holder.ep.repo, outcome.sourceDigest).catch(() => undefined));
     const there = held && (await indexChildren(holder.ep.client, holder.ep.repo, outcome.sourceDigest, held).catch(() => undefined));
     if (there) {

@@ -746,7 +746,7 @@ function blobsNamed(m: ManifestToWrite): Set<string> | undefined {
 }
 
 /** A manifest PUT's refusals that a check of the blobs taken on a 201's word may clear (TargetSet.putManifest). */
-const RECHECKED_CODES = new Set(['MANIFEST_BLOB_UNKNOWN', 'DIGEST_INVALID']);
+const RECHECKED_CODES: ReadonlySet<string> = new Set(['MANIFEST_BLOB_UNKNOWN', 'DIGEST_INVALID']);
 
 /**
  * planBlob, where a mount of the blob was sent with the HEAD (startEarly): a HEAD that fails is

@@ -86,7 +86,7 @@ export interface UploadOutcome {
 }
 
 /** Statuses with which a registry says "not this way" to an upload method. */
-const REFUSALS = new Set([400, 405, 411, 413, 415, 416, 501]);
+const REFUSALS: ReadonlySet<number> = new Set([400, 405, 411, 413, 415, 416, 501]);
 
 /** True when `err` is a registry refusing the upload method (not a digest error, not auth, not a transient failure). */
 export function isUploadRefusal(err: unknown): boolean {
@@ -284,6 +284,7 @@ async function sendWith(
 async function landedAnyway(client: RegistryClient, repo: string, digest: string, size: number | undefined, err: unknown): Promise<false> {
   const codes = err instanceof RegpushError && err.details.status === 404 ? err.details.registryCodes : undefined;
   const gone = codes?.includes('BLOB_UPLOAD_UNKNOWN') === true || codes?.includes('BLOB_UPLOAD_INVALID') === true;
+  // A HEAD that fails (an abort or a refusal included) proves nothing landed: the PUT's own error stands, the run's abort reported over it.
   if (!gone || !(await holdsBlob(client, repo, digest, size).catch(() => false))) throw err;
   return false;
 }

@@ -1193,6 +1193,16 @@ describe('the auth file written by root', () => {
     await storeCredential('ghcr.io', { username: 'u', password: 'p' }, { env: {}, homeDir: fresh });
     assert.equal((await fs.stat(dockerConfig(fresh))).uid, 0);
   });
+
+  it('takes the writer\'s uid from the injected `system`, as the lookup does (credentialFiles): a writer it says is not root hands no file over', async (t) => {
+    if (process.getuid?.() !== 0) return t.skip('needs root to own a file as another user');
+    const home = await tempHome();
+    await writeJson(dockerConfig(home), { auths: { 'quay.io': { auth: b64('q:keep') } } });
+    await fs.chown(dockerConfig(home), 1234, 2345);
+    await storeCredential('ghcr.io', { username: 'u', password: 'p' }, { env: {}, homeDir: home, system: { uid: 1000 } });
+    const st = await fs.stat(dockerConfig(home));
+    assert.deepEqual([st.uid, st.gid], [0, 0], 'written as the process writes it, no chown');
+  });
 });
 
 describe('the auth file behind a symlink', () => {

@@ -187,8 +187,8 @@ describe('scopes', () => {
   it('repositoryScope sorts and de-duplicates actions', () => {
     assert.equal(repositoryScope('library/ubuntu', ['push', 'pull', 'push']), 'repository:library/ubuntu:pull,push');
     assert.equal(repositoryScope('a', ['pull', '*']), 'repository:a:*');
-    assert.throws(() => repositoryScope('', ['pull']), { name: 'TypeError', message: /empty repository name/ });
-    assert.throws(() => repositoryScope('a', []), { name: 'TypeError', message: /no actions/ });
+    assert.throws(() => repositoryScope('', ['pull']), { name: 'InternalError', code: 'E_INTERNAL', message: /empty repository name/ });
+    assert.throws(() => repositoryScope('a', []), { name: 'InternalError', code: 'E_INTERNAL', message: /no actions/ });
   });
 
   it('parseScope splits at the first and last colon (names may hold host:port)', () => {

@@ -139,11 +139,11 @@ test('multi-platform images: each counts one pull per manifest it reads (index a
   assert.equal(err.details?.result?.totals.copied, 5);
 });
 
-test('a count known before any image pulled (with the tag list, then its HEAD) holds the first image\'s pull too', async () => {
+/** A source whose tag list says 3 pulls are left (below a reserve of 5), so the gate waits before the first image. */
+async function heldBelowReserve() {
   const src = await fake({ rateLimit: { limit: 100, remaining: 3 } });
   const dst = await fake();
   src.seedImage('svc1', { tags: ['1'] });
-  // A registry that sends its count with every answer, the tag list included: 3 left, 5 to keep.
   src.fault({ kind: 'tags' }, {
     kind: 'respond',
     respond: (_req, _body, res) => {
@@ -152,6 +152,11 @@ test('a count known before any image pulled (with the tag list, then its HEAD) h
     },
   });
   const spec = parseSyncFile(['images:', `  - { source: "${src.host}/svc1", tags: all, targets: ["${dst.host}/mirror"] }`, ''].join('\n'), 'sync.yaml');
+  return { src, dst, spec };
+}
+
+test('a count known before any image pulled (with the tag list, then its HEAD) holds the first image\'s pull too', async () => {
+  const { src, dst, spec } = await heldBelowReserve();
   const err = await sync({ spec, images: 2, minRateLimit: 5, ...fakeLibraryOptions(src, dst) } as SyncOpts).then(
     () => undefined,
     (e: { code?: string; message?: string }) => e,
@@ -420,4 +425,53 @@ test('an image that ends while its first pull, let through, waits for an --image
   assert.deepEqual(ended, ['p:1', 'a:1', 'c:1', 'd:1']);
   assert.equal(err.details!.result!.totals.copied, 2, 'c and d copied; p up to date');
   assert.equal(hub.count({ kind: 'manifest', method: 'GET', repo: 'a' }), 0, 'no pull for the image that had ended');
+});
+
+test('--max-wait: a poll of the count that fails (the registry down) is retried at the next poll, and the wait\'s final line names the last failure, not only the count', { timeout: 15_000 }, async () => {
+  const { src, dst, spec } = await heldBelowReserve();
+  // Every poll (a HEAD of the image's manifest, after the image's own first one) meets a registry that is down.
+  let heads = 0;
+  src.fault({ kind: 'manifest', method: 'HEAD', when: () => ++heads > 1 }, { kind: 'status', status: 503, message: 'registry under maintenance', retryAfter: 0 });
+  const debug: string[] = [];
+  const err = await sync({ spec, images: 2, minRateLimit: 5, maxWaitMs: 300, rateLimitPollMs: 20, retries: 0, ...fakeLibraryOptions(src, dst), logger: { debug: (m: string) => void debug.push(m), info() {}, warn() {} } } as SyncOpts).then(
+    () => undefined,
+    (e: { code?: string; message?: string; cause?: { code?: string } }) => e,
+  );
+  assert.equal(err?.code, 'E_TOO_MANY_REQUESTS', String(err?.message));
+  assert.match(err.message!, /ratelimit-remaining stayed below minRateLimit \(5\) \(last 3\) for 0 s \(maxWaitMs\); stopped before .*; the count could not be read again: .*503.* \[E_REGISTRY\]$/);
+  assert.equal(err.cause?.code, 'E_REGISTRY');
+  assert.ok(src.count({ kind: 'manifest', method: 'HEAD' }) >= 2, 'it kept polling');
+  assert.ok(debug.some((l) => /polling ratelimit-remaining failed: .*\[E_REGISTRY\]/.test(l)), `each failed poll at debug: ${debug.join(' | ')}`);
+  assert.equal(src.count({ kind: 'manifest', method: 'GET' }), 0, 'no pull spent below the reserve');
+});
+
+test('--max-wait: a poll refused for its credentials (or an abort) ends the wait at once with that error, not E_TOO_MANY_REQUESTS once --max-wait has passed', { timeout: 15_000 }, async () => {
+  for (const [status, code] of [
+    [401, 'E_AUTH'],
+    [403, 'E_DENIED'],
+  ] as const) {
+    const { src, dst, spec } = await heldBelowReserve();
+    let heads = 0;
+    src.fault({ kind: 'manifest', method: 'HEAD', when: () => ++heads > 1 }, { kind: 'status', status, code: status === 401 ? 'UNAUTHORIZED' : 'DENIED', retryAfter: 0 });
+    const t0 = performance.now();
+    const err = await sync({ spec, images: 2, minRateLimit: 5, maxWaitMs: 60_000, rateLimitPollMs: 20, retries: 0, ...fakeLibraryOptions(src, dst), logger: { debug() {}, info() {}, warn() {} } } as SyncOpts).then(
+      () => undefined,
+      (e: { code?: string; message?: string }) => e,
+    );
+    assert.equal(err?.code, code, String(err?.message));
+    assert.ok(performance.now() - t0 < 5_000, 'it did not wait out --max-wait');
+    assert.equal(src.count({ kind: 'manifest', method: 'GET' }), 0, 'no pull spent below the reserve');
+  }
+  // An abort while it waits: E_ABORTED, at once.
+  const { src, dst, spec } = await heldBelowReserve();
+  const ac = new AbortController();
+  let heads = 0;
+  src.fault({ kind: 'manifest', method: 'HEAD', when: () => ++heads > 1 }, { kind: 'respond', respond: () => ac.abort() });
+  const t0 = performance.now();
+  const err = await sync({ spec, images: 2, minRateLimit: 5, maxWaitMs: 60_000, rateLimitPollMs: 20, retries: 0, signal: ac.signal, ...fakeLibraryOptions(src, dst), logger: { debug() {}, info() {}, warn() {} } } as SyncOpts).then(
+    () => undefined,
+    (e: { code?: string; message?: string }) => e,
+  );
+  assert.equal(err?.code, 'E_ABORTED', String(err?.message));
+  assert.ok(performance.now() - t0 < 5_000, 'it did not wait out --max-wait');
 });
