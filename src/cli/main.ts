@@ -149,7 +149,11 @@ function checkNegatedValues(argv: string[]): void {
 
 /** Formats an error as the one line the CLI prints, scrubbed of the run's secrets. */
 export function errorLine(err: unknown, secrets: SecretSet = new SecretSet()): string {
-  if (err instanceof RegpushError) return `regpush: error: ${printable(secrets.scrub(withHint(err.message.split('\n')[0] ?? '', err)))} [${err.code}]`;
+  // A bug says so, whether it reached here typed (the library wraps stray errors as E_INTERNAL) or not.
+  if (err instanceof RegpushError) {
+    const kind = err.code === 'E_INTERNAL' ? 'internal error' : 'error';
+    return `regpush: ${kind}: ${printable(secrets.scrub(withHint(err.message.split('\n')[0] ?? '', err)))} [${err.code}]`;
+  }
   const msg = err instanceof Error ? err.message : String(err);
   return `regpush: internal error: ${printable(secrets.scrub(msg.split('\n')[0] ?? ''))} [E_INTERNAL]`;
 }
