@@ -5,7 +5,7 @@
  */
 import { InvalidReferenceError } from '../errors.js';
 import { connectionOptionNames, type ConnectionNames } from '../options-check.js';
-import { HOST, NAME_TOTAL_LENGTH_MAX, PATH_COMPONENT, digestProblem, tagProblem } from './grammar.js';
+import { HOST, NAME_TOTAL_LENGTH_MAX, PATH_COMPONENT, digestProblem, hostProblem, tagProblem } from './grammar.js';
 import { DOCKER_HUB, canonicalRegistry, isLoopbackHost } from './registry.js';
 
 /** A parsed, normalised image reference. */
@@ -156,13 +156,8 @@ function splitHost(input: string, name: string): { registry: string; path: strin
     }
     return { registry: DOCKER_HUB, path: name };
   }
-  const m = HOST.exec(first);
-  if (!m) fail(input, `invalid registry host "${first}"`);
-  const port = m[1];
-  if (port !== undefined) {
-    const n = Number(port);
-    if (n < 1 || n > 65535) fail(input, `registry port ${port} is out of range (1-65535)`);
-  }
+  const problem = hostProblem(first);
+  if (problem) fail(input, problem);
   return { registry: canonicalRegistry(first), path: name.slice(slash + 1) };
 }
 

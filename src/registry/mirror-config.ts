@@ -16,7 +16,7 @@
  */
 import { MirrorConfigError, UsageError } from '../errors.js';
 import { connectionOptionNames, described, type ConnectionNames } from '../options-check.js';
-import { HOST } from '../ref/grammar.js';
+import { HOST, hostProblem } from '../ref/grammar.js';
 import { bracketBareIpv6, canonicalRegistry, DOCKER_HUB, inCidr } from '../ref/registry.js';
 import { parseToml, type TomlTable, type TomlValue } from './toml.js';
 
@@ -99,7 +99,7 @@ export function parseMirrorLocation(value: string): { registry: string; path: st
   const slash = s.indexOf('/');
   const host = slash < 0 ? s : s.slice(0, slash);
   const rest = slash < 0 ? '' : s.slice(slash + 1);
-  if (!HOST.test(host)) return undefined;
+  if (hostProblem(host)) return undefined;
   if (api) {
     // URL path segments, no empty ones, nothing a URL would have to escape.
     if (rest && !/^[A-Za-z0-9._~-]+(?:\/[A-Za-z0-9._~-]+)*$/.test(rest)) return undefined;
