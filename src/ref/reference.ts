@@ -4,6 +4,7 @@
  * what it means to `docker pull`. Pure: no I/O, no globals.
  */
 import { InvalidReferenceError } from '../errors.js';
+import { redactUrl } from '../redact.js';
 import { connectionOptionNames, type ConnectionNames } from '../options-check.js';
 import { HOST, NAME_TOTAL_LENGTH_MAX, PATH_COMPONENT, digestProblem, hostProblem, tagProblem } from './grammar.js';
 import { DOCKER_HUB, canonicalRegistry, isLoopbackHost } from './registry.js';
@@ -20,9 +21,12 @@ export interface ImageReference {
   digest?: string;
 }
 
-/** Throws the one error type of this module, always quoting the input so the user sees what was wrong. */
+/**
+ * Throws the one error type of this module, always quoting the input so the user sees what was
+ * wrong; a URL's userinfo (`https://user:password@host/app`) is quoted as `***`, as a password.
+ */
 function fail(input: string, problem: string): never {
-  throw new InvalidReferenceError(`invalid image reference ${JSON.stringify(input)}: ${problem}`);
+  throw new InvalidReferenceError(`invalid image reference ${JSON.stringify(redactUrl(input))}: ${problem}`);
 }
 
 /**
