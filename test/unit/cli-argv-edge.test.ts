@@ -150,6 +150,20 @@ test('a number flag given a word is a usage error naming the flag (was "got NaN"
   usage(await run(['tags', '--page-size', 'x', '127.0.0.1:1/a']), /--page-size needs a number/);
 });
 
+test('a number flag given a blank value or none is a usage error (yargs read "" as 0: --gzip-level "$UNSET" stored the layer uncompressed, --retries "$UNSET" ran without retries)', async () => {
+  usage(await run(['copy', '--retries', '', SRC, DST]), /^regpush: error: --retries needs a number \(got an empty value\)/);
+  usage(await run(['copy', '--retries=', SRC, DST]), /--retries needs a number \(got an empty value\)/);
+  usage(await run(['copy', '--jobs= ', SRC, DST]), /--jobs needs a number \(got an empty value\)/);
+  usage(await run(['push', '--gzip-level', '', '--from', SRC, '--to', DST, '--app', '/nonexistent-app']), /--gzip-level needs a number/);
+  usage(await run(['tags', '--page-size', '', '127.0.0.1:1/a']), /--page-size needs a number/);
+  usage(await run(['sync', '--images', '', 'sync.yaml']), /--images needs a number/);
+  // No value at all: last on the line, or before another flag (yargs dropped the flag).
+  usage(await run(['copy', SRC, DST, '--retries']), /--retries needs a number \(got none\)/);
+  usage(await run(['copy', '--retries', '--jobs', '2', SRC, DST]), /--retries needs a number \(got none\)/);
+  // A negative number is a value (refused by its own range check), and after "--" nothing is a flag.
+  usage(await run(['copy', '--retries', '-1', SRC, DST]), /--retries must be a whole number from 0 to 20 \(got -1\)/);
+});
+
 test('push --env with a malformed ${…} is refused before any request, as a value without "=" is (was found only once the configs were composed, after the base and target were contacted)', async () => {
   for (const env of ['A=${B', 'A=${1}', 'A=${B:?unset}']) {
     const r = await run(['push', '--retries', '0', '--from', SRC, '--env', env, '--to', DST]);
