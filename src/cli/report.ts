@@ -7,7 +7,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { CopyResult } from '../copy/options.js';
 import type { SyncResult } from '../sync/options.js';
-import { InputError } from '../errors.js';
+import { InputError, UsageError } from '../errors.js';
 import type { PushResult } from '../push/options.js';
 import { VERSION } from '../version.js';
 
@@ -58,6 +58,15 @@ export function copyReport(r: CopyResult, clock: RunClock): Record<string, unkno
 /** The versioned JSON report of sync (also printed for a partial failure). */
 export function syncReport(r: SyncResult, clock: RunClock): Record<string, unknown> {
   return { ...envelope('sync', clock), ...r };
+}
+
+/**
+ * The check of a `--digest-file` value: a blank one is refused before any request. It was taken
+ * for no file, so `--digest-file "$OUT"` with OUT unset pushed, wrote nothing and exited 0, and
+ * the step that reads the file failed instead.
+ */
+export function checkDigestFileFlag(value: unknown): void {
+  if (typeof value === 'string' && value.trim() === '') throw new UsageError('--digest-file needs a file name (got an empty value)');
 }
 
 /** `--digest-file PATH`: writes "sha256:…\n" (the one file a push or copy writes, and only when asked; login writes the Docker config). */

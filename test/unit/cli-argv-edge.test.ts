@@ -164,6 +164,11 @@ test('a number flag given a blank value or none is a usage error (yargs read "" 
   usage(await run(['copy', '--retries', '-1', SRC, DST]), /--retries must be a whole number from 0 to 20 \(got -1\)/);
 });
 
+test('a blank --digest-file is refused before any request (it was taken for none: the image was written, no file, exit 0)', async () => {
+  usage(await run(['copy', '--digest-file', '', SRC, DST]), /^regpush: error: --digest-file needs a file name \(got an empty value\)/);
+  usage(await run(['push', '--digest-file=', '--from', SRC, '--to', DST, '--app', '/nonexistent-app']), /--digest-file needs a file name/);
+});
+
 test('push --env with a malformed ${…} is refused before any request, as a value without "=" is (was found only once the configs were composed, after the base and target were contacted)', async () => {
   for (const env of ['A=${B', 'A=${1}', 'A=${B:?unset}']) {
     const r = await run(['push', '--retries', '0', '--from', SRC, '--env', env, '--to', DST]);
