@@ -169,6 +169,19 @@ test('a blank --digest-file is refused before any request (it was taken for none
   usage(await run(['push', '--digest-file=', '--from', SRC, '--to', DST, '--app', '/nonexistent-app']), /--digest-file needs a file name/);
 });
 
+test('a --digest-file that cannot be written (no such directory, a directory) is E_INPUT before any request (it was found after the image was written: exit 2 with the image pushed)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'regpush-digest-file-'));
+  try {
+    const refused = (r: { code: number; stdout: string; stderr: string }, pattern: RegExp) => usage(r, pattern, 'E_INPUT');
+    refused(await runMain(['copy', '--digest-file', join(dir, 'missing', 'd.txt'), SRC, DST], { env: { REGPUSH_IDLE_TIMEOUT_MS: '2000' } }), /--digest-file .*missing\/d\.txt: cannot write \(ENOENT: no directory .*missing\); nothing was sent/);
+    refused(await runMain(['copy', '--digest-file', dir, SRC, DST], { env: { REGPUSH_IDLE_TIMEOUT_MS: '2000' } }), /cannot write \(EISDIR: it is a directory\)/);
+    // Relative to the working directory, as the file is written.
+    refused(await runMain(['push', '--digest-file', 'missing/d.txt', '--from', SRC, '--to', DST, '--app', dir], { cwd: dir, env: { REGPUSH_IDLE_TIMEOUT_MS: '2000' } }), /--digest-file missing\/d\.txt: cannot write \(ENOENT: no directory .*missing\)/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('push --env with a malformed ${…} is refused before any request, as a value without "=" is (was found only once the configs were composed, after the base and target were contacted)', async () => {
   for (const env of ['A=${B', 'A=${1}', 'A=${B:?unset}']) {
     const r = await run(['push', '--retries', '0', '--from', SRC, '--env', env, '--to', DST]);

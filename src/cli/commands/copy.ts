@@ -10,7 +10,7 @@ import type { CliIO } from '../io.js';
 import { printable } from '../terminal-text.js';
 import { withGcPacing } from '../gc-pacing.js';
 import { createProgress } from '../progress.js';
-import { checkDigestFileFlag, copyReport, referrersText, startClock, writeDigestFile, type RunClock } from '../report.js';
+import { checkDigestFileFlag, checkDigestFileTarget, copyReport, referrersText, startClock, writeDigestFile, type RunClock } from '../report.js';
 import { flagNames } from '../../options-check.js';
 
 /** Every flag and positional of `regpush copy`, in help order. */
@@ -71,6 +71,7 @@ export function copyCommand(y: Argv, io: CliIO, done: (code: number) => void, se
       // Checked before a password is read from stdin, so that a bad flag is said first (copyAs checks them again, worded the same).
       if (a.jobs !== undefined) checkJobs(a.jobs, '--jobs');
       if (a.images !== undefined) checkImages(a.images, '--images');
+      if (a['digest-file'] !== undefined) await checkDigestFileTarget(a['digest-file'], cwdOf(io));
       const { from, to } = await transferCredentials(a, io, ctx.secrets);
       const targets = [...(a.dst ?? []), ...(many(a.to) ?? [])];
       const progress = await createProgress(io, ctx, !!a.json, targets.length);

@@ -13,7 +13,7 @@ import { printable } from '../terminal-text.js';
 import { withGcPacing } from '../gc-pacing.js';
 import { createProgress } from '../progress.js';
 import { loadProjectConfig, mergeWithFlags } from '../project-config.js';
-import { checkDigestFileFlag, pushReport, startClock, writeDigestFile } from '../report.js';
+import { checkDigestFileFlag, checkDigestFileTarget, pushReport, startClock, writeDigestFile } from '../report.js';
 import { gzipJobsOption } from '../threadpool.js';
 import { flagNames } from '../../options-check.js';
 
@@ -111,6 +111,7 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void, se
       if (a.mtime !== undefined) checkEpochSeconds(a.mtime, '--mtime');
       // Checked before a password is read from stdin, so that a bad flag is said first (pushAs checks it again, worded the same).
       if (a.jobs !== undefined) checkJobs(a.jobs, '--jobs');
+      if (a['digest-file'] !== undefined) await checkDigestFileTarget(a['digest-file'], cwd);
       const { from, to } = await transferCredentials(a, io, ctx.secrets);
       const progress = await createProgress(io, ctx, !!a.json, (many(a.to) ?? []).length);
       const result = await pushAs({
