@@ -97,6 +97,13 @@ test('a value starting with "-" after a flag that takes one: the hint says to jo
   usage(await run(['copy', '--platform', '--formt', 'oci', SRC, DST]), /unknown flag --formt: did you mean --format\?/);
   // A lone unknown short flag is named as a flag, not as an argument.
   usage(await run(['copy', '-z', SRC, DST]), /unknown flag -z/);
+  // A value starting with "-" and a digit, not a number (it was "unknown argument 1").
+  usage(await run(['sync', '--shard', '-1/4', 'sync.yaml']), /^regpush: error: unknown flag -1\/4; to give --shard a value starting with "-", join them: --shard=-1\/4 \[E_USAGE\]$/);
+  usage(await run(['copy', '--tag', '-1x', SRC, DST]), /^regpush: error: unknown flag -1x; to give --tag a value starting with "-", join them: --tag=-1x \[E_USAGE\]$/);
+  // A negative number is the flag's value: no hint about it where yargs complains of something else.
+  const r = await run(['copy', '--retries', '-10']);
+  usage(r, /at least one target|missing/);
+  assert.doesNotMatch(r.stderr, /-10/);
 });
 
 test('a word of one dash and several letters is named once, as typed (yargs splits -jar into -j -a -r: the error went letter by letter)', async () => {
