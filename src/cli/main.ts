@@ -97,6 +97,13 @@ function missingPositionals(msg: string, argv: string[]): string | undefined {
  */
 function knownFlags(y: Argv, argv: string[]): ReturnType<typeof knownWords> {
   const known = knownWords(y, COMMANDS);
+  const table = commandTable(argv);
+  if (table) {
+    // yargs lists a command's positionals among its options: `tags --rep X` was told "did you
+    // mean --repo?", and `--repo X` is then "missing <repo>". Only flags are offered.
+    const positional = new Set(Object.entries(table).filter(([, spec]) => spec.positional).map(([name]) => name));
+    return { ...known, flags: known.flags.filter((f) => !positional.has(f)), valued: known.valued?.filter((f) => !positional.has(f)) };
+  }
   if (commandName(argv) !== undefined) return known;
   const all = Object.values(TABLES).flatMap((table) => Object.entries(table).filter(([, spec]) => !spec.positional).map(([name]) => name));
   return { ...known, flags: [...new Set([...known.flags, ...all])] };
