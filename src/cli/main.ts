@@ -16,7 +16,7 @@ import { loginCommands, loginFlags, logoutFlags } from './commands/login.js';
 import { syncCommand, syncFlags } from './commands/sync.js';
 import { catalogFlags, deleteFlags, digestFlags, manageCommands, tagFlags, tagsFlags, untagFlags } from './commands/manage.js';
 import type { FlagTable } from './flag-table.js';
-import { attachedShortValues, badBooleanValue, negatedValueFlag } from './raw-argv.js';
+import { attachedShortValues, badBooleanValue, blankNumberValue, negatedValueFlag } from './raw-argv.js';
 import { knownWords, shownWord, withSuggestion } from './suggest.js';
 import { loginAdvice } from './connection-flags.js';
 import { tokenServiceFailed } from '../auth/token.js';
@@ -97,6 +97,13 @@ function missingPositionals(msg: string, argv: string[]): string | undefined {
  */
 function knownFlags(y: Argv, argv: string[]): ReturnType<typeof knownWords> {
   const known = knownWords(y, COMMANDS);
+  const table = commandTable(argv);
+  if (table) {
+    // yargs lists a command's positionals among its options: `tags --rep X` was told "did you
+    // mean --repo?", and `--repo X` is then "missing <repo>". Only flags are offered.
+    const positional = new Set(Object.entries(table).filter(([, spec]) => spec.positional).map(([name]) => name));
+    return { ...known, flags: known.flags.filter((f) => !positional.has(f)), valued: known.valued?.filter((f) => !positional.has(f)) };
+  }
   if (commandName(argv) !== undefined) return known;
   const all = Object.values(TABLES).flatMap((table) => Object.entries(table).filter(([, spec]) => !spec.positional).map(([name]) => name));
   return { ...known, flags: [...new Set([...known.flags, ...all])] };
@@ -145,6 +152,17 @@ function checkNegatedValues(argv: string[]): void {
   if (bad === undefined) return;
   const [name, spec] = valued.find(([n, s]) => n === bad.name || s.alias === bad.name)!;
   throw new UsageError(`${shownWord(bad.word)}: --${name} takes a value${spec.instead ? `; ${spec.instead}` : ', so it has no --no- form'}`);
+}
+
+/** Refuses a number flag of the command given a blank value or none (blankNumberValue): yargs reads it as 0, or as not given. */
+function checkBlankNumbers(argv: string[]): void {
+  const table = commandTable(argv);
+  if (!table) return;
+  const numbers = Object.entries(table).filter(([, spec]) => !spec.positional && spec.type === 'number');
+  const bad = blankNumberValue(argv, numbers.flatMap(namesOf));
+  if (bad === undefined) return;
+  const [name] = numbers.find(([n, s]) => n === bad.name || s.alias === bad.name)!;
+  throw new UsageError(`--${name} needs a number (got ${bad.value === 'empty' ? 'an empty value' : 'none'})`);
 }
 
 /** Formats an error as the one line the CLI prints, scrubbed of the run's secrets. */
@@ -230,6 +248,7 @@ export async function main(rawArgv: string[], io: CliIO): Promise<number> {
   try {
     checkBooleanValues(argv);
     checkNegatedValues(argv);
+    checkBlankNumbers(argv);
     await y.parseAsync(argv, {}, (err, _parsed, output) => {
       if (output && !err) io.stdout.write(output + '\n');
     });

@@ -89,3 +89,29 @@ export function attachedShortValues(argv: readonly string[], aliases: Readonly<R
     return `--${aliases[m[1]!]}=${m[2]}`;
   });
 }
+
+/**
+ * The first of the number flags `numbers` (up to a `--`) given a blank value (`--jobs ''`,
+ * `--retries=`, `--jobs=' '`) or none (`--retries` last, or just before another `--flag` or the
+ * `--`). yargs reads a blank value as 0 and a missing one as the flag not given, so
+ * `--gzip-level "$LEVEL"` with LEVEL unset stored the new layer uncompressed and
+ * `--retries "$RETRIES"` ran without a retry, silently; the caller refuses it instead. `numbers`
+ * may hold one-letter aliases.
+ */
+export function blankNumberValue(argv: readonly string[], numbers: readonly string[]): { word: string; name: string; value: 'empty' | 'none' } | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') break;
+    const eq = /^--?([^=]+)=(.*)$/s.exec(a);
+    if (eq) {
+      if (numbers.includes(kebab(eq[1]!)) && eq[2]!.trim() === '') return { word: a, name: kebab(eq[1]!), value: 'empty' };
+      continue;
+    }
+    const flag = /^--?([^=]+)$/.exec(a);
+    if (!flag || !numbers.includes(kebab(flag[1]!))) continue;
+    const next = argv[i + 1];
+    if (next !== undefined && next.trim() === '') return { word: a, name: kebab(flag[1]!), value: 'empty' };
+    if (next === undefined || next.startsWith('--')) return { word: a, name: kebab(flag[1]!), value: 'none' };
+  }
+  return undefined;
+}

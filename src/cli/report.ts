@@ -3,11 +3,12 @@
  * documented in src/cli/report.schema.json (JSON Schema 2020-12); a test validates real output
  * against it. Within one reportVersion fields are only ever added: consumers ignore unknown ones.
  */
-import { writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { CopyResult } from '../copy/options.js';
 import type { SyncResult } from '../sync/options.js';
-import { InputError } from '../errors.js';
+import { InputError, UsageError } from '../errors.js';
 import type { PushResult } from '../push/options.js';
 import { VERSION } from '../version.js';
 
@@ -58,6 +59,41 @@ export function copyReport(r: CopyResult, clock: RunClock): Record<string, unkno
 /** The versioned JSON report of sync (also printed for a partial failure). */
 export function syncReport(r: SyncResult, clock: RunClock): Record<string, unknown> {
   return { ...envelope('sync', clock), ...r };
+}
+
+/**
+ * The check of a `--digest-file` value: a blank one is refused before any request. It was taken
+ * for no file, so `--digest-file "$OUT"` with OUT unset pushed, wrote nothing and exited 0, and
+ * the step that reads the file failed instead.
+ */
+export function checkDigestFileFlag(value: unknown): void {
+  if (typeof value === 'string' && value.trim() === '') throw new UsageError('--digest-file needs a file name (got an empty value)');
+}
+
+/**
+ * Whether `--digest-file PATH` can be written, asked before any request: PATH must not be a
+ * directory, and the directory it goes in must exist and be writable. Found only when the
+ * digest was written, either ended a push or copy that had succeeded with exit 2 (E_INPUT,
+ * "cannot write (ENOENT); the image was pushed as …"). writeDigestFile still reports a failure
+ * that comes later (a disk that fills meanwhile).
+ */
+export async function checkDigestFileTarget(file: string, cwd: string): Promise<void> {
+  const target = path.resolve(cwd, file);
+  const failed = (err: unknown) => (err as NodeJS.ErrnoException).code ?? 'error';
+  let problem: string | undefined;
+  try {
+    if ((await stat(target)).isDirectory()) problem = 'EISDIR: it is a directory';
+  } catch (err) {
+    if (failed(err) !== 'ENOENT') problem = failed(err);
+  }
+  if (problem === undefined) {
+    try {
+      await access(path.dirname(target), constants.W_OK);
+    } catch (err) {
+      problem = failed(err) === 'ENOENT' ? `ENOENT: no directory ${path.dirname(target)}` : failed(err);
+    }
+  }
+  if (problem !== undefined) throw new InputError(`--digest-file ${file}: cannot write (${problem}); nothing was sent`, { details: { file: target } });
 }
 
 /** `--digest-file PATH`: writes "sha256:…\n" (the one file a push or copy writes, and only when asked; login writes the Docker config). */

@@ -94,14 +94,17 @@ function joinSecretHint(flag: string): string {
 /**
  * Words of one dash and several letters (`-jar`, `-from`), up to a `--`: yargs reads each as a
  * group of one-letter flags (-j -a -r) and named every letter unknown. One hint per word, as typed:
- * after a flag that takes a value, to join them with "="; otherwise the --flag it resembles.
+ * after a flag that takes a value, to join them with "="; otherwise the --flag it resembles. A
+ * word may start with a digit: yargs splits `-1/4` (a --shard value) or `-1x` the same way, after
+ * taking a number alone (`-1`) for a value.
  */
 function dashWords(argv: string[], known: { flags: string[]; valued?: string[] }): { word: string; hint: string }[] {
   const end = argv.indexOf('--');
   const out: { word: string; hint: string }[] = [];
   (end < 0 ? argv : argv.slice(0, end)).forEach((word, i) => {
-    const name = /^-([a-zA-Z][^=]+)/s.exec(word)?.[1];
-    if (name === undefined) return;
+    const name = /^-([a-zA-Z0-9][^=]+)/s.exec(word)?.[1];
+    // A negative number (`--retries -10`) is a value to yargs, never a group of flags.
+    if (name === undefined || /^-\d+(\.\d+)?$/.test(word)) return;
     const before = argv[i - 1];
     // A password or token may start with "-" (base64url): the word after such a flag is never
     // echoed, as it was never parsed and so is not among the secrets the output is scrubbed of.

@@ -7,6 +7,7 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
+import { redactUrl } from '../redact.js';
 import { DEFAULT_CERTS_DIRS, type RegistryTlsOptions } from '../http/tls.js';
 import { bracketBareIpv6, registryHostOf } from '../ref/registry.js';
 import { defineFlags } from './flag-table.js';
@@ -67,7 +68,7 @@ function registryPair(flag: string, raw: unknown, valueName: string): { registry
   const registry = eq > 0 ? registryHostOf(bracketBareIpv6(s.slice(0, eq))) : undefined;
   const value = eq > 0 ? s.slice(eq + 1) : '';
   if (!registry || !value) {
-    throw new UsageError(`--${flag} takes REGISTRY=${valueName}, e.g. --${flag} registry.example.com:5000=${flag === 'tls-verify' ? 'false' : valueName} (got "${String(raw)}")`);
+    throw new UsageError(`--${flag} takes REGISTRY=${valueName}, e.g. --${flag} registry.example.com:5000=${flag === 'tls-verify' ? 'false' : valueName} (got "${redactUrl(String(raw))}")`);
   }
   return { registry, value };
 }

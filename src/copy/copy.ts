@@ -95,7 +95,9 @@ async function copyChecked(opts: CopyOptions, callbacks: CallerCallbacks, names:
   for (const d of dstRefs) if (d.digest) throw new InvalidReferenceError(`${names.about('to')} must name a tag or a repository, not a digest: ${formatReference(d)}`);
   const extraTags = (opts.tags ?? []).map(checkTag);
   const platforms: Platform[] | undefined =
-    !opts.platform || opts.platform === 'all' ? undefined : opts.platform.split(',').map((p) => parsePlatform(p.trim()));
+    // A blank value is refused by parsePlatform, as digestOf and push refuse it: read as absent,
+    // `--platform "$UNSET"` copied every platform where one was asked for.
+    opts.platform === undefined || opts.platform === 'all' ? undefined : opts.platform.split(',').map((p) => parsePlatform(p.trim()));
   const format = opts.format === undefined ? undefined : parseFormat(opts.format, names.about('format'));
   if (opts.images !== undefined && !opts.allTags) {
     throw new UsageError(`${names.about('images')} is the number of tags copied at once with ${names.name('allTags')}; a single image's blob transfers are ${names.name('jobs')}`);

@@ -79,7 +79,7 @@ async function inspectUntyped(reference: string | ImageReference, given: Inspect
   checkConnectionRanges(given, optionPaths('inspect()').about);
   const opts = anchorPaths(given); // relative paths (TLS files, env's path variables) taken in the `cwd` option
   const ref = referenceArgument(reference, opts.connectionNames);
-  const want = opts.platform ? parsePlatform(opts.platform) : undefined;
+  const want = opts.platform === undefined ? undefined : parsePlatform(opts.platform); // blank: refused, as digestOf does
   // Its own signal (operationSignal): the caller's gets no listener per request, and one already fired sends nothing.
   const signal = operationSignal(opts.signal);
   const transport = transportFor({ ...opts, logger: opts.logger ?? silentLogger }, { jobs: false, credentials: true, notFoundAdvice: 'tags' });

@@ -18,6 +18,22 @@ export const HOST = new RegExp(
   `^(?:${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*|\\[[a-fA-F0-9:.]+\\])(?::([0-9]+))?$`,
 );
 
+/**
+ * Why `host` (host[:port], HOST's grammar) cannot be a registry's address, or undefined when it
+ * can. HOST admits names a URL cannot hold: a port outside 1-65535, a name whose last label is a
+ * number (the WHATWG URL parser reads it as an IPv4 address, so "300.1.1.1" and "reg.123" are
+ * refused there), a bracketed literal that is no IPv6 address ("[1:2]"). Let through, each one
+ * failed later in `new URL` as a bare "Invalid URL", an internal error (exit 1).
+ */
+export function hostProblem(host: string): string | undefined {
+  const m = HOST.exec(host);
+  if (!m) return `invalid registry host "${host}"`;
+  const port = m[1];
+  if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) return `registry port ${port} is out of range (1-65535)`;
+  if (!URL.canParse(`http://${host}/`)) return `invalid registry host "${host}" (not a host name or an IPv4 or IPv6 address)`;
+  return undefined;
+}
+
 /** Digest algorithms we accept, with the exact number of lower-case hex characters each needs. */
 export const DIGEST_HEX_LENGTH: Readonly<Record<string, number>> = { sha256: 64, sha512: 128 };
 

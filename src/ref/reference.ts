@@ -4,8 +4,9 @@
  * what it means to `docker pull`. Pure: no I/O, no globals.
  */
 import { InvalidReferenceError } from '../errors.js';
+import { redactUrl } from '../redact.js';
 import { connectionOptionNames, type ConnectionNames } from '../options-check.js';
-import { HOST, NAME_TOTAL_LENGTH_MAX, PATH_COMPONENT, digestProblem, tagProblem } from './grammar.js';
+import { HOST, NAME_TOTAL_LENGTH_MAX, PATH_COMPONENT, digestProblem, hostProblem, tagProblem } from './grammar.js';
 import { DOCKER_HUB, canonicalRegistry, isLoopbackHost } from './registry.js';
 
 /** A parsed, normalised image reference. */
@@ -20,9 +21,12 @@ export interface ImageReference {
   digest?: string;
 }
 
-/** Throws the one error type of this module, always quoting the input so the user sees what was wrong. */
+/**
+ * Throws the one error type of this module, always quoting the input so the user sees what was
+ * wrong; a URL's userinfo (`https://user:password@host/app`) is quoted as `***`, as a password.
+ */
 function fail(input: string, problem: string): never {
-  throw new InvalidReferenceError(`invalid image reference ${JSON.stringify(input)}: ${problem}`);
+  throw new InvalidReferenceError(`invalid image reference ${JSON.stringify(redactUrl(input))}: ${problem}`);
 }
 
 /**
@@ -156,13 +160,8 @@ function splitHost(input: string, name: string): { registry: string; path: strin
     }
     return { registry: DOCKER_HUB, path: name };
   }
-  const m = HOST.exec(first);
-  if (!m) fail(input, `invalid registry host "${first}"`);
-  const port = m[1];
-  if (port !== undefined) {
-    const n = Number(port);
-    if (n < 1 || n > 65535) fail(input, `registry port ${port} is out of range (1-65535)`);
-  }
+  const problem = hostProblem(first);
+  if (problem) fail(input, problem);
   return { registry: canonicalRegistry(first), path: name.slice(slash + 1) };
 }
 

@@ -4,7 +4,7 @@
  * credential stores, the endpoint choice, token realms and the proxy bypass all ask here, so a
  * host cannot be loopback for one of them and remote for another. Pure: no I/O, no globals.
  */
-import { HOST } from './grammar.js';
+import { hostProblem } from './grammar.js';
 
 /** The name Docker Hub goes by in references and credential lookups. */
 export const DOCKER_HUB = 'docker.io';
@@ -79,7 +79,7 @@ export function registryHostOf(value: string): string | undefined {
   let s = trimmed.replace(/^[a-z][a-z0-9+.-]*:\/\//i, '');
   if (s !== trimmed) s = s.replace(/\/+(v1|v2)\/*$/i, '');
   s = s.replace(/\/+$/, '');
-  if (!HOST.test(s)) return undefined;
+  if (hostProblem(s)) return undefined;
   return canonicalRegistry(s);
 }
 

@@ -16,7 +16,8 @@
  */
 import { MirrorConfigError, UsageError } from '../errors.js';
 import { connectionOptionNames, described, type ConnectionNames } from '../options-check.js';
-import { HOST } from '../ref/grammar.js';
+import { redactUrl } from '../redact.js';
+import { HOST, hostProblem } from '../ref/grammar.js';
 import { bracketBareIpv6, canonicalRegistry, DOCKER_HUB, inCidr } from '../ref/registry.js';
 import { parseToml, type TomlTable, type TomlValue } from './toml.js';
 
@@ -99,7 +100,7 @@ export function parseMirrorLocation(value: string): { registry: string; path: st
   const slash = s.indexOf('/');
   const host = slash < 0 ? s : s.slice(0, slash);
   const rest = slash < 0 ? '' : s.slice(slash + 1);
-  if (!HOST.test(host)) return undefined;
+  if (hostProblem(host)) return undefined;
   if (api) {
     // URL path segments, no empty ones, nothing a URL would have to escape.
     if (rest && !/^[A-Za-z0-9._~-]+(?:\/[A-Za-z0-9._~-]+)*$/.test(rest)) return undefined;
@@ -195,7 +196,9 @@ export function parseMirrorFlag(raw: string): [string, string] {
   const prefix = eq > 0 ? canonicalPrefix(raw.slice(0, eq)) : undefined;
   const mirror = eq > 0 ? raw.slice(eq + 1).trim() : '';
   if (!prefix || !mirror || !parseMirrorLocation(mirror)) {
-    throw new MirrorConfigError(`--registry-mirror takes REGISTRY=MIRROR, e.g. --registry-mirror docker.io=mirror.example.com (got "${raw}")`);
+    // A mirror URL's userinfo (https://user:password@mirror) is not echoed: it may be a password.
+    const shown = eq > 0 ? `${raw.slice(0, eq + 1)}${redactUrl(mirror)}` : raw;
+    throw new MirrorConfigError(`--registry-mirror takes REGISTRY=MIRROR, e.g. --registry-mirror docker.io=mirror.example.com (got "${shown}")`);
   }
   return [prefix, mirror];
 }

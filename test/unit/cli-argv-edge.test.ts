@@ -97,6 +97,13 @@ test('a value starting with "-" after a flag that takes one: the hint says to jo
   usage(await run(['copy', '--platform', '--formt', 'oci', SRC, DST]), /unknown flag --formt: did you mean --format\?/);
   // A lone unknown short flag is named as a flag, not as an argument.
   usage(await run(['copy', '-z', SRC, DST]), /unknown flag -z/);
+  // A value starting with "-" and a digit, not a number (it was "unknown argument 1").
+  usage(await run(['sync', '--shard', '-1/4', 'sync.yaml']), /^regpush: error: unknown flag -1\/4; to give --shard a value starting with "-", join them: --shard=-1\/4 \[E_USAGE\]$/);
+  usage(await run(['copy', '--tag', '-1x', SRC, DST]), /^regpush: error: unknown flag -1x; to give --tag a value starting with "-", join them: --tag=-1x \[E_USAGE\]$/);
+  // A negative number is the flag's value: no hint about it where yargs complains of something else.
+  const r = await run(['copy', '--retries', '-10']);
+  usage(r, /at least one target|missing/);
+  assert.doesNotMatch(r.stderr, /-10/);
 });
 
 test('a word of one dash and several letters is named once, as typed (yargs splits -jar into -j -a -r: the error went letter by letter)', async () => {
@@ -148,6 +155,38 @@ test('a number flag given a word is a usage error naming the flag (was "got NaN"
   usage(await run(['copy', '--jobs', 'abc', SRC, DST]), /--jobs needs a number/);
   usage(await run(['copy', '--retries', 'many', SRC, DST]), /--retries needs a number/);
   usage(await run(['tags', '--page-size', 'x', '127.0.0.1:1/a']), /--page-size needs a number/);
+});
+
+test('a number flag given a blank value or none is a usage error (yargs read "" as 0: --gzip-level "$UNSET" stored the layer uncompressed, --retries "$UNSET" ran without retries)', async () => {
+  usage(await run(['copy', '--retries', '', SRC, DST]), /^regpush: error: --retries needs a number \(got an empty value\)/);
+  usage(await run(['copy', '--retries=', SRC, DST]), /--retries needs a number \(got an empty value\)/);
+  usage(await run(['copy', '--jobs= ', SRC, DST]), /--jobs needs a number \(got an empty value\)/);
+  usage(await run(['push', '--gzip-level', '', '--from', SRC, '--to', DST, '--app', '/nonexistent-app']), /--gzip-level needs a number/);
+  usage(await run(['tags', '--page-size', '', '127.0.0.1:1/a']), /--page-size needs a number/);
+  usage(await run(['sync', '--images', '', 'sync.yaml']), /--images needs a number/);
+  // No value at all: last on the line, or before another flag (yargs dropped the flag).
+  usage(await run(['copy', SRC, DST, '--retries']), /--retries needs a number \(got none\)/);
+  usage(await run(['copy', '--retries', '--jobs', '2', SRC, DST]), /--retries needs a number \(got none\)/);
+  // A negative number is a value (refused by its own range check), and after "--" nothing is a flag.
+  usage(await run(['copy', '--retries', '-1', SRC, DST]), /--retries must be a whole number from 0 to 20 \(got -1\)/);
+});
+
+test('a blank --digest-file is refused before any request (it was taken for none: the image was written, no file, exit 0)', async () => {
+  usage(await run(['copy', '--digest-file', '', SRC, DST]), /^regpush: error: --digest-file needs a file name \(got an empty value\)/);
+  usage(await run(['push', '--digest-file=', '--from', SRC, '--to', DST, '--app', '/nonexistent-app']), /--digest-file needs a file name/);
+});
+
+test('a --digest-file that cannot be written (no such directory, a directory) is E_INPUT before any request (it was found after the image was written: exit 2 with the image pushed)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'regpush-digest-file-'));
+  try {
+    const refused = (r: { code: number; stdout: string; stderr: string }, pattern: RegExp) => usage(r, pattern, 'E_INPUT');
+    refused(await runMain(['copy', '--digest-file', join(dir, 'missing', 'd.txt'), SRC, DST], { env: { REGPUSH_IDLE_TIMEOUT_MS: '2000' } }), /--digest-file .*missing\/d\.txt: cannot write \(ENOENT: no directory .*missing\); nothing was sent/);
+    refused(await runMain(['copy', '--digest-file', dir, SRC, DST], { env: { REGPUSH_IDLE_TIMEOUT_MS: '2000' } }), /cannot write \(EISDIR: it is a directory\)/);
+    // Relative to the working directory, as the file is written.
+    refused(await runMain(['push', '--digest-file', 'missing/d.txt', '--from', SRC, '--to', DST, '--app', dir], { cwd: dir, env: { REGPUSH_IDLE_TIMEOUT_MS: '2000' } }), /--digest-file missing\/d\.txt: cannot write \(ENOENT: no directory .*missing\)/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('push --env with a malformed ${…} is refused before any request, as a value without "=" is (was found only once the configs were composed, after the base and target were contacted)', async () => {

@@ -92,6 +92,11 @@ describe('unknown commands and flags', () => {
     [['digest', '--json'], /^regpush: error: regpush digest: missing <ref>, image reference, e\.g\. ghcr\.io\/acme\/app:1; see regpush digest --help/],
     [['login', '-u', 'me'], /^regpush: error: regpush login: missing <registry>, registry host, e\.g\. ghcr\.io, docker\.io, registry\.example\.com:5000; see regpush login --help/],
     [['catalog'], /^regpush: error: regpush catalog: missing <registry>, registry host/],
+    // A positional is never offered as a flag (it was "did you mean --repo?", and `--repo X` is
+    // then "missing <repo>").
+    [['tags', '--rep', 'reg.example.com/app'], /^regpush: error: regpush tags: missing <repo>, .*\(unknown flag --rep(?!: did you mean --repo\?)[^)]*\) \[E_USAGE\]$/],
+    [['catalog', '-registry', 'reg.example.com'], /^regpush: error: regpush catalog: missing <registry>, .*\(unknown flag -registry\) \[E_USAGE\]$/],
+    [['digest', '-rf'], /^regpush: error: regpush digest: missing <ref>, .*\(unknown flag -rf\) \[E_USAGE\]$/],
   ];
   for (const [argv, want] of cases) {
     it(`regpush ${argv.join(' ')}`, async () => {

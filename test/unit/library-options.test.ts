@@ -118,6 +118,23 @@ test('push(): the shapes the types allow pass: `to` as a string or a list, confi
   assert.deepEqual([dst.tags('app'), dst.tags('other')], [['1', '2'], ['2']]);
 });
 
+test('a blank platform is E_INPUT before any request in copy() and inspect(), as digestOf() and push() refuse it (read as no platform, `--platform "$UNSET"` copied or showed every platform)', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('app', { tags: ['1'] });
+  const opts = fakeLibraryOptions(src, dst);
+  const blank = /^invalid platform "": expected os\/arch/;
+  await refusedUpFront([src, dst], 'E_INPUT', [
+    ['copy platform ""', () => copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], ...opts, platform: '' }), blank],
+    ['inspect platform ""', () => inspect(src.ref('app:1'), { ...opts, platform: '' }), blank],
+    ['digestOf platform ""', () => digestOf(src.ref('app:1'), { ...opts, platform: '' }), blank],
+  ]);
+  // The CLI passes the blank value on.
+  const r = await runMain(['copy', '--platform', '', src.ref('app:1'), dst.ref('app:1')], { env: opts.env });
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /^regpush: error: invalid platform "": .*\[E_INPUT\]\n$/);
+  assert.equal(dst.tags('app').length, 0);
+});
+
 test('copy(): `to` as one string (the type is a list), and flags that are not booleans, are E_USAGE before any request', async () => {
   const [src, dst] = [await fake(), await fake()];
   src.seedImage('app', { tags: ['1'] });

@@ -45,6 +45,9 @@ describe('mirror locations and the flag', () => {
     assert.equal(parseMirrorLocation('m.example/Upper'), undefined);
     assert.equal(parseMirrorLocation('m.example//x'), undefined);
     assert.equal(parseMirrorLocation(''), undefined);
+    // A port or address no URL can hold (was E_INTERNAL "Invalid URL" at the first request).
+    assert.equal(parseMirrorLocation('127.0.0.1:99999'), undefined);
+    assert.equal(parseMirrorLocation('http://300.1.1.1/hub'), undefined);
   });
   it('--registry-mirror REGISTRY=MIRROR, in order, duplicates dropped', () => {
     assert.deepEqual(parseMirrorFlag('Docker.IO=mirror.example.com'), ['docker.io', 'mirror.example.com']);

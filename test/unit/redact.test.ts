@@ -3,6 +3,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { proxyPasswords, redactProxyUrl, redactUrl, SecretSet } from '../../src/redact.js';
+import { tlsOptionsFromFlags } from '../../src/cli/tls-flags.js';
+import { loginTarget } from '../../src/login/login.js';
+import { listRepositories } from '../../src/manage/manage.js';
+import { parseReference } from '../../src/ref/reference.js';
+import { mirrorsFromFlags } from '../../src/cli/mirror-flags.js';
 
 test('redactUrl hides userinfo and the signature parameters of every storage a registry redirects to', () => {
   const cases: [string, string][] = [
@@ -42,4 +47,24 @@ test('a proxy password with a space, a slash or an @ is never printed: redactPro
   const secrets = new SecretSet();
   for (const p of proxyPasswords('http://bob:my%20secret@proxy.corp:3128')) secrets.add(p);
   assert.equal(secrets.scrub('proxy said: my secret / my%20secret'), 'proxy said: *** / ***');
+});
+
+test('a URL\'s userinfo typed where a reference, a registry or a mirror goes is not echoed in the error that refuses it', async () => {
+  const pw = 'pw-typed-into-a-url';
+  const refused = (what: string, fn: () => unknown) => {
+    let message = '';
+    try {
+      fn();
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    assert.ok(message.includes('***@'), `${what}: refused, userinfo shown as ***: ${message}`);
+    assert.ok(!message.includes(pw), `${what} echoes the password: ${message}`);
+  };
+  refused('parseReference', () => parseReference(`http://ci:${pw}@127.0.0.1:5000/app:1`));
+  refused('loginTarget', () => loginTarget(`https://ci:${pw}@reg.example.com`));
+  refused('--ca-cert', () => tlsOptionsFromFlags({ 'ca-cert': `https://ci:${pw}@reg.example.com=ca.pem` }, {}, '/'));
+  refused('--registry-mirror', () => mirrorsFromFlags([`docker.io=https://ci:${pw}@mirror.example.com`]));
+  const catalog = await listRepositories(`https://ci:${pw}@reg.example.com`).then(() => undefined, (err: Error) => err.message);
+  assert.ok(catalog?.includes('***@') && !catalog.includes(pw), `listRepositories: ${catalog}`);
 });

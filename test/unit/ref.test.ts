@@ -108,6 +108,12 @@ const INVALID: Array<[string, string]> = [
   ['localhost:port/app', 'invalid registry host'],
   ['localhost:99999/app', 'out of range'],
   ['localhost:0/app', 'out of range'],
+  // HOST's grammar lets these through; the URL parser refuses them (a last label that is a number
+  // is read as an IPv4 address), and they ended as an internal "Invalid URL" (exit 1).
+  ['300.1.1.1:5000/app', 'invalid registry host "300.1.1.1:5000"'],
+  ['10.0.0.256/app', 'invalid registry host'],
+  ['reg.123/app', 'invalid registry host'],
+  ['[1:2]:5000/app', 'invalid registry host'],
   ['-bad.host/app', 'invalid registry host'],
   ['::1/app', 'invalid registry host'],
   [':5000/app', 'invalid registry host'],
@@ -315,6 +321,12 @@ describe('registry names', () => {
     ['reg example.com', undefined],
     ['-bad.example.com', undefined],
     ['ghcr.io:port', undefined],
+    // Hosts no URL can hold (catalog, login, logout, --ca-cert and mirror keys read hosts through here).
+    ['127.0.0.1:99999', undefined],
+    ['127.0.0.1:0', undefined],
+    ['300.1.1.1:5000', undefined],
+    ['[1:2]', undefined],
+    ['10.0.0.255:5000', '10.0.0.255:5000'],
   ];
   for (const [input, want] of HOST_OF) {
     it(`registryHostOf ${JSON.stringify(input)} -> ${want}`, () => assert.equal(registryHostOf(input), want));

@@ -10,7 +10,7 @@ import type { CliIO } from '../io.js';
 import { printable } from '../terminal-text.js';
 import { withGcPacing } from '../gc-pacing.js';
 import { createProgress } from '../progress.js';
-import { copyReport, referrersText, startClock, writeDigestFile, type RunClock } from '../report.js';
+import { checkDigestFileFlag, checkDigestFileTarget, copyReport, referrersText, startClock, writeDigestFile, type RunClock } from '../report.js';
 import { flagNames } from '../../options-check.js';
 
 /** Every flag and positional of `regpush copy`, in help order. */
@@ -22,7 +22,7 @@ export const copyFlags = defineFlags({
   to: { type: 'string', repeatable: true, describe: 'Another target; repeatable (same as extra DST arguments)' },
   tag: { type: 'string', repeatable: true, describe: 'Extra tag at every target; repeatable' },
   'dry-run': { type: 'boolean', describe: 'Read the source, HEAD every blob at every target and print the plan; write nothing', group: 'Output:' },
-  'digest-file': { type: 'string', describe: 'Also write the copied digest (sha256:…) to this file', group: 'Output:' },
+  'digest-file': { type: 'string', describe: 'Also write the copied digest (sha256:…) to this file', group: 'Output:', check: checkDigestFileFlag },
   format: { choices: ['oci', 'docker'], once: true, describe: 'Convert manifests and indexes to OCI or Docker media types (the digest changes; blobs are the same, so still skipped or mounted)' },
   platform: { type: 'string', describe: '"all" (default, digest kept) or os/arch[/variant][,…] for a new index (digest changes); os(osversion)/arch, e.g. windows(10.0.20348.2227)/amd64, also matches the OS version, exactly' },
   referrers: { type: 'boolean', describe: 'Also copy signatures, attestations and SBOMs referring to the image and its platform manifests, and what refers to those (a signature of an SBOM; at most 8 levels, 1000 referrers); not those of a manifest --format or --platform writes under a new digest (they name the source digest; a warning says how many)' },
@@ -71,6 +71,7 @@ export function copyCommand(y: Argv, io: CliIO, done: (code: number) => void, se
       // Checked before a password is read from stdin, so that a bad flag is said first (copyAs checks them again, worded the same).
       if (a.jobs !== undefined) checkJobs(a.jobs, '--jobs');
       if (a.images !== undefined) checkImages(a.images, '--images');
+      if (a['digest-file'] !== undefined) await checkDigestFileTarget(a['digest-file'], cwdOf(io));
       const { from, to } = await transferCredentials(a, io, ctx.secrets);
       const targets = [...(a.dst ?? []), ...(many(a.to) ?? [])];
       const progress = await createProgress(io, ctx, !!a.json, targets.length);

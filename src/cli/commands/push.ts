@@ -13,7 +13,7 @@ import { printable } from '../terminal-text.js';
 import { withGcPacing } from '../gc-pacing.js';
 import { createProgress } from '../progress.js';
 import { loadProjectConfig, mergeWithFlags } from '../project-config.js';
-import { pushReport, startClock, writeDigestFile } from '../report.js';
+import { checkDigestFileFlag, checkDigestFileTarget, pushReport, startClock, writeDigestFile } from '../report.js';
 import { gzipJobsOption } from '../threadpool.js';
 import { flagNames } from '../../options-check.js';
 
@@ -41,7 +41,7 @@ export const pushFlags = defineFlags({
   'chunk-size': { type: 'string', once: true, describe: 'Bytes per PATCH for registries that need chunked uploads, e.g. 5MiB (never below the registry\'s OCI-Chunk-Min-Length)', group: 'Connection:' },
   'config-file': { type: 'string', once: true, describe: 'Project defaults from this JSON file instead of ./regpush.json (or package.json "regpush"); flags override them', group: 'Image:' },
   'dry-run': { type: 'boolean', describe: 'Resolve, HEAD the target, print the plan and the config; write nothing', group: 'Output:' },
-  'digest-file': { type: 'string', once: true, describe: 'Also write the pushed digest (sha256:…) to this file', group: 'Output:' },
+  'digest-file': { type: 'string', once: true, describe: 'Also write the pushed digest (sha256:…) to this file', group: 'Output:', check: checkDigestFileFlag },
 });
 
 /** What push's messages call its options: the flags that give them (options-check.ts, OptionNames). */
@@ -111,6 +111,7 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void, se
       if (a.mtime !== undefined) checkEpochSeconds(a.mtime, '--mtime');
       // Checked before a password is read from stdin, so that a bad flag is said first (pushAs checks it again, worded the same).
       if (a.jobs !== undefined) checkJobs(a.jobs, '--jobs');
+      if (a['digest-file'] !== undefined) await checkDigestFileTarget(a['digest-file'], cwd);
       const { from, to } = await transferCredentials(a, io, ctx.secrets);
       const progress = await createProgress(io, ctx, !!a.json, (many(a.to) ?? []).length);
       const result = await pushAs({
