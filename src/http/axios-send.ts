@@ -11,7 +11,7 @@ import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import axios from 'axios';
 import { NetworkError, AbortedError } from '../errors.js';
-import type { ConnectionNames } from '../options-check.js';
+import type { ConnectionNames } from '../option-names.js';
 import { redactProxyUrl, redactUrl } from '../redact.js';
 import type { HttpRequest, HttpResponse, Send } from './types.js';
 import type { EarlySockets } from './early-sockets.js';

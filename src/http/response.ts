@@ -15,7 +15,7 @@ import {
   TooManyRequestsError,
   type ErrorDetails,
 } from '../errors.js';
-import { connectionOptionNames, type ConnectionNames } from '../options-check.js';
+import { connectionOptionNames, type ConnectionNames } from '../option-names.js';
 import { redactText } from '../redact.js';
 import type { HttpResponse } from './types.js';
 import { DEFAULT_RETRY_POLICY, parseRetryAfter, quotaSpent } from './retry.js';

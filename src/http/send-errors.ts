@@ -6,7 +6,7 @@
  */
 import type { Socket } from 'node:net';
 import { AuthError, NetworkError, TlsError, AbortedError, RegpushError } from '../errors.js';
-import { connectionOptionNames, type ConnectionNames } from '../options-check.js';
+import { connectionOptionNames, type ConnectionNames } from '../option-names.js';
 import { redactProxyUrl, redactUrl } from '../redact.js';
 import type { HttpRequest } from './types.js';
 import { PROXY_LEG, type ProxyUse } from './proxy.js';

@@ -14,7 +14,7 @@ import { isIP } from 'node:net';
 import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
 import { join, resolve as resolvePath } from 'node:path';
 import { InputError } from '../errors.js';
-import { connectionOptionNames, type ConnectionNames } from '../options-check.js';
+import { connectionOptionNames, type ConnectionNames } from '../option-names.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 import { bracketBareIpv6, canonicalRegistry, hostEntryFor, isDockerHub, DOCKER_HUB, DOCKER_HUB_API_HOST } from '../ref/registry.js';

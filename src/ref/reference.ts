@@ -4,7 +4,7 @@
  * what it means to `docker pull`. Pure: no I/O, no globals.
  */
 import { InvalidReferenceError } from '../errors.js';
-import { connectionOptionNames, type ConnectionNames } from '../options-check.js';
+import { connectionOptionNames, type ConnectionNames } from '../option-names.js';
 import { HOST, NAME_TOTAL_LENGTH_MAX, PATH_COMPONENT, digestProblem, tagProblem } from './grammar.js';
 import { DOCKER_HUB, canonicalRegistry, isLoopbackHost } from './registry.js';
 

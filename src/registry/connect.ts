@@ -29,7 +29,8 @@ import { BlockedClient, MirroredClient, MirrorHealth, mirrorSendProfile, type Mi
 import { isAbsolute, resolve } from 'node:path';
 import { setMaxListeners } from 'node:events';
 import { AbortedError, abortedBeforeStart, DeniedError, UsageError } from '../errors.js';
-import { connectionOptionNames, STRINGS, type ConnectionNames, type Shape, type ShapeProblem } from '../options-check.js';
+import { STRINGS, type Shape, type ShapeProblem } from '../options-check.js';
+import { connectionOptionNames, type ConnectionNames } from '../option-names.js';
 import type { ConnectionOptions } from './connection-options.js';
 
 /** What a scope given to connect() asks for in its repository (pull, push, delete): the pipelines name it from here, not from src/auth. */

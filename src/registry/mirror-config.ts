@@ -15,7 +15,8 @@
  * without certificate verification, or over plain HTTP when it does not speak TLS: InsecureHosts).
  */
 import { MirrorConfigError, UsageError } from '../errors.js';
-import { connectionOptionNames, described, type ConnectionNames } from '../options-check.js';
+import { described } from '../options-check.js';
+import { connectionOptionNames, type ConnectionNames } from '../option-names.js';
 import { HOST } from '../ref/grammar.js';
 import { bracketBareIpv6, canonicalRegistry, DOCKER_HUB, inCidr } from '../ref/registry.js';
 import { parseToml, type TomlTable, type TomlValue } from './toml.js';

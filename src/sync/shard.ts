@@ -17,7 +17,7 @@
  */
 import { createHash } from 'node:crypto';
 import { UsageError } from '../errors.js';
-import { optionPaths, type OptionNames } from '../options-check.js';
+import { optionPaths, type OptionNames } from '../option-names.js';
 import type { ImageReference } from '../ref/reference.js';
 import { destinationRepository, type UnitSource } from './target.js';
 import type { Shard, SyncImage } from './options.js';

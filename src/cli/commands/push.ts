@@ -15,7 +15,7 @@ import { createProgress } from '../progress.js';
 import { loadProjectConfig, mergeWithFlags } from '../project-config.js';
 import { pushReport, startClock, writeDigestFile } from '../report.js';
 import { gzipJobsOption } from '../threadpool.js';
-import { flagNames } from '../../options-check.js';
+import { flagNames } from '../../option-names.js';
 
 /** Every flag of `regpush push`, in help order. */
 export const pushFlags = defineFlags({
@@ -44,7 +44,7 @@ export const pushFlags = defineFlags({
   'digest-file': { type: 'string', once: true, describe: 'Also write the pushed digest (sha256:…) to this file', group: 'Output:' },
 });
 
-/** What push's messages call its options: the flags that give them (options-check.ts, OptionNames). */
+/** What push's messages call its options: the flags that give them (option-names.ts, OptionNames). */
 const PUSH_FLAG_NAMES = flagNames({
   to: '--to',
   tags: '--tag',

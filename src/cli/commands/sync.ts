@@ -12,7 +12,7 @@ import { withGcPacing } from '../gc-pacing.js';
 import { isInteractive } from '../progress.js';
 import { printable } from '../terminal-text.js';
 import { referrersText, startClock, syncReport, type RunClock } from '../report.js';
-import { flagNames } from '../../options-check.js';
+import { flagNames } from '../../option-names.js';
 import { connectionFlagNames } from '../connection-flags.js';
 
 // A sync reads and writes many registries: credentials come from `regpush login` / the Docker
@@ -33,7 +33,7 @@ export const syncFlags = defineFlags({
 });
 
 /**
- * What sync's messages call its options: the flags that give them (options-check.ts,
+ * What sync's messages call its options: the flags that give them (option-names.ts,
  * OptionNames), and --json for the report. An entry's `platforms` is called --platform, as the
  * messages shared with copy have always said.
  */
