@@ -241,12 +241,3 @@ export function abortedOr(err: unknown, signal: AbortSignal | undefined, session
   // cause: what the abort did further down (a cancelled request) says nothing the caller needs.
   return new AbortedError(`interrupted: no tag was written after the interruption; ${sessions}`, { cause: signal.reason });
 }
-
-/**
- * What an operation throws, before it sends anything, when the caller's signal had already fired:
- * such a signal never fires again, so the operation would otherwise run as if not cancelled (or
- * fail at its first request as if that had been cut off). The caller's reason is the cause.
- */
-export function abortedBeforeStart(signal: AbortSignal): AbortedError {
-  return new AbortedError('interrupted before it started (the abort signal had already fired): nothing was sent', { cause: signal.reason });
-}

@@ -6,7 +6,7 @@
  * fresh token refused (final: E_AUTH or E_DENIED). The token exchange itself is token.ts.
  */
 import type { AuthError } from '../errors.js';
-import { untilAborted } from '../http/retry.js';
+import { untilAborted } from '../abort.js';
 import type { HttpRequest, Send } from '../http/types.js';
 import type { Logger } from '../log.js';
 import type { Attempt, SentBearer } from './attempt.js';

@@ -5,7 +5,7 @@ import os from 'node:os';
 import { resolve } from 'node:path';
 import { missingAuthFile, type Credential } from '../auth/credentials.js';
 import { AbortedError, UsageError } from '../errors.js';
-import { untilAborted } from '../http/retry.js';
+import { untilAborted } from '../abort.js';
 import type { Logger } from '../log.js';
 import { defineFlags, type InferredArgs } from './flag-table.js';
 import { many } from './flags.js';

@@ -11,7 +11,8 @@ import { silentLogger } from '../log.js';
 import { checkArgument, checkOptions, REFERENCE_ARGUMENT, type Shape } from '../options-check.js';
 import { optionPaths } from '../option-names.js';
 import { checkConnectionRanges } from '../registry/limits.js';
-import { anchorPaths, CONNECTION_SHAPE, connect, operationSignal, transportFor, withAbortReason } from '../registry/connect.js';
+import { anchorPaths, CONNECTION_SHAPE, connect, transportFor } from '../registry/connect.js';
+import { operationSignal, withAbortReason } from '../abort.js';
 import type { ConfigSummary, InspectOptions, InspectResult } from './options.js';
 
 /**

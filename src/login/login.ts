@@ -18,7 +18,8 @@ import { HttpRegistryClient } from '../registry/client.js';
 import { checkOptions, type Shape } from '../options-check.js';
 import { optionPaths } from '../option-names.js';
 import { checkConnectionRanges } from '../registry/limits.js';
-import { anchorPaths, CONNECTION_SHAPE, insecureList, insecureTlsBy, operationSignal, transportFor, withAbortReason } from '../registry/connect.js';
+import { anchorPaths, CONNECTION_SHAPE, insecureList, insecureTlsBy, transportFor } from '../registry/connect.js';
+import { operationSignal, withAbortReason } from '../abort.js';
 import type { ConnectionOptions } from '../registry/connection-options.js';
 import type { LoginOptions, LoginResult, LogoutOptions, LogoutResult } from './options.js';
 

@@ -27,8 +27,7 @@ import { checkConnectionRanges } from './limits.js';
 import { blockedBy, checkMirrorMap, DAEMON_INSECURE_REGISTRIES, mirrorsFor, MirrorConfigError, REGISTRIES_INSECURE_V1, type MirrorMap } from './mirror-config.js';
 import { BlockedClient, MirroredClient, MirrorHealth, mirrorSendProfile, type MirrorRoute } from './mirrors.js';
 import { isAbsolute, resolve } from 'node:path';
-import { setMaxListeners } from 'node:events';
-import { AbortedError, abortedBeforeStart, DeniedError, UsageError } from '../errors.js';
+import { DeniedError, UsageError } from '../errors.js';
 import { STRINGS, type Shape, type ShapeProblem } from '../options-check.js';
 import { connectionOptionNames, type ConnectionNames } from '../option-names.js';
 import type { ConnectionOptions } from './connection-options.js';
@@ -170,33 +169,6 @@ function namesFor(names: ConnectionNames, has: HintedSettings): ConnectionNames 
     ...(has.credentials && refused ? { refused } : {}),
     ...(has.credentials && givenCredentials ? { givenCredentials } : {}),
   };
-}
-
-/**
- * The signal the requests of one operation without a TransferRun (inspect, login, the registry
- * commands) listen on: the caller's, derived with AbortSignal.any, which adds no listener to the
- * caller's signal, and with the listener bound raised. Every request and open body listens on the
- * signal it is given: on the caller's own, a deleteImage's parallel tag lookups, or 11 calls
- * sharing one signal, made Node print MaxListenersExceededWarning in the caller's process (the
- * CLI raises the bound on its own signal; a library caller's has the default of 10). A signal
- * that has already fired: abortedBeforeStart, before anything is sent.
- */
-export function operationSignal(signal: AbortSignal | undefined): AbortSignal | undefined {
-  if (!signal) return undefined;
-  if (signal.aborted) throw abortedBeforeStart(signal);
-  const own = AbortSignal.any([signal]);
-  setMaxListeners(1000, own);
-  return own;
-}
-
-/**
- * `err` as such an operation rejects with it: once its signal has fired, the AbortedError of the
- * request that was cut off gets the caller's reason (AbortSignal.timeout's TimeoutError, the
- * Error given to abort()) as its cause, as push, copy and sync have it (abortedOr).
- */
-export function withAbortReason(err: unknown, signal: AbortSignal | undefined): unknown {
-  if (signal?.aborted && err instanceof AbortedError && err.cause === undefined) err.cause = signal.reason;
-  return err;
 }
 
 /** Variables of `env` naming a file or directory regpush reads or writes: a relative one is taken in `cwd`, as the options' paths are. */

@@ -8,7 +8,8 @@
  *                 all of them, manifests written only where every blob is in place.
  */
 import { setMaxListeners } from 'node:events';
-import { abortedBeforeStart, abortedOr, AbortedError, errorForCode, RegpushError } from '../errors.js';
+import { abortedOr, AbortedError, errorForCode, RegpushError } from '../errors.js';
+import { abortedBeforeStart } from '../abort.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { ImageReference } from '../ref/reference.js';
 import { ClientMemory, connect, transportFor } from '../registry/connect.js';

@@ -5,7 +5,8 @@
  * and the abortable wait are the transport's (src/http/retry.ts); the pipelines reach them here,
  * through the transfer layer, as blobs.ts restarts a streamed blob.
  */
-import { restartOutcome, RetryBudget, sleep, type RetryPolicy } from '../http/retry.js';
+import { restartOutcome, RetryBudget, type RetryPolicy } from '../http/retry.js';
+import { sleep } from '../abort.js';
 
 /** One restart loop's budget: ask `delayAfter` on each failure, then `wait` that long (or give up). */
 export class Restarts {
