@@ -36,7 +36,7 @@ export function operationSignal(signal: AbortSignal | undefined): AbortSignal | 
 /**
  * `err` as such an operation rejects with it: once its signal has fired, the AbortedError of the
  * request that was cut off gets the caller's reason (AbortSignal.timeout's TimeoutError, the
- * Error given to abort()) as its cause, as push, copy and sync have it (abortedOr).
+ * Error given to abort()) as its cause, as push, copy and sync have it (abortedOr, src/transfer/engine.ts).
  */
 export function withAbortReason(err: unknown, signal: AbortSignal | undefined): unknown {
   if (signal?.aborted && err instanceof AbortedError && err.cause === undefined) err.cause = signal.reason;

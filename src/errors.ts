@@ -228,16 +228,3 @@ export function errorForCode(code: ErrorCode, message: string, options?: { cause
   const Class = CLASS_OF_CODE[code] as (typeof CLASS_OF_CODE)[ErrorCode] | undefined;
   return Class ? new Class(message, options) : new RegpushError(code, message, options);
 }
-
-/**
- * What an operation reports once the caller's signal has fired (Ctrl-C): an AbortedError, whatever
- * failure the abort caused further down (a destroyed stream, a cancelled request). Else `err` as is.
- * `sessionsLeft` names the upload sessions the registry did not let the run cancel (none: absent).
- */
-export function abortedOr(err: unknown, signal: AbortSignal | undefined, sessionsLeft?: string): unknown {
-  if (!signal?.aborted) return err;
-  const sessions = sessionsLeft ?? 'every upload session that was open was completed or cancelled';
-  // The caller's reason (AbortSignal.timeout's TimeoutError, the Error given to abort()) is the
-  // cause: what the abort did further down (a cancelled request) says nothing the caller needs.
-  return new AbortedError(`interrupted: no tag was written after the interruption; ${sessions}`, { cause: signal.reason });
-}

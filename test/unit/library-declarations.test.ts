@@ -60,7 +60,7 @@ const ENTRIES: Record<string, { offers: string; extras: string[] }> = {
   },
   'http/tls-options.d.ts': { offers: 'DEFAULT_CERTS_DIRS, defaultCertsDirs(), RegistryTlsOptions', extras: [] },
   'redact.d.ts': { offers: 'SecretSet', extras: ['proxyPasswords', 'redactProxyUrl', 'redactText', 'redactUrl'] },
-  'errors.d.ts': { offers: 'the error classes, EXIT_CODES, ErrorCode', extras: ['abortedOr', 'asRegpushError', 'errorForCode'] },
+  'errors.d.ts': { offers: 'the error classes, EXIT_CODES, ErrorCode', extras: ['asRegpushError', 'errorForCode'] },
   'log.d.ts': { offers: 'Logger', extras: ['sayOnce', 'silentLogger'] },
   'option-names.d.ts': {
     offers: 'ConnectionNames (ConnectionOptions.connectionNames)',
