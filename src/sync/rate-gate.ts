@@ -5,7 +5,7 @@
  * sees (HttpStats.watch) and lends waiting units' --images slots (slots.ts) meanwhile.
  */
 import { AbortedError, asRegpushError, RegpushError, TooManyRequestsError, UsageError } from '../errors.js';
-import { pause } from '../transfer/restarts.js';
+import { sleep } from '../abort.js';
 import type { Logger } from '../log.js';
 import { formatReference, manifestRef, type ImageReference } from '../ref/reference.js';
 import { apiHost } from '../ref/registry.js';
@@ -357,7 +357,7 @@ export class RateGate {
           { details: { registry: source.registry, remaining, gateStopped: true } },
         );
       }
-      await pause(Math.min(poll, left), this.run.signal);
+      await sleep(Math.min(poll, left), this.run.signal);
       if (needNow() === undefined) return;
       await this.run.source(source).client.headManifest(source.repository, manifestRef(source)).catch(() => undefined);
       remaining = this.remaining(key) ?? remaining;
