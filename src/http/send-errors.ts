@@ -7,7 +7,8 @@
 import type { Socket } from 'node:net';
 import { AuthError, NetworkError, TlsError, AbortedError, RegpushError } from '../errors.js';
 import { connectionOptionNames, type ConnectionNames } from '../option-names.js';
-import { redactProxyUrl, redactUrl } from '../redact.js';
+import { redactUrl } from '../redact.js';
+import { redactProxyUrl } from './proxy-choice.js';
 import type { HttpRequest } from './types.js';
 import { PROXY_LEG, type ProxyUse } from './proxy.js';
 import type { TlsFailureKind, TlsResolver } from './tls.js';

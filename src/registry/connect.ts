@@ -15,10 +15,9 @@ import {
 } from '../auth/credentials.js';
 import { repositoryScope, type ScopeAction } from '../auth/scope.js';
 import { Transport } from '../http/transport.js';
-import { proxySettingsFromEnv } from '../http/proxy-choice.js';
+import { proxyPasswords, proxySettingsFromEnv } from '../http/proxy-choice.js';
 import { defaultCertsDirs, tlsResolver, type ResolverTlsOptions } from '../http/tls.js';
 import { silentLogger, type Logger } from '../log.js';
-import { proxyPasswords } from '../redact.js';
 import { AuthMemory } from '../auth/auth-memory.js';
 import { HttpRegistryClient } from './client.js';
 import type { InterruptedSession, RegistryClient } from './registry-client.js';

@@ -59,7 +59,7 @@ const ENTRIES: Record<string, { offers: string; extras: string[] }> = {
     extras: [],
   },
   'http/tls-options.d.ts': { offers: 'DEFAULT_CERTS_DIRS, defaultCertsDirs(), RegistryTlsOptions', extras: [] },
-  'redact.d.ts': { offers: 'SecretSet', extras: ['proxyPasswords', 'redactProxyUrl', 'redactText', 'redactUrl'] },
+  'redact.d.ts': { offers: 'SecretSet', extras: ['redactText', 'redactUrl'] },
   'errors.d.ts': { offers: 'the error classes, EXIT_CODES, ErrorCode', extras: ['asRegpushError', 'errorForCode'] },
   'log.d.ts': { offers: 'Logger', extras: ['sayOnce', 'silentLogger'] },
   'option-names.d.ts': {

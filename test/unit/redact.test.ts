@@ -2,7 +2,8 @@
 // and userinfo never reach a log line or an error.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { proxyPasswords, redactProxyUrl, redactUrl, SecretSet } from '../../src/redact.js';
+import { redactUrl, SecretSet } from '../../src/redact.js';
+import { proxyPasswords, redactProxyUrl } from '../../src/http/proxy-choice.js';
 
 test('redactUrl hides userinfo and the signature parameters of every storage a registry redirects to', () => {
   const cases: [string, string][] = [
