@@ -20,27 +20,6 @@ export const DOCKER_HUB_API_HOST = 'registry-1.docker.io';
 export const DOCKER_HUB_TOKEN_HOST = 'auth.docker.io';
 
 /**
- * Aliyun Container Registry's regional API hosts, `registry.<region>.aliyuncs.com`: their 401s name
- * a realm on another host, `https://dockerauth.<region>.aliyuncs.com/auth` (a crane trace against
- * registry.cn-hangzhou.aliyuncs.com in kubernetes/minikube#13782 shows it).
- */
-const ALIYUN_REGIONAL_API = /^registry\.([a-z0-9]+(?:-[a-z0-9]+)*)\.aliyuncs\.com$/;
-
-/**
- * The token service's host for an API host whose realm is known in advance to live on another
- * host, else undefined. Only hosts with a public record of their challenge are listed: a realm on
- * the registry's own host (GHCR, ACR, Artifact Registry, Quay, Harbor) needs no entry, and a wrong
- * entry would only cost an unused connection, since the 401's realm is what tokens are asked from.
- */
-export function knownTokenHost(apiHost: string): string | undefined {
-  const host = apiHost.toLowerCase();
-  if (host === DOCKER_HUB_API_HOST) return DOCKER_HUB_TOKEN_HOST;
-  const aliyun = ALIYUN_REGIONAL_API.exec(host);
-  if (aliyun) return `dockerauth.${aliyun[1]}.aliyuncs.com`;
-  return undefined;
-}
-
-/**
  * Every spelling of Docker Hub. All of them normalise to "docker.io": Docker still stores Hub
  * logins under index.docker.io (a v1 leftover) and the API answers on registry-1.docker.io.
  */
