@@ -11,7 +11,7 @@
  * listed; a wrong entry costs one token request, not a failure.
  */
 import type { Challenge } from './challenge.js';
-import { canonicalRegistry, DOCKER_HUB_API_HOST, DOCKER_HUB_TOKEN_HOST } from '../ref/registry.js';
+import { apiHost, canonicalRegistry } from '../ref/registry.js';
 
 const PRESUMED: ReadonlyMap<string, Challenge> = new Map([
   // Docker's token authentication specification walks through this very challenge from
@@ -60,10 +60,19 @@ const ALIYUN_REGIONAL_API = /^registry\.([a-z0-9]+(?:-[a-z0-9]+)*)\.aliyuncs\.co
  * host, else undefined. Only hosts with a public record of their challenge are listed: a realm on
  * the registry's own host (GHCR, ACR, Artifact Registry, Quay, Harbor) needs no entry, and a wrong
  * entry would only cost an unused connection, since the 401's realm is what tokens are asked from.
+ * A presumed challenge's realm counts (Docker Hub's `https://auth.docker.io/token`, another host
+ * than the API's registry-1.docker.io, so its first token costs a connection of its own); only the
+ * host requests go to is asked about: "docker.io" is a reference's name for Docker Hub, not a host
+ * regpush connects to.
  */
-export function knownTokenHost(apiHost: string): string | undefined {
-  const host = apiHost.toLowerCase();
-  if (host === DOCKER_HUB_API_HOST) return DOCKER_HUB_TOKEN_HOST;
+export function knownTokenHost(apiHostName: string): string | undefined {
+  const host = apiHostName.toLowerCase();
+  if (host !== apiHost(host)) return undefined;
+  const realm = presumedChallenge(host)?.params.realm;
+  if (realm !== undefined) {
+    const realmHost = new URL(realm).host;
+    return realmHost === host ? undefined : realmHost;
+  }
   const aliyun = ALIYUN_REGIONAL_API.exec(host);
   if (aliyun) return `dockerauth.${aliyun[1]}.aliyuncs.com`;
   return undefined;

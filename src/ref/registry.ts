@@ -13,13 +13,6 @@ export const DOCKER_HUB = 'docker.io';
 export const DOCKER_HUB_API_HOST = 'registry-1.docker.io';
 
 /**
- * The host of Docker Hub's token service: the API's 401 challenges name `https://auth.docker.io/token`
- * as their realm, another host than the API's, so its first token costs a connection of its own
- * (Docker's "Token authentication specification" documents this flow against these hosts).
- */
-export const DOCKER_HUB_TOKEN_HOST = 'auth.docker.io';
-
-/**
  * Every spelling of Docker Hub. All of them normalise to "docker.io": Docker still stores Hub
  * logins under index.docker.io (a v1 leftover) and the API answers on registry-1.docker.io.
  */
