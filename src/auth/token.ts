@@ -7,7 +7,7 @@ import type { Readable } from 'node:stream';
 import { AuthError, ProtocolError, type RegpushError } from '../errors.js';
 import type { HttpResponse, Send } from '../http/types.js';
 import { silentLogger, type Logger } from '../log.js';
-import { isLoopbackHost } from '../ref/registry.js';
+import { isLoopbackHost } from '../ref/host-address.js';
 import { redactUrl } from '../redact.js';
 import type { Challenge } from './challenge.js';
 import type { Credential } from './credentials.js';

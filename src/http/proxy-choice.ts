@@ -2,14 +2,14 @@
  * Proxy choice from the usual variables (HTTPS_PROXY, HTTP_PROXY, NO_PROXY, lower-case too), read
  * from the env the caller passes — never from process.env. Loopback hosts are never proxied, as
  * Go's net/http (and so docker, skopeo and crane) does for localhost and loopback addresses; what
- * counts as loopback (names under .localhost too) is src/ref/registry.ts's one answer, the same
+ * counts as loopback (names under .localhost too) is src/ref/host-address.ts's one answer, the same
  * one the endpoint and token-realm checks use. Pure, and apart from the proxy agents (proxy.ts),
  * so that the CLI's launcher can ask it before anything else has loaded (early-connect.ts). A
  * proxy URL's userinfo is read here too: what of the URL may be printed (redactProxyUrl) and the
  * password the run's SecretSet must hide (proxyPasswords).
  */
 import { BlockList, isIP } from 'node:net';
-import { isLoopbackHost } from '../ref/registry.js';
+import { isLoopbackHost } from '../ref/host-address.js';
 
 /** Proxy settings, as read from an environment. */
 export interface ProxySettings {

@@ -17,7 +17,8 @@ import { InputError } from '../errors.js';
 import { connectionOptionNames, type ConnectionNames } from '../option-names.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
-import { bracketBareIpv6, canonicalRegistry, hostEntryFor, isDockerHub, DOCKER_HUB, DOCKER_HUB_API_HOST } from '../ref/registry.js';
+import { canonicalRegistry, isDockerHub, DOCKER_HUB, DOCKER_HUB_API_HOST } from '../ref/registry.js';
+import { bracketBareIpv6, hostEntryFor } from '../ref/host-address.js';
 import { DEFAULT_CERTS_DIRS, type RegistryTlsOptions } from './tls-options.js';
 
 export { DEFAULT_CERTS_DIRS, defaultCertsDirs, type RegistryTlsOptions } from './tls-options.js';

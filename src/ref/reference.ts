@@ -6,7 +6,8 @@
 import { InvalidReferenceError } from '../errors.js';
 import { connectionOptionNames, type ConnectionNames } from '../option-names.js';
 import { HOST, NAME_TOTAL_LENGTH_MAX, PATH_COMPONENT, digestProblem, tagProblem } from './grammar.js';
-import { DOCKER_HUB, canonicalRegistry, isLoopbackHost } from './registry.js';
+import { DOCKER_HUB, canonicalRegistry } from './registry.js';
+import { isLoopbackHost } from './host-address.js';
 
 /** A parsed, normalised image reference. */
 export interface ImageReference {

@@ -18,7 +18,8 @@ import { MirrorConfigError, UsageError } from '../errors.js';
 import { described } from '../options-check.js';
 import { connectionOptionNames, type ConnectionNames } from '../option-names.js';
 import { HOST } from '../ref/grammar.js';
-import { bracketBareIpv6, canonicalRegistry, DOCKER_HUB, inCidr } from '../ref/registry.js';
+import { canonicalRegistry, DOCKER_HUB } from '../ref/registry.js';
+import { bracketBareIpv6, inCidr } from '../ref/host-address.js';
 import { parseToml, type TomlTable, type TomlValue } from './toml.js';
 
 /** Prefix → mirrors in the order they are tried (the library's `mirrors` option). */

@@ -12,7 +12,7 @@
  * so the other blobs of the run start with the method that works.
  */
 import type { ScopeAction } from '../auth/scope.js';
-import { withoutPort } from '../ref/registry.js';
+import { withoutPort } from '../ref/host-address.js';
 
 /** How a blob is sent. */
 export type UploadMethod = 'put' | 'patch' | 'chunked';
