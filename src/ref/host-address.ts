@@ -92,7 +92,13 @@ export function withoutPort(registry: string): string {
   return host.split(':').length === 2 ? host.slice(0, host.indexOf(':')) : host;
 }
 
-/** Drops a ":port" suffix and IPv6 brackets; a bare IPv6 literal (several ":") is returned whole. */
+/**
+ * Drops a ":port" suffix and IPv6 brackets; a bare IPv6 literal (several ":") is returned whole.
+ * Not withoutPort: this one gives the address itself ("[::1]:5000" → "::1"), what ipv4Octets,
+ * ipv6Groups and inCidr parse, where withoutPort keeps the brackets ("[::1]") to give a registry
+ * name that entries are compared with (hostEntryFor uses both); and this one leaves case alone,
+ * its callers having lower-cased the name already.
+ */
 function hostWithoutPort(registry: string): string {
   if (registry.startsWith('[')) {
     const close = registry.indexOf(']');
