@@ -14,7 +14,7 @@ import type { AuthMemory } from './auth-memory.js';
 import type { Challenge } from './challenge.js';
 import { who } from './credential-id.js';
 import type { CredentialSource } from './credential-source.js';
-import type { Credential, SecretSink } from './credentials.js';
+import type { Credential, SecretSink } from './credential-types.js';
 import { neededScopes, realmHostOf, type RefusalErrors } from './refusal-errors.js';
 import { refusalOf, type RefusalRecord } from './refusals.js';
 import type { SchemeState } from './scheme-state.js';

@@ -15,7 +15,9 @@ import { silentLogger, type Logger } from '../log.js';
 import { readCredentialFile, updateCredentialFile, type AuthEntry, type CredentialFile, type FileLockOptions } from './config-file.js';
 import { checkHelperName, helperError, HelperFailure, IDENTITY_TOKEN_USERNAME, isNotFound, spawnHelper, type HelperExec } from './helper.js';
 import { registryHostOf } from '../ref/registry.js';
-import { checkDockerConfigDir, credentialFiles, decodeEntry, dockerConfigPath, holdsKey, type AuthFileSystem, type Credential, type CredentialOptions } from './credentials.js';
+import { decodeEntry, holdsKey, type CredentialOptions } from './credentials.js';
+import { checkDockerConfigDir, credentialFiles, dockerConfigPath, type AuthFileSystem } from './credential-paths.js';
+import type { Credential } from './credential-types.js';
 import { findByRegistry, helperKeys, splitAuthKey } from './registry-host.js';
 
 /**

@@ -12,7 +12,7 @@
 import { AuthError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { readCredentialFile, type AuthEntry, type CredentialFile } from './config-file.js';
-import { clean, isUsable, type Credential, type CredentialRole } from './credential.js';
+import { clean, isUsable, type CredentialRole } from './credential.js';
 import { credentialEnvRoles, credentialEnvVars, credentialFromEnv } from './credential-env.js';
 import {
   checkDockerConfigDir,
@@ -26,15 +26,7 @@ import { checkHelperName, helperError, IDENTITY_TOKEN_USERNAME, isNotFound, spaw
 import { registryHostOf } from '../ref/registry.js';
 import { findByRegistry, helperKeys, namespaceKeys, splitAuthKey } from './registry-host.js';
 import type { ShapeProblem } from '../options-check.js';
-import type { RegistryCredentials, SecretSink } from './credential-types.js';
-
-// Moved to modules of their own (a credential's shape, the env variables, the files' locations);
-// re-exported so that the lookup's callers (connect(), credential-store.ts, the CLI, index.ts)
-// still import them from this one module.
-export type { Credential, CredentialRole } from './credential.js';
-export type { RegistryCredentials, SecretSink } from './credential-types.js';
-export { credentialEnvOrigin, credentialEnvRoles, credentialEnvVars } from './credential-env.js';
-export { checkDockerConfigDir, credentialFiles, dockerConfigPath, missingAuthFile, storedLoginSources, type AuthFileSystem, type CredentialFilePath } from './credential-paths.js';
+import type { Credential, RegistryCredentials, SecretSink } from './credential-types.js';
 
 /** Inputs of resolveCredential. */
 export interface CredentialOptions {

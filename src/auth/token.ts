@@ -10,7 +10,7 @@ import { silentLogger, type Logger } from '../log.js';
 import { isLoopbackHost } from '../ref/host-address.js';
 import { redactUrl } from '../redact.js';
 import type { Challenge } from './challenge.js';
-import type { Credential } from './credentials.js';
+import type { Credential } from './credential-types.js';
 import { IDENTITY_TOKEN_USERNAME } from './helper.js';
 import { mergeScopes } from './scope.js';
 

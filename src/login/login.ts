@@ -10,7 +10,7 @@
  * idle timeout, retries).
  */
 import { eraseCredentialReport, loginsElsewhere, openLoginStore } from '../auth/credential-store.js';
-import type { Credential } from '../auth/credentials.js';
+import type { Credential } from '../auth/credential-types.js';
 import { AuthError, InvalidReferenceError, UsageError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { splitAuthKey } from '../auth/registry-host.js';

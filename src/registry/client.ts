@@ -10,7 +10,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { AuthMemory } from '../auth/auth-memory.js';
-import type { Credential, SecretSink } from '../auth/credentials.js';
+import type { Credential, SecretSink } from '../auth/credential-types.js';
 import { authMiddleware, type AuthMiddleware, type AuthOptions } from '../auth/middleware.js';
 import { mergeScopes } from '../auth/scope.js';
 import { ProtocolError } from '../errors.js';

@@ -2,17 +2,11 @@
  * Building authenticated registry clients for an operation: which credential, which scopes, which
  * scheme. Push, copy and inspect all come through here, so there is one way in.
  */
-import {
-  credentialEnvVars,
-  credentialEnvOrigin,
-  credentialSourceList,
-  registryCredentialFor,
-  registryCredentialsProblem,
-  resolveCredential,
-  storedLoginSources,
-  type Credential,
-  type CredentialRole,
-} from '../auth/credentials.js';
+import { credentialSourceList, registryCredentialFor, registryCredentialsProblem, resolveCredential } from '../auth/credentials.js';
+import type { CredentialRole } from '../auth/credential.js';
+import type { Credential } from '../auth/credential-types.js';
+import { credentialEnvOrigin, credentialEnvVars } from '../auth/credential-env.js';
+import { storedLoginSources } from '../auth/credential-paths.js';
 import { repositoryScope, type ScopeAction } from '../auth/scope.js';
 import { Transport } from '../http/transport.js';
 import { proxyPasswords, proxySettingsFromEnv } from '../http/proxy-choice.js';

@@ -225,7 +225,7 @@ const PIPELINE_SKIPS: Record<string, string> = {
   // the syntax of a login key. Nothing in transfer or registry stores logins (a registry client
   // only reads credentials through the transport), and a pass-through there would hide this.
   'src/login/login.ts -> src/auth/credential-store.ts': 'login stores credentials',
-  'src/login/login.ts -> src/auth/credentials.ts': 'login stores credentials (the Credential type)',
+  'src/login/login.ts -> src/auth/credential-types.ts': 'login stores credentials (the Credential type)',
   'src/login/login.ts -> src/auth/registry-host.ts': 'login reads a login key (host or host/namespace)',
   // The transport's own record, handed back in a result as it is (type only).
   'src/push/options.ts -> src/http/stats-report.ts': 'PushResult.http is the transport\'s HttpStats',
