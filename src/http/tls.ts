@@ -21,8 +21,6 @@ import { canonicalRegistry, isDockerHub, DOCKER_HUB, DOCKER_HUB_API_HOST } from 
 import { bracketBareIpv6, hostEntryFor } from '../ref/host-address.js';
 import { DEFAULT_CERTS_DIRS, type RegistryTlsOptions } from './tls-options.js';
 
-export { DEFAULT_CERTS_DIRS, defaultCertsDirs, type RegistryTlsOptions } from './tls-options.js';
-
 /**
  * What tlsResolver takes: the caller's options, and the NODE_EXTRA_CA_CERTS of the operation's
  * `env`. That file is trusted for every host and for an https:// proxy, on top of Node's bundled
