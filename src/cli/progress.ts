@@ -13,8 +13,6 @@ import { isLayerKey } from '../push/layer-label.js';
 /** Order of the actions in the total line. */
 const TOTAL_ORDER: readonly string[] = ['foreign', 'skip', 'mount', 'stream', 'upload', 'build'] satisfies DisplayAction[];
 
-export { formatBytes } from './progress-model.js';
-
 /** A progress sink and its cleanup. */
 export interface Progress {
   events: BlobEvents & { phase?(name: string): void };
