@@ -94,16 +94,12 @@ export class NameLists {
 }
 
 /**
- * The tags of one tag-list page. `tags` null or left out is an empty repository (distribution
- * answers `"tags": null` once every tag is deleted); any other shape is E_PROTOCOL, naming the
- * list: read as "no tags" it would empty `tags` and make `copy --all-tags` copy nothing without a
- * word, and a non-string entry would be listed as a tag ("[object Object]").
+ * The names under `key` of one page of a list (tags/list's `tags`, _catalog's `repositories`).
+ * `tags` null or left out is an empty repository (distribution answers `"tags": null` once every
+ * tag is deleted); any other shape is E_PROTOCOL, naming the list: read as "no tags" it would
+ * empty `tags` and make `copy --all-tags` copy nothing without a word, and a non-string entry
+ * would be listed as a tag ("[object Object]").
  */
-export function tagsOf(parsed: unknown, what: string, registry: string): string[] {
-  return namesOf(parsed, 'tags', what, registry);
-}
-
-/** The names under `key` of one page of a list (tags/list's `tags`, _catalog's `repositories`), checked as tagsOf says. */
 function namesOf(parsed: unknown, key: 'tags' | 'repositories', what: string, registry: string): string[] {
   const wrong = (why: string) => new ProtocolError(`${what}: ${why}`, { details: { registry } });
   const shown = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'an object' : `a ${typeof v}`);
