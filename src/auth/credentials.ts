@@ -83,16 +83,12 @@ export interface CredentialOptions {
 }
 
 /**
- * Where resolveCredential looks for a role, for error messages: "REGPUSH_USER/REGPUSH_PASSWORD, …,
- * Docker config.json, containers auth.json" — or "…, REGISTRY_AUTH_FILE (path)" when `env` sets it,
- * since that file is then the only one read. Only the files this `env` and `homeDir` lead to are
- * named (credentialFiles): a library caller's `env: {}` without `homeDir` reads none, and is told so.
+ * Where resolveCredential looks for a role, for error messages, one entry a source in the order
+ * tried (the stored logins' files one entry): "REGPUSH_USER/REGPUSH_PASSWORD", …, "Docker
+ * config.json, containers auth.json" — or "REGISTRY_AUTH_FILE (path)" when `env` sets it, since
+ * that file is then the only one read. Only the files this `env` and `homeDir` lead to are named
+ * (credentialFiles): a library caller's `env: {}` without `homeDir` reads none, and is told so.
  */
-export function credentialSources(role: CredentialRole, explicitFlags?: string, env: Record<string, string | undefined> = {}, homeDir?: string, system?: AuthFileSystem): string {
-  return credentialSourceList(role, explicitFlags, env, homeDir, system).join(', ');
-}
-
-/** credentialSources as a list, one entry a source in the order tried (the stored logins' files one entry). */
 export function credentialSourceList(role: CredentialRole, explicitFlags?: string, env: Record<string, string | undefined> = {}, homeDir?: string, system?: AuthFileSystem): string[] {
   const vars = credentialEnvRoles(role).map((r) => {
     const n = credentialEnvVars(r);
