@@ -231,7 +231,7 @@ async function dropNamespaceKey(file: string, key: string, log: Logger): Promise
  * where `podman login quay.io/org` writes it. Never Docker's config.json (see
  * storeNamespaceCredential). Throws UsageError when there is no such file to name.
  */
-export function namespaceLoginFile(key: string, env: Record<string, string | undefined>, homeDir?: string, system?: AuthFileSystem): string {
+function namespaceLoginFile(key: string, env: Record<string, string | undefined>, homeDir?: string, system?: AuthFileSystem): string {
   if (env.REGISTRY_AUTH_FILE) return env.REGISTRY_AUTH_FILE;
   const docker = dockerConfigPath(env, homeDir);
   const file = credentialFiles(env, homeDir, system).find((f) => !f.legacy && f.path !== docker);
@@ -420,7 +420,7 @@ export async function loginsElsewhere(registry: string, opts: CredentialStoreOpt
  * login does, so that the one file read afterwards holds the login), else Docker's config.json
  * (which Podman reads too, after its own files).
  */
-export function loginFilePath(env: Record<string, string | undefined>, homeDir?: string): string {
+function loginFilePath(env: Record<string, string | undefined>, homeDir?: string): string {
   const file = env.REGISTRY_AUTH_FILE || dockerConfigPath(env, homeDir);
   if (!file) throw new UsageError('no credential file to write: give homeDir (or HOME in env), DOCKER_CONFIG or REGISTRY_AUTH_FILE');
   return file;

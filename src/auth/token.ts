@@ -15,13 +15,13 @@ import { IDENTITY_TOKEN_USERNAME } from './helper.js';
 import { mergeScopes } from './scope.js';
 
 /** Largest token reply regpush reads (JWTs are a few KiB; anything bigger is hostile or broken). */
-export const TOKEN_REPLY_CAP = 64 * 1024;
+const TOKEN_REPLY_CAP = 64 * 1024;
 
 /** Lifetime assumed when the reply has no `expires_in` (the token spec's default). */
-export const DEFAULT_TOKEN_LIFETIME_S = 60;
+const DEFAULT_TOKEN_LIFETIME_S = 60;
 
 /** OAuth2 client_id regpush identifies itself with (required by the oauth spec). */
-export const OAUTH_CLIENT_ID = 'regpush';
+const OAUTH_CLIENT_ID = 'regpush';
 
 /** Options of fetchToken. */
 export interface FetchTokenOptions {

@@ -147,7 +147,7 @@ export async function credentialFromUserFlags(a: { user?: string; password?: str
 }
 
 /** A credential from a user/password flag pair; both or neither. */
-export function credentialFromFlags(user: string | undefined, password: string | undefined, flag: string, secrets: SecretSet): Credential | undefined {
+function credentialFromFlags(user: string | undefined, password: string | undefined, flag: string, secrets: SecretSet): Credential | undefined {
   if (user === undefined && password === undefined) return undefined;
   if (!user) throw new UsageError(`--${flag}-password was given without --${flag}-user`);
   if (password === undefined) throw new UsageError(`--${flag}-user was given without --${flag}-password (or --password-stdin)`);
@@ -227,7 +227,7 @@ export function helperProcessGroupOption(io: CliIO): boolean {
 }
 
 /** The retries option as the library wants it. */
-export function retriesOption(args: CommonArgs): number | undefined {
+function retriesOption(args: CommonArgs): number | undefined {
   if (args.retries === undefined) return undefined;
   if (!Number.isInteger(args.retries) || args.retries < 0 || args.retries > RETRIES_MAX) throw new UsageError(`--retries must be a whole number from 0 to ${RETRIES_MAX} (got ${args.retries})`);
   return args.retries;

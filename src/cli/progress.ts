@@ -21,7 +21,7 @@ export interface Progress {
 }
 
 /** How often the terminal frame is redrawn (ms). */
-export const REDRAW_MS = 100;
+const REDRAW_MS = 100;
 
 /** True when stderr is a terminal that understands cursor movement. */
 export function isInteractive(io: CliIO): boolean {

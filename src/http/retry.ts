@@ -15,9 +15,9 @@ import { parseRateLimitHeader } from './stats.js';
 import type { HttpRequest, HttpResponse, Middleware } from './types.js';
 
 /** Statuses worth another try. */
-export const RETRY_STATUSES = new Set([408, 429, 500, 502, 503, 504]);
+const RETRY_STATUSES = new Set([408, 429, 500, 502, 503, 504]);
 /** Socket errors worth another try (refused/unknown hosts are not: they do not heal in seconds). */
-export const RETRY_ERRNOS = new Set(['ECONNRESET', 'ETIMEDOUT', 'ECONNABORTED', 'EPIPE', 'ESOCKETTIMEDOUT', 'ERR_STREAM_PREMATURE_CLOSE', 'UND_ERR_SOCKET', 'EAI_AGAIN']);
+const RETRY_ERRNOS = new Set(['ECONNRESET', 'ETIMEDOUT', 'ECONNABORTED', 'EPIPE', 'ESOCKETTIMEDOUT', 'ERR_STREAM_PREMATURE_CLOSE', 'UND_ERR_SOCKET', 'EAI_AGAIN']);
 
 /** Tunables of the retry policy. */
 export interface RetryPolicy {
@@ -185,7 +185,7 @@ export class RetryBudget {
  * `replayable: false` (a Buffer included: upload bytes to a session URL are marked so, since a
  * registry that took part of them has moved the session on; see HttpRequest.replayable).
  */
-export function isReplayable(req: HttpRequest): boolean {
+function isReplayable(req: HttpRequest): boolean {
   return req.body === undefined || req.replayable !== false;
 }
 

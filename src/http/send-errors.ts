@@ -149,7 +149,7 @@ function proxyTlsError(err: unknown, req: HttpRequest, proxy: ProxyUse, errno: s
  * alone lists only the addresses of a host named by one ("… is not in the cert's list: "). Without
  * their DNS: / IP Address: labels; undefined when neither gives any.
  */
-export function certificateNames(err: unknown, message: string): string[] | undefined {
+function certificateNames(err: unknown, message: string): string[] | undefined {
   const cause = (err as { cause?: unknown } | undefined)?.cause;
   const cert = [err, cause].map((x) => (x as { cert?: { subjectaltname?: unknown } } | undefined)?.cert).find((c) => c && typeof c === 'object');
   const san = typeof cert?.subjectaltname === 'string' ? cert.subjectaltname : undefined;

@@ -38,7 +38,7 @@ export const LIST_TAGS_SHAPE = { fields: { ...CONNECTION_SHAPE, pageSize: 'numbe
 export const DELETE_SHAPE = { fields: { ...CONNECTION_SHAPE, force: 'boolean' } } satisfies Shape;
 
 /** Most tags asked for on one page (distribution caps `n` itself; this keeps a typo from asking for millions). @internal */
-export const MAX_PAGE_SIZE = 10_000;
+const MAX_PAGE_SIZE = 10_000;
 
 /**
  * A registry named without a repository (`127.0.0.1:5000`, `localhost`, `registry.example.com`):
@@ -70,7 +70,7 @@ function isNameWithPort(input: string): boolean {
  * `connectionNames` (parseReferenceAs).
  * @internal
  */
-export function parseRepository(input: string, names?: ConnectionNames): ImageReference {
+function parseRepository(input: string, names?: ConnectionNames): ImageReference {
   if (looksLikeRegistry(input)) {
     throw new InvalidReferenceError(`${JSON.stringify(input)} is a registry, not a repository; name a repository in it, e.g. ${input}/app`);
   }

@@ -44,7 +44,7 @@ export interface EarlyConfigs {
 }
 
 /** The base's name and digest, as labels and annotations record them. */
-export function baseName(inputs: PushInputs, base: ResolvedBase): BaseName | undefined {
+function baseName(inputs: PushInputs, base: ResolvedBase): BaseName | undefined {
   return inputs.fromRef ? { name: formatReference(inputs.fromRef), digest: base.digest } : undefined;
 }
 

@@ -33,9 +33,9 @@ export interface LayerUploadOutcome {
 }
 
 /** Methods for the layer, best first: its digest is only known once it has been produced. */
-export const LAYER_METHODS: readonly UploadMethod[] = ['patch', 'put', 'chunked'];
+const LAYER_METHODS: readonly UploadMethod[] = ['patch', 'put', 'chunked'];
 /** Methods once the digest is known: one PUT with a length is the cheapest. */
-export const KNOWN_LAYER_METHODS: readonly UploadMethod[] = ['put', 'patch', 'chunked'];
+const KNOWN_LAYER_METHODS: readonly UploadMethod[] = ['put', 'patch', 'chunked'];
 
 /** How to upload one layer (all optional). */
 export interface LayerUploadOptions {

@@ -113,7 +113,7 @@ export function parseMirrorLocation(value: string): { registry: string; path: st
 }
 
 /** A prefix key in its canonical spelling ("Docker.IO/library" → "docker.io/library"); undefined when not one. @internal */
-export function canonicalPrefix(value: string): string | undefined {
+function canonicalPrefix(value: string): string | undefined {
   // Repository names are lower case, so a prefix spelled otherwise can only mean the lower-case one.
   const loc = parseMirrorLocation(value.toLowerCase());
   if (!loc || /^[a-z]+:\/\//i.test(value.trim())) return undefined;

@@ -21,7 +21,7 @@ export const MAX_TAG_PAGES = 10_000;
  * Most bytes of one tag-list page. distribution before 2.8 ignores `n` and sends every tag in one
  * answer: 100,000 CI tags (`sha-<40 hex>`) are ~5 MB, past the manifest bound.
  */
-export const TAG_LIST_CAP = 64 * 1024 * 1024;
+const TAG_LIST_CAP = 64 * 1024 * 1024;
 
 export class NameLists {
   constructor(private readonly http: RegistryHttp) {}

@@ -126,7 +126,7 @@ export const KNOWN_QUIRKS: readonly KnownQuirk[] = [
  * as distribution checks them since distribution/distribution#2121; other registries that need
  * others say so in KNOWN_QUIRKS (`deleteActions`).
  */
-export const DELETE_ACTIONS: readonly ScopeAction[] = ['pull', 'delete'];
+const DELETE_ACTIONS: readonly ScopeAction[] = ['pull', 'delete'];
 
 /**
  * The actions a token needs to delete a manifest at `registry`: DELETE_ACTIONS, or what the

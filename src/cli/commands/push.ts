@@ -201,7 +201,7 @@ function printResult(io: CliIO, json: boolean, result: PushResult, clock: Return
 }
 
 /** The human plan printed by --dry-run: one line per blob (the verbs of the real run) and the config. */
-export function dryRunText(r: PushResult): string {
+function dryRunText(r: PushResult): string {
   const lines = [`plan: push ${r.base.reference}${r.base.digest ? '@' + r.base.digest : ''}`];
   const top = r.layers ?? (r.layer ? [{ ...r.layer, name: 'app layer', dest: [] as string[] }] : []);
   // One block per target, as copy's plan has (the first alone when the push fails fast).
