@@ -242,25 +242,3 @@ export function errorForCode(code: ErrorCode, message: string, options?: { cause
   const Class = CLASS_OF_CODE[code] as (typeof CLASS_OF_CODE)[ErrorCode] | undefined;
   return Class ? new Class(message, options) : new RegpushError(code, message, options);
 }
-
-/**
- * What an operation reports once the caller's signal has fired (Ctrl-C): an AbortedError, whatever
- * failure the abort caused further down (a destroyed stream, a cancelled request). Else `err` as is.
- * `sessionsLeft` names the upload sessions the registry did not let the run cancel (none: absent).
- */
-export function abortedOr(err: unknown, signal: AbortSignal | undefined, sessionsLeft?: string): unknown {
-  if (!signal?.aborted) return err;
-  const sessions = sessionsLeft ?? 'every upload session that was open was completed or cancelled';
-  // The caller's reason (AbortSignal.timeout's TimeoutError, the Error given to abort()) is the
-  // cause: what the abort did further down (a cancelled request) says nothing the caller needs.
-  return new AbortedError(`interrupted: no tag was written after the interruption; ${sessions}`, { cause: signal.reason });
-}
-
-/**
- * What an operation throws, before it sends anything, when the caller's signal had already fired:
- * such a signal never fires again, so the operation would otherwise run as if not cancelled (or
- * fail at its first request as if that had been cut off). The caller's reason is the cause.
- */
-export function abortedBeforeStart(signal: AbortSignal): AbortedError {
-  return new AbortedError('interrupted before it started (the abort signal had already fired): nothing was sent', { cause: signal.reason });
-}

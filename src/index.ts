@@ -22,7 +22,7 @@ export type { LayerSource } from './layer/types.js';
 export type { Credential, RegistryCredentials } from './auth/credential-types.js';
 export type { ConnectionOptions } from './registry/connection-options.js';
 /** The wording of a failed connection's hints (ConnectionOptions.connectionNames; the CLI's flags). */
-export type { ConnectionNames } from './options-check.js';
+export type { ConnectionNames } from './option-names.js';
 export { DEFAULT_CERTS_DIRS, defaultCertsDirs, type RegistryTlsOptions } from './http/tls-options.js';
 /** Registry mirrors (ConnectionOptions.mirrors) and insecure hosts (insecureTlsRegistries) from the files users already have; the caller reads the files. */
 export { mirrorsFromRegistriesConf, mirrorsFromDaemonJson, insecureFromDaemonJson, mergeMirrorMaps, type MirrorMap, type BlockedPrefixes, type InsecureHosts, type RegistriesConfMirrors } from './registry/mirror-config.js';

@@ -14,36 +14,6 @@ export function redactUrl(url: string): string {
   return out;
 }
 
-/**
- * A proxy URL's userinfo and what follows it. A proxy URL has no path worth showing, so its last
- * '@' anywhere ends the userinfo: a password typed with a bare '/', '?' or '#'
- * (http://bob:12/3@proxy:3128) would pass redactUrl, which takes the first '/' for the end of the
- * authority, and the URL parser would not see it as a password at all.
- */
-function proxyUserinfo(proxy: string): { scheme: string; userinfo: string; rest: string } | undefined {
-  const m = /^(\w+:\/\/)(.*)@/s.exec(proxy);
-  return m ? { scheme: m[1]!, userinfo: m[2]!, rest: proxy.slice(m[0].length) } : undefined;
-}
-
-/** A proxy URL (HTTPS_PROXY, HTTP_PROXY) as it may be printed: everything up to its last '@' goes. */
-export function redactProxyUrl(proxy: string): string {
-  const u = proxyUserinfo(proxy);
-  return u ? `${u.scheme}***@${u.rest}` : proxy;
-}
-
-/** The password of a proxy URL, as typed and as decoded (what the proxy gets), for the run's SecretSet; none without one. */
-export function proxyPasswords(proxy: string | undefined): string[] {
-  const userinfo = proxy ? proxyUserinfo(proxy)?.userinfo : undefined;
-  const colon = userinfo?.indexOf(':') ?? -1;
-  if (!userinfo || colon < 0) return [];
-  const raw = userinfo.slice(colon + 1);
-  try {
-    return [raw, decodeURIComponent(raw)];
-  } catch {
-    return [raw];
-  }
-}
-
 /** JSON members whose value is a secret whatever its source: a helper's reply, a token service's reply. */
 const JSON_SECRET = /("(?:Secret|password|token|access_token|refresh_token|identitytoken|registrytoken|auth)"\s*:\s*")(?:[^"\\]|\\.)*"/gi;
 

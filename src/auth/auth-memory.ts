@@ -9,7 +9,8 @@ import type { AuthError } from '../errors.js';
 import type { Challenge } from './challenge.js';
 import type { CredentialFile } from './config-file.js';
 import { who } from './credential-id.js';
-import { helperReplyHolds, type Credential } from './credentials.js';
+import { helperReplyHolds } from './credentials.js';
+import type { Credential } from './credential-types.js';
 import { TokenCache } from './token-cache.js';
 
 /**

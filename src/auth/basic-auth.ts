@@ -8,7 +8,7 @@ import type { Attempt } from './attempt.js';
 import type { Challenge } from './challenge.js';
 import { who } from './credential-id.js';
 import type { CredentialSource } from './credential-source.js';
-import type { Credential } from './credentials.js';
+import type { Credential } from './credential-types.js';
 import type { RefusalErrors } from './refusal-errors.js';
 import type { RefusalRecord } from './refusals.js';
 import type { SchemeState } from './scheme-state.js';

@@ -6,7 +6,7 @@
  * fresh token refused (final: E_AUTH or E_DENIED). The token exchange itself is token.ts.
  */
 import type { AuthError } from '../errors.js';
-import { untilAborted } from '../http/retry.js';
+import { untilAborted } from '../abort.js';
 import type { HttpRequest, Send } from '../http/types.js';
 import type { Logger } from '../log.js';
 import type { Attempt, SentBearer } from './attempt.js';
@@ -14,7 +14,7 @@ import type { AuthMemory } from './auth-memory.js';
 import type { Challenge } from './challenge.js';
 import { who } from './credential-id.js';
 import type { CredentialSource } from './credential-source.js';
-import type { Credential, SecretSink } from './credentials.js';
+import type { Credential, SecretSink } from './credential-types.js';
 import { neededScopes, realmHostOf, type RefusalErrors } from './refusal-errors.js';
 import { refusalOf, type RefusalRecord } from './refusals.js';
 import type { SchemeState } from './scheme-state.js';

@@ -87,7 +87,7 @@ export async function readCredentialFile(file: string, opts: ReadCredentialFileO
  * crash never leaves a half-written config. A symlinked config is written at its target; written
  * by root, the file keeps its owner (keepOwner); `system.uid`, where given, is the writer's uid.
  */
-export async function writeCredentialFile(file: string, data: CredentialFile, system: AuthFileSystem = {}): Promise<void> {
+async function writeCredentialFile(file: string, data: CredentialFile, system: AuthFileSystem = {}): Promise<void> {
   const target = await writeTarget(file);
   const dir = path.dirname(target);
   const tmp = path.join(dir, `.${path.basename(target)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);

@@ -6,7 +6,8 @@
  * from, which ones a mirror's lookup leaves out).
  */
 import { AuthError } from '../errors.js';
-import { clean, type Credential, type CredentialRole } from './credential.js';
+import { clean, type CredentialRole } from './credential.js';
+import type { Credential } from './credential-types.js';
 
 /** Env var names for a role, e.g. REGPUSH_TO_USER (`read` gives the plain REGPUSH_USER set); also used by connect() to keep the source's set from a mirror's lookup. */
 export function credentialEnvVars(role: CredentialRole): {

@@ -4,7 +4,7 @@
  * own because every part of the auth middleware and AuthMemory keys by it.
  */
 import { createHash } from 'node:crypto';
-import type { Credential } from './credentials.js';
+import type { Credential } from './credential-types.js';
 
 /**
  * Whose token, for the cache key. Two repositories of one registry can have different logins in

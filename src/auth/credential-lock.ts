@@ -29,7 +29,7 @@ export interface FileLockOptions {
 }
 
 /** Age after which a credential file's lock counts as left behind (see FileLockOptions.staleMs). */
-export const LOCK_STALE_MS = 10_000;
+const LOCK_STALE_MS = 10_000;
 
 /**
  * Runs `fn` holding the lock of credential file `file`: `<file>.lock` beside it (beside the file a

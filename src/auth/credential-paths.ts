@@ -30,7 +30,7 @@ export interface CredentialFilePath {
 }
 
 /**
- * The stored logins' files, as credentialSources names them: REGISTRY_AUTH_FILE, else Docker's
+ * The stored logins' files, as credentialSourceList names them: REGISTRY_AUTH_FILE, else Docker's
  * config.json and the containers auth.json files, each only where credentialFiles reads one.
  */
 export function storedLoginSources(env: Record<string, string | undefined> = {}, homeDir?: string, system?: AuthFileSystem): string {

@@ -7,7 +7,7 @@
 import type { Logger } from '../log.js';
 import type { Attempt } from './attempt.js';
 import { who } from './credential-id.js';
-import type { Credential, SecretSink } from './credentials.js';
+import type { Credential, SecretSink } from './credential-types.js';
 
 export interface CredentialSourceOptions {
   registry: string;

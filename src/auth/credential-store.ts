@@ -15,11 +15,13 @@ import { silentLogger, type Logger } from '../log.js';
 import { readCredentialFile, updateCredentialFile, type AuthEntry, type CredentialFile, type FileLockOptions } from './config-file.js';
 import { checkHelperName, helperError, HelperFailure, IDENTITY_TOKEN_USERNAME, isNotFound, spawnHelper, type HelperExec } from './helper.js';
 import { registryHostOf } from '../ref/registry.js';
-import { checkDockerConfigDir, credentialFiles, decodeEntry, dockerConfigPath, holdsKey, type AuthFileSystem, type Credential, type CredentialOptions } from './credentials.js';
+import { decodeEntry, holdsKey, type CredentialOptions } from './credentials.js';
+import { checkDockerConfigDir, credentialFiles, dockerConfigPath, type AuthFileSystem } from './credential-paths.js';
+import type { Credential } from './credential-types.js';
 import { findByRegistry, helperKeys, splitAuthKey } from './registry-host.js';
 
 /**
- * Inputs of storeCredential / eraseCredential (`regpush login` / `logout`): where the files are and
+ * Inputs of openLoginStore / eraseCredentialReport (`regpush login` / `logout`): where the files are and
  * how helpers run, as for the lookup (`system` also says which containers auth file a namespace's
  * login goes to: namespaceLoginFile).
  */
@@ -28,23 +30,17 @@ export interface CredentialStoreOptions extends Pick<CredentialOptions, 'env' | 
   execHelper?: HelperExec;
 }
 
-/**
- * Saves a credential for `registry` in Docker's format: through the credential helper the file
- * names for it (credHelpers entry, else credsStore), else in `auths`, of the file `regpush login`
- * writes (loginFilePath). The new login replaces the registry's login in every spelling: an entry
- * left under another key (`docker.io` beside Docker Hub's `https://index.docker.io/v1/`) would go
- * on serving Podman and skopeo, which prefer it, and under a credsStore keep an old password in the
- * file. `registry` may name a namespace or repository ("quay.io/org"): that login goes to a
- * containers auth.json (namespaceLoginFile), as Podman's does, never to Docker's config.json.
- */
-export async function storeCredential(registry: string, cred: Credential, opts: CredentialStoreOptions): Promise<void> {
-  loginSecret(registry, cred); // refused before any file is read
-  await (await openLoginStore(registry, opts)).store(cred);
-}
-
 /** Where a login for one registry or namespace goes, found and checked (openLoginStore). */
 export interface LoginStore {
-  /** Stores `cred` there (storeCredential). */
+  /**
+   * Saves `cred` in Docker's format: through the credential helper the file names for the registry
+   * (credHelpers entry, else credsStore), else in `auths`, of the file `regpush login` writes
+   * (loginFilePath). The new login replaces the registry's login in every spelling: an entry left
+   * under another key (`docker.io` beside Docker Hub's `https://index.docker.io/v1/`) would go on
+   * serving Podman and skopeo, which prefer it, and under a credsStore keep an old password in the
+   * file. A namespace or repository ("quay.io/org") has its login in a containers auth.json
+   * (namespaceLoginFile), as Podman's does, never in Docker's config.json.
+   */
   store(cred: Credential): Promise<void>;
 }
 
@@ -80,7 +76,7 @@ function loginSecret(registry: string, cred: Credential): { username: string; se
   return { username, secret };
 }
 
-/** storeCredential for a whole registry, in `file` (read as `data`) or the `helper` it names. */
+/** LoginStore.store for a whole registry, in `file` (read as `data`) or the `helper` it names. */
 async function storeRegistryCredential(
   registry: string,
   cred: Credential,
@@ -235,7 +231,7 @@ async function dropNamespaceKey(file: string, key: string, log: Logger, system: 
  * where `podman login quay.io/org` writes it. Never Docker's config.json (see
  * storeNamespaceCredential). Throws UsageError when there is no such file to name.
  */
-export function namespaceLoginFile(key: string, env: Record<string, string | undefined>, homeDir?: string, system?: AuthFileSystem): string {
+function namespaceLoginFile(key: string, env: Record<string, string | undefined>, homeDir?: string, system?: AuthFileSystem): string {
   if (env.REGISTRY_AUTH_FILE) return env.REGISTRY_AUTH_FILE;
   const docker = dockerConfigPath(env, homeDir);
   const file = credentialFiles(env, homeDir, system).find((f) => !f.legacy && f.path !== docker);
@@ -304,27 +300,22 @@ function namespacedKey(value: string): { host: string; key: string } | undefined
   return parts?.namespace ? { host: parts.host, key: `${parts.host}/${parts.namespace}` } : undefined;
 }
 
-/**
- * Removes the credential for `registry` (helper erase and/or config entries); true when something
- * was removed. A namespace ("quay.io/org") loses its own key only (in namespaceFiles); a registry
- * loses its keys in every spelling, but not the namespace keys under it (as `podman logout` does).
- * A helper that cannot be asked (missing from PATH, timed out) does not keep the file's entries:
- * they go, with a warning for a missing helper (no lookup can reach it either), and for one that
- * timed out, an AuthError once they are gone, since the store may still hold the login and every
- * lookup asks it.
- */
-export async function eraseCredential(registry: string, opts: CredentialStoreOptions): Promise<boolean> {
-  return (await eraseCredentialReport(registry, opts)).removed;
-}
-
 /** What eraseCredentialReport did: whether something was removed, and the helper that could not be asked (absent when none). */
 export interface ErasedCredential {
   removed: boolean;
-  /** The helper's program (`docker-credential-NAME`) missing from PATH: a login it may hold was not erased (eraseCredential warns). */
+  /** The helper's program (`docker-credential-NAME`) missing from PATH: a login it may hold was not erased (eraseCredentialReport warns). */
   helperNotAsked?: string;
 }
 
-/** eraseCredential, also saying which credential helper could not be asked (logout's result reports it). */
+/**
+ * Removes the credential for `registry` (helper erase and/or config entries), saying whether
+ * something was removed and which credential helper could not be asked (logout's result reports
+ * it). A namespace ("quay.io/org") loses its own key only (in namespaceFiles); a registry loses its
+ * keys in every spelling, but not the namespace keys under it (as `podman logout` does). A helper
+ * that cannot be asked (missing from PATH, timed out) does not keep the file's entries: they go,
+ * with a warning for a missing helper (no lookup can reach it either), and for one that timed out,
+ * an AuthError once they are gone, since the store may still hold the login and every lookup asks it.
+ */
 export async function eraseCredentialReport(registry: string, opts: CredentialStoreOptions): Promise<ErasedCredential> {
   const log = opts.logger ?? silentLogger;
   const ns = namespacedKey(registry);
@@ -429,7 +420,7 @@ export async function loginsElsewhere(registry: string, opts: CredentialStoreOpt
  * login does, so that the one file read afterwards holds the login), else Docker's config.json
  * (which Podman reads too, after its own files).
  */
-export function loginFilePath(env: Record<string, string | undefined>, homeDir?: string): string {
+function loginFilePath(env: Record<string, string | undefined>, homeDir?: string): string {
   const file = env.REGISTRY_AUTH_FILE || dockerConfigPath(env, homeDir);
   if (!file) throw new UsageError('no credential file to write: give homeDir (or HOME in env), DOCKER_CONFIG or REGISTRY_AUTH_FILE');
   return file;

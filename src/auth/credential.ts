@@ -7,8 +7,6 @@
 
 import type { Credential } from './credential-types.js';
 
-export type { Credential } from './credential-types.js';
-
 /** Whose credentials: a source, a target, or the one registry of a read-only command. */
 export type CredentialRole = 'from' | 'to' | 'read';
 

@@ -12,7 +12,7 @@
 import { AuthError, InternalError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { readCredentialFile, type AuthEntry, type CredentialFile } from './config-file.js';
-import { clean, isUsable, type Credential, type CredentialRole } from './credential.js';
+import { clean, isUsable, type CredentialRole } from './credential.js';
 import { credentialEnvRoles, credentialEnvVars, credentialFromEnv } from './credential-env.js';
 import {
   checkDockerConfigDir,
@@ -26,15 +26,7 @@ import { checkHelperName, helperError, IDENTITY_TOKEN_USERNAME, isNotFound, spaw
 import { registryHostOf } from '../ref/registry.js';
 import { findByRegistry, helperKeys, namespaceKeys, splitAuthKey } from './registry-host.js';
 import type { ShapeProblem } from '../options-check.js';
-import type { RegistryCredentials, SecretSink } from './credential-types.js';
-
-// Moved to modules of their own (a credential's shape, the env variables, the files' locations);
-// re-exported so that the lookup's callers (connect(), credential-store.ts, the CLI, index.ts)
-// still import them from this one module.
-export type { Credential, CredentialRole } from './credential.js';
-export type { RegistryCredentials, SecretSink } from './credential-types.js';
-export { credentialEnvOrigin, credentialEnvRoles, credentialEnvVars } from './credential-env.js';
-export { checkDockerConfigDir, credentialFiles, dockerConfigPath, missingAuthFile, storedLoginSources, type AuthFileSystem, type CredentialFilePath } from './credential-paths.js';
+import type { Credential, RegistryCredentials, SecretSink } from './credential-types.js';
 
 /** Inputs of resolveCredential. */
 export interface CredentialOptions {
@@ -91,16 +83,12 @@ export interface CredentialOptions {
 }
 
 /**
- * Where resolveCredential looks for a role, for error messages: "REGPUSH_USER/REGPUSH_PASSWORD, …,
- * Docker config.json, containers auth.json" — or "…, REGISTRY_AUTH_FILE (path)" when `env` sets it,
- * since that file is then the only one read. Only the files this `env` and `homeDir` lead to are
- * named (credentialFiles): a library caller's `env: {}` without `homeDir` reads none, and is told so.
+ * Where resolveCredential looks for a role, for error messages, one entry a source in the order
+ * tried (the stored logins' files one entry): "REGPUSH_USER/REGPUSH_PASSWORD", …, "Docker
+ * config.json, containers auth.json" — or "REGISTRY_AUTH_FILE (path)" when `env` sets it, since
+ * that file is then the only one read. Only the files this `env` and `homeDir` lead to are named
+ * (credentialFiles): a library caller's `env: {}` without `homeDir` reads none, and is told so.
  */
-export function credentialSources(role: CredentialRole, explicitFlags?: string, env: Record<string, string | undefined> = {}, homeDir?: string, system?: AuthFileSystem): string {
-  return credentialSourceList(role, explicitFlags, env, homeDir, system).join(', ');
-}
-
-/** credentialSources as a list, one entry a source in the order tried (the stored logins' files one entry). */
 export function credentialSourceList(role: CredentialRole, explicitFlags?: string, env: Record<string, string | undefined> = {}, homeDir?: string, system?: AuthFileSystem): string[] {
   const vars = credentialEnvRoles(role).map((r) => {
     const n = credentialEnvVars(r);

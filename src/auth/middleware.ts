@@ -20,7 +20,7 @@ import { BearerAuth } from './bearer-auth.js';
 import { ChallengeAnswer } from './challenge-answer.js';
 import type { Challenge } from './challenge.js';
 import { CredentialSource } from './credential-source.js';
-import type { Credential, SecretSink } from './credentials.js';
+import type { Credential, SecretSink } from './credential-types.js';
 import { presumedChallenge } from './presumed-challenge.js';
 import { RefusalErrors } from './refusal-errors.js';
 import { RefusalRecord } from './refusals.js';

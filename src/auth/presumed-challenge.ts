@@ -11,7 +11,7 @@
  * listed; a wrong entry costs one token request, not a failure.
  */
 import type { Challenge } from './challenge.js';
-import { canonicalRegistry } from '../ref/registry.js';
+import { apiHost, canonicalRegistry } from '../ref/registry.js';
 
 const PRESUMED: ReadonlyMap<string, Challenge> = new Map([
   // Docker's token authentication specification walks through this very challenge from
@@ -46,4 +46,34 @@ export function presumedChallenge(registry: string): Challenge | undefined {
 /** True when two challenges send a token request to the same place: same scheme, realm and service. */
 export function sameTokenService(a: Challenge, b: Challenge): boolean {
   return a.scheme === b.scheme && a.params.realm === b.params.realm && (a.params.service ?? '') === (b.params.service ?? '');
+}
+
+/**
+ * Aliyun Container Registry's regional API hosts, `registry.<region>.aliyuncs.com`: their 401s name
+ * a realm on another host, `https://dockerauth.<region>.aliyuncs.com/auth` (a crane trace against
+ * registry.cn-hangzhou.aliyuncs.com in kubernetes/minikube#13782 shows it).
+ */
+const ALIYUN_REGIONAL_API = /^registry\.([a-z0-9]+(?:-[a-z0-9]+)*)\.aliyuncs\.com$/;
+
+/**
+ * The token service's host for an API host whose realm is known in advance to live on another
+ * host, else undefined. Only hosts with a public record of their challenge are listed: a realm on
+ * the registry's own host (GHCR, ACR, Artifact Registry, Quay, Harbor) needs no entry, and a wrong
+ * entry would only cost an unused connection, since the 401's realm is what tokens are asked from.
+ * A presumed challenge's realm counts (Docker Hub's `https://auth.docker.io/token`, another host
+ * than the API's registry-1.docker.io, so its first token costs a connection of its own); only the
+ * host requests go to is asked about: "docker.io" is a reference's name for Docker Hub, not a host
+ * regpush connects to.
+ */
+export function knownTokenHost(apiHostName: string): string | undefined {
+  const host = apiHostName.toLowerCase();
+  if (host !== apiHost(host)) return undefined;
+  const realm = presumedChallenge(host)?.params.realm;
+  if (realm !== undefined) {
+    const realmHost = new URL(realm).host;
+    return realmHost === host ? undefined : realmHost;
+  }
+  const aliyun = ALIYUN_REGIONAL_API.exec(host);
+  if (aliyun) return `dockerauth.${aliyun[1]}.aliyuncs.com`;
+  return undefined;
 }

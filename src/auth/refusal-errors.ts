@@ -7,7 +7,7 @@
 import { AuthError, DeniedError } from '../errors.js';
 import type { HttpRequest } from '../http/types.js';
 import type { Challenge } from './challenge.js';
-import type { Credential } from './credentials.js';
+import type { Credential } from './credential-types.js';
 import { mergeScopes, parseScope } from './scope.js';
 
 export class RefusalErrors {

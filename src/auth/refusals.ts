@@ -9,7 +9,7 @@ import { AuthError, type RegpushError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Challenge } from './challenge.js';
 import { who } from './credential-id.js';
-import type { Credential } from './credentials.js';
+import type { Credential } from './credential-types.js';
 import { scopeKey } from './scope.js';
 
 /**

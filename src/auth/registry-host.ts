@@ -8,7 +8,7 @@ import { PATH_COMPONENT } from '../ref/grammar.js';
 import { DOCKER_HUB, registryHostOf } from '../ref/registry.js';
 
 /** The key Docker (config.json and credential helpers) uses for Docker Hub. */
-export const DOCKER_HUB_CONFIG_KEY = 'https://index.docker.io/v1/';
+const DOCKER_HUB_CONFIG_KEY = 'https://index.docker.io/v1/';
 
 /** The server URL/key to use for `registry` in Docker's config and credential helpers. */
 export function dockerConfigKey(registry: string): string {

@@ -5,7 +5,7 @@
 import type { FetchedToken } from './token.js';
 
 /** Longest safety margin before a token's expiry at which it is no longer handed out. */
-export const TOKEN_EXPIRY_MARGIN_MS = 10_000;
+const TOKEN_EXPIRY_MARGIN_MS = 10_000;
 
 interface Entry {
   token: string;

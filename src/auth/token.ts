@@ -7,21 +7,21 @@ import type { Readable } from 'node:stream';
 import { AuthError, ProtocolError, type RegpushError } from '../errors.js';
 import type { HttpResponse, Send } from '../http/types.js';
 import { silentLogger, type Logger } from '../log.js';
-import { isLoopbackHost } from '../ref/registry.js';
+import { isLoopbackHost } from '../ref/host-address.js';
 import { redactUrl } from '../redact.js';
 import type { Challenge } from './challenge.js';
-import type { Credential } from './credentials.js';
+import type { Credential } from './credential-types.js';
 import { IDENTITY_TOKEN_USERNAME } from './helper.js';
 import { mergeScopes } from './scope.js';
 
 /** Largest token reply regpush reads (JWTs are a few KiB; anything bigger is hostile or broken). */
-export const TOKEN_REPLY_CAP = 64 * 1024;
+const TOKEN_REPLY_CAP = 64 * 1024;
 
 /** Lifetime assumed when the reply has no `expires_in` (the token spec's default). */
-export const DEFAULT_TOKEN_LIFETIME_S = 60;
+const DEFAULT_TOKEN_LIFETIME_S = 60;
 
 /** OAuth2 client_id regpush identifies itself with (required by the oauth spec). */
-export const OAUTH_CLIENT_ID = 'regpush';
+const OAUTH_CLIENT_ID = 'regpush';
 
 /** Options of fetchToken. */
 export interface FetchTokenOptions {

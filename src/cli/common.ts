@@ -3,16 +3,18 @@ import { VERSION } from '../version.js';
 import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 import os from 'node:os';
 import { resolve } from 'node:path';
-import { missingAuthFile, type Credential } from '../auth/credentials.js';
+import { missingAuthFile } from '../auth/credential-paths.js';
+import type { Credential } from '../auth/credential-types.js';
 import { AbortedError, UsageError } from '../errors.js';
-import { untilAborted } from '../http/retry.js';
+import { untilAborted } from '../abort.js';
 import type { Logger } from '../log.js';
 import { defineFlags, type InferredArgs } from './flag-table.js';
 import { many } from './flags.js';
 import type { CliIO } from './io.js';
 import type { SecretSet } from '../redact.js';
 import { createCliLogger, type LineSink, type Verbosity } from './logger.js';
-import { ignoredExtraCaWarning, type RegistryTlsOptions } from '../http/tls.js';
+import { ignoredExtraCaWarning } from '../http/tls.js';
+import type { RegistryTlsOptions } from '../http/tls-options.js';
 import { tlsFlags, tlsOptionsFromFlags } from './tls-flags.js';
 import { connectionFlagNames, type ConnectingCommand } from './connection-flags.js';
 import { mirrorFlags, registryConfigOptions } from './mirror-flags.js';
@@ -145,7 +147,7 @@ export async function credentialFromUserFlags(a: { user?: string; password?: str
 }
 
 /** A credential from a user/password flag pair; both or neither. */
-export function credentialFromFlags(user: string | undefined, password: string | undefined, flag: string, secrets: SecretSet): Credential | undefined {
+function credentialFromFlags(user: string | undefined, password: string | undefined, flag: string, secrets: SecretSet): Credential | undefined {
   if (user === undefined && password === undefined) return undefined;
   if (!user) throw new UsageError(`--${flag}-password was given without --${flag}-user`);
   if (password === undefined) throw new UsageError(`--${flag}-user was given without --${flag}-password (or --password-stdin)`);
@@ -225,7 +227,7 @@ export function helperProcessGroupOption(io: CliIO): boolean {
 }
 
 /** The retries option as the library wants it. */
-export function retriesOption(args: CommonArgs): number | undefined {
+function retriesOption(args: CommonArgs): number | undefined {
   if (args.retries === undefined) return undefined;
   if (!Number.isInteger(args.retries) || args.retries < 0 || args.retries > RETRIES_MAX) throw new UsageError(`--retries must be a whole number from 0 to ${RETRIES_MAX} (got ${args.retries})`);
   return args.retries;

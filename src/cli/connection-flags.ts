@@ -4,11 +4,11 @@
  * command hands them to the library as the `connectionNames` connection option
  * (connectionOptions in common.ts, with connectionFlagNames(command)), and the registries.conf
  * reader gets them for its notes (mirror-flags.ts); without them the hints name the library's
- * options (connectionOptionNames in src/options-check.ts). The library leaves out what the
+ * options (connectionOptionNames in src/option-names.ts). The library leaves out what the
  * operation does not have (transportFor's HintedSettings): --jobs at inspect, the user flags at
  * login.
  */
-import type { ConnectionNames } from '../options-check.js';
+import type { ConnectionNames } from '../option-names.js';
 
 /** The flags every command shares, without the user flags (those are a command's own: connectionFlagNames). */
 export const CONNECTION_FLAG_NAMES: ConnectionNames = {

@@ -27,7 +27,7 @@
 import { EarlySockets } from '../http/early-sockets.js';
 import { proxyFor, proxySettingsFromEnv } from '../http/proxy-choice.js';
 import { parseReference } from '../ref/reference.js';
-import { knownTokenHost } from '../ref/registry.js';
+import { knownTokenHost } from '../auth/presumed-challenge.js';
 import { endpointFor, parseInsecureList } from '../registry/endpoint.js';
 import { silentLogger } from '../log.js';
 import { blockedBy, mirrorsFor, type BlockedPrefixes, type MirrorMap } from '../registry/mirror-config.js';

@@ -32,8 +32,8 @@ import { defineFlags } from './flag-table.js';
 import { CONNECTION_FLAG_NAMES } from './connection-flags.js';
 
 /** The default places of the two files (read only when they exist). */
-export const DEFAULT_REGISTRIES_CONF = '/etc/containers/registries.conf';
-export const DEFAULT_DAEMON_JSON = '/etc/docker/daemon.json';
+const DEFAULT_REGISTRIES_CONF = '/etc/containers/registries.conf';
+const DEFAULT_DAEMON_JSON = '/etc/docker/daemon.json';
 
 /** The system-wide files registryConfigOptions falls back to; a test names others, as the real ones belong to root. */
 export interface SystemConfigFiles {

@@ -13,8 +13,6 @@ import { isLayerKey } from '../push/layer-label.js';
 /** Order of the actions in the total line. */
 const TOTAL_ORDER: readonly string[] = ['foreign', 'skip', 'mount', 'stream', 'upload', 'build'] satisfies DisplayAction[];
 
-export { formatBytes } from './progress-model.js';
-
 /** A progress sink and its cleanup. */
 export interface Progress {
   events: BlobEvents & { phase?(name: string): void };
@@ -23,7 +21,7 @@ export interface Progress {
 }
 
 /** How often the terminal frame is redrawn (ms). */
-export const REDRAW_MS = 100;
+const REDRAW_MS = 100;
 
 /** True when stderr is a terminal that understands cursor movement. */
 export function isInteractive(io: CliIO): boolean {

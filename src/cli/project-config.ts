@@ -10,10 +10,8 @@ import { InputError, RegpushError } from '../errors.js';
 import { parseEnvFlag, parseLabelFlag, parsePortFlag, WINDOWS_ABSOLUTE } from '../image/config.js';
 import { splitPlatformPrefix } from '../image/platform.js';
 import { closest } from '../did-you-mean.js';
-import { CONFIG_FILE_NAME, findProjectFileOnce, isObject, mirrorsAsFlags, type ProjectFileRead } from './project-file.js';
+import { findProjectFileOnce, isObject, mirrorsAsFlags, type ProjectFileRead } from './project-file.js';
 import { splitAppValue } from '../layer/sources.js';
-
-export { CONFIG_FILE_NAME };
 
 /** Keys a project file may set, and how each is checked. */
 const KEYS = {

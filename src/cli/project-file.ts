@@ -9,7 +9,7 @@ import { InputError } from '../errors.js';
 import { MirrorConfigError, parseMirrorFlag } from '../registry/mirror-config.js';
 
 /** The name looked for in the working directory. */
-export const CONFIG_FILE_NAME = 'regpush.json';
+const CONFIG_FILE_NAME = 'regpush.json';
 
 /** A project file found and parsed, not yet checked. */
 export interface ProjectFile {

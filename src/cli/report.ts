@@ -22,7 +22,7 @@ export function referrersText(copied: number, skipped: number): string {
 }
 
 /** Version of the report format; bumped only when a field changes meaning or goes away. */
-export const REPORT_VERSION = 1;
+const REPORT_VERSION = 1;
 
 /** When the command ran, for the report. */
 export interface RunClock {

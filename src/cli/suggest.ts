@@ -53,7 +53,7 @@ function sameAs(flags: string[], flag: string, note?: string): string {
 }
 
 /** "unknown flag --x: <hint>": a foreign flag's equivalent, else the closest known flag. */
-export function flagHint(word: string, flags: string[]): string {
+function flagHint(word: string, flags: string[]): string {
   const w = word.replace(/^--?/, '');
   const foreign = FOREIGN_FLAGS[w] ?? (closest(w, flags) ? undefined : FOREIGN_FLAGS[closest(w, Object.keys(FOREIGN_FLAGS)) ?? '']);
   if (foreign) return `unknown flag --${w}: ${foreign(flags)}`;

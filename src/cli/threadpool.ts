@@ -8,7 +8,7 @@ import { UsageError } from '../errors.js';
 import { defaultLanes, MAX_LANES, poolSizeFor, poolSizeFromEnv } from '../layer/lanes.js';
 import { rawFlagValues } from './raw-argv.js';
 
-export const GZIP_JOBS_ENV = 'REGPUSH_GZIP_JOBS';
+const GZIP_JOBS_ENV = 'REGPUSH_GZIP_JOBS';
 
 /** What sizeThreadPool did, for tests and --debug. */
 export interface PoolSizing {

@@ -8,8 +8,9 @@
 import { isAbsolute, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import { redactUrl } from '../redact.js';
-import { DEFAULT_CERTS_DIRS, type RegistryTlsOptions } from '../http/tls.js';
-import { bracketBareIpv6, registryHostOf } from '../ref/registry.js';
+import { DEFAULT_CERTS_DIRS, type RegistryTlsOptions } from '../http/tls-options.js';
+import { registryHostOf } from '../ref/registry.js';
+import { bracketBareIpv6 } from '../ref/host-address.js';
 import { defineFlags } from './flag-table.js';
 
 const PER_REGISTRY =

@@ -2,12 +2,14 @@
  * Proxy choice from the usual variables (HTTPS_PROXY, HTTP_PROXY, NO_PROXY, lower-case too), read
  * from the env the caller passes — never from process.env. Loopback hosts are never proxied, as
  * Go's net/http (and so docker, skopeo and crane) does for localhost and loopback addresses; what
- * counts as loopback (names under .localhost too) is src/ref/registry.ts's one answer, the same
+ * counts as loopback (names under .localhost too) is src/ref/host-address.ts's one answer, the same
  * one the endpoint and token-realm checks use. Pure, and apart from the proxy agents (proxy.ts),
- * so that the CLI's launcher can ask it before anything else has loaded (early-connect.ts).
+ * so that the CLI's launcher can ask it before anything else has loaded (early-connect.ts). A
+ * proxy URL's userinfo is read here too: what of the URL may be printed (redactProxyUrl) and the
+ * password the run's SecretSet must hide (proxyPasswords).
  */
 import { BlockList, isIP } from 'node:net';
-import { isLoopbackHost } from '../ref/registry.js';
+import { isLoopbackHost } from '../ref/host-address.js';
 
 /** Proxy settings, as read from an environment. */
 export interface ProxySettings {
@@ -111,4 +113,34 @@ export function proxyFor(url: URL, s: ProxySettings): string | undefined {
   const proxy = url.protocol === 'https:' ? s.httpsProxy : s.httpProxy;
   if (!proxy || bypassesProxy(url, s.noProxy)) return undefined;
   return proxy;
+}
+
+/**
+ * A proxy URL's userinfo and what follows it. A proxy URL has no path worth showing, so its last
+ * '@' anywhere ends the userinfo: a password typed with a bare '/', '?' or '#'
+ * (http://bob:12/3@proxy:3128) would pass redactUrl, which takes the first '/' for the end of the
+ * authority, and the URL parser would not see it as a password at all.
+ */
+function proxyUserinfo(proxy: string): { scheme: string; userinfo: string; rest: string } | undefined {
+  const m = /^(\w+:\/\/)(.*)@/s.exec(proxy);
+  return m ? { scheme: m[1]!, userinfo: m[2]!, rest: proxy.slice(m[0].length) } : undefined;
+}
+
+/** A proxy URL (HTTPS_PROXY, HTTP_PROXY) as it may be printed: everything up to its last '@' goes. */
+export function redactProxyUrl(proxy: string): string {
+  const u = proxyUserinfo(proxy);
+  return u ? `${u.scheme}***@${u.rest}` : proxy;
+}
+
+/** The password of a proxy URL, as typed and as decoded (what the proxy gets), for the run's SecretSet; none without one. */
+export function proxyPasswords(proxy: string | undefined): string[] {
+  const userinfo = proxy ? proxyUserinfo(proxy)?.userinfo : undefined;
+  const colon = userinfo?.indexOf(':') ?? -1;
+  if (!userinfo || colon < 0) return [];
+  const raw = userinfo.slice(colon + 1);
+  try {
+    return [raw, decodeURIComponent(raw)];
+  } catch {
+    return [raw];
+  }
 }

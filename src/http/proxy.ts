@@ -8,8 +8,7 @@ import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import { HttpProxyAgent } from 'http-proxy-agent';
 import { HttpsProxyAgent } from 'https-proxy-agent';
 import { UsageError } from '../errors.js';
-import { redactProxyUrl } from '../redact.js';
-import { proxyFor, proxyVariable, type ProxySettings } from './proxy-choice.js';
+import { proxyFor, proxyVariable, redactProxyUrl, type ProxySettings } from './proxy-choice.js';
 import { tlsConnectOptions, type TlsSettings } from './tls.js';
 
 /** The proxy a request goes through, and the variable it was read from (`HTTPS_PROXY`, or `https_proxy` when that is the one set). */

@@ -9,7 +9,7 @@ import type { HttpRequest, Middleware } from './types.js';
 
 const REDIRECTS: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
 /** Hops after which we give up (a loop or a misconfigured CDN). */
-export const MAX_REDIRECTS = 5;
+const MAX_REDIRECTS = 5;
 
 /** Middleware following redirects of body-less requests; strips credentials across origins. */
 export function redirectMiddleware(): Middleware {

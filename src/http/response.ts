@@ -15,7 +15,7 @@ import {
   TooManyRequestsError,
   type ErrorDetails,
 } from '../errors.js';
-import { connectionOptionNames, type ConnectionNames } from '../options-check.js';
+import { connectionOptionNames, type ConnectionNames } from '../option-names.js';
 import { redactText } from '../redact.js';
 import type { HttpResponse } from './types.js';
 import { DEFAULT_RETRY_POLICY, parseRetryAfter, quotaSpent } from './retry.js';
@@ -26,7 +26,7 @@ export const MANIFEST_CAP = 4 * 1024 * 1024;
 /** Cap for configs, which can carry long histories. */
 export const CONFIG_CAP = 8 * 1024 * 1024;
 /** Cap for error bodies and token replies. */
-export const SMALL_CAP = 64 * 1024;
+const SMALL_CAP = 64 * 1024;
 
 /** Reads a whole body up to `cap` bytes; beyond that it destroys the stream and throws ProtocolError. */
 export async function readBody(res: HttpResponse, cap: number, what: string): Promise<Buffer> {

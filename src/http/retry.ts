@@ -10,6 +10,7 @@
  * most N+1 times per blob, instead of (N+1)² when the two levels multiplied.
  */
 import { AbortedError, RegpushError } from '../errors.js';
+import { sleep } from '../abort.js';
 import { parseRateLimitHeader } from './stats.js';
 import type { HttpRequest, HttpResponse, Middleware } from './types.js';
 
@@ -179,51 +180,12 @@ export class RetryBudget {
   }
 }
 
-/** Sleeps `ms`, rejecting with AbortedError when `signal` fires. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new AbortedError());
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(new AbortedError());
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
-/** `p`, or an AbortedError as soon as `signal` fires (`p` itself goes on). */
-export function untilAborted<T>(signal: AbortSignal | undefined, p: Promise<T>): Promise<T> {
-  if (!signal) return p;
-  if (signal.aborted) {
-    p.catch(() => undefined);
-    return Promise.reject(new AbortedError());
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(new AbortedError());
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err);
-      },
-    );
-  });
-}
-
 /**
  * True when the transport may send the request again: it has no body, or one not marked
  * `replayable: false` (a Buffer included: upload bytes to a session URL are marked so, since a
  * registry that took part of them has moved the session on; see HttpRequest.replayable).
  */
-export function isReplayable(req: HttpRequest): boolean {
+function isReplayable(req: HttpRequest): boolean {
   return req.body === undefined || req.replayable !== false;
 }
 

@@ -6,8 +6,9 @@
  */
 import type { Socket } from 'node:net';
 import { AuthError, NetworkError, TlsError, AbortedError, RegpushError } from '../errors.js';
-import { connectionOptionNames, type ConnectionNames } from '../options-check.js';
-import { redactProxyUrl, redactUrl } from '../redact.js';
+import { connectionOptionNames, type ConnectionNames } from '../option-names.js';
+import { redactUrl } from '../redact.js';
+import { redactProxyUrl } from './proxy-choice.js';
 import type { HttpRequest } from './types.js';
 import { PROXY_LEG, type ProxyUse } from './proxy.js';
 import type { TlsFailureKind, TlsResolver } from './tls.js';
@@ -148,7 +149,7 @@ function proxyTlsError(err: unknown, req: HttpRequest, proxy: ProxyUse, errno: s
  * alone lists only the addresses of a host named by one ("… is not in the cert's list: "). Without
  * their DNS: / IP Address: labels; undefined when neither gives any.
  */
-export function certificateNames(err: unknown, message: string): string[] | undefined {
+function certificateNames(err: unknown, message: string): string[] | undefined {
   const cause = (err as { cause?: unknown } | undefined)?.cause;
   const cert = [err, cause].map((x) => (x as { cert?: { subjectaltname?: unknown } } | undefined)?.cert).find((c) => c && typeof c === 'object');
   const san = typeof cert?.subjectaltname === 'string' ? cert.subjectaltname : undefined;

@@ -8,8 +8,6 @@
 import type { Middleware } from './types.js';
 import type { HttpStats, RateLimitSeen } from './stats-report.js';
 
-export type { HttpStats, RateLimitSeen } from './stats-report.js';
-
 /** Parses `100;w=21600` (or a bare `100`) into the number and the window. */
 export function parseRateLimitHeader(value: string | undefined): { value: number; window?: number } | undefined {
   if (value === undefined) return undefined;

@@ -14,13 +14,12 @@ import { isIP } from 'node:net';
 import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
 import { join, resolve as resolvePath } from 'node:path';
 import { InputError } from '../errors.js';
-import { connectionOptionNames, type ConnectionNames } from '../options-check.js';
+import { connectionOptionNames, type ConnectionNames } from '../option-names.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
-import { bracketBareIpv6, canonicalRegistry, hostEntryFor, isDockerHub, DOCKER_HUB, DOCKER_HUB_API_HOST } from '../ref/registry.js';
+import { canonicalRegistry, isDockerHub, DOCKER_HUB, DOCKER_HUB_API_HOST } from '../ref/registry.js';
+import { bracketBareIpv6, hostEntryFor } from '../ref/host-address.js';
 import { DEFAULT_CERTS_DIRS, type RegistryTlsOptions } from './tls-options.js';
-
-export { DEFAULT_CERTS_DIRS, defaultCertsDirs, type RegistryTlsOptions } from './tls-options.js';
 
 /**
  * What tlsResolver takes: the caller's options, and the NODE_EXTRA_CA_CERTS of the operation's

@@ -6,7 +6,7 @@
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 import { USER_AGENT } from '../version.js';
-import { connectionOptionNames, type ConnectionNames } from '../options-check.js';
+import { connectionOptionNames, type ConnectionNames } from '../option-names.js';
 import { answerDeadlineMiddleware } from './answer-deadline.js';
 import { createAxiosSend } from './axios-send.js';
 import { debugMiddleware } from './debug.js';

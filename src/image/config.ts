@@ -85,7 +85,7 @@ export function parseEnvFlag(s: string, what?: string): [string, string] {
  * The most ports one range may expose. Docker's `EXPOSE 1-65535` writes 65,535 keys (a 1.3 MB
  * config that every pull reads); a range that wide is a mistake, not a service's ports.
  */
-export const MAX_PORT_RANGE = 1024;
+const MAX_PORT_RANGE = 1024;
 
 /**
  * Normalises "80", "80/tcp", "53/UDP", "132/sctp" to "<port>/<proto>", and a range "8000-8002"
@@ -112,7 +112,7 @@ export function parsePortFlag(s: string, what = '--port'): string {
 }
 
 /** The config's ExposedPorts keys of what parsePortFlag returned: one per port of a range. */
-export function expandPorts(spec: string): string[] {
+function expandPorts(spec: string): string[] {
   const m = /^(\d+)(?:-(\d+))?\/(\w+)$/.exec(spec);
   if (!m) return [spec];
   const [first, last] = [Number(m[1]), Number(m[2] ?? m[1])];

@@ -9,7 +9,7 @@
  * which (DroppedFields for those on descriptors), to say so.
  */
 import { InputError, UnsupportedError } from '../errors.js';
-import type { OptionNames } from '../options-check.js';
+import type { OptionNames } from '../option-names.js';
 import { MediaType, baseMediaType, indexMediaTypeFor, isImageConfigMediaType, manifestMediaTypeFor, mediaFamily, type MediaFamily } from './mediatypes.js';
 import { isAttestation } from './platform.js';
 import type { Descriptor, ImageIndex, ImageManifest } from './types.js';

@@ -20,7 +20,7 @@ export function sha256Digest(buf: Buffer | string): string {
 }
 
 /** "<algorithm>:<hex>" of the given bytes. */
-export function digestWith(algorithm: DigestAlgorithm, buf: Buffer | string): string {
+function digestWith(algorithm: DigestAlgorithm, buf: Buffer | string): string {
   return `${algorithm}:${createHash(algorithm).update(buf).digest('hex')}`;
 }
 

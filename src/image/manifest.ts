@@ -110,7 +110,7 @@ export const MAX_INDEX_CHILDREN = 1000;
  * to be re-pushed byte for byte). A thousand real children take a few megabytes; the cap keeps a
  * hostile index of huge children within the memory goal.
  */
-export const MAX_GRAPH_BYTES = 32 * 1024 * 1024;
+const MAX_GRAPH_BYTES = 32 * 1024 * 1024;
 
 /**
  * Child manifests of one index read at once: a Docker Hub library image lists 16 or more (a

@@ -20,7 +20,7 @@ export const SUBSET_SOURCE = 'dev.regpush.subset.source';
 export const SUBSET_PLATFORMS = 'dev.regpush.subset.platforms';
 
 /** The platforms as the record spells them: "linux/amd64,linux/arm64/v8". */
-export function subsetPlatforms(platforms: readonly Platform[]): string {
+function subsetPlatforms(platforms: readonly Platform[]): string {
   return platforms.map(formatPlatform).join(',');
 }
 

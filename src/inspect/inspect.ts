@@ -8,9 +8,11 @@ import { isImageConfigMediaType } from '../image/mediatypes.js';
 import { parsePlatform, selectPlatform, formatPlatform, platformMatches } from '../image/platform.js';
 import type { Descriptor, ImageConfig } from '../image/types.js';
 import { silentLogger } from '../log.js';
-import { checkArgument, checkOptions, optionPaths, REFERENCE_ARGUMENT, type Shape } from '../options-check.js';
+import { checkArgument, checkOptions, REFERENCE_ARGUMENT, type Shape } from '../options-check.js';
+import { optionPaths } from '../option-names.js';
 import { checkConnectionRanges } from '../registry/limits.js';
-import { anchorPaths, CONNECTION_SHAPE, connect, operationSignal, transportFor, withAbortReason } from '../registry/connect.js';
+import { anchorPaths, CONNECTION_SHAPE, connect, transportFor } from '../registry/connect.js';
+import { operationSignal, withAbortReason } from '../abort.js';
 import type { ConfigSummary, InspectOptions, InspectResult } from './options.js';
 
 /**

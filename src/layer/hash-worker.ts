@@ -41,7 +41,7 @@ parentPort.on('message', (m) => {
 `;
 
 /** An incremental SHA-256 whose work happens on a worker thread; same result as createHash('sha256'). */
-export class WorkerHash {
+class WorkerHash {
   private readonly worker: Worker;
   private inFlight = 0;
   /** Copies the worker has handed back, for reuse. */

@@ -14,7 +14,7 @@
 import { availableParallelism } from 'node:os';
 
 /** Threads libuv starts when UV_THREADPOOL_SIZE is unset. */
-export const LIBUV_DEFAULT_POOL = 4;
+const LIBUV_DEFAULT_POOL = 4;
 /** libuv's upper bound for UV_THREADPOOL_SIZE (uv_threadpool's MAX_THREADPOOL_SIZE since libuv 1.30). */
 export const LIBUV_MAX_POOL = 1024;
 /** Most lanes accepted. Each lane adds ~1.3 MB of peak RSS (a block, zlib's state and its output; docs/performance.md, "Using every core"), so 64 lanes ≈ 85 MB. */
@@ -49,7 +49,7 @@ export interface LaneChoice {
  * same CPU seconds (1.9 s), so the extra lanes fill idle time rather than add work; each costs
  * ~1.3 MB of peak RSS.
  */
-export const QUEUED_LANES = 2;
+const QUEUED_LANES = 2;
 
 /** The default lanes for `cores` usable cores: one per core plus QUEUED_LANES, at most MAX_DEFAULT_LANES. */
 export function defaultLanes(cores: number = availableParallelism()): number {

@@ -52,7 +52,7 @@ export function splitAppValue(value: string, host: NodeJS.Platform = process.pla
 }
 
 /** InputError unless dest is an absolute image path. */
-export function checkDest(dest: string, what: string): void {
+function checkDest(dest: string, what: string): void {
   if (!dest.startsWith('/')) throw new InputError(`${what}: destination "${dest}" must be an absolute path inside the image`);
   if (dest.includes('\0')) throw new InputError(`${what}: destination contains a NUL byte`);
 }

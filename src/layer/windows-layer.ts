@@ -23,9 +23,9 @@ import { InputError } from '../errors.js';
 import type { TarEntryHeader } from './tar-header.js';
 
 /** The top directory of the system drive's files in a Windows layer. */
-export const WINDOWS_FILES = 'Files/';
+const WINDOWS_FILES = 'Files/';
 /** The top directory of registry changes in a Windows layer (empty in the layers regpush makes). */
-export const WINDOWS_HIVES = 'Hives/';
+const WINDOWS_HIVES = 'Hives/';
 
 /**
  * The security descriptor as Windows stores it (SECURITY_DESCRIPTOR_RELATIVE, little-endian):
@@ -55,7 +55,7 @@ export function windowsSymlinkRefused(name: string): InputError {
 }
 
 /** The pax record every entry of a Windows layer carries. */
-export const WINDOWS_PAX: readonly (readonly [string, string])[] = Object.freeze([['MSWINDOWS.rawsd', builtinUsersDescriptor()] as const]);
+const WINDOWS_PAX: readonly (readonly [string, string])[] = Object.freeze([['MSWINDOWS.rawsd', builtinUsersDescriptor()] as const]);
 
 /** Mode of the two top directories (Windows ignores it; fixed so the bytes are). */
 const TOP_MODE = 0o755;

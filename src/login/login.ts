@@ -10,15 +10,17 @@
  * idle timeout, retries).
  */
 import { eraseCredentialReport, loginsElsewhere, openLoginStore } from '../auth/credential-store.js';
-import type { Credential } from '../auth/credentials.js';
+import type { Credential } from '../auth/credential-types.js';
 import { AuthError, InvalidReferenceError, rejectsTyped, UsageError } from '../errors.js';
 import { redactUrl } from '../redact.js';
 import { silentLogger, type Logger } from '../log.js';
 import { splitAuthKey } from '../auth/registry-host.js';
 import { HttpRegistryClient } from '../registry/client.js';
-import { checkOptions, optionPaths, type Shape } from '../options-check.js';
+import { checkOptions, type Shape } from '../options-check.js';
+import { optionPaths } from '../option-names.js';
 import { checkConnectionRanges } from '../registry/limits.js';
-import { anchorPaths, CONNECTION_SHAPE, insecureList, insecureTlsBy, operationSignal, transportFor, withAbortReason } from '../registry/connect.js';
+import { anchorPaths, CONNECTION_SHAPE, insecureList, insecureTlsBy, transportFor } from '../registry/connect.js';
+import { operationSignal, withAbortReason } from '../abort.js';
 import type { ConnectionOptions } from '../registry/connection-options.js';
 import type { LoginOptions, LoginResult, LogoutOptions, LogoutResult } from './options.js';
 

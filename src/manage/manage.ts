@@ -17,9 +17,11 @@ import { silentLogger, type Logger } from '../log.js';
 import { checkTag, formatReference, manifestRef, parseReferenceAs, referenceArgument, repositoryName, type ImageReference } from '../ref/reference.js';
 import { registryHostOf } from '../ref/registry.js';
 import type { RegistryClient } from '../registry/registry-client.js';
-import { checkArgument, checkOptions, optionPaths, REFERENCE_ARGUMENT, STRINGS, type ConnectionNames, type OptionNames, type Shape } from '../options-check.js';
+import { checkArgument, checkOptions, REFERENCE_ARGUMENT, STRINGS, type Shape } from '../options-check.js';
+import { optionPaths, type ConnectionNames, type OptionNames } from '../option-names.js';
 import { checkConnectionRanges } from '../registry/limits.js';
-import { anchorPaths, CONNECTION_SHAPE, connect, operationSignal, transportFor, withAbortReason } from '../registry/connect.js';
+import { anchorPaths, CONNECTION_SHAPE, connect, transportFor } from '../registry/connect.js';
+import { operationSignal, withAbortReason } from '../abort.js';
 import type { DeleteOptions, DeleteResult, DigestOptions, DigestResult, ListTagsOptions, ManageOptions, RepositoryList, TagImageResult, TagList, UntagOptions, UntagResult } from './options.js';
 import { notFoundAdvice } from '../http/response.js';
 import { deleteScopeActions } from '../registry/quirks.js';
@@ -37,7 +39,7 @@ export const LIST_TAGS_SHAPE = { fields: { ...CONNECTION_SHAPE, pageSize: 'numbe
 export const DELETE_SHAPE = { fields: { ...CONNECTION_SHAPE, force: 'boolean' } } satisfies Shape;
 
 /** Most tags asked for on one page (distribution caps `n` itself; this keeps a typo from asking for millions). @internal */
-export const MAX_PAGE_SIZE = 10_000;
+const MAX_PAGE_SIZE = 10_000;
 
 /**
  * A registry named without a repository (`127.0.0.1:5000`, `localhost`, `registry.example.com`):
@@ -69,7 +71,7 @@ function isNameWithPort(input: string): boolean {
  * `connectionNames` (parseReferenceAs).
  * @internal
  */
-export function parseRepository(input: string, names?: ConnectionNames): ImageReference {
+function parseRepository(input: string, names?: ConnectionNames): ImageReference {
   if (looksLikeRegistry(input)) {
     throw new InvalidReferenceError(`${JSON.stringify(input)} is a registry, not a repository; name a repository in it, e.g. ${input}/app`);
   }

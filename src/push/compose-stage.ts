@@ -14,7 +14,7 @@ import { formatPlatform, isWindows, platformMatches } from '../image/platform.js
 import type { Descriptor, ImageManifest, Platform } from '../image/types.js';
 import type { LayerResult } from '../layer/index.js';
 import type { Logger } from '../log.js';
-import type { OptionNames } from '../options-check.js';
+import type { OptionNames } from '../option-names.js';
 import { formatReference } from '../ref/reference.js';
 import type { PushInputs } from './inputs.js';
 import type { PushOptions } from './options.js';
@@ -44,7 +44,7 @@ export interface EarlyConfigs {
 }
 
 /** The base's name and digest, as labels and annotations record them. */
-export function baseName(inputs: PushInputs, base: ResolvedBase): BaseName | undefined {
+function baseName(inputs: PushInputs, base: ResolvedBase): BaseName | undefined {
   return inputs.fromRef ? { name: formatReference(inputs.fromRef), digest: base.digest } : undefined;
 }
 

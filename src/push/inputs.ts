@@ -15,7 +15,8 @@ import type { Platform } from '../image/types.js';
 import { checkEpochSeconds, epochFromEnv, firstSymlink, GZIP_LEVELS, isWindowsStylePath, MAX_ID, MAX_LANES, normaliseDest, resolveLayerOptions, scanSources, takenIn, validateSources, windowsDestination, windowsSymlinkRefused, type LayerSource, type SourcesScan } from '../layer/index.js';
 import { silentLogger, type Logger } from '../log.js';
 import { checkTag, parseReferenceAs, type ImageReference } from '../ref/reference.js';
-import { STRINGS, type OptionNames, type Shape } from '../options-check.js';
+import { STRINGS, type Shape } from '../options-check.js';
+import type { OptionNames } from '../option-names.js';
 import { CONNECTION_SHAPE, workingDirectory } from '../registry/connect.js';
 import { checkConnectionRanges } from '../registry/limits.js';
 import { checkJobs } from '../transfer/concurrency.js';
@@ -40,7 +41,7 @@ export interface LayerPlan extends LayerJob {
   forWindows?: boolean;
   /**
    * The Windows variant's (forWindows true) first symlink, asked once the base shows a Windows
-   * image gets it (push.ts, checkWindowsVariants): the answer of the walk checkInputs started for
+   * image gets it (base-checks.ts, checkWindowsVariants): the answer of the walk checkInputs started for
    * the layer's files, else, where the variants' destinations differ, a walk of its own.
    */
   windowsSymlink?: (signal?: AbortSignal) => Promise<string | undefined>;
@@ -195,7 +196,7 @@ export async function checkInputs(opts: PushOptions, names: OptionNames): Promis
       }
       // A symlink ends a Windows layer's build: said now, before any request (the walk goes on past
       // a file it cannot open, which is said only before the first blob, to find it). The variant
-      // of --platform all is checked once the base shows it is used (push.ts, checkWindowsVariants).
+      // of --platform all is checked once the base shows it is used (base-checks.ts, checkWindowsVariants).
       if (windows && forWindows === undefined) {
         const link = await scanned!.scan.symlink!;
         if (link !== undefined) throw windowsSymlinkRefused(link);

@@ -14,7 +14,8 @@ import type { UploadMethod } from '../registry/quirks.js';
 import type { RepoEndpoint, TransferContext } from '../transfer/types.js';
 import type { UploadSession } from '../registry/registry-client.js';
 import { SpareSession } from '../transfer/spare-session.js';
-import { pause, Restarts } from '../transfer/restarts.js';
+import { Restarts } from '../transfer/restarts.js';
+import { sleep } from '../abort.js';
 import { HEAD_START_BYTES, LayerHeadStart, type StartedLayer } from './layer-head-start.js';
 import { landedBeforeRestart, uploadBlob, type BlobBody } from '../transfer/upload.js';
 import { APP_LAYER, type LayerLabel } from './layer-label.js';
@@ -32,9 +33,9 @@ export interface LayerUploadOutcome {
 }
 
 /** Methods for the layer, best first: its digest is only known once it has been produced. */
-export const LAYER_METHODS: readonly UploadMethod[] = ['patch', 'put', 'chunked'];
+const LAYER_METHODS: readonly UploadMethod[] = ['patch', 'put', 'chunked'];
 /** Methods once the digest is known: one PUT with a length is the cheapest. */
-export const KNOWN_LAYER_METHODS: readonly UploadMethod[] = ['put', 'patch', 'chunked'];
+const KNOWN_LAYER_METHODS: readonly UploadMethod[] = ['put', 'patch', 'chunked'];
 
 /** How to upload one layer (all optional). */
 export interface LayerUploadOptions {
@@ -186,7 +187,7 @@ export async function uploadLayer(target: RepoEndpoint, layer: LayerOptions, ctx
         // A progress note, not a warning (transfer/resumable-read.ts says why).
         // A layer held whole is sent again as it is; a streamed one is built again.
         ctx.transport.logger.info(`${label}: upload failed (${(err as Error).message}); ${small ? 'sending it again' : 'building it again and sending it'} on a new session in ${delay} ms`);
-        await pause(delay, ctx.signal);
+        await sleep(delay, ctx.signal);
         // A layer held whole, its digest known: the attempt that failed may have stored it.
         if (small && (await landedBeforeRestart(target, small.result.digest, small.result.size, label, ctx))) {
           return { result: small.result, action: 'uploaded', bytes: small.data.length, retries: budget.spent, method: tried ?? 'put' };

@@ -25,7 +25,7 @@ export interface ReportedBase {
 }
 
 /** Each new layer in the report, as it went to target `t`. */
-export function layerReports(inputs: PushInputs, results: readonly (LayerResult | undefined)[], state: TargetState | undefined, planned: boolean): PushLayerReport[] {
+function layerReports(inputs: PushInputs, results: readonly (LayerResult | undefined)[], state: TargetState | undefined, planned: boolean): PushLayerReport[] {
   return inputs.layers.flatMap((l, i): PushLayerReport[] => {
     const r = results[i];
     if (!r) return [];
@@ -47,14 +47,14 @@ export function layerReports(inputs: PushInputs, results: readonly (LayerResult 
 }
 
 /** The report's `layer` field: the top new layer, a shortcut to the last of `layers` (its `action` has no `mounted`: a mounted layer reads `skipped` there). */
-export function topLayer(list: PushLayerReport[]): PushResult['layer'] {
+function topLayer(list: PushLayerReport[]): PushResult['layer'] {
   const top = list.at(-1);
   if (!top) return undefined;
   return { digest: top.digest, diffId: top.diffId, size: top.size, action: top.action === 'mounted' ? 'skipped' : top.action, ...(top.method ? { method: top.method } : {}) };
 }
 
 /** The family change, when --format made one. */
-export function formatChange(resolved: ReportedBase): PushResult['format'] {
+function formatChange(resolved: ReportedBase): PushResult['format'] {
   return resolved.base.family !== resolved.baseFamily ? { from: resolved.baseFamily, to: resolved.base.family } : undefined;
 }
 
@@ -91,7 +91,7 @@ export function finalReport(run: TransferRun, set: TargetSet, states: Map<Transf
   return report;
 }
 
-export function targetReport(t: TransferTarget, result: PushTargetResult | undefined): PushTargetReport {
+function targetReport(t: TransferTarget, result: PushTargetResult | undefined): PushTargetReport {
   return result
     ? { ...result, target: formatReference(t.ref), ok: true, blobs: t.blobs }
     : { reference: '', target: formatReference(t.ref), digest: '', tags: t.tags, ok: false, blobs: t.blobs, error: TargetSet.summary(t) };

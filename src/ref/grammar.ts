@@ -8,7 +8,7 @@
 export const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 
 /** A tag: a word character, then up to 127 word characters, dots or dashes. */
-export const TAG = /^[\w][\w.-]{0,127}$/;
+const TAG = /^[\w][\w.-]{0,127}$/;
 
 /** One DNS label: alphanumerics with inner dashes (host names may be mixed case). */
 const DOMAIN_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';

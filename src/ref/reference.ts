@@ -5,9 +5,10 @@
  */
 import { InvalidReferenceError } from '../errors.js';
 import { redactUrl } from '../redact.js';
-import { connectionOptionNames, type ConnectionNames } from '../options-check.js';
+import { connectionOptionNames, type ConnectionNames } from '../option-names.js';
 import { HOST, NAME_TOTAL_LENGTH_MAX, PATH_COMPONENT, digestProblem, hostProblem, tagProblem } from './grammar.js';
-import { DOCKER_HUB, canonicalRegistry, isLoopbackHost } from './registry.js';
+import { DOCKER_HUB, canonicalRegistry } from './registry.js';
+import { isLoopbackHost } from './host-address.js';
 
 /** A parsed, normalised image reference. */
 export interface ImageReference {

@@ -10,7 +10,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { AuthMemory } from '../auth/auth-memory.js';
-import type { Credential, SecretSink } from '../auth/credentials.js';
+import type { Credential, SecretSink } from '../auth/credential-types.js';
 import { authMiddleware, type AuthMiddleware, type AuthOptions } from '../auth/middleware.js';
 import { mergeScopes } from '../auth/scope.js';
 import { ProtocolError } from '../errors.js';
@@ -18,7 +18,8 @@ import { drain } from '../http/response.js';
 import type { Transport } from '../http/transport.js';
 import { compose, type RequestBody } from '../http/types.js';
 import type { Logger } from '../log.js';
-import { hostEntryFor, isDockerHub } from '../ref/registry.js';
+import { isDockerHub } from '../ref/registry.js';
+import { hostEntryFor } from '../ref/host-address.js';
 import { BlobReads } from './blob-reads.js';
 import { BlobUploads } from './blob-uploads.js';
 import { endpointFor, type Endpoint } from './endpoint.js';

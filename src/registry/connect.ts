@@ -2,23 +2,17 @@
  * Building authenticated registry clients for an operation: which credential, which scopes, which
  * scheme. Push, copy and inspect all come through here, so there is one way in.
  */
-import {
-  credentialEnvVars,
-  credentialEnvOrigin,
-  credentialSourceList,
-  registryCredentialFor,
-  registryCredentialsProblem,
-  resolveCredential,
-  storedLoginSources,
-  type Credential,
-  type CredentialRole,
-} from '../auth/credentials.js';
+import { credentialSourceList, registryCredentialFor, registryCredentialsProblem, resolveCredential } from '../auth/credentials.js';
+import type { CredentialRole } from '../auth/credential.js';
+import type { Credential } from '../auth/credential-types.js';
+import { credentialEnvOrigin, credentialEnvVars } from '../auth/credential-env.js';
+import { storedLoginSources } from '../auth/credential-paths.js';
 import { repositoryScope, type ScopeAction } from '../auth/scope.js';
 import { Transport } from '../http/transport.js';
-import { proxySettingsFromEnv } from '../http/proxy-choice.js';
-import { defaultCertsDirs, tlsResolver, type ResolverTlsOptions } from '../http/tls.js';
+import { proxyPasswords, proxySettingsFromEnv } from '../http/proxy-choice.js';
+import { tlsResolver, type ResolverTlsOptions } from '../http/tls.js';
+import { defaultCertsDirs } from '../http/tls-options.js';
 import { silentLogger, type Logger } from '../log.js';
-import { proxyPasswords } from '../redact.js';
 import { AuthMemory } from '../auth/auth-memory.js';
 import { HttpRegistryClient } from './client.js';
 import type { InterruptedSession, RegistryClient } from './registry-client.js';
@@ -27,9 +21,9 @@ import { checkConnectionRanges } from './limits.js';
 import { blockedBy, checkMirrorMap, DAEMON_INSECURE_REGISTRIES, mirrorsFor, MirrorConfigError, REGISTRIES_INSECURE_V1, type MirrorMap } from './mirror-config.js';
 import { BlockedClient, MirroredClient, MirrorHealth, mirrorSendProfile, type MirrorRoute } from './mirrors.js';
 import { isAbsolute, resolve } from 'node:path';
-import { setMaxListeners } from 'node:events';
-import { AbortedError, abortedBeforeStart, DeniedError, UsageError } from '../errors.js';
-import { connectionOptionNames, STRINGS, type ConnectionNames, type Shape, type ShapeProblem } from '../options-check.js';
+import { DeniedError, UsageError } from '../errors.js';
+import { STRINGS, type Shape, type ShapeProblem } from '../options-check.js';
+import { connectionOptionNames, type ConnectionNames } from '../option-names.js';
 import type { ConnectionOptions } from './connection-options.js';
 
 /** What a scope given to connect() asks for in its repository (pull, push, delete): the pipelines name it from here, not from src/auth. */
@@ -169,33 +163,6 @@ function namesFor(names: ConnectionNames, has: HintedSettings): ConnectionNames 
     ...(has.credentials && refused ? { refused } : {}),
     ...(has.credentials && givenCredentials ? { givenCredentials } : {}),
   };
-}
-
-/**
- * The signal the requests of one operation without a TransferRun (inspect, login, the registry
- * commands) listen on: the caller's, derived with AbortSignal.any, which adds no listener to the
- * caller's signal, and with the listener bound raised. Every request and open body listens on the
- * signal it is given: on the caller's own, a deleteImage's parallel tag lookups, or 11 calls
- * sharing one signal, made Node print MaxListenersExceededWarning in the caller's process (the
- * CLI raises the bound on its own signal; a library caller's has the default of 10). A signal
- * that has already fired: abortedBeforeStart, before anything is sent.
- */
-export function operationSignal(signal: AbortSignal | undefined): AbortSignal | undefined {
-  if (!signal) return undefined;
-  if (signal.aborted) throw abortedBeforeStart(signal);
-  const own = AbortSignal.any([signal]);
-  setMaxListeners(1000, own);
-  return own;
-}
-
-/**
- * `err` as such an operation rejects with it: once its signal has fired, the AbortedError of the
- * request that was cut off gets the caller's reason (AbortSignal.timeout's TimeoutError, the
- * Error given to abort()) as its cause, as push, copy and sync have it (abortedOr).
- */
-export function withAbortReason(err: unknown, signal: AbortSignal | undefined): unknown {
-  if (signal?.aborted && err instanceof AbortedError && err.cause === undefined) err.cause = signal.reason;
-  return err;
 }
 
 /** Variables of `env` naming a file or directory regpush reads or writes: a relative one is taken in `cwd`, as the options' paths are. */

@@ -6,7 +6,7 @@
 import type { Credential, RegistryCredentials, SecretSink } from '../auth/credential-types.js';
 import type { EarlySockets } from '../http/early-sockets.js';
 import type { RegistryTlsOptions } from '../http/tls-options.js';
-import type { ConnectionNames } from '../options-check.js';
+import type { ConnectionNames } from '../option-names.js';
 import type { BlockedPrefixes, InsecureHosts, MirrorMap } from './mirror-config.js';
 
 /** Options every command shares, as the library receives them (the CLI fills them from flags and env). */

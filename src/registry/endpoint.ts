@@ -3,7 +3,8 @@
  * hosts that do not speak TLS, and hosts named insecure-TLS (registries.conf's insecure = true) that
  * do not speak TLS.
  */
-import { apiHost, hostEntryFor, isLoopbackHost } from '../ref/registry.js';
+import { apiHost } from '../ref/registry.js';
+import { hostEntryFor, isLoopbackHost } from '../ref/host-address.js';
 
 /** Scheme and base URL of one registry's Distribution API. */
 export interface Endpoint {

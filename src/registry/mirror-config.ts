@@ -15,10 +15,12 @@
  * without certificate verification, or over plain HTTP when it does not speak TLS: InsecureHosts).
  */
 import { MirrorConfigError, UsageError } from '../errors.js';
-import { connectionOptionNames, described, type ConnectionNames } from '../options-check.js';
+import { described } from '../options-check.js';
+import { connectionOptionNames, type ConnectionNames } from '../option-names.js';
 import { redactUrl } from '../redact.js';
 import { HOST, hostProblem } from '../ref/grammar.js';
-import { bracketBareIpv6, canonicalRegistry, DOCKER_HUB, inCidr } from '../ref/registry.js';
+import { canonicalRegistry, DOCKER_HUB } from '../ref/registry.js';
+import { bracketBareIpv6, inCidr } from '../ref/host-address.js';
 import { parseToml, type TomlTable, type TomlValue } from './toml.js';
 
 /** Prefix → mirrors in the order they are tried (the library's `mirrors` option). */
@@ -112,7 +114,7 @@ export function parseMirrorLocation(value: string): { registry: string; path: st
 }
 
 /** A prefix key in its canonical spelling ("Docker.IO/library" → "docker.io/library"); undefined when not one. @internal */
-export function canonicalPrefix(value: string): string | undefined {
+function canonicalPrefix(value: string): string | undefined {
   // Repository names are lower case, so a prefix spelled otherwise can only mean the lower-case one.
   const loc = parseMirrorLocation(value.toLowerCase());
   if (!loc || /^[a-z]+:\/\//i.test(value.trim())) return undefined;

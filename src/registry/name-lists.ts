@@ -21,7 +21,7 @@ export const MAX_TAG_PAGES = 10_000;
  * Most bytes of one tag-list page. distribution before 2.8 ignores `n` and sends every tag in one
  * answer: 100,000 CI tags (`sha-<40 hex>`) are ~5 MB, past the manifest bound.
  */
-export const TAG_LIST_CAP = 64 * 1024 * 1024;
+const TAG_LIST_CAP = 64 * 1024 * 1024;
 
 export class NameLists {
   constructor(private readonly http: RegistryHttp) {}
@@ -94,16 +94,12 @@ export class NameLists {
 }
 
 /**
- * The tags of one tag-list page. `tags` null or left out is an empty repository (distribution
- * answers `"tags": null` once every tag is deleted); any other shape is E_PROTOCOL, naming the
- * list: read as "no tags" it would empty `tags` and make `copy --all-tags` copy nothing without a
- * word, and a non-string entry would be listed as a tag ("[object Object]").
+ * The names under `key` of one page of a list (tags/list's `tags`, _catalog's `repositories`).
+ * `tags` null or left out is an empty repository (distribution answers `"tags": null` once every
+ * tag is deleted); any other shape is E_PROTOCOL, naming the list: read as "no tags" it would
+ * empty `tags` and make `copy --all-tags` copy nothing without a word, and a non-string entry
+ * would be listed as a tag ("[object Object]").
  */
-export function tagsOf(parsed: unknown, what: string, registry: string): string[] {
-  return namesOf(parsed, 'tags', what, registry);
-}
-
-/** The names under `key` of one page of a list (tags/list's `tags`, _catalog's `repositories`), checked as tagsOf says. */
 function namesOf(parsed: unknown, key: 'tags' | 'repositories', what: string, registry: string): string[] {
   const wrong = (why: string) => new ProtocolError(`${what}: ${why}`, { details: { registry } });
   const shown = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'an object' : `a ${typeof v}`);

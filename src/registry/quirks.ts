@@ -12,7 +12,7 @@
  * so the other blobs of the run start with the method that works.
  */
 import type { ScopeAction } from '../auth/scope.js';
-import { withoutPort } from '../ref/registry.js';
+import { withoutPort } from '../ref/host-address.js';
 
 /** How a blob is sent. */
 export type UploadMethod = 'put' | 'patch' | 'chunked';
@@ -127,7 +127,7 @@ export const KNOWN_QUIRKS: readonly KnownQuirk[] = [
  * as distribution checks them since distribution/distribution#2121; other registries that need
  * others say so in KNOWN_QUIRKS (`deleteActions`).
  */
-export const DELETE_ACTIONS: readonly ScopeAction[] = ['pull', 'delete'];
+const DELETE_ACTIONS: readonly ScopeAction[] = ['pull', 'delete'];
 
 /**
  * The actions a token needs to delete a manifest at `registry`: DELETE_ACTIONS, or what the

@@ -10,7 +10,7 @@ import { errorFromResponse } from '../http/response.js';
 import type { Transport } from '../http/transport.js';
 import type { HttpRequest, HttpResponse, Send } from '../http/types.js';
 import type { Logger } from '../log.js';
-import type { ConnectionNames } from '../options-check.js';
+import type { ConnectionNames } from '../option-names.js';
 import type { Endpoint } from './endpoint.js';
 import { probeScheme } from './scheme-probe.js';
 

@@ -9,7 +9,7 @@ import { RegpushError } from '../errors.js';
 import { drain } from '../http/response.js';
 import type { Send } from '../http/types.js';
 import type { Logger } from '../log.js';
-import { isLoopbackHost } from '../ref/registry.js';
+import { isLoopbackHost } from '../ref/host-address.js';
 
 /** How long the scheme probe waits for the rest of its (tiny) body before going on without it. */
 export const PROBE_DRAIN_MS = 1000;

@@ -7,7 +7,8 @@
 import { isAlias, isMap, isScalar, LineCounter, parseDocument, YAMLParseError, type Document } from 'yaml';
 import semver from 'semver';
 import { InputError, RegpushError, UsageError } from '../errors.js';
-import { STRINGS, type ConnectionNames, type Shape } from '../options-check.js';
+import { STRINGS, type Shape } from '../options-check.js';
+import type { ConnectionNames } from '../option-names.js';
 import { formatPlatform, parsePlatform } from '../image/platform.js';
 import { tagProblem } from '../ref/grammar.js';
 import { formatReference, parseReference, parseReferenceAs, repositoryName, withTag, type ImageReference } from '../ref/reference.js';

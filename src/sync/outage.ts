@@ -29,7 +29,7 @@ export function outageThreshold(images: number): number {
  * pull the sync's own gate refused without sending it (`details.gateStopped`): the registry said
  * nothing, and counting those would stop its images' free HEAD checks as if it were down.
  */
-export function isOutage(err: RegpushError): boolean {
+function isOutage(err: RegpushError): boolean {
   if (err.details.gateStopped === true) return false;
   if (err.code === 'E_NETWORK' || err.code === 'E_TOO_MANY_REQUESTS') return true;
   // A token service answering 5xx (E_AUTH, tokenServiceFailed): every image at that registry needs

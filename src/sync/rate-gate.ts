@@ -5,11 +5,11 @@
  * sees (HttpStats.watch) and lends waiting units' --images slots (slots.ts) meanwhile.
  */
 import { AbortedError, asRegpushError, RegpushError, TooManyRequestsError, UsageError } from '../errors.js';
-import { pause } from '../transfer/restarts.js';
+import { sleep } from '../abort.js';
 import type { Logger } from '../log.js';
 import { formatReference, manifestRef, type ImageReference } from '../ref/reference.js';
 import { apiHost } from '../ref/registry.js';
-import type { OptionNames } from '../options-check.js';
+import type { OptionNames } from '../option-names.js';
 import type { TransferRun } from '../transfer/engine.js';
 import type { PullMeter } from '../transfer/graph.js';
 import type { UnitSlot } from './slots.js';
@@ -359,7 +359,7 @@ export class RateGate {
           { details: { registry: source.registry, remaining, gateStopped: true }, ...(pollFailed ? { cause: pollFailed } : {}) },
         );
       }
-      await pause(Math.min(poll, left), this.run.signal);
+      await sleep(Math.min(poll, left), this.run.signal);
       if (needNow() === undefined) return;
       try {
         await this.run.source(source).client.headManifest(source.repository, manifestRef(source));

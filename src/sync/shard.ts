@@ -17,7 +17,7 @@
  */
 import { createHash } from 'node:crypto';
 import { UsageError } from '../errors.js';
-import { optionPaths, type OptionNames } from '../options-check.js';
+import { optionPaths, type OptionNames } from '../option-names.js';
 import type { ImageReference } from '../ref/reference.js';
 import { destinationRepository, type UnitSource } from './target.js';
 import type { Shard, SyncImage } from './options.js';
@@ -26,7 +26,7 @@ import type { Shard, SyncImage } from './options.js';
  * Upper bound on N: far above any useful fan-out, low enough that scoring stays cheap.
  * @internal Not part of the library: left out of the published declarations (stripInternal).
  */
-export const MAX_SHARDS = 1000;
+const MAX_SHARDS = 1000;
 
 /** What parseShard's messages call its value for a library caller. */
 const PARSE_SHARD_NAMES = optionPaths('parseShard()');
@@ -35,7 +35,7 @@ const PARSE_SHARD_NAMES = optionPaths('parseShard()');
  * The variable a Kubernetes Indexed Job sets to the pod's completion index.
  * @internal Not part of the library: left out of the published declarations (stripInternal).
  */
-export const SHARD_INDEX_ENV = 'JOB_COMPLETION_INDEX';
+const SHARD_INDEX_ENV = 'JOB_COMPLETION_INDEX';
 
 /**
  * Parses a shard's text, as `--shard` takes it: "I/N", or "/N" to take I from JOB_COMPLETION_INDEX

@@ -29,7 +29,8 @@ import { AbortedError, asRegpushError, errorForCode, InputError, PartialFailureE
 import { parsePlatform } from '../image/platform.js';
 import { silentLogger, type Logger } from '../log.js';
 import { formatReference, manifestRef, repositoryName, type ImageReference } from '../ref/reference.js';
-import { checkOptions, optionPaths, type OptionNames, type Shape } from '../options-check.js';
+import { checkOptions, type Shape } from '../options-check.js';
+import { optionPaths, type OptionNames } from '../option-names.js';
 import { anchorPaths, CONNECTION_SHAPE } from '../registry/connect.js';
 import { checkImages, checkJobs } from '../transfer/concurrency.js';
 import { TransferRun } from '../transfer/engine.js';

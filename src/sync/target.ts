@@ -7,8 +7,9 @@
  */
 import { InputError, InternalError, RegpushError } from '../errors.js';
 import { formatReference, parseReference, repositoryName, withTag, type ImageReference } from '../ref/reference.js';
-import { isDockerHub, isLoopbackHost } from '../ref/registry.js';
-import { connectionOptionNames, type ConnectionNames } from '../options-check.js';
+import { isDockerHub } from '../ref/registry.js';
+import { isLoopbackHost } from '../ref/host-address.js';
+import { connectionOptionNames, type ConnectionNames } from '../option-names.js';
 import type { SyncDestination, TargetPrefix } from './options.js';
 
 /** What syncUnits needs of a sync file entry (SyncImage in options.ts has these fields). */

@@ -11,7 +11,8 @@
  */
 import { PassThrough, type Readable } from 'node:stream';
 import { RegpushError } from '../errors.js';
-import { restartOutcome, RetryBudget, sleep } from '../http/retry.js';
+import { restartOutcome, RetryBudget } from '../http/retry.js';
+import { sleep } from '../abort.js';
 import type { Descriptor } from '../image/types.js';
 import { isForeignLayer } from '../image/mediatypes.js';
 import { isFallbackable } from '../registry/blob-uploads.js';

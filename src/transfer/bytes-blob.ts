@@ -1,7 +1,8 @@
 /** Uploading a small blob we hold in memory (a config): on a session opened ahead, or HEAD and upload session together; then the registry's upload method. */
 import { sha256Digest } from '../image/digest.js';
 import type { UploadSession } from '../registry/registry-client.js';
-import { pause, Restarts } from './restarts.js';
+import { Restarts } from './restarts.js';
+import { sleep } from '../abort.js';
 import type { SpareSession } from './spare-session.js';
 import type { RepoEndpoint, TransferContext } from './types.js';
 import { cancel, isUploadRefusal, KNOWN_BLOB_METHODS, landedBeforeRestart, openSession, uploadBlob } from './upload.js';
@@ -27,7 +28,7 @@ export async function ensureBytesBlob(target: RepoEndpoint, bytes: Buffer, ctx: 
         const delay = restarts.delayAfter(err);
         if (delay === null) throw err;
         ctx.transport.logger.info(`blob ${digest}: upload failed (${(err as Error).message}); sending it again on a new session in ${delay} ms`);
-        await pause(delay, ctx.signal);
+        await sleep(delay, ctx.signal);
         if (await landedBeforeRestart(target, digest, bytes.length, `blob ${digest}`, ctx)) return { digest, uploaded: true };
       }
     }

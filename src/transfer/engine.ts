@@ -8,7 +8,8 @@
  *                 all of them, manifests written only where every blob is in place.
  */
 import { setMaxListeners } from 'node:events';
-import { abortedBeforeStart, abortedOr, AbortedError, errorForCode, RegpushError } from '../errors.js';
+import { AbortedError, errorForCode, RegpushError } from '../errors.js';
+import { abortedBeforeStart } from '../abort.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { ImageReference } from '../ref/reference.js';
 import { ClientMemory, connect, transportFor } from '../registry/connect.js';
@@ -301,4 +302,17 @@ export class TransferRun implements SetOwner {
     const line = sessions.describeLeft(unnamed);
     if (line) this.logger.warn(line);
   }
+}
+
+/**
+ * What an operation reports once the caller's signal has fired (Ctrl-C): an AbortedError, whatever
+ * failure the abort caused further down (a destroyed stream, a cancelled request). Else `err` as is.
+ * `sessionsLeft` names the upload sessions the registry did not let the run cancel (none: absent).
+ */
+function abortedOr(err: unknown, signal: AbortSignal | undefined, sessionsLeft?: string): unknown {
+  if (!signal?.aborted) return err;
+  const sessions = sessionsLeft ?? 'every upload session that was open was completed or cancelled';
+  // The caller's reason (AbortSignal.timeout's TimeoutError, the Error given to abort()) is the
+  // cause: what the abort did further down (a cancelled request) says nothing the caller needs.
+  return new AbortedError(`interrupted: no tag was written after the interruption; ${sessions}`, { cause: signal.reason });
 }

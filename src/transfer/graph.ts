@@ -14,7 +14,7 @@ import { CHILD_MANIFEST_READS, checkIndexChildren, GraphBudget, parseManifest } 
 import { isForeignLayer, isIndexMediaType, mediaFamily, type MediaFamily } from '../image/mediatypes.js';
 import { formatPlatform, isAttestation, osVersionChoice, platformMatches, selectPlatform } from '../image/platform.js';
 import type { Descriptor, ImageManifest, Platform } from '../image/types.js';
-import type { OptionNames } from '../options-check.js';
+import type { OptionNames } from '../option-names.js';
 import type { FetchedManifest, RegistryClient } from '../registry/registry-client.js';
 
 

@@ -1,11 +1,12 @@
 /**
  * Restarts above the request level, for the pipelines: a transfer whose body cannot be replayed
  * (a layer built as it streams) starts again as a whole, within one retry budget, and never after a
- * failure the transport has already retried (so retries do not multiply). The policy, the budget
- * and the abortable wait are the transport's (src/http/retry.ts); the pipelines reach them here,
- * through the transfer layer, as blobs.ts restarts a streamed blob.
+ * failure the transport has already retried (so retries do not multiply). The policy and the budget
+ * are the transport's (src/http/retry.ts); the pipelines reach them here, through the transfer
+ * layer, as blobs.ts restarts a streamed blob. The abortable wait between attempts is the leaf
+ * src/abort.ts's sleep.
  */
-import { restartOutcome, RetryBudget, sleep, type RetryPolicy } from '../http/retry.js';
+import { restartOutcome, RetryBudget, type RetryPolicy } from '../http/retry.js';
 
 /** One restart loop's budget: ask `delayAfter` on each failure, then `wait` that long (or give up). */
 export class Restarts {
@@ -25,9 +26,4 @@ export class Restarts {
   get spent(): number {
     return this.budget.spent;
   }
-}
-
-/** Waits `ms`, rejecting with AbortedError when `signal` fires: the transport's own wait. */
-export function pause(ms: number, signal?: AbortSignal): Promise<void> {
-  return sleep(ms, signal);
 }

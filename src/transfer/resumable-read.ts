@@ -7,7 +7,8 @@
  */
 import { Readable } from 'node:stream';
 import { AbortedError, DigestMismatchError, NetworkError, RegpushError } from '../errors.js';
-import { outcomeOfError, RetryBudget, sleep, type RetryPolicy } from '../http/retry.js';
+import { outcomeOfError, RetryBudget, type RetryPolicy } from '../http/retry.js';
+import { sleep } from '../abort.js';
 import type { Logger } from '../log.js';
 
 /** Opens the blob from byte `start`; `partial` is false when the server sent the whole blob anyway. */

@@ -15,7 +15,7 @@ import { parseManifest } from '../image/manifest.js';
 import type { Descriptor } from '../image/types.js';
 import type { Logger } from '../log.js';
 import { formatReference, type ImageReference } from '../ref/reference.js';
-import { untilAborted } from '../http/retry.js';
+import { untilAborted } from '../abort.js';
 import { Early, largestFirst, moveBlobToMany, planBlob, readAhead, type OpenedBlob } from './blobs.js';
 import { cancel, cancelUnused, openSession, type HandedSession } from './upload.js';
 import type { MountResult } from '../registry/registry-client.js';

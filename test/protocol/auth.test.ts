@@ -14,7 +14,7 @@ import { TokenCache } from '../../src/auth/token-cache.js';
 import { fetchToken } from '../../src/auth/token.js';
 import { parseChallenges, type Challenge } from '../../src/auth/challenge.js';
 import { scopesCover } from '../../src/auth/scope.js';
-import type { Credential } from '../../src/auth/credentials.js';
+import type { Credential } from '../../src/auth/credential-types.js';
 import { AuthError, ProtocolError, RegpushError } from '../../src/errors.js';
 import { errorLine } from '../../src/cli/main.js';
 import type { HttpRequest, HttpResponse, Send } from '../../src/http/types.js';

@@ -8,9 +8,9 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { credentialSources, resolveCredential, type CredentialOptions } from '../../src/auth/credentials.js';
+import { credentialSourceList, resolveCredential, type CredentialOptions } from '../../src/auth/credentials.js';
 import { credentialFiles } from '../../src/auth/credential-paths.js';
-import { eraseCredential, storeCredential } from '../../src/auth/credential-store.js';
+import { eraseCredential, storeCredential } from '../fixtures/stored-logins.js';
 import { loginTarget } from '../../src/login/login.js';
 import { DEFAULT_HELPER_TIMEOUT_MS, helperCommand } from '../../src/auth/helper.js';
 import { AuthError, InvalidReferenceError, UsageError } from '../../src/errors.js';
@@ -163,16 +163,16 @@ describe('resolveCredential: order', () => {
     await assert.rejects(resolveCredential('ghcr.io', o), /REGPUSH_PASSWORD is set|REGPUSH_PASSWORD is not/);
   });
 
-  it('credentialSources names the variables each role reads, in order', () => {
-    assert.equal(credentialSources('to', undefined, { HOME: '/home/me' }), 'REGPUSH_TO_USER/REGPUSH_TO_PASSWORD, Docker config.json, containers auth.json');
-    assert.match(credentialSources('read', undefined, {}, '/home/me'), /^REGPUSH_USER\/REGPUSH_PASSWORD, REGPUSH_TO_USER\/REGPUSH_TO_PASSWORD, REGPUSH_FROM_USER\/REGPUSH_FROM_PASSWORD, Docker config\.json, containers auth\.json$/);
+  it('credentialSourceList names the variables each role reads, in order', () => {
+    assert.equal(credentialSourceList('to', undefined, { HOME: '/home/me' }).join(', '), 'REGPUSH_TO_USER/REGPUSH_TO_PASSWORD, Docker config.json, containers auth.json');
+    assert.match(credentialSourceList('read', undefined, {}, '/home/me').join(', '), /^REGPUSH_USER\/REGPUSH_PASSWORD, REGPUSH_TO_USER\/REGPUSH_TO_PASSWORD, REGPUSH_FROM_USER\/REGPUSH_FROM_PASSWORD, Docker config\.json, containers auth\.json$/);
   });
 
-  it('credentialSources names only the files the lookup reads: none for env: {} without homeDir, and only those env leads to', () => {
+  it('credentialSourceList names only the files the lookup reads: none for env: {} without homeDir, and only those env leads to', () => {
     const linux = { platform: 'linux' as const, uid: 1000 };
-    assert.equal(credentialSources('to', undefined, {}, undefined, linux), 'REGPUSH_TO_USER/REGPUSH_TO_PASSWORD, no credential file, as no home directory was given');
-    assert.equal(credentialSources('to', undefined, { DOCKER_CONFIG: '/dc' }, undefined, linux), 'REGPUSH_TO_USER/REGPUSH_TO_PASSWORD, Docker config.json');
-    assert.equal(credentialSources('to', undefined, { XDG_RUNTIME_DIR: '/run/user/1000' }, undefined, linux), 'REGPUSH_TO_USER/REGPUSH_TO_PASSWORD, containers auth.json');
+    assert.equal(credentialSourceList('to', undefined, {}, undefined, linux).join(', '), 'REGPUSH_TO_USER/REGPUSH_TO_PASSWORD, no credential file, as no home directory was given');
+    assert.equal(credentialSourceList('to', undefined, { DOCKER_CONFIG: '/dc' }, undefined, linux).join(', '), 'REGPUSH_TO_USER/REGPUSH_TO_PASSWORD, Docker config.json');
+    assert.equal(credentialSourceList('to', undefined, { XDG_RUNTIME_DIR: '/run/user/1000' }, undefined, linux).join(', '), 'REGPUSH_TO_USER/REGPUSH_TO_PASSWORD, containers auth.json');
   });
 
   it('half an env pair is an error naming the missing variable', async () => {
@@ -662,7 +662,7 @@ describe('resolveCredential: which files, in which order (containers-auth.json(5
     assert.equal(await resolveCredential('ghcr.io', o), undefined, 'Docker config.json must not be read');
     o.env = { REGISTRY_AUTH_FILE: path.join(o.home, 'missing.json') };
     assert.equal(
-      credentialSources('to', undefined, o.env),
+      credentialSourceList('to', undefined, o.env).join(', '),
       `REGPUSH_TO_USER/REGPUSH_TO_PASSWORD, REGISTRY_AUTH_FILE (${path.join(o.home, 'missing.json')})`,
     );
   });

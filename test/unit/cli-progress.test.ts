@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkInputs } from '../../src/push/inputs.js';
-import { optionPaths } from '../../src/options-check.js';
+import { optionPaths } from '../../src/option-names.js';
 
 /** The key push reports the app layer's bytes under. */
 const LAYER_KEY = APP_LAYER.key;

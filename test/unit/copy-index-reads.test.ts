@@ -11,7 +11,7 @@ import { CHILD_MANIFEST_READS } from '../../src/image/manifest.js';
 import { MediaType } from '../../src/image/mediatypes.js';
 import type { FetchedManifest, RegistryClient } from '../../src/registry/registry-client.js';
 import { readGraph } from '../../src/transfer/graph.js';
-import { optionPaths } from '../../src/options-check.js';
+import { optionPaths } from '../../src/option-names.js';
 import { DEFAULT_JOBS } from '../../src/transfer/concurrency.js';
 import { SMALL_BLOB_BYTES } from '../../src/transfer/target-set.js';
 import { bytesOf, fakeLibraryOptions, fakeRegistryPool, type FakeRegistry, type LoggedRequest, type SeededImage } from '../fixtures/fake-registry.js';

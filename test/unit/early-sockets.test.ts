@@ -8,7 +8,8 @@ import https from 'node:https';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import { EarlySockets } from '../../src/http/early-sockets.js';
 import { Transport } from '../../src/http/transport.js';
-import { tlsResolver, type RegistryTlsOptions } from '../../src/http/tls.js';
+import { tlsResolver } from '../../src/http/tls.js';
+import type { RegistryTlsOptions } from '../../src/http/tls-options.js';
 import { localhostCert } from '../fixtures/localhost-cert.js';
 import { noDelay } from '../fixtures/socket-options.js';
 

@@ -16,7 +16,7 @@ import { SpareSession } from '../../src/transfer/spare-session.js';
 import { KNOWN_BLOB_METHODS, uploadBlob } from '../../src/transfer/upload.js';
 import { sha256Digest } from '../../src/image/digest.js';
 import { AbortedError, DeniedError, InputError } from '../../src/errors.js';
-import { optionPaths } from '../../src/options-check.js';
+import { optionPaths } from '../../src/option-names.js';
 import { silentLogger } from '../../src/log.js';
 import { bytesOf, fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
 

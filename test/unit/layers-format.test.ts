@@ -13,7 +13,7 @@ import { composeIndex, composeManifest, rewriteConfig } from '../../src/image/co
 import { applyConfigChanges, checkConfigChanges, scratchConfig } from '../../src/image/config.js';
 import { convertIndex, convertIndexTo, convertLayerMediaType, convertManifest, DroppedFields, parseFormat } from '../../src/image/convert.js';
 import { MediaType } from '../../src/image/mediatypes.js';
-import { flagNames, optionPaths } from '../../src/options-check.js';
+import { flagNames, optionPaths } from '../../src/option-names.js';
 import { checkInputs } from '../../src/push/inputs.js';
 import type { Descriptor, ImageConfig, ImageIndex, ImageManifest } from '../../src/image/types.js';
 import { hasContent, scanSources, WALK_TURN_ENTRIES } from '../../src/layer/content.js';

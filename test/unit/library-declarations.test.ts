@@ -59,12 +59,12 @@ const ENTRIES: Record<string, { offers: string; extras: string[] }> = {
     extras: [],
   },
   'http/tls-options.d.ts': { offers: 'DEFAULT_CERTS_DIRS, defaultCertsDirs(), RegistryTlsOptions', extras: [] },
-  'redact.d.ts': { offers: 'SecretSet', extras: ['proxyPasswords', 'redactProxyUrl', 'redactText', 'redactUrl'] },
-  'errors.d.ts': { offers: 'the error classes, EXIT_CODES, ErrorCode', extras: ['abortedBeforeStart', 'abortedOr', 'asRegpushError', 'errorForCode', 'rejectsTyped'] },
+  'redact.d.ts': { offers: 'SecretSet', extras: ['redactText', 'redactUrl'] },
+  'errors.d.ts': { offers: 'the error classes, EXIT_CODES, ErrorCode', extras: ['asRegpushError', 'errorForCode', 'rejectsTyped'] },
   'log.d.ts': { offers: 'Logger', extras: ['sayOnce', 'silentLogger'] },
-  'options-check.d.ts': {
-    offers: 'ConnectionNames (ConnectionOptions.connectionNames); Shape, for the manage shapes',
-    extras: ['REFERENCE_ARGUMENT', 'STRINGS', 'checkArgument', 'checkOptions', 'connectionOptionNames', 'described', 'flagNames', 'optionPaths'],
+  'option-names.d.ts': {
+    offers: 'ConnectionNames (ConnectionOptions.connectionNames)',
+    extras: ['connectionOptionNames', 'flagNames', 'optionPaths'],
   },
 };
 

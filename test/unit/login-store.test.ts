@@ -14,7 +14,7 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { eraseCredential, storeCredential } from '../../src/auth/credential-store.js';
+import { eraseCredential, storeCredential } from '../fixtures/stored-logins.js';
 import { resolveCredential } from '../../src/auth/credentials.js';
 import { updateCredentialFile } from '../../src/auth/config-file.js';
 import { withCredentialFileLock } from '../../src/auth/credential-lock.js';
@@ -188,8 +188,8 @@ describe('parallel logins (a lock around each read-modify-write of the file)', (
     const home = await tempHome();
     const opts = { env: {}, homeDir: home };
     const script = (i: number) =>
-      `import { storeCredential } from ${JSON.stringify(credentialStore)};\n` +
-      `await storeCredential('child${i}.example.com', { username: 'u${i}', password: 'p${i}' }, { env: {}, homeDir: ${JSON.stringify(home)} });\n`;
+      `import { openLoginStore } from ${JSON.stringify(credentialStore)};\n` +
+      `await (await openLoginStore('child${i}.example.com', { env: {}, homeDir: ${JSON.stringify(home)} })).store({ username: 'u${i}', password: 'p${i}' });\n`;
     const run = promisify(execFile);
     await Promise.all([
       ...Array.from({ length: 8 }, (_, i) => storeCredential(`reg${i}.example.com`, { username: `u${i}`, password: `p${i}` }, opts)),

@@ -2,7 +2,8 @@
 // and userinfo never reach a log line or an error.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { proxyPasswords, redactProxyUrl, redactUrl, SecretSet } from '../../src/redact.js';
+import { redactUrl, SecretSet } from '../../src/redact.js';
+import { proxyPasswords, redactProxyUrl } from '../../src/http/proxy-choice.js';
 import { tlsOptionsFromFlags } from '../../src/cli/tls-flags.js';
 import { loginTarget } from '../../src/login/login.js';
 import { listRepositories } from '../../src/manage/manage.js';

@@ -9,7 +9,9 @@ import {
   repositoryName,
   type ImageReference,
 } from '../../src/ref/reference.js';
-import { apiHost, canonicalRegistry, DOCKER_HUB, DOCKER_HUB_API_HOST, inCidr, isDockerHub, isLoopbackHost, knownTokenHost, registryHostOf, withoutPort } from '../../src/ref/registry.js';
+import { apiHost, canonicalRegistry, DOCKER_HUB, DOCKER_HUB_API_HOST, isDockerHub, registryHostOf } from '../../src/ref/registry.js';
+import { inCidr, isLoopbackHost, withoutPort } from '../../src/ref/host-address.js';
+import { knownTokenHost } from '../../src/auth/presumed-challenge.js';
 import { endpointFor, parseInsecureList } from '../../src/registry/endpoint.js';
 import { bypassesProxy } from '../../src/http/proxy-choice.js';
 

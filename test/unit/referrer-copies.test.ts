@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copy, parseReference, parseSyncFile, sync } from '../../src/index.js';
 import { TransferRun } from '../../src/transfer/engine.js';
-import { optionPaths } from '../../src/options-check.js';
+import { optionPaths } from '../../src/option-names.js';
 import { copyImage } from '../../src/transfer/image-copy.js';
 import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry, type LoggedRequest } from '../fixtures/fake-registry.js';
 

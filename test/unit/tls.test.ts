@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { rootCertificates } from 'node:tls';
 import { certsDirsFromEnv, tlsOptionsFromFlags } from '../../src/cli/tls-flags.js';
 import { CONNECTION_FLAG_NAMES } from '../../src/cli/connection-flags.js';
-import { certsDirNames, DEFAULT_CERTS_DIRS, findCertsDir, tlsConnectOptions, tlsResolver } from '../../src/http/tls.js';
+import { certsDirNames, findCertsDir, tlsConnectOptions, tlsResolver } from '../../src/http/tls.js';
+import { DEFAULT_CERTS_DIRS } from '../../src/http/tls-options.js';
 import { InputError, UsageError } from '../../src/errors.js';
 import { tlsFailureKind } from '../../src/http/send-errors.js';
 

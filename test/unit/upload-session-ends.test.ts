@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copy, parseReference, push } from '../../src/index.js';
 import { AbortedError } from '../../src/errors.js';
-import { optionPaths } from '../../src/options-check.js';
+import { optionPaths } from '../../src/option-names.js';
 import { TransferRun } from '../../src/transfer/engine.js';
 import { copyImage } from '../../src/transfer/image-copy.js';
 import { ensureBytesBlob } from '../../src/transfer/bytes-blob.js';

@@ -11,7 +11,7 @@ import { printable } from '../terminal-text.js';
 import { withGcPacing } from '../gc-pacing.js';
 import { createProgress } from '../progress.js';
 import { checkDigestFileFlag, checkDigestFileTarget, copyReport, referrersText, startClock, writeDigestFile, type RunClock } from '../report.js';
-import { flagNames } from '../../options-check.js';
+import { flagNames } from '../../option-names.js';
 
 /** Every flag and positional of `regpush copy`, in help order. */
 export const copyFlags = defineFlags({
@@ -33,7 +33,7 @@ export const copyFlags = defineFlags({
   'chunk-size': { type: 'string', describe: 'Bytes per PATCH for registries that need chunked uploads, e.g. 5MiB (never below the registry\'s OCI-Chunk-Min-Length)', group: 'Connection:' },
 });
 
-/** What copy's messages call its options: the flags that give them (options-check.ts, OptionNames). */
+/** What copy's messages call its options: the flags that give them (option-names.ts, OptionNames). */
 const COPY_FLAG_NAMES = flagNames({
   // A target is a DST argument or a --to: named for both.
   to: 'copy target',

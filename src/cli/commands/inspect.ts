@@ -79,7 +79,7 @@ function checkOutputFlags(a: { raw?: boolean; config?: boolean; json?: boolean }
 }
 
 /** The JSON shape of `inspect --json` (raw bytes left out); described by $defs/inspectOutput of src/cli/report.schema.json. */
-export function inspectJson(r: InspectResult): Record<string, unknown> {
+function inspectJson(r: InspectResult): Record<string, unknown> {
   const { raw: _raw, configRaw: _configRaw, ...rest } = r;
   return rest;
 }
@@ -88,7 +88,7 @@ export function inspectJson(r: InspectResult): Record<string, unknown> {
  * Human-readable summary. Every string in it but our own labels comes from the registry or the
  * image, so each line is made printable (terminal-text.ts): a label value cannot add a line.
  */
-export function inspectText(r: InspectResult): string {
+function inspectText(r: InspectResult): string {
   const lines: string[] = [];
   const kv = (k: string, v: unknown) => lines.push(`${(k + ':').padEnd(14)}${v}`);
   kv('Reference', r.reference);

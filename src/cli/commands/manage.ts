@@ -13,7 +13,7 @@ import { commonContext, commonFlags, credentialFromUserFlags, type CommonArgs, t
 import { defineFlags, withFlags } from '../flag-table.js';
 import type { CliIO } from '../io.js';
 import { printable } from '../terminal-text.js';
-import { flagNames } from '../../options-check.js';
+import { flagNames } from '../../option-names.js';
 
 /** --user/--password, shared by the commands; `role` names the env vars read without them. */
 function userFlags(role: 'FROM' | 'TO') {

@@ -15,7 +15,7 @@ import { createProgress } from '../progress.js';
 import { loadProjectConfig, mergeWithFlags } from '../project-config.js';
 import { checkDigestFileFlag, checkDigestFileTarget, pushReport, startClock, writeDigestFile } from '../report.js';
 import { gzipJobsOption } from '../threadpool.js';
-import { flagNames } from '../../options-check.js';
+import { flagNames } from '../../option-names.js';
 
 /** Every flag of `regpush push`, in help order. */
 export const pushFlags = defineFlags({
@@ -44,7 +44,7 @@ export const pushFlags = defineFlags({
   'digest-file': { type: 'string', once: true, describe: 'Also write the pushed digest (sha256:…) to this file', group: 'Output:', check: checkDigestFileFlag },
 });
 
-/** What push's messages call its options: the flags that give them (options-check.ts, OptionNames). */
+/** What push's messages call its options: the flags that give them (option-names.ts, OptionNames). */
 const PUSH_FLAG_NAMES = flagNames({
   to: '--to',
   tags: '--tag',
@@ -202,7 +202,7 @@ function printResult(io: CliIO, json: boolean, result: PushResult, clock: Return
 }
 
 /** The human plan printed by --dry-run: one line per blob (the verbs of the real run) and the config. */
-export function dryRunText(r: PushResult): string {
+function dryRunText(r: PushResult): string {
   const lines = [`plan: push ${r.base.reference}${r.base.digest ? '@' + r.base.digest : ''}`];
   const top = r.layers ?? (r.layer ? [{ ...r.layer, name: 'app layer', dest: [] as string[] }] : []);
   // One block per target, as copy's plan has (the first alone when the push fails fast).

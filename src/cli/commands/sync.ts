@@ -12,7 +12,7 @@ import { withGcPacing } from '../gc-pacing.js';
 import { isInteractive } from '../progress.js';
 import { printable } from '../terminal-text.js';
 import { referrersText, startClock, syncReport, type RunClock } from '../report.js';
-import { flagNames } from '../../options-check.js';
+import { flagNames } from '../../option-names.js';
 import { connectionFlagNames } from '../connection-flags.js';
 
 // A sync reads and writes many registries: credentials come from `regpush login` / the Docker
@@ -33,7 +33,7 @@ export const syncFlags = defineFlags({
 });
 
 /**
- * What sync's messages call its options: the flags that give them (options-check.ts,
+ * What sync's messages call its options: the flags that give them (option-names.ts,
  * OptionNames), and --json for the report. An entry's `platforms` is called --platform, as the
  * messages shared with copy have always said.
  */
@@ -122,7 +122,7 @@ async function readSyncFile(file: string, io: CliIO): Promise<string> {
 }
 
 /** "90s", "10m", "1h", "500ms" or a number of seconds → ms. */
-export function durationMs(text: string, flag: string): number {
+function durationMs(text: string, flag: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(text);
   if (!m) throw new UsageError(`${flag} must be a duration such as 90s, 10m or 1h (got "${text}")`);
   const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
@@ -192,7 +192,7 @@ function unitDisplay(io: CliIO, silent: boolean, ctx: Pick<CommonContext, 'logge
 }
 
 /** "docker.io/library/nginx:1.27 → prod/mirror/library/nginx:1.27 copied (2 mounted, 3 streamed, 12.3 MB; 4 referrers); …" */
-export function unitLine(u: SyncUnitReport): string {
+function unitLine(u: SyncUnitReport): string {
   if (u.error) return `sync: ${u.source}: FAILED ${u.error.code}: ${u.error.message}`;
   const parts = u.targets.map((t) => {
     if (t.action === 'failed') return `${t.target} FAILED ${t.error?.code}: ${t.error?.message}`;

@@ -1,0 +1,83 @@
+/**
+ * What every layer does with the caller's AbortSignal: wait without outliving it (sleep,
+ * untilAborted), refuse to start once it has fired (abortedBeforeStart), give an operation
+ * without a TransferRun a signal of its own (operationSignal) and its caller's reason
+ * (withAbortReason). A leaf: it imports only errors.ts.
+ */
+import { setMaxListeners } from 'node:events';
+import { AbortedError } from './errors.js';
+
+/**
+ * What an operation throws, before it sends anything, when the caller's signal had already fired:
+ * such a signal never fires again, so the operation would otherwise run as if not cancelled (or
+ * fail at its first request as if that had been cut off). The caller's reason is the cause.
+ */
+export function abortedBeforeStart(signal: AbortSignal): AbortedError {
+  return new AbortedError('interrupted before it started (the abort signal had already fired): nothing was sent', { cause: signal.reason });
+}
+
+/**
+ * The signal the requests of one operation without a TransferRun (inspect, login, the registry
+ * commands) listen on: the caller's, derived with AbortSignal.any, which adds no listener to the
+ * caller's signal, and with the listener bound raised. Every request and open body listens on the
+ * signal it is given: on the caller's own, a deleteImage's parallel tag lookups, or 11 calls
+ * sharing one signal, made Node print MaxListenersExceededWarning in the caller's process (the
+ * CLI raises the bound on its own signal; a library caller's has the default of 10). A signal
+ * that has already fired: abortedBeforeStart, before anything is sent.
+ */
+export function operationSignal(signal: AbortSignal | undefined): AbortSignal | undefined {
+  if (!signal) return undefined;
+  if (signal.aborted) throw abortedBeforeStart(signal);
+  const own = AbortSignal.any([signal]);
+  setMaxListeners(1000, own);
+  return own;
+}
+
+/**
+ * `err` as such an operation rejects with it: once its signal has fired, the AbortedError of the
+ * request that was cut off gets the caller's reason (AbortSignal.timeout's TimeoutError, the
+ * Error given to abort()) as its cause, as push, copy and sync have it (abortedOr, src/transfer/engine.ts).
+ */
+export function withAbortReason(err: unknown, signal: AbortSignal | undefined): unknown {
+  if (signal?.aborted && err instanceof AbortedError && err.cause === undefined) err.cause = signal.reason;
+  return err;
+}
+
+/** Sleeps `ms`, rejecting with AbortedError when `signal` fires. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new AbortedError());
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(new AbortedError());
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** `p`, or an AbortedError as soon as `signal` fires (`p` itself goes on). */
+export function untilAborted<T>(signal: AbortSignal | undefined, p: Promise<T>): Promise<T> {
+  if (!signal) return p;
+  if (signal.aborted) {
+    p.catch(() => undefined);
+    return Promise.reject(new AbortedError());
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(new AbortedError());
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
+}
