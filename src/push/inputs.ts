@@ -19,7 +19,7 @@ import { STRINGS, type OptionNames, type Shape } from '../options-check.js';
 import { CONNECTION_SHAPE, workingDirectory } from '../registry/connect.js';
 import { checkConnectionRanges } from '../registry/limits.js';
 import { checkJobs } from '../transfer/concurrency.js';
-import { BLOB_EVENTS_SHAPE } from '../transfer/types.js';
+import { PROGRESS_EVENTS_SHAPE } from '../transfer/types.js';
 import type { LayerJob } from './layer-everywhere.js';
 import { APP_LAYER, layerLabel, windowsVariant, type LayerLabel } from './layer-label.js';
 import type { PushOptions } from './options.js';
@@ -114,7 +114,7 @@ export const PUSH_SHAPE = {
     chown: { fields: { uid: 'whole', gid: 'whole' }, required: ['uid', 'gid'] },
     dryRun: 'boolean',
     layerUpload: { literal: ['patch', 'put', 'chunked'] },
-    events: { fields: { ...BLOB_EVENTS_SHAPE, phase: 'function' } },
+    events: { fields: PROGRESS_EVENTS_SHAPE },
   },
   required: ['from', 'to'],
 } satisfies Shape;
