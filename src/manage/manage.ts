@@ -21,6 +21,7 @@ import { checkConnectionRanges } from '../registry/limits.js';
 import { anchorPaths, CONNECTION_SHAPE, connect, operationSignal, transportFor, withAbortReason } from '../registry/connect.js';
 import type { DeleteOptions, DeleteResult, DigestOptions, DigestResult, ListTagsOptions, ManageOptions, RepositoryList, TagImageResult, TagList, UntagOptions, UntagResult } from './options.js';
 import { notFoundAdvice } from '../http/response.js';
+import { refusalReach } from '../auth/refusals.js';
 import { deleteScopeActions } from '../registry/quirks.js';
 import type { ScopeAction } from '../registry/connect.js';
 import { notThePlatform } from '../transfer/graph.js';
@@ -167,8 +168,10 @@ export async function listRepositories(registry: string, opts: ListTagsOptions =
     try {
       return { registry: host, repositories: await client.listRepositories(pageSize) };
     } catch (err) {
-      if (err instanceof AuthError && err.details.anonymous !== true) {
-        // Valid credentials are refused here too: the catalog is an administrator's right.
+      // Valid credentials are refused here too: the catalog is an administrator's right. Not where
+      // the credentials themselves were refused (a Basic registry's 401, the token service's),
+      // which no right would mend: those reach the whole registry (refusalReach).
+      if (err instanceof AuthError && err.details.anonymous !== true && refusalReach(err) === 'repository') {
         throw new AuthError(`${err.message}; the catalog needs registry:catalog:*, which token services commonly grant to administrators only`, { cause: err, details: err.details });
       }
       if (!(err instanceof NotFoundError)) throw err;
