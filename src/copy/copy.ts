@@ -21,7 +21,7 @@ import { checkConnectionRanges } from '../registry/limits.js';
 import { TargetSet, type TransferTarget } from '../transfer/target-set.js';
 import { CallerCallbacks } from '../transfer/callbacks.js';
 import { oneTargetPerRepository } from '../transfer/target-list.js';
-import { BLOB_EVENTS_SHAPE } from '../transfer/types.js';
+import { PROGRESS_EVENTS_SHAPE } from '../transfer/types.js';
 import type { CopyOptions, CopyResult, CopyTargetReport } from './options.js';
 import { copyImage, laterAlike, type ImageCopyOptions, type ImageCopyOutcome } from '../transfer/image-copy.js';
 import { copyTags, type TagCopy } from './all-tags.js';
@@ -45,8 +45,7 @@ export const COPY_SHAPE = {
     noClobber: 'boolean',
     dryRun: 'boolean',
     jobs: 'number',
-    // phase: the CLI hands copy the progress display that push uses, phases included.
-    events: { fields: { ...BLOB_EVENTS_SHAPE, phase: 'function' } },
+    events: { fields: PROGRESS_EVENTS_SHAPE },
   },
   required: ['from', 'to'],
 } satisfies Shape;

@@ -24,6 +24,7 @@ import { anchorPaths, CONNECTION_SHAPE, connect, transportFor } from '../registr
 import { operationSignal, withAbortReason } from '../abort.js';
 import type { DeleteOptions, DeleteResult, DigestOptions, DigestResult, ListTagsOptions, ManageOptions, RepositoryList, TagImageResult, TagList, UntagOptions, UntagResult } from './options.js';
 import { notFoundAdvice } from '../http/response.js';
+import { refusalReach } from '../auth/refusals.js';
 import { deleteScopeActions } from '../registry/quirks.js';
 import type { ScopeAction } from '../registry/connect.js';
 import { notThePlatform } from '../transfer/graph.js';
@@ -184,8 +185,10 @@ async function listRepositoriesUntyped(registry: string, opts: ListTagsOptions):
     try {
       return { registry: host, repositories: await client.listRepositories(pageSize) };
     } catch (err) {
-      if (err instanceof AuthError && err.details.anonymous !== true && scopeRefused(err)) {
-        // Valid credentials are refused here too: the catalog is an administrator's right.
+      // Valid credentials are refused here too: the catalog is an administrator's right. Not where
+      // the credentials themselves were refused (a Basic registry's 401, the token service's),
+      // which no right would mend: those reach the whole registry (refusalReach).
+      if (err instanceof AuthError && err.details.anonymous !== true && refusalReach(err) === 'repository') {
         throw new AuthError(`${err.message}; the catalog needs registry:catalog:*, which token services commonly grant to administrators only`, { cause: err, details: err.details });
       }
       if (!(err instanceof NotFoundError)) throw err;
@@ -195,17 +198,6 @@ async function listRepositoriesUntyped(registry: string, opts: ListTagsOptions):
       });
     }
   });
-}
-
-/**
- * Whether a refusal is of what the token was asked for, not of the password: the registry refused
- * the token it was shown (Bearer), or the token service refused that scope (403). A token
- * service's 401 rejects the credentials themselves, and a Basic registry has no scopes: there the
- * catalog's administrator hint would contradict "rejected the credentials".
- */
-function scopeRefused(err: AuthError): boolean {
-  const d = err.details as { scheme?: unknown; realm?: unknown; status?: unknown };
-  return d.scheme === 'bearer' || (d.realm !== undefined && d.status === 403);
 }
 
 /**

@@ -20,7 +20,7 @@ import type { OptionNames } from '../option-names.js';
 import { CONNECTION_SHAPE, workingDirectory } from '../registry/connect.js';
 import { checkConnectionRanges } from '../registry/limits.js';
 import { checkJobs } from '../transfer/concurrency.js';
-import { BLOB_EVENTS_SHAPE } from '../transfer/types.js';
+import { PROGRESS_EVENTS_SHAPE } from '../transfer/types.js';
 import type { LayerJob } from './layer-everywhere.js';
 import { APP_LAYER, layerLabel, windowsVariant, type LayerLabel } from './layer-label.js';
 import type { PushOptions } from './options.js';
@@ -115,7 +115,7 @@ export const PUSH_SHAPE = {
     chown: { fields: { uid: 'whole', gid: 'whole' }, required: ['uid', 'gid'] },
     dryRun: 'boolean',
     layerUpload: { literal: ['patch', 'put', 'chunked'] },
-    events: { fields: { ...BLOB_EVENTS_SHAPE, phase: 'function' } },
+    events: { fields: PROGRESS_EVENTS_SHAPE },
   },
   required: ['from', 'to'],
 } satisfies Shape;

@@ -39,7 +39,7 @@ import type { TransferTarget } from '../transfer/target-set.js';
 import { CallerCallbacks } from '../transfer/callbacks.js';
 
 /** Images in flight by default (the engine's, shared with copy --all-tags). */
-import { BLOB_EVENTS_SHAPE } from '../transfer/types.js';
+import { PROGRESS_EVENTS_SHAPE } from '../transfer/types.js';
 import type { PullMeter } from '../transfer/graph.js';
 import { copyImage, laterAlike, type ImageCopyOutcome } from '../transfer/image-copy.js';
 import { checkSpecValues, rawSyncSpec, SYNC_SPEC_SHAPE } from './config.js';
@@ -74,8 +74,7 @@ export const SYNC_SHAPE = {
     minRateLimit: 'number',
     maxWaitMs: 'whole',
     rateLimitPollMs: 'whole',
-    // close: the CLI's unit display (src/cli/commands/sync.ts) is passed as the events whole.
-    events: { fields: { ...BLOB_EVENTS_SHAPE, unitStart: 'function', unitEnd: 'function', waiting: 'function', close: 'function' } },
+    events: { fields: PROGRESS_EVENTS_SHAPE },
   },
   required: ['spec'],
 } satisfies Shape;

@@ -31,6 +31,22 @@ export type PlanAction = 'skip' | 'mount' | 'stream' | 'foreign';
 export const BLOB_EVENTS_SHAPE = { start: 'function', bytes: 'function', end: 'function', work: 'function' } satisfies Record<string, Shape>;
 
 /**
+ * The names the `events` option of push(), copy() and sync() takes: every progress callback any of
+ * the three calls (each calls only its own). TypeScript lets one progress object serve them all (a
+ * SyncEvents or PushEvents object is assignable to each operation's events type), so a script's
+ * reporter must not be refused by the operation that does not call some of its callbacks; a name
+ * none of them calls is still a misspelling. `close` is the CLI's unit display's (sync).
+ */
+export const PROGRESS_EVENTS_SHAPE = {
+  ...BLOB_EVENTS_SHAPE,
+  phase: 'function',
+  unitStart: 'function',
+  unitEnd: 'function',
+  waiting: 'function',
+  close: 'function',
+} satisfies Record<string, Shape>;
+
+/**
  * Blobs this run has landed (or is landing) in repositories of a registry. Two uses in a sync of
  * many images:
  * - a blob landed in one repository is mounted into the next that needs it, instead of being

@@ -241,6 +241,10 @@ const PIPELINE_SKIPS: Record<string, string> = {
   // Reads what an auth error says (a token service's 5xx) to count it toward the outage stop: the
   // test that belongs with the token code that makes such an error.
   'src/sync/outage.ts -> src/auth/token.ts': 'tokenServiceFailed',
+  // Reads how far an auth error reaches (the credentials refused, or a right lacking) to add the
+  // catalog's "administrators only" only to the latter: the test that belongs with the auth code
+  // that makes such an error, as registry/mirrors.ts reads it.
+  'src/manage/manage.ts -> src/auth/refusals.ts': 'refusalReach',
 };
 
 test('pipelines reach auth and http through transfer/registry, but for the skips listed with why', () => {

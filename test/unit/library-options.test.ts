@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { copy, deleteImage, digestOf, inspect, listRepositories, listTags, login, logout, parseReference, parseSyncFile, push, SecretSet, sync, tagImage, untagImage, type RegpushError } from '../../src/index.js';
+import { copy, deleteImage, digestOf, inspect, listRepositories, listTags, login, logout, parseReference, parseSyncFile, push, SecretSet, sync, tagImage, untagImage, type PushEvents, type RegpushError, type SyncEvents } from '../../src/index.js';
 import { applyConfigChanges, scratchConfig } from '../../src/image/config.js';
 import { configChangesFromFlags } from '../../src/cli/flags.js';
 import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
@@ -427,6 +427,33 @@ test('copy() and sync(): a misspelt option name is E_USAGE naming it and the nam
   assert.deepEqual(dst.tags('app'), ['1']);
   const r = await sync({ spec, ...fakeLibraryOptions(src, dst), events: { unitEnd: noop, work: noop, close: noop } as never });
   assert.equal(r.totals.copied, 1);
+});
+
+test('one progress object serves push(), copy() and sync(): the types let a SyncEvents or PushEvents object be every operation\'s events, so no callback name of another operation is refused (was E_USAGE: copy(): unknown option "events.unitStart"); a misspelt one still is', async () => {
+  const { src, dst, good } = await validPush();
+  const seen = new Set<string>();
+  // Typed as sync's and push's events at once, as a script's one progress reporter is; assignable to each operation's.
+  const progress: SyncEvents & PushEvents = {
+    start: () => seen.add('start'),
+    end: () => seen.add('end'),
+    phase: () => seen.add('phase'),
+    unitStart: () => seen.add('unitStart'),
+    unitEnd: () => seen.add('unitEnd'),
+    waiting: () => undefined,
+  };
+  await push({ ...good, events: progress });
+  await copy({ from: dst.ref('app:1'), to: [dst.ref('copied:1')], ...fakeLibraryOptions(src, dst), events: progress });
+  const spec = parseSyncFile(['images:', `  - { source: ${dst.ref('app')}, tags: ['1'], targets: [${dst.host}/mirror] }`, ''].join('\n'), 'sync.yaml');
+  const r = await sync({ spec, ...fakeLibraryOptions(src, dst), events: progress });
+  assert.equal(r.totals.copied, 1);
+  assert.deepEqual([...seen].sort(), ['end', 'phase', 'start', 'unitEnd', 'unitStart']);
+  assert.deepEqual(dst.tags('copied'), ['1']);
+  const before = src.count() + dst.count();
+  await refusedUpFront([], 'E_USAGE', [
+    ['copy strat', () => copy({ from: dst.ref('app:1'), to: [dst.ref('copied:2')], ...fakeLibraryOptions(src, dst), events: { strat: () => undefined } as never }), /^copy\(\): unknown option "events\.strat" \(did you mean "events\.start"\?\)$/],
+    ['push unitstart', () => push({ ...good, events: { unitstart: () => undefined } as never }), /^push\(\): unknown option "events\.unitstart" \(did you mean "events\.unitStart"\?\)$/],
+  ]);
+  assert.equal(src.count() + dst.count(), before, 'nothing sent for the misspelt ones');
 });
 
 test('inspect(), login(), logout(), listTags(), listRepositories(), digestOf(), tagImage(), untagImage() and deleteImage(): a wrong type or a misspelt option name is E_USAGE naming it, before any request', async () => {

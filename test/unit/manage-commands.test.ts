@@ -235,6 +235,28 @@ test('catalog at a registry without one (404): E_UNSUPPORTED, exit 6, pointing a
   assert.equal(reg.count({}), 0, 'nothing asked');
 });
 
+test('catalog: a password refused (by a Basic registry, or by the token service) is said as such, without the hint that the catalog is an administrator\'s right; credentials accepted and refused registry:catalog:* keep it (the hint followed every refusal)', async () => {
+  const hint = /the catalog needs registry:catalog:\*/;
+  const basic = await fake({ auth: { scheme: 'basic', user: 'alice', password: 'right' } });
+  const bearer = await fake({ auth: { scheme: 'bearer', user: 'alice', password: 'right' } });
+  for (const reg of [basic, bearer]) {
+    reg.seedImage('app', { tags: ['1'] });
+    const wrong = await listRepositories(reg.host, { ...fakeLibraryOptions(reg), retries: 0, credentials: { from: { username: 'alice', password: 'wrong' } } }).then(() => undefined, (e: RegpushError) => e);
+    assert.equal(wrong?.code, 'E_AUTH', String(wrong));
+    assert.match(wrong!.message, /rejected the credentials for user alice/);
+    assert.doesNotMatch(wrong!.message, hint, reg.host);
+  }
+  // A token service that takes the password but grants no catalog: the registry answers insufficient_scope.
+  bearer.fault({ kind: 'catalog' }, {
+    kind: 'respond',
+    respond: (_q, _b, res) =>
+      res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': `Bearer realm="${bearer.url}/token",service="fake-registry",scope="registry:catalog:*",error="insufficient_scope"` }).end('{"errors":[{"code":"UNAUTHORIZED","message":"insufficient scope"}]}'),
+  });
+  const notGranted = await listRepositories(bearer.host, { ...fakeLibraryOptions(bearer), retries: 0, credentials: { from: { username: 'alice', password: 'right' } } }).then(() => undefined, (e: RegpushError) => e);
+  assert.equal(notGranted?.code, 'E_AUTH', String(notGranted));
+  assert.match(notGranted!.message, /for registry:catalog:\* \(access is not granted\).*; the catalog needs registry:catalog:\*, which token services commonly grant to administrators only$/);
+});
+
 test('delete of a tag names every other tag on its manifest: in the refusal without --force, and in the --force warning and --json otherTags (they went unnamed)', async () => {
   const reg = await fake();
   const img = reg.seedImage('app', { tags: ['1', 'latest', 'keep'] });
