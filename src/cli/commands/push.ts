@@ -205,13 +205,16 @@ export function dryRunText(r: PushResult): string {
   const lines = [`plan: push ${r.base.reference}${r.base.digest ? '@' + r.base.digest : ''}`];
   const top = r.layers ?? (r.layer ? [{ ...r.layer, name: 'app layer', dest: [] as string[] }] : []);
   // One block per target, as copy's plan has (the first alone when the push fails fast).
-  const targets = r.targets ?? [{ target: `${r.reference}:${r.tags.join(',')}`, tags: r.tags, ok: true, blobs: r.blobs, layers: undefined, error: undefined }];
+  const targets = r.targets ?? [{ target: `${r.reference}:${r.tags.join(',')}`, tags: r.tags, tagsUnchanged: r.tagsUnchanged, ok: true, blobs: r.blobs, layers: undefined, error: undefined }];
   for (const [i, t] of targets.entries()) {
     if (!t.ok) {
       lines.push(`→ ${t.target}  FAILS: ${t.error?.code} ${t.error?.message}`);
       continue;
     }
-    lines.push(`→ ${t.target}  tags: ${t.tags.join(', ')}`);
+    // A tag that already holds the very image is not written again (tagsUnchanged), as copy's plan says.
+    const held = new Set(t.tagsUnchanged);
+    const upToDate = held.size > 0 && t.tags.every((tag) => held.has(tag));
+    lines.push(`→ ${t.target}  tags: ${upToDate ? `${t.tags.join(', ')}, up to date: nothing to write` : t.tags.map((tag) => (held.has(tag) ? `${tag} (already holds the image)` : tag)).join(', ')}`);
     let toSend = 0;
     for (const b of t.blobs) {
       const verb = b.action.replace('planned-', '');
@@ -224,7 +227,7 @@ export function dryRunText(r: PushResult): string {
       const where = [l.dest.join(' '), 'platform' in l && l.platform ? String(l.platform) : ''].filter(Boolean).join(', ');
       lines.push(`  ${(l.action === 'reused' ? 'reuse' : 'upload').padEnd(8)} ${l.digest}  ${l.size} bytes (${l.name}${where ? ': ' + where : ''})`);
     }
-    lines.push(`  ${t.blobs.length + layers.length} blobs, ${toSend} bytes to send; then ${r.platforms.length} config(s) and manifest(s)`);
+    lines.push(`  ${t.blobs.length + layers.length} blobs, ${toSend} bytes to send; ${upToDate ? 'no config or manifest to write' : `then ${r.platforms.length} config(s) and manifest(s)`}`);
   }
   r.configs?.forEach((c, i) => {
     lines.push(`config${r.configs!.length > 1 ? ` (${r.platforms[i]?.platform ?? i})` : ''}:`);
