@@ -15,7 +15,7 @@ import { createProgress } from '../progress.js';
 import { loadProjectConfig, mergeWithFlags } from '../project-config.js';
 import { pushReport, startClock, writeDigestFile } from '../report.js';
 import { gzipJobsOption } from '../threadpool.js';
-import { flagNames } from '../../options-check.js';
+import { flagNames, type OptionNames } from '../../options-check.js';
 
 /** Every flag of `regpush push`, in help order. */
 export const pushFlags = defineFlags({
@@ -100,7 +100,10 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void, se
       const config = configChangesFromFlags(a, (m) => ctx.logger.warn(m), mayBeWindows(platform));
       const defaultDest = a['app-dest'] ?? a.workdir ?? '/app';
       const app = (many(a.app) ?? []).map((v) => parseAppFlag(v, defaultDest));
-      const layers = layerValues.map((v) => parseLayerFlag(v, defaultDest, parseAppFlag));
+      // Layers from the project file (no --layer given) are named as its entries, `regpush.json layers[0]`, not as a flag.
+      const layersFile = argv.layer === undefined && project?.values.layer !== undefined ? project.source : undefined;
+      const names = layersFile ? fileLayerNames(PUSH_FLAG_NAMES, layersFile) : PUSH_FLAG_NAMES;
+      const layers = layerValues.map((v, i) => parseLayerFlag(v, defaultDest, parseAppFlag, layersFile ? `${layersFile} layers[${i}]` : '--layer'));
       const annotations = parseAnnotations(many(a.annotation));
       const level = a['gzip-level'];
       if (level !== undefined && !(Number.isInteger(level) && level >= GZIP_LEVELS.min && level <= GZIP_LEVELS.max)) {
@@ -135,7 +138,7 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void, se
         events: withGcPacing(progress.events),
         credentials: { from, to },
         chunkSize: chunkSizeOption(a['chunk-size']),
-      }, PUSH_FLAG_NAMES).then(
+      }, names).then(
         (r) => {
           progress.stop(true);
           return r;
@@ -166,10 +169,17 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void, se
  * `[PLATFORM=]SRC[:DEST]`: a leading platform, spelt as `--platform` takes it (`linux/arm64/v8`,
  * `windows(10.0.20348.1)/amd64`), qualifies the layer; a bad one is E_INPUT (splitPlatformPrefix).
  */
-export function parseLayerFlag(v: string, defaultDest: string, parseSource: (value: string, dest: string, flag: string) => LayerSource): PushLayerSpec {
+export function parseLayerFlag(v: string, defaultDest: string, parseSource: (value: string, dest: string, flag: string) => LayerSource, flag = '--layer'): PushLayerSpec {
   const q = splitPlatformPrefix(v);
-  if (!q) return { sources: [parseSource(v, defaultDest, '--layer')] };
-  return { platform: q.platform, sources: [parseSource(q.rest, defaultDest, '--layer')] };
+  if (!q) return { sources: [parseSource(v, defaultDest, flag)] };
+  return { platform: q.platform, sources: [parseSource(q.rest, defaultDest, flag)] };
+}
+
+/** `names`, with each `layers[i]` named as the project file's entry (`regpush.json layers[0]`) rather than as `--layer`. */
+function fileLayerNames(names: OptionNames, source: string): OptionNames {
+  const entry = (p: string, detail: string | undefined, or: (p: string, detail?: string) => string): string =>
+    /^layers\[\d+\]$/.test(p) ? `${source} ${p}${detail === undefined ? '' : ` (${detail})`}` : or(p, detail);
+  return { ...names, name: (p, d) => entry(p, d, names.name), about: (p, d) => entry(p, d, names.about) };
 }
 
 /** `--annotation KEY=VALUE` values → an object (later wins); E_INPUT on a missing key or "=". */
