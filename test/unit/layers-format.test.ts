@@ -450,6 +450,9 @@ test('a layer whose directory takes in another layer\'s source is warned about (
   const [line, ...rest] = await warnings(split);
   assert.equal(rest.length, 0);
   assert.match(line!, /^--app \.:\/app: takes in \.\/node_modules, a source of --layer \.\/node_modules:\/app\/node_modules; .*twice.*; leave it out with a line "node_modules" in \.\/\.dockerignore$/);
+  // The destination as the report and the history line give it: the default `/app/` reads `/app`.
+  assert.match((await warnings({ ...split, app: [{ src: '.', dest: '/app/' }] })).join('\n'), /^--app \.:\/app: takes in \.\/node_modules, a source of --layer \.\/node_modules:\/app\/node_modules;/);
+  assert.match((await warnings({ layers: [{ sources: [{ src: './node_modules', dest: '/app/node_modules/' }] }], app: [{ src: '.', dest: '/app/' }] })).join('\n'), /^--app \.:\/app: takes in \.\/node_modules, a source of --layer \.\/node_modules:\/app\/node_modules;/);
   // The other way round (a code directory inside the dependencies' layer) and a file source count too.
   assert.match((await warnings({ layers: [{ sources: [{ src: '.', dest: '/app' }] }], app: [{ src: './src', dest: '/app/src' }] })).join('\n'), /^--layer \.:\/app: takes in \.\/src, a source of --app/);
   assert.match((await warnings({ layers: [{ sources: [{ src: 'package.json', dest: '/app/' }] }], app: [{ src: '.', dest: '/app' }] })).join('\n'), /takes in \.\/package\.json/);
