@@ -102,9 +102,10 @@ export function credentialSources(role: CredentialRole, explicitFlags?: string, 
 
 /** credentialSources as a list, one entry a source in the order tried (the stored logins' files one entry). */
 export function credentialSourceList(role: CredentialRole, explicitFlags?: string, env: Record<string, string | undefined> = {}, homeDir?: string, system?: AuthFileSystem): string[] {
-  const vars = credentialEnvRoles(role).map((r) => {
+  // Every variable envCredential reads, in its order: a token, an identity token, then the pair.
+  const vars = credentialEnvRoles(role).flatMap((r) => {
     const n = credentialEnvVars(r);
-    return `${n.user}/${n.password}`;
+    return [n.token, n.identityToken, `${n.user}/${n.password}`];
   });
   return [...(explicitFlags ? [explicitFlags] : []), ...vars, storedLoginSources(env, homeDir, system)];
 }

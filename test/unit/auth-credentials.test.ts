@@ -9,6 +9,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { credentialSources, resolveCredential, type CredentialOptions } from '../../src/auth/credentials.js';
+import { credentialFromEnv } from '../../src/auth/credential-env.js';
 import { credentialFiles } from '../../src/auth/credential-paths.js';
 import { eraseCredential, storeCredential } from '../../src/auth/credential-store.js';
 import { loginTarget } from '../../src/login/login.js';
@@ -164,15 +165,17 @@ describe('resolveCredential: order', () => {
   });
 
   it('credentialSources names the variables each role reads, in order', () => {
-    assert.equal(credentialSources('to', undefined, { HOME: '/home/me' }), 'REGPUSH_TO_USER/REGPUSH_TO_PASSWORD, Docker config.json, containers auth.json');
-    assert.match(credentialSources('read', undefined, {}, '/home/me'), /^REGPUSH_USER\/REGPUSH_PASSWORD, REGPUSH_TO_USER\/REGPUSH_TO_PASSWORD, REGPUSH_FROM_USER\/REGPUSH_FROM_PASSWORD, Docker config\.json, containers auth\.json$/);
+    // Each named variable is one findCredential reads: a token alone is a credential.
+    for (const v of ['REGPUSH_TO_TOKEN', 'REGPUSH_TO_IDENTITY_TOKEN']) assert.ok(credentialFromEnv('to', { [v]: 'x' }), v);
+    assert.equal(credentialSources('to', undefined, { HOME: '/home/me' }), 'REGPUSH_TO_TOKEN, REGPUSH_TO_IDENTITY_TOKEN, REGPUSH_TO_USER/REGPUSH_TO_PASSWORD, Docker config.json, containers auth.json');
+    assert.match(credentialSources('read', undefined, {}, '/home/me'), /^REGPUSH_TOKEN, REGPUSH_IDENTITY_TOKEN, REGPUSH_USER\/REGPUSH_PASSWORD, REGPUSH_TO_TOKEN, REGPUSH_TO_IDENTITY_TOKEN, REGPUSH_TO_USER\/REGPUSH_TO_PASSWORD, REGPUSH_FROM_TOKEN, REGPUSH_FROM_IDENTITY_TOKEN, REGPUSH_FROM_USER\/REGPUSH_FROM_PASSWORD, Docker config\.json, containers auth\.json$/);
   });
 
   it('credentialSources names only the files the lookup reads: none for env: {} without homeDir, and only those env leads to', () => {
     const linux = { platform: 'linux' as const, uid: 1000 };
-    assert.equal(credentialSources('to', undefined, {}, undefined, linux), 'REGPUSH_TO_USER/REGPUSH_TO_PASSWORD, no credential file, as no home directory was given');
-    assert.equal(credentialSources('to', undefined, { DOCKER_CONFIG: '/dc' }, undefined, linux), 'REGPUSH_TO_USER/REGPUSH_TO_PASSWORD, Docker config.json');
-    assert.equal(credentialSources('to', undefined, { XDG_RUNTIME_DIR: '/run/user/1000' }, undefined, linux), 'REGPUSH_TO_USER/REGPUSH_TO_PASSWORD, containers auth.json');
+    assert.equal(credentialSources('to', undefined, {}, undefined, linux), 'REGPUSH_TO_TOKEN, REGPUSH_TO_IDENTITY_TOKEN, REGPUSH_TO_USER/REGPUSH_TO_PASSWORD, no credential file, as no home directory was given');
+    assert.equal(credentialSources('to', undefined, { DOCKER_CONFIG: '/dc' }, undefined, linux), 'REGPUSH_TO_TOKEN, REGPUSH_TO_IDENTITY_TOKEN, REGPUSH_TO_USER/REGPUSH_TO_PASSWORD, Docker config.json');
+    assert.equal(credentialSources('to', undefined, { XDG_RUNTIME_DIR: '/run/user/1000' }, undefined, linux), 'REGPUSH_TO_TOKEN, REGPUSH_TO_IDENTITY_TOKEN, REGPUSH_TO_USER/REGPUSH_TO_PASSWORD, containers auth.json');
   });
 
   it('half an env pair is an error naming the missing variable', async () => {
@@ -663,7 +666,7 @@ describe('resolveCredential: which files, in which order (containers-auth.json(5
     o.env = { REGISTRY_AUTH_FILE: path.join(o.home, 'missing.json') };
     assert.equal(
       credentialSources('to', undefined, o.env),
-      `REGPUSH_TO_USER/REGPUSH_TO_PASSWORD, REGISTRY_AUTH_FILE (${path.join(o.home, 'missing.json')})`,
+      `REGPUSH_TO_TOKEN, REGPUSH_TO_IDENTITY_TOKEN, REGPUSH_TO_USER/REGPUSH_TO_PASSWORD, REGISTRY_AUTH_FILE (${path.join(o.home, 'missing.json')})`,
     );
   });
 
