@@ -90,9 +90,10 @@ export interface CredentialOptions {
  * (credentialFiles): a library caller's `env: {}` without `homeDir` reads none, and is told so.
  */
 export function credentialSourceList(role: CredentialRole, explicitFlags?: string, env: Record<string, string | undefined> = {}, homeDir?: string, system?: AuthFileSystem): string[] {
-  const vars = credentialEnvRoles(role).map((r) => {
+  // Every variable envCredential reads, in its order: a token, an identity token, then the pair.
+  const vars = credentialEnvRoles(role).flatMap((r) => {
     const n = credentialEnvVars(r);
-    return `${n.user}/${n.password}`;
+    return [n.token, n.identityToken, `${n.user}/${n.password}`];
   });
   return [...(explicitFlags ? [explicitFlags] : []), ...vars, storedLoginSources(env, homeDir, system)];
 }

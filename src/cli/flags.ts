@@ -1,5 +1,5 @@
 /** Turning repeatable key=value flags into the library's config changes; each bad value is E_INPUT naming the flag. */
-import { checkImagePath, checkStopSignal, checkUser, parseEnvFlag, parseLabelFlag, parsePortFlag, type ConfigChanges, type HealthcheckChange } from '../image/config.js';
+import { checkHealthcheckDuration, checkImagePath, checkStopSignal, checkUser, parseEnvFlag, parseLabelFlag, parsePortFlag, type ConfigChanges, type HealthcheckChange } from '../image/config.js';
 import { InputError, UsageError } from '../errors.js';
 import { defineFlags, type InferredArgs } from './flag-table.js';
 
@@ -156,9 +156,15 @@ function healthcheckFromFlags(f: ConfigFlags): HealthcheckChange | undefined {
     } else test = ['CMD', ...words];
   } else test = ['CMD-SHELL', f.healthcheck];
   const out: HealthcheckChange = { test };
-  if (timing.interval !== undefined) out.interval = parseDuration(timing.interval, 'healthcheck-interval');
-  if (timing.timeout !== undefined) out.timeout = parseDuration(timing.timeout, 'healthcheck-timeout');
-  if (timing.startPeriod !== undefined) out.startPeriod = parseDuration(timing.startPeriod, 'healthcheck-start-period');
+  // Each checked here, named as the flag with the value as written (config.ts would name the library's option, in ns).
+  const duration = (v: string, flag: string): number => {
+    const ns = parseDuration(v, flag);
+    checkHealthcheckDuration(ns, `--${flag}`, v);
+    return ns;
+  };
+  if (timing.interval !== undefined) out.interval = duration(timing.interval, 'healthcheck-interval');
+  if (timing.timeout !== undefined) out.timeout = duration(timing.timeout, 'healthcheck-timeout');
+  if (timing.startPeriod !== undefined) out.startPeriod = duration(timing.startPeriod, 'healthcheck-start-period');
   if (f['healthcheck-retries'] !== undefined) {
     const r = f['healthcheck-retries'];
     if (!Number.isInteger(r) || r < 0) throw new InputError(`--healthcheck-retries must be a whole number ≥ 0 (got ${r})`);

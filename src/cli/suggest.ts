@@ -159,10 +159,15 @@ export function withSuggestion(msg: string, argv: string[], known: { commands: s
   const hints: string[] = [];
   if (!m) {
     // yargs may complain about a missing flag first when the real problem is a misspelt one.
-    const unknown = argv.filter((a, i) => a.startsWith('--') && !secretValueAt(argv, i)).map((a) => a.slice(2).split('=')[0]!).filter((f) => f && !known.flags.includes(f) && !f.startsWith('no-'));
-    for (const f of unknown) hints.push(flagHint(f, known.flags));
-    for (const d of dashWords(argv, known)) hints.push(d.hint);
-    return hints.length ? `${msg} (${hints.join('; ')})` : msg;
+    // An unknown flag followed by a word took that word as its value: where the message is then a
+    // missing positional (`tags --bogus x/y`: "missing <repo>"), the flag is the cause and leads,
+    // saying so (the word itself is not shown: after a misspelt --pasword it is a password).
+    const took = (at: number): string => (!argv[at]!.includes('=') && argv[at + 1] !== undefined && !argv[at + 1]!.startsWith('-') ? ' (it took the next word as its value)' : '');
+    const unknown = argv.flatMap((a, i) => (a.startsWith('--') && !secretValueAt(argv, i) ? [{ f: a.slice(2).split('=')[0]!, i }] : [])).filter(({ f }) => f && !known.flags.includes(f) && !f.startsWith('no-'));
+    for (const { f, i } of unknown) hints.push(flagHint(f, known.flags) + took(i));
+    for (const d of dashWords(argv, known)) hints.push(d.hint + (d.hint.startsWith('unknown flag') && !d.hint.includes(';') ? took(argv.indexOf(d.word)) : ''));
+    if (!hints.length) return msg;
+    return /: missing </.test(msg) ? `${hints.join('; ')}; ${msg}` : `${msg} (${hints.join('; ')})`;
   }
   const allWords = typedWords(m[1]!.split(',').map((w) => w.trim()).filter(Boolean), argv);
   // A one-dash word of several letters is named once, as typed, not letter by letter.

@@ -139,9 +139,11 @@ export interface CertsDirContents {
 /**
  * Reads the listing of `<root>/<name>` for the first root and name that exist; undefined when none
  * does. A `NAME.cert` without `NAME.key` (or the reverse) is an error, as it is for Docker: a CA
- * saved as .cert would otherwise be silently ignored.
+ * saved as .cert would otherwise be silently ignored. Where the client pair comes from elsewhere
+ * (`--client-cert`, which wins over the folder's pair), the folder's pair is not read: an unpaired
+ * file is then handed to `unpaired` (a warning, which still names a CA misnamed .cert), not thrown.
  */
-export async function findCertsDir(roots: readonly string[], host: string): Promise<CertsDirContents | undefined> {
+export async function findCertsDir(roots: readonly string[], host: string, unpaired?: (message: string) => void): Promise<CertsDirContents | undefined> {
   for (const root of roots) {
     for (const name of certsDirNames(host)) {
       const dir = join(root, name);
@@ -156,12 +158,13 @@ export async function findCertsDir(roots: readonly string[], host: string): Prom
       const cas = entries.filter((n) => n.endsWith('.crt')).map((n) => join(dir, n));
       const certs = entries.filter((n) => n.endsWith('.cert'));
       const keys = entries.filter((n) => n.endsWith('.key'));
-      for (const c of certs) {
-        if (!keys.includes(c.replace(/\.cert$/, '.key'))) throw new InputError(`${join(dir, c)} has no matching key ${c.replace(/\.cert$/, '.key')} (CA certificates must end in .crt)`);
-      }
-      for (const k of keys) {
-        if (!certs.includes(k.replace(/\.key$/, '.cert'))) throw new InputError(`${join(dir, k)} has no matching client certificate ${k.replace(/\.key$/, '.cert')}`);
-      }
+      const problems = [
+        ...certs.filter((c) => !keys.includes(c.replace(/\.cert$/, '.key'))).map((c) => `${join(dir, c)} has no matching key ${c.replace(/\.cert$/, '.key')} (CA certificates must end in .crt)`),
+        ...keys.filter((k) => !certs.includes(k.replace(/\.key$/, '.cert'))).map((k) => `${join(dir, k)} has no matching client certificate ${k.replace(/\.key$/, '.cert')}`),
+      ];
+      if (problems.length && !unpaired) throw new InputError(problems[0]!);
+      for (const p of problems) unpaired?.(p);
+      if (unpaired) return { dir, cas };
       // Node takes one certificate per key type; the first pair (by name) is the one presented.
       const first = certs[0];
       const client = first ? { cert: join(dir, first), key: join(dir, first.replace(/\.cert$/, '.key')) } : undefined;
@@ -334,12 +337,13 @@ export function tlsResolver(opts: ResolverTlsOptions, logger: Logger = silentLog
     const name = tlsName(host);
     const offBy = offEntry(name);
     const verify = offBy === undefined;
-    const found = await findCertsDir(roots, host);
-    const caFiles = [...(found?.cas ?? []), ...(lookup(opts.caCerts, host) ?? [])];
     const flaggedClient = lookup(opts.clientCerts, host);
+    const clientSetting = names.clientCertSetting ?? connectionOptionNames.clientCertSetting!;
+    // The flag's pair wins: the folder's is not read, and a broken one is a warning, not E_INPUT.
+    const found = await findCertsDir(roots, host, flaggedClient ? (m) => logger.warn(`${m}; not used, as ${clientSetting} gives the client certificate for ${name}`) : undefined);
+    const caFiles = [...(found?.cas ?? []), ...(lookup(opts.caCerts, host) ?? [])];
     const client = flaggedClient ?? found?.client;
     const caSetting = names.caCertSetting ?? connectionOptionNames.caCertSetting!;
-    const clientSetting = names.clientCertSetting ?? connectionOptionNames.clientCertSetting!;
     given.set(name, {
       cas: [...(found?.cas ?? []).map((file) => ({ file, by: `in ${found!.dir}/` })), ...(lookup(opts.caCerts, host) ?? []).map((file) => ({ file, by: caSetting }))],
       ...(client ? { client: { cert: client.cert, by: flaggedClient ? clientSetting : `in ${found!.dir}/` } } : {}),

@@ -380,6 +380,16 @@ export function applyConfigChanges(
   return out;
 }
 
+/**
+ * A health check's duration (nanoseconds) against Docker's rules; `name` is the flag or option and
+ * `given` the value as written there (`--healthcheck-interval` 500us, `config.healthcheck.interval` 500000 ns).
+ */
+export function checkHealthcheckDuration(ns: number, name: string, given: string): void {
+  if (!Number.isSafeInteger(ns) || ns < 0) throw new InputError(`${name} must be a non-negative duration (got ${given})`);
+  // Docker's minimum: a shorter one (the daemon does not check an image's again) runs the probe back to back.
+  if (ns > 0 && ns < 1e6) throw new InputError(`${name} must be 0 or at least 1ms (got ${given})`);
+}
+
 /** Docker's Healthcheck object: Test always, the other fields only when set (Docker omits zero values). */
 function healthcheckConfig(h: HealthcheckChange): Record<string, unknown> {
   const kind = h.test[0];
@@ -389,18 +399,17 @@ function healthcheckConfig(h: HealthcheckChange): Record<string, unknown> {
   if (kind === 'NONE' && (h.test.length > 1 || h.interval || h.timeout || h.startPeriod || h.retries)) throw new InputError('healthcheck NONE takes no command and no timing');
   if (kind === 'CMD-SHELL' && h.test.length !== 2) throw new InputError(`healthcheck CMD-SHELL takes exactly one command string (got ${h.test.length - 1})`);
   const out: Record<string, unknown> = { Test: [...h.test] };
+  // Named as the library's option (the CLI checks its flags' values, as written, in cli/flags.ts).
   const dur = (name: string, v: number | undefined, key: string): void => {
     if (v === undefined) return;
-    if (!Number.isSafeInteger(v) || v < 0) throw new InputError(`healthcheck ${name} must be a non-negative duration`);
-    // Docker's minimum: a shorter one (the daemon does not check an image's again) runs the probe back to back.
-    if (v > 0 && v < 1e6) throw new InputError(`healthcheck ${name} must be 0 or at least 1ms (got ${v} ns)`);
+    checkHealthcheckDuration(v, `config.healthcheck.${name}`, `${v} ns`);
     if (v > 0) out[key] = v;
   };
   dur('interval', h.interval, 'Interval');
   dur('timeout', h.timeout, 'Timeout');
-  dur('start period', h.startPeriod, 'StartPeriod');
+  dur('startPeriod', h.startPeriod, 'StartPeriod');
   if (h.retries !== undefined) {
-    if (!Number.isInteger(h.retries) || h.retries < 0) throw new InputError(`healthcheck retries must be a whole number ≥ 0 (got ${h.retries})`);
+    if (!Number.isInteger(h.retries) || h.retries < 0) throw new InputError(`config.healthcheck.retries must be a whole number ≥ 0 (got ${h.retries})`);
     if (h.retries > 0) out.Retries = h.retries;
   }
   return out;

@@ -172,8 +172,11 @@ export async function checkInputs(opts: PushOptions, names: OptionNames): Promis
   const layers: LayerPlan[] = [];
   /** Each layer once (not per variant), as messages name it, for the check of sources two layers share. */
   const named: NamedLayer[] = [];
-  const plan = async (given: readonly LayerSource[], what: string, q: Platform | undefined, label: LayerLabel, createdBy: string, index?: number): Promise<void> => {
-    named.push({ what, sources: given, platform: q });
+  // `what` names the layer as given, for its errors; `shown`, with its destinations as the report and
+  // the history line give them (`/app`, where the default was given as `/app/`), for the warning of
+  // sources two layers share, which is about layers the user then reads of in the report.
+  const plan = async (given: readonly LayerSource[], what: string, shown: string, q: Platform | undefined, label: LayerLabel, createdBy: string, index?: number): Promise<void> => {
+    named.push({ what: shown, sources: given, platform: q });
     // As the history line writes them (the report's `dest` said "/app/" for the one and "/app" for the other).
     const dest = given.map((s) => normalisedDest(s.dest));
     /** The walk of this layer's files (one for both variants of --platform all) and the sources it walked. */
@@ -216,17 +219,18 @@ export async function checkInputs(opts: PushOptions, names: OptionNames): Promis
     }
   };
   for (const [i, spec] of (opts.layers ?? []).entries()) {
-    const what = names.about(`layers[${i}]`, `${spec.platform ? spec.platform + '=' : ''}${spec.sources.map((s) => `${s.src}:${s.dest}`).join(' ')}`);
+    const text = (normalise: boolean): string => `${spec.platform ? spec.platform + '=' : ''}${sourcesText(spec.sources, normalise)}`;
+    const what = names.about(`layers[${i}]`, text(false));
     if (spec.sources.length === 0) throw new InputError(`${what}: no source`);
     const n = i + 1;
     // The platform as it is matched (formatPlatform), as each destination is normalised: linux/x86_64
     // and linux/amd64 put the layer into the same image, so they give the same history line and digest.
     const q = qualifiers[i];
-    await plan(spec.sources, what, q, layerLabel(n), `regpush: layer ${historyDests(spec.sources)}${q ? ` (${formatPlatform(q)})` : ''}`, i);
+    await plan(spec.sources, what, names.about(`layers[${i}]`, text(true)), q, layerLabel(n), `regpush: layer ${historyDests(spec.sources)}${q ? ` (${formatPlatform(q)})` : ''}`, i);
   }
   if (opts.app?.length) {
     // The app layer goes on top: its files win over a --layer's at the same path, and with --app alone the image is what it always was.
-    await plan(opts.app, names.about('app', opts.app.map((s) => `${s.src}:${s.dest}`).join(' ')), undefined, APP_LAYER, `regpush: added ${historyDests(opts.app)}`);
+    await plan(opts.app, names.about('app', sourcesText(opts.app, false)), names.about('app', sourcesText(opts.app, true)), undefined, APP_LAYER, `regpush: added ${historyDests(opts.app)}`);
   }
   warnSharedSources(named, cwd, logger);
   // The CLI and regpush.json check these with the flags; a library caller's are checked here.
@@ -265,6 +269,11 @@ function checkLayerRanges(opts: PushOptions, names: OptionNames): void {
  */
 function historyDests(sources: readonly LayerSource[]): string {
   return sources.map(({ dest }) => normalisedDest(dest)).join(' ');
+}
+
+/** A layer's sources as messages name them, `SRC:DEST …`: each destination as given, or as historyDests gives it. */
+function sourcesText(sources: readonly LayerSource[], normalise: boolean): string {
+  return sources.map((s) => `${s.src}:${normalise && typeof s.dest === 'string' ? normalisedDest(s.dest) : s.dest}`).join(' ');
 }
 
 /** One destination as historyDests gives it (and the report's `dest`). */

@@ -11,7 +11,7 @@ import { formatReference } from '../ref/reference.js';
 import type { TransferRun } from '../transfer/engine.js';
 import { TargetSet, type TransferTarget } from '../transfer/target-set.js';
 import type { BlobReport } from '../transfer/types.js';
-import { composeStage, usedLayers } from './compose-stage.js';
+import { composeStage, topDigestOf, usedLayers } from './compose-stage.js';
 import type { PushInputs } from './inputs.js';
 import type { TargetState } from './layer-everywhere.js';
 import type { PushLayerReport, PushOptions, PushResult, PushTargetReport, PushTargetResult } from './options.js';
@@ -111,6 +111,10 @@ export async function dryRunReport(run: TransferRun, set: TargetSet, states: Map
   const results = await Promise.all(inputs.layers.map((l, i) => (used.has(i) ? (lent(i) ?? hashLayer({ ...l.options, signal: run.signal })) : undefined)));
   const composed = composeStage(resolved.base, results, inputs, opts);
   const planned = (t: TransferTarget): BlobReport[] => set.plannedReports(t, resolved.baseBlobs);
+  // The tag in --to that already holds the very image the push would write is not written again
+  // (commitStage compares the same digests), so the plan says so instead of a manifest to write.
+  const top = topDigestOf(composed);
+  const unchanged = (t: TransferTarget): { tagsUnchanged?: string[] } => (states.get(t)?.tagDigest === top ? { tagsUnchanged: [t.tags[0]!] } : {});
   const layers = layerReports(inputs, results, state, true);
   const format = formatChange(resolved);
   const report: PushResult = {
@@ -118,6 +122,7 @@ export async function dryRunReport(run: TransferRun, set: TargetSet, states: Map
     digest: '',
     mediaType: '',
     tags: first.tags,
+    ...unchanged(first),
     base: { reference: inputs.fromRef ? formatReference(inputs.fromRef) : 'scratch', digest: resolved.base.digest },
     platforms: resolved.base.images.map((i) => ({ platform: formatPlatform(i.platform), digest: '', configDigest: '' })),
     layer: topLayer(layers),
@@ -135,7 +140,7 @@ export async function dryRunReport(run: TransferRun, set: TargetSet, states: Map
           targets: set.list.map((t) => {
             if (t.failed) return { reference: '', target: formatReference(t.ref), digest: '', tags: t.tags, ok: false, blobs: planned(t), error: TargetSet.summary(t) };
             const own = layerReports(inputs, results, states.get(t), true); // a target whose tag holds a layer reuses it
-            return { reference: `${t.ref.registry}/${t.ref.repository}`, target: formatReference(t.ref), digest: '', tags: t.tags, ok: true, blobs: planned(t), ...(own.length ? { layers: own } : {}) };
+            return { reference: `${t.ref.registry}/${t.ref.repository}`, target: formatReference(t.ref), digest: '', tags: t.tags, ...unchanged(t), ok: true, blobs: planned(t), ...(own.length ? { layers: own } : {}) };
           }),
         }),
   };

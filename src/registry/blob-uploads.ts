@@ -81,7 +81,7 @@ export class BlobUploads {
           void drain(res); // the run is stopping: no request follows on this connection
           throw new AbortedError(`aborted: POST ${url}`);
         }
-        return http.fail(res, `start upload to ${http.registry}/${repo}`);
+        return http.failWrite(res, `start upload to ${http.registry}/${repo}`, repo, 'the upload\'s POST');
       }
       await drain(res);
       const min = Number(res.headers['oci-chunk-min-length']);

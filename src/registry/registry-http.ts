@@ -5,7 +5,7 @@
  * manifests.ts, blob-reads.ts, blob-uploads.ts, name-lists.ts and referrers-api.ts holds one area
  * of the Distribution API and none holds connection plumbing.
  */
-import type { RegpushError } from '../errors.js';
+import { UnsupportedError, type RegpushError } from '../errors.js';
 import { errorFromResponse } from '../http/response.js';
 import type { Transport } from '../http/transport.js';
 import type { HttpRequest, HttpResponse, Send } from '../http/types.js';
@@ -98,5 +98,20 @@ export class RegistryHttp {
 
   async fail(res: HttpResponse, what: string, names?: ConnectionNames): Promise<never> {
     throw await this.error(res, what, names);
+  }
+
+  /**
+   * A write to `repo` (the upload's POST, a manifest PUT: `request`) that failed: as fail(), but a
+   * 405 or an UNSUPPORTED code says the registry takes no pushes there at all — CNCF distribution
+   * in proxy mode (a pull-through cache) refuses every blob upload and manifest PUT with 405
+   * UNSUPPORTED, as a registry in read-only mode does — which is E_UNSUPPORTED (exit 6) in one
+   * line, not a registry failure to retry or report.
+   */
+  async failWrite(res: HttpResponse, what: string, repo: string, request: string): Promise<never> {
+    const err = await this.error(res, what);
+    const codes = err.details.registryCodes ?? [];
+    if (res.status !== 405 && !codes.includes('UNSUPPORTED')) throw err;
+    const answer = [res.status, ...codes].join(' ');
+    throw new UnsupportedError(`${this.registry} does not accept pushes to ${repo} (${request} answered ${answer}, as a pull-through cache or a read-only mirror does)`, { cause: err, details: err.details });
   }
 }

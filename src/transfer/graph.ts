@@ -212,10 +212,8 @@ async function walkGraph(client: RegistryClient, repo: string, fetched: FetchedM
       for (const d of p.index.manifests) {
         if (seen.has(d.digest)) continue;
         seen.add(d.digest);
-        if (skipped(d)) {
-          log?.(`${names.set('format', 'docker')}: attestation ${d.digest} left out`);
-          continue;
-        }
+        // Said once, by the conversion that drops it from the index (convertIndexTo), with why.
+        if (skipped(d)) continue;
         const child = await reads.get(d.digest)!; // prefetch() started every child not seen
         budget.hold(child.bytes.length);
         const cp = parseManifest(child.bytes, child.mediaType || d.mediaType);

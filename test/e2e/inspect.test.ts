@@ -146,7 +146,7 @@ test('inspect takes REGPUSH_USER/PASSWORD, else the REGPUSH_TO_* pair one pushed
   }
   // None set: the error lists every variable it looked at.
   const none = await runCli(['inspect', ref], { env: { REGPUSH_USER: undefined, REGPUSH_TO_USER: undefined, REGPUSH_FROM_USER: undefined } });
-  assertOneLineError(none, 3, 'E_AUTH', /looked at REGPUSH_USER\/REGPUSH_PASSWORD, REGPUSH_TO_USER\/REGPUSH_TO_PASSWORD, REGPUSH_FROM_USER\/REGPUSH_FROM_PASSWORD, Docker config\.json/);
+  assertOneLineError(none, 3, 'E_AUTH', /looked at REGPUSH_TOKEN, REGPUSH_IDENTITY_TOKEN, REGPUSH_USER\/REGPUSH_PASSWORD, REGPUSH_TO_TOKEN, REGPUSH_TO_IDENTITY_TOKEN, REGPUSH_TO_USER\/REGPUSH_TO_PASSWORD, REGPUSH_FROM_TOKEN, REGPUSH_FROM_IDENTITY_TOKEN, REGPUSH_FROM_USER\/REGPUSH_FROM_PASSWORD, Docker config\.json/);
   // A refused pair says where credentials were taken from (the variables, once), never the password.
   const bad = await runCli(['inspect', ref], { env: { REGPUSH_TO_USER: c.user, REGPUSH_TO_PASSWORD: 'wrong-pw-5521' } });
   assertOneLineError(bad, 3, 'E_AUTH', /rejected the credentials for user alice; check REGPUSH_TO_USER\/REGPUSH_TO_PASSWORD: /);

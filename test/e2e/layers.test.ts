@@ -577,6 +577,7 @@ test('copy --format oci of a Docker manifest list: a valid OCI index (children c
   const back = imageRef(R.anon, `${run}/copied-docker:1`);
   const r = await runCli(['copy', '--json', '--format', 'docker', imageRef(R.anon, 'base/multi:oci'), back]);
   assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stderr.match(/attestation sha256:[0-9a-f]{64}.* left out/g)?.length, 1, `the attestation left out is said once:\n${r.stderr}`);
   const list = (await skopeoInspect(back, { raw: true })).json;
   assert.equal(list.mediaType, 'application/vnd.docker.distribution.manifest.list.v2+json');
   assert.deepEqual(list.manifests.map((m: { platform: { architecture: string } }) => m.platform.architecture).sort(), ['amd64', 'arm64']);

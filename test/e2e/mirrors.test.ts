@@ -351,6 +351,24 @@ test('bad mirror settings: one error line each', async () => {
   assert.match(r.stderr.trim(), /bad\.conf: \[\[registry\]\] #1 mirror #1: location must be a string.*\[E_INPUT\]$/);
 });
 
+test('a pull-through cache as the target (push, copy): E_UNSUPPORTED, exit 6, one line saying it takes no pushes; nothing written', async () => {
+  const mark = mirror!.log().length;
+  const refused = (r: { code: number | null; stderr: string }, repo: string) => {
+    assert.equal(r.code, 6, r.stderr);
+    const last = r.stderr.trim().split('\n').at(-1)!;
+    assert.match(last, new RegExp(`^regpush: error: ${mirrorHost.replace(/\./g, '\\.')} does not accept pushes to ${repo} \\(the (upload's POST|manifest PUT) answered 405 UNSUPPORTED, as a pull-through cache or a read-only mirror does\\) \\[E_UNSUPPORTED\\]$`));
+    assert.equal(r.stderr.match(/^regpush: error:/gm)?.length, 1, r.stderr);
+  };
+  const push = await runCli(['push', '--from', fromRef, '--to', `${mirrorHost}/${run}/ro:1`, '--app', makeApp()], { env: isolated });
+  refused(push, `${run}/ro`);
+  const copy = await runCli(['copy', fromRef, `${mirrorHost}/${run}/ro-copy:1`], { env: isolated });
+  refused(copy, `${run}/ro-copy`);
+  // Only the refused POSTs and PUTs: no session opened, no manifest written.
+  const writes = [...mirror!.log().slice(mark).matchAll(/"(PUT|POST|PATCH|DELETE) (\/v2\/\S+) HTTP[^"]*" (\d{3})/g)].map((m) => `${m[1]} ${m[3]}`);
+  assert.notDeepEqual(writes, []);
+  for (const w of writes) assert.match(w, / 405$/);
+});
+
 test('with the mirror stopped, the push reads from the upstream and says so', async () => {
   await mirror!.stop();
   const to = imageRef(R.basic, `${run}/stopped:1`);

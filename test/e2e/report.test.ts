@@ -78,6 +78,28 @@ for (const [name, source, target, creds, expect] of [
   });
 }
 
+test('push --dry-run where the tag already holds the very image: the plan says nothing is written, as the re-run writes nothing', async () => {
+  const to = imageRef(R.anon2, `${run}/dry-same:1`);
+  const args = ['push', '--from', imageRef(R.anon, 'base/busybox:oci'), '--to', to, '--app', makeApp()];
+  const first = await runCli(args);
+  assert.equal(first.code, 0, first.stderr);
+  const dry = await runCli([...args, '--dry-run', '--json']);
+  assert.equal(dry.code, 0, dry.stderr);
+  const plan = JSON.parse(dry.stdout);
+  assertValidReport(plan, 'push --dry-run --json');
+  assert.deepEqual(plan.tagsUnchanged, ['1']);
+  const text = await runCli([...args, '--dry-run']);
+  assert.equal(text.code, 0, text.stderr);
+  assert.match(text.stdout, /tags: 1, up to date: nothing to write\n/);
+  assert.match(text.stdout, /0 bytes to send; no config or manifest to write\n/);
+  assert.doesNotMatch(text.stdout, /config\(s\) and manifest\(s\)/);
+  const mark = logMark('anon2');
+  const again = await runCli([...args, '--json']);
+  assert.equal(again.code, 0, again.stderr);
+  assert.deepEqual(JSON.parse(again.stdout).tagsUnchanged, ['1'], 'the re-run writes nothing, as planned');
+  assert.deepEqual(await writesSince('anon2', mark), []);
+});
+
 test('copy --dry-run to two targets writes nothing, and the real copy does what the plan said', async () => {
   const src = imageRef(R.anon, 'base/multi:oci');
   const t1 = imageRef(R.anon, `${run}/copy-dry-a:1`); // same registry: mounts

@@ -314,7 +314,7 @@ test('sync --dry-run writes nothing and says what it would do', async () => {
   assert.deepEqual((await registryLogSince('anon2', mark)).filter(isWrite), []);
   const text = await runCli(['sync', '--dry-run', file], { env });
   assert.equal(text.code, 0, text.stderr);
-  assert.match(text.stdout, /^plan: 1 images \(1 entries\): 1 to copy, 0 up to date, 0 failed/);
+  assert.match(text.stdout, /^plan: 1 image \(1 entry\): 1 to copy, 0 up to date, 0 failed/);
   // The plan counts the blobs it would move and the bytes it would read (it said 0 of each), as
   // the real run then moves them.
   const planned = rep.units[0].targets[0];

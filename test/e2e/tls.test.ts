@@ -205,6 +205,10 @@ test('a certs.d client.cert without its client.key → E_INPUT naming the file',
   const root = certsRoot('certs-halfpair', mtlsHost, { 'ca.crt': join(pki, 'ca.crt'), 'client.cert': join(pki, 'client.crt') });
   const r = await runCli(['inspect', `${mtlsHost}/app:mtls`], { env: env(root) });
   assertOneLineError(r, 2, 'E_INPUT', new RegExp(`${esc(join(root, mtlsHost, 'client.cert'))} has no matching key client\\.key`));
+  // --client-cert wins over the folder's pair (docs/connections.md): the broken pair is not read, one warning names it.
+  const flagged = await runCli(['inspect', '--client-cert', `${mtlsHost}=${join(pki, 'client.crt')},${join(pki, 'client.key')}`, `${mtlsHost}/app:mtls`], { env: env(root) });
+  assert.equal(flagged.code, 0, flagged.stderr);
+  assert.match(flagged.stderr, new RegExp(`^warning: ${esc(join(root, mtlsHost, 'client.cert'))} has no matching key client\\.key .*; not used, as --client-cert gives the client certificate for ${esc(mtlsHost)}$`, 'm'));
 });
 
 test('client certificate problems are E_INPUT naming the file, before any connection: an encrypted key, a key of another certificate, a certificate that is not PEM', async () => {

@@ -9,6 +9,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { credentialSourceList, resolveCredential, type CredentialOptions } from '../../src/auth/credentials.js';
+import { credentialFromEnv } from '../../src/auth/credential-env.js';
 import { credentialFiles } from '../../src/auth/credential-paths.js';
 import { eraseCredential, storeCredential } from '../fixtures/stored-logins.js';
 import { loginTarget } from '../../src/login/login.js';
@@ -164,15 +165,17 @@ describe('resolveCredential: order', () => {
   });
 
   it('credentialSourceList names the variables each role reads, in order', () => {
-    assert.equal(credentialSourceList('to', undefined, { HOME: '/home/me' }).join(', '), 'REGPUSH_TO_USER/REGPUSH_TO_PASSWORD, Docker config.json, containers auth.json');
-    assert.match(credentialSourceList('read', undefined, {}, '/home/me').join(', '), /^REGPUSH_USER\/REGPUSH_PASSWORD, REGPUSH_TO_USER\/REGPUSH_TO_PASSWORD, REGPUSH_FROM_USER\/REGPUSH_FROM_PASSWORD, Docker config\.json, containers auth\.json$/);
+    // Each named variable is one findCredential reads: a token alone is a credential.
+    for (const v of ['REGPUSH_TO_TOKEN', 'REGPUSH_TO_IDENTITY_TOKEN']) assert.ok(credentialFromEnv('to', { [v]: 'x' }), v);
+    assert.equal(credentialSourceList('to', undefined, { HOME: '/home/me' }).join(', '), 'REGPUSH_TO_TOKEN, REGPUSH_TO_IDENTITY_TOKEN, REGPUSH_TO_USER/REGPUSH_TO_PASSWORD, Docker config.json, containers auth.json');
+    assert.match(credentialSourceList('read', undefined, {}, '/home/me').join(', '), /^REGPUSH_TOKEN, REGPUSH_IDENTITY_TOKEN, REGPUSH_USER\/REGPUSH_PASSWORD, REGPUSH_TO_TOKEN, REGPUSH_TO_IDENTITY_TOKEN, REGPUSH_TO_USER\/REGPUSH_TO_PASSWORD, REGPUSH_FROM_TOKEN, REGPUSH_FROM_IDENTITY_TOKEN, REGPUSH_FROM_USER\/REGPUSH_FROM_PASSWORD, Docker config\.json, containers auth\.json$/);
   });
 
   it('credentialSourceList names only the files the lookup reads: none for env: {} without homeDir, and only those env leads to', () => {
     const linux = { platform: 'linux' as const, uid: 1000 };
-    assert.equal(credentialSourceList('to', undefined, {}, undefined, linux).join(', '), 'REGPUSH_TO_USER/REGPUSH_TO_PASSWORD, no credential file, as no home directory was given');
-    assert.equal(credentialSourceList('to', undefined, { DOCKER_CONFIG: '/dc' }, undefined, linux).join(', '), 'REGPUSH_TO_USER/REGPUSH_TO_PASSWORD, Docker config.json');
-    assert.equal(credentialSourceList('to', undefined, { XDG_RUNTIME_DIR: '/run/user/1000' }, undefined, linux).join(', '), 'REGPUSH_TO_USER/REGPUSH_TO_PASSWORD, containers auth.json');
+    assert.equal(credentialSourceList('to', undefined, {}, undefined, linux).join(', '), 'REGPUSH_TO_TOKEN, REGPUSH_TO_IDENTITY_TOKEN, REGPUSH_TO_USER/REGPUSH_TO_PASSWORD, no credential file, as no home directory was given');
+    assert.equal(credentialSourceList('to', undefined, { DOCKER_CONFIG: '/dc' }, undefined, linux).join(', '), 'REGPUSH_TO_TOKEN, REGPUSH_TO_IDENTITY_TOKEN, REGPUSH_TO_USER/REGPUSH_TO_PASSWORD, Docker config.json');
+    assert.equal(credentialSourceList('to', undefined, { XDG_RUNTIME_DIR: '/run/user/1000' }, undefined, linux).join(', '), 'REGPUSH_TO_TOKEN, REGPUSH_TO_IDENTITY_TOKEN, REGPUSH_TO_USER/REGPUSH_TO_PASSWORD, containers auth.json');
   });
 
   it('half an env pair is an error naming the missing variable', async () => {
@@ -663,7 +666,7 @@ describe('resolveCredential: which files, in which order (containers-auth.json(5
     o.env = { REGISTRY_AUTH_FILE: path.join(o.home, 'missing.json') };
     assert.equal(
       credentialSourceList('to', undefined, o.env).join(', '),
-      `REGPUSH_TO_USER/REGPUSH_TO_PASSWORD, REGISTRY_AUTH_FILE (${path.join(o.home, 'missing.json')})`,
+      `REGPUSH_TO_TOKEN, REGPUSH_TO_IDENTITY_TOKEN, REGPUSH_TO_USER/REGPUSH_TO_PASSWORD, REGISTRY_AUTH_FILE (${path.join(o.home, 'missing.json')})`,
     );
   });
 

@@ -119,7 +119,19 @@ test('a word of one dash and several letters is named once, as typed (yargs spli
   await one(['copy', '-platfrm', 'linux/amd64', SRC, DST], /: unknown flag -platfrm: did you mean --platform\? \[/);
   await one(['copy', '-xyz', SRC, DST], /: unknown flag -xyz \(see regpush --help\)/);
   // yargs complains of a missing positional first (-raw's "w" took the reference): the hint still comes.
-  await one(['inspect', '-raw', SRC], /\(unknown flag -raw: did you mean --raw\?\)/);
+  // It leads, as the cause, saying it took the reference as its value.
+  await one(['inspect', '-raw', SRC], /^regpush: error: unknown flag -raw: did you mean --raw\? \(it took the next word as its value\); regpush inspect: missing <ref>/);
+});
+
+test('an unknown flag that took the positional as its value leads the error, before the missing positional it caused; the word taken is not shown', async () => {
+  const r = await run(['tags', '--bogus', 'x/y']);
+  usage(r, /^regpush: error: unknown flag --bogus \(it took the next word as its value\); regpush tags: missing <repo>, .* \[E_USAGE\]$/);
+  assert.doesNotMatch(r.stderr, /x\/y/);
+  // A misspelt password flag: its value is read as the unknown flag's, and never echoed.
+  const p = await run(['tags', '--pasword', 'hunter2secret', 'x/y']);
+  assert.doesNotMatch(p.stderr, /hunter2secret/);
+  // Given with "=", it took nothing: still named first, without the note.
+  usage(await run(['tags', '--bogus=1']), /^regpush: error: unknown flag --bogus; regpush tags: missing <repo>/);
 });
 
 test('--no-X that matches no flag is named as typed, with the --no- form of the closest flag', async () => {

@@ -93,7 +93,10 @@ test('push --dry-run to several targets: the text plan has a block per target (e
   assert.match(blocks[1]!, new RegExp(`^→ ${a.ref('app:1').replace(/[.]/g, '\\.')}  tags: 1\\n`));
   assert.match(blocks[1]!, /^ {2}stream {3}sha256:/m);
   assert.match(blocks[1]!, /^ {2}upload {3}sha256:\S+ {2}\d+ bytes \(app layer: \/app\)$/m);
-  assert.match(blocks[2]!, new RegExp(`^→ ${b.ref('app:1').replace(/[.]/g, '\\.')}  tags: 1\\n`));
+  // b's tag holds the very image: nothing is written there, as the push itself writes nothing.
+  assert.match(blocks[2]!, new RegExp(`^→ ${b.ref('app:1').replace(/[.]/g, '\\.')}  tags: 1, up to date: nothing to write\\n`));
+  assert.match(blocks[2]!, /^ {2}\d+ blobs, 0 bytes to send; no config or manifest to write$/m);
+  assert.match(blocks[1]!, /^ {2}\d+ blobs, \d+ bytes to send; then 1 config\(s\) and manifest\(s\)$/m);
   assert.match(blocks[2]!, /^ {2}reuse {4}sha256:\S+ {2}\d+ bytes \(app layer: \/app\)$/m);
   assert.doesNotMatch(blocks[2]!, /^ {2}stream/m, 'b holds the base blobs its tag names');
   assert.match(blocks[2]!, /^ {2}\d+ blobs, 0 bytes to send;/m);
@@ -104,6 +107,7 @@ test('push --dry-run to several targets: the text plan has a block per target (e
   assertValidReport(JSON.parse(json.stdout), 'push --dry-run --json, two targets');
   assert.deepEqual(JSON.parse(cfgText), JSON.parse(json.stdout).configs[0]);
   assert.deepEqual((JSON.parse(json.stdout) as { targets: { layers: { action: string }[] }[] }).targets.map((t) => t.layers.map((l) => l.action)), [['planned'], ['reused']]);
+  assert.deepEqual((JSON.parse(json.stdout) as { targets: { tagsUnchanged?: string[] }[] }).targets.map((t) => t.tagsUnchanged), [undefined, ['1']]);
   assert.ok((JSON.parse(cfgText) as { config: { Env: string[] } }).config.Env.includes('NOTE=tab\there'));
   // A target that fails is named in the plan with its error; the others are still planned.
   const failing = await runMain(['push', '--retries', '0', '--from', src.ref('base:1'), '--to', a.ref('app:2'), '--to', bad.ref('app:1'), '--app', join(dir, 'app'), '--dry-run'], { env, cwd: dir });

@@ -70,7 +70,7 @@ test('a file of one image that every target refuses exits with the failure\'s ow
   const r = await runSync([], one);
   assert.equal(r.code, 3, r.stderr);
   assert.match(lastLine(r), /^regpush: error: start upload to .*\/denied\/app: .*answered 403 DENIED: requested access to the resource is denied .*\[E_DENIED\]$/);
-  assert.match(r.stdout, /^synced: 1 images .* 1 failed;/, 'the summary is printed all the same');
+  assert.match(r.stdout, /^synced: 1 image .* 1 failed;/, 'the summary is printed all the same');
   assert.doesNotMatch(r.stderr, /the other targets go on/, 'there is no other target');
   assert.equal(r.stderr.split('requested access to the resource is denied').length - 1, 2, 'said twice: the image\'s line and the error line');
   const copy = await runMain(['copy', '--retries', '0', src.ref('app:1'), `${dst.host}/denied/app:1`], { env: one.env });
@@ -253,5 +253,5 @@ test('the summary of images with several targets says its counts are per target 
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^synced: 2 images \(2 entries\): per target, 4 copied, 0 up to date, 0 failed;/);
   const one = await runSync([], syncFile([{ source: src.ref('one:1'), targets: [`${a.host}/single`] }], src, a));
-  assert.match(one.stdout, /^synced: 1 images \(1 entries\): 1 copied, 0 up to date, 0 failed;/, 'one target each: the counts are image counts, and no words say otherwise');
+  assert.match(one.stdout, /^synced: 1 image \(1 entry\): 1 copied, 0 up to date, 0 failed;/, 'one target each: the counts are image counts, and no words say otherwise');
 });

@@ -403,7 +403,7 @@ test('a refusal of the credentials (none for a Basic registry, anonymous access 
   const bearer = await fake({ auth: { scheme: 'bearer', user: 'u', password: 'right' } });
   for (const reg of [basic, bearer]) reg.seedImage('app', { tags: ['1'] });
   const wrong = { username: 'u', password: 'wrong' };
-  const looked = 'REGPUSH_USER/REGPUSH_PASSWORD, REGPUSH_TO_USER/REGPUSH_TO_PASSWORD, REGPUSH_FROM_USER/REGPUSH_FROM_PASSWORD, Docker config.json, containers auth.json';
+  const looked = 'REGPUSH_TOKEN, REGPUSH_IDENTITY_TOKEN, REGPUSH_USER/REGPUSH_PASSWORD, REGPUSH_TO_TOKEN, REGPUSH_TO_IDENTITY_TOKEN, REGPUSH_TO_USER/REGPUSH_TO_PASSWORD, REGPUSH_FROM_TOKEN, REGPUSH_FROM_IDENTITY_TOKEN, REGPUSH_FROM_USER/REGPUSH_FROM_PASSWORD, Docker config.json, containers auth.json';
   const cases = [
     { reg: basic, cred: undefined, said: (h: string) => `authentication to ${h} failed: it requires a username and password and none were found (looked at ${looked})` },
     {
@@ -444,7 +444,7 @@ test('a refusal of the credentials (none for a Basic registry, anonymous access 
   const e = await rejection(inspect(basic.ref('app:1'), { env: {}, insecureRegistries: [basic.host], retries: 0 }));
   assert.ok(
     e.message.startsWith(
-      `authentication to ${basic.host} failed: it requires a username and password and none were found (looked at REGPUSH_USER/REGPUSH_PASSWORD, REGPUSH_TO_USER/REGPUSH_TO_PASSWORD, REGPUSH_FROM_USER/REGPUSH_FROM_PASSWORD, no credential file, as no home directory was given); check the credentials for ${basic.host}: store a login`,
+      `authentication to ${basic.host} failed: it requires a username and password and none were found (looked at REGPUSH_TOKEN, REGPUSH_IDENTITY_TOKEN, REGPUSH_USER/REGPUSH_PASSWORD, REGPUSH_TO_TOKEN, REGPUSH_TO_IDENTITY_TOKEN, REGPUSH_TO_USER/REGPUSH_TO_PASSWORD, REGPUSH_FROM_TOKEN, REGPUSH_FROM_IDENTITY_TOKEN, REGPUSH_FROM_USER/REGPUSH_FROM_PASSWORD, no credential file, as no home directory was given); check the credentials for ${basic.host}: store a login`,
     ),
     e.message,
   );

@@ -526,6 +526,7 @@ test('copy --format docker of an index with an attestation: the attestation is l
   for (const b of [amd.config, ...amd.layers]) assert.equal(dst.hasBlob('multi', b.digest), true);
   const list = JSON.parse(dst.manifest('multi', '1')!.bytes.toString('utf8')) as { manifests: { platform: { architecture: string } }[] };
   assert.deepEqual(list.manifests.map((m) => m.platform.architecture), ['amd64']);
+  assert.deepEqual(logged.filter((l) => l.includes(att.digest)), [`format: "docker": attestation ${att.digest} (it names the old digests) left out`], 'said once');
 });
 
 test('an OCI index over Docker v2 manifests: copy --platform keeps the child as it is', async () => {

@@ -268,7 +268,11 @@ test('healthcheck flags: shell, JSON exec form, NONE, durations; timing without 
   assert.throws(() => configChangesFromFlags({ healthcheck: '["CMD"]' }), /needs a command/);
   assert.throws(() => configChangesFromFlags({ healthcheck: '["NONE"]' }), /write NONE/);
   // Forms Docker refuses: under 1ms, NONE with a command or timing, CMD-SHELL with several strings (the library's config too).
-  assert.throws(() => checkConfigChanges(configChangesFromFlags({ healthcheck: 'true', 'healthcheck-interval': '500us' })), /interval must be 0 or at least 1ms \(got 500000 ns\)/);
+  // Named as the flag, the value as written (CLI); as the option, in the nanoseconds it takes (library).
+  assert.throws(() => configChangesFromFlags({ healthcheck: 'true', 'healthcheck-interval': '500us' }), (e: unknown) => e instanceof InputError && e.message === '--healthcheck-interval must be 0 or at least 1ms (got 500us)');
+  assert.throws(() => configChangesFromFlags({ healthcheck: 'true', 'healthcheck-start-period': '0.5ms' }), (e: unknown) => e instanceof InputError && e.message === '--healthcheck-start-period must be 0 or at least 1ms (got 0.5ms)');
+  assert.throws(() => checkConfigChanges({ healthcheck: { test: ['CMD-SHELL', 'true'], interval: 500_000 } }), (e: unknown) => e instanceof InputError && e.message === 'config.healthcheck.interval must be 0 or at least 1ms (got 500000 ns)');
+  assert.throws(() => checkConfigChanges({ healthcheck: { test: ['CMD-SHELL', 'true'], timeout: -1 } }), (e: unknown) => e instanceof InputError && e.message === 'config.healthcheck.timeout must be a non-negative duration (got -1 ns)');
   checkConfigChanges(configChangesFromFlags({ healthcheck: 'true', 'healthcheck-interval': '1ms', 'healthcheck-timeout': '0' }));
   assert.throws(() => checkConfigChanges({ healthcheck: { test: ['NONE', 'x'] } }), /NONE takes no command and no timing/);
   assert.throws(() => checkConfigChanges({ healthcheck: { test: ['NONE'], interval: 5e9 } }), /NONE takes no command and no timing/);
@@ -446,6 +450,9 @@ test('a layer whose directory takes in another layer\'s source is warned about (
   const [line, ...rest] = await warnings(split);
   assert.equal(rest.length, 0);
   assert.match(line!, /^--app \.:\/app: takes in \.\/node_modules, a source of --layer \.\/node_modules:\/app\/node_modules; .*twice.*; leave it out with a line "node_modules" in \.\/\.dockerignore$/);
+  // The destination as the report and the history line give it: the default `/app/` reads `/app`.
+  assert.match((await warnings({ ...split, app: [{ src: '.', dest: '/app/' }] })).join('\n'), /^--app \.:\/app: takes in \.\/node_modules, a source of --layer \.\/node_modules:\/app\/node_modules;/);
+  assert.match((await warnings({ layers: [{ sources: [{ src: './node_modules', dest: '/app/node_modules/' }] }], app: [{ src: '.', dest: '/app/' }] })).join('\n'), /^--app \.:\/app: takes in \.\/node_modules, a source of --layer \.\/node_modules:\/app\/node_modules;/);
   // The other way round (a code directory inside the dependencies' layer) and a file source count too.
   assert.match((await warnings({ layers: [{ sources: [{ src: '.', dest: '/app' }] }], app: [{ src: './src', dest: '/app/src' }] })).join('\n'), /^--layer \.:\/app: takes in \.\/src, a source of --app/);
   assert.match((await warnings({ layers: [{ sources: [{ src: 'package.json', dest: '/app/' }] }], app: [{ src: '.', dest: '/app' }] })).join('\n'), /takes in \.\/package\.json/);

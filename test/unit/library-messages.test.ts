@@ -97,6 +97,14 @@ test('push: a Docker v2 base with annotations, a layer for a platform the base l
   err = await rejection(push({ ...lib, from: src.ref('base/oci:1'), layers: [{ platform: 'linux/arm64', sources: [{ src: app, dest: '/deps' }] }] }));
   assert.equal(err.message, 'push(): layers[0] (linux/arm64=…): the image being built has no linux/arm64 platform (it has linux/amd64)');
   assert.equal(errorLine(await cli(['push', '--from', src.ref('base/oci:1'), '--to', dst.ref('app:1'), '--layer', `linux/arm64=${app}:/deps`], [src, dst]), 2), '--layer linux/arm64=…: the image being built has no linux/arm64 platform (it has linux/amd64)');
+  // The same layer from regpush.json's `layers` is named as the file's entry, not as the flag it is read in as.
+  const project = tempDir();
+  writeFileSync(join(project, 'regpush.json'), JSON.stringify({ from: src.ref('base/oci:1'), to: dst.ref('app:1'), layers: [`linux/arm64=${app}:/deps`] }));
+  assert.equal(errorLine(await cli(['push'], [src, dst], project), 2), 'regpush.json layers[0] (linux/arm64=…): the image being built has no linux/arm64 platform (it has linux/amd64)');
+  writeFileSync(join(project, 'regpush.json'), JSON.stringify({ from: src.ref('base/oci:1'), to: dst.ref('app:1'), layers: [`${app}:/deps`, `${empty}:/data`] }));
+  assert.equal(errorLine(await cli(['push'], [src, dst], project), 2), `regpush.json layers[1] (${empty}:/data): nothing to put in the layer (empty, or everything excluded by .dockerignore)`);
+  writeFileSync(join(project, 'regpush.json'), JSON.stringify({ from: src.ref('base/oci:1'), to: dst.ref('app:1'), layers: [`${app}:`] }));
+  assert.equal(errorLine(await cli(['push'], [src, dst], project), 2), `regpush.json layers[0] ${app}:: empty destination after ":"`);
 
   err = await rejection(push({ ...lib, from: src.ref('base/oci:1'), layers: [{ sources: [{ src: app, dest: '/deps' }] }, { sources: [{ src: empty, dest: '/data' }] }] }));
   assert.equal(err.message, `push(): layers[1] (${empty}:/data): nothing to put in the layer (empty, or everything excluded by .dockerignore)`);

@@ -235,8 +235,8 @@ test('a bad port, volume, label key or health check in the config is E_INPUT nam
     [{ labels: { '': 'x' } }, /^invalid config\.labels: the label key is empty/],
     [{ healthcheck: { test: ['curl', 'localhost'] } }, /^healthcheck test must start with NONE, CMD or CMD-SHELL/],
     [{ healthcheck: { test: ['CMD'] } }, /^healthcheck CMD needs a command/],
-    [{ healthcheck: { test: ['CMD-SHELL', 'true'], interval: -1 } }, /^healthcheck interval must be a non-negative duration/],
-    [{ healthcheck: { test: ['CMD-SHELL', 'true'], retries: 1.5 } }, /^healthcheck retries must be a whole number/],
+    [{ healthcheck: { test: ['CMD-SHELL', 'true'], interval: -1 } }, /^config\.healthcheck\.interval must be a non-negative duration \(got -1 ns\)$/],
+    [{ healthcheck: { test: ['CMD-SHELL', 'true'], retries: 1.5 } }, /^config\.healthcheck\.retries must be a whole number/],
   ];
   for (const [config, message] of cases) {
     let caught: unknown;

@@ -125,6 +125,22 @@ test('findCertsDir: a client certificate without its key (or a key alone) is E_I
   await assert.rejects(findCertsDir([root], 'nocert'), (e: unknown) => e instanceof InputError && /nocert\/client\.key has no matching client certificate client\.cert/.test((e as Error).message));
 });
 
+test('--client-cert wins over a broken certs.d pair: a certificate without its key there is a warning, not E_INPUT, and the folder\'s CAs still count', async () => {
+  const root = join(tmp, 'half-flagged');
+  const dir = files(root, 'reg:5000', { 'ca.crt': PEM_CA, 'client.cert': DIR_PAIR.cert });
+  writeFileSync(join(tmp, 'flag.cert'), FLAG_PAIR.cert);
+  writeFileSync(join(tmp, 'flag.key'), FLAG_PAIR.key);
+  const warnings: string[] = [];
+  const logger = { debug() {}, info() {}, warn: (m: string) => warnings.push(m) };
+  const r = tlsResolver({ certsDirs: [root], clientCerts: { 'reg:5000': { cert: join(tmp, 'flag.cert'), key: join(tmp, 'flag.key') } } }, logger, CONNECTION_FLAG_NAMES);
+  const s = (await r.settingsFor('reg:5000'))!;
+  assert.equal(s.clientCert?.toString(), FLAG_PAIR.cert);
+  assert.deepEqual(s.sources, [join(dir, 'ca.crt'), join(tmp, 'flag.cert'), join(tmp, 'flag.key')]);
+  assert.deepEqual(warnings, [`${join(dir, 'client.cert')} has no matching key client.key (CA certificates must end in .crt); not used, as --client-cert gives the client certificate for reg:5000`]);
+  // Without the flag the same folder is still refused.
+  await assert.rejects(tlsResolver({ certsDirs: [root] }).settingsFor('reg:5000'), (e: unknown) => e instanceof InputError && /client\.cert has no matching key/.test((e as Error).message));
+});
+
 test('tlsResolver: nothing configured → default trust; CAs are added to the defaults; flags win over certs.d for the client pair', async () => {
   const root = join(tmp, 'resolve');
   const dir = files(root, 'reg:5000', { 'ca.crt': PEM_CA, 'client.cert': DIR_PAIR.cert, 'client.key': DIR_PAIR.key });

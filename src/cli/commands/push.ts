@@ -15,7 +15,7 @@ import { createProgress } from '../progress.js';
 import { loadProjectConfig, mergeWithFlags } from '../project-config.js';
 import { checkDigestFileFlag, checkDigestFileTarget, pushReport, startClock, writeDigestFile } from '../report.js';
 import { gzipJobsOption } from '../threadpool.js';
-import { flagNames } from '../../option-names.js';
+import { flagNames, type OptionNames } from '../../option-names.js';
 
 /** Every flag of `regpush push`, in help order. */
 export const pushFlags = defineFlags({
@@ -100,7 +100,10 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void, se
       const config = configChangesFromFlags(a, (m) => ctx.logger.warn(m), mayBeWindows(platform));
       const defaultDest = a['app-dest'] ?? a.workdir ?? '/app';
       const app = (many(a.app) ?? []).map((v) => parseAppFlag(v, defaultDest));
-      const layers = layerValues.map((v) => parseLayerFlag(v, defaultDest, parseAppFlag));
+      // Layers from the project file (no --layer given) are named as its entries, `regpush.json layers[0]`, not as a flag.
+      const layersFile = argv.layer === undefined && project?.values.layer !== undefined ? project.source : undefined;
+      const names = layersFile ? fileLayerNames(PUSH_FLAG_NAMES, layersFile) : PUSH_FLAG_NAMES;
+      const layers = layerValues.map((v, i) => parseLayerFlag(v, defaultDest, parseAppFlag, layersFile ? `${layersFile} layers[${i}]` : '--layer'));
       const annotations = parseAnnotations(many(a.annotation));
       const level = a['gzip-level'];
       if (level !== undefined && !(Number.isInteger(level) && level >= GZIP_LEVELS.min && level <= GZIP_LEVELS.max)) {
@@ -136,7 +139,7 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void, se
         events: withGcPacing(progress.events),
         credentials: { from, to },
         chunkSize: chunkSizeOption(a['chunk-size']),
-      }, PUSH_FLAG_NAMES).then(
+      }, names).then(
         (r) => {
           progress.stop(true);
           return r;
@@ -167,10 +170,17 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void, se
  * `[PLATFORM=]SRC[:DEST]`: a leading platform, spelt as `--platform` takes it (`linux/arm64/v8`,
  * `windows(10.0.20348.1)/amd64`), qualifies the layer; a bad one is E_INPUT (splitPlatformPrefix).
  */
-export function parseLayerFlag(v: string, defaultDest: string, parseSource: (value: string, dest: string, flag: string) => LayerSource): PushLayerSpec {
+export function parseLayerFlag(v: string, defaultDest: string, parseSource: (value: string, dest: string, flag: string) => LayerSource, flag = '--layer'): PushLayerSpec {
   const q = splitPlatformPrefix(v);
-  if (!q) return { sources: [parseSource(v, defaultDest, '--layer')] };
-  return { platform: q.platform, sources: [parseSource(q.rest, defaultDest, '--layer')] };
+  if (!q) return { sources: [parseSource(v, defaultDest, flag)] };
+  return { platform: q.platform, sources: [parseSource(q.rest, defaultDest, flag)] };
+}
+
+/** `names`, with each `layers[i]` named as the project file's entry (`regpush.json layers[0]`) rather than as `--layer`. */
+function fileLayerNames(names: OptionNames, source: string): OptionNames {
+  const entry = (p: string, detail: string | undefined, or: (p: string, detail?: string) => string): string =>
+    /^layers\[\d+\]$/.test(p) ? `${source} ${p}${detail === undefined ? '' : ` (${detail})`}` : or(p, detail);
+  return { ...names, name: (p, d) => entry(p, d, names.name), about: (p, d) => entry(p, d, names.about) };
 }
 
 /** `--annotation KEY=VALUE` values → an object (later wins); E_INPUT on a missing key or "=". */
@@ -206,13 +216,16 @@ function dryRunText(r: PushResult): string {
   const lines = [`plan: push ${r.base.reference}${r.base.digest ? '@' + r.base.digest : ''}`];
   const top = r.layers ?? (r.layer ? [{ ...r.layer, name: 'app layer', dest: [] as string[] }] : []);
   // One block per target, as copy's plan has (the first alone when the push fails fast).
-  const targets = r.targets ?? [{ target: `${r.reference}:${r.tags.join(',')}`, tags: r.tags, ok: true, blobs: r.blobs, layers: undefined, error: undefined }];
+  const targets = r.targets ?? [{ target: `${r.reference}:${r.tags.join(',')}`, tags: r.tags, tagsUnchanged: r.tagsUnchanged, ok: true, blobs: r.blobs, layers: undefined, error: undefined }];
   for (const [i, t] of targets.entries()) {
     if (!t.ok) {
       lines.push(`→ ${t.target}  FAILS: ${t.error?.code} ${t.error?.message}`);
       continue;
     }
-    lines.push(`→ ${t.target}  tags: ${t.tags.join(', ')}`);
+    // A tag that already holds the very image is not written again (tagsUnchanged), as copy's plan says.
+    const held = new Set(t.tagsUnchanged);
+    const upToDate = held.size > 0 && t.tags.every((tag) => held.has(tag));
+    lines.push(`→ ${t.target}  tags: ${upToDate ? `${t.tags.join(', ')}, up to date: nothing to write` : t.tags.map((tag) => (held.has(tag) ? `${tag} (already holds the image)` : tag)).join(', ')}`);
     let toSend = 0;
     for (const b of t.blobs) {
       const verb = b.action.replace('planned-', '');
@@ -225,7 +238,7 @@ function dryRunText(r: PushResult): string {
       const where = [l.dest.join(' '), 'platform' in l && l.platform ? String(l.platform) : ''].filter(Boolean).join(', ');
       lines.push(`  ${(l.action === 'reused' ? 'reuse' : 'upload').padEnd(8)} ${l.digest}  ${l.size} bytes (${l.name}${where ? ': ' + where : ''})`);
     }
-    lines.push(`  ${t.blobs.length + layers.length} blobs, ${toSend} bytes to send; then ${r.platforms.length} config(s) and manifest(s)`);
+    lines.push(`  ${t.blobs.length + layers.length} blobs, ${toSend} bytes to send; ${upToDate ? 'no config or manifest to write' : `then ${r.platforms.length} config(s) and manifest(s)`}`);
   }
   r.configs?.forEach((c, i) => {
     lines.push(`config${r.configs!.length > 1 ? ` (${r.platforms[i]?.platform ?? i})` : ''}:`);

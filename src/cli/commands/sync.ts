@@ -216,9 +216,9 @@ function printResult(io: CliIO, a: SyncArgs, r: SyncResult, clock: RunClock, sec
   // "200 images: 400 copied" would read as a miscount without saying so.
   const perTarget = t.copied + t.skipped + t.planned + t.failed !== t.units ? 'per target, ' : '';
   io.stdout.write(
-    `${r.dryRun ? 'plan' : 'synced'}: ${t.units} images (${t.entries} entries${r.shard ? `, shard ${r.shard.index}/${r.shard.count}` : ''}): ` +
+    `${r.dryRun ? 'plan' : 'synced'}: ${t.units} image${t.units === 1 ? '' : 's'} (${t.entries} ${t.entries === 1 ? 'entry' : 'entries'}${r.shard ? `, shard ${r.shard.index}/${r.shard.count}` : ''}): ` +
       `${perTarget}${r.dryRun ? `${t.planned} to copy` : `${t.copied} copied`}, ${t.skipped} up to date, ${t.failed} failed; ` +
-      `${mb(t.bytesRead)} read, ${t.mounted} blobs mounted, ${t.streamed} streamed` +
+      `${mb(t.bytesRead)} read, ${t.mounted} blob${t.mounted === 1 ? '' : 's'} mounted, ${t.streamed} streamed` +
       `${t.referrers || t.referrersSkipped ? `; ${referrersText(t.referrers, t.referrersSkipped)}` : ''}\n`,
   );
 }
