@@ -94,9 +94,10 @@ describe('unknown commands and flags', () => {
     [['catalog'], /^regpush: error: regpush catalog: missing <registry>, registry host/],
     // A positional is never offered as a flag (it was "did you mean --repo?", and `--repo X` is
     // then "missing <repo>").
-    [['tags', '--rep', 'reg.example.com/app'], /^regpush: error: regpush tags: missing <repo>, .*\(unknown flag --rep(?!: did you mean --repo\?)[^)]*\) \[E_USAGE\]$/],
-    [['catalog', '-registry', 'reg.example.com'], /^regpush: error: regpush catalog: missing <registry>, .*\(unknown flag -registry\) \[E_USAGE\]$/],
-    [['digest', '-rf'], /^regpush: error: regpush digest: missing <ref>, .*\(unknown flag -rf\) \[E_USAGE\]$/],
+    // The unknown flag leads the line (it is the cause; the missing argument follows from it).
+    [['tags', '--rep', 'reg.example.com/app'], /^regpush: error: unknown flag --rep(?!: did you mean --repo\?)[^;]*; regpush tags: missing <repo>, .* \[E_USAGE\]$/],
+    [['catalog', '-registry', 'reg.example.com'], /^regpush: error: unknown flag -registry \(it took the next word as its value\); regpush catalog: missing <registry>, .* \[E_USAGE\]$/],
+    [['digest', '-rf'], /^regpush: error: unknown flag -rf; regpush digest: missing <ref>, .* \[E_USAGE\]$/],
   ];
   for (const [argv, want] of cases) {
     it(`regpush ${argv.join(' ')}`, async () => {
