@@ -118,6 +118,14 @@ export interface ConnectionNames {
   /** What lists a repository's tags, for a 404 at inspect: `listTags(REPO)`; `` `regpush tags REPO` ``. */
   tags?: string;
   /**
+   * What lists the tags of `repository` (a placeholder such as `REPOSITORY`), in the advice of a
+   * message about a registry rather than a 404 (catalog's): `listTags(REPOSITORY)`; the CLI's
+   * `regpush tags REPOSITORY`. Absent: the library's name.
+   */
+  tagsOf?: (repository: string) => string;
+  /** What copies an image into another repository, in tag's advice: `copy()`; the CLI's `` `regpush copy` ``. Absent: the library's name. */
+  copy?: string;
+  /**
    * Where read mirrors are configured, named when a mirror given with `http://` turns out to speak
    * TLS: `mirrors`; the CLI's `--registry-mirror (or daemon.json's registry-mirrors)`. Absent: the library's name.
    */
@@ -145,5 +153,7 @@ export const connectionOptionNames: ConnectionNames = {
   jobs: 'jobs',
   inspect: 'inspect(REF)',
   tags: 'listTags(REPO)',
+  tagsOf: (repository) => `listTags(${repository})`,
+  copy: 'copy()',
   mirrors: 'the mirrors option',
 };

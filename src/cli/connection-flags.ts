@@ -23,6 +23,8 @@ export const CONNECTION_FLAG_NAMES: ConnectionNames = {
   jobs: '--jobs',
   inspect: '`regpush inspect REF`',
   tags: '`regpush tags REPO`',
+  tagsOf: (repository) => `regpush tags ${repository}`,
+  copy: '`regpush copy`',
   // registries.conf's locations take no scheme: an http:// mirror comes from one of these two.
   mirrors: "--registry-mirror (or daemon.json's registry-mirrors)",
 };

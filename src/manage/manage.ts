@@ -18,7 +18,7 @@ import { checkTag, formatReference, manifestRef, parseReferenceAs, referenceArgu
 import { registryHostOf } from '../ref/registry.js';
 import type { RegistryClient } from '../registry/registry-client.js';
 import { checkArgument, checkOptions, REFERENCE_ARGUMENT, STRINGS, type Shape } from '../options-check.js';
-import { optionPaths, type ConnectionNames, type OptionNames } from '../option-names.js';
+import { connectionOptionNames, optionPaths, type ConnectionNames, type OptionNames } from '../option-names.js';
 import { checkConnectionRanges } from '../registry/limits.js';
 import { anchorPaths, CONNECTION_SHAPE, connect, transportFor } from '../registry/connect.js';
 import { operationSignal, withAbortReason } from '../abort.js';
@@ -115,6 +115,11 @@ async function withClient<T>(
   }
 }
 
+/** What lists the tags of `repository`, as the caller's `connectionNames` word it (the CLI: its command), else the library's function. */
+function tagsOf(names: ConnectionNames | undefined, repository: string): string {
+  return (names?.tagsOf ?? connectionOptionNames.tagsOf!)(repository);
+}
+
 /** The "not found" of a HEAD, which carries no error body to quote; advised as a 404 with one is (`names`). */
 function notFound(ref: ImageReference, names: ConnectionNames): NotFoundError {
   return new NotFoundError(`${formatReference(ref)} not found: ${ref.registry} answered 404 (${notFoundAdvice(names)})`, {
@@ -178,7 +183,7 @@ async function listRepositoriesUntyped(registry: string, opts: ListTagsOptions):
   const host = registryHostOf(registry);
   // catalog only ever takes a registry, so `registry:5000` is one (looksLikeRegistry reads it as an image).
   if (!host || !(looksLikeRegistry(host) || isNameWithPort(host))) {
-    throw new InvalidReferenceError(`${JSON.stringify(redactUrl(registry))} is not a registry host; give e.g. registry.example.com or 127.0.0.1:5000 (a repository's tags: regpush tags REPOSITORY)`);
+    throw new InvalidReferenceError(`${JSON.stringify(redactUrl(registry))} is not a registry host; give e.g. registry.example.com or 127.0.0.1:5000 (a repository's tags: ${tagsOf(opts.connectionNames, 'REPOSITORY')})`);
   }
   const pageSize = checkPageSize(opts.pageSize, 'listRepositories(): pageSize');
   return withClient({ registry: host, repository: '' }, 'from', [], opts, async (client) => {
@@ -192,7 +197,7 @@ async function listRepositoriesUntyped(registry: string, opts: ListTagsOptions):
         throw new AuthError(`${err.message}; the catalog needs registry:catalog:*, which token services commonly grant to administrators only`, { cause: err, details: err.details });
       }
       if (!(err instanceof NotFoundError)) throw err;
-      throw new UnsupportedError(`${host} offers no catalog (GET /v2/_catalog answered 404; Docker Hub, GHCR, ECR and GAR have none): list a repository's tags with regpush tags ${host}/REPOSITORY`, {
+      throw new UnsupportedError(`${host} offers no catalog (GET /v2/_catalog answered 404; Docker Hub, GHCR, ECR and GAR have none): list a repository's tags with ${tagsOf(opts.connectionNames, `${host}/REPOSITORY`)}`, {
         cause: err,
         details: err.details,
       });
@@ -293,7 +298,7 @@ async function tagImageUntyped(reference: string | ImageReference, newTags: stri
   if (newTags.length === 0) throw new UsageError('name at least one new tag');
   for (const t of newTags) {
     if (/[/@]/.test(t) || t.includes(':')) {
-      throw new InvalidReferenceError(`new tag ${JSON.stringify(t)} is not a plain tag: tag adds tags in ${repositoryName(ref)} only; to put the image in another repository use \`regpush copy\``);
+      throw new InvalidReferenceError(`new tag ${JSON.stringify(t)} is not a plain tag: tag adds tags in ${repositoryName(ref)} only; to put the image in another repository use ${opts.connectionNames?.copy ?? connectionOptionNames.copy!}`);
     }
     checkTag(t);
   }
@@ -379,12 +384,12 @@ export async function untagImageAs(reference: string | ImageReference, opts: Unt
   const name = formatReference(ref);
   if (ref.digest !== undefined) {
     const del = cli ? `regpush delete ${name}` : 'deleteImage()';
-    throw new InvalidReferenceError(`${name} names a digest: untag removes a tag (${repositoryName(ref)}:TAG); to delete the manifest itself, use ${del}`);
+    throw new InvalidReferenceError(`${name} names a digest: ${names.op ?? 'untag'} removes a tag (${repositoryName(ref)}:TAG); to delete the manifest itself, use ${del}`);
   }
   // A reference without a tag reads as ":latest" everywhere else; a command that removes the tag
   // it is given takes it only written out, so that `untag host/app` cannot remove `latest` unasked.
   if (ref.tag === undefined || (typeof reference === 'string' && !writesTag(reference))) {
-    throw new InvalidReferenceError(`${repositoryName(ref)} names no tag: untag removes the tag it is given, written out (${repositoryName(ref)}:TAG); "latest" is not assumed`);
+    throw new InvalidReferenceError(`${repositoryName(ref)} names no tag: ${names.op ?? 'untag'} removes the tag it is given, written out (${repositoryName(ref)}:TAG); "latest" is not assumed`);
   }
   const tag = ref.tag;
   const log = opts.logger ?? silentLogger;

@@ -88,6 +88,8 @@ export const CONNECTION_SHAPE = {
       jobs: 'string',
       inspect: 'string',
       tags: 'string',
+      tagsOf: 'function',
+      copy: 'string',
       mirrors: 'string',
     },
     // credentials, refused and jobs may be left out: the hints then advise none of them (ConnectionNames).

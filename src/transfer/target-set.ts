@@ -9,7 +9,7 @@
  * still running is cancelled. With several, a failing target is set aside and the others go on.
  */
 import pLimit, { type LimitFunction } from 'p-limit';
-import { asRegpushError, PartialFailureError, RegistryError, RegpushError, type ErrorCode } from '../errors.js';
+import { asRegpushError, errorForCode, PartialFailureError, RegistryError, RegpushError, type ErrorCode } from '../errors.js';
 import { isForeignLayer, isIndexMediaType } from '../image/mediatypes.js';
 import { parseManifest } from '../image/manifest.js';
 import type { Descriptor } from '../image/types.js';
@@ -696,15 +696,23 @@ export class TargetSet {
 
   /**
    * E_PARTIAL naming every failed target (with `result` in its details, for --json), or undefined
-   * when none failed. When every target failed, the first one's own error.
+   * when none failed. When every target failed, the first one's own error (its class and code: the
+   * exit code is that failure's), with `result` and `failed` in its details as E_PARTIAL has them,
+   * so that a library caller still sees every target's outcome; `result` undefined (push's
+   * failure before any report) leaves the error as it is.
    */
   outcome(what: string, result: unknown): RegpushError | undefined {
     const failed = this.failed;
     if (!failed.length) return undefined;
-    if (failed.length === this.list.length) return failed[0]!.failed;
+    const details = { result, failed: failed.map((t) => formatReference(t.ref)) };
+    if (failed.length === this.list.length) {
+      const first = failed[0]!.failed!;
+      // A copy of the first error, not the error itself: it is the target's own record (summary()), and may be shared.
+      return result === undefined ? first : errorForCode(first.code, first.message, { details: { ...first.details, ...details }, cause: first.cause });
+    }
     return new PartialFailureError(
       `${failed.length} of ${this.list.length} ${what} failed: ${failed.map((t) => `${formatReference(t.ref)} (${t.failed!.code}: ${t.failed!.message})`).join('; ')}`,
-      { details: { result, failed: failed.map((t) => formatReference(t.ref)) } },
+      { details },
     );
   }
 

@@ -3,7 +3,7 @@
 // when something is wrong. The real-registry e2e tier stays the judge of the bytes themselves.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copy, type CopyResult, type RegpushError } from '../../src/index.js';
+import { copy, DeniedError, type CopyResult, type RegpushError } from '../../src/index.js';
 import { bytesOf, digestOf, fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
 import { ProgressModel } from '../../src/cli/progress-model.js';
 import type { BlobAction, BlobReport } from '../../src/transfer/types.js';
@@ -48,6 +48,24 @@ test('a repository whose upload POST is refused (400 DENIED) fails alone: anothe
   assert.equal(blocked!.error!.code, 'E_DENIED', blocked!.error!.message);
   assert.equal(dst.manifest('blocked/app', '1'), undefined);
   assert.equal(dst.openUploads(), 0);
+});
+
+test('every target failing: the first target\'s own error (class and code), with every target\'s outcome in details.result and the failed ones in details.failed', async () => {
+  const [src, denied, broken] = [await fake(), await fake(), await fake()];
+  src.seedImage('base/app', { tags: ['1'] });
+  denied.fault({ kind: 'upload' }, { kind: 'status', status: 403, code: 'DENIED', message: 'requested access to the resource is denied' });
+  failUploads(broken);
+  const to = [denied.ref('app:1'), broken.ref('app:1')];
+  const err = await copy({ from: src.ref('base/app:1'), to, retries: 0, ...fakeLibraryOptions(src, denied, broken) }).then(() => undefined, (e: RegpushError) => e);
+  assert.ok(err instanceof DeniedError, String(err));
+  assert.equal(err.code, 'E_DENIED', err.message); // the first target's: the exit code stays 3
+  assert.deepEqual(err.details.failed, to);
+  const result = partialResult(err);
+  assert.deepEqual(result.targets.map((t) => [t.target, t.ok, t.error?.code]), [
+    [to[0], false, 'E_DENIED'],
+    [to[1], false, 'E_REGISTRY'],
+  ]);
+  assert.equal(result.source.reference, src.ref('base/app:1'));
 });
 
 /** A logger keeping the "…; the other targets go on" warnings. */

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { copy, deleteImage, parseSyncFile, push, sync, type RegpushError } from '../../src/index.js';
+import { copy, deleteImage, listRepositories, parseSyncFile, push, sync, tagImage, untagImage, type RegpushError } from '../../src/index.js';
 import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
 import { tempDirs } from '../fixtures/temp-dirs.js';
 import { runMain, type MainResult } from '../fixtures/run-main.js';
@@ -342,4 +342,50 @@ test('deleteImage: a tag, or a platform an index lists, without force: "add forc
   err = await rejection(deleteImage(reg.ref(`app@${amd.digest}`), opts));
   assert.match(err.message, /\. Delete the index first, or add force: true to delete it anyway$/);
   assert.ok(reg.manifest('app', amd.digest), 'nothing deleted');
+});
+
+test('advice naming another operation: the library is told of its function (listTags(), copy(), untagImage()), the CLI of its command, word for word as it was', async () => {
+  const reg = await fake();
+  const img = reg.seedImage('app', { tags: ['1'] });
+  const opts = fakeLibraryOptions(reg);
+  const cases: [() => Promise<unknown>, string, string[], string, number][] = [
+    [
+      () => listRepositories(`${reg.host}/app`, opts),
+      `"${reg.host}/app" is not a registry host; give e.g. registry.example.com or 127.0.0.1:5000 (a repository's tags: listTags(REPOSITORY))`,
+      ['catalog', `${reg.host}/app`],
+      `"${reg.host}/app" is not a registry host; give e.g. registry.example.com or 127.0.0.1:5000 (a repository's tags: regpush tags REPOSITORY)`,
+      2,
+    ],
+    [
+      () => tagImage(reg.ref('app:1'), ['other/app:2'], opts),
+      'new tag "other/app:2" is not a plain tag: tag adds tags in ' + `${reg.host}/app only; to put the image in another repository use copy()`,
+      ['tag', reg.ref('app:1'), 'other/app:2'],
+      `new tag "other/app:2" is not a plain tag: tag adds tags in ${reg.host}/app only; to put the image in another repository use \`regpush copy\``,
+      2,
+    ],
+    [
+      () => untagImage(reg.ref(`app@${img.digest}`), opts),
+      `${reg.ref(`app@${img.digest}`)} names a digest: untagImage() removes a tag (${reg.host}/app:TAG); to delete the manifest itself, use deleteImage()`,
+      ['untag', reg.ref(`app@${img.digest}`)],
+      `${reg.ref(`app@${img.digest}`)} names a digest: untag removes a tag (${reg.host}/app:TAG); to delete the manifest itself, use regpush delete ${reg.ref(`app@${img.digest}`)}`,
+      2,
+    ],
+    [
+      () => untagImage(reg.ref('app'), opts),
+      `${reg.host}/app names no tag: untagImage() removes the tag it is given, written out (${reg.host}/app:TAG); "latest" is not assumed`,
+      ['untag', reg.ref('app')],
+      `${reg.host}/app names no tag: untag removes the tag it is given, written out (${reg.host}/app:TAG); "latest" is not assumed`,
+      2,
+    ],
+  ];
+  for (const [call, library, argv, command, exit] of cases) {
+    assert.equal((await rejection(call())).message, library);
+    assert.equal(errorLine(await cli(argv, [reg]), exit), command);
+  }
+  // A registry without a catalog: listTags() of a repository, as the CLI's `regpush tags` (pinned in manage-commands).
+  reg.fault({ kind: 'catalog' }, { kind: 'status', status: 404 });
+  const err = await rejection(listRepositories(reg.host, opts));
+  assert.equal(err.code, 'E_UNSUPPORTED');
+  assert.ok(err.message.endsWith(`: list a repository's tags with listTags(${reg.host}/REPOSITORY)`), err.message);
+  assert.equal(reg.count({ method: 'DELETE' }), 0);
 });
