@@ -11,9 +11,6 @@ import { AuthError } from '../errors.js';
 import { withCredentialFileLock, writeTarget, type FileLockOptions } from './credential-lock.js';
 import type { AuthFileSystem } from './credential-paths.js';
 
-// updateCredentialFile takes the lock's options: re-exported for its callers (credential-store.ts).
-export type { FileLockOptions } from './credential-lock.js';
-
 /** One entry of `auths` in config.json / auth.json. */
 export interface AuthEntry {
   auth?: string;
