@@ -18,6 +18,7 @@ import { formatReference, type ImageReference } from '../ref/reference.js';
 import { untilAborted } from '../abort.js';
 import { Early, largestFirst, moveBlobToMany, planBlob, readAhead, type OpenedBlob } from './blobs.js';
 import { cancel, cancelUnused, openSession, type HandedSession } from './upload.js';
+import { MIN_PLAN_CONCURRENCY } from './concurrency.js';
 import type { MountResult } from '../registry/registry-client.js';
 import { statedKey, type BlobReport, type PlanAction, type RepoEndpoint, type TransferContext } from './types.js';
 // A 201 is not an upload's confirmation on every registry (Aliyun ACR; docs/registry-quirks.md).
@@ -63,13 +64,6 @@ export interface SetOwner {
  */
 export const SMALL_BLOB_BYTES = 1024 * 1024;
 export const SMALL_BLOB_JOBS = 16;
-
-/**
- * HEADs (and manifest PUTs) in flight at once: cheap requests, so more than --jobs — as many as
- * the transport keeps connections per registry (16): a Docker Hub multi-platform image has 16 or
- * more child manifests and as many small blobs, and each round of them costs a round trip.
- */
-const MIN_PLAN_CONCURRENCY = 16;
 
 /** The transfer slots of a set and its subsets: --jobs for blobs of SMALL_BLOB_BYTES or more, and for smaller ones SMALL_BLOB_JOBS beside them (default --jobs) or the same slots. */
 interface TransferSlots {
