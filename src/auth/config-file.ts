@@ -8,11 +8,9 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { AuthError } from '../errors.js';
+import { isObject } from '../json-object.js';
 import { withCredentialFileLock, writeTarget, type FileLockOptions } from './credential-lock.js';
 import type { AuthFileSystem } from './credential-paths.js';
-
-// updateCredentialFile takes the lock's options: re-exported for its callers (credential-store.ts).
-export type { FileLockOptions } from './credential-lock.js';
 
 /** One entry of `auths` in config.json / auth.json. */
 export interface AuthEntry {
@@ -157,8 +155,4 @@ async function keepOwner(target: string, tmp: string, system: AuthFileSystem): P
 
 function malformed(file: string, why: string): AuthError {
   return new AuthError(`malformed credential file ${file}: ${why}`, { details: { file } });
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

@@ -32,7 +32,8 @@ import { endpointFor, parseInsecureList } from '../registry/endpoint.js';
 import { silentLogger } from '../log.js';
 import { blockedBy, mirrorsFor, type BlockedPrefixes, type MirrorMap } from '../registry/mirror-config.js';
 import { mirrorsFromFlags, registryConfigOptions } from './mirror-flags.js';
-import { findProjectFile, isObject, mirrorsAsFlags, type ProjectFileRead } from './project-file.js';
+import { isObject } from '../json-object.js';
+import { findProjectFile, mirrorsAsFlags, type ProjectFileRead } from './project-file.js';
 import { leadingPositionals, rawFlagValues } from './raw-argv.js';
 
 /** Connections to open to one host and port. */

@@ -10,7 +10,8 @@ import { InputError, RegpushError } from '../errors.js';
 import { parseEnvFlag, parseLabelFlag, parsePortFlag, WINDOWS_ABSOLUTE } from '../image/config.js';
 import { splitPlatformPrefix } from '../image/platform.js';
 import { closest } from '../did-you-mean.js';
-import { findProjectFileOnce, isObject, mirrorsAsFlags, type ProjectFileRead } from './project-file.js';
+import { isObject } from '../json-object.js';
+import { findProjectFileOnce, mirrorsAsFlags, type ProjectFileRead } from './project-file.js';
 import { splitAppValue } from '../layer/sources.js';
 
 /** Keys a project file may set, and how each is checked. */

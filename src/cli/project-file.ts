@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../errors.js';
+import { isObject } from '../json-object.js';
 import { MirrorConfigError, parseMirrorFlag } from '../registry/mirror-config.js';
 
 /** The name looked for in the working directory. */
@@ -85,10 +86,6 @@ export function mirrorsAsFlags(value: unknown, bad: (why: string) => Error): str
     }
   }
   return flags;
-}
-
-export function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function readText(file: string, mustExist: boolean): string | undefined {

@@ -4,6 +4,7 @@
  * whole (unknown fields included) so they can be rewritten without loss.
  */
 import { ProtocolError, UnsupportedError } from '../errors.js';
+import { isObject } from '../json-object.js';
 import { isValidDigest } from './digest.js';
 import { MediaType, baseMediaType, isImageManifestMediaType, isIndexMediaType, isSchema1MediaType } from './mediatypes.js';
 import type { Descriptor, ImageIndex, ImageManifest } from './types.js';
@@ -12,11 +13,6 @@ import type { Descriptor, ImageIndex, ImageManifest } from './types.js';
 export type ParsedManifest =
   | { kind: 'index'; mediaType: string; index: ImageIndex }
   | { kind: 'image'; mediaType: string; manifest: ImageManifest };
-
-/** True for a plain JSON object (not null, not an array). */
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /** Throws ProtocolError unless `v` is a well-formed descriptor; `where` names it in the message. */
 export function checkDescriptor(v: unknown, where: string): asserts v is Descriptor {

@@ -7,6 +7,7 @@ import { artifactTypeOf, parseManifest } from '../image/manifest.js';
 import { isImageConfigMediaType } from '../image/mediatypes.js';
 import { parsePlatform, selectPlatform, formatPlatform, platformMatches } from '../image/platform.js';
 import type { Descriptor, ImageConfig } from '../image/types.js';
+import { isObject } from '../json-object.js';
 import { silentLogger } from '../log.js';
 import { checkArgument, checkOptions, REFERENCE_ARGUMENT, type Shape } from '../options-check.js';
 import { optionPaths } from '../option-names.js';
@@ -43,7 +44,6 @@ function configFields(cfg: ImageConfig, what: string): Omit<ConfigSummary, 'dige
     throw bad(field, want);
   };
   const isStrings = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === 'string');
-  const isObject = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
   const args = (v: unknown, field: string) => (typeof v === 'string' ? [v] : nullable<string[]>(v, field, isStrings, 'a list of strings'));
   const c = nullable<Record<string, unknown>>(cfg.config, 'config', isObject, 'an object') ?? {};
   return {

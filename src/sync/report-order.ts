@@ -1,4 +1,4 @@
-/** The order of sync's report units (sync.ts's report()). */
+/** The order of sync's report units (report.ts's report()). */
 import type { SyncUnitReport } from './options.js';
 
 type Ordered = Pick<SyncUnitReport, 'entry' | 'source'>;

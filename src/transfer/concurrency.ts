@@ -1,6 +1,7 @@
 /**
  * How many blob transfers and images run at once: the defaults and the one range check of
- * `--jobs`/`--images` (`jobs`/`images`). A module of its own, importing only the error classes,
+ * `--jobs`/`--images` (`jobs`/`images`), and the HEADs and manifest PUTs of an image's targets
+ * (MIN_PLAN_CONCURRENCY). A module of its own, importing only the error classes,
  * so the CLI and the library's public types reach it without the engine.
  */
 import { UsageError } from '../errors.js';
@@ -38,3 +39,11 @@ export function checkJobs(jobs: number | undefined, name: string): number {
 export function checkImages(images: number | undefined, name: string): number {
   return checkJobs(images ?? DEFAULT_IMAGES, name);
 }
+
+/**
+ * HEADs (and manifest PUTs) in flight at once: cheap requests, so more than --jobs — as many as
+ * the transport keeps connections per registry (16): a Docker Hub multi-platform image has 16 or
+ * more child manifests and as many small blobs, and each round of them costs a round trip.
+ * @internal Not part of the library: left out of the published declarations (stripInternal).
+ */
+export const MIN_PLAN_CONCURRENCY = 16;

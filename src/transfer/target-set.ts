@@ -10,14 +10,15 @@
  */
 import pLimit, { type LimitFunction } from 'p-limit';
 import { asRegpushError, errorForCode, PartialFailureError, RegistryError, RegpushError, type ErrorCode } from '../errors.js';
-import { isForeignLayer, isIndexMediaType } from '../image/mediatypes.js';
-import { parseManifest } from '../image/manifest.js';
+import { isForeignLayer } from '../image/mediatypes.js';
 import type { Descriptor } from '../image/types.js';
 import type { Logger } from '../log.js';
 import { formatReference, type ImageReference } from '../ref/reference.js';
 import { untilAborted } from '../abort.js';
 import { Early, largestFirst, moveBlobToMany, planBlob, readAhead, type OpenedBlob } from './blobs.js';
 import { cancel, cancelUnused, openSession, type HandedSession } from './upload.js';
+import { MIN_PLAN_CONCURRENCY } from './concurrency.js';
+import { ManifestCommit, type CommitResult, type ManifestToWrite } from './manifest-commit.js';
 import type { MountResult } from '../registry/registry-client.js';
 import { statedKey, type BlobReport, type PlanAction, type RepoEndpoint, type TransferContext } from './types.js';
 // A 201 is not an upload's confirmation on every registry (Aliyun ACR; docs/registry-quirks.md).
@@ -64,13 +65,6 @@ export interface SetOwner {
 export const SMALL_BLOB_BYTES = 1024 * 1024;
 export const SMALL_BLOB_JOBS = 16;
 
-/**
- * HEADs (and manifest PUTs) in flight at once: cheap requests, so more than --jobs — as many as
- * the transport keeps connections per registry (16): a Docker Hub multi-platform image has 16 or
- * more child manifests and as many small blobs, and each round of them costs a round trip.
- */
-const MIN_PLAN_CONCURRENCY = 16;
-
 /** The transfer slots of a set and its subsets: --jobs for blobs of SMALL_BLOB_BYTES or more, and for smaller ones SMALL_BLOB_JOBS beside them (default --jobs) or the same slots. */
 interface TransferSlots {
   large: LimitFunction;
@@ -115,23 +109,6 @@ export interface TransferTarget {
   blobs: BlobReport[];
   /** Why this target was set aside. */
   failed?: RegpushError;
-}
-
-/** A manifest to write: by digest (an index's child, a referrer) or under tags. */
-export interface ManifestToWrite {
-  digest: string;
-  bytes: Buffer;
-  mediaType: string;
-}
-
-/** What commitManifests did at one target. */
-export interface CommitResult {
-  /** Digest of the top manifest (what the tags point at). */
-  digest: string;
-  /** Tags actually written. */
-  written: string[];
-  /** Tags that already held this manifest, so were not written again. */
-  unchanged: string[];
 }
 
 /** The targets of one image, moved together. */
@@ -606,87 +583,11 @@ export class TargetSet {
   }
 
   /**
-   * Writes the manifests at `t`: `children` by digest first (an index's images), then `top` under
-   * every tag in `tags` (default: the target's; by digest when there are none). A tag known to hold these very bytes
-   * already (`held`) is not written again, nor are the children of an index it holds: the
-   * registry checked them when that index was written. So an unchanged re-run writes nothing, and
-   * a registry with immutable tags does not refuse a no-op.
+   * Writes the manifests at `t` (ManifestCommit.commitManifests, manifest-commit.ts): `children`
+   * by digest first, then `top` under every tag in `tags` (default: the target's).
    */
-  async commitManifests(t: TransferTarget, top: ManifestToWrite, children: readonly ManifestToWrite[] = [], held: ReadonlySet<string> = new Set(), tags: readonly string[] = t.tags): Promise<CommitResult> {
-    const unchanged = tags.filter((tag) => held.has(tag));
-    if (unchanged.length === 0 && children.length) {
-      // Image manifests need only their blobs, all in place by now: they go out together (one
-      // round trip, not one per platform). An index child names manifests listed before it, so
-      // the indexes follow, one by one, in order.
-      const puts = pLimit(Math.max(this.run.jobs, MIN_PLAN_CONCURRENCY));
-      await Promise.all(children.filter((c) => !isIndexMediaType(c.mediaType)).map((c) => puts(() => this.putManifest(t, c.digest, c))));
-      for (const c of children.filter((c) => isIndexMediaType(c.mediaType))) await this.putManifest(t, c.digest, c);
-    }
-    const written: string[] = [];
-    for (const tag of tags) {
-      if (held.has(tag)) continue;
-      await this.putManifest(t, tag, top); // checks the registry's digest
-      written.push(tag);
-    }
-    if (tags.length === 0) await this.putManifest(t, top.digest, top);
-    return { digest: top.digest, written, unchanged };
-  }
-
-  /**
-   * PUTs a manifest. When the registry answers MANIFEST_BLOB_UNKNOWN (or DIGEST_INVALID, below)
-   * and a blob the manifest names was taken on a 201's word in this run at this repository — by
-   * this image, or by another of the run that this one then skipped as landed (copy --all-tags,
-   * sync) — those blobs are HEADed (E_REGISTRY when one is missing) and the PUT is sent once
-   * more: a registry whose 201 came before the blob was readable gets that time. DIGEST_INVALID
-   * is distribution's answer when another writer (another shard of a `shard: tag` sync, another
-   * job) wrote the same blob into the repository meanwhile and the manifest's check read the
-   * blob's link file while it was being rewritten (empty: distribution/distribution#4489); the
-   * link is whole again a moment later.
-   */
-  private async putManifest(t: TransferTarget, ref: string, m: ManifestToWrite): Promise<void> {
-    try {
-      await t.ep.client.putManifest(t.ep.repo, ref, m.bytes, m.mediaType);
-    } catch (err) {
-      if (!(err instanceof RegpushError) || !err.details.registryCodes?.some((c) => RECHECKED_CODES.has(c))) throw err;
-      const check = this.recheck(t, m)?.then(() => true) ?? this.presentAll(t, m);
-      if (!check || !(await check)) throw err;
-      await t.ep.client.putManifest(t.ep.repo, ref, m.bytes, m.mediaType);
-    }
-  }
-
-  /**
-   * The check, after a MANIFEST_BLOB_UNKNOWN, of the blobs `m` names that the run took on a
-   * 201's word at `t`'s repository; undefined when there are none. A blob's check is the run's
-   * (TakenOnWord): the manifest PUTs refused while it runs (an index's children go out together,
-   * the images of a sync or an --all-tags copy share blobs) wait for that one, and one refused
-   * after it passed is sent again without another.
-   */
-  private recheck(t: TransferTarget, m: ManifestToWrite): Promise<unknown> | undefined {
-    const onWord = this.run.ctx.onWord;
-    const named = blobsNamed(m);
-    if (!onWord || !named) return undefined;
-    const heads = pLimit(Math.max(this.run.jobs, MIN_PLAN_CONCURRENCY));
-    const checks = [...named].flatMap((d) => onWord.check(statedKey(t.ep.client.registry, t.ep.repo, d), () => heads(() => this.headConfirm(t, d))) ?? []);
-    if (checks.length === 0) return undefined;
-    const started = checks.filter((c) => c.started).length;
-    if (started) t.ep.client.logger.info(`${t.ref.registry} did not find a blob of ${formatReference(t.ref)} it had accepted; checking ${started} blob(s) and writing the manifest once more`);
-    return Promise.all(checks.map((c) => c.done));
-  }
-
-  /**
-   * After a refusal that recheck() has no blob of this run's to check for (every blob was found
-   * by a HEAD, none written on a 201's word): whether every blob `m` names is at the target now.
-   * A third writer (another shard of a `shard: tag` sync, another job) may have rewritten a blob's
-   * link while the manifest's check read it; when all are there, the PUT is sent once more, and
-   * when one is missing the registry's refusal stands. Undefined for an index (its children are
-   * manifests the PUT of each has checked).
-   */
-  private presentAll(t: TransferTarget, m: ManifestToWrite): Promise<boolean> | undefined {
-    const named = blobsNamed(m);
-    if (!named) return undefined;
-    const heads = pLimit(Math.max(this.run.jobs, MIN_PLAN_CONCURRENCY));
-    t.ep.client.logger.info(`${t.ref.registry} refused the manifest of ${formatReference(t.ref)} naming blobs it had; checking ${named.size} blob(s) and writing the manifest once more if all are there`);
-    return Promise.all([...named].map((d) => heads(() => t.ep.client.headBlob(t.ep.repo, d)))).then((sizes) => sizes.every((n) => n !== undefined));
+  commitManifests(t: TransferTarget, top: ManifestToWrite, children: readonly ManifestToWrite[] = [], held: ReadonlySet<string> = new Set(), tags: readonly string[] = t.tags): Promise<CommitResult> {
+    return new ManifestCommit<TransferTarget>(this.run, (t, digest) => this.headConfirm(t, digest)).commitManifests(t, top, children, held, tags);
   }
 
   /** The per-target error line of a report. */
@@ -745,16 +646,6 @@ export class TargetSet {
     this.run.setFinished(this);
   }
 }
-
-/** The digests of the blobs an image manifest names (config and layers, foreign layers left out); undefined for an index. */
-function blobsNamed(m: ManifestToWrite): Set<string> | undefined {
-  const parsed = parseManifest(m.bytes, m.mediaType);
-  if (parsed.kind !== 'image') return undefined;
-  return new Set([parsed.manifest.config, ...parsed.manifest.layers].filter((d) => !isForeignLayer(d)).map((d) => d.digest));
-}
-
-/** A manifest PUT's refusals that a check of the blobs taken on a 201's word may clear (TargetSet.putManifest). */
-const RECHECKED_CODES: ReadonlySet<string> = new Set(['MANIFEST_BLOB_UNKNOWN', 'DIGEST_INVALID']);
 
 /**
  * planBlob, where a mount of the blob was sent with the HEAD (startEarly): a HEAD that fails is

@@ -1,0 +1,141 @@
+/**
+ * sync()'s report: per unit (one source reference and its targets) what was done at each target,
+ * the totals, the timings and the HTTP counts; and the failure lines it holds, each with the error
+ * it stands for, from which sync() makes the error it ends with (one image's own, one shared by
+ * every image, or E_PARTIAL naming the first few).
+ */
+import { errorForCode, RegpushError, type ErrorCode, type ErrorDetails } from '../errors.js';
+import type { OptionNames } from '../option-names.js';
+import { formatReference, repositoryName } from '../ref/reference.js';
+import type { TransferRun } from '../transfer/engine.js';
+import type { ImageCopyOutcome } from '../transfer/image-copy.js';
+import type { TransferTarget } from '../transfer/target-set.js';
+import type { SyncImage, SyncOptions, SyncResult, SyncTargetReport, SyncUnitReport } from './options.js';
+import { byEntryThenSource } from './report-order.js';
+
+/** The report an error of this sync carries (E_PARTIAL, the gate's), if any. */
+export function resultOf(err: unknown): SyncResult | undefined {
+  return err instanceof RegpushError ? (err.details.result as SyncResult | undefined) : undefined;
+}
+
+/**
+ * The one failure a failed unit stands for: its own (the source), or its targets' when every one
+ * failed (the first's, as copy reports it); none when some targets succeeded (a partial failure).
+ */
+export function ownFailure(u: SyncUnitReport): FailureLine | undefined {
+  if (u.error) return u.error;
+  return u.targets.length > 0 && u.targets.every((t) => t.action === 'failed') ? u.targets[0]!.error : undefined;
+}
+
+/** The failure every unit stands for when all of them failed with one code; none otherwise. */
+export function sameFailure(failed: readonly SyncUnitReport[]): FailureLine | undefined {
+  const own = failed.map(ownFailure);
+  const first = own[0];
+  return first && own.every((f) => f?.code === first.code) ? first : undefined;
+}
+
+/** Images named in the error line: a sync of thousands that fails must still end in one readable line (the report has every one). */
+const FAILED_NAMED = 5;
+
+/** `names`: where the caller finds the report (the error's details.result, the CLI's --json). */
+export function failedList(failed: readonly SyncUnitReport[], names: OptionNames): string {
+  const named = failed.slice(0, FAILED_NAMED).map((u) => `${u.source} (${failureLine(u)})`);
+  const more = failed.length - named.length;
+  return named.join('; ') + (more > 0 ? `; and ${more} more (each in the report: ${names.name('details.result')})` : '');
+}
+
+function failureLine(u: SyncUnitReport): string {
+  if (u.error) return `${u.error.code}: ${u.error.message}`;
+  const t = u.targets.find((x) => x.error);
+  return t?.error ? `${t.target}: ${t.error.code}: ${t.error.message}` : 'failed';
+}
+
+/** An entry whose tags could not be listed, as one failed unit. */
+export function entryFailed(image: SyncImage, error: FailureLine): SyncUnitReport {
+  return { entry: image.label, source: repositoryName(image.source), sourceDigest: '', ok: false, error, targets: [], bytesRead: 0 };
+}
+
+/** A failure as the report shows it. */
+export type FailureLine = { code: ErrorCode; message: string };
+
+/**
+ * The failure lines of one sync's report, each with the error it stands for: a file of one image
+ * fails with that error's class and details, as `regpush copy` of the image would.
+ */
+export class FailureLines {
+  private readonly errors = new WeakMap<FailureLine, RegpushError>();
+
+  /** `e` as a report line; `message`, when given, says more than e's own. */
+  of(e: RegpushError, message = e.message): FailureLine {
+    const line = { code: e.code, message };
+    this.errors.set(line, e);
+    return line;
+  }
+
+  /** The error `line` stands for, of its code's class, with its details and `more` (the report). */
+  error(line: FailureLine, more: ErrorDetails, message = line.message): RegpushError {
+    const e = this.errors.get(line);
+    return errorForCode(line.code, message, { details: { ...e?.details, ...more }, cause: e?.cause });
+  }
+}
+
+/** The counts of a target nothing was done at. */
+export const NOTHING_MOVED = { mounted: 0, streamed: 0, bytes: 0, referrers: 0, referrersSkipped: 0 } as const;
+
+/** What happened at `t`; without `outcome` (the unit failed before copyImage answered) nothing counts as unchanged or copied by referrers. */
+export function targetResult(t: TransferTarget, lines: FailureLines, dryRun: boolean, outcome?: ImageCopyOutcome): SyncTargetReport {
+  // A dry run counts what it planned, and the bytes a stream would move (it moved none).
+  const moved = (a: 'mounted' | 'streamed') => t.blobs.filter((b) => b.action === (dryRun ? `planned-${a === 'mounted' ? 'mount' : 'stream'}` : a));
+  const streamed = moved('streamed');
+  const r: SyncTargetReport = {
+    target: formatReference(t.ref),
+    action: t.failed ? 'failed' : outcome?.unchanged.has(t) ? 'skipped' : dryRun ? 'planned' : 'copied',
+    ok: !t.failed,
+    mounted: moved('mounted').length,
+    streamed: streamed.length,
+    bytes: streamed.reduce((a, b) => a + (dryRun ? b.size : b.bytes), 0),
+    referrers: outcome?.referrers.get(t) ?? 0,
+    referrersSkipped: outcome?.referrersSkipped.get(t) ?? 0,
+  };
+  if (t.failed) r.error = lines.of(t.failed);
+  return r;
+}
+
+/** Bytes read from the source: each streamed blob once (the tee reads once for all targets); in a dry run, those a planned stream would read. */
+export function bytesRead(targets: readonly TransferTarget[]): number {
+  const read = new Map<string, number>();
+  for (const t of targets) {
+    for (const b of t.blobs) {
+      if (b.action === 'streamed') read.set(b.digest, Math.max(read.get(b.digest) ?? 0, b.bytes));
+      else if (b.action === 'planned-stream') read.set(b.digest, b.size);
+    }
+  }
+  return [...read.values()].reduce((a, b) => a + b, 0);
+}
+
+export function report(opts: SyncOptions, entries: number, units: SyncUnitReport[], run: TransferRun, t0: number): SyncResult {
+  const all = units.flatMap((u) => u.targets);
+  const count = (a: SyncTargetReport['action']) => all.filter((t) => t.action === a).length;
+  units.sort(byEntryThenSource);
+  return {
+    file: opts.spec.file,
+    ...(opts.shard ? { shard: opts.shard } : {}),
+    dryRun: !!opts.dryRun,
+    units,
+    totals: {
+      entries,
+      units: units.length,
+      copied: count('copied'),
+      skipped: count('skipped'),
+      planned: count('planned'),
+      failed: count('failed') + units.filter((u) => u.targets.length === 0 && !u.ok).length,
+      bytesRead: units.reduce((a, u) => a + u.bytesRead, 0),
+      mounted: all.reduce((a, t) => a + t.mounted, 0),
+      streamed: all.reduce((a, t) => a + t.streamed, 0),
+      referrers: all.reduce((a, t) => a + t.referrers, 0),
+      referrersSkipped: all.reduce((a, t) => a + t.referrersSkipped, 0),
+    },
+    timings: { total: Math.round(performance.now() - t0) },
+    http: run.transport.stats.snapshot(),
+  };
+}

@@ -1,0 +1,145 @@
+/**
+ * The manifests of one image written at one of its targets (TargetSet.commitManifests,
+ * target-set.ts): an index's children by digest, then the top manifest under its tags, none of
+ * them again where a tag already holds these bytes. A PUT that the registry refuses for a blob it
+ * took on a 201's word, or for a blob's link another writer was rewriting, is sent once more after
+ * the blobs it names are checked.
+ */
+import pLimit from 'p-limit';
+import { RegpushError } from '../errors.js';
+import { isForeignLayer, isIndexMediaType } from '../image/mediatypes.js';
+import { parseManifest } from '../image/manifest.js';
+import { formatReference, type ImageReference } from '../ref/reference.js';
+import { MIN_PLAN_CONCURRENCY } from './concurrency.js';
+import { statedKey, type RepoEndpoint, type TransferContext } from './types.js';
+
+/** A manifest to write: by digest (an index's child, a referrer) or under tags. */
+export interface ManifestToWrite {
+  digest: string;
+  bytes: Buffer;
+  mediaType: string;
+}
+
+/** What commitManifests did at one target. */
+export interface CommitResult {
+  /** Digest of the top manifest (what the tags point at). */
+  digest: string;
+  /** Tags actually written. */
+  written: string[];
+  /** Tags that already held this manifest, so were not written again. */
+  unchanged: string[];
+}
+
+/**
+ * What the commit reads of a target: a TransferTarget's fields (target-set.ts, which imports this
+ * module, so the type is named here by what is used of it).
+ */
+export interface CommitTarget {
+  ref: ImageReference;
+  ep: RepoEndpoint;
+  tags: string[];
+}
+
+/** The manifest commit at the targets `T` of one TargetSet. */
+export class ManifestCommit<T extends CommitTarget> {
+  constructor(
+    /** The set's owner: --jobs, and the run's context (the blobs it took on a 201's word: onWord). */
+    private readonly run: { readonly jobs: number; readonly ctx: TransferContext },
+    /** HEADs a blob at a target and marks it present; rejects when it is missing (TargetSet.headConfirm). */
+    private readonly headConfirm: (t: T, digest: string) => Promise<void>,
+  ) {}
+
+  /**
+   * Writes the manifests at `t`: `children` by digest first (an index's images), then `top` under
+   * every tag in `tags` (default: the target's; by digest when there are none). A tag known to hold these very bytes
+   * already (`held`) is not written again, nor are the children of an index it holds: the
+   * registry checked them when that index was written. So an unchanged re-run writes nothing, and
+   * a registry with immutable tags does not refuse a no-op.
+   */
+  async commitManifests(t: T, top: ManifestToWrite, children: readonly ManifestToWrite[] = [], held: ReadonlySet<string> = new Set(), tags: readonly string[] = t.tags): Promise<CommitResult> {
+    const unchanged = tags.filter((tag) => held.has(tag));
+    if (unchanged.length === 0 && children.length) {
+      // Image manifests need only their blobs, all in place by now: they go out together (one
+      // round trip, not one per platform). An index child names manifests listed before it, so
+      // the indexes follow, one by one, in order.
+      const puts = pLimit(Math.max(this.run.jobs, MIN_PLAN_CONCURRENCY));
+      await Promise.all(children.filter((c) => !isIndexMediaType(c.mediaType)).map((c) => puts(() => this.putManifest(t, c.digest, c))));
+      for (const c of children.filter((c) => isIndexMediaType(c.mediaType))) await this.putManifest(t, c.digest, c);
+    }
+    const written: string[] = [];
+    for (const tag of tags) {
+      if (held.has(tag)) continue;
+      await this.putManifest(t, tag, top); // checks the registry's digest
+      written.push(tag);
+    }
+    if (tags.length === 0) await this.putManifest(t, top.digest, top);
+    return { digest: top.digest, written, unchanged };
+  }
+
+  /**
+   * PUTs a manifest. When the registry answers MANIFEST_BLOB_UNKNOWN (or DIGEST_INVALID, below)
+   * and a blob the manifest names was taken on a 201's word in this run at this repository — by
+   * this image, or by another of the run that this one then skipped as landed (copy --all-tags,
+   * sync) — those blobs are HEADed (E_REGISTRY when one is missing) and the PUT is sent once
+   * more: a registry whose 201 came before the blob was readable gets that time. DIGEST_INVALID
+   * is distribution's answer when another writer (another shard of a `shard: tag` sync, another
+   * job) wrote the same blob into the repository meanwhile and the manifest's check read the
+   * blob's link file while it was being rewritten (empty: distribution/distribution#4489); the
+   * link is whole again a moment later.
+   */
+  private async putManifest(t: T, ref: string, m: ManifestToWrite): Promise<void> {
+    try {
+      await t.ep.client.putManifest(t.ep.repo, ref, m.bytes, m.mediaType);
+    } catch (err) {
+      if (!(err instanceof RegpushError) || !err.details.registryCodes?.some((c) => RECHECKED_CODES.has(c))) throw err;
+      const check = this.recheck(t, m)?.then(() => true) ?? this.presentAll(t, m);
+      if (!check || !(await check)) throw err;
+      await t.ep.client.putManifest(t.ep.repo, ref, m.bytes, m.mediaType);
+    }
+  }
+
+  /**
+   * The check, after a MANIFEST_BLOB_UNKNOWN, of the blobs `m` names that the run took on a
+   * 201's word at `t`'s repository; undefined when there are none. A blob's check is the run's
+   * (TakenOnWord): the manifest PUTs refused while it runs (an index's children go out together,
+   * the images of a sync or an --all-tags copy share blobs) wait for that one, and one refused
+   * after it passed is sent again without another.
+   */
+  private recheck(t: T, m: ManifestToWrite): Promise<unknown> | undefined {
+    const onWord = this.run.ctx.onWord;
+    const named = blobsNamed(m);
+    if (!onWord || !named) return undefined;
+    const heads = pLimit(Math.max(this.run.jobs, MIN_PLAN_CONCURRENCY));
+    const checks = [...named].flatMap((d) => onWord.check(statedKey(t.ep.client.registry, t.ep.repo, d), () => heads(() => this.headConfirm(t, d))) ?? []);
+    if (checks.length === 0) return undefined;
+    const started = checks.filter((c) => c.started).length;
+    if (started) t.ep.client.logger.info(`${t.ref.registry} did not find a blob of ${formatReference(t.ref)} it had accepted; checking ${started} blob(s) and writing the manifest once more`);
+    return Promise.all(checks.map((c) => c.done));
+  }
+
+  /**
+   * After a refusal that recheck() has no blob of this run's to check for (every blob was found
+   * by a HEAD, none written on a 201's word): whether every blob `m` names is at the target now.
+   * A third writer (another shard of a `shard: tag` sync, another job) may have rewritten a blob's
+   * link while the manifest's check read it; when all are there, the PUT is sent once more, and
+   * when one is missing the registry's refusal stands. Undefined for an index (its children are
+   * manifests the PUT of each has checked).
+   */
+  private presentAll(t: T, m: ManifestToWrite): Promise<boolean> | undefined {
+    const named = blobsNamed(m);
+    if (!named) return undefined;
+    const heads = pLimit(Math.max(this.run.jobs, MIN_PLAN_CONCURRENCY));
+    t.ep.client.logger.info(`${t.ref.registry} refused the manifest of ${formatReference(t.ref)} naming blobs it had; checking ${named.size} blob(s) and writing the manifest once more if all are there`);
+    return Promise.all([...named].map((d) => heads(() => t.ep.client.headBlob(t.ep.repo, d)))).then((sizes) => sizes.every((n) => n !== undefined));
+  }
+}
+
+/** The digests of the blobs an image manifest names (config and layers, foreign layers left out); undefined for an index. */
+function blobsNamed(m: ManifestToWrite): Set<string> | undefined {
+  const parsed = parseManifest(m.bytes, m.mediaType);
+  if (parsed.kind !== 'image') return undefined;
+  return new Set([parsed.manifest.config, ...parsed.manifest.layers].filter((d) => !isForeignLayer(d)).map((d) => d.digest));
+}
+
+/** A manifest PUT's refusals that a check of the blobs taken on a 201's word may clear (ManifestCommit.putManifest). */
+const RECHECKED_CODES: ReadonlySet<string> = new Set(['MANIFEST_BLOB_UNKNOWN', 'DIGEST_INVALID']);
