@@ -267,8 +267,8 @@ async function failsCleanly(
   exit: number,
   code: string,
   pattern: RegExp,
-  opts: { retries?: number; boundMs?: number; before?: string; left?: number | 'any' } = {},
-): Promise<{ r: ExecResult; sessions: { opened: number; cancelled: number } }> {
+  opts: { retries?: number; boundMs?: number; before?: string; left?: number | 'any' | 'named' } = {},
+): Promise<{ r: ExecResult; sessions: { opened: number; cancelled: number; left: string[] } }> {
   const t0 = Date.now();
   const r = await runCli(['copy', '--quiet', '--retries', String(opts.retries ?? 2), srcRef(), dstRef(name), ...fromArgs, ...toArgs], { env: { REGPUSH_IDLE_TIMEOUT_MS: '1000' } });
   const took = Date.now() - t0;
@@ -278,7 +278,8 @@ async function failsCleanly(
   const head = await manifestStatus(R.basic, `${run}/${name}`, '1', basicCreds);
   if (opts.before) assert.equal(head.digest, opts.before, 'the target tag is unchanged');
   else assert.equal(head.status, 404, 'the target tag is absent');
-  const sessions = await assertNoSessionLeft(dst, R.basic, basicCreds, { left: opts.left });
+  // 'named': however many the registry holds, the error line names exactly those.
+  const sessions = await assertNoSessionLeft(dst, R.basic, basicCreds, { left: opts.left === 'named' ? 'any' : opts.left });
   // What stays in the registry is what the error line names. Where the client itself cut a PUT
   // (`left: 'any'`), its refused DELETE races the registry finishing a body that had all arrived:
   // such a session is named and then not held, so the line names at least what stays.
@@ -323,8 +324,12 @@ test('persistent: the big blob stalls forever → E_NETWORK within the idle time
 
 test('persistent: the upload connection is always cut → E_NETWORK, 1 + --retries whole-blob attempts, sessions cancelled', async () => {
   dst.rule({ ...bigPut(), fault: { kind: 'drop', side: 'request', afterBytes: 200 * 1024 } });
-  // Each cut PUT's session stays (distribution answers its DELETE 404 BLOB_UPLOAD_INVALID), named.
-  await failsCleanly('always-cut', 5, 'E_NETWORK', /./, { left: 3 });
+  // A cut PUT's session stays where distribution wrote some of its bytes before it noticed the cut
+  // (its DELETE then answers 404 BLOB_UPLOAD_INVALID: the URL's offset is behind them), and goes
+  // where it wrote none (the DELETE answers 204); which, depends on the registry's timing (seen
+  // 2 of 3 on a loaded machine). Whatever stays is named, and only that.
+  const { sessions } = await failsCleanly('always-cut', 5, 'E_NETWORK', /./, { left: 'named' });
+  assert.ok(sessions.left.length <= 3, `at most one session per attempt stays (${sessions.left.length})`);
   assert.equal(requestsFor(dst, 'PUT', `digest=sha256%3A${bigHex}`).length, 3);
 });
 
