@@ -32,6 +32,7 @@ import type { RegistryCredentials, SecretSink } from './credential-types.js';
 // re-exported so that the lookup's callers (connect(), credential-store.ts, the CLI, index.ts)
 // still import them from this one module.
 export type { Credential, CredentialRole } from './credential.js';
+export { userNameProblem } from './credential.js';
 export type { RegistryCredentials, SecretSink } from './credential-types.js';
 export { credentialEnvOrigin, credentialEnvRoles, credentialEnvVars } from './credential-env.js';
 export { checkDockerConfigDir, credentialFiles, dockerConfigPath, missingAuthFile, storedLoginSources, type AuthFileSystem, type CredentialFilePath } from './credential-paths.js';

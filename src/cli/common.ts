@@ -3,7 +3,7 @@ import { VERSION } from '../version.js';
 import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 import os from 'node:os';
 import { resolve } from 'node:path';
-import { missingAuthFile, type Credential } from '../auth/credentials.js';
+import { missingAuthFile, userNameProblem, type Credential } from '../auth/credentials.js';
 import { AbortedError, UsageError } from '../errors.js';
 import { untilAborted } from '../http/retry.js';
 import type { Logger } from '../log.js';
@@ -139,9 +139,16 @@ export async function credentialFromUserFlags(a: { user?: string; password?: str
   if (a.user === undefined && password === undefined) return undefined;
   if (!a.user) throw new UsageError(`--${a['password-stdin'] ? 'password-stdin' : 'password'} was given without --user`);
   if (password === undefined) throw new UsageError('--user was given without --password (or --password-stdin)');
+  checkUserName(a.user, '--user');
   const cred = { username: a.user, password };
   secrets.addCredential(cred);
   return cred;
+}
+
+/** UsageError when the user name given in `where` (a flag, the prompt) cannot be sent (userNameProblem); the message never shows it. */
+export function checkUserName(username: string, where: string): void {
+  const problem = userNameProblem(username);
+  if (problem) throw new UsageError(`${where} ${problem}`);
 }
 
 /** A credential from a user/password flag pair; both or neither. */
@@ -149,6 +156,7 @@ export function credentialFromFlags(user: string | undefined, password: string |
   if (user === undefined && password === undefined) return undefined;
   if (!user) throw new UsageError(`--${flag}-password was given without --${flag}-user`);
   if (password === undefined) throw new UsageError(`--${flag}-user was given without --${flag}-password (or --password-stdin)`);
+  checkUserName(user, `--${flag}-user`);
   const cred = { username: user, password };
   secrets.addCredential(cred);
   return cred;

@@ -18,7 +18,7 @@ import { splitAuthKey } from '../auth/registry-host.js';
 import { HttpRegistryClient } from '../registry/client.js';
 import { checkOptions, optionPaths, type Shape } from '../options-check.js';
 import { checkConnectionRanges } from '../registry/limits.js';
-import { anchorPaths, CONNECTION_SHAPE, insecureList, insecureTlsBy, operationSignal, transportFor, withAbortReason } from '../registry/connect.js';
+import { anchorPaths, CONNECTION_SHAPE, USER_NAME, insecureList, insecureTlsBy, operationSignal, transportFor, withAbortReason } from '../registry/connect.js';
 import type { ConnectionOptions } from '../registry/connection-options.js';
 import type { LoginOptions, LoginResult, LogoutOptions, LogoutResult } from './options.js';
 
@@ -27,7 +27,7 @@ import type { LoginOptions, LoginResult, LogoutOptions, LogoutResult } from './o
  * @internal Not part of the library: left out of the published declarations (stripInternal).
  */
 export const LOGIN_SHAPE = {
-  fields: { ...CONNECTION_SHAPE, registry: 'string', username: 'string', password: 'string' },
+  fields: { ...CONNECTION_SHAPE, registry: 'string', username: USER_NAME, password: 'string' },
   required: ['registry', 'username', 'password'],
 } satisfies Shape;
 

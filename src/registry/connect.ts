@@ -10,6 +10,7 @@ import {
   registryCredentialsProblem,
   resolveCredential,
   storedLoginSources,
+  userNameProblem,
   type Credential,
   type CredentialRole,
 } from '../auth/credentials.js';
@@ -42,8 +43,17 @@ export type { ScopeAction };
  */
 const REGISTRIES_PROBLEM: (value: never) => ShapeProblem | undefined = registryCredentialsProblem;
 
+/** A user name to send (a credential's, login's): a string that HTTP Basic can carry (userNameProblem). */
+export const USER_NAME: Shape = {
+  refine: 'string',
+  problem: (u: string) => {
+    const text = userNameProblem(u);
+    return text ? { text } : undefined;
+  },
+};
+
 /** A Credential's shape. */
-const CREDENTIAL: Shape = { fields: { username: 'string', password: 'string', identityToken: 'string', registryToken: 'string' } };
+const CREDENTIAL: Shape = { fields: { username: USER_NAME, password: 'string', identityToken: 'string', registryToken: 'string' } };
 
 /**
  * The shape of ConnectionOptions, and of `logger` and `retries`, which every operation takes too,
