@@ -5,8 +5,8 @@
  * connect() also names these variables without running a lookup (which ones a credential came
  * from, which ones a mirror's lookup leaves out).
  */
-import { AuthError } from '../errors.js';
-import { clean, type CredentialRole } from './credential.js';
+import { AuthError, InputError } from '../errors.js';
+import { clean, userNameProblem, type CredentialRole } from './credential.js';
 import type { Credential } from './credential-types.js';
 
 /** Env var names for a role, e.g. REGPUSH_TO_USER (`read` gives the plain REGPUSH_USER set); also used by connect() to keep the source's set from a mirror's lookup. */
@@ -41,7 +41,10 @@ export function credentialEnvOrigin(role: CredentialRole, env: Record<string, st
     let found: { credential: Credential; vars: string } | undefined;
     try {
       found = envCredential(r, env);
-    } catch {
+    } catch (err) {
+      // A user name that cannot be sent is refused here, as connect() asks this before any request
+      // (an InputError); half a pair is left to findCredential, which reports it when it looks.
+      if (err instanceof InputError) throw err;
       return undefined;
     }
     if (found) return found.vars;
@@ -57,7 +60,8 @@ export function credentialFromEnv(role: CredentialRole, env: Record<string, stri
  * REGPUSH_<ROLE>_USER + REGPUSH_<ROLE>_PASSWORD → Basic/token-exchange credentials;
  * REGPUSH_<ROLE>_TOKEN → a registry (Bearer) token sent as is;
  * REGPUSH_<ROLE>_IDENTITY_TOKEN → an OAuth2 refresh token exchanged at the realm.
- * Half a pair is an error: silently falling through to another source would be confusing.
+ * Half a pair is an error: silently falling through to another source would be confusing. A user
+ * name that cannot be sent (userNameProblem) is bad input (InputError, exit 2), where it is taken.
  * `vars` names the variables the credential came from.
  */
 function envCredential(role: CredentialRole, env: Record<string, string | undefined>): { credential: Credential; vars: string } | undefined {
@@ -67,6 +71,8 @@ function envCredential(role: CredentialRole, env: Record<string, string | undefi
   const registryToken = env[names.token] || undefined;
   const identityToken = env[names.identityToken] || undefined;
   if (registryToken) return { credential: { registryToken }, vars: names.token };
+  const userProblem = username && userNameProblem(username);
+  if (userProblem) throw new InputError(`${names.user} ${userProblem} (${names.password})`, { details: { variable: names.user } });
   if (identityToken) return { credential: clean({ username, identityToken }), vars: username ? `${names.user}/${names.identityToken}` : names.identityToken };
   if (username && password) return { credential: { username, password }, vars: `${names.user}/${names.password}` };
   if (username) throw new AuthError(`${names.user} is set but ${names.password} is not`);

@@ -4,6 +4,7 @@ import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 import os from 'node:os';
 import { resolve } from 'node:path';
 import { missingAuthFile } from '../auth/credential-paths.js';
+import { userNameProblem } from '../auth/credential.js';
 import type { Credential } from '../auth/credential-types.js';
 import { AbortedError, UsageError } from '../errors.js';
 import { untilAborted } from '../abort.js';
@@ -141,9 +142,16 @@ export async function credentialFromUserFlags(a: { user?: string; password?: str
   if (a.user === undefined && password === undefined) return undefined;
   if (!a.user) throw new UsageError(`--${a['password-stdin'] ? 'password-stdin' : 'password'} was given without --user`);
   if (password === undefined) throw new UsageError('--user was given without --password (or --password-stdin)');
+  checkUserName(a.user, '--user');
   const cred = { username: a.user, password };
   secrets.addCredential(cred);
   return cred;
+}
+
+/** UsageError when the user name given in `where` (a flag, the prompt) cannot be sent (userNameProblem); the message never shows it. */
+export function checkUserName(username: string, where: string): void {
+  const problem = userNameProblem(username);
+  if (problem) throw new UsageError(`${where} ${problem}`);
 }
 
 /** A credential from a user/password flag pair; both or neither. */
@@ -151,6 +159,7 @@ function credentialFromFlags(user: string | undefined, password: string | undefi
   if (user === undefined && password === undefined) return undefined;
   if (!user) throw new UsageError(`--${flag}-password was given without --${flag}-user`);
   if (password === undefined) throw new UsageError(`--${flag}-user was given without --${flag}-password (or --password-stdin)`);
+  checkUserName(user, `--${flag}-user`);
   const cred = { username: user, password };
   secrets.addCredential(cred);
   return cred;

@@ -165,6 +165,34 @@ function checkBlankNumbers(argv: string[]): void {
   throw new UsageError(`--${name} needs a number (got ${bad.value === 'empty' ? 'an empty value' : 'none'})`);
 }
 
+/**
+ * `--` ends the flags: the words after it are arguments (positionals), as POSIX has it. yargs puts
+ * them among its leftover words, after the command's positionals were filled and its checks ran,
+ * and no handler reads those: `copy SRC DST -- --retries` copied and exited 0, and `copy SRC --
+ * DST` said "needs at least one target". So they are placed where positionals go, after the words
+ * before `--`, and read and checked as those are. A word after it that starts with "-" would be
+ * read as a flag there; no argument of regpush (a reference, tag, registry or repository) can
+ * start so, so it is refused naming the word (a sync file so named is given as ./-name).
+ */
+function endOfFlags(argv: string[]): string[] {
+  const end = argv.indexOf('--');
+  if (end < 0) return argv;
+  const after = argv.slice(end + 1);
+  // A flag that takes a value, just before `--`, has none (yargs read it so): the word after `--`
+  // must not become its value (`login -u x --password -- HOST` made HOST the password).
+  const table = commandTable(argv);
+  const last = /^--?([^=]+)$/.exec(argv[end - 1] ?? '')?.[1]?.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+  if (table && last !== undefined && valuedFlags(table).flatMap(namesOf).includes(last)) {
+    throw new UsageError(`${argv[end - 1]} has no value: the "--" after it ends the flags`);
+  }
+  const dashed = after.find((a) => a.startsWith('-'));
+  if (dashed !== undefined) {
+    const word = shownWord(dashed);
+    throw new UsageError(`after "--" every word is an argument, and ${word} cannot be one: no reference, tag or registry starts with "-" (a sync file so named: ./${word})`);
+  }
+  return [...argv.slice(0, end), ...after];
+}
+
 /** Formats an error as the one line the CLI prints, scrubbed of the run's secrets. */
 export function errorLine(err: unknown, secrets: SecretSet = new SecretSet()): string {
   // A bug says so, whether it reached here typed (the library wraps stray errors as E_INTERNAL) or not.
@@ -205,7 +233,7 @@ function skipHelpCache(y: Argv, argv: string[]): void {
 
 /** Runs the CLI with `argv` (without node and script) and returns the exit code. */
 export async function main(rawArgv: string[], io: CliIO): Promise<number> {
-  const argv = expandAttachedValues(commandFirst(rawArgv));
+  let argv = expandAttachedValues(commandFirst(rawArgv));
   let code = 0;
   const done = (c: number) => {
     code = c;
@@ -246,6 +274,7 @@ export async function main(rawArgv: string[], io: CliIO): Promise<number> {
   y = manageCommands(y, io, done, secrets);
   y = loginCommands(y, io, done, secrets);
   try {
+    argv = endOfFlags(argv);
     checkBooleanValues(argv);
     checkNegatedValues(argv);
     checkBlankNumbers(argv);

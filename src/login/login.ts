@@ -19,7 +19,7 @@ import { HttpRegistryClient } from '../registry/client.js';
 import { checkOptions, type Shape } from '../options-check.js';
 import { optionPaths } from '../option-names.js';
 import { checkConnectionRanges } from '../registry/limits.js';
-import { anchorPaths, CONNECTION_SHAPE, insecureList, insecureTlsBy, transportFor } from '../registry/connect.js';
+import { anchorPaths, CONNECTION_SHAPE, USER_NAME, insecureList, insecureTlsBy, transportFor } from '../registry/connect.js';
 import { operationSignal, withAbortReason } from '../abort.js';
 import type { ConnectionOptions } from '../registry/connection-options.js';
 import type { LoginOptions, LoginResult, LogoutOptions, LogoutResult } from './options.js';
@@ -29,7 +29,7 @@ import type { LoginOptions, LoginResult, LogoutOptions, LogoutResult } from './o
  * @internal Not part of the library: left out of the published declarations (stripInternal).
  */
 export const LOGIN_SHAPE = {
-  fields: { ...CONNECTION_SHAPE, registry: 'string', username: 'string', password: 'string' },
+  fields: { ...CONNECTION_SHAPE, registry: 'string', username: USER_NAME, password: 'string' },
   required: ['registry', 'username', 'password'],
 } satisfies Shape;
 

@@ -3,7 +3,7 @@
  * scheme. Push, copy and inspect all come through here, so there is one way in.
  */
 import { credentialSourceList, registryCredentialFor, registryCredentialsProblem, resolveCredential } from '../auth/credentials.js';
-import type { CredentialRole } from '../auth/credential.js';
+import { userNameProblem, type CredentialRole } from '../auth/credential.js';
 import type { Credential } from '../auth/credential-types.js';
 import { credentialEnvOrigin, credentialEnvVars } from '../auth/credential-env.js';
 import { storedLoginSources } from '../auth/credential-paths.js';
@@ -36,8 +36,17 @@ export type { ScopeAction };
  */
 const REGISTRIES_PROBLEM: (value: never) => ShapeProblem | undefined = registryCredentialsProblem;
 
+/** A user name to send (a credential's, login's): a string that HTTP Basic can carry (userNameProblem). */
+export const USER_NAME: Shape = {
+  refine: 'string',
+  problem: (u: string) => {
+    const text = userNameProblem(u);
+    return text ? { text } : undefined;
+  },
+};
+
 /** A Credential's shape. */
-const CREDENTIAL: Shape = { fields: { username: 'string', password: 'string', identityToken: 'string', registryToken: 'string' } };
+const CREDENTIAL: Shape = { fields: { username: USER_NAME, password: 'string', identityToken: 'string', registryToken: 'string' } };
 
 /**
  * The shape of ConnectionOptions, and of `logger` and `retries`, which every operation takes too,

@@ -238,7 +238,7 @@ function unknownKeys(p: Problems, obj: Raw, known: readonly string[], entry: str
 
 function image(p: Problems, raw: unknown, i: number, base: { targets: TargetPrefix[]; platforms: 'all' | string[]; referrers: boolean; shard: ShardBy }): SyncImage {
   const entry0 = `images[${i}]`;
-  if (!isObject(raw)) throw p.at(entry0, undefined, 'must be a mapping with at least "source" and "tags"');
+  if (!isObject(raw)) throw p.at(entry0, undefined, 'must be a mapping with at least a "source" (and "tags", unless the source names its tag or digest)');
   const written = raw.source;
   // A digest is cut to 12 hex characters in the label: enough to recognise, short enough to read.
   const label = typeof written === 'string' && written !== '' ? `${entry0} (${written.replace(/(@[a-z0-9]+:[a-f0-9]{12})[a-f0-9]{13,}$/, '$1…')})` : entry0;
@@ -291,8 +291,14 @@ function imageDestinations(
   pinnedTag: string | undefined,
 ): SyncDestination[] {
   if (raw.target !== undefined) {
-    if (raw.targets !== undefined) throw p.at(label, 'target', 'cannot be combined with "targets" in one entry: "target" is the one full destination, "targets" are prefixes');
-    if (typeof raw.target !== 'string') throw p.at(label, 'target', 'must be a string (a full image reference, e.g. prod.example.com/acme/job:pinned)');
+    // Each value's type first, as for every optional key of an entry (a null "tags", "platforms"
+    // or "referrers" is a wrong type too): `target: null` beside "targets" is a target of the
+    // wrong type, not a second destination.
+    if (typeof raw.target !== 'string') throw p.at(label, 'target', `must be a string (a full image reference, e.g. prod.example.com/acme/job:pinned)${raw.target === null ? ' (got null)' : ''}`);
+    if (raw.targets !== undefined) {
+      targetPrefixes(p, label, 'targets', raw.targets);
+      throw p.at(label, 'target', 'cannot be combined with "targets" in one entry: "target" is the one full destination, "targets" are prefixes');
+    }
     const ref = reference(p, label, 'target', raw.target);
     if (ref.digest !== undefined) throw p.at(label, 'target', 'must not carry a digest: the target is written by tag (the digest stays the source\'s)');
     const out: ImageReference = { registry: ref.registry, repository: ref.repository };

@@ -35,12 +35,13 @@ test('the README tutorial works as written: start, push, inspect, copy, run', as
   writeFileSync(join(bin, 'regpush'), `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(cliBin)} "$@"\n`);
   chmodSync(join(bin, 'regpush'), 0o755);
   // Marks between the steps, to tell which output belongs to which.
-  const script = ['set -euo pipefail', ...steps.flatMap((b, i) => [`echo "@@step ${i}"`, b]), 'echo "@@W=$W"'].join('\n');
-  const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${bin}:${process.env.PATH}`, DOCKER_CONFIG: tempDir('regpush-dockercfg-') };
+  const script = ['set -euo pipefail', ...steps.flatMap((b, i) => [`echo "@@step ${i}"`, b])].join('\n');
+  // TMPDIR a folder of the harness's: the tutorial's `mktemp -d` scratch space is made in it and
+  // removed with it, also when a step fails (it was removed only after the last step, and only
+  // where it lay under /tmp, so a failed run or a run with TMPDIR set left it behind).
+  const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${bin}:${process.env.PATH}`, DOCKER_CONFIG: tempDir('regpush-dockercfg-'), TMPDIR: tempDir('regpush-tutorial-tmp-') };
   for (const k of Object.keys(env)) if (/^REGPUSH_(USER|PASSWORD|TO_|FROM_)/.test(k)) delete env[k];
   const r = await exec('bash', ['-c', script], { cwd: REPO, env, timeoutMs: 180_000 });
-  const w = /@@W=(\S+)/.exec(r.stdout)?.[1];
-  if (w && w.startsWith('/tmp/')) await exec('rm', ['-rf', w]);
   assert.equal(r.code, 0, `tutorial failed:\n${r.stdout}\n${r.stderr}`);
 
   const out = r.stdout.split(/@@step \d+\n/);

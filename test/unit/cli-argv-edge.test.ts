@@ -61,8 +61,8 @@ test('a boolean flag given a value other than true/false is refused (yargs read 
   // true and false are what yargs understands: the command goes on (to the --retries check here).
   usage(await run(['copy', '--dry-run=true', '--retries', '99', SRC, DST]), /--retries must be a whole number from 0 to 20 \(got 99\)/);
   usage(await run(['copy', '--dry-run=false', '--retries', '99', SRC, DST]), /--retries must be a whole number/);
-  // After "--" nothing is a flag.
-  usage(await run(['copy', SRC, '--', '--dry-run=1']), /at least one target|copy target/);
+  // After "--" nothing is a flag: a word there that starts with "-" is no argument either.
+  usage(await run(['copy', SRC, '--', '--dry-run=1']), /after "--" every word is an argument, and --dry-run=1 cannot be one/);
 });
 
 test('the boolean-value guard holds when flags come before the command, for one-letter aliases and for --no-X=VALUE', async () => {
@@ -160,7 +160,36 @@ test('--no-X of a flag that takes a value is refused, naming what to give instea
   usage(await run(['login', '--no-username', '127.0.0.1:1']), /--no-username: --username takes a value/);
   // On/off flags keep their --no- form; after "--" nothing is a flag.
   usage(await run(['copy', '--no-clobber', '--retries', '99', SRC, DST]), /--retries must be a whole number/);
-  usage(await run(['copy', SRC, '--', '--no-tag']), /at least one target|copy target/);
+  usage(await run(['copy', SRC, '--', '--no-tag']), /after "--" every word is an argument, and --no-tag cannot be one/);
+});
+
+test('words after "--" are positionals, read and checked as those before it (yargs dropped them: copy SRC DST -- --retries exited 0)', async () => {
+  // A word that starts with "-" can be no reference, tag or registry: refused, never dropped.
+  for (const argv of [
+    ['copy', SRC, DST, '--', '--retries'],
+    ['copy', '--retries', '0', SRC, '--', DST, '-x'],
+    ['tag', SRC, '2', '--', '--force'],
+    ['tag', SRC, '--', '-3'],
+    ['push', '--from', 'scratch', '--to', DST, '--', '--tag'],
+  ]) {
+    usage(await run(argv), new RegExp(`after "--" every word is an argument, and ${argv.at(-1)} cannot be one: no reference, tag or registry starts with "-"`));
+  }
+  // Each is a positional: a bad one is refused as such one would be before "--" (each was ignored).
+  usage(await run(['copy', SRC, DST, '--', 'Bad']), /invalid image reference "Bad"/, 'E_REFERENCE');
+  usage(await run(['tag', SRC, '2', '--', 'b@d']), /new tag "b@d" is not a plain tag/, 'E_REFERENCE');
+  usage(await run(['inspect', SRC, '--', 'extra']), /unknown argument extra/);
+  usage(await run(['push', '--from', 'scratch', '--to', DST, '--', 'extra']), /unknown argument extra/);
+  usage(await run(['sync', '--', 'a.yaml', 'b.yaml']), /unknown argument b\.yaml/);
+  // A flag that takes a value, just before "--", has none: the next word does not become it.
+  usage(await run(['login', '-u', 'x', '--password', '--', '127.0.0.1:1']), /^regpush: error: --password has no value: the "--" after it ends the flags/);
+  usage(await run(['copy', SRC, '--to', '--', DST]), /--to has no value/);
+  // Good ones reach the command, which goes on to its request (nothing listens: E_NETWORK): copy's
+  // target and tag's new tag were dropped ("copy needs at least one target", "missing <new-tags..>").
+  for (const argv of [['copy', SRC, '--', DST], ['copy', '--', SRC, DST, '127.0.0.1:1/c:1'], ['tag', SRC, '--', '2', '3'], ['inspect', '--', SRC]]) {
+    const r = await run(['--retries', '0', ...argv]);
+    assert.equal(r.code, 5, `${argv.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, /cannot reach 127\.0\.0\.1:1.*\[E_NETWORK\]/, argv.join(' '));
+  }
 });
 
 test('a number flag given a word is a usage error naming the flag (was "got NaN")', async () => {

@@ -4,19 +4,21 @@
 // the new layer's own size however many targets it was sent to.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bytesOf, fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
 import { formatBytes } from '../../src/cli/progress-model.js';
 import { runMain } from '../fixtures/run-main.js';
 import { assertValidReport } from '../e2e/report-schema.js';
+import { tempDirs } from '../fixtures/temp-dirs.js';
+
+const tempDir = tempDirs('regpush-cli-push-output-');
 
 const fake = fakeRegistryPool();
 
 /** A working directory holding a one-file app (`dir/app`), and the CLI's environment for `regs`. */
 function appAndEnv(...regs: FakeRegistry[]): { dir: string; env: Record<string, string | undefined> } {
-  const dir = mkdtempSync(join(tmpdir(), 'regpush-cli-push-output-'));
+  const dir = tempDir();
   mkdirSync(join(dir, 'app'));
   writeFileSync(join(dir, 'app', 'server.js'), 'console.log("hi")\n');
   const lib = fakeLibraryOptions(...regs);
@@ -43,7 +45,7 @@ test('push and copy with a target refusing uploads: exit 8, the digest the other
 test('push to two targets: the app layer\'s progress line gives its own size, not the bytes of both uploads added up', async () => {
   const [src, a, b] = [await fake(), await fake(), await fake()];
   src.seedImage('base', { tags: ['1'] });
-  const dir = mkdtempSync(join(tmpdir(), 'regpush-cli-push-output-'));
+  const dir = tempDir();
   mkdirSync(join(dir, 'app'));
   // Incompressible, so the layer is large enough to be sent in several chunks.
   writeFileSync(join(dir, 'app', 'data.bin'), bytesOf('app data', 300_000));

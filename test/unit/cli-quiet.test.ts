@@ -3,11 +3,13 @@
 // `delete --force -q` deleted tags the user never heard of, `push -q` dropped the unset-$NAME one.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
 import { runMain } from '../fixtures/run-main.js';
+import { tempDirs } from '../fixtures/temp-dirs.js';
+
+const tempDir = tempDirs('regpush-quiet-');
 
 const fake = fakeRegistryPool();
 
@@ -30,7 +32,7 @@ test('delete --force -q: the warning naming the tags deleted with the manifest i
 test('push -q: a warning is printed, progress is not; copy -q: its notes (referrers) are not', async () => {
   const [src, dst] = [await fake(), await fake()];
   src.seedImage('base', { tags: ['1'], config: { Env: ['PATH=/usr/bin'] } });
-  const app = mkdtempSync(join(tmpdir(), 'regpush-quiet-'));
+  const app = tempDir();
   writeFileSync(join(app, 'server.js'), 'console.log("hi")\n');
   const r = await runMain(['push', '-q', '--from', src.ref('base:1'), '--to', dst.ref('app:1'), '--app', app, '--env', 'DB=pa$sword'], { env: cliEnv(src, dst), cwd: app });
   assert.equal(r.code, 0, r.stderr);

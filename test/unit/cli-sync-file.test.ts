@@ -1,13 +1,13 @@
 // `regpush sync FILE` in-process: a file that cannot be read, or is not a sync file, is one error
 // line with exit code 2 before any request (the CLI's part; the format is sync-config.test.ts).
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { runMain } from '../fixtures/run-main.js';
+import { tempDirs } from '../fixtures/temp-dirs.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'regpush-cli-sync-'));
+const dir = tempDirs('regpush-cli-sync-')();
 
 const run = (argv: string[]) => runMain(argv, { cwd: dir });
 

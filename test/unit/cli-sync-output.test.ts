@@ -3,20 +3,22 @@
 // how log lines share the terminal with its status line.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { main } from '../../src/cli/main.js';
 import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
 import { runMain, type MainResult } from '../fixtures/run-main.js';
+import { tempDirs } from '../fixtures/temp-dirs.js';
+
+const tempDir = tempDirs('regpush-cli-sync-output-');
 
 const fake = fakeRegistryPool();
 const PASSWORD = 'S3cr3t-Passw0rd';
 
 /** A sync file of `images` (source → target lines) in a directory of its own, and the environment that reaches the fakes. */
 function syncFile(images: { source: string; targets: string[] }[], ...registries: FakeRegistry[]): { cwd: string; env: Record<string, string> } {
-  const cwd = mkdtempSync(join(tmpdir(), 'regpush-cli-sync-output-'));
+  const cwd = tempDir();
   const lines = ['images:', ...images.flatMap((i) => [`  - source: ${i.source}`, `    targets: [${i.targets.join(', ')}]`])];
   writeFileSync(join(cwd, 'sync.yaml'), lines.join('\n') + '\n');
   const lib = fakeLibraryOptions(...registries);
@@ -171,7 +173,7 @@ test('an entry whose tags cannot be listed, and a tag two entries would both wri
   for (const n of ['a', 'b', 'ok']) src.seedImage(n, { tags: ['1'] });
   // Six images that fail at their source come first: the error line names five failures and
   // counts the rest, so the listing failure and the clash are past it.
-  const cwd = mkdtempSync(join(tmpdir(), 'regpush-cli-sync-output-'));
+  const cwd = tempDir();
   const missing = ['2', '3', '4', '5', '6', '7'];
   writeFileSync(
     join(cwd, 'sync.yaml'),
@@ -223,7 +225,7 @@ test('interrupted while the tag lists are read: the listings cut short get no FA
   const [src, dst] = [await fake(), await fake()];
   const names = Array.from({ length: 6 }, (_, i) => `app${i}`);
   for (const n of names) src.seedImage(n, { tags: ['1'] });
-  const cwd = mkdtempSync(join(tmpdir(), 'regpush-cli-sync-output-'));
+  const cwd = tempDir();
   writeFileSync(join(cwd, 'sync.yaml'), ['images:', ...names.map((n) => `  - { source: ${src.ref(n)}, tags: all, targets: [${dst.host}/m] }`)].join('\n') + '\n');
   const lib = fakeLibraryOptions(src, dst);
   const controller = new AbortController();

@@ -6,6 +6,9 @@ import assert from 'node:assert/strict';
 import { printable } from '../../src/cli/terminal-text.js';
 import { fakeLibraryOptions, fakeRegistryPool } from '../fixtures/fake-registry.js';
 import { runMain } from '../fixtures/run-main.js';
+import { tempDirs } from '../fixtures/temp-dirs.js';
+
+const tempDir = tempDirs('regpush-sync-esc-');
 
 const fake = fakeRegistryPool();
 
@@ -111,13 +114,12 @@ test('log lines and the copy plan show a registry\'s text escaped too', async ()
 });
 
 test('sync: an image\'s line relays its registry\'s error message escaped', async () => {
-  const { writeFileSync, mkdtempSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
+  const { writeFileSync } = await import('node:fs');
   const { join } = await import('node:path');
   const { reg, env } = await cliEnv();
   reg.seedImage('app', { tags: ['1'] });
   reg.fault({ kind: 'upload' }, { kind: 'status', status: 400, code: 'DENIED', message: 'evil\x1b[2K\rsynced: all fine\u202e' });
-  const dir = mkdtempSync(join(tmpdir(), 'regpush-sync-esc-'));
+  const dir = tempDir();
   writeFileSync(join(dir, 'sync.yaml'), `images:\n  - source: ${reg.host}/app\n    tags: ["1"]\n    targets: ["${reg.host}/copy"]\n`);
 
   const r = await runMain(['sync', '--retries', '0', 'sync.yaml'], { env, cwd: dir });

@@ -4,16 +4,18 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { AuthError, RegpushError } from '../../src/errors.js';
 import { HELPER_QUOTE_MAX, HelperFailure, failureText, helperError, spawnHelper } from '../../src/auth/helper.js';
 import { runMain } from '../fixtures/run-main.js';
+import { tempDirs } from '../fixtures/temp-dirs.js';
+
+const tempDir = tempDirs('regpush-helper-errors-');
 
 const SECRET = 's3cr3t-helper-value-0123';
 
 async function helperBin(scripts: Record<string, string>): Promise<{ home: string; env: Record<string, string> }> {
-  const home = await fs.mkdtemp(path.join(os.tmpdir(), 'regpush-helper-errors-'));
+  const home = tempDir();
   const bin = path.join(home, 'bin');
   await fs.mkdir(bin);
   for (const [name, script] of Object.entries(scripts)) await fs.writeFile(path.join(bin, `docker-credential-${name}`), script, { mode: 0o755 });

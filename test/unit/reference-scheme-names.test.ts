@@ -5,18 +5,21 @@
 // repository for tags, and the sync file. Nothing is sent: the reference is refused before.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { copy, inspect, listTags, parseReference, parseSyncFile, push } from '../../src/index.js';
 import { runMain } from '../fixtures/run-main.js';
+import { tempDirs } from '../fixtures/temp-dirs.js';
+
+const schemeDir = tempDirs('regpush-scheme-');
+const prefixDir = tempDirs('regpush-scheme-prefix-');
 
 const HOST = 'reg.example:5000';
 const CLI_ADVICE = `drop "http://" and add --insecure-registry ${HOST} for plain HTTP: "${HOST}/app:1"`;
 const LIB_ADVICE = `drop "http://" and add insecureRegistries: ["${HOST}"] for plain HTTP: "${HOST}/app:1"`;
 
 test('the CLI names --insecure-registry, never the library\'s option, in every command that takes a reference and in the sync file', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'regpush-scheme-'));
+  const dir = schemeDir();
   writeFileSync(join(dir, 'sync.yaml'), ['images:', `  - source: http://${HOST}/app:1`, '    target: other.example/app', ''].join('\n'));
   const runs: Array<[string[], string]> = [
     [['copy', `http://${HOST}/app:1`, 'other.example/app:1'], CLI_ADVICE],
@@ -75,7 +78,7 @@ test('a sync target prefix written with a scheme is refused for the scheme (not 
   })();
   assert.match(lib, /"defaults\.targets\[0\]".*a prefix has no scheme; drop "http:\/\/" and add insecureRegistries: \["reg\.example:5000"\] for plain HTTP \("reg\.example:5000\/mirror"\)/);
   assert.doesNotMatch(lib, /has no tag/);
-  const dir = mkdtempSync(join(tmpdir(), 'regpush-scheme-prefix-'));
+  const dir = prefixDir();
   writeFileSync(join(dir, 'sync.yaml'), file(`http://${HOST}/mirror`));
   const r = await runMain(['sync', 'sync.yaml'], { cwd: dir });
   assert.equal(r.code, 2, r.stderr);

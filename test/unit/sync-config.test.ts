@@ -205,6 +205,8 @@ describe('parseSyncFile: every mistake is one E_INPUT line naming file, entry an
     fails('images: {source: a}\n', /"images" must be a list/);
     fails('images: []\n', /"images" is empty/);
     fails('defaults: [a]\nimages: [{source: a, tags: all, targets: r.io}]\n', /"defaults" must be a mapping/);
+    // "tags" may be left out when the source names its tag: the message must not say it is needed.
+    fails('images: [5]\n', /^sync\.yaml: images\[0\] must be a mapping with at least a "source" \(and "tags", unless the source names its tag or digest\)$/);
   });
 
   it('unknown keys anywhere, with their line and the known ones listed', () => {
@@ -281,6 +283,12 @@ describe('parseSyncFile: every mistake is one E_INPUT line naming file, entry an
     fails('images:\n  - {source: a.io/job, tags: all, target: "r.io/job:x"}\n', /"target" may carry a tag only when exactly one tag is copied/);
     fails('images:\n  - {source: a.io/job, tags: all, target: "r.io/job", targets: [b.io]}\n', /"target" cannot be combined with "targets"/);
     fails('images:\n  - {source: a.io/job, tags: all, target: [r.io/job]}\n', /"target" must be a string/);
+    // A null value is a wrong type, as for every optional key of an entry: beside "targets" it was
+    // called a second destination ("cannot be combined"). And "targets" is checked before the clash.
+    fails('images:\n  - {source: a.io/job, tags: all, target: null, targets: [b.io]}\n', /"target" must be a string \(a full image reference, e\.g\. [^)]*\) \(got null\)$/);
+    fails('images:\n  - {source: a.io/job, tags: all, target: null}\n', /"target" must be a string .*\(got null\)$/);
+    fails('images:\n  - {source: a.io/job, tags: all, target: "r.io/job", targets: null}\n', /"targets" must be a registry prefix or a list/);
+    fails('images:\n  - {source: a.io/job, tags: all, platforms: null, targets: [b.io]}\n', /"platforms" must be "all" or a list/);
     fails('images:\n  - {source: a.io/job, tags: all, target: "R.io/Job"}\n', /"target" is not a valid image reference: .*lowercase/);
     fails('images:\n  - {source: a.io/job, tags: all, target: "a.io/job"}\n', /"target" is the source repository itself/);
   });

@@ -5,13 +5,15 @@
 // copy --all-tags, whose tags leave referrers behind alike, warns of them once as sync does.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { copy, parseSyncFile, sync, type SyncResult } from '../../src/index.js';
 import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
 import { runMain } from '../fixtures/run-main.js';
 import { assertValidReport } from '../e2e/report-schema.js';
+import { tempDirs } from '../fixtures/temp-dirs.js';
+
+const tempDir = tempDirs('regpush-sync-referrers-');
 
 const fake = fakeRegistryPool();
 
@@ -81,7 +83,7 @@ test('sync reports referrers per target as copy does (copied, left behind), in t
   const { arm } = signedIndex(src); // the index's signature names the source index, which `platforms` replaces: left behind
   src.seedImage('app', { artifactType: 'application/spdx+json', subject: { mediaType: arm.mediaType, digest: arm.digest, size: arm.size } });
   src.seedImage('other', { tags: ['1'] }); // an entry without referrers: both counts 0
-  const dir = mkdtempSync(join(tmpdir(), 'regpush-sync-referrers-'));
+  const dir = tempDir();
   const lines = ['images:', `  - source: ${src.ref('app:1')}`, `    target: ${dst.host}/app`, '    platforms: [linux/arm64]', '    referrers: true', `  - source: ${src.ref('other:1')}`, `    target: ${dst.host}/other`, ''];
   writeFileSync(join(dir, 'sync.yaml'), lines.join('\n'));
   const lib = fakeLibraryOptions(src, dst);

@@ -7,7 +7,7 @@
 import type { Argv } from 'yargs';
 import type { SecretSet } from '../../redact.js';
 import { AbortedError, UsageError } from '../../errors.js';
-import { commonContext, commonFlags, credentialHelperTimeoutOption, cwdOf, helperProcessGroupOption, homeDirOf, outputContext, outputFlags, readStdin, connectionOptions } from '../common.js';
+import { checkUserName, commonContext, commonFlags, credentialHelperTimeoutOption, cwdOf, helperProcessGroupOption, homeDirOf, outputContext, outputFlags, readStdin, connectionOptions } from '../common.js';
 import { defineFlags, withFlags } from '../flag-table.js';
 import type { CliIO } from '../io.js';
 
@@ -54,13 +54,18 @@ export function loginCommands(y: Argv, io: CliIO, done: (code: number) => void, 
         // stdin is the password's: a user name prompted after it was read has no input left (the
         // run ended with nothing stored and exit 0). Docker refuses the same way.
         if (a['password-stdin'] && !a.username) throw new UsageError(`--password-stdin needs --username: echo "$TOKEN" | regpush login -u USER --password-stdin ${a.registry}`);
+        // Before a password is read or prompted for: a user name that cannot be sent fails alone.
+        if (a.username) checkUserName(a.username, '--username');
         let password = a['password-stdin'] ? await readStdin(io) : a.password;
         let username = a.username;
         if (password === undefined || !username) {
           if (!isTerminal(io)) {
             throw new UsageError(`login to ${host} needs --username and a password: echo "$TOKEN" | regpush login -u USER --password-stdin ${a.registry}`);
           }
-          username ||= await prompt(io, 'Username: ', false);
+          if (!username) {
+            username = await prompt(io, 'Username: ', false);
+            if (username) checkUserName(username, 'the user name typed');
+          }
           password ??= await prompt(io, 'Password: ', true);
         }
         if (!username) throw new UsageError('--username is empty');
