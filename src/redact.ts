@@ -10,6 +10,9 @@ export function redactUrl(url: string): string {
   // (http://user:p@ss@proxy:3128) would otherwise keep its tail, and one with a space in it
   // (which the URL parser accepts, and so the proxy gets) would be printed whole.
   let out = url.replace(/^(\w+:\/\/)[^/?#]*@/, '$1***@');
+  // Without a scheme (`ci:PASSWORD@reg.example.com/app:1`, typed where a reference goes): user:secret
+  // before an '@' that no digest follows (`alpine:3@sha256:…` is a tag and a digest, kept).
+  out = out.replace(/^[^\s/@:]+:[^\s/@]+@(?![a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-fA-F0-9]{32,})/, '***@');
   out = out.replace(QUERY_SECRET, '$1***');
   return out;
 }

@@ -72,25 +72,29 @@ export function checkDigestFileFlag(value: unknown): void {
 
 /**
  * Whether `--digest-file PATH` can be written, asked before any request: PATH must not be a
- * directory, and the directory it goes in must exist and be writable. Found only when the
- * digest was written, either ended a push or copy that had succeeded with exit 2 (E_INPUT,
- * "cannot write (ENOENT); the image was pushed as …"). writeDigestFile still reports a failure
- * that comes later (a disk that fills meanwhile).
+ * directory; a file that exists must be writable itself (`/dev/stdout`, a file made ahead in a
+ * read-only folder: its folder need not be), and a new one's folder must exist and be writable.
+ * Found only when the digest was written, either ended a push or copy that had succeeded with
+ * exit 2 (E_INPUT, "cannot write (ENOENT); the image was pushed as …"). writeDigestFile still
+ * reports a failure that comes later (a disk that fills meanwhile).
  */
 export async function checkDigestFileTarget(file: string, cwd: string): Promise<void> {
   const target = path.resolve(cwd, file);
   const failed = (err: unknown) => (err as NodeJS.ErrnoException).code ?? 'error';
   let problem: string | undefined;
+  let exists = false;
   try {
     if ((await stat(target)).isDirectory()) problem = 'EISDIR: it is a directory';
+    else exists = true;
   } catch (err) {
     if (failed(err) !== 'ENOENT') problem = failed(err);
   }
   if (problem === undefined) {
+    const written = exists ? target : path.dirname(target);
     try {
-      await access(path.dirname(target), constants.W_OK);
+      await access(written, constants.W_OK);
     } catch (err) {
-      problem = failed(err) === 'ENOENT' ? `ENOENT: no directory ${path.dirname(target)}` : failed(err);
+      problem = !exists && failed(err) === 'ENOENT' ? `ENOENT: no directory ${written}` : failed(err);
     }
   }
   if (problem !== undefined) throw new InputError(`--digest-file ${file}: cannot write (${problem}); nothing was sent`, { details: { file: target } });

@@ -1,6 +1,6 @@
 /** "Did you mean …?" for mistyped commands and flags, from the names yargs knows. */
 import type { Argv } from 'yargs';
-import { closest } from '../did-you-mean.js';
+import { closest, distance } from '../did-you-mean.js';
 
 /** Command names and --flags yargs knows at this point; `valued`: those that take a value (string or number). */
 export function knownWords(y: Argv | undefined, commands: string[]): { commands: string[]; flags: string[]; valued?: string[] } {
@@ -58,7 +58,10 @@ function flagHint(word: string, flags: string[]): string {
   const foreign = FOREIGN_FLAGS[w] ?? (closest(w, flags) ? undefined : FOREIGN_FLAGS[closest(w, Object.keys(FOREIGN_FLAGS)) ?? '']);
   if (foreign) return `unknown flag --${w}: ${foreign(flags)}`;
   const hit = closest(w, flags);
-  return hit ? `unknown flag --${w}: did you mean --${hit}?` : `unknown flag --${w}`;
+  // --help and --version are offered only for a slip of one letter (`--halp`): as the nearest of a
+  // command's flags at two edits (`tags --rep`), they are no answer to what the user meant.
+  const offered = hit === 'help' || hit === 'version' ? (distance(w, hit) <= 1 ? hit : undefined) : hit;
+  return offered ? `unknown flag --${w}: did you mean --${offered}?` : `unknown flag --${w}`;
 }
 
 /** yargs names an unknown flag twice ("dest-creds, destCreds"); keep the spelling the user typed. */

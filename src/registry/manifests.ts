@@ -154,7 +154,7 @@ export class Manifests {
       headers: { 'content-type': mediaType },
       body: bytes,
     });
-    if (res.status !== 201 && res.status !== 200 && res.status !== 202) return http.failWrite(res, `PUT manifest ${this.name(repo, ref)}`, repo, 'the manifest PUT');
+    if (res.status !== 201 && res.status !== 200 && res.status !== 202) return http.failWrite(res, `PUT manifest ${this.name(repo, ref)}`, repo, 'the manifest PUT', false);
     await drain(res);
     const stated = res.headers['docker-content-digest'];
     const expected = stated && isValidDigest(stated) ? digestMismatch(bytes, stated) : undefined;

@@ -199,7 +199,7 @@ export function parseMirrorFlag(raw: string): [string, string] {
   const mirror = eq > 0 ? raw.slice(eq + 1).trim() : '';
   if (!prefix || !mirror || !parseMirrorLocation(mirror)) {
     // A mirror URL's userinfo (https://user:password@mirror) is not echoed: it may be a password.
-    const shown = eq > 0 ? `${raw.slice(0, eq + 1)}${redactUrl(mirror)}` : raw;
+    const shown = eq > 0 ? `${raw.slice(0, eq + 1)}${redactUrl(mirror)}` : redactUrl(raw);
     throw new MirrorConfigError(`--registry-mirror takes REGISTRY=MIRROR, e.g. --registry-mirror docker.io=mirror.example.com (got "${shown}")`);
   }
   return [prefix, mirror];

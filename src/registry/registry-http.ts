@@ -105,12 +105,14 @@ export class RegistryHttp {
    * 405 or an UNSUPPORTED code says the registry takes no pushes there at all — CNCF distribution
    * in proxy mode (a pull-through cache) refuses every blob upload and manifest PUT with 405
    * UNSUPPORTED, as a registry in read-only mode does — which is E_UNSUPPORTED (exit 6) in one
-   * line, not a registry failure to retry or report.
+   * line, not a registry failure to retry or report. A manifest PUT says so by its 405 only
+   * (`codeSaysReadOnly` false): UNSUPPORTED at another status there refuses that manifest (its
+   * media type), after every blob was taken, and keeps the registry's own words.
    */
-  async failWrite(res: HttpResponse, what: string, repo: string, request: string): Promise<never> {
+  async failWrite(res: HttpResponse, what: string, repo: string, request: string, codeSaysReadOnly = true): Promise<never> {
     const err = await this.error(res, what);
     const codes = err.details.registryCodes ?? [];
-    if (res.status !== 405 && !codes.includes('UNSUPPORTED')) throw err;
+    if (res.status !== 405 && !(codeSaysReadOnly && codes.includes('UNSUPPORTED'))) throw err;
     const answer = [res.status, ...codes].join(' ');
     throw new UnsupportedError(`${this.registry} does not accept pushes to ${repo} (${request} answered ${answer}, as a pull-through cache or a read-only mirror does)`, { cause: err, details: err.details });
   }

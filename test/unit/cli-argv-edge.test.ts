@@ -7,9 +7,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { runMain } from '../fixtures/run-main.js';
 import { HttpRegistryClient } from '../../src/registry/client.js';
 
@@ -228,6 +230,14 @@ test('a --digest-file that cannot be written (no such directory, a directory) is
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('a --digest-file that exists is checked for writing itself, not its folder: /dev/null as a user who cannot write /dev passes (checked as nobody, where the machine lets root run as one)', { skip: process.getuid?.() !== 0 || !existsSync('/usr/sbin/runuser') ? 'needs root and runuser' : false }, () => {
+  const report = pathToFileURL(join(import.meta.dirname, '..', '..', 'src', 'cli', 'report.js')).href;
+  const script = `import(${JSON.stringify(report)}).then((m) => m.checkDigestFileTarget(process.argv[1], '/')).then(() => console.log('ok'), (e) => console.log(e.message))`;
+  const check = (file: string) => execFileSync('/usr/sbin/runuser', ['-u', 'nobody', '--', process.execPath, '-e', script, file], { encoding: 'utf8' }).trim();
+  assert.equal(check('/dev/null'), 'ok', 'a writable file in a folder the user cannot write');
+  assert.match(check('/dev/regpush-new-file'), /^--digest-file \/dev\/regpush-new-file: cannot write \(EACCES\); nothing was sent$/, 'a new file in that folder');
 });
 
 test('push --env with a malformed ${…} is refused before any request, as a value without "=" is (was found only once the configs were composed, after the base and target were contacted)', async () => {

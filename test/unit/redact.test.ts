@@ -30,6 +30,12 @@ test('redactUrl hides userinfo and the signature parameters of every storage a r
   for (const [url, want] of cases) assert.equal(redactUrl(url), want, url);
 });
 
+test('redactUrl hides user:password typed without a scheme, and keeps a reference\'s tag and digest', () => {
+  assert.equal(redactUrl('ci:hunter22@reg.example.com/app:1'), '***@reg.example.com/app:1');
+  const digest = `sha256:${'a'.repeat(64)}`;
+  for (const kept of [`alpine:3@${digest}`, `reg.example.com:5000/app:1@${digest}`, `app@${digest}`, 'reg.example.com:5000/app:1']) assert.equal(redactUrl(kept), kept);
+});
+
 test('a proxy password with a space, a slash or an @ is never printed: redactProxyUrl cuts to the last @, and the password is known to the SecretSet', () => {
   // The URL parser accepts a space in the password (the proxy gets my%20secret), so regpush uses that proxy.
   assert.equal(redactUrl('http://bob:my secret@proxy.corp:3128'), 'http://***@proxy.corp:3128');
@@ -66,6 +72,10 @@ test('a URL\'s userinfo typed where a reference, a registry or a mirror goes is 
   refused('loginTarget', () => loginTarget(`https://ci:${pw}@reg.example.com`));
   refused('--ca-cert', () => tlsOptionsFromFlags({ 'ca-cert': `https://ci:${pw}@reg.example.com=ca.pem` }, {}, '/'));
   refused('--registry-mirror', () => mirrorsFromFlags([`docker.io=https://ci:${pw}@mirror.example.com`]));
+  // Docker's registry-mirrors take a bare URL: typed here without REGISTRY=, it is refused, unechoed.
+  refused('--registry-mirror without REGISTRY=', () => mirrorsFromFlags([`https://ci:${pw}@mirror.example.com`]));
+  // A reference with user:password but no scheme.
+  refused('parseReference without a scheme', () => parseReference(`ci:${pw}@reg.example.com/app:1`));
   const catalog = await listRepositories(`https://ci:${pw}@reg.example.com`).then(() => undefined, (err: Error) => err.message);
   assert.ok(catalog?.includes('***@') && !catalog.includes(pw), `listRepositories: ${catalog}`);
 });
