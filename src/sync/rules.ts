@@ -17,7 +17,7 @@ import { formatTargetPrefix, parseTargetPrefix, targetRepository } from './targe
 import type { TagRule, TargetPrefix } from './options.js';
 
 /** The values of `shard`: how --shard shares an entry out (SyncImage.shard). */
-export const SHARD_BY = ['repository', 'tag'] as const;
+const SHARD_BY = ['repository', 'tag'] as const;
 export type ShardBy = (typeof SHARD_BY)[number];
 
 /** Why `value` is not a `shard` value. */
