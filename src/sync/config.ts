@@ -5,16 +5,28 @@
  * docs/sync.md is the reference for the format; keep the two in step.
  */
 import { isAlias, isMap, isScalar, LineCounter, parseDocument, YAMLParseError, type Document } from 'yaml';
-import semver from 'semver';
-import { InputError, RegpushError, UsageError } from '../errors.js';
+import { InputError, UsageError } from '../errors.js';
 import { STRINGS, type Shape } from '../options-check.js';
 import type { ConnectionNames } from '../option-names.js';
-import { formatPlatform, parsePlatform } from '../image/platform.js';
-import { tagProblem } from '../ref/grammar.js';
-import { formatReference, parseReference, parseReferenceAs, repositoryName, withTag, type ImageReference } from '../ref/reference.js';
-import { isDockerHub } from '../ref/registry.js';
+import { formatReference, repositoryName, withTag, type ImageReference } from '../ref/reference.js';
 import { jsonProblem } from './json-check.js';
-import { copyKey, formatTargetPrefix, parseTargetPrefix, targetReference, targetRepository } from './target.js';
+import {
+  canonicalPlatforms,
+  emptyFilterProblem,
+  newestProblem,
+  parsedPrefix,
+  parsedReference,
+  prefixTargetProblem,
+  referenceTargetProblem,
+  regexProblem,
+  semverProblem,
+  shardByProblem,
+  tagListProblem,
+  tagsPresenceProblem,
+  tagValueProblem,
+  type ShardBy,
+} from './rules.js';
+import { copyKey, formatTargetPrefix, targetReference } from './target.js';
 import type { SyncDestination, SyncImage, SyncSpec, TagFilter, TagRule, TargetPrefix } from './options.js';
 
 /** A reference as parseSyncFile gives it (ImageReference). */
@@ -94,9 +106,9 @@ const FILTER_KEYS = ['regex', 'semver', 'newest', 'prerelease'] as const;
 /** Values `defaults` gives an image that does not set the key itself. */
 const BUILT_IN = { platforms: 'all' as const, referrers: false, shard: 'repository' as const };
 
-/** The values of `shard`: how --shard shares an entry out (SyncImage.shard). */
-const SHARD_BY = ['repository', 'tag'] as const;
-type ShardBy = (typeof SHARD_BY)[number];
+/** What to give for a missing `tags`, and the other rules beside a list, as a file spells them. */
+const FILE_TAG_CHOICES = 'a list of tags, "all", or a filter {regex, semver, newest} (or write the tag in "source")';
+const FILE_NOT_A_LIST = '"all", or a filter';
 
 type Raw = Record<string, unknown>;
 
@@ -113,6 +125,10 @@ class Problems {
   at(entry: string | undefined, key: string | undefined, why: string): InputError {
     const where = [this.file, entry, key === undefined ? undefined : `"${key}"`].filter((x) => x !== undefined).join(': ');
     return new InputError(`${where} ${why}`, { details: { file: this.file, entry, key } });
+  }
+  /** Throws at(entry, key, why) where a rule (rules.ts) found a problem. */
+  check(entry: string | undefined, key: string, why: string | undefined): void {
+    if (why !== undefined) throw this.at(entry, key, why);
   }
 }
 
@@ -253,7 +269,7 @@ function image(p: Problems, raw: unknown, i: number, base: { targets: TargetPref
   let pinnedTag: string | undefined;
   if (src.digest !== undefined) {
     source.digest = src.digest;
-    if (raw.tags !== undefined) throw p.at(label, 'tags', 'cannot be used with a source pinned by digest (the digest is what is copied)');
+    p.check(label, 'tags', tagsPresenceProblem(true, raw.tags !== undefined, FILE_TAG_CHOICES));
     pinnedTag = sourceTag;
   } else if (raw.tags !== undefined) {
     if (sourceTag !== undefined) throw p.at(label, 'tags', `cannot be used with a tag in "source" (":${sourceTag}"); give the tags in one place`);
@@ -261,7 +277,7 @@ function image(p: Problems, raw: unknown, i: number, base: { targets: TargetPref
   } else if (sourceTag !== undefined) {
     tags = { kind: 'list', tags: [sourceTag] };
   } else {
-    throw p.at(label, 'tags', 'is missing: give a list of tags, "all", or a filter {regex, semver, newest} (or write the tag in "source")');
+    p.check(label, 'tags', tagsPresenceProblem(false, false, FILE_TAG_CHOICES));
   }
 
   const destinations = imageDestinations(p, label, raw, base.targets, source, tags, pinnedTag);
@@ -300,15 +316,9 @@ function imageDestinations(
       throw p.at(label, 'target', 'cannot be combined with "targets" in one entry: "target" is the one full destination, "targets" are prefixes');
     }
     const ref = reference(p, label, 'target', raw.target);
-    if (ref.digest !== undefined) throw p.at(label, 'target', 'must not carry a digest: the target is written by tag (the digest stays the source\'s)');
     const out: ImageReference = { registry: ref.registry, repository: ref.repository };
     if (hasWrittenTag(raw.target)) out.tag = ref.tag!;
-    if (out.tag === undefined) {
-      if (source.digest !== undefined && pinnedTag === undefined) throw p.at(label, 'target', `needs a tag for a source pinned by digest (e.g. ${formatReference({ ...out, tag: 'pinned' })})`);
-    } else if (tags !== undefined && !(tags.kind === 'list' && tags.tags.length === 1)) {
-      throw p.at(label, 'target', 'may carry a tag only when exactly one tag is copied; drop the tag so each source tag keeps its name');
-    }
-    if (repositoryName(out) === repositoryName(source)) throw p.at(label, 'target', 'is the source repository itself');
+    p.check(label, 'target', referenceTargetProblem(ref.digest === undefined ? out : { ...out, digest: ref.digest }, { source, tags, pinnedTag }));
     return [{ kind: 'reference', ref: out }];
   }
   if (source.digest !== undefined && pinnedTag === undefined) {
@@ -318,33 +328,14 @@ function imageDestinations(
   if (prefixes.length === 0) throw p.at(label, 'targets', 'is missing: give "targets" (here or in defaults) or a full "target"');
   const seen = new Set<string>();
   return prefixes.flatMap((prefix, n): SyncDestination[] => {
-    // Long prefix + long source path can break the registry's 255-character name limit.
-    const repo = targetRepository(prefix, source);
     const key = raw.targets === undefined ? `defaults.targets[${n}]` : `targets[${n}]`;
-    try {
-      parseReference(`${prefix.registry}/${repo}`);
-    } catch (err) {
-      throw p.at(label, key, `gives an invalid target for this source: ${(err as Error).message}`);
-    }
-    if (prefix.registry === source.registry && repo === source.repository) throw p.at(label, key, `puts the image back onto its source (${formatTargetPrefix(prefix)})`);
-    // Docker Hub and Quay take only namespace/name: a deeper name is refused at the first write
-    // ("denied", which reads as a credentials problem: docker/hub-feedback#1404), so say it now.
-    const flat = TWO_PART_REGISTRIES.find((r) => r.is(prefix.registry));
-    if (flat && repo.split('/').length > 2) {
-      throw p.at(label, key, `gives ${prefix.registry}/${repo}, but ${flat.name} repositories are namespace/name only; give this entry a full "target" instead`);
-    }
+    p.check(label, key, prefixTargetProblem(prefix, source, 'give this entry a full "target" instead'));
     const id = formatTargetPrefix(prefix);
     if (seen.has(id)) return [];
     seen.add(id);
     return [{ kind: 'prefix', prefix }];
   });
 }
-
-/** Registries whose repository names have exactly two parts (namespace/name). */
-const TWO_PART_REGISTRIES: { name: string; is: (registry: string) => boolean }[] = [
-  { name: 'Docker Hub', is: isDockerHub },
-  { name: 'Quay.io', is: (r) => r === 'quay.io' },
-];
 
 /** True when the reference as written has ":tag" (parseReference fills in "latest" otherwise). */
 function hasWrittenTag(written: string): boolean {
@@ -353,12 +344,9 @@ function hasWrittenTag(written: string): boolean {
 }
 
 function reference(p: Problems, label: string, key: string, text: string): ImageReference {
-  try {
-    return parseReferenceAs(text, p.names);
-  } catch (err) {
-    if (err instanceof RegpushError) throw p.at(label, key, `is not a valid image reference: ${err.message.replace(/^invalid image reference /, '')}`);
-    throw err;
-  }
+  const r = parsedReference(text, p.names);
+  if ('problem' in r) throw p.at(label, key, r.problem);
+  return r.ref;
 }
 
 function targetPrefixes(p: Problems, entry: string | undefined, key: string, value: unknown): TargetPrefix[] {
@@ -369,14 +357,9 @@ function targetPrefixes(p: Problems, entry: string | undefined, key: string, val
   const out: TargetPrefix[] = [];
   list.forEach((item, n) => {
     if (typeof item !== 'string') throw p.at(entry, `${key}[${n}]`, 'must be a string (registry or registry/path)');
-    let prefix: TargetPrefix;
-    try {
-      prefix = parseTargetPrefix(item, p.names);
-    } catch (err) {
-      if (err instanceof RegpushError) throw p.at(entry, `${key}[${n}]`, `is not a valid target prefix (${JSON.stringify(item)}): ${err.message.replace(/^invalid target prefix "[^"]*": /, '')}`);
-      throw err;
-    }
-    out.push(prefix);
+    const r = parsedPrefix(item, p.names);
+    if ('problem' in r) throw p.at(entry, `${key}[${n}]`, r.problem);
+    out.push(r.prefix);
   });
   return out;
 }
@@ -384,31 +367,15 @@ function targetPrefixes(p: Problems, entry: string | undefined, key: string, val
 function platforms(p: Problems, entry: string | undefined, key: string, value: unknown): 'all' | string[] {
   if (value === 'all') return 'all';
   const list = typeof value === 'string' ? value.split(',').map((s) => s.trim()) : value;
-  if (!Array.isArray(list) || list.length === 0) throw p.at(entry, key, 'must be "all" or a list such as [linux/amd64, linux/arm64]');
-  const out: string[] = [];
-  list.forEach((item, n) => {
-    if (typeof item !== 'string') throw p.at(entry, `${key}[${n}]`, 'must be a string such as linux/amd64');
-    if (item === 'all') throw p.at(entry, key, list.length === 1 ? 'takes all as a word, not in a list: write `platforms: all`' : '"all" cannot be mixed with single platforms');
-    let canonical: string;
-    try {
-      canonical = formatPlatform(parsePlatform(item));
-    } catch (err) {
-      if (err instanceof RegpushError) throw p.at(entry, `${key}[${n}]`, `is invalid: ${err.message.replace(/^invalid platform /, '')}`);
-      throw err;
-    }
-    if (!out.includes(canonical)) out.push(canonical);
-  });
-  return out;
+  if (!Array.isArray(list)) throw p.at(entry, key, 'must be "all" or a list such as [linux/amd64, linux/arm64]');
+  const r = canonicalPlatforms(list, '`platforms: all`');
+  if ('problem' in r) throw p.at(entry, r.index === undefined ? key : `${key}[${r.index}]`, r.problem);
+  return r.platforms;
 }
 
 function shardBy(p: Problems, entry: string | undefined, key: string, value: unknown): ShardBy {
-  if (SHARD_BY.includes(value as ShardBy)) return value as ShardBy;
-  throw p.at(entry, key, shardByProblem(value));
-}
-
-/** Why `value` is not a `shard` value (the file's and a hand-built spec's message). */
-function shardByProblem(value: unknown): string {
-  return `must be "repository" (--shard keeps all of the entry's tags in one shard, the default) or "tag" (its tags are shared out over the shards) (got ${JSON.stringify(value)})`;
+  p.check(entry, key, shardByProblem(value));
+  return value as ShardBy;
 }
 
 function bool(p: Problems, entry: string | undefined, key: string, value: unknown): boolean {
@@ -420,7 +387,7 @@ function tagRule(p: Problems, label: string, value: unknown, at: readonly (strin
   if (value === 'all') return { kind: 'all' };
   if (typeof value === 'string' || Array.isArray(value)) {
     const list = typeof value === 'string' ? [value] : value;
-    if (list.length === 0) throw p.at(label, 'tags', 'is an empty list: give at least one tag, "all", or a filter');
+    p.check(label, 'tags', tagListProblem(list, FILE_NOT_A_LIST));
     const tags: string[] = [];
     list.forEach((t, n) => {
       if (typeof t !== 'string') {
@@ -429,8 +396,7 @@ function tagRule(p: Problems, label: string, value: unknown, at: readonly (strin
         const why = typeof t === 'number' ? `is the number ${String(t)}: write the tag in quotes, exactly as the registry names it (e.g. "1.20", not 1.20)` : `must be a string (got ${JSON.stringify(t)}; write the tag in quotes)`;
         throw p.at(label, `tags[${n}]`, why);
       }
-      const problem = tagProblem(t);
-      if (problem) throw p.at(label, `tags[${n}]`, `is not a valid tag: ${problem}`);
+      p.check(label, `tags[${n}]`, tagValueProblem(t));
       if (!tags.includes(t)) tags.push(t);
     });
     return { kind: 'list', tags };
@@ -439,28 +405,20 @@ function tagRule(p: Problems, label: string, value: unknown, at: readonly (strin
   unknownKeys(p, value, FILTER_KEYS, label, [...at, 'tags']);
   const rule: TagFilter = { kind: 'filter', prerelease: false };
   if (value.regex !== undefined) {
-    if (typeof value.regex !== 'string' || value.regex === '') throw p.at(label, 'tags.regex', 'must be a non-empty string (a JavaScript regular expression)');
-    try {
-      new RegExp(value.regex);
-    } catch (err) {
-      throw p.at(label, 'tags.regex', `is not a valid regular expression: ${(err as Error).message}`);
-    }
-    rule.regex = value.regex;
+    p.check(label, 'tags.regex', regexProblem(value.regex));
+    rule.regex = value.regex as string;
   }
   if (value.semver !== undefined) {
-    if (typeof value.semver !== 'string' || value.semver.trim() === '') throw p.at(label, 'tags.semver', 'must be a non-empty string (a semver range such as ">=2.0.0 <3.0.0")');
-    if (semver.validRange(value.semver) === null) throw p.at(label, 'tags.semver', `is not a valid semver range: ${JSON.stringify(value.semver)} (e.g. ">=2.0.0 <3.0.0", "^1.4", "~2.1.0")`);
-    rule.semver = value.semver;
+    p.check(label, 'tags.semver', semverProblem(value.semver));
+    rule.semver = value.semver as string;
   }
   if (value.newest !== undefined) {
     const n = typeof value.newest === 'string' && /^\d+$/.test(value.newest) ? Number(value.newest) : value.newest;
-    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1) throw p.at(label, 'tags.newest', `must be a positive integer (got ${JSON.stringify(value.newest)})`);
-    rule.newest = n;
+    p.check(label, 'tags.newest', newestProblem(n, value.newest));
+    rule.newest = n as number;
   }
   if (value.prerelease !== undefined) rule.prerelease = bool(p, label, 'tags.prerelease', value.prerelease);
-  if (rule.regex === undefined && rule.semver === undefined && rule.newest === undefined) {
-    throw p.at(label, 'tags', 'filter needs at least one of regex, semver, newest');
-  }
+  p.check(label, 'tags', emptyFilterProblem(rule));
   return rule;
 }
 
@@ -515,50 +473,36 @@ export function checkSpecValues(spec: SyncSpec, at: string): SyncSpec {
   return { ...spec, images: spec.images.map((img, i) => checkedImage(img, `${at}.images[${i}]`)) };
 }
 
+/** What to give for a missing `tags`, and the other rules beside a list, as a SyncImage spells them. */
+const LIBRARY_TAG_CHOICES = "{ kind: 'list', tags: [...] }, { kind: 'all' } or a filter (only a source pinned by digest has none)";
+const LIBRARY_NOT_A_LIST = "{ kind: 'all' }, or a filter";
+
 function checkedImage(img: SyncImage, at: string): SyncImage {
-  const fail = (key: string, why: string): never => {
-    throw new UsageError(`${at}.${key} ${why}`);
+  const check = (key: string, why: string | undefined): void => {
+    if (why !== undefined) throw new UsageError(`${at}.${key} ${why}`);
   };
-  if (img.source.tag !== undefined) fail('source', `carries a tag (${JSON.stringify(img.source.tag)}): a SyncImage's source never does; give the tags in "tags" (or, for a source pinned by digest, in "pinnedTag")`);
-  let source: ImageReference;
-  try {
-    const parsed = parseReference(`${img.source.registry}/${img.source.repository}${img.source.digest === undefined ? '' : `@${img.source.digest}`}`);
-    source = { registry: parsed.registry, repository: parsed.repository, ...(parsed.digest !== undefined ? { digest: parsed.digest } : {}) };
-  } catch (err) {
-    if (!(err instanceof RegpushError)) throw err;
-    return fail('source', `is not a valid image reference: ${err.message.replace(/^invalid image reference /, '')}`);
-  }
-  if (img.key !== repositoryName(source)) fail('key', `must be the source repository, ${JSON.stringify(repositoryName(source))} (the shard key; got ${JSON.stringify(img.key)})`);
+  check('source', img.source.tag === undefined ? undefined : `carries a tag (${JSON.stringify(img.source.tag)}): a SyncImage's source never does; give the tags in "tags" (or, for a source pinned by digest, in "pinnedTag")`);
+  const parsed = parsedReference(`${img.source.registry}/${img.source.repository}${img.source.digest === undefined ? '' : `@${img.source.digest}`}`, undefined);
+  if ('problem' in parsed) throw new UsageError(`${at}.source ${parsed.problem}`);
+  const source: ImageReference = { registry: parsed.ref.registry, repository: parsed.ref.repository, ...(parsed.ref.digest !== undefined ? { digest: parsed.ref.digest } : {}) };
+  if (img.key !== repositoryName(source)) check('key', `must be the source repository, ${JSON.stringify(repositoryName(source))} (the shard key; got ${JSON.stringify(img.key)})`);
   const pinned = source.digest !== undefined;
-  if (pinned && img.tags !== undefined) fail('tags', 'cannot be given with a source pinned by digest (the digest is what is copied)');
-  if (!pinned && img.tags === undefined) fail('tags', "is missing: give { kind: 'list', tags: [...] }, { kind: 'all' } or a filter (only a source pinned by digest has none)");
+  check('tags', tagsPresenceProblem(pinned, img.tags !== undefined, LIBRARY_TAG_CHOICES));
   if (img.pinnedTag !== undefined) {
-    if (!pinned) fail('pinnedTag', 'is for a source pinned by digest only (give the tags in "tags")');
-    const problem = tagProblem(img.pinnedTag);
-    if (problem) fail('pinnedTag', `is not a valid tag: ${problem}`);
+    check('pinnedTag', pinned ? tagValueProblem(img.pinnedTag) : 'is for a source pinned by digest only (give the tags in "tags")');
   }
   if (img.tags?.kind === 'list') {
-    if (img.tags.tags.length === 0) fail('tags.tags', "is an empty list: give at least one tag, or { kind: 'all' }, or a filter");
-    img.tags.tags.forEach((t, n) => {
-      const problem = tagProblem(t);
-      if (problem) fail(`tags.tags[${n}]`, `is not a valid tag: ${problem}`);
-    });
+    check('tags.tags', tagListProblem(img.tags.tags, LIBRARY_NOT_A_LIST));
+    img.tags.tags.forEach((t, n) => check(`tags.tags[${n}]`, tagValueProblem(t)));
   } else if (img.tags?.kind === 'filter') {
     const f = img.tags;
-    if (f.regex !== undefined) {
-      if (f.regex === '') fail('tags.regex', 'must be a non-empty string (a JavaScript regular expression)');
-      try {
-        new RegExp(f.regex);
-      } catch (err) {
-        fail('tags.regex', `is not a valid regular expression: ${(err as Error).message}`);
-      }
-    }
-    if (f.semver !== undefined && semver.validRange(f.semver) === null) fail('tags.semver', `is not a valid semver range: ${JSON.stringify(f.semver)} (e.g. ">=2.0.0 <3.0.0")`);
-    if (f.newest !== undefined && f.newest < 1) fail('tags.newest', `must be a positive integer (got ${f.newest})`);
-    if (f.regex === undefined && f.semver === undefined && f.newest === undefined) fail('tags', 'filter needs at least one of regex, semver, newest');
+    if (f.regex !== undefined) check('tags.regex', regexProblem(f.regex));
+    if (f.semver !== undefined) check('tags.semver', semverProblem(f.semver));
+    if (f.newest !== undefined) check('tags.newest', newestProblem(f.newest));
+    check('tags', emptyFilterProblem(f));
   }
-  if (img.shard !== undefined && !SHARD_BY.includes(img.shard)) fail('shard', shardByProblem(img.shard));
-  if (img.destinations.length === 0) fail('destinations', 'is empty: give at least one destination');
+  if (img.shard !== undefined) check('shard', shardByProblem(img.shard));
+  check('destinations', img.destinations.length === 0 ? 'is empty: give at least one destination' : undefined);
   // Destinations that make one target (spelt apart, or a prefix and the reference it gives) are
   // written once: syncUnits keeps the first of each unit's targets.
   const destinations = img.destinations.map((d, n) => checkedDestination(d, img, source, `${at}.destinations[${n}]`));
@@ -566,66 +510,34 @@ function checkedImage(img: SyncImage, at: string): SyncImage {
   const tags = img.tags?.kind === 'list' ? { ...img.tags, tags: [...new Set(img.tags.tags)] } : img.tags;
   let platforms: 'all' | string[] = 'all';
   if (img.platforms !== 'all') {
-    if (img.platforms.length === 0) fail('platforms', 'is empty: give "all" or at least one platform such as linux/amd64');
-    platforms = [];
-    for (const [n, p] of img.platforms.entries()) {
-      try {
-        const canonical = formatPlatform(parsePlatform(p));
-        if (!platforms.includes(canonical)) platforms.push(canonical);
-      } catch (err) {
-        if (!(err instanceof RegpushError)) throw err;
-        fail(`platforms[${n}]`, `is invalid: ${err.message.replace(/^invalid platform /, '')}`);
-      }
-    }
+    const r = canonicalPlatforms(img.platforms, "`platforms: 'all'`");
+    if ('problem' in r) throw new UsageError(`${at}.${r.index === undefined ? 'platforms' : `platforms[${r.index}]`} ${r.problem}`);
+    platforms = r.platforms;
   }
   return { ...img, source, tags, destinations, platforms };
 }
 
 /** One destination of a hand-built SyncImage, checked as imageDestinations checks a file's; a prefix made canonical. */
 function checkedDestination(d: SyncDestination, img: SyncImage, source: ImageReference, at: string): SyncDestination {
-  const fail = (key: string, why: string): never => {
-    throw new UsageError(`${at}${key} ${why}`);
+  const check = (key: string, why: string | undefined): void => {
+    if (why !== undefined) throw new UsageError(`${at}${key} ${why}`);
   };
-  const pinnedBare = source.digest !== undefined && img.pinnedTag === undefined;
   if (d.kind === 'reference') {
-    let ref: ImageReference;
-    try {
-      ref = parseReference(`${d.ref.registry}/${d.ref.repository}`);
-    } catch (err) {
-      if (!(err instanceof RegpushError)) throw err;
-      return fail('.ref', `is not a valid image reference: ${err.message.replace(/^invalid image reference /, '')}`);
-    }
-    if (d.ref.digest !== undefined) fail('.ref', "must not carry a digest: the target is written by tag (the digest stays the source's)");
-    const out: ImageReference = { registry: ref.registry, repository: ref.repository };
+    const parsed = parsedReference(`${d.ref.registry}/${d.ref.repository}`, undefined);
+    if ('problem' in parsed) throw new UsageError(`${at}.ref ${parsed.problem}`);
+    const out: ImageReference = { registry: parsed.ref.registry, repository: parsed.ref.repository };
     if (d.ref.tag !== undefined) {
-      const problem = tagProblem(d.ref.tag);
-      if (problem) fail('.ref.tag', `is not a valid tag: ${problem}`);
-      if (img.tags !== undefined && !(img.tags.kind === 'list' && img.tags.tags.length === 1)) fail('.ref', 'may carry a tag only when exactly one tag is copied; drop the tag so each source tag keeps its name');
+      check('.ref.tag', tagValueProblem(d.ref.tag));
       out.tag = d.ref.tag;
-    } else if (pinnedBare) {
-      fail('.ref', `needs a tag for a source pinned by digest (e.g. ${formatReference({ ...out, tag: 'pinned' })})`);
     }
-    if (repositoryName(out) === repositoryName(source)) fail('.ref', 'is the source repository itself');
+    check('.ref', referenceTargetProblem(d.ref.digest === undefined ? out : { ...out, digest: d.ref.digest }, { source, tags: img.tags, pinnedTag: img.pinnedTag }));
     return { kind: 'reference', ref: out };
   }
-  if (pinnedBare) fail('', 'is a prefix, but a source pinned by digest without "pinnedTag" needs a reference with a tag');
-  let prefix: TargetPrefix;
-  try {
-    // Slashes around the path and the registry's case have one canonical spelling (TargetPrefix).
-    prefix = parseTargetPrefix(`${d.prefix.registry}/${d.prefix.path.replace(/^\/+|\/+$/g, '')}`);
-  } catch (err) {
-    if (!(err instanceof RegpushError)) throw err;
-    return fail('.prefix', `is not a valid target prefix: ${err.message.replace(/^invalid target prefix "[^"]*": /, '')}`);
-  }
-  const repo = targetRepository(prefix, source);
-  try {
-    parseReference(`${prefix.registry}/${repo}`);
-  } catch (err) {
-    if (!(err instanceof RegpushError)) throw err;
-    fail('.prefix', `gives an invalid target for this source: ${err.message}`);
-  }
-  if (prefix.registry === source.registry && repo === source.repository) fail('.prefix', `puts the image back onto its source (${formatTargetPrefix(prefix)})`);
-  const flat = TWO_PART_REGISTRIES.find((r) => r.is(prefix.registry));
-  if (flat && repo.split('/').length > 2) fail('.prefix', `gives ${prefix.registry}/${repo}, but ${flat.name} repositories are namespace/name only; use a reference destination instead`);
-  return { kind: 'prefix', prefix };
+  check('', source.digest !== undefined && img.pinnedTag === undefined ? 'is a prefix, but a source pinned by digest without "pinnedTag" needs a reference with a tag' : undefined);
+  // Slashes around the path and the registry's case have one canonical spelling (TargetPrefix).
+  const path = d.prefix.path.replace(/^\/+|\/+$/g, '');
+  const parsed = parsedPrefix(path === '' ? d.prefix.registry : `${d.prefix.registry}/${path}`, undefined);
+  if ('problem' in parsed) throw new UsageError(`${at}.prefix ${parsed.problem}`);
+  check('.prefix', prefixTargetProblem(parsed.prefix, source, 'use a reference destination instead'));
+  return { kind: 'prefix', prefix: parsed.prefix };
 }

@@ -298,7 +298,7 @@ describe('parseSyncFile: every mistake is one E_INPUT line naming file, entry an
     fails(img('platforms: [linux]'), /images\[0\] \(a\.io\/x\): "platforms\[0\]" is invalid: "linux": expected os\/arch/);
     fails(img('platforms: [all, linux/amd64]'), /"platforms" "all" cannot be mixed/);
     fails(img('platforms: [all]'), /"platforms" takes all as a word, not in a list: write `platforms: all`/);
-    fails(img('platforms: []'), /"platforms" must be "all" or a list/);
+    fails(img('platforms: []'), /"platforms" is empty: give "all" or at least one platform such as linux\/amd64$/);
     fails(img('platforms: [false]'), /"platforms\[0\]" must be a string/);
     fails(img('referrers: "yes"'), /"referrers" must be true or false \(got "yes"\)/);
     fails('defaults: {referrers: 1}\nimages:\n  - {source: a.io/x, tags: all, targets: r.io}\n', /^sync\.yaml: "defaults\.referrers" must be true or false \(got "1"\)/);
