@@ -73,6 +73,11 @@ export interface SyncTargetReport {
   /** action is not 'failed': the same test as push's and copy's target reports carry. */
   ok: boolean;
   error?: { code: ErrorCode; message: string };
+  /**
+   * The manifest digest the target's tag points at now (copied, skipped), or would (planned): the
+   * source's, or with `platforms` the new index's; '' when failed.
+   */
+  digest: string;
   /** Blobs mounted (from the source repository or from a repository this run landed them in). */
   mounted: number;
   /** Blobs streamed from the source, and their bytes. */
