@@ -113,7 +113,7 @@ export interface PushTargetResult {
   platforms: PushedPlatform[];
 }
 
-/** One target of a multi-target push, in the report (`targets`). */
+/** One target of a push whose `to` is an array, in the report (`targets`). */
 export interface PushTargetReport {
   /**
    * `<registry>/<repository>@sha256:…` of what was written there; in a dry run
@@ -171,7 +171,7 @@ export interface PushResult {
   timings: Record<string, number>;
   /** The config each platform gets (dry run shows it without writing). */
   configs?: unknown[];
-  /** With several targets: each one's outcome (the top-level fields describe the first that succeeded). */
+  /** Whenever `to` is an array, of one target too: each target's outcome (the top-level fields describe the first that succeeded). A string `to` gives none. */
   targets?: PushTargetReport[];
   /** Requests, retries and registry rate-limit headers (Docker Hub's `ratelimit-remaining`) seen. */
   http?: HttpStats;
