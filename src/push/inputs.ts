@@ -380,7 +380,7 @@ function checkAnnotations(a: Record<string, string>, names: OptionNames): Record
 }
 
 /** The tags each target gets: the one in its reference (default latest), then the extra ones. */
-export function tagRule(extra: string[] | undefined): (ref: ImageReference) => string[] {
+export function tagRule(extra: readonly string[] | undefined): (ref: ImageReference) => string[] {
   const extraTags = (extra ?? []).map(checkTag);
   return (ref) => [...new Set([checkTag(ref.tag ?? 'latest'), ...extraTags])];
 }

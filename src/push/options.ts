@@ -12,18 +12,18 @@ export interface PushOptions extends ConnectionOptions {
   /** Base image reference, or "scratch". */
   from: string;
   /** Target reference (a tag; default "latest"), or several: each base blob is then read once for all. */
-  to: string | string[];
+  to: string | readonly string[];
   /** Extra tags pointing at the same digest. */
-  tags?: string[];
+  tags?: readonly string[];
   /** Directories (or files) put into one new layer, on top of the `layers`. Empty: no app layer. A relative `src` is taken in `cwd`. */
-  app?: LayerSource[];
+  app?: readonly LayerSource[];
   /**
    * Further layers, each one its own, in this order after the base layers and below the app
    * layer: split what changes rarely (dependencies) from what changes often (the app), so a
    * re-push compresses and sends only the layers whose content changed. `platform` limits a layer
    * to that platform's image (per-architecture build outputs).
    */
-  layers?: PushLayerSpec[];
+  layers?: readonly PushLayerSpec[];
   /** Output family: "oci" or "docker" (default: the base's; scratch: oci). Blobs are the same in both. */
   format?: 'oci' | 'docker';
   /** OCI annotations for the manifest(s) and, for a multi-platform push, the index. Refused for Docker v2 output. */
@@ -75,7 +75,7 @@ export type PushEvents = BlobEvents & {
  * takes it ("linux/arm64", "windows(10.0.20348.1)/amd64": an OS version given must match exactly).
  */
 export interface PushLayerSpec {
-  sources: LayerSource[];
+  sources: readonly LayerSource[];
   platform?: string;
 }
 
