@@ -13,9 +13,9 @@ export interface CopyOptions extends ConnectionOptions {
   /** Source reference (tag or digest); with allTags, a repository. */
   from: string;
   /** One or more targets; with allTags, repositories. */
-  to: string[];
+  to: readonly string[];
   /** Extra tags written at every target. */
-  tags?: string[];
+  tags?: readonly string[];
   /** "all" (default: keep the index and its digest) or a comma list of os/arch[/variant] for a new index. */
   platform?: string;
   /** Convert manifests and indexes to "oci" or "docker" media types (new digests, the same blobs). */

@@ -6,9 +6,9 @@
 /** What the user asked to change in the config; undefined means "keep the base's value". */
 export interface ConfigChanges {
   /** Exec-form entrypoint; [] clears it. */
-  entrypoint?: string[];
+  entrypoint?: readonly string[];
   /** Exec-form command; [] clears it. */
-  cmd?: string[];
+  cmd?: readonly string[];
   /**
    * Shell-form entrypoint (a Dockerfile's `ENTRYPOINT cmd`): run by the image's shell, resolved
    * per config (shellOf): the base's `Shell`, else `cmd /S /C` for Windows, else `/bin/sh -c`.
@@ -18,11 +18,11 @@ export interface ConfigChanges {
   /** Shell-form command (`CMD cmd`), resolved the same way. Not with `cmd`. */
   cmdShell?: string;
   /** "K=V" each; replaces the same key in place, appends new keys, keeps order. */
-  env?: string[];
+  env?: readonly string[];
   /** "80", "80/tcp", "53/udp". */
-  ports?: string[];
+  ports?: readonly string[];
   workdir?: string;
-  volumes?: string[];
+  volumes?: readonly string[];
   labels?: Record<string, string>;
   user?: string;
   /** Docker's config Healthcheck (OCI configs carry it too; runtimes that know it use it). */
@@ -34,7 +34,7 @@ export interface ConfigChanges {
 /** A health check as Docker's config stores it; durations in nanoseconds, 0/absent = the runtime's default. */
 export interface HealthcheckChange {
   /** ["CMD", arg…] (exec), ["CMD-SHELL", "cmd"] (shell) or ["NONE"] (turn off the base's check). */
-  test: string[];
+  test: readonly string[];
   interval?: number;
   timeout?: number;
   startPeriod?: number;

@@ -284,12 +284,12 @@ function digestResult(ref: ImageReference, digest: string, mediaType: string | u
  * rejection is E_PARTIAL with the result in `details.result`; when every one failed, the first
  * one's own error. Credentials: the `to` role (pull and push).
  */
-export async function tagImage(reference: string | ImageReference, newTags: string[], opts: ManageOptions = {}): Promise<TagImageResult> {
+export async function tagImage(reference: string | ImageReference, newTags: readonly string[], opts: ManageOptions = {}): Promise<TagImageResult> {
   return rejectsTyped(() => tagImageUntyped(reference, newTags, opts));
 }
 
 /** tagImage() itself; its failures as they come (rejectsTyped makes each a RegpushError). */
-async function tagImageUntyped(reference: string | ImageReference, newTags: string[], opts: ManageOptions): Promise<TagImageResult> {
+async function tagImageUntyped(reference: string | ImageReference, newTags: readonly string[], opts: ManageOptions): Promise<TagImageResult> {
   checkArgument('tagImage()', 'reference', reference, REFERENCE_ARGUMENT);
   checkArgument('tagImage()', 'newTags', newTags, STRINGS);
   checkOptions('tagImage()', opts, MANAGE_SHAPE);

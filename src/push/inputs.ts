@@ -53,6 +53,8 @@ export interface PushInputs {
   /** The directory relative paths are taken in (the `cwd` option, absolute; workingDirectory). */
   cwd: string;
   toRefs: ImageReference[];
+  /** `to` was given as an array: the report lists `targets` however many there are (a string gives one target, and no list). */
+  toArray: boolean;
   fromRef?: ImageReference;
   platform: Platform | 'all';
   jobs: number;
@@ -242,7 +244,7 @@ export async function checkInputs(opts: PushOptions, names: OptionNames): Promis
   if (annotations && format === 'docker') throw new UsageError(`${names.about('annotations')} cannot go into a Docker v2 manifest (it has no annotations); use ${names.set('format', 'oci')}`);
   const allReadable = Promise.all(readable).then(() => undefined);
   allReadable.catch(() => undefined); // awaited by push before its first write; a failure before that must not leave it unhandled
-  return { cwd, toRefs, fromRef, platform, jobs, mtime, created, layers, format, annotations, ...(opts.chown ? { chown: true } : {}), names, readable: allReadable };
+  return { cwd, toRefs, toArray: Array.isArray(opts.to), fromRef, platform, jobs, mtime, created, layers, format, annotations, ...(opts.chown ? { chown: true } : {}), names, readable: allReadable };
 }
 
 /**
@@ -378,7 +380,7 @@ function checkAnnotations(a: Record<string, string>, names: OptionNames): Record
 }
 
 /** The tags each target gets: the one in its reference (default latest), then the extra ones. */
-export function tagRule(extra: string[] | undefined): (ref: ImageReference) => string[] {
+export function tagRule(extra: readonly string[] | undefined): (ref: ImageReference) => string[] {
   const extraTags = (extra ?? []).map(checkTag);
   return (ref) => [...new Set([checkTag(ref.tag ?? 'latest'), ...extraTags])];
 }

@@ -12,18 +12,18 @@ export interface PushOptions extends ConnectionOptions {
   /** Base image reference, or "scratch". */
   from: string;
   /** Target reference (a tag; default "latest"), or several: each base blob is then read once for all. */
-  to: string | string[];
+  to: string | readonly string[];
   /** Extra tags pointing at the same digest. */
-  tags?: string[];
+  tags?: readonly string[];
   /** Directories (or files) put into one new layer, on top of the `layers`. Empty: no app layer. A relative `src` is taken in `cwd`. */
-  app?: LayerSource[];
+  app?: readonly LayerSource[];
   /**
    * Further layers, each one its own, in this order after the base layers and below the app
    * layer: split what changes rarely (dependencies) from what changes often (the app), so a
    * re-push compresses and sends only the layers whose content changed. `platform` limits a layer
    * to that platform's image (per-architecture build outputs).
    */
-  layers?: PushLayerSpec[];
+  layers?: readonly PushLayerSpec[];
   /** Output family: "oci" or "docker" (default: the base's; scratch: oci). Blobs are the same in both. */
   format?: 'oci' | 'docker';
   /** OCI annotations for the manifest(s) and, for a multi-platform push, the index. Refused for Docker v2 output. */
@@ -75,7 +75,7 @@ export type PushEvents = BlobEvents & {
  * takes it ("linux/arm64", "windows(10.0.20348.1)/amd64": an OS version given must match exactly).
  */
 export interface PushLayerSpec {
-  sources: LayerSource[];
+  sources: readonly LayerSource[];
   platform?: string;
 }
 
@@ -113,7 +113,7 @@ export interface PushTargetResult {
   platforms: PushedPlatform[];
 }
 
-/** One target of a multi-target push, in the report (`targets`). */
+/** One target of a push whose `to` is an array, in the report (`targets`). */
 export interface PushTargetReport {
   /**
    * `<registry>/<repository>@sha256:…` of what was written there; in a dry run
@@ -171,7 +171,7 @@ export interface PushResult {
   timings: Record<string, number>;
   /** The config each platform gets (dry run shows it without writing). */
   configs?: unknown[];
-  /** With several targets: each one's outcome (the top-level fields describe the first that succeeded). */
+  /** Whenever `to` is an array, of one target too: each target's outcome (the top-level fields describe the first that succeeded). A string `to` gives none. */
   targets?: PushTargetReport[];
   /** Requests, retries and registry rate-limit headers (Docker Hub's `ratelimit-remaining`) seen. */
   http?: HttpStats;

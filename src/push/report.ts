@@ -77,7 +77,7 @@ export function finalReport(run: TransferRun, set: TargetSet, states: Map<Transf
     dryRun: false,
     timings,
     http: run.transport.stats.snapshot(),
-    ...(set.failFast
+    ...(set.failFast && !inputs.toArray
       ? {}
       : {
           targets: set.list.map((t) => {
@@ -134,7 +134,7 @@ export async function dryRunReport(run: TransferRun, set: TargetSet, states: Map
     timings,
     configs: composed.images.map((b) => JSON.parse(b.configBytes.toString('utf8')) as unknown),
     http: run.transport.stats.snapshot(),
-    ...(set.failFast
+    ...(set.failFast && !inputs.toArray
       ? {}
       : {
           targets: set.list.map((t) => {

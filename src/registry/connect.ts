@@ -356,7 +356,7 @@ export class ClientMemory {
 }
 
 /** The mirrors option checked, canonical keys (a bad one is a usage error of the caller). */
-function checkedMirrors(mirrors: MirrorMap): MirrorMap {
+function checkedMirrors(mirrors: Readonly<Record<string, readonly string[]>>): MirrorMap {
   try {
     return checkMirrorMap(mirrors);
   } catch (err) {

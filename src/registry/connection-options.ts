@@ -7,7 +7,7 @@ import type { Credential, RegistryCredentials, SecretSink } from '../auth/creden
 import type { EarlySockets } from '../http/early-sockets.js';
 import type { RegistryTlsOptions } from '../http/tls-options.js';
 import type { ConnectionNames } from '../option-names.js';
-import type { BlockedPrefixes, InsecureHosts, MirrorMap } from './mirror-config.js';
+import type { BlockedPrefixes, InsecureHosts } from './mirror-config.js';
 
 /** Options every command shares, as the library receives them (the CLI fills them from flags and env). */
 export interface ConnectionOptions {
@@ -23,7 +23,7 @@ export interface ConnectionOptions {
   /** Home directory for ~/.docker/config.json and containers auth files. */
   homeDir?: string;
   /** host[:port] entries reachable over plain http (also REGPUSH_INSECURE_REGISTRIES in env); read as that variable is: `http://` dropped, comma lists split. */
-  insecureRegistries?: string[];
+  insecureRegistries?: readonly string[];
   /**
    * Explicit credentials: `from` for every source registry (and the one registry of inspect and the
    * read commands), `to` for every target; `registries` per registry, or per namespace or
@@ -69,7 +69,7 @@ export interface ConnectionOptions {
    * source reads use them; writes never go to a mirror. See registry/mirror-config.ts for parsing
    * registries.conf and daemon.json into this shape.
    */
-  mirrors?: MirrorMap;
+  mirrors?: Readonly<Record<string, readonly string[]>>;
   /**
    * Prefixes no image may be read from or written to (registries.conf's `blocked = true`): prefix →
    * where that is set, named in the error; false for an entry that does not block (the longest

@@ -122,7 +122,7 @@ function canonicalPrefix(value: string): string | undefined {
 }
 
 /** Adds `mirrors` after those already known for `prefix` (duplicates dropped); returns `map`. @internal */
-export function addMirrors(map: MirrorMap, prefix: string, mirrors: string[]): MirrorMap {
+export function addMirrors(map: MirrorMap, prefix: string, mirrors: readonly string[]): MirrorMap {
   const list = (map[prefix] ??= []);
   for (const m of mirrors) if (!list.includes(m)) list.push(m);
   return map;
@@ -134,7 +134,7 @@ export function addMirrors(map: MirrorMap, prefix: string, mirrors: string[]): M
  * The likeliest slip, passing what mirrorsFromRegistriesConf returns rather than its `mirrors`,
  * was a TypeError ("mirrors is not iterable"): it is told as such.
  */
-export function mergeMirrorMaps(...maps: (MirrorMap | undefined)[]): MirrorMap {
+export function mergeMirrorMaps(...maps: (Readonly<Record<string, readonly string[]>> | undefined)[]): MirrorMap {
   const out: MirrorMap = {};
   maps.forEach((m, i) => {
     if (m === undefined) return;
@@ -149,14 +149,14 @@ export function mergeMirrorMaps(...maps: (MirrorMap | undefined)[]): MirrorMap {
       if (!Array.isArray(v) || odd >= 0) {
         throw new UsageError(`${arg}: the mirrors of ${JSON.stringify(k)} must be an array of strings (got ${Array.isArray(v) ? `${described(v[odd])} at [${odd}]` : described(v)})`);
       }
-      addMirrors(out, k, v as string[]);
+      addMirrors(out, k, v as readonly string[]);
     }
   });
   return out;
 }
 
 /** Checks a whole map (the library's input) and returns it with canonical keys. @internal */
-export function checkMirrorMap(map: MirrorMap | undefined): MirrorMap {
+export function checkMirrorMap(map: Readonly<Record<string, readonly string[]>> | undefined): MirrorMap {
   const out: MirrorMap = {};
   for (const [key, list] of Object.entries(map ?? {})) {
     const prefix = canonicalPrefix(key);

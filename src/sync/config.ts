@@ -451,7 +451,7 @@ function checkCollisions(p: Problems, images: SyncImage[]): void {
  * is then a `target` carrying its own tag (imageDestinations refuses anything else), and
  * targetReference takes that tag when given none, so the entry still takes part in the check.
  */
-function knownTags(img: SyncImage): (string | undefined)[] {
+function knownTags(img: SyncImage): readonly (string | undefined)[] {
   if (img.tags === undefined) return [img.pinnedTag];
   return img.tags.kind === 'list' ? img.tags.tags : [];
 }

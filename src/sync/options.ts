@@ -73,6 +73,11 @@ export interface SyncTargetReport {
   /** action is not 'failed': the same test as push's and copy's target reports carry. */
   ok: boolean;
   error?: { code: ErrorCode; message: string };
+  /**
+   * The manifest digest the target's tag points at now (copied, skipped), or would (planned): the
+   * source's, or with `platforms` the new index's; '' when failed.
+   */
+  digest: string;
   /** Blobs mounted (from the source repository or from a repository this run landed them in). */
   mounted: number;
   /** Blobs streamed from the source, and their bytes. */
@@ -137,7 +142,7 @@ export interface SyncResult {
 /** Which tags of a source repository to copy. */
 export type TagRule =
   /** Exactly these tags, in this order; the source is not listed, a missing tag fails at the source. */
-  | { kind: 'list'; tags: string[] }
+  | { kind: 'list'; tags: readonly string[] }
   /** Every tag the source lists. */
   | { kind: 'all' }
   /** The listed tags that pass every filter given (see selectTags). */
@@ -171,9 +176,9 @@ export interface SyncImage {
   /** For a pinned source written `repo:tag@sha256:…`: the tag its prefix targets get. */
   pinnedTag?: string;
   /** Where to write; never empty, no duplicates. */
-  destinations: SyncDestination[];
+  destinations: readonly SyncDestination[];
   /** "all" (every platform, digest kept) or canonical "os/arch[/variant]" strings. */
-  platforms: 'all' | string[];
+  platforms: 'all' | readonly string[];
   /** Also copy signatures, attestations and SBOMs that refer to each image. */
   referrers: boolean;
   /**
@@ -189,7 +194,7 @@ export interface SyncImage {
 export interface SyncSpec {
   /** The file name as given, for messages. */
   file: string;
-  images: SyncImage[];
+  images: readonly SyncImage[];
 }
 
 /** Where an image is written: the target rule under a prefix, or one explicit reference. */

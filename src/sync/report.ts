@@ -79,8 +79,8 @@ export class FailureLines {
   }
 }
 
-/** The counts of a target nothing was done at. */
-export const NOTHING_MOVED = { mounted: 0, streamed: 0, bytes: 0, referrers: 0, referrersSkipped: 0 } as const;
+/** The counts of a target nothing was done at (and no digest: nothing written there). */
+export const NOTHING_MOVED = { digest: '', mounted: 0, streamed: 0, bytes: 0, referrers: 0, referrersSkipped: 0 } as const;
 
 /** What happened at `t`; without `outcome` (the unit failed before copyImage answered) nothing counts as unchanged or copied by referrers. */
 export function targetResult(t: TransferTarget, lines: FailureLines, dryRun: boolean, outcome?: ImageCopyOutcome): SyncTargetReport {
@@ -91,6 +91,8 @@ export function targetResult(t: TransferTarget, lines: FailureLines, dryRun: boo
     target: formatReference(t.ref),
     action: t.failed ? 'failed' : outcome?.unchanged.has(t) ? 'skipped' : dryRun ? 'planned' : 'copied',
     ok: !t.failed,
+    // One digest for every target of the unit: each tag holds, or now gets, what copyImage wrote (copy's report does the same).
+    digest: t.failed ? '' : (outcome?.digest ?? ''),
     mounted: moved('mounted').length,
     streamed: streamed.length,
     bytes: streamed.reduce((a, b) => a + (dryRun ? b.size : b.bytes), 0),

@@ -17,7 +17,7 @@ export interface UnitSource {
   label: string;
   source: ImageReference;
   pinnedTag?: string;
-  destinations: SyncDestination[];
+  destinations: readonly SyncDestination[];
 }
 
 /** One manifest to copy: what to read and every reference to write it to. */

@@ -865,7 +865,7 @@ test('--to X:1 --to X:2 (one repository named twice): one target with both tags,
   const [src, dst] = [await fake(), await fake()];
   const base = src.seedImage('base/os', { tags: ['1'], layers: ['base layer bytes'] });
   const r = await push({ from: src.ref('base/os:1'), to: [dst.ref('app:1'), dst.ref('app:2'), dst.ref('app:1')], app: appDir(), ...fakeLibraryOptions(src, dst) });
-  assert.equal(r.targets, undefined, 'one target: no per-target list');
+  assert.deepEqual(r.targets?.map((t) => [t.ok, t.tags]), [[true, ['1', '2']]], 'one target, listed once (an array `to` always gives the list)');
   assert.deepEqual(r.tags, ['1', '2']);
   assert.equal(dst.manifest('app', '1')?.digest, r.digest);
   assert.equal(dst.manifest('app', '2')?.digest, r.digest);
