@@ -112,6 +112,15 @@ test('push: a Docker v2 base with annotations, a layer for a platform the base l
   err = await rejection(push({ ...lib, from: src.ref('base/oci:1'), app: [{ src: empty, dest: '/app' }] }));
   assert.equal(err.message, `push(): app (${empty}:/app): nothing to put in the layer (empty, or everything excluded by .dockerignore)`);
   assert.equal(errorLine(await cli(['push', '--from', src.ref('base/oci:1'), '--to', dst.ref('app:1'), '--app', empty], [src, dst]), 2), `--app ${empty}:/app/: nothing to put in the layer (empty, or everything excluded by .dockerignore)`);
+  // regpush.json's `app` entries are named as the file's, as its `layers` are (they named --app).
+  writeFileSync(join(project, 'regpush.json'), JSON.stringify({ from: src.ref('base/oci:1'), to: dst.ref('app:1'), app: [empty] }));
+  assert.equal(errorLine(await cli(['push'], [src, dst], project), 2), `regpush.json app (${empty}:/app/): nothing to put in the layer (empty, or everything excluded by .dockerignore)`);
+  writeFileSync(join(project, 'regpush.json'), JSON.stringify({ from: src.ref('base/oci:1'), to: dst.ref('app:1'), app: [app, `${app}:`] }));
+  assert.equal(errorLine(await cli(['push'], [src, dst], project), 2), `regpush.json app[1] ${app}:: empty destination after ":"`);
+  writeFileSync(join(project, 'regpush.json'), JSON.stringify({ from: src.ref('base/oci:1'), to: dst.ref('app:1'), app: [`${app}:srv`] }));
+  assert.match(errorLine(await cli(['push'], [src, dst], project), 2), new RegExp(`^regpush\\.json app\\[0\\] ${app}:srv: `));
+  // A flag given names the flag, the file's entries left out.
+  assert.equal(errorLine(await cli(['push', '--app', empty], [src, dst], project), 2), `--app ${empty}:/app/: nothing to put in the layer (empty, or everything excluded by .dockerignore)`);
   assert.equal(dst.count({ kind: 'manifest', method: 'PUT' }), 0);
 });
 
