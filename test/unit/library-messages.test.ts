@@ -199,6 +199,41 @@ test('push: what --format drops and what it cannot convert: format: "docker" and
   assert.equal(errorLine(await cli(['copy', '--format', 'docker', src.ref('base/app:zstd'), dst.ref('app:4')], [src, dst]), 6), `${zstd}; copy with --format oci (or leave --format out) to keep it`);
 });
 
+test('push: the config changes\' messages lead with push(): for a library caller, as its other option messages do (config.workdir, config.env[0], both entrypoints, a Windows path for a Linux image of platform "all"); the CLI\'s name its flags as before', async () => {
+  const reg = await fake();
+  reg.seedImage('base/linux', { tags: ['1'], platform: { os: 'linux', architecture: 'amd64' } });
+  const linux = reg.seedImage('base/mixed', { platform: { os: 'linux', architecture: 'amd64' } });
+  const windows = reg.seedImage('base/mixed', { platform: { os: 'windows', architecture: 'amd64' } });
+  reg.seedIndex('base/mixed', [linux, windows], { tags: ['1'] });
+  const app = appDir();
+  const lib = { from: reg.ref('base/linux:1'), to: reg.ref('app:1'), app: [{ src: app, dest: '/app' }], ...fakeLibraryOptions(reg) };
+  const cases: [Parameters<typeof push>[0], string, string[] | undefined, string | undefined][] = [
+    [{ ...lib, config: { workdir: 'srv' } }, 'push(): config.workdir must be an absolute path (got "srv")', ['--workdir', 'srv'], '--workdir must be an absolute path (got "srv")'],
+    [
+      { ...lib, config: { env: ['NOEQ'] } },
+      'push(): invalid config.env[0]: expected KEY=VALUE, and the 4-character entry has no "=" (its text is not shown: values may hold tokens)',
+      ['--env', 'NOEQ'],
+      'invalid --env: expected KEY=VALUE, and the 4-character argument has no "=" (its text is not shown: values may hold tokens)',
+    ],
+    [{ ...lib, config: { entrypoint: ['node'], entrypointShell: 'node x' } }, 'push(): config: give entrypoint or entrypointShell, not both', undefined, undefined],
+    [{ ...lib, config: { cmdShell: ' ' } }, 'push(): config.cmdShell: empty command', undefined, undefined],
+    // Let through before the base is read (it may be Windows), refused by the Linux image's config.
+    [
+      { ...lib, from: reg.ref('base/mixed:1'), platform: 'all', config: { workdir: 'C:\\app' } },
+      'push(): config.workdir must be an absolute path (got "C:\\app")',
+      ['--from', reg.ref('base/mixed:1'), '--platform', 'all', '--workdir', 'C:\\app'],
+      'config.workdir must be an absolute path (got "C:\\app")',
+    ],
+  ];
+  for (const [opts, library, argv, flags] of cases) {
+    const err = await rejection(push(opts));
+    assert.equal(err.message, library);
+    const from = argv?.includes('--from') ? [] : ['--from', reg.ref('base/linux:1')];
+    if (argv) assert.equal(errorLine(await cli(['push', ...from, '--to', reg.ref('app:1'), '--app', `${app}:/app`, ...argv], [reg]), 2), flags);
+  }
+  assert.equal(reg.count({ kind: 'manifest', method: 'PUT' }), 0);
+});
+
 test('push: the unset-$NAME warning names config.env[i] (KEY) to a library caller, --env KEY to the CLI', async () => {
   const [src, dst] = [await fake(), await fake()];
   src.seedImage('base', { tags: ['1'], config: { Env: ['PATH=/usr/bin'] } });
