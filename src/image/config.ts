@@ -3,7 +3,7 @@
  * plus the bookkeeping for the new layer (rootfs.diff_ids, history, created). Pure functions on
  * copies; fields regpush does not know are carried over untouched.
  */
-import { InputError, ProtocolError, UsageError } from '../errors.js';
+import { errorForCode, InputError, ProtocolError, RegpushError, UsageError } from '../errors.js';
 import { assertDigest } from './digest.js';
 import { expandEnvValue } from './env-expand.js';
 import type { ContainerConfig, HistoryEntry, ImageConfig, Platform } from './types.js';
@@ -279,6 +279,22 @@ export function checkConfigChanges(changes: ConfigChanges, windows = false): voi
   if (changes.healthcheck !== undefined) healthcheckConfig(changes.healthcheck);
   if (changes.user !== undefined) checkUser(changes.user, 'config.user', windows);
   if (changes.stopSignal !== undefined) checkStopSignal(changes.stopSignal, 'config.stopSignal');
+}
+
+/**
+ * `run` (checkConfigChanges, or composing a config with applyConfigChanges), its errors about the
+ * config changes led by library operation `op`: `push(): config.workdir must be …`, as push()'s
+ * other option messages are (`push(): to must be a string`). The messages name option paths
+ * (`config.workdir`) because only a library caller's changes reach these checks unchecked; the
+ * CLI's are checked with its flags first, and without `op` the messages stay as they are.
+ */
+export function ledByOp<T>(op: string | undefined, run: () => T): T {
+  try {
+    return run();
+  } catch (e) {
+    if (op === undefined || !(e instanceof RegpushError) || e.message.startsWith(`${op}: `)) throw e;
+    throw errorForCode(e.code, `${op}: ${e.message}`, { details: { ...e.details }, cause: e.cause });
+  }
 }
 
 /**

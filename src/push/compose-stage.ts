@@ -7,7 +7,7 @@
 import { InputError } from '../errors.js';
 import { serializeManifest } from '../image/build.js';
 import { baseAnnotations, composeIndex, composeManifest, rewriteConfig, type BaseName } from '../image/compose.js';
-import { type LayerRecord, serializeConfig, unsetEnvReferences } from '../image/config.js';
+import { type LayerRecord, ledByOp, serializeConfig, unsetEnvReferences } from '../image/config.js';
 import { sha256Digest } from '../image/digest.js';
 import { configMediaTypeFor, layerMediaTypeFor } from '../image/mediatypes.js';
 import { formatPlatform, isWindows, platformMatches } from '../image/platform.js';
@@ -133,7 +133,8 @@ export function composeConfigs(base: ResolvedBase, diffIds: readonly (string | u
   const name = baseName(inputs, base);
   return base.images.map((img) => {
     const records: LayerRecord[] = layersFor(inputs, img.platform, (i) => diffIds[i] !== undefined).map((i) => ({ diffId: diffIds[i]!, created, createdBy: inputs.layers[i]!.createdBy, ...(comment ? { comment } : {}) }));
-    const bytes = serializeConfig(rewriteConfig(img.config, opts.config, records, opts.baseLabels ? name : undefined, created));
+    // A Windows path given with platform "all" is refused here, by the config's own OS.
+    const bytes = serializeConfig(ledByOp(inputs.names.op, () => rewriteConfig(img.config, opts.config, records, opts.baseLabels ? name : undefined, created)));
     return { bytes, digest: sha256Digest(bytes) };
   });
 }

@@ -16,14 +16,16 @@
  *   still HEADed and then read: the HEAD spares the pull whenever the first tag exists (a re-run),
  *   where a GET in its place would spend one, and a HEAD held back until the first tag answered
  *   would put a round trip into an unchanged re-run.
- * - `lazy` (a dry run, which writes no tag): nothing is asked ahead; the warm path GETs as it goes.
+ *
+ * A dry run asks the same way: its plan says which tags already hold the image (and so would not
+ * be written), which it can only tell from the same answers.
  */
 import { NotFoundError } from '../errors.js';
 import type { FetchedManifest, ManifestHead } from '../registry/registry-client.js';
 import type { RepoEndpoint } from '../transfer/types.js';
 
 /** How the other tags are asked about (see the file comment). */
-export type ExtraTagAsk = 'get' | 'head' | 'lazy';
+export type ExtraTagAsk = 'get' | 'head';
 
 /** What one request said about a tag: absent, its answer, or an error other than 404. */
 type Answer<T> = { found: T | undefined } | { error: unknown };
@@ -47,13 +49,12 @@ export class ExtraTags implements OtherTags {
   ) {
     for (const tag of tags) {
       if (ask === 'get') this.gets.set(tag, answer(target.client.getManifest(target.repo, tag)));
-      else if (ask === 'head') this.heads.set(tag, answer(target.client.headManifest(target.repo, tag)));
+      else this.heads.set(tag, answer(target.client.headManifest(target.repo, tag)));
     }
   }
 
-  /** The way a push asks at `target`: GETs where they count no pull, HEADs where they do; nothing ahead in a dry run. */
-  static askFor(target: RepoEndpoint, dryRun: boolean | undefined): ExtraTagAsk {
-    if (dryRun) return 'lazy';
+  /** The way a push asks at `target`: GETs where they count no pull, HEADs where they do. */
+  static askFor(target: RepoEndpoint): ExtraTagAsk {
     return target.client.countsPulls?.(target.repo) === false ? 'get' : 'head';
   }
 
@@ -86,6 +87,16 @@ export class ExtraTags implements OtherTags {
     }
     return out;
   }
+}
+
+/**
+ * The target's tags that already hold `digest`, in the order given: the first (the tag in `--to`)
+ * by the digest the warm path found there, the others by their answers (ExtraTags.digests). The
+ * commit leaves these alone, and a dry run's plan says so.
+ */
+export async function tagsHolding(digest: string, tags: readonly string[], tagDigest: string | undefined, others: Pick<ExtraTags, 'digests'> | undefined): Promise<string[]> {
+  const at = (await others?.digests()) ?? new Map<string, string | undefined>();
+  return tags.filter((tag, i) => (i === 0 ? tagDigest : at.get(tag)) === digest);
 }
 
 /** A request's answer, never rejecting: a 404 is `found: undefined`, any other failure kept for whoever needs the answer. */

@@ -7,7 +7,7 @@
  * reading is checked alongside the first requests (PushInputs.readable), before any blob is written.
  */
 import { InputError, InvalidReferenceError, UsageError } from '../errors.js';
-import { checkConfigChanges } from '../image/config.js';
+import { checkConfigChanges, ledByOp } from '../image/config.js';
 import { parseFormat } from '../image/convert.js';
 import type { MediaFamily } from '../image/mediatypes.js';
 import { formatPlatform, isWindows, mayBeWindows, parsePlatform, platformMatches, pushPlatform } from '../image/platform.js';
@@ -238,7 +238,8 @@ export async function checkInputs(opts: PushOptions, names: OptionNames): Promis
   // The CLI and regpush.json check these with the flags; a library caller's are checked here.
   // Every platform of the base ('all') may be a Windows one: applyConfigChanges checks each
   // config's paths against its OS once the base is read.
-  if (opts.config) checkConfigChanges(opts.config, mayBeWindows(platform));
+  const config = opts.config;
+  if (config) ledByOp(names.op, () => checkConfigChanges(config, mayBeWindows(platform)));
   const format = opts.format === undefined ? undefined : parseFormat(opts.format, names.about('format'));
   const annotations = opts.annotations && Object.keys(opts.annotations).length ? checkAnnotations(opts.annotations, names) : undefined;
   if (annotations && format === 'docker') throw new UsageError(`${names.about('annotations')} cannot go into a Docker v2 manifest (it has no annotations); use ${names.set('format', 'oci')}`);

@@ -31,7 +31,7 @@ export interface TargetState {
   /**
    * The push's other tags at this target (`--tag`), asked about with the tag's GET, once each
    * (extra-tags.ts): `digests()` says what each points at (undefined: absent or not told), and one
-   * already on the digest is not written again. None in a dry run.
+   * already on the digest is not written again (a dry run's plan says so).
    */
   extraTags?: Pick<ExtraTags, 'digests'>;
   /** Per layer: how it got there. */

@@ -45,7 +45,7 @@ import { dryRunReport, finalReport } from './report.js';
 import { resolveBase, scratchBase, type ResolvedBase } from './resolve.js';
 import { checkBase, checkWindowsVariants, uniquePlatforms } from './base-checks.js';
 import { DiffIdBoard } from './diffid-board.js';
-import { ExtraTags } from './extra-tags.js';
+import { ExtraTags, tagsHolding } from './extra-tags.js';
 import { findReusableLayers, once, type DiffIdOf, type SameImageCheck } from './reuse.js';
 
 /** What resolve found, and the warm-path facts per target. */
@@ -296,8 +296,8 @@ async function resolveStage(run: TransferRun, set: TargetSet, states: Map<Transf
       // already on the digest alone, as copy does, and a registry with immutable tags does not
       // refuse it for them either; where the tag in --to is new, the warm path reads the first
       // of them that exists from the same answers.
-      const others = new ExtraTags(t.ep, t.tags.slice(1), ExtraTags.askFor(t.ep, opts.dryRun));
-      if (others.tags.length && !opts.dryRun) state.extraTags = others;
+      const others = new ExtraTags(t.ep, t.tags.slice(1), ExtraTags.askFor(t.ep));
+      if (others.tags.length) state.extraTags = others;
       // A config-only push (no new layer) is compared too: re-run unchanged, it writes nothing.
       const found = await findReusableLayers(t.ep, t.ref, basePromise, diffIdsOf, { same, onTagFound, onChangeExpected, onChanged, alsoTags: others, names: inputs.layers.map((l) => l.label.name), history: { createdBy: inputs.layers.map((l) => l.createdBy), mtime: inputs.mtime, option: inputs.names.name('mtime') } }); // never rejects
       decide(found?.same !== true);
@@ -447,8 +447,7 @@ async function commitStage(set: TargetSet, layers: Map<TransferTarget, TargetSta
     const state = layers.get(t)!;
     // The warm path fetched the tag in --to (the first one), and the others were asked about
     // with it (extra-tags.ts): a tag that holds these very bytes is not written again.
-    const held = new Set(state.tagDigest === top.digest ? [t.tags[0]!] : []);
-    for (const [tag, digest] of (await state.extraTags?.digests()) ?? []) if (digest === top.digest) held.add(tag);
+    const held = new Set(await tagsHolding(top.digest, t.tags, state.tagDigest, state.extraTags));
     const c = await set.commitManifests(t, top, children, held);
     for (const tag of c.unchanged) set.logger.info(`${t.ref.registry}/${t.ref.repository}:${tag} already holds ${c.digest}; not written again`);
     state.result = {

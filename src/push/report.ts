@@ -12,6 +12,7 @@ import type { TransferRun } from '../transfer/engine.js';
 import { TargetSet, type TransferTarget } from '../transfer/target-set.js';
 import type { BlobReport } from '../transfer/types.js';
 import { composeStage, topDigestOf, usedLayers } from './compose-stage.js';
+import { tagsHolding } from './extra-tags.js';
 import type { PushInputs } from './inputs.js';
 import type { TargetState } from './layer-everywhere.js';
 import type { PushLayerReport, PushOptions, PushResult, PushTargetReport, PushTargetResult } from './options.js';
@@ -111,10 +112,11 @@ export async function dryRunReport(run: TransferRun, set: TargetSet, states: Map
   const results = await Promise.all(inputs.layers.map((l, i) => (used.has(i) ? (lent(i) ?? hashLayer({ ...l.options, signal: run.signal })) : undefined)));
   const composed = composeStage(resolved.base, results, inputs, opts);
   const planned = (t: TransferTarget): BlobReport[] => set.plannedReports(t, resolved.baseBlobs);
-  // The tag in --to that already holds the very image the push would write is not written again
-  // (commitStage compares the same digests), so the plan says so instead of a manifest to write.
+  // A tag that already holds the very image the push would write is not written again (commitStage
+  // asks tagsHolding the same, from the same answers), so the plan says so instead of a manifest to write.
   const top = topDigestOf(composed);
-  const unchanged = (t: TransferTarget): { tagsUnchanged?: string[] } => (states.get(t)?.tagDigest === top ? { tagsUnchanged: [t.tags[0]!] } : {});
+  const held = new Map(await Promise.all(set.list.map(async (t) => [t, await tagsHolding(top, t.tags, states.get(t)?.tagDigest, states.get(t)?.extraTags)] as const)));
+  const unchanged = (t: TransferTarget): { tagsUnchanged?: string[] } => (held.get(t)?.length ? { tagsUnchanged: held.get(t) } : {});
   const layers = layerReports(inputs, results, state, true);
   const format = formatChange(resolved);
   const report: PushResult = {

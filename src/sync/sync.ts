@@ -364,6 +364,8 @@ async function syncUnit(run: TransferRun, w: Work, platforms: ReturnType<typeof 
       else breaker.succeeded(registry);
     }
   };
+  // A target that failed on its own has its own line, naming the upload sessions left at that target (only those).
+  const withOwnLine = (r: SyncTargetReport, t: TransferTarget): SyncTargetReport => (t.failed ? { ...r, error: lines.of(asRegpushError(run.targetFailure(t))) } : r);
   try {
     // headUntilKnown: the first --images images of a registry start together, before any answer
     // could say whether it counts pulls (Docker Hub is known by name; another registry only by
@@ -379,7 +381,7 @@ async function syncUnit(run: TransferRun, w: Work, platforms: ReturnType<typeof 
     breaker.succeeded(w.unit.source.registry);
     tellTargets();
     result.sourceDigest = outcome.sourceDigest;
-    result.targets = set.list.map((t) => targetResult(t, lines, !!opts.dryRun, outcome));
+    result.targets = set.list.map((t) => withOwnLine(targetResult(t, lines, !!opts.dryRun, outcome), t));
     result.bytesRead = bytesRead(set.list);
     result.ok = result.targets.every((t) => t.action !== 'failed');
   } catch (err) {
@@ -390,7 +392,7 @@ async function syncUnit(run: TransferRun, w: Work, platforms: ReturnType<typeof 
     if (set.list.every((t) => t.failed)) tellTargets();
     else breaker.failed(w.unit.source.registry, e);
     result.error = lines.of(e);
-    result.targets = set.list.map((t) => ({ ...targetResult(t, lines, false), action: 'failed', ok: false, error: lines.of(t.failed ?? e) }));
+    result.targets = set.list.map((t) => withOwnLine({ ...targetResult(t, lines, false), action: 'failed', ok: false, error: lines.of(e) }, t));
   } finally {
     set.finish();
   }

@@ -212,18 +212,30 @@ export class TransferRun implements SetOwner {
   failure(err: unknown, image?: TargetSet): unknown {
     // A callback's throw is the caller's own error: the operation rejects with it as it was.
     if (this.opts.callbacks?.threw) return err;
-    const sessions = this.ctx.sessions!;
-    const eps = image ? new Set<object>(image.list.map((t) => t.ep)) : undefined;
-    const named = eps ? sessions.left.filter((s) => s.target !== undefined && eps.has(s.target)) : sessions.left;
-    const left = sessions.describeLeft(named);
-    for (const s of named) this.leftNamed.add(s);
-    if (this.opts.signal?.aborted) return abortedOr(err, this.opts.signal, left ?? (sessions.pending ? `${sessions.pending} upload session(s) were still being cancelled` : undefined));
+    const left = this.leftAt(image?.list);
+    if (this.opts.signal?.aborted) return abortedOr(err, this.opts.signal, left ?? (this.ctx.sessions!.pending ? `${this.ctx.sessions!.pending} upload session(s) were still being cancelled` : undefined));
     const e = err instanceof AbortedError && this.stoppedBy !== undefined ? this.stoppedBy : err;
-    // The failure's one line also names what it left in the registry, on a copy: the error may be
-    // shared (stoppedBy, a scheme probe's rejection every read of a sync meets), and a sync reports
-    // per image, so writing into it would give one image's line another's count.
-    if (left && e instanceof RegpushError && !e.message.includes(left)) return errorForCode(e.code, `${e.message}; ${left}`, { details: { ...e.details }, cause: e.cause });
-    return e;
+    return withLeft(e, left);
+  }
+
+  /**
+   * The failure of one target of a set that went on without it (`t.failed`), as that target's own
+   * line says it: with the upload sessions left at that target named, as failure() names an
+   * image's, and in its own words otherwise (the set's other targets went on; an abort, if any,
+   * is said by failure()).
+   */
+  targetFailure(t: TransferTarget): unknown {
+    if (this.opts.callbacks?.threw) return t.failed;
+    return withLeft(t.failed, this.leftAt([t]));
+  }
+
+  /** The line naming the sessions left at `targets` (every target of the run: undefined), marked as named; undefined when none is. */
+  private leftAt(targets: readonly TransferTarget[] | undefined): string | undefined {
+    const sessions = this.ctx.sessions!;
+    const eps = targets ? new Set<object>(targets.map((t) => t.ep)) : undefined;
+    const named = eps ? sessions.left.filter((s) => s.target !== undefined && eps.has(s.target)) : sessions.left;
+    for (const s of named) this.leftNamed.add(s);
+    return sessions.describeLeft(named);
   }
 
   /**
@@ -302,6 +314,16 @@ export class TransferRun implements SetOwner {
     const line = sessions.describeLeft(unnamed);
     if (line) this.logger.warn(line);
   }
+}
+
+/**
+ * `e` with `left` (the upload sessions it left in the registry) on its one line, on a copy: the
+ * error may be shared (stoppedBy, a scheme probe's rejection every read of a sync meets), and a
+ * sync reports per image and per target, so writing into it would give one line another's count.
+ */
+function withLeft(e: unknown, left: string | undefined): unknown {
+  if (left && e instanceof RegpushError && !e.message.includes(left)) return errorForCode(e.code, `${e.message}; ${left}`, { details: { ...e.details }, cause: e.cause });
+  return e;
 }
 
 /**

@@ -126,6 +126,32 @@ test('push --dry-run to several targets: the text plan has a block per target (e
   assert.equal(a.count({ method: 'PUT' }) + bad.count({ method: 'PUT' }), 0, 'nothing written');
 });
 
+test('push --dry-run with --tag: an extra tag that already holds the very image is planned as not written (tagsUnchanged), as the real push then leaves it alone; each tag asked about once', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base', { tags: ['1'] });
+  const { dir, env } = appAndEnv(src, dst);
+  const push = (to: string, ...more: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
+    runMain(['push', '--from', src.ref('base:1'), '--to', dst.ref(`app:${to}`), '--tag', 'latest', '--app', join(dir, 'app'), ...more], { env, cwd: dir });
+  const first = await push('1');
+  assert.equal(first.code, 0, first.stderr);
+  // A new tag in --to, `latest` already on the image: only the new tag is written.
+  const text = await push('2', '--dry-run');
+  assert.equal(text.code, 0, text.stderr);
+  assert.match(text.stdout, new RegExp(`^→ ${dst.ref('app:2').replace(/[.]/g, '\\.')},latest  tags: 2, latest \\(already holds the image\\)$`, 'm'));
+  const before = dst.count({ path: /\/manifests\/latest$/ });
+  const json = await push('2', '--dry-run', '--json');
+  assert.equal(json.code, 0, json.stderr);
+  assertValidReport(JSON.parse(json.stdout), 'push --dry-run --tag --json');
+  assert.deepEqual(JSON.parse(json.stdout).tagsUnchanged, ['latest']);
+  assert.equal(dst.count({ path: /\/manifests\/latest$/ }) - before, 1, 'latest asked about once');
+  // Every tag holds it: nothing to write, as the re-run writes nothing.
+  const rerun = await push('1', '--dry-run');
+  assert.match(rerun.stdout, /tags: 1, latest, up to date: nothing to write\n/);
+  const real = await push('2', '--json');
+  assert.equal(real.code, 0, real.stderr);
+  assert.deepEqual(JSON.parse(real.stdout).tagsUnchanged, ['latest'], 'the push did what the plan said');
+});
+
 test('--gzip-level takes 0 to 9, as the library\'s gzipLevel does (0: the layer stored uncompressed in its gzip stream); the CLI\'s refusals name its flags: --gzip-level 10, --chown past 32 bits', async () => {
   const [src, dst] = [await fake(), await fake()];
   src.seedImage('base', { tags: ['1'] });

@@ -112,6 +112,15 @@ test('push: a Docker v2 base with annotations, a layer for a platform the base l
   err = await rejection(push({ ...lib, from: src.ref('base/oci:1'), app: [{ src: empty, dest: '/app' }] }));
   assert.equal(err.message, `push(): app (${empty}:/app): nothing to put in the layer (empty, or everything excluded by .dockerignore)`);
   assert.equal(errorLine(await cli(['push', '--from', src.ref('base/oci:1'), '--to', dst.ref('app:1'), '--app', empty], [src, dst]), 2), `--app ${empty}:/app/: nothing to put in the layer (empty, or everything excluded by .dockerignore)`);
+  // regpush.json's `app` entries are named as the file's, as its `layers` are (they named --app).
+  writeFileSync(join(project, 'regpush.json'), JSON.stringify({ from: src.ref('base/oci:1'), to: dst.ref('app:1'), app: [empty] }));
+  assert.equal(errorLine(await cli(['push'], [src, dst], project), 2), `regpush.json app (${empty}:/app/): nothing to put in the layer (empty, or everything excluded by .dockerignore)`);
+  writeFileSync(join(project, 'regpush.json'), JSON.stringify({ from: src.ref('base/oci:1'), to: dst.ref('app:1'), app: [app, `${app}:`] }));
+  assert.equal(errorLine(await cli(['push'], [src, dst], project), 2), `regpush.json app[1] ${app}:: empty destination after ":"`);
+  writeFileSync(join(project, 'regpush.json'), JSON.stringify({ from: src.ref('base/oci:1'), to: dst.ref('app:1'), app: [`${app}:srv`] }));
+  assert.match(errorLine(await cli(['push'], [src, dst], project), 2), new RegExp(`^regpush\\.json app\\[0\\] ${app}:srv: `));
+  // A flag given names the flag, the file's entries left out.
+  assert.equal(errorLine(await cli(['push', '--app', empty], [src, dst], project), 2), `--app ${empty}:/app/: nothing to put in the layer (empty, or everything excluded by .dockerignore)`);
   assert.equal(dst.count({ kind: 'manifest', method: 'PUT' }), 0);
 });
 
@@ -188,6 +197,41 @@ test('push: what --format drops and what it cannot convert: format: "docker" and
   assert.equal(errorLine(await cli(['push', '--from', src.ref('base/app:zstd'), '--to', dst.ref('app:3'), '--app', app, '--format', 'docker'], [src, dst]), 6), `${zstd}; push with --format oci (or leave --format out) to keep it`);
   // A copy is told to copy (it was told to push).
   assert.equal(errorLine(await cli(['copy', '--format', 'docker', src.ref('base/app:zstd'), dst.ref('app:4')], [src, dst]), 6), `${zstd}; copy with --format oci (or leave --format out) to keep it`);
+});
+
+test('push: the config changes\' messages lead with push(): for a library caller, as its other option messages do (config.workdir, config.env[0], both entrypoints, a Windows path for a Linux image of platform "all"); the CLI\'s name its flags as before', async () => {
+  const reg = await fake();
+  reg.seedImage('base/linux', { tags: ['1'], platform: { os: 'linux', architecture: 'amd64' } });
+  const linux = reg.seedImage('base/mixed', { platform: { os: 'linux', architecture: 'amd64' } });
+  const windows = reg.seedImage('base/mixed', { platform: { os: 'windows', architecture: 'amd64' } });
+  reg.seedIndex('base/mixed', [linux, windows], { tags: ['1'] });
+  const app = appDir();
+  const lib = { from: reg.ref('base/linux:1'), to: reg.ref('app:1'), app: [{ src: app, dest: '/app' }], ...fakeLibraryOptions(reg) };
+  const cases: [Parameters<typeof push>[0], string, string[] | undefined, string | undefined][] = [
+    [{ ...lib, config: { workdir: 'srv' } }, 'push(): config.workdir must be an absolute path (got "srv")', ['--workdir', 'srv'], '--workdir must be an absolute path (got "srv")'],
+    [
+      { ...lib, config: { env: ['NOEQ'] } },
+      'push(): invalid config.env[0]: expected KEY=VALUE, and the 4-character entry has no "=" (its text is not shown: values may hold tokens)',
+      ['--env', 'NOEQ'],
+      'invalid --env: expected KEY=VALUE, and the 4-character argument has no "=" (its text is not shown: values may hold tokens)',
+    ],
+    [{ ...lib, config: { entrypoint: ['node'], entrypointShell: 'node x' } }, 'push(): config: give entrypoint or entrypointShell, not both', undefined, undefined],
+    [{ ...lib, config: { cmdShell: ' ' } }, 'push(): config.cmdShell: empty command', undefined, undefined],
+    // Let through before the base is read (it may be Windows), refused by the Linux image's config.
+    [
+      { ...lib, from: reg.ref('base/mixed:1'), platform: 'all', config: { workdir: 'C:\\app' } },
+      'push(): config.workdir must be an absolute path (got "C:\\app")',
+      ['--from', reg.ref('base/mixed:1'), '--platform', 'all', '--workdir', 'C:\\app'],
+      'config.workdir must be an absolute path (got "C:\\app")',
+    ],
+  ];
+  for (const [opts, library, argv, flags] of cases) {
+    const err = await rejection(push(opts));
+    assert.equal(err.message, library);
+    const from = argv?.includes('--from') ? [] : ['--from', reg.ref('base/linux:1')];
+    if (argv) assert.equal(errorLine(await cli(['push', ...from, '--to', reg.ref('app:1'), '--app', `${app}:/app`, ...argv], [reg]), 2), flags);
+  }
+  assert.equal(reg.count({ kind: 'manifest', method: 'PUT' }), 0);
 });
 
 test('push: the unset-$NAME warning names config.env[i] (KEY) to a library caller, --env KEY to the CLI', async () => {

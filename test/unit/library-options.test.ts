@@ -211,23 +211,23 @@ test('push(): a relative workdir or volume, a user that is not USER[:GROUP] and 
   const good = { from: src.ref('base/node:20'), to: dst.ref('app:1'), ...fakeLibraryOptions(src, dst) };
   const config = (c: Record<string, unknown>, platform?: string) => () => push({ ...good, config: c, ...(platform ? { platform } : {}) } as never);
   await refusedUpFront([src, dst], 'E_INPUT', [
-    ['relative workdir', config({ workdir: 'app' }), /^config\.workdir must be an absolute path \(got "app"\)$/],
-    ['relative volume', config({ volumes: ['/data', 'cache'] }), /^config\.volumes\[1\] must be an absolute path \(got "cache"\)$/],
+    ['relative workdir', config({ workdir: 'app' }), /^push\(\): config\.workdir must be an absolute path \(got "app"\)$/],
+    ['relative volume', config({ volumes: ['/data', 'cache'] }), /^push\(\): config\.volumes\[1\] must be an absolute path \(got "cache"\)$/],
     // A Linux image (the default platform, or named) takes no Windows path.
-    ['Windows workdir, Linux image', config({ workdir: 'C:\\app' }), /^config\.workdir must be an absolute path \(got "C:\\app"\)$/],
-    ['Windows volume, linux/arm64', config({ volumes: ['D:\\data'] }, 'linux/arm64'), /^config\.volumes\[0\] must be an absolute path \(got "D:\\data"\)$/],
+    ['Windows workdir, Linux image', config({ workdir: 'C:\\app' }), /^push\(\): config\.workdir must be an absolute path \(got "C:\\app"\)$/],
+    ['Windows volume, linux/arm64', config({ volumes: ['D:\\data'] }, 'linux/arm64'), /^push\(\): config\.volumes\[0\] must be an absolute path \(got "D:\\data"\)$/],
     // A Windows image takes C:\app and /app, never a relative path.
-    ['relative workdir, Windows image', config({ workdir: 'app' }, 'windows/amd64'), /^config\.workdir must be an absolute path \(\/app or C:\\app\) \(got "app"\)$/],
-    ['user with a space', config({ user: 'app user' }), /^config\.user must be USER or USER:GROUP, without spaces \(got "app user"\)$/],
+    ['relative workdir, Windows image', config({ workdir: 'app' }, 'windows/amd64'), /^push\(\): config\.workdir must be an absolute path \(\/app or C:\\app\) \(got "app"\)$/],
+    ['user with a space', config({ user: 'app user' }), /^push\(\): config\.user must be USER or USER:GROUP, without spaces \(got "app user"\)$/],
     // A Windows account may hold a space inside its name, never at its ends.
-    ['Windows user with a space at its end', config({ user: 'ContainerUser ' }, 'windows/amd64'), /^config\.user must be USER or USER:GROUP \(got "ContainerUser "\)$/],
-    ['user with two colons', config({ user: 'a:b:c' }), /^config\.user must be USER or USER:GROUP/],
-    ['user empty', config({ user: '' }), /^config\.user must be USER or USER:GROUP/],
-    ['stop signal misspelt', config({ stopSignal: 'SIGTERN' }), /^config\.stopSignal must be a signal name \(SIGTERM, TERM\) or number from 1 to 64 \(got "SIGTERN"\)$/],
-    ['stop signal empty', config({ stopSignal: '' }), /^config\.stopSignal must be a signal name/],
-    ['stop signal number too long', config({ stopSignal: '150' }), /^config\.stopSignal must be a signal name/],
-    ['stop signal number past 64', config({ stopSignal: '99' }), /^config\.stopSignal must be a signal name/],
-    ['stop signal not one', config({ stopSignal: 'NOTASIGNAL' }), /^config\.stopSignal must be a signal name/],
+    ['Windows user with a space at its end', config({ user: 'ContainerUser ' }, 'windows/amd64'), /^push\(\): config\.user must be USER or USER:GROUP \(got "ContainerUser "\)$/],
+    ['user with two colons', config({ user: 'a:b:c' }), /^push\(\): config\.user must be USER or USER:GROUP/],
+    ['user empty', config({ user: '' }), /^push\(\): config\.user must be USER or USER:GROUP/],
+    ['stop signal misspelt', config({ stopSignal: 'SIGTERN' }), /^push\(\): config\.stopSignal must be a signal name \(SIGTERM, TERM\) or number from 1 to 64 \(got "SIGTERN"\)$/],
+    ['stop signal empty', config({ stopSignal: '' }), /^push\(\): config\.stopSignal must be a signal name/],
+    ['stop signal number too long', config({ stopSignal: '150' }), /^push\(\): config\.stopSignal must be a signal name/],
+    ['stop signal number past 64', config({ stopSignal: '99' }), /^push\(\): config\.stopSignal must be a signal name/],
+    ['stop signal not one', config({ stopSignal: 'NOTASIGNAL' }), /^push\(\): config\.stopSignal must be a signal name/],
   ]);
 });
 
@@ -307,7 +307,7 @@ test('push({ platform: "windows/amd64" }) writes C:\\app, and platform "all" ove
   assert.deepEqual(cfg.config.Volumes, { 'C:\\data': {} });
   const err = await rejection(() => push({ ...opts, from: src.ref('base/node:20'), to: dst.ref('lin:1'), platform: 'all', config: { workdir: 'C:\\app' } }));
   assert.equal(err.code, 'E_INPUT', err.message);
-  assert.equal(err.message, 'config.workdir must be an absolute path (got "C:\\app")');
+  assert.equal(err.message, 'push(): config.workdir must be an absolute path (got "C:\\app")');
   assert.equal(dst.manifest('lin', '1'), undefined);
 });
 
@@ -584,12 +584,12 @@ test('library calls name the option path, not the CLI\'s flag: jobs, images, for
   ]);
   await refusedUpFront([src, dst], 'E_INPUT', [
     ['push format', bad({ format: 'v2s2' }), /^push\(\): format must be "oci" or "docker" \(got "v2s2"\)$/],
-    ['config.env without =', config({ env: ['A=1', 'NOEQ'] }), /^invalid config\.env\[1\]: expected KEY=VALUE, and the 4-character entry has no "="/],
-    ['config.env empty name', config({ env: ['=1'] }), /^invalid config\.env\[0\]: the variable name is empty/],
-    ['config.env bad ${', config({ env: ['A=1', 'TOKEN=abc${secret'] }), /^invalid config\.env\[1\] \(TOKEN\): the "\$\{" at offset 3 of its value has no closing "\}"/],
-    ['config.ports range', config({ ports: ['80', '70000'] }), /^invalid config\.ports\[1\] "70000": port must be 1-65535$/],
-    ['config.volumes empty', config({ volumes: ['/data', ''] }), /^invalid config\.volumes\[1\] "": the path is empty$/],
-    ['config.labels key', config({ labels: { '': 'x' } }), /^invalid config\.labels: the label key is empty$/],
+    ['config.env without =', config({ env: ['A=1', 'NOEQ'] }), /^push\(\): invalid config\.env\[1\]: expected KEY=VALUE, and the 4-character entry has no "="/],
+    ['config.env empty name', config({ env: ['=1'] }), /^push\(\): invalid config\.env\[0\]: the variable name is empty/],
+    ['config.env bad ${', config({ env: ['A=1', 'TOKEN=abc${secret'] }), /^push\(\): invalid config\.env\[1\] \(TOKEN\): the "\$\{" at offset 3 of its value has no closing "\}"/],
+    ['config.ports range', config({ ports: ['80', '70000'] }), /^push\(\): invalid config\.ports\[1\] "70000": port must be 1-65535$/],
+    ['config.volumes empty', config({ volumes: ['/data', ''] }), /^push\(\): invalid config\.volumes\[1\] "": the path is empty$/],
+    ['config.labels key', config({ labels: { '': 'x' } }), /^push\(\): invalid config\.labels: the label key is empty$/],
   ]);
   const reg = await fake();
   reg.seedImage('app', { tags: ['1'] });

@@ -217,7 +217,7 @@ test('a malformed ${…} in a config env value is E_INPUT before any request, as
     let caught: unknown;
     await push({ from: src.ref('base/node:20'), to: dst.ref('app:1'), config: { env }, ...fakeLibraryOptions(src, dst) }).catch((e: unknown) => (caught = e));
     assert.equal((caught as RegpushError)?.code, 'E_INPUT', String(caught));
-    assert.match((caught as Error).message, /^invalid config\.env\[\d\]/);
+    assert.match((caught as Error).message, /^push\(\): invalid config\.env\[\d\]/);
     assert.doesNotMatch((caught as Error).message, /abc|secret/);
   }
   assert.equal(dst.count(), 0, 'no request to the target');
@@ -228,15 +228,15 @@ test('a bad port, volume, label key or health check in the config is E_INPUT nam
   const [src, dst] = [await fake(), await fake()];
   src.seedImage('base/node', { tags: ['20'] });
   const cases: [ConfigChanges, RegExp][] = [
-    [{ ports: ['80', '70000'] }, /^invalid config\.ports\[1\] "70000": port must be 1-65535/],
-    [{ ports: ['80/icmp'] }, /^invalid config\.ports\[0\] "80\/icmp": protocol must be/],
-    [{ volumes: ['/data', ''] }, /^invalid config\.volumes\[1\] "": the path is empty/],
-    [{ labels: { ok: '1', 'two\nlines': 'x' } }, /^invalid config\.labels key "two\\nlines": a key must be one line/],
-    [{ labels: { '': 'x' } }, /^invalid config\.labels: the label key is empty/],
-    [{ healthcheck: { test: ['curl', 'localhost'] } }, /^healthcheck test must start with NONE, CMD or CMD-SHELL/],
-    [{ healthcheck: { test: ['CMD'] } }, /^healthcheck CMD needs a command/],
-    [{ healthcheck: { test: ['CMD-SHELL', 'true'], interval: -1 } }, /^config\.healthcheck\.interval must be a non-negative duration \(got -1 ns\)$/],
-    [{ healthcheck: { test: ['CMD-SHELL', 'true'], retries: 1.5 } }, /^config\.healthcheck\.retries must be a whole number/],
+    [{ ports: ['80', '70000'] }, /^push\(\): invalid config\.ports\[1\] "70000": port must be 1-65535/],
+    [{ ports: ['80/icmp'] }, /^push\(\): invalid config\.ports\[0\] "80\/icmp": protocol must be/],
+    [{ volumes: ['/data', ''] }, /^push\(\): invalid config\.volumes\[1\] "": the path is empty/],
+    [{ labels: { ok: '1', 'two\nlines': 'x' } }, /^push\(\): invalid config\.labels key "two\\nlines": a key must be one line/],
+    [{ labels: { '': 'x' } }, /^push\(\): invalid config\.labels: the label key is empty/],
+    [{ healthcheck: { test: ['curl', 'localhost'] } }, /^push\(\): healthcheck test must start with NONE, CMD or CMD-SHELL/],
+    [{ healthcheck: { test: ['CMD'] } }, /^push\(\): healthcheck CMD needs a command/],
+    [{ healthcheck: { test: ['CMD-SHELL', 'true'], interval: -1 } }, /^push\(\): config\.healthcheck\.interval must be a non-negative duration \(got -1 ns\)$/],
+    [{ healthcheck: { test: ['CMD-SHELL', 'true'], retries: 1.5 } }, /^push\(\): config\.healthcheck\.retries must be a whole number/],
   ];
   for (const [config, message] of cases) {
     let caught: unknown;
@@ -247,9 +247,10 @@ test('a bad port, volume, label key or health check in the config is E_INPUT nam
     assert.equal(dst.count(), 0, `${JSON.stringify(config)}: no request to the target`);
     assert.equal(src.count(), 0, `${JSON.stringify(config)}: nor to the source`);
   }
-  // The same values are what the late check refuses, with the same error: checkInputs runs that check, it does not write another.
+  // The same values are what the late check refuses, with the same error: checkInputs runs that check, it does not write another
+  // (push() leads it with its name, as its other option messages).
   for (const [config, message] of cases) {
-    assert.throws(() => applyConfigChanges(scratchConfig({ os: 'linux', architecture: 'amd64' }), config, undefined), (e: RegpushError) => e.code === 'E_INPUT' && message.test(e.message));
+    assert.throws(() => applyConfigChanges(scratchConfig({ os: 'linux', architecture: 'amd64' }), config, undefined), (e: RegpushError) => e.code === 'E_INPUT' && message.test(`push(): ${e.message}`));
   }
 });
 

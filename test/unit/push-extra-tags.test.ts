@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NotFoundError, RegistryError } from '../../src/errors.js';
-import { ExtraTags } from '../../src/push/extra-tags.js';
+import { ExtraTags, tagsHolding } from '../../src/push/extra-tags.js';
 import type { FetchedManifest, ManifestHead, RegistryClient } from '../../src/registry/registry-client.js';
 import type { RepoEndpoint } from '../../src/transfer/types.js';
 
@@ -33,8 +33,8 @@ function target(tags: Record<string, string>, countsPulls: boolean, fail: string
 
 test('where a GET counts no pull: each tag is read with one GET at once, which answers both the warm path and the commit', async () => {
   const { ep, asked } = target({ stable: D('a') }, false);
-  assert.equal(ExtraTags.askFor(ep, false), 'get');
-  const others = new ExtraTags(ep, ['latest', 'stable'], ExtraTags.askFor(ep, false));
+  assert.equal(ExtraTags.askFor(ep), 'get');
+  const others = new ExtraTags(ep, ['latest', 'stable'], ExtraTags.askFor(ep));
   assert.deepEqual(asked, ['GET latest', 'GET stable'], 'asked at once, beside the first tag\'s GET');
   assert.equal(await others.manifest('latest'), undefined);
   assert.equal((await others.manifest('stable'))?.digest, D('a'));
@@ -44,7 +44,7 @@ test('where a GET counts no pull: each tag is read with one GET at once, which a
 
 test('where a GET is a pull (Docker Hub): HEADs at once; the warm path GETs only a tag its HEAD did not find absent', async () => {
   const { ep, asked } = target({ stable: D('b') }, true);
-  assert.equal(ExtraTags.askFor(ep, false), 'head');
+  assert.equal(ExtraTags.askFor(ep), 'head');
   const others = new ExtraTags(ep, ['latest', 'stable'], 'head');
   assert.deepEqual(asked, ['HEAD latest', 'HEAD stable']);
   // The first tag is new: the warm path tries latest (absent: its HEAD said so, no GET), then stable.
@@ -57,7 +57,7 @@ test('where a GET is a pull (Docker Hub): HEADs at once; the warm path GETs only
 
 test('where a GET is a pull and the first tag exists (a re-run): the HEADs alone, no pull spent on the other tags', async () => {
   const { ep, asked } = target({ latest: D('c') }, true);
-  const others = new ExtraTags(ep, ['latest'], ExtraTags.askFor(ep, false));
+  const others = new ExtraTags(ep, ['latest'], ExtraTags.askFor(ep));
   assert.deepEqual([...(await others.digests())], [['latest', D('c')]]);
   assert.deepEqual(asked, ['HEAD latest']);
 });
@@ -65,7 +65,7 @@ test('where a GET is a pull and the first tag exists (a re-run): the HEADs alone
 test('a failed request is no answer: the commit treats the tag as not on the digest (it is written), and the warm path sees the error a GET gives', async () => {
   for (const pulls of [false, true]) {
     const { ep, asked } = target({ latest: D('d') }, pulls, ['latest']);
-    const others = new ExtraTags(ep, ['latest'], ExtraTags.askFor(ep, false));
+    const others = new ExtraTags(ep, ['latest'], ExtraTags.askFor(ep));
     assert.deepEqual([...(await others.digests())], [['latest', undefined]]);
     await assert.rejects(others.manifest('latest'), RegistryError);
     // A failed HEAD is no "absent": the warm path still asks with its GET, as it did before.
@@ -73,10 +73,10 @@ test('a failed request is no answer: the commit treats the tag as not on the dig
   }
 });
 
-test('a dry run asks nothing ahead: the warm path GETs a tag when it gets to it', async () => {
-  const { ep, asked } = target({ latest: D('e') }, false);
-  const others = new ExtraTags(ep, ['latest', 'stable'], ExtraTags.askFor(ep, true));
-  assert.deepEqual(asked, []);
-  assert.equal((await others.manifest('latest'))?.digest, D('e'));
-  assert.deepEqual(asked, ['GET latest']);
+test('tagsHolding: the tag in --to by the warm path\'s digest, the others by their answers, in the order given', async () => {
+  const { ep } = target({ latest: D('e'), stable: D('f') }, false);
+  const others = new ExtraTags(ep, ['latest', 'stable'], ExtraTags.askFor(ep));
+  assert.deepEqual(await tagsHolding(D('e'), ['1', 'latest', 'stable'], D('e'), others), ['1', 'latest']);
+  assert.deepEqual(await tagsHolding(D('f'), ['1', 'latest', 'stable'], undefined, others), ['stable']);
+  assert.deepEqual(await tagsHolding(D('e'), ['1'], D('e'), undefined), ['1']);
 });

@@ -38,3 +38,24 @@ test('two images of a sync fail, each with a session of its own left: each image
   assert.equal(dst.openUploads(), 2, 'both cut sessions stay');
   assert.ok(err.message.endsWith(`; 2 ${clause.replace('session could', 'sessions could')}${dst.host}/mirror/one (300000 bytes sent, cut in the middle of a monolithic PUT); ${dst.host}/mirror/two (300000 bytes sent, cut in the middle of a monolithic PUT)`), err.message);
 });
+
+test('an image fails at one of its two targets (a cut PUT, no retry): that target\'s line names the session left there, not the other target\'s, and the image\'s other target is copied', async () => {
+  const [src, dst, other] = [await fake(), await fake({ uploadOffsets: true }), await fake({ uploadOffsets: true })];
+  src.seedImage('one', { tags: ['1'], layers: [bytesOf('one layer', 300_000)] });
+  dst.fault({ kind: 'upload', method: 'PUT', when: (q) => Number(q.headers['content-length']) > 100_000 }, { kind: 'cut', afterBytes: 100_000 }, { times: 1 });
+  const spec = parseSyncFile(`images:\n  - source: ${src.ref('one:1')}\n    targets: [${dst.host}/mirror, ${other.host}/mirror]\n`, 'sync.yaml');
+  const err = await sync({ spec, retries: 0, ...fakeLibraryOptions(src, dst, other) }).then(
+    () => assert.fail('a target failed'),
+    (e: RegpushError) => e,
+  );
+  assert.equal(err.code, 'E_PARTIAL', String(err));
+  const [unit] = (err.details.result as SyncResult).units;
+  const [bad, good] = unit!.targets;
+  assert.equal(good!.action, 'copied', JSON.stringify(unit));
+  assert.equal(bad!.action, 'failed');
+  assert.equal(dst.openUploads(), 1, 'the cut session stays');
+  const line = bad!.error?.message ?? '';
+  assert.ok(line.includes(`; 1 upload session could not be cancelled and may stay in the registry's upload area until it purges stale uploads: ${dst.host}/mirror/one (`), line);
+  assert.ok(!line.includes(other.host), line);
+  assert.ok(err.message.includes(`${dst.host}/mirror/one (`), err.message);
+});

@@ -99,10 +99,12 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void, se
       const platform = pushPlatform(a.platform, layerValues.some((v) => splitPlatformPrefix(v) !== undefined));
       const config = configChangesFromFlags(a, (m) => ctx.logger.warn(m), mayBeWindows(platform));
       const defaultDest = a['app-dest'] ?? a.workdir ?? '/app';
-      const app = (many(a.app) ?? []).map((v) => parseAppFlag(v, defaultDest));
-      // Layers from the project file (no --layer given) are named as its entries, `regpush.json layers[0]`, not as a flag.
+      // App entries and layers from the project file (no --app, no --layer given) are named as its
+      // entries, `regpush.json app[0]`, `regpush.json layers[0]`, not as the flags they are read in as.
+      const appFile = argv.app === undefined && project?.values.app !== undefined ? project.source : undefined;
       const layersFile = argv.layer === undefined && project?.values.layer !== undefined ? project.source : undefined;
-      const names = layersFile ? fileLayerNames(PUSH_FLAG_NAMES, layersFile) : PUSH_FLAG_NAMES;
+      const app = (many(a.app) ?? []).map((v, i) => parseAppFlag(v, defaultDest, appFile ? `${appFile} app[${i}]` : '--app'));
+      const names = fileEntryNames(PUSH_FLAG_NAMES, appFile, layersFile);
       const layers = layerValues.map((v, i) => parseLayerFlag(v, defaultDest, parseAppFlag, layersFile ? `${layersFile} layers[${i}]` : '--layer'));
       const annotations = parseAnnotations(many(a.annotation));
       const level = a['gzip-level'];
@@ -176,10 +178,17 @@ export function parseLayerFlag(v: string, defaultDest: string, parseSource: (val
   return { platform: q.platform, sources: [parseSource(q.rest, defaultDest, flag)] };
 }
 
-/** `names`, with each `layers[i]` named as the project file's entry (`regpush.json layers[0]`) rather than as `--layer`. */
-function fileLayerNames(names: OptionNames, source: string): OptionNames {
-  const entry = (p: string, detail: string | undefined, or: (p: string, detail?: string) => string): string =>
-    /^layers\[\d+\]$/.test(p) ? `${source} ${p}${detail === undefined ? '' : ` (${detail})`}` : or(p, detail);
+/**
+ * `names`, with `app` and each `layers[i]` named as the project file's entries (`regpush.json app`,
+ * `regpush.json layers[0]`) rather than as `--app` and `--layer`, where they came from that file.
+ */
+function fileEntryNames(names: OptionNames, appFile: string | undefined, layersFile: string | undefined): OptionNames {
+  if (!appFile && !layersFile) return names;
+  const fileOf = (p: string): string | undefined => (p === 'app' ? appFile : /^layers\[\d+\]$/.test(p) ? layersFile : undefined);
+  const entry = (p: string, detail: string | undefined, or: (p: string, detail?: string) => string): string => {
+    const source = fileOf(p);
+    return source ? `${source} ${p}${detail === undefined ? '' : ` (${detail})`}` : or(p, detail);
+  };
   return { ...names, name: (p, d) => entry(p, d, names.name), about: (p, d) => entry(p, d, names.about) };
 }
 
