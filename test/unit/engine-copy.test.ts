@@ -1031,22 +1031,20 @@ test('registries that refuse the manifest HEAD (405, 400, 501): copy goes by the
 });
 
 test('a manifest PUT refused with UNSUPPORTED at 400 refuses that manifest, in the registry\'s words; only a 405 says the registry takes no pushes', async () => {
-  const [src, dst] = [await fake(), await fake()];
-  src.seedImage('base/app', { tags: ['1'] });
-  dst.fault({ kind: 'manifest', method: 'PUT' }, { kind: 'status', status: 400, code: 'UNSUPPORTED', message: 'manifest media type not supported' });
-  const err = await copy({ from: src.ref('base/app:1'), to: [dst.ref('app:1')], retries: 0, ...fakeLibraryOptions(src, dst) }).then(
-    () => assert.fail('the manifest was refused'),
-    (e: RegpushError) => e,
-  );
+  /** A copy whose every manifest PUT is answered `status` UNSUPPORTED: the error it rejects with. */
+  const refused = async (status: number, message: string): Promise<RegpushError> => {
+    const [src, dst] = [await fake(), await fake()];
+    src.seedImage('base/app', { tags: ['1'] });
+    dst.fault({ kind: 'manifest', method: 'PUT' }, { kind: 'status', status, code: 'UNSUPPORTED', message });
+    return copy({ from: src.ref('base/app:1'), to: [dst.ref('app:1')], retries: 0, ...fakeLibraryOptions(src, dst) }).then(
+      () => assert.fail(`the manifest PUT was answered ${status}`),
+      (e: RegpushError) => e,
+    );
+  };
+  const err = await refused(400, 'manifest media type not supported');
   assert.doesNotMatch(err.message, /does not accept pushes|pull-through cache/, err.message);
   assert.match(err.message, /manifest media type not supported/, err.message);
-  const [src2, ro] = [await fake(), await fake()];
-  src2.seedImage('base/app', { tags: ['1'] });
-  ro.fault({ kind: 'manifest', method: 'PUT' }, { kind: 'status', status: 405, code: 'UNSUPPORTED', message: 'The operation is unsupported.' });
-  const readOnly = await copy({ from: src2.ref('base/app:1'), to: [ro.ref('app:1')], retries: 0, ...fakeLibraryOptions(src2, ro) }).then(
-    () => assert.fail('the registry takes no pushes'),
-    (e: RegpushError) => e,
-  );
+  const readOnly = await refused(405, 'The operation is unsupported.');
   assert.equal(readOnly.code, 'E_UNSUPPORTED');
   assert.match(readOnly.message, /does not accept pushes to app \(the manifest PUT answered 405 UNSUPPORTED/, readOnly.message);
 });
