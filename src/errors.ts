@@ -75,84 +75,98 @@ export class RegpushError extends Error {
 
 /** Bad flags or arguments. */
 export class UsageError extends RegpushError {
+  declare readonly code: 'E_USAGE';
   constructor(message: string, options?: { cause?: unknown; details?: ErrorDetails }) {
     super('E_USAGE', message, options);
   }
 }
 /** Malformed image reference. */
 export class InvalidReferenceError extends RegpushError {
+  declare readonly code: 'E_REFERENCE';
   constructor(message: string, options?: { cause?: unknown; details?: ErrorDetails }) {
     super('E_REFERENCE', message, options);
   }
 }
 /** Bad local input (directories, key=value flags, config files). */
 export class InputError extends RegpushError {
+  declare readonly code: 'E_INPUT';
   constructor(message: string, options?: { cause?: unknown; details?: ErrorDetails }) {
     super('E_INPUT', message, options);
   }
 }
 /** Authentication failed or no usable credentials. */
 export class AuthError extends RegpushError {
+  declare readonly code: 'E_AUTH';
   constructor(message: string, options?: { cause?: unknown; details?: ErrorDetails }) {
     super('E_AUTH', message, options);
   }
 }
 /** Authenticated, but the registry refuses the operation. */
 export class DeniedError extends RegpushError {
+  declare readonly code: 'E_DENIED';
   constructor(message: string, options?: { cause?: unknown; details?: ErrorDetails }) {
     super('E_DENIED', message, options);
   }
 }
 /** Repository, tag, manifest or blob not found. */
 export class NotFoundError extends RegpushError {
+  declare readonly code: 'E_NOT_FOUND';
   constructor(message: string, options?: { cause?: unknown; details?: ErrorDetails }) {
     super('E_NOT_FOUND', message, options);
   }
 }
 /** Connection-level failure. */
 export class NetworkError extends RegpushError {
+  declare readonly code: 'E_NETWORK';
   constructor(message: string, options?: { cause?: unknown; details?: ErrorDetails }) {
     super('E_NETWORK', message, options);
   }
 }
 /** TLS failure (unknown CA, bad certificate, handshake). */
 export class TlsError extends RegpushError {
+  declare readonly code: 'E_TLS';
   constructor(message: string, options?: { cause?: unknown; details?: ErrorDetails }) {
     super('E_TLS', message, options);
   }
 }
 /** The registry answered with a status or error regpush cannot continue from. */
 export class RegistryError extends RegpushError {
+  declare readonly code: 'E_REGISTRY';
   constructor(message: string, options?: { cause?: unknown; details?: ErrorDetails }) {
     super('E_REGISTRY', message, options);
   }
 }
 /** A malformed or oversized answer (JSON, challenge, Location header). */
 export class ProtocolError extends RegpushError {
+  declare readonly code: 'E_PROTOCOL';
   constructor(message: string, options?: { cause?: unknown; details?: ErrorDetails }) {
     super('E_PROTOCOL', message, options);
   }
 }
 /** Content regpush does not handle, e.g. a schema 1 manifest. */
 export class UnsupportedError extends RegpushError {
+  declare readonly code: 'E_UNSUPPORTED';
   constructor(message: string, options?: { cause?: unknown; details?: ErrorDetails }) {
     super('E_UNSUPPORTED', message, options);
   }
 }
 /** Bytes that do not match their digest or declared size. */
 export class DigestMismatchError extends RegpushError {
+  declare readonly code: 'E_DIGEST_MISMATCH';
   constructor(message: string, options?: { cause?: unknown; details?: ErrorDetails }) {
     super('E_DIGEST_MISMATCH', message, options);
   }
 }
 /** Still rate-limited (429) after every retry. */
 export class TooManyRequestsError extends RegpushError {
+  declare readonly code: 'E_TOO_MANY_REQUESTS';
   constructor(message: string, options?: { cause?: unknown; details?: ErrorDetails }) {
     super('E_TOO_MANY_REQUESTS', message, options);
   }
 }
 /** The target tag exists and the caller asked not to overwrite it. */
 export class ExistsError extends RegpushError {
+  declare readonly code: 'E_EXISTS';
   constructor(message: string, options?: { cause?: unknown; details?: ErrorDetails }) {
     super('E_EXISTS', message, options);
   }
@@ -172,6 +186,7 @@ export interface PartialFailureDetails extends ErrorDetails {
 
 /** Some targets of a multi-target operation failed; `details.result` says what each did, `details.failed` lists those that failed. */
 export class PartialFailureError extends RegpushError {
+  declare readonly code: 'E_PARTIAL';
   declare readonly details: PartialFailureDetails;
   constructor(message: string, options?: { cause?: unknown; details?: PartialFailureDetails }) {
     super('E_PARTIAL', message, options);
@@ -182,19 +197,22 @@ export class MirrorConfigError extends InputError {}
 
 /** A bug in regpush: a state its own code should never reach (exit code 1, like an unexpected crash). */
 export class InternalError extends RegpushError {
+  declare readonly code: 'E_INTERNAL';
   constructor(message: string, options?: { cause?: unknown; details?: ErrorDetails }) {
     super('E_INTERNAL', message, options);
   }
 }
 /** The operation was cancelled. */
 export class AbortedError extends RegpushError {
+  declare readonly code: 'E_ABORTED';
   constructor(message = 'aborted', options?: { cause?: unknown; details?: ErrorDetails }) {
     super('E_ABORTED', message, options);
   }
 }
 
 /** The exported class of each code. */
-const CLASS_OF_CODE: Record<ErrorCode, new (message: string, options?: { cause?: unknown; details?: ErrorDetails }) => RegpushError> = {
+// Each entry's class declares its own code (`code: 'E_NOT_FOUND'`): one whose declaration named another code would not compile here.
+const CLASS_OF_CODE: { [C in ErrorCode]: new (message: string, options?: { cause?: unknown; details?: ErrorDetails }) => RegpushError & { readonly code: C } } = {
   E_USAGE: UsageError,
   E_REFERENCE: InvalidReferenceError,
   E_INPUT: InputError,
