@@ -171,15 +171,21 @@ export class ExistsError extends RegpushError {
     super('E_EXISTS', message, options);
   }
 }
+/** The operations whose failure may carry their result (`details.result`), as `details.operation` names them. */
+export type ResultOperation = 'push' | 'copy' | 'sync' | 'tagImage';
+
 /** What an E_PARTIAL carries: what was done, and what failed. */
 export interface PartialFailureDetails extends ErrorDetails {
   /**
    * The operation's result, as it would have returned it, with each target's (or image's, or
    * tag's) own outcome: push()'s `PushResult` (per target: `result.targets`), copy()'s
    * `CopyResult` (`result.targets`), sync()'s `SyncResult` (`result.units`, each with its
-   * `targets`), tagImage()'s `TagImageResult` (`result.tagsFailed`). Cast it to the operation's.
+   * `targets`), tagImage()'s `TagImageResult` (`result.tagsFailed`). `failureResult(err,
+   * 'push')` reads it typed as the operation's, without a cast.
    */
   result?: unknown;
+  /** The operation `result` is of; set wherever `result` is (on an error of any class). */
+  operation?: ResultOperation;
   /** The targets (references), images (sync: source references) or tags (tagImage) that failed. */
   failed?: string[];
 }
@@ -243,12 +249,24 @@ export function asRegpushError(err: unknown): RegpushError {
  * original as its `cause`. Each library operation's entry point runs its body through it (push,
  * copy and sync through CallerCallbacks.around, which lets a progress callback's throw through).
  */
-export async function rejectsTyped<T>(body: () => Promise<T>): Promise<T> {
+export async function rejectsTyped<T>(body: () => Promise<T>, operation?: ResultOperation): Promise<T> {
   try {
     return await body();
   } catch (err) {
-    throw asRegpushError(err);
+    throw markResult(asRegpushError(err), operation);
   }
+}
+
+/**
+ * `err`, its `details.result` (where it has one) marked as `operation`'s: so failureResult() can
+ * give it the operation's type, checked at run time rather than cast. Called by each operation
+ * that attaches a result, on its way out, so the places that build the result need not know
+ * whose it is (the target set is push's and copy's alike).
+ * @internal Not part of the library: left out of the published declarations (stripInternal).
+ */
+export function markResult(err: RegpushError, operation: ResultOperation | undefined): RegpushError {
+  if (operation !== undefined && err.details.result !== undefined) err.details.operation ??= operation;
+  return err;
 }
 
 /**

@@ -113,7 +113,7 @@ export async function syncAs(given: SyncOptions, names: OptionNames): Promise<Sy
     given = { ...given, spec: checkSpecValues(given.spec, names.about('spec')) };
     const anchored = anchorPaths(given); // relative paths (TLS files, env's path variables) taken in the `cwd` option
     return syncChecked({ ...anchored, events: callbacks.guard(given.events, SYNC_EVENTS) }, callbacks, names);
-  });
+  }, 'sync');
 }
 
 /** The callbacks sync() calls (SYNC_SHAPE's `events`; `close` is the CLI's, which calls it itself). */

@@ -599,8 +599,7 @@ export class TargetSet {
    * E_PARTIAL naming every failed target (with `result` in its details, for --json), or undefined
    * when none failed. When every target failed, the first one's own error (its class and code: the
    * exit code is that failure's), with `result` and `failed` in its details as E_PARTIAL has them,
-   * so that a library caller still sees every target's outcome; `result` undefined (push's
-   * failure before any report) leaves the error as it is.
+   * so that a library caller still sees every target's outcome.
    */
   outcome(what: string, result: unknown): RegpushError | undefined {
     const failed = this.failed;
@@ -609,7 +608,7 @@ export class TargetSet {
     if (failed.length === this.list.length) {
       const first = failed[0]!.failed!;
       // A copy of the first error, not the error itself: it is the target's own record (summary()), and may be shared.
-      return result === undefined ? first : errorForCode(first.code, first.message, { details: { ...first.details, ...details }, cause: first.cause });
+      return errorForCode(first.code, first.message, { details: { ...first.details, ...details }, cause: first.cause });
     }
     return new PartialFailureError(
       `${failed.length} of ${this.list.length} ${what} failed: ${failed.map((t) => `${formatReference(t.ref)} (${t.failed!.code}: ${t.failed!.message})`).join('; ')}`,
