@@ -139,6 +139,8 @@ test('failureResult: copy()\'s, sync()\'s and tagImage()\'s results typed as the
   const synced = await rejection(sync({ spec, retries: 0, ...opts }));
   const s: SyncResult | undefined = failureResult(synced, 'sync');
   assert.deepEqual(s?.units[0]!.targets.map((t) => t.action), ['copied', 'failed']);
+  // A failed sync target's digest is '' (kept, as push's and copy's failed targets have it), the other's the image's.
+  assert.deepEqual(s?.units[0]!.targets.map((t) => t.digest), [s?.units[0]!.sourceDigest, '']);
   assert.equal(failureResult(synced, 'copy'), undefined);
 
   // A sync of one image whose every target failed: that failure's own class, the report still typed.
