@@ -75,103 +75,124 @@ export class RegpushError extends Error {
 
 /** Bad flags or arguments. */
 export class UsageError extends RegpushError {
+  declare readonly code: 'E_USAGE';
   constructor(message: string, options?: { cause?: unknown; details?: ErrorDetails }) {
     super('E_USAGE', message, options);
   }
 }
 /** Malformed image reference. */
 export class InvalidReferenceError extends RegpushError {
+  declare readonly code: 'E_REFERENCE';
   constructor(message: string, options?: { cause?: unknown; details?: ErrorDetails }) {
     super('E_REFERENCE', message, options);
   }
 }
 /** Bad local input (directories, key=value flags, config files). */
 export class InputError extends RegpushError {
+  declare readonly code: 'E_INPUT';
   constructor(message: string, options?: { cause?: unknown; details?: ErrorDetails }) {
     super('E_INPUT', message, options);
   }
 }
 /** Authentication failed or no usable credentials. */
 export class AuthError extends RegpushError {
+  declare readonly code: 'E_AUTH';
   constructor(message: string, options?: { cause?: unknown; details?: ErrorDetails }) {
     super('E_AUTH', message, options);
   }
 }
 /** Authenticated, but the registry refuses the operation. */
 export class DeniedError extends RegpushError {
+  declare readonly code: 'E_DENIED';
   constructor(message: string, options?: { cause?: unknown; details?: ErrorDetails }) {
     super('E_DENIED', message, options);
   }
 }
 /** Repository, tag, manifest or blob not found. */
 export class NotFoundError extends RegpushError {
+  declare readonly code: 'E_NOT_FOUND';
   constructor(message: string, options?: { cause?: unknown; details?: ErrorDetails }) {
     super('E_NOT_FOUND', message, options);
   }
 }
 /** Connection-level failure. */
 export class NetworkError extends RegpushError {
+  declare readonly code: 'E_NETWORK';
   constructor(message: string, options?: { cause?: unknown; details?: ErrorDetails }) {
     super('E_NETWORK', message, options);
   }
 }
 /** TLS failure (unknown CA, bad certificate, handshake). */
 export class TlsError extends RegpushError {
+  declare readonly code: 'E_TLS';
   constructor(message: string, options?: { cause?: unknown; details?: ErrorDetails }) {
     super('E_TLS', message, options);
   }
 }
 /** The registry answered with a status or error regpush cannot continue from. */
 export class RegistryError extends RegpushError {
+  declare readonly code: 'E_REGISTRY';
   constructor(message: string, options?: { cause?: unknown; details?: ErrorDetails }) {
     super('E_REGISTRY', message, options);
   }
 }
 /** A malformed or oversized answer (JSON, challenge, Location header). */
 export class ProtocolError extends RegpushError {
+  declare readonly code: 'E_PROTOCOL';
   constructor(message: string, options?: { cause?: unknown; details?: ErrorDetails }) {
     super('E_PROTOCOL', message, options);
   }
 }
 /** Content regpush does not handle, e.g. a schema 1 manifest. */
 export class UnsupportedError extends RegpushError {
+  declare readonly code: 'E_UNSUPPORTED';
   constructor(message: string, options?: { cause?: unknown; details?: ErrorDetails }) {
     super('E_UNSUPPORTED', message, options);
   }
 }
 /** Bytes that do not match their digest or declared size. */
 export class DigestMismatchError extends RegpushError {
+  declare readonly code: 'E_DIGEST_MISMATCH';
   constructor(message: string, options?: { cause?: unknown; details?: ErrorDetails }) {
     super('E_DIGEST_MISMATCH', message, options);
   }
 }
 /** Still rate-limited (429) after every retry. */
 export class TooManyRequestsError extends RegpushError {
+  declare readonly code: 'E_TOO_MANY_REQUESTS';
   constructor(message: string, options?: { cause?: unknown; details?: ErrorDetails }) {
     super('E_TOO_MANY_REQUESTS', message, options);
   }
 }
 /** The target tag exists and the caller asked not to overwrite it. */
 export class ExistsError extends RegpushError {
+  declare readonly code: 'E_EXISTS';
   constructor(message: string, options?: { cause?: unknown; details?: ErrorDetails }) {
     super('E_EXISTS', message, options);
   }
 }
+/** The operations whose failure may carry their result (`details.result`), as `details.operation` names them. */
+export type ResultOperation = 'push' | 'copy' | 'sync' | 'tagImage';
+
 /** What an E_PARTIAL carries: what was done, and what failed. */
 export interface PartialFailureDetails extends ErrorDetails {
   /**
    * The operation's result, as it would have returned it, with each target's (or image's, or
    * tag's) own outcome: push()'s `PushResult` (per target: `result.targets`), copy()'s
    * `CopyResult` (`result.targets`), sync()'s `SyncResult` (`result.units`, each with its
-   * `targets`), tagImage()'s `TagImageResult` (`result.tagsFailed`). Cast it to the operation's.
+   * `targets`), tagImage()'s `TagImageResult` (`result.tagsFailed`). `failureResult(err,
+   * 'push')` reads it typed as the operation's, without a cast.
    */
   result?: unknown;
+  /** The operation `result` is of; set wherever `result` is (on an error of any class). */
+  operation?: ResultOperation;
   /** The targets (references), images (sync: source references) or tags (tagImage) that failed. */
   failed?: string[];
 }
 
 /** Some targets of a multi-target operation failed; `details.result` says what each did, `details.failed` lists those that failed. */
 export class PartialFailureError extends RegpushError {
+  declare readonly code: 'E_PARTIAL';
   declare readonly details: PartialFailureDetails;
   constructor(message: string, options?: { cause?: unknown; details?: PartialFailureDetails }) {
     super('E_PARTIAL', message, options);
@@ -182,19 +203,22 @@ export class MirrorConfigError extends InputError {}
 
 /** A bug in regpush: a state its own code should never reach (exit code 1, like an unexpected crash). */
 export class InternalError extends RegpushError {
+  declare readonly code: 'E_INTERNAL';
   constructor(message: string, options?: { cause?: unknown; details?: ErrorDetails }) {
     super('E_INTERNAL', message, options);
   }
 }
 /** The operation was cancelled. */
 export class AbortedError extends RegpushError {
+  declare readonly code: 'E_ABORTED';
   constructor(message = 'aborted', options?: { cause?: unknown; details?: ErrorDetails }) {
     super('E_ABORTED', message, options);
   }
 }
 
 /** The exported class of each code. */
-const CLASS_OF_CODE: Record<ErrorCode, new (message: string, options?: { cause?: unknown; details?: ErrorDetails }) => RegpushError> = {
+// Each entry's class declares its own code (`code: 'E_NOT_FOUND'`): one whose declaration named another code would not compile here.
+const CLASS_OF_CODE: { [C in ErrorCode]: new (message: string, options?: { cause?: unknown; details?: ErrorDetails }) => RegpushError & { readonly code: C } } = {
   E_USAGE: UsageError,
   E_REFERENCE: InvalidReferenceError,
   E_INPUT: InputError,
@@ -225,12 +249,24 @@ export function asRegpushError(err: unknown): RegpushError {
  * original as its `cause`. Each library operation's entry point runs its body through it (push,
  * copy and sync through CallerCallbacks.around, which lets a progress callback's throw through).
  */
-export async function rejectsTyped<T>(body: () => Promise<T>): Promise<T> {
+export async function rejectsTyped<T>(body: () => Promise<T>, operation?: ResultOperation): Promise<T> {
   try {
     return await body();
   } catch (err) {
-    throw asRegpushError(err);
+    throw markResult(asRegpushError(err), operation);
   }
+}
+
+/**
+ * `err`, its `details.result` (where it has one) marked as `operation`'s: so failureResult() can
+ * give it the operation's type, checked at run time rather than cast. Called by each operation
+ * that attaches a result, on its way out, so the places that build the result need not know
+ * whose it is (the target set is push's and copy's alike).
+ * @internal Not part of the library: left out of the published declarations (stripInternal).
+ */
+export function markResult(err: RegpushError, operation: ResultOperation | undefined): RegpushError {
+  if (operation !== undefined && err.details.result !== undefined) err.details.operation ??= operation;
+  return err;
 }
 
 /**

@@ -10,6 +10,12 @@
  *                          config: { entrypoint: ['/app/run'] }, env: process.env });
  *   console.log(r.reference);
  */
+import { RegpushError, type ResultOperation } from './errors.js';
+import type { PushResult } from './push/options.js';
+import type { CopyResult } from './copy/options.js';
+import type { SyncResult } from './sync/options.js';
+import type { TagImageResult } from './manage/options.js';
+
 export { push } from './push/push.js';
 export { DEFAULT_IMAGES, DEFAULT_JOBS } from './transfer/concurrency.js';
 export type { PushEvents, PushLayerReport, PushLayerSpec, PushOptions, PushResult, PushTargetReport, PushedPlatform } from './push/options.js';
@@ -55,6 +61,7 @@ export {
   type ErrorCode,
   type ErrorDetails,
   type PartialFailureDetails,
+  type ResultOperation,
 } from './errors.js';
 export { copy } from './copy/copy.js';
 export { login, logout } from './login/login.js';
@@ -70,3 +77,23 @@ export type { ManageOptions, ListTagsOptions, TagList, RepositoryList, DigestOpt
 /** Former names of CopyTargetReport, SyncUnitReport and SyncTargetReport: deprecated aliases of the same types. */
 export type { CopyTargetResult } from './copy/options.js';
 export type { SyncUnitResult, SyncTargetResult } from './sync/options.js';
+
+/** The result each operation's failure carries in `details.result`, by the name `details.operation` gives it. */
+export interface FailureResults {
+  push: PushResult;
+  copy: CopyResult;
+  sync: SyncResult;
+  tagImage: TagImageResult;
+}
+
+/**
+ * The result `operation` would have returned, carried by its failure `err` (`details.result`:
+ * E_PARTIAL's, and that of a copy, push or sync whose every target or image failed, whatever the
+ * error's class), typed as the operation's: `failureResult(err, 'copy')?.targets`. Undefined
+ * where `err` carries none, or carries another operation's (checked at run time, by
+ * `details.operation`): no cast, and no wrong type for an error from another call.
+ */
+export function failureResult<O extends ResultOperation>(err: unknown, operation: O): FailureResults[O] | undefined {
+  if (!(err instanceof RegpushError) || err.details.operation !== operation) return undefined;
+  return err.details.result as FailureResults[O] | undefined;
+}

@@ -15,7 +15,7 @@
  *   - the outcomes come back in the order of `refs` (sorted), whatever order the tags ended in.
  */
 import pLimit from 'p-limit';
-import type { ImageReference } from '../ref/reference.js';
+import { formatReference, type ImageReference } from '../ref/reference.js';
 import type { TransferRun } from '../transfer/engine.js';
 import type { TargetSet, TransferTarget } from '../transfer/target-set.js';
 import { RegpushError } from '../errors.js';
@@ -77,7 +77,9 @@ async function copyTag(run: TransferRun, targets: TargetSet, source: RepoEndpoin
   if (!live.length) return undefined;
   // failFast as the command's set has it: one target given means its first failure is the copy's,
   // even where an earlier failure left one of several live.
-  const set = run.targets(live.map((t) => ({ ref: t.ref, tags: [tag] })), sourceRef, { failFast: targets.failFast });
+  // Its blob events name the tag's image (`host/repo:TAG`): --images tags move at once.
+  const image = formatReference({ registry: sourceRef.registry, repository: sourceRef.repository, tag });
+  const set = run.targets(live.map((t) => ({ ref: t.ref, tags: [tag] })), sourceRef, { failFast: targets.failFast, image });
   const at = new Map(live.map((t, k) => [t, set.list[k]!] as const));
   // What each repository is known to hold is shared by its tags: a blob one tag found or landed
   // there costs the next no HEAD, as when one set went through the tags one after the other.

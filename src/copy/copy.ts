@@ -71,7 +71,7 @@ export async function copyAs(given: CopyOptions, names: OptionNames): Promise<Co
     checkOptions('copy()', given, COPY_SHAPE);
     const anchored = anchorPaths(given); // relative paths (TLS files, env's path variables) taken in the `cwd` option
     return copyChecked({ ...anchored, events: callbacks.guard(given.events, COPY_EVENTS) }, callbacks, names);
-  });
+  }, 'copy');
 }
 
 /** The callbacks copy() calls (COPY_SHAPE's `events`). */

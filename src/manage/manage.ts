@@ -285,7 +285,7 @@ function digestResult(ref: ImageReference, digest: string, mediaType: string | u
  * one's own error. Credentials: the `to` role (pull and push).
  */
 export async function tagImage(reference: string | ImageReference, newTags: readonly string[], opts: ManageOptions = {}): Promise<TagImageResult> {
-  return rejectsTyped(() => tagImageUntyped(reference, newTags, opts));
+  return rejectsTyped(() => tagImageUntyped(reference, newTags, opts), 'tagImage');
 }
 
 /** tagImage() itself; its failures as they come (rejectsTyped makes each a RegpushError). */

@@ -143,12 +143,14 @@ export interface PushResult {
   /**
    * `<registry>/<repository>@sha256:…` of the manifest written (of the first target that
    * succeeded): the one line the CLI prints. In a dry run, where nothing is written and there is
-   * no digest yet, `<registry>/<repository>` of the first target that could be planned.
+   * no digest yet, `<registry>/<repository>` of the first target that could be planned. '' in the
+   * result a push whose every target failed carries (`failureResult(err, 'push')`), as a failed
+   * target's; so are `digest` and `mediaType`, and `platforms` is empty.
    */
   reference: string;
-  /** The manifest's digest; '' in a dry run. */
+  /** The manifest's digest; '' in a dry run (and where every target failed). */
   digest: string;
-  /** The manifest's media type; '' in a dry run. */
+  /** The manifest's media type; '' in a dry run (and where every target failed). */
   mediaType: string;
   /** Every tag written (in a dry run: to be written). */
   tags: string[];

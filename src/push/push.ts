@@ -41,7 +41,7 @@ import { LAYERS_AT_ONCE, uploadLayersEverywhere, type TargetState } from './laye
 import { HEAD_START_BYTES, LayerHeadStart } from './layer-head-start.js';
 import { SMALL_LAYER_BYTES } from './layer-upload.js';
 import type { PushOptions, PushResult } from './options.js';
-import { dryRunReport, finalReport } from './report.js';
+import { allFailed, dryRunReport, finalReport } from './report.js';
 import { resolveBase, scratchBase, type ResolvedBase } from './resolve.js';
 import { checkBase, checkWindowsVariants, uniquePlatforms } from './base-checks.js';
 import { DiffIdBoard } from './diffid-board.js';
@@ -96,7 +96,7 @@ export async function pushAs(given: PushOptions, names: OptionNames): Promise<Pu
     // Plain-JS callers first: a wrong type would otherwise be misread by the checks that follow.
     checkOptions('push()', given, PUSH_SHAPE);
     return pushChecked({ ...given, events: callbacks.guard(given.events, PUSH_EVENTS) }, callbacks, names);
-  });
+  }, 'push');
 }
 
 /** The callbacks push() calls (PUSH_SHAPE's `events`). */
@@ -137,9 +137,9 @@ async function pushChecked(guarded: PushOptions, callbacks: CallerCallbacks, nam
     const early = front.early!;
     const layers = await transferStage(run, moving, resolved, early.sent);
     // Every target set aside: the first one's error is the push's (as one target's alone would
-    // be). Composing would only compare the layers announced with none built.
-    const allFailed = set.live.length === 0 ? set.outcome('targets', undefined) : undefined;
-    if (allFailed) throw allFailed;
+    // be), each target's failure in its details.result. Composing would only compare the layers
+    // announced with none built.
+    if (set.live.length === 0) throw allFailed(run, set, states, resolved, inputs, timings, false);
     // A spare nobody took (every layer was reused, or mounted from another target) is cancelled
     // while the manifests are written; the push ends once the registry has answered.
     const released = releaseSpares(states);

@@ -59,12 +59,44 @@ function formatChange(resolved: ReportedBase): PushResult['format'] {
   return resolved.base.family !== resolved.baseFamily ? { from: resolved.baseFamily, to: resolved.base.family } : undefined;
 }
 
+/** Whole-transfer retries summed over every target's blobs and new layers. */
+function retriesOf(set: TargetSet, states: Map<TransferTarget, TargetState>): number {
+  return set.list.reduce((a, t) => a + t.blobs.reduce((x, b) => x + b.retries, 0) + (states.get(t)?.outcomes.reduce((x, o) => x + (o?.retries ?? 0), 0) ?? 0), 0);
+}
+
+/**
+ * The error of a push whose every target failed: the first target's own (its class and code, so
+ * the exit code is that failure's). With several targets it carries the report in its details as
+ * E_PARTIAL does (`result`, `failed`), as copy's does: each target's failure in `targets`; the
+ * top-level fields, which describe a target written (or planned), are a failed target's (`''`,
+ * no platforms), `blobs` the first target's. One target's failure is the push's, alone.
+ */
+export function allFailed(run: TransferRun, set: TargetSet, states: Map<TransferTarget, TargetState>, resolved: ReportedBase | undefined, inputs: PushInputs, timings: Record<string, number>, dryRun: boolean, blobsOf: (t: TransferTarget) => BlobReport[] = (t) => t.blobs): unknown {
+  if (set.failFast) return set.list[0]!.failed;
+  const first = set.list[0]!;
+  const report: PushResult = {
+    reference: '',
+    digest: '',
+    mediaType: '',
+    tags: first.tags,
+    base: { reference: inputs.fromRef ? formatReference(inputs.fromRef) : 'scratch', digest: resolved?.base.digest ?? '', ...(resolved?.base.mirror ? { mirror: resolved.base.mirror } : {}) },
+    platforms: [],
+    blobs: blobsOf(first),
+    retries: retriesOf(set, states),
+    dryRun,
+    timings,
+    http: run.transport.stats.snapshot(),
+    targets: set.list.map((t) => ({ ...targetReport(t, undefined), blobs: blobsOf(t) })),
+  };
+  return set.outcome('targets', report);
+}
+
 /** The report; E_PARTIAL (with the report in its details) when some targets failed. */
 export function finalReport(run: TransferRun, set: TargetSet, states: Map<TransferTarget, TargetState>, resolved: ReportedBase, results: readonly (LayerResult | undefined)[], inputs: PushInputs, timings: Record<string, number>): PushResult {
   const primary = set.list.find((t) => states.get(t)!.result);
-  if (!primary) throw set.list[0]!.failed;
+  if (!primary) throw allFailed(run, set, states, resolved, inputs, timings, false);
   const p = states.get(primary)!;
-  const retries = set.list.reduce((a, t) => a + t.blobs.reduce((x, b) => x + b.retries, 0) + states.get(t)!.outcomes.reduce((x, o) => x + (o?.retries ?? 0), 0), 0);
+  const retries = retriesOf(set, states);
   const layers = layerReports(inputs, results, p, false);
   const format = formatChange(resolved);
   const report: PushResult = {
@@ -102,8 +134,9 @@ function targetReport(t: TransferTarget, result: PushTargetResult | undefined): 
 export async function dryRunReport(run: TransferRun, set: TargetSet, states: Map<TransferTarget, TargetState>, resolved: ReportedBase, inputs: PushInputs, opts: PushOptions, timings: Record<string, number>): Promise<PushResult> {
   // The top-level fields describe the first target that could be planned, as the real push's
   // describe the first that succeeded: a failing first target is one block of the plan (exit 8).
+  const planned = (t: TransferTarget): BlobReport[] => set.plannedReports(t, resolved.baseBlobs);
   const first = set.list.find((t) => !t.failed);
-  if (!first) throw set.list[0]!.failed;
+  if (!first) throw allFailed(run, set, states, resolved, inputs, timings, true, planned);
   const state = states.get(first)!;
   const used = usedLayers(inputs, resolved.base); // a variant for an OS the base lacks is not built
   // As the push itself does (uploadLayerEverywhere), the first target still in it whose tag holds
@@ -111,7 +144,6 @@ export async function dryRunReport(run: TransferRun, set: TargetSet, states: Map
   const lent = (i: number): LayerResult | undefined => set.live.map((t) => states.get(t)!.reusable[i]).find(Boolean);
   const results = await Promise.all(inputs.layers.map((l, i) => (used.has(i) ? (lent(i) ?? hashLayer({ ...l.options, signal: run.signal })) : undefined)));
   const composed = composeStage(resolved.base, results, inputs, opts);
-  const planned = (t: TransferTarget): BlobReport[] => set.plannedReports(t, resolved.baseBlobs);
   // A tag that already holds the very image the push would write is not written again (commitStage
   // asks tagsHolding the same, from the same answers), so the plan says so instead of a manifest to write.
   const top = topDigestOf(composed);

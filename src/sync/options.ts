@@ -75,7 +75,9 @@ export interface SyncTargetReport {
   error?: { code: ErrorCode; message: string };
   /**
    * The manifest digest the target's tag points at now (copied, skipped), or would (planned): the
-   * source's, or with `platforms` the new index's; '' when failed.
+   * source's, or with `platforms` the new index's. '' when failed (`ok` false), as a failed
+   * target's `digest` is in push's and copy's reports: always a string, never absent, so the
+   * three reports read alike (test `ok`, or `digest !== ''`, before using it).
    */
   digest: string;
   /** Blobs mounted (from the source repository or from a repository this run landed them in). */

@@ -113,7 +113,7 @@ export async function syncAs(given: SyncOptions, names: OptionNames): Promise<Sy
     given = { ...given, spec: checkSpecValues(given.spec, names.about('spec')) };
     const anchored = anchorPaths(given); // relative paths (TLS files, env's path variables) taken in the `cwd` option
     return syncChecked({ ...anchored, events: callbacks.guard(given.events, SYNC_EVENTS) }, callbacks, names);
-  });
+  }, 'sync');
 }
 
 /** The callbacks sync() calls (SYNC_SHAPE's `events`; `close` is the CLI's, which calls it itself). */
@@ -351,7 +351,7 @@ function notAttemptedFor(w: Work, error: FailureLine): SyncUnitReport {
 /** Copies one unit; never rejects (its failure is in the result, and told to `breaker`). */
 async function syncUnit(run: TransferRun, w: Work, platforms: ReturnType<typeof parsePlatform>[] | undefined, opts: SyncOptions, pulls: PullMeter | undefined, breaker: OutageBreaker, lines: FailureLines, names: OptionNames): Promise<SyncUnitReport> {
   const source = formatReference(w.unit.source);
-  const set = run.targets(w.unit.targets.map((ref) => ({ ref, tags: ref.tag ? [ref.tag] : [] })), w.unit.source, { failFast: false, asideWarnedOncePerRegistry: true });
+  const set = run.targets(w.unit.targets.map((ref) => ({ ref, tags: ref.tag ? [ref.tag] : [] })), w.unit.source, { failFast: false, asideWarnedOncePerRegistry: true, image: source });
   const result: SyncUnitReport = { entry: w.image.label, source, sourceDigest: '', ok: false, targets: [], bytesRead: 0 };
   // The breaker counts images, not targets: once per registry the unit writes to (two prefixes
   // on one registry must not count an image twice), and a success there by any of its targets wins.

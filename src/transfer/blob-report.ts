@@ -29,6 +29,12 @@ export interface BlobReport {
  * `start`, its `bytes` as they go, an `end`. A layer push builds has no digest until it is built:
  * its events go under its key (`layer` for the app layer, `layer:N` for the N-th of `layers`), the
  * same three at each target it goes to (see src/push/layer-events.ts).
+ *
+ * `image`, the last argument of each, says which image the blob moves for where several move at
+ * once: a sync()'s unit (its source reference, as `unitStart` names it) and a tag of copy() with
+ * `allTags` (`registry/repository:TAG`). One blob may move for two images (a base layer they
+ * share, each at its own targets), so the digest alone does not say. Absent for push() and a
+ * copy() of one image.
  */
 export interface BlobEvents {
   /**
@@ -38,13 +44,13 @@ export interface BlobEvents {
    * several. `size` is undefined only for a layer push is building that no target has been sent
    * yet (its size is known once it is built: the `end` gives it).
    */
-  start?(digest: string, action: BlobAction, size: number | undefined, target?: string): void;
+  start?(digest: string, action: BlobAction, size: number | undefined, target?: string, image?: string): void;
   /** `n` more bytes of the blob went out (for a layer push builds: were built and sent). */
-  bytes?(digest: string, n: number): void;
+  bytes?(digest: string, n: number, image?: string): void;
   /**
    * `target`: the "registry/repo" this blob is done at. A layer push builds is reported with the
    * built layer's size and the layer media type of the manifest the push writes (OCI, or Docker v2
    * where the base is Docker v2 or `format: 'docker'`).
    */
-  end?(report: BlobReport, target?: string): void;
+  end?(report: BlobReport, target?: string, image?: string): void;
 }

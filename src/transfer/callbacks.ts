@@ -10,7 +10,7 @@
  * callback is called after it. Every other failure of the operation is a RegpushError (around()).
  */
 
-import { asRegpushError } from '../errors.js';
+import { asRegpushError, markResult, type ResultOperation } from '../errors.js';
 
 /** A caller's error, kept as thrown (it may be anything, `undefined` included). */
 interface Thrown {
@@ -53,13 +53,14 @@ export class CallerCallbacks {
    * failure the stop caused further down), and so does a body that ended well after such a throw.
    * Any other failure is a RegpushError (asRegpushError: a stray error is E_INTERNAL, as itself the
    * `cause`), so a library caller can tell its own callback's error from regpush's by `instanceof`.
+   * A result it carries (`details.result`) is marked as `operation`'s (markResult).
    */
-  async around<T>(body: () => Promise<T>): Promise<T> {
+  async around<T>(body: () => Promise<T>, operation?: ResultOperation): Promise<T> {
     let result: T;
     try {
       result = await body();
     } catch (err) {
-      throw this.thrown ? this.thrown.error : asRegpushError(err);
+      throw this.thrown ? this.thrown.error : markResult(asRegpushError(err), operation);
     }
     if (this.thrown) throw this.thrown.error;
     return result;

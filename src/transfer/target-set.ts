@@ -21,6 +21,7 @@ import { MIN_PLAN_CONCURRENCY } from './concurrency.js';
 import { ManifestCommit, type CommitResult, type ManifestToWrite } from './manifest-commit.js';
 import type { MountResult } from '../registry/registry-client.js';
 import { statedKey, type BlobReport, type PlanAction, type RepoEndpoint, type TransferContext } from './types.js';
+import type { BlobAction, BlobEvents } from './blob-report.js';
 // A 201 is not an upload's confirmation on every registry (Aliyun ACR; docs/registry-quirks.md).
 import { headsAfterUpload } from '../registry/quirks.js';
 
@@ -93,6 +94,25 @@ export interface TargetSetMode {
    * warning per image, under --quiet too, where the unit lines are left out.
    */
   asideWarnedOncePerRegistry?: boolean;
+  /**
+   * The image this set moves, where several move at once (a sync's unit, a tag of copy
+   * --all-tags): its source reference, passed to the blob events (start, bytes, end) as their
+   * last argument, so a caller can tell which image a blob's progress belongs to. Absent: not
+   * passed (push, copy of one image).
+   */
+  image?: string;
+}
+
+/** `events` with the blob events given `image` as their last argument (the others as they are). */
+function namingImage(events: BlobEvents | undefined, image: string): BlobEvents | undefined {
+  if (!events) return undefined;
+  const { start, bytes, end } = events;
+  return {
+    ...events,
+    ...(start ? { start: (digest: string, action: BlobAction, size: number | undefined, target?: string) => start(digest, action, size, target, image) } : {}),
+    ...(bytes ? { bytes: (digest: string, n: number) => bytes(digest, n, image) } : {}),
+    ...(end ? { end: (report: BlobReport, target?: string) => end(report, target, image) } : {}),
+  };
 }
 
 /** One target repository of an image and what happened there. */
@@ -116,7 +136,7 @@ export class TargetSet {
   constructor(
     readonly list: TransferTarget[],
     private readonly run: SetOwner,
-    private readonly mode: Required<TargetSetMode>,
+    private readonly mode: Required<Omit<TargetSetMode, 'image'>> & Pick<TargetSetMode, 'image'>,
     /** Blob transfers at a time (TransferSlots), shared with the set's subsets. */
     private readonly slots: TransferSlots = transferSlots(run),
     /** Landings this set announced (for mounts by other images of the run), settled as blobs land or at finish(). */
@@ -140,6 +160,14 @@ export class TargetSet {
   get ctx(): TransferContext {
     return this.run.ctx;
   }
+
+  /** The run's context for this set's blob moves: the same, its blob events naming the image (mode.image) where one is named. */
+  private get movesCtx(): TransferContext {
+    if (this.mode.image === undefined) return this.run.ctx;
+    return (this.namedCtx ??= { ...this.run.ctx, events: namingImage(this.run.ctx.events, this.mode.image) });
+  }
+
+  private namedCtx: TransferContext | undefined;
 
   get logger(): Logger {
     return this.run.logger;
@@ -523,7 +551,7 @@ export class TargetSet {
     const early = e && { read: e.read, at: ts.map((t) => ({ session: e.sessions.get(t), mount: e.mounts.get(t) })) };
     let results;
     try {
-      results = await moveBlobToMany(d, source, ts.map((t) => t.ep), this.run.ctx, ts.map((t) => t.plans.get(d.digest)), early);
+      results = await moveBlobToMany(d, source, ts.map((t) => t.ep), this.movesCtx, ts.map((t) => t.plans.get(d.digest)), early);
     } finally {
       this.releaseBlob(d.digest); // what the moves did not take (a target that failed first)
     }
@@ -599,8 +627,7 @@ export class TargetSet {
    * E_PARTIAL naming every failed target (with `result` in its details, for --json), or undefined
    * when none failed. When every target failed, the first one's own error (its class and code: the
    * exit code is that failure's), with `result` and `failed` in its details as E_PARTIAL has them,
-   * so that a library caller still sees every target's outcome; `result` undefined (push's
-   * failure before any report) leaves the error as it is.
+   * so that a library caller still sees every target's outcome.
    */
   outcome(what: string, result: unknown): RegpushError | undefined {
     const failed = this.failed;
@@ -609,7 +636,7 @@ export class TargetSet {
     if (failed.length === this.list.length) {
       const first = failed[0]!.failed!;
       // A copy of the first error, not the error itself: it is the target's own record (summary()), and may be shared.
-      return result === undefined ? first : errorForCode(first.code, first.message, { details: { ...first.details, ...details }, cause: first.cause });
+      return errorForCode(first.code, first.message, { details: { ...first.details, ...details }, cause: first.cause });
     }
     return new PartialFailureError(
       `${failed.length} of ${this.list.length} ${what} failed: ${failed.map((t) => `${formatReference(t.ref)} (${t.failed!.code}: ${t.failed!.message})`).join('; ')}`,

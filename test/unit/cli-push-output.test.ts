@@ -42,6 +42,23 @@ test('push and copy with a target refusing uploads: exit 8, the digest the other
   assert.equal(readFileSync(join(dir, 'copy.digest'), 'utf8'), `${base.digest}\n`);
 });
 
+test('push --json and copy --json whose every target failed: the first target\'s exit code and error line, nothing on stdout (the report is the library\'s details.result)', async () => {
+  const [src, denied, broken] = [await fake(), await fake(), await fake()];
+  src.seedImage('base', { tags: ['1'] });
+  denied.fault({ kind: 'upload' }, { kind: 'status', status: 403, code: 'DENIED', message: 'requested access to the resource is denied' });
+  broken.fault({ kind: 'upload' }, { kind: 'status', status: 500, retryAfter: 0 });
+  const { dir, env } = appAndEnv(src, denied, broken);
+  for (const args of [
+    ['push', '--from', src.ref('base:1'), '--to', denied.ref('app:1'), '--to', broken.ref('app:1'), '--app', join(dir, 'app')],
+    ['copy', src.ref('base:1'), denied.ref('copy:1'), broken.ref('copy:1')],
+  ]) {
+    const r = await runMain([...args, '--retries', '0', '--json'], { env, cwd: dir });
+    assert.equal(r.code, 3, `${args[0]}: ${r.stderr}`);
+    assert.match(r.stderr.trim().split('\n').at(-1)!, /\[E_DENIED\]$/, r.stderr);
+    assert.equal(r.stdout, '', `${args[0]}: no report`);
+  }
+});
+
 test('push to two targets: the app layer\'s progress line gives its own size, not the bytes of both uploads added up', async () => {
   const [src, a, b] = [await fake(), await fake(), await fake()];
   src.seedImage('base', { tags: ['1'] });

@@ -21,6 +21,8 @@ const PUBLIC = [
   'DeniedError', 'NotFoundError', 'NetworkError', 'TlsError', 'RegistryError', 'ProtocolError',
   'UnsupportedError', 'DigestMismatchError', 'TooManyRequestsError', 'ExistsError',
   'PartialFailureError', 'InternalError', 'AbortedError', 'MirrorConfigError',
+  // a failure's result, typed as its operation's
+  'failureResult',
 ];
 
 test('the library exports exactly its documented names', () => {
