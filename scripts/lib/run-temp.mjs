@@ -4,7 +4,7 @@
 // outright (SIGKILL, a crash of the machine) leaves it: the next run removes such folders once they
 // are an hour old and their runner is gone. node: builtins only; no build step.
 
-import { existsSync, lstatSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pidAlive } from './test-env.mjs';
@@ -19,9 +19,15 @@ export const STALE_MS = 60 * 60 * 1000;
 /** A file in a run's folder that REGPUSH_TEST_KEEP=1 leaves there: the sweep never removes that folder. */
 export const KEPT_MARK = 'KEPT';
 
-/** A new run folder under `base` (default: the runner's own temp dir). */
+/**
+ * A new run folder under `base` (default: the runner's own temp dir), open as /tmp is (1777): tests
+ * run as root check permission errors by running the CLI as `nobody`, which must reach their
+ * folders in it and may make its own there, as it could in /tmp.
+ */
 export function makeRunTemp(base = tmpdir()) {
-  return mkdtempSync(join(base, `${PREFIX}${process.pid}-`));
+  const dir = mkdtempSync(join(base, `${PREFIX}${process.pid}-`));
+  chmodSync(dir, 0o1777);
+  return dir;
 }
 
 /** Marks `dir` as kept (REGPUSH_TEST_KEEP=1): left at exit, and never swept. */

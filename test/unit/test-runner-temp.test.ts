@@ -6,7 +6,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tempDirs } from '../fixtures/temp-dirs.js';
@@ -59,6 +59,8 @@ for (const sig of ['SIGTERM', 'SIGINT'] as const) {
     // The probe's folder is in the run's own, named for the runner.
     assert.match(basename(dirname(probeDir)), new RegExp(`^regpush-tests-${run.pid}-`));
     assert.equal(dirname(dirname(probeDir)), base);
+    // Open as /tmp is, for the tests that run the CLI as nobody.
+    assert.equal(statSync(dirname(probeDir)).mode & 0o7777, 0o1777);
     process.kill(run.pid, sig);
     const { code, output } = await run.exited;
     assert.equal(code, 130, output);
