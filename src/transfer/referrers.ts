@@ -333,7 +333,8 @@ async function copyAll<T>(found: readonly FoundReferrer[], copy: (f: FoundReferr
  * many. The children --platform keeps and those --format leaves as they are keep their digests,
  * and their referrers come along. A referrer listed and gone from the source is left behind with a
  * warning. What stays behind, for these reasons or for a bound, is counted in the outcome
- * (`referrersSkipped`).
+ * (`referrersSkipped`). Each referrer is copied by `copyImage`, which copyImage passes as itself:
+ * a parameter, so that this module does not import image-copy.ts (which imports it).
  */
 export async function copyReferrers(set: TargetSet, source: RepoEndpoint, outcome: ImageCopyOutcome, opts: ImageCopyOptions, copyImage: CopyImage): Promise<void> {
   const roots = [outcome.sourceDigest, ...(await copiedChildren(source, outcome, opts))];
