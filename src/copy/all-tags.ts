@@ -21,7 +21,8 @@ import type { TargetSet, TransferTarget } from '../transfer/target-set.js';
 import { RegpushError } from '../errors.js';
 import { NOT_APPLICABLE } from '../transfer/graph.js';
 import type { RepoEndpoint } from '../transfer/types.js';
-import { copyImage, type ImageCopyOptions, type ImageCopyOutcome } from '../transfer/image-copy.js';
+import { copyImage } from '../transfer/image-copy.js';
+import type { ImageCopyOptions, ImageCopyOutcome } from '../transfer/image-copy-types.js';
 
 /** One tag copied: its outcome, and for each of the command's targets (not set aside when the tag started) the target of the tag's own set. */
 export interface TagCopy {

@@ -23,7 +23,8 @@ import { CallerCallbacks } from '../transfer/callbacks.js';
 import { oneTargetPerRepository } from '../transfer/target-list.js';
 import { PROGRESS_EVENTS_SHAPE } from '../transfer/types.js';
 import type { CopyOptions, CopyResult, CopyTargetReport } from './options.js';
-import { copyImage, laterAlike, type ImageCopyOptions, type ImageCopyOutcome } from '../transfer/image-copy.js';
+import { copyImage, laterAlike } from '../transfer/image-copy.js';
+import type { ImageCopyOptions, ImageCopyOutcome } from '../transfer/image-copy-types.js';
 import { copyTags, type TagCopy } from './all-tags.js';
 import { isReferrerTag } from '../transfer/referrers.js';
 

@@ -101,7 +101,7 @@ function paxRecord(text: string): string {
 }
 
 /** Zero bytes that complete `size` bytes of data to whole blocks. */
-export function padding(size: number): Buffer {
+function padding(size: number): Buffer {
   const rest = size % BLOCK;
   return Buffer.alloc(rest ? BLOCK - rest : 0);
 }
@@ -135,11 +135,3 @@ function idRecords(h: TarEntryHeader): string {
 
 /** Bytes of the end of an archive: two zero blocks. */
 export const END_OF_ARCHIVE_SIZE = 2 * BLOCK;
-
-/**
- * The end of an archive, a new buffer each call: one shared Buffer could be written into by any
- * holder (a Buffer cannot be frozen), and every layer after it would end in those bytes.
- */
-export function endOfArchive(): Buffer {
-  return Buffer.alloc(END_OF_ARCHIVE_SIZE);
-}

@@ -8,7 +8,7 @@ import { errorForCode, RegpushError, type ErrorCode, type ErrorDetails } from '.
 import type { OptionNames } from '../option-names.js';
 import { formatReference, repositoryName } from '../ref/reference.js';
 import type { TransferRun } from '../transfer/engine.js';
-import type { ImageCopyOutcome } from '../transfer/image-copy.js';
+import type { ImageCopyOutcome } from '../transfer/image-copy-types.js';
 import type { TransferTarget } from '../transfer/target-set.js';
 import type { SyncImage, SyncOptions, SyncResult, SyncTargetReport, SyncUnitReport } from './options.js';
 import { byEntryThenSource } from './report-order.js';

@@ -21,59 +21,14 @@ import { DigestMismatchError, ExistsError, NotFoundError, ProtocolError, Unsuppo
 import { digestMismatch, isValidDigest } from '../image/digest.js';
 import { parseManifest } from '../image/manifest.js';
 import { isIndexMediaType } from '../image/mediatypes.js';
-import { formatPlatform } from '../image/platform.js';
 import { isSubsetOf } from '../image/subset.js';
 import type { Platform } from '../image/types.js';
 import type { TargetSet, TransferTarget } from './target-set.js';
 import type { FetchedManifest, ManifestHead } from '../registry/registry-client.js';
-import type { BlobReport, RepoEndpoint } from './types.js';
-import { notThePlatform, readGraph, type CopyGraph, type GraphOptions, type ManifestNode } from './graph.js';
-import { findReferrers, indexChildren, listInFallbackIndex, REFERRER_BOUNDS, REFERRER_COPIES, walkReferrers, type FoundReferrer, type ListedReferrer, type ReferrerWalk } from './referrers.js';
-
-/** How to copy one image: how its graph is read (platforms, format, notes, pull meter — referrers' included), and: */
-export interface ImageCopyOptions extends GraphOptions {
-  /** Also copy what refers to the image. */
-  referrers?: boolean;
-  /** Refuse to move a target tag that points at another digest. */
-  noClobber?: boolean;
-  /** Plan only: HEADs, no writes. */
-  dryRun?: boolean;
-  /** Tags to write at every target instead of each target's own; [] stores the image by digest only. */
-  tags?: string[];
-  /**
-   * A referrer's --no-clobber (copyReferrers): a target whose tag points at another manifest than
-   * the source's keeps it, is told to `keep` (tag, the digest there) and is not written; the
-   * others get the copy. Read from the unchanged check's HEADs, so it costs no request of its own.
-   */
-  keep?: (t: TransferTarget, tag: string, digest: string) => void;
-  /**
-   * Read the source's manifest with a GET at once only where the registry has shown that it counts
-   * no pulls (RegistryClient.pullsKnown), not merely where nothing has said so yet: until its first
-   * manifest answer, HEAD first, as where it counts them. Referrers' copies inherit it. sync and
-   * copy --all-tags set it (their images start --images at a time, each before any answer could
-   * tell); a single copy does not (one image, where a HEAD first would cost a round trip on every
-   * cold copy).
-   */
-  headUntilKnown?: boolean;
-  /**
-   * The top manifest is wanted even where the targets hold it (copy's report lists an index's
-   * platforms, `--referrers` its children): for a source named by digest, which is not asked, one
-   * target's first tag is read with a GET instead of its HEAD, the same round trip, and what it
-   * holds is kept as `heldTop` (no GET of the index after the no-op check). Only at a target where
-   * a GET is not known to count a pull (countsPulls), as the source's own GET first (see `free`).
-   */
-  readHeldTop?: boolean;
-  /**
-   * Where the referrer warnings that every image of a run may give alike go, by kind: `moved`,
-   * the referrers of a manifest written under a new digest left behind (leftBehind); `bound`, those
-   * a bound of the walk left (cutOff). sync says each kind once per run (an entry's `platforms`
-   * gives every image of it the same line). Without it they go to `warn`, as copy's do (one image).
-   */
-  warnAlike?: (kind: AlikeWarning, msg: string) => void;
-}
-
-/** The kinds of ImageCopyOptions.warnAlike. */
-export type AlikeWarning = 'moved' | 'bound';
+import type { RepoEndpoint } from './types.js';
+import { notThePlatform, readGraph, type CopyGraph, type ManifestNode } from './graph.js';
+import { copyReferrers } from './referrers.js';
+import type { AlikeWarning, ImageCopyOptions, ImageCopyOutcome } from './image-copy-types.js';
 
 /**
  * What the first warning of an alike kind adds in a run of many (TransferRun.warnOnce): that the
@@ -82,33 +37,6 @@ export type AlikeWarning = 'moved' | 'bound';
 export function laterAlike(kind: AlikeWarning, noun: 'image' | 'tag'): string {
   const why = kind === 'moved' ? 'whose referrers stay behind for this reason' : 'whose referrer walk stops at a bound';
   return `later ${noun}s ${why} are not warned of again: each ${noun}'s result counts its referrers left behind`;
-}
-
-/** What happened to one image at its targets. */
-export interface ImageCopyOutcome {
-  /** The digest the source reference resolved to. */
-  sourceDigest: string;
-  /** The mirror the source reference was resolved through (absent: the registry itself). */
-  sourceMirror?: string;
-  /** The digest written (differs from the source's when platforms made a new index). */
-  digest: string;
-  mediaType: string;
-  /** The graph, when it was read (not when every target already held the image). */
-  graph?: CopyGraph;
-  /** The source's top manifest as read, when it was read with a GET first (see copyImage). */
-  top?: FetchedManifest;
-  /** A platform subset's index as read at a target that holds it, when every target did (the graph not read). */
-  written?: ManifestNode;
-  /** The source's top manifest as read at a target that held it, with the no-op check (readHeldTop) or for its children (copiedChildren): the report's platforms come from it too. */
-  heldTop?: FetchedManifest;
-  /** Targets that already held the image under every tag: nothing written there. */
-  unchanged: Set<TransferTarget>;
-  /** At the other targets, the tags that already held the image and were not written again (a copy adding a --tag); in a dry run, those that would not be. */
-  tagsHeld: Map<TransferTarget, string[]>;
-  /** Referrers copied, per target. */
-  referrers: Map<TransferTarget, number>;
-  /** Referrers found and not copied, per target: those naming a digest the copy changed, those past a bound of the walk, those listed and not in the source repository, and with noClobber those whose tag the target holds for another manifest. */
-  referrersSkipped: Map<TransferTarget, number>;
 }
 
 /** Copies the image `ref` of `source` to every live target of `set` (tags: each target's own). */
@@ -229,7 +157,8 @@ export async function copyImage(set: TargetSet, source: RepoEndpoint, ref: strin
     if (opts.keep && !headDigest) need = await keptApart(need, graph.top.digest, opts.tags, heldAt, opts.keep);
     if (need.live.length > 0) await copyGraph(need, source, graph, opts, heldAt, outcome.tagsHeld);
   }
-  if (opts.referrers && outcome.sourceDigest) await copyReferrers(set, source, outcome, opts);
+  // The referrers phase copies each referrer as an image: it is handed copyImage (referrers.ts does not import this module).
+  if (opts.referrers && outcome.sourceDigest) await copyReferrers(set, source, outcome, opts, copyImage);
   return outcome;
 }
 
@@ -342,130 +271,6 @@ async function copyGraph(set: TargetSet, source: RepoEndpoint, graph: CopyGraph,
   });
 }
 
-/**
- * Copies every referrer of the image and of each child manifest it copied (`cosign sign
- * --recursive` signs every platform manifest of an index too), then what refers to those
- * referrers (a signature or attestation of an SBOM), level by level (walkReferrers, within
- * REFERRER_BOUNDS, the referrers of one level REFERRER_COPIES at a time), each with its own no-op
- * check and listed under its subject where the target lacks the referrers API. A referrer names
- * its subject by digest: where the copy wrote a manifest under a new digest (--format, or
- * --platform's new index), that manifest's referrers would name one the target does not have (a
- * signature of another digest verifies nothing), so they stay behind, and one warning says how
- * many. The children --platform keeps and those --format leaves as they are keep their digests,
- * and their referrers come along. A referrer listed and gone from the source is left behind with a
- * warning. What stays behind, for these reasons or for a bound, is counted in the outcome
- * (`referrersSkipped`).
- */
-async function copyReferrers(set: TargetSet, source: RepoEndpoint, outcome: ImageCopyOutcome, opts: ImageCopyOptions): Promise<void> {
-  const roots = [outcome.sourceDigest, ...(await copiedChildren(source, outcome, opts))];
-  const moved = movedDigests(outcome);
-  const alike = (kind: AlikeWarning, msg: string): void => (opts.warnAlike ? opts.warnAlike(kind, msg) : opts.warn?.(msg));
-  let left = 0;
-  const find = async (subjects: string[]) => {
-    const found = await findReferrers(source, subjects, set.ctx.repos, opts.pulls);
-    // Only the first level's subjects can have moved (the image and its children).
-    const stay = found.filter((f) => moved.has(f.subject)).length;
-    if (stay > 0) alike('moved', leftBehind(stay, found.length - stay, opts));
-    left += stay;
-    return found.filter((f) => !moved.has(f.subject));
-  };
-  // Each copy's number in the walk's order (walkReferrers starts them in that order), the blobs its
-  // graph names, and this level's referrers by digest still to list in the fallback indexes.
-  let started = 0;
-  const blobsOf: string[][] = [];
-  const toList: { n: number; subject: string; referrer: ListedReferrer }[] = [];
-  const copyOne = async ({ subject, referrer: r }: FoundReferrer): Promise<string[]> => {
-    const n = started++;
-    const ref = r.kind === 'digest' ? r.digest : r.tag;
-    // --no-clobber holds for a referrer's tag too (cosign's .sig, .att): where it points at
-    // another manifest (a signature made at the target), that target keeps it (keepTheirs).
-    const kept = new Set<TransferTarget>();
-    const keep = opts.noClobber && r.kind === 'tag' ? keepTheirs(kept, outcome, opts) : undefined;
-    const into = set.live;
-    // A referrer found by the API is stored by digest (found through its subject); one found by tag keeps its tag.
-    let copied: ImageCopyOutcome;
-    try {
-      copied = await copyImage(set, source, ref, { dryRun: opts.dryRun, tags: r.kind === 'tag' ? [r.tag] : [], pulls: opts.pulls, keep, headUntilKnown: opts.headUntilKnown, names: opts.names });
-    } catch (err) {
-      // Listed and gone (a stale fallback index, a referrers API slow to forget a deleted
-      // manifest, a tag deleted since the list was read): the image and its other referrers
-      // are there; this one is left behind with a warning, not the whole image failed for it.
-      if (!(await goneAtSource(err, source, ref))) throw err;
-      opts.warn?.(`referrer ${ref} of ${source.client.registry}/${source.repo}@${subject} is listed but not in the repository (a stale listing): not copied`);
-      count(outcome.referrersSkipped, into, 1);
-      return [];
-    }
-    blobsOf[n] = copied.graph?.blobs.map((b) => b.digest) ?? [];
-    // Kept everywhere: what refers to the source's manifest would name one no target has.
-    const copiedTo = into.filter((t) => !kept.has(t));
-    if (copiedTo.length === 0) return [];
-    // Listed whether copied now or held already: an earlier run may have written it and not its
-    // subject's fallback index (interrupted in between); where the index lists it, nothing is written.
-    if (r.kind === 'digest' && !opts.dryRun) toList.push({ n, subject, referrer: { digest: r.digest, node: copied.graph?.top ?? copied.top } });
-    // Counted where it was written (or, in a dry run, would be): a target that already held it
-    // (an unchanged re-run) copied nothing, and an hourly sync must not report a new signature.
-    count(outcome.referrers, copiedTo.filter((t) => !copied.unchanged.has(t)), 1);
-    // What refers to this referrer comes next: to it, and to its children when it is an index
-    // (the OCI fallback index of a source without the API lists the referrers as its children).
-    return copied.sourceDigest ? [copied.sourceDigest, ...(await copiedChildren(source, copied, opts))] : [];
-  };
-  // A subject's referrers are all found in one level (its referrers are listed once), so listing
-  // them together once the level is copied is one read-modify-write of its fallback index per
-  // target: none lost to another copy's write of the same index, and in the order found. Another
-  // image of the run writing that index (the same subject in its graph) takes its turn (the run's
-  // fallbackIndexes).
-  const listLevel = async () => {
-    const level = toList.splice(0).sort((a, b) => a.n - b.n);
-    const bySubject = new Map<string, ListedReferrer[]>();
-    for (const { subject, referrer } of level) bySubject.set(subject, [...(bySubject.get(subject) ?? []), referrer]);
-    if (bySubject.size === 0) return;
-    await set.each(async (t) => {
-      await Promise.all([...bySubject].map(([subject, referrers]) => listInFallbackIndex(t.ep, subject, referrers, set.ctx)));
-    });
-  };
-  const reported = new Map(set.list.map((t) => [t, t.blobs.length]));
-  try {
-    const walk = await walkReferrers([...new Set(roots)], find, copyOne, REFERRER_BOUNDS, { parallel: REFERRER_COPIES, done: listLevel });
-    if (walk.beyondDepth || walk.beyondTotal) alike('bound', cutOff(walk, source, outcome.sourceDigest));
-    count(outcome.referrersSkipped, set.live, left + walk.beyondDepth + walk.beyondTotal);
-  } finally {
-    for (const t of set.list) inWalkOrder(t.blobs, reported.get(t)!, blobsOf);
-  }
-}
-
-/**
- * Puts the blob lines the referrers' copies added to a target's report (from `from` on) in the
- * walk's order, as one copy after the other would have: by the first referrer naming the blob, then
- * by its place in that referrer's graph. They were added as they landed, which the concurrent
- * copies of a level interleave differently from one run to the next.
- */
-function inWalkOrder(blobs: BlobReport[], from: number, blobsOf: readonly string[][]): void {
-  if (blobs.length - from < 2) return;
-  const rank = new Map<string, number>();
-  let i = 0;
-  for (const list of blobsOf) for (const d of list ?? []) if (!rank.has(d)) rank.set(d, i++);
-  const key = (b: BlobReport) => rank.get(b.digest) ?? Number.MAX_SAFE_INTEGER;
-  // A blob two referrers share (the empty config of OCI artifacts): the move first, then the skips.
-  const skip = (b: BlobReport) => Number(b.action === 'skipped');
-  const tail = blobs.splice(from).sort((a, b) => key(a) - key(b) || skip(a) - skip(b) || a.action.localeCompare(b.action));
-  blobs.push(...tail);
-}
-
-/**
- * --no-clobber for a referrer kept under a tag: the targets where `tag` exists and points at
- * another manifest than the source's keep theirs, each with a warning and counted in
- * `referrersSkipped` (a signature is not worth setting a whole target aside for, as a clobbered
- * image tag is); the others get the copy. copyImage finds them (ImageCopyOptions.keep) from the
- * HEADs its unchanged check asks anyway; they are added to `kept`.
- */
-function keepTheirs(kept: Set<TransferTarget>, outcome: ImageCopyOutcome, opts: ImageCopyOptions): NonNullable<ImageCopyOptions['keep']> {
-  return (t, tag, digest) => {
-    opts.warn?.(`${t.ref.registry}/${t.ref.repository}:${tag} already points at ${digest} (${opts.names.name('noClobber')}): kept, the source's not copied there`);
-    outcome.referrersSkipped.set(t, (outcome.referrersSkipped.get(t) ?? 0) + 1);
-    kept.add(t);
-  };
-}
-
 /** The targets of `need` whose tags point at no other manifest than `digest`; each other one is told to `keep` (ImageCopyOptions.keep). */
 async function keptApart(need: TargetSet, digest: string, tags: readonly string[] | undefined, heldAt: (t: TransferTarget) => Promise<(string | undefined)[]>, keep: NonNullable<ImageCopyOptions['keep']>): Promise<TargetSet> {
   const theirs = await Promise.all(
@@ -477,81 +282,4 @@ async function keptApart(need: TargetSet, digest: string, tags: readonly string[
     }),
   );
   return need.subset(need.live.filter((_, k) => theirs[k]));
-}
-
-/** True when `err` is a not-found and the manifest `ref` is not at the source (one HEAD, no pull): not a target's 404, nor a blob's. */
-async function goneAtSource(err: unknown, source: RepoEndpoint, ref: string): Promise<boolean> {
-  if (!(err instanceof NotFoundError)) return false;
-  return (await source.client.headManifest(source.repo, ref).catch(() => null)) === undefined;
-}
-
-/** Adds `n` to the count in `m` of each of `targets`. */
-function count(m: Map<TransferTarget, number>, targets: readonly TransferTarget[], n: number): void {
-  if (n) for (const t of targets) m.set(t, (m.get(t) ?? 0) + n);
-}
-
-/** The one warning for referrers a bound of the walk left behind. */
-function cutOff(walk: ReferrerWalk, source: RepoEndpoint, digest: string): string {
-  const where = walk.beyondTotal
-    ? `at ${REFERRER_BOUNDS.total} referrers; ${walk.beyondTotal} more found are`
-    : `${REFERRER_BOUNDS.depth} levels below the image (a referrer of a referrer of …); ${walk.beyondDepth} found deeper ${walk.beyondDepth === 1 ? 'is' : 'are'}`;
-  return `referrers of ${source.client.registry}/${source.repo}@${digest}: the walk stops ${where} not copied, nor what refers to them`;
-}
-
-/**
- * The source digests of the manifests the copy wrote under another digest. Without the graph
- * (every target held the image), the top's when a subset's index was found there; a subset keeps
- * its children's digests.
- */
-function movedDigests(outcome: ImageCopyOutcome): Set<string> {
-  const g = outcome.graph;
-  if (!g) return new Set(outcome.digest !== outcome.sourceDigest ? [outcome.sourceDigest] : []);
-  const moved = new Set<string>();
-  if (g.top.digest !== g.sourceDigest) moved.add(g.sourceDigest);
-  // children[i] was written for sourceChildren[i] (the same digest unless converted); children
-  // left unread are a subset's, held under their own digests.
-  g.sourceChildren.forEach((d, i) => {
-    if (!g.childrenUnread && g.children[i]?.digest !== d) moved.add(d);
-  });
-  return moved;
-}
-
-/** The warning for referrers left behind: what changed the digest, how many stay, how many still come. */
-function leftBehind(n: number, copied: number, opts: ImageCopyOptions): string {
-  const why = opts.format ? opts.names.set('format', opts.format) : `keeping only ${(opts.platforms ?? []).map(formatPlatform).join(', ')}`;
-  const one = n === 1;
-  const rest = copied > 0 ? `; the ${copied} of the manifests it keeps as they are ${copied === 1 ? 'is' : 'are'} copied` : '';
-  return `${why} changes the image's digest: its ${n} referrer${one ? '' : 's'} (signatures, attestations) refer${one ? 's' : ''} to the source digest and ${one ? 'is' : 'are'} not copied${rest}`;
-}
-
-/**
- * The source digests of the child manifests the copy wrote: from its graph; when every target
- * already held the image the graph was not read, and the children are the index's own (one GET
- * of the index, none of its image manifests), read at a target that holds it: the same bytes
- * (same digest), and a GET there costs no pull, where at Docker Hub every unchanged
- * multi-platform image of an hourly sync would spend one. Read at the source (counted as pulls)
- * only when that target cannot answer.
- */
-async function copiedChildren(source: RepoEndpoint, outcome: ImageCopyOutcome, opts: ImageCopyOptions): Promise<string[]> {
-  if (outcome.graph) return outcome.graph.sourceChildren;
-  // A subset's index as the target holds it lists the children kept (under their source digests).
-  const holder = [...outcome.unchanged][0];
-  if (outcome.written && holder) return indexChildren(holder.ep.client, holder.ep.repo, outcome.written.digest, { ...outcome.written });
-  // A HEAD without a Content-Type says nothing: the GET tells.
-  if (outcome.mediaType && !isIndexMediaType(outcome.mediaType)) return [];
-  if (holder && !outcome.top) {
-    // Either read failing at the target falls back on the source's read below, which reports an abort or a refusal of its own.
-    const held = outcome.heldTop ?? (await holder.ep.client.getManifest(holder.ep.repo, outcome.sourceDigest).catch(() => undefined));
-    const there = held && (await indexChildren(holder.ep.client, holder.ep.repo, outcome.sourceDigest, held).catch(() => undefined));
-    if (there) {
-      outcome.heldTop = held;
-      return there;
-    }
-  }
-  opts.pulls?.will(1);
-  try {
-    return await indexChildren(source.client, source.repo, outcome.sourceDigest, outcome.top, opts.pulls);
-  } finally {
-    opts.pulls?.did();
-  }
 }

@@ -177,6 +177,17 @@ describe('layer: reproducibility and hashes', () => {
     assert.deepEqual(await computeDiffId(opts), { diffId: one.result.diffId, uncompressedSize: one.result.uncompressedSize });
   });
 
+  it('computeDiffId agrees with the stream on a tar that ends exactly on a block of either pass', async () => {
+    // One header, 1,047,040 bytes of data (2,045 tar blocks, no padding), the end of the archive:
+    // exactly 1 MiB, four whole blocks of the layer build and two of the diffID pass (tar.ts), so
+    // neither has a partial last block to hash.
+    const src = tree({ 'f.bin': randomBytes(1024 * 1024 - 512 - 1024) });
+    const opts: LayerOptions = { sources: [{ src, dest: '/app' }] };
+    const { result } = await build(opts);
+    assert.equal(result.uncompressedSize, 1024 * 1024);
+    assert.deepEqual(await computeDiffId(opts), { diffId: result.diffId, uncompressedSize: result.uncompressedSize });
+  });
+
   it('the layer tar is byte for byte the tar tar-stream writes, and computeDiffId agrees, on awkward trees', async () => {
     const seg = (c: string, n: number) => c.repeat(n);
     const src = tree({
