@@ -126,7 +126,7 @@ async function loginUntyped(given: LoginOptions): Promise<LoginResult> {
           { cause: err, details: err.details },
         );
       }
-      throw withAbortReason(err, signal);
+      throw withAbortReason(err, signal, 'login');
     }
   } finally {
     transport.close();

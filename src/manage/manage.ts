@@ -109,7 +109,8 @@ async function withClient<T>(
   try {
     return await fn(connect(transport, ref.registry, role, actions.length ? [{ repo: ref.repository, actions }] : [], opts), transport.names);
   } catch (err) {
-    throw withAbortReason(err, opts.signal);
+    // A command whose scope pushes or deletes writes; the others only read.
+    throw withAbortReason(err, opts.signal, actions.some((a) => a !== 'pull') ? 'writes' : 'reads');
   } finally {
     transport.close();
   }
