@@ -222,11 +222,14 @@ export class TransferRun implements SetOwner {
    * The failure of one target of a set that went on without it (`t.failed`), as that target's own
    * line says it: with the upload sessions left at that target named, as failure() names an
    * image's, and in its own words otherwise (the set's other targets went on; an abort, if any,
-   * is said by failure()).
+   * is said by failure()). A target cut off by the caller's abort says so as failure() does
+   * (`interrupted: …`, about that target's sessions), not as the request that was cut (`aborted: HEAD …`).
    */
   targetFailure(t: TransferTarget): unknown {
     if (this.opts.callbacks?.threw) return t.failed;
-    return withLeft(t.failed, this.leftAt([t]));
+    const left = this.leftAt([t]);
+    if (this.opts.signal?.aborted && t.failed instanceof AbortedError) return abortedOr(t.failed, this.opts.signal, left ?? this.stillCancelling([t], 'target'));
+    return withLeft(t.failed, left);
   }
 
   /** The line naming the sessions left at `targets` (every target of the run: undefined), marked as named; undefined when none is. */
@@ -244,11 +247,11 @@ export class TransferRun implements SetOwner {
    * others still cancel theirs, and its line is about its own sessions, as leftAt's is. The run's
    * own report comes after settle(), with none still open. Undefined: none was.
    */
-  private stillCancelling(targets: readonly TransferTarget[] | undefined): string | undefined {
+  private stillCancelling(targets: readonly TransferTarget[] | undefined, whose: 'image' | 'target' = 'image'): string | undefined {
     const sessions = this.ctx.sessions!;
     const n = targets ? sessions.pendingAt(endpointsOf(targets)) : sessions.pending;
-    if (!n) return targets ? 'every upload session this image had open was completed or cancelled' : undefined;
-    return `${n === 1 ? '1 upload session' : `${n} upload sessions`}${targets ? ' of this image' : ''} ${n === 1 ? 'was' : 'were'} still being cancelled`;
+    if (!n) return targets ? `every upload session this ${whose} had open was completed or cancelled` : undefined;
+    return `${n === 1 ? '1 upload session' : `${n} upload sessions`}${targets ? ` of this ${whose}` : ''} ${n === 1 ? 'was' : 'were'} still being cancelled`;
   }
 
   /**

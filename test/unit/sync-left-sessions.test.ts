@@ -80,6 +80,11 @@ test('an interrupted sync: an image that had no upload session open does not cou
   const units = (err.details.result as SyncResult).units;
   const line = (r: string) => units.find((u) => u.source.endsWith(`/${r}:1`))?.error?.message ?? '';
   assert.equal(line('two'), 'interrupted: no tag was written after the interruption; every upload session this image had open was completed or cancelled');
+  // `one` failed at its target, whose line says it was interrupted (it said the request cut: `aborted`), once
+  // that target's session was cancelled (the image waits for its own cancels).
+  const target = units.find((u) => u.source.endsWith('/one:1'))!.targets[0]!;
+  assert.equal(target.error?.code, 'E_ABORTED');
+  assert.equal(target.error?.message, 'interrupted: no tag was written after the interruption; every upload session this target had open was completed or cancelled');
   // The sync's own line, once every cancel ended.
   assert.equal(err.message, 'interrupted: no tag was written after the interruption; every upload session that was open was completed or cancelled');
 });
