@@ -284,9 +284,10 @@ export function checkConfigChanges(changes: ConfigChanges, windows = false): voi
 /**
  * `run` (checkConfigChanges, or composing a config with applyConfigChanges), its errors about the
  * config changes led by library operation `op`: `push(): config.workdir must be …`, as push()'s
- * other option messages are (`push(): to must be a string`). The messages name option paths
- * (`config.workdir`) because only a library caller's changes reach these checks unchecked; the
- * CLI's are checked with its flags first, and without `op` the messages stay as they are.
+ * other option messages are (`push(): to must be a string`). Without `op` (the CLI) the messages
+ * stay as they are: checkConfigChanges's name option paths, since the CLI checks its flags first;
+ * applyConfigChanges names what its caller's `name` says (push's `--workdir` for a Windows path
+ * that a Linux image of `--platform all` refuses once the base is read).
  */
 export function ledByOp<T>(op: string | undefined, run: () => T): T {
   try {
@@ -319,6 +320,8 @@ function hasChanges(c: ConfigChanges): boolean {
  * clears; a non-Windows config whose Env has no PATH gets BuildKit's default (DEFAULT_UNIX_PATH). With no layer, a config-only change gets an empty_layer history entry (from `history`
  * when given). History is left alone when the base has layers but no history, or a history that
  * does not count them, so the count of non-empty history entries keeps matching diff_ids.
+ * `name`: what the messages call an option path (`config.workdir`), as the caller gave it
+ * (OptionNames.name: `--workdir`, `regpush.json workdir`); by default the path itself.
  */
 export function applyConfigChanges(
   config: ImageConfig,
