@@ -34,13 +34,36 @@ export function operationSignal(signal: AbortSignal | undefined): AbortSignal | 
 }
 
 /**
- * `err` as such an operation rejects with it: once its signal has fired, the AbortedError of the
- * request that was cut off gets the caller's reason (AbortSignal.timeout's TimeoutError, the
- * Error given to abort()) as its cause, as push, copy and sync have it (abortedOr, src/transfer/engine.ts).
+ * What an operation without a TransferRun may have written when it is interrupted (withAbortReason):
+ * `reads` nothing (inspect, the tag list, a digest, the catalog); `writes` at a registry (tag,
+ * untag, delete: a write cut off may have taken effect, none is sent after it); `login` stores a
+ * login once the registry has accepted it, and nothing before.
  */
-export function withAbortReason(err: unknown, signal: AbortSignal | undefined): unknown {
-  if (signal?.aborted && err instanceof AbortedError && err.cause === undefined) err.cause = signal.reason;
-  return err;
+export type AbortedWrites = 'reads' | 'writes' | 'login';
+
+/** The request an AbortedError says was cut off (`aborted: GET https://…`, the transport's wording), if it says one. */
+function cutRequest(err: unknown): string | undefined {
+  return err instanceof AbortedError ? /^aborted: ([A-Z]+ \S+)/.exec(err.message)?.[1] : undefined;
+}
+
+/**
+ * `err` as such an operation rejects with it once its signal has fired: in the words push, copy
+ * and sync use (`interrupted: …`, abortedOr in src/transfer/engine.ts), naming the request that was
+ * cut off and what was written (`writes`): `interrupted: GET https://… was cut off; nothing was
+ * written`. Whatever failure the abort caused further down (a destroyed stream, a cancelled
+ * request) is an AbortedError so worded, with the caller's reason (AbortSignal.timeout's
+ * TimeoutError, the Error given to abort()) as its cause. Before the signal fires, `err` as it is.
+ */
+export function withAbortReason(err: unknown, signal: AbortSignal | undefined, writes: AbortedWrites): unknown {
+  if (!signal?.aborted) return err;
+  const request = cutRequest(err);
+  const written =
+    writes === 'login' ? 'nothing was stored'
+    : writes === 'reads' ? 'nothing was written'
+    : request && !/^(?:GET|HEAD) /.test(request) ? 'it may have taken effect at the registry; nothing was sent after it'
+    : 'nothing was written after the interruption';
+  const details = err instanceof AbortedError ? { ...err.details } : {};
+  return new AbortedError(`interrupted: ${request ? `${request} was cut off; ` : ''}${written}`, { cause: signal.reason, details });
 }
 
 /** Sleeps `ms`, rejecting with AbortedError when `signal` fires. */

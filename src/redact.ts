@@ -17,6 +17,30 @@ export function redactUrl(url: string): string {
   return out;
 }
 
+/** What follows the '@' of a reference's digest (`app@sha256:…`): a known algorithm and its ':'. */
+const DIGEST_AFTER_AT = /^(?:sha256|sha384|sha512|blake3):/i;
+
+/**
+ * Redacts userinfo from a value a user typed where a reference, a registry or a mirror goes
+ * (`https://ci:PASSWORD@reg.example/app:1`, `ci:PASSWORD@reg.example/app:1`), for the message that
+ * refuses it. Such a value is no URL a parser has vetted: a password may hold a bare '/', '?', '#'
+ * or '@' (`ci:pa/ss@…`, `ci:p@ss@…`), which redactUrl, reading a URL's authority as up to its first
+ * '/', would leave in place. Here everything up to the last '@' not followed by a digest
+ * (`alpine:3@sha256:…` keeps its name) goes, with or without a scheme; without one, only where a ':'
+ * before that '@' can have started a password (`:pw@…` too). redactUrl's rules apply to the rest.
+ * @internal
+ */
+export function redactTyped(value: string): string {
+  const scheme = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.exec(value)?.[0] ?? '';
+  const body = value.slice(scheme.length);
+  for (let at = body.lastIndexOf('@'); at >= 0; at = at > 0 ? body.lastIndexOf('@', at - 1) : -1) {
+    if (DIGEST_AFTER_AT.test(body.slice(at + 1))) continue;
+    if (scheme || body.slice(0, at).includes(':')) return redactUrl(`${scheme}***@${body.slice(at + 1)}`);
+    break;
+  }
+  return redactUrl(value);
+}
+
 /** JSON members whose value is a secret whatever its source: a helper's reply, a token service's reply. */
 const JSON_SECRET = /("(?:Secret|password|token|access_token|refresh_token|identitytoken|registrytoken|auth)"\s*:\s*")(?:[^"\\]|\\.)*"/gi;
 

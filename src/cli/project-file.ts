@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../errors.js';
 import { isObject } from '../json-object.js';
+import { redactTyped } from '../redact.js';
 import { MirrorConfigError, parseMirrorFlag } from '../registry/mirror-config.js';
 
 /** The name looked for in the working directory. */
@@ -79,7 +80,7 @@ export function mirrorsAsFlags(value: unknown, bad: (why: string) => Error): str
       try {
         parseMirrorFlag(`${reg}=${m}`);
       } catch (err) {
-        if (err instanceof MirrorConfigError) throw bad(`has "${reg}": "${m}", which is not a registry and a mirror host[:port][/path]`);
+        if (err instanceof MirrorConfigError) throw bad(`has "${redactTyped(reg)}": "${redactTyped(m)}", which is not a registry and a mirror host[:port][/path]`);
         throw err;
       }
       flags.push(`${reg}=${m}`);

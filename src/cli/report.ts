@@ -4,7 +4,7 @@
  * against it. Within one reportVersion fields are only ever added: consumers ignore unknown ones.
  */
 import { constants } from 'node:fs';
-import { access, stat, writeFile } from 'node:fs/promises';
+import { access, stat, statfs, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { CopyResult } from '../copy/options.js';
 import type { SyncResult } from '../sync/options.js';
@@ -96,8 +96,44 @@ export async function checkDigestFileTarget(file: string, cwd: string): Promise<
     } catch (err) {
       problem = !exists && failed(err) === 'ENOENT' ? `ENOENT: no directory ${written}` : failed(err);
     }
+    if (problem === undefined && !exists) problem = await noNewFilesIn(written);
   }
   if (problem !== undefined) throw new InputError(`--digest-file ${file}: cannot write (${problem}); nothing was sent`, { details: { file: target } });
+}
+
+/**
+ * Linux pseudo-filesystems that hold no new regular file, by statfs(2)'s f_type (linux/magic.h):
+ * access(2) passes their folders for root (/proc is mode 555, and root's write check ignores that),
+ * and only the write at the end failed (ENOENT, EACCES), after the image had been written.
+ */
+const NO_NEW_FILES: ReadonlyMap<number, string> = new Map([
+  [0x9fa0, 'proc'],
+  [0x62656572, 'sysfs'],
+  [0x27e0eb, 'cgroup'],
+  [0x63677270, 'cgroup2'],
+  [0x64626720, 'debugfs'],
+  [0x74726163, 'tracefs'],
+  [0x73636673, 'securityfs'],
+  [0x1cd1, 'devpts'],
+  [0x6165676c, 'pstore'],
+  [0x62656570, 'configfs'],
+]);
+
+/**
+ * Why no new file can be made in `dir`, where its filesystem says so without a file being made:
+ * a pseudo-filesystem (NO_NEW_FILES). A read-only mount needs no such test: access(2) answers EROFS.
+ * The check makes no file (a probe would be written where the user asked for one file only,
+ * and would stay after a run that was killed); what it cannot tell is still found by
+ * writeDigestFile. Undefined: none found.
+ */
+async function noNewFilesIn(dir: string): Promise<string | undefined> {
+  if (process.platform !== 'linux') return undefined;
+  try {
+    const kind = NO_NEW_FILES.get(Number((await statfs(dir)).type));
+    return kind && `${dir} is on a ${kind} pseudo-filesystem, which takes no new file`;
+  } catch {
+    return undefined; // statfs itself failed: access() already passed, so the write at the end decides
+  }
 }
 
 /** `--digest-file PATH`: writes "sha256:…\n" (the one file a push or copy writes, and only when asked; login writes the Docker config). */

@@ -7,7 +7,7 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
-import { redactUrl } from '../redact.js';
+import { redactTyped } from '../redact.js';
 import { DEFAULT_CERTS_DIRS, type RegistryTlsOptions } from '../http/tls-options.js';
 import { registryHostOf } from '../ref/registry.js';
 import { bracketBareIpv6 } from '../ref/host-address.js';
@@ -69,7 +69,7 @@ function registryPair(flag: string, raw: unknown, valueName: string): { registry
   const registry = eq > 0 ? registryHostOf(bracketBareIpv6(s.slice(0, eq))) : undefined;
   const value = eq > 0 ? s.slice(eq + 1) : '';
   if (!registry || !value) {
-    throw new UsageError(`--${flag} takes REGISTRY=${valueName}, e.g. --${flag} registry.example.com:5000=${flag === 'tls-verify' ? 'false' : valueName} (got "${redactUrl(String(raw))}")`);
+    throw new UsageError(`--${flag} takes REGISTRY=${valueName}, e.g. --${flag} registry.example.com:5000=${flag === 'tls-verify' ? 'false' : valueName} (got "${redactTyped(String(raw))}")`);
   }
   return { registry, value };
 }

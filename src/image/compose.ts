@@ -26,6 +26,7 @@ const CONFIG_CHANGE = 'regpush: config change';
  * `baseLabels`) the base's name and digest as labels — Docker v2 manifests have no annotations.
  * `created` (RFC 3339) dates a config-only change, as each layer's record dates a layer: the
  * push's fixed time (SOURCE_DATE_EPOCH, else the epoch), so that the image is reproducible.
+ * `name`: what the messages call an option path (`config.workdir`), as the caller gave it.
  */
 export function rewriteConfig(
   config: ImageConfig,
@@ -33,6 +34,7 @@ export function rewriteConfig(
   layer: LayerRecord | readonly LayerRecord[] | undefined,
   baseLabels?: BaseName,
   created: string = new Date(0).toISOString(),
+  name?: (path: string) => string,
 ): ImageConfig {
   const all = { ...(changes ?? {}) };
   if (baseLabels) {
@@ -43,7 +45,7 @@ export function rewriteConfig(
     };
   }
   const any = Array.isArray(layer) ? layer.length > 0 : layer !== undefined;
-  return applyConfigChanges(config, all, any ? layer : undefined, any ? undefined : { created, createdBy: CONFIG_CHANGE });
+  return applyConfigChanges(config, all, any ? layer : undefined, any ? undefined : { created, createdBy: CONFIG_CHANGE }, name);
 }
 
 /** The OCI annotations naming the base (none for Docker v2 or scratch). */

@@ -284,9 +284,10 @@ export function checkConfigChanges(changes: ConfigChanges, windows = false): voi
 /**
  * `run` (checkConfigChanges, or composing a config with applyConfigChanges), its errors about the
  * config changes led by library operation `op`: `push(): config.workdir must be …`, as push()'s
- * other option messages are (`push(): to must be a string`). The messages name option paths
- * (`config.workdir`) because only a library caller's changes reach these checks unchecked; the
- * CLI's are checked with its flags first, and without `op` the messages stay as they are.
+ * other option messages are (`push(): to must be a string`). Without `op` (the CLI) the messages
+ * stay as they are: checkConfigChanges's name option paths, since the CLI checks its flags first;
+ * applyConfigChanges names what its caller's `name` says (push's `--workdir` for a Windows path
+ * that a Linux image of `--platform all` refuses once the base is read).
  */
 export function ledByOp<T>(op: string | undefined, run: () => T): T {
   try {
@@ -319,12 +320,15 @@ function hasChanges(c: ConfigChanges): boolean {
  * clears; a non-Windows config whose Env has no PATH gets BuildKit's default (DEFAULT_UNIX_PATH). With no layer, a config-only change gets an empty_layer history entry (from `history`
  * when given). History is left alone when the base has layers but no history, or a history that
  * does not count them, so the count of non-empty history entries keeps matching diff_ids.
+ * `name`: what the messages call an option path (`config.workdir`), as the caller gave it
+ * (OptionNames.name: `--workdir`, `regpush.json workdir`); by default the path itself.
  */
 export function applyConfigChanges(
   config: ImageConfig,
   changes: ConfigChanges,
   layer: LayerRecord | readonly LayerRecord[] | undefined,
   history?: HistoryRecord,
+  name: (path: string) => string = (p) => p,
 ): ImageConfig {
   const added: readonly LayerRecord[] = layer === undefined ? [] : Array.isArray(layer) ? layer : [layer as LayerRecord];
   const out = structuredClone(config);
@@ -350,22 +354,22 @@ export function applyConfigChanges(
   if (env !== cc.Env) cc.Env = env; // the same array when there was nothing to add
   if (changes.ports !== undefined) {
     const ports: Record<string, object> = { ...(cc.ExposedPorts ?? {}) };
-    for (const [i, p] of changes.ports.entries()) for (const one of expandPorts(parsePortFlag(p, `config.ports[${i}]`))) ports[one] = {};
+    for (const [i, p] of changes.ports.entries()) for (const one of expandPorts(parsePortFlag(p, name(`config.ports[${i}]`)))) ports[one] = {};
     cc.ExposedPorts = ports;
   }
-  if (changes.workdir !== undefined) cc.WorkingDir = checkImagePath(changes.workdir, 'config.workdir', windows);
+  if (changes.workdir !== undefined) cc.WorkingDir = checkImagePath(changes.workdir, name('config.workdir'), windows);
   if (changes.volumes !== undefined) {
     const volumes: Record<string, object> = { ...(cc.Volumes ?? {}) };
-    for (const [i, v] of changes.volumes.entries()) volumes[checkImagePath(checkVolume(v, `config.volumes[${i}]`), `config.volumes[${i}]`, windows)] = {};
+    for (const [i, v] of changes.volumes.entries()) volumes[checkImagePath(checkVolume(v, name(`config.volumes[${i}]`)), name(`config.volumes[${i}]`), windows)] = {};
     cc.Volumes = volumes;
   }
   if (changes.labels !== undefined) {
-    for (const k of Object.keys(changes.labels)) checkLabelKey(k, 'config.labels');
+    for (const k of Object.keys(changes.labels)) checkLabelKey(k, name('config.labels'));
     cc.Labels = { ...(cc.Labels ?? {}), ...changes.labels };
   }
-  if (changes.user !== undefined) cc.User = checkUser(changes.user, 'config.user', windows);
-  if (changes.healthcheck !== undefined) cc.Healthcheck = healthcheckConfig(changes.healthcheck);
-  if (changes.stopSignal !== undefined) cc.StopSignal = checkStopSignal(changes.stopSignal, 'config.stopSignal');
+  if (changes.user !== undefined) cc.User = checkUser(changes.user, name('config.user'), windows);
+  if (changes.healthcheck !== undefined) cc.Healthcheck = healthcheckConfig(changes.healthcheck, name);
+  if (changes.stopSignal !== undefined) cc.StopSignal = checkStopSignal(changes.stopSignal, name('config.stopSignal'));
 
   if (!out.rootfs || !Array.isArray(out.rootfs.diff_ids)) out.rootfs = { ...(out.rootfs ?? {}), type: 'layers', diff_ids: [] };
   const baseLayers = out.rootfs.diff_ids.length;
@@ -406,26 +410,34 @@ export function checkHealthcheckDuration(ns: number, name: string, given: string
   if (ns > 0 && ns < 1e6) throw new InputError(`${name} must be 0 or at least 1ms (got ${given})`);
 }
 
-/** Docker's Healthcheck object: Test always, the other fields only when set (Docker omits zero values). */
-function healthcheckConfig(h: HealthcheckChange): Record<string, unknown> {
+/**
+ * Docker's Healthcheck object: Test always, the other fields only when set (Docker omits zero values).
+ * Its messages name the option (`config.healthcheck.test`, through `name` as the caller calls it):
+ * the CLI builds `h` from its --healthcheck flags, checked and named there (cli/flags.ts), so only a
+ * library caller's reach these checks unchecked, and a bare "healthcheck" named none of its options.
+ */
+function healthcheckConfig(h: HealthcheckChange, name: (path: string) => string = (p) => p): Record<string, unknown> {
+  const test = name('config.healthcheck.test');
   const kind = h.test[0];
-  if (kind !== 'NONE' && kind !== 'CMD' && kind !== 'CMD-SHELL') throw new InputError(`healthcheck test must start with NONE, CMD or CMD-SHELL (got ${JSON.stringify(kind)})`);
-  if (kind !== 'NONE' && h.test.length < 2) throw new InputError(`healthcheck ${kind} needs a command`);
+  if (kind !== 'NONE' && kind !== 'CMD' && kind !== 'CMD-SHELL') throw new InputError(`${test} must start with NONE, CMD or CMD-SHELL (got ${JSON.stringify(kind)})`);
+  if (kind !== 'NONE' && h.test.length < 2) throw new InputError(`${test}: ${kind} needs a command`);
   // Docker refuses these forms (its Dockerfile parser and daemon): a runtime would too, or worse, run them.
-  if (kind === 'NONE' && (h.test.length > 1 || h.interval || h.timeout || h.startPeriod || h.retries)) throw new InputError('healthcheck NONE takes no command and no timing');
-  if (kind === 'CMD-SHELL' && h.test.length !== 2) throw new InputError(`healthcheck CMD-SHELL takes exactly one command string (got ${h.test.length - 1})`);
+  if (kind === 'NONE' && h.test.length > 1) throw new InputError(`${test}: NONE takes no command`);
+  const timing = (['interval', 'timeout', 'startPeriod', 'retries'] as const).find((k) => h[k]);
+  if (kind === 'NONE' && timing) throw new InputError(`${name(`config.healthcheck.${timing}`)}: a healthcheck test of NONE takes no timing`);
+  if (kind === 'CMD-SHELL' && h.test.length !== 2) throw new InputError(`${test}: CMD-SHELL takes exactly one command string (got ${h.test.length - 1})`);
   const out: Record<string, unknown> = { Test: [...h.test] };
   // Named as the library's option (the CLI checks its flags' values, as written, in cli/flags.ts).
-  const dur = (name: string, v: number | undefined, key: string): void => {
+  const dur = (key: string, v: number | undefined, field: string): void => {
     if (v === undefined) return;
-    checkHealthcheckDuration(v, `config.healthcheck.${name}`, `${v} ns`);
-    if (v > 0) out[key] = v;
+    checkHealthcheckDuration(v, name(`config.healthcheck.${key}`), `${v} ns`);
+    if (v > 0) out[field] = v;
   };
   dur('interval', h.interval, 'Interval');
   dur('timeout', h.timeout, 'Timeout');
   dur('startPeriod', h.startPeriod, 'StartPeriod');
   if (h.retries !== undefined) {
-    if (!Number.isInteger(h.retries) || h.retries < 0) throw new InputError(`config.healthcheck.retries must be a whole number ≥ 0 (got ${h.retries})`);
+    if (!Number.isInteger(h.retries) || h.retries < 0) throw new InputError(`${name('config.healthcheck.retries')} must be a whole number ≥ 0 (got ${h.retries})`);
     if (h.retries > 0) out.Retries = h.retries;
   }
   return out;

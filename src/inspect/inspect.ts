@@ -143,7 +143,7 @@ async function inspectUntyped(reference: string | ImageReference, given: Inspect
     const config = opts.only ? descriptor : { ...descriptor, ...fields };
     return { ...base, kind: 'image', ...stated(m.artifactType), indexDigest, config, layers, configRaw };
   } catch (err) {
-    throw withAbortReason(err, signal);
+    throw withAbortReason(err, signal, 'reads');
   } finally {
     transport.close();
   }

@@ -12,7 +12,7 @@
 import { eraseCredentialReport, loginsElsewhere, openLoginStore } from '../auth/credential-store.js';
 import type { Credential } from '../auth/credential-types.js';
 import { AuthError, InvalidReferenceError, rejectsTyped, UsageError } from '../errors.js';
-import { redactUrl } from '../redact.js';
+import { redactTyped } from '../redact.js';
 import { silentLogger, type Logger } from '../log.js';
 import { splitAuthKey } from '../auth/registry-host.js';
 import { HttpRegistryClient } from '../registry/client.js';
@@ -60,7 +60,7 @@ export const LOGOUT_SHAPE = {
 export function loginTarget(value: string): { registry: string; namespace?: string; name: string } {
   const parts = typeof value === 'string' ? splitAuthKey(value) : undefined;
   if (!parts) {
-    throw new InvalidReferenceError(`"${redactUrl(String(value))}" is not a registry host or a namespace in one; give e.g. ghcr.io, registry.example.com:5000 or quay.io/org (no tag or digest)`);
+    throw new InvalidReferenceError(`"${redactTyped(String(value))}" is not a registry host or a namespace in one; give e.g. ghcr.io, registry.example.com:5000 or quay.io/org (no tag or digest)`);
   }
   const name = parts.namespace ? `${parts.host}/${parts.namespace}` : parts.host;
   return { registry: parts.host, ...(parts.namespace ? { namespace: parts.namespace } : {}), name };
@@ -126,7 +126,7 @@ async function loginUntyped(given: LoginOptions): Promise<LoginResult> {
           { cause: err, details: err.details },
         );
       }
-      throw withAbortReason(err, signal);
+      throw withAbortReason(err, signal, 'login');
     }
   } finally {
     transport.close();

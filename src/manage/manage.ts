@@ -7,7 +7,7 @@
  * refuses HEAD (registry/manifests.ts).
  */
 import { AuthError, InvalidReferenceError, NotFoundError, PartialFailureError, RegpushError, rejectsTyped, UnsupportedError, UsageError } from '../errors.js';
-import { redactUrl } from '../redact.js';
+import { redactTyped } from '../redact.js';
 import { isValidDigest } from '../image/digest.js';
 import { artifactTypeOf, parseManifest } from '../image/manifest.js';
 import { isImageConfigMediaType } from '../image/mediatypes.js';
@@ -109,7 +109,8 @@ async function withClient<T>(
   try {
     return await fn(connect(transport, ref.registry, role, actions.length ? [{ repo: ref.repository, actions }] : [], opts), transport.names);
   } catch (err) {
-    throw withAbortReason(err, opts.signal);
+    // A command whose scope pushes or deletes writes; the others only read.
+    throw withAbortReason(err, opts.signal, actions.some((a) => a !== 'pull') ? 'writes' : 'reads');
   } finally {
     transport.close();
   }
@@ -183,7 +184,7 @@ async function listRepositoriesUntyped(registry: string, opts: ListTagsOptions):
   const host = registryHostOf(registry);
   // catalog only ever takes a registry, so `registry:5000` is one (looksLikeRegistry reads it as an image).
   if (!host || !(looksLikeRegistry(host) || isNameWithPort(host))) {
-    throw new InvalidReferenceError(`${JSON.stringify(redactUrl(registry))} is not a registry host; give e.g. registry.example.com or 127.0.0.1:5000 (a repository's tags: ${tagsOf(opts.connectionNames, 'REPOSITORY')})`);
+    throw new InvalidReferenceError(`${JSON.stringify(redactTyped(registry))} is not a registry host; give e.g. registry.example.com or 127.0.0.1:5000 (a repository's tags: ${tagsOf(opts.connectionNames, 'REPOSITORY')})`);
   }
   const pageSize = checkPageSize(opts.pageSize, 'listRepositories(): pageSize');
   return withClient({ registry: host, repository: '' }, 'from', [], opts, async (client) => {

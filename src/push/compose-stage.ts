@@ -133,8 +133,10 @@ export function composeConfigs(base: ResolvedBase, diffIds: readonly (string | u
   const name = baseName(inputs, base);
   return base.images.map((img) => {
     const records: LayerRecord[] = layersFor(inputs, img.platform, (i) => diffIds[i] !== undefined).map((i) => ({ diffId: diffIds[i]!, created, createdBy: inputs.layers[i]!.createdBy, ...(comment ? { comment } : {}) }));
-    // A Windows path given with platform "all" is refused here, by the config's own OS.
-    const bytes = serializeConfig(ledByOp(inputs.names.op, () => rewriteConfig(img.config, opts.config, records, opts.baseLabels ? name : undefined, created)));
+    // A Windows path given with platform "all" is refused here, by the config's own OS: named as
+    // the caller gave it (`--workdir`, `regpush.json workdir`, `push(): config.workdir`), as
+    // checkBase names the options it refuses once the base is read.
+    const bytes = serializeConfig(ledByOp(inputs.names.op, () => rewriteConfig(img.config, opts.config, records, opts.baseLabels ? name : undefined, created, (p) => inputs.names.name(p))));
     return { bytes, digest: sha256Digest(bytes) };
   });
 }

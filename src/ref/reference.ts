@@ -4,7 +4,7 @@
  * what it means to `docker pull`. Pure: no I/O, no globals.
  */
 import { InvalidReferenceError } from '../errors.js';
-import { redactUrl } from '../redact.js';
+import { redactTyped } from '../redact.js';
 import { connectionOptionNames, type ConnectionNames } from '../option-names.js';
 import { HOST, NAME_TOTAL_LENGTH_MAX, PATH_COMPONENT, digestProblem, hostProblem, tagProblem } from './grammar.js';
 import { DOCKER_HUB, canonicalRegistry } from './registry.js';
@@ -24,10 +24,11 @@ export interface ImageReference {
 
 /**
  * Throws the one error type of this module, always quoting the input so the user sees what was
- * wrong; a URL's userinfo (`https://user:password@host/app`) is quoted as `***`, as a password.
+ * wrong; a URL's userinfo (`https://user:password@host/app`, `user:pa/ss@host/app`) is quoted as
+ * `***`, as a password (redactTyped).
  */
 function fail(input: string, problem: string): never {
-  throw new InvalidReferenceError(`invalid image reference ${JSON.stringify(redactUrl(input))}: ${problem}`);
+  throw new InvalidReferenceError(`invalid image reference ${JSON.stringify(redactTyped(input))}: ${problem}`);
 }
 
 /**
@@ -55,8 +56,8 @@ function schemeProblem(input: string, scheme: string, names: ConnectionNames): s
   if (written.registry !== host.toLowerCase()) {
     return `a reference has no scheme, and without "${scheme}" this one would not name the registry ${host}: write the registry with its port or a full name (${host}:5000/…, ${host}.example.com/…) and, for plain HTTP, add ${names.insecureSetting}`;
   }
-  if (isLoopbackHost(host)) return `a reference has no scheme; drop "${scheme}" ("${rest}"): a loopback registry is asked in plain HTTP already`;
-  return `a reference has no scheme; drop "${scheme}" and add ${names.insecure(host)} for plain HTTP: "${rest}"`;
+  if (isLoopbackHost(host)) return `a reference has no scheme; drop "${scheme}" ("${redactTyped(rest)}"): a loopback registry is asked in plain HTTP already`;
+  return `a reference has no scheme; drop "${scheme}" and add ${names.insecure(host)} for plain HTTP: "${redactTyped(rest)}"`;
 }
 
 /** Parses and normalises an image reference; throws InvalidReferenceError saying what is wrong. */

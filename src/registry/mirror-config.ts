@@ -17,7 +17,7 @@
 import { MirrorConfigError, UsageError } from '../errors.js';
 import { described } from '../options-check.js';
 import { connectionOptionNames, type ConnectionNames } from '../option-names.js';
-import { redactUrl } from '../redact.js';
+import { redactTyped } from '../redact.js';
 import { HOST, hostProblem } from '../ref/grammar.js';
 import { canonicalRegistry, DOCKER_HUB } from '../ref/registry.js';
 import { bracketBareIpv6, inCidr } from '../ref/host-address.js';
@@ -160,10 +160,10 @@ export function checkMirrorMap(map: Readonly<Record<string, readonly string[]>> 
   const out: MirrorMap = {};
   for (const [key, list] of Object.entries(map ?? {})) {
     const prefix = canonicalPrefix(key);
-    if (!prefix) throw new MirrorConfigError(`mirrors: "${key}" is not a registry (host[:port]) or registry/namespace`);
+    if (!prefix) throw new MirrorConfigError(`mirrors: "${redactTyped(key)}" is not a registry (host[:port]) or registry/namespace`);
     if (!Array.isArray(list)) throw new MirrorConfigError(`mirrors: the mirrors of ${key} must be a list`);
     for (const m of list) {
-      if (typeof m !== 'string' || !parseMirrorLocation(m)) throw new MirrorConfigError(`mirrors: "${String(m)}" (a mirror of ${key}) is not a host[:port][/path]`);
+      if (typeof m !== 'string' || !parseMirrorLocation(m)) throw new MirrorConfigError(`mirrors: "${redactTyped(String(m))}" (a mirror of ${key}) is not a host[:port][/path]`);
     }
     addMirrors(out, prefix, list);
   }
@@ -199,7 +199,7 @@ export function parseMirrorFlag(raw: string): [string, string] {
   const mirror = eq > 0 ? raw.slice(eq + 1).trim() : '';
   if (!prefix || !mirror || !parseMirrorLocation(mirror)) {
     // A mirror URL's userinfo (https://user:password@mirror) is not echoed: it may be a password.
-    const shown = eq > 0 ? `${raw.slice(0, eq + 1)}${redactUrl(mirror)}` : redactUrl(raw);
+    const shown = eq > 0 ? `${raw.slice(0, eq + 1)}${redactTyped(mirror)}` : redactTyped(raw);
     throw new MirrorConfigError(`--registry-mirror takes REGISTRY=MIRROR, e.g. --registry-mirror docker.io=mirror.example.com (got "${shown}")`);
   }
   return [prefix, mirror];
@@ -230,7 +230,7 @@ export function mirrorsFromDaemonJson(text: string, source: string): MirrorMap {
   const mirrors = list.map((v) => {
     // The path is the API's: written with /v2 at its end, parseMirrorLocation reads it so.
     const loc = typeof v === 'string' ? parseMirrorLocation(`${v.trim().replace(/\/+$/, '').replace(/\/v2$/i, '')}/v2`) : undefined;
-    if (!loc) throw new MirrorConfigError(`${source}: "registry-mirrors" entry ${JSON.stringify(v)} is not a registry URL`);
+    if (!loc) throw new MirrorConfigError(`${source}: "registry-mirrors" entry ${typeof v === 'string' ? JSON.stringify(redactTyped(v)) : JSON.stringify(v)} is not a registry URL`);
     const name = loc.apiPath ? `${loc.registry}/${loc.apiPath}/v2` : loc.registry;
     return loc.plainHttp ? `http://${name}` : name;
   });
@@ -350,7 +350,7 @@ export function mirrorsFromRegistriesConf(text: string, source: string, names: C
     const prefix = canonicalPrefix(prefixRaw);
     if (!prefix) throw new MirrorConfigError(`${where}: "${prefixRaw}" is not a registry or registry/namespace`);
     if (location !== undefined && canonicalPrefix(location) !== prefix) {
-      skip(prefix, `${where}: location ${location} differs from prefix ${prefixRaw}; regpush does not rewrite registries, so ${prefixRaw} is read as named`);
+      skip(prefix, `${where}: location ${redactTyped(location)} differs from prefix ${prefixRaw}; regpush does not rewrite registries, so ${prefixRaw} is read as named`);
     }
     // Every entry is a key of the map, with the mirrors it allows (none, maybe): as in
     // registries.conf(5), the longest matching prefix decides alone, so an entry for
@@ -386,7 +386,7 @@ export function mirrorsFromRegistriesConf(text: string, source: string, names: C
       const loc = optString(mt, 'location', mw);
       if (!loc) throw new MirrorConfigError(`${mw} has no location`);
       const parsed = parseMirrorLocation(loc);
-      if (!parsed || /^[a-z]+:\/\//i.test(loc)) throw new MirrorConfigError(`${mw}: location "${loc}" is not a host[:port][/path]`);
+      if (!parsed || /^[a-z]+:\/\//i.test(loc)) throw new MirrorConfigError(`${mw}: location "${redactTyped(loc)}" is not a host[:port][/path]`);
       const pull = optString(mt, 'pull-from-mirror', mw) ?? optString(reg, 'pull-from-mirror', where);
       if (pull !== undefined && pull !== 'all') {
         skip(prefix, `${mw}: pull-from-mirror = "${pull}" is not supported; mirror ${loc} is not used`);

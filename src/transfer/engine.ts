@@ -213,7 +213,7 @@ export class TransferRun implements SetOwner {
     // A callback's throw is the caller's own error: the operation rejects with it as it was.
     if (this.opts.callbacks?.threw) return err;
     const left = this.leftAt(image?.list);
-    if (this.opts.signal?.aborted) return abortedOr(err, this.opts.signal, left ?? (this.ctx.sessions!.pending ? `${this.ctx.sessions!.pending} upload session(s) were still being cancelled` : undefined));
+    if (this.opts.signal?.aborted) return abortedOr(err, this.opts.signal, left ?? this.stillCancelling(image?.list));
     const e = err instanceof AbortedError && this.stoppedBy !== undefined ? this.stoppedBy : err;
     return withLeft(e, left);
   }
@@ -222,20 +222,36 @@ export class TransferRun implements SetOwner {
    * The failure of one target of a set that went on without it (`t.failed`), as that target's own
    * line says it: with the upload sessions left at that target named, as failure() names an
    * image's, and in its own words otherwise (the set's other targets went on; an abort, if any,
-   * is said by failure()).
+   * is said by failure()). A target cut off by the caller's abort says so as failure() does
+   * (`interrupted: …`, about that target's sessions), not as the request that was cut (`aborted: HEAD …`).
    */
   targetFailure(t: TransferTarget): unknown {
     if (this.opts.callbacks?.threw) return t.failed;
-    return withLeft(t.failed, this.leftAt([t]));
+    const left = this.leftAt([t]);
+    if (this.opts.signal?.aborted && t.failed instanceof AbortedError) return abortedOr(t.failed, this.opts.signal, left ?? this.stillCancelling([t], 'target'));
+    return withLeft(t.failed, left);
   }
 
   /** The line naming the sessions left at `targets` (every target of the run: undefined), marked as named; undefined when none is. */
   private leftAt(targets: readonly TransferTarget[] | undefined): string | undefined {
     const sessions = this.ctx.sessions!;
-    const eps = targets ? new Set<object>(targets.map((t) => t.ep)) : undefined;
+    const eps = targets ? endpointsOf(targets) : undefined;
     const named = eps ? sessions.left.filter((s) => s.target !== undefined && eps.has(s.target)) : sessions.left;
     for (const s of named) this.leftNamed.add(s);
     return sessions.describeLeft(named);
+  }
+
+  /**
+   * How many upload sessions of `targets` (one image's; every target of the run: undefined) were
+   * still being cancelled when the interrupted run reported: an image of a sync reports while the
+   * others still cancel theirs, and its line is about its own sessions, as leftAt's is. The run's
+   * own report comes after settle(), with none still open. Undefined: none was.
+   */
+  private stillCancelling(targets: readonly TransferTarget[] | undefined, whose: 'image' | 'target' = 'image'): string | undefined {
+    const sessions = this.ctx.sessions!;
+    const n = targets ? sessions.pendingAt(endpointsOf(targets)) : sessions.pending;
+    if (!n) return targets ? `every upload session this ${whose} had open was completed or cancelled` : undefined;
+    return `${n === 1 ? '1 upload session' : `${n} upload sessions`}${targets ? ` of this ${whose}` : ''} ${n === 1 ? 'was' : 'were'} still being cancelled`;
   }
 
   /**
@@ -314,6 +330,11 @@ export class TransferRun implements SetOwner {
     const line = sessions.describeLeft(unnamed);
     if (line) this.logger.warn(line);
   }
+}
+
+/** The endpoints of `targets`, which the sessions opened for them carry (TrackedSession.target). */
+function endpointsOf(targets: readonly TransferTarget[]): Set<object> {
+  return new Set<object>(targets.map((t) => t.ep));
 }
 
 /**

@@ -89,6 +89,13 @@ export class UploadSessions {
     return this.open.size;
   }
 
+  /** Sessions still open that were opened for one of `targets` (TrackedSession.target, by identity). */
+  pendingAt(targets: ReadonlySet<object>): number {
+    let n = 0;
+    for (const s of this.open) if (s.target !== undefined && targets.has(s.target)) n++;
+    return n;
+  }
+
   /**
    * Resolves once every open session is closed or left, or after `ms`: sessions still open then
    * (their cancel still running) are counted as left.

@@ -232,6 +232,21 @@ test('a --digest-file that cannot be written (no such directory, a directory) is
   }
 });
 
+test('a new --digest-file on a pseudo-filesystem (/proc, /sys) is E_INPUT before any request, also for root, whom access() lets write there; an existing file there is checked as before, and no file is made by the check', { skip: process.platform !== 'linux' || !existsSync('/proc/self') ? 'needs Linux /proc' : false }, async () => {
+  const refused = (r: { code: number; stdout: string; stderr: string }, pattern: RegExp) => usage(r, pattern, 'E_INPUT');
+  refused(await runMain(['copy', '--digest-file', '/proc/regpush-digest', SRC, DST], { env: { REGPUSH_IDLE_TIMEOUT_MS: '2000' } }), /^regpush: error: --digest-file \/proc\/regpush-digest: cannot write \((?:\/proc is on a proc pseudo-filesystem, which takes no new file|EACCES)\); nothing was sent \[E_INPUT\]$/m);
+  if (existsSync('/sys/kernel')) refused(await runMain(['push', '--digest-file', '/sys/kernel/regpush-digest', '--from', SRC, '--to', DST, '--app', '/nonexistent-app'], { env: { REGPUSH_IDLE_TIMEOUT_MS: '2000' } }), /--digest-file \/sys\/kernel\/regpush-digest: cannot write \((?:\/sys\/kernel is on a sysfs pseudo-filesystem, which takes no new file|EACCES)\); nothing was sent/);
+  const { checkDigestFileTarget } = await import('../../src/cli/report.js');
+  await checkDigestFileTarget('/proc/self/status', '/').catch((e: Error) => assert.match(e.message, /cannot write \(EACCES\)/, 'an existing file: its own write check, as before'));
+  const dir = mkdtempSync(join(tmpdir(), 'regpush-digest-file-'));
+  try {
+    await checkDigestFileTarget('d.txt', dir);
+    assert.equal(existsSync(join(dir, 'd.txt')), false, 'the check made no file');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a --digest-file that exists is checked for writing itself, not its folder: /dev/null as a user who cannot write /dev passes (checked as nobody, where the machine lets root run as one)', { skip: process.getuid?.() !== 0 || !existsSync('/usr/sbin/runuser') ? 'needs root and runuser' : false }, () => {
   const report = pathToFileURL(join(import.meta.dirname, '..', '..', 'src', 'cli', 'report.js')).href;
   const script = `import(${JSON.stringify(report)}).then((m) => m.checkDigestFileTarget(process.argv[1], '/')).then(() => console.log('ok'), (e) => console.log(e.message))`;

@@ -222,7 +222,19 @@ test('push: the config changes\' messages lead with push(): for a library caller
       { ...lib, from: reg.ref('base/mixed:1'), platform: 'all', config: { workdir: 'C:\\app' } },
       'push(): config.workdir must be an absolute path (got "C:\\app")',
       ['--from', reg.ref('base/mixed:1'), '--platform', 'all', '--workdir', 'C:\\app'],
-      'config.workdir must be an absolute path (got "C:\\app")',
+      '--workdir must be an absolute path (got "C:\\app")',
+    ],
+    [
+      { ...lib, from: reg.ref('base/mixed:1'), platform: 'all', config: { volumes: ['/data', 'D:\\logs'] } },
+      'push(): config.volumes[1] must be an absolute path (got "D:\\logs")',
+      ['--from', reg.ref('base/mixed:1'), '--platform', 'all', '--volume', '/data', '--volume', 'D:\\logs'],
+      '--volume must be an absolute path (got "D:\\logs")',
+    ],
+    [
+      { ...lib, from: reg.ref('base/mixed:1'), platform: 'all', config: { user: 'NT AUTHORITY\\NETWORK SERVICE' } },
+      'push(): config.user must be USER or USER:GROUP, without spaces (got "NT AUTHORITY\\NETWORK SERVICE")',
+      ['--from', reg.ref('base/mixed:1'), '--platform', 'all', '--user', 'NT AUTHORITY\\NETWORK SERVICE'],
+      '--user must be USER or USER:GROUP, without spaces (got "NT AUTHORITY\\NETWORK SERVICE")',
     ],
   ];
   for (const [opts, library, argv, flags] of cases) {
@@ -230,6 +242,44 @@ test('push: the config changes\' messages lead with push(): for a library caller
     assert.equal(err.message, library);
     const from = argv?.includes('--from') ? [] : ['--from', reg.ref('base/linux:1')];
     if (argv) assert.equal(errorLine(await cli(['push', ...from, '--to', reg.ref('app:1'), '--app', `${app}:/app`, ...argv], [reg]), 2), flags);
+  }
+  assert.equal(reg.count({ kind: 'manifest', method: 'PUT' }), 0);
+});
+
+test('push: a regpush.json workdir or volumes that the Linux image of a mixed base refuses (platform all) is named as the file\'s key, not as a flag or option path', async () => {
+  const reg = await fake();
+  const linux = reg.seedImage('base/mixed', { platform: { os: 'linux', architecture: 'amd64' } });
+  const windows = reg.seedImage('base/mixed', { platform: { os: 'windows', architecture: 'amd64' } });
+  reg.seedIndex('base/mixed', [linux, windows], { tags: ['1'] });
+  const app = appDir();
+  const argv = ['push', '--from', reg.ref('base/mixed:1'), '--to', reg.ref('app:1'), '--app', `${app}:/app`, '--platform', 'all'];
+  const dir = tempDir();
+  writeFileSync(join(dir, 'regpush.json'), JSON.stringify({ workdir: 'C:\\app' }));
+  assert.equal(errorLine(await cli(argv, [reg], dir), 2), 'regpush.json workdir must be an absolute path (got "C:\\app")');
+  // A flag given over the file's value is named as the flag.
+  assert.equal(errorLine(await cli([...argv, '--workdir', 'D:\\srv'], [reg], dir), 2), '--workdir must be an absolute path (got "D:\\srv")');
+  writeFileSync(join(dir, 'regpush.json'), JSON.stringify({ volumes: ['/data', 'C:\\logs'] }));
+  assert.equal(errorLine(await cli(argv, [reg], dir), 2), 'regpush.json volumes[1] must be an absolute path (got "C:\\logs")');
+  assert.equal(reg.count({ kind: 'manifest', method: 'PUT' }), 0);
+});
+
+test('push: a library caller\'s healthcheck is named as config.healthcheck.* (its test, each timing), led by push():', async () => {
+  const reg = await fake();
+  reg.seedImage('base', { tags: ['1'] });
+  const lib = { from: reg.ref('base:1'), to: reg.ref('app:1'), app: [{ src: appDir(), dest: '/app' }], ...fakeLibraryOptions(reg) };
+  const cases: [NonNullable<Parameters<typeof push>[0]['config']>['healthcheck'], string][] = [
+    [{ test: ['curl', 'localhost'] }, 'push(): config.healthcheck.test must start with NONE, CMD or CMD-SHELL (got "curl")'],
+    [{ test: ['CMD'] }, 'push(): config.healthcheck.test: CMD needs a command'],
+    [{ test: ['NONE', 'x'] }, 'push(): config.healthcheck.test: NONE takes no command'],
+    [{ test: ['NONE'], retries: 3 }, 'push(): config.healthcheck.retries: a healthcheck test of NONE takes no timing'],
+    [{ test: ['CMD-SHELL', 'a', 'b'] }, 'push(): config.healthcheck.test: CMD-SHELL takes exactly one command string (got 2)'],
+    [{ test: ['CMD', 'true'], interval: 500 }, 'push(): config.healthcheck.interval must be 0 or at least 1ms (got 500 ns)'],
+    [{ test: ['CMD', 'true'], retries: 1.5 }, 'push(): config.healthcheck.retries must be a whole number ≥ 0 (got 1.5)'],
+  ];
+  for (const [healthcheck, message] of cases) {
+    const err = await rejection(push({ ...lib, config: { healthcheck } }));
+    assert.equal(err.code, 'E_INPUT', err.message);
+    assert.equal(err.message, message);
   }
   assert.equal(reg.count({ kind: 'manifest', method: 'PUT' }), 0);
 });

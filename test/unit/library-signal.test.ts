@@ -5,7 +5,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { getEventListeners } from 'node:events';
 import { copy, deleteImage, digestOf, inspect, listRepositories, listTags, login, tagImage, untagImage, type RegpushError } from '../../src/index.js';
-import { fakeLibraryOptions, fakeRegistryPool } from '../fixtures/fake-registry.js';
+import { fakeLibraryOptions, fakeRegistryPool, type RequestSelector } from '../fixtures/fake-registry.js';
 
 const fake = fakeRegistryPool();
 const warnings: Error[] = [];
@@ -104,4 +104,34 @@ test('a signal that has already fired: inspect, login and the registry commands 
     assert.equal(err.cause, reason, what);
   }
   assert.equal(reg.count(), 0);
+});
+
+test('interrupted mid-request, inspect, the registry commands and login say so as push, copy and sync do: "interrupted: REQUEST was cut off; " and what was written, the reason as cause', async () => {
+  const reg = await fake();
+  reg.seedImage('app', { tags: ['1'] });
+  const reason = new Error('deploy window closed');
+  const base = `http://${reg.host}/v2`;
+  // Each call's request is held at the registry, then the caller aborts.
+  const cases: [string, RequestSelector, (signal: AbortSignal) => Promise<unknown>, string][] = [
+    ['inspect', { kind: 'manifest', method: 'GET' }, (signal) => inspect(reg.ref('app:1'), { ...fakeLibraryOptions(reg), signal }), `interrupted: GET ${base}/app/manifests/1 was cut off; nothing was written`],
+    ['listTags', { kind: 'tags' }, (signal) => listTags(reg.ref('app'), { ...fakeLibraryOptions(reg), signal }), `interrupted: GET ${base}/app/tags/list?n=1000 was cut off; nothing was written`],
+    ['tagImage, reading', { kind: 'manifest', method: 'GET' }, (signal) => tagImage(reg.ref('app:1'), ['2'], { ...fakeLibraryOptions(reg), signal }), `interrupted: GET ${base}/app/manifests/1 was cut off; nothing was written after the interruption`],
+    ['tagImage, writing', { kind: 'manifest', method: 'PUT' }, (signal) => tagImage(reg.ref('app:1'), ['3'], { ...fakeLibraryOptions(reg), signal }), `interrupted: PUT ${base}/app/manifests/3 was cut off; it may have taken effect at the registry; nothing was sent after it`],
+    ['login', { path: '/v2/' }, (signal) => login({ ...fakeLibraryOptions(reg), registry: reg.host, username: 'ci', password: 'pw', signal }), `interrupted: GET ${base}/ was cut off; nothing was stored`],
+  ];
+  for (const [what, match, call, message] of cases) {
+    let release!: () => void;
+    const fault = reg.fault(match, { kind: 'hold', until: new Promise<void>((r) => (release = r)) });
+    const ac = new AbortController();
+    const seen = reg.seen(match);
+    const rejected = rejection(() => call(ac.signal));
+    await seen;
+    ac.abort(reason);
+    const err = await rejected;
+    release();
+    fault.remove();
+    assert.equal(err.code, 'E_ABORTED', `${what}: ${err.message}`);
+    assert.equal(err.message, message, what);
+    assert.equal(err.cause, reason, what);
+  }
 });

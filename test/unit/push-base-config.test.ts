@@ -233,8 +233,8 @@ test('a bad port, volume, label key or health check in the config is E_INPUT nam
     [{ volumes: ['/data', ''] }, /^push\(\): invalid config\.volumes\[1\] "": the path is empty/],
     [{ labels: { ok: '1', 'two\nlines': 'x' } }, /^push\(\): invalid config\.labels key "two\\nlines": a key must be one line/],
     [{ labels: { '': 'x' } }, /^push\(\): invalid config\.labels: the label key is empty/],
-    [{ healthcheck: { test: ['curl', 'localhost'] } }, /^push\(\): healthcheck test must start with NONE, CMD or CMD-SHELL/],
-    [{ healthcheck: { test: ['CMD'] } }, /^push\(\): healthcheck CMD needs a command/],
+    [{ healthcheck: { test: ['curl', 'localhost'] } }, /^push\(\): config\.healthcheck\.test must start with NONE, CMD or CMD-SHELL/],
+    [{ healthcheck: { test: ['CMD'] } }, /^push\(\): config\.healthcheck\.test: CMD needs a command/],
     [{ healthcheck: { test: ['CMD-SHELL', 'true'], interval: -1 } }, /^push\(\): config\.healthcheck\.interval must be a non-negative duration \(got -1 ns\)$/],
     [{ healthcheck: { test: ['CMD-SHELL', 'true'], retries: 1.5 } }, /^push\(\): config\.healthcheck\.retries must be a whole number/],
   ];

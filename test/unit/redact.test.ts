@@ -2,13 +2,15 @@
 // and userinfo never reach a log line or an error.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { redactUrl, SecretSet } from '../../src/redact.js';
+import { redactTyped, redactUrl, SecretSet } from '../../src/redact.js';
 import { proxyPasswords, redactProxyUrl } from '../../src/http/proxy-choice.js';
 import { tlsOptionsFromFlags } from '../../src/cli/tls-flags.js';
 import { loginTarget } from '../../src/login/login.js';
 import { listRepositories } from '../../src/manage/manage.js';
 import { parseReference } from '../../src/ref/reference.js';
 import { mirrorsFromFlags } from '../../src/cli/mirror-flags.js';
+import { checkMirrorMap, mirrorsFromDaemonJson, mirrorsFromRegistriesConf } from '../../src/registry/mirror-config.js';
+import { checkProjectConfig } from '../../src/cli/project-config.js';
 
 test('redactUrl hides userinfo and the signature parameters of every storage a registry redirects to', () => {
   const cases: [string, string][] = [
@@ -78,4 +80,48 @@ test('a URL\'s userinfo typed where a reference, a registry or a mirror goes is 
   refused('parseReference without a scheme', () => parseReference(`ci:${pw}@reg.example.com/app:1`));
   const catalog = await listRepositories(`https://ci:${pw}@reg.example.com`).then(() => undefined, (err: Error) => err.message);
   assert.ok(catalog?.includes('***@') && !catalog.includes(pw), `listRepositories: ${catalog}`);
+});
+
+test('userinfo typed with a bare "/", "@" or no user (not a valid URL) is never echoed: references, registries, mirrors, with and without a scheme', async () => {
+  const pw = 'pa/ss-x';
+  // Each shape: the userinfo as typed (user:password, a password with a bare '/' or '@', no user), with and without a scheme.
+  const shapes = [`ci:${pw}@`, `ci:p@${pw}@`, `:${pw}@`, `ci:${pw}?#@`];
+  assert.equal(redactTyped(`https://ci:${pw}@reg.example/app:1`), 'https://***@reg.example/app:1');
+  assert.equal(redactTyped(`ci:p@${pw}@reg.example/app:1`), '***@reg.example/app:1');
+  assert.equal(redactTyped(`:${pw}@reg.example/app:1`), '***@reg.example/app:1');
+  // A reference's digest keeps what precedes it; a password before it still goes.
+  const digest = `sha256:${'a'.repeat(64)}`;
+  assert.equal(redactTyped(`reg.example/app@${digest}`), `reg.example/app@${digest}`);
+  assert.equal(redactTyped(`ci:${pw}@reg.example/app@${digest}`), `***@reg.example/app@${digest}`);
+  for (const kept of ['reg.example.com:5000/app:1', 'user@reg.example/app', 'alpine']) assert.equal(redactTyped(kept), kept);
+  const message = async (fn: () => unknown): Promise<string> => {
+    try {
+      await fn();
+    } catch (err) {
+      return (err as Error).message;
+    }
+    return assert.fail('it was refused');
+  };
+  for (const userinfo of shapes) {
+    for (const scheme of ['https://', 'http://', '']) {
+      const typed = `${scheme}${userinfo}`;
+      const seen: [string, string][] = [
+        ['parseReference', await message(() => parseReference(`${typed}reg.example.com/app:1`))],
+        ['parseReference, a loopback registry', await message(() => parseReference(`${typed}127.0.0.1:5000/app:1`))],
+        ['loginTarget', await message(() => loginTarget(`${typed}reg.example.com`))],
+        ['--ca-cert', await message(() => tlsOptionsFromFlags({ 'ca-cert': `${typed}reg.example.com=ca.pem` }, {}, '/'))],
+        ['--registry-mirror', await message(() => mirrorsFromFlags([`docker.io=${typed}mirror.example.com`]))],
+        ['--registry-mirror without REGISTRY=', await message(() => mirrorsFromFlags([`${typed}mirror.example.com`]))],
+        ['the mirrors option', await message(() => checkMirrorMap({ 'docker.io': [`${typed}mirror.example.com`] }))],
+        ['daemon.json', await message(() => mirrorsFromDaemonJson(JSON.stringify({ 'registry-mirrors': [`${typed}mirror.example.com`] }), 'daemon.json'))],
+        ['registries.conf', await message(() => mirrorsFromRegistriesConf(`[[registry]]\nprefix = "docker.io"\n[[registry.mirror]]\nlocation = "${typed}mirror.example.com"\n`, 'registries.conf'))],
+        ['regpush.json mirrors', await message(() => checkProjectConfig({ mirrors: { 'docker.io': [`${typed}mirror.example.com`] } }, 'regpush.json', '/p'))],
+        ['listRepositories', await message(() => listRepositories(`${typed}reg.example.com`))],
+      ];
+      for (const [where, line] of seen) {
+        assert.ok(!line.includes(pw) && !line.includes('pa/ss'), `${where} echoes the password of ${typed}: ${line}`);
+        assert.ok(line.includes('***@') || !line.includes('@'), `${where}: ${line}`);
+      }
+    }
+  }
 });

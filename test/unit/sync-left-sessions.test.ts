@@ -59,3 +59,32 @@ test('an image fails at one of its two targets (a cut PUT, no retry): that targe
   assert.ok(!line.includes(other.host), line);
   assert.ok(err.message.includes(`${dst.host}/mirror/one (`), err.message);
 });
+
+test('an interrupted sync: an image that had no upload session open does not count, on its line, the session another image was still cancelling', { timeout: 30_000 }, async () => {
+  const [src, dst] = [await fake(), await fake()];
+  for (const r of ['one', 'two']) src.seedImage(r, { tags: ['1'], layers: [bytesOf(`${r} layer`, 300_000)] });
+  const never = new Promise<void>(() => {});
+  // `one` has its layer's upload in flight at the target, and the DELETE that cancels its session
+  // answers only after a while; `two` is still reading its manifest from the source.
+  dst.fault({ kind: 'upload', method: ['PATCH', 'PUT'], when: (q) => q.path.startsWith('/v2/mirror/one/') }, { kind: 'hold', until: never });
+  dst.fault({ kind: 'upload', method: 'DELETE', when: (q) => q.path.startsWith('/v2/mirror/one/') }, { kind: 'delay', ms: 1_500 });
+  src.fault({ kind: 'manifest', when: (q) => q.path.startsWith('/v2/two/') }, { kind: 'hold', until: never });
+  const ac = new AbortController();
+  void Promise.all([dst.seen({ kind: 'upload', method: ['PATCH', 'PUT'], when: (q) => q.path.startsWith('/v2/mirror/one/') }), src.seen({ kind: 'manifest', when: (q) => q.path.startsWith('/v2/two/') })]).then(() => ac.abort());
+  const spec = parseSyncFile(['images:', ...['one', 'two'].map((r) => `  - source: ${src.ref(`${r}:1`)}\n    targets: [${dst.host}/mirror]`), ''].join('\n'), 'sync.yaml');
+  const err = await sync({ spec, images: 2, retries: 0, signal: ac.signal, ...fakeLibraryOptions(src, dst) }).then(
+    () => assert.fail('it was interrupted'),
+    (e: RegpushError) => e,
+  );
+  assert.equal(err.code, 'E_ABORTED', String(err));
+  const units = (err.details.result as SyncResult).units;
+  const line = (r: string) => units.find((u) => u.source.endsWith(`/${r}:1`))?.error?.message ?? '';
+  assert.equal(line('two'), 'interrupted: no tag was written after the interruption; every upload session this image had open was completed or cancelled');
+  // `one` failed at its target, whose line says it was interrupted (it said the request cut: `aborted`), once
+  // that target's session was cancelled (the image waits for its own cancels).
+  const target = units.find((u) => u.source.endsWith('/one:1'))!.targets[0]!;
+  assert.equal(target.error?.code, 'E_ABORTED');
+  assert.equal(target.error?.message, 'interrupted: no tag was written after the interruption; every upload session this target had open was completed or cancelled');
+  // The sync's own line, once every cancel ended.
+  assert.equal(err.message, 'interrupted: no tag was written after the interruption; every upload session that was open was completed or cancelled');
+});

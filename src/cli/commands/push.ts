@@ -60,6 +60,17 @@ const PUSH_FLAG_NAMES = flagNames({
   gzipJobs: '--gzip-jobs',
   mtime: '--mtime',
   'config.env': '--env',
+  'config.workdir': '--workdir',
+  'config.volumes': '--volume',
+  'config.user': '--user',
+  'config.ports': '--port',
+  'config.labels': '--label',
+  'config.stopSignal': '--stop-signal',
+  'config.healthcheck.test': '--healthcheck',
+  'config.healthcheck.interval': '--healthcheck-interval',
+  'config.healthcheck.timeout': '--healthcheck-timeout',
+  'config.healthcheck.startPeriod': '--healthcheck-start-period',
+  'config.healthcheck.retries': '--healthcheck-retries',
   jobs: '--jobs',
 }, 'push');
 
@@ -104,7 +115,9 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void, se
       const appFile = argv.app === undefined && project?.values.app !== undefined ? project.source : undefined;
       const layersFile = argv.layer === undefined && project?.values.layer !== undefined ? project.source : undefined;
       const app = (many(a.app) ?? []).map((v, i) => parseAppFlag(v, defaultDest, appFile ? `${appFile} app[${i}]` : '--app'));
-      const names = fileEntryNames(PUSH_FLAG_NAMES, appFile, layersFile);
+      // So are the config paths whose form the base's OS decides (a workdir of C:\app over a mixed base).
+      const fromFile = (flag: 'workdir' | 'volume' | 'user'): string | undefined => (argv[flag] === undefined && project?.values[flag] !== undefined ? project.source : undefined);
+      const names = fileEntryNames(PUSH_FLAG_NAMES, appFile, layersFile, { 'config.workdir': fromFile('workdir'), 'config.volumes': fromFile('volume'), 'config.user': fromFile('user') });
       const layers = layerValues.map((v, i) => parseLayerFlag(v, defaultDest, parseAppFlag, layersFile ? `${layersFile} layers[${i}]` : '--layer'));
       const annotations = parseAnnotations(many(a.annotation));
       const level = a['gzip-level'];
@@ -180,14 +193,16 @@ export function parseLayerFlag(v: string, defaultDest: string, parseSource: (val
 
 /**
  * `names`, with `app` and each `layers[i]` named as the project file's entries (`regpush.json app`,
- * `regpush.json layers[0]`) rather than as `--app` and `--layer`, where they came from that file.
+ * `regpush.json layers[0]`) rather than as `--app` and `--layer`, where they came from that file;
+ * so are the config paths of `config` whose file is given (`regpush.json workdir`, `regpush.json
+ * volumes[0]`), by the project file's key.
  */
-function fileEntryNames(names: OptionNames, appFile: string | undefined, layersFile: string | undefined): OptionNames {
-  if (!appFile && !layersFile) return names;
-  const fileOf = (p: string): string | undefined => (p === 'app' ? appFile : /^layers\[\d+\]$/.test(p) ? layersFile : undefined);
+function fileEntryNames(names: OptionNames, appFile: string | undefined, layersFile: string | undefined, config: Readonly<Record<string, string | undefined>> = {}): OptionNames {
+  if (!appFile && !layersFile && !Object.values(config).some((f) => f !== undefined)) return names;
+  const fileOf = (p: string): string | undefined => (p === 'app' ? appFile : /^layers\[\d+\]$/.test(p) ? layersFile : config[p.replace(/\[\d+\]$/, '')]);
   const entry = (p: string, detail: string | undefined, or: (p: string, detail?: string) => string): string => {
     const source = fileOf(p);
-    return source ? `${source} ${p}${detail === undefined ? '' : ` (${detail})`}` : or(p, detail);
+    return source ? `${source} ${p.replace(/^config\./, '')}${detail === undefined ? '' : ` (${detail})`}` : or(p, detail);
   };
   return { ...names, name: (p, d) => entry(p, d, names.name), about: (p, d) => entry(p, d, names.about) };
 }
