@@ -19,10 +19,10 @@ export function abortedBeforeStart(signal: AbortSignal): AbortedError {
 /**
  * The signal the requests of one operation without a TransferRun (inspect, login, the registry
  * commands) listen on: the caller's, derived with AbortSignal.any, which adds no listener to the
- * caller's signal, and without a listener bound. Every request with its socket and every open body
- * listens on the signal it is given: on the caller's own, a deleteImage's parallel tag lookups, or
- * 11 calls sharing one signal, made Node print MaxListenersExceededWarning in the caller's process
- * (a library caller's signal has the default bound of 10). How many listen at once grows with the
+ * caller's signal, and without a listener bound. Every request and open body listens on the
+ * signal it is given: on the caller's own, a deleteImage's parallel tag lookups, or 11 calls
+ * sharing one signal, made Node print MaxListenersExceededWarning in the caller's process (a
+ * library caller's signal has the default bound of 10). How many listen at once grows with the
  * operation's parallel requests, so no fixed bound on this signal of its own is true; each
  * listener is removed when its request or body ends (as on a transfer run's signal, engine.ts).
  * A signal that has already fired: abortedBeforeStart, before anything is sent.

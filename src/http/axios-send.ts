@@ -189,27 +189,17 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void;
         }),
       );
     const onAbort = () => ctl.abort();
-    let following = false;
-    /**
-     * From now on the request is cut when the caller's signal fires (at once if it has fired). Not
-     * before the request has a socket: a sync of many images queues hundreds of requests in the
-     * agent behind its maxSockets busy ones, and one listener each on the run's signal made Node
-     * warn of a leak. A queued request the signal fired for is cut as it gets its socket: the
-     * requests cut ahead of it free theirs at once. Through a proxy it follows at once (see below).
-     */
-    const follow = (): void => {
-      if (following || settled || !req.signal) return;
-      following = true;
-      if (req.signal.aborted) return ctl.abort();
-      req.signal.addEventListener('abort', onAbort, { once: true });
-    };
+    // From the start, also while the request waits in the agent for a socket (a sync of many
+    // images queues hundreds behind maxSockets, each listening): a queued request is cut at once.
+    // Followed only from its socket, the queued requests were cut one by one as the agent gave
+    // them sockets, and an interrupted sync took ~0.5 s longer to end.
+    req.signal?.addEventListener('abort', onAbort, { once: true });
     // The clock starts once the request has a socket: one queued in the agent behind --jobs busy
     // transfers to that host is waiting its turn, not stalled (they have their own clocks).
     // Through a proxy it starts at once: a tunnelling agent hands the request its socket only when
     // the proxy has answered CONNECT, so a proxy that takes the connection and never answers would
     // never be timed out; and the proxy agents queue nothing (they have no socket limit).
     let hasSocket = false;
-    if (proxy) follow();
     const transport = {
       request: (options: http.RequestOptions, callback?: (res: http.IncomingMessage) => void): http.ClientRequest => {
         // The tunnel agent destroys its pending connection to the proxy when this aborts.
@@ -217,7 +207,6 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void;
         if (proxy) arm();
         r.once('socket', () => {
           hasSocket = true;
-          follow();
           arm();
         });
         // The whole body is with the kernel, which may still be sending what its send buffer

@@ -105,11 +105,11 @@ export class TransferRun implements SetOwner {
     this.smallBlobJobs = opts.jobs === undefined ? SMALL_BLOB_JOBS : undefined;
     this.logger = opts.logger ?? silentLogger;
     this.runSignal = opts.signal ? AbortSignal.any([opts.signal, this.abort.signal]) : this.abort.signal;
-    // Unbounded: every request that has its socket, every open response body, started blob read
-    // and upload request (queued ones too), and every wait listens on it, and a sync has --images
-    // images × --jobs blobs × targets of them at once: no fixed bound is true (1,000 was passed by
-    // 64 images of 20 layers). Each is removed when its request, body, read or wait ends; tests
-    // count them back to none after a run (test/unit/abort-listeners.test.ts).
+    // Unbounded: every request (also one queued in the agent behind maxSockets), open response
+    // body, started blob read and wait listens on it, and a sync has --images images × --jobs
+    // blobs × targets of them at once: no fixed bound is true (1,000 was passed by 64 images of
+    // 20 layers). Each is removed when its request, body, read or wait ends; tests count them
+    // back to none after a run (test/unit/abort-listeners.test.ts).
     setMaxListeners(0, this.runSignal);
     opts.callbacks?.onThrow((err) => this.stop(err));
     this.conn = { ...opts, signal: this.runSignal };

@@ -1,5 +1,5 @@
-// The abort listeners of a transfer run (src/transfer/engine.ts): every request with its socket,
-// open body, started blob read and upload request listens on the run's signal. A sync of many
+// The abort listeners of a transfer run (src/transfer/engine.ts): every request (queued ones
+// too), open body, started blob read and wait listens on the run's signal. A sync of many
 // images has more of them at once than any fixed bound (1,000 was passed by 64 images of ~20
 // layers: Node printed a false "Possible EventTarget memory leak" warning), so the run's signal
 // has none; what guards against a real leak is that each listener is removed: counted here.
