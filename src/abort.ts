@@ -19,17 +19,19 @@ export function abortedBeforeStart(signal: AbortSignal): AbortedError {
 /**
  * The signal the requests of one operation without a TransferRun (inspect, login, the registry
  * commands) listen on: the caller's, derived with AbortSignal.any, which adds no listener to the
- * caller's signal, and with the listener bound raised. Every request and open body listens on the
+ * caller's signal, and without a listener bound. Every request and open body listens on the
  * signal it is given: on the caller's own, a deleteImage's parallel tag lookups, or 11 calls
- * sharing one signal, made Node print MaxListenersExceededWarning in the caller's process (the
- * CLI raises the bound on its own signal; a library caller's has the default of 10). A signal
- * that has already fired: abortedBeforeStart, before anything is sent.
+ * sharing one signal, made Node print MaxListenersExceededWarning in the caller's process (a
+ * library caller's signal has the default bound of 10). How many listen at once grows with the
+ * operation's parallel requests, so no fixed bound on this signal of its own is true; each
+ * listener is removed when its request or body ends (as on a transfer run's signal, engine.ts).
+ * A signal that has already fired: abortedBeforeStart, before anything is sent.
  */
 export function operationSignal(signal: AbortSignal | undefined): AbortSignal | undefined {
   if (!signal) return undefined;
   if (signal.aborted) throw abortedBeforeStart(signal);
   const own = AbortSignal.any([signal]);
-  setMaxListeners(1000, own);
+  setMaxListeners(0, own);
   return own;
 }
 

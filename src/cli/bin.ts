@@ -1,6 +1,5 @@
 #!/usr/bin/env node
 /** The `regpush` executable: wires process streams and signals into main(). */
-import { setMaxListeners } from 'node:events';
 import type { Readable } from 'node:stream';
 import { connectEarly } from './early-connect.js';
 import type { ProjectFileRead } from './project-file.js';
@@ -37,9 +36,10 @@ async function run(): Promise<void> {
   const earlySockets = connectEarly(argv, process.env, process.cwd(), (read) => (projectFile = read));
   const { main } = await import('./main.js');
   const controller = new AbortController();
-  // Every in-flight request and open response body listens on this signal (jobs × targets × 2 and
-  // more): Node's default of 10 would print a false "memory leak" warning in the middle of the output.
-  setMaxListeners(1000, controller.signal);
+  // Node's default listener bound (10) is kept on this signal: the operations' requests and bodies
+  // listen on signals derived from it (AbortSignal.any, which adds no listener here; unbounded
+  // there, see operationSignal and TransferRun), and only the CLI's own waits (a stdin read, the
+  // login prompt) listen here.
   let signals = 0;
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.on(sig, () => {

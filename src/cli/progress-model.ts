@@ -84,6 +84,13 @@ const AFTER_PHASE: Record<string, string> = {
 export class ProgressModel {
   readonly entries: ProgressEntry[] = [];
   /**
+   * The entries of each digest, in the order of `entries`, and those of them still open: what
+   * start(), bytes() and end() look up, without passing over every entry of the run for each
+   * chunk (a copy --all-tags of 2,000 tags has ~6,000 entries). Kept by add() and close().
+   */
+  private readonly byDigest = new Map<string, ProgressEntry[]>();
+  private readonly openByDigest = new Map<string, ProgressEntry[]>();
+  /**
    * Layers being built whose bytes are no longer counted: they are at a target (their end came),
    * or they started at a second one. What follows is the same layer made again for another
    * target, counted once as a blob streamed to several targets is.
@@ -104,18 +111,47 @@ export class ProgressModel {
     const t = this.now();
     this.firstStart ??= t;
     const verb = displayAction(action);
-    const same = this.entries.find((e) => e.digest === digest && e.action === verb && e.ended === undefined);
+    const same = this.openOf(digest).find((e) => e.action === verb);
     if (same) {
       same.pending++;
       return same;
     }
-    const e: ProgressEntry = { digest, action: verb, size, bytes: 0, started: t, pending: 1 };
+    return this.add({ digest, action: verb, size, bytes: 0, started: t, pending: 1 });
+  }
+
+  /** A new entry, at the end of the display. */
+  private add(e: ProgressEntry): ProgressEntry {
     this.entries.push(e);
+    for (const index of [this.byDigest, this.openByDigest]) {
+      const list = index.get(e.digest);
+      if (list) list.push(e);
+      else index.set(e.digest, [e]);
+    }
     return e;
   }
 
+  /** Marks `e` finished now. */
+  private close(e: ProgressEntry): void {
+    e.ended = this.now();
+    const open = this.openByDigest.get(e.digest);
+    const i = open ? open.indexOf(e) : -1;
+    if (i < 0) return;
+    open!.splice(i, 1);
+    if (open!.length === 0) this.openByDigest.delete(e.digest);
+  }
+
+  /** The entries of `digest` still open, in display order. */
+  private openOf(digest: string): readonly ProgressEntry[] {
+    return this.openByDigest.get(digest) ?? [];
+  }
+
+  /** The last entry of `digest`, open or not. */
+  private lastOf(digest: string): ProgressEntry | undefined {
+    return this.byDigest.get(digest)?.at(-1);
+  }
+
   private layerStart(digest: string, action: BlobAction, size: number | undefined): ProgressEntry | undefined {
-    const line = this.entries.filter((x) => x.digest === digest).at(-1);
+    const line = this.lastOf(digest);
     if (line) {
       this.layersCounted.add(digest); // a further target
       line.size ??= size;
@@ -124,14 +160,12 @@ export class ProgressModel {
     if (action === 'skipped' || action === 'mounted') return undefined;
     const t = this.now();
     this.firstStart ??= t;
-    const e: ProgressEntry = { digest, action: 'build', size, bytes: 0, started: t, pending: 1 };
-    this.entries.push(e);
-    return e;
+    return this.add({ digest, action: 'build', size, bytes: 0, started: t, pending: 1 });
   }
 
   /** Bytes of a blob went out (a layer's may come without a start: one whose mount fell back); a mount getting them has fallen back to streaming. */
   bytes(digest: string, n: number): void {
-    const open = this.entries.filter((x) => x.digest === digest && x.ended === undefined);
+    const open = this.openOf(digest);
     let e = open.find((x) => x.action !== 'mount') ?? open[0];
     // A registry that answers a mount with an upload session (202), or refuses it, gets the blob
     // streamed after all, with no start of its own: the line shows what is happening now.
@@ -139,8 +173,7 @@ export class ProgressModel {
     if (!e && isLayerKey(digest)) {
       const t = this.now();
       this.firstStart ??= t;
-      e = { digest, action: 'build', bytes: 0, started: t, pending: 1 };
-      this.entries.push(e);
+      e = this.add({ digest, action: 'build', bytes: 0, started: t, pending: 1 });
     }
     if (e && !this.layersCounted.has(digest)) e.bytes += n;
   }
@@ -152,7 +185,7 @@ export class ProgressModel {
    */
   end(report: BlobReport): ProgressEntry | undefined {
     if (isLayerKey(report.digest)) {
-      const layer = this.entries.filter((x) => x.digest === report.digest).at(-1);
+      const layer = this.lastOf(report.digest);
       if (layer) {
         layer.size = report.size;
         this.layersCounted.add(report.digest);
@@ -160,17 +193,17 @@ export class ProgressModel {
       return layer;
     }
     const verb = displayAction(report.action);
-    const open = this.entries.filter((x) => x.digest === report.digest && x.ended === undefined);
+    const open = this.openOf(report.digest);
     const e = open.find((x) => x.action === verb) ?? open[0];
     if (!e) {
       // Several targets fed by one stream end one by one after a single start.
-      const earlier = this.entries.find((x) => x.digest === report.digest && x.action === verb);
+      const earlier = this.byDigest.get(report.digest)?.find((x) => x.action === verb);
       if (earlier) return earlier;
       this.start(report.digest, report.action, report.size);
       return this.end(report);
     }
     e.action = verb;
-    if (--e.pending <= 0) e.ended = this.now();
+    if (--e.pending <= 0) this.close(e);
     return e;
   }
 
@@ -189,7 +222,7 @@ export class ProgressModel {
 
   private closeLayer(): void {
     for (const layer of this.entries.filter((e) => isLayerKey(e.digest) && e.ended === undefined)) {
-      layer.ended = this.now();
+      this.close(layer);
       layer.size ??= layer.bytes; // no target said its size (the push failed first)
     }
   }

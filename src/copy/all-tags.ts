@@ -20,15 +20,55 @@ import type { TransferRun } from '../transfer/engine.js';
 import type { TargetSet, TransferTarget } from '../transfer/target-set.js';
 import { RegpushError } from '../errors.js';
 import { NOT_APPLICABLE } from '../transfer/graph.js';
-import type { RepoEndpoint } from '../transfer/types.js';
+import type { BlobReport, RepoEndpoint } from '../transfer/types.js';
 import { copyImage } from '../transfer/image-copy.js';
 import type { ImageCopyOptions, ImageCopyOutcome } from '../transfer/image-copy-types.js';
 
-/** One tag copied: its outcome, and for each of the command's targets (not set aside when the tag started) the target of the tag's own set. */
+/** What the copy's report takes from one tag at one of the command's targets (record(), copy.ts). */
+export interface TagAtTarget {
+  /** The tag failed there: it adds its blob reports and nothing else. */
+  failed: boolean;
+  /** Its blob reports, to add to the target's ([] where the tag's target is the command's own: a single image). */
+  blobs: BlobReport[];
+  /** The target held the image under every tag: nothing written. */
+  unchanged: boolean;
+  /** Otherwise, the tags that held it already and were not written again. */
+  tagsHeld: string[];
+  referrers: number;
+  referrersSkipped: number;
+}
+
+/**
+ * One tag copied, for the report: the digest written and, for each of the command's targets (not
+ * set aside when the tag started), what it did there. The whole outcome (the manifest graph, the
+ * manifests as read) is kept for the first tag copied only, whose digest, source and platforms
+ * are the copy's own: kept for every tag, a copy of 2,000 tags held all their manifests to the end.
+ */
 export interface TagCopy {
   tag: string;
-  outcome: ImageCopyOutcome;
-  at: Map<TransferTarget, TransferTarget>;
+  digest: string;
+  /** The whole outcome: the first tag copied (in the order of the tags) only. */
+  outcome?: ImageCopyOutcome;
+  at: Map<TransferTarget, TagAtTarget>;
+}
+
+/**
+ * `outcome` reduced to what the report takes (see TagCopy); `at` maps each of the command's
+ * targets to the tag's own target there (the same target for a single image).
+ */
+export function tagCopy(tag: string, outcome: ImageCopyOutcome, at: ReadonlyMap<TransferTarget, TransferTarget>): TagCopy {
+  const reduced = new Map<TransferTarget, TagAtTarget>();
+  for (const [t, own] of at) {
+    reduced.set(t, {
+      failed: own.failed !== undefined,
+      blobs: own === t ? [] : own.blobs,
+      unchanged: outcome.unchanged.has(own),
+      tagsHeld: outcome.tagsHeld.get(own) ?? [],
+      referrers: outcome.referrers.get(own) ?? 0,
+      referrersSkipped: outcome.referrersSkipped.get(own) ?? 0,
+    });
+  }
+  return { tag, digest: outcome.digest, outcome, at: reduced };
 }
 
 /**
@@ -40,6 +80,8 @@ export interface TagCopy {
 export async function copyTags(run: TransferRun, targets: TargetSet, source: RepoEndpoint, sourceRef: ImageReference, refs: readonly string[], images: number, opts: ImageCopyOptions): Promise<TagCopy[]> {
   const limit = pLimit(images);
   const copied: (TagCopy | undefined)[] = [];
+  /** The index of the first tag copied so far, the one whose outcome is kept whole. */
+  let first: number | undefined;
   let stopped: { err: unknown } | undefined;
   let firstLeftOut: RegpushError | undefined;
   await Promise.all(
@@ -47,7 +89,12 @@ export async function copyTags(run: TransferRun, targets: TargetSet, source: Rep
       limit(async () => {
         if (stopped) return;
         try {
-          copied[i] = await copyTag(run, targets, source, sourceRef, tag, opts);
+          const c = (copied[i] = await copyTag(run, targets, source, sourceRef, tag, opts));
+          // Tags end in any order: an earlier tag's end takes the whole outcome over.
+          if (c && (first === undefined || i < first)) {
+            if (first !== undefined) delete copied[first]!.outcome;
+            first = i;
+          } else if (c) delete c.outcome;
         } catch (err) {
           // --platform or --format cannot apply to this tag (a cosign signature, an artifact, an
           // image of another platform): it is left out, said once, and the other tags go on.
@@ -89,7 +136,7 @@ async function copyTag(run: TransferRun, targets: TargetSet, source: RepoEndpoin
     // headUntilKnown: --images tags start together, before any answer could tell whether the
     // source registry counts pulls (as sync's images do): HEAD first until it has answered.
     const outcome = await copyImage(set, source, tag, { ...opts, tags: [tag], headUntilKnown: true });
-    return { tag, outcome, at };
+    return tagCopy(tag, outcome, at);
   } finally {
     for (const [t, own] of at) if (own.failed) t.failed ??= own.failed;
     set.finish();

@@ -25,7 +25,7 @@ import { PROGRESS_EVENTS_SHAPE } from '../transfer/types.js';
 import type { CopyOptions, CopyResult, CopyTargetReport } from './options.js';
 import { copyImage, laterAlike } from '../transfer/image-copy.js';
 import type { ImageCopyOptions, ImageCopyOutcome } from '../transfer/image-copy-types.js';
-import { copyTags, type TagCopy } from './all-tags.js';
+import { copyTags, tagCopy, type TagAtTarget, type TagCopy } from './all-tags.js';
 import { isReferrerTag } from '../transfer/referrers.js';
 
 /**
@@ -134,17 +134,18 @@ async function copyChecked(opts: CopyOptions, callbacks: CallerCallbacks, names:
     if (opts.allTags) copied = await copyTags(run, set, source, srcRef, refs, images, imageOpts);
     else {
       const outcome = await copyImage(set, source, refs[0]!, imageOpts);
-      copied = [{ tag: refs[0]!, outcome, at: new Map(set.live.map((t) => [t, t])) }];
+      copied = [tagCopy(refs[0]!, outcome, new Map(set.live.map((t) => [t, t])))];
     }
     // In tag order (sorted), whatever order the tags ended in: the report is the same run to run.
-    for (const { tag, outcome, at } of copied) {
-      for (const [t, own] of at) {
-        if (own !== t) t.blobs.push(...own.blobs);
-        if (!own.failed) record(results.get(t)!, t, own, outcome, opts.allTags ? [tag] : t.tags);
+    for (const { tag, digest, at } of copied) {
+      for (const [t, got] of at) {
+        t.blobs.push(...got.blobs);
+        if (!got.failed) record(results.get(t)!, t, digest, got, opts.allTags ? [tag] : t.tags);
       }
     }
-    // The first tag starts before any target can have failed: its outcome is always there.
-    const first = copied[0]!.outcome;
+    // The first tag starts before any target can have failed: its outcome is always there (the
+    // first tag copied keeps its whole outcome, copyTags).
+    const first = copied[0]!.outcome!;
     // With --all-tags the source is a repository, whose parsed reference carries the `latest` a
     // name without a tag defaults to (a tag it may not have): the digest is the first tag's, so is the name.
     const sourceRef = opts.allTags ? { registry: srcRef.registry, repository: srcRef.repository, tag: copied[0]!.tag } : srcRef;
@@ -179,21 +180,21 @@ async function copyChecked(opts: CopyOptions, callbacks: CallerCallbacks, names:
   }
 }
 
-/** Adds one image's outcome at `t` (`own`: the target of the image's own set, `t` itself unless --all-tags) to its result. */
-function record(r: CopyTargetReport, t: TransferTarget, own: TransferTarget, outcome: ImageCopyOutcome, tags: string[]): void {
+/** Adds what one image (`digest`, written under `tags`) did at `t` to its result. */
+function record(r: CopyTargetReport, t: TransferTarget, digest: string, got: TagAtTarget, tags: string[]): void {
   r.ok = true;
   // With --all-tags the first tag's (in sorted order), as the copy's own digest and --digest-file:
   // the later tags' digests are in the report under their tags' images, not here.
   if (!r.digest) {
-    r.digest = outcome.digest;
-    r.reference = `${t.ref.registry}/${t.ref.repository}@${outcome.digest}`;
+    r.digest = digest;
+    r.reference = `${t.ref.registry}/${t.ref.repository}@${digest}`;
   }
   r.tags.push(...tags);
   // All its tags when the image was there already; else those that held it, not written again (a copy adding a --tag).
-  const held = outcome.unchanged.has(own) ? tags : (outcome.tagsHeld.get(own) ?? []);
+  const held = got.unchanged ? tags : got.tagsHeld;
   if (held.length) (r.tagsUnchanged ??= []).push(...held);
-  r.referrers += outcome.referrers.get(own) ?? 0;
-  r.referrersSkipped += outcome.referrersSkipped.get(own) ?? 0;
+  r.referrers += got.referrers;
+  r.referrersSkipped += got.referrersSkipped;
 }
 
 function finalTargetResult(r: CopyTargetReport, t: TransferTarget): CopyTargetReport {

@@ -105,8 +105,12 @@ export class TransferRun implements SetOwner {
     this.smallBlobJobs = opts.jobs === undefined ? SMALL_BLOB_JOBS : undefined;
     this.logger = opts.logger ?? silentLogger;
     this.runSignal = opts.signal ? AbortSignal.any([opts.signal, this.abort.signal]) : this.abort.signal;
-    // Every in-flight request and open body listens on it; the default of 10 would warn falsely.
-    setMaxListeners(1000, this.runSignal);
+    // Unbounded: every request (also one queued in the agent behind maxSockets), open response
+    // body, started blob read and wait listens on it, and a sync has --images images × --jobs
+    // blobs × targets of them at once: no fixed bound is true (1,000 was passed by 64 images of
+    // 20 layers). Each is removed when its request, body, read or wait ends; tests count them
+    // back to none after a run (test/unit/abort-listeners.test.ts).
+    setMaxListeners(0, this.runSignal);
     opts.callbacks?.onThrow((err) => this.stop(err));
     this.conn = { ...opts, signal: this.runSignal };
     // push, copy and sync: their hints may say to lower `jobs`.

@@ -55,9 +55,12 @@ export function resumableRead(opts: ResumableReadOptions): Readable {
   let from: string | undefined;
   let opening = false;
 
+  /** Whether the read listens on the signal: from its first read() (see follow). */
+  let following = false;
   const out = new Readable({
     highWaterMark: 1 << 16,
     read() {
+      if (!following) follow();
       if (current) current.resume();
       else if (!opening) void openNext();
     },
@@ -72,7 +75,16 @@ export function resumableRead(opts: ResumableReadOptions): Readable {
   const onAbort = (): void => {
     out.destroy(new AbortedError());
   };
-  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  /**
+   * Listens on the signal once the read has started, not when it is made: the uploads a sync of
+   * many images has queued behind busy connections each hold a read not started yet, and one
+   * listener each on the run's signal made Node warn of a leak. A read not started has nothing to
+   * cut, and one started after the signal fired fails at its first open (openNext).
+   */
+  function follow(): void {
+    following = true;
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+  }
 
   function detach(): Readable | undefined {
     const body = current;

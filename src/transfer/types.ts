@@ -80,13 +80,21 @@ export class LandedBlobs {
     return this.perRepo.get(`${registry} ${repo} ${digest}`);
   }
 
-  /** Records that `landing` brings `digest` into `repo` (first claim of that repository wins). */
+  /**
+   * Records that `landing` brings `digest` into `repo` (first claim of that repository wins, while
+   * it stands). A claim that fails is withdrawn, so the image that lands the blob after it (the
+   * one that waited, or one planned later) claims it in its turn, and the images planned during
+   * that second landing wait for it instead of writing the blob there too.
+   */
   note(registry: string, digest: string, repo: string, landing: Promise<unknown>): void {
     const rk = `${registry} ${repo} ${digest}`;
     if (this.perRepo.has(rk)) return;
-    const ok = landing.then(
+    const ok: Promise<boolean> = landing.then(
       () => true,
-      () => false,
+      () => {
+        if (this.perRepo.get(rk) === ok) this.perRepo.delete(rk);
+        return false;
+      },
     );
     this.perRepo.set(rk, ok);
     const k = `${registry} ${digest}`;

@@ -257,3 +257,33 @@ it('plain progress: a layer\'s start at each target says "build" once, before it
   assert.deepEqual(lines.slice(0, -1), ['build   layer 1', 'build   layer 1 done (100 B)']);
   assert.match(lines.at(-1)!, /^total   1 blobs \(1 build\), 100 B sent/);
 });
+
+it('ProgressModel: a chunk, a start and an end look at the entries of their digest only, not at every entry of the run (copy --all-tags: thousands)', () => {
+  const c = clock();
+  const m = new ProgressModel(c.now);
+  const N = 2000;
+  const digest = (i: number) => `sha256:${String(i).padStart(64, '0')}`;
+  for (let i = 0; i < N; i++) {
+    m.start(digest(i), 'streamed', 1000);
+    m.end(report(digest(i), 'streamed', 1000, 1000));
+  }
+  // Counts every read of an entry by its index in `entries` (what find/filter over it do).
+  let visited = 0;
+  const counted = new Proxy(m.entries, {
+    get(target, key, receiver) {
+      if (typeof key === 'string' && /^\d+$/.test(key)) visited++;
+      return Reflect.get(target, key, receiver) as unknown;
+    },
+  });
+  (m as unknown as { entries: unknown }).entries = counted;
+  m.start(D1, 'streamed', 1 << 20);
+  m.start(D1, 'streamed', 1 << 20); // a second target shares the line
+  for (let chunk = 0; chunk < 16; chunk++) m.bytes(D1, 1 << 16);
+  m.end(report(D1, 'streamed', 1 << 20, 1 << 20));
+  m.end(report(D1, 'streamed', 1 << 20, 1 << 20));
+  m.end(report(D1, 'streamed', 1 << 20, 1 << 20)); // a third target fed by the same stream, after the line closed
+  assert.equal(visited, 0, 'no pass over the entries');
+  // The same state as before: one closed line for D1 with all its bytes, after the N others.
+  assert.equal(m.entries.length, N + 1);
+  assert.deepEqual(m.entries.slice(-1).map((e) => [e.digest, e.action, e.bytes, e.pending, e.ended !== undefined]), [[D1, 'stream', 1 << 20, 0, true]]);
+});

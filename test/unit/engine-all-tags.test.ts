@@ -8,6 +8,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copy, DEFAULT_IMAGES, type CopyResult, type RegpushError } from '../../src/index.js';
 import { bytesOf, fakeLibraryOptions, fakeRegistryPool, type FakeRegistry, type LoggedRequest } from '../fixtures/fake-registry.js';
+import { copyTags } from '../../src/copy/all-tags.js';
+import { TransferRun } from '../../src/transfer/engine.js';
+import { parseReference } from '../../src/ref/reference.js';
+import { optionPaths } from '../../src/option-names.js';
 
 const fake = fakeRegistryPool();
 const TAGS = ['a', 'b', 'c', 'd', 'e', 'f', 'g'];
@@ -258,5 +262,43 @@ test('the report\'s source names the first tag, whose digest it gives, not the `
   for (const dryRun of [true, false]) {
     const r = await copy({ from: src.ref('base/app'), to: [dst.ref('app')], allTags: true, dryRun, ...fakeLibraryOptions(src, dst) });
     assert.deepEqual(r.source, { reference: src.ref('base/app:b'), digest: b.digest }, `dryRun ${dryRun}`);
+  }
+});
+
+/** Fails on anything in `value` but plain objects, arrays, Maps (their values: keys are the command's own targets) and primitives: no manifest bytes, no parsed manifest graph. */
+function assertOnlyCounts(value: unknown, path: string): void {
+  if (value === null || typeof value !== 'object') return;
+  if (value instanceof Map) {
+    for (const [k, v] of value) assertOnlyCounts(v, `${path}.get(${typeof k === 'string' ? k : 'target'})`);
+    return;
+  }
+  const proto = Object.getPrototypeOf(value) as unknown;
+  assert.ok(proto === Object.prototype || proto === Array.prototype, `${path} is a ${(value as object).constructor?.name}: only counts and names are kept`);
+  for (const [k, v] of Object.entries(value)) assertOnlyCounts(v, `${path}.${k}`);
+}
+
+test('copy --all-tags keeps the whole outcome (manifest graph, manifests as read) of its first tag only: a later tag keeps its digest and counts', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const tags = ['a', 'b', 'c'];
+  for (const tag of tags) src.seedImage('base/app', { tags: [tag] });
+  // The first tag ends last: the whole outcome passes to it from the tag that ended first.
+  dst.fault({ ...tagHead, when: (r) => r.tag === 'a' }, { kind: 'delay', ms: 150 });
+  const run = new TransferRun({ ...fakeLibraryOptions(src, dst), trackLanded: 'same-repository' });
+  try {
+    const srcRef = parseReference(src.ref('base/app'));
+    const set = run.targets([{ ref: parseReference(dst.ref('app')), tags: ['latest'] }], srcRef);
+    const copied = await copyTags(run, set, run.source(srcRef), srcRef, tags, 3, { names: optionPaths('copy()') });
+    set.finish();
+    assert.deepEqual(copied.map((c) => c.tag), tags);
+    assert.ok(dst.requests({ kind: 'manifest', method: 'PUT' }).at(-1)?.tag === 'a', 'the first tag ended last');
+    assert.ok(copied[0]!.outcome?.graph, 'the first tag keeps its graph (the copy reports its source and platforms)');
+    for (const c of copied.slice(1)) {
+      assert.equal(c.outcome, undefined, `${c.tag}: no whole outcome kept`);
+      assertOnlyCounts(c, c.tag);
+      assert.equal(c.digest, dst.manifest('app', c.tag)?.digest);
+      assert.deepEqual([...c.at.values()].map((a) => [a.failed, a.unchanged, a.blobs.length]), [[false, false, 3]]);
+    }
+  } finally {
+    run.close();
   }
 });
