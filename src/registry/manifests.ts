@@ -57,7 +57,7 @@ export class Manifests {
   async head(repo: string, ref: string): Promise<ManifestHead | undefined> {
     if (this.headRefused) return this.headByGet(repo, ref);
     const http = this.http;
-    const res = await http.request({ method: 'HEAD', url: await http.url(`${repo}/manifests/${ref}`), headers: { accept: MANIFEST_ACCEPT } });
+    const res = await http.request({ method: 'HEAD', url: await http.refUrl('HEAD', repo, 'manifests', ref), headers: { accept: MANIFEST_ACCEPT } });
     // Ended before the answer is used: its connection is back in the keep-alive pool when the
     // request that follows (copy's manifest GET right after this HEAD) goes out, instead of that
     // one opening a new connection (a handshake more where the round trip is long).
@@ -108,7 +108,7 @@ export class Manifests {
     }
     let res: HttpResponse;
     try {
-      res = await http.request({ method: 'GET', url: await http.url(`${repo}/manifests/${ref}`), headers: { accept: MANIFEST_ACCEPT } });
+      res = await http.request({ method: 'GET', url: await http.refUrl('GET', repo, 'manifests', ref), headers: { accept: MANIFEST_ACCEPT } });
       this.answered(res);
       if (res.status === 404) this.tags.saw(repo, ref, false);
       if (res.status !== 200) await http.fail(res, what);
@@ -150,7 +150,7 @@ export class Manifests {
     const digest = sha256Digest(bytes);
     const res = await http.request({
       method: 'PUT',
-      url: await http.url(`${repo}/manifests/${ref}`),
+      url: await http.refUrl('PUT', repo, 'manifests', ref),
       headers: { 'content-type': mediaType },
       body: bytes,
     });
@@ -175,7 +175,7 @@ export class Manifests {
   async delete(repo: string, digest: string): Promise<void> {
     const http = this.http;
     const what = `DELETE manifest ${http.registry}/${repo}@${digest}`;
-    const res = await http.request({ method: 'DELETE', url: await http.url(`${repo}/manifests/${digest}`) });
+    const res = await http.request({ method: 'DELETE', url: await http.refUrl('DELETE', repo, 'manifests', digest) });
     if (res.status === 202 || res.status === 200 || res.status === 204) return drain(res);
     const err = await http.error(res, what);
     if (res.status === 405 || err.details.registryCodes?.includes('UNSUPPORTED')) {
@@ -198,7 +198,7 @@ export class Manifests {
    */
   async deleteTag(repo: string, tag: string): Promise<void> {
     const http = this.http;
-    const res = await http.request({ method: 'DELETE', url: await http.url(`${repo}/manifests/${tag}`) });
+    const res = await http.request({ method: 'DELETE', url: await http.refUrl('DELETE', repo, 'manifests', tag) });
     if (res.status === 202 || res.status === 200 || res.status === 204) return drain(res);
     const err = await http.error(res, `DELETE tag ${this.name(repo, tag)}`);
     if (res.status === 400 || res.status === 405 || err.details.registryCodes?.includes('UNSUPPORTED')) {
