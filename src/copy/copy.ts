@@ -26,6 +26,7 @@ import type { CopyOptions, CopyResult, CopyTargetReport } from './options.js';
 import { copyImage, laterAlike, type ImageCopyOptions, type ImageCopyOutcome } from '../transfer/image-copy.js';
 import { copyTags, type TagCopy } from './all-tags.js';
 import { isReferrerTag } from '../transfer/referrers.js';
+import { scrubbedRejections } from '../redact.js';
 
 /**
  * CopyOptions as a plain-JS caller must give them (options-check.ts). `to` is a list even for one target.
@@ -52,7 +53,7 @@ export const COPY_SHAPE = {
 
 /** Copies `from` to every target; rejects only when every target failed (else E_PARTIAL lists them). */
 export async function copy(given: CopyOptions): Promise<CopyResult> {
-  return copyAs(given, COPY_NAMES);
+  return scrubbedRejections(given, (opts) => copyAs(opts, COPY_NAMES));
 }
 
 /** What copy()'s messages call its options: their paths (`copy(): allTags`, `format: "oci"`). */
