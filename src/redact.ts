@@ -2,8 +2,9 @@
 import { RegpushError } from './errors.js';
 
 // `verify`: Docker Hub's blob redirects to production.cloudflare.docker.com carry
-// `?verify=<expiry>-<signature>`, a grant to read the blob until it expires.
-const QUERY_SECRET = /([?&](?:X-Amz-[A-Za-z-]+|X-Goog-[A-Za-z-]+|sig|signature|se|sp|sv|token|access_token|refresh_token|password|Expires|Policy|Key-Pair-Id|verify)=)[^&#\s]*/gi;
+// `?verify=<expiry>-<signature>`, a grant to read the blob until it expires. `hdnts`, `hdnea` and
+// `__token__`: Akamai's token authentication (`exp=…~acl=…~hmac=…`), the same kind of grant.
+const QUERY_SECRET = /([?&](?:X-Amz-[A-Za-z-]+|X-Goog-[A-Za-z-]+|sig|signature|se|sp|sv|token|access_token|refresh_token|password|Expires|Policy|Key-Pair-Id|verify|hdnts|hdnea|__token__)=)[^&#\s]*/gi;
 
 /** Redacts userinfo and signed query parameters from a URL (storage redirects carry signatures). */
 export function redactUrl(url: string): string {
