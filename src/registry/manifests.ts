@@ -4,7 +4,7 @@
  * answer also tells the run what it learns on the way: whether a tag exists (tags-seen.ts) and
  * whether the registry counts pulls, which are manifest GETs (the transport's stats).
  */
-import { DigestMismatchError, NotFoundError, RegpushError, TooManyRequestsError, UnsupportedError } from '../errors.js';
+import { DigestMismatchError, NotFoundError, ProtocolError, RegpushError, TooManyRequestsError, UnsupportedError } from '../errors.js';
 import { drain, readBody, MANIFEST_CAP } from '../http/response.js';
 import type { HttpResponse } from '../http/types.js';
 import { sha256Digest, isValidDigest, digestMismatch } from '../image/digest.js';
@@ -74,9 +74,18 @@ export class Manifests {
     }
     if (res.status !== 200) return http.fail(res, `HEAD manifest ${this.name(repo, ref)}`);
     const size = Number(res.headers['content-length']);
+    // The digest stated is used as it is: compared with the targets', reported, and put into the
+    // URLs of later requests (the manifest's GET by digest). One that is no digest is refused here;
+    // an empty one is none (the caller GETs the manifest to compute it).
+    const stated = res.headers['docker-content-digest'] || undefined;
+    if (stated !== undefined && !isValidDigest(stated)) {
+      throw new ProtocolError(`HEAD manifest ${this.name(repo, ref)}: the registry's Docker-Content-Digest ${JSON.stringify(stated.slice(0, 80))} is not a digest (sha256:<64 hex> or sha512:<128 hex>)`, {
+        details: { registry: http.registry },
+      });
+    }
     this.tags.saw(repo, ref, true);
     return {
-      digest: res.headers['docker-content-digest'],
+      digest: stated,
       mediaType: res.headers['content-type']?.split(';')[0]?.trim(),
       size: Number.isFinite(size) ? size : undefined,
     };

@@ -895,3 +895,23 @@ test('a registry named insecure (plain HTTP) that speaks TLS: its 400 "HTTP requ
   });
   r.transport.close();
 });
+
+test("a manifest HEAD's Docker-Content-Digest that is no digest is E_PROTOCOL naming it (it would be reported, compared, and put into later URLs); an empty one is none", async () => {
+  let stated = 'sha256:../../../prod/manifests/latest';
+  const { client, log } = await registry((_req, _body, res) => {
+    res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json', 'docker-content-digest': stated, 'content-length': '2' });
+    res.end();
+  });
+  await assert.rejects(client.headManifest('app', '1'), (e: unknown) => {
+    assert.ok(e instanceof ProtocolError, String(e));
+    assert.match(e.message, /^HEAD manifest 127\.0\.0\.1:\d+\/app:1: the registry's Docker-Content-Digest "sha256:\.\.\/\.\.\/\.\.\/prod\/manifests\/latest" is not a digest \(sha256:<64 hex> or sha512:<128 hex>\)$/);
+    return true;
+  });
+  stated = 'SHA256:' + 'A'.repeat(64);
+  await assert.rejects(client.headManifest('app', '1'), ProtocolError);
+  stated = '';
+  assert.equal((await client.headManifest('app', '1'))?.digest, undefined);
+  stated = sha('x');
+  assert.equal((await client.headManifest('app', '1'))?.digest, sha('x'));
+  assert.deepEqual(log, ['HEAD /v2/app/manifests/1', 'HEAD /v2/app/manifests/1', 'HEAD /v2/app/manifests/1', 'HEAD /v2/app/manifests/1']);
+});
