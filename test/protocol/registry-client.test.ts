@@ -15,7 +15,7 @@ import { MAX_REFERRER_PAGES } from '../../src/registry/referrers-api.js';
 import { endpointFor, parseInsecureList } from '../../src/registry/endpoint.js';
 import { uploadLocationOf } from '../../src/registry/registry-client.js';
 import { MAX_INDEX_CHILDREN } from '../../src/image/manifest.js';
-import { DeniedError, DigestMismatchError, NotFoundError, ProtocolError, RegpushError, UnsupportedError } from '../../src/errors.js';
+import { DeniedError, DigestMismatchError, NotFoundError, ProtocolError, RegistryError, RegpushError, UnsupportedError } from '../../src/errors.js';
 import { restartOutcome } from '../../src/http/retry.js';
 import { errorLine } from '../../src/cli/main.js';
 
@@ -803,6 +803,51 @@ test('a 401 with a challenge from where a redirect led (storage, a CDN) is hande
   const err = await client.getBlob('app', d).then(() => undefined, (e: unknown) => e);
   assert.ok(err instanceof RegpushError, String(err));
   assert.deepEqual(stolen, [], 'the storage host\'s realm was never asked for a token');
+  r.transport.close();
+});
+
+test('a blob redirect refused by the storage host (403), or sent back to the registry, which then answers 401 without the credentials: E_REGISTRY saying so; the credentials are not called refused nor sent again', async () => {
+  const blob = Buffer.from('blob bytes');
+  const d = sha(blob);
+  let mode: '403' | 'loop' = '403';
+  let host = '';
+  const storageSaw: string[] = [];
+  const storage = http.createServer((req, res) => {
+    storageSaw.push(req.headers.authorization ?? '(none)');
+    if (mode === 'loop') return res.writeHead(302, { location: `http://${host}/v2/app/blobs/${d}?back=1` }).end();
+    res.writeHead(403, { 'content-type': 'application/xml' }).end('<Error><Code>SignatureDoesNotMatch</Code></Error>');
+  });
+  servers.push(storage);
+  await new Promise<void>((ok) => storage.listen(0, '127.0.0.1', ok));
+  const storageHost = `127.0.0.1:${(storage.address() as AddressInfo).port}`;
+  const basic = 'Basic ' + Buffer.from('alice:secret-pw').toString('base64');
+  const registrySaw: string[] = [];
+  const r = await registry((req, _body, res) => {
+    registrySaw.push(`${req.url} ${req.headers.authorization === basic ? 'auth' : req.headers.authorization ?? '(none)'}`);
+    if (req.headers.authorization !== basic) return res.writeHead(401, { 'www-authenticate': 'Basic realm="reg"' }).end();
+    res.writeHead(307, { location: `http://${storageHost}/bucket/blob?X-Amz-Signature=SIG` }).end();
+  });
+  host = r.host;
+  let asked = 0;
+  const client = new HttpRegistryClient({ registry: host, transport: r.transport, insecure: [host], credential: async () => (asked++, { username: 'alice', password: 'secret-pw' }) });
+  await assert.rejects(client.getBlob('app', d), (e: unknown) => {
+    assert.ok(e instanceof RegistryError && e.code === 'E_REGISTRY', String(e));
+    assert.equal(e.message, `GET blob ${host}/app@${d}: ${host} redirected the request to ${storageHost}, which answered 403: the storage host refused it, not the registry (regpush sends it no credentials; a signed URL that expired or does not match, or a storage or CDN fault)`);
+    return true;
+  });
+  mode = 'loop';
+  registrySaw.length = 0;
+  await assert.rejects(client.getBlob('app', d), (e: unknown) => {
+    assert.ok(e instanceof RegistryError && e.code === 'E_REGISTRY', String(e));
+    assert.equal(e.message, `GET blob ${host}/app@${d}: ${host} redirected the request to ${storageHost}, which sent it back to ${host}; that answered 401 to the request without the credentials, which regpush does not send again once a redirect has left the registry's host (a storage or CDN set-up that redirects back to the registry)`);
+    return true;
+  });
+  assert.deepEqual(registrySaw, [`/v2/app/blobs/${d} auth`, `/v2/app/blobs/${d}?back=1 (none)`], 'the Authorization a hop dropped is not sent again');
+  assert.ok(storageSaw.every((a) => a === '(none)'), storageSaw.join());
+  // Not marked refused: the next request still sends them, and they are still taken.
+  mode = '403';
+  await assert.rejects(client.getBlob('app', d), RegistryError);
+  assert.equal(asked, 1);
   r.transport.close();
 });
 
