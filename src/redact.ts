@@ -1,8 +1,10 @@
 /** Removes anything secret from text that may reach a log, an error message or --debug output. */
+import { RegpushError } from './errors.js';
 
 // `verify`: Docker Hub's blob redirects to production.cloudflare.docker.com carry
-// `?verify=<expiry>-<signature>`, a grant to read the blob until it expires.
-const QUERY_SECRET = /([?&](?:X-Amz-[A-Za-z-]+|X-Goog-[A-Za-z-]+|sig|signature|se|sp|sv|token|access_token|refresh_token|password|Expires|Policy|Key-Pair-Id|verify)=)[^&#\s]*/gi;
+// `?verify=<expiry>-<signature>`, a grant to read the blob until it expires. `hdnts`, `hdnea` and
+// `__token__`: Akamai's token authentication (`exp=…~acl=…~hmac=…`), the same kind of grant.
+const QUERY_SECRET = /([?&](?:X-Amz-[A-Za-z-]+|X-Goog-[A-Za-z-]+|sig|signature|se|sp|sv|token|access_token|refresh_token|password|Expires|Policy|Key-Pair-Id|verify|hdnts|hdnea|__token__)=)[^&#\s]*/gi;
 
 /** Redacts userinfo and signed query parameters from a URL (storage redirects carry signatures). */
 export function redactUrl(url: string): string {
@@ -95,5 +97,112 @@ export class SecretSet {
     // Longest first: a secret that contains another must go whole.
     const known = [...this.values].sort((a, b) => b.length - a.length);
     return redactText(text, known);
+  }
+}
+
+/** The options of an operation that take credentials and a secret sink (ConnectionOptions, LoginOptions). */
+interface WithSecrets {
+  secrets?: Sink;
+  credentials?: { from?: Secretive; to?: Secretive; registries?: Readonly<Record<string, Secretive | undefined>> };
+  /** login()'s. */
+  username?: unknown;
+  password?: unknown;
+}
+
+/** What SecretSet.addCredential reads of a credential (auth's Credential, by shape: this module is a leaf). */
+type Secretive = Parameters<SecretSet['addCredential']>[0];
+
+/** Where secrets are reported (auth's SecretSink, by shape). */
+interface Sink {
+  add(value: string | undefined): void;
+  addCredential(cred: Secretive): void;
+}
+
+/**
+ * The library's promise that an error's message holds no secret (README, "Errors"), kept whether
+ * or not the caller passes `secrets`: a registry may echo what it was sent in an error body (the
+ * Basic header's user:password, the password itself), and errorFromResponse's generic redaction
+ * knows no run's password. Each public operation runs with a SecretSet of its own, given the
+ * credentials in its options up front and fed what the auth layer resolves (stored logins,
+ * helpers' replies, tokens).
+ *
+ * Runs `body` with `given` whose `secrets` also feeds the operation's own set (the caller's sink,
+ * when given, gets every secret too), and rejects with its error scrubbed: message, stack and the
+ * strings of `details` (a partial failure's report holds the targets' messages). Options that are
+ * not an object, or a `secrets` that is no sink, go to `body` as given: its option check refuses them.
+ * @internal Not part of the library: left out of the published declarations (stripInternal).
+ */
+export async function scrubbedRejections<O, T>(given: O, body: (opts: O) => Promise<T>): Promise<T> {
+  if (given === null || typeof given !== 'object' || Array.isArray(given)) return body(given);
+  const opts = given as O & WithSecrets;
+  const caller = opts.secrets;
+  if (caller !== undefined && (caller === null || typeof caller.add !== 'function' || typeof caller.addCredential !== 'function')) return body(given);
+  const own = new SecretSet();
+  try {
+    const creds = opts.credentials;
+    if (creds && typeof creds === 'object') {
+      for (const c of [creds.from, creds.to, ...Object.values(creds.registries && typeof creds.registries === 'object' ? creds.registries : {})]) {
+        if (c && typeof c === 'object') own.addCredential(stringsOf(c));
+      }
+    }
+    if (typeof opts.password === 'string') own.addCredential({ username: typeof opts.username === 'string' ? opts.username : undefined, password: opts.password });
+  } catch {
+    // An option of the wrong shape (a getter that throws): the option check reports it.
+  }
+  const sink: Sink = caller
+    ? {
+        add: (v) => {
+          own.add(v);
+          caller.add(v);
+        },
+        addCredential: (c) => {
+          own.addCredential(c);
+          caller.addCredential(c);
+        },
+      }
+    : own;
+  try {
+    return await body({ ...given, secrets: sink });
+  } catch (err) {
+    throw scrubError(err, own);
+  }
+}
+
+/** A given credential's string fields only: one of another type is the option check's to refuse, not a secret. */
+function stringsOf(c: NonNullable<Secretive>): NonNullable<Secretive> {
+  const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  return { username: str(c.username), password: str(c.password), identityToken: str(c.identityToken), registryToken: str(c.registryToken) };
+}
+
+/**
+ * `err`, a RegpushError, with every secret of `secrets` scrubbed from its message, stack and
+ * details' strings (in place). Any other error is the caller's own (a callback's throw, which the
+ * operation rejects with as it is) and is left alone.
+ */
+function scrubError(err: unknown, secrets: SecretSet): unknown {
+  if (!(err instanceof RegpushError)) return err;
+  err.message = secrets.scrub(err.message);
+  if (typeof err.stack === 'string') err.stack = secrets.scrub(err.stack);
+  scrubStrings(err.details, secrets, new Set());
+  return err;
+}
+
+/** Scrubs the strings of plain objects and arrays under `value`, in place (each object once). */
+function scrubStrings(value: unknown, secrets: SecretSet, seen: Set<object>): void {
+  if (value === null || typeof value !== 'object' || seen.has(value)) return;
+  seen.add(value);
+  if (value instanceof Error) {
+    scrubError(value, secrets);
+    return;
+  }
+  const proto = Object.getPrototypeOf(value) as unknown;
+  if (!Array.isArray(value) && proto !== Object.prototype && proto !== null) return;
+  const record = value as Record<string, unknown>;
+  for (const key of Object.keys(record)) {
+    const v = record[key];
+    if (typeof v === 'string') {
+      const clean = secrets.scrub(v);
+      if (clean !== v) record[key] = clean;
+    } else scrubStrings(v, secrets, seen);
   }
 }

@@ -196,8 +196,10 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
       if (req.url.startsWith('https:')) bearer.registryAnsweredOverTls();
       // At most: stale token → fresh token → widened scopes. Only the registry's own answers
       // count: a 401 from where a redirect led (blob storage, a CDN) is handed back as it is, so
-      // a challenge there can never draw the registry's credentials to another realm.
-      for (let round = 0; round < 3 && isChallenge(res) && origins.has(originOf(res.url)); round++) {
+      // a challenge there can never draw the registry's credentials to another realm; so is the
+      // registry's own 401 to a request a redirect brought back without its Authorization (it was
+      // not sent the credentials: no verdict on them, and they are not sent after such a hop).
+      for (let round = 0; round < 3 && isChallenge(res) && origins.has(originOf(res.url)) && !res.redirected?.authorizationDropped; round++) {
         // The challenge's body is read first, so that its connection is free for the token GET
         // (a realm on the registry's host) or the replay, rather than one opened beside it.
         res = await settleSmallBody(res);

@@ -136,7 +136,7 @@ export async function readStdin(io: CliIO): Promise<string> {
  * The credential of a command with one role's `--user`, `--password` / `--password-stdin` (inspect
  * and the registry commands): both or neither, one password source only.
  */
-export async function credentialFromUserFlags(a: { user?: string; password?: string; 'password-stdin'?: boolean }, io: CliIO, secrets: SecretSet): Promise<Credential | undefined> {
+export async function credentialFromUserFlags(a: { user?: string; password?: string; 'password-stdin'?: boolean }, io: CliIO, secrets: SecretSet, warn: (line: string) => void): Promise<Credential | undefined> {
   if (a.password !== undefined && a['password-stdin']) throw new UsageError('give either --password or --password-stdin, not both');
   const password = a['password-stdin'] ? await readStdin(io) : a.password;
   if (a.user === undefined && password === undefined) return undefined;
@@ -145,7 +145,17 @@ export async function credentialFromUserFlags(a: { user?: string; password?: str
   checkUserName(a.user, '--user');
   const cred = { username: a.user, password };
   secrets.addCredential(cred);
+  if (a.password !== undefined) warnPasswordFlag('password', warn);
   return cred;
+}
+
+/**
+ * The warning for a password given as a flag (`--password`, `--to-password`, `--from-password`),
+ * as login gives it: the process list shows a command's arguments to every user of the machine.
+ * A warning like any other (stderr, kept by --quiet). The source's password has no stdin flag.
+ */
+export function warnPasswordFlag(flag: 'password' | 'to-password' | 'from-password', warn: (line: string) => void): void {
+  warn(`--${flag} is visible to other users of this machine; ${flag === 'from-password' ? 'use REGPUSH_FROM_PASSWORD or regpush login' : 'use --password-stdin'}`);
 }
 
 /** UsageError when the user name given in `where` (a flag, the prompt) cannot be sent (userNameProblem); the message never shows it. */
@@ -294,10 +304,13 @@ export function transferCredentialFlags(source: string, target: string) {
 export type TransferCredentialArgs = InferredArgs<ReturnType<typeof transferCredentialFlags>> & Pick<CommonArgs, 'password-stdin'>;
 
 /** The source and target credentials from those flags; --password-stdin gives the target's password. */
-export async function transferCredentials(a: TransferCredentialArgs, io: CliIO, secrets: SecretSet): Promise<{ from?: Credential; to?: Credential }> {
+export async function transferCredentials(a: TransferCredentialArgs, io: CliIO, secrets: SecretSet, warn: (line: string) => void): Promise<{ from?: Credential; to?: Credential }> {
   const stdinPassword = a['password-stdin'] ? await readStdin(io) : undefined;
-  return {
+  const creds = {
     from: credentialFromFlags(a['from-user'], a['from-password'], 'from', secrets),
     to: credentialFromFlags(a['to-user'], stdinPassword ?? a['to-password'], 'to', secrets),
   };
+  if (a['to-password'] !== undefined && stdinPassword === undefined) warnPasswordFlag('to-password', warn);
+  if (a['from-password'] !== undefined) warnPasswordFlag('from-password', warn);
+  return creds;
 }

@@ -27,6 +27,7 @@ import { copyImage, laterAlike } from '../transfer/image-copy.js';
 import type { ImageCopyOptions, ImageCopyOutcome } from '../transfer/image-copy-types.js';
 import { copyTags, tagCopy, type TagAtTarget, type TagCopy } from './all-tags.js';
 import { isReferrerTag } from '../transfer/referrers.js';
+import { scrubbedRejections } from '../redact.js';
 
 /**
  * CopyOptions as a plain-JS caller must give them (options-check.ts). `to` is a list even for one target.
@@ -53,7 +54,7 @@ export const COPY_SHAPE = {
 
 /** Copies `from` to every target; rejects only when every target failed (else E_PARTIAL lists them). */
 export async function copy(given: CopyOptions): Promise<CopyResult> {
-  return copyAs(given, COPY_NAMES);
+  return scrubbedRejections(given, (opts) => copyAs(opts, COPY_NAMES));
 }
 
 /** What copy()'s messages call its options: their paths (`copy(): allTags`, `format: "oci"`). */

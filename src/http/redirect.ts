@@ -15,18 +15,31 @@ const MAX_REDIRECTS = 5;
 export function redirectMiddleware(): Middleware {
   return (next) => async (req) => {
     let current: HttpRequest = req;
+    const through: string[] = [];
     for (let hop = 0; ; hop++) {
       const res = await next(current);
-      if (!REDIRECTS.has(res.status) || (current.method !== 'GET' && current.method !== 'HEAD')) return res;
+      // What answered after a redirect is said (HttpResponse.redirected): a refusal from storage,
+      // or from the registry reached again without the Authorization a hop dropped, is not the
+      // registry's verdict on the credentials.
+      const end = (): typeof res => {
+        if (hop > 0) res.redirected = { from: new URL(req.url).host, through, authorizationDropped: hasAuthorization(req) && !hasAuthorization(current) };
+        return res;
+      };
+      if (!REDIRECTS.has(res.status) || (current.method !== 'GET' && current.method !== 'HEAD')) return end();
       const location = res.headers['location'];
-      if (!location) return res;
+      if (!location) return end();
       res.body.resume();
       if (hop >= MAX_REDIRECTS) {
         throw new ProtocolError(`too many redirects (more than ${MAX_REDIRECTS}) starting at ${redactUrl(req.url)}`);
       }
       current = nextHop(current, location);
+      through.push(new URL(current.url).host);
     }
   };
+}
+
+function hasAuthorization(req: HttpRequest): boolean {
+  return Object.keys(req.headers ?? {}).some((k) => k.toLowerCase() === 'authorization');
 }
 
 /** Builds the request for the next hop: resolves relative Locations, drops auth across origins. */

@@ -236,6 +236,17 @@ export async function errorFromResponse(res: HttpResponse, ctx: FailureContext):
   if (res.status === 400 && res.url.startsWith('http:') && goTlsAnswer) {
     return new RegistryError(`${base} (it speaks TLS, and was asked in plain HTTP: for a certificate this machine does not trust, use ${names.caCert(ctx.registry)} or ${names.verifyOff(ctx.registry)} instead of ${ctx.insecureSetting ?? names.insecureSetting})`, { details });
   }
+  const redirected = res.redirected;
+  if (redirected && (res.status === 401 || res.status === 403)) {
+    // Not the registry's refusal of the credentials: said as what happened, E_REGISTRY.
+    const at = URL.canParse(res.url) ? new URL(res.url).host : res.url;
+    const away = redirected.through.find((h) => h !== redirected.from) ?? at;
+    const why =
+      at === redirected.from
+        ? `${ctx.registry} redirected the request to ${away}, which sent it back to ${at}; that answered ${res.status}${said} to the request without the credentials, which regpush does not send again once a redirect has left the registry's host (a storage or CDN set-up that redirects back to the registry)`
+        : `${ctx.registry} redirected the request to ${at}, which answered ${res.status}${said}: the storage host refused it, not the registry (regpush sends it no credentials; a signed URL that expired or does not match, or a storage or CDN fault)`;
+    return new RegistryError(redactText(`${ctx.what}: ${why}`), { details });
+  }
   switch (res.status) {
     case 401:
       return new AuthError(`${base} (${HINT.auth(ctx.registry, names)})`, { details });

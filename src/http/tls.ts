@@ -19,6 +19,7 @@ import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 import { canonicalRegistry, isDockerHub, DOCKER_HUB, DOCKER_HUB_API_HOST } from '../ref/registry.js';
 import { bracketBareIpv6, hostEntryFor } from '../ref/host-address.js';
+import { hostProblem } from '../ref/grammar.js';
 import { DEFAULT_CERTS_DIRS, type RegistryTlsOptions } from './tls-options.js';
 
 /**
@@ -110,9 +111,15 @@ function tlsName(host: string): string {
   return canonicalRegistry(bracketBareIpv6(host)).replace(/:443$/, '');
 }
 
-/** certs.d directory names to try for a URL host, most specific first (Docker names it as written in references). */
+/**
+ * certs.d directory names to try for a URL host, most specific first (Docker names it as written
+ * in references); none for a host that is no host name or address (hostProblem). A URL's host
+ * comes from a registry too (a redirect, a token realm): `https://%2e%2e/x` has the host `..`,
+ * and `<root>/..` is the folder above the root, whose `.crt` files would be trusted.
+ */
 export function certsDirNames(host: string): string[] {
   const h = host.toLowerCase();
+  if (hostProblem(h) !== undefined) return [];
   const names = [h];
   if (!/:\d+$/.test(h) || h.endsWith(']')) names.push(`${h}:443`);
   if (isDockerHub(withoutDefaultPort(h))) names.push(DOCKER_HUB, DOCKER_HUB_API_HOST);

@@ -54,6 +54,12 @@ export interface HttpResponse {
    * request made again, with its body opened again, authenticates with what is now known.
    */
   authRenewed?: boolean;
+  /**
+   * Set by the redirect middleware on an answer that came after redirects: the host the request
+   * was sent to first, the hosts the redirects led through (in order, the answering one last), and
+   * whether its Authorization was dropped on the way (a hop to another origin; never sent again).
+   */
+  redirected?: { from: string; through: string[]; authorizationDropped: boolean };
 }
 
 /** Sends one request and resolves with the response (any status). Rejects only on transport failure. */

@@ -15,6 +15,7 @@ import { checkConnectionRanges } from '../registry/limits.js';
 import { anchorPaths, CONNECTION_SHAPE, connect, transportFor } from '../registry/connect.js';
 import { operationSignal, withAbortReason } from '../abort.js';
 import type { ConfigSummary, InspectOptions, InspectResult } from './options.js';
+import { scrubbedRejections } from '../redact.js';
 
 /**
  * InspectOptions as a plain-JS caller must give them (options-check.ts).
@@ -71,7 +72,7 @@ function checkPlatformFields(cfg: ImageConfig, what: string): void {
 
 /** Resolves `reference` and describes it; with `platform`, describes that child of an index. */
 export async function inspect(reference: string | ImageReference, given: InspectOptions = {}): Promise<InspectResult> {
-  return rejectsTyped(() => inspectUntyped(reference, given));
+  return scrubbedRejections(given, (opts) => rejectsTyped(() => inspectUntyped(reference, opts)));
 }
 
 /** inspect() itself; its failures as they come (rejectsTyped makes each a RegpushError). */

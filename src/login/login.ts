@@ -12,7 +12,7 @@
 import { eraseCredentialReport, loginsElsewhere, openLoginStore } from '../auth/credential-store.js';
 import type { Credential } from '../auth/credential-types.js';
 import { AuthError, InvalidReferenceError, rejectsTyped, UsageError } from '../errors.js';
-import { redactTyped } from '../redact.js';
+import { redactTyped, scrubbedRejections } from '../redact.js';
 import { silentLogger, type Logger } from '../log.js';
 import { splitAuthKey } from '../auth/registry-host.js';
 import { HttpRegistryClient } from '../registry/client.js';
@@ -84,7 +84,7 @@ function storeOptions(opts: Pick<ConnectionOptions, 'env' | 'homeDir' | 'credent
  * containers auth file. Throws AuthError when the registry refuses them; then nothing is stored.
  */
 export async function login(given: LoginOptions): Promise<LoginResult> {
-  return rejectsTyped(() => loginUntyped(given));
+  return scrubbedRejections(given, (opts) => rejectsTyped(() => loginUntyped(opts)));
 }
 
 /** login() itself; its failures as they come (rejectsTyped makes each a RegpushError). */

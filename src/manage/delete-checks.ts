@@ -10,6 +10,7 @@ import { isValidDigest, sha256Digest } from '../image/digest.js';
 import { parseManifest } from '../image/manifest.js';
 import { isImageManifestMediaType, isIndexMediaType, isSchema1MediaType } from '../image/mediatypes.js';
 import type { Logger } from '../log.js';
+import { nameableTags } from '../ref/grammar.js';
 import { repositoryName, type ImageReference } from '../ref/reference.js';
 import type { FetchedManifest, ManifestHead, RegistryClient } from '../registry/registry-client.js';
 
@@ -84,7 +85,8 @@ export async function dependentsOf(client: RegistryClient, ref: ImageReference, 
     log.warn(`the tags of ${repositoryName(ref)} could not be listed (${err.message}): which other tags point at ${digest}, or which indexes list it, was not checked`);
     return undefined;
   }
-  const tags = list.tags;
+  // A listed name no reference can name is not looked up (the manifest lookups refuse it: registry-http.ts refUrl).
+  const tags = nameableTags(list.tags, repositoryName(ref), (line) => log.warn(line));
   if (tags.length > DELETE_TAG_CHECK_LIMIT) {
     log.warn(`${repositoryName(ref)} has ${tags.length} tags, more than the ${DELETE_TAG_CHECK_LIMIT} regpush looks up before a delete: which other tags point at ${digest}, or which indexes list it, was not checked`);
     return undefined;

@@ -7,7 +7,7 @@
  * refuses HEAD (registry/manifests.ts).
  */
 import { AuthError, InvalidReferenceError, NotFoundError, PartialFailureError, RegpushError, rejectsTyped, UnsupportedError, UsageError } from '../errors.js';
-import { redactTyped } from '../redact.js';
+import { redactTyped, scrubbedRejections } from '../redact.js';
 import { isValidDigest } from '../image/digest.js';
 import { artifactTypeOf, parseManifest } from '../image/manifest.js';
 import { isImageConfigMediaType } from '../image/mediatypes.js';
@@ -130,7 +130,7 @@ function notFound(ref: ImageReference, names: ConnectionNames): NotFoundError {
 
 /** Every tag of a repository, following Link pagination. Credentials: the `from` role. */
 export async function listTags(repository: string | ImageReference, opts: ListTagsOptions = {}): Promise<TagList> {
-  return rejectsTyped(() => listTagsUntyped(repository, opts));
+  return scrubbedRejections(opts, (o) => rejectsTyped(() => listTagsUntyped(repository, o)));
 }
 
 /** listTags() itself; its failures as they come (rejectsTyped makes each a RegpushError). */
@@ -173,7 +173,7 @@ export function checkPageSize(given: number | undefined, name: string): number {
  * A registry without a catalog (Docker Hub, GHCR, ECR, GAR answer 404) is E_UNSUPPORTED.
  */
 export async function listRepositories(registry: string, opts: ListTagsOptions = {}): Promise<RepositoryList> {
-  return rejectsTyped(() => listRepositoriesUntyped(registry, opts));
+  return scrubbedRejections(opts, (o) => rejectsTyped(() => listRepositoriesUntyped(registry, o)));
 }
 
 /** listRepositories() itself; its failures as they come (rejectsTyped makes each a RegpushError). */
@@ -212,7 +212,7 @@ async function listRepositoriesUntyped(registry: string, opts: ListTagsOptions):
  * and the digest is computed from the bytes. Credentials: the `from` role.
  */
 export async function digestOf(reference: string | ImageReference, opts: DigestOptions = {}): Promise<DigestResult> {
-  return rejectsTyped(() => digestOfUntyped(reference, opts));
+  return scrubbedRejections(opts, (o) => rejectsTyped(() => digestOfUntyped(reference, o)));
 }
 
 /** digestOf() itself; its failures as they come (rejectsTyped makes each a RegpushError). */
@@ -286,7 +286,7 @@ function digestResult(ref: ImageReference, digest: string, mediaType: string | u
  * one's own error. Credentials: the `to` role (pull and push).
  */
 export async function tagImage(reference: string | ImageReference, newTags: readonly string[], opts: ManageOptions = {}): Promise<TagImageResult> {
-  return rejectsTyped(() => tagImageUntyped(reference, newTags, opts), 'tagImage');
+  return scrubbedRejections(opts, (o) => rejectsTyped(() => tagImageUntyped(reference, newTags, o), 'tagImage'));
 }
 
 /** tagImage() itself; its failures as they come (rejectsTyped makes each a RegpushError). */
@@ -358,7 +358,7 @@ async function tagImageUntyped(reference: string | ImageReference, newTags: read
  * delete's scope (deleteScopeActions).
  */
 export async function untagImage(reference: string | ImageReference, opts: UntagOptions = {}): Promise<UntagResult> {
-  return rejectsTyped(() => untagImageAs(reference, opts, UNTAG_NAMES));
+  return scrubbedRejections(opts, (o) => rejectsTyped(() => untagImageAs(reference, o, UNTAG_NAMES)));
 }
 
 /** Whether reference text names a tag itself: a ":" in its last path component, before any "@" (a registry's ":port" comes before a "/"). */
@@ -449,7 +449,7 @@ async function untagRefused(client: RegistryClient, ref: ImageReference, refusal
  * Quay, see deleteScopeActions in registry/quirks.ts).
  */
 export async function deleteImage(reference: string | ImageReference, opts: DeleteOptions = {}): Promise<DeleteResult> {
-  return rejectsTyped(() => deleteImageAs(reference, opts, DELETE_NAMES));
+  return scrubbedRejections(opts, (o) => rejectsTyped(() => deleteImageAs(reference, o, DELETE_NAMES)));
 }
 
 /** What deleteImage()'s messages call its options: their paths (`force: true`). */

@@ -47,6 +47,7 @@ import { checkBase, checkWindowsVariants, uniquePlatforms } from './base-checks.
 import { DiffIdBoard } from './diffid-board.js';
 import { ExtraTags, tagsHolding } from './extra-tags.js';
 import { findReusableLayers, once, type DiffIdOf, type SameImageCheck } from './reuse.js';
+import { scrubbedRejections } from '../redact.js';
 
 /** What resolve found, and the warm-path facts per target. */
 interface Resolved {
@@ -77,7 +78,7 @@ interface Front {
  * registry that needs it, and one failing target does not stop the others (E_PARTIAL).
  */
 export async function push(given: PushOptions): Promise<PushResult> {
-  return pushAs(given, PUSH_NAMES);
+  return scrubbedRejections(given, (opts) => pushAs(opts, PUSH_NAMES));
 }
 
 /** What push()'s messages call its options: their paths (`push(): to`, `format: "oci"`). */

@@ -57,10 +57,37 @@ export function digestProblem(digest: string): string | undefined {
   return undefined;
 }
 
+/**
+ * Why `path` (a repository name without its registry, "team/app") is not one, or undefined when it
+ * is: every "/"-separated component PATH_COMPONENT's, so none is empty, "." or "..".
+ */
+export function repositoryProblem(path: string): string | undefined {
+  for (const c of path.split('/')) {
+    if (!PATH_COMPONENT.test(c)) return `invalid repository name ${JSON.stringify(path)} (component ${JSON.stringify(c)})`;
+  }
+  return undefined;
+}
+
 /** Why `tag` is not an accepted tag, or undefined when it is one. */
 export function tagProblem(tag: string): string | undefined {
   if (tag === '') return 'tag is empty';
   if (tag.length > 128) return `tag is longer than 128 characters (${tag.length})`;
-  if (!TAG.test(tag)) return `tag "${tag}" may only contain letters, digits, "_", "." and "-", and must not start with "." or "-"`;
+  if (!TAG.test(tag)) return `tag ${JSON.stringify(tag)} may only contain letters, digits, "_", "." and "-", and must not start with "." or "-"`;
   return undefined;
+}
+
+/**
+ * The tags of a registry's tag list that a reference can name. A registry may list a tag outside
+ * the grammar (over 128 characters, or other characters, "/" and ".." included): no client can ask
+ * for it by that name, and put into a URL such a name can address another repository. Each is left
+ * out; `warn` is told once, naming the list's repository (`of`) and the first three, quoted (control
+ * characters escaped) and cut at 40 characters, rather than failing the others.
+ */
+export function nameableTags(tags: readonly string[], of: string, warn: (line: string) => void): string[] {
+  const bad = tags.filter((t) => tagProblem(t) !== undefined);
+  if (bad.length === 0) return [...tags];
+  const shown = bad.slice(0, 3).map((t) => JSON.stringify(t.length > 40 ? `${t.slice(0, 40)}…` : t));
+  const why = tagProblem(bad[0]!)!.replace(/^tag ".*" may/s, 'a tag may');
+  warn(`${bad.length === 1 ? 'a tag' : `${bad.length} tags`} of ${of} that no reference can name (${why}) left out: ${shown.join(', ')}${bad.length > 3 ? ` and ${bad.length - 3} more` : ''}`);
+  return tags.filter((t) => tagProblem(t) === undefined);
 }

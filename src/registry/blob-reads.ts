@@ -16,7 +16,7 @@ export class BlobReads {
   /** HEAD a blob; its size when present (-1 when the answer states no Content-Length: present, size unknown), undefined when not. */
   async head(repo: string, digest: string): Promise<number | undefined> {
     const http = this.http;
-    const res = await http.request({ method: 'HEAD', url: await http.url(`${repo}/blobs/${digest}`) });
+    const res = await http.request({ method: 'HEAD', url: await http.refUrl('HEAD', repo, 'blobs', digest) });
     await drain(res);
     if (res.status === 404) return undefined;
     if (res.status !== 200) return http.fail(res, `HEAD blob ${http.registry}/${repo}@${digest}`);
@@ -32,7 +32,7 @@ export class BlobReads {
     const http = this.http;
     const headers: Record<string, string> = {};
     if (start > 0) headers['range'] = `bytes=${start}-`;
-    const res = await http.request({ method: 'GET', url: await http.url(`${repo}/blobs/${digest}`), headers, label: 'blob GET' });
+    const res = await http.request({ method: 'GET', url: await http.refUrl('GET', repo, 'blobs', digest), headers, label: 'blob GET' });
     if (res.status !== 200 && res.status !== 206) return http.fail(res, `GET blob ${http.registry}/${repo}@${digest}`);
     if (res.status === 206 && start > 0) {
       // The bytes go on from `start` only if the answer says they start there: appended from

@@ -4,7 +4,7 @@
  * answer also tells the run what it learns on the way: whether a tag exists (tags-seen.ts) and
  * whether the registry counts pulls, which are manifest GETs (the transport's stats).
  */
-import { DigestMismatchError, NotFoundError, RegpushError, TooManyRequestsError, UnsupportedError } from '../errors.js';
+import { DigestMismatchError, NotFoundError, ProtocolError, RegpushError, TooManyRequestsError, UnsupportedError } from '../errors.js';
 import { drain, readBody, MANIFEST_CAP } from '../http/response.js';
 import type { HttpResponse } from '../http/types.js';
 import { sha256Digest, isValidDigest, digestMismatch } from '../image/digest.js';
@@ -57,7 +57,7 @@ export class Manifests {
   async head(repo: string, ref: string): Promise<ManifestHead | undefined> {
     if (this.headRefused) return this.headByGet(repo, ref);
     const http = this.http;
-    const res = await http.request({ method: 'HEAD', url: await http.url(`${repo}/manifests/${ref}`), headers: { accept: MANIFEST_ACCEPT } });
+    const res = await http.request({ method: 'HEAD', url: await http.refUrl('HEAD', repo, 'manifests', ref), headers: { accept: MANIFEST_ACCEPT } });
     // Ended before the answer is used: its connection is back in the keep-alive pool when the
     // request that follows (copy's manifest GET right after this HEAD) goes out, instead of that
     // one opening a new connection (a handshake more where the round trip is long).
@@ -74,9 +74,18 @@ export class Manifests {
     }
     if (res.status !== 200) return http.fail(res, `HEAD manifest ${this.name(repo, ref)}`);
     const size = Number(res.headers['content-length']);
+    // The digest stated is used as it is: compared with the targets', reported, and put into the
+    // URLs of later requests (the manifest's GET by digest). One that is no digest is refused here;
+    // an empty one is none (the caller GETs the manifest to compute it).
+    const stated = res.headers['docker-content-digest'] || undefined;
+    if (stated !== undefined && !isValidDigest(stated)) {
+      throw new ProtocolError(`HEAD manifest ${this.name(repo, ref)}: the registry's Docker-Content-Digest ${JSON.stringify(stated.slice(0, 80))} is not a digest (sha256:<64 hex> or sha512:<128 hex>)`, {
+        details: { registry: http.registry },
+      });
+    }
     this.tags.saw(repo, ref, true);
     return {
-      digest: res.headers['docker-content-digest'],
+      digest: stated,
       mediaType: res.headers['content-type']?.split(';')[0]?.trim(),
       size: Number.isFinite(size) ? size : undefined,
     };
@@ -108,7 +117,7 @@ export class Manifests {
     }
     let res: HttpResponse;
     try {
-      res = await http.request({ method: 'GET', url: await http.url(`${repo}/manifests/${ref}`), headers: { accept: MANIFEST_ACCEPT } });
+      res = await http.request({ method: 'GET', url: await http.refUrl('GET', repo, 'manifests', ref), headers: { accept: MANIFEST_ACCEPT } });
       this.answered(res);
       if (res.status === 404) this.tags.saw(repo, ref, false);
       if (res.status !== 200) await http.fail(res, what);
@@ -150,7 +159,7 @@ export class Manifests {
     const digest = sha256Digest(bytes);
     const res = await http.request({
       method: 'PUT',
-      url: await http.url(`${repo}/manifests/${ref}`),
+      url: await http.refUrl('PUT', repo, 'manifests', ref),
       headers: { 'content-type': mediaType },
       body: bytes,
     });
@@ -175,7 +184,7 @@ export class Manifests {
   async delete(repo: string, digest: string): Promise<void> {
     const http = this.http;
     const what = `DELETE manifest ${http.registry}/${repo}@${digest}`;
-    const res = await http.request({ method: 'DELETE', url: await http.url(`${repo}/manifests/${digest}`) });
+    const res = await http.request({ method: 'DELETE', url: await http.refUrl('DELETE', repo, 'manifests', digest) });
     if (res.status === 202 || res.status === 200 || res.status === 204) return drain(res);
     const err = await http.error(res, what);
     if (res.status === 405 || err.details.registryCodes?.includes('UNSUPPORTED')) {
@@ -198,7 +207,7 @@ export class Manifests {
    */
   async deleteTag(repo: string, tag: string): Promise<void> {
     const http = this.http;
-    const res = await http.request({ method: 'DELETE', url: await http.url(`${repo}/manifests/${tag}`) });
+    const res = await http.request({ method: 'DELETE', url: await http.refUrl('DELETE', repo, 'manifests', tag) });
     if (res.status === 202 || res.status === 200 || res.status === 204) return drain(res);
     const err = await http.error(res, `DELETE tag ${this.name(repo, tag)}`);
     if (res.status === 400 || res.status === 405 || err.details.registryCodes?.includes('UNSUPPORTED')) {

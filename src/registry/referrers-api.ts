@@ -38,7 +38,7 @@ export class ReferrersApi {
     const manifests: ReferrerEntry[] = [];
     const seen = new Set<string>();
     const visited = new Set<string>();
-    let url: string | undefined = await http.url(`${repo}/referrers/${digest}`);
+    let url: string | undefined = await http.refUrl('GET', repo, 'referrers', digest);
     for (let page = 0; url && page < maxPages; page++) {
       if (visited.has(url)) throw wrong(`page ${page + 1} leads back to a page already read (the registry does not follow its own Link); the list cannot be read to its end`);
       visited.add(url);

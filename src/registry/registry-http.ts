@@ -5,11 +5,12 @@
  * manifests.ts, blob-reads.ts, blob-uploads.ts, name-lists.ts and referrers-api.ts holds one area
  * of the Distribution API and none holds connection plumbing.
  */
-import { UnsupportedError, type RegpushError } from '../errors.js';
+import { ProtocolError, UnsupportedError, type RegpushError } from '../errors.js';
 import { errorFromResponse } from '../http/response.js';
 import type { Transport } from '../http/transport.js';
 import type { HttpRequest, HttpResponse, Send } from '../http/types.js';
 import type { Logger } from '../log.js';
+import { digestProblem, repositoryProblem, tagProblem } from '../ref/grammar.js';
 import type { ConnectionNames } from '../option-names.js';
 import type { Endpoint } from './endpoint.js';
 import { probeScheme } from './scheme-probe.js';
@@ -81,6 +82,31 @@ export class RegistryHttp {
 
   async url(path: string): Promise<string> {
     return (await this.base()) + path;
+  }
+
+  /**
+   * The URL of `/v2/<repo>/<area>/<ref>`: a manifest's by tag or digest, a blob's or a referrers
+   * list's by digest. Tags and digests also come from registries (a tag list, an index, a referrers
+   * answer): one outside the grammar is refused here, unsent (E_PROTOCOL, naming `method` and the
+   * name quoted), whatever checked it before. Put into the path as it is, a listed tag such as
+   * `sha256-<hex>.sig/../../../prod/manifests/latest` is resolved by URL handling into another
+   * repository's manifest, and a PUT there overwrites that repository's tag. The repository name
+   * is checked the same way (a caller's, parsed, never fails here).
+   */
+  async refUrl(method: string, repo: string, area: 'manifests' | 'blobs' | 'referrers', ref: string): Promise<string> {
+    const tagOrDigest = area === 'manifests' && !ref.includes(':');
+    const wrong =
+      repositoryProblem(repo) !== undefined
+        ? `repository name ${JSON.stringify(repo)} is not one`
+        : (tagOrDigest ? tagProblem(ref) : digestProblem(ref)) !== undefined
+          ? `${JSON.stringify(ref)} is not a ${area === 'manifests' ? 'tag or digest' : 'digest'}`
+          : undefined;
+    if (wrong) {
+      throw new ProtocolError(`${method} ${area === 'referrers' ? 'referrers' : area.slice(0, -1)} of ${this.registry}: not sent: ${wrong}; a name outside the reference grammar could address another repository`, {
+        details: { registry: this.registry },
+      });
+    }
+    return this.url(`${repo}/${area}/${ref}`);
   }
 
   /** Sends `req` with the operation's signal. */

@@ -9,7 +9,7 @@
 import pLimit from 'p-limit';
 import { asRegpushError, type RegpushError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { tagProblem } from '../ref/grammar.js';
+import { nameableTags } from '../ref/grammar.js';
 import { repositoryName, type ImageReference } from '../ref/reference.js';
 import { isReferrerTag } from '../transfer/referrers.js';
 import type { SyncImage } from './options.js';
@@ -113,15 +113,7 @@ function selectFor(image: SyncImage, listed: readonly string[], logger: Logger):
   }
 }
 
-/**
- * The listed tags a reference can name. A registry may list a tag outside the distribution
- * spec's grammar (over 128 characters, or other characters): no client can ask for it by that
- * name, so it is left out with a warning naming it, rather than failing the entry's other tags.
- */
+/** The listed tags a reference can name (nameableTags), the warning naming the entry. */
 function withoutUnnameable(tags: readonly string[], image: SyncImage, logger: Logger): string[] {
-  const bad = tags.filter((t) => tagProblem(t) !== undefined);
-  if (bad.length === 0) return [...tags];
-  const shown = bad.slice(0, 3).map((t) => JSON.stringify(t.length > 40 ? `${t.slice(0, 40)}…` : t));
-  logger.warn(`${image.label}: ${bad.length === 1 ? 'a tag' : `${bad.length} tags`} of ${repositoryName(image.source)} that no reference can name (${tagProblem(bad[0]!)}) left out: ${shown.join(', ')}${bad.length > 3 ? ` and ${bad.length - 3} more` : ''}`);
-  return tags.filter((t) => tagProblem(t) === undefined);
+  return nameableTags(tags, repositoryName(image.source), (line) => logger.warn(`${image.label}: ${line}`));
 }

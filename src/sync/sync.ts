@@ -57,6 +57,7 @@ import type { Shard, SyncImage, SyncOptions, SyncResult, SyncTargetReport, SyncU
 export { checkGateOptions } from './rate-gate.js';
 import { copyKey, destinationRepository, sharedTargets, targetClashes } from './target.js';
 import { bytesRead, entryFailed, failedList, FailureLines, NOTHING_MOVED, ownFailure, report, resultOf, sameFailure, targetResult, type FailureLine } from './report.js';
+import { scrubbedRejections } from '../redact.js';
 
 /**
  * SyncOptions as a plain-JS caller must give them (options-check.ts); `spec` is what parseSyncFile returns.
@@ -81,7 +82,7 @@ export const SYNC_SHAPE = {
 
 /** Syncs the file's images; rejects with E_PARTIAL (the result in its details) when some failed. */
 export async function sync(given: SyncOptions): Promise<SyncResult> {
-  return syncAs(given, SYNC_NAMES);
+  return scrubbedRejections(given, (opts) => syncAs(opts, SYNC_NAMES));
 }
 
 /**

@@ -12,6 +12,7 @@
  * repository (until this, each subject of each image asked again). A tag list so read is the run's: a referrer
  * tagged at the source after it was read comes with the next run.
  */
+import { nameableTags } from '../ref/grammar.js';
 import type { RegistryClient } from '../registry/registry-client.js';
 
 /** A repository and its client (types.ts's RepoEndpoint; named here, as types.ts names this module's class). */
@@ -28,9 +29,17 @@ export class RepoMemory {
    */
   private readonly apis = new Map<string, Promise<boolean>>();
 
-  /** The tag list of `ep`, read once for the run (again after a failed read: a later image asks anew). */
+  /** `warn`: the run's warnings, told of listed tags that no reference can name (nameableTags). */
+  constructor(private readonly warn: (line: string) => void = () => undefined) {}
+
+  /**
+   * The tag list of `ep`, read once for the run (again after a failed read: a later image asks
+   * anew). Only tags a reference can name: what copy --all-tags copies and the referrer walk finds
+   * by tag goes into URLs, and a listed `sha256-<hex>.sig/../../../prod/manifests/latest` would
+   * address another repository; each left out is warned of, once.
+   */
   tagList(ep: RepoEndpoint): Promise<string[]> {
-    return once(this.tagLists, ep, () => ep.client.listTags(ep.repo));
+    return once(this.tagLists, ep, async () => nameableTags(await ep.client.listTags(ep.repo), keyOf(ep), this.warn));
   }
 
   /** True when `ep` answers the referrers API, asked once for the run with the referrers of `subject` (a manifest the caller wrote there). */

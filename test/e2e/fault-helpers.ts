@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FaultProxy, ProxiedRequest } from '../fixtures/fault-proxy.js';
-import { cliBin, skopeoCopyToLayout, skopeoInspect, tempDir, umociUnpack, type Creds, type ExecResult, type RegistryInfo } from './harness.js';
+import { cliBin, PASSWORD_FLAG_WARNING, skopeoCopyToLayout, skopeoInspect, tempDir, umociUnpack, type Creds, type ExecResult, type RegistryInfo } from './harness.js';
 
 /** Idle timeout for fault runs: a stall is noticed after this long (REGPUSH_IDLE_TIMEOUT_MS). */
 export const FAST_IDLE_MS = '1500';
@@ -49,7 +49,7 @@ const PROGRESS_LINE = /^(skip|mount|stream|upload|build|foreign|total) {1,4}\S/;
  */
 export function assertOneErrorLine(r: ExecResult, exit: number, code: string, pattern?: RegExp): string {
   assert.equal(r.code, exit, `exit code; stderr:\n${r.stderr}`);
-  const lines = r.stderr.trim().split('\n').filter((l) => !PROGRESS_LINE.test(l));
+  const lines = r.stderr.trim().split('\n').filter((l) => !PROGRESS_LINE.test(l) && !PASSWORD_FLAG_WARNING.test(l));
   assert.equal(lines.length, 1, `one line expected on stderr, got:\n${r.stderr}`);
   assert.match(lines[0]!, new RegExp(`^regpush: error: .*\\[${code}\\]$`));
   if (pattern) assert.match(lines[0]!, pattern);

@@ -167,6 +167,17 @@ export function exec(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEn
  * key); DOCKER_CONFIG points at an empty temp dir unless opts.env sets it, so host credentials
  * never leak into a test.
  */
+/**
+ * The warning a password given as a flag draws (warnPasswordFlag): tests that pass credentials so
+ * leave it out where they count the error lines.
+ */
+export const PASSWORD_FLAG_WARNING = /^warning: --(?:password|to-password|from-password) is visible to other users of this machine; /;
+
+/** A run's stderr without the password-flag warning, trimmed: what a test counting its lines looks at. */
+export function stderrWithoutPasswordWarning(r: { stderr: string }): string {
+  return r.stderr.split('\n').filter((l) => !PASSWORD_FLAG_WARNING.test(l)).join('\n').trim();
+}
+
 export function runCli(args: string[], opts: { env?: Record<string, string | undefined>; input?: string; cwd?: string; timeoutMs?: number } = {}): Promise<ExecResult> {
   const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_CONFIG: tempDir('regpush-dockercfg-') };
   for (const [k, v] of Object.entries(opts.env ?? {})) { if (v === undefined) delete env[k]; else env[k] = v; }

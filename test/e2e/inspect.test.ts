@@ -8,7 +8,7 @@ import net, { type AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, after } from 'node:test';
-import { credsOf, exec, imageRef, loadState, pushRawBlob, runCli, skopeoInspect, tempDir, type SeededRegistry } from './harness.js';
+import { credsOf, exec, imageRef, PASSWORD_FLAG_WARNING, loadState, pushRawBlob, runCli, skopeoInspect, tempDir, type SeededRegistry } from './harness.js';
 import { assertValidOutput } from './report-schema.js';
 
 const state = loadState();
@@ -24,7 +24,7 @@ const sha = (b: string | Buffer) => 'sha256:' + createHash('sha256').update(b).d
 function assertOneLineError(r: { code: number; stdout: string; stderr: string }, exit: number, code: string, pattern: RegExp) {
   assert.equal(r.code, exit, `exit code; stderr: ${r.stderr}`);
   assert.equal(r.stdout, '');
-  const lines = r.stderr.trim().split('\n');
+  const lines = r.stderr.trim().split('\n').filter((l) => !PASSWORD_FLAG_WARNING.test(l));
   assert.equal(lines.length, 1, `one line expected, got: ${r.stderr}`);
   assert.match(lines[0]!, new RegExp(`\\[${code}\\]$`));
   assert.match(lines[0]!, pattern);

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { test, after } from 'node:test';
 import { startFaultProxy, type FaultProxy } from '../fixtures/fault-proxy.js';
 import { startExtraRegistry } from '../fixtures/extra-registry.js';
-import { credsOf, imageRef, loadState, registryLogSince, logMark, runCli, skopeoCopyToLayout, skopeoInspect, tempDir, type Creds, type ExecResult, type SeededRegistry } from './harness.js';
+import { credsOf, imageRef, PASSWORD_FLAG_WARNING, loadState, registryLogSince, logMark, runCli, skopeoCopyToLayout, skopeoInspect, tempDir, type Creds, type ExecResult, type SeededRegistry } from './harness.js';
 import { assertValidOutput } from './report-schema.js';
 
 const state = loadState();
@@ -22,7 +22,7 @@ const stamp = `${process.pid.toString(36)}${Date.now().toString(36)}`;
 function assertOneLineError(r: ExecResult, exit: number, code: string, pattern?: RegExp): string {
   assert.equal(r.code, exit, `exit code; stderr: ${r.stderr}`);
   assert.equal(r.stdout, '');
-  const lines = r.stderr.trim().split('\n');
+  const lines = r.stderr.trim().split('\n').filter((l) => !PASSWORD_FLAG_WARNING.test(l));
   assert.equal(lines.length, 1, `one line expected, got: ${r.stderr}`);
   assert.match(lines[0]!, new RegExp(`^regpush: error: .*\\[${code}\\]$`));
   if (pattern) assert.match(lines[0]!, pattern);

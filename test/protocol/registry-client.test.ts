@@ -15,7 +15,7 @@ import { MAX_REFERRER_PAGES } from '../../src/registry/referrers-api.js';
 import { endpointFor, parseInsecureList } from '../../src/registry/endpoint.js';
 import { uploadLocationOf } from '../../src/registry/registry-client.js';
 import { MAX_INDEX_CHILDREN } from '../../src/image/manifest.js';
-import { DeniedError, DigestMismatchError, NotFoundError, ProtocolError, RegpushError, UnsupportedError } from '../../src/errors.js';
+import { DeniedError, DigestMismatchError, NotFoundError, ProtocolError, RegistryError, RegpushError, UnsupportedError } from '../../src/errors.js';
 import { restartOutcome } from '../../src/http/retry.js';
 import { errorLine } from '../../src/cli/main.js';
 
@@ -806,6 +806,51 @@ test('a 401 with a challenge from where a redirect led (storage, a CDN) is hande
   r.transport.close();
 });
 
+test('a blob redirect refused by the storage host (403), or sent back to the registry, which then answers 401 without the credentials: E_REGISTRY saying so; the credentials are not called refused nor sent again', async () => {
+  const blob = Buffer.from('blob bytes');
+  const d = sha(blob);
+  let mode: '403' | 'loop' = '403';
+  let host = '';
+  const storageSaw: string[] = [];
+  const storage = http.createServer((req, res) => {
+    storageSaw.push(req.headers.authorization ?? '(none)');
+    if (mode === 'loop') return res.writeHead(302, { location: `http://${host}/v2/app/blobs/${d}?back=1` }).end();
+    res.writeHead(403, { 'content-type': 'application/xml' }).end('<Error><Code>SignatureDoesNotMatch</Code></Error>');
+  });
+  servers.push(storage);
+  await new Promise<void>((ok) => storage.listen(0, '127.0.0.1', ok));
+  const storageHost = `127.0.0.1:${(storage.address() as AddressInfo).port}`;
+  const basic = 'Basic ' + Buffer.from('alice:secret-pw').toString('base64');
+  const registrySaw: string[] = [];
+  const r = await registry((req, _body, res) => {
+    registrySaw.push(`${req.url} ${req.headers.authorization === basic ? 'auth' : req.headers.authorization ?? '(none)'}`);
+    if (req.headers.authorization !== basic) return res.writeHead(401, { 'www-authenticate': 'Basic realm="reg"' }).end();
+    res.writeHead(307, { location: `http://${storageHost}/bucket/blob?X-Amz-Signature=SIG` }).end();
+  });
+  host = r.host;
+  let asked = 0;
+  const client = new HttpRegistryClient({ registry: host, transport: r.transport, insecure: [host], credential: async () => (asked++, { username: 'alice', password: 'secret-pw' }) });
+  await assert.rejects(client.getBlob('app', d), (e: unknown) => {
+    assert.ok(e instanceof RegistryError && e.code === 'E_REGISTRY', String(e));
+    assert.equal(e.message, `GET blob ${host}/app@${d}: ${host} redirected the request to ${storageHost}, which answered 403: the storage host refused it, not the registry (regpush sends it no credentials; a signed URL that expired or does not match, or a storage or CDN fault)`);
+    return true;
+  });
+  mode = 'loop';
+  registrySaw.length = 0;
+  await assert.rejects(client.getBlob('app', d), (e: unknown) => {
+    assert.ok(e instanceof RegistryError && e.code === 'E_REGISTRY', String(e));
+    assert.equal(e.message, `GET blob ${host}/app@${d}: ${host} redirected the request to ${storageHost}, which sent it back to ${host}; that answered 401 to the request without the credentials, which regpush does not send again once a redirect has left the registry's host (a storage or CDN set-up that redirects back to the registry)`);
+    return true;
+  });
+  assert.deepEqual(registrySaw, [`/v2/app/blobs/${d} auth`, `/v2/app/blobs/${d}?back=1 (none)`], 'the Authorization a hop dropped is not sent again');
+  assert.ok(storageSaw.every((a) => a === '(none)'), storageSaw.join());
+  // Not marked refused: the next request still sends them, and they are still taken.
+  mode = '403';
+  await assert.rejects(client.getBlob('app', d), RegistryError);
+  assert.equal(asked, 1);
+  r.transport.close();
+});
+
 test('a Range GET answered 206 from another offset (or without Content-Range) is E_PROTOCOL; from the asked offset a partial body; from 0 the whole blob', async () => {
   const blob = Buffer.from('0123456789abcdef');
   const d = sha(blob);
@@ -894,4 +939,24 @@ test('a registry named insecure (plain HTTP) that speaks TLS: its 400 "HTTP requ
     return true;
   });
   r.transport.close();
+});
+
+test("a manifest HEAD's Docker-Content-Digest that is no digest is E_PROTOCOL naming it (it would be reported, compared, and put into later URLs); an empty one is none", async () => {
+  let stated = 'sha256:../../../prod/manifests/latest';
+  const { client, log } = await registry((_req, _body, res) => {
+    res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json', 'docker-content-digest': stated, 'content-length': '2' });
+    res.end();
+  });
+  await assert.rejects(client.headManifest('app', '1'), (e: unknown) => {
+    assert.ok(e instanceof ProtocolError, String(e));
+    assert.match(e.message, /^HEAD manifest 127\.0\.0\.1:\d+\/app:1: the registry's Docker-Content-Digest "sha256:\.\.\/\.\.\/\.\.\/prod\/manifests\/latest" is not a digest \(sha256:<64 hex> or sha512:<128 hex>\)$/);
+    return true;
+  });
+  stated = 'SHA256:' + 'A'.repeat(64);
+  await assert.rejects(client.headManifest('app', '1'), ProtocolError);
+  stated = '';
+  assert.equal((await client.headManifest('app', '1'))?.digest, undefined);
+  stated = sha('x');
+  assert.equal((await client.headManifest('app', '1'))?.digest, sha('x'));
+  assert.deepEqual(log, ['HEAD /v2/app/manifests/1', 'HEAD /v2/app/manifests/1', 'HEAD /v2/app/manifests/1', 'HEAD /v2/app/manifests/1']);
 });

@@ -22,6 +22,10 @@ test('redactUrl hides userinfo and the signature parameters of every storage a r
     ['https://storage.googleapis.com/b/o?X-Goog-Algorithm=GOOG4-RSA-SHA256&X-Goog-Credential=sa%40p.iam&X-Goog-Signature=abc123', 'https://storage.googleapis.com/b/o?X-Goog-Algorithm=***&X-Goog-Credential=***&X-Goog-Signature=***'],
     // Docker Hub's storage redirects (Cloudflare): an expiry and a signature.
     ['https://production.cloudflare.docker.com/registry-v2/docker/registry/v2/blobs/sha256/4a/4abc/data?verify=1707288743-Cy4zDsyi3Ktt%3D', 'https://production.cloudflare.docker.com/registry-v2/docker/registry/v2/blobs/sha256/4a/4abc/data?verify=***'],
+    // Akamai token authentication: in the query as hdnts (or hdnea, __token__), an expiry, ACL and HMAC.
+    ['https://cdn.example/blob?hdnts=exp%3D1~acl%3D%2F*~hmac%3DAKAMAISECRET&x-id=GetObject', 'https://cdn.example/blob?hdnts=***&x-id=GetObject'],
+    ['https://cdn.example/blob?a=1&hdnea=exp=1~hmac=AKAMAISECRET', 'https://cdn.example/blob?a=1&hdnea=***'],
+    ['https://cdn.example/blob?__token__=exp=1~hmac=AKAMAISECRET', 'https://cdn.example/blob?__token__=***'],
     // A proxy password typed with a bare '@': everything up to the last '@' of the authority goes.
     ['http://bob:p@ss@proxy.corp:3128', 'http://***@proxy.corp:3128'],
     ['http://bob:p@ss@proxy.corp:3128/x?y=a@b', 'http://***@proxy.corp:3128/x?y=a@b'],

@@ -117,6 +117,18 @@ test('findCertsDir: the first root holding the host wins; *.crt are CAs, NAME.ce
   assert.equal((await findCertsDir([a], 'reg.example.com'))?.dir, join(a, 'reg.example.com:443'));
 });
 
+test('findCertsDir: a host that is no host name (`..` from `https://%2e%2e/x` in a redirect or token realm, `.`) reads no folder: not the root\'s parent or the root itself', async () => {
+  const base = join(tmp, 'dots');
+  files(base, 'certs.d', { 'root.crt': PEM_CA });
+  files(tmp, 'dots', { 'parent.crt': PEM_CA });
+  const root = join(base, 'certs.d');
+  assert.equal(new URL('https://%2e%2e/x').host, '..');
+  for (const host of ['..', '.', '..:443', 'a..b', 'a/../..']) {
+    assert.deepEqual(certsDirNames(host), [], host);
+    assert.equal(await findCertsDir([root], host), undefined, host);
+  }
+});
+
 test('findCertsDir: a client certificate without its key (or a key alone) is E_INPUT naming the file', async () => {
   const root = join(tmp, 'half');
   files(root, 'nokey', { 'client.cert': 'c' });

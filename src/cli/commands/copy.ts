@@ -72,7 +72,7 @@ export function copyCommand(y: Argv, io: CliIO, done: (code: number) => void, se
       if (a.jobs !== undefined) checkJobs(a.jobs, '--jobs');
       if (a.images !== undefined) checkImages(a.images, '--images');
       if (a['digest-file'] !== undefined) await checkDigestFileTarget(a['digest-file'], cwdOf(io));
-      const { from, to } = await transferCredentials(a, io, ctx.secrets);
+      const { from, to } = await transferCredentials(a, io, ctx.secrets, (m) => ctx.logger.warn(m));
       const targets = [...(a.dst ?? []), ...(many(a.to) ?? [])];
       const progress = await createProgress(io, ctx, !!a.json, targets.length);
       let result: CopyResult;

@@ -40,7 +40,7 @@ export function inspectCommand(y: Argv, io: CliIO, done: (code: number) => void,
       const a = argv;
       const { inspect } = await import('../../inspect/inspect.js');
       const ctx = commonContext(a, io, secrets);
-      const from = await credentialFromUserFlags(a, io, ctx.secrets);
+      const from = await credentialFromUserFlags(a, io, ctx.secrets, (m) => ctx.logger.warn(m));
       const result = await inspect(a.ref, {
         platform: a.platform,
         only: a.raw ? 'manifest' : a.config ? 'config' : undefined,

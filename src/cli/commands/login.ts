@@ -7,7 +7,7 @@
 import type { Argv } from 'yargs';
 import type { SecretSet } from '../../redact.js';
 import { AbortedError, UsageError } from '../../errors.js';
-import { checkUserName, commonContext, commonFlags, credentialHelperTimeoutOption, cwdOf, helperProcessGroupOption, homeDirOf, outputContext, outputFlags, readStdin, connectionOptions } from '../common.js';
+import { checkUserName, commonContext, warnPasswordFlag, commonFlags, credentialHelperTimeoutOption, cwdOf, helperProcessGroupOption, homeDirOf, outputContext, outputFlags, readStdin, connectionOptions } from '../common.js';
 import { defineFlags, withFlags } from '../flag-table.js';
 import type { CliIO } from '../io.js';
 
@@ -71,7 +71,7 @@ export function loginCommands(y: Argv, io: CliIO, done: (code: number) => void, 
         if (!username) throw new UsageError('--username is empty');
         if (!password) throw new UsageError('the password is empty');
         ctx.secrets.addCredential({ username, password });
-        if (a.password !== undefined) ctx.logger.warn('--password is visible to other users of this machine; use --password-stdin');
+        if (a.password !== undefined) warnPasswordFlag('password', (m) => ctx.logger.warn(m));
         const r = await login({
           registry: host,
           username,

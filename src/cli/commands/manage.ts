@@ -76,7 +76,7 @@ type UserArgs = CommonArgs & { user?: string; password?: string };
 async function setUp(a: UserArgs, io: CliIO, command: 'tags' | 'catalog' | 'digest' | 'tag' | 'untag' | 'delete', secrets: SecretSet): Promise<{ ctx: CommonContext; opts: ManageOptions }> {
   const role = command === 'tag' || command === 'untag' || command === 'delete' ? 'to' : 'from';
   const ctx = commonContext(a, io, secrets);
-  const cred = await credentialFromUserFlags(a, io, ctx.secrets);
+  const cred = await credentialFromUserFlags(a, io, ctx.secrets, (m) => ctx.logger.warn(m));
   return {
     ctx,
     opts: {

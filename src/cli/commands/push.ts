@@ -130,7 +130,7 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void, se
       // Checked before a password is read from stdin, so that a bad flag is said first (pushAs checks it again, worded the same).
       if (a.jobs !== undefined) checkJobs(a.jobs, '--jobs');
       if (a['digest-file'] !== undefined) await checkDigestFileTarget(a['digest-file'], cwd);
-      const { from, to } = await transferCredentials(a, io, ctx.secrets);
+      const { from, to } = await transferCredentials(a, io, ctx.secrets, (m) => ctx.logger.warn(m));
       const progress = await createProgress(io, ctx, !!a.json, (many(a.to) ?? []).length);
       const result = await pushAs({
         from: a.from,

@@ -1,0 +1,79 @@
+// The library's errors hold no secret of the run's (README: "a one-line `message` without secrets"),
+// whether or not the caller passes `secrets`: a registry that echoes the credential in an OCI
+// error body had inspect() reject with the password in its message (only the CLI scrubbed).
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, describe, it } from 'node:test';
+import { copy, inspect, RegpushError, SecretSet } from '../../src/index.js';
+import { fakeLibraryOptions, fakeRegistryPool } from '../fixtures/fake-registry.js';
+
+const PASSWORD = 'hunter2-secret';
+const servers: http.Server[] = [];
+after(() => servers.forEach((s) => s.close()));
+
+/** A registry that asks for Basic and then answers 400 MANIFEST_INVALID quoting what it was sent: decoded, encoded, and the header. */
+async function echoingRegistry(): Promise<string> {
+  const s = http.createServer((req, res) => {
+    const auth = req.headers.authorization;
+    if (!auth) {
+      res.writeHead(401, { 'www-authenticate': 'Basic realm="x"', 'content-type': 'application/json' });
+      return void res.end('{"errors":[{"code":"UNAUTHORIZED","message":"auth"}]}');
+    }
+    const encoded = auth.slice('Basic '.length);
+    res.writeHead(400, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ errors: [{ code: 'MANIFEST_INVALID', message: `bad login ${Buffer.from(encoded, 'base64').toString()} (${encoded}) pw=${encodeURIComponent(PASSWORD)}` }] }));
+  });
+  servers.push(s);
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  return `127.0.0.1:${(s.address() as AddressInfo).port}`;
+}
+
+const secretFree = (text: string) => {
+  assert.ok(!text.includes(PASSWORD), text);
+  assert.ok(!text.includes(Buffer.from(`ci:${PASSWORD}`).toString('base64')), text);
+};
+
+describe('a registry that echoes the credential in its error body', () => {
+  it('inspect() without `secrets`: the message (and stack) say what the registry answered, the password and its Basic form scrubbed', async () => {
+    const host = await echoingRegistry();
+    const err = await inspect(`${host}/app:1`, { env: { XDG_RUNTIME_DIR: '/nonexistent' }, homeDir: '/nonexistent', insecureRegistries: [host], credentials: { from: { username: 'ci', password: PASSWORD } } }).then(
+      () => assert.fail('inspect resolved'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof RegpushError);
+    assert.equal(err.code, 'E_REGISTRY');
+    assert.match(err.message, /answered 400 MANIFEST_INVALID: bad login ci:\*\*\* \(\*\*\*\) pw=\*\*\*$/);
+    secretFree(err.message);
+    secretFree(err.stack ?? '');
+  });
+
+  it('inspect() with a caller\'s sink that is no SecretSet: it still gets the secrets, and the message is scrubbed', async () => {
+    const host = await echoingRegistry();
+    const told: string[] = [];
+    const sink = { add: (v: string | undefined) => void (v && told.push(v)), addCredential: (c: { password?: string } | undefined) => void (c?.password && told.push(c.password)) };
+    const err = await inspect(`${host}/app:1`, { env: { XDG_RUNTIME_DIR: '/nonexistent' }, homeDir: '/nonexistent', insecureRegistries: [host], credentials: { from: { username: 'ci', password: PASSWORD } }, secrets: sink }).then(
+      () => assert.fail('inspect resolved'),
+      (e: unknown) => e as Error,
+    );
+    secretFree(err.message);
+    assert.ok(told.includes(PASSWORD), 'the caller\'s sink was told the password');
+  });
+
+  it('copy() to it, credentials given: the message and the report in details are scrubbed; a caller\'s SecretSet still learns the password', async () => {
+    const fake = fakeRegistryPool();
+    const src = await fake();
+    src.seedImage('app', { tags: ['1'] });
+    const host = await echoingRegistry();
+    const secrets = new SecretSet();
+    const err = await copy({ from: src.ref('app:1'), to: [`${host}/app:1`, `${host}/other:1`], ...fakeLibraryOptions(src), insecureRegistries: [src.host, host], credentials: { to: { username: 'ci', password: PASSWORD } }, secrets }).then(
+      () => assert.fail('copy resolved'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof RegpushError, String(err));
+    secretFree(err.message);
+    secretFree(JSON.stringify(err.details));
+    assert.ok(secrets.size > 0);
+    assert.equal(secrets.scrub(PASSWORD), '***');
+  });
+});
