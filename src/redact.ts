@@ -164,7 +164,7 @@ export async function scrubbedRejections<O, T>(given: O, body: (opts: O) => Prom
   try {
     return await body({ ...given, secrets: sink });
   } catch (err) {
-    throw scrubError(err, own);
+    throw scrubError(err, own, new Set());
   }
 }
 
@@ -179,22 +179,26 @@ function stringsOf(c: NonNullable<Secretive>): NonNullable<Secretive> {
  * details' strings (in place). Any other error is the caller's own (a callback's throw, which the
  * operation rejects with as it is) and is left alone.
  */
-function scrubError(err: unknown, secrets: SecretSet): unknown {
-  if (!(err instanceof RegpushError)) return err;
+function scrubError(err: unknown, secrets: SecretSet, seen: Set<object>): unknown {
+  if (!(err instanceof RegpushError) || seen.has(err)) return err;
+  // One `seen` for the whole walk: an error among another's details whose own details lead back
+  // to it (a result naming the failure that carries it) is scrubbed once, not until the stack overflows.
+  seen.add(err);
   err.message = secrets.scrub(err.message);
   if (typeof err.stack === 'string') err.stack = secrets.scrub(err.stack);
-  scrubStrings(err.details, secrets, new Set());
+  scrubStrings(err.details, secrets, seen);
   return err;
 }
 
 /** Scrubs the strings of plain objects and arrays under `value`, in place (each object once). */
 function scrubStrings(value: unknown, secrets: SecretSet, seen: Set<object>): void {
-  if (value === null || typeof value !== 'object' || seen.has(value)) return;
-  seen.add(value);
+  if (value === null || typeof value !== 'object') return;
   if (value instanceof Error) {
-    scrubError(value, secrets);
+    scrubError(value, secrets, seen);
     return;
   }
+  if (seen.has(value)) return;
+  seen.add(value);
   const proto = Object.getPrototypeOf(value) as unknown;
   if (!Array.isArray(value) && proto !== Object.prototype && proto !== null) return;
   const record = value as Record<string, unknown>;

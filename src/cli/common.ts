@@ -305,12 +305,15 @@ export type TransferCredentialArgs = InferredArgs<ReturnType<typeof transferCred
 
 /** The source and target credentials from those flags; --password-stdin gives the target's password. */
 export async function transferCredentials(a: TransferCredentialArgs, io: CliIO, secrets: SecretSet, warn: (line: string) => void): Promise<{ from?: Credential; to?: Credential }> {
+  // As inspect and login refuse --password with it: the flag's password would be dropped unsaid,
+  // and, typed on the command line, still be in the process list without the warning below.
+  if (a['to-password'] !== undefined && a['password-stdin']) throw new UsageError('give either --to-password or --password-stdin, not both');
   const stdinPassword = a['password-stdin'] ? await readStdin(io) : undefined;
   const creds = {
     from: credentialFromFlags(a['from-user'], a['from-password'], 'from', secrets),
     to: credentialFromFlags(a['to-user'], stdinPassword ?? a['to-password'], 'to', secrets),
   };
-  if (a['to-password'] !== undefined && stdinPassword === undefined) warnPasswordFlag('to-password', warn);
+  if (a['to-password'] !== undefined) warnPasswordFlag('to-password', warn);
   if (a['from-password'] !== undefined) warnPasswordFlag('from-password', warn);
   return creds;
 }

@@ -237,9 +237,12 @@ export async function errorFromResponse(res: HttpResponse, ctx: FailureContext):
     return new RegistryError(`${base} (it speaks TLS, and was asked in plain HTTP: for a certificate this machine does not trust, use ${names.caCert(ctx.registry)} or ${names.verifyOff(ctx.registry)} instead of ${ctx.insecureSetting ?? names.insecureSetting})`, { details });
   }
   const redirected = res.redirected;
-  if (redirected && (res.status === 401 || res.status === 403)) {
-    // Not the registry's refusal of the credentials: said as what happened, E_REGISTRY.
-    const at = URL.canParse(res.url) ? new URL(res.url).host : res.url;
+  const at = redirected && URL.canParse(res.url) ? new URL(res.url).host : res.url;
+  // Not the registry's refusal of the credentials (another host, which is sent none; or the
+  // registry reached again without the Authorization a hop dropped): said as what happened,
+  // E_REGISTRY. A redirect within the registry's host keeps the Authorization: its 401 or 403 is
+  // the registry's verdict on the credentials, as without a redirect.
+  if (redirected && (res.status === 401 || res.status === 403) && (at !== redirected.from || redirected.authorizationDropped)) {
     const away = redirected.through.find((h) => h !== redirected.from) ?? at;
     const why =
       at === redirected.from

@@ -851,6 +851,26 @@ test('a blob redirect refused by the storage host (403), or sent back to the reg
   r.transport.close();
 });
 
+test("a redirect within the registry's host keeps the Authorization: its 403 is the registry's refusal of the credentials (E_DENIED), not a storage host's (E_REGISTRY)", async () => {
+  const d = sha('moved blob');
+  const basic = 'Basic ' + Buffer.from('alice:secret-pw').toString('base64');
+  const saw: string[] = [];
+  const r = await registry((req, _body, res) => {
+    saw.push(`${req.url} ${req.headers.authorization === basic ? 'auth' : req.headers.authorization ?? '(none)'}`);
+    if (req.headers.authorization !== basic) return res.writeHead(401, { 'www-authenticate': 'Basic realm="reg"' }).end();
+    if (!req.url!.includes('moved=1')) return res.writeHead(307, { location: `/v2/app/blobs/${d}?moved=1` }).end();
+    res.writeHead(403, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: [{ code: 'DENIED', message: 'no pull for you' }] }));
+  });
+  const client = new HttpRegistryClient({ registry: r.host, transport: r.transport, insecure: [r.host], credential: async () => ({ username: 'alice', password: 'secret-pw' }) });
+  await assert.rejects(client.getBlob('app', d), (e: unknown) => {
+    assert.ok(e instanceof DeniedError && e.code === 'E_DENIED', String(e));
+    assert.doesNotMatch(e.message, /storage host|without the credentials/);
+    return true;
+  });
+  assert.equal(saw.at(-1), `/v2/app/blobs/${d}?moved=1 auth`, 'the Authorization went along: same origin');
+  r.transport.close();
+});
+
 test('a Range GET answered 206 from another offset (or without Content-Range) is E_PROTOCOL; from the asked offset a partial body; from 0 the whole blob', async () => {
   const blob = Buffer.from('0123456789abcdef');
   const d = sha(blob);

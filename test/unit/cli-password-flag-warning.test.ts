@@ -41,3 +41,18 @@ test('inspect and tags with --user --password warn as login does; a password in 
   assert.equal(none.code, 0, none.stderr);
   assert.deepEqual(warnings(none.stderr), [], none.stderr);
 });
+
+test('copy and push with --to-password and --password-stdin: refused before stdin is read or anything is sent (one password source), as inspect and login refuse --password with it', async () => {
+  const { src, dst, env } = await seeded();
+  for (const argv of [
+    ['copy', '--to-user', 'ci', '--to-password', PW, '--password-stdin', src.ref('app:1'), `${dst.host}/app:1`],
+    ['push', '--from', src.ref('app:1'), '--to', `${dst.host}/app:2`, '--to-user', 'ci', '--to-password', PW, '--password-stdin'],
+  ]) {
+    const before = src.log.length + dst.log.length;
+    const r = await runMain(argv, { env });
+    assert.equal(r.code, 2, `${argv[0]}: ${r.stderr}`);
+    assert.match(r.stderr, /give either --to-password or --password-stdin, not both \[E_USAGE\]/, argv[0]);
+    assert.ok(!r.stderr.includes(PW), argv[0]);
+    assert.equal(src.log.length + dst.log.length, before, `${argv[0]}: nothing sent`);
+  }
+});

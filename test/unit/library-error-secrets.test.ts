@@ -6,6 +6,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { copy, inspect, RegpushError, SecretSet } from '../../src/index.js';
+import { scrubbedRejections } from '../../src/redact.js';
 import { fakeLibraryOptions, fakeRegistryPool } from '../fixtures/fake-registry.js';
 
 const PASSWORD = 'hunter2-secret';
@@ -76,4 +77,16 @@ describe('a registry that echoes the credential in its error body', () => {
     assert.ok(secrets.size > 0);
     assert.equal(secrets.scrub(PASSWORD), '***');
   });
+});
+
+it('scrubbedRejections: errors in details that lead back to each other are each scrubbed once (the walk ends), the rejection the operation\'s own error', async () => {
+  const pw = 'cyclic-secret-9';
+  const outer = new RegpushError('E_PARTIAL', `outer ${pw}`);
+  const inner = new RegpushError('E_DENIED', `inner ${pw}`, { details: { back: outer, note: `note ${pw}` } });
+  outer.details.result = { targets: [{ error: inner }] };
+  const err = await scrubbedRejections({ credentials: { to: { username: 'ci', password: pw } } }, () => Promise.reject(outer)).catch((e: unknown) => e);
+  assert.equal(err, outer);
+  assert.equal(outer.message, 'outer ***');
+  assert.equal(inner.message, 'inner ***');
+  assert.equal(inner.details.note, 'note ***');
 });
