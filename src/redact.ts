@@ -186,7 +186,11 @@ function scrubError(err: unknown, secrets: SecretSet, seen: Set<object>): unknow
   seen.add(err);
   err.message = secrets.scrub(err.message);
   if (typeof err.stack === 'string') err.stack = secrets.scrub(err.stack);
+  // `operation` is a name regpush wrote, never a secret: a password such as "copy" must not turn
+  // it into *** (failureResult reads it).
+  const operation = err.details.operation;
   scrubStrings(err.details, secrets, seen);
+  if (operation !== undefined) err.details.operation = operation;
   return err;
 }
 

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
-import { copy, inspect, RegpushError, SecretSet } from '../../src/index.js';
+import { copy, failureResult, inspect, RegpushError, SecretSet } from '../../src/index.js';
 import { scrubbedRejections } from '../../src/redact.js';
 import { fakeLibraryOptions, fakeRegistryPool } from '../fixtures/fake-registry.js';
 
@@ -89,4 +89,13 @@ it('scrubbedRejections: errors in details that lead back to each other are each 
   assert.equal(outer.message, 'outer ***');
   assert.equal(inner.message, 'inner ***');
   assert.equal(inner.details.note, 'note ***');
+});
+
+it('scrubbedRejections: a password that is an operation\'s name leaves details.operation as written, so failureResult still reads the result', async () => {
+  const outer = new RegpushError('E_DENIED', 'denied at copy', { details: { operation: 'copy', result: { targets: [] } } });
+  const err = await scrubbedRejections({ credentials: { to: { username: 'ci', password: 'copy' } } }, () => Promise.reject(outer)).catch((e: unknown) => e);
+  assert.equal(err, outer);
+  assert.equal(outer.message, 'denied at ***');
+  assert.equal(outer.details.operation, 'copy');
+  assert.deepEqual(failureResult(outer, 'copy'), { targets: [] });
 });
