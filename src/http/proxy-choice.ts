@@ -10,6 +10,7 @@
  */
 import { BlockList, isIP } from 'node:net';
 import { isLoopbackHost } from '../ref/host-address.js';
+import { redactTyped } from '../redact.js';
 
 /** Proxy settings, as read from an environment. */
 export interface ProxySettings {
@@ -126,10 +127,12 @@ function proxyUserinfo(proxy: string): { scheme: string; userinfo: string; rest:
   return m ? { scheme: m[1]!, userinfo: m[2]!, rest: proxy.slice(m[0].length) } : undefined;
 }
 
-/** A proxy URL (HTTPS_PROXY, HTTP_PROXY) as it may be printed: everything up to its last '@' goes. */
+/**
+ * A proxy URL (HTTPS_PROXY, HTTP_PROXY) as it may be printed: everything up to its last '@' goes,
+ * as for any value typed where a URL goes (redactTyped), a scheme-less `user:pw@proxy:3128` too.
+ */
 export function redactProxyUrl(proxy: string): string {
-  const u = proxyUserinfo(proxy);
-  return u ? `${u.scheme}***@${u.rest}` : proxy;
+  return redactTyped(proxy);
 }
 
 /** The password of a proxy URL, as typed and as decoded (what the proxy gets), for the run's SecretSet; none without one. */

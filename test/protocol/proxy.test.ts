@@ -547,6 +547,18 @@ test('a SOCKS proxy in HTTPS_PROXY or HTTP_PROXY is one E_USAGE line naming it (
   t.close();
 });
 
+test('a proxy without a scheme (HTTPS_PROXY=user:pw@proxy:3128) is refused as having none, its password not echoed', async () => {
+  const t = new Transport({ proxy: { httpsProxy: 'bob:s3cret-pw@proxy.corp.example:3128', httpProxy: 'proxy.corp.example:3128' }, retry: { retries: 0 } });
+  for (const [url, variable, shown] of [['https://reg.corp.example/v2/', 'HTTPS_PROXY', '***@proxy.corp.example:3128'], ['http://reg.corp.example/v2/', 'HTTP_PROXY', 'proxy.corp.example:3128']] as const) {
+    await assert.rejects(t.send({ method: 'GET', url }), (e: unknown) => {
+      assert.ok(e instanceof RegpushError && e.code === 'E_USAGE', String(e));
+      assert.equal(e.message, `${variable}: the proxy ${shown} is not an HTTP proxy (no scheme); regpush speaks to HTTP proxies only (http:// or https://)`);
+      return true;
+    });
+  }
+  t.close();
+});
+
 test('a proxy refusing the CONNECT (502) names the proxy, redacted, after the retries a 502 gets; a proxy that is not there names it too', async () => {
   const { port, asked } = await refusingProxy(502, 'Bad Gateway');
   const t = new Transport({ proxy: { httpsProxy: `http://bob:pr0xy-s3cret@127.0.0.1:${port}` }, retry: { retries: 2, baseDelayMs: 1, maxDelayMs: 2 } });
