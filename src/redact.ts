@@ -191,6 +191,9 @@ function scrubError(err: unknown, secrets: SecretSet, seen: Set<object>): unknow
   const operation = err.details.operation;
   scrubStrings(err.details, secrets, seen);
   if (operation !== undefined) err.details.operation = operation;
+  // A cause that is regpush's own error (a copy's first target's, kept under the copy made of it)
+  // is printed with the error by Node's inspect: scrubbed alike.
+  if (err.cause instanceof RegpushError) scrubError(err.cause, secrets, seen);
   return err;
 }
 

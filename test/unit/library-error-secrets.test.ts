@@ -99,3 +99,11 @@ it('scrubbedRejections: a password that is an operation\'s name leaves details.o
   assert.equal(outer.details.operation, 'copy');
   assert.deepEqual(failureResult(outer, 'copy'), { targets: [] });
 });
+
+it('scrubbedRejections: a cause that is regpush\'s own error is scrubbed too (Node prints it with the error)', async () => {
+  const pw = 'cause-secret-7';
+  const cause = new RegpushError('E_DENIED', `inner ${pw}`);
+  const outer = new RegpushError('E_DENIED', 'outer', { cause });
+  await scrubbedRejections({ credentials: { to: { username: 'ci', password: pw } } }, () => Promise.reject(outer)).catch(() => undefined);
+  assert.equal(cause.message, 'inner ***');
+});
