@@ -103,6 +103,7 @@ export class SecretSet {
 /** The options of an operation that take credentials and a secret sink (ConnectionOptions, LoginOptions). */
 interface WithSecrets {
   secrets?: Sink;
+  logger?: unknown;
   credentials?: { from?: Secretive; to?: Secretive; registries?: Readonly<Record<string, Secretive | undefined>> };
   /** login()'s. */
   username?: unknown;
@@ -128,8 +129,9 @@ interface Sink {
  *
  * Runs `body` with `given` whose `secrets` also feeds the operation's own set (the caller's sink,
  * when given, gets every secret too), and rejects with its error scrubbed: message, stack and the
- * strings of `details` (a partial failure's report holds the targets' messages). Options that are
- * not an object, or a `secrets` that is no sink, go to `body` as given: its option check refuses them.
+ * strings of `details` (a partial failure's report holds the targets' messages). The lines it
+ * sends to the caller's `logger` are scrubbed with the same set. Options that are not an object, or
+ * a `secrets` that is no sink, go to `body` as given: its option check refuses them.
  * @internal Not part of the library: left out of the published declarations (stripInternal).
  */
 export async function scrubbedRejections<O, T>(given: O, body: (opts: O) => Promise<T>): Promise<T> {
@@ -162,10 +164,32 @@ export async function scrubbedRejections<O, T>(given: O, body: (opts: O) => Prom
       }
     : own;
   try {
-    return await body({ ...given, secrets: sink });
+    return await body({ ...given, secrets: sink, ...scrubbedLogger(opts.logger, own) });
   } catch (err) {
     throw scrubError(err, own, new Set());
   }
+}
+
+/**
+ * `{ logger }`: the caller's logger behind one that scrubs every line with the operation's secrets
+ * first. A line may relay what a registry answered (a retried upload's error body echoing the Basic
+ * header) or a helper said, and the caller's logger knows no secret of the run. None when there is
+ * no logger, and the given value as it is when it is no logger: the option check refuses it.
+ */
+function scrubbedLogger(given: unknown, secrets: SecretSet): { logger?: unknown } {
+  if (given === undefined) return {};
+  if (given === null || typeof given !== 'object') return { logger: given };
+  const caller = given as Record<'debug' | 'info' | 'warn', unknown>;
+  if (typeof caller.debug !== 'function' || typeof caller.info !== 'function' || typeof caller.warn !== 'function') return { logger: given };
+  const log = given as { debug(m: string): void; info(m: string): void; warn(m: string): void };
+  const clean = (m: unknown) => (typeof m === 'string' ? secrets.scrub(m) : m) as string;
+  return {
+    logger: {
+      debug: (m: string) => log.debug(clean(m)),
+      info: (m: string) => log.info(clean(m)),
+      warn: (m: string) => log.warn(clean(m)),
+    },
+  };
 }
 
 /** A given credential's string fields only: one of another type is the option check's to refuse, not a secret. */

@@ -143,6 +143,13 @@ async function loginUntyped(given: LoginOptions): Promise<LoginResult> {
  * where earlier versions stored it).
  */
 export async function logout(given: LogoutOptions): Promise<LogoutResult> {
+  // No scrubbedRejections, as every other operation has: its SecretSet would stay empty. logout()
+  // takes no credentials and no `secrets`, asks no registry, and never reads a stored secret: it
+  // deletes the file's entries unread, and a helper's `erase` is given only the server URL. What
+  // could carry one is covered where it is made: a helper's failure output goes through
+  // helperError (a `{"Secret": …}` reply it printed is redacted, as are Authorization values and
+  // JWTs), a malformed credential file's error never quotes its content (config-file.ts), and
+  // the registry argument is echoed through redactTyped.
   return rejectsTyped(() => logoutUntyped(given));
 }
 

@@ -60,6 +60,37 @@ function schemeProblem(input: string, scheme: string, names: ConnectionNames): s
   return `a reference has no scheme; drop "${scheme}" and add ${names.insecure(host)} for plain HTTP: "${redactTyped(rest)}"`;
 }
 
+/**
+ * The registry of a reference written after credentials (`ci:PASSWORD@reg.example/app:1`,
+ * `ci@reg.example/app`, as in a URL's userinfo), or undefined: an '@' followed by a registry host
+ * and a path. A digest (the only thing an '@' may lead to in a reference) has no '/', so no valid
+ * reference has this shape; refused as such, rather than with the digest problem of
+ * `reg.example/app:1`, which says nothing of what was meant.
+ */
+function credentialsBefore(input: string): string | undefined {
+  for (let at = input.lastIndexOf('@'); at > 0; at = input.lastIndexOf('@', at - 1)) {
+    const after = input.slice(at + 1);
+    const slash = after.indexOf('/');
+    const host = after.slice(0, Math.max(slash, 0));
+    if (slash > 0 && namesHost(host) && hostProblem(host) === undefined) return canonicalRegistry(host);
+  }
+  return undefined;
+}
+
+/** Why a reference that carries credentials is refused, and how to give them (`names`: the CLI's flags or the library's options). */
+function credentialsProblem(registry: string, names: ConnectionNames): string {
+  const how = names.credentials?.(registry);
+  return `a reference cannot carry credentials; give the reference without them, and the credentials for ${registry} ${how ? `another way: ${how}` : 'another way'}`;
+}
+
+/**
+ * Whether the first component of a name is a registry host to Docker: it has "." or ":", is
+ * "localhost", or is a bracketed IPv6 literal (distribution/reference's splitDockerDomain).
+ */
+function namesHost(first: string): boolean {
+  return first.includes('.') || first.includes(':') || first.toLowerCase() === 'localhost' || first.startsWith('[');
+}
+
 /** Parses and normalises an image reference; throws InvalidReferenceError saying what is wrong. */
 export function parseReference(input: string): ImageReference {
   return parseReferenceAs(input, undefined);
@@ -76,6 +107,8 @@ export function parseReferenceAs(input: string, names: ConnectionNames | undefin
   if (input.trim() !== input) fail(input, 'reference has leading or trailing whitespace');
   if (/\s/.test(input)) fail(input, 'reference contains whitespace');
   const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//.exec(input);
+  const credentials = credentialsBefore(scheme ? input.slice(scheme[0].length) : input);
+  if (credentials) fail(input, credentialsProblem(credentials, names ?? connectionOptionNames));
   if (scheme) fail(input, schemeProblem(input, scheme[0], names ?? connectionOptionNames));
 
   // The digest is everything after the first "@"; a second "@" makes the digest invalid below.
@@ -151,7 +184,7 @@ function splitHost(input: string, name: string): { registry: string; path: strin
   // Docker: the first component is a host if it has "." or ":", is "localhost", or is not all
   // lower case (distribution/reference's splitDockerDomain), so "LOCALHOST/app" is localhost.
   // "[" covers a bracketed IPv6 literal, which always has ":" anyway.
-  const isHost = slash >= 0 && (first.includes('.') || first.includes(':') || first.toLowerCase() === 'localhost' || first.startsWith('['));
+  const isHost = slash >= 0 && namesHost(first);
   if (!isHost) {
     // Any other first component with upper case ("MyHost/app") is a host to Docker too, but hosts
     // are kept in lower case here (credential, token and endpoint lookups compare that spelling),

@@ -522,20 +522,32 @@ export class TargetSet {
   /** Moves `d` to `t` once the landing it waits for has settled: skipped (same repository), mounted, or streamed after all. */
   private async afterLanding(source: RepoEndpoint, d: Descriptor, t: TransferTarget): Promise<void> {
     const key = landingKey(t, d.digest);
-    const wait = this.waits.get(key)!;
-    const from = await untilAborted(this.run.signal, wait.landing);
+    let wait = this.waits.get(key)!;
+    for (;;) {
+      const from = await untilAborted(this.run.signal, wait.landing);
+      if (t.failed) return void this.waits.delete(key);
+      if (wait.sameRepo && from !== undefined) {
+        this.waits.delete(key);
+        t.blobs.push({ digest: d.digest, size: d.size, mediaType: d.mediaType, action: 'skipped', bytes: 0, retries: 0, resumes: 0 });
+        t.present.add(d.digest);
+        return;
+      }
+      if (from !== undefined) break; // landed in another repository: mounted from there
+      // The landing failed. In another repository: this target streams the blob. In this one,
+      // whose claim is now withdrawn (LandedBlobs.note): of the images that waited for it, the
+      // first to get here claims the next landing and streams the blob; the others find that
+      // claim and wait for it in their turn, rather than each writing the blob into the
+      // repository at once (distribution/distribution#4489).
+      const next = wait.sameRepo ? this.run.ctx.landed?.claimed(t.ep.client.registry, t.ep.repo, d.digest) : undefined;
+      if (!next) {
+        t.plans.set(d.digest, 'stream');
+        if (wait.sameRepo) this.claim(t, d.digest, key);
+        break;
+      }
+      wait = { sameRepo: true, landing: next.then((ok) => (ok ? t.ep.repo : undefined)) };
+      this.waits.set(key, wait);
+    }
     this.waits.delete(key);
-    if (t.failed) return;
-    if (wait.sameRepo && from !== undefined) {
-      t.blobs.push({ digest: d.digest, size: d.size, mediaType: d.mediaType, action: 'skipped', bytes: 0, retries: 0, resumes: 0 });
-      t.present.add(d.digest);
-      return;
-    }
-    if (from === undefined) {
-      // The landing failed: this target moves the blob itself, and claims it for the others.
-      t.plans.set(d.digest, 'stream');
-      if (wait.sameRepo) this.claim(t, d.digest, key);
-    }
     await this.slot(d)(() => this.moveOne(source, d, [t]));
   }
 

@@ -107,3 +107,35 @@ it('scrubbedRejections: a cause that is regpush\'s own error is scrubbed too (No
   await scrubbedRejections({ credentials: { to: { username: 'ci', password: pw } } }, () => Promise.reject(outer)).catch(() => undefined);
   assert.equal(cause.message, 'inner ***');
 });
+
+describe('a registry that echoes the credential in an error body that leads to a log line', () => {
+  it('copy() with a caller\'s logger: a retried upload\'s line says what the registry answered, scrubbed; the logger never sees the password', async () => {
+    const fake = fakeRegistryPool();
+    const src = await fake();
+    src.seedImage('app', { tags: ['1'] });
+    const dst = await fake({ auth: { scheme: 'basic', user: 'ci', password: PASSWORD } });
+    // The first blob PUT is refused with a 500 that quotes the Basic header, decoded and as sent:
+    // the upload is retried, and its progress line relays the registry's message.
+    const echo = dst.fault(
+      { kind: 'upload', method: 'PUT' },
+      {
+        kind: 'respond',
+        respond: (req, _body, res) => {
+          const encoded = String(req.headers.authorization ?? '').slice('Basic '.length);
+          res.writeHead(500, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ errors: [{ code: 'UNKNOWN', message: `backend hiccup for ${Buffer.from(encoded, 'base64').toString()} (${encoded})` }] }));
+        },
+      },
+      { times: 1 },
+    );
+    const lines: string[] = [];
+    const logger = { debug: (m: string) => void lines.push(`debug ${m}`), info: (m: string) => void lines.push(`info ${m}`), warn: (m: string) => void lines.push(`warn ${m}`) };
+    await copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], ...fakeLibraryOptions(src, dst), credentials: { to: { username: 'ci', password: PASSWORD } }, logger });
+    assert.equal(echo.hits, 1);
+    assert.ok(dst.manifest('app', '1'), 'the copy landed after the retry');
+    const relayed = lines.filter((l) => l.includes('backend hiccup'));
+    assert.ok(relayed.length > 0, `no line relayed the registry's message:\n${lines.join('\n')}`);
+    assert.ok(relayed.some((l) => l.includes('backend hiccup for ci:*** (***)')), relayed.join('\n'));
+    for (const l of lines) secretFree(l);
+  });
+});
