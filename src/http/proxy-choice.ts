@@ -12,7 +12,7 @@ import { BlockList, isIP } from 'node:net';
 import { isLoopbackHost } from '../ref/host-address.js';
 import { redactTyped } from '../redact.js';
 
-/** Proxy settings, as read from an environment. */
+/** Proxy settings, as read from an environment (proxySettingsFromEnv): each proxy with its scheme. */
 export interface ProxySettings {
   httpProxy?: string;
   httpsProxy?: string;
@@ -46,7 +46,14 @@ export function proxyVariable(url: URL | string, s: ProxySettings): string {
   return (https ? s.httpsProxyVariable : s.httpProxyVariable) ?? (https ? 'HTTPS_PROXY' : 'HTTP_PROXY');
 }
 
-/** `proxy.corp:3128` means http://proxy.corp:3128, as Go's net/http reads it (a bare value was parsed with "proxy.corp:" as its scheme). */
+/**
+ * A value without a scheme (`proxy.corp:3128`, `user:pw@proxy.corp:3128`) is an http:// proxy, as
+ * Go reads HTTP_PROXY/HTTPS_PROXY (golang.org/x/net/http/httpproxy: a "host[:port]" is taken as
+ * http, by parsing "http://" + the value; so Docker, skopeo, crane) and as curl does (http is its
+ * default proxy scheme); corporate machines set them so. Done here, where the settings are read,
+ * and nowhere else: proxyFor, proxyPasswords, the agents, the error lines and --debug all see the
+ * value with its scheme. A value that has one (`socks5://`) keeps it, for the agents to refuse.
+ */
 function withScheme(v: string | undefined): string | undefined {
   return v === undefined || /^[a-z][a-z0-9+.-]*:\/\//i.test(v) ? v : `http://${v}`;
 }

@@ -114,8 +114,8 @@ export class ProxyAgents {
     if (!proxy) return undefined;
     // Only HTTP proxies are spoken here. A SOCKS proxy (socks5://, which Go's tools accept) would
     // otherwise get an HTTP CONNECT and end with a connection error that does not say why.
-    // A scheme is what comes before '://': in a scheme-less `user:pw@proxy:3128` or `proxy:3128`
-    // the first word is a user or a host, not a scheme to name.
+    // A scheme is what comes before '://'. A value read without one (`user:pw@proxy:3128`) has
+    // http:// by now (proxySettingsFromEnv); only settings built by hand arrive here without one.
     const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(proxy)?.[1]?.toLowerCase();
     const variable = proxyVariable(url, this.settings);
     if (scheme !== 'http' && scheme !== 'https') {

@@ -115,10 +115,13 @@ async function tlsRegistryBehindProxy(handler: http.RequestListener, opts: { nam
   closers.push(() => registry.close());
   const regPort = (registry.address() as AddressInfo).port;
   const connects: string[] = [];
+  /** Each CONNECT's Proxy-Authorization header, undefined where it had none. */
+  const proxyAuths: (string | undefined)[] = [];
   // An https:// proxy when given a key and certificate (CONNECT inside TLS), else a plain one.
   const proxy = opts.proxyTls ? https.createServer(opts.proxyTls) : http.createServer();
   proxy.on('connect', (req: http.IncomingMessage, client: Socket, head: Buffer) => {
     connects.push(req.url ?? '');
+    proxyAuths.push(req.headers['proxy-authorization']);
     // host:port, the host in brackets when it is an IPv6 address.
     const target = req.url ?? '';
     const colon = target.lastIndexOf(':');
@@ -136,7 +139,7 @@ async function tlsRegistryBehindProxy(handler: http.RequestListener, opts: { nam
   await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
   closers.push(() => proxy.close());
   const proxyUrl = `${opts.proxyTls ? 'https' : 'http'}://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
-  return { dir, name, regPort, connects, proxyUrl, certFile: join(dir, 'cert.pem') };
+  return { dir, name, regPort, connects, proxyAuths, proxyUrl, certFile: join(dir, 'cert.pem') };
 }
 
 test('HTTPS through HTTPS_PROXY uses CONNECT and still verifies the registry certificate', async () => {
@@ -547,16 +550,41 @@ test('a SOCKS proxy in HTTPS_PROXY or HTTP_PROXY is one E_USAGE line naming it (
   t.close();
 });
 
-test('a proxy without a scheme (HTTPS_PROXY=user:pw@proxy:3128) is refused as having none, its password not echoed', async () => {
-  const t = new Transport({ proxy: { httpsProxy: 'bob:s3cret-pw@proxy.corp.example:3128', httpProxy: 'proxy.corp.example:3128' }, retry: { retries: 0 } });
-  for (const [url, variable, shown] of [['https://reg.corp.example/v2/', 'HTTPS_PROXY', '***@proxy.corp.example:3128'], ['http://reg.corp.example/v2/', 'HTTP_PROXY', 'proxy.corp.example:3128']] as const) {
-    await assert.rejects(t.send({ method: 'GET', url }), (e: unknown) => {
-      assert.ok(e instanceof RegpushError && e.code === 'E_USAGE', String(e));
-      assert.equal(e.message, `${variable}: the proxy ${shown} is not an HTTP proxy (no scheme); regpush speaks to HTTP proxies only (http:// or https://)`);
-      return true;
-    });
+test('a proxy without a scheme (HTTPS_PROXY=proxy:3128, user:pw@proxy:3128) is http://, as Go and curl read it: CONNECT reaches it, its user and password go as Proxy-Authorization, the password never printed', async () => {
+  const { name, regPort, connects, proxyAuths, proxyUrl, certFile } = await tlsRegistryBehindProxy((_req, res) => {
+    res.writeHead(404, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ errors: [{ code: 'MANIFEST_UNKNOWN', message: 'manifest unknown' }] }));
+  });
+  const bare = proxyUrl.replace(/^http:\/\//, '');
+  const home = mkdtempSync(join(tmpdir(), 'regpush-proxy-cli-'));
+  closers.push(() => rmSync(home, { recursive: true, force: true }));
+  for (const [value, auth] of [
+    [bare, undefined],
+    [`bob:s3cret-pw@${bare}`, `Basic ${Buffer.from('bob:s3cret-pw').toString('base64')}`],
+  ] as const) {
+    connects.length = 0;
+    proxyAuths.length = 0;
+    // The registry's name does not resolve: only the proxy reaches it.
+    const r = await runCli(['inspect', `${name}:${regPort}/app:1`, '--debug'], { PATH: process.env.PATH, HOME: home, DOCKER_CONFIG: home, HTTPS_PROXY: value, NODE_EXTRA_CA_CERTS: certFile });
+    assert.equal(r.status, 4, `${value}: ${r.stderr}`);
+    assert.match(r.stderr, /MANIFEST_UNKNOWN.*\[E_NOT_FOUND\]/);
+    assert.ok(connects.length >= 1 && connects.every((c) => c === `${name}:${regPort}`), connects.join(','));
+    assert.deepEqual(proxyAuths, connects.map(() => auth));
+    assert.ok(!/s3cret/.test(r.stderr + r.stdout), r.stderr);
   }
-  t.close();
+
+  // A proxy that refuses them: the error line and --debug name it with the password as ***.
+  const { port, asked } = await refusingProxy(407, 'Proxy Authentication Required');
+  const r = await inspectThroughProxy({ HTTPS_PROXY: `bob:s3cret-pw@127.0.0.1:${port}` }, ['--retries', '0', '--debug']);
+  assert.equal(r.status, 3, r.stderr);
+  assert.match(r.stderr, new RegExp(`regpush: error: proxy http://\\*\\*\\*@127\\.0\\.0\\.1:${port} requires authentication \\(407\\) for reg\\.proxy-test\\.invalid: .*the user and password in HTTPS_PROXY were not accepted \\[E_AUTH\\]`));
+  assert.match(r.stderr, /debug: .*proxy http:\/\/\*\*\*@127/, 'the --debug line names the proxy too');
+  assert.ok(!/s3cret/.test(r.stderr + r.stdout), r.stderr);
+  assert.deepEqual(asked, ['CONNECT reg.proxy-test.invalid:443']);
+  // The library reads its env the same way: the run's SecretSet knows a scheme-less proxy's password.
+  const secrets = new SecretSet();
+  transportFor({ env: { HTTPS_PROXY: `bob:s3cret-pw@127.0.0.1:${port}`, http_proxy: 'carol:0ther%2Fpw@proxy.corp:3128' }, secrets }).close();
+  assert.equal(secrets.scrub('x s3cret-pw y 0ther%2Fpw z 0ther/pw'), 'x *** y *** z ***');
 });
 
 test('a proxy refusing the CONNECT (502) names the proxy, redacted, after the retries a 502 gets; a proxy that is not there names it too', async () => {
