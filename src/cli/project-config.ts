@@ -12,7 +12,7 @@ import { splitPlatformPrefix } from '../image/platform.js';
 import { closest } from '../did-you-mean.js';
 import { isObject } from '../json-object.js';
 import { findProjectFileOnce, mirrorsAsFlags, type ProjectFileRead } from './project-file.js';
-import { splitAppValue } from '../layer/sources.js';
+import { realPathOutside, splitAppValue } from '../layer/sources.js';
 
 /** Keys a project file may set, and how each is checked. */
 const KEYS = {
@@ -67,6 +67,8 @@ export interface ProjectConfig {
   file: string;
   /** "regpush.json", "package.json#regpush" or the --config-file path, for messages. */
   source: string;
+  /** The folder relative `app` and `layers` sources are read from, and must stay inside. */
+  baseDir: string;
   values: ProjectDefaults;
 }
 
@@ -78,7 +80,7 @@ export interface ProjectConfig {
 export async function loadProjectConfig(cwd: string, explicit?: string, earlier?: ProjectFileRead): Promise<ProjectConfig | undefined> {
   const found = findProjectFileOnce(cwd, explicit, earlier);
   if (!found) return undefined;
-  return { file: found.file, source: found.source, values: checkProjectConfig(found.data, found.source, found.baseDir) };
+  return { file: found.file, source: found.source, baseDir: found.baseDir, values: checkProjectConfig(found.data, found.source, found.baseDir) };
 }
 
 /** Checks a parsed project object and turns it into flag values. Pure; `baseDir` anchors relative app paths. */
@@ -201,6 +203,28 @@ export function mergeWithFlags<T extends Record<string, unknown>>(flags: T, proj
 
 function toList(v: unknown): string[] {
   return (Array.isArray(v) ? v : [v]).map(String);
+}
+
+/**
+ * Where a layer source may lie. One from the project file (`entry`: "app[1]", "layers[0]") must
+ * resolve, symlinks and `..` included, inside the file's folder: the file comes with the checkout,
+ * which anyone who can commit to it writes, and a deploy job pushing `"../../.docker"` or a link
+ * to a host file would publish what was never the project's. Refused, E_INPUT, naming the entry.
+ * One given on the command line (`project` undefined) is the caller's own choice and is taken
+ * wherever it leads, but said in a line when it resolves outside the working folder `cwd`.
+ */
+export function checkSourcePlace(src: string, cwd: string, flag: '--app' | '--layer', warn: (line: string) => void, project?: { config: ProjectConfig; entry: string }): void {
+  if (project) {
+    const { config, entry } = project;
+    const real = realPathOutside(src, cwd, config.baseDir);
+    if (real === undefined) return;
+    throw new InputError(
+      `${config.source} ${entry} resolves outside the project folder (to ${real}); a project file may only name sources inside its folder: to take it on purpose, give it on the command line with ${flag}`,
+      { details: { file: config.source, key: entry, path: real } },
+    );
+  }
+  const real = realPathOutside(src, cwd, cwd);
+  if (real !== undefined) warn(`${flag} ${src} resolves outside the working folder, to ${real}`);
 }
 
 /** "./dist:/app" in a file at /p → "/p/dist:/app". */

@@ -7,10 +7,10 @@
  * build, it ended a first push after the base blobs and the config had been committed at the target.
  */
 import { accessSync, constants, realpathSync, statSync } from 'node:fs';
-import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { resolve, sep } from 'node:path';
 import type { InputError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
-import { fsInputError, normaliseDest } from './sources.js';
+import { fsInputError, normaliseDest, pathBelow } from './sources.js';
 import type { LayerSource } from './types.js';
 import { keepsSomethingBelow, loadIgnore, walkSources, type WalkEntry } from './walk.js';
 import { windowsSymlinkRefused } from './windows-layer.js';
@@ -203,8 +203,8 @@ export function takenIn(outer: LayerSource, inner: LayerSource, cwd: string): st
   } catch {
     return undefined;
   }
-  const rel = relative(outerReal, innerReal);
-  if (rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) return undefined;
+  const rel = pathBelow(outerReal, innerReal);
+  if (rel === undefined) return undefined;
   if (rel === '') return '';
   const path = rel.split(sep).join('/');
   const ignore = loadIgnore(outerReal);

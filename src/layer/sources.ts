@@ -3,8 +3,8 @@
  * clear line before any network traffic instead of halfway through an upload.
  */
 import { constants } from 'node:fs';
-import { accessSync, opendirSync, statSync } from 'node:fs';
-import { posix, resolve } from 'node:path';
+import { accessSync, opendirSync, realpathSync, statSync } from 'node:fs';
+import { isAbsolute, posix, relative, resolve, sep } from 'node:path';
 import { InputError } from '../errors.js';
 import type { LayerSource } from './types.js';
 import { isWindowsStylePath } from './windows-layer.js';
@@ -66,6 +66,33 @@ export function normaliseDest(dest: string): { name: string; intoDir: boolean } 
   const intoDir = /(^|\/)\.{0,2}$/.test(dest);
   const n = posix.normalize(dest); // absolute, so `..` cannot climb above `/`
   return { name: n.replace(/^\/+/, '').replace(/\/+$/, ''), intoDir };
+}
+
+/** `path` relative to the directory `root` ('' for `root` itself) when it lies inside it, else undefined; both absolute and resolved alike. */
+export function pathBelow(root: string, path: string): string | undefined {
+  const rel = relative(root, path);
+  return rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel) ? undefined : rel;
+}
+
+/**
+ * The real path (symlinks resolved) of the source `src`, relative to `cwd`, when it lies outside
+ * the real path of the directory `root`; undefined when it lies inside, or cannot be resolved (a
+ * missing source: validateSources names it, and nothing of it can be taken).
+ */
+export function realPathOutside(src: string, cwd: string, root: string): string | undefined {
+  let real: string;
+  let rootReal: string;
+  try {
+    real = realpathSync(resolve(cwd, src));
+  } catch {
+    return undefined;
+  }
+  try {
+    rootReal = realpathSync(root);
+  } catch {
+    rootReal = resolve(root);
+  }
+  return pathBelow(rootReal, real) === undefined ? real : undefined;
 }
 
 function describe(err: unknown): string {

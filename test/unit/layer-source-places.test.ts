@@ -1,0 +1,111 @@
+// Where a layer source may lie: a project file's (regpush.json) `app` and `layers` entries only
+// inside its folder, symlinks and `..` resolved; a source named on the command line anywhere, with
+// a warning when it resolves outside the working folder. In-process CLI against fake registries.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { extract } from 'tar-stream';
+import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
+import { runMain } from '../fixtures/run-main.js';
+
+const fake = fakeRegistryPool();
+
+function cliEnv(...regs: FakeRegistry[]): Record<string, string | undefined> {
+  const lib = fakeLibraryOptions(...regs);
+  return { ...lib.env, HOME: lib.homeDir, REGPUSH_INSECURE_REGISTRIES: lib.insecureRegistries.join(',') };
+}
+
+/** root/proj (a checkout with ./dist/server.js) and root/host (a "secret" outside it). */
+function checkout(t: { after(fn: () => void): void }): { root: string; proj: string; host: string } {
+  const root = realpathSync(mkdtempSync(join(tmpdir(), 'regpush-source-places-')));
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  const proj = join(root, 'proj');
+  const host = join(root, 'host');
+  mkdirSync(join(proj, 'dist'), { recursive: true });
+  writeFileSync(join(proj, 'dist', 'server.js'), 'console.log("hi")\n');
+  mkdirSync(join(host, 'secrets'), { recursive: true });
+  writeFileSync(join(host, 'secrets', 'token'), 'host secret\n');
+  writeFileSync(join(host, 'config.json'), '{"password":"host secret"}\n');
+  return { root, proj, host };
+}
+
+async function pushWith(project: Record<string, unknown>, proj: string, args: string[] = []) {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base', { tags: ['1'] });
+  writeFileSync(join(proj, 'regpush.json'), JSON.stringify({ from: src.ref('base:1'), to: dst.ref('app:1'), ...project }));
+  const r = await runMain(['push', ...args], { env: cliEnv(src, dst), cwd: proj });
+  return { ...r, dst };
+}
+
+/** The one error line: E_INPUT (exit 2) naming the entry, nothing written to the target. */
+function refused(r: { code: number; stderr: string; dst: FakeRegistry }, entry: string, flag: string, real: string) {
+  assert.equal(r.code, 2, r.stderr);
+  const lines = r.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, r.stderr);
+  assert.ok(lines[0]!.includes(`regpush.json ${entry} resolves outside the project folder (to ${real})`), r.stderr);
+  assert.ok(lines[0]!.includes(`give it on the command line with ${flag}`), r.stderr);
+  assert.equal(r.dst.count(), 0, 'nothing pushed');
+}
+
+test('regpush.json: an app entry "../…" outside the project folder is E_INPUT naming the entry, nothing pushed', async (t) => {
+  const { proj, host } = checkout(t);
+  refused(await pushWith({ app: ['./dist', '../host/secrets:/app/s'] }, proj), 'app[1]', '--app', join(host, 'secrets'));
+});
+
+test('regpush.json: an absolute app entry outside the project folder is refused the same way', async (t) => {
+  const { proj, host } = checkout(t);
+  refused(await pushWith({ app: [`${join(host, 'secrets')}:/app/s`] }, proj), 'app[0]', '--app', join(host, 'secrets'));
+});
+
+test('regpush.json: a symlinked file source pointing out of the project folder is refused (the link is resolved)', async (t) => {
+  const { proj, host } = checkout(t);
+  symlinkSync(join(host, 'config.json'), join(proj, 'dist-config.json'));
+  refused(await pushWith({ app: ['./dist', './dist-config.json:/app/config.json'] }, proj), 'app[1]', '--app', join(host, 'config.json'));
+});
+
+test('regpush.json: a symlinked folder source pointing out is refused, in layers too (with a platform prefix)', async (t) => {
+  const { proj, host } = checkout(t);
+  symlinkSync(join(host, 'secrets'), join(proj, 'vendor'));
+  refused(await pushWith({ app: './dist', layers: ['./dist:/deps', 'linux/amd64=./vendor:/vendor'] }, proj), 'layers[1]', '--layer', join(host, 'secrets'));
+});
+
+test('regpush.json: a symlink to a folder inside the project, and the project folder itself, are taken', async (t) => {
+  const { proj } = checkout(t);
+  symlinkSync(join(proj, 'dist'), join(proj, 'current'));
+  const r = await pushWith({ app: ['./current', '.:/src'] }, proj);
+  assert.equal(r.code, 0, r.stderr);
+  assert.doesNotMatch(r.stderr, /outside/);
+});
+
+test('--app on the command line is followed wherever it leads, with one warning naming the real path when that is outside the working folder', async (t) => {
+  const { proj, host } = checkout(t);
+  symlinkSync(join(host, 'secrets'), join(proj, 'linked'));
+  const r = await pushWith({}, proj, ['--app', './dist', '--app', './linked:/app/s', '--layer', '../host/config.json:/etc/c.json']);
+  assert.equal(r.code, 0, r.stderr);
+  const warnings = r.stderr.split('\n').filter((l) => l.includes('outside'));
+  assert.deepEqual(warnings.map((l) => l.replace(/^.*?(--)/, '$1')), [
+    `--app ./linked resolves outside the working folder, to ${join(host, 'secrets')}`,
+    `--layer ../host/config.json resolves outside the working folder, to ${join(host, 'config.json')}`,
+  ]);
+  // Taken all the same: the caller named them.
+  const m = JSON.parse(r.dst.manifest('app', '1')!.bytes.toString('utf8')) as { layers: { digest: string }[] };
+  const names = await layerNames(r.dst.blob('app', m.layers[m.layers.length - 1]!.digest)!);
+  assert.ok(names.includes('app/s/token'), names.join(' '));
+});
+
+async function layerNames(blob: Buffer): Promise<string[]> {
+  const names: string[] = [];
+  const ex = extract();
+  ex.on('entry', (header, stream, next) => {
+    names.push(header.name);
+    stream.on('end', next);
+    stream.resume();
+  });
+  const done = new Promise<void>((ok, fail) => ex.on('finish', ok).on('error', fail));
+  ex.end(gunzipSync(blob));
+  await done;
+  return names;
+}
