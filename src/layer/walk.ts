@@ -180,17 +180,38 @@ export function fileMode(mode: number): number {
   return mode & 0o111 ? EXEC_MODE : FILE_MODE;
 }
 
-/** The `.dockerignore` of the source directory `dir`, compiled (an empty matcher when it has none). */
+/**
+ * The `.dockerignore` of the source directory `dir`, compiled (an empty matcher when it has none).
+ * One that exists but cannot be read as a file — a symlink to nothing, a directory, a fifo — is
+ * E_INPUT naming it: taken as "no file" it would silently leave in everything it was written to
+ * keep out (`.env`, `.git`), and a fifo's read would never end.
+ */
 export function loadIgnore(dir: string): IgnoreMatcher {
   const file = join(dir, '.dockerignore');
   let text: string;
   try {
-    const st = statSync(file);
-    if (!st.isFile()) return new IgnoreMatcher([]);
+    let st;
+    try {
+      st = lstatSync(file);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new IgnoreMatcher([]);
+      throw err;
+    }
+    if (st.isSymbolicLink()) {
+      try {
+        st = statSync(file);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        throw new InputError(`${file}: a symlink to nothing (its target does not exist); fix or remove it: as it is, nothing it lists would be excluded`, { cause: err, details: { path: file } });
+      }
+    }
+    if (!st.isFile()) {
+      const what = st.isDirectory() ? 'a directory' : 'not a regular file';
+      throw new InputError(`${file}: ${what}; a .dockerignore must be a file (or absent): as it is, nothing would be excluded`, { details: { path: file } });
+    }
     if (st.size > MAX_DOCKERIGNORE) throw new InputError(`${file}: larger than ${MAX_DOCKERIGNORE} bytes`);
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new IgnoreMatcher([]);
     if (err instanceof InputError) throw err;
     throw fsInputError(file, err);
   }

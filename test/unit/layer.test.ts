@@ -797,6 +797,23 @@ describe('layer: .dockerignore', () => {
     assert.deepEqual(await names(src), ['app/.dockerignore', 'app/Dockerfile']);
   });
 
+  it('a .dockerignore that exists but is no readable file (a symlink to nothing, a folder, a fifo) is E_INPUT naming it, not "exclude nothing"; a missing one excludes nothing', async () => {
+    const refused = async (src: string, why: RegExp) => {
+      const file = join(src, '.dockerignore');
+      await assert.rejects(hashLayer({ sources: [{ src, dest: '/app' }] }), (err: unknown) => err instanceof InputError && err.message.startsWith(`${file}: `) && why.test(err.message) && err.details.path === file);
+    };
+    await refused(tree({ '.dockerignore': { link: 'gone' }, '.env': 'SECRET=1' }), /: a symlink to nothing \(its target does not exist\); fix or remove it/);
+    await refused(tree({ '.dockerignore/x': 'x', '.env': 'SECRET=1' }), /: a directory; a \.dockerignore must be a file \(or absent\)/);
+    const fifo = tree({ '.env': 'SECRET=1' });
+    const made = spawn('mkfifo', [join(fifo, '.dockerignore')]);
+    await new Promise((ok) => made.on('close', ok));
+    await refused(fifo, /: not a regular file; a \.dockerignore must be a file/);
+    // A symlink to a real file is read through; no file at all leaves everything in.
+    const linked = tree({ 'rules': '.env\n', '.dockerignore': { link: 'rules' }, '.env': 'SECRET=1', 'a': 'a' });
+    assert.deepEqual(await names(linked), ['app/.dockerignore', 'app/a', 'app/rules']);
+    assert.deepEqual(await names(tree({ '.env': 'SECRET=1' })), ['app/.env']);
+  });
+
   it('reports a malformed pattern as InputError naming the file', async () => {
     const src = tree({ '.dockerignore': '[oops\n', 'a': 'a' });
     await assert.rejects(hashLayer({ sources: [{ src, dest: '/app' }] }), (err: unknown) => err instanceof InputError && err.message.includes('.dockerignore') && err.message.includes('[oops'));
