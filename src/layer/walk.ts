@@ -9,7 +9,7 @@ import { lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, statS
 import { basename, join, resolve, sep } from 'node:path';
 import { AbortedError, InputError } from '../errors.js';
 import { sayOnce, type Logger } from '../log.js';
-import { IgnoreMatcher, parseDockerignore } from './dockerignore.js';
+import { IgnoreMatcher, parseDockerignoreLines } from './dockerignore.js';
 import { fsInputError, goneOrUnreadable, normaliseDest } from './sources.js';
 import type { LayerSource } from './types.js';
 
@@ -189,6 +189,7 @@ export function fileMode(mode: number): number {
 export function loadIgnore(dir: string): IgnoreMatcher {
   const file = join(dir, '.dockerignore');
   let text: string;
+  let linked = false;
   try {
     let st;
     try {
@@ -198,6 +199,7 @@ export function loadIgnore(dir: string): IgnoreMatcher {
       throw err;
     }
     if (st.isSymbolicLink()) {
+      linked = true;
       try {
         st = statSync(file);
       } catch (err) {
@@ -215,11 +217,18 @@ export function loadIgnore(dir: string): IgnoreMatcher {
     if (err instanceof InputError) throw err;
     throw fsInputError(file, err);
   }
+  const { patterns, lines } = parseDockerignoreLines(text);
   try {
-    return new IgnoreMatcher(parseDockerignore(text));
+    return new IgnoreMatcher(patterns);
   } catch (err) {
-    if (err instanceof InputError) throw new InputError(`${file}: ${err.message.replace(/^\.dockerignore: /, '')}`, { cause: err });
-    throw err;
+    if (!(err instanceof InputError)) throw err;
+    // Named by file and line. The pattern is quoted only from a file of the source's own: a
+    // .dockerignore that is a symlink may lead to any file of the host (a key, a token), and an
+    // error line ends up in a CI log.
+    const { why, index } = err.details as { why?: string; index?: number };
+    const line = index === undefined ? '' : `:${lines[index]}`;
+    const text = linked ? `bad pattern (not quoted: this .dockerignore is a symlink): ${why}` : err.message.replace(/^\.dockerignore: /, '');
+    throw new InputError(`${file}${line}: ${text}`, { details: { path: file, ...(index === undefined ? {} : { line: lines[index] }) } });
   }
 }
 

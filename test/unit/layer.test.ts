@@ -814,9 +814,27 @@ describe('layer: .dockerignore', () => {
     assert.deepEqual(await names(tree({ '.env': 'SECRET=1' })), ['app/.env']);
   });
 
-  it('reports a malformed pattern as InputError naming the file', async () => {
-    const src = tree({ '.dockerignore': '[oops\n', 'a': 'a' });
-    await assert.rejects(hashLayer({ sources: [{ src, dest: '/app' }] }), (err: unknown) => err instanceof InputError && err.message.includes('.dockerignore') && err.message.includes('[oops'));
+  it('reports a malformed pattern as InputError naming the file and line, quoting the pattern from a file of the source\'s own', async () => {
+    const src = tree({ '.dockerignore': '# rules\n*.log\n\n[oops\n', 'a': 'a' });
+    const file = join(src, '.dockerignore');
+    await assert.rejects(hashLayer({ sources: [{ src, dest: '/app' }] }), (err: unknown) => err instanceof InputError && err.message === `${file}:4: bad pattern "[oops": unclosed "["` && err.details.line === 4);
+    writeFileSync(file, 'ok\n!\n');
+    await assert.rejects(hashLayer({ sources: [{ src, dest: '/app' }] }), (err: unknown) => err instanceof InputError && err.message === `${file}:2: illegal exclusion pattern "!"`);
+  });
+
+  it('a malformed line of a symlinked .dockerignore (which may lead to any host file) is named by line, never quoted', async () => {
+    // The "host file": a line of it that reads as a malformed pattern must not reach the error line (a CI log).
+    const host = tree({ 'credentials': 'user=ci\n[token-s3cr3t\n', 'ranges': 'x\n[z-a]-s3cr3t\n' });
+    for (const [target, why] of [['credentials', 'unclosed "["'], ['ranges', 'a range out of order in a character class']] as const) {
+      const src = tree({ '.dockerignore': { link: join(host, target) }, 'a': 'a' });
+      const file = join(src, '.dockerignore');
+      await assert.rejects(hashLayer({ sources: [{ src, dest: '/app' }] }), (err: unknown) => {
+        assert.ok(err instanceof InputError);
+        assert.equal(err.message, `${file}:2: bad pattern (not quoted: this .dockerignore is a symlink): ${why}`);
+        assert.doesNotMatch(JSON.stringify({ m: err.message, d: err.details, c: String(err.cause) }), /s3cr3t/);
+        return true;
+      });
+    }
   });
 });
 
