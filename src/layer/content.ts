@@ -13,7 +13,7 @@ import { silentLogger, type Logger } from '../log.js';
 import { fsInputError, normaliseDest, pathBelow } from './sources.js';
 import type { LayerSource } from './types.js';
 import { keepsSomethingBelow, loadIgnore, walkSources, type WalkEntry } from './walk.js';
-import { windowsSymlinkRefused } from './windows-layer.js';
+import { windowsSymlinkRefused, WindowsNames } from './windows-layer.js';
 
 /** Ends the walk once it has answered everything asked of it. */
 class Answered extends Error {}
@@ -105,8 +105,11 @@ function scan(sources: LayerSource[], cwd: string, readability: boolean, opts: S
   let link: string | undefined;
   let unreadable: InputError | undefined;
   let entries = 0;
+  // A Windows layer's (symlinks refused): its names are checked here too, before any request, as the build checks them.
+  const windowsNames = opts.symlinks === 'refuse' ? new WindowsNames() : undefined;
   const answered = (): boolean => found && ((opts.symlinks === 'refuse' && link !== undefined) || ((!readability || unreadable !== undefined) && (!symlink || link !== undefined)));
   const walk = walkSources(sources, { cwd, logger: opts.logger ?? silentLogger, signal: opts.signal, said: opts.said }, (e) => {
+    windowsNames?.check(e.name);
     const first = !found && ownEntry(e, sources);
     if (first) {
       found = true;

@@ -21,7 +21,7 @@ import { fsInputError, goneOrUnreadable, validateSources } from './sources.js';
 import { checkAborted, fileMode, walkSources, type WalkEntry } from './walk.js';
 import { END_OF_ARCHIVE_SIZE, entryHeaderBytes, type TarEntryHeader } from './tar-header.js';
 import { DiffIdHash, HASH_WORKER_MIN_LANES } from './hash-worker.js';
-import { asWindowsEntry, windowsSymlinkRefused, windowsTopEntries } from './windows-layer.js';
+import { asWindowsEntry, windowsSymlinkRefused, windowsTopEntries, WindowsNames } from './windows-layer.js';
 
 /** What the tar stage learned; complete once its generator has returned. */
 export interface TarStats {
@@ -438,6 +438,7 @@ async function writeTar(cfg: LayerConfig, signal: AbortSignal, w: BlockWriter, s
   const turn = new EventLoopTurn();
   const scratch = Buffer.alloc(512);
   const links = new HardLinks(!cfg.windows);
+  const windowsNames = cfg.windows ? new WindowsNames() : undefined;
   await validateSources(cfg.sources, cfg.cwd);
   for (const h of leadingHeaders(cfg)) {
     stats.entries++;
@@ -448,6 +449,7 @@ async function writeTar(cfg: LayerConfig, signal: AbortSignal, w: BlockWriter, s
   }
   await walkSources(cfg.sources, { cwd: cfg.cwd, signal, logger: cfg.logger, said: cfg.said, dirs: layerDirs(cfg) }, (e) => {
     checkAborted(signal);
+    windowsNames?.check(e.name);
     stats.entries++;
     if (e.kind === 'file') return writeFile(cfg, e, w, scratch, signal, turn, links).then(() => turn.after(0));
     let wait: Promise<void> | undefined;

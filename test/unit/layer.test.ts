@@ -10,7 +10,7 @@ import zlib from 'node:zlib';
 import { extract, pack, type Header } from 'tar-stream';
 import { AbortedError, InputError } from '../../src/errors.js';
 import { parallelGzip, singleGzip } from '../../src/layer/gzip.js';
-import { computeDiffId, createLayerStream, hasContent, hashLayer, parseAppFlag, validateSources, windowsDestination, type LayerOptions } from '../../src/layer/index.js';
+import { computeDiffId, createLayerStream, hasContent, hashLayer, parseAppFlag, scanSources, validateSources, windowsDestination, type LayerOptions } from '../../src/layer/index.js';
 import type { Logger } from '../../src/log.js';
 import { resolveLayerOptions } from '../../src/layer/options.js';
 import { BufferPool } from '../../src/layer/pool.js';
@@ -628,6 +628,48 @@ describe('layer: Windows layout', () => {
     assert.deepEqual(windowsDestination('C:\\app\\bin\\'), { path: '/app/bin/' });
     assert.deepEqual(windowsDestination('D:\\data'), { problem: 'destination "D:\\data" is on drive D:, and a Windows layer holds only the system drive (C:)' });
     assert.deepEqual(windowsDestination('app'), { problem: 'destination "app" must be an absolute path inside the image (C:\\app or /app)' });
+  });
+});
+
+describe('layer: names a Windows layer cannot hold (Microsoft, "Naming Files, Paths, and Namespaces")', () => {
+  /** The build and the diffID pass both refuse it, naming the path and why; the same tree as a Linux layer builds. */
+  async function refused(spec: Parameters<typeof tree>[0], message: string | RegExp): Promise<void> {
+    const src = tree(spec);
+    const opts: LayerOptions = { sources: [{ src, dest: '/app' }], windows: true };
+    const want = (err: unknown): boolean => err instanceof InputError && (typeof message === 'string' ? err.message === message : message.test(err.message)) && !err.message.includes('\n');
+    await assert.rejects(build(opts), want);
+    await assert.rejects(computeDiffId(opts), want);
+    // And push's walk before any request, which refuses a Windows layer's symlinks (layer/content.ts).
+    await assert.rejects(scanSources(opts.sources, root, { symlinks: 'refuse' }).readable, want);
+    await build({ sources: [{ src, dest: '/app' }] });
+  }
+
+  it('refuses <>:"|?*\\ and control characters, a trailing dot or space, and device names with or without extension, in any case', async () => {
+    const why = (name: string, problem: string) => `/app/${name}: "${name}" is not a valid name on Windows (${problem}); rename it or exclude it in .dockerignore`;
+    for (const ch of ['<', '>', ':', '"', '|', '?', '*', '\\']) await refused({ [`a${ch}b.txt`]: 'x' }, why(`a${ch}b.txt`, `it holds the character ${ch}`));
+    await refused({ 'tab\there': 'x' }, why('tab\there', 'it holds the control character U+0009'));
+    await refused({ 'trailing.': 'x' }, why('trailing.', 'it ends with a dot'));
+    await refused({ 'trailing ': 'x' }, why('trailing ', 'it ends with a space'));
+    for (const name of ['CON', 'prn', 'Aux', 'nul.txt', 'COM1', 'com9.log', 'LPT1', 'lpt9.tar.gz']) {
+      await refused({ [name]: 'x' }, why(name, `${name.split('.')[0]!.toUpperCase()} is a device name there`));
+    }
+    // A directory's name too, before anything below it.
+    await refused({ 'aux/x.txt': 'x' }, why('aux', 'AUX is a device name there'));
+  });
+
+  it('refuses two names of one folder that differ only in case; names that only look like the reserved ones are kept', async () => {
+    await refused({ 'Readme.md': 'a', 'README.md': 'b' }, '/app/README.md and /app/Readme.md differ only in case, and Windows takes them for one file; rename one or exclude it in .dockerignore');
+    await refused({ 'Lib/a.dll': 'a', 'lib/b.dll': 'b' }, /^\/app\/Lib and \/app\/lib differ only in case/);
+    const src = tree({ 'CONSOLE.txt': 'a', 'com10': 'b', 'lpt0.txt': 'c', 'nul_x': 'd', '.hidden': 'e', 'a.b.c': 'f', 'README.md': 'g', 'sub/README.md': 'h' });
+    const es = await entries(zlib.gunzipSync((await build({ sources: [{ src, dest: '/app' }], windows: true })).bytes));
+    assert.equal(es.filter((e) => e.header.type === 'file').length, 8);
+  });
+
+  it('windowsDestination refuses a destination with such a name in any of its parts', () => {
+    assert.deepEqual(windowsDestination('C:\\app\\con\\'), { problem: 'destination "C:\\app\\con\\": "con" is not a valid name on Windows (CON is a device name there)' });
+    assert.deepEqual(windowsDestination('C:\\app.\\bin'), { problem: 'destination "C:\\app.\\bin": "app." is not a valid name on Windows (it ends with a dot)' });
+    assert.deepEqual(windowsDestination('/app/a*b'), { problem: 'destination "/app/a*b": "a*b" is not a valid name on Windows (it holds the character *)' });
+    assert.deepEqual(windowsDestination('C:\\app\\.'), { path: '/app/.' });
   });
 });
 
