@@ -100,7 +100,9 @@ function describe(err: unknown): string {
   if (code === 'ENOENT') return 'not found';
   if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
   if (code === 'ENOTDIR') return 'a path component is not a directory';
-  if (code === 'ELOOP') return 'too many levels of symbolic links';
+  if (code === 'ELOOP') return 'too many levels of symbolic links (a symlink loop, or a chain of links too long to follow)';
+  // A name over NAME_MAX (255 bytes on Linux) or a path over PATH_MAX (4,096): the bare code read as an internal error.
+  if (code === 'ENAMETOOLONG') return 'name too long (the path, or one name in it, is longer than this system allows)';
   return code ?? (err as Error)?.message ?? String(err);
 }
 

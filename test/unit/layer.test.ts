@@ -998,6 +998,16 @@ describe('layer: sources', () => {
     assert.deepEqual(es.map((e) => e.header.name), ['app/', 'app/a']);
   });
 
+  it('validateSources: a path too long, or a symlink loop, is said in words, not as the bare error code', async () => {
+    const long = join(root, `${'x'.repeat(300)}`);
+    const deep = join(root, ...Array.from({ length: 2100 }, () => 'd'));
+    for (const src of [long, deep]) {
+      await assert.rejects(validateSources([{ src, dest: '/app' }], root), (err: unknown) => err instanceof InputError && err.message === `app source ${src}: name too long (the path, or one name in it, is longer than this system allows)`);
+    }
+    const loop = tree({ 'a': { link: 'b' }, 'b': { link: 'a' } });
+    await assert.rejects(validateSources([{ src: join(loop, 'a'), dest: '/app' }], root), (err: unknown) => err instanceof InputError && err.message === `app source ${join(loop, 'a')}: too many levels of symbolic links (a symlink loop, or a chain of links too long to follow)`);
+  });
+
   it('validateSources: missing, not a dir/file, relative dest → one-line InputError naming the path', async () => {
     const src = tree({ 'a': 'a' });
     const missing = join(root, 'does-not-exist');
