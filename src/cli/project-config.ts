@@ -5,6 +5,7 @@
  * flag wins). Every value is checked here with the flags' own parsers, and a bad one is E_INPUT
  * naming the file and the key. Relative `app` paths are relative to the file's directory.
  */
+import { lstatSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { InputError, RegpushError } from '../errors.js';
 import { parseEnvFlag, parseLabelFlag, parsePortFlag, WINDOWS_ABSOLUTE } from '../image/config.js';
@@ -12,7 +13,7 @@ import { splitPlatformPrefix } from '../image/platform.js';
 import { closest } from '../did-you-mean.js';
 import { isObject } from '../json-object.js';
 import { findProjectFileOnce, mirrorsAsFlags, type ProjectFileRead } from './project-file.js';
-import { realPathOutside, splitAppValue } from '../layer/sources.js';
+import { pathBelow, realPathOutside, splitAppValue } from '../layer/sources.js';
 
 /** Keys a project file may set, and how each is checked. */
 const KEYS = {
@@ -225,6 +226,48 @@ export function checkSourcePlace(src: string, cwd: string, flag: '--app' | '--la
   }
   const real = realPathOutside(src, cwd, cwd);
   if (real !== undefined) warn(`${flag} ${src} resolves outside the working folder, to ${real}`);
+}
+
+/**
+ * The warning, if any, that `folder`'s `.dockerignore` (the project's or the working folder's) does
+ * not apply to the directory sources inside it that have none of their own: each source is walked
+ * with its own `.dockerignore` only (`docker build` reads the context root's), so `--app ./dist`
+ * beside a `./.dockerignore` that leaves out `*.map` still ships the maps. One line naming them
+ * (`named`: "--app ./dist", "regpush.json app[0]"); relative `src` are read in `cwd`.
+ */
+export function unappliedIgnoreWarning(sources: readonly { src: string; named: string }[], folder: string, cwd: string): string | undefined {
+  const file = path.join(folder, '.dockerignore');
+  if (!present(file)) return undefined; // nothing there to miss
+  let root: string;
+  try {
+    root = realpathSync(folder);
+  } catch {
+    return undefined;
+  }
+  const missed = sources.filter(({ src }) => {
+    try {
+      const real = realpathSync(path.resolve(cwd, src));
+      if (!statSync(real).isDirectory()) return false; // a file source has no .dockerignore
+      const rel = pathBelow(root, real);
+      return rel !== undefined && rel !== '' && !present(path.join(real, '.dockerignore'));
+    } catch {
+      return false; // a missing or unreadable source is said by the source checks
+    }
+  });
+  if (missed.length === 0) return undefined;
+  const shown = path.relative(cwd, file);
+  const name = shown.startsWith('..') || path.isAbsolute(shown) ? file : `./${shown}`;
+  return `${name} does not apply to ${missed.map((m) => m.named).join(', ')}: a source folder is filtered by its own .dockerignore only; to leave files out of ${missed.length === 1 ? 'it' : 'one'}, put a .dockerignore in ${missed.length === 1 ? 'that folder' : 'its folder'}`;
+}
+
+/** Whether anything (a dangling symlink too) is at `p`. */
+function present(p: string): boolean {
+  try {
+    lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** "./dist:/app" in a file at /p → "/p/dist:/app". */

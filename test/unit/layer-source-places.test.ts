@@ -109,3 +109,33 @@ async function layerNames(blob: Buffer): Promise<string[]> {
   await done;
   return names;
 }
+
+test('the working folder\'s .dockerignore does not apply to a source folder inside it: one warning naming those without their own, and how to make one apply', async (t) => {
+  const { proj } = checkout(t);
+  writeFileSync(join(proj, '.dockerignore'), '**/*.map\n');
+  writeFileSync(join(proj, 'dist', 'server.js.map'), '{}');
+  mkdirSync(join(proj, 'own'));
+  writeFileSync(join(proj, 'own', 'a.js'), 'a');
+  writeFileSync(join(proj, 'own', '.dockerignore'), '*.map\n');
+  mkdirSync(join(proj, 'deps'));
+  writeFileSync(join(proj, 'deps', 'lib.js'), 'l');
+  writeFileSync(join(proj, 'config.json'), '{}');
+  const r = await pushWith({}, proj, ['--app', './dist', '--app', './own:/own', '--app', '.:/src', '--app', './config.json:/etc/c.json', '--layer', 'deps:/deps']);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stderr.split('\n').filter((l) => l.includes('does not apply'));
+  assert.deepEqual(lines.map((l) => l.replace(/^warning: /, '')), [
+    './.dockerignore does not apply to --app ./dist, --layer deps: a source folder is filtered by its own .dockerignore only; to leave files out of one, put a .dockerignore in its folder',
+  ]);
+  // As said: the map went in.
+  const m = JSON.parse(r.dst.manifest('app', '1')!.bytes.toString('utf8')) as { layers: { digest: string }[] };
+  assert.ok((await layerNames(r.dst.blob('app', m.layers.at(-1)!.digest)!)).includes('app/server.js.map'));
+
+  // The project file's entries are named as such; none is said once the source has its own.
+  const again = await pushWith({ app: ['./dist'] }, proj);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stderr, /^warning: \.\/\.dockerignore does not apply to regpush\.json app\[0\]: a source folder is filtered by its own \.dockerignore only; to leave files out of it, put a \.dockerignore in that folder$/m);
+  writeFileSync(join(proj, 'dist', '.dockerignore'), '');
+  const quiet = await pushWith({ app: ['./dist'] }, proj);
+  assert.equal(quiet.code, 0, quiet.stderr);
+  assert.doesNotMatch(quiet.stderr, /dockerignore/);
+});
