@@ -33,7 +33,9 @@ export interface TarStats {
 /** The block the diffID pass (hashTar) fills and hashes: large enough for few reads, small enough to keep memory flat. */
 const HASH_BLOCK = 512 * 1024;
 const SYMLINK_MODE = 0o777;
-// O_NOFOLLOW: a file swapped for a symlink after the walk saw it is refused, not followed out of the source.
+// O_NOFOLLOW: a file swapped for a symlink after the walk saw it is refused, not followed out of
+// the source. It guards the path's last name only: a folder on the path swapped for a symlink is
+// followed; the walk's per-directory check (walk.ts, stillInside) catches that, with the window it names.
 // O_NONBLOCK: a file swapped for a fifo cannot hang open(); fstat then reports it is not a regular file.
 const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
 const noop = (): void => {};

@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { appendFileSync, chmodSync, closeSync, linkSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, truncateSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
+import { appendFileSync, chmodSync, closeSync, linkSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, truncateSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -11,7 +11,7 @@ import { extract, pack, type Header } from 'tar-stream';
 import { AbortedError, InputError } from '../../src/errors.js';
 import { parallelGzip, singleGzip } from '../../src/layer/gzip.js';
 import { computeDiffId, createLayerStream, hasContent, hashLayer, parseAppFlag, scanSources, validateSources, windowsDestination, type LayerOptions } from '../../src/layer/index.js';
-import type { Logger } from '../../src/log.js';
+import { silentLogger, type Logger } from '../../src/log.js';
 import { resolveLayerOptions } from '../../src/layer/options.js';
 import { BufferPool } from '../../src/layer/pool.js';
 import { tarBlocks, type TarStats } from '../../src/layer/tar.js';
@@ -670,6 +670,53 @@ describe('layer: names a Windows layer cannot hold (Microsoft, "Naming Files, Pa
     assert.deepEqual(windowsDestination('C:\\app.\\bin'), { problem: 'destination "C:\\app.\\bin": "app." is not a valid name on Windows (it ends with a dot)' });
     assert.deepEqual(windowsDestination('/app/a*b'), { problem: 'destination "/app/a*b": "a*b" is not a valid name on Windows (it holds the character *)' });
     assert.deepEqual(windowsDestination('C:\\app\\.'), { path: '/app/.' });
+  });
+});
+
+describe('layer: a folder swapped for a symlink during the walk', () => {
+  /** Walks `src` and calls `swap` at the entry named `at`; the entries seen, or the error. */
+  async function walkWithSwap(src: string, at: string, swap: () => void): Promise<{ seen: string[]; err?: unknown }> {
+    const seen: string[] = [];
+    try {
+      await walkSources([{ src, dest: '/app' }], { cwd: root, logger: silentLogger }, (e) => {
+        seen.push(e.kind === 'file' ? `${e.name} ${e.path}` : e.name);
+        if (e.name === at) swap();
+      });
+    } catch (err) {
+      return { seen, err };
+    }
+    return { seen };
+  }
+  const outside = (err: unknown, dir: string): boolean => err instanceof InputError && err.message.startsWith(`${dir} moved outside the source while being read (it is now `) && err.details.path === dir;
+
+  it('one swapped before the walk lists it is refused, before anything of the outside tree is taken', async () => {
+    const host = tree({ 'secret.txt': 'host secret' });
+    const src = tree({ 'a.txt': 'a', 'sub/x.txt': 'x' });
+    const r = await walkWithSwap(src, 'app/a.txt', () => {
+      renameSync(join(src, 'sub'), join(src, 'sub-moved'));
+      symlinkSync(host, join(src, 'sub'));
+    });
+    assert.ok(outside(r.err, join(src, 'sub')), String(r.err));
+    assert.ok(!r.seen.some((n) => n.includes('secret')), r.seen.join(' '));
+  });
+
+  it('one swapped while its files are read is refused once they are done (the layer fails, nothing of it pushed)', async () => {
+    const host = tree({ 'b.txt': 'host b' });
+    const src = tree({ 'sub/a.txt': 'a', 'sub/b.txt': 'b' });
+    const r = await walkWithSwap(src, 'app/sub/a.txt', () => {
+      renameSync(join(src, 'sub'), join(src, 'sub-moved'));
+      symlinkSync(host, join(src, 'sub'));
+    });
+    assert.ok(outside(r.err, join(src, 'sub')), String(r.err));
+  });
+
+  it('a source that is itself a symlink, and an unchanged tree, walk as before', async () => {
+    const src = tree({ 'sub/a.txt': 'a' });
+    const link = join(root, `link${counter++}`);
+    symlinkSync(src, link);
+    const r = await walkWithSwap(link, '', () => {});
+    assert.equal(r.err, undefined);
+    assert.deepEqual(r.seen, ['app/', 'app/sub/', `app/sub/a.txt ${join(link, 'sub', 'a.txt')}`]);
   });
 });
 
