@@ -6,10 +6,9 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
-import { extract } from 'tar-stream';
 import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
 import { runMain } from '../fixtures/run-main.js';
+import { layerNames } from '../fixtures/layer-names.js';
 
 const fake = fakeRegistryPool();
 
@@ -92,23 +91,10 @@ test('--app on the command line is followed wherever it leads, with one warning 
   ]);
   // Taken all the same: the caller named them.
   const m = JSON.parse(r.dst.manifest('app', '1')!.bytes.toString('utf8')) as { layers: { digest: string }[] };
-  const names = await layerNames(r.dst.blob('app', m.layers[m.layers.length - 1]!.digest)!);
+  const names = await layerNames(r.dst.blob('app', m.layers.at(-1)!.digest)!);
   assert.ok(names.includes('app/s/token'), names.join(' '));
 });
 
-async function layerNames(blob: Buffer): Promise<string[]> {
-  const names: string[] = [];
-  const ex = extract();
-  ex.on('entry', (header, stream, next) => {
-    names.push(header.name);
-    stream.on('end', next);
-    stream.resume();
-  });
-  const done = new Promise<void>((ok, fail) => ex.on('finish', ok).on('error', fail));
-  ex.end(gunzipSync(blob));
-  await done;
-  return names;
-}
 
 test('the working folder\'s .dockerignore does not apply to a source folder inside it: one warning naming those without their own, and how to make one apply', async (t) => {
   const { proj } = checkout(t);
