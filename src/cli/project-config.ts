@@ -68,8 +68,14 @@ export interface ProjectConfig {
   file: string;
   /** "regpush.json", "package.json#regpush" or the --config-file path, for messages. */
   source: string;
-  /** The folder relative `app` and `layers` sources are read from, and must stay inside. */
+  /** The folder relative `app` and `layers` sources are read from: the file's. */
   baseDir: string;
+  /**
+   * The project folder, which every `app` and `layers` source must resolve inside: the working
+   * folder (the checkout), where the file lies in it (`regpush.json`, `package.json`, a
+   * `--config-file deploy/prod.json` whose `../dist` is the checkout's), else the file's folder.
+   */
+  root: string;
   values: ProjectDefaults;
 }
 
@@ -81,7 +87,8 @@ export interface ProjectConfig {
 export async function loadProjectConfig(cwd: string, explicit?: string, earlier?: ProjectFileRead): Promise<ProjectConfig | undefined> {
   const found = findProjectFileOnce(cwd, explicit, earlier);
   if (!found) return undefined;
-  return { file: found.file, source: found.source, baseDir: found.baseDir, values: checkProjectConfig(found.data, found.source, found.baseDir) };
+  const root = realPathOutside(found.baseDir, cwd, cwd) === undefined ? cwd : found.baseDir;
+  return { file: found.file, source: found.source, baseDir: found.baseDir, root, values: checkProjectConfig(found.data, found.source, found.baseDir) };
 }
 
 /** Checks a parsed project object and turns it into flag values. Pure; `baseDir` anchors relative app paths. */
@@ -208,7 +215,7 @@ function toList(v: unknown): string[] {
 
 /**
  * Where a layer source may lie. One from the project file (`entry`: "app[1]", "layers[0]") must
- * resolve, symlinks and `..` included, inside the file's folder: the file comes with the checkout,
+ * resolve, symlinks and `..` included, inside the project folder (ProjectConfig.root): the file comes with the checkout,
  * which anyone who can commit to it writes, and a deploy job pushing `"../../.docker"` or a link
  * to a host file would publish what was never the project's. Refused, E_INPUT, naming the entry.
  * One given on the command line (`project` undefined) is the caller's own choice and is taken
@@ -217,10 +224,10 @@ function toList(v: unknown): string[] {
 export function checkSourcePlace(src: string, cwd: string, flag: '--app' | '--layer', warn: (line: string) => void, project?: { config: ProjectConfig; entry: string }): void {
   if (project) {
     const { config, entry } = project;
-    const real = realPathOutside(src, cwd, config.baseDir);
+    const real = realPathOutside(src, cwd, config.root);
     if (real === undefined) return;
     throw new InputError(
-      `${config.source} ${entry} resolves outside the project folder (to ${real}); a project file may only name sources inside its folder: to take it on purpose, give it on the command line with ${flag}`,
+      `${config.source} ${entry} resolves outside the project folder (to ${real}); a project file may only name sources inside it: to take it on purpose, give it on the command line with ${flag}`,
       { details: { file: config.source, key: entry, path: real } },
     );
   }

@@ -125,3 +125,32 @@ test('the working folder\'s .dockerignore does not apply to a source folder insi
   assert.equal(quiet.code, 0, quiet.stderr);
   assert.doesNotMatch(quiet.stderr, /dockerignore/);
 });
+
+test('--config-file: the project folder is the working folder where the file lies in it (deploy/prod.json may name ../dist, not ../../host), else the file\'s own folder', async (t) => {
+  const { root, proj, host } = checkout(t);
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base', { tags: ['1'] });
+  const env = cliEnv(src, dst);
+  const write = (file: string, app: string[]) => {
+    mkdirSync(join(file, '..'), { recursive: true });
+    writeFileSync(file, JSON.stringify({ from: src.ref('base:1'), to: dst.ref('app:1'), app }));
+  };
+  write(join(proj, 'deploy', 'prod.json'), ['../dist']);
+  const ok = await runMain(['push', '--config-file', 'deploy/prod.json'], { env, cwd: proj });
+  assert.equal(ok.code, 0, ok.stderr);
+  write(join(proj, 'deploy', 'prod.json'), ['../dist', '../../host/secrets:/s']);
+  const out = await runMain(['push', '--config-file', 'deploy/prod.json'], { env, cwd: proj });
+  assert.equal(out.code, 2, out.stderr);
+  assert.match(out.stderr, new RegExp(`^regpush: error: deploy/prod\\.json app\\[1\\] resolves outside the project folder \\(to ${join(host, 'secrets')}\\)`, 'm'));
+  // A file outside the working folder: its own folder bounds it.
+  const elsewhere = join(root, 'conf');
+  mkdirSync(join(elsewhere, 'site'), { recursive: true });
+  writeFileSync(join(elsewhere, 'site', 'index.html'), 'hi');
+  write(join(elsewhere, 'push.json'), ['./site']);
+  const own = await runMain(['push', '--config-file', join(elsewhere, 'push.json')], { env, cwd: proj });
+  assert.equal(own.code, 0, own.stderr);
+  write(join(elsewhere, 'push.json'), ['./site', '../proj/dist']);
+  const up = await runMain(['push', '--config-file', join(elsewhere, 'push.json')], { env, cwd: proj });
+  assert.equal(up.code, 2, up.stderr);
+  assert.match(up.stderr, /app\[1\] resolves outside the project folder/);
+});

@@ -122,8 +122,8 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void, se
       const warn = (m: string): void => ctx.logger.warn(m);
       app.forEach((s, i) => checkSourcePlace(s.src, cwd, '--app', warn, appFile && project ? { config: project, entry: `app[${i}]` } : undefined));
       layers.forEach((l, i) => checkSourcePlace(l.sources[0]!.src, cwd, '--layer', warn, layersFile && project ? { config: project, entry: `layers[${i}]` } : undefined));
-      // The folder's .dockerignore, where sources inside it have none: the project file's folder for its entries, the working folder for the flags'.
-      const named = (from: string | undefined, flag: string, key: string) => (s: LayerSource, i: number) => ({ src: s.src, named: from ? `${from} ${key}[${i}]` : `${flag} ${s.src}`, folder: from && project ? project.baseDir : cwd });
+      // The folder's .dockerignore, where sources inside it have none: the project folder for the file's entries, the working folder for the flags'.
+      const named = (from: string | undefined, flag: string, key: string) => (s: LayerSource, i: number) => ({ src: s.src, named: from ? `${from} ${key}[${i}]` : `${flag} ${s.src}`, folder: from && project ? project.root : cwd });
       const sources = [...app.map(named(appFile, '--app', 'app')), ...layers.map((l, i) => named(layersFile, '--layer', 'layers')(l.sources[0]!, i))];
       for (const folder of new Set(sources.map((s) => s.folder))) {
         const line = unappliedIgnoreWarning(sources.filter((s) => s.folder === folder), folder, cwd);
