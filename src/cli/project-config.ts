@@ -219,7 +219,7 @@ function toList(v: unknown): string[] {
  * which anyone who can commit to it writes, and a deploy job pushing `"../../.docker"` or a link
  * to a host file would publish what was never the project's. Refused, E_INPUT, naming the entry.
  * One given on the command line (`project` undefined) is the caller's own choice and is taken
- * wherever it leads, but said in a line when it resolves outside the working folder `cwd`.
+ * wherever it leads, but said in a line when a symlink leads it out of the working folder `cwd`.
  */
 export function checkSourcePlace(src: string, cwd: string, flag: '--app' | '--layer', warn: (line: string) => void, project?: { config: ProjectConfig; entry: string }): void {
   if (project) {
@@ -231,8 +231,11 @@ export function checkSourcePlace(src: string, cwd: string, flag: '--app' | '--la
       { details: { file: config.source, key: entry, path: real } },
     );
   }
+  // A path written outside the working folder (`/srv/build`, `../shared`) says where it leads; one
+  // written inside it that a symlink leads out of does not, and that is what the line is for.
+  if (pathBelow(path.resolve(cwd), path.resolve(cwd, src)) === undefined) return;
   const real = realPathOutside(src, cwd, cwd);
-  if (real !== undefined) warn(`${flag} ${src} resolves outside the working folder, to ${real}`);
+  if (real !== undefined) warn(`${flag} ${src} resolves outside the working folder, to ${real} (through a symlink)`);
 }
 
 /**

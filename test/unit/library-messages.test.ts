@@ -192,8 +192,7 @@ test('push: what --format drops and what it cannot convert: format: "docker" and
   await push({ from: src.ref('base/app:1'), to: dst.ref('app:1'), app: [{ src: app, dest: '/app' }], format: 'docker', logger, ...fakeLibraryOptions(src, dst) });
   const dropped = "the base's annotations on 1 layer descriptor dropped: Docker v2 manifests have none";
   assert.deepEqual(said, [`format: "docker": ${dropped}`]);
-  // Run from the app's folder: a source outside the working folder draws a warning of its own.
-  const r = await cli(['push', '--from', src.ref('base/app:1'), '--to', dst.ref('app:2'), '--app', app, '--format', 'docker'], [src, dst], app);
+  const r = await cli(['push', '--from', src.ref('base/app:1'), '--to', dst.ref('app:2'), '--app', app, '--format', 'docker'], [src, dst]);
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(warningsOf(r), [`--format docker: ${dropped}`]);
 
@@ -298,7 +297,7 @@ test('push: the unset-$NAME warning names config.env[i] (KEY) to a library calle
   const { said, logger } = warnings();
   await push({ from: src.ref('base:1'), to: dst.ref('app:1'), app: [{ src: app, dest: '/app' }], config: { env: ['A=1', 'DB=postgres://u:pa$sword@h/db'] }, logger, ...fakeLibraryOptions(src, dst) });
   assert.deepEqual(said, [`push(): config.env[1] (DB): the "$" at offset 15 of its value starts a variable${tail.replace('%s', 'config.env')}`]);
-  const r = await cli(['push', '--from', src.ref('base:1'), '--to', dst.ref('app:2'), '--app', app, '--env', 'A=1', '--env', 'DB=postgres://u:pa$sword@h/db'], [src, dst], app);
+  const r = await cli(['push', '--from', src.ref('base:1'), '--to', dst.ref('app:2'), '--app', app, '--env', 'A=1', '--env', 'DB=postgres://u:pa$sword@h/db'], [src, dst]);
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(warningsOf(r), [`--env DB: the "$" at offset 15 of its value starts a variable${tail.replace('%s', '--env')}`]);
 });
