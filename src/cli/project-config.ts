@@ -231,7 +231,7 @@ export function checkSourcePlace(src: string, cwd: string, flag: '--app' | '--la
       { details: { file: config.source, key: entry, path: real } },
     );
   }
-  // A path written outside the working folder (`/srv/build`, `../shared`) says where it leads; one
+  // A path written outside the working folder (`/srv/build`, `../vendor`) says where it leads; one
   // written inside it that a symlink leads out of does not, and that is what the line is for.
   if (pathBelow(path.resolve(cwd), path.resolve(cwd, src)) === undefined) return;
   const real = realPathOutside(src, cwd, cwd);
