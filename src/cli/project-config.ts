@@ -5,6 +5,7 @@
  * flag wins). Every value is checked here with the flags' own parsers, and a bad one is E_INPUT
  * naming the file and the key. Relative `app` paths are relative to the file's directory.
  */
+import { lstatSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { InputError, RegpushError } from '../errors.js';
 import { parseEnvFlag, parseLabelFlag, parsePortFlag, WINDOWS_ABSOLUTE } from '../image/config.js';
@@ -12,7 +13,7 @@ import { splitPlatformPrefix } from '../image/platform.js';
 import { closest } from '../did-you-mean.js';
 import { isObject } from '../json-object.js';
 import { findProjectFileOnce, mirrorsAsFlags, type ProjectFileRead } from './project-file.js';
-import { splitAppValue } from '../layer/sources.js';
+import { pathBelow, realPathOutside, splitAppValue } from '../layer/sources.js';
 
 /** Keys a project file may set, and how each is checked. */
 const KEYS = {
@@ -67,6 +68,14 @@ export interface ProjectConfig {
   file: string;
   /** "regpush.json", "package.json#regpush" or the --config-file path, for messages. */
   source: string;
+  /** The folder relative `app` and `layers` sources are read from: the file's. */
+  baseDir: string;
+  /**
+   * The project folder, which every `app` and `layers` source must resolve inside: the working
+   * folder (the checkout), where the file lies in it (`regpush.json`, `package.json`, a
+   * `--config-file deploy/prod.json` whose `../dist` is the checkout's), else the file's folder.
+   */
+  root: string;
   values: ProjectDefaults;
 }
 
@@ -78,7 +87,8 @@ export interface ProjectConfig {
 export async function loadProjectConfig(cwd: string, explicit?: string, earlier?: ProjectFileRead): Promise<ProjectConfig | undefined> {
   const found = findProjectFileOnce(cwd, explicit, earlier);
   if (!found) return undefined;
-  return { file: found.file, source: found.source, values: checkProjectConfig(found.data, found.source, found.baseDir) };
+  const root = realPathOutside(found.baseDir, cwd, cwd) === undefined ? cwd : found.baseDir;
+  return { file: found.file, source: found.source, baseDir: found.baseDir, root, values: checkProjectConfig(found.data, found.source, found.baseDir) };
 }
 
 /** Checks a parsed project object and turns it into flag values. Pure; `baseDir` anchors relative app paths. */
@@ -201,6 +211,73 @@ export function mergeWithFlags<T extends Record<string, unknown>>(flags: T, proj
 
 function toList(v: unknown): string[] {
   return (Array.isArray(v) ? v : [v]).map(String);
+}
+
+/**
+ * Where a layer source may lie. One from the project file (`entry`: "app[1]", "layers[0]") must
+ * resolve, symlinks and `..` included, inside the project folder (ProjectConfig.root): the file comes with the checkout,
+ * which anyone who can commit to it writes, and a deploy job pushing `"../../.docker"` or a link
+ * to a host file would publish what was never the project's. Refused, E_INPUT, naming the entry.
+ * One given on the command line (`project` undefined) is the caller's own choice and is taken
+ * wherever it leads, but said in a line when a symlink leads it out of the working folder `cwd`.
+ */
+export function checkSourcePlace(src: string, cwd: string, flag: '--app' | '--layer', warn: (line: string) => void, project?: { config: ProjectConfig; entry: string }): void {
+  if (project) {
+    const { config, entry } = project;
+    const real = realPathOutside(src, cwd, config.root);
+    if (real === undefined) return;
+    throw new InputError(
+      `${config.source} ${entry} resolves outside the project folder (to ${real}); a project file may only name sources inside it: to take it on purpose, give it on the command line with ${flag}`,
+      { details: { file: config.source, key: entry, path: real } },
+    );
+  }
+  // A path written outside the working folder (`/srv/build`, `../vendor`) says where it leads; one
+  // written inside it that a symlink leads out of does not, and that is what the line is for.
+  if (pathBelow(path.resolve(cwd), path.resolve(cwd, src)) === undefined) return;
+  const real = realPathOutside(src, cwd, cwd);
+  if (real !== undefined) warn(`${flag} ${src} resolves outside the working folder, to ${real} (through a symlink)`);
+}
+
+/**
+ * The warning, if any, that `folder`'s `.dockerignore` (the project's or the working folder's) does
+ * not apply to the directory sources inside it that have none of their own: each source is walked
+ * with its own `.dockerignore` only (`docker build` reads the context root's), so `--app ./dist`
+ * beside a `./.dockerignore` that leaves out `*.map` still ships the maps. One line naming them
+ * (`named`: "--app ./dist", "regpush.json app[0]"); relative `src` are read in `cwd`.
+ */
+export function unappliedIgnoreWarning(sources: readonly { src: string; named: string }[], folder: string, cwd: string): string | undefined {
+  const file = path.join(folder, '.dockerignore');
+  if (!present(file)) return undefined; // nothing there to miss
+  let root: string;
+  try {
+    root = realpathSync(folder);
+  } catch {
+    return undefined;
+  }
+  const missed = sources.filter(({ src }) => {
+    try {
+      const real = realpathSync(path.resolve(cwd, src));
+      if (!statSync(real).isDirectory()) return false; // a file source has no .dockerignore
+      const rel = pathBelow(root, real);
+      return rel !== undefined && rel !== '' && !present(path.join(real, '.dockerignore'));
+    } catch {
+      return false; // a missing or unreadable source is said by the source checks
+    }
+  });
+  if (missed.length === 0) return undefined;
+  const shown = path.relative(cwd, file);
+  const name = shown.startsWith('..') || path.isAbsolute(shown) ? file : `./${shown}`;
+  return `${name} does not apply to ${missed.map((m) => m.named).join(', ')}: a source folder is filtered by its own .dockerignore only; to leave files out of ${missed.length === 1 ? 'it' : 'one'}, put a .dockerignore in ${missed.length === 1 ? 'that folder' : 'its folder'}`;
+}
+
+/** Whether anything (a dangling symlink too) is at `p`. */
+function present(p: string): boolean {
+  try {
+    lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** "./dist:/app" in a file at /p → "/p/dist:/app". */

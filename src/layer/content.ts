@@ -7,13 +7,13 @@
  * build, it ended a first push after the base blobs and the config had been committed at the target.
  */
 import { accessSync, constants, realpathSync, statSync } from 'node:fs';
-import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { resolve, sep } from 'node:path';
 import type { InputError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
-import { fsInputError, normaliseDest } from './sources.js';
+import { fsInputError, normaliseDest, pathBelow } from './sources.js';
 import type { LayerSource } from './types.js';
 import { keepsSomethingBelow, loadIgnore, walkSources, type WalkEntry } from './walk.js';
-import { windowsSymlinkRefused } from './windows-layer.js';
+import { windowsSymlinkRefused, WindowsNames } from './windows-layer.js';
 
 /** Ends the walk once it has answered everything asked of it. */
 class Answered extends Error {}
@@ -105,8 +105,11 @@ function scan(sources: LayerSource[], cwd: string, readability: boolean, opts: S
   let link: string | undefined;
   let unreadable: InputError | undefined;
   let entries = 0;
+  // A Windows layer's (symlinks refused): its names are checked here too, before any request, as the build checks them.
+  const windowsNames = opts.symlinks === 'refuse' ? new WindowsNames() : undefined;
   const answered = (): boolean => found && ((opts.symlinks === 'refuse' && link !== undefined) || ((!readability || unreadable !== undefined) && (!symlink || link !== undefined)));
   const walk = walkSources(sources, { cwd, logger: opts.logger ?? silentLogger, signal: opts.signal, said: opts.said }, (e) => {
+    windowsNames?.check(e.name);
     const first = !found && ownEntry(e, sources);
     if (first) {
       found = true;
@@ -203,8 +206,8 @@ export function takenIn(outer: LayerSource, inner: LayerSource, cwd: string): st
   } catch {
     return undefined;
   }
-  const rel = relative(outerReal, innerReal);
-  if (rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) return undefined;
+  const rel = pathBelow(outerReal, innerReal);
+  if (rel === undefined) return undefined;
   if (rel === '') return '';
   const path = rel.split(sep).join('/');
   const ignore = loadIgnore(outerReal);

@@ -52,7 +52,13 @@ function cleanPath(p: string): string {
 
 /** Lines of a .dockerignore → patterns (`!` kept as prefix), exactly as moby's ReadAll returns them. */
 export function parseDockerignore(text: string): string[] {
+  return parseDockerignoreLines(text).patterns;
+}
+
+/** parseDockerignore's patterns, with the line (from 1) each was read from, for messages. */
+export function parseDockerignoreLines(text: string): { patterns: string[]; lines: number[] } {
   const out: string[] = [];
+  const at: number[] = [];
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
     let line = lines[i];
@@ -68,8 +74,9 @@ export function parseDockerignore(text: string): string[] {
       if (pattern.length > 1 && pattern[0] === '/') pattern = pattern.slice(1);
     }
     out.push(invert ? `!${pattern}` : pattern);
+    at.push(i + 1);
   }
-  return out;
+  return { patterns: out, lines: at };
 }
 
 /** Escapes a literal inside a character class. */
@@ -153,8 +160,9 @@ function compilePattern(pattern: string, counter: MatchCounter): Compiled {
   let kind: MatchKind = 'exact';
   let literal = ''; // the unescaped literal text for the exact/prefix/suffix fast paths
   let k = 0;
+  // `why` never holds the pattern's text: a caller may have to leave that out (walk.ts loadIgnore).
   const bad = (why: string): never => {
-    throw new InputError(`.dockerignore: bad pattern "${pattern}": ${why}`);
+    throw new InputError(`.dockerignore: bad pattern "${pattern}": ${why}`, { details: { why } });
   };
   const literalState = (c: string): State => ({ kind: 'one', test: (ch) => ch === c });
   for (let iter = 0; k < chars.length; iter++) {
@@ -232,7 +240,8 @@ function compilePattern(pattern: string, counter: MatchCounter): Compiled {
       try {
         rx = new RegExp(`^${cls}]$`, 'u');
       } catch (err) {
-        return bad((err as Error).message);
+        // V8's message quotes the whole expression; say what is wrong without it.
+        return bad(/out of order/i.test((err as Error).message) ? 'a range out of order in a character class' : 'an invalid character class');
       }
       states.push({ kind: 'one', test: (c) => rx.test(c) });
     } else if (ch === ']') {
@@ -301,20 +310,30 @@ export class IgnoreMatcher {
   /** Automaton state visits so far, for a test that bounds matching work by counting instead of timing. */
   readonly counter: MatchCounter = { steps: 0 };
 
-  /** Compiles patterns as returned by parseDockerignore; InputError on a malformed one. */
+  /**
+   * Compiles patterns as returned by parseDockerignore; InputError on a malformed one, whose
+   * details say why (`why`, without the pattern's text) and which pattern (`index` in `patterns`).
+   */
   constructor(patterns: string[]) {
     this.rules = [];
-    for (const raw of patterns) {
-      let p = raw.trim();
+    for (let index = 0; index < patterns.length; index++) {
+      let p = patterns[index]!.trim();
       if (p === '') continue;
       let exclusion = false;
       if (p[0] === '!') {
-        if (p.length === 1) throw new InputError('.dockerignore: illegal exclusion pattern "!"');
+        if (p.length === 1) throw new InputError('.dockerignore: illegal exclusion pattern "!"', { details: { why: 'an exclusion "!" with no pattern', index } });
         exclusion = true;
         p = p.slice(1);
       }
       p = cleanPath(p);
-      this.rules.push({ exclusion, pattern: p, segments: p.split('/'), compiled: compilePattern(p, this.counter) });
+      let compiled: Compiled;
+      try {
+        compiled = compilePattern(p, this.counter);
+      } catch (err) {
+        if (err instanceof InputError) throw new InputError(err.message, { details: { ...err.details, index } });
+        throw err;
+      }
+      this.rules.push({ exclusion, pattern: p, segments: p.split('/'), compiled });
     }
     this.exclusions = this.rules.filter((r) => r.exclusion);
   }

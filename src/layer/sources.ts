@@ -3,8 +3,8 @@
  * clear line before any network traffic instead of halfway through an upload.
  */
 import { constants } from 'node:fs';
-import { accessSync, opendirSync, statSync } from 'node:fs';
-import { posix, resolve } from 'node:path';
+import { accessSync, opendirSync, realpathSync, statSync } from 'node:fs';
+import { isAbsolute, posix, relative, resolve, sep } from 'node:path';
 import { InputError } from '../errors.js';
 import type { LayerSource } from './types.js';
 import { isWindowsStylePath } from './windows-layer.js';
@@ -68,12 +68,41 @@ export function normaliseDest(dest: string): { name: string; intoDir: boolean } 
   return { name: n.replace(/^\/+/, '').replace(/\/+$/, ''), intoDir };
 }
 
+/** `path` relative to the directory `root` ('' for `root` itself) when it lies inside it, else undefined; both absolute and resolved alike. */
+export function pathBelow(root: string, path: string): string | undefined {
+  const rel = relative(root, path);
+  return rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel) ? undefined : rel;
+}
+
+/**
+ * The real path (symlinks resolved) of the source `src`, relative to `cwd`, when it lies outside
+ * the real path of the directory `root`; undefined when it lies inside, or cannot be resolved (a
+ * missing source: validateSources names it, and nothing of it can be taken).
+ */
+export function realPathOutside(src: string, cwd: string, root: string): string | undefined {
+  let real: string;
+  let rootReal: string;
+  try {
+    real = realpathSync(resolve(cwd, src));
+  } catch {
+    return undefined;
+  }
+  try {
+    rootReal = realpathSync(root);
+  } catch {
+    rootReal = resolve(root);
+  }
+  return pathBelow(rootReal, real) === undefined ? real : undefined;
+}
+
 function describe(err: unknown): string {
   const code = (err as NodeJS.ErrnoException)?.code;
   if (code === 'ENOENT') return 'not found';
   if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
   if (code === 'ENOTDIR') return 'a path component is not a directory';
-  if (code === 'ELOOP') return 'too many levels of symbolic links';
+  if (code === 'ELOOP') return 'too many levels of symbolic links (a symlink loop, or a chain of links too long to follow)';
+  // A name over NAME_MAX (255 bytes on Linux) or a path over PATH_MAX (4,096): the bare code read as an internal error.
+  if (code === 'ENAMETOOLONG') return 'name too long (the path, or one name in it, is longer than this system allows)';
   return code ?? (err as Error)?.message ?? String(err);
 }
 

@@ -21,7 +21,7 @@ import { fsInputError, goneOrUnreadable, validateSources } from './sources.js';
 import { checkAborted, fileMode, walkSources, type WalkEntry } from './walk.js';
 import { END_OF_ARCHIVE_SIZE, entryHeaderBytes, type TarEntryHeader } from './tar-header.js';
 import { DiffIdHash, HASH_WORKER_MIN_LANES } from './hash-worker.js';
-import { asWindowsEntry, windowsSymlinkRefused, windowsTopEntries } from './windows-layer.js';
+import { asWindowsEntry, windowsSymlinkRefused, windowsTopEntries, WindowsNames } from './windows-layer.js';
 
 /** What the tar stage learned; complete once its generator has returned. */
 export interface TarStats {
@@ -33,7 +33,9 @@ export interface TarStats {
 /** The block the diffID pass (hashTar) fills and hashes: large enough for few reads, small enough to keep memory flat. */
 const HASH_BLOCK = 512 * 1024;
 const SYMLINK_MODE = 0o777;
-// O_NOFOLLOW: a file swapped for a symlink after the walk saw it is refused, not followed out of the source.
+// O_NOFOLLOW: a file swapped for a symlink after the walk saw it is refused, not followed out of
+// the source. It guards the path's last name only: a folder on the path swapped for a symlink is
+// followed; the walk's per-directory check (walk.ts, stillInside) catches that, with the window it names.
 // O_NONBLOCK: a file swapped for a fifo cannot hang open(); fstat then reports it is not a regular file.
 const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
 const noop = (): void => {};
@@ -438,6 +440,7 @@ async function writeTar(cfg: LayerConfig, signal: AbortSignal, w: BlockWriter, s
   const turn = new EventLoopTurn();
   const scratch = Buffer.alloc(512);
   const links = new HardLinks(!cfg.windows);
+  const windowsNames = cfg.windows ? new WindowsNames() : undefined;
   await validateSources(cfg.sources, cfg.cwd);
   for (const h of leadingHeaders(cfg)) {
     stats.entries++;
@@ -448,6 +451,7 @@ async function writeTar(cfg: LayerConfig, signal: AbortSignal, w: BlockWriter, s
   }
   await walkSources(cfg.sources, { cwd: cfg.cwd, signal, logger: cfg.logger, said: cfg.said, dirs: layerDirs(cfg) }, (e) => {
     checkAborted(signal);
+    windowsNames?.check(e.name);
     stats.entries++;
     if (e.kind === 'file') return writeFile(cfg, e, w, scratch, signal, turn, links).then(() => turn.after(0));
     let wait: Promise<void> | undefined;

@@ -54,6 +54,55 @@ export function windowsSymlinkRefused(name: string): InputError {
   return new InputError(`/${name} is a symbolic link, which a Windows layer cannot hold (regpush writes no reparse points); replace it with the file or exclude it in .dockerignore`, { details: { path: `/${name}` } });
 }
 
+/*
+ * Names Windows cannot hold, after Microsoft's "Naming Files, Paths, and Namespaces"
+ * (https://learn.microsoft.com/windows/win32/fileio/naming-a-file): the characters < > : " / \ | ? *
+ * and those of codes 0-31; a name ending in a dot or a space (the shell and most APIs strip them,
+ * so the file cannot be opened by the name it has); the device names CON, PRN, AUX, NUL, COM1-9
+ * and LPT1-9, with or without an extension (`NUL.txt` is the device too), in any case. NTFS is
+ * case-insensitive as Windows mounts it, so two names of one folder that differ only in case are
+ * one file there. A Linux source may hold any of them; in a Windows container such a file could
+ * not be used by the name it has, so the layer refuses it up front, naming it (what hcsshim does
+ * with one when it unpacks the layer is another question, not relied on here).
+ */
+const WINDOWS_BAD_CHARS = /[<>:"|?*\\\x00-\x1f]/;
+const WINDOWS_DEVICE = /^(?:CON|PRN|AUX|NUL|COM[1-9\u00b9\u00b2\u00b3]|LPT[1-9\u00b9\u00b2\u00b3])(?:\..*)?$/i;
+
+/** Why `segment` (one name of a path) is not a valid Windows name, or undefined when it is. */
+export function windowsNameProblem(segment: string): string | undefined {
+  const bad = WINDOWS_BAD_CHARS.exec(segment);
+  if (bad) {
+    const ch = bad[0];
+    return ch < ' ' ? `it holds the control character U+${ch.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}` : `it holds the character ${ch}`;
+  }
+  if (/[. ]$/.test(segment)) return `it ends with ${segment.endsWith('.') ? 'a dot' : 'a space'}`;
+  if (WINDOWS_DEVICE.test(segment)) return `${segment.split('.')[0]!.toUpperCase()} is a device name there`;
+  return undefined;
+}
+
+/**
+ * Checks each layer path of a Windows layer ("app/bin/", "app/App.dll") as the walk gives it:
+ * every name valid on Windows, and no two names of one folder that differ only in case. Holds the
+ * case-folded paths seen, so one instance serves one walk.
+ */
+export class WindowsNames {
+  private readonly seen = new Map<string, string>();
+
+  check(name: string): void {
+    const path = name.endsWith('/') ? name.slice(0, -1) : name;
+    const last = path.slice(path.lastIndexOf('/') + 1);
+    const problem = windowsNameProblem(last);
+    if (problem) throw new InputError(`/${path}: "${last}" is not a valid name on Windows (${problem}); rename it or exclude it in .dockerignore`, { details: { path: `/${path}` } });
+    // Upper case, as NTFS compares names (its table agrees with Unicode's upper case for all but a few letters).
+    const folded = path.toUpperCase();
+    const other = this.seen.get(folded);
+    if (other !== undefined && other !== path) {
+      throw new InputError(`/${other} and /${path} differ only in case, and Windows takes them for one file; rename one or exclude it in .dockerignore`, { details: { path: `/${path}` } });
+    }
+    this.seen.set(folded, path);
+  }
+}
+
 /** The pax record every entry of a Windows layer carries. */
 const WINDOWS_PAX: readonly (readonly [string, string])[] = Object.freeze([['MSWINDOWS.rawsd', builtinUsersDescriptor()] as const]);
 
@@ -87,5 +136,11 @@ export function windowsDestination(dest: string): { path: string } | { problem: 
   const m = WINDOWS_PATH.exec(dest);
   if (!m) return { problem: `destination "${dest}" must be an absolute path inside the image (C:\\app or /app)` };
   if (m[1] && m[1].toUpperCase() !== 'C') return { problem: `destination "${dest}" is on drive ${m[1].toUpperCase()}:, and a Windows layer holds only the system drive (C:)` };
-  return { path: '/' + dest.slice(m[0].length).replace(/\\/g, '/') };
+  const path = '/' + dest.slice(m[0].length).replace(/\\/g, '/');
+  for (const part of path.split('/')) {
+    if (part === '' || part === '.' || part === '..') continue; // "C:\app\", "\app\." name the folder itself
+    const problem = windowsNameProblem(part);
+    if (problem) return { problem: `destination "${dest}": "${part}" is not a valid name on Windows (${problem})` };
+  }
+  return { path };
 }

@@ -6,12 +6,11 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { gunzipSync } from 'node:zlib';
-import { extract } from 'tar-stream';
 import { push, type RegpushError } from '../../src/index.js';
 import { anchorPaths } from '../../src/registry/connect.js';
 import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
 import { runMain } from '../fixtures/run-main.js';
+import { layerNames } from '../fixtures/layer-names.js';
 
 const fake = fakeRegistryPool();
 
@@ -27,21 +26,6 @@ function workDir(t: { after(fn: () => void): void }): string {
 function cliEnv(...regs: FakeRegistry[]): Record<string, string | undefined> {
   const lib = fakeLibraryOptions(...regs);
   return { ...lib.env, HOME: lib.homeDir, REGPUSH_INSECURE_REGISTRIES: lib.insecureRegistries.join(',') };
-}
-
-/** The entry names of a gzip layer. */
-async function layerNames(blob: Buffer): Promise<string[]> {
-  const names: string[] = [];
-  const ex = extract();
-  ex.on('entry', (header, stream, next) => {
-    names.push(header.name);
-    stream.on('end', next);
-    stream.resume();
-  });
-  const done = new Promise<void>((ok, fail) => ex.on('finish', ok).on('error', fail));
-  ex.end(gunzipSync(blob));
-  await done;
-  return names;
 }
 
 /** The entry names of each layer the pushed image has on top of its base (`baseLayers` of them). */

@@ -736,6 +736,23 @@ test('push for a Windows image builds its layer the Windows way: under Files/ wi
   assert.notEqual(again.digest, r.digest);
 });
 
+test('push for a Windows image refuses a name Windows cannot hold (a device name, a trailing dot) before any blob or manifest is written, naming it', async () => {
+  const reg = await fake();
+  reg.seedImage('base/win', { tags: ['ltsc'], platform: { os: 'windows', architecture: 'amd64' } });
+  const dir = mkdtempSync(join(tmpdir(), 'regpush-win-names-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'App.dll'), 'MZ');
+  writeFileSync(join(dir, 'nul.txt'), 'x');
+  const err = await push({ from: reg.ref('base/win:ltsc'), to: reg.ref('app:1'), platform: 'windows/amd64', app: [{ src: dir, dest: 'C:\\app' }], ...fakeLibraryOptions(reg) }).then(() => undefined, (e: RegpushError) => e);
+  assert.equal(err?.code, 'E_INPUT');
+  assert.match(err!.message, /\/app\/nul\.txt: "nul\.txt" is not a valid name on Windows \(NUL is a device name there\)/);
+  assert.equal(reg.manifest('app', '1'), undefined);
+  assert.equal(reg.count({ method: 'PUT' }), 0, 'nothing committed');
+  const dest = await push({ from: reg.ref('base/win:ltsc'), to: reg.ref('app:1'), platform: 'windows/amd64', app: [{ src: join(dir, 'App.dll'), dest: 'C:\\app.\\' }], ...fakeLibraryOptions(reg) }).then(() => undefined, (e: RegpushError) => e);
+  assert.match(dest!.message, /destination "C:\\app\.\\": "app\." is not a valid name on Windows \(it ends with a dot\)/);
+  assert.equal(reg.count({ method: 'PUT' }), 0);
+});
+
 test('a layer built for Linux never goes into a Windows image: a single Windows base without --platform, a Windows path in a Linux image, --chown: E_INPUT / E_USAGE, no manifest', async () => {
   const reg = await fake();
   reg.seedImage('base/win', { tags: ['ltsc'], platform: { os: 'windows', architecture: 'amd64' } });

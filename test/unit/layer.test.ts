@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { appendFileSync, chmodSync, closeSync, linkSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, truncateSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
+import { appendFileSync, chmodSync, closeSync, linkSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, truncateSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -10,8 +10,8 @@ import zlib from 'node:zlib';
 import { extract, pack, type Header } from 'tar-stream';
 import { AbortedError, InputError } from '../../src/errors.js';
 import { parallelGzip, singleGzip } from '../../src/layer/gzip.js';
-import { computeDiffId, createLayerStream, hasContent, hashLayer, parseAppFlag, validateSources, windowsDestination, type LayerOptions } from '../../src/layer/index.js';
-import type { Logger } from '../../src/log.js';
+import { computeDiffId, createLayerStream, hasContent, hashLayer, parseAppFlag, scanSources, validateSources, windowsDestination, type LayerOptions } from '../../src/layer/index.js';
+import { silentLogger, type Logger } from '../../src/log.js';
 import { resolveLayerOptions } from '../../src/layer/options.js';
 import { BufferPool } from '../../src/layer/pool.js';
 import { tarBlocks, type TarStats } from '../../src/layer/tar.js';
@@ -631,6 +631,95 @@ describe('layer: Windows layout', () => {
   });
 });
 
+describe('layer: names a Windows layer cannot hold (Microsoft, "Naming Files, Paths, and Namespaces")', () => {
+  /** The build and the diffID pass both refuse it, naming the path and why; the same tree as a Linux layer builds. */
+  async function refused(spec: Parameters<typeof tree>[0], message: string | RegExp): Promise<void> {
+    const src = tree(spec);
+    const opts: LayerOptions = { sources: [{ src, dest: '/app' }], windows: true };
+    const want = (err: unknown): boolean => err instanceof InputError && (typeof message === 'string' ? err.message === message : message.test(err.message)) && !err.message.includes('\n');
+    await assert.rejects(build(opts), want);
+    await assert.rejects(computeDiffId(opts), want);
+    // And push's walk before any request, which refuses a Windows layer's symlinks (layer/content.ts).
+    await assert.rejects(scanSources(opts.sources, root, { symlinks: 'refuse' }).readable, want);
+    await build({ sources: [{ src, dest: '/app' }] });
+  }
+
+  it('refuses <>:"|?*\\ and control characters, a trailing dot or space, and device names with or without extension, in any case', async () => {
+    const why = (name: string, problem: string) => `/app/${name}: "${name}" is not a valid name on Windows (${problem}); rename it or exclude it in .dockerignore`;
+    for (const ch of ['<', '>', ':', '"', '|', '?', '*', '\\']) await refused({ [`a${ch}b.txt`]: 'x' }, why(`a${ch}b.txt`, `it holds the character ${ch}`));
+    await refused({ 'tab\there': 'x' }, why('tab\there', 'it holds the control character U+0009'));
+    await refused({ 'trailing.': 'x' }, why('trailing.', 'it ends with a dot'));
+    await refused({ 'trailing ': 'x' }, why('trailing ', 'it ends with a space'));
+    for (const name of ['CON', 'prn', 'Aux', 'nul.txt', 'COM1', 'com9.log', 'LPT1', 'lpt9.tar.gz']) {
+      await refused({ [name]: 'x' }, why(name, `${name.split('.')[0]!.toUpperCase()} is a device name there`));
+    }
+    // A directory's name too, before anything below it.
+    await refused({ 'aux/x.txt': 'x' }, why('aux', 'AUX is a device name there'));
+  });
+
+  it('refuses two names of one folder that differ only in case; names that only look like the reserved ones are kept', async () => {
+    await refused({ 'Readme.md': 'a', 'README.md': 'b' }, '/app/README.md and /app/Readme.md differ only in case, and Windows takes them for one file; rename one or exclude it in .dockerignore');
+    await refused({ 'Lib/a.dll': 'a', 'lib/b.dll': 'b' }, /^\/app\/Lib and \/app\/lib differ only in case/);
+    const src = tree({ 'CONSOLE.txt': 'a', 'com10': 'b', 'lpt0.txt': 'c', 'nul_x': 'd', '.hidden': 'e', 'a.b.c': 'f', 'README.md': 'g', 'sub/README.md': 'h' });
+    const es = await entries(zlib.gunzipSync((await build({ sources: [{ src, dest: '/app' }], windows: true })).bytes));
+    assert.equal(es.filter((e) => e.header.type === 'file').length, 8);
+  });
+
+  it('windowsDestination refuses a destination with such a name in any of its parts', () => {
+    assert.deepEqual(windowsDestination('C:\\app\\con\\'), { problem: 'destination "C:\\app\\con\\": "con" is not a valid name on Windows (CON is a device name there)' });
+    assert.deepEqual(windowsDestination('C:\\app.\\bin'), { problem: 'destination "C:\\app.\\bin": "app." is not a valid name on Windows (it ends with a dot)' });
+    assert.deepEqual(windowsDestination('/app/a*b'), { problem: 'destination "/app/a*b": "a*b" is not a valid name on Windows (it holds the character *)' });
+    assert.deepEqual(windowsDestination('C:\\app\\.'), { path: '/app/.' });
+  });
+});
+
+describe('layer: a folder swapped for a symlink during the walk', () => {
+  /** Walks `src` and calls `swap` at the entry named `at`; the entries seen, or the error. */
+  async function walkWithSwap(src: string, at: string, swap: () => void): Promise<{ seen: string[]; err?: unknown }> {
+    const seen: string[] = [];
+    try {
+      await walkSources([{ src, dest: '/app' }], { cwd: root, logger: silentLogger }, (e) => {
+        seen.push(e.kind === 'file' ? `${e.name} ${e.path}` : e.name);
+        if (e.name === at) swap();
+      });
+    } catch (err) {
+      return { seen, err };
+    }
+    return { seen };
+  }
+  const outside = (err: unknown, dir: string): boolean => err instanceof InputError && err.message.startsWith(`${dir} moved outside the source while being read (it is now `) && err.details.path === dir;
+
+  it('one swapped before the walk lists it is refused, before anything of the outside tree is taken', async () => {
+    const host = tree({ 'secret.txt': 'host secret' });
+    const src = tree({ 'a.txt': 'a', 'sub/x.txt': 'x' });
+    const r = await walkWithSwap(src, 'app/a.txt', () => {
+      renameSync(join(src, 'sub'), join(src, 'sub-moved'));
+      symlinkSync(host, join(src, 'sub'));
+    });
+    assert.ok(outside(r.err, join(src, 'sub')), String(r.err));
+    assert.ok(!r.seen.some((n) => n.includes('secret')), r.seen.join(' '));
+  });
+
+  it('one swapped while its files are read is refused once they are done (the layer fails, nothing of it pushed)', async () => {
+    const host = tree({ 'b.txt': 'host b' });
+    const src = tree({ 'sub/a.txt': 'a', 'sub/b.txt': 'b' });
+    const r = await walkWithSwap(src, 'app/sub/a.txt', () => {
+      renameSync(join(src, 'sub'), join(src, 'sub-moved'));
+      symlinkSync(host, join(src, 'sub'));
+    });
+    assert.ok(outside(r.err, join(src, 'sub')), String(r.err));
+  });
+
+  it('a source that is itself a symlink, and an unchanged tree, walk as before', async () => {
+    const src = tree({ 'sub/a.txt': 'a' });
+    const link = join(root, `link${counter++}`);
+    symlinkSync(src, link);
+    const r = await walkWithSwap(link, '', () => {});
+    assert.equal(r.err, undefined);
+    assert.deepEqual(r.seen, ['app/', 'app/sub/', `app/sub/a.txt ${join(link, 'sub', 'a.txt')}`]);
+  });
+});
+
 describe('layer: whiteout names', () => {
   // An entry whose name starts with ".wh." is a whiteout (OCI image spec, layer.md "Whiteouts"):
   // unpacking the image deletes the named sibling from the layers below and never creates the entry.
@@ -797,9 +886,44 @@ describe('layer: .dockerignore', () => {
     assert.deepEqual(await names(src), ['app/.dockerignore', 'app/Dockerfile']);
   });
 
-  it('reports a malformed pattern as InputError naming the file', async () => {
-    const src = tree({ '.dockerignore': '[oops\n', 'a': 'a' });
-    await assert.rejects(hashLayer({ sources: [{ src, dest: '/app' }] }), (err: unknown) => err instanceof InputError && err.message.includes('.dockerignore') && err.message.includes('[oops'));
+  it('a .dockerignore that exists but is no readable file (a symlink to nothing, a folder, a fifo) is E_INPUT naming it, not "exclude nothing"; a missing one excludes nothing', async () => {
+    const refused = async (src: string, why: RegExp) => {
+      const file = join(src, '.dockerignore');
+      await assert.rejects(hashLayer({ sources: [{ src, dest: '/app' }] }), (err: unknown) => err instanceof InputError && err.message.startsWith(`${file}: `) && why.test(err.message) && err.details.path === file);
+    };
+    await refused(tree({ '.dockerignore': { link: 'gone' }, '.env': 'SECRET=1' }), /: a symlink to nothing \(its target does not exist\); fix or remove it/);
+    await refused(tree({ '.dockerignore/x': 'x', '.env': 'SECRET=1' }), /: a directory; a \.dockerignore must be a file \(or absent\)/);
+    const fifo = tree({ '.env': 'SECRET=1' });
+    const made = spawn('mkfifo', [join(fifo, '.dockerignore')]);
+    await new Promise((ok) => made.on('close', ok));
+    await refused(fifo, /: not a regular file; a \.dockerignore must be a file/);
+    // A symlink to a real file is read through; no file at all leaves everything in.
+    const linked = tree({ 'rules': '.env\n', '.dockerignore': { link: 'rules' }, '.env': 'SECRET=1', 'a': 'a' });
+    assert.deepEqual(await names(linked), ['app/.dockerignore', 'app/a', 'app/rules']);
+    assert.deepEqual(await names(tree({ '.env': 'SECRET=1' })), ['app/.env']);
+  });
+
+  it('reports a malformed pattern as InputError naming the file and line, quoting the pattern from a file of the source\'s own', async () => {
+    const src = tree({ '.dockerignore': '# rules\n*.log\n\n[oops\n', 'a': 'a' });
+    const file = join(src, '.dockerignore');
+    await assert.rejects(hashLayer({ sources: [{ src, dest: '/app' }] }), (err: unknown) => err instanceof InputError && err.message === `${file}:4: bad pattern "[oops": unclosed "["` && err.details.line === 4);
+    writeFileSync(file, 'ok\n!\n');
+    await assert.rejects(hashLayer({ sources: [{ src, dest: '/app' }] }), (err: unknown) => err instanceof InputError && err.message === `${file}:2: illegal exclusion pattern "!"`);
+  });
+
+  it('a malformed line of a symlinked .dockerignore (which may lead to any host file) is named by line, never quoted', async () => {
+    // The "host file": a line of it that reads as a malformed pattern must not reach the error line (a CI log).
+    const host = tree({ 'credentials': 'user=ci\n[token-s3cr3t\n', 'ranges': 'x\n[z-a]-s3cr3t\n' });
+    for (const [target, why] of [['credentials', 'unclosed "["'], ['ranges', 'a range out of order in a character class']] as const) {
+      const src = tree({ '.dockerignore': { link: join(host, target) }, 'a': 'a' });
+      const file = join(src, '.dockerignore');
+      await assert.rejects(hashLayer({ sources: [{ src, dest: '/app' }] }), (err: unknown) => {
+        assert.ok(err instanceof InputError);
+        assert.equal(err.message, `${file}:2: bad pattern (not quoted: this .dockerignore is a symlink): ${why}`);
+        assert.doesNotMatch(JSON.stringify({ m: err.message, d: err.details, c: String(err.cause) }), /s3cr3t/);
+        return true;
+      });
+    }
   });
 });
 
@@ -919,6 +1043,16 @@ describe('layer: sources', () => {
     const src = tree({ 'a': 'a' });
     const es = await entries(zlib.gunzipSync((await build({ sources: [{ src, dest: '/x/../../app//' }], chown: { uid: 1, gid: 1 } })).bytes));
     assert.deepEqual(es.map((e) => e.header.name), ['app/', 'app/a']);
+  });
+
+  it('validateSources: a path too long, or a symlink loop, is said in words, not as the bare error code', async () => {
+    const long = join(root, `${'x'.repeat(300)}`);
+    const deep = join(root, ...Array.from({ length: 2100 }, () => 'd'));
+    for (const src of [long, deep]) {
+      await assert.rejects(validateSources([{ src, dest: '/app' }], root), (err: unknown) => err instanceof InputError && err.message === `app source ${src}: name too long (the path, or one name in it, is longer than this system allows)`);
+    }
+    const loop = tree({ 'a': { link: 'b' }, 'b': { link: 'a' } });
+    await assert.rejects(validateSources([{ src: join(loop, 'a'), dest: '/app' }], root), (err: unknown) => err instanceof InputError && err.message === `app source ${join(loop, 'a')}: too many levels of symbolic links (a symlink loop, or a chain of links too long to follow)`);
   });
 
   it('validateSources: missing, not a dir/file, relative dest → one-line InputError naming the path', async () => {

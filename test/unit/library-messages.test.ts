@@ -5,7 +5,7 @@
 // (test/fixtures/fake-registry.ts), the CLI in-process (test/fixtures/run-main.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { copy, deleteImage, listRepositories, parseSyncFile, push, sync, tagImage, untagImage, type RegpushError } from '../../src/index.js';
 import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
@@ -99,12 +99,17 @@ test('push: a Docker v2 base with annotations, a layer for a platform the base l
   assert.equal(errorLine(await cli(['push', '--from', src.ref('base/oci:1'), '--to', dst.ref('app:1'), '--layer', `linux/arm64=${app}:/deps`], [src, dst]), 2), '--layer linux/arm64=…: the image being built has no linux/arm64 platform (it has linux/amd64)');
   // The same layer from regpush.json's `layers` is named as the file's entry, not as the flag it is read in as.
   const project = tempDir();
-  writeFileSync(join(project, 'regpush.json'), JSON.stringify({ from: src.ref('base/oci:1'), to: dst.ref('app:1'), layers: [`linux/arm64=${app}:/deps`] }));
+  // A project file's sources lie in its folder (one that resolves outside it is refused).
+  const [papp, pempty] = [join(project, 'app'), join(project, 'empty')];
+  mkdirSync(papp);
+  mkdirSync(pempty);
+  writeFileSync(join(papp, 'server.js'), 'console.log("hi")\n');
+  writeFileSync(join(project, 'regpush.json'), JSON.stringify({ from: src.ref('base/oci:1'), to: dst.ref('app:1'), layers: [`linux/arm64=${papp}:/deps`] }));
   assert.equal(errorLine(await cli(['push'], [src, dst], project), 2), 'regpush.json layers[0] (linux/arm64=…): the image being built has no linux/arm64 platform (it has linux/amd64)');
-  writeFileSync(join(project, 'regpush.json'), JSON.stringify({ from: src.ref('base/oci:1'), to: dst.ref('app:1'), layers: [`${app}:/deps`, `${empty}:/data`] }));
-  assert.equal(errorLine(await cli(['push'], [src, dst], project), 2), `regpush.json layers[1] (${empty}:/data): nothing to put in the layer (empty, or everything excluded by .dockerignore)`);
-  writeFileSync(join(project, 'regpush.json'), JSON.stringify({ from: src.ref('base/oci:1'), to: dst.ref('app:1'), layers: [`${app}:`] }));
-  assert.equal(errorLine(await cli(['push'], [src, dst], project), 2), `regpush.json layers[0] ${app}:: empty destination after ":"`);
+  writeFileSync(join(project, 'regpush.json'), JSON.stringify({ from: src.ref('base/oci:1'), to: dst.ref('app:1'), layers: [`${papp}:/deps`, `${pempty}:/data`] }));
+  assert.equal(errorLine(await cli(['push'], [src, dst], project), 2), `regpush.json layers[1] (${pempty}:/data): nothing to put in the layer (empty, or everything excluded by .dockerignore)`);
+  writeFileSync(join(project, 'regpush.json'), JSON.stringify({ from: src.ref('base/oci:1'), to: dst.ref('app:1'), layers: [`${papp}:`] }));
+  assert.equal(errorLine(await cli(['push'], [src, dst], project), 2), `regpush.json layers[0] ${papp}:: empty destination after ":"`);
 
   err = await rejection(push({ ...lib, from: src.ref('base/oci:1'), layers: [{ sources: [{ src: app, dest: '/deps' }] }, { sources: [{ src: empty, dest: '/data' }] }] }));
   assert.equal(err.message, `push(): layers[1] (${empty}:/data): nothing to put in the layer (empty, or everything excluded by .dockerignore)`);
@@ -113,12 +118,12 @@ test('push: a Docker v2 base with annotations, a layer for a platform the base l
   assert.equal(err.message, `push(): app (${empty}:/app): nothing to put in the layer (empty, or everything excluded by .dockerignore)`);
   assert.equal(errorLine(await cli(['push', '--from', src.ref('base/oci:1'), '--to', dst.ref('app:1'), '--app', empty], [src, dst]), 2), `--app ${empty}:/app/: nothing to put in the layer (empty, or everything excluded by .dockerignore)`);
   // regpush.json's `app` entries are named as the file's, as its `layers` are (they named --app).
-  writeFileSync(join(project, 'regpush.json'), JSON.stringify({ from: src.ref('base/oci:1'), to: dst.ref('app:1'), app: [empty] }));
-  assert.equal(errorLine(await cli(['push'], [src, dst], project), 2), `regpush.json app (${empty}:/app/): nothing to put in the layer (empty, or everything excluded by .dockerignore)`);
-  writeFileSync(join(project, 'regpush.json'), JSON.stringify({ from: src.ref('base/oci:1'), to: dst.ref('app:1'), app: [app, `${app}:`] }));
-  assert.equal(errorLine(await cli(['push'], [src, dst], project), 2), `regpush.json app[1] ${app}:: empty destination after ":"`);
-  writeFileSync(join(project, 'regpush.json'), JSON.stringify({ from: src.ref('base/oci:1'), to: dst.ref('app:1'), app: [`${app}:srv`] }));
-  assert.match(errorLine(await cli(['push'], [src, dst], project), 2), new RegExp(`^regpush\\.json app\\[0\\] ${app}:srv: `));
+  writeFileSync(join(project, 'regpush.json'), JSON.stringify({ from: src.ref('base/oci:1'), to: dst.ref('app:1'), app: [pempty] }));
+  assert.equal(errorLine(await cli(['push'], [src, dst], project), 2), `regpush.json app (${pempty}:/app/): nothing to put in the layer (empty, or everything excluded by .dockerignore)`);
+  writeFileSync(join(project, 'regpush.json'), JSON.stringify({ from: src.ref('base/oci:1'), to: dst.ref('app:1'), app: [papp, `${papp}:`] }));
+  assert.equal(errorLine(await cli(['push'], [src, dst], project), 2), `regpush.json app[1] ${papp}:: empty destination after ":"`);
+  writeFileSync(join(project, 'regpush.json'), JSON.stringify({ from: src.ref('base/oci:1'), to: dst.ref('app:1'), app: [`${papp}:srv`] }));
+  assert.match(errorLine(await cli(['push'], [src, dst], project), 2), new RegExp(`^regpush\\.json app\\[0\\] ${papp}:srv: `));
   // A flag given names the flag, the file's entries left out.
   assert.equal(errorLine(await cli(['push', '--app', empty], [src, dst], project), 2), `--app ${empty}:/app/: nothing to put in the layer (empty, or everything excluded by .dockerignore)`);
   assert.equal(dst.count({ kind: 'manifest', method: 'PUT' }), 0);

@@ -12,7 +12,7 @@ import type { CliIO } from '../io.js';
 import { printable } from '../terminal-text.js';
 import { withGcPacing } from '../gc-pacing.js';
 import { createProgress } from '../progress.js';
-import { loadProjectConfig, mergeWithFlags } from '../project-config.js';
+import { checkSourcePlace, loadProjectConfig, mergeWithFlags, unappliedIgnoreWarning } from '../project-config.js';
 import { checkDigestFileFlag, checkDigestFileTarget, pushReport, startClock, writeDigestFile } from '../report.js';
 import { gzipJobsOption } from '../threadpool.js';
 import { flagNames, type OptionNames } from '../../option-names.js';
@@ -119,6 +119,16 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void, se
       const fromFile = (flag: 'workdir' | 'volume' | 'user'): string | undefined => (argv[flag] === undefined && project?.values[flag] !== undefined ? project.source : undefined);
       const names = fileEntryNames(PUSH_FLAG_NAMES, appFile, layersFile, { 'config.workdir': fromFile('workdir'), 'config.volumes': fromFile('volume'), 'config.user': fromFile('user') });
       const layers = layerValues.map((v, i) => parseLayerFlag(v, defaultDest, parseAppFlag, layersFile ? `${layersFile} layers[${i}]` : '--layer'));
+      const warn = (m: string): void => ctx.logger.warn(m);
+      app.forEach((s, i) => checkSourcePlace(s.src, cwd, '--app', warn, appFile && project ? { config: project, entry: `app[${i}]` } : undefined));
+      layers.forEach((l, i) => checkSourcePlace(l.sources[0]!.src, cwd, '--layer', warn, layersFile && project ? { config: project, entry: `layers[${i}]` } : undefined));
+      // The folder's .dockerignore, where sources inside it have none: the project folder for the file's entries, the working folder for the flags'.
+      const named = (from: string | undefined, flag: string, key: string) => (s: LayerSource, i: number) => ({ src: s.src, named: from ? `${from} ${key}[${i}]` : `${flag} ${s.src}`, folder: from && project ? project.root : cwd });
+      const sources = [...app.map(named(appFile, '--app', 'app')), ...layers.map((l, i) => named(layersFile, '--layer', 'layers')(l.sources[0]!, i))];
+      for (const folder of new Set(sources.map((s) => s.folder))) {
+        const line = unappliedIgnoreWarning(sources.filter((s) => s.folder === folder), folder, cwd);
+        if (line) warn(line);
+      }
       const annotations = parseAnnotations(many(a.annotation));
       const level = a['gzip-level'];
       if (level !== undefined && !(Number.isInteger(level) && level >= GZIP_LEVELS.min && level <= GZIP_LEVELS.max)) {

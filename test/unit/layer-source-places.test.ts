@@ -1,0 +1,158 @@
+// Where a layer source may lie: a project file's (regpush.json) `app` and `layers` entries only
+// inside its folder, symlinks and `..` resolved; a source named on the command line anywhere, with
+// a warning when it resolves outside the working folder. In-process CLI against fake registries.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
+import { runMain } from '../fixtures/run-main.js';
+import { layerNames } from '../fixtures/layer-names.js';
+
+const fake = fakeRegistryPool();
+
+function cliEnv(...regs: FakeRegistry[]): Record<string, string | undefined> {
+  const lib = fakeLibraryOptions(...regs);
+  return { ...lib.env, HOME: lib.homeDir, REGPUSH_INSECURE_REGISTRIES: lib.insecureRegistries.join(',') };
+}
+
+/** root/proj (a checkout with ./dist/server.js) and root/host (a "secret" outside it). */
+function checkout(t: { after(fn: () => void): void }): { root: string; proj: string; host: string } {
+  const root = realpathSync(mkdtempSync(join(tmpdir(), 'regpush-source-places-')));
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  const proj = join(root, 'proj');
+  const host = join(root, 'host');
+  mkdirSync(join(proj, 'dist'), { recursive: true });
+  writeFileSync(join(proj, 'dist', 'server.js'), 'console.log("hi")\n');
+  mkdirSync(join(host, 'secrets'), { recursive: true });
+  writeFileSync(join(host, 'secrets', 'token'), 'host secret\n');
+  writeFileSync(join(host, 'config.json'), '{"password":"host secret"}\n');
+  return { root, proj, host };
+}
+
+async function pushWith(project: Record<string, unknown>, proj: string, args: string[] = []) {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base', { tags: ['1'] });
+  writeFileSync(join(proj, 'regpush.json'), JSON.stringify({ from: src.ref('base:1'), to: dst.ref('app:1'), ...project }));
+  const r = await runMain(['push', ...args], { env: cliEnv(src, dst), cwd: proj });
+  return { ...r, dst };
+}
+
+/** The one error line: E_INPUT (exit 2) naming the entry, nothing written to the target. */
+function refused(r: { code: number; stderr: string; dst: FakeRegistry }, entry: string, flag: string, real: string) {
+  assert.equal(r.code, 2, r.stderr);
+  const lines = r.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, r.stderr);
+  assert.ok(lines[0]!.includes(`regpush.json ${entry} resolves outside the project folder (to ${real})`), r.stderr);
+  assert.ok(lines[0]!.includes(`give it on the command line with ${flag}`), r.stderr);
+  assert.equal(r.dst.count(), 0, 'nothing pushed');
+}
+
+test('regpush.json: an app entry "../…" outside the project folder is E_INPUT naming the entry, nothing pushed', async (t) => {
+  const { proj, host } = checkout(t);
+  refused(await pushWith({ app: ['./dist', '../host/secrets:/app/s'] }, proj), 'app[1]', '--app', join(host, 'secrets'));
+});
+
+test('regpush.json: an absolute app entry outside the project folder is refused the same way', async (t) => {
+  const { proj, host } = checkout(t);
+  refused(await pushWith({ app: [`${join(host, 'secrets')}:/app/s`] }, proj), 'app[0]', '--app', join(host, 'secrets'));
+});
+
+test('regpush.json: a symlinked file source pointing out of the project folder is refused (the link is resolved)', async (t) => {
+  const { proj, host } = checkout(t);
+  symlinkSync(join(host, 'config.json'), join(proj, 'dist-config.json'));
+  refused(await pushWith({ app: ['./dist', './dist-config.json:/app/config.json'] }, proj), 'app[1]', '--app', join(host, 'config.json'));
+});
+
+test('regpush.json: a symlinked folder source pointing out is refused, in layers too (with a platform prefix)', async (t) => {
+  const { proj, host } = checkout(t);
+  symlinkSync(join(host, 'secrets'), join(proj, 'vendor'));
+  refused(await pushWith({ app: './dist', layers: ['./dist:/deps', 'linux/amd64=./vendor:/vendor'] }, proj), 'layers[1]', '--layer', join(host, 'secrets'));
+});
+
+test('regpush.json: a symlink to a folder inside the project, and the project folder itself, are taken', async (t) => {
+  const { proj } = checkout(t);
+  symlinkSync(join(proj, 'dist'), join(proj, 'current'));
+  const r = await pushWith({ app: ['./current', '.:/src'] }, proj);
+  assert.equal(r.code, 0, r.stderr);
+  assert.doesNotMatch(r.stderr, /outside/);
+});
+
+test('--app on the command line is followed wherever it leads, with one warning naming the real path where a symlink leads it out of the working folder', async (t) => {
+  const { proj, host } = checkout(t);
+  symlinkSync(join(host, 'secrets'), join(proj, 'linked'));
+  symlinkSync(join(host, 'config.json'), join(proj, 'config.json'));
+  const r = await pushWith({}, proj, ['--app', './dist', '--app', './linked:/app/s', '--layer', 'config.json:/etc/c.json', '--layer', '../host/config.json:/etc/d.json', '--layer', `${join(host, 'secrets')}:/x`]);
+  assert.equal(r.code, 0, r.stderr);
+  const warnings = r.stderr.split('\n').filter((l) => l.includes('outside'));
+  // A path written outside the folder (`../host/…`, an absolute one) says where it goes: no line for it.
+  assert.deepEqual(warnings, [
+    `warning: --app ./linked resolves outside the working folder, to ${join(host, 'secrets')} (through a symlink)`,
+    `warning: --layer config.json resolves outside the working folder, to ${join(host, 'config.json')} (through a symlink)`,
+  ]);
+  // Taken all the same: the caller named them.
+  const m = JSON.parse(r.dst.manifest('app', '1')!.bytes.toString('utf8')) as { layers: { digest: string }[] };
+  const names = await layerNames(r.dst.blob('app', m.layers.at(-1)!.digest)!);
+  assert.ok(names.includes('app/s/token'), names.join(' '));
+});
+
+
+test('the working folder\'s .dockerignore does not apply to a source folder inside it: one warning naming those without their own, and how to make one apply', async (t) => {
+  const { proj } = checkout(t);
+  writeFileSync(join(proj, '.dockerignore'), '**/*.map\n');
+  writeFileSync(join(proj, 'dist', 'server.js.map'), '{}');
+  mkdirSync(join(proj, 'own'));
+  writeFileSync(join(proj, 'own', 'a.js'), 'a');
+  writeFileSync(join(proj, 'own', '.dockerignore'), '*.map\n');
+  mkdirSync(join(proj, 'deps'));
+  writeFileSync(join(proj, 'deps', 'lib.js'), 'l');
+  writeFileSync(join(proj, 'config.json'), '{}');
+  const r = await pushWith({}, proj, ['--app', './dist', '--app', './own:/own', '--app', '.:/src', '--app', './config.json:/etc/c.json', '--layer', 'deps:/deps']);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stderr.split('\n').filter((l) => l.includes('does not apply'));
+  assert.deepEqual(lines.map((l) => l.replace(/^warning: /, '')), [
+    './.dockerignore does not apply to --app ./dist, --layer deps: a source folder is filtered by its own .dockerignore only; to leave files out of one, put a .dockerignore in its folder',
+  ]);
+  // As said: the map went in.
+  const m = JSON.parse(r.dst.manifest('app', '1')!.bytes.toString('utf8')) as { layers: { digest: string }[] };
+  assert.ok((await layerNames(r.dst.blob('app', m.layers.at(-1)!.digest)!)).includes('app/server.js.map'));
+
+  // The project file's entries are named as such; none is said once the source has its own.
+  const again = await pushWith({ app: ['./dist'] }, proj);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stderr, /^warning: \.\/\.dockerignore does not apply to regpush\.json app\[0\]: a source folder is filtered by its own \.dockerignore only; to leave files out of it, put a \.dockerignore in that folder$/m);
+  writeFileSync(join(proj, 'dist', '.dockerignore'), '');
+  const quiet = await pushWith({ app: ['./dist'] }, proj);
+  assert.equal(quiet.code, 0, quiet.stderr);
+  assert.doesNotMatch(quiet.stderr, /dockerignore/);
+});
+
+test('--config-file: the project folder is the working folder where the file lies in it (deploy/prod.json may name ../dist, not ../../host), else the file\'s own folder', async (t) => {
+  const { root, proj, host } = checkout(t);
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base', { tags: ['1'] });
+  const env = cliEnv(src, dst);
+  const write = (file: string, app: string[]) => {
+    mkdirSync(join(file, '..'), { recursive: true });
+    writeFileSync(file, JSON.stringify({ from: src.ref('base:1'), to: dst.ref('app:1'), app }));
+  };
+  write(join(proj, 'deploy', 'prod.json'), ['../dist']);
+  const ok = await runMain(['push', '--config-file', 'deploy/prod.json'], { env, cwd: proj });
+  assert.equal(ok.code, 0, ok.stderr);
+  write(join(proj, 'deploy', 'prod.json'), ['../dist', '../../host/secrets:/s']);
+  const out = await runMain(['push', '--config-file', 'deploy/prod.json'], { env, cwd: proj });
+  assert.equal(out.code, 2, out.stderr);
+  assert.match(out.stderr, new RegExp(`^regpush: error: deploy/prod\\.json app\\[1\\] resolves outside the project folder \\(to ${join(host, 'secrets')}\\)`, 'm'));
+  // A file outside the working folder: its own folder bounds it.
+  const elsewhere = join(root, 'conf');
+  mkdirSync(join(elsewhere, 'site'), { recursive: true });
+  writeFileSync(join(elsewhere, 'site', 'index.html'), 'hi');
+  write(join(elsewhere, 'push.json'), ['./site']);
+  const own = await runMain(['push', '--config-file', join(elsewhere, 'push.json')], { env, cwd: proj });
+  assert.equal(own.code, 0, own.stderr);
+  write(join(elsewhere, 'push.json'), ['./site', '../proj/dist']);
+  const up = await runMain(['push', '--config-file', join(elsewhere, 'push.json')], { env, cwd: proj });
+  assert.equal(up.code, 2, up.stderr);
+  assert.match(up.stderr, /app\[1\] resolves outside the project folder/);
+});
