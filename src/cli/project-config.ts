@@ -5,7 +5,7 @@
  * flag wins). Every value is checked here with the flags' own parsers, and a bad one is E_INPUT
  * naming the file and the key. Relative `app` paths are relative to the file's directory.
  */
-import { lstatSync, realpathSync, statSync } from 'node:fs';
+import { lstatSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { InputError, RegpushError } from '../errors.js';
 import { parseEnvFlag, parseLabelFlag, parsePortFlag, WINDOWS_ABSOLUTE } from '../image/config.js';
@@ -14,6 +14,7 @@ import { closest } from '../did-you-mean.js';
 import { isObject } from '../json-object.js';
 import { findProjectFileOnce, mirrorsAsFlags, type ProjectFileRead } from './project-file.js';
 import { pathBelow, realPathOutside, splitAppValue } from '../layer/sources.js';
+import { IgnoreMatcher, parseDockerignore } from '../layer/dockerignore.js';
 
 /** Keys a project file may set, and how each is checked. */
 const KEYS = {
@@ -254,12 +255,16 @@ export function unappliedIgnoreWarning(sources: readonly { src: string; named: s
   } catch {
     return undefined;
   }
+  const rules = ignoreRules(file);
   const missed = sources.filter(({ src }) => {
     try {
       const real = realpathSync(path.resolve(cwd, src));
       if (!statSync(real).isDirectory()) return false; // a file source has no .dockerignore
       const rel = pathBelow(root, real);
-      return rel !== undefined && rel !== '' && !present(path.join(real, '.dockerignore'));
+      if (rel === undefined || rel === '' || present(path.join(real, '.dockerignore'))) return false;
+      // Only where the file would have left something out there: a root `.dockerignore` of `bin/`
+      // and `obj/` (a .NET repository's) says nothing about `--app ./publish`, run after run.
+      return !rules || rules.mayExcludeAtOrBelow(rel.split(path.sep).join('/'));
     } catch {
       return false; // a missing or unreadable source is said by the source checks
     }
@@ -268,6 +273,15 @@ export function unappliedIgnoreWarning(sources: readonly { src: string; named: s
   const shown = path.relative(cwd, file);
   const name = shown.startsWith('..') || path.isAbsolute(shown) ? file : `./${shown}`;
   return `${name} does not apply to ${missed.map((m) => m.named).join(', ')}: a source folder is filtered by its own .dockerignore only; to leave files out of ${missed.length === 1 ? 'it' : 'one'}, put a .dockerignore in ${missed.length === 1 ? 'that folder' : 'its folder'}`;
+}
+
+/** `file`'s patterns, compiled; undefined where it cannot be read or parsed (the warning then errs on the side of saying it). */
+function ignoreRules(file: string): IgnoreMatcher | undefined {
+  try {
+    return new IgnoreMatcher(parseDockerignore(readFileSync(file, 'utf8')));
+  } catch {
+    return undefined;
+  }
 }
 
 /** Whether anything (a dangling symlink too) is at `p`. */

@@ -362,9 +362,25 @@ export class IgnoreMatcher {
    * (Docker's classic builder only compares string prefixes and misses a `**`-led exception such as `!**` + `/keep`; BuildKit gets it right.)
    */
   mayReincludeBelow(dir: string): boolean {
-    if (this.exclusions.length === 0) return false;
+    return this.mayMatchBelow(this.exclusions, dir);
+  }
+
+  /**
+   * Whether these patterns could leave out anything at or below `dir` (a folder the walk has not
+   * listed): it, or a parent, is excluded, or a pattern could reach inside it. Conservative as
+   * mayReincludeBelow. For a warning that a context's .dockerignore would have filtered a source
+   * folder it does not apply to: `bin/` at the root reaches nothing in `publish/`, a `.env` pattern led by `**` does.
+   */
+  mayExcludeAtOrBelow(dir: string): boolean {
+    if (this.isExcluded(dir)) return true;
+    return this.mayMatchBelow(this.rules.filter((r) => !r.exclusion), dir);
+  }
+
+  /** Whether one of `rules` could match a path strictly below `dir`, segment by segment. */
+  private mayMatchBelow(rules: readonly Rule[], dir: string): boolean {
+    if (rules.length === 0) return false;
     const dirSegs = dir.split('/');
-    return this.exclusions.some((rule) => {
+    return rules.some((rule) => {
       for (let i = 0; i < dirSegs.length; i++) {
         if (i >= rule.segments.length) return false;
         const seg = rule.segments[i];

@@ -156,3 +156,24 @@ test('--config-file: the project folder is the working folder where the file lie
   assert.equal(up.code, 2, up.stderr);
   assert.match(up.stderr, /app\[1\] resolves outside the project folder/);
 });
+
+test('the working folder\'s .dockerignore is warned of only where it would have left something out of the source folder (bin/ and obj/ say nothing of ./dist)', async (t) => {
+  const { proj } = checkout(t);
+  writeFileSync(join(proj, '.dockerignore'), 'bin/\nobj/\n*.md\n# dist/x would be a comment\n');
+  mkdirSync(join(proj, 'deps'));
+  writeFileSync(join(proj, 'deps', 'lib.js'), 'l');
+  const quiet = await pushWith({}, proj, ['--app', './dist', '--layer', 'deps:/deps']);
+  assert.equal(quiet.code, 0, quiet.stderr);
+  assert.doesNotMatch(quiet.stderr, /does not apply/);
+  // A pattern that reaches into one of them names that one only.
+  writeFileSync(join(proj, '.dockerignore'), 'bin/\ndist/*.map\n');
+  const one = await pushWith({}, proj, ['--app', './dist', '--layer', 'deps:/deps']);
+  assert.equal(one.code, 0, one.stderr);
+  assert.deepEqual(one.stderr.split('\n').filter((l) => l.includes('does not apply')).map((l) => l.replace(/^warning: /, '')), [
+    './.dockerignore does not apply to --app ./dist: a source folder is filtered by its own .dockerignore only; to leave files out of it, put a .dockerignore in that folder',
+  ]);
+  // One that leaves the folder itself out counts too.
+  writeFileSync(join(proj, '.dockerignore'), 'dep*\n');
+  const folder = await pushWith({}, proj, ['--app', './dist', '--layer', 'deps:/deps']);
+  assert.match(folder.stderr, /^warning: \.\/\.dockerignore does not apply to --layer deps: /m);
+});
