@@ -5,7 +5,7 @@
  * flag wins). Every value is checked here with the flags' own parsers, and a bad one is E_INPUT
  * naming the file and the key. Relative `app` paths are relative to the file's directory.
  */
-import { lstatSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { lstatSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { InputError, RegpushError } from '../errors.js';
 import { parseEnvFlag, parseLabelFlag, parsePortFlag, WINDOWS_ABSOLUTE } from '../image/config.js';
@@ -14,7 +14,8 @@ import { closest } from '../did-you-mean.js';
 import { isObject } from '../json-object.js';
 import { findProjectFileOnce, mirrorsAsFlags, type ProjectFileRead } from './project-file.js';
 import { pathBelow, realPathOutside, splitAppValue } from '../layer/sources.js';
-import { IgnoreMatcher, parseDockerignore } from '../layer/dockerignore.js';
+import type { IgnoreMatcher } from '../layer/dockerignore.js';
+import { loadIgnore } from '../layer/walk.js';
 
 /** Keys a project file may set, and how each is checked. */
 const KEYS = {
@@ -255,7 +256,7 @@ export function unappliedIgnoreWarning(sources: readonly { src: string; named: s
   } catch {
     return undefined;
   }
-  const rules = ignoreRules(file);
+  const rules = ignoreRules(folder);
   const missed = sources.filter(({ src }) => {
     try {
       const real = realpathSync(path.resolve(cwd, src));
@@ -275,10 +276,14 @@ export function unappliedIgnoreWarning(sources: readonly { src: string; named: s
   return `${name} does not apply to ${missed.map((m) => m.named).join(', ')}: a source folder is filtered by its own .dockerignore only; to leave files out of ${missed.length === 1 ? 'it' : 'one'}, put a .dockerignore in ${missed.length === 1 ? 'that folder' : 'its folder'}`;
 }
 
-/** `file`'s patterns, compiled; undefined where it cannot be read or parsed (the warning then errs on the side of saying it). */
-function ignoreRules(file: string): IgnoreMatcher | undefined {
+/**
+ * The patterns of the `.dockerignore` in `folder`, read as a source's is (loadIgnore: a fifo, a
+ * folder or a dangling link is refused, not read, and the size is bounded); undefined where it
+ * cannot be read or parsed (the warning then errs on the side of saying it).
+ */
+function ignoreRules(folder: string): IgnoreMatcher | undefined {
   try {
-    return new IgnoreMatcher(parseDockerignore(readFileSync(file, 'utf8')));
+    return loadIgnore(folder);
   } catch {
     return undefined;
   }

@@ -67,12 +67,12 @@ function schemeProblem(input: string, scheme: string, names: ConnectionNames): s
  * reference has this shape; refused as such, rather than with the digest problem of
  * `reg.example/app:1`, which says nothing of what was meant.
  */
-function credentialsBefore(input: string): string | undefined {
+function credentialsBefore(input: string): { registry: string; at: number } | undefined {
   for (let at = input.lastIndexOf('@'); at > 0; at = input.lastIndexOf('@', at - 1)) {
     const after = input.slice(at + 1);
     const slash = after.indexOf('/');
     const host = after.slice(0, Math.max(slash, 0));
-    if (slash > 0 && namesHost(host) && hostProblem(host) === undefined) return canonicalRegistry(host);
+    if (slash > 0 && namesHost(host) && hostProblem(host) === undefined) return { registry: canonicalRegistry(host), at };
   }
   return undefined;
 }
@@ -107,8 +107,11 @@ export function parseReferenceAs(input: string, names: ConnectionNames | undefin
   if (input.trim() !== input) fail(input, 'reference has leading or trailing whitespace');
   if (/\s/.test(input)) fail(input, 'reference contains whitespace');
   const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//.exec(input);
-  const credentials = credentialsBefore(scheme ? input.slice(scheme[0].length) : input);
-  if (credentials) fail(input, credentialsProblem(credentials, names ?? connectionOptionNames));
+  const body = scheme ? input.slice(scheme[0].length) : input;
+  const credentials = credentialsBefore(body);
+  // Shown with everything before that '@' gone: a token alone (`ghp_…@ghcr.io/org/app`, no ':'
+  // that redactTyped would read as the start of a password) is a secret too.
+  if (credentials) fail(`${scheme?.[0] ?? ''}***@${body.slice(credentials.at + 1)}`, credentialsProblem(credentials.registry, names ?? connectionOptionNames));
   if (scheme) fail(input, schemeProblem(input, scheme[0], names ?? connectionOptionNames));
 
   // The digest is everything after the first "@"; a second "@" makes the digest invalid below.

@@ -249,7 +249,10 @@ test('daemon.json registry-mirrors serve Docker Hub references (Docker Hub itsel
 test('regpush.json "mirrors" (push): the base is read through the mirror', async () => {
   const project = tempDir('regpush-mirror-project-');
   const to = imageRef(R.basic, `${run}/project:1`);
-  writeFileSync(join(project, 'regpush.json'), JSON.stringify({ from: fromRef, to, app: [makeApp()], mirrors: { [R.anon.host]: [mirrorHost] } }));
+  // The app inside the project folder: a project file names no source outside it.
+  mkdirSync(join(project, 'app'));
+  writeFileSync(join(project, 'app', 'hello.txt'), `mirror test ${run}\n`);
+  writeFileSync(join(project, 'regpush.json'), JSON.stringify({ from: fromRef, to, app: ['./app'], mirrors: { [R.anon.host]: [mirrorHost] } }));
   const r = await runCli(['push', '--json', ...toBasic], { env: isolated, cwd: project });
   assert.equal(r.code, 0, r.stderr);
   const report = JSON.parse(r.stdout);

@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
 import { runMain } from '../fixtures/run-main.js';
 import { layerNames } from '../fixtures/layer-names.js';
+import { execFileSync } from 'node:child_process';
+import { unappliedIgnoreWarning } from '../../src/cli/project-config.js';
 
 const fake = fakeRegistryPool();
 
@@ -176,4 +178,13 @@ test('the working folder\'s .dockerignore is warned of only where it would have 
   writeFileSync(join(proj, '.dockerignore'), 'dep*\n');
   const folder = await pushWith({}, proj, ['--app', './dist', '--layer', 'deps:/deps']);
   assert.match(folder.stderr, /^warning: \.\/\.dockerignore does not apply to --layer deps: /m);
+});
+
+test('a working folder whose .dockerignore is a fifo: the warning check does not read it (it would wait for a writer forever), and says it as for a file it cannot read', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'regpush-fifo-ignore-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  mkdirSync(join(dir, 'dist'));
+  execFileSync('mkfifo', [join(dir, '.dockerignore')]);
+  const line = unappliedIgnoreWarning([{ src: './dist', named: '--app ./dist' }], dir, dir);
+  assert.match(line ?? '', /^\.\/\.dockerignore does not apply to --app \.\/dist: /);
 });

@@ -36,6 +36,18 @@ test('parseReference: credentials before a registry host are refused as such (E_
       },
     );
   }
+  // A token alone before the '@' (no ':' to mark a password) is a secret too: shown as ***.
+  for (const typed of ['ghp_S3CRETTOKEN42@ghcr.io/org/app:1', 'https://ghp_S3CRETTOKEN42@ghcr.io/org/app:1']) {
+    assert.throws(
+      () => parseReference(typed),
+      (err: unknown) => {
+        assert.ok(err instanceof InvalidReferenceError, String(err));
+        assert.ok(!err.message.includes('S3CRETTOKEN'), err.message);
+        assert.ok(err.message.startsWith(`invalid image reference "${typed.startsWith('https') ? 'https://' : ''}***@ghcr.io/org/app:1": a reference cannot carry credentials`), err.message);
+        return true;
+      },
+    );
+  }
   // Not credentials: a digest after the '@', and the problems of a reference that has one.
   assert.equal(parseReference(`reg.example/app:1@${DIGEST}`).digest, DIGEST);
   assert.throws(() => parseReference('reg.example/app@sha256:abc'), /sha256 digest must have 64 hex characters/);
