@@ -16,6 +16,7 @@ import { resolveLayerOptions } from '../../src/layer/options.js';
 import { BufferPool } from '../../src/layer/pool.js';
 import { tarBlocks, type TarStats } from '../../src/layer/tar.js';
 import { fileMode, walkSources } from '../../src/layer/walk.js';
+import { ntfsUpperCase } from '../../src/layer/windows-layer.js';
 
 const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
@@ -663,6 +664,16 @@ describe('layer: names a Windows layer cannot hold (Microsoft, "Naming Files, Pa
     const src = tree({ 'CONSOLE.txt': 'a', 'com10': 'b', 'lpt0.txt': 'c', 'nul_x': 'd', '.hidden': 'e', 'a.b.c': 'f', 'README.md': 'g', 'sub/README.md': 'h' });
     const es = await entries(zlib.gunzipSync((await build({ sources: [{ src, dest: '/app' }], windows: true })).bytes));
     assert.equal(es.filter((e) => e.header.type === 'file').length, 8);
+  });
+
+  it('case is folded one UTF-16 unit at a time, as NTFS does: straße.txt and STRASSE.txt are two files; Straße.txt and STRAßE.txt one', async () => {
+    assert.equal(ntfsUpperCase('straße-ﬁle-ŉ.txt'), 'STRAßE-ﬁLE-ŉ.TXT');
+    assert.equal(ntfsUpperCase('é𐐨'), 'É𐐨', 'a surrogate pair (Deseret) is not folded');
+    const src = tree({ 'straße.txt': 'a', 'STRASSE.txt': 'b', 'ﬁle.txt': 'c', 'FILE.txt': 'd' });
+    const es = await entries(zlib.gunzipSync((await build({ sources: [{ src, dest: '/app' }], windows: true })).bytes));
+    assert.equal(es.filter((e) => e.header.type === 'file').length, 4);
+    await refused({ 'Straße.txt': 'a', 'STRAßE.txt': 'b' }, /^\/app\/STRAßE\.txt and \/app\/Straße\.txt differ only in case/);
+    await refused({ 'été.txt': 'a', 'ÉTÉ.txt': 'b' }, /^\/app\/ÉTÉ\.txt and \/app\/été\.txt differ only in case/);
   });
 
   it('windowsDestination refuses a destination with such a name in any of its parts', () => {
