@@ -721,6 +721,16 @@ describe('layer: a folder swapped for a symlink during the walk', () => {
     assert.ok(outside(r.err, join(src, 'sub')), String(r.err));
   });
 
+  it('one whose last entry is a subfolder (its own end check then skipped), swapped while that subfolder is read, is refused by the subfolder\'s check', async () => {
+    const host = tree({ 'z/c.txt': 'host c' });
+    const src = tree({ 'sub/a.txt': 'a', 'sub/z/c.txt': 'c', 'sub/z/d.txt': 'd' });
+    const r = await walkWithSwap(src, 'app/sub/z/c.txt', () => {
+      renameSync(join(src, 'sub'), join(src, 'sub-moved'));
+      symlinkSync(host, join(src, 'sub'));
+    });
+    assert.ok(outside(r.err, join(src, 'sub', 'z')), String(r.err));
+  });
+
   it('a source that is itself a symlink, and an unchanged tree, walk as before', async () => {
     const src = tree({ 'sub/a.txt': 'a' });
     const link = join(root, `link${counter++}`);
