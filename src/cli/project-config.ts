@@ -93,7 +93,7 @@ export async function loadProjectConfig(cwd: string, explicit?: string, earlier?
 }
 
 /** ProjectConfig.root for a file in `fileDir`, regpush run in `cwd`. */
-export function projectRoot(fileDir: string, cwd: string): string {
+function projectRoot(fileDir: string, cwd: string): string {
   const real = (p: string) => {
     try {
       return realpathSync(p);
