@@ -70,12 +70,12 @@ export interface ProjectConfig {
   file: string;
   /** "regpush.json", "package.json#regpush" or the --config-file path, for messages. */
   source: string;
-  /** The folder relative `app` and `layers` sources are read from: the file's. */
-  baseDir: string;
   /**
-   * The project folder, which every `app` and `layers` source must resolve inside: the working
-   * folder (the checkout), where the file lies in it (`regpush.json`, `package.json`, a
-   * `--config-file deploy/prod.json` whose `../dist` is the checkout's), else the file's folder.
+   * The project folder (a real path), which every `app` and `layers` source must resolve inside:
+   * the checkout the file lies in, the nearest folder at or above the file's holding `.git` (a
+   * folder, or a file in a worktree or submodule), so that `deploy/prod.json` may name `../dist`
+   * and `apps/api/regpush.json` `../../dist/apps/api` whichever folder regpush runs in. Without
+   * one: the working folder where the file lies in it, else the file's own folder.
    */
   root: string;
   values: ProjectDefaults;
@@ -89,8 +89,24 @@ export interface ProjectConfig {
 export async function loadProjectConfig(cwd: string, explicit?: string, earlier?: ProjectFileRead): Promise<ProjectConfig | undefined> {
   const found = findProjectFileOnce(cwd, explicit, earlier);
   if (!found) return undefined;
-  const root = realPathOutside(found.baseDir, cwd, cwd) === undefined ? cwd : found.baseDir;
-  return { file: found.file, source: found.source, baseDir: found.baseDir, root, values: checkProjectConfig(found.data, found.source, found.baseDir) };
+  const values = checkProjectConfig(found.data, found.source, found.baseDir);
+  return { file: found.file, source: found.source, root: projectRoot(found.baseDir, cwd), values };
+}
+
+/** ProjectConfig.root for a file in `fileDir`, regpush run in `cwd`. */
+function projectRoot(fileDir: string, cwd: string): string {
+  const real = (p: string) => {
+    try {
+      return realpathSync(p);
+    } catch {
+      return path.resolve(p);
+    }
+  };
+  for (let dir = real(path.resolve(cwd, fileDir)); ; dir = path.dirname(dir)) {
+    if (present(path.join(dir, '.git'))) return dir;
+    if (path.dirname(dir) === dir) break;
+  }
+  return real(realPathOutside(fileDir, cwd, cwd) === undefined ? cwd : path.resolve(cwd, fileDir));
 }
 
 /** Checks a parsed project object and turns it into flag values. Pure; `baseDir` anchors relative app paths. */
@@ -229,8 +245,8 @@ export function checkSourcePlace(src: string, cwd: string, flag: '--app' | '--la
     const real = realPathOutside(src, cwd, config.root);
     if (real === undefined) return;
     throw new InputError(
-      `${config.source} ${entry} resolves outside the project folder (to ${real}); a project file may only name sources inside it: to take it on purpose, give it on the command line with ${flag}`,
-      { details: { file: config.source, key: entry, path: real } },
+      `${config.source} ${entry} resolves outside the project folder ${config.root} (to ${real}); a project file may only name sources inside it: to take it on purpose, give it on the command line with ${flag}`,
+      { details: { file: config.source, key: entry, path: real, root: config.root } },
     );
   }
   // A path written outside the working folder (`/srv/build`, `../vendor`) says where it leads; one

@@ -44,6 +44,13 @@ export interface SourcesScan {
    * walk has ended without one. A Windows layer cannot hold one (windows-layer.ts).
    */
   symlink?: Promise<string | undefined>;
+  /**
+   * Asked with `symlinks: 'find'`: the refusal of the first name a Windows layer cannot hold
+   * (WindowsNames), or undefined once the walk has ended without one. Noted, not thrown: the name
+   * matters only where the base turns out to have Windows images. A walk that ended early, at a
+   * symlink, answers for the names before it only; the symlink is the refusal then.
+   */
+  windowsName?: Promise<InputError | undefined>;
 }
 
 /** What scanSources is asked besides `content` and `readable`. */
@@ -101,15 +108,26 @@ export const WALK_TURN_ENTRIES = 256;
 function scan(sources: LayerSource[], cwd: string, readability: boolean, opts: ScanOptions): SourcesScan {
   const content = answer<boolean>();
   const symlink = opts.symlinks ? answer<string | undefined>() : undefined;
+  const windowsName = opts.symlinks === 'find' ? answer<InputError | undefined>() : undefined;
+  let badName: InputError | undefined;
   let found = false;
   let link: string | undefined;
   let unreadable: InputError | undefined;
   let entries = 0;
-  // A Windows layer's (symlinks refused): its names are checked here too, before any request, as the build checks them.
-  const windowsNames = opts.symlinks === 'refuse' ? new WindowsNames() : undefined;
+  // A Windows layer's names are checked here too, as the build checks them: refused at once for a
+  // layer that is one for sure (symlinks 'refuse'), before any request; for the Windows variant of
+  // --platform all ('find'), the first problem is noted for when the base shows it is used.
+  const windowsNames = opts.symlinks ? new WindowsNames() : undefined;
   const answered = (): boolean => found && ((opts.symlinks === 'refuse' && link !== undefined) || ((!readability || unreadable !== undefined) && (!symlink || link !== undefined)));
   const walk = walkSources(sources, { cwd, logger: opts.logger ?? silentLogger, signal: opts.signal, said: opts.said }, (e) => {
-    windowsNames?.check(e.name);
+    if (opts.symlinks === 'refuse') windowsNames!.check(e.name);
+    else if (windowsNames && badName === undefined) {
+      try {
+        windowsNames.check(e.name);
+      } catch (err) {
+        badName = err as InputError;
+      }
+    }
     const first = !found && ownEntry(e, sources);
     if (first) {
       found = true;
@@ -141,10 +159,12 @@ function scan(sources: LayerSource[], cwd: string, readability: boolean, opts: S
     () => {
       content.resolve(false);
       symlink?.resolve(undefined);
+      windowsName?.resolve(badName);
       if (unreadable) throw unreadable;
     },
     (err: unknown) => {
       if (err instanceof Answered) {
+        windowsName?.resolve(badName);
         if (unreadable) throw unreadable;
         // Stopped at a Windows layer's link: the layer cannot be built, as the build would say.
         if (opts.symlinks === 'refuse' && link !== undefined) throw windowsSymlinkRefused(link);
@@ -153,11 +173,12 @@ function scan(sources: LayerSource[], cwd: string, readability: boolean, opts: S
       // Settles only what the walk had not answered yet (a settled promise ignores it).
       content.reject(err);
       symlink?.reject(err);
+      windowsName?.reject(err);
       throw unreadable ?? err; // the file came first in the walk's order
     },
   );
   readable.catch(() => undefined);
-  return { content: content.promise, readable, ...(symlink ? { symlink: symlink.promise } : {}) };
+  return { content: content.promise, readable, ...(symlink ? { symlink: symlink.promise } : {}), ...(windowsName ? { windowsName: windowsName.promise } : {}) };
 }
 
 /** A promise with its settling functions, handled (an answer nobody asked for must not go unhandled). */

@@ -81,6 +81,25 @@ export function windowsNameProblem(segment: string): string | undefined {
 }
 
 /**
+ * `name` upper-cased as NTFS compares names: one UTF-16 unit at a time, through a table that maps
+ * each unit to one unit. Unicode's full upper case maps some letters to two (ß to SS, the ligature
+ * ﬁ to FI), which NTFS does not, so `straße.txt` and `STRASSE.txt` are two files there: such a
+ * letter stays itself. A unit that is half of a surrogate pair has no upper case, as in NTFS's
+ * table (which covers the BMP only). Otherwise its table agrees with Unicode's upper case for all
+ * but a few letters.
+ */
+export function ntfsUpperCase(name: string): string {
+  if (/^[\x00-\x7f]*$/.test(name)) return name.toUpperCase();
+  let out = '';
+  for (let i = 0; i < name.length; i++) {
+    const unit = name[i]!;
+    const upper = unit.toUpperCase();
+    out += upper.length === 1 ? upper : unit;
+  }
+  return out;
+}
+
+/**
  * Checks each layer path of a Windows layer ("app/bin/", "app/App.dll") as the walk gives it:
  * every name valid on Windows, and no two names of one folder that differ only in case. Holds the
  * case-folded paths seen, so one instance serves one walk.
@@ -93,8 +112,7 @@ export class WindowsNames {
     const last = path.slice(path.lastIndexOf('/') + 1);
     const problem = windowsNameProblem(last);
     if (problem) throw new InputError(`/${path}: "${last}" is not a valid name on Windows (${problem}); rename it or exclude it in .dockerignore`, { details: { path: `/${path}` } });
-    // Upper case, as NTFS compares names (its table agrees with Unicode's upper case for all but a few letters).
-    const folded = path.toUpperCase();
+    const folded = ntfsUpperCase(path);
     const other = this.seen.get(folded);
     if (other !== undefined && other !== path) {
       throw new InputError(`/${other} and /${path} differ only in case, and Windows takes them for one file; rename one or exclude it in .dockerignore`, { details: { path: `/${path}` } });

@@ -42,7 +42,8 @@ export interface LayerPlan extends LayerJob {
   /**
    * The Windows variant's (forWindows true) first symlink, asked once the base shows a Windows
    * image gets it (base-checks.ts, checkWindowsVariants): the answer of the walk checkInputs started for
-   * the layer's files, else, where the variants' destinations differ, a walk of its own.
+   * the layer's files, else, where the variants' destinations differ, a walk of its own. Rejects,
+   * where there is no symlink, with the first name Windows cannot hold (`nul.txt`), as the build would.
    */
   windowsSymlink?: (signal?: AbortSignal) => Promise<string | undefined>;
   dest: string[];
@@ -332,7 +333,15 @@ async function checkLayerSources(sources: LayerSource[], cwd: string, what: stri
  */
 function variantSymlink(scanned: { scan: SourcesScan; sources: LayerSource[] }, sources: LayerSource[], cwd: string, logger: Logger, said: Set<string>): (signal?: AbortSignal) => Promise<string | undefined> {
   const same = sources.length === scanned.sources.length && sources.every((s, i) => s.src === scanned.sources[i]!.src && s.dest === scanned.sources[i]!.dest);
-  if (same) return () => scanned.scan.symlink!;
+  // The shared walk noted the first name Windows cannot hold; a walk of its own ('refuse') rejects with it.
+  if (same) {
+    return async () => {
+      const link = await scanned.scan.symlink!;
+      const badName = link === undefined ? await scanned.scan.windowsName! : undefined;
+      if (badName) throw badName;
+      return link;
+    };
+  }
   return (signal) => firstSymlink(sources, cwd, logger, signal, said);
 }
 

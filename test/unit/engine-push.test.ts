@@ -753,12 +753,17 @@ test('push for a Windows image refuses a name Windows cannot hold (a device name
   assert.equal(reg.count({ method: 'PUT' }), 0);
 });
 
-test('a layer built for Linux never goes into a Windows image: a single Windows base without --platform, a Windows path in a Linux image, --chown: E_INPUT / E_USAGE, no manifest', async () => {
-  const reg = await fake();
-  reg.seedImage('base/win', { tags: ['ltsc'], platform: { os: 'windows', architecture: 'amd64' } });
+/** base/mixed:1, an index of a Linux and a Windows (ltsc2022) image. */
+function seedMixedBase(reg: FakeRegistry): void {
   const linux = reg.seedImage('base/mixed', { platform: { os: 'linux', architecture: 'amd64' } });
   const windows = reg.seedImage('base/mixed', { platform: { os: 'windows', architecture: 'amd64', 'os.version': '10.0.20348.2340' } });
   reg.seedIndex('base/mixed', [linux, windows], { tags: ['1'] });
+}
+
+test('a layer built for Linux never goes into a Windows image: a single Windows base without --platform, a Windows path in a Linux image, --chown: E_INPUT / E_USAGE, no manifest', async () => {
+  const reg = await fake();
+  reg.seedImage('base/win', { tags: ['ltsc'], platform: { os: 'windows', architecture: 'amd64' } });
+  seedMixedBase(reg);
   const opts = { to: reg.ref('app:1'), app: appDir(), ...fakeLibraryOptions(reg) };
   const refused = async (o: Parameters<typeof push>[0], code: string, message: RegExp): Promise<void> => {
     const err = await push(o).then(() => undefined, (e: RegpushError) => e);
@@ -791,9 +796,7 @@ test('a symlink among the sources of a Windows layer is E_INPUT naming it before
 
 test('--platform all over a Linux and Windows index: each image gets the layer in its own format, an unchanged re-push writes nothing; over a Linux-only base the Windows variant is never built', async () => {
   const reg = await fake();
-  const linux = reg.seedImage('base/mixed', { platform: { os: 'linux', architecture: 'amd64' } });
-  const windows = reg.seedImage('base/mixed', { platform: { os: 'windows', architecture: 'amd64', 'os.version': '10.0.20348.2340' } });
-  reg.seedIndex('base/mixed', [linux, windows], { tags: ['1'] });
+  seedMixedBase(reg);
   reg.seedImage('base/node', { tags: ['20'] });
   const app = appDir();
   const opts = { platform: 'all', app, config: { workdir: '/app' }, ...fakeLibraryOptions(reg) };
@@ -844,9 +847,7 @@ test('--platform all over a Linux and Windows index: each image gets the layer i
 
 test('--platform all, a destination with a backslash inside (/app\\sub: a directory of that name on Linux, C:\\app\\sub on Windows): the Windows variant\'s symlink is named as that variant lays it out', async () => {
   const reg = await fake();
-  const linux = reg.seedImage('base/mixed', { platform: { os: 'linux', architecture: 'amd64' } });
-  const windows = reg.seedImage('base/mixed', { platform: { os: 'windows', architecture: 'amd64', 'os.version': '10.0.20348.2340' } });
-  reg.seedIndex('base/mixed', [linux, windows], { tags: ['1'] });
+  seedMixedBase(reg);
   const app = appDir();
   symlinkSync('server.js', join(app[0]!.src, 'link.js'));
   // The Linux variant's walk (the one the checks share) names the link /app\sub/link.js; the
@@ -855,6 +856,25 @@ test('--platform all, a destination with a backslash inside (/app\\sub: a direct
   assert.equal(err?.code, 'E_INPUT', String(err));
   assert.match(err!.message, /^\/app\/sub\/link\.js is a symbolic link, which a Windows layer cannot hold/);
   assert.equal(reg.manifest('app', '1'), undefined);
+});
+
+test('--platform all: a name Windows cannot hold is E_INPUT once the base shows a Windows image gets the layer, before any blob moves; over a Linux-only base it is pushed', async () => {
+  const reg = await fake();
+  seedMixedBase(reg);
+  reg.seedImage('base/node', { tags: ['20'] });
+  const app = appDir();
+  writeFileSync(join(app[0]!.src, 'nul.txt'), 'x');
+  const opts = { platform: 'all', app, ...fakeLibraryOptions(reg) };
+  reg.clearLog();
+  const err = await push({ ...opts, from: reg.ref('base/mixed:1'), to: reg.ref('app:1') }).then(() => undefined, (e: RegpushError) => e);
+  assert.equal(err?.code, 'E_INPUT', String(err));
+  assert.equal(err!.message, '/app/nul.txt: "nul.txt" is not a valid name on Windows (NUL is a device name there); rename it or exclude it in .dockerignore');
+  const sent = reg.requests().filter((q) => q.method === 'PUT' || q.method === 'PATCH' || (q.method === 'POST' && 'mount' in q.query));
+  assert.deepEqual(sent.map((q) => `${q.method} ${q.path}`), [], 'no blob mounted or sent');
+  assert.equal(reg.manifest('app', '1'), undefined);
+  // Linux takes the name: over a Linux-only base the push goes through.
+  await push({ ...opts, from: reg.ref('base/node:20'), to: reg.ref('lin:1') });
+  assert.ok(reg.manifest('lin', '1'));
 });
 
 test('a push aborted while its largest base layer, started early, waits for the source: every session cancelled before push() reports', async () => {

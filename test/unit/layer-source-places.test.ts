@@ -42,35 +42,35 @@ async function pushWith(project: Record<string, unknown>, proj: string, args: st
 }
 
 /** The one error line: E_INPUT (exit 2) naming the entry, nothing written to the target. */
-function refused(r: { code: number; stderr: string; dst: FakeRegistry }, entry: string, flag: string, real: string) {
+function refused(r: { code: number; stderr: string; dst: FakeRegistry }, entry: string, flag: string, real: string, root: string) {
   assert.equal(r.code, 2, r.stderr);
   const lines = r.stderr.trim().split('\n');
   assert.equal(lines.length, 1, r.stderr);
-  assert.ok(lines[0]!.includes(`regpush.json ${entry} resolves outside the project folder (to ${real})`), r.stderr);
+  assert.ok(lines[0]!.includes(`regpush.json ${entry} resolves outside the project folder ${root} (to ${real})`), r.stderr);
   assert.ok(lines[0]!.includes(`give it on the command line with ${flag}`), r.stderr);
   assert.equal(r.dst.count(), 0, 'nothing pushed');
 }
 
 test('regpush.json: an app entry "../…" outside the project folder is E_INPUT naming the entry, nothing pushed', async (t) => {
   const { proj, host } = checkout(t);
-  refused(await pushWith({ app: ['./dist', '../host/secrets:/app/s'] }, proj), 'app[1]', '--app', join(host, 'secrets'));
+  refused(await pushWith({ app: ['./dist', '../host/secrets:/app/s'] }, proj), 'app[1]', '--app', join(host, 'secrets'), proj);
 });
 
 test('regpush.json: an absolute app entry outside the project folder is refused the same way', async (t) => {
   const { proj, host } = checkout(t);
-  refused(await pushWith({ app: [`${join(host, 'secrets')}:/app/s`] }, proj), 'app[0]', '--app', join(host, 'secrets'));
+  refused(await pushWith({ app: [`${join(host, 'secrets')}:/app/s`] }, proj), 'app[0]', '--app', join(host, 'secrets'), proj);
 });
 
 test('regpush.json: a symlinked file source pointing out of the project folder is refused (the link is resolved)', async (t) => {
   const { proj, host } = checkout(t);
   symlinkSync(join(host, 'config.json'), join(proj, 'dist-config.json'));
-  refused(await pushWith({ app: ['./dist', './dist-config.json:/app/config.json'] }, proj), 'app[1]', '--app', join(host, 'config.json'));
+  refused(await pushWith({ app: ['./dist', './dist-config.json:/app/config.json'] }, proj), 'app[1]', '--app', join(host, 'config.json'), proj);
 });
 
 test('regpush.json: a symlinked folder source pointing out is refused, in layers too (with a platform prefix)', async (t) => {
   const { proj, host } = checkout(t);
   symlinkSync(join(host, 'secrets'), join(proj, 'vendor'));
-  refused(await pushWith({ app: './dist', layers: ['./dist:/deps', 'linux/amd64=./vendor:/vendor'] }, proj), 'layers[1]', '--layer', join(host, 'secrets'));
+  refused(await pushWith({ app: './dist', layers: ['./dist:/deps', 'linux/amd64=./vendor:/vendor'] }, proj), 'layers[1]', '--layer', join(host, 'secrets'), proj);
 });
 
 test('regpush.json: a symlink to a folder inside the project, and the project folder itself, are taken', async (t) => {
@@ -145,7 +145,7 @@ test('--config-file: the project folder is the working folder where the file lie
   write(join(proj, 'deploy', 'prod.json'), ['../dist', '../../host/secrets:/s']);
   const out = await runMain(['push', '--config-file', 'deploy/prod.json'], { env, cwd: proj });
   assert.equal(out.code, 2, out.stderr);
-  assert.match(out.stderr, new RegExp(`^regpush: error: deploy/prod\\.json app\\[1\\] resolves outside the project folder \\(to ${join(host, 'secrets')}\\)`, 'm'));
+  assert.match(out.stderr, new RegExp(`^regpush: error: deploy/prod\\.json app\\[1\\] resolves outside the project folder ${proj} \\(to ${join(host, 'secrets')}\\)`, 'm'));
   // A file outside the working folder: its own folder bounds it.
   const elsewhere = join(root, 'conf');
   mkdirSync(join(elsewhere, 'site'), { recursive: true });
@@ -157,6 +157,42 @@ test('--config-file: the project folder is the working folder where the file lie
   const up = await runMain(['push', '--config-file', join(elsewhere, 'push.json')], { env, cwd: proj });
   assert.equal(up.code, 2, up.stderr);
   assert.match(up.stderr, /app\[1\] resolves outside the project folder/);
+});
+
+test('--config-file in a checkout: the project folder is the one holding .git, the same from any working folder', async (t) => {
+  const { proj, host } = checkout(t);
+  mkdirSync(join(proj, '.git'));
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base', { tags: ['1'] });
+  const env = cliEnv(src, dst);
+  mkdirSync(join(proj, 'deploy'));
+  const write = (app: string[]) => writeFileSync(join(proj, 'deploy', 'prod.json'), JSON.stringify({ from: src.ref('base:1'), to: dst.ref('app:1'), app }));
+  write(['../dist']);
+  const fromTop = await runMain(['push', '--config-file', 'deploy/prod.json'], { env, cwd: proj });
+  assert.equal(fromTop.code, 0, fromTop.stderr);
+  const fromDeploy = await runMain(['push', '--config-file', 'prod.json'], { env, cwd: join(proj, 'deploy') });
+  assert.equal(fromDeploy.code, 0, fromDeploy.stderr);
+  write(['../dist', '../../host/secrets:/s']);
+  dst.clearLog();
+  for (const [cwd, file] of [[proj, 'deploy/prod.json'], [join(proj, 'deploy'), 'prod.json']] as const) {
+    const out = await runMain(['push', '--config-file', file], { env, cwd });
+    assert.equal(out.code, 2, out.stderr);
+    assert.ok(out.stderr.includes(`${file} app[1] resolves outside the project folder ${proj} (to ${join(host, 'secrets')})`), out.stderr);
+  }
+  assert.equal(dst.count(), 0, 'the refused runs asked nothing of the target');
+});
+
+test('a monorepo: apps/api/regpush.json may name ../../dist/apps/api inside the checkout (.git a file, as in a worktree), not a folder outside it', async (t) => {
+  const { proj, host } = checkout(t);
+  writeFileSync(join(proj, '.git'), 'gitdir: /elsewhere/.git/worktrees/proj\n');
+  mkdirSync(join(proj, 'dist', 'apps', 'api'), { recursive: true });
+  writeFileSync(join(proj, 'dist', 'apps', 'api', 'main.js'), 'api');
+  const api = join(proj, 'apps', 'api');
+  mkdirSync(api, { recursive: true });
+  const ok = await pushWith({ app: '../../dist/apps/api' }, api);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.doesNotMatch(ok.stderr, /outside/);
+  refused(await pushWith({ app: ['../../dist/apps/api', '../../../host/secrets:/s'] }, api), 'app[1]', '--app', join(host, 'secrets'), proj);
 });
 
 test('the working folder\'s .dockerignore is warned of only where it would have left something out of the source folder (bin/ and obj/ say nothing of ./dist)', async (t) => {

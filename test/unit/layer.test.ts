@@ -16,6 +16,7 @@ import { resolveLayerOptions } from '../../src/layer/options.js';
 import { BufferPool } from '../../src/layer/pool.js';
 import { tarBlocks, type TarStats } from '../../src/layer/tar.js';
 import { fileMode, walkSources } from '../../src/layer/walk.js';
+import { ntfsUpperCase } from '../../src/layer/windows-layer.js';
 
 const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
@@ -665,6 +666,16 @@ describe('layer: names a Windows layer cannot hold (Microsoft, "Naming Files, Pa
     assert.equal(es.filter((e) => e.header.type === 'file').length, 8);
   });
 
+  it('case is folded one UTF-16 unit at a time, as NTFS does: straße.txt and STRASSE.txt are two files; Straße.txt and STRAßE.txt one', async () => {
+    assert.equal(ntfsUpperCase('straße-ﬁle-ŉ.txt'), 'STRAßE-ﬁLE-ŉ.TXT');
+    assert.equal(ntfsUpperCase('é𐐨'), 'É𐐨', 'a surrogate pair (Deseret) is not folded');
+    const src = tree({ 'straße.txt': 'a', 'STRASSE.txt': 'b', 'ﬁle.txt': 'c', 'FILE.txt': 'd' });
+    const es = await entries(zlib.gunzipSync((await build({ sources: [{ src, dest: '/app' }], windows: true })).bytes));
+    assert.equal(es.filter((e) => e.header.type === 'file').length, 4);
+    await refused({ 'Straße.txt': 'a', 'STRAßE.txt': 'b' }, /^\/app\/STRAßE\.txt and \/app\/Straße\.txt differ only in case/);
+    await refused({ 'été.txt': 'a', 'ÉTÉ.txt': 'b' }, /^\/app\/ÉTÉ\.txt and \/app\/été\.txt differ only in case/);
+  });
+
   it('windowsDestination refuses a destination with such a name in any of its parts', () => {
     assert.deepEqual(windowsDestination('C:\\app\\con\\'), { problem: 'destination "C:\\app\\con\\": "con" is not a valid name on Windows (CON is a device name there)' });
     assert.deepEqual(windowsDestination('C:\\app.\\bin'), { problem: 'destination "C:\\app.\\bin": "app." is not a valid name on Windows (it ends with a dot)' });
@@ -708,6 +719,16 @@ describe('layer: a folder swapped for a symlink during the walk', () => {
       symlinkSync(host, join(src, 'sub'));
     });
     assert.ok(outside(r.err, join(src, 'sub')), String(r.err));
+  });
+
+  it('one whose last entry is a subfolder (its own end check then skipped), swapped while that subfolder is read, is refused by the subfolder\'s check', async () => {
+    const host = tree({ 'z/c.txt': 'host c' });
+    const src = tree({ 'sub/a.txt': 'a', 'sub/z/c.txt': 'c', 'sub/z/d.txt': 'd' });
+    const r = await walkWithSwap(src, 'app/sub/z/c.txt', () => {
+      renameSync(join(src, 'sub'), join(src, 'sub-moved'));
+      symlinkSync(host, join(src, 'sub'));
+    });
+    assert.ok(outside(r.err, join(src, 'sub', 'z')), String(r.err));
   });
 
   it('a source that is itself a symlink, and an unchanged tree, walk as before', async () => {
