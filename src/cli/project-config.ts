@@ -6,6 +6,7 @@
  * naming the file and the key. Relative `app` paths are relative to the file's directory.
  */
 import { lstatSync, realpathSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
 import path from 'node:path';
 import { InputError, RegpushError } from '../errors.js';
 import { parseEnvFlag, parseLabelFlag, parsePortFlag, WINDOWS_ABSOLUTE } from '../image/config.js';
@@ -102,9 +103,12 @@ function projectRoot(fileDir: string, cwd: string): string {
       return path.resolve(p);
     }
   };
+  // Never the home folder or the file system's root: a project with no .git of its own below a
+  // home folder kept in git (dotfiles) would otherwise have all of $HOME, ~/.docker included, for its project folder.
+  const home = real(homedir());
   for (let dir = real(path.resolve(cwd, fileDir)); ; dir = path.dirname(dir)) {
+    if (dir === home || path.dirname(dir) === dir) break;
     if (present(path.join(dir, '.git'))) return dir;
-    if (path.dirname(dir) === dir) break;
   }
   return real(realPathOutside(fileDir, cwd, cwd) === undefined ? cwd : path.resolve(cwd, fileDir));
 }

@@ -195,6 +195,18 @@ test('a monorepo: apps/api/regpush.json may name ../../dist/apps/api inside the 
   refused(await pushWith({ app: ['../../dist/apps/api', '../../../host/secrets:/s'] }, api), 'app[1]', '--app', join(host, 'secrets'), proj);
 });
 
+test('a home folder kept in git is no project folder: a project below it without a .git of its own may not name a host folder beside it', async (t) => {
+  const { root, proj, host } = checkout(t);
+  mkdirSync(join(root, '.git')); // root stands for $HOME, kept in git (dotfiles)
+  const was = process.env.HOME;
+  process.env.HOME = root;
+  t.after(() => {
+    if (was === undefined) delete process.env.HOME;
+    else process.env.HOME = was;
+  });
+  refused(await pushWith({ app: ['./dist', '../host/secrets:/s'] }, proj), 'app[1]', '--app', join(host, 'secrets'), proj);
+});
+
 test('the working folder\'s .dockerignore is warned of only where it would have left something out of the source folder (bin/ and obj/ say nothing of ./dist)', async (t) => {
   const { proj } = checkout(t);
   writeFileSync(join(proj, '.dockerignore'), 'bin/\nobj/\n*.md\n# dist/x would be a comment\n');
