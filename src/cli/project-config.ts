@@ -5,7 +5,7 @@
  * flag wins). Every value is checked here with the flags' own parsers, and a bad one is E_INPUT
  * naming the file and the key. Relative `app` paths are relative to the file's directory.
  */
-import { lstatSync, realpathSync, statSync } from 'node:fs';
+import { lstatSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { InputError, RegpushError } from '../errors.js';
@@ -277,23 +277,65 @@ export function unappliedIgnoreWarning(sources: readonly { src: string; named: s
     return undefined;
   }
   const rules = ignoreRules(folder);
-  const missed = sources.filter(({ src }) => {
+  const missed: string[] = [];
+  for (const { src, named } of sources) {
     try {
       const real = realpathSync(path.resolve(cwd, src));
-      if (!statSync(real).isDirectory()) return false; // a file source has no .dockerignore
+      if (!statSync(real).isDirectory()) continue; // a file source has no .dockerignore
       const rel = pathBelow(root, real);
-      if (rel === undefined || rel === '' || present(path.join(real, '.dockerignore'))) return false;
-      // Only where the file would have left something out there: a root `.dockerignore` of `bin/`
-      // and `obj/` (a .NET repository's) says nothing about `--app ./publish`, run after run.
-      return !rules || rules.mayExcludeAtOrBelow(rel.split(path.sep).join('/'));
+      if (rel === undefined || rel === '' || present(path.join(real, '.dockerignore'))) continue;
+      if (!rules) {
+        missed.push(named);
+        continue;
+      }
+      // Only where the file would have left something out there, named: a root `.dockerignore`
+      // of `bin/` and `obj/`, or Visual Studio's `**/bin`, `**/.env`…, says nothing of a
+      // `--app ./publish` that holds none of them, run after run.
+      const example = firstLeftOut(rules, real, rel.split(path.sep).join('/'));
+      if (example === null) continue;
+      missed.push(example === undefined ? named : `${named} (it would leave out ${example})`);
     } catch {
-      return false; // a missing or unreadable source is said by the source checks
+      // a missing or unreadable source is said by the source checks
     }
-  });
+  }
   if (missed.length === 0) return undefined;
   const shown = path.relative(cwd, file);
   const name = shown.startsWith('..') || path.isAbsolute(shown) ? file : `./${shown}`;
-  return `${name} does not apply to ${missed.map((m) => m.named).join(', ')}: a source folder is filtered by its own .dockerignore only; to leave files out of ${missed.length === 1 ? 'it' : 'one'}, put a .dockerignore in ${missed.length === 1 ? 'that folder' : 'its folder'}`;
+  return `${name} does not apply to ${missed.join(', ')}: a source folder is filtered by its own .dockerignore only; to leave files out of ${missed.length === 1 ? 'it' : 'one'}, put a .dockerignore in ${missed.length === 1 ? 'that folder' : 'its folder'}`;
+}
+
+/** Entries firstLeftOut looks at before it answers "maybe": the check runs on every push, before the build's own walk. */
+const LEFT_OUT_LOOK = 10_000;
+
+/**
+ * The first path (relative to the context root, in name order) below the source folder `real`
+ * (`rel` from the root) that `rules` would have left out; null where none would be, undefined where
+ * it cannot tell within LEFT_OUT_LOOK entries (an unreadable folder, a large tree). Symlinks are
+ * not followed, as the build does not follow them.
+ */
+function firstLeftOut(rules: IgnoreMatcher, real: string, rel: string): string | null | undefined {
+  if (rules.isExcluded(rel)) return `${rel}/`;
+  if (!rules.mayExcludeAtOrBelow(rel)) return null;
+  const stack: [string, string][] = [[real, rel]];
+  let looked = 0;
+  while (stack.length > 0) {
+    const [dir, dirRel] = stack.pop()!;
+    let entries;
+    try {
+      entries = readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    } catch {
+      return undefined;
+    }
+    const below: [string, string][] = [];
+    for (const e of entries) {
+      if (++looked > LEFT_OUT_LOOK) return undefined;
+      const entryRel = `${dirRel}/${e.name}`;
+      if (rules.isExcluded(entryRel)) return e.isDirectory() ? `${entryRel}/` : entryRel;
+      if (e.isDirectory() && rules.mayExcludeAtOrBelow(entryRel)) below.push([path.join(dir, e.name), entryRel]);
+    }
+    for (let i = below.length - 1; i >= 0; i--) stack.push(below[i]!);
+  }
+  return null;
 }
 
 /**

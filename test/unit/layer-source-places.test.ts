@@ -114,7 +114,7 @@ test('the working folder\'s .dockerignore does not apply to a source folder insi
   assert.equal(r.code, 0, r.stderr);
   const lines = r.stderr.split('\n').filter((l) => l.includes('does not apply'));
   assert.deepEqual(lines.map((l) => l.replace(/^warning: /, '')), [
-    './.dockerignore does not apply to --app ./dist, --layer deps: a source folder is filtered by its own .dockerignore only; to leave files out of one, put a .dockerignore in its folder',
+    './.dockerignore does not apply to --app ./dist (it would leave out dist/server.js.map): a source folder is filtered by its own .dockerignore only; to leave files out of it, put a .dockerignore in that folder',
   ]);
   // As said: the map went in.
   const m = JSON.parse(r.dst.manifest('app', '1')!.bytes.toString('utf8')) as { layers: { digest: string }[] };
@@ -123,7 +123,7 @@ test('the working folder\'s .dockerignore does not apply to a source folder insi
   // The project file's entries are named as such; none is said once the source has its own.
   const again = await pushWith({ app: ['./dist'] }, proj);
   assert.equal(again.code, 0, again.stderr);
-  assert.match(again.stderr, /^warning: \.\/\.dockerignore does not apply to regpush\.json app\[0\]: a source folder is filtered by its own \.dockerignore only; to leave files out of it, put a \.dockerignore in that folder$/m);
+  assert.match(again.stderr, /^warning: \.\/\.dockerignore does not apply to regpush\.json app\[0\] \(it would leave out dist\/server\.js\.map\): a source folder is filtered by its own \.dockerignore only; to leave files out of it, put a \.dockerignore in that folder$/m);
   writeFileSync(join(proj, 'dist', '.dockerignore'), '');
   const quiet = await pushWith({ app: ['./dist'] }, proj);
   assert.equal(quiet.code, 0, quiet.stderr);
@@ -217,15 +217,21 @@ test('the working folder\'s .dockerignore is warned of only where it would have 
   assert.doesNotMatch(quiet.stderr, /does not apply/);
   // A pattern that reaches into one of them names that one only.
   writeFileSync(join(proj, '.dockerignore'), 'bin/\ndist/*.map\n');
+  const quietStill = await pushWith({}, proj, ['--app', './dist', '--layer', 'deps:/deps']);
+  assert.doesNotMatch(quietStill.stderr, /does not apply/, 'no map in dist yet: nothing it would leave out');
+  mkdirSync(join(proj, 'dist', 'js'));
+  writeFileSync(join(proj, 'dist', 'js', 'a.js'), 'a');
+  writeFileSync(join(proj, 'dist', 'z.js.map'), '{}');
+  writeFileSync(join(proj, 'dist', 'b.js.map'), '{}');
   const one = await pushWith({}, proj, ['--app', './dist', '--layer', 'deps:/deps']);
   assert.equal(one.code, 0, one.stderr);
   assert.deepEqual(one.stderr.split('\n').filter((l) => l.includes('does not apply')).map((l) => l.replace(/^warning: /, '')), [
-    './.dockerignore does not apply to --app ./dist: a source folder is filtered by its own .dockerignore only; to leave files out of it, put a .dockerignore in that folder',
+    './.dockerignore does not apply to --app ./dist (it would leave out dist/b.js.map): a source folder is filtered by its own .dockerignore only; to leave files out of it, put a .dockerignore in that folder',
   ]);
   // One that leaves the folder itself out counts too.
   writeFileSync(join(proj, '.dockerignore'), 'dep*\n');
   const folder = await pushWith({}, proj, ['--app', './dist', '--layer', 'deps:/deps']);
-  assert.match(folder.stderr, /^warning: \.\/\.dockerignore does not apply to --layer deps: /m);
+  assert.match(folder.stderr, /^warning: \.\/\.dockerignore does not apply to --layer deps \(it would leave out deps\/\): /m);
 });
 
 test('a working folder whose .dockerignore is a fifo: the warning check does not read it (it would wait for a writer forever), and says it as for a file it cannot read', (t) => {
@@ -235,4 +241,20 @@ test('a working folder whose .dockerignore is a fifo: the warning check does not
   execFileSync('mkfifo', [join(dir, '.dockerignore')]);
   const line = unappliedIgnoreWarning([{ src: './dist', named: '--app ./dist' }], dir, dir);
   assert.match(line ?? '', /^\.\/\.dockerignore does not apply to --app \.\/dist: /);
+});
+
+test('Visual Studio\'s .dockerignore (**/bin, **/obj, **/.env…) beside a dotnet publish folder: no warning while the folder holds none of them; one naming the first that it holds', async (t) => {
+  const { proj } = checkout(t);
+  writeFileSync(join(proj, '.dockerignore'), '**/.dockerignore\n**/.env\n**/.git\n**/bin\n**/obj\n**/node_modules\n**/Dockerfile*\nLICENSE\nREADME.md\n');
+  mkdirSync(join(proj, 'publish', 'runtimes', 'linux-x64'), { recursive: true });
+  writeFileSync(join(proj, 'publish', 'App.dll'), 'dll');
+  writeFileSync(join(proj, 'publish', 'appsettings.json'), '{}');
+  writeFileSync(join(proj, 'publish', 'runtimes', 'linux-x64', 'native.so'), 'so');
+  const quiet = await pushWith({}, proj, ['--app', './publish']);
+  assert.equal(quiet.code, 0, quiet.stderr);
+  assert.doesNotMatch(quiet.stderr, /does not apply/);
+  writeFileSync(join(proj, 'publish', 'runtimes', '.env'), 'SECRET=1');
+  const told = await pushWith({}, proj, ['--app', './publish']);
+  assert.equal(told.code, 0, told.stderr);
+  assert.match(told.stderr, /^warning: \.\/\.dockerignore does not apply to --app \.\/publish \(it would leave out publish\/runtimes\/\.env\): /m);
 });
