@@ -16,7 +16,7 @@ import { isObject } from '../json-object.js';
 import { findProjectFileOnce, mirrorsAsFlags, type ProjectFileRead } from './project-file.js';
 import { pathBelow, realPathOutside, splitAppValue } from '../layer/sources.js';
 import type { IgnoreMatcher } from '../layer/dockerignore.js';
-import { loadIgnore } from '../layer/walk.js';
+import { byString, loadIgnore } from '../layer/walk.js';
 
 /** Keys a project file may set, and how each is checked. */
 const KEYS = {
@@ -305,7 +305,7 @@ export function unappliedIgnoreWarning(sources: readonly { src: string; named: s
 }
 
 /** Entries firstLeftOut looks at before it answers "maybe": the check runs on every push, before the build's own walk. */
-const LEFT_OUT_LOOK = 10_000;
+const LEFT_OUT_LOOK = 2_000;
 
 /**
  * The first path (relative to the context root, in name order) below the source folder `real`
@@ -322,7 +322,7 @@ function firstLeftOut(rules: IgnoreMatcher, real: string, rel: string): string |
     const [dir, dirRel] = stack.pop()!;
     let entries;
     try {
-      entries = readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      entries = readdirSync(dir, { withFileTypes: true }).sort(byString);
     } catch {
       return undefined;
     }

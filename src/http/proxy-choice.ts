@@ -124,14 +124,13 @@ export function proxyFor(url: URL, s: ProxySettings): string | undefined {
 }
 
 /**
- * A proxy URL's userinfo and what follows it. A proxy URL has no path worth showing, so its last
+ * A proxy URL's userinfo (what its password is read from). A proxy URL has no path worth showing, so its last
  * '@' anywhere ends the userinfo: a password typed with a bare '/', '?' or '#'
  * (http://bob:12/3@proxy:3128) would pass redactUrl, which takes the first '/' for the end of the
  * authority, and the URL parser would not see it as a password at all.
  */
-function proxyUserinfo(proxy: string): { scheme: string; userinfo: string; rest: string } | undefined {
-  const m = /^(\w+:\/\/)(.*)@/s.exec(proxy);
-  return m ? { scheme: m[1]!, userinfo: m[2]!, rest: proxy.slice(m[0].length) } : undefined;
+function proxyUserinfo(proxy: string): string | undefined {
+  return /^\w+:\/\/(.*)@/s.exec(proxy)?.[1];
 }
 
 /**
@@ -144,7 +143,7 @@ export function redactProxyUrl(proxy: string): string {
 
 /** The password of a proxy URL, as typed and as decoded (what the proxy gets), for the run's SecretSet; none without one. */
 export function proxyPasswords(proxy: string | undefined): string[] {
-  const userinfo = proxy ? proxyUserinfo(proxy)?.userinfo : undefined;
+  const userinfo = proxy ? proxyUserinfo(proxy) : undefined;
   const colon = userinfo?.indexOf(':') ?? -1;
   if (!userinfo || colon < 0) return [];
   const raw = userinfo.slice(colon + 1);

@@ -120,11 +120,11 @@ function scan(sources: LayerSource[], cwd: string, readability: boolean, opts: S
   const windowsNames = opts.symlinks ? new WindowsNames() : undefined;
   const answered = (): boolean => found && ((opts.symlinks === 'refuse' && link !== undefined) || ((!readability || unreadable !== undefined) && (!symlink || link !== undefined)));
   const walk = walkSources(sources, { cwd, logger: opts.logger ?? silentLogger, signal: opts.signal, said: opts.said }, (e) => {
-    if (opts.symlinks === 'refuse') windowsNames!.check(e.name);
-    else if (windowsNames && badName === undefined) {
+    if (windowsNames && badName === undefined) {
       try {
         windowsNames.check(e.name);
       } catch (err) {
+        if (opts.symlinks === 'refuse') throw err;
         badName = err as InputError;
       }
     }

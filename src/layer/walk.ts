@@ -69,7 +69,7 @@ const WHITEOUT_PREFIX = '.wh.';
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** UTF-16 order, which is the byte order of the UTF-8 names unless one has a surrogate pair. */
-const byString = (a: Dirent, b: Dirent): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+export const byString = (a: Dirent, b: Dirent): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 const byUtf8 = (a: Dirent, b: Dirent): number => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name));
 const SURROGATE = /[\uD800-\uDFFF]/;
 

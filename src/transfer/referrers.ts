@@ -12,7 +12,6 @@ import { formatPlatform } from '../image/platform.js';
 import { serializeManifest } from '../image/build.js';
 import { CHILD_MANIFEST_READS, checkIndexChildren, parseManifest } from '../image/manifest.js';
 import { isIndexMediaType, MediaType } from '../image/mediatypes.js';
-import { tagProblem } from '../ref/grammar.js';
 import type { Descriptor, ImageIndex } from '../image/types.js';
 import type { FetchedManifest, RegistryClient } from '../registry/registry-client.js';
 import type { BlobReport, RepoEndpoint } from './types.js';
@@ -93,11 +92,12 @@ export async function findReferrers(source: RepoEndpoint, subjects: readonly str
   return subjects.flatMap((subject, i) => {
     const api = answers[i] ?? listed[i];
     // cosign's tags; without the API, also the fallback tag when it holds no index (copied as it is).
-    // Whole tags only (anchored by tagProblem): the list is a registry's, and a prefix alone let
-    // `sha256-<hex>.sig/../../../prod/manifests/latest` through into a PUT of another repository.
+    // The list holds only names the tag grammar accepts (RepoMemory.tagList leaves the others out,
+    // with a warning): a prefix match alone let `sha256-<hex>.sig/../../../prod/manifests/latest`
+    // through into a PUT of another repository when the list was taken as the registry gave it.
     const prefix = cosignTagPrefix(subject) + '.';
     const fallbackTag = referrersTag(subject);
-    const byTag = tags.filter((t) => (t.startsWith(prefix) && tagProblem(t) === undefined) || (!api && t === fallbackTag));
+    const byTag = tags.filter((t) => t.startsWith(prefix) || (!api && t === fallbackTag));
     const byDigest = (api?.manifests ?? []).map((d) => ({ kind: 'digest', digest: d.digest }) as const);
     return [...byDigest, ...byTag.map((tag) => ({ kind: 'tag', tag }) as const)].map((referrer) => ({ subject, referrer }));
   });

@@ -42,16 +42,21 @@ test('push and copy with a target refusing uploads: exit 8, the digest the other
   assert.equal(readFileSync(join(dir, 'copy.digest'), 'utf8'), `${base.digest}\n`);
 });
 
+/** The same two-target run as a push (of the app in `dir`) and as a copy, from `src`'s base:1 to `a` and `b`. */
+function pushAndCopyTo(src: FakeRegistry, a: FakeRegistry, b: FakeRegistry, dir: string): string[][] {
+  return [
+    ['push', '--from', src.ref('base:1'), '--to', a.ref('app:1'), '--to', b.ref('app:1'), '--app', join(dir, 'app')],
+    ['copy', src.ref('base:1'), a.ref('copy:1'), b.ref('copy:1')],
+  ];
+}
+
 test('push --json and copy --json whose every target failed: the first target\'s exit code and error line, nothing on stdout (the report is the library\'s details.result)', async () => {
   const [src, denied, broken] = [await fake(), await fake(), await fake()];
   src.seedImage('base', { tags: ['1'] });
   denied.fault({ kind: 'upload' }, { kind: 'status', status: 403, code: 'DENIED', message: 'requested access to the resource is denied' });
   broken.fault({ kind: 'upload' }, { kind: 'status', status: 500, retryAfter: 0 });
   const { dir, env } = appAndEnv(src, denied, broken);
-  for (const args of [
-    ['push', '--from', src.ref('base:1'), '--to', denied.ref('app:1'), '--to', broken.ref('app:1'), '--app', join(dir, 'app')],
-    ['copy', src.ref('base:1'), denied.ref('copy:1'), broken.ref('copy:1')],
-  ]) {
+  for (const args of pushAndCopyTo(src, denied, broken, dir)) {
     const r = await runMain([...args, '--retries', '0', '--json'], { env, cwd: dir });
     assert.equal(r.code, 3, `${args[0]}: ${r.stderr}`);
     assert.match(r.stderr.trim().split('\n').at(-1)!, /\[E_DENIED\]$/, r.stderr);
@@ -83,10 +88,7 @@ test('push --dry-run and copy --dry-run with a target whose registry refuses: bo
   src.seedImage('base', { tags: ['1'] });
   bad.fault({ method: 'HEAD' }, { kind: 'status', status: 403, code: 'DENIED', message: 'requested access to the resource is denied' });
   const { dir, env } = appAndEnv(src, good, bad);
-  for (const args of [
-    ['push', '--from', src.ref('base:1'), '--to', good.ref('app:1'), '--to', bad.ref('app:1'), '--app', join(dir, 'app')],
-    ['copy', src.ref('base:1'), good.ref('copy:1'), bad.ref('copy:1')],
-  ]) {
+  for (const args of pushAndCopyTo(src, good, bad, dir)) {
     const r = await runMain([...args, '--retries', '0', '--dry-run'], { env, cwd: dir });
     assert.equal(r.code, 8, `${args[0]}: ${r.stderr}`);
     assert.match(r.stderr.trim().split('\n').at(-1)!, /1 of 2 targets failed: .*E_DENIED.*\[E_PARTIAL\]$/, r.stderr);

@@ -698,15 +698,17 @@ describe('layer: a folder swapped for a symlink during the walk', () => {
     }
     return { seen };
   }
+  /** Replaces `src`/sub by a symlink to `host` (the old folder kept aside). */
+  const swapSub = (src: string, host: string) => () => {
+    renameSync(join(src, 'sub'), join(src, 'sub-moved'));
+    symlinkSync(host, join(src, 'sub'));
+  };
   const outside = (err: unknown, dir: string): boolean => err instanceof InputError && err.message.startsWith(`${dir} moved outside the source while being read (it is now `) && err.details.path === dir;
 
   it('one swapped before the walk lists it is refused, before anything of the outside tree is taken', async () => {
     const host = tree({ 'secret.txt': 'host secret' });
     const src = tree({ 'a.txt': 'a', 'sub/x.txt': 'x' });
-    const r = await walkWithSwap(src, 'app/a.txt', () => {
-      renameSync(join(src, 'sub'), join(src, 'sub-moved'));
-      symlinkSync(host, join(src, 'sub'));
-    });
+    const r = await walkWithSwap(src, 'app/a.txt', swapSub(src, host));
     assert.ok(outside(r.err, join(src, 'sub')), String(r.err));
     assert.ok(!r.seen.some((n) => n.includes('secret')), r.seen.join(' '));
   });
@@ -714,20 +716,14 @@ describe('layer: a folder swapped for a symlink during the walk', () => {
   it('one swapped while its files are read is refused once they are done (the layer fails, nothing of it pushed)', async () => {
     const host = tree({ 'b.txt': 'host b' });
     const src = tree({ 'sub/a.txt': 'a', 'sub/b.txt': 'b' });
-    const r = await walkWithSwap(src, 'app/sub/a.txt', () => {
-      renameSync(join(src, 'sub'), join(src, 'sub-moved'));
-      symlinkSync(host, join(src, 'sub'));
-    });
+    const r = await walkWithSwap(src, 'app/sub/a.txt', swapSub(src, host));
     assert.ok(outside(r.err, join(src, 'sub')), String(r.err));
   });
 
-  it('one whose last entry is a subfolder (its own end check then skipped), swapped while that subfolder is read, is refused by the subfolder\'s check', async () => {
+  it('one whose last entry is a subfolder, swapped while that subfolder is read, is refused by the subfolder\'s check', async () => {
     const host = tree({ 'z/c.txt': 'host c' });
     const src = tree({ 'sub/a.txt': 'a', 'sub/z/c.txt': 'c', 'sub/z/d.txt': 'd' });
-    const r = await walkWithSwap(src, 'app/sub/z/c.txt', () => {
-      renameSync(join(src, 'sub'), join(src, 'sub-moved'));
-      symlinkSync(host, join(src, 'sub'));
-    });
+    const r = await walkWithSwap(src, 'app/sub/z/c.txt', swapSub(src, host));
     assert.ok(outside(r.err, join(src, 'sub', 'z')), String(r.err));
   });
 
