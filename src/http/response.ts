@@ -19,7 +19,7 @@ import { connectionOptionNames, type ConnectionNames } from '../option-names.js'
 import { redactText } from '../redact.js';
 import type { HttpResponse } from './types.js';
 import { DEFAULT_RETRY_POLICY, parseRetryAfter, quotaSpent } from './retry.js';
-import { parseRateLimitHeader } from './stats.js';
+import { countOf, parseRateLimitHeader, type CountSent } from './stats.js';
 
 /** Cap for manifests and configs (distribution itself refuses manifests over 4 MiB). */
 export const MANIFEST_CAP = 4 * 1024 * 1024;
@@ -184,10 +184,10 @@ const HINT = {
   pullLimitSpent: (names: ConnectionNames) => either([...(names.credentials ? ['log in (Docker Hub allows authenticated users more pulls)'] : []), 'run again later']),
 };
 
-/** "ratelimit-remaining 0 of 100 per 6 h", from a registry's rate-limit headers. */
-function pullLimitText(headers: Record<string, string>): string {
-  const left = parseRateLimitHeader(headers['ratelimit-remaining']);
-  const limit = parseRateLimitHeader(headers['ratelimit-limit']);
+/** "ratelimit-remaining 0 of 100 per 6 h", from a registry's count (countOf). */
+function pullLimitText(count: Partial<CountSent>): string {
+  const left = parseRateLimitHeader(count.remaining);
+  const limit = parseRateLimitHeader(count.limit);
   const w = limit?.window ?? left?.window;
   const per = w === undefined ? '' : ` per ${w % 3600 === 0 ? `${w / 3600} h` : w % 60 === 0 ? `${w / 60} min` : `${w} s`}`;
   return `ratelimit-remaining ${left?.value ?? 0}${limit ? ` of ${limit.value}` : ''}${per}`;
@@ -213,8 +213,9 @@ export async function errorFromResponse(res: HttpResponse, ctx: FailureContext):
   const details: ErrorDetails = { registry: ctx.registry, status: res.status, registryCodes: codes };
   // Kept so a retry above the request level (a whole blob transfer) can still honour it.
   if (res.headers['retry-after']) details.retryAfter = res.headers['retry-after'];
-  // And the count a 429 came with: one that says the pull limit is spent is not retried at either level.
-  if (res.headers['ratelimit-remaining']) details.rateLimitRemaining = res.headers['ratelimit-remaining'];
+  // And the count a 429 came with (or stands for: countOf): one that says the pull limit is spent is not retried at either level.
+  const count = countOf(res);
+  if (count.remaining) details.rateLimitRemaining = count.remaining;
   if (res.retriedByTransport) details.transportRetried = true;
   if (res.authRenewed) details.authRenewed = true;
   const said = codes.length ? ` ${codes.join(', ')}${messages.length ? `: ${messages.join('; ')}` : ''}` : '';
@@ -260,9 +261,9 @@ export async function errorFromResponse(res: HttpResponse, ctx: FailureContext):
     case 429: {
       // Docker Hub's pull limit used up: not retried (quotaSpent); the message names the limit, and
       // the detail lets a sync stop that registry's other images at once.
-      if (quotaSpent({ status: 429, retryAfter: res.headers['retry-after'], rateLimitRemaining: res.headers['ratelimit-remaining'] })) {
+      if (quotaSpent({ status: 429, retryAfter: res.headers['retry-after'], rateLimitRemaining: count.remaining })) {
         details.pullLimitSpent = true;
-        details.pullLimit = pullLimitText(res.headers);
+        details.pullLimit = pullLimitText(count);
         return new TooManyRequestsError(`${base} (the pull limit is used up: ${details.pullLimit}; not retried, as it comes back only over its window: ${HINT.pullLimitSpent(names)})`, { details });
       }
       // A wait longer than regpush's cap (DEFAULT_RETRY_POLICY.maxRetryAfterMs) is not retried at all:

@@ -11,7 +11,7 @@
  */
 import { AbortedError, RegpushError } from '../errors.js';
 import { sleep } from '../abort.js';
-import { parseRateLimitHeader } from './stats.js';
+import { countOf, parseRateLimitHeader } from './stats.js';
 import type { HttpRequest, HttpResponse, Middleware } from './types.js';
 
 /** Statuses worth another try. */
@@ -85,7 +85,9 @@ export function parseRetryAfter(value: string | undefined, now: number): number 
  * a 429 is retried as any other. Docker Hub answers its pull limit so
  * (`ratelimit-remaining: 0;w=21600`, no Retry-After: https://docs.docker.com/docker-hub/usage/pulls/,
  * docker/getting-started#101): the count comes back over hours, not within any backoff, so a retry
- * is only one more refused request. Its other limit, per address and short, answers 429 with
+ * is only one more refused request. Docker documents that 429 by its body alone: one that carries
+ * no count stands for the count its host sent last (countOf in stats.ts, the caller's to give).
+ * Its other limit, per address and short, answers 429 with
  * `Retry-After: 60` and no count (docker/hub-feedback#1907): that one, and any 429 with a
  * Retry-After within the cap, is retried as any other 429.
  */
@@ -201,7 +203,7 @@ export function retryMiddleware(policy: RetryPolicy, onRetry?: RetryListener): M
       let outcome: AttemptOutcome;
       try {
         res = await next(req);
-        outcome = { status: res.status, retryAfter: res.headers['retry-after'], rateLimitRemaining: res.headers['ratelimit-remaining'] };
+        outcome = { status: res.status, retryAfter: res.headers['retry-after'], rateLimitRemaining: countOf(res).remaining };
       } catch (err) {
         const errno = err instanceof RegpushError ? String(err.details.errno ?? '') : '';
         // A proxy that refused the CONNECT with 502/503 (proxyRefusal, send-errors.ts) is retried as that answer from the registry would be.

@@ -5,7 +5,7 @@
  * (https://docs.docker.com/docker-hub/usage/pulls/); other registries may send the same IETF
  * draft headers (draft-ietf-httpapi-ratelimit-headers). Only numbers are kept, never other headers.
  */
-import type { Middleware } from './types.js';
+import type { HttpResponse, Middleware } from './types.js';
 import type { HttpStats, RateLimitSeen } from './stats-report.js';
 
 /** Parses `100;w=21600` (or a bare `100`) into the number and the window. */
@@ -19,6 +19,27 @@ export function parseRateLimitHeader(value: string | undefined): { value: number
   return { value: Number(m[1]), ...(w ? { window: Number(w[1]) } : {}) };
 }
 
+/** A registry's count as its headers said it, unparsed: `remaining` is `ratelimit-remaining`, `limit` is `ratelimit-limit` (HttpResponse.countBefore). */
+export interface CountSent {
+  remaining: string;
+  limit?: string;
+}
+
+/** True when `headers` carry a count (a `ratelimit-limit` or `ratelimit-remaining` that parses). */
+function hasCount(headers: Record<string, string>): boolean {
+  return parseRateLimitHeader(headers['ratelimit-limit']) !== undefined || parseRateLimitHeader(headers['ratelimit-remaining']) !== undefined;
+}
+
+/**
+ * The count a failed answer stands for: its own rate-limit headers, or, where it carries none (a
+ * 429 of Docker Hub's pull limit, documented by its body alone), the count its host sent last in
+ * the operation (countBefore, set by statsMiddleware).
+ */
+export function countOf(res: Pick<HttpResponse, 'headers' | 'countBefore'>): Partial<CountSent> {
+  if (hasCount(res.headers) || !res.countBefore) return { remaining: res.headers['ratelimit-remaining'], limit: res.headers['ratelimit-limit'] };
+  return res.countBefore;
+}
+
 /** Accumulates what a transport saw. */
 export class TransportStats {
   private requests = 0;
@@ -29,6 +50,8 @@ export class TransportStats {
   private readonly watchers = new Set<(seen: RateLimitSeen) => void>();
   /** Hosts whose pull limit a manifest GET found used up, with the limit's words (spendPulls). */
   private readonly spent = new Map<string, string>();
+  /** Per host, the last `ratelimit-remaining` it sent and the `ratelimit-limit` with it, as sent (countSent). */
+  private readonly lastSent = new Map<string, CountSent>();
 
   /** Counts one request and records its rate-limit headers, if any. */
   response(url: string, headers: Record<string, string>): void {
@@ -45,6 +68,7 @@ export class TransportStats {
     const seen = this.limits.get(host) ?? { registry: host };
     if (limit) seen.limit = limit.value;
     if (remaining) {
+      this.lastSent.set(host, { remaining: headers['ratelimit-remaining']!, ...(limit ? { limit: headers['ratelimit-limit'] } : {}) });
       seen.remaining = remaining.value;
       seen.lowestRemaining = Math.min(seen.lowestRemaining ?? Infinity, remaining.value);
     }
@@ -58,6 +82,13 @@ export class TransportStats {
   watch(watcher: (seen: RateLimitSeen) => void): () => void {
     this.watchers.add(watcher);
     return () => void this.watchers.delete(watcher);
+  }
+
+  /** The last count the host of `url` sent (its `ratelimit-remaining`, with the `ratelimit-limit` beside it), or undefined before any. */
+  countSent(url: string): CountSent | undefined {
+    const host = URL.canParse(url) ? new URL(url).host : undefined;
+    const last = host === undefined ? undefined : this.lastSent.get(host);
+    return last && { ...last };
   }
 
   /** True once `host` (host[:port], as in its URLs) has sent rate-limit headers. */
@@ -117,6 +148,15 @@ export function statsMiddleware(stats: TransportStats): Middleware {
     try {
       const res = await next(req);
       stats.response(res.url || req.url, res.headers);
+      // Docker Hub documents the 429 of a pull limit used up by its body alone
+      // (https://docs.docker.com/docker-hub/usage/pulls/#view-pull-rate-and-limit), and says its
+      // count comes with valid manifest answers (docker/docs#11707): a 429 without a count of its
+      // own stands for the count its host sent last (the HEAD that checked the image, at 0), so
+      // that a used-up limit is told from a passing throttle (quotaSpent) either way.
+      if (res.status === 429 && !hasCount(res.headers)) {
+        const before = stats.countSent(res.url || req.url);
+        if (before) res.countBefore = before;
+      }
       return res;
     } catch (err) {
       stats.failed();

@@ -60,6 +60,12 @@ export interface HttpResponse {
    * whether its Authorization was dropped on the way (a hop to another origin; never sent again).
    */
   redirected?: { from: string; through: string[]; authorizationDropped: boolean };
+  /**
+   * Set by the stats middleware on a 429 that carries no rate-limit header: the count its host
+   * sent last in the operation, as sent (`ratelimit-remaining` and `ratelimit-limit`), which the
+   * retry and the error read in its place (countOf in stats.ts).
+   */
+  countBefore?: { remaining: string; limit?: string };
 }
 
 /** Sends one request and resolves with the response (any status). Rejects only on transport failure. */

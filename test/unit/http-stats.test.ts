@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { parseRateLimitHeader, statsMiddleware, TransportStats } from '../../src/http/stats.js';
+import { countOf, parseRateLimitHeader, statsMiddleware, TransportStats } from '../../src/http/stats.js';
 import type { HttpResponse } from '../../src/http/types.js';
 
 describe('parseRateLimitHeader', () => {
@@ -46,6 +46,32 @@ describe('statsMiddleware', () => {
     stop();
     await send({ method: 'HEAD', url: 'https://hub.example/v2/x/manifests/1' });
     assert.deepEqual(seen, [['hub.example', 7]]);
+  });
+  it('a 429 without a count of its own stands for the count its host sent last (countBefore, countOf); one with its own, or from a host never counted, does not', async () => {
+    const stats = new TransportStats();
+    const answers: [number, Record<string, string>][] = [
+      [200, { 'ratelimit-limit': '100;w=21600', 'ratelimit-remaining': '0;w=21600' }],
+      [429, {}],
+      [429, { 'ratelimit-remaining': '3;w=3600' }],
+      [429, {}],
+    ];
+    const send = statsMiddleware(stats)(async (req) => {
+      const [status, headers] = req.url.includes('hub') ? answers.shift()! : [429, {}];
+      return { status, headers, url: req.url, body: Readable.from([]) } as HttpResponse;
+    });
+    const url = 'https://hub.example/v2/x/manifests/1';
+    await send({ method: 'HEAD', url });
+    const bare = await send({ method: 'GET', url });
+    assert.deepEqual(bare.countBefore, { remaining: '0;w=21600', limit: '100;w=21600' });
+    assert.deepEqual(countOf(bare), { remaining: '0;w=21600', limit: '100;w=21600' });
+    const own = await send({ method: 'GET', url });
+    assert.equal(own.countBefore, undefined);
+    assert.deepEqual(countOf(own), { remaining: '3;w=3600', limit: undefined });
+    // The latest count is the one that stands: 3 (without a limit header) after the 0.
+    assert.deepEqual((await send({ method: 'GET', url })).countBefore, { remaining: '3;w=3600' });
+    const elsewhere = await send({ method: 'GET', url: 'https://other.example/v2/x/manifests/1' });
+    assert.equal(elsewhere.countBefore, undefined);
+    assert.deepEqual(countOf(elsewhere), { remaining: undefined, limit: undefined });
   });
   it('counts failed requests too', async () => {
     const stats = new TransportStats();

@@ -160,6 +160,19 @@ test('without --min-ratelimit, a pull limit used up (429, ratelimit-remaining 0 
   for (const u of notCopied) assert.match(u.error!.message, /^not copied: it needs a pull at .*, whose pull limit is used up \(ratelimit-remaining 0 of 100 per 6 h\)/);
 });
 
+test('a pull limit used up whose 429 carries no count of its own (Docker Hub documents that answer by its body alone): the count the source HEAD brought (0 of a 6 h window) stands for it, so it is not retried either', async () => {
+  const src = await fake({ rateLimit: { limit: 100, remaining: 0, bareRefusal: true } });
+  const dst = await fake();
+  for (let i = 0; i < 4; i++) src.seedImage(`team/app${i}`, { tags: ['1'] });
+  const spec = parseSyncFile(['defaults:', `  targets: [${dst.host}/mirror]`, 'images:', ...Array.from({ length: 4 }, (_, i) => `  - source: ${src.ref(`team/app${i}`)}:1`), ''].join('\n'), 'sync.yaml');
+  const err = await sync({ spec, images: 1, retries: 3, ...fakeLibraryOptions(src, dst) }).then(() => undefined, (e: RegpushError) => e);
+  assert.equal(err?.code, 'E_TOO_MANY_REQUESTS', String(err));
+  assert.match(err.message, /the pull limit is used up \(ratelimit-remaining 0 of 100 per 6 h\): 4 images/);
+  assert.equal(src.count({ kind: 'manifest', method: 'GET', status: 429 }), 1, 'one refused GET, not retried; none sent after it');
+  const r = (err.details as { result: SyncResult }).result;
+  for (const u of r.units) assert.match(u.error!.message, /pull limit .*used up.*ratelimit-remaining 0 of 100 per 6 h/, u.source);
+});
+
 test('a pull limit used up while other images are under way: their manifest GETs are not sent after the 429 (each was sent and refused in turn), and each fails naming the limit', async () => {
   const src = await fake({ rateLimit: { limit: 100, remaining: 0 } });
   const dst = await fake();
