@@ -40,6 +40,21 @@ export function countOf(res: Pick<HttpResponse, 'headers' | 'countBefore'>): Par
   return res.countBefore;
 }
 
+/**
+ * The form a host's records are kept under: host[:port] as a URL's `host` gives it, its default
+ * port left out, so that a registry named `reg.example.com:443` (its API host, RegistryClient's
+ * `endpoint.host`, the pull-limit gate's key) finds the counts its answers from
+ * `https://reg.example.com/v2/…` brought.
+ */
+export function hostKey(host: string): string {
+  return host.toLowerCase().replace(/:(?:443|80)$/, '');
+}
+
+/** The record key of `url`'s host, or undefined for a URL that does not parse. */
+function urlHostKey(url: string): string | undefined {
+  return URL.canParse(url) ? hostKey(new URL(url).host) : undefined;
+}
+
 /** Accumulates what a transport saw. */
 export class TransportStats {
   private requests = 0;
@@ -59,12 +74,8 @@ export class TransportStats {
     const limit = parseRateLimitHeader(headers['ratelimit-limit']);
     const remaining = parseRateLimitHeader(headers['ratelimit-remaining']);
     if (!limit && !remaining) return;
-    let host: string;
-    try {
-      host = new URL(url).host;
-    } catch {
-      return;
-    }
+    const host = urlHostKey(url);
+    if (host === undefined) return;
     const seen = this.limits.get(host) ?? { registry: host };
     if (limit) seen.limit = limit.value;
     if (remaining) {
@@ -86,14 +97,14 @@ export class TransportStats {
 
   /** The last count the host of `url` sent (its `ratelimit-remaining`, with the `ratelimit-limit` beside it), or undefined before any. */
   countSent(url: string): CountSent | undefined {
-    const host = URL.canParse(url) ? new URL(url).host : undefined;
+    const host = urlHostKey(url);
     const last = host === undefined ? undefined : this.lastSent.get(host);
     return last && { ...last };
   }
 
   /** True once `host` (host[:port], as in its URLs) has sent rate-limit headers. */
   sentLimits(host: string): boolean {
-    return this.limits.has(host);
+    return this.limits.has(hostKey(host));
   }
 
   /**
@@ -103,13 +114,13 @@ export class TransportStats {
    * headers themselves were recorded by response().
    */
   manifestAnswered(host: string, headers: Record<string, string>): void {
-    if (parseRateLimitHeader(headers['ratelimit-limit']) || parseRateLimitHeader(headers['ratelimit-remaining'])) return;
-    this.quiet.add(host);
+    if (hasCount(headers)) return;
+    this.quiet.add(hostKey(host));
   }
 
   /** True once `host` has shown whether it announces a pull limit: it has sent rate-limit headers, or answered a manifest request (2xx) without them. */
   shownLimits(host: string): boolean {
-    return this.limits.has(host) || this.quiet.has(host);
+    return this.limits.has(hostKey(host)) || this.quiet.has(hostKey(host));
   }
 
   /**
@@ -118,12 +129,12 @@ export class TransportStats {
    * manifest GET after that (pullsSpent), whichever image or tag they read for.
    */
   spendPulls(host: string, limit: string): void {
-    if (!this.spent.has(host)) this.spent.set(host, limit);
+    if (!this.spent.has(hostKey(host))) this.spent.set(hostKey(host), limit);
   }
 
   /** What spendPulls() noted for `host`, or undefined while its pull limit is not known to be used up. */
   pullsSpent(host: string): string | undefined {
-    return this.spent.get(host);
+    return this.spent.get(hostKey(host));
   }
 
   /** Counts a request that failed at the socket (no response). */

@@ -9,11 +9,17 @@ import { sleep } from '../abort.js';
 import type { Logger } from '../log.js';
 import { formatReference, manifestRef, type ImageReference } from '../ref/reference.js';
 import { apiHost } from '../ref/registry.js';
+import { hostKey } from '../http/stats.js';
 import type { OptionNames } from '../option-names.js';
 import type { TransferRun } from '../transfer/engine.js';
 import type { PullMeter } from '../transfer/graph.js';
 import type { UnitSlot } from './slots.js';
 import type { GateOptions } from './options.js';
+
+/** The registry `source` is read from, keyed as the transport keeps its counts (hostKey: `reg:443` is `reg`). */
+function gateKey(source: ImageReference): string {
+  return hostKey(apiHost(source.registry));
+}
 
 /** How often the gate asks a held source again (a HEAD, which Docker Hub does not count). */
 const DEFAULT_RATE_POLL_MS = 30_000;
@@ -117,7 +123,7 @@ export class RateGate {
 
   /** Why an image reading `source` sends no manifest GET: the gate gave up on its registry (--max-wait passed, or the run stopped). */
   stopped(source: ImageReference): RegpushError | undefined {
-    const g = this.registries.get(apiHost(source.registry));
+    const g = this.registries.get(gateKey(source));
     return g?.stopped && asRegpushError(g.stopped.err);
   }
 
@@ -133,7 +139,7 @@ export class RateGate {
   ticket(source: ImageReference, slot: UnitSlot): GateTicket | undefined {
     if (this.opts.minRateLimit === undefined) return undefined;
     const min = this.opts.minRateLimit;
-    const key = apiHost(source.registry);
+    const key = gateKey(source);
     let g = this.registries.get(key);
     if (!g) this.registries.set(key, (g = new RegistryGate()));
     const gate = g;
@@ -331,7 +337,7 @@ export class RateGate {
     const maxWait = this.opts.maxWaitMs ?? 0;
     const poll = this.opts.rateLimitPollMs ?? DEFAULT_RATE_POLL_MS; // checked: checkGateOptions
     const deadline = performance.now() + maxWait;
-    const key = apiHost(source.registry);
+    const key = gateKey(source);
     let remaining = this.remaining(key)!;
     let need = needNow() ?? 1;
     // "at": the count is the reserve itself, which one more pull would spend; "within": above it,

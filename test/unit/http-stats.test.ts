@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { countOf, parseRateLimitHeader, statsMiddleware, TransportStats } from '../../src/http/stats.js';
+import { countOf, hostKey, parseRateLimitHeader, statsMiddleware, TransportStats } from '../../src/http/stats.js';
 import type { HttpResponse } from '../../src/http/types.js';
 
 describe('parseRateLimitHeader', () => {
@@ -72,6 +72,21 @@ describe('statsMiddleware', () => {
     const elsewhere = await send({ method: 'GET', url: 'https://other.example/v2/x/manifests/1' });
     assert.equal(elsewhere.countBefore, undefined);
     assert.deepEqual(countOf(elsewhere), { remaining: undefined, limit: undefined });
+  });
+  it('a registry named with its default port (reg.example.com:443, its API host) finds the counts of its answers, whose URLs leave the port out; another port is another registry', async () => {
+    assert.equal(hostKey('Reg.Example.com:443'), 'reg.example.com');
+    assert.equal(hostKey('reg.example.com:80'), 'reg.example.com');
+    assert.equal(hostKey('[::1]:443'), '[::1]');
+    assert.equal(hostKey('reg.example.com:5000'), 'reg.example.com:5000');
+    const stats = new TransportStats();
+    stats.response('https://reg.example.com/v2/x/manifests/1', { 'ratelimit-remaining': '4;w=21600' });
+    assert.ok(stats.sentLimits('reg.example.com:443'));
+    assert.ok(stats.shownLimits('reg.example.com:443'));
+    assert.equal(stats.sentLimits('reg.example.com:5000'), false);
+    stats.manifestAnswered('quiet.example:443', {});
+    assert.ok(stats.shownLimits('quiet.example'));
+    stats.spendPulls('reg.example.com:443', 'ratelimit-remaining 0 of 100 per 6 h');
+    assert.equal(stats.pullsSpent('reg.example.com'), 'ratelimit-remaining 0 of 100 per 6 h');
   });
   it('counts failed requests too', async () => {
     const stats = new TransportStats();

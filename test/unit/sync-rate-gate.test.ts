@@ -7,6 +7,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseSyncFile, sync, type SyncResult } from '../../src/index.js';
 import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
+import { TransportStats } from '../../src/http/stats.js';
+import { silentLogger } from '../../src/log.js';
+import { flagNames } from '../../src/option-names.js';
+import { parseReference } from '../../src/ref/reference.js';
+import { RateGate } from '../../src/sync/rate-gate.js';
+import type { UnitSlot } from '../../src/sync/slots.js';
+import type { TransferRun } from '../../src/transfer/engine.js';
 
 const fake = fakeRegistryPool();
 
@@ -474,4 +481,23 @@ test('--max-wait: a poll refused for its credentials (or an abort) ends the wait
   );
   assert.equal(err?.code, 'E_ABORTED', String(err?.message));
   assert.ok(performance.now() - t0 < 5_000, 'it did not wait out --max-wait');
+});
+
+test('a source named with its default port (reg.example.com:443/…) is held by the count its answers brought, from https://reg.example.com/…', async () => {
+  const stats = new TransportStats();
+  stats.response('https://reg.example.com/v2/team/app/manifests/1', { 'ratelimit-limit': '100;w=21600', 'ratelimit-remaining': '5;w=21600' });
+  const run = { transport: { stats }, signal: new AbortController().signal } as unknown as TransferRun;
+  const gate = new RateGate(run, { minRateLimit: 5 }, silentLogger, flagNames({ minRateLimit: '--min-ratelimit', maxWaitMs: '--max-wait' }, 'sync'));
+  const slot: UnitSlot = { take: async () => {}, leave: () => {}, back: () => {}, again: async () => {}, done: () => {} } as unknown as UnitSlot;
+  const ticket = gate.ticket(parseReference('reg.example.com:443/team/app:1'), slot)!;
+  let sent = 0;
+  ticket.pulls!.will(1);
+  // 5 left, 5 kept: the GET would spend the reserve, and --max-wait 0 gives up at once.
+  await assert.rejects(
+    ticket.pulls!.send(async () => sent++),
+    (e: { code?: string; message: string }) => e.code === 'E_TOO_MANY_REQUESTS' && /ratelimit-remaining stayed at --min-ratelimit 5/.test(e.message),
+  );
+  assert.equal(sent, 0, 'the GET was not sent');
+  ticket.ended();
+  gate.close();
 });
