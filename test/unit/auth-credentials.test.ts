@@ -13,7 +13,7 @@ import { credentialFromEnv } from '../../src/auth/credential-env.js';
 import { credentialFiles } from '../../src/auth/credential-paths.js';
 import { eraseCredential, storeCredential } from '../fixtures/stored-logins.js';
 import { loginTarget } from '../../src/login/login.js';
-import { DEFAULT_HELPER_TIMEOUT_MS, helperCommand } from '../../src/auth/helper.js';
+import { DEFAULT_HELPER_TIMEOUT_MS, HelperFailure, helperCommand } from '../../src/auth/helper.js';
 import { AuthError, InvalidReferenceError, UsageError } from '../../src/errors.js';
 import { SecretSet } from '../../src/redact.js';
 import type { Logger } from '../../src/log.js';
@@ -386,6 +386,44 @@ describe('resolveCredential: docker config.json', () => {
     }
     assert.equal(runs, 1, 'the store ran once');
     assert.equal(o.log.lines.filter((l) => /going on without stored credentials/.test(l)).length, 1, o.log.lines.join('\n'));
+  });
+
+  it('a credHelpers helper that timed out, or is missing from PATH, is run once per operation: the other repositories of its registry get the same error at once (was: run again for each, a sync of 2,000 images waiting out the timeout 2,000 times)', async () => {
+    for (const failure of [new HelperFailure('timed out after 30 s', null, true), new HelperFailure('docker-credential-gcloud not found on PATH', null, false, true)]) {
+      let runs = 0;
+      const helperReplies = new Map<string, Promise<string>>();
+      const o = await setup({
+        helperReplies,
+        runHelper: async () => {
+          runs++;
+          throw failure;
+        },
+      });
+      await writeJson(dockerConfig(o.home), { credHelpers: { 'gcr.io': 'gcloud' } });
+      for (const repository of ['p/a', 'p/b', 'q/c']) {
+        for (const role of ['from', 'to'] as const) {
+          await assert.rejects(resolveCredential('gcr.io', { ...o, repository, role }), (err: unknown) => err instanceof AuthError && err.message.includes(`docker-credential-gcloud get for gcr.io failed: ${failure.message}`));
+        }
+      }
+      assert.equal(runs, 1, `the helper ran once (${failure.message})`);
+    }
+  });
+
+  it('a credHelpers helper that exited with an error is asked again by the next repository (the failure may be passing: a token endpoint that throttled one call)', async () => {
+    let runs = 0;
+    const helperReplies = new Map<string, Promise<string>>();
+    const o = await setup({
+      helperReplies,
+      runHelper: async () => {
+        if (++runs === 1) throw new HelperFailure('error getting credentials - err: exit status 1, out: `rate exceeded`', 1);
+        return JSON.stringify({ Username: 'oauth2accesstoken', Secret: 'tok' });
+      },
+    });
+    await writeJson(dockerConfig(o.home), { credHelpers: { 'gcr.io': 'gcloud' } });
+    await assert.rejects(resolveCredential('gcr.io', { ...o, repository: 'p/a' }), /rate exceeded/);
+    assert.deepEqual(await resolveCredential('gcr.io', { ...o, repository: 'p/b' }), { username: 'oauth2accesstoken', password: 'tok' });
+    assert.deepEqual(await resolveCredential('gcr.io', { ...o, repository: 'p/c' }), { username: 'oauth2accesstoken', password: 'tok' });
+    assert.equal(runs, 2);
   });
 
   it('a helper name that could escape docker-credential-* is refused', async () => {
