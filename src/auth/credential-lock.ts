@@ -84,8 +84,11 @@ export async function withCredentialFileLock<T>(file: string, fn: () => Promise<
   const token = `${process.pid} ${randomBytes(12).toString('hex')}\n`;
   // Said as a failed write: what stands in the way (a read-only folder, a file where a folder
   // should be) is the same for the lock and the file.
-  const cannot = (err: unknown): AuthError =>
-    new AuthError(`cannot write credential file ${file}: ${(err as NodeJS.ErrnoException).code ?? 'write error'} (making its lock ${lock})`, { details: { file } });
+  const cannot = (err: unknown): AuthError => {
+    const code = (err as NodeJS.ErrnoException).code;
+    const hint = writeFailureHint(code);
+    return new AuthError(`cannot write credential file ${file}: ${code ?? 'write error'} (making its lock ${lock}${hint ? `; ${hint}` : ''})`, { details: { file } });
+  };
   try {
     await fs.mkdir(path.dirname(target), { recursive: true, mode: 0o700 });
   } catch (err) {
@@ -148,6 +151,20 @@ export async function withCredentialFileLock<T>(file: string, fn: () => Promise<
     // over as stale, with a warning; fn's own outcome is what this call reports.
     await moveOff(lock, mine, undefined, token, staleMs).catch(() => {});
   }
+}
+
+/**
+ * What a failed write of a credential file (its lock, its temporary file, the rename over it) says
+ * after its errno, where the errno alone leaves the reader guessing; undefined for the others. A
+ * config.json mounted on its own (`-v ~/.docker/config.json:…`, a Kubernetes subPath) is a mount
+ * point, which rename cannot replace (EBUSY; `docker login` fails there the same way,
+ * submariner-io/shipyard#742): writing it in place instead would let a concurrent reader see
+ * half a file, so the write fails and says what to mount. A mounted secret is read-only (EROFS).
+ */
+export function writeFailureHint(code: string | undefined): string | undefined {
+  if (code === 'EBUSY') return 'a file mounted on its own, which cannot be replaced: mount the folder that holds it instead';
+  if (code === 'EROFS') return 'a read-only file system, such as a mounted secret: set DOCKER_CONFIG or REGISTRY_AUTH_FILE to a writable place';
+  return undefined;
 }
 
 /** What is at a lock path now, read through one descriptor, so that both facts are of one file. */

@@ -3,7 +3,7 @@
  * real script on PATH), Podman auth.json, malformed files, and login/logout writes.
  * Every test runs in a temp HOME; process.env is never read by the code under test.
  */
-import { after, describe, it } from 'node:test';
+import { after, describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
@@ -1162,6 +1162,41 @@ describe('storeCredential / eraseCredential', () => {
     await storeCredential('ghcr.io', { username: 'me', password: 'p' }, { env: {}, homeDir: home });
     assert.ok((await fs.lstat(dockerConfig(home))).isSymbolicLink());
     assert.deepEqual(JSON.parse(await fs.readFile(real, 'utf8')).auths['ghcr.io'], { auth: b64('me:p') });
+  });
+});
+
+describe('storing a login where the file cannot be replaced', () => {
+  const failing = (t: TestContext, method: 'rename' | 'open', code: string, when: (file: string) => boolean) => {
+    const real = fs[method].bind(fs) as (...args: unknown[]) => Promise<unknown>;
+    t.mock.method(fs, method, async (...args: unknown[]) => {
+      if (when(String(args[0])) || when(String(args[1] ?? ''))) throw Object.assign(new Error(`${code}: refused`), { code });
+      return real(...args);
+    });
+  };
+
+  it('config.json mounted on its own (a bind mount: rename onto it is EBUSY, as `docker login` meets too): one line saying so and what to mount instead; the file and folder are left as they were', async (t) => {
+    const home = await tempHome();
+    const file = dockerConfig(home);
+    await writeJson(file, { auths: { 'quay.io': { auth: b64('q:old') } } });
+    failing(t, 'rename', 'EBUSY', (f) => f === file);
+    await assert.rejects(
+      storeCredential('ghcr.io', { username: 'me', password: 'p' }, { env: {}, homeDir: home }),
+      (e: unknown) => e instanceof AuthError && e.message === `cannot write credential file ${file}: EBUSY (a file mounted on its own, which cannot be replaced: mount the folder that holds it instead)`,
+    );
+    t.mock.restoreAll();
+    assert.deepEqual(JSON.parse(await fs.readFile(file, 'utf8')), { auths: { 'quay.io': { auth: b64('q:old') } } });
+    assert.deepEqual(await fs.readdir(path.dirname(file)), ['config.json'], 'no temporary file or lock left');
+  });
+
+  it('a read-only file system (a mounted secret): one line saying so, naming the variables that move the file', async (t) => {
+    const home = await tempHome();
+    const file = dockerConfig(home);
+    await writeJson(file, { auths: {} });
+    failing(t, 'open', 'EROFS', (f) => f === `${file}.lock`);
+    await assert.rejects(
+      storeCredential('ghcr.io', { username: 'me', password: 'p' }, { env: {}, homeDir: home }),
+      (e: unknown) => e instanceof AuthError && e.message === `cannot write credential file ${file}: EROFS (making its lock ${file}.lock; a read-only file system, such as a mounted secret: set DOCKER_CONFIG or REGISTRY_AUTH_FILE to a writable place)`,
+    );
   });
 });
 
