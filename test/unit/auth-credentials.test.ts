@@ -339,6 +339,18 @@ describe('resolveCredential: docker config.json', () => {
     await assert.rejects(resolveCredential('ghcr.io', o), (err: Error) => err instanceof AuthError && !err.message.includes(SECRET) && /docker-credential-broken/.test(err.message));
   });
 
+  it('a helper that exits 0 having printed only to stderr: its stderr is quoted, as for a failure (was: "printed nothing, and exited 0", the helper\'s own explanation dropped)', async () => {
+    const o = await setup();
+    await realHelpers(o, { quiet: '#!/bin/sh\necho "gcloud: You do not currently have an active account selected." >&2\necho "Please run: gcloud auth login" >&2\nexit 0\n' });
+    await writeJson(dockerConfig(o.home), { credHelpers: { 'gcr.io': 'quiet' } });
+    await assert.rejects(
+      resolveCredential('gcr.io', o),
+      (err: unknown) =>
+        err instanceof AuthError &&
+        err.message === 'credential helper docker-credential-quiet get for gcr.io failed: printed nothing on stdout, and exited 0; stderr: gcloud: You do not currently have an active account selected. | Please run: gcloud auth login',
+    );
+  });
+
   it('a helper reply that is no login names the registry asked for, as a failed helper does, and says what was wrong (was: "get returned invalid JSON", even for no output at all)', async () => {
     for (const [reply, want] of [
       [`{"Secret": "${SECRET}"`, /^credential helper docker-credential-broken get for ghcr\.io returned invalid JSON$/],
