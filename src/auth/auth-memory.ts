@@ -43,11 +43,12 @@ export class AuthMemory {
    * Credential helpers' `get` replies, by helper and server URL. Credentials are looked up per
    * repository (an `auths` key may name a namespace), while a helper answers per registry: this
    * keeps a sync of many repositories at one helper run per registry, and one more each time the
-   * registry refuses what it gave (renewCredential drops that reply).
+   * registry refuses what it gave (renewCredential drops that reply). A helper that timed out or is
+   * missing from PATH is kept as that failure, for the operation (helperExecFromOptions in credentials.ts).
    */
   readonly helperReplies = new Map<string, Promise<string>>();
 
-  /** `credsStore` lookups that failed in this operation: warned about once and not run again (a failed reply is not kept in helperReplies, since a credHelpers failure may be transient). */
+  /** `credsStore` lookups that failed in this operation: warned about once and not run again (a reply that failed otherwise than by a timeout or a helper missing from PATH is not kept in helperReplies, since a credHelpers failure may be passing). */
   readonly failedStores = new Set<string>();
 
   /** Credential files read in this operation, by path: looked up per repository, each is read once. */

@@ -9,7 +9,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { AuthError } from '../errors.js';
 import { isObject } from '../json-object.js';
-import { withCredentialFileLock, writeTarget, type FileLockOptions } from './credential-lock.js';
+import { withCredentialFileLock, writeFailureHint, writeTarget, type FileLockOptions } from './credential-lock.js';
 import type { AuthFileSystem } from './credential-paths.js';
 
 /** One entry of `auths` in config.json / auth.json. */
@@ -89,8 +89,11 @@ async function writeCredentialFile(file: string, data: CredentialFile, system: A
   const target = await writeTarget(file);
   const dir = path.dirname(target);
   const tmp = path.join(dir, `.${path.basename(target)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  const cannot = (err: unknown): AuthError =>
-    new AuthError(`cannot write credential file ${file}: ${(err as NodeJS.ErrnoException).code ?? 'write error'}`, { details: { file } });
+  const cannot = (err: unknown): AuthError => {
+    const code = (err as NodeJS.ErrnoException).code;
+    const hint = writeFailureHint(code);
+    return new AuthError(`cannot write credential file ${file}: ${code ?? 'write error'}${hint ? ` (${hint})` : ''}`, { details: { file } });
+  };
   let handle: fs.FileHandle;
   try {
     // A folder that cannot be made or written (owned by root after `sudo docker login`, a

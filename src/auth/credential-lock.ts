@@ -70,6 +70,9 @@ const LOCK_STALE_MS = 10_000;
  *   only slow is never taken over. The touch changes no generation, so a takeover under way
  *   still moves the right file, and the taker looks at the lock's age again once it holds the
  *   claim: a holder that beat after it was judged stale keeps its lock (moveOff).
+ * - "Unchanged for longer than `staleMs`" is read from the mtime's age, or from how long the
+ *   waiting run has itself seen the lock (or claim) with one generation and mtime (Staleness): a
+ *   lock whose mtime is ahead of this machine's clock is not waited for until the clock gets there.
  * What no lock of this kind can do is tell a process stopped altogether (SIGSTOP, a debugger) for
  * longer than `staleMs` from a dead one: its heartbeat stops with it, and once resumed it may be in
  * its read-modify-write while the run that took over does its own. What the protocol keeps is
@@ -79,13 +82,17 @@ const LOCK_STALE_MS = 10_000;
 export async function withCredentialFileLock<T>(file: string, fn: () => Promise<T>, opts: FileLockOptions = {}): Promise<T> {
   const staleMs = opts.staleMs ?? LOCK_STALE_MS;
   const heartbeatMs = opts.heartbeatMs ?? staleMs / 4;
+  const stale = new Staleness(staleMs);
   const target = await writeTarget(file);
   const lock = `${target}.lock`;
   const token = `${process.pid} ${randomBytes(12).toString('hex')}\n`;
   // Said as a failed write: what stands in the way (a read-only folder, a file where a folder
   // should be) is the same for the lock and the file.
-  const cannot = (err: unknown): AuthError =>
-    new AuthError(`cannot write credential file ${file}: ${(err as NodeJS.ErrnoException).code ?? 'write error'} (making its lock ${lock})`, { details: { file } });
+  const cannot = (err: unknown): AuthError => {
+    const code = (err as NodeJS.ErrnoException).code;
+    const hint = writeFailureHint(code);
+    return new AuthError(`cannot write credential file ${file}: ${code ?? 'write error'} (making its lock ${lock}${hint ? `; ${hint}` : ''})`, { details: { file } });
+  };
   try {
     await fs.mkdir(path.dirname(target), { recursive: true, mode: 0o700 });
   } catch (err) {
@@ -108,11 +115,11 @@ export async function withCredentialFileLock<T>(file: string, fn: () => Promise<
       if (held) break;
       const now = await lockState(lock);
       if (!now) continue; // released meanwhile
-      if (now.ageMs > staleMs) {
+      if (stale.judge(lock, now)) {
         const spareAt = `${lock}.${randomBytes(8).toString('hex')}.tmp`;
         const id = await createExclusive(spareAt, token);
         spare = id ? { path: spareAt, id } : undefined;
-        const outcome = spare ? await moveOff(lock, now.id, spare.path, token, staleMs) : 'busy';
+        const outcome = spare ? await moveOff(lock, now.id, spare.path, token, stale) : 'busy';
         if (outcome === 'done') {
           held = spare!.id;
           spare = undefined;
@@ -146,8 +153,22 @@ export async function withCredentialFileLock<T>(file: string, fn: () => Promise<
     await stopBeating();
     // A release that fails (the folder made read-only meanwhile) leaves a lock the next run takes
     // over as stale, with a warning; fn's own outcome is what this call reports.
-    await moveOff(lock, mine, undefined, token, staleMs).catch(() => {});
+    await moveOff(lock, mine, undefined, token, stale).catch(() => {});
   }
+}
+
+/**
+ * What a failed write of a credential file (its lock, its temporary file, the rename over it) says
+ * after its errno, where the errno alone leaves the reader guessing; undefined for the others. A
+ * config.json mounted on its own (`-v ~/.docker/config.json:…`, a Kubernetes subPath) is a mount
+ * point, which rename cannot replace (EBUSY; `docker login` fails there the same way,
+ * submariner-io/shipyard#742): writing it in place instead would let a concurrent reader see
+ * half a file, so the write fails and says what to mount. A mounted secret is read-only (EROFS).
+ */
+export function writeFailureHint(code: string | undefined): string | undefined {
+  if (code === 'EBUSY') return 'a file mounted on its own, which cannot be replaced: mount the folder that holds it instead';
+  if (code === 'EROFS') return 'a read-only file system, such as a mounted secret: set DOCKER_CONFIG or REGISTRY_AUTH_FILE to a writable place';
+  return undefined;
 }
 
 /** What is at a lock path now, read through one descriptor, so that both facts are of one file. */
@@ -156,6 +177,29 @@ interface LockState {
   id: string;
   /** Since its last change, by its mtime. */
   ageMs: number;
+  /** Its mtime, which the holder's heartbeat changes (Staleness). */
+  mtimeNs: bigint;
+}
+
+/**
+ * Judges whether a lock (or a claim) is stale, for one run: unchanged for longer than `ms`, by its
+ * mtime's age, or by how long this run has seen it with that generation and mtime. The second
+ * covers a lock whose mtime is ahead of this machine's clock: left by a run that died before the
+ * clock was set back (a VM booted with its clock ahead and stepped back by NTP; a home folder
+ * restored with its times), its age reads negative until the clock gets there, and every login
+ * waited that long. A live holder's heartbeat changes the mtime every heartbeatMs, so it is never
+ * seen unchanged that long.
+ */
+class Staleness {
+  private readonly seen = new Map<string, { id: string; mtimeNs: bigint; since: number }>();
+  constructor(readonly ms: number) {}
+
+  judge(file: string, state: LockState): boolean {
+    const now = Date.now();
+    let seen = this.seen.get(file);
+    if (!seen || seen.id !== state.id || seen.mtimeNs !== state.mtimeNs) this.seen.set(file, (seen = { id: state.id, mtimeNs: state.mtimeNs, since: now }));
+    return state.ageMs > this.ms || now - seen.since > this.ms;
+  }
 }
 
 const lockId = (st: BigIntStats, content: string): string => `${st.dev}:${st.ino}:${content}`;
@@ -177,11 +221,11 @@ async function lockState(file: string): Promise<LockState | undefined> {
       if (e.code === 'ENOENT') return undefined;
       throw e;
     });
-    return st && { id: lockId(st, `unreadable ${st.mtimeNs}`), ageMs: Date.now() - Number(st.mtimeMs) };
+    return st && { id: lockId(st, `unreadable ${st.mtimeNs}`), ageMs: Date.now() - Number(st.mtimeMs), mtimeNs: st.mtimeNs };
   }
   try {
     const st = await handle.stat({ bigint: true });
-    return { id: lockId(st, await handle.readFile('utf8')), ageMs: Date.now() - Number(st.mtimeMs) };
+    return { id: lockId(st, await handle.readFile('utf8')), ageMs: Date.now() - Number(st.mtimeMs), mtimeNs: st.mtimeNs };
   } finally {
     await handle.close();
   }
@@ -197,7 +241,7 @@ function lockStateSync(file: string): LockState | undefined {
   }
   try {
     const st = fsSync.fstatSync(fd, { bigint: true });
-    return { id: lockId(st, fsSync.readFileSync(fd, 'utf8')), ageMs: Date.now() - Number(st.mtimeMs) };
+    return { id: lockId(st, fsSync.readFileSync(fd, 'utf8')), ageMs: Date.now() - Number(st.mtimeMs), mtimeNs: st.mtimeNs };
   } finally {
     fsSync.closeSync(fd);
   }
@@ -239,14 +283,14 @@ function claimOf(file: string, id: string): string {
 /**
  * Moves `file` off generation `id`, if it is still of it: renames `replacement` over it, or
  * without one removes it. 'done' when this run did; 'moved' when the file was no longer of that
- * generation; 'busy' when another run holds the claim (and is doing it). A claim older than
- * `staleMs` is removed the same way, and the caller tries again.
+ * generation; 'busy' when another run holds the claim (and is doing it). A claim found stale
+ * (`stale`) is removed the same way, and the caller tries again.
  */
-async function moveOff(file: string, id: string, replacement: string | undefined, token: string, staleMs: number, depth = 0): Promise<'done' | 'moved' | 'busy'> {
+async function moveOff(file: string, id: string, replacement: string | undefined, token: string, stale: Staleness, depth = 0): Promise<'done' | 'moved' | 'busy'> {
   const claim = claimOf(file, id);
   if (!(await createExclusive(claim, token))) {
     const other = depth < MAX_CLAIM_DEPTH ? await lockState(claim) : undefined;
-    if (other && other.ageMs > staleMs) await moveOff(claim, other.id, undefined, token, staleMs, depth + 1);
+    if (other && stale.judge(claim, other)) await moveOff(claim, other.id, undefined, token, stale, depth + 1);
     return 'busy';
   }
   try {
@@ -255,7 +299,7 @@ async function moveOff(file: string, id: string, replacement: string | undefined
     if (now?.id !== id) return 'moved';
     // A takeover judged the lock stale before it won the claim; a holder that was only stalled
     // may have beaten since (heartbeat): it is alive, and its lock stays.
-    if (replacement !== undefined && now.ageMs <= staleMs) return 'busy';
+    if (replacement !== undefined && !stale.judge(file, now)) return 'busy';
     if (replacement === undefined) await fs.unlink(file);
     else {
       try {

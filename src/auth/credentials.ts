@@ -22,7 +22,7 @@ import {
   type AuthFileSystem,
   type CredentialFilePath,
 } from './credential-paths.js';
-import { checkHelperName, helperError, IDENTITY_TOKEN_USERNAME, isNotFound, spawnHelper, type HelperExec } from './helper.js';
+import { checkHelperName, helperError, HelperFailure, IDENTITY_TOKEN_USERNAME, isNotFound, spawnHelper, type HelperExec } from './helper.js';
 import { registryHostOf } from '../ref/registry.js';
 import { findByRegistry, helperKeys, namespaceKeys, splitAuthKey } from './registry-host.js';
 import type { ShapeProblem } from '../options-check.js';
@@ -448,9 +448,14 @@ function helperExecFromOptions(opts: CredentialOptions): HelperExec {
     if (!reply) {
       reply = exec(name, action, input);
       replies.set(key, reply);
-      // "Not found" is an answer to keep; any other failure (a timeout) may be asked again later.
+      // Kept for the operation: "not found" (an answer), a helper that timed out and one missing
+      // from PATH. A timeout is asked again by no later repository: a hung helper (a keychain
+      // prompt nobody answers in CI, gcloud waiting on a re-authentication) would otherwise cost
+      // every image of a sync its timeout, 30 s each. An exit with an error may be passing (a token
+      // endpoint that throttled one call) and costs one process run: the next lookup asks again.
       reply.catch((err: unknown) => {
-        if (!isNotFound(err) && replies.get(key) === reply) replies.delete(key);
+        if (isNotFound(err) || (err instanceof HelperFailure && (err.timedOut || err.missing))) return;
+        if (replies.get(key) === reply) replies.delete(key);
       });
     }
     return reply;

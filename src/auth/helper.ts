@@ -205,11 +205,17 @@ export function spawnHelper(env: Record<string, string | undefined>, opts: Spawn
       child.on('exit', forget);
       child.on('close', (code) => {
         const stdout = Buffer.concat(out).toString('utf8');
+        const stderr = Buffer.concat(err).toString('utf8');
+        // A `get` that printed no reply, only a message on stderr (gcloud's "no active account"),
+        // fails with that message quoted, as a failure is: "printed nothing" alone hid the reason.
+        if (code === 0 && action === 'get' && stdout.trim() === '' && stderr.trim() !== '') {
+          return settle(() => reject(new HelperFailure(`printed nothing on stdout, and exited 0; stderr: ${stderr.trim()}`, 0)));
+        }
         if (code === 0) return settle(() => resolve(stdout));
         // On failure stdout holds the helper's error message (docker-credential-helpers print it
         // there); stderr may add detail, labelled so that the two do not read as one sentence. A
         // broken helper may also have printed its JSON reply first: helperError scrubs the secret out of it.
-        settle(() => reject(new HelperFailure(failureText(stdout, Buffer.concat(err).toString('utf8')) || `exit code ${code}`, code)));
+        settle(() => reject(new HelperFailure(failureText(stdout, stderr) || `exit code ${code}`, code)));
       });
       child.stdin.end(input);
     });

@@ -3,7 +3,7 @@
  * real script on PATH), Podman auth.json, malformed files, and login/logout writes.
  * Every test runs in a temp HOME; process.env is never read by the code under test.
  */
-import { after, describe, it } from 'node:test';
+import { after, describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
@@ -13,7 +13,7 @@ import { credentialFromEnv } from '../../src/auth/credential-env.js';
 import { credentialFiles } from '../../src/auth/credential-paths.js';
 import { eraseCredential, storeCredential } from '../fixtures/stored-logins.js';
 import { loginTarget } from '../../src/login/login.js';
-import { DEFAULT_HELPER_TIMEOUT_MS, helperCommand } from '../../src/auth/helper.js';
+import { DEFAULT_HELPER_TIMEOUT_MS, HelperFailure, helperCommand } from '../../src/auth/helper.js';
 import { AuthError, InvalidReferenceError, UsageError } from '../../src/errors.js';
 import { SecretSet } from '../../src/redact.js';
 import type { Logger } from '../../src/log.js';
@@ -339,6 +339,18 @@ describe('resolveCredential: docker config.json', () => {
     await assert.rejects(resolveCredential('ghcr.io', o), (err: Error) => err instanceof AuthError && !err.message.includes(SECRET) && /docker-credential-broken/.test(err.message));
   });
 
+  it('a helper that exits 0 having printed only to stderr: its stderr is quoted, as for a failure (was: "printed nothing, and exited 0", the helper\'s own explanation dropped)', async () => {
+    const o = await setup();
+    await realHelpers(o, { quiet: '#!/bin/sh\necho "gcloud: You do not currently have an active account selected." >&2\necho "Please run: gcloud auth login" >&2\nexit 0\n' });
+    await writeJson(dockerConfig(o.home), { credHelpers: { 'gcr.io': 'quiet' } });
+    await assert.rejects(
+      resolveCredential('gcr.io', o),
+      (err: unknown) =>
+        err instanceof AuthError &&
+        err.message === 'credential helper docker-credential-quiet get for gcr.io failed: printed nothing on stdout, and exited 0; stderr: gcloud: You do not currently have an active account selected. | Please run: gcloud auth login',
+    );
+  });
+
   it('a helper reply that is no login names the registry asked for, as a failed helper does, and says what was wrong (was: "get returned invalid JSON", even for no output at all)', async () => {
     for (const [reply, want] of [
       [`{"Secret": "${SECRET}"`, /^credential helper docker-credential-broken get for ghcr\.io returned invalid JSON$/],
@@ -386,6 +398,44 @@ describe('resolveCredential: docker config.json', () => {
     }
     assert.equal(runs, 1, 'the store ran once');
     assert.equal(o.log.lines.filter((l) => /going on without stored credentials/.test(l)).length, 1, o.log.lines.join('\n'));
+  });
+
+  it('a credHelpers helper that timed out, or is missing from PATH, is run once per operation: the other repositories of its registry get the same error at once (was: run again for each, a sync of 2,000 images waiting out the timeout 2,000 times)', async () => {
+    for (const failure of [new HelperFailure('timed out after 30 s', null, true), new HelperFailure('docker-credential-gcloud not found on PATH', null, false, true)]) {
+      let runs = 0;
+      const helperReplies = new Map<string, Promise<string>>();
+      const o = await setup({
+        helperReplies,
+        runHelper: async () => {
+          runs++;
+          throw failure;
+        },
+      });
+      await writeJson(dockerConfig(o.home), { credHelpers: { 'gcr.io': 'gcloud' } });
+      for (const repository of ['p/a', 'p/b', 'q/c']) {
+        for (const role of ['from', 'to'] as const) {
+          await assert.rejects(resolveCredential('gcr.io', { ...o, repository, role }), (err: unknown) => err instanceof AuthError && err.message.includes(`docker-credential-gcloud get for gcr.io failed: ${failure.message}`));
+        }
+      }
+      assert.equal(runs, 1, `the helper ran once (${failure.message})`);
+    }
+  });
+
+  it('a credHelpers helper that exited with an error is asked again by the next repository (the failure may be passing: a token endpoint that throttled one call)', async () => {
+    let runs = 0;
+    const helperReplies = new Map<string, Promise<string>>();
+    const o = await setup({
+      helperReplies,
+      runHelper: async () => {
+        if (++runs === 1) throw new HelperFailure('error getting credentials - err: exit status 1, out: `rate exceeded`', 1);
+        return JSON.stringify({ Username: 'oauth2accesstoken', Secret: 'tok' });
+      },
+    });
+    await writeJson(dockerConfig(o.home), { credHelpers: { 'gcr.io': 'gcloud' } });
+    await assert.rejects(resolveCredential('gcr.io', { ...o, repository: 'p/a' }), /rate exceeded/);
+    assert.deepEqual(await resolveCredential('gcr.io', { ...o, repository: 'p/b' }), { username: 'oauth2accesstoken', password: 'tok' });
+    assert.deepEqual(await resolveCredential('gcr.io', { ...o, repository: 'p/c' }), { username: 'oauth2accesstoken', password: 'tok' });
+    assert.equal(runs, 2);
   });
 
   it('a helper name that could escape docker-credential-* is refused', async () => {
@@ -1124,6 +1174,41 @@ describe('storeCredential / eraseCredential', () => {
     await storeCredential('ghcr.io', { username: 'me', password: 'p' }, { env: {}, homeDir: home });
     assert.ok((await fs.lstat(dockerConfig(home))).isSymbolicLink());
     assert.deepEqual(JSON.parse(await fs.readFile(real, 'utf8')).auths['ghcr.io'], { auth: b64('me:p') });
+  });
+});
+
+describe('storing a login where the file cannot be replaced', () => {
+  const failing = (t: TestContext, method: 'rename' | 'open', code: string, when: (file: string) => boolean) => {
+    const real = fs[method].bind(fs) as (...args: unknown[]) => Promise<unknown>;
+    t.mock.method(fs, method, async (...args: unknown[]) => {
+      if (when(String(args[0])) || when(String(args[1] ?? ''))) throw Object.assign(new Error(`${code}: refused`), { code });
+      return real(...args);
+    });
+  };
+
+  it('config.json mounted on its own (a bind mount: rename onto it is EBUSY, as `docker login` meets too): one line saying so and what to mount instead; the file and folder are left as they were', async (t) => {
+    const home = await tempHome();
+    const file = dockerConfig(home);
+    await writeJson(file, { auths: { 'quay.io': { auth: b64('q:old') } } });
+    failing(t, 'rename', 'EBUSY', (f) => f === file);
+    await assert.rejects(
+      storeCredential('ghcr.io', { username: 'me', password: 'p' }, { env: {}, homeDir: home }),
+      (e: unknown) => e instanceof AuthError && e.message === `cannot write credential file ${file}: EBUSY (a file mounted on its own, which cannot be replaced: mount the folder that holds it instead)`,
+    );
+    t.mock.restoreAll();
+    assert.deepEqual(JSON.parse(await fs.readFile(file, 'utf8')), { auths: { 'quay.io': { auth: b64('q:old') } } });
+    assert.deepEqual(await fs.readdir(path.dirname(file)), ['config.json'], 'no temporary file or lock left');
+  });
+
+  it('a read-only file system (a mounted secret): one line saying so, naming the variables that move the file', async (t) => {
+    const home = await tempHome();
+    const file = dockerConfig(home);
+    await writeJson(file, { auths: {} });
+    failing(t, 'open', 'EROFS', (f) => f === `${file}.lock`);
+    await assert.rejects(
+      storeCredential('ghcr.io', { username: 'me', password: 'p' }, { env: {}, homeDir: home }),
+      (e: unknown) => e instanceof AuthError && e.message === `cannot write credential file ${file}: EROFS (making its lock ${file}.lock; a read-only file system, such as a mounted secret: set DOCKER_CONFIG or REGISTRY_AUTH_FILE to a writable place)`,
+    );
   });
 });
 

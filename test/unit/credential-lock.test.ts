@@ -482,3 +482,18 @@ describe('claims left by a run killed just after its move', () => {
     });
   }
 });
+
+describe('withCredentialFileLock: a lock whose time is ahead of this machine\'s clock', () => {
+  it('left by a run that died before the clock was set back (a VM stepped back by NTP after boot; a folder restored with future times): taken over once this run has seen it unchanged for staleMs (was: waited for until the clock reached its time, every login stuck meanwhile)', { timeout: 20_000 }, async () => {
+    const { dir, file, lock } = await tempFile();
+    await fsp.writeFile(lock, '4242 a-run-that-died\n');
+    const ahead = new Date(Date.now() + 3_600_000);
+    await fsp.utimes(lock, ahead, ahead);
+    const stale: string[] = [];
+    let ran = false;
+    await withCredentialFileLock(file, async () => void (ran = true), { staleMs: 200, onStale: (l) => stale.push(l) });
+    assert.ok(ran);
+    assert.deepEqual(stale, [lock]);
+    assert.deepEqual(await fsp.readdir(dir), []);
+  });
+});
