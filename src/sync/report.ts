@@ -34,6 +34,17 @@ export function sameFailure(failed: readonly SyncUnitReport[]): FailureLine | un
   return first && own.every((f) => f?.code === first.code) ? first : undefined;
 }
 
+/**
+ * What the E_PARTIAL line adds where some failed images are in place at their other targets: an
+ * image fails when any of its targets does, so with one of two target registries down "24 of 25
+ * images failed" alone would read as if almost nothing had been copied.
+ */
+export function elsewhereHeld(failed: readonly SyncUnitReport[]): string {
+  const held = failed.filter((u) => !u.error && u.targets.some((t) => t.ok)).length;
+  if (held === 0) return '';
+  return held === failed.length ? ' (at some of their targets only; their other targets hold them)' : ` (${held} of them at some of their targets only; their other targets hold them)`;
+}
+
 /** Images named in the error line: a sync of thousands that fails must still end in one readable line (the report has every one). */
 const FAILED_NAMED = 5;
 

@@ -56,7 +56,7 @@ import type { Shard, SyncImage, SyncOptions, SyncResult, SyncTargetReport, SyncU
  */
 export { checkGateOptions } from './rate-gate.js';
 import { copyKey, destinationRepository, sharedTargets, targetClashes } from './target.js';
-import { bytesRead, entryFailed, failedList, FailureLines, NOTHING_MOVED, ownFailure, report, resultOf, sameFailure, targetResult, type FailureLine } from './report.js';
+import { bytesRead, elsewhereHeld, entryFailed, failedList, FailureLines, NOTHING_MOVED, ownFailure, report, resultOf, sameFailure, targetResult, type FailureLine } from './report.js';
 import { scrubbedRejections } from '../redact.js';
 
 /**
@@ -231,7 +231,7 @@ async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks, names:
       throw lines.error(same, { result, failed: failed.map((u) => u.source) }, `all ${failed.length} images failed with ${same.code}: ${failedList(failed, names)}`);
     }
     if (failed.length) {
-      throw new PartialFailureError(`${failed.length} of ${units.length} images failed: ${failedList(failed, names)}`, {
+      throw new PartialFailureError(`${failed.length} of ${units.length} images failed${elsewhereHeld(failed)}: ${failedList(failed, names)}`, {
         details: { result, failed: failed.map((u) => u.source) },
       });
     }
