@@ -48,11 +48,30 @@ export function elsewhereHeld(failed: readonly SyncUnitReport[]): string {
 /** Images named in the error line: a sync of thousands that fails must still end in one readable line (the report has every one). */
 const FAILED_NAMED = 5;
 
-/** `names`: where the caller finds the report (the error's details.result, the CLI's --json). */
-export function failedList(failed: readonly SyncUnitReport[], names: OptionNames): string {
-  const named = failed.slice(0, FAILED_NAMED).map((u) => `${u.source} (${failureLine(u)})`);
-  const more = failed.length - named.length;
-  return named.join('; ') + (more > 0 ? `; and ${more} more (each in the report: ${names.name('details.result')})` : '');
+/**
+ * `names`: where the caller finds the report (the error's details.result, the CLI's --json).
+ * `said`: the code the line has named already (`all 12 images failed with E_AUTH: …`).
+ */
+export function failedList(failed: readonly SyncUnitReport[], names: OptionNames, said?: string): string {
+  const shown = failed.slice(0, FAILED_NAMED);
+  const more = failed.length - shown.length;
+  const tail = more > 0 ? `; and ${more} more (each in the report: ${names.name('details.result')})` : '';
+  // One cause for every image (a target registry down, its password refused) is said once: five
+  // times over, each a few hundred characters, it made a CI log's last line unreadable.
+  const causes = failed.map(cause);
+  const one = causes[0];
+  if (failed.length > 1 && one && causes.every((c) => c && c.code === one.code && c.message === one.message)) {
+    return `each with ${one.code === said ? '' : `${one.code}: `}${one.message}; the images: ${shown.map((u) => u.source).join(', ')}${tail}`;
+  }
+  return shown.map((u) => `${u.source} (${failureLine(u)})`).join('; ') + tail;
+}
+
+/** Why the image failed: its own error, else its failed targets' one error (none where they differ). */
+function cause(u: SyncUnitReport): FailureLine | undefined {
+  if (u.error) return u.error;
+  const errors = u.targets.flatMap((t) => (t.error ? [t.error] : []));
+  const first = errors[0];
+  return first && errors.every((e) => e.code === first.code && e.message === first.message) ? first : undefined;
 }
 
 function failureLine(u: SyncUnitReport): string {

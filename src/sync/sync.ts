@@ -228,7 +228,7 @@ async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks, names:
     // alert should see the reason's own exit code (3, 5…), as a copy whose every target failed does.
     const same = failed.length > 1 && failed.length === units.length ? sameFailure(failed) : undefined;
     if (same) {
-      throw lines.error(same, { result, failed: failed.map((u) => u.source) }, `all ${failed.length} images failed with ${same.code}: ${failedList(failed, names)}`);
+      throw lines.error(same, { result, failed: failed.map((u) => u.source) }, `all ${failed.length} images failed with ${same.code}: ${failedList(failed, names, same.code)}`);
     }
     if (failed.length) {
       throw new PartialFailureError(`${failed.length} of ${units.length} images failed${elsewhereHeld(failed)}: ${failedList(failed, names)}`, {

@@ -96,6 +96,23 @@ test('a file of one image that every target refuses exits with the failure\'s ow
   assert.ok(other.manifest('ok/app', '1'), 'the target that takes it has it');
 });
 
+test('the error line of a sync whose failed images share one cause (a target registry refusing them) says it once, then names the images', async () => {
+  const src = await fake();
+  const [dst, other] = [await fake(), await fake()];
+  src.seedImage('app', { tags: ['1', '2', '3'] });
+  dst.fault({ kind: 'upload' }, { kind: 'status', status: 403, code: 'DENIED', message: 'requested access to the resource is denied' });
+  const where = syncFile(['1', '2', '3'].map((t) => ({ source: src.ref(`app:${t}`), targets: [`${dst.host}/mirror`, `${other.host}/mirror`] })), src, dst, other);
+  const r = await runSync([], where);
+  assert.equal(r.code, 8, r.stderr);
+  const last = r.stderr.trim().split('\n').at(-1)!;
+  assert.match(last, /^regpush: error: 3 of 3 images failed \(at some of their targets only; their other targets hold them\): each with E_DENIED: start upload to .*\/mirror\/app: .*requested access to the resource is denied.*; the images: \S+\/app:1, \S+\/app:2, \S+\/app:3 \[E_PARTIAL\]$/);
+  assert.equal(last.split('requested access to the resource is denied').length - 1, 1, 'the cause is said once');
+  // With every target refusing, one code: that code's exit, the code said once.
+  const all = await runSync([], syncFile(['1', '2'].map((t) => ({ source: src.ref(`app:${t}`), targets: [`${dst.host}/mirror`] })), src, dst));
+  assert.equal(all.code, 3, all.stderr);
+  assert.match(all.stderr.trim().split('\n').at(-1)!, /^regpush: error: all 2 images failed with E_DENIED: each with start upload to .*; the images: \S+\/app:1, \S+\/app:2 \[E_DENIED\]$/);
+});
+
 /** The lines a terminal shows after `text`: \r goes back to the start of the line, \x1b[K clears the rest of it. */
 function screen(text: string): string[] {
   const lines: string[] = [''];
