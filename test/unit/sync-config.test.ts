@@ -262,6 +262,8 @@ describe('parseSyncFile: every mistake is one E_INPUT line naming file, entry an
     fails('defaults: {targets: []}\nimages:\n  - {source: ghcr.io/acme/app, tags: all}\n', /"targets" is missing/);
     fails('images:\n  - {source: a.io/x, tags: all, targets: [mirror]}\n', /"targets\[0\]" is not a valid target prefix \("mirror"\): it must start with a registry host/);
     fails('images:\n  - {source: a.io/x, tags: all, targets: ["r.io/m:1"]}\n', /"targets\[0\]" is not a valid target prefix .*no tag/);
+    // A full reference in `targets` (meant for `target`): the message says how to write it.
+    fails('images:\n  - {source: "a.io/x:1", targets: ["r.io/prod/x:stable"]}\n', /"targets\[0\]" is not a valid target prefix \("r\.io\/prod\/x:stable"\): a prefix has no tag \(the rule appends the source path and tag\); one exact destination with its own tag is written "target: r\.io\/prod\/x:stable"$/);
     fails(`images:\n  - {source: a.io/x, tags: all, targets: ["r.io/m@${DIGEST}"]}\n`, /"targets\[0\]" is not a valid target prefix .*no digest/);
     fails('images:\n  - {source: a.io/x, tags: all, targets: ["r.io/Mirror"]}\n', /"targets\[0\]" is not a valid target prefix .*lowercase/);
     fails('images:\n  - {source: a.io/x, tags: all, targets: ["r.io:99999"]}\n', /"targets\[0\]" is not a valid target prefix .*port 99999/);
