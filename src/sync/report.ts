@@ -53,17 +53,27 @@ const FAILED_NAMED = 5;
  * `said`: the code the line has named already (`all 12 images failed with E_AUTH: …`).
  */
 export function failedList(failed: readonly SyncUnitReport[], names: OptionNames, said?: string): string {
-  const shown = failed.slice(0, FAILED_NAMED);
-  const more = failed.length - shown.length;
-  const tail = more > 0 ? `; and ${more} more (each in the report: ${names.name('details.result')})` : '';
-  // One cause for every image (a target registry down, its password refused) is said once: five
-  // times over, each a few hundred characters, it made a CI log's last line unreadable.
-  const causes = failed.map(cause);
-  const one = causes[0];
-  if (failed.length > 1 && one && causes.every((c) => c && c.code === one.code && c.message === one.message)) {
-    return `each with ${one.code === said ? '' : `${one.code}: `}${one.message}; the images: ${shown.map((u) => u.source).join(', ')}${tail}`;
+  // Images that failed for one reason (a target registry down or refusing the password gives
+  // each the same code and message) are named together and the reason said once: five times
+  // over, each a few hundred characters, it made a CI log's last line unreadable.
+  const groups = new Map<string, { why: string; units: SyncUnitReport[] }>();
+  failed.forEach((u, i) => {
+    const c = cause(u);
+    const key = c ? `${c.code} ${c.message}` : `#${i}`;
+    const g = groups.get(key) ?? { why: c ? `${c.code === said ? '' : `${c.code}: `}${c.message}` : '', units: [] };
+    g.units.push(u);
+    groups.set(key, g);
+  });
+  const parts: string[] = [];
+  let named = 0;
+  for (const g of groups.values()) {
+    if (named === FAILED_NAMED) break;
+    const shown = g.units.slice(0, FAILED_NAMED - named);
+    named += shown.length;
+    parts.push(g.units.length === 1 ? `${g.units[0]!.source} (${failureLine(g.units[0]!)})` : `${shown.map((u) => u.source).join(', ')} (each with ${g.why})`);
   }
-  return shown.map((u) => `${u.source} (${failureLine(u)})`).join('; ') + tail;
+  const more = failed.length - named;
+  return parts.join('; ') + (more > 0 ? `; and ${more} more (each in the report: ${names.name('details.result')})` : '');
 }
 
 /** Why the image failed: its own error, else its failed targets' one error (none where they differ). */

@@ -105,12 +105,19 @@ test('the error line of a sync whose failed images share one cause (a target reg
   const r = await runSync([], where);
   assert.equal(r.code, 8, r.stderr);
   const last = r.stderr.trim().split('\n').at(-1)!;
-  assert.match(last, /^regpush: error: 3 of 3 images failed \(at some of their targets only; their other targets hold them\): each with E_DENIED: start upload to .*\/mirror\/app: .*requested access to the resource is denied.*; the images: \S+\/app:1, \S+\/app:2, \S+\/app:3 \[E_PARTIAL\]$/);
+  assert.match(last, /^regpush: error: 3 of 3 images failed \(at some of their targets only; their other targets hold them\): \S+\/app:1, \S+\/app:2, \S+\/app:3 \(each with E_DENIED: start upload to .*\/mirror\/app: .*requested access to the resource is denied.*\) \[E_PARTIAL\]$/);
   assert.equal(last.split('requested access to the resource is denied').length - 1, 1, 'the cause is said once');
+  // One image failing for another reason beside them: it keeps its own cause, the others still share theirs.
+  const mixed = await runSync([], syncFile(['1', '2', '9'].map((t) => ({ source: src.ref(`app:${t}`), targets: [`${dst.host}/mirror`, `${other.host}/mirror`] })), src, dst, other));
+  assert.equal(mixed.code, 8, mixed.stderr);
+  const mixedLast = mixed.stderr.trim().split('\n').at(-1)!;
+  assert.match(mixedLast, /\S+\/app:1, \S+\/app:2 \(each with E_DENIED: start upload to /);
+  assert.match(mixedLast, /\S+\/app:9 \(E_NOT_FOUND: /);
+  assert.equal(mixedLast.split('requested access to the resource is denied').length - 1, 1, 'the shared cause is said once');
   // With every target refusing, one code: that code's exit, the code said once.
   const all = await runSync([], syncFile(['1', '2'].map((t) => ({ source: src.ref(`app:${t}`), targets: [`${dst.host}/mirror`] })), src, dst));
   assert.equal(all.code, 3, all.stderr);
-  assert.match(all.stderr.trim().split('\n').at(-1)!, /^regpush: error: all 2 images failed with E_DENIED: each with start upload to .*; the images: \S+\/app:1, \S+\/app:2 \[E_DENIED\]$/);
+  assert.match(all.stderr.trim().split('\n').at(-1)!, /^regpush: error: all 2 images failed with E_DENIED: \S+\/app:1, \S+\/app:2 \(each with start upload to .*\) \[E_DENIED\]$/);
 });
 
 /** The lines a terminal shows after `text`: \r goes back to the start of the line, \x1b[K clears the rest of it. */
