@@ -167,6 +167,7 @@ export function parseSyncFileAs(text: string, fileName: string, names: Connectio
   if (!Array.isArray(data.images)) throw p.at(undefined, 'images', 'must be a list of entries, each with a "source"');
   if (data.images.length === 0) throw p.at(undefined, 'images', 'is empty: list at least one image');
   const images = data.images.map((raw, i) => image(p, raw, i, base));
+  checkRepeats(p, images);
   checkCollisions(p, images);
   return { file: fileName, images };
 }
@@ -420,6 +421,24 @@ function tagRule(p: Problems, label: string, value: unknown, at: readonly (strin
   if (value.prerelease !== undefined) rule.prerelease = bool(p, label, 'tags.prerelease', value.prerelease);
   p.check(label, 'tags', emptyFilterProblem(rule));
   return rule;
+}
+
+/**
+ * An entry that says exactly what an earlier one says (after defaults and spelling: `nginx` is
+ * `docker.io/library/nginx`) is a copy-paste slip, or an edit made to the wrong one of two. It
+ * would copy nothing more, and where its tags are listed at sync time (`all`, a filter) the
+ * collision check below cannot see it: the sync would then say, per tag and target, that the
+ * copy is made once by the other entry, a line for each. One line here says it instead.
+ */
+function checkRepeats(p: Problems, images: SyncImage[]): void {
+  const first = new Map<string, SyncImage>();
+  for (const img of images) {
+    const { index: _index, label: _label, ...what } = img;
+    const id = JSON.stringify(what);
+    const earlier = first.get(id);
+    if (earlier) throw p.at(img.label, undefined, `repeats ${earlier.label} (the same source, tags, targets, platforms and referrers): remove one of them`);
+    first.set(id, img);
+  }
 }
 
 /**

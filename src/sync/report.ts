@@ -34,14 +34,54 @@ export function sameFailure(failed: readonly SyncUnitReport[]): FailureLine | un
   return first && own.every((f) => f?.code === first.code) ? first : undefined;
 }
 
+/**
+ * What the E_PARTIAL line adds where some failed images are in place at their other targets: an
+ * image fails when any of its targets does, so with one of two target registries down "24 of 25
+ * images failed" alone would read as if almost nothing had been copied.
+ */
+export function elsewhereHeld(failed: readonly SyncUnitReport[]): string {
+  const held = failed.filter((u) => !u.error && u.targets.some((t) => t.ok)).length;
+  if (held === 0) return '';
+  return held === failed.length ? ' (at some of their targets only; their other targets hold them)' : ` (${held} of them at some of their targets only; their other targets hold them)`;
+}
+
 /** Images named in the error line: a sync of thousands that fails must still end in one readable line (the report has every one). */
 const FAILED_NAMED = 5;
 
-/** `names`: where the caller finds the report (the error's details.result, the CLI's --json). */
-export function failedList(failed: readonly SyncUnitReport[], names: OptionNames): string {
-  const named = failed.slice(0, FAILED_NAMED).map((u) => `${u.source} (${failureLine(u)})`);
-  const more = failed.length - named.length;
-  return named.join('; ') + (more > 0 ? `; and ${more} more (each in the report: ${names.name('details.result')})` : '');
+/**
+ * `names`: where the caller finds the report (the error's details.result, the CLI's --json).
+ * `said`: the code the line has named already (`all 12 images failed with E_AUTH: …`).
+ */
+export function failedList(failed: readonly SyncUnitReport[], names: OptionNames, said?: string): string {
+  // Images that failed for one reason (a target registry down or refusing the password gives
+  // each the same code and message) are named together and the reason said once: five times
+  // over, each a few hundred characters, it made a CI log's last line unreadable.
+  const groups = new Map<string, { why: string; units: SyncUnitReport[] }>();
+  failed.forEach((u, i) => {
+    const c = cause(u);
+    const key = c ? `${c.code} ${c.message}` : `#${i}`;
+    const g = groups.get(key) ?? { why: c ? `${c.code === said ? '' : `${c.code}: `}${c.message}` : '', units: [] };
+    g.units.push(u);
+    groups.set(key, g);
+  });
+  const parts: string[] = [];
+  let named = 0;
+  for (const g of groups.values()) {
+    if (named === FAILED_NAMED) break;
+    const shown = g.units.slice(0, FAILED_NAMED - named);
+    named += shown.length;
+    parts.push(g.units.length === 1 ? `${g.units[0]!.source} (${failureLine(g.units[0]!)})` : `${shown.map((u) => u.source).join(', ')} (each with ${g.why})`);
+  }
+  const more = failed.length - named;
+  return parts.join('; ') + (more > 0 ? `; and ${more} more (each in the report: ${names.name('details.result')})` : '');
+}
+
+/** Why the image failed: its own error, else its failed targets' one error (none where they differ). */
+function cause(u: SyncUnitReport): FailureLine | undefined {
+  if (u.error) return u.error;
+  const errors = u.targets.flatMap((t) => (t.error ? [t.error] : []));
+  const first = errors[0];
+  return first && errors.every((e) => e.code === first.code && e.message === first.message) ? first : undefined;
 }
 
 function failureLine(u: SyncUnitReport): string {

@@ -56,7 +56,7 @@ import type { Shard, SyncImage, SyncOptions, SyncResult, SyncTargetReport, SyncU
  */
 export { checkGateOptions } from './rate-gate.js';
 import { copyKey, destinationRepository, sharedTargets, targetClashes } from './target.js';
-import { bytesRead, entryFailed, failedList, FailureLines, NOTHING_MOVED, ownFailure, report, resultOf, sameFailure, targetResult, type FailureLine } from './report.js';
+import { bytesRead, elsewhereHeld, entryFailed, failedList, FailureLines, NOTHING_MOVED, ownFailure, report, resultOf, sameFailure, targetResult, type FailureLine } from './report.js';
 import { scrubbedRejections } from '../redact.js';
 
 /**
@@ -228,10 +228,10 @@ async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks, names:
     // alert should see the reason's own exit code (3, 5…), as a copy whose every target failed does.
     const same = failed.length > 1 && failed.length === units.length ? sameFailure(failed) : undefined;
     if (same) {
-      throw lines.error(same, { result, failed: failed.map((u) => u.source) }, `all ${failed.length} images failed with ${same.code}: ${failedList(failed, names)}`);
+      throw lines.error(same, { result, failed: failed.map((u) => u.source) }, `all ${failed.length} images failed with ${same.code}: ${failedList(failed, names, same.code)}`);
     }
     if (failed.length) {
-      throw new PartialFailureError(`${failed.length} of ${units.length} images failed: ${failedList(failed, names)}`, {
+      throw new PartialFailureError(`${failed.length} of ${units.length} images failed${elsewhereHeld(failed)}: ${failedList(failed, names)}`, {
         details: { result, failed: failed.map((u) => u.source) },
       });
     }

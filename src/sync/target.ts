@@ -52,7 +52,8 @@ export function parseTargetPrefix(text: string, names: ConnectionNames = connect
   const slash = trimmed.indexOf('/');
   const host = slash < 0 ? trimmed : trimmed.slice(0, slash);
   const path = slash < 0 ? '' : trimmed.slice(slash + 1);
-  if (path.includes(':')) fail('a prefix has no tag (the rule appends the source path and tag)');
+  // `targets` and `target` differ by a letter: a prefix with a tag is most often a `target` meant.
+  if (path.includes(':')) fail(`a prefix has no tag (the rule appends the source path and tag); one exact destination with its own tag is written "target: ${trimmed}"`);
   if (!(host.includes('.') || host.includes(':') || host.toLowerCase() === 'localhost' || host.startsWith('['))) {
     fail(`it must start with a registry host ("${host}" is not one), e.g. prod.example.com/mirror, localhost:5000 or docker.io/acme`);
   }

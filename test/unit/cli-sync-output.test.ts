@@ -85,8 +85,39 @@ test('a file of one image that every target refuses exits with the failure\'s ow
 
   const partial = await runSync([], syncFile([{ source: src.ref('app:1'), targets: [`${dst.host}/denied`, `${other.host}/ok`] }], src, dst, other));
   assert.equal(partial.code, 8, partial.stderr);
-  assert.match(lastLine(partial), /^regpush: error: 1 of 1 images failed: .*\[E_PARTIAL\]$/);
+  // The image is in place at the other target: the line says so, or it reads as nothing copied.
+  assert.match(lastLine(partial), /^regpush: error: 1 of 1 images failed \(at some of their targets only; their other targets hold them\): .*\[E_PARTIAL\]$/);
+  assert.match(partial.stderr, new RegExp(`→ .*/denied/app:1 FAILED E_DENIED: .*; ${other.host}/ok/app:1 copied`), partial.stderr);
+  // The re-run: the target that took it is up to date, in the summary's words.
+  const again = await runSync([], syncFile([{ source: src.ref('app:1'), targets: [`${other.host}/ok`] }], src, dst, other));
+  assert.equal(again.code, 0, again.stderr);
+  assert.ok(again.stderr.includes(`→ ${other.host}/ok/app:1 up to date\n`), again.stderr);
+  assert.match(again.stdout, /^synced: 1 image \(1 entry\): 0 copied, 1 up to date, 0 failed;/);
   assert.ok(other.manifest('ok/app', '1'), 'the target that takes it has it');
+});
+
+test('the error line of a sync whose failed images share one cause (a target registry refusing them) says it once, then names the images', async () => {
+  const src = await fake();
+  const [dst, other] = [await fake(), await fake()];
+  src.seedImage('app', { tags: ['1', '2', '3'] });
+  dst.fault({ kind: 'upload' }, { kind: 'status', status: 403, code: 'DENIED', message: 'requested access to the resource is denied' });
+  const where = syncFile(['1', '2', '3'].map((t) => ({ source: src.ref(`app:${t}`), targets: [`${dst.host}/mirror`, `${other.host}/mirror`] })), src, dst, other);
+  const r = await runSync([], where);
+  assert.equal(r.code, 8, r.stderr);
+  const last = r.stderr.trim().split('\n').at(-1)!;
+  assert.match(last, /^regpush: error: 3 of 3 images failed \(at some of their targets only; their other targets hold them\): \S+\/app:1, \S+\/app:2, \S+\/app:3 \(each with E_DENIED: start upload to .*\/mirror\/app: .*requested access to the resource is denied.*\) \[E_PARTIAL\]$/);
+  assert.equal(last.split('requested access to the resource is denied').length - 1, 1, 'the cause is said once');
+  // One image failing for another reason beside them: it keeps its own cause, the others still share theirs.
+  const mixed = await runSync([], syncFile(['1', '2', '9'].map((t) => ({ source: src.ref(`app:${t}`), targets: [`${dst.host}/mirror`, `${other.host}/mirror`] })), src, dst, other));
+  assert.equal(mixed.code, 8, mixed.stderr);
+  const mixedLast = mixed.stderr.trim().split('\n').at(-1)!;
+  assert.match(mixedLast, /\S+\/app:1, \S+\/app:2 \(each with E_DENIED: start upload to /);
+  assert.match(mixedLast, /\S+\/app:9 \(E_NOT_FOUND: /);
+  assert.equal(mixedLast.split('requested access to the resource is denied').length - 1, 1, 'the shared cause is said once');
+  // With every target refusing, one code: that code's exit, the code said once.
+  const all = await runSync([], syncFile(['1', '2'].map((t) => ({ source: src.ref(`app:${t}`), targets: [`${dst.host}/mirror`] })), src, dst));
+  assert.equal(all.code, 3, all.stderr);
+  assert.match(all.stderr.trim().split('\n').at(-1)!, /^regpush: error: all 2 images failed with E_DENIED: \S+\/app:1, \S+\/app:2 \(each with start upload to .*\) \[E_DENIED\]$/);
 });
 
 /** The lines a terminal shows after `text`: \r goes back to the start of the line, \x1b[K clears the rest of it. */

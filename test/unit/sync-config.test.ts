@@ -262,6 +262,8 @@ describe('parseSyncFile: every mistake is one E_INPUT line naming file, entry an
     fails('defaults: {targets: []}\nimages:\n  - {source: ghcr.io/acme/app, tags: all}\n', /"targets" is missing/);
     fails('images:\n  - {source: a.io/x, tags: all, targets: [mirror]}\n', /"targets\[0\]" is not a valid target prefix \("mirror"\): it must start with a registry host/);
     fails('images:\n  - {source: a.io/x, tags: all, targets: ["r.io/m:1"]}\n', /"targets\[0\]" is not a valid target prefix .*no tag/);
+    // A full reference in `targets` (meant for `target`): the message says how to write it.
+    fails('images:\n  - {source: "a.io/x:1", targets: ["r.io/prod/x:stable"]}\n', /"targets\[0\]" is not a valid target prefix \("r\.io\/prod\/x:stable"\): a prefix has no tag \(the rule appends the source path and tag\); one exact destination with its own tag is written "target: r\.io\/prod\/x:stable"$/);
     fails(`images:\n  - {source: a.io/x, tags: all, targets: ["r.io/m@${DIGEST}"]}\n`, /"targets\[0\]" is not a valid target prefix .*no digest/);
     fails('images:\n  - {source: a.io/x, tags: all, targets: ["r.io/Mirror"]}\n', /"targets\[0\]" is not a valid target prefix .*lowercase/);
     fails('images:\n  - {source: a.io/x, tags: all, targets: ["r.io:99999"]}\n', /"targets\[0\]" is not a valid target prefix .*port 99999/);
@@ -324,6 +326,23 @@ describe('parseSyncFile: every mistake is one E_INPUT line naming file, entry an
     fails('defaults: {targets: [r.io/m]}\nimages:\n  - {source: a.io/x, tags: ["1"]}\n  - {source: "a.io/x:1", referrers: true}\n', /images\[1\] .* writes r\.io\/m\/x:1, which images\[0\]/);
     // Different tags into one repository are fine.
     assert.equal(yaml('defaults: {targets: [r.io/m]}\nimages:\n  - {source: a.io/x, tags: ["1"]}\n  - {source: "b.io/x:2"}\n').images.length, 2);
+  });
+
+  it('an entry that repeats an earlier one (a copy-paste slip) is refused, naming both, whatever its spelling', () => {
+    // A filter's tags are known only at sync time, so no target check can see this: the entries' own values do.
+    fails(
+      'defaults: {targets: [r.io/m]}\nimages:\n  - {source: a.io/x, tags: all}\n  - {source: b.io/y, tags: ["1"]}\n  - {source: a.io/x, tags: all}\n',
+      /^sync\.yaml: images\[2\] \(a\.io\/x\) repeats images\[0\] \(a\.io\/x\) \(the same source, tags, targets, platforms and referrers\): remove one of them$/,
+    );
+    // Spelt otherwise, the same entry: a short Docker Hub name, a default written out, a trailing slash.
+    fails(
+      'defaults: {targets: [r.io/m]}\nimages:\n  - {source: nginx, tags: {semver: "^1.26.0", newest: 3}}\n  - {source: docker.io/library/nginx, tags: {newest: 3, semver: "^1.26.0"}, targets: [r.io/m/], platforms: all, referrers: false}\n',
+      /images\[1\] \(docker\.io\/library\/nginx\) repeats images\[0\] \(nginx\)/,
+    );
+    // Entries that differ in anything they copy stay: another filter, other targets, referrers.
+    assert.equal(yaml('defaults: {targets: [r.io/m]}\nimages:\n  - {source: a.io/x, tags: {regex: "^1"}}\n  - {source: a.io/x, tags: {regex: "^2"}}\n').images.length, 2);
+    assert.equal(yaml('images:\n  - {source: a.io/x, tags: all, targets: r.io/m}\n  - {source: a.io/x, tags: all, targets: s.io/m}\n').images.length, 2);
+    assert.equal(yaml('defaults: {targets: [r.io/m]}\nimages:\n  - {source: a.io/x, tags: all}\n  - {source: a.io/x, tags: all, referrers: true}\n').images.length, 1 + 1);
   });
 
   it('a source pinned by a bare digest takes part in the known-tag check through its target\'s own tag', () => {

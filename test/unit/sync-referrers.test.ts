@@ -104,12 +104,12 @@ test('sync reports referrers per target as copy does (copied, left behind), in t
   src.seedImage('app', { artifactType: 'application/vnd.in-toto+json', subject: { mediaType: arm.mediaType, digest: arm.digest, size: arm.size } });
   const human = await runMain(['sync', 'sync.yaml'], { cwd: dir, env });
   assert.equal(human.code, 0, human.stderr);
-  assert.match(human.stderr, new RegExp(`→ ${dst.host.replace(/[.]/g, '\\.')}/app:1 skipped \\(0 mounted, 3 streamed, 0\\.0 MB; 1 referrer, 1 left behind\\)\n`), human.stderr);
-  assert.ok(human.stderr.includes(`→ ${dst.host}/other:1 skipped\n`), human.stderr);
+  assert.match(human.stderr, new RegExp(`→ ${dst.host.replace(/[.]/g, '\\.')}/app:1 up to date \\(0 mounted, 3 streamed, 0\\.0 MB; 1 referrer, 1 left behind\\)\n`), human.stderr);
+  assert.ok(human.stderr.includes(`→ ${dst.host}/other:1 up to date\n`), human.stderr);
   assert.match(human.stdout, /^synced: 2 images \(2 entries\): 0 copied, 2 up to date, 0 failed; 0\.0 MB read, 0 blobs mounted, 3 streamed; 1 referrer, 1 left behind\n$/);
   // And once more with nothing new: no referrer counted, the one left behind still said.
   const quiet = await runMain(['sync', 'sync.yaml'], { cwd: dir, env });
-  assert.ok(quiet.stderr.includes(`→ ${dst.host}/app:1 skipped (0 referrers, 1 left behind)\n`), quiet.stderr);
+  assert.ok(quiet.stderr.includes(`→ ${dst.host}/app:1 up to date (0 referrers, 1 left behind)\n`), quiet.stderr);
 });
 
 test('sync referrers: true, an unchanged re-run of multi-platform images at a source that counts pulls: the index is read at the target that holds it, no pull spent; a signature added at the source since still comes', async () => {

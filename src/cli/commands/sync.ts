@@ -197,7 +197,9 @@ function unitLine(u: SyncUnitReport): string {
   const parts = u.targets.map((t) => {
     if (t.action === 'failed') return `${t.target} FAILED ${t.error?.code}: ${t.error?.message}`;
     const said = [t.mounted || t.streamed ? `${t.mounted} mounted, ${t.streamed} streamed, ${mb(t.bytes)}` : '', referrersText(t.referrers, t.referrersSkipped)].filter(Boolean);
-    return `${t.target} ${t.action}${said.length ? ` (${said.join('; ')})` : ''}`;
+    // The report's `skipped` is a target that holds the image already: a CI log says so in the
+    // summary's words, as push and copy do ("up to date"), not as something left out.
+    return `${t.target} ${t.action === 'skipped' ? 'up to date' : t.action}${said.length ? ` (${said.join('; ')})` : ''}`;
   });
   return `sync: ${u.source}${u.sourceDigest && !u.source.includes('@') ? `@${u.sourceDigest.slice(0, 19)}` : ''} → ${parts.join('; ')}`;
 }
