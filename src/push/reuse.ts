@@ -191,7 +191,7 @@ export async function findReusableLayers(
     );
     if (opts.history && unmatched.length) await sayWhyNotReused(await configs, unmatched, opts.history, opts.names, from, {
         warn: (l) => sayOnce(opts.history!.said, (m) => log.warn(m), l),
-        info: (l) => sayOnce(opts.history!.said, (m) => log.info(m), l),
+        debug: (l) => sayOnce(opts.history!.said, (m) => log.debug(m), l),
       });
     return { layers, present: namedBlobs(images), tagDigest, same: false };
   } catch (err) {
@@ -233,9 +233,10 @@ export interface LayerHistory {
  *   where the user expected kilobytes. Usually one file that every install rewrites (a timestamped
  *   `.pyc`, a build cache) does it, on every deploy, silently; so each such layer is named with
  *   the first such file its sources hold (history.churn) in a warning, or, where it holds none (a
- *   dependency changed, most likely), in a line at info level saying what to look for.
+ *   dependency changed, most likely, or the layer is code given as a --layer), in a debug line
+ *   saying what to look for.
  */
-async function sayWhyNotReused(configs: readonly ImageConfig[], unmatched: readonly number[], ours: LayerHistory, names: readonly string[] | undefined, from: string, say: { warn: (line: string) => void; info: (line: string) => void }): Promise<void> {
+async function sayWhyNotReused(configs: readonly ImageConfig[], unmatched: readonly number[], ours: LayerHistory, names: readonly string[] | undefined, from: string, say: { warn: (line: string) => void; debug: (line: string) => void }): Promise<void> {
   let theirs: number | undefined;
   const dated: string[] = [];
   const changed: number[] = [];
@@ -264,9 +265,10 @@ async function sayWhyNotReused(configs: readonly ImageConfig[], unmatched: reado
     const cause = await ours.churn?.(i);
     const differ = `${what}: not reused, and sent again whole: its files differ from those of the layer :${from} holds from the same sources; `;
     // A file that changes on every install is certain to defeat reuse on every deploy: a warning.
-    // Without one, a dependency that did change is the likelier cause: a line at info level.
+    // Without one, a dependency that did change (or a code layer given as a --layer) is the likelier
+    // cause, on every deploy for the latter: a debug line, not one a default run prints.
     if (cause) say.warn(`${differ}it holds ${cause.name}, ${cause.why}`);
-    else say.info(`${differ}where no dependency changed, a file that every install or build writes anew (a timestamp, a cache) is the likely cause: leave it out with a .dockerignore line in the folder`);
+    else say.debug(`${differ}where no dependency changed, a file that every install or build writes anew (a timestamp, a cache) is the likely cause: leave it out with a .dockerignore line in the folder`);
   }
 }
 
