@@ -366,13 +366,21 @@ function warnSharedSources(layers: readonly NamedLayer[], cwd: string, logger: L
     for (const [j, inner] of layers.entries()) {
       if (i === j || apart(outer, inner)) continue;
       for (const o of outer.sources) {
+        const under = (name: string): string => `${o.src.replace(/\/+$/, '')}/${name}`;
+        const both = `its files are in both layers: the image holds them twice, and every change to either layer sends them again`;
+        // The sources of `inner` this directory takes in, said in one line (a flat `dotnet publish`
+        // folder as a --layer, with its App.dll, App.deps.json… given to --app, is one mistake).
+        const rels: string[] = [];
         for (const s of inner.sources) {
           const rel = takenIn(o, s, cwd);
           if (rel === undefined || (rel === '' && i < j)) continue; // one line for a directory two layers both name
-          const under = (name: string): string => `${o.src.replace(/\/+$/, '')}/${name}`;
-          const both = `its files are in both layers: the image holds them twice, and every change to either layer sends them again`;
-          const fix = rel === '' ? 'give the directory to one layer only' : `leave it out with a line "${rel}" in ${under('.dockerignore')}`;
-          logger.warn(`${outer.what}: takes in ${rel === '' ? o.src : under(rel)}, a source of ${inner.what}; ${both}; ${fix}`);
+          if (rel === '') logger.warn(`${outer.what}: takes in ${o.src}, a source of ${inner.what}; ${both}; give the directory to one layer only`);
+          else if (!rels.includes(rel)) rels.push(rel);
+        }
+        if (rels.length === 1) logger.warn(`${outer.what}: takes in ${under(rels[0]!)}, a source of ${inner.what}; ${both}; leave it out with a line "${rels[0]}" in ${under('.dockerignore')}`);
+        else if (rels.length > 1) {
+          const listed = (xs: readonly string[]): string => `${xs.slice(0, -1).join(', ')} and ${xs.at(-1)}`;
+          logger.warn(`${outer.what}: takes in ${listed(rels.map(under))}, sources of ${inner.what}; ${both}; leave them out with the lines ${listed(rels.map((r) => `"${r}"`))} in ${under('.dockerignore')}`);
         }
       }
     }

@@ -23,6 +23,7 @@ import { MediaType, type MediaFamily } from '../image/mediatypes.js';
 import { formatPlatform } from '../image/platform.js';
 import type { Descriptor, ImageManifest, Platform } from '../image/types.js';
 import { computeDiffId, type LayerResult } from '../layer/index.js';
+import { firstChurningFile } from '../layer/churn.js';
 import { silentLogger } from '../log.js';
 import { ensureBytesBlob } from '../transfer/bytes-blob.js';
 import { SpareSession } from '../transfer/spare-session.js';
@@ -46,7 +47,7 @@ import { resolveBase, scratchBase, type ResolvedBase } from './resolve.js';
 import { checkBase, checkWindowsVariants, uniquePlatforms } from './base-checks.js';
 import { DiffIdBoard } from './diffid-board.js';
 import { ExtraTags, tagsHolding } from './extra-tags.js';
-import { findReusableLayers, once, type DiffIdOf, type SameImageCheck } from './reuse.js';
+import { findReusableLayers, once, type DiffIdOf, type LayerHistory, type SameImageCheck } from './reuse.js';
 import { scrubbedRejections } from '../redact.js';
 
 /** What resolve found, and the warm-path facts per target. */
@@ -260,6 +261,17 @@ async function resolveStage(run: TransferRun, set: TargetSet, states: Map<Transf
       return r;
     }),
   );
+  // What the warm path says of a layer it could have reused and did not (reuse.ts): a --layer's
+  // (dependencies) first file that every install writes anew is looked for then, once for all targets.
+  const churns = layers.map((l) => once(() => firstChurningFile({ ...l.options, signal: run.signal })));
+  const history: LayerHistory = {
+    createdBy: layers.map((l) => l.createdBy),
+    mtime: inputs.mtime,
+    option: inputs.names.name('mtime'),
+    expected: layers.map((l) => l.index !== undefined),
+    churn: (i) => churns[i]!(),
+    said: layers[0]?.options.said,
+  };
   const probes = Promise.all(
     set.list.map(async (t) => {
       const state = states.get(t)!;
@@ -300,7 +312,7 @@ async function resolveStage(run: TransferRun, set: TargetSet, states: Map<Transf
       const others = new ExtraTags(t.ep, t.tags.slice(1), ExtraTags.askFor(t.ep));
       if (others.tags.length) state.extraTags = others;
       // A config-only push (no new layer) is compared too: re-run unchanged, it writes nothing.
-      const found = await findReusableLayers(t.ep, t.ref, basePromise, diffIdsOf, { same, onTagFound, onChangeExpected, onChanged, alsoTags: others, names: inputs.layers.map((l) => l.label.name), history: { createdBy: inputs.layers.map((l) => l.createdBy), mtime: inputs.mtime, option: inputs.names.name('mtime') } }); // never rejects
+      const found = await findReusableLayers(t.ep, t.ref, basePromise, diffIdsOf, { same, onTagFound, onChangeExpected, onChanged, alsoTags: others, names: inputs.layers.map((l) => l.label.name), history }); // never rejects
       decide(found?.same !== true);
       // Without new layers and without a tag, the config goes as HEAD ‖ POST (it may be there already).
       if (diffIdsOf.length && found?.same !== true) openConfigSpare();

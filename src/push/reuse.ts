@@ -14,7 +14,9 @@
  * (all layers at once) begin as soon as the tag turns out to exist, while the base manifest and
  * config are still on their way. So a warm push costs about max(resolve, diffID) instead of their sum.
  */
+import type { ChurningFile } from '../layer/churn.js';
 import type { LayerResult } from '../layer/index.js';
+import { sayOnce } from '../log.js';
 import { CONFIG_CAP } from '../http/response.js';
 import { NotFoundError, ProtocolError } from '../errors.js';
 import { parseManifest } from '../image/manifest.js';
@@ -103,7 +105,7 @@ export async function findReusableLayers(
      * what the caller calls that option: a layer not reused whose line the tag's history has with
      * another entries' time (its comment, mtimeComment) is said to be why.
      */
-    history?: { createdBy: readonly string[]; mtime: number; option: string };
+    history?: LayerHistory;
   } = {},
 ): Promise<ReuseFound | undefined> {
   const { onTagFound, onChangeExpected, onChanged } = opts;
@@ -187,7 +189,10 @@ export async function findReusableLayers(
         return { digest: found.digest, diffId, size: found.size, uncompressedSize, entries: 0 };
       }),
     );
-    if (opts.history && unmatched.length) sayOtherMtime(await configs, unmatched, opts.history, opts.names, from, (l) => log.warn(l));
+    if (opts.history && unmatched.length) await sayWhyNotReused(await configs, unmatched, opts.history, opts.names, from, {
+        warn: (l) => sayOnce(opts.history!.said, (m) => log.warn(m), l),
+        debug: (l) => sayOnce(opts.history!.said, (m) => log.debug(m), l),
+      });
     return { layers, present: namedBlobs(images), tagDigest, same: false };
   } catch (err) {
     log.debug(`layer reuse check skipped: ${(err as Error).message}`);
@@ -195,37 +200,76 @@ export async function findReusableLayers(
   }
 }
 
+/** What the warm path knows of our layers to say why one it could have reused was not (sayWhyNotReused). */
+export interface LayerHistory {
+  /** Our layers' history lines (same order as the layers). */
+  createdBy: readonly string[];
+  /** The time their entries carry (seconds, the `mtime` option). */
+  mtime: number;
+  /** What the caller calls that option. */
+  option: string;
+  /**
+   * Per layer: true where a change is a surprise, so worth a word when its files differ from the
+   * same sources' layer at the tag (a `--layer`: dependencies); false for the app layer, which
+   * changes on every deploy. Absent: none is.
+   */
+  expected?: readonly boolean[];
+  /** The first file of layer `i` that every install or build writes anew (layer/churn.ts), to name as the likely cause. */
+  churn?: (i: number) => Promise<ChurningFile | undefined>;
+  /** Lines said already: with several targets, each target's check finds the same, said once. */
+  said?: Set<string>;
+}
+
 /**
- * Every entry of a new layer carries the `mtime` option's time (0 unless given), so the same files
- * dated otherwise make another layer, and it is sent again. A caller that gives a time which
- * changes from one push to the next (a commit's) so sends every layer on every deploy; this says
- * so where the tag's history has one of our unmatched layers' lines (same destinations) whose
- * comment gives another time, once for them all. SOURCE_DATE_EPOCH dates only the config (the
- * history's `created`), which never stops a layer from being reused, and is not compared.
+ * Says why layers that the tag's own history has from the same sources (the same history line)
+ * were not reused, where the user would have expected them to be:
+ *
+ * - every entry of a new layer carries the `mtime` option's time (0 unless given), so the same
+ *   files dated otherwise make another layer, and it is sent again. A caller that gives a time
+ *   which changes from one push to the next (a commit's) so sends every layer on every deploy; said
+ *   once for all such layers, with both times. SOURCE_DATE_EPOCH dates only the config (the
+ *   history's `created`), which never stops a layer from being reused, and is not compared;
+ * - a dependency layer (history.expected) dated the same whose files differ: sent again whole,
+ *   where the user expected kilobytes. Usually one file that every install rewrites (a timestamped
+ *   `.pyc`, a build cache) does it, on every deploy, silently; so each such layer is named with
+ *   the first such file its sources hold (history.churn) in a warning, or, where it holds none (a
+ *   dependency changed, most likely, or the layer is code given as a --layer), in a debug line
+ *   saying what to look for.
  */
-function sayOtherMtime(configs: readonly ImageConfig[], unmatched: readonly number[], ours: { createdBy: readonly string[]; mtime: number; option: string }, names: readonly string[] | undefined, from: string, warn: (line: string) => void): void {
+async function sayWhyNotReused(configs: readonly ImageConfig[], unmatched: readonly number[], ours: LayerHistory, names: readonly string[] | undefined, from: string, say: { warn: (line: string) => void; debug: (line: string) => void }): Promise<void> {
   let theirs: number | undefined;
-  const which: string[] = [];
+  const dated: string[] = [];
+  const changed: number[] = [];
+  const nameOf = (i: number): string => names?.[i] ?? `layer ${i + 1}`;
   for (const i of [...unmatched].sort((a, b) => a - b)) {
     const line = ours.createdBy[i];
     // The tag's own layers are its last entries: one a layer this push writes (its base's entries
     // come before them, and a base pushed by regpush with another mtime is no reason to speak).
-    const entry = configs.flatMap((c) => (c.history ?? []).slice(-ours.createdBy.length)).find((h) => {
-      if (h.created_by !== line) return false;
-      const at = mtimeOfComment(h.comment);
-      return at !== undefined && at !== ours.mtime;
-    });
-    if (!entry) continue;
-    theirs ??= mtimeOfComment(entry.comment);
-    which.push(names?.[i] ?? `layer ${i + 1}`);
+    const times = configs.flatMap((c) => (c.history ?? []).slice(-ours.createdBy.length)).filter((h) => h.created_by === line).map((h) => mtimeOfComment(h.comment));
+    const other = times.find((at) => at !== undefined && at !== ours.mtime);
+    if (other !== undefined) {
+      theirs ??= other;
+      dated.push(nameOf(i));
+    } else if (ours.expected?.[i] && times.includes(ours.mtime)) changed.push(i);
   }
-  if (theirs === undefined) return;
   const iso = (s: number): string => new Date(s * 1000).toISOString();
-  warn(
-    `${which.join(', ')}: not reused, and :${from} has ${which.length > 1 ? 'layers' : 'a layer'} from the same sources whose entries are dated ${iso(theirs)}, this push ${iso(ours.mtime)} (${ours.option}): ` +
-      'every entry of a layer carries that time, so the same files dated otherwise make another layer, sent again; ' +
-      `give ${ours.option} the same value from one push to the next (or leave it out) for a re-push to send only the layers whose files changed`,
-  );
+  if (theirs !== undefined) {
+    say.warn(
+      `${dated.join(', ')}: not reused, and :${from} has ${dated.length > 1 ? 'layers' : 'a layer'} from the same sources whose entries are dated ${iso(theirs)}, this push ${iso(ours.mtime)} (${ours.option}): ` +
+        'every entry of a layer carries that time, so the same files dated otherwise make another layer, sent again; ' +
+        `give ${ours.option} the same value from one push to the next (or leave it out) for a re-push to send only the layers whose files changed`,
+    );
+  }
+  for (const i of changed) {
+    const what = `${nameOf(i)} (${ours.createdBy[i]!.replace(/^regpush: layer /, '')})`;
+    const cause = await ours.churn?.(i);
+    const differ = `${what}: not reused, and sent again whole: its files differ from those of the layer :${from} holds from the same sources; `;
+    // A file that changes on every install is certain to defeat reuse on every deploy: a warning.
+    // Without one, a dependency that did change (or a code layer given as a --layer) is the likelier
+    // cause, on every deploy for the latter: a debug line, not one a default run prints.
+    if (cause) say.warn(`${differ}it holds ${cause.name}, ${cause.why}`);
+    else say.debug(`${differ}where no dependency changed, a file that every install or build writes anew (a timestamp, a cache) is the likely cause: leave it out with a .dockerignore line in the folder`);
+  }
 }
 
 /** The tag's manifest, or undefined when the tag does not exist. */

@@ -4,7 +4,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { silentLogger } from '../../src/log.js';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { extract } from 'tar-stream';
@@ -274,6 +274,48 @@ test('an mtime that changes per push makes every layer new: one warning names th
   const sde = await push({ ...opts, to: dst.ref('app:c5'), app: appDir('v5\n'), env: { ...opts.env, SOURCE_DATE_EPOCH: '1700000200' }, logger });
   assert.deepEqual(sde.layers?.map((l) => l.action), ['reused', 'uploaded']);
   assert.deepEqual(warnings, []);
+});
+
+test('a dependency layer sent again because of a file every install rewrites (a timestamped .pyc, node_modules/.cache) is warned about, naming the file; a changed app layer, or a hash-based .pyc, is not', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base/node', { tags: ['20'] });
+  const venv = mkdtempSync(join(tmpdir(), 'regpush-engine-push-'));
+  dirs.push(venv);
+  mkdirSync(join(venv, 'lib', '__pycache__'), { recursive: true });
+  writeFileSync(join(venv, 'lib', 'mod.py'), 'x = 1\n');
+  // PEP 552 header: magic, flags (0: checked against the source's mtime; 1: hash-based), then mtime and size (or the hash).
+  const pyc = (flags: number, stamp: number): Buffer => Buffer.concat([Buffer.from([0xa7, 0x0d, 0x0d, 0x0a]), Buffer.from(new Uint32Array([flags, stamp, 6]).buffer), Buffer.from('code')]);
+  const pycPath = join(venv, 'lib', '__pycache__', 'mod.cpython-311.pyc');
+  writeFileSync(pycPath, pyc(0, 1_700_000_000));
+  const warnings: string[] = [];
+  const logger = { ...silentLogger, warn: (m: string) => void warnings.push(m) };
+  const opts = { from: src.ref('base/node:20'), to: dst.ref('app:latest'), layers: [{ sources: [{ src: venv, dest: '/opt/venv' }] }], ...fakeLibraryOptions(src, dst), logger };
+  await push({ ...opts, app: appDir('v1\n') });
+  assert.deepEqual(warnings, []);
+  // A fresh install: the same sources, a new stamp in the .pyc; the app unchanged.
+  writeFileSync(pycPath, pyc(0, 1_700_000_100));
+  const again = await push({ ...opts, app: appDir('v1\n') });
+  assert.deepEqual(again.layers?.map((l) => l.action), ['uploaded', 'reused']);
+  assert.equal(warnings.length, 1, warnings.join('\n'));
+  assert.match(warnings[0]!, /^layer 1 \(\/opt\/venv\): not reused, and sent again whole: its files differ from those of the layer :latest holds from the same sources; it holds \/opt\/venv\/lib\/__pycache__\/mod\.cpython-311\.pyc, a compiled Python file stamped with its source's modification time.*SOURCE_DATE_EPOCH.*\*\*\/__pycache__/);
+  // Hash-based .pyc files (what SOURCE_DATE_EPOCH gives): a change there is a real one, no warning.
+  warnings.length = 0;
+  writeFileSync(pycPath, pyc(1, 1));
+  const hashed = await push({ ...opts, app: appDir('v2\n') });
+  assert.deepEqual(hashed.layers?.map((l) => l.action), ['uploaded', 'uploaded']);
+  assert.deepEqual(warnings, [], 'a dependency layer that changed, with no file known to churn, and the app layer: no warning');
+  // A build tool's cache in node_modules.
+  const nm = mkdtempSync(join(tmpdir(), 'regpush-engine-push-'));
+  dirs.push(nm);
+  mkdirSync(join(nm, 'node_modules', '.cache', 'babel-loader'), { recursive: true });
+  writeFileSync(join(nm, 'node_modules', 'dep.js'), 'module.exports = 1\n');
+  writeFileSync(join(nm, 'node_modules', '.cache', 'babel-loader', 'a.json'), '1');
+  const node = { ...opts, to: dst.ref('web:latest'), layers: [{ sources: [{ src: join(nm, 'node_modules'), dest: '/app/node_modules' }] }] };
+  await push({ ...node, app: appDir('v1\n') });
+  writeFileSync(join(nm, 'node_modules', '.cache', 'babel-loader', 'a.json'), '2');
+  await push({ ...node, app: appDir('v1\n') });
+  assert.equal(warnings.length, 1, warnings.join('\n'));
+  assert.match(warnings[0]!, /^layer 1 \(\/app\/node_modules\): .*it holds \/app\/node_modules\/\.cache\/babel-loader\/a\.json, a build tool's cache/);
 });
 
 test('a base pushed by regpush with another mtime is no reason to speak: only the tag\'s own layers are compared (a changed app layer over it says nothing)', async () => {

@@ -456,6 +456,10 @@ test('a layer whose directory takes in another layer\'s source is warned about (
   // The other way round (a code directory inside the dependencies' layer) and a file source count too.
   assert.match((await warnings({ layers: [{ sources: [{ src: '.', dest: '/app' }] }], app: [{ src: './src', dest: '/app/src' }] })).join('\n'), /^--layer \.:\/app: takes in \.\/src, a source of --app/);
   assert.match((await warnings({ layers: [{ sources: [{ src: 'package.json', dest: '/app/' }] }], app: [{ src: '.', dest: '/app' }] })).join('\n'), /takes in \.\/package\.json/);
+  // A flat folder as a --layer (a `dotnet publish` output) with several of its files given to --app: one line for them all.
+  const flat = await warnings({ layers: [{ sources: [{ src: '.', dest: '/app' }] }], app: [{ src: './package.json', dest: '/app/package.json' }, { src: './src/app.js', dest: '/app/src/app.js' }] });
+  assert.equal(flat.length, 1, flat.join('\n'));
+  assert.match(flat[0]!, /^--layer \.:\/app: takes in \.\/package\.json and \.\/src\/app\.js, sources of --app .*; .*twice.*; leave them out with the lines "package\.json" and "src\/app\.js" in \.\/\.dockerignore$/);
   // One line for one directory named by two layers.
   assert.equal((await warnings({ layers: [{ sources: [{ src: '.', dest: '/a' }] }], app: [{ src: './', dest: '/b' }] })).length, 1);
   // Apart, or for different platforms' images: nothing to say.
