@@ -7,7 +7,7 @@ import { gzipSync } from 'node:zlib';
 import { Transport } from '../../src/http/transport.js';
 import { readBody, errorFromResponse, settleSmallBody } from '../../src/http/response.js';
 import { nextHop } from '../../src/http/redirect.js';
-import { AuthError, DeniedError, DigestMismatchError, InputError, NetworkError, NotFoundError, ProtocolError, RegistryError, TlsError, TooManyRequestsError } from '../../src/errors.js';
+import { AbortedError, AuthError, DeniedError, DigestMismatchError, InputError, NetworkError, NotFoundError, ProtocolError, RegistryError, TlsError, TooManyRequestsError } from '../../src/errors.js';
 import { transportError } from '../../src/http/send-errors.js';
 import { countTimers } from '../unit/count-timers.js';
 
@@ -410,7 +410,7 @@ test('withProfile: a deadline for the answer to start and for each silence of it
   const ctl = new AbortController();
   const cancelled = await p.send({ method: 'GET', url: `${url}/slow`, signal: ctl.signal });
   ctl.abort();
-  await assert.rejects(readBody(cancelled, 100, 'x'));
+  await assert.rejects(readBody(cancelled, 100, 'x'), (e: unknown) => e instanceof AbortedError);
   assert.equal(p.stats, t.stats, 'one set of stats');
   t.close();
 });

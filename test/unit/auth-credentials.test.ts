@@ -1053,7 +1053,7 @@ describe('storeCredential / eraseCredential', () => {
     );
     assert.ok(err instanceof UsageError, String(err));
     assert.match(err.message, /^cannot store a login for quay\.io\/org: a login for part of a registry is kept in a containers auth\.json \(Docker would read it from config\.json as a login for the whole registry\).*set REGISTRY_AUTH_FILE/);
-    await assert.rejects(fs.stat(path.join(home, 'docker')), 'nothing written');
+    await assert.rejects(fs.stat(path.join(home, 'docker')), { code: 'ENOENT' }, 'nothing written');
     const file = path.join(home, 'ci', 'auth.json');
     await storeCredential('quay.io/org', { username: 'u', password: SECRET }, { env: { ...env, REGISTRY_AUTH_FILE: file }, system: { platform: 'linux', uid: undefined } });
     assert.deepEqual(Object.keys(JSON.parse(await fs.readFile(file, 'utf8')).auths), ['quay.io/org']);
