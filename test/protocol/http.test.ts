@@ -392,9 +392,7 @@ test('withProfile: a deadline for the answer to start and for each silence of it
   });
   const t = new Transport({ retry: fast, idleTimeoutMs: 5000 });
   const p = t.withProfile({ retry: { retries: 1, statuses: new Set(), errnos: new Set(['ECONNRESET']) }, answerTimeoutMs: 200 });
-  const started = Date.now();
   await assert.rejects(p.send({ method: 'GET', url: `${url}/never` }), (e: unknown) => e instanceof NetworkError && e.details.errno === 'ETIMEDOUT' && /no answer within 200 ms/.test(e.message));
-  assert.ok(Date.now() - started < 2000);
   assert.equal(hits, 1, 'the deadline is not retried under this profile');
   hits = 0;
   assert.equal((await p.send({ method: 'GET', url: `${url}/503` })).status, 503);
