@@ -980,9 +980,10 @@ describe('storeCredential / eraseCredential', () => {
     assert.equal(await eraseCredential('ghcr.io', { env: {}, homeDir: await tempHome() }), false);
   });
 
-  it('refuses to store an incomplete credential', async () => {
+  it('refuses to store an incomplete credential, writing nothing', async () => {
     const home = await tempHome();
-    await assert.rejects(storeCredential('ghcr.io', { username: 'me' }, { env: {}, homeDir: home }), AuthError);
+    await assert.rejects(storeCredential('ghcr.io', { username: 'me' }, { env: {}, homeDir: home }), (e: unknown) => e instanceof AuthError && e.message === 'nothing to store for ghcr.io: a username and password (or an identity token) are needed');
+    assert.deepEqual(await fs.readdir(home), [], 'no config file or folder made');
   });
 
   it('with REGISTRY_AUTH_FILE set, login writes that file (0600) and logout edits it; Docker config stays untouched', async () => {
