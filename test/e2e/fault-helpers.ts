@@ -178,14 +178,7 @@ export function startCli(args: string[], env: Record<string, string | undefined>
   return { pid: child.pid!, signal: (sig) => child.kill(sig), result, output: () => stdout + stderr };
 }
 
-/** Polls `cond` every 25 ms for at most `ms`; fails the test when it never holds. */
-export async function waitFor(what: string, cond: () => boolean, ms = 15_000): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > ms) assert.fail(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+export { waitFor } from '../fixtures/wait-for.js';
 
 /** Requests through `p` whose path contains `needle`, with `method`. */
 export function requestsFor(p: FaultProxy, method: string, needle: string | RegExp): ProxiedRequest[] {

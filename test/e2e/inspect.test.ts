@@ -382,8 +382,9 @@ test('a loopback port that answers plain HTTP the way a TLS server does (400) bu
   });
   servers.push(port);
   await new Promise<void>((r) => port.listen(0, '127.0.0.1', r));
-  const r = await runCli(['inspect', '--retries', '0', `127.0.0.1:${(port.address() as AddressInfo).port}/a:1`]);
-  assert.notEqual(r.code, 0, r.stderr);
+  const host = `127.0.0.1:${(port.address() as AddressInfo).port}`;
+  const r = await runCli(['inspect', '--retries', '0', `${host}/a:1`]);
+  assertOneLineError(r, 5, 'E_NETWORK', new RegExp(`^regpush: error: .*${host.replace(/\./g, '\\.')}`));
   assert.ok(seen.includes('tls hello'), seen.join(', '));
   assert.deepEqual(seen.filter((x) => x.startsWith('plain')), ['plain GET /v2/'], 'the probe only: no request sent in plain HTTP after it');
 });

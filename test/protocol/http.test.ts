@@ -7,7 +7,7 @@ import { gzipSync } from 'node:zlib';
 import { Transport } from '../../src/http/transport.js';
 import { readBody, errorFromResponse, settleSmallBody } from '../../src/http/response.js';
 import { nextHop } from '../../src/http/redirect.js';
-import { AuthError, DeniedError, DigestMismatchError, InputError, NetworkError, NotFoundError, ProtocolError, RegistryError, TlsError, TooManyRequestsError } from '../../src/errors.js';
+import { AbortedError, AuthError, DeniedError, DigestMismatchError, InputError, NetworkError, NotFoundError, ProtocolError, RegistryError, TlsError, TooManyRequestsError } from '../../src/errors.js';
 import { transportError } from '../../src/http/send-errors.js';
 import { countTimers } from '../unit/count-timers.js';
 
@@ -392,9 +392,7 @@ test('withProfile: a deadline for the answer to start and for each silence of it
   });
   const t = new Transport({ retry: fast, idleTimeoutMs: 5000 });
   const p = t.withProfile({ retry: { retries: 1, statuses: new Set(), errnos: new Set(['ECONNRESET']) }, answerTimeoutMs: 200 });
-  const started = Date.now();
   await assert.rejects(p.send({ method: 'GET', url: `${url}/never` }), (e: unknown) => e instanceof NetworkError && e.details.errno === 'ETIMEDOUT' && /no answer within 200 ms/.test(e.message));
-  assert.ok(Date.now() - started < 2000);
   assert.equal(hits, 1, 'the deadline is not retried under this profile');
   hits = 0;
   assert.equal((await p.send({ method: 'GET', url: `${url}/503` })).status, 503);
@@ -410,7 +408,7 @@ test('withProfile: a deadline for the answer to start and for each silence of it
   const ctl = new AbortController();
   const cancelled = await p.send({ method: 'GET', url: `${url}/slow`, signal: ctl.signal });
   ctl.abort();
-  await assert.rejects(readBody(cancelled, 100, 'x'));
+  await assert.rejects(readBody(cancelled, 100, 'x'), (e: unknown) => e instanceof AbortedError);
   assert.equal(p.stats, t.stats, 'one set of stats');
   t.close();
 });

@@ -22,6 +22,7 @@ import { CONNECTION_FLAG_NAMES } from '../../src/cli/connection-flags.js';
 import { SecretSet } from '../../src/redact.js';
 import { transportFor } from '../../src/registry/connect.js';
 import { inspect } from '../../src/index.js';
+import { waitFor } from '../fixtures/wait-for.js';
 
 test('proxy settings: upper case wins, lower case works, empty means none', () => {
   // The variable each proxy came from is kept, for errors to name the one that is set.
@@ -749,10 +750,8 @@ async function silentProxy(): Promise<{ port: number; sockets: Socket[]; closed:
   };
 }
 
-/** Resolves once `cond()` holds, checking every 10 ms (a condition that never holds fails the test by its own timeout). */
-async function until(cond: () => boolean): Promise<void> {
-  while (!cond()) await new Promise((r) => setTimeout(r, 10));
-}
+/** `waitFor` with the condition's text as its name. */
+const until = (cond: () => boolean): Promise<void> => waitFor(cond.toString(), cond);
 
 test('a proxy that takes the connection but never answers CONNECT fails after the idle timeout (one line naming the proxy, retried), and its sockets are closed', async () => {
   const p = await silentProxy();

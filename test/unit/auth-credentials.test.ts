@@ -1030,9 +1030,10 @@ describe('storeCredential / eraseCredential', () => {
     assert.equal(await eraseCredential('ghcr.io', { env: {}, homeDir: await tempHome() }), false);
   });
 
-  it('refuses to store an incomplete credential', async () => {
+  it('refuses to store an incomplete credential, writing nothing', async () => {
     const home = await tempHome();
-    await assert.rejects(storeCredential('ghcr.io', { username: 'me' }, { env: {}, homeDir: home }), AuthError);
+    await assert.rejects(storeCredential('ghcr.io', { username: 'me' }, { env: {}, homeDir: home }), (e: unknown) => e instanceof AuthError && e.message === 'nothing to store for ghcr.io: a username and password (or an identity token) are needed');
+    assert.deepEqual(await fs.readdir(home), [], 'no config file or folder made');
   });
 
   it('with REGISTRY_AUTH_FILE set, login writes that file (0600) and logout edits it; Docker config stays untouched', async () => {
@@ -1103,7 +1104,7 @@ describe('storeCredential / eraseCredential', () => {
     );
     assert.ok(err instanceof UsageError, String(err));
     assert.match(err.message, /^cannot store a login for quay\.io\/org: a login for part of a registry is kept in a containers auth\.json \(Docker would read it from config\.json as a login for the whole registry\).*set REGISTRY_AUTH_FILE/);
-    await assert.rejects(fs.stat(path.join(home, 'docker')), 'nothing written');
+    await assert.rejects(fs.stat(path.join(home, 'docker')), { code: 'ENOENT' }, 'nothing written');
     const file = path.join(home, 'ci', 'auth.json');
     await storeCredential('quay.io/org', { username: 'u', password: SECRET }, { env: { ...env, REGISTRY_AUTH_FILE: file }, system: { platform: 'linux', uid: undefined } });
     assert.deepEqual(Object.keys(JSON.parse(await fs.readFile(file, 'utf8')).auths), ['quay.io/org']);

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { errorLine } from '../../src/cli/main.js';
 import { InternalError, NotFoundError, asRegpushError } from '../../src/errors.js';
 import { SecretSet } from '../../src/redact.js';
+import { runMain } from '../fixtures/run-main.js';
 
 test('a bug is an "internal error" line, raw or wrapped as E_INTERNAL; any other code an "error" line', () => {
   assert.equal(errorLine(new TypeError('x is undefined')), 'regpush: internal error: x is undefined [E_INTERNAL]');
@@ -19,4 +20,18 @@ test('the line is scrubbed of the run\'s secrets, typed or not', () => {
   secrets.add('hunter2-secret');
   assert.doesNotMatch(errorLine(new Error('token hunter2-secret refused'), secrets), /hunter2/);
   assert.doesNotMatch(errorLine(new InternalError('token hunter2-secret refused'), secrets), /hunter2/);
+});
+
+test('through the CLI, a bug (a TypeError thrown inside a command) exits 1 with one "internal error" line naming E_INTERNAL, and nothing on stdout', async () => {
+  // An environment that throws when read: the one way in from outside to a fault regpush does not expect.
+  const env = new Proxy({} as Record<string, string | undefined>, {
+    get(_t, key) {
+      if (typeof key === 'string') throw new TypeError(`env.${key} blew up`);
+      return undefined;
+    },
+  });
+  const r = await runMain(['inspect', 'localhost:1/app:1'], { env });
+  assert.equal(r.code, 1, r.stderr);
+  assert.equal(r.stdout, '');
+  assert.match(r.stderr, /^regpush: internal error: env\.\w+ blew up \[E_INTERNAL\]\n$/);
 });

@@ -123,7 +123,7 @@ test('sync: an image\'s line relays its registry\'s error message escaped', asyn
   writeFileSync(join(dir, 'sync.yaml'), `images:\n  - source: ${reg.host}/app\n    tags: ["1"]\n    targets: ["${reg.host}/copy"]\n`);
 
   const r = await runMain(['sync', '--retries', '0', 'sync.yaml'], { env, cwd: dir });
-  assert.notEqual(r.code, 0, r.stderr);
+  assert.equal(r.code, 3, r.stderr);
   assert.doesNotMatch(r.stderr, CONTROL, 'no control character reaches the terminal');
   assert.ok(r.stderr.includes('evil\\x1b[2K\\rsynced: all fine\\u202e'), r.stderr);
 });

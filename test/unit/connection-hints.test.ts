@@ -36,6 +36,7 @@ import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixt
 import { localhostCert } from '../fixtures/localhost-cert.js';
 import { tempDirs } from '../fixtures/temp-dirs.js';
 import { runMain, type MainResult } from '../fixtures/run-main.js';
+import { EXIT_CODES, type ErrorCode } from '../../src/errors.js';
 
 const fake = fakeRegistryPool();
 const tempDir = tempDirs('regpush-connection-hints-');
@@ -54,15 +55,17 @@ function warnings(): { said: string[]; logger: { debug(): void; info(): void; wa
   return { said, logger: { debug() {}, info() {}, warn: (m: string) => void said.push(m) } };
 }
 
-/** The CLI's error line, without `regpush: error: ` and the code. */
+/** The CLI's error line, without `regpush: error: `; the run exited with the code that line names. */
 function errorLine(r: MainResult): string {
-  assert.notEqual(r.code, 0, r.stderr);
   const line = r.stderr
     .trim()
     .split('\n')
     .reverse()
     .find((l) => l.startsWith('regpush: error: '));
   assert.ok(line, r.stderr);
+  const code = /\[(E_[A-Z_]+)\]$/.exec(line)?.[1] as ErrorCode | undefined;
+  assert.ok(code !== undefined && code in EXIT_CODES, `no error code at the end of: ${line}`);
+  assert.equal(r.code, EXIT_CODES[code], r.stderr);
   return line.slice('regpush: error: '.length);
 }
 

@@ -122,7 +122,7 @@ test('regpush push: the launcher opens the connections, and the first requests g
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
   const code = await new Promise<number | null>((r) => child.on('close', r));
-  assert.notEqual(code, 0, 'the base does not exist');
+  assert.equal(code, 4, `the base does not exist: ${stderr}`);
   assert.match(stderr, new RegExp(`connections opened while loading: ${reg.replace(/\./g, '\\.')} ×4`));
   assert.equal(ports.length, 4, `four connections in all: ${stderr}`);
   // The base GET, the tag GET and the layer's upload session each went out on one of them, none

@@ -12,6 +12,7 @@ import { tlsResolver } from '../../src/http/tls.js';
 import type { RegistryTlsOptions } from '../../src/http/tls-options.js';
 import { localhostCert } from '../fixtures/localhost-cert.js';
 import { noDelay } from '../fixtures/socket-options.js';
+import { waitFor } from '../fixtures/wait-for.js';
 
 interface Server {
   port: number;
@@ -37,9 +38,8 @@ async function listen(srv: net.Server): Promise<Server> {
   return { port: (srv.address() as AddressInfo).port, accepted, requestConn, open: () => live.size, close: () => new Promise<void>((r) => srv.close(() => r())) };
 }
 
-async function until(cond: () => boolean): Promise<void> {
-  for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
-}
+/** `waitFor` with the condition's text as its name. */
+const until = (cond: () => boolean): Promise<void> => waitFor(cond.toString(), cond);
 
 async function get(t: Transport, url: string): Promise<number> {
   const res = await t.send({ method: 'GET', url });

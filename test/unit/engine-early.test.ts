@@ -19,6 +19,7 @@ import { AbortedError, DeniedError, InputError } from '../../src/errors.js';
 import { optionPaths } from '../../src/option-names.js';
 import { silentLogger } from '../../src/log.js';
 import { bytesOf, fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
+import { waitFor } from '../fixtures/wait-for.js';
 
 const fake = fakeRegistryPool();
 const dirs: string[] = [];
@@ -34,10 +35,10 @@ function appDir(): { src: string; dest: string }[] {
 const configOf = (reg: FakeRegistry, repo: string, ref: string): string =>
   (JSON.parse(reg.manifest(repo, ref)!.bytes.toString('utf8')) as { config: { digest: string } }).config.digest;
 
-/** Server-side connections still open at `reg` (polled: a closed client socket takes a tick to be seen). */
+/** Server-side connections still open at `reg`, once none are (polled: a closed client socket takes a tick to be seen). */
 async function openConnections(reg: FakeRegistry): Promise<number> {
   const sockets = (reg as unknown as { sockets: Set<unknown> }).sockets;
-  for (let i = 0; i < 50 && sockets.size > 0; i++) await new Promise((r) => setTimeout(r, 20));
+  await waitFor(`the connections at ${reg.host} to close (${sockets.size} open)`, () => sockets.size === 0);
   return sockets.size;
 }
 
@@ -450,7 +451,7 @@ test('a spare upload session taken after the run was stopped stays counted until
     // Opened ahead (push opens one for its layer as it asks the target about its tag), and answered.
     const spare = new SpareSession(target, run.ctx);
     await dst.seen({ kind: 'upload', method: 'POST', status: 202 });
-    for (let i = 0; i < 50 && run.ctx.sessions!.pending === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    await waitFor('the spare to count its session', () => run.ctx.sessions!.pending !== 0);
     assert.equal(run.ctx.sessions!.pending, 1, 'the spare counts its session');
     // The run stops (a callback threw) and waits for its sessions, while the layer upload that
     // will take the spare is still waiting on its build; the cancel's answer is held.

@@ -134,12 +134,10 @@ test('a mirror that accepts connections and never answers costs one attempt of t
   const warnings: string[] = [];
   const logger = { debug: () => {}, info: () => {}, warn: (m: string) => warnings.push(m) };
   const opts = fakeLibraryOptions(src, dst);
-  const started = Date.now();
   const r = await copy({ from: src.ref('base/app:1'), to: [dst.ref('app:1')], mirrors: { [src.host]: [`http://${hungHost}`] }, logger, idleTimeoutMs: 500, ...opts, insecureRegistries: [...opts.insecureRegistries, hungHost] });
   assert.equal(r.digest, image);
   // Before: the run's retry policy (5 retries with backoff, each attempt its own idle timeout): six connections and ~10 s.
   assert.equal(held.length, 1, 'one attempt at the mirror');
-  assert.ok(Date.now() - started < 4000, `fell back in ${Date.now() - started} ms`);
   assert.ok(warnings.some((w) => w.startsWith(`mirror ${hungHost} failed (E_NETWORK: `) && w.includes('no answer within 500 ms')), warnings.join('\n'));
 });
 

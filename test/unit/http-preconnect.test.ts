@@ -6,6 +6,7 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { Transport } from '../../src/http/transport.js';
 import { localhostCert } from '../fixtures/localhost-cert.js';
+import { waitFor } from '../fixtures/wait-for.js';
 
 async function server(): Promise<{ url: string; connections: () => number; open: () => number; requests: string[]; close: () => Promise<void> }> {
   let connections = 0;
@@ -30,9 +31,8 @@ async function server(): Promise<{ url: string; connections: () => number; open:
   };
 }
 
-async function until(cond: () => boolean): Promise<void> {
-  for (let i = 0; i < 100 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
-}
+/** `waitFor` with the condition's text as its name. */
+const until = (cond: () => boolean): Promise<void> => waitFor(cond.toString(), cond);
 
 async function get(t: Transport, url: string): Promise<number> {
   const res = await t.send({ method: 'GET', url });

@@ -104,7 +104,7 @@ it('scrubbedRejections: a cause that is regpush\'s own error is scrubbed too (No
   const pw = 'cause-secret-7';
   const cause = new RegpushError('E_DENIED', `inner ${pw}`);
   const outer = new RegpushError('E_DENIED', 'outer', { cause });
-  await scrubbedRejections({ credentials: { to: { username: 'ci', password: pw } } }, () => Promise.reject(outer)).catch(() => undefined);
+  await assert.rejects(scrubbedRejections({ credentials: { to: { username: 'ci', password: pw } } }, () => Promise.reject(outer)), (e: unknown) => e === outer);
   assert.equal(cause.message, 'inner ***');
 });
 

@@ -138,7 +138,7 @@ describe('a namespace login with nowhere to keep it', () => {
     await assert.rejects(login({ registry: 'quay.io/org', username: 'a', password: SECRET, env, homeDir: home }), refused);
     await assert.rejects(storeCredential('quay.io/org', { username: 'a', password: SECRET }, { env, homeDir: home }), refused);
     assert.equal(pings.mock.callCount(), 0, 'refused before the registry is asked');
-    await assert.rejects(fs.stat(path.join(home, 'run')), 'the runtime dir (or a folder above it) was made');
+    await assert.rejects(fs.stat(path.join(home, 'run')), { code: 'ENOENT' }, 'the runtime dir (or a folder above it) was made');
     // A file where the folder should be: the same refusal, worded for it.
     await fs.mkdir(path.dirname(runtime), { recursive: true });
     await fs.writeFile(runtime, '');
@@ -146,7 +146,7 @@ describe('a namespace login with nowhere to keep it', () => {
     await fs.rm(runtime);
     // A logout finds nothing stored there and makes nothing either.
     assert.equal(await eraseCredential('quay.io/org', { env, homeDir: home }), false);
-    await assert.rejects(fs.stat(runtime));
+    await assert.rejects(fs.stat(runtime), { code: 'ENOENT' });
 
     // The CLI: exit 2, the one line.
     const err: string[] = [];
@@ -162,7 +162,7 @@ describe('a namespace login with nowhere to keep it', () => {
     assert.equal(errors.length, 1, err.join(''));
     assert.match(errors[0]!, /XDG_RUNTIME_DIR names .* which does not exist .*\[E_USAGE\]$/);
     assert.equal(pings.mock.callCount(), 0);
-    await assert.rejects(fs.stat(runtime));
+    await assert.rejects(fs.stat(runtime), { code: 'ENOENT' });
 
     // Once it exists, its containers/ folder is made, as Podman makes it.
     await fs.mkdir(runtime, { recursive: true, mode: 0o700 });
@@ -231,7 +231,7 @@ describe('parallel logins (a lock around each read-modify-write of the file)', (
       }),
       /boom/,
     );
-    await assert.rejects(fs.stat(lock), 'the lock outlived a failed change');
+    await assert.rejects(fs.stat(lock), { code: 'ENOENT' }, 'the lock outlived a failed change');
     assert.equal(await withCredentialFileLock(file, async () => fs.stat(lock).then(() => 'held')), 'held');
     assert.deepEqual((await fs.readdir(path.dirname(file))).sort(), ['config.json']);
   });
@@ -269,7 +269,7 @@ describe('the lock of a credential file is removed only by its holder', () => {
     assert.ok(await fs.stat(lock).catch(() => undefined), 'the first holder removed the second holder\'s lock');
     finishSecond();
     await second;
-    await assert.rejects(fs.stat(lock), 'the second holder left its lock');
+    await assert.rejects(fs.stat(lock), { code: 'ENOENT' }, 'the second holder left its lock');
   });
 
   it('a process that exits holding the lock removes it on its way out', { skip: process.platform === 'win32' }, async () => {
@@ -456,7 +456,7 @@ describe('a namespace login or logout refused by a credential file: refused befo
     await assert.rejects(login({ registry: 'ghcr.io/org', username: 'alice', password: SECRET, env: withFile, homeDir: home }), usage);
     await assert.rejects(storeCredential('ghcr.io/org', { username: 'alice', password: SECRET }, { env: withFile, homeDir: home }), usage);
     assert.equal(pings.mock.callCount(), 0, 'refused before the registry is asked');
-    await assert.rejects(fs.stat(auth), 'auth.json written');
+    await assert.rejects(fs.stat(auth), { code: 'ENOENT' }, 'auth.json written');
     await writeJson(auth, held);
     await assert.rejects(eraseCredential('ghcr.io/org', { env: withFile, homeDir: home }), usage);
     assert.deepEqual(await readJson(auth), held);
@@ -474,7 +474,7 @@ describe('a namespace login or logout refused by a credential file: refused befo
     assert.equal(code, 2, err.join(''));
     assert.match(err.join(''), /DOCKER_CONFIG names .* not a directory/);
     assert.equal(pings.mock.callCount(), 0);
-    await assert.rejects(fs.stat(auth), 'auth.json written');
+    await assert.rejects(fs.stat(auth), { code: 'ENOENT' }, 'auth.json written');
   });
 
   it('a malformed ~/.docker/config.json: login E_AUTH naming it with no request and no auth.json; logout the same with auth.json kept', async (t) => {
@@ -483,7 +483,7 @@ describe('a namespace login or logout refused by a credential file: refused befo
     const malformed = (e: unknown) => e instanceof AuthError && e.message.startsWith(`malformed credential file ${dockerConfig(home)}`);
     await assert.rejects(login({ registry: 'ghcr.io/org', username: 'alice', password: SECRET, env, homeDir: home }), malformed);
     assert.equal(pings.mock.callCount(), 0);
-    await assert.rejects(fs.stat(auth), 'auth.json written');
+    await assert.rejects(fs.stat(auth), { code: 'ENOENT' }, 'auth.json written');
     await writeJson(auth, held);
     await assert.rejects(eraseCredential('ghcr.io/org', { env, homeDir: home }), malformed);
     assert.deepEqual(await readJson(auth), held);

@@ -102,7 +102,7 @@ test('copy --referrers after a run whose fallback index write failed: the referr
   const fallbackTag = img.digest.replace(':', '-');
   const indexPut = { kind: 'manifest' as const, method: 'PUT', when: (q: { tag?: string }) => q.tag === fallbackTag };
   dst.fault(indexPut, { kind: 'status', status: 500 });
-  await assert.rejects(copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], referrers: true, retries: 0, ...fakeLibraryOptions(src, dst) }));
+  await assert.rejects(copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], referrers: true, retries: 0, ...fakeLibraryOptions(src, dst) }), { code: 'E_REGISTRY', message: new RegExp(fallbackTag) });
   dst.clearFaults();
   assert.ok(dst.manifest('app', sbom.digest), 'the first run wrote the referrer');
   assert.equal(dst.manifest('app', fallbackTag), undefined, 'and not the index');

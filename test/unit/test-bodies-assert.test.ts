@@ -1,4 +1,5 @@
-// Every test in test/unit, test/protocol and test/e2e asserts something: a test body with no
+// Every test in test/unit, test/protocol and test/e2e asserts something, and no assertion passes
+// for any failure (see anyFailurePasses below): a test body with no
 // assertion passes whatever the code does. Counted as an assertion: a call or reference to
 // anything named assert*/expect* (node:assert, the harness's assertOneErrorLine...), a `throw`,
 // or a call to a helper of the same file that itself asserts. Read from the TypeScript sources.
@@ -61,6 +62,62 @@ function bodiesWithoutAssertions(file: string, text = readFileSync(file, 'utf8')
   walk(sf);
   return { tests, bare };
 }
+
+/**
+ * `file:line: text` of each assertion that passes for any failure, and of each test left out:
+ * assert.rejects/throws with no matcher, or with only a message (a TypeError from a typo passes
+ * them); assert.notEqual(<exit code>, 0) (any failure, a crash's 1 too, passes it); it/test/describe
+ * .only or .todo, or `only: true` (a skip on a condition, such as the platform, is allowed).
+ */
+function anyFailurePasses(file: string, text = readFileSync(file, 'utf8')): string[] {
+  const sf = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true);
+  const found: string[] = [];
+  const say = (n: ts.Node) => found.push(`${relative(ROOT, file)}:${sf.getLineAndCharacterOfPosition(n.getStart(sf)).line + 1}: ${n.getText(sf).replace(/\s+/g, ' ').slice(0, 100)}`);
+  const walk = (n: ts.Node): void => {
+    if (ts.isCallExpression(n)) {
+      const callee = n.expression.getText(sf);
+      const [, second] = n.arguments;
+      if (/^assert(\.strict)?\.(rejects|throws)$/.test(callee) && (second === undefined || ts.isStringLiteralLike(second))) say(n);
+      else if (/^assert(\.strict)?\.notEqual$/.test(callee) && /(^|\.)(code|exitCode)$/.test(n.arguments[0]?.getText(sf).replace(/!$/, '') ?? '') && n.arguments[1]?.getText(sf) === '0') say(n);
+      else if (/^(it|test|describe)\.(only|todo)$/.test(callee)) say(n);
+      else if (/^(it|test|describe)$/.test(callee)) {
+        for (const a of n.arguments) {
+          if (ts.isObjectLiteralExpression(a) && a.properties.some((p) => p.name?.getText(sf) === 'only' || p.name?.getText(sf) === 'todo')) say(n);
+        }
+      }
+    }
+    ts.forEachChild(n, walk);
+  };
+  walk(sf);
+  return found;
+}
+
+test('no assertion passes for any failure, and no test is left out with only or todo', () => {
+  const found: string[] = [];
+  for (const tier of ['unit', 'protocol', 'e2e']) for (const f of testFiles(join(ROOT, 'test', tier))) found.push(...anyFailurePasses(f));
+  assert.deepEqual(found, []);
+});
+
+test('the scan finds a rejection or throw with no matcher or only a message, a non-zero exit asserted as such, and only/todo', () => {
+  const src = [
+    "await assert.rejects(p);",
+    "await assert.rejects(p, 'it failed');",
+    "assert.throws(() => f(), TypeError);",
+    "await assert.rejects(p, { code: 'ENOENT' });",
+    "assert.notEqual(r.code, 0, r.stderr);",
+    "assert.notEqual(r.stdout, 0);",
+    "test.only('x', () => {});",
+    "it('y', { todo: true }, () => {});",
+    "test('z', { skip: process.platform === 'win32' }, () => {});",
+  ].join('\n');
+  assert.deepEqual(anyFailurePasses(join(ROOT, 'test', 'unit', 'probe.test.ts'), src).map((l) => l.replace(/^test\/unit\/probe\.test\.ts:/, '')), [
+    '1: assert.rejects(p)',
+    "2: assert.rejects(p, 'it failed')",
+    '5: assert.notEqual(r.code, 0, r.stderr)',
+    "7: test.only('x', () => {})",
+    "8: it('y', { todo: true }, () => {})",
+  ]);
+});
 
 test('every test body asserts something', () => {
   let tests = 0;
