@@ -43,9 +43,13 @@ export function operationSignal(signal: AbortSignal | undefined): AbortSignal | 
  */
 export type AbortedWrites = 'reads' | 'writes' | 'login';
 
-/** The request an AbortedError says was cut off (`aborted: GET https://…`, the transport's wording), if it says one. */
+/**
+ * The request an AbortedError was cut off in (`GET https://…`), if it names one: the transport's
+ * carry it as `details.request` (abortedRequest, http/send-errors.ts). Read from there, not from
+ * the message: an upload's says `aborted: PATCH upload to …`, whose first words are no request.
+ */
 function cutRequest(err: unknown): string | undefined {
-  return err instanceof AbortedError ? /^aborted: ([A-Z]+ \S+)/.exec(err.message)?.[1] : undefined;
+  return err instanceof AbortedError ? err.details.request : undefined;
 }
 
 /**

@@ -11,12 +11,9 @@ export function redactUrl(url: string): string {
   // Up to the authority's last '@', as URL parsers read it: a proxy password typed with a bare '@'
   // (http://user:p@ss@proxy:3128) would otherwise keep its tail, and one with a space in it
   // (which the URL parser accepts, and so the proxy gets) would be printed whole.
-  let out = url.replace(/^(\w+:\/\/)[^/?#]*@/, '$1***@');
-  // Without a scheme (`ci:PASSWORD@reg.example.com/app:1`, typed where a reference goes): user:secret
-  // before an '@' that no digest follows (`alpine:3@sha256:…` is a tag and a digest, kept).
-  out = out.replace(/^[^\s/@:]+:[^\s/@]+@(?![a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-fA-F0-9]{32,})/, '***@');
-  out = out.replace(QUERY_SECRET, '$1***');
-  return out;
+  // A value without a scheme (`ci:PASSWORD@reg.example.com/app:1`) is no URL: one typed where a
+  // reference, a registry or a mirror goes is redactTyped's.
+  return url.replace(/^(\w+:\/\/)[^/?#]*@/, '$1***@').replace(QUERY_SECRET, '$1***');
 }
 
 /** What follows the '@' of a reference's digest (`app@sha256:…`): a known algorithm and its ':'. */
@@ -25,7 +22,7 @@ const DIGEST_AFTER_AT = /^(?:sha256|sha384|sha512|blake3):/i;
 /**
  * Redacts userinfo from a value a user typed where a reference, a registry or a mirror goes
  * (`https://ci:PASSWORD@reg.example/app:1`, `ci:PASSWORD@reg.example/app:1`), for the message that
- * refuses it. Such a value is no URL a parser has vetted: a password may hold a bare '/', '?', '#'
+ * refuses it, and from a token realm a registry named that is no http(s) URL (auth/token.ts). Such a value is no URL a parser has vetted: a password may hold a bare '/', '?', '#'
  * or '@' (`ci:pa/ss@…`, `ci:p@ss@…`), which redactUrl, reading a URL's authority as up to its first
  * '/', would leave in place. Here everything up to the last '@' not followed by a digest
  * (`alpine:3@sha256:…` keeps its name) goes, with or without a scheme; without one, only where a ':'

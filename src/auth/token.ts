@@ -8,7 +8,7 @@ import { AuthError, ProtocolError, type RegpushError } from '../errors.js';
 import type { HttpResponse, Send } from '../http/types.js';
 import { silentLogger, type Logger } from '../log.js';
 import { isLoopbackHost } from '../ref/host-address.js';
-import { redactUrl } from '../redact.js';
+import { redactTyped, redactUrl } from '../redact.js';
 import type { Challenge } from './challenge.js';
 import type { Credential } from './credential-types.js';
 import { IDENTITY_TOKEN_USERNAME } from './helper.js';
@@ -107,12 +107,12 @@ function checkRealm(challenge: Challenge, opts: FetchTokenOptions): URL {
   try {
     realm = new URL(raw);
   } catch {
-    throw new ProtocolError(`token realm from ${opts.registry} is not a URL: ${redactUrl(raw).slice(0, 200)}`, {
+    throw new ProtocolError(`token realm from ${opts.registry} is not a URL: ${redactTyped(raw).slice(0, 200)}`, {
       details: { registry: opts.registry },
     });
   }
   if (realm.protocol !== 'https:' && realm.protocol !== 'http:') {
-    throw new ProtocolError(`refusing token realm ${redactUrl(realm.href)} from ${opts.registry}: only http(s) realms are allowed`, {
+    throw new ProtocolError(`refusing token realm ${redactTyped(realm.href)} from ${opts.registry}: only http(s) realms are allowed`, {
       details: { registry: opts.registry },
     });
   }

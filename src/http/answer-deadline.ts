@@ -7,15 +7,16 @@
  * containerd try a mirror host once and move on to the next endpoint. The body's limit is an idle
  * one, not a total: a blob may be large, and one that keeps arriving is worth finishing.
  */
-import { AbortedError, NetworkError } from '../errors.js';
+import { NetworkError } from '../errors.js';
 import { redactUrl } from '../redact.js';
 import { watchIdle } from './idle.js';
+import { abortedRequest } from './send-errors.js';
 import type { Middleware } from './types.js';
 
 export function answerDeadlineMiddleware(ms: number): Middleware {
   return (next) => async (req) => {
     const parent = req.signal;
-    if (parent?.aborted) throw new AbortedError(`aborted: ${req.method} ${redactUrl(req.url)}`);
+    if (parent?.aborted) throw abortedRequest(req);
     // The request below is given a signal of its own, which the caller's still cancels.
     const ctl = new AbortController();
     const forward = (): void => ctl.abort(parent?.reason);

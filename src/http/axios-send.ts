@@ -10,7 +10,7 @@ import https from 'node:https';
 import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import axios from 'axios';
-import { NetworkError, AbortedError } from '../errors.js';
+import { NetworkError } from '../errors.js';
 import type { ConnectionNames } from '../option-names.js';
 import { redactUrl } from '../redact.js';
 import type { HttpRequest, HttpResponse, Send } from './types.js';
@@ -18,7 +18,7 @@ import type { EarlySockets } from './early-sockets.js';
 import { watchIdle } from './idle.js';
 import { ProxyAgents, TUNNEL_SIGNAL, type ProxyUse } from './proxy.js';
 import { proxyFor, redactProxyUrl, type ProxySettings } from './proxy-choice.js';
-import { bodyFailure, proxyRefusal, safeHost, transportError } from './send-errors.js';
+import { abortedRequest, bodyFailure, proxyRefusal, safeHost, transportError } from './send-errors.js';
 import { withSpares, type Spares } from './spare-sockets.js';
 import { tlsConnectOptions, type TlsResolver } from './tls.js';
 
@@ -126,11 +126,11 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void;
   });
 
   const send = async (req: HttpRequest): Promise<HttpResponse> => {
-    if (req.signal?.aborted) throw new AbortedError(`aborted: ${req.method} ${redactUrl(req.url)}`);
+    if (req.signal?.aborted) throw abortedRequest(req);
     // Before the body is produced (a factory): a certificate file that cannot be read fails here.
     const { proxy, ...agents } = await agentsFor(req.url);
     // Reading the host's TLS files may have let an interruption through.
-    if (req.signal?.aborted) throw new AbortedError(`aborted: ${req.method} ${redactUrl(req.url)}`);
+    if (req.signal?.aborted) throw abortedRequest(req);
     // axios advertises gzip, deflate and br unless told otherwise, but bodies are never decompressed
     // here (a blob's digest is of its bytes as stored): a server or CDN that took up the offer would
     // hand manifests, token replies and error bodies over compressed, read as if they were not.
@@ -294,7 +294,7 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void;
     }
     if (req.signal) {
       const signal = req.signal;
-      const onCancel = () => body.destroy(new AbortedError(`aborted: ${req.method} ${redactUrl(req.url)}`));
+      const onCancel = () => body.destroy(abortedRequest(req));
       signal.addEventListener('abort', onCancel, { once: true });
       body.once('close', () => signal.removeEventListener('abort', onCancel));
     }

@@ -15,14 +15,17 @@ const MAX_REDIRECTS = 5;
 export function redirectMiddleware(): Middleware {
   return (next) => async (req) => {
     let current: HttpRequest = req;
-    const through: string[] = [];
+    const from = new URL(req.url).host;
+    // The first host the redirects led to other than `from`: all that a message says of the way
+    // (errorFromResponse), where a list of every hop would be kept for nothing.
+    let away: string | undefined;
     for (let hop = 0; ; hop++) {
       const res = await next(current);
       // What answered after a redirect is said (HttpResponse.redirected): a refusal from storage,
       // or from the registry reached again without the Authorization a hop dropped, is not the
       // registry's verdict on the credentials.
       const end = (): typeof res => {
-        if (hop > 0) res.redirected = { from: new URL(req.url).host, through, authorizationDropped: hasAuthorization(req) && !hasAuthorization(current) };
+        if (hop > 0) res.redirected = { from, away, authorizationDropped: hasAuthorization(req) && !hasAuthorization(current) };
         return res;
       };
       if (!REDIRECTS.has(res.status) || (current.method !== 'GET' && current.method !== 'HEAD')) return end();
@@ -33,7 +36,8 @@ export function redirectMiddleware(): Middleware {
         throw new ProtocolError(`too many redirects (more than ${MAX_REDIRECTS}) starting at ${redactUrl(req.url)}`);
       }
       current = nextHop(current, location);
-      through.push(new URL(current.url).host);
+      const host = new URL(current.url).host;
+      if (away === undefined && host !== from) away = host;
     }
   };
 }

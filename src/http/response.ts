@@ -244,7 +244,7 @@ export async function errorFromResponse(res: HttpResponse, ctx: FailureContext):
   // E_REGISTRY. A redirect within the registry's host keeps the Authorization: its 401 or 403 is
   // the registry's verdict on the credentials, as without a redirect.
   if (redirected && (res.status === 401 || res.status === 403) && (at !== redirected.from || redirected.authorizationDropped)) {
-    const away = redirected.through.find((h) => h !== redirected.from) ?? at;
+    const away = redirected.away ?? at;
     const why =
       at === redirected.from
         ? `${ctx.registry} redirected the request to ${away}, which sent it back to ${at}; that answered ${res.status}${said} to the request without the credentials, which regpush does not send again once a redirect has left the registry's host (a storage or CDN set-up that redirects back to the registry)`

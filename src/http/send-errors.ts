@@ -161,6 +161,16 @@ function certificateNames(err: unknown, message: string): string[] | undefined {
 }
 
 /**
+ * The error of a request cut off by its signal, before or while it was sent or its body read: its
+ * method and redacted URL in the message and as `details.request`, which the operation's
+ * interruption (withAbortReason, abort.ts) names as the request cut off.
+ */
+export function abortedRequest(req: Pick<HttpRequest, 'method' | 'url'>): AbortedError {
+  const request = `${req.method} ${redactUrl(req.url)}`;
+  return new AbortedError(`aborted: ${request}`, { details: { request } });
+}
+
+/**
  * Maps a socket/axios failure to a NetworkError or TlsError naming the host (and the proxy, with
  * its credentials redacted, when the request went through one). `tls` (the transport's resolver)
  * words the fix for a TLS failure: the setting and the certs.d path for that host; `names` the
@@ -175,9 +185,7 @@ export function transportError(err: unknown, req: HttpRequest, tls?: TlsResolver
   const code = e.code ?? e.cause?.code ?? 'UNKNOWN';
   const host = safeHost(req.url);
   const request = `${req.method} ${redactUrl(req.url)}`;
-  if (code === 'ERR_CANCELED' || e.name === 'CanceledError' || e.name === 'AbortError') {
-    return new AbortedError(`aborted: ${request}`, { details: { request } });
-  }
+  if (code === 'ERR_CANCELED' || e.name === 'CanceledError' || e.name === 'AbortError') return abortedRequest(req);
   const errno = (e.cause as { code?: string } | undefined)?.code ?? code;
   // A network failure gets no certificate hint, and is retried as one.
   if (isTlsFailure(errno, e.message ?? '', [safeHostname(req.url), proxy ? safeHostname(proxy.url) : ''])) {

@@ -56,10 +56,11 @@ export interface HttpResponse {
   authRenewed?: boolean;
   /**
    * Set by the redirect middleware on an answer that came after redirects: the host the request
-   * was sent to first, the hosts the redirects led through (in order, the answering one last), and
-   * whether its Authorization was dropped on the way (a hop to another origin; never sent again).
+   * was sent to first, the first other host the redirects led to (none when every hop stayed on
+   * `from`), and whether its Authorization was dropped on the way (a hop to another origin; never
+   * sent again).
    */
-  redirected?: { from: string; through: string[]; authorizationDropped: boolean };
+  redirected?: { from: string; away?: string; authorizationDropped: boolean };
   /**
    * Set by the stats middleware on a 429 that carries no rate-limit header: the count its host
    * sent last in the operation, as sent (`ratelimit-remaining` and `ratelimit-limit`), which the

@@ -50,12 +50,10 @@ function cleanPath(p: string): string {
   return n.length > 1 && n.endsWith('/') ? n.slice(0, -1) : n;
 }
 
-/** Lines of a .dockerignore → patterns (`!` kept as prefix), exactly as moby's ReadAll returns them. */
-export function parseDockerignore(text: string): string[] {
-  return parseDockerignoreLines(text).patterns;
-}
-
-/** parseDockerignore's patterns, with the line (from 1) each was read from, for messages. */
+/**
+ * Lines of a .dockerignore → patterns (`!` kept as prefix), exactly as moby's ReadAll returns them,
+ * with the line (from 1) each was read from, for messages.
+ */
 export function parseDockerignoreLines(text: string): { patterns: string[]; lines: number[] } {
   const out: string[] = [];
   const at: number[] = [];
@@ -311,7 +309,7 @@ export class IgnoreMatcher {
   readonly counter: MatchCounter = { steps: 0 };
 
   /**
-   * Compiles patterns as returned by parseDockerignore; InputError on a malformed one, whose
+   * Compiles patterns as returned by parseDockerignoreLines; InputError on a malformed one, whose
    * details say why (`why`, without the pattern's text) and which pattern (`index` in `patterns`).
    */
   constructor(patterns: string[]) {

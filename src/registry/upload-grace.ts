@@ -29,19 +29,23 @@ export async function sendWithGrace(http: RegistryHttp, req: Omit<HttpRequest, '
   let interrupted = false;
   const bounded = new AbortController();
   let grace: NodeJS.Timeout | undefined;
-  const onAbort = (): void => {
+  const startGrace = (): void => {
     interrupted = true;
     onInterrupt?.();
     grace = setTimeout(() => bounded.abort(), CANCEL_TIMEOUT_MS);
   };
-  op.addEventListener('abort', onAbort, { once: true });
+  // One listener per upload request while it is under way (in the agent's queue for a socket, or
+  // sent), removed when it settles: an upload waiting for its transfer slot (--jobs) has not come
+  // here yet, so a sync of many images has no more of these at once than uploads in flight
+  // (--images × --jobs × targets), the bound every request's own listener has (engine.ts).
+  op.addEventListener('abort', startGrace, { once: true });
   try {
     return { res: await http.send({ ...req, signal: bounded.signal }), interrupted };
   } catch (err) {
     if (interrupted) throw new AbortedError(abortMessage, { cause: err, details: { registry: http.registry } });
     throw err;
   } finally {
-    op.removeEventListener('abort', onAbort);
+    op.removeEventListener('abort', startGrace);
     clearTimeout(grace);
   }
 }

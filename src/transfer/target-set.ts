@@ -627,8 +627,12 @@ export class TargetSet {
    * by digest first, then `top` under every tag in `tags` (default: the target's).
    */
   commitManifests(t: TransferTarget, top: ManifestToWrite, children: readonly ManifestToWrite[] = [], held: ReadonlySet<string> = new Set(), tags: readonly string[] = t.tags): Promise<CommitResult> {
-    return new ManifestCommit<TransferTarget>(this.run, (t, digest) => this.headConfirm(t, digest)).commitManifests(t, top, children, held, tags);
+    // One per set: it holds only the run and this set's headConfirm, nothing of one call.
+    this.manifestCommit ??= new ManifestCommit<TransferTarget>(this.run, (t, digest) => this.headConfirm(t, digest));
+    return this.manifestCommit.commitManifests(t, top, children, held, tags);
   }
+
+  private manifestCommit: ManifestCommit<TransferTarget> | undefined;
 
   /** The per-target error line of a report. */
   static summary(t: TransferTarget): { code: ErrorCode; message: string } | undefined {

@@ -752,6 +752,18 @@ describe('token service failures', () => {
       assert.ok(err instanceof ProtocolError, h);
     }
   });
+
+  it('a realm that is no http(s) URL is quoted without what could be a password before its @', async () => {
+    for (const [realm, shown] of [
+      ['ci:hunter22@auth.example.com/token', '***@auth.example.com/token'],
+      ['ci:hunter22@not a url', '***@not a url'],
+    ]) {
+      const err = await failure(fetchToken(send, parseChallenges(`Bearer realm="${realm}"`)[0]!, [], alice, { registry: 'r', scheme: 'http' }));
+      assert.ok(err instanceof ProtocolError, realm);
+      assert.ok(err.message.includes(shown), err.message);
+      assert.ok(!err.message.includes('hunter22'), err.message);
+    }
+  });
 });
 
 describe('refused credentials are remembered for the run (no failed login per image)', () => {

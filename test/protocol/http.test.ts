@@ -50,6 +50,39 @@ test('redirects are followed by hand and Authorization never crosses origins', a
   t.close();
 });
 
+test('after redirects the answer says where the request went first and the first other host it was led to, never more than 5 hops', async () => {
+  let storage2 = '';
+  const storage1 = await serve((_req, res) => {
+    res.writeHead(302, { location: `${storage2}/b` });
+    res.end();
+  });
+  const reg = await serve((req, res) => {
+    const to = ({ '/start': '/same', '/same': `${storage1}/a`, '/loop0': '/loop1', '/loop1': '/loop2', '/loop2': '/loop3', '/loop3': '/loop4', '/loop4': '/loop5', '/loop5': '/loop6' } as Record<string, string>)[req.url ?? ''];
+    if (to) {
+      res.writeHead(307, { location: to });
+      return res.end();
+    }
+    res.end(req.url === '/final' ? 'final' : 'same-origin');
+  });
+  storage2 = await serve((_req, res) => {
+    res.writeHead(302, { location: `${reg}/final` });
+    res.end();
+  });
+  const host = (u: string) => new URL(u).host;
+  const t = new Transport({ retry: fast });
+  // registry → itself → storage 1 → storage 2 → registry: 4 hops.
+  const r = await t.send({ method: 'GET', url: `${reg}/start`, headers: { authorization: 'Bearer secret-token' } });
+  assert.equal((await readBody(r, 100, 'b')).toString(), 'final');
+  assert.deepEqual(r.redirected, { from: host(reg), away: host(storage1), authorizationDropped: true });
+  // Every hop on the registry's host: no other host to name.
+  const same = await t.send({ method: 'GET', url: `${reg}/loop1`, headers: { authorization: 'Bearer secret-token' } });
+  assert.equal((await readBody(same, 100, 'b')).toString(), 'same-origin');
+  assert.deepEqual(same.redirected, { from: host(reg), away: undefined, authorizationDropped: false });
+  // Six redirects: refused after the fifth hop.
+  await assert.rejects(t.send({ method: 'GET', url: `${reg}/loop0` }), (err: Error) => err instanceof ProtocolError && /too many redirects \(more than 5\)/.test(err.message));
+  t.close();
+});
+
 test('redirect hops refuse https→http downgrades and non-http schemes', () => {
   const req = { method: 'GET' as const, url: 'https://reg.example/v2/a/blobs/x', headers: { authorization: 'Bearer t' } };
   assert.throws(() => nextHop(req, 'http://cdn.example/x'), ProtocolError);

@@ -8,13 +8,24 @@ import assert from 'node:assert/strict';
 import { fakeLibraryOptions, startFakeRegistry } from '../fixtures/fake-registry.js';
 import { parseSyncFile, sync } from '../../src/index.js';
 
-/** Counts the abort listeners on every AbortSignal while `body` runs: live ones per signal, and the most one signal had at once. */
-async function countingAbortListeners<T>(body: () => Promise<T>): Promise<{ value: T; live: Map<AbortSignal, number>; peak: number; busiest?: AbortSignal }> {
+/**
+ * Counts the abort listeners on every AbortSignal while `body` runs: live ones per signal, and the
+ * most one signal had at once; and of the listeners named `named` (a function's name), how many
+ * were added in all and the most live at once, over every signal.
+ */
+async function countingAbortListeners<T>(
+  body: () => Promise<T>,
+  named?: string,
+): Promise<{ value: T; live: Map<AbortSignal, number>; peak: number; busiest?: AbortSignal; namedAdded: number; namedPeak: number }> {
   const add = EventTarget.prototype.addEventListener;
   const remove = EventTarget.prototype.removeEventListener;
   const listeners = new Map<AbortSignal, Set<unknown>>();
   let peak = 0;
   let busiest: AbortSignal | undefined;
+  const namedLive = new Set<unknown>();
+  let namedAdded = 0;
+  let namedPeak = 0;
+  const isNamed = (fn: unknown): boolean => named !== undefined && typeof fn === 'function' && fn.name === named;
   EventTarget.prototype.addEventListener = function (this: EventTarget, type: string, fn: unknown, o?: unknown) {
     if (type === 'abort' && this instanceof AbortSignal) {
       let s = listeners.get(this);
@@ -24,16 +35,24 @@ async function countingAbortListeners<T>(body: () => Promise<T>): Promise<{ valu
         peak = s.size;
         busiest = this;
       }
+      if (isNamed(fn) && !namedLive.has(fn)) {
+        namedLive.add(fn);
+        namedAdded++;
+        namedPeak = Math.max(namedPeak, namedLive.size);
+      }
     }
     return add.call(this, type, fn as EventListener, o as AddEventListenerOptions);
   } as typeof add;
   EventTarget.prototype.removeEventListener = function (this: EventTarget, type: string, fn: unknown, o?: unknown) {
-    if (type === 'abort' && this instanceof AbortSignal) listeners.get(this)?.delete(fn);
+    if (type === 'abort' && this instanceof AbortSignal) {
+      listeners.get(this)?.delete(fn);
+      namedLive.delete(fn);
+    }
     return remove.call(this, type, fn as EventListener, o as EventListenerOptions);
   } as typeof remove;
   try {
     const value = await body();
-    return { value, live: new Map([...listeners].filter(([s, l]) => l.size > 0 && !s.aborted).map(([s, l]) => [s, l.size])), peak, busiest };
+    return { value, live: new Map([...listeners].filter(([s, l]) => l.size > 0 && !s.aborted).map(([s, l]) => [s, l.size])), peak, busiest, namedAdded, namedPeak };
   } finally {
     EventTarget.prototype.addEventListener = add;
     EventTarget.prototype.removeEventListener = remove;
@@ -72,6 +91,34 @@ test('a sync of many images: no listener-leak warning, and no abort listener lef
     assert.deepEqual(warnings.filter((w) => w.name === 'MaxListenersExceededWarning').map((w) => w.message), []);
   } finally {
     process.off('warning', onWarning);
+    await src.close();
+    await dst.close();
+  }
+});
+
+test('an upload listens on the run\'s signal only while it is under way: a sync of many images has no more such listeners at once than uploads in flight, not one per upload still waiting its turn', async () => {
+  const src = await startFakeRegistry();
+  const dst = await startFakeRegistry();
+  try {
+    const IMAGES = 30;
+    const LAYERS = 4;
+    const [images, jobs] = [2, 2];
+    const lines = ['images:'];
+    for (let i = 0; i < IMAGES; i++) {
+      src.seedImage(`team/app${i}`, { tags: ['v1'], layers: Array.from({ length: LAYERS }, (_, l) => `image ${i} layer ${l}`) });
+      lines.push(`  - {source: ${src.host}/team/app${i}, tags: [v1], target: ${dst.host}/mirror/app${i}}`);
+    }
+    const spec = parseSyncFile(lines.join('\n') + '\n', 'sync.yaml');
+    // startGrace: sendWithGrace's listener (src/registry/upload-grace.ts), one per upload request.
+    const { value: result, live, namedAdded, namedPeak } = await countingAbortListeners(() => sync({ ...fakeLibraryOptions(src, dst), spec, images, jobs, signal: new AbortController().signal }), 'startGrace');
+    assert.equal(result.units.filter((u) => u.ok).length, IMAGES);
+    assert.deepEqual([...live.values()], [], 'every abort listener the run added was removed');
+    // Every blob's upload listened (config and layers of every image)...
+    assert.ok(namedAdded >= IMAGES * (LAYERS + 1), `upload listeners added: ${namedAdded}`);
+    // ...but at once no more than the uploads in flight: --jobs per image in flight, and the one
+    // session each image opens early beside its plan (TargetSet.startEarly), one target each.
+    assert.ok(namedPeak >= 1 && namedPeak <= images * (jobs + 1), `upload listeners at once: ${namedPeak}`);
+  } finally {
     await src.close();
     await dst.close();
   }

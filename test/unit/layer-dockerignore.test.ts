@@ -1,10 +1,15 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { InputError } from '../../src/errors.js';
-import { IgnoreMatcher, parseDockerignore } from '../../src/layer/dockerignore.js';
+import { IgnoreMatcher, parseDockerignoreLines } from '../../src/layer/dockerignore.js';
+
+/** The patterns of a .dockerignore's text. */
+function patternsOf(text: string): string[] {
+  return parseDockerignoreLines(text).patterns;
+}
 
 function matcher(text: string): IgnoreMatcher {
-  return new IgnoreMatcher(parseDockerignore(text));
+  return new IgnoreMatcher(patternsOf(text));
 }
 
 /** Asserts which paths the .dockerignore text excludes and which it keeps. */
@@ -14,22 +19,22 @@ function check(text: string, excluded: string[], kept: string[]): void {
   for (const p of kept) assert.equal(m.isExcluded(p), false, `${JSON.stringify(text)} should keep ${p}`);
 }
 
-describe('parseDockerignore (moby ignorefile.ReadAll)', () => {
+describe('parseDockerignoreLines (moby ignorefile.ReadAll)', () => {
   it('drops comments, blank lines and a leading slash; cleans paths; keeps ! exceptions', () => {
     const text = 'test1\n/test2\n/a/file/here\n\nlastfile\n# this is a comment\n! /inverted/abs/path\n!\n! ';
-    assert.deepEqual(parseDockerignore(text), ['test1', 'test2', 'a/file/here', 'lastfile', '!inverted/abs/path', '!', '!']);
+    assert.deepEqual(parseDockerignoreLines(text), { patterns: ['test1', 'test2', 'a/file/here', 'lastfile', '!inverted/abs/path', '!', '!'], lines: [1, 2, 3, 5, 7, 8, 9] });
   });
 
   it('treats # as a comment only in the first column', () => {
-    assert.deepEqual(parseDockerignore('#c\n  # not a comment\n'), ['# not a comment']);
+    assert.deepEqual(patternsOf('#c\n  # not a comment\n'), ['# not a comment']);
   });
 
   it('strips a UTF-8 BOM, CRLF line ends and surrounding spaces', () => {
-    assert.deepEqual(parseDockerignore('\uFEFF*.log\r\n  build/  \r\n'), ['*.log', 'build']);
+    assert.deepEqual(patternsOf('\uFEFF*.log\r\n  build/  \r\n'), ['*.log', 'build']);
   });
 
   it('cleans . and .. and repeated slashes like Go filepath.Clean', () => {
-    assert.deepEqual(parseDockerignore('./a/../b//c/\n/\n.\n'), ['b/c', '/', '.']);
+    assert.deepEqual(patternsOf('./a/../b//c/\n/\n.\n'), ['b/c', '/', '.']);
   });
 });
 

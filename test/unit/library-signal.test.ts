@@ -135,3 +135,25 @@ test('interrupted mid-request, inspect, the registry commands and login say so a
     assert.equal(err.cause, reason, what);
   }
 });
+
+test('interrupted while an answer\'s body is read: the request cut off is named (details.request too), as when it is cut before its answer', async () => {
+  const reg = await fake();
+  reg.seedImage('app', { tags: ['1'] });
+  const reason = new Error('deploy window closed');
+  const request = `GET http://${reg.host}/v2/app/manifests/1`;
+  // The manifest's headers and its first byte, and the rest never: the body is being read when the caller aborts.
+  const fault = reg.fault(
+    { kind: 'manifest', method: 'GET' },
+    { kind: 'respond', respond: (_req, _body, res) => res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json', 'content-length': '1000' }).write('{') },
+  );
+  const ac = new AbortController();
+  // The transport's request log says the answer came: its body is being read from then on.
+  const logger = { debug: (m: string) => (m.startsWith(`http ${request} → 200`) ? ac.abort(reason) : undefined), info: () => undefined, warn: () => undefined };
+  const err = await rejection(() => inspect(reg.ref('app:1'), { ...fakeLibraryOptions(reg), logger, signal: ac.signal }));
+  fault.remove();
+  assert.equal(ac.signal.aborted, true, 'aborted once the answer came');
+  assert.equal(err.code, 'E_ABORTED', err.message);
+  assert.equal(err.message, `interrupted: ${request} was cut off; nothing was written`);
+  assert.equal(err.details.request, request);
+  assert.equal(err.cause, reason);
+});

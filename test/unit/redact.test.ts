@@ -36,10 +36,10 @@ test('redactUrl hides userinfo and the signature parameters of every storage a r
   for (const [url, want] of cases) assert.equal(redactUrl(url), want, url);
 });
 
-test('redactUrl hides user:password typed without a scheme, and keeps a reference\'s tag and digest', () => {
-  assert.equal(redactUrl('ci:hunter22@reg.example.com/app:1'), '***@reg.example.com/app:1');
+test('redactTyped hides user:password typed without a scheme, and keeps a reference\'s tag and digest', () => {
+  assert.equal(redactTyped('ci:hunter22@reg.example.com/app:1'), '***@reg.example.com/app:1');
   const digest = `sha256:${'a'.repeat(64)}`;
-  for (const kept of [`alpine:3@${digest}`, `reg.example.com:5000/app:1@${digest}`, `app@${digest}`, 'reg.example.com:5000/app:1']) assert.equal(redactUrl(kept), kept);
+  for (const kept of [`alpine:3@${digest}`, `reg.example.com:5000/app:1@${digest}`, `app@${digest}`, 'reg.example.com:5000/app:1']) assert.equal(redactTyped(kept), kept);
 });
 
 test('a proxy password with a space, a slash or an @ is never printed: redactProxyUrl cuts to the last @, and the password is known to the SecretSet', () => {
