@@ -138,8 +138,9 @@ async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks, names:
   try {
     const neighbours = opts.shard ? crossShardWriters(opts.spec.images, opts.shard) : [];
     const breaker = new OutageBreaker(outageThreshold(images));
-    // A list that a --referrers walk will look in for cosign's tags is the run's (repo-memory.ts), kept for the run; another is dropped once selected from.
-    const listTags = (source: ImageReference, forReferrers: boolean) => (forReferrers ? run.ctx.repos.tagList(run.source(source)) : run.source(source).client.listTags(source.repository));
+    // Every list is read through the run's memory (repo-memory.ts), which leaves out and warns of the tags no reference can name;
+    // one that a --referrers walk will look in for cosign's tags is kept for the run, another dropped once selected from.
+    const listTags = (source: ImageReference, forReferrers: boolean, warn: (line: string) => void) => run.ctx.repos.tagList(run.source(source), warn, forReferrers);
     const expanded = await expandEntries([...entries, ...neighbours.map((n) => n.image)], breaker, logger, listTags);
     const own = expanded.slice(0, entries.length);
     for (const e of own) {
