@@ -117,7 +117,8 @@ async function copyChecked(opts: CopyOptions, callbacks: CallerCallbacks, names:
   try {
     const source = run.source(srcRef);
     // Through the run's memory: --referrers looks for cosign's tags in the same list, once, not once per tag.
-    const listed = opts.allTags ? await run.ctx.repos.tagList(source) : [];
+    // A tag left out is warned of as copy's other lines are, unlabelled: the line names the one source repository.
+    const listed = opts.allTags ? await run.ctx.repos.tagList(source, (m) => run.logger.warn(m)) : [];
     // With --referrers the fallback and cosign tags come with the images they refer to (isReferrerTag).
     const refs = opts.allTags ? listed.filter((t) => !(opts.referrers && isReferrerTag(t))).sort() : [manifestRef(srcRef)];
     if (opts.allTags && refs.length === 0) {

@@ -15,7 +15,6 @@ import type { Descriptor, ImageManifest, Platform } from '../image/types.js';
 import type { LayerResult } from '../layer/index.js';
 import type { Logger } from '../log.js';
 import type { OptionNames } from '../option-names.js';
-import { formatReference } from '../ref/reference.js';
 import type { PushInputs } from './inputs.js';
 import type { PushOptions } from './options.js';
 import type { BasePlatformImage, ResolvedBase } from './resolve.js';
@@ -45,7 +44,7 @@ export interface EarlyConfigs {
 
 /** The base's name and digest, as labels and annotations record them. */
 function baseName(inputs: PushInputs, base: ResolvedBase): BaseName | undefined {
-  return inputs.fromRef ? { name: formatReference(inputs.fromRef), digest: base.digest } : undefined;
+  return inputs.fromRef ? { name: inputs.fromName, digest: base.digest } : undefined;
 }
 
 /** One platform image's config: bytes and digest. */

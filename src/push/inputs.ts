@@ -14,7 +14,7 @@ import { formatPlatform, isWindows, mayBeWindows, parsePlatform, platformMatches
 import type { Platform } from '../image/types.js';
 import { checkEpochSeconds, epochFromEnv, firstSymlink, GZIP_LEVELS, isWindowsStylePath, MAX_ID, MAX_LANES, normaliseDest, resolveLayerOptions, scanSources, takenIn, validateSources, windowsDestination, windowsSymlinkRefused, type LayerSource, type SourcesScan } from '../layer/index.js';
 import { silentLogger, type Logger } from '../log.js';
-import { checkTag, parseReferenceAs, type ImageReference } from '../ref/reference.js';
+import { checkTag, formatReference, parseReferenceAs, type ImageReference } from '../ref/reference.js';
 import { STRINGS, type Shape } from '../options-check.js';
 import type { OptionNames } from '../option-names.js';
 import { CONNECTION_SHAPE, workingDirectory } from '../registry/connect.js';
@@ -57,6 +57,8 @@ export interface PushInputs {
   /** `to` was given as an array: the report lists `targets` however many there are (a string gives one target, and no list). */
   toArray: boolean;
   fromRef?: ImageReference;
+  /** The base as the report and the base labels name it, made once here: `fromRef` in full (docker.io/library/alpine:3), or "scratch". */
+  fromName: string;
   platform: Platform | 'all';
   jobs: number;
   /** Seconds every entry of the new layers is dated: the `mtime` option, else 0 (never SOURCE_DATE_EPOCH: see checkInputs). */
@@ -138,6 +140,7 @@ export async function checkInputs(opts: PushOptions, names: OptionNames): Promis
   for (const t of opts.tags ?? []) checkTag(t);
   for (const r of toRefs) checkTag(r.tag ?? 'latest');
   const fromRef = opts.from === 'scratch' ? undefined : parseReferenceAs(opts.from, opts.connectionNames);
+  const fromName = fromRef ? formatReference(fromRef) : 'scratch';
   const jobs = checkJobs(opts.jobs, names.about('jobs'));
   checkConnectionRanges(opts, (o) => names.about(o));
   const env = opts.env ?? {};
@@ -246,7 +249,7 @@ export async function checkInputs(opts: PushOptions, names: OptionNames): Promis
   if (annotations && format === 'docker') throw new UsageError(`${names.about('annotations')} cannot go into a Docker v2 manifest (it has no annotations); use ${names.set('format', 'oci')}`);
   const allReadable = Promise.all(readable).then(() => undefined);
   allReadable.catch(() => undefined); // awaited by push before its first write; a failure before that must not leave it unhandled
-  return { cwd, toRefs, toArray: Array.isArray(opts.to), fromRef, platform, jobs, mtime, created, layers, format, annotations, ...(opts.chown ? { chown: true } : {}), names, readable: allReadable };
+  return { cwd, toRefs, toArray: Array.isArray(opts.to), fromRef, fromName, platform, jobs, mtime, created, layers, format, annotations, ...(opts.chown ? { chown: true } : {}), names, readable: allReadable };
 }
 
 /**

@@ -25,6 +25,11 @@ export interface ReportedBase {
   baseBlobs: Descriptor[];
 }
 
+/** The report's `base`: named as the inputs name it, with the digest and mirror it was read at ('' before it was read). */
+function baseReport(inputs: PushInputs, resolved: ReportedBase | undefined): PushResult['base'] {
+  return { reference: inputs.fromName, digest: resolved?.base.digest ?? '', ...(resolved?.base.mirror ? { mirror: resolved.base.mirror } : {}) };
+}
+
 /** Each new layer in the report, as it went to target `t`. */
 function layerReports(inputs: PushInputs, results: readonly (LayerResult | undefined)[], state: TargetState | undefined, planned: boolean): PushLayerReport[] {
   return inputs.layers.flatMap((l, i): PushLayerReport[] => {
@@ -79,7 +84,7 @@ export function allFailed(run: TransferRun, set: TargetSet, states: Map<Transfer
     digest: '',
     mediaType: '',
     tags: first.tags,
-    base: { reference: inputs.fromRef ? formatReference(inputs.fromRef) : 'scratch', digest: resolved?.base.digest ?? '', ...(resolved?.base.mirror ? { mirror: resolved.base.mirror } : {}) },
+    base: baseReport(inputs, resolved),
     platforms: [],
     blobs: blobsOf(first),
     retries: retriesOf(set, states),
@@ -101,7 +106,7 @@ export function finalReport(run: TransferRun, set: TargetSet, states: Map<Transf
   const format = formatChange(resolved);
   const report: PushResult = {
     ...p.result!,
-    base: { reference: inputs.fromRef ? formatReference(inputs.fromRef) : 'scratch', digest: resolved.base.digest, ...(resolved.base.mirror ? { mirror: resolved.base.mirror } : {}) },
+    base: baseReport(inputs, resolved),
     layer: topLayer(layers),
     ...(layers.length ? { layers } : {}),
     ...(format ? { format } : {}),
@@ -157,7 +162,7 @@ export async function dryRunReport(run: TransferRun, set: TargetSet, states: Map
     mediaType: '',
     tags: first.tags,
     ...unchanged(first),
-    base: { reference: inputs.fromRef ? formatReference(inputs.fromRef) : 'scratch', digest: resolved.base.digest },
+    base: baseReport(inputs, resolved),
     platforms: resolved.base.images.map((i) => ({ platform: formatPlatform(i.platform), digest: '', configDigest: '' })),
     layer: topLayer(layers),
     ...(layers.length ? { layers } : {}),

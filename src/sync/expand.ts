@@ -9,7 +9,6 @@
 import pLimit from 'p-limit';
 import { asRegpushError, type RegpushError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { nameableTags } from '../ref/grammar.js';
 import { repositoryName, type ImageReference } from '../ref/reference.js';
 import { isReferrerTag } from '../transfer/referrers.js';
 import type { SyncImage } from './options.js';
@@ -31,11 +30,12 @@ export interface Expanded {
 }
 
 /**
- * Reads the tag list of a source repository. `forReferrers`: an entry reading it copies
- * referrers, whose walk looks for cosign's tags in the same list (read through the run's memory,
- * repo-memory.ts, and kept for the run); otherwise the list is dropped once selected from.
+ * Reads the tag list of a source repository: only the tags a reference can name, each left out
+ * told to `warn` (RepoMemory.tagList, where a listed tag is checked). `forReferrers`: an
+ * entry of the file copies referrers from it, whose walk looks for cosign's tags in the same list
+ * (kept for the run); otherwise the list is dropped once selected from.
  */
-export type TagLister = (source: ImageReference, forReferrers: boolean) => Promise<string[]>;
+export type TagLister = (source: ImageReference, forReferrers: boolean, warn: (line: string) => void) => Promise<string[]>;
 
 /** Tag lists read at once. */
 const LISTINGS = 4;
@@ -58,12 +58,16 @@ export async function expandEntries(entries: readonly SyncImage[], breaker: Outa
     if (those) those.push(image);
     else readers.set(key, [image]);
   }
+  // The repositories whose referrers some entry copies, whether it lists the tags or names them:
+  // its walks read the same list, so it is read once, kept, and its tags left out warned of once.
+  const walked = new Set(entries.filter((e) => e.referrers).map((e) => repositoryName(e.source)));
   const selected = new Map<string, Promise<Map<SyncImage, string[] | RegpushError>>>();
-  const list = async (source: ImageReference): Promise<string[]> => {
+  // `asker`: the entry the list is read for, which its warnings name (the others reading it share the read).
+  const list = async (source: ImageReference, asker: SyncImage): Promise<string[]> => {
     const refused = breaker.refusal(source.registry);
     if (refused) throw refused;
     try {
-      const tags = await listTags(source, readers.get(repositoryName(source))!.some((r) => r.referrers));
+      const tags = await listTags(source, walked.has(repositoryName(source)), (line) => logger.warn(`${asker.label}: ${line}`));
       breaker.succeeded(source.registry);
       return tags;
     } catch (err) {
@@ -76,10 +80,10 @@ export async function expandEntries(entries: readonly SyncImage[], breaker: Outa
     let p = selected.get(key);
     if (!p) {
       p = lists(async () => {
-        const tags = await list(image.source);
+        const tags = await list(image.source, image);
         // Selected before this listing's turn ends, that is before the next list is read; the
         // full list is not kept past it.
-        return new Map(readers.get(key)!.map((reader) => [reader, selectFor(reader, tags, logger)] as const));
+        return new Map(readers.get(key)!.map((reader) => [reader, selectFor(reader, tags)] as const));
       });
       selected.set(key, p);
     }
@@ -103,17 +107,12 @@ export async function expandEntries(entries: readonly SyncImage[], breaker: Outa
 }
 
 /** The tags `image`'s filter keeps of its source's list, or why it cannot say (a filter that does not compile). */
-function selectFor(image: SyncImage, listed: readonly string[], logger: Logger): string[] | RegpushError {
+function selectFor(image: SyncImage, listed: readonly string[]): string[] | RegpushError {
   try {
     // With referrers, the fallback and cosign tags come with the images they refer to (isReferrerTag).
     const available = image.referrers ? listed.filter((t) => !isReferrerTag(t)) : listed;
-    return withoutUnnameable(selectTags(available, image.tags!), image, logger);
+    return selectTags(available, image.tags!);
   } catch (err) {
     return asRegpushError(err);
   }
-}
-
-/** The listed tags a reference can name (nameableTags), the warning naming the entry. */
-function withoutUnnameable(tags: readonly string[], image: SyncImage, logger: Logger): string[] {
-  return nameableTags(tags, repositoryName(image.source), (line) => logger.warn(`${image.label}: ${line}`));
 }

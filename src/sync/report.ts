@@ -4,9 +4,9 @@
  * it stands for, from which sync() makes the error it ends with (one image's own, one shared by
  * every image, or E_PARTIAL naming the first few).
  */
-import { errorForCode, RegpushError, type ErrorCode, type ErrorDetails } from '../errors.js';
+import { asRegpushError, errorForCode, RegpushError, type ErrorCode, type ErrorDetails } from '../errors.js';
 import type { OptionNames } from '../option-names.js';
-import { formatReference, repositoryName } from '../ref/reference.js';
+import { formatReference, repositoryName, type ImageReference } from '../ref/reference.js';
 import type { TransferRun } from '../transfer/engine.js';
 import type { ImageCopyOutcome } from '../transfer/image-copy-types.js';
 import type { TransferTarget } from '../transfer/target-set.js';
@@ -120,27 +120,47 @@ export class FailureLines {
 }
 
 /** The counts of a target nothing was done at (and no digest: nothing written there). */
-export const NOTHING_MOVED = { digest: '', mounted: 0, streamed: 0, bytes: 0, referrers: 0, referrersSkipped: 0 } as const;
+const NOTHING_MOVED = { digest: '', mounted: 0, streamed: 0, bytes: 0, referrers: 0, referrersSkipped: 0 } as const;
 
-/** What happened at `t`; without `outcome` (the unit failed before copyImage answered) nothing counts as unchanged or copied by referrers. */
-export function targetResult(t: TransferTarget, lines: FailureLines, dryRun: boolean, outcome?: ImageCopyOutcome): SyncTargetReport {
+/**
+ * The error line of a unit's target, the one place that decides it; undefined for a target that
+ * did not fail. A target that failed on its own (the set went on without it) says its own
+ * failure, naming the upload sessions left at that target only (run.targetFailure), whether or
+ * not the unit failed too; any other target of a unit that failed (`unitFailure`: copyImage threw)
+ * says the unit's failure.
+ */
+export function targetError(t: TransferTarget, run: TransferRun, lines: FailureLines, unitFailure?: RegpushError): FailureLine | undefined {
+  if (t.failed) return lines.of(asRegpushError(run.targetFailure(t)));
+  return unitFailure && lines.of(unitFailure);
+}
+
+/**
+ * What happened at `t`, failed when `error` (targetError) is given; without `outcome` (the unit
+ * failed before copyImage answered) nothing counts as unchanged or copied by referrers.
+ */
+export function targetResult(t: TransferTarget, error: FailureLine | undefined, dryRun: boolean, outcome?: ImageCopyOutcome): SyncTargetReport {
   // A dry run counts what it planned, and the bytes a stream would move (it moved none).
   const moved = (a: 'mounted' | 'streamed') => t.blobs.filter((b) => b.action === (dryRun ? `planned-${a === 'mounted' ? 'mount' : 'stream'}` : a));
   const streamed = moved('streamed');
   const r: SyncTargetReport = {
     target: formatReference(t.ref),
-    action: t.failed ? 'failed' : outcome?.unchanged.has(t) ? 'skipped' : dryRun ? 'planned' : 'copied',
-    ok: !t.failed,
+    action: error ? 'failed' : outcome?.unchanged.has(t) ? 'skipped' : dryRun ? 'planned' : 'copied',
+    ok: !error,
     // One digest for every target of the unit: each tag holds, or now gets, what copyImage wrote (copy's report does the same).
-    digest: t.failed ? '' : (outcome?.digest ?? ''),
+    digest: error ? '' : (outcome?.digest ?? ''),
     mounted: moved('mounted').length,
     streamed: streamed.length,
     bytes: streamed.reduce((a, b) => a + (dryRun ? b.size : b.bytes), 0),
     referrers: outcome?.referrers.get(t) ?? 0,
     referrersSkipped: outcome?.referrersSkipped.get(t) ?? 0,
   };
-  if (t.failed) r.error = lines.of(t.failed);
+  if (error) r.error = error;
   return r;
+}
+
+/** A target of a unit not attempted (a clash refused, an outage, the run interrupted): failed with the unit's `error`, nothing moved. */
+export function targetNotAttempted(target: ImageReference, error: FailureLine): SyncTargetReport {
+  return { target: formatReference(target), action: 'failed', ok: false, error, ...NOTHING_MOVED };
 }
 
 /** Bytes read from the source: each streamed blob once (the tee reads once for all targets); in a dry run, those a planned stream would read. */

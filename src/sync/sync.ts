@@ -48,7 +48,7 @@ import { expandEntries, type Expanded, type Work } from './expand.js';
 import { crossShardWriters, listsEntry, shardOf, unitKey, type Neighbour } from './shard.js';
 import { Slots } from './slots.js';
 import { checkGateOptions, RateGate, type GateTicket } from './rate-gate.js';
-import type { Shard, SyncImage, SyncOptions, SyncResult, SyncTargetReport, SyncUnitReport } from './options.js';
+import type { Shard, SyncImage, SyncOptions, SyncResult, SyncUnitReport } from './options.js';
 
 /**
  * Checks sync()'s pull-limit options (the CLI checks its flags with it before reading the sync file).
@@ -56,7 +56,7 @@ import type { Shard, SyncImage, SyncOptions, SyncResult, SyncTargetReport, SyncU
  */
 export { checkGateOptions } from './rate-gate.js';
 import { copyKey, destinationRepository, sharedTargets, targetClashes } from './target.js';
-import { bytesRead, elsewhereHeld, entryFailed, failedList, FailureLines, NOTHING_MOVED, ownFailure, report, resultOf, sameFailure, targetResult, type FailureLine } from './report.js';
+import { bytesRead, elsewhereHeld, entryFailed, failedList, FailureLines, ownFailure, report, resultOf, sameFailure, targetError, targetNotAttempted, targetResult, type FailureLine } from './report.js';
 import { scrubbedRejections } from '../redact.js';
 
 /**
@@ -138,8 +138,9 @@ async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks, names:
   try {
     const neighbours = opts.shard ? crossShardWriters(opts.spec.images, opts.shard) : [];
     const breaker = new OutageBreaker(outageThreshold(images));
-    // A list that a --referrers walk will look in for cosign's tags is the run's (repo-memory.ts), kept for the run; another is dropped once selected from.
-    const listTags = (source: ImageReference, forReferrers: boolean) => (forReferrers ? run.ctx.repos.tagList(run.source(source)) : run.source(source).client.listTags(source.repository));
+    // Every list is read through the run's memory (repo-memory.ts), which leaves out and warns of the tags no reference can name;
+    // one that a --referrers walk will look in for cosign's tags is kept for the run, another dropped once selected from.
+    const listTags = (source: ImageReference, forReferrers: boolean, warn: (line: string) => void) => run.ctx.repos.tagList(run.source(source), warn, forReferrers);
     const expanded = await expandEntries([...entries, ...neighbours.map((n) => n.image)], breaker, logger, listTags);
     const own = expanded.slice(0, entries.length);
     for (const e of own) {
@@ -282,7 +283,7 @@ function refuseClashes(work: Work[], neighbours: readonly (Neighbour<SyncImage> 
   work.forEach((w, i) => {
     const error = refused.get(i);
     if (error === undefined || !copies(i)) return;
-    const targets = w.unit.targets.map((t): SyncTargetReport => ({ target: formatReference(t), action: 'failed', ok: false, error, ...NOTHING_MOVED }));
+    const targets = w.unit.targets.map((t) => targetNotAttempted(t, error));
     units.push({ entry: w.image.label, source: formatReference(w.unit.source), sourceDigest: '', ok: false, error, targets, bytesRead: 0 });
   });
   // copyOnce sees only what this shard copies: a copy it leaves to another unit is then one this shard makes.
@@ -344,7 +345,7 @@ function notAttemptedFor(w: Work, error: FailureLine): SyncUnitReport {
     sourceDigest: '',
     ok: false,
     error,
-    targets: w.unit.targets.map((t) => ({ target: formatReference(t), action: 'failed', ok: false, error, ...NOTHING_MOVED })),
+    targets: w.unit.targets.map((t) => targetNotAttempted(t, error)),
     bytesRead: 0,
   };
 }
@@ -365,8 +366,6 @@ async function syncUnit(run: TransferRun, w: Work, platforms: ReturnType<typeof 
       else breaker.succeeded(registry);
     }
   };
-  // A target that failed on its own has its own line, naming the upload sessions left at that target (only those).
-  const withOwnLine = (r: SyncTargetReport, t: TransferTarget): SyncTargetReport => (t.failed ? { ...r, error: lines.of(asRegpushError(run.targetFailure(t))) } : r);
   try {
     // headUntilKnown: the first --images images of a registry start together, before any answer
     // could say whether it counts pulls (Docker Hub is known by name; another registry only by
@@ -382,7 +381,7 @@ async function syncUnit(run: TransferRun, w: Work, platforms: ReturnType<typeof 
     breaker.succeeded(w.unit.source.registry);
     tellTargets();
     result.sourceDigest = outcome.sourceDigest;
-    result.targets = set.list.map((t) => withOwnLine(targetResult(t, lines, !!opts.dryRun, outcome), t));
+    result.targets = set.list.map((t) => targetResult(t, targetError(t, run, lines), !!opts.dryRun, outcome));
     result.bytesRead = bytesRead(set.list);
     result.ok = result.targets.every((t) => t.action !== 'failed');
   } catch (err) {
@@ -393,7 +392,7 @@ async function syncUnit(run: TransferRun, w: Work, platforms: ReturnType<typeof 
     if (set.list.every((t) => t.failed)) tellTargets();
     else breaker.failed(w.unit.source.registry, e);
     result.error = lines.of(e);
-    result.targets = set.list.map((t) => withOwnLine({ ...targetResult(t, lines, false), action: 'failed', ok: false, error: lines.of(e) }, t));
+    result.targets = set.list.map((t) => targetResult(t, targetError(t, run, lines, e), false));
   } finally {
     set.finish();
   }

@@ -125,7 +125,7 @@ export class TransferRun implements SetOwner {
       onWord: new TakenOnWord(),
       sessions: new UploadSessions(),
       fallbackIndexes: new Turns(),
-      repos: new RepoMemory((line) => this.logger.warn(line)),
+      repos: new RepoMemory(),
     };
   }
 

@@ -77,11 +77,12 @@ export interface FoundReferrer {
  * A fallback index is read (one GET, told to `pulls`) and what it lists is found by digest, as
  * the API would have answered: each is then listed at the target in a fallback index merged with
  * the one there (listInFallbackIndex), where copying the source's index under its tag would
- * replace the target's and drop what only the target lists.
+ * replace the target's and drop what only the target lists. `warn`: the image's warnings, told
+ * of the listed tags no reference can name when this walk is the first to read the list.
  */
-export async function findReferrers(source: RepoEndpoint, subjects: readonly string[], repos: RepoMemory, pulls?: PullMeter): Promise<FoundReferrer[]> {
+export async function findReferrers(source: RepoEndpoint, subjects: readonly string[], repos: RepoMemory, warn: (line: string) => void, pulls?: PullMeter): Promise<FoundReferrer[]> {
   const { client, repo } = source;
-  const [tags, answers] = await Promise.all([repos.tagList(source), Promise.all(subjects.map((d) => repos.referrers(source, d)))]);
+  const [tags, answers] = await Promise.all([repos.tagList(source, warn), Promise.all(subjects.map((d) => repos.referrers(source, d)))]);
   const tagSet = new Set(tags);
   const listed = await Promise.all(
     subjects.map((subject, i) => {
@@ -345,7 +346,7 @@ export async function copyReferrers(set: TargetSet, source: RepoEndpoint, outcom
   const alike = (kind: AlikeWarning, msg: string): void => (opts.warnAlike ? opts.warnAlike(kind, msg) : opts.warn?.(msg));
   let left = 0;
   const find = async (subjects: string[]) => {
-    const found = await findReferrers(source, subjects, set.ctx.repos, opts.pulls);
+    const found = await findReferrers(source, subjects, set.ctx.repos, (m) => opts.warn?.(m), opts.pulls);
     // Only the first level's subjects can have moved (the image and its children).
     const stay = found.filter((f) => moved.has(f.subject)).length;
     if (stay > 0) alike('moved', leftBehind(stay, found.length - stay, opts));

@@ -29,17 +29,21 @@ export class RepoMemory {
    */
   private readonly apis = new Map<string, Promise<boolean>>();
 
-  /** `warn`: the run's warnings, told of listed tags that no reference can name (nameableTags). */
-  constructor(private readonly warn: (line: string) => void = () => undefined) {}
-
   /**
-   * The tag list of `ep`, read once for the run (again after a failed read: a later image asks
-   * anew). Only tags a reference can name: what copy --all-tags copies and the referrer walk finds
-   * by tag goes into URLs, and a listed `sha256-<hex>.sig/../../../prod/manifests/latest` would
-   * address another repository; each left out is warned of, once.
+   * The tag list of `ep`. Only tags a reference can name: what copy --all-tags and sync copy and
+   * the referrer walk finds by tag goes into URLs, and a listed
+   * `sha256-<hex>.sig/../../../prod/manifests/latest` would address another repository. This is
+   * the one place a copy's or a sync's listed tag is checked, so each left out is warned of here,
+   * once per read, through `warn`: the asker's, which labels the line with the entry or image
+   * that asked. `keep`: the list is read once for the run (again after a failed read: a later
+   * image asks anew), and a later ask is answered from it without a warning; without it (a sync
+   * entry that copies no referrers selects from the list and drops it) a list the run keeps is
+   * still used, and any other is read for this ask alone.
    */
-  tagList(ep: RepoEndpoint): Promise<string[]> {
-    return once(this.tagLists, ep, async () => nameableTags(await ep.client.listTags(ep.repo), keyOf(ep), this.warn));
+  tagList(ep: RepoEndpoint, warn: (line: string) => void, keep = true): Promise<string[]> {
+    const read = async () => nameableTags(await ep.client.listTags(ep.repo), keyOf(ep), warn);
+    if (!keep) return this.tagLists.get(keyOf(ep)) ?? read();
+    return once(this.tagLists, ep, read);
   }
 
   /** True when `ep` answers the referrers API, asked once for the run with the referrers of `subject` (a manifest the caller wrote there). */

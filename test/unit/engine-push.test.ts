@@ -98,6 +98,18 @@ test('dry run: HEADs at the target, no POST, PATCH or PUT, and the plan per blob
   assert.equal(dst.manifest('app', '1'), undefined);
 });
 
+test('a base read through a mirror: the report names the mirror in a dry run as in the push (the dry run\'s report left it out)', async () => {
+  const [src, mirror, dst] = [await fake(), await fake(), await fake()];
+  const base = src.seedImage('base/node', { tags: ['20'] });
+  for (const d of [base.config, ...base.layers]) mirror.putBlob('base/node', src.blob('base/node', d.digest)!, d.mediaType);
+  mirror.putManifest('base/node', base.bytes, { mediaType: base.mediaType, tags: ['20'] });
+  const opts = { from: src.ref('base/node:20'), to: dst.ref('app:1'), app: appDir(), mirrors: { [src.host]: [mirror.host] }, ...fakeLibraryOptions(src, mirror, dst) };
+  const plan = await push({ ...opts, dryRun: true });
+  const done = await push(opts);
+  assert.equal(src.count({ kind: 'manifest', method: 'GET' }), 0, 'the base was read at the mirror');
+  for (const r of [plan, done]) assert.deepEqual(r.base, { reference: `${src.host}/base/node:20`, digest: base.digest, mirror: mirror.host }, r.dryRun ? 'dry run' : 'push');
+});
+
 test('an unchanged re-push asks the target for its manifest only: no config GET, no blob HEAD', async () => {
   const [src, dst] = [await fake(), await fake()];
   src.seedImage('base/node', { tags: ['20'] });

@@ -84,7 +84,9 @@ describe('a hostile tag list', () => {
     assert.deepEqual(r.units.map((u) => [u.ok, u.targets.map((t) => t.referrers)]), [[true, [0]]]);
     assert.equal(dst.manifest('prod', 'latest')?.digest, good.digest);
     assert.deepEqual(reposAsked(dst), ['app']);
-    assert.equal(warnings.filter((w) => w.includes('no reference can name')).length, 1, warnings.join(' | '));
+    const named = warnings.filter((w) => w.includes('no reference can name'));
+    assert.equal(named.length, 1, warnings.join(' | '));
+    assert.ok(named[0]!.startsWith(`${src.ref('app:1')}: a tag of ${src.host}/app that no reference can name`), `labelled with the image whose walk read the list: ${named[0]}`);
   });
 
   it('sync tags: all with referrers: the tag is warned of once and left out', async () => {
@@ -95,7 +97,24 @@ describe('a hostile tag list', () => {
     assert.deepEqual(r.units.map((u) => u.ok), [true]);
     assert.equal(dst.manifest('prod', 'latest')?.digest, good.digest);
     assert.deepEqual(reposAsked(dst), ['app']);
-    assert.equal(warnings.filter((w) => w.includes('no reference can name')).length, 1, warnings.join(' | '));
+    const named = warnings.filter((w) => w.includes('no reference can name'));
+    assert.equal(named.length, 1, warnings.join(' | '));
+    assert.ok(named[0]!.startsWith(`images[0] (${src.ref('app')}): a tag of ${src.host}/app that no reference can name`), `labelled with the entry: ${named[0]}`);
+  });
+
+  it('sync, two entries of one repository, one listing its tags, the other naming its tag with referrers: one warning, naming the entry that listed them (the walk read the list again and warned unlabelled)', async () => {
+    const { src, dst } = await overwriteScene({ srcRepo: 'app', dstRepo: 'app', victim: 'prod' });
+    const { warnings, logger: log } = logger();
+    const spec = parseSyncFile(
+      ['images:', `  - source: ${src.ref('app')}`, '    tags: all', `    target: ${dst.host}/listed`, `  - source: ${src.ref('app:1')}`, `    target: ${dst.host}/signed`, '    referrers: true', ''].join('\n'),
+      'sync.yaml',
+    );
+    const r = await sync({ spec, ...fakeLibraryOptions(src, dst), logger: log });
+    assert.deepEqual(r.units.map((u) => [u.source.split('/').at(-1), u.ok]), [['app:1', true], ['app:1', true]]);
+    const named = warnings.filter((w) => w.includes('no reference can name'));
+    assert.equal(named.length, 1, warnings.join(' | '));
+    assert.ok(named[0]!.startsWith(`images[0] (${src.ref('app')}): a tag of ${src.host}/app that no reference can name`), named[0]);
+    assert.equal(src.count({ kind: 'tags' }), 1, 'the list is read once, for both entries');
   });
 });
 
