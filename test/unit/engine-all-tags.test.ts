@@ -12,6 +12,7 @@ import { copyTags } from '../../src/copy/all-tags.js';
 import { TransferRun } from '../../src/transfer/engine.js';
 import { parseReference } from '../../src/ref/reference.js';
 import { optionPaths } from '../../src/option-names.js';
+import { waitFor } from '../fixtures/wait-for.js';
 
 const fake = fakeRegistryPool();
 const TAGS = ['a', 'b', 'c', 'd', 'e', 'f', 'g'];
@@ -26,6 +27,14 @@ function mostInFlight(dst: FakeRegistry): number {
   return Math.max(...heads.map((h) => inFlightAt(h.seq)));
 }
 
+/**
+ * Resolves once `n` tags' first requests have arrived at `reg`: a hold fault on those requests
+ * keeps every tag that starts together in flight until all have started (ordering, not a delay).
+ */
+function tagsArrived(reg: FakeRegistry, n: number): Promise<void> {
+  return waitFor(`${n} tags' HEADs at ${reg.host}`, () => reg.count(tagHead) >= n);
+}
+
 /** Requests that carried `digest`'s bytes into `repo` (a monolithic PUT or a PATCH). */
 function uploadsOf(reg: FakeRegistry, repo: string, digest: string): LoggedRequest[] {
   return reg.uploadsFor(digest).filter((u) => u.repo === repo && u.bytesIn > 0);
@@ -35,9 +44,10 @@ for (const images of [1, 3]) {
   test(`--images ${images}: tags are copied ${images} at a time, never more; every tag lands`, async () => {
     const [src, dst] = [await fake(), await fake()];
     const seeded = TAGS.map((tag) => src.seedImage('base/app', { tags: [tag] }));
-    // Each tag's first request at the target is held a while: tags copied together have all
-    // arrived before the first is answered; tags copied one by one arrive one per answer.
-    dst.fault(tagHead, { kind: 'delay', ms: 150 });
+    // Every tag's first request at the target is held until --images of them have arrived (none
+    // more can come before an answer, if the limit holds): tags copied together have all arrived
+    // before the first is answered; tags copied one by one arrive one per answer.
+    dst.fault(tagHead, { kind: 'hold', until: tagsArrived(dst, images) });
     const r = await copy({ from: src.ref('base/app'), to: [dst.ref('app')], allTags: true, images, ...fakeLibraryOptions(src, dst) });
     assert.deepEqual(r.targets[0]!.tags, TAGS);
     TAGS.forEach((tag, i) => assert.equal(dst.manifest('app', tag)?.digest, seeded[i]!.digest, tag));
@@ -52,7 +62,7 @@ for (const images of [1, 3]) {
 test('the default is 4 tags at a time (sync\'s --images default)', async () => {
   const [src, dst] = [await fake(), await fake()];
   for (const tag of TAGS) src.seedImage('base/app', { tags: [tag] });
-  dst.fault(tagHead, { kind: 'delay', ms: 150 });
+  dst.fault(tagHead, { kind: 'hold', until: tagsArrived(dst, 4) });
   await copy({ from: src.ref('base/app'), to: [dst.ref('app')], allTags: true, ...fakeLibraryOptions(src, dst) });
   assert.equal(mostInFlight(dst), 4);
 });
@@ -62,9 +72,9 @@ test('tags in flight together that share layers: each blob read once, uploaded o
   const base = bytesOf('shared base layer', 60_000);
   const one = src.seedImage('base/app', { tags: ['1', '1.0'], layers: [base, 'app layer one'] });
   const two = src.seedImage('base/app', { tags: ['2', '2.0'], layers: [base, 'app layer two'] });
-  // The four tags plan together: each tag's HEAD at the targets is held a while, so all four have
-  // arrived before the first is answered (checked below), and their blob HEADs find every blob missing.
-  for (const reg of [x, y]) reg.fault(tagHead, { kind: 'delay', ms: 150 });
+  // The four tags plan together: each tag's HEAD at the targets is held until all four have
+  // arrived (checked below), so their blob HEADs find every blob missing.
+  for (const reg of [x, y]) reg.fault(tagHead, { kind: 'hold', until: tagsArrived(reg, 4) });
   const r = await copy({ from: src.ref('base/app'), to: [x.ref('app'), y.ref('app')], allTags: true, ...fakeLibraryOptions(src, x, y) });
   const blobs = [...new Set([one.config, two.config, ...one.layers, ...two.layers].map((d) => d.digest))];
   for (const d of blobs) {
@@ -94,7 +104,7 @@ test('tags in flight together, the targets answering their blob HEADs in differe
   const base = bytesOf('shared small base', 4_000);
   const one = src.seedImage('base/app', { tags: ['1'], layers: [base, bytesOf('app one', 60_000)] });
   const two = src.seedImage('base/app', { tags: ['2'], layers: [base, bytesOf('app two', 60_000)] });
-  for (const reg of [x, y]) reg.fault(tagHead, { kind: 'delay', ms: 150 });
+  for (const reg of [x, y]) reg.fault(tagHead, { kind: 'hold', until: tagsArrived(reg, 2) });
   // At x the first HEAD of the shared layer is answered only after another tag's: the tag that
   // planned it first at y is the last to learn it is missing at x.
   const shared = one.layers[0]!.digest;
@@ -281,7 +291,8 @@ test('copy --all-tags keeps the whole outcome (manifest graph, manifests as read
   const tags = ['a', 'b', 'c'];
   for (const tag of tags) src.seedImage('base/app', { tags: [tag] });
   // The first tag ends last: the whole outcome passes to it from the tag that ended first.
-  dst.fault({ ...tagHead, when: (r) => r.tag === 'a' }, { kind: 'delay', ms: 150 });
+  const othersLanded = Promise.all(['b', 'c'].map((tag) => dst.seen({ kind: 'manifest', method: 'PUT', status: 201, when: (r) => r.tag === tag })));
+  dst.fault({ ...tagHead, when: (r) => r.tag === 'a' }, { kind: 'hold', until: othersLanded });
   const run = new TransferRun({ ...fakeLibraryOptions(src, dst), trackLanded: 'same-repository' });
   try {
     const srcRef = parseReference(src.ref('base/app'));
