@@ -90,6 +90,14 @@ export function checkGateOptions(o: Omit<GateOptions, 'events'>, names: OptionNa
  * announced and not had answered (an index's children all together). A unit never spends pulls on
  * part of an image it could not finish: its GETs wait for answers or a new count, as units do, and
  * fail with E_TOO_MANY_REQUESTS when it does not come.
+ *
+ * A GET the gate let go can still meet a 429 that says the pull limit is used up: another user of
+ * the same address or account spent the count meanwhile. With maxWait, the gate takes the count as
+ * 0 from then on (spend): every unit of that registry is held as at a count of 0, the one that met
+ * the 429 too, and only a poll's count with room for the next image lets them go, that unit's
+ * refused GET sent again. The wait ends at maxWait after the first such 429, however many polls
+ * said room in between while GETs were still refused. Without maxWait there is nothing to wait
+ * for: the refusal fails the image, and the sync sends that registry no more pulls (outage.ts).
  */
 export class RateGate {
   private readonly registries = new Map<string, RegistryGate>();
