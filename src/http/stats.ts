@@ -126,10 +126,20 @@ export class TransportStats {
   /**
    * Notes that `host` refused a manifest GET because its pull limit is used up (`limit` says it:
    * "ratelimit-remaining 0 of 100 per 6 h"): the registry clients of the operation send it no
-   * manifest GET after that (pullsSpent), whichever image or tag they read for.
+   * manifest GET after that (pullsSpent), whichever image or tag they read for, unless a caller
+   * waiting for the count to come back finds that it has (restorePulls).
    */
   spendPulls(host: string, limit: string): void {
     if (!this.spent.has(hostKey(host))) this.spent.set(hostKey(host), limit);
+  }
+
+  /**
+   * Undoes spendPulls() for `host`: its manifest GETs are sent again. Only a caller that has asked
+   * the count again since, and been told there are pulls left, calls it: a sync's pull-limit gate
+   * waiting under --max-wait (sync/rate-gate.ts). Without one the refusal stands for the operation.
+   */
+  restorePulls(host: string): void {
+    this.spent.delete(hostKey(host));
   }
 
   /** What spendPulls() noted for `host`, or undefined while its pull limit is not known to be used up. */

@@ -108,7 +108,8 @@ export class Manifests {
     const what = `GET manifest ${this.name(repo, ref)}`;
     // A pull limit used up (Docker Hub's 429 with ratelimit-remaining 0) comes back only over its
     // window: the GETs that operations already under way would still send (a sync's images, the
-    // tags of copy --all-tags) are refused here, unsent, as the registry would refuse them.
+    // tags of copy --all-tags) are refused here, unsent, as the registry would refuse them (until a
+    // sync's pull-limit gate, waiting under --max-wait, polls a count with pulls left: restorePulls).
     const spent = http.transport.stats.pullsSpent(http.endpoint.host);
     if (spent !== undefined) {
       throw new TooManyRequestsError(`${what}: not sent: the pull limit of ${http.registry} is used up (${spent}; a manifest GET of this run was refused so): log in (Docker Hub allows authenticated users more pulls), or run again later`, {

@@ -14,7 +14,9 @@
  * gate ends it. Such a registry is not down: the images not yet started that read from it still
  * get their HEAD-only check that the targets hold them (the limit counts manifest GETs, never a
  * HEAD), and only those that need a pull fail, without sending it (sync.ts, pullRefusal). Those
- * HEADs failing as an outage's do then stop it as a registry that is down (down()).
+ * HEADs failing as an outage's do then stop it as a registry that is down (down()). Under the
+ * pull-limit gate with --max-wait, such a 429 never gets here: the gate holds the registry's images
+ * until a poll says the count is back (rate-gate.ts, spend), and fails them only after --max-wait.
  */
 import { tokenServiceFailed } from '../auth/token.js';
 import { errorForCode, type RegpushError, TooManyRequestsError } from '../errors.js';

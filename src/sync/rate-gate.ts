@@ -90,6 +90,14 @@ export function checkGateOptions(o: Omit<GateOptions, 'events'>, names: OptionNa
  * announced and not had answered (an index's children all together). A unit never spends pulls on
  * part of an image it could not finish: its GETs wait for answers or a new count, as units do, and
  * fail with E_TOO_MANY_REQUESTS when it does not come.
+ *
+ * A GET the gate let go can still meet a 429 that says the pull limit is used up: another user of
+ * the same address or account spent the count meanwhile. With maxWait, the gate takes the count as
+ * 0 from then on (spend): every unit of that registry is held as at a count of 0, the one that met
+ * the 429 too, and only a poll's count with room for the next image lets them go, that unit's
+ * refused GET sent again. The wait ends at maxWait after the first such 429, however many polls
+ * said room in between while GETs were still refused. Without maxWait there is nothing to wait
+ * for: the refusal fails the image, and the sync sends that registry no more pulls (outage.ts).
  */
 export class RateGate {
   private readonly registries = new Map<string, RegistryGate>();
@@ -183,27 +191,35 @@ export class RateGate {
             // Let through, it may have waited for a slot (admit); the image may have ended meanwhile.
             if (done) throw over();
           }
-          if (this.fits(key, gate, pulls, min)) {
-            pulls.cleared = true;
-            pulls.inFlight++;
-          } else {
-            if (gate.stopped) throw gate.stopped.err;
-            // release() counts it in flight when it lets it go. Meanwhile the image's --images
-            // slot goes to the next image (another registry's, say), and comes back when it is let go.
-            slot.leave();
-            await new Promise<void>((resolve, reject) => {
-              gate.held.push({ unit: pulls, source, resolve, reject });
+          // Once more after a 429 that said the pull limit is used up, where --max-wait lets the gate wait it out (waitsOut).
+          for (;;) {
+            if (this.fits(key, gate, pulls, min)) {
+              pulls.cleared = true;
+              pulls.inFlight++;
+            } else {
+              if (gate.stopped) throw gate.stopped.err;
+              // release() counts it in flight when it lets it go. Meanwhile the image's --images
+              // slot goes to the next image (another registry's, say), and comes back when it is let go.
+              slot.leave();
+              await new Promise<void>((resolve, reject) => {
+                gate.held.push({ unit: pulls, source, resolve, reject });
+                this.pump(key);
+              });
+              slot.back();
+            }
+            try {
+              // Let go (letGo) just before the image ended: counted in flight, and not sent.
+              if (done) throw over();
+              const got = await read();
+              gate.spentDeadline = undefined;
+              return got;
+            } catch (err) {
+              if (!this.waitsOut(err)) throw err;
+              this.spend(gate, asRegpushError(err));
+            } finally {
+              pulls.inFlight--;
               this.pump(key);
-            });
-            slot.back();
-          }
-          try {
-            // Let go (letGo) just before the image ended: counted in flight, and not sent.
-            if (done) throw over();
-            return await read();
-          } finally {
-            pulls.inFlight--;
-            this.pump(key);
+            }
           }
         },
       },
@@ -221,6 +237,38 @@ export class RateGate {
     };
   }
 
+  /**
+   * True for a manifest GET's refusal that the gate waits out rather than fails the image with:
+   * a 429 saying the pull limit is used up (details.pullLimitSpent: the registry's, or the
+   * transport's refusal to send one after it, registry/manifests.ts), where --max-wait lets the
+   * gate wait. Without --max-wait the refusal stands, and the sync stops that registry's pulls for
+   * the run (outage.ts), as it does without the gate.
+   */
+  private waitsOut(err: unknown): boolean {
+    return (this.opts.maxWaitMs ?? 0) > 0 && err instanceof RegpushError && err.details.pullLimitSpent === true;
+  }
+
+  /**
+   * A 429 said `g`'s pull limit is used up, although the count the gate let the GET go by had
+   * room (another user of the same address or account spent it, or its window was about to roll
+   * over): the count is taken as 0 until a poll (wait()) brings one with room for the next image,
+   * so every image of that registry is held as a count of 0 holds it — the one that met the 429
+   * too, whose refused GET is sent again then. What units were let send on the old count is
+   * withdrawn: their next GETs wait with the rest.
+   */
+  private spend(g: RegistryGate, err: RegpushError): void {
+    g.spent = err;
+    // One deadline from the first such 429 until a GET is answered again: a registry whose HEADs
+    // say there is room while its GETs are refused is not polled and asked again for ever.
+    g.spentDeadline ??= performance.now() + (this.opts.maxWaitMs ?? 0);
+    for (const u of g.units) u.cleared = false;
+  }
+
+  /** The count the gate goes by at `key`: 0 while a 429 said the limit is used up (spend), else the last count sent. */
+  private count(key: string, g: RegistryGate): number | undefined {
+    return g.spent ? 0 : this.remaining(key);
+  }
+
   /** Lets through the first GETs of the images of `key` that the count allows, in order; holds the rest. */
   private pump(key: string): void {
     const g = this.registries.get(key);
@@ -230,7 +278,7 @@ export class RateGate {
     this.release(key, g, min);
     if (g.holding || g.stopped) return;
     while (g.queue.length) {
-      const remaining = this.remaining(key);
+      const remaining = this.count(key, g);
       // A unit's cost is known once its top manifest has been read (an index announces its
       // children then); until some unit's is, or one has ended, one unit goes alone — and only
       // while a count already sent (with a tag list, say) leaves a pull above the reserve.
@@ -269,7 +317,7 @@ export class RateGate {
    * sent yet: the unit-level rule alone holds).
    */
   private fits(key: string, g: RegistryGate, u: UnitPulls, min: number): boolean {
-    const remaining = this.remaining(key);
+    const remaining = this.count(key, g);
     return remaining === undefined || u.cleared || remaining - g.committed(u) - Math.max(1, u.pending) >= min;
   }
 
@@ -336,9 +384,13 @@ export class RateGate {
   private async wait(source: ImageReference, min: number, needNow: () => number | undefined, underWay = false): Promise<void> {
     const maxWait = this.opts.maxWaitMs ?? 0;
     const poll = this.opts.rateLimitPollMs ?? DEFAULT_RATE_POLL_MS; // checked: checkGateOptions
-    const deadline = performance.now() + maxWait;
     const key = gateKey(source);
-    let remaining = this.remaining(key)!;
+    const g = this.registries.get(key)!;
+    // After a 429 said the limit is used up, the wait ends when the first one after it began would have (spend).
+    const deadline = g.spentDeadline ?? performance.now() + maxWait;
+    let remaining = this.count(key, g)!;
+    // Why the count is taken as 0 although the last one sent may say otherwise.
+    const refused = () => (g.spent ? ` (a manifest GET was refused: the pull limit is used up, ${String(g.spent.details.pullLimit)})` : '');
     let need = needNow() ?? 1;
     // "at": the count is the reserve itself, which one more pull would spend; "within": above it,
     // by less than an image here reads (an index: one pull per manifest).
@@ -353,14 +405,14 @@ export class RateGate {
             : `within one image's ${need} pulls of ${reserve}`;
     this.opts.events?.waiting?.(source.registry, remaining, min);
     const holding = underWay ? 'holding the manifest reads of the images under way' : 'not starting new images';
-    this.logger.warn(`${source.registry}: ratelimit-remaining is ${remaining}, ${where()}; ${holding}${maxWait ? ` (waiting up to ${Math.round(maxWait / 1000)} s)` : ''}`);
+    this.logger.warn(`${source.registry}: ratelimit-remaining is ${remaining}${refused()}, ${where()}; ${holding}${maxWait ? ` (waiting up to ${Math.round(maxWait / 1000)} s)` : ''}`);
     // The latest poll's failure (a poll that answers clears it): named if the wait runs out.
     let pollFailed: RegpushError | undefined;
     for (;;) {
       const left = deadline - performance.now();
       if (left <= 0) {
         throw new TooManyRequestsError(
-          `${source.registry}: ratelimit-remaining stayed ${where()} (last ${remaining})${maxWait ? ` for ${Math.round(maxWait / 1000)} s (${this.names.name('maxWaitMs')})` : ''}; stopped ${underWay ? `${formatReference(source)} part-way` : `before ${formatReference(source)}`}; a re-run copies what is missing${pollFailed ? `; the count could not be read again: ${pollFailed.message} [${pollFailed.code}]` : ''}`,
+          `${source.registry}: ratelimit-remaining stayed ${where()} (last ${remaining})${refused()}${maxWait ? ` for ${Math.round(maxWait / 1000)} s (${this.names.name('maxWaitMs')})` : ''}; stopped ${underWay ? `${formatReference(source)} part-way` : `before ${formatReference(source)}`}; a re-run copies what is missing${pollFailed ? `; the count could not be read again: ${pollFailed.message} [${pollFailed.code}]` : ''}`,
           // gateStopped: refused here, not by the registry (not an outage: outage.ts).
           { details: { registry: source.registry, remaining, gateStopped: true }, ...(pollFailed ? { cause: pollFailed } : {}) },
         );
@@ -380,11 +432,18 @@ export class RateGate {
         pollFailed = e;
         this.logger.debug(`${source.registry}: polling ratelimit-remaining failed: ${e.message} [${e.code}]`);
       }
-      remaining = this.remaining(key) ?? remaining;
+      // The count the poll brought: after a 429 that said the limit is used up, the first one that
+      // leaves room for the next image ends that (spend), and the registry's GETs are sent again;
+      // a poll that failed brought none, and the count last sent before it may be older than the 429.
+      if (!(g.spent && pollFailed)) remaining = this.remaining(key) ?? remaining;
       const now = needNow();
       if (now === undefined) return;
       need = now;
       if (remaining - need >= min) {
+        if (g.spent) {
+          g.spent = undefined;
+          this.run.transport.stats.restorePulls(key);
+        }
         this.logger.info(`${source.registry}: ratelimit-remaining is ${remaining} again; going on`);
         return;
       }
@@ -450,6 +509,13 @@ class RegistryGate {
   holding = false;
   /** release() found GETs held with none in flight and looks again once the last answer has been told. */
   settling = false;
+  /**
+   * A manifest GET's 429 said the pull limit is used up (with --max-wait: RateGate.spend): the
+   * count is taken as 0 until a poll brings one with room again.
+   */
+  spent?: RegpushError;
+  /** When waiting out that 429 ends (--max-wait from the first one), kept until a GET is answered. */
+  spentDeadline?: number;
   /** wait() gave up (--max-wait): this registry's units fail with that error. */
   stopped?: { err: unknown };
   /** Images whose first manifest GET waits to be let through, in order. */

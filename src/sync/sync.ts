@@ -20,7 +20,9 @@
  *              have under way and one for itself, stays at or above it (a unit whose targets
  *              hold it, HEADs only, is never held); after maxWait that registry sends no more
  *              pulls: its images not started still get their HEAD-only check (up to date, or
- *              failed unsent), and the sync ends with E_TOO_MANY_REQUESTS
+ *              failed unsent), and the sync ends with E_TOO_MANY_REQUESTS; a 429 saying the
+ *              pull limit is used up is, under maxWait, a count of 0 the gate waits out (the
+ *              refused GET sent again), not the stop for the run it is without maxWait
  *
  * One TransferRun for the whole sync: one transport (keep-alive sockets, token caches), one
  * upload memory per registry, one record of where blobs landed.
