@@ -68,6 +68,11 @@ export class TransportStats {
   /** Per host, the last `ratelimit-remaining` it sent and the `ratelimit-limit` with it, as sent (countSent). */
   private readonly lastSent = new Map<string, CountSent>();
 
+  /** How the counts are keyed: `host` (host[:port]) lower-cased, a default port left out (`reg:443` is `reg`): hostKey. */
+  hostKey(host: string): string {
+    return hostKey(host);
+  }
+
   /** Counts one request and records its rate-limit headers, if any. */
   response(url: string, headers: Record<string, string>): void {
     this.requests++;

@@ -17,6 +17,7 @@
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 import { silentLogger } from '../log.js';
+import { resolveLayerOptions } from './options.js';
 import type { LayerOptions } from './types.js';
 import { walkSources } from './walk.js';
 
@@ -41,10 +42,12 @@ const CACHE_WHY = 'a build tool\'s cache, rewritten by each build: leave `.cache
  * (see above), or undefined. A walk of names; only `.pyc` files are opened, for their first 8
  * bytes. Never rejects: a source it cannot walk gives undefined (the push says that elsewhere).
  */
-export async function firstChurningFile(opts: Pick<LayerOptions, 'sources' | 'cwd' | 'signal'>): Promise<ChurningFile | undefined> {
+export async function firstChurningFile(opts: LayerOptions): Promise<ChurningFile | undefined> {
   let found: ChurningFile | undefined;
   try {
-    await walkSources(opts.sources, { cwd: opts.cwd ?? process.cwd(), signal: opts.signal, logger: silentLogger }, (e) => {
+    // The layer's own options (checked already by its build): relative sources are taken in its cwd.
+    const { cwd } = resolveLayerOptions(opts);
+    await walkSources(opts.sources, { cwd, signal: opts.signal, logger: silentLogger }, (e) => {
       if (e.kind !== 'file') return;
       if (/(^|\/)node_modules\/\.cache\//.test(e.name)) found = { name: `/${e.name}`, why: CACHE_WHY };
       else if (e.name.endsWith('.pyc') && timestampPyc(e.path)) found = { name: `/${e.name}`, why: PYC_WHY };

@@ -9,17 +9,12 @@ import { sleep } from '../abort.js';
 import type { Logger } from '../log.js';
 import { formatReference, manifestRef, type ImageReference } from '../ref/reference.js';
 import { apiHost } from '../ref/registry.js';
-import { hostKey } from '../http/stats.js';
 import type { OptionNames } from '../option-names.js';
 import type { TransferRun } from '../transfer/engine.js';
 import type { PullMeter } from '../transfer/graph.js';
 import type { UnitSlot } from './slots.js';
 import type { GateOptions } from './options.js';
 
-/** The registry `source` is read from, keyed as the transport keeps its counts (hostKey: `reg:443` is `reg`). */
-function gateKey(source: ImageReference): string {
-  return hostKey(apiHost(source.registry));
-}
 
 /** How often the gate asks a held source again (a HEAD, which Docker Hub does not count). */
 const DEFAULT_RATE_POLL_MS = 30_000;
@@ -116,6 +111,11 @@ export class RateGate {
     this.unwatch = run.transport.stats.watch((seen) => this.pump(seen.registry));
   }
 
+  /** The registry `source` is read from, keyed as the transport keeps its counts (`reg:443` is `reg`). */
+  private gateKey(source: ImageReference): string {
+    return this.run.transport.stats.hostKey(apiHost(source.registry));
+  }
+
   /** Stops listening for counts. */
   close(): void {
     this.unwatch();
@@ -131,7 +131,7 @@ export class RateGate {
 
   /** Why an image reading `source` sends no manifest GET: the gate gave up on its registry (--max-wait passed, or the run stopped). */
   stopped(source: ImageReference): RegpushError | undefined {
-    const g = this.registries.get(gateKey(source));
+    const g = this.registries.get(this.gateKey(source));
     return g?.stopped && asRegpushError(g.stopped.err);
   }
 
@@ -147,7 +147,7 @@ export class RateGate {
   ticket(source: ImageReference, slot: UnitSlot): GateTicket | undefined {
     if (this.opts.minRateLimit === undefined) return undefined;
     const min = this.opts.minRateLimit;
-    const key = gateKey(source);
+    const key = this.gateKey(source);
     let g = this.registries.get(key);
     if (!g) this.registries.set(key, (g = new RegistryGate()));
     const gate = g;
@@ -384,7 +384,7 @@ export class RateGate {
   private async wait(source: ImageReference, min: number, needNow: () => number | undefined, underWay = false): Promise<void> {
     const maxWait = this.opts.maxWaitMs ?? 0;
     const poll = this.opts.rateLimitPollMs ?? DEFAULT_RATE_POLL_MS; // checked: checkGateOptions
-    const key = gateKey(source);
+    const key = this.gateKey(source);
     const g = this.registries.get(key)!;
     // After a 429 said the limit is used up, the wait ends when the first one after it began would have (spend).
     const deadline = g.spentDeadline ?? performance.now() + maxWait;
