@@ -10,7 +10,7 @@ import type { Logger } from '../log.js';
 import type { Attempt } from './attempt.js';
 import type { BasicAuth } from './basic-auth.js';
 import type { BearerAuth } from './bearer-auth.js';
-import { findChallenge, parseChallenges, type Challenge } from './challenge.js';
+import { answerableChallenge, parseChallenges, type Challenge } from './challenge.js';
 import { who } from './credential-id.js';
 import type { CredentialSource } from './credential-source.js';
 import { sameTokenService } from './presumed-challenge.js';
@@ -44,7 +44,7 @@ export class ChallengeAnswer {
     let fromThisResponse = false;
     if (header && header.trim()) {
       const list = parseChallenges(header);
-      challenge = findChallenge(list, 'bearer') ?? findChallenge(list, 'basic');
+      challenge = answerableChallenge(list);
       if (!challenge) {
         log.debug(`auth: ${registry} offers no supported auth scheme (${list.map((c) => c.scheme).join(', ')})`);
         return undefined;

@@ -68,6 +68,11 @@ export function findChallenge(challenges: Challenge[], scheme: string): Challeng
   return challenges.find((c) => c.scheme === want);
 }
 
+/** The challenge of `challenges` that regpush answers: Bearer where one is offered, else Basic; undefined when neither is. */
+export function answerableChallenge(challenges: Challenge[]): Challenge | undefined {
+  return findChallenge(challenges, 'bearer') ?? findChallenge(challenges, 'basic');
+}
+
 /**
  * Splits at commas outside quoted strings. Empty list elements are dropped (RFC 7230 §7 allows
  * them). After a closing quote only whitespace may come before the next comma.

@@ -145,15 +145,11 @@ export function spawnHelper(env: Record<string, string | undefined>, opts: Spawn
         ...(command.shell ? { shell: true } : {}),
       });
       const pid = child.pid;
-      // If the process exits while the helper runs (a second Ctrl-C), its group goes too. The
-      // listener is this helper's, and is removed as soon as the helper ends or is abandoned: no
-      // state outlives the call.
-      const killAtExit = (): void => {
-        if (pid !== undefined) killGroup(pid);
-      };
-      if (group && pid !== undefined) process.on('exit', killAtExit);
+      // If the process exits while the helper runs (a second Ctrl-C), its group goes too; it is
+      // let go of as soon as the helper ends or is abandoned (runningGroups).
+      if (group && pid !== undefined) runningGroups.add(pid);
       const forget = (): void => {
-        process.off('exit', killAtExit);
+        if (pid !== undefined) runningGroups.delete(pid);
       };
       const out: Buffer[] = [];
       const err: Buffer[] = [];
@@ -228,6 +224,31 @@ export function failureText(stdout: string, stderr: string): string {
   const err = stderr.trim();
   return out && err ? `${out}; stderr: ${err}` : out || err;
 }
+
+/**
+ * The process groups of the helpers running in a group of their own (SpawnHelperOptions.processGroup),
+ * killed if the process exits while they run (a second Ctrl-C): one `exit` listener for all of
+ * them, on the process only while one runs. A listener per helper made the caller's process warn
+ * (MaxListenersExceededWarning) once more than ten ran at once, as many operations in one library
+ * process may run them. Process-wide because the exit it watches is the process's; empty and off
+ * the process whenever no such helper runs, so nothing is kept from one run to the next.
+ */
+class RunningGroups {
+  private readonly pids = new Set<number>();
+  private readonly killAll = (): void => {
+    for (const pid of this.pids) killGroup(pid);
+  };
+
+  add(pid: number): void {
+    if (this.pids.size === 0) process.on('exit', this.killAll);
+    this.pids.add(pid);
+  }
+
+  delete(pid: number): void {
+    if (this.pids.delete(pid) && this.pids.size === 0) process.off('exit', this.killAll);
+  }
+}
+const runningGroups = new RunningGroups();
 
 /** SIGKILL to process group `pid`, the helper's (it leads its group: spawned detached). */
 function killGroup(pid: number): void {

@@ -18,7 +18,7 @@ import type { AuthMemory } from './auth-memory.js';
 import { BasicAuth } from './basic-auth.js';
 import { BearerAuth } from './bearer-auth.js';
 import { ChallengeAnswer } from './challenge-answer.js';
-import type { Challenge } from './challenge.js';
+import { answerableChallenge, parseChallenges, type Challenge } from './challenge.js';
 import { CredentialSource } from './credential-source.js';
 import type { Credential, SecretSink } from './credential-types.js';
 import { presumedChallenge } from './presumed-challenge.js';
@@ -106,6 +106,15 @@ export interface AuthMiddleware extends Middleware {
    * that each one's token round trip is off its path.
    */
   prefetch(signal?: AbortSignal): Promise<void>;
+  /**
+   * Hears the answer to a request this middleware did not send: the scheme probe's GET /v2/
+   * (registry/scheme-probe.ts), sent without credentials. Its 401 names the registry's challenge,
+   * which is then answered up front by every request, of this client and of every other client of
+   * the operation (AuthMemory), instead of each paying a 401 of its own; its answer over TLS makes
+   * the registry an https one before any token is asked for. Never throws: a challenge it cannot
+   * read is left for a request's own 401 to report.
+   */
+  heard(res: HttpResponse): void;
 }
 
 /** Builds the auth middleware for one registry. */
@@ -162,6 +171,8 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
 
   /** The Authorization value to send before any challenge for this request, if the scheme is known. */
   const proactive = async (scopes: string[], attempt: Attempt, signal: AbortSignal | undefined): Promise<string | undefined> => {
+    // Another client of the operation, or the scheme probe, may have heard the challenge since.
+    state.recall();
     if (state.mode === 'unknown') return undefined;
     let cred = await credentials.get();
     if (cred?.registryToken) {
@@ -180,6 +191,22 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
     } catch {
       // The request fetches again and reports what goes wrong.
     }
+  };
+
+  const heard = (res: HttpResponse): void => {
+    if (!origins.has(originOf(res.url))) return;
+    if (res.url.startsWith('https:')) bearer.registryAnsweredOverTls();
+    const header = res.headers['www-authenticate'];
+    if (res.status !== 401 || !header?.trim()) return;
+    let challenge: Challenge | undefined;
+    try {
+      challenge = answerableChallenge(parseChallenges(header));
+    } catch {
+      return; // a malformed challenge: the first request's own 401 reports it
+    }
+    if (!challenge) return;
+    log.debug(`auth: ${opts.registry} named its challenge (${challenge.scheme}) to the scheme probe; requests answer it up front`);
+    state.hear(challenge);
   };
 
   const middleware = (next: Send): Send =>
@@ -217,7 +244,7 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
       }
       return res;
     };
-  return Object.assign(middleware, { prefetch });
+  return Object.assign(middleware, { prefetch, heard });
 }
 
 /**

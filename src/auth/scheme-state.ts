@@ -40,6 +40,43 @@ export class SchemeState {
     this.learned = opts.known?.challenge ?? this.presumed;
   }
 
+  /**
+   * Takes what the run's memory knows of the registry where this middleware knows nothing of its
+   * own yet, or only presumes: another client of the run, or the scheme probe (hear), may have
+   * heard the registry's challenge since this one was made. A sync makes the clients of its first
+   * images together, before anything has answered; read only when they were made, the memory left
+   * each one to send its first request without credentials and pay a 401 of its own.
+   */
+  recall(): void {
+    if (!this.knowsNothing()) return;
+    const known = this.opts.memory?.known(this.opts.memoryKey);
+    if (known) this.take(known.mode, known.challenge);
+  }
+
+  /**
+   * The registry's challenge, heard in the answer to a request sent outside this middleware (the
+   * scheme probe's GET /v2/, registry/scheme-probe.ts): learned as a 401 to a request teaches it,
+   * here and in the run's memory, so that the requests waiting for the probe send their
+   * credentials (a token for their own scopes) with their first attempt.
+   */
+  hear(challenge: Challenge): void {
+    const mode = challenge.scheme === 'basic' ? 'basic' : 'bearer';
+    this.opts.memory?.learn(this.opts.memoryKey, mode, challenge);
+    if (this.knowsNothing()) this.take(mode, challenge);
+  }
+
+  /** Nothing heard from the registry by this middleware: its scheme is unknown, or only presumed. */
+  private knowsNothing(): boolean {
+    return this.mode === 'unknown' || (this.presumed !== undefined && this.learned === this.presumed);
+  }
+
+  /** The registry's own challenge, in place of what was presumed. */
+  private take(mode: 'basic' | 'bearer', challenge: Challenge): void {
+    this.mode = mode;
+    this.learned = challenge;
+    this.presumed = undefined;
+  }
+
   /** The scheme the registry has just been answered with, settled for this middleware and told to the run's memory. */
   settle(mode: 'basic' | 'bearer', challenge: Challenge): void {
     this.mode = mode;

@@ -141,6 +141,8 @@ export class HttpRegistryClient implements RegistryClient {
       transport: opts.transport,
       send: compose(opts.transport.send, this.auth),
       signal: opts.signal,
+      // The probe's 401 names the challenge: every request of the run then answers it up front.
+      heardProbe: (res) => this.auth.heard(res),
     });
     this.manifests = new Manifests(this.http, this.tags);
     this.blobs = new BlobReads(this.http);
@@ -161,9 +163,18 @@ export class HttpRegistryClient implements RegistryClient {
     );
   }
 
-  /** Fetches the token this client's requests will need, where that is known ahead (AuthMiddleware.prefetch). Never fails. */
+  /**
+   * Fetches the token this client's requests will need, where that is known ahead
+   * (AuthMiddleware.prefetch), once the base URL is known: a loopback registry's scheme probe,
+   * which the first requests to it send anyway, names the challenge (AuthMiddleware.heard). A sync
+   * asks for the next images' tokens as its first images start, before any answer has come; asked
+   * then, nothing was known and those images fetched their tokens on their own paths. Never fails.
+   */
   prefetchAuth(): void {
-    void this.auth.prefetch(this.signal);
+    this.http.base().then(
+      () => this.auth.prefetch(this.signal),
+      () => undefined,
+    );
   }
 
   /** Docker Hub by name (its limit counts manifest GETs), any other registry once it has sent rate-limit headers. */

@@ -90,7 +90,10 @@ export interface RegistryClient {
   tagsState?(repo: string): 'absent' | 'present' | undefined;
   /** Opens up to `n` connections ahead of the requests (optional; nothing is sent on them). */
   warm?(n: number): void;
-  /** Fetches the token its requests will need, where the registry's token service is known already (optional; never fails). */
+  /**
+   * Fetches the token its requests will need, where the registry's token service is known already
+   * or named by the scheme probe, which it waits for (and sends, where no client has yet) (optional; never fails).
+   */
   prefetchAuth?(): void;
   /** Calls `fn` once, when a tag is first seen absent where none was seen present (optional). */
   whenTagAbsent?(fn: () => void): void;

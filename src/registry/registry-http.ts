@@ -31,6 +31,8 @@ export interface RegistryHttpOptions {
   send: Send;
   /** The operation's signal, given to every request made with request(). */
   signal?: AbortSignal;
+  /** Told of the scheme probe's answer, which was sent without auth (SchemeProbe.heard: the auth middleware's `heard`). */
+  heardProbe?: (res: HttpResponse) => void;
 }
 
 /** One registry's API over HTTP, as the API's calls use it. */
@@ -48,6 +50,7 @@ export class RegistryHttp {
   private readonly insecureSetting?: string;
   private readonly plainHttpMirror?: boolean;
   private readonly insecureTlsSetting?: string;
+  private readonly heardProbe?: (res: HttpResponse) => void;
 
   constructor(opts: RegistryHttpOptions) {
     this.registry = opts.registry;
@@ -60,6 +63,7 @@ export class RegistryHttp {
     this.insecureSetting = opts.insecureSetting;
     this.plainHttpMirror = opts.plainHttpMirror;
     this.insecureTlsSetting = opts.insecureTlsSetting;
+    this.heardProbe = opts.heardProbe;
   }
 
   /** The API base URL; probed once for a loopback or insecure-TLS registry (plain HTTP or TLS, whichever it speaks). */
@@ -70,7 +74,7 @@ export class RegistryHttp {
     const baseUrls = this.transport.baseUrls;
     const shared = baseUrls.get(host + this.apiBase);
     if (shared) return (this.baseUrl = shared);
-    this.baseUrl = probeScheme({ probe: this.transport.sendOnce, host, apiBase: this.apiBase, signal: this.signal, logger: this.logger, insecureTlsSetting: this.insecureTlsSetting });
+    this.baseUrl = probeScheme({ probe: this.transport.sendOnce, host, apiBase: this.apiBase, signal: this.signal, logger: this.logger, insecureTlsSetting: this.insecureTlsSetting, heard: this.heardProbe });
     const mine = this.baseUrl;
     baseUrls.set(host + this.apiBase, mine);
     // A failed probe (aborted, refused) is not an answer for the next client.

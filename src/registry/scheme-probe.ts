@@ -7,7 +7,7 @@
  */
 import { RegpushError } from '../errors.js';
 import { drain } from '../http/response.js';
-import type { Send } from '../http/types.js';
+import type { HttpResponse, Send } from '../http/types.js';
 import type { Logger } from '../log.js';
 import { isLoopbackHost } from '../ref/host-address.js';
 
@@ -30,6 +30,12 @@ export interface SchemeProbe {
    * attempt, it said "encrypted" of a host then spoken to in plain HTTP.
    */
   insecureTlsSetting?: string;
+  /**
+   * Told of the answer that decided the scheme, before the probe settles: a 401 there names the
+   * registry's challenge, which the requests waiting for the probe then answer up front
+   * (AuthMiddleware.heard) instead of each being refused once first.
+   */
+  heard?: (res: HttpResponse) => void;
 }
 
 /** The warning for an insecure-TLS host (SchemeProbe.insecureTlsSetting) spoken to in plain HTTP. */
@@ -67,6 +73,7 @@ async function probeSchemeOf(p: SchemeProbe): Promise<string> {
     // it instead of opening another (one handshake less where the round trip is long).
     await drain(res, PROBE_DRAIN_MS);
     if (res.status !== 400) {
+      p.heard?.(res);
       logger.debug(`${host} answers plain HTTP; using http (loopback)`);
       return `http://${host}${apiBase}/v2/`;
     }
@@ -79,6 +86,7 @@ async function probeSchemeOf(p: SchemeProbe): Promise<string> {
   return probe({ method: 'GET', url: `https://${host}${apiBase}/v2/`, signal }).then(
     async (res) => {
       await drain(res);
+      p.heard?.(res);
       return `https://${host}${apiBase}/v2/`;
     },
     (err: unknown) => {
@@ -100,10 +108,11 @@ async function probeSchemeOf(p: SchemeProbe): Promise<string> {
  * containers/image does, and any failure of it but a cancel tries plain HTTP. When both fail,
  * the TLS failure is the one reported.
  */
-async function probeTlsFirst({ probe, host, apiBase, signal, logger }: SchemeProbe): Promise<string> {
+async function probeTlsFirst({ probe, host, apiBase, signal, logger, heard }: SchemeProbe): Promise<string> {
   try {
     const res = await probe({ method: 'GET', url: `https://${host}${apiBase}/v2/`, signal });
     await drain(res, PROBE_DRAIN_MS);
+    heard?.(res);
     return `https://${host}${apiBase}/v2/`;
   } catch (err) {
     if (signal?.aborted) throw err;
@@ -111,6 +120,7 @@ async function probeTlsFirst({ probe, host, apiBase, signal, logger }: SchemePro
     try {
       const res = await probe({ method: 'GET', url: `http://${host}${apiBase}/v2/`, signal });
       await drain(res, PROBE_DRAIN_MS);
+      heard?.(res);
       logger.debug(`${host} answers plain HTTP; using http (insecure)`);
       return `http://${host}${apiBase}/v2/`;
     } catch {

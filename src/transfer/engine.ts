@@ -186,9 +186,11 @@ export class TransferRun implements SetOwner {
 
   /**
    * Fetches the tokens that an image from `sourceRef` to `targetRefs` will need, where each
-   * registry's token service is already known in this run (RegistryClient.prefetchAuth): a sync
-   * does it for the image that will take the next free slot, so that image starts with its tokens
-   * in hand instead of a round trip to the token service first. Nothing else is sent.
+   * registry's token service is known in this run, or named by its scheme probe
+   * (RegistryClient.prefetchAuth): a sync does it for the image that will take the next free slot,
+   * so that image starts with its tokens in hand instead of a round trip to the token service
+   * first. Nothing else is sent but a loopback registry's scheme probe (GET /v2/, once per
+   * registry and run), which that image's first request would send anyway.
    */
   prefetchAuth(sourceRef: ImageReference, targetRefs: readonly ImageReference[]): void {
     if (this.runSignal.aborted) return;

@@ -105,9 +105,16 @@ const isWrite = (q: LoggedRequest) => ['PUT', 'POST', 'PATCH', 'DELETE'].include
 test('sync: nine images to two targets with different auth; every digest equals the source; re-run reads no blob and writes nothing', async () => {
   const prefix = `${run}m`;
   const file = writeFile('mirror.yaml', nineImages(prefix));
+  const first = { basic: await settledLogMark('basic'), token: await settledLogMark('token') };
   const r = await runCli(['sync', '--json', file], { env });
   assert.equal(r.code, 0, r.stderr);
   const rep = report(r.stdout);
+  // Each target's challenge, heard once (by the scheme probe's GET /v2/), is answered up front by
+  // every request of every image after it: no image's first request is refused for want of a token.
+  for (const name of ['basic', 'token'] as const) {
+    const refused = (await registryLogSince(name, first[name])).filter((q) => q.status === 401).map((q) => `${q.method} ${q.uri}`);
+    assert.deepEqual(refused, ['GET /v2/'], `${name}: requests answered 401`);
+  }
   const want: Record<string, string> = {
     [`${run}/app:v2.0.0`]: seeded['base/busybox:v2s2'].digest,
     [`${run}/app:v2.1.0`]: seeded['base/busybox:oci'].digest,

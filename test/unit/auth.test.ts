@@ -466,6 +466,49 @@ describe('a probed registry (scheme auto) and its token realm', () => {
     assert.equal(tokenAsks.length, 0, 'no token request from any client, so no credential in clear text');
   });
 
+  it('the scheme probe\'s 401 over TLS, heard before any request: a plain-http realm it names is refused, and no token is asked for', async () => {
+    const memory = new AuthMemory();
+    const tokenAsks: HttpRequest[] = [];
+    const made = probedClient(tokenAsks, memory);
+    made.heard(answer(401, { 'www-authenticate': 'Bearer realm="http://auth.example.com/token",service="svc"' }, '', 'https://localhost:5000/v2/'));
+    const sent: HttpRequest[] = [];
+    const r = await made(async (req) => (sent.push(req), answer(200, {}, '', req.url)))({ method: 'GET', url: 'https://localhost:5000/v2/b/manifests/x' }).then((x) => x.status, (e: Error) => e);
+    assert.ok(r instanceof ProtocolError, String(r));
+    assert.match(r.message, /localhost:5000 is reached over https and credentials must not be sent over plain http/);
+    assert.equal(tokenAsks.length, 0);
+    assert.equal(sent.length, 0);
+  });
+
+  it('a challenge the probe heard answers the first request of every client of the operation up front, one made before it was heard included', async () => {
+    const memory = new AuthMemory();
+    const tokenAsks: HttpRequest[] = [];
+    const early = probedClient(tokenAsks, memory); // made with the sync's first images, before any answer
+    const prober = probedClient(tokenAsks, memory);
+    prober.heard(answer(401, { 'www-authenticate': 'Bearer realm="http://localhost:5001/token",service="svc"' }, '', 'http://localhost:5000/v2/'));
+    const seen: string[] = [];
+    const registry = async (req: HttpRequest) => (seen.push(String(req.headers?.authorization ?? '-')), req.headers?.authorization ? answer(200, {}, '', req.url) : answer(401, {}, '', req.url));
+    for (const c of [early, prober, probedClient(tokenAsks, memory)]) assert.equal((await c(registry)({ method: 'GET', url: 'http://localhost:5000/v2/b/manifests/x' })).status, 200);
+    assert.deepEqual(seen, ['Bearer T', 'Bearer T', 'Bearer T'], 'no request went out without its token');
+    assert.equal(tokenAsks.length, 1, 'one token for the one scope set, from the cache the operation shares');
+  });
+
+  it('what the probe heard and cannot use is left to the request\'s own 401: a malformed challenge, an unsupported scheme, an answer of another host', async () => {
+    for (const [header, url] of [
+      ['Bearer realm="unterminated', 'http://localhost:5000/v2/'],
+      ['Negotiate', 'http://localhost:5000/v2/'],
+      ['Bearer realm="http://localhost:5001/token",service="svc"', 'http://elsewhere:5000/v2/'],
+    ] as const) {
+      const tokenAsks: HttpRequest[] = [];
+      const c = probedClient(tokenAsks, new AuthMemory());
+      assert.doesNotThrow(() => c.heard(answer(401, { 'www-authenticate': header }, '', url)));
+      const seen: string[] = [];
+      const r = await c(async (req) => (seen.push(String(req.headers?.authorization ?? '-')), answer(404, {}, '', req.url)))({ method: 'GET', url: 'http://localhost:5000/v2/b/manifests/x' });
+      assert.equal(r.status, 404);
+      assert.deepEqual(seen, ['-'], header);
+      assert.equal(tokenAsks.length, 0);
+    }
+  });
+
   it('two APIs under paths of one host (Artifactory repositories used as mirrors) each follow their own realm', async () => {
     const memory = new AuthMemory();
     const client = (apiPath: string) =>
