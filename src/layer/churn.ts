@@ -44,10 +44,17 @@ const CACHE_WHY = 'a build tool\'s cache, rewritten by each build: leave `.cache
 export async function firstChurningFile(opts: Pick<LayerOptions, 'sources' | 'cwd' | 'signal'>): Promise<ChurningFile | undefined> {
   let found: ChurningFile | undefined;
   try {
-    await walkSources(opts.sources, { cwd: opts.cwd ?? process.cwd(), signal: opts.signal, logger: silentLogger }, async (e) => {
+    await walkSources(opts.sources, { cwd: opts.cwd ?? process.cwd(), signal: opts.signal, logger: silentLogger }, (e) => {
       if (e.kind !== 'file') return;
       if (/(^|\/)node_modules\/\.cache\//.test(e.name)) found = { name: `/${e.name}`, why: CACHE_WHY };
-      else if (e.name.endsWith('.pyc') && (await timestampPyc(e.path))) found = { name: `/${e.name}`, why: PYC_WHY };
+      else if (e.name.endsWith('.pyc')) {
+        // The walk waits for the header (a visit's promise); no other file costs more than its name.
+        return timestampPyc(e.path).then((stamped) => {
+          if (!stamped) return;
+          found = { name: `/${e.name}`, why: PYC_WHY };
+          throw new Found();
+        });
+      }
       if (found) throw new Found();
     });
   } catch (err) {
