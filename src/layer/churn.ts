@@ -15,7 +15,7 @@
  *   (babel-loader, terser-webpack-plugin, eslint-loader… through find-cache-dir), rewritten by
  *   each build.
  */
-import { closeSync, openSync, readSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { silentLogger } from '../log.js';
 import { resolveLayerOptions } from './options.js';
 import type { LayerOptions } from './types.js';
@@ -50,7 +50,14 @@ export async function firstChurningFile(opts: LayerOptions): Promise<ChurningFil
     await walkSources(opts.sources, { cwd, signal: opts.signal, logger: silentLogger }, (e) => {
       if (e.kind !== 'file') return;
       if (/(^|\/)node_modules\/\.cache\//.test(e.name)) found = { name: `/${e.name}`, why: CACHE_WHY };
-      else if (e.name.endsWith('.pyc') && timestampPyc(e.path)) found = { name: `/${e.name}`, why: PYC_WHY };
+      else if (e.name.endsWith('.pyc')) {
+        // The walk waits for the header (a visit's promise); no other file costs more than its name.
+        return timestampPyc(e.path).then((stamped) => {
+          if (!stamped) return;
+          found = { name: `/${e.name}`, why: PYC_WHY };
+          throw new Found();
+        });
+      }
       if (found) throw new Found();
     });
   } catch (err) {
@@ -59,16 +66,21 @@ export async function firstChurningFile(opts: LayerOptions): Promise<ChurningFil
   return found;
 }
 
-/** True for a .pyc whose header (PEP 552) says it is checked against its source's mtime: the flags word (bytes 4–7, little-endian) is 0. */
-function timestampPyc(path: string): boolean {
+/**
+ * True for a .pyc whose header (PEP 552) says it is checked against its source's mtime: the flags
+ * word (bytes 4–7, little-endian) is 0. Read asynchronously: the walk runs beside the layers'
+ * uploads, and a venv holds thousands of .pyc files, each opened until a timestamped one is found.
+ */
+async function timestampPyc(path: string): Promise<boolean> {
   const head = Buffer.alloc(8);
-  let fd: number | undefined;
+  let file: FileHandle | undefined;
   try {
-    fd = openSync(path, 'r');
-    return readSync(fd, head, 0, 8, 0) === 8 && head.readUInt32LE(4) === 0;
+    file = await open(path, 'r');
+    const { bytesRead } = await file.read(head, 0, 8, 0);
+    return bytesRead === 8 && head.readUInt32LE(4) === 0;
   } catch {
     return false;
   } finally {
-    if (fd !== undefined) closeSync(fd);
+    await file?.close().catch(() => undefined);
   }
 }

@@ -71,6 +71,8 @@ interface Front {
   resolved: Promise<Resolved>;
   /** The configs, sent per target as soon as the base, the diffIDs and the target's tag allow (none in a dry run). */
   early?: EarlyConfigsSent;
+  /** Settles once the warm path has said, at every target, why a layer was not reused (ReuseFound.explained). Never rejects. */
+  explained: Promise<void>;
 }
 
 /**
@@ -118,12 +120,13 @@ async function pushChecked(guarded: PushOptions, callbacks: CallerCallbacks, nam
   const set = run.targets(oneTargetPerRepository(inputs.toRefs, tagsOf), inputs.fromRef, { stopRun: true });
   const states = new Map<TransferTarget, TargetState>(set.list.map((t) => [t, { reusable: [], outcomes: [], spares: [] }]));
   const headStarts: LayerHeadStart[] = [];
+  let front: Front | undefined;
   try {
     const source = inputs.fromRef ? run.source(inputs.fromRef) : undefined;
     const board = new DiffIdBoard(inputs.layers.length);
     const layered = startLayersEarly(set, source, withDiffIdBoard(inputs, board), run.signal, opts.dryRun);
     for (const l of layered.layers) if (l.headStart) headStarts.push(l.headStart);
-    const front = await resolveStage(run, set, states, source, layered, opts, board);
+    front = await resolveStage(run, set, states, source, layered, opts, board);
     clock('resolve');
     // No blob is written before every file of the new layers is known to open (the walk ran
     // alongside the resolve): a file that cannot be read ends the push with nothing committed.
@@ -131,7 +134,11 @@ async function pushChecked(guarded: PushOptions, callbacks: CallerCallbacks, nam
     // Planned and started while the base config may still be on its way: the blobs need only the manifest.
     if (source) await set.plan(source, front.baseBlobs);
     clock('plan');
-    if (opts.dryRun) return await dryRunReport(run, set, states, await front.resolved, inputs, opts, timings);
+    if (opts.dryRun) {
+      const planned = await dryRunReport(run, set, states, await front.resolved, inputs, opts, timings);
+      await front.explained;
+      return planned;
+    }
 
     const moving = source && !run.signal.aborted ? set.transfer(source, front.baseBlobs) : Promise.resolve();
     moving.catch(() => undefined); // awaited in transferStage; a failed resolve must not leave it unhandled
@@ -149,6 +156,8 @@ async function pushChecked(guarded: PushOptions, callbacks: CallerCallbacks, nam
     const composed = composeStage(resolved.base, layers, inputs, opts, await early.configs);
     await commitStage(set, states, composed, clock);
     await released;
+    // Said by now: the walk that may name a changed layer's cause ran beside its upload.
+    await front.explained;
     return finalReport(run, set, states, resolved, layers, inputs, timings);
   } catch (err) {
     // Everything still running stops now: a layer upload in the background would otherwise open
@@ -156,6 +165,7 @@ async function pushChecked(guarded: PushOptions, callbacks: CallerCallbacks, nam
     run.stop(err);
     await releaseSpares(states);
     await run.settle();
+    await front?.explained; // stopped with the run (its signal): nothing said after the push has ended
     throw run.failure(err);
   } finally {
     for (const h of headStarts) h.drop(); // a build nobody took (the tag held it, or the push failed)
@@ -272,6 +282,7 @@ async function resolveStage(run: TransferRun, set: TargetSet, states: Map<Transf
     churn: (i) => churns[i]!(),
     said: layers[0]?.options.said,
   };
+  const explaining: Promise<void>[] = [];
   const probes = Promise.all(
     set.list.map(async (t) => {
       const state = states.get(t)!;
@@ -314,6 +325,7 @@ async function resolveStage(run: TransferRun, set: TargetSet, states: Map<Transf
       // A config-only push (no new layer) is compared too: re-run unchanged, it writes nothing.
       const found = await findReusableLayers(t.ep, t.ref, basePromise, diffIdsOf, { same, onTagFound, onChangeExpected, onChanged, alsoTags: others, names: inputs.layers.map((l) => l.label.name), history }); // never rejects
       decide(found?.same !== true);
+      if (found?.explained) explaining.push(found.explained);
       // Without new layers and without a tag, the config goes as HEAD ‖ POST (it may be there already).
       if (diffIdsOf.length && found?.same !== true) openConfigSpare();
       state.reusable = found?.layers ?? [];
@@ -342,7 +354,8 @@ async function resolveStage(run: TransferRun, set: TargetSet, states: Map<Transf
   // converts it (then its descriptors change, and the checked base is waited for).
   const blobs = await Promise.race([blobsEarly, resolved.then((r) => r.baseBlobs)]);
   await probes;
-  return { baseBlobs: blobs, resolved, early };
+  const explained = probes.then(() => Promise.all(explaining)).then(() => undefined, () => undefined);
+  return { baseBlobs: blobs, resolved, early, explained };
 }
 
 /**

@@ -39,6 +39,12 @@ export interface ReuseFound {
   tagDigest?: string;
   /** True when the tag holds the very image the push would write (the whole-image comparison matched). */
   same: boolean;
+  /**
+   * Settles once every word on why a layer was not reused has been said (sayWhyNotReused): that
+   * may need a walk of the layer's files, which runs beside the uploads; the push awaits it before
+   * it ends, so its warning comes before the push's result. Never rejects.
+   */
+  explained?: Promise<void>;
 }
 
 /**
@@ -189,11 +195,16 @@ export async function findReusableLayers(
         return { digest: found.digest, diffId, size: found.size, uncompressedSize, entries: 0 };
       }),
     );
-    if (opts.history && unmatched.length) await sayWhyNotReused(await configs, unmatched, opts.history, opts.names, from, {
-        warn: (l) => sayOnce(opts.history!.said, (m) => log.warn(m), l),
-        debug: (l) => sayOnce(opts.history!.said, (m) => log.debug(m), l),
-      });
-    return { layers, present: namedBlobs(images), tagDigest, same: false };
+    // Only words: started, not awaited, so a changed layer's upload does not wait for the walk of
+    // its files that may name the cause (the caller awaits `explained` before it ends).
+    const explained =
+      opts.history && unmatched.length
+        ? sayWhyNotReused(await configs, unmatched, opts.history, opts.names, from, {
+            warn: (l) => sayOnce(opts.history!.said, (m) => log.warn(m), l),
+            debug: (l) => sayOnce(opts.history!.said, (m) => log.debug(m), l),
+          }).catch((err: unknown) => log.debug(`why a layer was not reused is not said: ${(err as Error).message}`))
+        : undefined;
+    return { layers, present: namedBlobs(images), tagDigest, same: false, explained };
   } catch (err) {
     log.debug(`layer reuse check skipped: ${(err as Error).message}`);
     return undefined;

@@ -394,7 +394,11 @@ async function syncUnit(run: TransferRun, w: Work, platforms: ReturnType<typeof 
     if (set.list.every((t) => t.failed)) tellTargets();
     else breaker.failed(w.unit.source.registry, e);
     result.error = lines.of(e);
-    result.targets = set.list.map((t) => targetResult(t, targetError(t, run, lines, e), false));
+    // What moved before the failure (planned, in a dry run) is counted as a finished unit's is: a
+    // dry run's plan then matches the run's report for a unit that fails after its blobs (its
+    // referrers unreadable, say), and the bytes read from the source are not left out.
+    result.targets = set.list.map((t) => targetResult(t, targetError(t, run, lines, e), !!opts.dryRun));
+    result.bytesRead = bytesRead(set.list);
   } finally {
     set.finish();
   }

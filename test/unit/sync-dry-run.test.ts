@@ -31,3 +31,19 @@ for (const images of [1, 4]) {
     if (images === 1) assert.deepEqual(moves(plan), moves(done), 'one image at a time: the same per image');
   });
 }
+
+test('an image that fails after its blobs (its referrers unreadable): the dry run counts what it planned, as the run counts what it moved, and the bytes read from the source', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('a', { tags: ['1'], layers: [bytesOf('a1', 4000)] });
+  src.fault({ method: 'GET', path: /\/referrers\// }, { kind: 'status', status: 403, code: 'DENIED' });
+  const spec = parseSyncFile(['images:', `  - { source: ${src.ref('a')}, tags: ['1'], referrers: true, targets: [${dst.host}/m] }`, ''].join('\n'), 'sync.yaml');
+  const opts = { spec, ...fakeLibraryOptions(src, dst) };
+  const failedResult = (e: unknown): SyncResult => (e as { details: { result: SyncResult } }).details.result;
+  const plan = failedResult(await sync({ ...opts, dryRun: true }).then(() => assert.fail('the dry run should fail'), (e: unknown) => e));
+  const done = failedResult(await sync(opts).then(() => assert.fail('the run should fail'), (e: unknown) => e));
+  const counts = (r: SyncResult) => r.units.map((u) => ({ error: u.error?.code, bytesRead: u.bytesRead, targets: u.targets.map((t) => [t.action, t.mounted, t.streamed, t.bytes]) }));
+  assert.deepEqual(counts(done), [{ error: 'E_DENIED', bytesRead: done.units[0]!.targets[0]!.bytes, targets: [['failed', 0, 2, done.units[0]!.targets[0]!.bytes]] }], 'the run: config and layer streamed before the referrers failed');
+  assert.ok(done.units[0]!.bytesRead > 4000);
+  assert.deepEqual(counts(plan), counts(done));
+  assert.equal(plan.totals.bytesRead, done.totals.bytesRead);
+});
