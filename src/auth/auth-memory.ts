@@ -9,7 +9,7 @@ import type { AuthError } from '../errors.js';
 import type { Challenge } from './challenge.js';
 import type { CredentialFile } from './config-file.js';
 import { who } from './credential-id.js';
-import { helperReplyHolds } from './credentials.js';
+import { helperReplyHolds, type HelperReply } from './credentials.js';
 import type { Credential } from './credential-types.js';
 import { TokenCache } from './token-cache.js';
 
@@ -44,9 +44,10 @@ export class AuthMemory {
    * repository (an `auths` key may name a namespace), while a helper answers per registry: this
    * keeps a sync of many repositories at one helper run per registry, and one more each time the
    * registry refuses what it gave (renewCredential drops that reply). A helper that timed out or is
-   * missing from PATH is kept as that failure, for the operation (helperExecFromOptions in credentials.ts).
+   * missing from PATH is kept as that failure, for the operation; one that timed out, for a minute
+   * (HELPER_TIMEOUT_KEPT_MS; helperExecFromOptions in credentials.ts).
    */
-  readonly helperReplies = new Map<string, Promise<string>>();
+  readonly helperReplies = new Map<string, HelperReply>();
 
   /** `credsStore` lookups that failed in this operation: warned about once and not run again (a reply that failed otherwise than by a timeout or a helper missing from PATH is not kept in helperReplies, since a credHelpers failure may be passing). */
   readonly failedStores = new Set<string>();
@@ -96,10 +97,10 @@ export class AuthMemory {
     const secret = refused.password ?? refused.identityToken;
     if (!secret) return;
     await Promise.all(
-      [...this.helperReplies].map(async ([k, reply]) => {
-        const out = await reply.catch(() => undefined);
+      [...this.helperReplies].map(async ([k, kept]) => {
+        const out = await kept.reply.catch(() => undefined);
         // Unless another renewal has replaced it meanwhile.
-        if (out !== undefined && helperReplyHolds(out, secret) && this.helperReplies.get(k) === reply) this.helperReplies.delete(k);
+        if (out !== undefined && helperReplyHolds(out, secret) && this.helperReplies.get(k) === kept) this.helperReplies.delete(k);
       }),
     );
   }

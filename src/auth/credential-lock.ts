@@ -195,7 +195,9 @@ class Staleness {
   constructor(readonly ms: number) {}
 
   judge(file: string, state: LockState): boolean {
-    const now = Date.now();
+    // How long it has been seen so is this run's own measure: a monotonic clock, which a step of
+    // the wall clock (NTP, the very case this covers) neither shortens nor lengthens.
+    const now = performance.now();
     let seen = this.seen.get(file);
     if (!seen || seen.id !== state.id || seen.mtimeNs !== state.mtimeNs) this.seen.set(file, (seen = { id: state.id, mtimeNs: state.mtimeNs, since: now }));
     return state.ageMs > this.ms || now - seen.since > this.ms;

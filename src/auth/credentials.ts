@@ -53,7 +53,9 @@ export interface CredentialOptions {
    * Replies of the credential helpers' `get` in this operation, by helper and server URL: a lookup
    * per repository still runs each helper once per registry (see AuthMemory.helperReplies).
    */
-  helperReplies?: Map<string, Promise<string>>;
+  helperReplies?: Map<string, HelperReply>;
+  /** Milliseconds since some fixed point, for how long a helper's timeout is kept (HELPER_TIMEOUT_KEPT_MS); default performance.now (a monotonic clock: a clock step neither shortens nor lengthens it). Injectable for tests. */
+  clock?: () => number;
   /**
    * The `credsStore` lookups that failed in this operation ("<store>\n<server URL>"): each is
    * warned about and run once, not again for every repository and role (see AuthMemory.failedStores).
@@ -431,6 +433,20 @@ export function decodeEntry(e: AuthEntry, file: string, key: string): Credential
   return isUsable(cred) ? cred : undefined;
 }
 
+/** A credential helper's `get` reply kept for the operation (CredentialOptions.helperReplies), and when it timed out, if it did (clock's milliseconds). */
+export interface HelperReply {
+  reply: Promise<string>;
+  timedOutAt?: number;
+}
+
+/**
+ * How long a helper that timed out is taken as hung (its failure given again, the helper not run):
+ * a sync of 2,000 images asks a hung helper about once a minute, not 2,000 times, and one that has
+ * recovered (a slow gcloud re-authentication) is asked again within a minute, not never in a run
+ * that may last hours (--max-wait up to 24 h).
+ */
+export const HELPER_TIMEOUT_KEPT_MS = 60_000;
+
 function helperExecFromOptions(opts: CredentialOptions): HelperExec {
   const run = opts.runHelper;
   const exec: HelperExec = run
@@ -444,20 +460,22 @@ function helperExecFromOptions(opts: CredentialOptions): HelperExec {
   return (name, action, input) => {
     if (action !== 'get') return exec(name, action, input);
     const key = `${name}\n${input}`;
-    let reply = replies.get(key);
-    if (!reply) {
-      reply = exec(name, action, input);
-      replies.set(key, reply);
-      // Kept for the operation: "not found" (an answer), a helper that timed out and one missing
-      // from PATH. A timeout is asked again by no later repository: a hung helper (a keychain
-      // prompt nobody answers in CI, gcloud waiting on a re-authentication) would otherwise cost
-      // every image of a sync its timeout, 30 s each. An exit with an error may be passing (a token
-      // endpoint that throttled one call) and costs one process run: the next lookup asks again.
-      reply.catch((err: unknown) => {
-        if (isNotFound(err) || (err instanceof HelperFailure && (err.timedOut || err.missing))) return;
-        if (replies.get(key) === reply) replies.delete(key);
-      });
-    }
-    return reply;
+    const clock = opts.clock ?? (() => performance.now());
+    const kept = replies.get(key);
+    if (kept && (kept.timedOutAt === undefined || clock() - kept.timedOutAt < HELPER_TIMEOUT_KEPT_MS)) return kept.reply;
+    const entry: HelperReply = { reply: exec(name, action, input) };
+    replies.set(key, entry);
+    // Kept for the operation: "not found" (an answer) and a helper missing from PATH. A timeout is
+    // kept for HELPER_TIMEOUT_KEPT_MS: a hung helper (a keychain prompt nobody answers in CI,
+    // gcloud waiting on a re-authentication) would otherwise cost every image of a sync its
+    // timeout, 30 s each; kept for the whole run, one slow refresh would fail every later
+    // repository of that registry for hours. An exit with an error may be passing (a token
+    // endpoint that throttled one call) and costs one process run: the next lookup asks again.
+    entry.reply.catch((err: unknown) => {
+      if (isNotFound(err) || (err instanceof HelperFailure && err.missing)) return;
+      if (err instanceof HelperFailure && err.timedOut) entry.timedOutAt = clock();
+      else if (replies.get(key) === entry) replies.delete(key);
+    });
+    return entry.reply;
   };
 }

@@ -17,6 +17,13 @@
  * HEADs failing as an outage's do then stop it as a registry that is down (down()). Under the
  * pull-limit gate with --max-wait, such a 429 never gets here: the gate holds the registry's images
  * until a poll says the count is back (rate-gate.ts, spend), and fails them only after --max-wait.
+ *
+ * Only an image's source spends its pulls. A 429 saying the limit is used up that a TARGET met (its
+ * referrers fallback-tag GET, or a write answered so, at Docker Hub) fails that image at that
+ * target and nothing more (targetFailed): it is not the source's refusal even where both are one
+ * registry (its account may not be the source's; where it is, the source's own next GET meets the
+ * refusal, and the gate or failed() decides as for any pull), nor an outage (the registry answers:
+ * its HEADs and writes cost no pull). A target is skipped only when it is down.
  */
 import { tokenServiceFailed } from '../auth/token.js';
 import { errorForCode, type RegpushError, TooManyRequestsError } from '../errors.js';
@@ -53,12 +60,25 @@ export class OutageBreaker {
 
   constructor(readonly threshold: number) {}
 
-  /** An image failed at `registry` (as a unit's source, or one of its targets). */
+  /** An image failed at `registry`, its source (or a tag list of it). */
   failed(registry: string, err: RegpushError): void {
     if (isPullLimitSpent(err)) {
       if (!this.spent.has(registry)) this.spent.set(registry, err);
       return;
     }
+    this.outage(registry, err);
+  }
+
+  /**
+   * An image failed at `registry`, as one of its targets. A used-up pull limit there fails that
+   * image at that target only: it neither stops the registry's pulls as a source nor counts as its
+   * outage (see the header).
+   */
+  targetFailed(registry: string, err: RegpushError): void {
+    if (!isPullLimitSpent(err)) this.outage(registry, err);
+  }
+
+  private outage(registry: string, err: RegpushError): void {
     if (!isOutage(err)) return;
     const f = this.failing.get(registry);
     this.failing.set(registry, { images: (f?.images ?? 0) + 1, last: err });
@@ -69,7 +89,10 @@ export class OutageBreaker {
     this.failing.delete(registry);
   }
 
-  /** Why an image at `registry` is not attempted (its pull limit used up, or down), or undefined while neither is known. */
+  /**
+   * Why an image reading from `registry` (its tag list, in expand.ts) is not attempted (its pull
+   * limit used up, or down), or undefined while neither is known. Not for a target: down() alone.
+   */
   refusal(registry: string): RegpushError | undefined {
     const spent = this.spent.get(registry);
     if (spent) {

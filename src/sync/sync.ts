@@ -322,9 +322,10 @@ const WRITES_NOTHING: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['E_NOT_FOUND'
  * A unit whose source registry, or every target registry, has failed image after image
  * (OutageBreaker), as failed at once without a request; undefined for a unit to attempt. A source
  * whose pull limit is used up is attempted: its HEADs are free (its GETs are refused: refusedPulls).
+ * So is a target whose pull limit is used up: its HEADs and writes cost no pull (only down() skips one).
  */
 function notAttempted(w: Work, breaker: OutageBreaker, lines: FailureLines): SyncUnitReport | undefined {
-  const targets = w.unit.targets.map((t) => breaker.refusal(t.registry));
+  const targets = w.unit.targets.map((t) => breaker.down(t.registry));
   const e = breaker.down(w.unit.source.registry) ?? (targets.every(Boolean) ? targets[0] : undefined);
   return e ? notAttemptedFor(w, lines.of(e)) : undefined;
 }
@@ -364,7 +365,7 @@ async function syncUnit(run: TransferRun, w: Work, platforms: ReturnType<typeof 
     for (const t of set.list) byRegistry.set(t.ref.registry, [...(byRegistry.get(t.ref.registry) ?? []), t]);
     for (const [registry, ts] of byRegistry) {
       const failed = ts.find((t) => t.failed)?.failed;
-      if (failed && ts.every((t) => t.failed)) breaker.failed(registry, failed);
+      if (failed && ts.every((t) => t.failed)) breaker.targetFailed(registry, failed);
       else breaker.succeeded(registry);
     }
   };

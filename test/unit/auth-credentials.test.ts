@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { credentialSourceList, resolveCredential, type CredentialOptions } from '../../src/auth/credentials.js';
+import { credentialSourceList, resolveCredential, type CredentialOptions, type HelperReply, HELPER_TIMEOUT_KEPT_MS } from '../../src/auth/credentials.js';
 import { credentialFromEnv } from '../../src/auth/credential-env.js';
 import { credentialFiles } from '../../src/auth/credential-paths.js';
 import { eraseCredential, storeCredential } from '../fixtures/stored-logins.js';
@@ -383,7 +383,7 @@ describe('resolveCredential: docker config.json', () => {
   it('a credsStore that failed is run and warned about once per operation, not again for each repository and role', async () => {
     let runs = 0;
     const failedStores = new Set<string>();
-    const helperReplies = new Map<string, Promise<string>>();
+    const helperReplies = new Map<string, HelperReply>();
     const o = await setup({
       failedStores,
       helperReplies,
@@ -403,7 +403,7 @@ describe('resolveCredential: docker config.json', () => {
   it('a credHelpers helper that timed out, or is missing from PATH, is run once per operation: the other repositories of its registry get the same error at once (was: run again for each, a sync of 2,000 images waiting out the timeout 2,000 times)', async () => {
     for (const failure of [new HelperFailure('timed out after 30 s', null, true), new HelperFailure('docker-credential-gcloud not found on PATH', null, false, true)]) {
       let runs = 0;
-      const helperReplies = new Map<string, Promise<string>>();
+      const helperReplies = new Map<string, HelperReply>();
       const o = await setup({
         helperReplies,
         runHelper: async () => {
@@ -421,9 +421,32 @@ describe('resolveCredential: docker config.json', () => {
     }
   });
 
+  it('a credHelpers helper that timed out is taken as hung for a minute only (HELPER_TIMEOUT_KEPT_MS): a later repository of a long sync asks it again once it has recovered (was: failed for the whole operation)', async () => {
+    let runs = 0;
+    let clock = 1_000;
+    const helperReplies = new Map<string, HelperReply>();
+    const o = await setup({
+      helperReplies,
+      clock: () => clock,
+      runHelper: async () => {
+        if (++runs === 1) throw new HelperFailure('timed out after 30 s', null, true);
+        return JSON.stringify({ Username: 'oauth2accesstoken', Secret: 'tok' });
+      },
+    });
+    await writeJson(dockerConfig(o.home), { credHelpers: { 'gcr.io': 'gcloud' } });
+    await assert.rejects(resolveCredential('gcr.io', { ...o, repository: 'p/a' }), /timed out after 30 s/);
+    clock += HELPER_TIMEOUT_KEPT_MS - 1;
+    await assert.rejects(resolveCredential('gcr.io', { ...o, repository: 'p/b' }), /timed out after 30 s/, 'within the span: the same failure, the helper not run');
+    assert.equal(runs, 1);
+    clock += 1;
+    assert.deepEqual(await resolveCredential('gcr.io', { ...o, repository: 'p/c' }), { username: 'oauth2accesstoken', password: 'tok' });
+    assert.deepEqual(await resolveCredential('gcr.io', { ...o, repository: 'p/d' }), { username: 'oauth2accesstoken', password: 'tok' });
+    assert.equal(runs, 2, 'asked again once the span had passed, and its answer kept');
+  });
+
   it('a credHelpers helper that exited with an error is asked again by the next repository (the failure may be passing: a token endpoint that throttled one call)', async () => {
     let runs = 0;
-    const helperReplies = new Map<string, Promise<string>>();
+    const helperReplies = new Map<string, HelperReply>();
     const o = await setup({
       helperReplies,
       runHelper: async () => {
@@ -628,7 +651,7 @@ describe('resolveCredential: auths keys naming a namespace or repository (contai
       },
     });
     await writeJson(dockerConfig(o.home), { credsStore: 'desktop', auths: { 'ghcr.io/acme': creds('ns') } });
-    const helperReplies = new Map<string, Promise<string>>();
+    const helperReplies = new Map<string, HelperReply>();
     for (const repository of ['one/app', 'two/app', 'acme/app', 'three/app']) {
       const want = repository === 'acme/app' ? as('ns') : as('store');
       assert.deepEqual(await resolveCredential('ghcr.io', { ...o, repository, helperReplies }), want);

@@ -496,4 +496,23 @@ describe('withCredentialFileLock: a lock whose time is ahead of this machine\'s 
     assert.deepEqual(stale, [lock]);
     assert.deepEqual(await fsp.readdir(dir), []);
   });
+
+  it('"seen unchanged for staleMs" is measured on a monotonic clock: the wall clock stepped back while this run waits (NTP) neither lengthens it nor makes it never end (was: Date.now, by which the lock was never seen unchanged long enough)', { timeout: 20_000 }, async () => {
+    const { dir, file, lock } = await tempFile();
+    await fsp.writeFile(lock, '4242 a-run-that-died\n');
+    const ahead = new Date(Date.now() + 3_600_000);
+    await fsp.utimes(lock, ahead, ahead);
+    // The wall clock goes back a second at every reading: by it, no span ever passes.
+    const wall = Date.now;
+    let steps = 0;
+    Date.now = () => wall() - 1_000 * steps++;
+    let ran = false;
+    try {
+      await withCredentialFileLock(file, async () => void (ran = true), { staleMs: 200 });
+    } finally {
+      Date.now = wall;
+    }
+    assert.ok(ran);
+    assert.deepEqual(await fsp.readdir(dir), []);
+  });
 });

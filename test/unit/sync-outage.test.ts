@@ -209,3 +209,21 @@ test('a sync where every image failed, not all with one code, fails E_PARTIAL na
   assert.equal(err?.code, 'E_PARTIAL', String(err));
   assert.match(err!.message, /^2 of 2 images failed: .*\(E_REGISTRY: .*\(E_NOT_FOUND: /);
 });
+
+test('a registry whose pull limit a 429 said is used up is not down as a TARGET: an image written to it is still checked by HEAD and copied (writes and HEADs cost no pull)', async () => {
+  const hub = await fake({ rateLimit: { limit: 100, remaining: 50 } });
+  const other = await fake();
+  hub.seedImage('team/pulled', { tags: ['1'] });
+  other.seedImage('team/pushed', { tags: ['1'] });
+  // First Docker Hub as a source, whose GET meets the used-up 429; then an image from elsewhere into Docker Hub.
+  hub.fault({ kind: 'manifest', method: 'GET', path: /^\/v2\/team\/pulled\// }, { kind: 'status', status: 429, code: 'TOOMANYREQUESTS', headers: { 'ratelimit-limit': '100;w=21600', 'ratelimit-remaining': '0;w=21600' } });
+  const spec = parseSyncFile(
+    ['images:', `  - { source: ${hub.ref('team/pulled')}:1, targets: [${other.host}/mirror] }`, `  - { source: ${other.ref('team/pushed')}:1, targets: [${hub.host}/mirror] }`, ''].join('\n'),
+    'sync.yaml',
+  );
+  const r = await failedSync({ spec, images: 1, retries: 0, ...fakeLibraryOptions(hub, other) }, 'E_TOO_MANY_REQUESTS');
+  const pushed = r.units.find((u) => u.source.startsWith(other.host))!;
+  assert.ok(pushed.ok, pushed.error?.message);
+  assert.equal(pushed.targets[0]?.action, 'copied');
+  assert.equal(hub.count({ kind: 'manifest', method: 'PUT' }), 1);
+});
