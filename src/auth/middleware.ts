@@ -9,6 +9,7 @@
  * registry-token-auth.ts), the answer to a challenge (challenge-answer.ts), refused credentials
  * and their errors (refusals.ts, refusal-errors.ts), and the operation's memory (auth-memory.ts).
  */
+import { who } from './credential-id.js';
 import { silentLogger, type Logger } from '../log.js';
 import { settleSmallBody } from '../http/response.js';
 import type { HttpRequest, HttpResponse, Middleware, Send } from '../http/types.js';
@@ -115,6 +116,12 @@ export interface AuthMiddleware extends Middleware {
    * read is left for a request's own 401 to report.
    */
   heard(res: HttpResponse): void;
+  /**
+   * The identity (credential-id.ts `who`) of the credential this client's requests go with:
+   * whose pulls a registry that counts them per account charges (registry/manifests.ts). A lookup
+   * that fails is the request's to report: then `anonymous`, as the request would go if it went.
+   */
+  whose(): Promise<string>;
 }
 
 /** Builds the auth middleware for one registry. */
@@ -244,7 +251,8 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
       }
       return res;
     };
-  return Object.assign(middleware, { prefetch, heard });
+  const whose = (): Promise<string> => credentials.get().then(who, () => who(undefined));
+  return Object.assign(middleware, { prefetch, heard, whose });
 }
 
 /**

@@ -264,6 +264,9 @@ export async function errorFromResponse(res: HttpResponse, ctx: FailureContext):
       if (quotaSpent({ status: 429, retryAfter: res.headers['retry-after'], rateLimitRemaining: count.remaining })) {
         details.pullLimitSpent = true;
         details.pullLimit = pullLimitText(count);
+        // Whose count it was, where the registry names it (Docker Hub: an address or an account id): the used-up mark is that one's (registry/manifests.ts).
+        const source = res.headers['docker-ratelimit-source'];
+        if (source) details.rateLimitSource = source;
         return new TooManyRequestsError(`${base} (the pull limit is used up: ${details.pullLimit}; not retried, as it comes back only over its window: ${HINT.pullLimitSpent(names)})`, { details });
       }
       // A wait longer than regpush's cap (DEFAULT_RETRY_POLICY.maxRetryAfterMs) is not retried at all:

@@ -50,6 +50,11 @@ export function hostKey(host: string): string {
   return host.toLowerCase().replace(/:(?:443|80)$/, '');
 }
 
+/** The key of `whose` pulls at `host` (spendPulls): the host's key first, so that a host's keys share a prefix. */
+function spentKey(host: string, whose: string): string {
+  return `${hostKey(host)}\n${whose}`;
+}
+
 /** The record key of `url`'s host, or undefined for a URL that does not parse. */
 function urlHostKey(url: string): string | undefined {
   return URL.canParse(url) ? hostKey(new URL(url).host) : undefined;
@@ -63,8 +68,10 @@ export class TransportStats {
   /** Hosts that have answered a manifest request without rate-limit headers (manifestAnswered). */
   private readonly quiet = new Set<string>();
   private readonly watchers = new Set<(seen: RateLimitSeen) => void>();
-  /** Hosts whose pull limit a manifest GET found used up, with the limit's words (spendPulls). */
+  /** Readers (host and whose pulls: spentKey) whose pull limit a manifest GET found used up, with the limit's words (spendPulls). */
   private readonly spent = new Map<string, string>();
+  /** Per host and credential identity, the `docker-ratelimit-source` its manifest answers named (rateLimitSource). */
+  private readonly sources = new Map<string, string>();
   /** Per host, the last `ratelimit-remaining` it sent and the `ratelimit-limit` with it, as sent (countSent). */
   private readonly lastSent = new Map<string, CountSent>();
 
@@ -129,27 +136,64 @@ export class TransportStats {
   }
 
   /**
-   * Notes that `host` refused a manifest GET because its pull limit is used up (`limit` says it:
-   * "ratelimit-remaining 0 of 100 per 6 h"): the registry clients of the operation send it no
-   * manifest GET after that (pullsSpent), whichever image or tag they read for, unless a caller
-   * waiting for the count to come back finds that it has (restorePulls).
+   * Notes that the pulls of `whose` (an account or address: pullsOwner) at `host` are used up, as a
+   * manifest GET refused so said (`limit` says it: "ratelimit-remaining 0 of 100 per 6 h"): the
+   * registry clients of the operation that read as `whose` send that host no manifest GET after
+   * that (pullsSpent), whichever image or tag they read for, until an answer to one of them
+   * carries a count with pulls left again (countSeen) or a caller waiting for the count finds that
+   * it has (restorePulls). Docker Hub counts pulls per account, or per address for anonymous reads
+   * (https://docs.docker.com/docker-hub/usage/pulls/): one account's used-up limit says nothing of
+   * another's, so the mark is not the host's.
    */
-  spendPulls(host: string, limit: string): void {
-    if (!this.spent.has(hostKey(host))) this.spent.set(hostKey(host), limit);
+  spendPulls(host: string, whose: string, limit: string): void {
+    const key = spentKey(host, whose);
+    if (!this.spent.has(key)) this.spent.set(key, limit);
   }
 
   /**
-   * Undoes spendPulls() for `host`: its manifest GETs are sent again. Only a caller that has asked
-   * the count again since, and been told there are pulls left, calls it: a sync's pull-limit gate
-   * waiting under --max-wait (sync/rate-gate.ts). Without one the refusal stands for the operation.
+   * Undoes spendPulls() at `host`, for every reader (a sync's pull-limit gate, which keeps its
+   * counts per host: sync/rate-gate.ts, once a poll has been told there are pulls left again), or
+   * for `whose` only (countSeen).
    */
-  restorePulls(host: string): void {
-    this.spent.delete(hostKey(host));
+  restorePulls(host: string, whose?: string): void {
+    if (whose !== undefined) {
+      this.spent.delete(spentKey(host, whose));
+      return;
+    }
+    const prefix = spentKey(host, '');
+    for (const key of [...this.spent.keys()]) if (key.startsWith(prefix)) this.spent.delete(key);
   }
 
-  /** What spendPulls() noted for `host`, or undefined while its pull limit is not known to be used up. */
-  pullsSpent(host: string): string | undefined {
-    return this.spent.get(hostKey(host));
+  /** What spendPulls() noted for `whose` at `host`, or undefined while its pull limit is not known to be used up. */
+  pullsSpent(host: string, whose: string): string | undefined {
+    return this.spent.get(spentKey(host, whose));
+  }
+
+  /** True while some reader's pull limit at `host` is noted used up (spendPulls): only then is it worth asking whose a GET's pulls are. */
+  anyPullsSpent(host: string): boolean {
+    const prefix = spentKey(host, '');
+    for (const key of this.spent.keys()) if (key.startsWith(prefix)) return true;
+    return false;
+  }
+
+  /**
+   * Notes the `docker-ratelimit-source` a manifest answer to a request sent with credential
+   * identity `who` carried (Docker Hub names there whose count it was: the address, or the
+   * account's id), so that pullsOwner keys that identity's pulls by it.
+   */
+  rateLimitSource(host: string, who: string, source: string | undefined): void {
+    const value = source?.split(',')[0]?.trim();
+    if (value) this.sources.set(spentKey(host, who), value);
+  }
+
+  /**
+   * Whose pulls a manifest GET sent to `host` with credential identity `who` spends: the
+   * `docker-ratelimit-source` that identity's answers named (two logins of one account share it),
+   * else the identity itself.
+   */
+  pullsOwner(host: string, who: string): string {
+    const source = this.sources.get(spentKey(host, who));
+    return source !== undefined ? `source:${source}` : `credential:${who}`;
   }
 
   /** Counts a request that failed at the socket (no response). */

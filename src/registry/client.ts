@@ -143,6 +143,7 @@ export class HttpRegistryClient implements RegistryClient {
       signal: opts.signal,
       // The probe's 401 names the challenge: every request of the run then answers it up front.
       heardProbe: (res) => this.auth.heard(res),
+      whose: () => this.auth.whose(),
     });
     this.manifests = new Manifests(this.http, this.tags);
     this.blobs = new BlobReads(this.http);

@@ -6,6 +6,7 @@
  */
 import { DigestMismatchError, NotFoundError, ProtocolError, RegpushError, TooManyRequestsError, UnsupportedError } from '../errors.js';
 import { drain, readBody, MANIFEST_CAP } from '../http/response.js';
+import { parseRateLimitHeader } from '../http/stats.js';
 import type { HttpResponse } from '../http/types.js';
 import { sha256Digest, isValidDigest, digestMismatch } from '../image/digest.js';
 import { MANIFEST_ACCEPT, isSchema1MediaType } from '../image/mediatypes.js';
@@ -43,9 +44,24 @@ export class Manifests {
     return `${this.http.registry}/${repo}${ref.includes(':') ? '@' : ':'}${ref}`;
   }
 
-  /** Tells the run's stats that a manifest request was answered with a 2xx, for pullsKnown. */
-  private answered(res: HttpResponse): void {
-    if (res.status >= 200 && res.status < 300) this.http.transport.stats.manifestAnswered(this.http.endpoint.host, res.headers);
+  /**
+   * Tells the run's stats that a manifest request was answered: a 2xx, for pullsKnown; whose count
+   * the answer was, where the registry names it (Docker Hub's `docker-ratelimit-source`); and,
+   * where this reader's pull limit was noted used up and the answer's count has pulls left again
+   * (the window rolled over; a HEAD is free and carries the count), that its GETs may go again.
+   */
+  private async answered(res: HttpResponse): Promise<void> {
+    const { stats } = this.http.transport;
+    const host = this.http.endpoint.host;
+    if (res.status >= 200 && res.status < 300) stats.manifestAnswered(host, res.headers);
+    const source = res.headers['docker-ratelimit-source'];
+    if (source) stats.rateLimitSource(host, await this.http.whose(), source);
+    if (stats.anyPullsSpent(host) && (parseRateLimitHeader(res.headers['ratelimit-remaining'])?.value ?? 0) > 0) stats.restorePulls(host, await this.pullsOwner());
+  }
+
+  /** Whose pulls this client's manifest GETs spend (TransportStats.pullsOwner): its credential's, or the account or address the registry named for it. */
+  private async pullsOwner(): Promise<string> {
+    return this.http.transport.stats.pullsOwner(this.http.endpoint.host, await this.http.whose());
   }
 
   /**
@@ -62,7 +78,7 @@ export class Manifests {
     // request that follows (copy's manifest GET right after this HEAD) goes out, instead of that
     // one opening a new connection (a handshake more where the round trip is long).
     await drain(res, PROBE_DRAIN_MS);
-    this.answered(res);
+    await this.answered(res);
     if (res.status === 404) {
       this.tags.saw(repo, ref, false);
       return undefined;
@@ -110,7 +126,10 @@ export class Manifests {
     // window: the GETs that operations already under way would still send (a sync's images, the
     // tags of copy --all-tags) are refused here, unsent, as the registry would refuse them (until a
     // sync's pull-limit gate, waiting under --max-wait, polls a count with pulls left: restorePulls).
-    const spent = http.transport.stats.pullsSpent(http.endpoint.host);
+    // Docker Hub counts per account, or per address for anonymous reads: only this reader's mark
+    // refuses it (another login's, at the same host, is another count).
+    const stats = http.transport.stats;
+    const spent = stats.anyPullsSpent(http.endpoint.host) ? stats.pullsSpent(http.endpoint.host, await this.pullsOwner()) : undefined;
     if (spent !== undefined) {
       throw new TooManyRequestsError(`${what}: not sent: the pull limit of ${http.registry} is used up (${spent}; a manifest GET of this run was refused so): log in (Docker Hub allows authenticated users more pulls), or run again later`, {
         details: { registry: http.registry, pullLimitSpent: true, pullLimit: spent },
@@ -119,12 +138,16 @@ export class Manifests {
     let res: HttpResponse;
     try {
       res = await http.request({ method: 'GET', url: await http.refUrl('GET', repo, 'manifests', ref), headers: { accept: MANIFEST_ACCEPT } });
-      this.answered(res);
+      await this.answered(res);
       if (res.status === 404) this.tags.saw(repo, ref, false);
       if (res.status !== 200) await http.fail(res, what);
     } catch (err) {
       // The transport raises the 429 itself (it is not retried); fail() would say the same.
-      if (err instanceof RegpushError && err.details.pullLimitSpent === true) http.transport.stats.spendPulls(http.endpoint.host, String(err.details.pullLimit));
+      if (err instanceof RegpushError && err.details.pullLimitSpent === true) {
+        const source = err.details.rateLimitSource;
+        if (typeof source === 'string') stats.rateLimitSource(http.endpoint.host, await http.whose(), source);
+        stats.spendPulls(http.endpoint.host, await this.pullsOwner(), String(err.details.pullLimit));
+      }
       throw err;
     }
     const bytes = await readBody(res, MANIFEST_CAP, `manifest ${this.name(repo, ref)}`);

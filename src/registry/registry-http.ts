@@ -33,6 +33,8 @@ export interface RegistryHttpOptions {
   signal?: AbortSignal;
   /** Told of the scheme probe's answer, which was sent without auth (SchemeProbe.heard: the auth middleware's `heard`). */
   heardProbe?: (res: HttpResponse) => void;
+  /** The identity of the credential the requests go with (AuthMiddleware.whose); `anonymous` without one. */
+  whose?: () => Promise<string>;
 }
 
 /** One registry's API over HTTP, as the API's calls use it. */
@@ -51,10 +53,13 @@ export class RegistryHttp {
   private readonly plainHttpMirror?: boolean;
   private readonly insecureTlsSetting?: string;
   private readonly heardProbe?: (res: HttpResponse) => void;
+  /** The identity of the credential the requests go with (RegistryHttpOptions.whose). */
+  readonly whose: () => Promise<string>;
 
   constructor(opts: RegistryHttpOptions) {
     this.registry = opts.registry;
     this.endpoint = opts.endpoint;
+    this.whose = opts.whose ?? (async () => 'anonymous');
     this.apiBase = opts.apiPath ? `/${opts.apiPath}` : '';
     this.transport = opts.transport;
     this.logger = opts.transport.logger;

@@ -442,7 +442,7 @@ export class RateGate {
       if (remaining - need >= min) {
         if (g.spent) {
           g.spent = undefined;
-          this.run.transport.stats.restorePulls(key);
+          this.run.transport.stats.restorePulls(key); // every reader's mark at the host: the gate keeps its counts per host
         }
         this.logger.info(`${source.registry}: ratelimit-remaining is ${remaining} again; going on`);
         return;

@@ -85,8 +85,26 @@ describe('statsMiddleware', () => {
     assert.equal(stats.sentLimits('reg.example.com:5000'), false);
     stats.manifestAnswered('quiet.example:443', {});
     assert.ok(stats.shownLimits('quiet.example'));
-    stats.spendPulls('reg.example.com:443', 'ratelimit-remaining 0 of 100 per 6 h');
-    assert.equal(stats.pullsSpent('reg.example.com'), 'ratelimit-remaining 0 of 100 per 6 h');
+    stats.spendPulls('reg.example.com:443', 'credential:anonymous', 'ratelimit-remaining 0 of 100 per 6 h');
+    assert.equal(stats.pullsSpent('reg.example.com', 'credential:anonymous'), 'ratelimit-remaining 0 of 100 per 6 h');
+  });
+  it('a used-up pull limit is whose pulls they are at the host (Docker Hub counts per account, or per address): another login there is not refused; the account the registry names (docker-ratelimit-source) is one reader, whichever login reads as it', async () => {
+    const stats = new TransportStats();
+    stats.rateLimitSource('hub.example', 'user:a:1', 'acct-1');
+    stats.rateLimitSource('hub.example', 'user:a:2', 'acct-1');
+    assert.equal(stats.pullsOwner('hub.example:443', 'user:a:2'), 'source:acct-1');
+    assert.equal(stats.pullsOwner('hub.example', 'anonymous'), 'credential:anonymous');
+    stats.spendPulls('hub.example', stats.pullsOwner('hub.example', 'user:a:1'), 'ratelimit-remaining 0 of 200 per 6 h');
+    assert.ok(stats.anyPullsSpent('hub.example:443'));
+    assert.equal(stats.anyPullsSpent('other.example'), false);
+    assert.equal(stats.pullsSpent('hub.example', stats.pullsOwner('hub.example', 'user:a:2')), 'ratelimit-remaining 0 of 200 per 6 h');
+    assert.equal(stats.pullsSpent('hub.example', stats.pullsOwner('hub.example', 'anonymous')), undefined);
+    stats.spendPulls('hub.example', 'credential:anonymous', 'ratelimit-remaining 0 of 100 per 6 h');
+    stats.restorePulls('hub.example', 'credential:anonymous');
+    assert.equal(stats.pullsSpent('hub.example', 'credential:anonymous'), undefined);
+    assert.ok(stats.pullsSpent('hub.example', 'source:acct-1'));
+    stats.restorePulls('hub.example:443'); // the gate's: every reader at the host
+    assert.equal(stats.anyPullsSpent('hub.example'), false);
   });
   it('counts failed requests too', async () => {
     const stats = new TransportStats();

@@ -1,0 +1,101 @@
+// Whose pull limit a 429 said is used up. Docker Hub counts pulls per account when logged in and
+// per address when anonymous (https://docs.docker.com/docker-hub/usage/pulls/; its
+// `docker-ratelimit-source` header names which): one login's used-up limit refuses that login's
+// later manifest GETs unsent, never another's at the same host; and an answer that brings that
+// login a count with pulls left again (a free HEAD, once the window has rolled over) lets its GETs
+// go again. Fake registries with a Docker Hub style pull limit (test/fixtures/fake-registry.ts,
+// rateLimit); the refusals are scripted faults, never timings.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseSyncFile, sync, type RegpushError, type SyncResult } from '../../src/index.js';
+import { Transport } from '../../src/http/transport.js';
+import { HttpRegistryClient } from '../../src/registry/client.js';
+import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
+
+const fake = fakeRegistryPool();
+
+type SyncOpts = Parameters<typeof sync>[0];
+
+const login = { username: 'bot', password: 'secret' };
+
+/** The 429 Docker Hub answers once the pull limit is used up (a 6 h window of 100, none left). */
+const usedUp = { kind: 'status', status: 429, code: 'TOOMANYREQUESTS', headers: { 'ratelimit-limit': '100;w=21600', 'ratelimit-remaining': '0;w=21600' } } as const;
+
+/** A Docker Hub like registry: bearer tokens, anonymous pulls allowed, a pull limit, no referrers API (the fallback tags are read). */
+const hubLike = () => fake({ auth: { scheme: 'bearer', user: login.username, password: login.password, anonymousPull: true }, rateLimit: { limit: 100, remaining: 50 }, referrers: false });
+
+/** `team/app0` … `team/app{n-1}` at `src`, each `:1` with a note in a referrers fallback tag, synced with referrers into `dst`/mirror. */
+function withNotes(src: FakeRegistry, dst: FakeRegistry, n: number): SyncOpts['spec'] {
+  for (let i = 0; i < n; i++) {
+    const img = src.seedImage(`team/app${i}`, { tags: ['1'] });
+    const note = src.seedImage(`team/app${i}`, { artifactType: 'application/vnd.example.note', subject: { mediaType: img.mediaType, digest: img.digest, size: img.size }, layers: [`note ${i}`] });
+    src.seedIndex(`team/app${i}`, [note], { tags: [img.digest.replace(':', '-')] });
+  }
+  const sources = Array.from({ length: n }, (_, i) => `  - source: ${src.ref(`team/app${i}`)}:1`);
+  return parseSyncFile(['defaults:', `  targets: [${dst.host}/mirror]`, '  referrers: true', 'images:', ...sources, ''].join('\n'), 'sync.yaml');
+}
+
+async function partial(opts: SyncOpts): Promise<SyncResult> {
+  const err: RegpushError & { details: { result?: SyncResult } } = await sync(opts).then(
+    () => assert.fail('the sync succeeded'),
+    (e: RegpushError & { details: { result?: SyncResult } }) => e,
+  );
+  assert.ok(err.details.result, `${err.code}: ${err.message}`);
+  return err.details.result;
+}
+
+const said = (r: SyncResult) => r.units.map((u) => `${u.source}: ${u.ok ? 'ok' : (u.error?.message ?? u.targets.map((t) => t.error?.message).join('; '))}`).join('\n');
+
+test('one host, two readers: the used-up pull limit of a logged-in reader does not refuse an anonymous reader\'s manifest GET there (Docker Hub counts them apart)', async () => {
+  const hub = await hubLike();
+  hub.seedImage('team/app', { tags: ['1'] });
+  hub.seedImage('mirror/app', { tags: ['1'] });
+  hub.fault({ kind: 'manifest', method: 'GET', repo: 'mirror/app' }, usedUp, { times: 1 });
+  const transport = new Transport({ retry: { retries: 0, baseDelayMs: 1, maxDelayMs: 2 } });
+  const target = new HttpRegistryClient({ registry: hub.host, transport, insecure: [hub.host], scopes: ['repository:mirror/app:pull,push'], credential: async () => login });
+  const source = new HttpRegistryClient({ registry: hub.host, transport, insecure: [hub.host], scopes: ['repository:team/app:pull'] });
+  await assert.rejects(target.getManifest('mirror/app', '1'), (e: RegpushError) => e.code === 'E_TOO_MANY_REQUESTS' && e.details.pullLimitSpent === true);
+  const got = await source.getManifest('team/app', '1');
+  assert.ok(got.digest.startsWith('sha256:'));
+  assert.deepEqual(hub.requests({ kind: 'manifest', method: 'GET', repo: 'team/app' }).map((q) => q.status).filter((s) => s !== 401), [200], 'the anonymous GET was sent (after its token challenge)');
+  // The logged-in reader's own next GET is still refused unsent: its count is used up.
+  await assert.rejects(target.getManifest('mirror/app', '1'), /not sent: the pull limit/);
+  assert.equal(hub.requests({ kind: 'manifest', method: 'GET', repo: 'mirror/app' }).length, 1);
+});
+
+test('one host, one account named by docker-ratelimit-source: a second login of that account is refused unsent once the first\'s 429 said the account\'s limit is used up', async () => {
+  const hub = await hubLike();
+  hub.seedImage('team/app', { tags: ['1'] });
+  hub.seedImage('mirror/app', { tags: ['1'] });
+  hub.fault({ kind: 'manifest', method: 'GET', repo: 'mirror/app' }, { ...usedUp, headers: { ...usedUp.headers, 'docker-ratelimit-source': 'acct-1' } }, { times: 1 });
+  // The other login's answers name the same account.
+  hub.fault({ kind: 'manifest', method: 'HEAD', repo: 'team/app' }, { kind: 'status', status: 200, headers: { 'docker-ratelimit-source': 'acct-1', 'ratelimit-remaining': '0;w=21600', 'docker-content-digest': `sha256:${'a'.repeat(64)}` } });
+  const transport = new Transport({ retry: { retries: 0, baseDelayMs: 1, maxDelayMs: 2 } });
+  const first = new HttpRegistryClient({ registry: hub.host, transport, insecure: [hub.host], scopes: ['repository:mirror/app:pull,push'], credential: async () => login });
+  const second = new HttpRegistryClient({ registry: hub.host, transport, insecure: [hub.host], scopes: ['repository:team/app:pull'], credential: async () => ({ ...login, password: 'another token of the account' }) });
+  await second.headManifest('team/app', '1');
+  await assert.rejects(first.getManifest('mirror/app', '1'), (e: RegpushError) => e.details.pullLimitSpent === true);
+  await assert.rejects(second.getManifest('team/app', '1'), /not sent: the pull limit/);
+  assert.equal(hub.requests({ kind: 'manifest', method: 'GET', repo: 'team/app' }).length, 0);
+});
+
+test('Docker Hub to Docker Hub, anonymous source, logged-in target, no --max-wait: a 429 at the target\'s referrers fallback-tag GET does not stop the source\'s pulls; every later image is copied', { timeout: 20_000 }, async () => {
+  const hub = await hubLike();
+  const spec = withNotes(hub, hub, 4);
+  hub.fault({ kind: 'manifest', method: 'GET', path: /^\/v2\/mirror\/team\/app0\/manifests\/sha256-/ }, usedUp, { times: 1 });
+  const r = await partial({ spec, images: 1, retries: 0, credentials: { to: login }, ...fakeLibraryOptions(hub) } as SyncOpts);
+  assert.equal(r.totals.copied, 3, said(r));
+  const app0 = r.units.find((u) => u.source.endsWith('/team/app0:1'))!;
+  assert.match(app0.targets[0]!.error!.message, /pull limit is used up/);
+  for (let i = 1; i < 4; i++) assert.ok(hub.requests({ kind: 'manifest', method: 'GET', repo: `team/app${i}` }).some((q) => q.status === 200), `team/app${i} read at the source`);
+});
+
+test('another registry to Docker Hub with referrers: after a 429 at the target\'s fallback-tag GET, a later answer there with pulls left (its free HEADs) lets the target\'s GETs go again; the later images are copied', { timeout: 20_000 }, async () => {
+  const other = await fake({ referrers: false });
+  const hub = await hubLike();
+  const spec = withNotes(other, hub, 4);
+  hub.fault({ kind: 'manifest', method: 'GET', path: /^\/v2\/mirror\/team\/app0\/manifests\/sha256-/ }, usedUp, { times: 1 });
+  const r = await partial({ spec, images: 1, retries: 0, credentials: { to: login }, ...fakeLibraryOptions(other, hub) } as SyncOpts);
+  assert.equal(r.totals.copied, 3, said(r));
+  for (let i = 1; i < 4; i++) assert.ok(hub.requests({ kind: 'manifest', method: 'GET', repo: `mirror/team/app${i}` }).length > 0, `mirror/team/app${i}'s fallback tag read at the target`);
+});
