@@ -140,8 +140,8 @@ export class TransportStats {
    * manifest GET refused so said (`limit` says it: "ratelimit-remaining 0 of 100 per 6 h"): the
    * registry clients of the operation that read as `whose` send that host no manifest GET after
    * that (pullsSpent), whichever image or tag they read for, until an answer to one of them
-   * carries a count with pulls left again (countSeen) or a caller waiting for the count finds that
-   * it has (restorePulls). Docker Hub counts pulls per account, or per address for anonymous reads
+   * carries a count with pulls left again (registry/manifests.ts: restorePulls for `whose`) or a
+   * caller waiting for the count finds that it has (restorePulls). Docker Hub counts pulls per account, or per address for anonymous reads
    * (https://docs.docker.com/docker-hub/usage/pulls/): one account's used-up limit says nothing of
    * another's, so the mark is not the host's.
    */
@@ -153,7 +153,7 @@ export class TransportStats {
   /**
    * Undoes spendPulls() at `host`, for every reader (a sync's pull-limit gate, which keeps its
    * counts per host: sync/rate-gate.ts, once a poll has been told there are pulls left again), or
-   * for `whose` only (countSeen).
+   * for `whose` only (an answer to that reader with pulls left: registry/manifests.ts).
    */
   restorePulls(host: string, whose?: string): void {
     if (whose !== undefined) {

@@ -93,6 +93,10 @@ export function checkGateOptions(o: Omit<GateOptions, 'events'>, names: OptionNa
  * refused GET sent again. The wait ends at maxWait after the first such 429, however many polls
  * said room in between while GETs were still refused. Without maxWait there is nothing to wait
  * for: the refusal fails the image, and the sync sends that registry no more pulls (outage.ts).
+ *
+ * The counts are the registry's, whoever they were sent to: Docker Hub counts per account or
+ * address, and the transport keeps a used-up limit so (TransportStats.spendPulls), but the gate
+ * goes by the last count its host sent, a target's answers there included.
  */
 export class RateGate {
   private readonly registries = new Map<string, RegistryGate>();
@@ -442,7 +446,9 @@ export class RateGate {
       if (remaining - need >= min) {
         if (g.spent) {
           g.spent = undefined;
-          this.run.transport.stats.restorePulls(key); // every reader's mark at the host: the gate keeps its counts per host
+          // Every reader's mark at the host (TransportStats.spendPulls keys them by account): the
+          // gate keeps one count per registry, whoever it was sent to.
+          this.run.transport.stats.restorePulls(key);
         }
         this.logger.info(`${source.registry}: ratelimit-remaining is ${remaining} again; going on`);
         return;
