@@ -65,7 +65,7 @@ describe('media types', () => {
   });
 
   it('mediaFamily rejects foreign families', () => {
-    assert.throws(() => mediaFamily('application/json'), UnsupportedError);
+    assert.throws(() => mediaFamily('application/json'), { name: 'UnsupportedError', message: /^media type "application\/json" is neither OCI nor Docker$/ });
   });
 
   it('family helpers never mix families', () => {
