@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { InternalError, ProtocolError, UnsupportedError } from '../../src/errors.js';
+import { InternalError, ProtocolError } from '../../src/errors.js';
 import {
   MANIFEST_ACCEPT,
   MediaType,

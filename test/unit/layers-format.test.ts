@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { configChangesFromFlags, execForm, parseDuration, shellForm } from '../../src/cli/flags.js';
 import { parseAnnotations, parseLayerFlag } from '../../src/cli/commands/push.js';
 import { checkProjectConfig } from '../../src/cli/project-config.js';
-import { InputError, UnsupportedError, UsageError } from '../../src/errors.js';
+import { InputError, UnsupportedError } from '../../src/errors.js';
 import { composeIndex, composeManifest, rewriteConfig } from '../../src/image/compose.js';
 import { applyConfigChanges, checkConfigChanges, scratchConfig } from '../../src/image/config.js';
 import { convertIndex, convertIndexTo, convertLayerMediaType, convertManifest, DroppedFields, parseFormat } from '../../src/image/convert.js';
