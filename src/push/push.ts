@@ -280,6 +280,7 @@ async function resolveStage(run: TransferRun, set: TargetSet, states: Map<Transf
     option: inputs.names.name('mtime'),
     expected: layers.map((l) => l.index !== undefined),
     churn: (i) => churns[i]!(),
+    signal: run.signal,
     said: layers[0]?.options.said,
   };
   const explaining: Promise<void>[] = [];

@@ -227,6 +227,8 @@ export interface LayerHistory {
   expected?: readonly boolean[];
   /** The first file of layer `i` that every install or build writes anew (layer/churn.ts), to name as the likely cause. */
   churn?: (i: number) => Promise<ChurningFile | undefined>;
+  /** The push's: once it fires (the push failed or was cancelled), a walk it stopped found nothing, which says nothing of the layer. */
+  signal?: AbortSignal;
   /** Lines said already: with several targets, each target's check finds the same, said once. */
   said?: Set<string>;
 }
@@ -274,6 +276,9 @@ async function sayWhyNotReused(configs: readonly ImageConfig[], unmatched: reado
   for (const i of changed) {
     const what = `${nameOf(i)} (${ours.createdBy[i]!.replace(/^regpush: layer /, '')})`;
     const cause = await ours.churn?.(i);
+    // A walk the push stopped (it failed, or was cancelled) found nothing because it did not look:
+    // no word on any layer then, rather than one pointing at a file nobody looked for.
+    if (ours.signal?.aborted) return;
     const differ = `${what}: not reused, and sent again whole: its files differ from those of the layer :${from} holds from the same sources; `;
     // A file that changes on every install is certain to defeat reuse on every deploy: a warning.
     // Without one, a dependency that did change (or a code layer given as a --layer) is the likelier

@@ -1,4 +1,5 @@
-// Helpers shared by the fault-injection e2e files (faults, upload fallbacks, abort, resume):
+// Helpers shared by the e2e files: the one error line of a failed run (every e2e file checks its
+// bad inputs with it), and for the fault-injection files (faults, upload fallbacks, abort, resume)
 // running the CLI with every byte of output captured, checking that no secret leaked, that an
 // image at a target validates, and that no upload session was left behind.
 import assert from 'node:assert/strict';
@@ -6,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FaultProxy, ProxiedRequest } from '../fixtures/fault-proxy.js';
+import { EXIT_CODES, type ErrorCode } from '../../src/errors.js';
 import { cliBin, PASSWORD_FLAG_WARNING, skopeoCopyToLayout, skopeoInspect, tempDir, umociUnpack, type Creds, type ExecResult, type RegistryInfo } from './harness.js';
 
 /** Idle timeout for fault runs: a stall is noticed after this long (REGPUSH_IDLE_TIMEOUT_MS). */
@@ -44,15 +46,21 @@ export function assertNoSecrets(r: ExecResult, secrets: string[]): void {
 const PROGRESS_LINE = /^(skip|mount|stream|upload|build|foreign|total) {1,4}\S/;
 
 /**
- * The one error line of a failed run: exit code, exactly one stderr line besides progress lines
- * (the app layer may start building before a bad base is noticed), ending in [code].
+ * The one error line of a failed run, the way README's "Exit codes and error codes" promises it:
+ * exit code `exit`, which must be the one that table (EXIT_CODES) gives `code`; exactly one stderr
+ * line besides progress lines (the app layer may start building before a bad base is noticed) and
+ * the --password warning, `regpush: error: … [code]`, matching each `pattern` given;
+ * nothing on stdout, unless `stdout: 'report'` says the run was asked for a report (sync --json
+ * prints its report of the images it did even when it fails). Returns that line.
  */
-export function assertOneErrorLine(r: ExecResult, exit: number, code: string, pattern?: RegExp): string {
+export function assertOneErrorLine(r: ExecResult, exit: number, code: ErrorCode, pattern?: RegExp | RegExp[], opts: { stdout?: 'empty' | 'report' } = {}): string {
+  assert.equal(EXIT_CODES[code], exit, `README's table gives ${code} exit ${EXIT_CODES[code]}, not ${exit}`);
   assert.equal(r.code, exit, `exit code; stderr:\n${r.stderr}`);
+  if ((opts.stdout ?? 'empty') === 'empty') assert.equal(r.stdout, '', 'nothing on stdout');
   const lines = r.stderr.trim().split('\n').filter((l) => !PROGRESS_LINE.test(l) && !PASSWORD_FLAG_WARNING.test(l));
   assert.equal(lines.length, 1, `one line expected on stderr, got:\n${r.stderr}`);
   assert.match(lines[0]!, new RegExp(`^regpush: error: .*\\[${code}\\]$`));
-  if (pattern) assert.match(lines[0]!, pattern);
+  for (const p of [pattern ?? []].flat()) assert.match(lines[0]!, p);
   return lines[0]!;
 }
 

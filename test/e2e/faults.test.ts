@@ -15,6 +15,7 @@ import {
   assertLeftNamed, assertNoSecrets, assertNoSessionLeft, assertOneErrorLine, assertValidImage, FAST_IDLE_MS, manifestStatus, requestsFor, secretsOf,
 } from './fault-helpers.js';
 import { credsOf, loadState, PASSWORD_FLAG_WARNING, runCli, skopeoInspect, tempDir, type ExecResult } from './harness.js';
+import type { ErrorCode } from '../../src/errors.js';
 import { HEAD_START_BYTES } from '../../src/push/layer-head-start.js';
 
 const state = loadState();
@@ -272,7 +273,7 @@ test('MANIFEST_BLOB_UNKNOWN every time: one retry only, then the registry\'s ans
 async function failsCleanly(
   name: string,
   exit: number,
-  code: string,
+  code: ErrorCode,
   pattern: RegExp,
   opts: { retries?: number; boundMs?: number; before?: string; left?: number | 'any' | 'named' } = {},
 ): Promise<{ r: ExecResult; sessions: { opened: number; cancelled: number; left: string[] } }> {

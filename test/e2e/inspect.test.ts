@@ -8,8 +8,9 @@ import net, { type AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, after } from 'node:test';
-import { credsOf, exec, imageRef, PASSWORD_FLAG_WARNING, loadState, pushRawBlob, runCli, skopeoInspect, tempDir, type SeededRegistry } from './harness.js';
+import { credsOf, exec, imageRef, loadState, pushRawBlob, runCli, skopeoInspect, tempDir, type SeededRegistry } from './harness.js';
 import { assertValidOutput } from './report-schema.js';
+import { assertOneErrorLine } from './fault-helpers.js';
 
 const state = loadState();
 const R = state.registries;
@@ -20,15 +21,6 @@ const credArgs = (name: SeededRegistry) => {
 };
 const sha = (b: string | Buffer) => 'sha256:' + createHash('sha256').update(b).digest('hex');
 
-/** Asserts a failed CLI run: exit code, one line on stderr with the code, nothing on stdout. */
-function assertOneLineError(r: { code: number; stdout: string; stderr: string }, exit: number, code: string, pattern: RegExp) {
-  assert.equal(r.code, exit, `exit code; stderr: ${r.stderr}`);
-  assert.equal(r.stdout, '');
-  const lines = r.stderr.trim().split('\n').filter((l) => !PASSWORD_FLAG_WARNING.test(l));
-  assert.equal(lines.length, 1, `one line expected, got: ${r.stderr}`);
-  assert.match(lines[0]!, new RegExp(`\\[${code}\\]$`));
-  assert.match(lines[0]!, pattern);
-}
 
 for (const mode of modes) {
   for (const image of ['base/busybox:v2s2', 'base/busybox:oci'] as const) {
@@ -93,13 +85,13 @@ test('human output names digest, layers and config fields', async () => {
 
 for (const bad of ['Foo/bar:1', 'UPPER', 'a//b', 'repo:tag:extra', 'repo@sha256:123', ':tag', 'https://reg.example/x', 'x'.repeat(260), 'repo:' + 't'.repeat(129), '']) {
   test(`malformed reference ${JSON.stringify(bad.slice(0, 30))} → E_REFERENCE`, async () => {
-    assertOneLineError(await runCli(['inspect', bad]), 2, 'E_REFERENCE', /invalid image reference|reference/);
+    assertOneErrorLine(await runCli(['inspect', bad]), 2, 'E_REFERENCE', /invalid image reference|reference/);
   });
 }
 
 test('unknown repository and unknown tag → E_NOT_FOUND naming the registry', async () => {
-  assertOneLineError(await runCli(['inspect', imageRef(R.anon, 'no/such-repo:1')]), 4, 'E_NOT_FOUND', new RegExp(`${R.anon.host}.*404`));
-  assertOneLineError(await runCli(['inspect', imageRef(R.anon, 'base/busybox:no-such-tag')]), 4, 'E_NOT_FOUND', /MANIFEST_UNKNOWN/);
+  assertOneErrorLine(await runCli(['inspect', imageRef(R.anon, 'no/such-repo:1')]), 4, 'E_NOT_FOUND', new RegExp(`${R.anon.host}.*404`));
+  assertOneErrorLine(await runCli(['inspect', imageRef(R.anon, 'base/busybox:no-such-tag')]), 4, 'E_NOT_FOUND', /MANIFEST_UNKNOWN/);
 });
 
 test('a registry that refuses the connection → E_NETWORK', async () => {
@@ -107,11 +99,11 @@ test('a registry that refuses the connection → E_NETWORK', async () => {
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
   const port = (s.address() as AddressInfo).port;
   await new Promise<void>((r) => s.close(() => r()));
-  assertOneLineError(await runCli(['inspect', `127.0.0.1:${port}/a:1`]), 5, 'E_NETWORK', /connection refused/);
+  assertOneErrorLine(await runCli(['inspect', `127.0.0.1:${port}/a:1`]), 5, 'E_NETWORK', /connection refused/);
 });
 
 test('an unknown host → E_NETWORK', async () => {
-  assertOneLineError(await runCli(['inspect', '--retries', '0', 'no-such-host.invalid/a:1']), 5, 'E_NETWORK', /no-such-host\.invalid/);
+  assertOneErrorLine(await runCli(['inspect', '--retries', '0', 'no-such-host.invalid/a:1']), 5, 'E_NETWORK', /no-such-host\.invalid/);
 });
 
 test('wrong credentials → E_AUTH naming the registry, and the password never appears', async () => {
@@ -126,7 +118,7 @@ test('wrong credentials → E_AUTH naming the registry, and the password never a
 });
 
 test('no credentials for a token registry → E_AUTH', async () => {
-  assertOneLineError(await runCli(['inspect', imageRef(R.token, 'base/busybox:v2s2')]), 3, 'E_AUTH', new RegExp(R.token.host));
+  assertOneErrorLine(await runCli(['inspect', imageRef(R.token, 'base/busybox:v2s2')]), 3, 'E_AUTH', new RegExp(R.token.host));
 });
 
 test('inspect takes REGPUSH_USER/PASSWORD, else the REGPUSH_TO_* pair one pushed with, else REGPUSH_FROM_*', async () => {
@@ -146,24 +138,24 @@ test('inspect takes REGPUSH_USER/PASSWORD, else the REGPUSH_TO_* pair one pushed
   }
   // None set: the error lists every variable it looked at.
   const none = await runCli(['inspect', ref], { env: { REGPUSH_USER: undefined, REGPUSH_TO_USER: undefined, REGPUSH_FROM_USER: undefined } });
-  assertOneLineError(none, 3, 'E_AUTH', /looked at REGPUSH_TOKEN, REGPUSH_IDENTITY_TOKEN, REGPUSH_USER\/REGPUSH_PASSWORD, REGPUSH_TO_TOKEN, REGPUSH_TO_IDENTITY_TOKEN, REGPUSH_TO_USER\/REGPUSH_TO_PASSWORD, REGPUSH_FROM_TOKEN, REGPUSH_FROM_IDENTITY_TOKEN, REGPUSH_FROM_USER\/REGPUSH_FROM_PASSWORD, Docker config\.json/);
+  assertOneErrorLine(none, 3, 'E_AUTH', /looked at REGPUSH_TOKEN, REGPUSH_IDENTITY_TOKEN, REGPUSH_USER\/REGPUSH_PASSWORD, REGPUSH_TO_TOKEN, REGPUSH_TO_IDENTITY_TOKEN, REGPUSH_TO_USER\/REGPUSH_TO_PASSWORD, REGPUSH_FROM_TOKEN, REGPUSH_FROM_IDENTITY_TOKEN, REGPUSH_FROM_USER\/REGPUSH_FROM_PASSWORD, Docker config\.json/);
   // A refused pair says where credentials were taken from (the variables, once), never the password.
   const bad = await runCli(['inspect', ref], { env: { REGPUSH_TO_USER: c.user, REGPUSH_TO_PASSWORD: 'wrong-pw-5521' } });
-  assertOneLineError(bad, 3, 'E_AUTH', /rejected the credentials for user alice; check REGPUSH_TO_USER\/REGPUSH_TO_PASSWORD: /);
+  assertOneErrorLine(bad, 3, 'E_AUTH', /rejected the credentials for user alice; check REGPUSH_TO_USER\/REGPUSH_TO_PASSWORD: /);
   assert.ok(!bad.stderr.includes('wrong-pw-5521'));
 });
 
 test('a token realm that answers garbage → E_PROTOCOL naming the realm', async () => {
   const r = await runCli(['inspect', imageRef(R.tokenbad, 'base/busybox:v2s2'), '--user', 'alice', '--password', R.token.password!]);
-  assertOneLineError(r, 5, 'E_PROTOCOL', /127\.0\.0\.1/);
+  assertOneErrorLine(r, 5, 'E_PROTOCOL', /127\.0\.0\.1/);
 });
 
 test('a schema 1 manifest → E_UNSUPPORTED', async () => {
-  assertOneLineError(await runCli(['inspect', imageRef(R.anon, 'base/schema1:1')]), 6, 'E_UNSUPPORTED', /schema 1/);
+  assertOneErrorLine(await runCli(['inspect', imageRef(R.anon, 'base/schema1:1')]), 6, 'E_UNSUPPORTED', /schema 1/);
 });
 
 test('a platform missing from the index → E_NOT_FOUND listing what is there', async () => {
-  assertOneLineError(await runCli(['inspect', '--platform', 'linux/s390x', imageRef(R.anon, 'base/multi:oci')]), 4, 'E_NOT_FOUND', /linux\/amd64/);
+  assertOneErrorLine(await runCli(['inspect', '--platform', 'linux/s390x', imageRef(R.anon, 'base/multi:oci')]), 4, 'E_NOT_FOUND', /linux\/amd64/);
 });
 
 test('--platform on a single image: the image when it matches, else E_NOT_FOUND naming its platform (as push and copy)', async () => {
@@ -174,7 +166,7 @@ test('--platform on a single image: the image when it matches, else E_NOT_FOUND 
   assert.equal(JSON.parse(ok.stdout).kind, 'image');
   assertValidOutput('inspect', JSON.parse(ok.stdout));
   for (const args of [['--platform', 'linux/arm64'], ['--platform', 'linux/arm64', '--json'], ['--platform', 'linux/arm64', '--config']]) {
-    assertOneLineError(await runCli(['inspect', ...args, ref]), 4, 'E_NOT_FOUND', /is a single linux\/amd64 image, not linux\/arm64/);
+    assertOneErrorLine(await runCli(['inspect', ...args, ref]), 4, 'E_NOT_FOUND', /is a single linux\/amd64 image, not linux\/arm64/);
   }
 });
 
@@ -219,7 +211,7 @@ test('an OCI artifact whose config is not an image config (not even JSON): its t
   assert.equal(cfg.code, 0, cfg.stderr);
   assert.equal(cfg.stdout, configBytes.toString());
   // --platform asks for an image, which an artifact is not.
-  assertOneLineError(await runCli(['inspect', '--platform', 'linux/amd64', a.ref]), 4, 'E_NOT_FOUND', /artifact \(application\/vnd\.example\.thing\.v1\), not a linux\/amd64 image/);
+  assertOneErrorLine(await runCli(['inspect', '--platform', 'linux/amd64', a.ref]), 4, 'E_NOT_FOUND', /artifact \(application\/vnd\.example\.thing\.v1\), not a linux\/amd64 image/);
 });
 
 test('an artifact with the OCI empty config and no artifactType: its type is the config media type (as the referrers API says)', async () => {
@@ -236,7 +228,7 @@ test('an image config that is JSON but no object (null, a list) → E_PROTOCOL n
   for (const [tag, body] of [['null', 'null'], ['list', '[1,2]']] as const) {
     const a = await pushArtifact(artifactRepo, tag, Buffer.from(body), 'application/vnd.oci.image.config.v1+json');
     for (const args of [[], ['--json']]) {
-      assertOneLineError(await runCli(['inspect', ...args, a.ref]), 5, 'E_PROTOCOL', new RegExp(`config ${a.config} of .* is not a JSON object`));
+      assertOneErrorLine(await runCli(['inspect', ...args, a.ref]), 5, 'E_PROTOCOL', new RegExp(`config ${a.config} of .* is not a JSON object`));
     }
     // --config prints the bytes as they are (nothing to describe), --raw the manifest: both still work.
     const config = await runCli(['inspect', '--config', a.ref]);
@@ -255,7 +247,7 @@ test('an image config whose fields have the wrong type (Env a number, Labels a s
   ] as const) {
     const a = await pushArtifact(artifactRepo, tag, Buffer.from(JSON.stringify(config)), 'application/vnd.oci.image.config.v1+json');
     for (const args of [[], ['--json'], ['--platform', 'linux/amd64']]) {
-      assertOneLineError(await runCli(['inspect', ...args, a.ref]), 5, 'E_PROTOCOL', new RegExp(`config ${a.config} of .*: ${field.replace(/\./g, '\\.')} \\[`));
+      assertOneErrorLine(await runCli(['inspect', ...args, a.ref]), 5, 'E_PROTOCOL', new RegExp(`config ${a.config} of .*: ${field.replace(/\./g, '\\.')} \\[`));
     }
     // What --raw and --config print are the bytes, which a field of the wrong type does not stop
     // (a debugging view: skopeo inspect --raw reads only the manifest).
@@ -267,7 +259,7 @@ test('an image config whose fields have the wrong type (Env a number, Labels a s
     assert.deepEqual(JSON.parse(cfg.stdout), config);
     // With --platform on a single image only the platform's own fields are checked (it is taken from them).
     const picked = await runCli(['inspect', '--config', '--platform', 'linux/amd64', a.ref]);
-    if (field.startsWith('os ')) assertOneLineError(picked, 5, 'E_PROTOCOL', /: os is not a string \[/);
+    if (field.startsWith('os ')) assertOneErrorLine(picked, 5, 'E_PROTOCOL', /: os is not a string \[/);
     else assert.equal(picked.code, 0, picked.stderr);
   }
 });
@@ -309,7 +301,7 @@ test('a manifest bigger than the cap → E_PROTOCOL, not a crash or a huge read'
   servers.push(s);
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
   const port = (s.address() as AddressInfo).port;
-  assertOneLineError(await runCli(['inspect', `127.0.0.1:${port}/big:1`]), 5, 'E_PROTOCOL', /too large/);
+  assertOneErrorLine(await runCli(['inspect', `127.0.0.1:${port}/big:1`]), 5, 'E_PROTOCOL', /too large/);
 });
 
 test('an HTTPS registry with an unknown CA → E_TLS, and NODE_EXTRA_CA_CERTS fixes it', async () => {
@@ -325,10 +317,10 @@ test('an HTTPS registry with an unknown CA → E_TLS, and NODE_EXTRA_CA_CERTS fi
   servers.push(s);
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
   const ref = `127.0.0.1:${(s.address() as AddressInfo).port}/a:1`;
-  assertOneLineError(await runCli(['inspect', ref]), 5, 'E_TLS', /TLS failure.*NODE_EXTRA_CA_CERTS/);
+  assertOneErrorLine(await runCli(['inspect', ref]), 5, 'E_TLS', /TLS failure.*NODE_EXTRA_CA_CERTS/);
   // Trusting the CA turns it into a normal answer from the registry.
   const trusted = await runCli(['inspect', ref], { env: { NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem') } });
-  assertOneLineError(trusted, 4, 'E_NOT_FOUND', /MANIFEST_UNKNOWN/);
+  assertOneErrorLine(trusted, 4, 'E_NOT_FOUND', /MANIFEST_UNKNOWN/);
 });
 
 test('a loopback TLS registry that answers plain HTTP the way Go does (400) is reached over TLS', async () => {
@@ -362,7 +354,7 @@ test('a loopback TLS registry that answers plain HTTP the way Go does (400) is r
   await new Promise<void>((r) => port.listen(0, '127.0.0.1', r));
   const ref = `127.0.0.1:${(port.address() as AddressInfo).port}/a:1`;
   const r = await runCli(['inspect', ref], { env: { NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem') } });
-  assertOneLineError(r, 4, 'E_NOT_FOUND', /MANIFEST_UNKNOWN/);
+  assertOneErrorLine(r, 4, 'E_NOT_FOUND', /MANIFEST_UNKNOWN/);
   assert.deepEqual(seen.filter((x) => x.startsWith('plain')), ['plain GET /v2/'], 'one plain probe, without credentials');
   assert.ok(seen.includes('tls GET /v2/a/manifests/1'), seen.join(', '));
 });
@@ -384,14 +376,14 @@ test('a loopback port that answers plain HTTP the way a TLS server does (400) bu
   await new Promise<void>((r) => port.listen(0, '127.0.0.1', r));
   const host = `127.0.0.1:${(port.address() as AddressInfo).port}`;
   const r = await runCli(['inspect', '--retries', '0', `${host}/a:1`]);
-  assertOneLineError(r, 5, 'E_NETWORK', new RegExp(`^regpush: error: .*${host.replace(/\./g, '\\.')}`));
+  assertOneErrorLine(r, 5, 'E_NETWORK', new RegExp(`^regpush: error: .*${host.replace(/\./g, '\\.')}`));
   assert.ok(seen.includes('tls hello'), seen.join(', '));
   assert.deepEqual(seen.filter((x) => x.startsWith('plain')), ['plain GET /v2/'], 'the probe only: no request sent in plain HTTP after it');
 });
 
 test('usage errors: unknown command and flags → E_USAGE exit 2', async () => {
-  assertOneLineError(await runCli(['inspekt', 'x']), 2, 'E_USAGE', /did you mean inspect/i);
-  assertOneLineError(await runCli(['push', '--form', 'a', '--to', 'b']), 2, 'E_USAGE', /did you mean --from/);
-  assertOneLineError(await runCli(['inspect', '--nope', 'a:1']), 2, 'E_USAGE', /nope/);
-  assertOneLineError(await runCli([]), 2, 'E_USAGE', /command/);
+  assertOneErrorLine(await runCli(['inspekt', 'x']), 2, 'E_USAGE', /did you mean inspect/i);
+  assertOneErrorLine(await runCli(['push', '--form', 'a', '--to', 'b']), 2, 'E_USAGE', /did you mean --from/);
+  assertOneErrorLine(await runCli(['inspect', '--nope', 'a:1']), 2, 'E_USAGE', /nope/);
+  assertOneErrorLine(await runCli([]), 2, 'E_USAGE', /command/);
 });

@@ -9,8 +9,10 @@ import { join } from 'node:path';
 import { test, after } from 'node:test';
 import { startFaultProxy, type FaultProxy } from '../fixtures/fault-proxy.js';
 import { startExtraRegistry } from '../fixtures/extra-registry.js';
-import { credsOf, imageRef, PASSWORD_FLAG_WARNING, loadState, registryLogSince, logMark, runCli, skopeoCopyToLayout, skopeoInspect, tempDir, type Creds, type ExecResult, type SeededRegistry } from './harness.js';
+import { credsOf, imageRef, loadState, registryLogSince, logMark, runCli, skopeoCopyToLayout, skopeoInspect, tempDir, type Creds, type SeededRegistry } from './harness.js';
+import type { ErrorCode } from '../../src/errors.js';
 import { assertValidOutput } from './report-schema.js';
+import { assertOneErrorLine } from './fault-helpers.js';
 
 const state = loadState();
 const R = state.registries;
@@ -18,16 +20,6 @@ const modes: SeededRegistry[] = ['anon', 'basic', 'token'];
 const userArgs = (c?: Creds) => (c ? ['--user', c.user, '--password', c.password] : []);
 const stamp = `${process.pid.toString(36)}${Date.now().toString(36)}`;
 
-/** Asserts a failed CLI run: exit code, one line on stderr ending in [code], nothing on stdout. */
-function assertOneLineError(r: ExecResult, exit: number, code: string, pattern?: RegExp): string {
-  assert.equal(r.code, exit, `exit code; stderr: ${r.stderr}`);
-  assert.equal(r.stdout, '');
-  const lines = r.stderr.trim().split('\n').filter((l) => !PASSWORD_FLAG_WARNING.test(l));
-  assert.equal(lines.length, 1, `one line expected, got: ${r.stderr}`);
-  assert.match(lines[0]!, new RegExp(`^regpush: error: .*\\[${code}\\]$`));
-  if (pattern) assert.match(lines[0]!, pattern);
-  return lines[0]!;
-}
 
 /** Copies a seeded image into a fresh repository of `host` (same registry: blobs are mounted); returns its reference and digest. */
 async function freshImage(host: string, fromHost: string, creds: Creds | undefined, repo: string, image = 'base/busybox:oci'): Promise<{ ref: string; digest: string }> {
@@ -204,42 +196,42 @@ for (const mode of modes) {
     assert.equal(own.code, 0, own.stderr);
     assert.equal(own.stdout, `${(await skopeoInspect(single, { raw: true, creds })).digest}\n`);
     // …refused for another platform or one the index lacks: one line, exit 4, nothing printed.
-    assertOneLineError(await runCli(['digest', '--platform', 'linux/s390x', single, ...userArgs(creds)]), 4, 'E_NOT_FOUND', /is a single linux\/amd64 image, not linux\/s390x/);
-    assertOneLineError(await runCli(['digest', '--platform', 'linux/s390x', multi, ...userArgs(creds)]), 4, 'E_NOT_FOUND', /platform linux\/s390x is not in the index; available: .*linux\/arm64/);
-    assertOneLineError(await runCli(['digest', '--platform', 'linux//', multi, ...userArgs(creds)]), 2, 'E_INPUT', /invalid platform "linux\/\/"/);
+    assertOneErrorLine(await runCli(['digest', '--platform', 'linux/s390x', single, ...userArgs(creds)]), 4, 'E_NOT_FOUND', /is a single linux\/amd64 image, not linux\/s390x/);
+    assertOneErrorLine(await runCli(['digest', '--platform', 'linux/s390x', multi, ...userArgs(creds)]), 4, 'E_NOT_FOUND', /platform linux\/s390x is not in the index; available: .*linux\/arm64/);
+    assertOneErrorLine(await runCli(['digest', '--platform', 'linux//', multi, ...userArgs(creds)]), 2, 'E_INPUT', /invalid platform "linux\/\/"/);
   });
 
   test(`${mode}: delete by digest removes the manifest and every tag on it; a tag needs --force`, async () => {
     const ref = `${reg.host}/${repo}:t1`;
     const digest = (await runCli(['digest', ref, ...userArgs(creds)])).stdout.trim();
     // A tag without --force: refused before anything is deleted, the digest named.
-    assertOneLineError(await runCli(['delete', ref, ...userArgs(creds)]), 2, 'E_USAGE', new RegExp(`is a tag; .*${digest}.*--force`));
+    assertOneErrorLine(await runCli(['delete', ref, ...userArgs(creds)]), 2, 'E_USAGE', new RegExp(`is a tag; .*${digest}.*--force`));
     assert.equal((await runCli(['digest', ref, ...userArgs(creds)])).code, 0);
     const r = await runCli(['delete', `${reg.host}/${repo}@${digest}`, ...userArgs(creds)]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, `${reg.host}/${repo}@${digest}\n`);
     for (const t of ['src', 't1', 't7']) {
-      assertOneLineError(await runCli(['digest', `${reg.host}/${repo}:${t}`, ...userArgs(creds)]), 4, 'E_NOT_FOUND', /404/);
+      assertOneErrorLine(await runCli(['digest', `${reg.host}/${repo}:${t}`, ...userArgs(creds)]), 4, 'E_NOT_FOUND', /404/);
       await assert.rejects(skopeoInspect(`${reg.host}/${repo}:${t}`, { raw: true, creds }), /manifest unknown|not found/i);
     }
     const direct = await runCli(['tags', `${reg.host}/${repo}`, ...userArgs(creds)]);
     assert.equal(direct.code, 0, direct.stderr);
     assert.equal(direct.stdout, '');
     // Deleting it again: not found.
-    assertOneLineError(await runCli(['delete', `${reg.host}/${repo}@${digest}`, ...userArgs(creds)]), 4, 'E_NOT_FOUND', new RegExp(digest));
+    assertOneErrorLine(await runCli(['delete', `${reg.host}/${repo}@${digest}`, ...userArgs(creds)]), 4, 'E_NOT_FOUND', new RegExp(digest));
   });
 
   test(`${mode}: delete --force resolves a tag and names every other tag that goes with it (the refusal without --force names them first)`, async () => {
     const { ref, digest } = await freshImage(reg.host, reg.host, creds, `${repo}-force`, 'base/busybox:v2s2');
     assert.equal((await runCli(['tag', ref, 'latest', 'keep', ...userArgs(creds)])).code, 0);
-    assertOneLineError(await runCli(['delete', ref, ...userArgs(creds)]), 2, 'E_USAGE', /every tag that points at it \((?=.*keep)(?=.*latest)(?=.*src)[^)]*\)/);
+    assertOneErrorLine(await runCli(['delete', ref, ...userArgs(creds)]), 2, 'E_USAGE', /every tag that points at it \((?=.*keep)(?=.*latest)(?=.*src)[^)]*\)/);
     const r = await runCli(['delete', '--force', '--json', ref, ...userArgs(creds)]);
     assert.equal(r.code, 0, r.stderr);
     const out = JSON.parse(r.stdout);
     assert.deepEqual({ ...out, otherTags: [...out.otherTags].sort() }, { reference: `${reg.host}/${repo}-force@${digest}`, digest, resolvedFrom: 'src', otherTags: ['keep', 'latest'], indexTags: [] });
     assertValidOutput('delete', out);
     assert.match(r.stderr, /which tag src pointed at: tags (keep and latest|latest and keep) pointed at it too and are gone with it/);
-    assertOneLineError(await runCli(['digest', `${reg.host}/${repo}-force:keep`, ...userArgs(creds)]), 4, 'E_NOT_FOUND');
+    assertOneErrorLine(await runCli(['digest', `${reg.host}/${repo}-force:keep`, ...userArgs(creds)]), 4, 'E_NOT_FOUND');
   });
 
   test(`${mode}: delete of a platform image a tagged index lists is refused without --force, naming the index tag; deleting the index leaves its children`, async () => {
@@ -248,7 +240,7 @@ for (const mode of modes) {
     const raw = (await skopeoInspect<{ manifests: { digest: string }[] }>(ref, { raw: true, creds })).json;
     const child = raw.manifests[0]!.digest;
     const byDigest = `${reg.host}/${repo}-index@${child}`;
-    assertOneLineError(await runCli(['delete', byDigest, ...userArgs(creds)]), 2, 'E_USAGE', /platform of the image index tagged src\b.*add --force/);
+    assertOneErrorLine(await runCli(['delete', byDigest, ...userArgs(creds)]), 2, 'E_USAGE', /platform of the image index tagged src\b.*add --force/);
     assert.equal((await runCli(['digest', byDigest, ...userArgs(creds)])).code, 0, 'still there');
     const idx = await runCli(['delete', '--json', `${reg.host}/${repo}-index@${index}`, ...userArgs(creds)]);
     assert.equal(idx.code, 0, idx.stderr);
@@ -264,7 +256,7 @@ for (const mode of modes) {
     const { ref, digest } = await freshImage(reg.host, reg.host, creds, `${repo}-untag`);
     assert.equal((await runCli(['tag', ref, 'keep', ...userArgs(creds)])).code, 0);
     const mark = logMark(mode);
-    const line = assertOneLineError(await runCli(['untag', ref, ...userArgs(creds)]), 6, 'E_UNSUPPORTED');
+    const line = assertOneErrorLine(await runCli(['untag', ref, ...userArgs(creds)]), 6, 'E_UNSUPPORTED');
     assert.equal(
       line,
       `regpush: error: ${reg.host} deletes manifests by digest only: it answered 400 DIGEST_INVALID to the DELETE of tag src, which stays; \`regpush delete --force ${ref}\` removes the manifest and every tag on it [E_UNSUPPORTED]`,
@@ -289,9 +281,9 @@ test('a registry with deletes disabled → E_UNSUPPORTED, exit 6 (delete and unt
   const { ref, digest } = await freshImage(reg.host, R.anon.host, undefined, 'nodelete/app');
   const byDigest = `${reg.host}/nodelete/app@${digest}`;
   // Found out with a DELETE of a manifest that is not there, sent with the first lookups.
-  assertOneLineError(await runCli(['delete', byDigest]), 6, 'E_UNSUPPORTED', /does not allow deleting manifests: it answered 405 UNSUPPORTED to a DELETE of one that is not there.*; \S+@sha256:[0-9a-f]{64} was not deleted/);
+  assertOneErrorLine(await runCli(['delete', byDigest]), 6, 'E_UNSUPPORTED', /does not allow deleting manifests: it answered 405 UNSUPPORTED to a DELETE of one that is not there.*; \S+@sha256:[0-9a-f]{64} was not deleted/);
   // untag there: the tag's DELETE and one by digest both refused, so delete --force is not advised.
-  assertOneLineError(await runCli(['untag', ref]), 6, 'E_UNSUPPORTED', /^regpush: error: \S+ does not allow deleting tags or manifests: it answered 405 UNSUPPORTED to the DELETE of tag src, and likewise to a DELETE by digest .*storage\.delete\.enabled\); the tag stays \[E_UNSUPPORTED\]$/);
+  assertOneErrorLine(await runCli(['untag', ref]), 6, 'E_UNSUPPORTED', /^regpush: error: \S+ does not allow deleting tags or manifests: it answered 405 UNSUPPORTED to the DELETE of tag src, and likewise to a DELETE by digest .*storage\.delete\.enabled\); the tag stays \[E_UNSUPPORTED\]$/);
   const still = await runCli(['digest', ref]);
   assert.equal(still.stdout, `${digest}\n`);
 });
@@ -300,19 +292,19 @@ test('token registry, a pull-only user: delete, tag and untag → E_DENIED, exit
   const alice = credsOf(R.token)!;
   const { ref, digest } = await freshImage(R.token.host, R.token.host, alice, `manage/denied-${stamp}`);
   const reader = { user: 'reader', password: state.users.token.reader! };
-  assertOneLineError(await runCli(['delete', `${R.token.host}/manage/denied-${stamp}@${digest}`, ...userArgs(reader)]), 3, 'E_DENIED', /not for deleting/);
-  assertOneLineError(await runCli(['tag', ref, 'nope', ...userArgs(reader)]), 3, 'E_DENIED', /not for writing/);
-  assertOneLineError(await runCli(['untag', ref, ...userArgs(reader)]), 3, 'E_DENIED', /not for deleting/);
+  assertOneErrorLine(await runCli(['delete', `${R.token.host}/manage/denied-${stamp}@${digest}`, ...userArgs(reader)]), 3, 'E_DENIED', /not for deleting/);
+  assertOneErrorLine(await runCli(['tag', ref, 'nope', ...userArgs(reader)]), 3, 'E_DENIED', /not for writing/);
+  assertOneErrorLine(await runCli(['untag', ref, ...userArgs(reader)]), 3, 'E_DENIED', /not for deleting/);
   assert.equal((await runCli(['digest', ref, ...userArgs(reader)])).stdout, `${digest}\n`);
-  assertOneLineError(await runCli(['digest', `${R.token.host}/manage/denied-${stamp}:nope`, ...userArgs(alice)]), 4, 'E_NOT_FOUND');
+  assertOneErrorLine(await runCli(['digest', `${R.token.host}/manage/denied-${stamp}:nope`, ...userArgs(alice)]), 4, 'E_NOT_FOUND');
   // The catalog is granted to alice only (registry:catalog:*): the reader is told it is an administrator's right.
-  assertOneLineError(await runCli(['catalog', R.token.host, ...userArgs(reader)]), 3, 'E_AUTH', /the catalog needs registry:catalog:\*, which token services commonly grant to administrators only/);
+  assertOneErrorLine(await runCli(['catalog', R.token.host, ...userArgs(reader)]), 3, 'E_AUTH', /the catalog needs registry:catalog:\*, which token services commonly grant to administrators only/);
 });
 
 test('catalog with a wrong password: the error says the credentials were rejected, without the administrator hint (token service 401, Basic 401)', async () => {
   for (const reg of [R.token, R.basic]) {
     const r = await runCli(['catalog', reg.host, ...userArgs({ user: 'alice', password: 'not-the-password' })]);
-    assertOneLineError(r, 3, 'E_AUTH', /rejected the credentials for user alice/);
+    assertOneErrorLine(r, 3, 'E_AUTH', /rejected the credentials for user alice/);
     assert.doesNotMatch(r.stderr, /administrators/, `${reg.name}: ${r.stderr}`);
   }
 });
@@ -323,7 +315,7 @@ test('a registry answering 403 DENIED to DELETE → E_DENIED, exit 3', async () 
   proxy.rule({ method: 'DELETE', path: /\/manifests\//, fault: { kind: 'status', status: 403, code: 'DENIED' } });
   const creds = credsOf(R.basic)!;
   const digest = state.images.basic['base/busybox:v2s2'].digest;
-  assertOneLineError(await runCli(['delete', `${proxy.host}/base/busybox@${digest}`, ...userArgs(creds)]), 3, 'E_DENIED', /403 DENIED/);
+  assertOneErrorLine(await runCli(['delete', `${proxy.host}/base/busybox@${digest}`, ...userArgs(creds)]), 3, 'E_DENIED', /403 DENIED/);
   // The DELETE of a manifest that is not there (does the registry refuse deletes outright?) and the
   // image's own: a denial of the first is no verdict, and the image's says it.
   assert.deepEqual(proxy.hits().map((h) => h.url.includes(digest)), [false, true]);
@@ -405,13 +397,13 @@ test('anonymous read, but DELETE needs a login (401 Basic challenge) → E_AUTH 
   cleanups.push(() => proxy.close());
   proxy.rule({ method: 'DELETE', path: /\/manifests\//, fault: { kind: 'status', status: 401, code: 'UNAUTHORIZED', headers: { 'www-authenticate': 'Basic realm="regpush-test"' } } });
   const digest = state.images.anon['base/busybox:v2s2'].digest;
-  assertOneLineError(await runCli(['delete', `${proxy.host}/base/busybox@${digest}`]), 3, 'E_AUTH', /none were found|regpush login/);
+  assertOneErrorLine(await runCli(['delete', `${proxy.host}/base/busybox@${digest}`]), 3, 'E_AUTH', /none were found|regpush login/);
 });
 
 test('wrong credentials → E_AUTH, and the password never appears', async () => {
   const pw = 'wrong-pw-manage-5521';
   const r = await runCli(['tags', `${R.basic.host}/base/busybox`, '--user', 'alice', '--password', pw]);
-  assertOneLineError(r, 3, 'E_AUTH', new RegExp(R.basic.host));
+  assertOneErrorLine(r, 3, 'E_AUTH', new RegExp(R.basic.host));
   assert.ok(!r.stderr.includes(pw));
 });
 
@@ -419,7 +411,7 @@ test('credentials by role: tags reads REGPUSH_FROM_*, tag writes with REGPUSH_TO
   const c = credsOf(R.basic)!;
   const env = { REGPUSH_FROM_USER: c.user, REGPUSH_FROM_PASSWORD: c.password };
   assert.equal((await runCli(['tags', `${R.basic.host}/base/busybox`], { env })).code, 0);
-  assertOneLineError(await runCli(['tag', imageRef(R.basic, 'base/busybox:v2s2'), 'x'], { env }), 3, 'E_AUTH');
+  assertOneErrorLine(await runCli(['tag', imageRef(R.basic, 'base/busybox:v2s2'), 'x'], { env }), 3, 'E_AUTH');
   const { ref } = await freshImage(R.basic.host, R.basic.host, c, `manage/env-${stamp}`);
   const toEnv = { REGPUSH_TO_USER: c.user, REGPUSH_TO_PASSWORD: c.password };
   const r = await runCli(['tag', ref, 'env'], { env: toEnv });
@@ -438,7 +430,7 @@ test('credentials by role: tags reads REGPUSH_FROM_*, tag writes with REGPUSH_TO
 // ---------------------------------------------------------------- bad input
 
 const anon = R.anon.host;
-const badInputs: [string, string[], number, string, RegExp][] = [
+const badInputs: [string, string[], number, ErrorCode, RegExp][] = [
   ['tags of an image, not a repository', ['tags', `${anon}/base/busybox:v2s2`], 2, 'E_REFERENCE', /names an image, not a repository/],
   ['tags of a digest', ['tags', `${anon}/base/busybox@${'sha256:' + 'a'.repeat(64)}`], 2, 'E_REFERENCE', /not a repository/],
   ['tags of an unknown repository', ['tags', `${anon}/no/such-repo`], 4, 'E_NOT_FOUND', /NAME_UNKNOWN/],
@@ -461,7 +453,7 @@ const badInputs: [string, string[], number, string, RegExp][] = [
 ];
 for (const [name, args, exit, code, pattern] of badInputs) {
   test(`bad input: ${name} → ${code}, exit ${exit}`, async () => {
-    assertOneLineError(await runCli(args), exit, code, pattern);
+    assertOneErrorLine(await runCli(args), exit, code, pattern);
   });
 }
 

@@ -10,6 +10,7 @@ import { after, before, test } from 'node:test';
 import { startFaultProxy, type FaultProxy } from '../fixtures/fault-proxy.js';
 import { assertOneErrorLine } from './fault-helpers.js';
 import { credsOf, exec, imageRef, loadState, pushCosignSignature, registryLogSince, runCli, settledLogMark, skopeoInspect, tempDir, type LoggedRequest } from './harness.js';
+import type { ErrorCode } from '../../src/errors.js';
 import { assertValidReport } from './report-schema.js';
 import { parseSyncFile, sync, type SyncResult } from '../../src/index.js';
 import { shardOf } from '../../src/sync/shard.js';
@@ -276,7 +277,7 @@ test('sync: a source image that answers 500 fails alone (exit 8); the next run c
   const sources = [`${run}/tool:a`, `${run}/multi:1`, 'base/busybox:v2s2'];
   const file = writeFile('fail.yaml', ['defaults:', `  targets: [${R.anon2.host}/${prefix}]`, 'images:', ...sources.map((s) => `  - source: ${proxy.host}/${s}`), ''].join('\n'));
   const r = await runCli(['sync', '--json', '--retries', '0', file], { env });
-  const line = assertOneErrorLine(r, 8, 'E_PARTIAL', /1 of 3 images failed/);
+  const line = assertOneErrorLine(r, 8, 'E_PARTIAL', /1 of 3 images failed/, { stdout: 'report' });
   assert.match(line, new RegExp(`${run}/tool:a`));
   const rep = report(r.stdout);
   assert.equal(rep.totals.copied, 2);
@@ -299,7 +300,7 @@ test('sync: a source registry answering 503 to every image: after 8 in a row the
   const sources = Array.from({ length: 12 }, (_, i) => `${proxy.host}/${run}/down${i}:1`);
   const file = writeFile('down.yaml', ['defaults:', `  targets: [${R.anon2.host}/${prefix}]`, 'images:', ...sources.map((s) => `  - source: ${s}`), ''].join('\n'));
   const r = await runCli(['sync', '--json', '--images', '1', '--retries', '0', file], { env });
-  assertOneErrorLine(r, 5, 'E_REGISTRY', /^regpush: error: all 12 images failed with E_REGISTRY: .*; and 7 more \(each in the report: --json\) \[E_REGISTRY\]$/);
+  assertOneErrorLine(r, 5, 'E_REGISTRY', /^regpush: error: all 12 images failed with E_REGISTRY: .*; and 7 more \(each in the report: --json\) \[E_REGISTRY\]$/, { stdout: 'report' });
   const rep = report(r.stdout);
   const skipped = rep.units.filter((u) => u.error?.message.startsWith('not attempted'));
   assert.equal(skipped.length, 4);
@@ -334,7 +335,7 @@ test('sync --dry-run writes nothing and says what it would do', async () => {
 
 test('sync: bad files and flags are one error line before any request', async () => {
   const mark = await settledLogMark('anon');
-  const cases: [string, string, number, string, RegExp][] = [
+  const cases: [string, string, number, ErrorCode, RegExp][] = [
     ['unknown-key.yaml', `images:\n  - source: ${src('base/busybox')}\n    tags: [v2s2]\n    targest: [${R.anon2.host}/x]\n`, 2, 'E_INPUT', /unknown-key\.yaml: images\[0\].*targest/],
     ['bad-regex.yaml', `defaults:\n  targets: [${R.anon2.host}/x]\nimages:\n  - source: ${src('base/busybox')}\n    tags: { regex: '(' }\n`, 2, 'E_INPUT', /bad-regex\.yaml: images\[0\].*regex/],
     ['no-target.yaml', `images:\n  - source: ${src('base/busybox')}\n    tags: [v2s2]\n`, 2, 'E_INPUT', /no-target\.yaml: images\[0\]/],
@@ -417,5 +418,5 @@ test('sync of a one-image file whose image fails: that error\'s exit code, and s
   const rep = report(r.stdout);
   assert.equal(rep.units.length, 1);
   assert.equal(rep.units[0]!.ok, false);
-  assertOneErrorLine(r, 4, 'E_NOT_FOUND', /no-such-image/);
+  assertOneErrorLine(r, 4, 'E_NOT_FOUND', /no-such-image/, { stdout: 'report' });
 });

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { startExtraRegistry, type ExtraRegistry } from '../fixtures/extra-registry.js';
 import { exec, imageRef, loadState, runCli, tempDir } from './harness.js';
+import { assertOneErrorLine } from './fault-helpers.js';
 import { copy, inspect, type RegpushError } from '../../src/index.js';
 
 const state = loadState();
@@ -63,15 +64,6 @@ function certsRoot(name: string, host: string, files: Record<string, string>): s
   return root;
 }
 
-/** Asserts a failed CLI run: exit code, one line on stderr ending in the code, nothing on stdout. */
-function assertOneLineError(r: { code: number; stdout: string; stderr: string }, exit: number, code: string, ...patterns: RegExp[]) {
-  assert.equal(r.code, exit, `exit code; stderr: ${r.stderr}`);
-  assert.equal(r.stdout, '');
-  const lines = r.stderr.trim().split('\n');
-  assert.equal(lines.length, 1, `one line expected, got: ${r.stderr}`);
-  assert.match(lines[0]!, new RegExp(`\\[${code}\\]$`));
-  for (const p of patterns) assert.match(lines[0]!, p);
-}
 
 const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 /** The env of a run: certs.d roots from REGPUSH_CERTS_DIRS (the empty one unless told), no global CA. */
@@ -101,8 +93,8 @@ before(async () => {
 
 test('an unknown CA → E_TLS naming the registry, --ca-cert and the certs.d path that would be read', async () => {
   const r = await runCli(['copy', source, `${tlsHost}/app:unknown-ca`], { env: env() });
-  assertOneLineError(r, 5, 'E_TLS', new RegExp(`TLS failure talking to ${esc(tlsHost)}`), new RegExp(`--ca-cert ${esc(tlsHost)}=PATH`),
-    new RegExp(esc(join(emptyRoot, tlsHost) + '/')));
+  assertOneErrorLine(r, 5, 'E_TLS', [new RegExp(`TLS failure talking to ${esc(tlsHost)}`), new RegExp(`--ca-cert ${esc(tlsHost)}=PATH`),
+    new RegExp(esc(join(emptyRoot, tlsHost) + '/'))]);
 });
 
 test('--ca-cert REGISTRY=PATH trusts the CA for that registry: copy succeeds, same digest', async () => {
@@ -149,12 +141,12 @@ test('--tls-verify REGISTRY=false reaches the registry over HTTPS without verifi
   assert.equal(i.stderr.trim().split('\n').length, 1, `one warning line: ${i.stderr}`);
   // Only the named registry: another one keeps verification on.
   const other = await runCli(['inspect', '--tls-verify', '127.0.0.9:1=false', `${tlsHost}/app:no-verify`], { env: env() });
-  assertOneLineError(other, 5, 'E_TLS', /--ca-cert/);
+  assertOneErrorLine(other, 5, 'E_TLS', /--ca-cert/);
 });
 
 test('a certificate for another name → E_TLS that says so and names the names it carries, advising no CA (its CA is given and trusted)', async () => {
   const r = await runCli(['inspect', '--ca-cert', `${wrongNameHost}=${join(pki, 'ca.crt')}`, `${wrongNameHost}/a:1`], { env: env() });
-  assertOneLineError(r, 5, 'E_TLS', /ERR_TLS_CERT_ALTNAME_INVALID/, /does not name 127\.0\.0\.1: it names registry\.elsewhere\.test; /, /no CA setting changes that/);
+  assertOneErrorLine(r, 5, 'E_TLS', [/ERR_TLS_CERT_ALTNAME_INVALID/, /does not name 127\.0\.0\.1: it names registry\.elsewhere\.test; /, /no CA setting changes that/]);
   // Before: "a private CA goes in --ca-cert HOST=PATH or <certs.d>/HOST/*.crt", for a CA already given.
   assert.doesNotMatch(r.stderr, /--ca-cert|\.crt|NODE_EXTRA_CA_CERTS/);
 });
@@ -162,8 +154,8 @@ test('a certificate for another name → E_TLS that says so and names the names 
 test('mutual TLS: certs.d client.cert + client.key are presented; without them E_TLS names --client-cert and the path', async () => {
   const caOnly = ['--ca-cert', `${mtlsHost}=${join(pki, 'ca.crt')}`];
   const without = await runCli(['copy', ...caOnly, source, `${mtlsHost}/app:mtls`], { env: env() });
-  assertOneLineError(without, 5, 'E_TLS', new RegExp(`TLS failure talking to ${esc(mtlsHost)}`), /client certificate/,
-    new RegExp(`--client-cert ${esc(mtlsHost)}=CERT,KEY`), new RegExp(`client\\.cert and client\\.key in ${esc(join(emptyRoot, mtlsHost))}/`));
+  assertOneErrorLine(without, 5, 'E_TLS', [new RegExp(`TLS failure talking to ${esc(mtlsHost)}`), /client certificate/,
+    new RegExp(`--client-cert ${esc(mtlsHost)}=CERT,KEY`), new RegExp(`client\\.cert and client\\.key in ${esc(join(emptyRoot, mtlsHost))}/`)]);
 
   const root = certsRoot('certs-mtls', mtlsHost, { 'ca.crt': join(pki, 'ca.crt'), 'client.cert': join(pki, 'client.crt'), 'client.key': join(pki, 'client.key') });
   const ok = await runCli(['copy', source, `${mtlsHost}/app:mtls`], { env: env(root) });
@@ -175,11 +167,11 @@ test('a CA given that is not the registry\'s (--ca-cert, certs.d) → E_TLS that
   // Before: "…; to trust its CA add --ca-cert HOST=PATH or put the CA as a .crt file in <the folder it is in>…".
   const other = join(pki, 'client.crt');
   const flagged = await runCli(['inspect', '--ca-cert', `${tlsHost}=${other}`, `${tlsHost}/app:ca-flag`], { env: env() });
-  assertOneLineError(flagged, 5, 'E_TLS', new RegExp(`; the CA given for ${esc(tlsHost)}, ${esc(other)} \\(--ca-cert\\), did not verify its certificate: it is not the CA that issued it, or ${esc(tlsHost)} does not send the intermediate certificates between them`));
+  assertOneErrorLine(flagged, 5, 'E_TLS', new RegExp(`; the CA given for ${esc(tlsHost)}, ${esc(other)} \\(--ca-cert\\), did not verify its certificate: it is not the CA that issued it, or ${esc(tlsHost)} does not send the intermediate certificates between them`));
   assert.doesNotMatch(flagged.stderr, /trust its CA add/);
   const root = certsRoot('certs-wrong-ca', tlsHost, { 'corp.crt': other });
   const inDir = await runCli(['inspect', `${tlsHost}/app:ca-flag`], { env: env(root) });
-  assertOneLineError(inDir, 5, 'E_TLS', new RegExp(`; the CA given for ${esc(tlsHost)}, ${esc(join(root, tlsHost, 'corp.crt'))} \\(in ${esc(join(root, tlsHost))}/\\), did not verify its certificate`));
+  assertOneErrorLine(inDir, 5, 'E_TLS', new RegExp(`; the CA given for ${esc(tlsHost)}, ${esc(join(root, tlsHost, 'corp.crt'))} \\(in ${esc(join(root, tlsHost))}/\\), did not verify its certificate`));
   assert.doesNotMatch(inDir.stderr, /trust its CA add/);
 });
 
@@ -190,7 +182,7 @@ test('a client certificate the registry refuses (--client-cert) → E_TLS that n
   const args = ['--ca-cert', `${mtlsHost}=${join(pki, 'ca.crt')}`, '--client-cert', `${mtlsHost}=${join(pki, 'stranger.crt')},${join(pki, 'stranger.key')}`];
   const r = await runCli(['inspect', '--retries', '0', ...args, `${mtlsHost}/app:mtls`], { env: env() });
   // Before: "…; HOST asks for a client certificate: add --client-cert HOST=CERT,KEY or put client.cert and client.key in …".
-  assertOneLineError(r, 5, 'E_TLS', new RegExp(`; ${esc(mtlsHost)} refused the client certificate given, ${esc(join(pki, 'stranger.crt'))} \\(--client-cert\\): check that it is one ${esc(mtlsHost)} accepts`));
+  assertOneErrorLine(r, 5, 'E_TLS', new RegExp(`; ${esc(mtlsHost)} refused the client certificate given, ${esc(join(pki, 'stranger.crt'))} \\(--client-cert\\): check that it is one ${esc(mtlsHost)} accepts`));
   assert.doesNotMatch(r.stderr, /asks for a client certificate/);
 });
 
@@ -204,7 +196,7 @@ test('mutual TLS with --client-cert REGISTRY=CERT,KEY', async () => {
 test('a certs.d client.cert without its client.key → E_INPUT naming the file', async () => {
   const root = certsRoot('certs-halfpair', mtlsHost, { 'ca.crt': join(pki, 'ca.crt'), 'client.cert': join(pki, 'client.crt') });
   const r = await runCli(['inspect', `${mtlsHost}/app:mtls`], { env: env(root) });
-  assertOneLineError(r, 2, 'E_INPUT', new RegExp(`${esc(join(root, mtlsHost, 'client.cert'))} has no matching key client\\.key`));
+  assertOneErrorLine(r, 2, 'E_INPUT', new RegExp(`${esc(join(root, mtlsHost, 'client.cert'))} has no matching key client\\.key`));
   // --client-cert wins over the folder's pair (docs/connections.md): the broken pair is not read, one warning names it.
   const flagged = await runCli(['inspect', '--client-cert', `${mtlsHost}=${join(pki, 'client.crt')},${join(pki, 'client.key')}`, `${mtlsHost}/app:mtls`], { env: env(root) });
   assert.equal(flagged.code, 0, flagged.stderr);
@@ -225,7 +217,7 @@ test('client certificate problems are E_INPUT naming the file, before any connec
   ];
   for (const [cert, key, message] of cases) {
     const r = await runCli(['inspect', ...ca, '--client-cert', `${mtlsHost}=${cert},${key}`, `${mtlsHost}/app:mtls`], { env: env() });
-    assertOneLineError(r, 2, 'E_INPUT', message);
+    assertOneErrorLine(r, 2, 'E_INPUT', message);
   }
 });
 
@@ -236,7 +228,7 @@ test('a CA in DER (--ca-cert or certs.d *.crt) is trusted; a --ca-cert file hold
   const root = certsRoot('certs-der', tlsHost, { 'ca.crt': join(pki, 'ca.der') });
   assert.equal(await digestOf(`${tlsHost}/app:ca-flag`, [], env(root)), sourceDigest);
   const r = await runCli(['inspect', '--ca-cert', `${tlsHost}=${join(pki, 'ca.key')}`, `${tlsHost}/app:ca-flag`], { env: env() });
-  assertOneLineError(r, 2, 'E_INPUT', new RegExp(`${esc(join(pki, 'ca.key'))} holds no certificate, neither PEM nor DER \\(the CA given for ${esc(tlsHost)}\\)`));
+  assertOneErrorLine(r, 2, 'E_INPUT', new RegExp(`${esc(join(pki, 'ca.key'))} holds no certificate, neither PEM nor DER \\(the CA given for ${esc(tlsHost)}\\)`));
 });
 
 test('--insecure-registry on a registry that speaks TLS: digest and copy (a manifest HEAD first) say so, as inspect (a GET) does', async () => {
@@ -244,22 +236,22 @@ test('--insecure-registry on a registry that speaks TLS: digest and copy (a mani
   for (const args of [['digest', `${tlsHost}/app:ca-flag`], ['copy', source, `${tlsHost}/app:never`], ['inspect', `${tlsHost}/app:ca-flag`]]) {
     const r = await runCli([...args, '--insecure-registry', tlsHost], { env: env() });
     // Before: a bare "HEAD manifest …: … answered 400 [E_REGISTRY]" for digest and copy.
-    assertOneLineError(r, 5, 'E_REGISTRY', hint);
+    assertOneErrorLine(r, 5, 'E_REGISTRY', hint);
   }
 });
 
 test('a --ca-cert file that does not exist → E_INPUT naming it', async () => {
   const r = await runCli(['inspect', '--ca-cert', `${tlsHost}=${join(dir, 'nope.crt')}`, `${tlsHost}/app:ca-flag`], { env: env() });
-  assertOneLineError(r, 2, 'E_INPUT', new RegExp(`cannot read CA certificate ${esc(join(dir, 'nope.crt'))} \\(no such file; given with --ca-cert for ${esc(tlsHost)}\\)`));
+  assertOneErrorLine(r, 2, 'E_INPUT', new RegExp(`cannot read CA certificate ${esc(join(dir, 'nope.crt'))} \\(no such file; given with --ca-cert for ${esc(tlsHost)}\\)`));
 });
 
 test('--insecure and --tls-verify without a registry → E_USAGE naming the per-registry flags', async () => {
   for (const args of [['--insecure'], ['--tls-verify=false'], ['--tls-verify', 'false'], ['--no-tls-verify'], ['--insecure=true']]) {
     const r = await runCli(['copy', ...args, source, `${tlsHost}/app:never`], { env: env() });
-    assertOneLineError(r, 2, 'E_USAGE', /--tls-verify REGISTRY=false/, /--ca-cert REGISTRY=PATH/, /--client-cert REGISTRY=CERT,KEY/, /--insecure-registry REGISTRY/);
+    assertOneErrorLine(r, 2, 'E_USAGE', [/--tls-verify REGISTRY=false/, /--ca-cert REGISTRY=PATH/, /--client-cert REGISTRY=CERT,KEY/, /--insecure-registry REGISTRY/]);
   }
   const i = await runCli(['inspect', '--insecure', `${tlsHost}/app:never`], { env: env() });
-  assertOneLineError(i, 2, 'E_USAGE', /--insecure would apply to every registry/);
+  assertOneErrorLine(i, 2, 'E_USAGE', /--insecure would apply to every registry/);
 });
 
 test('bad per-registry TLS flag values → E_USAGE', async () => {
@@ -272,6 +264,6 @@ test('bad per-registry TLS flag values → E_USAGE', async () => {
   ];
   for (const [args, msg] of cases) {
     const r = await runCli(['inspect', ...args, `${tlsHost}/app:never`], { env: env() });
-    assertOneLineError(r, 2, 'E_USAGE', msg);
+    assertOneErrorLine(r, 2, 'E_USAGE', msg);
   }
 });

@@ -485,7 +485,7 @@ test('a push that fails after its spare sessions were opened (the layer\'s, the 
   // The base config cannot be read: the push fails after the target's session was opened.
   const base = JSON.parse(reg.manifest('base/node', '20')!.bytes.toString('utf8')) as { config: { digest: string } };
   reg.fault({ kind: 'blob', method: 'GET', digest: base.config.digest }, { kind: 'status', status: 404, code: 'BLOB_UNKNOWN' });
-  await assert.rejects(push({ from: reg.ref('base/node:20'), to: reg.ref('app:1'), app: appDir(), ...fakeLibraryOptions(reg) }), { code: 'E_NOT_FOUND' });
+  await assert.rejects(push({ from: reg.ref('base/node:20'), to: reg.ref('app:1'), app: appDir(), ...fakeLibraryOptions(reg) }), { code: 'E_NOT_FOUND', message: /^GET blob \S+\/base\/node@sha256:[0-9a-f]{64}: \S+ answered 404 BLOB_UNKNOWN/ });
   // The layer's session opened with the tag's GET, the config's after its 404; the config was
   // never composed, and the layer's commit waits for the base, which failed: both cancelled.
   const opened = reg.requests({ kind: 'upload', method: 'POST', repo: 'app' }).filter((p) => !p.query.mount).map((p) => p.session);

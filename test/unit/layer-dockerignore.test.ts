@@ -1,6 +1,5 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { InputError } from '../../src/errors.js';
 import { IgnoreMatcher, parseDockerignoreLines } from '../../src/layer/dockerignore.js';
 
 /** The patterns of a .dockerignore's text. */
@@ -146,11 +145,12 @@ describe('IgnoreMatcher (moby patternmatcher semantics)', () => {
   });
 
   it('rejects malformed patterns with InputError', () => {
-    assert.throws(() => matcher('[abc'), InputError);
-    assert.throws(() => matcher('[-a]'), InputError);
-    assert.throws(() => matcher('[]'), InputError);
-    assert.throws(() => matcher('!'), InputError);
-    assert.throws(() => matcher('[z-a]'), InputError);
+    // Each names the pattern and what is wrong with it.
+    assert.throws(() => matcher('[abc'), { name: 'InputError', message: /^\.dockerignore: bad pattern "\[abc": unclosed "\["$/ });
+    assert.throws(() => matcher('[-a]'), { name: 'InputError', message: /^\.dockerignore: bad pattern "\[-a\]": "-" at the edge of a character class$/ });
+    assert.throws(() => matcher('[]'), { name: 'InputError', message: /^\.dockerignore: bad pattern "\[\]": empty character class$/ });
+    assert.throws(() => matcher('!'), { name: 'InputError', message: /^\.dockerignore: illegal exclusion pattern "!"$/ });
+    assert.throws(() => matcher('[z-a]'), { name: 'InputError', message: /^\.dockerignore: bad pattern "\[z-a\]": a range out of order in a character class$/ });
   });
 });
 

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { AbortedError, InputError } from '../../src/errors.js';
+import { AbortedError } from '../../src/errors.js';
 import { push } from '../../src/index.js';
 import { createLayerStream, hashLayer, type LayerOptions } from '../../src/layer/index.js';
 import { HEAD_START_BYTES, LayerHeadStart } from '../../src/push/layer-head-start.js';
@@ -114,7 +114,7 @@ test('dropped: the build stops, its result rejects as aborted, and nothing can t
 
 test('a build that failed is not handed over: the upload builds the layer itself and meets the error there', async () => {
   const head = new LayerHeadStart(layerOf(missingDir()), undefined);
-  await assert.rejects(resultOf(head), InputError);
+  await assert.rejects(resultOf(head), { name: 'InputError', message: /^app source \S+\/missing: not found$/ });
   assert.equal(head.take(), undefined);
 });
 
@@ -250,7 +250,7 @@ test('built: nothing while the build runs or after it failed or was dropped unfi
   await assert.rejects(resultOf(stopped), AbortedError);
   assert.equal(stopped.built, undefined, 'dropped before it ended');
   const failed = new LayerHeadStart(layerOf(missingDir()), undefined);
-  await assert.rejects(resultOf(failed), InputError);
+  await assert.rejects(resultOf(failed), { name: 'InputError', message: /^app source \S+\/missing: not found$/ });
   assert.equal(failed.built, undefined, 'failed');
 });
 

@@ -67,3 +67,33 @@ test('a dependency layer not reused: which layers to reuse is answered without w
   assert.equal(warnings.length, 1, warnings.join('\n'));
   assert.match(warnings[0]!, /^layer 1 \(\/opt\/venv\): not reused, and sent again whole: .* it holds \/opt\/venv\/x\.pyc, a compiled Python file$/);
 });
+
+test('a dependency layer not reused while the push is stopped: the stopped walk found nothing, and no line says what it would have looked for', async () => {
+  const warnings: string[] = [];
+  const debugs: string[] = [];
+  const stop = new AbortController();
+  let walkAsked!: () => void;
+  const asked = new Promise<void>((r) => (walkAsked = r));
+  let walked!: (f: undefined) => void;
+  const history: LayerHistory = {
+    createdBy: [LINE],
+    mtime: 0,
+    option: 'mtime',
+    expected: [true],
+    signal: stop.signal,
+    churn: () => {
+      walkAsked();
+      return new Promise((r) => (walked = r));
+    },
+  };
+  const ep = target(warnings);
+  (ep.client as unknown as { logger: { debug: (m: string) => void } }).logger.debug = (m: string) => void debugs.push(m);
+  const answer = (await findReusableLayers(ep, { tag: 'latest' } as ImageReference, Promise.resolve({} as ResolvedBase), [async () => ({ diffId: D('f'), uncompressedSize: 1 })], { history }))!;
+  await asked;
+  // The push fails: its signal fires, and the walk it stops ends having found nothing.
+  stop.abort();
+  walked(undefined);
+  await answer.explained;
+  assert.deepEqual(warnings, []);
+  assert.deepEqual(debugs.filter((d) => /not reused/.test(d)), [], debugs.join('\n'));
+});

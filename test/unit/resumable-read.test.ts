@@ -82,7 +82,7 @@ test('more bytes than the descriptor says → E_DIGEST_MISMATCH at once, no retr
 
 test('a declared length that disagrees with the descriptor → E_DIGEST_MISMATCH', async () => {
   const open: OpenAt = async () => ({ body: body(blob), partial: false, size: 999 });
-  await assert.rejects(readAll(resumableRead({ open, size: blob.length, what: 'blob', policy: policy(3) })), { code: 'E_DIGEST_MISMATCH' });
+  await assert.rejects(readAll(resumableRead({ open, size: blob.length, what: 'blob', policy: policy(3) })), { code: 'E_DIGEST_MISMATCH', message: /^blob: source declares 999 bytes where 1000 were expected/ });
 });
 
 test('always short, retries spent → E_DIGEST_MISMATCH naming the bytes received; 1 + retries opens', async () => {

@@ -12,7 +12,7 @@ import type { CliIO } from '../io.js';
 import { printable } from '../terminal-text.js';
 import { withGcPacing } from '../gc-pacing.js';
 import { createProgress } from '../progress.js';
-import { checkSourcePlace, loadProjectConfig, mergeWithFlags, unappliedIgnoreWarning } from '../project-config.js';
+import { checkSourcePlace, loadProjectConfig, mergeWithFlags, unappliedIgnoreWarning, type ProjectConfig } from '../project-config.js';
 import { checkDigestFileFlag, checkDigestFileTarget, pushReport, startClock, writeDigestFile } from '../report.js';
 import { gzipJobsOption } from '../threadpool.js';
 import { flagNames, type OptionNames } from '../../option-names.js';
@@ -114,17 +114,19 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void, se
       // entries, `regpush.json app[0]`, `regpush.json layers[0]`, not as the flags they are read in as.
       const appFile = argv.app === undefined && project?.values.app !== undefined ? project.source : undefined;
       const layersFile = argv.layer === undefined && project?.values.layer !== undefined ? project.source : undefined;
-      const app = (many(a.app) ?? []).map((v, i) => parseAppFlag(v, defaultDest, appFile ? `${appFile} app[${i}]` : '--app'));
+      const appValues = many(a.app) ?? [];
+      const appOrigins = appValues.map((_, i) => sourceOrigin('--app', appFile !== undefined ? project : undefined, `app[${i}]`));
+      const layerOrigins = layerValues.map((_, i) => sourceOrigin('--layer', layersFile !== undefined ? project : undefined, `layers[${i}]`));
+      const app = appValues.map((v, i) => parseAppFlag(v, defaultDest, appOrigins[i]!.label));
       // So are the config paths whose form the base's OS decides (a workdir of C:\app over a mixed base).
       const fromFile = (flag: 'workdir' | 'volume' | 'user'): string | undefined => (argv[flag] === undefined && project?.values[flag] !== undefined ? project.source : undefined);
       const names = fileEntryNames(PUSH_FLAG_NAMES, appFile, layersFile, { 'config.workdir': fromFile('workdir'), 'config.volumes': fromFile('volume'), 'config.user': fromFile('user') });
-      const layers = layerValues.map((v, i) => parseLayerFlag(v, defaultDest, parseAppFlag, layersFile ? `${layersFile} layers[${i}]` : '--layer'));
+      const layers = layerValues.map((v, i) => parseLayerFlag(v, defaultDest, parseAppFlag, layerOrigins[i]!.label));
       const warn = (m: string): void => ctx.logger.warn(m);
-      app.forEach((s, i) => checkSourcePlace(s.src, cwd, '--app', warn, appFile && project ? { config: project, entry: `app[${i}]` } : undefined));
-      layers.forEach((l, i) => checkSourcePlace(l.sources[0]!.src, cwd, '--layer', warn, layersFile && project ? { config: project, entry: `layers[${i}]` } : undefined));
+      const given = [...app.map((s, i) => ({ src: s.src, origin: appOrigins[i]! })), ...layers.map((l, i) => ({ src: l.sources[0]!.src, origin: layerOrigins[i]! }))];
+      for (const { src, origin } of given) checkSourcePlace(src, cwd, origin.flag, warn, origin.entry);
       // The folder's .dockerignore, where sources inside it have none: the project folder for the file's entries, the working folder for the flags'.
-      const named = (from: string | undefined, flag: string, key: string) => (s: LayerSource, i: number) => ({ src: s.src, named: from ? `${from} ${key}[${i}]` : `${flag} ${s.src}`, folder: from && project ? project.root : cwd });
-      const sources = [...app.map(named(appFile, '--app', 'app')), ...layers.map((l, i) => named(layersFile, '--layer', 'layers')(l.sources[0]!, i))];
+      const sources = given.map(({ src, origin }) => ({ src, named: origin.entry ? origin.label : `${origin.flag} ${src}`, folder: origin.entry?.config.root ?? cwd }));
       for (const folder of new Set(sources.map((s) => s.folder))) {
         const line = unappliedIgnoreWarning(sources.filter((s) => s.folder === folder), folder, cwd);
         if (line) warn(line);
@@ -189,6 +191,20 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void, se
       done(0);
     },
   );
+}
+
+/** Where one `--app`/`--layer` source was given: the flag, or an entry of the project file. */
+interface SourceOrigin {
+  flag: '--app' | '--layer';
+  /** The project file's entry (`app[0]`) where the source came from the file, not the flag. */
+  entry?: { config: ProjectConfig; entry: string };
+  /** How messages about the source's value name it: `regpush.json app[0]`, or the flag. */
+  label: string;
+}
+
+/** The origin of a source: `project`'s entry `entry` where the file gave it, else `flag`. */
+function sourceOrigin(flag: SourceOrigin['flag'], project: ProjectConfig | undefined, entry: string): SourceOrigin {
+  return project ? { flag, entry: { config: project, entry }, label: `${project.source} ${entry}` } : { flag, label: flag };
 }
 
 /**
