@@ -15,7 +15,6 @@ import type { PullMeter } from '../transfer/graph.js';
 import type { UnitSlot } from './slots.js';
 import type { GateOptions } from './options.js';
 
-
 /** How often the gate asks a held source again (a HEAD, which Docker Hub does not count). */
 const DEFAULT_RATE_POLL_MS = 30_000;
 
