@@ -126,7 +126,12 @@ function healthcheckFromFlags(f: ConfigFlags): HealthcheckChange | undefined {
   const timing = { interval: f['healthcheck-interval'], timeout: f['healthcheck-timeout'], startPeriod: f['healthcheck-start-period'] };
   const anyTiming = Object.values(timing).some((v) => v !== undefined) || f['healthcheck-retries'] !== undefined;
   if (f.healthcheck === undefined) {
-    if (anyTiming) throw new UsageError('--healthcheck-interval/-timeout/-start-period/-retries need --healthcheck');
+    if (anyTiming) {
+      // Name the flags given, not the whole family: a CI script's line should say what to fix.
+      const flags = ['healthcheck-interval', 'healthcheck-timeout', 'healthcheck-start-period', 'healthcheck-retries'] as const;
+      const given = flags.filter((k) => f[k] !== undefined).map((k) => `--${k}`);
+      throw new UsageError(`${given.join(', ')} ${given.length > 1 ? 'need' : 'needs'} --healthcheck: ${given.length > 1 ? 'they time' : 'it times'} the check it gives`);
+    }
     return undefined;
   }
   const v = f.healthcheck.trim();

@@ -514,7 +514,7 @@ const badCases: [string, () => string[], number, string, RegExp][] = [
   ['--entrypoint JSON that is not an array of strings', () => ['--entrypoint', '["a",1]'], 2, 'E_INPUT', /array of strings/],
   ['--entrypoint and --entrypoint-shell', () => ['--entrypoint', 'a', '--entrypoint-shell', 'b'], 2, 'E_USAGE', /not both/],
   ['bad --healthcheck-interval', () => ['--healthcheck', 'true', '--healthcheck-interval', 'soon'], 2, 'E_INPUT', /soon/],
-  ['--healthcheck-retries without --healthcheck', () => ['--healthcheck-retries', '3'], 2, 'E_USAGE', /need --healthcheck/],
+  ['--healthcheck-retries without --healthcheck', () => ['--healthcheck-retries', '3'], 2, 'E_USAGE', /--healthcheck-retries needs --healthcheck/],
   ['bad --stop-signal', () => ['--stop-signal', 'sig term'], 2, 'E_INPUT', /stop-signal/],
   ['bad --format', () => ['--format', 'v2s1'], 2, 'E_USAGE', /format/],
 ];

@@ -277,7 +277,8 @@ test('healthcheck flags: shell, JSON exec form, NONE, durations; timing without 
   assert.throws(() => checkConfigChanges({ healthcheck: { test: ['NONE', 'x'] } }), { code: 'E_INPUT', message: 'config.healthcheck.test: NONE takes no command' });
   assert.throws(() => checkConfigChanges({ healthcheck: { test: ['NONE'], interval: 5e9 } }), { code: 'E_INPUT', message: 'config.healthcheck.interval: a healthcheck test of NONE takes no timing' });
   assert.throws(() => checkConfigChanges({ healthcheck: { test: ['CMD-SHELL', 'a', 'b'] } }), /exactly one command string \(got 2\)/);
-  assert.throws(() => configChangesFromFlags({ 'healthcheck-timeout': '5s' }), { name: 'UsageError', message: /need --healthcheck$/ });
+  assert.throws(() => configChangesFromFlags({ 'healthcheck-timeout': '5s' }), { name: 'UsageError', message: /^--healthcheck-timeout needs --healthcheck: it times the check it gives$/ });
+  assert.throws(() => configChangesFromFlags({ 'healthcheck-interval': '5s', 'healthcheck-retries': 2 }), { name: 'UsageError', message: /^--healthcheck-interval, --healthcheck-retries need --healthcheck/ });
   assert.throws(() => configChangesFromFlags({ healthcheck: 'NONE', 'healthcheck-retries': 1 }), { name: 'UsageError', message: /^--healthcheck NONE takes no timing flags$/ });
   assert.throws(() => configChangesFromFlags({ healthcheck: 'x', 'healthcheck-retries': -1 }), { name: 'InputError', message: /^--healthcheck-retries must be a whole number ≥ 0 \(got -1\)$/ });
   assert.equal(parseDuration('500ms', 'x'), 500e6);
