@@ -239,6 +239,7 @@ export async function checkInputs(opts: PushOptions, names: OptionNames): Promis
     await plan(opts.app, names.about('app', sourcesText(opts.app, false)), names.about('app', sourcesText(opts.app, true)), undefined, APP_LAYER, `regpush: added ${historyDests(opts.app)}`);
   }
   warnSharedSources(named, cwd, logger);
+  markDependencies(layers);
   // The CLI and regpush.json check these with the flags; a library caller's are checked here.
   // Every platform of the base ('all') may be a Windows one: applyConfigChanges checks each
   // config's paths against its OS once the base is read.
@@ -250,6 +251,20 @@ export async function checkInputs(opts: PushOptions, names: OptionNames): Promis
   const allReadable = Promise.all(readable).then(() => undefined);
   allReadable.catch(() => undefined); // awaited by push before its first write; a failure before that must not leave it unhandled
   return { cwd, toRefs, toArray: Array.isArray(opts.to), fromRef, fromName, platform, jobs, mtime, created, layers, format, annotations, ...(opts.chown ? { chown: true } : {}), names, readable: allReadable };
+}
+
+/**
+ * Marks each `--layer` that has a layer above it in every image it goes into (LayerJob.dependency):
+ * a later layer of another entry, unqualified or qualified with the same platform. Those are the
+ * layers "by change frequency" below the top one; the top layer of an image (the app layer, or a
+ * last `--layer` given as code) is new on every deploy and is sent without asking first.
+ */
+function markDependencies(layers: LayerPlan[]): void {
+  layers.forEach((l, i) => {
+    if (l.index === undefined) return;
+    const mine = l.platform && formatPlatform(l.platform);
+    if (layers.slice(i + 1).some((above) => above.index !== l.index && (!above.platform || (mine !== undefined && formatPlatform(above.platform) === mine)))) l.dependency = true;
+  });
 }
 
 /**

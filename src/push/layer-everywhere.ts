@@ -7,7 +7,7 @@
  * blob from the target that has it, not a re-production, which would not match its digest.
  * Layers are independent: each goes through this on its own, a few at a time.
  */
-import type { LayerOptions, LayerResult } from '../layer/index.js';
+import { hashLayer, type LayerOptions, type LayerResult } from '../layer/index.js';
 import { layerMediaTypeFor, type MediaFamily } from '../image/mediatypes.js';
 import { moveBlob } from '../transfer/blobs.js';
 import { cancelUnused } from '../transfer/upload.js';
@@ -20,6 +20,7 @@ import type { LayerLabel } from './layer-label.js';
 import type { ExtraTags } from './extra-tags.js';
 import type { LayerHeadStart } from './layer-head-start.js';
 import { LayerEvents } from './layer-events.js';
+import { once } from './reuse.js';
 import type { PushTargetResult } from './options.js';
 
 /** What push knows of the new layers (and the result) at one target. */
@@ -64,6 +65,15 @@ export interface LayerJob {
   label: LayerLabel;
   /** Its build, started before the target answered (push.ts); the first upload of it sends it. */
   headStart?: LayerHeadStart;
+  /**
+   * A dependency layer: a `--layer` with a layer above it in every image that gets it (inputs.ts).
+   * Such a layer rarely changes, and the repository often holds it although the tag's image does
+   * not name it (the tag moved to another branch's image meanwhile, or each deploy pushes a new
+   * tag with no `--tag` that holds the last one). So where no tag lends it, its digest is computed
+   * first (gzip into sha256, nothing held, nothing sent) and asked for at each target, and it is
+   * sent only where it is absent. The top layer (the code, new on every deploy) streams at once.
+   */
+  dependency?: boolean;
 }
 
 /** Layers built at once: each one's gzip already uses several cores, so two keep the pipes full without oversubscribing. */
@@ -131,10 +141,13 @@ export async function uploadLayerEverywhere(
     return s.reusable[i] !== undefined;
   });
   const fromTag = holders[0];
+  // Once for every target: a target whose build failed sets itself aside, and the next meets the same failure.
+  const digestFirst = job.dependency && !known ? once(() => dependencyDigest(job, ctx)) : undefined;
   for (const t of set.list) {
     const state = states.get(t)!;
     if (t.failed || state.reusable[i]) continue;
     try {
+      if (digestFirst) known ??= await digestFirst();
       const outcome = await layerTo(t, holders, job, ctx, events, method, known, state.spares.at(-1), fromTag, commitAfter);
       state.outcomes[i] = outcome;
       known ??= outcome.result;
@@ -194,5 +207,21 @@ async function layerTo(
     const report = await moveBlob(desc, 'stream', fromTag.ep, t.ep, events.moving(job.label));
     return { result: known, action: 'uploaded', bytes: report.bytes, retries: report.retries, method: ctx.uploads.of(t.ep.client.registry).working ?? 'none' };
   }
-  return uploadLayer(t.ep, job.options, ctx, { method, known, name: job.label, commitAfter });
+  // Asked just now (the HEAD above): the first attempt does not ask again. A dependency layer whose
+  // build ahead ended with these bytes sends them (dependencyDigest), not a second build.
+  return uploadLayer(t.ep, job.options, ctx, { method, known, absent: true, name: job.label, headStart: job.headStart, commitAfter });
+}
+
+/**
+ * A dependency layer's digest and facts, before anything of it is sent (LayerJob.dependency): its
+ * build ahead, carried on to its end holding nothing more, or a hash pass of its own (tar, gzip
+ * and sha256, the bytes let go). Either way the layer is as large as it likes: nothing is held
+ * but a build ahead's output that ended within its bound.
+ */
+async function dependencyDigest(job: LayerJob, ctx: TransferContext): Promise<LayerResult> {
+  ctx.transport.logger.debug(`${job.label.name}: a dependency layer no tag here names; its digest comes first, then each target is asked for it, and it is sent only where absent`);
+  const ahead = job.headStart;
+  if (ahead?.running) return ahead.digest();
+  if (ahead?.built) return ahead.built;
+  return hashLayer({ ...job.options, signal: ctx.signal });
 }

@@ -111,6 +111,24 @@ export class LayerHeadStart {
   }
 
   /**
+   * The layer's digest before anything is sent (a dependency layer, asked for at the target first:
+   * layer-everywhere.ts). A build that has ended keeps what it held, for the upload to send as one
+   * PUT if the target lacks it; one still running goes on to its end holding nothing more (what it
+   * held is let go: a layer past the bound is built again to be sent, as it would be without a
+   * head start), so its work so far is not done twice. Rejects with the build's failure.
+   */
+  async digest(): Promise<LayerResult> {
+    if (this.state === 'running' && !this.ended) {
+      this.state = 'taken';
+      this.stream.off('data', this.hold);
+      this.held = [];
+      this.heldBytes = 0;
+      this.stream.resume(); // flowing with no reader: the rest is counted into the digest and let go
+    }
+    return this.result;
+  }
+
+  /**
    * Raises the bound (never lowers it), and lets a build waiting at the old one go on: a build
    * started with a small bound, to learn early whether a small layer changed, gets the usual one
    * once an upload adopts it.

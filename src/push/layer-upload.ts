@@ -43,6 +43,8 @@ export interface LayerUploadOptions {
   method?: UploadMethod;
   /** The layer was already produced once (for another target): its digest and size are known, so a monolithic PUT needs no hash pass. */
   known?: LayerResult;
+  /** With `known`: the caller has just asked the target for that digest and it was absent, so the first attempt does not ask again. */
+  absent?: boolean;
   /** How the layer is named in messages and progress events (default: the app layer). */
   name?: LayerLabel;
   /** An upload session opened while the target was asked about its tag: the first attempt starts on it. */
@@ -109,19 +111,23 @@ export async function uploadLayer(target: RepoEndpoint, layer: LayerOptions, ctx
   // The first attempt: the session opens (POST) while the build makes its first bytes; a layer
   // of at most SMALL_LAYER_BYTES ends meanwhile and goes as one PUT.
   const streamed = method !== 'put' && !known;
+  // The digest came from the build ahead, which ended within its bound (a dependency layer's, asked
+  // for first: layer-everywhere.ts): what it held is those very bytes, sent as one PUT.
+  let whole: { data: Buffer; result: LayerResult } | undefined;
+  if (known && method === undefined && opts.headStart?.built?.digest === known.digest) whole = await opts.headStart.wholeIfEnded();
   if (!streamed) opts.headStart?.drop();
   // A head start the tag's answer stopped (the push then found the layer changed) is replaced;
   // one started with a small bound gets the usual one (see push.ts, startLayersEarly).
   if (streamed && opts.headStart?.running) opts.headStart.extend(HEAD_START_BYTES);
   const build = streamed ? (opts.headStart?.running ? opts.headStart : new LayerHeadStart(layer, ctx.signal)) : undefined;
   const ahead = build ? (spare ?? new SpareSession(target, ctx)) : spare;
-  let whole: { data: Buffer; result: LayerResult } | undefined;
   if (build && method === undefined) {
     // A failed build is left to the attempts below, which build the layer again and meet the failure there.
     whole = await build.whole(SMALL_LAYER_BYTES).catch(() => undefined);
   }
   let started: StartedLayer | undefined;
   let session: UploadSession | undefined;
+  let asked = opts.absent === true && known !== undefined;
   try {
     session = await ahead?.take();
     // A build that ended while the session opened goes as one PUT too (see SMALL_LAYER_BYTES).
@@ -157,7 +163,9 @@ export async function uploadLayer(target: RepoEndpoint, layer: LayerOptions, ctx
                 started?.stream.destroy();
                 started = undefined;
                 hashed = known ?? (await hashLayer({ ...layer, signal: ctx.signal }));
-                if ((await target.client.headBlob(target.repo, hashed.digest)) !== undefined) return undefined;
+                // A restart asks again: the attempt that failed may have stored it.
+                if (!asked && (await target.client.headBlob(target.repo, hashed.digest)) !== undefined) return undefined;
+                asked = false;
               }
               const { stream, result } = started ?? createLayerStream({ ...layer, signal: ctx.signal });
               started = undefined;

@@ -119,6 +119,7 @@ test('two --layers: each its own layer in order; after a one-file change the re-
   assert.equal(closedBlobs.length, 2, `one layer + the config: ${writes.map((q) => `${q.method} ${q.uri}`).join('\n')}`);
   assert.ok(closedBlobs.some((q) => q.uri.includes(b.layers[1].digest.replace(':', '%3A')) || q.uri.includes(b.layers[1].digest)), 'the new app layer was uploaded');
   assert.ok(!writes.some((q) => q.uri.includes(a.layers[0].digest)), 'the dependency layer was not sent');
+  assert.ok(!reqs.some((q) => q.uri.includes(a.layers[0].digest)), 'nor asked about: the tag\'s image names it');
   assert.equal(writes.filter((q) => q.method === 'PUT' && q.uri.includes('/manifests/')).length, 1, `one manifest: ${writes.map((q) => `${q.method} ${q.uri} ${q.status}`).join('\n')}`);
   const patched = writes.filter((q) => q.method === 'PATCH').length;
   assert.ok(patched <= 1, `at most the app layer streamed (${patched} PATCH)`);
@@ -174,6 +175,85 @@ test('a new tag per deploy (--to app:COMMIT --tag latest, SOURCE_DATE_EPOCH the 
   const bundle = await umociUnpack(await skopeoCopyToLayout(imageRef(R.anon2, `${repo}:c2`)));
   assert.equal(readFileSync(join(bundle, 'rootfs', 'srv', 'app', 'version.txt'), 'utf8'), 'v2\n');
   assert.equal(readFileSync(join(bundle, 'rootfs', 'srv', 'deps', 'pkg7', 'index.js')).length, 256 * 1024);
+});
+
+/** Requests since `mark` that name `digest` (its `:` may be written %3A), as `METHOD status`. */
+function naming(reqs: { method: string; uri: string; status: number }[], digest: string): string[] {
+  return reqs.filter((q) => q.uri.includes(digest) || q.uri.includes(digest.replace(':', '%3A'))).map((q) => `${q.method} ${q.status}`);
+}
+
+test('two branches deploying to one tag in turn: the dependency layer the repository holds is asked for (one HEAD) and not sent again; a new one is asked for, then sent as one PUT', async () => {
+  const depsA = makeDeps();
+  const depsB = makeDeps();
+  writeFileSync(join(depsB, 'pkg3', 'index.js'), bytes('branch-b', 256 * 1024)); // branch B bumped one package
+  const code = makeCode('v1');
+  const to = imageRef(R.anon2, `${run}/branches:staging`);
+  // The base in another registry: no build ahead of the dependency layer, its digest comes from a hash pass.
+  const args = (deps: string) => ['push', '--json', '--from', imageRef(R.anon, 'base/busybox:oci'), '--to', to,
+    '--layer', `${deps}:/srv/deps`, '--layer', `${code}:/srv/app`, '--entrypoint', '/srv/app/run.sh'];
+  const a1 = await runCli(args(depsA));
+  assert.equal(a1.code, 0, a1.stderr);
+  const a = JSON.parse(a1.stdout);
+
+  // Branch B deploys to the same tag: its dependency layer is new to the repository.
+  writeFileSync(join(code, 'version.txt'), 'b\n');
+  let mark = logMark('anon2');
+  const b1 = await runCli(args(depsB));
+  assert.equal(b1.code, 0, b1.stderr);
+  const b = JSON.parse(b1.stdout);
+  assertValidReport(b, 'branch B');
+  assert.deepEqual(b.layers.map((l: { action: string }) => l.action), ['uploaded', 'uploaded']);
+  assert.notEqual(b.layers[0].digest, a.layers[0].digest);
+  let reqs = await registryLogSince('anon2', mark);
+  // What a new dependency layer costs: one HEAD more; its bytes go as one PUT with the digest, no PATCH.
+  assert.deepEqual(naming(reqs, b.layers[0].digest), ['HEAD 404', 'PUT 201'], reqs.map((q) => `${q.method} ${q.uri} ${q.status}`).join('\n'));
+
+  // Branch A again, with a code change: :staging names B's image, the repository still holds A's dependencies.
+  writeFileSync(join(code, 'version.txt'), 'a2\n');
+  mark = logMark('anon2');
+  const a2 = await runCli(args(depsA));
+  assert.equal(a2.code, 0, a2.stderr);
+  const c = JSON.parse(a2.stdout);
+  assertValidReport(c, 'branch A again');
+  assert.deepEqual(c.layers.map((l: { action: string }) => l.action), ['skipped', 'uploaded']);
+  assert.equal(c.layers[0].digest, a.layers[0].digest, 'the same blob as the first deploy');
+  reqs = await registryLogSince('anon2', mark);
+  assert.deepEqual(naming(reqs, a.layers[0].digest), ['HEAD 200'], 'asked for once, not sent');
+  assert.equal(reqs.filter((q) => q.method === 'PATCH').length, 0, 'nothing streamed: the code layer and the config go as one PUT each');
+  const blobPuts = reqs.filter((q) => q.method === 'PUT' && q.uri.includes('/blobs/uploads/'));
+  assert.equal(blobPuts.length, 2, `the code layer and the config: ${blobPuts.map((q) => q.uri).join('\n')}`);
+  const m = (await skopeoInspect(to, { raw: true })).json;
+  assert.deepEqual(m.layers.slice(-2).map((l: { digest: string }) => l.digest), [a.layers[0].digest, c.layers[1].digest]);
+  const bundle = await umociUnpack(await skopeoCopyToLayout(to));
+  assert.equal(readFileSync(join(bundle, 'rootfs', 'srv', 'app', 'version.txt'), 'utf8'), 'a2\n');
+  assert.equal(readFileSync(join(bundle, 'rootfs', 'srv', 'deps', 'pkg3', 'index.js')).equals(bytes('dep3', 256 * 1024)), true, "branch A's dependencies");
+});
+
+test('a new tag per deploy and no other tag (--to app:COMMIT): the dependency layer the repository holds is not sent again, with the base in the same registry (its build ahead goes on into the digest) and in another', async () => {
+  for (const [where, from] of [['same', imageRef(R.anon2, 'base/busybox:oci')], ['other', imageRef(R.anon, 'base/busybox:oci')]] as const) {
+    const deps = makeDeps();
+    const code = makeCode('v1');
+    const repo = `${run}/commits-${where}`;
+    const args = (commit: string) => ['push', '--json', '--from', from, '--to', imageRef(R.anon2, `${repo}:${commit}`),
+      '--layer', `${deps}:/srv/deps`, '--layer', `${code}:/srv/app`];
+    const first = await runCli(args('c1'));
+    assert.equal(first.code, 0, first.stderr);
+    const a = JSON.parse(first.stdout);
+    assert.deepEqual(a.layers.map((l: { action: string }) => l.action), ['uploaded', 'uploaded'], where);
+    writeFileSync(join(code, 'version.txt'), 'v2\n');
+    const mark = logMark('anon2');
+    const second = await runCli(args('c2'));
+    assert.equal(second.code, 0, second.stderr);
+    const b = JSON.parse(second.stdout);
+    assertValidReport(b, `per-commit push, base in the ${where} registry`);
+    assert.deepEqual(b.layers.map((l: { action: string }) => l.action), ['skipped', 'uploaded'], where);
+    assert.equal(b.layers[0].digest, a.layers[0].digest, where);
+    const reqs = await registryLogSince('anon2', mark);
+    assert.deepEqual(naming(reqs, a.layers[0].digest), ['HEAD 200'], `${where}: asked for once, not sent`);
+    assert.equal(reqs.filter((q) => q.method === 'PATCH').length, 0, `${where}: nothing streamed`);
+    const c2 = (await skopeoInspect(imageRef(R.anon2, `${repo}:c2`), { raw: true })).json;
+    assert.equal(c2.layers.at(-2).digest, a.layers[0].digest, where);
+  }
 });
 
 test('same registry, a one-file change whose code layer is built before the tag answers: the session opened with the tag\'s GET carries it, nothing is cancelled, and the image is the one a fresh push writes', async () => {
