@@ -205,6 +205,34 @@ function configOf(reg: FakeRegistry, repo: string, ref: string): { created: stri
   return JSON.parse(reg.blob(repo, m.config.digest)!.toString('utf8'));
 }
 
+test('a dependency layer no tag names, over two platforms and two targets: hashed once, asked for with one HEAD at each target, sent only where the repository lacks it (one PUT), the app layer streamed as before', async () => {
+  const [src, a, b] = [await fake(), await fake(), await fake()];
+  const amd = src.seedImage('base/multi', { platform: { os: 'linux', architecture: 'amd64' } });
+  const arm = src.seedImage('base/multi', { platform: { os: 'linux', architecture: 'arm64' } });
+  src.seedIndex('base/multi', [amd, arm], { tags: ['1'] });
+  const deps = appDir('dependencies\n');
+  const opts = { from: src.ref('base/multi:1'), layers: [{ sources: deps }], platform: 'all', ...fakeLibraryOptions(src, a, b) };
+  // Deployed before to a (another tag), never to b.
+  const first = await push({ ...opts, to: a.ref('app:c1'), app: appDir('v1\n') });
+  const dep = first.layers![0]!.digest;
+  a.clearLog();
+  b.clearLog();
+  const r = await push({ ...opts, to: [a.ref('app:c2'), b.ref('app:c2')], app: appDir('v2\n') });
+  assert.deepEqual(r.targets!.map((t) => t.layers!.map((l) => l.action)), [['skipped', 'uploaded'], ['uploaded', 'uploaded']]);
+  assert.equal(r.targets![1]!.layers![0]!.digest, dep, 'the same bytes as the first deploy');
+  const asked = (reg: typeof a) => reg.requests({ digest: dep }).map((q) => `${q.method} ${q.status}`);
+  assert.deepEqual(asked(a), ['HEAD 200'], 'a holds it: asked for once, nothing sent');
+  assert.deepEqual(asked(b), ['HEAD 404', 'PUT 201'], 'b lacks it: asked for once, then one PUT with its digest');
+  assert.equal(b.uploadsFor(dep).filter((q) => q.method === 'PATCH').length, 0);
+  const app = r.targets![0]!.layers![1]!.digest;
+  assert.equal(a.requests({ digest: app, method: 'HEAD' }).length, 0, 'the app layer is not asked for first');
+  for (const reg of [a, b]) {
+    for (const child of JSON.parse(reg.manifest('app', 'c2')!.bytes.toString('utf8')).manifests) {
+      assert.deepEqual(JSON.parse(reg.manifest('app', child.digest)!.bytes.toString('utf8')).layers.slice(-2).map((l: { digest: string }) => l.digest), [dep, app]);
+    }
+  }
+});
+
 test('SOURCE_DATE_EPOCH set to each commit\'s time dates the config only: a re-push reuses every unchanged layer and uploads the config and the manifest alone, without a warning (it dated every layer entry, and so re-sent every layer)', async () => {
   const [src, dst] = [await fake(), await fake()];
   src.seedImage('base/node', { tags: ['20'] });
@@ -1089,7 +1117,9 @@ test('each new layer\'s events at each target: start (its size once it is known)
   assert.deepEqual(JSON.parse(a.manifest('app', '1')!.bytes.toString('utf8')).layers.at(-1).mediaType, dockerLayer);
   for (const [key, layer] of [['layer:1', r.layers![0]!], ['layer', r.layers![1]!]] as const) {
     assert.deepEqual(ev.of(key), [
-      `start uploaded ? ${a.host}/app`, // built while it goes: its size is not known yet
+      // The dependency layer is hashed and asked for before it is sent, so its size is known; the
+      // app layer is built while it goes: its size is not known yet.
+      `start uploaded ${key === 'layer:1' ? layer.size : '?'} ${a.host}/app`,
       'bytes',
       `end uploaded ${layer.size} ${dockerLayer} ${a.host}/app`,
       `start uploaded ${layer.size} ${b.host}/app`, // made again, its size known

@@ -273,3 +273,22 @@ test('extend(): a build waiting at a small bound goes on to the new one; the byt
   assert.ok(got, 'it ended within the new bound');
   assert.equal(sha256(got.data), expected.digest);
 });
+
+test('digest(): a build waiting at its bound goes on to its end holding nothing more, with the facts of a hash pass; one that ended within it keeps its bytes for one PUT', async () => {
+  const opts = layerOf(appDir(8, 512 * 1024)); // 4 MiB that gzip cannot shrink
+  const expected = await hashLayer(opts);
+  const limit = 256 * 1024;
+  const waiting = new LayerHeadStart(opts, undefined, limit);
+  await holding(waiting, limit);
+  assert.deepEqual(await waiting.digest(), expected);
+  assert.equal(waiting.bytesHeld, 0, 'what it held is let go: the layer is built again if it is to be sent');
+  assert.equal(waiting.take(), undefined, 'and nothing is left to send');
+  assert.equal(await waiting.wholeIfEnded(), undefined);
+
+  const ended = new LayerHeadStart(opts, undefined);
+  await untilEnded(ended);
+  assert.deepEqual(await ended.digest(), expected);
+  const got = await ended.wholeIfEnded();
+  assert.ok(got, 'an ended build keeps its bytes');
+  assert.equal(sha256(got.data), expected.digest);
+});
