@@ -1,7 +1,7 @@
 /**
  * The everyday registry commands: list a repository's tags, print a reference's digest, add tags
  * to an image, remove one tag, delete a manifest. Each is one or two Distribution API calls, made through the same
- * transport, credentials and error catalogue as push and copy (`transportFor` + `connect`).
+ * transport, credentials and error catalogue as push and copy (`withClient`, registry/connect.ts).
  * What delete looks up before it deletes is in delete-checks.ts; a manifest's lookup (digest,
  * tag, untag, delete) is the client's headManifest, which falls back on the GET where a registry
  * refuses HEAD (registry/manifests.ts).
@@ -9,9 +9,8 @@
 import { AuthError, InvalidReferenceError, NotFoundError, PartialFailureError, RegpushError, rejectsTyped, UnsupportedError, UsageError } from '../errors.js';
 import { redactTyped, scrubbedRejections } from '../redact.js';
 import { isValidDigest } from '../image/digest.js';
-import { artifactTypeOf, parseManifest } from '../image/manifest.js';
-import { isImageConfigMediaType } from '../image/mediatypes.js';
-import { formatPlatform, osVersionChoice, parsePlatform, selectPlatform } from '../image/platform.js';
+import { parseManifest } from '../image/manifest.js';
+import { formatPlatform, parsePlatform } from '../image/platform.js';
 import type { Platform } from '../image/types.js';
 import { silentLogger, type Logger } from '../log.js';
 import { checkTag, formatReference, manifestRef, parseReferenceAs, referenceArgument, repositoryName, type ImageReference } from '../ref/reference.js';
@@ -20,14 +19,12 @@ import type { RegistryClient } from '../registry/registry-client.js';
 import { checkArgument, checkOptions, REFERENCE_ARGUMENT, STRINGS, type Shape } from '../options-check.js';
 import { connectionOptionNames, optionPaths, type ConnectionNames, type OptionNames } from '../option-names.js';
 import { checkConnectionRanges } from '../registry/limits.js';
-import { anchorPaths, CONNECTION_SHAPE, connect, transportFor } from '../registry/connect.js';
-import { operationSignal, withAbortReason } from '../abort.js';
+import { CONNECTION_SHAPE, withClient } from '../registry/connect.js';
 import type { DeleteOptions, DeleteResult, DigestOptions, DigestResult, ListTagsOptions, ManageOptions, RepositoryList, TagImageResult, TagList, UntagOptions, UntagResult } from './options.js';
 import { notFoundAdvice } from '../http/response.js';
 import { refusalReach } from '../auth/refusals.js';
 import { deleteScopeActions } from '../registry/quirks.js';
-import type { ScopeAction } from '../registry/connect.js';
-import { notThePlatform } from '../transfer/graph.js';
+import { pickPlatform } from '../transfer/graph.js';
 import { deletesOff, deletesRefused, dependentsOf, listed, type Dependents, type TagListing } from './delete-checks.js';
 
 /** The options of each command as a plain-JS caller must give them (options-check.ts). @internal */
@@ -85,35 +82,6 @@ function parseRepository(input: string, names?: ConnectionNames): ImageReference
     throw new InvalidReferenceError(`${JSON.stringify(input)} names an image, not a repository; give the repository alone, e.g. ${repositoryName(ref)}${orRegistry}`);
   }
   return { registry: ref.registry, repository: ref.repository };
-}
-
-/**
- * Runs `fn` with a client for `ref`'s registry, and the names its hints use, closing the transport
- * afterwards. No actions: no repository scope (the catalog's, `registry:catalog:*`, is learnt from
- * the registry's challenge). `notFoundAdvice`: HintedSettings.notFoundAdvice; `tags` for the
- * commands that name a reference (digest, tag, untag, delete), whose missing tag inspect would not find
- * either; `repository` for the tag list, whose 404 is the repository's and which both would repeat.
- */
-async function withClient<T>(
-  ref: ImageReference,
-  role: 'from' | 'to',
-  actions: ScopeAction[],
-  given: ManageOptions,
-  fn: (client: RegistryClient, names: ConnectionNames) => Promise<T>,
-  notFoundAdvice?: 'tags' | 'repository',
-): Promise<T> {
-  // Every command here comes through this, its options checked: relative paths (TLS files, env's path variables) taken in the `cwd` option.
-  // Its own signal (operationSignal): the caller's gets no listener per request, and one already fired sends nothing.
-  const opts = { ...anchorPaths(given), signal: operationSignal(given.signal) };
-  const transport = transportFor({ ...opts, logger: opts.logger ?? silentLogger }, { jobs: false, credentials: true, notFoundAdvice });
-  try {
-    return await fn(connect(transport, ref.registry, role, actions.length ? [{ repo: ref.repository, actions }] : [], opts), transport.names);
-  } catch (err) {
-    // A command whose scope pushes or deletes writes; the others only read.
-    throw withAbortReason(err, opts.signal, actions.some((a) => a !== 'pull') ? 'writes' : 'reads');
-  } finally {
-    transport.close();
-  }
 }
 
 /** What lists the tags of `repository`, as the caller's `connectionNames` word it (the CLI: its command), else the library's function. */
@@ -223,39 +191,30 @@ async function digestOfUntyped(reference: string | ImageReference, opts: DigestO
   const ref = referenceArgument(reference, opts.connectionNames);
   const want = opts.platform === undefined ? undefined : parsePlatform(opts.platform);
   const log = opts.logger ?? silentLogger;
-  return withClient(ref, 'from', ['pull'], opts, (client, names) => (want ? platformDigest(client, ref, want, log) : resolveDigest(client, names, ref, log)), 'tags');
+  return withClient(ref, 'from', ['pull'], opts, (client, names) => (want ? platformDigest(client, ref, want) : resolveDigest(client, names, ref, log)), 'tags');
 }
 
 /**
  * The digest of `want`'s image at `ref`: the index's child for it (its descriptor names the digest:
  * no second manifest request), or the single image itself when its config says it is `want` —
- * refused otherwise, as inspect, push and copy refuse it: the digest of an amd64 image printed for
+ * refused otherwise, as push and copy refuse it, picked by the resolver inspect uses (pickPlatform): the digest of an amd64 image printed for
  * `--platform linux/arm64` would be deployed as the arm64 one.
  */
-async function platformDigest(client: RegistryClient, ref: ImageReference, want: Platform, log: Logger): Promise<DigestResult> {
+async function platformDigest(client: RegistryClient, ref: ImageReference, want: Platform): Promise<DigestResult> {
   const name = formatReference(ref);
   const got = await client.getManifest(ref.repository, manifestRef(ref));
   const parsed = parseManifest(got.bytes, got.mediaType);
-  if (parsed.kind === 'index') {
-    const child = selectPlatform(parsed.index, want);
-    const choice = osVersionChoice(parsed.index, want);
-    if (choice) log.warn(`${name}: ${choice}`);
-    return {
-      reference: name,
-      digest: child.digest,
-      mediaType: child.mediaType,
-      size: child.size,
-      indexDigest: got.digest,
-      ...(child.platform ? { platform: formatPlatform(child.platform) } : {}),
-    };
-  }
-  const m = parsed.manifest;
-  if (!isImageConfigMediaType(m.config.mediaType)) {
-    throw new NotFoundError(`${name} is an artifact (${artifactTypeOf(m)}), not a ${formatPlatform(want)} image`);
-  }
-  const why = await notThePlatform(client, ref.repository, m, [want], name);
-  if (why) throw new NotFoundError(why);
-  return { reference: name, digest: got.digest, mediaType: parsed.mediaType, size: got.bytes.length };
+  const picked = await pickPlatform(client, ref.repository, parsed, want, name);
+  if ('config' in picked) return { reference: name, digest: got.digest, mediaType: parsed.mediaType, size: got.bytes.length };
+  const { child } = picked;
+  return {
+    reference: name,
+    digest: child.digest,
+    mediaType: child.mediaType,
+    size: child.size,
+    indexDigest: got.digest,
+    ...(child.platform ? { platform: formatPlatform(child.platform) } : {}),
+  };
 }
 
 /** HEAD (GET where the HEAD is refused), and GET when the HEAD answer names no digest; a 404 is E_NOT_FOUND. */

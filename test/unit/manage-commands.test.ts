@@ -4,7 +4,7 @@
 // the catalog.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { deleteImage, digestOf, listRepositories, listTags, tagImage, type RegpushError } from '../../src/index.js';
+import { deleteImage, digestOf, inspect, listRepositories, listTags, tagImage, type RegpushError } from '../../src/index.js';
 import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
 import { runMain } from '../fixtures/run-main.js';
 import { assertValidOutput } from '../e2e/report-schema.js';
@@ -444,6 +444,30 @@ test('tags answered 401 with no challenge: the hint names --user and REGPUSH_FRO
   assert.equal(r.code, 3, r.stderr);
   assert.ok(r.stderr.includes(`(check the credentials for ${reg.host}: \`regpush login ${reg.host}\`, --user with --password-stdin, or the REGPUSH_FROM_* env vars) [E_AUTH]`), r.stderr);
   assert.doesNotMatch(r.stderr, /--(from|to)-user/);
+});
+
+test('inspect({ platform }) picks as digestOf({ platform }) does: of Windows images of two OS versions, the same first one, with the same warning; `inspect --platform` prints it on stderr', async () => {
+  const reg = await fake();
+  const w1 = reg.seedImage('win', { platform: { os: 'windows', architecture: 'amd64', 'os.version': '10.0.17763.5329' } });
+  const w2 = reg.seedImage('win', { platform: { os: 'windows', architecture: 'amd64', 'os.version': '10.0.20348.2227' } });
+  const index = reg.seedIndex('win', [w1, w2], { tags: ['1'] });
+  const said = (warnings: string[]) => ({ debug() {}, info() {}, warn: (m: string) => void warnings.push(m) });
+  const byDigest: string[] = [];
+  const byInspect: string[] = [];
+  const d = await digestOf(reg.ref('win:1'), { ...fakeLibraryOptions(reg), platform: 'windows/amd64', logger: said(byDigest) });
+  const i = await inspect(reg.ref('win:1'), { ...fakeLibraryOptions(reg), platform: 'windows/amd64', logger: said(byInspect) });
+  assert.equal(d.digest, w1.digest);
+  assert.deepEqual([i.digest, i.indexDigest], [w1.digest, index.digest]);
+  assert.equal(byInspect.length, 1, byInspect.join('\n'));
+  assert.match(byInspect[0]!, /^\S+win:1: windows\/amd64 matches images of 2 OS versions \(10\.0\.17763\.5329, 10\.0\.20348\.2227\); taking the first/);
+  assert.deepEqual(byInspect, byDigest);
+  // Named with its OS version: that one, and no warning.
+  const named = await inspect(reg.ref('win:1'), { ...fakeLibraryOptions(reg), platform: 'windows(10.0.20348.2227)/amd64', logger: said(byInspect) });
+  assert.equal(named.digest, w2.digest);
+  assert.equal(byInspect.length, 1, byInspect.join('\n'));
+  const cli = await runMain(['inspect', '--platform', 'windows/amd64', reg.ref('win:1')], { env: cliEnv(reg) });
+  assert.equal(cli.code, 0, cli.stderr);
+  assert.match(cli.stderr, /windows\/amd64 matches images of 2 OS versions/);
 });
 
 test('digestOf({ platform }): the child of an index from its descriptor (one manifest GET, no child read), the OS-version warning, a single image by its config, an artifact or another platform E_NOT_FOUND, a bad spelling refused before any request', async () => {
