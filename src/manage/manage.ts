@@ -330,9 +330,9 @@ function writesTag(text: string): boolean {
 const UNTAG_NAMES = optionPaths('untagImage()');
 
 /**
- * untagImage() for a caller whose messages name the commands its own way (`names`): the CLI, whose
- * advice says `regpush delete --force` where a library caller is told of deleteImage()'s `force`.
- * Not part of the library's surface.
+ * untagImage() for a caller whose messages name the operations its own way (`names`): its advice
+ * words what to run instead through OptionNames.instead (the library's deleteImage() call, or the
+ * caller's own command for it). Not part of the library's surface.
  * @internal
  */
 export async function untagImageAs(reference: string | ImageReference, opts: UntagOptions, names: OptionNames): Promise<UntagResult> {
@@ -340,16 +340,15 @@ export async function untagImageAs(reference: string | ImageReference, opts: Unt
   checkOptions('untagImage()', opts, MANAGE_SHAPE);
   checkConnectionRanges(opts, (o) => names.about(o));
   const ref = referenceArgument(reference, opts.connectionNames);
-  const cli = names.op === undefined;
   const name = formatReference(ref);
+  const untag = names.command ?? names.op;
   if (ref.digest !== undefined) {
-    const del = cli ? `regpush delete ${name}` : 'deleteImage()';
-    throw new InvalidReferenceError(`${name} names a digest: ${names.op ?? 'untag'} removes a tag (${repositoryName(ref)}:TAG); to delete the manifest itself, use ${del}`);
+    throw new InvalidReferenceError(`${name} names a digest: ${untag} removes a tag (${repositoryName(ref)}:TAG); to delete the manifest itself, use ${names.instead('deleteImage()', name)}`);
   }
   // A reference without a tag reads as ":latest" everywhere else; a command that removes the tag
   // it is given takes it only written out, so that `untag host/app` cannot remove `latest` unasked.
   if (ref.tag === undefined || (typeof reference === 'string' && !writesTag(reference))) {
-    throw new InvalidReferenceError(`${repositoryName(ref)} names no tag: ${names.op ?? 'untag'} removes the tag it is given, written out (${repositoryName(ref)}:TAG); "latest" is not assumed`);
+    throw new InvalidReferenceError(`${repositoryName(ref)} names no tag: ${untag} removes the tag it is given, written out (${repositoryName(ref)}:TAG); "latest" is not assumed`);
   }
   const tag = ref.tag;
   const log = opts.logger ?? silentLogger;
@@ -358,7 +357,7 @@ export async function untagImageAs(reference: string | ImageReference, opts: Unt
     try {
       await client.deleteTag(ref.repository, tag);
     } catch (err) {
-      if (err instanceof UnsupportedError) throw await untagRefused(client, ref, err, cli, log);
+      if (err instanceof UnsupportedError) throw await untagRefused(client, ref, err, names, log);
       // Found by the lookup above, so a 404 now is, as for delete, an earlier attempt of this
       // DELETE that removed the tag and whose answer was lost (the transport sent it again) —
       // once a lookup confirms the tag is gone.
@@ -375,7 +374,7 @@ export async function untagImageAs(reference: string | ImageReference, opts: Unt
  * deletes by digest only, or, when a DELETE of a manifest that is not there is refused as well
  * (deletesRefused), one that allows no deletes at all, where deleting the manifest would be refused too.
  */
-async function untagRefused(client: RegistryClient, ref: ImageReference, refusal: UnsupportedError, cli: boolean, log: Logger): Promise<UnsupportedError> {
+async function untagRefused(client: RegistryClient, ref: ImageReference, refusal: UnsupportedError, names: OptionNames, log: Logger): Promise<UnsupportedError> {
   const name = formatReference(ref);
   const codes = refusal.details.registryCodes?.length ? ` ${refusal.details.registryCodes.join(', ')}` : '';
   const answer = `it answered ${refusal.details.status ?? 'UNSUPPORTED'}${codes} to the DELETE of tag ${ref.tag}`;
@@ -386,9 +385,8 @@ async function untagRefused(client: RegistryClient, ref: ImageReference, refusal
       { cause: refusal, details: refusal.details },
     );
   }
-  const del = cli ? `\`regpush delete --force ${name}\`` : `deleteImage(${JSON.stringify(name)}, { force: true })`;
   return new UnsupportedError(
-    `${ref.registry} deletes manifests by digest only: ${answer}, which stays; ${del} removes the manifest and every tag on it`,
+    `${ref.registry} deletes manifests by digest only: ${answer}, which stays; ${names.instead('deleteImage()', name, { force: true })} removes the manifest and every tag on it`,
     { cause: refusal, details: refusal.details },
   );
 }
@@ -415,8 +413,9 @@ export async function deleteImage(reference: string | ImageReference, opts: Dele
 const DELETE_NAMES = optionPaths('deleteImage()');
 
 /**
- * deleteImage() for a caller whose messages name the options its own way (`names`): the CLI,
- * whose refusals say `--force` (src/cli/commands/manage.ts). Not part of the library's surface.
+ * deleteImage() for a caller whose messages name the options its own way (`names`): its refusals
+ * name `force` and what removes the tag alone (untagImage(), OptionNames.instead) as the caller
+ * would. Not part of the library's surface.
  * @internal
  */
 export async function deleteImageAs(reference: string | ImageReference, opts: DeleteOptions, names: OptionNames): Promise<DeleteResult> {
@@ -460,7 +459,7 @@ export async function deleteImageAs(reference: string | ImageReference, opts: De
     if (ref.digest === undefined && !opts.force) {
       const which = found ? (others.length ? ` (${listed(tags)})` : ` (only ${ref.tag} does)`) : '';
       // The user may have meant the tag alone, which untag removes, leaving the manifest.
-      const untag = ` To remove tag ${ref.tag} alone: ${names.op === undefined ? `regpush untag ${formatReference(ref)}` : 'untagImage()'}.`;
+      const untag = ` To remove tag ${ref.tag} alone: ${names.instead('untagImage()', formatReference(ref))}.`;
       throw new UsageError(
         `${formatReference(ref)} is a tag; deleting removes manifest ${digest} and every tag that points at it${which}${indexNote ? `; ${indexNote}` : ''}.${untag} Delete by digest (${byDigest}) or add ${names.set('force', true)}`,
       );

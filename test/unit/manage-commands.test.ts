@@ -265,7 +265,7 @@ test('delete of a tag names every other tag on its manifest: in the refusal with
   assert.equal(refused.code, 2, refused.stderr);
   assert.equal(
     refused.stderr,
-    `regpush: error: ${reg.ref('app:1')} is a tag; deleting removes manifest ${img.digest} and every tag that points at it (1, keep and latest). To remove tag 1 alone: regpush untag ${reg.ref('app:1')}. Delete by digest (${reg.host}/app@${img.digest}) or add --force [E_USAGE]\n`,
+    `regpush: error: ${reg.ref('app:1')} is a tag; deleting removes manifest ${img.digest} and every tag that points at it (1, keep and latest). To remove tag 1 alone: \`regpush untag ${reg.ref('app:1')}\`. Delete by digest (${reg.host}/app@${img.digest}) or add --force [E_USAGE]\n`,
   );
   assert.ok(reg.manifest('app', img.digest), 'nothing deleted');
   const r = await runMain(['delete', '--force', '--json', reg.ref('app:1')], { env: cliEnv(reg) });
