@@ -512,6 +512,14 @@ test('digestOf({ platform }): the child of an index from its descriptor (one man
   const artifact = await digestOf(reg.ref('chart:1'), { ...opts, platform: 'linux/amd64' }).then(() => undefined, (e: RegpushError) => e);
   assert.equal(artifact?.code, 'E_NOT_FOUND', String(artifact));
   assert.match(artifact!.message, /chart:1 is an artifact \(application\/vnd\.cncf\.helm\.config\.v1\+json\), not a linux\/amd64 image$/);
+  // A config whose os is no string: one E_PROTOCOL line naming the field, as inspect says it.
+  const odd = reg.putBlob('odd', JSON.stringify({ os: 5, architecture: 'amd64', rootfs: { type: 'layers', diff_ids: [] } }), 'application/vnd.oci.image.config.v1+json');
+  reg.putManifest('odd', { schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: odd, layers: [] }, { tags: ['1'] });
+  for (const call of [() => digestOf(reg.ref('odd:1'), { ...opts, platform: 'linux/amd64' }), () => inspect(reg.ref('odd:1'), { ...opts, platform: 'linux/amd64' })]) {
+    const err = await call().then(() => undefined, (e: RegpushError) => e);
+    assert.equal(err?.code, 'E_PROTOCOL', String(err));
+    assert.match(err!.message, /^config sha256:[0-9a-f]{64} of \S+odd:1: os is not a string$/);
+  }
   const missing = await digestOf(reg.ref('app:multi'), { ...opts, platform: 'linux/s390x' }).then(() => undefined, (e: RegpushError) => e);
   assert.equal(missing?.code, 'E_NOT_FOUND');
   assert.equal(missing!.message, 'platform linux/s390x is not in the index; available: linux/amd64, linux/arm64/v8');
