@@ -27,6 +27,19 @@ export interface OptionNames {
   about(path: string, detail?: string): string;
   /** Option `path` given `value`, as advice: `format: "oci"`, `force: true`; for the CLI `--format oci`, `--force`. */
   set(path: string, value: string | number | boolean): string;
+  /**
+   * What to run instead, in advice: the library's operation `op` ("deleteImage()") on `reference`,
+   * with the options `set` (paths and values): `deleteImage("reg/app:1", { force: true })`; for the
+   * CLI, the command that does it, from the commands its names were given (flagNames):
+   * `` `regpush delete --force reg/app:1` ``.
+   */
+  instead(op: string, reference: string, set?: Readonly<Record<string, string | number | boolean>>): string;
+}
+
+/** The CLI's command for a library operation (flagNames' `commands`): its name, and the flags that give its options. */
+export interface CommandLine {
+  readonly command: string;
+  readonly flags?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -37,17 +50,31 @@ export interface OptionNames {
 export function optionPaths(op: string, aliases: Readonly<Record<string, string>> = {}): OptionNames {
   const path = (p: string): string => aliases[p] ?? p;
   const name = (p: string, detail?: string): string => `${path(p)}${detail === undefined ? '' : ` (${detail})`}`;
-  return { op, name, about: (p, detail) => `${op}: ${name(p, detail)}`, set: (p, v) => `${path(p)}: ${JSON.stringify(v)}` };
+  return { op, name, about: (p, detail) => `${op}: ${name(p, detail)}`, set: (p, v) => `${path(p)}: ${JSON.stringify(v)}`, instead: libraryCall };
+}
+
+/** OptionNames.instead for a library caller: the call, its options written as an object literal. */
+function libraryCall(op: string, reference: string, set: Readonly<Record<string, string | number | boolean>> = {}): string {
+  const options = Object.entries(set).map(([p, v]) => `${p}: ${JSON.stringify(v)}`);
+  return `${op.replace(/\(\)$/, '')}(${[JSON.stringify(reference), ...(options.length ? [`{ ${options.join(', ')} }`] : [])].join(', ')})`;
 }
 
 /**
  * The CLI's names: `flags` maps option paths, without their indexes (`layers`, `config.env`), to
  * the flag each is given by (`--layer`, `--env`). A path no flag gives keeps its own spelling.
+ * `commands`: the command of each library operation advice may name (`deleteImage()` → `delete`
+ * and its `--force`), for instead(); one not listed is named as the library's call.
  */
-export function flagNames(flags: Readonly<Record<string, string>>, command?: string): OptionNames {
+export function flagNames(flags: Readonly<Record<string, string>>, command?: string, commands: Readonly<Record<string, CommandLine>> = {}): OptionNames {
   const flag = (p: string): string => flags[p.replace(/\[\d+\]/g, '')] ?? p;
   const name = (p: string, detail?: string): string => (detail === undefined ? flag(p) : `${flag(p)} ${detail}`);
-  return { op: undefined, ...(command ? { command } : {}), name, about: name, set: (p, v) => (v === true ? flag(p) : `${flag(p)} ${v}`) };
+  const set = (p: string, v: string | number | boolean): string => (v === true ? flag(p) : `${flag(p)} ${v}`);
+  const instead = (op: string, reference: string, options: Readonly<Record<string, string | number | boolean>> = {}): string => {
+    const line = commands[op];
+    if (!line) return libraryCall(op, reference, options);
+    return `\`${['regpush', line.command, ...Object.entries(options).map(([p, v]) => flagNames(line.flags ?? {}).set(p, v)), reference].join(' ')}\``;
+  };
+  return { op: undefined, ...(command ? { command } : {}), name, about: name, set, instead };
 }
 
 /**

@@ -1,18 +1,15 @@
 /**
- * Content digests: computing them over buffers and streams, and checking that a digest is well
+ * Content digests: computing them over bytes, and checking that a digest is well
  * formed. Bytes are checked against their digest where they are read (manifests and configs in
  * registry/manifests.ts and registry/blob-reads.ts); streamed base blobs are counted on the way and checked by the target
  * registry's `PUT ?digest=` (see docs/architecture.md, "Who checks which bytes").
  */
-import { createHash, type Hash } from 'node:crypto';
-import { Transform, type TransformCallback } from 'node:stream';
-import { InternalError, ProtocolError } from '../errors.js';
+import { createHash } from 'node:crypto';
+import { ProtocolError } from '../errors.js';
+import { digestProblem } from '../ref/grammar.js';
 
 /** Hash algorithms regpush computes and accepts in digests. */
 export type DigestAlgorithm = 'sha256' | 'sha512';
-
-/** Lower-case hex length of each algorithm; anything else is not a digest we accept. */
-const HEX_LENGTH: Record<DigestAlgorithm, number> = { sha256: 64, sha512: 128 };
 
 /** "sha256:<hex>" of the given bytes (strings are hashed as UTF-8). */
 export function sha256Digest(buf: Buffer | string): string {
@@ -34,11 +31,9 @@ export function digestMismatch(bytes: Buffer, digest: string): string | undefine
   return actual === digest ? undefined : actual;
 }
 
-/** True for "sha256:<64 lower hex>" and "sha512:<128 lower hex>". */
+/** True for "sha256:<64 lower hex>" and "sha512:<128 lower hex>": a digest a reference may name (digestProblem, ref/grammar.ts). */
 export function isValidDigest(s: unknown): boolean {
-  if (typeof s !== 'string') return false;
-  const m = /^(sha256|sha512):([a-f0-9]+)$/.exec(s);
-  return m !== null && m[2]!.length === HEX_LENGTH[m[1] as DigestAlgorithm];
+  return typeof s === 'string' && digestProblem(s) === undefined;
 }
 
 /** Throws ProtocolError naming `what` unless `s` is a valid digest (digests come from registries and manifests). */
@@ -52,38 +47,4 @@ export function assertDigest(s: unknown, what: string): asserts s is string {
 export function digestAlgorithm(digest: string): DigestAlgorithm {
   assertDigest(digest, 'digest');
   return digest.slice(0, digest.indexOf(':')) as DigestAlgorithm;
-}
-
-/** A pass-through stream that hashes and counts what flows through it; digest() is available after the end. */
-export class DigestStream extends Transform {
-  /** Bytes seen so far. */
-  size = 0;
-  /** The algorithm this stream hashes with. */
-  readonly algorithm: DigestAlgorithm;
-  private readonly hash: Hash;
-  private result: string | undefined;
-
-  constructor(algorithm: DigestAlgorithm = 'sha256') {
-    super();
-    if (!(algorithm in HEX_LENGTH)) throw new InternalError(`unsupported digest algorithm ${algorithm}`);
-    this.algorithm = algorithm;
-    this.hash = createHash(algorithm);
-  }
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.size += chunk.length;
-    this.hash.update(chunk);
-    callback(null, chunk);
-  }
-
-  override _flush(callback: TransformCallback): void {
-    this.result = `${this.algorithm}:${this.hash.digest('hex')}`;
-    callback();
-  }
-
-  /** "algorithm:hex" of everything that passed; throws if the stream has not ended yet. */
-  digest(): string {
-    if (this.result === undefined) throw new InternalError('DigestStream.digest() called before the stream ended');
-    return this.result;
-  }
 }

@@ -1,19 +1,19 @@
 /** `inspect`: what an image reference resolves to, read from the registry without pulling layers. */
-import { NotFoundError, ProtocolError, rejectsTyped } from '../errors.js';
+import { ProtocolError, rejectsTyped } from '../errors.js';
 import { CONFIG_CAP } from '../http/response.js';
 import { formatReference, manifestRef, referenceArgument, type ImageReference } from '../ref/reference.js';
-import { configPlatform, parseConfig } from '../image/config.js';
+import { parseConfig } from '../image/config.js';
 import { artifactTypeOf, parseManifest } from '../image/manifest.js';
 import { isImageConfigMediaType } from '../image/mediatypes.js';
-import { parsePlatform, selectPlatform, formatPlatform, platformMatches } from '../image/platform.js';
-import type { Descriptor, ImageConfig } from '../image/types.js';
+import { parsePlatform, formatPlatform } from '../image/platform.js';
+import type { ImageConfig, Platform } from '../image/types.js';
 import { isObject } from '../json-object.js';
-import { silentLogger } from '../log.js';
 import { checkArgument, checkOptions, REFERENCE_ARGUMENT, type Shape } from '../options-check.js';
 import { optionPaths } from '../option-names.js';
 import { checkConnectionRanges } from '../registry/limits.js';
-import { anchorPaths, CONNECTION_SHAPE, connect, transportFor } from '../registry/connect.js';
-import { operationSignal, withAbortReason } from '../abort.js';
+import { CONNECTION_SHAPE, withClient } from '../registry/connect.js';
+import type { RegistryClient } from '../registry/registry-client.js';
+import { pickPlatform } from '../transfer/graph.js';
 import type { ConfigSummary, InspectOptions, InspectResult } from './options.js';
 import { scrubbedRejections } from '../redact.js';
 
@@ -62,14 +62,6 @@ function configFields(cfg: ImageConfig, what: string): Omit<ConfigSummary, 'dige
   };
 }
 
-/** ProtocolError unless the fields a config's platform is taken from are strings (or absent). */
-function checkPlatformFields(cfg: ImageConfig, what: string): void {
-  for (const field of ['os', 'architecture', 'variant', 'os.version'] as const) {
-    const v: unknown = cfg[field];
-    if (v !== undefined && typeof v !== 'string') throw new ProtocolError(`${what}: ${field} is not a string`);
-  }
-}
-
 /** Resolves `reference` and describes it; with `platform`, describes that child of an index. */
 export async function inspect(reference: string | ImageReference, given: InspectOptions = {}): Promise<InspectResult> {
   return scrubbedRejections(given, (opts) => rejectsTyped(() => inspectUntyped(reference, opts)));
@@ -80,72 +72,58 @@ async function inspectUntyped(reference: string | ImageReference, given: Inspect
   checkArgument('inspect()', 'reference', reference, REFERENCE_ARGUMENT);
   checkOptions('inspect()', given, INSPECT_SHAPE);
   checkConnectionRanges(given, optionPaths('inspect()').about);
-  const opts = anchorPaths(given); // relative paths (TLS files, env's path variables) taken in the `cwd` option
-  const ref = referenceArgument(reference, opts.connectionNames);
-  const want = opts.platform === undefined ? undefined : parsePlatform(opts.platform); // blank: refused, as digestOf does
-  // Its own signal (operationSignal): the caller's gets no listener per request, and one already fired sends nothing.
-  const signal = operationSignal(opts.signal);
-  const transport = transportFor({ ...opts, logger: opts.logger ?? silentLogger }, { jobs: false, credentials: true, notFoundAdvice: 'tags' });
-  try {
-    const client = connect(transport, ref.registry, 'read', [{ repo: ref.repository, actions: ['pull'] }], { ...opts, signal });
-    let fetched = await client.getManifest(ref.repository, manifestRef(ref));
-    let parsed = parseManifest(fetched.bytes, fetched.mediaType);
-    let indexDigest: string | undefined;
-    if (parsed.kind === 'index' && want) {
-      const child: Descriptor = selectPlatform(parsed.index, want);
-      indexDigest = fetched.digest;
-      fetched = await client.getManifest(ref.repository, child.digest);
-      parsed = parseManifest(fetched.bytes, fetched.mediaType);
-    }
-    const base = { reference: formatReference(ref), digest: fetched.digest, mediaType: parsed.mediaType, size: fetched.bytes.length, raw: fetched.bytes };
-    if (parsed.kind === 'index') {
-      return {
-        ...base,
-        kind: 'index',
-        ...stated(parsed.index.artifactType),
-        manifests: parsed.index.manifests.map((d) => ({
-          digest: d.digest,
-          mediaType: d.mediaType,
-          size: d.size,
-          platform: d.platform,
-          platformName: d.platform ? formatPlatform(d.platform) : undefined,
-          ...stated(d.artifactType),
-        })),
-      };
-    }
-    const m = parsed.manifest;
-    const layers = m.layers.map((l) => ({ digest: l.digest, size: l.size, mediaType: l.mediaType }));
-    const descriptor = { digest: m.config.digest, mediaType: m.config.mediaType, size: m.config.size };
-    const readConfig = () => client.getBlobBytes(ref.repository, m.config.digest, CONFIG_CAP);
-    if (!isImageConfigMediaType(m.config.mediaType)) {
-      // An artifact (a Helm chart, an SBOM, a signature, anything `oras push` stores): its config is
-      // whatever its type says, often not JSON at all, so it is described, not parsed.
-      const artifactType = artifactTypeOf(m);
-      if (want && indexDigest === undefined) throw new NotFoundError(`${formatReference(ref)} is an artifact (${artifactType}), not a ${formatPlatform(want)} image`);
-      const configRaw = opts.only === 'manifest' ? undefined : await readConfig();
-      return { ...base, kind: 'artifact', indexDigest, artifactType, config: descriptor, layers, configRaw };
-    }
-    // One image, not an index, with --platform: shown only if it is what was asked for, as push and
-    // copy refuse it (describing amd64 for --platform linux/arm64 would answer another question);
-    // its config says which it is, so then it is read whatever `only` says.
-    const checkPlatform = want !== undefined && indexDigest === undefined;
-    if (opts.only === 'manifest' && !checkPlatform) return { ...base, kind: 'image', ...stated(m.artifactType), indexDigest, config: descriptor, layers };
-    const configRaw = await readConfig();
-    const what = `config ${m.config.digest} of ${formatReference(ref)}`;
-    // The fields are checked for the description (an `os` that is a number is one error line, not
-    // a crash); with `only`, just the platform's, which --platform needs.
-    const cfg = checkPlatform || !opts.only ? parseConfig(configRaw, what) : undefined;
-    const fields = cfg && !opts.only ? configFields(cfg, what) : undefined;
-    if (checkPlatform) {
-      checkPlatformFields(cfg!, what);
-      const own = configPlatform(cfg!);
-      if (!platformMatches(want, own)) throw new NotFoundError(`${formatReference(ref)} is a single ${formatPlatform(own)} image, not ${formatPlatform(want)}`);
-    }
-    const config = opts.only ? descriptor : { ...descriptor, ...fields };
-    return { ...base, kind: 'image', ...stated(m.artifactType), indexDigest, config, layers, configRaw };
-  } catch (err) {
-    throw withAbortReason(err, signal, 'reads');
-  } finally {
-    transport.close();
+  const ref = referenceArgument(reference, given.connectionNames);
+  const want = given.platform === undefined ? undefined : parsePlatform(given.platform); // blank: refused, as digestOf does
+  return withClient(ref, 'read', ['pull'], given, (client) => describe(client, ref, want, given.only), 'tags');
+}
+
+/** inspect() with its client: `ref` described, or its child for `want`; `only`: InspectOptions.only. */
+async function describe(client: RegistryClient, ref: ImageReference, want: Platform | undefined, only: InspectOptions['only']): Promise<InspectResult> {
+  const name = formatReference(ref);
+  let fetched = await client.getManifest(ref.repository, manifestRef(ref));
+  let parsed = parseManifest(fetched.bytes, fetched.mediaType);
+  let indexDigest: string | undefined;
+  // With --platform, what digest and copy would pick (pickPlatform): an index's child (read next),
+  // or this single image, its config read to check it is that platform (and kept for below).
+  const picked = want && (await pickPlatform(client, ref.repository, parsed, want, name));
+  if (picked && 'child' in picked) {
+    indexDigest = fetched.digest;
+    fetched = await client.getManifest(ref.repository, picked.child.digest);
+    parsed = parseManifest(fetched.bytes, fetched.mediaType);
   }
+  const read = picked && 'config' in picked ? picked.config : undefined;
+  const base = { reference: name, digest: fetched.digest, mediaType: parsed.mediaType, size: fetched.bytes.length, raw: fetched.bytes };
+  if (parsed.kind === 'index') {
+    return {
+      ...base,
+      kind: 'index',
+      ...stated(parsed.index.artifactType),
+      manifests: parsed.index.manifests.map((d) => ({
+        digest: d.digest,
+        mediaType: d.mediaType,
+        size: d.size,
+        platform: d.platform,
+        platformName: d.platform ? formatPlatform(d.platform) : undefined,
+        ...stated(d.artifactType),
+      })),
+    };
+  }
+  const m = parsed.manifest;
+  const layers = m.layers.map((l) => ({ digest: l.digest, size: l.size, mediaType: l.mediaType }));
+  const descriptor = { digest: m.config.digest, mediaType: m.config.mediaType, size: m.config.size };
+  const readConfig = () => client.getBlobBytes(ref.repository, m.config.digest, CONFIG_CAP);
+  if (!isImageConfigMediaType(m.config.mediaType)) {
+    // An artifact (a Helm chart, an SBOM, a signature, anything `oras push` stores): its config is
+    // whatever its type says, often not JSON at all, so it is described, not parsed. (One asked
+    // for with --platform is an index's child: pickPlatform refuses a single one.)
+    const configRaw = only === 'manifest' ? undefined : await readConfig();
+    return { ...base, kind: 'artifact', indexDigest, artifactType: artifactTypeOf(m), config: descriptor, layers, configRaw };
+  }
+  if (only === 'manifest' && !read) return { ...base, kind: 'image', ...stated(m.artifactType), indexDigest, config: descriptor, layers };
+  const configRaw = read?.bytes ?? (await readConfig());
+  // The fields are checked for the description (an `os` that is a number is one error line, not
+  // a crash); with `only`, not at all (pickPlatform checked a single image's platform fields).
+  const what = `config ${m.config.digest} of ${name}`;
+  const config = only ? descriptor : { ...descriptor, ...configFields(read?.config ?? parseConfig(configRaw, what), what) };
+  return { ...base, kind: 'image', ...stated(m.artifactType), indexDigest, config, layers, configRaw };
 }

@@ -69,7 +69,7 @@ const WINDOWS_BAD_CHARS = /[<>:"|?*\\\x00-\x1f]/;
 const WINDOWS_DEVICE = /^(?:CON|PRN|AUX|NUL|COM[1-9\u00b9\u00b2\u00b3]|LPT[1-9\u00b9\u00b2\u00b3])(?:\..*)?$/i;
 
 /** Why `segment` (one name of a path) is not a valid Windows name, or undefined when it is. */
-export function windowsNameProblem(segment: string): string | undefined {
+function windowsNameProblem(segment: string): string | undefined {
   const bad = WINDOWS_BAD_CHARS.exec(segment);
   if (bad) {
     const ch = bad[0];

@@ -1,7 +1,7 @@
 /**
  * The everyday registry commands: list a repository's tags, print a reference's digest, add tags
  * to an image, remove one tag, delete a manifest. Each is one or two Distribution API calls, made through the same
- * transport, credentials and error catalogue as push and copy (`transportFor` + `connect`).
+ * transport, credentials and error catalogue as push and copy (`withClient`, registry/connect.ts).
  * What delete looks up before it deletes is in delete-checks.ts; a manifest's lookup (digest,
  * tag, untag, delete) is the client's headManifest, which falls back on the GET where a registry
  * refuses HEAD (registry/manifests.ts).
@@ -9,9 +9,8 @@
 import { AuthError, InvalidReferenceError, NotFoundError, PartialFailureError, RegpushError, rejectsTyped, UnsupportedError, UsageError } from '../errors.js';
 import { redactTyped, scrubbedRejections } from '../redact.js';
 import { isValidDigest } from '../image/digest.js';
-import { artifactTypeOf, parseManifest } from '../image/manifest.js';
-import { isImageConfigMediaType } from '../image/mediatypes.js';
-import { formatPlatform, osVersionChoice, parsePlatform, selectPlatform } from '../image/platform.js';
+import { parseManifest } from '../image/manifest.js';
+import { formatPlatform, parsePlatform } from '../image/platform.js';
 import type { Platform } from '../image/types.js';
 import { silentLogger, type Logger } from '../log.js';
 import { checkTag, formatReference, manifestRef, parseReferenceAs, referenceArgument, repositoryName, type ImageReference } from '../ref/reference.js';
@@ -20,14 +19,12 @@ import type { RegistryClient } from '../registry/registry-client.js';
 import { checkArgument, checkOptions, REFERENCE_ARGUMENT, STRINGS, type Shape } from '../options-check.js';
 import { connectionOptionNames, optionPaths, type ConnectionNames, type OptionNames } from '../option-names.js';
 import { checkConnectionRanges } from '../registry/limits.js';
-import { anchorPaths, CONNECTION_SHAPE, connect, transportFor } from '../registry/connect.js';
-import { operationSignal, withAbortReason } from '../abort.js';
+import { CONNECTION_SHAPE, withClient } from '../registry/connect.js';
 import type { DeleteOptions, DeleteResult, DigestOptions, DigestResult, ListTagsOptions, ManageOptions, RepositoryList, TagImageResult, TagList, UntagOptions, UntagResult } from './options.js';
 import { notFoundAdvice } from '../http/response.js';
 import { refusalReach } from '../auth/refusals.js';
 import { deleteScopeActions } from '../registry/quirks.js';
-import type { ScopeAction } from '../registry/connect.js';
-import { notThePlatform } from '../transfer/graph.js';
+import { pickPlatform } from '../transfer/graph.js';
 import { deletesOff, deletesRefused, dependentsOf, listed, type Dependents, type TagListing } from './delete-checks.js';
 
 /** The options of each command as a plain-JS caller must give them (options-check.ts). @internal */
@@ -85,35 +82,6 @@ function parseRepository(input: string, names?: ConnectionNames): ImageReference
     throw new InvalidReferenceError(`${JSON.stringify(input)} names an image, not a repository; give the repository alone, e.g. ${repositoryName(ref)}${orRegistry}`);
   }
   return { registry: ref.registry, repository: ref.repository };
-}
-
-/**
- * Runs `fn` with a client for `ref`'s registry, and the names its hints use, closing the transport
- * afterwards. No actions: no repository scope (the catalog's, `registry:catalog:*`, is learnt from
- * the registry's challenge). `notFoundAdvice`: HintedSettings.notFoundAdvice; `tags` for the
- * commands that name a reference (digest, tag, untag, delete), whose missing tag inspect would not find
- * either; `repository` for the tag list, whose 404 is the repository's and which both would repeat.
- */
-async function withClient<T>(
-  ref: ImageReference,
-  role: 'from' | 'to',
-  actions: ScopeAction[],
-  given: ManageOptions,
-  fn: (client: RegistryClient, names: ConnectionNames) => Promise<T>,
-  notFoundAdvice?: 'tags' | 'repository',
-): Promise<T> {
-  // Every command here comes through this, its options checked: relative paths (TLS files, env's path variables) taken in the `cwd` option.
-  // Its own signal (operationSignal): the caller's gets no listener per request, and one already fired sends nothing.
-  const opts = { ...anchorPaths(given), signal: operationSignal(given.signal) };
-  const transport = transportFor({ ...opts, logger: opts.logger ?? silentLogger }, { jobs: false, credentials: true, notFoundAdvice });
-  try {
-    return await fn(connect(transport, ref.registry, role, actions.length ? [{ repo: ref.repository, actions }] : [], opts), transport.names);
-  } catch (err) {
-    // A command whose scope pushes or deletes writes; the others only read.
-    throw withAbortReason(err, opts.signal, actions.some((a) => a !== 'pull') ? 'writes' : 'reads');
-  } finally {
-    transport.close();
-  }
 }
 
 /** What lists the tags of `repository`, as the caller's `connectionNames` word it (the CLI: its command), else the library's function. */
@@ -223,39 +191,30 @@ async function digestOfUntyped(reference: string | ImageReference, opts: DigestO
   const ref = referenceArgument(reference, opts.connectionNames);
   const want = opts.platform === undefined ? undefined : parsePlatform(opts.platform);
   const log = opts.logger ?? silentLogger;
-  return withClient(ref, 'from', ['pull'], opts, (client, names) => (want ? platformDigest(client, ref, want, log) : resolveDigest(client, names, ref, log)), 'tags');
+  return withClient(ref, 'from', ['pull'], opts, (client, names) => (want ? platformDigest(client, ref, want) : resolveDigest(client, names, ref, log)), 'tags');
 }
 
 /**
  * The digest of `want`'s image at `ref`: the index's child for it (its descriptor names the digest:
  * no second manifest request), or the single image itself when its config says it is `want` —
- * refused otherwise, as inspect, push and copy refuse it: the digest of an amd64 image printed for
+ * refused otherwise, as push and copy refuse it, picked by the resolver inspect uses (pickPlatform): the digest of an amd64 image printed for
  * `--platform linux/arm64` would be deployed as the arm64 one.
  */
-async function platformDigest(client: RegistryClient, ref: ImageReference, want: Platform, log: Logger): Promise<DigestResult> {
+async function platformDigest(client: RegistryClient, ref: ImageReference, want: Platform): Promise<DigestResult> {
   const name = formatReference(ref);
   const got = await client.getManifest(ref.repository, manifestRef(ref));
   const parsed = parseManifest(got.bytes, got.mediaType);
-  if (parsed.kind === 'index') {
-    const child = selectPlatform(parsed.index, want);
-    const choice = osVersionChoice(parsed.index, want);
-    if (choice) log.warn(`${name}: ${choice}`);
-    return {
-      reference: name,
-      digest: child.digest,
-      mediaType: child.mediaType,
-      size: child.size,
-      indexDigest: got.digest,
-      ...(child.platform ? { platform: formatPlatform(child.platform) } : {}),
-    };
-  }
-  const m = parsed.manifest;
-  if (!isImageConfigMediaType(m.config.mediaType)) {
-    throw new NotFoundError(`${name} is an artifact (${artifactTypeOf(m)}), not a ${formatPlatform(want)} image`);
-  }
-  const why = await notThePlatform(client, ref.repository, m, [want], name);
-  if (why) throw new NotFoundError(why);
-  return { reference: name, digest: got.digest, mediaType: parsed.mediaType, size: got.bytes.length };
+  const picked = await pickPlatform(client, ref.repository, parsed, want, name);
+  if ('config' in picked) return { reference: name, digest: got.digest, mediaType: parsed.mediaType, size: got.bytes.length };
+  const { child } = picked;
+  return {
+    reference: name,
+    digest: child.digest,
+    mediaType: child.mediaType,
+    size: child.size,
+    indexDigest: got.digest,
+    ...(child.platform ? { platform: formatPlatform(child.platform) } : {}),
+  };
 }
 
 /** HEAD (GET where the HEAD is refused), and GET when the HEAD answer names no digest; a 404 is E_NOT_FOUND. */
@@ -371,9 +330,9 @@ function writesTag(text: string): boolean {
 const UNTAG_NAMES = optionPaths('untagImage()');
 
 /**
- * untagImage() for a caller whose messages name the commands its own way (`names`): the CLI, whose
- * advice says `regpush delete --force` where a library caller is told of deleteImage()'s `force`.
- * Not part of the library's surface.
+ * untagImage() for a caller whose messages name the operations its own way (`names`): its advice
+ * words what to run instead through OptionNames.instead (the library's deleteImage() call, or the
+ * caller's own command for it). Not part of the library's surface.
  * @internal
  */
 export async function untagImageAs(reference: string | ImageReference, opts: UntagOptions, names: OptionNames): Promise<UntagResult> {
@@ -381,16 +340,15 @@ export async function untagImageAs(reference: string | ImageReference, opts: Unt
   checkOptions('untagImage()', opts, MANAGE_SHAPE);
   checkConnectionRanges(opts, (o) => names.about(o));
   const ref = referenceArgument(reference, opts.connectionNames);
-  const cli = names.op === undefined;
   const name = formatReference(ref);
+  const untag = names.command ?? names.op;
   if (ref.digest !== undefined) {
-    const del = cli ? `regpush delete ${name}` : 'deleteImage()';
-    throw new InvalidReferenceError(`${name} names a digest: ${names.op ?? 'untag'} removes a tag (${repositoryName(ref)}:TAG); to delete the manifest itself, use ${del}`);
+    throw new InvalidReferenceError(`${name} names a digest: ${untag} removes a tag (${repositoryName(ref)}:TAG); to delete the manifest itself, use ${names.instead('deleteImage()', name)}`);
   }
   // A reference without a tag reads as ":latest" everywhere else; a command that removes the tag
   // it is given takes it only written out, so that `untag host/app` cannot remove `latest` unasked.
   if (ref.tag === undefined || (typeof reference === 'string' && !writesTag(reference))) {
-    throw new InvalidReferenceError(`${repositoryName(ref)} names no tag: ${names.op ?? 'untag'} removes the tag it is given, written out (${repositoryName(ref)}:TAG); "latest" is not assumed`);
+    throw new InvalidReferenceError(`${repositoryName(ref)} names no tag: ${untag} removes the tag it is given, written out (${repositoryName(ref)}:TAG); "latest" is not assumed`);
   }
   const tag = ref.tag;
   const log = opts.logger ?? silentLogger;
@@ -399,7 +357,7 @@ export async function untagImageAs(reference: string | ImageReference, opts: Unt
     try {
       await client.deleteTag(ref.repository, tag);
     } catch (err) {
-      if (err instanceof UnsupportedError) throw await untagRefused(client, ref, err, cli, log);
+      if (err instanceof UnsupportedError) throw await untagRefused(client, ref, err, names, log);
       // Found by the lookup above, so a 404 now is, as for delete, an earlier attempt of this
       // DELETE that removed the tag and whose answer was lost (the transport sent it again) —
       // once a lookup confirms the tag is gone.
@@ -416,7 +374,7 @@ export async function untagImageAs(reference: string | ImageReference, opts: Unt
  * deletes by digest only, or, when a DELETE of a manifest that is not there is refused as well
  * (deletesRefused), one that allows no deletes at all, where deleting the manifest would be refused too.
  */
-async function untagRefused(client: RegistryClient, ref: ImageReference, refusal: UnsupportedError, cli: boolean, log: Logger): Promise<UnsupportedError> {
+async function untagRefused(client: RegistryClient, ref: ImageReference, refusal: UnsupportedError, names: OptionNames, log: Logger): Promise<UnsupportedError> {
   const name = formatReference(ref);
   const codes = refusal.details.registryCodes?.length ? ` ${refusal.details.registryCodes.join(', ')}` : '';
   const answer = `it answered ${refusal.details.status ?? 'UNSUPPORTED'}${codes} to the DELETE of tag ${ref.tag}`;
@@ -427,9 +385,8 @@ async function untagRefused(client: RegistryClient, ref: ImageReference, refusal
       { cause: refusal, details: refusal.details },
     );
   }
-  const del = cli ? `\`regpush delete --force ${name}\`` : `deleteImage(${JSON.stringify(name)}, { force: true })`;
   return new UnsupportedError(
-    `${ref.registry} deletes manifests by digest only: ${answer}, which stays; ${del} removes the manifest and every tag on it`,
+    `${ref.registry} deletes manifests by digest only: ${answer}, which stays; ${names.instead('deleteImage()', name, { force: true })} removes the manifest and every tag on it`,
     { cause: refusal, details: refusal.details },
   );
 }
@@ -456,8 +413,9 @@ export async function deleteImage(reference: string | ImageReference, opts: Dele
 const DELETE_NAMES = optionPaths('deleteImage()');
 
 /**
- * deleteImage() for a caller whose messages name the options its own way (`names`): the CLI,
- * whose refusals say `--force` (src/cli/commands/manage.ts). Not part of the library's surface.
+ * deleteImage() for a caller whose messages name the options its own way (`names`): its refusals
+ * name `force` and what removes the tag alone (untagImage(), OptionNames.instead) as the caller
+ * would. Not part of the library's surface.
  * @internal
  */
 export async function deleteImageAs(reference: string | ImageReference, opts: DeleteOptions, names: OptionNames): Promise<DeleteResult> {
@@ -501,7 +459,7 @@ export async function deleteImageAs(reference: string | ImageReference, opts: De
     if (ref.digest === undefined && !opts.force) {
       const which = found ? (others.length ? ` (${listed(tags)})` : ` (only ${ref.tag} does)`) : '';
       // The user may have meant the tag alone, which untag removes, leaving the manifest.
-      const untag = ` To remove tag ${ref.tag} alone: ${names.op === undefined ? `regpush untag ${formatReference(ref)}` : 'untagImage()'}.`;
+      const untag = ` To remove tag ${ref.tag} alone: ${names.instead('untagImage()', formatReference(ref))}.`;
       throw new UsageError(
         `${formatReference(ref)} is a tag; deleting removes manifest ${digest} and every tag that points at it${which}${indexNote ? `; ${indexNote}` : ''}.${untag} Delete by digest (${byDigest}) or add ${names.set('force', true)}`,
       );

@@ -35,7 +35,7 @@ export function hostProblem(host: string): string | undefined {
 }
 
 /** Digest algorithms we accept, with the exact number of lower-case hex characters each needs. */
-export const DIGEST_HEX_LENGTH: Readonly<Record<string, number>> = { sha256: 64, sha512: 128 };
+const DIGEST_HEX_LENGTH: Readonly<Record<string, number>> = { sha256: 64, sha512: 128 };
 
 /** Longest accepted "host/path" name, as in distribution (NameTotalLengthMax). */
 export const NAME_TOTAL_LENGTH_MAX = 255;

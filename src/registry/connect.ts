@@ -1,6 +1,7 @@
 /**
  * Building authenticated registry clients for an operation: which credential, which scopes, which
- * scheme. Push, copy and inspect all come through here, so there is one way in.
+ * scheme. Every operation comes through here, so there is one way in; one that makes a single
+ * client (inspect, the registry commands) through withClient.
  */
 import { credentialSourceList, registryCredentialFor, registryCredentialsProblem, resolveCredential } from '../auth/credentials.js';
 import { userNameProblem, type CredentialRole } from '../auth/credential.js';
@@ -22,6 +23,7 @@ import { blockedBy, checkMirrorMap, DAEMON_INSECURE_REGISTRIES, mirrorsFor, Mirr
 import { BlockedClient, MirroredClient, MirrorHealth, mirrorSendProfile, type MirrorRoute } from './mirrors.js';
 import { isAbsolute, resolve } from 'node:path';
 import { DeniedError, UsageError } from '../errors.js';
+import { operationSignal, withAbortReason } from '../abort.js';
 import { STRINGS, type Shape, type ShapeProblem } from '../options-check.js';
 import { connectionOptionNames, type ConnectionNames } from '../option-names.js';
 import type { ConnectionOptions } from './connection-options.js';
@@ -333,6 +335,36 @@ export function connect(
   const routes = (repo: string): MirrorRoute[] => mirrorsFor(map, registry, repo).map((m) => ({ ...m, client: mirrorClient(m.registry, m.plainHttp, m.apiPath) }));
   if (scopes.every((s) => mirrorsFor(map, registry, s.repo).length === 0) && !Object.keys(map).some((k) => k.split('/')[0] === registry)) return upstream;
   return new MirroredClient(upstream, routes, memory?.mirrors ?? new MirrorHealth());
+}
+
+/**
+ * Runs `fn` with a client for `ref`'s registry (credentials for `role`; `actions` in its
+ * repository, none: no repository scope, as the catalog's `registry:catalog:*` is learnt from the
+ * registry's challenge) and the names its hints use, closing the transport afterwards: the one way
+ * in of an operation that makes one client (inspect, and tags, catalog, digest, tag, untag,
+ * delete). Relative paths (TLS files, env's path variables) are taken in the `cwd` option; the
+ * operation gets its own signal (operationSignal: the caller's gets no listener per request, and
+ * one already fired sends nothing), and a failure after it fired says whether anything was
+ * written (an operation whose scope pushes or deletes writes; the others only read).
+ * `notFoundAdvice`: HintedSettings.notFoundAdvice.
+ */
+export async function withClient<T>(
+  ref: { registry: string; repository: string },
+  role: CredentialRole,
+  actions: ScopeAction[],
+  given: TransportChoices,
+  fn: (client: RegistryClient, names: ConnectionNames) => Promise<T>,
+  notFoundAdvice?: HintedSettings['notFoundAdvice'],
+): Promise<T> {
+  const opts = { ...anchorPaths(given), signal: operationSignal(given.signal) };
+  const transport = transportFor({ ...opts, logger: opts.logger ?? silentLogger }, { jobs: false, credentials: true, notFoundAdvice });
+  try {
+    return await fn(connect(transport, ref.registry, role, actions.length ? [{ repo: ref.repository, actions }] : [], opts), transport.names);
+  } catch (err) {
+    throw withAbortReason(err, opts.signal, actions.some((a) => a !== 'pull') ? 'writes' : 'reads');
+  } finally {
+    transport.close();
+  }
 }
 
 /** The one line for a repository under a blocked prefix (E_DENIED: configuration forbids it, as a registry's 403 would). */

@@ -10,10 +10,11 @@ import { convertIndexTo, convertManifest, DroppedFields, type ConvertedChild } f
 import { buildIndex, serializeManifest } from '../image/build.js';
 import { sha256Digest } from '../image/digest.js';
 import { recordSubset } from '../image/subset.js';
-import { CHILD_MANIFEST_READS, checkIndexChildren, GraphBudget, parseManifest } from '../image/manifest.js';
-import { isForeignLayer, isIndexMediaType, mediaFamily, type MediaFamily } from '../image/mediatypes.js';
+import { artifactTypeOf, CHILD_MANIFEST_READS, checkIndexChildren, GraphBudget, parseManifest, type ParsedManifest } from '../image/manifest.js';
+import { isForeignLayer, isImageConfigMediaType, isIndexMediaType, mediaFamily, type MediaFamily } from '../image/mediatypes.js';
 import { formatPlatform, isAttestation, osVersionChoice, platformMatches, selectPlatform } from '../image/platform.js';
-import type { Descriptor, ImageManifest, Platform } from '../image/types.js';
+import type { Descriptor, ImageConfig, ImageIndex, ImageManifest, Platform } from '../image/types.js';
+import type { Logger } from '../log.js';
 import type { OptionNames } from '../option-names.js';
 import type { FetchedManifest, RegistryClient } from '../registry/registry-client.js';
 
@@ -134,10 +135,56 @@ function missingChild(err: NotFoundError, child: Descriptor, index: string, name
  * `repo` with `client`), or undefined when it is.
  */
 export async function notThePlatform(client: RegistryClient, repo: string, manifest: ImageManifest, platforms: readonly Platform[], name: string): Promise<string | undefined> {
+  return (await platformCheck(client, repo, manifest, platforms, name)).why;
+}
+
+/** A single image's config, read to learn its platform: its bytes, and what they parse to. */
+interface ReadConfig {
+  bytes: Buffer;
+  config: ImageConfig;
+}
+
+/** notThePlatform(), with the config it read. */
+async function platformCheck(client: RegistryClient, repo: string, manifest: ImageManifest, platforms: readonly Platform[], name: string): Promise<{ why?: string; read: ReadConfig }> {
   const bytes = await client.getBlobBytes(repo, manifest.config.digest, CONFIG_CAP);
-  const own = configPlatform(parseConfig(bytes, `config ${manifest.config.digest} of ${name}`));
+  const what = `config ${manifest.config.digest} of ${name}`;
+  const config = parseConfig(bytes, what);
+  // Checked before they are compared or printed: a number where the os belongs is one error line.
+  for (const field of ['os', 'architecture', 'variant', 'os.version'] as const) {
+    const v: unknown = config[field];
+    if (v !== undefined && typeof v !== 'string') throw new ProtocolError(`${what}: ${field} is not a string`);
+  }
+  const own = configPlatform(config);
   const missing = platforms.find((p) => !platformMatches(p, own));
-  return missing && `${name} is a single ${formatPlatform(own)} image, not ${formatPlatform(missing)}`;
+  return { ...(missing ? { why: `${name} is a single ${formatPlatform(own)} image, not ${formatPlatform(missing)}` } : {}), read: { bytes, config } };
+}
+
+/**
+ * The child of `index` (`name`) for `want` (selectPlatform), with a warning through `logger` where
+ * it is one of images of several OS versions (osVersionChoice): a Windows host runs only its own.
+ */
+function platformChild(index: ImageIndex, want: Platform, name: string, logger: Logger): Descriptor {
+  const child = selectPlatform(index, want);
+  const choice = osVersionChoice(index, want);
+  if (choice) logger.warn(`${name}: ${choice}`);
+  return child;
+}
+
+/**
+ * What one platform (`want`, a --platform) picks at `name`, whose top manifest `parsed` was read
+ * from `repo`: the one resolver of inspect and digest, which picks as copy and push do. An index:
+ * its child for `want` (platformChild). A single image: the image itself when its config says it is
+ * `want`, returned with that config (read for the check) for a caller that shows it; an artifact
+ * or an image of another platform is E_NOT_FOUND (describing or printing the digest of an amd64
+ * image for linux/arm64 would answer another question).
+ */
+export async function pickPlatform(client: RegistryClient, repo: string, parsed: ParsedManifest, want: Platform, name: string): Promise<{ child: Descriptor } | { config: ReadConfig }> {
+  if (parsed.kind === 'index') return { child: platformChild(parsed.index, want, name, client.logger) };
+  const m = parsed.manifest;
+  if (!isImageConfigMediaType(m.config.mediaType)) throw new NotFoundError(`${name} is an artifact (${artifactTypeOf(m)}), not a ${formatPlatform(want)} image`);
+  const { why, read } = await platformCheck(client, repo, m, [want], name);
+  if (why) throw new NotFoundError(why);
+  return { config: read };
 }
 
 /** Deepest index nesting read. */
@@ -275,11 +322,7 @@ async function walkGraph(client: RegistryClient, repo: string, fetched: FetchedM
     if (wrong) throw new NotFoundError(wrong, { details: { [NOT_APPLICABLE]: true } });
   }
   if (parsed.kind === 'index' && platforms && platforms.length) {
-    const picked = platforms.map((p) => notApplicable(() => selectPlatform(parsed.index, p)));
-    for (const p of platforms) {
-      const choice = osVersionChoice(parsed.index, p);
-      if (choice) client.logger.warn(`${name}: ${choice}`);
-    }
+    const picked = platforms.map((p) => notApplicable(() => platformChild(parsed.index, p, name, client.logger)));
     const unique = [...new Map(picked.map((d) => [d.digest, d])).values()];
     // The source's own entries, kept as they are: an index may list children of the other family
     // (an OCI index over Docker v2 manifests, as `crane index append` makes).

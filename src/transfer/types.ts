@@ -28,7 +28,7 @@ export type PlanAction = 'skip' | 'mount' | 'stream' | 'foreign';
  * push's (bytes of local work); the CLI's GC pacing (src/cli/gc-pacing.ts) adds one to the events
  * of every operation, so every operation knows the name.
  */
-export const BLOB_EVENTS_SHAPE = { start: 'function', bytes: 'function', end: 'function', work: 'function' } satisfies Record<string, Shape>;
+const BLOB_EVENTS_SHAPE = { start: 'function', bytes: 'function', end: 'function', work: 'function' } satisfies Record<string, Shape>;
 
 /**
  * The names the `events` option of push(), copy() and sync() takes: every progress callback any of

@@ -69,7 +69,7 @@ function image(overrides: { config?: Buffer } = {}) {
 
 /** Serves `manifest` for any manifest GET (with `headers`) and the given blobs. */
 function serving(manifest: Buffer | string, opts: { headers?: Record<string, string>; blobs?: Map<string, Buffer> } = {}): Route {
-  return (method, path) => {
+  return (_method, path) => {
     if (path.includes('/manifests/')) return { headers: { 'content-type': OCI_MANIFEST, ...(opts.headers ?? {}) }, body: manifest };
     const d = /\/blobs\/(sha256:[0-9a-f]{64})$/.exec(path)?.[1];
     if (d && opts.blobs?.has(d)) return { headers: { 'content-type': 'application/octet-stream' }, body: opts.blobs.get(d)! };

@@ -406,7 +406,7 @@ test('referrers: a Link back to a page already read, a page naming only what ear
   await assert.rejects(self.client.referrers('app', d), (e: unknown) => e instanceof ProtocolError && /referrers of .*app@sha256:.*: page 2 leads back to a page already read/.test(e.message));
   assert.equal(self.log.length, 1, 'the repeated URL is not asked for again');
   // A new URL each time, the same referrers on every page (a registry that ignores its own cursor).
-  const same = await registry((req, _body, res) => answer(res, [entry(1), entry(2)], `/v2/app/referrers/${d}?p=${same.log.length}`));
+  const same = await registry((_req, _body, res) => answer(res, [entry(1), entry(2)], `/v2/app/referrers/${d}?p=${same.log.length}`));
   await assert.rejects(same.client.referrers('app', d), (e: unknown) => e instanceof ProtocolError && /page 2 repeats what earlier pages listed/.test(e.message));
   assert.equal(same.log.length, 2);
   // New referrers on every page, past the bound of one index's children: refused once past it.
@@ -877,7 +877,7 @@ test('a Range GET answered 206 from another offset (or without Content-Range) is
   const d = sha(blob);
   let answerFrom = 4;
   let withRange = true;
-  const r = await registry((req, _body, res) => {
+  const r = await registry((_req, _body, res) => {
     const headers: Record<string, string> = { 'content-length': String(blob.length - answerFrom) };
     if (withRange) headers['content-range'] = `bytes ${answerFrom}-${blob.length - 1}/${blob.length}`;
     res.writeHead(206, headers).end(blob.subarray(answerFrom));

@@ -1,9 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { InternalError, ProtocolError } from '../../src/errors.js';
+import { ProtocolError } from '../../src/errors.js';
 import {
   MANIFEST_ACCEPT,
   MediaType,
@@ -19,7 +16,6 @@ import {
   mediaFamily,
 } from '../../src/image/mediatypes.js';
 import {
-  DigestStream,
   assertDigest,
   digestAlgorithm,
   isValidDigest,
@@ -131,42 +127,3 @@ describe('digests', () => {
   });
 });
 
-/** Pipes `chunks` through `t`, collecting what comes out. */
-async function run(t: NodeJS.ReadWriteStream, chunks: Buffer[]): Promise<Buffer> {
-  const out: Buffer[] = [];
-  await pipeline(
-    Readable.from(chunks),
-    t,
-    new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        out.push(chunk);
-        cb();
-      },
-    }),
-  );
-  return Buffer.concat(out);
-}
-
-describe('DigestStream', () => {
-  it('passes bytes through, counts them and hashes them', async () => {
-    const s = new DigestStream();
-    assert.throws(() => s.digest(), (e: unknown) => e instanceof InternalError && /before the stream ended/.test(e.message));
-    const out = await run(s, [Buffer.from('hel'), Buffer.from('lo')]);
-    assert.equal(out.toString(), 'hello');
-    assert.equal(s.size, 5);
-    assert.equal(s.digest(), sha256Digest('hello'));
-  });
-
-  it('hashes with sha512 when asked', async () => {
-    const s = new DigestStream('sha512');
-    await run(s, [Buffer.from('hello')]);
-    assert.equal(s.digest(), `sha512:${createHash('sha512').update('hello').digest('hex')}`);
-  });
-
-  it('digest of nothing', async () => {
-    const s = new DigestStream();
-    await run(s, []);
-    assert.equal(s.size, 0);
-    assert.equal(s.digest(), sha256Digest(''));
-  });
-});

@@ -4,7 +4,7 @@
 // the catalog.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { deleteImage, digestOf, listRepositories, listTags, tagImage, type RegpushError } from '../../src/index.js';
+import { deleteImage, digestOf, inspect, listRepositories, listTags, tagImage, type RegpushError } from '../../src/index.js';
 import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
 import { runMain } from '../fixtures/run-main.js';
 import { assertValidOutput } from '../e2e/report-schema.js';
@@ -265,7 +265,7 @@ test('delete of a tag names every other tag on its manifest: in the refusal with
   assert.equal(refused.code, 2, refused.stderr);
   assert.equal(
     refused.stderr,
-    `regpush: error: ${reg.ref('app:1')} is a tag; deleting removes manifest ${img.digest} and every tag that points at it (1, keep and latest). To remove tag 1 alone: regpush untag ${reg.ref('app:1')}. Delete by digest (${reg.host}/app@${img.digest}) or add --force [E_USAGE]\n`,
+    `regpush: error: ${reg.ref('app:1')} is a tag; deleting removes manifest ${img.digest} and every tag that points at it (1, keep and latest). To remove tag 1 alone: \`regpush untag ${reg.ref('app:1')}\`. Delete by digest (${reg.host}/app@${img.digest}) or add --force [E_USAGE]\n`,
   );
   assert.ok(reg.manifest('app', img.digest), 'nothing deleted');
   const r = await runMain(['delete', '--force', '--json', reg.ref('app:1')], { env: cliEnv(reg) });
@@ -446,6 +446,30 @@ test('tags answered 401 with no challenge: the hint names --user and REGPUSH_FRO
   assert.doesNotMatch(r.stderr, /--(from|to)-user/);
 });
 
+test('inspect({ platform }) picks as digestOf({ platform }) does: of Windows images of two OS versions, the same first one, with the same warning; `inspect --platform` prints it on stderr', async () => {
+  const reg = await fake();
+  const w1 = reg.seedImage('win', { platform: { os: 'windows', architecture: 'amd64', 'os.version': '10.0.17763.5329' } });
+  const w2 = reg.seedImage('win', { platform: { os: 'windows', architecture: 'amd64', 'os.version': '10.0.20348.2227' } });
+  const index = reg.seedIndex('win', [w1, w2], { tags: ['1'] });
+  const said = (warnings: string[]) => ({ debug() {}, info() {}, warn: (m: string) => void warnings.push(m) });
+  const byDigest: string[] = [];
+  const byInspect: string[] = [];
+  const d = await digestOf(reg.ref('win:1'), { ...fakeLibraryOptions(reg), platform: 'windows/amd64', logger: said(byDigest) });
+  const i = await inspect(reg.ref('win:1'), { ...fakeLibraryOptions(reg), platform: 'windows/amd64', logger: said(byInspect) });
+  assert.equal(d.digest, w1.digest);
+  assert.deepEqual([i.digest, i.indexDigest], [w1.digest, index.digest]);
+  assert.equal(byInspect.length, 1, byInspect.join('\n'));
+  assert.match(byInspect[0]!, /^\S+win:1: windows\/amd64 matches images of 2 OS versions \(10\.0\.17763\.5329, 10\.0\.20348\.2227\); taking the first/);
+  assert.deepEqual(byInspect, byDigest);
+  // Named with its OS version: that one, and no warning.
+  const named = await inspect(reg.ref('win:1'), { ...fakeLibraryOptions(reg), platform: 'windows(10.0.20348.2227)/amd64', logger: said(byInspect) });
+  assert.equal(named.digest, w2.digest);
+  assert.equal(byInspect.length, 1, byInspect.join('\n'));
+  const cli = await runMain(['inspect', '--platform', 'windows/amd64', reg.ref('win:1')], { env: cliEnv(reg) });
+  assert.equal(cli.code, 0, cli.stderr);
+  assert.match(cli.stderr, /windows\/amd64 matches images of 2 OS versions/);
+});
+
 test('digestOf({ platform }): the child of an index from its descriptor (one manifest GET, no child read), the OS-version warning, a single image by its config, an artifact or another platform E_NOT_FOUND, a bad spelling refused before any request', async () => {
   const reg = await fake();
   const amd = reg.seedImage('app', { platform: { os: 'linux', architecture: 'amd64' } });
@@ -488,6 +512,14 @@ test('digestOf({ platform }): the child of an index from its descriptor (one man
   const artifact = await digestOf(reg.ref('chart:1'), { ...opts, platform: 'linux/amd64' }).then(() => undefined, (e: RegpushError) => e);
   assert.equal(artifact?.code, 'E_NOT_FOUND', String(artifact));
   assert.match(artifact!.message, /chart:1 is an artifact \(application\/vnd\.cncf\.helm\.config\.v1\+json\), not a linux\/amd64 image$/);
+  // A config whose os is no string: one E_PROTOCOL line naming the field, as inspect says it.
+  const odd = reg.putBlob('odd', JSON.stringify({ os: 5, architecture: 'amd64', rootfs: { type: 'layers', diff_ids: [] } }), 'application/vnd.oci.image.config.v1+json');
+  reg.putManifest('odd', { schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: odd, layers: [] }, { tags: ['1'] });
+  for (const call of [() => digestOf(reg.ref('odd:1'), { ...opts, platform: 'linux/amd64' }), () => inspect(reg.ref('odd:1'), { ...opts, platform: 'linux/amd64' })]) {
+    const err = await call().then(() => undefined, (e: RegpushError) => e);
+    assert.equal(err?.code, 'E_PROTOCOL', String(err));
+    assert.match(err!.message, /^config sha256:[0-9a-f]{64} of \S+odd:1: os is not a string$/);
+  }
   const missing = await digestOf(reg.ref('app:multi'), { ...opts, platform: 'linux/s390x' }).then(() => undefined, (e: RegpushError) => e);
   assert.equal(missing?.code, 'E_NOT_FOUND');
   assert.equal(missing!.message, 'platform linux/s390x is not in the index; available: linux/amd64, linux/arm64/v8');

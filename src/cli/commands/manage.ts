@@ -13,7 +13,7 @@ import { commonContext, commonFlags, credentialFromUserFlags, type CommonArgs, t
 import { defineFlags, withFlags } from '../flag-table.js';
 import type { CliIO } from '../io.js';
 import { printable } from '../terminal-text.js';
-import { flagNames } from '../../option-names.js';
+import { flagNames, type CommandLine } from '../../option-names.js';
 
 /** --user/--password, shared by the commands; `role` names the env vars read without them. */
 function userFlags(role: 'FROM' | 'TO') {
@@ -69,6 +69,12 @@ export const deleteFlags = defineFlags({
   ref: { positional: true, type: 'string', demandOption: true, describe: 'Image to delete: REPO@sha256:… (a tag only with --force)' },
   force: { type: 'boolean', describe: 'Accept a tag: delete the manifest it points at, and with it every tag pointing there (named on stderr); also delete an image an index of the repository lists' },
 });
+
+/** The commands that do what untag's and delete's advice names (OptionNames.instead): the library's operation → command and flags. */
+const MANAGE_COMMANDS = {
+  'deleteImage()': { command: 'delete', flags: { force: '--force' } },
+  'untagImage()': { command: 'untag' },
+} satisfies Record<string, CommandLine>;
 
 type UserArgs = CommonArgs & { user?: string; password?: string };
 
@@ -183,7 +189,7 @@ export function manageCommands(y: Argv, io: CliIO, done: (code: number) => void,
         const { untagImageAs } = await import('../../manage/manage.js');
         const { opts } = await setUp(argv, io, 'untag', secrets);
         // The advice names `regpush delete --force`, where a library caller's names deleteImage().
-        const result = await untagImageAs(argv.ref, opts, flagNames({}, 'untag'));
+        const result = await untagImageAs(argv.ref, opts, flagNames({}, 'untag', MANAGE_COMMANDS));
         if (argv.json) json(io, result);
         else io.stdout.write(`${result.reference}@${result.digest}\n`);
         done(0);
@@ -201,8 +207,8 @@ export function manageCommands(y: Argv, io: CliIO, done: (code: number) => void,
       async (argv) => {
         const { deleteImageAs } = await import('../../manage/manage.js');
         const { opts } = await setUp(argv, io, 'delete', secrets);
-        // The refusals name --force, the flag that gives deleteImage()'s `force`.
-        const result = await deleteImageAs(argv.ref, { ...opts, force: argv.force }, flagNames({ force: '--force' }));
+        // The refusals name --force, the flag that gives deleteImage()'s `force`, and `regpush untag`.
+        const result = await deleteImageAs(argv.ref, { ...opts, force: argv.force }, flagNames({ force: '--force' }, 'delete', MANAGE_COMMANDS));
         if (argv.json) json(io, result);
         else io.stdout.write(result.reference + '\n');
         done(0);
