@@ -194,6 +194,11 @@ export class HttpRegistryClient implements RegistryClient {
     return isDockerHub(this.registry) || this.transport.stats.shownLimits(this.endpoint.host);
   }
 
+  /** Whose pulls this client's manifest GETs spend (RegistryClient.pullsOwner). */
+  pullsOwner(): Promise<string> {
+    return this.manifests.pullsOwner();
+  }
+
   /** Calls `fn` once, when this client first sees a tag absent in a repository with no tag seen present. */
   whenTagAbsent(fn: () => void): void {
     this.tags.whenAbsent(fn);

@@ -60,7 +60,7 @@ export class Manifests {
   }
 
   /** Whose pulls this client's manifest GETs spend (TransportStats.pullsOwner): its credential's, or the account or address the registry named for it. */
-  private async pullsOwner(): Promise<string> {
+  async pullsOwner(): Promise<string> {
     return this.http.transport.stats.pullsOwner(this.http.endpoint.host, await this.http.whose());
   }
 

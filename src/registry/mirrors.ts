@@ -253,6 +253,11 @@ export class MirroredClient implements RegistryClient {
     return this.routes(repo).every((m) => !this.health.usable(m) || (m.client.pullsKnown?.(m.repo) ?? false));
   }
 
+  /** The registry's own reader (a mirror that counts pulls is another registry, with readers of its own). */
+  pullsOwner(repo: string): Promise<string> {
+    return this.upstream.pullsOwner?.(repo) ?? Promise.resolve('');
+  }
+
   /** Reachability of the registry itself (what login and early checks mean by it). */
   ping(): Promise<void> {
     return this.upstream.ping();

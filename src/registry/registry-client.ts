@@ -112,6 +112,13 @@ export interface RegistryClient {
    * that may yet turn out to count pulls (sync HEADs first then: ImageCopyOptions.headUntilKnown).
    */
   pullsKnown?(repo: string): boolean;
+  /**
+   * Whose pulls a manifest GET of `repo` here spends (optional; absent: one reader for the whole
+   * registry): the account or address the registry named for this client's credential, else that
+   * credential's identity (TransportStats.pullsOwner). Docker Hub counts per account or address, so
+   * a sync keeps a used-up limit and its pull-limit gate's count per reader by it. Never rejects.
+   */
+  pullsOwner?(repo: string): Promise<string>;
   /** HEAD a manifest by tag or digest; undefined when absent. A HEAD is not a pull on Docker Hub. */
   headManifest(repo: string, ref: string): Promise<ManifestHead | undefined>;
   /** GET a manifest's exact bytes. */

@@ -46,7 +46,7 @@ import type { PullMeter } from '../transfer/graph.js';
 import { copyImage, laterAlike } from '../transfer/image-copy.js';
 import { checkSpecValues, rawSyncSpec, SYNC_SPEC_SHAPE } from './config.js';
 import { OutageBreaker, outageThreshold } from './outage.js';
-import { expandEntries, type Expanded, type Work } from './expand.js';
+import { expandEntries, type Expanded, type PullsOwnerOf, type Work } from './expand.js';
 import { crossShardWriters, listsEntry, shardOf, unitKey, type Neighbour } from './shard.js';
 import { Slots } from './slots.js';
 import { checkGateOptions, RateGate, type GateTicket } from './rate-gate.js';
@@ -143,7 +143,16 @@ async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks, names:
     // Every list is read through the run's memory (repo-memory.ts), which leaves out and warns of the tags no reference can name;
     // one that a --referrers walk will look in for cosign's tags is kept for the run, another dropped once selected from.
     const listTags = (source: ImageReference, forReferrers: boolean, warn: (line: string) => void) => run.ctx.repos.tagList(run.source(source), warn, forReferrers);
-    const expanded = await expandEntries([...entries, ...neighbours.map((n) => n.image)], breaker, logger, listTags);
+    // Whose pulls an image's reads spend: a used-up limit is that reader's (outage.ts), not the registry's.
+    // Never rejects: a source that cannot be connected to fails where the image reads it.
+    const ownerOf = async (source: ImageReference): Promise<string> => {
+      try {
+        return (await run.source(source).client.pullsOwner?.(source.repository)) ?? '';
+      } catch {
+        return '';
+      }
+    };
+    const expanded = await expandEntries([...entries, ...neighbours.map((n) => n.image)], breaker, logger, listTags, ownerOf);
     const own = expanded.slice(0, entries.length);
     for (const e of own) {
       if (e.error) units.push(entryFailed(e.image, lines.of(e.error)));
@@ -200,10 +209,10 @@ async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks, names:
             // fails with that stop's error, its GET not sent, if it needs a pull. One that is down
             // gets no request at all (notAttempted). Other registries' images go on; the sync
             // then ends with the stop's error (gate.failure, spentFailure).
-            const noPulls = gate.stopped(w.unit.source) ?? breaker.pullRefusal(w.unit.source.registry);
+            const noPulls = gate.stopped(w.unit.source) ?? breaker.pullRefusal(w.unit.source.registry, await ownerOf(w.unit.source));
             ticket = noPulls ? undefined : gate.ticket(w.unit.source, slot);
             const pulls = noPulls ? refusedPulls(noPulls) : ticket?.pulls;
-            const r = notAttempted(w, breaker, lines) ?? (await syncUnit(run, w, platformsOf(w.image), opts, pulls, breaker, lines, names));
+            const r = notAttempted(w, breaker, lines) ?? (await syncUnit(run, w, platformsOf(w.image), opts, pulls, breaker, lines, names, ownerOf));
             units.push(r);
             opts.events?.unitEnd?.(r);
           } finally {
@@ -354,7 +363,7 @@ function notAttemptedFor(w: Work, error: FailureLine): SyncUnitReport {
 }
 
 /** Copies one unit; never rejects (its failure is in the result, and told to `breaker`). */
-async function syncUnit(run: TransferRun, w: Work, platforms: ReturnType<typeof parsePlatform>[] | undefined, opts: SyncOptions, pulls: PullMeter | undefined, breaker: OutageBreaker, lines: FailureLines, names: OptionNames): Promise<SyncUnitReport> {
+async function syncUnit(run: TransferRun, w: Work, platforms: ReturnType<typeof parsePlatform>[] | undefined, opts: SyncOptions, pulls: PullMeter | undefined, breaker: OutageBreaker, lines: FailureLines, names: OptionNames, ownerOf: PullsOwnerOf): Promise<SyncUnitReport> {
   const source = formatReference(w.unit.source);
   const set = run.targets(w.unit.targets.map((ref) => ({ ref, tags: ref.tag ? [ref.tag] : [] })), w.unit.source, { failFast: false, asideWarnedOncePerRegistry: true, image: source });
   const result: SyncUnitReport = { entry: w.image.label, source, sourceDigest: '', ok: false, targets: [], bytesRead: 0 };
@@ -393,7 +402,7 @@ async function syncUnit(run: TransferRun, w: Work, platforms: ReturnType<typeof 
     // Every target failed (copyImage then throws the first one's error): the targets' registries
     // failed. Otherwise the source did.
     if (set.list.every((t) => t.failed)) tellTargets();
-    else breaker.failed(w.unit.source.registry, e);
+    else breaker.failed(w.unit.source.registry, e, await ownerOf(w.unit.source));
     result.error = lines.of(e);
     // What moved before the failure (planned, in a dry run) is counted as a finished unit's is: a
     // dry run's plan then matches the run's report for a unit that fails after its blobs (its
