@@ -50,6 +50,7 @@ import { expandEntries, type Expanded, type PullsOwnerOf, type Work } from './ex
 import { crossShardWriters, listsEntry, shardOf, unitKey, type Neighbour } from './shard.js';
 import { Slots } from './slots.js';
 import { checkGateOptions, RateGate, type GateTicket } from './rate-gate.js';
+import type { PullsReader } from '../registry/registry-client.js';
 import type { Shard, SyncImage, SyncOptions, SyncResult, SyncUnitReport } from './options.js';
 
 /**
@@ -180,6 +181,14 @@ async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks, names:
       opts.events?.unitEnd?.(u);
     });
     const gate = new RateGate(run, opts, logger, names);
+    // Who reads an image's source: the gate keeps a count per reader (Docker Hub counts per account or address).
+    const readerOf = async (source: ImageReference): Promise<PullsReader | undefined> => {
+      try {
+        return await run.source(source).client.pullsReader?.(source.repository);
+      } catch {
+        return undefined;
+      }
+    };
     const slots = new Slots(images);
     let started = 0;
     try {
@@ -209,8 +218,9 @@ async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks, names:
             // fails with that stop's error, its GET not sent, if it needs a pull. One that is down
             // gets no request at all (notAttempted). Other registries' images go on; the sync
             // then ends with the stop's error (gate.failure, spentFailure).
-            const noPulls = gate.stopped(w.unit.source) ?? breaker.pullRefusal(w.unit.source.registry, await ownerOf(w.unit.source));
-            ticket = noPulls ? undefined : gate.ticket(w.unit.source, slot);
+            const reader = opts.minRateLimit === undefined ? undefined : await readerOf(w.unit.source);
+            const noPulls = gate.stopped(w.unit.source, reader) ?? breaker.pullRefusal(w.unit.source.registry, await ownerOf(w.unit.source));
+            ticket = noPulls ? undefined : gate.ticket(w.unit.source, slot, reader);
             const pulls = noPulls ? refusedPulls(noPulls) : ticket?.pulls;
             const r = notAttempted(w, breaker, lines) ?? (await syncUnit(run, w, platformsOf(w.image), opts, pulls, breaker, lines, names, ownerOf));
             units.push(r);

@@ -105,3 +105,14 @@ test('sync, two entries at one Docker Hub like source read by two readers (a log
   assert.match(r.units.find((u) => u.source.endsWith('/team/app1:1'))!.error!.message, /not copied: it needs a pull at .*whose pull limit is used up/);
   assert.equal(hub.count({ kind: 'manifest', method: 'GET', repo: 'team/app1' }), 0, 'the login\'s next GET not sent');
 });
+
+test('sync under --min-ratelimit, Docker Hub to Docker Hub with two readers (anonymous source, logged-in target): the source\'s images are held by the count the source\'s answers bring, not the target account\'s', { timeout: 20_000 }, async () => {
+  const hub = await hubLike();
+  for (let i = 0; i < 3; i++) hub.seedImage(`team/app${i}`, { tags: ['1'] });
+  const spec = parseSyncFile(['defaults:', `  targets: [${hub.host}/mirror]`, 'images:', ...[0, 1, 2].map((i) => `  - source: ${hub.ref(`team/app${i}`)}:1`), ''].join('\n'), 'sync.yaml');
+  // The target's account has 2 pulls left (below the reserve of 5): each of its answers says so.
+  // The source reads anonymously, with the registry's own count (50 and down).
+  hub.fault({ kind: 'manifest', method: 'HEAD', path: /^\/v2\/mirror\// }, { kind: 'status', status: 404, code: 'MANIFEST_UNKNOWN', headers: { 'ratelimit-limit': '100;w=21600', 'ratelimit-remaining': '2;w=21600' } });
+  const r = await sync({ spec, images: 1, retries: 0, minRateLimit: 5, credentials: { to: login }, ...fakeLibraryOptions(hub) } as SyncOpts);
+  assert.equal(r.totals.copied, 3, said(r));
+});
