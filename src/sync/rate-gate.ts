@@ -54,7 +54,8 @@ export function checkGateOptions(o: Omit<GateOptions, 'events'>, names: OptionNa
 
 /**
  * Docker Hub's pull limit, kept, per source registry (its API host: a low count at Docker Hub
- * holds no image from another registry). The last `ratelimit-remaining` the registry sent does
+ * holds no image from another registry) and reader (the credential the images read with: Docker
+ * Hub counts per account, or per address for anonymous reads). The last `ratelimit-remaining` the registry sent does
  * not show the pulls under way: a unit is let through — at its first manifest GET, for its check
  * that the targets hold it already is HEADs, which pass whatever the count — only when that count,
  * less the pulls the registry's units in flight have under way and one for itself, stays at or
@@ -94,9 +95,14 @@ export function checkGateOptions(o: Omit<GateOptions, 'events'>, names: OptionNa
  * said room in between while GETs were still refused. Without maxWait there is nothing to wait
  * for: the refusal fails the image, and the sync sends that registry no more pulls (outage.ts).
  *
- * The counts are the registry's, whoever they were sent to: Docker Hub counts per account or
- * address, and the transport keeps a used-up limit so (TransportStats.spendPulls), but the gate
- * goes by the last count its host sent, a target's answers there included.
+ * The count a group goes by is its reader's: the last one an answer to that credential carried
+ * (TransportStats.readerCount, noted by registry-http.ts for every answer), a target's answers
+ * included where it reads as the same credential (the same account or address), never another
+ * login's or an anonymous reader's at the same host. Two logins of one account are two groups,
+ * each going by the account's count its own answers bring (the key is the credential, not the
+ * `docker-ratelimit-source` Docker Hub names, which is known only once the registry has answered,
+ * after the first images were grouped). A source client that cannot say who reads (RegistryClient
+ * .pullsReader absent) is grouped by its registry and goes by the last count its host sent.
  */
 export class RateGate {
   private readonly registries = new Map<string, RegistryGate>();
