@@ -50,7 +50,7 @@ import { expandEntries, type Expanded, type PullsOwnerOf, type Work } from './ex
 import { crossShardWriters, listsEntry, shardOf, unitKey, type Neighbour } from './shard.js';
 import { Slots } from './slots.js';
 import { checkGateOptions, RateGate, type GateTicket } from './rate-gate.js';
-import type { PullsReader } from '../registry/registry-client.js';
+import type { PullsReader, RegistryClient } from '../registry/registry-client.js';
 import type { Shard, SyncImage, SyncOptions, SyncResult, SyncUnitReport } from './options.js';
 
 /**
@@ -144,15 +144,18 @@ async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks, names:
     // Every list is read through the run's memory (repo-memory.ts), which leaves out and warns of the tags no reference can name;
     // one that a --referrers walk will look in for cosign's tags is kept for the run, another dropped once selected from.
     const listTags = (source: ImageReference, forReferrers: boolean, warn: (line: string) => void) => run.ctx.repos.tagList(run.source(source), warn, forReferrers);
-    // Whose pulls an image's reads spend: a used-up limit is that reader's (outage.ts), not the registry's.
+    // Who reads an image's source and whose pulls its reads spend (Docker Hub counts per account or
+    // address): the breaker keeps a used-up limit per owner (outage.ts), the gate a count per reader.
     // Never rejects: a source that cannot be connected to fails where the image reads it.
-    const ownerOf = async (source: ImageReference): Promise<string> => {
+    const ask = async <T>(source: ImageReference, what: (client: RegistryClient) => Promise<T> | undefined): Promise<T | undefined> => {
       try {
-        return (await run.source(source).client.pullsOwner?.(source.repository)) ?? '';
+        return await what(run.source(source).client);
       } catch {
-        return '';
+        return undefined;
       }
     };
+    const ownerOf = async (source: ImageReference): Promise<string> => (await ask(source, (c) => c.pullsOwner?.(source.repository))) ?? '';
+    const readerOf = (source: ImageReference): Promise<PullsReader | undefined> => ask(source, (c) => c.pullsReader?.(source.repository));
     const expanded = await expandEntries([...entries, ...neighbours.map((n) => n.image)], breaker, logger, listTags, ownerOf);
     const own = expanded.slice(0, entries.length);
     for (const e of own) {
@@ -181,14 +184,6 @@ async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks, names:
       opts.events?.unitEnd?.(u);
     });
     const gate = new RateGate(run, opts, logger, names);
-    // Who reads an image's source: the gate keeps a count per reader (Docker Hub counts per account or address).
-    const readerOf = async (source: ImageReference): Promise<PullsReader | undefined> => {
-      try {
-        return await run.source(source).client.pullsReader?.(source.repository);
-      } catch {
-        return undefined;
-      }
-    };
     const slots = new Slots(images);
     let started = 0;
     try {
